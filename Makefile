@@ -1,0 +1,52 @@
+# The two commands of the README: `make run` and `make test`. Everything else is for developers.
+BUILD      ?= build
+JOBS       ?= $(shell nproc)
+DATA       ?= ./data
+HTTP       ?= 127.0.0.1:9640
+CMAKE_ARGS ?=
+
+.PHONY: all deps build run test bench bench-quick format lint asan clean
+
+all: build
+
+deps:
+	@bash scripts/install-deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release -DSAWMILL_WERROR=ON $(CMAKE_ARGS)
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	@if ./$(BUILD)/sawmill --help | grep -q '^  server '; then \
+	  echo "Sawmill API on http://$(HTTP)/ (data in $(DATA))"; \
+	  exec ./$(BUILD)/sawmill server --data $(DATA) --http $(HTTP); \
+	else \
+	  echo "Built $(BUILD)/sawmill; the server subcommand is not built yet (see issues)."; \
+	fi
+
+test: build
+	@bash scripts/test-setup.sh
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) --timeout 900
+
+bench: build
+	@bash bench/run.sh
+
+bench-quick: build
+	@BENCH_LINES=1000000 bash bench/run.sh
+
+format:
+	@git ls-files '*.cc' '*.h' | xargs clang-format -i
+
+lint: $(BUILD)/build.ninja
+	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
+	@git ls-files 'src/*.cc' | grep -v '_test.cc$$' | xargs clang-tidy -p $(BUILD) --quiet
+
+asan: deps
+	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSAWMILL_SANITIZE=ON $(CMAKE_ARGS)
+	cmake --build build-asan -j $(JOBS)
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS) -E '(e2e|interop)'
+
+clean:
+	rm -rf $(BUILD) build-asan

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The binary's own contract: --help and --version exit 0; an unknown command or flag prints
+# what is wrong and the usage, and exits 2.
+set -u
+bin="$1"
+fail=0
+check() {  # check <expected exit> <expected text in output> <args...>
+  local want_rc="$1" want_text="$2"
+  shift 2
+  local out rc
+  out=$("$bin" "$@" 2>&1)
+  rc=$?
+  if [ "$rc" != "$want_rc" ]; then
+    echo "FAIL: sawmill $* exited $rc, want $want_rc"; echo "$out"; fail=1
+  elif ! grep -qF -- "$want_text" <<<"$out"; then
+    echo "FAIL: sawmill $* did not print '$want_text'"; echo "$out"; fail=1
+  else
+    echo "ok: sawmill $*"
+  fi
+}
+check 0 "Usage: sawmill <command>" --help
+check 0 "sawmill 0." --version
+check 2 "unknown command 'frobnicate'" frobnicate
+check 2 "Usage: sawmill" frobnicate
+check 2 "unknown option '--bogus'" --bogus
+check 2 "missing command"
+exit $fail
