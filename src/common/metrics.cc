@@ -1,0 +1,19 @@
+#include "common/metrics.h"
+
+#include <prometheus/text_serializer.h>
+
+namespace sawmill {
+
+std::shared_ptr<prometheus::Registry> MetricsRegistryPtr() {
+  static auto registry = std::make_shared<prometheus::Registry>();
+  return registry;
+}
+
+prometheus::Registry& MetricsRegistry() { return *MetricsRegistryPtr(); }
+
+std::string SerializeMetrics() {
+  prometheus::TextSerializer serializer;
+  return serializer.Serialize(MetricsRegistry().Collect());
+}
+
+}  // namespace sawmill

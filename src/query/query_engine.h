@@ -1,0 +1,133 @@
+// CONTRACT between the query engine (src/query) and its users (src/http, src/tail, the CLI).
+// The query owner implements it. Language reference: docs/query-language.md.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "common/clock.h"
+#include "sawmill/record.h"
+#include "sawmill/status.h"
+#include "storage/engine.h"
+
+namespace sawmill::query {
+
+// A syntax error: message like "expected a value after '=' at 1:9", plus where.
+struct ParseError {
+  std::string message;
+  int line = 1;
+  int column = 1;     // 1-based
+  size_t offset = 0;  // byte offset into the query
+  // The query echoed with a caret under the position, two lines.
+  std::string Pretty(std::string_view query) const;
+};
+
+// A compiled filter (the part before any pipe), used by the tail hub on every ingested record.
+// Immutable and thread-safe once compiled.
+class Matcher {
+ public:
+  virtual ~Matcher() = default;
+  virtual bool Matches(const Record& record) const = 0;
+};
+
+// Compiles the filter of "query". A query with pipes is rejected (tail takes filters only).
+// Errors: InvalidArgument whose message is the ParseError's (position included).
+Result<std::shared_ptr<const Matcher>> CompileFilter(std::string_view query);
+
+// Time range in ns since the epoch, [from, to).
+struct TimeRange {
+  int64_t from_ns = 0;
+  int64_t to_ns = 0;
+  bool relative = false;  // came from "since": rounded for the cache
+};
+
+// Parses the request's time parameters: since=15m|1h|7d|30s, or from/to as RFC 3339 or epoch
+// seconds/ms/ns. All empty: the last hour. "all_time": no bound.
+// Errors: InvalidArgument naming the parameter.
+Result<TimeRange> ParseTimeRange(std::string_view since, std::string_view from,
+                                 std::string_view to, bool all_time, int64_t now_ns);
+
+struct SearchRequest {
+  std::string tenant = "default";
+  std::string user;  // for the per-user concurrency limit; empty = anonymous
+  std::string q;
+  std::string since, from, to;  // raw request parameters, see ParseTimeRange
+  bool all_time = false;
+  size_t limit = 100;
+  bool time_field_ts = false;  // filter on ts instead of ingest_ts
+  bool explain = false;
+  bool use_indexes = true;  // false: brute-force scan (benchmarks and differential tests)
+  bool use_cache = true;
+};
+
+struct QueryStats {
+  uint64_t segments_total = 0;
+  uint64_t segments_after_time = 0;
+  uint64_t segments_after_index = 0;
+  uint64_t segments_after_bloom = 0;
+  uint64_t blocks_total = 0;
+  uint64_t blocks_read = 0;
+  uint64_t bytes_read_compressed = 0;
+  uint64_t bytes_read_raw = 0;
+  uint64_t rows_scanned = 0;
+  uint64_t rows_matched = 0;
+  uint64_t memtable_rows_scanned = 0;
+  double elapsed_ms = 0;
+  bool cache_hit = false;
+};
+
+// One output row of a pipe: ordered (name, value) pairs, e.g.
+// {"bucket":"2026-11-30T10:01:00Z","level":"ERROR","count":12}. Numbers are int64.
+using Value = std::variant<std::string, int64_t>;
+using Row = std::vector<std::pair<std::string, Value>>;
+
+struct SearchResponse {
+  bool is_pipe = false;
+  std::vector<Record> hits;  // filters: newest first
+  std::vector<Row> rows;     // pipes
+  QueryStats stats;
+  bool partial = false;
+  std::vector<std::string> warnings;
+  std::string plan;  // explain: the plan, human-readable
+};
+
+struct ContextResponse {
+  std::vector<Record> before;  // oldest first
+  Record hit;
+  std::vector<Record> after;   // oldest first
+};
+
+struct QueryOptions {
+  Clock* clock = nullptr;  // nullptr: Clock::Real()
+  uint32_t worker_threads = 0;  // 0: hardware concurrency
+  uint64_t max_bytes_scanned = 1ull << 40;
+  int64_t max_query_ns = 60'000'000'000;
+  uint32_t max_concurrent_per_user = 5;
+  uint64_t cache_bytes = 64ull << 20;
+  int64_t cache_ttl_ns = 30'000'000'000;
+};
+
+// Thread-safe. "engine" must outlive the QueryEngine.
+class QueryEngine {
+ public:
+  virtual ~QueryEngine() = default;
+  static std::unique_ptr<QueryEngine> Create(storage::Engine* engine, const QueryOptions& options);
+
+  // Errors: InvalidArgument (syntax, with position; bad time range), ResourceExhausted (too
+  // many concurrent queries for this user). A limit hit mid-query is not an error: the answer
+  // has partial=true and a warning.
+  virtual Result<SearchResponse> Search(const SearchRequest& request) = 0;
+
+  // The "before" and "after" lines around record "id" (its seq) from the same service and host.
+  // Errors: NotFound when no record has that id.
+  virtual Result<ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
+                                          size_t after) = 0;
+};
+
+}  // namespace sawmill::query

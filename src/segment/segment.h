@@ -1,0 +1,123 @@
+// CONTRACT between the segment format (src/segment, src/index) and its users (src/storage,
+// src/query, `sawmill segment`). The segment owner implements it; users code against it.
+// Changing a signature here means telling every user.
+//
+// A segment is one immutable file holding the records of one tenant and one partition,
+// columnar, cut into blocks of a bounded number of rows, with an inverted index, blooms and a
+// footer. Format: docs/format/segment.md.
+#pragma once
+
+#include <roaring/roaring.hh>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/env.h"
+#include "sawmill/record.h"
+#include "sawmill/status.h"
+
+namespace sawmill::segment {
+
+// Columns a reader can decode, as a bit mask. kColFields decodes every dynamic field column.
+enum ColumnBit : uint32_t {
+  kColTs = 1u << 0,
+  kColIngestTs = 1u << 1,
+  kColSeq = 1u << 2,
+  kColService = 1u << 3,
+  kColHost = 1u << 4,
+  kColLevel = 1u << 5,
+  kColTraceId = 1u << 6,
+  kColSpanId = 1u << 7,
+  kColUserId = 1u << 8,
+  kColMessage = 1u << 9,
+  kColFields = 1u << 10,
+  kColFlags = 1u << 11,
+  kColAll = (1u << 12) - 1,
+};
+
+struct SegmentInfo {
+  uint64_t id = 0;
+  std::string tenant;
+  uint32_t partition = 0;
+  uint64_t rows = 0;
+  int64_t min_ts = 0, max_ts = 0;                // source timestamps
+  int64_t min_ingest_ts = 0, max_ingest_ts = 0;  // server timestamps
+  uint64_t min_seq = 0, max_seq = 0;
+  uint64_t file_bytes = 0;  // size of the file on disk (index and blooms included)
+  uint64_t raw_bytes = 0;   // sum of the message and field bytes the segment holds
+};
+
+struct BlockInfo {
+  uint32_t first_row = 0;  // segment-global row number of the block's first row
+  uint32_t rows = 0;
+  int64_t min_ts = 0, max_ts = 0;
+  int64_t min_ingest_ts = 0, max_ingest_ts = 0;
+};
+
+struct WriterOptions {
+  uint32_t block_rows = 8192;  // rows per column block
+  // Fields with an exact-value inverted index besides service, host and level.
+  std::vector<std::string> indexed_fields = {"trace_id", "user_id"};
+  // Fields with per-block blooms; "message" means the words of the message.
+  std::vector<std::string> bloom_fields = {"trace_id", "span_id", "user_id", "message"};
+  // Sort rows by (service, host, ts) before writing (compresses better). Row numbers then
+  // follow the sorted order.
+  bool sort_rows = true;
+};
+
+// Counters a reader adds to as it reads; the query engine reports them per query.
+struct ReadStats {
+  uint64_t blocks_read = 0;
+  uint64_t bytes_read_compressed = 0;  // bytes of column blocks read from the file
+  uint64_t bytes_read_raw = 0;         // the same blocks decompressed
+};
+
+// Writes "records" (all of tenant info.tenant) as a new segment at "path": a temporary file,
+// synced, renamed to "path", and the directory synced. On OK "*out" describes the segment
+// (id, tenant and partition copied from "info"; the rest computed).
+// Errors: IOError/Unavailable from the Env; InvalidArgument for an empty batch.
+Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
+                    std::vector<Record> records, const WriterOptions& options,
+                    SegmentInfo* out);
+
+// Thread-safe after Open: many queries may read one segment at once.
+class SegmentReader {
+ public:
+  virtual ~SegmentReader() = default;
+
+  // Reads and verifies the footer and directories. Errors: NotFound, DataLoss (bad magic,
+  // checksum, or version this build cannot read, with the byte offset).
+  static Result<std::shared_ptr<SegmentReader>> Open(Env* env, const std::string& path);
+
+  virtual const SegmentInfo& info() const = 0;
+  virtual const std::vector<BlockInfo>& blocks() const = 0;
+  // Names of the dynamic fields present in this segment.
+  virtual const std::vector<std::string>& field_names() const = 0;
+
+  // Rows (segment-global numbers) whose "field" equals "value" exactly. nullopt when the field
+  // has no inverted index in this segment: the caller must scan. Fields: "service", "host",
+  // "level" (value is the LevelName), and the writer's indexed_fields.
+  virtual Result<std::optional<roaring::Roaring>> Postings(std::string_view field,
+                                                           std::string_view value) const = 0;
+  // Every distinct value of an indexed field (for prefix, range and != filters), or nullopt.
+  virtual Result<std::optional<std::vector<std::string>>> IndexedValues(
+      std::string_view field) const = 0;
+
+  // Bloom checks: false only when no row of the segment / block has "token" in "field".
+  // For "message", tokens are the words of index/tokenizer.h. Fields without blooms: true.
+  virtual bool SegmentMayContain(std::string_view field, std::string_view token) const = 0;
+  virtual bool BlockMayContain(uint32_t block, std::string_view field,
+                               std::string_view token) const = 0;
+
+  // Decodes the columns in "column_mask" of every row of "block" and appends the rows to
+  // "*out" in row order (tenant filled from info(); columns not asked for left default).
+  // Errors: DataLoss naming the column and block when a checksum fails.
+  virtual Status ReadBlock(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
+                           ReadStats* stats) const = 0;
+};
+
+}  // namespace sawmill::segment

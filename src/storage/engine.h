@@ -1,0 +1,112 @@
+// CONTRACT between the storage engine (src/storage, with src/wal and src/catalog) and its users
+// (src/query, src/http, the server command). The storage owner implements it.
+//
+// Write path: Append -> WAL (group commit, fdatasync) -> memtable per (tenant, partition).
+// A record is durable and visible to GetSnapshot() when Append returns OK.
+// Memtables flush to segments (64 MiB or 30 s, or Flush()); segments are registered in the
+// catalog (SQLite) before the WAL files that held their records are deleted.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/clock.h"
+#include "common/env.h"
+#include "sawmill/record.h"
+#include "sawmill/status.h"
+#include "segment/segment.h"
+
+namespace sawmill::storage {
+
+struct EngineOptions {
+  std::string data_dir;           // DIR: DIR/wal, DIR/segments/<tier>/..., DIR/catalog.db
+  Env* env = nullptr;             // nullptr: Env::Default()
+  Clock* clock = nullptr;         // nullptr: Clock::Real()
+  uint32_t partitions = 16;       // partition = PartitionOf(service, host, partitions)
+  uint64_t memtable_cap_bytes = 512ull << 20;    // global; the largest memtable flushes early
+  uint64_t segment_target_bytes = 64ull << 20;   // a memtable this big is flushed
+  int64_t flush_interval_ns = 30'000'000'000;    // a memtable this old is flushed
+  uint64_t wal_file_bytes = 64ull << 20;         // WAL rotation
+  bool background_threads = true;  // false: flush/compaction only when called (tests)
+  segment::WriterOptions segment_options;
+  // Compaction: merge segments of one (tenant, partition) smaller than this...
+  uint64_t compaction_small_bytes = 16ull << 20;
+  // ...when at least this many exist.
+  uint32_t compaction_min_inputs = 4;
+};
+
+// A segment as of a snapshot. The reader is opened lazily and shared.
+struct SegmentHandle {
+  segment::SegmentInfo info;
+  std::string path;
+  std::string tier;  // "hot", "warm", "cold"
+  // Opens (once) and returns the reader. Errors as SegmentReader::Open.
+  std::function<Result<std::shared_ptr<segment::SegmentReader>>()> open;
+};
+
+// Acknowledged records not yet in a segment, frozen at snapshot time. Each chunk is immutable.
+struct MemtableView {
+  uint32_t partition = 0;
+  std::vector<std::shared_ptr<const std::vector<Record>>> chunks;
+};
+
+// A consistent view for one query: segments registered in the catalog plus memtable contents,
+// with no record in both and none missing. Holding it keeps its segment files readable even if
+// compaction replaces them meanwhile.
+struct Snapshot {
+  std::string tenant;
+  std::vector<SegmentHandle> segments;
+  std::vector<MemtableView> memtables;
+};
+
+struct EngineStats {
+  uint64_t memtable_bytes = 0;
+  uint64_t segments = 0;
+  uint64_t segment_bytes = 0;
+  uint64_t wal_bytes = 0;
+  uint64_t wal_corrupt_records = 0;
+  uint64_t flushes = 0;
+  uint64_t compactions = 0;
+  uint64_t next_seq = 0;
+};
+
+// Thread-safe.
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Opens or creates the data directory, reconciles the catalog with the files, replays the WAL
+  // into memtables, and starts background flush/compaction if asked.
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+
+  // Fills in seq (unique, increasing), ingest_ts (clock now, if 0), ts (== ingest_ts, if 0) and
+  // tenant of every record, writes them to the WAL, waits for the shared fdatasync, then makes
+  // them visible. Concurrent callers share one sync.
+  // Errors: Unavailable when the WAL cannot be written (disk full) or the engine is closing;
+  // nothing of a failed batch is acknowledged.
+  virtual Status Append(std::string_view tenant, std::vector<Record>* records) = 0;
+
+  // Flushes every memtable and returns when the segments are registered in the catalog.
+  virtual Status Flush() = 0;
+  // Runs one round of compaction now (tests and admin).
+  virtual Status CompactNow() = 0;
+
+  virtual std::shared_ptr<const Snapshot> GetSnapshot(std::string_view tenant) const = 0;
+
+  // The query engine found a corrupt block: mark the segment corrupt in the catalog (it stays
+  // readable except for that block), count it and log it.
+  virtual void ReportCorruption(uint64_t segment_id, const Status& status) = 0;
+
+  virtual EngineStats stats() const = 0;
+
+  // Stops background work, syncs the WAL. Further Appends return Unavailable.
+  virtual Status Close() = 0;
+};
+
+}  // namespace sawmill::storage

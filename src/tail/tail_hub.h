@@ -1,0 +1,58 @@
+// CONTRACT: the live-tail fan-out. Ingest publishes every acknowledged batch (after the WAL
+// sync); each session has its compiled filter and a bounded queue. A slow session loses lines
+// (counted, reported as {"dropped":N}) and never slows ingestion or other sessions.
+// The tail owner implements it; the HTTP server drives sessions over WebSocket or SSE.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "query/query_engine.h"
+#include "sawmill/record.h"
+#include "sawmill/status.h"
+
+namespace sawmill::tail {
+
+// What a session's consumer takes from its queue.
+struct TailEvent {
+  std::vector<Record> records;  // matching records, in ingest order
+  uint64_t dropped = 0;         // lines lost since the last event because the queue was full
+};
+
+class TailSession {
+ public:
+  virtual ~TailSession() = default;
+  // Takes what is queued (up to "max_records"), waiting up to "timeout_ms" for something.
+  // Returns false when the session was closed (hub shutting down).
+  virtual bool Next(TailEvent* event, size_t max_records, int timeout_ms) = 0;
+  // Registers a callback run (on the publishing thread, so it must only post work elsewhere)
+  // whenever the queue goes from empty to non-empty, for event-driven consumers.
+  virtual void SetNotify(std::function<void()> notify) = 0;
+  virtual void Close() = 0;
+};
+
+struct TailHubOptions {
+  size_t max_sessions = 2000;
+  size_t queue_records = 10000;  // per session
+};
+
+// Thread-safe.
+class TailHub {
+ public:
+  virtual ~TailHub() = default;
+  static std::unique_ptr<TailHub> Create(const TailHubOptions& options);
+
+  // Errors: InvalidArgument (query syntax), ResourceExhausted (max_sessions reached).
+  virtual Result<std::shared_ptr<TailSession>> Subscribe(const std::string& tenant,
+                                                         const std::string& query) = 0;
+  // Called by ingest after the WAL sync; O(sessions x records) filter work, never blocks.
+  virtual void Publish(const std::string& tenant, const std::vector<Record>& records) = 0;
+  virtual size_t sessions() const = 0;
+  // Closes every session (server shutdown).
+  virtual void Shutdown() = 0;
+};
+
+}  // namespace sawmill::tail
