@@ -1,0 +1,82 @@
+// CONTRACT between the HTTP server (src/http, owned by the server) and the route handlers of
+// other components (src/ingest shippers). Handlers see plain structs, never Beast types, so
+// that heavy headers stay in a few translation units.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sawmill/record.h"
+#include "sawmill/status.h"
+
+namespace sawmill::http {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", "HEAD", ...
+  std::string path;    // decoded path without the query string, e.g. "/loki/api/v1/push"
+  std::string target;  // as received, with the query string
+  std::multimap<std::string, std::string> query;    // decoded query parameters
+  std::multimap<std::string, std::string> headers;  // names lower-cased
+  std::string body;  // already decoded from Content-Encoding (gzip, zstd, lz4, deflate)
+  std::string tenant = "default";  // from X-Scope-OrgID / credentials, never from the body
+  std::string remote_address;
+
+  // First value or "" / fallback.
+  std::string Query(std::string_view name, std::string_view fallback = "") const;
+  std::string Header(std::string_view lower_name, std::string_view fallback = "") const;
+  bool HasQuery(std::string_view name) const;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+
+  // {"error": message} (plus "position" when >= 0) with the status Status maps to (the one
+  // place where a Status becomes an HTTP status: see StatusToHttp).
+  static HttpResponse Error(const Status& status, int position = -1);
+  static HttpResponse Json(int status, std::string body);
+};
+
+// InvalidArgument 400, NotFound 404, ResourceExhausted 429, Unavailable 503,
+// DeadlineExceeded 503, FailedPrecondition 409, AlreadyExists 409, others 500.
+int StatusToHttp(const Status& status);
+
+// Where every ingestion path hands its records: WAL append (durable on OK), then tail fan-out,
+// metrics and flag counters. Thread-safe. Errors: Unavailable (disk full, stopping).
+class IngestSink {
+ public:
+  virtual ~IngestSink() = default;
+  // "protocol" labels metrics ("native", "elasticsearch", "loki", "otlp", "syslog").
+  virtual Status Ingest(const std::string& tenant, std::string_view protocol,
+                        std::vector<Record>* records) = 0;
+};
+
+using Handler = std::function<HttpResponse(const HttpRequest&)>;
+
+// Exact-path routing by method. Thread-safe for lookups after registration is done.
+class Router {
+ public:
+  // "path" is exact ("/loki/api/v1/push") or ends in "/*" to match a prefix.
+  // A pattern "/{index}/_bulk" matches any single segment in braces.
+  void Add(std::string method, std::string path, Handler handler);
+  // nullptr when nothing matches; "*method_not_allowed" tells 404 from 405.
+  const Handler* Find(std::string_view method, std::string_view path,
+                      bool* method_not_allowed) const;
+
+ private:
+  struct Route {
+    std::string method;
+    std::string pattern;
+    Handler handler;
+  };
+  std::vector<Route> routes_;
+};
+
+}  // namespace sawmill::http
