@@ -10,8 +10,8 @@ namespace {
 
 TEST(Coding, FixedRoundTrip) {
   std::string buf;
-  const std::vector<uint64_t> values = {0, 1, 255, 256, 0xffffffffull, 0x123456789abcdefull,
-                                        std::numeric_limits<uint64_t>::max()};
+  const std::vector<uint64_t> values = {
+      0, 1, 255, 256, 0xffffffffull, 0x123456789abcdefull, std::numeric_limits<uint64_t>::max()};
   for (uint64_t v : values) {
     PutFixed32(&buf, static_cast<uint32_t>(v));
     PutFixed64(&buf, v);
@@ -85,8 +85,8 @@ TEST(Coding, TruncatedAndOverlongVarintsAreRejected) {
 
 TEST(Coding, SignedVarintsKeepSmallNegativesSmall) {
   std::string buf;
-  const std::vector<int64_t> values = {0, -1, 1, -64, 63, std::numeric_limits<int64_t>::min(),
-                                       std::numeric_limits<int64_t>::max()};
+  const std::vector<int64_t> values = {
+      0, -1, 1, -64, 63, std::numeric_limits<int64_t>::min(), std::numeric_limits<int64_t>::max()};
   for (int64_t v : values) PutVarsint64(&buf, v);
   std::string_view in(buf);
   for (int64_t v : values) {

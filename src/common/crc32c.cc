@@ -28,8 +28,7 @@ constexpr std::array<std::array<uint32_t, 256>, 8> MakeTables() {
 constexpr auto kTables = MakeTables();
 
 #if defined(__x86_64__)
-__attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t init, const char* data,
-                                                        size_t n) {
+__attribute__((target("sse4.2"))) uint32_t ExtendSse42(uint32_t init, const char* data, size_t n) {
   uint64_t crc = ~init;
   const auto* p = reinterpret_cast<const unsigned char*>(data);
   while (n > 0 && (reinterpret_cast<uintptr_t>(p) & 7) != 0) {

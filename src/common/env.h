@@ -36,8 +36,7 @@ class RandomAccessFile {
   virtual ~RandomAccessFile() = default;
   // Reads up to "n" bytes at "offset" into "scratch"; "*result" points at the bytes read
   // (fewer than n only at end of file).
-  virtual Status Read(uint64_t offset, size_t n, std::string_view* result,
-                      char* scratch) const = 0;
+  virtual Status Read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const = 0;
   virtual uint64_t Size() const = 0;
 };
 

@@ -1,9 +1,10 @@
+#include "common/env.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
 #include <algorithm>
 
-#include "common/env.h"
 #include "common/fault_env.h"
 
 namespace sawmill {

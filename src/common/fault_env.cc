@@ -37,8 +37,7 @@ namespace {
 class MemRandomAccessFile final : public RandomAccessFile {
  public:
   explicit MemRandomAccessFile(std::string contents) : contents_(std::move(contents)) {}
-  Status Read(uint64_t offset, size_t n, std::string_view* result,
-              char* scratch) const override {
+  Status Read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const override {
     if (offset >= contents_.size()) {
       *result = {};
       return Status::OK();

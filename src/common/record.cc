@@ -25,17 +25,23 @@ struct Spelling {
 };
 
 constexpr Spelling kSpellings[] = {
-    {"TRACE", Level::kTrace},    {"TRC", Level::kTrace},      {"T", Level::kTrace},
-    {"FINEST", Level::kTrace},   {"FINER", Level::kTrace},    {"DEBUG", Level::kDebug},
-    {"DBG", Level::kDebug},      {"D", Level::kDebug},        {"FINE", Level::kDebug},
-    {"INFO", Level::kInfo},      {"INF", Level::kInfo},       {"I", Level::kInfo},
-    {"INFORMATION", Level::kInfo}, {"INFORMATIONAL", Level::kInfo}, {"NOTICE", Level::kInfo},
-    {"LOG", Level::kInfo},       {"WARN", Level::kWarn},      {"WARNING", Level::kWarn},
-    {"WRN", Level::kWarn},       {"W", Level::kWarn},         {"ERROR", Level::kError},
-    {"ERR", Level::kError},      {"E", Level::kError},        {"SEVERE", Level::kError},
-    {"FATAL", Level::kFatal},    {"FTL", Level::kFatal},      {"F", Level::kFatal},
-    {"CRITICAL", Level::kFatal}, {"CRIT", Level::kFatal},     {"PANIC", Level::kFatal},
-    {"ALERT", Level::kFatal},    {"EMERG", Level::kFatal},    {"EMERGENCY", Level::kFatal},
+    {"TRACE", Level::kTrace},      {"TRC", Level::kTrace},
+    {"T", Level::kTrace},          {"FINEST", Level::kTrace},
+    {"FINER", Level::kTrace},      {"DEBUG", Level::kDebug},
+    {"DBG", Level::kDebug},        {"D", Level::kDebug},
+    {"FINE", Level::kDebug},       {"INFO", Level::kInfo},
+    {"INF", Level::kInfo},         {"I", Level::kInfo},
+    {"INFORMATION", Level::kInfo}, {"INFORMATIONAL", Level::kInfo},
+    {"NOTICE", Level::kInfo},      {"LOG", Level::kInfo},
+    {"WARN", Level::kWarn},        {"WARNING", Level::kWarn},
+    {"WRN", Level::kWarn},         {"W", Level::kWarn},
+    {"ERROR", Level::kError},      {"ERR", Level::kError},
+    {"E", Level::kError},          {"SEVERE", Level::kError},
+    {"FATAL", Level::kFatal},      {"FTL", Level::kFatal},
+    {"F", Level::kFatal},          {"CRITICAL", Level::kFatal},
+    {"CRIT", Level::kFatal},       {"PANIC", Level::kFatal},
+    {"ALERT", Level::kFatal},      {"EMERG", Level::kFatal},
+    {"EMERGENCY", Level::kFatal},
 };
 
 }  // namespace

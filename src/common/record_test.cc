@@ -12,20 +12,27 @@ struct Case {
 
 TEST(ParseLevel, EverySpellingRealLogsUse) {
   const Case cases[] = {
-      {"ERROR", Level::kError},    {"error", Level::kError},   {"ERR", Level::kError},
-      {"E", Level::kError},        {"Error", Level::kError},   {"err", Level::kError},
-      {"<err>", Level::kError},    {"[ERROR]", Level::kError}, {"ERROR:", Level::kError},
-      {"SEVERE", Level::kError},   {"WARNING", Level::kWarn},  {"warn", Level::kWarn},
-      {"W", Level::kWarn},         {"Warning", Level::kWarn},  {"<warning>", Level::kWarn},
-      {"FATAL", Level::kFatal},    {"CRITICAL", Level::kFatal}, {"crit", Level::kFatal},
-      {"panic", Level::kFatal},    {"PANIC", Level::kFatal},   {"alert", Level::kFatal},
-      {"emerg", Level::kFatal},    {"notice", Level::kInfo},   {"NOTICE", Level::kInfo},
-      {"INFO", Level::kInfo},      {"info", Level::kInfo},     {"I", Level::kInfo},
-      {"informational", Level::kInfo}, {"DEBUG", Level::kDebug}, {"debug", Level::kDebug},
-      {"D", Level::kDebug},        {"TRACE", Level::kTrace},   {"trace", Level::kTrace},
-      {"0", Level::kFatal},        {"1", Level::kFatal},       {"2", Level::kFatal},
-      {"3", Level::kError},        {"4", Level::kWarn},        {"5", Level::kInfo},
-      {"6", Level::kInfo},         {"7", Level::kDebug},
+      {"ERROR", Level::kError},    {"error", Level::kError},
+      {"ERR", Level::kError},      {"E", Level::kError},
+      {"Error", Level::kError},    {"err", Level::kError},
+      {"<err>", Level::kError},    {"[ERROR]", Level::kError},
+      {"ERROR:", Level::kError},   {"SEVERE", Level::kError},
+      {"WARNING", Level::kWarn},   {"warn", Level::kWarn},
+      {"W", Level::kWarn},         {"Warning", Level::kWarn},
+      {"<warning>", Level::kWarn}, {"FATAL", Level::kFatal},
+      {"CRITICAL", Level::kFatal}, {"crit", Level::kFatal},
+      {"panic", Level::kFatal},    {"PANIC", Level::kFatal},
+      {"alert", Level::kFatal},    {"emerg", Level::kFatal},
+      {"notice", Level::kInfo},    {"NOTICE", Level::kInfo},
+      {"INFO", Level::kInfo},      {"info", Level::kInfo},
+      {"I", Level::kInfo},         {"informational", Level::kInfo},
+      {"DEBUG", Level::kDebug},    {"debug", Level::kDebug},
+      {"D", Level::kDebug},        {"TRACE", Level::kTrace},
+      {"trace", Level::kTrace},    {"0", Level::kFatal},
+      {"1", Level::kFatal},        {"2", Level::kFatal},
+      {"3", Level::kError},        {"4", Level::kWarn},
+      {"5", Level::kInfo},         {"6", Level::kInfo},
+      {"7", Level::kDebug},
   };
   for (const Case& c : cases) {
     auto got = ParseLevel(c.text);
@@ -35,8 +42,8 @@ TEST(ParseLevel, EverySpellingRealLogsUse) {
 }
 
 TEST(ParseLevel, RejectsWordsThatAreNotLevels) {
-  for (const char* text : {"", "8", "hello", "ERRORS", "information-x", "<>", "12",
-                           "a-very-long-word-indeed"}) {
+  for (const char* text :
+       {"", "8", "hello", "ERRORS", "information-x", "<>", "12", "a-very-long-word-indeed"}) {
     EXPECT_FALSE(ParseLevel(text).has_value()) << text;
   }
 }
@@ -46,11 +53,10 @@ TEST(LevelFromSeverity, SyslogAndOpenTelemetryNumbers) {
   EXPECT_EQ(LevelFromSyslogSeverity(4), Level::kWarn);
   EXPECT_FALSE(LevelFromSyslogSeverity(8).has_value());
   EXPECT_FALSE(LevelFromSyslogSeverity(-1).has_value());
-  const std::pair<int, Level> otel[] = {{1, Level::kTrace}, {4, Level::kTrace},
-                                        {5, Level::kDebug}, {9, Level::kInfo},
-                                        {12, Level::kInfo}, {13, Level::kWarn},
-                                        {17, Level::kError}, {20, Level::kError},
-                                        {21, Level::kFatal}, {24, Level::kFatal}};
+  const std::pair<int, Level> otel[] = {
+      {1, Level::kTrace},  {4, Level::kTrace}, {5, Level::kDebug},  {9, Level::kInfo},
+      {12, Level::kInfo},  {13, Level::kWarn}, {17, Level::kError}, {20, Level::kError},
+      {21, Level::kFatal}, {24, Level::kFatal}};
   for (auto [n, level] : otel) EXPECT_EQ(LevelFromOtelSeverity(n), level) << n;
   EXPECT_FALSE(LevelFromOtelSeverity(0).has_value());
   EXPECT_FALSE(LevelFromOtelSeverity(25).has_value());

@@ -54,15 +54,13 @@ void SniffPlainLine(std::string_view line, int64_t now_ns, std::optional<int64_t
 // kept raw with kFlagParseFailed; anything else is plain text. Long lines are truncated and
 // flagged, invalid UTF-8 replaced with U+FFFD and flagged.
 // Returns false (and counts "skipped") for an empty or whitespace-only line.
-bool NormalizeLine(std::string_view line, const Defaults& defaults,
-                   const NormalizeOptions& options, int64_t now_ns, Record* out,
-                   IngestCounts* counts);
+bool NormalizeLine(std::string_view line, const Defaults& defaults, const NormalizeOptions& options,
+                   int64_t now_ns, Record* out, IngestCounts* counts);
 
 // Splits a body into lines (LF or CRLF; a final line without a newline counts) and normalises
 // each. Appends the records to "*out".
-void NormalizeBody(std::string_view body, const Defaults& defaults,
-                   const NormalizeOptions& options, int64_t now_ns, std::vector<Record>* out,
-                   IngestCounts* counts);
+void NormalizeBody(std::string_view body, const Defaults& defaults, const NormalizeOptions& options,
+                   int64_t now_ns, std::vector<Record>* out, IngestCounts* counts);
 
 // Replaces invalid UTF-8 with U+FFFD; returns true when something was replaced.
 bool SanitizeUtf8(std::string* text);

@@ -50,8 +50,8 @@ struct TimeRange {
 // Parses the request's time parameters: since=15m|1h|7d|30s, or from/to as RFC 3339 or epoch
 // seconds/ms/ns. All empty: the last hour. "all_time": no bound.
 // Errors: InvalidArgument naming the parameter.
-Result<TimeRange> ParseTimeRange(std::string_view since, std::string_view from,
-                                 std::string_view to, bool all_time, int64_t now_ns);
+Result<TimeRange> ParseTimeRange(std::string_view since, std::string_view from, std::string_view to,
+                                 bool all_time, int64_t now_ns);
 
 struct SearchRequest {
   std::string tenant = "default";
@@ -100,11 +100,11 @@ struct SearchResponse {
 struct ContextResponse {
   std::vector<Record> before;  // oldest first
   Record hit;
-  std::vector<Record> after;   // oldest first
+  std::vector<Record> after;  // oldest first
 };
 
 struct QueryOptions {
-  Clock* clock = nullptr;  // nullptr: Clock::Real()
+  Clock* clock = nullptr;       // nullptr: Clock::Real()
   uint32_t worker_threads = 0;  // 0: hardware concurrency
   uint64_t max_bytes_scanned = 1ull << 40;
   int64_t max_query_ns = 60'000'000'000;

@@ -7,11 +7,10 @@
 // footer. Format: docs/format/segment.md.
 #pragma once
 
-#include <roaring/roaring.hh>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
+#include <roaring/roaring.hh>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,8 +80,7 @@ struct ReadStats {
 // (id, tenant and partition copied from "info"; the rest computed).
 // Errors: IOError/Unavailable from the Env; InvalidArgument for an empty batch.
 Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
-                    std::vector<Record> records, const WriterOptions& options,
-                    SegmentInfo* out);
+                    std::vector<Record> records, const WriterOptions& options, SegmentInfo* out);
 
 // Thread-safe after Open: many queries may read one segment at once.
 class SegmentReader {

@@ -25,15 +25,15 @@
 namespace sawmill::storage {
 
 struct EngineOptions {
-  std::string data_dir;           // DIR: DIR/wal, DIR/segments/<tier>/..., DIR/catalog.db
-  Env* env = nullptr;             // nullptr: Env::Default()
-  Clock* clock = nullptr;         // nullptr: Clock::Real()
-  uint32_t partitions = 16;       // partition = PartitionOf(service, host, partitions)
-  uint64_t memtable_cap_bytes = 512ull << 20;    // global; the largest memtable flushes early
-  uint64_t segment_target_bytes = 64ull << 20;   // a memtable this big is flushed
-  int64_t flush_interval_ns = 30'000'000'000;    // a memtable this old is flushed
-  uint64_t wal_file_bytes = 64ull << 20;         // WAL rotation
-  bool background_threads = true;  // false: flush/compaction only when called (tests)
+  std::string data_dir;      // DIR: DIR/wal, DIR/segments/<tier>/..., DIR/catalog.db
+  Env* env = nullptr;        // nullptr: Env::Default()
+  Clock* clock = nullptr;    // nullptr: Clock::Real()
+  uint32_t partitions = 16;  // partition = PartitionOf(service, host, partitions)
+  uint64_t memtable_cap_bytes = 512ull << 20;   // global; the largest memtable flushes early
+  uint64_t segment_target_bytes = 64ull << 20;  // a memtable this big is flushed
+  int64_t flush_interval_ns = 30'000'000'000;   // a memtable this old is flushed
+  uint64_t wal_file_bytes = 64ull << 20;        // WAL rotation
+  bool background_threads = true;               // false: flush/compaction only when called (tests)
   segment::WriterOptions segment_options;
   // Compaction: merge segments of one (tenant, partition) smaller than this...
   uint64_t compaction_small_bytes = 16ull << 20;
