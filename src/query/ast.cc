@@ -1,0 +1,172 @@
+#include "query/ast.h"
+
+#include "query/time_range.h"
+#include "segment/segment.h"
+
+namespace sawmill::query {
+
+FieldId FieldIdOf(std::string_view name) {
+  if (name == "ts") return FieldId::kTs;
+  if (name == "ingest_ts") return FieldId::kIngestTs;
+  if (name == "seq" || name == "id") return FieldId::kSeq;
+  if (name == "tenant") return FieldId::kTenant;
+  if (name == "service") return FieldId::kService;
+  if (name == "host") return FieldId::kHost;
+  if (name == "level") return FieldId::kLevel;
+  if (name == "trace_id") return FieldId::kTraceId;
+  if (name == "span_id") return FieldId::kSpanId;
+  if (name == "user_id") return FieldId::kUserId;
+  if (name == "message" || name == "msg") return FieldId::kMessage;
+  return FieldId::kDynamic;
+}
+
+bool Query::Aggregates() const {
+  for (const Pipe& p : pipes) {
+    if (p.kind == PipeKind::kCount || p.kind == PipeKind::kTop || p.kind == PipeKind::kUniq) {
+      return true;
+    }
+  }
+  return false;
+}
+
+namespace {
+
+bool IsBareSafe(std::string_view v) {
+  if (v.empty() || v.back() == '*') return false;
+  for (char c : v) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(' || c == ')' || c == '|' ||
+        c == '"' || c == '\\') {
+      return false;
+    }
+  }
+  return v[0] != '"';
+}
+
+std::string QuoteValue(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string Value(std::string_view v) { return IsBareSafe(v) ? std::string(v) : QuoteValue(v); }
+
+std::string Child(const Node& child) {
+  std::string s = ToString(child);
+  if (child.kind == NodeKind::kAnd || child.kind == NodeKind::kOr) return "(" + s + ")";
+  return s;
+}
+
+}  // namespace
+
+std::string ToString(const Node& node) {
+  switch (node.kind) {
+    case NodeKind::kAll: return "*";
+    case NodeKind::kAnd:
+    case NodeKind::kOr: {
+      std::string out;
+      for (const auto& c : node.children) {
+        if (!out.empty()) out += node.kind == NodeKind::kAnd ? " AND " : " OR ";
+        out += Child(*c);
+      }
+      return out;
+    }
+    case NodeKind::kNot: return "NOT " + Child(*node.children[0]);
+    case NodeKind::kWord: return node.words[0] + (node.word_prefix ? "*" : "");
+    case NodeKind::kPhrase: {
+      std::string out = "\"";
+      for (size_t i = 0; i < node.words.size(); ++i) {
+        if (i) out.push_back(' ');
+        out += node.words[i];
+      }
+      return out + "\"";
+    }
+    case NodeKind::kField: {
+      const std::string& f = node.field_name;
+      switch (node.op) {
+        case FieldOp::kEq:
+          return f + "=" +
+                 (node.field == FieldId::kLevel ? std::string(LevelName(node.level))
+                                                : Value(node.value));
+        case FieldOp::kPrefix: return f + "=" + QuoteValue(node.value) + "*";
+        case FieldOp::kExists: return f + "=*";
+        case FieldOp::kLt: return f + "<" + Value(node.value);
+        case FieldOp::kLe: return f + "<=" + Value(node.value);
+        case FieldOp::kGt: return f + ">" + Value(node.value);
+        case FieldOp::kGe: return f + ">=" + Value(node.value);
+        case FieldOp::kRegex: return f + "~" + QuoteValue(node.value);
+        case FieldOp::kGlob: return f + ":" + QuoteValue(node.value);
+      }
+    }
+  }
+  return "?";
+}
+
+std::string ToString(const Query& query) {
+  std::string out = ToString(*query.filter);
+  for (const Pipe& p : query.pipes) {
+    out += " | ";
+    switch (p.kind) {
+      case PipeKind::kCount:
+        out += "count";
+        for (size_t i = 0; i < p.group_by.size(); ++i) {
+          out += i == 0 ? " by " : ", ";
+          out += p.group_by[i].bucket_ns > 0
+                     ? "bucket(" + FormatDuration(p.group_by[i].bucket_ns) + ")"
+                     : p.group_by[i].name;
+        }
+        break;
+      case PipeKind::kTop: out += "top " + std::to_string(p.n) + " " + p.fields[0]; break;
+      case PipeKind::kUniq:
+      case PipeKind::kFields:
+        out += p.kind == PipeKind::kUniq ? "uniq" : "fields";
+        for (size_t i = 0; i < p.fields.size(); ++i) out += (i == 0 ? " " : ", ") + p.fields[i];
+        break;
+      case PipeKind::kHead: out += "head " + std::to_string(p.n); break;
+      case PipeKind::kSort:
+        out += "sort by";
+        for (size_t i = 0; i < p.sort.size(); ++i) {
+          out += (i == 0 ? " " : ", ") + p.sort[i].column + (p.sort[i].descending ? " desc" : "");
+        }
+        break;
+    }
+  }
+  return out;
+}
+
+uint32_t ColumnOfField(std::string_view name) {
+  switch (FieldIdOf(name)) {
+    case FieldId::kTs: return segment::kColTs;
+    case FieldId::kIngestTs: return segment::kColIngestTs;
+    case FieldId::kSeq: return segment::kColSeq;
+    case FieldId::kTenant: return 0;
+    case FieldId::kService: return segment::kColService;
+    case FieldId::kHost: return segment::kColHost;
+    case FieldId::kLevel: return segment::kColLevel;
+    case FieldId::kTraceId: return segment::kColTraceId;
+    case FieldId::kSpanId: return segment::kColSpanId;
+    case FieldId::kUserId: return segment::kColUserId;
+    case FieldId::kMessage: return segment::kColMessage;
+    case FieldId::kDynamic: return segment::kColFields;
+  }
+  return segment::kColAll;
+}
+
+uint32_t ColumnsOf(const Node& node) {
+  switch (node.kind) {
+    case NodeKind::kAll: return 0;
+    case NodeKind::kWord:
+    case NodeKind::kPhrase: return segment::kColMessage;
+    case NodeKind::kField: return ColumnOfField(node.field_name);
+    default: {
+      uint32_t mask = 0;
+      for (const auto& c : node.children) mask |= ColumnsOf(*c);
+      return mask;
+    }
+  }
+}
+
+}  // namespace sawmill::query

@@ -1,0 +1,515 @@
+#include "query/parser.h"
+
+#include <re2/re2.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <utility>
+
+#include "index/tokenizer.h"
+#include "query/lexer.h"
+#include "query/time_range.h"
+
+namespace sawmill::query {
+
+namespace {
+
+// Thrown inside the parser only and caught in Parse(): it unwinds a deep recursive descent to
+// one place. Never escapes this file.
+struct SyntaxError {
+  std::string message;  // without the position
+  size_t offset;
+};
+
+std::string Quote(std::string_view text) {
+  std::string out = "'";
+  out.append(text);
+  out.push_back('\'');
+  return out;
+}
+
+std::optional<double> ParseNumber(std::string_view text) {
+  if (text.empty() || text.size() > 64) return std::nullopt;
+  std::string s(text);
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || errno == ERANGE) return std::nullopt;
+  // strtod accepts "inf", "nan" and hex; a log field "nan" is a word, not a number.
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')) {
+      return std::nullopt;
+    }
+  }
+  return v;
+}
+
+class Parser {
+ public:
+  explicit Parser(std::string_view text) : text_(text), lexer_(text) {}
+
+  Query ParseAll() {
+    Query q;
+    Token t = lexer_.Peek();
+    if (t.kind == TokenKind::kEnd || t.kind == TokenKind::kPipe) {
+      auto all = std::make_shared<Node>();
+      all->kind = NodeKind::kAll;
+      q.filter = all;
+    } else {
+      q.filter = ParseOr();
+      t = lexer_.Peek();
+      if (t.kind == TokenKind::kRParen) {
+        throw SyntaxError{"unexpected ')' with no '(' to close", t.offset};
+      }
+      if (t.kind != TokenKind::kEnd && t.kind != TokenKind::kPipe) Unexpected(t);
+    }
+    while (true) {
+      t = lexer_.Next();
+      if (t.kind == TokenKind::kEnd) break;
+      if (t.kind != TokenKind::kPipe) Unexpected(t);
+      q.pipes.push_back(ParsePipe(t));
+    }
+    Validate(q);
+    return q;
+  }
+
+ private:
+  [[noreturn]] void Unexpected(const Token& t) {
+    if (t.kind == TokenKind::kError) throw SyntaxError{t.text, t.offset};
+    if (t.kind == TokenKind::kEnd) throw SyntaxError{"unexpected end of query", t.offset};
+    throw SyntaxError{
+        "unexpected " +
+            (t.kind == TokenKind::kWord ? Quote(t.text) : std::string(TokenKindName(t.kind))),
+        t.offset};
+  }
+
+  static bool IsKeyword(const Token& t, std::string_view kw) {
+    return t.kind == TokenKind::kWord && t.text == kw;
+  }
+
+  NodePtr MakeGroup(NodeKind kind, std::vector<NodePtr> children, size_t offset) {
+    if (children.size() == 1) return children[0];
+    auto n = std::make_shared<Node>();
+    n->kind = kind;
+    n->offset = offset;
+    for (auto& c : children) {
+      if (c->kind == kind) {
+        n->children.insert(n->children.end(), c->children.begin(), c->children.end());
+      } else {
+        n->children.push_back(std::move(c));
+      }
+    }
+    return n;
+  }
+
+  NodePtr ParseOr() {
+    size_t start = lexer_.Peek().offset;
+    std::vector<NodePtr> terms{ParseAnd()};
+    while (IsKeyword(lexer_.Peek(), "OR")) {
+      Token op = lexer_.Next();
+      Token next = lexer_.Peek();
+      if (next.kind == TokenKind::kEnd || next.kind == TokenKind::kPipe ||
+          next.kind == TokenKind::kRParen) {
+        throw SyntaxError{"expected a filter after OR", next.offset};
+      }
+      terms.push_back(ParseAnd());
+    }
+    return MakeGroup(NodeKind::kOr, std::move(terms), start);
+  }
+
+  NodePtr ParseAnd() {
+    size_t start = lexer_.Peek().offset;
+    std::vector<NodePtr> terms{ParseUnary()};
+    while (true) {
+      Token t = lexer_.Peek();
+      if (t.kind == TokenKind::kEnd || t.kind == TokenKind::kPipe || t.kind == TokenKind::kRParen ||
+          IsKeyword(t, "OR")) {
+        break;
+      }
+      if (IsKeyword(t, "AND")) {
+        lexer_.Next();
+        Token next = lexer_.Peek();
+        if (next.kind == TokenKind::kEnd || next.kind == TokenKind::kPipe ||
+            next.kind == TokenKind::kRParen || IsKeyword(next, "OR") || IsKeyword(next, "AND")) {
+          throw SyntaxError{"expected a filter after AND", next.offset};
+        }
+      }
+      terms.push_back(ParseUnary());
+    }
+    return MakeGroup(NodeKind::kAnd, std::move(terms), start);
+  }
+
+  NodePtr ParseUnary() {
+    Token t = lexer_.Peek();
+    if (IsKeyword(t, "NOT")) {
+      lexer_.Next();
+      Token next = lexer_.Peek();
+      if (next.kind == TokenKind::kEnd || next.kind == TokenKind::kPipe ||
+          next.kind == TokenKind::kRParen || IsKeyword(next, "AND") || IsKeyword(next, "OR")) {
+        throw SyntaxError{"expected a filter after NOT", next.offset};
+      }
+      return Not(ParseUnary(), t.offset);
+    }
+    return ParsePrimary();
+  }
+
+  static NodePtr Not(NodePtr child, size_t offset) {
+    if (child->kind == NodeKind::kNot) return child->children[0];
+    auto n = std::make_shared<Node>();
+    n->kind = NodeKind::kNot;
+    n->offset = offset;
+    n->children.push_back(std::move(child));
+    return n;
+  }
+
+  NodePtr ParsePrimary() {
+    Token t = lexer_.Next();
+    switch (t.kind) {
+      case TokenKind::kLParen: {
+        Token next = lexer_.Peek();
+        if (next.kind == TokenKind::kRParen) throw SyntaxError{"empty parentheses", t.offset};
+        NodePtr inner = ParseOr();
+        Token close = lexer_.Next();
+        if (close.kind != TokenKind::kRParen) {
+          if (close.kind == TokenKind::kError) Unexpected(close);
+          throw SyntaxError{"expected ')' to close the '(' at " + Position(t.offset), close.offset};
+        }
+        return inner;
+      }
+      case TokenKind::kString: return TextNode(t, /*quoted=*/true);
+      case TokenKind::kWord: {
+        if (t.text == "AND" || t.text == "OR") {
+          throw SyntaxError{"expected a filter before " + t.text, t.offset};
+        }
+        Token next = lexer_.Peek();
+        switch (next.kind) {
+          case TokenKind::kEq:
+          case TokenKind::kNe:
+          case TokenKind::kLt:
+          case TokenKind::kLe:
+          case TokenKind::kGt:
+          case TokenKind::kGe:
+          case TokenKind::kTilde:
+          case TokenKind::kColon: lexer_.Next(); return FieldFilter(t, next);
+          default: return TextNode(t, /*quoted=*/false);
+        }
+      }
+      default: Unexpected(t);
+    }
+  }
+
+  std::string Position(size_t offset) const {
+    int line = 1, col = 1;
+    for (size_t i = 0; i < offset && i < text_.size(); ++i) {
+      if (text_[i] == '\n') {
+        ++line;
+        col = 1;
+      } else {
+        ++col;
+      }
+    }
+    return std::to_string(line) + ":" + std::to_string(col);
+  }
+
+  NodePtr TextNode(const Token& t, bool quoted) {
+    auto n = std::make_shared<Node>();
+    n->offset = t.offset;
+    std::string_view text = t.text;
+    if (!quoted && text == "*") {
+      n->kind = NodeKind::kAll;
+      return n;
+    }
+    if (!quoted && text.size() > 1 && text.back() == '*') {
+      std::vector<std::string> words = index::Tokenize(text.substr(0, text.size() - 1));
+      if (words.size() == 1 &&
+          index::IsWordByte(static_cast<unsigned char>(text[text.size() - 2]))) {
+        n->kind = NodeKind::kWord;
+        n->words = std::move(words);
+        n->word_prefix = true;
+        return n;
+      }
+    }
+    n->words = index::Tokenize(text);
+    if (n->words.empty()) {
+      throw SyntaxError{(quoted ? "phrase \"" + t.text + "\"" : Quote(t.text)) +
+                            " has no letters or digits to search for",
+                        t.offset};
+    }
+    n->kind = n->words.size() == 1 ? NodeKind::kWord : NodeKind::kPhrase;
+    return n;
+  }
+
+  NodePtr FieldFilter(const Token& name, const Token& op) {
+    Token v = lexer_.NextValue();
+    if (v.kind == TokenKind::kError) Unexpected(v);
+    if (v.kind == TokenKind::kEnd) {
+      throw SyntaxError{"expected a value after " + std::string(TokenKindName(op.kind)), op.end};
+    }
+    bool quoted = v.kind == TokenKind::kString;
+    auto n = std::make_shared<Node>();
+    n->kind = NodeKind::kField;
+    n->offset = name.offset;
+    n->field_name = name.text;
+    n->field = FieldIdOf(name.text);
+    n->value = v.text;
+    bool negate = false;
+    switch (op.kind) {
+      case TokenKind::kNe: negate = true; [[fallthrough]];
+      case TokenKind::kEq:
+        if (!quoted && v.text == "*") {
+          n->op = FieldOp::kExists;
+          n->value.clear();
+        } else if (!quoted && v.text.size() > 1 && v.text.back() == '*') {
+          n->op = FieldOp::kPrefix;
+          n->value.pop_back();
+        } else {
+          n->op = FieldOp::kEq;
+          if (n->field == FieldId::kLevel) n->level = LevelValue(v);
+        }
+        break;
+      case TokenKind::kLt:
+      case TokenKind::kLe:
+      case TokenKind::kGt:
+      case TokenKind::kGe:
+        n->op = op.kind == TokenKind::kLt   ? FieldOp::kLt
+                : op.kind == TokenKind::kLe ? FieldOp::kLe
+                : op.kind == TokenKind::kGt ? FieldOp::kGt
+                                            : FieldOp::kGe;
+        if (n->field == FieldId::kLevel) {
+          n->level = LevelValue(v);
+        } else if (n->field == FieldId::kTs || n->field == FieldId::kIngestTs) {
+          n->time_ns = ParseInstant(v.text);
+          if (!n->time_ns) {
+            throw SyntaxError{"expected a time (RFC 3339 or epoch) after " +
+                                  std::string(TokenKindName(op.kind)) + ", got " + Quote(v.text),
+                              v.offset};
+          }
+        } else {
+          n->number = ParseNumber(v.text);
+        }
+        break;
+      case TokenKind::kTilde: {
+        n->op = FieldOp::kRegex;
+        RE2::Options options;
+        options.set_log_errors(false);
+        options.set_max_mem(8 << 20);
+        auto re = std::make_shared<RE2>(v.text, options);
+        if (!re->ok()) {
+          throw SyntaxError{"invalid regular expression " + Quote(v.text) + ": " + re->error(),
+                            v.offset};
+        }
+        n->regex = std::move(re);
+        break;
+      }
+      case TokenKind::kColon: n->op = FieldOp::kGlob; break;
+      default: Unexpected(op);
+    }
+    if (negate) return Not(n, name.offset);
+    return n;
+  }
+
+  Level LevelValue(const Token& v) {
+    std::optional<Level> level = ParseLevel(v.text);
+    if (!level) {
+      if (v.text == "UNKNOWN" || v.text == "unknown") return Level::kUnknown;
+      throw SyntaxError{"unknown level " + Quote(v.text) +
+                            "; expected TRACE, DEBUG, INFO, WARN, ERROR, FATAL or UNKNOWN",
+                        v.offset};
+    }
+    return *level;
+  }
+
+  Token ExpectWord(std::string_view what) {
+    Token t = lexer_.Next();
+    if (t.kind == TokenKind::kError) Unexpected(t);
+    if (t.kind != TokenKind::kWord && t.kind != TokenKind::kString) {
+      throw SyntaxError{"expected " + std::string(what), t.offset};
+    }
+    return t;
+  }
+
+  int64_t ExpectCount(std::string_view after) {
+    Token t = lexer_.Next();
+    int64_t n = 0;
+    bool ok = t.kind == TokenKind::kWord && !t.text.empty() && t.text.size() <= 9;
+    for (char c : t.text) ok = ok && c >= '0' && c <= '9';
+    if (ok) n = std::strtoll(t.text.c_str(), nullptr, 10);
+    if (!ok || n <= 0) {
+      throw SyntaxError{"expected a positive number after '" + std::string(after) + "'", t.offset};
+    }
+    return n;
+  }
+
+  std::vector<std::string> FieldList(std::string_view after) {
+    std::vector<std::string> out;
+    out.push_back(ExpectWord("a field name after '" + std::string(after) + "'").text);
+    while (lexer_.Peek().kind == TokenKind::kComma) {
+      lexer_.Next();
+      out.push_back(ExpectWord("a field name after ','").text);
+    }
+    return out;
+  }
+
+  Pipe ParsePipe(const Token& bar) {
+    Pipe p;
+    Token name = lexer_.Next();
+    p.offset = name.offset;
+    if (name.kind != TokenKind::kWord) {
+      throw SyntaxError{"expected a pipe after '|': count, top, uniq, fields, head or sort",
+                        name.offset};
+    }
+    (void)bar;
+    const std::string& kw = name.text;
+    if (kw == "count") {
+      p.kind = PipeKind::kCount;
+      if (IsKeyword(lexer_.Peek(), "by")) {
+        lexer_.Next();
+        do {
+          if (!p.group_by.empty()) lexer_.Next();  // the comma
+          Token f = ExpectWord("a field name or bucket(...) after 'by'");
+          GroupKey key;
+          key.name = f.text;
+          if (f.kind == TokenKind::kWord && f.text == "bucket" &&
+              lexer_.Peek().kind == TokenKind::kLParen) {
+            lexer_.Next();
+            Token d = lexer_.Next();
+            std::optional<int64_t> width =
+                d.kind == TokenKind::kWord ? ParseDuration(d.text) : std::nullopt;
+            if (!width) {
+              throw SyntaxError{"expected a duration like 1m, 5m or 1h in bucket(...)", d.offset};
+            }
+            Token close = lexer_.Next();
+            if (close.kind != TokenKind::kRParen) {
+              throw SyntaxError{"expected ')' after the bucket width", close.offset};
+            }
+            key.bucket_ns = *width;
+          }
+          p.group_by.push_back(std::move(key));
+        } while (lexer_.Peek().kind == TokenKind::kComma);
+      }
+    } else if (kw == "top") {
+      p.kind = PipeKind::kTop;
+      Token t = lexer_.Peek();
+      p.n = 10;
+      if (t.kind == TokenKind::kWord && !t.text.empty() && t.text[0] >= '0' && t.text[0] <= '9') {
+        p.n = ExpectCount("top");
+      }
+      p.fields.push_back(ExpectWord("a field name after 'top'").text);
+    } else if (kw == "uniq") {
+      p.kind = PipeKind::kUniq;
+      p.fields = FieldList("uniq");
+    } else if (kw == "fields") {
+      p.kind = PipeKind::kFields;
+      p.fields = FieldList("fields");
+    } else if (kw == "head" || kw == "limit") {
+      p.kind = PipeKind::kHead;
+      p.n = ExpectCount(kw);
+    } else if (kw == "sort") {
+      p.kind = PipeKind::kSort;
+      Token by = lexer_.Next();
+      if (!IsKeyword(by, "by")) throw SyntaxError{"expected 'by' after 'sort'", by.offset};
+      do {
+        if (!p.sort.empty()) lexer_.Next();
+        SortKey key;
+        key.column = ExpectWord("a column name after 'sort by'").text;
+        Token dir = lexer_.Peek();
+        if (IsKeyword(dir, "desc") || IsKeyword(dir, "asc")) {
+          key.descending = dir.text == "desc";
+          lexer_.Next();
+        }
+        p.sort.push_back(std::move(key));
+      } while (lexer_.Peek().kind == TokenKind::kComma);
+    } else {
+      throw SyntaxError{
+          "unknown pipe " + Quote(kw) + "; expected count, top, uniq, fields, head or sort",
+          name.offset};
+    }
+    Token end = lexer_.Peek();
+    if (end.kind != TokenKind::kEnd && end.kind != TokenKind::kPipe) Unexpected(end);
+    return p;
+  }
+
+  void Validate(const Query& q) {
+    bool aggregated = false;
+    for (const Pipe& p : q.pipes) {
+      switch (p.kind) {
+        case PipeKind::kCount:
+        case PipeKind::kTop:
+        case PipeKind::kUniq:
+          if (aggregated) {
+            throw SyntaxError{"only one of count, top and uniq may appear in a query", p.offset};
+          }
+          aggregated = true;
+          break;
+        case PipeKind::kSort:
+          if (!aggregated) {
+            throw SyntaxError{
+                "sort needs count, top or uniq before it (hits are always newest first)", p.offset};
+          }
+          break;
+        default: break;
+      }
+    }
+  }
+
+  std::string_view text_;
+  Lexer lexer_;
+};
+
+void FillPosition(std::string_view text, size_t offset, ParseError* error) {
+  error->offset = offset;
+  error->line = 1;
+  error->column = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++error->line;
+      error->column = 1;
+    } else {
+      ++error->column;
+    }
+  }
+}
+
+}  // namespace
+
+std::string ParseError::Pretty(std::string_view query) const {
+  size_t line_start = offset <= query.size() ? query.rfind('\n', offset == 0 ? 0 : offset - 1)
+                                             : std::string_view::npos;
+  if (offset == 0 || line_start == std::string_view::npos) {
+    line_start = 0;
+  } else {
+    line_start += 1;
+  }
+  if (offset > 0 && offset <= query.size() && query[offset - 1] == '\n') line_start = offset;
+  size_t line_end = query.find('\n', line_start);
+  if (line_end == std::string_view::npos) line_end = query.size();
+  std::string out(query.substr(line_start, line_end - line_start));
+  out.push_back('\n');
+  out.append(offset >= line_start ? offset - line_start : 0, ' ');
+  out.push_back('^');
+  return out;
+}
+
+bool Parse(std::string_view text, Query* out, ParseError* error) {
+  try {
+    Parser parser(text);
+    *out = parser.ParseAll();
+    return true;
+  } catch (const SyntaxError& e) {
+    FillPosition(text, e.offset, error);
+    error->message =
+        e.message + " at " + std::to_string(error->line) + ":" + std::to_string(error->column);
+    return false;
+  }
+}
+
+Result<Query> ParseQuery(std::string_view text) {
+  Query q;
+  ParseError error;
+  if (!Parse(text, &q, &error)) {
+    return Status::InvalidArgument(error.message + "\n" + error.Pretty(text));
+  }
+  return q;
+}
+
+}  // namespace sawmill::query

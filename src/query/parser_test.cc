@@ -1,0 +1,129 @@
+#include "query/parser.h"
+
+#include <gtest/gtest.h>
+
+#include "query/query_engine.h"
+
+namespace sawmill::query {
+namespace {
+
+std::string Canon(std::string_view text) {
+  Query q;
+  ParseError error;
+  EXPECT_TRUE(Parse(text, &q, &error)) << error.message;
+  return ToString(q);
+}
+
+std::string ErrorOf(std::string_view text) {
+  Query q;
+  ParseError error;
+  EXPECT_FALSE(Parse(text, &q, &error)) << text;
+  return error.message;
+}
+
+TEST(Parser, ImplicitAndBindsTighterThanOr) {
+  EXPECT_EQ(Canon("service=payments level>=ERROR trace_id=abc123"),
+            "service=payments AND level>=ERROR AND trace_id=abc123");
+  EXPECT_EQ(Canon("a=1 OR b=2 c=3"), "a=1 OR (b=2 AND c=3)");
+  EXPECT_EQ(Canon("service=payments AND (level=ERROR OR level=WARN) NOT host=web-1"),
+            "service=payments AND (level=ERROR OR level=WARN) AND NOT host=web-1");
+}
+
+TEST(Parser, ValueForms) {
+  EXPECT_EQ(Canon("service=pay*"), "service=\"pay\"*");
+  EXPECT_EQ(Canon("trace_id=*"), "trace_id=*");
+  EXPECT_EQ(Canon("host=\"web 1\""), "host=\"web 1\"");
+  EXPECT_EQ(Canon("host=\"pay*\""), "host=\"pay*\"");
+  EXPECT_EQ(Canon("http.method=GET"), "http.method=GET");
+  EXPECT_EQ(Canon("host=10.0.0.1:80"), "host=10.0.0.1:80");
+  EXPECT_EQ(Canon("service!=payments"), "NOT service=payments");
+  EXPECT_EQ(Canon("level=err"), "level=ERROR");
+  EXPECT_EQ(Canon("message~\"DNS.*fail\""), "message~\"DNS.*fail\"");
+  EXPECT_EQ(Canon("message:*time*"), "message:\"*time*\"");
+}
+
+TEST(Parser, WordsAndPhrases) {
+  EXPECT_EQ(Canon("Timeout"), "timeout");
+  EXPECT_EQ(Canon("\"Connection, refused!\""), "\"connection refused\"");
+  EXPECT_EQ(Canon("blk_123"), "\"blk 123\"");
+  EXPECT_EQ(Canon("time*"), "time*");
+  EXPECT_EQ(Canon("*"), "*");
+  EXPECT_EQ(Canon(""), "*");
+  EXPECT_EQ(Canon("NOT NOT a"), "a");
+}
+
+TEST(Parser, Pipes) {
+  EXPECT_EQ(Canon("level=ERROR | count by bucket(1m), level"),
+            "level=ERROR | count by bucket(1m), level");
+  EXPECT_EQ(Canon("| count"), "* | count");
+  EXPECT_EQ(Canon("x | top 3 service"), "x | top 3 service");
+  EXPECT_EQ(Canon("x | top service"), "x | top 10 service");
+  EXPECT_EQ(Canon("x | count by service | sort by count desc | head 5"),
+            "x | count by service | sort by count desc | head 5");
+  EXPECT_EQ(Canon("x|fields ts,service,message"), "x | fields ts, service, message");
+  EXPECT_EQ(Canon("x | uniq host"), "x | uniq host");
+}
+
+TEST(Parser, ErrorsNameThePosition) {
+  EXPECT_EQ(ErrorOf("service="), "expected a value after '=' at 1:9");
+  EXPECT_EQ(ErrorOf("service= payments"), "expected a value after '=' at 1:9");
+  EXPECT_EQ(ErrorOf("a=1 (b=2"), "expected ')' to close the '(' at 1:5 at 1:9");
+  EXPECT_EQ(ErrorOf("a=1)"), "unexpected ')' with no '(' to close at 1:4");
+  EXPECT_EQ(ErrorOf("\"abc"), "unterminated string at 1:1");
+  EXPECT_EQ(ErrorOf("a | frobnicate"),
+            "unknown pipe 'frobnicate'; expected count, top, uniq, fields, head or sort at 1:5");
+  EXPECT_EQ(ErrorOf("a | head x"), "expected a positive number after 'head' at 1:10");
+  EXPECT_EQ(ErrorOf("a | head 0"), "expected a positive number after 'head' at 1:10");
+  EXPECT_EQ(ErrorOf("level=LOUD"),
+            "unknown level 'LOUD'; expected TRACE, DEBUG, INFO, WARN, ERROR, FATAL or UNKNOWN at "
+            "1:7");
+  EXPECT_EQ(ErrorOf("message~\"(a\""), "invalid regular expression '(a': missing ): (a at 1:9");
+  EXPECT_EQ(ErrorOf("a OR"), "expected a filter after OR at 1:5");
+  EXPECT_EQ(ErrorOf("NOT"), "expected a filter after NOT at 1:4");
+  EXPECT_EQ(ErrorOf("a AND OR b"), "expected a filter after AND at 1:7");
+  EXPECT_EQ(ErrorOf("a ! b"), "unexpected '!' (use '!=' or NOT) at 1:3");
+  EXPECT_EQ(ErrorOf("()"), "empty parentheses at 1:1");
+  EXPECT_EQ(ErrorOf("x | count by bucket(7)"),
+            "expected a duration like 1m, 5m or 1h in bucket(...) at 1:21");
+  EXPECT_EQ(ErrorOf("x | sort by count"),
+            "sort needs count, top or uniq before it (hits are always newest first) at 1:5");
+  EXPECT_EQ(ErrorOf("x | count | top service"),
+            "only one of count, top and uniq may appear in a query at 1:13");
+  EXPECT_EQ(ErrorOf("\"...\""), "phrase \"...\" has no letters or digits to search for at 1:1");
+  EXPECT_EQ(ErrorOf("ts>yesterday"),
+            "expected a time (RFC 3339 or epoch) after '>', got 'yesterday' at 1:4");
+  EXPECT_EQ(ErrorOf("a=1\nb="), "expected a value after '=' at 2:3");
+}
+
+TEST(Parser, PrettyEchoesTheQueryWithACaret) {
+  Result<Query> r = ParseQuery("service=payments level=");
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "expected a value after '=' at 1:24\nservice=payments level=\n"
+            "                       ^");
+  Result<Query> multi = ParseQuery("a=1\nb=");
+  ASSERT_FALSE(multi.ok());
+  EXPECT_EQ(multi.status().message(), "expected a value after '=' at 2:3\nb=\n  ^");
+}
+
+TEST(CompileFilter, RejectsPipes) {
+  auto m = CompileFilter("level=ERROR | count");
+  ASSERT_FALSE(m.ok());
+  EXPECT_TRUE(m.status().IsInvalidArgument());
+  EXPECT_NE(m.status().message().find("at 1:13"), std::string::npos) << m.status().message();
+}
+
+TEST(CompileFilter, MatchesRecords) {
+  auto m = CompileFilter("service=payments level>=WARN timeout");
+  ASSERT_TRUE(m.ok()) << m.status().message();
+  Record r;
+  r.service = "payments";
+  r.level = Level::kError;
+  r.message = "upstream Timeout after 3s";
+  EXPECT_TRUE((*m)->Matches(r));
+  r.level = Level::kInfo;
+  EXPECT_FALSE((*m)->Matches(r));
+}
+
+}  // namespace
+}  // namespace sawmill::query
