@@ -1,0 +1,291 @@
+#include "catalog/catalog.h"
+
+#include <spdlog/spdlog.h>
+
+namespace sawmill::catalog {
+namespace {
+
+// A prepared statement, finalised on scope exit.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr); }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  sqlite3_stmt* get() { return stmt_; }
+  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
+  void Bind(int i, std::string_view v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+  }
+  int Step() { return sqlite3_step(stmt_); }
+  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
+  std::string Text(int col) {
+    const unsigned char* p = sqlite3_column_text(stmt_, col);
+    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p));
+  }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS segments (
+  id INTEGER PRIMARY KEY,
+  tenant TEXT NOT NULL,
+  partition INTEGER NOT NULL,
+  min_ts INTEGER NOT NULL, max_ts INTEGER NOT NULL,
+  min_ingest_ts INTEGER NOT NULL, max_ingest_ts INTEGER NOT NULL,
+  min_seq INTEGER NOT NULL, max_seq INTEGER NOT NULL,
+  rows INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  raw_bytes INTEGER NOT NULL,
+  tier TEXT NOT NULL,
+  path TEXT NOT NULL,
+  state TEXT NOT NULL,
+  created INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS segments_by_tenant ON segments (tenant, partition, max_ingest_ts);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 1);
+)sql";
+
+constexpr const char* kColumns =
+    "id, tenant, partition, min_ts, max_ts, min_ingest_ts, max_ingest_ts, min_seq, max_seq, "
+    "rows, bytes, raw_bytes, tier, path, state, created";
+
+SegmentRow ReadRow(Stmt& st) {
+  SegmentRow r;
+  r.id = static_cast<uint64_t>(st.Int(0));
+  r.tenant = st.Text(1);
+  r.partition = static_cast<uint32_t>(st.Int(2));
+  r.min_ts = st.Int(3);
+  r.max_ts = st.Int(4);
+  r.min_ingest_ts = st.Int(5);
+  r.max_ingest_ts = st.Int(6);
+  r.min_seq = static_cast<uint64_t>(st.Int(7));
+  r.max_seq = static_cast<uint64_t>(st.Int(8));
+  r.rows = static_cast<uint64_t>(st.Int(9));
+  r.bytes = static_cast<uint64_t>(st.Int(10));
+  r.raw_bytes = static_cast<uint64_t>(st.Int(11));
+  r.tier = st.Text(12);
+  r.path = st.Text(13);
+  r.state = st.Text(14);
+  r.created_ns = st.Int(15);
+  return r;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    sqlite3_close(db);
+    return Status::IOError("catalog " + path + ": cannot open: " + msg);
+  }
+  std::unique_ptr<Catalog> catalog(new Catalog(db, path));
+  std::lock_guard<std::mutex> l(catalog->mu_);
+  sqlite3_busy_timeout(db, 5000);
+  // WAL mode: readers never block the writer; synchronous=FULL: a commit is durable on return.
+  {
+    Stmt st(db, "PRAGMA journal_mode=WAL");
+    if (!st.ok() || st.Step() != SQLITE_ROW || st.Text(0) != "wal") {
+      return catalog->Error("cannot switch to WAL journal mode");
+    }
+  }
+  RETURN_IF_ERROR(catalog->Exec("PRAGMA synchronous=FULL"));
+  RETURN_IF_ERROR(catalog->Exec(kSchema));
+  {
+    Stmt st(db, "PRAGMA quick_check");
+    if (!st.ok() || st.Step() != SQLITE_ROW || st.Text(0) != "ok") {
+      return Status::DataLoss("catalog " + path + ": integrity check failed: " +
+                              (st.ok() ? st.Text(0) : std::string(sqlite3_errmsg(db))));
+    }
+  }
+  return catalog;
+}
+
+Catalog::~Catalog() {
+  std::lock_guard<std::mutex> l(mu_);
+  sqlite3_close(db_);
+}
+
+Status Catalog::Error(std::string_view what) const {
+  return Status::IOError("catalog " + path_ + ": " + std::string(what) + ": " +
+                         sqlite3_errmsg(db_));
+}
+
+Status Catalog::Exec(const char* sql) const {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::IOError("catalog " + path_ + ": " + msg);
+  }
+  return Status::OK();
+}
+
+void Catalog::SetCommitHook(std::function<Status()> hook) {
+  std::lock_guard<std::mutex> l(mu_);
+  commit_hook_ = std::move(hook);
+}
+
+Status Catalog::CommitLocked() {
+  if (commit_hook_) {
+    Status s = commit_hook_();
+    if (!s.ok()) {
+      Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+  }
+  Status s = Exec("COMMIT");
+  if (!s.ok()) Exec("ROLLBACK").IgnoreError();
+  return s;
+}
+
+Status Catalog::InsertLocked(const SegmentRow& row) {
+  Stmt st(db_,
+          "INSERT INTO segments (id, tenant, partition, min_ts, max_ts, min_ingest_ts, "
+          "max_ingest_ts, min_seq, max_seq, rows, bytes, raw_bytes, tier, path, state, created) "
+          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+  if (!st.ok()) return Error("prepare insert");
+  st.Bind(1, static_cast<int64_t>(row.id));
+  st.Bind(2, row.tenant);
+  st.Bind(3, static_cast<int64_t>(row.partition));
+  st.Bind(4, row.min_ts);
+  st.Bind(5, row.max_ts);
+  st.Bind(6, row.min_ingest_ts);
+  st.Bind(7, row.max_ingest_ts);
+  st.Bind(8, static_cast<int64_t>(row.min_seq));
+  st.Bind(9, static_cast<int64_t>(row.max_seq));
+  st.Bind(10, static_cast<int64_t>(row.rows));
+  st.Bind(11, static_cast<int64_t>(row.bytes));
+  st.Bind(12, static_cast<int64_t>(row.raw_bytes));
+  st.Bind(13, row.tier);
+  st.Bind(14, row.path);
+  st.Bind(15, row.state);
+  st.Bind(16, row.created_ns);
+  int rc = st.Step();
+  if (rc == SQLITE_CONSTRAINT) {
+    return Status::AlreadyExists("catalog: segment " + std::to_string(row.id) +
+                                 " is already registered");
+  }
+  if (rc != SQLITE_DONE) return Error("insert segment " + std::to_string(row.id));
+  Stmt meta(db_,
+            "INSERT INTO meta (key, value) VALUES ('max_id', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)");
+  if (!meta.ok()) return Error("prepare max_id");
+  meta.Bind(1, static_cast<int64_t>(row.id));
+  if (meta.Step() != SQLITE_DONE) return Error("update max_id");
+  return Status::OK();
+}
+
+Status Catalog::Insert(const SegmentRow& row) { return Replace({}, {row}); }
+
+Status Catalog::Replace(const std::vector<uint64_t>& removed,
+                        const std::vector<SegmentRow>& added) {
+  std::lock_guard<std::mutex> l(mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  for (uint64_t id : removed) {
+    Stmt st(db_, "DELETE FROM segments WHERE id = ?");
+    if (!st.ok()) {
+      Exec("ROLLBACK").IgnoreError();
+      return Error("prepare delete");
+    }
+    st.Bind(1, static_cast<int64_t>(id));
+    if (st.Step() != SQLITE_DONE) {
+      Status s = Error("delete segment " + std::to_string(id));
+      Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+    if (sqlite3_changes(db_) != 1) {
+      Exec("ROLLBACK").IgnoreError();
+      return Status::NotFound("catalog: segment " + std::to_string(id) + " is not registered");
+    }
+  }
+  for (const SegmentRow& row : added) {
+    Status s = InsertLocked(row);
+    if (!s.ok()) {
+      Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+  }
+  return CommitLocked();
+}
+
+Status Catalog::SetState(uint64_t id, std::string_view state) {
+  std::lock_guard<std::mutex> l(mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt st(db_, "UPDATE segments SET state = ? WHERE id = ?");
+  if (!st.ok()) {
+    Exec("ROLLBACK").IgnoreError();
+    return Error("prepare update");
+  }
+  st.Bind(1, state);
+  st.Bind(2, static_cast<int64_t>(id));
+  if (st.Step() != SQLITE_DONE) {
+    Status s = Error("update segment " + std::to_string(id));
+    Exec("ROLLBACK").IgnoreError();
+    return s;
+  }
+  if (sqlite3_changes(db_) != 1) {
+    Exec("ROLLBACK").IgnoreError();
+    return Status::NotFound("catalog: segment " + std::to_string(id) + " is not registered");
+  }
+  return CommitLocked();
+}
+
+Status Catalog::Delete(uint64_t id) { return Replace({id}, {}); }
+
+Result<std::vector<SegmentRow>> Catalog::List(const ListFilter& filter) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string sql = std::string("SELECT ") + kColumns + " FROM segments WHERE 1=1";
+  if (filter.tenant) sql += " AND tenant = ?1";
+  if (filter.partition) sql += " AND partition = ?2";
+  if (!filter.states.empty()) {
+    sql += " AND state IN (";
+    for (size_t i = 0; i < filter.states.size(); ++i) {
+      sql += (i ? ",?" : "?") + std::to_string(3 + i);
+    }
+    sql += ")";
+  }
+  sql += " ORDER BY id";
+  Stmt st(db_, sql.c_str());
+  if (!st.ok()) return Error("prepare list");
+  if (filter.tenant) st.Bind(1, *filter.tenant);
+  if (filter.partition) st.Bind(2, static_cast<int64_t>(*filter.partition));
+  for (size_t i = 0; i < filter.states.size(); ++i) {
+    st.Bind(static_cast<int>(3 + i), filter.states[i]);
+  }
+  std::vector<SegmentRow> rows;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) rows.push_back(ReadRow(st));
+  if (rc != SQLITE_DONE) return Error("list segments");
+  return rows;
+}
+
+Result<std::optional<SegmentRow>> Catalog::Get(uint64_t id) const {
+  std::lock_guard<std::mutex> l(mu_);
+  std::string sql = std::string("SELECT ") + kColumns + " FROM segments WHERE id = ?";
+  Stmt st(db_, sql.c_str());
+  if (!st.ok()) return Error("prepare get");
+  st.Bind(1, static_cast<int64_t>(id));
+  int rc = st.Step();
+  if (rc == SQLITE_ROW) return std::optional<SegmentRow>(ReadRow(st));
+  if (rc != SQLITE_DONE) return Error("get segment");
+  return std::optional<SegmentRow>();
+}
+
+Result<uint64_t> Catalog::MaxId() const {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt st(db_,
+          "SELECT max(coalesce((SELECT value FROM meta WHERE key='max_id'), 0), "
+          "coalesce((SELECT max(id) FROM segments), 0))");
+  if (!st.ok() || st.Step() != SQLITE_ROW) return Error("max id");
+  return static_cast<uint64_t>(st.Int(0));
+}
+
+}  // namespace sawmill::catalog
