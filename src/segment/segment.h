@@ -10,12 +10,12 @@
 #include <cstdint>
 #include <memory>
 #include <optional>
-#include <roaring/roaring.hh>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/env.h"
+#include "index/roaring_compat.h"
 #include "sawmill/record.h"
 #include "sawmill/status.h"
 

@@ -1,0 +1,76 @@
+#include "index/bloom.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "index/tokenizer.h"
+#include "index/word_hash.h"
+
+namespace sawmill::index {
+namespace {
+
+TEST(Bloom, NeverGivesAFalseNegative) {
+  BloomBuilder builder;
+  for (int i = 0; i < 20000; ++i) builder.Add("key" + std::to_string(i));
+  std::string filter;
+  size_t distinct = 0;
+  builder.Finish(&filter, &distinct);
+  EXPECT_EQ(distinct, 20000u);
+  BloomView view(filter);
+  ASSERT_TRUE(view.valid());
+  for (int i = 0; i < 20000; ++i) EXPECT_TRUE(view.MayContain("key" + std::to_string(i))) << i;
+}
+
+TEST(Bloom, FalsePositiveRateIsAboutOnePercent) {
+  BloomBuilder builder;
+  for (int i = 0; i < 10000; ++i) builder.Add("in" + std::to_string(i));
+  std::string filter;
+  builder.Finish(&filter);
+  BloomView view(filter);
+  int hits = 0;
+  const int probes = 100000;
+  for (int i = 0; i < probes; ++i) hits += view.MayContain("out" + std::to_string(i));
+  double rate = static_cast<double>(hits) / probes;
+  EXPECT_LT(rate, 0.02) << rate;
+  // Size: kBitsPerKey bits per key, rounded up to 32-byte blocks.
+  EXPECT_LT(filter.size(), 10000 * kBitsPerKey / 8 + 64);
+}
+
+TEST(Bloom, EmptyFilterHoldsNothingAndGarbageSaysMaybe) {
+  BloomBuilder builder;
+  std::string filter;
+  builder.Finish(&filter);
+  EXPECT_FALSE(BloomView(filter).MayContain("x"));
+  EXPECT_TRUE(BloomView("").MayContain("x"));
+  EXPECT_TRUE(BloomView(std::string("\x07", 1)).MayContain("x"));  // unknown version
+  EXPECT_TRUE(BloomView(std::string("\x01"
+                                    "abc",
+                                    4))
+                  .MayContain("x"));  // not whole blocks
+}
+
+TEST(WordHash, AgreesWithTheTokenizer) {
+  const std::string texts[] = {
+      "Connection REFUSED to 10.0.0.1:5432 (errno=111)",
+      "",
+      "   ",
+      "naïve Ünïcode café ERROR_42\r",
+      "trailingWord",
+  };
+  for (const std::string& text : texts) {
+    std::vector<uint64_t> got;
+    std::string scratch;
+    AppendWordHashes(text, &scratch, &got);
+    std::vector<uint64_t> want;
+    ForEachWord(text, [&](std::string_view w) { want.push_back(BloomHash(w)); });
+    EXPECT_EQ(got, want) << text;
+  }
+  EXPECT_TRUE(IsSingleFoldedWord("refused"));
+  EXPECT_FALSE(IsSingleFoldedWord("Refused"));
+  EXPECT_FALSE(IsSingleFoldedWord("two words"));
+  EXPECT_FALSE(IsSingleFoldedWord(""));
+}
+
+}  // namespace
+}  // namespace sawmill::index

@@ -1,0 +1,76 @@
+// The per-segment inverted index of one field: value -> rows holding it.
+//
+// Serialized (a "versioned serialized block", stored compressed in the segment):
+//   inverted_index := version(u8 = 1) value_count(varint) entry*     (entries sorted by value)
+//   entry          := value(varint length, bytes) postings_size(varint) postings
+//   postings       := run*     run := gap(varint) length_minus_1(varint)
+// where gap is the first row of the run minus the end of the previous run (0 at the start).
+// Runs make the postings of sorted service/host columns a handful of bytes.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "index/roaring_compat.h"
+#include "sawmill/status.h"
+
+namespace sawmill::index {
+
+inline constexpr uint8_t kInvertedIndexVersion = 1;
+
+// Fed rows in increasing row order. Not thread-safe.
+class InvertedIndexBuilder {
+ public:
+  // REQUIRES: "row" is not smaller than any row added before.
+  void Add(std::string_view value, uint32_t row);
+  size_t distinct_values() const { return entries_.size(); }
+  // Appends the serialized index to "*out".
+  void Finish(std::string* out) const;
+
+ private:
+  struct Entry {
+    std::string value;
+    std::string runs;        // finished runs
+    uint32_t run_start = 0;  // the open run, [run_start, run_end)
+    uint32_t run_end = 0;
+    uint32_t prev_end = 0;  // end of the last finished run
+    bool open = false;
+  };
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
+  };
+  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> by_value_;
+  std::vector<Entry> entries_;
+  uint32_t last_entry_ = UINT32_MAX;
+};
+
+// Reads a serialized index. Immutable after Parse, so thread-safe.
+class InvertedIndexReader {
+ public:
+  // Takes ownership of "data". Errors: DataLoss when the bytes are malformed, saying where.
+  static Result<std::unique_ptr<InvertedIndexReader>> Parse(std::string data, uint32_t max_rows);
+
+  // Rows holding "value" (empty when none). Errors: DataLoss for malformed postings.
+  Result<roaring::Roaring> Lookup(std::string_view value) const;
+  std::vector<std::string> Values() const;
+  size_t size() const { return values_.size(); }
+  // Bytes of the postings of the value at "i" (for dump).
+  size_t postings_bytes(size_t i) const { return postings_[i].size(); }
+
+ private:
+  std::string data_;
+  std::vector<std::string_view> values_;
+  std::vector<std::string_view> postings_;
+  uint32_t max_rows_ = 0;
+};
+
+// Decodes postings runs into "*out". Errors: DataLoss (rows beyond "max_rows", bad varints).
+Status DecodePostings(std::string_view runs, uint32_t max_rows, roaring::Roaring* out);
+
+}  // namespace sawmill::index

@@ -1,0 +1,110 @@
+// The string encoding chooser and the decoders' dispatch on the encoding byte.
+#include "segment/column_encoding.h"
+
+#include "common/coding.h"
+
+namespace sawmill::segment {
+
+namespace {
+
+// Rows sampled before building a dictionary: a column whose sample is mostly distinct
+// (messages, ids) goes straight to plain without hashing every value.
+constexpr size_t kDictSample = 64;
+
+bool ReadHeader(std::string_view* block, size_t max_count, Encoding* enc, size_t* count,
+                Status* error) {
+  uint64_t n;
+  if (block->empty()) {
+    *error = Status::DataLoss("empty column block");
+    return false;
+  }
+  *enc = static_cast<Encoding>(static_cast<uint8_t>((*block)[0]));
+  block->remove_prefix(1);
+  if (!GetVarint64(block, &n) || n > max_count) {
+    *error = Status::DataLoss("column block value count is missing or above " +
+                              std::to_string(max_count));
+    return false;
+  }
+  *count = static_cast<size_t>(n);
+  return true;
+}
+
+}  // namespace
+
+void EncodeStringColumn(const std::string_view* values, size_t count, StringEncodeScratch* scratch,
+                        std::string* out) {
+  auto& index = scratch->dict_index;
+  auto& dict = scratch->dict;
+  auto& ids = scratch->ids;
+  index.clear();
+  dict.clear();
+  ids.clear();
+  // Dictionary when the values repeat: at most half as many distinct values as rows.
+  size_t limit = count / 2 + 1;
+  size_t sample_distinct = 0;
+  ids.reserve(count);
+  bool use_dict = true;
+  for (size_t row = 0; row < count; ++row) {
+    auto [it, inserted] = index.try_emplace(values[row], static_cast<uint32_t>(dict.size()));
+    if (inserted) {
+      dict.push_back(values[row]);
+      if (dict.size() > limit) {
+        use_dict = false;
+        break;
+      }
+    }
+    ids.push_back(it->second);
+    if (row + 1 == kDictSample) {
+      sample_distinct = dict.size();
+      if (count > 4 * kDictSample && sample_distinct > kDictSample * 3 / 4) {
+        use_dict = false;
+        break;
+      }
+    }
+  }
+  if (use_dict && count > 0) {
+    EncodeDict(dict, ids.data(), count, out);
+  } else {
+    EncodePlain(values, count, out);
+  }
+}
+
+Status DecodeIntColumn(std::string_view block, size_t max_count, std::vector<int64_t>* out) {
+  Encoding enc;
+  size_t count;
+  Status error;
+  if (!ReadHeader(&block, max_count, &enc, &count, &error)) return error;
+  switch (enc) {
+    case Encoding::kDeltaOfDelta: return DecodeDeltaBody(block, count, true, out);
+    case Encoding::kDelta: return DecodeDeltaBody(block, count, false, out);
+    case Encoding::kRle: return DecodeRleBody(block, count, out);
+    default: break;
+  }
+  return Status::DataLoss("encoding " + std::to_string(static_cast<int>(enc)) +
+                          " is not an integer encoding");
+}
+
+Status DecodeStringColumn(std::string_view block, size_t max_count,
+                          std::vector<std::string_view>* out) {
+  Encoding enc;
+  size_t count;
+  Status error;
+  if (!ReadHeader(&block, max_count, &enc, &count, &error)) return error;
+  switch (enc) {
+    case Encoding::kPlain: {
+      size_t base = out->size();
+      RETURN_IF_ERROR(DecodePlainBody(&block, count, out));
+      if (!block.empty()) {
+        out->resize(base);
+        return Status::DataLoss("string column has trailing bytes");
+      }
+      return Status::OK();
+    }
+    case Encoding::kDict: return DecodeDictBody(block, count, out);
+    default: break;
+  }
+  return Status::DataLoss("encoding " + std::to_string(static_cast<int>(enc)) +
+                          " is not a string encoding");
+}
+
+}  // namespace sawmill::segment

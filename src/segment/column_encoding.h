@@ -1,0 +1,68 @@
+// Column encodings: how the values of one column block are laid out before compression.
+// Each encoded block starts with its Encoding byte and the value count (varint), so that a
+// block can be decoded (and verified) without outside context:
+//
+//   column_block := encoding(u8) count(varint) body
+//
+// One file per encoding (delta_encoding.cc, rle_encoding.cc, plain_encoding.cc,
+// dict_encoding.cc); this header declares them and the chooser in column_encoding.cc.
+// Decoders never trust their input: a malformed body gives DataLoss, never a crash.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "sawmill/status.h"
+#include "segment/format.h"
+
+namespace sawmill::segment {
+
+// --- int64 columns (timestamps, seq) ---
+// Delta-of-delta with zigzag varints (Gorilla): regular timestamps cost one byte per row.
+void EncodeDeltaOfDelta(const int64_t* values, size_t count, std::string* out);
+// Zigzag varint deltas: for sequences that rise irregularly (seq).
+void EncodeDelta(const int64_t* values, size_t count, std::string* out);
+// (run, value) varint pairs: for level and flags.
+void EncodeRle(const uint64_t* values, size_t count, std::string* out);
+
+// Decodes an int column block of any int encoding; appends to "*out". "max_count" bounds the
+// number of values accepted. Errors: DataLoss.
+Status DecodeIntColumn(std::string_view block, size_t max_count, std::vector<int64_t>* out);
+
+// --- string columns ---
+// Reusable state for the string chooser (no allocation per row once warmed up).
+struct StringEncodeScratch {
+  std::unordered_map<std::string_view, uint32_t> dict_index;
+  std::vector<std::string_view> dict;
+  std::vector<uint32_t> ids;
+};
+
+// Count, varint lengths, then the bytes back to back.
+void EncodePlain(const std::string_view* values, size_t count, std::string* out);
+// The plain body without encoding byte and count (shared with the dictionary encoding).
+void PutPlainValues(const std::string_view* values, size_t count, std::string* out);
+// Count, dictionary (as plain), id mode (0 plain varints, 1 (run, id) pairs), ids.
+// "ids"/"dict" are the dictionary ids of each value and the dictionary.
+void EncodeDict(const std::vector<std::string_view>& dict, const uint32_t* ids, size_t count,
+                std::string* out);
+
+// Picks dictionary or plain by the values' cardinality and appends the encoded block.
+void EncodeStringColumn(const std::string_view* values, size_t count, StringEncodeScratch* scratch,
+                        std::string* out);
+
+// Decodes a string column block; the views point into "block" (which must outlive them).
+// Errors: DataLoss.
+Status DecodeStringColumn(std::string_view block, size_t max_count,
+                          std::vector<std::string_view>* out);
+
+// Used by the decoders of each encoding; "body" follows the encoding byte and count.
+Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,
+                       std::vector<int64_t>* out);
+Status DecodeRleBody(std::string_view body, size_t count, std::vector<int64_t>* out);
+Status DecodePlainBody(std::string_view* body, size_t count, std::vector<std::string_view>* out);
+Status DecodeDictBody(std::string_view body, size_t count, std::vector<std::string_view>* out);
+
+}  // namespace sawmill::segment

@@ -1,0 +1,190 @@
+#include "segment/footer.h"
+
+#include "common/coding.h"
+
+namespace sawmill::segment {
+
+namespace {
+
+void PutRef(std::string* out, const BlockRef& ref) {
+  PutVarint64(out, ref.offset);
+  PutVarint64(out, ref.size);
+  PutVarint64(out, ref.raw_size);
+}
+
+// Consumes from "in_"; the first failure is remembered and every later Get fails too.
+class Parser {
+ public:
+  explicit Parser(std::string_view in) : in_(in), total_(in.size()) {}
+  bool U64(uint64_t* v) { return ok_ = ok_ && GetVarint64(&in_, v); }
+  bool U32(uint32_t* v) {
+    uint64_t x;
+    if (!U64(&x) || x > UINT32_MAX) return ok_ = false;
+    *v = static_cast<uint32_t>(x);
+    return true;
+  }
+  bool I64(int64_t* v) { return ok_ = ok_ && GetVarsint64(&in_, v); }
+  bool Str(std::string* s) {
+    std::string_view v;
+    if (!(ok_ = ok_ && GetLengthPrefixed(&in_, &v))) return false;
+    s->assign(v);
+    return true;
+  }
+  bool Byte(uint8_t* b) {
+    if (!ok_ || in_.empty()) return ok_ = false;
+    *b = static_cast<uint8_t>(in_[0]);
+    in_.remove_prefix(1);
+    return true;
+  }
+  bool Ref(BlockRef* r) { return U64(&r->offset) && U64(&r->size) && U64(&r->raw_size); }
+  bool ok() const { return ok_; }
+  bool done() const { return in_.empty(); }
+  size_t remaining() const { return in_.size(); }
+  size_t pos() const { return total_ - in_.size(); }
+
+ private:
+  std::string_view in_;
+  size_t total_;
+  bool ok_ = true;
+};
+
+}  // namespace
+
+void EncodeFooter(const Footer& f, std::string* out) {
+  PutVarint32(out, f.version);
+  PutVarint64(out, f.info.id);
+  PutLengthPrefixed(out, f.info.tenant);
+  PutVarint32(out, f.info.partition);
+  PutVarint64(out, f.info.rows);
+  PutVarsint64(out, f.info.min_ts);
+  PutVarsint64(out, f.info.max_ts);
+  PutVarsint64(out, f.info.min_ingest_ts);
+  PutVarsint64(out, f.info.max_ingest_ts);
+  PutVarint64(out, f.info.min_seq);
+  PutVarint64(out, f.info.max_seq);
+  PutVarint64(out, f.info.raw_bytes);
+  PutVarint32(out, f.block_rows);
+  PutVarint64(out, f.blocks.size());
+  for (const BlockInfo& b : f.blocks) {
+    PutVarint32(out, b.rows);
+    PutVarsint64(out, b.min_ts);
+    PutVarsint64(out, b.max_ts);
+    PutVarsint64(out, b.min_ingest_ts);
+    PutVarsint64(out, b.max_ingest_ts);
+  }
+  PutVarint64(out, f.columns.size());
+  for (const ColumnMeta& c : f.columns) {
+    out->push_back(static_cast<char>(c.id));
+    PutLengthPrefixed(out, c.name);
+    for (const BlockRef& r : c.blocks) PutRef(out, r);
+  }
+  PutVarint64(out, f.indexes.size());
+  for (const IndexMeta& i : f.indexes) {
+    PutLengthPrefixed(out, i.field);
+    PutVarint64(out, i.distinct_values);
+    PutRef(out, i.ref);
+  }
+  PutVarint64(out, f.blooms.size());
+  for (const BloomMeta& b : f.blooms) {
+    PutLengthPrefixed(out, b.field);
+    PutVarint64(out, b.distinct_tokens);
+    PutRef(out, b.segment_filter);
+    PutRef(out, b.block_filters);
+  }
+}
+
+Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* f) {
+  Parser p(in);
+  auto bad = [&](const std::string& what) {
+    return Status::DataLoss("footer: " + what + " (footer byte " + std::to_string(p.pos()) + ")");
+  };
+  auto check_ref = [&](const BlockRef& r) {
+    if (!r.present()) return r.offset == 0 && r.raw_size == 0;
+    return r.offset >= kHeaderSize && r.size >= kBlockTrailerSize && r.offset <= data_end &&
+           r.size <= data_end - r.offset && r.raw_size <= kMaxBlockRawBytes;
+  };
+  if (!p.U32(&f->version)) return bad("truncated");
+  if (f->version < kMinReadableVersion || f->version > kFormatVersion) {
+    return bad("format version " + std::to_string(f->version) + " is not readable by this build");
+  }
+  SegmentInfo& info = f->info;
+  p.U64(&info.id);
+  p.Str(&info.tenant);
+  p.U32(&info.partition);
+  p.U64(&info.rows);
+  p.I64(&info.min_ts);
+  p.I64(&info.max_ts);
+  p.I64(&info.min_ingest_ts);
+  p.I64(&info.max_ingest_ts);
+  p.U64(&info.min_seq);
+  p.U64(&info.max_seq);
+  p.U64(&info.raw_bytes);
+  p.U32(&f->block_rows);
+  uint64_t block_count = 0;
+  if (!p.U64(&block_count)) return bad("truncated segment info");
+  if (block_count > p.remaining() || info.rows > UINT32_MAX) {
+    return bad("implausible block count " + std::to_string(block_count));
+  }
+  f->blocks.resize(block_count);
+  uint64_t row = 0;
+  for (BlockInfo& b : f->blocks) {
+    p.U32(&b.rows);
+    p.I64(&b.min_ts);
+    p.I64(&b.max_ts);
+    p.I64(&b.min_ingest_ts);
+    p.I64(&b.max_ingest_ts);
+    if (!p.ok()) return bad("truncated block list");
+    if (b.rows == 0 || b.rows > kMaxBlockRows)
+      return bad("block with " + std::to_string(b.rows) + " rows");
+    b.first_row = static_cast<uint32_t>(row);
+    row += b.rows;
+  }
+  if (row != info.rows) {
+    return bad("blocks hold " + std::to_string(row) + " rows, the segment says " +
+               std::to_string(info.rows));
+  }
+  uint64_t column_count = 0;
+  if (!p.U64(&column_count) || column_count > p.remaining()) return bad("bad column count");
+  f->columns.resize(column_count);
+  for (ColumnMeta& c : f->columns) {
+    uint8_t id = 0;
+    p.Byte(&id);
+    p.Str(&c.name);
+    if (!p.ok()) return bad("truncated column directory");
+    c.id = static_cast<ColumnId>(id);
+    if (id >= static_cast<uint8_t>(ColumnId::kBuiltinCount) && c.id != ColumnId::kDynamic) {
+      return bad("unknown column id " + std::to_string(id));
+    }
+    if (block_count * 3 > p.remaining()) return bad("truncated column directory");
+    c.blocks.resize(block_count);
+    for (BlockRef& r : c.blocks) {
+      if (!p.Ref(&r)) return bad("truncated column directory");
+      if (!check_ref(r)) return bad("column '" + c.name + "' has a block outside the file");
+    }
+  }
+  uint64_t index_count = 0;
+  if (!p.U64(&index_count) || index_count > p.remaining()) return bad("bad index count");
+  f->indexes.resize(index_count);
+  for (IndexMeta& i : f->indexes) {
+    if (!p.Str(&i.field) || !p.U64(&i.distinct_values) || !p.Ref(&i.ref)) {
+      return bad("truncated index directory");
+    }
+    if (!check_ref(i.ref)) return bad("index '" + i.field + "' lies outside the file");
+  }
+  uint64_t bloom_count = 0;
+  if (!p.U64(&bloom_count) || bloom_count > p.remaining()) return bad("bad bloom count");
+  f->blooms.resize(bloom_count);
+  for (BloomMeta& b : f->blooms) {
+    if (!p.Str(&b.field) || !p.U64(&b.distinct_tokens) || !p.Ref(&b.segment_filter) ||
+        !p.Ref(&b.block_filters)) {
+      return bad("truncated bloom directory");
+    }
+    if (!check_ref(b.segment_filter) || !check_ref(b.block_filters)) {
+      return bad("bloom '" + b.field + "' lies outside the file");
+    }
+  }
+  if (!p.done()) return bad("trailing bytes");
+  return Status::OK();
+}
+
+}  // namespace sawmill::segment

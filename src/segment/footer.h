@@ -1,0 +1,72 @@
+// The footer: segment metadata and the directory of every physical block in the file.
+//
+//   footer      := version(varint) info block_rows(varint) block_count(varint) block_info*
+//                  column_count(varint) column* index_count(varint) index*
+//                  bloom_count(varint) bloom*
+//   info        := id tenant partition rows min_ts max_ts min_ingest_ts max_ingest_ts
+//                  min_seq max_seq raw_bytes
+//   block_info  := rows min_ts max_ts min_ingest_ts max_ingest_ts    (first_row is implied)
+//   column      := column_id(u8) name(lp) block_ref[block_count]
+//   index       := field(lp) distinct_values(varint) block_ref
+//   bloom       := field(lp) distinct_tokens(varint) block_ref(segment filter)
+//                  block_ref(block filters)
+//   block_ref   := offset(varint) size(varint) raw_size(varint)     size 0: no block (no values)
+// Integers are varints, signed ones zigzag; lp is a varint length and the bytes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sawmill/status.h"
+#include "segment/format.h"
+#include "segment/segment.h"
+
+namespace sawmill::segment {
+
+struct BlockRef {
+  uint64_t offset = 0;
+  uint64_t size = 0;  // physical bytes including the block trailer; 0 when absent
+  uint64_t raw_size = 0;
+  bool present() const { return size != 0; }
+};
+
+struct ColumnMeta {
+  ColumnId id = ColumnId::kDynamic;
+  std::string name;  // the field name for dynamic columns, ColumnName(id) otherwise
+  std::vector<BlockRef> blocks;
+};
+
+struct IndexMeta {
+  std::string field;
+  uint64_t distinct_values = 0;
+  BlockRef ref;
+};
+
+// Blooms of one field: one filter over the whole segment, and one physical block holding a
+// filter per row block:  block_filters := count(varint) (lp filter)*
+struct BloomMeta {
+  std::string field;
+  uint64_t distinct_tokens = 0;  // in the whole segment
+  BlockRef segment_filter;
+  BlockRef block_filters;
+};
+
+struct Footer {
+  uint32_t version = kFormatVersion;
+  SegmentInfo info;
+  uint32_t block_rows = 0;
+  std::vector<BlockInfo> blocks;
+  std::vector<ColumnMeta> columns;  // built-in columns first, then dynamic ones
+  std::vector<IndexMeta> indexes;
+  std::vector<BloomMeta> blooms;
+};
+
+void EncodeFooter(const Footer& footer, std::string* out);
+
+// Parses and validates the footer: every block reference must lie in [kHeaderSize, data_end),
+// row counts must add up. Errors: DataLoss saying what is wrong.
+Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* out);
+
+}  // namespace sawmill::segment

@@ -1,0 +1,80 @@
+// Constants shared by the segment writer and reader. The layout is described in
+// docs/format/segment.md; a change here is a format change and needs a new kFormatVersion.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+namespace sawmill::segment {
+
+// "SAWMSEG1": the first 8 bytes of a segment file and the last 8 bytes of its trailer.
+inline constexpr std::string_view kMagic = "SAWMSEG1";
+inline constexpr size_t kMagicSize = 8;
+
+// Version 1: the first. Readers accept every version in [kMinReadableVersion, kFormatVersion].
+inline constexpr uint32_t kFormatVersion = 1;
+inline constexpr uint32_t kMinReadableVersion = 1;
+
+// header := magic(8) version(fixed32) flags(fixed32)
+inline constexpr size_t kHeaderSize = kMagicSize + 4 + 4;
+
+// trailer := footer_offset(fixed64) footer_size(fixed32) footer_crc(fixed32, masked CRC32C of
+//            the footer bytes) version(fixed32) magic(8)
+inline constexpr size_t kTrailerSize = 8 + 4 + 4 + 4 + kMagicSize;
+
+// Every physical block (column block, index block, bloom block, footer) ends with
+// codec(1 byte) crc(fixed32, masked CRC32C over the stored payload and the codec byte).
+inline constexpr size_t kBlockTrailerSize = 1 + 4;
+
+// How a physical block's payload is stored.
+enum class Codec : uint8_t {
+  kNone = 0,
+  kLz4 = 1,
+  kZstd = 2,
+};
+
+// How a column block's values are laid out once decompressed (its first byte).
+enum class Encoding : uint8_t {
+  kDeltaOfDelta = 1,  // int64: first value, first delta, then zigzag varint delta-of-deltas
+  kDelta = 2,         // int64: first value, then zigzag varint deltas
+  kRle = 3,           // uint64: (run length, value) varint pairs
+  kPlain = 4,         // strings: count, varint lengths, then the bytes back to back
+  kDict = 5,          // strings: dictionary, then the ids per row (plain or RLE)
+};
+
+// The built-in columns. Their ids are stored on disk: never renumber.
+enum class ColumnId : uint8_t {
+  kTs = 0,
+  kIngestTs = 1,
+  kSeq = 2,
+  kService = 3,
+  kHost = 4,
+  kLevel = 5,
+  kTraceId = 6,
+  kSpanId = 7,
+  kUserId = 8,
+  kMessage = 9,
+  kFlags = 10,
+  kFieldLayout = 11,    // per row: varint list of the dynamic columns present, in field order
+  kFieldOverflow = 12,  // key, value, key, value... of fields beyond kMaxFieldColumns
+  kBuiltinCount = 13,
+  kDynamic = 255,  // a dynamic field column; its name is in the directory
+};
+
+// Ordinal 0 in a layout means "the next key and value of the overflow column".
+inline constexpr uint32_t kOverflowOrdinal = 0;
+
+// At most this many dynamic field columns per segment; further keys go to the overflow column,
+// which keeps the directory (and the footer) bounded whatever the input.
+inline constexpr uint32_t kMaxFieldColumns = 1024;
+
+// Limits that keep a corrupt or hostile file from making the reader allocate without bound.
+inline constexpr uint64_t kMaxBlockRawBytes = 1ull << 31;
+inline constexpr uint64_t kMaxFooterBytes = 256ull << 20;
+inline constexpr uint32_t kMaxBlockRows = 1u << 20;
+
+// Names of the built-in columns, as `sawmill segment dump` and errors print them.
+std::string_view ColumnName(ColumnId id);
+
+}  // namespace sawmill::segment

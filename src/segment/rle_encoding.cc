@@ -1,0 +1,40 @@
+// Encoding::kRle: (run length, value) varint pairs, for level and flags.
+#include "common/coding.h"
+#include "segment/column_encoding.h"
+
+namespace sawmill::segment {
+
+void EncodeRle(const uint64_t* values, size_t count, std::string* out) {
+  out->push_back(static_cast<char>(Encoding::kRle));
+  PutVarint64(out, count);
+  size_t row = 0;
+  while (row < count) {
+    size_t run = 1;
+    while (row + run < count && values[row + run] == values[row]) ++run;
+    PutVarint64(out, run);
+    PutVarint64(out, values[row]);
+    row += run;
+  }
+}
+
+Status DecodeRleBody(std::string_view body, size_t count, std::vector<int64_t>* out) {
+  size_t base = out->size();
+  size_t done = 0;
+  while (done < count) {
+    uint64_t run, value;
+    if (!GetVarint64(&body, &run) || !GetVarint64(&body, &value) || run == 0 ||
+        run > count - done) {
+      out->resize(base);
+      return Status::DataLoss("bad run in RLE column at value " + std::to_string(done));
+    }
+    out->insert(out->end(), run, static_cast<int64_t>(value));
+    done += run;
+  }
+  if (!body.empty()) {
+    out->resize(base);
+    return Status::DataLoss("RLE column has trailing bytes");
+  }
+  return Status::OK();
+}
+
+}  // namespace sawmill::segment

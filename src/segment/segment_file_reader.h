@@ -1,0 +1,72 @@
+// The SegmentReader implementation, with the extra access `sawmill segment verify/dump` needs
+// (the footer, physical blocks by reference).
+#pragma once
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "index/bloom.h"
+#include "index/inverted_index.h"
+#include "segment/footer.h"
+#include "segment/segment.h"
+
+namespace sawmill::segment {
+
+class SegmentFileReader final : public SegmentReader {
+ public:
+  // Errors as SegmentReader::Open.
+  static Result<std::shared_ptr<SegmentFileReader>> OpenFile(Env* env, const std::string& path);
+
+  const SegmentInfo& info() const override { return footer_.info; }
+  const std::vector<BlockInfo>& blocks() const override { return footer_.blocks; }
+  const std::vector<std::string>& field_names() const override { return field_names_; }
+  Result<std::optional<roaring::Roaring>> Postings(std::string_view field,
+                                                   std::string_view value) const override;
+  Result<std::optional<std::vector<std::string>>> IndexedValues(
+      std::string_view field) const override;
+  bool SegmentMayContain(std::string_view field, std::string_view token) const override;
+  bool BlockMayContain(uint32_t block, std::string_view field,
+                       std::string_view token) const override;
+  Status ReadBlock(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
+                   ReadStats* stats) const override;
+
+  const Footer& footer() const { return footer_; }
+  const std::string& path() const { return path_; }
+
+  // Reads, verifies and decompresses the physical block "ref" into "*raw". "what" names the
+  // block in errors ("column 'message' block 3"). Errors: DataLoss "segment PATH: WHAT at
+  // offset N (M bytes): REASON"; IOError from the Env.
+  Status ReadPhysical(const BlockRef& ref, std::string_view what, std::string* raw,
+                      ReadStats* stats) const;
+
+  // The inverted index of "field", or nullptr when the segment has none. Errors: DataLoss.
+  Result<std::shared_ptr<const index::InvertedIndexReader>> LoadIndex(std::string_view field) const;
+
+ private:
+  struct BloomCache {
+    bool segment_loaded = false, blocks_loaded = false;
+    std::string segment_data, blocks_data;
+    index::BloomView segment_view;
+    std::vector<index::BloomView> block_views;  // empty when unreadable: every probe is "maybe"
+  };
+
+  // Prepares "token" for probing the bloom of "field"; false when no bloom can rule it out.
+  static bool ProbeHash(std::string_view field, std::string_view token, uint64_t* hash);
+  const BloomMeta* FindBloom(std::string_view field) const;
+
+  Env* env_ = nullptr;
+  std::string path_;
+  std::unique_ptr<RandomAccessFile> file_;
+  Footer footer_;
+  std::vector<std::string> field_names_;
+
+  mutable std::mutex mu_;
+  mutable std::map<std::string, std::shared_ptr<const index::InvertedIndexReader>, std::less<>>
+      indexes_;  // GUARDED_BY(mu_)
+  mutable std::map<std::string, std::shared_ptr<BloomCache>, std::less<>>
+      blooms_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace sawmill::segment

@@ -1,0 +1,208 @@
+#include "segment/segment.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+#include "common/env.h"
+#include "common/fault_env.h"
+#include "index/tokenizer.h"
+#include "segment/testdata.h"
+
+namespace sawmill::segment {
+namespace {
+
+SegmentInfo TestInfo() {
+  SegmentInfo info;
+  info.id = 42;
+  info.tenant = "acme";
+  info.partition = 3;
+  return info;
+}
+
+// What the reader should give back: the records in the writer's row order.
+std::vector<Record> Expected(std::vector<Record> records, bool sorted) {
+  if (sorted) {
+    std::sort(records.begin(), records.end(), [](const Record& a, const Record& b) {
+      return std::tie(a.service, a.host, a.ts, a.seq) < std::tie(b.service, b.host, b.ts, b.seq);
+    });
+  }
+  for (Record& r : records) r.tenant = "acme";
+  return records;
+}
+
+std::vector<Record> ReadAll(const SegmentReader& reader, uint32_t mask = kColAll) {
+  std::vector<Record> out;
+  for (uint32_t b = 0; b < reader.blocks().size(); ++b) {
+    Status s = reader.ReadBlock(b, mask, &out, nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  return out;
+}
+
+Record MakeRecord(uint64_t seq, std::string service, std::string host, std::string message) {
+  Record r;
+  r.seq = seq;
+  r.ts = 1'000'000'000 + static_cast<int64_t>(seq) * 1000;
+  r.ingest_ts = r.ts + 5;
+  r.service = std::move(service);
+  r.host = std::move(host);
+  r.message = std::move(message);
+  r.level = static_cast<Level>(seq % kLevelCount);
+  return r;
+}
+
+TEST(Segment, SmallBatchRoundTripsEveryColumn) {
+  FaultInjectionEnv env;
+  ASSERT_TRUE(env.CreateDirs("/seg").ok());
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 50; ++i) {
+    Record r = MakeRecord(i, i % 2 ? "api" : "db", "h" + std::to_string(i % 3),
+                          "hello " + std::to_string(i));
+    r.trace_id = "t" + std::to_string(i % 5);
+    r.span_id = "s" + std::to_string(i);
+    r.user_id = i % 4 == 0 ? "" : "u" + std::to_string(i % 4);
+    r.flags = i % 3 == 0 ? uint32_t{kFlagTruncated} : 0u;
+    if (i % 2) r.fields = {{"status", std::to_string(200 + i % 3)}, {"path", "/x"}};
+    if (i == 7) r.fields = {{"dup", "1"}, {"dup", "2"}, {"status", ""}};
+    records.push_back(r);
+  }
+  WriterOptions options;
+  options.block_rows = 16;
+  SegmentInfo out;
+  ASSERT_TRUE(WriteSegment(&env, "/seg/a.seg", TestInfo(), records, options, &out).ok());
+  EXPECT_EQ(out.rows, 50u);
+  EXPECT_EQ(out.id, 42u);
+  EXPECT_EQ(out.tenant, "acme");
+  EXPECT_EQ(out.partition, 3u);
+  EXPECT_EQ(out.min_seq, 0u);
+  EXPECT_EQ(out.max_seq, 49u);
+  EXPECT_FALSE(env.FileExists("/seg/a.seg.tmp"));
+
+  auto reader = SegmentReader::Open(&env, "/seg/a.seg");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->info().rows, 50u);
+  EXPECT_EQ((*reader)->info().file_bytes, out.file_bytes);
+  ASSERT_EQ((*reader)->blocks().size(), 4u);
+  EXPECT_EQ((*reader)->blocks()[3].first_row, 48u);
+  EXPECT_EQ(ReadAll(**reader), Expected(records, true));
+  std::vector<std::string> names = (*reader)->field_names();
+  std::sort(names.begin(), names.end());
+  EXPECT_EQ(names, (std::vector<std::string>{"dup", "path", "status"}));
+}
+
+TEST(Segment, UnsortedWriteKeepsArrivalOrder) {
+  FaultInjectionEnv env;
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 10; ++i) records.push_back(MakeRecord(i, i % 2 ? "b" : "a", "h", "m"));
+  WriterOptions options;
+  options.sort_rows = false;
+  ASSERT_TRUE(WriteSegment(&env, "/u.seg", TestInfo(), records, options, nullptr).ok());
+  auto reader = SegmentReader::Open(&env, "/u.seg");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ(ReadAll(**reader), Expected(records, false));
+}
+
+TEST(Segment, EmptyBatchIsInvalidArgument) {
+  FaultInjectionEnv env;
+  Status s = WriteSegment(&env, "/e.seg", TestInfo(), {}, WriterOptions(), nullptr);
+  EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+}
+
+TEST(Segment, ReadsOnlyTheColumnsAskedFor) {
+  FaultInjectionEnv env;
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 100; ++i)
+    records.push_back(MakeRecord(i, "svc", "h", "message " + std::to_string(i)));
+  ASSERT_TRUE(WriteSegment(&env, "/c.seg", TestInfo(), records, WriterOptions(), nullptr).ok());
+  auto reader = SegmentReader::Open(&env, "/c.seg");
+  ASSERT_TRUE(reader.ok());
+  std::vector<Record> out;
+  ReadStats stats;
+  ASSERT_TRUE((*reader)->ReadBlock(0, kColTs, &out, &stats).ok());
+  ASSERT_EQ(out.size(), 100u);
+  EXPECT_EQ(out[5].ts, records[5].ts);
+  EXPECT_TRUE(out[5].message.empty());
+  EXPECT_EQ(stats.blocks_read, 1u);
+  ReadStats all;
+  out.clear();
+  ASSERT_TRUE((*reader)->ReadBlock(0, kColAll, &out, &all).ok());
+  EXPECT_GT(all.bytes_read_compressed, stats.bytes_read_compressed);
+  EXPECT_TRUE((*reader)->ReadBlock(1, kColAll, &out, nullptr).IsInvalidArgument());
+}
+
+TEST(Segment, PostingsAndValuesOfIndexedFields) {
+  FaultInjectionEnv env;
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 300; ++i) {
+    Record r = MakeRecord(i, "svc" + std::to_string(i % 3), "h" + std::to_string(i % 2), "m");
+    r.trace_id = i % 10 == 0 ? "" : "trace" + std::to_string(i % 7);
+    if (i % 4 == 0) r.fields.emplace_back("region", i % 8 == 0 ? "eu" : "us");
+    records.push_back(r);
+  }
+  WriterOptions options;
+  options.block_rows = 64;
+  options.indexed_fields = {"trace_id", "user_id", "region"};
+  ASSERT_TRUE(WriteSegment(&env, "/p.seg", TestInfo(), records, options, nullptr).ok());
+  auto reader = SegmentReader::Open(&env, "/p.seg");
+  ASSERT_TRUE(reader.ok());
+  std::vector<Record> rows = ReadAll(**reader);
+  auto brute = [&](auto pred) {
+    roaring::Roaring want;
+    for (uint32_t row = 0; row < rows.size(); ++row) {
+      if (pred(rows[row])) want.add(row);
+    }
+    return want;
+  };
+  for (std::string svc : {"svc0", "svc1", "svc2", "nope"}) {
+    auto got = (*reader)->Postings("service", svc);
+    ASSERT_TRUE(got.ok() && got->has_value());
+    EXPECT_EQ(**got, brute([&](const Record& r) { return r.service == svc; })) << svc;
+  }
+  for (int l = 0; l < kLevelCount; ++l) {
+    std::string name(LevelName(static_cast<Level>(l)));
+    auto got = (*reader)->Postings("level", name);
+    ASSERT_TRUE(got.ok() && got->has_value());
+    EXPECT_EQ(**got, brute([&](const Record& r) { return r.level == static_cast<Level>(l); }));
+  }
+  auto t3 = (*reader)->Postings("trace_id", "trace3");
+  ASSERT_TRUE(t3.ok() && t3->has_value());
+  EXPECT_EQ(**t3, brute([](const Record& r) { return r.trace_id == "trace3"; }));
+  auto eu = (*reader)->Postings("region", "eu");
+  ASSERT_TRUE(eu.ok() && eu->has_value());
+  EXPECT_EQ(**eu, brute([](const Record& r) {
+    const std::string* v = r.FindField("region");
+    return v != nullptr && *v == "eu";
+  }));
+  auto none = (*reader)->Postings("message", "m");
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+  auto hosts = (*reader)->IndexedValues("host");
+  ASSERT_TRUE(hosts.ok() && hosts->has_value());
+  EXPECT_EQ(**hosts, (std::vector<std::string>{"h0", "h1"}));
+  auto unindexed = (*reader)->IndexedValues("span_id");
+  ASSERT_TRUE(unindexed.ok());
+  EXPECT_FALSE(unindexed->has_value());
+}
+
+TEST(Segment, RealDatasetsRoundTrip) {
+  FaultInjectionEnv env;
+  for (const std::string& rel : testdata::RealFiles()) {
+    std::string path = testdata::SharedDir() + "/data/real/" + rel;
+    std::vector<Record> records = testdata::LoadRecords(path, 20000);
+    ASSERT_FALSE(records.empty()) << path;
+    WriterOptions options;
+    options.block_rows = 1000;
+    SegmentInfo out;
+    Status s = WriteSegment(&env, "/real.seg", TestInfo(), records, options, &out);
+    ASSERT_TRUE(s.ok()) << rel << ": " << s.ToString();
+    auto reader = SegmentReader::Open(&env, "/real.seg");
+    ASSERT_TRUE(reader.ok()) << rel << ": " << reader.status().ToString();
+    EXPECT_TRUE(ReadAll(**reader) == Expected(records, true)) << rel;
+  }
+}
+
+}  // namespace
+}  // namespace sawmill::segment

@@ -1,0 +1,477 @@
+// WriteSegment: sorts the rows, cuts them into blocks, encodes and compresses each column block,
+// builds the inverted indexes and blooms, and writes header, blocks, index, blooms, footer and
+// trailer (docs/format/segment.md) through a temporary file that is synced and renamed.
+#include <algorithm>
+#include <numeric>
+#include <unordered_map>
+
+#include "common/coding.h"
+#include "index/bloom.h"
+#include "index/inverted_index.h"
+#include "index/word_hash.h"
+#include "segment/block_codec.h"
+#include "segment/column_encoding.h"
+#include "segment/compression_policy.h"
+#include "segment/footer.h"
+#include "segment/format.h"
+#include "segment/segment.h"
+
+namespace sawmill::segment {
+
+namespace {
+
+constexpr size_t kFlushBytes = 1 << 20;
+
+// Where a field's values come from, for indexes and blooms.
+enum class Source { kService, kHost, kLevel, kTraceId, kSpanId, kUserId, kMessageWords, kField };
+
+Source SourceOf(std::string_view field) {
+  if (field == "service") return Source::kService;
+  if (field == "host") return Source::kHost;
+  if (field == "level") return Source::kLevel;
+  if (field == "trace_id") return Source::kTraceId;
+  if (field == "span_id") return Source::kSpanId;
+  if (field == "user_id") return Source::kUserId;
+  if (field == "message") return Source::kMessageWords;
+  return Source::kField;
+}
+
+std::string_view BuiltinValue(const Record& r, Source s) {
+  switch (s) {
+    case Source::kService: return r.service;
+    case Source::kHost: return r.host;
+    case Source::kLevel: return LevelName(r.level);
+    case Source::kTraceId: return r.trace_id;
+    case Source::kSpanId: return r.span_id;
+    case Source::kUserId: return r.user_id;
+    case Source::kMessageWords: return r.message;
+    case Source::kField: break;
+  }
+  return {};
+}
+
+struct IndexState {
+  std::string field;
+  Source source;
+  index::InvertedIndexBuilder builder;
+};
+
+struct BloomState {
+  std::string field;
+  Source source;
+  std::vector<uint64_t> block_hashes;
+  std::vector<uint64_t> segment_hashes;
+  std::string block_filters;  // count-less concatenation of lp filters
+  uint64_t filters = 0;
+};
+
+class Writer {
+ public:
+  Writer(const WriterOptions& options, std::unique_ptr<WritableFile> file)
+      : options_(options), file_(std::move(file)) {}
+
+  Status Write(const SegmentInfo& info, const std::vector<Record>& records);
+  // REQUIRES: Write returned OK.
+  const SegmentInfo& result() const { return footer_.info; }
+
+ private:
+  Status WriteBlock(const Record* rows, uint32_t count, uint32_t first_row);
+  // Compresses "raw" as a physical block and returns where it went.
+  Status EmitBlock(std::string_view raw, CodecChoice choice, BlockRef* ref);
+  Status EmitColumn(ColumnMeta* column, std::string_view raw, CodecChoice choice);
+  Status FlushPending(bool force);
+  void AssignFieldOrdinals(const Record& r, uint32_t row_in_block);
+  uint32_t NewFieldColumn(std::string_view name);
+
+  const WriterOptions& options_;
+  std::unique_ptr<WritableFile> file_;
+  BlockCodec codec_;
+  std::string pending_;  // bytes not yet appended to the file
+  uint64_t offset_ = 0;  // file offset of pending_[0]
+  Footer footer_;
+  std::string raw_;  // one encoded column block
+  std::string layout_bytes_;
+  std::vector<size_t> layout_ends_;
+  StringEncodeScratch scratch_;
+  std::vector<int64_t> ints_;
+  std::vector<uint64_t> uints_;
+  std::vector<std::string_view> views_;
+
+  // Dynamic field columns: ordinal k >= 1 is footer_.columns[builtin + k - 1].
+  std::unordered_map<std::string_view, uint32_t> first_ordinal_;
+  std::vector<uint32_t> next_duplicate_;                     // by ordinal; 0 = none yet
+  std::vector<uint32_t> seen_in_row_;                        // by ordinal; row stamp
+  std::vector<std::vector<std::string_view>> field_values_;  // by ordinal, present rows only
+  std::vector<std::string_view> overflow_values_;
+  uint32_t row_stamp_ = 0;
+  std::vector<std::string> owned_names_;  // stable storage for first_ordinal_ keys
+
+  std::vector<IndexState> indexes_;
+  std::vector<BloomState> blooms_;
+  std::string word_scratch_;
+};
+
+void SortRows(std::vector<Record>* records) {
+  auto less = [](const Record& a, const Record& b) {
+    if (int c = a.service.compare(b.service); c != 0) return c < 0;
+    if (int c = a.host.compare(b.host); c != 0) return c < 0;
+    if (a.ts != b.ts) return a.ts < b.ts;
+    return a.seq < b.seq;
+  };
+  if (std::is_sorted(records->begin(), records->end(), less)) return;
+  std::vector<uint32_t> order(records->size());
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(),
+            [&](uint32_t a, uint32_t b) { return less((*records)[a], (*records)[b]); });
+  std::vector<Record> sorted;
+  sorted.reserve(records->size());
+  for (uint32_t i : order) sorted.push_back(std::move((*records)[i]));
+  records->swap(sorted);
+}
+
+Status Writer::FlushPending(bool force) {
+  if (pending_.empty() || (!force && pending_.size() < kFlushBytes)) return Status::OK();
+  RETURN_IF_ERROR(file_->Append(pending_));
+  offset_ += pending_.size();
+  pending_.clear();
+  return Status::OK();
+}
+
+Status Writer::EmitBlock(std::string_view raw, CodecChoice choice, BlockRef* ref) {
+  size_t start = pending_.size();
+  codec_.Compress(raw, choice, &pending_);
+  ref->offset = offset_ + start;
+  ref->size = pending_.size() - start;
+  ref->raw_size = raw.size();
+  return FlushPending(false);
+}
+
+Status Writer::EmitColumn(ColumnMeta* column, std::string_view raw, CodecChoice choice) {
+  column->blocks.emplace_back();
+  return EmitBlock(raw, choice, &column->blocks.back());
+}
+
+uint32_t Writer::NewFieldColumn(std::string_view name) {
+  ColumnMeta meta;
+  meta.id = ColumnId::kDynamic;
+  meta.name = std::string(name);
+  meta.blocks.resize(footer_.blocks.size());  // absent in earlier blocks
+  footer_.columns.push_back(std::move(meta));
+  field_values_.emplace_back();
+  next_duplicate_.push_back(0);
+  seen_in_row_.push_back(0);
+  return static_cast<uint32_t>(field_values_.size() - 1);
+}
+
+void Writer::AssignFieldOrdinals(const Record& r, uint32_t /*row_in_block*/) {
+  ++row_stamp_;
+  for (const auto& [key, value] : r.fields) {
+    uint32_t ord = kOverflowOrdinal;
+    auto it = first_ordinal_.find(key);
+    if (it != first_ordinal_.end()) {
+      ord = it->second;
+    } else if (field_values_.size() - 1 < kMaxFieldColumns) {
+      owned_names_.emplace_back(key);
+      ord = NewFieldColumn(key);
+      first_ordinal_.emplace(owned_names_.back(), ord);
+    }
+    // A key repeated within one record goes to its next duplicate column.
+    while (ord != kOverflowOrdinal && seen_in_row_[ord] == row_stamp_) {
+      if (next_duplicate_[ord] == 0) {
+        if (field_values_.size() - 1 >= kMaxFieldColumns) {
+          ord = kOverflowOrdinal;
+          break;
+        }
+        uint32_t dup = NewFieldColumn(key);
+        next_duplicate_[ord] = dup;
+      }
+      ord = next_duplicate_[ord];
+    }
+    if (ord == kOverflowOrdinal) {
+      overflow_values_.push_back(key);
+      overflow_values_.push_back(value);
+    } else {
+      seen_in_row_[ord] = row_stamp_;
+      field_values_[ord].push_back(value);
+    }
+    char buf[kMaxVarint32Bytes];
+    char* end = EncodeVarint64(buf, ord);
+    layout_bytes_.append(buf, static_cast<size_t>(end - buf));
+  }
+}
+
+Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row) {
+  BlockInfo info;
+  info.first_row = first_row;
+  info.rows = count;
+  info.min_ts = info.max_ts = rows[0].ts;
+  info.min_ingest_ts = info.max_ingest_ts = rows[0].ingest_ts;
+  for (uint32_t row = 0; row < count; ++row) {
+    info.min_ts = std::min(info.min_ts, rows[row].ts);
+    info.max_ts = std::max(info.max_ts, rows[row].ts);
+    info.min_ingest_ts = std::min(info.min_ingest_ts, rows[row].ingest_ts);
+    info.max_ingest_ts = std::max(info.max_ingest_ts, rows[row].ingest_ts);
+  }
+  auto& cols = footer_.columns;
+  auto col = [&](ColumnId id) { return &cols[static_cast<size_t>(id)]; };
+
+  auto emit_ints = [&](ColumnId id, int64_t Record::*member, bool of_delta) -> Status {
+    ints_.resize(count);
+    for (uint32_t row = 0; row < count; ++row) ints_[row] = rows[row].*member;
+    raw_.clear();
+    if (of_delta) {
+      EncodeDeltaOfDelta(ints_.data(), count, &raw_);
+    } else {
+      EncodeDelta(ints_.data(), count, &raw_);
+    }
+    return EmitColumn(col(id), raw_, CodecFor(id));
+  };
+  RETURN_IF_ERROR(emit_ints(ColumnId::kTs, &Record::ts, true));
+  RETURN_IF_ERROR(emit_ints(ColumnId::kIngestTs, &Record::ingest_ts, true));
+  {
+    ints_.resize(count);
+    for (uint32_t row = 0; row < count; ++row) ints_[row] = static_cast<int64_t>(rows[row].seq);
+    raw_.clear();
+    EncodeDelta(ints_.data(), count, &raw_);
+    RETURN_IF_ERROR(EmitColumn(col(ColumnId::kSeq), raw_, CodecFor(ColumnId::kSeq)));
+  }
+  auto emit_strings = [&](ColumnId id, std::string Record::*member) -> Status {
+    views_.resize(count);
+    for (uint32_t row = 0; row < count; ++row) views_[row] = rows[row].*member;
+    raw_.clear();
+    EncodeStringColumn(views_.data(), count, &scratch_, &raw_);
+    return EmitColumn(col(id), raw_, CodecFor(id));
+  };
+  RETURN_IF_ERROR(emit_strings(ColumnId::kService, &Record::service));
+  RETURN_IF_ERROR(emit_strings(ColumnId::kHost, &Record::host));
+  {
+    uints_.resize(count);
+    for (uint32_t row = 0; row < count; ++row) uints_[row] = static_cast<uint64_t>(rows[row].level);
+    raw_.clear();
+    EncodeRle(uints_.data(), count, &raw_);
+    RETURN_IF_ERROR(EmitColumn(col(ColumnId::kLevel), raw_, CodecFor(ColumnId::kLevel)));
+  }
+  RETURN_IF_ERROR(emit_strings(ColumnId::kTraceId, &Record::trace_id));
+  RETURN_IF_ERROR(emit_strings(ColumnId::kSpanId, &Record::span_id));
+  RETURN_IF_ERROR(emit_strings(ColumnId::kUserId, &Record::user_id));
+  RETURN_IF_ERROR(emit_strings(ColumnId::kMessage, &Record::message));
+  {
+    uints_.resize(count);
+    for (uint32_t row = 0; row < count; ++row) uints_[row] = rows[row].flags;
+    raw_.clear();
+    EncodeRle(uints_.data(), count, &raw_);
+    RETURN_IF_ERROR(EmitColumn(col(ColumnId::kFlags), raw_, CodecFor(ColumnId::kFlags)));
+  }
+
+  // Dynamic fields: the layout column, then one column per key (present rows only).
+  layout_bytes_.clear();
+  layout_ends_.clear();
+  overflow_values_.clear();
+  for (auto& values : field_values_) values.clear();
+  for (uint32_t row = 0; row < count; ++row) {
+    AssignFieldOrdinals(rows[row], row);
+    layout_ends_.push_back(layout_bytes_.size());
+  }
+  views_.resize(count);
+  for (uint32_t row = 0, begin = 0; row < count; ++row) {
+    views_[row] = std::string_view(layout_bytes_).substr(begin, layout_ends_[row] - begin);
+    begin = static_cast<uint32_t>(layout_ends_[row]);
+  }
+  raw_.clear();
+  EncodeStringColumn(views_.data(), count, &scratch_, &raw_);
+  RETURN_IF_ERROR(EmitColumn(col(ColumnId::kFieldLayout), raw_, CodecFor(ColumnId::kFieldLayout)));
+  if (overflow_values_.empty()) {
+    col(ColumnId::kFieldOverflow)->blocks.emplace_back();
+  } else {
+    raw_.clear();
+    EncodeStringColumn(overflow_values_.data(), overflow_values_.size(), &scratch_, &raw_);
+    RETURN_IF_ERROR(
+        EmitColumn(col(ColumnId::kFieldOverflow), raw_, CodecFor(ColumnId::kFieldOverflow)));
+  }
+  size_t builtin = static_cast<size_t>(ColumnId::kBuiltinCount);
+  for (size_t ord = 1; ord < field_values_.size(); ++ord) {
+    ColumnMeta* meta = &cols[builtin + ord - 1];
+    const auto& values = field_values_[ord];
+    if (values.empty()) {
+      meta->blocks.emplace_back();
+      continue;
+    }
+    raw_.clear();
+    EncodeStringColumn(values.data(), values.size(), &scratch_, &raw_);
+    RETURN_IF_ERROR(EmitColumn(meta, raw_, CodecFor(ColumnId::kDynamic)));
+  }
+
+  // Indexes and blooms.
+  for (IndexState& idx : indexes_) {
+    for (uint32_t row = 0; row < count; ++row) {
+      const Record& r = rows[row];
+      if (idx.source == Source::kField) {
+        for (const auto& [key, value] : r.fields) {
+          if (key == idx.field && !value.empty()) idx.builder.Add(value, first_row + row);
+        }
+      } else {
+        std::string_view v = BuiltinValue(r, idx.source);
+        bool keep_empty = idx.source == Source::kService || idx.source == Source::kHost ||
+                          idx.source == Source::kLevel;
+        if (keep_empty || !v.empty()) idx.builder.Add(v, first_row + row);
+      }
+    }
+  }
+  for (BloomState& bloom : blooms_) {
+    bloom.block_hashes.clear();
+    for (uint32_t row = 0; row < count; ++row) {
+      const Record& r = rows[row];
+      if (bloom.source == Source::kMessageWords) {
+        index::AppendWordHashes(r.message, &word_scratch_, &bloom.block_hashes);
+      } else if (bloom.source == Source::kField) {
+        for (const auto& [key, value] : r.fields) {
+          if (key == bloom.field && !value.empty()) {
+            bloom.block_hashes.push_back(index::BloomHash(value));
+          }
+        }
+      } else {
+        std::string_view v = BuiltinValue(r, bloom.source);
+        if (!v.empty()) bloom.block_hashes.push_back(index::BloomHash(v));
+      }
+    }
+    std::sort(bloom.block_hashes.begin(), bloom.block_hashes.end());
+    bloom.block_hashes.erase(std::unique(bloom.block_hashes.begin(), bloom.block_hashes.end()),
+                             bloom.block_hashes.end());
+    std::string filter;
+    index::WriteBloom(bloom.block_hashes, &filter);
+    PutLengthPrefixed(&bloom.block_filters, filter);
+    ++bloom.filters;
+    bloom.segment_hashes.insert(bloom.segment_hashes.end(), bloom.block_hashes.begin(),
+                                bloom.block_hashes.end());
+  }
+  footer_.blocks.push_back(info);
+  return Status::OK();
+}
+
+Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records) {
+  uint32_t block_rows = std::clamp<uint32_t>(options_.block_rows, 1, kMaxBlockRows);
+  footer_.block_rows = block_rows;
+  footer_.info = info;
+  SegmentInfo& out = footer_.info;
+  out.rows = records.size();
+  out.min_ts = out.max_ts = records[0].ts;
+  out.min_ingest_ts = out.max_ingest_ts = records[0].ingest_ts;
+  out.min_seq = out.max_seq = records[0].seq;
+  out.raw_bytes = 0;
+  for (const Record& r : records) {
+    out.min_ts = std::min(out.min_ts, r.ts);
+    out.max_ts = std::max(out.max_ts, r.ts);
+    out.min_ingest_ts = std::min(out.min_ingest_ts, r.ingest_ts);
+    out.max_ingest_ts = std::max(out.max_ingest_ts, r.ingest_ts);
+    out.min_seq = std::min(out.min_seq, r.seq);
+    out.max_seq = std::max(out.max_seq, r.seq);
+    out.raw_bytes += r.message.size();
+    for (const auto& [key, value] : r.fields) out.raw_bytes += key.size() + value.size();
+  }
+  for (uint8_t id = 0; id < static_cast<uint8_t>(ColumnId::kBuiltinCount); ++id) {
+    ColumnMeta meta;
+    meta.id = static_cast<ColumnId>(id);
+    meta.name = std::string(ColumnName(meta.id));
+    footer_.columns.push_back(std::move(meta));
+  }
+  field_values_.emplace_back();  // ordinal 0 is the overflow column
+  next_duplicate_.push_back(0);
+  seen_in_row_.push_back(0);
+
+  auto add_index = [&](std::string_view field) {
+    for (const IndexState& s : indexes_) {
+      if (s.field == field) return;
+    }
+    indexes_.push_back(IndexState{std::string(field), SourceOf(field), {}});
+  };
+  add_index("service");
+  add_index("host");
+  add_index("level");
+  for (const std::string& f : options_.indexed_fields) {
+    if (!f.empty() && SourceOf(f) != Source::kMessageWords) add_index(f);
+  }
+  for (const std::string& f : options_.bloom_fields) {
+    bool dup = false;
+    for (const BloomState& b : blooms_) dup |= b.field == f;
+    if (!dup && !f.empty()) blooms_.push_back(BloomState{f, SourceOf(f), {}, {}, {}, 0});
+  }
+
+  pending_.append(kMagic);
+  PutFixed32(&pending_, kFormatVersion);
+  PutFixed32(&pending_, 0);
+
+  for (uint32_t first = 0; first < records.size(); first += block_rows) {
+    uint32_t count = static_cast<uint32_t>(std::min<size_t>(block_rows, records.size() - first));
+    RETURN_IF_ERROR(WriteBlock(&records[first], count, first));
+  }
+
+  std::string buf;
+  for (IndexState& idx : indexes_) {
+    buf.clear();
+    idx.builder.Finish(&buf);
+    IndexMeta meta;
+    meta.field = idx.field;
+    meta.distinct_values = idx.builder.distinct_values();
+    RETURN_IF_ERROR(EmitBlock(buf, kMetadataCodec, &meta.ref));
+    footer_.indexes.push_back(std::move(meta));
+  }
+  for (BloomState& bloom : blooms_) {
+    BloomMeta meta;
+    meta.field = bloom.field;
+    std::sort(bloom.segment_hashes.begin(), bloom.segment_hashes.end());
+    bloom.segment_hashes.erase(
+        std::unique(bloom.segment_hashes.begin(), bloom.segment_hashes.end()),
+        bloom.segment_hashes.end());
+    meta.distinct_tokens = bloom.segment_hashes.size();
+    buf.clear();
+    index::WriteBloom(bloom.segment_hashes, &buf);
+    RETURN_IF_ERROR(EmitBlock(buf, CodecChoice{Codec::kNone, 0}, &meta.segment_filter));
+    buf.clear();
+    PutVarint64(&buf, bloom.filters);
+    buf.append(bloom.block_filters);
+    RETURN_IF_ERROR(EmitBlock(buf, CodecChoice{Codec::kNone, 0}, &meta.block_filters));
+    footer_.blooms.push_back(std::move(meta));
+    bloom.segment_hashes = {};
+    bloom.block_filters = {};
+  }
+
+  buf.clear();
+  EncodeFooter(footer_, &buf);
+  BlockRef footer_ref;
+  RETURN_IF_ERROR(EmitBlock(buf, kMetadataCodec, &footer_ref));
+  PutFixed64(&pending_, footer_ref.offset);
+  PutFixed32(&pending_, static_cast<uint32_t>(footer_ref.size));
+  PutFixed32(&pending_, static_cast<uint32_t>(footer_ref.raw_size));
+  PutFixed32(&pending_, kFormatVersion);
+  pending_.append(kMagic);
+  RETURN_IF_ERROR(FlushPending(true));
+  RETURN_IF_ERROR(file_->Sync());
+  footer_.info.file_bytes = offset_;
+  return file_->Close();
+}
+
+}  // namespace
+
+Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
+                    std::vector<Record> records, const WriterOptions& options, SegmentInfo* out) {
+  if (records.empty()) return Status::InvalidArgument("WriteSegment: empty batch of records");
+  if (records.size() >= UINT32_MAX) {
+    return Status::InvalidArgument("WriteSegment: " + std::to_string(records.size()) +
+                                   " records is more than one segment can hold");
+  }
+  if (options.sort_rows) SortRows(&records);
+  std::string tmp = path + ".tmp";
+  ASSIGN_OR_RETURN(auto file, env->NewWritableFile(tmp));
+  Writer writer(options, std::move(file));
+  Status s = writer.Write(info, records);
+  if (s.ok()) s = env->RenameFile(tmp, path);
+  if (s.ok()) s = env->SyncDir(DirName(path));
+  if (!s.ok()) {
+    env->RemoveFile(tmp).IgnoreError();
+    return s.WithContext("writing segment " + path);
+  }
+  if (out != nullptr) *out = writer.result();
+  return Status::OK();
+}
+
+}  // namespace sawmill::segment
