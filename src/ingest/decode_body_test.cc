@@ -1,0 +1,142 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <lz4frame.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <string>
+
+#include "ingest/normalize.h"
+
+namespace sawmill::ingest {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string Gzip(std::string_view data, int window_bits = 15 + 16) {
+  z_stream zs{};
+  EXPECT_EQ(deflateInit2(&zs, 6, Z_DEFLATED, window_bits, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  std::string out(deflateBound(&zs, data.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  zs.avail_in = static_cast<uInt>(data.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(deflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::string Zstd(std::string_view data) {
+  std::string out(ZSTD_compressBound(data.size()), '\0');
+  size_t n = ZSTD_compress(out.data(), out.size(), data.data(), data.size(), 3);
+  EXPECT_FALSE(ZSTD_isError(n));
+  out.resize(n);
+  return out;
+}
+
+std::string Lz4(std::string_view data) {
+  std::string out(LZ4F_compressFrameBound(data.size(), nullptr), '\0');
+  size_t n = LZ4F_compressFrame(out.data(), out.size(), data.data(), data.size(), nullptr);
+  EXPECT_FALSE(LZ4F_isError(n));
+  out.resize(n);
+  return out;
+}
+
+std::string Body() {
+  std::string body;
+  for (int i = 0; i < 20000; ++i) body += "line " + std::to_string(i) + " level=INFO ok\n";
+  return body;
+}
+
+TEST(DecodeBody, RoundTripsEveryEncoding) {
+  const std::string body = Body();
+  for (std::string_view enc : {"", "identity"}) {
+    Result<std::string> r = DecodeBody(body, enc, 64 << 20);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(*r, body);
+  }
+  struct Case {
+    std::string encoding;
+    std::string compressed;
+  };
+  for (const Case& c :
+       {Case{"gzip", Gzip(body)}, Case{"GZip", Gzip(body)}, Case{"deflate", Gzip(body, 15)},
+        Case{"deflate", Gzip(body, -15)}, Case{"zstd", Zstd(body)}, Case{"lz4", Lz4(body)}}) {
+    Result<std::string> r = DecodeBody(c.compressed, c.encoding, 64 << 20);
+    ASSERT_TRUE(r.ok()) << c.encoding << ": " << r.status().ToString();
+    EXPECT_EQ(*r, body) << c.encoding;
+  }
+}
+
+TEST(DecodeBody, ConcatenatedMembersAndFramesAreOneBody) {
+  EXPECT_EQ(*DecodeBody(Gzip("a\n") + Gzip("b\n"), "gzip", 1 << 20), "a\nb\n");
+  EXPECT_EQ(*DecodeBody(Zstd("a\n") + Zstd("b\n"), "zstd", 1 << 20), "a\nb\n");
+  EXPECT_EQ(*DecodeBody(Lz4("a\n") + Lz4("b\n"), "lz4", 1 << 20), "a\nb\n");
+}
+
+TEST(DecodeBody, CorruptDataSaysWhyAndAtWhichByte) {
+  std::string gz = Gzip(Body());
+  gz[10] = static_cast<char>(0xFF);  // first byte of the deflate data: invalid block type
+  Result<std::string> r = DecodeBody(gz, "gzip", 64 << 20);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsInvalidArgument());
+  EXPECT_THAT(r.status().message(), HasSubstr("gzip: "));
+  EXPECT_THAT(r.status().message(), HasSubstr("at byte 1"));
+
+  Result<std::string> not_gzip = DecodeBody("plain text", "gzip", 1 << 20);
+  EXPECT_THAT(not_gzip.status().message(), HasSubstr("not a gzip stream"));
+  EXPECT_THAT(not_gzip.status().message(), HasSubstr("at byte 0"));
+
+  Result<std::string> not_zstd = DecodeBody("plain text", "zstd", 1 << 20);
+  ASSERT_FALSE(not_zstd.ok());
+  EXPECT_THAT(not_zstd.status().message(), HasSubstr("zstd: "));
+  EXPECT_THAT(not_zstd.status().message(), HasSubstr("at byte"));
+
+  Result<std::string> not_lz4 = DecodeBody("plain text", "lz4", 1 << 20);
+  ASSERT_FALSE(not_lz4.ok());
+  EXPECT_THAT(not_lz4.status().message(), HasSubstr("lz4: "));
+}
+
+TEST(DecodeBody, TruncatedStreamsAreErrorsNotShortBodies) {
+  const std::string body = Body();
+  for (auto [enc, data] : {std::pair<std::string, std::string>{"gzip", Gzip(body)},
+                           {"zstd", Zstd(body)},
+                           {"lz4", Lz4(body)}}) {
+    std::string cut = data.substr(0, data.size() / 2);
+    Result<std::string> r = DecodeBody(cut, enc, 64 << 20);
+    ASSERT_FALSE(r.ok()) << enc;
+    EXPECT_TRUE(r.status().IsInvalidArgument()) << enc;
+    EXPECT_THAT(r.status().message(), HasSubstr("truncated")) << enc;
+    EXPECT_THAT(r.status().message(), HasSubstr("at byte " + std::to_string(cut.size()))) << enc;
+  }
+}
+
+TEST(DecodeBody, DecodedSizeIsBounded) {
+  std::string zeros(10 << 20, '0');  // compresses to a few KiB: a decompression bomb in small
+  for (auto [enc, data] : {std::pair<std::string, std::string>{"gzip", Gzip(zeros)},
+                           {"zstd", Zstd(zeros)},
+                           {"lz4", Lz4(zeros)},
+                           {"identity", zeros}}) {
+    Result<std::string> r = DecodeBody(data, enc, 1 << 20);
+    ASSERT_FALSE(r.ok()) << enc;
+    EXPECT_TRUE(r.status().IsResourceExhausted()) << enc;
+    EXPECT_THAT(r.status().message(), HasSubstr("1048576")) << enc;
+  }
+}
+
+TEST(DecodeBody, UnknownEncodingIsRefusedByName) {
+  Result<std::string> r = DecodeBody("x", "br", 1 << 20);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsInvalidArgument());
+  EXPECT_THAT(r.status().message(), HasSubstr("'br'"));
+}
+
+TEST(DecodeBody, StackedEncodingsAreUndoneInReverse) {
+  Result<std::string> r = DecodeBody(Zstd(Gzip("hello\n")), "gzip, zstd", 1 << 20);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, "hello\n");
+}
+
+}  // namespace
+}  // namespace sawmill::ingest

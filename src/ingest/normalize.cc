@@ -1,0 +1,250 @@
+// Native ingestion: NDJSON or plain text lines into Records (contract in normalize.h; the
+// decisions where the issue is silent are in docs/ingest.md).
+#include "ingest/normalize.h"
+
+#include <simdjson.h>
+
+#include <string>
+#include <utility>
+
+#include "ingest/timestamp_internal.h"
+
+namespace sawmill::ingest {
+
+namespace {
+
+bool IsBlankChar(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' || c == '\f';
+}
+
+bool IsBlank(std::string_view line) {
+  for (char c : line) {
+    if (!IsBlankChar(c)) return false;
+  }
+  return true;
+}
+
+enum class Key {
+  kOther,
+  kTimestamp,
+  kLevel,
+  kMessage,
+  kService,
+  kHost,
+  kTraceId,
+  kSpanId,
+  kUserId
+};
+
+Key Classify(std::string_view key) {
+  if (key == "timestamp" || key == "ts" || key == "time" || key == "@timestamp") {
+    return Key::kTimestamp;
+  }
+  if (key == "level" || key == "severity" || key == "lvl") return Key::kLevel;
+  if (key == "message" || key == "msg" || key == "log") return Key::kMessage;
+  if (key == "service" || key == "app") return Key::kService;
+  if (key == "host" || key == "hostname") return Key::kHost;
+  if (key == "trace_id" || key == "traceId") return Key::kTraceId;
+  if (key == "span_id" || key == "spanId") return Key::kSpanId;
+  if (key == "user_id" || key == "userId") return Key::kUserId;
+  return Key::kOther;
+}
+
+// The text of a scalar or array value as stored in a field: strings unquoted, everything else
+// as (minified) JSON text. Returns false for null, which is left out.
+bool ValueText(simdjson::dom::element value, std::string* out) {
+  switch (value.type()) {
+    case simdjson::dom::element_type::STRING: {
+      std::string_view s;
+      if (value.get_string().get(s) != simdjson::SUCCESS) return false;
+      out->assign(s);
+      return true;
+    }
+    case simdjson::dom::element_type::NULL_VALUE: return false;
+    default: *out = simdjson::to_string(value); return true;
+  }
+}
+
+// Appends "value" under "key" to the fields, flattening objects with dots.
+void Flatten(std::string key, simdjson::dom::element value, Record* out) {
+  if (value.type() == simdjson::dom::element_type::OBJECT) {
+    simdjson::dom::object obj = value.get_object().value_unsafe();
+    for (simdjson::dom::key_value_pair field : obj) {
+      Flatten(key + "." + std::string(field.key), field.value, out);
+    }
+    return;
+  }
+  std::string text;
+  if (ValueText(value, &text)) out->fields.emplace_back(std::move(key), std::move(text));
+}
+
+std::optional<int64_t> JsonTimestamp(simdjson::dom::element value, int64_t now_ns) {
+  switch (value.type()) {
+    case simdjson::dom::element_type::STRING: {
+      std::string_view s = value.get_string().value_unsafe();
+      return ParseTimestamp(s, now_ns);
+    }
+    case simdjson::dom::element_type::INT64:
+      return EpochIntToNanos(value.get_int64().value_unsafe());
+    case simdjson::dom::element_type::UINT64: {
+      uint64_t v = value.get_uint64().value_unsafe();
+      if (v > static_cast<uint64_t>(INT64_MAX)) return std::nullopt;
+      return EpochIntToNanos(static_cast<int64_t>(v));
+    }
+    case simdjson::dom::element_type::DOUBLE:
+      return EpochToNanos(value.get_double().value_unsafe());
+    default: return std::nullopt;
+  }
+}
+
+std::optional<Level> JsonLevel(simdjson::dom::element value) {
+  switch (value.type()) {
+    case simdjson::dom::element_type::STRING:
+      return LevelFromText(value.get_string().value_unsafe());
+    case simdjson::dom::element_type::INT64:
+      return LevelFromNumber(value.get_int64().value_unsafe());
+    case simdjson::dom::element_type::UINT64: {
+      uint64_t v = value.get_uint64().value_unsafe();
+      return v > 100 ? std::nullopt : LevelFromNumber(static_cast<int64_t>(v));
+    }
+    default: return std::nullopt;
+  }
+}
+
+// Maps a JSON object line onto "*out" (everything but flags and defaults). Returns false when
+// "text" is not one valid JSON object; "*out" is then unspecified and must be reset.
+// "text" should have SIMDJSON_PADDING spare capacity to avoid a copy.
+bool MapJson(const std::string& text, int64_t now_ns, Record* out) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  if (parser.parse(text).get(doc) != simdjson::SUCCESS) return false;
+  simdjson::dom::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
+  bool have_ts = false, have_level = false, have_message = false, have_service = false,
+       have_host = false, have_trace = false, have_span = false, have_user = false;
+  for (simdjson::dom::key_value_pair field : obj) {
+    std::string_view key = field.key;
+    simdjson::dom::element value = field.value;
+    const bool is_null = value.type() == simdjson::dom::element_type::NULL_VALUE;
+    const bool is_object = value.type() == simdjson::dom::element_type::OBJECT;
+    // A mapped key takes the first usable value; an unusable one (a timestamp that does not
+    // parse, an unknown level, a second "msg") stays in the fields so that nothing is lost.
+    std::string* target = nullptr;
+    bool* have = nullptr;
+    switch (Classify(key)) {
+      case Key::kTimestamp:
+        if (!have_ts) {
+          if (std::optional<int64_t> ts = JsonTimestamp(value, now_ns)) {
+            out->ts = *ts;
+            have_ts = true;
+            continue;
+          }
+        }
+        break;
+      case Key::kLevel:
+        if (!have_level) {
+          if (std::optional<Level> level = JsonLevel(value)) {
+            out->level = *level;
+            have_level = true;
+            continue;
+          }
+        }
+        break;
+      case Key::kMessage: target = &out->message, have = &have_message; break;
+      case Key::kService: target = &out->service, have = &have_service; break;
+      case Key::kHost: target = &out->host, have = &have_host; break;
+      case Key::kTraceId: target = &out->trace_id, have = &have_trace; break;
+      case Key::kSpanId: target = &out->span_id, have = &have_span; break;
+      case Key::kUserId: target = &out->user_id, have = &have_user; break;
+      case Key::kOther: break;
+    }
+    if (target != nullptr && !*have && !is_null && (!is_object || have == &have_message)) {
+      if (is_object) {
+        *target = simdjson::to_string(value);
+      } else {
+        ValueText(value, target);
+      }
+      *have = true;
+      continue;
+    }
+    Flatten(std::string(key), value, out);
+  }
+  // A structured line without a message keeps its whole text as the message, so that a word
+  // search finds it (Loki keeps the line; see docs/ingest.md).
+  if (!have_message) out->message = text;
+  return true;
+}
+
+}  // namespace
+
+bool NormalizeLine(std::string_view line, const Defaults& defaults, const NormalizeOptions& options,
+                   int64_t now_ns, Record* out, IngestCounts* counts) {
+  while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.remove_suffix(1);
+  if (IsBlank(line)) {
+    ++counts->skipped;
+    return false;
+  }
+  *out = Record();
+  uint32_t flags = 0;
+  size_t keep = line.size();
+  if (options.max_line_bytes > 0 && keep > options.max_line_bytes) {
+    keep = options.max_line_bytes;
+    // Do not cut a UTF-8 sequence in two (a continuation byte never starts a character).
+    for (int back = 0;
+         back < 3 && keep > 0 && (static_cast<unsigned char>(line[keep]) & 0xC0) == 0x80; ++back) {
+      --keep;
+    }
+    flags |= kFlagTruncated;
+  }
+  std::string text;
+  text.reserve(keep + simdjson::SIMDJSON_PADDING);
+  text.append(line.data(), keep);
+  if (SanitizeUtf8(&text)) {
+    flags |= kFlagInvalidUtf8;
+    text.reserve(text.size() + simdjson::SIMDJSON_PADDING);
+  }
+
+  size_t first = 0;
+  while (first < text.size() && IsBlankChar(text[first])) ++first;
+  bool mapped = false;
+  if (text[first] == '{') {
+    mapped = MapJson(text, now_ns, out);
+    if (!mapped) {
+      *out = Record();
+      flags |= kFlagParseFailed;
+    }
+  }
+  if (!mapped) {
+    std::optional<int64_t> ts;
+    std::optional<Level> level;
+    SniffPlainLine(text, now_ns, &ts, &level);
+    if (ts) out->ts = *ts;
+    if (level) out->level = *level;
+    out->message = std::move(text);
+  }
+  if (out->service.empty()) out->service = defaults.service;
+  if (out->host.empty()) out->host = defaults.host;
+  if (out->level == Level::kUnknown && defaults.level) out->level = *defaults.level;
+  out->flags |= flags;
+
+  ++counts->accepted;
+  if (flags & kFlagTruncated) ++counts->truncated;
+  if (flags & kFlagParseFailed) ++counts->parse_failed;
+  return true;
+}
+
+void NormalizeBody(std::string_view body, const Defaults& defaults, const NormalizeOptions& options,
+                   int64_t now_ns, std::vector<Record>* out, IngestCounts* counts) {
+  size_t pos = 0;
+  Record record;
+  while (pos < body.size()) {
+    size_t end = body.find('\n', pos);
+    if (end == std::string_view::npos) end = body.size();
+    if (NormalizeLine(body.substr(pos, end - pos), defaults, options, now_ns, &record, counts)) {
+      out->push_back(std::move(record));
+    }
+    pos = end + 1;
+  }
+}
+
+}  // namespace sawmill::ingest

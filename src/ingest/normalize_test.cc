@@ -1,0 +1,178 @@
+#include "ingest/normalize.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+namespace sawmill::ingest {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::Pair;
+
+constexpr int64_t kSec = 1'000'000'000;
+constexpr int64_t kNow = 1796040000 * kSec;  // 2026-11-30T12:00:00Z
+
+struct Normalized {
+  bool kept = false;
+  Record record;
+  IngestCounts counts;
+};
+
+Normalized Normalize(std::string_view line, const Defaults& defaults = {},
+                     NormalizeOptions options = {}) {
+  Normalized n;
+  n.kept = NormalizeLine(line, defaults, options, kNow, &n.record, &n.counts);
+  return n;
+}
+
+TEST(NormalizeLine, MapsTheWellKnownJsonKeys) {
+  Normalized n = Normalize(
+      R"({"ts":"2024-01-15T10:23:45Z","level":"error","msg":"card declined","app":"payments",)"
+      R"("hostname":"web-1","traceId":"abc123","span_id":"s1","userId":"u7","amount":12.5})");
+  ASSERT_TRUE(n.kept);
+  const Record& r = n.record;
+  EXPECT_EQ(r.ts, 1705314225 * kSec);
+  EXPECT_EQ(r.level, Level::kError);
+  EXPECT_EQ(r.message, "card declined");
+  EXPECT_EQ(r.service, "payments");
+  EXPECT_EQ(r.host, "web-1");
+  EXPECT_EQ(r.trace_id, "abc123");
+  EXPECT_EQ(r.span_id, "s1");
+  EXPECT_EQ(r.user_id, "u7");
+  EXPECT_THAT(r.fields, ElementsAre(Pair("amount", "12.5")));
+  EXPECT_EQ(r.flags, 0u);
+  EXPECT_EQ(n.counts.accepted, 1u);
+}
+
+TEST(NormalizeLine, FlattensNestedObjectsWithDotsAndKeepsArraysAsJson) {
+  Normalized n = Normalize(
+      R"({"message":"m","http":{"status":503,"req":{"path":"/pay"}},"tags":["a",1],"ok":true,)"
+      R"("gone":null,"empty":{}})");
+  EXPECT_THAT(n.record.fields,
+              ElementsAre(Pair("http.status", "503"), Pair("http.req.path", "/pay"),
+                          Pair("tags", R"(["a",1])"), Pair("ok", "true")));
+}
+
+TEST(NormalizeLine, EpochTimestampsAndNumericLevels) {
+  EXPECT_EQ(Normalize(R"({"timestamp":1446249499322,"msg":"x"})").record.ts,
+            1446249499 * kSec + 322'000'000);
+  EXPECT_EQ(Normalize(R"({"time":"1705314225","msg":"x"})").record.ts, 1705314225 * kSec);
+  EXPECT_EQ(Normalize(R"({"@timestamp":1705314225.5,"msg":"x"})").record.ts,
+            1705314225 * kSec + 500'000'000);
+  EXPECT_EQ(Normalize(R"({"level":50,"msg":"x"})").record.level, Level::kError);   // pino
+  EXPECT_EQ(Normalize(R"({"severity":4,"msg":"x"})").record.level, Level::kWarn);  // syslog
+}
+
+TEST(NormalizeLine, UnusableMappedValuesStayInFields) {
+  Normalized n = Normalize(R"({"time":"teatime","level":"loud","msg":"a","log":"b"})");
+  EXPECT_EQ(n.record.ts, 0);  // the engine sets it to the ingest time
+  EXPECT_EQ(n.record.level, Level::kUnknown);
+  EXPECT_EQ(n.record.message, "a");
+  EXPECT_THAT(n.record.fields,
+              ElementsAre(Pair("time", "teatime"), Pair("level", "loud"), Pair("log", "b")));
+  EXPECT_EQ(n.record.flags, 0u);
+}
+
+TEST(NormalizeLine, JsonWithoutAMessageKeepsTheLineAsMessage) {
+  std::string line = R"({"EventID":4103,"Channel":"PowerShell"})";
+  Normalized n = Normalize(line);
+  EXPECT_EQ(n.record.message, line);
+  EXPECT_THAT(n.record.fields, ElementsAre(Pair("EventID", "4103"), Pair("Channel", "PowerShell")));
+}
+
+TEST(NormalizeLine, MalformedJsonIsKeptRawAndFlagged) {
+  Normalized n = Normalize(R"({"level":"error","msg":"unterminated)");
+  ASSERT_TRUE(n.kept);
+  EXPECT_EQ(n.record.message, R"({"level":"error","msg":"unterminated)");
+  EXPECT_EQ(n.record.flags, kFlagParseFailed);
+  EXPECT_TRUE(n.record.fields.empty());
+  EXPECT_EQ(n.counts.parse_failed, 1u);
+  EXPECT_EQ(Normalize(R"({"a":1} trailing)").record.flags, kFlagParseFailed);
+}
+
+TEST(NormalizeLine, PlainTextStaysWholeAndGetsTimestampAndLevel) {
+  std::string line = "2015-10-18 18:01:47,978 ERROR [main] org.apache.Foo: boom";
+  Normalized n = Normalize(line + "\r\n", Defaults{"hadoop", "node-1", std::nullopt});
+  EXPECT_EQ(n.record.message, line);
+  EXPECT_EQ(n.record.ts, 1445191307 * kSec + 978'000'000);
+  EXPECT_EQ(n.record.level, Level::kError);
+  EXPECT_EQ(n.record.service, "hadoop");
+  EXPECT_EQ(n.record.host, "node-1");
+  EXPECT_EQ(n.record.flags, 0u);
+}
+
+TEST(NormalizeLine, DefaultsFillOnlyWhatIsMissing) {
+  Defaults d{"default-svc", "default-host", Level::kWarn};
+  Normalized n = Normalize(R"({"service":"pay","msg":"x"})", d);
+  EXPECT_EQ(n.record.service, "pay");
+  EXPECT_EQ(n.record.host, "default-host");
+  EXPECT_EQ(n.record.level, Level::kWarn);
+  EXPECT_EQ(Normalize("ERROR something", d).record.level, Level::kError);
+}
+
+TEST(NormalizeLine, EmptyAndWhitespaceLinesAreSkippedAndCounted) {
+  for (std::string_view line : {"", " ", "\t \r", "\r\n"}) {
+    Normalized n = Normalize(line);
+    EXPECT_FALSE(n.kept) << "'" << line << "'";
+    EXPECT_EQ(n.counts.skipped, 1u);
+    EXPECT_EQ(n.counts.accepted, 0u);
+  }
+}
+
+TEST(NormalizeLine, LongLinesAreTruncatedOnACharacterBoundaryAndFlagged) {
+  std::string line = "ERROR " + std::string(100, 'x') + "\xC3\xA9" + std::string(100, 'y');
+  NormalizeOptions options;
+  options.max_line_bytes = 107;  // cuts inside the two-byte "é"
+  Normalized n = Normalize(line, {}, options);
+  EXPECT_EQ(n.record.message, "ERROR " + std::string(100, 'x'));
+  EXPECT_EQ(n.record.flags, kFlagTruncated);
+  EXPECT_EQ(n.record.level, Level::kError);
+  EXPECT_EQ(n.counts.truncated, 1u);
+}
+
+TEST(NormalizeLine, InvalidUtf8IsReplacedAndFlagged) {
+  Normalized n = Normalize("bad \xFF byte");
+  EXPECT_EQ(n.record.message, "bad \xEF\xBF\xBD byte");
+  EXPECT_EQ(n.record.flags, kFlagInvalidUtf8);
+  // In JSON too: the replacement makes the line valid, so it is still mapped.
+  Normalized j = Normalize("{\"msg\":\"caf\xE9\"}");
+  EXPECT_EQ(j.record.message, "caf\xEF\xBF\xBD");
+  EXPECT_EQ(j.record.flags, kFlagInvalidUtf8);
+}
+
+TEST(SanitizeUtf8, ReplacesEachMaximalInvalidSubpart) {
+  std::string valid = "héllo wörld ✓ 😀";
+  EXPECT_FALSE(SanitizeUtf8(&valid));
+  EXPECT_EQ(valid, "héllo wörld ✓ 😀");
+  std::string s =
+      "a\xE2\x9C"
+      "b";  // truncated 3-byte sequence: one U+FFFD
+  EXPECT_TRUE(SanitizeUtf8(&s));
+  EXPECT_EQ(s,
+            "a\xEF\xBF\xBD"
+            "b");
+  std::string surrogate = "\xED\xA0\x80";  // encoded surrogate: invalid, three replacements
+  EXPECT_TRUE(SanitizeUtf8(&surrogate));
+  EXPECT_EQ(surrogate, "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+  std::string overlong = "\xC0\xAF";
+  EXPECT_TRUE(SanitizeUtf8(&overlong));
+  EXPECT_EQ(overlong, "\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(NormalizeBody, SplitsOnLfAndCrlfAndKeepsALastLineWithoutNewline) {
+  std::vector<Record> out;
+  IngestCounts counts;
+  NormalizeBody("one\r\ntwo\n\n   \nthree", {}, {}, kNow, &out, &counts);
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_EQ(out[0].message, "one");
+  EXPECT_EQ(out[1].message, "two");
+  EXPECT_EQ(out[2].message, "three");
+  EXPECT_EQ(counts.accepted, 3u);
+  EXPECT_EQ(counts.skipped, 2u);
+}
+
+}  // namespace
+}  // namespace sawmill::ingest
