@@ -1,0 +1,170 @@
+// Elasticsearch-compatible endpoints: _bulk and the handshake calls of clients and shippers.
+#include <chrono>
+
+#include "ingest/elasticsearch_bulk.h"
+#include "ingest/shipper_handlers.h"
+#include "ingest/shipper_record.h"
+
+namespace sawmill::ingest {
+
+namespace {
+
+// The Elasticsearch version we claim: new enough for the 8.x clients, Filebeat 8 and Logstash.
+constexpr std::string_view kVersion = "8.11.0";
+constexpr std::string_view kPrefix = "/api/v1/ingest/elasticsearch";
+
+http::HttpResponse EsResponse(const http::HttpRequest& request, int status, std::string body) {
+  http::HttpResponse response;
+  response.status = status;
+  // The 8.x clients ask for the compatible-with media type and accept it back.
+  std::string_view accept = RequestHeader(request, "accept");
+  response.content_type = accept.find("vnd.elasticsearch+json") != std::string_view::npos
+                              ? "application/vnd.elasticsearch+json;compatible-with=8"
+                              : "application/json; charset=UTF-8";
+  response.headers.emplace_back("X-Elastic-Product", "Elasticsearch");
+  response.body = std::move(body);
+  return response;
+}
+
+http::HttpResponse EsError(const http::HttpRequest& request, int status, std::string_view type,
+                           std::string_view reason) {
+  return EsResponse(request, status, ElasticsearchErrorBody(status, type, reason));
+}
+
+// The path with the /api/v1/ingest/elasticsearch prefix removed ("/" for the root).
+std::string_view EsPath(std::string_view path) {
+  if (path.substr(0, kPrefix.size()) == kPrefix) path.remove_prefix(kPrefix.size());
+  while (path.size() > 1 && path.back() == '/') path.remove_suffix(1);
+  if (path.empty()) return "/";
+  return path;
+}
+
+// "/{index}/_bulk" gives the index; "/_bulk" gives "".
+std::string IndexFromBulkPath(std::string_view path) {
+  path = EsPath(path);
+  constexpr std::string_view kBulk = "/_bulk";
+  if (path.size() <= kBulk.size() || path.substr(path.size() - kBulk.size()) != kBulk) return "";
+  std::string_view index = path.substr(1, path.size() - kBulk.size() - 1);
+  return std::string(index);
+}
+
+std::string Quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string InfoBody() {
+  return std::string(
+             "{\"name\":\"sawmill\",\"cluster_name\":\"sawmill\",\"cluster_uuid\":"
+             "\"c2F3bWlsbC1zYXdtaWxs\",\"version\":{\"number\":\"") +
+         std::string(kVersion) +
+         "\",\"build_flavor\":\"default\",\"build_type\":\"sawmill\",\"build_hash\":"
+         "\"sawmill-" SAWMILL_VERSION
+         "\",\"build_date\":\"2023-11-04T10:04:57.184859352Z\",\"build_snapshot\""
+         ":false,\"lucene_version\":\"9.8.0\",\"minimum_wire_compatibility_version\":\"7.17.0\","
+         "\"minimum_index_compatibility_version\":\"7.0.0\"},\"tagline\":\"You Know, for "
+         "Search\"}";
+}
+
+std::string LicenseBody() {
+  return "{\"license\":{\"status\":\"active\",\"uid\":\"sawmill\",\"type\":\"basic\","
+         "\"issue_date\":\"2023-01-01T00:00:00.000Z\",\"issue_date_in_millis\":1672531200000,"
+         "\"max_nodes\":1000,\"max_resource_units\":null,\"issued_to\":\"sawmill\",\"issuer\":"
+         "\"elasticsearch\",\"start_date_in_millis\":-1}}";
+}
+
+std::string NodesBody(const http::HttpRequest& request) {
+  std::string host(RequestHeader(request, "host"));
+  if (host.empty()) host = "127.0.0.1:9640";
+  return "{\"_nodes\":{\"total\":1,\"successful\":1,\"failed\":0},\"cluster_name\":\"sawmill\","
+         "\"nodes\":{\"c2F3bWlsbA\":{\"name\":\"sawmill\",\"transport_address\":" +
+         Quote(host) + ",\"host\":" + Quote(host.substr(0, host.rfind(':'))) +
+         ",\"ip\":" + Quote(host.substr(0, host.rfind(':'))) + ",\"version\":\"" +
+         std::string(kVersion) +
+         "\",\"roles\":[\"data\",\"ingest\",\"master\"],\"http\":{\"bound_address\":[" +
+         Quote(host) + "],\"publish_address\":" + Quote(host) +
+         ",\"max_content_length_in_bytes\":104857600}}}}";
+}
+
+bool StartsWith(std::string_view text, std::string_view prefix) {
+  return text.substr(0, prefix.size()) == prefix;
+}
+
+}  // namespace
+
+http::HttpResponse HandleElasticsearchBulk(const http::HttpRequest& request,
+                                           http::IngestSink* sink) {
+  const auto start = std::chrono::steady_clock::now();
+  ShipperContext context = ContextFromRequest(request, WallNanos());
+  Result<EsBulkBatch> batch =
+      DecodeElasticsearchBulk(request.body, IndexFromBulkPath(request.path), context);
+  if (!batch.ok()) {
+    return EsError(request, 400, "illegal_argument_exception", batch.status().message());
+  }
+  Status ingest = Status::OK();
+  if (!batch->records.empty()) {
+    ingest = sink->Ingest(context.tenant, "elasticsearch", &batch->records);
+  }
+  const int64_t took = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::steady_clock::now() - start)
+                           .count();
+  return EsResponse(request, 200, EncodeElasticsearchBulkResponse(batch->items, took, ingest));
+}
+
+http::HttpResponse HandleElasticsearchApi(const http::HttpRequest& request) {
+  const std::string_view path = EsPath(request.path);
+  const std::string& method = request.method;
+  if (path == "/") {
+    if (method == "HEAD") return EsResponse(request, 200, "");
+    return EsResponse(request, 200, InfoBody());
+  }
+  if (path == "/_license" || path == "/_xpack/license") {
+    return EsResponse(request, 200, LicenseBody());
+  }
+  if (path == "/_xpack") {
+    return EsResponse(request, 200,
+                      "{\"build\":{},\"license\":{\"uid\":\"sawmill\",\"type\":\"basic\","
+                      "\"mode\":\"basic\",\"status\":\"active\"},\"features\":{}}");
+  }
+  if (path == "/_nodes/http" || path == "/_nodes" || path == "/_nodes/_all/http") {
+    return EsResponse(request, 200, NodesBody(request));
+  }
+  if (path == "/_cluster/health") {
+    return EsResponse(request, 200,
+                      "{\"cluster_name\":\"sawmill\",\"status\":\"green\",\"timed_out\":false,"
+                      "\"number_of_nodes\":1,\"number_of_data_nodes\":1}");
+  }
+  // Templates, ILM policies, ingest pipelines, data streams: Sawmill has no mappings to manage,
+  // so every such object "exists" and every change is acknowledged, which lets Filebeat,
+  // Logstash and the clients' setup steps proceed.
+  for (std::string_view kind :
+       {"/_index_template", "/_template", "/_component_template", "/_ilm/policy",
+        "/_ingest/pipeline", "/_data_stream", "/_alias", "/_aliases"}) {
+    if (!StartsWith(path, kind)) continue;
+    if (method == "PUT" || method == "POST" || method == "DELETE") {
+      return EsResponse(request, 200, "{\"acknowledged\":true}");
+    }
+    if (method == "HEAD") return EsResponse(request, 200, "");
+    std::string name(path.size() > kind.size() + 1 ? path.substr(kind.size() + 1) : "");
+    if (kind == "/_index_template") {
+      return EsResponse(request, 200,
+                        "{\"index_templates\":[{\"name\":" + Quote(name) +
+                            ",\"index_template\":{\"index_patterns\":[" + Quote(name + "*") +
+                            "],\"composed_of\":[]}}]}");
+    }
+    if (kind == "/_data_stream") return EsResponse(request, 200, "{\"data_streams\":[]}");
+    if (name.empty()) return EsResponse(request, 200, "{}");
+    return EsResponse(request, 200, "{" + Quote(name) + ":{}}");
+  }
+  return EsError(request, 404, "sawmill_unsupported_api_exception",
+                 "Sawmill answers only _bulk and the handshake calls of Elasticsearch clients; "
+                 "not " +
+                     std::string(method) + " " + std::string(path));
+}
+
+}  // namespace sawmill::ingest

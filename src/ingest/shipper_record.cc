@@ -1,0 +1,110 @@
+#include "ingest/shipper_record.h"
+
+#include <chrono>
+#include <optional>
+
+namespace sawmill::ingest {
+
+namespace {
+
+std::string_view FirstQuery(const http::HttpRequest& request, const std::string& name) {
+  auto it = request.query.find(name);
+  return it == request.query.end() ? std::string_view() : std::string_view(it->second);
+}
+
+void Truncate(size_t max_bytes, std::string* text, uint32_t* flags) {
+  if (max_bytes == 0 || text->size() <= max_bytes) return;
+  size_t cut = max_bytes;
+  // Do not leave half a UTF-8 sequence at the cut.
+  while (cut > 0 && (static_cast<unsigned char>((*text)[cut]) & 0xC0) == 0x80) --cut;
+  text->resize(cut);
+  *flags |= kFlagTruncated;
+}
+
+void Repair(std::string* text, uint32_t* flags) {
+  if (SanitizeUtf8(text)) *flags |= kFlagInvalidUtf8;
+}
+
+}  // namespace
+
+ShipperContext ContextFromRequest(const http::HttpRequest& request, int64_t now_ns) {
+  ShipperContext context;
+  context.tenant = request.tenant.empty() ? "default" : request.tenant;
+  context.now_ns = now_ns;
+  context.defaults.service = std::string(FirstQuery(request, "service"));
+  context.defaults.host = std::string(FirstQuery(request, "host"));
+  std::string_view level = FirstQuery(request, "level");
+  if (!level.empty()) context.defaults.level = ParseLevel(level);
+  return context;
+}
+
+int64_t WallNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string_view RequestHeader(const http::HttpRequest& request, std::string_view lower_name) {
+  auto it = request.headers.find(std::string(lower_name));
+  return it == request.headers.end() ? std::string_view() : std::string_view(it->second);
+}
+
+void FinishShipperRecord(const ShipperContext& context, Record* record) {
+  record->tenant = context.tenant;
+  record->ingest_ts = context.now_ns;
+  if (record->ts == 0) record->ts = context.now_ns;
+  if (record->service.empty()) record->service = context.defaults.service;
+  if (record->host.empty()) record->host = context.defaults.host;
+  if (record->level == Level::kUnknown) {
+    std::optional<int64_t> ts;
+    std::optional<Level> level;
+    SniffPlainLine(record->message, context.now_ns, &ts, &level);
+    if (level.has_value()) {
+      record->level = *level;
+    } else if (context.defaults.level.has_value()) {
+      record->level = *context.defaults.level;
+    }
+  }
+  const size_t max = context.options.max_line_bytes;
+  Truncate(max, &record->message, &record->flags);
+  for (std::string* text : {&record->message, &record->service, &record->host, &record->trace_id,
+                            &record->span_id, &record->user_id}) {
+    Repair(text, &record->flags);
+  }
+  for (auto& [key, value] : record->fields) {
+    Truncate(max, &value, &record->flags);
+    Repair(&key, &record->flags);
+    Repair(&value, &record->flags);
+  }
+}
+
+std::string HexLower(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (char c : bytes) {
+    auto u = static_cast<unsigned char>(c);
+    out += kHex[u >> 4];
+    out += kHex[u & 15];
+  }
+  return out;
+}
+
+bool NormalizeHexId(std::string_view text, std::string* out) {
+  out->clear();
+  if (text.empty() || text.size() % 2 != 0 || text.size() > 64) return false;
+  bool all_zero = true;
+  std::string lower;
+  lower.reserve(text.size());
+  for (char c : text) {
+    char l = (c >= 'A' && c <= 'F') ? static_cast<char>(c - 'A' + 'a') : c;
+    if (!((l >= '0' && l <= '9') || (l >= 'a' && l <= 'f'))) return false;
+    if (l != '0') all_zero = false;
+    lower += l;
+  }
+  if (all_zero) return false;
+  *out = std::move(lower);
+  return true;
+}
+
+}  // namespace sawmill::ingest

@@ -1,0 +1,50 @@
+// What every shipper protocol (Elasticsearch _bulk, Loki push, OTLP/HTTP, syslog) does the same
+// way when it turns a decoded entry into a Record: defaults from the request, the server clock,
+// the line-length limit and UTF-8 repair. Decoders fill the protocol's own fields first and then
+// call FinishShipperRecord once per record.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "http/router.h"
+#include "ingest/normalize.h"
+#include "sawmill/record.h"
+
+namespace sawmill::ingest {
+
+// The request-wide inputs of a decoder.
+struct ShipperContext {
+  std::string tenant = "default";
+  Defaults defaults;             // used where a record carries no service/host/level
+  NormalizeOptions options;      // max_line_bytes applies to the message and to each field value
+  int64_t now_ns = 0;            // server clock at ingest; becomes ingest_ts (and ts when unknown)
+  size_t max_records = 1000000;  // a request with more records is rejected (bounded memory)
+};
+
+// The same place native ingestion takes them from: the authenticated tenant of the request and
+// the `service`, `host` and `level` query parameters.
+ShipperContext ContextFromRequest(const http::HttpRequest& request, int64_t now_ns);
+
+// Server clock, ns since the Unix epoch.
+int64_t WallNanos();
+
+// First value of a lower-case header name, or "".
+std::string_view RequestHeader(const http::HttpRequest& request, std::string_view lower_name);
+
+// Fills ingest_ts, tenant, ts (when 0), service/host/level from the defaults when empty,
+// truncates an over-long message (kFlagTruncated) and repairs invalid UTF-8 everywhere
+// (kFlagInvalidUtf8). When the level is still unknown, a level word at the start of the
+// message is used (the same sniffing as for plain native lines).
+void FinishShipperRecord(const ShipperContext& context, Record* record);
+
+// Lower-case hex of raw bytes (trace and span ids of binary protocols).
+std::string HexLower(std::string_view bytes);
+
+// Lower-cases a hex id; returns false (and leaves "*out" empty) when "text" is not an even
+// number of hex digits or is all zeros (an invalid id in W3C trace context).
+bool NormalizeHexId(std::string_view text, std::string* out);
+
+}  // namespace sawmill::ingest

@@ -1,0 +1,51 @@
+// The syslog listener of `sawmill server --syslog HOST:PORT`: TCP (RFC 6587 octet counting and
+// LF framing) and UDP on the same port, every message parsed by ParseSyslogMessage and handed
+// to the IngestSink in batches (one batch per TCP read or per burst of datagrams).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "http/router.h"
+#include "sawmill/status.h"
+
+namespace sawmill::ingest {
+
+struct SyslogServerOptions {
+  std::string tenant = "default";        // syslog carries no credentials
+  size_t max_message_bytes = 64 * 1024;  // longer messages are truncated and flagged
+  size_t max_connections = 1024;         // further TCP connections are closed at once
+  size_t max_batch = 512;                // records per IngestSink call
+  int threads = 1;
+};
+
+class SyslogServer {
+ public:
+  // Binds TCP and UDP on "addr" ("127.0.0.1:5514", "[::1]:5514", ":5514" for all interfaces;
+  // port 0 picks a free port, the same for both, see port()) and starts serving on its own
+  // thread. "*sink" must outlive the server.
+  // Errors: InvalidArgument for a malformed address; Unavailable when the port cannot be bound.
+  static Result<std::unique_ptr<SyslogServer>> Start(const std::string& addr,
+                                                     http::IngestSink* sink,
+                                                     SyslogServerOptions options = {});
+
+  // Stops listening, closes connections and joins the threads. Idempotent.
+  void Stop();
+
+  // The bound port (TCP and UDP).
+  uint16_t port() const;
+
+  ~SyslogServer();
+  SyslogServer(const SyslogServer&) = delete;
+  SyslogServer& operator=(const SyslogServer&) = delete;
+
+  struct Impl;
+
+ private:
+  explicit SyslogServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sawmill::ingest
