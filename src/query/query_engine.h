@@ -111,6 +111,9 @@ struct QueryOptions {
   uint32_t max_concurrent_per_user = 5;
   uint64_t cache_bytes = 64ull << 20;
   int64_t cache_ttl_ns = 30'000'000'000;
+  // storage::EngineOptions::partitions, for pruning by partition when a query fixes both service
+  // and host. 0: no partition pruning (the inverted index still prunes those segments).
+  uint32_t partitions = 0;
 };
 
 // Thread-safe. "engine" must outlive the QueryEngine.

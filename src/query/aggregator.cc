@@ -1,0 +1,291 @@
+#include "query/aggregator.h"
+
+#include <algorithm>
+
+#include "query/evaluator.h"
+#include "query/time_range.h"
+#include "segment/segment.h"
+
+namespace sawmill::query {
+
+namespace {
+
+int64_t FloorDiv(int64_t a, int64_t b) {
+  int64_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+
+int CompareValues(const Value& a, const Value& b) {
+  if (a.index() != b.index()) return a.index() == 1 ? -1 : 1;  // numbers before text
+  if (a.index() == 1) {
+    int64_t x = std::get<int64_t>(a), y = std::get<int64_t>(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  int c = std::get<std::string>(a).compare(std::get<std::string>(b));
+  return c < 0 ? -1 : c > 0 ? 1 : 0;
+}
+
+const Value* Find(const Row& row, std::string_view name) {
+  for (const auto& [k, v] : row) {
+    if (k == name) return &v;
+  }
+  return nullptr;
+}
+
+void ApplyRowStages(const Query& q, std::vector<Row>* rows) {
+  bool after = false;
+  for (const Pipe& p : q.pipes) {
+    if (p.kind == PipeKind::kCount || p.kind == PipeKind::kTop || p.kind == PipeKind::kUniq) {
+      after = true;
+      continue;
+    }
+    if (!after) continue;
+    switch (p.kind) {
+      case PipeKind::kSort:
+        std::stable_sort(rows->begin(), rows->end(), [&](const Row& a, const Row& b) {
+          for (const SortKey& key : p.sort) {
+            const Value* x = Find(a, key.column);
+            const Value* y = Find(b, key.column);
+            if (!x || !y) continue;
+            int c = CompareValues(*x, *y);
+            if (c != 0) return key.descending ? c > 0 : c < 0;
+          }
+          return false;
+        });
+        break;
+      case PipeKind::kHead:
+        if (rows->size() > static_cast<size_t>(p.n)) rows->resize(static_cast<size_t>(p.n));
+        break;
+      case PipeKind::kFields:
+        for (Row& row : *rows) {
+          Row out;
+          for (const std::string& f : p.fields) {
+            const Value* v = Find(row, f);
+            out.emplace_back(f, v ? *v : Value(std::string()));
+          }
+          row = std::move(out);
+        }
+        break;
+      default: break;
+    }
+  }
+}
+
+}  // namespace
+
+std::string GroupValue(const Record& record, std::string_view field) {
+  std::string out;
+  if (!FieldText(record, field, &out)) out.clear();
+  return out;
+}
+
+Status ValidatePipes(const Query& query, const TimeRange& range, bool all_time) {
+  if (all_time) return Status::OK();
+  for (const Pipe& p : query.pipes) {
+    for (const GroupKey& k : p.group_by) {
+      if (k.bucket_ns <= 0) continue;
+      int64_t buckets =
+          FloorDiv(range.to_ns - 1, k.bucket_ns) - FloorDiv(range.from_ns, k.bucket_ns) + 1;
+      if (buckets > kMaxBuckets) {
+        return Status::InvalidArgument("bucket(" + FormatDuration(k.bucket_ns) + ") over " +
+                                       FormatDuration(range.to_ns - range.from_ns) + " makes " +
+                                       std::to_string(buckets) + " buckets, more than " +
+                                       std::to_string(kMaxBuckets) +
+                                       ": use a wider bucket or a shorter time range");
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Aggregator::Aggregator(const Query* query, bool time_field_ts)
+    : query_(query), time_field_ts_(time_field_ts) {
+  for (const Pipe& p : query->pipes) {
+    if (p.kind == PipeKind::kCount || p.kind == PipeKind::kTop || p.kind == PipeKind::kUniq) {
+      agg_ = &p;
+      break;
+    }
+  }
+  if (agg_ != nullptr) {
+    for (size_t i = 0; i < agg_->group_by.size(); ++i) {
+      if (agg_->group_by[i].bucket_ns > 0 && bucket_index_ < 0) {
+        bucket_index_ = static_cast<int>(i);
+        bucket_ns_ = agg_->group_by[i].bucket_ns;
+      }
+    }
+  }
+}
+
+uint32_t Aggregator::columns() const {
+  uint32_t mask = 0;
+  if (agg_ == nullptr) return mask;
+  for (const GroupKey& k : agg_->group_by) {
+    mask |= k.bucket_ns > 0 ? (time_field_ts_ ? segment::kColTs : segment::kColIngestTs)
+                            : ColumnOfField(k.name);
+  }
+  for (const std::string& f : agg_->fields) mask |= ColumnOfField(f);
+  return mask;
+}
+
+void Aggregator::Bump(Key key, int64_t by) {
+  auto it = counts_.find(key);
+  if (it != counts_.end()) {
+    it->second += by;
+    return;
+  }
+  if (counts_.size() >= kMaxGroups) {
+    dropped_ = true;
+    return;
+  }
+  counts_.emplace(std::move(key), by);
+}
+
+void Aggregator::Add(const Record& record) {
+  if (agg_ == nullptr) return;
+  Key key;
+  switch (agg_->kind) {
+    case PipeKind::kCount:
+      for (size_t i = 0; i < agg_->group_by.size(); ++i) {
+        if (static_cast<int>(i) == bucket_index_) {
+          int64_t t = time_field_ts_ ? record.ts : record.ingest_ts;
+          key.bucket = FloorDiv(t, bucket_ns_) * bucket_ns_;
+          min_bucket_ = std::min(min_bucket_, key.bucket);
+          max_bucket_ = std::max(max_bucket_, key.bucket);
+        } else {
+          key.values.push_back(agg_->group_by[i].bucket_ns > 0
+                                   ? std::string()
+                                   : GroupValue(record, agg_->group_by[i].name));
+        }
+      }
+      break;
+    case PipeKind::kTop:
+    case PipeKind::kUniq:
+      for (const std::string& f : agg_->fields) key.values.push_back(GroupValue(record, f));
+      break;
+    default: return;
+  }
+  Bump(std::move(key), 1);
+}
+
+void Aggregator::Merge(const Aggregator& other) {
+  for (const auto& [key, n] : other.counts_) Bump(key, n);
+  dropped_ = dropped_ || other.dropped_;
+  min_bucket_ = std::min(min_bucket_, other.min_bucket_);
+  max_bucket_ = std::max(max_bucket_, other.max_bucket_);
+}
+
+std::vector<Row> Aggregator::Finish(const TimeRange& range, bool all_time,
+                                    std::vector<std::string>* warnings) const {
+  std::vector<Row> rows;
+  if (agg_ == nullptr) return rows;
+  if (dropped_) {
+    warnings->push_back("more than " + std::to_string(kMaxGroups) +
+                        " distinct groups: the counts are partial; group by fewer or "
+                        "lower-cardinality fields, or add filters");
+  }
+  auto make_row = [&](const Key& key, int64_t count, bool with_count) {
+    Row row;
+    size_t v = 0;
+    if (agg_->kind == PipeKind::kCount) {
+      for (size_t i = 0; i < agg_->group_by.size(); ++i) {
+        if (static_cast<int>(i) == bucket_index_) {
+          row.emplace_back("bucket", FormatRfc3339(key.bucket));
+        } else {
+          row.emplace_back(agg_->group_by[i].name, key.values[v++]);
+        }
+      }
+    } else {
+      for (const std::string& f : agg_->fields) row.emplace_back(f, key.values[v++]);
+    }
+    if (with_count) row.emplace_back("count", count);
+    return row;
+  };
+  switch (agg_->kind) {
+    case PipeKind::kCount: {
+      if (bucket_index_ >= 0) {
+        // Every series (combination of the other group fields) gets every bucket.
+        std::set<std::vector<std::string>> series;
+        for (const auto& [key, n] : counts_) series.insert(key.values);
+        if (agg_->group_by.size() == 1) series.insert({});
+        int64_t first, last;
+        if (all_time) {
+          first = min_bucket_;
+          last = max_bucket_;
+        } else {
+          first = FloorDiv(range.from_ns, bucket_ns_) * bucket_ns_;
+          last = FloorDiv(range.to_ns - 1, bucket_ns_) * bucket_ns_;
+        }
+        if (first <= last && (last - first) / bucket_ns_ < kMaxBuckets) {
+          size_t budget = kMaxGroups * 4;
+          for (int64_t b = first; b <= last; b += bucket_ns_) {
+            for (const auto& s : series) {
+              Key key{b, s};
+              auto it = counts_.find(key);
+              rows.push_back(make_row(key, it == counts_.end() ? 0 : it->second, true));
+              if (--budget == 0) break;
+            }
+            if (budget == 0) {
+              warnings->push_back("too many bucket rows: the answer is cut; use a wider bucket");
+              break;
+            }
+          }
+        }
+      } else {
+        for (const auto& [key, n] : counts_) rows.push_back(make_row(key, n, true));
+        if (agg_->group_by.empty() && rows.empty()) rows.push_back({{"count", int64_t{0}}});
+        if (!agg_->group_by.empty()) {
+          std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+            return std::get<int64_t>(a.back().second) > std::get<int64_t>(b.back().second);
+          });
+        }
+      }
+      break;
+    }
+    case PipeKind::kTop: {
+      for (const auto& [key, n] : counts_) rows.push_back(make_row(key, n, true));
+      std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+        return std::get<int64_t>(a.back().second) > std::get<int64_t>(b.back().second);
+      });
+      if (rows.size() > static_cast<size_t>(agg_->n)) rows.resize(static_cast<size_t>(agg_->n));
+      break;
+    }
+    case PipeKind::kUniq:
+      for (const auto& [key, n] : counts_) rows.push_back(make_row(key, n, false));
+      break;
+    default: break;
+  }
+  ApplyRowStages(*query_, &rows);
+  return rows;
+}
+
+std::vector<Row> ProjectHits(const std::vector<Record>& hits,
+                             const std::vector<std::string>& fields) {
+  std::vector<Row> rows;
+  rows.reserve(hits.size());
+  for (const Record& r : hits) {
+    Row row;
+    for (const std::string& f : fields) {
+      FieldId id = FieldIdOf(f);
+      if (id == FieldId::kTs || id == FieldId::kIngestTs) {
+        row.emplace_back(f, FormatRfc3339(id == FieldId::kTs ? r.ts : r.ingest_ts));
+      } else if (id == FieldId::kSeq) {
+        row.emplace_back(f, static_cast<int64_t>(r.seq));
+      } else {
+        row.emplace_back(f, GroupValue(r, f));
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
+size_t HitLimit(const Query& query, size_t limit) {
+  for (const Pipe& p : query.pipes) {
+    if (p.kind == PipeKind::kCount || p.kind == PipeKind::kTop || p.kind == PipeKind::kUniq) break;
+    if (p.kind == PipeKind::kHead) limit = std::min(limit, static_cast<size_t>(p.n));
+  }
+  return limit;
+}
+
+}  // namespace sawmill::query

@@ -1,0 +1,74 @@
+// The pipe stages: count, count by (fields and time buckets), top, uniq, then sort / head /
+// fields on the resulting rows; and fields / head on hits. Memory is bounded by kMaxGroups.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "query/ast.h"
+#include "query/query_engine.h"
+
+namespace sawmill::query {
+
+// Distinct groups (count by, top, uniq) one query may hold; past it new groups are dropped and
+// the answer says so.
+inline constexpr size_t kMaxGroups = 100'000;
+// Time buckets one "count by bucket(...)" may produce.
+inline constexpr int64_t kMaxBuckets = 10'000;
+
+// Checks what can be checked before running: the bucket count of "range". Errors:
+// InvalidArgument naming the bucket width and the range.
+Status ValidatePipes(const Query& query, const TimeRange& range, bool all_time);
+
+// Accumulates the aggregating pipe of a query over matching records. Not thread-safe: one per
+// worker, combined with Merge().
+class Aggregator {
+ public:
+  // REQUIRES: query.Aggregates(). "query" must outlive the Aggregator.
+  Aggregator(const Query* query, bool time_field_ts);
+
+  void Add(const Record& record);
+  void Merge(const Aggregator& other);
+
+  // The answer rows after the row stages (sort, head, fields). "range" gives the empty
+  // buckets; with "all_time" the buckets span the matching records. Adds a warning when
+  // groups were dropped.
+  std::vector<Row> Finish(const TimeRange& range, bool all_time,
+                          std::vector<std::string>* warnings) const;
+
+  // The segment columns the aggregation reads.
+  uint32_t columns() const;
+
+ private:
+  struct Key {
+    int64_t bucket = 0;
+    std::vector<std::string> values;
+    auto operator<=>(const Key&) const = default;
+  };
+
+  void Bump(Key key, int64_t by);
+
+  const Query* query_;
+  const Pipe* agg_ = nullptr;
+  bool time_field_ts_;
+  int bucket_index_ = -1;  // position of bucket(...) in agg_->group_by, or -1
+  int64_t bucket_ns_ = 0;
+  std::map<Key, int64_t> counts_;
+  bool dropped_ = false;
+  int64_t min_bucket_ = INT64_MAX, max_bucket_ = INT64_MIN;
+};
+
+// Rows of "fields a, b" for hits; values as in an aggregation's rows (ts as RFC 3339).
+std::vector<Row> ProjectHits(const std::vector<Record>& hits,
+                             const std::vector<std::string>& fields);
+
+// The hit limit a query implies: the smallest "head N" before any aggregation, or "limit".
+size_t HitLimit(const Query& query, size_t limit);
+
+// The text value of a group field ("" when the record lacks it).
+std::string GroupValue(const Record& record, std::string_view field);
+
+}  // namespace sawmill::query

@@ -1,0 +1,529 @@
+#include "query/executor.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+
+#include "query/evaluator.h"
+#include "query/planner.h"
+#include "query/time_range.h"
+
+namespace sawmill::query {
+
+namespace {
+
+// Newest-first order: time field, then ingest_ts, then seq (unique).
+struct HitKey {
+  int64_t time;
+  int64_t ingest;
+  uint64_t seq;
+  auto operator<=>(const HitKey&) const = default;
+};
+
+HitKey KeyOf(const Record& r, bool ts) { return {ts ? r.ts : r.ingest_ts, r.ingest_ts, r.seq}; }
+
+bool InRange(const Record& r, const ExecOptions& o) {
+  int64_t t = o.time_field_ts ? r.ts : r.ingest_ts;
+  return t >= o.range.from_ns && t < o.range.to_ns;
+}
+
+// Moves the columns in "mask" from "src" into "dst".
+void MoveColumns(Record&& src, uint32_t mask, Record* dst) {
+  if (mask & segment::kColTs) dst->ts = src.ts;
+  if (mask & segment::kColIngestTs) dst->ingest_ts = src.ingest_ts;
+  if (mask & segment::kColSeq) dst->seq = src.seq;
+  if (mask & segment::kColService) dst->service = std::move(src.service);
+  if (mask & segment::kColHost) dst->host = std::move(src.host);
+  if (mask & segment::kColLevel) dst->level = src.level;
+  if (mask & segment::kColTraceId) dst->trace_id = std::move(src.trace_id);
+  if (mask & segment::kColSpanId) dst->span_id = std::move(src.span_id);
+  if (mask & segment::kColUserId) dst->user_id = std::move(src.user_id);
+  if (mask & segment::kColMessage) dst->message = std::move(src.message);
+  if (mask & segment::kColFields) dst->fields = std::move(src.fields);
+  if (mask & segment::kColFlags) dst->flags = src.flags;
+}
+
+enum class StopReason { kNone, kBytes, kTime };
+
+struct Task {
+  const storage::SegmentHandle* segment = nullptr;  // or a memtable chunk:
+  const std::vector<Record>* chunk = nullptr;
+  int64_t max_time = INT64_MAX;
+};
+
+struct WorkerState {
+  std::unique_ptr<Aggregator> agg;
+  QueryStats stats;
+  std::vector<std::string> warnings;
+  std::vector<std::string> plan;
+  bool partial = false;
+};
+
+class Job {
+ public:
+  Job(std::shared_ptr<const storage::Snapshot> snapshot, std::shared_ptr<const Query> query,
+      const ExecOptions& options)
+      : snapshot_(std::move(snapshot)), query_(std::move(query)), options_(options) {
+    clock_ = options_.clock ? options_.clock : Clock::Real();
+    aggregates_ = query_->Aggregates();
+    limit_ = HitLimit(*query_, options_.limit);
+    time_col_ = options_.time_field_ts ? segment::kColTs : segment::kColIngestTs;
+    pinned_ = PinnedPartition(*query_->filter, options_.partitions);
+    filter_mask_ =
+        ColumnsOf(*query_->filter) | time_col_ | segment::kColIngestTs | segment::kColSeq;
+    if (aggregates_) {
+      Aggregator probe(query_.get(), options_.time_field_ts);
+      filter_mask_ |= probe.columns();
+    }
+  }
+
+  // Builds the task list (time and partition pruning happen here, from metadata only).
+  void Plan() {
+    for (const storage::MemtableView& m : snapshot_->memtables) {
+      if (pinned_ && m.partition != *pinned_) continue;
+      for (const auto& chunk : m.chunks) {
+        if (chunk && !chunk->empty()) tasks_.push_back(Task{nullptr, chunk.get(), INT64_MAX});
+      }
+    }
+    std::vector<Task> segs;
+    for (const storage::SegmentHandle& h : snapshot_->segments) {
+      ++totals_.segments_total;
+      const segment::SegmentInfo& info = h.info;
+      int64_t lo = options_.time_field_ts ? info.min_ts : info.min_ingest_ts;
+      int64_t hi = options_.time_field_ts ? info.max_ts : info.max_ingest_ts;
+      if (info.tenant != snapshot_->tenant || hi < options_.range.from_ns ||
+          lo >= options_.range.to_ns || info.rows == 0) {
+        continue;
+      }
+      if (options_.use_indexes && pinned_ && info.partition != *pinned_) {
+        AddPlanLine("segment " + std::to_string(info.id) + ": pruned by partition");
+        continue;
+      }
+      ++totals_.segments_after_time;
+      segs.push_back(Task{&h, nullptr, hi});
+    }
+    // Newest first, so that early termination stops as soon as possible.
+    std::stable_sort(segs.begin(), segs.end(),
+                     [](const Task& a, const Task& b) { return a.max_time > b.max_time; });
+    tasks_.insert(tasks_.end(), segs.begin(), segs.end());
+  }
+
+  // Claims and runs tasks until none is left. Safe to call from many threads at once.
+  void Work() {
+    WorkerState ws;
+    if (aggregates_) ws.agg = std::make_unique<Aggregator>(query_.get(), options_.time_field_ts);
+    bool claimed_any = false;
+    while (true) {
+      size_t index;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (next_ >= tasks_.size()) break;
+        index = next_++;
+        ++in_flight_;
+        if (!claimed_any) {
+          claimed_any = true;
+          ++claimed_unmerged_;
+        }
+      }
+      const Task& task = tasks_[index];
+      if (stop_.load() == StopReason::kNone) {
+        if (task.chunk) {
+          ScanChunk(*task.chunk, &ws);
+        } else {
+          ScanSegment(task, &ws);
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      --in_flight_;
+    }
+    if (!claimed_any) return;  // a late helper: nothing to merge, and the answer may be gone
+    std::lock_guard<std::mutex> lock(mu_);
+    Add(&totals_, ws.stats);
+    if (ws.agg) {
+      if (!agg_) {
+        agg_ = std::move(ws.agg);
+      } else {
+        agg_->Merge(*ws.agg);
+      }
+    }
+    for (auto& w : ws.warnings) warnings_.push_back(std::move(w));
+    for (auto& p : ws.plan) AddPlanLineLocked(std::move(p));
+    partial_ = partial_ || ws.partial;
+    --claimed_unmerged_;
+    done_cv_.notify_all();
+  }
+
+  // Runs on the calling thread plus up to pool size helpers; returns when all is merged.
+  ExecResult Run(std::shared_ptr<Job> self) {
+    int64_t start = clock_->MonotonicNanos();
+    Plan();
+    if (options_.pool != nullptr && tasks_.size() > 1) {
+      unsigned helpers =
+          std::min<unsigned>(options_.pool->size(), static_cast<unsigned>(tasks_.size() - 1));
+      for (unsigned i = 0; i < helpers; ++i) {
+        options_.pool->Submit([self] { self->Work(); });
+      }
+    }
+    Work();
+    {
+      // Every claimed task finished and merged. Helpers that start later find nothing to
+      // claim and touch nothing but mu_ and next_.
+      std::unique_lock<std::mutex> lock(mu_);
+      done_cv_.wait(lock, [&] {
+        return next_ >= tasks_.size() && in_flight_ == 0 && claimed_unmerged_ == 0;
+      });
+    }
+    return Finish(start);
+  }
+
+ private:
+  static void Add(QueryStats* to, const QueryStats& s) {
+    to->segments_after_index += s.segments_after_index;
+    to->segments_after_bloom += s.segments_after_bloom;
+    to->blocks_total += s.blocks_total;
+    to->blocks_read += s.blocks_read;
+    to->bytes_read_compressed += s.bytes_read_compressed;
+    to->bytes_read_raw += s.bytes_read_raw;
+    to->rows_scanned += s.rows_scanned;
+    to->rows_matched += s.rows_matched;
+    to->memtable_rows_scanned += s.memtable_rows_scanned;
+  }
+
+  void AddPlanLine(std::string line) {
+    std::lock_guard<std::mutex> lock(mu_);
+    AddPlanLineLocked(std::move(line));
+  }
+  void AddPlanLineLocked(std::string line) {
+    if (plan_lines_.size() < 200) plan_lines_.push_back(std::move(line));
+  }
+
+  bool CheckLimits(WorkerState* ws) {
+    StopReason reason = stop_.load();
+    if (reason == StopReason::kNone) {
+      if (bytes_read_.load() >= options_.max_bytes_scanned) {
+        reason = StopReason::kBytes;
+      } else if (clock_->MonotonicNanos() > options_.deadline_mono_ns) {
+        reason = StopReason::kTime;
+      }
+      if (reason != StopReason::kNone) {
+        StopReason expected = StopReason::kNone;
+        stop_.compare_exchange_strong(expected, reason);
+      }
+    }
+    if (reason != StopReason::kNone) ws->partial = true;
+    return reason == StopReason::kNone;
+  }
+
+  // Current top-K threshold: a record whose key is below it cannot be a hit.
+  bool Admissible(const HitKey& key) {
+    std::lock_guard<std::mutex> lock(heap_mu_);
+    return heap_.size() < limit_ || key > KeyOf(heap_.front(), options_.time_field_ts);
+  }
+  bool Exhausted(int64_t max_time) {
+    std::lock_guard<std::mutex> lock(heap_mu_);
+    return heap_.size() >= limit_ && max_time < KeyOf(heap_.front(), options_.time_field_ts).time;
+  }
+
+  void Offer(std::vector<Record>* matched) {
+    if (matched->empty()) return;
+    std::lock_guard<std::mutex> lock(heap_mu_);
+    auto greater = [&](const Record& a, const Record& b) {
+      return KeyOf(a, options_.time_field_ts) > KeyOf(b, options_.time_field_ts);
+    };
+    for (Record& r : *matched) {
+      if (heap_.size() < limit_) {
+        heap_.push_back(std::move(r));
+        std::push_heap(heap_.begin(), heap_.end(), greater);
+      } else if (greater(r, heap_.front())) {
+        std::pop_heap(heap_.begin(), heap_.end(), greater);
+        heap_.back() = std::move(r);
+        std::push_heap(heap_.begin(), heap_.end(), greater);
+      }
+    }
+    matched->clear();
+  }
+
+  void ScanChunk(const std::vector<Record>& chunk, WorkerState* ws) {
+    if (!CheckLimits(ws)) return;
+    std::vector<Record> matched;
+    for (const Record& r : chunk) {
+      ++ws->stats.memtable_rows_scanned;
+      ++ws->stats.rows_scanned;
+      if (!InRange(r, options_) || !Evaluate(*query_->filter, r)) continue;
+      ++ws->stats.rows_matched;
+      if (ws->agg) {
+        ws->agg->Add(r);
+      } else if (limit_ > 0 && Admissible(KeyOf(r, options_.time_field_ts))) {
+        matched.push_back(r);
+      }
+    }
+    Offer(&matched);
+  }
+
+  void ScanSegment(const Task& task, WorkerState* ws) {
+    const storage::SegmentHandle& h = *task.segment;
+    std::string name = "segment " + std::to_string(h.info.id);
+    if (!aggregates_ && Exhausted(task.max_time)) {
+      ws->plan.push_back(name + ": skipped, the newest hits are already found");
+      return;
+    }
+    if (!CheckLimits(ws)) return;
+    Result<std::shared_ptr<segment::SegmentReader>> opened = h.open();
+    if (!opened.ok()) {
+      ws->partial = true;
+      ws->warnings.push_back(name +
+                             " could not be read and was skipped: " + opened.status().ToString());
+      return;
+    }
+    const segment::SegmentReader& reader = **opened;
+    const std::vector<segment::BlockInfo>& blocks = reader.blocks();
+    std::optional<roaring::Roaring> rows;
+    if (options_.use_indexes) {
+      Result<IndexAnswer> index = EvaluateIndex(*query_->filter, reader);
+      if (!index.ok()) {
+        ws->warnings.push_back(
+            name + ": index unreadable, scanning instead: " + index.status().ToString());
+      } else {
+        rows = std::move(index->rows);
+      }
+      if (rows && rows->isEmpty()) {
+        ws->plan.push_back(name + ": pruned by the inverted index");
+        return;
+      }
+      ++ws->stats.segments_after_index;
+      if (!BloomsMayMatch(*query_->filter, reader, -1)) {
+        ws->plan.push_back(name + ": pruned by blooms");
+        return;
+      }
+      ++ws->stats.segments_after_bloom;
+    } else {
+      ++ws->stats.segments_after_index;
+      ++ws->stats.segments_after_bloom;
+    }
+    ws->stats.blocks_total += blocks.size();
+
+    // Candidate blocks, newest first.
+    std::vector<uint32_t> order;
+    for (uint32_t b = 0; b < blocks.size(); ++b) {
+      const segment::BlockInfo& bi = blocks[b];
+      int64_t lo = options_.time_field_ts ? bi.min_ts : bi.min_ingest_ts;
+      int64_t hi = options_.time_field_ts ? bi.max_ts : bi.max_ingest_ts;
+      if (hi < options_.range.from_ns || lo >= options_.range.to_ns) continue;
+      if (rows && bi.rows > 0) {
+        uint64_t before = bi.first_row == 0 ? 0 : rows->rank(bi.first_row - 1);
+        if (rows->rank(bi.first_row + bi.rows - 1) == before) continue;
+      }
+      if (options_.use_indexes &&
+          !BloomsMayMatch(*query_->filter, reader, static_cast<int64_t>(b))) {
+        continue;
+      }
+      order.push_back(b);
+    }
+    auto block_max = [&](uint32_t b) {
+      return options_.time_field_ts ? blocks[b].max_ts : blocks[b].max_ingest_ts;
+    };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return block_max(a) > block_max(b); });
+
+    uint32_t first_mask = filter_mask_;
+    uint32_t rest_mask = segment::kColAll & ~first_mask;
+    uint64_t read_here = 0;
+    std::vector<Record> block_rows, rest_rows, matched;
+    for (uint32_t b : order) {
+      if (!aggregates_ && Exhausted(block_max(b))) continue;
+      if (!CheckLimits(ws)) break;
+      block_rows.clear();
+      segment::ReadStats rs;
+      Status st = reader.ReadBlock(b, first_mask, &block_rows, &rs);
+      Account(rs, ws);
+      ++read_here;
+      if (!st.ok()) {
+        CorruptBlock(h, b, st, ws);
+        continue;
+      }
+      const segment::BlockInfo& bi = blocks[b];
+      std::vector<uint32_t> hit_index;
+      for (uint32_t i = 0; i < block_rows.size(); ++i) {
+        if (rows && !rows->contains(bi.first_row + i)) continue;
+        ++ws->stats.rows_scanned;
+        const Record& r = block_rows[i];
+        if (!InRange(r, options_) || !Evaluate(*query_->filter, r)) continue;
+        ++ws->stats.rows_matched;
+        if (ws->agg) {
+          ws->agg->Add(r);
+        } else if (limit_ > 0 && Admissible(KeyOf(r, options_.time_field_ts))) {
+          hit_index.push_back(i);
+        }
+      }
+      if (hit_index.empty()) continue;
+      if (rest_mask != 0) {
+        rest_rows.clear();
+        segment::ReadStats rs2;
+        Status st2 = reader.ReadBlock(b, rest_mask, &rest_rows, &rs2);
+        Account(rs2, ws);
+        if (!st2.ok() || rest_rows.size() != block_rows.size()) {
+          CorruptBlock(h, b, st2.ok() ? Status::DataLoss("row count differs between columns") : st2,
+                       ws);
+          continue;
+        }
+        for (uint32_t i : hit_index)
+          MoveColumns(std::move(rest_rows[i]), rest_mask, &block_rows[i]);
+      }
+      for (uint32_t i : hit_index) matched.push_back(std::move(block_rows[i]));
+      Offer(&matched);
+    }
+    ws->plan.push_back(
+        name + " (partition " + std::to_string(h.info.partition) + ", " +
+        std::to_string(h.info.rows) + " rows): " + std::to_string(read_here) + " of " +
+        std::to_string(blocks.size()) + " blocks read" +
+        (rows ? ", index narrowed to " + std::to_string(rows->cardinality()) + " rows" : ""));
+  }
+
+  void Account(const segment::ReadStats& rs, WorkerState* ws) {
+    ws->stats.blocks_read += rs.blocks_read;
+    ws->stats.bytes_read_compressed += rs.bytes_read_compressed;
+    ws->stats.bytes_read_raw += rs.bytes_read_raw;
+    bytes_read_.fetch_add(rs.bytes_read_compressed);
+  }
+
+  void CorruptBlock(const storage::SegmentHandle& h, uint32_t block, const Status& st,
+                    WorkerState* ws) {
+    if (options_.engine != nullptr) options_.engine->ReportCorruption(h.info.id, st);
+    ws->partial = true;
+    ws->warnings.push_back("segment " + std::to_string(h.info.id) + " block " +
+                           std::to_string(block) + " is corrupt and was skipped: " + st.ToString());
+  }
+
+  ExecResult Finish(int64_t start) {
+    ExecResult out;
+    out.stats = totals_;
+    out.warnings = std::move(warnings_);
+    out.partial = partial_;
+    StopReason reason = stop_.load();
+    if (reason == StopReason::kBytes) {
+      out.partial = true;
+      out.warnings.push_back(
+          "stopped after reading " + std::to_string(bytes_read_.load()) +
+          " bytes, the per-query scan limit (" + std::to_string(options_.max_bytes_scanned) +
+          " bytes): the answer is partial; narrow the time range or add filters on service, "
+          "host, level or trace_id");
+    } else if (reason == StopReason::kTime) {
+      out.partial = true;
+      out.warnings.push_back(
+          "stopped at the per-query time limit: the answer is partial; narrow the time range "
+          "or add filters on service, host, level or trace_id");
+    }
+    if (aggregates_) {
+      out.is_pipe = true;
+      if (!agg_) agg_ = std::make_unique<Aggregator>(query_.get(), options_.time_field_ts);
+      out.rows = agg_->Finish(options_.range, options_.all_time, &out.warnings);
+    } else {
+      std::sort(heap_.begin(), heap_.end(), [&](const Record& a, const Record& b) {
+        return KeyOf(a, options_.time_field_ts) > KeyOf(b, options_.time_field_ts);
+      });
+      out.hits = std::move(heap_);
+      const Pipe* fields = nullptr;
+      for (const Pipe& p : query_->pipes) {
+        if (p.kind == PipeKind::kFields) fields = &p;
+      }
+      if (fields != nullptr) {
+        out.is_pipe = true;
+        out.rows = ProjectHits(out.hits, fields->fields);
+      }
+    }
+    out.stats.elapsed_ms = static_cast<double>(clock_->MonotonicNanos() - start) / 1e6;
+    std::string plan = "query: " + ToString(*query_) + "\n";
+    plan += "time: [" +
+            (options_.all_time ? std::string("all time")
+                               : FormatRfc3339(options_.range.from_ns) + ", " +
+                                     FormatRfc3339(options_.range.to_ns)) +
+            ") on " + (options_.time_field_ts ? "ts" : "ingest_ts") + "\n";
+    if (pinned_) plan += "partition: " + std::to_string(*pinned_) + " (service and host fixed)\n";
+    plan += "indexes: " + std::string(options_.use_indexes ? "on" : "off") + "\n";
+    const QueryStats& s = out.stats;
+    plan += "segments: " + std::to_string(s.segments_total) + " total, " +
+            std::to_string(s.segments_after_time) + " after time, " +
+            std::to_string(s.segments_after_index) + " after index, " +
+            std::to_string(s.segments_after_bloom) + " after blooms\n";
+    plan += "blocks: " + std::to_string(s.blocks_read) + " read of " +
+            std::to_string(s.blocks_total) + "; bytes " + std::to_string(s.bytes_read_compressed) +
+            " compressed, " + std::to_string(s.bytes_read_raw) + " raw\n";
+    plan += "rows: " + std::to_string(s.rows_scanned) + " scanned (" +
+            std::to_string(s.memtable_rows_scanned) + " in memtables), " +
+            std::to_string(s.rows_matched) + " matched\n";
+    std::sort(plan_lines_.begin(), plan_lines_.end());
+    for (const std::string& line : plan_lines_) plan += "  " + line + "\n";
+    out.plan = std::move(plan);
+    return out;
+  }
+
+  std::shared_ptr<const storage::Snapshot> snapshot_;
+  std::shared_ptr<const Query> query_;
+  ExecOptions options_;
+  Clock* clock_;
+  bool aggregates_;
+  size_t limit_;
+  uint32_t time_col_;
+  uint32_t filter_mask_;
+  std::optional<uint32_t> pinned_;
+
+  std::vector<Task> tasks_;  // fixed after Plan()
+
+  std::mutex mu_;
+  std::condition_variable done_cv_;
+  size_t next_ = 0;                    // GUARDED_BY(mu_)
+  int in_flight_ = 0;                  // GUARDED_BY(mu_)
+  int claimed_unmerged_ = 0;           // GUARDED_BY(mu_): workers that claimed and have not merged
+  QueryStats totals_;                  // GUARDED_BY(mu_)
+  std::unique_ptr<Aggregator> agg_;    // GUARDED_BY(mu_)
+  std::vector<std::string> warnings_;  // GUARDED_BY(mu_)
+  std::vector<std::string> plan_lines_;  // GUARDED_BY(mu_)
+  bool partial_ = false;                 // GUARDED_BY(mu_)
+
+  std::mutex heap_mu_;
+  std::vector<Record> heap_;  // GUARDED_BY(heap_mu_): min-heap of the best hits so far
+
+  std::atomic<StopReason> stop_{StopReason::kNone};
+  std::atomic<uint64_t> bytes_read_{0};
+};
+
+}  // namespace
+
+ExecResult Execute(std::shared_ptr<const storage::Snapshot> snapshot,
+                   std::shared_ptr<const Query> query, const ExecOptions& options) {
+  auto job = std::make_shared<Job>(std::move(snapshot), std::move(query), options);
+  return job->Run(job);
+}
+
+ExecResult BruteForce(const std::vector<Record>& records, const Query& query,
+                      const ExecOptions& options) {
+  ExecResult out;
+  std::vector<const Record*> matched;
+  for (const Record& r : records) {
+    if (InRange(r, options) && Evaluate(*query.filter, r)) matched.push_back(&r);
+  }
+  out.stats.rows_scanned = records.size();
+  out.stats.rows_matched = matched.size();
+  if (query.Aggregates()) {
+    out.is_pipe = true;
+    Aggregator agg(&query, options.time_field_ts);
+    for (const Record* r : matched) agg.Add(*r);
+    out.rows = agg.Finish(options.range, options.all_time, &out.warnings);
+    return out;
+  }
+  std::sort(matched.begin(), matched.end(), [&](const Record* a, const Record* b) {
+    return KeyOf(*a, options.time_field_ts) > KeyOf(*b, options.time_field_ts);
+  });
+  size_t limit = HitLimit(query, options.limit);
+  for (size_t i = 0; i < matched.size() && i < limit; ++i) out.hits.push_back(*matched[i]);
+  for (const Pipe& p : query.pipes) {
+    if (p.kind == PipeKind::kFields) {
+      out.is_pipe = true;
+      out.rows = ProjectHits(out.hits, p.fields);
+    }
+  }
+  return out;
+}
+
+}  // namespace sawmill::query

@@ -1,0 +1,140 @@
+#include "query/executor.h"
+
+#include <gtest/gtest.h>
+
+#include "query/fake_segment_test_util.h"
+#include "query/parser.h"
+#include "query/random_query_test_util.h"
+#include "query/test_dataset.h"
+
+namespace sawmill::query {
+namespace {
+
+using testing::kDatasetNow;
+using testing::kDatasetStart;
+
+std::string Describe(const ExecResult& r) {
+  std::string out;
+  for (const Record& h : r.hits) out += std::to_string(h.seq) + " ";
+  out += "| rows " + std::to_string(r.rows.size());
+  return out;
+}
+
+class ExecutorDifferential : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { records_ = new std::vector<Record>(testing::LoadDataset()); }
+  static void TearDownTestSuite() { delete records_; }
+  static std::vector<Record>* records_;
+};
+std::vector<Record>* ExecutorDifferential::records_ = nullptr;
+
+// The planned engine (indexes, blooms, partitions, early termination, parallel workers) must
+// return exactly what a record-by-record scan returns.
+TEST_F(ExecutorDifferential, PlannedEngineAgreesWithBruteForce) {
+  ASSERT_GT(records_->size(), 5000u) << "dataset missing under " << testing::SharedDir();
+  auto snapshot = testing::MakeSnapshot("default", *records_, 4, 3, 700, 256);
+  WorkerPool pool(2);
+  testing::RandomQueries gen(*records_, 1234);
+  int checked = 0, nonempty = 0;
+  for (int iter = 0; iter < 400; ++iter) {
+    std::string text = gen.Filter() + gen.Pipe();
+    Result<Query> parsed = ParseQuery(text);
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
+    auto query = std::make_shared<const Query>(std::move(*parsed));
+    ExecOptions o;
+    int shape = gen.Pick(4);
+    o.all_time = shape == 0;
+    if (o.all_time) {
+      o.range = {INT64_MIN, INT64_MAX, false};
+    } else {
+      int64_t from = kDatasetStart + gen.Pick(7000) * kNanosPerSecond - 600 * kNanosPerSecond;
+      o.range = {from, from + (1 + gen.Pick(90)) * 60 * kNanosPerSecond, false};
+    }
+    o.time_field_ts = shape == 3;
+    o.limit = 1 + static_cast<size_t>(gen.Pick(60));
+    o.partitions = 4;
+    o.pool = &pool;
+    ExecResult planned = Execute(snapshot, query, o);
+    ExecResult brute = BruteForce(*records_, *query, o);
+    ASSERT_EQ(planned.hits.size(), brute.hits.size())
+        << text << "\nplanned: " << Describe(planned) << "\nbrute: " << Describe(brute);
+    for (size_t i = 0; i < brute.hits.size(); ++i) {
+      ASSERT_EQ(planned.hits[i], brute.hits[i]) << text << " hit " << i;
+    }
+    ASSERT_EQ(planned.rows, brute.rows) << text;
+    ASSERT_EQ(planned.is_pipe, brute.is_pipe) << text;
+    ASSERT_FALSE(planned.partial) << text;
+    ++checked;
+    nonempty += !brute.hits.empty() || !brute.rows.empty();
+  }
+  EXPECT_EQ(checked, 400);
+  EXPECT_GT(nonempty, 150) << "the random queries should mostly find something";
+}
+
+TEST_F(ExecutorDifferential, IndexesPruneWithoutChangingTheAnswer) {
+  auto snapshot = testing::MakeSnapshot("default", *records_, 4, 3, 0, 256);
+  size_t needle = 700;
+  while ((*records_)[needle].trace_id.empty()) ++needle;
+  auto query =
+      std::make_shared<const Query>(*ParseQuery("trace_id=" + (*records_)[needle].trace_id));
+  ExecOptions o;
+  o.range = {INT64_MIN, INT64_MAX, false};
+  o.all_time = true;
+  ExecResult with = Execute(snapshot, query, o);
+  o.use_indexes = false;
+  ExecResult without = Execute(snapshot, query, o);
+  ASSERT_EQ(with.hits.size(), 1u);
+  EXPECT_EQ(with.hits, without.hits);
+  EXPECT_LE(with.stats.blocks_read, 2u) << "one block, read in two passes (filter, then rest)";
+  EXPECT_GT(without.stats.blocks_read, 30u);
+  EXPECT_LT(with.stats.segments_after_index, with.stats.segments_after_time);
+}
+
+TEST_F(ExecutorDifferential, NewestFirstStopsEarly) {
+  auto snapshot = testing::MakeSnapshot("default", *records_, 1, 8, 0, 256);
+  auto query = std::make_shared<const Query>(*ParseQuery("service=hdfs"));
+  ExecOptions o;
+  o.range = {INT64_MIN, INT64_MAX, false};
+  o.all_time = true;
+  o.limit = 5;
+  ExecResult r = Execute(snapshot, query, o);
+  ASSERT_EQ(r.hits.size(), 5u);
+  for (size_t i = 1; i < r.hits.size(); ++i) EXPECT_GT(r.hits[i - 1].seq, r.hits[i].seq);
+  EXPECT_EQ(r.stats.segments_after_index, 1u) << r.plan;
+  EXPECT_NE(r.plan.find("skipped, the newest hits are already found"), std::string::npos);
+}
+
+TEST_F(ExecutorDifferential, ByteLimitGivesAPartialAnswerWithAWarning) {
+  auto snapshot = testing::MakeSnapshot("default", *records_, 1, 4, 0, 256);
+  auto query = std::make_shared<const Query>(*ParseQuery("* | count"));
+  ExecOptions o;
+  o.range = {INT64_MIN, INT64_MAX, false};
+  o.all_time = true;
+  o.max_bytes_scanned = 10000;
+  ExecResult r = Execute(snapshot, query, o);
+  EXPECT_TRUE(r.partial);
+  ASSERT_FALSE(r.warnings.empty());
+  EXPECT_NE(r.warnings.back().find("per-query scan limit (10000 bytes)"), std::string::npos)
+      << r.warnings.back();
+  EXPECT_NE(r.warnings.back().find("narrow the time range"), std::string::npos);
+  EXPECT_LT(std::get<int64_t>(r.rows[0][0].second), static_cast<int64_t>(records_->size()));
+}
+
+TEST_F(ExecutorDifferential, EmptyBucketsArePresent) {
+  std::vector<Record> few(records_->begin(), records_->begin() + 10);
+  auto snapshot = testing::MakeSnapshot("default", few, 1, 1, 0, 256);
+  auto query = std::make_shared<const Query>(*ParseQuery("* | count by bucket(1m)"));
+  ExecOptions o;
+  o.range = {kDatasetStart - 2 * 60 * kNanosPerSecond, kDatasetStart + 2 * 60 * kNanosPerSecond,
+             false};
+  ExecResult r = Execute(snapshot, query, o);
+  ASSERT_EQ(r.rows.size(), 4u);
+  EXPECT_EQ(r.rows[0],
+            (Row{{"bucket", std::string("2026-11-30T09:58:00Z")}, {"count", int64_t{0}}}));
+  EXPECT_EQ(r.rows[2],
+            (Row{{"bucket", std::string("2026-11-30T10:00:00Z")}, {"count", int64_t{10}}}));
+  (void)kDatasetNow;
+}
+
+}  // namespace
+}  // namespace sawmill::query

@@ -1,0 +1,168 @@
+#include "query/planner.h"
+
+#include "common/hash.h"
+#include "query/evaluator.h"
+
+namespace sawmill::query {
+
+namespace {
+
+// Distinct values an index may enumerate for one filter before we give up and scan.
+constexpr size_t kMaxEnumeratedValues = 10'000;
+
+bool Indexable(FieldId id) {
+  return id != FieldId::kTs && id != FieldId::kIngestTs && id != FieldId::kSeq &&
+         id != FieldId::kTenant && id != FieldId::kMessage;
+}
+
+// A record holding only "value" in "field", to test an index value with the evaluator.
+Record WithValue(const Node& n, const std::string& value) {
+  Record r;
+  switch (n.field) {
+    case FieldId::kService: r.service = value; break;
+    case FieldId::kHost: r.host = value; break;
+    case FieldId::kTraceId: r.trace_id = value; break;
+    case FieldId::kSpanId: r.span_id = value; break;
+    case FieldId::kUserId: r.user_id = value; break;
+    case FieldId::kLevel: {
+      std::optional<Level> level = ParseLevel(value);
+      r.level = level ? *level : Level::kUnknown;
+      break;
+    }
+    default: r.fields.emplace_back(n.field_name, value); break;
+  }
+  return r;
+}
+
+Result<IndexAnswer> FieldIndex(const Node& n, const segment::SegmentReader& reader) {
+  IndexAnswer out;
+  if (!Indexable(n.field)) return out;
+  if (n.op == FieldOp::kEq) {
+    std::string value = n.field == FieldId::kLevel ? std::string(LevelName(n.level)) : n.value;
+    if (n.field != FieldId::kDynamic && n.field != FieldId::kLevel && value.empty()) return out;
+    ASSIGN_OR_RETURN(std::optional<roaring::Roaring> rows, reader.Postings(n.field_name, value));
+    if (!rows) return out;
+    out.rows = std::move(*rows);
+    out.exact = true;
+    return out;
+  }
+  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> values,
+                   reader.IndexedValues(n.field_name));
+  if (!values || values->size() > kMaxEnumeratedValues) return out;
+  roaring::Roaring rows;
+  for (const std::string& v : *values) {
+    if (!Evaluate(n, WithValue(n, v))) continue;
+    ASSIGN_OR_RETURN(std::optional<roaring::Roaring> p, reader.Postings(n.field_name, v));
+    if (!p) return IndexAnswer{};
+    rows |= *p;
+  }
+  out.rows = std::move(rows);
+  out.exact = true;
+  return out;
+}
+
+}  // namespace
+
+Result<IndexAnswer> EvaluateIndex(const Node& n, const segment::SegmentReader& reader) {
+  switch (n.kind) {
+    case NodeKind::kField: return FieldIndex(n, reader);
+    case NodeKind::kNot: {
+      ASSIGN_OR_RETURN(IndexAnswer child, EvaluateIndex(*n.children[0], reader));
+      if (!child.rows || !child.exact) return IndexAnswer{};
+      roaring::Roaring all;
+      all.addRange(0, reader.info().rows);
+      IndexAnswer out;
+      out.rows = all - *child.rows;
+      out.exact = true;
+      return out;
+    }
+    case NodeKind::kAnd: {
+      IndexAnswer out;
+      out.exact = true;
+      for (const auto& c : n.children) {
+        ASSIGN_OR_RETURN(IndexAnswer child, EvaluateIndex(*c, reader));
+        if (!child.rows) {
+          out.exact = false;
+          continue;
+        }
+        out.exact = out.exact && child.exact;
+        if (!out.rows) {
+          out.rows = std::move(child.rows);
+        } else {
+          *out.rows &= *child.rows;
+        }
+        if (out.rows->isEmpty()) break;
+      }
+      if (!out.rows) out.exact = false;
+      return out;
+    }
+    case NodeKind::kOr: {
+      IndexAnswer out;
+      out.rows.emplace();
+      out.exact = true;
+      for (const auto& c : n.children) {
+        ASSIGN_OR_RETURN(IndexAnswer child, EvaluateIndex(*c, reader));
+        if (!child.rows) return IndexAnswer{};
+        out.exact = out.exact && child.exact;
+        *out.rows |= *child.rows;
+      }
+      return out;
+    }
+    default: return IndexAnswer{};
+  }
+}
+
+bool BloomsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t block) {
+  auto may = [&](std::string_view field, std::string_view token) {
+    return block < 0 ? reader.SegmentMayContain(field, token)
+                     : reader.BlockMayContain(static_cast<uint32_t>(block), field, token);
+  };
+  switch (n.kind) {
+    case NodeKind::kWord: return n.word_prefix || may("message", n.words[0]);
+    case NodeKind::kPhrase:
+      for (const std::string& w : n.words) {
+        if (!may("message", w)) return false;
+      }
+      return true;
+    case NodeKind::kField:
+      if (n.op != FieldOp::kEq || n.value.empty()) return true;
+      switch (n.field) {
+        case FieldId::kTraceId:
+        case FieldId::kSpanId:
+        case FieldId::kUserId:
+        case FieldId::kDynamic: return may(n.field_name, n.value);
+        default: return true;
+      }
+    case NodeKind::kAnd:
+      for (const auto& c : n.children) {
+        if (!BloomsMayMatch(*c, reader, block)) return false;
+      }
+      return true;
+    case NodeKind::kOr:
+      for (const auto& c : n.children) {
+        if (BloomsMayMatch(*c, reader, block)) return true;
+      }
+      return false;
+    default: return true;
+  }
+}
+
+std::optional<uint32_t> PinnedPartition(const Node& filter, uint32_t partitions) {
+  if (partitions == 0) return std::nullopt;
+  const std::string* service = nullptr;
+  const std::string* host = nullptr;
+  auto look = [&](const Node& n) {
+    if (n.kind != NodeKind::kField || n.op != FieldOp::kEq) return;
+    if (n.field == FieldId::kService) service = &n.value;
+    if (n.field == FieldId::kHost) host = &n.value;
+  };
+  if (filter.kind == NodeKind::kAnd) {
+    for (const auto& c : filter.children) look(*c);
+  } else {
+    look(filter);
+  }
+  if (service == nullptr || host == nullptr) return std::nullopt;
+  return PartitionOf(*service, *host, partitions);
+}
+
+}  // namespace sawmill::query

@@ -1,0 +1,283 @@
+// QueryEngine: parse, check limits, consult the cache (single flight for identical queries),
+// execute over a storage snapshot, and Context().
+#include "query/query_engine.h"
+
+#include <algorithm>
+#include <condition_variable>
+#include <future>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "query/aggregator.h"
+#include "query/executor.h"
+#include "query/parser.h"
+#include "query/result_cache.h"
+#include "query/time_range.h"
+#include "query/worker_pool.h"
+
+namespace sawmill::query {
+
+namespace {
+
+constexpr size_t kMaxLimit = 10'000;
+
+// Relative ranges are rounded so that everyone asking for "the last hour" in the same few
+// seconds shares one cache entry: "to" is rounded up (nothing recent is lost), the width kept.
+TimeRange RoundRelative(TimeRange r) {
+  if (!r.relative) return r;
+  int64_t width = r.to_ns - r.from_ns;
+  int64_t step = std::clamp<int64_t>(width / 360, kNanosPerSecond, 60 * kNanosPerSecond);
+  int64_t to = ((r.to_ns + step - 1) / step) * step;
+  r.to_ns = to;
+  r.from_ns = to - width;
+  return r;
+}
+
+class QueryEngineImpl final : public QueryEngine {
+ public:
+  QueryEngineImpl(storage::Engine* engine, const QueryOptions& options)
+      : engine_(engine),
+        options_(options),
+        clock_(options.clock ? options.clock : Clock::Real()),
+        pool_(options.worker_threads ? options.worker_threads
+                                     : std::max(1u, std::thread::hardware_concurrency())),
+        cache_(options.cache_bytes, options.cache_ttl_ns, clock_) {}
+
+  Result<SearchResponse> Search(const SearchRequest& request) override {
+    ASSIGN_OR_RETURN(Query parsed, ParseQuery(request.q));
+    auto query = std::make_shared<const Query>(std::move(parsed));
+    ASSIGN_OR_RETURN(TimeRange range, ParseTimeRange(request.since, request.from, request.to,
+                                                     request.all_time, clock_->NowNanos()));
+    range = RoundRelative(range);
+    if (request.limit > kMaxLimit) {
+      return Status::InvalidArgument("limit must be at most " + std::to_string(kMaxLimit) +
+                                     ", got " + std::to_string(request.limit) +
+                                     "; use a pipe (count, top) to summarise more lines");
+    }
+    RETURN_IF_ERROR(ValidatePipes(*query, range, request.all_time));
+    size_t limit = request.limit == 0 ? 100 : request.limit;
+
+    std::string key = request.tenant + '\x1f' + ToString(*query) + '\x1f' +
+                      std::to_string(range.from_ns) + '\x1f' + std::to_string(range.to_ns) +
+                      '\x1f' + std::to_string(limit) + '\x1f' +
+                      (request.time_field_ts ? "ts" : "ingest_ts") + '\x1f' +
+                      (request.use_indexes ? "i" : "-") + (request.all_time ? "a" : "-");
+    bool cacheable = request.use_cache && !request.explain;
+    std::shared_ptr<Flight> flight;
+    if (cacheable) {
+      if (std::optional<SearchResponse> hit = cache_.Get(key)) {
+        hit->stats.cache_hit = true;
+        return *hit;
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      auto it = flights_.find(key);
+      if (it != flights_.end()) {
+        // Single flight: wait for the identical query already running and share its answer.
+        std::shared_ptr<Flight> running = it->second;
+        running->cv.wait(lock, [&] { return running->done; });
+        if (!running->result.ok()) return running->result.status();
+        SearchResponse shared = running->result.value();
+        shared.stats.cache_hit = true;
+        return shared;
+      }
+      flight = std::make_shared<Flight>();
+      flights_[key] = flight;
+    }
+
+    Result<SearchResponse> result = Run(request, query, range, limit);
+
+    if (flight) {
+      if (result.ok() && !result->partial) cache_.Put(key, *result);
+      std::lock_guard<std::mutex> lock(mu_);
+      flight->result = result;
+      flight->done = true;
+      flights_.erase(key);
+      flight->cv.notify_all();
+    }
+    return result;
+  }
+
+  Result<ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
+                                  size_t after) override;
+
+ private:
+  struct Flight {
+    std::condition_variable cv;
+    bool done = false;                                                     // GUARDED_BY(mu_)
+    Result<SearchResponse> result = Status::Unavailable("query not run");  // GUARDED_BY(mu_)
+  };
+
+  Result<SearchResponse> Run(const SearchRequest& request, std::shared_ptr<const Query> query,
+                             const TimeRange& range, size_t limit) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      uint32_t& running = running_per_user_[request.user];
+      if (running >= options_.max_concurrent_per_user) {
+        return Status::ResourceExhausted(
+            "too many concurrent queries for user '" + request.user +
+            "': " + std::to_string(running) + " running, the limit is " +
+            std::to_string(options_.max_concurrent_per_user) + "; wait for one to finish");
+      }
+      ++running;
+    }
+    ExecOptions o;
+    o.range = range;
+    o.all_time = request.all_time;
+    o.time_field_ts = request.time_field_ts;
+    o.limit = limit;
+    o.use_indexes = request.use_indexes;
+    o.partitions = options_.partitions;
+    o.max_bytes_scanned = options_.max_bytes_scanned;
+    o.clock = clock_;
+    int64_t now = clock_->MonotonicNanos();
+    o.deadline_mono_ns =
+        options_.max_query_ns > INT64_MAX - now ? INT64_MAX : now + options_.max_query_ns;
+    o.pool = &pool_;
+    o.engine = engine_;
+    std::shared_ptr<const storage::Snapshot> snapshot = engine_->GetSnapshot(request.tenant);
+    ExecResult r = snapshot ? Execute(snapshot, query, o) : ExecResult{};
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = running_per_user_.find(request.user);
+      if (--it->second == 0) running_per_user_.erase(it);
+    }
+    SearchResponse out;
+    out.is_pipe = r.is_pipe;
+    out.stats = r.stats;
+    out.partial = r.partial;
+    out.warnings = std::move(r.warnings);
+    if (request.explain) {
+      out.plan = std::move(r.plan);
+    } else {
+      out.hits = std::move(r.hits);
+      out.rows = std::move(r.rows);
+    }
+    return out;
+  }
+
+  storage::Engine* engine_;
+  QueryOptions options_;
+  Clock* clock_;
+  WorkerPool pool_;
+  ResultCache cache_;
+  std::mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;  // GUARDED_BY(mu_)
+  std::map<std::string, uint32_t> running_per_user_;                  // GUARDED_BY(mu_)
+};
+
+bool SeqLess(const Record& a, const Record& b) { return a.seq < b.seq; }
+
+Result<ContextResponse> QueryEngineImpl::Context(std::string_view tenant, uint64_t id,
+                                                 size_t before, size_t after) {
+  constexpr size_t kMaxContext = 1000;
+  if (before > kMaxContext || after > kMaxContext) {
+    return Status::InvalidArgument("context: at most " + std::to_string(kMaxContext) +
+                                   " lines before and after");
+  }
+  std::shared_ptr<const storage::Snapshot> snap = engine_->GetSnapshot(tenant);
+  if (!snap) return Status::NotFound("no record with id " + std::to_string(id));
+  // 1. The hit itself.
+  std::optional<Record> hit;
+  for (const auto& m : snap->memtables) {
+    for (const auto& chunk : m.chunks) {
+      for (const Record& r : *chunk) {
+        if (r.seq == id) hit = r;
+      }
+    }
+  }
+  for (const auto& h : snap->segments) {
+    if (hit) break;
+    if (id < h.info.min_seq || id > h.info.max_seq) continue;
+    ASSIGN_OR_RETURN(std::shared_ptr<segment::SegmentReader> reader, h.open());
+    for (uint32_t b = 0; b < reader->blocks().size() && !hit; ++b) {
+      std::vector<Record> rows;
+      segment::ReadStats rs;
+      RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColSeq, &rows, &rs));
+      for (size_t i = 0; i < rows.size(); ++i) {
+        if (rows[i].seq != id) continue;
+        std::vector<Record> full;
+        RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColAll, &full, &rs));
+        if (i < full.size()) hit = std::move(full[i]);
+        break;
+      }
+    }
+  }
+  if (!hit) return Status::NotFound("no record with id " + std::to_string(id));
+
+  // 2. Neighbours from the same service and host: the "before" nearest below, "after" above.
+  std::vector<Record> below, above;  // heaps: below is a min-heap by seq, above a max-heap
+  auto below_cmp = [](const Record& a, const Record& b) { return a.seq > b.seq; };
+  auto offer = [&](const Record& r) {
+    if (r.service != hit->service || r.host != hit->host || r.seq == id) return;
+    if (r.seq < id) {
+      if (before == 0) return;
+      if (below.size() < before) {
+        below.push_back(r);
+        std::push_heap(below.begin(), below.end(), below_cmp);
+      } else if (r.seq > below.front().seq) {
+        std::pop_heap(below.begin(), below.end(), below_cmp);
+        below.back() = r;
+        std::push_heap(below.begin(), below.end(), below_cmp);
+      }
+    } else {
+      if (after == 0) return;
+      if (above.size() < after) {
+        above.push_back(r);
+        std::push_heap(above.begin(), above.end(), SeqLess);
+      } else if (r.seq < above.front().seq) {
+        std::pop_heap(above.begin(), above.end(), SeqLess);
+        above.back() = r;
+        std::push_heap(above.begin(), above.end(), SeqLess);
+      }
+    }
+  };
+  for (const auto& m : snap->memtables) {
+    for (const auto& chunk : m.chunks) {
+      for (const Record& r : *chunk) offer(r);
+    }
+  }
+  for (const auto& h : snap->segments) {
+    bool need_below = before > 0 && h.info.min_seq < id &&
+                      (below.size() < before || h.info.max_seq > below.front().seq);
+    bool need_above = after > 0 && h.info.max_seq > id &&
+                      (above.size() < after || h.info.min_seq < above.front().seq);
+    if (!need_below && !need_above) continue;
+    Result<std::shared_ptr<segment::SegmentReader>> opened = h.open();
+    if (!opened.ok()) continue;
+    const segment::SegmentReader& reader = **opened;
+    std::optional<roaring::Roaring> rows;
+    auto svc = reader.Postings("service", hit->service);
+    auto hst = reader.Postings("host", hit->host);
+    if (svc.ok() && *svc && hst.ok() && *hst) rows = **svc & **hst;
+    if (rows && rows->isEmpty()) continue;
+    const auto& blocks = reader.blocks();
+    for (uint32_t b = 0; b < blocks.size(); ++b) {
+      if (rows) {
+        uint64_t lo = blocks[b].first_row == 0 ? 0 : rows->rank(blocks[b].first_row - 1);
+        if (rows->rank(blocks[b].first_row + blocks[b].rows - 1) == lo) continue;
+      }
+      std::vector<Record> recs;
+      segment::ReadStats rs;
+      if (!reader.ReadBlock(b, segment::kColAll, &recs, &rs).ok()) continue;
+      for (const Record& r : recs) offer(r);
+    }
+  }
+  ContextResponse out;
+  std::sort(below.begin(), below.end(), SeqLess);
+  std::sort(above.begin(), above.end(), SeqLess);
+  out.before = std::move(below);
+  out.hit = std::move(*hit);
+  out.after = std::move(above);
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<QueryEngine> QueryEngine::Create(storage::Engine* engine,
+                                                 const QueryOptions& options) {
+  return std::make_unique<QueryEngineImpl>(engine, options);
+}
+
+}  // namespace sawmill::query

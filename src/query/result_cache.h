@@ -1,0 +1,51 @@
+// The result cache: answers keyed by tenant, normalised query and time range, kept for a TTL,
+// bounded in bytes, least recently used evicted first.
+#pragma once
+
+#include <cstdint>
+#include <list>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "common/clock.h"
+#include "query/query_engine.h"
+
+namespace sawmill::query {
+
+// Approximate bytes an answer holds in memory.
+size_t ApproximateSize(const SearchResponse& response);
+
+// Thread-safe.
+class ResultCache {
+ public:
+  // "clock" must outlive the cache.
+  ResultCache(uint64_t capacity_bytes, int64_t ttl_ns, Clock* clock);
+
+  std::optional<SearchResponse> Get(const std::string& key);
+  // An answer bigger than the whole capacity is not kept.
+  void Put(const std::string& key, const SearchResponse& response);
+
+  size_t entries() const;
+  uint64_t bytes() const;
+
+ private:
+  struct Entry {
+    std::string key;
+    SearchResponse response;
+    size_t bytes;
+    int64_t expires_ns;
+  };
+  void EvictLocked();
+
+  const uint64_t capacity_;
+  const int64_t ttl_ns_;
+  Clock* const clock_;
+  mutable std::mutex mu_;
+  std::list<Entry> lru_;  // GUARDED_BY(mu_): front is the most recently used
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_;  // GUARDED_BY(mu_)
+  uint64_t bytes_ = 0;                                                 // GUARDED_BY(mu_)
+};
+
+}  // namespace sawmill::query

@@ -1,0 +1,116 @@
+#include "query/test_dataset.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "common/hash.h"
+
+namespace sawmill::query::testing {
+
+namespace {
+
+std::vector<std::string> ParseCsvLine(const std::string& line) {
+  std::vector<std::string> out;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        cur.push_back('"');
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cur.push_back(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      out.push_back(std::move(cur));
+      cur.clear();
+    } else {
+      cur.push_back(c);
+    }
+  }
+  out.push_back(std::move(cur));
+  return out;
+}
+
+}  // namespace
+
+std::string SharedDir() {
+  if (const char* env = std::getenv("SAWMILL_SHARED_DIR"); env != nullptr && *env) return env;
+#ifdef SAWMILL_SHARED_DIR
+  return SAWMILL_SHARED_DIR;
+#else
+  return "../shared";
+#endif
+}
+
+std::vector<Record> LoadDataset() {
+  const char* kSystems[] = {"HDFS", "Apache", "OpenSSH", "Zookeeper", "Hadoop"};
+  std::vector<std::vector<Record>> per_system;
+  for (const char* system : kSystems) {
+    std::string path =
+        SharedDir() + "/data/real/loghub_2k/" + system + "/" + system + "_2k.log_structured.csv";
+    std::ifstream in(path);
+    if (!in) return {};
+    std::string line;
+    std::getline(in, line);
+    std::vector<std::string> header = ParseCsvLine(line);
+    std::map<std::string, size_t> col;
+    for (size_t i = 0; i < header.size(); ++i) col[header[i]] = i;
+    std::vector<Record> recs;
+    std::string service = system;
+    for (char& c : service) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    while (std::getline(in, line)) {
+      if (!line.empty() && line.back() == '\r') line.pop_back();
+      std::vector<std::string> cells = ParseCsvLine(line);
+      if (cells.size() != header.size()) continue;
+      auto cell = [&](const char* name) -> std::string {
+        auto it = col.find(name);
+        return it == col.end() ? std::string() : cells[it->second];
+      };
+      Record r;
+      r.tenant = "default";
+      r.service = service;
+      int line_id = std::atoi(cell("LineId").c_str());
+      r.host = service + "-" + std::to_string(line_id % 3 + 1);
+      if (std::optional<Level> level = ParseLevel(cell("Level"))) r.level = *level;
+      r.message = cell("Content");
+      if (line_id % 7 == 0) {
+        char buf[32];
+        std::snprintf(buf, sizeof(buf), "%016llx",
+                      static_cast<unsigned long long>(Hash64(service + std::to_string(line_id))));
+        r.trace_id = buf;
+      }
+      if (line_id % 11 == 0) r.user_id = "user-" + std::to_string(line_id % 5);
+      r.fields.emplace_back("line_id", std::to_string(line_id));
+      if (!cell("Component").empty()) r.fields.emplace_back("component", cell("Component"));
+      if (!cell("Pid").empty()) r.fields.emplace_back("pid", cell("Pid"));
+      r.fields.emplace_back("event_id", cell("EventId"));
+      recs.push_back(std::move(r));
+    }
+    per_system.push_back(std::move(recs));
+  }
+  std::vector<Record> out;
+  size_t longest = 0;
+  for (const auto& v : per_system) longest = std::max(longest, v.size());
+  for (size_t i = 0; i < longest; ++i) {
+    for (size_t s = 0; s < per_system.size(); ++s) {
+      if (i >= per_system[s].size()) continue;
+      Record r = per_system[s][i];
+      r.seq = out.size() + 1;
+      r.ingest_ts = kDatasetStart + static_cast<int64_t>(out.size()) * 700 * kNanosPerMilli;
+      r.ts = r.ingest_ts - static_cast<int64_t>(s + 1) * kNanosPerSecond;
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+}  // namespace sawmill::query::testing

@@ -1,0 +1,36 @@
+// A fixed set of threads shared by every query of one QueryEngine, so that however many
+// queries run, scanning never takes more than these threads (ingestion keeps its cores).
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace sawmill::query {
+
+// Thread-safe. Tasks run in submission order on "threads" threads; the destructor runs what is
+// queued and joins.
+class WorkerPool {
+ public:
+  explicit WorkerPool(unsigned threads);
+  ~WorkerPool();
+  WorkerPool(const WorkerPool&) = delete;
+  WorkerPool& operator=(const WorkerPool&) = delete;
+
+  void Submit(std::function<void()> task);
+  unsigned size() const { return static_cast<unsigned>(threads_.size()); }
+
+ private:
+  void Loop();
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> queue_;  // GUARDED_BY(mu_)
+  bool stopping_ = false;                    // GUARDED_BY(mu_)
+  std::vector<std::thread> threads_;
+};
+
+}  // namespace sawmill::query
