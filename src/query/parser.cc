@@ -172,7 +172,8 @@ class Parser {
         Token close = lexer_.Next();
         if (close.kind != TokenKind::kRParen) {
           if (close.kind == TokenKind::kError) Unexpected(close);
-          throw SyntaxError{"expected ')' to close the '(' at " + Position(t.offset), close.offset};
+          throw SyntaxError{"expected ')' for the '(' at line:column " + Position(t.offset),
+                            close.offset};
         }
         return inner;
       }

@@ -67,7 +67,7 @@ TEST(Parser, Pipes) {
 TEST(Parser, ErrorsNameThePosition) {
   EXPECT_EQ(ErrorOf("service="), "expected a value after '=' at 1:9");
   EXPECT_EQ(ErrorOf("service= payments"), "expected a value after '=' at 1:9");
-  EXPECT_EQ(ErrorOf("a=1 (b=2"), "expected ')' to close the '(' at 1:5 at 1:9");
+  EXPECT_EQ(ErrorOf("a=1 (b=2"), "expected ')' for the '(' at line:column 1:5 at 1:9");
   EXPECT_EQ(ErrorOf("a=1)"), "unexpected ')' with no '(' to close at 1:4");
   EXPECT_EQ(ErrorOf("\"abc"), "unterminated string at 1:1");
   EXPECT_EQ(ErrorOf("a | frobnicate"),

@@ -1,0 +1,1 @@
+service=hd* "served block"

@@ -1,0 +1,1 @@
+message~"Invalid user [a-z]+ from"

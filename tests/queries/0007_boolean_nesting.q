@@ -1,0 +1,1 @@
+service=apache AND (level=ERROR OR level=FATAL) NOT "child init"

@@ -1,0 +1,1 @@
+line_id>=1998 service=hadoop

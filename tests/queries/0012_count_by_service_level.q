@@ -1,0 +1,1 @@
+| count by service, level

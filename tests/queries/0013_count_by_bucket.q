@@ -1,0 +1,2 @@
+# since=10m
+level=ERROR | count by bucket(1m)

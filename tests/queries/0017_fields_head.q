@@ -1,0 +1,1 @@
+error | fields seq, ts, service, message | head 3

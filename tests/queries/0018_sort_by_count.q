@@ -1,0 +1,1 @@
+service=zookeeper | count by level | sort by count

@@ -1,0 +1,1 @@
+service=hdfs (level=ERROR OR level=WARN

@@ -1,0 +1,1 @@
+component=dfs.DataNode$PacketResponder | count

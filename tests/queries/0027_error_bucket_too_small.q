@@ -1,0 +1,2 @@
+# since=7d
+| count by bucket(1s)
