@@ -1,0 +1,276 @@
+#include "query/query_engine.h"
+
+#include <gtest/gtest.h>
+
+#include <future>
+#include <thread>
+
+#include "query/fake_segment_test_util.h"
+#include "query/test_dataset.h"
+
+namespace sawmill::query {
+namespace {
+
+using testing::kDatasetNow;
+
+// A clock whose monotonic time jumps by "step" on every read: makes any query "slow".
+class SteppingClock final : public Clock {
+ public:
+  SteppingClock(int64_t now, int64_t step) : now_(now), step_(step) {}
+  int64_t NowNanos() const override { return now_; }
+  int64_t MonotonicNanos() const override { return mono_.fetch_add(step_); }
+
+ private:
+  int64_t now_;
+  int64_t step_;
+  mutable std::atomic<int64_t> mono_{0};
+};
+
+class QueryEngineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { records_ = new std::vector<Record>(testing::LoadDataset()); }
+  static void TearDownTestSuite() { delete records_; }
+
+  void SetUp() override {
+    ASSERT_GT(records_->size(), 5000u);
+    snapshot_ = testing::MakeSnapshot("default", *records_, 4, 3, 500, 256);
+  }
+
+  // Adds a segment whose reader blocks until "release" is fulfilled.
+  void AddBlockingSegment(std::shared_future<void> release) {
+    storage::SegmentHandle h = snapshot_->segments.front();
+    auto inner = h.open;
+    h.info.id = 999;
+    h.open = [inner, release]() {
+      release.wait();
+      return inner();
+    };
+    snapshot_->segments.push_back(h);
+  }
+
+  static std::vector<Record>* records_;
+  std::shared_ptr<storage::Snapshot> snapshot_;
+  ManualClock clock_{kDatasetNow};
+};
+std::vector<Record>* QueryEngineTest::records_ = nullptr;
+
+SearchRequest Req(std::string q) {
+  SearchRequest r;
+  r.q = std::move(q);
+  return r;
+}
+
+TEST_F(QueryEngineTest, SecondIdenticalQueryIsACacheHitUntilTheTtl) {
+  testing::FakeEngine engine(snapshot_);
+  QueryOptions o;
+  o.clock = &clock_;
+  auto qe = QueryEngine::Create(&engine, o);
+  auto first = qe->Search(Req("level=ERROR"));
+  ASSERT_TRUE(first.ok()) << first.status().message();
+  EXPECT_FALSE(first->stats.cache_hit);
+  // Same meaning, different spelling: "AND" and spacing are normalised.
+  auto second = qe->Search(Req("level = ERROR"));
+  EXPECT_FALSE(second.ok()) << "a value must follow '=' directly";
+  second = qe->Search(Req("level=error"));
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->stats.cache_hit);
+  EXPECT_EQ(second->hits, first->hits);
+  EXPECT_EQ(engine.snapshots.load(), 1);
+  // "The last hour" a few seconds later still shares the entry (relative ranges are rounded).
+  clock_.Advance(3 * kNanosPerSecond);
+  EXPECT_TRUE(qe->Search(Req("level=ERROR"))->stats.cache_hit);
+  clock_.Advance(31 * kNanosPerSecond);
+  EXPECT_FALSE(qe->Search(Req("level=ERROR"))->stats.cache_hit) << "TTL is 30 s";
+  SearchRequest other_tenant = Req("level=ERROR");
+  other_tenant.tenant = "acme";
+  auto acme = qe->Search(other_tenant);
+  EXPECT_FALSE(acme->stats.cache_hit) << "tenants never share answers";
+  EXPECT_TRUE(acme->hits.empty());
+}
+
+TEST_F(QueryEngineTest, CacheIsBoundedInBytes) {
+  testing::FakeEngine engine(snapshot_);
+  QueryOptions o;
+  o.clock = &clock_;
+  o.cache_bytes = 64 << 10;
+  auto qe = QueryEngine::Create(&engine, o);
+  SearchRequest big = Req("*");
+  big.limit = 1000;  // far more than 64 KiB of records: never cached
+  ASSERT_TRUE(qe->Search(big).ok());
+  EXPECT_FALSE(qe->Search(big)->stats.cache_hit);
+  ASSERT_TRUE(qe->Search(Req("| count")).ok());
+  EXPECT_TRUE(qe->Search(Req("| count"))->stats.cache_hit);
+}
+
+TEST_F(QueryEngineTest, IdenticalConcurrentQueriesShareOneExecution) {
+  std::promise<void> release;
+  AddBlockingSegment(release.get_future().share());
+  testing::FakeEngine engine(snapshot_);
+  QueryOptions o;
+  o.clock = &clock_;
+  o.worker_threads = 2;
+  auto qe = QueryEngine::Create(&engine, o);
+  std::vector<std::future<Result<SearchResponse>>> results;
+  for (int i = 0; i < 200; ++i) {
+    results.push_back(std::async(std::launch::async, [&, i] {
+      SearchRequest r = Req("| count by service");
+      r.user = "engineer-" + std::to_string(i);
+      return qe->Search(r);
+    }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  release.set_value();
+  int shared = 0;
+  std::vector<Row> first;
+  for (auto& f : results) {
+    Result<SearchResponse> r = f.get();
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    if (first.empty()) first = r->rows;
+    EXPECT_EQ(r->rows, first);
+    shared += r->stats.cache_hit;
+  }
+  EXPECT_EQ(engine.snapshots.load(), 1) << "200 identical queries, one execution";
+  EXPECT_EQ(shared, 199);
+}
+
+TEST_F(QueryEngineTest, ConcurrentQueriesPerUserAreLimited) {
+  std::promise<void> release;
+  AddBlockingSegment(release.get_future().share());
+  testing::FakeEngine engine(snapshot_);
+  QueryOptions o;
+  o.clock = &clock_;
+  o.max_concurrent_per_user = 2;
+  auto qe = QueryEngine::Create(&engine, o);
+  std::vector<std::future<Result<SearchResponse>>> running;
+  for (int i = 0; i < 2; ++i) {
+    running.push_back(std::async(std::launch::async, [&, i] {
+      SearchRequest r = Req("| count by level");
+      r.user = "alice";
+      r.since = std::to_string(i + 2) + "h";  // different queries: no single flight
+      return qe->Search(r);
+    }));
+  }
+  while (engine.snapshots.load() < 2) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  SearchRequest third = Req("| count by host");
+  third.user = "alice";
+  auto refused = qe->Search(third);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_TRUE(refused.status().IsResourceExhausted());
+  EXPECT_EQ(refused.status().message(),
+            "too many concurrent queries for user 'alice': 2 running, the limit is 2; wait for "
+            "one to finish");
+  third.user = "bob";
+  std::future<Result<SearchResponse>> bob =
+      std::async(std::launch::async, [&] { return qe->Search(third); });
+  release.set_value();
+  EXPECT_TRUE(bob.get().ok()) << "other users are not affected";
+  for (auto& f : running) EXPECT_TRUE(f.get().ok());
+  third.user = "alice";
+  third.use_cache = false;
+  EXPECT_TRUE(qe->Search(third).ok()) << "slots are given back";
+}
+
+TEST_F(QueryEngineTest, TimeLimitGivesAPartialAnswerWithAWarning) {
+  testing::FakeEngine engine(snapshot_);
+  SteppingClock clock(kDatasetNow, kNanosPerSecond);
+  QueryOptions o;
+  o.clock = &clock;
+  o.max_query_ns = 5 * kNanosPerSecond;
+  o.worker_threads = 1;
+  auto qe = QueryEngine::Create(&engine, o);
+  SearchRequest r = Req("| count");
+  r.all_time = true;
+  auto res = qe->Search(r);
+  ASSERT_TRUE(res.ok());
+  EXPECT_TRUE(res->partial);
+  ASSERT_FALSE(res->warnings.empty());
+  EXPECT_NE(res->warnings.back().find("per-query time limit"), std::string::npos);
+  EXPECT_NE(res->warnings.back().find("narrow the time range"), std::string::npos);
+  EXPECT_LT(std::get<int64_t>(res->rows[0][0].second), 10000);
+  EXPECT_FALSE(qe->Search(r)->stats.cache_hit) << "partial answers are not cached";
+}
+
+TEST_F(QueryEngineTest, ByteLimitGivesAPartialAnswer) {
+  testing::FakeEngine engine(snapshot_);
+  QueryOptions o;
+  o.clock = &clock_;
+  o.max_bytes_scanned = 50'000;
+  auto qe = QueryEngine::Create(&engine, o);
+  SearchRequest r = Req("| count");
+  r.all_time = true;
+  auto res = qe->Search(r);
+  ASSERT_TRUE(res.ok());
+  EXPECT_TRUE(res->partial);
+  EXPECT_NE(res->warnings.back().find("per-query scan limit (50000 bytes)"), std::string::npos);
+}
+
+TEST_F(QueryEngineTest, RequestErrorsAreClear) {
+  testing::FakeEngine engine(snapshot_);
+  QueryOptions o;
+  o.clock = &clock_;
+  auto qe = QueryEngine::Create(&engine, o);
+  auto syntax = qe->Search(Req("service="));
+  EXPECT_TRUE(syntax.status().IsInvalidArgument());
+  EXPECT_EQ(syntax.status().message(), "expected a value after '=' at 1:9\nservice=\n        ^");
+  SearchRequest to_only = Req("*");
+  to_only.to = "2026-11-30T10:00:00Z";
+  EXPECT_TRUE(qe->Search(to_only).status().IsInvalidArgument());
+  SearchRequest huge = Req("*");
+  huge.limit = 100000;
+  EXPECT_EQ(qe->Search(huge).status().message(),
+            "limit must be at most 10000, got 100000; use a pipe (count, top) to summarise more "
+            "lines");
+}
+
+TEST_F(QueryEngineTest, ExplainGivesThePlanWithoutRows) {
+  testing::FakeEngine engine(snapshot_);
+  QueryOptions o;
+  o.clock = &clock_;
+  o.partitions = 4;
+  auto qe = QueryEngine::Create(&engine, o);
+  SearchRequest r = Req("service=hdfs host=hdfs-2 terminating");
+  r.explain = true;
+  r.all_time = true;
+  auto res = qe->Search(r);
+  ASSERT_TRUE(res.ok());
+  EXPECT_TRUE(res->hits.empty());
+  EXPECT_NE(res->plan.find("partition: "), std::string::npos) << res->plan;
+  EXPECT_NE(res->plan.find("pruned by partition"), std::string::npos) << res->plan;
+  EXPECT_GT(res->stats.rows_matched, 0u);
+  EXPECT_LT(res->stats.segments_after_time, res->stats.segments_total);
+}
+
+TEST_F(QueryEngineTest, ContextGivesNeighboursFromTheSameServiceAndHost) {
+  testing::FakeEngine engine(snapshot_);
+  QueryOptions o;
+  o.clock = &clock_;
+  auto qe = QueryEngine::Create(&engine, o);
+  // A record in the middle of the flushed data, and one at the memtable boundary.
+  for (size_t index : {size_t{4000}, records_->size() - 505}) {
+    const Record& hit = (*records_)[index];
+    auto ctx = qe->Context("default", hit.seq, 3, 4);
+    ASSERT_TRUE(ctx.ok()) << ctx.status().message();
+    EXPECT_EQ(ctx->hit, hit);
+    std::vector<uint64_t> want_before, want_after;
+    for (size_t i = index; i-- > 0 && want_before.size() < 3;) {
+      const Record& r = (*records_)[i];
+      if (r.service == hit.service && r.host == hit.host)
+        want_before.insert(want_before.begin(), r.seq);
+    }
+    for (size_t i = index + 1; i < records_->size() && want_after.size() < 4; ++i) {
+      const Record& r = (*records_)[i];
+      if (r.service == hit.service && r.host == hit.host) want_after.push_back(r.seq);
+    }
+    std::vector<uint64_t> got_before, got_after;
+    for (const Record& r : ctx->before) got_before.push_back(r.seq);
+    for (const Record& r : ctx->after) got_after.push_back(r.seq);
+    EXPECT_EQ(got_before, want_before);
+    EXPECT_EQ(got_after, want_after);
+  }
+  auto missing = qe->Context("default", 999999, 3, 3);
+  EXPECT_TRUE(missing.status().IsNotFound());
+  EXPECT_EQ(missing.status().message(), "no record with id 999999");
+}
+
+}  // namespace
+}  // namespace sawmill::query
