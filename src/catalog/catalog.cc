@@ -92,7 +92,8 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
   // WAL mode: readers never block the writer; synchronous=FULL: a commit is durable on return.
   {
     Stmt st(db, "PRAGMA journal_mode=WAL");
-    if (!st.ok() || st.Step() != SQLITE_ROW || st.Text(0) != "wal") {
+    const bool in_memory = path == ":memory:";
+    if (!st.ok() || st.Step() != SQLITE_ROW || st.Text(0) != (in_memory ? "memory" : "wal")) {
       return catalog->Error("cannot switch to WAL journal mode");
     }
   }

@@ -39,6 +39,11 @@ struct EngineOptions {
   uint64_t compaction_small_bytes = 16ull << 20;
   // ...when at least this many exist.
   uint32_t compaction_min_inputs = 4;
+  // Compaction reads and writes at most about this many bytes per second (yields to ingestion).
+  uint64_t compaction_bytes_per_sec = 64ull << 20;
+  // SQLite catalog file; empty: DIR/catalog.db. SQLite does its own I/O, so an Env other than
+  // the default (e.g. FaultInjectionEnv) needs a real path here, or gets an in-memory catalog.
+  std::string catalog_path;
 };
 
 // A segment as of a snapshot. The reader is opened lazily and shared.

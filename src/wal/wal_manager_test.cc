@@ -9,60 +9,10 @@
 
 #include "common/coding.h"
 #include "common/fault_env.h"
+#include "wal/slow_sync_env.h"
 
 namespace sawmill::wal {
 namespace {
-
-// Delegates to another Env; every WritableFile::Sync takes 2 ms, like a real disk, so that
-// concurrent committers pile up behind a sync.
-class SlowSyncEnv final : public Env {
- public:
-  explicit SlowSyncEnv(Env* base) : base_(base) {}
-  class File final : public WritableFile {
-   public:
-    explicit File(std::unique_ptr<WritableFile> f) : f_(std::move(f)) {}
-    Status Append(std::string_view d) override { return f_->Append(d); }
-    Status Flush() override { return f_->Flush(); }
-    Status Sync() override {
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      return f_->Sync();
-    }
-    Status Close() override { return f_->Close(); }
-    uint64_t Size() const override { return f_->Size(); }
-
-   private:
-    std::unique_ptr<WritableFile> f_;
-  };
-  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
-    ASSIGN_OR_RETURN(auto f, base_->NewWritableFile(p));
-    return std::unique_ptr<WritableFile>(new File(std::move(f)));
-  }
-  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& p) override {
-    ASSIGN_OR_RETURN(auto f, base_->NewAppendableFile(p));
-    return std::unique_ptr<WritableFile>(new File(std::move(f)));
-  }
-  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& p) override {
-    return base_->NewRandomAccessFile(p);
-  }
-  Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& p) override {
-    return base_->NewSequentialFile(p);
-  }
-  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
-  Result<std::vector<std::string>> GetChildren(const std::string& d) override {
-    return base_->GetChildren(d);
-  }
-  Result<uint64_t> GetFileSize(const std::string& p) override { return base_->GetFileSize(p); }
-  Status RemoveFile(const std::string& p) override { return base_->RemoveFile(p); }
-  Status RenameFile(const std::string& a, const std::string& b) override {
-    return base_->RenameFile(a, b);
-  }
-  Status CreateDirs(const std::string& d) override { return base_->CreateDirs(d); }
-  Status RemoveDir(const std::string& d) override { return base_->RemoveDir(d); }
-  Status SyncDir(const std::string& d) override { return base_->SyncDir(d); }
-
- private:
-  Env* base_;
-};
 
 // Payload: 8 bytes for the base seq, then text.
 std::string MakePayload(const std::string& text) { return std::string(8, '\0') + text; }
@@ -124,7 +74,7 @@ TEST_F(WalManagerTest, CommittedRecordsSurviveACrash) {
 }
 
 TEST_F(WalManagerTest, ConcurrentWritersShareSyncs) {
-  SlowSyncEnv slow(&env_);
+  SlowSyncEnv slow(&env_, std::chrono::milliseconds(2));
   auto wal = OpenWal({}, &slow);
   Replay(wal.get());
   constexpr int kThreads = 8;

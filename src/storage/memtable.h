@@ -1,0 +1,55 @@
+// The acknowledged records of one (tenant, partition) that are not yet in a segment.
+//
+// Records live in immutable chunks plus one active chunk. A snapshot seals the active chunk, so
+// readers get shared pointers to vectors nobody will change again; the cost of a snapshot is one
+// pointer copy per chunk.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sawmill/record.h"
+
+namespace sawmill::storage {
+
+using Chunk = std::shared_ptr<const std::vector<Record>>;
+
+// Not thread-safe: the engine guards every memtable with its mutex.
+class Memtable {
+ public:
+  // An active chunk is sealed at this many rows even without a snapshot.
+  static constexpr size_t kChunkRows = 4096;
+
+  Memtable(std::string tenant, uint32_t partition, int64_t created_mono_ns)
+      : tenant_(std::move(tenant)), partition_(partition), created_mono_ns_(created_mono_ns) {}
+
+  // REQUIRES: records arrive in increasing seq order.
+  void Add(const Record& record);
+
+  // Seals the active chunk and returns every chunk, oldest first.
+  const std::vector<Chunk>& Seal();
+
+  const std::string& tenant() const { return tenant_; }
+  uint32_t partition() const { return partition_; }
+  int64_t created_mono_ns() const { return created_mono_ns_; }
+  uint64_t bytes() const { return bytes_; }
+  uint64_t rows() const { return rows_; }
+  uint64_t min_seq() const { return min_seq_; }
+  uint64_t max_seq() const { return max_seq_; }
+  bool empty() const { return rows_ == 0; }
+
+ private:
+  std::string tenant_;
+  uint32_t partition_;
+  int64_t created_mono_ns_;
+  std::vector<Chunk> sealed_;
+  std::vector<Record> active_;
+  uint64_t bytes_ = 0;
+  uint64_t rows_ = 0;
+  uint64_t min_seq_ = 0;
+  uint64_t max_seq_ = 0;
+};
+
+}  // namespace sawmill::storage

@@ -1,0 +1,869 @@
+#include "storage/storage_engine.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <set>
+
+#include "catalog/reconcile.h"
+#include "common/coding.h"
+#include "common/hash.h"
+#include "common/metrics.h"
+#include "wal/record_batch.h"
+
+namespace sawmill::storage {
+namespace {
+
+struct StorageMetrics {
+  prometheus::Gauge* memtable_bytes;
+  prometheus::Family<prometheus::Gauge>* segments;
+  prometheus::Family<prometheus::Gauge>* segment_bytes;
+  prometheus::Histogram* flush_seconds;
+  prometheus::Histogram* compaction_seconds;
+  prometheus::Counter* flushes;
+  prometheus::Counter* flush_errors;
+  prometheus::Counter* compactions;
+  prometheus::Counter* compacted_bytes;
+  prometheus::Counter* corrupt_segments;
+
+  static StorageMetrics& Get() {
+    static StorageMetrics m = [] {
+      auto& reg = MetricsRegistry();
+      StorageMetrics s;
+      s.memtable_bytes = &prometheus::BuildGauge()
+                              .Name("sawmill_memtable_bytes")
+                              .Help("Bytes of acknowledged records held in memtables")
+                              .Register(reg)
+                              .Add({});
+      s.segments = &prometheus::BuildGauge()
+                        .Name("sawmill_segments")
+                        .Help("Registered segments, by tier")
+                        .Register(reg);
+      s.segment_bytes = &prometheus::BuildGauge()
+                             .Name("sawmill_segment_bytes")
+                             .Help("Bytes of registered segment files, by tier")
+                             .Register(reg);
+      const prometheus::Histogram::BucketBoundaries buckets{0.001, 0.005, 0.01, 0.05, 0.1, 0.25,
+                                                            0.5,   1,     2.5,  5,    10,  30};
+      s.flush_seconds = &prometheus::BuildHistogram()
+                             .Name("sawmill_flush_seconds")
+                             .Help("Time to write one memtable as a segment and register it")
+                             .Register(reg)
+                             .Add({}, buckets);
+      s.compaction_seconds = &prometheus::BuildHistogram()
+                                  .Name("sawmill_compaction_seconds")
+                                  .Help("Time of one compaction (read, merge, write, swap)")
+                                  .Register(reg)
+                                  .Add({}, buckets);
+      s.flushes = &prometheus::BuildCounter()
+                       .Name("sawmill_flushes_total")
+                       .Help("Memtables written as segments")
+                       .Register(reg)
+                       .Add({});
+      s.flush_errors = &prometheus::BuildCounter()
+                            .Name("sawmill_flush_errors_total")
+                            .Help("Failed flushes (retried; the WAL keeps the records)")
+                            .Register(reg)
+                            .Add({});
+      s.compactions = &prometheus::BuildCounter()
+                           .Name("sawmill_compactions_total")
+                           .Help("Compactions that replaced segments")
+                           .Register(reg)
+                           .Add({});
+      s.compacted_bytes = &prometheus::BuildCounter()
+                               .Name("sawmill_compaction_input_bytes_total")
+                               .Help("Bytes of segments merged by compaction")
+                               .Register(reg)
+                               .Add({});
+      s.corrupt_segments = &prometheus::BuildCounter()
+                                .Name("sawmill_segments_corrupt_total")
+                                .Help("Segments marked corrupt after a failed checksum")
+                                .Register(reg)
+                                .Add({});
+      return s;
+    }();
+    return m;
+  }
+};
+
+// A tenant name as one safe path component: [A-Za-z0-9_-] and inner dots kept, the rest %XX.
+std::string PathComponent(std::string_view s) {
+  if (s.empty()) return "%";
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (std::isalnum(c) || c == '_' || c == '-' || (c == '.' && i > 0)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static const char kHex[] = "0123456789ABCDEF";
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+catalog::SegmentRow RowFromInfo(const segment::SegmentInfo& info, std::string path,
+                                std::string tier, int64_t now_ns) {
+  catalog::SegmentRow row;
+  row.id = info.id;
+  row.tenant = info.tenant;
+  row.partition = info.partition;
+  row.min_ts = info.min_ts;
+  row.max_ts = info.max_ts;
+  row.min_ingest_ts = info.min_ingest_ts;
+  row.max_ingest_ts = info.max_ingest_ts;
+  row.min_seq = info.min_seq;
+  row.max_seq = info.max_seq;
+  row.rows = info.rows;
+  row.bytes = info.file_bytes;
+  row.raw_bytes = info.raw_bytes;
+  row.tier = std::move(tier);
+  row.path = std::move(path);
+  row.state = std::string(catalog::kStateActive);
+  row.created_ns = now_ns;
+  return row;
+}
+
+double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+}  // namespace
+
+// ---- SegmentEntry ----
+
+SegmentEntry::~SegmentEntry() {
+  if (!obsolete_) return;
+  reader_.reset();
+  Status s = env_->RemoveFile(row_.path);
+  if (!s.ok() && !s.IsNotFound()) {
+    // Reconciliation at the next start deletes it (no catalog row).
+    spdlog::warn("cannot delete replaced segment {}: {}", row_.path, s.ToString());
+  }
+}
+
+Result<std::shared_ptr<segment::SegmentReader>> SegmentEntry::Open() {
+  std::lock_guard<std::mutex> l(open_mu_);
+  if (reader_ != nullptr) return reader_;
+  ASSIGN_OR_RETURN(reader_, segment::SegmentReader::Open(env_, row_.path));
+  return reader_;
+}
+
+segment::SegmentInfo SegmentEntry::info() const {
+  segment::SegmentInfo info;
+  info.id = row_.id;
+  info.tenant = row_.tenant;
+  info.partition = row_.partition;
+  info.rows = row_.rows;
+  info.min_ts = row_.min_ts;
+  info.max_ts = row_.max_ts;
+  info.min_ingest_ts = row_.min_ingest_ts;
+  info.max_ingest_ts = row_.max_ingest_ts;
+  info.min_seq = row_.min_seq;
+  info.max_seq = row_.max_seq;
+  info.file_bytes = row_.bytes;
+  info.raw_bytes = row_.raw_bytes;
+  return info;
+}
+
+// ---- Open ----
+
+Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
+  return StorageEngine::Open(options);
+}
+
+StorageEngine::StorageEngine(const EngineOptions& options)
+    : options_(options),
+      env_(options.env != nullptr ? options.env : Env::Default()),
+      clock_(options.clock != nullptr ? options.clock : Clock::Real()),
+      wal_dir_(JoinPath(options.data_dir, "wal")),
+      segments_dir_(JoinPath(options.data_dir, "segments")) {}
+
+Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options) {
+  if (options.data_dir.empty()) return Status::InvalidArgument("storage: data_dir is empty");
+  if (options.partitions == 0) return Status::InvalidArgument("storage: partitions must be > 0");
+  std::unique_ptr<StorageEngine> engine(new StorageEngine(options));
+  RETURN_IF_ERROR(engine->Init());
+  if (options.background_threads) {
+    engine->flush_thread_ = std::thread([e = engine.get()] { e->FlushThread(); });
+    engine->compaction_thread_ = std::thread([e = engine.get()] { e->CompactionThread(); });
+  }
+  return std::unique_ptr<Engine>(std::move(engine));
+}
+
+Status StorageEngine::Init() {
+  StorageMetrics::Get();
+  RETURN_IF_ERROR(env_->CreateDirs(options_.data_dir));
+  RETURN_IF_ERROR(env_->CreateDirs(wal_dir_));
+  RETURN_IF_ERROR(env_->CreateDirs(JoinPath(segments_dir_, "hot")));
+
+  std::string catalog_path = options_.catalog_path;
+  if (catalog_path.empty()) {
+    catalog_path = env_ == Env::Default() ? JoinPath(options_.data_dir, "catalog.db") : ":memory:";
+  }
+  ASSIGN_OR_RETURN(catalog_, catalog::Catalog::Open(catalog_path));
+
+  auto read_row = [this](const std::string& path) -> Result<catalog::SegmentRow> {
+    ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(env_, path));
+    return RowFromInfo(reader->info(), path, "", 0);
+  };
+  ASSIGN_OR_RETURN(
+      catalog::ReconcileReport report,
+      catalog::Reconcile(env_, segments_dir_, catalog_.get(), read_row, clock_->NowNanos()));
+
+  ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, catalog_->List());
+  uint64_t max_seq = 0;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (catalog::SegmentRow& row : rows) {
+      max_seq = std::max(max_seq, row.max_seq);
+      if (row.state == catalog::kStateMissing) continue;
+      covered_[{row.tenant, row.partition}].emplace_back(row.min_seq, row.max_seq);
+      const std::string tenant = row.tenant;
+      const uint64_t id = row.id;
+      segments_[tenant][id] = std::make_shared<SegmentEntry>(env_, std::move(row));
+    }
+    UpdateGaugesLocked();
+  }
+  ASSIGN_OR_RETURN(uint64_t max_id, catalog_->MaxId());
+  next_segment_id_ = std::max(max_id, report.max_file_id) + 1;
+
+  wal::WalOptions wal_options;
+  wal_options.file_bytes = options_.wal_file_bytes;
+  ASSIGN_OR_RETURN(wal_, wal::WalManager::Open(env_, clock_, wal_dir_, wal_options,
+                                               [this](wal::WalBatch& b) { ApplyBatch(b); }));
+  RETURN_IF_ERROR(ReplayWal());
+  const uint64_t next_seq = std::max(max_seq + 1, wal_->next_seq());
+  wal_->SetNextSeq(next_seq);
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    committed_next_seq_ = next_seq;
+  }
+  DeleteObsoleteWal();
+  return Status::OK();
+}
+
+Status StorageEngine::ReplayWal() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    replaying_ = true;
+  }
+  uint64_t replayed = 0, skipped = 0;
+  std::vector<Record> records;
+  auto result = wal_->Replay([&](std::string_view payload, uint64_t* max_seq) -> Status {
+    records.clear();
+    RETURN_IF_ERROR(wal::DecodeBatch(payload, &records));
+    if (records.empty()) return Status::OK();
+    *max_seq = records.back().seq;
+    bool over_cap = false;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      for (const Record& r : records) {
+        Key key{r.tenant, PartitionOf(r.service, r.host, options_.partitions)};
+        auto it = covered_.find(key);
+        if (it != covered_.end() &&
+            std::any_of(it->second.begin(), it->second.end(), [&](const auto& range) {
+              return range.first <= r.seq && r.seq <= range.second;
+            })) {
+          ++skipped;
+          continue;
+        }
+        InsertLocked(key, r);
+        ++replayed;
+      }
+      over_cap = memtable_bytes_ > options_.memtable_cap_bytes;
+    }
+    if (over_cap) {
+      std::lock_guard<std::mutex> fl(flush_mu_);
+      Status s = FlushForMemoryLocked();
+      if (!s.ok()) spdlog::warn("WAL replay: flush under memory pressure failed: {}", s.ToString());
+    }
+    return Status::OK();
+  });
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    replaying_ = false;
+    covered_.clear();
+  }
+  if (!result.ok()) return result.status();
+  wal_->SetNextSeq(*result + 1);
+  spdlog::info("WAL replay: {} records into memtables, {} already in segments", replayed, skipped);
+  return Status::OK();
+}
+
+StorageEngine::~StorageEngine() { Close().IgnoreError(); }
+
+// ---- Write path ----
+
+Status StorageEngine::Append(std::string_view tenant, std::vector<Record>* records) {
+  if (records->empty()) return Status::OK();
+  {
+    std::unique_lock<std::mutex> l(mu_);
+    if (closing_) return Status::Unavailable("storage engine is closing");
+    const uint64_t hard_limit = 2 * options_.memtable_cap_bytes;
+    if (memtable_bytes_ >= hard_limit && options_.background_threads) {
+      // Flushing is behind: hold writers back rather than grow without bound.
+      work_cv_.notify_all();
+      flushed_cv_.wait_for(l, std::chrono::seconds(30),
+                           [&] { return memtable_bytes_ < hard_limit || closing_; });
+      if (closing_) return Status::Unavailable("storage engine is closing");
+      if (memtable_bytes_ >= hard_limit) {
+        return Status::Unavailable("memtables are full and flushing is behind; retry later");
+      }
+    }
+  }
+  const int64_t now = clock_->NowNanos();
+  for (Record& r : *records) {
+    if (r.ingest_ts == 0) r.ingest_ts = now;
+    if (r.ts == 0) r.ts = r.ingest_ts;
+    r.tenant.assign(tenant);
+  }
+  AppendContext context{tenant, records};
+  wal::WalBatch batch;
+  wal::EncodeBatch(tenant, *records, &batch.payload);
+  batch.count = records->size();
+  batch.context = &context;
+  RETURN_IF_ERROR(wal_->Commit(&batch));
+
+  // Acknowledged. Now see whether a flush is due.
+  std::vector<Key> big;
+  bool over_cap = false;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    std::set<uint32_t> touched;
+    for (const Record& r : *records) {
+      touched.insert(PartitionOf(r.service, r.host, options_.partitions));
+    }
+    for (uint32_t p : touched) {
+      auto it = active_.find(Key{std::string(tenant), p});
+      if (it != active_.end() && it->second->bytes() >= options_.segment_target_bytes) {
+        big.push_back(it->first);
+      }
+    }
+    over_cap = memtable_bytes_ > options_.memtable_cap_bytes;
+    if ((!big.empty() || over_cap) && options_.background_threads) work_cv_.notify_all();
+  }
+  if ((!big.empty() || over_cap) && !options_.background_threads) {
+    std::lock_guard<std::mutex> fl(flush_mu_);
+    for (const Key& key : big) {
+      Status s = FlushKey(key);
+      if (!s.ok()) spdlog::warn("flush of {}/{} failed: {}", key.first, key.second, s.ToString());
+    }
+    Status s = FlushForMemoryLocked();
+    if (!s.ok()) spdlog::warn("flush under memory pressure failed: {}", s.ToString());
+    DeleteObsoleteWal();
+  }
+  return Status::OK();
+}
+
+void StorageEngine::ApplyBatch(wal::WalBatch& batch) {
+  auto* context = static_cast<AppendContext*>(batch.context);
+  std::vector<Record>& records = *context->records;
+  std::vector<uint32_t> partitions(records.size());
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].seq = batch.base_seq + i;
+    partitions[i] = PartitionOf(records[i].service, records[i].host, options_.partitions);
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  Key key{std::string(context->tenant), 0};
+  for (size_t i = 0; i < records.size(); ++i) {
+    key.second = partitions[i];
+    InsertLocked(key, records[i]);
+  }
+  committed_next_seq_ = batch.base_seq + batch.count;
+  StorageMetrics::Get().memtable_bytes->Set(static_cast<double>(memtable_bytes_));
+}
+
+void StorageEngine::InsertLocked(const Key& key, const Record& record) {
+  auto& slot = active_[key];
+  if (slot == nullptr) {
+    slot = std::make_unique<Memtable>(key.first, key.second, clock_->MonotonicNanos());
+  }
+  const uint64_t before = slot->bytes();
+  slot->Add(record);
+  memtable_bytes_ += slot->bytes() - before;
+}
+
+// ---- Flush ----
+
+std::string StorageEngine::SegmentPath(const std::string& tier, const std::string& tenant,
+                                       uint32_t partition, uint64_t id) const {
+  return JoinPath(JoinPath(JoinPath(JoinPath(segments_dir_, tier), PathComponent(tenant)),
+                           std::to_string(partition)),
+                  std::to_string(id) + ".seg");
+}
+
+Status StorageEngine::FlushKey(const Key& key) {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto it = active_.find(key);
+    if (it != active_.end() && !it->second->empty()) {
+      auto frozen = std::make_shared<Frozen>();
+      Memtable& m = *it->second;
+      frozen->chunks = m.Seal();
+      frozen->bytes = m.bytes();
+      frozen->rows = m.rows();
+      frozen->min_seq = m.min_seq();
+      frozen->max_seq = m.max_seq();
+      frozen_[key].push_back(std::move(frozen));
+      active_.erase(it);
+    } else if (it != active_.end()) {
+      active_.erase(it);
+    }
+  }
+  while (true) {
+    std::shared_ptr<Frozen> frozen;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      auto it = frozen_.find(key);
+      if (it == frozen_.end()) break;
+      if (it->second.empty()) {
+        frozen_.erase(it);
+        break;
+      }
+      frozen = it->second.front();
+    }
+    RETURN_IF_ERROR(WriteFrozen(key, frozen));
+  }
+  return Status::OK();
+}
+
+Status StorageEngine::WriteFrozen(const Key& key, const std::shared_ptr<Frozen>& frozen) {
+  const int64_t start = clock_->MonotonicNanos();
+  std::vector<Record> records;
+  records.reserve(frozen->rows);
+  for (const Chunk& chunk : frozen->chunks)
+    records.insert(records.end(), chunk->begin(), chunk->end());
+
+  const uint64_t id = next_segment_id_++;
+  const std::string path = SegmentPath("hot", key.first, key.second, id);
+  const std::string dir = DirName(path);
+  Status s;
+  if (!env_->FileExists(dir)) {
+    s = env_->CreateDirs(dir);
+    // New directories must themselves be durable before a file in them is registered.
+    if (s.ok()) s = env_->SyncDir(DirName(dir));
+    if (s.ok()) s = env_->SyncDir(DirName(DirName(dir)));
+  }
+  segment::SegmentInfo in, out;
+  in.id = id;
+  in.tenant = key.first;
+  in.partition = key.second;
+  if (s.ok()) {
+    s = segment::WriteSegment(env_, path, in, std::move(records), options_.segment_options, &out);
+  }
+  catalog::SegmentRow row;
+  if (s.ok()) {
+    row = RowFromInfo(out, path, "hot", clock_->NowNanos());
+    s = catalog_->Insert(row);
+    if (!s.ok()) env_->RemoveFile(path).IgnoreError();
+  } else {
+    env_->RemoveFile(path).IgnoreError();
+  }
+  if (!s.ok()) {
+    StorageMetrics::Get().flush_errors->Increment();
+    return s.WithContext("flush of tenant " + key.first + " partition " +
+                         std::to_string(key.second));
+  }
+  auto entry = std::make_shared<SegmentEntry>(env_, std::move(row));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    // Registered and visible, and out of the memtables, in one step for snapshots.
+    segments_[key.first][id] = std::move(entry);
+    auto& queue = frozen_[key];
+    if (!queue.empty() && queue.front() == frozen) queue.pop_front();
+    if (queue.empty()) frozen_.erase(key);
+    memtable_bytes_ -= frozen->bytes;
+    ++flushes_;
+    UpdateGaugesLocked();
+  }
+  flushed_cv_.notify_all();
+  auto& m = StorageMetrics::Get();
+  m.flushes->Increment();
+  m.flush_seconds->Observe(Seconds(clock_->MonotonicNanos() - start));
+  return Status::OK();
+}
+
+Status StorageEngine::FlushForMemoryLocked() {
+  while (true) {
+    Key largest;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (memtable_bytes_ <= options_.memtable_cap_bytes) return Status::OK();
+      uint64_t best = 0;
+      for (const auto& [key, m] : active_) {
+        if (m->bytes() > best) {
+          best = m->bytes();
+          largest = key;
+        }
+      }
+      if (best == 0) {
+        if (frozen_.empty()) return Status::OK();
+        largest = frozen_.begin()->first;
+      }
+    }
+    RETURN_IF_ERROR(FlushKey(largest));
+  }
+}
+
+Status StorageEngine::Flush() {
+  std::lock_guard<std::mutex> fl(flush_mu_);
+  std::vector<Key> keys;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (const auto& [key, m] : active_) keys.push_back(key);
+    for (const auto& [key, q] : frozen_) keys.push_back(key);
+  }
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  Status first;
+  for (const Key& key : keys) {
+    Status s = FlushKey(key);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  DeleteObsoleteWal();
+  return first;
+}
+
+uint64_t StorageEngine::MinUnflushedSeq() const {
+  std::lock_guard<std::mutex> l(mu_);
+  uint64_t min_seq = committed_next_seq_;
+  for (const auto& [key, m] : active_) {
+    if (!m->empty()) min_seq = std::min(min_seq, m->min_seq());
+  }
+  for (const auto& [key, q] : frozen_) {
+    if (!q.empty()) min_seq = std::min(min_seq, q.front()->min_seq);
+  }
+  return min_seq;
+}
+
+void StorageEngine::DeleteObsoleteWal() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (replaying_) return;
+  }
+  if (wal_ != nullptr) wal_->DeleteObsoleteFiles(MinUnflushedSeq());
+}
+
+// ---- Compaction ----
+
+Status StorageEngine::CompactNow() {
+  bool did_work = false;
+  return CompactOnce(&did_work);
+}
+
+Status StorageEngine::CompactOnce(bool* did_work) {
+  *did_work = false;
+  std::lock_guard<std::mutex> cl(compaction_mu_);
+  std::vector<std::shared_ptr<SegmentEntry>> inputs;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (memtable_bytes_ > options_.memtable_cap_bytes / 2) return Status::OK();  // ingestion first
+    std::map<Key, std::vector<std::shared_ptr<SegmentEntry>>> candidates;
+    for (const auto& [tenant, by_id] : segments_) {
+      for (const auto& [id, entry] : by_id) {
+        const auto& row = entry->row();
+        if (row.state == catalog::kStateActive && !entry->compacting &&
+            row.bytes < options_.compaction_small_bytes) {
+          candidates[{row.tenant, row.partition}].push_back(entry);
+        }
+      }
+    }
+    size_t best = 0;
+    for (auto& [key, list] : candidates) {
+      if (list.size() >= std::max<uint32_t>(2, options_.compaction_min_inputs) &&
+          list.size() > best) {
+        best = list.size();
+        inputs = list;
+      }
+    }
+    if (inputs.empty()) return Status::OK();
+    std::sort(inputs.begin(), inputs.end(),
+              [](const auto& a, const auto& b) { return a->row().min_seq < b->row().min_seq; });
+    // Bound one compaction's memory: inputs up to about four small segments' worth.
+    uint64_t bytes = 0;
+    size_t take = 0;
+    while (take < inputs.size() && take < 64 &&
+           (take < 2 || bytes + inputs[take]->row().bytes <= 4 * options_.compaction_small_bytes)) {
+      bytes += inputs[take]->row().bytes;
+      ++take;
+    }
+    inputs.resize(take);
+    for (auto& entry : inputs) entry->compacting = true;
+  }
+  auto release = [&] {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& entry : inputs) entry->compacting = false;
+  };
+
+  const int64_t start = clock_->MonotonicNanos();
+  const std::string tenant = inputs.front()->row().tenant;
+  const uint32_t partition = inputs.front()->row().partition;
+  std::vector<Record> rows;
+  uint64_t input_bytes = 0;
+  std::vector<uint64_t> input_ids;
+  segment::ReadStats read_stats;
+  for (auto& entry : inputs) {
+    input_ids.push_back(entry->row().id);
+    input_bytes += entry->row().bytes;
+    auto reader = entry->Open();
+    Status s = reader.status();
+    if (reader.ok()) {
+      for (uint32_t b = 0; b < (*reader)->blocks().size() && s.ok(); ++b) {
+        s = (*reader)->ReadBlock(b, segment::kColAll, &rows, &read_stats);
+      }
+    }
+    if (!s.ok()) {
+      release();
+      if (s.IsDataLoss()) ReportCorruption(entry->row().id, s);
+      return s.WithContext("compaction of segment " + std::to_string(entry->row().id));
+    }
+  }
+  for (Record& r : rows) r.tenant = tenant;
+
+  const uint64_t id = next_segment_id_++;
+  const std::string path = SegmentPath("hot", tenant, partition, id);
+  segment::SegmentInfo in, out;
+  in.id = id;
+  in.tenant = tenant;
+  in.partition = partition;
+  Status s = env_->CreateDirs(DirName(path));
+  if (s.ok()) {
+    s = segment::WriteSegment(env_, path, in, std::move(rows), options_.segment_options, &out);
+  }
+  catalog::SegmentRow row;
+  if (s.ok()) {
+    row = RowFromInfo(out, path, "hot", clock_->NowNanos());
+    // The swap: readers of the catalog see the inputs or the output, never both.
+    s = catalog_->Replace(input_ids, {row});
+  }
+  if (!s.ok()) {
+    env_->RemoveFile(path).IgnoreError();
+    release();
+    return s.WithContext("compaction of tenant " + tenant + " partition " +
+                         std::to_string(partition));
+  }
+  auto output = std::make_shared<SegmentEntry>(env_, std::move(row));
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    auto& by_id = segments_[tenant];
+    for (auto& entry : inputs) {
+      by_id.erase(entry->row().id);
+      entry->compacting = false;
+      // Snapshots holding it keep reading; the last one to let go deletes the file.
+      entry->MarkObsolete();
+    }
+    by_id[id] = std::move(output);
+    ++compactions_;
+    UpdateGaugesLocked();
+  }
+  inputs.clear();
+  const int64_t elapsed = clock_->MonotonicNanos() - start;
+  auto& m = StorageMetrics::Get();
+  m.compactions->Increment();
+  m.compacted_bytes->Increment(static_cast<double>(input_bytes));
+  m.compaction_seconds->Observe(Seconds(elapsed));
+  spdlog::info("compaction: {} segments of {}/{} ({} bytes) -> segment {} ({} bytes) in {:.3f}s",
+               input_ids.size(), tenant, partition, input_bytes, id, out.file_bytes,
+               Seconds(elapsed));
+  *did_work = true;
+  return Status::OK();
+}
+
+// ---- Reads ----
+
+std::shared_ptr<const Snapshot> StorageEngine::GetSnapshot(std::string_view tenant) const {
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->tenant.assign(tenant);
+  std::lock_guard<std::mutex> l(mu_);
+  auto seg_it = segments_.find(snapshot->tenant);
+  if (seg_it != segments_.end()) {
+    snapshot->segments.reserve(seg_it->second.size());
+    for (const auto& [id, entry] : seg_it->second) {
+      SegmentHandle h;
+      h.info = entry->info();
+      h.path = entry->row().path;
+      h.tier = entry->row().tier;
+      h.open = [entry]() { return entry->Open(); };
+      snapshot->segments.push_back(std::move(h));
+    }
+  }
+  // Frozen (older) before active (newer), per partition.
+  std::map<uint32_t, MemtableView> views;
+  const Key first{snapshot->tenant, 0};
+  for (auto it = frozen_.lower_bound(first); it != frozen_.end() && it->first.first == tenant;
+       ++it) {
+    MemtableView& v = views[it->first.second];
+    v.partition = it->first.second;
+    for (const auto& f : it->second)
+      v.chunks.insert(v.chunks.end(), f->chunks.begin(), f->chunks.end());
+  }
+  for (auto it = active_.lower_bound(first); it != active_.end() && it->first.first == tenant;
+       ++it) {
+    MemtableView& v = views[it->first.second];
+    v.partition = it->first.second;
+    const auto& chunks = it->second->Seal();
+    v.chunks.insert(v.chunks.end(), chunks.begin(), chunks.end());
+  }
+  for (auto& [p, v] : views) snapshot->memtables.push_back(std::move(v));
+  return snapshot;
+}
+
+void StorageEngine::ReportCorruption(uint64_t segment_id, const Status& status) {
+  std::shared_ptr<SegmentEntry> entry;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    for (auto& [tenant, by_id] : segments_) {
+      auto it = by_id.find(segment_id);
+      if (it != by_id.end()) {
+        entry = it->second;
+        break;
+      }
+    }
+    if (entry == nullptr) {
+      spdlog::error("corruption reported in segment {}, which is no longer registered: {}",
+                    segment_id, status.ToString());
+      return;
+    }
+    if (entry->row().state == catalog::kStateCorrupt) return;  // counted once
+    entry->set_state(std::string(catalog::kStateCorrupt));
+  }
+  StorageMetrics::Get().corrupt_segments->Increment();
+  spdlog::error("segment {} ({}) is corrupt and is now marked so in the catalog: {}", segment_id,
+                entry->row().path, status.ToString());
+  Status s = catalog_->SetState(segment_id, catalog::kStateCorrupt);
+  if (!s.ok()) spdlog::error("cannot mark segment {} corrupt: {}", segment_id, s.ToString());
+}
+
+EngineStats StorageEngine::stats() const {
+  EngineStats s;
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    s.memtable_bytes = memtable_bytes_;
+    for (const auto& [tenant, by_id] : segments_) {
+      for (const auto& [id, entry] : by_id) {
+        ++s.segments;
+        s.segment_bytes += entry->row().bytes;
+      }
+    }
+    s.flushes = flushes_;
+    s.compactions = compactions_;
+  }
+  if (wal_ != nullptr) {
+    wal::WalStats w = wal_->stats();
+    s.wal_bytes = w.bytes;
+    s.wal_corrupt_records = w.corrupt_records;
+    s.next_seq = wal_->next_seq();
+  }
+  return s;
+}
+
+void StorageEngine::UpdateGaugesLocked() {
+  auto& m = StorageMetrics::Get();
+  m.memtable_bytes->Set(static_cast<double>(memtable_bytes_));
+  std::map<std::string, std::pair<uint64_t, uint64_t>> by_tier = {{"hot", {0, 0}}};
+  for (const auto& [tenant, by_id] : segments_) {
+    for (const auto& [id, entry] : by_id) {
+      auto& t = by_tier[entry->row().tier];
+      ++t.first;
+      t.second += entry->row().bytes;
+    }
+  }
+  for (const auto& [tier, counts] : by_tier) {
+    m.segments->Add({{"tier", tier}}).Set(static_cast<double>(counts.first));
+    m.segment_bytes->Add({{"tier", tier}}).Set(static_cast<double>(counts.second));
+  }
+}
+
+// ---- Background work ----
+
+void StorageEngine::FlushThread() {
+  const auto poll = std::chrono::milliseconds(200);
+  bool backoff = false;
+  while (true) {
+    std::vector<Key> due;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      work_cv_.wait_for(l, backoff ? std::chrono::milliseconds(1000) : poll);
+      if (closing_) return;
+      const int64_t now = clock_->MonotonicNanos();
+      for (const auto& [key, m] : active_) {
+        if (m->bytes() >= options_.segment_target_bytes ||
+            now - m->created_mono_ns() >= options_.flush_interval_ns) {
+          due.push_back(key);
+        }
+      }
+      for (const auto& [key, q] : frozen_) due.push_back(key);  // retries
+    }
+    std::lock_guard<std::mutex> fl(flush_mu_);
+    Status status;
+    for (const Key& key : due) {
+      Status s = FlushKey(key);
+      if (!s.ok() && status.ok()) status = s;
+    }
+    if (status.ok()) status = FlushForMemoryLocked();
+    if (!status.ok()) {
+      if (!backoff) spdlog::error("background flush failed (will retry): {}", status.ToString());
+      backoff = true;
+    } else {
+      backoff = false;
+    }
+    DeleteObsoleteWal();
+  }
+}
+
+void StorageEngine::CompactionThread() {
+  bool did_work = false;
+  while (true) {
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      if (!did_work) work_cv_.wait_for(l, std::chrono::seconds(2));
+      if (closing_) return;
+    }
+    const int64_t start = clock_->MonotonicNanos();
+    uint64_t bytes_before = 0;
+    Status s = CompactOnce(&did_work);
+    if (!s.ok()) {
+      spdlog::warn("compaction failed: {}", s.ToString());
+      did_work = false;
+      continue;
+    }
+    if (did_work && options_.compaction_bytes_per_sec > 0) {
+      // Rate limit: sleep so that this round's bytes average out to the configured rate.
+      (void)bytes_before;
+      const double budget_s = static_cast<double>(4 * options_.compaction_small_bytes) /
+                              static_cast<double>(options_.compaction_bytes_per_sec);
+      const double spent_s = Seconds(clock_->MonotonicNanos() - start);
+      if (budget_s > spent_s) {
+        std::unique_lock<std::mutex> l(mu_);
+        work_cv_.wait_for(l, std::chrono::duration<double>(budget_s - spent_s),
+                          [&] { return closing_; });
+      }
+    }
+  }
+}
+
+Status StorageEngine::Close() {
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (closed_) return Status::OK();
+    closing_ = true;
+  }
+  work_cv_.notify_all();
+  flushed_cv_.notify_all();
+  if (flush_thread_.joinable()) flush_thread_.join();
+  if (compaction_thread_.joinable()) compaction_thread_.join();
+  Status status;
+  if (wal_ != nullptr) {
+    // A clean shutdown leaves everything in segments, so the next start replays nothing.
+    Status f = Flush();
+    if (!f.ok()) spdlog::warn("flush at close failed; the WAL keeps the records: {}", f.ToString());
+    status = wal_->Close();
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  closed_ = true;
+  return status;
+}
+
+}  // namespace sawmill::storage

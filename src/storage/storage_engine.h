@@ -1,0 +1,144 @@
+// The embedded implementation of storage::Engine (engine.h): WAL + memtables + segments +
+// SQLite catalog in one data directory. Decisions: docs/storage.md.
+//
+// Locking order: flush_mu_ / compaction_mu_ -> (WAL manager's mutex) -> mu_. mu_ is never held
+// across I/O except the catalog update of ReportCorruption.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "storage/engine.h"
+#include "storage/memtable.h"
+#include "wal/wal_manager.h"
+
+namespace sawmill::storage {
+
+// One registered segment as the engine sees it. Shared by the engine's segment set and by every
+// snapshot that includes it; once compaction replaces it, the last holder deletes the file.
+class SegmentEntry {
+ public:
+  SegmentEntry(Env* env, catalog::SegmentRow row) : env_(env), row_(std::move(row)) {}
+  ~SegmentEntry();
+  SegmentEntry(const SegmentEntry&) = delete;
+  SegmentEntry& operator=(const SegmentEntry&) = delete;
+
+  // Opens the reader once; later calls share it. Errors as SegmentReader::Open.
+  Result<std::shared_ptr<segment::SegmentReader>> Open();
+  // Deletes the file when the last reference goes.
+  void MarkObsolete() { obsolete_ = true; }
+
+  const catalog::SegmentRow& row() const { return row_; }
+  segment::SegmentInfo info() const;
+  // State changes happen under the engine's mu_.
+  void set_state(std::string state) { row_.state = std::move(state); }
+  bool compacting = false;  // GUARDED_BY(engine mu_)
+
+ private:
+  Env* env_;
+  catalog::SegmentRow row_;
+  std::atomic<bool> obsolete_{false};
+  std::mutex open_mu_;
+  std::shared_ptr<segment::SegmentReader> reader_;  // GUARDED_BY(open_mu_)
+};
+
+class StorageEngine final : public Engine {
+ public:
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+  ~StorageEngine() override;
+
+  Status Append(std::string_view tenant, std::vector<Record>* records) override;
+  Status Flush() override;
+  Status CompactNow() override;
+  std::shared_ptr<const Snapshot> GetSnapshot(std::string_view tenant) const override;
+  void ReportCorruption(uint64_t segment_id, const Status& status) override;
+  EngineStats stats() const override;
+  Status Close() override;
+
+  // Test hook: the catalog, e.g. to model a crash before a catalog commit.
+  catalog::Catalog* catalog_for_testing() { return catalog_.get(); }
+
+ private:
+  using Key = std::pair<std::string, uint32_t>;  // (tenant, partition)
+
+  // Memtable contents handed to a flush: frozen, still visible to snapshots until registered.
+  struct Frozen {
+    std::vector<Chunk> chunks;
+    uint64_t bytes = 0;
+    uint64_t rows = 0;
+    uint64_t min_seq = 0;
+    uint64_t max_seq = 0;
+  };
+  struct AppendContext {
+    std::string_view tenant;
+    std::vector<Record>* records;
+  };
+
+  explicit StorageEngine(const EngineOptions& options);
+  Status Init();
+  Status ReplayWal();
+  // Called by the WAL commit leader for each durable batch, in seq order.
+  void ApplyBatch(wal::WalBatch& batch);
+  void InsertLocked(const Key& key, const Record& record);  // REQUIRES: mu_ held
+
+  // Freezes the active memtable of "key" (if any) and writes every frozen memtable of "key" to
+  // segments, oldest first. REQUIRES: flush_mu_ held.
+  Status FlushKey(const Key& key);
+  Status WriteFrozen(const Key& key, const std::shared_ptr<Frozen>& frozen);
+  // Flushes the largest memtables until the total is under the cap. REQUIRES: flush_mu_ held.
+  Status FlushForMemoryLocked();
+  // Seqs below this are all in registered segments (or were never acknowledged).
+  uint64_t MinUnflushedSeq() const;
+  void DeleteObsoleteWal();
+  Status CompactOnce(bool* did_work);
+
+  std::string SegmentPath(const std::string& tier, const std::string& tenant, uint32_t partition,
+                          uint64_t id) const;
+  void UpdateGaugesLocked();  // REQUIRES: mu_ held
+  void FlushThread();
+  void CompactionThread();
+
+  EngineOptions options_;
+  Env* env_;
+  Clock* clock_;
+  std::string wal_dir_;
+  std::string segments_dir_;
+  std::unique_ptr<catalog::Catalog> catalog_;
+  std::unique_ptr<wal::WalManager> wal_;
+  std::atomic<uint64_t> next_segment_id_{1};
+
+  std::mutex flush_mu_;       // one flush at a time
+  std::mutex compaction_mu_;  // one compaction at a time
+
+  mutable std::mutex mu_;
+  std::condition_variable flushed_cv_;  // memtable bytes went down, or the engine closed
+  std::condition_variable work_cv_;     // wakes the background threads
+  // Mutable: GetSnapshot seals active chunks.
+  mutable std::map<Key, std::unique_ptr<Memtable>> active_;    // GUARDED_BY(mu_)
+  std::map<Key, std::deque<std::shared_ptr<Frozen>>> frozen_;  // GUARDED_BY(mu_)
+  // tenant -> id -> segment. Only states active and corrupt (missing ones are not readable).
+  std::map<std::string, std::map<uint64_t, std::shared_ptr<SegmentEntry>>>
+      segments_;                     // GUARDED_BY(mu_)
+  uint64_t memtable_bytes_ = 0;      // GUARDED_BY(mu_); active + frozen
+  uint64_t committed_next_seq_ = 1;  // GUARDED_BY(mu_); every seq below is applied or failed
+  uint64_t flushes_ = 0;             // GUARDED_BY(mu_)
+  uint64_t compactions_ = 0;         // GUARDED_BY(mu_)
+  bool replaying_ = false;           // GUARDED_BY(mu_)
+  bool closing_ = false;             // GUARDED_BY(mu_)
+  bool closed_ = false;              // GUARDED_BY(mu_)
+  // Replay: (tenant, partition) -> seq ranges already in registered segments.
+  std::map<Key, std::vector<std::pair<uint64_t, uint64_t>>> covered_;
+
+  std::thread flush_thread_;
+  std::thread compaction_thread_;
+};
+
+}  // namespace sawmill::storage

@@ -1,0 +1,442 @@
+#include "storage/storage_engine.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "common/fault_env.h"
+#include "common/hash.h"
+#include "common/metrics.h"
+#include "wal/slow_sync_env.h"
+
+namespace sawmill::storage {
+namespace {
+
+std::vector<Record> Batch(int first, int count, int services = 3) {
+  std::vector<Record> v(count);
+  for (int i = 0; i < count; ++i) {
+    Record& r = v[i];
+    const int n = first + i;
+    r.service = "svc" + std::to_string(n % services);
+    r.host = "host" + std::to_string((n % services) % 2);
+    r.level = static_cast<Level>(n % kLevelCount);
+    r.ts = 1700000000000000000 + n;
+    r.message = "line " + std::to_string(n) +
+                " GET /api/v1/items status=200 took=" + std::to_string(n % 97) + "ms";
+    if (n % 5 == 0) r.fields = {{"user", "u" + std::to_string(n % 11)}};
+  }
+  return v;
+}
+
+// Every message of a snapshot with how often it appears, plus the number of read errors.
+struct Contents {
+  std::map<std::string, int> lines;
+  int errors = 0;
+  size_t total() const {
+    size_t n = 0;
+    for (const auto& [l, c] : lines) n += static_cast<size_t>(c);
+    return n;
+  }
+};
+
+Contents Read(const Snapshot& snap) {
+  Contents c;
+  for (const SegmentHandle& seg : snap.segments) {
+    auto reader = seg.open();
+    if (!reader.ok()) {
+      ++c.errors;
+      continue;
+    }
+    for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b) {
+      std::vector<Record> rows;
+      segment::ReadStats stats;
+      if (!(*reader)->ReadBlock(b, segment::kColAll, &rows, &stats).ok()) {
+        ++c.errors;
+        continue;
+      }
+      for (const Record& r : rows) ++c.lines[r.message];
+    }
+  }
+  for (const MemtableView& m : snap.memtables) {
+    for (const auto& chunk : m.chunks) {
+      for (const Record& r : *chunk) ++c.lines[r.message];
+    }
+  }
+  return c;
+}
+
+class StorageEngineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sawmill_storage_test_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    options_.data_dir = "/data";
+    options_.env = env_.get();
+    options_.clock = &clock_;
+    options_.catalog_path = (dir_ / "catalog.db").string();
+    options_.background_threads = false;
+    options_.partitions = 4;
+  }
+  void TearDown() override {
+    engine_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  void OpenEngine() {
+    auto e = Engine::Open(options_);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    engine_ = std::move(e).value();
+    // A dead process commits nothing: model it for the catalog, which does its own I/O.
+    dynamic_cast<StorageEngine*>(engine_.get())->catalog_for_testing()->SetCommitHook([this] {
+      return env_->dead() ? Status::IOError("simulated crash") : Status::OK();
+    });
+  }
+  // Kills the process at this point: nothing more reaches the disk, unsynced data is lost.
+  void CrashAndReopen() {
+    env_->CrashAfterOps(0);
+    engine_.reset();
+    env_->SimulateCrash();
+    OpenEngine();
+  }
+  Status Append(int first, int count, int services = 3) {
+    auto batch = Batch(first, count, services);
+    return engine_->Append("acme", &batch);
+  }
+  Contents ReadAll() { return Read(*engine_->GetSnapshot("acme")); }
+  void ExpectExactly(int first, int count) {
+    Contents c = ReadAll();
+    EXPECT_EQ(c.errors, 0);
+    EXPECT_EQ(c.total(), static_cast<size_t>(count));
+    auto expected = Batch(first, count);
+    for (const Record& r : expected) EXPECT_EQ(c.lines[r.message], 1) << r.message;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<FaultInjectionEnv> env_ = std::make_unique<FaultInjectionEnv>();
+  ManualClock clock_{1700000000000000000};
+  EngineOptions options_;
+  std::unique_ptr<Engine> engine_;
+};
+
+TEST_F(StorageEngineTest, AcknowledgedLinesAreVisibleAtOnce) {
+  OpenEngine();
+  auto batch = Batch(0, 10);
+  batch[3].ts = 0;
+  ASSERT_TRUE(engine_->Append("acme", &batch).ok());
+  for (size_t i = 1; i < batch.size(); ++i) EXPECT_EQ(batch[i].seq, batch[i - 1].seq + 1);
+  EXPECT_EQ(batch[3].ingest_ts, clock_.NowNanos());
+  EXPECT_EQ(batch[3].ts, batch[3].ingest_ts);
+  EXPECT_EQ(batch[0].tenant, "acme");
+  ExpectExactly(0, 10);
+  EXPECT_EQ(Read(*engine_->GetSnapshot("other")).total(), 0u);
+}
+
+TEST_F(StorageEngineTest, AcknowledgedLinesSurviveACrashThroughTheWal) {
+  OpenEngine();
+  ASSERT_TRUE(Append(0, 100).ok());
+  ASSERT_TRUE(Append(100, 50).ok());
+  CrashAndReopen();
+  ExpectExactly(0, 150);
+  // New seqs continue after the replayed ones.
+  auto batch = Batch(150, 1);
+  ASSERT_TRUE(engine_->Append("acme", &batch).ok());
+  EXPECT_GE(batch[0].seq, 150u);
+}
+
+TEST_F(StorageEngineTest, FlushMovesLinesIntoSegmentsOnce) {
+  OpenEngine();
+  ASSERT_TRUE(Append(0, 300).ok());
+  auto before = engine_->GetSnapshot("acme");
+  ASSERT_TRUE(engine_->Flush().ok());
+  auto after = engine_->GetSnapshot("acme");
+  EXPECT_TRUE(after->memtables.empty());
+  EXPECT_GE(after->segments.size(), 2u);   // several partitions
+  EXPECT_EQ(Read(*before).total(), 300u);  // the old snapshot still reads the memtable
+  ExpectExactly(0, 300);
+  EngineStats s = engine_->stats();
+  EXPECT_EQ(s.memtable_bytes, 0u);
+  EXPECT_EQ(s.segments, after->segments.size());
+  // The WAL holds nothing unflushed: only the open file is left.
+  EXPECT_EQ(env_->GetChildren("/data/wal")->size(), 1u);
+  CrashAndReopen();
+  ExpectExactly(0, 300);
+}
+
+TEST_F(StorageEngineTest, CleanCloseFlushesAndReopenReplaysNothing) {
+  OpenEngine();
+  ASSERT_TRUE(Append(0, 40).ok());
+  ASSERT_TRUE(engine_->Close().ok());
+  EXPECT_TRUE(Append(40, 1).IsUnavailable());
+  engine_.reset();
+  OpenEngine();
+  auto snap = engine_->GetSnapshot("acme");
+  EXPECT_TRUE(snap->memtables.empty());
+  ExpectExactly(0, 40);
+}
+
+TEST_F(StorageEngineTest, MemoryCapFlushesTheLargestMemtableEarly) {
+  options_.memtable_cap_bytes = 64 << 10;
+  OpenEngine();
+  for (int i = 0; i < 40; ++i) {
+    ASSERT_TRUE(Append(i * 50, 50, /*services=*/7).ok());
+    EXPECT_LE(engine_->stats().memtable_bytes, options_.memtable_cap_bytes);
+  }
+  EXPECT_GT(engine_->stats().flushes, 0u);
+  EXPECT_FALSE(engine_->GetSnapshot("acme")->memtables.empty());
+  Contents c = ReadAll();
+  EXPECT_EQ(c.total(), 2000u);
+  EXPECT_EQ(c.lines.size(), 2000u);
+}
+
+TEST_F(StorageEngineTest, MemtableOverTargetSizeIsFlushed) {
+  options_.segment_target_bytes = 16 << 10;
+  OpenEngine();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(Append(i * 30, 30, 1).ok());
+  EXPECT_GT(engine_->stats().flushes, 0u);
+  ExpectExactly(0, 300);
+}
+
+TEST_F(StorageEngineTest, OldMemtableIsFlushedByTheBackgroundThread) {
+  options_.background_threads = true;
+  options_.flush_interval_ns = 30 * kNanosPerSecond;
+  OpenEngine();
+  ASSERT_TRUE(Append(0, 10).ok());
+  clock_.Advance(31 * kNanosPerSecond);
+  for (int i = 0; i < 100 && engine_->stats().flushes == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_GT(engine_->stats().flushes, 0u);
+  ExpectExactly(0, 10);
+}
+
+TEST_F(StorageEngineTest, ConcurrentAppendsShareWalSyncs) {
+  wal::SlowSyncEnv slow(env_.get(), std::chrono::milliseconds(2));
+  options_.env = &slow;
+  OpenEngine();
+  auto syncs = [] {
+    return prometheus::BuildCounter()
+        .Name("sawmill_wal_syncs_total")
+        .Help("fdatasync calls on WAL files")
+        .Register(MetricsRegistry())
+        .Add({})
+        .Value();
+  };
+  const double syncs_before = syncs();
+  constexpr int kThreads = 8, kAppends = 40;
+  std::atomic<int> failures{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kAppends; ++i) {
+        if (!Append((t * kAppends + i) * 2, 2).ok()) ++failures;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_LT(syncs() - syncs_before, kThreads * kAppends / 2);
+  ExpectExactly(0, kThreads * kAppends * 2);
+  engine_.reset();
+}
+
+TEST_F(StorageEngineTest, FlippedWalByteLosesOnlyThatBatchAndIsCounted) {
+  OpenEngine();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(Append(i * 10, 10).ok());
+  env_->CrashAfterOps(0);
+  engine_.reset();
+  env_->SimulateCrash();
+  auto names = env_->GetChildren("/data/wal");
+  ASSERT_EQ(names->size(), 1u);
+  const std::string path = "/data/wal/" + (*names)[0];
+  std::string contents;
+  ASSERT_TRUE(env_->GetContents(path, &contents).ok());
+  contents[contents.size() / 2] ^= 0x20;  // inside the third batch
+  ASSERT_TRUE(env_->SetContents(path, contents).ok());
+  OpenEngine();
+  EXPECT_EQ(engine_->stats().wal_corrupt_records, 1u);
+  Contents c = ReadAll();
+  EXPECT_EQ(c.total(), 40u);
+  EXPECT_EQ(c.lines.count(Batch(0, 1)[0].message), 1u);
+  EXPECT_EQ(c.lines.count(Batch(49, 1)[0].message), 1u);
+}
+
+TEST_F(StorageEngineTest, TornWalTailIsIgnored) {
+  OpenEngine();
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(Append(i * 10, 10).ok());
+  env_->CrashAfterOps(0);
+  engine_.reset();
+  env_->SimulateCrash();
+  const std::string path = "/data/wal/" + (*env_->GetChildren("/data/wal"))[0];
+  std::string contents;
+  ASSERT_TRUE(env_->GetContents(path, &contents).ok());
+  ASSERT_TRUE(env_->SetContents(path, contents.substr(0, contents.size() - 7)).ok());
+  OpenEngine();
+  EXPECT_EQ(engine_->stats().wal_corrupt_records, 0u);
+  ExpectExactly(0, 20);
+}
+
+TEST_F(StorageEngineTest, MissingSegmentFileIsReportedAndTheRestStaysReadable) {
+  OpenEngine();
+  auto a = Batch(0, 20, 1);  // one partition
+  auto b = Batch(20, 20, 1);
+  // A service that lands in another partition, so the two batches make two segments.
+  std::string other = "other";
+  while (PartitionOf(other, "host0", options_.partitions) ==
+         PartitionOf(a[0].service, "host0", options_.partitions)) {
+    other += "x";
+  }
+  for (auto& r : b) r.service = other;
+  ASSERT_TRUE(engine_->Append("acme", &a).ok());
+  ASSERT_TRUE(engine_->Append("acme", &b).ok());
+  ASSERT_TRUE(engine_->Flush().ok());
+  auto snap = engine_->GetSnapshot("acme");
+  ASSERT_EQ(snap->segments.size(), 2u);
+  const SegmentHandle lost = snap->segments[0];
+  snap.reset();
+  engine_.reset();
+  ASSERT_TRUE(env_->RemoveFile(lost.path).ok());
+  OpenEngine();
+  snap = engine_->GetSnapshot("acme");
+  ASSERT_EQ(snap->segments.size(), 1u);
+  EXPECT_NE(snap->segments[0].path, lost.path);
+  Contents c = Read(*snap);
+  EXPECT_EQ(c.errors, 0);
+  // The lost segment's lines come back from the WAL file that still holds them; the others are
+  // read from the surviving segment, and nothing is there twice.
+  EXPECT_EQ(c.total(), 40u);
+  EXPECT_EQ(c.lines.size(), 40u);
+  auto row = dynamic_cast<StorageEngine*>(engine_.get())->catalog_for_testing()->Get(lost.info.id);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->state, catalog::kStateMissing);
+  EXPECT_NE(SerializeMetrics().find("sawmill_catalog_reconcile_total{kind=\"missing_file\"}"),
+            std::string::npos);
+}
+
+TEST_F(StorageEngineTest, CompactionKeepsContentsAndOldSnapshotsReadable) {
+  options_.compaction_min_inputs = 3;
+  OpenEngine();
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(Append(i * 40, 40, 1).ok());
+    ASSERT_TRUE(engine_->Flush().ok());
+  }
+  auto old_snap = engine_->GetSnapshot("acme");
+  ASSERT_EQ(old_snap->segments.size(), 5u);
+  Contents before = Read(*old_snap);
+  ASSERT_TRUE(engine_->CompactNow().ok());
+  EXPECT_EQ(engine_->stats().compactions, 1u);
+  auto new_snap = engine_->GetSnapshot("acme");
+  EXPECT_EQ(new_snap->segments.size(), 1u);
+  EXPECT_EQ(Read(*new_snap).lines, before.lines);
+  // The old snapshot still reads the replaced files...
+  Contents again = Read(*old_snap);
+  EXPECT_EQ(again.errors, 0);
+  EXPECT_EQ(again.lines, before.lines);
+  // ...which go away once nobody holds them.
+  std::vector<std::string> old_paths;
+  for (const auto& s : old_snap->segments) old_paths.push_back(s.path);
+  old_snap.reset();
+  for (const auto& p : old_paths) EXPECT_FALSE(env_->FileExists(p)) << p;
+  CrashAndReopen();
+  EXPECT_EQ(ReadAll().lines, before.lines);
+  EXPECT_EQ(engine_->GetSnapshot("acme")->segments.size(), 1u);
+}
+
+TEST_F(StorageEngineTest, ReportedCorruptionMarksTheSegment) {
+  OpenEngine();
+  ASSERT_TRUE(Append(0, 10, 1).ok());
+  ASSERT_TRUE(engine_->Flush().ok());
+  auto snap = engine_->GetSnapshot("acme");
+  ASSERT_EQ(snap->segments.size(), 1u);
+  const uint64_t id = snap->segments[0].info.id;
+  engine_->ReportCorruption(id, Status::DataLoss("column message block 0: bad checksum"));
+  auto* catalog = dynamic_cast<StorageEngine*>(engine_.get())->catalog_for_testing();
+  EXPECT_EQ((*catalog->Get(id))->state, catalog::kStateCorrupt);
+  // Still queried: the other blocks are fine.
+  EXPECT_EQ(engine_->GetSnapshot("acme")->segments.size(), 1u);
+}
+
+TEST_F(StorageEngineTest, FullDiskIsUnavailableAndNothingIsAcknowledged) {
+  OpenEngine();
+  ASSERT_TRUE(Append(0, 10).ok());
+  env_->SetNoSpace(true);
+  Status s = Append(10, 10);
+  EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+  env_->SetNoSpace(false);
+  ASSERT_TRUE(Append(20, 10).ok());
+  Contents c = ReadAll();
+  EXPECT_EQ(c.total(), 20u);
+  EXPECT_EQ(c.lines.count(Batch(10, 1)[0].message), 0u);
+}
+
+// Crash at every mutating operation of a workload that appends, syncs, flushes (segment write,
+// rename, directory sync, catalog insert), deletes WAL files and compacts; after the restart
+// every acknowledged line is there exactly once.
+TEST_F(StorageEngineTest, EveryCrashPointKeepsAcknowledgedLinesExactlyOnce) {
+  options_.compaction_min_inputs = 2;
+  auto workload = [&](std::set<int>* acked) {
+    int next = 0;
+    auto append = [&](int n) {
+      if (Append(next, n, 2).ok()) {
+        for (int i = next; i < next + n; ++i) acked->insert(i);
+      }
+      next += n;
+    };
+    append(10);
+    append(5);
+    engine_->Flush().IgnoreError();
+    append(7);
+    engine_->Flush().IgnoreError();
+    append(3);
+    engine_->CompactNow().IgnoreError();
+    append(4);
+    engine_->Flush().IgnoreError();
+    append(6);
+  };
+  // A run without a crash counts the operations.
+  OpenEngine();
+  const int64_t start_ops = env_->mutating_ops();
+  std::set<int> all;
+  workload(&all);
+  const int64_t total_ops = env_->mutating_ops() - start_ops;
+  ASSERT_EQ(all.size(), 35u);
+  ASSERT_GT(total_ops, 20);
+  engine_.reset();
+
+  for (int64_t crash_at = 0; crash_at <= total_ops; ++crash_at) {
+    SCOPED_TRACE("crash after " + std::to_string(crash_at) + " of " + std::to_string(total_ops));
+    env_ = std::make_unique<FaultInjectionEnv>();
+    options_.env = env_.get();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    OpenEngine();
+    env_->CrashAfterOps(crash_at);
+    std::set<int> acked;
+    workload(&acked);
+    CrashAndReopen();
+    Contents c = ReadAll();
+    ASSERT_EQ(c.errors, 0);
+    std::vector<Record> expected = Batch(0, 35, 2);
+    for (int i = 0; i < 35; ++i) {
+      const int count = c.lines[expected[i].message];
+      ASSERT_LE(count, 1) << "line " << i << " twice";
+      if (acked.count(i)) {
+        ASSERT_EQ(count, 1) << "acknowledged line " << i << " lost";
+      }
+    }
+    // And the engine keeps working after the restart.
+    ASSERT_TRUE(Append(1000, 2).ok());
+    ASSERT_TRUE(engine_->Flush().ok());
+    engine_.reset();
+  }
+}
+
+}  // namespace
+}  // namespace sawmill::storage
