@@ -121,7 +121,13 @@ void MapElasticsearchDocument(std::string_view json_text, std::string_view index
         Take(&fields, {which});
       }
     }
-    if (auto v = Take(&fields, {"message", "msg", "log"})) record->message = std::move(*v);
+    if (auto v = Take(&fields, {"message", "msg", "log"})) {
+      record->message = std::move(*v);
+    } else {
+      // As for native JSON lines: without a message key the document itself is the message,
+      // so that a word search finds it. Its keys are still fields.
+      record->message.assign(json_text);
+    }
     if (auto v = Take(&fields, {"service.name", "service", "app", "application"})) {
       record->service = std::move(*v);
     }

@@ -89,6 +89,15 @@ TEST(ElasticsearchBulk, DeleteAndUpdateAreAnsweredPerItemAsUnsupported) {
   EXPECT_EQ(items[2].at("index").at("result"), "created");
 }
 
+TEST(ElasticsearchBulk, DocumentWithoutMessageIsItsOwnMessage) {
+  auto batch = DecodeElasticsearchBulk("{\"index\":{}}\n{\"event\":\"login\",\"user\":\"ann\"}\n",
+                                       "", Context());
+  ASSERT_TRUE(batch.ok());
+  EXPECT_EQ(batch->records[0].message, "{\"event\":\"login\",\"user\":\"ann\"}");
+  EXPECT_EQ(*batch->records[0].FindField("user"), "ann");
+  EXPECT_EQ(batch->records[0].flags & kFlagParseFailed, 0u);
+}
+
 TEST(ElasticsearchBulk, BadDocumentIsStoredRawAndFlagged) {
   std::string body = "{\"index\":{}}\n{\"message\": \"unterminated\n";
   auto batch = DecodeElasticsearchBulk(body, "x", Context());

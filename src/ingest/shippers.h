@@ -15,3 +15,8 @@ namespace sawmill::ingest {
 void RegisterShipperRoutes(http::Router* router, http::IngestSink* sink);
 
 }  // namespace sawmill::ingest
+
+namespace sawmill::http {
+// The server (src/http/server_app.cc) calls it unqualified from this namespace.
+using ingest::RegisterShipperRoutes;
+}  // namespace sawmill::http
