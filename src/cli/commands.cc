@@ -3,9 +3,21 @@
 namespace sawmill::cli {
 
 // One declaration and one table line per subcommand; each lives in its own <name>_command.cc.
+int RunServerCommand(int argc, char** argv);
+int RunAgentCommand(int argc, char** argv);
+int RunIngestCommand(int argc, char** argv);
+int RunSearchCommand(int argc, char** argv);
+int RunTailCommand(int argc, char** argv);
+int RunAdminCommand(int argc, char** argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
+      {"server", "run the server: HTTP API, ingestion, search, live tail", RunServerCommand},
+      {"agent", "tail files, stdin or syslog and ship them to a server", RunAgentCommand},
+      {"ingest", "send log lines from files or stdin to a server", RunIngestCommand},
+      {"search", "search the logs, newest first", RunSearchCommand},
+      {"tail", "follow matching lines live", RunTailCommand},
+      {"admin", "operator actions (flush)", RunAdminCommand},
   };
   return kCommands;
 }

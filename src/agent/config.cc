@@ -1,0 +1,285 @@
+#include "agent/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "agent/inputs/file/file_input.h"
+#include "agent/inputs/stdin/stdin_input.h"
+#include "agent/inputs/syslog/syslog_input.h"
+
+namespace sawmill::agent {
+
+namespace {
+
+const std::vector<OptionSpec>& SpoolTable() {
+  static const std::vector<OptionSpec> kTable = {
+      {"path", OptionType::kString, "required",
+       "directory of the disk spool, the checkpoint and the status file"},
+      {"max_bytes", OptionType::kBytes, "10GiB", "bound of the spool on disk"},
+      {"drain_rate", OptionType::kInt, "20000",
+       "lines per second sent from the backlog when the server is back (new data is not limited)"},
+  };
+  return kTable;
+}
+
+const std::vector<OptionSpec>& BatchTable() {
+  static const std::vector<OptionSpec> kTable = {
+      {"max_lines", OptionType::kInt, "1000", "a batch is sealed at this many lines"},
+      {"max_wait", OptionType::kDuration, "1s", "... or when its first line is this old"},
+      {"max_bytes", OptionType::kBytes, "4MiB", "... or at this many uncompressed bytes"},
+      {"zstd_level", OptionType::kInt, "3", "compression level of batches"},
+  };
+  return kTable;
+}
+
+const std::vector<OptionSpec>& RateLimitTable() {
+  static const std::vector<OptionSpec> kTable = {
+      {"lines_per_sec", OptionType::kInt, "1000",
+       "per-host rate limit; DEBUG then INFO are shed above it, WARN+ never (0: off)"},
+      {"burst", OptionType::kInt, "5000", "lines allowed above the rate in a burst"},
+  };
+  return kTable;
+}
+
+const std::vector<OptionSpec>& RetryTable() {
+  static const std::vector<OptionSpec> kTable = {
+      {"max_backoff", OptionType::kDuration, "60s",
+       "cap of the jittered backoff (1-5 s, then 5-15 s, then 15-60 s)"},
+      {"request_timeout", OptionType::kDuration, "30s", "timeout of one request"},
+      {"failures_before_drop", OptionType::kInt, "3",
+       "consecutive failures before the drop level rises (only while the spool is over 90%)"},
+  };
+  return kTable;
+}
+
+const std::vector<OptionSpec>& RedactTable() {
+  static const std::vector<OptionSpec> kTable = {
+      {"enabled", OptionType::kBool, "true", "redact secrets before lines leave the host"},
+      {"credit_cards", OptionType::kBool, "true", "Luhn-valid card numbers of 13-19 digits"},
+      {"emails", OptionType::kBool, "true", "e-mail addresses"},
+      {"us_ssn", OptionType::kBool, "true", "US social security numbers (123-45-6789)"},
+      {"patterns", OptionType::kStringList, "", "extra RE2 patterns to replace"},
+  };
+  return kTable;
+}
+
+const std::vector<OptionSpec>& StatusTable() {
+  static const std::vector<OptionSpec> kTable = {
+      {"file", OptionType::kString, "",
+       "status file, rewritten every second "
+       "(default <spool.path>/status.json)"},
+      {"metrics_listen", OptionType::kString, "",
+       "address:port of the local /metrics endpoint, e.g. 127.0.0.1:9641 (empty: off)"},
+  };
+  return kTable;
+}
+
+}  // namespace
+
+const std::vector<OptionSpec>& TopLevelOptionTable() {
+  static const std::vector<OptionSpec> kTable = {
+      {"server", OptionType::kString, "required", "base URL of the Sawmill server"},
+      {"token", OptionType::kString, "", "API token sent as a Bearer token"},
+      {"agent_id", OptionType::kString, "",
+       "identity in Idempotency-Keys (default: generated once, kept in the spool)"},
+      {"host", OptionType::kString, "", "host name on every record (default: the OS hostname)"},
+      {"fields", OptionType::kMap, "", "static fields on every record (region, az, pod, ...)"},
+      {"max_line_bytes", OptionType::kBytes, "128KiB", "longer lines are cut and flagged"},
+      {"memory_limit", OptionType::kBytes, "100MiB",
+       "resident memory above which the agent stops reading until it falls"},
+      {"spool", OptionType::kSection, "", "the disk spool"},
+      {"batch", OptionType::kSection, "", "batching"},
+      {"rate_limit", OptionType::kSection, "", "per-host rate limit"},
+      {"retry", OptionType::kSection, "", "retries and backoff"},
+      {"redact", OptionType::kSection, "", "redaction of secrets"},
+      {"status", OptionType::kSection, "", "health reporting"},
+      {"inputs", OptionType::kSection, "", "list of inputs (see the input tables)"},
+  };
+  return kTable;
+}
+
+const SectionTables& AgentSectionTables() {
+  static const SectionTables kTables = {
+      {"spool", &SpoolTable()},
+      {"batch", &BatchTable()},
+      {"rate_limit", &RateLimitTable()},
+      {"retry", &RetryTable()},
+      {"redact", &RedactTable()},
+      {"status", &StatusTable()},
+      {"multiline", &MultilineOptionTable()},
+  };
+  return kTables;
+}
+
+const std::vector<OptionSpec>* InputOptionTable(std::string_view type) {
+  if (type == "file") return &FileInputOptionTable();
+  if (type == "stdin") return &StdinInputOptionTable();
+  if (type == "syslog") return &SyslogInputOptionTable();
+  return nullptr;
+}
+
+namespace {
+Result<AgentConfig> ParseAgentConfigNode(const YAML::Node& root);
+}  // namespace
+
+Result<AgentConfig> ParseAgentConfig(std::string_view yaml) {
+  try {
+    return ParseAgentConfigNode(YAML::Load(std::string(yaml)));
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(std::string("configuration is not valid YAML: ") + e.what());
+  }
+}
+
+namespace {
+
+Result<AgentConfig> ParseAgentConfigNode(const YAML::Node& root) {
+  if (!root.IsMap()) {
+    return Status::InvalidArgument("configuration: expected a mapping with server, spool, inputs");
+  }
+  // "inputs" is a list, validated item by item below; hide it from the section validator.
+  const YAML::Node inputs_node = root["inputs"];
+  YAML::Node top = YAML::Clone(root);
+  top.remove("inputs");
+  std::vector<OptionSpec> top_table;
+  for (const auto& spec : TopLevelOptionTable()) {
+    if (spec.name != "inputs") top_table.push_back(spec);
+  }
+  for (const auto& kv : root) {
+    std::string key = kv.first.as<std::string>();
+    if (key == "inputs") continue;
+    bool known = false;
+    for (const auto& spec : TopLevelOptionTable()) known |= spec.name == key;
+    if (!known) {
+      std::string names;
+      for (const auto& spec : TopLevelOptionTable()) {
+        names += (names.empty() ? "" : ", ") + std::string(spec.name);
+      }
+      return Status::InvalidArgument(key + ": unknown key; expected one of: " + names);
+    }
+  }
+  ASSIGN_OR_RETURN(OptionValues values, ValidateSection(top, top_table, "", AgentSectionTables()));
+  AgentConfig config;
+  config.server = values.String("server");
+  if (!config.server.starts_with("http://") && !config.server.starts_with("https://")) {
+    return Status::InvalidArgument("server: expected an http:// or https:// URL, got '" +
+                                   config.server + "'");
+  }
+  while (config.server.ends_with("/")) config.server.pop_back();
+  config.token = values.String("token");
+  config.agent_id = values.String("agent_id");
+  config.host = values.String("host");
+  config.fields = values.Map("fields");
+  config.max_line_bytes = values.Bytes("max_line_bytes");
+  if (config.max_line_bytes < 256 || config.max_line_bytes > (200 << 10)) {
+    return Status::InvalidArgument(
+        "max_line_bytes: expected 256B to 200KiB (the server cuts longer lines), got " +
+        std::to_string(config.max_line_bytes));
+  }
+  config.memory_limit = values.Bytes("memory_limit");
+  if (config.memory_limit < (16 << 20)) {
+    return Status::InvalidArgument("memory_limit: expected at least 16MiB");
+  }
+  const OptionValues& spool = values.Section("spool");
+  if (!values.Has("spool") || spool.String("path").empty()) {
+    return Status::InvalidArgument("spool.path: required key is missing (directory of the spool)");
+  }
+  config.spool_path = spool.String("path");
+  config.spool_max_bytes = spool.Bytes("max_bytes");
+  if (config.spool_max_bytes < (64 << 10)) {
+    return Status::InvalidArgument("spool.max_bytes: expected at least 64KiB, got " +
+                                   std::to_string(config.spool_max_bytes));
+  }
+  config.drain_lines_per_sec = static_cast<uint64_t>(spool.Int("drain_rate"));
+  const OptionValues& batch = values.Section("batch");
+  config.batch_max_lines = static_cast<uint64_t>(batch.Int("max_lines"));
+  config.batch_max_wait_ns = batch.DurationNs("max_wait");
+  config.batch_max_bytes = batch.Bytes("max_bytes");
+  config.zstd_level = static_cast<int>(batch.Int("zstd_level"));
+  if (config.batch_max_lines == 0) {
+    return Status::InvalidArgument("batch.max_lines: expected at least 1");
+  }
+  if (config.batch_max_bytes < config.max_line_bytes * 2 || config.batch_max_bytes > (64 << 20)) {
+    return Status::InvalidArgument(
+        "batch.max_bytes: expected between twice max_line_bytes and 64MiB");
+  }
+  if (config.zstd_level < 1 || config.zstd_level > 19) {
+    return Status::InvalidArgument("batch.zstd_level: expected 1 to 19");
+  }
+  const OptionValues& rate = values.Section("rate_limit");
+  config.rate_lines_per_sec = static_cast<uint64_t>(rate.Int("lines_per_sec"));
+  config.rate_burst = static_cast<uint64_t>(rate.Int("burst"));
+  const OptionValues& retry = values.Section("retry");
+  config.backoff_max_ns = retry.DurationNs("max_backoff");
+  config.request_timeout_ns = retry.DurationNs("request_timeout");
+  config.failures_before_drop = static_cast<uint64_t>(retry.Int("failures_before_drop"));
+  if (config.backoff_max_ns < 100'000'000) {
+    return Status::InvalidArgument("retry.max_backoff: expected at least 100ms");
+  }
+  if (config.request_timeout_ns < 100'000'000) {
+    return Status::InvalidArgument("retry.request_timeout: expected at least 100ms");
+  }
+  const OptionValues& redact = values.Section("redact");
+  config.redact_enabled = redact.Bool("enabled");
+  config.redact.credit_cards = redact.Bool("credit_cards");
+  config.redact.emails = redact.Bool("emails");
+  config.redact.us_ssn = redact.Bool("us_ssn");
+  config.redact.patterns = redact.List("patterns");
+  auto redactor = Redactor::Create(config.redact);
+  if (!redactor.ok()) return redactor.status();
+  const OptionValues& status = values.Section("status");
+  config.status_file = status.String("file");
+  if (config.status_file.empty()) config.status_file = config.spool_path + "/status.json";
+  config.metrics_listen = status.String("metrics_listen");
+
+  if (!inputs_node.IsDefined() || !inputs_node.IsSequence() || inputs_node.size() == 0) {
+    return Status::InvalidArgument("inputs: expected a list of at least one input");
+  }
+  for (size_t i = 0; i < inputs_node.size(); ++i) {
+    std::string path = "inputs[" + std::to_string(i) + "]";
+    const YAML::Node& item = inputs_node[i];
+    if (!item.IsMap()) return Status::InvalidArgument(path + ": expected a mapping");
+    if (!item["type"].IsDefined() || !item["type"].IsScalar()) {
+      return Status::InvalidArgument(path + ".type: required key is missing (file|stdin|syslog)");
+    }
+    std::string type = item["type"].Scalar();
+    const std::vector<OptionSpec>* table = InputOptionTable(type);
+    if (table == nullptr) {
+      return Status::InvalidArgument(path + ".type: expected one of file|stdin|syslog, got '" +
+                                     type + "'");
+    }
+    ASSIGN_OR_RETURN(OptionValues input, ValidateSection(item, *table, path, AgentSectionTables()));
+    if (input.String("parser") == "regex" && input.String("pattern").empty()) {
+      return Status::InvalidArgument(path + ".pattern: required when parser is regex");
+    }
+    config.inputs.push_back(std::move(input));
+  }
+  return config;
+}
+
+}  // namespace
+
+Result<AgentConfig> LoadAgentConfig(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read configuration file " + path);
+  std::stringstream text;
+  text << in.rdbuf();
+  auto config = ParseAgentConfig(text.str());
+  if (!config.ok()) return config.status().WithContext(path);
+  return config;
+}
+
+std::string DescribeAllOptions() {
+  std::string out = "### Top level\n\n" + DescribeOptions(TopLevelOptionTable());
+  for (const auto& [name, table] : AgentSectionTables()) {
+    out += "\n### `" + name + "`\n\n" + DescribeOptions(*table);
+  }
+  for (std::string_view type : {"file", "stdin", "syslog"}) {
+    out += "\n### input `type: " + std::string(type) + "`\n\n" +
+           DescribeOptions(*InputOptionTable(type));
+  }
+  return out;
+}
+
+}  // namespace sawmill::agent

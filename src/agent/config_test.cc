@@ -1,0 +1,79 @@
+#include "agent/config.h"
+
+#include <gtest/gtest.h>
+
+namespace sawmill::agent {
+namespace {
+
+TEST(AgentConfig, TheSmallestConfigurationWorksAsWritten) {
+  auto config = ParseAgentConfig(R"(
+server: http://127.0.0.1:9640
+spool: { path: /var/lib/sawmill-agent, max_bytes: 10GiB }
+inputs:
+  - type: file
+    paths: ["/var/log/app/*.log"]
+    service: payments
+)");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->server, "http://127.0.0.1:9640");
+  EXPECT_EQ(config->spool_max_bytes, 10ull << 30);
+  EXPECT_EQ(config->batch_max_lines, 1000u);
+  EXPECT_EQ(config->batch_max_wait_ns, 1'000'000'000);
+  EXPECT_EQ(config->rate_lines_per_sec, 1000u);
+  EXPECT_EQ(config->memory_limit, 100u << 20);
+  EXPECT_EQ(config->status_file, "/var/lib/sawmill-agent/status.json");
+  ASSERT_EQ(config->inputs.size(), 1u);
+  EXPECT_EQ(config->inputs[0].String("service"), "payments");
+  EXPECT_EQ(config->inputs[0].String("start_at"), "beginning");
+  EXPECT_EQ(config->inputs[0].List("paths").at(0), "/var/log/app/*.log");
+}
+
+std::string ErrorOf(const std::string& yaml) {
+  auto config = ParseAgentConfig(yaml);
+  EXPECT_FALSE(config.ok());
+  return config.ok() ? "" : config.status().message();
+}
+
+constexpr const char* kHead = "server: http://127.0.0.1:9640\nspool: {path: /tmp/s}\n";
+
+TEST(AgentConfig, UnknownKeysAreRejectedWithTheirPath) {
+  EXPECT_EQ(
+      ErrorOf(std::string(kHead) + "inputs: [{type: file, paths: [a], pathz: [b]}]").substr(0, 26),
+      "inputs[0].pathz: unknown k");
+  EXPECT_NE(ErrorOf(std::string(kHead) + "colour: blue\ninputs: [{type: stdin}]")
+                .find("colour: unknown key; expected one of: server"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("server: http://x\nspool: {path: /s, maxbytes: 1}\ninputs: [{type: stdin}]")
+                .find("spool.maxbytes: unknown key"),
+            std::string::npos);
+}
+
+TEST(AgentConfig, BadValuesSayWhatWasExpected) {
+  EXPECT_EQ(ErrorOf(std::string(kHead) + "inputs: [{type: file, paths: [a], start_at: middle}]"),
+            "inputs[0].start_at: expected one of end|beginning, got 'middle'");
+  EXPECT_NE(ErrorOf("server: http://x\nspool: {path: /s, max_bytes: huge}\ninputs: [{type: stdin}]")
+                .find("spool.max_bytes: expected a size"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kHead) + "inputs: [{type: kafka}]")
+                .find("inputs[0].type: expected one of"),
+            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(std::string(kHead) + "inputs: [{type: file}]").find("inputs[0].paths: required"),
+      std::string::npos);
+  EXPECT_NE(ErrorOf("spool: {path: /s}\ninputs: [{type: stdin}]").find("server: required"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf("server: ftp://x\nspool: {path: /s}\ninputs: [{type: stdin}]")
+                .find("server: expected an http"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kHead) + "inputs: [{type: file, paths: [a], parser: regex}]")
+                .find("inputs[0].pattern: required"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kHead) + "batch: {max_wait: soon}\ninputs: [{type: stdin}]")
+                .find("batch.max_wait: expected a duration"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kHead) + "inputs: []").find("inputs: expected a list"),
+            std::string::npos);
+}
+
+}  // namespace
+}  // namespace sawmill::agent

@@ -1,0 +1,31 @@
+// POSTs batches to {server}/api/v1/ingest with libcurl (one connection, kept alive).
+//
+// Not thread-safe: one sender per shipping thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+namespace sawmill::agent {
+
+struct SendResult {
+  long http_status = 0;        // 0: no answer (connection refused, timeout, ...)
+  std::string error;           // transport error or the answer's body (first KiB)
+  int64_t retry_after_s = -1;  // from a Retry-After header in seconds, or -1
+};
+
+class HttpSender {
+ public:
+  HttpSender(std::string server, std::string token, int64_t timeout_ns);
+  ~HttpSender();
+
+  // Sends a zstd-compressed NDJSON body with the given Idempotency-Key.
+  SendResult Send(const std::string& body, const std::string& idempotency_key);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sawmill::agent

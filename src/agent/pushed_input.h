@@ -1,0 +1,43 @@
+// Base of inputs whose data arrives on their own thread (stdin, syslog): the thread pushes
+// records into a bounded queue and blocks while it is full (backpressure reaches the source:
+// a pipe writer or TCP sender waits; UDP datagrams wait in the kernel buffer), and Poll() takes
+// them on the pipeline thread.
+#pragma once
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+
+#include "agent/input.h"
+
+namespace sawmill::agent {
+
+class PushedInput : public Input {
+ public:
+  explicit PushedInput(std::unique_ptr<InputContext> context, size_t max_queued_bytes)
+      : context_(std::move(context)), max_queued_bytes_(max_queued_bytes) {}
+
+  size_t Poll(int64_t now_ns, size_t max_records, size_t max_bytes,
+              std::vector<SourceRecord>* out) override;
+  bool Finished() const override;
+  void Stop() override;
+
+ protected:
+  // Called by the input's thread. Returns false when the input is stopping.
+  bool Push(std::string text, bool truncated, std::optional<Level> level);
+  void MarkFinished();
+  bool stopping() const;
+  const InputContext* context() const { return context_.get(); }
+
+ private:
+  std::unique_ptr<InputContext> context_;
+  const size_t max_queued_bytes_;
+  mutable std::mutex mu_;
+  std::condition_variable room_;
+  std::deque<SourceRecord> queue_;  // GUARDED_BY(mu_)
+  size_t queued_bytes_ = 0;         // GUARDED_BY(mu_)
+  bool finished_ = false;           // GUARDED_BY(mu_)
+  bool stopping_ = false;           // GUARDED_BY(mu_)
+};
+
+}  // namespace sawmill::agent
