@@ -38,10 +38,9 @@ double WallSeconds() {
 
 std::vector<Record> GeneratedLines(size_t n) {
   std::mt19937_64 rng(42);
-  static const char* kWords[] = {"GET",     "POST",   "/api/v1/orders", "status=200",
-                                 "took",    "ms",     "user",           "cache",
-                                 "miss",    "upstream", "timeout",      "retrying",
-                                 "payment", "accepted", "id=",          "shard"};
+  static const char* kWords[] = {
+      "GET",  "POST",     "/api/v1/orders", "status=200", "took",    "ms",       "user", "cache",
+      "miss", "upstream", "timeout",        "retrying",   "payment", "accepted", "id=",  "shard"};
   std::vector<Record> out(n);
   for (size_t i = 0; i < n; ++i) {
     Record& r = out[i];
@@ -131,8 +130,8 @@ void Row(const std::string& name, const Result& r) {
   const double append_core = r.append_cpu > 0 ? r.lines / r.append_cpu : 0;
   std::printf("| %-34s | %9llu | %12.0f | %14.0f | %14.0f | %8.1f | %8llu | %10.3f |\n",
               name.c_str(), static_cast<unsigned long long>(r.lines), r.lines / r.wall,
-              r.lines / r.cpu, append_core,
-              r.bytes / r.wall / 1e6, static_cast<unsigned long long>(r.segments),
+              r.lines / r.cpu, append_core, r.bytes / r.wall / 1e6,
+              static_cast<unsigned long long>(r.segments),
               r.bytes ? static_cast<double>(r.segment_bytes) / static_cast<double>(r.bytes) : 0.0);
 }
 
@@ -153,11 +152,10 @@ int main(int argc, char** argv) {
               batch);
   std::printf("| %-34s | %9s | %12s | %14s | %14s | %8s | %8s | %10s |\n", "workload", "lines",
               "lines/s", "lines/s/core", "WAL+mem /core", "MB/s", "segments", "seg/raw");
-  std::printf("|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(36, '-').c_str(),
-              std::string(11, '-').c_str(), std::string(14, '-').c_str(),
-              std::string(16, '-').c_str(),
-              std::string(16, '-').c_str(), std::string(10, '-').c_str(),
-              std::string(10, '-').c_str(), std::string(12, '-').c_str());
+  std::printf(
+      "|%s|%s|%s|%s|%s|%s|%s|%s|\n", std::string(36, '-').c_str(), std::string(11, '-').c_str(),
+      std::string(14, '-').c_str(), std::string(16, '-').c_str(), std::string(16, '-').c_str(),
+      std::string(10, '-').c_str(), std::string(10, '-').c_str(), std::string(12, '-').c_str());
   auto generated = GeneratedLines(lines);
   Row("baseline: write+fdatasync only", RunSyncBaseline(dir, generated, batch));
   Row("generated 200 B, flush at end", RunEngine(dir, generated, batch, false));

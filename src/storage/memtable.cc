@@ -13,10 +13,23 @@ void Memtable::Add(const Record& record) {
 }
 
 const std::vector<Chunk>& Memtable::Seal() {
-  if (!active_.empty()) {
-    sealed_.push_back(std::make_shared<const std::vector<Record>>(std::move(active_)));
-    active_ = {};
+  if (active_.empty()) return sealed_;
+  std::vector<Record> chunk = std::move(active_);
+  active_ = {};
+  // A storm of snapshots would otherwise cut the memtable into tiny chunks and make every
+  // snapshot cost one pointer per row. Merge like a binary counter: a sealed chunk no larger
+  // than the new one is folded into it, so each row is copied O(log kChunkRows) times at most.
+  while (!sealed_.empty() && sealed_.back()->size() <= chunk.size() &&
+         sealed_.back()->size() + chunk.size() <= kChunkRows) {
+    std::vector<Record> merged;
+    merged.reserve(sealed_.back()->size() + chunk.size());
+    merged.insert(merged.end(), sealed_.back()->begin(), sealed_.back()->end());
+    merged.insert(merged.end(), std::make_move_iterator(chunk.begin()),
+                  std::make_move_iterator(chunk.end()));
+    sealed_.pop_back();
+    chunk = std::move(merged);
   }
+  sealed_.push_back(std::make_shared<const std::vector<Record>>(std::move(chunk)));
   return sealed_;
 }
 

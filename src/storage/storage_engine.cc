@@ -581,12 +581,14 @@ Status StorageEngine::CompactOnce(bool* did_work) {
     if (inputs.empty()) return Status::OK();
     std::sort(inputs.begin(), inputs.end(),
               [](const auto& a, const auto& b) { return a->row().min_seq < b->row().min_seq; });
-    // Bound one compaction's memory: inputs up to about four small segments' worth.
-    uint64_t bytes = 0;
+    // Bound one compaction's memory: every input row is decoded before the merged segment is
+    // written, so stop at about two target segments of raw bytes (at least two inputs).
+    const uint64_t raw_budget = std::max<uint64_t>(2 * options_.segment_target_bytes, 1 << 20);
+    uint64_t raw = 0;
     size_t take = 0;
     while (take < inputs.size() && take < 64 &&
-           (take < 2 || bytes + inputs[take]->row().bytes <= 4 * options_.compaction_small_bytes)) {
-      bytes += inputs[take]->row().bytes;
+           (take < 2 || raw + inputs[take]->row().raw_bytes <= raw_budget)) {
+      raw += inputs[take]->row().raw_bytes;
       ++take;
     }
     inputs.resize(take);
@@ -663,6 +665,7 @@ Status StorageEngine::CompactOnce(bool* did_work) {
   auto& m = StorageMetrics::Get();
   m.compactions->Increment();
   m.compacted_bytes->Increment(static_cast<double>(input_bytes));
+  last_compaction_bytes_ = input_bytes + out.file_bytes;
   m.compaction_seconds->Observe(Seconds(elapsed));
   spdlog::info("compaction: {} segments of {}/{} ({} bytes) -> segment {} ({} bytes) in {:.3f}s",
                input_ids.size(), tenant, partition, input_bytes, id, out.file_bytes,
@@ -822,7 +825,6 @@ void StorageEngine::CompactionThread() {
       if (closing_) return;
     }
     const int64_t start = clock_->MonotonicNanos();
-    uint64_t bytes_before = 0;
     Status s = CompactOnce(&did_work);
     if (!s.ok()) {
       spdlog::warn("compaction failed: {}", s.ToString());
@@ -831,8 +833,7 @@ void StorageEngine::CompactionThread() {
     }
     if (did_work && options_.compaction_bytes_per_sec > 0) {
       // Rate limit: sleep so that this round's bytes average out to the configured rate.
-      (void)bytes_before;
-      const double budget_s = static_cast<double>(4 * options_.compaction_small_bytes) /
+      const double budget_s = static_cast<double>(last_compaction_bytes_.load()) /
                               static_cast<double>(options_.compaction_bytes_per_sec);
       const double spent_s = Seconds(clock_->MonotonicNanos() - start);
       if (budget_s > spent_s) {

@@ -114,6 +114,7 @@ class StorageEngine final : public Engine {
   std::unique_ptr<catalog::Catalog> catalog_;
   std::unique_ptr<wal::WalManager> wal_;
   std::atomic<uint64_t> next_segment_id_{1};
+  std::atomic<uint64_t> last_compaction_bytes_{0};  // read + written by the last compaction
 
   std::mutex flush_mu_;       // one flush at a time
   std::mutex compaction_mu_;  // one compaction at a time
