@@ -23,13 +23,26 @@ class AstMatcher final : public Matcher {
 Result<std::shared_ptr<const Matcher>> CompileFilter(std::string_view query) {
   ASSIGN_OR_RETURN(Query q, ParseQuery(query));
   if (!q.pipes.empty()) {
+    // The first pipe's '|': the lexer never yields a pipe inside a quoted string, so find the
+    // first '|' outside quotes.
     ParseError error;
-    error.offset = query.find('|');
-    error.column = static_cast<int>(error.offset) + 1;
+    bool quoted = false;
+    for (size_t i = 0; i < query.size(); ++i) {
+      if (query[i] == '\\' && quoted) {
+        ++i;
+      } else if (query[i] == '"') {
+        quoted = !quoted;
+      } else if (query[i] == '|' && !quoted) {
+        error.offset = i;
+        break;
+      }
+    }
     for (size_t i = 0; i < error.offset; ++i) {
       if (query[i] == '\n') {
         ++error.line;
-        error.column = static_cast<int>(error.offset - i);
+        error.column = 1;
+      } else {
+        ++error.column;
       }
     }
     error.message = "pipes are not allowed here (live tail takes a filter only) at " +

@@ -111,6 +111,10 @@ TEST(CompileFilter, RejectsPipes) {
   ASSERT_FALSE(m.ok());
   EXPECT_TRUE(m.status().IsInvalidArgument());
   EXPECT_NE(m.status().message().find("at 1:13"), std::string::npos) << m.status().message();
+  auto quoted = CompileFilter("message=\"a|b\"\n | count");
+  ASSERT_FALSE(quoted.ok());
+  EXPECT_EQ(quoted.status().message(),
+            "pipes are not allowed here (live tail takes a filter only) at 2:2\n | count\n ^");
 }
 
 TEST(CompileFilter, MatchesRecords) {

@@ -30,7 +30,7 @@ class RandomQueries {
       case 1: return "host=" + One(hosts_);
       case 2:
         return std::string("level") + One<std::string>({"=", ">=", "<", "!="}) +
-               One<std::string>({"ERROR", "WARN", "INFO", "FATAL", "DEBUG"});
+               One<std::string>({"ERROR", "WARN", "INFO", "FATAL", "DEBUG", "UNKNOWN"});
       case 3: return Word();
       case 4: {
         auto words = index::Tokenize(One(messages_));
@@ -44,9 +44,17 @@ class RandomQueries {
                "\"";
       case 6: return "trace_id=" + One(traces_);
       case 7:
-        return One<std::string>({"service=h*", "service=zoo*", "trace_id=*", "user_id=*",
-                                 "user_id=user-1", "component=*", "nosuch=x", "nosuch!=x",
-                                 "message:*conn*", "pid=*"});
+        return One<std::string>({"service=h*",      "service=zoo*",
+                                 "trace_id=*",      "user_id=*",
+                                 "user_id=user-1",  "component=*",
+                                 "nosuch=x",        "nosuch!=x",
+                                 "message:*conn*",  "pid=*",
+                                 "level=*",         "level!=*",
+                                 "user_id!=user-1", "span_id=*",
+                                 "host!=hdfs-1",    "service=\"apache\"",
+                                 "event_id=E5",     "component~\"^dfs\"",
+                                 "pid>=3000",       "user_id=user*",
+                                 "level=WARN*",     "host:*-2"});
       case 8:
         return "line_id" + One<std::string>({">", ">=", "<", "<="}) + std::to_string(Pick(2000));
       case 9: return Word() + "*";
