@@ -50,6 +50,11 @@ class Parser {
 
   Query ParseAll() {
     Query q;
+    if (text_.size() > kMaxQueryBytes) {
+      throw SyntaxError{"the query is " + std::to_string(text_.size()) + " bytes long; at most " +
+                            std::to_string(kMaxQueryBytes) + " are allowed",
+                        0};
+    }
     Token t = lexer_.Peek();
     if (t.kind == TokenKind::kEnd || t.kind == TokenKind::kPipe) {
       auto all = std::make_shared<Node>();
@@ -141,6 +146,16 @@ class Parser {
 
   NodePtr ParseUnary() {
     Token t = lexer_.Peek();
+    // Bounds the recursion (and the evaluator's, which follows the tree).
+    if (++depth_ > kMaxDepth) {
+      throw SyntaxError{
+          "nesting deeper than " + std::to_string(kMaxDepth) + " levels of NOT and parentheses",
+          t.offset};
+    }
+    struct Leave {
+      int* depth;
+      ~Leave() { --*depth; }
+    } leave{&depth_};
     if (IsKeyword(t, "NOT")) {
       lexer_.Next();
       Token next = lexer_.Peek();
@@ -453,8 +468,12 @@ class Parser {
     }
   }
 
+  static constexpr int kMaxDepth = 100;
+  static constexpr size_t kMaxQueryBytes = 64 * 1024;
+
   std::string_view text_;
   Lexer lexer_;
+  int depth_ = 0;
 };
 
 void FillPosition(std::string_view text, size_t offset, ParseError* error) {

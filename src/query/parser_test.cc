@@ -95,6 +95,21 @@ TEST(Parser, ErrorsNameThePosition) {
   EXPECT_EQ(ErrorOf("a=1\nb="), "expected a value after '=' at 2:3");
 }
 
+TEST(Parser, DeepNestingAndHugeQueriesAreRejectedNotCrashing) {
+  std::string deep(5000, '(');
+  deep += "a";
+  deep += std::string(5000, ')');
+  EXPECT_EQ(ErrorOf(deep), "nesting deeper than 100 levels of NOT and parentheses at 1:101");
+  std::string nots;
+  for (int i = 0; i < 200; ++i) nots += "NOT ";
+  EXPECT_EQ(ErrorOf(nots + "a"), "nesting deeper than 100 levels of NOT and parentheses at 1:401");
+  std::string huge(70000, 'a');
+  EXPECT_EQ(ErrorOf(huge), "the query is 70000 bytes long; at most 65536 are allowed at 1:1");
+  std::string wide;
+  for (int i = 0; i < 2000; ++i) wide += "(a OR b) ";
+  EXPECT_EQ(Canon(wide).substr(0, 20), "(a OR b) AND (a OR b");
+}
+
 TEST(Parser, PrettyEchoesTheQueryWithACaret) {
   Result<Query> r = ParseQuery("service=payments level=");
   ASSERT_FALSE(r.ok());
