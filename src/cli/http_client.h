@@ -1,0 +1,85 @@
+// A small blocking HTTP/1.1 and WebSocket client for the command-line clients (ingest, search,
+// tail, admin). Beast stays in http_client.cc so that the commands compile fast.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "sawmill/status.h"
+
+namespace sawmill::cli {
+
+inline constexpr char kDefaultServer[] = "http://127.0.0.1:9640";
+
+// "http://host:port[/prefix]". Errors: InvalidArgument naming what is wrong (https, no host,
+// a bad port).
+struct ServerUrl {
+  std::string host;
+  std::string port = "80";
+  std::string prefix;  // path prefix without a trailing '/', usually empty
+
+  static Result<ServerUrl> Parse(std::string_view url);
+  std::string ToString() const;
+};
+
+// Percent-encodes a query parameter value (RFC 3986 unreserved characters stay).
+std::string UrlEncode(std::string_view value);
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
+
+  std::string Header(std::string_view lower_name) const;
+};
+
+// The "error" of a Sawmill JSON error body, or a short excerpt of any other body.
+std::string ErrorText(const HttpResult& result);
+
+// One keep-alive connection, reopened when the server closed it. Not thread-safe.
+class HttpClient {
+ public:
+  HttpClient(ServerUrl server, int timeout_ms);
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  // "target" is the path and query ("/api/v1/search?q=..."), without the prefix.
+  // Errors: Unavailable when the server cannot be reached or the connection broke (with the
+  // reason); an HTTP error status is not an error here, it is in the result.
+  Result<HttpResult> Request(std::string_view method, std::string_view target,
+                             std::string_view body = {},
+                             const std::vector<std::pair<std::string, std::string>>& headers = {});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// A WebSocket client for the live tail. Not thread-safe.
+class WebSocketClient {
+ public:
+  WebSocketClient();
+  ~WebSocketClient();
+  WebSocketClient(const WebSocketClient&) = delete;
+  WebSocketClient& operator=(const WebSocketClient&) = delete;
+
+  // Errors: Unavailable (cannot connect), or the server's refusal of the upgrade: the code its
+  // HTTP status maps to (400 InvalidArgument, 429 ResourceExhausted, 503 Unavailable) and the
+  // server's error text.
+  Status Connect(const ServerUrl& server, std::string_view target, int timeout_ms);
+  // The next text message; nullopt when the server closed the session (with "*reason" set to the
+  // close reason, if any). Errors: Unavailable when the connection broke.
+  Result<std::optional<std::string>> Read(std::string* reason);
+  void Close();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sawmill::cli

@@ -1,0 +1,293 @@
+#include "cli/record_render.h"
+
+#include <boost/json.hpp>
+#include <cstdio>
+
+namespace sawmill::cli {
+
+namespace json = boost::json;
+
+namespace {
+
+constexpr char kReset[] = "\x1b[0m";
+constexpr char kDim[] = "\x1b[2m";
+
+const char* LevelColor(std::string_view level) {
+  if (level == "FATAL") return "\x1b[1;31m";
+  if (level == "ERROR") return "\x1b[31m";
+  if (level == "WARN") return "\x1b[33m";
+  if (level == "INFO") return "\x1b[32m";
+  if (level == "DEBUG" || level == "TRACE") return "\x1b[2m";
+  return "";
+}
+
+std::string_view StringOr(const json::object& obj, std::string_view key,
+                          std::string_view fallback) {
+  const json::value* v = obj.if_contains(key);
+  if (v == nullptr || !v->is_string() || v->as_string().empty()) return fallback;
+  return std::string_view(v->as_string().data(), v->as_string().size());
+}
+
+// "2026-11-30T10:01:02.123456789Z" -> "2026-11-30T10:01:02.123Z".
+std::string ShortTime(std::string_view ts) {
+  size_t dot = ts.find('.');
+  if (dot == std::string_view::npos || ts.empty() || ts.back() != 'Z') return std::string(ts);
+  std::string out(ts.substr(0, dot));
+  std::string_view frac = ts.substr(dot + 1, ts.size() - dot - 2);
+  out += '.';
+  out += std::string(frac.substr(0, 3));
+  for (size_t i = frac.size(); i < 3; ++i) out += '0';
+  out += 'Z';
+  return out;
+}
+
+std::string LineOf(const json::object& record, const RenderOptions& options) {
+  std::string ts = ShortTime(StringOr(record, "ts", "-"));
+  std::string_view service = StringOr(record, "service", "-");
+  std::string_view host = StringOr(record, "host", "-");
+  std::string_view level = StringOr(record, "level", "-");
+  std::string_view message = StringOr(record, "message", "");
+  while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
+    message.remove_suffix(1);
+  }
+  std::string padded(level);
+  if (padded.size() < 5) padded.resize(5, ' ');
+  std::string out;
+  out.reserve(ts.size() + service.size() + host.size() + message.size() + 32);
+  if (options.color) out += kDim;
+  out += ts;
+  if (options.color) out += kReset;
+  out += ' ';
+  out += service;
+  out += ' ';
+  out += host;
+  out += ' ';
+  const char* color = options.color ? LevelColor(level) : "";
+  out += color;
+  out += padded;
+  if (*color != '\0') out += kReset;
+  out += ' ';
+  out += message;
+  return out;
+}
+
+uint64_t Uint(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_uint64()) return v->as_uint64();
+  if (v->is_int64()) return v->as_int64() < 0 ? 0 : static_cast<uint64_t>(v->as_int64());
+  if (v->is_double()) return static_cast<uint64_t>(v->as_double());
+  return 0;
+}
+
+double Double(const json::object& obj, std::string_view key) {
+  const json::value* v = obj.if_contains(key);
+  if (v == nullptr) return 0;
+  if (v->is_double()) return v->as_double();
+  if (v->is_uint64()) return static_cast<double>(v->as_uint64());
+  if (v->is_int64()) return static_cast<double>(v->as_int64());
+  return 0;
+}
+
+std::string StatsLine(const json::object& stats, size_t count, bool pipe) {
+  char elapsed[32];
+  std::snprintf(elapsed, sizeof(elapsed), "%.1f ms", Double(stats, "elapsed_ms"));
+  std::string out =
+      Thousands(count) + (pipe ? (count == 1 ? " row" : " rows") : (count == 1 ? " hit" : " hits"));
+  out += " in ";
+  out += elapsed;
+  const json::value* cache = stats.if_contains("cache_hit");
+  if (cache != nullptr && cache->is_bool() && cache->as_bool()) out += " (cached)";
+  out += " · segments " + Thousands(Uint(stats, "segments_total")) + " → " +
+         Thousands(Uint(stats, "segments_after_time")) + " by time → " +
+         Thousands(Uint(stats, "segments_after_index")) + " by index → " +
+         Thousands(Uint(stats, "segments_after_bloom")) + " by bloom";
+  out += " · blocks " + Thousands(Uint(stats, "blocks_read")) + "/" +
+         Thousands(Uint(stats, "blocks_total")) + " read (" +
+         HumanBytes(Uint(stats, "bytes_read_compressed")) + ")";
+  out += " · " + Thousands(Uint(stats, "rows_scanned") + Uint(stats, "memtable_rows_scanned")) +
+         " rows scanned";
+  return out;
+}
+
+std::string CellText(const json::value& v, bool* number) {
+  *number = v.is_number();
+  if (v.is_string()) return std::string(v.as_string());
+  if (v.is_int64()) return std::to_string(v.as_int64());
+  if (v.is_uint64()) return std::to_string(v.as_uint64());
+  if (v.is_null()) return "";
+  return json::serialize(v);
+}
+
+Result<json::value> ParseJson(std::string_view text) {
+  boost::system::error_code ec;
+  json::value v = json::parse(text, ec);
+  if (ec) return Status::InvalidArgument("the server's answer is not JSON: " + ec.message());
+  return v;
+}
+
+// Display width of UTF-8 text: code points, not bytes (close enough for tables).
+size_t Width(std::string_view s) {
+  size_t n = 0;
+  for (unsigned char c : s) n += (c & 0xC0) != 0x80;
+  return n;
+}
+
+}  // namespace
+
+Result<std::string> RenderRecord(std::string_view record_json, const RenderOptions& options) {
+  ASSIGN_OR_RETURN(json::value v, ParseJson(record_json));
+  if (!v.is_object()) return Status::InvalidArgument("expected a JSON object for a record");
+  return LineOf(v.as_object(), options);
+}
+
+Result<SearchOutput> RenderSearch(std::string_view response_json, const RenderOptions& options) {
+  ASSIGN_OR_RETURN(json::value v, ParseJson(response_json));
+  if (!v.is_object()) return Status::InvalidArgument("expected a JSON object from search");
+  const json::object& top = v.as_object();
+  SearchOutput out;
+  static const json::object kEmpty;
+  const json::value* stats_value = top.if_contains("stats");
+  const json::object& stats =
+      stats_value != nullptr && stats_value->is_object() ? stats_value->as_object() : kEmpty;
+  const json::value* hits = top.if_contains("hits");
+  const json::value* rows = top.if_contains("rows");
+  if (hits != nullptr && hits->is_array()) {
+    for (const json::value& hit : hits->as_array()) {
+      if (!hit.is_object()) continue;
+      out.body += LineOf(hit.as_object(), options);
+      out.body += '\n';
+      ++out.count;
+    }
+    out.stats = StatsLine(stats, out.count, /*pipe=*/false);
+  } else if (rows != nullptr && rows->is_array()) {
+    std::vector<TableRow> table;
+    for (const json::value& row : rows->as_array()) {
+      if (!row.is_object()) continue;
+      TableRow cells;
+      for (const auto& kv : row.as_object()) {
+        TableCell cell;
+        cell.column = std::string(kv.key());
+        cell.text = CellText(kv.value(), &cell.number);
+        cells.push_back(std::move(cell));
+      }
+      table.push_back(std::move(cells));
+    }
+    out.count = table.size();
+    out.body = RenderTable(table);
+    out.stats = StatsLine(stats, out.count, /*pipe=*/true);
+  } else {
+    return Status::InvalidArgument("the search answer has neither \"hits\" nor \"rows\"");
+  }
+  if (const json::value* p = top.if_contains("partial"); p != nullptr && p->is_bool()) {
+    out.partial = p->as_bool();
+  }
+  if (const json::value* w = top.if_contains("warnings"); w != nullptr && w->is_array()) {
+    for (const json::value& warning : w->as_array()) {
+      if (warning.is_string()) out.warnings.emplace_back(warning.as_string());
+    }
+  }
+  return out;
+}
+
+std::string RenderTable(const std::vector<TableRow>& rows) {
+  if (rows.empty()) return "";
+  std::vector<std::string> columns;
+  std::vector<size_t> widths;
+  std::vector<bool> numeric;
+  auto column_of = [&](const std::string& name) {
+    for (size_t col = 0; col < columns.size(); ++col) {
+      if (columns[col] == name) return col;
+    }
+    columns.push_back(name);
+    widths.push_back(Width(name));
+    numeric.push_back(true);
+    return columns.size() - 1;
+  };
+  for (const TableRow& row : rows) {
+    for (const TableCell& cell : row) {
+      size_t col = column_of(cell.column);
+      widths[col] = std::max(widths[col], Width(cell.text));
+      if (!cell.number) numeric[col] = false;
+    }
+  }
+  auto pad = [&](std::string* line, std::string_view text, size_t col, bool last) {
+    size_t fill = widths[col] - std::min(widths[col], Width(text));
+    if (numeric[col]) line->append(fill, ' ');
+    line->append(text);
+    if (!numeric[col] && !last) line->append(fill, ' ');
+    if (!last) line->append("  ");
+  };
+  std::string out;
+  std::string line;
+  for (size_t col = 0; col < columns.size(); ++col) {
+    pad(&line, columns[col], col, col + 1 == columns.size());
+  }
+  out += line + "\n";
+  line.clear();
+  for (size_t col = 0; col < columns.size(); ++col) {
+    line.append(widths[col], '-');
+    if (col + 1 != columns.size()) line.append("  ");
+  }
+  out += line + "\n";
+  for (const TableRow& row : rows) {
+    line.clear();
+    for (size_t col = 0; col < columns.size(); ++col) {
+      std::string_view text;
+      for (const TableCell& cell : row) {
+        if (cell.column == columns[col]) text = cell.text;
+      }
+      pad(&line, text, col, col + 1 == columns.size());
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::optional<uint64_t> DroppedCount(std::string_view message_json) {
+  if (message_json.find("\"dropped\"") == std::string_view::npos) return std::nullopt;
+  boost::system::error_code ec;
+  json::value v = json::parse(message_json, ec);
+  if (ec || !v.is_object() || v.as_object().size() != 1) return std::nullopt;
+  const json::value* n = v.as_object().if_contains("dropped");
+  if (n == nullptr) return std::nullopt;
+  if (n->is_uint64()) return n->as_uint64();
+  if (n->is_int64() && n->as_int64() >= 0) return static_cast<uint64_t>(n->as_int64());
+  return std::nullopt;
+}
+
+std::string DroppedNotice(uint64_t dropped, const RenderOptions& options) {
+  std::string text = "... " + Thousands(dropped) + (dropped == 1 ? " line" : " lines") +
+                     " dropped (this client read too slowly)";
+  if (options.color) return std::string("\x1b[33m") + text + kReset;
+  return text;
+}
+
+std::string HumanBytes(uint64_t bytes) {
+  static const char* kUnits[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = 0;
+  while (value >= 1024 && unit < 4) {
+    value /= 1024;
+    ++unit;
+  }
+  char buf[32];
+  if (unit == 0) {
+    std::snprintf(buf, sizeof(buf), "%llu B", static_cast<unsigned long long>(bytes));
+  } else {
+    std::snprintf(buf, sizeof(buf), "%.1f %s", value, kUnits[unit]);
+  }
+  return buf;
+}
+
+std::string Thousands(uint64_t n) {
+  std::string digits = std::to_string(n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return out;
+}
+
+}  // namespace sawmill::cli

@@ -1,0 +1,63 @@
+// How the command-line clients show what the server answers: one line per record, tables for
+// pipe rows, the stats line, the tail's dropped-lines notice. Pure functions over the JSON text
+// of the API (docs/api.md), so they are unit-tested without a server.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sawmill/status.h"
+
+namespace sawmill::cli {
+
+struct RenderOptions {
+  bool color = false;  // ANSI colours (a terminal without NO_COLOR)
+};
+
+// "2026-11-30T10:01:02.123Z checkout web-1 ERROR card declined": the timestamp cut to
+// milliseconds, "-" for a missing service or host, the level padded to five columns and
+// coloured by severity. Fields are not shown (use --json). Errors: InvalidArgument when the text
+// is not a JSON object.
+Result<std::string> RenderRecord(std::string_view record_json, const RenderOptions& options);
+
+// A search answer rendered for a terminal.
+struct SearchOutput {
+  std::string body;                   // hit lines or the table, each line ending in '\n'
+  std::string stats;                  // one line, no newline
+  std::vector<std::string> warnings;  // the server's warnings
+  bool partial = false;
+  size_t count = 0;  // hits or rows
+};
+
+// Renders {"hits":[...],"stats":{...},...} or {"rows":[...],"stats":{...}}.
+// Errors: InvalidArgument when the answer is not in that shape.
+Result<SearchOutput> RenderSearch(std::string_view response_json, const RenderOptions& options);
+
+// One pipe row: (column, text, is_number) in the server's order.
+struct TableCell {
+  std::string column;
+  std::string text;
+  bool number = false;
+};
+using TableRow = std::vector<TableCell>;
+
+// Rows as an aligned text table: the columns in the order they first appear, numbers aligned
+// right, a header and a rule. An empty input gives "".
+std::string RenderTable(const std::vector<TableRow>& rows);
+
+// The N of a tail message {"dropped":N}, or nullopt for a record.
+std::optional<uint64_t> DroppedCount(std::string_view message_json);
+
+// "... 12 lines dropped (the client read too slowly)".
+std::string DroppedNotice(uint64_t dropped, const RenderOptions& options);
+
+// 1536 -> "1.5 KiB".
+std::string HumanBytes(uint64_t bytes);
+
+// 1234567 -> "1,234,567".
+std::string Thousands(uint64_t n);
+
+}  // namespace sawmill::cli

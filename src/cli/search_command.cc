@@ -1,0 +1,117 @@
+// `sawmill search [--since 1h] [--from T] [--to T] [--limit N] [--json] QUERY`: one line per hit
+// (newest first, coloured by level on a terminal), a table for pipes, the stats line last.
+#include <CLI/CLI.hpp>
+#include <boost/json.hpp>
+
+#include "cli/http_client.h"
+#include "cli/record_render.h"
+#include "cli/terminal.h"
+
+namespace sawmill::cli {
+
+int RunSearchCommand(int argc, char** argv) {
+  CLI::App app{"Search the logs: newest first, with what the indexes pruned.", "sawmill search"};
+  app.footer(
+      "Examples:\n"
+      "  sawmill search --since 1h 'service=payments level>=ERROR trace_id=abc123'\n"
+      "  sawmill search 'level=ERROR | count by service'\n"
+      "  sawmill search --from 2026-11-30T10:00:00Z --to 2026-11-30T11:00:00Z timeout");
+  std::vector<std::string> words;
+  std::string server = kDefaultServer, since, from, to, time_field, color = "auto";
+  size_t limit = 100;
+  bool as_json = false, all_time = false, explain = false;
+  int timeout_s = 120;
+  app.add_option("query", words, "the query (words are joined with spaces)");
+  app.add_option("--server", server, "server URL")
+      ->envname("SAWMILL_SERVER")
+      ->capture_default_str();
+  app.add_option("--since", since, "relative time range: 15m, 1h, 7d (default 1h)");
+  app.add_option("--from", from, "start: RFC 3339 or epoch seconds/ms/ns");
+  app.add_option("--to", to, "end: RFC 3339 or epoch seconds/ms/ns");
+  app.add_flag("--all-time", all_time, "search all data, with no time bound");
+  app.add_option("-n,--limit", limit, "at most this many hits")
+      ->check(CLI::Range(1, 1000000))
+      ->capture_default_str();
+  app.add_option("--time-field", time_field, "filter the time range on 'ingest_ts' or 'ts'")
+      ->check(CLI::IsMember({"ingest_ts", "ts"}));
+  app.add_flag("--json", as_json, "print the server's JSON answer as is");
+  app.add_flag("--explain", explain, "also print the query plan");
+  app.add_option("--color", color, "auto, always or never")
+      ->check(CLI::IsMember({"auto", "always", "never"}))
+      ->capture_default_str();
+  app.add_option("--timeout", timeout_s, "seconds to wait for the answer")
+      ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (!since.empty() && (!from.empty() || !to.empty())) {
+    std::fprintf(stderr, "sawmill search: --since cannot be combined with --from/--to\n");
+    return 2;
+  }
+  Result<ServerUrl> url = ServerUrl::Parse(server);
+  if (!url.ok()) {
+    std::fprintf(stderr, "sawmill search: %s\n", url.status().message().c_str());
+    return 2;
+  }
+  std::string query;
+  for (const std::string& word : words) {
+    if (!query.empty()) query += ' ';
+    query += word;
+  }
+  std::string target = "/api/v1/search?q=" + UrlEncode(query) + "&limit=" + std::to_string(limit);
+  if (!since.empty()) target += "&since=" + UrlEncode(since);
+  if (!from.empty()) target += "&from=" + UrlEncode(from);
+  if (!to.empty()) target += "&to=" + UrlEncode(to);
+  if (!time_field.empty()) target += "&time_field=" + time_field;
+  if (all_time) target += "&all_time=true";
+  if (explain) target += "&explain=true";
+
+  HttpClient client(*url, timeout_s * 1000);
+  Result<HttpResult> result = client.Request("GET", target);
+  if (!result.ok()) {
+    std::fprintf(stderr, "sawmill search: %s\n", result.status().message().c_str());
+    return 1;
+  }
+  if (result->status != 200) {
+    std::fprintf(stderr, "sawmill search: %s\n", ErrorText(*result).c_str());
+    return 1;
+  }
+  if (as_json) {
+    std::fwrite(result->body.data(), 1, result->body.size(), stdout);
+    if (result->body.empty() || result->body.back() != '\n') std::fputc('\n', stdout);
+    return 0;
+  }
+  RenderOptions options;
+  options.color = UseColor(color, stdout);
+  Result<SearchOutput> out = RenderSearch(result->body, options);
+  if (!out.ok()) {
+    std::fprintf(stderr, "sawmill search: %s\n", out.status().message().c_str());
+    return 1;
+  }
+  if (explain) {
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(result->body, ec);
+    if (!ec && v.is_object()) {
+      if (const auto* plan = v.as_object().if_contains("plan"); plan && plan->is_string()) {
+        std::printf("%s\n\n", std::string(plan->as_string()).c_str());
+      }
+    }
+  }
+  std::fwrite(out->body.data(), 1, out->body.size(), stdout);
+  std::fflush(stdout);
+  // Stats, warnings and partial go to stderr so that piping the hits stays clean.
+  const bool dim = UseColor(color, stderr);
+  for (const std::string& warning : out->warnings) {
+    std::fprintf(stderr, "warning: %s\n", warning.c_str());
+  }
+  if (out->partial) {
+    std::fprintf(stderr, "partial results: a limit stopped the search early (see warnings)\n");
+  }
+  std::fprintf(stderr, "%s%s%s\n", dim ? "\x1b[2m" : "", out->stats.c_str(), dim ? "\x1b[0m" : "");
+  return 0;
+}
+
+}  // namespace sawmill::cli
