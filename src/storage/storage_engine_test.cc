@@ -458,6 +458,7 @@ TEST_F(StorageEngineTest, FullDiskIsUnavailableAndNothingIsAcknowledged) {
 // every acknowledged line is there exactly once.
 TEST_F(StorageEngineTest, EveryCrashPointKeepsAcknowledgedLinesExactlyOnce) {
   options_.compaction_min_inputs = 2;
+  options_.wal_file_bytes = 1024;  // rotations and WAL deletions happen inside the workload
   auto workload = [&](std::set<int>* acked) {
     int next = 0;
     auto append = [&](int n) {
@@ -485,6 +486,9 @@ TEST_F(StorageEngineTest, EveryCrashPointKeepsAcknowledgedLinesExactlyOnce) {
   const int64_t total_ops = env_->mutating_ops() - start_ops;
   ASSERT_EQ(all.size(), 35u);
   ASSERT_EQ(engine_->stats().compactions, 1u);  // the workload does cover a compaction
+  auto wal_files = env_->GetChildren("/data/wal");
+  ASSERT_TRUE(wal_files.ok() && !wal_files->empty());
+  EXPECT_GT(std::stoi(*std::max_element(wal_files->begin(), wal_files->end())), 1);  // rotated
   ASSERT_GT(total_ops, 20);
   engine_.reset();
 
