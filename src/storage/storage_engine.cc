@@ -1,9 +1,14 @@
 #include "storage/storage_engine.h"
 
+#include <fcntl.h>
 #include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <set>
 
 #include "catalog/reconcile.h"
@@ -198,6 +203,20 @@ Status StorageEngine::Init() {
   RETURN_IF_ERROR(env_->CreateDirs(wal_dir_));
   RETURN_IF_ERROR(env_->CreateDirs(JoinPath(segments_dir_, "hot")));
 
+  if (env_ == Env::Default()) {
+    // One process per data directory: a second server on the same DIR would interleave WAL
+    // files and segment ids. The lock goes with the process, so a crash never leaves it held.
+    const std::string lock_path = JoinPath(options_.data_dir, "LOCK");
+    lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (lock_fd_ < 0) {
+      return Status::IOError(lock_path + ": " + std::strerror(errno));
+    }
+    if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+      return Status::FailedPrecondition("data directory " + options_.data_dir +
+                                        " is in use by another sawmill process (" + lock_path +
+                                        " is locked)");
+    }
+  }
   std::string catalog_path = options_.catalog_path;
   if (catalog_path.empty()) {
     catalog_path = env_ == Env::Default() ? JoinPath(options_.data_dir, "catalog.db") : ":memory:";
@@ -292,7 +311,10 @@ Status StorageEngine::ReplayWal() {
   return Status::OK();
 }
 
-StorageEngine::~StorageEngine() { Close().IgnoreError(); }
+StorageEngine::~StorageEngine() {
+  Close().IgnoreError();
+  if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
+}
 
 // ---- Write path ----
 

@@ -138,6 +138,7 @@ class StorageEngine final : public Engine {
   // Replay: (tenant, partition) -> seq ranges already in registered segments.
   std::map<Key, std::vector<std::pair<uint64_t, uint64_t>>> covered_;
 
+  int lock_fd_ = -1;  // flock on DIR/LOCK (POSIX Env only)
   std::thread flush_thread_;
   std::thread compaction_thread_;
 };

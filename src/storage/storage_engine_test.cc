@@ -520,5 +520,26 @@ TEST_F(StorageEngineTest, EveryCrashPointKeepsAcknowledgedLinesExactlyOnce) {
   }
 }
 
+// On the real file system: a second engine on the same directory is refused with a clear error
+// until the first one is gone.
+TEST_F(StorageEngineTest, DataDirectoryIsUsedByOneEngineAtATime) {
+  EngineOptions options;
+  options.data_dir = (dir_ / "data").string();
+  options.background_threads = false;
+  auto first = Engine::Open(options);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  auto batch = Batch(0, 3);
+  ASSERT_TRUE((*first)->Append("acme", &batch).ok());
+  auto second = Engine::Open(options);
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.status().message().find(options.data_dir), std::string::npos);
+  first->reset();
+  auto third = Engine::Open(options);
+  ASSERT_TRUE(third.ok()) << third.status().ToString();
+  EXPECT_EQ(Read(*(*third)->GetSnapshot("acme")).total(), 3u);
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(options.data_dir) / "catalog.db"));
+}
+
 }  // namespace
 }  // namespace sawmill::storage
