@@ -1,7 +1,7 @@
 // bench_http: the load generators of bench/run.sh. Each mode prints one JSON object on stdout.
 //
 //   ingest --addr H:P --file F [--clients 8] [--batch 1000] [--lines N] [--rate LINES_PER_S]
-//          [--path /api/v1/ingest]
+//          [--path /api/v1/ingest] [--max-seconds S]
 //       Sends F's lines in batches of --batch from --clients keep-alive connections and times
 //       each acknowledgement (request sent -> 200 received).
 //   query  --addr H:P --target T [--runs 20] [--warmup 0] [--body-out FILE]
@@ -10,10 +10,11 @@
 //       Opens --concurrency connections, then sends GET T on all of them at once; reports the
 //       time until the last answer.
 //   tail   --addr H:P --file F --filters FILE [--sessions 2000] [--rate 50000] [--seconds 10]
-//          [--batch 1000] [--clients 2]
+//          [--batch 1000] [--clients 8]
 //       Opens --sessions WebSocket sessions on /api/v1/tail (filters taken round-robin from
-//       FILE, one per line), then ingests F's NDJSON lines at --rate, each carrying a
-//       "bench_batch" field, and times acknowledgement -> receipt for every record received.
+//       FILE, one per line), then ingests F's NDJSON lines at --rate for --seconds (batches not
+//       sent by then are dropped), each line carrying a "bench_batch" field, and times
+//       acknowledgement -> receipt for every record received.
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -283,12 +284,13 @@ struct IngestResult {
 };
 
 // Sends "batches" from "clients" connections; batch i is not sent before start + i / rate
-// (rate in batches/s; 0 = as fast as acknowledged). "on_ack(i, ack_ns)" runs after each 200.
+// (rate in batches/s; 0 = as fast as acknowledged), and none after "max_seconds" (0: no
+// bound). "on_ack(i, sent_ns, ack_ns)" runs after each 200.
 template <typename OnAck>
 IngestResult RunIngest(const Address& address, const std::string& path,
                        const std::vector<std::string_view>& bodies,
                        const std::vector<uint32_t>& lines, int clients, double batches_per_s,
-                       OnAck on_ack) {
+                       double max_seconds, OnAck on_ack) {
   IngestResult total;
   std::mutex mu;
   std::atomic<size_t> next{0};
@@ -302,6 +304,7 @@ IngestResult RunIngest(const Address& address, const std::string& path,
       for (;;) {
         size_t i = next.fetch_add(1);
         if (i >= bodies.size()) break;
+        if (max_seconds > 0 && static_cast<double>(NowNs() - start) / 1e9 >= max_seconds) break;
         if (batches_per_s > 0) {
           int64_t due = start + static_cast<int64_t>(static_cast<double>(i) * 1e9 / batches_per_s);
           int64_t wait = due - NowNs();
@@ -317,7 +320,7 @@ IngestResult RunIngest(const Address& address, const std::string& path,
         if (status == 200) {
           mine.lines_acked += lines[i];
           mine.latencies_ms.push_back(static_cast<double>(acked - sent) / 1e6);
-          on_ack(i, acked);
+          on_ack(i, sent, acked);
         } else {
           ++mine.errors;
           if (mine.first_error.empty()) {
@@ -365,9 +368,9 @@ int IngestMode(const Args& args) {
     bodies.push_back(b.text);
     lines.push_back(b.lines);
   }
-  IngestResult r =
-      RunIngest(address, path, bodies, lines, clients,
-                rate > 0 ? rate / static_cast<double>(batch) : 0, [](size_t, int64_t) {});
+  IngestResult r = RunIngest(address, path, bodies, lines, clients,
+                             rate > 0 ? rate / static_cast<double>(batch) : 0,
+                             args.Number("max-seconds", 0), [](size_t, int64_t, int64_t) {});
   std::printf(
       "{\"lines_sent\":%llu,\"lines_acked\":%llu,\"batches\":%llu,\"errors\":%llu,"
       "\"statuses\":%s,\"first_error\":\"%s\",\"wall_s\":%s,\"lines_per_s\":%s,"
@@ -577,7 +580,7 @@ int TailMode(const Args& args) {
   double rate = args.Number("rate", 50000);
   double seconds = args.Number("seconds", 10);
   auto batch = static_cast<size_t>(args.Number("batch", 1000));
-  int clients = static_cast<int>(args.Number("clients", 2));
+  int clients = static_cast<int>(args.Number("clients", 8));
   std::vector<std::string> filters;
   {
     std::ifstream in(args.Required("filters"));
@@ -617,8 +620,9 @@ int TailMode(const Args& args) {
     sent += b.lines;
   }
   for (const std::string& body : owned) bodies.push_back(body);
-  std::vector<std::atomic<int64_t>> acks(bodies.size());
+  std::vector<std::atomic<int64_t>> acks(bodies.size()), sends(bodies.size());
   for (auto& a : acks) a.store(0);
+  for (auto& a : sends) a.store(0);
 
   // Open the sessions, at most 64 handshakes in flight.
   net::io_context ioc(1);
@@ -662,8 +666,11 @@ int TailMode(const Args& args) {
   double connect_s = static_cast<double>(NowNs() - connect_start) / 1e9;
 
   IngestResult r = RunIngest(address, "/api/v1/ingest", bodies, lines, clients,
-                             rate / static_cast<double>(batch),
-                             [&](size_t i, int64_t ack) { acks[i].store(ack); });
+                             rate / static_cast<double>(batch), seconds,
+                             [&](size_t i, int64_t sent, int64_t ack) {
+                               sends[i].store(sent);
+                               acks[i].store(ack);
+                             });
   std::this_thread::sleep_for(std::chrono::seconds(2));  // let the last records arrive
 
   std::promise<void> stopped;
@@ -676,13 +683,14 @@ int TailMode(const Args& args) {
   ioc.stop();
   io.join();
 
-  std::vector<double> latencies;
+  std::vector<double> latencies, from_send;
   uint64_t before_ack = 0, unacked = 0;
   for (auto [received, id] : state.receipts) {
     if (id >= acks.size() || acks[id].load() == 0) {
       ++unacked;
       continue;
     }
+    from_send.push_back(static_cast<double>(received - sends[id].load()) / 1e6);
     int64_t delta = received - acks[id].load();
     if (delta < 0) {
       ++before_ack;
@@ -695,7 +703,7 @@ int TailMode(const Args& args) {
       "\"connect_s\":%s,\"lines_acked\":%llu,\"ingest_errors\":%llu,\"ingest_first_error\":\"%s\","
       "\"ingest_wall_s\":%s,\"achieved_lines_per_s\":%s,\"ack_p99_ms\":%s,\"messages\":%llu,"
       "\"records\":%zu,\"records_before_ack\":%llu,\"records_unacked\":%llu,\"dropped\":%llu,"
-      "\"p50_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s}\n",
+      "\"p50_ms\":%s,\"p99_ms\":%s,\"max_ms\":%s,\"send_p50_ms\":%s,\"send_p99_ms\":%s}\n",
       sessions, open, failed, state.closed_early,
       JsonEscape(state.first_failure.substr(0, 300)).c_str(), Fixed(connect_s).c_str(),
       static_cast<unsigned long long>(r.lines_acked), static_cast<unsigned long long>(r.errors),
@@ -705,7 +713,8 @@ int TailMode(const Args& args) {
       static_cast<unsigned long long>(state.messages), state.receipts.size(),
       static_cast<unsigned long long>(before_ack), static_cast<unsigned long long>(unacked),
       static_cast<unsigned long long>(state.dropped), Fixed(Percentile(latencies, 0.5)).c_str(),
-      Fixed(Percentile(latencies, 0.99)).c_str(), Fixed(Percentile(latencies, 1.0)).c_str());
+      Fixed(Percentile(latencies, 0.99)).c_str(), Fixed(Percentile(latencies, 1.0)).c_str(),
+      Fixed(Percentile(from_send, 0.5)).c_str(), Fixed(Percentile(from_send, 0.99)).c_str());
   return 0;
 }
 

@@ -223,7 +223,7 @@ def free_port():
 class Server:
     """One `sawmill server` on a free loopback port."""
 
-    def __init__(self, name, data_dir=None):
+    def __init__(self, name, data_dir=None, args=()):
         self.name = name
         self.data = data_dir or os.path.join(WORK, f"data-{name}")
         os.makedirs(self.data, exist_ok=True)
@@ -234,7 +234,7 @@ class Server:
         extra = os.environ.get("BENCH_SERVER_ARGS", "").split()
         self.log_file = open(self.log_path, "ab")
         self.proc = subprocess.Popen(
-            [SAWMILL, "server", "--data", self.data, "--http", self.addr] + extra,
+            [SAWMILL, "server", "--data", self.data, "--http", self.addr] + list(args) + extra,
             stdout=self.log_file, stderr=subprocess.STDOUT)
         deadline = time.time() + 120
         while time.time() < deadline:
@@ -731,7 +731,7 @@ def area_query(corpus, manifest):
         notes.append(f"Sawmill: not measured: {why} (baselines only).")
     notes.append(
         "Times in ms. `rg` reads the raw NDJSON corpus, `zstdcat | rg` its `zstd -3` copy; each "
-        "answers the same question (newest 100 lines: `| tail -n 100`; pipes: `rg -o | awk`). "
+        "answers the same question (newest 100 lines: `| tail -n 100`; pipes: `awk` splitting fields on `\"`). "
         f"No-index = the engine with every index disabled ({BRUTE_RUNS} runs); rg baselines "
         f"{SHELL_RUNS} runs. Sawmill runs bypass the result cache. Bytes read = compressed "
         "bytes from the answer's stats.")
@@ -745,16 +745,18 @@ def area_storm(corpus, manifest):
         return not_measured(title, "`sawmill server` is not built yet")
     if "corpus_data" not in STATE:
         return not_measured(title, "the ingest area did not run or failed")
-    q = "| count by bucket(1m), level"
+    # A heavy scan (a word in every message) with a small answer, as a dashboard panel asks.
+    q = f"{manifest['common_word']} | count by service"
     server = Server("storm", STATE["corpus_data"])
     try:
         # Different absolute ranges that all cover the data: same work, distinct cache keys.
-        start = 1_700_000_000
+        # On ingest_ts (the default), which is about now.
+        window = int(time.time()) - 7 * 86400
+        end = int(time.time()) + 86400
 
         def target(k):
             return "/api/v1/search?" + urllib.parse.urlencode(
-                {"q": q, "from": str(start + k), "to": "4102444800", "time_field": "ts",
-                 "limit": "100"})
+                {"q": q, "from": str(window - 1 - k), "to": str(end), "limit": "100"})
 
         server.get(target(999))  # hot
         singles = []
@@ -768,8 +770,23 @@ def area_storm(corpus, manifest):
         log(f"storm: {STORM} concurrent")
         s = run_json([HTTP_TOOL, "storm", "--addr", server.addr, "--target", target(100),
                       "--concurrency", str(STORM)])
+        # The same storm on a pipe with a large answer (5,760 rows): 200 answers to write.
+        big_q = "| count by bucket(1m), level"
+
+        def big_target(k):
+            return "/api/v1/search?" + urllib.parse.urlencode(
+                {"q": big_q, "all_time": "1", "time_field": "ts", "limit": str(1000 + k)})
+
+        bs = run_json([HTTP_TOOL, "query", "--addr", server.addr, "--target", big_target(0),
+                       "--runs", "1"])
+        bw = run_json([HTTP_TOOL, "storm", "--addr", server.addr, "--target", big_target(1),
+                       "--concurrency", str(STORM)])
     finally:
         server.stop()
+    big_ratio = bw["wall_ms"] / bs["p50_ms"] if bs["ok"] and bw["ok"] == STORM else None
+    put("storm.large_answer.single_ms", bs["p50_ms"] if bs["ok"] else None)
+    put("storm.large_answer.wall_ms", bw["wall_ms"])
+    put("storm.large_answer.ratio_to_single", big_ratio)
     ratio = s["wall_ms"] / single if single else None
     put("storm.single_ms", single)
     put("storm.wall_ms", s["wall_ms"])
@@ -777,16 +794,21 @@ def area_storm(corpus, manifest):
     put("storm.ratio_to_single", ratio)
     status = goal("storm", f"{STORM} identical concurrent queries < 1.5× one", fmt_ratio(ratio),
                   ratio is not None and ratio < 1.5 and s["ok"] == STORM)
-    notes = [f"Query `{q}` over the whole range (ts), result cache on; each run uses a time range "
+    notes = [f"Query `{q}` over all the data, result cache on; each run uses a time range "
              "no earlier run used, so neither the single runs nor the storm is served from the "
              f"cache. {s['ok']} of {STORM} answered 200."]
     if s["ok"] != STORM:
         notes.append(f"Statuses {s['statuses']}; first error: {s['first_error']}")
+    notes.append(f"The large-answer row (distinct `limit` values keep it out of the cache) shows "
+                 "the cost of writing 200 large answers, which single flight cannot share.")
     emit_table(title, ["measure", "Sawmill", "baseline", "baseline figure", "ratio", "goal",
                        "status"],
                [[f"{STORM} concurrent: time to the last answer (ms)", fmt_num(s["wall_ms"]),
                  "one query alone (median of 3, ms)", fmt_num(single), fmt_ratio(ratio),
-                 "< 1.5×", status]], notes)
+                 "< 1.5×", status],
+                [f"same, `{big_q}` (large answer)", fmt_num(bw["wall_ms"]), "one query alone",
+                 fmt_num(bs["p50_ms"] if bs["ok"] else None), fmt_ratio(big_ratio), "—", ""]],
+               notes)
 
 
 # --------------------------------------------------------------------------------------------
@@ -826,7 +848,8 @@ def area_tail(corpus, manifest):
     filters = os.path.join(WORK, "tail-filters.txt")
     with open(filters, "w") as f:
         f.write("\n".join(tail_filters(manifest)) + "\n")
-    server = Server("tail")
+    # 2,000 WebSocket sessions plus the ingest connections exceed the default connection bound.
+    server = Server("tail", args=["--max-connections", str(TAIL_SESSIONS + 256)])
     try:
         log(f"tail: {TAIL_SESSIONS} sessions")
         r = run_json([HTTP_TOOL, "tail", "--addr", server.addr, "--file", corpus, "--filters",
@@ -842,10 +865,19 @@ def area_tail(corpus, manifest):
     put("tail.dropped", r["dropped"])
     put("tail.p50_ms", r["p50_ms"] if measured else None)
     put("tail.p99_ms", r["p99_ms"] if measured else None)
+    put("tail.send_to_receipt_p50_ms", r["send_p50_ms"] if measured else None)
+    put("tail.send_to_receipt_p99_ms", r["send_p99_ms"] if measured else None)
+    put("tail.records_before_ack", r["records_before_ack"])
     put("tail.server_peak_rss_bytes", peak)
     p99 = r["p99_ms"] if measured else None
-    status = goal("tail", "tail p99 ack-to-receipt < 1 s", f"{fmt_num(p99)} ms",
-                  p99 is not None and p99 < 1000 and r["open"] == TAIL_SESSIONS)
+    # The goal holds only at the load it names: every session open and (nearly) the full rate.
+    at_load = r["open"] == TAIL_SESSIONS and r["achieved_lines_per_s"] >= 0.9 * TAIL_RATE
+    status = goal("tail", f"tail p99 ack-to-receipt < 1 s with {TAIL_SESSIONS:,} sessions at "
+                  f"{TAIL_RATE:,} lines/s",
+                  f"{fmt_num(p99)} ms at {fmt_int(r['achieved_lines_per_s'])} lines/s",
+                  p99 is not None and p99 < 1000 and at_load)
+    if p99 is not None and p99 < 1000 and not at_load:
+        status += " (not at the named load)"
     rows = [
         ["sessions open", fmt_int(r["open"]), "requested", fmt_int(TAIL_SESSIONS),
          fmt_ratio(r["open"] / TAIL_SESSIONS), "all", ""],
@@ -855,10 +887,16 @@ def area_tail(corpus, manifest):
          "—", ""],
         ["ack-to-receipt p99 (ms)", fmt_num(p99), "the seed's bar (ms)", "2,000",
          fmt_ratio(p99 / 2000 if p99 is not None else None), "< 1,000", status],
+        ["send-to-receipt p50 / p99 (ms)",
+         f"{fmt_num(r['send_p50_ms'])} / {fmt_num(r['send_p99_ms'])}" if measured else "—",
+         "—", "—", "—", "—", ""],
         ["records received / dropped", f"{r['records']:,} / {r['dropped']:,}", "—", "—", "—", "—",
          ""],
     ]
-    notes = [f"Ingest acknowledgement p99 during the run: {fmt_num(r['ack_p99_ms'])} ms; "
+    notes = [f"A record is published to the sessions before its batch is acknowledged, so "
+             f"{r['records_before_ack']:,} of {r['records']:,} records arrived before the ack "
+             "and count as 0 ms; send-to-receipt runs from the moment the batch was sent. "
+             f"Ingest acknowledgement p99 during the run: {fmt_num(r['ack_p99_ms'])} ms; "
              f"server peak RSS {fmt_bytes(peak)}; sessions opened in {r['connect_s']:.1f} s."]
     if r["failed"] or r["first_failure"]:
         notes.append(f"{r['failed']} sessions failed to open; first failure: {r['first_failure']}")
