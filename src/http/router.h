@@ -69,6 +69,9 @@ class Router {
   // nullptr when nothing matches; "*method_not_allowed" tells 404 from 405.
   const Handler* Find(std::string_view method, std::string_view path,
                       bool* method_not_allowed) const;
+  // The pattern "handler" (returned by Find) was registered with, for metric labels whose
+  // cardinality must stay bounded; "unmatched" for nullptr.
+  std::string_view PatternOf(const Handler* handler) const;
 
  private:
   struct Route {

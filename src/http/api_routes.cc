@@ -1,0 +1,345 @@
+#include "http/api_routes.h"
+
+#include <algorithm>
+#include <cctype>
+#include <charconv>
+#include <cstring>
+
+#include "common/metrics.h"
+#include "http/body_codec.h"
+#include "http/http_metrics.h"
+#include "http/json_writer.h"
+
+namespace sawmill::http {
+
+namespace {
+
+double SecondsSince(Clock* clock, int64_t start_ns) {
+  return static_cast<double>(clock->MonotonicNanos() - start_ns) / 1e9;
+}
+
+HttpResponse Unready(const ApiState& state) {
+  if (state.stopping.load()) {
+    return HttpResponse::Error(Status::Unavailable("the server is stopping"));
+  }
+  return HttpResponse::Error(
+      Status::Unavailable("the server is starting (replaying the write-ahead log)"));
+}
+
+bool Truthy(std::string_view value) {
+  return value == "1" || value == "true" || value == "yes" || value == "on";
+}
+
+Result<uint64_t> ParseCount(std::string_view name, std::string_view text, uint64_t max) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+    return Status::InvalidArgument(std::string(name) + ": expected a non-negative integer, got '" +
+                                   std::string(text) + "'");
+  }
+  if (value > max) {
+    return Status::InvalidArgument(std::string(name) + ": at most " + std::to_string(max) +
+                                   ", got " + std::string(text));
+  }
+  return value;
+}
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// Accepted media types for native ingestion; see docs/api.md. Returns an error message or "".
+std::string CheckIngestContentType(std::string_view header) {
+  std::string type = Lower(header.substr(0, header.find(';')));
+  while (!type.empty() && type.back() == ' ') type.pop_back();
+  while (!type.empty() && type.front() == ' ') type.erase(type.begin());
+  if (type.empty() || type.rfind("text/", 0) == 0) return "";
+  static const char* const kAccepted[] = {
+      "application/x-ndjson",     "application/ndjson",
+      "application/json",         "application/jsonl",
+      "application/x-jsonlines",  "application/jsonlines",
+      "application/octet-stream", "application/x-www-form-urlencoded"};
+  for (const char* accepted : kAccepted) {
+    if (type == accepted) return "";
+  }
+  std::string hint;
+  if (type.rfind("multipart/", 0) == 0) {
+    hint = "; send the lines as the raw body (curl --data-binary @file), not as a form upload";
+  } else if (type == "application/gzip" || type == "application/x-gzip" ||
+             type == "application/zstd" || type == "application/x-lz4") {
+    hint = "; to send compressed lines set Content-Encoding (gzip, zstd, lz4) instead";
+  } else if (type == "application/x-protobuf") {
+    hint = "; OTLP/HTTP protobuf goes to /v1/logs";
+  }
+  return "Content-Type '" + type +
+         "' is not accepted by /api/v1/ingest: send NDJSON (application/x-ndjson) or plain " +
+         "text lines (text/plain)" + hint;
+}
+
+HttpResponse HandleIngest(ApiState* state, const HttpRequest& request) {
+  if (!state->ready.load() || state->stopping.load()) return Unready(*state);
+  if (std::string problem = CheckIngestContentType(request.Header("content-type"));
+      !problem.empty()) {
+    return HttpResponse::Json(
+        415, "{\"error\":" + [&] {
+          std::string quoted;
+          AppendJsonString(problem, &quoted);
+          return quoted;
+        }() + "}");
+  }
+  if (const void* nul = std::memchr(request.body.data(), '\0', request.body.size())) {
+    size_t at = static_cast<const char*>(nul) - request.body.data();
+    return HttpResponse::Error(
+        Status::InvalidArgument("the body is not text: NUL byte at byte " + std::to_string(at) +
+                                " (after Content-Encoding decoding); nothing was stored"),
+        static_cast<int>(std::min<size_t>(at, INT32_MAX)));
+  }
+  ingest::Defaults defaults;
+  defaults.service = request.Query("service");
+  defaults.host = request.Query("host");
+  if (std::string level = request.Query("level"); !level.empty()) {
+    defaults.level = ParseLevel(level);
+    if (!defaults.level) {
+      return HttpResponse::Error(Status::InvalidArgument(
+          "level: '" + level + "' is not a level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)"));
+    }
+  }
+  std::string key = request.Header("idempotency-key");
+  if (key.size() > 256) {
+    return HttpResponse::Error(Status::InvalidArgument("Idempotency-Key: at most 256 characters"));
+  }
+  if (!key.empty()) {
+    if (auto previous = state->idempotency.Claim(request.tenant, key)) {
+      previous->headers.emplace_back("Idempotent-Replayed", "true");
+      return *previous;
+    }
+  }
+
+  ingest::NormalizeOptions options;
+  options.max_line_bytes = state->options.max_line_bytes;
+  std::vector<Record> records;
+  ingest::IngestCounts counts;
+  NormalizeRequestBody(request.body, defaults, options, state->clock->NowNanos(), &records,
+                       &counts);
+  Status status = state->sink.Ingest(request.tenant, "native", &records);
+  if (!status.ok()) {
+    if (!key.empty()) state->idempotency.Abandon(request.tenant, key);
+    return HttpResponse::Error(status);
+  }
+  HttpResponse response =
+      HttpResponse::Json(200, "{\"accepted\":" + std::to_string(counts.accepted) +
+                                  ",\"skipped\":" + std::to_string(counts.skipped) +
+                                  ",\"truncated\":" + std::to_string(counts.truncated) +
+                                  ",\"parse_failed\":" + std::to_string(counts.parse_failed) + "}");
+  if (!key.empty()) state->idempotency.Complete(request.tenant, key, response);
+  return response;
+}
+
+HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return Unready(*state);
+  query::SearchRequest search;
+  search.tenant = request.tenant;
+  search.user = request.Header("x-sawmill-user", request.remote_address);
+  search.q = request.Query("q");
+  search.since = request.Query("since");
+  search.from = request.Query("from");
+  search.to = request.Query("to");
+  search.all_time = Truthy(request.Query("all_time"));
+  search.explain = Truthy(request.Query("explain"));
+  if (request.HasQuery("limit")) {
+    auto limit = ParseCount("limit", request.Query("limit"), state->options.max_search_limit);
+    if (!limit.ok()) return HttpResponse::Error(limit.status());
+    search.limit = *limit;
+  }
+  std::string time_field = request.Query("time_field", "ingest_ts");
+  if (time_field != "ingest_ts" && time_field != "ts") {
+    return HttpResponse::Error(Status::InvalidArgument(
+        "time_field: expected 'ingest_ts' (default) or 'ts', got '" + time_field + "'"));
+  }
+  search.time_field_ts = time_field == "ts";
+  if (request.HasQuery("cache")) search.use_cache = Truthy(request.Query("cache"));
+
+  int64_t start = state->clock->MonotonicNanos();
+  auto result = engine->Search(search);
+  if (!result.ok()) {
+    return HttpResponse::Error(result.status(), ErrorPosition(result.status().message(), search.q));
+  }
+  const query::SearchResponse& answer = *result;
+  HttpMetrics::Get().ObserveQuery(answer.is_pipe ? "pipe" : "filter",
+                                  SecondsSince(state->clock, start), answer.stats.cache_hit);
+  std::string body;
+  body.reserve(256 + answer.hits.size() * 256);
+  if (answer.is_pipe) {
+    body += "{\"rows\":[";
+    for (size_t i = 0; i < answer.rows.size(); ++i) {
+      if (i > 0) body += ',';
+      AppendRowJson(answer.rows[i], &body);
+    }
+  } else {
+    body += "{\"hits\":[";
+    for (size_t i = 0; i < answer.hits.size(); ++i) {
+      if (i > 0) body += ',';
+      AppendRecordJson(answer.hits[i], &body);
+    }
+  }
+  body += "],\"stats\":";
+  AppendStatsJson(answer.stats, &body);
+  body += ",\"partial\":";
+  body += answer.partial ? "true" : "false";
+  body += ",\"warnings\":[";
+  for (size_t i = 0; i < answer.warnings.size(); ++i) {
+    if (i > 0) body += ',';
+    AppendJsonString(answer.warnings[i], &body);
+  }
+  body += ']';
+  if (search.explain) {
+    body += ",\"plan\":";
+    AppendJsonString(answer.plan, &body);
+  }
+  body += '}';
+  return HttpResponse::Json(200, std::move(body));
+}
+
+HttpResponse HandleContext(ApiState* state, const HttpRequest& request) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return Unready(*state);
+  if (!request.HasQuery("id")) {
+    return HttpResponse::Error(Status::InvalidArgument("id: required (the id of a search hit)"));
+  }
+  auto id = ParseCount("id", request.Query("id"), UINT64_MAX);
+  if (!id.ok()) return HttpResponse::Error(id.status());
+  uint64_t before = 50, after = 50;
+  size_t max = state->options.max_context_lines;
+  if (request.HasQuery("before")) {
+    auto parsed = ParseCount("before", request.Query("before"), max);
+    if (!parsed.ok()) return HttpResponse::Error(parsed.status());
+    before = *parsed;
+  }
+  if (request.HasQuery("after")) {
+    auto parsed = ParseCount("after", request.Query("after"), max);
+    if (!parsed.ok()) return HttpResponse::Error(parsed.status());
+    after = *parsed;
+  }
+  int64_t start = state->clock->MonotonicNanos();
+  auto result = engine->Context(request.tenant, *id, before, after);
+  if (!result.ok()) return HttpResponse::Error(result.status());
+  HttpMetrics::Get().ObserveQuery("context", SecondsSince(state->clock, start), false);
+  std::string body = "{\"before\":[";
+  for (size_t i = 0; i < result->before.size(); ++i) {
+    if (i > 0) body += ',';
+    AppendRecordJson(result->before[i], &body);
+  }
+  body += "],\"hit\":";
+  AppendRecordJson(result->hit, &body);
+  body += ",\"after\":[";
+  for (size_t i = 0; i < result->after.size(); ++i) {
+    if (i > 0) body += ',';
+    AppendRecordJson(result->after[i], &body);
+  }
+  body += "]}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+HttpResponse HandleFlush(ApiState* state, const HttpRequest&) {
+  storage::Engine* engine = state->engine.load();
+  if (!state->ready.load() || engine == nullptr) return Unready(*state);
+  int64_t start = state->clock->MonotonicNanos();
+  Status status = engine->Flush();
+  if (!status.ok()) return HttpResponse::Error(status);
+  storage::EngineStats stats = engine->stats();
+  char elapsed[32];
+  std::snprintf(elapsed, sizeof(elapsed), "%.3f", SecondsSince(state->clock, start) * 1000);
+  return HttpResponse::Json(200,
+                            "{\"flushed\":true,\"segments\":" + std::to_string(stats.segments) +
+                                ",\"elapsed_ms\":" + elapsed + "}");
+}
+
+HttpResponse HandleMetrics(ApiState* state, const HttpRequest&) {
+  auto& metrics = HttpMetrics::Get();
+  metrics.SetReady(state->ready.load());
+  if (storage::Engine* engine = state->engine.load()) {
+    storage::EngineStats stats = engine->stats();
+    tail::TailHub* hub = state->hub.load();
+    metrics.SetEngineGauges(stats.memtable_bytes, stats.segments, stats.segment_bytes,
+                            stats.wal_bytes, hub != nullptr ? hub->sessions() : 0);
+  }
+  HttpResponse response;
+  response.status = 200;
+  response.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  response.body = SerializeMetrics();
+  return response;
+}
+
+}  // namespace
+
+Result<std::string> TenantFromHeader(std::string_view header) {
+  if (header.empty()) return std::string("default");
+  if (header.size() > 150 || header == "." || header == "..") {
+    return Status::InvalidArgument(
+        "X-Scope-OrgID: a tenant id is 1 to 150 characters, not '.'"
+        " or '..'");
+  }
+  for (size_t i = 0; i < header.size(); ++i) {
+    char c = header[i];
+    if (std::isalnum(static_cast<unsigned char>(c)) || std::strchr("!-_.*'()", c) != nullptr) {
+      continue;
+    }
+    return Status::InvalidArgument("X-Scope-OrgID: character " + std::to_string(i + 1) +
+                                   " is not allowed (letters, digits and !-_.*'() are)");
+  }
+  return std::string(header);
+}
+
+int ErrorPosition(std::string_view message, std::string_view query) {
+  // The last " at L:C" in the message.
+  size_t at = message.rfind(" at ");
+  while (at != std::string_view::npos) {
+    std::string_view rest = message.substr(at + 4);
+    int line = 0, col = 0;
+    auto r1 = std::from_chars(rest.data(), rest.data() + rest.size(), line);
+    if (r1.ec == std::errc() && r1.ptr < rest.data() + rest.size() && *r1.ptr == ':') {
+      auto r2 = std::from_chars(r1.ptr + 1, rest.data() + rest.size(), col);
+      if (r2.ec == std::errc() && line >= 1 && col >= 1) {
+        size_t offset = 0;
+        for (int l = 1; l < line; ++l) {
+          size_t nl = query.find('\n', offset);
+          if (nl == std::string_view::npos) break;
+          offset = nl + 1;
+        }
+        return static_cast<int>(std::min(offset + col - 1, query.size()));
+      }
+    }
+    if (at == 0) break;
+    at = message.rfind(" at ", at - 1);
+  }
+  return -1;
+}
+
+void RegisterApiRoutes(Router* router, ApiState* state) {
+  router->Add("POST", "/api/v1/ingest",
+              [state](const HttpRequest& r) { return HandleIngest(state, r); });
+  router->Add("GET", "/api/v1/search",
+              [state](const HttpRequest& r) { return HandleSearch(state, r); });
+  router->Add("GET", "/api/v1/context",
+              [state](const HttpRequest& r) { return HandleContext(state, r); });
+  router->Add("POST", "/api/v1/admin/flush",
+              [state](const HttpRequest& r) { return HandleFlush(state, r); });
+  router->Add("GET", "/api/v1/tail", [](const HttpRequest&) {
+    return HttpResponse::Error(Status::InvalidArgument(
+        "live tail needs a WebSocket upgrade (Upgrade: websocket) or Accept: text/event-stream"));
+  });
+  router->Add("GET", "/healthz",
+              [](const HttpRequest&) { return HttpResponse::Json(200, "{\"status\":\"ok\"}"); });
+  router->Add("GET", "/readyz", [state](const HttpRequest&) {
+    if (state->ready.load() && !state->stopping.load()) {
+      return HttpResponse::Json(200, "{\"status\":\"ready\"}");
+    }
+    return Unready(*state);
+  });
+  router->Add("GET", "/metrics", [state](const HttpRequest& r) { return HandleMetrics(state, r); });
+}
+
+}  // namespace sawmill::http

@@ -1,0 +1,35 @@
+// The IngestSink every protocol hands its records to: Engine::Append (durable when it returns
+// OK), then TailHub::Publish, then metrics. Thread-safe.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <vector>
+
+#include "http/router.h"
+#include "storage/engine.h"
+#include "tail/tail_hub.h"
+
+namespace sawmill::http {
+
+class EngineIngestSink final : public IngestSink {
+ public:
+  // Both may be set later (the engine opens after the server starts listening); until the
+  // engine is set, Ingest returns Unavailable. Both must outlive the sink's last Ingest call.
+  EngineIngestSink() = default;
+  void SetEngine(storage::Engine* engine) { engine_.store(engine, std::memory_order_release); }
+  void SetTailHub(tail::TailHub* hub) { hub_.store(hub, std::memory_order_release); }
+  // After this, Ingest returns Unavailable (server stopping).
+  void Stop() { stopping_.store(true, std::memory_order_release); }
+
+  // Errors: Unavailable (engine not open yet, server stopping, WAL not writable).
+  Status Ingest(const std::string& tenant, std::string_view protocol,
+                std::vector<Record>* records) override;
+
+ private:
+  std::atomic<storage::Engine*> engine_{nullptr};
+  std::atomic<tail::TailHub*> hub_{nullptr};
+  std::atomic<bool> stopping_{false};
+};
+
+}  // namespace sawmill::http

@@ -1,0 +1,124 @@
+#include "http/http_metrics.h"
+
+#include <map>
+#include <mutex>
+
+#include "common/metrics.h"
+
+namespace sawmill::http {
+
+struct HttpMetrics::Impl {
+  prometheus::Family<prometheus::Counter>& requests;
+  prometheus::Family<prometheus::Histogram>& request_seconds;
+  prometheus::Family<prometheus::Counter>& lines;
+  prometheus::Family<prometheus::Counter>& bytes;
+  prometheus::Family<prometheus::Counter>& flagged;
+  prometheus::Family<prometheus::Histogram>& query_seconds;
+  prometheus::Family<prometheus::Counter>& cache;
+  prometheus::Family<prometheus::Gauge>& tail;
+  prometheus::Family<prometheus::Gauge>& engine;
+  prometheus::Family<prometheus::Gauge>& ready;
+};
+
+namespace {
+
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  return {0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+}
+
+}  // namespace
+
+HttpMetrics& HttpMetrics::Get() {
+  static HttpMetrics* metrics = new HttpMetrics();
+  return *metrics;
+}
+
+HttpMetrics::HttpMetrics() {
+  auto& r = MetricsRegistry();
+  impl_ = new Impl{
+      prometheus::BuildCounter()
+          .Name("sawmill_http_requests_total")
+          .Help("HTTP requests answered, by route pattern and status code")
+          .Register(r),
+      prometheus::BuildHistogram()
+          .Name("sawmill_http_request_duration_seconds")
+          .Help("Time from a complete request to its answer, by route pattern")
+          .Register(r),
+      prometheus::BuildCounter()
+          .Name("sawmill_ingested_lines_total")
+          .Help("Records acknowledged (durable in the WAL), by tenant and protocol")
+          .Register(r),
+      prometheus::BuildCounter()
+          .Name("sawmill_ingested_bytes_total")
+          .Help("Bytes of message and field text acknowledged, by tenant and protocol")
+          .Register(r),
+      prometheus::BuildCounter()
+          .Name("sawmill_ingest_lines_flagged_total")
+          .Help("Acknowledged records carrying a flag, by reason")
+          .Register(r),
+      prometheus::BuildHistogram()
+          .Name("sawmill_query_duration_seconds")
+          .Help("Query latency seen by the API, by kind (filter, pipe, context)")
+          .Register(r),
+      prometheus::BuildCounter()
+          .Name("sawmill_query_cache_total")
+          .Help("API queries answered from the result cache (hit) or not (miss)")
+          .Register(r),
+      prometheus::BuildGauge()
+          .Name("sawmill_tail_connections")
+          .Help("Open live-tail connections, by transport (websocket, sse)")
+          .Register(r),
+      prometheus::BuildGauge()
+          .Name("sawmill_server_engine")
+          .Help("Storage engine figures refreshed at each scrape, by name")
+          .Register(r),
+      prometheus::BuildGauge()
+          .Name("sawmill_server_ready")
+          .Help("1 once the WAL has been replayed and the server accepts traffic")
+          .Register(r),
+  };
+  for (const char* transport : {"websocket", "sse"}) impl_->tail.Add({{"transport", transport}});
+  impl_->ready.Add({}).Set(0);
+}
+
+void HttpMetrics::CountRequest(std::string_view route, int code, double seconds) {
+  std::string route_label(route);
+  impl_->requests.Add({{"route", route_label}, {"code", std::to_string(code)}}).Increment();
+  impl_->request_seconds.Add({{"route", route_label}}, LatencyBuckets()).Observe(seconds);
+}
+
+void HttpMetrics::CountIngested(const std::string& tenant, std::string_view protocol,
+                                uint64_t lines, uint64_t bytes) {
+  prometheus::Labels labels{{"tenant", tenant}, {"protocol", std::string(protocol)}};
+  impl_->lines.Add(labels).Increment(static_cast<double>(lines));
+  impl_->bytes.Add(labels).Increment(static_cast<double>(bytes));
+}
+
+void HttpMetrics::CountFlagged(uint32_t flags, uint64_t records) {
+  for (std::string_view reason : FlagNames(flags)) {
+    impl_->flagged.Add({{"reason", std::string(reason)}}).Increment(static_cast<double>(records));
+  }
+}
+
+void HttpMetrics::ObserveQuery(std::string_view kind, double seconds, bool cache_hit) {
+  impl_->query_seconds.Add({{"kind", std::string(kind)}}, LatencyBuckets()).Observe(seconds);
+  impl_->cache.Add({{"result", cache_hit ? "hit" : "miss"}}).Increment();
+}
+
+void HttpMetrics::SetTailConnections(std::string_view transport, int64_t delta) {
+  impl_->tail.Add({{"transport", std::string(transport)}}).Increment(static_cast<double>(delta));
+}
+
+void HttpMetrics::SetEngineGauges(uint64_t memtable_bytes, uint64_t segments,
+                                  uint64_t segment_bytes, uint64_t wal_bytes,
+                                  uint64_t tail_sessions) {
+  impl_->engine.Add({{"name", "memtable_bytes"}}).Set(static_cast<double>(memtable_bytes));
+  impl_->engine.Add({{"name", "segments"}}).Set(static_cast<double>(segments));
+  impl_->engine.Add({{"name", "segment_bytes"}}).Set(static_cast<double>(segment_bytes));
+  impl_->engine.Add({{"name", "wal_bytes"}}).Set(static_cast<double>(wal_bytes));
+  impl_->engine.Add({{"name", "tail_sessions"}}).Set(static_cast<double>(tail_sessions));
+}
+
+void HttpMetrics::SetReady(bool ready) { impl_->ready.Add({}).Set(ready ? 1 : 0); }
+
+}  // namespace sawmill::http

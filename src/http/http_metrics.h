@@ -1,0 +1,39 @@
+// The server's metric families on the process-wide registry (common/metrics.h). Names and
+// labels are listed in docs/operations.md. Thread-safe; cheap enough for per-request use.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "sawmill/record.h"
+
+namespace sawmill::http {
+
+class HttpMetrics {
+ public:
+  // The process-wide instance, registered on first use.
+  static HttpMetrics& Get();
+
+  // One answered request: "route" is the route pattern (bounded cardinality).
+  void CountRequest(std::string_view route, int code, double seconds);
+  // One acknowledged batch of "lines" records holding "bytes" bytes of text.
+  void CountIngested(const std::string& tenant, std::string_view protocol, uint64_t lines,
+                     uint64_t bytes);
+  // Counts each flag bit of "flags" once per record: call with the OR of a record's flags.
+  void CountFlagged(uint32_t flags, uint64_t records);
+  // "kind": "filter", "pipe" or "context".
+  void ObserveQuery(std::string_view kind, double seconds, bool cache_hit);
+  void SetTailConnections(std::string_view transport, int64_t delta);
+  // Values the engine reports, refreshed on each scrape.
+  void SetEngineGauges(uint64_t memtable_bytes, uint64_t segments, uint64_t segment_bytes,
+                       uint64_t wal_bytes, uint64_t tail_sessions);
+  void SetReady(bool ready);
+
+ private:
+  HttpMetrics();
+  struct Impl;
+  Impl* impl_;  // never freed: the registry lives for the whole process
+};
+
+}  // namespace sawmill::http

@@ -1,0 +1,841 @@
+#include "http/http_server.h"
+
+#include <atomic>
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
+#include <cctype>
+#include <chrono>
+#include <deque>
+#include <exception>
+#include <future>
+#include <mutex>
+#include <optional>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "http/api_routes.h"
+#include "http/body_codec.h"
+#include "http/http_metrics.h"
+#include "http/json_writer.h"
+
+namespace sawmill::http {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace websocket = boost::beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+namespace {
+
+std::string Lower(std::string_view text) {
+  std::string out(text);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string ErrorBody(std::string_view message) {
+  std::string body = "{\"error\":";
+  AppendJsonString(message, &body);
+  body += "}";
+  return body;
+}
+
+std::string HumanBytes(size_t bytes) {
+  if (bytes % (1 << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  if (bytes % 1024 == 0) return std::to_string(bytes >> 10) + " KiB";
+  return std::to_string(bytes) + " bytes";
+}
+
+// Something the server must tell about shutdown: an HTTP connection or a tail session.
+class Closeable {
+ public:
+  virtual ~Closeable() = default;
+  // Called from any thread; the object posts the work to its own strand.
+  virtual void OnStopAccepting() = 0;
+  virtual void OnCloseTail() = 0;
+  virtual bool is_tail() const = 0;
+};
+
+}  // namespace
+
+struct HttpServer::Impl {
+  Impl(HttpServerOptions o, const Router* r, TailSubscriber s)
+      : options(std::move(o)),
+        router(r),
+        subscriber(std::move(s)),
+        workers(static_cast<size_t>(std::max(1, options.worker_threads))),
+        acceptor(net::make_strand(ioc)) {}
+
+  // Members that live connections touch are declared before "ioc" so that they outlive the
+  // handlers the io_context destroys.
+  const HttpServerOptions options;
+  const Router* const router;
+  const TailSubscriber subscriber;
+  std::atomic<size_t> connections{0};
+  std::atomic<size_t> in_flight{0};
+  std::atomic<size_t> tail_sessions{0};
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> stopped{false};
+  std::mutex mu;
+  uint64_t next_id = 0;                                         // GUARDED_BY(mu)
+  std::unordered_map<uint64_t, std::weak_ptr<Closeable>> live;  // GUARDED_BY(mu)
+
+  net::thread_pool workers;
+  net::io_context ioc;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  tcp::acceptor acceptor;
+  std::vector<std::thread> threads;
+
+  uint64_t Register(const std::shared_ptr<Closeable>& item) {
+    std::lock_guard<std::mutex> lock(mu);
+    uint64_t id = next_id++;
+    live.emplace(id, item);
+    return id;
+  }
+  void Unregister(uint64_t id) {
+    std::lock_guard<std::mutex> lock(mu);
+    live.erase(id);
+  }
+  std::vector<std::shared_ptr<Closeable>> Live() {
+    std::vector<std::shared_ptr<Closeable>> out;
+    std::lock_guard<std::mutex> lock(mu);
+    for (auto& [id, weak] : live) {
+      if (auto item = weak.lock()) out.push_back(std::move(item));
+    }
+    return out;
+  }
+
+  void DoAccept();
+  void OnAccept(beast::error_code ec, tcp::socket socket);
+  // Runs on a worker thread: decoding, routing, the handler, metrics.
+  HttpResponse Handle(HttpRequest* request);
+};
+
+namespace {
+
+using Impl = HttpServer::Impl;
+
+// Counts a connection for the max_connections bound while alive.
+class ConnectionSlot {
+ public:
+  explicit ConnectionSlot(Impl* impl) : impl_(impl) { impl_->connections.fetch_add(1); }
+  ~ConnectionSlot() { impl_->connections.fetch_sub(1); }
+  ConnectionSlot(const ConnectionSlot&) = delete;
+  ConnectionSlot& operator=(const ConnectionSlot&) = delete;
+
+ private:
+  Impl* impl_;
+};
+
+// Builds the handler's view of a Beast request. Errors: InvalidArgument (bad target, tenant).
+Status ToHttpRequest(bhttp::request<bhttp::string_body>&& in, const std::string& remote,
+                     HttpRequest* out) {
+  out->method = std::string(in.method_string());
+  out->target = std::string(in.target());
+  out->remote_address = remote;
+  for (const auto& field : in) {
+    out->headers.emplace(Lower(field.name_string()), std::string(field.value()));
+  }
+  auto parsed = boost::urls::parse_origin_form(in.target());
+  if (!parsed) {
+    out->path = out->target.substr(0, out->target.find('?'));
+    return Status::InvalidArgument("the request target '" + out->target +
+                                   "' is not a valid path and query");
+  }
+  out->path = std::string(parsed->path());
+  for (auto param : parsed->params()) {
+    out->query.emplace(std::string(param.key), std::string(param.value));
+  }
+  auto tenant = TenantFromHeader(out->Header("x-scope-orgid"));
+  if (!tenant.ok()) return tenant.status();
+  out->tenant = *tenant;
+  out->body = std::move(in.body());
+  return Status::OK();
+}
+
+std::shared_ptr<bhttp::response<bhttp::string_body>> ToBeastResponse(const HttpResponse& in,
+                                                                     bool keep_alive, bool head) {
+  auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
+  res->version(11);
+  res->result(static_cast<unsigned>(in.status));
+  res->set(bhttp::field::server, "sawmill/" SAWMILL_VERSION);
+  res->set(bhttp::field::content_type, in.content_type);
+  for (const auto& [name, value] : in.headers) res->insert(name, value);
+  res->keep_alive(keep_alive);
+  if (head) {
+    res->content_length(in.body.size());
+  } else {
+    res->body() = in.body;
+    res->prepare_payload();
+  }
+  return res;
+}
+
+// A live-tail session over WebSocket: one JSON record per text message, {"dropped":N} when the
+// hub's queue for it overflowed, pings from Beast's idle timeout, a going-away close frame at
+// shutdown.
+class WsTail : public Closeable, public std::enable_shared_from_this<WsTail> {
+ public:
+  WsTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session)
+      : impl_(impl),
+        slot_(impl),
+        ws_(std::move(stream)),
+        session_(std::move(session)),
+        timer_(ws_.get_executor()) {}
+  ~WsTail() override {
+    session_->Close();
+    impl_->Unregister(id_);
+    impl_->tail_sessions.fetch_sub(1);
+    HttpMetrics::Get().SetTailConnections("websocket", -1);
+  }
+
+  void Start(bhttp::request<bhttp::string_body> request) {
+    id_ = impl_->Register(shared_from_this());
+    impl_->tail_sessions.fetch_add(1);
+    HttpMetrics::Get().SetTailConnections("websocket", +1);
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::seconds(30);
+    timeouts.idle_timeout = std::chrono::milliseconds(2 * impl_->options.heartbeat_ms);
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(bhttp::field::server, "sawmill/" SAWMILL_VERSION);
+    }));
+    ws_.text(true);
+    request_ = std::move(request);
+    ws_.async_accept(request_, beast::bind_front_handler(&WsTail::OnAccept, shared_from_this()));
+  }
+
+  void OnStopAccepting() override {}
+  void OnCloseTail() override {
+    net::post(ws_.get_executor(), [self = shared_from_this()] {
+      self->closing_ = true;
+      if (!self->writing_) self->DoClose();
+    });
+  }
+  bool is_tail() const override { return true; }
+
+ private:
+  void OnAccept(beast::error_code ec) {
+    if (ec) return;  // the client left during the handshake; the destructor cleans up
+    std::weak_ptr<WsTail> weak = shared_from_this();
+    auto executor = ws_.get_executor();
+    session_->SetNotify([weak, executor] {
+      if (auto self = weak.lock()) net::post(executor, [self] { self->Pump(); });
+    });
+    DoRead();
+    Tick();
+    Pump();
+  }
+
+  void DoRead() {
+    ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->read_buffer_.consume(self->read_buffer_.size());
+      if (ec) {
+        // Closed by the client, timed out or reset: stop pulling from the hub.
+        self->closed_ = true;
+        self->timer_.cancel();
+        self->session_->Close();
+        return;
+      }
+      self->DoRead();
+    });
+  }
+
+  // A safety net under the notify callback: pulls once a second.
+  void Tick() {
+    timer_.expires_after(std::chrono::seconds(1));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      self->Pump();
+      self->Tick();
+    });
+  }
+
+  void Pump() {
+    if (writing_ || closed_) return;
+    if (!closing_) {
+      tail::TailEvent event;
+      bool open = session_->Next(&event, 512, 0);
+      if (event.dropped > 0) {
+        out_.push_back("{\"dropped\":" + std::to_string(event.dropped) + "}");
+      }
+      for (const Record& record : event.records) out_.push_back(RecordToJson(record));
+      if (!open) closing_ = true;
+    }
+    WriteNext();
+  }
+
+  void WriteNext() {
+    if (closed_) return;
+    if (out_.empty()) {
+      writing_ = false;
+      if (closing_) DoClose();
+      return;
+    }
+    writing_ = true;
+    ws_.async_write(net::buffer(out_.front()),
+                    [self = shared_from_this()](beast::error_code ec, size_t) {
+                      self->out_.pop_front();
+                      self->writing_ = false;
+                      if (ec) {
+                        self->closed_ = true;
+                        self->timer_.cancel();
+                        self->session_->Close();
+                        return;
+                      }
+                      if (self->out_.empty() && !self->closing_) {
+                        self->Pump();
+                      } else {
+                        self->WriteNext();
+                      }
+                    });
+  }
+
+  void DoClose() {
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel();
+    session_->Close();
+    ws_.async_close(
+        websocket::close_reason(websocket::close_code::going_away, "server shutting down"),
+        [self = shared_from_this()](beast::error_code) {});
+  }
+
+  Impl* impl_;
+  ConnectionSlot slot_;
+  websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<tail::TailSession> session_;
+  net::steady_timer timer_;
+  bhttp::request<bhttp::string_body> request_;
+  beast::flat_buffer read_buffer_;
+  std::deque<std::string> out_;
+  bool writing_ = false;
+  bool closing_ = false;  // send what is queued, then the close frame
+  bool closed_ = false;
+  uint64_t id_ = 0;
+};
+
+// A live-tail session over server-sent events: "data: {record}\n\n" per record,
+// "event: dropped" when lines were lost, ": ping" comments as heartbeats, "event: close" at
+// shutdown. The response has no length: it ends when the connection closes.
+class SseTail : public Closeable, public std::enable_shared_from_this<SseTail> {
+ public:
+  SseTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session)
+      : impl_(impl),
+        slot_(impl),
+        stream_(std::move(stream)),
+        session_(std::move(session)),
+        timer_(stream_.get_executor()),
+        last_write_(std::chrono::steady_clock::now()) {}
+  ~SseTail() override {
+    session_->Close();
+    impl_->Unregister(id_);
+    impl_->tail_sessions.fetch_sub(1);
+    HttpMetrics::Get().SetTailConnections("sse", -1);
+  }
+
+  void Start() {
+    id_ = impl_->Register(shared_from_this());
+    impl_->tail_sessions.fetch_add(1);
+    HttpMetrics::Get().SetTailConnections("sse", +1);
+    out_.push_back("HTTP/1.1 200 OK\r\nServer: sawmill/" SAWMILL_VERSION
+                   "\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+                   "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n: connected\n\n");
+    std::weak_ptr<SseTail> weak = shared_from_this();
+    auto executor = stream_.get_executor();
+    session_->SetNotify([weak, executor] {
+      if (auto self = weak.lock()) net::post(executor, [self] { self->Pump(); });
+    });
+    DoRead();
+    Tick();
+    WriteNext();
+  }
+
+  void OnStopAccepting() override {}
+  void OnCloseTail() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->closing_ || self->closed_) return;
+      self->closing_ = true;
+      self->out_.push_back("event: close\ndata: {\"reason\":\"server shutting down\"}\n\n");
+      if (!self->writing_) self->WriteNext();
+    });
+  }
+  bool is_tail() const override { return true; }
+
+ private:
+  void DoRead() {
+    stream_.socket().async_read_some(net::buffer(scratch_),
+                                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                                       if (ec) {
+                                         self->Finish();
+                                         return;
+                                       }
+                                       self->DoRead();
+                                     });
+  }
+
+  void Tick() {
+    timer_.expires_after(std::chrono::seconds(1));
+    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (ec || self->closed_) return;
+      auto idle = std::chrono::steady_clock::now() - self->last_write_;
+      if (!self->writing_ && !self->closing_ &&
+          idle >= std::chrono::milliseconds(self->impl_->options.heartbeat_ms)) {
+        self->out_.push_back(": ping\n\n");
+        self->WriteNext();
+      } else {
+        self->Pump();
+      }
+      self->Tick();
+    });
+  }
+
+  void Pump() {
+    if (writing_ || closed_ || closing_) return;
+    tail::TailEvent event;
+    bool open = session_->Next(&event, 512, 0);
+    std::string chunk;
+    if (event.dropped > 0) {
+      chunk += "event: dropped\ndata: {\"dropped\":" + std::to_string(event.dropped) + "}\n\n";
+    }
+    for (const Record& record : event.records) {
+      chunk += "data: ";
+      AppendRecordJson(record, &chunk);
+      chunk += "\n\n";
+    }
+    if (!chunk.empty()) out_.push_back(std::move(chunk));
+    if (!open) {
+      closing_ = true;
+      out_.push_back("event: close\ndata: {\"reason\":\"server shutting down\"}\n\n");
+    }
+    WriteNext();
+  }
+
+  void WriteNext() {
+    if (closed_ || writing_) return;
+    if (out_.empty()) {
+      if (closing_) Finish();
+      return;
+    }
+    writing_ = true;
+    // A client that stops reading is dropped after two heartbeats without progress.
+    stream_.expires_after(std::chrono::milliseconds(2 * impl_->options.heartbeat_ms));
+    net::async_write(stream_, net::buffer(out_.front()),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->out_.pop_front();
+                       self->writing_ = false;
+                       self->last_write_ = std::chrono::steady_clock::now();
+                       if (ec) {
+                         self->Finish();
+                         return;
+                       }
+                       if (self->out_.empty() && !self->closing_) {
+                         self->Pump();
+                       } else {
+                         self->WriteNext();
+                       }
+                     });
+  }
+
+  void Finish() {
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel();
+    session_->Close();
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  Impl* impl_;
+  ConnectionSlot slot_;
+  beast::tcp_stream stream_;
+  std::shared_ptr<tail::TailSession> session_;
+  net::steady_timer timer_;
+  std::chrono::steady_clock::time_point last_write_;
+  std::array<char, 512> scratch_{};
+  std::deque<std::string> out_;
+  bool writing_ = false;
+  bool closing_ = false;
+  bool closed_ = false;
+  uint64_t id_ = 0;
+};
+
+// One HTTP/1.1 connection: reads requests one after another (keep-alive), hands each to the
+// worker pool, writes the answer.
+class HttpConnection : public Closeable, public std::enable_shared_from_this<HttpConnection> {
+ public:
+  HttpConnection(Impl* impl, tcp::socket&& socket, bool refuse)
+      : impl_(impl), slot_(impl), stream_(std::move(socket)), refuse_(refuse) {}
+  ~HttpConnection() override { impl_->Unregister(id_); }
+
+  void Start() {
+    beast::error_code ec;
+    auto endpoint = stream_.socket().remote_endpoint(ec);
+    if (!ec) remote_ = endpoint.address().to_string();
+    id_ = impl_->Register(shared_from_this());
+    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->refuse_) {
+        self->ReplyAndClose(503, "too many connections (the limit is " +
+                                     std::to_string(self->impl_->options.max_connections) +
+                                     "); retry later");
+      } else {
+        self->DoReadHeader();
+      }
+    });
+  }
+
+  void OnStopAccepting() override {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->idle_) self->Close();
+    });
+  }
+  void OnCloseTail() override {}
+  bool is_tail() const override { return false; }
+
+ private:
+  void DoReadHeader() {
+    if (impl_->stopping.load()) {
+      Close();
+      return;
+    }
+    idle_ = true;
+    parser_.emplace();
+    parser_->body_limit(impl_->options.max_body_bytes);
+    parser_->header_limit(static_cast<uint32_t>(impl_->options.max_header_bytes));
+    stream_.expires_after(std::chrono::milliseconds(impl_->options.idle_timeout_ms));
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&HttpConnection::OnHeader, shared_from_this()));
+  }
+
+  void OnHeader(beast::error_code ec, size_t) {
+    idle_ = false;
+    if (ec == bhttp::error::body_limit) return TooLarge();
+    if (ec == bhttp::error::header_limit) {
+      return ReplyAndClose(431, "the request headers are larger than " +
+                                    HumanBytes(impl_->options.max_header_bytes));
+    }
+    if (ec) {
+      if (ec == bhttp::error::end_of_stream || ec == beast::error::timeout ||
+          ec == net::error::operation_aborted || ec == net::error::connection_reset ||
+          ec == net::error::eof || buffer_.size() == 0) {
+        return Close();
+      }
+      return ReplyAndClose(400, "malformed HTTP request: " + ec.message());
+    }
+    stream_.expires_after(std::chrono::milliseconds(impl_->options.read_timeout_ms));
+    auto& req = parser_->get();
+    std::string_view target(req.target().data(), req.target().size());
+    std::string_view path = target.substr(0, target.find('?'));
+    if (path == impl_->options.tail_path && req.method() == bhttp::verb::get) {
+      bool upgrade = websocket::is_upgrade(req);
+      bool sse = Lower(std::string_view(req[bhttp::field::accept])).find("text/event-stream") !=
+                 std::string::npos;
+      if (upgrade || sse) return StartTail(upgrade);
+    }
+    if (Lower(std::string_view(req[bhttp::field::expect])) == "100-continue") {
+      auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
+                                                                       req.version());
+      bhttp::async_write(stream_, *cont,
+                         [self = shared_from_this(), cont](beast::error_code wec, size_t) {
+                           if (wec) return self->Close();
+                           self->DoReadBody();
+                         });
+      return;
+    }
+    DoReadBody();
+  }
+
+  void DoReadBody() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      beast::bind_front_handler(&HttpConnection::OnBody, shared_from_this()));
+  }
+
+  void OnBody(beast::error_code ec, size_t) {
+    if (ec == bhttp::error::body_limit) return TooLarge();
+    if (ec) return Close();  // includes the read timeout: the socket is already closed
+    keep_alive_ = parser_->get().keep_alive();
+    head_ = parser_->get().method() == bhttp::verb::head;
+    auto request = std::make_shared<HttpRequest>();
+    Status status = ToHttpRequest(parser_->release(), remote_, request.get());
+    impl_->in_flight.fetch_add(1);
+    if (!status.ok()) {
+      HttpMetrics::Get().CountRequest("unmatched", StatusToHttp(status), 0);
+      return Write(HttpResponse::Error(status));
+    }
+    // The handler may block (WAL sync, query): run it off the I/O threads.
+    net::post(impl_->workers, [self = shared_from_this(), request] {
+      HttpResponse response = self->impl_->Handle(request.get());
+      net::post(self->stream_.get_executor(),
+                [self, response = std::move(response)] { self->Write(response); });
+    });
+  }
+
+  // REQUIRES: in_flight was incremented for this request.
+  void Write(const HttpResponse& response) {
+    bool keep_alive = keep_alive_ && !impl_->stopping.load();
+    res_ = ToBeastResponse(response, keep_alive, head_);
+    stream_.expires_after(std::chrono::milliseconds(impl_->options.read_timeout_ms));
+    bhttp::async_write(stream_, *res_,
+                       [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                         self->res_.reset();
+                         self->impl_->in_flight.fetch_sub(1);
+                         if (ec || !keep_alive) return self->Close();
+                         self->DoReadHeader();
+                       });
+  }
+
+  void TooLarge() {
+    ReplyAndClose(413, "the request body is larger than the limit of " +
+                           HumanBytes(impl_->options.max_body_bytes) +
+                           "; split it into smaller batches");
+  }
+
+  // Answers and closes; reads and discards what the client is still sending first so that it
+  // sees the answer instead of a connection reset.
+  void ReplyAndClose(int status, const std::string& message) {
+    HttpResponse response = HttpResponse::Json(status, ErrorBody(message));
+    if (status == 503) response.headers.emplace_back("Retry-After", "1");
+    HttpMetrics::Get().CountRequest("unmatched", status, 0);
+    res_ = ToBeastResponse(response, false, false);
+    stream_.expires_after(std::chrono::seconds(5));
+    bhttp::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
+      self->res_.reset();
+      if (ec) return self->Close();
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+      self->drained_ = 0;
+      self->Drain();
+    });
+  }
+
+  void Drain() {
+    stream_.async_read_some(net::buffer(scratch_),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > (256u << 20)) return self->Close();
+                              self->Drain();
+                            });
+  }
+
+  void StartTail(bool websocket_upgrade) {
+    auto request = std::make_shared<HttpRequest>();
+    auto beast_request = parser_->release();
+    Status status =
+        ToHttpRequest(bhttp::request<bhttp::string_body>(beast_request), remote_, request.get());
+    Result<std::shared_ptr<tail::TailSession>> session =
+        status.ok() ? impl_->subscriber(*request)
+                    : Result<std::shared_ptr<tail::TailSession>>(status);
+    if (!session.ok()) {
+      HttpResponse error = HttpResponse::Error(
+          session.status(), ErrorPosition(session.status().message(), request->Query("q")));
+      HttpMetrics::Get().CountRequest(impl_->options.tail_path, error.status, 0);
+      impl_->in_flight.fetch_add(1);
+      keep_alive_ = false;
+      return Write(error);
+    }
+    HttpMetrics::Get().CountRequest(impl_->options.tail_path, websocket_upgrade ? 101 : 200, 0);
+    stream_.expires_never();
+    if (websocket_upgrade) {
+      std::make_shared<WsTail>(impl_, std::move(stream_), std::move(*session))
+          ->Start(std::move(beast_request));
+    } else {
+      std::make_shared<SseTail>(impl_, std::move(stream_), std::move(*session))->Start();
+    }
+    moved_ = true;
+  }
+
+  void Close() {
+    if (moved_ || closed_) return;
+    closed_ = true;
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    stream_.close();
+  }
+
+  Impl* impl_;
+  ConnectionSlot slot_;
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::shared_ptr<bhttp::response<bhttp::string_body>> res_;
+  std::array<char, 64 * 1024> scratch_{};
+  std::string remote_;
+  size_t drained_ = 0;
+  uint64_t id_ = 0;
+  bool refuse_;
+  bool idle_ = false;
+  bool keep_alive_ = true;
+  bool head_ = false;
+  bool moved_ = false;  // the socket now belongs to a tail session
+  bool closed_ = false;
+};
+
+}  // namespace
+
+void HttpServer::Impl::DoAccept() {
+  // "this" outlives every handler: the io_context is a member and is destroyed first.
+  acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket socket) {
+    OnAccept(ec, std::move(socket));
+  });
+}
+
+void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
+  if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+  if (ec) {
+    // Out of file descriptors and the like: back off instead of spinning.
+    auto timer = std::make_shared<net::steady_timer>(acceptor.get_executor(),
+                                                     std::chrono::milliseconds(100));
+    timer->async_wait([this, timer](beast::error_code) {
+      if (acceptor.is_open()) DoAccept();
+    });
+    return;
+  }
+  bool refuse = connections.load() >= options.max_connections;
+  std::make_shared<HttpConnection>(this, std::move(socket), refuse)->Start();
+  DoAccept();
+}
+
+HttpResponse HttpServer::Impl::Handle(HttpRequest* request) {
+  auto start = std::chrono::steady_clock::now();
+  bool method_not_allowed = false;
+  const Handler* handler = router->Find(request->method, request->path, &method_not_allowed);
+  HttpResponse response;
+  std::string content_encoding = Lower(request->Header("content-encoding"));
+  if (handler == nullptr) {
+    if (method_not_allowed) {
+      response = HttpResponse::Json(
+          405, ErrorBody(request->method + " is not allowed on " + request->path));
+    } else {
+      response = HttpResponse::Error(
+          Status::NotFound("no route for " + request->method + " " + request->path));
+    }
+  } else {
+    bool decoded = true;
+    if (!content_encoding.empty() && content_encoding != "identity") {
+      auto body = DecodeRequestBody(request->body, content_encoding, options.max_decoded_bytes);
+      if (body.ok()) {
+        request->body = std::move(*body);
+      } else if (body.status().IsResourceExhausted()) {
+        response = HttpResponse::Json(
+            413, ErrorBody("the decoded request body is larger than the limit of " +
+                           HumanBytes(options.max_decoded_bytes) + "; nothing was stored"));
+        decoded = false;
+      } else {
+        response = HttpResponse::Error(Status::InvalidArgument(
+            "cannot decode the body (Content-Encoding: " + content_encoding +
+            "): " + body.status().message() + "; nothing was stored"));
+        decoded = false;
+      }
+    }
+    if (decoded) {
+      try {
+        response = (*handler)(*request);
+      } catch (const std::exception& e) {
+        response =
+            HttpResponse::Error(Status::Internal(std::string("handler failed: ") + e.what()));
+      }
+    }
+  }
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  HttpMetrics::Get().CountRequest(router->PatternOf(handler), response.status, seconds);
+  return response;
+}
+
+HttpServer::HttpServer(HttpServerOptions options, const Router* router, TailSubscriber subscriber)
+    : impl_(std::make_shared<Impl>(std::move(options), router, std::move(subscriber))) {}
+
+HttpServer::~HttpServer() { Stop(); }
+
+Status HttpServer::Start() {
+  beast::error_code ec;
+  auto address = net::ip::make_address(impl_->options.address, ec);
+  if (ec) {
+    return Status::InvalidArgument("--http: '" + impl_->options.address +
+                                   "' is not an IP address: " + ec.message());
+  }
+  tcp::endpoint endpoint(address, impl_->options.port);
+  auto fail = [&](const char* what) {
+    return Status::Unavailable(std::string("cannot ") + what + " " + impl_->options.address + ":" +
+                               std::to_string(impl_->options.port) + ": " + ec.message());
+  };
+  impl_->acceptor.open(endpoint.protocol(), ec);
+  if (ec) return fail("open a socket for");
+  impl_->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  impl_->acceptor.bind(endpoint, ec);
+  if (ec) return fail("listen on");
+  impl_->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return fail("listen on");
+  impl_->work.emplace(impl_->ioc.get_executor());
+  impl_->DoAccept();
+  for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
+    impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+  }
+  return Status::OK();
+}
+
+uint16_t HttpServer::port() const {
+  beast::error_code ec;
+  auto endpoint = impl_->acceptor.local_endpoint(ec);
+  return ec ? 0 : endpoint.port();
+}
+
+void HttpServer::StopAccepting() {
+  if (impl_->stopping.exchange(true)) return;
+  if (impl_->threads.empty()) {
+    beast::error_code ignored;
+    impl_->acceptor.close(ignored);
+  } else {
+    std::promise<void> done;
+    net::post(impl_->acceptor.get_executor(), [impl = impl_.get(), &done] {
+      beast::error_code ignored;
+      impl->acceptor.close(ignored);
+      done.set_value();
+    });
+    done.get_future().wait();
+  }
+  for (auto& item : impl_->Live()) item->OnStopAccepting();
+}
+
+bool HttpServer::WaitIdle(int timeout_ms) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (impl_->in_flight.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+void HttpServer::CloseTailSessions(int timeout_ms) {
+  for (auto& item : impl_->Live()) {
+    if (item->is_tail()) item->OnCloseTail();
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (impl_->tail_sessions.load() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+void HttpServer::Stop() {
+  if (impl_->stopped.exchange(true)) return;
+  impl_->stopping.store(true);
+  impl_->work.reset();
+  impl_->ioc.stop();
+  for (auto& thread : impl_->threads) thread.join();
+  impl_->threads.clear();
+  impl_->workers.join();
+}
+
+size_t HttpServer::connections() const { return impl_->connections.load(); }
+size_t HttpServer::in_flight() const { return impl_->in_flight.load(); }
+
+}  // namespace sawmill::http

@@ -1,0 +1,73 @@
+// The HTTP/1.1 server on Boost.Beast: keep-alive, a request body limit (413), read and idle
+// timeouts, a bounded number of connections, Content-Encoding decoding, dispatch to a Router on
+// a worker pool (handlers may block on the WAL sync), and live-tail sessions over WebSocket or
+// server-sent events. Beast stays inside http_server.cc.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http/router.h"
+#include "sawmill/status.h"
+#include "tail/tail_hub.h"
+
+namespace sawmill::http {
+
+struct HttpServerOptions {
+  std::string address = "127.0.0.1";
+  uint16_t port = 9640;                     // 0: any free port (see HttpServer::port())
+  size_t max_body_bytes = 64ull << 20;      // as received; larger requests get 413
+  size_t max_decoded_bytes = 256ull << 20;  // after Content-Encoding decoding; larger: 413
+  size_t max_header_bytes = 64 * 1024;
+  size_t max_connections = 1024;  // past it new connections get 503 and are closed
+  int read_timeout_ms = 30'000;   // a request must arrive whole within this once it started
+  int idle_timeout_ms = 60'000;   // a keep-alive connection with no request is closed after this
+  int io_threads = 2;
+  int worker_threads = 16;    // handlers run here; ingest handlers wait for the WAL sync
+  int heartbeat_ms = 15'000;  // WebSocket ping / SSE comment interval on tail sessions
+  std::string tail_path = "/api/v1/tail";
+};
+
+// Opens a tail session for a tail request (tenant and query string already parsed). Errors
+// become the HTTP answer instead of the upgrade: InvalidArgument 400 (with the position of a
+// query syntax error), ResourceExhausted 429 (too many sessions), Unavailable 503.
+using TailSubscriber =
+    std::function<Result<std::shared_ptr<tail::TailSession>>(const HttpRequest&)>;
+
+// Thread-safe. "router" must outlive the server and not change once Start() was called.
+class HttpServer {
+ public:
+  HttpServer(HttpServerOptions options, const Router* router, TailSubscriber subscriber);
+  ~HttpServer();  // Stop()s
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // Binds, listens and starts the I/O and worker threads.
+  // Errors: Unavailable when the address cannot be bound, InvalidArgument for a bad address.
+  Status Start();
+  // The bound port (useful with port 0). REQUIRES: Start() returned OK.
+  uint16_t port() const;
+
+  // Shutdown, in this order: StopAccepting (closes the listener and idle keep-alive
+  // connections; requests that arrive on busy ones are still answered, then the connection is
+  // closed), WaitIdle (in-flight requests finish), CloseTailSessions (a close frame / close
+  // event to each tail client), Stop (threads joined, every socket closed).
+  void StopAccepting();
+  // Returns true when no request was in flight within "timeout_ms".
+  bool WaitIdle(int timeout_ms);
+  void CloseTailSessions(int timeout_ms);
+  void Stop();
+
+  size_t connections() const;
+  size_t in_flight() const;
+
+  struct Impl;  // implementation detail, public only for http_server.cc's helpers
+
+ private:
+  std::shared_ptr<Impl> impl_;
+};
+
+}  // namespace sawmill::http

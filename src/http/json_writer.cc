@@ -1,0 +1,170 @@
+#include "http/json_writer.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+namespace sawmill::http {
+
+void AppendJsonString(std::string_view text, std::string* out) {
+  static const char kHex[] = "0123456789abcdef";
+  out->reserve(out->size() + text.size() + 2);
+  out->push_back('"');
+  size_t run_start = 0;
+  for (size_t i = 0; i < text.size(); ++i) {
+    auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out->append(text.data() + run_start, i - run_start);
+    run_start = i + 1;
+    switch (c) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\n': out->append("\\n"); break;
+      case '\r': out->append("\\r"); break;
+      case '\t': out->append("\\t"); break;
+      default:
+        out->append("\\u00");
+        out->push_back(kHex[c >> 4]);
+        out->push_back(kHex[c & 15]);
+    }
+  }
+  out->append(text.data() + run_start, text.size() - run_start);
+  out->push_back('"');
+}
+
+std::string FormatRfc3339Nanos(int64_t ns) {
+  int64_t secs = ns / 1'000'000'000;
+  int64_t frac = ns % 1'000'000'000;
+  if (frac < 0) {
+    frac += 1'000'000'000;
+    secs -= 1;
+  }
+  int64_t days = secs / 86400;
+  int64_t rem = secs % 86400;
+  if (rem < 0) {
+    rem += 86400;
+    days -= 1;
+  }
+  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+  int64_t z = days + 719468;
+  int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) y += 1;
+  char buf[64];
+  std::snprintf(buf, sizeof(buf),
+                "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64 ":%02" PRId64
+                ".%09" PRId64 "Z",
+                y, m, d, rem / 3600, rem / 60 % 60, rem % 60, frac);
+  return buf;
+}
+
+namespace {
+
+void AppendField(std::string_view name, std::string_view value, std::string* out) {
+  if (value.empty()) return;
+  out->push_back(',');
+  AppendJsonString(name, out);
+  out->push_back(':');
+  AppendJsonString(value, out);
+}
+
+}  // namespace
+
+void AppendRecordJson(const Record& record, std::string* out) {
+  out->append("{\"id\":\"");
+  out->append(std::to_string(record.seq));
+  out->append("\",\"ts\":\"");
+  out->append(FormatRfc3339Nanos(record.ts));
+  out->append("\",\"ingest_ts\":\"");
+  out->append(FormatRfc3339Nanos(record.ingest_ts));
+  out->push_back('"');
+  AppendField("service", record.service, out);
+  AppendField("host", record.host, out);
+  if (record.level != Level::kUnknown) AppendField("level", LevelName(record.level), out);
+  AppendField("message", record.message, out);
+  AppendField("trace_id", record.trace_id, out);
+  AppendField("span_id", record.span_id, out);
+  AppendField("user_id", record.user_id, out);
+  if (!record.fields.empty()) {
+    out->append(",\"fields\":{");
+    bool first = true;
+    for (const auto& [key, value] : record.fields) {
+      if (!first) out->push_back(',');
+      first = false;
+      AppendJsonString(key, out);
+      out->push_back(':');
+      AppendJsonString(value, out);
+    }
+    out->push_back('}');
+  }
+  if (record.flags != 0) {
+    out->append(",\"flags\":[");
+    bool first = true;
+    for (std::string_view name : FlagNames(record.flags)) {
+      if (!first) out->push_back(',');
+      first = false;
+      AppendJsonString(name, out);
+    }
+    out->push_back(']');
+  }
+  out->push_back('}');
+}
+
+std::string RecordToJson(const Record& record) {
+  std::string out;
+  AppendRecordJson(record, &out);
+  return out;
+}
+
+void AppendRowJson(const query::Row& row, std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [name, value] : row) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(name, out);
+    out->push_back(':');
+    if (const auto* number = std::get_if<int64_t>(&value)) {
+      out->append(std::to_string(*number));
+    } else {
+      AppendJsonString(std::get<std::string>(value), out);
+    }
+  }
+  out->push_back('}');
+}
+
+void AppendStatsJson(const query::QueryStats& s, std::string* out) {
+  char elapsed[32];
+  std::snprintf(elapsed, sizeof(elapsed), "%.3f", s.elapsed_ms);
+  auto num = [&](const char* name, uint64_t value) {
+    out->push_back('"');
+    out->append(name);
+    out->append("\":");
+    out->append(std::to_string(value));
+    out->push_back(',');
+  };
+  out->push_back('{');
+  num("segments_total", s.segments_total);
+  num("segments_after_time", s.segments_after_time);
+  num("segments_after_index", s.segments_after_index);
+  num("segments_after_bloom", s.segments_after_bloom);
+  num("blocks_total", s.blocks_total);
+  num("blocks_read", s.blocks_read);
+  num("bytes_read_compressed", s.bytes_read_compressed);
+  num("bytes_read_raw", s.bytes_read_raw);
+  num("rows_scanned", s.rows_scanned);
+  num("rows_matched", s.rows_matched);
+  num("memtable_rows_scanned", s.memtable_rows_scanned);
+  out->append("\"elapsed_ms\":");
+  out->append(elapsed);
+  out->append(",\"cache_hit\":");
+  out->append(s.cache_hit ? "true" : "false");
+  out->push_back('}');
+}
+
+}  // namespace sawmill::http

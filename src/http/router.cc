@@ -1,0 +1,147 @@
+#include "http/router.h"
+
+#include <algorithm>
+
+namespace sawmill::http {
+
+namespace {
+
+// JSON string escaping for the error body; records use json_writer.h.
+std::string Quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\u00";
+      out += kHex[u >> 4];
+      out += kHex[u & 15];
+    } else {
+      out += c;
+    }
+  }
+  out += '"';
+  return out;
+}
+
+// Splits "/a/b/c" into {"a","b","c"}.
+std::vector<std::string_view> Segments(std::string_view path) {
+  std::vector<std::string_view> out;
+  size_t pos = 0;
+  while (pos < path.size()) {
+    if (path[pos] == '/') {
+      ++pos;
+      continue;
+    }
+    size_t end = path.find('/', pos);
+    if (end == std::string_view::npos) end = path.size();
+    out.push_back(path.substr(pos, end - pos));
+    pos = end;
+  }
+  return out;
+}
+
+bool PathMatches(std::string_view pattern, std::string_view path) {
+  if (pattern.size() >= 2 && pattern.substr(pattern.size() - 2) == "/*") {
+    std::string_view prefix = pattern.substr(0, pattern.size() - 1);  // keeps the '/'
+    return path.substr(0, prefix.size()) == prefix || path == prefix.substr(0, prefix.size() - 1);
+  }
+  if (pattern.find('{') == std::string_view::npos) return pattern == path;
+  auto want = Segments(pattern);
+  auto have = Segments(path);
+  if (want.size() != have.size()) return false;
+  for (size_t i = 0; i < want.size(); ++i) {
+    const auto& w = want[i];
+    bool wildcard = w.size() >= 2 && w.front() == '{' && w.back() == '}';
+    if (wildcard ? have[i].empty() : w != have[i]) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string HttpRequest::Query(std::string_view name, std::string_view fallback) const {
+  auto it = query.find(std::string(name));
+  return it == query.end() ? std::string(fallback) : it->second;
+}
+
+std::string HttpRequest::Header(std::string_view lower_name, std::string_view fallback) const {
+  auto it = headers.find(std::string(lower_name));
+  return it == headers.end() ? std::string(fallback) : it->second;
+}
+
+bool HttpRequest::HasQuery(std::string_view name) const {
+  return query.find(std::string(name)) != query.end();
+}
+
+HttpResponse HttpResponse::Error(const Status& status, int position) {
+  std::string body =
+      "{\"error\":" + Quote(status.message().empty() ? std::string(StatusCodeName(status.code()))
+                                                     : status.message());
+  if (position >= 0) body += ",\"position\":" + std::to_string(position);
+  body += "}";
+  HttpResponse response = Json(StatusToHttp(status), std::move(body));
+  if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kDeadlineExceeded) {
+    response.headers.emplace_back("Retry-After", "1");
+  }
+  return response;
+}
+
+HttpResponse HttpResponse::Json(int status, std::string body) {
+  HttpResponse response;
+  response.status = status;
+  response.content_type = "application/json";
+  response.body = std::move(body);
+  return response;
+}
+
+int StatusToHttp(const Status& status) {
+  switch (status.code()) {
+    case StatusCode::kOk: return 200;
+    case StatusCode::kInvalidArgument: return 400;
+    case StatusCode::kNotFound: return 404;
+    case StatusCode::kResourceExhausted: return 429;
+    case StatusCode::kUnavailable: return 503;
+    case StatusCode::kDeadlineExceeded: return 503;
+    case StatusCode::kFailedPrecondition: return 409;
+    case StatusCode::kAlreadyExists: return 409;
+    default: return 500;
+  }
+}
+
+void Router::Add(std::string method, std::string path, Handler handler) {
+  routes_.push_back(Route{std::move(method), std::move(path), std::move(handler)});
+}
+
+const Handler* Router::Find(std::string_view method, std::string_view path,
+                            bool* method_not_allowed) const {
+  bool path_seen = false;
+  // Exact patterns win over wildcard ones, whatever the registration order.
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const auto& route : routes_) {
+      bool exact = route.pattern.find('{') == std::string::npos &&
+                   route.pattern.find('*') == std::string::npos;
+      if (exact != (pass == 0)) continue;
+      if (!PathMatches(route.pattern, path)) continue;
+      path_seen = true;
+      if (route.method == method || (method == "HEAD" && route.method == "GET")) {
+        if (method_not_allowed != nullptr) *method_not_allowed = false;
+        return &route.handler;
+      }
+    }
+  }
+  if (method_not_allowed != nullptr) *method_not_allowed = path_seen;
+  return nullptr;
+}
+
+std::string_view Router::PatternOf(const Handler* handler) const {
+  for (const auto& route : routes_) {
+    if (&route.handler == handler) return route.pattern;
+  }
+  return "unmatched";
+}
+
+}  // namespace sawmill::http

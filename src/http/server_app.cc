@@ -1,0 +1,209 @@
+#include "http/server_app.h"
+
+#include <signal.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <mutex>
+#include <thread>
+
+#include "http/api_routes.h"
+#include "http/http_server.h"
+
+#if SAWMILL_HTTP_HAVE_SHIPPERS
+#include "ingest/shippers.h"
+#endif
+#if SAWMILL_HTTP_HAVE_SYSLOG
+#include "ingest/syslog_server.h"
+#endif
+
+namespace sawmill::http {
+
+namespace {
+
+// Waits for SIGTERM/SIGINT on its own thread (the signals are blocked everywhere else).
+class SignalWaiter {
+ public:
+  SignalWaiter() {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);  // inherited by every thread started later
+    thread_ = std::thread([this] {
+      int count = 0;
+      while (true) {
+        int signal = 0;
+        if (sigwait(&set_, &signal) != 0) continue;
+        if (signal == SIGUSR1) return;  // our own wake-up at exit
+        if (++count > 1) {
+          std::fprintf(stderr, "sawmill: second signal, exiting now\n");
+          std::_Exit(1);
+        }
+        spdlog::info("received {}, shutting down", signal == SIGTERM ? "SIGTERM" : "SIGINT");
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          stop_ = true;
+        }
+        cv_.notify_all();
+      }
+    });
+  }
+  ~SignalWaiter() {
+    pthread_kill(thread_.native_handle(), SIGUSR1);
+    thread_.join();
+  }
+  bool stop_requested() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stop_;
+  }
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return stop_; });
+  }
+
+ private:
+  sigset_t set_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace
+
+int RunServer(const ServerConfig& config) {
+  HttpServerOptions http_options;
+  Status status = ParseHostPort(config.http_address, &http_options.address, &http_options.port);
+  if (!status.ok()) {
+    std::fprintf(stderr, "sawmill server: --http: %s\n", status.message().c_str());
+    return 2;
+  }
+  http_options.max_body_bytes = config.max_body_bytes;
+  http_options.max_decoded_bytes = config.max_decoded_bytes;
+  http_options.max_connections = config.max_connections;
+  http_options.read_timeout_ms = static_cast<int>(config.read_timeout_ms);
+  http_options.idle_timeout_ms = static_cast<int>(config.idle_timeout_ms);
+  http_options.worker_threads = static_cast<int>(config.worker_threads);
+  http_options.io_threads = static_cast<int>(config.io_threads);
+  http_options.heartbeat_ms = static_cast<int>(config.heartbeat_ms);
+
+  SignalWaiter signals;  // before any other thread starts, so that they inherit the mask
+
+  ApiState state;
+  state.options.max_line_bytes = config.max_line_bytes;
+  Router router;
+  RegisterApiRoutes(&router, &state);
+#if SAWMILL_HTTP_HAVE_SHIPPERS
+  RegisterShipperRoutes(&router, &state.sink);
+#endif
+
+  std::unique_ptr<tail::TailHub> hub;
+#if SAWMILL_HTTP_HAVE_TAIL
+  tail::TailHubOptions hub_options;
+  hub_options.max_sessions = config.tail_max_sessions;
+  hub_options.queue_records = config.tail_queue_records;
+  hub = tail::TailHub::Create(hub_options);
+  state.hub.store(hub.get());
+  state.sink.SetTailHub(hub.get());
+#endif
+  TailSubscriber subscriber =
+      [&state](const HttpRequest& request) -> Result<std::shared_ptr<tail::TailSession>> {
+    tail::TailHub* tail_hub = state.hub.load();
+    if (tail_hub == nullptr) {
+      return Status::Unavailable("live tail is not available in this build");
+    }
+    if (state.stopping.load()) return Status::Unavailable("the server is stopping");
+    return tail_hub->Subscribe(request.tenant, request.Query("q"));
+  };
+
+  HttpServer server(http_options, &router, subscriber);
+  status = server.Start();
+  if (!status.ok()) {
+    std::fprintf(stderr, "sawmill server: %s\n", status.message().c_str());
+    return 1;
+  }
+  spdlog::info("listening on http://{}:{}/ (data in {})", http_options.address, server.port(),
+               config.data_dir);
+
+  std::unique_ptr<storage::Engine> engine;
+  std::unique_ptr<query::QueryEngine> query_engine;
+#if SAWMILL_HTTP_HAVE_STORAGE
+  storage::EngineOptions engine_options;
+  engine_options.data_dir = config.data_dir;
+  engine_options.flush_interval_ns = static_cast<int64_t>(config.flush_interval_ms) * 1'000'000;
+  engine_options.memtable_cap_bytes = config.memtable_cap_bytes;
+  engine_options.segment_target_bytes = config.segment_target_bytes;
+  auto opened = storage::Engine::Open(engine_options);
+  if (!opened.ok()) {
+    std::fprintf(stderr, "sawmill server: cannot open %s: %s\n", config.data_dir.c_str(),
+                 opened.status().ToString().c_str());
+    server.StopAccepting();
+    server.Stop();
+    return 1;
+  }
+  engine = std::move(*opened);
+#if SAWMILL_HTTP_HAVE_QUERY
+  query_engine = query::QueryEngine::Create(engine.get(), query::QueryOptions{});
+#endif
+  state.engine.store(engine.get());
+  state.query.store(query_engine.get());
+  state.sink.SetEngine(engine.get());
+  state.ready.store(true);
+  spdlog::info("ready: write-ahead log replayed");
+#else
+  spdlog::warn("this build has no storage engine: /readyz stays 503 and ingestion answers 503");
+#endif
+#if SAWMILL_HTTP_HAVE_SYSLOG
+  std::unique_ptr<ingest::SyslogServer> syslog;
+  if (!config.syslog_address.empty()) {
+    auto started = ingest::SyslogServer::Start(config.syslog_address, &state.sink);
+    if (!started.ok()) {
+      std::fprintf(stderr, "sawmill server: --syslog: %s\n", started.status().message().c_str());
+      state.stopping.store(true);
+      server.StopAccepting();
+      server.Stop();
+      if (engine) engine->Close().IgnoreError();
+      return 1;
+    }
+    syslog = std::move(*started);
+    spdlog::info("syslog listening on {} (TCP and UDP)", config.syslog_address);
+  }
+#else
+  if (!config.syslog_address.empty()) {
+    spdlog::warn("--syslog {}: the syslog listener is not part of this build",
+                 config.syslog_address);
+  }
+#endif
+
+  signals.Wait();
+
+  // Shutdown, in the order docs/operations.md promises.
+  state.stopping.store(true);
+#if SAWMILL_HTTP_HAVE_SYSLOG
+  if (syslog) syslog->Stop();
+#endif
+  server.StopAccepting();
+  if (!server.WaitIdle(static_cast<int>(config.shutdown_timeout_ms))) {
+    spdlog::warn("{} requests still in flight after {} ms; closing anyway", server.in_flight(),
+                 config.shutdown_timeout_ms);
+  }
+  state.sink.Stop();
+  int exit_code = 0;
+  if (engine) {
+    Status closed = engine->Close();
+    if (!closed.ok()) {
+      spdlog::error("closing the storage engine: {}", closed.ToString());
+      exit_code = 1;
+    }
+  }
+  if (hub) hub->Shutdown();
+  server.CloseTailSessions(2000);
+  server.Stop();
+  spdlog::info("stopped");
+  return exit_code;
+}
+
+}  // namespace sawmill::http

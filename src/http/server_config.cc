@@ -1,0 +1,203 @@
+#include "http/server_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <charconv>
+
+namespace sawmill::http {
+
+std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
+  using T = OptionType;
+  return {
+      {"data", T::kString, "data directory (WAL, segments, catalog); required", &c->data_dir},
+      {"http", T::kString, "HTTP listen address host:port", &c->http_address},
+      {"syslog", T::kString, "syslog listen address host:port (TCP and UDP); empty: off",
+       &c->syslog_address},
+      {"max_body", T::kBytes, "largest request body as received (413 past it)", nullptr,
+       &c->max_body_bytes},
+      {"max_decoded_body", T::kBytes, "largest request body after Content-Encoding decoding",
+       nullptr, &c->max_decoded_bytes},
+      {"max_line", T::kBytes, "longer lines are truncated and flagged", nullptr,
+       &c->max_line_bytes},
+      {"max_connections", T::kCount, "open connections past which new ones get 503", nullptr,
+       &c->max_connections},
+      {"read_timeout", T::kDuration, "time allowed to receive a whole request", nullptr,
+       &c->read_timeout_ms},
+      {"idle_timeout", T::kDuration, "keep-alive connections idle this long are closed", nullptr,
+       &c->idle_timeout_ms},
+      {"workers", T::kCount, "threads that run request handlers", nullptr, &c->worker_threads},
+      {"io_threads", T::kCount, "threads that run socket I/O", nullptr, &c->io_threads},
+      {"tail_max_sessions", T::kCount, "live-tail sessions past which new ones get 429", nullptr,
+       &c->tail_max_sessions},
+      {"tail_queue", T::kCount, "records queued per tail session before lines are dropped", nullptr,
+       &c->tail_queue_records},
+      {"heartbeat", T::kDuration, "tail heartbeat interval (WebSocket ping, SSE comment)", nullptr,
+       &c->heartbeat_ms},
+      {"shutdown_timeout", T::kDuration, "time allowed for in-flight requests at shutdown", nullptr,
+       &c->shutdown_timeout_ms},
+      {"flush_interval", T::kDuration, "a memtable this old is flushed to a segment", nullptr,
+       &c->flush_interval_ms},
+      {"memtable_cap", T::kBytes, "memory for all memtables; the largest flushes early", nullptr,
+       &c->memtable_cap_bytes},
+      {"segment_target", T::kBytes, "a memtable this big is flushed", nullptr,
+       &c->segment_target_bytes},
+  };
+}
+
+std::string FlagName(const ConfigOption& option) {
+  std::string flag = "--" + option.key;
+  for (char& c : flag) {
+    if (c == '_') c = '-';
+  }
+  return flag;
+}
+
+namespace {
+
+// Splits "64MiB" into 64 and "mib".
+bool SplitNumber(std::string_view text, double* number, std::string* unit) {
+  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
+  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
+  size_t end = 0;
+  while (end < text.size() &&
+         (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.')) {
+    ++end;
+  }
+  if (end == 0) return false;
+  auto [ptr, ec] = std::from_chars(text.data(), text.data() + end, *number);
+  if (ec != std::errc() || ptr != text.data() + end) return false;
+  unit->clear();
+  for (char c : text.substr(end)) {
+    if (c != ' ') unit->push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  }
+  return true;
+}
+
+}  // namespace
+
+Status SetOption(const ConfigOption& option, std::string_view text) {
+  if (option.type == OptionType::kString) {
+    *option.text = std::string(text);
+    return Status::OK();
+  }
+  auto bad = [&](std::string_view expected) {
+    return Status::InvalidArgument(option.key + ": '" + std::string(text) + "' is not " +
+                                   std::string(expected));
+  };
+  double number = 0;
+  std::string unit;
+  if (!SplitNumber(text, &number, &unit)) {
+    return bad(option.type == OptionType::kBytes      ? "a size like 64MiB"
+               : option.type == OptionType::kDuration ? "a duration like 30s"
+                                                      : "a whole number");
+  }
+  double factor = 1;
+  switch (option.type) {
+    case OptionType::kBytes:
+      if (unit.empty() || unit == "b")
+        factor = 1;
+      else if (unit == "k" || unit == "kb")
+        factor = 1e3;
+      else if (unit == "ki" || unit == "kib")
+        factor = 1024;
+      else if (unit == "m" || unit == "mb")
+        factor = 1e6;
+      else if (unit == "mi" || unit == "mib")
+        factor = 1024.0 * 1024;
+      else if (unit == "g" || unit == "gb")
+        factor = 1e9;
+      else if (unit == "gi" || unit == "gib")
+        factor = 1024.0 * 1024 * 1024;
+      else
+        return bad("a size like 64MiB (units: B, KB, KiB, MB, MiB, GB, GiB)");
+      break;
+    case OptionType::kDuration:  // stored in milliseconds
+      if (unit.empty() || unit == "s")
+        factor = 1000;
+      else if (unit == "ms")
+        factor = 1;
+      else if (unit == "m")
+        factor = 60'000;
+      else if (unit == "h")
+        factor = 3'600'000;
+      else
+        return bad("a duration like 30s (units: ms, s, m, h)");
+      break;
+    case OptionType::kCount:
+      if (!unit.empty() || number != static_cast<double>(static_cast<uint64_t>(number))) {
+        return bad("a whole number");
+      }
+      break;
+    case OptionType::kString: break;
+  }
+  *option.number = static_cast<uint64_t>(number * factor);
+  return Status::OK();
+}
+
+Status LoadServerConfigFile(const std::string& path, const std::set<std::string>& set_by_flags,
+                            ServerConfig* config) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return Status::InvalidArgument("--config: cannot read '" + path + "'");
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument("--config " + path + ": line " +
+                                   std::to_string(e.mark.line + 1) + ", column " +
+                                   std::to_string(e.mark.column + 1) + ": " + e.msg);
+  }
+  if (root.IsNull()) return Status::OK();
+  if (!root.IsMap()) {
+    return Status::InvalidArgument("--config " + path + ": expected a mapping of option: value");
+  }
+  auto options = ServerOptions(config);
+  for (const auto& item : root) {
+    std::string key;
+    try {
+      key = item.first.as<std::string>();
+    } catch (const YAML::Exception&) {
+      return Status::InvalidArgument("--config " + path + ": keys must be strings");
+    }
+    std::string normalized = key;
+    for (char& c : normalized) {
+      if (c == '-') c = '_';
+    }
+    const ConfigOption* found = nullptr;
+    for (const auto& option : options) {
+      if (option.key == normalized) found = &option;
+    }
+    if (found == nullptr) {
+      return Status::InvalidArgument("--config " + path + ": line " +
+                                     std::to_string(item.first.Mark().line + 1) +
+                                     ": unknown option '" + key + "'");
+    }
+    if (set_by_flags.count(found->key) > 0) continue;  // the flag wins
+    if (!item.second.IsScalar()) {
+      return Status::InvalidArgument("--config " + path + ": " + key + ": expected a value");
+    }
+    Status status = SetOption(*found, item.second.Scalar());
+    if (!status.ok()) return status.WithContext("--config " + path);
+  }
+  return Status::OK();
+}
+
+Status ParseHostPort(std::string_view text, std::string* host, uint16_t* port) {
+  size_t colon = text.rfind(':');
+  if (colon == std::string_view::npos) {
+    return Status::InvalidArgument("'" + std::string(text) + "' is not host:port");
+  }
+  std::string_view h = text.substr(0, colon);
+  std::string_view p = text.substr(colon + 1);
+  if (h.size() >= 2 && h.front() == '[' && h.back() == ']') h = h.substr(1, h.size() - 2);
+  unsigned value = 0;
+  auto [ptr, ec] = std::from_chars(p.data(), p.data() + p.size(), value);
+  if (p.empty() || ec != std::errc() || ptr != p.data() + p.size() || value > 65535) {
+    return Status::InvalidArgument("'" + std::string(text) + "': the port must be 0 to 65535");
+  }
+  *host = h.empty() ? "0.0.0.0" : h == "localhost" ? "127.0.0.1" : std::string(h);
+  *port = static_cast<uint16_t>(value);
+  return Status::OK();
+}
+
+}  // namespace sawmill::http

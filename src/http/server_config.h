@@ -1,0 +1,67 @@
+// The options of `sawmill server`, declared once: each has a YAML key (--config FILE), a flag
+// (--key-with-dashes) and a description. Flags win over the file; the file wins over defaults.
+#pragma once
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sawmill/status.h"
+
+namespace sawmill::http {
+
+struct ServerConfig {
+  std::string data_dir;                         // data
+  std::string http_address = "127.0.0.1:9640";  // http
+  std::string syslog_address;                   // syslog ("" = off)
+  uint64_t max_body_bytes = 64ull << 20;
+  uint64_t max_decoded_bytes = 256ull << 20;
+  uint64_t max_line_bytes = 256 * 1024;
+  uint64_t max_connections = 1024;
+  uint64_t read_timeout_ms = 30'000;
+  uint64_t idle_timeout_ms = 60'000;
+  uint64_t worker_threads = 16;
+  uint64_t io_threads = 2;
+  uint64_t tail_max_sessions = 2000;
+  uint64_t tail_queue_records = 10'000;
+  uint64_t heartbeat_ms = 15'000;
+  uint64_t shutdown_timeout_ms = 30'000;
+  uint64_t flush_interval_ms = 30'000;
+  uint64_t memtable_cap_bytes = 512ull << 20;
+  uint64_t segment_target_bytes = 64ull << 20;
+};
+
+enum class OptionType { kString, kBytes, kDuration, kCount };
+
+struct ConfigOption {
+  std::string key;  // YAML key; the flag is "--" + key with '_' replaced by '-'
+  OptionType type;
+  std::string description;
+  std::string* text = nullptr;  // kString
+  uint64_t* number = nullptr;   // others (bytes, milliseconds, count)
+};
+
+// The option table, bound to "*config" (which must outlive the result).
+std::vector<ConfigOption> ServerOptions(ServerConfig* config);
+
+// "--max-body" for "max_body".
+std::string FlagName(const ConfigOption& option);
+
+// Parses "text" into the option: sizes "64MiB", "256KiB", "1GiB", "10MB" or plain bytes;
+// durations "500ms", "30s", "5m", "1h" or plain seconds; counts as plain integers.
+// Errors: InvalidArgument naming the option and the value.
+Status SetOption(const ConfigOption& option, std::string_view text);
+
+// Reads a YAML mapping of option keys from "path" into "*config", skipping the keys in
+// "set_by_flags". Errors: InvalidArgument for an unreadable file, bad YAML (with line and
+// column), an unknown key or a bad value (naming the key).
+Status LoadServerConfigFile(const std::string& path, const std::set<std::string>& set_by_flags,
+                            ServerConfig* config);
+
+// Splits "host:port" ("127.0.0.1:9640", "[::1]:9640", ":9640" = all interfaces,
+// "localhost:9640"). Errors: InvalidArgument.
+Status ParseHostPort(std::string_view text, std::string* host, uint16_t* port);
+
+}  // namespace sawmill::http

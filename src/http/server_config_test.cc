@@ -1,0 +1,103 @@
+#include "http/server_config.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+namespace sawmill::http {
+namespace {
+
+const ConfigOption& Find(const std::vector<ConfigOption>& options, const std::string& key) {
+  for (const auto& option : options) {
+    if (option.key == key) return option;
+  }
+  static ConfigOption none;
+  ADD_FAILURE() << "no option " << key;
+  return none;
+}
+
+std::string WriteFile(const std::string& text) {
+  std::string path = ::testing::TempDir() + "/sawmill_server_config_test.yaml";
+  std::ofstream(path) << text;
+  return path;
+}
+
+TEST(ServerConfig, SizesAndDurationsTakeUnits) {
+  ServerConfig config;
+  auto options = ServerOptions(&config);
+  ASSERT_TRUE(SetOption(Find(options, "max_body"), "32MiB").ok());
+  EXPECT_EQ(config.max_body_bytes, 32u << 20);
+  ASSERT_TRUE(SetOption(Find(options, "max_line"), "1000").ok());
+  EXPECT_EQ(config.max_line_bytes, 1000u);
+  ASSERT_TRUE(SetOption(Find(options, "read_timeout"), "500ms").ok());
+  EXPECT_EQ(config.read_timeout_ms, 500u);
+  ASSERT_TRUE(SetOption(Find(options, "idle_timeout"), "2m").ok());
+  EXPECT_EQ(config.idle_timeout_ms, 120'000u);
+  ASSERT_TRUE(SetOption(Find(options, "heartbeat"), "5").ok());
+  EXPECT_EQ(config.heartbeat_ms, 5000u);
+}
+
+TEST(ServerConfig, BadValueNamesTheOption) {
+  ServerConfig config;
+  auto options = ServerOptions(&config);
+  Status status = SetOption(Find(options, "max_body"), "lots");
+  EXPECT_TRUE(status.IsInvalidArgument());
+  EXPECT_NE(status.message().find("max_body"), std::string::npos) << status.message();
+  EXPECT_FALSE(SetOption(Find(options, "max_connections"), "1.5").ok());
+  EXPECT_FALSE(SetOption(Find(options, "read_timeout"), "3 weeks").ok());
+}
+
+TEST(ServerConfig, FileSetsEveryOptionFlagsWin) {
+  ServerConfig config;
+  config.http_address = "127.0.0.1:7000";  // as if set by --http
+  std::string path = WriteFile(
+      "data: /var/lib/sawmill\nhttp: 0.0.0.0:9999\nmax-body: 8MiB\n"
+      "tail_max_sessions: 10\n");
+  ASSERT_TRUE(LoadServerConfigFile(path, {"http"}, &config).ok());
+  EXPECT_EQ(config.data_dir, "/var/lib/sawmill");
+  EXPECT_EQ(config.http_address, "127.0.0.1:7000");
+  EXPECT_EQ(config.max_body_bytes, 8u << 20);
+  EXPECT_EQ(config.tail_max_sessions, 10u);
+}
+
+TEST(ServerConfig, UnknownKeyIsAnErrorWithItsLine) {
+  ServerConfig config;
+  std::string path = WriteFile("data: /x\nmax_bodyy: 1MiB\n");
+  Status status = LoadServerConfigFile(path, {}, &config);
+  EXPECT_TRUE(status.IsInvalidArgument());
+  EXPECT_NE(status.message().find("line 2"), std::string::npos) << status.message();
+  EXPECT_NE(status.message().find("max_bodyy"), std::string::npos) << status.message();
+}
+
+TEST(ServerConfig, BrokenYamlSaysWhere) {
+  ServerConfig config;
+  std::string path = WriteFile("data: [unclosed\n");
+  Status status = LoadServerConfigFile(path, {}, &config);
+  EXPECT_TRUE(status.IsInvalidArgument());
+  EXPECT_NE(status.message().find("line"), std::string::npos) << status.message();
+}
+
+TEST(ServerConfig, MissingFileIsAnError) {
+  ServerConfig config;
+  EXPECT_TRUE(LoadServerConfigFile("/nonexistent/sawmill.yaml", {}, &config).IsInvalidArgument());
+}
+
+TEST(ParseHostPort, CommonForms) {
+  std::string host;
+  uint16_t port = 0;
+  ASSERT_TRUE(ParseHostPort("127.0.0.1:9640", &host, &port).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, 9640);
+  ASSERT_TRUE(ParseHostPort("[::1]:80", &host, &port).ok());
+  EXPECT_EQ(host, "::1");
+  ASSERT_TRUE(ParseHostPort(":9640", &host, &port).ok());
+  EXPECT_EQ(host, "0.0.0.0");
+  ASSERT_TRUE(ParseHostPort("localhost:1", &host, &port).ok());
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_FALSE(ParseHostPort("9640", &host, &port).ok());
+  EXPECT_FALSE(ParseHostPort("host:99999", &host, &port).ok());
+}
+
+}  // namespace
+}  // namespace sawmill::http
