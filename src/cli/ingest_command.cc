@@ -21,7 +21,6 @@ namespace sawmill::cli {
 namespace {
 
 constexpr size_t kMaxLineBytes = 1 << 20;
-constexpr int kMaxAttempts = 6;
 
 struct Totals {
   uint64_t lines = 0, bytes = 0, accepted = 0, skipped = 0, truncated = 0, parse_failed = 0;
@@ -38,8 +37,8 @@ uint64_t Field(const boost::json::object& obj, std::string_view key) {
 
 class Sender {
  public:
-  Sender(HttpClient* client, std::string target, bool progress)
-      : client_(client), target_(std::move(target)), progress_(progress) {
+  Sender(HttpClient* client, std::string target, int retries, bool progress)
+      : client_(client), target_(std::move(target)), retries_(retries), progress_(progress) {
     std::random_device rd;
     std::mt19937_64 rng(
         (static_cast<uint64_t>(rd()) << 32) ^ rd() ^
@@ -84,7 +83,7 @@ class Sender {
         return Status::InvalidArgument("the server refused " + where + " (" +
                                        std::to_string(result->status) + "): " + ErrorText(*result));
       }
-      if (attempt >= kMaxAttempts) {
+      if (attempt > retries_) {
         return Status::Unavailable("giving up on " + where + " after " + std::to_string(attempt) +
                                    " attempts: " + problem);
       }
@@ -137,6 +136,7 @@ class Sender {
 
   HttpClient* client_;
   std::string target_;
+  int retries_;
   bool progress_;
   bool shown_ = false;
   std::string key_prefix_;
@@ -180,7 +180,7 @@ int RunIngestCommand(int argc, char** argv) {
   std::vector<std::string> files;
   std::string server = kDefaultServer, service, host, level;
   size_t batch_lines = 1000, batch_bytes = 1 << 20;
-  int timeout_s = 60;
+  int timeout_s = 60, retries = 5;
   bool quiet = false;
   app.add_option("files", files, "files to send; none or '-' reads standard input");
   app.add_option("--server", server, "server URL")
@@ -197,6 +197,11 @@ int RunIngestCommand(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--timeout", timeout_s, "seconds to wait for each answer")
       ->check(CLI::Range(1, 3600))
+      ->capture_default_str();
+  app.add_option("--retries", retries,
+                 "times to retry a batch the server could not take (unreachable, 503, 429), with "
+                 "backoff; the Idempotency-Key makes a retry safe")
+      ->check(CLI::Range(0, 100))
       ->capture_default_str();
   app.add_flag("-q,--quiet", quiet, "print nothing but errors");
   try {
@@ -235,7 +240,7 @@ int RunIngestCommand(int argc, char** argv) {
     sep = "&";
   }
   HttpClient client(*url, timeout_s * 1000);
-  Sender sender(&client, target, !quiet && IsTerminal(stderr));
+  Sender sender(&client, target, retries, !quiet && IsTerminal(stderr));
   LineBatcher batcher(batch_lines, batch_bytes);
   Status status;
   for (size_t i = 0; i < files.size() && status.ok(); ++i) {

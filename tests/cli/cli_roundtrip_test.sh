@@ -1,0 +1,122 @@
+#!/usr/bin/env bash
+# `sawmill ingest | search | tail | admin flush` against a real `sawmill server` on a free
+# loopback port with a temporary data directory. Counts are checked against independent counts of
+# the raw Loghub HDFS file (grep), not against the normaliser.
+# Usage: cli_roundtrip_test.sh SAWMILL_BINARY SHARED_DIR
+set -u
+bin="$1"
+shared="${2:-${SAWMILL_SHARED_DIR:-}}"
+hdfs="$shared/data/real/loghub_2k/HDFS/HDFS_2k.log"
+work=$(mktemp -d /tmp/sawmill-cli-test.XXXXXX)
+server_pid=""
+tail_pid=""
+cleanup() {
+  [ -n "$tail_pid" ] && kill "$tail_pid" 2>/dev/null
+  if [ -n "$server_pid" ]; then
+    kill -TERM "$server_pid" 2>/dev/null
+    wait "$server_pid" 2>/dev/null
+  fi
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+fail=0
+ok() { echo "ok: $*"; }
+bad() { echo "FAIL: $*"; fail=1; }
+expect_eq() {  # expect_eq <what> <want> <got>
+  if [ "$2" == "$3" ]; then ok "$1 = $3"; else bad "$1: want '$2', got '$3'"; fi
+}
+
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+url="http://127.0.0.1:$port"
+"$bin" server --data "$work/data" --http "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+server_pid=$!
+for _ in $(seq 1 100); do
+  curl -sf "$url/readyz" >/dev/null 2>&1 && break
+  sleep 0.1
+done
+if ! curl -sf "$url/readyz" >/dev/null 2>&1; then
+  echo "FAIL: server did not become ready"; cat "$work/server.log"; exit 1
+fi
+ok "server ready on $url"
+
+# Live tail, the on-call form: opened before the lines are ingested, it must see exactly the
+# checkout lines at ERROR and above, in ingest order.
+"$bin" tail --server "$url" --service=checkout --level=ERROR --max-lines 2 --no-reconnect \
+  >"$work/tail.out" 2>"$work/tail.err" &
+tail_pid=$!
+for _ in $(seq 1 100); do
+  curl -s "$url/metrics" | grep -q '^sawmill_tail_sessions 1' && break
+  sleep 0.1
+done
+
+printf '%s\n' \
+  '{"service":"checkout","level":"info","msg":"cart viewed"}' \
+  '{"service":"checkout","level":"error","msg":"card declined","trace_id":"abc123"}' \
+  '{"service":"payments","level":"error","msg":"other service"}' \
+  '' \
+  '{"service":"checkout","level":"warn","msg":"slow"}' \
+  'plain FATAL line from checkout' |
+  "$bin" ingest --server "$url" --service checkout --host web-1 2>"$work/ingest1.err"
+expect_eq "ingest from stdin exit" 0 $?
+grep -q "5 accepted, 1 skipped" "$work/ingest1.err" && ok "ingest summary counts" ||
+  bad "ingest summary: $(cat "$work/ingest1.err")"
+
+for _ in $(seq 1 100); do
+  kill -0 "$tail_pid" 2>/dev/null || break
+  sleep 0.1
+done
+if kill -0 "$tail_pid" 2>/dev/null; then
+  bad "tail did not receive its 2 lines"; cat "$work/tail.err"
+else
+  wait "$tail_pid"
+  expect_eq "tail exit" 0 $?
+fi
+tail_pid=""
+expect_eq "tail lines" 2 "$(wc -l <"$work/tail.out")"
+grep -q 'checkout web-1 ERROR card declined$' "$work/tail.out" && ok "tail saw the ERROR" ||
+  bad "tail output: $(cat "$work/tail.out")"
+grep -q 'checkout web-1 FATAL plain FATAL line from checkout$' "$work/tail.out" &&
+  ok "tail saw the FATAL" || bad "tail output: $(cat "$work/tail.out")"
+
+# A real file, in batches of 300 lines so that several requests are made.
+if [ -f "$hdfs" ]; then
+  "$bin" ingest --server "$url" --service hdfs --batch-lines 300 "$hdfs" 2>"$work/ingest2.err"
+  expect_eq "ingest HDFS exit" 0 $?
+  lines=$(grep -c '' "$hdfs")
+  warns=$(grep -c ' WARN ' "$hdfs")
+  "$bin" admin flush --server "$url" >"$work/flush.out"
+  expect_eq "admin flush exit" 0 $?
+  grep -q '^flushed' "$work/flush.out" && ok "admin flush answer" || bad "flush: $(cat "$work/flush.out")"
+
+  got=$("$bin" search --server "$url" --since 1h --limit 10000 'service=hdfs' 2>"$work/search.err" | wc -l)
+  expect_eq "HDFS lines found by search" "$lines" "$got"
+  grep -q "^$(python3 -c "print(f'{$lines:,}')") hits in " "$work/search.err" &&
+    ok "stats line" || bad "stats line: $(cat "$work/search.err")"
+  got=$("$bin" search --server "$url" --limit 10000 'service=hdfs level=WARN' 2>/dev/null | wc -l)
+  expect_eq "HDFS WARN lines (grep ' WARN ')" "$warns" "$got"
+  "$bin" search --server "$url" 'service=hdfs | count by level' >"$work/pipe.out" 2>/dev/null
+  grep -Eq "^WARN +$warns\$" "$work/pipe.out" && ok "pipe table" || bad "pipe table: $(cat "$work/pipe.out")"
+  got=$("$bin" search --server "$url" --json --limit 3 'service=hdfs' 2>/dev/null |
+    python3 -c 'import json,sys; print(len(json.load(sys.stdin)["hits"]))')
+  expect_eq "search --json hits" 3 "$got"
+else
+  echo "skip: no $hdfs"
+fi
+
+got=$("$bin" search --server "$url" 'service=checkout trace_id=abc123' 2>/dev/null)
+grep -q 'ERROR card declined' <<<"$got" && ok "search by trace_id" || bad "trace search: $got"
+
+"$bin" search --server "$url" 'level=' >/dev/null 2>"$work/syntax.err"
+expect_eq "syntax error exit" 1 $?
+grep -q "at 1:" "$work/syntax.err" && ok "syntax error position" || bad "syntax: $(cat "$work/syntax.err")"
+
+"$bin" tail --server "$url" 'level=ERROR | count by service' --no-reconnect >/dev/null 2>"$work/tailpipe.err"
+expect_eq "tail with a pipe exit" 1 $?
+
+echo '{"msg":"x"}' | "$bin" ingest --retries 1 --server "http://127.0.0.1:1" 2>"$work/down.err"
+expect_eq "ingest to a dead server exit" 1 $?
+grep -q "giving up on lines 1-1 of standard input after 2 attempts" "$work/down.err" &&
+  ok "dead server message" || bad "dead server: $(cat "$work/down.err")"
+
+exit $fail
