@@ -114,6 +114,21 @@ Aggregator::Aggregator(const Query* query, bool time_field_ts)
         bucket_ns_ = agg_->group_by[i].bucket_ns;
       }
     }
+    // Key::values holds every group field except the (first) bucket, in order.
+    if (agg_->kind == PipeKind::kCount) {
+      for (size_t i = 0; i < agg_->group_by.size(); ++i) {
+        if (static_cast<int>(i) == bucket_index_) continue;
+        const GroupKey& k = agg_->group_by[i];
+        ids_.push_back(FieldIdOf(k.name));
+        names_.push_back(k.bucket_ns > 0 ? nullptr : &k.name);  // a second bucket groups as ""
+      }
+    } else {
+      for (const std::string& f : agg_->fields) {
+        ids_.push_back(FieldIdOf(f));
+        names_.push_back(&f);
+      }
+    }
+    scratch_.values.resize(ids_.size());
   }
 }
 
@@ -143,29 +158,23 @@ void Aggregator::Bump(Key key, int64_t by) {
 
 void Aggregator::Add(const Record& record) {
   if (agg_ == nullptr) return;
-  Key key;
-  switch (agg_->kind) {
-    case PipeKind::kCount:
-      for (size_t i = 0; i < agg_->group_by.size(); ++i) {
-        if (static_cast<int>(i) == bucket_index_) {
-          int64_t t = time_field_ts_ ? record.ts : record.ingest_ts;
-          key.bucket = FloorDiv(t, bucket_ns_) * bucket_ns_;
-          min_bucket_ = std::min(min_bucket_, key.bucket);
-          max_bucket_ = std::max(max_bucket_, key.bucket);
-        } else {
-          key.values.push_back(agg_->group_by[i].bucket_ns > 0
-                                   ? std::string()
-                                   : GroupValue(record, agg_->group_by[i].name));
-        }
-      }
-      break;
-    case PipeKind::kTop:
-    case PipeKind::kUniq:
-      for (const std::string& f : agg_->fields) key.values.push_back(GroupValue(record, f));
-      break;
-    default: return;
+  if (bucket_index_ >= 0) {
+    int64_t t = time_field_ts_ ? record.ts : record.ingest_ts;
+    scratch_.bucket = FloorDiv(t, bucket_ns_) * bucket_ns_;
+    min_bucket_ = std::min(min_bucket_, scratch_.bucket);
+    max_bucket_ = std::max(max_bucket_, scratch_.bucket);
   }
-  Bump(std::move(key), 1);
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    if (names_[i] == nullptr || !FieldText(record, ids_[i], *names_[i], &scratch_.values[i])) {
+      scratch_.values[i].clear();
+    }
+  }
+  auto it = counts_.find(scratch_);
+  if (it != counts_.end()) {
+    ++it->second;
+  } else {
+    Bump(scratch_, 1);
+  }
 }
 
 void Aggregator::Merge(const Aggregator& other) {

@@ -56,6 +56,9 @@ class Aggregator {
   bool time_field_ts_;
   int bucket_index_ = -1;  // position of bucket(...) in agg_->group_by, or -1
   int64_t bucket_ns_ = 0;
+  std::vector<FieldId> ids_;  // of the group fields, in Key::values order
+  std::vector<const std::string*> names_;
+  Key scratch_;  // reused by Add() so that an existing group costs no allocation
   std::map<Key, int64_t> counts_;
   bool dropped_ = false;
   int64_t min_bucket_ = INT64_MAX, max_bucket_ = INT64_MIN;

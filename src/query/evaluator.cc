@@ -130,7 +130,10 @@ bool EvaluateField(const Node& n, const Record& r) {
 }  // namespace
 
 bool FieldText(const Record& r, std::string_view name, std::string* out) {
-  FieldId id = FieldIdOf(name);
+  return FieldText(r, FieldIdOf(name), name, out);
+}
+
+bool FieldText(const Record& r, FieldId id, std::string_view name, std::string* out) {
   switch (id) {
     case FieldId::kTs: *out = std::to_string(r.ts); return true;
     case FieldId::kIngestTs: *out = std::to_string(r.ingest_ts); return true;

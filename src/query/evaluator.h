@@ -18,6 +18,8 @@ bool Evaluate(const Node& node, const Record& record);
 // (built-in string fields are absent when empty; level is absent when UNKNOWN; ts, ingest_ts
 // and seq are always present, as decimal integers).
 bool FieldText(const Record& record, std::string_view name, std::string* out);
+// The same with the name already resolved (FieldIdOf(name) == id): for per-row loops.
+bool FieldText(const Record& record, FieldId id, std::string_view name, std::string* out);
 
 // A whole word (lower case, word bytes only) in "text", case-insensitively; with "prefix", any
 // word that starts with it.

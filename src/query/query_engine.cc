@@ -67,9 +67,10 @@ class QueryEngineImpl final : public QueryEngine {
     bool cacheable = request.use_cache && !request.explain;
     std::shared_ptr<Flight> flight;
     if (cacheable) {
-      if (std::optional<SearchResponse> hit = cache_.Get(key)) {
-        hit->stats.cache_hit = true;
-        return *hit;
+      if (std::shared_ptr<const SearchResponse> hit = cache_.Get(key)) {
+        SearchResponse copy = *hit;
+        copy.stats.cache_hit = true;
+        return copy;
       }
       std::unique_lock<std::mutex> lock(mu_);
       auto it = flights_.find(key);
@@ -77,8 +78,9 @@ class QueryEngineImpl final : public QueryEngine {
         // Single flight: wait for the identical query already running and share its answer.
         std::shared_ptr<Flight> running = it->second;
         running->cv.wait(lock, [&] { return running->done; });
-        if (!running->result.ok()) return running->result.status();
-        SearchResponse shared = running->result.value();
+        lock.unlock();  // copy the answer outside the lock: 200 waiters copy in parallel
+        if (!running->status.ok()) return running->status;
+        SearchResponse shared = *running->response;
         shared.stats.cache_hit = true;
         return shared;
       }
@@ -89,9 +91,12 @@ class QueryEngineImpl final : public QueryEngine {
     Result<SearchResponse> result = Run(request, query, range, limit);
 
     if (flight) {
-      if (result.ok() && !result->partial) cache_.Put(key, *result);
+      std::shared_ptr<const SearchResponse> answer;
+      if (result.ok()) answer = std::make_shared<const SearchResponse>(*result);
+      if (answer && !answer->partial) cache_.Put(key, answer);
       std::lock_guard<std::mutex> lock(mu_);
-      flight->result = result;
+      flight->status = result.ok() ? Status::OK() : result.status();
+      flight->response = std::move(answer);
       flight->done = true;
       flights_.erase(key);
       flight->cv.notify_all();
@@ -105,8 +110,10 @@ class QueryEngineImpl final : public QueryEngine {
  private:
   struct Flight {
     std::condition_variable cv;
-    bool done = false;                                                     // GUARDED_BY(mu_)
-    Result<SearchResponse> result = Status::Unavailable("query not run");  // GUARDED_BY(mu_)
+    bool done = false;  // GUARDED_BY(mu_)
+    // Set before done; read-only afterwards.
+    Status status;
+    std::shared_ptr<const SearchResponse> response;
   };
 
   Result<SearchResponse> Run(const SearchRequest& request, std::shared_ptr<const Query> query,

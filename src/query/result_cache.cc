@@ -19,22 +19,22 @@ size_t ApproximateSize(const SearchResponse& r) {
 ResultCache::ResultCache(uint64_t capacity_bytes, int64_t ttl_ns, Clock* clock)
     : capacity_(capacity_bytes), ttl_ns_(ttl_ns), clock_(clock) {}
 
-std::optional<SearchResponse> ResultCache::Get(const std::string& key) {
+std::shared_ptr<const SearchResponse> ResultCache::Get(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
   auto it = index_.find(key);
-  if (it == index_.end()) return std::nullopt;
+  if (it == index_.end()) return nullptr;
   if (clock_->NowNanos() >= it->second->expires_ns) {
     bytes_ -= it->second->bytes;
     lru_.erase(it->second);
     index_.erase(it);
-    return std::nullopt;
+    return nullptr;
   }
   lru_.splice(lru_.begin(), lru_, it->second);
   return it->second->response;
 }
 
-void ResultCache::Put(const std::string& key, const SearchResponse& response) {
-  size_t size = ApproximateSize(response) + key.size() * 2 + 64;
+void ResultCache::Put(const std::string& key, std::shared_ptr<const SearchResponse> response) {
+  size_t size = ApproximateSize(*response) + key.size() * 2 + 64;
   if (size > capacity_ || ttl_ns_ <= 0) return;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = index_.find(key);
@@ -43,7 +43,7 @@ void ResultCache::Put(const std::string& key, const SearchResponse& response) {
     lru_.erase(it->second);
     index_.erase(it);
   }
-  lru_.push_front(Entry{key, response, size, clock_->NowNanos() + ttl_ns_});
+  lru_.push_front(Entry{key, std::move(response), size, clock_->NowNanos() + ttl_ns_});
   index_[key] = lru_.begin();
   bytes_ += size;
   EvictLocked();

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -23,9 +24,10 @@ class ResultCache {
   // "clock" must outlive the cache.
   ResultCache(uint64_t capacity_bytes, int64_t ttl_ns, Clock* clock);
 
-  std::optional<SearchResponse> Get(const std::string& key);
+  // The answer is shared, not copied, so that many readers do not queue on the cache's lock.
+  std::shared_ptr<const SearchResponse> Get(const std::string& key);
   // An answer bigger than the whole capacity is not kept.
-  void Put(const std::string& key, const SearchResponse& response);
+  void Put(const std::string& key, std::shared_ptr<const SearchResponse> response);
 
   size_t entries() const;
   uint64_t bytes() const;
@@ -33,7 +35,7 @@ class ResultCache {
  private:
   struct Entry {
     std::string key;
-    SearchResponse response;
+    std::shared_ptr<const SearchResponse> response;
     size_t bytes;
     int64_t expires_ns;
   };

@@ -1,0 +1,210 @@
+// In-process query benchmark: the benchmark corpus (real lines, generated fields) appended to a
+// storage engine on the real disk and flushed, then each issue-4 query run hot with and without
+// indexes, plus 200 identical concurrent queries against one. The corpus is appended in time
+// order and flushed about every half hour of log time, so segments cover successive windows. Prints
+// a table; asserts nothing.
+//
+//   bench_query [--lines N] [--dir DIR] [--runs N] [--data DIR]
+//
+// "no index" is the same engine with every index, bloom and partition pruning disabled (a
+// brute-force scan of the segments); the ratio column is no-index median / indexed median.
+#include <simdjson.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <string>
+#include <vector>
+
+#include "corpus_generator.h"
+#include "query/query_engine.h"
+#include "query/time_range.h"
+#include "storage/engine.h"
+
+namespace sawmill {
+namespace {
+
+double WallMs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e3 + static_cast<double>(ts.tv_nsec) / 1e6;
+}
+
+struct Timing {
+  double median = 0, p95 = 0;
+  uint64_t bytes = 0;
+  uint64_t matched = 0;
+};
+
+Timing Measure(query::QueryEngine* qe, const query::SearchRequest& req, int runs) {
+  std::vector<double> ms;
+  Timing t;
+  for (int i = 0; i < runs; ++i) {
+    double start = WallMs();
+    auto r = qe->Search(req);
+    ms.push_back(WallMs() - start);
+    if (!r.ok()) {
+      std::fprintf(stderr, "query failed: %s\n", r.status().ToString().c_str());
+      std::exit(1);
+    }
+    t.bytes = r->stats.bytes_read_compressed;
+    t.matched = r->stats.rows_matched;
+  }
+  std::sort(ms.begin(), ms.end());
+  t.median = ms[ms.size() / 2];
+  t.p95 = ms[std::min(ms.size() - 1, (ms.size() * 95 + 99) / 100 - 1)];
+  return t;
+}
+
+int Main(int argc, char** argv) {
+  uint64_t lines = 1'000'000;
+  int runs = 9;
+  std::string dir = "/tmp/sawmill_query_bench_" + std::to_string(::getpid());
+  const char* shared = std::getenv("SAWMILL_SHARED_DIR");
+  std::string data = std::string(shared && *shared ? shared : "../shared") + "/data/real";
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--lines")
+      lines = std::strtoull(argv[i + 1], nullptr, 10);
+    else if (flag == "--runs")
+      runs = std::atoi(argv[i + 1]);
+    else if (flag == "--dir")
+      dir = argv[i + 1];
+    else if (flag == "--data")
+      data = argv[i + 1];
+  }
+  auto pool = bench::LoadMessagePool(data);
+  if (!pool.ok()) {
+    std::fprintf(stderr, "%s\n", pool.status().ToString().c_str());
+    return 1;
+  }
+  std::string corpus_path = dir + ".ndjson";
+  std::FILE* f = std::fopen(corpus_path.c_str(), "w");
+  auto facts = bench::GenerateCorpus(*pool, lines, f);
+  std::fclose(f);
+  if (!facts.ok()) return 1;
+
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  int64_t now = (bench::kWindowStartSeconds + bench::kWindowSeconds + 60) * kNanosPerSecond;
+  ManualClock clock(now);
+  storage::EngineOptions eo;
+  eo.data_dir = dir;
+  eo.clock = &clock;
+  eo.background_threads = false;
+  eo.partitions = 16;
+  auto engine_or = storage::Engine::Open(eo);
+  if (!engine_or.ok()) {
+    std::fprintf(stderr, "%s\n", engine_or.status().ToString().c_str());
+    return 1;
+  }
+  std::unique_ptr<storage::Engine> engine = std::move(engine_or).value();
+
+  double load_start = WallMs();
+  simdjson::ondemand::parser parser;
+  simdjson::padded_string json = simdjson::padded_string::load(corpus_path);
+  simdjson::ondemand::document_stream stream;
+  if (parser.iterate_many(json).get(stream)) return 1;
+  std::vector<Record> batch;
+  uint64_t loaded = 0;
+  for (auto doc : stream) {
+    Record r;
+    std::string_view sv;
+    if (!doc["ts"].get_string().get(sv)) {
+      if (auto t = query::ParseInstant(sv)) r.ts = r.ingest_ts = *t;
+    }
+    if (!doc["service"].get_string().get(sv)) r.service = std::string(sv);
+    if (!doc["host"].get_string().get(sv)) r.host = std::string(sv);
+    if (!doc["level"].get_string().get(sv)) r.level = ParseLevel(sv).value_or(Level::kUnknown);
+    if (!doc["trace_id"].get_string().get(sv)) r.trace_id = std::string(sv);
+    if (!doc["user_id"].get_string().get(sv)) r.user_id = std::string(sv);
+    if (!doc["message"].get_string().get(sv)) r.message = std::string(sv);
+    batch.push_back(std::move(r));
+    if (batch.size() == 10000) {
+      if (!engine->Append("default", &batch).ok()) return 1;
+      loaded += batch.size();
+      batch.clear();
+      // Flushed about every half hour of log time, as a server flushing on size or age would.
+      if (loaded % std::max<uint64_t>(10000, lines / 48 / 10000 * 10000) == 0 &&
+          !engine->Flush().ok()) {
+        return 1;
+      }
+    }
+  }
+  if (!batch.empty() && engine->Append("default", &batch).ok()) loaded += batch.size();
+  if (!engine->Flush().ok()) return 1;
+  std::remove(corpus_path.c_str());
+  storage::EngineStats es = engine->stats();
+  std::printf("loaded %llu lines in %.1f s: %llu segments, %.1f MiB on disk\n",
+              static_cast<unsigned long long>(loaded), (WallMs() - load_start) / 1e3,
+              static_cast<unsigned long long>(es.segments), es.segment_bytes / 1048576.0);
+
+  query::QueryOptions qo;
+  qo.clock = &clock;
+  qo.partitions = eo.partitions;
+  auto qe = query::QueryEngine::Create(engine.get(), qo);
+  struct Case {
+    const char* name;
+    std::string q;
+  };
+  std::vector<Case> cases = {
+      {"trace_id needle", "trace_id=" + facts->needle_trace_id},
+      {"rare word", facts->rare_word},
+      {"common word", facts->common_word},
+      {"service=X level=ERROR", "service=" + facts->error_service + " level=ERROR"},
+      {"count by bucket(1m), level", "| count by bucket(1m), level"},
+      {"top 10 service", "| top 10 service"},
+  };
+  std::printf("\n%-28s %10s %10s %12s %12s %12s %8s\n", "query (newest 100, all time)", "median ms",
+              "p95 ms", "bytes read", "no-index ms", "no-idx bytes", "ratio");
+  for (const Case& c : cases) {
+    query::SearchRequest req;
+    req.q = c.q;
+    req.all_time = true;
+    req.use_cache = false;
+    Timing with = Measure(qe.get(), req, runs);
+    req.use_indexes = false;
+    Timing without = Measure(qe.get(), req, std::max(3, runs / 3));
+    std::printf("%-28s %10.2f %10.2f %12llu %12.1f %12llu %7.1fx\n", c.name, with.median, with.p95,
+                static_cast<unsigned long long>(with.bytes), without.median,
+                static_cast<unsigned long long>(without.bytes), without.median / with.median);
+  }
+
+  // 200 identical concurrent queries (cache on, fresh key) against one.
+  query::SearchRequest one;
+  one.q = "level>=WARN | count by bucket(1m), level";
+  one.all_time = true;
+  one.use_cache = false;
+  Timing single = Measure(qe.get(), one, 3);
+  one.use_cache = true;  // never asked with the cache on before: the first one executes
+  double start = WallMs();
+  std::vector<std::future<void>> futures;
+  for (int i = 0; i < 200; ++i) {
+    futures.push_back(std::async(std::launch::async, [&, i] {
+      query::SearchRequest r = one;
+      r.user = "u" + std::to_string(i);
+      (void)qe->Search(r);
+    }));
+  }
+  for (auto& fu : futures) fu.get();
+  double storm = WallMs() - start;
+  Timing hit = Measure(qe.get(), one, 5);
+  std::printf(
+      "\n200 identical concurrent queries: %.1f ms; one query: %.1f ms; ratio %.2f; one cache "
+      "hit (a copy of the answer): %.2f ms\n",
+      storm, single.median, storm / single.median, hit.median);
+  engine->Close().IgnoreError();
+  engine.reset();
+  std::filesystem::remove_all(dir);
+  return 0;
+}
+
+}  // namespace
+}  // namespace sawmill
+
+int main(int argc, char** argv) { return sawmill::Main(argc, argv); }
