@@ -27,9 +27,13 @@ Result<std::unique_ptr<Redactor>> Redactor::Create(const RedactOptions& options)
   r->options_ = options;
   RE2::Options quiet;
   quiet.set_log_errors(false);
-  // 13 to 19 digits, optionally grouped by single spaces or dashes; RedactCards checks that the
-  // match is not inside a longer number and passes Luhn.
-  r->card_ = std::make_unique<RE2>(R"(([0-9](?:[ -]?[0-9]){12,18}))", quiet);
+  // 13 to 19 contiguous digits, or the printed groupings (4-4-4-x, Amex 4-6-5) separated
+  // consistently by spaces or dashes. RedactCards checks that the match is not inside a longer
+  // number and passes Luhn. Arbitrary digit runs with one space are not cards (ids, timestamps).
+  r->card_ = std::make_unique<RE2>(
+      R"(([0-9]{4} [0-9]{4} [0-9]{4} [0-9]{1,7}|[0-9]{4}-[0-9]{4}-[0-9]{4}-[0-9]{1,7}|)"
+      R"([0-9]{4} [0-9]{6} [0-9]{5}|[0-9]{4}-[0-9]{6}-[0-9]{5}|[0-9]{13,19}))",
+      quiet);
   r->email_ = std::make_unique<RE2>(
       R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,})",
       quiet);

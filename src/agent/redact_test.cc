@@ -29,6 +29,13 @@ TEST(Redactor, NumbersFailingLuhnAreKept) {
   EXPECT_EQ(Redact(*r, "ts=1700000000123456789"), "ts=1700000000123456789");
 }
 
+TEST(Redactor, DigitRunsThatAreNotPrintedLikeCardsAreKept) {
+  auto r = Make();
+  // Regression: "id=s-001391 6550752a..." passed Luhn across the space and was redacted.
+  EXPECT_EQ(Redact(*r, "id=s-001391 6550752a4ab2"), "id=s-001391 6550752a4ab2");
+  EXPECT_EQ(Redact(*r, "amex 3782 822463 10005 ok"), "amex [REDACTED] ok");
+}
+
 TEST(Redactor, EmailsAndSsnsAreReplaced) {
   auto r = Make();
   EXPECT_EQ(Redact(*r, "user alice.smith+x@example.co.uk logged in"), "user [REDACTED] logged in");

@@ -1,0 +1,452 @@
+#!/usr/bin/env python3
+"""End-to-end tests of `sawmill agent` against a real `sawmill server` on loopback (no mocks).
+
+Usage: agent_e2e.py --sawmill PATH SCENARIO
+Scenarios:
+  outage      the server is stopped while the agent tails busy files, then started again:
+              every line (so every WARN/ERROR line) arrives exactly once.
+              SAWMILL_AGENT_OUTAGE_S sets the outage (default 12 s; use 300 for minutes).
+  sigkill     the agent is killed with SIGKILL at random moments and restarted while a file
+              grows: no line lost, none stored twice.
+  files       rotation by rename and by copy-truncate under load, a file deleted while being
+              read, a 10 MB line, binary garbage, CRLF, a last line without newline.
+  spool_full  the server is down and the spool is too small: DEBUG goes first, then INFO;
+              WARN/ERROR all arrive exactly once; every drop is counted by level and reason.
+Counts come from the server's search API.
+"""
+import argparse
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"]
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def fail(message):
+    print("FAIL: " + message, flush=True)
+    sys.exit(1)
+
+
+class Harness:
+    def __init__(self, sawmill, name):
+        self.sawmill = sawmill
+        self.dir = tempfile.mkdtemp(prefix="sawmill_agent_%s_" % name)
+        self.port = free_port()
+        self.metrics_port = free_port()
+        self.server = None
+        self.agent = None
+        self.logs = os.path.join(self.dir, "logs")
+        os.makedirs(self.logs)
+        self.spool = os.path.join(self.dir, "spool")
+
+    def cleanup(self, ok):
+        for proc in (self.agent, self.server):
+            if proc and proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if ok:
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            print("kept %s for inspection" % self.dir)
+            for name in ("agent.log", "server.log"):
+                path = os.path.join(self.dir, name)
+                if os.path.exists(path):
+                    with open(path, errors="replace") as f:
+                        print("---- last lines of %s" % name)
+                        print("".join(f.readlines()[-30:]))
+
+    # -- server
+    def start_server(self):
+        out = open(os.path.join(self.dir, "server.log"), "a")
+        self.server = subprocess.Popen(
+            [self.sawmill, "server", "--data", os.path.join(self.dir, "data"), "--http",
+             "127.0.0.1:%d" % self.port], stdout=out, stderr=subprocess.STDOUT)
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            try:
+                urllib.request.urlopen("http://127.0.0.1:%d/healthz" % self.port, timeout=1)
+                return
+            except Exception:
+                if self.server.poll() is not None:
+                    fail("server exited with %d" % self.server.returncode)
+                time.sleep(0.1)
+        fail("server did not become healthy")
+
+    def stop_server(self):
+        self.server.send_signal(signal.SIGTERM)
+        try:
+            self.server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.server.kill()
+            self.server.wait()
+        self.server = None
+
+    def search(self, query, limit=10000):
+        params = urllib.parse.urlencode({"q": query, "all_time": "1", "limit": str(limit)})
+        url = "http://127.0.0.1:%d/api/v1/search?%s" % (self.port, params)
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return json.loads(r.read())
+
+    def count_by_level(self, query):
+        rows = self.search(query + " | count by level")["rows"]
+        return {row["level"]: row["count"] for row in rows}
+
+    def messages(self, query):
+        hits = self.search(query)["hits"]
+        if len(hits) >= 10000:
+            fail("too many hits for an exact check")
+        return [h["message"] for h in hits]
+
+    # -- agent
+    def write_config(self, inputs, **extra):
+        config = {
+            "server": "http://127.0.0.1:%d" % self.port,
+            "spool": {"path": self.spool, "max_bytes": "1GiB"},
+            "rate_limit": {"lines_per_sec": 0},
+            "retry": {"max_backoff": "1s"},
+            "status": {"metrics_listen": "127.0.0.1:%d" % self.metrics_port},
+            "inputs": inputs,
+        }
+        for key, value in extra.items():
+            if isinstance(value, dict) and isinstance(config.get(key), dict):
+                config[key].update(value)
+            else:
+                config[key] = value
+        path = os.path.join(self.dir, "agent.yaml")
+        with open(path, "w") as f:
+            json.dump(config, f, indent=1)  # JSON is YAML
+        self.config = path
+
+    def start_agent(self):
+        out = open(os.path.join(self.dir, "agent.log"), "a")
+        self.agent = subprocess.Popen([self.sawmill, "agent", "--config", self.config],
+                                      stdout=out, stderr=subprocess.STDOUT)
+
+    def stop_agent(self, sig=signal.SIGTERM):
+        self.agent.send_signal(sig)
+        try:
+            self.agent.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            fail("agent did not stop within 60 s after signal %d" % sig)
+        self.agent = None
+
+    def status(self):
+        out = subprocess.run([self.sawmill, "agent", "status", "--config", self.config, "--json"],
+                             capture_output=True, text=True)
+        if not out.stdout:
+            return None
+        return json.loads(out.stdout)
+
+    def wait_for(self, what, predicate, timeout=90):
+        deadline = time.time() + timeout
+        last = None
+        while time.time() < deadline:
+            try:
+                last = predicate()
+                if last is True:
+                    return
+            except (urllib.error.URLError, ConnectionError, json.JSONDecodeError) as e:
+                last = e
+            if self.agent is not None and self.agent.poll() is not None:
+                fail("agent exited with %d while waiting for %s" % (self.agent.returncode, what))
+            time.sleep(0.5)
+        fail("timed out waiting for %s (last: %r)" % (what, last))
+
+
+class Writer(threading.Thread):
+    """Appends numbered lines of mixed levels to a file at a steady rate."""
+
+    def __init__(self, path, tag, rate, weights=(40, 40, 12, 8)):
+        super().__init__(daemon=True)
+        self.path, self.tag, self.rate = path, tag, rate
+        self.weights = weights
+        self.written = {}  # id -> level
+        self.stop_flag = threading.Event()
+        self.lock = threading.Lock()  # held while the file is being rotated
+        self.rng = random.Random(hash(tag))
+        self.reopen = threading.Event()
+
+    def run(self):
+        f = open(self.path, "a")
+        n = 0
+        interval = 0.01
+        per_tick = max(1, int(self.rate * interval))
+        while not self.stop_flag.is_set():
+            with self.lock:
+                if self.reopen.is_set():
+                    f.close()
+                    f = open(self.path, "a")
+                    self.reopen.clear()
+                for _ in range(per_tick):
+                    level = self.rng.choices(LEVELS, self.weights)[0]
+                    line_id = "%s-%06d" % (self.tag, n)
+                    f.write("2026-01-01T00:00:00.%06dZ %s id=%s payload=%08x\n" %
+                            (n % 1000000, level, line_id, self.rng.getrandbits(32)))
+                    self.written[line_id] = level
+                    n += 1
+                f.flush()
+            time.sleep(interval)
+        f.close()
+
+    def stop(self):
+        self.stop_flag.set()
+        self.join()
+
+
+def ids_of(messages):
+    out = []
+    for m in messages:
+        for word in m.split():
+            if word.startswith("id="):
+                out.append(word[3:])
+    return out
+
+
+def check_exactly_once(harness, service, written, levels=None):
+    expected = {i for i, lvl in written.items() if levels is None or lvl in levels}
+    query = "service=%s" % service
+    if levels:
+        query += " (" + " OR ".join("level=%s" % l for l in levels) + ")"
+    got = ids_of(harness.messages(query))
+    dupes = len(got) - len(set(got))
+    missing = expected - set(got)
+    extra = set(got) - expected
+    if dupes or missing or extra:
+        fail("%s: %d expected, %d stored, %d duplicates, %d missing (e.g. %s), %d unexpected" %
+             (query, len(expected), len(got), dupes, len(missing), sorted(missing)[:3], len(extra)))
+    print("ok: %s: %d lines, each exactly once" % (query, len(expected)))
+
+
+def total_arrived(harness, service):
+    return sum(harness.count_by_level("service=%s" % service).values())
+
+
+# ---------------------------------------------------------------- scenarios
+
+def scenario_outage(h):
+    outage = float(os.environ.get("SAWMILL_AGENT_OUTAGE_S", "12"))
+    h.write_config([{"type": "file", "paths": [h.logs + "/*.log"], "service": "busy"}])
+    h.start_server()
+    writers = [Writer(os.path.join(h.logs, "w%d.log" % i), "w%d" % i, 150) for i in range(2)]
+    for w in writers:
+        w.start()
+    h.start_agent()
+    time.sleep(3)
+    h.stop_server()
+    print("server stopped for %.0f s" % outage, flush=True)
+    time.sleep(outage)
+    st = h.status()
+    if st and st["spool_batches"] == 0:
+        fail("nothing was spooled during the outage: %r" % st)
+    h.start_server()
+    time.sleep(3)
+    for w in writers:
+        w.stop()
+    written = {}
+    for w in writers:
+        written.update(w.written)
+    h.wait_for("%d lines to arrive" % len(written),
+               lambda: total_arrived(h, "busy") == len(written) or total_arrived(h, "busy"))
+    check_exactly_once(h, "busy", written, ["WARN", "ERROR"])
+    check_exactly_once(h, "busy", written)
+
+
+def scenario_sigkill(h):
+    h.write_config([{"type": "file", "paths": [h.logs + "/*.log"], "service": "killed"}],
+                   batch={"max_lines": 200, "max_wait": "200ms"})
+    h.start_server()
+    writer = Writer(os.path.join(h.logs, "app.log"), "k", 400)
+    writer.start()
+    h.start_agent()
+    rng = random.Random(int(os.environ.get("SAWMILL_AGENT_SEED", str(int(time.time())))))
+    for kill in range(6):
+        time.sleep(rng.uniform(0.3, 2.0))
+        h.agent.kill()
+        h.agent.wait()
+        print("SIGKILL %d" % (kill + 1), flush=True)
+        h.start_agent()
+    time.sleep(1)
+    writer.stop()
+    written = writer.written
+    h.wait_for("%d lines to arrive" % len(written),
+               lambda: total_arrived(h, "killed") >= len(written) or total_arrived(h, "killed"))
+    time.sleep(2)  # anything stored twice would show up now
+    check_exactly_once(h, "killed", written)
+
+
+def scenario_files(h):
+    inputs = [
+        {"type": "file", "paths": [h.logs + "/app.log"], "service": "rot"},
+        {"type": "file", "paths": [h.logs + "/deleted.log"], "service": "deleted"},
+        {"type": "file", "paths": [h.logs + "/big.log"], "service": "big"},
+        {"type": "file", "paths": [h.logs + "/garbage.log"], "service": "garbage"},
+        {"type": "file", "paths": [h.logs + "/crlf.log"], "service": "crlf"},
+        {"type": "file", "paths": [h.logs + "/nonl.log"], "service": "nonl"},
+    ]
+    h.write_config(inputs)
+    # Files that exist before the agent starts.
+    deleted_lines = 30000
+    with open(os.path.join(h.logs, "deleted.log"), "w") as f:
+        for n in range(deleted_lines):
+            f.write("INFO id=d-%06d deleted while being read %s\n" % (n, "x" * 100))
+    with open(os.path.join(h.logs, "big.log"), "w") as f:
+        f.write("ERROR before-big\n")
+        f.write("ERROR " + "B" * (10 * 1024 * 1024) + "\n")
+        f.write("ERROR after-big\n")
+    rng = random.Random(7)
+    with open(os.path.join(h.logs, "garbage.log"), "wb") as f:
+        f.write(b"WARN before-garbage\n")
+        f.write(bytes(rng.getrandbits(8) for _ in range(200000)))
+        f.write(b"\nWARN after-garbage\n")
+    with open(os.path.join(h.logs, "crlf.log"), "wb") as f:
+        for n in range(100):
+            f.write(b"INFO crlf line %d\r\n" % n)
+    with open(os.path.join(h.logs, "nonl.log"), "w") as f:
+        f.write("INFO first line\nERROR last line without newline")
+    h.start_server()
+    writer = Writer(os.path.join(h.logs, "app.log"), "r", 400)
+    writer.start()
+    h.start_agent()
+    time.sleep(0.3)
+    os.unlink(os.path.join(h.logs, "deleted.log"))
+    time.sleep(2)
+    # Rotation by rename under load.
+    with writer.lock:
+        os.rename(os.path.join(h.logs, "app.log"), os.path.join(h.logs, "app.log.1"))
+        writer.reopen.set()
+    print("rotated by rename", flush=True)
+    time.sleep(2)
+    # Rotation by copy-truncate under load (the writer keeps its descriptor, like an app that
+    # never reopens; it pauses only for the copy+truncate itself, as logrotate's race window).
+    with writer.lock:
+        shutil.copyfile(os.path.join(h.logs, "app.log"), os.path.join(h.logs, "app.log.2"))
+        os.truncate(os.path.join(h.logs, "app.log"), 0)
+    print("rotated by copy-truncate", flush=True)
+    time.sleep(2)
+    writer.stop()
+    written = writer.written
+    h.wait_for("rotated lines", lambda: total_arrived(h, "rot") >= len(written) or
+               total_arrived(h, "rot"))
+    check_exactly_once(h, "rot", written)
+    h.wait_for("the deleted file's lines",
+               lambda: total_arrived(h, "deleted") == deleted_lines or total_arrived(h, "deleted"))
+    print("ok: deleted file: %d lines" % deleted_lines)
+    h.wait_for("big.log", lambda: total_arrived(h, "big") == 3 or total_arrived(h, "big"))
+    hits = h.search("service=big")["hits"]
+    big = [x for x in hits if x["message"].startswith("ERROR BBBB")]
+    if len(big) != 1 or "truncated" not in big[0].get("fields", {}).get("sawmill.flags", ""):
+        fail("the 10 MB line should arrive once, cut and flagged truncated: %r" %
+             [(len(x["message"]), x.get("fields")) for x in big])
+    if not any(x["message"] == "ERROR after-big" for x in hits):
+        fail("the line after the 10 MB line is missing")
+    print("ok: 10 MB line cut to %d bytes and flagged; the next line arrived" %
+          len(big[0]["message"]))
+    h.wait_for("garbage.log", lambda: any(x["message"] == "WARN after-garbage" for x in
+                                            h.search("service=garbage")["hits"]))
+    print("ok: binary garbage did not stop the file")
+    h.wait_for("crlf.log", lambda: total_arrived(h, "crlf") == 100 or total_arrived(h, "crlf"))
+    if any(x["message"].endswith("\r") for x in h.search("service=crlf")["hits"]):
+        fail("CRLF line kept its \\r")
+    print("ok: CRLF")
+    h.wait_for("nonl.log", lambda: any(x["message"] == "ERROR last line without newline"
+                                       for x in h.search("service=nonl")["hits"]))
+    print("ok: last line without newline")
+
+
+def scenario_spool_full(h):
+    path = os.path.join(h.logs, "app.log")
+    rng = random.Random(11)
+    counts = dict.fromkeys(LEVELS, 0)
+    plan = ["DEBUG"] * 4000 + ["INFO"] * 4000 + ["WARN"] * 3000 + ["ERROR"] * 1000
+    rng.shuffle(plan)
+    with open(path, "w") as f:
+        for n, level in enumerate(plan):
+            payload = "%032x" % rng.getrandbits(128)
+            f.write("%s id=s-%06d %s %s\n" % (level, n, payload, payload[::-1]))
+            counts[level] += 1
+    # About 40 bytes per spooled line: 12,000 lines do not fit in 100 KiB, nor do the 4,000
+    # WARN+ lines; the spool ends up holding only WARN and above and the agent stops reading.
+    h.write_config([{"type": "file", "paths": [h.logs + "/*.log"], "service": "full"}],
+                   spool={"max_bytes": "100KiB"}, batch={"max_lines": 250})
+    h.start_agent()  # the server is down
+    h.wait_for("the spool to fill", lambda: (h.status() or {}).get("paused") is True or
+               h.status(), timeout=60)
+    st = h.status()
+    read_at_pause = sum(st["lines_read"].values())
+    dropped = st["lines_dropped"]
+    if dropped["WARN"]["spool_full"] or dropped["ERROR"]["spool_full"]:
+        fail("WARN/ERROR dropped: %r" % dropped)
+    if dropped["DEBUG"]["spool_full"] == 0:
+        fail("the spool is full but no DEBUG line was dropped: %r" % st)
+    print("ok: spool full, inputs paused; dropped so far: DEBUG %d, INFO %d" %
+          (dropped["DEBUG"]["spool_full"], dropped["INFO"]["spool_full"]))
+    h.start_server()
+    h.wait_for("the agent to read and ship everything",
+               lambda: (lambda s: s["spool_batches"] == 0 and not s["paused"] and
+                        sum(s["lines_read"].values()) == len(plan) or s)(h.status()), timeout=120)
+    time.sleep(1.5)
+    st = h.status()
+    arrived = h.count_by_level("service=full")
+    for level in ("WARN", "ERROR"):
+        if arrived.get(level, 0) != counts[level]:
+            fail("%s: %d written, %d arrived" % (level, counts[level], arrived.get(level, 0)))
+    check_exactly_once(h, "full", {"s-%06d" % n: lvl for n, lvl in enumerate(plan)},
+                       ["WARN", "ERROR"])
+    for level in ("DEBUG", "INFO"):
+        dropped = sum(st["lines_dropped"][level].values())
+        if arrived.get(level, 0) + dropped != counts[level]:
+            fail("%s: %d written but %d arrived + %d counted as dropped" %
+                 (level, counts[level], arrived.get(level, 0), dropped))
+    # Order: while the server was down (the first "read_at_pause" lines), an INFO line was
+    # dropped only once no DEBUG line was left in the spool, so every DEBUG line of that part
+    # that arrived was read after every INFO line of that part that was dropped.
+    pos = {"s-%06d" % n: n for n in range(len(plan))}
+    arrived_debug = [pos[i] for i in ids_of(h.messages("service=full level=DEBUG"))
+                     if pos[i] < read_at_pause]
+    arrived_info = set(ids_of(h.messages("service=full level=INFO")))
+    dropped_info = [n for n, lvl in enumerate(plan)
+                    if lvl == "INFO" and n < read_at_pause and "s-%06d" % n not in arrived_info]
+    if arrived_debug and dropped_info and max(dropped_info) > min(arrived_debug):
+        fail("INFO line %d was dropped while DEBUG line %d (read earlier) was kept" %
+             (max(dropped_info), min(arrived_debug)))
+    print("ok: arrived %r; dropped DEBUG %d, INFO %d; WARN/ERROR complete" %
+          (arrived, sum(st["lines_dropped"]["DEBUG"].values()),
+           sum(st["lines_dropped"]["INFO"].values())))
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sawmill", required=True)
+    parser.add_argument("scenario", choices=["outage", "sigkill", "files", "spool_full"])
+    args = parser.parse_args()
+    h = Harness(os.path.abspath(args.sawmill), args.scenario)
+    ok = False
+    try:
+        globals()["scenario_" + args.scenario](h)
+        if h.agent is not None:
+            h.stop_agent()
+        ok = True
+    finally:
+        h.cleanup(ok)
+    print("PASS " + args.scenario)
+
+
+if __name__ == "__main__":
+    main()
