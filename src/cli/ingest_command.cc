@@ -262,11 +262,12 @@ int RunIngestCommand(int argc, char** argv) {
   }
   if (!quiet) {
     std::fprintf(stderr,
-                 "sent %s lines (%s) in %.2f s: %s accepted, %s skipped (blank), %s truncated, "
+                 "sent %s %s (%s) in %.2f s: %s accepted, %s skipped (blank), %s truncated, "
                  "%s not valid JSON (kept raw)\n",
-                 Thousands(t.lines).c_str(), HumanBytes(t.bytes).c_str(), sender.Seconds(),
-                 Thousands(t.accepted).c_str(), Thousands(t.skipped).c_str(),
-                 Thousands(t.truncated).c_str(), Thousands(t.parse_failed).c_str());
+                 Thousands(t.lines).c_str(), t.lines == 1 ? "line" : "lines",
+                 HumanBytes(t.bytes).c_str(), sender.Seconds(), Thousands(t.accepted).c_str(),
+                 Thousands(t.skipped).c_str(), Thousands(t.truncated).c_str(),
+                 Thousands(t.parse_failed).c_str());
     if (t.clipped > 0) {
       std::fprintf(stderr, "note: %s lines over 1 MiB were cut before sending\n",
                    Thousands(t.clipped).c_str());

@@ -105,8 +105,11 @@ std::string StatsLine(const json::object& stats, size_t count, bool pipe) {
   out += " · blocks " + Thousands(Uint(stats, "blocks_read")) + "/" +
          Thousands(Uint(stats, "blocks_total")) + " read (" +
          HumanBytes(Uint(stats, "bytes_read_compressed")) + ")";
-  out += " · " + Thousands(Uint(stats, "rows_scanned") + Uint(stats, "memtable_rows_scanned")) +
-         " rows scanned";
+  // memtable rows are a part of rows_scanned.
+  out += " · " + Thousands(Uint(stats, "rows_scanned")) + " rows scanned";
+  if (uint64_t memtable = Uint(stats, "memtable_rows_scanned"); memtable > 0) {
+    out += " (" + Thousands(memtable) + " in memtables)";
+  }
   return out;
 }
 

@@ -48,7 +48,7 @@ TEST(RenderSearch, HitsThenTheStatsLine) {
   EXPECT_EQ(out->count, 1u);
   EXPECT_EQ(out->stats,
             "1 hit in 12.3 ms · segments 40 → 3 by time → 1 by index → 1 by bloom · blocks 2/10 "
-            "read (2.0 KiB) · 1,000 rows scanned");
+            "read (2.0 KiB) · 900 rows scanned (100 in memtables)");
   EXPECT_TRUE(out->partial);
   EXPECT_THAT(out->warnings, ::testing::ElementsAre("byte limit reached"));
 }
