@@ -116,6 +116,35 @@ http::HttpResponse HandleElasticsearchBulk(const http::HttpRequest& request,
   return EsResponse(request, 200, EncodeElasticsearchBulkResponse(batch->items, took, ingest));
 }
 
+http::HttpResponse HandleElasticsearchDocument(const http::HttpRequest& request,
+                                               http::IngestSink* sink) {
+  // "/{index}/_doc", "/{index}/_doc/{id}" or "/{index}/_create/{id}".
+  std::string_view path = EsPath(request.path);
+  path.remove_prefix(1);
+  const size_t slash = path.find('/');
+  const std::string index(path.substr(0, slash));
+  std::string_view rest = slash == std::string_view::npos ? "" : path.substr(slash + 1);
+  const size_t id_slash = rest.find('/');
+  std::string id(id_slash == std::string_view::npos ? "" : rest.substr(id_slash + 1));
+  ShipperContext context = ContextFromRequest(request, WallNanos());
+  const bool had_id = !id.empty();
+  if (!had_id) id = "sm-" + std::to_string(context.now_ns);
+  std::vector<Record> records(1);
+  MapElasticsearchDocument(request.body, index, context, &records[0]);
+  if (had_id) records[0].fields.emplace_back("_id", id);
+  Status status = sink->Ingest(context.tenant, "elasticsearch", &records);
+  if (!status.ok()) {
+    const int code = status.IsResourceExhausted() ? 429 : (status.IsUnavailable() ? 503 : 500);
+    return EsError(request, code,
+                   code == 429 ? "es_rejected_execution_exception" : "unavailable_shards_exception",
+                   status.message());
+  }
+  return EsResponse(request, 201,
+                    "{\"_index\":" + Quote(index) + ",\"_id\":" + Quote(id) +
+                        ",\"_version\":1,\"result\":\"created\",\"_shards\":{\"total\":1,"
+                        "\"successful\":1,\"failed\":0},\"_seq_no\":0,\"_primary_term\":1}");
+}
+
 http::HttpResponse HandleElasticsearchApi(const http::HttpRequest& request) {
   const std::string_view path = EsPath(request.path);
   const std::string& method = request.method;

@@ -13,6 +13,10 @@ namespace sawmill::ingest {
 http::HttpResponse HandleElasticsearchBulk(const http::HttpRequest& request,
                                            http::IngestSink* sink);
 http::HttpResponse HandleElasticsearchApi(const http::HttpRequest& request);
+// The single-document index API: POST /{index}/_doc, PUT|POST /{index}/_doc/{id} and
+// /{index}/_create/{id}; answers 201 like Elasticsearch.
+http::HttpResponse HandleElasticsearchDocument(const http::HttpRequest& request,
+                                               http::IngestSink* sink);
 
 // Loki: POST /loki/api/v1/push (JSON or snappy protobuf); 204 on success, text/plain errors.
 http::HttpResponse HandleLokiPush(const http::HttpRequest& request, http::IngestSink* sink);

@@ -8,12 +8,18 @@ void RegisterShipperRoutes(http::Router* router, http::IngestSink* sink) {
   auto bulk = [sink](const http::HttpRequest& request) {
     return HandleElasticsearchBulk(request, sink);
   };
+  auto document = [sink](const http::HttpRequest& request) {
+    return HandleElasticsearchDocument(request, sink);
+  };
   for (const char* prefix : {"", "/api/v1/ingest/elasticsearch"}) {
     const std::string p(prefix);
     for (const char* method : {"POST", "PUT"}) {
       router->Add(method, p + "/_bulk", bulk);
       router->Add(method, p + "/{index}/_bulk", bulk);
+      router->Add(method, p + "/{index}/_doc/{id}", document);
+      router->Add(method, p + "/{index}/_create/{id}", document);
     }
+    router->Add("POST", p + "/{index}/_doc", document);
     for (const char* path : {"/_license", "/_xpack", "/_xpack/license", "/_nodes", "/_nodes/http",
                              "/_nodes/_all/http", "/_cluster/health"}) {
       router->Add("GET", p + path, HandleElasticsearchApi);

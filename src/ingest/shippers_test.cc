@@ -110,6 +110,20 @@ TEST_F(ShipperRoutes, BulkOnEveryPathStoresRecordsWithTenantAndIndex) {
   }
 }
 
+TEST_F(ShipperRoutes, SingleDocumentApiStoresOneRecord) {
+  auto response = Call("POST", "/app-logs/_doc", "{\"message\":\"one\",\"level\":\"error\"}",
+                       "application/json");
+  EXPECT_EQ(response.status, 201);
+  EXPECT_EQ(boost::json::parse(response.body).at("result"), "created");
+  auto with_id = Call("PUT", "/app-logs/_doc/abc", "{\"message\":\"two\"}", "application/json");
+  EXPECT_EQ(with_id.status, 201);
+  EXPECT_EQ(boost::json::parse(with_id.body).at("_id"), "abc");
+  ASSERT_EQ(sink_.records_.size(), 2u);
+  EXPECT_EQ(sink_.records_[0].level, Level::kError);
+  EXPECT_EQ(*sink_.records_[0].FindField("_index"), "app-logs");
+  EXPECT_EQ(*sink_.records_[1].FindField("_id"), "abc");
+}
+
 TEST_F(ShipperRoutes, MalformedBulkGetsElasticsearchErrorFormat) {
   auto response = Call("POST", "/_bulk", "not json\n", "application/x-ndjson");
   EXPECT_EQ(response.status, 400);
