@@ -119,4 +119,38 @@ expect_eq "ingest to a dead server exit" 1 $?
 grep -q "giving up on lines 1-1 of standard input after 2 attempts" "$work/down.err" &&
   ok "dead server message" || bad "dead server: $(cat "$work/down.err")"
 
+# Tail survives a server restart: it reconnects with backoff and sees lines ingested afterwards.
+"$bin" tail --server "$url" --service=reconnect --max-lines 1 >"$work/tail2.out" 2>"$work/tail2.err" &
+tail_pid=$!
+for _ in $(seq 1 100); do
+  curl -s "$url/metrics" | grep -q '^sawmill_tail_sessions 1' && break
+  sleep 0.1
+done
+kill -TERM "$server_pid"
+wait "$server_pid"
+expect_eq "server exit on SIGTERM" 0 $?
+"$bin" server --data "$work/data" --http "127.0.0.1:$port" >>"$work/server.log" 2>&1 &
+server_pid=$!
+reconnected=no
+for _ in $(seq 1 150); do
+  if curl -s "$url/metrics" | grep -q '^sawmill_tail_sessions 1'; then reconnected=yes; break; fi
+  sleep 0.1
+done
+expect_eq "tail reconnected after a restart" yes "$reconnected"
+echo '{"service":"reconnect","level":"info","msg":"after restart"}' |
+  "$bin" ingest -q --server "$url"
+for _ in $(seq 1 50); do
+  kill -0 "$tail_pid" 2>/dev/null || break
+  sleep 0.1
+done
+kill "$tail_pid" 2>/dev/null
+tail_pid=""
+grep -q 'reconnect - INFO  after restart$' "$work/tail2.out" && ok "tail line after the restart" ||
+  bad "tail after restart: $(cat "$work/tail2.out" "$work/tail2.err")"
+grep -q 'reconnecting in' "$work/tail2.err" && ok "tail said it was reconnecting" ||
+  bad "tail stderr: $(cat "$work/tail2.err")"
+# What was acknowledged before the restart is still there.
+got=$("$bin" search --server "$url" 'service=checkout trace_id=abc123' 2>/dev/null | wc -l)
+expect_eq "acknowledged lines after the restart" 1 "$got"
+
 exit $fail
