@@ -118,8 +118,15 @@ class FakeSegmentReader final : public segment::SegmentReader {
     }
     return block_tokens_[block].count(std::string(field) + "\x1f" + std::string(token)) > 0;
   }
+  // Makes ReadBlock(block) fail with DataLoss, as a checksum mismatch would.
+  void CorruptBlock(uint32_t block) { corrupt_block_ = static_cast<int64_t>(block); }
+
   Status ReadBlock(uint32_t block, uint32_t mask, std::vector<Record>* out,
                    segment::ReadStats* stats) const override {
+    if (static_cast<int64_t>(block) == corrupt_block_) {
+      return Status::DataLoss("checksum mismatch in column message of block " +
+                              std::to_string(block));
+    }
     const segment::BlockInfo& b = blocks_[block];
     ++stats->blocks_read;
     for (uint32_t row = b.first_row; row < b.first_row + b.rows; ++row) {
@@ -153,6 +160,7 @@ class FakeSegmentReader final : public segment::SegmentReader {
   std::map<std::string, std::map<std::string, roaring::Roaring>> postings_;
   std::vector<std::set<std::string>> block_tokens_;
   std::set<std::string> segment_tokens_;
+  int64_t corrupt_block_ = -1;
 };
 
 // Splits "records" (in seq order) into "segments" fake segments per partition and keeps the
@@ -222,11 +230,14 @@ class FakeEngine final : public storage::Engine {
     }
     return snapshot_;
   }
-  void ReportCorruption(uint64_t, const Status&) override {}
+  void ReportCorruption(uint64_t segment_id, const Status&) override {
+    corrupt_reports.push_back(segment_id);
+  }
   storage::EngineStats stats() const override { return {}; }
   Status Close() override { return Status::OK(); }
 
   mutable std::atomic<int> snapshots{0};  // GetSnapshot calls: one per executed query
+  std::vector<uint64_t> corrupt_reports;  // segment ids given to ReportCorruption
 
  private:
   std::shared_ptr<storage::Snapshot> snapshot_;

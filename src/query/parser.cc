@@ -447,6 +447,7 @@ class Parser {
 
   void Validate(const Query& q) {
     bool aggregated = false;
+    const Pipe* row_stage = nullptr;  // head or fields seen before any aggregation
     for (const Pipe& p : q.pipes) {
       switch (p.kind) {
         case PipeKind::kCount:
@@ -455,7 +456,18 @@ class Parser {
           if (aggregated) {
             throw SyntaxError{"only one of count, top and uniq may appear in a query", p.offset};
           }
+          if (row_stage != nullptr) {
+            // Aggregations see every matching line, so a head or fields before them would be
+            // silently ignored: say so instead.
+            throw SyntaxError{std::string(row_stage->kind == PipeKind::kHead ? "head" : "fields") +
+                                  " before count, top or uniq has no effect; put it after",
+                              row_stage->offset};
+          }
           aggregated = true;
+          break;
+        case PipeKind::kHead:
+        case PipeKind::kFields:
+          if (!aggregated && row_stage == nullptr) row_stage = &p;
           break;
         case PipeKind::kSort:
           if (!aggregated) {

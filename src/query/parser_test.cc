@@ -89,6 +89,10 @@ TEST(Parser, ErrorsNameThePosition) {
             "sort needs count, top or uniq before it (hits are always newest first) at 1:5");
   EXPECT_EQ(ErrorOf("x | count | top service"),
             "only one of count, top and uniq may appear in a query at 1:13");
+  EXPECT_EQ(ErrorOf("x | head 5 | count"),
+            "head before count, top or uniq has no effect; put it after at 1:5");
+  EXPECT_EQ(ErrorOf("x | fields a | top a"),
+            "fields before count, top or uniq has no effect; put it after at 1:5");
   EXPECT_EQ(ErrorOf("\"...\""), "phrase \"...\" has no letters or digits to search for at 1:1");
   EXPECT_EQ(ErrorOf("ts>yesterday"),
             "expected a time (RFC 3339 or epoch) after '>', got 'yesterday' at 1:4");

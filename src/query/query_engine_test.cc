@@ -204,6 +204,35 @@ TEST_F(QueryEngineTest, ByteLimitGivesAPartialAnswer) {
   EXPECT_NE(res->warnings.back().find("per-query scan limit (50000 bytes)"), std::string::npos);
 }
 
+TEST_F(QueryEngineTest, CorruptBlockIsSkippedReportedAndWarnedAbout) {
+  std::vector<Record> few(records_->begin(), records_->begin() + 1000);
+  auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, few, 100);
+  reader->CorruptBlock(3);
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  storage::SegmentHandle h;
+  h.info = reader->info();
+  h.open = [reader]() -> Result<std::shared_ptr<segment::SegmentReader>> {
+    return std::shared_ptr<segment::SegmentReader>(reader);
+  };
+  snap->segments.push_back(h);
+  testing::FakeEngine engine(snap);
+  QueryOptions o;
+  o.clock = &clock_;
+  auto qe = QueryEngine::Create(&engine, o);
+  SearchRequest r = Req("| count");
+  r.all_time = true;
+  auto res = qe->Search(r);
+  ASSERT_TRUE(res.ok());
+  EXPECT_EQ(res->rows[0][0].second, Value(int64_t{900})) << "the other blocks still answer";
+  EXPECT_TRUE(res->partial);
+  ASSERT_EQ(res->warnings.size(), 1u);
+  EXPECT_EQ(res->warnings[0],
+            "segment 42 block 3 is corrupt and was skipped: DataLoss: checksum mismatch in column "
+            "message of block 3");
+  EXPECT_EQ(engine.corrupt_reports, std::vector<uint64_t>{42});
+}
+
 TEST_F(QueryEngineTest, RequestErrorsAreClear) {
   testing::FakeEngine engine(snapshot_);
   QueryOptions o;
