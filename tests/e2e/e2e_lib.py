@@ -1,0 +1,267 @@
+"""Helpers for the end-to-end tests: start the real `sawmill server` on a free loopback port
+with a temporary data directory, talk HTTP to it with the standard library, and a minimal
+WebSocket client (RFC 6455, enough for live tail) because Debian's python3 has none built in."""
+
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """A `sawmill server` process. Use as a context manager; stop() sends SIGTERM."""
+
+    def __init__(self, binary, data_dir=None, extra_args=(), port=None):
+        self.binary = binary
+        self.own_dir = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="sawmill_e2e_")
+        self.extra_args = list(extra_args)
+        self.port = port or free_port()
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir + ".log")
+
+    @property
+    def url(self):
+        return "http://127.0.0.1:%d" % self.port
+
+    def start(self, timeout=60):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "server", "--data", self.data_dir, "--http",
+             "127.0.0.1:%d" % self.port] + self.extra_args,
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited with %d; log:\n%s" % (self.proc.returncode,
+                                                                        self.read_log()))
+            try:
+                status, _, _ = request(self.url + "/readyz", timeout=2)
+                if status == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server not ready within %d s; log:\n%s" % (timeout, self.read_log()))
+
+    def read_log(self):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")[-4000:]
+        except OSError:
+            return ""
+
+    def stop(self, timeout=60):
+        """SIGTERM, wait; returns the exit code."""
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise RuntimeError("server did not stop within %d s after SIGTERM" % timeout)
+
+    def kill9(self):
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def cleanup(self):
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        if self.own_dir:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+            try:
+                os.unlink(self.log_path)
+            except OSError:
+                pass
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            sys.stderr.write("server log:\n" + self.read_log() + "\n")
+        self.cleanup()
+
+    # Convenience calls.
+    def ingest(self, body, params=None, headers=None, timeout=120):
+        if isinstance(body, str):
+            body = body.encode()
+        target = self.url + "/api/v1/ingest"
+        if params:
+            target += "?" + urllib.parse.urlencode(params)
+        return request(target, method="POST", body=body, headers=headers or {}, timeout=timeout)
+
+    def search(self, q, **params):
+        params = dict(params)
+        params["q"] = q
+        params.setdefault("all_time", "1")
+        status, _, body = request(self.url + "/api/v1/search?" + urllib.parse.urlencode(params),
+                                  timeout=300)
+        return status, json.loads(body)
+
+    def count(self, q):
+        status, answer = self.search(q + " | count")
+        if status != 200:
+            raise RuntimeError("count %r: %d %s" % (q, status, answer))
+        rows = answer["rows"]
+        return rows[0]["count"] if rows else 0
+
+    def flush(self):
+        status, _, body = request(self.url + "/api/v1/admin/flush", method="POST", body=b"",
+                                  timeout=300)
+        if status != 200:
+            raise RuntimeError("flush: %d %s" % (status, body))
+
+    def metrics(self):
+        _, _, body = request(self.url + "/metrics")
+        return body.decode()
+
+
+def request(url, method="GET", body=None, headers=None, timeout=60):
+    """Returns (status, headers, body bytes); HTTP errors are answers, not exceptions."""
+    req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers), resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers), e.read()
+
+
+def metric_value(metrics_text, name, **labels):
+    """Sum of the samples of "name" whose labels include "labels"."""
+    total = 0.0
+    for line in metrics_text.splitlines():
+        if not line.startswith(name):
+            continue
+        rest = line[len(name):]
+        if rest and rest[0] not in "{ ":
+            continue
+        if all('%s="%s"' % (k, v) in rest for k, v in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+class WebSocket:
+    """A minimal RFC 6455 client: text messages, ping/pong, close."""
+
+    def __init__(self, port, path, rcvbuf=None):
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect(("127.0.0.1", port))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((
+            "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+            "Connection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            % (path, port, key)).encode())
+        buf = b""
+        while b"\r\n\r\n" not in buf:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise ConnectionError("closed during the handshake: %r" % buf)
+            buf += chunk
+        head, self.buf = buf.split(b"\r\n\r\n", 1)
+        status_line = head.split(b"\r\n", 1)[0].decode()
+        self.status = int(status_line.split()[1])
+        if self.status != 101:
+            # The rest is an HTTP error answer with a JSON body.
+            self.error_body = self.buf
+            self.sock.close()
+        self.close_code = None
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("connection closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def _send(self, opcode, payload=b""):
+        header = bytes([0x80 | opcode])
+        n = len(payload)
+        if n < 126:
+            header += bytes([0x80 | n])
+        elif n < 65536:
+            header += bytes([0x80 | 126]) + struct.pack("!H", n)
+        else:
+            header += bytes([0x80 | 127]) + struct.pack("!Q", n)
+        mask = os.urandom(4)
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def recv(self, timeout=10):
+        """The next text message as str; None when the server closed (see close_code)."""
+        self.sock.settimeout(timeout)
+        message = b""
+        while True:
+            b0, b1 = self._read(2)
+            opcode = b0 & 0x0F
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack("!H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack("!Q", self._read(8))[0]
+            if b1 & 0x80:
+                mask = self._read(4)
+                payload = bytes(b ^ mask[i % 4] for i, b in enumerate(self._read(n)))
+            else:
+                payload = self._read(n)
+            if opcode == 0x9:  # ping
+                self._send(0xA, payload)
+                continue
+            if opcode == 0xA:
+                continue
+            if opcode == 0x8:  # close
+                self.close_code = struct.unpack("!H", payload[:2])[0] if len(payload) >= 2 else 1005
+                try:
+                    self._send(0x8, payload[:2])
+                except OSError:
+                    pass
+                return None
+            message += payload
+            if b0 & 0x80:
+                return message.decode("utf-8")
+
+    def close(self):
+        try:
+            self._send(0x8, struct.pack("!H", 1000))
+        except OSError:
+            pass
+        self.sock.close()
+
+
+def count_lines(path):
+    """Records the native endpoint makes of a file: one per line that is not blank (each
+    physical line is one record; multi-line events are not joined). CRLF counts as one end."""
+    n = 0
+    with open(path, "rb") as f:
+        for line in f:
+            if line.strip(b" \t\r\n\v\f"):
+                n += 1
+    return n
+
+
+def check(condition, message):
+    if not condition:
+        raise AssertionError(message)
