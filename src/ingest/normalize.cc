@@ -5,6 +5,8 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -112,13 +114,77 @@ std::optional<Level> JsonLevel(simdjson::dom::element value) {
   }
 }
 
+// Numbers simdjson cannot hold (integers past 64 bits, doubles past 1e308) quoted, so that the
+// line still maps and the field keeps the number's exact text. Returns false when there is no
+// such number (the parse failed for another reason).
+bool QuoteHugeNumbers(const std::string& text, std::string* out) {
+  out->clear();
+  out->reserve(text.size() + 16 + simdjson::SIMDJSON_PADDING);
+  bool in_string = false, changed = false;
+  for (size_t i = 0; i < text.size();) {
+    char c = text[i];
+    if (in_string) {
+      out->push_back(c);
+      if (c == '\\' && i + 1 < text.size()) {
+        out->push_back(text[i + 1]);
+        i += 2;
+        continue;
+      }
+      if (c == '"') in_string = false;
+      ++i;
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      out->push_back(c);
+      ++i;
+      continue;
+    }
+    if (c == '-' || (c >= '0' && c <= '9')) {
+      size_t end = i;
+      while (end < text.size() &&
+             std::string_view("+-0123456789.eE").find(text[end]) != std::string_view::npos) {
+        ++end;
+      }
+      std::string_view number(text.data() + i, end - i);
+      size_t digits = 0;
+      bool integer = true;
+      for (char d : number) {
+        if (d >= '0' && d <= '9') ++digits;
+        if (d == '.' || d == 'e' || d == 'E') integer = false;
+      }
+      bool huge =
+          integer ? digits > 19 : std::isinf(std::strtod(std::string(number).c_str(), nullptr));
+      if (huge) {
+        out->push_back('"');
+        out->append(number);
+        out->push_back('"');
+        changed = true;
+      } else {
+        out->append(number);
+      }
+      i = end;
+      continue;
+    }
+    out->push_back(c);
+    ++i;
+  }
+  return changed;
+}
+
 // Maps a JSON object line onto "*out" (everything but flags and defaults). Returns false when
 // "text" is not one valid JSON object; "*out" is then unspecified and must be reset.
 // "text" should have SIMDJSON_PADDING spare capacity to avoid a copy.
 bool MapJson(const std::string& text, int64_t now_ns, Record* out) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
-  if (parser.parse(text).get(doc) != simdjson::SUCCESS) return false;
+  simdjson::error_code error = parser.parse(text).get(doc);
+  std::string quoted;
+  if ((error == simdjson::NUMBER_ERROR || error == simdjson::NUMBER_OUT_OF_RANGE) &&
+      QuoteHugeNumbers(text, &quoted)) {
+    error = parser.parse(quoted).get(doc);
+  }
+  if (error != simdjson::SUCCESS) return false;
   simdjson::dom::object obj;
   if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
   bool have_ts = false, have_level = false, have_message = false, have_service = false,

@@ -83,6 +83,16 @@ TEST(NormalizeLine, JsonWithoutAMessageKeepsTheLineAsMessage) {
   EXPECT_THAT(n.record.fields, ElementsAre(Pair("EventID", "4103"), Pair("Channel", "PowerShell")));
 }
 
+TEST(NormalizeLine, NumbersBeyondSixtyFourBitsKeepTheirTextInFields) {
+  Normalized n = Normalize(
+      R"({"msg":"x","id":123456789012345678901234567890,"big":-1e400,"ok":12,"s":"9e999"})");
+  EXPECT_EQ(n.record.flags, 0u);
+  EXPECT_EQ(n.record.message, "x");
+  EXPECT_THAT(n.record.fields,
+              ElementsAre(Pair("id", "123456789012345678901234567890"), Pair("big", "-1e400"),
+                          Pair("ok", "12"), Pair("s", "9e999")));
+}
+
 TEST(NormalizeLine, MalformedJsonIsKeptRawAndFlagged) {
   Normalized n = Normalize(R"({"level":"error","msg":"unterminated)");
   ASSERT_TRUE(n.kept);
