@@ -27,7 +27,7 @@ before(async () => {
   server = await startServer({ syslog: true });
   work = fs.mkdtempSync(path.join(os.tmpdir(), 'sawmill-rsyslog-'));
   let conf = `global(workDirectory="${work}")\n`
-    + 'module(load="imfile" mode="polling" PollingInterval="1")\n';
+    + 'module(load="imfile" mode="inotify")\n';
   for (const r of routes) {
     fs.writeFileSync(path.join(work, r.file), '');
     conf += `input(type="imfile" File="${path.join(work, r.file)}" Tag="${r.tag}:" `
