@@ -9,6 +9,7 @@ int RunIngestCommand(int argc, char** argv);
 int RunSearchCommand(int argc, char** argv);
 int RunTailCommand(int argc, char** argv);
 int RunAdminCommand(int argc, char** argv);
+int RunSegmentCommand(int argc, char** argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -18,6 +19,7 @@ const std::vector<Command>& Commands() {
       {"search", "search the logs, newest first", RunSearchCommand},
       {"tail", "follow matching lines live", RunTailCommand},
       {"admin", "operator actions (flush)", RunAdminCommand},
+      {"segment", "verify or dump segment files", RunSegmentCommand},
   };
   return kCommands;
 }

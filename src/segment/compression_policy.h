@@ -10,6 +10,10 @@ namespace sawmill::segment {
 // The codec for a column block of column "id" (kDynamic for dynamic field columns).
 CodecChoice CodecFor(ColumnId id);
 
+// Benchmarks only: makes CodecFor return "choice" for message and field columns (or the
+// measured default again when "choice" is null). Not thread-safe with concurrent writers.
+void OverrideTextCodecForBenchmark(const CodecChoice* choice);
+
 // Index blocks and the footer.
 inline constexpr CodecChoice kMetadataCodec{Codec::kZstd, 3};
 

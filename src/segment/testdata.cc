@@ -2,7 +2,9 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -123,6 +125,32 @@ std::vector<std::string> RealFiles() {
   };
 }
 
+std::vector<Dataset> RealDatasets() {
+  namespace fs = std::filesystem;
+  std::vector<Dataset> out;
+  fs::path root = fs::path(SharedDir()) / "data" / "real";
+  std::error_code ec;
+  for (const auto& dir : fs::directory_iterator(root, ec)) {
+    if (!dir.is_directory()) continue;
+    Dataset d;
+    d.name = dir.path().filename().string();
+    for (const auto& f : fs::recursive_directory_iterator(dir.path(), ec)) {
+      if (!f.is_regular_file()) continue;
+      std::string name = f.path().filename().string();
+      if (name == "LICENSE" || name.ends_with(".md") || name.ends_with("_structured.csv") ||
+          name.ends_with("_templates.csv")) {
+        continue;
+      }
+      d.files.push_back(f.path().string());
+    }
+    std::sort(d.files.begin(), d.files.end());
+    if (!d.files.empty()) out.push_back(std::move(d));
+  }
+  std::sort(out.begin(), out.end(),
+            [](const Dataset& a, const Dataset& b) { return a.name < b.name; });
+  return out;
+}
+
 std::string RawText(const std::string& path, size_t max_lines) {
   std::string out;
   for (const std::string& line : ReadLines(path, max_lines)) {
@@ -132,13 +160,19 @@ std::string RawText(const std::string& path, size_t max_lines) {
   return out;
 }
 
-std::vector<Record> LoadRecords(const std::string& path, size_t max_lines) {
+std::vector<Record> LoadRecords(const std::string& path, size_t max_lines, std::string service,
+                                std::string host) {
   std::vector<std::string> lines = ReadLines(path, max_lines);
   std::vector<Record> out;
   out.reserve(lines.size());
   bool csv = path.size() > 4 && path.substr(path.size() - 4) == ".csv";
   std::vector<std::string> header;
-  std::string service = path.substr(path.find_last_of('/') + 1);
+  size_t slash = path.find_last_of('/');
+  if (service.empty()) service = path.substr(slash + 1);
+  if (host.empty()) {
+    std::string dir = slash == std::string::npos ? "" : path.substr(0, slash);
+    host = dir.substr(dir.find_last_of('/') + 1);
+  }
   simdjson::dom::parser parser;
   int64_t base = 1'700'000'000'000'000'000;
   uint64_t state = 12345;

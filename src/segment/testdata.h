@@ -19,8 +19,19 @@ std::string SharedDir();
 // One representative file per dataset (relative to SharedDir()/data/real), plus extra ones.
 std::vector<std::string> RealFiles();
 
+// A dataset: a top-level folder of data/real and its log files (absolute paths), without
+// LICENSE files, notes and loghub's derived *_structured.csv / *_templates.csv.
+struct Dataset {
+  std::string name;
+  std::vector<std::string> files;
+};
+std::vector<Dataset> RealDatasets();
+
 // Reads up to "max_lines" lines of "path" (0: all). Empty lines are kept (empty messages).
-std::vector<Record> LoadRecords(const std::string& path, size_t max_lines = 0);
+// Every record gets "service" and "host"; empty ones default to the file's name and the name
+// of the folder holding it (one file is one stream of one host, as a shipper labels it).
+std::vector<Record> LoadRecords(const std::string& path, size_t max_lines = 0,
+                                std::string service = "", std::string host = "");
 
 // The raw bytes of the first "max_lines" lines of "path" (0: all), as LoadRecords read them.
 std::string RawText(const std::string& path, size_t max_lines = 0);

@@ -1,0 +1,261 @@
+// Segment benchmark: bytes on disk per dataset beside zstd -3 / -19 of the raw text, write
+// throughput (sort + encode + compress + index + blooms + fsync), and scan throughput.
+//
+//   bench_segment [--codecs] [--columns] [--datasets a,b] [--dir DIR] [--lines N]
+//
+// --codecs also compares the codec of message and field columns (LZ4, zstd 1/3/6/9): the table
+// that docs/format/segment.md records. --lines sets the generated 200-byte-line batch (default
+// 1,000,000). Prints markdown tables.
+#include <time.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "common/env.h"
+#include "segment/compression_policy.h"
+#include "segment/segment.h"
+#include "segment/segment_file_reader.h"
+#include "segment/testdata.h"
+
+namespace sawmill::segment {
+namespace {
+
+// CPU seconds of this thread: the machine is shared, so wall time would measure the neighbours.
+// (Only the fsync wait is missing, which a batch of segments amortises anyway.)
+struct CpuClock {
+  using time_point = double;
+  static double now() {
+    timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
+  }
+};
+using Clock = CpuClock;
+double Seconds(double since) { return Clock::now() - since; }
+
+size_t ZstdSize(const std::string& raw, int level) {
+  std::string out(ZSTD_compressBound(raw.size()), '\0');
+  size_t n = ZSTD_compress(out.data(), out.size(), raw.data(), raw.size(), level);
+  return ZSTD_isError(n) ? 0 : n;
+}
+
+bool print_columns = false;
+bool sort_rows = true;
+
+struct Measure {
+  uint64_t lines = 0;
+  uint64_t file_bytes = 0;
+  uint64_t column_bytes = 0, index_bytes = 0, bloom_bytes = 0;
+  double write_s = 0, scan_all_s = 0, scan_msg_s = 0;
+};
+
+Measure WriteAndScan(const std::string& path, const std::vector<Record>& records) {
+  Measure m;
+  m.lines = records.size();
+  Env* env = Env::Default();
+  SegmentInfo info;
+  info.tenant = "bench";
+  SegmentInfo out;
+  std::vector<Record> copy = records;
+  auto start = Clock::now();
+  WriterOptions options;
+  options.sort_rows = sort_rows;
+  Status s = WriteSegment(env, path, info, std::move(copy), options, &out);
+  m.write_s = Seconds(start);
+  if (!s.ok()) {
+    std::fprintf(stderr, "write failed: %s\n", s.ToString().c_str());
+    return m;
+  }
+  m.file_bytes = out.file_bytes;
+  auto reader = SegmentFileReader::OpenFile(env, path);
+  if (!reader.ok()) {
+    std::fprintf(stderr, "open failed: %s\n", reader.status().ToString().c_str());
+    return m;
+  }
+  const Footer& f = (*reader)->footer();
+  for (const ColumnMeta& c : f.columns) {
+    for (const BlockRef& r : c.blocks) m.column_bytes += r.size;
+  }
+  if (print_columns) {
+    std::vector<std::pair<uint64_t, std::string>> sizes;
+    for (const ColumnMeta& c : f.columns) {
+      uint64_t stored = 0, raw = 0;
+      for (const BlockRef& r : c.blocks) stored += r.size, raw += r.raw_size;
+      sizes.emplace_back(stored, c.name + " (raw " + std::to_string(raw) + ")");
+    }
+    std::sort(sizes.rbegin(), sizes.rend());
+    for (size_t i = 0; i < sizes.size() && i < 8; ++i) {
+      std::printf("    column %-40s %llu\n", sizes[i].second.c_str(),
+                  static_cast<unsigned long long>(sizes[i].first));
+    }
+  }
+  for (const IndexMeta& i : f.indexes) m.index_bytes += i.ref.size;
+  for (const BloomMeta& b : f.blooms) m.bloom_bytes += b.segment_filter.size + b.block_filters.size;
+  std::vector<Record> rows;
+  start = Clock::now();
+  for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+    rows.clear();
+    (*reader)->ReadBlock(b, kColAll, &rows, nullptr).IgnoreError();
+  }
+  m.scan_all_s = Seconds(start);
+  start = Clock::now();
+  for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+    rows.clear();
+    (*reader)->ReadBlock(b, kColMessage, &rows, nullptr).IgnoreError();
+  }
+  m.scan_msg_s = Seconds(start);
+  env->RemoveFile(path).IgnoreError();
+  return m;
+}
+
+std::vector<Record> Generated(size_t lines, std::string* raw) {
+  std::vector<Record> pool = testdata::LoadRecords(
+      testdata::SharedDir() + "/data/real/loghub_2k/OpenStack/OpenStack_2k.log");
+  std::vector<Record> out;
+  out.reserve(lines);
+  uint64_t state = 88172645463325252ULL;
+  auto next = [&] {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return state;
+  };
+  char buf[512];
+  for (size_t i = 0; i < lines; ++i) {
+    Record r;
+    r.seq = i;
+    r.ingest_ts = 1'795'910'400'000'000'000 + static_cast<int64_t>(i) * 86'400'000;
+    r.ts = r.ingest_ts - static_cast<int64_t>(next() % 1000) * 1000;
+    int svc = static_cast<int>(next() % 50);
+    r.service = "service-" + std::to_string(svc);
+    r.host = "host-" + std::to_string(svc * 10 + static_cast<int>(next() % 10));
+    r.level = static_cast<Level>(2 + next() % 4);
+    std::snprintf(buf, sizeof buf, "%016llx%016llx", static_cast<unsigned long long>(next()),
+                  static_cast<unsigned long long>(next()));
+    r.trace_id = buf;
+    std::snprintf(buf, sizeof buf, "u%06d", static_cast<int>(next() % 100000));
+    r.user_id = buf;
+    const std::string& msg = pool[next() % pool.size()].message;
+    r.message = msg.substr(0, 90);
+    std::snprintf(buf, sizeof buf,
+                  "{\"ts\":%lld,\"service\":\"%s\",\"host\":\"%s\",\"level\":\"%s\",\"trace_id\":"
+                  "\"%s\",\"user_id\":\"%s\",\"message\":\"%s\"}\n",
+                  static_cast<long long>(r.ts), r.service.c_str(), r.host.c_str(),
+                  std::string(LevelName(r.level)).c_str(), r.trace_id.c_str(), r.user_id.c_str(),
+                  r.message.c_str());
+    raw->append(buf);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+int Main(int argc, char** argv) {
+  bool codecs = false;
+  std::string dir = "/tmp/sawmill-segment-bench";
+  size_t gen_lines = 1'000'000;
+  std::string only;  // comma-separated dataset names; empty: all
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--codecs") == 0) {
+      codecs = true;
+    } else if (std::strcmp(argv[i], "--no-sort") == 0) {
+      sort_rows = false;
+    } else if (std::strcmp(argv[i], "--columns") == 0) {
+      print_columns = true;
+    } else if (std::strcmp(argv[i], "--datasets") == 0 && i + 1 < argc) {
+      only = argv[++i];
+    } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+      dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--lines") == 0 && i + 1 < argc) {
+      gen_lines = std::stoul(argv[++i]);
+    } else {
+      std::fprintf(
+          stderr,
+          "usage: bench_segment [--codecs] [--columns] [--datasets a,b] [--dir DIR] [--lines N]\n");
+      return 2;
+    }
+  }
+  if (!Env::Default()->CreateDirs(dir).ok()) return 1;
+  std::string path = dir + "/bench.seg";
+
+  std::printf("## Segment bytes on disk (hot, index and blooms included) vs the raw text\n\n");
+  std::printf(
+      "| dataset | lines | raw MB | zstd -3 | zstd -19 | segment | seg / zstd-3 | of which index "
+      "| blooms | write lines/s/core | write raw MB/s/core | scan all MB/s/core | scan message "
+      "MB/s/core |\n");
+  std::printf("|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+  for (const testdata::Dataset& d : testdata::RealDatasets()) {
+    if (!only.empty() && ("," + only + ",").find("," + d.name + ",") == std::string::npos) continue;
+    std::vector<Record> records;
+    std::string raw;
+    for (size_t f = 0; f < d.files.size(); ++f) {
+      const std::string& file = d.files[f];
+      // One service per dataset; the folder holding a file is its host.
+      std::vector<Record> part = testdata::LoadRecords(file, 0, d.name);
+      // Files follow each other in time (an hour apart) and in sequence numbers.
+      for (Record& r : part) {
+        r.ts += static_cast<int64_t>(f) * 3'600'000'000'000;
+        r.ingest_ts += static_cast<int64_t>(f) * 3'600'000'000'000;
+        r.seq += records.size();
+        records.push_back(std::move(r));
+      }
+      raw += testdata::RawText(file);
+    }
+    size_t z3 = ZstdSize(raw, 3), z19 = ZstdSize(raw, 19);
+    Measure m = WriteAndScan(path, records);
+    double mb = static_cast<double>(raw.size()) / 1e6;
+    std::printf(
+        "| %s | %llu | %.2f | %zu | %zu | %llu | %.3f | %llu | %llu | %.0f | %.1f | %.1f | %.1f "
+        "|\n",
+        d.name.c_str(), static_cast<unsigned long long>(m.lines), mb, z3, z19,
+        static_cast<unsigned long long>(m.file_bytes),
+        static_cast<double>(m.file_bytes) / static_cast<double>(z3),
+        static_cast<unsigned long long>(m.index_bytes),
+        static_cast<unsigned long long>(m.bloom_bytes), static_cast<double>(m.lines) / m.write_s,
+        mb / m.write_s, mb / m.scan_all_s, mb / m.scan_msg_s);
+    std::fflush(stdout);
+    if (codecs) {
+      const CodecChoice choices[] = {{Codec::kLz4, 0},  {Codec::kZstd, 1}, {Codec::kZstd, 3},
+                                     {Codec::kZstd, 6}, {Codec::kZstd, 9}, {Codec::kZstd, 15}};
+      for (const CodecChoice& c : choices) {
+        OverrideTextCodecForBenchmark(&c);
+        Measure cm = WriteAndScan(path, records);
+        std::printf("|   text codec %s%s | | | | | %llu | %.3f | | | %.0f | %.1f | %.1f | %.1f |\n",
+                    c.codec == Codec::kLz4 ? "lz4" : "zstd ",
+                    c.codec == Codec::kLz4 ? "" : std::to_string(c.level).c_str(),
+                    static_cast<unsigned long long>(cm.file_bytes),
+                    static_cast<double>(cm.file_bytes) / static_cast<double>(z3),
+                    static_cast<double>(cm.lines) / cm.write_s, mb / cm.write_s, mb / cm.scan_all_s,
+                    mb / cm.scan_msg_s);
+        std::fflush(stdout);
+      }
+      OverrideTextCodecForBenchmark(nullptr);
+    }
+  }
+
+  if (gen_lines > 0) {
+    std::string raw;
+    std::vector<Record> records = Generated(gen_lines, &raw);
+    size_t z3 = ZstdSize(raw, 3);
+    Measure m = WriteAndScan(path, records);
+    double mb = static_cast<double>(raw.size()) / 1e6;
+    std::printf("\n## Generated lines (%.0f bytes each as NDJSON), one segment\n\n",
+                static_cast<double>(raw.size()) / static_cast<double>(gen_lines));
+    std::printf(
+        "| lines | raw MB | zstd -3 | segment | seg / zstd-3 | write lines/s | scan all MB/s "
+        "| scan message MB/s |\n|---|---|---|---|---|---|---|---|\n");
+    std::printf("| %zu | %.1f | %zu | %llu | %.3f | %.0f | %.1f | %.1f |\n", gen_lines, mb, z3,
+                static_cast<unsigned long long>(m.file_bytes),
+                static_cast<double>(m.file_bytes) / static_cast<double>(z3),
+                static_cast<double>(m.lines) / m.write_s, mb / m.scan_all_s, mb / m.scan_msg_s);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace sawmill::segment
+
+int main(int argc, char** argv) { return sawmill::segment::Main(argc, argv); }

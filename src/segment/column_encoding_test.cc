@@ -1,0 +1,135 @@
+#include "segment/column_encoding.h"
+
+#include <gtest/gtest.h>
+
+#include <climits>
+#include <random>
+
+#include "segment/testdata.h"
+
+namespace sawmill::segment {
+namespace {
+
+std::vector<int64_t> RoundTripInts(const std::vector<int64_t>& values, Encoding enc) {
+  std::string block;
+  if (enc == Encoding::kDeltaOfDelta) EncodeDeltaOfDelta(values.data(), values.size(), &block);
+  if (enc == Encoding::kDelta) EncodeDelta(values.data(), values.size(), &block);
+  if (enc == Encoding::kRle) {
+    std::vector<uint64_t> u(values.begin(), values.end());
+    EncodeRle(u.data(), u.size(), &block);
+  }
+  EXPECT_EQ(static_cast<Encoding>(block[0]), enc);
+  std::vector<int64_t> out;
+  Status s = DecodeIntColumn(block, values.size(), &out);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  // Every strict prefix of the block is rejected, never read past.
+  for (size_t cut = 0; cut < block.size(); cut += 1 + block.size() / 50) {
+    std::vector<int64_t> partial;
+    EXPECT_FALSE(DecodeIntColumn(block.substr(0, cut), values.size(), &partial).ok()) << cut;
+  }
+  return out;
+}
+
+TEST(ColumnEncoding, IntegersRoundTripIncludingExtremesAndDisorder) {
+  std::mt19937_64 rng(3);
+  std::vector<std::vector<int64_t>> cases = {
+      {},
+      {0},
+      {INT64_MIN, INT64_MAX, 0, -1, INT64_MAX, INT64_MIN},
+      {1'700'000'000'000'000'000, 1'700'000'000'001'000'000, 1'700'000'000'000'500'000},
+  };
+  std::vector<int64_t> regular, random;
+  for (int i = 0; i < 5000; ++i) {
+    regular.push_back(1'700'000'000'000'000'000 + i * 1'000'000LL - (i % 97 == 0 ? 3'000'000 : 0));
+    random.push_back(static_cast<int64_t>(rng()));
+  }
+  cases.push_back(regular);
+  cases.push_back(random);
+  for (const auto& values : cases) {
+    EXPECT_EQ(RoundTripInts(values, Encoding::kDeltaOfDelta), values);
+    EXPECT_EQ(RoundTripInts(values, Encoding::kDelta), values);
+    EXPECT_EQ(RoundTripInts(values, Encoding::kRle), values);
+  }
+  // Regular timestamps cost about a byte each.
+  std::string block;
+  EncodeDeltaOfDelta(regular.data(), regular.size(), &block);
+  EXPECT_LT(block.size(), regular.size() * 2);
+}
+
+std::vector<std::string> RoundTripStrings(const std::vector<std::string>& values, bool dict) {
+  std::vector<std::string_view> views(values.begin(), values.end());
+  std::string block;
+  if (dict) {
+    StringEncodeScratch scratch;
+    EncodeStringColumn(views.data(), views.size(), &scratch, &block);
+  } else {
+    EncodePlain(views.data(), views.size(), &block);
+  }
+  std::vector<std::string_view> out;
+  Status s = DecodeStringColumn(block, values.size(), &out);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  std::vector<std::string_view> partial;
+  if (!block.empty()) {
+    EXPECT_FALSE(
+        DecodeStringColumn(block.substr(0, block.size() - 1), values.size(), &partial).ok());
+  }
+  return std::vector<std::string>(out.begin(), out.end());
+}
+
+TEST(ColumnEncoding, StringsRoundTripPlainAndDictionary) {
+  std::vector<std::string> lowcard, edge;
+  for (int i = 0; i < 3000; ++i) lowcard.push_back(i % 3 == 0 ? "" : "svc" + std::to_string(i % 4));
+  edge = {"",
+          "\r",
+          "a\r\nb",
+          std::string(25000, 'x'),
+          "naïve 日本語 \xF0\x9F\x94\xA5",
+          std::string("nul\0byte", 8)};
+  for (const auto& values : {lowcard, edge}) {
+    EXPECT_EQ(RoundTripStrings(values, false), values);
+    EXPECT_EQ(RoundTripStrings(values, true), values);
+  }
+  // The chooser picks the dictionary for repeated values.
+  std::vector<std::string_view> views(lowcard.begin(), lowcard.end());
+  std::string block;
+  StringEncodeScratch scratch;
+  EncodeStringColumn(views.data(), views.size(), &scratch, &block);
+  EXPECT_EQ(static_cast<Encoding>(block[0]), Encoding::kDict);
+  std::string plain;
+  EncodePlain(views.data(), views.size(), &plain);
+  EXPECT_LT(block.size(), plain.size() / 2);
+}
+
+TEST(ColumnEncoding, RealMessagesAndFieldsRoundTrip) {
+  for (const std::string& rel : testdata::RealFiles()) {
+    std::vector<Record> records =
+        testdata::LoadRecords(testdata::SharedDir() + "/data/real/" + rel, 3000);
+    std::vector<std::string> messages, values;
+    for (const Record& r : records) {
+      messages.push_back(r.message);
+      for (const auto& kv : r.fields) values.push_back(kv.second);
+    }
+    EXPECT_EQ(RoundTripStrings(messages, true), messages) << rel;
+    EXPECT_EQ(RoundTripStrings(values, true), values) << rel;
+  }
+}
+
+TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
+  std::mt19937 rng(9);
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::string junk(rng() % 64, '\0');
+    for (char& c : junk) c = static_cast<char>(rng());
+    if (!junk.empty()) junk[0] = static_cast<char>(1 + rng() % 5);
+    std::vector<int64_t> ints;
+    std::vector<std::string_view> strs;
+    DecodeIntColumn(junk, 1000, &ints).IgnoreError();
+    DecodeStringColumn(junk, 1000, &strs).IgnoreError();
+    for (std::string_view v : strs) {
+      EXPECT_GE(v.data(), junk.data());
+      EXPECT_LE(v.data() + v.size(), junk.data() + junk.size());
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sawmill::segment

@@ -1,0 +1,223 @@
+#include "segment/segment_tools.h"
+
+#include <cinttypes>
+#include <cstdio>
+
+#include "common/coding.h"
+#include "index/bloom.h"
+#include "segment/column_encoding.h"
+#include "segment/segment_file_reader.h"
+
+namespace sawmill::segment {
+
+namespace {
+
+bool IsIntColumn(ColumnId id) {
+  return id == ColumnId::kTs || id == ColumnId::kIngestTs || id == ColumnId::kSeq ||
+         id == ColumnId::kLevel || id == ColumnId::kFlags;
+}
+
+std::string Fmt(const char* format, auto... args) {
+  char buf[512];
+  std::snprintf(buf, sizeof buf, format, args...);
+  return buf;
+}
+
+std::string Quote(std::string_view s, size_t max = 200) {
+  std::string out = "\"";
+  for (size_t i = 0; i < s.size() && i < max; ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += static_cast<char>(c);
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\r') {
+      out += "\\r";
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c < 0x20) {
+      out += Fmt("\\u%04x", c);
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  if (s.size() > max) out += Fmt("...(%zu bytes)", s.size());
+  return out + "\"";
+}
+
+}  // namespace
+
+Status VerifySegment(Env* env, const std::string& path, VerifyReport* report) {
+  auto opened = SegmentFileReader::OpenFile(env, path);
+  if (!opened.ok()) {
+    if (opened.status().IsDataLoss()) {
+      report->problems.push_back(opened.status().message());
+      return Status::OK();
+    }
+    return opened.status();
+  }
+  const SegmentFileReader& reader = **opened;
+  const Footer& footer = reader.footer();
+  std::string raw;
+  auto note = [&](const Status& s) {
+    if (!s.ok()) report->problems.push_back(s.message());
+    return s.ok();
+  };
+  for (uint32_t b = 0; b < footer.blocks.size(); ++b) {
+    bool block_ok = true;
+    for (const ColumnMeta& col : footer.columns) {
+      const BlockRef& ref = col.blocks[b];
+      std::string what = "column '" + col.name + "' block " + std::to_string(b);
+      if (!ref.present()) continue;
+      ++report->blocks_checked;
+      Status s = reader.ReadPhysical(ref, what, &raw, nullptr);
+      if (!note(s)) {
+        block_ok = false;
+        continue;
+      }
+      size_t max_values = footer.blocks[b].rows;
+      if (col.id == ColumnId::kDynamic || col.id == ColumnId::kFieldOverflow) {
+        max_values = kMaxBlockRows * 2048ull;
+      }
+      if (IsIntColumn(col.id)) {
+        std::vector<int64_t> ints;
+        s = DecodeIntColumn(raw, max_values, &ints);
+      } else {
+        std::vector<std::string_view> views;
+        s = DecodeStringColumn(raw, max_values, &views);
+      }
+      if (!s.ok()) {
+        block_ok = false;
+        report->problems.push_back("segment " + path + ": " + what + " at offset " +
+                                   std::to_string(ref.offset) + ": " + s.message());
+      }
+    }
+    if (block_ok) {
+      std::vector<Record> rows;
+      note(reader.ReadBlock(b, kColAll, &rows, nullptr));
+    }
+  }
+  for (const IndexMeta& idx : footer.indexes) {
+    ++report->blocks_checked;
+    auto loaded = reader.LoadIndex(idx.field);
+    if (!note(loaded.status())) continue;
+    if (!loaded.ok()) continue;
+    for (const std::string& value : (*loaded)->Values()) {
+      auto rows = (*loaded)->Lookup(value);
+      if (!rows.ok()) {
+        report->problems.push_back("segment " + path + ": index '" + idx.field + "' value " +
+                                   Quote(value, 60) + ": " + rows.status().message());
+        break;
+      }
+    }
+  }
+  for (const BloomMeta& bloom : footer.blooms) {
+    report->blocks_checked += 2;
+    std::string what = "segment bloom '" + bloom.field + "'";
+    if (note(reader.ReadPhysical(bloom.segment_filter, what, &raw, nullptr)) &&
+        !index::BloomView(raw).valid()) {
+      report->problems.push_back("segment " + path + ": " + what + ": malformed filter");
+    }
+    what = "block blooms '" + bloom.field + "'";
+    if (!note(reader.ReadPhysical(bloom.block_filters, what, &raw, nullptr))) continue;
+    std::string_view in(raw);
+    uint64_t count = 0;
+    bool good = GetVarint64(&in, &count) && count == footer.blocks.size();
+    for (uint64_t b = 0; good && b < count; ++b) {
+      std::string_view filter;
+      good = GetLengthPrefixed(&in, &filter) && index::BloomView(filter).valid();
+    }
+    if (!good || !in.empty()) {
+      report->problems.push_back("segment " + path + ": " + what + ": malformed filters");
+    }
+  }
+  return Status::OK();
+}
+
+Status DumpSegment(Env* env, const std::string& path, size_t rows, std::string* out) {
+  ASSIGN_OR_RETURN(auto reader, SegmentFileReader::OpenFile(env, path));
+  const Footer& f = reader->footer();
+  const SegmentInfo& i = f.info;
+  *out += "segment " + path + "\n";
+  *out += Fmt(
+      "  format version %u, %" PRIu64 " bytes on disk, %" PRIu64 " raw bytes (%.2fx)\n", f.version,
+      i.file_bytes, i.raw_bytes,
+      i.file_bytes ? static_cast<double>(i.raw_bytes) / static_cast<double>(i.file_bytes) : 0.0);
+  *out +=
+      Fmt("  id %" PRIu64 ", tenant %s, partition %u, %" PRIu64 " rows in %zu blocks of <= %u\n",
+          i.id, Quote(i.tenant).c_str(), i.partition, i.rows, f.blocks.size(), f.block_rows);
+  *out += Fmt("  ts [%" PRId64 ", %" PRId64 "], ingest_ts [%" PRId64 ", %" PRId64 "], seq [%" PRIu64
+              ", %" PRIu64 "]\n",
+              i.min_ts, i.max_ts, i.min_ingest_ts, i.max_ingest_ts, i.min_seq, i.max_seq);
+  *out += "blocks:\n";
+  for (size_t b = 0; b < f.blocks.size(); ++b) {
+    const BlockInfo& bi = f.blocks[b];
+    *out += Fmt("  %zu: rows %u..%u ts [%" PRId64 ", %" PRId64 "] ingest_ts [%" PRId64 ", %" PRId64
+                "]\n",
+                b, bi.first_row, bi.first_row + bi.rows - 1, bi.min_ts, bi.max_ts, bi.min_ingest_ts,
+                bi.max_ingest_ts);
+  }
+  *out += "columns:                          blocks    stored bytes       raw bytes   ratio\n";
+  uint64_t total_stored = 0;
+  for (const ColumnMeta& c : f.columns) {
+    uint64_t stored = 0, raw = 0, present = 0;
+    for (const BlockRef& r : c.blocks) {
+      stored += r.size;
+      raw += r.raw_size;
+      present += r.present();
+    }
+    total_stored += stored;
+    std::string name = c.id == ColumnId::kDynamic ? "fields." + c.name : c.name;
+    *out += Fmt("  %-30s %7" PRIu64 " %15" PRIu64 " %15" PRIu64 " %7.2f\n", name.c_str(), present,
+                stored, raw, stored ? static_cast<double>(raw) / static_cast<double>(stored) : 0.0);
+  }
+  *out += Fmt("  %-30s %7s %15" PRIu64 "\n", "(all columns)", "", total_stored);
+  *out += "index:\n";
+  for (const IndexMeta& idx : f.indexes) {
+    *out += Fmt("  %-20s %8" PRIu64 " values %10" PRIu64 " bytes", idx.field.c_str(),
+                idx.distinct_values, idx.ref.size);
+    auto loaded = reader->LoadIndex(idx.field);
+    if (!loaded.ok()) {
+      *out += "  CORRUPT: " + loaded.status().message() + "\n";
+      continue;
+    }
+    std::vector<std::string> values = (*loaded)->Values();
+    std::string sample;
+    for (size_t v = 0; v < values.size() && v < 5; ++v) {
+      auto rows_of = (*loaded)->Lookup(values[v]);
+      sample += (v ? ", " : "") + Quote(values[v], 40) +
+                Fmt("=%" PRIu64, rows_of.ok() ? rows_of->cardinality() : 0);
+    }
+    *out += "  e.g. " + sample + (values.size() > 5 ? ", ..." : "") + "\n";
+  }
+  *out += "blooms:\n";
+  for (const BloomMeta& b : f.blooms) {
+    *out += Fmt("  %-20s %8" PRIu64 " distinct tokens, segment filter %" PRIu64
+                " bytes, block filters %" PRIu64 " bytes\n",
+                b.field.c_str(), b.distinct_tokens, b.segment_filter.size, b.block_filters.size);
+  }
+  *out += Fmt("first %zu rows:\n", rows);
+  size_t shown = 0;
+  for (uint32_t b = 0; b < f.blocks.size() && shown < rows; ++b) {
+    std::vector<Record> recs;
+    RETURN_IF_ERROR(reader->ReadBlock(b, kColAll, &recs, nullptr));
+    for (const Record& r : recs) {
+      if (shown++ >= rows) break;
+      *out +=
+          Fmt("  #%u ts=%" PRId64 " ingest_ts=%" PRId64 " seq=%" PRIu64,
+              f.blocks[b].first_row + static_cast<uint32_t>(shown - 1), r.ts, r.ingest_ts, r.seq);
+      *out += " service=" + Quote(r.service) + " host=" + Quote(r.host) +
+              " level=" + std::string(LevelName(r.level));
+      if (!r.trace_id.empty()) *out += " trace_id=" + Quote(r.trace_id);
+      if (!r.span_id.empty()) *out += " span_id=" + Quote(r.span_id);
+      if (!r.user_id.empty()) *out += " user_id=" + Quote(r.user_id);
+      if (r.flags != 0) *out += Fmt(" flags=%u", r.flags);
+      for (const auto& [k, v] : r.fields) *out += " " + k + "=" + Quote(v, 60);
+      *out += " message=" + Quote(r.message) + "\n";
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace sawmill::segment
