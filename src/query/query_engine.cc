@@ -10,6 +10,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/hash.h"
 #include "query/aggregator.h"
 #include "query/executor.h"
 #include "query/parser.h"
@@ -240,12 +241,17 @@ Result<ContextResponse> QueryEngineImpl::Context(std::string_view tenant, uint64
       }
     }
   };
+  std::optional<uint32_t> partition;
+  if (options_.partitions > 0)
+    partition = PartitionOf(hit->service, hit->host, options_.partitions);
   for (const auto& m : snap->memtables) {
+    if (partition && m.partition != *partition) continue;
     for (const auto& chunk : m.chunks) {
       for (const Record& r : *chunk) offer(r);
     }
   }
   for (const auto& h : snap->segments) {
+    if (partition && h.info.partition != *partition) continue;
     bool need_below = before > 0 && h.info.min_seq < id &&
                       (below.size() < before || h.info.max_seq > below.front().seq);
     bool need_above = after > 0 && h.info.max_seq > id &&

@@ -273,6 +273,7 @@ TEST_F(QueryEngineTest, ContextGivesNeighboursFromTheSameServiceAndHost) {
   testing::FakeEngine engine(snapshot_);
   QueryOptions o;
   o.clock = &clock_;
+  o.partitions = 4;  // as the snapshot was built: only the hit's partition is read
   auto qe = QueryEngine::Create(&engine, o);
   // A record in the middle of the flushed data, and one at the memtable boundary.
   for (size_t index : {size_t{4000}, records_->size() - 505}) {

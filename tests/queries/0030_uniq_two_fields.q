@@ -1,0 +1,1 @@
+service=apache | uniq host, level

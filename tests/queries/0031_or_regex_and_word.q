@@ -1,0 +1,2 @@
+# limit=5
+message~"(?i)exception" OR "connection refused"

@@ -1,0 +1,2 @@
+# all_time=1
+level<=INFO | count by level

@@ -1,0 +1,1 @@
+level=ERROR | head 5 | count
