@@ -61,7 +61,7 @@ class Harness:
             if proc and proc.poll() is None:
                 proc.kill()
                 proc.wait()
-        if ok:
+        if ok and not os.environ.get("SAWMILL_AGENT_KEEP"):
             shutil.rmtree(self.dir, ignore_errors=True)
         else:
             print("kept %s for inspection" % self.dir)
@@ -99,7 +99,8 @@ class Harness:
         self.server = None
 
     def search(self, query, limit=10000):
-        params = urllib.parse.urlencode({"q": query, "all_time": "1", "limit": str(limit)})
+        params = urllib.parse.urlencode({"q": query, "all_time": "1", "limit": str(limit),
+                                         "cache": "0"})
         url = "http://127.0.0.1:%d/api/v1/search?%s" % (self.port, params)
         with urllib.request.urlopen(url, timeout=30) as r:
             return json.loads(r.read())
@@ -157,7 +158,11 @@ class Harness:
     def wait_for(self, what, predicate, timeout=90):
         deadline = time.time() + timeout
         last = None
+        next_report = time.time() + 10
         while time.time() < deadline:
+            if time.time() > next_report:
+                print("still waiting for %s: %r" % (what, last), flush=True)
+                next_report += 10
             try:
                 last = predicate()
                 if last is True:
@@ -256,6 +261,7 @@ def scenario_outage(h):
     if st and st["spool_batches"] == 0:
         fail("nothing was spooled during the outage: %r" % st)
     h.start_server()
+    print("server started again", flush=True)
     time.sleep(3)
     for w in writers:
         w.stop()
