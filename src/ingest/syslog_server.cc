@@ -7,6 +7,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/metrics.h"
 #include "ingest/syslog_framing.h"
 #include "ingest/syslog_parser.h"
 
@@ -51,6 +52,36 @@ Result<std::pair<asio::ip::address, uint16_t>> ParseAddress(const std::string& a
   return std::make_pair(ip, static_cast<uint16_t>(port));
 }
 
+// Process-wide syslog metrics (one listener per process in practice).
+struct SyslogMetrics {
+  prometheus::Counter* tcp_messages;
+  prometheus::Counter* udp_messages;
+  prometheus::Counter* dropped;
+  prometheus::Gauge* connections;
+
+  static SyslogMetrics& Get() {
+    static SyslogMetrics* metrics = [] {
+      auto& registry = MetricsRegistry();
+      auto& messages = prometheus::BuildCounter()
+                           .Name("sawmill_syslog_messages_total")
+                           .Help("Syslog messages received, by transport")
+                           .Register(registry);
+      auto& dropped = prometheus::BuildCounter()
+                          .Name("sawmill_syslog_dropped_total")
+                          .Help("Syslog messages lost because storage refused them")
+                          .Register(registry);
+      auto& connections = prometheus::BuildGauge()
+                              .Name("sawmill_syslog_connections")
+                              .Help("Open syslog TCP connections")
+                              .Register(registry);
+      return new SyslogMetrics{&messages.Add({{"transport", "tcp"}}),
+                               &messages.Add({{"transport", "udp"}}), &dropped.Add({}),
+                               &connections.Add({})};
+    }();
+    return *metrics;
+  }
+};
+
 }  // namespace
 
 struct SyslogServer::Impl {
@@ -84,6 +115,8 @@ struct SyslogServer::Impl {
     if (records->empty()) return;
     Status status = sink->Ingest(options.tenant, "syslog", records);
     if (!status.ok()) {
+      // Syslog has no way to ask the sender to retry: the loss is counted and logged.
+      SyslogMetrics::Get().dropped->Increment(static_cast<double>(records->size()));
       spdlog::warn("syslog: {} records not stored: {}", records->size(), status.ToString());
     }
     records->clear();
@@ -96,8 +129,12 @@ struct SyslogServer::Impl {
       boost::system::error_code ec;
       auto endpoint = socket_.remote_endpoint(ec);
       if (!ec) peer_ = endpoint.address().to_string();
+      SyslogMetrics::Get().connections->Increment();
     }
-    ~Connection() { impl_->connections.fetch_sub(1); }
+    ~Connection() {
+      impl_->connections.fetch_sub(1);
+      SyslogMetrics::Get().connections->Decrement();
+    }
 
     void Read() {
       socket_.async_read_some(asio::buffer(buffer_),
@@ -114,6 +151,7 @@ struct SyslogServer::Impl {
         Record record = ParseSyslogMessage(frame, context);
         if (truncated) record.flags |= kFlagTruncated;
         records.push_back(std::move(record));
+        SyslogMetrics::Get().tcp_messages->Increment();
         if (records.size() >= impl_->options.max_batch) impl_->Deliver(&records);
       };
       if (n > 0) decoder_.Feed(std::string_view(buffer_.data(), n), emit);
@@ -176,6 +214,7 @@ struct SyslogServer::Impl {
     Record record = ParseSyslogMessage(datagram, context);
     if (truncated) record.flags |= kFlagTruncated;
     records->push_back(std::move(record));
+    SyslogMetrics::Get().udp_messages->Increment();
   }
 };
 

@@ -8,6 +8,8 @@
 #include <mutex>
 #include <thread>
 
+#include "common/metrics.h"
+
 namespace sawmill::ingest {
 namespace {
 
@@ -83,6 +85,32 @@ TEST(SyslogServer, PartialFrameAtDisconnectIsStoredAsTruncated) {
   ASSERT_EQ(records.size(), 1u);
   EXPECT_TRUE(records[0].flags & kFlagTruncated);
   EXPECT_EQ(records[0].message, "cut short");
+}
+
+class RefusingSink : public http::IngestSink {
+ public:
+  Status Ingest(const std::string&, std::string_view, std::vector<Record>* records) override {
+    refused_ += records->size();
+    return Status::Unavailable("disk full");
+  }
+  std::atomic<size_t> refused_{0};
+};
+
+TEST(SyslogServer, MessagesStorageRefusesAreCountedAsDropped) {
+  RefusingSink sink;
+  auto server = SyslogServer::Start("127.0.0.1:0", &sink);
+  ASSERT_TRUE(server.ok());
+  asio::io_context io;
+  asio::ip::udp::socket udp(io, asio::ip::udp::v4());
+  udp.send_to(asio::buffer(std::string("<13>1 - h a - - - lost")),
+              {asio::ip::make_address("127.0.0.1"), (*server)->port()});
+  for (int wait = 0; wait < 1000 && sink.refused_.load() == 0; ++wait) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  (*server)->Stop();
+  EXPECT_EQ(sink.refused_.load(), 1u);
+  EXPECT_NE(SerializeMetrics().find("sawmill_syslog_dropped_total 1\n"), std::string::npos)
+      << SerializeMetrics();
 }
 
 TEST(SyslogServer, BadAddressesAreRejected) {
