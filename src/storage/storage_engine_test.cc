@@ -424,6 +424,13 @@ TEST_F(StorageEngineTest, CompactionKeepsContentsAndOldSnapshotsReadable) {
   CrashAndReopen();
   EXPECT_EQ(ReadAll().lines, before.lines);
   EXPECT_EQ(engine_->GetSnapshot("acme")->segments.size(), 1u);
+  const std::string metrics = SerializeMetrics();
+  for (const char* name : {"sawmill_wal_sync_seconds_bucket", "sawmill_memtable_bytes",
+                           "sawmill_segments{tier=\"hot\"}", "sawmill_segment_bytes{tier=\"hot\"}",
+                           "sawmill_flush_seconds_count", "sawmill_compaction_seconds_count",
+                           "sawmill_wal_corrupt_records_total"}) {
+    EXPECT_NE(metrics.find(name), std::string::npos) << name;
+  }
 }
 
 TEST_F(StorageEngineTest, ReportedCorruptionMarksTheSegment) {

@@ -164,5 +164,29 @@ TEST_F(WalManagerTest, ReplayCountsDamagedRecords) {
   EXPECT_EQ(wal->stats().corrupt_records, 1u);
 }
 
+TEST_F(WalManagerTest, DamageInOneFileDoesNotStopReplayOfTheNext) {
+  WalOptions options;
+  options.file_bytes = 1024;
+  {
+    auto wal = OpenWal(options);
+    Replay(wal.get());
+    for (int i = 0; i < 30; ++i)
+      ASSERT_TRUE(Commit(wal.get(), "r" + std::to_string(i) + std::string(100, '.')).ok());
+  }
+  auto names = env_.GetChildren("/data/wal");
+  ASSERT_GE(names->size(), 3u);
+  std::sort(names->begin(), names->end());
+  const std::string victim = "/data/wal/" + (*names)[1];
+  std::string c;
+  ASSERT_TRUE(env_.GetContents(victim, &c).ok());
+  c[11 + 30] ^= 1;  // the first record of the second file
+  ASSERT_TRUE(env_.SetContents(victim, c).ok());
+  auto wal = OpenWal(options);
+  auto seen = Replay(wal.get());
+  EXPECT_EQ(seen.size(), 29u);
+  EXPECT_EQ(seen.back().substr(0, 3), "r29");
+  EXPECT_EQ(wal->stats().corrupt_records, 1u);
+}
+
 }  // namespace
 }  // namespace sawmill::wal
