@@ -3,11 +3,12 @@
 // A level word is easy to mistake in free text ("in error state", "I went"), so a token counts
 // as a level only when it looks like one:
 //   - upper case: INFO, ERROR, WARN, WARNING, FATAL, LOG, DEBUG3, ...
-//   - capitalised (Info, Error, Warning) for the common names;
+//   - capitalised (Info, Error, Warning) for the common names, among the first four words;
 //   - lower case only when decorated: [error], <err>, error:, ##[warning], level=error;
 //   - a single letter (Android's D/I/W/E/V) only in upper case, right after a number, among the
 //     first words;
-//   - a leading syslog/printk priority "<3>" or "<134>".
+//   - a leading syslog/printk priority "<3>" or "<134>";
+//   - an upper-case name between colons of a prefix, as PostgreSQL writes "CET::@:[12760]:LOG:".
 // Pure numbers are never levels here (ParseLevel's "0".."7" would match every counter).
 #include <cctype>
 #include <optional>
@@ -35,9 +36,8 @@ bool EqualsUpper(std::string_view word, std::string_view upper) {
 
 // Names common enough to accept capitalised or (decorated) lower case.
 constexpr std::string_view kCommonNames[] = {
-    "TRACE", "DEBUG", "INFO",     "WARN",   "WARNING",     "ERROR", "ERR",
-    "FATAL", "CRIT",  "CRITICAL", "NOTICE", "EMERG",       "ALERT", "PANIC",
-    "DBG",   "INF",   "WRN",      "SEVERE", "INFORMATION",
+    "TRACE",    "DEBUG",  "INFO",  "WARN",  "WARNING", "ERROR", "ERR", "FATAL", "CRIT",
+    "CRITICAL", "NOTICE", "EMERG", "ALERT", "PANIC",   "DBG",   "INF", "WRN",   "SEVERE",
 };
 
 bool IsCommonName(std::string_view word) {
@@ -115,7 +115,29 @@ std::optional<Level> TokenLevel(std::string_view token, size_t index, std::strin
     return (!prev.empty() && IsDigit(prev.back())) ? level : std::nullopt;
   }
   if (all_upper) return level;
-  if (IsCommonName(token) && (capitalised || decorated)) return level;
+  // "Info" right after a timestamp is a level; "Trace cache" deep in a message is prose.
+  if (IsCommonName(token) && (decorated || (capitalised && index <= 3))) return level;
+  return std::nullopt;
+}
+
+// A level glued into a colon-separated prefix, as PostgreSQL's log_line_prefix writes it:
+// "CET::@:[12760]:ERROR:". Only upper-case names of three letters or more count here.
+std::optional<Level> ColonPartLevel(std::string_view token) {
+  if (token.find(':') == std::string_view::npos) return std::nullopt;
+  size_t start = 0;
+  while (start <= token.size()) {
+    size_t end = token.find(':', start);
+    if (end == std::string_view::npos) end = token.size();
+    std::string_view part = token.substr(start, end - start);
+    bool upper = part.size() >= 3;
+    for (char ch : part) {
+      if (!IsUpper(ch) && !IsDigit(ch)) upper = false;
+    }
+    if (upper) {
+      if (std::optional<Level> level = WordLevel(part)) return level;
+    }
+    start = end + 1;
+  }
   return std::nullopt;
 }
 
@@ -169,6 +191,7 @@ std::optional<Level> FindLevelNearStart(std::string_view line) {
     if (end == pos) break;
     std::string_view token = line.substr(pos, end - pos);
     if (std::optional<Level> level = TokenLevel(token, index, prev)) return level;
+    if (std::optional<Level> level = ColonPartLevel(token)) return level;
     prev = token;
     pos = end;
   }

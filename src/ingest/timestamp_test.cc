@@ -138,10 +138,20 @@ TEST(SniffPlainLine, FindsTheLevelToken) {
       Level::kFatal);
 }
 
+TEST(SniffPlainLine, FindsALevelGluedIntoAPostgresPrefix) {
+  EXPECT_EQ(Sniff("2020-03-11 20:40:43 CET::@:[12760]:LOG:  starting PostgreSQL 12.2").level,
+            Level::kInfo);
+  EXPECT_EQ(Sniff("2020-03-11 20:41:02 CET:[local]:postgres@db:[1270]:ERROR:  relation").level,
+            Level::kError);
+  EXPECT_EQ(Sniff("see http://example.com:8080/path for details").level, std::nullopt);
+}
+
 TEST(SniffPlainLine, ProseIsNotALevel) {
   EXPECT_EQ(Sniff("mod_jk child workerEnv in error state 6").level, std::nullopt);
   EXPECT_EQ(Sniff("I think the info was wrong").level, std::nullopt);
   EXPECT_EQ(Sniff("copied 7 files").level, std::nullopt);
+  EXPECT_EQ(Sniff("Nov 9 12:10:43 local@tbird-admin1 CPU: Trace cache: 12K uops").level,
+            std::nullopt);
 }
 
 }  // namespace
