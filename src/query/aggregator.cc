@@ -239,6 +239,12 @@ std::vector<Row> Aggregator::Finish(const TimeRange& range, bool all_time,
               break;
             }
           }
+        } else if (first <= last) {
+          // Only reachable with all_time=1 over data spanning more than kMaxBuckets buckets.
+          warnings->push_back("the matching lines span more than " + std::to_string(kMaxBuckets) +
+                              " buckets of " + FormatDuration(bucket_ns_) +
+                              ": empty buckets are left out; use a wider bucket or a time range");
+          for (const auto& [key, n] : counts_) rows.push_back(make_row(key, n, true));
         }
       } else {
         for (const auto& [key, n] : counts_) rows.push_back(make_row(key, n, true));

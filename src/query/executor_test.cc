@@ -120,6 +120,19 @@ TEST_F(ExecutorDifferential, ByteLimitGivesAPartialAnswerWithAWarning) {
   EXPECT_LT(std::get<int64_t>(r.rows[0][0].second), static_cast<int64_t>(records_->size()));
 }
 
+TEST_F(ExecutorDifferential, AllTimeBucketsOverTooLongASpanKeepTheNonEmptyOnes) {
+  auto query = std::make_shared<const Query>(*ParseQuery("* | count by bucket(1ms)"));
+  ExecOptions o;
+  o.range = {INT64_MIN, INT64_MAX, false};
+  o.all_time = true;
+  ExecResult r = Execute(testing::MakeSnapshot("default", *records_, 1, 1, 0, 256), query, o);
+  EXPECT_EQ(r.rows.size(), records_->size()) << "one line per 700 ms: every bucket has one";
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_EQ(r.warnings[0],
+            "the matching lines span more than 10000 buckets of 1ms: empty buckets are left out; "
+            "use a wider bucket or a time range");
+}
+
 TEST_F(ExecutorDifferential, EmptyBucketsArePresent) {
   std::vector<Record> few(records_->begin(), records_->begin() + 10);
   auto snapshot = testing::MakeSnapshot("default", few, 1, 1, 0, 256);
