@@ -41,6 +41,9 @@ struct EngineOptions {
   uint32_t compaction_min_inputs = 4;
   // Compaction reads and writes at most about this many bytes per second (yields to ingestion).
   uint64_t compaction_bytes_per_sec = 64ull << 20;
+  // When memtables hold twice memtable_cap_bytes (flushing cannot keep up, e.g. the disk is
+  // failing), Append waits up to this long for flushes, then returns Unavailable.
+  int64_t append_stall_ns = 30'000'000'000;
   // SQLite catalog file; empty: DIR/catalog.db. SQLite does its own I/O, so an Env other than
   // the default (e.g. FaultInjectionEnv) needs a real path here, or gets an in-memory catalog.
   std::string catalog_path;

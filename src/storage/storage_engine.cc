@@ -327,7 +327,7 @@ Status StorageEngine::Append(std::string_view tenant, std::vector<Record>* recor
     if (memtable_bytes_ >= hard_limit && options_.background_threads) {
       // Flushing is behind: hold writers back rather than grow without bound.
       work_cv_.notify_all();
-      flushed_cv_.wait_for(l, std::chrono::seconds(30),
+      flushed_cv_.wait_for(l, std::chrono::nanoseconds(options_.append_stall_ns),
                            [&] { return memtable_bytes_ < hard_limit || closing_; });
       if (closing_) return Status::Unavailable("storage engine is closing");
       if (memtable_bytes_ >= hard_limit) {

@@ -527,6 +527,78 @@ TEST_F(StorageEngineTest, EveryCrashPointKeepsAcknowledgedLinesExactlyOnce) {
   }
 }
 
+// Fails every file creation under DIR/segments (a broken segment disk); the WAL still works.
+class NoSegmentsEnv final : public Env {
+ public:
+  explicit NoSegmentsEnv(Env* base) : base_(base) {}
+  std::atomic<bool> failing{true};
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    if (failing && p.find("/segments/") != std::string::npos) {
+      return Status::IOError(p + ": Input/output error (injected)");
+    }
+    return base_->NewWritableFile(p);
+  }
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& p) override {
+    return base_->NewAppendableFile(p);
+  }
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& p) override {
+    return base_->NewRandomAccessFile(p);
+  }
+  Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& p) override {
+    return base_->NewSequentialFile(p);
+  }
+  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
+  Result<std::vector<std::string>> GetChildren(const std::string& d) override {
+    return base_->GetChildren(d);
+  }
+  Result<uint64_t> GetFileSize(const std::string& p) override { return base_->GetFileSize(p); }
+  Status RemoveFile(const std::string& p) override { return base_->RemoveFile(p); }
+  Status RenameFile(const std::string& a, const std::string& b) override {
+    return base_->RenameFile(a, b);
+  }
+  Status CreateDirs(const std::string& d) override { return base_->CreateDirs(d); }
+  Status RemoveDir(const std::string& d) override { return base_->RemoveDir(d); }
+  Status SyncDir(const std::string& d) override { return base_->SyncDir(d); }
+
+ private:
+  Env* base_;
+};
+
+TEST_F(StorageEngineTest, MemoryStaysBoundedWhenFlushesFail) {
+  NoSegmentsEnv env(env_.get());
+  options_.env = &env;
+  options_.background_threads = true;
+  options_.memtable_cap_bytes = 32 << 10;
+  options_.append_stall_ns = 100 * kNanosPerMilli;
+  OpenEngine();
+  std::set<int> acked;
+  bool refused = false;
+  for (int i = 0; i < 100 && !refused; ++i) {
+    Status s = Append(i * 20, 20);
+    if (s.ok()) {
+      for (int n = i * 20; n < i * 20 + 20; ++n) acked.insert(n);
+    } else {
+      EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+      refused = true;
+    }
+    // Never more than twice the cap plus the batch that crossed it.
+    EXPECT_LE(engine_->stats().memtable_bytes, 2 * options_.memtable_cap_bytes + (16 << 10));
+  }
+  EXPECT_TRUE(refused);
+  // The disk comes back: flushes drain the memtables and appends are accepted again.
+  env.failing = false;
+  Status s;
+  for (int i = 0; i < 100; ++i) {
+    s = Append(5000, 1);
+    if (s.ok()) break;
+  }
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_TRUE(engine_->Flush().ok());
+  Contents c = ReadAll();
+  for (int n : acked) EXPECT_EQ(c.lines[Batch(n, 1)[0].message], 1) << n;
+  engine_.reset();
+}
+
 // On the real file system: a second engine on the same directory is refused with a clear error
 // until the first one is gone.
 TEST_F(StorageEngineTest, DataDirectoryIsUsedByOneEngineAtATime) {
