@@ -263,10 +263,27 @@ Status StorageEngine::Init() {
   return Status::OK();
 }
 
+bool StorageEngine::Covered(const Key& key, uint64_t seq) const {
+  auto it = covered_.find(key);
+  if (it == covered_.end()) return false;
+  // Sorted by first seq, with each second replaced by the running maximum of the ends: some
+  // range starting at or before "seq" reaches it exactly when the running maximum there does.
+  const auto& ranges = it->second;
+  auto pos = std::upper_bound(ranges.begin(), ranges.end(), seq,
+                              [](uint64_t s, const auto& range) { return s < range.first; });
+  return pos != ranges.begin() && std::prev(pos)->second >= seq;
+}
+
 Status StorageEngine::ReplayWal() {
   {
     std::lock_guard<std::mutex> l(mu_);
     replaying_ = true;
+    for (auto& [key, ranges] : covered_) {
+      std::sort(ranges.begin(), ranges.end());
+      for (size_t i = 1; i < ranges.size(); ++i) {
+        ranges[i].second = std::max(ranges[i].second, ranges[i - 1].second);
+      }
+    }
   }
   uint64_t replayed = 0, skipped = 0;
   std::vector<Record> records;
@@ -280,11 +297,7 @@ Status StorageEngine::ReplayWal() {
       std::lock_guard<std::mutex> l(mu_);
       for (const Record& r : records) {
         Key key{r.tenant, PartitionOf(r.service, r.host, options_.partitions)};
-        auto it = covered_.find(key);
-        if (it != covered_.end() &&
-            std::any_of(it->second.begin(), it->second.end(), [&](const auto& range) {
-              return range.first <= r.seq && r.seq <= range.second;
-            })) {
+        if (Covered(key, r.seq)) {
           ++skipped;
           continue;
         }

@@ -85,6 +85,8 @@ class StorageEngine final : public Engine {
   explicit StorageEngine(const EngineOptions& options);
   Status Init();
   Status ReplayWal();
+  // True when "seq" of "key" is in a registered segment (replay only). REQUIRES: mu_ held.
+  bool Covered(const Key& key, uint64_t seq) const;
   // Called by the WAL commit leader for each durable batch, in seq order.
   void ApplyBatch(wal::WalBatch& batch);
   void InsertLocked(const Key& key, const Record& record);  // REQUIRES: mu_ held
@@ -135,7 +137,8 @@ class StorageEngine final : public Engine {
   bool replaying_ = false;           // GUARDED_BY(mu_)
   bool closing_ = false;             // GUARDED_BY(mu_)
   bool closed_ = false;              // GUARDED_BY(mu_)
-  // Replay: (tenant, partition) -> seq ranges already in registered segments.
+  // Replay: (tenant, partition) -> seq ranges already in registered segments, sorted by first
+  // seq, with second turned into the running maximum of the ends (see Covered).
   std::map<Key, std::vector<std::pair<uint64_t, uint64_t>>> covered_;
 
   int lock_fd_ = -1;  // flock on DIR/LOCK (POSIX Env only)
