@@ -26,8 +26,8 @@ int RunServerCommand(int argc, char** argv) {
   std::vector<CLI::Option*> flags(options.size());
   for (size_t i = 0; i < options.size(); ++i) {
     std::string description = options[i].description;
-    if (options[i].text != nullptr && !options[i].text->empty()) {
-      description += " (default " + *options[i].text + ")";
+    if (std::string value = http::FormatOption(options[i]); !value.empty()) {
+      description += " (default " + value + ")";
     }
     flags[i] = app.add_option(http::FlagName(options[i]), raw[i], description);
   }
@@ -58,6 +58,10 @@ int RunServerCommand(int argc, char** argv) {
     std::fprintf(stderr,
                  "sawmill server: --data DIR is required (flag or 'data:' in --config)\n"
                  "Run 'sawmill server --help' for the options.\n");
+    return 2;
+  }
+  if (Status status = http::ValidateServerConfig(config); !status.ok()) {
+    std::fprintf(stderr, "sawmill server: %s\n", status.message().c_str());
     return 2;
   }
   return http::RunServer(config);

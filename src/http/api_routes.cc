@@ -258,14 +258,7 @@ HttpResponse HandleFlush(ApiState* state, const HttpRequest&) {
 }
 
 HttpResponse HandleMetrics(ApiState* state, const HttpRequest&) {
-  auto& metrics = HttpMetrics::Get();
-  metrics.SetReady(state->ready.load());
-  if (storage::Engine* engine = state->engine.load()) {
-    storage::EngineStats stats = engine->stats();
-    tail::TailHub* hub = state->hub.load();
-    metrics.SetEngineGauges(stats.memtable_bytes, stats.segments, stats.segment_bytes,
-                            stats.wal_bytes, hub != nullptr ? hub->sessions() : 0);
-  }
+  HttpMetrics::Get().SetReady(state->ready.load() && !state->stopping.load());
   HttpResponse response;
   response.status = 200;
   response.content_type = "text/plain; version=0.0.4; charset=utf-8";
@@ -319,6 +312,7 @@ int ErrorPosition(std::string_view message, std::string_view query) {
 }
 
 void RegisterApiRoutes(Router* router, ApiState* state) {
+  HttpMetrics::Get();  // registers the families so that /metrics lists them from the start
   router->Add("POST", "/api/v1/ingest",
               [state](const HttpRequest& r) { return HandleIngest(state, r); });
   router->Add("GET", "/api/v1/search",

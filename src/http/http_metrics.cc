@@ -16,7 +16,6 @@ struct HttpMetrics::Impl {
   prometheus::Family<prometheus::Histogram>& query_seconds;
   prometheus::Family<prometheus::Counter>& cache;
   prometheus::Family<prometheus::Gauge>& tail;
-  prometheus::Family<prometheus::Gauge>& engine;
   prometheus::Family<prometheus::Gauge>& ready;
 };
 
@@ -69,10 +68,6 @@ HttpMetrics::HttpMetrics() {
           .Help("Open live-tail connections, by transport (websocket, sse)")
           .Register(r),
       prometheus::BuildGauge()
-          .Name("sawmill_server_engine")
-          .Help("Storage engine figures refreshed at each scrape, by name")
-          .Register(r),
-      prometheus::BuildGauge()
           .Name("sawmill_server_ready")
           .Help("1 once the WAL has been replayed and the server accepts traffic")
           .Register(r),
@@ -107,16 +102,6 @@ void HttpMetrics::ObserveQuery(std::string_view kind, double seconds, bool cache
 
 void HttpMetrics::SetTailConnections(std::string_view transport, int64_t delta) {
   impl_->tail.Add({{"transport", std::string(transport)}}).Increment(static_cast<double>(delta));
-}
-
-void HttpMetrics::SetEngineGauges(uint64_t memtable_bytes, uint64_t segments,
-                                  uint64_t segment_bytes, uint64_t wal_bytes,
-                                  uint64_t tail_sessions) {
-  impl_->engine.Add({{"name", "memtable_bytes"}}).Set(static_cast<double>(memtable_bytes));
-  impl_->engine.Add({{"name", "segments"}}).Set(static_cast<double>(segments));
-  impl_->engine.Add({{"name", "segment_bytes"}}).Set(static_cast<double>(segment_bytes));
-  impl_->engine.Add({{"name", "wal_bytes"}}).Set(static_cast<double>(wal_bytes));
-  impl_->engine.Add({{"name", "tail_sessions"}}).Set(static_cast<double>(tail_sessions));
 }
 
 void HttpMetrics::SetReady(bool ready) { impl_->ready.Add({}).Set(ready ? 1 : 0); }

@@ -25,9 +25,6 @@ class HttpMetrics {
   // "kind": "filter", "pipe" or "context".
   void ObserveQuery(std::string_view kind, double seconds, bool cache_hit);
   void SetTailConnections(std::string_view transport, int64_t delta);
-  // Values the engine reports, refreshed on each scrape.
-  void SetEngineGauges(uint64_t memtable_bytes, uint64_t segments, uint64_t segment_bytes,
-                       uint64_t wal_bytes, uint64_t tail_sessions);
   void SetReady(bool ready);
 
  private:

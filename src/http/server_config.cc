@@ -53,6 +53,22 @@ std::string FlagName(const ConfigOption& option) {
   return flag;
 }
 
+std::string FormatOption(const ConfigOption& option) {
+  if (option.type == OptionType::kString) return *option.text;
+  uint64_t v = *option.number;
+  switch (option.type) {
+    case OptionType::kBytes:
+      if (v != 0 && v % (1ull << 30) == 0) return std::to_string(v >> 30) + "GiB";
+      if (v != 0 && v % (1ull << 20) == 0) return std::to_string(v >> 20) + "MiB";
+      if (v != 0 && v % 1024 == 0) return std::to_string(v >> 10) + "KiB";
+      return std::to_string(v);
+    case OptionType::kDuration:
+      if (v % 1000 == 0) return std::to_string(v / 1000) + "s";
+      return std::to_string(v) + "ms";
+    default: return std::to_string(v);
+  }
+}
+
 namespace {
 
 // Splits "64MiB" into 64 and "mib".
@@ -178,6 +194,32 @@ Status LoadServerConfigFile(const std::string& path, const std::set<std::string>
     }
     Status status = SetOption(*found, item.second.Scalar());
     if (!status.ok()) return status.WithContext("--config " + path);
+  }
+  return Status::OK();
+}
+
+Status ValidateServerConfig(const ServerConfig& c) {
+  auto at_least = [](const char* key, uint64_t value, uint64_t min, const char* shown) {
+    if (value >= min) return Status::OK();
+    return Status::InvalidArgument(std::string(key) + ": must be at least " + shown);
+  };
+  RETURN_IF_ERROR(at_least("max_body", c.max_body_bytes, 1024, "1KiB"));
+  RETURN_IF_ERROR(at_least("max_decoded_body", c.max_decoded_bytes, c.max_body_bytes, "max_body"));
+  RETURN_IF_ERROR(at_least("max_line", c.max_line_bytes, 64, "64"));
+  RETURN_IF_ERROR(at_least("max_connections", c.max_connections, 1, "1"));
+  RETURN_IF_ERROR(at_least("read_timeout", c.read_timeout_ms, 100, "100ms"));
+  RETURN_IF_ERROR(at_least("idle_timeout", c.idle_timeout_ms, 100, "100ms"));
+  RETURN_IF_ERROR(at_least("workers", c.worker_threads, 1, "1"));
+  RETURN_IF_ERROR(at_least("io_threads", c.io_threads, 1, "1"));
+  RETURN_IF_ERROR(at_least("tail_queue", c.tail_queue_records, 1, "1"));
+  RETURN_IF_ERROR(at_least("heartbeat", c.heartbeat_ms, 100, "100ms"));
+  RETURN_IF_ERROR(at_least("flush_interval", c.flush_interval_ms, 100, "100ms"));
+  if (c.worker_threads > 1024 || c.io_threads > 256) {
+    return Status::InvalidArgument("workers: at most 1024 (io_threads: at most 256)");
+  }
+  if (c.read_timeout_ms > 86'400'000 || c.idle_timeout_ms > 86'400'000 ||
+      c.heartbeat_ms > 3'600'000 || c.shutdown_timeout_ms > 86'400'000) {
+    return Status::InvalidArgument("timeouts: at most 24h (heartbeat: at most 1h)");
   }
   return Status::OK();
 }

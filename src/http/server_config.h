@@ -49,6 +49,9 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* config);
 // "--max-body" for "max_body".
 std::string FlagName(const ConfigOption& option);
 
+// The option's current value as a flag would take it: "64MiB", "30s", "1024", "127.0.0.1:9640".
+std::string FormatOption(const ConfigOption& option);
+
 // Parses "text" into the option: sizes "64MiB", "256KiB", "1GiB", "10MB" or plain bytes;
 // durations "500ms", "30s", "5m", "1h" or plain seconds; counts as plain integers.
 // Errors: InvalidArgument naming the option and the value.
@@ -59,6 +62,10 @@ Status SetOption(const ConfigOption& option, std::string_view text);
 // column), an unknown key or a bad value (naming the key).
 Status LoadServerConfigFile(const std::string& path, const std::set<std::string>& set_by_flags,
                             ServerConfig* config);
+
+// Checks the values make sense together (e.g. workers >= 1, heartbeat >= 100ms).
+// Errors: InvalidArgument naming the option.
+Status ValidateServerConfig(const ServerConfig& config);
 
 // Splits "host:port" ("127.0.0.1:9640", "[::1]:9640", ":9640" = all interfaces,
 // "localhost:9640"). Errors: InvalidArgument.

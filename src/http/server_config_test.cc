@@ -38,6 +38,28 @@ TEST(ServerConfig, SizesAndDurationsTakeUnits) {
   EXPECT_EQ(config.heartbeat_ms, 5000u);
 }
 
+TEST(ServerConfig, DefaultsPrintAsTheyAreWritten) {
+  ServerConfig config;
+  auto options = ServerOptions(&config);
+  EXPECT_EQ(FormatOption(Find(options, "max_body")), "64MiB");
+  EXPECT_EQ(FormatOption(Find(options, "max_line")), "256KiB");
+  EXPECT_EQ(FormatOption(Find(options, "read_timeout")), "30s");
+  EXPECT_EQ(FormatOption(Find(options, "max_connections")), "1024");
+  EXPECT_EQ(FormatOption(Find(options, "http")), "127.0.0.1:9640");
+}
+
+TEST(ServerConfig, NonsenseCombinationsAreRefused) {
+  ServerConfig config;
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+  config.worker_threads = 0;
+  Status status = ValidateServerConfig(config);
+  EXPECT_TRUE(status.IsInvalidArgument());
+  EXPECT_NE(status.message().find("workers"), std::string::npos);
+  config = ServerConfig();
+  config.heartbeat_ms = 0;
+  EXPECT_FALSE(ValidateServerConfig(config).ok());
+}
+
 TEST(ServerConfig, BadValueNamesTheOption) {
   ServerConfig config;
   auto options = ServerOptions(&config);
