@@ -42,6 +42,8 @@ std::string_view StripSyslogPriority(std::string_view message, std::optional<Lev
 
 namespace {
 
+constexpr size_t kMaxClients = 256;
+
 class SyslogInput final : public PushedInput {
  public:
   SyslogInput(std::unique_ptr<InputContext> context, uint64_t max_line_bytes, int udp, int tcp)
@@ -122,11 +124,9 @@ class SyslogInput final : public PushedInput {
         }
         ++index;
       }
+      bool accept = false;
       if (tcp_ >= 0) {
-        if (fds[index].revents & POLLIN) {
-          int fd = ::accept4(tcp_, nullptr, nullptr, SOCK_CLOEXEC);
-          if (fd >= 0) clients_.push_back({fd, {}});
-        }
+        accept = (fds[index].revents & POLLIN) != 0;
         ++index;
       }
       std::vector<Client> alive;
@@ -147,6 +147,14 @@ class SyslogInput final : public PushedInput {
           alive.push_back(std::move(client));
         } else {
           ::close(client.fd);
+        }
+      }
+      if (accept) {
+        int fd = ::accept4(tcp_, nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0 && alive.size() < kMaxClients) {
+          alive.push_back({fd, {}});
+        } else if (fd >= 0) {
+          ::close(fd);
         }
       }
       clients_ = std::move(alive);
