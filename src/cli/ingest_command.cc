@@ -4,6 +4,7 @@
 #include <zstd.h>
 
 #include <CLI/CLI.hpp>
+#include <algorithm>
 #include <boost/json.hpp>
 #include <cerrno>
 #include <chrono>
@@ -215,6 +216,9 @@ int RunIngestCommand(int argc, char** argv) {
     return 2;
   }
   if (files.empty()) files.push_back("-");
+  if (!quiet && IsTerminal(stdin) && std::find(files.begin(), files.end(), "-") != files.end()) {
+    std::fprintf(stderr, "reading lines from standard input (Ctrl-D to end)\n");
+  }
   // Every file must open before anything is sent, so a typo sends nothing.
   std::vector<FILE*> handles;
   for (const std::string& name : files) {

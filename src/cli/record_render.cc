@@ -106,7 +106,8 @@ std::string StatsLine(const json::object& stats, size_t count, bool pipe) {
          Thousands(Uint(stats, "blocks_total")) + " read (" +
          HumanBytes(Uint(stats, "bytes_read_compressed")) + ")";
   // memtable rows are a part of rows_scanned.
-  out += " · " + Thousands(Uint(stats, "rows_scanned")) + " rows scanned";
+  const uint64_t scanned = Uint(stats, "rows_scanned");
+  out += " · " + Thousands(scanned) + (scanned == 1 ? " row scanned" : " rows scanned");
   if (uint64_t memtable = Uint(stats, "memtable_rows_scanned"); memtable > 0) {
     out += " (" + Thousands(memtable) + " in memtables)";
   }
