@@ -59,6 +59,21 @@ test('bulk helper indexes ECS documents', async () => {
   assert.equal(errorsOnly.length, 1);
 });
 
+test('single-document index API', async () => {
+  const word = nonce('esdoc');
+  const response = await client.index({
+    index: 'logs-single', id: 'doc-1',
+    document: { message: `one document ${word}`, level: 'warn', service: 'single', host: 'h1' },
+  });
+  assert.equal(response.result, 'created');
+  assert.equal(response._id, 'doc-1');
+  const hits = await search(server.url, word);
+  assert.equal(hits.length, 1);
+  assert.equal(hits[0].level, 'WARN');
+  assert.equal(hits[0].service, 'single');
+  assert.equal(hits[0].fields._id, 'doc-1');
+});
+
 test('update and delete are refused per item, the way the helper reports drops', async () => {
   const dropped = [];
   const result = await client.helpers.bulk({
