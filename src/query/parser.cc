@@ -317,7 +317,15 @@ class Parser {
         n->regex = std::move(re);
         break;
       }
-      case TokenKind::kColon: n->op = FieldOp::kGlob; break;
+      case TokenKind::kColon:
+        n->op = FieldOp::kGlob;
+        // The wildcard matcher is O(text x pattern) at worst: keep the pattern short.
+        if (v.text.size() > kMaxGlobBytes) {
+          throw SyntaxError{"a wildcard pattern may be at most " + std::to_string(kMaxGlobBytes) +
+                                " bytes long; use ~ with a regular expression instead",
+                            v.offset};
+        }
+        break;
       default: Unexpected(op);
     }
     if (negate) return Not(n, name.offset);
@@ -481,6 +489,7 @@ class Parser {
   }
 
   static constexpr int kMaxDepth = 100;
+  static constexpr size_t kMaxGlobBytes = 256;
   static constexpr size_t kMaxQueryBytes = 64 * 1024;
 
   std::string_view text_;

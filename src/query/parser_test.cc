@@ -107,6 +107,9 @@ TEST(Parser, DeepNestingAndHugeQueriesAreRejectedNotCrashing) {
   std::string nots;
   for (int i = 0; i < 200; ++i) nots += "NOT ";
   EXPECT_EQ(ErrorOf(nots + "a"), "nesting deeper than 100 levels of NOT and parentheses at 1:401");
+  EXPECT_EQ(ErrorOf("message:" + std::string(300, '*')),
+            "a wildcard pattern may be at most 256 bytes long; use ~ with a regular expression "
+            "instead at 1:9");
   std::string huge(70000, 'a');
   EXPECT_EQ(ErrorOf(huge), "the query is 70000 bytes long; at most 65536 are allowed at 1:1");
   std::string wide;
