@@ -129,7 +129,8 @@ done
 kill -TERM "$server_pid"
 wait "$server_pid"
 expect_eq "server exit on SIGTERM" 0 $?
-"$bin" server --data "$work/data" --http "127.0.0.1:$port" >>"$work/server.log" 2>&1 &
+# (Restarted with small tail queues for the slow-client check below.)
+"$bin" server --data "$work/data" --http "127.0.0.1:$port" --tail-queue 100 >>"$work/server.log" 2>&1 &
 server_pid=$!
 reconnected=no
 for _ in $(seq 1 150); do
@@ -152,5 +153,35 @@ grep -q 'reconnecting in' "$work/tail2.err" && ok "tail said it was reconnecting
 # What was acknowledged before the restart is still there.
 got=$("$bin" search --server "$url" 'service=checkout trace_id=abc123' 2>/dev/null | wc -l)
 expect_eq "acknowledged lines after the restart" 1 "$got"
+
+# A tail client that stops reading (SIGSTOP) loses lines but is told how many: every ingested line
+# is either printed or counted in a "... N lines dropped" notice once it reads again.
+"$bin" tail --server "$url" --service=slow >"$work/tail3.out" 2>"$work/tail3.err" &
+tail_pid=$!
+for _ in $(seq 1 100); do
+  curl -s "$url/metrics" | grep -q '^sawmill_tail_sessions 1' && break
+  sleep 0.1
+done
+kill -STOP "$tail_pid"
+total=100000
+python3 -c "
+import json
+for i in range($total):
+    print(json.dumps({'service': 'slow', 'msg': 'line %d ' % i + 'x' * 100}))" >"$work/slow.ndjson"
+"$bin" ingest -q --server "$url" "$work/slow.ndjson"
+kill -CONT "$tail_pid"
+accounted=0
+for _ in $(seq 1 100); do
+  printed=$(grep -c ' line ' "$work/tail3.out")
+  dropped=$(grep -o '^\.\.\. [0-9,]* line' "$work/tail3.out" | tr -dc '0-9\n' | awk '{ s += $1 } END { print s + 0 }')
+  accounted=$((printed + ${dropped:-0}))
+  [ "$accounted" -ge "$total" ] && break
+  sleep 0.1
+done
+kill "$tail_pid" 2>/dev/null
+tail_pid=""
+expect_eq "slow tail: printed + dropped" "$total" "$accounted"
+grep -q 'lines dropped' "$work/tail3.out" && ok "slow tail was told about drops" ||
+  bad "no dropped notice: $(tail -3 "$work/tail3.out")"
 
 exit $fail
