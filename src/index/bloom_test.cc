@@ -66,6 +66,18 @@ TEST(WordHash, AgreesWithTheTokenizer) {
     ForEachWord(text, [&](std::string_view w) { want.push_back(BloomHash(w)); });
     EXPECT_EQ(got, want) << text;
   }
+  EXPECT_TRUE(IsNumberWord("12345"));
+  EXPECT_TRUE(IsNumberWord("10ms"));
+  EXPECT_TRUE(IsNumberWord("0513221z"));
+  EXPECT_FALSE(IsNumberWord("3d0481c2e7939b31"));
+  EXPECT_FALSE(IsNumberWord("e1234"));
+  EXPECT_FALSE(IsNumberWord("12345abcd"));
+  EXPECT_FALSE(IsNumberWord("27t19"));
+  std::vector<uint64_t> without;
+  std::string scratch;
+  AppendWordHashes("took 10ms for 42 rows of 3d0481c2", &scratch, &without, false);
+  EXPECT_EQ(without, (std::vector<uint64_t>{BloomHash("took"), BloomHash("for"), BloomHash("rows"),
+                                            BloomHash("of"), BloomHash("3d0481c2")}));
   EXPECT_TRUE(IsSingleFoldedWord("refused"));
   EXPECT_FALSE(IsSingleFoldedWord("Refused"));
   EXPECT_FALSE(IsSingleFoldedWord("two words"));

@@ -11,11 +11,10 @@ void InvertedIndexBuilder::Add(std::string_view value, uint32_t row) {
   if (last_entry_ != UINT32_MAX && entries_[last_entry_].value == value) {
     e = &entries_[last_entry_];
   } else {
-    auto it = by_value_.find(value);
-    if (it == by_value_.end()) {
-      it = by_value_.emplace(std::string(value), static_cast<uint32_t>(entries_.size())).first;
+    auto [it, inserted] = by_value_.try_emplace(value, static_cast<uint32_t>(entries_.size()));
+    if (inserted) {
       entries_.emplace_back();
-      entries_.back().value = std::string(value);
+      entries_.back().value = value;
     }
     last_entry_ = it->second;
     e = &entries_[last_entry_];

@@ -26,7 +26,9 @@ inline constexpr uint8_t kInvertedIndexVersion = 1;
 // Fed rows in increasing row order. Not thread-safe.
 class InvertedIndexBuilder {
  public:
-  // REQUIRES: "row" is not smaller than any row added before.
+  // REQUIRES: "row" is not smaller than any row added before, and the bytes of "value" stay
+  // valid and unchanged until Finish (the builder keeps views, not copies: no allocation per
+  // distinct value beyond its entry).
   void Add(std::string_view value, uint32_t row);
   size_t distinct_values() const { return entries_.size(); }
   // Appends the serialized index to "*out".
@@ -34,18 +36,14 @@ class InvertedIndexBuilder {
 
  private:
   struct Entry {
-    std::string value;
+    std::string_view value;
     std::string runs;        // finished runs
     uint32_t run_start = 0;  // the open run, [run_start, run_end)
     uint32_t run_end = 0;
     uint32_t prev_end = 0;  // end of the last finished run
     bool open = false;
   };
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>()(s); }
-  };
-  std::unordered_map<std::string, uint32_t, Hash, std::equal_to<>> by_value_;
+  std::unordered_map<std::string_view, uint32_t> by_value_;
   std::vector<Entry> entries_;
   uint32_t last_entry_ = UINT32_MAX;
 };

@@ -62,8 +62,19 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
       }
     }
   }
+  // Numbers kept as strings: their integer form, unless a dictionary is smaller.
+  std::string& candidate = scratch->candidate;
+  candidate.clear();
+  bool decimal = count > 0 && EncodeDecimal(values, count, &scratch->ints, &candidate);
+  size_t start = out->size();
   if (use_dict && count > 0) {
     EncodeDict(dict, ids.data(), count, out);
+    if (decimal && candidate.size() < out->size() - start) {
+      out->resize(start);
+      out->append(candidate);
+    }
+  } else if (decimal) {
+    out->append(candidate);
   } else {
     EncodePlain(values, count, out);
   }
@@ -85,7 +96,7 @@ Status DecodeIntColumn(std::string_view block, size_t max_count, std::vector<int
 }
 
 Status DecodeStringColumn(std::string_view block, size_t max_count,
-                          std::vector<std::string_view>* out) {
+                          std::vector<std::string_view>* out, std::string* arena) {
   Encoding enc;
   size_t count;
   Status error;
@@ -101,6 +112,7 @@ Status DecodeStringColumn(std::string_view block, size_t max_count,
       return Status::OK();
     }
     case Encoding::kDict: return DecodeDictBody(block, count, out);
+    case Encoding::kDecimal: return DecodeDecimalBody(block, count, out, arena);
     default: break;
   }
   return Status::DataLoss("encoding " + std::to_string(static_cast<int>(enc)) +

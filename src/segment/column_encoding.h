@@ -35,6 +35,8 @@ Status DecodeIntColumn(std::string_view block, size_t max_count, std::vector<int
 // --- string columns ---
 // Reusable state for the string chooser (no allocation per row once warmed up).
 struct StringEncodeScratch {
+  std::vector<int64_t> ints;
+  std::string candidate;
   std::unordered_map<std::string_view, uint32_t> dict_index;
   std::vector<std::string_view> dict;
   std::vector<uint32_t> ids;
@@ -53,10 +55,21 @@ void EncodeDict(const std::vector<std::string_view>& dict, const uint32_t* ids, 
 void EncodeStringColumn(const std::string_view* values, size_t count, StringEncodeScratch* scratch,
                         std::string* out);
 
-// Decodes a string column block; the views point into "block" (which must outlive them).
-// Errors: DataLoss.
+// Decodes a string column block; the views point into "block" or, for values that had to be
+// rendered (decimal integers), into "*arena", which is overwritten; both must outlive the
+// views. Errors: DataLoss.
 Status DecodeStringColumn(std::string_view block, size_t max_count,
-                          std::vector<std::string_view>* out);
+                          std::vector<std::string_view>* out, std::string* arena);
+
+// Encoding::kDecimal (decimal_encoding.cc): a string column whose values are all canonical
+// decimal integers ("0", "-17", "1674982348243675358"; no sign on zero, no leading zeros) is
+// stored as those integers, delta-of-delta: numeric ids and epoch timestamps kept as strings
+// (JSON, CSV) cost a byte or two instead of their digits. Returns false (and appends nothing)
+// when some value is not canonical.
+bool EncodeDecimal(const std::string_view* values, size_t count, std::vector<int64_t>* scratch,
+                   std::string* out);
+Status DecodeDecimalBody(std::string_view body, size_t count, std::vector<std::string_view>* out,
+                         std::string* arena);
 
 // Used by the decoders of each encoding; "body" follows the encoding byte and count.
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,

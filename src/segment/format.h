@@ -41,6 +41,7 @@ enum class Encoding : uint8_t {
   kRle = 3,           // uint64: (run length, value) varint pairs
   kPlain = 4,         // strings: count, varint lengths, then the bytes back to back
   kDict = 5,          // strings: dictionary, then the ids per row (plain or RLE)
+  kDecimal = 6,       // strings that are all canonical decimal integers: delta-of-delta
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

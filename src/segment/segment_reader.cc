@@ -165,7 +165,7 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
                             std::to_string(footer_.columns[col].blocks[block].offset) + ": " +
                             s.message());
   };
-  std::string raw;
+  std::string raw, arena;
   std::vector<int64_t> ints;
   std::vector<std::string_view> views;
   for (const ColumnSpec& spec : kColumns) {
@@ -177,7 +177,7 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
     if (!ref.present()) return fail(decode_loss(col, Status::DataLoss("block is missing")));
     if (StringMember(dst, spec.id) != nullptr) {
       views.clear();
-      s = DecodeStringColumn(raw, rows, &views);
+      s = DecodeStringColumn(raw, rows, &views, &arena);
       if (s.ok() && views.size() != rows)
         s = Status::DataLoss("holds " + std::to_string(views.size()) + " values");
       if (!s.ok()) return fail(decode_loss(col, s));
@@ -213,6 +213,7 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
   const size_t builtin = static_cast<size_t>(ColumnId::kBuiltinCount);
   const size_t ncols = footer_.columns.size();
   std::vector<std::string> raws(ncols - builtin + 2);
+  std::vector<std::string> arenas(ncols - builtin + 1);
   std::vector<std::vector<std::string_view>> values(ncols - builtin + 1);  // by ordinal
   std::vector<size_t> cursor(values.size(), 0);
   const size_t layout_col = static_cast<size_t>(ColumnId::kFieldLayout);
@@ -221,7 +222,8 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
       ReadPhysical(footer_.columns[layout_col].blocks[block], name(layout_col), &layout_raw, stats);
   if (!s.ok()) return fail(s);
   std::vector<std::string_view> layout;
-  s = DecodeStringColumn(layout_raw, rows, &layout);
+  std::string layout_arena;
+  s = DecodeStringColumn(layout_raw, rows, &layout, &layout_arena);
   if (s.ok() && layout.size() != rows) s = Status::DataLoss("holds too few values");
   if (!s.ok()) return fail(decode_loss(layout_col, s));
   // Ordinal 0 is the overflow column, ordinal k >= 1 the column builtin + k - 1.
@@ -231,7 +233,8 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
     if (!ref.present()) continue;
     s = ReadPhysical(ref, name(col), &raws[ord], stats);
     if (!s.ok()) return fail(s);
-    s = DecodeStringColumn(raws[ord], kMaxBlockRows * 2ull * (ord == 0 ? 1024 : 1), &values[ord]);
+    s = DecodeStringColumn(raws[ord], kMaxBlockRows * 2ull * (ord == 0 ? 1024 : 1), &values[ord],
+                           &arenas[ord]);
     if (!s.ok()) return fail(decode_loss(col, s));
   }
   for (uint32_t row = 0; row < rows; ++row) {
@@ -332,7 +335,7 @@ bool SegmentFileReader::ProbeHash(std::string_view field, std::string_view token
     for (char& c : folded) {
       if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
     }
-    if (!index::IsSingleFoldedWord(folded)) return false;
+    if (!index::IsSingleFoldedWord(folded) || index::IsNumberWord(folded)) return false;
     *hash = index::BloomHash(folded);
     return true;
   }
@@ -344,6 +347,13 @@ bool SegmentFileReader::SegmentMayContain(std::string_view field, std::string_vi
   const BloomMeta* meta = FindBloom(field);
   uint64_t hash;
   if (meta == nullptr || !ProbeHash(field, token, &hash)) return true;
+  if (!meta->segment_filter.present()) {
+    // No segment filter (a one-block segment): any block filter that may contain it.
+    for (uint32_t b = 0; b < footer_.blocks.size(); ++b) {
+      if (BlockMayContain(b, field, token)) return true;
+    }
+    return false;
+  }
   std::shared_ptr<BloomCache> cache;
   {
     std::lock_guard<std::mutex> lock(mu_);

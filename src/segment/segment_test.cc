@@ -204,5 +204,78 @@ TEST(Segment, RealDatasetsRoundTrip) {
   }
 }
 
+TEST(Segment, BloomsNeverGiveAFalseNegativeOnRealData) {
+  FaultInjectionEnv env;
+  for (const std::string& rel :
+       {std::string("nezha_k8s_microservice_logs/2023-01-29/08_53_log.csv"),
+        std::string("loghub_2k/OpenStack/OpenStack_2k.log"),
+        std::string("elastic_auth_log/auth.log")}) {
+    std::vector<Record> records =
+        testdata::LoadRecords(testdata::SharedDir() + "/data/real/" + rel, 6000);
+    for (size_t i = 0; i < records.size(); ++i) {
+      if (i % 3 == 0) records[i].user_id = "user-" + std::to_string(i % 101);
+    }
+    WriterOptions options;
+    options.block_rows = 1000;
+    ASSERT_TRUE(WriteSegment(&env, "/b.seg", TestInfo(), records, options, nullptr).ok());
+    auto reader = SegmentReader::Open(&env, "/b.seg");
+    ASSERT_TRUE(reader.ok());
+    const SegmentReader& r = **reader;
+    std::vector<Record> rows = ReadAll(r);
+    std::set<std::string> words;
+    for (uint32_t b = 0; b < r.blocks().size(); ++b) {
+      for (uint32_t row = r.blocks()[b].first_row;
+           row < r.blocks()[b].first_row + r.blocks()[b].rows; ++row) {
+        const Record& rec = rows[row];
+        for (const std::string& w : index::Tokenize(rec.message)) {
+          ASSERT_TRUE(r.BlockMayContain(b, "message", w)) << rel << " block " << b << " " << w;
+          words.insert(w);
+        }
+        if (!rec.trace_id.empty()) {
+          ASSERT_TRUE(r.BlockMayContain(b, "trace_id", rec.trace_id));
+          ASSERT_TRUE(r.SegmentMayContain("trace_id", rec.trace_id));
+        }
+        if (!rec.span_id.empty()) {
+          ASSERT_TRUE(r.BlockMayContain(b, "span_id", rec.span_id));
+        }
+        if (!rec.user_id.empty()) {
+          ASSERT_TRUE(r.BlockMayContain(b, "user_id", rec.user_id));
+        }
+      }
+    }
+    for (const std::string& w : words) ASSERT_TRUE(r.SegmentMayContain("message", w)) << w;
+    // Case does not matter; phrases and fields without blooms are always "maybe".
+    EXPECT_TRUE(r.SegmentMayContain("message", "two words"));
+    EXPECT_TRUE(r.SegmentMayContain("host", "anything"));
+    // Words that are absent are ruled out about 99% of the time.
+    int maybe = 0;
+    const int probes = 20000;
+    for (int i = 0; i < probes; ++i) {
+      maybe += r.BlockMayContain(0, "message", "absentword" + std::to_string(i) + "x");
+    }
+    EXPECT_LT(maybe, probes * 3 / 100) << rel;
+  }
+}
+
+TEST(Segment, SingleBlockSegmentAnswersSegmentBloomFromItsBlock) {
+  FaultInjectionEnv env;
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 20; ++i) {
+    records.push_back(
+        MakeRecord(i, "svc", "h", "Connection refused by upstream" + std::to_string(i)));
+  }
+  ASSERT_TRUE(WriteSegment(&env, "/one.seg", TestInfo(), records, WriterOptions(), nullptr).ok());
+  auto reader = SegmentReader::Open(&env, "/one.seg");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_TRUE((*reader)->SegmentMayContain("message", "refused"));
+  EXPECT_TRUE((*reader)->SegmentMayContain("message", "REFUSED"));
+  EXPECT_FALSE((*reader)->SegmentMayContain("message", "timeout"));
+  EXPECT_FALSE((*reader)->BlockMayContain(0, "message", "timeout"));
+  // Numbers are not in message blooms: always "maybe".
+  EXPECT_TRUE((*reader)->SegmentMayContain("message", "12345"));
+  EXPECT_TRUE((*reader)->SegmentMayContain("message", "250ms"));
+  EXPECT_FALSE((*reader)->SegmentMayContain("message", "e12345"));
+}
+
 }  // namespace
 }  // namespace sawmill::segment

@@ -85,7 +85,8 @@ Status VerifySegment(Env* env, const std::string& path, VerifyReport* report) {
         s = DecodeIntColumn(raw, max_values, &ints);
       } else {
         std::vector<std::string_view> views;
-        s = DecodeStringColumn(raw, max_values, &views);
+        std::string arena;
+        s = DecodeStringColumn(raw, max_values, &views, &arena);
       }
       if (!s.ok()) {
         block_ok = false;
@@ -115,7 +116,8 @@ Status VerifySegment(Env* env, const std::string& path, VerifyReport* report) {
   for (const BloomMeta& bloom : footer.blooms) {
     report->blocks_checked += 2;
     std::string what = "segment bloom '" + bloom.field + "'";
-    if (note(reader.ReadPhysical(bloom.segment_filter, what, &raw, nullptr)) &&
+    if (bloom.segment_filter.present() &&
+        note(reader.ReadPhysical(bloom.segment_filter, what, &raw, nullptr)) &&
         !index::BloomView(raw).valid()) {
       report->problems.push_back("segment " + path + ": " + what + ": malformed filter");
     }

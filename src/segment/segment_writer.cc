@@ -111,22 +111,60 @@ class Writer {
   std::string word_scratch_;
 };
 
+// Sorts by (service, host, ts, seq) without comparing strings per row: (service, host) pairs
+// are ranked once, then rows are sorted by integer keys.
 void SortRows(std::vector<Record>* records) {
-  auto less = [](const Record& a, const Record& b) {
-    if (int c = a.service.compare(b.service); c != 0) return c < 0;
-    if (int c = a.host.compare(b.host); c != 0) return c < 0;
-    if (a.ts != b.ts) return a.ts < b.ts;
-    return a.seq < b.seq;
+  struct PairHash {
+    size_t operator()(const std::pair<std::string_view, std::string_view>& p) const {
+      return std::hash<std::string_view>()(p.first) * 31 + std::hash<std::string_view>()(p.second);
+    }
   };
-  if (std::is_sorted(records->begin(), records->end(), less)) return;
-  std::vector<uint32_t> order(records->size());
-  std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(),
-            [&](uint32_t a, uint32_t b) { return less((*records)[a], (*records)[b]); });
-  std::vector<Record> sorted;
-  sorted.reserve(records->size());
-  for (uint32_t i : order) sorted.push_back(std::move((*records)[i]));
-  records->swap(sorted);
+  std::unordered_map<std::pair<std::string_view, std::string_view>, uint32_t, PairHash> groups;
+  std::vector<std::pair<std::string_view, std::string_view>> names;
+  std::vector<uint32_t> group_of(records->size());
+  uint32_t last = UINT32_MAX;
+  for (size_t row = 0; row < records->size(); ++row) {
+    const Record& r = (*records)[row];
+    if (last != UINT32_MAX && names[last].first == r.service && names[last].second == r.host) {
+      group_of[row] = last;
+      continue;
+    }
+    auto [it, inserted] =
+        groups.try_emplace({r.service, r.host}, static_cast<uint32_t>(names.size()));
+    if (inserted) names.emplace_back(r.service, r.host);
+    group_of[row] = last = it->second;
+  }
+  std::vector<uint32_t> by_name(names.size());
+  std::iota(by_name.begin(), by_name.end(), 0);
+  std::sort(by_name.begin(), by_name.end(),
+            [&](uint32_t a, uint32_t b) { return names[a] < names[b]; });
+  std::vector<uint32_t> rank(names.size());
+  for (uint32_t i = 0; i < by_name.size(); ++i) rank[by_name[i]] = i;
+  struct Key {
+    uint32_t rank;
+    uint32_t row;
+    int64_t ts;
+    uint64_t seq;
+  };
+  std::vector<Key> keys(records->size());
+  bool sorted = true;
+  for (size_t row = 0; row < records->size(); ++row) {
+    const Record& r = (*records)[row];
+    keys[row] = Key{rank[group_of[row]], static_cast<uint32_t>(row), r.ts, r.seq};
+    if (row > 0) {
+      const Key& p = keys[row - 1];
+      const Key& k = keys[row];
+      sorted &= std::tie(p.rank, p.ts, p.seq) <= std::tie(k.rank, k.ts, k.seq);
+    }
+  }
+  if (sorted) return;
+  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
+    return std::tie(a.rank, a.ts, a.seq, a.row) < std::tie(b.rank, b.ts, b.seq, b.row);
+  });
+  std::vector<Record> out;
+  out.reserve(records->size());
+  for (const Key& k : keys) out.push_back(std::move((*records)[k.row]));
+  records->swap(out);
 }
 
 Status Writer::FlushPending(bool force) {
@@ -322,7 +360,8 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
     for (uint32_t row = 0; row < count; ++row) {
       const Record& r = rows[row];
       if (bloom.source == Source::kMessageWords) {
-        index::AppendWordHashes(r.message, &word_scratch_, &bloom.block_hashes);
+        index::AppendWordHashes(r.message, &word_scratch_, &bloom.block_hashes,
+                                /*with_numbers=*/false);
       } else if (bloom.source == Source::kField) {
         for (const auto& [key, value] : r.fields) {
           if (key == bloom.field && !value.empty()) {
@@ -423,9 +462,13 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
         std::unique(bloom.segment_hashes.begin(), bloom.segment_hashes.end()),
         bloom.segment_hashes.end());
     meta.distinct_tokens = bloom.segment_hashes.size();
-    buf.clear();
-    index::WriteBloom(bloom.segment_hashes, &buf);
-    RETURN_IF_ERROR(EmitBlock(buf, CodecChoice{Codec::kNone, 0}, &meta.segment_filter));
+    // With one block the segment filter would repeat the block filter: readers fall back to
+    // the block filters when a segment has none.
+    if (footer_.blocks.size() > 1) {
+      buf.clear();
+      index::WriteBloom(bloom.segment_hashes, &buf);
+      RETURN_IF_ERROR(EmitBlock(buf, CodecChoice{Codec::kNone, 0}, &meta.segment_filter));
+    }
     buf.clear();
     PutVarint64(&buf, bloom.filters);
     buf.append(bloom.block_filters);

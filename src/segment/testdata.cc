@@ -186,11 +186,11 @@ std::vector<Record> LoadRecords(const std::string& path, size_t max_lines, std::
     r.seq = 1000 + i;
     r.ingest_ts = base + static_cast<int64_t>(i) * 1'000'000;
     state = state * 6364136223846793005ULL + 1442695040888963407ULL;
-    // Every 7th line goes back up to 50 ms: out-of-order source timestamps.
+    // Every 50th line goes back up to 2 ms: out-of-order source timestamps.
     r.ts = r.ingest_ts -
-           ((state >> 33) % 7 == 0 ? static_cast<int64_t>((state >> 40) % 50) * 1'000'000 : 0);
+           ((state >> 33) % 50 == 0 ? static_cast<int64_t>((state >> 40) % 3) * 1'000'000 : 0);
     r.service = service;
-    r.host = "host-" + std::to_string((state >> 50) % 3);
+    r.host = host;
     if (csv) {
       std::vector<std::string> cells = SplitCsv(line);
       for (size_t c = 0; c < cells.size(); ++c) {
