@@ -1,6 +1,8 @@
 #include "segment/block_codec.h"
 
 #include <lz4.h>
+// For ZSTD_c_format / ZSTD_d_format (magicless frames); the functions used are stable.
+#define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
 #include <cstring>
@@ -47,11 +49,20 @@ void BlockCodec::Compress(std::string_view raw, CodecChoice choice, std::string*
         used = Codec::kLz4;
       }
     } else if (choice.codec == Codec::kZstd) {
-      if (ctx_->cctx == nullptr) ctx_->cctx = ZSTD_createCCtx();
+      if (ctx_->cctx == nullptr) {
+        ctx_->cctx = ZSTD_createCCtx();
+        // The directory already holds the raw size and the block trailer a CRC: frames carry
+        // no magic number, content size, checksum or dictionary id (bytes per block count for
+        // segments of many small field columns).
+        ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
+        ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_contentSizeFlag, 0);
+        ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_checksumFlag, 0);
+        ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_dictIDFlag, 0);
+      }
+      ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_compressionLevel, choice.level);
       size_t bound = ZSTD_compressBound(raw.size());
       out->resize(start + bound);
-      size_t n = ZSTD_compressCCtx(ctx_->cctx, out->data() + start, bound, raw.data(), raw.size(),
-                                   choice.level);
+      size_t n = ZSTD_compress2(ctx_->cctx, out->data() + start, bound, raw.data(), raw.size());
       if (!ZSTD_isError(n) && n < raw.size() - raw.size() / 32) {
         out->resize(start + n);
         used = Codec::kZstd;
@@ -108,7 +119,10 @@ Status BlockCodec::Decompress(std::string_view stored, uint64_t raw_size, std::s
       return Status::OK();
     }
     case Codec::kZstd: {
-      if (ctx_->dctx == nullptr) ctx_->dctx = ZSTD_createDCtx();
+      if (ctx_->dctx == nullptr) {
+        ctx_->dctx = ZSTD_createDCtx();
+        ZSTD_DCtx_setParameter(ctx_->dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
+      }
       size_t n = ZSTD_decompressDCtx(ctx_->dctx, raw->data(), raw->size(), payload, payload_size);
       if (ZSTD_isError(n)) {
         return Status::DataLoss(std::string("zstd: ") + ZSTD_getErrorName(n));

@@ -31,7 +31,7 @@ inline constexpr size_t kBlockTrailerSize = 1 + 4;
 enum class Codec : uint8_t {
   kNone = 0,
   kLz4 = 1,
-  kZstd = 2,
+  kZstd = 2,  // one zstd frame, magicless, without content size, checksum or dictionary id
 };
 
 // How a column block's values are laid out once decompressed (its first byte).
