@@ -105,11 +105,31 @@ void AppendTimestamp(int64_t ns, std::string* out) {
   out->append(buf, static_cast<size_t>(n));
 }
 
-void AppendJsonString(std::string_view text, std::string* out) {
+// Appends "text" as a JSON string; stops before the first character (a whole UTF-8 sequence
+// or escape) that would take "out" past "max_size" bytes with the closing quote.
+void AppendJsonString(std::string_view text, std::string* out,
+                      size_t max_size = std::string::npos) {
   static const char kHex[] = "0123456789abcdef";
   out->push_back('"');
-  for (char ch : text) {
+  for (size_t i = 0; i < text.size(); ++i) {
+    char ch = text[i];
     unsigned char c = static_cast<unsigned char>(ch);
+    if (max_size != std::string::npos) {
+      size_t len = c < 0x20 ? 6 : (c == '"' || c == '\\') ? 2 : 1;
+      if (c >= 0x80) {
+        len = 1;
+        while (i + len < text.size() &&
+               (static_cast<unsigned char>(text[i + len]) & 0xC0) == 0x80) {
+          ++len;
+        }
+      }
+      if (out->size() + len + 1 > max_size) break;
+      if (c >= 0x80) {
+        out->append(text.substr(i, len));
+        i += len - 1;
+        continue;
+      }
+    }
     switch (c) {
       case '"': out->append("\\\""); break;
       case '\\': out->append("\\\\"); break;
@@ -246,7 +266,8 @@ Result<MessagePool> LoadMessagePool(const std::string& data_dir, size_t max_line
   return pool;
 }
 
-Result<CorpusFacts> GenerateCorpus(const MessagePool& pool, uint64_t lines, std::FILE* out) {
+Result<CorpusFacts> GenerateCorpus(const MessagePool& pool, uint64_t lines, std::FILE* out,
+                                   size_t max_line_bytes) {
   CorpusFacts facts;
   facts.lines = lines;
   const std::vector<std::string>& services = ServiceNames();
@@ -298,6 +319,7 @@ Result<CorpusFacts> GenerateCorpus(const MessagePool& pool, uint64_t lines, std:
     if (row == needle_line) facts.needle_trace_id = trace_id;
     if (service == error_service_rank && level == 3) ++facts.error_service_error_lines;
 
+    const size_t line_start = buffer.size();
     buffer.append("{\"ts\":\"");
     AppendTimestamp(ts, &buffer);
     buffer.append("\",\"service\":\"").append(services[static_cast<size_t>(service)]);
@@ -308,7 +330,9 @@ Result<CorpusFacts> GenerateCorpus(const MessagePool& pool, uint64_t lines, std:
     std::snprintf(user_buf, sizeof(user_buf), "u%06u", user_ids[static_cast<size_t>(user)]);
     buffer.append("\",\"user_id\":\"").append(user_buf);
     buffer.append("\",\"message\":");
-    AppendJsonString(message, &buffer);
+    // The line ends with "}\n" after the message.
+    AppendJsonString(message, &buffer,
+                     max_line_bytes > 0 ? line_start + max_line_bytes - 2 : std::string::npos);
     buffer.append("}\n");
     if (buffer.size() >= (1 << 20) - 64 * 1024 || row + 1 == lines) {
       XXH3_64bits_update(hash, buffer.data(), buffer.size());

@@ -59,8 +59,11 @@ std::string HostName(int index);
 // Writes "lines" NDJSON lines to "out", one record per line:
 // {"ts":"2026-11-29T00:00:01.234567Z","service":"...","host":"...","level":"INFO",
 //  "trace_id":"<32 hex>","user_id":"u012345","message":"..."}.
+// "max_line_bytes" > 0 shortens each message (at a character boundary) so that no line,
+// newline included, is longer: the fixed-size lines of the write-path goal.
 // Errors: Internal when writing fails.
-Result<CorpusFacts> GenerateCorpus(const MessagePool& pool, uint64_t lines, std::FILE* out);
+Result<CorpusFacts> GenerateCorpus(const MessagePool& pool, uint64_t lines, std::FILE* out,
+                                   size_t max_line_bytes = 0);
 
 // The manifest as JSON (one object).
 std::string FactsToJson(const CorpusFacts& facts, const MessagePool& pool);

@@ -94,6 +94,32 @@ TEST_F(CorpusGeneratorTest, AboutOneTraceInTenIsSharedWithTheNeighbour) {
   EXPECT_LT(facts.rare_word_lines, 100u);
 }
 
+TEST_F(CorpusGeneratorTest, MaxLineBytesCapsEveryLineAndKeepsItWhole) {
+  char* data = nullptr;
+  size_t size = 0;
+  std::FILE* f = open_memstream(&data, &size);
+  auto result = GenerateCorpus(*pool_, 20000, f, 220);
+  std::fclose(f);
+  std::string out(data, size);
+  std::free(data);
+  ASSERT_TRUE(result.ok()) << result.status().ToString();
+  size_t start = 0, lines = 0, at_cap = 0;
+  while (start < out.size()) {
+    size_t end = out.find('\n', start);
+    ASSERT_NE(end, std::string::npos);
+    std::string_view line(out.data() + start, end - start);
+    EXPECT_LE(line.size() + 1, 220u) << line;
+    EXPECT_TRUE(line.ends_with("\"}")) << line;
+    // No escape or UTF-8 sequence cut in half: the message ends on a whole character.
+    EXPECT_FALSE(line.ends_with("\\\"}") && !line.ends_with("\\\\\"}")) << line;
+    at_cap += line.size() + 1 >= 214;
+    ++lines;
+    start = end + 1;
+  }
+  EXPECT_EQ(lines, 20000u);
+  EXPECT_GT(at_cap, 10000u);  // most real messages are longer than the room left
+}
+
 TEST(CorpusGenerator, MissingDataDirectoryIsNotFound) {
   auto pool = LoadMessagePool("/nonexistent/sawmill-bench-data");
   ASSERT_FALSE(pool.ok());

@@ -1,4 +1,4 @@
-// bench_gen_corpus --lines N --out FILE [--manifest FILE] [--data DIR]
+// bench_gen_corpus --lines N --out FILE [--manifest FILE] [--data DIR] [--max-line-bytes N]
 // Writes the benchmark corpus (see corpus_generator.h) to FILE through a temporary name, and
 // its manifest (line count, hash, query words) as JSON to --manifest or FILE.manifest.json.
 #include <cstdio>
@@ -14,6 +14,7 @@ int Usage(const char* why) {
   std::fprintf(stderr,
                "bench_gen_corpus: %s\n"
                "usage: bench_gen_corpus --lines N --out FILE [--manifest FILE] [--data DIR]\n"
+               "                        [--max-line-bytes N]\n"
                "  --data defaults to $SAWMILL_SHARED_DIR/data/real, else ../shared/data/real\n"
                "  beside the source tree.\n",
                why);
@@ -31,6 +32,7 @@ bool WriteFile(const std::string& path, const std::string& text) {
 
 int main(int argc, char** argv) {
   unsigned long long lines = 0;
+  unsigned long long max_line_bytes = 0;
   std::string out, manifest, data;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -48,6 +50,13 @@ int main(int argc, char** argv) {
       manifest = value;
     } else if (arg == "--data") {
       data = value;
+    } else if (arg == "--max-line-bytes") {
+      char* end = nullptr;
+      max_line_bytes = std::strtoull(value.c_str(), &end, 10);
+      if (value.empty() || *end != '\0' || max_line_bytes < 200) {
+        return Usage(
+            ("--max-line-bytes wants an integer of at least 200, got '" + value + "'").c_str());
+      }
     } else {
       return Usage(("unknown option " + arg).c_str());
     }
@@ -72,7 +81,7 @@ int main(int argc, char** argv) {
                  std::strerror(errno));
     return 1;
   }
-  auto facts = sawmill::bench::GenerateCorpus(*pool, lines, f);
+  auto facts = sawmill::bench::GenerateCorpus(*pool, lines, f, max_line_bytes);
   bool closed = std::fclose(f) == 0;
   if (!facts.ok() || !closed) {
     std::fprintf(stderr, "bench_gen_corpus: %s\n",

@@ -5,7 +5,9 @@
 //       Sends F's lines in batches of --batch from --clients keep-alive connections and times
 //       each acknowledgement (request sent -> 200 received).
 //   query  --addr H:P --target T [--runs 20] [--warmup 0] [--body-out FILE]
+//          [--max-seconds S --min-runs 5]
 //       Runs GET T one after another; "{i}" in T becomes the run number (to bust caches).
+//       With --max-seconds, stops early once S seconds have passed and --min-runs are done.
 //   storm  --addr H:P --target T [--concurrency 200]
 //       Opens --concurrency connections, then sends GET T on all of them at once; reports the
 //       time until the last answer.
@@ -401,6 +403,9 @@ int QueryMode(const Args& args) {
   int runs = static_cast<int>(args.Number("runs", 20));
   int warmup = static_cast<int>(args.Number("warmup", 0));
   std::string body_out = args.Get("body-out");
+  double max_seconds = args.Number("max-seconds", 0);
+  auto min_runs = static_cast<size_t>(args.Number("min-runs", 5));
+  const int64_t begin = NowNs();
   Connection conn(address);
   std::vector<double> latencies;
   std::map<int, uint64_t> statuses;
@@ -412,11 +417,13 @@ int QueryMode(const Args& args) {
     double ms = static_cast<double>(NowNs() - start) / 1e6;
     if (run < warmup) continue;
     ++statuses[status];
+    bool out_of_time = max_seconds > 0 && static_cast<double>(NowNs() - begin) / 1e9 > max_seconds;
     if (status == 200) {
       latencies.push_back(ms);
     } else if (first_error.empty()) {
       first_error = status < 0 ? error : std::to_string(status) + " " + response;
     }
+    if (out_of_time && latencies.size() >= min_runs) break;
   }
   if (!body_out.empty()) std::ofstream(body_out, std::ios::binary) << response;
   std::printf(

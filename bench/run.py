@@ -36,7 +36,8 @@ REAL = os.path.join(SHARED, "data", "real")
 
 LINES = int(os.environ.get("BENCH_LINES", "10000000"))
 QUICK = LINES <= 1_000_000
-AREAS = [a for a in os.environ.get("BENCH_AREAS", "ingest,disk,query,storm,tail,agent").split(",") if a]
+AREAS = [a for a in os.environ.get("BENCH_AREAS", "ingest,disk,query,storm,tail,agent,engine")
+         .split(",") if a]
 KEEP = os.environ.get("BENCH_KEEP") == "1"
 # Must match kCorpusGeneratorVersion in bench/corpus_generator.h.
 GENERATOR_VERSION = 1
@@ -46,6 +47,8 @@ GENERATOR_VERSION = 1
 QUERY_RUNS = int(os.environ.get("BENCH_QUERY_RUNS", "20"))
 BRUTE_RUNS = int(os.environ.get("BENCH_BRUTE_RUNS", "3" if QUICK else "5"))
 SHELL_RUNS = int(os.environ.get("BENCH_SHELL_RUNS", "3"))
+# A slow query stops repeating after this many seconds (at least 5 runs).
+QUERY_BUDGET_S = int(os.environ.get("BENCH_QUERY_BUDGET_S", "8" if QUICK else "30"))
 STORM = int(os.environ.get("BENCH_STORM", "200"))
 TAIL_SESSIONS = int(os.environ.get("BENCH_TAIL_SESSIONS", "2000"))
 TAIL_RATE = int(os.environ.get("BENCH_TAIL_RATE", "50000"))
@@ -312,9 +315,12 @@ def search_target(q, **params):
 # --------------------------------------------------------------------------------------------
 # the corpus and the real datasets
 
-def ensure_corpus(lines):
+def ensure_corpus(lines, max_line_bytes=0):
+    """The corpus file and its manifest, generated once and reused while N and the generator
+    version match. "max_line_bytes" > 0: the fixed-size-lines variant (a separate file)."""
     os.makedirs(CORPUS_DIR, exist_ok=True)
-    path = os.path.join(CORPUS_DIR, f"corpus-{lines}.ndjson")
+    stem = f"corpus-{lines}" if not max_line_bytes else f"lines{max_line_bytes}-{lines}"
+    path = os.path.join(CORPUS_DIR, stem + ".ndjson")
     manifest_path = path + ".manifest.json"
     try:
         with open(manifest_path) as f:
@@ -326,29 +332,14 @@ def ensure_corpus(lines):
     except (OSError, ValueError):
         pass
     log(f"corpus: generating {lines:,} lines into {path}")
-    r = run([GEN, "--lines", str(lines), "--out", path, "--data", REAL])
+    cmd = [GEN, "--lines", str(lines), "--out", path, "--data", REAL]
+    if max_line_bytes:
+        cmd += ["--max-line-bytes", str(max_line_bytes)]
+    r = run(cmd)
     if r.returncode != 0:
         raise RuntimeError("bench_gen_corpus failed: " + r.stderr.strip())
     with open(manifest_path) as f:
         return path, json.load(f)
-
-
-def small_lines_file(corpus, lines):
-    """The first "lines" corpus lines cut to at most 200 bytes each (message shortened)."""
-    path = os.path.join(WORK, "small-lines.ndjson")
-    with open(corpus, "rb") as src, open(path, "wb") as dst:
-        for i, line in enumerate(src):
-            if i >= lines:
-                break
-            record = json.loads(line)
-            fixed = len(line) - len(json.dumps(record["message"]).encode())
-            budget = max(0, 199 - fixed)
-            msg = record["message"]
-            while len(json.dumps(msg).encode()) > budget:
-                msg = msg[:max(0, len(msg) - max(1, len(json.dumps(msg).encode()) - budget))]
-            record["message"] = msg
-            dst.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")
-    return path
 
 
 def dataset_files(name):
@@ -472,9 +463,8 @@ def area_ingest(corpus, manifest):
         t = time.perf_counter()
         server.flush()
         flush_s = time.perf_counter() - t
-        notes.append(f"Flush after ingest: {flush_s:.1f} s; {server.compact()}.")
-        # Let background work (compaction) settle before the disk figure is taken.
-        time.sleep(2)
+        notes.append(f"Flush after ingest: {flush_s:.1f} s; {server.compact()}; segment files "
+                     f"settled after {settle(server.data):.1f} s more.")
         STATE["corpus_data"] = server.data
         STATE["corpus_lines_acked"] = r["lines_acked"]
     finally:
@@ -501,7 +491,7 @@ def area_ingest(corpus, manifest):
         notes.append(f"{r['errors']} batches failed; first: {r['first_error']}")
 
     # Issue 3's goal is stated for 200-byte lines with a sync every batch of 1,000.
-    small = small_lines_file(corpus, SMALL_LINES)
+    small, _ = ensure_corpus(SMALL_LINES, max_line_bytes=200)
     server = Server("ingest-200b")
     try:
         log(f"ingest: {SMALL_LINES:,} lines of 200 bytes")
@@ -519,6 +509,8 @@ def area_ingest(corpus, manifest):
                  "≥ 1,000,000",
                  goal("ingest", "≥ 1,000,000 lines/s per core, 200-byte lines, sync per 1,000",
                       fmt_int(small_per_core), met)])
+    notes.append("200-byte lines: the corpus generator's fixed-size variant (fields as in the "
+                 "corpus, the message cut so that each line is at most 200 bytes).")
     notes.append("Lines/s per core = acknowledged lines ÷ the server's CPU seconds "
                  "(utime + stime from /proc/<pid>/stat) during the ingest; the load generator "
                  "runs on the same cores.")
@@ -528,6 +520,21 @@ def area_ingest(corpus, manifest):
 
 # --------------------------------------------------------------------------------------------
 # area: bytes on disk
+
+def settle(data_dir, timeout=10.0):
+    """Waits until the segment files stop changing (background compaction done), at most
+    "timeout" seconds; returns the seconds waited."""
+    t = time.time()
+    last, same = None, 0
+    while time.time() - t < timeout:
+        now = dir_bytes(os.path.join(data_dir, "segments"))
+        same = same + 1 if now == last else 0
+        if same >= 2:
+            break
+        last = now
+        time.sleep(0.5)
+    return time.time() - t
+
 
 def disk_bytes(data_dir):
     """Segments, index and catalog; the WAL is left out (it is deleted once flushed)."""
@@ -578,6 +585,7 @@ def area_disk(corpus, manifest):
                     per_core = r["lines_acked"] / r["cpu_s"] if r["cpu_s"] > 0 else None
                     server.flush()
                     server.compact()
+                    settle(server.data)
                 finally:
                     server.stop()
                 ours, _ = disk_bytes(server.data)
@@ -596,8 +604,10 @@ def area_disk(corpus, manifest):
     row("corpus", corpus, os.path.getsize(corpus), ours, RESULTS.get("ingest", {}).get(
         "lines_per_s_per_core"))
     notes.append("Sawmill = every file of the data directory except `wal/` (segments, index, "
-                 "blooms, catalog). Datasets are ingested as their files' lines over HTTP, one "
-                 "fresh server each.")
+                 "blooms, catalog), after `POST /api/v1/admin/flush` and once the segment files "
+                 "stopped changing (the server has no compaction endpoint; background compaction "
+                 "merges only when a partition has several small segments). Datasets are "
+                 "ingested as their files' lines over HTTP, one fresh server each.")
     emit_table(title, header, rows, notes)
 
 
@@ -681,7 +691,11 @@ def area_query(corpus, manifest):
                 target = search_target(q, limit="100", **extra, **NO_CACHE_PARAMS)
                 body_path = os.path.join(WORK, f"query-{name}.json")
                 r = run_json([HTTP_TOOL, "query", "--addr", server.addr, "--target", target,
-                              "--runs", str(QUERY_RUNS), "--body-out", body_path])
+                              "--runs", str(QUERY_RUNS), "--body-out", body_path,
+                              "--max-seconds", str(QUERY_BUDGET_S), "--min-runs", "5"])
+                if r["ok"] < QUERY_RUNS:
+                    notes.append(f"`{q}`: {r['ok']} runs (the {QUERY_BUDGET_S} s budget ran out).")
+                put(f"query.{name}.runs", r["ok"])
                 if r["ok"] == 0:
                     raise RuntimeError(f"{name}: every run failed: {r['first_error']}")
                 with open(body_path, "rb") as f:
@@ -693,7 +707,8 @@ def area_query(corpus, manifest):
                     b = run_json([HTTP_TOOL, "query", "--addr", server.addr, "--target",
                                   search_target(q, limit="100", **extra, **NO_CACHE_PARAMS,
                                                 **NO_INDEX_PARAMS),
-                                  "--runs", str(BRUTE_RUNS)])
+                                  "--runs", str(BRUTE_RUNS), "--max-seconds",
+                                  str(QUERY_BUDGET_S), "--min-runs", "1"])
                     figures["brute"] = b["p50_ms"] if b["ok"] else None
                 put(f"query.{name}.p50_ms", r["p50_ms"])
                 put(f"query.{name}.p95_ms", r["p95_ms"])
@@ -1049,6 +1064,57 @@ def area_agent(corpus, manifest):
 
 
 # --------------------------------------------------------------------------------------------
+# area: the in-process benchmarks other components keep in bench/ (tables printed as they are)
+
+ENGINE_TOOLS = [
+    ("bench_storage", "Storage write path in-process (WAL group commit, memtable, flush, index)",
+     ["--lines", "200000", "--real-lines", "20000"] if QUICK else []),
+    ("bench_segment", "Segments in-process: bytes beside zstd, write and scan speed",
+     None if QUICK else []),  # minutes of zstd -19 over every dataset: `make bench` only
+    ("bench_query", "Query engine in-process: indexes on and off, single flight",
+     ["--lines", "200000", "--runs", "5"] if QUICK else ["--lines", str(min(LINES, 2_000_000)),
+                                                        "--runs", "10"]),
+]
+
+
+def area_engine(corpus, manifest):
+    for tool, title, args in ENGINE_TOOLS:
+        path = os.path.join(BUILD, "bench", tool)
+        if args is None:
+            not_measured(title, f"`{tool}` takes minutes; it runs in `make bench`, not in "
+                                "`make bench-quick`")
+            continue
+        if not os.path.exists(path):
+            not_measured(title, f"`{tool}` is not built")
+            continue
+        workdir = os.path.join(WORK, tool)
+        os.makedirs(workdir, exist_ok=True)
+        log(f"engine: {tool} {' '.join(args)}")
+        t = time.perf_counter()
+        try:
+            r = run([path, "--dir", workdir] + args, timeout=1800,
+                    env={**os.environ, "SAWMILL_SHARED_DIR": SHARED})
+        except subprocess.TimeoutExpired:
+            not_measured(title, f"`{tool}` ran past 30 minutes")
+            continue
+        elapsed = time.perf_counter() - t
+        # Their own log lines ("[2026-... [info] ...") are not part of the table.
+        out = "\n".join(line for line in r.stdout.splitlines()
+                        if not re.match(r"^\[\d{4}-\d\d-\d\d ", line)).strip()
+        put(f"engine.{tool}.exit_code", r.returncode)
+        put(f"engine.{tool}.seconds", elapsed)
+        put(f"engine.{tool}.output", out)
+        if r.returncode != 0:
+            not_measured(title, f"`{tool}` exited {r.returncode}: {r.stderr.strip()[-300:]}")
+            continue
+        text = (f"### {title}\n\n`{tool} {' '.join(args)}` ({elapsed:.0f} s); its own table, "
+                f"baselines and ratios:\n\n{out}\n")
+        print(text, flush=True)
+        TABLES.append(text)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------
 
 def machine():
     cpu = platform.processor()
@@ -1090,7 +1156,7 @@ def main():
         return 1
     RESULTS["corpus"] = {k: manifest[k] for k in ("lines", "bytes", "xxh3", "generator_version")}
     areas = {"ingest": area_ingest, "disk": area_disk, "query": area_query, "storm": area_storm,
-             "tail": area_tail, "agent": area_agent}
+             "tail": area_tail, "agent": area_agent, "engine": area_engine}
     for name in AREAS:
         fn = areas.get(name)
         if fn is None:

@@ -6,7 +6,7 @@
 # Environment:
 #   BENCH_LINES   corpus lines (default 10000000; bench-quick uses 1000000)
 #   BUILD         build directory holding sawmill and the bench tools (default build)
-#   BENCH_AREAS   comma-separated subset of: ingest,disk,query,storm,tail,agent (default all)
+#   BENCH_AREAS   comma-separated subset of: ingest,disk,query,storm,tail,agent,engine (default all)
 #   BENCH_KEEP=1  keep the temporary data directories and server logs
 # An area whose component is not built yet prints "not measured: <why>" and the run goes on.
 set -uo pipefail
