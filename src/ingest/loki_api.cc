@@ -8,7 +8,7 @@ namespace sawmill::ingest {
 namespace {
 
 // Loki's own bound on a decompressed push (its default max_recv_msg_size is 100 MB).
-constexpr size_t kMaxDecodedBytes = 100 * 1024 * 1024;
+constexpr size_t kMaxDecodedBytes = size_t{100} * 1024 * 1024;
 
 // Loki answers errors as text/plain; Promtail and Alloy log the text and retry 429 and 5xx
 // (but never 4xx, which drops the batch).

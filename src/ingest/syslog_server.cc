@@ -19,7 +19,7 @@ using asio::ip::udp;
 
 namespace {
 
-constexpr size_t kReadBytes = 64 * 1024;
+constexpr size_t kReadBytes = size_t{64} * 1024;
 constexpr size_t kMaxDatagram = 65536;
 
 Result<std::pair<asio::ip::address, uint16_t>> ParseAddress(const std::string& addr) {
@@ -258,14 +258,19 @@ Result<std::unique_ptr<SyslogServer>> SyslogServer::Start(const std::string& add
 
 void SyslogServer::Stop() {
   if (!impl_ || impl_->stopped.exchange(true)) return;
-  asio::post(impl_->io, [impl = impl_.get()] {
-    boost::system::error_code ignored;
-    impl->acceptor.close(ignored);
-    impl->udp_socket.close(ignored);
-  });
-  impl_->io.stop();
-  for (std::thread& thread : impl_->threads) {
-    if (thread.joinable()) thread.join();
+  // Called from the destructor: nothing may escape.
+  try {
+    asio::post(impl_->io, [impl = impl_.get()] {
+      boost::system::error_code ignored;
+      impl->acceptor.close(ignored);
+      impl->udp_socket.close(ignored);
+    });
+    impl_->io.stop();
+    for (std::thread& thread : impl_->threads) {
+      if (thread.joinable()) thread.join();
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("syslog: stopping the listener failed: {}", e.what());
   }
 }
 

@@ -14,10 +14,10 @@
 namespace sawmill::ingest {
 
 struct SyslogServerOptions {
-  std::string tenant = "default";        // syslog carries no credentials
-  size_t max_message_bytes = 64 * 1024;  // longer messages are truncated and flagged
-  size_t max_connections = 1024;         // further TCP connections are closed at once
-  size_t max_batch = 512;                // records per IngestSink call
+  std::string tenant = "default";                // syslog carries no credentials
+  size_t max_message_bytes = size_t{64} * 1024;  // longer messages are truncated and flagged
+  size_t max_connections = 1024;                 // further TCP connections are closed at once
+  size_t max_batch = 512;                        // records per IngestSink call
   int threads = 1;
 };
 
