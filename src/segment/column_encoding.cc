@@ -65,7 +65,8 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
   // Numbers kept as strings: their integer form, unless a dictionary is smaller.
   std::string& candidate = scratch->candidate;
   candidate.clear();
-  bool decimal = count > 0 && EncodeDecimal(values, count, &scratch->ints, &candidate);
+  bool decimal = count > 0 && (EncodeDecimal(values, count, &scratch->ints, &candidate) ||
+                               EncodeIsoTime(values, count, &scratch->ints, &candidate));
   size_t start = out->size();
   if (use_dict && count > 0) {
     EncodeDict(dict, ids.data(), count, out);
@@ -113,6 +114,7 @@ Status DecodeStringColumn(std::string_view block, size_t max_count,
     }
     case Encoding::kDict: return DecodeDictBody(block, count, out);
     case Encoding::kDecimal: return DecodeDecimalBody(block, count, out, arena);
+    case Encoding::kIsoTime: return DecodeIsoTimeBody(block, count, out, arena);
     default: break;
   }
   return Status::DataLoss("encoding " + std::to_string(static_cast<int>(enc)) +

@@ -68,6 +68,13 @@ Status DecodeStringColumn(std::string_view block, size_t max_count,
 // when some value is not canonical.
 bool EncodeDecimal(const std::string_view* values, size_t count, std::vector<int64_t>* scratch,
                    std::string* out);
+// Encoding::kIsoTime (iso_time_encoding.cc): values that are all "YYYY-MM-DDTHH:MM:SS[.f]Z"
+// UTC timestamps, stored as nanoseconds (delta-of-delta) and fraction digit counts; only
+// values that render back byte for byte qualify. Returns false (appends nothing) otherwise.
+bool EncodeIsoTime(const std::string_view* values, size_t count, std::vector<int64_t>* scratch,
+                   std::string* out);
+Status DecodeIsoTimeBody(std::string_view body, size_t count, std::vector<std::string_view>* out,
+                         std::string* arena);
 Status DecodeDecimalBody(std::string_view body, size_t count, std::vector<std::string_view>* out,
                          std::string* arena);
 

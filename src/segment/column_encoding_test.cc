@@ -134,6 +134,34 @@ TEST(ColumnEncoding, NumbersKeptAsStringsRoundTripAsIntegers) {
   }
 }
 
+TEST(ColumnEncoding, TimestampTextRoundTripsByteForByte) {
+  std::vector<std::string> iso = {"2023-01-29T08:52:28.243675358Z", "2023-01-29T08:52:28.2429083Z",
+                                  "1969-12-31T23:59:59.5Z",         "2000-02-29T00:00:00Z",
+                                  "2023-01-29T08:52:28.000000000Z", "2261-12-31T23:59:59.9Z"};
+  for (int i = 0; i < 500; ++i)
+    iso.push_back("2024-03-0" + std::to_string(1 + i % 9) + "T10:00:00.1Z");
+  std::vector<std::string_view> views(iso.begin(), iso.end());
+  std::string block;
+  std::vector<int64_t> scratch;
+  for (std::string_view v : views) {
+    std::string one;
+    EXPECT_TRUE(EncodeIsoTime(&v, 1, &scratch, &one)) << v;
+  }
+  ASSERT_TRUE(EncodeIsoTime(views.data(), views.size(), &scratch, &block));
+  std::vector<std::string_view> out;
+  std::string arena;
+  ASSERT_TRUE(DecodeStringColumn(block, views.size(), &out, &arena).ok());
+  EXPECT_EQ(std::vector<std::string>(out.begin(), out.end()), iso);
+  EXPECT_EQ(RoundTripStrings(iso, true), iso);
+  for (std::string bad :
+       {"2023-02-30T00:00:00Z", "2023-01-29T08:52:28.Z", "2023-01-29 08:52:28Z",
+        "2023-01-29T08:52:28+01:00", "2023-01-29T24:00:00Z", "", "9999-12-31T23:59:59Z"}) {
+    std::string_view v = bad;
+    std::string o;
+    EXPECT_FALSE(EncodeIsoTime(&v, 1, &scratch, &o)) << bad;
+  }
+}
+
 TEST(ColumnEncoding, RealMessagesAndFieldsRoundTrip) {
   for (const std::string& rel : testdata::RealFiles()) {
     std::vector<Record> records =

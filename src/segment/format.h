@@ -42,6 +42,7 @@ enum class Encoding : uint8_t {
   kPlain = 4,         // strings: count, varint lengths, then the bytes back to back
   kDict = 5,          // strings: dictionary, then the ids per row (plain or RLE)
   kDecimal = 6,       // strings that are all canonical decimal integers: delta-of-delta
+  kIsoTime = 7,       // strings that are all "YYYY-MM-DDTHH:MM:SS[.f]Z": ns and digit counts
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.
