@@ -211,10 +211,14 @@ class WebSocket:
         self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
 
     def recv(self, timeout=10):
-        """The next text message as str; None when the server closed (see close_code)."""
+        """The next text message as str; None when the server closed (see close_code). Raises
+        socket.timeout when none arrived within "timeout" seconds (pings do not extend it)."""
+        deadline = time.time() + timeout
         self.sock.settimeout(timeout)
         message = b""
         while True:
+            if time.time() > deadline:
+                raise socket.timeout("no message within %.1f s" % timeout)
             b0, b1 = self._read(2)
             opcode = b0 & 0x0F
             n = b1 & 0x7F

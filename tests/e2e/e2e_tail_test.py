@@ -10,7 +10,7 @@ import urllib.parse
 
 from e2e_lib import Server, WebSocket, check, metric_value
 
-BATCHES = 30
+BATCHES = 10
 LINES = 1000
 
 
@@ -86,22 +86,33 @@ def main(binary):
         check(b"other line" not in data, "SSE session got a non-matching line")
         print("SSE tail: saw the matching line")
 
-        # A client that never reads.
-        rate_without = timed_ingest(s, "warmup")
-        rate_without = timed_ingest(s, "alone")
-        slow = WebSocket(s.port, "/api/v1/tail?q=", rcvbuf=4096)
-        check(slow.status == 101, "slow client refused: %d" % slow.status)
-        rate_with = timed_ingest(s, "slowclient")
+        # A client that never reads. Alternating rounds with and without it, medians compared
+        # (the machine is shared: single runs are noise). Measured and reported, not asserted.
+        timed_ingest(s, "warmup")
+        without, with_slow = [], []
+        slow = None
+        for round_ in range(3):
+            if slow is not None:
+                slow.sock.close()
+            without.append(timed_ingest(s, "alone%d" % round_))
+            slow = WebSocket(s.port, "/api/v1/tail?q=", rcvbuf=4096)
+            check(slow.status == 101, "slow client refused: %d" % slow.status)
+            with_slow.append(timed_ingest(s, "slowclient%d" % round_))
+        rate_without = sorted(without)[1]
+        rate_with = sorted(with_slow)[1]
+        # Socket buffers absorb ~10,000 lines; more overflow the session's queue for sure.
+        for _ in range(3):
+            timed_ingest(s, "overflow")
         dropped = metric_value(s.metrics(), "sawmill_tail_dropped_lines_total")
-        print("ingest rate without a tail client: %.0f lines/s; with a client that never reads: "
-              "%.0f lines/s (%.0f%%); dropped lines counted: %d" %
+        print("ingest rate (median of 3) without a tail client: %.0f lines/s; with a client that "
+              "never reads: %.0f lines/s (%.0f%%); dropped lines counted: %d" %
               (rate_without, rate_with, 100.0 * rate_with / rate_without, dropped))
         check(dropped > 0, "the never-reading client's lost lines were not counted")
         # When it finally reads, it is told how many lines it missed.
         told = False
         deadline = time.time() + 20
         while time.time() < deadline:
-            message = slow.recv(timeout=20)
+            message = slow.recv(timeout=max(0.1, deadline - time.time()))
             if message is None:
                 break
             if "dropped" in json.loads(message):
