@@ -73,10 +73,16 @@ bool EncodeDecimal(const std::string_view* values, size_t count, std::vector<int
 // values that render back byte for byte qualify. Returns false (appends nothing) otherwise.
 bool EncodeIsoTime(const std::string_view* values, size_t count, std::vector<int64_t>* scratch,
                    std::string* out);
+// Parses "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" (years 1678..2261) into ns since the epoch.
+bool ParseIsoTimestamp(std::string_view text, int64_t* ns);
 Status DecodeIsoTimeBody(std::string_view body, size_t count, std::vector<std::string_view>* out,
                          std::string* arena);
 Status DecodeDecimalBody(std::string_view body, size_t count, std::vector<std::string_view>* out,
                          std::string* arena);
+
+// Appends the smaller of the delta-of-delta and the delta encodings of "values" (for integers
+// whose regularity is unknown, such as numbers kept as text).
+void EncodeIntsSmallest(const int64_t* values, size_t count, std::string* out);
 
 // Used by the decoders of each encoding; "body" follows the encoding byte and count.
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,

@@ -1,5 +1,7 @@
 // Encoding::kDecimal: string values that are all canonical decimal integers, stored as the
-// integers with the delta-of-delta body of delta_encoding.cc and rendered back on decoding.
+// integers and rendered back on decoding.
+//
+//   body := int_block      (a complete delta-of-delta or delta int column block)
 #include <charconv>
 
 #include "common/coding.h"
@@ -27,16 +29,17 @@ bool EncodeDecimal(const std::string_view* values, size_t count, std::vector<int
   for (size_t row = 0; row < count; ++row) {
     if (!ParseCanonical(values[row], &(*scratch)[row])) return false;
   }
-  size_t start = out->size();
-  EncodeDeltaOfDelta(scratch->data(), count, out);
-  (*out)[start] = static_cast<char>(Encoding::kDecimal);
+  out->push_back(static_cast<char>(Encoding::kDecimal));
+  PutVarint64(out, count);
+  EncodeIntsSmallest(scratch->data(), count, out);
   return true;
 }
 
 Status DecodeDecimalBody(std::string_view body, size_t count, std::vector<std::string_view>* out,
                          std::string* arena) {
   std::vector<int64_t> ints;
-  RETURN_IF_ERROR(DecodeDeltaBody(body, count, /*of_delta=*/true, &ints));
+  RETURN_IF_ERROR(DecodeIntColumn(body, count, &ints));
+  if (ints.size() != count) return Status::DataLoss("decimal column holds too few values");
   // Render every value first, then point the views: the arena must not move under them.
   arena->clear();
   arena->resize(count * 20);

@@ -40,6 +40,17 @@ void EncodeDelta(const int64_t* values, size_t count, std::string* out) {
   EncodeDeltas(values, count, false, Encoding::kDelta, out);
 }
 
+void EncodeIntsSmallest(const int64_t* values, size_t count, std::string* out) {
+  size_t start = out->size();
+  EncodeDeltaOfDelta(values, count, out);
+  std::string delta;
+  EncodeDelta(values, count, &delta);
+  if (delta.size() < out->size() - start) {
+    out->resize(start);
+    out->append(delta);
+  }
+}
+
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,
                        std::vector<int64_t>* out) {
   size_t base = out->size();

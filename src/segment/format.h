@@ -41,7 +41,7 @@ enum class Encoding : uint8_t {
   kRle = 3,           // uint64: (run length, value) varint pairs
   kPlain = 4,         // strings: count, varint lengths, then the bytes back to back
   kDict = 5,          // strings: dictionary, then the ids per row (plain or RLE)
-  kDecimal = 6,       // strings that are all canonical decimal integers: delta-of-delta
+  kDecimal = 6,       // strings that are all canonical decimal integers: an int block
   kIsoTime = 7,       // strings that are all "YYYY-MM-DDTHH:MM:SS[.f]Z": ns and digit counts
 };
 

@@ -104,6 +104,11 @@ bool Parse(std::string_view s, int64_t* ns, int* digits) {
 
 }  // namespace
 
+bool ParseIsoTimestamp(std::string_view text, int64_t* ns) {
+  int digits;
+  return Parse(text, ns, &digits);
+}
+
 bool EncodeIsoTime(const std::string_view* values, size_t count, std::vector<int64_t>* scratch,
                    std::string* out) {
   scratch->resize(count * 2);
@@ -121,7 +126,7 @@ bool EncodeIsoTime(const std::string_view* values, size_t count, std::vector<int
   out->push_back(static_cast<char>(Encoding::kIsoTime));
   PutVarint64(out, count);
   std::string block;
-  EncodeDeltaOfDelta(scratch->data(), count, &block);
+  EncodeIntsSmallest(scratch->data(), count, &block);
   PutLengthPrefixed(out, block);
   block.clear();
   std::vector<uint64_t> digits(scratch->begin() + static_cast<ptrdiff_t>(count), scratch->end());
