@@ -1115,6 +1115,8 @@ def area_engine(corpus, manifest):
         if r.returncode != 0:
             not_measured(title, f"`{tool}` exited {r.returncode}: {r.stderr.strip()[-300:]}")
             continue
+        if not any(line.startswith("|") for line in out.splitlines()):
+            out = f"```text\n{out}\n```"  # plain columns: keep them aligned in markdown
         text = (f"### {title}\n\n`{tool} {' '.join(args)}` ({elapsed:.0f} s); its own table, "
                 f"baselines and ratios:\n\n{out}\n")
         print(text, flush=True)
