@@ -159,7 +159,7 @@ Status ToHttpRequest(bhttp::request<bhttp::string_body>&& in, const std::string&
   return Status::OK();
 }
 
-std::shared_ptr<bhttp::response<bhttp::string_body>> ToBeastResponse(const HttpResponse& in,
+std::shared_ptr<bhttp::response<bhttp::string_body>> ToBeastResponse(HttpResponse in,
                                                                      bool keep_alive, bool head) {
   auto res = std::make_shared<bhttp::response<bhttp::string_body>>();
   res->version(11);
@@ -171,7 +171,7 @@ std::shared_ptr<bhttp::response<bhttp::string_body>> ToBeastResponse(const HttpR
   if (head) {
     res->content_length(in.body.size());
   } else {
-    res->body() = in.body;
+    res->body() = std::move(in.body);
     res->prepare_payload();
   }
   return res;
@@ -575,15 +575,16 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     // The handler may block (WAL sync, query): run it off the I/O threads.
     net::post(impl_->workers, [self = shared_from_this(), request] {
       HttpResponse response = self->impl_->Handle(request.get());
-      net::post(self->stream_.get_executor(),
-                [self, response = std::move(response)] { self->Write(response); });
+      net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->Write(std::move(response));
+      });
     });
   }
 
   // REQUIRES: in_flight was incremented for this request.
-  void Write(const HttpResponse& response) {
+  void Write(HttpResponse response) {
     bool keep_alive = keep_alive_ && !impl_->stopping.load();
-    res_ = ToBeastResponse(response, keep_alive, head_);
+    res_ = ToBeastResponse(std::move(response), keep_alive, head_);
     stream_.expires_after(std::chrono::milliseconds(impl_->options.read_timeout_ms));
     bhttp::async_write(stream_, *res_,
                        [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {

@@ -320,8 +320,15 @@ TEST_F(ServerTest, IdleKeepAliveConnectionIsClosedAfterTheTimeout) {
   beast::tcp_stream stream(ioc);
   stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
   ASSERT_EQ(SendOn(stream, "GET", "/healthz", "").status, 200);
-  std::this_thread::sleep_for(std::chrono::milliseconds(600));
+  // Closed by the server, not by us: poll (the machine may be busy) well past the timeout.
+  for (int i = 0; i < 500 && server_->connections() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   EXPECT_EQ(server_->connections(), 0u);
+  char byte;
+  beast::error_code ec;
+  stream.socket().read_some(net::buffer(&byte, 1), ec);
+  EXPECT_EQ(ec, net::error::eof);
 }
 
 TEST_F(ServerTest, InFlightRequestFinishesDuringShutdown) {
@@ -329,7 +336,10 @@ TEST_F(ServerTest, InFlightRequestFinishesDuringShutdown) {
   engine_.delay_ms = 300;
   Reply reply;
   std::thread client([&] { reply = Send("POST", "/api/v1/ingest", "slow\n"); });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (int i = 0; i < 1000 && server_->in_flight() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(server_->in_flight(), 1u);
   server_->StopAccepting();
   EXPECT_TRUE(server_->WaitIdle(5000));
   client.join();
