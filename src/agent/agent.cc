@@ -32,9 +32,6 @@ namespace sawmill::agent {
 
 namespace {
 
-// Batches not older than this are "new data", sent ahead of the rate-limited backlog.
-constexpr int64_t kLiveBatchNs = 3 * kNanosPerSecond;
-
 std::string Hostname() {
   char name[256] = {0};
   if (::gethostname(name, sizeof(name) - 1) != 0 || name[0] == '\0') return "localhost";
@@ -495,6 +492,9 @@ void Agent::Impl::ShipLoop() {
   double drain_tokens = drain_cap;
   int64_t drain_last = clock->MonotonicNanos();
   bool oldest_turn = false;
+  // Batches created before this time are a backlog from an outage (or from before a restart):
+  // they drain at spool.drain_rate. Everything newer is sent as fast as the server answers.
+  int64_t backlog_before_ns = clock->NowNanos();
   while (true) {
     {
       std::lock_guard lock(ship_mu);
@@ -507,17 +507,14 @@ void Agent::Impl::ShipLoop() {
     }
     drain_last = mono;
     bool drain_ok = drain_rate <= 0 || drain_tokens > 0;
-    std::optional<uint64_t> seq;
-    bool from_backlog = false;
+    // Oldest first. While a backlog drains, turns alternate between its oldest batch and the
+    // newest batch, so that live data is not stuck behind an outage's worth of batches.
+    std::optional<int64_t> oldest = spool->OldestCreatedNs();
+    bool backlog = oldest && *oldest < backlog_before_ns;
     oldest_turn = !oldest_turn;
-    if (oldest_turn && drain_ok && spool->PendingBatches() > 1) {
-      seq = spool->NextToSend(Spool::Pick::kOldest);
-      from_backlog = true;
-    }
-    if (!seq) {
-      seq = spool->NextToSend(Spool::Pick::kNewest);
-      from_backlog = false;
-    }
+    std::optional<uint64_t> seq;
+    if (!backlog || (oldest_turn && drain_ok)) seq = spool->NextToSend(Spool::Pick::kOldest);
+    if (!seq) seq = spool->NextToSend(Spool::Pick::kNewest);
     if (!seq) {
       WaitShip(50 * kNanosPerMilli);
       continue;
@@ -538,16 +535,15 @@ void Agent::Impl::ShipLoop() {
       }
       continue;
     }
-    // New data is not rate-limited; a batch that is not new counts against the drain rate.
-    if (!from_backlog && clock->NowNanos() - batch->created_ns > kLiveBatchNs) {
+    // New data is not rate-limited; a batch of the backlog counts against the drain rate.
+    if (batch->created_ns < backlog_before_ns) {
       if (!drain_ok) {
         spool->Release(*seq);
         WaitShip(50 * kNanosPerMilli);
         continue;
       }
-      from_backlog = true;
+      drain_tokens -= static_cast<double>(batch->Lines());
     }
-    if (from_backlog) drain_tokens -= static_cast<double>(batch->Lines());
     auto body = BatchBody(*batch, config.zstd_level);
     if (!body.ok()) {
       spdlog::error("agent: batch {}: {}", *seq, body.status().ToString());
@@ -572,6 +568,7 @@ void Agent::Impl::ShipLoop() {
         }
       }
       metrics.requests_ok.Increment();
+      if (consecutive_failures.load() > 0) backlog_before_ns = clock->NowNanos();
       consecutive_failures.store(0);
       backing_off.store(false);
       last_success_unix_ns.store(clock->NowNanos());

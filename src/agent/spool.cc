@@ -209,12 +209,18 @@ void Spool::Quarantine(const std::string& path) {
 
 Status Spool::Append(const SpoolBatch& batch) {
   std::string data = EncodeBatch(batch);
-  std::lock_guard lock(mu_);
-  if (used_bytes_ + data.size() > max_bytes_ && !batch.sections.empty()) {
-    return Status::ResourceExhausted("spool full: " + std::to_string(used_bytes_) + " of " +
-                                     std::to_string(max_bytes_) + " bytes used");
+  {
+    std::lock_guard lock(mu_);
+    if (used_bytes_ + data.size() > max_bytes_ && !batch.sections.empty()) {
+      return Status::ResourceExhausted("spool full: " + std::to_string(used_bytes_) + " of " +
+                                       std::to_string(max_bytes_) + " bytes used");
+    }
   }
+  // The write and its fsyncs happen outside the lock so that sending is not held up; only the
+  // pipeline thread appends, so the room checked above cannot be taken meanwhile (sending only
+  // frees room).
   RETURN_IF_ERROR(WriteFileAtomically(env_, PathOf(batch.seq), data));
+  std::lock_guard lock(mu_);
   Entry entry;
   entry.created_ns = batch.created_ns;
   entry.file_bytes = data.size();

@@ -7,8 +7,8 @@
 // that the priority rules can drop the oldest DEBUG (then INFO) lines by rewriting one file
 // without touching its WARN+ lines. File format: docs/agent.md "On-disk formats".
 //
-// Thread-safety: all methods are thread-safe (one mutex; file I/O for Append/Drop happens under
-// it, sends happen outside it on a loaded copy).
+// Thread-safety: all methods are thread-safe. Append, DropOldest and RemoveAcked must be called
+// from one thread (the pipeline); Append writes outside the mutex, DropOldest rewrites under it.
 #pragma once
 
 #include <array>
