@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "agent/input.h"
 #include "agent/inputs/file/file_input.h"
 #include "agent/inputs/stdin/stdin_input.h"
 #include "agent/inputs/syslog/syslog_input.h"
@@ -253,6 +254,9 @@ Result<AgentConfig> ParseAgentConfigNode(const YAML::Node& root) {
     if (input.String("parser") == "regex" && input.String("pattern").empty()) {
       return Status::InvalidArgument(path + ".pattern: required when parser is regex");
     }
+    // Compile the input's patterns now, so that --check catches a bad regex too.
+    auto context = MakeInputContext(input, config.max_line_bytes);
+    if (!context.ok()) return context.status();
     config.inputs.push_back(std::move(input));
   }
   return config;

@@ -71,6 +71,13 @@ TEST(AgentConfig, BadValuesSayWhatWasExpected) {
   EXPECT_NE(ErrorOf(std::string(kHead) + "batch: {max_wait: soon}\ninputs: [{type: stdin}]")
                 .find("batch.max_wait: expected a duration"),
             std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kHead) +
+                    "inputs: [{type: file, paths: [a], parser: regex, pattern: '(?P<x>'}]")
+                .find("inputs[0].parser.pattern"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kHead) + "inputs: [{type: stdin, multiline: {start_pattern: '['}}]")
+                .find("inputs[0].multiline.start_pattern"),
+            std::string::npos);
   EXPECT_NE(ErrorOf(std::string(kHead) + "inputs: []").find("inputs: expected a list"),
             std::string::npos);
 }
