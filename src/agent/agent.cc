@@ -91,7 +91,8 @@ struct Agent::Impl {
   std::thread shipper;
   std::mutex ship_mu;
   std::condition_variable ship_cv;
-  bool ship_stop = false;  // GUARDED_BY(ship_mu)
+  bool ship_stop = false;               // GUARDED_BY(ship_mu)
+  std::atomic<bool> ship_abort{false};  // ends a request in progress at shutdown
   std::atomic<uint64_t> consecutive_failures{0};
   std::atomic<bool> backing_off{false};
   std::atomic<int64_t> last_success_unix_ns{0};
@@ -123,6 +124,7 @@ Agent::~Agent() {
       std::lock_guard lock(impl_->ship_mu);
       impl_->ship_stop = true;
     }
+    impl_->ship_abort.store(true);
     impl_->ship_cv.notify_all();
     impl_->shipper.join();
   }
@@ -470,6 +472,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
     std::lock_guard lock(s.ship_mu);
     s.ship_stop = true;
   }
+  s.ship_abort.store(true);
   s.ship_cv.notify_all();
   if (s.shipper.joinable()) s.shipper.join();
   Status st = s.WriteCheckpointAndTrim();
@@ -485,7 +488,7 @@ bool Agent::Impl::WaitShip(int64_t ns) {
 }
 
 void Agent::Impl::ShipLoop() {
-  HttpSender sender(config.server, config.token, config.request_timeout_ns);
+  HttpSender sender(config.server, config.token, config.request_timeout_ns, &ship_abort);
   std::mt19937_64 rng(std::random_device{}());
   const double drain_rate = static_cast<double>(config.drain_lines_per_sec);
   const double drain_cap = std::max(drain_rate, static_cast<double>(config.batch_max_lines));

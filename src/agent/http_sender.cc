@@ -30,17 +30,25 @@ size_t CollectHeader(char* data, size_t size, size_t nmemb, void* user) {
   return n;
 }
 
+int AbortCheck(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  const auto* abort = static_cast<const std::atomic<bool>*>(user);
+  return abort != nullptr && abort->load() ? 1 : 0;
+}
+
 }  // namespace
 
 struct HttpSender::Impl {
   std::string url;
   std::string auth;
   int64_t timeout_ms;
+  const std::atomic<bool>* abort = nullptr;
   CURL* curl = nullptr;
 };
 
-HttpSender::HttpSender(std::string server, std::string token, int64_t timeout_ns)
+HttpSender::HttpSender(std::string server, std::string token, int64_t timeout_ns,
+                       const std::atomic<bool>* abort)
     : impl_(std::make_unique<Impl>()) {
+  impl_->abort = abort;
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   impl_->url = server + "/api/v1/ingest";
@@ -80,6 +88,9 @@ SendResult HttpSender::Send(const std::string& body, const std::string& idempote
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, CollectHeader);
   curl_easy_setopt(curl, CURLOPT_HEADERDATA, &result.retry_after_s);
+  curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, AbortCheck);
+  curl_easy_setopt(curl, CURLOPT_XFERINFODATA, impl_->abort);
   CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
   if (code != CURLE_OK) {

@@ -3,6 +3,7 @@
 // Not thread-safe: one sender per shipping thread.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -17,7 +18,9 @@ struct SendResult {
 
 class HttpSender {
  public:
-  HttpSender(std::string server, std::string token, int64_t timeout_ns);
+  // "*abort" (may be null) becoming true ends a request in progress (the batch stays spooled).
+  HttpSender(std::string server, std::string token, int64_t timeout_ns,
+             const std::atomic<bool>* abort = nullptr);
   ~HttpSender();
 
   // Sends a zstd-compressed NDJSON body with the given Idempotency-Key.
