@@ -37,6 +37,12 @@ void PutPlainValues(const std::string_view* values, size_t count, std::string* o
 
 // Consumes the body of "count" plain strings from the front of "*body".
 Status DecodePlainBody(std::string_view* body, size_t count, std::vector<std::string_view>* out) {
+  // Every value has at least a one-byte length: a count beyond the bytes is corrupt (and is
+  // refused before allocating for it).
+  if (count > body->size()) {
+    return Status::DataLoss("string column claims " + std::to_string(count) + " values in " +
+                            std::to_string(body->size()) + " bytes");
+  }
   size_t base = out->size();
   out->resize(base + count);
   std::string_view* dst = out->data() + base;

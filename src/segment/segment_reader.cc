@@ -226,6 +226,20 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
   s = DecodeStringColumn(layout_raw, rows, &layout, &layout_arena);
   if (s.ok() && layout.size() != rows) s = Status::DataLoss("holds too few values");
   if (!s.ok()) return fail(decode_loss(layout_col, s));
+  // The layout says exactly how many values each column must hold in this block; decoding
+  // accepts no more, so a corrupt count cannot make the reader allocate without bound.
+  std::vector<size_t> expected(values.size(), 0);
+  for (uint32_t row = 0; row < rows; ++row) {
+    std::string_view entries = layout[row];
+    while (!entries.empty()) {
+      uint64_t ord;
+      if (!GetVarint64(&entries, &ord) || ord >= values.size()) {
+        return fail(decode_loss(
+            layout_col, Status::DataLoss("bad field ordinal in row " + std::to_string(row))));
+      }
+      expected[ord] += ord == kOverflowOrdinal ? 2 : 1;
+    }
+  }
   // Ordinal 0 is the overflow column, ordinal k >= 1 the column builtin + k - 1.
   for (size_t ord = 0; ord < values.size(); ++ord) {
     size_t col = ord == 0 ? static_cast<size_t>(ColumnId::kFieldOverflow) : builtin + ord - 1;
@@ -233,8 +247,7 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
     if (!ref.present()) continue;
     s = ReadPhysical(ref, name(col), &raws[ord], stats);
     if (!s.ok()) return fail(s);
-    s = DecodeStringColumn(raws[ord], kMaxBlockRows * 2ull * (ord == 0 ? 1024 : 1), &values[ord],
-                           &arenas[ord]);
+    s = DecodeStringColumn(raws[ord], expected[ord], &values[ord], &arenas[ord]);
     if (!s.ok()) return fail(decode_loss(col, s));
   }
   for (uint32_t row = 0; row < rows; ++row) {
