@@ -30,7 +30,7 @@ int RunSearchCommand(int argc, char** argv) {
   app.add_option("--to", to, "end: RFC 3339 or epoch seconds/ms/ns");
   app.add_flag("--all-time", all_time, "search all data, with no time bound");
   app.add_option("-n,--limit", limit, "at most this many hits")
-      ->check(CLI::Range(1, 1000000))
+      ->check(CLI::Range(1, 10000))  // the server's max_search_limit
       ->capture_default_str();
   app.add_option("--time-field", time_field, "filter the time range on 'ingest_ts' or 'ts'")
       ->check(CLI::IsMember({"ingest_ts", "ts"}));

@@ -161,6 +161,9 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
   }
   search.time_field_ts = time_field == "ts";
   if (request.HasQuery("cache")) search.use_cache = Truthy(request.Query("cache"));
+  // use_indexes=0 answers by brute force (no index, bloom or min/max pruning): the baseline of
+  // the benchmarks and a way to rule out an index bug during an incident.
+  if (request.HasQuery("use_indexes")) search.use_indexes = Truthy(request.Query("use_indexes"));
 
   int64_t start = state->clock->MonotonicNanos();
   auto result = engine->Search(search);

@@ -22,7 +22,7 @@ struct HttpServerOptions {
   size_t max_body_bytes = 64ull << 20;      // as received; larger requests get 413
   size_t max_decoded_bytes = 256ull << 20;  // after Content-Encoding decoding; larger: 413
   size_t max_header_bytes = 64 * 1024;
-  size_t max_connections = 1024;  // past it new connections get 503 and are closed
+  size_t max_connections = 4096;  // past it new connections get 503 and are closed
   int read_timeout_ms = 30'000;   // a request must arrive whole within this once it started
   int idle_timeout_ms = 60'000;   // a keep-alive connection with no request is closed after this
   int io_threads = 2;

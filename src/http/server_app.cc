@@ -146,7 +146,9 @@ int RunServer(const ServerConfig& config) {
   }
   engine = std::move(*opened);
 #if SAWMILL_HTTP_HAVE_QUERY
-  query_engine = query::QueryEngine::Create(engine.get(), query::QueryOptions{});
+  query::QueryOptions query_options;
+  query_options.partitions = engine_options.partitions;  // lets a service+host query prune
+  query_engine = query::QueryEngine::Create(engine.get(), query_options);
 #endif
   state.engine.store(engine.get());
   state.query.store(query_engine.get());

@@ -19,7 +19,7 @@ struct ServerConfig {
   uint64_t max_body_bytes = 64ull << 20;
   uint64_t max_decoded_bytes = 256ull << 20;
   uint64_t max_line_bytes = 256 * 1024;
-  uint64_t max_connections = 1024;
+  uint64_t max_connections = 4096;
   uint64_t read_timeout_ms = 30'000;
   uint64_t idle_timeout_ms = 60'000;
   uint64_t worker_threads = 16;
