@@ -104,7 +104,6 @@ class Writer {
   std::vector<std::vector<std::string_view>> field_values_;  // by ordinal, present rows only
   std::vector<std::string_view> overflow_values_;
   uint32_t row_stamp_ = 0;
-  std::vector<std::string> owned_names_;  // stable storage for first_ordinal_ keys
 
   std::vector<IndexState> indexes_;
   std::vector<BloomState> blooms_;
@@ -209,9 +208,9 @@ void Writer::AssignFieldOrdinals(const Record& r, uint32_t /*row_in_block*/) {
     if (it != first_ordinal_.end()) {
       ord = it->second;
     } else if (field_values_.size() - 1 < kMaxFieldColumns) {
-      owned_names_.emplace_back(key);
       ord = NewFieldColumn(key);
-      first_ordinal_.emplace(owned_names_.back(), ord);
+      // The key views the record's own string: records outlive the writer's Write call.
+      first_ordinal_.emplace(std::string_view(key), ord);
     }
     // A key repeated within one record goes to its next duplicate column.
     while (ord != kOverflowOrdinal && seen_in_row_[ord] == row_stamp_) {
