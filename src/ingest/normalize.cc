@@ -39,6 +39,24 @@ enum class Key {
   kUserId
 };
 
+// The key under which a shipper (the Sawmill agent) passes the flags it set, as
+// comma-separated FlagNames; unknown names are ignored.
+constexpr std::string_view kFlagsKey = "sawmill.flags";
+
+uint32_t FlagsFromNames(std::string_view names) {
+  uint32_t flags = 0;
+  while (!names.empty()) {
+    size_t comma = names.find(',');
+    std::string_view name = names.substr(0, comma);
+    for (uint32_t bit = 1; bit != 0 && bit <= kFlagInvalidUtf8; bit <<= 1) {
+      std::vector<std::string_view> known = FlagNames(bit);
+      if (!known.empty() && known[0] == name) flags |= bit;
+    }
+    names = comma == std::string_view::npos ? std::string_view() : names.substr(comma + 1);
+  }
+  return flags;
+}
+
 Key Classify(std::string_view key) {
   if (key == "timestamp" || key == "ts" || key == "time" || key == "@timestamp") {
     return Key::kTimestamp;
@@ -194,6 +212,12 @@ bool MapJson(const std::string& text, int64_t now_ns, Record* out) {
     simdjson::dom::element value = field.value;
     const bool is_null = value.type() == simdjson::dom::element_type::NULL_VALUE;
     const bool is_object = value.type() == simdjson::dom::element_type::OBJECT;
+    // Flags a shipper already set (the agent sends "redacted,truncated") become flag bits.
+    std::string_view flag_names;
+    if (key == kFlagsKey && value.get_string().get(flag_names) == simdjson::SUCCESS) {
+      out->flags |= FlagsFromNames(flag_names);
+      continue;
+    }
     // A mapped key takes the first usable value; an unusable one (a timestamp that does not
     // parse, an unknown level, a second "msg") stays in the fields so that nothing is lost.
     std::string* target = nullptr;

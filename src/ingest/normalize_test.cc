@@ -47,6 +47,15 @@ TEST(NormalizeLine, MapsTheWellKnownJsonKeys) {
   EXPECT_EQ(n.counts.accepted, 1u);
 }
 
+TEST(NormalizeLine, FlagsSetByTheAgentBecomeFlagBitsNotFields) {
+  Normalized n =
+      Normalize(R"({"msg":"card [REDACTED]","sawmill.flags":"redacted,truncated,bogus"})");
+  ASSERT_TRUE(n.kept);
+  EXPECT_EQ(n.record.flags, kFlagRedacted | kFlagTruncated);
+  EXPECT_TRUE(n.record.fields.empty());
+  EXPECT_EQ(n.counts.truncated, 0u) << "the server did not truncate this line itself";
+}
+
 TEST(NormalizeLine, FlattensNestedObjectsWithDotsAndKeepsArraysAsJson) {
   Normalized n = Normalize(
       R"({"message":"m","http":{"status":503,"req":{"path":"/pay"}},"tags":["a",1],"ok":true,)"
