@@ -105,6 +105,57 @@ TEST(Segment, UnsortedWriteKeepsArrivalOrder) {
   EXPECT_EQ(ReadAll(**reader), Expected(records, false));
 }
 
+TEST(Segment, FailedWriteLeavesNoFileBehind) {
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 100; ++i) records.push_back(MakeRecord(i, "s", "h", "m"));
+  {
+    FaultInjectionEnv env;
+    env.InjectSyncFailure(1);
+    Status s = WriteSegment(&env, "/f.seg", TestInfo(), records, WriterOptions(), nullptr);
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("/f.seg"), std::string::npos) << s.ToString();
+    EXPECT_FALSE(env.FileExists("/f.seg"));
+    EXPECT_FALSE(env.FileExists("/f.seg.tmp"));
+  }
+  {
+    FaultInjectionEnv env;
+    env.SetNoSpace(true);
+    Status s = WriteSegment(&env, "/f.seg", TestInfo(), records, WriterOptions(), nullptr);
+    EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+    EXPECT_FALSE(env.FileExists("/f.seg"));
+  }
+}
+
+// A crash at any point of WriteSegment leaves either no segment or a complete, readable one.
+TEST(Segment, CrashAtAnyPointNeverLeavesATornSegment) {
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 300; ++i) {
+    records.push_back(MakeRecord(i, "s", "h", "line " + std::to_string(i)));
+  }
+  WriterOptions options;
+  options.block_rows = 100;
+  int64_t total_ops;
+  {
+    FaultInjectionEnv env;
+    ASSERT_TRUE(env.CreateDirs("/d").ok());
+    int64_t before = env.mutating_ops();
+    ASSERT_TRUE(WriteSegment(&env, "/d/x.seg", TestInfo(), records, options, nullptr).ok());
+    total_ops = env.mutating_ops() - before;
+  }
+  for (int64_t crash_at = 0; crash_at <= total_ops; ++crash_at) {
+    FaultInjectionEnv env;
+    ASSERT_TRUE(env.CreateDirs("/d").ok());
+    env.CrashAfterOps(crash_at);
+    // The write fails at the crash point (or succeeds when it comes after the last step).
+    WriteSegment(&env, "/d/x.seg", TestInfo(), records, options, nullptr).IgnoreError();
+    env.SimulateCrash();
+    if (!env.FileExists("/d/x.seg")) continue;
+    auto reader = SegmentReader::Open(&env, "/d/x.seg");
+    ASSERT_TRUE(reader.ok()) << "crash after " << crash_at << ": " << reader.status().ToString();
+    EXPECT_EQ(ReadAll(**reader).size(), 300u);
+  }
+}
+
 TEST(Segment, EmptyBatchIsInvalidArgument) {
   FaultInjectionEnv env;
   Status s = WriteSegment(&env, "/e.seg", TestInfo(), {}, WriterOptions(), nullptr);
