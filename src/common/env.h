@@ -78,6 +78,42 @@ class Env {
   static Env* Default();
 };
 
+// An Env that forwards every call to another; fault and timing wrappers in tests override only
+// the calls they change. "*target" must outlive the wrapper.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    return target_->NewWritableFile(p);
+  }
+  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& p) override {
+    return target_->NewAppendableFile(p);
+  }
+  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& p) override {
+    return target_->NewRandomAccessFile(p);
+  }
+  Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& p) override {
+    return target_->NewSequentialFile(p);
+  }
+  bool FileExists(const std::string& p) override { return target_->FileExists(p); }
+  Result<std::vector<std::string>> GetChildren(const std::string& d) override {
+    return target_->GetChildren(d);
+  }
+  Result<uint64_t> GetFileSize(const std::string& p) override { return target_->GetFileSize(p); }
+  Status RemoveFile(const std::string& p) override { return target_->RemoveFile(p); }
+  Status RenameFile(const std::string& a, const std::string& b) override {
+    return target_->RenameFile(a, b);
+  }
+  Status CreateDirs(const std::string& d) override { return target_->CreateDirs(d); }
+  Status RemoveDir(const std::string& d) override { return target_->RemoveDir(d); }
+  Status SyncDir(const std::string& d) override { return target_->SyncDir(d); }
+
+ private:
+  Env* target_;
+};
+
 // Helpers built on the interface.
 Status ReadFileToString(Env* env, const std::string& path, std::string* out);
 // Writes "data" to "path" through a temporary file, syncs it, renames it over "path" and syncs

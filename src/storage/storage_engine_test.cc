@@ -538,40 +538,16 @@ TEST_F(StorageEngineTest, EveryCrashPointKeepsAcknowledgedLinesExactlyOnce) {
 }
 
 // Fails every file creation under DIR/segments (a broken segment disk); the WAL still works.
-class NoSegmentsEnv final : public Env {
+class NoSegmentsEnv final : public EnvWrapper {
  public:
-  explicit NoSegmentsEnv(Env* base) : base_(base) {}
+  explicit NoSegmentsEnv(Env* base) : EnvWrapper(base) {}
   std::atomic<bool> failing{true};
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
     if (failing && p.find("/segments/") != std::string::npos) {
       return Status::IOError(p + ": Input/output error (injected)");
     }
-    return base_->NewWritableFile(p);
+    return target()->NewWritableFile(p);
   }
-  Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& p) override {
-    return base_->NewAppendableFile(p);
-  }
-  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& p) override {
-    return base_->NewRandomAccessFile(p);
-  }
-  Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& p) override {
-    return base_->NewSequentialFile(p);
-  }
-  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
-  Result<std::vector<std::string>> GetChildren(const std::string& d) override {
-    return base_->GetChildren(d);
-  }
-  Result<uint64_t> GetFileSize(const std::string& p) override { return base_->GetFileSize(p); }
-  Status RemoveFile(const std::string& p) override { return base_->RemoveFile(p); }
-  Status RenameFile(const std::string& a, const std::string& b) override {
-    return base_->RenameFile(a, b);
-  }
-  Status CreateDirs(const std::string& d) override { return base_->CreateDirs(d); }
-  Status RemoveDir(const std::string& d) override { return base_->RemoveDir(d); }
-  Status SyncDir(const std::string& d) override { return base_->SyncDir(d); }
-
- private:
-  Env* base_;
 };
 
 TEST_F(StorageEngineTest, MemoryStaysBoundedWhenFlushesFail) {

@@ -12,11 +12,11 @@
 
 namespace sawmill::wal {
 
-class SlowSyncEnv final : public Env {
+class SlowSyncEnv final : public EnvWrapper {
  public:
   // "*base" must outlive this Env.
   SlowSyncEnv(Env* base, std::chrono::microseconds sync_time)
-      : base_(base), sync_time_(sync_time) {}
+      : EnvWrapper(base), sync_time_(sync_time) {}
 
   class File final : public WritableFile {
    public:
@@ -36,34 +36,15 @@ class SlowSyncEnv final : public Env {
   };
 
   Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
-    ASSIGN_OR_RETURN(auto f, base_->NewWritableFile(p));
+    ASSIGN_OR_RETURN(auto f, target()->NewWritableFile(p));
     return std::unique_ptr<WritableFile>(new File(std::move(f), sync_time_));
   }
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& p) override {
-    ASSIGN_OR_RETURN(auto f, base_->NewAppendableFile(p));
+    ASSIGN_OR_RETURN(auto f, target()->NewAppendableFile(p));
     return std::unique_ptr<WritableFile>(new File(std::move(f), sync_time_));
   }
-  Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& p) override {
-    return base_->NewRandomAccessFile(p);
-  }
-  Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& p) override {
-    return base_->NewSequentialFile(p);
-  }
-  bool FileExists(const std::string& p) override { return base_->FileExists(p); }
-  Result<std::vector<std::string>> GetChildren(const std::string& d) override {
-    return base_->GetChildren(d);
-  }
-  Result<uint64_t> GetFileSize(const std::string& p) override { return base_->GetFileSize(p); }
-  Status RemoveFile(const std::string& p) override { return base_->RemoveFile(p); }
-  Status RenameFile(const std::string& a, const std::string& b) override {
-    return base_->RenameFile(a, b);
-  }
-  Status CreateDirs(const std::string& d) override { return base_->CreateDirs(d); }
-  Status RemoveDir(const std::string& d) override { return base_->RemoveDir(d); }
-  Status SyncDir(const std::string& d) override { return base_->SyncDir(d); }
 
  private:
-  Env* base_;
   std::chrono::microseconds sync_time_;
 };
 
