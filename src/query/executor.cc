@@ -338,6 +338,7 @@ class Job {
       Status st = reader.ReadBlock(b, first_mask, &block_rows, &rs);
       Account(rs, ws);
       ++read_here;
+      ++ws->stats.blocks_read;  // row blocks; the reader counts one per column block
       if (!st.ok()) {
         CorruptBlock(h, b, st, ws);
         continue;
@@ -381,7 +382,6 @@ class Job {
   }
 
   void Account(const segment::ReadStats& rs, WorkerState* ws) {
-    ws->stats.blocks_read += rs.blocks_read;
     ws->stats.bytes_read_compressed += rs.bytes_read_compressed;
     ws->stats.bytes_read_raw += rs.bytes_read_raw;
     bytes_read_.fetch_add(rs.bytes_read_compressed);

@@ -357,9 +357,9 @@ def scenario_files(h):
     h.wait_for("big.log", lambda: total_arrived(h, "big") == 3 or total_arrived(h, "big"))
     hits = h.search("service=big")["hits"]
     big = [x for x in hits if x["message"].startswith("ERROR BBBB")]
-    if len(big) != 1 or "truncated" not in big[0].get("fields", {}).get("sawmill.flags", ""):
+    if len(big) != 1 or "truncated" not in big[0].get("flags", []):
         fail("the 10 MB line should arrive once, cut and flagged truncated: %r" %
-             [(len(x["message"]), x.get("fields")) for x in big])
+             [(len(x["message"]), x.get("flags")) for x in big])
     if not any(x["message"] == "ERROR after-big" for x in hits):
         fail("the line after the 10 MB line is missing")
     print("ok: 10 MB line cut to %d bytes and flagged; the next line arrived" %
