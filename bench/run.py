@@ -604,9 +604,8 @@ def area_disk(corpus, manifest):
     row("corpus", corpus, os.path.getsize(corpus), ours, RESULTS.get("ingest", {}).get(
         "lines_per_s_per_core"))
     notes.append("Sawmill = every file of the data directory except `wal/` (segments, index, "
-                 "blooms, catalog), after `POST /api/v1/admin/flush` and once the segment files "
-                 "stopped changing (the server has no compaction endpoint; background compaction "
-                 "merges only when a partition has several small segments). Datasets are "
+                 "blooms, catalog), after `POST /api/v1/admin/flush`, `POST /api/v1/admin/compact` "
+                 "and once the segment files stopped changing. Datasets are "
                  "ingested as their files' lines over HTTP, one fresh server each.")
     emit_table(title, header, rows, notes)
 

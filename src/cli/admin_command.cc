@@ -1,4 +1,4 @@
-// `sawmill admin flush`: operator actions against a running server.
+// `sawmill admin flush|compact`: operator actions against a running server.
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
@@ -19,6 +19,9 @@ int RunAdminCommand(int argc, char** argv) {
   CLI::App* flush = app.add_subcommand(
       "flush", "write every memtable to segments; returns when they are registered");
   flush->fallthrough();  // "sawmill admin flush --server URL" works too
+  CLI::App* compact = app.add_subcommand(
+      "compact", "merge small segments now; returns when no more merges are due");
+  compact->fallthrough();
   app.require_subcommand(1);
   try {
     app.parse(argc, argv);
@@ -31,33 +34,38 @@ int RunAdminCommand(int argc, char** argv) {
     return 2;
   }
   HttpClient client(*url, timeout_s * 1000);
-  if (flush->parsed()) {
-    Result<HttpResult> result = client.Request("POST", "/api/v1/admin/flush");
-    if (!result.ok()) {
-      std::fprintf(stderr, "sawmill admin flush: %s\n", result.status().message().c_str());
-      return 1;
-    }
-    if (result->status != 200) {
-      std::fprintf(stderr, "sawmill admin flush: the server answered %d: %s\n", result->status,
-                   ErrorText(*result).c_str());
-      return 1;
-    }
-    boost::system::error_code ec;
-    boost::json::value v = boost::json::parse(result->body, ec);
-    if (!ec && v.is_object() && v.as_object().contains("segments")) {
-      const boost::json::object& obj = v.as_object();
-      double ms = 0;
-      if (const auto* e = obj.if_contains("elapsed_ms"); e != nullptr && e->is_number()) {
-        ms = e->to_number<double>();
-      }
-      std::printf("flushed: %s segments registered (%.1f ms)\n",
-                  boost::json::serialize(obj.at("segments")).c_str(), ms);
-    } else {
-      std::printf("flushed\n");
-    }
+  const char* action = flush->parsed() ? "flush" : "compact";
+  Result<HttpResult> result = client.Request("POST", std::string("/api/v1/admin/") + action);
+  if (!result.ok()) {
+    std::fprintf(stderr, "sawmill admin %s: %s\n", action, result.status().message().c_str());
+    return 1;
+  }
+  if (result->status != 200) {
+    std::fprintf(stderr, "sawmill admin %s: the server answered %d: %s\n", action, result->status,
+                 ErrorText(*result).c_str());
+    return 1;
+  }
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(result->body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("segments")) {
+    std::printf("%s: done\n", action);
     return 0;
   }
-  return 2;
+  const boost::json::object& obj = v.as_object();
+  double ms = 0;
+  if (const auto* e = obj.if_contains("elapsed_ms"); e != nullptr && e->is_number()) {
+    ms = e->to_number<double>();
+  }
+  std::string segments = boost::json::serialize(obj.at("segments"));
+  if (flush->parsed()) {
+    std::printf("flushed: %s segments registered (%.1f ms)\n", segments.c_str(), ms);
+  } else {
+    std::string before = obj.contains("segments_before")
+                             ? boost::json::serialize(obj.at("segments_before"))
+                             : std::string("?");
+    std::printf("compacted: %s segments -> %s (%.1f ms)\n", before.c_str(), segments.c_str(), ms);
+  }
+  return 0;
 }
 
 }  // namespace sawmill::cli

@@ -260,6 +260,29 @@ HttpResponse HandleFlush(ApiState* state, const HttpRequest&) {
                                 ",\"elapsed_ms\":" + elapsed + "}");
 }
 
+// Runs compaction rounds until one merges nothing (at most kMaxRounds), so that an operator or a
+// benchmark can ask for "flushed and compacted" and get it when the call returns.
+HttpResponse HandleCompact(ApiState* state, const HttpRequest&) {
+  constexpr int kMaxRounds = 64;
+  storage::Engine* engine = state->engine.load();
+  if (!state->ready.load() || engine == nullptr) return Unready(*state);
+  int64_t start = state->clock->MonotonicNanos();
+  uint64_t before = engine->stats().segments;
+  uint64_t now = before;
+  for (int round = 0; round < kMaxRounds; ++round) {
+    uint64_t compactions = engine->stats().compactions;
+    Status status = engine->CompactNow();
+    if (!status.ok()) return HttpResponse::Error(status);
+    if (engine->stats().compactions == compactions) break;
+  }
+  now = engine->stats().segments;
+  char elapsed[32];
+  std::snprintf(elapsed, sizeof(elapsed), "%.3f", SecondsSince(state->clock, start) * 1000);
+  return HttpResponse::Json(
+      200, "{\"compacted\":true,\"segments_before\":" + std::to_string(before) +
+               ",\"segments\":" + std::to_string(now) + ",\"elapsed_ms\":" + elapsed + "}");
+}
+
 HttpResponse HandleMetrics(ApiState* state, const HttpRequest&) {
   HttpMetrics::Get().SetReady(state->ready.load() && !state->stopping.load());
   HttpResponse response;
@@ -324,6 +347,8 @@ void RegisterApiRoutes(Router* router, ApiState* state) {
               [state](const HttpRequest& r) { return HandleContext(state, r); });
   router->Add("POST", "/api/v1/admin/flush",
               [state](const HttpRequest& r) { return HandleFlush(state, r); });
+  router->Add("POST", "/api/v1/admin/compact",
+              [state](const HttpRequest& r) { return HandleCompact(state, r); });
   router->Add("GET", "/api/v1/tail", [](const HttpRequest&) {
     return HttpResponse::Error(Status::InvalidArgument(
         "live tail needs a WebSocket upgrade (Upgrade: websocket) or Accept: text/event-stream"));
