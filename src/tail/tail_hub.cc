@@ -1,10 +1,12 @@
 // The live-tail fan-out (contract in tail_hub.h).
 //
 // Publish reads an immutable snapshot of the sessions (copy-on-write under a mutex held only to
-// copy one shared_ptr), filters each record with every session's compiled matcher, and appends
-// the matches to that session's bounded queue under the session's own mutex, which its consumer
-// holds only to swap records out. A full queue drops the new lines and counts them; nothing on
-// the publishing path waits for a consumer.
+// copy one shared_ptr) and hands the batch with that snapshot to the hub's dispatch thread
+// through a queue bounded in records and bytes. The dispatch thread filters each record with
+// every session's compiled matcher and appends the matches to that session's bounded queue under
+// the session's own mutex, which its consumer holds only to swap records out. A full session
+// queue drops the new lines and counts them; a full dispatch queue drops the batch and tells
+// every session of the tenant. Nothing on the publishing path waits for matching or a consumer.
 #include "tail/tail_hub.h"
 
 #include <algorithm>
@@ -12,6 +14,7 @@
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <thread>
 #include <utility>
 
 #include "common/metrics.h"
@@ -22,6 +25,9 @@ namespace {
 
 // Bound on the bytes one session may hold, whatever its record count (lines can be 256 KiB).
 constexpr size_t kMaxQueueBytes = 32 << 20;
+// Bounds on what waits for the dispatch thread.
+constexpr size_t kMaxPendingRecords = 200'000;
+constexpr size_t kMaxPendingBytes = 64 << 20;
 
 struct TailMetrics {
   prometheus::Gauge& sessions;
@@ -100,6 +106,20 @@ class SessionState {
     }
     if (dropped_now > 0) Metrics().dropped.Increment(static_cast<double>(dropped_now));
     if (queued_now > 0) Metrics().delivered.Increment(static_cast<double>(queued_now));
+    cv_.notify_all();
+    if (notify) notify();
+  }
+
+  // Lines this session may have missed without them being matched (the dispatch queue was full).
+  void AddDropped(uint64_t lines) {
+    std::function<void()> notify;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closed_) return;
+      if (queue_.empty() && dropped_ == 0) notify = notify_;
+      dropped_ += lines;
+    }
+    Metrics().dropped.Increment(static_cast<double>(lines));
     cv_.notify_all();
     if (notify) notify();
   }
@@ -247,6 +267,7 @@ class TailHubImpl final : public TailHub {
   explicit TailHubImpl(const TailHubOptions& options)
       : options_(options), registry_(std::make_shared<Registry>(options.max_sessions)) {
     Metrics();  // register the families even before the first session
+    dispatcher_ = std::thread([this] { DispatchLoop(); });
   }
   ~TailHubImpl() override { Shutdown(); }
 
@@ -267,20 +288,45 @@ class TailHubImpl final : public TailHub {
   void Publish(const std::string& tenant, const std::vector<Record>& records) override {
     if (records.empty()) return;
     std::shared_ptr<const Snapshot> sessions = registry_->Sessions();
-    std::vector<const Record*> matches;
-    for (const auto& session : *sessions) {
-      if (session->tenant() != tenant) continue;
-      matches.clear();
-      for (const Record& record : records) {
-        if (session->matcher().Matches(record)) matches.push_back(&record);
-      }
-      if (!matches.empty()) session->Push(matches);
+    if (std::none_of(sessions->begin(), sessions->end(),
+                     [&](const auto& s) { return s->tenant() == tenant; })) {
+      return;  // nobody is tailing this tenant: no copy, no work
     }
+    size_t bytes = 0;
+    for (const Record& r : records) bytes += r.ApproximateSize();
+    {
+      std::lock_guard<std::mutex> lock(dispatch_mu_);
+      if (stopping_) return;
+      if (pending_records_ + records.size() <= kMaxPendingRecords &&
+          pending_bytes_ + bytes <= kMaxPendingBytes) {
+        pending_.push_back(Pending{tenant, std::move(sessions), records, bytes});
+        pending_records_ += records.size();
+        pending_bytes_ += bytes;
+        dispatch_cv_.notify_one();
+        return;
+      }
+    }
+    // The dispatch thread is behind: this batch is not matched, and every session of the tenant
+    // learns that it may have missed that many lines.
+    for (const auto& session : *sessions) {
+      if (session->tenant() == tenant) session->AddDropped(records.size());
+    }
+  }
+
+  void Drain() override {
+    std::unique_lock<std::mutex> lock(dispatch_mu_);
+    idle_cv_.wait(lock, [&] { return (pending_.empty() && !dispatching_) || stopped_; });
   }
 
   size_t sessions() const override { return registry_->Sessions()->size(); }
 
   void Shutdown() override {
+    {
+      std::lock_guard<std::mutex> lock(dispatch_mu_);
+      stopping_ = true;
+    }
+    dispatch_cv_.notify_all();
+    if (dispatcher_.joinable()) dispatcher_.join();
     std::shared_ptr<const Snapshot> open = registry_->ShutDown();
     for (const auto& session : *open) {
       session->Close();
@@ -289,8 +335,55 @@ class TailHubImpl final : public TailHub {
   }
 
  private:
+  struct Pending {
+    std::string tenant;
+    std::shared_ptr<const Snapshot> sessions;  // those open when the batch was published
+    std::vector<Record> records;
+    size_t bytes = 0;
+  };
+
+  void DispatchLoop() {
+    std::vector<const Record*> matches;
+    std::unique_lock<std::mutex> lock(dispatch_mu_);
+    while (true) {
+      dispatch_cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      if (stopping_) break;
+      Pending item = std::move(pending_.front());
+      pending_.pop_front();
+      dispatching_ = true;
+      lock.unlock();
+      for (const auto& session : *item.sessions) {
+        if (session->tenant() != item.tenant) continue;
+        matches.clear();
+        for (const Record& record : item.records) {
+          if (session->matcher().Matches(record)) matches.push_back(&record);
+        }
+        if (!matches.empty()) session->Push(matches);
+      }
+      lock.lock();
+      dispatching_ = false;
+      pending_records_ -= item.records.size();
+      pending_bytes_ -= item.bytes;
+      if (pending_.empty()) idle_cv_.notify_all();
+    }
+    stopped_ = true;
+    pending_.clear();
+    idle_cv_.notify_all();
+  }
+
   const TailHubOptions options_;
   std::shared_ptr<Registry> registry_;
+
+  std::mutex dispatch_mu_;
+  std::condition_variable dispatch_cv_;  // work arrived or stopping
+  std::condition_variable idle_cv_;      // the queue emptied (Drain)
+  std::deque<Pending> pending_;          // GUARDED_BY(dispatch_mu_)
+  size_t pending_records_ = 0;           // GUARDED_BY(dispatch_mu_)
+  size_t pending_bytes_ = 0;             // GUARDED_BY(dispatch_mu_)
+  bool dispatching_ = false;             // GUARDED_BY(dispatch_mu_)
+  bool stopping_ = false;                // GUARDED_BY(dispatch_mu_)
+  bool stopped_ = false;                 // GUARDED_BY(dispatch_mu_)
+  std::thread dispatcher_;               // started last, joined by Shutdown
 };
 
 }  // namespace

@@ -48,8 +48,14 @@ class TailHub {
   // Errors: InvalidArgument (query syntax), ResourceExhausted (max_sessions reached).
   virtual Result<std::shared_ptr<TailSession>> Subscribe(const std::string& tenant,
                                                          const std::string& query) = 0;
-  // Called by ingest after the WAL sync; O(sessions x records) filter work, never blocks.
+  // Called by ingest after the WAL sync. Copies the batch into the hub's bounded dispatch queue
+  // and returns: the filters run on the hub's own thread, so ingestion never pays
+  // O(sessions x records). A batch reaches exactly the sessions open when Publish was called.
+  // When the dispatch queue is full the batch is not matched, and every session of the tenant is
+  // told it may have missed that many lines (counted as dropped). Never blocks.
   virtual void Publish(const std::string& tenant, const std::vector<Record>& records) = 0;
+  // Waits until every batch published so far is in its sessions' queues (tests, shutdown).
+  virtual void Drain() = 0;
   virtual size_t sessions() const = 0;
   // Closes every session (server shutdown).
   virtual void Shutdown() = 0;

@@ -45,6 +45,7 @@ TEST(TailHub, ErrorSessionGetsExactlyTheMatchingLinesPublishedAfterItOpened) {
                            Line(Level::kWarn, "w1"), Line(Level::kError, "e2")});
   hub->Publish("default", {Line(Level::kFatal, "f1"), Line(Level::kError, "e3")});
   hub->Publish("other-tenant", {Line(Level::kError, "not-mine")});
+  hub->Drain();
 
   TailEvent event;
   ASSERT_TRUE(session->Next(&event, 100, 1000));
@@ -61,6 +62,7 @@ TEST(TailHub, ServiceAndLevelFilterOfTheOnCallForm) {
   ASSERT_NE(session, nullptr);
   hub->Publish("default", {Line(Level::kError, "a", "checkout"), Line(Level::kError, "b", "cart"),
                            Line(Level::kFatal, "c", "checkout"), Line(Level::kInfo, "d")});
+  hub->Drain();
   TailEvent event;
   ASSERT_TRUE(session->Next(&event, 100, 1000));
   EXPECT_THAT(Messages(event.records), ::testing::ElementsAre("a", "c"));
@@ -88,6 +90,7 @@ TEST(TailHub, ASessionThatNeverReadsDoesNotStopPublishAndCountsItsDrops) {
     EXPECT_EQ(event.dropped, 0u);
   }
   EXPECT_EQ(received, 1000u);
+  hub->Drain();
 
   ASSERT_TRUE(stuck->Next(&event, 100, 0));
   EXPECT_THAT(Messages(event.records),
@@ -138,12 +141,53 @@ TEST(TailHub, NotifyRunsWhenTheQueueBecomesNonEmpty) {
   session->SetNotify([&] { ++calls; });
   hub->Publish("default", {Line(Level::kInfo, "a")});
   hub->Publish("default", {Line(Level::kInfo, "b")});  // queue already non-empty
+  hub->Drain();
   EXPECT_EQ(calls.load(), 1);
   TailEvent event;
   ASSERT_TRUE(session->Next(&event, 100, 0));
   EXPECT_EQ(event.records.size(), 2u);
   hub->Publish("default", {Line(Level::kInfo, "c")});
+  hub->Drain();
   EXPECT_EQ(calls.load(), 2);
+}
+
+TEST(TailHub, ABatchReachesOnlyTheSessionsOpenWhenItWasPublished) {
+  auto hub = TailHub::Create({});
+  auto early = MustSubscribe(*hub, "");
+  hub->Publish("default", {Line(Level::kError, "published-before-late-opened")});
+  auto late = MustSubscribe(*hub, "");
+  hub->Publish("default", {Line(Level::kError, "for-both")});
+  hub->Drain();
+  TailEvent event;
+  ASSERT_TRUE(early->Next(&event, 100, 0));
+  EXPECT_THAT(Messages(event.records),
+              ::testing::ElementsAre("published-before-late-opened", "for-both"));
+  ASSERT_TRUE(late->Next(&event, 100, 0));
+  EXPECT_THAT(Messages(event.records), ::testing::ElementsAre("for-both"));
+}
+
+TEST(TailHub, TwoThousandSessionsWithFiltersEachGetTheirMatches) {
+  // The session limit's worth of sessions: Publish only queues the batch, the hub's thread
+  // matches it, and every session gets exactly its lines.
+  TailHubOptions options;
+  options.max_sessions = 2000;
+  auto hub = TailHub::Create(options);
+  std::vector<std::shared_ptr<TailSession>> sessions;
+  for (int i = 0; i < 2000; ++i) {
+    sessions.push_back(MustSubscribe(*hub, i % 2 == 0 ? "level=ERROR" : "level=INFO"));
+  }
+  std::vector<Record> batch;
+  for (int i = 0; i < 100; ++i) {
+    batch.push_back(Line(i % 2 == 0 ? Level::kError : Level::kInfo, std::to_string(i)));
+  }
+  hub->Publish("default", batch);
+  hub->Drain();
+  TailEvent event;
+  for (auto& session : sessions) {
+    ASSERT_TRUE(session->Next(&event, 1000, 0));
+    EXPECT_EQ(event.records.size(), 50u);
+    EXPECT_EQ(event.dropped, 0u);
+  }
 }
 
 TEST(TailHub, ShutdownClosesEverySessionAndRefusesNewOnes) {
