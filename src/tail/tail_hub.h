@@ -28,7 +28,7 @@ class TailSession {
   // Takes what is queued (up to "max_records"), waiting up to "timeout_ms" for something.
   // Returns false when the session was closed (hub shutting down).
   virtual bool Next(TailEvent* event, size_t max_records, int timeout_ms) = 0;
-  // Registers a callback run (on the publishing thread, so it must only post work elsewhere)
+  // Registers a callback run (on the hub's dispatch thread, so it must only post work elsewhere)
   // whenever the queue goes from empty to non-empty, for event-driven consumers.
   virtual void SetNotify(std::function<void()> notify) = 0;
   virtual void Close() = 0;
