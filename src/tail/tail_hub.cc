@@ -15,6 +15,7 @@
 #include <deque>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "common/metrics.h"
@@ -83,7 +84,7 @@ class SessionState {
   const query::Matcher& matcher() const { return *matcher_; }
 
   // Appends what fits; counts the rest as dropped. Never waits for the consumer.
-  void Push(std::vector<const Record*>& matches) {
+  void Push(const std::vector<const Record*>& matches) {
     std::function<void()> notify;
     uint64_t dropped_now = 0;
     size_t queued_now = 0;
@@ -273,12 +274,7 @@ class TailHubImpl final : public TailHub {
 
   Result<std::shared_ptr<TailSession>> Subscribe(const std::string& tenant,
                                                  const std::string& query) override {
-    std::shared_ptr<const query::Matcher> matcher;
-    if (IsBlank(query)) {
-      matcher = std::make_shared<MatchAll>();
-    } else {
-      ASSIGN_OR_RETURN(matcher, query::CompileFilter(query));
-    }
+    ASSIGN_OR_RETURN(std::shared_ptr<const query::Matcher> matcher, SharedMatcher(query));
     auto state = std::make_shared<SessionState>(tenant, std::move(matcher),
                                                 std::max<size_t>(1, options_.queue_records));
     RETURN_IF_ERROR(registry_->Add(state));
@@ -335,6 +331,28 @@ class TailHubImpl final : public TailHub {
   }
 
  private:
+  // Sessions with the same query share one compiled Matcher, so that the dispatch thread
+  // evaluates each distinct filter once per record (many on-call engineers tail the same thing).
+  Result<std::shared_ptr<const query::Matcher>> SharedMatcher(const std::string& query) {
+    std::lock_guard<std::mutex> lock(matchers_mu_);
+    auto it = matchers_.find(query);
+    if (it != matchers_.end()) {
+      if (auto live = it->second.lock()) return live;
+    }
+    std::shared_ptr<const query::Matcher> matcher;
+    if (IsBlank(query)) {
+      matcher = std::make_shared<MatchAll>();
+    } else {
+      ASSIGN_OR_RETURN(matcher, query::CompileFilter(query));
+    }
+    // Forget the entries of closed sessions so the map stays bounded by the open sessions.
+    if (matchers_.size() >= 2 * options_.max_sessions) {
+      std::erase_if(matchers_, [](const auto& entry) { return entry.second.expired(); });
+    }
+    matchers_[query] = matcher;
+    return matcher;
+  }
+
   struct Pending {
     std::string tenant;
     std::shared_ptr<const Snapshot> sessions;  // those open when the batch was published
@@ -343,7 +361,7 @@ class TailHubImpl final : public TailHub {
   };
 
   void DispatchLoop() {
-    std::vector<const Record*> matches;
+    std::unordered_map<const query::Matcher*, std::vector<const Record*>> matches_by_filter;
     std::unique_lock<std::mutex> lock(dispatch_mu_);
     while (true) {
       dispatch_cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
@@ -352,11 +370,15 @@ class TailHubImpl final : public TailHub {
       pending_.pop_front();
       dispatching_ = true;
       lock.unlock();
+      matches_by_filter.clear();
       for (const auto& session : *item.sessions) {
         if (session->tenant() != item.tenant) continue;
-        matches.clear();
-        for (const Record& record : item.records) {
-          if (session->matcher().Matches(record)) matches.push_back(&record);
+        auto [slot, fresh] = matches_by_filter.try_emplace(&session->matcher());
+        std::vector<const Record*>& matches = slot->second;
+        if (fresh) {
+          for (const Record& record : item.records) {
+            if (session->matcher().Matches(record)) matches.push_back(&record);
+          }
         }
         if (!matches.empty()) session->Push(matches);
       }
@@ -373,6 +395,9 @@ class TailHubImpl final : public TailHub {
 
   const TailHubOptions options_;
   std::shared_ptr<Registry> registry_;
+
+  std::mutex matchers_mu_;
+  std::unordered_map<std::string, std::weak_ptr<const query::Matcher>> matchers_;  // GUARDED_BY
 
   std::mutex dispatch_mu_;
   std::condition_variable dispatch_cv_;  // work arrived or stopping
