@@ -55,7 +55,8 @@ std::string FormatRfc3339Nanos(int64_t ns) {
   int64_t d = doy - (153 * mp + 2) / 5 + 1;
   int64_t m = mp < 10 ? mp + 3 : mp - 9;
   if (m <= 2) y += 1;
-  char buf[64];
+  // Room for seven full int64 values: GCC cannot prove the fields are small.
+  char buf[160];
   std::snprintf(buf, sizeof(buf),
                 "%04" PRId64 "-%02" PRId64 "-%02" PRId64 "T%02" PRId64 ":%02" PRId64 ":%02" PRId64
                 ".%09" PRId64 "Z",
