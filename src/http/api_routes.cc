@@ -6,9 +6,9 @@
 #include <cstring>
 
 #include "common/metrics.h"
-#include "http/body_codec.h"
 #include "http/http_metrics.h"
 #include "http/json_writer.h"
+#include "ingest/normalize.h"
 
 namespace sawmill::http {
 
@@ -121,8 +121,8 @@ HttpResponse HandleIngest(ApiState* state, const HttpRequest& request) {
   options.max_line_bytes = state->options.max_line_bytes;
   std::vector<Record> records;
   ingest::IngestCounts counts;
-  NormalizeRequestBody(request.body, defaults, options, state->clock->NowNanos(), &records,
-                       &counts);
+  ingest::NormalizeBody(request.body, defaults, options, state->clock->NowNanos(), &records,
+                        &counts);
   Status status = state->sink.Ingest(request.tenant, "native", &records);
   if (!status.ok()) {
     if (!key.empty()) state->idempotency.Abandon(request.tenant, key);

@@ -15,7 +15,6 @@
 #include "http/router.h"
 #include "query/query_engine.h"
 #include "storage/engine.h"
-#include "tail/tail_hub.h"
 
 namespace sawmill::http {
 
@@ -32,7 +31,6 @@ struct ApiState {
   Clock* clock = Clock::Real();
   std::atomic<storage::Engine*> engine{nullptr};
   std::atomic<query::QueryEngine*> query{nullptr};
-  std::atomic<tail::TailHub*> hub{nullptr};
   std::atomic<bool> ready{false};
   std::atomic<bool> stopping{false};
   EngineIngestSink sink;

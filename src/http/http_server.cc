@@ -19,9 +19,9 @@
 #include <vector>
 
 #include "http/api_routes.h"
-#include "http/body_codec.h"
 #include "http/http_metrics.h"
 #include "http/json_writer.h"
+#include "ingest/normalize.h"
 
 namespace sawmill::http {
 
@@ -723,7 +723,7 @@ HttpResponse HttpServer::Impl::Handle(HttpRequest* request) {
   } else {
     bool decoded = true;
     if (!content_encoding.empty() && content_encoding != "identity") {
-      auto body = DecodeRequestBody(request->body, content_encoding, options.max_decoded_bytes);
+      auto body = ingest::DecodeBody(request->body, content_encoding, options.max_decoded_bytes);
       if (body.ok()) {
         request->body = std::move(*body);
       } else if (body.status().IsResourceExhausted()) {

@@ -11,13 +11,8 @@
 
 #include "http/api_routes.h"
 #include "http/http_server.h"
-
-#if SAWMILL_HTTP_HAVE_SHIPPERS
 #include "ingest/shippers.h"
-#endif
-#if SAWMILL_HTTP_HAVE_SYSLOG
 #include "ingest/syslog_server.h"
-#endif
 
 namespace sawmill::http {
 
@@ -96,25 +91,16 @@ int RunServer(const ServerConfig& config) {
   state.options.max_line_bytes = config.max_line_bytes;
   Router router;
   RegisterApiRoutes(&router, &state);
-#if SAWMILL_HTTP_HAVE_SHIPPERS
   RegisterShipperRoutes(&router, &state.sink);
-#endif
 
-  std::unique_ptr<tail::TailHub> hub;
-#if SAWMILL_HTTP_HAVE_TAIL
   tail::TailHubOptions hub_options;
   hub_options.max_sessions = config.tail_max_sessions;
   hub_options.queue_records = config.tail_queue_records;
-  hub = tail::TailHub::Create(hub_options);
-  state.hub.store(hub.get());
+  std::unique_ptr<tail::TailHub> hub = tail::TailHub::Create(hub_options);
   state.sink.SetTailHub(hub.get());
-#endif
   TailSubscriber subscriber =
-      [&state](const HttpRequest& request) -> Result<std::shared_ptr<tail::TailSession>> {
-    tail::TailHub* tail_hub = state.hub.load();
-    if (tail_hub == nullptr) {
-      return Status::Unavailable("live tail is not available in this build");
-    }
+      [&state, tail_hub = hub.get()](
+          const HttpRequest& request) -> Result<std::shared_ptr<tail::TailSession>> {
     if (state.stopping.load()) return Status::Unavailable("the server is stopping");
     return tail_hub->Subscribe(request.tenant, request.Query("q"));
   };
@@ -128,9 +114,6 @@ int RunServer(const ServerConfig& config) {
   spdlog::info("listening on http://{}:{}/ (data in {})", http_options.address, server.port(),
                config.data_dir);
 
-  std::unique_ptr<storage::Engine> engine;
-  std::unique_ptr<query::QueryEngine> query_engine;
-#if SAWMILL_HTTP_HAVE_STORAGE
   storage::EngineOptions engine_options;
   engine_options.data_dir = config.data_dir;
   engine_options.flush_interval_ns = static_cast<int64_t>(config.flush_interval_ms) * 1'000'000;
@@ -144,21 +127,16 @@ int RunServer(const ServerConfig& config) {
     server.Stop();
     return 1;
   }
-  engine = std::move(*opened);
-#if SAWMILL_HTTP_HAVE_QUERY
+  std::unique_ptr<storage::Engine> engine = std::move(*opened);
   query::QueryOptions query_options;
   query_options.partitions = engine_options.partitions;  // lets a service+host query prune
-  query_engine = query::QueryEngine::Create(engine.get(), query_options);
-#endif
+  std::unique_ptr<query::QueryEngine> query_engine =
+      query::QueryEngine::Create(engine.get(), query_options);
   state.engine.store(engine.get());
   state.query.store(query_engine.get());
   state.sink.SetEngine(engine.get());
   state.ready.store(true);
   spdlog::info("ready: write-ahead log replayed");
-#else
-  spdlog::warn("this build has no storage engine: /readyz stays 503 and ingestion answers 503");
-#endif
-#if SAWMILL_HTTP_HAVE_SYSLOG
   std::unique_ptr<ingest::SyslogServer> syslog;
   if (!config.syslog_address.empty()) {
     auto started = ingest::SyslogServer::Start(config.syslog_address, &state.sink);
@@ -167,26 +145,18 @@ int RunServer(const ServerConfig& config) {
       state.stopping.store(true);
       server.StopAccepting();
       server.Stop();
-      if (engine) engine->Close().IgnoreError();
+      engine->Close().IgnoreError();
       return 1;
     }
     syslog = std::move(*started);
     spdlog::info("syslog listening on {} (TCP and UDP)", config.syslog_address);
   }
-#else
-  if (!config.syslog_address.empty()) {
-    spdlog::warn("--syslog {}: the syslog listener is not part of this build",
-                 config.syslog_address);
-  }
-#endif
 
   signals.Wait();
 
   // Shutdown, in the order docs/operations.md promises.
   state.stopping.store(true);
-#if SAWMILL_HTTP_HAVE_SYSLOG
   if (syslog) syslog->Stop();
-#endif
   server.StopAccepting();
   if (!server.WaitIdle(static_cast<int>(config.shutdown_timeout_ms))) {
     spdlog::warn("{} requests still in flight after {} ms; closing anyway", server.in_flight(),
@@ -194,14 +164,11 @@ int RunServer(const ServerConfig& config) {
   }
   state.sink.Stop();
   int exit_code = 0;
-  if (engine) {
-    Status closed = engine->Close();
-    if (!closed.ok()) {
-      spdlog::error("closing the storage engine: {}", closed.ToString());
-      exit_code = 1;
-    }
+  if (Status closed = engine->Close(); !closed.ok()) {
+    spdlog::error("closing the storage engine: {}", closed.ToString());
+    exit_code = 1;
   }
-  if (hub) hub->Shutdown();
+  hub->Shutdown();
   server.CloseTailSessions(2000);
   server.Stop();
   spdlog::info("stopped");
