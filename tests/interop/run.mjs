@@ -1,6 +1,6 @@
-// Runs one interop test file with node:test, after checking what it needs. Exit code 77 (CTest
-// SKIP) only when the server build lacks a component the test exercises; missing npm packages
-// are an error (`make test` installs them through scripts/test-setup.sh).
+// Runs one interop test file with node:test, after checking what it needs. Missing npm packages
+// or a binary without the server are errors, never skips (`make test` installs the packages
+// through scripts/test-setup.sh).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -15,8 +15,8 @@ if (!fs.existsSync(path.join(here, 'node_modules'))) {
 const bin = process.env.SAWMILL_BIN;
 const help = spawnSync(bin, ['server', '--help'], { encoding: 'utf8' });
 if (help.status !== 0 && !`${help.stdout}${help.stderr}`.includes('--data')) {
-  console.error(`this sawmill build has no server subcommand; skipping ${file}`);
-  process.exit(77);
+  console.error(`${bin} has no working server subcommand:\n${help.stdout}${help.stderr}`);
+  process.exit(1);
 }
 const result = spawnSync(process.execPath, ['--test', '--test-reporter=spec', path.join(here, file)],
   { stdio: 'inherit', cwd: here });
