@@ -13,13 +13,6 @@ namespace {
 using testing::kDatasetNow;
 using testing::kDatasetStart;
 
-std::string Describe(const ExecResult& r) {
-  std::string out;
-  for (const Record& h : r.hits) out += std::to_string(h.seq) + " ";
-  out += "| rows " + std::to_string(r.rows.size());
-  return out;
-}
-
 class ExecutorDifferential : public ::testing::Test {
  protected:
   static void SetUpTestSuite() { records_ = new std::vector<Record>(testing::LoadDataset()); }
@@ -33,42 +26,7 @@ std::vector<Record>* ExecutorDifferential::records_ = nullptr;
 TEST_F(ExecutorDifferential, PlannedEngineAgreesWithBruteForce) {
   ASSERT_GT(records_->size(), 5000u) << "dataset missing under " << testing::SharedDir();
   auto snapshot = testing::MakeSnapshot("default", *records_, 4, 3, 700, 256);
-  WorkerPool pool(2);
-  testing::RandomQueries gen(*records_, 1234);
-  int checked = 0, nonempty = 0;
-  for (int iter = 0; iter < 400; ++iter) {
-    std::string text = gen.Filter() + gen.Pipe();
-    Result<Query> parsed = ParseQuery(text);
-    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
-    auto query = std::make_shared<const Query>(std::move(*parsed));
-    ExecOptions o;
-    int shape = gen.Pick(4);
-    o.all_time = shape == 0;
-    if (o.all_time) {
-      o.range = {INT64_MIN, INT64_MAX, false};
-    } else {
-      int64_t from = kDatasetStart + gen.Pick(7000) * kNanosPerSecond - 600 * kNanosPerSecond;
-      o.range = {from, from + (1 + gen.Pick(90)) * 60 * kNanosPerSecond, false};
-    }
-    o.time_field_ts = shape == 3;
-    o.limit = 1 + static_cast<size_t>(gen.Pick(60));
-    o.partitions = 4;
-    o.pool = &pool;
-    ExecResult planned = Execute(snapshot, query, o);
-    ExecResult brute = BruteForce(*records_, *query, o);
-    ASSERT_EQ(planned.hits.size(), brute.hits.size())
-        << text << "\nplanned: " << Describe(planned) << "\nbrute: " << Describe(brute);
-    for (size_t i = 0; i < brute.hits.size(); ++i) {
-      ASSERT_EQ(planned.hits[i], brute.hits[i]) << text << " hit " << i;
-    }
-    ASSERT_EQ(planned.rows, brute.rows) << text;
-    ASSERT_EQ(planned.is_pipe, brute.is_pipe) << text;
-    ASSERT_FALSE(planned.partial) << text;
-    ++checked;
-    nonempty += !brute.hits.empty() || !brute.rows.empty();
-  }
-  EXPECT_EQ(checked, 400);
-  EXPECT_GT(nonempty, 150) << "the random queries should mostly find something";
+  testing::ExpectAgreement(snapshot, *records_, 4, 1234, 400, kDatasetStart, 7000);
 }
 
 TEST_F(ExecutorDifferential, IndexesPruneWithoutChangingTheAnswer) {

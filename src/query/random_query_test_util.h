@@ -1,12 +1,18 @@
 // Test-only: random queries over a dataset's own vocabulary, for differential tests.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <random>
 #include <string>
 #include <vector>
 
+#include "common/clock.h"
 #include "index/tokenizer.h"
+#include "query/executor.h"
+#include "query/parser.h"
 #include "sawmill/record.h"
+#include "storage/engine.h"
 
 namespace sawmill::query::testing {
 
@@ -97,5 +103,54 @@ class RandomQueries {
   std::mt19937 rng_;
   std::vector<std::string> services_, hosts_, messages_, traces_;
 };
+
+// The seqs of the hits and the number of pipe rows, for failure messages.
+inline std::string Describe(const ExecResult& r) {
+  std::string out;
+  for (const Record& h : r.hits) out += std::to_string(h.seq) + " ";
+  return out + "| rows " + std::to_string(r.rows.size());
+}
+
+// Runs "iterations" random queries on "snapshot" and compares with a scan of "records".
+inline void ExpectAgreement(std::shared_ptr<const storage::Snapshot> snapshot,
+                            const std::vector<Record>& records, uint32_t partitions, uint32_t seed,
+                            int iterations, int64_t start, int64_t span_s) {
+  WorkerPool pool(2);
+  RandomQueries gen(records, seed);
+  int nonempty = 0;
+  for (int iter = 0; iter < iterations; ++iter) {
+    std::string text = gen.Filter() + gen.Pipe();
+    Result<Query> parsed = ParseQuery(text);
+    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
+    auto query = std::make_shared<const Query>(std::move(*parsed));
+    ExecOptions o;
+    int shape = gen.Pick(4);
+    o.all_time = shape == 0;
+    if (o.all_time) {
+      o.range = {INT64_MIN, INT64_MAX, false};
+    } else {
+      int64_t from =
+          start + gen.Pick(static_cast<int>(span_s)) * kNanosPerSecond - 300 * kNanosPerSecond;
+      o.range = {from, from + (1 + gen.Pick(60)) * 60 * kNanosPerSecond, false};
+    }
+    o.time_field_ts = shape == 3;
+    o.limit = 1 + static_cast<size_t>(gen.Pick(50));
+    o.partitions = partitions;
+    o.pool = &pool;
+    ExecResult planned = Execute(snapshot, query, o);
+    ExecResult brute = BruteForce(records, *query, o);
+    ASSERT_FALSE(planned.partial) << text << ": "
+                                  << (planned.warnings.empty() ? "" : planned.warnings[0]);
+    ASSERT_EQ(planned.hits.size(), brute.hits.size())
+        << text << "\nplanned: " << Describe(planned) << "\nbrute: " << Describe(brute);
+    for (size_t i = 0; i < brute.hits.size(); ++i) {
+      ASSERT_EQ(planned.hits[i], brute.hits[i]) << text << " hit " << i;
+    }
+    ASSERT_EQ(planned.rows, brute.rows) << text;
+    ASSERT_EQ(planned.is_pipe, brute.is_pipe) << text;
+    nonempty += !brute.hits.empty() || !brute.rows.empty();
+  }
+  EXPECT_GT(nonempty, iterations / 3);
+}
 
 }  // namespace sawmill::query::testing

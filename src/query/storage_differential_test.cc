@@ -20,12 +20,6 @@ namespace {
 
 using testing::kDatasetStart;
 
-std::string Describe(const ExecResult& r) {
-  std::string out;
-  for (const Record& h : r.hits) out += std::to_string(h.seq) + " ";
-  return out + "| rows " + std::to_string(r.rows.size());
-}
-
 class TempDir {
  public:
   explicit TempDir(const std::string& name) {
@@ -40,47 +34,6 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
-
-// Runs "iterations" random queries on "snapshot" and compares with a scan of "records".
-void ExpectAgreement(std::shared_ptr<const storage::Snapshot> snapshot,
-                     const std::vector<Record>& records, uint32_t partitions, uint32_t seed,
-                     int iterations, int64_t start, int64_t span_s) {
-  WorkerPool pool(2);
-  testing::RandomQueries gen(records, seed);
-  int nonempty = 0;
-  for (int iter = 0; iter < iterations; ++iter) {
-    std::string text = gen.Filter() + gen.Pipe();
-    Result<Query> parsed = ParseQuery(text);
-    ASSERT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
-    auto query = std::make_shared<const Query>(std::move(*parsed));
-    ExecOptions o;
-    int shape = gen.Pick(4);
-    o.all_time = shape == 0;
-    if (o.all_time) {
-      o.range = {INT64_MIN, INT64_MAX, false};
-    } else {
-      int64_t from =
-          start + gen.Pick(static_cast<int>(span_s)) * kNanosPerSecond - 300 * kNanosPerSecond;
-      o.range = {from, from + (1 + gen.Pick(60)) * 60 * kNanosPerSecond, false};
-    }
-    o.time_field_ts = shape == 3;
-    o.limit = 1 + static_cast<size_t>(gen.Pick(50));
-    o.partitions = partitions;
-    o.pool = &pool;
-    ExecResult planned = Execute(snapshot, query, o);
-    ExecResult brute = BruteForce(records, *query, o);
-    ASSERT_FALSE(planned.partial) << text << ": "
-                                  << (planned.warnings.empty() ? "" : planned.warnings[0]);
-    ASSERT_EQ(planned.hits.size(), brute.hits.size())
-        << text << "\nplanned: " << Describe(planned) << "\nbrute: " << Describe(brute);
-    for (size_t i = 0; i < brute.hits.size(); ++i) {
-      ASSERT_EQ(planned.hits[i], brute.hits[i]) << text << " hit " << i;
-    }
-    ASSERT_EQ(planned.rows, brute.rows) << text;
-    nonempty += !brute.hits.empty() || !brute.rows.empty();
-  }
-  EXPECT_GT(nonempty, iterations / 3);
-}
 
 TEST(QueryOverSegments, PlannedEngineAgreesWithBruteForceOnRealSegmentFiles) {
   std::vector<Record> records = testing::LoadDataset();
@@ -125,7 +78,7 @@ TEST(QueryOverSegments, PlannedEngineAgreesWithBruteForceOnRealSegmentFiles) {
     view.chunks.push_back(std::make_shared<const std::vector<Record>>(1, records[i]));
     snap->memtables.push_back(std::move(view));
   }
-  ExpectAgreement(snap, records, kPartitions, 77, 300, kDatasetStart, 7000);
+  testing::ExpectAgreement(snap, records, kPartitions, 77, 300, kDatasetStart, 7000);
 }
 
 #ifdef SAWMILL_HAVE_STORAGE
@@ -168,8 +121,8 @@ TEST(QueryOverStorage, AgreesWithBruteForceAcrossMemtablesFlushesAndCompactions)
       ASSERT_TRUE(engine->CompactNow().ok());
     }
     std::shared_ptr<const storage::Snapshot> snap = engine->GetSnapshot("default");
-    ExpectAgreement(snap, appended, options.partitions, static_cast<uint32_t>(round) + 5, 60,
-                    kDatasetStart, static_cast<int64_t>(appended.size()) * 7 / 10);
+    testing::ExpectAgreement(snap, appended, options.partitions, static_cast<uint32_t>(round) + 5,
+                             60, kDatasetStart, static_cast<int64_t>(appended.size()) * 7 / 10);
   }
   EXPECT_GT(engine->stats().compactions, 0u);
   ASSERT_TRUE(engine->Close().ok());
