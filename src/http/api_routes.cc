@@ -267,15 +267,14 @@ HttpResponse HandleCompact(ApiState* state, const HttpRequest&) {
   storage::Engine* engine = state->engine.load();
   if (!state->ready.load() || engine == nullptr) return Unready(*state);
   int64_t start = state->clock->MonotonicNanos();
-  uint64_t before = engine->stats().segments;
-  uint64_t now = before;
+  const uint64_t before = engine->stats().segments;
   for (int round = 0; round < kMaxRounds; ++round) {
     uint64_t compactions = engine->stats().compactions;
     Status status = engine->CompactNow();
     if (!status.ok()) return HttpResponse::Error(status);
     if (engine->stats().compactions == compactions) break;
   }
-  now = engine->stats().segments;
+  const uint64_t now = engine->stats().segments;
   char elapsed[32];
   std::snprintf(elapsed, sizeof(elapsed), "%.3f", SecondsSince(state->clock, start) * 1000);
   return HttpResponse::Json(
