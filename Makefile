@@ -5,7 +5,7 @@ DATA       ?= ./data
 HTTP       ?= 127.0.0.1:9640
 CMAKE_ARGS ?=
 
-.PHONY: all deps build run test bench bench-quick format lint asan clean
+.PHONY: all deps build run test bench bench-quick drill format lint asan clean
 
 all: build
 
@@ -35,6 +35,13 @@ bench: build
 
 bench-quick: build
 	@BENCH_LINES=1000000 bash bench/run.sh
+
+# The incident drill (docs/operations.md): about 6 minutes; DRILL_MODE=quick for about 3,
+# DRILL_ARGS="--json out.json --keep" etc. Needs root (mounts a small file system).
+DRILL_MODE ?= full
+DRILL_ARGS ?=
+drill: build
+	python3 tests/drill/drill.py --sawmill $(BUILD)/sawmill --mode $(DRILL_MODE) $(DRILL_ARGS)
 
 format:
 	@git ls-files '*.cc' '*.h' | xargs clang-format -i
