@@ -27,6 +27,7 @@ Needs root for the mount (tmpfs; falls back to a loop-mounted ext4 image).
 
 import argparse
 import collections
+import ctypes
 import datetime
 import errno
 import json
@@ -92,6 +93,19 @@ def fmt_s(value):
 
 # ---------------------------------------------------------------- the file system that fills
 
+class CannotRun(Exception):
+    """The drill cannot run here (exit code 2), as opposed to a finding (exit code 1)."""
+
+
+def die_with_parent():
+    """In the child before exec: SIGKILL when the drill dies (prctl PR_SET_PDEATHSIG), so that a
+    killed drill leaves no server or agent behind. The Popen calls run on the main thread,
+    whose exit is what the kernel watches."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
 class SmallDisk:
     """A file system of its own for the server's data directory, so that filling it affects
     nothing else: tmpfs first, a loop-mounted ext4 image if tmpfs cannot be mounted."""
@@ -128,7 +142,7 @@ class SmallDisk:
                 errors.append("loop ext4: %s" % e)
                 os.unlink(self.image)
                 self.image = None
-        raise EnvironmentError("cannot mount a small file system for the disk-full phase (%s); "
+        raise CannotRun("cannot mount a small file system for the disk-full phase (%s); "
                                "run the drill as root, or pass --skip-disk" % "; ".join(errors))
 
     def free_bytes(self):
@@ -178,6 +192,34 @@ class SmallDisk:
 
 
 # ---------------------------------------------------------------- generators and agents
+
+def reap_stale_mounts():
+    """Unmounts the file systems of earlier drills that were killed (SIGKILL leaves no chance
+    to clean up): a mount point <root>/fs whose <root>/drill.pid names no live process."""
+    try:
+        with open("/proc/mounts") as f:
+            points = [line.split()[1] for line in f]
+    except OSError:
+        return
+    for point in points:
+        root = os.path.dirname(point)
+        if os.path.basename(point) != "fs" or \
+                not os.path.basename(root).startswith("sawmill_drill_"):
+            continue
+        try:
+            with open(os.path.join(root, "drill.pid")) as f:
+                os.kill(int(f.read()), 0)
+            continue  # its drill is still running
+        except (OSError, ValueError):
+            pass
+        if subprocess.run(["umount", point], capture_output=True).returncode == 0:
+            print("unmounted %s, left by a drill that was killed" % point)
+            shutil.rmtree(root, ignore_errors=True)
+            try:
+                os.unlink(point + ".img")
+            except OSError:
+                pass
+
 
 class Generator:
     """Lines of one agent: two files written alternately, unique sequence ids, a known mix."""
@@ -231,6 +273,33 @@ class Generator:
             f.close()
 
 
+class DrillServer(Server):
+    """e2e_lib's Server, started so that it dies with the drill, its log outside its disk."""
+
+    def __init__(self, binary, data_dir, log_path, port=None):
+        super().__init__(binary, data_dir=data_dir, port=port)
+        self.log_path = log_path
+
+    def start(self, timeout=300):
+        self.log = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(
+            [self.binary, "server", "--data", self.data_dir, "--http",
+             "127.0.0.1:%d" % self.port] + self.extra_args,
+            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("server exited with %d; log:\n%s" % (self.proc.returncode,
+                                                                        self.read_log()))
+            try:
+                if request(self.url + "/readyz", timeout=2)[0] == 200:
+                    return self
+            except OSError:
+                pass
+            time.sleep(0.05)
+        raise RuntimeError("server not ready within %d s; log:\n%s" % (timeout, self.read_log()))
+
+
 class Agent:
     def __init__(self, binary, root, index, server_url, spool_bytes):
         self.binary = binary
@@ -262,7 +331,8 @@ class Agent:
     def start(self):
         self.out = open(os.path.join(self.dir, "agent.log"), "ab")
         self.proc = subprocess.Popen([self.binary, "agent", "--config", self.config],
-                                     stdout=self.out, stderr=subprocess.STDOUT)
+                                     stdout=self.out, stderr=subprocess.STDOUT,
+                                     preexec_fn=die_with_parent)
 
     def metrics(self):
         status, _, body = request("http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=5)
@@ -353,6 +423,8 @@ class Drill:
         self.p = profile
         self.binary = os.path.abspath(args.sawmill)
         self.root = tempfile.mkdtemp(prefix="sawmill_drill_", dir=args.workdir)
+        with open(os.path.join(self.root, "drill.pid"), "w") as f:
+            f.write(str(os.getpid()))
         self.t0 = now()
         self.phase = "start"
         self.mult = 0.0
@@ -385,9 +457,8 @@ class Drill:
 
     # -- server
     def start_server(self):
-        server = Server(self.binary, data_dir=self.data_dir,
-                        port=self.server.port if self.server else None)
-        server.log_path = os.path.join(self.root, "server.log")
+        server = DrillServer(self.binary, self.data_dir, os.path.join(self.root, "server.log"),
+                             port=self.server.port if self.server else None)
         server.start(timeout=300)
         self.server = server
         return server
@@ -1058,20 +1129,20 @@ def main():
     profile = dict(PROFILES[args.mode])
     if args.kills is not None:
         profile["kills"] = args.kills
+    reap_stale_mounts()
     drill = Drill(args, profile)
     print("sawmill incident drill, mode %s: %d agents, %d lines/s each, burst x%d" %
           (args.mode, profile["agents"], profile["rate"], profile["burst"]), flush=True)
-    completed = False
+    # SIGTERM (a CTest timeout, a CI job cancelled) unwinds like Ctrl-C, so that the cleanup
+    # below stops the processes and unmounts the file system.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
     try:
         drill.run()
-        completed = True
-    except EnvironmentError as e:
-        if isinstance(e, OSError) and e.errno is not None:
-            raise
+    except CannotRun as e:
         print("drill cannot run: %s" % e, flush=True)
         drill.cleanup(keep=args.keep)
         return 2
-    except Exception:
+    except BaseException:
         drill.cleanup(keep=True)
         raise
     table, phases, storm = drill.report()
@@ -1106,7 +1177,7 @@ def main():
                        "events": drill.events}, f, indent=1,
                       default=str)
     drill.cleanup(keep=args.keep or failed)
-    return 1 if failed or not completed else 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
