@@ -957,12 +957,19 @@ class Drill:
             totals[lvl] = {
                 "written": written[lvl], "read": int(read[lvl]), "dropped": int(dropped[lvl]),
                 "acknowledged": int(sent[lvl]), "stored": stored[lvl], "duplicated": dup[lvl],
-                "lost": written[lvl] - int(dropped[lvl]) - distinct,
+                "lost": max(0, written[lvl] - int(dropped[lvl]) - distinct),
+                # Stored although an agent counted them as dropped (e.g. a batch "rejected"
+                # after the server had stored it): the counters lie, nothing is lost.
+                "surplus": max(0, distinct - (written[lvl] - int(dropped[lvl]))),
             }
         self.totals = totals
         self.drop_reasons = {"%s/%s" % k: int(v) for k, v in sorted(reasons.items())}
         self.missing_warn = missing_warn
         unexpected_levels = set(stored) - set(LEVELS)
+        surplus = sum(t["surplus"] for t in totals.values())
+        if surplus:
+            self.notes.append("%d distinct lines were stored although the agents counted them as "
+                              "dropped (%s)" % (surplus, self.drop_reasons))
         if unexpected_levels:
             self.finding("stored lines with unexpected levels: %s" % sorted(unexpected_levels))
         lost = sum(t["lost"] for t in totals.values())
