@@ -765,6 +765,9 @@ class Drill:
                  (pid, "just after its WAL grew" if grew else "(the WAL did not grow in 3 s)"))
         time.sleep(0.2)  # nothing can be acknowledged now: the baseline of "resumed"
         baseline = [s.sent_total() for s in self.snapshots_now()]
+        if self.args.down > 0.2:
+            self.log("server down for %.0f s" % self.args.down)
+            time.sleep(self.args.down - 0.2)
         self.start_server()
         ready = now() - t_kill
         self.log("restarted: /readyz 200 after %.1f s (pid %d)" % (ready, self.server.proc.pid))
@@ -1127,6 +1130,9 @@ def main():
     parser.add_argument("--kills", type=int, default=None,
                         help="SIGKILLs of the server in the kill phase, each followed by a restart "
                         "(default: 3 full, 2 quick and smoke)")
+    parser.add_argument("--down", type=float, default=0,
+                        help="seconds the server stays down after each SIGKILL (default: restarted "
+                        "at once)")
     parser.add_argument("--drain-timeout", type=int, default=240)
     parser.add_argument("--workdir", default=None, help="parent of the drill's temporary folder")
     parser.add_argument("--keep", action="store_true", help="keep the folder (logs, data)")
