@@ -93,6 +93,28 @@ void EncodeFooter(const Footer& f, std::string* out) {
   }
 }
 
+void EncodeIdentity(const SegmentIdentity& id, std::string* out) {
+  PutVarint64(out, id.id);
+  PutLengthPrefixed(out, id.tenant);
+  PutVarint32(out, id.partition);
+  PutVarint64(out, id.rows);
+  PutVarint64(out, id.min_seq);
+  PutVarint64(out, id.max_seq);
+}
+
+Status DecodeIdentity(std::string_view in, SegmentIdentity* out) {
+  Parser p(in);
+  p.U64(&out->id);
+  p.Str(&out->tenant);
+  p.U32(&out->partition);
+  p.U64(&out->rows);
+  p.U64(&out->min_seq);
+  p.U64(&out->max_seq);
+  if (!p.ok()) return Status::DataLoss("identity: truncated");
+  if (!p.done()) return Status::DataLoss("identity: trailing bytes");
+  return Status::OK();
+}
+
 Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* f) {
   Parser p(in);
   auto bad = [&](const std::string& what) {

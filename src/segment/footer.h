@@ -65,6 +65,11 @@ struct Footer {
 
 void EncodeFooter(const Footer& footer, std::string* out);
 
+// The header identity (format version 2): id tenant(lp) partition rows min_seq max_seq.
+void EncodeIdentity(const SegmentIdentity& id, std::string* out);
+// Errors: DataLoss saying what is wrong.
+Status DecodeIdentity(std::string_view in, SegmentIdentity* out);
+
 // Parses and validates the footer: every block reference must lie in [kHeaderSize, data_end),
 // row counts must add up. Errors: DataLoss saying what is wrong.
 Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* out);

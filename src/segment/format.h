@@ -12,12 +12,19 @@ namespace sawmill::segment {
 inline constexpr std::string_view kMagic = "SAWMSEG1";
 inline constexpr size_t kMagicSize = 8;
 
-// Version 1: the first. Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 1;
+// Version 1: the first. Version 2: the header carries the segment's identity (below).
+// Readers accept every version in [kMinReadableVersion, kFormatVersion].
+inline constexpr uint32_t kFormatVersion = 2;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
-// header := magic(8) version(fixed32) flags(fixed32)
+// header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
+// header (v2) := magic(8) version(fixed32 = 2) identity_size(fixed32) identity_block
+//   identity_block: a physical block (codec none, CRC) of identity_size bytes holding
+//   id(varint) tenant(lp) partition(varint) rows(varint) min_seq(varint) max_seq(varint),
+//   the same values as the footer's info, which the reader checks against each other.
+// kHeaderSize is the fixed part; in v2 the identity block follows it.
 inline constexpr size_t kHeaderSize = kMagicSize + 4 + 4;
+inline constexpr uint32_t kMaxIdentityBytes = 1 << 20;
 
 // trailer := footer_offset(fixed64) footer_size(fixed32) footer_crc(fixed32, masked CRC32C of
 //            the footer bytes) version(fixed32) magic(8)

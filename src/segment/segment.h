@@ -50,6 +50,22 @@ struct SegmentInfo {
   uint64_t raw_bytes = 0;   // sum of the message and field bytes the segment holds
 };
 
+// Who a segment file says it is. Format version 2 writes it twice, in the header (readable
+// when the footer is damaged) and in the footer, each under its own CRC32C.
+struct SegmentIdentity {
+  uint64_t id = 0;
+  std::string tenant;
+  uint32_t partition = 0;
+  uint64_t rows = 0;
+  uint64_t min_seq = 0, max_seq = 0;
+  uint32_t format_version = 0;
+};
+
+// Reads only the header's identity block: one small read, and it works when the footer or a
+// block is damaged. Errors: NotFound; DataLoss (bad magic, checksum, truncated header);
+// FailedPrecondition for a format-version-1 file, whose header holds no identity.
+Result<SegmentIdentity> ReadSegmentIdentity(Env* env, const std::string& path);
+
 struct BlockInfo {
   uint32_t first_row = 0;  // segment-global row number of the block's first row
   uint32_t rows = 0;
@@ -66,6 +82,9 @@ struct WriterOptions {
   // Sort rows by (service, host, ts) before writing (compresses better). Row numbers then
   // follow the sorted order.
   bool sort_rows = true;
+  // The format version to write: 2 (current), or 1 to produce files as older builds wrote
+  // them (compatibility tests). Anything else is InvalidArgument.
+  uint32_t format_version = 2;
 };
 
 // Counters a reader adds to as it reads; the query engine reports them per query.

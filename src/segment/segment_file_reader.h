@@ -20,6 +20,8 @@ class SegmentFileReader final : public SegmentReader {
   static Result<std::shared_ptr<SegmentFileReader>> OpenFile(Env* env, const std::string& path);
 
   const SegmentInfo& info() const override { return footer_.info; }
+  // The format version the file was written with (1 or 2).
+  uint32_t format_version() const { return version_; }
   const std::vector<BlockInfo>& blocks() const override { return footer_.blocks; }
   const std::vector<std::string>& field_names() const override { return field_names_; }
   Result<std::optional<roaring::Roaring>> Postings(std::string_view field,
@@ -60,6 +62,7 @@ class SegmentFileReader final : public SegmentReader {
   std::string path_;
   std::unique_ptr<RandomAccessFile> file_;
   Footer footer_;
+  uint32_t version_ = 0;
   std::vector<std::string> field_names_;
 
   mutable std::mutex mu_;

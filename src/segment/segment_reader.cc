@@ -72,6 +72,8 @@ Result<std::shared_ptr<SegmentFileReader>> SegmentFileReader::OpenFile(Env* env,
   if (got.size() != kHeaderSize || got.substr(0, kMagicSize) != kMagic) {
     return loss(0, "bad magic: not a segment file");
   }
+  const uint32_t header_version = DecodeFixed32(got.data() + kMagicSize);
+  const uint32_t identity_size = DecodeFixed32(got.data() + kMagicSize + 4);
   char tail[kTrailerSize];
   uint64_t trailer_at = size - kTrailerSize;
   RETURN_IF_ERROR(r->file_->Read(trailer_at, kTrailerSize, &got, tail));
@@ -94,11 +96,53 @@ Result<std::shared_ptr<SegmentFileReader>> SegmentFileReader::OpenFile(Env* env,
     return loss(trailer_at, "bad footer location (offset " + std::to_string(footer_offset) +
                                 ", size " + std::to_string(footer_size) + ")");
   }
+  if (header_version != version) {
+    return loss(kMagicSize, "the header says format version " + std::to_string(header_version) +
+                                ", the trailer " + std::to_string(version));
+  }
+  r->version_ = version;
+  SegmentIdentity identity;
+  uint64_t data_start = kHeaderSize;
+  if (version >= 2) {
+    if (identity_size < kBlockTrailerSize || identity_size > kMaxIdentityBytes ||
+        identity_size > footer_offset - kHeaderSize) {
+      return loss(kMagicSize + 4, "bad identity size " + std::to_string(identity_size));
+    }
+    std::string raw;
+    RETURN_IF_ERROR(
+        r->ReadPhysical(BlockRef{kHeaderSize, identity_size, identity_size - kBlockTrailerSize},
+                        "identity", &raw, nullptr));
+    Status s = DecodeIdentity(raw, &identity);
+    if (!s.ok()) return loss(kHeaderSize, s.message());
+    data_start += identity_size;
+  }
   std::string raw;
   RETURN_IF_ERROR(
       r->ReadPhysical(BlockRef{footer_offset, footer_size, footer_raw}, "footer", &raw, nullptr));
   Status s = DecodeFooter(raw, footer_offset, &r->footer_);
   if (!s.ok()) return loss(footer_offset, s.message());
+  if (r->footer_.version != version) {
+    return loss(footer_offset, "the footer says format version " +
+                                   std::to_string(r->footer_.version) + ", the trailer " +
+                                   std::to_string(version));
+  }
+  if (version >= 2) {
+    const SegmentInfo& info = r->footer_.info;
+    if (identity.id != info.id || identity.tenant != info.tenant ||
+        identity.partition != info.partition || identity.rows != info.rows ||
+        identity.min_seq != info.min_seq || identity.max_seq != info.max_seq) {
+      return loss(kHeaderSize, "the header identity (segment " + std::to_string(identity.id) +
+                                   ") disagrees with the footer (segment " +
+                                   std::to_string(info.id) + ")");
+    }
+    for (const ColumnMeta& c : r->footer_.columns) {
+      for (const BlockRef& ref : c.blocks) {
+        if (ref.present() && ref.offset < data_start) {
+          return loss(footer_offset, "column '" + c.name + "' has a block inside the header");
+        }
+      }
+    }
+  }
   if (r->footer_.columns.size() < static_cast<size_t>(ColumnId::kBuiltinCount)) {
     return loss(footer_offset,
                 "footer lists only " + std::to_string(r->footer_.columns.size()) + " columns");
@@ -116,6 +160,43 @@ Result<std::shared_ptr<SegmentFileReader>> SegmentFileReader::OpenFile(Env* env,
   }
   r->footer_.info.file_bytes = size;
   return r;
+}
+
+Result<SegmentIdentity> ReadSegmentIdentity(Env* env, const std::string& path) {
+  if (!env->FileExists(path)) return Status::NotFound("segment " + path + " does not exist");
+  ASSIGN_OR_RETURN(auto file, env->NewRandomAccessFile(path));
+  auto loss = [&](uint64_t offset, const std::string& what) {
+    return Status::DataLoss("segment " + path + ": " + what + " at offset " +
+                            std::to_string(offset));
+  };
+  char head[kHeaderSize];
+  std::string_view got;
+  RETURN_IF_ERROR(file->Read(0, kHeaderSize, &got, head));
+  if (got.size() != kHeaderSize || got.substr(0, kMagicSize) != kMagic) {
+    return loss(0, "bad magic: not a segment file");
+  }
+  SegmentIdentity identity;
+  identity.format_version = DecodeFixed32(got.data() + kMagicSize);
+  const uint32_t size = DecodeFixed32(got.data() + kMagicSize + 4);
+  if (identity.format_version < 2) {
+    return Status::FailedPrecondition("segment " + path +
+                                      ": format version 1 has no header identity");
+  }
+  if (identity.format_version > kFormatVersion) {
+    return loss(kMagicSize, "format version " + std::to_string(identity.format_version) +
+                                " is not readable by this build");
+  }
+  if (size < kBlockTrailerSize || size > kMaxIdentityBytes) {
+    return loss(kMagicSize + 4, "bad identity size " + std::to_string(size));
+  }
+  std::string stored(size, '\0');
+  RETURN_IF_ERROR(file->Read(kHeaderSize, size, &got, stored.data()));
+  if (got.size() != size) return loss(kHeaderSize, "identity: file ends early (truncated)");
+  std::string raw;
+  Status s = BlockCodec().Decompress(got, size - kBlockTrailerSize, &raw);
+  if (s.ok()) s = DecodeIdentity(raw, &identity);
+  if (!s.ok()) return loss(kHeaderSize, "identity: " + s.message());
+  return identity;
 }
 
 Status SegmentFileReader::ReadPhysical(const BlockRef& ref, std::string_view what, std::string* raw,

@@ -434,9 +434,27 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
     if (!dup && !f.empty()) blooms_.push_back(BloomState{f, SourceOf(f), {}, {}, {}, 0});
   }
 
+  const uint32_t version = options_.format_version;
+  footer_.version = version;
   pending_.append(kMagic);
-  PutFixed32(&pending_, kFormatVersion);
-  PutFixed32(&pending_, 0);
+  PutFixed32(&pending_, version);
+  if (version == 1) {
+    PutFixed32(&pending_, 0);  // flags
+  } else {
+    // Format 2: the identity block, so that the file says who it is even if its footer is lost.
+    SegmentIdentity identity;
+    identity.id = out.id;
+    identity.tenant = out.tenant;
+    identity.partition = out.partition;
+    identity.rows = out.rows;
+    identity.min_seq = out.min_seq;
+    identity.max_seq = out.max_seq;
+    std::string raw, block;
+    EncodeIdentity(identity, &raw);
+    codec_.Compress(raw, CodecChoice{Codec::kNone, 0}, &block);
+    PutFixed32(&pending_, static_cast<uint32_t>(block.size()));
+    pending_.append(block);
+  }
 
   for (uint32_t first = 0; first < records.size(); first += block_rows) {
     uint32_t count = static_cast<uint32_t>(std::min<size_t>(block_rows, records.size() - first));
@@ -484,7 +502,7 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
   PutFixed64(&pending_, footer_ref.offset);
   PutFixed32(&pending_, static_cast<uint32_t>(footer_ref.size));
   PutFixed32(&pending_, static_cast<uint32_t>(footer_ref.raw_size));
-  PutFixed32(&pending_, kFormatVersion);
+  PutFixed32(&pending_, version);
   pending_.append(kMagic);
   RETURN_IF_ERROR(FlushPending(true));
   RETURN_IF_ERROR(file_->Sync());
@@ -500,6 +518,10 @@ Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
   if (records.size() >= UINT32_MAX) {
     return Status::InvalidArgument("WriteSegment: " + std::to_string(records.size()) +
                                    " records is more than one segment can hold");
+  }
+  if (options.format_version < kMinReadableVersion || options.format_version > kFormatVersion) {
+    return Status::InvalidArgument("WriteSegment: cannot write format version " +
+                                   std::to_string(options.format_version));
   }
   if (options.sort_rows) SortRows(&records);
   std::string tmp = path + ".tmp";
