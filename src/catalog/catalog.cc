@@ -253,6 +253,62 @@ Status Catalog::SetState(uint64_t id, std::string_view state) {
   return CommitLocked();
 }
 
+Status Catalog::Update(const std::vector<SegmentRow>& rows) {
+  std::lock_guard<std::mutex> l(mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  for (const SegmentRow& row : rows) {
+    Stmt st(db_,
+            "UPDATE segments SET tenant = ?2, partition = ?3, min_ts = ?4, max_ts = ?5, "
+            "min_ingest_ts = ?6, max_ingest_ts = ?7, min_seq = ?8, max_seq = ?9, rows = ?10, "
+            "bytes = ?11, raw_bytes = ?12, tier = ?13, path = ?14, state = ?15, created = ?16 "
+            "WHERE id = ?1");
+    if (!st.ok()) {
+      Exec("ROLLBACK").IgnoreError();
+      return Error("prepare update");
+    }
+    st.Bind(1, static_cast<int64_t>(row.id));
+    st.Bind(2, row.tenant);
+    st.Bind(3, static_cast<int64_t>(row.partition));
+    st.Bind(4, row.min_ts);
+    st.Bind(5, row.max_ts);
+    st.Bind(6, row.min_ingest_ts);
+    st.Bind(7, row.max_ingest_ts);
+    st.Bind(8, static_cast<int64_t>(row.min_seq));
+    st.Bind(9, static_cast<int64_t>(row.max_seq));
+    st.Bind(10, static_cast<int64_t>(row.rows));
+    st.Bind(11, static_cast<int64_t>(row.bytes));
+    st.Bind(12, static_cast<int64_t>(row.raw_bytes));
+    st.Bind(13, row.tier);
+    st.Bind(14, row.path);
+    st.Bind(15, row.state);
+    st.Bind(16, row.created_ns);
+    if (st.Step() != SQLITE_DONE) {
+      Status s = Error("update segment " + std::to_string(row.id));
+      Exec("ROLLBACK").IgnoreError();
+      return s;
+    }
+    if (sqlite3_changes(db_) != 1) {
+      Exec("ROLLBACK").IgnoreError();
+      return Status::NotFound("catalog: segment " + std::to_string(row.id) + " is not registered");
+    }
+  }
+  return CommitLocked();
+}
+
+Status Catalog::ReserveIds(uint64_t id) {
+  std::lock_guard<std::mutex> l(mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt meta(db_,
+            "INSERT INTO meta (key, value) VALUES ('max_id', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)");
+  if (!meta.ok() || (meta.Bind(1, static_cast<int64_t>(id)), meta.Step()) != SQLITE_DONE) {
+    Status s = Error("update max_id");
+    Exec("ROLLBACK").IgnoreError();
+    return s;
+  }
+  return CommitLocked();
+}
+
 Status Catalog::Delete(uint64_t id) { return Replace({id}, {}); }
 
 Result<std::vector<SegmentRow>> Catalog::List(const ListFilter& filter) const {

@@ -38,6 +38,9 @@ struct SegmentRow {
   uint64_t bytes = 0;      // file size
   uint64_t raw_bytes = 0;  // message and field bytes held
   std::string tier = "hot";
+  // Relative to the data directory ("segments/hot/<tenant>/<partition>/<id>.seg"), so that the
+  // directory can be named differently, moved or restored elsewhere. Catalogs written before
+  // schema version 2 hold absolute paths; reconciliation rewrites them (docs/storage.md).
   std::string path;
   std::string state = std::string(kStateActive);
   int64_t created_ns = 0;
@@ -68,6 +71,12 @@ class Catalog {
   Status Replace(const std::vector<uint64_t>& removed, const std::vector<SegmentRow>& added);
   // Errors: NotFound for an unknown id.
   Status SetState(uint64_t id, std::string_view state);
+  // Rewrites every column of each row (matched by id) in one transaction: reconciliation's
+  // repairs from the segment files. Errors: NotFound if a row does not exist (nothing changes).
+  Status Update(const std::vector<SegmentRow>& rows);
+  // Raises the highest id ever used to at least "id", so that ids seen only in files (for
+  // example quarantined ones) are never handed out again.
+  Status ReserveIds(uint64_t id);
   Status Delete(uint64_t id);
 
   // Rows matching "filter", ordered by id, read in one transaction (a consistent snapshot).

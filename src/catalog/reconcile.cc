@@ -11,6 +11,9 @@
 namespace sawmill::catalog {
 namespace {
 
+constexpr std::string_view kSegmentsDir = "segments";
+constexpr std::string_view kQuarantineDir = "quarantine";
+
 prometheus::Family<prometheus::Counter>& ReconcileFamily() {
   static auto& family = prometheus::BuildCounter()
                             .Name("sawmill_catalog_reconcile_total")
@@ -20,10 +23,16 @@ prometheus::Family<prometheus::Counter>& ReconcileFamily() {
 }
 
 struct FoundFile {
-  std::string path;
+  std::string full;  // the path to open: data_dir joined with rel
+  std::string rel;   // relative to the data directory: "segments/<tier>/<tenant>/<p>/<name>"
   std::string tier;
-  uint64_t id = 0;
-  bool is_segment = false;  // "<digits>.seg"; anything else is a leftover temporary
+  uint64_t name_id = 0;
+  bool named_segment = false;  // "<digits>.seg"
+  bool temporary = false;      // "*.tmp": a write that never reached its rename
+  bool verified = false;
+  SegmentRow row;  // what the file says, when verified
+  Status error;    // why it does not verify
+  bool claimed = false;
 };
 
 // Parses "<digits>.seg".
@@ -39,30 +48,116 @@ bool ParseSegmentName(const std::string& name, uint64_t* id) {
   return true;
 }
 
-// Walks <root>/<tier>/<tenant>/<partition>/ and collects the files there.
-void Walk(Env* env, const std::string& dir, int depth, const std::string& tier,
-          std::vector<FoundFile>* out) {
+// Walks <dir>/<tier>/<tenant>/<partition>/ and collects the files there.
+void Walk(Env* env, const std::string& dir, const std::string& rel, int depth,
+          const std::string& tier, std::vector<FoundFile>* out) {
   auto children = env->GetChildren(dir);
   if (!children.ok()) return;
   std::sort(children->begin(), children->end());
   for (const auto& name : *children) {
+    if (name == "." || name == "..") continue;
     const std::string path = JoinPath(dir, name);
+    const std::string child_rel = rel + "/" + name;
     if (depth < 3) {
-      Walk(env, path, depth + 1, depth == 0 ? name : tier, out);
+      Walk(env, path, child_rel, depth + 1, depth == 0 ? name : tier, out);
       continue;
     }
     FoundFile f;
-    f.path = path;
+    f.full = path;
+    f.rel = child_rel;
     f.tier = tier;
-    f.is_segment = ParseSegmentName(name, &f.id);
+    f.named_segment = ParseSegmentName(name, &f.name_id);
+    f.temporary = name.ends_with(".tmp");
     out->push_back(std::move(f));
   }
 }
 
+// The columns in which "stored" differs from "truth", for the log line.
+std::string Diff(const SegmentRow& stored, const SegmentRow& truth) {
+  std::string out;
+  auto add = [&](const char* column, const std::string& from, const std::string& to) {
+    if (from == to) return;
+    if (!out.empty()) out += ", ";
+    out += std::string(column) + " '" + from + "' -> '" + to + "'";
+  };
+  auto num = [](auto v) { return std::to_string(v); };
+  add("tenant", stored.tenant, truth.tenant);
+  add("partition", num(stored.partition), num(truth.partition));
+  add("min_ts", num(stored.min_ts), num(truth.min_ts));
+  add("max_ts", num(stored.max_ts), num(truth.max_ts));
+  add("min_ingest_ts", num(stored.min_ingest_ts), num(truth.min_ingest_ts));
+  add("max_ingest_ts", num(stored.max_ingest_ts), num(truth.max_ingest_ts));
+  add("min_seq", num(stored.min_seq), num(truth.min_seq));
+  add("max_seq", num(stored.max_seq), num(truth.max_seq));
+  add("rows", num(stored.rows), num(truth.rows));
+  add("bytes", num(stored.bytes), num(truth.bytes));
+  add("raw_bytes", num(stored.raw_bytes), num(truth.raw_bytes));
+  add("tier", stored.tier, truth.tier);
+  add("path", stored.path, truth.path);
+  add("state", stored.state, truth.state);
+  return out;
+}
+
+struct Live {
+  uint64_t id;
+  uint64_t min_seq, max_seq;
+  std::string full;
+  bool active;  // verified and active: can prove another file superseded
+};
+
+enum class Overlap { kNone, kSuperseded, kAmbiguous };
+
+// Compares the seqs of "file" with those of the registered segments whose ranges overlap it.
+Overlap Classify(const SegmentFileOps& ops, const FoundFile& file,
+                 const std::vector<const Live*>& overlapping, std::string* why) {
+  if (overlapping.empty()) return Overlap::kNone;
+  auto mine = ops.read_seqs(file.full);
+  if (!mine.ok()) {
+    *why = "its seqs cannot be read (" + mine.status().ToString() + ")";
+    return Overlap::kAmbiguous;
+  }
+  std::vector<uint64_t> in_active, in_any;
+  std::string ids;
+  for (const Live* l : overlapping) {
+    auto seqs = ops.read_seqs(l->full);
+    if (!seqs.ok()) {
+      *why = "it overlaps segment " + std::to_string(l->id) + ", whose seqs cannot be read (" +
+             seqs.status().ToString() + ")";
+      return Overlap::kAmbiguous;
+    }
+    in_any.insert(in_any.end(), seqs->begin(), seqs->end());
+    if (l->active) in_active.insert(in_active.end(), seqs->begin(), seqs->end());
+    ids += (ids.empty() ? "" : ", ") + std::to_string(l->id);
+  }
+  std::sort(in_active.begin(), in_active.end());
+  std::sort(in_any.begin(), in_any.end());
+  uint64_t active_hits = 0, any_hits = 0;
+  for (uint64_t s : *mine) {
+    active_hits += std::binary_search(in_active.begin(), in_active.end(), s);
+    any_hits += std::binary_search(in_any.begin(), in_any.end(), s);
+  }
+  if (any_hits == 0) return Overlap::kNone;
+  if (active_hits == mine->size()) {
+    *why =
+        "all " + std::to_string(mine->size()) + " of its rows are in registered segment(s) " + ids;
+    return Overlap::kSuperseded;
+  }
+  *why = std::to_string(any_hits) + " of its " + std::to_string(mine->size()) +
+         " rows are in registered segment(s) " + ids +
+         (active_hits == any_hits ? "" : " (some of them corrupt)") +
+         ", so it can be neither registered nor deleted";
+  return Overlap::kAmbiguous;
+}
+
 }  // namespace
 
-Result<ReconcileReport> Reconcile(Env* env, const std::string& segments_root, Catalog* catalog,
-                                  const ReadSegmentRowFn& read_row, int64_t now_ns) {
+std::string ResolveSegmentPath(const std::string& data_dir, const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  return JoinPath(data_dir, path);
+}
+
+Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog* catalog,
+                                  const SegmentFileOps& ops, int64_t now_ns) {
   ReconcileReport report;
   auto& family = ReconcileFamily();
   auto note = [&](const char* kind, std::string msg) {
@@ -72,83 +167,215 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& segments_root, Ca
   };
 
   std::vector<FoundFile> files;
-  Walk(env, segments_root, 0, "", &files);
+  Walk(env, JoinPath(data_dir, kSegmentsDir), std::string(kSegmentsDir), 0, "", &files);
+  for (FoundFile& f : files) {
+    if (f.named_segment) report.max_file_id = std::max(report.max_file_id, f.name_id);
+    auto row = ops.read_row(f.full);
+    if (row.ok()) {
+      f.verified = true;
+      f.row = std::move(row).value();
+      report.max_file_id = std::max(report.max_file_id, f.row.id);
+    } else {
+      f.error = row.status();
+    }
+  }
   ASSIGN_OR_RETURN(std::vector<SegmentRow> rows, catalog->List());
 
-  std::set<std::string> on_disk;
-  for (const auto& f : files) {
-    on_disk.insert(f.path);
-    if (f.is_segment) report.max_file_id = std::max(report.max_file_id, f.id);
+  std::map<uint64_t, std::vector<FoundFile*>> by_id;  // footer id -> verified files
+  for (FoundFile& f : files) {
+    if (f.verified && !f.temporary) by_id[f.row.id].push_back(&f);
   }
+  auto quarantine = [&](FoundFile& f, const std::string& why) {
+    const std::string rel = f.rel.substr(kSegmentsDir.size() + 1);
+    std::string dest = JoinPath(JoinPath(data_dir, kQuarantineDir), rel);
+    for (int n = 1; env->FileExists(dest); ++n) {
+      dest = JoinPath(JoinPath(data_dir, kQuarantineDir), rel) + "." + std::to_string(n);
+    }
+    Status s = env->CreateDirs(DirName(dest));
+    if (s.ok()) s = env->RenameFile(f.full, dest);
+    if (s.ok()) s = env->SyncDir(DirName(dest));
+    if (s.ok()) s = env->SyncDir(DirName(f.full));
+    ++report.quarantined;
+    note("quarantined", f.full + " " + why +
+                            (s.ok() ? "; moved to " + dest
+                                    : "; could not be moved to " + dest + " (" + s.ToString() +
+                                          "), left in place"));
+  };
 
-  // Registered (tenant, partition) -> seq ranges, to tell a lost flush from a compaction leftover.
-  std::map<std::pair<std::string, uint32_t>, std::vector<std::pair<uint64_t, uint64_t>>> ranges;
-  std::set<std::string> registered_paths;
+  std::map<std::pair<std::string, uint32_t>, std::vector<Live>> live;
+  std::set<uint64_t> taken_ids;
+  std::vector<SegmentRow> repairs;
+  std::map<const FoundFile*, SegmentRow> restores;  // files of rows marked missing that are back
+  std::map<const FoundFile*, Result<SegmentRow>> identities;
+  auto identity_of = [&](const FoundFile& f) -> const Result<SegmentRow>& {
+    auto it = identities.find(&f);
+    if (it == identities.end()) it = identities.emplace(&f, ops.read_identity(f.full)).first;
+    return it->second;
+  };
+
   for (const SegmentRow& row : rows) {
-    registered_paths.insert(row.path);
-    if (row.state == kStateMissing) continue;
-    if (!on_disk.count(row.path)) {
-      RETURN_IF_ERROR(catalog->SetState(row.id, kStateMissing));
-      ++report.rows_missing_file;
-      note("missing_file", "segment " + std::to_string(row.id) + " (" + row.tenant +
-                               ", partition " + std::to_string(row.partition) + ", " +
-                               std::to_string(row.rows) + " rows) has no file at " + row.path +
-                               "; marked missing");
-      continue;
+    taken_ids.insert(row.id);
+    const std::string stored = ResolveSegmentPath(data_dir, row.path);
+    FoundFile* match = nullptr;
+    if (auto it = by_id.find(row.id); it != by_id.end()) {
+      for (FoundFile* f : it->second) {
+        if (!f->claimed && !match && (f->full == stored || f->rel == row.path)) match = f;
+      }
+      for (FoundFile* f : it->second) {
+        if (!f->claimed && !match && f->named_segment && f->name_id == row.id) match = f;
+      }
+      for (FoundFile* f : it->second) {
+        if (!f->claimed && !match) match = f;
+      }
     }
-    ranges[{row.tenant, row.partition}].emplace_back(row.min_seq, row.max_seq);
-  }
-
-  // Orphans in id order, so that compaction inputs are considered before their output.
-  std::vector<FoundFile> orphans;
-  for (auto& f : files) {
-    if (!registered_paths.count(f.path)) orphans.push_back(f);
-  }
-  std::sort(orphans.begin(), orphans.end(),
-            [](const FoundFile& a, const FoundFile& b) { return a.id < b.id; });
-  for (const FoundFile& f : orphans) {
-    auto remove = [&](const std::string& why) {
-      Status s = env->RemoveFile(f.path);
-      ++report.orphans_deleted;
-      note("orphan_deleted", f.path + " has no catalog row and " + why + "; deleted" +
-                                 (s.ok() ? "" : " (failed: " + s.ToString() + ")"));
-    };
-    if (!f.is_segment) {
-      remove("is not a segment (a leftover temporary file)");
-      continue;
-    }
-    auto row = read_row(f.path);
-    if (!row.ok()) {
-      remove("cannot be read (" + row.status().ToString() + ")");
-      continue;
-    }
-    SegmentRow r = std::move(row).value();
-    r.path = f.path;
-    r.tier = f.tier;
-    r.state = std::string(kStateActive);
-    if (r.created_ns == 0) r.created_ns = now_ns;
-    auto& list = ranges[{r.tenant, r.partition}];
-    bool overlaps = std::any_of(list.begin(), list.end(), [&](const auto& range) {
-      return r.min_seq <= range.second && range.first <= r.max_seq;
-    });
-    if (overlaps || r.id != f.id) {
-      remove(overlaps ? "its records are already in registered segments"
-                      : "its id does not match its name");
-      continue;
-    }
-    Status s = catalog->Insert(r);
-    if (!s.ok()) {
-      if (s.code() == StatusCode::kAlreadyExists) {
-        remove("its id is taken by another segment");
+    if (match != nullptr) {
+      match->claimed = true;
+      SegmentRow truth = match->row;
+      truth.path = match->rel;
+      truth.tier = match->tier;
+      truth.created_ns = row.created_ns;
+      truth.state = std::string(row.state == kStateCorrupt ? kStateCorrupt : kStateActive);
+      if (row.state == kStateMissing) {
+        restores.emplace(match, truth);  // decided with the orphans: it may have been replaced
         continue;
       }
-      return s;
+      const std::string diff = Diff(row, truth);
+      if (!diff.empty()) {
+        repairs.push_back(truth);
+        ++report.rows_repaired;
+        note("row_repaired", "segment " + std::to_string(row.id) +
+                                 ": the catalog row disagreed with its file " + match->full +
+                                 " in " + diff + "; rewritten from the file");
+      }
+      live[{truth.tenant, truth.partition}].push_back(
+          Live{truth.id, truth.min_seq, truth.max_seq, match->full, truth.state == kStateActive});
+      continue;
     }
-    list.emplace_back(r.min_seq, r.max_seq);
-    ++report.orphans_registered;
-    note("orphan_registered", f.path + " had no catalog row; registered as segment " +
-                                  std::to_string(r.id) + " (" + std::to_string(r.rows) + " rows)");
+    // No file verifies as this segment. Is one of the unreadable files this segment?
+    FoundFile* bad = nullptr;
+    for (int pass = 0; pass < 3 && bad == nullptr; ++pass) {
+      for (FoundFile& f : files) {
+        if (f.verified || f.claimed || f.temporary) continue;
+        bool mine = false;
+        if (pass == 0) mine = f.full == stored || f.rel == row.path;
+        if (pass == 1) mine = f.named_segment && f.name_id == row.id;
+        if (pass == 2) mine = identity_of(f).ok() && identity_of(f)->id == row.id;
+        if (mine) {
+          bad = &f;
+          break;
+        }
+      }
+    }
+    if (bad != nullptr) {
+      bad->claimed = true;
+      SegmentRow fixed = row;
+      fixed.path = bad->rel;
+      fixed.tier = bad->tier;
+      fixed.state = std::string(kStateCorrupt);
+      if (const auto& id = identity_of(*bad); id.ok() && id->id == row.id) {
+        // The header identity survives a damaged footer: trust it over the catalog.
+        fixed.tenant = id->tenant;
+        fixed.partition = id->partition;
+        fixed.rows = id->rows;
+        fixed.min_seq = id->min_seq;
+        fixed.max_seq = id->max_seq;
+      }
+      if (row.state != kStateCorrupt) {
+        report.corrupt.emplace_back(row.id, bad->error.ToString());
+        note("corrupt", "segment " + std::to_string(row.id) + " (" + fixed.tenant + ", partition " +
+                            std::to_string(fixed.partition) + ", " + std::to_string(fixed.rows) +
+                            " rows) at " + bad->full + " does not verify: " +
+                            bad->error.ToString() + "; marked corrupt, the file is kept");
+      }
+      if (!Diff(row, fixed).empty()) repairs.push_back(fixed);
+      live[{fixed.tenant, fixed.partition}].push_back(
+          Live{fixed.id, fixed.min_seq, fixed.max_seq, bad->full, false});
+      continue;
+    }
+    if (row.state == kStateMissing) continue;
+    RETURN_IF_ERROR(catalog->SetState(row.id, kStateMissing));
+    ++report.rows_missing_file;
+    note("missing_file", "segment " + std::to_string(row.id) + " (" + row.tenant + ", partition " +
+                             std::to_string(row.partition) + ", " + std::to_string(row.rows) +
+                             " rows) has no file at " + stored +
+                             " nor anywhere under the data directory; marked missing");
   }
+  if (!repairs.empty()) RETURN_IF_ERROR(catalog->Update(repairs));
+
+  // Verified files without a row, in id order, so that compaction inputs are decided before
+  // their output.
+  std::vector<FoundFile*> orphans;
+  for (FoundFile& f : files) {
+    if (f.verified && (!f.claimed || restores.count(&f))) orphans.push_back(&f);
+  }
+  std::sort(orphans.begin(), orphans.end(), [](const FoundFile* a, const FoundFile* b) {
+    return std::tie(a->row.id, a->rel) < std::tie(b->row.id, b->rel);
+  });
+  for (FoundFile* o : orphans) {
+    o->claimed = true;
+    const SegmentRow& r = o->row;
+    auto restore = restores.find(o);
+    std::vector<const Live*> overlapping;
+    auto& list = live[{r.tenant, r.partition}];
+    for (const Live& l : list) {
+      if (r.min_seq <= l.max_seq && l.min_seq <= r.max_seq) overlapping.push_back(&l);
+    }
+    std::string why;
+    const Overlap overlap = Classify(ops, *o, overlapping, &why);
+    const std::string what = o->full + " (segment " + std::to_string(r.id) + " of " + r.tenant +
+                             ", partition " + std::to_string(r.partition) + ", " +
+                             std::to_string(r.rows) + " rows)";
+    if (overlap == Overlap::kSuperseded) {
+      Status s = env->RemoveFile(o->full);
+      ++report.orphans_deleted;
+      note("orphan_deleted", what + " has no catalog row and " + why + "; deleted as superseded" +
+                                 (s.ok() ? "" : " (failed: " + s.ToString() + ")"));
+      continue;
+    }
+    if (overlap == Overlap::kAmbiguous) {
+      quarantine(*o, "has no catalog row and " + why);
+      continue;
+    }
+    if (o->temporary) {
+      quarantine(*o, "is an unfinished write that verifies and holds rows no segment has");
+      continue;
+    }
+    if (restore == restores.end() && taken_ids.count(r.id)) {
+      quarantine(*o, "has no catalog row and its id belongs to another segment");
+      continue;
+    }
+    SegmentRow row = restore != restores.end() ? restore->second : r;
+    row.path = o->rel;
+    row.tier = o->tier;
+    row.state = std::string(kStateActive);
+    if (row.created_ns == 0) row.created_ns = now_ns;
+    if (restore != restores.end()) {
+      RETURN_IF_ERROR(catalog->Update({row}));
+      ++report.rows_repaired;
+      note("row_restored", "segment " + std::to_string(r.id) + " was marked missing and its file " +
+                               o->full + " is back; active again");
+    } else {
+      RETURN_IF_ERROR(catalog->Insert(row));
+      taken_ids.insert(row.id);
+      ++report.orphans_registered;
+      note("orphan_registered", what + " had no catalog row; registered from its own identity");
+    }
+    list.push_back(Live{row.id, row.min_seq, row.max_seq, o->full, true});
+  }
+
+  for (FoundFile& f : files) {
+    if (f.claimed) continue;
+    if (f.temporary) {
+      Status s = env->RemoveFile(f.full);
+      ++report.temporaries_deleted;
+      note("temporary_deleted", f.full + " is an unfinished write (" + f.error.ToString() +
+                                    "); its records are still in the WAL; deleted" +
+                                    (s.ok() ? "" : " (failed: " + s.ToString() + ")"));
+      continue;
+    }
+    quarantine(f, "has no catalog row and does not verify (" + f.error.ToString() + ")");
+  }
+  if (report.max_file_id > 0) RETURN_IF_ERROR(catalog->ReserveIds(report.max_file_id));
   if (report.messages.empty()) {
     spdlog::info("catalog reconciliation: {} segments, {} files, all consistent", rows.size(),
                  files.size());

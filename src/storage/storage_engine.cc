@@ -31,6 +31,7 @@ struct StorageMetrics {
   prometheus::Counter* compactions;
   prometheus::Counter* compacted_bytes;
   prometheus::Counter* corrupt_segments;
+  prometheus::Gauge* corrupt_registered;
 
   static StorageMetrics& Get() {
     static StorageMetrics m = [] {
@@ -83,9 +84,18 @@ struct StorageMetrics {
                                .Add({});
       s.corrupt_segments = &prometheus::BuildCounter()
                                 .Name("sawmill_segments_corrupt_total")
-                                .Help("Segments marked corrupt after a failed checksum")
+                                .Help(
+                                    "Segments found corrupt (a failed checksum, an "
+                                    "unreadable header or footer, a truncated file)")
                                 .Register(reg)
                                 .Add({});
+      s.corrupt_registered = &prometheus::BuildGauge()
+                                  .Name("sawmill_segments_corrupt")
+                                  .Help(
+                                      "Registered segments in state corrupt (still queried; "
+                                      "searches that touch them warn)")
+                                  .Register(reg)
+                                  .Add({});
       return s;
     }();
     return m;
@@ -138,21 +148,49 @@ double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
 
 // ---- SegmentEntry ----
 
+void CorruptionReporter::Report(uint64_t segment_id, const Status& status) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (engine_ != nullptr) engine_->ReportCorruption(segment_id, status);
+}
+
+void CorruptionReporter::Detach() {
+  std::lock_guard<std::mutex> l(mu_);
+  engine_ = nullptr;
+}
+
 SegmentEntry::~SegmentEntry() {
   if (!obsolete_) return;
   reader_.reset();
-  Status s = env_->RemoveFile(row_.path);
+  Status s = env_->RemoveFile(path_);
   if (!s.ok() && !s.IsNotFound()) {
-    // Reconciliation at the next start deletes it (no catalog row).
-    spdlog::warn("cannot delete replaced segment {}: {}", row_.path, s.ToString());
+    // Reconciliation at the next start deletes it (no catalog row, superseded).
+    spdlog::warn("cannot delete replaced segment {}: {}", path_, s.ToString());
   }
 }
 
 Result<std::shared_ptr<segment::SegmentReader>> SegmentEntry::Open() {
-  std::lock_guard<std::mutex> l(open_mu_);
-  if (reader_ != nullptr) return reader_;
-  ASSIGN_OR_RETURN(reader_, segment::SegmentReader::Open(env_, row_.path));
-  return reader_;
+  Status failed;
+  {
+    std::lock_guard<std::mutex> l(open_mu_);
+    if (reader_ != nullptr) return reader_;
+    auto opened = segment::SegmentReader::Open(env_, path_);
+    if (opened.ok()) {
+      const segment::SegmentInfo& info = (*opened)->info();
+      if (info.id == row_.id && info.tenant == row_.tenant && info.partition == row_.partition) {
+        reader_ = std::move(opened).value();
+        return reader_;
+      }
+      failed = Status::DataLoss("segment " + path_ + " holds segment " + std::to_string(info.id) +
+                                " of tenant " + info.tenant + ", partition " +
+                                std::to_string(info.partition) + ", not segment " +
+                                std::to_string(row_.id));
+    } else {
+      failed = opened.status();
+    }
+  }
+  // Outside open_mu_: reporting takes the engine's locks and writes the catalog.
+  if (failed.IsDataLoss() && reporter_ != nullptr) reporter_->Report(row_.id, failed);
+  return failed;
 }
 
 segment::SegmentInfo SegmentEntry::info() const {
@@ -183,7 +221,8 @@ StorageEngine::StorageEngine(const EngineOptions& options)
       env_(options.env != nullptr ? options.env : Env::Default()),
       clock_(options.clock != nullptr ? options.clock : Clock::Real()),
       wal_dir_(JoinPath(options.data_dir, "wal")),
-      segments_dir_(JoinPath(options.data_dir, "segments")) {}
+      segments_dir_(JoinPath(options.data_dir, "segments")),
+      reporter_(std::make_shared<CorruptionReporter>(this)) {}
 
 Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options) {
   if (options.data_dir.empty()) return Status::InvalidArgument("storage: data_dir is empty");
@@ -223,13 +262,42 @@ Status StorageEngine::Init() {
   }
   ASSIGN_OR_RETURN(catalog_, catalog::Catalog::Open(catalog_path));
 
-  auto read_row = [this](const std::string& path) -> Result<catalog::SegmentRow> {
+  // Reconciliation: the segment files say who they are; the catalog is made to agree with
+  // them, and nothing that verifies is deleted unless proven superseded (catalog/reconcile.h).
+  catalog::SegmentFileOps ops;
+  ops.read_row = [this](const std::string& path) -> Result<catalog::SegmentRow> {
     ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(env_, path));
     return RowFromInfo(reader->info(), path, "", 0);
   };
+  ops.read_identity = [this](const std::string& path) -> Result<catalog::SegmentRow> {
+    ASSIGN_OR_RETURN(segment::SegmentIdentity id, segment::ReadSegmentIdentity(env_, path));
+    catalog::SegmentRow row;
+    row.id = id.id;
+    row.tenant = id.tenant;
+    row.partition = id.partition;
+    row.rows = id.rows;
+    row.min_seq = id.min_seq;
+    row.max_seq = id.max_seq;
+    return row;
+  };
+  ops.read_seqs = [this](const std::string& path) -> Result<std::vector<uint64_t>> {
+    ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(env_, path));
+    std::vector<Record> rows;
+    std::vector<uint64_t> seqs;
+    for (uint32_t b = 0; b < reader->blocks().size(); ++b) {
+      rows.clear();
+      RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColSeq, &rows, nullptr));
+      for (const Record& r : rows) seqs.push_back(r.seq);
+    }
+    return seqs;
+  };
   ASSIGN_OR_RETURN(
       catalog::ReconcileReport report,
-      catalog::Reconcile(env_, segments_dir_, catalog_.get(), read_row, clock_->NowNanos()));
+      catalog::Reconcile(env_, options_.data_dir, catalog_.get(), ops, clock_->NowNanos()));
+  for (const auto& [id, why] : report.corrupt) {
+    StorageMetrics::Get().corrupt_segments->Increment();
+    spdlog::error("segment {} is corrupt and is now marked so in the catalog: {}", id, why);
+  }
 
   ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, catalog_->List());
   uint64_t max_seq = 0;
@@ -241,7 +309,9 @@ Status StorageEngine::Init() {
       covered_[{row.tenant, row.partition}].emplace_back(row.min_seq, row.max_seq);
       const std::string tenant = row.tenant;
       const uint64_t id = row.id;
-      segments_[tenant][id] = std::make_shared<SegmentEntry>(env_, std::move(row));
+      std::string path = catalog::ResolveSegmentPath(options_.data_dir, row.path);
+      segments_[tenant][id] =
+          std::make_shared<SegmentEntry>(env_, std::move(path), std::move(row), reporter_);
     }
     UpdateGaugesLocked();
   }
@@ -325,6 +395,7 @@ Status StorageEngine::ReplayWal() {
 }
 
 StorageEngine::~StorageEngine() {
+  reporter_->Detach();
   Close().IgnoreError();
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
@@ -422,11 +493,14 @@ void StorageEngine::InsertLocked(const Key& key, const Record& record) {
 
 // ---- Flush ----
 
-std::string StorageEngine::SegmentPath(const std::string& tier, const std::string& tenant,
-                                       uint32_t partition, uint64_t id) const {
-  return JoinPath(JoinPath(JoinPath(JoinPath(segments_dir_, tier), PathComponent(tenant)),
-                           std::to_string(partition)),
-                  std::to_string(id) + ".seg");
+std::string StorageEngine::SegmentRelPath(const std::string& tier, const std::string& tenant,
+                                          uint32_t partition, uint64_t id) {
+  return "segments/" + tier + "/" + PathComponent(tenant) + "/" + std::to_string(partition) + "/" +
+         std::to_string(id) + ".seg";
+}
+
+std::string StorageEngine::SegmentPath(const std::string& rel) const {
+  return JoinPath(options_.data_dir, rel);
 }
 
 Status StorageEngine::FlushKey(const Key& key) {
@@ -472,7 +546,8 @@ Status StorageEngine::WriteFrozen(const Key& key, const std::shared_ptr<Frozen>&
     records.insert(records.end(), chunk->begin(), chunk->end());
 
   const uint64_t id = next_segment_id_++;
-  const std::string path = SegmentPath("hot", key.first, key.second, id);
+  const std::string rel = SegmentRelPath("hot", key.first, key.second, id);
+  const std::string path = SegmentPath(rel);
   const std::string dir = DirName(path);
   Status s;
   if (!env_->FileExists(dir)) {
@@ -490,7 +565,7 @@ Status StorageEngine::WriteFrozen(const Key& key, const std::shared_ptr<Frozen>&
   }
   catalog::SegmentRow row;
   if (s.ok()) {
-    row = RowFromInfo(out, path, "hot", clock_->NowNanos());
+    row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
     s = catalog_->Insert(row);
     if (!s.ok()) env_->RemoveFile(path).IgnoreError();
   } else {
@@ -501,7 +576,7 @@ Status StorageEngine::WriteFrozen(const Key& key, const std::shared_ptr<Frozen>&
     return s.WithContext("flush of tenant " + key.first + " partition " +
                          std::to_string(key.second));
   }
-  auto entry = std::make_shared<SegmentEntry>(env_, std::move(row));
+  auto entry = std::make_shared<SegmentEntry>(env_, path, std::move(row), reporter_);
   {
     std::lock_guard<std::mutex> l(mu_);
     // Registered and visible, and out of the memtables, in one step for snapshots.
@@ -660,7 +735,8 @@ Status StorageEngine::CompactOnce(bool* did_work) {
   for (Record& r : rows) r.tenant = tenant;
 
   const uint64_t id = next_segment_id_++;
-  const std::string path = SegmentPath("hot", tenant, partition, id);
+  const std::string rel = SegmentRelPath("hot", tenant, partition, id);
+  const std::string path = SegmentPath(rel);
   segment::SegmentInfo in, out;
   in.id = id;
   in.tenant = tenant;
@@ -671,7 +747,7 @@ Status StorageEngine::CompactOnce(bool* did_work) {
   }
   catalog::SegmentRow row;
   if (s.ok()) {
-    row = RowFromInfo(out, path, "hot", clock_->NowNanos());
+    row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
     // The swap: readers of the catalog see the inputs or the output, never both.
     s = catalog_->Replace(input_ids, {row});
   }
@@ -681,7 +757,7 @@ Status StorageEngine::CompactOnce(bool* did_work) {
     return s.WithContext("compaction of tenant " + tenant + " partition " +
                          std::to_string(partition));
   }
-  auto output = std::make_shared<SegmentEntry>(env_, std::move(row));
+  auto output = std::make_shared<SegmentEntry>(env_, path, std::move(row), reporter_);
   {
     std::lock_guard<std::mutex> l(mu_);
     auto& by_id = segments_[tenant];
@@ -721,7 +797,7 @@ std::shared_ptr<const Snapshot> StorageEngine::GetSnapshot(std::string_view tena
     for (const auto& [id, entry] : seg_it->second) {
       SegmentHandle h;
       h.info = entry->info();
-      h.path = entry->row().path;
+      h.path = entry->path();
       h.tier = entry->row().tier;
       h.open = [entry]() { return entry->Open(); };
       snapshot->segments.push_back(std::move(h));
@@ -768,8 +844,12 @@ void StorageEngine::ReportCorruption(uint64_t segment_id, const Status& status) 
     entry->set_state(std::string(catalog::kStateCorrupt));
   }
   StorageMetrics::Get().corrupt_segments->Increment();
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    UpdateGaugesLocked();
+  }
   spdlog::error("segment {} ({}) is corrupt and is now marked so in the catalog: {}", segment_id,
-                entry->row().path, status.ToString());
+                entry->path(), status.ToString());
   Status s = catalog_->SetState(segment_id, catalog::kStateCorrupt);
   if (!s.ok()) spdlog::error("cannot mark segment {} corrupt: {}", segment_id, s.ToString());
 }
@@ -801,13 +881,16 @@ void StorageEngine::UpdateGaugesLocked() {
   auto& m = StorageMetrics::Get();
   m.memtable_bytes->Set(static_cast<double>(memtable_bytes_));
   std::map<std::string, std::pair<uint64_t, uint64_t>> by_tier = {{"hot", {0, 0}}};
+  uint64_t corrupt = 0;
   for (const auto& [tenant, by_id] : segments_) {
     for (const auto& [id, entry] : by_id) {
       auto& t = by_tier[entry->row().tier];
       ++t.first;
       t.second += entry->row().bytes;
+      corrupt += entry->row().state == catalog::kStateCorrupt;
     }
   }
+  m.corrupt_registered->Set(static_cast<double>(corrupt));
   for (const auto& [tier, counts] : by_tier) {
     m.segments->Add({{"tier", tier}}).Set(static_cast<double>(counts.first));
     m.segment_bytes->Add({{"tier", tier}}).Set(static_cast<double>(counts.second));

@@ -22,21 +22,42 @@
 
 namespace sawmill::storage {
 
+class StorageEngine;
+
+// Lets a segment that fails to open report the corruption to the engine without keeping the
+// engine alive: snapshots (and so segments) may outlive it.
+class CorruptionReporter {
+ public:
+  explicit CorruptionReporter(StorageEngine* engine) : engine_(engine) {}
+  void Report(uint64_t segment_id, const Status& status);
+  void Detach();
+
+ private:
+  std::mutex mu_;
+  StorageEngine* engine_;  // GUARDED_BY(mu_); nullptr once the engine is gone
+};
+
 // One registered segment as the engine sees it. Shared by the engine's segment set and by every
 // snapshot that includes it; once compaction replaces it, the last holder deletes the file.
 class SegmentEntry {
  public:
-  SegmentEntry(Env* env, catalog::SegmentRow row) : env_(env), row_(std::move(row)) {}
+  // "path" is the file (the row's path is relative to the data directory).
+  SegmentEntry(Env* env, std::string path, catalog::SegmentRow row,
+               std::shared_ptr<CorruptionReporter> reporter)
+      : env_(env), path_(std::move(path)), row_(std::move(row)), reporter_(std::move(reporter)) {}
   ~SegmentEntry();
   SegmentEntry(const SegmentEntry&) = delete;
   SegmentEntry& operator=(const SegmentEntry&) = delete;
 
-  // Opens the reader once; later calls share it. Errors as SegmentReader::Open.
+  // Opens the reader once; later calls share it. Errors as SegmentReader::Open, and DataLoss
+  // when the file holds another segment; a DataLoss is reported to the engine (marked corrupt,
+  // counted, logged).
   Result<std::shared_ptr<segment::SegmentReader>> Open();
   // Deletes the file when the last reference goes.
   void MarkObsolete() { obsolete_ = true; }
 
   const catalog::SegmentRow& row() const { return row_; }
+  const std::string& path() const { return path_; }
   segment::SegmentInfo info() const;
   // State changes happen under the engine's mu_.
   void set_state(std::string state) { row_.state = std::move(state); }
@@ -44,7 +65,9 @@ class SegmentEntry {
 
  private:
   Env* env_;
+  std::string path_;
   catalog::SegmentRow row_;
+  std::shared_ptr<CorruptionReporter> reporter_;
   std::atomic<bool> obsolete_{false};
   std::mutex open_mu_;
   std::shared_ptr<segment::SegmentReader> reader_;  // GUARDED_BY(open_mu_)
@@ -102,8 +125,10 @@ class StorageEngine final : public Engine {
   void DeleteObsoleteWal();
   Status CompactOnce(bool* did_work);
 
-  std::string SegmentPath(const std::string& tier, const std::string& tenant, uint32_t partition,
-                          uint64_t id) const;
+  // Relative to the data directory, as the catalog stores it.
+  static std::string SegmentRelPath(const std::string& tier, const std::string& tenant,
+                                    uint32_t partition, uint64_t id);
+  std::string SegmentPath(const std::string& rel) const;
   void UpdateGaugesLocked();  // REQUIRES: mu_ held
   void FlushThread();
   void CompactionThread();
@@ -115,6 +140,7 @@ class StorageEngine final : public Engine {
   std::string segments_dir_;
   std::unique_ptr<catalog::Catalog> catalog_;
   std::unique_ptr<wal::WalManager> wal_;
+  std::shared_ptr<CorruptionReporter> reporter_;
   std::atomic<uint64_t> next_segment_id_{1};
   std::atomic<uint64_t> last_compaction_bytes_{0};  // read + written by the last compaction
 
