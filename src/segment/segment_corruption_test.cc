@@ -167,6 +167,76 @@ TEST_F(SegmentCorruption, NewerFormatVersionIsRefused) {
       << reader.status().message();
 }
 
+TEST_F(SegmentCorruption, HeaderIdentityNamesTheSegmentEvenWhenTheFooterIsDamaged) {
+  SegmentInfo info;
+  info.id = 4711;
+  info.tenant = "acme";
+  info.partition = 5;
+  std::vector<Record> records(3);
+  for (size_t i = 0; i < records.size(); ++i) records[i].seq = 100 + i;
+  ASSERT_TRUE(WriteSegment(&env_, "/d/id.seg", info, records, WriterOptions{}, nullptr).ok());
+  std::string file;
+  ASSERT_TRUE(env_.GetContents("/d/id.seg", &file).ok());
+  EXPECT_EQ(file[kMagicSize], 2);  // written in format version 2
+  // Damage the footer: the reader refuses the file, the identity still reads.
+  file[file.size() - kTrailerSize - 8] ^= 0x10;
+  ASSERT_TRUE(env_.SetContents("/d/id.seg", file).ok());
+  EXPECT_TRUE(SegmentReader::Open(&env_, "/d/id.seg").status().IsDataLoss());
+  auto id = ReadSegmentIdentity(&env_, "/d/id.seg");
+  ASSERT_TRUE(id.ok()) << id.status().ToString();
+  EXPECT_EQ(id->id, 4711u);
+  EXPECT_EQ(id->tenant, "acme");
+  EXPECT_EQ(id->partition, 5u);
+  EXPECT_EQ(id->rows, 3u);
+  EXPECT_EQ(id->min_seq, 100u);
+  EXPECT_EQ(id->max_seq, 102u);
+  EXPECT_EQ(id->format_version, 2u);
+}
+
+TEST_F(SegmentCorruption, FlippedIdentityByteIsDataLoss) {
+  // The identity block starts right after the fixed header; every byte of it is covered.
+  const uint32_t size = static_cast<uint8_t>(good_[kMagicSize + 4]);
+  ASSERT_GT(size, kBlockTrailerSize);
+  for (uint32_t i = 0; i < size; ++i) {
+    FlipByteAt(kHeaderSize + i);
+    auto reader = SegmentReader::Open(&env_, kPath);
+    ASSERT_FALSE(reader.ok()) << i;
+    EXPECT_TRUE(reader.status().IsDataLoss()) << reader.status().ToString();
+    EXPECT_NE(reader.status().message().find("identity"), std::string::npos)
+        << reader.status().message();
+    EXPECT_TRUE(ReadSegmentIdentity(&env_, kPath).status().IsDataLoss()) << i;
+  }
+}
+
+TEST_F(SegmentCorruption, FormatVersion1FilesStillRead) {
+  std::vector<Record> want;
+  {
+    auto reader = SegmentReader::Open(&env_, kPath);
+    ASSERT_TRUE(reader.ok());
+    for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b)
+      ASSERT_TRUE((*reader)->ReadBlock(b, kColAll, &want, nullptr).ok());
+  }
+  WriterOptions v1;
+  v1.block_rows = 100;
+  v1.format_version = 1;
+  ASSERT_TRUE(WriteSegment(&env_, "/d/v1.seg", SegmentInfo{}, want, v1, nullptr).ok());
+  std::string file;
+  ASSERT_TRUE(env_.GetContents("/d/v1.seg", &file).ok());
+  EXPECT_EQ(file.substr(kMagicSize, 8), std::string("\x01\0\0\0\0\0\0\0", 8));  // v1, flags 0
+  auto reader = SegmentFileReader::OpenFile(&env_, "/d/v1.seg");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->format_version(), 1u);
+  std::vector<Record> got;
+  for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b)
+    ASSERT_TRUE((*reader)->ReadBlock(b, kColAll, &got, nullptr).ok());
+  EXPECT_EQ(got, want);
+  EXPECT_EQ(ReadSegmentIdentity(&env_, "/d/v1.seg").status().code(),
+            StatusCode::kFailedPrecondition);
+  v1.format_version = 3;
+  EXPECT_TRUE(
+      WriteSegment(&env_, "/d/v3.seg", SegmentInfo{}, want, v1, nullptr).IsInvalidArgument());
+}
+
 TEST_F(SegmentCorruption, MissingFileIsNotFound) {
   auto reader = SegmentReader::Open(&env_, "/d/absent.seg");
   EXPECT_TRUE(reader.status().IsNotFound()) << reader.status().ToString();

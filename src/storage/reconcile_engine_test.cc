@@ -467,6 +467,48 @@ TEST_F(ReconcileOnDisk, UnreadableSegmentIsLoggedCountedMarkedAndKept) {
   }
 }
 
+TEST_F(ReconcileOnDisk, SegmentFileRestoredFromABackupIsActiveAgain) {
+  const fs::path data = base_ / "data";
+  Populate(data.string());
+  Open(data.string());
+  const auto victim = Rows()[2];
+  engine_.reset();
+  fs::rename(data / victim.path, base_ / "backup.seg");
+  Open(data.string());
+  EXPECT_EQ((*storage()->catalog_for_testing()->Get(victim.id))->state, catalog::kStateMissing);
+  EXPECT_EQ(ReadAll().lines.size(), kLines - victim.rows);  // the WAL is gone: really missing
+  engine_.reset();
+  fs::rename(base_ / "backup.seg", data / victim.path);
+  Open(data.string());
+  EXPECT_EQ((*storage()->catalog_for_testing()->Get(victim.id))->state, catalog::kStateActive);
+  ExpectAllLines();
+  EXPECT_NE(Log().find("is back; active again"), std::string::npos);
+}
+
+TEST_F(ReconcileOnDisk, DamagedFileUnderAnotherNameIsFoundByItsHeaderIdentity) {
+  const fs::path data = base_ / "data";
+  Populate(data.string());
+  Open(data.string());
+  const auto victim = Rows()[1];
+  engine_.reset();
+  // Its footer damaged and the file renamed: neither the footer nor the name says which
+  // segment it is; the header identity does.
+  const fs::path renamed = (data / victim.path).parent_path() / "renamed.seg";
+  fs::rename(data / victim.path, renamed);
+  {
+    std::fstream f(renamed, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(renamed) - 28 - 8));
+    f.write("\xff\xff", 2);
+  }
+  Open(data.string());
+  auto row = **storage()->catalog_for_testing()->Get(victim.id);
+  EXPECT_EQ(row.state, catalog::kStateCorrupt);
+  EXPECT_EQ(data / row.path, renamed);
+  EXPECT_TRUE(fs::exists(renamed));
+  EXPECT_EQ(QuarantinedFiles(data), 0u);
+  EXPECT_EQ(ReadAll().lines.size(), kLines - victim.rows);
+}
+
 TEST_F(ReconcileOnDisk, SegmentDamagedWhileRunningIsMarkedOnFirstRead) {
   Populate((base_ / "data").string());
   Open((base_ / "data").string());
