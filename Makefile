@@ -4,8 +4,10 @@ JOBS       ?= $(shell nproc)
 DATA       ?= ./data
 HTTP       ?= 127.0.0.1:9640
 CMAKE_ARGS ?=
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?=
 
-.PHONY: all deps build run test bench bench-quick drill format lint asan clean
+.PHONY: all deps build run test bench bench-quick drill format lint asan fuzz clean
 
 all: build
 
@@ -55,5 +57,13 @@ asan: deps
 	cmake --build build-asan -j $(JOBS)
 	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -E '(e2e|interop)'
 
+# libFuzzer targets (fuzz/) with clang, ASan and UBSan in build-fuzz/; each runs FUZZ_SECONDS
+# (`make fuzz FUZZ_SECONDS=600`, `make fuzz FUZZ_TARGETS="syslog wal_reader"`). docs/development.md.
+fuzz: deps
+	cmake -S . -B build-fuzz -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+	  -DSAWMILL_FUZZ=ON -DSAWMILL_WERROR=OFF $(CMAKE_ARGS)
+	cmake --build build-fuzz -j $(JOBS) --target fuzz_all
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_TARGETS="$(FUZZ_TARGETS)" bash scripts/fuzz.sh
+
 clean:
-	rm -rf $(BUILD) build-asan
+	rm -rf $(BUILD) build-asan build-fuzz

@@ -11,6 +11,8 @@ PACKAGES=(
   libspdlog-dev libprotobuf-dev protobuf-compiler libsnappy-dev libssl-dev
   libcurl4-openssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
   clang-tidy clang-format
+  # `make fuzz`: clang with libFuzzer and the sanitizer runtimes.
+  clang libclang-rt-14-dev
   # Used by tests and benchmarks: real clients and baselines.
   curl python3 zstd lz4 gzip ripgrep util-linux bsdutils rsyslog
 )

@@ -1,0 +1,468 @@
+// fuzz_seeds SHARED_DIR SOURCE_DIR OUT_DIR: writes the seed corpus of every fuzz target into
+// OUT_DIR/<target>/ from the real datasets (SHARED_DIR/data/real, read here at run time and
+// never copied into the repository) and from the tests' inputs (SOURCE_DIR/tests/queries).
+// Each seed is a valid input of its target in the target's input layout (mode byte included),
+// built with the same encoders the shippers and the storage use, so that mutations start from
+// what Sawmill really receives and stores. The hand-made seeds in fuzz/seeds/<target> are
+// passed to the fuzzers beside these.
+#include <lz4frame.h>
+#include <snappy.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "common/fault_env.h"
+#include "fuzz_util.h"
+#include "ingest/normalize.h"
+#include "loki/push.pb.h"
+#include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
+#include "segment/segment.h"
+#include "wal/log_writer.h"
+#include "wal/record_batch.h"
+
+namespace fs = std::filesystem;
+using namespace sawmill;
+
+namespace {
+
+constexpr size_t kChunkBytes = 4096;  // a seed's body: the first lines of a file, up to this
+
+struct Sample {
+  std::string dataset;
+  std::string name;  // dataset and file, for seed file names
+  std::vector<std::string> lines;
+  std::string text;  // the lines joined with LF
+};
+
+std::string ReadHead(const fs::path& path, size_t max) {
+  std::ifstream in(path, std::ios::binary);
+  std::string out(max, '\0');
+  in.read(out.data(), static_cast<std::streamsize>(max));
+  out.resize(static_cast<size_t>(in.gcount()));
+  return out;
+}
+
+std::string Slug(std::string s) {
+  for (char& c : s) {
+    if (!isalnum(static_cast<unsigned char>(c))) c = '_';
+  }
+  return s;
+}
+
+// Up to "per_dataset" files of each dataset, the first kChunkBytes of whole lines of each.
+std::vector<Sample> LoadSamples(const fs::path& real, size_t per_dataset) {
+  std::vector<Sample> out;
+  std::vector<fs::path> datasets;
+  for (const auto& e : fs::directory_iterator(real)) {
+    if (e.is_directory()) datasets.push_back(e.path());
+  }
+  std::sort(datasets.begin(), datasets.end());
+  for (const fs::path& ds : datasets) {
+    std::vector<fs::path> files;
+    for (const auto& e : fs::recursive_directory_iterator(ds)) {
+      std::string name = e.path().filename().string();
+      if (e.is_regular_file() && name != "LICENSE" && name.find(".md") == std::string::npos) {
+        files.push_back(e.path());
+      }
+    }
+    std::sort(files.begin(), files.end());
+    // Spread the picks over the dataset (cidiff has hundreds of similar build logs).
+    size_t step = std::max<size_t>(1, files.size() / per_dataset);
+    for (size_t i = 0; i < files.size() && i / step < per_dataset; i += step) {
+      std::string head = ReadHead(files[i], kChunkBytes);
+      size_t end = head.rfind('\n');
+      if (end == std::string::npos) continue;
+      head.resize(end);
+      Sample s;
+      s.dataset = ds.filename().string();
+      s.name = Slug(s.dataset + "_" + fs::relative(files[i], ds).string());
+      s.text = head;
+      std::istringstream lines(head);
+      for (std::string line; std::getline(lines, line);) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (!line.empty()) s.lines.push_back(line);
+      }
+      if (!s.lines.empty()) out.push_back(std::move(s));
+    }
+  }
+  return out;
+}
+
+class Writer {
+ public:
+  explicit Writer(fs::path root) : root_(std::move(root)) {}
+  void Put(const std::string& target, const std::string& name, std::string_view bytes) {
+    fs::path dir = root_ / target;
+    fs::create_directories(dir);
+    std::ofstream(dir / name, std::ios::binary)
+        .write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    ++counts_[target];
+  }
+  void Summary() const {
+    for (const auto& [target, n] : counts_) std::printf("%-16s %5zu seeds\n", target.c_str(), n);
+  }
+
+ private:
+  fs::path root_;
+  std::map<std::string, size_t> counts_;
+};
+
+std::string JsonString(std::string_view s) {
+  std::string out = "\"";
+  for (char c : s) {
+    auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+bool IsJsonObject(std::string_view line) { return !line.empty() && line.front() == '{'; }
+
+std::string Mode(uint8_t mode, std::string_view rest) {
+  std::string out(1, static_cast<char>(mode));
+  out.append(rest);
+  return out;
+}
+
+std::string Gzip(std::string_view in) {
+  z_stream zs{};
+  deflateInit2(&zs, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+  std::string out(deflateBound(&zs, in.size()) + 32, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  deflate(&zs, Z_FINISH);
+  out.resize(zs.total_out);
+  deflateEnd(&zs);
+  return out;
+}
+
+std::string Zstd(std::string_view in) {
+  std::string out(ZSTD_compressBound(in.size()), '\0');
+  out.resize(ZSTD_compress(out.data(), out.size(), in.data(), in.size(), 3));
+  return out;
+}
+
+std::string Lz4(std::string_view in) {
+  std::string out(LZ4F_compressFrameBound(in.size(), nullptr), '\0');
+  out.resize(LZ4F_compressFrame(out.data(), out.size(), in.data(), in.size(), nullptr));
+  return out;
+}
+
+std::vector<Record> Normalize(const Sample& s, size_t max_lines) {
+  std::vector<Record> records;
+  ingest::IngestCounts counts;
+  ingest::Defaults defaults{s.dataset, "seed-host", std::nullopt};
+  std::string body;
+  for (size_t i = 0; i < s.lines.size() && i < max_lines; ++i) body += s.lines[i] + "\n";
+  ingest::NormalizeBody(body, defaults, {}, fuzz::kNowNs, &records, &counts);
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].tenant = "default";
+    records[i].ingest_ts = fuzz::kNowNs + static_cast<int64_t>(i);
+    if (records[i].ts == 0) records[i].ts = records[i].ingest_ts;
+    records[i].seq = 1000 + i;
+    if (i % 3 == 0) records[i].trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    if (i % 4 == 1) records[i].user_id = "user-" + std::to_string(i % 7);
+  }
+  return records;
+}
+
+void NativeBody(const std::vector<Sample>& samples, Writer* w) {
+  for (const Sample& s : samples) w->Put("native_body", s.name, s.text);
+}
+
+void DecodeBody(const std::vector<Sample>& samples, Writer* w) {
+  // Byte 0: the encoding's index in decode_body.cc (2 gzip, 3 zstd, 4 lz4), bit 3 round trip.
+  for (size_t i = 0; i < samples.size(); i += 3) {
+    const Sample& s = samples[i];
+    w->Put("decode_body", s.name + ".gz", Mode(2, Gzip(s.text)));
+    w->Put("decode_body", s.name + ".zst", Mode(3, Zstd(s.text)));
+    w->Put("decode_body", s.name + ".lz4", Mode(4, Lz4(s.text)));
+    w->Put("decode_body", s.name + ".id", Mode(1, s.text));
+    w->Put("decode_body", s.name + ".rt", Mode(static_cast<uint8_t>(8 + 2 + i % 3), s.text));
+  }
+}
+
+void EsBulk(const std::vector<Sample>& samples, Writer* w) {
+  for (const Sample& s : samples) {
+    std::string body;
+    for (size_t i = 0; i < s.lines.size() && i < 30; ++i) {
+      const std::string& line = s.lines[i];
+      body += i % 4 == 3 ? "{\"create\":{\"_index\":\"logs-" + s.dataset + "\",\"_id\":\"" +
+                               std::to_string(i) + "\"}}\n"
+                         : "{\"index\":{}}\n";
+      if (IsJsonObject(line)) {
+        body += line + "\n";
+      } else {
+        body += "{\"@timestamp\":\"2024-05-01T12:00:00.000Z\",\"message\":" + JsonString(line) +
+                ",\"service\":{\"name\":\"" + s.dataset + "\"},\"log\":{\"level\":\"info\"}}\n";
+      }
+    }
+    w->Put("es_bulk", s.name, body);
+  }
+}
+
+void LokiJson(const std::vector<Sample>& samples, Writer* w) {
+  for (const Sample& s : samples) {
+    std::string body = "{\"streams\":[{\"stream\":{\"job\":\"" + s.dataset +
+                       "\",\"host\":\"seed-host\",\"level\":\"info\"},\"values\":[";
+    for (size_t i = 0; i < s.lines.size() && i < 30; ++i) {
+      if (i > 0) body += ",";
+      body += "[\"" + std::to_string(fuzz::kNowNs + static_cast<int64_t>(i)) + "\"," +
+              JsonString(s.lines[i]);
+      if (i % 5 == 0) body += ",{\"trace_id\":\"4bf92f3577b34da6a3ce929d0e0e4736\"}";
+      body += "]";
+    }
+    body += "]}]}";
+    w->Put("loki_json", s.name, body);
+  }
+}
+
+void LokiProto(const std::vector<Sample>& samples, Writer* w) {
+  for (const Sample& s : samples) {
+    logproto::PushRequest req;
+    auto* stream = req.add_streams();
+    stream->set_labels("{job=\"" + s.dataset + "\", host=\"seed-host\", app=\"seed\"}");
+    for (size_t i = 0; i < s.lines.size() && i < 30; ++i) {
+      auto* e = stream->add_entries();
+      e->mutable_timestamp()->set_seconds(fuzz::kNowNs / 1000000000);
+      e->mutable_timestamp()->set_nanos(static_cast<int32_t>(i));
+      e->set_line(s.lines[i]);
+      if (i % 5 == 0) {
+        auto* md = e->add_structuredmetadata();
+        md->set_name("trace_id");
+        md->set_value("4bf92f3577b34da6a3ce929d0e0e4736");
+      }
+    }
+    std::string raw = req.SerializeAsString();
+    std::string compressed;
+    snappy::Compress(raw.data(), raw.size(), &compressed);
+    w->Put("loki_proto", s.name + ".snappy", Mode(0, compressed));
+    w->Put("loki_proto", s.name + ".raw", Mode(1, raw));
+    w->Put("loki_proto", s.name + ".labels", Mode(2, stream->labels()));
+  }
+}
+
+void Otlp(const std::vector<Sample>& samples, Writer* w) {
+  using opentelemetry::proto::collector::logs::v1::ExportLogsServiceRequest;
+  for (const Sample& s : samples) {
+    ExportLogsServiceRequest req;
+    auto* rl = req.add_resource_logs();
+    auto* attr = rl->mutable_resource()->add_attributes();
+    attr->set_key("service.name");
+    attr->mutable_value()->set_string_value(s.dataset);
+    auto* sl = rl->add_scope_logs();
+    sl->mutable_scope()->set_name("seed");
+    std::string json =
+        "{\"resourceLogs\":[{\"resource\":{\"attributes\":[{\"key\":"
+        "\"service.name\",\"value\":{\"stringValue\":\"" +
+        s.dataset +
+        "\"}},{\"key\":\"host.name\",\"value\":{\"stringValue\":\"seed-host\"}}]},"
+        "\"scopeLogs\":[{\"scope\":{\"name\":\"seed\"},\"logRecords\":[";
+    for (size_t i = 0; i < s.lines.size() && i < 30; ++i) {
+      auto* lr = sl->add_log_records();
+      lr->set_time_unix_nano(static_cast<uint64_t>(fuzz::kNowNs) + i);
+      lr->set_severity_number(9);
+      lr->set_severity_text("INFO");
+      lr->mutable_body()->set_string_value(s.lines[i]);
+      auto* a = lr->add_attributes();
+      a->set_key("line");
+      a->mutable_value()->set_int_value(static_cast<int64_t>(i));
+      if (i % 3 == 0) {
+        lr->set_trace_id(
+            std::string("\x4b\xf9\x2f\x35\x77\xb3\x4d\xa6\xa3\xce\x92\x9d\x0e\x0e\x47\x36", 16));
+        lr->set_span_id(std::string("\x00\xf0\x67\xaa\x0b\xa9\x02\xb7", 8));
+      }
+      if (i > 0) json += ",";
+      json += "{\"timeUnixNano\":\"" + std::to_string(fuzz::kNowNs + static_cast<int64_t>(i)) +
+              "\",\"severityNumber\":9,\"severityText\":\"INFO\",\"body\":{\"stringValue\":" +
+              JsonString(s.lines[i]) +
+              "},\"attributes\":[{\"key\":\"line\",\"value\":{\"intValue\":\"" + std::to_string(i) +
+              "\"}}]" +
+              (i % 3 == 0 ? ",\"traceId\":\"4bf92f3577b34da6a3ce929d0e0e4736\",\"spanId\":"
+                            "\"00f067aa0ba902b7\""
+                          : "") +
+              "}";
+    }
+    json += "]}]}]}";
+    w->Put("otlp_proto", s.name, req.SerializeAsString());
+    w->Put("otlp_json", s.name, json);
+  }
+}
+
+void Syslog(const std::vector<Sample>& samples, Writer* w) {
+  for (const Sample& s : samples) {
+    // Real syslog files as they are (auth.log, pg-syslog), each line given a <PRI>.
+    bool looks_syslog =
+        s.dataset == "elastic_auth_log" || s.name.find("syslog") != std::string::npos;
+    std::string lf, octets, r5424;
+    for (size_t i = 0; i < s.lines.size() && i < 30; ++i) {
+      std::string m3164 =
+          "<" + std::to_string(8 * (i % 24) + i % 8) + ">" +
+          (looks_syslog ? s.lines[i]
+                        : "May  1 12:00:0" + std::to_string(i % 10) + " seed-host app[" +
+                              std::to_string(i) + "]: " + s.lines[i]);
+      std::string m5424 =
+          "<165>1 2024-05-01T12:00:00." + std::to_string(i) + "Z seed-host " + s.dataset + " " +
+          std::to_string(100 + i) +
+          " ID47 [exampleSDID@32473 iut=\"3\" trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\"] " +
+          s.lines[i];
+      lf += m3164 + "\n";
+      octets += std::to_string(m5424.size()) + " " + m5424;
+      r5424 += m5424 + "\n";
+    }
+    // Byte 0: frame limit index 2 (2048) or 3, read size index varies, bit 5 = one datagram.
+    w->Put("syslog", s.name + ".lf", Mode(static_cast<uint8_t>(2 | (4 << 2)), lf));
+    w->Put("syslog", s.name + ".octets", Mode(static_cast<uint8_t>(3 | (3 << 2)), octets));
+    w->Put("syslog", s.name + ".5424", Mode(static_cast<uint8_t>(2 | (6 << 2)), r5424));
+    w->Put("syslog", s.name + ".dgram",
+           Mode(32, r5424.substr(0, std::min(r5424.size(), r5424.find('\n')))));
+  }
+}
+
+void Queries(const fs::path& source, Writer* w) {
+  fs::path dir = source / "tests" / "queries";
+  if (!fs::is_directory(dir)) return;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    if (e.path().extension() != ".q") continue;
+    std::ifstream in(e.path(), std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    std::string q = text.str();
+    while (!q.empty() && (q.back() == '\n' || q.back() == '\r')) q.pop_back();
+    w->Put("query_parser", e.path().stem().string(), q);
+  }
+}
+
+void Segments(const std::vector<Sample>& samples, Writer* w) {
+  FaultInjectionEnv env;
+  if (!env.CreateDirs("/seeds").ok()) return;
+  uint64_t id = 1;
+  for (size_t i = 0; i < samples.size(); i += 2) {
+    const Sample& s = samples[i];
+    std::vector<Record> records = Normalize(s, 3 + i % 24);
+    if (records.empty()) continue;
+    segment::WriterOptions options;
+    options.block_rows = static_cast<uint32_t>(1 + i % 8);
+    options.sort_rows = i % 4 != 0;
+    segment::SegmentInfo info;
+    info.id = id++;
+    info.tenant = "default";
+    segment::SegmentInfo out;
+    std::string path = "/seeds/" + s.name + ".seg";
+    Status st = segment::WriteSegment(&env, path, info, records, options, &out);
+    if (!st.ok()) {
+      std::fprintf(stderr, "segment seed %s: %s\n", s.name.c_str(), st.ToString().c_str());
+      continue;
+    }
+    std::string file;
+    if (!env.GetContents(path, &file).ok()) continue;
+    w->Put("segment_reader", s.name + ".fixcrc", Mode(1, file));
+    if (i % 6 == 0) w->Put("segment_reader", s.name + ".raw", Mode(0, file));
+  }
+}
+
+void Wal(const std::vector<Sample>& samples, Writer* w) {
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const Sample& s = samples[i];
+    std::vector<Record> records = Normalize(s, 40);
+    if (records.empty()) continue;
+    std::string batch;
+    wal::EncodeBatch("default", records, &batch);
+    wal::SetBatchBaseSeq(batch.data(), 1000);
+    w->Put("wal_batch", s.name, batch);
+    if (i % 2 != 0) continue;
+    // A WAL file of a few batches (log number 42, as wal_reader.cc reads it).
+    wal::LogWriter writer(nullptr, 42);
+    std::string file;
+    size_t per = std::max<size_t>(1, records.size() / 3);
+    for (size_t at = 0; at < records.size(); at += per) {
+      std::vector<Record> part(
+          records.begin() + static_cast<long>(at),
+          records.begin() + static_cast<long>(std::min(records.size(), at + per)));
+      std::string b;
+      wal::EncodeBatch("default", part, &b);
+      wal::SetBatchBaseSeq(b.data(), 1000 + at);
+      writer.Encode(b, &file);
+    }
+    w->Put("wal_reader", s.name + ".fixcrc", Mode(1, file));
+    w->Put("wal_reader", s.name + ".raw", Mode(0, file));
+  }
+  // One record fragmented across a 32 KiB block boundary (FIRST, MIDDLE, LAST).
+  std::vector<Record> big;
+  for (const Sample& s : samples) {
+    for (auto& r : Normalize(s, 40)) big.push_back(std::move(r));
+    if (big.size() > 400) break;
+  }
+  std::string batch;
+  wal::EncodeBatch("default", big, &batch);
+  wal::SetBatchBaseSeq(batch.data(), 1);
+  if (batch.size() > 40000) batch.resize(40000);  // keeps the seed under the target's max_len
+  wal::LogWriter writer(nullptr, 42);
+  std::string file;
+  writer.Encode("small first record", &file);
+  writer.Encode(batch, &file);
+  w->Put("wal_reader", "fragments.fixcrc", Mode(1, file));
+}
+
+void Agent(const std::vector<Sample>& samples, Writer* w) {
+  for (size_t i = 0; i < samples.size(); ++i) {
+    const Sample& s = samples[i];
+    std::string text = s.text.substr(0, 2048);
+    // agent_parser byte 0: parser kind (0 auto, 1 json, 2 logfmt, 3 regex), bit 2 short lines.
+    w->Put("agent_parser", s.name, Mode(static_cast<uint8_t>(i % 8), text));
+    // agent_multiline byte 0: bit 0 start pattern, bits 1-2 max_lines, 3-4 max_bytes, 5-6 flush.
+    w->Put("agent_multiline", s.name, Mode(static_cast<uint8_t>((i * 37) & 0x7f), text));
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc != 4) {
+    std::fprintf(stderr, "usage: %s SHARED_DIR SOURCE_DIR OUT_DIR\n", argv[0]);
+    return 2;
+  }
+  fs::path real = fs::path(argv[1]) / "data" / "real";
+  if (!fs::is_directory(real)) {
+    std::fprintf(stderr,
+                 "fuzz_seeds: %s is missing: the seed corpora come from the real "
+                 "datasets (set SAWMILL_SHARED_DIR)\n",
+                 real.c_str());
+    return 1;
+  }
+  std::vector<Sample> samples = LoadSamples(real, 6);
+  std::printf("fuzz_seeds: %zu samples from %s\n", samples.size(), real.c_str());
+  Writer w{fs::path(argv[3])};
+  NativeBody(samples, &w);
+  DecodeBody(samples, &w);
+  EsBulk(samples, &w);
+  LokiJson(samples, &w);
+  LokiProto(samples, &w);
+  Otlp(samples, &w);
+  Syslog(samples, &w);
+  Queries(argv[2], &w);
+  Segments(samples, &w);
+  Wal(samples, &w);
+  Agent(samples, &w);
+  w.Summary();
+  return 0;
+}

@@ -1,0 +1,106 @@
+// Fuzz target: an arbitrary byte string opened as a segment file, and everything in it read:
+// the footer, every column of every block, the inverted indexes and the blooms.
+// Input: byte 0 is the mode; the rest is the file.
+//   bit 0 clear: the file as it is (what a torn, truncated or overwritten file looks like).
+//   bit 0 set: checksums are recomputed first (the footer's from the trailer, then every block
+//     the footer lists), so that mutations get past the CRCs into the footer and column
+//     decoders, as a file written by a buggy writer (or a CRC collision) would.
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/coding.h"
+#include "common/crc32c.h"
+#include "common/fault_env.h"
+#include "fuzz_util.h"
+#include "segment/block_codec.h"
+#include "segment/footer.h"
+#include "segment/format.h"
+#include "segment/segment.h"
+
+using namespace sawmill;
+using namespace sawmill::segment;
+
+namespace {
+
+// Rewrites the CRC of the physical block "ref" in "*file" when the block lies inside it.
+void FixBlockCrc(const BlockRef& ref, std::string* file) {
+  if (!ref.present() || ref.size < kBlockTrailerSize || ref.offset > file->size() ||
+      ref.size > file->size() - ref.offset) {
+    return;
+  }
+  char* block = file->data() + ref.offset;
+  size_t n = ref.size - 4;
+  EncodeFixed32(block + n, crc32c::Mask(crc32c::Value(block, n)));
+}
+
+void FixChecksums(std::string* file) {
+  if (file->size() < kHeaderSize + kTrailerSize) return;
+  const char* trailer = file->data() + file->size() - kTrailerSize;
+  BlockRef footer_ref{DecodeFixed64(trailer), DecodeFixed32(trailer + 8),
+                      DecodeFixed32(trailer + 12)};
+  FixBlockCrc(footer_ref, file);
+  if (footer_ref.raw_size > (1u << 20) || footer_ref.offset > file->size() ||
+      footer_ref.size > file->size() - footer_ref.offset) {
+    return;
+  }
+  BlockCodec codec;
+  std::string raw;
+  std::string_view stored(file->data() + footer_ref.offset, footer_ref.size);
+  if (!codec.Decompress(stored, footer_ref.raw_size, &raw).ok()) return;
+  Footer footer;
+  if (!DecodeFooter(raw, footer_ref.offset, &footer).ok()) return;
+  for (const ColumnMeta& c : footer.columns) {
+    for (const BlockRef& ref : c.blocks) FixBlockCrc(ref, file);
+  }
+  for (const IndexMeta& i : footer.indexes) FixBlockCrc(i.ref, file);
+  for (const BloomMeta& b : footer.blooms) {
+    FixBlockCrc(b.segment_filter, file);
+    FixBlockCrc(b.block_filters, file);
+  }
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  std::string file(fuzz::AsView(data + 1, size - 1));
+  if (data[0] & 1) FixChecksums(&file);
+
+  static FaultInjectionEnv* env = new FaultInjectionEnv();
+  const std::string path = "/fuzz/000001.seg";
+  FUZZ_CHECK(env->SetContents(path, file).ok());
+  auto opened = SegmentReader::Open(env, path);
+  if (!opened.ok()) {
+    FUZZ_CHECK(opened.status().code() == StatusCode::kDataLoss);
+    return 0;
+  }
+  const SegmentReader& reader = *opened.value();
+  FUZZ_CHECK(reader.info().file_bytes == file.size());
+  for (uint32_t b = 0; b < reader.blocks().size(); ++b) {
+    std::vector<Record> out;
+    ReadStats stats;
+    Status s = reader.ReadBlock(b, kColAll, &out, &stats);
+    if (s.ok()) {
+      FUZZ_CHECK(out.size() == reader.blocks()[b].rows);
+    } else {
+      FUZZ_CHECK(s.code() == StatusCode::kDataLoss);
+    }
+    (void)reader.BlockMayContain(b, "message", "error");
+    (void)reader.BlockMayContain(b, "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736");
+  }
+  for (std::string_view field : {"service", "host", "level", "trace_id", "user_id", "nope"}) {
+    auto values = reader.IndexedValues(field);
+    if (values.ok() && values.value().has_value()) {
+      size_t probes = 0;
+      for (const std::string& v : *values.value()) {
+        if (++probes > 8) break;
+        (void)reader.Postings(field, v);
+      }
+    }
+    (void)reader.Postings(field, "x");
+    (void)reader.SegmentMayContain(field, "x");
+  }
+  (void)reader.SegmentMayContain("message", "error");
+  return 0;
+}
