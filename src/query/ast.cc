@@ -54,6 +54,14 @@ std::string QuoteValue(std::string_view v) {
 
 std::string Value(std::string_view v) { return IsBareSafe(v) ? std::string(v) : QuoteValue(v); }
 
+// A prefix is only written bare (`service=api*`): a quoted value followed by `*` parses as the
+// value AND a match-all. A value that cannot be written bare keeps the quotes.
+std::string PrefixValue(std::string_view v) {
+  std::string_view stem = v;
+  while (!stem.empty() && stem.back() == '*') stem.remove_suffix(1);
+  return (IsBareSafe(stem) ? std::string(v) : QuoteValue(v)) + "*";
+}
+
 std::string Child(const Node& child) {
   std::string s = ToString(child);
   if (child.kind == NodeKind::kAnd || child.kind == NodeKind::kOr) return "(" + s + ")";
@@ -91,7 +99,7 @@ std::string ToString(const Node& node) {
           return f + "=" +
                  (node.field == FieldId::kLevel ? std::string(LevelName(node.level))
                                                 : Value(node.value));
-        case FieldOp::kPrefix: return f + "=" + QuoteValue(node.value) + "*";
+        case FieldOp::kPrefix: return f + "=" + PrefixValue(node.value);
         case FieldOp::kExists: return f + "=*";
         case FieldOp::kLt: return f + "<" + Value(node.value);
         case FieldOp::kLe: return f + "<=" + Value(node.value);
