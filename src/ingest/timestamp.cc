@@ -2,6 +2,7 @@
 // and the search for one "at or near the start" of a plain text line.
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <string_view>
 
@@ -473,10 +474,13 @@ std::optional<int64_t> EpochDigits(Cursor& c, bool sniffing) {
   int n = 0;
   int64_t v = 0;
   while (IsDigit(c.Peek(n))) {
-    if (n >= 19) {
+    const int digit = c.Peek(n) - '0';
+    // 19 digits at most, and no more than fits an int64 (9223372036854775808 in a Windows
+    // event's Keywords overflowed: undefined behaviour).
+    if (n >= 19 || v > (std::numeric_limits<int64_t>::max() - digit) / 10) {
       return std::nullopt;
     }
-    v = v * 10 + (c.Peek(n) - '0');
+    v = v * 10 + digit;
     ++n;
   }
   if (n == 0) return std::nullopt;
