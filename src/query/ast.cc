@@ -59,7 +59,7 @@ std::string Value(std::string_view v) { return IsBareSafe(v) ? std::string(v) : 
 std::string PrefixValue(std::string_view v) {
   std::string_view stem = v;
   while (!stem.empty() && stem.back() == '*') stem.remove_suffix(1);
-  return (IsBareSafe(stem) ? std::string(v) : QuoteValue(v)) + "*";
+  return (stem.empty() || IsBareSafe(stem) ? std::string(v) : QuoteValue(v)) + "*";
 }
 
 std::string Child(const Node& child) {
