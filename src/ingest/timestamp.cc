@@ -56,7 +56,9 @@ struct Parts {
 bool Valid(const Parts& p) {
   return p.month >= 1 && p.month <= 12 && p.day >= 1 && p.day <= 31 && p.hour >= 0 &&
          p.hour <= 24 && p.minute >= 0 && p.minute <= 59 && p.second >= 0 && p.second <= 60 &&
-         (p.year == -1 || (p.year >= 1970 && p.year <= 9999));
+         // Up to 2261: nanoseconds since 1970 in an int64 end in April 2262 (year 2511 text
+         // overflowed, undefined behaviour); later "years" are not timestamps.
+         (p.year == -1 || (p.year >= 1970 && p.year <= 2261));
 }
 
 int64_t ToNanos(const Parts& p, int64_t year) {
