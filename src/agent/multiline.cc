@@ -61,15 +61,24 @@ void MultilineJoiner::Add(std::string_view line, uint64_t end_offset, bool trunc
   }
   if (lines_ > 0 && (starts || lines_ >= options_.max_lines)) Emit(out);
   if (lines_ > 0) {
-    size_t room = options_.max_bytes > pending_.text.size() + 1
-                      ? options_.max_bytes - pending_.text.size() - 1
-                      : 0;
-    pending_.text.push_back('\n');
-    if (line.size() > room) {
-      line = line.substr(0, room);
+    // The joined record stays within max_bytes: the newline and the line are cut to the room
+    // left, never inside a UTF-8 sequence. (Before, a full record still grew by a newline per
+    // line and a cut could split a character.)
+    size_t room =
+        options_.max_bytes > pending_.text.size() ? options_.max_bytes - pending_.text.size() : 0;
+    if (room == 0) {
       pending_.truncated = true;
+    } else {
+      pending_.text.push_back('\n');
+      --room;
+      if (line.size() > room) {
+        size_t cut = room;
+        while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;
+        line = line.substr(0, cut);
+        pending_.truncated = true;
+      }
+      pending_.text.append(line);
     }
-    pending_.text.append(line);
   } else {
     pending_.text.assign(line);
   }
