@@ -541,10 +541,18 @@ std::optional<int64_t> ParseAt(Cursor& c, int64_t now_ns, bool whole) {
 
 std::optional<int64_t> EpochIntToNanos(int64_t value) {
   if (value < 0) return std::nullopt;
-  if (value < 100'000'000'000LL) return value * kNanosPerSecond;  // s (to year 5138)
-  if (value < 100'000'000'000'000LL) return value * 1'000'000;    // ms
-  if (value < 100'000'000'000'000'000LL) return value * 1'000;    // us
-  return value;                                                   // ns
+  int64_t per_unit = 1;             // ns
+  if (value < 100'000'000'000LL) {  // s
+    per_unit = kNanosPerSecond;
+  } else if (value < 100'000'000'000'000LL) {  // ms
+    per_unit = 1'000'000;
+  } else if (value < 100'000'000'000'000'000LL) {  // us
+    per_unit = 1'000;
+  }
+  // Nanoseconds since 1970 in an int64 end in April 2262: a later epoch is not a timestamp
+  // (it overflowed before, undefined behaviour).
+  if (value > std::numeric_limits<int64_t>::max() / per_unit) return std::nullopt;
+  return value * per_unit;
 }
 
 std::optional<int64_t> EpochToNanos(double value) {
