@@ -66,17 +66,32 @@ inline bool IsValidUtf8(std::string_view s) {
   return true;
 }
 
+// Aborts when "s" (the record member "what") is not valid UTF-8, printing it escaped.
+inline void CheckUtf8(std::string_view what, std::string_view s) {
+  if (IsValidUtf8(s)) return;
+  std::fprintf(stderr, "invalid UTF-8 in %.*s: \"", static_cast<int>(what.size()), what.data());
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7F) {
+      std::fputc(c, stderr);
+    } else {
+      std::fprintf(stderr, "\\x%02x", c);
+    }
+  }
+  std::fprintf(stderr, "\"\n");
+  FUZZ_CHECK(IsValidUtf8(s));
+}
+
 // Every text of a record is valid UTF-8 (decoders repair what they are sent, flagging it).
 inline void CheckRecordUtf8(const Record& r) {
-  FUZZ_CHECK(IsValidUtf8(r.message));
-  FUZZ_CHECK(IsValidUtf8(r.service));
-  FUZZ_CHECK(IsValidUtf8(r.host));
-  FUZZ_CHECK(IsValidUtf8(r.trace_id));
-  FUZZ_CHECK(IsValidUtf8(r.span_id));
-  FUZZ_CHECK(IsValidUtf8(r.user_id));
+  CheckUtf8("message", r.message);
+  CheckUtf8("service", r.service);
+  CheckUtf8("host", r.host);
+  CheckUtf8("trace_id", r.trace_id);
+  CheckUtf8("span_id", r.span_id);
+  CheckUtf8("user_id", r.user_id);
   for (const auto& [k, v] : r.fields) {
-    FUZZ_CHECK(IsValidUtf8(k));
-    FUZZ_CHECK(IsValidUtf8(v));
+    CheckUtf8("a field key", k);
+    CheckUtf8(k, v);
   }
 }
 
