@@ -197,6 +197,10 @@ Result<EsBulkBatch> DecodeElasticsearchBulk(std::string_view body, std::string_v
     if (const json::value* v = meta.if_contains("_id"); v != nullptr) {
       item.id = v->is_string() ? std::string(v->get_string()) : json::serialize(*v);
     }
+    // Repaired like every other text: the response echoes both, and _id becomes a field after
+    // the record's own repair (it was stored and answered with invalid UTF-8).
+    bool repaired_meta = SanitizeUtf8(&item.index);
+    repaired_meta = SanitizeUtf8(&item.id) || repaired_meta;
     if (name == "delete") {
       item.status = 400;
       item.error_type = "illegal_argument_exception";
@@ -225,6 +229,7 @@ Result<EsBulkBatch> DecodeElasticsearchBulk(std::string_view body, std::string_v
     Record record;
     MapElasticsearchDocument(document, item.index, context, &record);
     if (meta.contains("_id")) record.fields.emplace_back("_id", item.id);
+    if (repaired_meta) record.flags |= kFlagInvalidUtf8;
     item.record = static_cast<int64_t>(batch.records.size());
     batch.records.push_back(std::move(record));
     batch.items.push_back(std::move(item));
