@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -54,6 +55,41 @@ double MetricValue(const std::string& name) {
   }
   return 0;
 }
+
+// Flips one bit in the middle of the first large write of every segment file while "flipping"
+// (bad RAM or a bad disk controller: the CRC was computed over the right bytes).
+class BitFlipEnv final : public EnvWrapper {
+ public:
+  explicit BitFlipEnv(Env* base) : EnvWrapper(base) {}
+  std::atomic<bool> flipping{false};
+
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    ASSIGN_OR_RETURN(auto file, target()->NewWritableFile(p));
+    if (!flipping || p.find("/segments/") == std::string::npos) return file;
+    return std::unique_ptr<WritableFile>(new Flipper(std::move(file)));
+  }
+
+ private:
+  class Flipper final : public WritableFile {
+   public:
+    explicit Flipper(std::unique_ptr<WritableFile> f) : f_(std::move(f)) {}
+    Status Append(std::string_view data) override {
+      if (done_ || data.size() < 256) return f_->Append(data);
+      std::string copy(data);
+      copy[copy.size() / 2] ^= 0x04;
+      done_ = true;
+      return f_->Append(copy);
+    }
+    Status Flush() override { return f_->Flush(); }
+    Status Sync() override { return f_->Sync(); }
+    Status Close() override { return f_->Close(); }
+    uint64_t Size() const override { return f_->Size(); }
+
+   private:
+    std::unique_ptr<WritableFile> f_;
+    bool done_ = false;
+  };
+};
 
 class ReconcileOnDisk : public ::testing::Test {
  protected:
@@ -526,6 +562,50 @@ TEST_F(ReconcileOnDisk, SegmentDamagedWhileRunningIsMarkedOnFirstRead) {
   // Counted once however many searches touch it.
   ReadAll();
   EXPECT_EQ(MetricValue("sawmill_segments_corrupt_total"), counted + 1);
+}
+
+// A segment that does not read back as written is never registered (a flush) and never
+// replaces its inputs (a compaction): the records stay in the memtable and the WAL, or in the
+// inputs.
+TEST_F(ReconcileOnDisk, SegmentThatDoesNotReadBackIsNeitherRegisteredNorTrusted) {
+  BitFlipEnv env(Env::Default());
+  EngineOptions options = Options((base_ / "data").string());
+  options.env = &env;
+  options.catalog_path = (base_ / "data" / "catalog.db").string();
+  fs::create_directories(base_ / "data");
+  Open(options.data_dir, options);
+  const double errors = MetricValue("sawmill_flush_errors_total");
+  auto batch = Batch(0, kLines / 5);
+  ASSERT_TRUE(engine_->Append(kTenant, &batch).ok());
+  env.flipping = true;
+  Status s = engine_->Flush();
+  EXPECT_TRUE(s.IsDataLoss()) << s.ToString();
+  EXPECT_GT(MetricValue("sawmill_flush_errors_total"), errors);
+  EXPECT_TRUE(Rows().empty());
+  EXPECT_TRUE(SegmentFiles(base_ / "data").empty());
+  EXPECT_EQ(ReadAll().lines.size(), static_cast<size_t>(kLines / 5));  // still in the memtables
+  env.flipping = false;
+  ASSERT_TRUE(engine_->Flush().ok());
+  // Four more small segments per partition, then a compaction whose output is bad.
+  for (int i = 1; i < 5; ++i) {
+    batch = Batch(i * kLines / 5, kLines / 5);
+    ASSERT_TRUE(engine_->Append(kTenant, &batch).ok());
+    ASSERT_TRUE(engine_->Flush().ok());
+  }
+  const auto flushed = Rows();
+  ASSERT_GE(flushed.size(), 10u);
+  env.flipping = true;
+  s = engine_->CompactNow();
+  EXPECT_TRUE(s.IsDataLoss()) << s.ToString();
+  EXPECT_EQ(Rows(), flushed);  // the inputs are still registered, and their files are there
+  for (const auto& row : flushed) EXPECT_TRUE(fs::exists(base_ / "data" / row.path)) << row.path;
+  env.flipping = false;
+  ASSERT_TRUE(engine_->CompactNow().ok());
+  EXPECT_LT(Rows().size(), flushed.size());
+  ExpectAllLines();
+  CloseAndDropWal(options.data_dir);
+  Open(options.data_dir, options);
+  ExpectAllLines();
 }
 
 TEST_F(ReconcileOnDisk, FormatVersion1SegmentsStillReadAndCompact) {

@@ -15,6 +15,7 @@
 #include "common/coding.h"
 #include "common/hash.h"
 #include "common/metrics.h"
+#include "segment/segment_file_reader.h"
 #include "wal/record_batch.h"
 
 namespace sawmill::storage {
@@ -143,6 +144,52 @@ catalog::SegmentRow RowFromInfo(const segment::SegmentInfo& info, std::string pa
 }
 
 double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+// Reads back a segment just written, before it is registered (a flush: before the WAL that holds
+// its records may be trimmed; a compaction: before its inputs are deleted): it must verify (its
+// identity, every block's checksum and encoding) and hold exactly "seqs".
+// Errors: DataLoss saying what is wrong; IOError from the Env.
+Status VerifyWritten(Env* env, const std::string& path, const segment::SegmentInfo& want,
+                     std::vector<uint64_t> seqs) {
+  ASSIGN_OR_RETURN(auto reader, segment::SegmentFileReader::OpenFile(env, path));
+  const segment::SegmentInfo& got = reader->info();
+  if (got.id != want.id || got.tenant != want.tenant || got.partition != want.partition ||
+      got.rows != seqs.size()) {
+    return Status::DataLoss("segment " + path + " read back as segment " + std::to_string(got.id) +
+                            " with " + std::to_string(got.rows) + " rows, not segment " +
+                            std::to_string(want.id) + " with " + std::to_string(seqs.size()));
+  }
+  const segment::Footer& footer = reader->footer();
+  std::string raw;
+  for (const segment::ColumnMeta& column : footer.columns) {
+    for (size_t b = 0; b < column.blocks.size(); ++b) {
+      RETURN_IF_ERROR(reader->ReadPhysical(
+          column.blocks[b], "column '" + column.name + "' block " + std::to_string(b), &raw,
+          nullptr));
+    }
+  }
+  for (const segment::IndexMeta& index : footer.indexes) {
+    RETURN_IF_ERROR(reader->ReadPhysical(index.ref, "index '" + index.field + "'", &raw, nullptr));
+  }
+  for (const segment::BloomMeta& bloom : footer.blooms) {
+    RETURN_IF_ERROR(reader->ReadPhysical(bloom.segment_filter, "bloom", &raw, nullptr));
+    RETURN_IF_ERROR(reader->ReadPhysical(bloom.block_filters, "bloom", &raw, nullptr));
+  }
+  std::vector<uint64_t> stored;
+  stored.reserve(seqs.size());
+  std::vector<Record> rows;
+  for (uint32_t b = 0; b < reader->blocks().size(); ++b) {
+    rows.clear();
+    RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColSeq, &rows, nullptr));
+    for (const Record& r : rows) stored.push_back(r.seq);
+  }
+  std::sort(stored.begin(), stored.end());
+  std::sort(seqs.begin(), seqs.end());
+  if (stored != seqs) {
+    return Status::DataLoss("segment " + path + " read back with other seqs than were written");
+  }
+  return Status::OK();
+}
 
 }  // namespace
 
@@ -544,6 +591,9 @@ Status StorageEngine::WriteFrozen(const Key& key, const std::shared_ptr<Frozen>&
   records.reserve(frozen->rows);
   for (const Chunk& chunk : frozen->chunks)
     records.insert(records.end(), chunk->begin(), chunk->end());
+  std::vector<uint64_t> seqs;
+  seqs.reserve(records.size());
+  for (const Record& r : records) seqs.push_back(r.seq);
 
   const uint64_t id = next_segment_id_++;
   const std::string rel = SegmentRelPath("hot", key.first, key.second, id);
@@ -563,6 +613,7 @@ Status StorageEngine::WriteFrozen(const Key& key, const std::shared_ptr<Frozen>&
   if (s.ok()) {
     s = segment::WriteSegment(env_, path, in, std::move(records), options_.segment_options, &out);
   }
+  if (s.ok()) s = VerifyWritten(env_, path, out, std::move(seqs));
   catalog::SegmentRow row;
   if (s.ok()) {
     row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
@@ -732,7 +783,12 @@ Status StorageEngine::CompactOnce(bool* did_work) {
       return s.WithContext("compaction of segment " + std::to_string(entry->row().id));
     }
   }
-  for (Record& r : rows) r.tenant = tenant;
+  std::vector<uint64_t> seqs;
+  seqs.reserve(rows.size());
+  for (Record& r : rows) {
+    r.tenant = tenant;
+    seqs.push_back(r.seq);
+  }
 
   const uint64_t id = next_segment_id_++;
   const std::string rel = SegmentRelPath("hot", tenant, partition, id);
@@ -745,6 +801,8 @@ Status StorageEngine::CompactOnce(bool* did_work) {
   if (s.ok()) {
     s = segment::WriteSegment(env_, path, in, std::move(rows), options_.segment_options, &out);
   }
+  // The inputs are deleted once the swap commits: the output must verify first.
+  if (s.ok()) s = VerifyWritten(env_, path, out, std::move(seqs));
   catalog::SegmentRow row;
   if (s.ok()) {
     row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
