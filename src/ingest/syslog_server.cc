@@ -1,9 +1,16 @@
 #include "ingest/syslog_server.h"
 
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <cerrno>
+#include <chrono>
+#include <cstring>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -56,8 +63,10 @@ Result<std::pair<asio::ip::address, uint16_t>> ParseAddress(const std::string& a
 struct SyslogMetrics {
   prometheus::Counter* tcp_messages;
   prometheus::Counter* udp_messages;
-  prometheus::Counter* dropped;
+  prometheus::Counter* dropped;         // reason="storage_refused"
+  prometheus::Counter* kernel_dropped;  // reason="kernel_buffer"
   prometheus::Gauge* connections;
+  prometheus::Gauge* udp_buffer;
 
   static SyslogMetrics& Get() {
     static SyslogMetrics* metrics = [] {
@@ -66,17 +75,28 @@ struct SyslogMetrics {
                            .Name("sawmill_syslog_messages_total")
                            .Help("Syslog messages received, by transport")
                            .Register(registry);
-      auto& dropped = prometheus::BuildCounter()
-                          .Name("sawmill_syslog_dropped_total")
-                          .Help("Syslog messages lost because storage refused them")
-                          .Register(registry);
+      auto& dropped =
+          prometheus::BuildCounter()
+              .Name("sawmill_syslog_dropped_total")
+              .Help(
+                  "Syslog messages lost, by reason: storage_refused (storage refused the "
+                  "batch), kernel_buffer (UDP datagrams the kernel dropped because the "
+                  "socket's receive buffer was full)")
+              .Register(registry);
       auto& connections = prometheus::BuildGauge()
                               .Name("sawmill_syslog_connections")
                               .Help("Open syslog TCP connections")
                               .Register(registry);
+      auto& udp_buffer = prometheus::BuildGauge()
+                             .Name("sawmill_syslog_udp_receive_buffer_bytes")
+                             .Help("The UDP socket's receive buffer as granted by the kernel")
+                             .Register(registry);
       return new SyslogMetrics{&messages.Add({{"transport", "tcp"}}),
-                               &messages.Add({{"transport", "udp"}}), &dropped.Add({}),
-                               &connections.Add({})};
+                               &messages.Add({{"transport", "udp"}}),
+                               &dropped.Add({{"reason", "storage_refused"}}),
+                               &dropped.Add({{"reason", "kernel_buffer"}}),
+                               &connections.Add({}),
+                               &udp_buffer.Add({})};
     }();
     return *metrics;
   }
@@ -86,7 +106,11 @@ struct SyslogMetrics {
 
 struct SyslogServer::Impl {
   Impl(http::IngestSink* sink_in, SyslogServerOptions options_in)
-      : sink(sink_in), options(std::move(options_in)), acceptor(io), udp_socket(io) {}
+      : sink(sink_in),
+        options(std::move(options_in)),
+        acceptor(io),
+        udp_socket(io),
+        drop_timer(io) {}
 
   http::IngestSink* sink;
   const SyslogServerOptions options;
@@ -97,10 +121,20 @@ struct SyslogServer::Impl {
   asio::io_context io;
   tcp::acceptor acceptor;
   udp::socket udp_socket;
+  asio::steady_timer drop_timer;
   udp::endpoint udp_sender;
   std::vector<char> udp_buffer = std::vector<char>(kMaxDatagram);
   std::vector<std::thread> threads;
   uint16_t port = 0;
+  size_t udp_buffer_granted = 0;
+
+  // The kernel's drop counter of the UDP socket (sk_drops: a 32-bit count since the socket was
+  // created), seen in SO_RXQ_OVFL control messages and read with SO_MEMINFO.
+  std::mutex drops_mu;
+  uint32_t kernel_drops_seen = 0;                       // GUARDED_BY(drops_mu)
+  uint64_t kernel_drops_total = 0;                      // GUARDED_BY(drops_mu)
+  uint64_t kernel_drops_unlogged = 0;                   // GUARDED_BY(drops_mu)
+  std::chrono::steady_clock::time_point last_drop_log;  // GUARDED_BY(drops_mu)
 
   ShipperContext ContextFor(const std::string& peer) const {
     ShipperContext context;
@@ -184,23 +218,144 @@ struct SyslogServer::Impl {
     });
   }
 
+  // Waits until datagrams are queued, then reads them with recvmsg() so that the kernel's
+  // drop counter (SO_RXQ_OVFL) comes with each one.
   void Receive() {
-    udp_socket.async_receive_from(
-        asio::buffer(udp_buffer), udp_sender, [this](boost::system::error_code ec, size_t n) {
-          if (ec == asio::error::operation_aborted || stopped.load()) return;
-          std::vector<Record> records;
-          if (!ec) {
-            Add(n, &records);
-            // Drain what has already arrived so that a burst becomes one batch.
-            while (records.size() < options.max_batch && udp_socket.available(ec) > 0 && !ec) {
-              size_t got = udp_socket.receive_from(asio::buffer(udp_buffer), udp_sender, 0, ec);
-              if (ec) break;
-              Add(got, &records);
-            }
-          }
-          Deliver(&records);
-          Receive();
-        });
+    udp_socket.async_wait(udp::socket::wait_read, [this](boost::system::error_code ec) {
+      if (ec == asio::error::operation_aborted || stopped.load()) return;
+      std::vector<Record> records;
+      // Drain what has already arrived so that a burst becomes one batch.
+      while (!ec && records.size() < options.max_batch) {
+        ssize_t n = ReceiveOne();
+        if (n < 0) break;
+        Add(static_cast<size_t>(n), &records);
+      }
+      Deliver(&records);
+      CheckKernelDrops(/*log=*/true);
+      Receive();
+    });
+  }
+
+  // Reads one datagram into udp_buffer and its sender into udp_sender without blocking.
+  // Returns its size, or -1 when none is queued (or on an error, which is logged).
+  ssize_t ReceiveOne() {
+    sockaddr_storage from{};
+    iovec iov{udp_buffer.data(), udp_buffer.size()};
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(uint32_t))];
+    msghdr msg{};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof(from);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    ssize_t n = ::recvmsg(udp_socket.native_handle(), &msg, MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR) {
+        spdlog::warn("syslog: receiving a UDP datagram failed: {}", std::strerror(errno));
+      }
+      return -1;
+    }
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+        uint32_t drops = 0;
+        std::memcpy(&drops, CMSG_DATA(c), sizeof(drops));
+        NoteKernelDrops(drops);
+      }
+    }
+    if (from.ss_family == AF_INET) {
+      const auto* in = reinterpret_cast<const sockaddr_in*>(&from);
+      udp_sender =
+          udp::endpoint(asio::ip::address_v4(ntohl(in->sin_addr.s_addr)), ntohs(in->sin_port));
+    } else if (from.ss_family == AF_INET6) {
+      const auto* in6 = reinterpret_cast<const sockaddr_in6*>(&from);
+      asio::ip::address_v6::bytes_type bytes;
+      std::memcpy(bytes.data(), in6->sin6_addr.s6_addr, bytes.size());
+      asio::ip::address_v6 v6(bytes, in6->sin6_scope_id);
+      udp_sender = udp::endpoint(
+          v6.is_v4_mapped() ? asio::ip::address(asio::ip::make_address_v4(asio::ip::v4_mapped, v6))
+                            : asio::ip::address(v6),
+          ntohs(in6->sin6_port));
+    }
+    return n;
+  }
+
+  // "counter" is a reading of the socket's cumulative drop count; counts what is new.
+  void NoteKernelDrops(uint32_t counter) {
+    std::lock_guard<std::mutex> lock(drops_mu);
+    auto delta = static_cast<uint32_t>(counter - kernel_drops_seen);
+    // A control message carries the count from when its datagram was queued, so it can be
+    // older than a SO_MEMINFO reading: only move forward.
+    if (delta == 0 || delta > (1u << 31)) return;
+    kernel_drops_seen = counter;
+    kernel_drops_total += delta;
+    kernel_drops_unlogged += delta;
+    SyslogMetrics::Get().kernel_dropped->Increment(static_cast<double>(delta));
+  }
+
+  // Reads the drop counter now (drops after the last queued datagram are in no control
+  // message yet) and, with "log", logs the drops not yet logged at most once per interval.
+  void CheckKernelDrops(bool log) {
+    uint32_t meminfo[SK_MEMINFO_VARS] = {};
+    socklen_t size = sizeof(meminfo);
+    if (::getsockopt(udp_socket.native_handle(), SOL_SOCKET, SO_MEMINFO, meminfo, &size) == 0 &&
+        size > SK_MEMINFO_DROPS * sizeof(uint32_t)) {
+      NoteKernelDrops(meminfo[SK_MEMINFO_DROPS]);
+    }
+    if (!log) return;
+    std::lock_guard<std::mutex> lock(drops_mu);
+    auto now = std::chrono::steady_clock::now();
+    if (kernel_drops_unlogged == 0 ||
+        now - last_drop_log < std::chrono::milliseconds(options.drop_log_interval_ms)) {
+      return;
+    }
+    spdlog::warn(
+        "syslog: the kernel dropped {} UDP datagrams ({} since start) because the receive buffer "
+        "({} bytes) was full; UDP has no backpressure and no retry: raise --syslog-udp-buffer "
+        "(and net.core.rmem_max) or send over TCP or through the agent",
+        kernel_drops_unlogged, kernel_drops_total, udp_buffer_granted);
+    kernel_drops_unlogged = 0;
+    last_drop_log = now;
+  }
+
+  // Logs drops that happened after the last burst, when no datagram wakes Receive() up.
+  void DropTick() {
+    drop_timer.expires_after(
+        std::chrono::milliseconds(std::max(100, options.drop_log_interval_ms)));
+    drop_timer.async_wait([this](boost::system::error_code ec) {
+      if (ec || stopped.load()) return;
+      CheckKernelDrops(/*log=*/true);
+      DropTick();
+    });
+  }
+
+  // Sets SO_RXQ_OVFL and the receive buffer; returns the buffer the kernel granted.
+  void ConfigureUdpSocket() {
+    int fd = udp_socket.native_handle();
+    int one = 1;
+    if (::setsockopt(fd, SOL_SOCKET, SO_RXQ_OVFL, &one, sizeof(one)) != 0) {
+      spdlog::warn("syslog: cannot enable SO_RXQ_OVFL ({}); kernel drops are read with SO_MEMINFO",
+                   std::strerror(errno));
+    }
+    int wanted = static_cast<int>(std::min<size_t>(options.udp_receive_buffer_bytes, 1u << 30));
+    auto granted = [fd] {
+      int value = 0;
+      socklen_t size = sizeof(value);
+      ::getsockopt(fd, SOL_SOCKET, SO_RCVBUF, &value, &size);
+      return value;
+    };
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &wanted, sizeof(wanted));
+    // The kernel doubles the value for its bookkeeping and caps it at net.core.rmem_max;
+    // SO_RCVBUFFORCE passes the cap when the process has CAP_NET_ADMIN.
+    if (granted() < wanted) ::setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &wanted, sizeof(wanted));
+    udp_buffer_granted = static_cast<size_t>(granted());
+    SyslogMetrics::Get().udp_buffer->Set(static_cast<double>(udp_buffer_granted));
+    if (udp_buffer_granted < static_cast<size_t>(wanted)) {
+      spdlog::warn(
+          "syslog: the UDP receive buffer is {} bytes, less than the {} asked for: "
+          "net.core.rmem_max caps it (raise it with sysctl, or grant CAP_NET_ADMIN)",
+          udp_buffer_granted, wanted);
+    }
   }
 
   void Add(size_t n, std::vector<Record>* records) {
@@ -224,6 +379,14 @@ SyslogServer::~SyslogServer() { Stop(); }
 
 uint16_t SyslogServer::port() const { return impl_->port; }
 
+size_t SyslogServer::udp_receive_buffer_bytes() const { return impl_->udp_buffer_granted; }
+
+uint64_t SyslogServer::udp_kernel_drops() const {
+  impl_->CheckKernelDrops(/*log=*/false);
+  std::lock_guard<std::mutex> lock(impl_->drops_mu);
+  return impl_->kernel_drops_total;
+}
+
 Result<std::unique_ptr<SyslogServer>> SyslogServer::Start(const std::string& addr,
                                                           http::IngestSink* sink,
                                                           SyslogServerOptions options) {
@@ -244,10 +407,10 @@ Result<std::unique_ptr<SyslogServer>> SyslogServer::Start(const std::string& add
     return Status::Unavailable("syslog: cannot bind UDP " + address.first.to_string() + ":" +
                                std::to_string(impl->port) + ": " + ec.message());
   }
-  asio::socket_base::receive_buffer_size size(4 * 1024 * 1024);
-  impl->udp_socket.set_option(size, ec);  // best effort: bursts of datagrams
+  impl->ConfigureUdpSocket();
   impl->Accept();
   impl->Receive();
+  impl->DropTick();
   const int threads = std::max(1, impl->options.threads);
   for (int i = 0; i < threads; ++i) {
     impl->threads.emplace_back([io = &impl->io] { io->run(); });
@@ -264,6 +427,7 @@ void SyslogServer::Stop() {
       boost::system::error_code ignored;
       impl->acceptor.close(ignored);
       impl->udp_socket.close(ignored);
+      impl->drop_timer.cancel();
     });
     impl_->io.stop();
     for (std::thread& thread : impl_->threads) {

@@ -19,6 +19,11 @@ struct SyslogServerOptions {
   size_t max_connections = 1024;                 // further TCP connections are closed at once
   size_t max_batch = 512;                        // records per IngestSink call
   int threads = 1;
+  // SO_RCVBUF asked for on the UDP socket: a burst larger than this is dropped by the kernel
+  // (counted from SO_RXQ_OVFL in sawmill_syslog_dropped_total{reason="kernel_buffer"}). The
+  // kernel caps it at net.core.rmem_max unless the process may use SO_RCVBUFFORCE.
+  size_t udp_receive_buffer_bytes = size_t{8} << 20;
+  int drop_log_interval_ms = 10'000;  // kernel drops are logged at most once per interval
 };
 
 class SyslogServer {
@@ -36,6 +41,13 @@ class SyslogServer {
 
   // The bound port (TCP and UDP).
   uint16_t port() const;
+
+  // The UDP receive buffer the kernel granted (SO_RCVBUF as read back, which counts the
+  // kernel's bookkeeping and is about twice what was asked for).
+  size_t udp_receive_buffer_bytes() const;
+
+  // UDP datagrams the kernel dropped since Start() (the socket's receive buffer was full).
+  uint64_t udp_kernel_drops() const;
 
   ~SyslogServer();
   SyslogServer(const SyslogServer&) = delete;

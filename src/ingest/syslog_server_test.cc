@@ -109,8 +109,102 @@ TEST(SyslogServer, MessagesStorageRefusesAreCountedAsDropped) {
   }
   (*server)->Stop();
   EXPECT_EQ(sink.refused_.load(), 1u);
-  EXPECT_NE(SerializeMetrics().find("sawmill_syslog_dropped_total 1\n"), std::string::npos)
+  EXPECT_NE(SerializeMetrics().find("sawmill_syslog_dropped_total{reason=\"storage_refused\"} 1\n"),
+            std::string::npos)
       << SerializeMetrics();
+}
+
+// Storage slower than a burst of datagrams: the first batch waits until the test opens the
+// gate, so the datagrams sent meanwhile overflow the socket's receive buffer.
+class GatedSink : public http::IngestSink {
+ public:
+  Status Ingest(const std::string&, std::string_view, std::vector<Record>* records) override {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(30), [&] { return open_; });
+    stored_ += records->size();
+    return Status::OK();
+  }
+  void Open() {
+    std::lock_guard<std::mutex> lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+  size_t stored() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return stored_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool open_ = false;
+  size_t stored_ = 0;
+};
+
+double KernelDropMetric() {
+  const std::string text = SerializeMetrics();
+  const std::string name = "sawmill_syslog_dropped_total{reason=\"kernel_buffer\"} ";
+  size_t at = text.find(name);
+  return at == std::string::npos ? -1 : std::stod(text.substr(at + name.size()));
+}
+
+// Sends "count" small datagrams as fast as the socket takes them; returns how many were sent.
+size_t SendBurst(uint16_t port, size_t count) {
+  asio::io_context io;
+  asio::ip::udp::socket udp(io, asio::ip::udp::v4());
+  const asio::ip::udp::endpoint to(asio::ip::make_address("127.0.0.1"), port);
+  size_t sent = 0;
+  for (size_t i = 0; i < count; ++i) {
+    std::string datagram = "<13>1 - burst app - - - datagram " + std::to_string(i);
+    boost::system::error_code ec;
+    udp.send_to(asio::buffer(datagram), to, 0, ec);
+    if (!ec) ++sent;
+  }
+  return sent;
+}
+
+// Every datagram of a burst is either stored or counted as dropped by the kernel, once the
+// receiver has caught up; returns {stored, dropped}.
+std::pair<size_t, uint64_t> WaitForAccounting(GatedSink* sink, SyslogServer* server, size_t sent) {
+  for (int wait = 0; wait < 3000; ++wait) {
+    if (sink->stored() + server->udp_kernel_drops() >= sent) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return {sink->stored(), server->udp_kernel_drops()};
+}
+
+TEST(SyslogServer, UdpDatagramsTheKernelDropsAreCounted) {
+  GatedSink sink;
+  SyslogServerOptions options;
+  options.udp_receive_buffer_bytes = 4096;  // the kernel's minimum is about this
+  auto server = SyslogServer::Start("127.0.0.1:0", &sink, options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  EXPECT_LT((*server)->udp_receive_buffer_bytes(), size_t{64} * 1024);
+  const double metric_before = KernelDropMetric();
+  ASSERT_GE(metric_before, 0) << SerializeMetrics();
+
+  const size_t sent = SendBurst((*server)->port(), 20'000);
+  ASSERT_GT(sent, 0u);
+  sink.Open();
+  auto [stored, dropped] = WaitForAccounting(&sink, server->get(), sent);
+  EXPECT_GT(stored, 0u);
+  EXPECT_GT(dropped, 0u) << "the burst did not overflow a 4 KiB receive buffer";
+  EXPECT_EQ(stored + dropped, sent) << stored << " stored, " << dropped << " dropped";
+  EXPECT_EQ(KernelDropMetric() - metric_before, static_cast<double>(dropped));
+
+  // A second burst without the gate: whatever the receiver keeps up with, nothing is unseen.
+  const size_t stored_before = stored;
+  const uint64_t dropped_before = dropped;
+  const size_t sent2 = SendBurst((*server)->port(), 20'000);
+  for (int wait = 0; wait < 3000; ++wait) {
+    if (sink.stored() - stored_before + (*server)->udp_kernel_drops() - dropped_before >= sent2) {
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(sink.stored() - stored_before + (*server)->udp_kernel_drops() - dropped_before, sent2);
+  EXPECT_EQ(KernelDropMetric() - metric_before, static_cast<double>((*server)->udp_kernel_drops()));
+  (*server)->Stop();
 }
 
 TEST(SyslogServer, BadAddressesAreRejected) {
