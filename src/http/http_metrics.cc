@@ -17,6 +17,9 @@ struct HttpMetrics::Impl {
   prometheus::Family<prometheus::Counter>& cache;
   prometheus::Family<prometheus::Gauge>& tail;
   prometheus::Family<prometheus::Gauge>& ready;
+  prometheus::Family<prometheus::Counter>& connections_refused;
+  prometheus::Family<prometheus::Counter>& connection_timeouts;
+  prometheus::Family<prometheus::Counter>& requests_refused;
 };
 
 namespace {
@@ -71,9 +74,28 @@ HttpMetrics::HttpMetrics() {
           .Name("sawmill_server_ready")
           .Help("1 once the WAL has been replayed and the server accepts traffic")
           .Register(r),
+      prometheus::BuildCounter()
+          .Name("sawmill_http_connections_refused_total")
+          .Help("Connections answered 503/429 and closed at accept, by reason "
+                "(max_connections, per_address)")
+          .Register(r),
+      prometheus::BuildCounter()
+          .Name("sawmill_http_connection_timeouts_total")
+          .Help("Connections closed by a timeout, by phase (idle: no request began; request: "
+                "a request did not arrive whole within read_timeout)")
+          .Register(r),
+      prometheus::BuildCounter()
+          .Name("sawmill_http_requests_refused_total")
+          .Help("Requests refused before their handler, by reason (host, origin)")
+          .Register(r),
   };
   for (const char* transport : {"websocket", "sse"}) impl_->tail.Add({{"transport", transport}});
   impl_->ready.Add({}).Set(0);
+  for (const char* reason : {"max_connections", "per_address"}) {
+    impl_->connections_refused.Add({{"reason", reason}});
+  }
+  for (const char* phase : {"idle", "request"}) impl_->connection_timeouts.Add({{"phase", phase}});
+  for (const char* reason : {"host", "origin"}) impl_->requests_refused.Add({{"reason", reason}});
 }
 
 void HttpMetrics::CountRequest(std::string_view route, int code, double seconds) {
@@ -102,6 +124,18 @@ void HttpMetrics::ObserveQuery(std::string_view kind, double seconds, bool cache
 
 void HttpMetrics::SetTailConnections(std::string_view transport, int64_t delta) {
   impl_->tail.Add({{"transport", std::string(transport)}}).Increment(static_cast<double>(delta));
+}
+
+void HttpMetrics::CountConnectionRefused(std::string_view reason) {
+  impl_->connections_refused.Add({{"reason", std::string(reason)}}).Increment();
+}
+
+void HttpMetrics::CountConnectionTimeout(std::string_view phase) {
+  impl_->connection_timeouts.Add({{"phase", std::string(phase)}}).Increment();
+}
+
+void HttpMetrics::CountRequestRefused(std::string_view reason) {
+  impl_->requests_refused.Add({{"reason", std::string(reason)}}).Increment();
 }
 
 void HttpMetrics::SetReady(bool ready) { impl_->ready.Add({}).Set(ready ? 1 : 0); }

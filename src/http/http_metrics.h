@@ -25,6 +25,13 @@ class HttpMetrics {
   // "kind": "filter", "pipe" or "context".
   void ObserveQuery(std::string_view kind, double seconds, bool cache_hit);
   void SetTailConnections(std::string_view transport, int64_t delta);
+  // A connection refused at accept: "max_connections" or "per_address".
+  void CountConnectionRefused(std::string_view reason);
+  // A connection closed by a timeout: "idle" (no request began) or "request" (a request did
+  // not arrive whole within read_timeout; what arrived of it is discarded).
+  void CountConnectionTimeout(std::string_view phase);
+  // A request refused before its handler: "host" (Host not accepted) or "origin" (cross-origin).
+  void CountRequestRefused(std::string_view reason);
   void SetReady(bool ready);
 
  private:

@@ -1,5 +1,7 @@
 #include "http/http_server.h"
 
+#include <spdlog/spdlog.h>
+
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -19,6 +21,7 @@
 #include <vector>
 
 #include "http/api_routes.h"
+#include "http/connection_policy.h"
 #include "http/http_metrics.h"
 #include "http/json_writer.h"
 #include "ingest/normalize.h"
@@ -52,6 +55,30 @@ std::string HumanBytes(size_t bytes) {
   return std::to_string(bytes) + " bytes";
 }
 
+// Logs a recurring event at most once per interval, with the count since the last line.
+class RateLimitedLog {
+ public:
+  // Counts one event; returns the events to report (this one included) when a line is due,
+  // else 0.
+  uint64_t Note() {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++pending_;
+    auto now = std::chrono::steady_clock::now();
+    if (logged_ && now - last_ < std::chrono::seconds(10)) return 0;
+    logged_ = true;
+    last_ = now;
+    uint64_t count = pending_;
+    pending_ = 0;
+    return count;
+  }
+
+ private:
+  std::mutex mu_;
+  uint64_t pending_ = 0;
+  bool logged_ = false;
+  std::chrono::steady_clock::time_point last_;
+};
+
 // Something the server must tell about shutdown: an HTTP connection or a tail session.
 class Closeable {
  public:
@@ -78,6 +105,7 @@ struct HttpServer::Impl {
   const Router* const router;
   const TailSubscriber subscriber;
   std::atomic<size_t> connections{0};
+  std::atomic<size_t> refusing{0};  // refused connections still being answered
   std::atomic<size_t> in_flight{0};
   std::atomic<size_t> tail_sessions{0};
   std::atomic<bool> stopping{false};
@@ -85,6 +113,14 @@ struct HttpServer::Impl {
   std::mutex mu;
   uint64_t next_id = 0;                                         // GUARDED_BY(mu)
   std::unordered_map<uint64_t, std::weak_ptr<Closeable>> live;  // GUARDED_BY(mu)
+  std::mutex address_mu;
+  std::unordered_map<std::string, size_t> per_address;  // GUARDED_BY(address_mu)
+  // Set by Start() before any connection exists.
+  NetworkList cap_exempt;
+  std::optional<RequestPolicy> policy;
+  RateLimitedLog refused_log;
+  RateLimitedLog timeout_log;
+  RateLimitedLog host_log;
 
   net::thread_pool workers;
   net::io_context ioc;
@@ -111,6 +147,16 @@ struct HttpServer::Impl {
     return out;
   }
 
+  // The per-address count a new connection from "remote" joins; "" when it is not capped.
+  std::string CapKey(const net::ip::address& remote) const {
+    if (options.max_connections_per_address == 0 || cap_exempt.Contains(remote)) return "";
+    return AddressKey(remote);
+  }
+  size_t ConnectionsFrom(const std::string& key) {
+    std::lock_guard<std::mutex> lock(address_mu);
+    auto it = per_address.find(key);
+    return it == per_address.end() ? 0 : it->second;
+  }
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
   // Runs on a worker thread: decoding, routing, the handler, metrics.
@@ -121,16 +167,31 @@ namespace {
 
 using Impl = HttpServer::Impl;
 
-// Counts a connection for the max_connections bound while alive.
+// Counts a connection for the max_connections bound, and for its address's cap unless "key"
+// is empty, while alive.
 class ConnectionSlot {
  public:
-  explicit ConnectionSlot(Impl* impl) : impl_(impl) { impl_->connections.fetch_add(1); }
-  ~ConnectionSlot() { impl_->connections.fetch_sub(1); }
+  ConnectionSlot(Impl* impl, std::string key) : impl_(impl), key_(std::move(key)) {
+    impl_->connections.fetch_add(1);
+    if (!key_.empty()) {
+      std::lock_guard<std::mutex> lock(impl_->address_mu);
+      ++impl_->per_address[key_];
+    }
+  }
+  ~ConnectionSlot() {
+    if (!key_.empty()) {
+      std::lock_guard<std::mutex> lock(impl_->address_mu);
+      auto it = impl_->per_address.find(key_);
+      if (it != impl_->per_address.end() && --it->second == 0) impl_->per_address.erase(it);
+    }
+    impl_->connections.fetch_sub(1);
+  }
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
 
  private:
   Impl* impl_;
+  std::string key_;
 };
 
 // Builds the handler's view of a Beast request. Errors: InvalidArgument (bad target, tenant).
@@ -182,9 +243,10 @@ std::shared_ptr<bhttp::response<bhttp::string_body>> ToBeastResponse(HttpRespons
 // shutdown.
 class WsTail : public Closeable, public std::enable_shared_from_this<WsTail> {
  public:
-  WsTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session)
+  WsTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session,
+         std::string address_key)
       : impl_(impl),
-        slot_(impl),
+        slot_(impl, std::move(address_key)),
         ws_(std::move(stream)),
         session_(std::move(session)),
         timer_(ws_.get_executor()) {}
@@ -328,9 +390,10 @@ class WsTail : public Closeable, public std::enable_shared_from_this<WsTail> {
 // shutdown. The response has no length: it ends when the connection closes.
 class SseTail : public Closeable, public std::enable_shared_from_this<SseTail> {
  public:
-  SseTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session)
+  SseTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session,
+          std::string address_key)
       : impl_(impl),
-        slot_(impl),
+        slot_(impl, std::move(address_key)),
         stream_(std::move(stream)),
         session_(std::move(session)),
         timer_(stream_.get_executor()),
@@ -471,22 +534,45 @@ class SseTail : public Closeable, public std::enable_shared_from_this<SseTail> {
 
 // One HTTP/1.1 connection: reads requests one after another (keep-alive), hands each to the
 // worker pool, writes the answer.
+enum class Refusal { kNone, kTotal, kPerAddress };
+
 class HttpConnection : public Closeable, public std::enable_shared_from_this<HttpConnection> {
  public:
-  HttpConnection(Impl* impl, tcp::socket&& socket, bool refuse)
-      : impl_(impl), slot_(impl), stream_(std::move(socket)), refuse_(refuse) {}
-  ~HttpConnection() override { impl_->Unregister(id_); }
+  // A refused connection is answered and closed; it holds no slot (it does not count against
+  // the caps) but counts in impl->refusing while it is answered.
+  HttpConnection(Impl* impl, tcp::socket&& socket, Refusal refusal, std::string address_key)
+      : impl_(impl),
+        stream_(std::move(socket)),
+        refusal_(refusal),
+        address_key_(std::move(address_key)) {
+    if (refusal_ == Refusal::kNone) {
+      slot_.emplace(impl_, address_key_);
+    } else {
+      impl_->refusing.fetch_add(1);
+    }
+  }
+  ~HttpConnection() override {
+    impl_->Unregister(id_);
+    if (refusal_ != Refusal::kNone) impl_->refusing.fetch_sub(1);
+  }
 
   void Start() {
     beast::error_code ec;
     auto endpoint = stream_.socket().remote_endpoint(ec);
     if (!ec) remote_ = endpoint.address().to_string();
+    auto local = stream_.socket().local_endpoint(ec);
+    if (!ec) local_ = local.address();
     id_ = impl_->Register(shared_from_this());
     net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->refuse_) {
+      const HttpServerOptions& options = self->impl_->options;
+      if (self->refusal_ == Refusal::kTotal) {
         self->ReplyAndClose(503, "too many connections (the limit is " +
-                                     std::to_string(self->impl_->options.max_connections) +
-                                     "); retry later");
+                                     std::to_string(options.max_connections) + "); retry later");
+      } else if (self->refusal_ == Refusal::kPerAddress) {
+        self->ReplyAndClose(
+            429, "too many connections from " + self->address_key_ + " (the limit per address is " +
+                     std::to_string(options.max_connections_per_address) +
+                     ", max_connections_per_address); close idle ones or retry later");
       } else {
         self->DoReadHeader();
       }
@@ -502,6 +588,9 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
   bool is_tail() const override { return false; }
 
  private:
+  // Waits up to idle_timeout for the first byte of the next request, then gives the whole
+  // request (headers and body) read_timeout from that byte: a client that drips header bytes
+  // cannot stretch a request past read_timeout.
   void DoReadHeader() {
     if (impl_->stopping.load()) {
       Close();
@@ -511,14 +600,47 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     parser_.emplace();
     parser_->body_limit(impl_->options.max_body_bytes);
     parser_->header_limit(static_cast<uint32_t>(impl_->options.max_header_bytes));
+    cors_origin_.clear();
+    preflight_ = false;
+    if (buffer_.size() > 0) return StartRequest();  // pipelined: it began already
     stream_.expires_after(std::chrono::milliseconds(impl_->options.idle_timeout_ms));
+    stream_.async_read_some(
+        buffer_.prepare(4096),
+        beast::bind_front_handler(&HttpConnection::OnFirstBytes, shared_from_this()));
+  }
+
+  void OnFirstBytes(beast::error_code ec, size_t n) {
+    if (ec) {
+      if (ec == beast::error::timeout) HttpMetrics::Get().CountConnectionTimeout("idle");
+      return Close();
+    }
+    buffer_.commit(n);
+    StartRequest();
+  }
+
+  void StartRequest() {
+    idle_ = false;
+    stream_.expires_after(std::chrono::milliseconds(impl_->options.read_timeout_ms));
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
         beast::bind_front_handler(&HttpConnection::OnHeader, shared_from_this()));
   }
 
+  // A request that did not arrive whole within read_timeout: the socket is closed already.
+  void RequestTimedOut() {
+    HttpMetrics::Get().CountConnectionTimeout("request");
+    if (uint64_t count = impl_->timeout_log.Note()) {
+      spdlog::warn(
+          "http: closed {} connection(s) whose request did not arrive whole within read_timeout "
+          "({} ms); the last from {}",
+          count, impl_->options.read_timeout_ms, remote_);
+    }
+    Close();
+  }
+
   void OnHeader(beast::error_code ec, size_t) {
     idle_ = false;
+    if (ec == beast::error::timeout) return RequestTimedOut();
     if (ec == bhttp::error::body_limit) return TooLarge();
     if (ec == bhttp::error::header_limit) {
       return ReplyAndClose(431, "the request headers are larger than " +
@@ -532,10 +654,13 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
       }
       return ReplyAndClose(400, "malformed HTTP request: " + ec.message());
     }
-    stream_.expires_after(std::chrono::milliseconds(impl_->options.read_timeout_ms));
+    // The read_timeout set at the first byte still runs: the body must arrive within it too.
     auto& req = parser_->get();
     std::string_view target(req.target().data(), req.target().size());
     std::string_view path = target.substr(0, target.find('?'));
+    if (std::string refused = CheckHostAndOrigin(req, path); !refused.empty()) {
+      return ReplyAndClose(403, refused);
+    }
     if (path == impl_->options.tail_path && req.method() == bhttp::verb::get) {
       bool upgrade = websocket::is_upgrade(req);
       bool sse = Lower(std::string_view(req[bhttp::field::accept])).find("text/event-stream") !=
@@ -562,9 +687,24 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
 
   void OnBody(beast::error_code ec, size_t) {
     if (ec == bhttp::error::body_limit) return TooLarge();
-    if (ec) return Close();  // includes the read timeout: the socket is already closed
+    if (ec == beast::error::timeout) return RequestTimedOut();
+    if (ec) return Close();
     keep_alive_ = parser_->get().keep_alive();
     head_ = parser_->get().method() == bhttp::verb::head;
+    if (preflight_) {
+      // A CORS preflight from an allowed origin (Write adds Access-Control-Allow-Origin).
+      impl_->in_flight.fetch_add(1);
+      HttpResponse response;
+      response.status = 204;
+      response.content_type = "text/plain";
+      response.headers = {{"Access-Control-Allow-Methods", "GET, HEAD, POST, PUT, DELETE"},
+                          {"Access-Control-Allow-Headers",
+                           "Content-Type, Content-Encoding, X-Scope-OrgID, Idempotency-Key, "
+                           "Authorization"},
+                          {"Access-Control-Max-Age", "600"}};
+      HttpMetrics::Get().CountRequest("preflight", 204, 0);
+      return Write(std::move(response));
+    }
     auto request = std::make_shared<HttpRequest>();
     Status status = ToHttpRequest(parser_->release(), remote_, request.get());
     impl_->in_flight.fetch_add(1);
@@ -583,6 +723,10 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
 
   // REQUIRES: in_flight was incremented for this request.
   void Write(HttpResponse response) {
+    if (!cors_origin_.empty()) {
+      response.headers.emplace_back("Access-Control-Allow-Origin", cors_origin_);
+      response.headers.emplace_back("Vary", "Origin");
+    }
     bool keep_alive = keep_alive_ && !impl_->stopping.load();
     res_ = ToBeastResponse(std::move(response), keep_alive, head_);
     stream_.expires_after(std::chrono::milliseconds(impl_->options.read_timeout_ms));
@@ -605,7 +749,9 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
   // sees the answer instead of a connection reset.
   void ReplyAndClose(int status, const std::string& message) {
     HttpResponse response = HttpResponse::Json(status, ErrorBody(message));
-    if (status == 503) response.headers.emplace_back("Retry-After", "1");
+    if (status == 503 || (status == 429 && refusal_ != Refusal::kNone)) {
+      response.headers.emplace_back("Retry-After", "1");
+    }
     HttpMetrics::Get().CountRequest("unmatched", status, 0);
     res_ = ToBeastResponse(response, false, false);
     stream_.expires_after(std::chrono::seconds(5));
@@ -628,6 +774,39 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
                             });
   }
 
+  // The Host and Origin checks (connection_policy.h). Returns why the request is refused, or
+  // "" to go on; sets cors_origin_ and preflight_.
+  std::string CheckHostAndOrigin(const bhttp::request<bhttp::string_body>& req,
+                                 std::string_view raw_path) {
+    std::string path(raw_path);  // decoded, as the router sees it
+    if (auto parsed = boost::urls::parse_origin_form(req.target())) {
+      path = std::string(parsed->path());
+    }
+    RequestFacts facts;
+    std::string method(req.method_string());
+    facts.method = method;
+    facts.path = path;
+    facts.host = std::string_view(req[bhttp::field::host]);
+    facts.origin = std::string_view(req[bhttp::field::origin]);
+    facts.has_access_control_request_method =
+        req.find(bhttp::field::access_control_request_method) != req.end();
+    facts.local = local_;
+    RequestDecision decision = impl_->policy->Check(facts);
+    cors_origin_ = std::move(decision.cors_origin);
+    preflight_ = decision.preflight;
+    if (decision.refused.empty()) return "";
+    return RefuseRequest(decision.refused, std::move(decision.message));
+  }
+
+  std::string RefuseRequest(std::string_view reason, std::string message) {
+    HttpMetrics::Get().CountRequestRefused(reason);
+    if (uint64_t count = impl_->host_log.Note()) {
+      spdlog::warn("http: refused {} request(s) by Host/Origin; the last from {}: {}", count,
+                   remote_, message);
+    }
+    return message;
+  }
+
   void StartTail(bool websocket_upgrade) {
     auto request = std::make_shared<HttpRequest>();
     auto beast_request = parser_->release();
@@ -647,10 +826,11 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     HttpMetrics::Get().CountRequest(impl_->options.tail_path, websocket_upgrade ? 101 : 200, 0);
     stream_.expires_never();
     if (websocket_upgrade) {
-      std::make_shared<WsTail>(impl_, std::move(stream_), std::move(*session))
+      std::make_shared<WsTail>(impl_, std::move(stream_), std::move(*session), address_key_)
           ->Start(std::move(beast_request));
     } else {
-      std::make_shared<SseTail>(impl_, std::move(stream_), std::move(*session))->Start();
+      std::make_shared<SseTail>(impl_, std::move(stream_), std::move(*session), address_key_)
+          ->Start();
     }
     moved_ = true;
   }
@@ -664,16 +844,20 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
   }
 
   Impl* impl_;
-  ConnectionSlot slot_;
+  std::optional<ConnectionSlot> slot_;  // empty for a refused connection
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<bhttp::response<bhttp::string_body>> res_;
   std::array<char, 64 * 1024> scratch_{};
   std::string remote_;
+  net::ip::address local_;  // the server address the connection came in on
   size_t drained_ = 0;
   uint64_t id_ = 0;
-  bool refuse_;
+  const Refusal refusal_;
+  const std::string address_key_;  // for the per-address cap; "" when not capped
+  std::string cors_origin_;        // an allowed_origins origin to answer with CORS headers
+  bool preflight_ = false;         // the request is a CORS preflight from an allowed origin
   bool idle_ = false;
   bool keep_alive_ = true;
   bool head_ = false;
@@ -701,8 +885,32 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
     });
     return;
   }
-  bool refuse = connections.load() >= options.max_connections;
-  std::make_shared<HttpConnection>(this, std::move(socket), refuse)->Start();
+  // Runs on the acceptor's strand: counting and admitting cannot interleave.
+  beast::error_code remote_ec;
+  auto remote = socket.remote_endpoint(remote_ec);
+  std::string key = remote_ec ? "" : CapKey(remote.address());
+  Refusal refusal = Refusal::kNone;
+  if (connections.load() >= options.max_connections) {
+    refusal = Refusal::kTotal;
+  } else if (!key.empty() && ConnectionsFrom(key) >= options.max_connections_per_address) {
+    refusal = Refusal::kPerAddress;
+  }
+  if (refusal != Refusal::kNone) {
+    const char* reason = refusal == Refusal::kTotal ? "max_connections" : "per_address";
+    HttpMetrics::Get().CountConnectionRefused(reason);
+    if (uint64_t count = refused_log.Note()) {
+      spdlog::warn("http: refused {} connection(s) past a connection cap; the last from {} ({})",
+                   count, remote_ec ? "?" : remote.address().to_string(), reason);
+    }
+    // Answering costs a socket for up to 5 s: past a bound, refuse without an answer.
+    if (refusing.load() >= 256) {
+      beast::error_code ignored;
+      socket.close(ignored);
+      DoAccept();
+      return;
+    }
+  }
+  std::make_shared<HttpConnection>(this, std::move(socket), refusal, std::move(key))->Start();
   DoAccept();
 }
 
@@ -758,6 +966,9 @@ HttpServer::HttpServer(HttpServerOptions options, const Router* router, TailSubs
 HttpServer::~HttpServer() { Stop(); }
 
 Status HttpServer::Start() {
+  auto exempt = NetworkList::Parse(impl_->options.connection_cap_exempt);
+  if (!exempt.ok()) return exempt.status().WithContext("connection_cap_exempt");
+  impl_->cap_exempt = std::move(*exempt);
   beast::error_code ec;
   auto address = net::ip::make_address(impl_->options.address, ec);
   if (ec) {
@@ -776,6 +987,13 @@ Status HttpServer::Start() {
   if (ec) return fail("listen on");
   impl_->acceptor.listen(net::socket_base::max_listen_connections, ec);
   if (ec) return fail("listen on");
+  const bool loopback =
+      address.is_loopback() ||
+      (address.is_v6() && address.to_v6().is_v4_mapped() &&
+       net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6()).is_loopback());
+  impl_->policy.emplace(impl_->options.allowed_hosts, impl_->options.allowed_origins,
+                        impl_->options.tail_path, impl_->acceptor.local_endpoint().port(),
+                        loopback);
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->DoAccept();
   for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "http/router.h"
 #include "sawmill/status.h"
@@ -23,8 +24,24 @@ struct HttpServerOptions {
   size_t max_decoded_bytes = 256ull << 20;  // after Content-Encoding decoding; larger: 413
   size_t max_header_bytes = 64 * 1024;
   size_t max_connections = 4096;  // past it new connections get 503 and are closed
-  int read_timeout_ms = 30'000;   // a request must arrive whole within this once it started
-  int idle_timeout_ms = 60'000;   // a keep-alive connection with no request is closed after this
+  // Open connections per client address (IPv6: per /64) past which new ones get 429 and are
+  // closed; 0: no cap. Addresses in "connection_cap_exempt" (addresses or CIDR networks,
+  // loopback by default: every local process shares 127.0.0.1) are not capped.
+  size_t max_connections_per_address = 256;
+  std::vector<std::string> connection_cap_exempt = {"127.0.0.0/8", "::1"};
+  // A request (headers and body) must arrive whole within this from its first byte.
+  int read_timeout_ms = 30'000;
+  // A connection on which no request has begun (new, or keep-alive after an answer) is closed
+  // after this.
+  int idle_timeout_ms = 60'000;
+  // Host names accepted besides localhost and IP literals of the server itself (with the
+  // server's port): "name" (any port) or "name:port"; "*" turns the Host check off. The check
+  // applies when the server listens on a loopback address or this list is not empty.
+  std::vector<std::string> allowed_hosts;
+  // Browser origins ("https://ui.example.com") allowed to make cross-origin requests (answered
+  // with CORS headers); "*": any. Other cross-origin requests are refused unless they are
+  // GET/HEAD outside the admin and tail routes.
+  std::vector<std::string> allowed_origins;
   int io_threads = 2;
   int worker_threads = 16;    // handlers run here; ingest handlers wait for the WAL sync
   int heartbeat_ms = 15'000;  // WebSocket ping / SSE comment interval on tail sessions
@@ -46,7 +63,8 @@ class HttpServer {
   HttpServer& operator=(const HttpServer&) = delete;
 
   // Binds, listens and starts the I/O and worker threads.
-  // Errors: Unavailable when the address cannot be bound, InvalidArgument for a bad address.
+  // Errors: Unavailable when the address cannot be bound, InvalidArgument for a bad address
+  // or a bad entry in connection_cap_exempt.
   Status Start();
   // The bound port (useful with port 0). REQUIRES: Start() returned OK.
   uint16_t port() const;

@@ -13,6 +13,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/metrics.h"
 #include "http/api_routes.h"
 
 namespace sawmill::http {
@@ -101,7 +102,17 @@ struct Reply {
   int status = 0;
   std::string body;
   std::string retry_after;
+  std::map<std::string, std::string> headers;  // names lower-cased
 };
+
+// The value of one series in the Prometheus text, e.g.
+// sawmill_http_connections_refused_total{reason="per_address"}; -1 when absent.
+double MetricValue(const std::string& series) {
+  const std::string text = SerializeMetrics();
+  size_t at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + series.size() + 2));
+}
 
 class ServerTest : public ::testing::Test {
  protected:
@@ -162,6 +173,11 @@ class ServerTest : public ::testing::Test {
     reply.status = static_cast<int>(parser.get().result_int());
     reply.body = parser.get().body();
     reply.retry_after = std::string(parser.get()[bhttp::field::retry_after]);
+    for (const auto& field : parser.get()) {
+      std::string name(field.name_string());
+      for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      reply.headers[name] = std::string(field.value());
+    }
     return reply;
   }
 
@@ -386,6 +402,254 @@ TEST_F(ServerTest, WebSocketTailGetsRecordsDropsAndACloseFrameAtShutdown) {
   closer.join();
   EXPECT_EQ(ec, websocket::error::closed);
   EXPECT_EQ(ws.reason().code, websocket::close_code::going_away);
+}
+
+// Connects from "source" (any address of 127.0.0.0/8 is loopback on Linux) to the server.
+std::unique_ptr<beast::tcp_stream> ConnectFrom(net::io_context& ioc, const std::string& source,
+                                               uint16_t port) {
+  auto stream = std::make_unique<beast::tcp_stream>(ioc);
+  stream->socket().open(tcp::v4());
+  stream->socket().bind(tcp::endpoint(net::ip::make_address(source), 0));
+  stream->socket().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  return stream;
+}
+
+// Sends "bytes" one byte every "gap_ms" until the server closes the connection; returns the
+// milliseconds from the first byte to the close (or -1 when it is still open after 20 s).
+int64_t DripUntilClosed(uint16_t port, const std::string& bytes, int gap_ms) {
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), port));
+  std::atomic<bool> closed{false};
+  auto start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point closed_at;
+  std::thread reader([&] {
+    char byte;
+    beast::error_code ec;
+    while (!ec) socket.read_some(net::buffer(&byte, 1), ec);  // eof or reset when closed
+    closed_at = std::chrono::steady_clock::now();
+    closed = true;
+  });
+  for (size_t i = 0; !closed && std::chrono::steady_clock::now() - start < std::chrono::seconds(20);
+       ++i) {
+    beast::error_code ec;
+    net::write(socket, net::buffer(&bytes[i % bytes.size()], 1), ec);
+    std::this_thread::sleep_for(std::chrono::milliseconds(gap_ms));
+  }
+  if (!closed) {
+    beast::error_code ignored;
+    socket.shutdown(tcp::socket::shutdown_both, ignored);
+    reader.join();
+    return -1;
+  }
+  reader.join();
+  return std::chrono::duration_cast<std::chrono::milliseconds>(closed_at - start).count();
+}
+
+TEST_F(ServerTest, HeaderDripIsClosedWithinTheReadTimeout) {
+  HttpServerOptions options;
+  options.read_timeout_ms = 1000;
+  options.idle_timeout_ms = 60'000;  // longer: the drip must not be treated as idle
+  StartServer(options);
+  const double before = MetricValue(R"(sawmill_http_connection_timeouts_total{phase="request"})");
+  // Headers that never end: one byte every 100 ms.
+  int64_t ms = DripUntilClosed(server_->port(), "GET /healthz HTTP/1.1\r\nX-Drip: aaaaaaaa", 100);
+  EXPECT_GE(ms, 900);
+  EXPECT_LE(ms, 1000 + 1500) << "the server kept a dripping client past read_timeout";
+  EXPECT_EQ(MetricValue(R"(sawmill_http_connection_timeouts_total{phase="request"})"), before + 1);
+}
+
+TEST_F(ServerTest, BodyDripIsClosedWithinTheReadTimeoutFromTheFirstByte) {
+  HttpServerOptions options;
+  options.read_timeout_ms = 1000;
+  options.idle_timeout_ms = 60'000;
+  StartServer(options);
+  // The headers drip for about 900 ms (95 bytes, 10 ms apart), then the body: the whole
+  // request gets 1 s from its first byte, not 1 s more once the headers are in (~1.9 s).
+  std::string request =
+      "POST /api/v1/ingest HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Pad: 0123456789\r\n"
+      "Content-Length: 100000\r\n\r\n";
+  request += std::string(100000, 'x');
+  int64_t ms = DripUntilClosed(server_->port(), request, 10);
+  EXPECT_GE(ms, 900);
+  EXPECT_LE(ms, 1000 + 700);
+  EXPECT_EQ(engine_.count(), 0u);
+}
+
+TEST_F(ServerTest, RequestAfterAnIdlePauseLongerThanTheReadTimeoutIsServed) {
+  HttpServerOptions options;
+  options.read_timeout_ms = 300;
+  options.idle_timeout_ms = 10'000;
+  StartServer(options);
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  ASSERT_EQ(SendOn(stream, "GET", "/healthz", "").status, 200);
+  // Idle on a keep-alive connection: idle_timeout applies, not read_timeout.
+  std::this_thread::sleep_for(std::chrono::milliseconds(800));
+  EXPECT_EQ(SendOn(stream, "GET", "/healthz", "").status, 200);
+}
+
+TEST_F(ServerTest, PerAddressCapRefusesTheExtrasAndServesOtherAddresses) {
+  HttpServerOptions options;
+  options.max_connections_per_address = 3;
+  options.connection_cap_exempt.clear();  // loopback is exempt by default
+  StartServer(options);
+  const std::string refused_series =
+      R"(sawmill_http_connections_refused_total{reason="per_address"})";
+  const double before = MetricValue(refused_series);
+  net::io_context ioc;
+  std::vector<std::unique_ptr<beast::tcp_stream>> held;
+  for (int i = 0; i < 3; ++i) {
+    held.push_back(ConnectFrom(ioc, "127.0.0.1", server_->port()));
+    ASSERT_EQ(SendOn(*held.back(), "GET", "/healthz", "").status, 200);
+  }
+  for (int i = 0; i < 2; ++i) {
+    auto extra = ConnectFrom(ioc, "127.0.0.1", server_->port());
+    Reply refused = SendOn(*extra, "GET", "/healthz", "");
+    EXPECT_EQ(refused.status, 429);
+    EXPECT_NE(refused.body.find("too many connections from 127.0.0.1"), std::string::npos)
+        << refused.body;
+    EXPECT_EQ(refused.retry_after, "1");
+  }
+  EXPECT_EQ(MetricValue(refused_series), before + 2);
+  // Another address is not locked out, and keeps its connection.
+  auto other = ConnectFrom(ioc, "127.0.0.2", server_->port());
+  EXPECT_EQ(SendOn(*other, "GET", "/healthz", "").status, 200);
+  EXPECT_EQ(SendOn(*other, "POST", "/api/v1/ingest", "from another address\n").status, 200);
+  // The held connections still work; closing one makes room for the first address again.
+  EXPECT_EQ(SendOn(*held[0], "GET", "/healthz", "").status, 200);
+  held.pop_back();
+  for (int i = 0; i < 500 && server_->connections() > 3; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto again = ConnectFrom(ioc, "127.0.0.1", server_->port());
+  EXPECT_EQ(SendOn(*again, "GET", "/healthz", "").status, 200);
+}
+
+TEST_F(ServerTest, LoopbackIsExemptFromThePerAddressCapByDefault) {
+  HttpServerOptions options;
+  options.max_connections_per_address = 2;
+  StartServer(options);
+  net::io_context ioc;
+  std::vector<std::unique_ptr<beast::tcp_stream>> held;
+  for (int i = 0; i < 6; ++i) {
+    held.push_back(ConnectFrom(ioc, "127.0.0.1", server_->port()));
+    EXPECT_EQ(SendOn(*held.back(), "GET", "/healthz", "").status, 200) << i;
+  }
+}
+
+TEST_F(ServerTest, BadCapExemptEntryFailsToStart) {
+  HttpServerOptions options;
+  options.connection_cap_exempt = {"10.0.0.0/99"};
+  options.port = 0;
+  HttpServer server(options, &router_, nullptr);
+  Status status = server.Start();
+  EXPECT_TRUE(status.IsInvalidArgument()) << status.ToString();
+  EXPECT_NE(status.message().find("10.0.0.0/99"), std::string::npos) << status.ToString();
+}
+
+TEST_F(ServerTest, LoopbackServerAnswersOnlyHostsThatNameIt) {
+  StartServer();
+  const std::string port = std::to_string(server_->port());
+  for (const std::string& host :
+       std::vector<std::string>{"localhost:" + port, "127.0.0.1:" + port, "LOCALHOST:" + port,
+                                "[::1]:" + port, "127.0.0.1", "localhost"}) {
+    EXPECT_EQ(Send("GET", "/healthz", "", {{"Host", host}}).status, 200) << host;
+  }
+  // DNS rebinding: a page of evil.example whose name now resolves to 127.0.0.1.
+  Reply rebound =
+      Send("POST", "/api/v1/ingest", "injected\n",
+           {{"Host", "evil.example:" + port}, {"Origin", "http://evil.example:" + port}});
+  EXPECT_EQ(rebound.status, 403);
+  EXPECT_NE(rebound.body.find("Host 'evil.example:" + port + "' does not name this server"),
+            std::string::npos)
+      << rebound.body;
+  EXPECT_EQ(Send("GET", "/api/v1/search?q=x", "", {{"Host", "evil.example:" + port}}).status, 403);
+  EXPECT_EQ(Send("GET", "/healthz", "", {{"Host", "localhost:1"}}).status, 403);  // other port
+  EXPECT_EQ(Send("GET", "/healthz", "", {{"Host", "10.1.2.3:" + port}}).status, 403);
+  EXPECT_EQ(engine_.count(), 0u);
+}
+
+TEST_F(ServerTest, AllowedHostsAreAnswered) {
+  HttpServerOptions options;
+  options.allowed_hosts = {"logs.example.com", "proxy.internal:8080"};
+  StartServer(options);
+  EXPECT_EQ(Send("GET", "/healthz", "", {{"Host", "logs.example.com"}}).status, 200);
+  EXPECT_EQ(Send("GET", "/healthz", "", {{"Host", "Logs.Example.com:443"}}).status, 200);
+  EXPECT_EQ(Send("GET", "/healthz", "", {{"Host", "proxy.internal:8080"}}).status, 200);
+  EXPECT_EQ(Send("GET", "/healthz", "", {{"Host", "proxy.internal:9090"}}).status, 403);
+  EXPECT_EQ(Send("GET", "/healthz", "", {{"Host", "other.example.com"}}).status, 403);
+}
+
+TEST_F(ServerTest, CrossOriginWritesAdminAndTailAreRefused) {
+  StartServer();
+  const std::string self = "127.0.0.1:" + std::to_string(server_->port());
+  const double before = MetricValue(R"(sawmill_http_requests_refused_total{reason="origin"})");
+  // A page on another site posting to the loopback server.
+  Reply post =
+      Send("POST", "/api/v1/ingest", "forged\n",
+           {{"Host", self}, {"Origin", "https://evil.example"}, {"Content-Type", "text/plain"}});
+  EXPECT_EQ(post.status, 403);
+  EXPECT_NE(post.body.find("cross-origin request refused"), std::string::npos) << post.body;
+  EXPECT_EQ(post.headers.count("access-control-allow-origin"), 0u);
+  EXPECT_EQ(Send("POST", "/api/v1/admin/flush", "", {{"Host", self}, {"Origin", "null"}}).status,
+            403);
+  EXPECT_EQ(
+      Send("POST", "/_bulk", "{}\n", {{"Host", self}, {"Origin", "http://localhost:1"}}).status,
+      403);
+  EXPECT_EQ(MetricValue(R"(sawmill_http_requests_refused_total{reason="origin"})"), before + 3);
+  EXPECT_EQ(engine_.count(), 0u);
+  // A cross-origin GET outside admin and tail is answered without CORS headers, so a page
+  // cannot read it.
+  Reply get = Send("GET", "/healthz", "", {{"Host", self}, {"Origin", "https://evil.example"}});
+  EXPECT_EQ(get.status, 200);
+  EXPECT_EQ(get.headers.count("access-control-allow-origin"), 0u);
+  // Same origin, and clients that send no Origin (curl, shippers, the agent), are served.
+  EXPECT_EQ(Send("POST", "/api/v1/ingest", "same origin\n",
+                 {{"Host", self}, {"Origin", "http://" + self}})
+                .status,
+            200);
+  EXPECT_EQ(Send("POST", "/api/v1/ingest", "no origin\n", {{"Host", self}}).status, 200);
+  EXPECT_EQ(engine_.count(), 2u);
+
+  // The WebSocket tail upgrade from another origin is refused before the handshake.
+  net::io_context ioc;
+  websocket::stream<tcp::socket> ws(ioc);
+  ws.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  ws.set_option(websocket::stream_base::decorator(
+      [](websocket::request_type& req) { req.set(bhttp::field::origin, "https://evil.example"); }));
+  websocket::response_type response;
+  beast::error_code ec;
+  ws.handshake(response, self, "/api/v1/tail?q=x", ec);
+  EXPECT_TRUE(ec);
+  EXPECT_EQ(response.result_int(), 403u);
+  EXPECT_EQ(session_, nullptr);  // no tail session was opened
+}
+
+TEST_F(ServerTest, AllowedOriginsGetCorsHeadersAndPreflight) {
+  HttpServerOptions options;
+  options.allowed_origins = {"https://ui.example.com"};
+  StartServer(options);
+  const std::string self = "127.0.0.1:" + std::to_string(server_->port());
+  Reply preflight = Send("OPTIONS", "/api/v1/ingest", "",
+                         {{"Host", self},
+                          {"Origin", "https://ui.example.com"},
+                          {"Access-Control-Request-Method", "POST"}});
+  EXPECT_EQ(preflight.status, 204);
+  EXPECT_EQ(preflight.headers["access-control-allow-origin"], "https://ui.example.com");
+  EXPECT_NE(preflight.headers["access-control-allow-methods"].find("POST"), std::string::npos);
+  Reply post = Send("POST", "/api/v1/ingest", "from the ui\n",
+                    {{"Host", self}, {"Origin", "https://ui.example.com"}});
+  EXPECT_EQ(post.status, 200) << post.body;
+  EXPECT_EQ(post.headers["access-control-allow-origin"], "https://ui.example.com");
+  EXPECT_EQ(post.headers["vary"], "Origin");
+  Reply other = Send("OPTIONS", "/api/v1/ingest", "",
+                     {{"Host", self},
+                      {"Origin", "https://evil.example"},
+                      {"Access-Control-Request-Method", "POST"}});
+  EXPECT_EQ(other.status, 403);
+  EXPECT_EQ(engine_.count(), 1u);
 }
 
 }  // namespace

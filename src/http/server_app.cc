@@ -79,6 +79,10 @@ int RunServer(const ServerConfig& config) {
   http_options.max_body_bytes = config.max_body_bytes;
   http_options.max_decoded_bytes = config.max_decoded_bytes;
   http_options.max_connections = config.max_connections;
+  http_options.max_connections_per_address = config.max_connections_per_address;
+  http_options.connection_cap_exempt = SplitList(config.connection_cap_exempt);
+  http_options.allowed_hosts = SplitList(config.allowed_hosts);
+  http_options.allowed_origins = SplitList(config.allowed_origins);
   http_options.read_timeout_ms = static_cast<int>(config.read_timeout_ms);
   http_options.idle_timeout_ms = static_cast<int>(config.idle_timeout_ms);
   http_options.worker_threads = static_cast<int>(config.worker_threads);
@@ -139,7 +143,9 @@ int RunServer(const ServerConfig& config) {
   spdlog::info("ready: write-ahead log replayed");
   std::unique_ptr<ingest::SyslogServer> syslog;
   if (!config.syslog_address.empty()) {
-    auto started = ingest::SyslogServer::Start(config.syslog_address, &state.sink);
+    ingest::SyslogServerOptions syslog_options;
+    syslog_options.udp_receive_buffer_bytes = config.syslog_udp_buffer_bytes;
+    auto started = ingest::SyslogServer::Start(config.syslog_address, &state.sink, syslog_options);
     if (!started.ok()) {
       std::fprintf(stderr, "sawmill server: --syslog: %s\n", started.status().message().c_str());
       state.stopping.store(true);

@@ -5,6 +5,8 @@
 #include <cctype>
 #include <charconv>
 
+#include "http/connection_policy.h"
+
 namespace sawmill::http {
 
 std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
@@ -14,6 +16,9 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"http", T::kString, "HTTP listen address host:port", &c->http_address},
       {"syslog", T::kString, "syslog listen address host:port (TCP and UDP); empty: off",
        &c->syslog_address},
+      {"syslog_udp_buffer", T::kBytes,
+       "receive buffer of the syslog UDP socket; a longer burst is dropped (and counted)", nullptr,
+       &c->syslog_udp_buffer_bytes},
       {"max_body", T::kBytes, "largest request body as received (413 past it)", nullptr,
        &c->max_body_bytes},
       {"max_decoded_body", T::kBytes, "largest request body after Content-Encoding decoding",
@@ -22,6 +27,19 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        &c->max_line_bytes},
       {"max_connections", T::kCount, "open connections past which new ones get 503", nullptr,
        &c->max_connections},
+      {"max_connections_per_address", T::kCount,
+       "open connections per client address (IPv6: per /64) past which new ones get 429; 0: off",
+       nullptr, &c->max_connections_per_address},
+      {"connection_cap_exempt", T::kString,
+       "comma-separated addresses or CIDR networks not subject to max_connections_per_address",
+       &c->connection_cap_exempt},
+      {"allowed_hosts", T::kString,
+       "comma-separated Host names (name or name:port) answered besides localhost and the "
+       "server's addresses; * turns the Host check off",
+       &c->allowed_hosts},
+      {"allowed_origins", T::kString,
+       "comma-separated browser origins (https://ui.example.com) allowed cross-origin, with CORS",
+       &c->allowed_origins},
       {"read_timeout", T::kDuration, "time allowed to receive a whole request", nullptr,
        &c->read_timeout_ms},
       {"idle_timeout", T::kDuration, "keep-alive connections idle this long are closed", nullptr,
@@ -189,10 +207,22 @@ Status LoadServerConfigFile(const std::string& path, const std::set<std::string>
                                      ": unknown option '" + key + "'");
     }
     if (set_by_flags.count(found->key) > 0) continue;  // the flag wins
-    if (!item.second.IsScalar()) {
+    std::string value;
+    if (item.second.IsSequence() && found->type == OptionType::kString) {
+      // A YAML list for a comma-separated option: [a, b] is "a,b".
+      for (const auto& element : item.second) {
+        if (!element.IsScalar()) {
+          return Status::InvalidArgument("--config " + path + ": " + key +
+                                         ": expected a list of values");
+        }
+        value += (value.empty() ? "" : ",") + element.Scalar();
+      }
+    } else if (!item.second.IsScalar()) {
       return Status::InvalidArgument("--config " + path + ": " + key + ": expected a value");
+    } else {
+      value = item.second.Scalar();
     }
-    Status status = SetOption(*found, item.second.Scalar());
+    Status status = SetOption(*found, value);
     if (!status.ok()) return status.WithContext("--config " + path);
   }
   return Status::OK();
@@ -207,6 +237,10 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("max_decoded_body", c.max_decoded_bytes, c.max_body_bytes, "max_body"));
   RETURN_IF_ERROR(at_least("max_line", c.max_line_bytes, 64, "64"));
   RETURN_IF_ERROR(at_least("max_connections", c.max_connections, 1, "1"));
+  RETURN_IF_ERROR(at_least("syslog_udp_buffer", c.syslog_udp_buffer_bytes, 4096, "4KiB"));
+  if (c.syslog_udp_buffer_bytes > (1ull << 30)) {
+    return Status::InvalidArgument("syslog_udp_buffer: at most 1GiB");
+  }
   RETURN_IF_ERROR(at_least("read_timeout", c.read_timeout_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("idle_timeout", c.idle_timeout_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("workers", c.worker_threads, 1, "1"));
@@ -214,6 +248,22 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("tail_queue", c.tail_queue_records, 1, "1"));
   RETURN_IF_ERROR(at_least("heartbeat", c.heartbeat_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("flush_interval", c.flush_interval_ms, 100, "100ms"));
+  if (auto exempt = NetworkList::Parse(SplitList(c.connection_cap_exempt)); !exempt.ok()) {
+    return exempt.status().WithContext("connection_cap_exempt");
+  }
+  for (const std::string& entry : SplitList(c.allowed_hosts)) {
+    if (entry.find('/') != std::string::npos || entry.find(' ') != std::string::npos) {
+      return Status::InvalidArgument("allowed_hosts: '" + entry +
+                                     "' is not a host name or name:port (no scheme, no path)");
+    }
+  }
+  for (const std::string& entry : SplitList(c.allowed_origins)) {
+    bool scheme = entry.rfind("http://", 0) == 0 || entry.rfind("https://", 0) == 0;
+    if (entry != "*" && (!scheme || entry.find('/', entry.find("//") + 2) != std::string::npos)) {
+      return Status::InvalidArgument("allowed_origins: '" + entry +
+                                     "' is not an origin like https://ui.example.com");
+    }
+  }
   if (c.worker_threads > 1024 || c.io_threads > 256) {
     return Status::InvalidArgument("workers: at most 1024 (io_threads: at most 256)");
   }
@@ -222,6 +272,24 @@ Status ValidateServerConfig(const ServerConfig& c) {
     return Status::InvalidArgument("timeouts: at most 24h (heartbeat: at most 1h)");
   }
   return Status::OK();
+}
+
+std::vector<std::string> SplitList(std::string_view text) {
+  std::vector<std::string> out;
+  while (!text.empty()) {
+    size_t comma = text.find(',');
+    std::string_view item = text.substr(0, comma);
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) {
+      item.remove_suffix(1);
+    }
+    if (!item.empty()) out.emplace_back(item);
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
 }
 
 Status ParseHostPort(std::string_view text, std::string* host, uint16_t* port) {

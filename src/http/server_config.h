@@ -13,13 +13,18 @@
 namespace sawmill::http {
 
 struct ServerConfig {
-  std::string data_dir;                         // data
-  std::string http_address = "127.0.0.1:9640";  // http
-  std::string syslog_address;                   // syslog ("" = off)
+  std::string data_dir;                           // data
+  std::string http_address = "127.0.0.1:9640";    // http
+  std::string syslog_address;                     // syslog ("" = off)
+  uint64_t syslog_udp_buffer_bytes = 8ull << 20;  // SO_RCVBUF of the syslog UDP socket
   uint64_t max_body_bytes = 64ull << 20;
   uint64_t max_decoded_bytes = 256ull << 20;
   uint64_t max_line_bytes = 256 * 1024;
   uint64_t max_connections = 4096;
+  uint64_t max_connections_per_address = 256;             // 0: no cap
+  std::string connection_cap_exempt = "127.0.0.0/8,::1";  // comma-separated addresses/networks
+  std::string allowed_hosts;                              // comma-separated Host names
+  std::string allowed_origins;                            // comma-separated browser origins
   uint64_t read_timeout_ms = 30'000;
   uint64_t idle_timeout_ms = 60'000;
   uint64_t worker_threads = 16;
@@ -66,6 +71,9 @@ Status LoadServerConfigFile(const std::string& path, const std::set<std::string>
 // Checks the values make sense together (e.g. workers >= 1, heartbeat >= 100ms).
 // Errors: InvalidArgument naming the option.
 Status ValidateServerConfig(const ServerConfig& config);
+
+// Splits a comma-separated list option ("a, b,c"), dropping blanks.
+std::vector<std::string> SplitList(std::string_view text);
 
 // Splits "host:port" ("127.0.0.1:9640", "[::1]:9640", ":9640" = all interfaces,
 // "localhost:9640"). Errors: InvalidArgument.

@@ -105,6 +105,32 @@ TEST(ServerConfig, MissingFileIsAnError) {
   EXPECT_TRUE(LoadServerConfigFile("/nonexistent/sawmill.yaml", {}, &config).IsInvalidArgument());
 }
 
+TEST(ServerConfig, ConnectionAndOriginListsAreCheckedAndTakeYamlLists) {
+  ServerConfig config;
+  EXPECT_EQ(SplitList(config.connection_cap_exempt),
+            (std::vector<std::string>{"127.0.0.0/8", "::1"}));
+  EXPECT_EQ(SplitList(" a , ,b,"), (std::vector<std::string>{"a", "b"}));
+  std::string path = WriteFile(
+      "allowed_hosts: [logs.example.com, \"proxy:8080\"]\n"
+      "allowed_origins: https://ui.example.com\n"
+      "connection_cap_exempt: 10.0.0.0/8, fd00::/8\n"
+      "max_connections_per_address: 64\n");
+  ASSERT_TRUE(LoadServerConfigFile(path, {}, &config).ok());
+  EXPECT_EQ(config.allowed_hosts, "logs.example.com,proxy:8080");
+  EXPECT_EQ(config.max_connections_per_address, 64u);
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+  config.connection_cap_exempt = "10.0.0.0/8,not-a-network";
+  Status status = ValidateServerConfig(config);
+  EXPECT_NE(status.message().find("connection_cap_exempt"), std::string::npos) << status.ToString();
+  EXPECT_NE(status.message().find("not-a-network"), std::string::npos) << status.ToString();
+  config = ServerConfig();
+  config.allowed_origins = "ui.example.com";
+  EXPECT_NE(ValidateServerConfig(config).message().find("allowed_origins"), std::string::npos);
+  config = ServerConfig();
+  config.allowed_hosts = "http://logs.example.com/";
+  EXPECT_NE(ValidateServerConfig(config).message().find("allowed_hosts"), std::string::npos);
+}
+
 TEST(ParseHostPort, CommonForms) {
   std::string host;
   uint16_t port = 0;
