@@ -14,7 +14,8 @@ def post_raw(port, headers, body_chunks, content_length):
     """Streams a body while reading the answer, like a client that does not wait for
     100-continue; returns (status, body)."""
     sock = socket.create_connection(("127.0.0.1", port))
-    head = "POST /api/v1/ingest HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n" % content_length
+    head = "POST /api/v1/ingest HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: %d\r\n" % (
+        port, content_length)
     head += "".join("%s: %s\r\n" % kv for kv in headers.items()) + "\r\n"
     sock.sendall(head.encode())
 

@@ -72,8 +72,9 @@ def main(binary):
 
         # SSE fallback.
         sse = socket.create_connection(("127.0.0.1", s.port))
-        sse.sendall(("GET /api/v1/tail?q=%s HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream"
-                     "\r\n\r\n" % urllib.parse.quote("sseonly")).encode())
+        sse.sendall(("GET /api/v1/tail?q=%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                     "Accept: text/event-stream\r\n\r\n"
+                     % (urllib.parse.quote("sseonly"), s.port)).encode())
         s.ingest("sseonly one\nother line\n")
         sse.settimeout(10)
         data = b""

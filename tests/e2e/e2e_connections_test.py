@@ -1,0 +1,159 @@
+"""Connection guards of the real server: a client that drips its request is closed within
+read_timeout, one address cannot take every connection, a web page cannot post to a server on
+loopback (Host and Origin checks), and every datagram of a UDP syslog burst is either stored or
+counted as dropped by the kernel."""
+
+import socket
+import sys
+import time
+
+from e2e_lib import Server, check, free_port, metric_value, request
+
+
+def drip_until_closed(port, data, gap):
+    """Sends "data" a byte every "gap" seconds until the server closes the connection;
+    returns the seconds from the first byte to the close (None after 20 s)."""
+    sock = socket.create_connection(("127.0.0.1", port))
+    sock.settimeout(gap)
+    start = time.time()
+    try:
+        for i in range(100000):
+            if time.time() - start > 20:
+                return None
+            try:
+                sock.send(data[i % len(data):i % len(data) + 1])
+            except OSError:
+                return time.time() - start  # reset by the server
+            try:
+                if sock.recv(1) == b"":
+                    return time.time() - start
+            except socket.timeout:
+                pass
+            except OSError:
+                return time.time() - start
+    finally:
+        sock.close()
+    return None
+
+
+def connect_from(source, port):
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind((source, 0))
+    sock.connect(("127.0.0.1", port))
+    sock.settimeout(30)
+    return sock
+
+
+def get(sock, path="/healthz", host="127.0.0.1"):
+    """One GET on an open connection; returns (status, body)."""
+    sock.sendall(("GET %s HTTP/1.1\r\nHost: %s\r\n\r\n" % (path, host)).encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            return None, data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return int(head.split()[1]), rest
+
+
+def main(binary):
+    syslog_port = free_port()
+    args = ["--read-timeout", "1s", "--idle-timeout", "60s",
+            "--max-connections-per-address", "3", "--connection-cap-exempt", "10.255.0.0/16",
+            "--syslog", "127.0.0.1:%d" % syslog_port, "--syslog-udp-buffer", "4KiB"]
+    with Server(binary, extra_args=args) as s:
+        # A request dripping in: closed read_timeout after its first byte, not idle_timeout.
+        took = drip_until_closed(s.port, b"POST /api/v1/ingest HTTP/1.1\r\nX-Drip: " + b"a" * 200,
+                                 0.1)
+        check(took is not None and 0.9 <= took <= 2.5,
+              "header drip: closed after %s s (read_timeout 1 s)" % took)
+        check(metric_value(s.metrics(), "sawmill_http_connection_timeouts_total",
+                           phase="request") >= 1, "the request timeout was not counted")
+
+        # One address holding its cap of connections: the next from it gets 429, another
+        # address is still served.
+        held = [connect_from("127.0.0.1", s.port) for _ in range(3)]
+        for sock in held:
+            status, _ = get(sock)
+            check(status == 200, "held connection: %s" % status)
+        extra = connect_from("127.0.0.1", s.port)
+        status, body = get(extra)
+        check(status == 429 and b"too many connections from 127.0.0.1" in body,
+              "past the per-address cap: %s %s" % (status, body))
+        extra.close()
+        other = connect_from("127.0.0.2", s.port)
+        status, body = get(other)
+        check(status == 200, "another address was locked out: %s %s" % (status, body))
+        other.close()
+        for sock in held:
+            sock.close()
+        time.sleep(0.3)
+        check(metric_value(s.metrics(), "sawmill_http_connections_refused_total",
+                           reason="per_address") >= 1, "the refusal was not counted")
+
+        # A web page cannot post: DNS rebinding (a foreign Host), a cross-site form (a foreign
+        # Origin), the admin routes.
+        foreign = "evil.example:%d" % s.port
+        status, _, body = s.ingest("rebindmark\n", headers={"Host": foreign,
+                                                             "Origin": "http://" + foreign})
+        check(status == 403 and b"does not name this server" in body,
+              "DNS rebinding: %d %s" % (status, body))
+        status, _, body = s.ingest("crosssitemark\n", headers={"Origin": "https://evil.example",
+                                                                "Content-Type": "text/plain"})
+        check(status == 403 and b"cross-origin request refused" in body,
+              "cross-site POST: %d %s" % (status, body))
+        status, _, body = request(s.url + "/api/v1/admin/flush", method="POST", body=b"",
+                                  headers={"Origin": "https://evil.example"})
+        check(status == 403, "cross-site admin: %d %s" % (status, body))
+        # Same origin and clients without Origin are served.
+        status, _, body = s.ingest("sameoriginmark\n", headers={"Origin": s.url})
+        check(status == 200, "same origin: %d %s" % (status, body))
+        check(s.count("rebindmark") + s.count("crosssitemark") == 0,
+              "a refused request was stored")
+        check(s.count("sameoriginmark") == 1, "the same-origin request was not stored")
+
+        # A UDP syslog burst into a 4 KiB receive buffer: stored + counted drops == sent.
+        udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        sent = 0
+        for i in range(20000):
+            try:
+                udp.sendto(b"<13>1 - burst app - - - udpburstmark %d" % i,
+                           ("127.0.0.1", syslog_port))
+                sent += 1
+            except OSError:
+                pass
+        udp.close()
+        deadline = time.time() + 60
+        while True:
+            text = s.metrics()
+            received = metric_value(text, "sawmill_syslog_messages_total", transport="udp")
+            dropped = metric_value(text, "sawmill_syslog_dropped_total", reason="kernel_buffer")
+            if received + dropped >= sent or time.time() > deadline:
+                break
+            time.sleep(0.2)
+        refused = metric_value(text, "sawmill_syslog_dropped_total", reason="storage_refused")
+        stored = s.count("udpburstmark")
+        print("UDP burst: sent %d, stored %d, kernel drops %d, refused %d"
+              % (sent, stored, dropped, refused))
+        check(dropped > 0, "a 20,000-datagram burst did not overflow a 4 KiB buffer")
+        check(refused == 0 and stored == received,
+              "received %d but stored %d" % (received, stored))
+        check(stored + dropped == sent,
+              "sent %d, stored %d + counted drops %d" % (sent, stored, dropped))
+        check(s.stop() == 0, "exit code")
+    print("PASS")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])
