@@ -28,6 +28,9 @@ namespace {
 
 constexpr size_t kReadBytes = size_t{64} * 1024;
 constexpr size_t kMaxDatagram = 65536;
+// At most this much of a UDP burst goes into one IngestSink call (one WAL sync).
+constexpr size_t kUdpBatchRecords = 8192;
+constexpr size_t kUdpBatchBytes = size_t{4} << 20;
 
 Result<std::pair<asio::ip::address, uint16_t>> ParseAddress(const std::string& addr) {
   size_t colon = addr.rfind(':');
@@ -224,10 +227,13 @@ struct SyslogServer::Impl {
     udp_socket.async_wait(udp::socket::wait_read, [this](boost::system::error_code ec) {
       if (ec == asio::error::operation_aborted || stopped.load()) return;
       std::vector<Record> records;
-      // Drain what has already arrived so that a burst becomes one batch.
-      while (!ec && records.size() < options.max_batch) {
+      // Drain what has already arrived so that a burst becomes one batch: while storage syncs
+      // one batch the kernel queues the next, so larger batches keep up with faster bursts.
+      size_t bytes = 0;
+      while (!ec && records.size() < kUdpBatchRecords && bytes < kUdpBatchBytes) {
         ssize_t n = ReceiveOne();
         if (n < 0) break;
+        bytes += static_cast<size_t>(n);
         Add(static_cast<size_t>(n), &records);
       }
       Deliver(&records);

@@ -17,7 +17,7 @@ struct SyslogServerOptions {
   std::string tenant = "default";                // syslog carries no credentials
   size_t max_message_bytes = size_t{64} * 1024;  // longer messages are truncated and flagged
   size_t max_connections = 1024;                 // further TCP connections are closed at once
-  size_t max_batch = 512;                        // records per IngestSink call
+  size_t max_batch = 512;  // records per IngestSink call from a TCP read (UDP: up to 8,192)
   int threads = 1;
   // SO_RCVBUF asked for on the UDP socket: a burst larger than this is dropped by the kernel
   // (counted from SO_RXQ_OVFL in sawmill_syslog_dropped_total{reason="kernel_buffer"}). The
