@@ -1,10 +1,11 @@
 // Fuzz target: an arbitrary byte string opened as a segment file, and everything in it read:
 // the footer, every column of every block, the inverted indexes and the blooms.
-// Input: byte 0 is the mode; the rest is the file.
+// Input: byte 0 is the mode; the rest is the file. ReadSegmentIdentity (what reconciliation
+// reads from any file in the data directory) runs on it too.
 //   bit 0 clear: the file as it is (what a torn, truncated or overwritten file looks like).
-//   bit 0 set: checksums are recomputed first (the footer's from the trailer, then every block
-//     the footer lists), so that mutations get past the CRCs into the footer and column
-//     decoders, as a file written by a buggy writer (or a CRC collision) would.
+//   bit 0 set: checksums are recomputed first (the header identity block's, the footer's from
+//     the trailer, then every block the footer lists), so that mutations get past the CRCs into the
+//     footer and column decoders, as a file written by a buggy writer (or a CRC collision) would.
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,6 +37,10 @@ void FixBlockCrc(const BlockRef& ref, std::string* file) {
 
 void FixChecksums(std::string* file) {
   if (file->size() < kHeaderSize + kTrailerSize) return;
+  // Format 2: the identity block right after the fixed header.
+  if (DecodeFixed32(file->data() + kMagicSize) >= 2) {
+    FixBlockCrc(BlockRef{kHeaderSize, DecodeFixed32(file->data() + kMagicSize + 4), 0}, file);
+  }
   const char* trailer = file->data() + file->size() - kTrailerSize;
   BlockRef footer_ref{DecodeFixed64(trailer), DecodeFixed32(trailer + 8),
                       DecodeFixed32(trailer + 12)};
@@ -70,6 +75,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   static FaultInjectionEnv* env = new FaultInjectionEnv();
   const std::string path = "/fuzz/000001.seg";
   FUZZ_CHECK(env->SetContents(path, file).ok());
+  // What reconciliation reads from every file it finds in the data directory.
+  auto identity = ReadSegmentIdentity(env, path);
+  if (!identity.ok()) {
+    FUZZ_CHECK(identity.status().code() == StatusCode::kDataLoss ||
+               identity.status().code() == StatusCode::kFailedPrecondition);
+  }
   auto opened = SegmentReader::Open(env, path);
   if (!opened.ok()) {
     FUZZ_CHECK(opened.status().code() == StatusCode::kDataLoss);
