@@ -20,8 +20,8 @@ const agent::Parser& ParserFor(int kind) {
     agent::ParserOptions options;
     options.kind = static_cast<agent::ParserKind>(kind);
     if (options.kind == agent::ParserKind::kRegex) {
-      options.pattern =
-          R"(^(?P<ts>\S+) \[?(?P<level>[A-Za-z]+)\]? (?P<service>[\w.-]+)(?:\[(?P<pid>\d+)\])?: (?P<msg>.*)$)";
+      options.pattern = R"(^(?P<ts>\S+) \[?(?P<level>[A-Za-z]+)\]? )"
+                        R"((?P<service>[\w.-]+)(?:\[(?P<pid>\d+)\])?: (?P<msg>.*)$)";
     }
     auto created = agent::Parser::Create(options);
     FUZZ_CHECK(created.ok());

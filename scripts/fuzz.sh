@@ -5,7 +5,7 @@
 # a per-target -max_len. Seed corpora are written first into build-fuzz/corpus/<target> from
 # ../shared/data/real (SAWMILL_SHARED_DIR) and the tests' inputs; fuzz/seeds/<target> and
 # fuzz/regressions/<target> are read as extra seed directories.
-#   FUZZ_TARGETS="syslog wal_reader"  only these targets (default: all)
+#   FUZZ_TARGETS="syslog wal_reader"  only these targets, in this order (default: all)
 #   FUZZ_BUILD=build-fuzz             the build directory
 # Results: one line per target in build-fuzz/fuzz-results.txt and on stdout; logs in
 # build-fuzz/logs/<target>.log; crash, leak, timeout and out-of-memory inputs in
@@ -26,17 +26,19 @@ ALL_TARGETS=(
   wal_reader:131072 wal_batch:65536 agent_parser:16384 agent_multiline:16384
 )
 
+# The targets named in FUZZ_TARGETS, in that order, or all of them.
 selected=()
-for entry in "${ALL_TARGETS[@]}"; do
-  name=${entry%%:*}
-  if [ -z "${FUZZ_TARGETS:-}" ] || [[ " ${FUZZ_TARGETS} " == *" ${name} "* ]]; then
-    selected+=("$entry")
+for want in ${FUZZ_TARGETS:-$(printf '%s ' "${ALL_TARGETS[@]%%:*}")}; do
+  found=""
+  for entry in "${ALL_TARGETS[@]}"; do
+    [ "${entry%%:*}" = "$want" ] && found=$entry
+  done
+  if [ -z "$found" ]; then
+    echo "fuzz.sh: no target named '$want' (targets: ${ALL_TARGETS[*]%%:*})" >&2
+    exit 2
   fi
+  selected+=("$found")
 done
-if [ ${#selected[@]} -eq 0 ]; then
-  echo "fuzz.sh: no target matches FUZZ_TARGETS='${FUZZ_TARGETS:-}'" >&2
-  exit 2
-fi
 
 echo "fuzz.sh: seed corpora from $SHARED/data/real into $BUILD/corpus"
 "$BUILD/fuzz/fuzz_seeds" "$SHARED" "$(pwd)" "$BUILD/corpus" || exit 1
@@ -71,11 +73,12 @@ for entry in "${selected[@]}"; do
     verdict="clean"
   else
     failed=1
-    kind=$(grep -o -m1 'ERROR: [A-Za-z]*: [a-z-]*\|ERROR: libFuzzer: [a-z-]*\|runtime error\|FUZZ_CHECK failed' "$log" | head -1)
+    kind=$(grep -o -m1 'ERROR: [A-Za-z]*: [a-z-]*\|runtime error\|FUZZ_CHECK failed' "$log" |
+      head -1)
     verdict="FOUND (${kind:-exit $rc}): $(ls -t "$artifacts" | head -1)"
   fi
-  line=$(printf '%-16s %5ss %12s execs  corpus %6s  peak_rss %5s MB  %s' "$name" "$elapsed" \
-    "${execs:-?}" "$corp" "${rss:-?}" "$verdict")
+  line=$(printf '%-16s %5ss %12s execs  corpus %6s  peak_rss %5s MB  %s' "$name" \
+    "$elapsed" "${execs:-?}" "$corp" "${rss:-?}" "$verdict")
   echo "$line" | tee -a "$results"
 done
 exit $failed
