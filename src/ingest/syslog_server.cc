@@ -12,6 +12,7 @@
 #include <cstring>
 #include <mutex>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/metrics.h"
@@ -62,6 +63,13 @@ Result<std::pair<asio::ip::address, uint16_t>> ParseAddress(const std::string& a
   return std::make_pair(ip, static_cast<uint16_t>(port));
 }
 
+asio::ip::address Unmapped(const asio::ip::address& address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
 // Process-wide syslog metrics (one listener per process in practice).
 struct SyslogMetrics {
   prometheus::Counter* tcp_messages;
@@ -70,6 +78,8 @@ struct SyslogMetrics {
   prometheus::Counter* kernel_dropped;  // reason="kernel_buffer"
   prometheus::Gauge* connections;
   prometheus::Gauge* udp_buffer;
+  prometheus::Counter* refused_total;        // reason="max_connections"
+  prometheus::Counter* refused_per_address;  // reason="per_address"
 
   static SyslogMetrics& Get() {
     static SyslogMetrics* metrics = [] {
@@ -94,12 +104,20 @@ struct SyslogMetrics {
                              .Name("sawmill_syslog_udp_receive_buffer_bytes")
                              .Help("The UDP socket's receive buffer as granted by the kernel")
                              .Register(registry);
+      auto& refused = prometheus::BuildCounter()
+                          .Name("sawmill_syslog_refused_connections_total")
+                          .Help(
+                              "Syslog TCP connections closed at accept, by reason "
+                              "(max_connections, per_address)")
+                          .Register(registry);
       return new SyslogMetrics{&messages.Add({{"transport", "tcp"}}),
                                &messages.Add({{"transport", "udp"}}),
                                &dropped.Add({{"reason", "storage_refused"}}),
                                &dropped.Add({{"reason", "kernel_buffer"}}),
                                &connections.Add({}),
-                               &udp_buffer.Add({})};
+                               &udp_buffer.Add({}),
+                               &refused.Add({{"reason", "max_connections"}}),
+                               &refused.Add({{"reason", "per_address"}})};
     }();
     return *metrics;
   }
@@ -120,6 +138,8 @@ struct SyslogServer::Impl {
   // Declared before "io": connections still queued in the io_context when it is destroyed
   // decrement the count from their destructors.
   std::atomic<size_t> connections{0};
+  std::mutex peers_mu;
+  std::unordered_map<std::string, size_t> per_peer;  // GUARDED_BY(peers_mu)
   std::atomic<bool> stopped{false};
   asio::io_context io;
   tcp::acceptor acceptor;
@@ -134,10 +154,12 @@ struct SyslogServer::Impl {
   // The kernel's drop counter of the UDP socket (sk_drops: a 32-bit count since the socket was
   // created), seen in SO_RXQ_OVFL control messages and read with SO_MEMINFO.
   std::mutex drops_mu;
-  uint32_t kernel_drops_seen = 0;                       // GUARDED_BY(drops_mu)
-  uint64_t kernel_drops_total = 0;                      // GUARDED_BY(drops_mu)
-  uint64_t kernel_drops_unlogged = 0;                   // GUARDED_BY(drops_mu)
-  std::chrono::steady_clock::time_point last_drop_log;  // GUARDED_BY(drops_mu)
+  uint32_t kernel_drops_seen = 0;                          // GUARDED_BY(drops_mu)
+  uint64_t kernel_drops_total = 0;                         // GUARDED_BY(drops_mu)
+  uint64_t kernel_drops_unlogged = 0;                      // GUARDED_BY(drops_mu)
+  std::chrono::steady_clock::time_point last_drop_log;     // GUARDED_BY(drops_mu)
+  uint64_t refused_unlogged = 0;                           // GUARDED_BY(drops_mu)
+  std::chrono::steady_clock::time_point last_refused_log;  // GUARDED_BY(drops_mu)
 
   ShipperContext ContextFor(const std::string& peer) const {
     ShipperContext context;
@@ -159,16 +181,54 @@ struct SyslogServer::Impl {
     records->clear();
   }
 
+  // Takes a connection slot for "peer" unless the per-address cap is reached.
+  bool AdmitPeer(const std::string& peer) {
+    std::lock_guard<std::mutex> lock(peers_mu);
+    size_t& count = per_peer[peer];
+    if (options.max_connections_per_address > 0 && count >= options.max_connections_per_address) {
+      if (count == 0) per_peer.erase(peer);
+      return false;
+    }
+    ++count;
+    return true;
+  }
+  void ReleasePeer(const std::string& peer) {
+    std::lock_guard<std::mutex> lock(peers_mu);
+    auto it = per_peer.find(peer);
+    if (it != per_peer.end() && --it->second == 0) per_peer.erase(it);
+  }
+
+  // Closes a connection past a cap: counted, logged at most once per interval.
+  void Refuse(tcp::socket* socket, const std::string& peer, bool per_address) {
+    (per_address ? SyslogMetrics::Get().refused_per_address : SyslogMetrics::Get().refused_total)
+        ->Increment();
+    boost::system::error_code ignored;
+    socket->close(ignored);
+    std::lock_guard<std::mutex> lock(drops_mu);
+    ++refused_unlogged;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_refused_log < std::chrono::milliseconds(options.drop_log_interval_ms)) return;
+    spdlog::warn(
+        "syslog: refused {} TCP connection(s); the last from {} ({} connections open, at most "
+        "{} per address and {} in all)",
+        refused_unlogged, peer, connections.load(), options.max_connections_per_address,
+        options.max_connections);
+    refused_unlogged = 0;
+    last_refused_log = now;
+  }
+
   class Connection : public std::enable_shared_from_this<Connection> {
    public:
-    Connection(Impl* impl, tcp::socket socket)
-        : impl_(impl), socket_(std::move(socket)), decoder_(impl->options.max_message_bytes) {
-      boost::system::error_code ec;
-      auto endpoint = socket_.remote_endpoint(ec);
-      if (!ec) peer_ = endpoint.address().to_string();
+    // REQUIRES: the caller counted the connection and admitted "peer" (AdmitPeer).
+    Connection(Impl* impl, tcp::socket socket, std::string peer)
+        : impl_(impl),
+          socket_(std::move(socket)),
+          decoder_(impl->options.max_message_bytes),
+          peer_(std::move(peer)) {
       SyslogMetrics::Get().connections->Increment();
     }
     ~Connection() {
+      impl_->ReleasePeer(peer_);
       impl_->connections.fetch_sub(1);
       SyslogMetrics::Get().connections->Decrement();
     }
@@ -209,13 +269,18 @@ struct SyslogServer::Impl {
       if (ec) {
         if (ec == asio::error::operation_aborted || stopped.load()) return;
         spdlog::warn("syslog: accept failed: {}", ec.message());
-      } else if (connections.load() >= options.max_connections) {
-        spdlog::warn("syslog: refusing a connection: {} connections open", options.max_connections);
-        boost::system::error_code ignored;
-        socket.close(ignored);
       } else {
-        connections.fetch_add(1);
-        std::make_shared<Connection>(this, std::move(socket))->Read();
+        boost::system::error_code peer_ec;
+        auto endpoint = socket.remote_endpoint(peer_ec);
+        std::string peer = peer_ec ? "" : Unmapped(endpoint.address()).to_string();
+        if (connections.load() >= options.max_connections) {
+          Refuse(&socket, peer, /*per_address=*/false);
+        } else if (!AdmitPeer(peer)) {
+          Refuse(&socket, peer, /*per_address=*/true);
+        } else {
+          connections.fetch_add(1);
+          std::make_shared<Connection>(this, std::move(socket), std::move(peer))->Read();
+        }
       }
       Accept();
     });

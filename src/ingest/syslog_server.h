@@ -17,6 +17,9 @@ struct SyslogServerOptions {
   std::string tenant = "default";                // syslog carries no credentials
   size_t max_message_bytes = size_t{64} * 1024;  // longer messages are truncated and flagged
   size_t max_connections = 1024;                 // further TCP connections are closed at once
+  // TCP connections from one address past which new ones from it are closed at once (counted
+  // in sawmill_syslog_refused_connections_total): one address cannot take every slot. 0: off.
+  size_t max_connections_per_address = 256;
   size_t max_batch = 512;  // records per IngestSink call from a TCP read (UDP: up to 8,192)
   int threads = 1;
   // SO_RCVBUF asked for on the UDP socket: a burst larger than this is dropped by the kernel

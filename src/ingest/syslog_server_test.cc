@@ -210,6 +210,50 @@ TEST(SyslogServer, UdpDatagramsTheKernelDropsAreCounted) {
   (*server)->Stop();
 }
 
+TEST(SyslogServer, OneAddressCannotTakeEveryTcpConnection) {
+  WaitingSink sink;
+  SyslogServerOptions options;
+  options.max_connections_per_address = 2;
+  auto server = SyslogServer::Start("127.0.0.1:0", &sink, options);
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const asio::ip::tcp::endpoint to(asio::ip::make_address("127.0.0.1"), (*server)->port());
+  auto refused_metric = [] {
+    const std::string text = SerializeMetrics();
+    const std::string name = "sawmill_syslog_refused_connections_total{reason=\"per_address\"} ";
+    size_t at = text.find(name);
+    return at == std::string::npos ? -1.0 : std::stod(text.substr(at + name.size()));
+  };
+  asio::io_context io;
+  auto connect_from = [&](const char* source) {
+    auto socket = std::make_unique<asio::ip::tcp::socket>(io);
+    socket->open(asio::ip::tcp::v4());
+    socket->bind({asio::ip::make_address(source), 0});
+    socket->connect(to);
+    return socket;
+  };
+  std::vector<std::unique_ptr<asio::ip::tcp::socket>> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(connect_from("127.0.0.1"));
+    asio::write(*held.back(),
+                asio::buffer("<13>1 - held app - - - held " + std::to_string(i) + "\n"));
+    ASSERT_EQ(sink.WaitFor(i + 1).size(), static_cast<size_t>(i + 1));  // admitted
+  }
+  const double before = refused_metric();
+  auto extra = connect_from("127.0.0.1");
+  char byte;
+  boost::system::error_code ec;
+  extra->read_some(asio::buffer(&byte, 1), ec);  // closed by the server at once
+  EXPECT_TRUE(ec == asio::error::eof || ec == asio::error::connection_reset) << ec.message();
+  EXPECT_EQ(refused_metric(), std::max(before, 0.0) + 1);
+  // Another address still gets in.
+  auto other = connect_from("127.0.0.2");
+  asio::write(*other, asio::buffer(std::string("<13>1 - other app - - - from another address\n")));
+  std::vector<Record> records = sink.WaitFor(3);
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records.back().message, "from another address");
+  (*server)->Stop();
+}
+
 TEST(SyslogServer, BadAddressesAreRejected) {
   WaitingSink sink;
   EXPECT_TRUE(SyslogServer::Start("nonsense", &sink).status().IsInvalidArgument());
