@@ -4,6 +4,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstring>
+#include <map>
 
 #include "common/metrics.h"
 #include "http/http_metrics.h"
@@ -282,6 +283,60 @@ HttpResponse HandleCompact(ApiState* state, const HttpRequest&) {
                ",\"segments\":" + std::to_string(now) + ",\"elapsed_ms\":" + elapsed + "}");
 }
 
+// The segment catalog for operators: every segment (or those in ?state=), with counts by state.
+HttpResponse HandleSegments(ApiState* state, const HttpRequest& request) {
+  constexpr uint64_t kMaxListed = 100000;
+  storage::Engine* engine = state->engine.load();
+  if (!state->ready.load() || engine == nullptr) return Unready(*state);
+  uint64_t limit = 1000;
+  if (request.HasQuery("limit")) {
+    auto parsed = ParseCount("limit", request.Query("limit"), kMaxListed);
+    if (!parsed.ok()) return HttpResponse::Error(parsed.status());
+    limit = *parsed;
+  }
+  const std::string want_state = request.Query("state");
+  if (!want_state.empty() && want_state != "active" && want_state != "corrupt" &&
+      want_state != "missing") {
+    return HttpResponse::Error(Status::InvalidArgument(
+        "state: expected active, corrupt or missing, got '" + want_state + "'"));
+  }
+  auto segments = engine->ListSegments();
+  if (!segments.ok()) return HttpResponse::Error(segments.status());
+  std::map<std::string, uint64_t> counts = {{"active", 0}, {"corrupt", 0}, {"missing", 0}};
+  std::string list;
+  uint64_t listed = 0, matching = 0;
+  for (const storage::SegmentStatus& s : *segments) {
+    ++counts[s.state];
+    if (!want_state.empty() && s.state != want_state) continue;
+    ++matching;
+    if (listed == limit) continue;
+    if (listed++ > 0) list += ',';
+    list += "{\"id\":" + std::to_string(s.id) + ",\"tenant\":";
+    AppendJsonString(s.tenant, &list);
+    list += ",\"partition\":" + std::to_string(s.partition) +
+            ",\"rows\":" + std::to_string(s.rows) + ",\"bytes\":" + std::to_string(s.bytes) +
+            ",\"min_ts\":" + std::to_string(s.min_ts) + ",\"max_ts\":" + std::to_string(s.max_ts) +
+            ",\"tier\":";
+    AppendJsonString(s.tier, &list);
+    list += ",\"path\":";
+    AppendJsonString(s.path, &list);
+    list += ",\"state\":";
+    AppendJsonString(s.state, &list);
+    list += '}';
+  }
+  std::string body = "{\"segments\":[" + list + "],\"matching\":" + std::to_string(matching) +
+                     ",\"truncated\":" + (listed < matching ? "true" : "false") + ",\"counts\":{";
+  bool first = true;
+  for (const auto& [name, n] : counts) {
+    if (!first) body += ',';
+    first = false;
+    AppendJsonString(name, &body);
+    body += ':' + std::to_string(n);
+  }
+  body += "}}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
 HttpResponse HandleMetrics(ApiState* state, const HttpRequest&) {
   HttpMetrics::Get().SetReady(state->ready.load() && !state->stopping.load());
   HttpResponse response;
@@ -346,6 +401,8 @@ void RegisterApiRoutes(Router* router, ApiState* state) {
               [state](const HttpRequest& r) { return HandleContext(state, r); });
   router->Add("POST", "/api/v1/admin/flush",
               [state](const HttpRequest& r) { return HandleFlush(state, r); });
+  router->Add("GET", "/api/v1/admin/segments",
+              [state](const HttpRequest& r) { return HandleSegments(state, r); });
   router->Add("POST", "/api/v1/admin/compact",
               [state](const HttpRequest& r) { return HandleCompact(state, r); });
   router->Add("GET", "/api/v1/tail", [](const HttpRequest&) {

@@ -73,6 +73,19 @@ struct Snapshot {
   std::vector<MemtableView> memtables;
 };
 
+// One segment as the catalog lists it, for operators (GET /api/v1/admin/segments).
+struct SegmentStatus {
+  uint64_t id = 0;
+  std::string tenant;
+  uint32_t partition = 0;
+  uint64_t rows = 0;
+  uint64_t bytes = 0;
+  int64_t min_ts = 0, max_ts = 0;
+  std::string tier;
+  std::string path;   // relative to the data directory
+  std::string state;  // "active", "corrupt" (still queried; searches warn), "missing"
+};
+
 struct EngineStats {
   uint64_t memtable_bytes = 0;
   uint64_t segments = 0;
@@ -112,6 +125,12 @@ class Engine {
   virtual void ReportCorruption(uint64_t segment_id, const Status& status) = 0;
 
   virtual EngineStats stats() const = 0;
+
+  // Every segment the catalog holds, in every state, by id. Engines without a catalog answer
+  // FailedPrecondition.
+  virtual Result<std::vector<SegmentStatus>> ListSegments() const {
+    return Status::FailedPrecondition("this engine keeps no segment catalog");
+  }
 
   // Stops background work, syncs the WAL. Further Appends return Unavailable.
   virtual Status Close() = 0;

@@ -912,6 +912,27 @@ void StorageEngine::ReportCorruption(uint64_t segment_id, const Status& status) 
   if (!s.ok()) spdlog::error("cannot mark segment {} corrupt: {}", segment_id, s.ToString());
 }
 
+Result<std::vector<SegmentStatus>> StorageEngine::ListSegments() const {
+  ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, catalog_->List());
+  std::vector<SegmentStatus> out;
+  out.reserve(rows.size());
+  for (catalog::SegmentRow& row : rows) {
+    SegmentStatus s;
+    s.id = row.id;
+    s.tenant = std::move(row.tenant);
+    s.partition = row.partition;
+    s.rows = row.rows;
+    s.bytes = row.bytes;
+    s.min_ts = row.min_ts;
+    s.max_ts = row.max_ts;
+    s.tier = std::move(row.tier);
+    s.path = std::move(row.path);
+    s.state = std::move(row.state);
+    out.push_back(std::move(s));
+  }
+  return out;
+}
+
 EngineStats StorageEngine::stats() const {
   EngineStats s;
   {

@@ -84,6 +84,7 @@ class StorageEngine final : public Engine {
   std::shared_ptr<const Snapshot> GetSnapshot(std::string_view tenant) const override;
   void ReportCorruption(uint64_t segment_id, const Status& status) override;
   EngineStats stats() const override;
+  Result<std::vector<SegmentStatus>> ListSegments() const override;
   Status Close() override;
 
   // Test hook: the catalog, e.g. to model a crash before a catalog commit.

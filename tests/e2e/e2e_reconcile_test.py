@@ -1,8 +1,10 @@
 """Issue 11, defects 1 and 3, with the real `sawmill server` over HTTP: the data directory opened
 under every spelling, through a symlink, moved and restored as a copy keeps every acknowledged
 line; a segment file with a bad magic (at start-up) or cut short (while running) is logged,
-counted on /metrics, marked corrupt in the catalog, kept on disk, and searches warn."""
+counted on /metrics, marked corrupt in the catalog (seen through GET /api/v1/admin/segments,
+`sawmill admin segments`, and the catalog file itself), kept on disk, and searches warn."""
 
+import json
 import os
 import shutil
 import sqlite3
@@ -10,7 +12,7 @@ import subprocess
 import sys
 import tempfile
 
-from e2e_lib import Server, check, metric_value
+from e2e_lib import Server, check, metric_value, request
 
 BATCHES, PER_BATCH = 6, 500
 TOTAL = BATCHES * PER_BATCH
@@ -127,6 +129,19 @@ def run(binary, base):
               "no warning names segment %d: %r" % (victim_id, answer["warnings"]))
         got = count_all(s)
         check(got == TOTAL - victim_rows, "lines readable: %d, want %d" % (got, TOTAL - victim_rows))
+        # The catalog state, through the admin API and CLI while the server runs.
+        status, _, body = request(s.url + "/api/v1/admin/segments?state=corrupt")
+        listed = json.loads(body)
+        check(status == 200 and [x["id"] for x in listed["segments"]] == [victim_id]
+              and listed["counts"]["corrupt"] == 1 and listed["counts"]["active"] == len(rows) - 1,
+              "GET /api/v1/admin/segments?state=corrupt: %d %r" % (status, listed))
+        status, _, body = request(s.url + "/api/v1/admin/segments?state=broken")
+        check(status == 400 and b"expected active, corrupt or missing" in body,
+              "a bad state filter: %d %r" % (status, body))
+        cli = subprocess.run([binary, "admin", "segments", "--state", "corrupt", "--server", s.url],
+                             capture_output=True, text=True, timeout=60)
+        check(cli.returncode == 0 and victim_path in cli.stdout and "corrupt 1" in cli.stdout,
+              "sawmill admin segments: %d %s %s" % (cli.returncode, cli.stdout, cli.stderr))
         check(s.stop() == 0, "clean stop")
     check(os.path.getsize(victim) == size, "the damaged file was changed or deleted")
     states = {r[0]: r[2] for r in catalog_rows(restored)}
