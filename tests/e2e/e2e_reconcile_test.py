@@ -1,6 +1,7 @@
 """Issue 11, defects 1 and 3, with the real `sawmill server` over HTTP: the data directory opened
 under every spelling, through a symlink, moved and restored as a copy keeps every acknowledged
-line; a segment file with a bad magic (at start-up) or cut short (while running) is logged,
+line, and so does a copy with a deleted catalog row, flipped bytes in a path and a tenant, and
+a duplicated segment file; a segment file with a bad magic (at start-up) or cut short (while running) is logged,
 counted on /metrics, marked corrupt in the catalog (seen through GET /api/v1/admin/segments,
 `sawmill admin segments`, and the catalog file itself), kept on disk, and searches warn."""
 
@@ -104,6 +105,46 @@ def run(binary, base):
             check(s.stop() == 0, "clean stop")
         check(segment_files(target) == files, "%s: segment files changed" % target)
         print("ok: %s: %d lines" % (os.path.relpath(target, base), got))
+
+    # 3b. A damaged catalog and a duplicated file, in a copy: one row deleted, a byte flipped in
+    # another row's path and in a third row's tenant, a segment file copied under a new id.
+    damaged = os.path.join(base, "damaged")
+    subprocess.run(["cp", "-a", moved, damaged], check=True)
+    rows = catalog_rows(damaged)
+    db = sqlite3.connect(os.path.join(damaged, "catalog.db"))
+    db.execute("DELETE FROM segments WHERE id = ?", (rows[0][0],))
+    path = rows[1][1]
+    flipped = path[:9] + chr(ord(path[9]) ^ 1) + path[10:]
+    db.execute("UPDATE segments SET path = ? WHERE id = ?", (flipped, rows[1][0]))
+    db.execute("UPDATE segments SET tenant = 'defaulu' WHERE id = ?", (rows[2][0],))
+    db.commit()
+    db.close()
+    copy_from = os.path.join(damaged, rows[3][1])
+    shutil.copy2(copy_from, os.path.join(os.path.dirname(copy_from), "9000.seg"))
+    s = Server(binary, data_dir=damaged)
+    with s:
+        got = count_all(s)
+        check(got == TOTAL, "damaged catalog: %d lines, want %d" % (got, TOTAL))
+        for b, i in [(0, 0), (2, 17), (5, PER_BATCH - 1)]:
+            status, answer = s.search('"batch %d line %d"' % (b, i))
+            hits = [h["message"] for h in answer.get("hits", [])]
+            check(status == 200 and hits == ["batch %d line %d" % (b, i)],
+                  "search for batch %d line %d: %d %r" % (b, i, status, hits))
+        log = full_log(s)
+        for finding in ["registered from its own identity", "rewritten from the file",
+                        "deleted as superseded"]:
+            check(finding in log, "no '%s' in the log:\n%s" % (finding, log))
+        m = s.metrics()
+        check(metric_value(m, "sawmill_catalog_reconcile_total", kind="orphan_registered") == 1
+              and metric_value(m, "sawmill_catalog_reconcile_total", kind="row_repaired") == 2
+              and metric_value(m, "sawmill_catalog_reconcile_total", kind="orphan_deleted") == 1,
+              "sawmill_catalog_reconcile_total: %s" % [l for l in m.splitlines()
+                                                      if "reconcile" in l])
+        check(s.stop() == 0, "clean stop")
+    check(not os.path.exists(os.path.join(os.path.dirname(copy_from), "9000.seg")),
+          "the duplicate is still there")
+    check(all(os.path.exists(os.path.join(damaged, r[1])) for r in rows), "a segment file is gone")
+    print("ok: deleted row, flipped path and tenant bytes, duplicated file: %d lines" % got)
 
     # 4. Defect 3 at start-up: a segment file whose magic is damaged.
     rows = catalog_rows(restored)
