@@ -213,6 +213,8 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
     return it->second;
   };
 
+  std::set<uint64_t> row_ids;
+  for (const SegmentRow& row : rows) row_ids.insert(row.id);
   for (const SegmentRow& row : rows) {
     taken_ids.insert(row.id);
     const std::string stored = ResolveSegmentPath(data_dir, row.path);
@@ -290,6 +292,36 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
       if (!Diff(row, fixed).empty()) repairs.push_back(fixed);
       live[{fixed.tenant, fixed.partition}].push_back(
           Live{fixed.id, fixed.min_seq, fixed.max_seq, bad->full, false});
+      continue;
+    }
+    // A row whose id is damaged: a verified file without a row of its own holds exactly the
+    // segment the row describes (tenant, partition, seq range, rows). The row takes its id.
+    FoundFile* same = nullptr;
+    for (FoundFile& f : files) {
+      if (f.verified && !f.claimed && !f.temporary && !row_ids.count(f.row.id) &&
+          f.row.tenant == row.tenant && f.row.partition == row.partition &&
+          f.row.min_seq == row.min_seq && f.row.max_seq == row.max_seq && f.row.rows == row.rows) {
+        same = &f;
+        break;
+      }
+    }
+    if (same != nullptr) {
+      same->claimed = true;
+      SegmentRow truth = same->row;
+      truth.path = same->rel;
+      truth.tier = same->tier;
+      truth.created_ns = row.created_ns;
+      truth.state = std::string(row.state == kStateCorrupt ? kStateCorrupt : kStateActive);
+      RETURN_IF_ERROR(catalog->Replace({row.id}, {truth}));
+      row_ids.insert(truth.id);
+      taken_ids.insert(truth.id);
+      ++report.rows_repaired;
+      note("row_repaired", "segment " + std::to_string(row.id) + ": the catalog row carried a " +
+                               "damaged id; its file " + same->full + " is segment " +
+                               std::to_string(truth.id) + " with the same tenant, partition, " +
+                               "seq range and rows; the row now says " + std::to_string(truth.id));
+      live[{truth.tenant, truth.partition}].push_back(
+          Live{truth.id, truth.min_seq, truth.max_seq, same->full, truth.state == kStateActive});
       continue;
     }
     if (row.state == kStateMissing) continue;

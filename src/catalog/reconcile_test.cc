@@ -171,6 +171,23 @@ TEST_F(ReconcileTest, DamagedRowIsRewrittenFromItsFile) {
   EXPECT_EQ(now.state, kStateActive);
 }
 
+TEST_F(ReconcileTest, RowWithADamagedIdTakesTheIdOfItsFile) {
+  AddFile(1, 1, 10, true);
+  SegmentRow r = AddFile(2, 11, 20, false);
+  SegmentRow damaged = r;
+  damaged.id = 258;
+  ASSERT_TRUE(catalog_->Insert(damaged).ok());
+  auto report = Run();
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->rows_missing_file, 0u);
+  EXPECT_EQ(report->orphans_registered, 0u);
+  EXPECT_EQ(report->rows_repaired, 1u);
+  EXPECT_FALSE(catalog_->Get(258)->has_value());
+  ASSERT_TRUE(catalog_->Get(2)->has_value());
+  EXPECT_EQ((*catalog_->Get(2))->state, kStateActive);
+  EXPECT_EQ(catalog_->List()->size(), 2u);
+}
+
 TEST_F(ReconcileTest, RowWhoseFileDoesNotVerifyIsMarkedCorruptAndKept) {
   SegmentRow r = AddFile(1, 1, 10, true);
   files_.erase(Full(r.path));  // the reader now says "bad magic"
