@@ -44,6 +44,9 @@ expect 1 "CORRUPT" segment verify "$dir/bad.seg"
 head -c 1000 "$dir/good.seg" > "$dir/torn.seg"
 expect 1 "offset" segment verify "$dir/torn.seg"
 expect 1 "DataLoss" segment dump "$dir/torn.seg"
+# The footer is gone but the header still says which segment the file is.
+expect 1 "its header identity" segment dump "$dir/torn.seg"
+expect 0 "identity in header and footer agree" segment dump "$dir/good.seg"
 expect 1 "NotFound" segment verify "$dir/absent.seg"
 expect 2 "required" segment verify
 exit $fail

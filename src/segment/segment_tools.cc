@@ -138,14 +138,28 @@ Status VerifySegment(Env* env, const std::string& path, VerifyReport* report) {
 }
 
 Status DumpSegment(Env* env, const std::string& path, size_t rows, std::string* out) {
-  ASSIGN_OR_RETURN(auto reader, SegmentFileReader::OpenFile(env, path));
+  auto opened = SegmentFileReader::OpenFile(env, path);
+  if (!opened.ok()) {
+    // A file that does not open may still say which segment it is (format 2 header).
+    auto id = ReadSegmentIdentity(env, path);
+    if (id.ok()) {
+      *out += "segment " + path + " (does not open; its header identity:)\n";
+      *out +=
+          Fmt("  id %" PRIu64 ", tenant %s, partition %u, %" PRIu64 " rows, seq [%" PRIu64
+              ", %" PRIu64 "]\n",
+              id->id, Quote(id->tenant).c_str(), id->partition, id->rows, id->min_seq, id->max_seq);
+    }
+    return opened.status();
+  }
+  const auto& reader = *opened;
   const Footer& f = reader->footer();
   const SegmentInfo& i = f.info;
   *out += "segment " + path + "\n";
-  *out += Fmt(
-      "  format version %u, %" PRIu64 " bytes on disk, %" PRIu64 " raw bytes (%.2fx)\n", f.version,
-      i.file_bytes, i.raw_bytes,
-      i.file_bytes ? static_cast<double>(i.raw_bytes) / static_cast<double>(i.file_bytes) : 0.0);
+  *out +=
+      Fmt("  format version %u, %" PRIu64 " bytes on disk, %" PRIu64 " raw bytes (%.2fx)%s\n",
+          f.version, i.file_bytes, i.raw_bytes,
+          i.file_bytes ? static_cast<double>(i.raw_bytes) / static_cast<double>(i.file_bytes) : 0.0,
+          f.version >= 2 ? ", identity in header and footer agree" : ", no header identity");
   *out +=
       Fmt("  id %" PRIu64 ", tenant %s, partition %u, %" PRIu64 " rows in %zu blocks of <= %u\n",
           i.id, Quote(i.tenant).c_str(), i.partition, i.rows, f.blocks.size(), f.block_rows);
