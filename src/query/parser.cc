@@ -2,6 +2,7 @@
 
 #include <re2/re2.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <utility>
@@ -92,17 +93,36 @@ class Parser {
     return t.kind == TokenKind::kWord && t.text == kw;
   }
 
+  // Every node of the filter is made here, so that the size of the tree (and the evaluator's
+  // work per row, which follows it) is bounded by kMaxNodes.
+  std::shared_ptr<Node> NewNode(size_t offset) {
+    if (++nodes_ > kMaxNodes) {
+      throw SyntaxError{"the filter has more than " + std::to_string(kMaxNodes) +
+                            " terms and operators; use fewer terms (a field prefix like "
+                            "service=pay* or a regular expression can replace a long OR list)",
+                        offset};
+    }
+    auto n = std::make_shared<Node>();
+    n->offset = offset;
+    return n;
+  }
+
   NodePtr MakeGroup(NodeKind kind, std::vector<NodePtr> children, size_t offset) {
     if (children.size() == 1) return children[0];
-    auto n = std::make_shared<Node>();
+    auto n = NewNode(offset);
     n->kind = kind;
-    n->offset = offset;
     for (auto& c : children) {
       if (c->kind == kind) {
         n->children.insert(n->children.end(), c->children.begin(), c->children.end());
       } else {
         n->children.push_back(std::move(c));
       }
+    }
+    if (kind == NodeKind::kOr && n->children.size() > kMaxOrBranches) {
+      throw SyntaxError{"more than " + std::to_string(kMaxOrBranches) +
+                            " alternatives in one OR; use fewer (a field prefix like "
+                            "service=pay* or a regular expression can replace a long OR list)",
+                        n->children[kMaxOrBranches]->offset};
     }
     return n;
   }
@@ -168,11 +188,10 @@ class Parser {
     return ParsePrimary();
   }
 
-  static NodePtr Not(NodePtr child, size_t offset) {
+  NodePtr Not(NodePtr child, size_t offset) {
     if (child->kind == NodeKind::kNot) return child->children[0];
-    auto n = std::make_shared<Node>();
+    auto n = NewNode(offset);
     n->kind = NodeKind::kNot;
-    n->offset = offset;
     n->children.push_back(std::move(child));
     return n;
   }
@@ -228,8 +247,7 @@ class Parser {
   }
 
   NodePtr TextNode(const Token& t, bool quoted) {
-    auto n = std::make_shared<Node>();
-    n->offset = t.offset;
+    auto n = NewNode(t.offset);
     std::string_view text = t.text;
     if (!quoted && text == "*") {
       n->kind = NodeKind::kAll;
@@ -262,9 +280,8 @@ class Parser {
       throw SyntaxError{"expected a value after " + std::string(TokenKindName(op.kind)), op.end};
     }
     bool quoted = v.kind == TokenKind::kString;
-    auto n = std::make_shared<Node>();
+    auto n = NewNode(name.offset);
     n->kind = NodeKind::kField;
-    n->offset = name.offset;
     n->field_name = name.text;
     n->field = FieldIdOf(name.text);
     n->value = v.text;
@@ -304,19 +321,10 @@ class Parser {
           n->number = ParseNumber(v.text);
         }
         break;
-      case TokenKind::kTilde: {
+      case TokenKind::kTilde:
         n->op = FieldOp::kRegex;
-        RE2::Options options;
-        options.set_log_errors(false);
-        options.set_max_mem(8 << 20);
-        auto re = std::make_shared<RE2>(v.text, options);
-        if (!re->ok()) {
-          throw SyntaxError{"invalid regular expression " + Quote(v.text) + ": " + re->error(),
-                            v.offset};
-        }
-        n->regex = std::move(re);
+        n->regex = CompileRegex(v);
         break;
-      }
       case TokenKind::kColon:
         n->op = FieldOp::kGlob;
         // The wildcard matcher is O(text x pattern) at worst: keep the pattern short.
@@ -330,6 +338,82 @@ class Parser {
     }
     if (negate) return Not(n, name.offset);
     return n;
+  }
+
+  // Compiles the value of a '~' filter within the regular-expression limits: the number of
+  // alternatives, RE2's memory budget and the program size of this regex and of all of the
+  // query's. The program size bounds the matcher's work per byte of text when RE2 has to fall
+  // back from its DFA to the NFA (as nested quantifiers over long lines make it do).
+  std::shared_ptr<const RE2> CompileRegex(const Token& v) {
+    size_t alternatives = CountAlternatives(v.text);
+    if (alternatives > kMaxRegexAlternatives) {
+      throw SyntaxError{"the regular expression " + QuoteShort(v.text) + " has " +
+                            std::to_string(alternatives) + " alternatives ('|'); at most " +
+                            std::to_string(kMaxRegexAlternatives) + " are allowed",
+                        v.offset};
+    }
+    RE2::Options options;
+    options.set_log_errors(false);
+    options.set_max_mem(kRegexMaxMem);
+    auto re = std::make_shared<RE2>(v.text, options);
+    if (re->error_code() == RE2::ErrorPatternTooLarge) {
+      throw SyntaxError{"the regular expression " + QuoteShort(v.text) +
+                            " is too large: it does not fit the " +
+                            std::to_string(kRegexMaxMem >> 20) +
+                            " MiB memory limit of a compiled regular expression",
+                        v.offset};
+    }
+    if (!re->ok()) {
+      throw SyntaxError{"invalid regular expression " + QuoteShort(v.text) + ": " + re->error(),
+                        v.offset};
+    }
+    size_t program = static_cast<size_t>(std::max(0, re->ProgramSize()));
+    if (program > kMaxRegexProgram) {
+      throw SyntaxError{"the regular expression " + QuoteShort(v.text) + " compiles to " +
+                            std::to_string(program) + " instructions; at most " +
+                            std::to_string(kMaxRegexProgram) +
+                            " are allowed (fewer alternatives or smaller repetition counts)",
+                        v.offset};
+    }
+    regex_program_ += program;
+    if (regex_program_ > kMaxQueryRegexProgram) {
+      throw SyntaxError{"the query's regular expressions compile to " +
+                            std::to_string(regex_program_) + " instructions together; at most " +
+                            std::to_string(kMaxQueryRegexProgram) + " are allowed",
+                        v.offset};
+    }
+    return re;
+  }
+
+  // The alternatives of a regular expression: one plus each '|' that is neither escaped nor
+  // inside a character class.
+  static size_t CountAlternatives(std::string_view re) {
+    size_t bars = 0;
+    bool in_class = false;
+    for (size_t i = 0; i < re.size(); ++i) {
+      char c = re[i];
+      if (c == '\\') {
+        ++i;
+      } else if (in_class) {
+        if (c == ']') in_class = false;
+      } else if (c == '[') {
+        in_class = true;
+        // A ']' right after '[' or '[^' is a member, not the end of the class.
+        if (i + 1 < re.size() && re[i + 1] == '^') ++i;
+        if (i + 1 < re.size() && re[i + 1] == ']') ++i;
+      } else if (c == '|') {
+        ++bars;
+      }
+    }
+    return bars + 1;
+  }
+
+  // An error message quotes at most this much of a value: a 32 KiB regex is not echoed whole.
+  static std::string QuoteShort(std::string_view text) {
+    constexpr size_t kMaxQuoted = 60;
+    if (text.size() <= kMaxQuoted) return Quote(text);
+    return Quote(std::string(text.substr(0, kMaxQuoted)) + "...") + " (" +
+           std::to_string(text.size()) + " bytes)";
   }
 
   Level LevelValue(const Token& v) {
@@ -490,11 +574,19 @@ class Parser {
 
   static constexpr int kMaxDepth = 100;
   static constexpr size_t kMaxGlobBytes = 256;
-  static constexpr size_t kMaxQueryBytes = 64 * 1024;
+  static constexpr size_t kMaxQueryBytes = kMaxQueryTextBytes;
+  static constexpr size_t kMaxNodes = kMaxFilterNodes;
+  static constexpr size_t kMaxOrBranches = kMaxOrAlternatives;
+  static constexpr size_t kMaxRegexAlternatives = kMaxRegexAlternativesPerRegex;
+  static constexpr size_t kMaxRegexProgram = kMaxRegexProgramPerRegex;
+  static constexpr size_t kMaxQueryRegexProgram = kMaxRegexProgramPerQuery;
+  static constexpr int64_t kRegexMaxMem = kRegexMaxMemBytes;
 
   std::string_view text_;
   Lexer lexer_;
   int depth_ = 0;
+  size_t nodes_ = 0;          // filter nodes made so far
+  size_t regex_program_ = 0;  // RE2 instructions of the regexes compiled so far
 };
 
 void FillPosition(std::string_view text, size_t offset, ParseError* error) {

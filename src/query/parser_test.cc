@@ -111,10 +111,80 @@ TEST(Parser, DeepNestingAndHugeQueriesAreRejectedNotCrashing) {
             "a wildcard pattern may be at most 256 bytes long; use ~ with a regular expression "
             "instead at 1:9");
   std::string huge(70000, 'a');
-  EXPECT_EQ(ErrorOf(huge), "the query is 70000 bytes long; at most 65536 are allowed at 1:1");
+  EXPECT_EQ(ErrorOf(huge), "the query is 70000 bytes long; at most 32768 are allowed at 1:1");
   std::string wide;
-  for (int i = 0; i < 2000; ++i) wide += "(a OR b) ";
+  for (int i = 0; i < 600; ++i) wide += "(a OR b) ";
   EXPECT_EQ(Canon(wide).substr(0, 20), "(a OR b) AND (a OR b");
+}
+
+// The filter's size bounds the evaluator's work per row: too many terms is a clear error at the
+// term that crossed the limit, not a query that runs for minutes.
+TEST(Parser, TooManyTermsOrAlternativesAreRefusedWithThePosition) {
+  std::string ors = "w0";
+  for (int i = 1; i < 1001; ++i) ors += " OR w" + std::to_string(i);
+  size_t at = ors.find("w1000");
+  EXPECT_EQ(ErrorOf(ors),
+            "more than 1000 alternatives in one OR; use fewer (a field prefix like "
+            "service=pay* or a regular expression can replace a long OR list) at 1:" +
+                std::to_string(at + 1));
+  EXPECT_EQ(ErrorOf("(" + ors.substr(0, at - 4) + ") OR w1000 OR x").substr(0, 35),
+            "more than 1000 alternatives in one ")
+      << "nested ORs are flattened before they are counted";
+  ors.resize(at - 4);  // exactly 1000 alternatives
+  EXPECT_EQ(Canon(ors).substr(0, 12), "w0 OR w1 OR ");
+  std::string terms;
+  for (int i = 0; i < 700; ++i) terms += "(a" + std::to_string(i) + " OR b) ";
+  std::string error = ErrorOf(terms);
+  EXPECT_EQ(error.substr(0, 55), "the filter has more than 2000 terms and operators; use ");
+  // The 2001st node is the 667th group's OR (a, b, OR per group: 3 * 667 = 2001).
+  EXPECT_NE(error.find(" at 1:" + std::to_string(terms.find("(a666 ") + 2)), std::string::npos)
+      << error;
+}
+
+// Like the regex of the incident: 3,000 alternatives with nested quantifiers, 30 KB. RE2 runs it
+// in linear time but with a huge program per byte; it is refused before it runs.
+TEST(Parser, PathologicalRegexesAreRefusedWithTheLimitAndPosition) {
+  std::string alts;
+  for (int i = 0; i < 3000; ++i) alts += (i ? "|" : "") + ("(b" + std::to_string(i) + "+c)+");
+  std::string error = ErrorOf("service=api message~\"" + alts + "\"");
+  EXPECT_EQ(error,
+            "the regular expression '(b0+c)+|(b1+c)+|(b2+c)+|(b3+c)+|(b4+c)+|(b5+c)+|(b6+c)+|"
+            "(b7+...' (" +
+                std::to_string(alts.size()) +
+                " bytes) has 3000 alternatives ('|'); at most 1000 are allowed at 1:21");
+  // Fewer alternatives, each compiling to a big program.
+  std::string big;
+  for (int i = 0; i < 400; ++i) big += (i ? "|" : "") + ("(a" + std::to_string(i) + "(b+c*)+)+d");
+  error = ErrorOf("message~\"" + big + "\"");
+  EXPECT_NE(error.find("compiles to 6"), std::string::npos) << error;
+  EXPECT_NE(error.find("instructions; at most 5000 are allowed"), std::string::npos) << error;
+  EXPECT_EQ(error.substr(error.size() - 7), " at 1:9");
+  // Large repetitions are what RE2's memory limit is for.
+  error = ErrorOf("message~\"((((a{100}){100}){100}){100})\"");
+  EXPECT_EQ(error.substr(0, 36), "invalid regular expression '((((a{10") << error;
+  EXPECT_EQ(ErrorOf("message~\"\\\\pL{1000}\""),
+            "the regular expression '\\pL{1000}' is too large: it does not fit the 8 MiB memory "
+            "limit of a compiled regular expression at 1:9");
+  // Two regexes that each fit but not together.
+  std::string half;
+  for (int i = 0; i < 250; ++i) half += (i ? "|" : "") + ("(a" + std::to_string(i) + "(b+c*)+)+d");
+  std::string pair =
+      "message~\"" + half + "\" OR message~\"x" + half + "\" OR host~\"" + half + "\"";
+  error = ErrorOf(pair);
+  EXPECT_NE(error.find("the query's regular expressions compile to"), std::string::npos) << error;
+  EXPECT_NE(error.find("at most 10000 are allowed at 1:" + std::to_string(pair.find("host~") + 6)),
+            std::string::npos)
+      << error;
+  // Real-world regexes are far inside the limits; '|' inside a class or escaped is no
+  // alternative.
+  EXPECT_EQ(Canon("message~\"(?i)(error|fail(ed|ure)?|timeout|refused)\""),
+            "message~\"(?i)(error|fail(ed|ure)?|timeout|refused)\"");
+  std::string classes = "message~\"";
+  for (int i = 0; i < 1200; ++i) classes += "[|]";
+  classes += "\"";
+  Query q;
+  ParseError pe;
+  EXPECT_TRUE(Parse(classes, &q, &pe)) << pe.message;
 }
 
 TEST(Parser, PrettyEchoesTheQueryWithACaret) {
