@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 
 #include "query/evaluator.h"
@@ -44,8 +45,6 @@ void MoveColumns(Record&& src, uint32_t mask, Record* dst) {
   if (mask & segment::kColFlags) dst->flags = src.flags;
 }
 
-enum class StopReason { kNone, kBytes, kTime };
-
 struct Task {
   const storage::SegmentHandle* segment = nullptr;  // or a memtable chunk:
   const std::vector<Record>* chunk = nullptr;
@@ -58,7 +57,17 @@ struct WorkerState {
   std::vector<std::string> warnings;
   std::vector<std::string> plan;
   bool partial = false;
+  // Work since the last CheckLimits() inside a chunk or block (see kCheckEveryRows).
+  uint32_t rows_unchecked = 0;
+  uint64_t bytes_unchecked = 0;
 };
+
+// The bytes of text a filter may look at in "r": the message and the dynamic fields.
+uint64_t TextBytes(const Record& r) {
+  uint64_t bytes = r.message.size();
+  for (const auto& [name, value] : r.fields) bytes += name.size() + value.size();
+  return bytes;
+}
 
 class Job {
  public:
@@ -201,7 +210,9 @@ class Job {
   bool CheckLimits(WorkerState* ws) {
     StopReason reason = stop_.load();
     if (reason == StopReason::kNone) {
-      if (bytes_read_.load() >= options_.max_bytes_scanned) {
+      if (options_.cancelled != nullptr && options_.cancelled->load(std::memory_order_relaxed)) {
+        reason = StopReason::kCancelled;
+      } else if (bytes_read_.load() >= options_.max_bytes_scanned) {
         reason = StopReason::kBytes;
       } else if (clock_->MonotonicNanos() > options_.deadline_mono_ns) {
         reason = StopReason::kTime;
@@ -213,6 +224,18 @@ class Job {
     }
     if (reason != StopReason::kNone) ws->partial = true;
     return reason == StopReason::kNone;
+  }
+
+  // Called after each row evaluated inside a chunk or block: checks the limits every
+  // kCheckEveryRows rows or kCheckEveryBytes bytes of text. False: stop scanning.
+  bool CheckLimitsAfterRow(const Record& r, WorkerState* ws) {
+    ws->bytes_unchecked += TextBytes(r);
+    if (++ws->rows_unchecked < kCheckEveryRows && ws->bytes_unchecked < kCheckEveryBytes) {
+      return true;
+    }
+    ws->rows_unchecked = 0;
+    ws->bytes_unchecked = 0;
+    return CheckLimits(ws);
   }
 
   // Current top-K threshold: a record whose key is below it cannot be a hit.
@@ -250,13 +273,16 @@ class Job {
     for (const Record& r : chunk) {
       ++ws->stats.memtable_rows_scanned;
       ++ws->stats.rows_scanned;
-      if (!InRange(r, options_) || !Evaluate(*query_->filter, r)) continue;
-      ++ws->stats.rows_matched;
-      if (ws->agg) {
-        ws->agg->Add(r);
-      } else if (limit_ > 0 && Admissible(KeyOf(r, options_.time_field_ts))) {
-        matched.push_back(r);
+      bool hit = InRange(r, options_) && Evaluate(*query_->filter, r);
+      if (hit) {
+        ++ws->stats.rows_matched;
+        if (ws->agg) {
+          ws->agg->Add(r);
+        } else if (limit_ > 0 && Admissible(KeyOf(r, options_.time_field_ts))) {
+          matched.push_back(r);
+        }
       }
+      if (!CheckLimitsAfterRow(r, ws)) break;
     }
     Offer(&matched);
   }
@@ -349,13 +375,18 @@ class Job {
         if (rows && !rows->contains(bi.first_row + i)) continue;
         ++ws->stats.rows_scanned;
         const Record& r = block_rows[i];
-        if (!InRange(r, options_) || !Evaluate(*query_->filter, r)) continue;
-        ++ws->stats.rows_matched;
-        if (ws->agg) {
-          ws->agg->Add(r);
-        } else if (limit_ > 0 && Admissible(KeyOf(r, options_.time_field_ts))) {
-          hit_index.push_back(i);
+        bool hit = InRange(r, options_) && Evaluate(*query_->filter, r);
+        if (hit) {
+          ++ws->stats.rows_matched;
+          if (ws->agg) {
+            ws->agg->Add(r);
+          } else if (limit_ > 0 && Admissible(KeyOf(r, options_.time_field_ts))) {
+            hit_index.push_back(i);
+          }
         }
+        // The hits found so far in this block are still kept (they are real hits); the next
+        // CheckLimits() before a block stops the segment.
+        if (!CheckLimitsAfterRow(r, ws)) break;
       }
       if (hit_index.empty()) continue;
       if (rest_mask != 0) {
@@ -411,9 +442,16 @@ class Job {
     } else if (reason == StopReason::kTime) {
       out.partial = true;
       out.warnings.push_back(
-          "stopped at the per-query time limit: the answer is partial; narrow the time range "
-          "or add filters on service, host, level or trace_id");
+          "query stopped at the " +
+          (options_.time_limit_ns > 0 ? FormatLimit(options_.time_limit_ns) + " " : "") +
+          "time limit (query_timeout): the answer is partial; narrow the time range or the "
+          "query (add filters on service, host, level or trace_id)");
+    } else if (reason == StopReason::kCancelled) {
+      out.partial = true;
+      out.warnings.push_back(
+          "query cancelled because the client closed the connection: the answer is partial");
     }
+    out.stopped = reason;
     if (aggregates_) {
       out.is_pipe = true;
       if (!agg_) agg_ = std::make_unique<Aggregator>(query_.get(), options_.time_field_ts);
@@ -489,6 +527,16 @@ class Job {
 };
 
 }  // namespace
+
+std::string FormatLimit(int64_t ns) {
+  if (ns % kNanosPerSecond == 0) return std::to_string(ns / kNanosPerSecond) + " s";
+  if (ns >= kNanosPerSecond) {
+    char text[32];
+    std::snprintf(text, sizeof(text), "%.1f s", static_cast<double>(ns) / 1e9);
+    return text;
+  }
+  return std::to_string(ns / kNanosPerMilli) + " ms";
+}
 
 ExecResult Execute(std::shared_ptr<const storage::Snapshot> snapshot,
                    std::shared_ptr<const Query> query, const ExecOptions& options) {

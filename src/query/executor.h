@@ -2,6 +2,7 @@
 // scanned in parallel on a shared worker pool, merged newest first with early termination.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +17,14 @@
 
 namespace sawmill::query {
 
+// Why a query stopped before it looked at everything it should have.
+enum class StopReason {
+  kNone,
+  kBytes,      // max_bytes_scanned
+  kTime,       // deadline_mono_ns
+  kCancelled,  // *cancelled became true (the client went away)
+};
+
 struct ExecOptions {
   TimeRange range;
   bool all_time = false;
@@ -25,9 +34,13 @@ struct ExecOptions {
   uint32_t partitions = 0;  // > 0: prune by partition when service and host are fixed
   uint64_t max_bytes_scanned = UINT64_MAX;
   int64_t deadline_mono_ns = INT64_MAX;  // on clock->MonotonicNanos()
-  Clock* clock = nullptr;                // nullptr: Clock::Real()
-  WorkerPool* pool = nullptr;            // nullptr: everything on the calling thread
-  storage::Engine* engine = nullptr;     // told about corrupt blocks; may be null
+  int64_t time_limit_ns = 0;  // the limit the deadline came from, named in the warning; 0: none
+  // Read while the query runs; true stops it like the deadline does. May be null; else it must
+  // outlive Execute().
+  const std::atomic<bool>* cancelled = nullptr;
+  Clock* clock = nullptr;             // nullptr: Clock::Real()
+  WorkerPool* pool = nullptr;         // nullptr: everything on the calling thread
+  storage::Engine* engine = nullptr;  // told about corrupt blocks; may be null
 };
 
 struct ExecResult {
@@ -36,9 +49,19 @@ struct ExecResult {
   bool is_pipe = false;
   QueryStats stats;
   bool partial = false;
+  StopReason stopped = StopReason::kNone;
   std::vector<std::string> warnings;
   std::string plan;
 };
+
+// Limits are checked before each memtable chunk, segment and block, and inside them after at
+// most this many rows or this many bytes of text evaluated, whichever comes first: a query
+// stops within one row's evaluation of its deadline or of a cancellation.
+inline constexpr uint32_t kCheckEveryRows = 256;
+inline constexpr uint64_t kCheckEveryBytes = 256 * 1024;
+
+// "60 s", "1.5 s", "250 ms": a time limit as a warning names it.
+std::string FormatLimit(int64_t ns);
 
 // Thread-safe; "snapshot" and "query" are only read.
 ExecResult Execute(std::shared_ptr<const storage::Snapshot> snapshot,

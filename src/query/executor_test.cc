@@ -2,6 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <chrono>
+#include <random>
+
 #include "query/fake_segment_test_util.h"
 #include "query/parser.h"
 #include "query/random_query_test_util.h"
@@ -107,6 +111,165 @@ TEST_F(ExecutorDifferential, EmptyBucketsArePresent) {
   EXPECT_EQ(r.rows[2],
             (Row{{"bucket", std::string("2026-11-30T10:00:00Z")}, {"count", int64_t{10}}}));
   (void)kDatasetNow;
+}
+
+// Monotonic time moves by "step" on every read, so every limit check costs "step": a deadline of
+// N steps is reached after N checks, however fast the machine. Optionally sets "*cancel" at
+// the "cancel_at"-th read instead, like a client that hangs up mid-scan.
+class CountingClock final : public Clock {
+ public:
+  explicit CountingClock(int64_t step, std::atomic<bool>* cancel = nullptr, int cancel_at = 0)
+      : step_(step), cancel_(cancel), cancel_at_(cancel_at) {}
+  int64_t NowNanos() const override { return kDatasetNow; }
+  int64_t MonotonicNanos() const override {
+    int n = ++reads_;
+    if (cancel_ != nullptr && n >= cancel_at_) cancel_->store(true);
+    return n * step_;
+  }
+  int reads() const { return reads_.load(); }
+
+ private:
+  int64_t step_;
+  std::atomic<bool>* cancel_;
+  int cancel_at_;
+  mutable std::atomic<int> reads_{0};
+};
+
+// "rows" records of "bytes" bytes of random text each (letters that never spell a word the
+// tests search for).
+std::vector<Record> LongLines(size_t rows, size_t bytes) {
+  std::mt19937 rng(7);
+  const char alphabet[] = "abc0123456789abc";
+  std::vector<Record> out(rows);
+  for (size_t i = 0; i < rows; ++i) {
+    Record& r = out[i];
+    r.seq = i + 1;
+    r.tenant = "default";
+    r.ts = r.ingest_ts = kDatasetStart + static_cast<int64_t>(i) * kNanosPerSecond;
+    r.service = "api";
+    r.host = "web-1";
+    r.level = Level::kInfo;
+    r.message.resize(bytes);
+    for (char& c : r.message) c = alphabet[rng() % 16];
+  }
+  return out;
+}
+
+ExecOptions AllTime(Clock* clock) {
+  ExecOptions o;
+  o.range = {INT64_MIN, INT64_MAX, false};
+  o.all_time = true;
+  o.clock = clock;
+  return o;
+}
+
+// Regression: the deadline was checked only between blocks, so one block of long lines and an
+// expensive filter ran far past it. Now it is checked every kCheckEveryRows rows inside.
+TEST(ExecutorLimits, DeadlineStopsTheScanInsideABlock) {
+  std::vector<Record> records = LongLines(20 * kCheckEveryRows, 100);
+  auto snapshot = testing::MakeSnapshot("default", records, 1, 1, 0, 20 * kCheckEveryRows);
+  ASSERT_EQ(snapshot->segments.size(), 1u);
+  CountingClock clock(kNanosPerSecond);
+  auto query = std::make_shared<const Query>(*ParseQuery("NOT nomatch | count"));
+  ExecOptions o = AllTime(&clock);
+  o.deadline_mono_ns = 5 * kNanosPerSecond;  // five clock reads
+  o.time_limit_ns = 5 * kNanosPerSecond;
+  ExecResult r = Execute(snapshot, query, o);
+  EXPECT_TRUE(r.partial);
+  EXPECT_EQ(r.stopped, StopReason::kTime);
+  EXPECT_EQ(r.stats.blocks_read, 1u);
+  EXPECT_GT(r.stats.rows_scanned, 0u);
+  EXPECT_LE(r.stats.rows_scanned, 5u * kCheckEveryRows) << "stopped inside the block";
+  ASSERT_FALSE(r.warnings.empty());
+  EXPECT_EQ(r.warnings.back(),
+            "query stopped at the 5 s time limit (query_timeout): the answer is partial; narrow "
+            "the time range or the query (add filters on service, host, level or trace_id)");
+}
+
+TEST(ExecutorLimits, DeadlineStopsTheMemtableScanInsideAChunk) {
+  std::vector<Record> records = LongLines(20 * kCheckEveryRows, 100);
+  auto snapshot = testing::MakeSnapshot("default", records, 1, 1, records.size(), 256);
+  ASSERT_TRUE(snapshot->segments.empty());
+  ASSERT_EQ(snapshot->memtables.size(), 1u);
+  CountingClock clock(kNanosPerSecond);
+  auto query = std::make_shared<const Query>(*ParseQuery("NOT nomatch"));
+  ExecOptions o = AllTime(&clock);
+  o.deadline_mono_ns = 4 * kNanosPerSecond;
+  o.time_limit_ns = 1500 * kNanosPerMilli;
+  ExecResult r = Execute(snapshot, query, o);
+  EXPECT_TRUE(r.partial);
+  EXPECT_GT(r.stats.memtable_rows_scanned, 0u);
+  EXPECT_LE(r.stats.memtable_rows_scanned, 4u * kCheckEveryRows);
+  ASSERT_FALSE(r.warnings.empty());
+  EXPECT_NE(r.warnings.back().find("at the 1.5 s time limit (query_timeout)"), std::string::npos)
+      << r.warnings.back();
+}
+
+// Long lines are checked by bytes of text: a 200 KB line is a batch on its own.
+TEST(ExecutorLimits, LongLinesAreCheckedEveryFewRows) {
+  std::vector<Record> records = LongLines(24, 200 * 1024);
+  auto snapshot = testing::MakeSnapshot("default", records, 1, 1, 0, 24);
+  CountingClock clock(kNanosPerSecond);
+  auto query = std::make_shared<const Query>(*ParseQuery("NOT nomatch | count"));
+  ExecOptions o = AllTime(&clock);
+  o.deadline_mono_ns = 6 * kNanosPerSecond;
+  ExecResult r = Execute(snapshot, query, o);
+  EXPECT_TRUE(r.partial);
+  EXPECT_LE(r.stats.rows_scanned, 8u) << "about one check per row of 200 KB";
+}
+
+TEST(ExecutorLimits, CancellationStopsTheScanAndSaysWhy) {
+  std::vector<Record> records = LongLines(20 * kCheckEveryRows, 100);
+  auto snapshot = testing::MakeSnapshot("default", records, 1, 4, 2 * kCheckEveryRows, 1024);
+  std::atomic<bool> cancelled{false};
+  CountingClock clock(1, &cancelled, 4);  // the client hangs up at the 4th check
+  auto query = std::make_shared<const Query>(*ParseQuery("NOT nomatch | count"));
+  ExecOptions o = AllTime(&clock);
+  o.cancelled = &cancelled;
+  ExecResult r = Execute(snapshot, query, o);
+  EXPECT_TRUE(r.partial);
+  EXPECT_EQ(r.stopped, StopReason::kCancelled);
+  EXPECT_LT(r.stats.rows_scanned, records.size() / 2);
+  ASSERT_FALSE(r.warnings.empty());
+  EXPECT_EQ(r.warnings.back(),
+            "query cancelled because the client closed the connection: the answer is partial");
+  // Without the hang-up the same query reads everything.
+  CountingClock steady(1);
+  ExecResult full = Execute(snapshot, query, AllTime(&steady));
+  EXPECT_FALSE(full.partial);
+  EXPECT_EQ(full.stats.rows_scanned, records.size());
+}
+
+// The largest regex the parser allows, over long lines of text that keep RE2 off its fast
+// path, with a real clock: the query stops at its deadline, give or take a row's evaluation.
+TEST(ExecutorLimits, ExpensiveRegexOverLongLinesStopsAtTheDeadline) {
+  std::string alts;
+  for (int i = 0; i < 300; ++i) alts += (i ? "|" : "") + ("(a" + std::to_string(i) + "(b+c*)+)+d");
+  Result<Query> parsed = ParseQuery("message~\"" + alts + "\" | count");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  auto query = std::make_shared<const Query>(std::move(*parsed));
+  std::vector<Record> records = LongLines(60, 200 * 1024);
+  auto snapshot = testing::MakeSnapshot("default", records, 1, 2, 0, 30);  // 30-row blocks
+  WorkerPool pool(2);
+  ExecOptions o = AllTime(Clock::Real());
+  o.pool = &pool;
+  auto start = std::chrono::steady_clock::now();
+  o.deadline_mono_ns = Clock::Real()->MonotonicNanos() + 300 * kNanosPerMilli;
+  o.time_limit_ns = 300 * kNanosPerMilli;
+  ExecResult r = Execute(snapshot, query, o);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE(r.partial) << "60 rows of 200 KB take seconds with this regex";
+  EXPECT_LT(r.stats.rows_scanned, records.size());
+  // 300 ms, plus one row's evaluation per worker (about 0.1 s; slack for a loaded machine).
+  EXPECT_LT(seconds, 2.5);
+  ASSERT_FALSE(r.warnings.empty());
+  EXPECT_NE(r.warnings.back().find("300 ms time limit"), std::string::npos) << r.warnings.back();
+}
+
+TEST(ExecutorLimits, FormatLimitNamesTheUnit) {
+  EXPECT_EQ(FormatLimit(60 * kNanosPerSecond), "60 s");
+  EXPECT_EQ(FormatLimit(1500 * kNanosPerMilli), "1.5 s");
+  EXPECT_EQ(FormatLimit(250 * kNanosPerMilli), "250 ms");
 }
 
 }  // namespace

@@ -3,6 +3,7 @@
 #include "query/query_engine.h"
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <future>
 #include <map>
@@ -11,6 +12,7 @@
 #include <unordered_map>
 
 #include "common/hash.h"
+#include "common/metrics.h"
 #include "query/aggregator.h"
 #include "query/executor.h"
 #include "query/parser.h"
@@ -36,6 +38,30 @@ TimeRange RoundRelative(TimeRange r) {
   return r;
 }
 
+// sawmill_queries_cancelled_total{reason}: queries stopped before they finished.
+void CountStopped(StopReason reason) {
+  static auto& family = prometheus::BuildCounter()
+                            .Name("sawmill_queries_cancelled_total")
+                            .Help(
+                                "Queries stopped before they finished, by reason: deadline "
+                                "(query_timeout), client_gone (the client closed the "
+                                "connection), scan_limit (bytes scanned per query)")
+                            .Register(MetricsRegistry());
+  static prometheus::Counter& deadline = family.Add({{"reason", "deadline"}});
+  static prometheus::Counter& client_gone = family.Add({{"reason", "client_gone"}});
+  static prometheus::Counter& scan_limit = family.Add({{"reason", "scan_limit"}});
+  switch (reason) {
+    case StopReason::kTime: deadline.Increment(); break;
+    case StopReason::kCancelled: client_gone.Increment(); break;
+    case StopReason::kBytes: scan_limit.Increment(); break;
+    case StopReason::kNone: break;
+  }
+}
+
+bool IsCancelled(const SearchRequest& request) {
+  return request.cancelled != nullptr && request.cancelled->load(std::memory_order_relaxed);
+}
+
 class QueryEngineImpl final : public QueryEngine {
  public:
   QueryEngineImpl(storage::Engine* engine, const QueryOptions& options)
@@ -44,7 +70,9 @@ class QueryEngineImpl final : public QueryEngine {
         clock_(options.clock ? options.clock : Clock::Real()),
         pool_(options.worker_threads ? options.worker_threads
                                      : std::max(1u, std::thread::hardware_concurrency())),
-        cache_(options.cache_bytes, options.cache_ttl_ns, clock_) {}
+        cache_(options.cache_bytes, options.cache_ttl_ns, clock_) {
+    CountStopped(StopReason::kNone);  // registers the family so that /metrics lists it
+  }
 
   Result<SearchResponse> Search(const SearchRequest& request) override {
     ASSIGN_OR_RETURN(Query parsed, ParseQuery(request.q));
@@ -67,7 +95,7 @@ class QueryEngineImpl final : public QueryEngine {
                       (request.use_indexes ? "i" : "-") + (request.all_time ? "a" : "-");
     bool cacheable = request.use_cache && !request.explain;
     std::shared_ptr<Flight> flight;
-    if (cacheable) {
+    while (cacheable) {
       if (std::shared_ptr<const SearchResponse> hit = cache_.Get(key)) {
         SearchResponse copy = *hit;
         copy.stats.cache_hit = true;
@@ -75,27 +103,44 @@ class QueryEngineImpl final : public QueryEngine {
       }
       std::unique_lock<std::mutex> lock(mu_);
       auto it = flights_.find(key);
-      if (it != flights_.end()) {
-        // Single flight: wait for the identical query already running and share its answer.
-        std::shared_ptr<Flight> running = it->second;
-        running->cv.wait(lock, [&] { return running->done; });
-        lock.unlock();  // copy the answer outside the lock: 200 waiters copy in parallel
-        if (!running->status.ok()) return running->status;
-        SearchResponse shared = *running->response;
-        shared.stats.cache_hit = true;
-        return shared;
+      if (it == flights_.end()) {
+        flight = std::make_shared<Flight>();
+        flights_[key] = flight;
+        break;
       }
-      flight = std::make_shared<Flight>();
-      flights_[key] = flight;
+      // Single flight: wait for the identical query already running and share its answer,
+      // unless this query's own client goes away meanwhile.
+      std::shared_ptr<Flight> running = it->second;
+      while (!running->done) {
+        if (IsCancelled(request)) {
+          lock.unlock();
+          CountStopped(StopReason::kCancelled);
+          return Status::Unavailable(
+              "the client closed the connection while the query waited for an identical one");
+        }
+        running->cv.wait_for(lock, std::chrono::milliseconds(100));
+      }
+      // Its client went away and its answer was cut short: not ours to share. Run it again
+      // (the first waiter to get here becomes the new leader).
+      if (running->cancelled) continue;
+      lock.unlock();  // copy the answer outside the lock: 200 waiters copy in parallel
+      if (!running->status.ok()) return running->status;
+      SearchResponse shared = *running->response;
+      shared.stats.cache_hit = true;
+      return shared;
     }
 
-    Result<SearchResponse> result = Run(request, query, range, limit);
+    StopReason stopped = StopReason::kNone;
+    Result<SearchResponse> result = Run(request, query, range, limit, &stopped);
 
     if (flight) {
       std::shared_ptr<const SearchResponse> answer;
-      if (result.ok()) answer = std::make_shared<const SearchResponse>(*result);
+      bool cancelled = stopped == StopReason::kCancelled;
+      if (result.ok() && !cancelled) answer = std::make_shared<const SearchResponse>(*result);
+      // Partial answers (a limit, a corrupt block, a cancellation) are never cached.
       if (answer && !answer->partial) cache_.Put(key, answer);
       std::lock_guard<std::mutex> lock(mu_);
+      flight->cancelled = cancelled;
       flight->status = result.ok() ? Status::OK() : result.status();
       flight->response = std::move(answer);
       flight->done = true;
@@ -113,12 +158,14 @@ class QueryEngineImpl final : public QueryEngine {
     std::condition_variable cv;
     bool done = false;  // GUARDED_BY(mu_)
     // Set before done; read-only afterwards.
+    bool cancelled = false;  // the leader's client went away: no answer to share
     Status status;
     std::shared_ptr<const SearchResponse> response;
   };
 
+  // "*stopped": why the query stopped early, if it did.
   Result<SearchResponse> Run(const SearchRequest& request, std::shared_ptr<const Query> query,
-                             const TimeRange& range, size_t limit) {
+                             const TimeRange& range, size_t limit, StopReason* stopped) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       uint32_t& running = running_per_user_[request.user];
@@ -142,6 +189,8 @@ class QueryEngineImpl final : public QueryEngine {
     int64_t now = clock_->MonotonicNanos();
     o.deadline_mono_ns =
         options_.max_query_ns > INT64_MAX - now ? INT64_MAX : now + options_.max_query_ns;
+    o.time_limit_ns = options_.max_query_ns;
+    o.cancelled = request.cancelled;
     o.pool = &pool_;
     o.engine = engine_;
     std::shared_ptr<const storage::Snapshot> snapshot = engine_->GetSnapshot(request.tenant);
@@ -151,6 +200,8 @@ class QueryEngineImpl final : public QueryEngine {
       auto it = running_per_user_.find(request.user);
       if (--it->second == 0) running_per_user_.erase(it);
     }
+    *stopped = r.stopped;
+    CountStopped(r.stopped);
     SearchResponse out;
     out.is_pipe = r.is_pipe;
     out.stats = r.stats;

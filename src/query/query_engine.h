@@ -2,6 +2,7 @@
 // The query owner implements it. Language reference: docs/query-language.md.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -64,6 +65,10 @@ struct SearchRequest {
   bool explain = false;
   bool use_indexes = true;  // false: brute-force scan (benchmarks and differential tests)
   bool use_cache = true;
+  // Set (by the HTTP server) when the client went away: the query stops at its next limit
+  // check, like at the deadline, and counts in sawmill_queries_cancelled_total. May be null;
+  // else it must outlive Search().
+  const std::atomic<bool>* cancelled = nullptr;
 };
 
 struct QueryStats {
@@ -107,6 +112,8 @@ struct QueryOptions {
   Clock* clock = nullptr;       // nullptr: Clock::Real()
   uint32_t worker_threads = 0;  // 0: hardware concurrency
   uint64_t max_bytes_scanned = 1ull << 40;
+  // The time limit of one query (the server's --query-timeout): past it the query stops and
+  // answers partial=true with a warning naming the limit.
   int64_t max_query_ns = 60'000'000'000;
   uint32_t max_concurrent_per_user = 5;
   uint64_t cache_bytes = 64ull << 20;
@@ -122,9 +129,12 @@ class QueryEngine {
   virtual ~QueryEngine() = default;
   static std::unique_ptr<QueryEngine> Create(storage::Engine* engine, const QueryOptions& options);
 
-  // Errors: InvalidArgument (syntax, with position; bad time range), ResourceExhausted (too
-  // many concurrent queries for this user). A limit hit mid-query is not an error: the answer
-  // has partial=true and a warning.
+  // Errors: InvalidArgument (syntax, with position; bad time range; a query over the limits of
+  // parser.h), ResourceExhausted (too many concurrent queries for this user), Unavailable
+  // (request.cancelled was set while waiting for an identical query's answer). A limit hit
+  // mid-query is not an error: the answer has partial=true and a warning. A partial answer is
+  // never cached; an answer cut short by its client's cancellation is not shared with the
+  // identical queries waiting for it (one of them runs the query again).
   virtual Result<SearchResponse> Search(const SearchRequest& request) = 0;
 
   // The "before" and "after" lines around record "id" (its seq) from the same service and host.

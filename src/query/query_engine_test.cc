@@ -5,6 +5,7 @@
 #include <future>
 #include <thread>
 
+#include "common/metrics.h"
 #include "query/fake_segment_test_util.h"
 #include "query/test_dataset.h"
 
@@ -184,7 +185,9 @@ TEST_F(QueryEngineTest, TimeLimitGivesAPartialAnswerWithAWarning) {
   ASSERT_TRUE(res.ok());
   EXPECT_TRUE(res->partial);
   ASSERT_FALSE(res->warnings.empty());
-  EXPECT_NE(res->warnings.back().find("per-query time limit"), std::string::npos);
+  EXPECT_NE(res->warnings.back().find("query stopped at the 5 s time limit (query_timeout)"),
+            std::string::npos)
+      << res->warnings.back();
   EXPECT_NE(res->warnings.back().find("narrow the time range"), std::string::npos);
   EXPECT_LT(std::get<int64_t>(res->rows[0][0].second), 10000);
   EXPECT_FALSE(qe->Search(r)->stats.cache_hit) << "partial answers are not cached";
@@ -300,6 +303,119 @@ TEST_F(QueryEngineTest, ContextGivesNeighboursFromTheSameServiceAndHost) {
   auto missing = qe->Context("default", 999999, 3, 3);
   EXPECT_TRUE(missing.status().IsNotFound());
   EXPECT_EQ(missing.status().message(), "no record with id 999999");
+}
+
+// A request over all time: the blocking segment (the oldest) is in range.
+SearchRequest AllTime(std::string q) {
+  SearchRequest r = Req(std::move(q));
+  r.all_time = true;
+  return r;
+}
+
+// The value of sawmill_queries_cancelled_total{reason="..."} in the process-wide registry.
+double CancelledTotal(const std::string& reason) {
+  std::string text = SerializeMetrics();
+  std::string prefix = "sawmill_queries_cancelled_total{reason=\"" + reason + "\"} ";
+  size_t at = text.find(prefix);
+  if (at == std::string::npos) return -1;
+  return std::stod(text.substr(at + prefix.size()));
+}
+
+TEST_F(QueryEngineTest, TimedOutQueriesAreCounted) {
+  testing::FakeEngine engine(snapshot_);
+  SteppingClock clock(kDatasetNow, kNanosPerSecond);
+  QueryOptions o;
+  o.clock = &clock;
+  o.max_query_ns = 3 * kNanosPerSecond;
+  auto qe = QueryEngine::Create(&engine, o);
+  double before = CancelledTotal("deadline");
+  ASSERT_GE(before, 0) << "the family is listed from the start";
+  SearchRequest r = Req("| count");
+  r.all_time = true;
+  ASSERT_TRUE(qe->Search(r)->partial);
+  EXPECT_EQ(CancelledTotal("deadline"), before + 1);
+}
+
+// A leader whose client hangs up stops early; the identical queries waiting for it must neither
+// get its cut-short answer nor wait forever, and the cache must not keep it.
+TEST_F(QueryEngineTest, CancelledLeaderDoesNotPoisonTheCacheOrItsFollowers) {
+  std::promise<void> release;
+  AddBlockingSegment(release.get_future().share());
+  testing::FakeEngine engine(snapshot_);
+  QueryOptions o;
+  o.clock = &clock_;
+  o.worker_threads = 2;
+  auto qe = QueryEngine::Create(&engine, o);
+  double gone_before = CancelledTotal("client_gone");
+  std::atomic<bool> leader_gone{false};
+  auto leader = std::async(std::launch::async, [&] {
+    SearchRequest r = AllTime("| count by service");
+    r.user = "leader";
+    r.cancelled = &leader_gone;
+    return qe->Search(r);
+  });
+  while (engine.snapshots.load() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::vector<std::future<Result<SearchResponse>>> followers;
+  for (int i = 0; i < 5; ++i) {
+    followers.push_back(std::async(std::launch::async, [&, i] {
+      SearchRequest r = AllTime("| count by service");
+      r.user = "follower-" + std::to_string(i);
+      return qe->Search(r);
+    }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  leader_gone.store(true);
+  release.set_value();
+  Result<SearchResponse> cut = leader.get();
+  ASSERT_TRUE(cut.ok());
+  EXPECT_TRUE(cut->partial);
+  ASSERT_FALSE(cut->warnings.empty());
+  EXPECT_EQ(cut->warnings.back(),
+            "query cancelled because the client closed the connection: the answer is partial");
+  std::vector<Row> complete;
+  for (auto& f : followers) {
+    ASSERT_EQ(f.wait_for(std::chrono::seconds(30)), std::future_status::ready);
+    Result<SearchResponse> r = f.get();
+    ASSERT_TRUE(r.ok()) << r.status().message();
+    EXPECT_FALSE(r->partial) << "a follower never gets the cancelled leader's answer";
+    if (complete.empty()) complete = r->rows;
+    EXPECT_EQ(r->rows, complete);
+  }
+  EXPECT_EQ(engine.snapshots.load(), 2) << "one follower ran it again, the others shared that";
+  auto again = qe->Search(AllTime("| count by service"));
+  EXPECT_TRUE(again->stats.cache_hit);
+  EXPECT_FALSE(again->partial) << "the cache holds the complete answer";
+  EXPECT_EQ(again->rows, complete);
+  EXPECT_EQ(CancelledTotal("client_gone"), gone_before + 1);
+}
+
+TEST_F(QueryEngineTest, FollowerWhoseClientLeavesStopsWaiting) {
+  std::promise<void> release;
+  AddBlockingSegment(release.get_future().share());
+  testing::FakeEngine engine(snapshot_);
+  QueryOptions o;
+  o.clock = &clock_;
+  auto qe = QueryEngine::Create(&engine, o);
+  auto leader =
+      std::async(std::launch::async, [&] { return qe->Search(AllTime("| count by host")); });
+  while (engine.snapshots.load() < 1) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  std::atomic<bool> gone{false};
+  auto follower = std::async(std::launch::async, [&] {
+    SearchRequest r = AllTime("| count by host");
+    r.user = "follower";
+    r.cancelled = &gone;
+    return qe->Search(r);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  gone.store(true);
+  ASSERT_EQ(follower.wait_for(std::chrono::seconds(5)), std::future_status::ready)
+      << "the follower stops waiting although the leader still runs";
+  Result<SearchResponse> r = follower.get();
+  EXPECT_TRUE(r.status().IsUnavailable()) << r.status().ToString();
+  release.set_value();
+  Result<SearchResponse> led = leader.get();
+  ASSERT_TRUE(led.ok());
+  EXPECT_FALSE(led->partial);
 }
 
 }  // namespace
