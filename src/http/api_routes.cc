@@ -165,6 +165,7 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
   // use_indexes=0 answers by brute force (no index, bloom or min/max pruning): the baseline of
   // the benchmarks and a way to rule out an index bug during an incident.
   if (request.HasQuery("use_indexes")) search.use_indexes = Truthy(request.Query("use_indexes"));
+  search.cancelled = request.client_gone.get();  // the client hung up: stop scanning
 
   int64_t start = state->clock->MonotonicNanos();
   auto result = engine->Search(search);

@@ -1,6 +1,7 @@
 #include "http/http_server.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/socket.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -10,6 +11,7 @@
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <cctype>
+#include <cerrno>
 #include <chrono>
 #include <deque>
 #include <exception>
@@ -712,13 +714,58 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
       HttpMetrics::Get().CountRequest("unmatched", StatusToHttp(status), 0);
       return Write(HttpResponse::Error(status));
     }
+    if (request->method == "GET") WatchForDisconnect(request.get());
     // The handler may block (WAL sync, query): run it off the I/O threads.
     net::post(impl_->workers, [self = shared_from_this(), request] {
       HttpResponse response = self->impl_->Handle(request.get());
       net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
+        self->StopWatching();
         self->Write(std::move(response));
       });
     });
+  }
+
+  // While the handler of "request" runs, waits for the socket to become readable: end of
+  // stream or an error means the client closed the connection, and request->client_gone
+  // tells the handler (a search stops scanning within about a second). Bytes from the client
+  // (a pipelined request) end the watch; they are read as usual after the answer. A client
+  // that half-closes its side after sending the request counts as gone, as with most servers.
+  void WatchForDisconnect(HttpRequest* request) {
+    auto gone = std::make_shared<std::atomic<bool>>(false);
+    request->client_gone = gone;
+    watching_ = true;
+    stream_.socket().async_wait(
+        tcp::socket::wait_read,
+        [self = shared_from_this(), gone](beast::error_code ec) { self->OnReadable(ec, gone); });
+  }
+
+  void OnReadable(beast::error_code ec, const std::shared_ptr<std::atomic<bool>>& gone) {
+    if (!watching_ || ec == net::error::operation_aborted) return;
+    if (!ec) {
+      char byte;
+      ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      if (n > 0) {
+        watching_ = false;  // a pipelined request: the client is still there
+        return;
+      }
+      if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        stream_.socket().async_wait(tcp::socket::wait_read,
+                                    [self = shared_from_this(), gone](beast::error_code ec2) {
+                                      self->OnReadable(ec2, gone);
+                                    });
+        return;
+      }
+    }
+    watching_ = false;
+    gone->store(true);
+  }
+
+  // Ends the watch before the answer is written. Runs on the connection's strand.
+  void StopWatching() {
+    if (!watching_) return;
+    watching_ = false;
+    beast::error_code ignored;
+    stream_.socket().cancel(ignored);
   }
 
   // REQUIRES: in_flight was incremented for this request.
@@ -863,6 +910,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
   bool head_ = false;
   bool moved_ = false;  // the socket now belongs to a tail session
   bool closed_ = false;
+  bool watching_ = false;  // WatchForDisconnect's wait is pending
 };
 
 }  // namespace

@@ -4,10 +4,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -361,6 +363,79 @@ TEST_F(ServerTest, InFlightRequestFinishesDuringShutdown) {
   client.join();
   EXPECT_EQ(reply.status, 200) << reply.body;
   EXPECT_EQ(engine_.count(), 1u);
+}
+
+// A handler that runs until its client goes away (or 10 s), like a long search.
+struct SlowRoute {
+  std::atomic<int> started{0};
+  std::atomic<int> saw_client_gone{0};
+  std::atomic<int> finished{0};
+  int max_ms = 10'000;
+  HttpResponse operator()(const HttpRequest& request) {
+    ++started;
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(max_ms);
+    while (std::chrono::steady_clock::now() < until) {
+      if (request.client_gone && request.client_gone->load()) {
+        ++saw_client_gone;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ++finished;
+    return HttpResponse::Json(200, "{}");
+  }
+};
+
+TEST_F(ServerTest, ClientThatHangsUpMidRequestIsToldToTheHandler) {
+  SlowRoute slow;
+  router_.Add("GET", "/slow", [&slow](const HttpRequest& r) { return slow(r); });
+  StartServer();
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  bhttp::request<bhttp::string_body> req{bhttp::verb::get, "/slow", 11};
+  req.set(bhttp::field::host, "127.0.0.1");
+  bhttp::write(stream, req);
+  for (int i = 0; i < 1000 && slow.started.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_EQ(slow.started.load(), 1);
+  auto hung_up = std::chrono::steady_clock::now();
+  stream.close();
+  for (int i = 0; i < 1000 && slow.finished.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(slow.saw_client_gone.load(), 1);
+  EXPECT_LT(std::chrono::steady_clock::now() - hung_up, std::chrono::seconds(3));
+  for (int i = 0; i < 1000 && server_->connections() > 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  EXPECT_EQ(server_->connections(), 0u) << "the connection is closed after the answer";
+}
+
+// The watch for a hang-up ends with the answer: a client that waits gets it and can send its
+// next request on the same connection, pipelined or not.
+TEST_F(ServerTest, ClientThatWaitsGetsItsAnswerAndKeepsTheConnection) {
+  SlowRoute slow;
+  slow.max_ms = 200;
+  router_.Add("GET", "/slow", [&slow](const HttpRequest& r) { return slow(r); });
+  StartServer();
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  for (int i = 0; i < 3; ++i) ASSERT_EQ(SendOn(stream, "GET", "/slow", "").status, 200);
+  EXPECT_EQ(slow.saw_client_gone.load(), 0);
+  // Two requests written back to back: the second arrives while the first runs.
+  std::string two = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  net::write(stream.socket(), net::buffer(two));
+  beast::flat_buffer buffer;
+  for (int i = 0; i < 2; ++i) {
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream, buffer, res);
+    EXPECT_EQ(res.result_int(), 200u);
+  }
+  EXPECT_EQ(slow.saw_client_gone.load(), 0);
+  EXPECT_EQ(slow.finished.load(), 4);
 }
 
 TEST_F(ServerTest, TailQueryErrorIs400WithPosition) {

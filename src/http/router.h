@@ -3,6 +3,7 @@
 // that heavy headers stay in a few translation units.
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <map>
 #include <memory>
@@ -25,6 +26,9 @@ struct HttpRequest {
   std::string body;  // already decoded from Content-Encoding (gzip, zstd, lz4, deflate)
   std::string tenant = "default";  // from X-Scope-OrgID / credentials, never from the body
   std::string remote_address;
+  // Becomes true when the client closes the connection while the handler runs (the server
+  // watches GET requests; null for others). A long handler (search) hands it on and stops.
+  std::shared_ptr<const std::atomic<bool>> client_gone;
 
   // First value or "" / fallback.
   std::string Query(std::string_view name, std::string_view fallback = "") const;

@@ -134,6 +134,7 @@ int RunServer(const ServerConfig& config) {
   std::unique_ptr<storage::Engine> engine = std::move(*opened);
   query::QueryOptions query_options;
   query_options.partitions = engine_options.partitions;  // lets a service+host query prune
+  query_options.max_query_ns = static_cast<int64_t>(config.query_timeout_ms) * 1'000'000;
   std::unique_ptr<query::QueryEngine> query_engine =
       query::QueryEngine::Create(engine.get(), query_options);
   state.engine.store(engine.get());

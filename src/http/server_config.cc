@@ -48,6 +48,9 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        nullptr, &c->idle_timeout_ms},
       {"workers", T::kCount, "threads that run request handlers", nullptr, &c->worker_threads},
       {"io_threads", T::kCount, "threads that run socket I/O", nullptr, &c->io_threads},
+      {"query_timeout", T::kDuration,
+       "a search still running after this stops and answers partial, naming the limit", nullptr,
+       &c->query_timeout_ms},
       {"tail_max_sessions", T::kCount, "live-tail sessions past which new ones get 429", nullptr,
        &c->tail_max_sessions},
       {"tail_queue", T::kCount, "records queued per tail session before lines are dropped", nullptr,
@@ -247,6 +250,7 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("idle_timeout", c.idle_timeout_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("workers", c.worker_threads, 1, "1"));
   RETURN_IF_ERROR(at_least("io_threads", c.io_threads, 1, "1"));
+  RETURN_IF_ERROR(at_least("query_timeout", c.query_timeout_ms, 10, "10ms"));
   RETURN_IF_ERROR(at_least("tail_queue", c.tail_queue_records, 1, "1"));
   RETURN_IF_ERROR(at_least("heartbeat", c.heartbeat_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("flush_interval", c.flush_interval_ms, 100, "100ms"));
@@ -270,7 +274,8 @@ Status ValidateServerConfig(const ServerConfig& c) {
     return Status::InvalidArgument("workers: at most 1024 (io_threads: at most 256)");
   }
   if (c.read_timeout_ms > 86'400'000 || c.idle_timeout_ms > 86'400'000 ||
-      c.heartbeat_ms > 3'600'000 || c.shutdown_timeout_ms > 86'400'000) {
+      c.heartbeat_ms > 3'600'000 || c.shutdown_timeout_ms > 86'400'000 ||
+      c.query_timeout_ms > 86'400'000) {
     return Status::InvalidArgument("timeouts: at most 24h (heartbeat: at most 1h)");
   }
   return Status::OK();

@@ -29,6 +29,7 @@ struct ServerConfig {
   uint64_t idle_timeout_ms = 60'000;
   uint64_t worker_threads = 16;
   uint64_t io_threads = 2;
+  uint64_t query_timeout_ms = 60'000;  // a search stops here and answers partial
   uint64_t tail_max_sessions = 2000;
   uint64_t tail_queue_records = 10'000;
   uint64_t heartbeat_ms = 15'000;
