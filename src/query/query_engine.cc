@@ -237,6 +237,16 @@ Result<ContextResponse> QueryEngineImpl::Context(std::string_view tenant, uint64
   }
   std::shared_ptr<const storage::Snapshot> snap = engine_->GetSnapshot(tenant);
   if (!snap) return Status::NotFound("no record with id " + std::to_string(id));
+  // Context has no partial answer: past the time limit it is an error that names the limit.
+  int64_t now = clock_->MonotonicNanos();
+  int64_t deadline =
+      options_.max_query_ns > INT64_MAX - now ? INT64_MAX : now + options_.max_query_ns;
+  auto check_deadline = [&]() -> Status {
+    if (clock_->MonotonicNanos() <= deadline) return Status::OK();
+    CountStopped(StopReason::kTime);
+    return Status::DeadlineExceeded("context stopped at the " + FormatLimit(options_.max_query_ns) +
+                                    " time limit (query_timeout); ask for fewer lines");
+  };
   // 1. The hit itself.
   std::optional<Record> hit;
   for (const auto& m : snap->memtables) {
@@ -251,6 +261,7 @@ Result<ContextResponse> QueryEngineImpl::Context(std::string_view tenant, uint64
     if (id < h.info.min_seq || id > h.info.max_seq) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<segment::SegmentReader> reader, h.open());
     for (uint32_t b = 0; b < reader->blocks().size() && !hit; ++b) {
+      RETURN_IF_ERROR(check_deadline());
       std::vector<Record> rows;
       segment::ReadStats rs;
       RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColSeq, &rows, &rs));
@@ -322,6 +333,7 @@ Result<ContextResponse> QueryEngineImpl::Context(std::string_view tenant, uint64
         uint64_t lo = blocks[b].first_row == 0 ? 0 : rows->rank(blocks[b].first_row - 1);
         if (rows->rank(blocks[b].first_row + blocks[b].rows - 1) == lo) continue;
       }
+      RETURN_IF_ERROR(check_deadline());
       std::vector<Record> recs;
       segment::ReadStats rs;
       if (!reader.ReadBlock(b, segment::kColAll, &recs, &rs).ok()) continue;

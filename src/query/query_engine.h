@@ -138,7 +138,8 @@ class QueryEngine {
   virtual Result<SearchResponse> Search(const SearchRequest& request) = 0;
 
   // The "before" and "after" lines around record "id" (its seq) from the same service and host.
-  // Errors: NotFound when no record has that id.
+  // Errors: NotFound when no record has that id; DeadlineExceeded when the lookup ran past
+  // max_query_ns (checked before every block it reads).
   virtual Result<ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
                                           size_t after) = 0;
 };

@@ -336,6 +336,20 @@ TEST_F(QueryEngineTest, TimedOutQueriesAreCounted) {
   EXPECT_EQ(CancelledTotal("deadline"), before + 1);
 }
 
+TEST_F(QueryEngineTest, ContextPastTheTimeLimitIsAnErrorNamingIt) {
+  testing::FakeEngine engine(snapshot_);
+  SteppingClock clock(kDatasetNow, kNanosPerSecond);
+  QueryOptions o;
+  o.clock = &clock;
+  o.max_query_ns = 2 * kNanosPerSecond;
+  auto qe = QueryEngine::Create(&engine, o);
+  auto ctx = qe->Context("default", (*records_)[100].seq, 3, 3);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_EQ(ctx.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(ctx.status().message(),
+            "context stopped at the 2 s time limit (query_timeout); ask for fewer lines");
+}
+
 // A leader whose client hangs up stops early; the identical queries waiting for it must neither
 // get its cut-short answer nor wait forever, and the cache must not keep it.
 TEST_F(QueryEngineTest, CancelledLeaderDoesNotPoisonTheCacheOrItsFollowers) {
