@@ -426,7 +426,9 @@ TEST_F(ServerTest, ClientThatWaitsGetsItsAnswerAndKeepsTheConnection) {
   for (int i = 0; i < 3; ++i) ASSERT_EQ(SendOn(stream, "GET", "/slow", "").status, 200);
   EXPECT_EQ(slow.saw_client_gone.load(), 0);
   // Two requests written back to back: the second arrives while the first runs.
-  std::string two = "GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+  std::string two =
+      "GET /slow HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /healthz HTTP/1.1\r\nHost: "
+      "127.0.0.1\r\n\r\n";
   net::write(stream.socket(), net::buffer(two));
   beast::flat_buffer buffer;
   for (int i = 0; i < 2; ++i) {
