@@ -345,6 +345,11 @@ class Parser {
   // query's. The program size bounds the matcher's work per byte of text when RE2 has to fall
   // back from its DFA to the NFA (as nested quantifiers over long lines make it do).
   std::shared_ptr<const RE2> CompileRegex(const Token& v) {
+    if (++regexes_ > kMaxRegexesPerQuery) {
+      throw SyntaxError{"more than " + std::to_string(kMaxRegexesPerQuery) +
+                            " regular expressions in one query; combine them into one with '|'",
+                        v.offset};
+    }
     size_t alternatives = CountAlternatives(v.text);
     if (alternatives > kMaxRegexAlternatives) {
       throw SyntaxError{"the regular expression " + QuoteShort(v.text) + " has " +
@@ -587,6 +592,7 @@ class Parser {
   int depth_ = 0;
   size_t nodes_ = 0;          // filter nodes made so far
   size_t regex_program_ = 0;  // RE2 instructions of the regexes compiled so far
+  size_t regexes_ = 0;        // regexes compiled so far
 };
 
 void FillPosition(std::string_view text, size_t offset, ParseError* error) {

@@ -25,6 +25,9 @@ inline constexpr size_t kMaxRegexProgramPerRegex = 5000;
 inline constexpr int64_t kRegexMaxMemBytes = 8 << 20;
 // RE2 program instructions of all the query's regular expressions together.
 inline constexpr size_t kMaxRegexProgramPerQuery = 10000;
+// Regular expressions in one query: with kRegexMaxMemBytes each, at most 128 MiB of RE2 memory
+// (a DFA cache only grows that large on adversarial patterns and text).
+inline constexpr size_t kMaxRegexesPerQuery = 16;
 
 // Parses "text". On failure returns false and fills "*error" with a message that names the
 // position ("expected a value after '=' at 1:9").

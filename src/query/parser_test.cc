@@ -175,6 +175,14 @@ TEST(Parser, PathologicalRegexesAreRefusedWithTheLimitAndPosition) {
   EXPECT_NE(error.find("at most 10000 are allowed at 1:" + std::to_string(pair.find("host~") + 6)),
             std::string::npos)
       << error;
+  // Each regex has its own RE2 memory: their number is bounded too.
+  std::string many = "message~a0";
+  for (int i = 1; i < 17; ++i) many += " OR message~a" + std::to_string(i);
+  EXPECT_EQ(ErrorOf(many),
+            "more than 16 regular expressions in one query; combine them into one with '|' at 1:" +
+                std::to_string(many.find("~a16") + 2));
+  many.resize(many.find(" OR message~a16"));
+  EXPECT_EQ(Canon(many).substr(0, 28), "message~\"a0\" OR message~\"a1\"");
   // Real-world regexes are far inside the limits; '|' inside a class or escaped is no
   // alternative.
   EXPECT_EQ(Canon("message~\"(?i)(error|fail(ed|ure)?|timeout|refused)\""),
