@@ -333,6 +333,14 @@ class Parser {
                                 " bytes long; use ~ with a regular expression instead",
                             v.offset};
         }
+        // And all of them together: one line costs the sum.
+        glob_bytes_ += v.text.size();
+        if (glob_bytes_ > kMaxGlobBytesPerQuery) {
+          throw SyntaxError{"the query's wildcard patterns are " + std::to_string(glob_bytes_) +
+                                " bytes long together; at most " +
+                                std::to_string(kMaxGlobBytesPerQuery) + " are allowed",
+                            v.offset};
+        }
         break;
       default: Unexpected(op);
     }
@@ -593,6 +601,7 @@ class Parser {
   size_t nodes_ = 0;          // filter nodes made so far
   size_t regex_program_ = 0;  // RE2 instructions of the regexes compiled so far
   size_t regexes_ = 0;        // regexes compiled so far
+  size_t glob_bytes_ = 0;     // wildcard pattern bytes so far
 };
 
 void FillPosition(std::string_view text, size_t offset, ParseError* error) {

@@ -28,6 +28,9 @@ inline constexpr size_t kMaxRegexProgramPerQuery = 10000;
 // Regular expressions in one query: with kRegexMaxMemBytes each, at most 128 MiB of RE2 memory
 // (a DFA cache only grows that large on adversarial patterns and text).
 inline constexpr size_t kMaxRegexesPerQuery = 16;
+// Bytes of all the query's wildcard patterns (field:pat*tern, each at most 256): the wildcard
+// matcher costs up to text x pattern per line.
+inline constexpr size_t kMaxGlobBytesPerQuery = 1024;
 
 // Parses "text". On failure returns false and fills "*error" with a message that names the
 // position ("expected a value after '=' at 1:9").

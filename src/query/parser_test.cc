@@ -110,6 +110,12 @@ TEST(Parser, DeepNestingAndHugeQueriesAreRejectedNotCrashing) {
   EXPECT_EQ(ErrorOf("message:" + std::string(300, '*')),
             "a wildcard pattern may be at most 256 bytes long; use ~ with a regular expression "
             "instead at 1:9");
+  std::string globs;
+  for (int i = 0; i < 5; ++i) globs += " message:" + std::string(250, '*') + "x";
+  EXPECT_EQ(ErrorOf(globs),
+            "the query's wildcard patterns are 1255 bytes long together; at most 1024 are allowed "
+            "at 1:" +
+                std::to_string(globs.rfind(':') + 2));
   std::string huge(70000, 'a');
   EXPECT_EQ(ErrorOf(huge), "the query is 70000 bytes long; at most 32768 are allowed at 1:1");
   std::string wide;
