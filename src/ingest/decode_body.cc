@@ -4,6 +4,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
@@ -30,20 +31,96 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
-Status TooBig(std::string_view codec, size_t max_bytes) {
-  return Status::ResourceExhausted(std::string(codec) + ": decoded body exceeds the limit of " +
-                                   std::to_string(max_bytes) + " bytes");
-}
+// Where decoded chunks go: enforces the byte bound and, when asked, the line bound as each chunk
+// arrives, so that nothing past a bound is ever held. The body is kept in pieces of up to
+// kPiece bytes and joined once at the end: growing one string by doubling would hold the old and
+// the new buffer at once (1.5 times the bound) just before refusing.
+class Output {
+ public:
+  Output(const BodyLimits& limits, bool count_lines)
+      : limits_(limits), max_lines_(count_lines ? limits.max_lines : 0) {}
 
-// Appends up to "n" bytes of "chunk" to "out", failing when the total would pass "max_bytes".
-bool Append(std::string* out, const char* chunk, size_t n, size_t max_bytes) {
-  if (n > max_bytes - out->size()) return false;
-  out->append(chunk, n);
-  return true;
-}
+  // Appends "n" bytes; false (and hit() set) when a bound would be passed.
+  bool Add(const char* chunk, size_t n) {
+    if (n > limits_.max_bytes - size_) {
+      hit_ = BodyLimitHit::kBytes;
+      return false;
+    }
+    if (max_lines_ > 0) {
+      newlines_ += static_cast<size_t>(std::count(chunk, chunk + n, '\n'));
+      if (newlines_ > max_lines_) {
+        hit_ = BodyLimitHit::kLines;
+        return false;
+      }
+    }
+    while (n > 0) {
+      if (pieces_.empty() || pieces_.back().size() == kPiece) {
+        if (limits_.admit && !limits_.admit(size_ + kPiece, newlines_)) {
+          hit_ = BodyLimitHit::kAdmission;
+          return false;
+        }
+        pieces_.emplace_back();
+        pieces_.back().reserve(std::min(kPiece, limits_.max_bytes - size_));
+      }
+      size_t take = std::min(n, kPiece - pieces_.back().size());
+      pieces_.back().append(chunk, take);
+      chunk += take;
+      n -= take;
+      size_ += take;
+    }
+    return true;
+  }
+
+  // Checks the final unterminated line.
+  bool Finish() {
+    if (max_lines_ > 0 &&
+        newlines_ + (size_ > 0 && pieces_.back().back() != '\n' ? 1 : 0) > max_lines_) {
+      hit_ = BodyLimitHit::kLines;
+      return false;
+    }
+    return true;
+  }
+
+  Status TooBig(std::string_view codec) const {
+    switch (hit_) {
+      case BodyLimitHit::kLines:
+        return Status::ResourceExhausted(std::string(codec) + ": decoded body has more than " +
+                                         std::to_string(max_lines_) + " lines");
+      case BodyLimitHit::kAdmission:
+        return Status::ResourceExhausted(std::string(codec) +
+                                         ": no memory budget left for the decoded body");
+      default:
+        return Status::ResourceExhausted(std::string(codec) +
+                                         ": decoded body exceeds the limit of " +
+                                         std::to_string(limits_.max_bytes) + " bytes");
+    }
+  }
+
+  BodyLimitHit hit() const { return hit_; }
+
+  std::string Take() {
+    if (pieces_.size() == 1) return std::move(pieces_.front());
+    std::string out;
+    out.reserve(size_);
+    for (std::string& piece : pieces_) {
+      out += piece;
+      std::string().swap(piece);
+    }
+    return out;
+  }
+
+ private:
+  static constexpr size_t kPiece = 1 << 20;
+  const BodyLimits& limits_;
+  const size_t max_lines_;
+  size_t size_ = 0;
+  size_t newlines_ = 0;
+  BodyLimitHit hit_ = BodyLimitHit::kNone;
+  std::vector<std::string> pieces_;
+};
 
 // gzip (RFC 1952, several members allowed) or zlib/raw deflate for "deflate".
-Result<std::string> Inflate(std::string_view body, bool gzip, size_t max_bytes) {
+Status Inflate(std::string_view body, bool gzip, Output* out) {
   const char* codec = gzip ? "gzip" : "deflate";
   if (body.empty()) return Status::InvalidArgument(std::string(codec) + ": empty body");
   // "deflate" is zlib-wrapped by the standard, raw by some clients: look at the header.
@@ -63,14 +140,13 @@ Result<std::string> Inflate(std::string_view body, bool gzip, size_t max_bytes) 
   std::unique_ptr<z_stream, void (*)(z_stream*)> guard(&zs, [](z_stream* z) { inflateEnd(z); });
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(body.data()));
   zs.avail_in = static_cast<uInt>(body.size());
-  std::string out;
   std::vector<char> buf(kChunk);
   while (true) {
     zs.next_out = reinterpret_cast<Bytef*>(buf.data());
     zs.avail_out = static_cast<uInt>(buf.size());
     int rc = inflate(&zs, Z_NO_FLUSH);
     size_t produced = buf.size() - zs.avail_out;
-    if (!Append(&out, buf.data(), produced, max_bytes)) return TooBig(codec, max_bytes);
+    if (!out->Add(buf.data(), produced)) return out->TooBig(codec);
     const size_t at = body.size() - zs.avail_in;
     if (rc == Z_STREAM_END) {
       if (zs.avail_in == 0) break;
@@ -94,17 +170,16 @@ Result<std::string> Inflate(std::string_view body, bool gzip, size_t max_bytes) 
     return Status::InvalidArgument(std::string(codec) + ": " + why + " at byte " +
                                    std::to_string(at));
   }
-  return out;
+  return Status::OK();
 }
 
-Result<std::string> Zstd(std::string_view body, size_t max_bytes) {
+Status Zstd(std::string_view body, Output* out) {
   if (body.empty()) return Status::InvalidArgument("zstd: empty body");
   std::unique_ptr<ZSTD_DCtx, size_t (*)(ZSTD_DCtx*)> dctx(ZSTD_createDCtx(), ZSTD_freeDCtx);
   if (!dctx) return Status::Internal("zstd: out of memory");
   // Bound the window a hostile frame can make us allocate (128 MiB, zstd's --long maximum).
   ZSTD_DCtx_setParameter(dctx.get(), ZSTD_d_windowLogMax, 27);
   ZSTD_inBuffer in{body.data(), body.size(), 0};
-  std::string out;
   std::vector<char> buf(kChunk);
   size_t last = 1;
   while (in.pos < in.size) {
@@ -115,7 +190,7 @@ Result<std::string> Zstd(std::string_view body, size_t max_bytes) {
       return Status::InvalidArgument(std::string("zstd: ") + ZSTD_getErrorName(last) + " at byte " +
                                      std::to_string(in.pos > before ? in.pos : before));
     }
-    if (!Append(&out, buf.data(), ob.pos, max_bytes)) return TooBig("zstd", max_bytes);
+    if (!out->Add(buf.data(), ob.pos)) return out->TooBig("zstd");
   }
   // Drain what the decoder still holds (input consumed, output buffer was full).
   while (last != 0) {
@@ -125,16 +200,16 @@ Result<std::string> Zstd(std::string_view body, size_t max_bytes) {
       return Status::InvalidArgument(std::string("zstd: ") + ZSTD_getErrorName(last) + " at byte " +
                                      std::to_string(in.pos));
     }
-    if (!Append(&out, buf.data(), ob.pos, max_bytes)) return TooBig("zstd", max_bytes);
+    if (!out->Add(buf.data(), ob.pos)) return out->TooBig("zstd");
     if (ob.pos == 0 && last != 0) {
       return Status::InvalidArgument("zstd: truncated frame: input ended at byte " +
                                      std::to_string(in.pos) + " before the end of the frame");
     }
   }
-  return out;
+  return Status::OK();
 }
 
-Result<std::string> Lz4(std::string_view body, size_t max_bytes) {
+Status Lz4(std::string_view body, Output* out) {
   if (body.empty()) return Status::InvalidArgument("lz4: empty body");
   LZ4F_dctx* raw = nullptr;
   if (LZ4F_isError(LZ4F_createDecompressionContext(&raw, LZ4F_VERSION))) {
@@ -142,7 +217,6 @@ Result<std::string> Lz4(std::string_view body, size_t max_bytes) {
   }
   std::unique_ptr<LZ4F_dctx, LZ4F_errorCode_t (*)(LZ4F_dctx*)> dctx(raw,
                                                                     LZ4F_freeDecompressionContext);
-  std::string out;
   std::vector<char> buf(kChunk);
   size_t pos = 0;
   size_t hint = 1;
@@ -156,7 +230,7 @@ Result<std::string> Lz4(std::string_view body, size_t max_bytes) {
                                      std::to_string(pos + src_size));
     }
     pos += src_size;
-    if (!Append(&out, buf.data(), dst_size, max_bytes)) return TooBig("lz4", max_bytes);
+    if (!out->Add(buf.data(), dst_size)) return out->TooBig("lz4");
     if (hint == 0) {
       // End of a frame; another may follow.
       if (pos == body.size()) break;
@@ -167,26 +241,51 @@ Result<std::string> Lz4(std::string_view body, size_t max_bytes) {
                                      std::to_string(pos) + " before the end of the frame");
     }
   }
-  return out;
+  return Status::OK();
 }
 
-Result<std::string> DecodeOne(std::string_view body, std::string_view encoding, size_t max_bytes) {
+Status DecodeOne(std::string_view body, std::string_view encoding, Output* out) {
   if (encoding.empty() || encoding == "identity") {
-    if (body.size() > max_bytes) return TooBig("body", max_bytes);
-    return std::string(body);
+    if (!out->Add(body.data(), body.size())) return out->TooBig("body");
+    return Status::OK();
   }
-  if (encoding == "gzip" || encoding == "x-gzip") return Inflate(body, /*gzip=*/true, max_bytes);
-  if (encoding == "deflate") return Inflate(body, /*gzip=*/false, max_bytes);
-  if (encoding == "zstd") return Zstd(body, max_bytes);
-  if (encoding == "lz4") return Lz4(body, max_bytes);
+  if (encoding == "gzip" || encoding == "x-gzip") return Inflate(body, /*gzip=*/true, out);
+  if (encoding == "deflate") return Inflate(body, /*gzip=*/false, out);
+  if (encoding == "zstd") return Zstd(body, out);
+  if (encoding == "lz4") return Lz4(body, out);
   return Status::InvalidArgument("unsupported Content-Encoding '" + std::string(encoding) +
                                  "' (supported: identity, gzip, deflate, zstd, lz4)");
 }
 
+// Decodes one layer; lines are counted only on the last (innermost) one.
+Result<std::string> DecodeLayer(std::string_view body, std::string_view encoding,
+                                const BodyLimits& limits, bool last, BodyLimitHit* hit) {
+  Output out(limits, last);
+  Status status = DecodeOne(body, encoding, &out);
+  if (status.ok() && !out.Finish()) status = out.TooBig(encoding.empty() ? "body" : encoding);
+  if (!status.ok()) {
+    if (hit != nullptr) *hit = out.hit();
+    return status;
+  }
+  return out.Take();
+}
+
 }  // namespace
+
+size_t CountLines(std::string_view body) {
+  if (body.empty()) return 0;
+  size_t lines = static_cast<size_t>(std::count(body.begin(), body.end(), '\n'));
+  return body.back() == '\n' ? lines : lines + 1;
+}
 
 Result<std::string> DecodeBody(std::string_view body, std::string_view content_encoding,
                                size_t max_bytes) {
+  return DecodeBody(body, content_encoding, BodyLimits{max_bytes, 0, nullptr}, nullptr);
+}
+
+Result<std::string> DecodeBody(std::string_view body, std::string_view content_encoding,
+                               const BodyLimits& limits, BodyLimitHit* hit) {
+  if (hit != nullptr) *hit = BodyLimitHit::kNone;
   // "gzip, zstd" means gzip was applied first: decode from the last one.
   std::vector<std::string> codings;
   std::string_view rest = content_encoding;
@@ -197,12 +296,13 @@ Result<std::string> DecodeBody(std::string_view body, std::string_view content_e
     if (comma == std::string_view::npos) break;
     rest.remove_prefix(comma + 1);
   }
-  if (codings.empty()) return DecodeOne(body, "", max_bytes);
+  if (codings.empty()) return DecodeLayer(body, "", limits, /*last=*/true, hit);
   if (codings.size() > 4)
     return Status::InvalidArgument("Content-Encoding lists more than 4 codings");
-  ASSIGN_OR_RETURN(std::string current, DecodeOne(body, codings.back(), max_bytes));
+  ASSIGN_OR_RETURN(std::string current,
+                   DecodeLayer(body, codings.back(), limits, codings.size() == 1, hit));
   for (auto it = codings.rbegin() + 1; it != codings.rend(); ++it) {
-    ASSIGN_OR_RETURN(current, DecodeOne(current, *it, max_bytes));
+    ASSIGN_OR_RETURN(current, DecodeLayer(current, *it, limits, it + 1 == codings.rend(), hit));
   }
   return current;
 }

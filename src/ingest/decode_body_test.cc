@@ -5,6 +5,7 @@
 #include <zstd.h>
 
 #include <string>
+#include <vector>
 
 #include "ingest/normalize.h"
 
@@ -136,6 +137,125 @@ TEST(DecodeBody, StackedEncodingsAreUndoneInReverse) {
   Result<std::string> r = DecodeBody(Zstd(Gzip("hello\n")), "gzip, zstd", 1 << 20);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(*r, "hello\n");
+}
+
+TEST(CountLines, CountsAFinalLineWithoutNewline) {
+  EXPECT_EQ(CountLines(""), 0u);
+  EXPECT_EQ(CountLines("a"), 1u);
+  EXPECT_EQ(CountLines("a\n"), 1u);
+  EXPECT_EQ(CountLines("a\nb"), 2u);
+  EXPECT_EQ(CountLines("\n\n"), 2u);
+  EXPECT_EQ(CountLines("a\r\nb\r\n"), 2u);
+}
+
+BodyLimits Limits(size_t max_bytes, size_t max_lines) {
+  BodyLimits limits;
+  limits.max_bytes = max_bytes;
+  limits.max_lines = max_lines;
+  return limits;
+}
+
+std::string ShortLines(size_t n) {
+  std::string body;
+  body.reserve(2 * n);
+  for (size_t i = 0; i < n; ++i) body += "a\n";
+  return body;
+}
+
+TEST(DecodeBodyLimits, ALineBombIsRefusedByItsLineCountWithTheBoundNamed) {
+  // The probe: 4 million lines "a" compress to well under a kilobyte with zstd.
+  const std::string bomb = Zstd(ShortLines(4'000'000));
+  ASSERT_LT(bomb.size(), 4096u);
+  for (auto [enc, data] : {std::pair<std::string, std::string>{"zstd", bomb},
+                           {"gzip", Gzip(ShortLines(4'000'000))},
+                           {"lz4", Lz4(ShortLines(4'000'000))}}) {
+    BodyLimitHit hit = BodyLimitHit::kNone;
+    Result<std::string> r = DecodeBody(data, enc, Limits(64 << 20, 100'000), &hit);
+    ASSERT_FALSE(r.ok()) << enc;
+    EXPECT_TRUE(r.status().IsResourceExhausted()) << enc;
+    EXPECT_EQ(hit, BodyLimitHit::kLines) << enc;
+    EXPECT_THAT(r.status().message(), HasSubstr("more than 100000 lines")) << enc;
+  }
+}
+
+TEST(DecodeBodyLimits, DecodingStopsAtTheBoundInsteadOfInflatingEverything) {
+  // Garbage after the bomb is only seen by a decoder that inflated all of it first: refusing by
+  // the bound (not "unexpected data") proves decoding stopped once the bound was passed.
+  for (auto [enc, data] : {std::pair<std::string, std::string>{"zstd", Zstd(ShortLines(2'000'000))},
+                           {"gzip", Gzip(ShortLines(2'000'000))},
+                           {"lz4", Lz4(ShortLines(2'000'000))}}) {
+    std::string tampered = data + std::string(64, '\x5a');
+    BodyLimitHit hit = BodyLimitHit::kNone;
+    Result<std::string> lines = DecodeBody(tampered, enc, Limits(64 << 20, 1000), &hit);
+    EXPECT_TRUE(lines.status().IsResourceExhausted()) << enc << ": " << lines.status().ToString();
+    EXPECT_EQ(hit, BodyLimitHit::kLines) << enc;
+    Result<std::string> bytes = DecodeBody(tampered, enc, Limits(1 << 20, 0), &hit);
+    EXPECT_TRUE(bytes.status().IsResourceExhausted()) << enc << ": " << bytes.status().ToString();
+    EXPECT_EQ(hit, BodyLimitHit::kBytes) << enc;
+    // Without bounds in the way the damage is found: the test above is not vacuous.
+    Result<std::string> whole = DecodeBody(tampered, enc, Limits(64 << 20, 0), &hit);
+    EXPECT_TRUE(whole.status().IsInvalidArgument()) << enc << ": " << whole.status().ToString();
+  }
+}
+
+TEST(DecodeBodyLimits, TheLineBoundIsExactAndCountsAnUnterminatedLastLine) {
+  const std::string three = "a\nb\nc\n";
+  for (auto [enc, data] : {std::pair<std::string, std::string>{"identity", three},
+                           {"gzip", Gzip(three)},
+                           {"zstd", Zstd(three)}}) {
+    EXPECT_TRUE(DecodeBody(data, enc, Limits(1 << 20, 3), nullptr).ok()) << enc;
+    BodyLimitHit hit = BodyLimitHit::kNone;
+    EXPECT_TRUE(DecodeBody(data, enc, Limits(1 << 20, 2), &hit).status().IsResourceExhausted())
+        << enc;
+    EXPECT_EQ(hit, BodyLimitHit::kLines) << enc;
+  }
+  // "a\nb\nc" is three lines too, although it has two newlines.
+  BodyLimitHit hit = BodyLimitHit::kNone;
+  EXPECT_TRUE(
+      DecodeBody(Zstd("a\nb\nc"), "zstd", Limits(1 << 20, 2), &hit).status().IsResourceExhausted());
+  EXPECT_EQ(hit, BodyLimitHit::kLines);
+  EXPECT_TRUE(DecodeBody(Zstd("a\nb\nc"), "zstd", Limits(1 << 20, 3), &hit).ok());
+}
+
+TEST(DecodeBodyLimits, OnlyTheInnermostLayerCountsLines) {
+  // The gzip layer inside zstd holds binary data with arbitrary newline bytes: only the lines of
+  // the final body are counted, while every layer is bounded in bytes.
+  const std::string body = ShortLines(50);
+  std::string stacked = Zstd(Gzip(body));
+  Result<std::string> r = DecodeBody(stacked, "gzip, zstd", Limits(1 << 20, 50), nullptr);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(*r, body);
+  BodyLimitHit hit = BodyLimitHit::kNone;
+  EXPECT_FALSE(DecodeBody(stacked, "gzip, zstd", Limits(1 << 20, 49), &hit).ok());
+  EXPECT_EQ(hit, BodyLimitHit::kLines);
+  EXPECT_FALSE(DecodeBody(stacked, "gzip, zstd", Limits(60, 0), &hit).ok());
+  EXPECT_EQ(hit, BodyLimitHit::kBytes);
+}
+
+TEST(DecodeBodyLimits, TheAdmissionHookSeesTheBodyGrowAndCanStopIt) {
+  const std::string body = ShortLines(3'000'000);  // 6 MB
+  const std::string compressed = Zstd(body);
+  BodyLimits limits = Limits(64 << 20, 0);
+  std::vector<size_t> asked;
+  limits.admit = [&](size_t bytes, size_t) {
+    asked.push_back(bytes);
+    return bytes <= (2 << 20);
+  };
+  BodyLimitHit hit = BodyLimitHit::kNone;
+  Result<std::string> r = DecodeBody(compressed, "zstd", limits, &hit);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(r.status().IsResourceExhausted());
+  EXPECT_EQ(hit, BodyLimitHit::kAdmission);
+  EXPECT_THAT(r.status().message(), HasSubstr("memory budget"));
+  // Asked before each MiB is held; refused at the first MiB over what it would grant.
+  ASSERT_FALSE(asked.empty());
+  EXPECT_EQ(asked.back(), 3u << 20);
+  for (size_t i = 1; i < asked.size(); ++i) EXPECT_GT(asked[i], asked[i - 1]);
+
+  limits.admit = [&](size_t, size_t) { return true; };
+  Result<std::string> all = DecodeBody(compressed, "zstd", limits, &hit);
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(*all, body);
 }
 
 }  // namespace

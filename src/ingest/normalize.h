@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -70,5 +71,26 @@ bool SanitizeUtf8(std::string* text);
 // ("gzip: invalid block type at byte 10"); ResourceExhausted when the decoded body is too big.
 Result<std::string> DecodeBody(std::string_view body, std::string_view content_encoding,
                                size_t max_bytes);
+
+// Bounds on a decoded request body, checked while it is decoded (64 KiB at a time), so that a
+// compression bomb is refused after at most one chunk past a bound instead of being inflated.
+struct BodyLimits {
+  size_t max_bytes = 64ull << 20;  // decoded bytes
+  size_t max_lines = 0;            // lines as CountLines counts them; 0: not counted
+  // Called before the decoded body grows, with the bytes it is about to hold and the newlines
+  // seen so far (counted only when max_lines is set); returning false stops decoding with
+  // BodyLimitHit::kAdmission (the server's memory budget has no room). Unset: no check.
+  std::function<bool(size_t bytes, size_t newlines)> admit;
+};
+
+// Which bound a ResourceExhausted from DecodeBody hit.
+enum class BodyLimitHit { kNone, kBytes, kLines, kAdmission };
+
+// As above, with both bounds. On ResourceExhausted, "*hit" (if not null) says which bound.
+Result<std::string> DecodeBody(std::string_view body, std::string_view content_encoding,
+                               const BodyLimits& limits, BodyLimitHit* hit);
+
+// Lines of a body as NormalizeBody splits it: one per LF, plus a final line without one.
+size_t CountLines(std::string_view body);
 
 }  // namespace sawmill::ingest
