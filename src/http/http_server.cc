@@ -26,6 +26,8 @@
 #include "http/connection_policy.h"
 #include "http/http_metrics.h"
 #include "http/json_writer.h"
+#include "http/memory_budget.h"
+#include "ingest/loki_push.h"
 #include "ingest/normalize.h"
 
 namespace sawmill::http {
@@ -49,6 +51,20 @@ std::string ErrorBody(std::string_view message) {
   AppendJsonString(message, &body);
   body += "}";
   return body;
+}
+
+// A refusal by a bound: the message, the option that sets the bound and its value, so that a
+// client (or its operator) knows what to change. 429 answers carry Retry-After.
+HttpResponse LimitError(int status, std::string_view message, std::string_view option,
+                        uint64_t value) {
+  std::string body = "{\"error\":";
+  AppendJsonString(message, &body);
+  body += ",\"limit\":";
+  AppendJsonString(option, &body);
+  body += ",\"limit_value\":" + std::to_string(value) + "}";
+  HttpResponse response = HttpResponse::Json(status, std::move(body));
+  if (status == 429) response.headers.emplace_back("Retry-After", "1");
+  return response;
 }
 
 std::string HumanBytes(size_t bytes) {
@@ -81,6 +97,11 @@ class RateLimitedLog {
   std::chrono::steady_clock::time_point last_;
 };
 
+// Records a tail writer takes from its session at a time; it takes more only when they are
+// written, so a client that stops reading holds at most this many formatted records here (the
+// rest waits in the hub's bounded queues, see docs/tail.md).
+constexpr size_t kTailBatchRecords = 64;
+
 // Something the server must tell about shutdown: an HTTP connection or a tail session.
 class Closeable {
  public:
@@ -98,6 +119,7 @@ struct HttpServer::Impl {
       : options(std::move(o)),
         router(r),
         subscriber(std::move(s)),
+        budget(options.ingest_memory_bytes),
         workers(static_cast<size_t>(std::max(1, options.worker_threads))),
         acceptor(net::make_strand(ioc)) {}
 
@@ -112,6 +134,7 @@ struct HttpServer::Impl {
   std::atomic<size_t> tail_sessions{0};
   std::atomic<bool> stopping{false};
   std::atomic<bool> stopped{false};
+  MemoryBudget budget;  // admission of request bodies (docs/operations.md "Memory")
   std::mutex mu;
   uint64_t next_id = 0;                                         // GUARDED_BY(mu)
   std::unordered_map<uint64_t, std::weak_ptr<Closeable>> live;  // GUARDED_BY(mu)
@@ -161,8 +184,12 @@ struct HttpServer::Impl {
   }
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
-  // Runs on a worker thread: decoding, routing, the handler, metrics.
-  HttpResponse Handle(HttpRequest* request);
+  // Runs on a worker thread: decoding, admission, routing, the handler, metrics. "reservation"
+  // holds the body as received and grows to the request's estimate before the handler runs.
+  HttpResponse Handle(HttpRequest* request, Reservation* reservation);
+  // Decodes the body within the bounds and reserves what handling it will take; an answer when
+  // the request is refused.
+  std::optional<HttpResponse> Admit(HttpRequest* request, Reservation* reservation);
 };
 
 namespace {
@@ -327,7 +354,7 @@ class WsTail : public Closeable, public std::enable_shared_from_this<WsTail> {
     if (writing_ || closed_) return;
     if (!closing_) {
       tail::TailEvent event;
-      bool open = session_->Next(&event, 512, 0);
+      bool open = session_->Next(&event, kTailBatchRecords, 0);
       if (event.dropped > 0) {
         out_.push_back("{\"dropped\":" + std::to_string(event.dropped) + "}");
       }
@@ -466,7 +493,7 @@ class SseTail : public Closeable, public std::enable_shared_from_this<SseTail> {
   void Pump() {
     if (writing_ || closed_ || closing_) return;
     tail::TailEvent event;
-    bool open = session_->Next(&event, 512, 0);
+    bool open = session_->Next(&event, kTailBatchRecords, 0);
     std::string chunk;
     if (event.dropped > 0) {
       chunk += "event: dropped\ndata: {\"dropped\":" + std::to_string(event.dropped) + "}\n\n";
@@ -545,6 +572,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
   HttpConnection(Impl* impl, tcp::socket&& socket, Refusal refusal, std::string address_key)
       : impl_(impl),
         stream_(std::move(socket)),
+        reservation_(&impl->budget),
         refusal_(refusal),
         address_key_(std::move(address_key)) {
     if (refusal_ == Refusal::kNone) {
@@ -599,6 +627,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
       return;
     }
     idle_ = true;
+    reservation_.Reset();
     parser_.emplace();
     parser_->body_limit(impl_->options.max_body_bytes);
     parser_->header_limit(static_cast<uint32_t>(impl_->options.max_header_bytes));
@@ -669,6 +698,11 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
                  std::string::npos;
       if (upgrade || sse) return StartTail(upgrade);
     }
+    // Admission of the body as received, before it is read: a declared length is reserved whole,
+    // a chunked body as its chunks arrive (DoReadBody).
+    if (auto length = parser_->content_length(); length && *length > 0) {
+      if (!reservation_.GrowTo(*length)) return Busy(*length);
+    }
     if (Lower(std::string_view(req[bhttp::field::expect])) == "100-continue") {
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
                                                                        req.version());
@@ -683,8 +717,44 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
   }
 
   void DoReadBody() {
-    bhttp::async_read(stream_, buffer_, *parser_,
-                      beast::bind_front_handler(&HttpConnection::OnBody, shared_from_this()));
+    if (parser_->content_length() || parser_->is_done()) {
+      bhttp::async_read(stream_, buffer_, *parser_,
+                        beast::bind_front_handler(&HttpConnection::OnBody, shared_from_this()));
+      return;
+    }
+    bhttp::async_read_some(
+        stream_, buffer_, *parser_,
+        beast::bind_front_handler(&HttpConnection::OnBodyPart, shared_from_this()));
+  }
+
+  // A piece of a chunked body: reserve what arrived so far, then read on.
+  void OnBodyPart(beast::error_code ec, size_t n) {
+    if (ec) return OnBody(ec, n);
+    const uint64_t received = parser_->get().body().size();
+    if (!reservation_.GrowTo(received)) return Busy(received);
+    if (parser_->is_done()) return OnBody(ec, n);
+    DoReadBody();
+  }
+
+  // The ingest memory budget has no room for a body of "bytes" now (429) or ever (413).
+  void Busy(uint64_t bytes) {
+    const MemoryBudget& budget = impl_->budget;
+    if (bytes > budget.limit()) {
+      std::string message =
+          "the request body alone is larger than the server's ingest memory "
+          "budget (ingest_memory = " +
+          HumanSize(budget.limit()) +
+          "); split the batch into smaller requests; nothing was stored";
+      CountIngestRejected("ingest_memory_request", message);
+      return ReplyAndClose(LimitError(413, message, "ingest_memory", budget.limit()));
+    }
+    std::string message =
+        "the server holds " + HumanSize(budget.in_use()) +
+        " of its ingest memory budget (ingest_memory = " + HumanSize(budget.limit()) +
+        ") for other requests; retry after the Retry-After delay or send "
+        "smaller batches; nothing was stored";
+    CountIngestRejected("ingest_memory", message);
+    ReplyAndClose(LimitError(429, message, "ingest_memory", budget.limit()));
   }
 
   void OnBody(beast::error_code ec, size_t) {
@@ -716,8 +786,12 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     }
     if (request->method == "GET") WatchForDisconnect(request.get());
     // The handler may block (WAL sync, query): run it off the I/O threads.
-    net::post(impl_->workers, [self = shared_from_this(), request] {
-      HttpResponse response = self->impl_->Handle(request.get());
+    auto reservation = std::make_shared<Reservation>(std::move(reservation_));
+    net::post(impl_->workers, [self = shared_from_this(), request, reservation] {
+      HttpResponse response = self->impl_->Handle(request.get(), reservation.get());
+      request->body = std::string();
+      reservation->Reset();
+      PublishBudget(self->impl_->budget);
       net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->StopWatching();
         self->Write(std::move(response));
@@ -799,7 +873,11 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     if (status == 503 || (status == 429 && refusal_ != Refusal::kNone)) {
       response.headers.emplace_back("Retry-After", "1");
     }
-    HttpMetrics::Get().CountRequest("unmatched", status, 0);
+    ReplyAndClose(std::move(response));
+  }
+  void ReplyAndClose(HttpResponse response) {
+    reservation_.Reset();  // what is drained is not held
+    HttpMetrics::Get().CountRequest("unmatched", response.status, 0);
     res_ = ToBeastResponse(response, false, false);
     stream_.expires_after(std::chrono::seconds(5));
     bhttp::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
@@ -893,6 +971,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
   Impl* impl_;
   std::optional<ConnectionSlot> slot_;  // empty for a refused connection
   beast::tcp_stream stream_;
+  Reservation reservation_;  // of the request being read
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::shared_ptr<bhttp::response<bhttp::string_body>> res_;
@@ -962,12 +1041,103 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   DoAccept();
 }
 
-HttpResponse HttpServer::Impl::Handle(HttpRequest* request) {
+std::optional<HttpResponse> HttpServer::Impl::Admit(HttpRequest* request,
+                                                    Reservation* reservation) {
+  const std::string content_encoding = Lower(request->Header("content-encoding"));
+  const bool protobuf =
+      Lower(request->Header("content-type")).find("protobuf") != std::string::npos;
+  const uint64_t received = request->body.size();
+  // Lines are bounded where a line is a record (NDJSON, text, _bulk, JSON); protobuf decoders
+  // bound their records themselves with the same max_request_lines (request->max_records).
+  ingest::BodyLimits limits;
+  limits.max_bytes = options.max_decoded_bytes;
+  limits.max_lines = protobuf ? 0 : options.max_request_lines;
+  // The decoded body is reserved as it grows, so that concurrent bombs cannot each hold up to
+  // max_decoded_body before any of them is admitted.
+  uint64_t wanted = 0;
+  limits.admit = [&](size_t bytes, size_t newlines) {
+    wanted = EstimateRequestBytes(received, bytes, newlines, protobuf);
+    return wanted <= budget.limit() && reservation->GrowTo(wanted);
+  };
+  ingest::BodyLimitHit hit = ingest::BodyLimitHit::kNone;
+  if (!content_encoding.empty() && content_encoding != "identity") {
+    auto body = ingest::DecodeBody(request->body, content_encoding, limits, &hit);
+    if (body.ok()) {
+      request->body = std::move(*body);
+    } else if (!body.status().IsResourceExhausted()) {
+      return HttpResponse::Error(
+          Status::InvalidArgument("cannot decode the body (Content-Encoding: " + content_encoding +
+                                  "): " + body.status().message() + "; nothing was stored"));
+    }
+  } else if (limits.max_lines > 0 && ingest::CountLines(request->body) > limits.max_lines) {
+    hit = ingest::BodyLimitHit::kLines;
+  }
+  if (hit == ingest::BodyLimitHit::kBytes) {
+    std::string message = "the decoded request body is larger than the limit of " +
+                          HumanBytes(options.max_decoded_bytes) +
+                          " (max_decoded_body); split the batch into smaller requests; nothing "
+                          "was stored";
+    CountIngestRejected("max_decoded_body", message);
+    return LimitError(413, message, "max_decoded_body", options.max_decoded_bytes);
+  }
+  if (hit == ingest::BodyLimitHit::kLines) {
+    std::string message = "the request has more than " + std::to_string(limits.max_lines) +
+                          " lines (max_request_lines); split the batch into requests of at most " +
+                          std::to_string(limits.max_lines) + " lines; nothing was stored";
+    CountIngestRejected("max_request_lines", message);
+    return LimitError(413, message, "max_request_lines", limits.max_lines);
+  }
+
+  request->max_records = options.max_request_lines;
+  request->max_decoded_bytes = options.max_decoded_bytes;
+  if (request->body.empty()) return std::nullopt;  // nothing to hold (GET, admin calls)
+
+  // What handling it will hold, reserved before the handler holds it.
+  uint64_t estimate = wanted;
+  if (hit != ingest::BodyLimitHit::kAdmission) {
+    uint64_t decoded = request->body.size();
+    if (protobuf && content_encoding.empty() && request->path == "/loki/api/v1/push") {
+      decoded = std::max<uint64_t>(decoded, ingest::LokiPushDeclaredLength(request->body));
+    }
+    const uint64_t lines = protobuf ? 0 : ingest::CountLines(request->body);
+    estimate = EstimateRequestBytes(received, decoded, lines, protobuf);
+  }
+  if (estimate > budget.limit()) {
+    std::string message = "this request needs about " + HumanSize(estimate) +
+                          " of memory to ingest, more than the server's ingest memory budget "
+                          "(ingest_memory = " +
+                          HumanSize(budget.limit()) +
+                          "); split the batch into smaller requests; nothing was stored";
+    CountIngestRejected("ingest_memory_request", message);
+    return LimitError(413, message, "ingest_memory", budget.limit());
+  }
+  if (hit == ingest::BodyLimitHit::kAdmission || !reservation->GrowTo(estimate)) {
+    std::string message =
+        "the server holds " + HumanSize(budget.in_use()) +
+        " of its ingest memory budget (ingest_memory = " + HumanSize(budget.limit()) +
+        ") for other requests; retry after the Retry-After delay or send "
+        "smaller batches; nothing was stored";
+    CountIngestRejected("ingest_memory", message);
+    return LimitError(429, message, "ingest_memory", budget.limit());
+  }
+  PublishBudget(budget);
+  if (options.storage_room) {
+    if (std::string why = options.storage_room(estimate); !why.empty()) {
+      std::string message = why + "; retry after the Retry-After delay; nothing was stored";
+      CountIngestRejected("memtables", message);
+      HttpResponse response = HttpResponse::Json(429, ErrorBody(message));
+      response.headers.emplace_back("Retry-After", "1");
+      return response;
+    }
+  }
+  return std::nullopt;
+}
+
+HttpResponse HttpServer::Impl::Handle(HttpRequest* request, Reservation* reservation) {
   auto start = std::chrono::steady_clock::now();
   bool method_not_allowed = false;
   const Handler* handler = router->Find(request->method, request->path, &method_not_allowed);
   HttpResponse response;
-  std::string content_encoding = Lower(request->Header("content-encoding"));
   if (handler == nullptr) {
     if (method_not_allowed) {
       response = HttpResponse::Json(
@@ -977,24 +1147,9 @@ HttpResponse HttpServer::Impl::Handle(HttpRequest* request) {
           Status::NotFound("no route for " + request->method + " " + request->path));
     }
   } else {
-    bool decoded = true;
-    if (!content_encoding.empty() && content_encoding != "identity") {
-      auto body = ingest::DecodeBody(request->body, content_encoding, options.max_decoded_bytes);
-      if (body.ok()) {
-        request->body = std::move(*body);
-      } else if (body.status().IsResourceExhausted()) {
-        response = HttpResponse::Json(
-            413, ErrorBody("the decoded request body is larger than the limit of " +
-                           HumanBytes(options.max_decoded_bytes) + "; nothing was stored"));
-        decoded = false;
-      } else {
-        response = HttpResponse::Error(Status::InvalidArgument(
-            "cannot decode the body (Content-Encoding: " + content_encoding +
-            "): " + body.status().message() + "; nothing was stored"));
-        decoded = false;
-      }
-    }
-    if (decoded) {
+    if (std::optional<HttpResponse> refused = Admit(request, reservation)) {
+      response = std::move(*refused);
+    } else {
       try {
         response = (*handler)(*request);
       } catch (const std::exception& e) {

@@ -46,6 +46,13 @@ struct HttpServerOptions {
   int worker_threads = 16;    // handlers run here; ingest handlers wait for the WAL sync
   int heartbeat_ms = 15'000;  // WebSocket ping / SSE comment interval on tail sessions
   std::string tail_path = "/api/v1/tail";
+  // Admission (docs/operations.md "Memory"): requests with a body reserve what they will hold
+  // from a budget of this many bytes before it is held; no room now: 429, never room: 413.
+  uint64_t ingest_memory_bytes = 256ull << 20;
+  size_t max_request_lines = 100'000;  // per request, after decoding (413 past it); 0: no bound
+  // Storage room for a request whose records take about "bytes": "" when there is room, else
+  // why not (answered 429 with Retry-After). Unset: always room.
+  std::function<std::string(uint64_t bytes)> storage_room;
 };
 
 // Opens a tail session for a tail request (tenant and query string already parsed). Errors

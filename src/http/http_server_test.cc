@@ -729,5 +729,104 @@ TEST_F(ServerTest, AllowedOriginsGetCorsHeadersAndPreflight) {
   EXPECT_EQ(engine_.count(), 1u);
 }
 
+// ---- Memory admission (docs/operations.md "Memory") ----
+
+std::string Lines(size_t count, size_t width) {
+  std::string body;
+  for (size_t i = 0; i < count; ++i) body += std::string(width, 'x') + "\n";
+  return body;
+}
+
+TEST_F(ServerTest, LinesPastTheBoundAre413NamingTheOptionAndNothingIsStored) {
+  HttpServerOptions options;
+  options.max_request_lines = 10;
+  StartServer(options);
+  Reply over = Send("POST", "/api/v1/ingest", Lines(11, 8));
+  EXPECT_EQ(over.status, 413) << over.body;
+  EXPECT_NE(over.body.find(R"("limit":"max_request_lines","limit_value":10)"), std::string::npos)
+      << over.body;
+  EXPECT_NE(over.body.find("split the batch"), std::string::npos) << over.body;
+  EXPECT_EQ(engine_.count(), 0u);
+  // An unterminated last line counts; at the bound it is accepted.
+  EXPECT_EQ(Send("POST", "/api/v1/ingest", Lines(10, 8) + "last").status, 413);
+  Reply at = Send("POST", "/api/v1/ingest", Lines(10, 8));
+  EXPECT_EQ(at.status, 200) << at.body;
+  EXPECT_EQ(engine_.count(), 10u);
+}
+
+TEST_F(ServerTest, ARequestLargerThanTheWholeBudgetIs413) {
+  HttpServerOptions options;
+  options.ingest_memory_bytes = 1 << 20;
+  StartServer(options);
+  // 400 KB of lines would take about 3 MB to ingest (decoded body, records, WAL encoding).
+  Reply reply = Send("POST", "/api/v1/ingest", Lines(4000, 99));
+  EXPECT_EQ(reply.status, 413) << reply.body;
+  EXPECT_NE(reply.body.find(R"("limit":"ingest_memory")"), std::string::npos) << reply.body;
+  EXPECT_EQ(engine_.count(), 0u);
+  // A body that alone is over the budget is refused before it is read.
+  Reply huge = Send("POST", "/api/v1/ingest", Lines(20000, 99));
+  EXPECT_EQ(huge.status, 413) << huge.body;
+  EXPECT_NE(huge.body.find("ingest_memory"), std::string::npos) << huge.body;
+  EXPECT_EQ(engine_.count(), 0u);
+}
+
+TEST_F(ServerTest, ABudgetHeldByAnotherRequestIs429WithRetryAfterThenAccepted) {
+  HttpServerOptions options;
+  options.ingest_memory_bytes = 4 << 20;
+  StartServer(options);
+  engine_.delay_ms = 1500;  // the first batch holds its reservation while "the WAL syncs"
+  const std::string big = Lines(100, 9999);  // 1 MB: about 4 MB to ingest
+  Reply first;
+  std::thread holder([&] { first = Send("POST", "/api/v1/ingest", big); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  Reply second = Send("POST", "/api/v1/ingest", Lines(1000, 99));
+  EXPECT_EQ(second.status, 429) << second.body;
+  EXPECT_EQ(second.retry_after, "1");
+  EXPECT_NE(second.body.find(R"("limit":"ingest_memory")"), std::string::npos) << second.body;
+  EXPECT_NE(second.body.find("retry"), std::string::npos) << second.body;
+  holder.join();
+  EXPECT_EQ(first.status, 200) << first.body;
+  engine_.delay_ms = 0;
+  // The budget was given back with the answer: the retry is accepted.
+  Reply retry = Send("POST", "/api/v1/ingest", Lines(1000, 99));
+  EXPECT_EQ(retry.status, 200) << retry.body;
+  EXPECT_EQ(engine_.count(), 1100u);
+}
+
+TEST_F(ServerTest, ChunkedBodiesAreReservedAsTheyArrive) {
+  HttpServerOptions options;
+  options.ingest_memory_bytes = 1 << 20;
+  StartServer(options);
+  net::io_context ioc;
+  beast::tcp_stream stream(ioc);
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/api/v1/ingest", 11};
+  req.set(bhttp::field::host, "127.0.0.1");
+  req.chunked(true);
+  req.body() = Lines(30000, 99);  // 3 MB without a Content-Length
+  beast::error_code ec;
+  bhttp::write(stream, req, ec);
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(stream, buffer, res, ec);
+  ASSERT_FALSE(ec) << ec.message();
+  EXPECT_EQ(res.result_int(), 413u) << res.body();
+  EXPECT_NE(res.body().find("ingest_memory"), std::string::npos) << res.body();
+  EXPECT_EQ(engine_.count(), 0u);
+}
+
+TEST_F(ServerTest, FullMemtablesAre429WithRetryAfter) {
+  HttpServerOptions options;
+  options.storage_room = [](uint64_t) { return std::string("memtables hold 384 MiB"); };
+  StartServer(options);
+  Reply reply = Send("POST", "/api/v1/ingest", Lines(10, 8));
+  EXPECT_EQ(reply.status, 429) << reply.body;
+  EXPECT_EQ(reply.retry_after, "1");
+  EXPECT_NE(reply.body.find("memtables hold 384 MiB"), std::string::npos) << reply.body;
+  EXPECT_EQ(engine_.count(), 0u);
+  // Requests without a body (searches, admin calls) are not held back.
+  EXPECT_EQ(Send("GET", "/healthz").status, 200);
+}
+
 }  // namespace
 }  // namespace sawmill::http

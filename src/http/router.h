@@ -29,6 +29,10 @@ struct HttpRequest {
   // Becomes true when the client closes the connection while the handler runs (the server
   // watches GET requests; null for others). A long handler (search) hands it on and stops.
   std::shared_ptr<const std::atomic<bool>> client_gone;
+  // Bounds the server applies (0: the handler's own default), for handlers that decode further
+  // (snappy, protobuf) or count records themselves. See docs/operations.md "Memory".
+  size_t max_records = 0;        // max_request_lines
+  size_t max_decoded_bytes = 0;  // max_decoded_body
 
   // First value or "" / fallback.
   std::string Query(std::string_view name, std::string_view fallback = "") const;

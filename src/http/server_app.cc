@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
@@ -78,6 +79,8 @@ int RunServer(const ServerConfig& config) {
   }
   http_options.max_body_bytes = config.max_body_bytes;
   http_options.max_decoded_bytes = config.max_decoded_bytes;
+  http_options.max_request_lines = config.max_request_lines;
+  http_options.ingest_memory_bytes = config.ingest_memory_bytes;
   http_options.max_connections = config.max_connections;
   http_options.max_connections_per_address = config.max_connections_per_address;
   http_options.connection_cap_exempt = SplitList(config.connection_cap_exempt);
@@ -100,6 +103,8 @@ int RunServer(const ServerConfig& config) {
   tail::TailHubOptions hub_options;
   hub_options.max_sessions = config.tail_max_sessions;
   hub_options.queue_records = config.tail_queue_records;
+  hub_options.total_queue_bytes = config.tail_memory_bytes;
+  hub_options.queue_bytes = std::min<uint64_t>(hub_options.queue_bytes, config.tail_memory_bytes);
   std::unique_ptr<tail::TailHub> hub = tail::TailHub::Create(hub_options);
   state.sink.SetTailHub(hub.get());
   TailSubscriber subscriber =
@@ -107,6 +112,20 @@ int RunServer(const ServerConfig& config) {
           const HttpRequest& request) -> Result<std::shared_ptr<tail::TailSession>> {
     if (state.stopping.load()) return Status::Unavailable("the server is stopping");
     return tail_hub->Subscribe(request.tenant, request.Query("q"));
+  };
+
+  // Memtables past 1.5 x memtable_cap mean flushing is behind (the largest memtable is flushed as
+  // soon as they pass memtable_cap); Engine::Append would wait for flushes at twice the cap,
+  // holding the request. Refuse it before it is held instead (docs/operations.md "Memory").
+  http_options.storage_room = [&state, cap = config.memtable_cap_bytes](uint64_t bytes) {
+    storage::Engine* engine = state.engine.load();
+    if (engine == nullptr) return std::string();
+    const uint64_t held = engine->stats().memtable_bytes;
+    const uint64_t most = cap + cap / 2;
+    if (held + bytes <= most) return std::string();
+    return "memtables hold " + std::to_string(held >> 20) + " MiB, near the most ingestion may " +
+           "fill (1.5 x memtable_cap = " + std::to_string(most >> 20) +
+           " MiB): flushing to segments is behind";
   };
 
   HttpServer server(http_options, &router, subscriber);

@@ -23,6 +23,11 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        &c->max_body_bytes},
       {"max_decoded_body", T::kBytes, "largest request body after Content-Encoding decoding",
        nullptr, &c->max_decoded_bytes},
+      {"max_request_lines", T::kCount, "most lines in one request after decoding (413 past it)",
+       nullptr, &c->max_request_lines},
+      {"ingest_memory", T::kBytes,
+       "memory budget of request bodies and their records in flight (429 when full)", nullptr,
+       &c->ingest_memory_bytes},
       {"max_line", T::kBytes, "longer lines are truncated and flagged", nullptr,
        &c->max_line_bytes},
       {"max_connections", T::kCount, "open connections past which new ones get 503", nullptr,
@@ -55,6 +60,9 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        &c->tail_max_sessions},
       {"tail_queue", T::kCount, "records queued per tail session before lines are dropped", nullptr,
        &c->tail_queue_records},
+      {"tail_memory", T::kBytes,
+       "memory for the queues of all tail sessions together; past it lines are dropped", nullptr,
+       &c->tail_memory_bytes},
       {"heartbeat", T::kDuration, "tail heartbeat interval (WebSocket ping, SSE comment)", nullptr,
        &c->heartbeat_ms},
       {"shutdown_timeout", T::kDuration, "time allowed for in-flight requests at shutdown", nullptr,
@@ -241,6 +249,8 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("max_body", c.max_body_bytes, 1024, "1KiB"));
   RETURN_IF_ERROR(at_least("max_decoded_body", c.max_decoded_bytes, c.max_body_bytes, "max_body"));
   RETURN_IF_ERROR(at_least("max_line", c.max_line_bytes, 64, "64"));
+  RETURN_IF_ERROR(at_least("max_request_lines", c.max_request_lines, 1, "1"));
+  RETURN_IF_ERROR(at_least("ingest_memory", c.ingest_memory_bytes, 1 << 20, "1MiB"));
   RETURN_IF_ERROR(at_least("max_connections", c.max_connections, 1, "1"));
   RETURN_IF_ERROR(at_least("syslog_udp_buffer", c.syslog_udp_buffer_bytes, 4096, "4KiB"));
   if (c.syslog_udp_buffer_bytes > (1ull << 30)) {

@@ -18,7 +18,9 @@ struct ServerConfig {
   std::string syslog_address;                     // syslog ("" = off)
   uint64_t syslog_udp_buffer_bytes = 8ull << 20;  // SO_RCVBUF of the syslog UDP socket
   uint64_t max_body_bytes = 64ull << 20;
-  uint64_t max_decoded_bytes = 256ull << 20;
+  uint64_t max_decoded_bytes = 64ull << 20;
+  uint64_t max_request_lines = 100'000;
+  uint64_t ingest_memory_bytes = 256ull << 20;
   uint64_t max_line_bytes = 256 * 1024;
   uint64_t max_connections = 4096;
   uint64_t max_connections_per_address = 256;             // 0: no cap
@@ -32,10 +34,11 @@ struct ServerConfig {
   uint64_t query_timeout_ms = 60'000;  // a search stops here and answers partial
   uint64_t tail_max_sessions = 2000;
   uint64_t tail_queue_records = 10'000;
+  uint64_t tail_memory_bytes = 64ull << 20;
   uint64_t heartbeat_ms = 15'000;
   uint64_t shutdown_timeout_ms = 30'000;
   uint64_t flush_interval_ms = 30'000;
-  uint64_t memtable_cap_bytes = 512ull << 20;
+  uint64_t memtable_cap_bytes = 256ull << 20;
   uint64_t segment_target_bytes = 64ull << 20;
 };
 

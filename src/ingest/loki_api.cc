@@ -1,4 +1,6 @@
 // Loki-compatible endpoints: push and the probes some clients make.
+#include <algorithm>
+
 #include "ingest/loki_push.h"
 #include "ingest/shipper_handlers.h"
 #include "ingest/shipper_record.h"
@@ -41,7 +43,10 @@ http::HttpResponse HandleLokiPush(const http::HttpRequest& request, http::Ingest
   Result<std::vector<Record>> records =
       content_type.find("json") != std::string_view::npos
           ? DecodeLokiPushJson(request.body, context)
-          : DecodeLokiPushProtobuf(request.body, context, kMaxDecodedBytes);
+          : DecodeLokiPushProtobuf(request.body, context,
+                                   request.max_decoded_bytes > 0
+                                       ? std::min(request.max_decoded_bytes, kMaxDecodedBytes)
+                                       : kMaxDecodedBytes);
   if (!records.ok())
     return LokiError(LokiStatusOf(records.status(), true), records.status().message());
   if (!records->empty()) {

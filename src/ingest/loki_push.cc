@@ -209,6 +209,12 @@ Result<std::vector<Record>> DecodeLokiPushJson(std::string_view body,
   return records;
 }
 
+size_t LokiPushDeclaredLength(std::string_view body) {
+  size_t length = 0;
+  if (!snappy::GetUncompressedLength(body.data(), body.size(), &length)) return 0;
+  return length;
+}
+
 Result<std::vector<Record>> DecodeLokiPushProtobuf(std::string_view body,
                                                    const ShipperContext& context,
                                                    size_t max_decoded_bytes) {

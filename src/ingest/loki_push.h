@@ -32,6 +32,10 @@ Result<std::vector<Record>> DecodeLokiPushProtobuf(std::string_view body,
                                                    const ShipperContext& context,
                                                    size_t max_decoded_bytes);
 
+// The uncompressed length a snappy push body declares in its header (0 when it has none), for
+// admission before anything is decompressed.
+size_t LokiPushDeclaredLength(std::string_view body);
+
 // One Loki entry into a record: labels and structured metadata become fields; service comes
 // from service_name|service|app|application|job, host from host|hostname|instance|node, level
 // from level|detected_level|severity|lvl (or a level word in the line), trace/span ids from

@@ -35,6 +35,7 @@ ShipperContext ContextFromRequest(const http::HttpRequest& request, int64_t now_
   context.defaults.host = std::string(FirstQuery(request, "host"));
   std::string_view level = FirstQuery(request, "level");
   if (!level.empty()) context.defaults.level = ParseLevel(level);
+  if (request.max_records > 0) context.max_records = request.max_records;
   return context;
 }
 

@@ -24,8 +24,6 @@ namespace sawmill::tail {
 
 namespace {
 
-// Bound on the bytes one session may hold, whatever its record count (lines can be 256 KiB).
-constexpr size_t kMaxQueueBytes = 32 << 20;
 // Bounds on what waits for the dispatch thread.
 constexpr size_t kMaxPendingRecords = 200'000;
 constexpr size_t kMaxPendingBytes = 64 << 20;
@@ -77,8 +75,16 @@ bool IsBlank(std::string_view s) {
 // subscriber holds. Thread-safe.
 class SessionState {
  public:
-  SessionState(std::string tenant, std::shared_ptr<const query::Matcher> matcher, size_t capacity)
-      : tenant_(std::move(tenant)), matcher_(std::move(matcher)), capacity_(capacity) {}
+  // "total" counts the queued bytes of every session of the hub, bounded by "total_bytes".
+  SessionState(std::string tenant, std::shared_ptr<const query::Matcher> matcher, size_t capacity,
+               size_t max_bytes, std::shared_ptr<std::atomic<size_t>> total, size_t total_bytes)
+      : tenant_(std::move(tenant)),
+        matcher_(std::move(matcher)),
+        capacity_(capacity),
+        max_bytes_(max_bytes),
+        total_(std::move(total)),
+        total_bytes_(total_bytes) {}
+  ~SessionState() { total_->fetch_sub(queue_bytes_, std::memory_order_relaxed); }
 
   const std::string& tenant() const { return tenant_; }
   const query::Matcher& matcher() const { return *matcher_; }
@@ -94,12 +100,14 @@ class SessionState {
       const bool was_empty = queue_.empty() && dropped_ == 0;
       for (const Record* r : matches) {
         const size_t size = r->ApproximateSize();
-        if (queue_.size() >= capacity_ || queue_bytes_ + size > kMaxQueueBytes) {
+        if (queue_.size() >= capacity_ || queue_bytes_ + size > max_bytes_ ||
+            total_->load(std::memory_order_relaxed) + size > total_bytes_) {
           ++dropped_now;
           continue;
         }
         queue_.push_back(*r);
         queue_bytes_ += size;
+        total_->fetch_add(size, std::memory_order_relaxed);
         ++queued_now;
       }
       dropped_ += dropped_now;
@@ -136,11 +144,14 @@ class SessionState {
     if (closed_) return false;
     const size_t n = std::min(max_records == 0 ? queue_.size() : max_records, queue_.size());
     event->records.reserve(n);
+    size_t taken = 0;
     for (size_t i = 0; i < n; ++i) {
-      queue_bytes_ -= queue_.front().ApproximateSize();
+      taken += queue_.front().ApproximateSize();
       event->records.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
+    queue_bytes_ -= taken;
+    total_->fetch_sub(taken, std::memory_order_relaxed);
     event->dropped = dropped_;
     dropped_ = 0;
     return true;
@@ -165,6 +176,7 @@ class SessionState {
       if (closed_) return false;
       closed_ = true;
       queue_.clear();
+      total_->fetch_sub(queue_bytes_, std::memory_order_relaxed);
       queue_bytes_ = 0;
       notify = notify_;
     }
@@ -177,6 +189,9 @@ class SessionState {
   const std::string tenant_;
   const std::shared_ptr<const query::Matcher> matcher_;
   const size_t capacity_;
+  const size_t max_bytes_;
+  const std::shared_ptr<std::atomic<size_t>> total_;
+  const size_t total_bytes_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -275,8 +290,9 @@ class TailHubImpl final : public TailHub {
   Result<std::shared_ptr<TailSession>> Subscribe(const std::string& tenant,
                                                  const std::string& query) override {
     ASSIGN_OR_RETURN(std::shared_ptr<const query::Matcher> matcher, SharedMatcher(query));
-    auto state = std::make_shared<SessionState>(tenant, std::move(matcher),
-                                                std::max<size_t>(1, options_.queue_records));
+    auto state = std::make_shared<SessionState>(
+        tenant, std::move(matcher), std::max<size_t>(1, options_.queue_records),
+        options_.queue_bytes, queued_bytes_, options_.total_queue_bytes);
     RETURN_IF_ERROR(registry_->Add(state));
     return std::shared_ptr<TailSession>(std::make_shared<SessionHandle>(state, registry_));
   }
@@ -394,6 +410,9 @@ class TailHubImpl final : public TailHub {
   }
 
   const TailHubOptions options_;
+  // Bytes queued in all sessions (bounded by options_.total_queue_bytes); shared with them.
+  const std::shared_ptr<std::atomic<size_t>> queued_bytes_ =
+      std::make_shared<std::atomic<size_t>>(0);
   std::shared_ptr<Registry> registry_;
 
   std::mutex matchers_mu_;

@@ -36,7 +36,10 @@ class TailSession {
 
 struct TailHubOptions {
   size_t max_sessions = 2000;
-  size_t queue_records = 10000;  // per session
+  size_t queue_records = 10000;            // per session
+  size_t queue_bytes = 8ull << 20;         // per session (Record::ApproximateSize)
+  size_t total_queue_bytes = 64ull << 20;  // all sessions together: clients that never read
+                                           // cannot make the hub hold more than this
 };
 
 // Thread-safe.

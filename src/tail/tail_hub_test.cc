@@ -214,4 +214,47 @@ TEST(TailHub, ASessionMayOutliveItsHub) {
 }
 
 }  // namespace
+TEST(TailHub, SessionsThatNeverReadHoldAtMostTheHubWideByteBound) {
+  TailHubOptions options;
+  options.queue_records = 1'000'000;
+  options.queue_bytes = 8 << 20;
+  options.total_queue_bytes = 1 << 20;
+  auto hub = TailHub::Create(options);
+  std::vector<std::shared_ptr<TailSession>> stuck;
+  for (int i = 0; i < 50; ++i) {
+    stuck.push_back(MustSubscribe(*hub, ""));
+    ASSERT_NE(stuck.back(), nullptr);
+  }
+  const std::string text(200, 'x');
+  size_t published = 0;
+  for (int batch = 0; batch < 20; ++batch) {
+    std::vector<Record> records;
+    for (int i = 0; i < 1000; ++i) records.push_back(Line(Level::kInfo, text));
+    hub->Publish("default", records);
+    hub->Drain();  // never drop a batch for a full dispatch queue: only the session bound acts
+    published += records.size();
+  }
+  // Each session alone would queue its 20,000 lines (about 9 MiB): together they hold 1 MiB.
+  size_t held_bytes = 0, received = 0;
+  uint64_t dropped = 0;
+  for (auto& session : stuck) {
+    TailEvent event;
+    ASSERT_TRUE(session->Next(&event, 0, 0));
+    for (const Record& r : event.records) held_bytes += r.ApproximateSize();
+    received += event.records.size();
+    dropped += event.dropped;
+  }
+  EXPECT_LE(held_bytes, options.total_queue_bytes);
+  EXPECT_GT(received, 0u);
+  // Nothing vanishes silently: every line is either queued or counted as dropped.
+  EXPECT_EQ(received + dropped, published * stuck.size());
+
+  // What was taken out is room again: a reading session gets new lines.
+  hub->Publish("default", {Line(Level::kInfo, "after")});
+  hub->Drain();
+  TailEvent event;
+  ASSERT_TRUE(stuck[0]->Next(&event, 0, 1000));
+  EXPECT_THAT(Messages(event.records), ::testing::ElementsAre("after"));
+}
+
 }  // namespace sawmill::tail
