@@ -9,7 +9,7 @@ PACKAGES=(
   libsimdjson-dev libre2-dev libroaring-dev libxxhash-dev liblz4-dev libzstd-dev
   libsqlite3-dev sqlite3 libpq-dev prometheus-cpp-dev libyaml-cpp-dev libcli11-dev libfmt-dev
   libspdlog-dev libprotobuf-dev protobuf-compiler libsnappy-dev libssl-dev
-  libcurl4-openssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcurl4-openssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
   clang-tidy clang-format
   # `make fuzz`: clang with libFuzzer and the sanitizer runtimes.
   clang libclang-rt-14-dev
