@@ -280,9 +280,12 @@ def overload(s):
           (rss_after / MIB, AFTER_BURST_BOUND // MIB))
     # What was acknowledged is there.
     started = time.time()
-    stored = s.count("*")
+    status, answer = s.search("* | count")
+    rows = answer.get("rows") or []
+    stored = rows[0]["count"] if rows else 0
     print("counted %d stored lines in %.1f s" % (stored, time.time() - started))
-    check(stored == acked, "acknowledged %d lines, stored %d" % (acked, stored))
+    check(status == 200 and stored == acked, "acknowledged %d lines, stored %d: %d %s" %
+          (acked, stored, status, json.dumps(answer)[:1000]))
     return hwm, rss_after
 
 
