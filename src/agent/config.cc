@@ -37,8 +37,9 @@ const std::vector<OptionSpec>& BatchTable() {
 
 const std::vector<OptionSpec>& RateLimitTable() {
   static const std::vector<OptionSpec> kTable = {
-      {"lines_per_sec", OptionType::kInt, "1000",
-       "per-host rate limit; DEBUG then INFO are shed above it, WARN+ never (0: off)"},
+      {"lines_per_sec", OptionType::kInt, "0",
+       "per-host rate limit (0: off, every line is kept); above it DEBUG then INFO are shed, "
+       "WARN+ never"},
       {"burst", OptionType::kInt, "5000", "lines allowed above the rate in a burst"},
   };
   return kTable;
@@ -58,8 +59,9 @@ const std::vector<OptionSpec>& RetryTable() {
 const std::vector<OptionSpec>& RedactTable() {
   static const std::vector<OptionSpec> kTable = {
       {"enabled", OptionType::kBool, "true", "redact secrets before lines leave the host"},
-      {"credit_cards", OptionType::kBool, "true", "Luhn-valid card numbers of 13-19 digits"},
-      {"emails", OptionType::kBool, "true", "e-mail addresses"},
+      {"credit_cards", OptionType::kBool, "true",
+       "card numbers: a standalone token with an issuer's prefix and length, passing Luhn"},
+      {"emails", OptionType::kBool, "false", "e-mail addresses (personal data, not a secret)"},
       {"us_ssn", OptionType::kBool, "true", "US social security numbers (123-45-6789)"},
       {"patterns", OptionType::kStringList, "", "extra RE2 patterns to replace"},
   };

@@ -35,7 +35,7 @@ struct AgentConfig {
   uint64_t batch_max_bytes = 4 << 20;
   int zstd_level = 3;
 
-  uint64_t rate_lines_per_sec = 1000;  // 0: unlimited
+  uint64_t rate_lines_per_sec = 0;  // 0: unlimited (the default: every line is kept)
   uint64_t rate_burst = 5000;
 
   int64_t backoff_max_ns = 60'000'000'000;

@@ -19,7 +19,13 @@ inputs:
   EXPECT_EQ(config->spool_max_bytes, 10ull << 30);
   EXPECT_EQ(config->batch_max_lines, 1000u);
   EXPECT_EQ(config->batch_max_wait_ns, 1'000'000'000);
-  EXPECT_EQ(config->rate_lines_per_sec, 1000u);
+  // Every line is kept: no rate limit unless one is configured.
+  EXPECT_EQ(config->rate_lines_per_sec, 0u);
+  // Card numbers and SSNs are masked; e-mail addresses are not (docs/agent.md "Redaction").
+  EXPECT_TRUE(config->redact_enabled);
+  EXPECT_TRUE(config->redact.credit_cards);
+  EXPECT_TRUE(config->redact.us_ssn);
+  EXPECT_FALSE(config->redact.emails);
   EXPECT_EQ(config->memory_limit, 100u << 20);
   EXPECT_EQ(config->status_file, "/var/lib/sawmill-agent/status.json");
   ASSERT_EQ(config->inputs.size(), 1u);

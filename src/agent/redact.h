@@ -1,5 +1,6 @@
-// Redaction of secrets in log text: credit card numbers (Luhn-checked), e-mail addresses, US
-// social security numbers and configured regexes are replaced with "[REDACTED]". The agent runs
+// Redaction of secrets in log text: credit card numbers (card-shaped tokens with a known issuer
+// prefix and length, Luhn-checked), e-mail addresses, US social security numbers and configured
+// regexes are replaced with "[REDACTED]". The agent runs
 // it before a line leaves the host; the server can run the same code on what it ingests.
 //
 // Thread-safety: a Redactor is immutable after Create() and may be used from many threads.
@@ -23,7 +24,7 @@ inline constexpr std::string_view kRedacted = "[REDACTED]";
 
 struct RedactOptions {
   bool credit_cards = true;
-  bool emails = true;
+  bool emails = false;  // off by default: see docs/agent.md "Redaction"
   bool us_ssn = true;
   // Extra RE2 patterns; every match is replaced.
   std::vector<std::string> patterns;
@@ -45,9 +46,9 @@ class Redactor {
  private:
   Redactor() = default;
   bool RedactCards(std::string* text) const;
+  bool RedactSsns(std::string* text) const;
 
   RedactOptions options_;
-  std::unique_ptr<re2::RE2> card_;
   std::unique_ptr<re2::RE2> email_;
   std::unique_ptr<re2::RE2> ssn_;
   std::vector<std::unique_ptr<re2::RE2>> custom_;
@@ -55,5 +56,9 @@ class Redactor {
 
 // True when "digits" (only '0'..'9') passes the Luhn check.
 bool LuhnValid(std::string_view digits);
+
+// True when "digits" (only '0'..'9') starts with a known card issuer prefix (Visa, Mastercard,
+// Amex, Discover, Diners, JCB, UnionPay, Maestro, Mir) and has a length that issuer uses.
+bool CardIssuerMatches(std::string_view digits);
 
 }  // namespace sawmill::agent

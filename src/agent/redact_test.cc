@@ -2,6 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+
 namespace sawmill::agent {
 namespace {
 
@@ -36,13 +41,92 @@ TEST(Redactor, DigitRunsThatAreNotPrintedLikeCardsAreKept) {
   EXPECT_EQ(Redact(*r, "amex 3782 822463 10005 ok"), "amex [REDACTED] ok");
 }
 
-TEST(Redactor, EmailsAndSsnsAreReplaced) {
+TEST(Redactor, PublicTestCardNumbersOfEveryIssuerAreReplaced) {
   auto r = Make();
+  // The issuers' published test numbers, contiguous and printed in groups.
+  for (const char* card :
+       {"4111111111111111", "4111 1111 1111 1111", "4111-1111-1111-1111", "4012888888881881",
+        "4222222222222", "5555555555554444", "5105 1051 0510 5100", "2223003122003222",
+        "378282246310005", "3714 496353 98431", "6011111111111117", "6011-0009-9013-9424",
+        "30569309025904", "3056 930902 5904", "3530111333300000", "3566002020360505",
+        "6200000000000005", "6759649826438453"}) {
+    SCOPED_TRACE(card);
+    EXPECT_EQ(Redact(*r, std::string("paid with ") + card + ", thanks"),
+              "paid with [REDACTED], thanks");
+    EXPECT_EQ(Redact(*r, std::string("card=") + card), "card=[REDACTED]");
+    EXPECT_EQ(Redact(*r, std::string("{\"pan\":\"") + card + "\"}"), "{\"pan\":\"[REDACTED]\"}");
+  }
+  EXPECT_EQ(Redact(*r, "GET /orders/4111111111111111/refund"), "GET /orders/[REDACTED]/refund");
+  EXPECT_EQ(Redact(*r, "card 4111111111111111."), "card [REDACTED].");
+}
+
+TEST(Redactor, DigitsInsideHashesSerialsAndNamesAreKept) {
+  auto r = Make();
+  // Each of these holds a Luhn-valid run with a card issuer prefix and length.
+  ASSERT_TRUE(LuhnValid("4222222222222") && CardIssuerMatches("4222222222222"));
+  ASSERT_TRUE(LuhnValid("4111111111111111") && CardIssuerMatches("4111111111111111"));
+  for (const char* text : {
+           "sha256 3c65719e4b4222222222222b910879c0d1e2f3a4b5c6d7e8f9a0b1c2d3e4f5a6",  // in hex
+           "md5=4111111111111111abcdef0123456789",                                     // hex tail
+           "md5=abcdef01234567894111111111111111",                                     // hex head
+           "serial=0A4111111111111111",                 // x509 serial in hex
+           "serial 4111111111111111FF",                 // hex serial that starts with digits
+           "query 4111111111111111.cdn.example.net A",  // a label of a domain name
+           "host ip-4111111111111111-x.internal",       // inside a dashed name
+           "version 1.4111111111111111",                // a decimal part
+           "blk_-6011111111111117 deleted",             // HDFS-style id with a sign
+           "go v0.0.0-20190214190832-042adf3cf4a0",     // Go pseudo-version
+           "commit 60a189413d732eccd0158591618422c7cad1aed7",
+           "uid C4111111111111111a",
+       }) {
+    EXPECT_EQ(Redact(*r, text), text);
+  }
+}
+
+TEST(Redactor, SpanIdsThatAreAllDigitsAreKept) {
+  auto r = Make();
+  // From the nezha dataset: a span id of 16 decimal digits that passes every card rule.
+  ASSERT_TRUE(LuhnValid("5172871048023241") && CardIssuerMatches("5172871048023241"));
+  for (const char* text : {
+           "TraceID: fbb1c2904ee397adaf90efb157db6791 SpanID: 5172871048023241 [query]",
+           "{\"trace_id\":\"0af7651916cd43dd8448eb211c80319c\",\"spanId\":\"5172871048023241\"}",
+           "span_id=5172871048023241",
+           "08:43:25Z,fbb1c2904ee397adaf90efb157db6791,5172871048023241,\"{...}\"",
+           "[svc,8c5e3f4d2a1b0c9e,5172871048023241,true]",
+       }) {
+    EXPECT_EQ(Redact(*r, text), text);
+  }
+  // Without that context the same digits are a card number.
+  EXPECT_EQ(Redact(*r, "paid 5172871048023241"), "paid [REDACTED]");
+  EXPECT_EQ(Redact(*r, "order 12345,5172871048023241"), "order 12345,[REDACTED]");
+}
+
+TEST(Redactor, NumbersWithoutACardIssuerOrLengthAreKept) {
+  auto r = Make();
+  // Luhn-valid, but epoch milliseconds (prefix 1), a Visa prefix with 14 digits, an Amex prefix
+  // with 16 digits, and printed groups that are not a card's.
+  ASSERT_TRUE(LuhnValid("1445680800428") && LuhnValid("41111111111114") &&
+              LuhnValid("3400000000000000"));
+  EXPECT_EQ(Redact(*r, "ts=1445680800428 ok"), "ts=1445680800428 ok");
+  EXPECT_EQ(Redact(*r, "id 41111111111114 ok"), "id 41111111111114 ok");
+  EXPECT_EQ(Redact(*r, "id 3400000000000000 ok"), "id 3400000000000000 ok");
+  EXPECT_EQ(Redact(*r, "41 1111 1111 1111 11"), "41 1111 1111 1111 11");
+  EXPECT_EQ(Redact(*r, "4111-1111-1111-1111-2222"), "4111-1111-1111-1111-2222");
+  EXPECT_EQ(Redact(*r, "4111 1111-1111 1111"), "4111 1111-1111 1111");
+}
+
+TEST(Redactor, EmailsAndSsnsAreReplaced) {
+  RedactOptions options;
+  options.emails = true;
+  auto r = Make(options);
   EXPECT_EQ(Redact(*r, "user alice.smith+x@example.co.uk logged in"), "user [REDACTED] logged in");
   EXPECT_EQ(Redact(*r, "ssn 123-45-6789 on file"), "ssn [REDACTED] on file");
   // Not SSNs: area 000 and 666, group 00.
   EXPECT_EQ(Redact(*r, "id 000-12-3456 666-12-3456 123-00-4567"),
             "id 000-12-3456 666-12-3456 123-00-4567");
+  // Not SSNs: parts of a host name, of a longer number, of a version.
+  EXPECT_EQ(Redact(*r, "host-123-45-6789.example.com 9123-45-6789 v123-45-6789"),
+            "host-123-45-6789.example.com 9123-45-6789 v123-45-6789");
 }
 
 TEST(Redactor, ConfiguredPatternsAreReplaced) {
@@ -60,8 +144,16 @@ TEST(Redactor, BadPatternIsRejectedWithItsIndex) {
   EXPECT_NE(r.status().message().find("redact.patterns[1]"), std::string::npos);
 }
 
-TEST(Redactor, RecordIsFlaggedWhenSomethingWasReplaced) {
+TEST(Redactor, EmailsAreKeptByDefault) {
   auto r = Make();
+  EXPECT_EQ(Redact(*r, "Mozilla/5.0 (compatible; DotBot/1.1; help@moz.com)"),
+            "Mozilla/5.0 (compatible; DotBot/1.1; help@moz.com)");
+}
+
+TEST(Redactor, RecordIsFlaggedWhenSomethingWasReplaced) {
+  RedactOptions options;
+  options.emails = true;
+  auto r = Make(options);
   Record record;
   record.message = "hello";
   record.fields = {{"email", "bob@example.com"}};
@@ -72,6 +164,68 @@ TEST(Redactor, RecordIsFlaggedWhenSomethingWasReplaced) {
   clean.message = "nothing here";
   EXPECT_FALSE(r->RedactRecord(&clean));
   EXPECT_EQ(clean.flags, 0u);
+}
+
+// Every real dataset in shared/data/real (hex hashes in Sysmon events and CI logs, git commits,
+// Go pseudo-versions, epoch milliseconds and nanoseconds, HDFS block ids, span ids): the default
+// card and SSN detection rewrites nothing but the card numbers the data itself labels as such
+// (the nezha payment service logs "credit_card_number":"4432-8015-6152-0454"), and of those
+// lines only the number. The files are read from the shared folder at test time; the test fails
+// when they are missing.
+TEST(Redactor, RealDatasetsHaveNoCardsOrSsns) {
+  namespace fs = std::filesystem;
+  const char* env = std::getenv("SAWMILL_SHARED_DIR");
+  fs::path root =
+      fs::path(env != nullptr && *env != '\0' ? env : SAWMILL_SHARED_DIR) / "data" / "real";
+  ASSERT_TRUE(fs::is_directory(root)) << root << " is missing";
+  auto r = Make();  // the defaults
+  uint64_t lines = 0, files = 0, with_long_digit_runs = 0, labelled_cards = 0, redacted_cards = 0;
+  std::map<std::string, std::vector<std::string>> redacted;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file()) continue;
+    std::string name = entry.path().filename().string();
+    if (name == "LICENSE" || name.ends_with(".md")) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    ASSERT_TRUE(in) << entry.path();
+    ++files;
+    std::string line;
+    while (std::getline(in, line)) {
+      ++lines;
+      int run = 0, longest = 0;
+      for (char c : line) {
+        run = (c >= '0' && c <= '9') ? run + 1 : 0;
+        longest = std::max(longest, run);
+      }
+      with_long_digit_runs += longest >= 13;
+      std::string copy = line;
+      bool labelled = line.find("credit_card_number") != std::string::npos;
+      labelled_cards += labelled;
+      if (!r->RedactText(&copy)) {
+        if (labelled) ADD_FAILURE() << "card number not redacted: " << line.substr(0, 300);
+        continue;
+      }
+      // Put the number back where it was replaced: the rest of the line must be untouched.
+      std::string restored = copy;
+      for (size_t at = restored.find(kRedacted); at != std::string::npos;
+           at = restored.find(kRedacted, at + 1)) {
+        restored.replace(at, kRedacted.size(), "4432-8015-6152-0454");
+      }
+      if (labelled && restored == line) {
+        ++redacted_cards;
+      } else if (redacted[entry.path().string()].size() < 3) {
+        redacted[entry.path().string()].push_back(copy.substr(0, 300));
+      }
+    }
+  }
+  // The datasets are what the test is about: they must be there, with digit runs to tempt it.
+  EXPECT_GE(files, 100u);
+  EXPECT_GE(lines, 400000u);
+  EXPECT_GE(with_long_digit_runs, 10000u);
+  EXPECT_GT(labelled_cards, 0u);
+  EXPECT_EQ(redacted_cards, labelled_cards);
+  for (const auto& [path, examples] : redacted) {
+    ADD_FAILURE() << path << ": redacted, e.g. " << examples[0];
+  }
 }
 
 }  // namespace
