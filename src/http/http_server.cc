@@ -1044,8 +1044,16 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
 std::optional<HttpResponse> HttpServer::Impl::Admit(HttpRequest* request,
                                                     Reservation* reservation) {
   const std::string content_encoding = Lower(request->Header("content-encoding"));
-  const bool protobuf =
-      Lower(request->Header("content-type")).find("protobuf") != std::string::npos;
+  const std::string content_type = Lower(request->Header("content-type"));
+  const bool protobuf = content_type.find("protobuf") != std::string::npos;
+  // One JSON document (OTLP/JSON, Loki JSON) is parsed into a tree whose nodes take several
+  // times their text: it is estimated like protobuf. Native ingestion parses line by line.
+  const bool document = protobuf || (content_type.find("json") != std::string::npos &&
+                                     content_type.find("nd") == std::string::npos &&
+                                     content_type.find("lines") == std::string::npos &&
+                                     content_type.find("jsonl") == std::string::npos &&
+                                     request->path != "/api/v1/ingest" &&
+                                     request->path.find("_bulk") == std::string::npos);
   const uint64_t received = request->body.size();
   // Lines are bounded where a line is a record (NDJSON, text, _bulk, JSON); protobuf decoders
   // bound their records themselves with the same max_request_lines (request->max_records).
@@ -1056,7 +1064,7 @@ std::optional<HttpResponse> HttpServer::Impl::Admit(HttpRequest* request,
   // max_decoded_body before any of them is admitted.
   uint64_t wanted = 0;
   limits.admit = [&](size_t bytes, size_t newlines) {
-    wanted = EstimateRequestBytes(received, bytes, newlines, protobuf);
+    wanted = EstimateRequestBytes(received, bytes, newlines, document);
     return wanted <= budget.limit() && reservation->GrowTo(wanted);
   };
   ingest::BodyLimitHit hit = ingest::BodyLimitHit::kNone;
@@ -1099,8 +1107,8 @@ std::optional<HttpResponse> HttpServer::Impl::Admit(HttpRequest* request,
     if (protobuf && content_encoding.empty() && request->path == "/loki/api/v1/push") {
       decoded = std::max<uint64_t>(decoded, ingest::LokiPushDeclaredLength(request->body));
     }
-    const uint64_t lines = protobuf ? 0 : ingest::CountLines(request->body);
-    estimate = EstimateRequestBytes(received, decoded, lines, protobuf);
+    const uint64_t lines = document ? 0 : ingest::CountLines(request->body);
+    estimate = EstimateRequestBytes(received, decoded, lines, document);
   }
   if (estimate > budget.limit()) {
     std::string message = "this request needs about " + HumanSize(estimate) +

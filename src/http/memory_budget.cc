@@ -80,8 +80,8 @@ void Reservation::Reset() {
   bytes_ = 0;
 }
 
-uint64_t EstimateRequestBytes(uint64_t received, uint64_t decoded, uint64_t lines, bool protobuf) {
-  if (protobuf) return received + decoded + kProtobufExpansion * decoded;
+uint64_t EstimateRequestBytes(uint64_t received, uint64_t decoded, uint64_t lines, bool document) {
+  if (document) return received + decoded + kProtobufExpansion * decoded;
   return received + 3 * decoded + kBytesPerLine * lines;
 }
 

@@ -57,11 +57,12 @@ class Reservation {
 // Estimated peak bytes of handling one ingest request: the body as received, the decoded body,
 // the records (a Record's fixed part and allocator overhead per line plus their text, about the
 // decoded size again) and the write-ahead-log encoding of the batch (about the decoded size).
-// "protobuf" bodies are parsed into message objects first, which take several times their
-// encoded size: they count kProtobufExpansion times their decoded size instead of per line.
+// "document" bodies (protobuf, one JSON document) are parsed into message objects or a JSON
+// tree first, which take several times their encoded size: they count kProtobufExpansion times
+// their decoded size instead of per line.
 inline constexpr uint64_t kBytesPerLine = 400;
 inline constexpr uint64_t kProtobufExpansion = 8;
-uint64_t EstimateRequestBytes(uint64_t received, uint64_t decoded, uint64_t lines, bool protobuf);
+uint64_t EstimateRequestBytes(uint64_t received, uint64_t decoded, uint64_t lines, bool document);
 
 // Counts one refused request in sawmill_ingest_rejected_total{reason} and logs "message" with
 // spdlog, at most once per 10 s (with the number of refusals not logged meanwhile). Reasons:

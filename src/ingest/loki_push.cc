@@ -231,6 +231,12 @@ Result<std::vector<Record>> DecodeLokiPushProtobuf(std::string_view body,
   if (!snappy::Uncompress(body.data(), body.size(), &raw)) {
     return Status::InvalidArgument("loki push: corrupt snappy block");
   }
+  // streams (1) > entries (2), counted before anything is parsed.
+  if (CountProtobufFields(raw, {1, 2}, context.max_records) > context.max_records) {
+    return Status::InvalidArgument("loki push: too many entries in one request (limit " +
+                                   std::to_string(context.max_records) +
+                                   "); split the batch into smaller requests");
+  }
   logproto::PushRequest request;
   if (!request.ParseFromString(raw)) {
     return Status::InvalidArgument("loki push: body is not a valid logproto.PushRequest");

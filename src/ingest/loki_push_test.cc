@@ -116,6 +116,20 @@ TEST(LokiPushProtobuf, InvalidUtf8LineIsRepairedAndFlagged) {
   EXPECT_EQ((*records)[0].ts, kNow);  // no timestamp: ingest time
 }
 
+TEST(LokiPushProtobuf, AnEntryBombIsRefusedBeforeItIsParsed) {
+  logproto::PushRequest request;
+  auto* stream = request.add_streams();
+  stream->set_labels("{job=\"bomb\"}");
+  for (int i = 0; i < 1001; ++i) stream->add_entries();
+  ShipperContext context = Context();
+  context.max_records = 1000;
+  auto records = DecodeLokiPushProtobuf(Snappy(request.SerializeAsString()), context, 1 << 20);
+  ASSERT_FALSE(records.ok());
+  EXPECT_NE(records.status().message().find("too many entries in one request (limit 1000)"),
+            std::string::npos)
+      << records.status().ToString();
+}
+
 TEST(LokiPushProtobuf, BadSnappyBadProtobufAndBadLabelsAreInvalidArgument) {
   auto not_snappy = DecodeLokiPushProtobuf("\xff\xff\xff\xff\xff\xff", Context(), 1 << 20);
   ASSERT_FALSE(not_snappy.ok());

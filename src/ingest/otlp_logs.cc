@@ -558,6 +558,12 @@ Result<OtlpBatch> DecodeOtlpLogsJson(std::string_view body, const ShipperContext
 }
 
 Result<OtlpBatch> DecodeOtlpLogsProtobuf(std::string_view body, const ShipperContext& context) {
+  // resource_logs (1) > scope_logs (2) > log_records (2), counted before anything is parsed.
+  if (CountProtobufFields(body, {1, 2, 2}, context.max_records) > context.max_records) {
+    return Status::InvalidArgument("too many log records in one request (limit " +
+                                   std::to_string(context.max_records) +
+                                   "); split the batch into smaller requests");
+  }
   ExportLogsServiceRequest request;
   if (!request.ParseFromArray(body.data(), static_cast<int>(body.size()))) {
     return Status::InvalidArgument("OTLP/protobuf: body is not a valid ExportLogsServiceRequest (" +

@@ -164,6 +164,46 @@ TEST(OtlpLogsProtobuf, DeepNestingIsRefused) {
   EXPECT_FALSE(DecodeOtlpLogsProtobuf(bytes, Context()).ok());
 }
 
+// A length-delimited protobuf field, encoded by hand (tag, varint length, payload).
+std::string Field(int number, const std::string& payload) {
+  std::string out(1, static_cast<char>((number << 3) | 2));
+  uint64_t n = payload.size();
+  do {
+    char byte = static_cast<char>(n & 0x7F);
+    n >>= 7;
+    if (n != 0) byte = static_cast<char>(byte | 0x80);
+    out += byte;
+  } while (n != 0);
+  return out + payload;
+}
+
+// An ExportLogsServiceRequest of "records" empty log records: 2 bytes each on the wire, an
+// object of about a hundred bytes each once parsed.
+std::string RecordBomb(size_t records) {
+  std::string scope;
+  for (size_t i = 0; i < records; ++i) scope += Field(2, "");
+  return Field(1, Field(2, scope));
+}
+
+TEST(OtlpLogsProtobuf, ARecordBombIsRefusedBeforeItIsParsed) {
+  EXPECT_EQ(CountProtobufFields(RecordBomb(5), {1, 2, 2}, 100), 5u);
+  EXPECT_EQ(CountProtobufFields(RecordBomb(500), {1, 2, 2}, 100), 101u);  // stops past the limit
+  EXPECT_EQ(CountProtobufFields("\x0a\xff", {1, 2, 2}, 100), 0u);         // bad wire data
+  // Two resources with two scopes each: every record is counted.
+  std::string two = Field(2, Field(2, "") + Field(2, ""));
+  EXPECT_EQ(CountProtobufFields(Field(1, two + two) + Field(1, two), {1, 2, 2}, 100), 6u);
+
+  ShipperContext context = Context();
+  context.max_records = 1000;
+  Result<OtlpBatch> over = DecodeOtlpLogsProtobuf(RecordBomb(1001), context);
+  ASSERT_FALSE(over.ok());
+  EXPECT_TRUE(over.status().IsInvalidArgument());
+  EXPECT_NE(over.status().message().find("too many log records in one request (limit 1000)"),
+            std::string::npos)
+      << over.status().ToString();
+  EXPECT_TRUE(DecodeOtlpLogsProtobuf(RecordBomb(1000), context).ok());
+}
+
 TEST(OtlpStatus, EncodesGoogleRpcStatus) {
   auto json = boost::json::parse(EncodeOtlpStatus(3, "bad body", true));
   EXPECT_EQ(json.at("code"), 3);

@@ -108,4 +108,67 @@ bool NormalizeHexId(std::string_view text, std::string* out) {
   return true;
 }
 
+namespace {
+
+bool ReadVarint(std::string_view* in, uint64_t* value) {
+  *value = 0;
+  for (int shift = 0; shift < 64 && !in->empty(); shift += 7) {
+    const auto byte = static_cast<uint8_t>(in->front());
+    in->remove_prefix(1);
+    *value |= static_cast<uint64_t>(byte & 0x7F) << shift;
+    if ((byte & 0x80) == 0) return true;
+  }
+  return false;
+}
+
+// Adds the fields at path[depth..] inside "message" to *count; false when the wire data is bad.
+bool CountFields(std::string_view message, const int* path, size_t depth, size_t path_size,
+                 size_t limit, size_t* count) {
+  while (!message.empty() && *count <= limit) {
+    uint64_t tag = 0;
+    if (!ReadVarint(&message, &tag)) return false;
+    const uint64_t field = tag >> 3;
+    switch (tag & 7) {
+      case 0: {
+        uint64_t ignored = 0;
+        if (!ReadVarint(&message, &ignored)) return false;
+        break;
+      }
+      case 1:
+        if (message.size() < 8) return false;
+        message.remove_prefix(8);
+        break;
+      case 5:
+        if (message.size() < 4) return false;
+        message.remove_prefix(4);
+        break;
+      case 2: {
+        uint64_t length = 0;
+        if (!ReadVarint(&message, &length) || length > message.size()) return false;
+        std::string_view inner = message.substr(0, static_cast<size_t>(length));
+        message.remove_prefix(static_cast<size_t>(length));
+        if (field != static_cast<uint64_t>(path[depth])) break;
+        if (depth + 1 == path_size) {
+          ++*count;
+        } else if (!CountFields(inner, path, depth + 1, path_size, limit, count)) {
+          return false;
+        }
+        break;
+      }
+      default: return false;  // groups are not used by OTLP or Loki
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+size_t CountProtobufFields(std::string_view message, std::initializer_list<int> path,
+                           size_t limit) {
+  size_t count = 0;
+  if (path.size() == 0) return 0;
+  if (!CountFields(message, path.begin(), 0, path.size(), limit, &count)) return 0;
+  return count;
+}
+
 }  // namespace sawmill::ingest

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -39,6 +40,13 @@ std::string_view RequestHeader(const http::HttpRequest& request, std::string_vie
 // (kFlagInvalidUtf8). When the level is still unknown, a level word at the start of the
 // message is used (the same sniffing as for plain native lines).
 void FinishShipperRecord(const ShipperContext& context, Record* record);
+
+// Counts the length-delimited fields at "path" (field numbers, outermost message first) of a
+// serialized protobuf message without parsing it, e.g. {1, 2, 2} for the log records of an OTLP
+// ExportLogsServiceRequest, so that a request with too many records is refused before the
+// parser makes an object of each (a 2-byte empty record becomes a ~100-byte object). Stops at
+// "limit" + 1. Returns 0 for wire data it cannot walk (the parser then reports it).
+size_t CountProtobufFields(std::string_view message, std::initializer_list<int> path, size_t limit);
 
 // Lower-case hex of raw bytes (trace and span ids of binary protocols).
 std::string HexLower(std::string_view bytes);
