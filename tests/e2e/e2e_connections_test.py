@@ -134,16 +134,21 @@ def main(binary):
             except OSError:
                 pass
         udp.close()
+        # Datagrams are counted as received when parsed, and searchable once their batch is
+        # stored: wait until every datagram is stored or counted as dropped.
         deadline = time.time() + 60
         while True:
             text = s.metrics()
             received = metric_value(text, "sawmill_syslog_messages_total", transport="udp")
             dropped = metric_value(text, "sawmill_syslog_dropped_total", reason="kernel_buffer")
-            if received + dropped >= sent or time.time() > deadline:
+            stored = s.count("udpburstmark")
+            if stored + dropped >= sent or time.time() > deadline:
                 break
             time.sleep(0.2)
+        text = s.metrics()  # again, now that everything has arrived
+        received = metric_value(text, "sawmill_syslog_messages_total", transport="udp")
+        dropped = metric_value(text, "sawmill_syslog_dropped_total", reason="kernel_buffer")
         refused = metric_value(text, "sawmill_syslog_dropped_total", reason="storage_refused")
-        stored = s.count("udpburstmark")
         print("UDP burst: sent %d, stored %d, kernel drops %d, refused %d"
               % (sent, stored, dropped, refused))
         check(dropped > 0, "a 20,000-datagram burst did not overflow a 4 KiB buffer")
