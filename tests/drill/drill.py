@@ -316,8 +316,8 @@ class Agent:
             "agent_id": "drill-" + self.name,
             "host": "drill-" + self.name,
             "spool": {"path": self.spool, "max_bytes": spool_bytes},
-            # Off, so that the 5x burst reaches the server (the default, 1,000 lines/s per host,
-            # would shed DEBUG and INFO at the agent instead).
+            # Off (the default, said explicitly): the 5x burst must reach the server, not be
+            # shed at the agent.
             "rate_limit": {"lines_per_sec": 0},
             # A fleet operator's setting: retry within 5 s of the server coming back.
             "retry": {"max_backoff": "5s", "request_timeout": "30s"},
