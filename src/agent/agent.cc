@@ -45,6 +45,26 @@ uint64_t ResidentBytes() {
   return resident * static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 }
 
+// A drop is logged at most this often (and once more at shutdown); the metric counts every one.
+constexpr int64_t kDropLogIntervalNs = 10 * kNanosPerSecond;
+
+DropCounts CurrentDrops(const AgentMetrics& metrics) {
+  DropCounts counts{};
+  for (int level = 0; level < kLevelCount; ++level) {
+    for (int reason = 0; reason < kDropReasonCount; ++reason) {
+      counts[level][reason] = static_cast<uint64_t>(
+          metrics.DroppedCount(static_cast<Level>(level), static_cast<DropReason>(reason)));
+    }
+  }
+  return counts;
+}
+
+uint64_t SpoolLines(const Spool& spool) {
+  uint64_t lines = 0;
+  for (uint64_t n : spool.PendingLinesByClass()) lines += n;
+  return lines;
+}
+
 Result<std::string> LoadOrCreateAgentId(Env* env, const std::string& dir) {
   std::string path = JoinPath(dir, "agent_id");
   if (env->FileExists(path)) {
@@ -86,6 +106,9 @@ struct Agent::Impl {
   bool paused_full = false;
   bool paused_memory = false;
   std::string checkpoint_path;
+  DropCounts drops_logged{};    // totals at the last drop log line
+  int64_t drops_logged_ns = 0;  // monotonic time of that line (or of the start)
+  bool drops_ever_logged = false;
 
   // Shipping thread.
   std::thread shipper;
@@ -107,7 +130,9 @@ struct Agent::Impl {
   void ApplySpoolThresholds();
   Status WriteCheckpointAndTrim();
   void UpdateGauges(int64_t wall);
+  AgentStatusReport Report(int64_t wall);
   void WriteStatus(int64_t wall);
+  void LogDrops(int64_t mono, bool force);
   void ShipLoop();
   bool WaitShip(int64_t ns);
   void SetError(std::string error) {
@@ -184,6 +209,8 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, Env* env
   }
   impl->builder = std::make_unique<BatchBuilder>(config.zstd_level);
   impl->limiter = std::make_unique<RateLimiter>(config.rate_lines_per_sec, config.rate_burst);
+  impl->drops_logged = CurrentDrops(impl->metrics);
+  impl->drops_logged_ns = impl->clock->MonotonicNanos();
   RETURN_IF_ERROR(impl->Start(stdin_fd, known, first_start));
   return std::unique_ptr<Agent>(new Agent(std::move(impl)));
 }
@@ -361,6 +388,7 @@ Status Agent::Impl::WriteCheckpointAndTrim() {
 void Agent::Impl::UpdateGauges(int64_t wall) {
   metrics.spool_bytes.Set(static_cast<double>(spool->UsedBytes()));
   metrics.spool_batches.Set(static_cast<double>(spool->PendingBatches()));
+  metrics.spool_lines.Set(static_cast<double>(SpoolLines(*spool)));
   auto oldest = spool->OldestCreatedNs();
   metrics.oldest_batch_age_seconds.Set(oldest ? static_cast<double>(wall - *oldest) / 1e9 : 0);
   metrics.drop_level.Set(drop_level == Level::kUnknown ? 0 : drop_level == Level::kInfo ? 2 : 3);
@@ -369,7 +397,38 @@ void Agent::Impl::UpdateGauges(int64_t wall) {
   metrics.rss_bytes.Set(static_cast<double>(ResidentBytes()));
 }
 
+// Logs the lines dropped since the last such line: at most once per kDropLogIntervalNs (the first
+// drop at once), and whatever is left when "force" (at shutdown).
+void Agent::Impl::LogDrops(int64_t mono, bool force) {
+  if (!force && drops_ever_logged && mono - drops_logged_ns < kDropLogIntervalNs) return;
+  DropCounts now = CurrentDrops(metrics);
+  DropCounts delta{};
+  for (int level = 0; level < kLevelCount; ++level) {
+    for (int reason = 0; reason < kDropReasonCount; ++reason) {
+      delta[level][reason] = now[level][reason] - drops_logged[level][reason];
+    }
+  }
+  DropSettings settings;
+  settings.rate_lines_per_sec = config.rate_lines_per_sec;
+  settings.rate_burst = config.rate_burst;
+  settings.spool_max_bytes = config.spool_max_bytes;
+  settings.failures_before_drop = config.failures_before_drop;
+  std::string line =
+      FormatDropLog(delta, static_cast<double>(mono - drops_logged_ns) / 1e9, settings);
+  if (line.empty()) return;
+  spdlog::warn("{}", line);
+  drops_logged = now;
+  drops_logged_ns = mono;
+  drops_ever_logged = true;
+}
+
 void Agent::Impl::WriteStatus(int64_t wall) {
+  AgentStatusReport report = Report(wall);
+  Status st = WriteFileAtomically(env, config.status_file, FormatStatusJson(report));
+  if (!st.ok()) spdlog::warn("agent: cannot write {}: {}", config.status_file, st.ToString());
+}
+
+AgentStatusReport Agent::Impl::Report(int64_t wall) {
   AgentStatusReport report;
   report.agent_id = agent_id;
   report.server = config.server;
@@ -378,6 +437,7 @@ void Agent::Impl::WriteStatus(int64_t wall) {
   report.spool_bytes = spool->UsedBytes();
   report.spool_max_bytes = spool->max_bytes();
   report.spool_batches = spool->PendingBatches();
+  report.spool_lines = SpoolLines(*spool);
   auto oldest = spool->OldestCreatedNs();
   report.oldest_batch_age_s = oldest ? static_cast<double>(wall - *oldest) / 1e9 : 0;
   report.paused = paused_full || paused_memory;
@@ -401,8 +461,7 @@ void Agent::Impl::WriteStatus(int64_t wall) {
           static_cast<uint64_t>(metrics.DroppedCount(l, static_cast<DropReason>(reason)));
     }
   }
-  Status st = WriteFileAtomically(env, config.status_file, FormatStatusJson(report));
-  if (!st.ok()) spdlog::warn("agent: cannot write {}: {}", config.status_file, st.ToString());
+  return report;
 }
 
 Status Agent::Run(const std::atomic<bool>* stop) {
@@ -452,6 +511,7 @@ Status Agent::Run(const std::atomic<bool>* stop) {
       }
       s.UpdateGauges(wall);
       s.WriteStatus(wall);
+      s.LogDrops(mono, false);
     }
     all_finished = !s.inputs.empty();
     for (auto& input : s.inputs) all_finished &= input->Finished();
@@ -477,7 +537,15 @@ Status Agent::Run(const std::atomic<bool>* stop) {
   if (s.shipper.joinable()) s.shipper.join();
   Status st = s.WriteCheckpointAndTrim();
   s.UpdateGauges(wall);
-  s.WriteStatus(wall);
+  // The last status file and the shutdown line carry the same numbers.
+  AgentStatusReport report = s.Report(wall);
+  Status written = WriteFileAtomically(s.env, s.config.status_file, FormatStatusJson(report));
+  if (!written.ok()) {
+    spdlog::warn("agent: cannot write {}: {}", s.config.status_file, written.ToString());
+  }
+  s.LogDrops(s.clock->MonotonicNanos(), true);
+  uint64_t unspooled = s.pending ? s.pending->Lines() : 0;
+  spdlog::info("{}", FormatShutdownLog(report, unspooled));
   return st;
 }
 

@@ -26,6 +26,7 @@ prometheus::Gauge& NewGauge(const std::string& name, const std::string& help) {
 AgentMetrics::AgentMetrics()
     : spool_bytes(NewGauge("sawmill_agent_spool_bytes", "Bytes of unsent batches in the spool")),
       spool_batches(NewGauge("sawmill_agent_spool_batches", "Unsent batches in the spool")),
+      spool_lines(NewGauge("sawmill_agent_spool_lines", "Lines in unsent batches in the spool")),
       oldest_batch_age_seconds(NewGauge("sawmill_agent_spool_oldest_batch_age_seconds",
                                         "Age of the oldest unsent batch")),
       last_success_seconds(NewGauge("sawmill_agent_last_success_timestamp_seconds",

@@ -39,6 +39,7 @@ class AgentMetrics {
 
   prometheus::Gauge& spool_bytes;
   prometheus::Gauge& spool_batches;
+  prometheus::Gauge& spool_lines;
   prometheus::Gauge& oldest_batch_age_seconds;
   prometheus::Gauge& last_success_seconds;  // Unix time
   prometheus::Gauge& drop_level;            // 0 none, 2 DEBUG shed, 3 INFO shed too

@@ -20,6 +20,7 @@ struct AgentStatusReport {
   uint64_t spool_bytes = 0;
   uint64_t spool_max_bytes = 0;
   uint64_t spool_batches = 0;
+  uint64_t spool_lines = 0;  // lines in unsent batches
   double oldest_batch_age_s = 0;
   bool paused = false;
   std::string drop_level = "none";  // "none", "DEBUG" or "INFO": the highest level being shed
@@ -34,6 +35,28 @@ struct AgentStatusReport {
 };
 
 std::string FormatStatusJson(const AgentStatusReport& report);
+
+// Dropped lines by level and reason.
+using DropCounts = std::array<std::array<uint64_t, kDropReasonCount>, kLevelCount>;
+
+// The settings a drop log line names.
+struct DropSettings {
+  uint64_t rate_lines_per_sec = 0;
+  uint64_t rate_burst = 0;
+  uint64_t spool_max_bytes = 0;
+  uint64_t failures_before_drop = 0;
+};
+
+// The log line for lines dropped in the last "seconds": how many, why, by level, and which
+// setting controls it, e.g. "agent: dropped 4800 lines in the last 10s: 4800 over the rate limit
+// of 200 lines/s, burst 200 (DEBUG 2400, INFO 2400; set by rate_limit.lines_per_sec, 0 turns it
+// off)". Empty when "delta" holds no drop.
+std::string FormatDropLog(const DropCounts& delta, double seconds, const DropSettings& settings);
+
+// The line the agent logs when it stops: lines read, sent (acknowledged), spooled (still on disk)
+// and dropped by reason; "unspooled" lines were read but are in no batch and are read again at the
+// next start.
+std::string FormatShutdownLog(const AgentStatusReport& report, uint64_t unspooled);
 
 // Errors: InvalidArgument when "json" is not a status file.
 Result<AgentStatusReport> ParseStatusJson(std::string_view json);

@@ -1,5 +1,6 @@
 // The agent's priority rules, in one place:
-// - RateLimiter: per-host token bucket (default 1,000 lines/s, bursts allowed). DEBUG/TRACE are
+// - RateLimiter: per-host token bucket (off by default; when configured, bursts allowed).
+// DEBUG/TRACE are
 //   shed once the bucket is half empty, INFO (and lines without a level) once it is empty;
 //   WARN, ERROR and FATAL always pass (they still take tokens, so a WARN flood sheds the rest).
 // - DropLevel: what the pipeline sheds at its input: nothing normally; after

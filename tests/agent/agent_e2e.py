@@ -12,10 +12,17 @@ Scenarios:
               read, a 10 MB line, binary garbage, CRLF, a last line without newline.
   spool_full  the server is down and the spool is too small: DEBUG goes first, then INFO;
               WARN/ERROR all arrive exactly once; every drop is counted by level and reason.
+  defaults    the minimal configuration of docs/agent.md reads 50,000 existing lines: every one
+              arrives; a SHA-256 with a Luhn-valid digit run is found by search, unmasked; a
+              card number is masked; nothing is dropped; the shutdown line matches the status.
+  rate_limit  a configured rate limit drops lines: the agent logs how many, why and which
+              setting (at most once per 10 s), the logged counts add up to the metric; the
+              shutdown line (with lines still spooled while the server is down) matches.
 Counts come from the server's search API.
 """
 import argparse
 import json
+import re
 import os
 import random
 import shutil
@@ -437,10 +444,209 @@ def scenario_spool_full(h):
            sum(st["lines_dropped"]["INFO"].values())))
 
 
+SHUTDOWN_RE = re.compile(
+    r"agent: stopped: read (\d+) lines, sent (\d+) \(acknowledged by the server\), spooled (\d+) "
+    r"\(in (\d+) batch(?:es)? on disk, sent at the next start\), dropped (\d+)(?: \(([^)]*)\))?")
+DROP_RE = re.compile(r"^\[([0-9-]+ [0-9:.]+)\].*agent: dropped (\d+) lines in the last (\d+)s: (.*)$")
+
+
+def agent_log(h):
+    with open(os.path.join(h.dir, "agent.log"), errors="replace") as f:
+        return f.read().splitlines()
+
+
+def status_file(h):
+    with open(os.path.join(h.spool, "status.json")) as f:
+        return json.load(f)
+
+
+def check_shutdown_line(h):
+    """SIGTERM the agent; its last words must match its final status file, number for number."""
+    h.stop_agent(signal.SIGTERM)
+    lines = [l for l in agent_log(h) if "agent: stopped:" in l]
+    if len(lines) != 1:
+        fail("expected one shutdown line in agent.log, got %r" % lines)
+    m = SHUTDOWN_RE.search(lines[0])
+    if not m:
+        fail("shutdown line not in the documented form: %r" % lines[0])
+    read, sent, spooled, batches, dropped = (int(m.group(i)) for i in range(1, 6))
+    reasons = {}
+    for part in (m.group(6) or "").split(", "):
+        if part:
+            name, n = part.rsplit(" ", 1)
+            reasons[name] = int(n)
+    st = status_file(h)
+    want_reasons = {}
+    for by_reason in st["lines_dropped"].values():
+        for name, n in by_reason.items():
+            if n:
+                want_reasons[name] = want_reasons.get(name, 0) + n
+    got = (read, sent, spooled, batches, dropped, reasons)
+    want = (sum(st["lines_read"].values()), sum(st["lines_sent"].values()), st["spool_lines"],
+            st["spool_batches"], sum(want_reasons.values()), want_reasons)
+    if got != want:
+        fail("shutdown line %r says %r, the status file %r" % (lines[0], got, want))
+    print("ok: %s" % lines[0][lines[0].index("agent: stopped"):])
+    return st
+
+
+def documented_minimal_config(h, service):
+    """The 'smallest useful configuration' of docs/agent.md, pointed at this test's paths."""
+    doc = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "agent.md")
+    with open(doc) as f:
+        text = f.read()
+    m = re.search(r"The smallest useful configuration:\n\n```yaml\n(.*?)```", text, re.S)
+    if not m:
+        fail("docs/agent.md has no 'smallest useful configuration' block")
+    yaml = m.group(1)
+    for old, new in (("http://127.0.0.1:9640", "http://127.0.0.1:%d" % h.port),
+                     ("/var/lib/sawmill-agent", h.spool), ("/var/log/app/*.log", h.logs + "/*.log"),
+                     ("service: payments", "service: %s" % service)):
+        if old not in yaml:
+            fail("the documented minimal configuration no longer contains %r:\n%s" % (old, yaml))
+        yaml = yaml.replace(old, new)
+    if "rate_limit" in yaml or "redact" in yaml:
+        fail("the minimal configuration sets rate_limit/redact; this test is about the defaults")
+    h.config = os.path.join(h.dir, "agent.yaml")
+    with open(h.config, "w") as f:
+        f.write(yaml)
+    print("config (docs/agent.md):\n" + yaml, flush=True)
+
+
+def scenario_defaults(h):
+    rng = random.Random(13)
+    n_lines = 50000
+    counts = dict.fromkeys(LEVELS, 0)
+    # A SHA-256 holding "4222222222222": 13 digits with a Visa prefix that pass Luhn (the Zeek
+    # trap), a Go pseudo-version, epoch milliseconds; and one real test card number.
+    sha = "3c65719e4b4222222222222b910879c" + "%033x" % rng.getrandbits(132)
+    sha = sha[:64]
+    special = ["INFO file extracted sha256=%s size=5120" % sha,
+               "INFO go: downloading github.com/x/y v0.0.0-20190214190832-042adf3cf4a0",
+               "INFO request ts_ms=1445680800428 done",
+               "WARN paid with 4111 1111 1111 1111 exp 12/30"]
+    path = os.path.join(h.logs, "app.log")
+    with open(path, "w") as f:
+        for n in range(n_lines - len(special)):
+            level = rng.choices(LEVELS, (45, 45, 7, 3))[0]
+            counts[level] += 1
+            f.write("2026-01-01T00:00:%02d.%06dZ %s id=m-%06d payload=%08x\n" %
+                    (n % 60, n % 1000000, level, n, rng.getrandbits(32)))
+        for line in special:
+            counts[line.split()[0]] += 1
+            f.write(line + "\n")
+    documented_minimal_config(h, "minimal")
+    h.start_server()
+    h.start_agent()
+    h.wait_for("%d lines to arrive" % n_lines,
+               lambda: total_arrived(h, "minimal") == n_lines or total_arrived(h, "minimal"),
+               timeout=180)
+    arrived = h.count_by_level("service=minimal")
+    if arrived != {k: v for k, v in counts.items() if v}:
+        fail("written %r, arrived %r" % (counts, arrived))
+    print("ok: all %d existing lines arrived with the documented minimal config: %r" %
+          (n_lines, arrived))
+    hits = h.search(sha)["hits"]
+    if len(hits) != 1 or sha not in hits[0]["message"] or "redacted" in hits[0].get("flags", []):
+        fail("a search for the hash should find its line, unmasked: %r" % hits)
+    for word in ("20190214190832-042adf3cf4a0", "ts_ms=1445680800428"):
+        if len(h.search('"%s"' % word)["hits"]) != 1:
+            fail("%s was not found as written" % word)
+    card = h.search('"paid with"')["hits"]
+    if (len(card) != 1 or card[0]["message"] != "WARN paid with [REDACTED] exp 12/30" or
+            "redacted" not in card[0].get("flags", [])):
+        fail("the card number should be masked and the line flagged: %r" % card)
+    print("ok: the hash is found unmasked; the card number is masked")
+    h.wait_for("the status to count every line",
+               lambda: sum((h.status() or {}).get("lines_sent", {}).values()) == n_lines or
+               h.status())
+    st = h.status()
+    dropped = sum(sum(v.values()) for v in st["lines_dropped"].values())
+    if dropped or sum(st["lines_read"].values()) != n_lines:
+        fail("the defaults dropped lines: %r" % st)
+    if any("agent: dropped" in l for l in agent_log(h)):
+        fail("a drop was logged although nothing was dropped")
+    st = check_shutdown_line(h)
+    if sum(st["lines_sent"].values()) != n_lines or st["spool_lines"] != 0:
+        fail("after shutdown: %r" % st)
+
+
+def metric(h, name, labels):
+    body = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % h.metrics_port,
+                                  timeout=5).read().decode()
+    total = 0.0
+    for line in body.splitlines():
+        if line.startswith(name + "{") and all('%s="%s"' % kv in line for kv in labels.items()):
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def scenario_rate_limit(h):
+    rng = random.Random(17)
+    plan = ["DEBUG"] * 2500 + ["INFO"] * 2500 + ["WARN"] * 700 + ["ERROR"] * 300
+    rng.shuffle(plan)
+    path = os.path.join(h.logs, "app.log")
+    with open(path, "w") as f:
+        for n, level in enumerate(plan):
+            f.write("%s id=r-%06d payload=%08x\n" % (level, n, rng.getrandbits(32)))
+    h.write_config([{"type": "file", "paths": [h.logs + "/*.log"], "service": "limited"}],
+                   rate_limit={"lines_per_sec": 500, "burst": 500})
+    h.start_server()
+    h.start_agent()
+    h.wait_for("every line to be read",
+               lambda: sum((h.status() or {}).get("lines_read", {}).values()) == len(plan) or
+               h.status())
+    h.wait_for("WARN and ERROR to arrive", lambda: (lambda c: c.get("WARN") == 700 and
+                                                    c.get("ERROR") == 300 or c)(
+        h.count_by_level("service=limited")))
+    h.wait_for("a drop line in the log",
+               lambda: any("agent: dropped" in l for l in agent_log(h)) or "none yet")
+    st = h.status()
+    by_metric = metric(h, "sawmill_agent_lines_dropped_total", {"reason": "rate_limit"})
+    by_status = sum(v["rate_limit"] for v in st["lines_dropped"].values())
+    if by_status < 1000 or by_metric != by_status:
+        fail("rate_limit drops: status %d, metric %d" % (by_status, by_metric))
+    arrived = h.count_by_level("service=limited")
+    low = arrived.get("DEBUG", 0) + arrived.get("INFO", 0)
+    if low + by_status != 5000:
+        fail("DEBUG+INFO: %d arrived + %d dropped != 5000" % (low, by_status))
+    print("ok: %d DEBUG/INFO lines dropped by the rate limit (metric and status agree), "
+          "WARN/ERROR complete" % by_status)
+    # Lines still in the spool at shutdown: the server goes away, 300 more WARN lines come.
+    h.stop_server()
+    with open(path, "a") as f:
+        for n in range(300):
+            f.write("WARN id=late-%03d written while the server is down\n" % n)
+    h.wait_for("300 lines in the spool",
+               lambda: (h.status() or {}).get("spool_lines") == 300 or h.status())
+    st = check_shutdown_line(h)
+    if st["spool_lines"] != 300 or sum(st["lines_read"].values()) != len(plan) + 300:
+        fail("after shutdown: %r" % st)
+    drops = [DROP_RE.search(l) for l in agent_log(h) if "agent: dropped" in l]
+    if not drops or not all(drops):
+        fail("drop lines not in the documented form: %r" %
+             [l for l in agent_log(h) if "agent: dropped" in l])
+    for m in drops:
+        why = m.group(4)
+        if ("over the rate limit of 500 lines/s, burst 500" not in why or
+                "rate_limit.lines_per_sec" not in why or "DEBUG" not in why):
+            fail("drop line does not say why and which setting: %r" % m.group(0))
+    logged = sum(int(m.group(2)) for m in drops)
+    if logged != by_status:
+        fail("the drop lines add up to %d, the metric says %d" % (logged, by_status))
+    times = [time.mktime(time.strptime(m.group(1)[:19], "%Y-%m-%d %H:%M:%S")) for m in drops]
+    # At most once per 10 s; the last line may be the one flushed at shutdown.
+    for a, b in zip(times[:-2], times[1:-1]):
+        if b - a < 9:
+            fail("drop lines %d s apart: %r" % (b - a, [m.group(0) for m in drops]))
+    print("ok: %d drop line(s) adding up to %d: %s" % (len(drops), logged, drops[0].group(0)))
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sawmill", required=True)
-    parser.add_argument("scenario", choices=["outage", "sigkill", "files", "spool_full"])
+    parser.add_argument("scenario", choices=["outage", "sigkill", "files", "spool_full", "defaults",
+                                             "rate_limit"])
     args = parser.parse_args()
     h = Harness(os.path.abspath(args.sawmill), args.scenario)
     ok = False
