@@ -11,7 +11,8 @@ Scenarios:
   files       rotation by rename and by copy-truncate under load, a file deleted while being
               read, a 10 MB line, binary garbage, CRLF, a last line without newline.
   spool_full  the server is down and the spool is too small: DEBUG goes first, then INFO;
-              WARN/ERROR all arrive exactly once; every drop is counted by level and reason.
+              WARN/ERROR all arrive exactly once; every drop is counted by level and reason,
+              and logged with the setting (spool.max_bytes) that controls it.
   defaults    the minimal configuration of docs/agent.md reads 50,000 existing lines: every one
               arrives; a SHA-256 with a Luhn-valid digit run is found by search, unmasked; a
               card number is masked; nothing is dropped; the shutdown line matches the status.
@@ -442,6 +443,19 @@ def scenario_spool_full(h):
     print("ok: arrived %r; dropped DEBUG %d, INFO %d; WARN/ERROR complete" %
           (arrived, sum(st["lines_dropped"]["DEBUG"].values()),
            sum(st["lines_dropped"]["INFO"].values())))
+    # The drops were logged with the setting that controls them, and add up to the count.
+    st = check_shutdown_line(h)
+    spool_drops = sum(v["spool_full"] for v in st["lines_dropped"].values())
+    drops = [DROP_RE.search(l) for l in agent_log(h) if "agent: dropped" in l]
+    if not drops or not all(drops):
+        fail("spool drops not logged in the documented form: %r" % drops)
+    for m in drops:
+        if "removed from the spool" not in m.group(4) or "spool.max_bytes=102400" not in m.group(4):
+            fail("drop line does not say why and which setting: %r" % m.group(0))
+    logged = sum(int(m.group(2)) for m in drops)
+    if logged != spool_drops:
+        fail("the drop lines add up to %d, the status says %d" % (logged, spool_drops))
+    print("ok: %d drop line(s) adding up to %d: %s" % (len(drops), logged, drops[0].group(0)))
 
 
 SHUTDOWN_RE = re.compile(
