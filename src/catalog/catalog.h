@@ -48,6 +48,24 @@ struct SegmentRow {
   friend bool operator==(const SegmentRow&, const SegmentRow&) = default;
 };
 
+// Damage found in the write-ahead log (docs/operations.md, "WAL damage"): kept until an
+// operator acknowledges it, and after (as history). Separate table "wal_damage".
+struct DamageRow {
+  uint64_t id = 0;   // assigned by RecordDamage
+  std::string file;  // WAL file name, relative to DIR/wal
+  uint64_t offset = 0;
+  uint64_t bytes = 0;
+  std::string kind;  // as wal::WalDamage::kind
+  std::string detail;
+  bool acknowledged_loss = true;  // false: provably nothing acknowledged was lost
+  bool range_known = false;       // false: may concern any time
+  int64_t min_ts = 0, max_ts = 0;
+  int64_t min_ingest_ts = 0, max_ingest_ts = 0;
+  int64_t first_seen_ns = 0;
+  int64_t acked_ns = 0;  // 0: not acknowledged
+  friend bool operator==(const DamageRow&, const DamageRow&) = default;
+};
+
 struct ListFilter {
   std::optional<std::string> tenant;
   std::optional<uint32_t> partition;
@@ -85,6 +103,16 @@ class Catalog {
   // The highest id ever stored in the catalog (ids are never reused), 0 if none.
   Result<uint64_t> MaxId() const;
 
+  // WAL damage (separate table; implemented in damage.cc). RecordDamage stores "row" unless the
+  // same damage (file, offset, kind, bytes) is stored already, and returns its id and whether
+  // it is new; "acked_ns" non-zero stores it as acknowledged already.
+  Result<std::pair<uint64_t, bool>> RecordDamage(const DamageRow& row);
+  // Every damage row, oldest first.
+  Result<std::vector<DamageRow>> ListDamage() const;
+  // Acknowledges damage "id" (0: every unacknowledged one) at "now_ns"; returns how many rows
+  // changed. Errors: NotFound for an unknown id.
+  Result<uint64_t> AcknowledgeDamage(uint64_t id, int64_t now_ns);
+
   // Test hook, run before every commit: a non-OK status rolls the transaction back and is
   // returned. Crash tests use it to model a process that died before the commit.
   void SetCommitHook(std::function<Status()> hook);
@@ -97,6 +125,7 @@ class Catalog {
   Status Error(std::string_view what) const;   // REQUIRES: mu_ held
   Status InsertLocked(const SegmentRow& row);  // REQUIRES: mu_ held, in a transaction
   Status CommitLocked();                       // REQUIRES: mu_ held, in a transaction
+  Status EnsureDamageTableLocked() const;      // REQUIRES: mu_ held
 
   mutable std::mutex mu_;
   sqlite3* db_;  // GUARDED_BY(mu_)

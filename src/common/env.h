@@ -28,6 +28,13 @@ class WritableFile {
   virtual Status Close() = 0;
   // Bytes appended so far, including anything the file held when opened for append.
   virtual uint64_t Size() const = 0;
+  // Cuts the file back to "size" bytes (no larger than Size()), dropping anything buffered, so
+  // that appending can continue at "size", e.g. after a write failed part-way on a full disk.
+  // Not durable until the next Sync. Errors: IOError; Unavailable when not supported.
+  virtual Status Truncate(uint64_t size) {
+    (void)size;
+    return Status::Unavailable("this file cannot be truncated");
+  }
 };
 
 // A file read at any offset. Thread-safe for concurrent reads.

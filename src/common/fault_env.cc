@@ -23,6 +23,7 @@ class MemWritableFile final : public WritableFile {
     std::lock_guard<std::mutex> l(env_->mu_);
     return data_->contents.size();
   }
+  Status Truncate(uint64_t size) override { return env_->OnTruncate(data_.get(), size, epoch_); }
 
  private:
   FaultInjectionEnv* env_;
@@ -97,6 +98,15 @@ Status FaultInjectionEnv::OnAppend(FileData* f, std::string_view data, uint64_t 
     return Status::IOError("injected write failure");
   }
   f->contents.append(data);
+  return Status::OK();
+}
+
+Status FaultInjectionEnv::OnTruncate(FileData* f, uint64_t size, uint64_t epoch) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (epoch != epoch_) return Status::IOError("file handle opened before a simulated crash");
+  RETURN_IF_ERROR(CountOp());
+  if (size < f->contents.size()) f->contents.resize(size);
+  // A truncation is metadata: like the size after fdatasync, durable with the next sync.
   return Status::OK();
 }
 
@@ -271,6 +281,13 @@ void FaultInjectionEnv::SimulateCrash() {
   write_fail_countdown_ = 0;
   sync_fail_countdown_ = 0;
   no_space_ = false;
+  ++epoch_;
+}
+
+void FaultInjectionEnv::SimulateKill() {
+  std::lock_guard<std::mutex> l(mu_);
+  dead_ = false;
+  crash_at_ops_ = -1;
   ++epoch_;
 }
 

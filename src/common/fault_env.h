@@ -12,6 +12,8 @@
 //    sync dir) the "process is dead": every later mutating operation fails with IOError.
 //  - SimulateCrash(): forgets everything not durable as above, revives the env, and makes
 //    every file handle opened before it fail.
+//  - SimulateKill(): kill -9 (the kernel keeps what was written): revives the env after
+//    CrashAfterOps without forgetting anything, and makes every earlier file handle fail.
 //
 // Thread-safe.
 #pragma once
@@ -49,6 +51,7 @@ class FaultInjectionEnv final : public Env {
   void SetNoSpace(bool on);
   void CrashAfterOps(int64_t n);
   void SimulateCrash();
+  void SimulateKill();
   // Mutating operations performed so far (to enumerate crash points in tests).
   int64_t mutating_ops() const;
   bool dead() const;
@@ -65,6 +68,7 @@ class FaultInjectionEnv final : public Env {
   Status CountOp();
   Status OnAppend(FileData* f, std::string_view data, uint64_t epoch);
   Status OnSync(FileData* f, uint64_t epoch);
+  Status OnTruncate(FileData* f, uint64_t size, uint64_t epoch);
 
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<FileData>> live_;

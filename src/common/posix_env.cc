@@ -53,6 +53,14 @@ class PosixWritableFile final : public WritableFile {
     return s;
   }
   uint64_t Size() const override { return size_; }
+  Status Truncate(uint64_t size) override {
+    buf_.clear();
+    if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) return PosixError(path_, errno);
+    // Files opened for appending write at the end anyway; the others must seek back.
+    if (::lseek(fd_, static_cast<off_t>(size), SEEK_SET) < 0) return PosixError(path_, errno);
+    size_ = size;
+    return Status::OK();
+  }
 
  private:
   static constexpr size_t kBufferSize = 64 * 1024;

@@ -97,6 +97,32 @@ struct EngineStats {
   uint64_t next_seq = 0;
 };
 
+// Damage found in the write-ahead log at start-up (docs/operations.md, "WAL damage"), kept in
+// the catalog until an operator acknowledges it.
+struct WalDamageEntry {
+  uint64_t id = 0;
+  std::string file;  // WAL file name inside DIR/wal
+  uint64_t offset = 0;
+  uint64_t bytes = 0;
+  std::string kind;  // checksum, bad_length, ..., truncated, torn_tail (docs/format/wal.md)
+  std::string detail;
+  bool acknowledged_loss = true;  // false: provably nothing acknowledged was lost
+  // The ts and ingest_ts ranges it concerns; range_known false: may concern any time.
+  bool range_known = false;
+  int64_t min_ts = 0, max_ts = 0;
+  int64_t min_ingest_ts = 0, max_ingest_ts = 0;
+  int64_t first_seen_ns = 0;
+  int64_t acked_ns = 0;  // 0: not acknowledged
+
+  // True when a query over [from_ns, to_ns) on ts (or ingest_ts) may have missed its records.
+  bool Overlaps(int64_t from_ns, int64_t to_ns, bool on_ts) const {
+    if (!range_known) return true;
+    const int64_t lo = on_ts ? min_ts : min_ingest_ts;
+    const int64_t hi = on_ts ? max_ts : max_ingest_ts;
+    return lo < to_ns && hi >= from_ns;
+  }
+};
+
 // Thread-safe.
 class Engine {
  public:
@@ -130,6 +156,21 @@ class Engine {
   // FailedPrecondition.
   virtual Result<std::vector<SegmentStatus>> ListSegments() const {
     return Status::FailedPrecondition("this engine keeps no segment catalog");
+  }
+
+  // OK while the WAL takes writes; Unavailable "not accepting writes: disk full (...)" while
+  // appends fail and until one succeeds again (or a probe write does). For /readyz.
+  virtual Status WriteHealth() { return Status::OK(); }
+  // WAL damage entries, oldest first; "unacknowledged_only": those not yet acknowledged.
+  virtual Result<std::vector<WalDamageEntry>> ListWalDamage(bool unacknowledged_only) {
+    (void)unacknowledged_only;
+    return std::vector<WalDamageEntry>{};
+  }
+  // Acknowledges entry "id" (0: all); returns how many changed. Errors: NotFound for an unknown
+  // id.
+  virtual Result<uint64_t> AcknowledgeWalDamage(uint64_t id) {
+    (void)id;
+    return uint64_t{0};
   }
 
   // Stops background work, syncs the WAL. Further Appends return Unavailable.

@@ -438,8 +438,103 @@ Status StorageEngine::ReplayWal() {
   if (!result.ok()) return result.status();
   wal_->SetNextSeq(*result + 1);
   spdlog::info("WAL replay: {} records into memtables, {} already in segments", replayed, skipped);
+  RecordWalDamage();
   return Status::OK();
 }
+
+namespace {
+
+WalDamageEntry EntryFromRow(const catalog::DamageRow& row) {
+  WalDamageEntry e;
+  e.id = row.id;
+  e.file = row.file;
+  e.offset = row.offset;
+  e.bytes = row.bytes;
+  e.kind = row.kind;
+  e.detail = row.detail;
+  e.acknowledged_loss = row.acknowledged_loss;
+  e.range_known = row.range_known;
+  e.min_ts = row.min_ts;
+  e.max_ts = row.max_ts;
+  e.min_ingest_ts = row.min_ingest_ts;
+  e.max_ingest_ts = row.max_ingest_ts;
+  e.first_seen_ns = row.first_seen_ns;
+  e.acked_ns = row.acked_ns;
+  return e;
+}
+
+}  // namespace
+
+void StorageEngine::RecordWalDamage() {
+  const int64_t now = std::max<int64_t>(clock_->NowNanos(), 1);
+  for (const wal::WalDamage& d : wal_->damage_found()) {
+    catalog::DamageRow row;
+    row.file = d.file;
+    row.offset = d.offset;
+    row.bytes = d.bytes;
+    row.kind = d.kind;
+    row.detail = d.detail;
+    row.acknowledged_loss = d.acknowledged_loss;
+    row.range_known = d.range_known;
+    row.min_ts = d.min_ts;
+    row.max_ts = d.max_ts;
+    row.min_ingest_ts = d.min_ingest_ts;
+    row.max_ingest_ts = d.max_ingest_ts;
+    row.first_seen_ns = now;
+    // A torn tail past the synced size lost nothing acknowledged: kept as history only.
+    if (!d.acknowledged_loss) row.acked_ns = now;
+    auto stored = catalog_->RecordDamage(row);
+    if (!stored.ok()) {
+      spdlog::error("cannot record WAL damage in the catalog ({}): {}", stored.status().ToString(),
+                    d.detail);
+    } else if (stored->second) {
+      spdlog::warn(
+          "WAL damage recorded as entry {}; acknowledge it with `sawmill admin damage "
+          "ack {}` once handled",
+          stored->first, stored->first);
+    }
+  }
+  auto rows = catalog_->ListDamage();
+  if (!rows.ok()) {
+    spdlog::error("cannot list WAL damage: {}", rows.status().ToString());
+    return;
+  }
+  std::lock_guard<std::mutex> l(damage_mu_);
+  unacked_damage_.clear();
+  for (const catalog::DamageRow& row : *rows) {
+    if (row.acked_ns == 0) unacked_damage_.push_back(EntryFromRow(row));
+  }
+  if (!unacked_damage_.empty()) {
+    spdlog::warn(
+        "{} unacknowledged WAL damage entries: searches over their time ranges warn "
+        "(sawmill admin damage list)",
+        unacked_damage_.size());
+  }
+}
+
+Result<std::vector<WalDamageEntry>> StorageEngine::ListWalDamage(bool unacknowledged_only) {
+  if (unacknowledged_only) {
+    std::lock_guard<std::mutex> l(damage_mu_);
+    return unacked_damage_;
+  }
+  ASSIGN_OR_RETURN(std::vector<catalog::DamageRow> rows, catalog_->ListDamage());
+  std::vector<WalDamageEntry> out;
+  out.reserve(rows.size());
+  for (const catalog::DamageRow& row : rows) out.push_back(EntryFromRow(row));
+  return out;
+}
+
+Result<uint64_t> StorageEngine::AcknowledgeWalDamage(uint64_t id) {
+  ASSIGN_OR_RETURN(uint64_t changed,
+                   catalog_->AcknowledgeDamage(id, std::max<int64_t>(clock_->NowNanos(), 1)));
+  std::lock_guard<std::mutex> l(damage_mu_);
+  std::erase_if(unacked_damage_, [id](const WalDamageEntry& e) { return id == 0 || e.id == id; });
+  if (changed > 0)
+    spdlog::info("WAL damage acknowledged: {}", id == 0 ? std::string("all") : std::to_string(id));
+  return changed;
+}
+
+Status StorageEngine::WriteHealth() { return wal_ != nullptr ? wal_->WriteHealth() : Status::OK(); }
 
 StorageEngine::~StorageEngine() {
   reporter_->Detach();
@@ -467,13 +562,18 @@ Status StorageEngine::Append(std::string_view tenant, std::vector<Record>* recor
     }
   }
   const int64_t now = clock_->NowNanos();
+  wal::WalBatch batch;
   for (Record& r : *records) {
     if (r.ingest_ts == 0) r.ingest_ts = now;
     if (r.ts == 0) r.ts = r.ingest_ts;
     r.tenant.assign(tenant);
+    // Kept per WAL file, so that damage found later can name the time it affects.
+    batch.min_ts = std::min(batch.min_ts, r.ts);
+    batch.max_ts = std::max(batch.max_ts, r.ts);
+    batch.min_ingest_ts = std::min(batch.min_ingest_ts, r.ingest_ts);
+    batch.max_ingest_ts = std::max(batch.max_ingest_ts, r.ingest_ts);
   }
   AppendContext context{tenant, records};
-  wal::WalBatch batch;
   wal::EncodeBatch(tenant, *records, &batch.payload);
   batch.count = records->size();
   batch.context = &context;

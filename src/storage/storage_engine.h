@@ -85,6 +85,9 @@ class StorageEngine final : public Engine {
   void ReportCorruption(uint64_t segment_id, const Status& status) override;
   EngineStats stats() const override;
   Result<std::vector<SegmentStatus>> ListSegments() const override;
+  Status WriteHealth() override;
+  Result<std::vector<WalDamageEntry>> ListWalDamage(bool unacknowledged_only) override;
+  Result<uint64_t> AcknowledgeWalDamage(uint64_t id) override;
   Status Close() override;
 
   // Test hook: the catalog, e.g. to model a crash before a catalog commit.
@@ -109,6 +112,8 @@ class StorageEngine final : public Engine {
   explicit StorageEngine(const EngineOptions& options);
   Status Init();
   Status ReplayWal();
+  // Stores what WAL replay found in the catalog and loads the unacknowledged entries.
+  void RecordWalDamage();
   // True when "seq" of "key" is in a registered segment (replay only). REQUIRES: mu_ held.
   bool Covered(const Key& key, uint64_t seq) const;
   // Called by the WAL commit leader for each durable batch, in seq order.
@@ -167,6 +172,10 @@ class StorageEngine final : public Engine {
   // Replay: (tenant, partition) -> seq ranges already in registered segments, sorted by first
   // seq, with second turned into the running maximum of the ends (see Covered).
   std::map<Key, std::vector<std::pair<uint64_t, uint64_t>>> covered_;
+
+  // Unacknowledged WAL damage, for search warnings without a catalog read per search.
+  mutable std::mutex damage_mu_;
+  std::vector<WalDamageEntry> unacked_damage_;  // GUARDED_BY(damage_mu_)
 
   int lock_fd_ = -1;  // flock on DIR/LOCK (POSIX Env only)
   std::thread flush_thread_;

@@ -1,5 +1,7 @@
 #include "wal/log_reader.h"
 
+#include <algorithm>
+
 #include "common/coding.h"
 #include "common/crc32c.h"
 #include "wal/log_format.h"
@@ -14,10 +16,13 @@ LogReader::LogReader(std::unique_ptr<SequentialFile> file, std::string name, uin
       reporter_(reporter),
       backing_(new char[kBlockSize]) {}
 
-void LogReader::Report(uint64_t bytes, const std::string& what) {
+void LogReader::Report(uint64_t offset, uint64_t bytes, std::string_view kind,
+                       const std::string& what) {
+  valid_end_ = std::max(valid_end_, offset + bytes);
   if (reporter_ == nullptr) return;
   reporter_->Corruption(
-      bytes, Status::DataLoss(name_ + ": " + what + " at offset " + std::to_string(end_offset())));
+      offset, bytes, kind,
+      Status::DataLoss(name_ + ": " + what + " at offset " + std::to_string(offset)));
 }
 
 LogReader::Fragment LogReader::ReadPhysical(std::string_view* payload, uint8_t* type) {
@@ -35,13 +40,14 @@ LogReader::Fragment LogReader::ReadPhysical(std::string_view* payload, uint8_t* 
       if (!s.ok()) {
         buffer_ = {};
         eof_ = true;
-        Report(kBlockSize, "read error: " + s.ToString());
+        Report(end_of_buffer_offset_, kBlockSize, "read_error", "read error: " + s.ToString());
         return Fragment::kEof;
       }
       if (buffer_.size() < kBlockSize) eof_ = true;
       continue;
     }
     const char* header = buffer_.data();
+    const uint64_t offset = end_offset();
     const uint32_t length = static_cast<uint8_t>(header[4]) |
                             (static_cast<uint32_t>(static_cast<uint8_t>(header[5])) << 8);
     const uint8_t record_type = static_cast<uint8_t>(header[6]);
@@ -55,7 +61,7 @@ LogReader::Fragment LogReader::ReadPhysical(std::string_view* payload, uint8_t* 
       const uint64_t dropped = buffer_.size();
       buffer_ = {};
       if (eof_) return Fragment::kEof;  // torn tail
-      Report(dropped, "bad record length " + std::to_string(length));
+      Report(offset, dropped, "bad_length", "bad record length " + std::to_string(length));
       return Fragment::kBad;
     }
     const uint32_t expected = crc32c::Unmask(DecodeFixed32(header));
@@ -64,7 +70,7 @@ LogReader::Fragment LogReader::ReadPhysical(std::string_view* payload, uint8_t* 
     if (actual != expected) {
       // Trust the length to skip just this record: a damaged length leads to further checksum
       // failures inside this block, which the caller reports once per logical record.
-      Report(kHeaderSize + length, "bad record checksum");
+      Report(offset, kHeaderSize + length, "checksum", "bad record checksum");
       buffer_.remove_prefix(kHeaderSize + length);
       return Fragment::kBad;
     }
@@ -75,7 +81,8 @@ LogReader::Fragment LogReader::ReadPhysical(std::string_view* payload, uint8_t* 
       return Fragment::kStale;
     }
     if (record_type == 0 || record_type > kMaxRecordType) {
-      Report(kHeaderSize + length, "unknown record type " + std::to_string(record_type));
+      Report(offset, kHeaderSize + length, "bad_type",
+             "unknown record type " + std::to_string(record_type));
       buffer_.remove_prefix(kHeaderSize + length);
       return Fragment::kBad;
     }
@@ -93,7 +100,11 @@ bool LogReader::ReadRecord(std::string* record) {
   bool skipping_damaged = false;
   std::string_view fragment;
   uint8_t type = 0;
+  uint64_t record_start = end_offset();
+  // A dropped fragment: the reported damage or the rest of a damaged record, so not a tail.
+  auto dropped = [&] { valid_end_ = std::max(valid_end_, end_offset()); };
   while (true) {
+    const uint64_t fragment_start = end_offset();
     Fragment f = ReadPhysical(&fragment, &type);
     if (f == Fragment::kEof || f == Fragment::kStale) {
       record->clear();  // a record cut off by the end of the file is a torn tail
@@ -108,12 +119,20 @@ bool LogReader::ReadRecord(std::string* record) {
     }
     switch (static_cast<RecordType>(type)) {
       case RecordType::kFull:
-        if (in_fragmented) Report(record->size(), "fragmented record without its last part");
+        if (in_fragmented) {
+          Report(record_start, fragment_start - record_start, "orphan_fragment",
+                 "fragmented record without its last part");
+        }
         record->assign(fragment);
+        valid_end_ = std::max(valid_end_, end_offset());
         return true;
       case RecordType::kFirst:
-        if (in_fragmented) Report(record->size(), "fragmented record without its last part");
+        if (in_fragmented) {
+          Report(record_start, fragment_start - record_start, "orphan_fragment",
+                 "fragmented record without its last part");
+        }
         record->assign(fragment);
+        record_start = fragment_start;
         in_fragmented = true;
         skipping_damaged = false;
         break;
@@ -121,16 +140,25 @@ bool LogReader::ReadRecord(std::string* record) {
         if (in_fragmented) {
           record->append(fragment);
         } else if (!skipping_damaged) {
-          Report(fragment.size(), "middle fragment without a first part");
+          Report(fragment_start, end_offset() - fragment_start, "orphan_fragment",
+                 "middle fragment without a first part");
           skipping_damaged = true;
+        } else {
+          dropped();
         }
         break;
       case RecordType::kLast:
         if (in_fragmented) {
           record->append(fragment);
+          valid_end_ = std::max(valid_end_, end_offset());
           return true;
         }
-        if (!skipping_damaged) Report(fragment.size(), "last fragment without a first part");
+        if (!skipping_damaged) {
+          Report(fragment_start, end_offset() - fragment_start, "orphan_fragment",
+                 "last fragment without a first part");
+        } else {
+          dropped();
+        }
         skipping_damaged = false;
         break;
       case RecordType::kZero: break;

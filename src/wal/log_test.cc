@@ -13,10 +13,15 @@ namespace {
 
 class CollectingReporter : public LogReader::Reporter {
  public:
-  void Corruption(uint64_t bytes, const Status& reason) override {
+  void Corruption(uint64_t offset, uint64_t bytes, std::string_view kind,
+                  const Status& reason) override {
     dropped_bytes += bytes;
+    offsets.push_back(offset);
+    kinds.emplace_back(kind);
     reasons.push_back(reason.ToString());
   }
+  std::vector<uint64_t> offsets;
+  std::vector<std::string> kinds;
   uint64_t dropped_bytes = 0;
   std::vector<std::string> reasons;
 };

@@ -29,6 +29,7 @@ class SlowSyncEnv final : public EnvWrapper {
     }
     Status Close() override { return f_->Close(); }
     uint64_t Size() const override { return f_->Size(); }
+    Status Truncate(uint64_t size) override { return f_->Truncate(size); }
 
    private:
     std::unique_ptr<WritableFile> f_;

@@ -5,8 +5,10 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cstdio>
+#include <limits>
 
 #include "common/coding.h"
+#include "common/crc32c.h"
 #include "common/metrics.h"
 #include "wal/log_format.h"
 #include "wal/log_reader.h"
@@ -15,6 +17,8 @@ namespace sawmill::wal {
 namespace {
 
 struct WalMetrics {
+  prometheus::Family<prometheus::Counter>* damage;
+  prometheus::Family<prometheus::Counter>* damage_bytes;
   prometheus::Counter* corrupt_records;
   prometheus::Counter* syncs;
   prometheus::Counter* commits;
@@ -26,6 +30,20 @@ struct WalMetrics {
     static WalMetrics m = [] {
       auto& reg = MetricsRegistry();
       WalMetrics w;
+      w.damage = &prometheus::BuildCounter()
+                      .Name("sawmill_wal_damage_total")
+                      .Help(
+                          "Damage found reading the WAL (skipped records, truncated and torn "
+                          "tails), by kind")
+                      .Register(reg);
+      w.damage_bytes = &prometheus::BuildCounter()
+                            .Name("sawmill_wal_damage_bytes_total")
+                            .Help("Bytes of WAL damage found (skipped or missing), by kind")
+                            .Register(reg);
+      for (const char* kind : {"checksum", "truncated", "torn_tail"}) {
+        w.damage->Add({{"kind", kind}});
+        w.damage_bytes->Add({{"kind", kind}});
+      }
       w.corrupt_records = &prometheus::BuildCounter()
                                .Name("sawmill_wal_corrupt_records_total")
                                .Help("Damaged WAL records skipped during replay")
@@ -82,15 +100,39 @@ bool ParseLogName(const std::string& name, uint32_t* number) {
   return true;
 }
 
-class CountingReporter final : public LogReader::Reporter {
+class CollectingReporter final : public LogReader::Reporter {
  public:
-  void Corruption(uint64_t bytes, const Status& reason) override {
-    ++count;
-    WalMetrics::Get().corrupt_records->Increment();
-    spdlog::warn("WAL replay skipped a damaged record ({} bytes): {}", bytes, reason.ToString());
+  void Corruption(uint64_t offset, uint64_t bytes, std::string_view kind,
+                  const Status& reason) override {
+    WalDamage d;
+    d.offset = offset;
+    d.bytes = bytes;
+    d.kind = std::string(kind);
+    d.detail = reason.message();
+    found.push_back(std::move(d));
   }
-  uint64_t count = 0;
+  std::vector<WalDamage> found;
 };
+
+constexpr const char* kSyncedName = "SYNCED";
+// masked crc32c of the rest (4), log number (4), synced bytes (8), max seq (8), min/max ts (16),
+// min/max ingest ts (16).
+constexpr size_t kSyncedEntrySize = 4 + 4 + 8 + 8 + 16 + 16;
+
+void EncodeSyncedEntry(uint32_t number, uint64_t bytes, uint64_t max_seq, int64_t min_ts,
+                       int64_t max_ts, int64_t min_ingest_ts, int64_t max_ingest_ts,
+                       std::string* out) {
+  char buf[kSyncedEntrySize];
+  EncodeFixed32(buf + 4, number);
+  EncodeFixed64(buf + 8, bytes);
+  EncodeFixed64(buf + 16, max_seq);
+  EncodeFixed64(buf + 24, static_cast<uint64_t>(min_ts));
+  EncodeFixed64(buf + 32, static_cast<uint64_t>(max_ts));
+  EncodeFixed64(buf + 40, static_cast<uint64_t>(min_ingest_ts));
+  EncodeFixed64(buf + 48, static_cast<uint64_t>(max_ingest_ts));
+  EncodeFixed32(buf, crc32c::Mask(crc32c::Value(buf + 4, kSyncedEntrySize - 4)));
+  out->append(buf, kSyncedEntrySize);
+}
 
 }  // namespace
 
@@ -130,30 +172,125 @@ Result<uint64_t> WalManager::Replay(const ReplayFn& fn) {
     std::lock_guard<std::mutex> l(mu_);
     files = files_;
   }
+  // What the last run knew it had synced (and acknowledged) of each file. Entries are appended
+  // in order; the last intact one of a file wins; a torn last entry is ignored.
+  std::map<uint32_t, FileInfo> recorded;
+  {
+    std::string synced;
+    const std::string synced_path = JoinPath(dir_, kSyncedName);
+    if (env_->FileExists(synced_path) && ReadFileToString(env_, synced_path, &synced).ok()) {
+      for (size_t at = 0; at + kSyncedEntrySize <= synced.size(); at += kSyncedEntrySize) {
+        const char* e = synced.data() + at;
+        if (crc32c::Unmask(DecodeFixed32(e)) != crc32c::Value(e + 4, kSyncedEntrySize - 4)) break;
+        FileInfo& info = recorded[DecodeFixed32(e + 4)];
+        info.bytes = DecodeFixed64(e + 8);
+        info.max_seq = DecodeFixed64(e + 16);
+        info.min_ts = static_cast<int64_t>(DecodeFixed64(e + 24));
+        info.max_ts = static_cast<int64_t>(DecodeFixed64(e + 32));
+        info.min_ingest_ts = static_cast<int64_t>(DecodeFixed64(e + 40));
+        info.max_ingest_ts = static_cast<int64_t>(DecodeFixed64(e + 48));
+      }
+    }
+  }
   uint64_t max_seq_seen = 0;
-  CountingReporter reporter;
+  uint64_t corrupt = 0;
   std::string record;
   for (auto& [number, info] : files) {
     const std::string path = FileName(number);
+    char name[32];
+    std::snprintf(name, sizeof(name), "%06u%s", number, kLogSuffix);
+    auto rec = recorded.find(number);
+    const FileInfo* known = rec != recorded.end() ? &rec->second : nullptr;
+    auto with_range = [&](WalDamage d) {
+      d.file = name;
+      if (known != nullptr && known->min_ts <= known->max_ts &&
+          known->min_ingest_ts <= known->max_ingest_ts) {
+        d.range_known = true;
+        d.min_ts = known->min_ts;
+        d.max_ts = known->max_ts;
+        d.min_ingest_ts = known->min_ingest_ts;
+        d.max_ingest_ts = known->max_ingest_ts;
+      }
+      return d;
+    };
     auto file = env_->NewSequentialFile(path);
     if (!file.ok()) {
-      spdlog::error("WAL replay: cannot open {}: {}", path, file.status().ToString());
-      ++reporter.count;
-      WalMetrics::Get().corrupt_records->Increment();
+      WalDamage d;
+      d.kind = "unreadable";
+      d.bytes = env_->GetFileSize(path).value_or(0);
+      d.detail = path + ": cannot open: " + file.status().ToString();
+      ++corrupt;
+      AddDamage(with_range(std::move(d)));
       continue;
     }
     info.bytes = env_->GetFileSize(path).value_or(0);
+    CollectingReporter reporter;
     LogReader reader(std::move(file).value(), path, number, &reporter);
     uint64_t records = 0;
-    while (reader.ReadRecord(&record)) {
+    while (true) {
+      const uint64_t start = reader.valid_end();
+      if (!reader.ReadRecord(&record)) break;
       uint64_t max_seq = 0;
       Status s = fn(record, &max_seq);
       if (!s.ok()) {
-        reporter.Corruption(record.size(), s.WithContext(path));
+        reporter.Corruption(start, reader.valid_end() - start, "undecodable",
+                            s.WithContext(path + " at offset " + std::to_string(start)));
         continue;
       }
       ++records;
       info.max_seq = std::max(info.max_seq, max_seq);
+    }
+    for (WalDamage& d : reporter.found) {
+      ++corrupt;
+      AddDamage(with_range(std::move(d)));
+    }
+    if (!reader.stopped_at_stale_bytes()) {
+      WalDamage tail;
+      const uint64_t synced = known != nullptr ? known->bytes : 0;
+      const uint64_t end = reader.valid_end();
+      if (known != nullptr && end < synced) {
+        tail.kind = "truncated";
+        tail.offset = end;
+        tail.bytes = synced - end;
+        tail.detail =
+            path + ": the data ends at offset " + std::to_string(end) + " but " +
+            std::to_string(synced) +
+            " bytes were synced and acknowledged; acknowledged records were lost" +
+            (info.bytes < synced ? " (the file is " + std::to_string(synced - info.bytes) +
+                                       " bytes shorter than it was)"
+                                 : " (the bytes there are unreadable)");
+        AddDamage(with_range(std::move(tail)));
+      } else if (info.bytes > end) {
+        tail.kind = "torn_tail";
+        tail.offset = end;
+        tail.bytes = info.bytes - end;
+        if (known != nullptr) {
+          tail.acknowledged_loss = false;
+          tail.detail = path + ": " + std::to_string(tail.bytes) + " unusable bytes at offset " +
+                        std::to_string(end) + ", past the " + std::to_string(synced) +
+                        " bytes synced and acknowledged: a write interrupted by a crash, never "
+                        "acknowledged";
+        } else {
+          tail.detail = path + ": " + std::to_string(tail.bytes) + " unusable bytes at offset " +
+                        std::to_string(end) +
+                        "; the synced size of this file is not known, so the lost records may "
+                        "have been acknowledged (or may be a write interrupted by a crash)";
+        }
+        AddDamage(with_range(std::move(tail)));
+      }
+    }
+    // Keep what the last run knew (ranges; the synced size, so that a truncation stays visible
+    // if the server restarts again before the file is deleted).
+    // Never claim an unusable tail as synced: the next start would call it a truncation.
+    info.bytes = std::min(info.bytes, reader.valid_end());
+    if (known != nullptr) {
+      info.bytes = std::max(info.bytes, known->bytes);
+      info.min_ts = known->min_ts;
+      info.max_ts = known->max_ts;
+      info.min_ingest_ts = known->min_ingest_ts;
+      info.max_ingest_ts = known->max_ingest_ts;
+    } else if (info.bytes > 0) {
+      info.ranges_complete = false;
     }
     max_seq_seen = std::max(max_seq_seen, info.max_seq);
     spdlog::info("WAL replay: {} records from {} ({} bytes{})", records, path, info.bytes,
@@ -161,10 +298,26 @@ Result<uint64_t> WalManager::Replay(const ReplayFn& fn) {
   }
   std::lock_guard<std::mutex> l(mu_);
   for (const auto& [number, info] : files) files_[number] = info;
-  stats_.corrupt_records += reporter.count;
+  stats_.corrupt_records += corrupt;
+  stats_.damage += damage_.size();
   replayed_ = true;
   RETURN_IF_ERROR(OpenNewFileLocked());
   return max_seq_seen;
+}
+
+void WalManager::AddDamage(WalDamage d) {
+  auto& m = WalMetrics::Get();
+  m.damage->Add({{"kind", d.kind}}).Increment();
+  m.damage_bytes->Add({{"kind", d.kind}}).Increment(static_cast<double>(d.bytes));
+  if (d.kind != "truncated" && d.kind != "torn_tail") m.corrupt_records->Increment();
+  if (d.acknowledged_loss) {
+    spdlog::error("WAL damage ({}): file {} offset {} bytes {}: {}", d.kind, d.file, d.offset,
+                  d.bytes, d.detail);
+  } else {
+    spdlog::warn("WAL torn tail: file {} offset {} bytes {}: {}", d.file, d.offset, d.bytes,
+                 d.detail);
+  }
+  damage_.push_back(std::move(d));
 }
 
 void WalManager::SetNextSeq(uint64_t seq) {
@@ -180,11 +333,68 @@ Status WalManager::OpenNewFileLocked() {
     return Status::Unavailable("WAL: cannot create " + path + ": " + file.status().ToString());
   // The new directory entry must be durable before anything in the file is acknowledged.
   Status s = env_->SyncDir(dir_);
-  if (!s.ok()) return Status::Unavailable("WAL: cannot sync " + dir_ + ": " + s.ToString());
+  if (!s.ok()) {
+    // Never leave a file behind per failed attempt (a full disk would collect thousands).
+    file.value()->Close().IgnoreError();
+    env_->RemoveFile(path).IgnoreError();
+    return Status::Unavailable("WAL: cannot sync " + dir_ + ": " + s.ToString());
+  }
   file_ = std::move(file).value();
   writer_ = std::make_unique<LogWriter>(file_.get(), number, 0);
   files_[number] = FileInfo{};
+  RewriteSyncedLocked();
   return Status::OK();
+}
+
+void WalManager::RewriteSyncedLocked() {
+  if (synced_file_ != nullptr) {
+    synced_file_->Close().IgnoreError();
+    synced_file_.reset();
+  }
+  std::string data;
+  for (const auto& [number, info] : files_) {
+    if (info.bytes == 0) continue;
+    const bool ranges = info.ranges_complete;
+    EncodeSyncedEntry(number, info.bytes, info.max_seq,
+                      ranges ? info.min_ts : std::numeric_limits<int64_t>::max(),
+                      ranges ? info.max_ts : std::numeric_limits<int64_t>::min(),
+                      ranges ? info.min_ingest_ts : std::numeric_limits<int64_t>::max(),
+                      ranges ? info.max_ingest_ts : std::numeric_limits<int64_t>::min(), &data);
+  }
+  const std::string path = JoinPath(dir_, kSyncedName);
+  Status s = WriteFileAtomically(env_, path, data);
+  if (s.ok()) {
+    auto file = env_->NewAppendableFile(path);
+    if (file.ok()) {
+      synced_file_ = std::move(file).value();
+      return;
+    }
+    s = file.status();
+  }
+  // Without it, a later truncation of the WAL is reported as a torn tail that "may have been
+  // acknowledged" instead of as a certain loss; nothing else changes.
+  spdlog::warn("WAL: cannot write {} (truncation detection is weaker until the next log file): {}",
+               path, s.ToString());
+}
+
+void WalManager::AppendSyncedLocked(uint32_t log_number, const FileInfo& info) {
+  if (synced_file_ == nullptr) return;
+  std::string entry;
+  const bool ranges = info.ranges_complete;
+  EncodeSyncedEntry(log_number, info.bytes, info.max_seq,
+                    ranges ? info.min_ts : std::numeric_limits<int64_t>::max(),
+                    ranges ? info.max_ts : std::numeric_limits<int64_t>::min(),
+                    ranges ? info.min_ingest_ts : std::numeric_limits<int64_t>::max(),
+                    ranges ? info.max_ingest_ts : std::numeric_limits<int64_t>::min(), &entry);
+  // Not synced: it only ever claims bytes already synced, so after a power loss it is behind,
+  // never ahead. Flushed to the kernel so that a killed process leaves it complete.
+  Status s = synced_file_->Append(entry);
+  if (s.ok()) s = synced_file_->Flush();
+  if (!s.ok()) {
+    spdlog::warn("WAL: cannot append to {}: {}", JoinPath(dir_, kSyncedName), s.ToString());
+    synced_file_->Close().IgnoreError();
+    synced_file_.reset();
+  }
 }
 
 void WalManager::CloseWriterLocked() {
@@ -209,11 +419,19 @@ Status WalManager::Commit(WalBatch* batch) {
   size_t group_size = 0;
   uint64_t group_bytes = 0;
   uint64_t group_max_seq = 0;
+  FileInfo group_ranges;
   for (WalBatch* b : queue_) {
     if (group_size > 0 && group_bytes + b->payload.size() > options_.max_group_bytes) break;
     ++group_size;
     group_bytes += b->payload.size();
     group_max_seq = b->base_seq + b->count - 1;
+    if (b->min_ts > b->max_ts || b->min_ingest_ts > b->max_ingest_ts) {
+      group_ranges.ranges_complete = false;
+    }
+    group_ranges.min_ts = std::min(group_ranges.min_ts, b->min_ts);
+    group_ranges.max_ts = std::max(group_ranges.max_ts, b->max_ts);
+    group_ranges.min_ingest_ts = std::min(group_ranges.min_ingest_ts, b->min_ingest_ts);
+    group_ranges.max_ingest_ts = std::max(group_ranges.max_ingest_ts, b->max_ingest_ts);
   }
   Status status;
   if (writer_ == nullptr) status = OpenNewFileLocked();
@@ -246,23 +464,67 @@ Status WalManager::Commit(WalBatch* batch) {
     WalMetrics::Get().write_errors->Increment();
     spdlog::error("WAL write failed; {} batches not acknowledged: {}", group.size(),
                   status.ToString());
-    status = Status::Unavailable("WAL write failed: " + status.message());
+  }
+  const bool no_space = !status.ok() && status.IsUnavailable();
+  if (!status.ok()) {
+    status = Status::Unavailable(std::string(no_space ? "not accepting writes: disk full"
+                                                      : "not accepting writes: WAL write failed") +
+                                 " (" + status.message() + ")");
   }
 
   l.lock();
   if (status.ok()) {
     stats_.syncs += 1;
     stats_.commits += group.size();
-    files_[log_number].bytes = writer->size();
+    if (!write_failure_.empty()) {
+      spdlog::info("WAL: writing again after {} refused batches ({})", refused_batches_,
+                   write_failure_);
+      write_failure_.clear();
+      refused_batches_ = 0;
+    }
+    FileInfo& info = files_[log_number];
+    info.bytes = writer->size();
+    info.ranges_complete = info.ranges_complete && group_ranges.ranges_complete;
+    info.min_ts = std::min(info.min_ts, group_ranges.min_ts);
+    info.max_ts = std::max(info.max_ts, group_ranges.max_ts);
+    info.min_ingest_ts = std::min(info.min_ingest_ts, group_ranges.min_ingest_ts);
+    info.max_ingest_ts = std::max(info.max_ingest_ts, group_ranges.max_ingest_ts);
+    // Before anything of the group is acknowledged (below).
+    if (synced_file_ == nullptr && clock_->MonotonicNanos() - synced_retry_ns_ >= 10'000'000'000) {
+      // It failed before (e.g. on a full disk): try again, at most every 10 s.
+      synced_retry_ns_ = clock_->MonotonicNanos();
+      RewriteSyncedLocked();
+    } else {
+      AppendSyncedLocked(log_number, info);
+    }
     if (writer->size() >= options_.file_bytes) {
       CloseWriterLocked();
       // A failure here is retried by the next leader.
       Status open = OpenNewFileLocked();
       if (!open.ok()) spdlog::warn("WAL rotation: {}", open.ToString());
     }
-  } else if (writer_.get() == writer) {
-    // The file's tail is unknown after a failed write or sync: never append to it again.
-    CloseWriterLocked();
+  } else {
+    write_failure_ = status.message();
+    refused_batches_ += group.size();
+    last_attempt_ns_ = clock_->MonotonicNanos();
+    if (writer_.get() == writer && writer != nullptr) {
+      const uint64_t synced = files_[log_number].bytes;
+      Status cut = no_space ? file_->Truncate(synced) : Status::Unavailable("not a full disk");
+      if (cut.ok()) {
+        // A full disk: cut the file back to what was synced and keep appending to it, rather
+        // than starting a new (empty) file for every refused batch.
+        writer_ = std::make_unique<LogWriter>(file_.get(), log_number, synced);
+      } else {
+        // After an I/O error the file's tail is unknown: never append to it again. A file that
+        // never had a successful commit holds nothing acknowledged: remove it rather than leave
+        // one file behind per failure.
+        CloseWriterLocked();
+        if (synced == 0) {
+          Status rm = env_->RemoveFile(FileName(log_number));
+          if (rm.ok() || rm.IsNotFound()) files_.erase(log_number);
+        }
+      }
+    }
   }
   for (size_t i = 0; i < group_size; ++i) {
     queue_.front()->status = status;
@@ -309,7 +571,41 @@ Status WalManager::Close() {
   }
   writer_.reset();
   file_.reset();
+  if (synced_file_ != nullptr) synced_file_->Close().IgnoreError();
+  synced_file_.reset();
   return s;
+}
+
+Status WalManager::WriteHealth() {
+  std::unique_lock<std::mutex> l(mu_);
+  if (write_failure_.empty()) return Status::OK();
+  const int64_t now = clock_->MonotonicNanos();
+  if (now - last_attempt_ns_ >= 1'000'000'000 && !leader_busy_ && !closed_) {
+    // Nobody wrote for a second: probe with a small synced write of our own.
+    last_attempt_ns_ = now;
+    l.unlock();
+    const std::string probe = JoinPath(dir_, "SPACE-PROBE");
+    Status s;
+    {
+      auto file = env_->NewWritableFile(probe);
+      s = file.status();
+      if (s.ok()) s = file.value()->Append(std::string(4096, '\0'));
+      if (s.ok()) s = file.value()->Sync();
+      if (file.ok()) file.value()->Close().IgnoreError();
+    }
+    env_->RemoveFile(probe).IgnoreError();
+    l.lock();
+    if (s.ok() && !write_failure_.empty()) {
+      spdlog::info("WAL: the disk takes writes again ({} refused batches: {})", refused_batches_,
+                   write_failure_);
+      write_failure_.clear();
+      refused_batches_ = 0;
+    }
+    if (write_failure_.empty()) return Status::OK();
+  }
+  return Status::Unavailable(write_failure_ + "; " + std::to_string(refused_batches_) +
+                             " batches refused since; writes resume once the WAL can be "
+                             "written again");
 }
 
 WalStats WalManager::stats() const {

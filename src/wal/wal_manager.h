@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <limits>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,9 +36,36 @@ struct WalBatch {
   uint64_t count = 0;       // seqs the batch takes
   uint64_t base_seq = 0;    // set by Commit: the batch holds seqs [base_seq, base_seq + count)
   void* context = nullptr;  // handed to the apply function untouched
+  // Time ranges of the batch's records (ts and ingest_ts, ns), kept per WAL file in the synced
+  // sizes file so that damage found later can name the time it affects. min > max: unknown.
+  int64_t min_ts = std::numeric_limits<int64_t>::max();
+  int64_t max_ts = std::numeric_limits<int64_t>::min();
+  int64_t min_ingest_ts = std::numeric_limits<int64_t>::max();
+  int64_t max_ingest_ts = std::numeric_limits<int64_t>::min();
   // Internal to the manager.
   Status status;
   bool done = false;
+};
+
+// Damage found while reading the WAL: a skipped record, or a tail the reader could not use.
+struct WalDamage {
+  std::string file;  // name inside the WAL directory, e.g. "000012.log"
+  uint64_t offset = 0;
+  uint64_t bytes = 0;
+  // checksum | bad_length | bad_type | orphan_fragment | undecodable | read_error | unreadable
+  // (a record or a file the reader skipped), truncated (the file ends, or its data becomes
+  // unreadable, before the size the WAL synced and acknowledged), torn_tail (an unusable tail
+  // past that size, or in a file whose synced size is not known).
+  std::string kind;
+  std::string detail;  // human-readable, with file and offset
+  // False when nothing acknowledged can have been lost: a torn tail past the synced size (the
+  // write that a crash interrupted was never acknowledged).
+  bool acknowledged_loss = true;
+  // The time ranges of every record synced into the file (from the synced sizes file);
+  // range_known false: not known, the damage may concern any time.
+  bool range_known = false;
+  int64_t min_ts = 0, max_ts = 0;
+  int64_t min_ingest_ts = 0, max_ingest_ts = 0;
 };
 
 struct WalStats {
@@ -46,6 +74,7 @@ struct WalStats {
   uint64_t bytes = 0;            // bytes of the live log files
   uint64_t files = 0;            // live log files
   uint64_t corrupt_records = 0;  // damaged records skipped by replay
+  uint64_t damage = 0;           // damage found by replay (records, truncations, torn tails)
 };
 
 // Thread-safe.
@@ -66,9 +95,20 @@ class WalManager {
 
   // Replays every existing log file, oldest first, then opens a new log file for appending.
   // Damaged records are skipped, counted (sawmill_wal_corrupt_records_total) and logged.
+  // Every damaged record and unusable tail is logged, counted (sawmill_wal_damage_total{kind})
+  // and listed in damage_found().
   // Returns the highest seq seen (0 if none). Errors: only from creating the new log file.
   // REQUIRES: called once, before Commit.
   Result<uint64_t> Replay(const ReplayFn& fn);
+
+  // What Replay found. REQUIRES: Replay returned.
+  const std::vector<WalDamage>& damage_found() const { return damage_; }
+
+  // OK while commits succeed. After a commit failed (disk full or an I/O error) and until one
+  // succeeds again: Unavailable "not accepting writes: disk full (...)". When no commit was tried
+  // for a second, this probes the disk with a small synced write of its own (at most once a
+  // second), so that readiness recovers once space is freed even if no client writes.
+  Status WriteHealth();
 
   // The next seq Commit hands out. REQUIRES: before the first Commit.
   void SetNextSeq(uint64_t seq);
@@ -92,7 +132,13 @@ class WalManager {
  private:
   struct FileInfo {
     uint64_t max_seq = 0;
-    uint64_t bytes = 0;
+    uint64_t bytes = 0;  // synced (for the open file: as of the last successful commit)
+    // Time ranges of the records synced into the file; min > max: none or not known.
+    int64_t min_ts = std::numeric_limits<int64_t>::max();
+    int64_t max_ts = std::numeric_limits<int64_t>::min();
+    int64_t min_ingest_ts = std::numeric_limits<int64_t>::max();
+    int64_t max_ingest_ts = std::numeric_limits<int64_t>::min();
+    bool ranges_complete = true;  // every batch in the file came with its time ranges
   };
 
   WalManager(Env* env, Clock* clock, std::string dir, WalOptions options, ApplyFn apply);
@@ -100,6 +146,15 @@ class WalManager {
   // Opens log file "next_log_number_" for writing. REQUIRES: mu_ held; no writer open.
   Status OpenNewFileLocked();
   void CloseWriterLocked();
+  // The synced sizes file (DIR/wal/SYNCED, docs/format/wal.md): one entry per commit group,
+  // appended after the sync and before the acknowledgement; rewritten when a log file opens.
+  void RewriteSyncedLocked();
+  void AppendSyncedLocked(uint32_t log_number, const FileInfo& info);
+  // Records damage: log line, metrics, damage_.
+  void AddDamage(WalDamage damage);
+  // Checks a replayed file's unusable tail against the synced size known for it.
+  void CheckTail(uint32_t number, const std::string& path, uint64_t file_size, uint64_t valid_end,
+                 const FileInfo* recorded, const FileInfo& replayed);
 
   Env* const env_;
   Clock* const clock_;
@@ -109,17 +164,24 @@ class WalManager {
 
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::deque<WalBatch*> queue_;         // GUARDED_BY(mu_)
-  std::map<uint32_t, FileInfo> files_;  // GUARDED_BY(mu_); includes the open file
-  std::unique_ptr<WritableFile> file_;  // GUARDED_BY(mu_); null when broken/closed
-  std::unique_ptr<LogWriter> writer_;   // GUARDED_BY(mu_)
-  uint32_t next_log_number_ = 1;        // GUARDED_BY(mu_)
-  uint64_t next_seq_ = 1;               // GUARDED_BY(mu_)
-  bool replayed_ = false;               // GUARDED_BY(mu_)
-  bool closed_ = false;                 // GUARDED_BY(mu_)
-  bool leader_busy_ = false;            // GUARDED_BY(mu_)
-  WalStats stats_;                      // GUARDED_BY(mu_)
-  std::string group_buffer_;            // used only by the current leader
+  std::deque<WalBatch*> queue_;                // GUARDED_BY(mu_)
+  std::map<uint32_t, FileInfo> files_;         // GUARDED_BY(mu_); includes the open file
+  std::unique_ptr<WritableFile> file_;         // GUARDED_BY(mu_); null when broken/closed
+  std::unique_ptr<LogWriter> writer_;          // GUARDED_BY(mu_)
+  uint32_t next_log_number_ = 1;               // GUARDED_BY(mu_)
+  uint64_t next_seq_ = 1;                      // GUARDED_BY(mu_)
+  bool replayed_ = false;                      // GUARDED_BY(mu_)
+  bool closed_ = false;                        // GUARDED_BY(mu_)
+  bool leader_busy_ = false;                   // GUARDED_BY(mu_)
+  WalStats stats_;                             // GUARDED_BY(mu_)
+  std::string group_buffer_;                   // used only by the current leader
+  std::unique_ptr<WritableFile> synced_file_;  // GUARDED_BY(mu_); null when unusable
+  int64_t synced_retry_ns_ = 0;                // GUARDED_BY(mu_); last rewrite after a failure
+  std::vector<WalDamage> damage_;              // written by Replay only
+  // Set when a commit fails, cleared when one succeeds (WriteHealth).
+  std::string write_failure_;     // GUARDED_BY(mu_)
+  uint64_t refused_batches_ = 0;  // GUARDED_BY(mu_); since write_failure_ was set
+  int64_t last_attempt_ns_ = 0;   // GUARDED_BY(mu_); monotonic, of the last failed commit/probe
 };
 
 }  // namespace sawmill::wal

@@ -9,6 +9,7 @@
 
 #include "common/coding.h"
 #include "common/fault_env.h"
+#include "common/metrics.h"
 #include "wal/slow_sync_env.h"
 
 namespace sawmill::wal {
@@ -16,6 +17,21 @@ namespace {
 
 // Payload: 8 bytes for the base seq, then text.
 std::string MakePayload(const std::string& text) { return std::string(8, '\0') + text; }
+
+// The value of one sample of /metrics, e.g. Metric("sawmill_wal_damage_total{kind=\"checksum\"}").
+double Metric(const std::string& sample) {
+  const std::string text = SerializeMetrics();
+  size_t at = text.find("\n" + sample + " ");
+  if (at == std::string::npos) return 0;
+  return std::stod(text.substr(at + sample.size() + 2));
+}
+
+size_t CountLogFiles(FaultInjectionEnv* env) {
+  auto names = env->GetChildren("/data/wal");
+  size_t n = 0;
+  for (const auto& name : *names) n += name.size() > 4 && name.ends_with(".log");
+  return n;
+}
 
 class WalManagerTest : public ::testing::Test {
  protected:
@@ -42,11 +58,29 @@ class WalManagerTest : public ::testing::Test {
     if (max_seq != nullptr && r.ok()) *max_seq = *r;
     return seen;
   }
-  Status Commit(WalManager* wal, const std::string& text) {
+  Status Commit(WalManager* wal, const std::string& text, int64_t ts = 0) {
     WalBatch b;
     b.payload = MakePayload(text);
     b.count = 1;
+    if (ts != 0) {
+      b.min_ts = b.max_ts = ts;
+      b.min_ingest_ts = b.max_ingest_ts = ts + 5;
+    }
     return wal->Commit(&b);
+  }
+  // Writes "n" records of 100 bytes of text with ts 1000, 1001, ... and drops the manager the
+  // way kill -9 does (nothing synced or closed afterwards). Returns the file's contents.
+  std::string WriteAndKill(int n) {
+    {
+      auto wal = OpenWal();
+      Replay(wal.get());
+      for (int i = 0; i < n; ++i) {
+        EXPECT_TRUE(Commit(wal.get(), std::string(100, 'a' + i % 26), 1000 + i).ok());
+      }
+    }
+    std::string c;
+    EXPECT_TRUE(env_.GetContents("/data/wal/000001.log", &c).ok());
+    return c;
   }
 
   FaultInjectionEnv env_;
@@ -186,6 +220,227 @@ TEST_F(WalManagerTest, DamageInOneFileDoesNotStopReplayOfTheNext) {
   EXPECT_EQ(seen.size(), 29u);
   EXPECT_EQ(seen.back().substr(0, 3), "r29");
   EXPECT_EQ(wal->stats().corrupt_records, 1u);
+}
+
+// One record on disk: 11 bytes of header, 8 of seq, 100 of text.
+constexpr size_t kRecordBytes = 11 + 8 + 100;
+
+TEST_F(WalManagerTest, TruncatedAcknowledgedDataIsReportedWithFileOffsetBytesAndTimeRange) {
+  const std::string full = WriteAndKill(20);
+  ASSERT_EQ(full.size(), 20 * kRecordBytes);
+  // At a record boundary (nothing in the file itself betrays the cut), inside a header, inside
+  // a payload, and the whole file emptied.
+  for (size_t cut : {15 * kRecordBytes, 15 * kRecordBytes + 5, 15 * kRecordBytes + 40, size_t{0}}) {
+    SCOPED_TRACE("cut at " + std::to_string(cut));
+    ASSERT_TRUE(env_.SetContents("/data/wal/000001.log", full.substr(0, cut)).ok());
+    const double before = Metric("sawmill_wal_damage_total{kind=\"truncated\"}");
+    auto wal = OpenWal();
+    auto seen = Replay(wal.get());
+    EXPECT_EQ(seen.size(), cut / kRecordBytes);
+    ASSERT_EQ(wal->damage_found().size(), 1u);
+    const WalDamage& d = wal->damage_found()[0];
+    EXPECT_EQ(d.kind, "truncated");
+    EXPECT_EQ(d.file, "000001.log");
+    EXPECT_EQ(d.offset, cut / kRecordBytes * kRecordBytes);
+    EXPECT_EQ(d.bytes, full.size() - d.offset);
+    EXPECT_TRUE(d.acknowledged_loss);
+    ASSERT_TRUE(d.range_known);
+    EXPECT_EQ(d.min_ts, 1000);
+    EXPECT_EQ(d.max_ts, 1019);
+    EXPECT_EQ(d.min_ingest_ts, 1005);
+    EXPECT_EQ(d.max_ingest_ts, 1024);
+    EXPECT_NE(d.detail.find("acknowledged"), std::string::npos) << d.detail;
+    EXPECT_EQ(Metric("sawmill_wal_damage_total{kind=\"truncated\"}"), before + 1);
+    EXPECT_EQ(wal->stats().damage, 1u);
+    ASSERT_TRUE(wal->Close().ok());
+    // The file is put back for the next cut (the restart above opened 000002.log).
+    env_.RemoveFile("/data/wal/000002.log").IgnoreError();
+  }
+}
+
+TEST_F(WalManagerTest, TruncationStaysVisibleAfterAnotherRestart) {
+  const std::string full = WriteAndKill(10);
+  ASSERT_TRUE(env_.SetContents("/data/wal/000001.log", full.substr(0, 4 * kRecordBytes)).ok());
+  {
+    auto wal = OpenWal();
+    Replay(wal.get());
+  }
+  auto wal = OpenWal();
+  Replay(wal.get());
+  ASSERT_EQ(wal->damage_found().size(), 1u);
+  EXPECT_EQ(wal->damage_found()[0].kind, "truncated");
+  EXPECT_EQ(wal->damage_found()[0].offset, 4 * kRecordBytes);
+}
+
+TEST_F(WalManagerTest, TornTailPastTheSyncedSizeWasNeverAcknowledged) {
+  std::string c = WriteAndKill(5);
+  // A crash during a write that was never synced: half a record after the synced data.
+  c += std::string(
+      "\x12\x34\x56\x78\xff\x00\x01\x01\x00\x00\x00"
+      "abc",
+      14);
+  ASSERT_TRUE(env_.SetContents("/data/wal/000001.log", c).ok());
+  const double before = Metric("sawmill_wal_damage_total{kind=\"torn_tail\"}");
+  auto wal = OpenWal();
+  EXPECT_EQ(Replay(wal.get()).size(), 5u);
+  ASSERT_EQ(wal->damage_found().size(), 1u);
+  const WalDamage& d = wal->damage_found()[0];
+  EXPECT_EQ(d.kind, "torn_tail");
+  EXPECT_FALSE(d.acknowledged_loss);
+  EXPECT_EQ(d.offset, 5 * kRecordBytes);
+  EXPECT_EQ(d.bytes, 14u);
+  EXPECT_EQ(Metric("sawmill_wal_damage_total{kind=\"torn_tail\"}"), before + 1);
+  // The next start must not mistake the torn bytes for synced data that went missing.
+  wal.reset();
+  auto again = OpenWal();
+  EXPECT_EQ(Replay(again.get()).size(), 5u);
+  ASSERT_EQ(again->damage_found().size(), 1u);
+  EXPECT_EQ(again->damage_found()[0].kind, "torn_tail");
+  EXPECT_FALSE(again->damage_found()[0].acknowledged_loss);
+}
+
+TEST_F(WalManagerTest, WithoutSyncedSizesAnUnusableTailMayHaveBeenAcknowledged) {
+  const std::string full = WriteAndKill(10);
+  ASSERT_TRUE(env_.RemoveFile("/data/wal/SYNCED").ok());
+  ASSERT_TRUE(env_.SetContents("/data/wal/000001.log", full.substr(0, 6 * kRecordBytes + 30)).ok());
+  auto wal = OpenWal();
+  EXPECT_EQ(Replay(wal.get()).size(), 6u);
+  ASSERT_EQ(wal->damage_found().size(), 1u);
+  const WalDamage& d = wal->damage_found()[0];
+  EXPECT_EQ(d.kind, "torn_tail");
+  EXPECT_TRUE(d.acknowledged_loss);
+  EXPECT_FALSE(d.range_known);  // may concern any time
+  EXPECT_NE(d.detail.find("may have been acknowledged"), std::string::npos) << d.detail;
+}
+
+TEST_F(WalManagerTest, IntactFilesAfterACleanCloseOrKillReportNothing) {
+  WriteAndKill(10);
+  {
+    auto wal = OpenWal();
+    EXPECT_EQ(Replay(wal.get()).size(), 10u);
+    EXPECT_TRUE(wal->damage_found().empty());
+    ASSERT_TRUE(Commit(wal.get(), "after", 5).ok());
+    ASSERT_TRUE(wal->Close().ok());
+  }
+  auto wal = OpenWal();
+  EXPECT_EQ(Replay(wal.get()).size(), 11u);
+  EXPECT_TRUE(wal->damage_found().empty());
+}
+
+TEST_F(WalManagerTest, FlippedByteIsReportedAsChecksumDamageWithItsRange) {
+  std::string c = WriteAndKill(10);
+  c[3 * kRecordBytes + 11 + 50] ^= 0x08;
+  ASSERT_TRUE(env_.SetContents("/data/wal/000001.log", c).ok());
+  const double before = Metric("sawmill_wal_damage_total{kind=\"checksum\"}");
+  const double bytes_before = Metric("sawmill_wal_damage_bytes_total{kind=\"checksum\"}");
+  auto wal = OpenWal();
+  EXPECT_EQ(Replay(wal.get()).size(), 9u);
+  ASSERT_EQ(wal->damage_found().size(), 1u);
+  const WalDamage& d = wal->damage_found()[0];
+  EXPECT_EQ(d.kind, "checksum");
+  EXPECT_EQ(d.offset, 3 * kRecordBytes);
+  EXPECT_EQ(d.bytes, kRecordBytes);
+  EXPECT_TRUE(d.range_known);
+  EXPECT_EQ(d.min_ts, 1000);
+  EXPECT_EQ(d.max_ts, 1009);
+  EXPECT_EQ(Metric("sawmill_wal_damage_total{kind=\"checksum\"}"), before + 1);
+  EXPECT_EQ(Metric("sawmill_wal_damage_bytes_total{kind=\"checksum\"}"),
+            bytes_before + kRecordBytes);
+}
+
+TEST_F(WalManagerTest, FullDiskReusesTheLogFileAndReadinessFollowsTheWrites) {
+  auto wal = OpenWal();
+  Replay(wal.get());
+  ASSERT_TRUE(Commit(wal.get(), "before", 1).ok());
+  EXPECT_TRUE(wal->WriteHealth().ok());
+  const size_t files = CountLogFiles(&env_);
+  env_.SetNoSpace(true);
+  for (int i = 0; i < 300; ++i) {
+    Status s = Commit(wal.get(), "refused " + std::to_string(i), 2);
+    ASSERT_TRUE(s.IsUnavailable()) << s.ToString();
+    EXPECT_NE(s.message().find("disk full"), std::string::npos) << s.message();
+  }
+  EXPECT_EQ(CountLogFiles(&env_), files);  // not one file per refused batch
+  Status health = wal->WriteHealth();
+  EXPECT_TRUE(health.IsUnavailable());
+  EXPECT_NE(health.message().find("not accepting writes: disk full"), std::string::npos)
+      << health.message();
+  // Still full: the probe a second later fails too.
+  clock_.Advance(2 * kNanosPerSecond);
+  EXPECT_FALSE(wal->WriteHealth().ok());
+  env_.SetNoSpace(false);
+  // A successful write clears it at once.
+  ASSERT_TRUE(Commit(wal.get(), "after", 3).ok());
+  EXPECT_TRUE(wal->WriteHealth().ok());
+  EXPECT_EQ(CountLogFiles(&env_), files);
+  ASSERT_TRUE(wal->Close().ok());
+
+  auto wal2 = OpenWal();
+  EXPECT_EQ(Replay(wal2.get()), (std::vector<std::string>{"before", "after"}));
+  EXPECT_TRUE(wal2->damage_found().empty());
+}
+
+TEST_F(WalManagerTest, ReadinessRecoversByProbeWhenNobodyWrites) {
+  auto wal = OpenWal();
+  Replay(wal.get());
+  env_.SetNoSpace(true);
+  EXPECT_FALSE(Commit(wal.get(), "refused").ok());
+  EXPECT_FALSE(wal->WriteHealth().ok());
+  env_.SetNoSpace(false);
+  EXPECT_FALSE(wal->WriteHealth().ok());  // no probe within a second of the failure
+  clock_.Advance(2 * kNanosPerSecond);
+  EXPECT_TRUE(wal->WriteHealth().ok());
+  EXPECT_FALSE(env_.FileExists("/data/wal/SPACE-PROBE"));
+}
+
+// Fails every write to a log file (an I/O error, not a full disk) while "failing" is set.
+class FailingLogEnv final : public EnvWrapper {
+ public:
+  explicit FailingLogEnv(Env* base) : EnvWrapper(base) {}
+  std::atomic<bool> failing{false};
+
+  class File final : public WritableFile {
+   public:
+    File(std::unique_ptr<WritableFile> f, FailingLogEnv* env) : f_(std::move(f)), env_(env) {}
+    Status Append(std::string_view d) override {
+      if (env_->failing) return Status::IOError("injected I/O error");
+      return f_->Append(d);
+    }
+    Status Flush() override { return f_->Flush(); }
+    Status Sync() override { return f_->Sync(); }
+    Status Close() override { return f_->Close(); }
+    uint64_t Size() const override { return f_->Size(); }
+
+   private:
+    std::unique_ptr<WritableFile> f_;
+    FailingLogEnv* env_;
+  };
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    ASSIGN_OR_RETURN(auto f, target()->NewWritableFile(p));
+    if (!p.ends_with(".log")) return f;
+    return std::unique_ptr<WritableFile>(new File(std::move(f), this));
+  }
+};
+
+TEST_F(WalManagerTest, RepeatedWriteErrorsDoNotLeaveAFilePerFailure) {
+  FailingLogEnv env(&env_);
+  auto wal = OpenWal({}, &env);
+  Replay(wal.get());
+  ASSERT_TRUE(Commit(wal.get(), "kept").ok());
+  env.failing = true;
+  for (int i = 0; i < 50; ++i) {
+    Status s = Commit(wal.get(), "lost");
+    EXPECT_TRUE(s.IsUnavailable()) << s.ToString();
+    EXPECT_NE(s.message().find("not accepting writes"), std::string::npos) << s.message();
+  }
+  EXPECT_FALSE(wal->WriteHealth().ok());
+  env.failing = false;
+  // The file with "kept" and at most the one file being tried.
+  EXPECT_LE(CountLogFiles(&env_), 2u);
+  ASSERT_TRUE(Commit(wal.get(), "kept too").ok());
+  ASSERT_TRUE(wal->Close().ok());
+  auto wal2 = OpenWal();
+  EXPECT_EQ(Replay(wal2.get()), (std::vector<std::string>{"kept", "kept too"}));
 }
 
 }  // namespace
