@@ -1,4 +1,5 @@
-// `sawmill admin flush|compact|segments`: operator actions against a running server.
+// `sawmill admin flush|compact|segments|damage list|damage ack`: operator actions against a
+// running server.
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
@@ -58,6 +59,53 @@ int ListSegments(HttpClient* client, const std::string& state, int limit) {
   return 0;
 }
 
+std::string JsonText(const boost::json::object& obj, const char* key) {
+  const auto* v = obj.if_contains(key);
+  if (v == nullptr || v->is_null()) return "";
+  if (v->is_string()) return std::string(v->as_string());
+  return boost::json::serialize(*v);
+}
+
+// Prints the damage list of GET /api/v1/admin/damage, one entry per paragraph.
+int PrintDamage(const std::string& body) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("damage") ||
+      !v.as_object().at("damage").is_array()) {
+    std::fprintf(stderr, "sawmill admin damage list: unexpected answer: %s\n", body.c_str());
+    return 1;
+  }
+  const auto& list = v.as_object().at("damage").as_array();
+  if (list.empty()) {
+    std::printf("no WAL damage recorded\n");
+    return 0;
+  }
+  size_t open = 0;
+  for (const auto& item : list) {
+    if (!item.is_object()) continue;
+    const auto& d = item.as_object();
+    const bool acked = JsonText(d, "acknowledged") == "true";
+    open += !acked;
+    std::printf(
+        "#%s  %s  %s offset %s, %s bytes  first seen %s  %s\n", JsonText(d, "id").c_str(),
+        JsonText(d, "kind").c_str(), JsonText(d, "file").c_str(), JsonText(d, "offset").c_str(),
+        JsonText(d, "bytes").c_str(), JsonText(d, "first_seen").c_str(),
+        acked ? ("acknowledged " + JsonText(d, "acknowledged_at")).c_str() : "UNACKNOWLEDGED");
+    const auto* range = d.if_contains("time_range");
+    if (range != nullptr && range->is_object()) {
+      const auto& r = range->as_object();
+      std::printf("    ingest_ts %s\n    ts        %s\n", JsonText(r, "ingest_ts").c_str(),
+                  JsonText(r, "ts").c_str());
+    } else {
+      std::printf("    time range unknown: searches over any time warn\n");
+    }
+    std::printf("    %s\n", JsonText(d, "detail").c_str());
+  }
+  std::printf("%zu entries, %zu unacknowledged%s\n", list.size(), open,
+              open > 0 ? " (sawmill admin damage ack ID|--all)" : "");
+  return 0;
+}
+
 }  // namespace
 
 int RunAdminCommand(int argc, char** argv) {
@@ -86,6 +134,25 @@ int RunAdminCommand(int argc, char** argv) {
   list->add_option("--limit", limit, "list at most this many")
       ->check(CLI::Range(0, 100000))
       ->capture_default_str();
+  CLI::App* damage = app.add_subcommand(
+      "damage", "WAL damage found at start-up: list it, acknowledge it once handled");
+  damage->fallthrough();
+  damage->require_subcommand(1);
+  CLI::App* damage_list =
+      damage->add_subcommand("list", "every damage entry; unacknowledged ones make searches warn");
+  damage_list->fallthrough();
+  bool unacknowledged_only = false;
+  damage_list->add_flag("--unacknowledged", unacknowledged_only,
+                        "only entries not yet acknowledged");
+  CLI::App* damage_ack = damage->add_subcommand(
+      "ack", "acknowledge damage entry ID (or --all): searches stop warning about it");
+  damage_ack->fallthrough();
+  uint64_t ack_id = 0;
+  bool ack_all = false;
+  auto* id_opt = damage_ack->add_option("ID", ack_id, "the entry's id (sawmill admin damage list)")
+                     ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
+  auto* all_opt = damage_ack->add_flag("--all", ack_all, "every unacknowledged entry");
+  id_opt->excludes(all_opt);
   app.require_subcommand(1);
   try {
     app.parse(argc, argv);
@@ -99,6 +166,37 @@ int RunAdminCommand(int argc, char** argv) {
   }
   HttpClient client(*url, timeout_s * 1000);
   if (list->parsed()) return ListSegments(&client, state_filter, limit);
+  if (damage->parsed()) {
+    std::string target;
+    const char* what = damage_list->parsed() ? "damage list" : "damage ack";
+    if (damage_list->parsed()) {
+      target =
+          std::string("/api/v1/admin/damage") + (unacknowledged_only ? "?unacknowledged=true" : "");
+    } else {
+      if (!ack_all && id_opt->count() == 0) {
+        std::fprintf(stderr, "sawmill admin damage ack: give an ID or --all\n");
+        return 2;
+      }
+      target = ack_all ? std::string("/api/v1/admin/damage/ack?all=true")
+                       : "/api/v1/admin/damage/ack?id=" + std::to_string(ack_id);
+    }
+    Result<HttpResult> result = client.Request(damage_list->parsed() ? "GET" : "POST", target);
+    if (!result.ok()) {
+      std::fprintf(stderr, "sawmill admin %s: %s\n", what, result.status().message().c_str());
+      return 1;
+    }
+    if (result->status != 200) {
+      std::fprintf(stderr, "sawmill admin %s: the server answered %d: %s\n", what, result->status,
+                   ErrorText(*result).c_str());
+      return 1;
+    }
+    if (damage_list->parsed()) return PrintDamage(result->body);
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(result->body, ec);
+    std::string n = !ec && v.is_object() ? JsonText(v.as_object(), "acknowledged") : "?";
+    std::printf("acknowledged: %s damage entr%s\n", n.c_str(), n == "1" ? "y" : "ies");
+    return 0;
+  }
   const char* action = flush->parsed() ? "flush" : "compact";
   Result<HttpResult> result = client.Request("POST", std::string("/api/v1/admin/") + action);
   if (!result.ok()) {

@@ -138,6 +138,109 @@ HttpResponse HandleIngest(ApiState* state, const HttpRequest& request) {
   return response;
 }
 
+// Unacknowledged WAL damage whose time range overlaps the search's: one warning each (at most
+// kMaxDamageWarnings, then a count), saying what, where, how many bytes and how to acknowledge.
+void AddWalDamageWarnings(ApiState* state, const query::SearchRequest& search,
+                          std::vector<std::string>* warnings) {
+  constexpr size_t kMaxDamageWarnings = 5;
+  storage::Engine* engine = state->engine.load();
+  if (engine == nullptr) return;
+  auto damage = engine->ListWalDamage(/*unacknowledged_only=*/true);
+  if (!damage.ok() || damage->empty()) return;
+  auto range = query::ParseTimeRange(search.since, search.from, search.to, search.all_time,
+                                     state->clock->NowNanos());
+  if (!range.ok()) return;
+  size_t shown = 0, more = 0;
+  for (const storage::WalDamageEntry& d : *damage) {
+    if (!d.Overlaps(range->from_ns, range->to_ns, search.time_field_ts)) continue;
+    if (shown == kMaxDamageWarnings) {
+      ++more;
+      continue;
+    }
+    ++shown;
+    std::string when = "records of unknown time";
+    if (d.range_known) {
+      const bool ts = search.time_field_ts;
+      when = std::string("records with ") + (ts ? "ts" : "ingest_ts") + " in " +
+             FormatRfc3339Nanos(ts ? d.min_ts : d.min_ingest_ts) + " .. " +
+             FormatRfc3339Nanos(ts ? d.max_ts : d.max_ingest_ts);
+    }
+    const std::string id = std::to_string(d.id);
+    warnings->push_back("WAL damage #" + id + " (" + d.kind + "): " + std::to_string(d.bytes) +
+                        " bytes at offset " + std::to_string(d.offset) + " of WAL file " + d.file +
+                        " were lost at start-up; " + when +
+                        " may be missing from this answer. Once handled, acknowledge it: "
+                        "sawmill admin damage ack " +
+                        id + " (POST /api/v1/admin/damage/ack?id=" + id + ")");
+  }
+  if (more > 0) {
+    warnings->push_back(std::to_string(more) +
+                        " more unacknowledged WAL damage entries overlap this time range "
+                        "(sawmill admin damage list)");
+  }
+}
+
+void AppendDamageJson(const storage::WalDamageEntry& d, std::string* out) {
+  *out += "{\"id\":" + std::to_string(d.id) + ",\"file\":";
+  AppendJsonString(d.file, out);
+  *out += ",\"offset\":" + std::to_string(d.offset) + ",\"bytes\":" + std::to_string(d.bytes) +
+          ",\"kind\":";
+  AppendJsonString(d.kind, out);
+  *out += ",\"detail\":";
+  AppendJsonString(d.detail, out);
+  *out += ",\"acknowledged_loss\":";
+  *out += d.acknowledged_loss ? "true" : "false";
+  *out += ",\"time_range\":";
+  if (d.range_known) {
+    *out += "{\"ts\":[\"" + FormatRfc3339Nanos(d.min_ts) + "\",\"" + FormatRfc3339Nanos(d.max_ts) +
+            "\"],\"ingest_ts\":[\"" + FormatRfc3339Nanos(d.min_ingest_ts) + "\",\"" +
+            FormatRfc3339Nanos(d.max_ingest_ts) + "\"]}";
+  } else {
+    *out += "null";
+  }
+  *out += ",\"first_seen\":\"" + FormatRfc3339Nanos(d.first_seen_ns) + "\",\"acknowledged\":";
+  *out += d.acked_ns != 0 ? "true" : "false";
+  *out += ",\"acknowledged_at\":";
+  *out += d.acked_ns != 0 ? "\"" + FormatRfc3339Nanos(d.acked_ns) + "\"" : std::string("null");
+  *out += '}';
+}
+
+HttpResponse HandleDamageList(ApiState* state, const HttpRequest& request) {
+  storage::Engine* engine = state->engine.load();
+  if (!state->ready.load() || engine == nullptr) return Unready(*state);
+  auto damage = engine->ListWalDamage(Truthy(request.Query("unacknowledged")));
+  if (!damage.ok()) return HttpResponse::Error(damage.status());
+  size_t unacknowledged = 0;
+  std::string body = "{\"damage\":[";
+  for (size_t i = 0; i < damage->size(); ++i) {
+    if (i > 0) body += ',';
+    AppendDamageJson((*damage)[i], &body);
+    unacknowledged += (*damage)[i].acked_ns == 0;
+  }
+  body += "],\"unacknowledged\":" + std::to_string(unacknowledged) + "}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+HttpResponse HandleDamageAck(ApiState* state, const HttpRequest& request) {
+  storage::Engine* engine = state->engine.load();
+  if (!state->ready.load() || engine == nullptr) return Unready(*state);
+  const bool all = Truthy(request.Query("all"));
+  if (all == request.HasQuery("id")) {
+    return HttpResponse::Error(Status::InvalidArgument(
+        "give either id=N (one damage entry, see GET /api/v1/admin/damage) or all=true"));
+  }
+  uint64_t id = 0;
+  if (!all) {
+    auto parsed = ParseCount("id", request.Query("id"), UINT64_MAX);
+    if (!parsed.ok()) return HttpResponse::Error(parsed.status());
+    if (*parsed == 0) return HttpResponse::Error(Status::InvalidArgument("id: ids start at 1"));
+    id = *parsed;
+  }
+  auto changed = engine->AcknowledgeWalDamage(id);
+  if (!changed.ok()) return HttpResponse::Error(changed.status());
+  return HttpResponse::Json(200, "{\"acknowledged\":" + std::to_string(*changed) + "}");
+}
+
 HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
   query::QueryEngine* engine = state->query.load();
   if (!state->ready.load() || engine == nullptr) return Unready(*state);
@@ -173,6 +276,8 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
     return HttpResponse::Error(result.status(), ErrorPosition(result.status().message(), search.q));
   }
   const query::SearchResponse& answer = *result;
+  std::vector<std::string> warnings = answer.warnings;
+  AddWalDamageWarnings(state, search, &warnings);
   HttpMetrics::Get().ObserveQuery(answer.is_pipe ? "pipe" : "filter",
                                   SecondsSince(state->clock, start), answer.stats.cache_hit);
   std::string body;
@@ -195,9 +300,9 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
   body += ",\"partial\":";
   body += answer.partial ? "true" : "false";
   body += ",\"warnings\":[";
-  for (size_t i = 0; i < answer.warnings.size(); ++i) {
+  for (size_t i = 0; i < warnings.size(); ++i) {
     if (i > 0) body += ',';
-    AppendJsonString(answer.warnings[i], &body);
+    AppendJsonString(warnings[i], &body);
   }
   body += ']';
   if (search.explain) {
@@ -406,6 +511,10 @@ void RegisterApiRoutes(Router* router, ApiState* state) {
               [state](const HttpRequest& r) { return HandleSegments(state, r); });
   router->Add("POST", "/api/v1/admin/compact",
               [state](const HttpRequest& r) { return HandleCompact(state, r); });
+  router->Add("GET", "/api/v1/admin/damage",
+              [state](const HttpRequest& r) { return HandleDamageList(state, r); });
+  router->Add("POST", "/api/v1/admin/damage/ack",
+              [state](const HttpRequest& r) { return HandleDamageAck(state, r); });
   router->Add("GET", "/api/v1/tail", [](const HttpRequest&) {
     return HttpResponse::Error(Status::InvalidArgument(
         "live tail needs a WebSocket upgrade (Upgrade: websocket) or Accept: text/event-stream"));
@@ -414,6 +523,19 @@ void RegisterApiRoutes(Router* router, ApiState* state) {
               [](const HttpRequest&) { return HttpResponse::Json(200, "{\"status\":\"ok\"}"); });
   router->Add("GET", "/readyz", [state](const HttpRequest&) {
     if (state->ready.load() && !state->stopping.load()) {
+      storage::Engine* engine = state->engine.load();
+      Status writes = engine != nullptr ? engine->WriteHealth() : Status::OK();
+      if (!writes.ok()) {
+        // Not ready for writes: a load balancer should send them elsewhere. Searches still work.
+        std::string body = "{\"status\":";
+        AppendJsonString(writes.message().substr(0, writes.message().find(" (")), &body);
+        body += ",\"error\":";
+        AppendJsonString(writes.message(), &body);
+        body += '}';
+        HttpResponse response = HttpResponse::Json(503, std::move(body));
+        response.headers.emplace_back("Retry-After", "1");
+        return response;
+      }
       return HttpResponse::Json(200, "{\"status\":\"ready\"}");
     }
     return Unready(*state);

@@ -48,6 +48,12 @@ class FakeEngine final : public storage::Engine {
   void ReportCorruption(uint64_t, const Status&) override {}
   storage::EngineStats stats() const override { return {}; }
   Status Close() override { return Status::OK(); }
+  Status WriteHealth() override {
+    std::lock_guard<std::mutex> lock(mu);
+    if (!fail) return Status::OK();
+    return Status::Unavailable(
+        "not accepting writes: disk full (No space left on device); 3 batches refused since");
+  }
 
   size_t count() {
     std::lock_guard<std::mutex> lock(mu);
@@ -269,6 +275,21 @@ TEST_F(ServerTest, WalFailureIs503WithRetryAfter) {
   EXPECT_EQ(reply.status, 503);
   EXPECT_EQ(reply.retry_after, "1");
   EXPECT_NE(reply.body.find("no space left"), std::string::npos) << reply.body;
+}
+
+TEST_F(ServerTest, ReadinessSaysDiskFullWhileTheWalRefusesWrites) {
+  StartServer();
+  engine_.fail = true;
+  Reply reply = Send("GET", "/readyz");
+  EXPECT_EQ(reply.status, 503);
+  EXPECT_EQ(reply.retry_after, "1");
+  EXPECT_NE(reply.body.find("\"status\":\"not accepting writes: disk full\""), std::string::npos)
+      << reply.body;
+  EXPECT_NE(reply.body.find("No space left on device"), std::string::npos) << reply.body;
+  engine_.fail = false;
+  reply = Send("GET", "/readyz");
+  EXPECT_EQ(reply.status, 200);
+  EXPECT_EQ(reply.body, "{\"status\":\"ready\"}");
 }
 
 TEST_F(ServerTest, NotReadyUntilReplayIsDone) {
