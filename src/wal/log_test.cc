@@ -161,5 +161,44 @@ TEST_F(LogTest, EveryTruncationReadsAPrefixAndNeverCrashes) {
   EXPECT_TRUE(reporter_.reasons.empty());
 }
 
+TEST_F(LogTest, ValidEndIsTheEndOfTheLastWholeRecordAfterEveryCut) {
+  std::vector<std::string> records = {Payload(1, 100), Payload(2, 50000), Payload(3, 200)};
+  Write(records);
+  const std::string c = Contents();
+  const uint64_t end1 = kHeaderSize + 100;
+  const uint64_t end3 = c.size();
+  const uint64_t end2 = end3 - kHeaderSize - 200;
+  struct Case {
+    size_t cut;
+    uint64_t valid_end;
+  };
+  for (Case k : {Case{end3, end3}, Case{end3 - 10, end2}, Case{end2, end2}, Case{end2 - 3, end1},
+                 Case{kBlockSize + 20, end1}, Case{5, 0}}) {
+    ASSERT_TRUE(env_.SetContents(path_, c.substr(0, k.cut)).ok());
+    auto file = env_.NewSequentialFile(path_);
+    ASSERT_TRUE(file.ok());
+    LogReader reader(std::move(file).value(), path_, 7, &reporter_);
+    std::string rec;
+    while (reader.ReadRecord(&rec)) {
+    }
+    EXPECT_EQ(reader.valid_end(), k.valid_end) << "cut at " << k.cut;
+  }
+  EXPECT_TRUE(reporter_.reasons.empty());
+}
+
+TEST_F(LogTest, DamageIsReportedWithItsOffsetKindAndSize) {
+  std::vector<std::string> records;
+  for (int i = 0; i < 10; ++i) records.push_back(Payload(i, 300));
+  Write(records);
+  std::string c = Contents();
+  c[4 * (kHeaderSize + 300) + kHeaderSize + 9] ^= 0x01;
+  ASSERT_TRUE(env_.SetContents(path_, c).ok());
+  EXPECT_EQ(ReadAll().size(), 9u);
+  ASSERT_EQ(reporter_.kinds.size(), 1u);
+  EXPECT_EQ(reporter_.kinds[0], "checksum");
+  EXPECT_EQ(reporter_.offsets[0], 4 * (kHeaderSize + 300));
+  EXPECT_EQ(reporter_.dropped_bytes, kHeaderSize + 300);
+}
+
 }  // namespace
 }  // namespace sawmill::wal

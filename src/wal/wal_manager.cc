@@ -462,8 +462,6 @@ Status WalManager::Commit(WalBatch* batch) {
     for (WalBatch* b : group) apply_(*b);
   } else {
     WalMetrics::Get().write_errors->Increment();
-    spdlog::error("WAL write failed; {} batches not acknowledged: {}", group.size(),
-                  status.ToString());
   }
   const bool no_space = !status.ok() && status.IsUnavailable();
   if (!status.ok()) {
@@ -504,9 +502,19 @@ Status WalManager::Commit(WalBatch* batch) {
       if (!open.ok()) spdlog::warn("WAL rotation: {}", open.ToString());
     }
   } else {
+    const int64_t now = clock_->MonotonicNanos();
+    // One line for the first failure and then one every 10 s: a full disk refuses thousands of
+    // batches (all counted in sawmill_wal_write_errors_total).
+    if (write_failure_.empty() || now - last_failure_log_ns_ >= 10'000'000'000) {
+      spdlog::error(
+          "WAL write failed; {} batches not acknowledged ({} refused since the last "
+          "successful write): {}",
+          group.size(), refused_batches_ + group.size(), status.message());
+      last_failure_log_ns_ = now;
+    }
     write_failure_ = status.message();
     refused_batches_ += group.size();
-    last_attempt_ns_ = clock_->MonotonicNanos();
+    last_attempt_ns_ = now;
     if (writer_.get() == writer && writer != nullptr) {
       const uint64_t synced = files_[log_number].bytes;
       Status cut = no_space ? file_->Truncate(synced) : Status::Unavailable("not a full disk");

@@ -179,9 +179,10 @@ class WalManager {
   int64_t synced_retry_ns_ = 0;                // GUARDED_BY(mu_); last rewrite after a failure
   std::vector<WalDamage> damage_;              // written by Replay only
   // Set when a commit fails, cleared when one succeeds (WriteHealth).
-  std::string write_failure_;     // GUARDED_BY(mu_)
-  uint64_t refused_batches_ = 0;  // GUARDED_BY(mu_); since write_failure_ was set
-  int64_t last_attempt_ns_ = 0;   // GUARDED_BY(mu_); monotonic, of the last failed commit/probe
+  std::string write_failure_;        // GUARDED_BY(mu_)
+  uint64_t refused_batches_ = 0;     // GUARDED_BY(mu_); since write_failure_ was set
+  int64_t last_attempt_ns_ = 0;      // GUARDED_BY(mu_); monotonic, of the last failed commit/probe
+  int64_t last_failure_log_ns_ = 0;  // GUARDED_BY(mu_)
 };
 
 }  // namespace sawmill::wal
