@@ -48,11 +48,14 @@ void FixChecksums(std::string* file) {
 
 class CountingReporter : public LogReader::Reporter {
  public:
-  void Corruption(uint64_t bytes, const Status& reason) override {
-    (void)bytes;
+  void Corruption(uint64_t offset, uint64_t bytes, std::string_view kind,
+                  const Status& reason) override {
     FUZZ_CHECK(!reason.ok());
+    FUZZ_CHECK(!kind.empty());
+    FUZZ_CHECK(offset + bytes <= file_size);  // damage is made of the file's bytes
     ++count;
   }
+  uint64_t file_size = 0;
   int count = 0;
 };
 
@@ -69,6 +72,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto seq = env->NewSequentialFile(path);
   FUZZ_CHECK(seq.ok());
   CountingReporter reporter;
+  reporter.file_size = file.size();
   LogReader reader(std::move(seq.value()), path, kLogNumber, &reporter);
   std::string record;
   uint64_t total = 0;
@@ -81,5 +85,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (!s.ok()) FUZZ_CHECK(s.code() == StatusCode::kDataLoss);
   }
   FUZZ_CHECK(reader.end_offset() <= file.size());
+  FUZZ_CHECK(reader.valid_end() <= file.size());  // the unusable tail is never negative
   return 0;
 }
