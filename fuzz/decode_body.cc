@@ -1,6 +1,8 @@
 // Fuzz target: request bodies by Content-Encoding (gzip, zstd, lz4, identity) through
-// DecodeBody, the first thing the server does with a body.
-// Input: byte 0 picks the encoding (low 3 bits) and the mode (bit 3); the rest is the body.
+// DecodeBody, the first thing the server does with a body, with a byte bound and with the
+// server's bounds (bytes, lines, the memory budget) checked while decoding.
+// Input: byte 0 picks the encoding (low 3 bits), the mode (bit 3) and whether the memory
+// budget refuses past 256 KiB (bit 4); the rest is the body.
 //   mode 0: the rest is decoded as sent (hostile compressed streams).
 //   mode 1: the rest is compressed by this target first and must come back byte for byte.
 #include <lz4frame.h>
@@ -62,6 +64,26 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!roundtrip) {
     auto decoded = ingest::DecodeBody(body, encoding, kMaxBytes);
     if (decoded.ok()) FUZZ_CHECK(decoded.value().size() <= kMaxBytes);
+    // The server's path: bytes, lines and the memory budget checked while decoding. Bit 4
+    // makes the budget refuse past 256 KiB.
+    ingest::BodyLimits limits;
+    limits.max_bytes = kMaxBytes;
+    limits.max_lines = 10000;
+    if (data[0] & 16) {
+      limits.admit = [](size_t bytes, size_t newlines) {
+        (void)newlines;
+        return bytes <= (256u << 10);
+      };
+    }
+    ingest::BodyLimitHit hit = ingest::BodyLimitHit::kNone;
+    auto bounded = ingest::DecodeBody(body, encoding, limits, &hit);
+    if (bounded.ok()) {
+      FUZZ_CHECK(bounded.value().size() <= limits.max_bytes);
+      FUZZ_CHECK(ingest::CountLines(bounded.value()) <= limits.max_lines);
+      FUZZ_CHECK(hit == ingest::BodyLimitHit::kNone);
+    } else if (bounded.status().code() == StatusCode::kResourceExhausted) {
+      FUZZ_CHECK(hit != ingest::BodyLimitHit::kNone);
+    }
     return 0;
   }
   std::string compressed;
