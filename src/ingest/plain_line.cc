@@ -5,8 +5,10 @@
 //   - upper case: INFO, ERROR, WARN, WARNING, FATAL, LOG, DEBUG3, ...
 //   - capitalised (Info, Error, Warning) for the common names, among the first four words;
 //   - lower case only when decorated: [error], <err>, error:, ##[warning], level=error;
-//   - a single letter (Android's D/I/W/E/V) only in upper case, right after a number, among the
-//     first words;
+//   - a single letter only where a real format puts one (SingleLetterLevel): glog's "E1203 ..."
+//     at the line start, Android logcat's "E/Tag" and its threadtime "hh:mm:ss.mmm pid tid E",
+//     or bracketed "[W" among the first words. Never a lone T or F: those are booleans
+//     (Zeek's T/F columns).
 //   - a leading syslog/printk priority "<3>" or "<134>";
 //   - an upper-case name between colons of a prefix, as PostgreSQL writes "CET::@:[12760]:LOG:".
 // Pure numbers are never levels here (ParseLevel's "0".."7" would match every counter).
@@ -62,8 +64,8 @@ std::optional<Level> WordLevel(std::string_view word) {
 }
 
 // The level a token of free text stands for, if it looks like one (see the file comment).
-// "index" is the token's position among the line's words; "prev" the token before it.
-std::optional<Level> TokenLevel(std::string_view token, size_t index, std::string_view prev) {
+// "index" is the token's position among the line's words.
+std::optional<Level> TokenLevel(std::string_view token, size_t index) {
   // logfmt: level=error, lvl=WARN, severity="info"
   size_t eq = token.find('=');
   if (eq != std::string_view::npos) {
@@ -110,13 +112,80 @@ std::optional<Level> TokenLevel(std::string_view token, size_t index, std::strin
     if (i > 0 && IsUpper(token[i])) capitalised = false;
   }
   if (token.size() == 1) {
-    if (!all_upper || index > 7) return std::nullopt;
-    if (decorated) return level;
-    return (!prev.empty() && IsDigit(prev.back())) ? level : std::nullopt;
+    // "[W 170809 12:00:00 web:2064]" (Tornado); a letter in other places is handled (or not) by
+    // SingleLetterLevel. T and F are never levels on their own: they are booleans.
+    if (open == '\0' || index > 7 || !IsUpper(token[0])) return std::nullopt;
+    return std::string_view("DIWEV").find(token[0]) != std::string_view::npos ? level
+                                                                              : std::nullopt;
   }
   if (all_upper) return level;
   // "Info" right after a timestamp is a level; "Trace cache" deep in a message is prose.
   if (IsCommonName(token) && (decorated || (capitalised && index <= 3))) return level;
+  return std::nullopt;
+}
+
+bool AllDigits(std::string_view s) {
+  if (s.empty()) return false;
+  for (char ch : s) {
+    if (!IsDigit(ch)) return false;
+  }
+  return true;
+}
+
+// "hh:mm:ss" with an optional ".fraction", nothing else.
+bool IsClockTime(std::string_view s) {
+  if (s.size() < 8 || s[2] != ':' || s[5] != ':') return false;
+  if (!AllDigits(s.substr(0, 2)) || !AllDigits(s.substr(3, 2)) || !AllDigits(s.substr(6, 2))) {
+    return false;
+  }
+  return s.size() == 8 || (s[8] == '.' && AllDigits(s.substr(9)));
+}
+
+// Android's priority letters (V D I W E F A) and glog's (I W E F).
+std::optional<Level> LetterLevel(char letter) {
+  switch (letter) {
+    case 'V': return Level::kTrace;
+    case 'D': return Level::kDebug;
+    case 'I': return Level::kInfo;
+    case 'W': return Level::kWarn;
+    case 'E': return Level::kError;
+    case 'F':
+    case 'A': return Level::kFatal;
+    default: return std::nullopt;
+  }
+}
+
+// A single-letter level in the positions real formats put one; "words" are the line's first
+// words, "index" the one looked at. A lone letter anywhere else is not a level: Zeek writes
+// booleans as T and F after numbers, and a word "E" or "I" in prose means nothing.
+std::optional<Level> SingleLetterLevel(const std::string_view* words, size_t index) {
+  std::string_view word = words[index];
+  // glog: "E1203 12:34:56.789012  1234 file.cc:12] msg" - the letter glued to MMDD at the start.
+  if (index == 0 && word.size() == 5 &&
+      std::string_view("IWEF").find(word[0]) != std::string_view::npos &&
+      AllDigits(word.substr(1))) {
+    int month = (word[1] - '0') * 10 + (word[2] - '0');
+    int day = (word[3] - '0') * 10 + (word[4] - '0');
+    if (month >= 1 && month <= 12 && day >= 1 && day <= 31 && !words[1].empty() &&
+        IsClockTime(words[1])) {
+      return LetterLevel(word[0]);
+    }
+    return std::nullopt;
+  }
+  // logcat brief/time/tag: "E/AndroidRuntime( 1234): msg", "03-17 16:13:38.811 W/Tag: msg".
+  // The tag ends with "(" or ":" (so that PostgreSQL's "I/O timings:" is not INFO).
+  if (index <= 2 && word.size() >= 3 && word[1] == '/' && word[2] != '/' &&
+      (index == 0 || IsClockTime(words[index - 1]))) {
+    size_t tag_end = word.find_first_of("(:", 2);
+    if (tag_end == std::string_view::npos || tag_end == 2) return std::nullopt;
+    if (word[tag_end] == ':' && tag_end + 1 != word.size()) return std::nullopt;
+    return LetterLevel(word[0]);
+  }
+  // logcat threadtime: "03-17 16:13:38.811  1702  2395 D WindowManager: msg".
+  if (index >= 3 && word.size() == 1 && AllDigits(words[index - 1]) &&
+      AllDigits(words[index - 2]) && IsClockTime(words[index - 3])) {
+    return LetterLevel(word[0]);
+  }
   return std::nullopt;
 }
 
@@ -182,18 +251,21 @@ std::optional<Level> FindLevelNearStart(std::string_view line) {
       return LevelFromSyslogSeverity(pri % 8);
     }
   }
-  size_t pos = 0;
-  std::string_view prev;
-  for (size_t index = 0; index < kLevelWords && pos < line.size(); ++index) {
+  // The first kLevelWords words, plus an empty one so that words[index + 1] always exists.
+  std::string_view words[kLevelWords + 1];
+  size_t count = 0, pos = 0;
+  while (count < kLevelWords && pos < line.size()) {
     while (pos < line.size() && IsSpace(line[pos])) ++pos;
     size_t end = pos;
     while (end < line.size() && !IsSpace(line[end])) ++end;
     if (end == pos) break;
-    std::string_view token = line.substr(pos, end - pos);
-    if (std::optional<Level> level = TokenLevel(token, index, prev)) return level;
-    if (std::optional<Level> level = ColonPartLevel(token)) return level;
-    prev = token;
+    words[count++] = line.substr(pos, end - pos);
     pos = end;
+  }
+  for (size_t index = 0; index < count; ++index) {
+    if (std::optional<Level> level = SingleLetterLevel(words, index)) return level;
+    if (std::optional<Level> level = TokenLevel(words[index], index)) return level;
+    if (std::optional<Level> level = ColonPartLevel(words[index])) return level;
   }
   return std::nullopt;
 }

@@ -2,6 +2,7 @@
 // newline, 25 KB lines, NDJSON with deep nesting, sixteen Loghub formats.
 #include <gtest/gtest.h>
 
+#include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -199,6 +200,66 @@ TEST(RealData, LoghubTimestampsAndLevelsMatchTheGroundTruth) {
     EXPECT_EQ(index, records.size());
     EXPECT_EQ(mismatches, 0u);
   }
+}
+
+// Numbers inside text are not times: PostgreSQL's VACUUM VERBOSE detail lines carry transaction
+// ids ("removable cutoff: 3949960346") that look like epoch seconds of 2095. Only the lines that
+// start with the log_line_prefix date get a timestamp, and "I/O timings:" is not an INFO level.
+TEST(RealData, TransactionIdsAreNotTimestampsAndIoIsNotALevel) {
+  const fs::path path = RealDir() / "pgbadger_postgres" / "pg_vacuums.log";
+  ASSERT_TRUE(fs::exists(path)) << path << " missing (set SAWMILL_SHARED_DIR)";
+  std::string data = ReadFile(path);
+  std::vector<std::string> lines = NonBlankLines(data);
+  std::vector<Record> records;
+  IngestCounts counts;
+  NormalizeBody(data, {}, {}, kNow, &records, &counts);
+  ASSERT_EQ(records.size(), lines.size());
+  size_t dated = 0, xid_lines = 0, io_lines = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& line = lines[i];
+    const bool starts_with_date = line.size() > 10 && line[4] == '-' && line[7] == '-' &&
+                                  std::isdigit(static_cast<unsigned char>(line[0]));
+    dated += starts_with_date;
+    EXPECT_EQ(records[i].ts != 0, starts_with_date) << path << ":" << i + 1 << ": " << line;
+    if (line.find("removable cutoff: ") != std::string::npos) ++xid_lines;
+    if (line.find("\tI/O timings:") == 0) {
+      ++io_lines;
+      EXPECT_EQ(records[i].level, Level::kUnknown) << path << ":" << i + 1;
+    }
+  }
+  // The file is what the test is about: thousands of each kind of line.
+  EXPECT_GT(dated, 3000u);
+  EXPECT_GT(xid_lines, 2000u);
+  EXPECT_GT(io_lines, 3000u);
+}
+
+// A lone upper-case letter is a level only where a format puts one: Loghub's Android sample
+// (logcat threadtime) keeps its D/I/W/E/V levels (LoghubTimestampsAndLevelsMatchTheGroundTruth),
+// and the Linux syslog sample, which has no level column, gets no level from "L1 I cache" or
+// "L1 D cache": its only levels are the spelled-out "ALERT" and "warning:".
+TEST(RealData, LoneLettersInTextAreNotLevels) {
+  const fs::path path = RealDir() / "loghub_2k" / "Linux" / "Linux_2k.log";
+  ASSERT_TRUE(fs::exists(path)) << path << " missing (set SAWMILL_SHARED_DIR)";
+  std::string data = ReadFile(path);
+  std::vector<std::string> lines = NonBlankLines(data);
+  std::vector<Record> records;
+  IngestCounts counts;
+  NormalizeBody(data, {}, {}, kNow, &records, &counts);
+  ASSERT_EQ(records.size(), lines.size());
+  size_t cache_lines = 0;
+  for (size_t i = 0; i < lines.size(); ++i) {
+    const std::string& line = lines[i];
+    if (line.find(" I cache:") != std::string::npos) {
+      ++cache_lines;
+      EXPECT_EQ(records[i].level, Level::kUnknown) << line;
+    }
+    if (records[i].level != Level::kUnknown) {
+      EXPECT_TRUE(line.find(" ALERT ") != std::string::npos ||
+                  line.find(" warning: ") != std::string::npos)
+          << LevelName(records[i].level) << ": " << line;
+    }
+  }
+  EXPECT_GE(cache_lines, 1u);
 }
 
 }  // namespace

@@ -521,20 +521,111 @@ std::optional<int64_t> EpochDigits(Cursor& c, bool sniffing) {
 }
 
 // Tries every format at the cursor. "whole": the text is only a timestamp (ParseTimestamp), which
-// allows a bare date and any width of epoch digits.
-std::optional<int64_t> ParseAt(Cursor& c, int64_t now_ns, bool whole) {
+// allows a bare date and any width of epoch digits. "epoch" (if given) tells whether the result
+// is a bare epoch number.
+std::optional<int64_t> ParseAt(Cursor& c, int64_t now_ns, bool whole, bool* epoch = nullptr) {
   Parts p;
   char first = c.Peek();
   if (IsDigit(first)) {
     if (YearFirst(c, whole, &p) || Apache(c, &p) || ShortNumeric(c, &p)) {
       return Resolve(p, now_ns);
     }
+    if (epoch != nullptr) *epoch = true;
     return EpochDigits(c, !whole);
   }
   if (IsAlpha(first)) {
     if (MonthName(c, &p)) return Resolve(p, now_ns);
   }
   return std::nullopt;
+}
+
+bool IsBlank(char c) { return c == ' ' || c == '\t'; }
+
+bool EqualsLower(std::string_view word, std::string_view lower) {
+  if (word.size() != lower.size()) return false;
+  for (size_t i = 0; i < word.size(); ++i) {
+    if (Lower(word[i]) != lower[i]) return false;
+  }
+  return true;
+}
+
+// The whitespace-separated words of "line" that start before "limit" (at most "max" of them).
+size_t WordsBefore(std::string_view line, size_t limit, std::string_view* words, size_t max) {
+  size_t count = 0, pos = 0;
+  while (count < max && pos < limit) {
+    while (pos < line.size() && IsBlank(line[pos])) ++pos;
+    if (pos >= limit) break;
+    size_t end = pos;
+    while (end < line.size() && !IsBlank(line[end])) ++end;
+    words[count++] = line.substr(pos, end - pos);
+    pos = end;
+  }
+  return count;
+}
+
+// The word of "line" that starts at "pos" (up to the next blank).
+std::string_view WordAt(std::string_view line, size_t pos) {
+  size_t end = pos;
+  while (end < line.size() && !IsBlank(line[end])) ++end;
+  return line.substr(pos, end - pos);
+}
+
+// Whether a bare epoch number at line[start, end) may be taken for the line's time. Ids, sizes
+// and counters are numbers too (-XX:InitialHeapSize=1073741824 is 2004-01-10 as seconds), so it
+// counts only where a time is written:
+//   - the line's leading word, after opening brackets or quotes ("1331901000.000000\t..." as
+//     Zeek's ts column, "[1700000000] ...");
+//   - the value of a key named like a time: ts, time, timestamp, @timestamp, date (ts=..., "time":
+//     ..., time="...");
+//   - a column the format defines as the time: Linux audit's "msg=audit(1604994496.155:92733)",
+//     Loghub's BGL/Thunderbird RAS logs (the second word, followed by a yyyy.mm.dd date) and HPC
+//     logs (the fifth word after a numeric log id, followed by a 0/1/-1 flag).
+bool EpochAllowedAt(std::string_view line, size_t start, size_t end) {
+  size_t before = start;
+  while (before > 0 && std::string_view("[(\"'").find(line[before - 1]) != std::string_view::npos) {
+    --before;
+  }
+  bool leading = true;
+  for (size_t i = 0; i < before; ++i) {
+    if (!IsBlank(line[i])) leading = false;
+  }
+  if (leading) return true;
+  // key=value, key: value, "key":"value"
+  size_t i = start;
+  while (i > 0 && (line[i - 1] == '"' || line[i - 1] == '\'')) --i;
+  while (i > 0 && IsBlank(line[i - 1])) --i;
+  if (i > 0 && (line[i - 1] == '=' || line[i - 1] == ':')) {
+    --i;
+    while (i > 0 && IsBlank(line[i - 1])) --i;
+    while (i > 0 && (line[i - 1] == '"' || line[i - 1] == '\'')) --i;
+    size_t key_end = i;
+    while (i > 0 && (IsAlnum(line[i - 1]) || line[i - 1] == '_' || line[i - 1] == '@')) --i;
+    std::string_view key = line.substr(i, key_end - i);
+    for (std::string_view name : {"ts", "time", "timestamp", "@timestamp", "date"}) {
+      if (EqualsLower(key, name)) return true;
+    }
+  }
+  if (start >= 6 && line.substr(start - 6, 6) == "audit(") return true;
+  std::string_view words[5];
+  size_t n = WordsBefore(line, start, words, 5);
+  std::string_view next = end < line.size() && IsBlank(line[end])
+                              ? WordAt(line, line.find_first_not_of(" \t", end))
+                              : std::string_view();
+  if (n == 1 && next.size() == 10 && next[4] == '.' && next[7] == '.') {
+    bool date = true;
+    for (size_t k = 0; k < next.size(); ++k) {
+      if (k != 4 && k != 7 && !IsDigit(next[k])) date = false;
+    }
+    if (date) return true;  // BGL, Thunderbird
+  }
+  if (n == 4 && (next == "0" || next == "1" || next == "-1")) {
+    bool id = !words[0].empty();
+    for (char ch : words[0]) {
+      if (!IsDigit(ch)) id = false;
+    }
+    if (id) return true;  // HPC
+  }
+  return false;
 }
 
 }  // namespace
@@ -596,8 +687,13 @@ std::optional<int64_t> FindTimestampNearStart(std::string_view line, int64_t now
     if (!IsAlnum(ch)) continue;
     if (pos > 0 && IsAlnum(line[pos - 1])) continue;  // only at the start of a word
     Cursor c(line, pos);
-    std::optional<int64_t> t = ParseAt(c, now_ns, /*whole=*/false);
-    if (t && !IsAlnum(c.Peek())) return t;
+    bool epoch = false;
+    std::optional<int64_t> t = ParseAt(c, now_ns, /*whole=*/false, &epoch);
+    if (!t || IsAlnum(c.Peek())) continue;
+    if (epoch) {
+      if (!EpochAllowedAt(line, pos, c.pos())) continue;
+    }
+    return t;
   }
   return std::nullopt;
 }

@@ -22,7 +22,9 @@ std::optional<int64_t> EpochIntToNanos(int64_t value);
 
 // The first timestamp that starts at the beginning of a word within the first kTimestampWindow
 // bytes of "line". Bare epoch numbers count only with 10/13/16/19 digits and a year in
-// 1990..2099, so that ids and counters are not taken for times.
+// 1990..2099, and only where a time is written (the leading word, the value of a time-named key,
+// a format's time column: see EpochAllowedAt in timestamp.cc), so that ids, sizes and counters
+// are not taken for times.
 std::optional<int64_t> FindTimestampNearStart(std::string_view line, int64_t now_ns);
 
 // The first level token among the first kLevelWords words of "line" (see plain_line.cc for

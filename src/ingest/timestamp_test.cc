@@ -138,6 +138,81 @@ TEST(SniffPlainLine, FindsTheLevelToken) {
       Level::kFatal);
 }
 
+// Zeek's TSV logs write booleans as T and F (ssh.log's auth_success, conn.log's local_orig):
+// a lone T or F is never TRACE or FATAL, wherever it stands.
+TEST(SniffPlainLine, ZeekBooleanColumnsAreNotLevels) {
+  const char* lines[] = {
+      // ts uid id.orig_h id.orig_p id.resp_h id.resp_p version auth_success auth_attempts ...
+      "1331901000.000000\tCHhAvVGS1DHFjwGM9\t192.168.202.79\t50465\t192.168.229.251\t22\t2\tF"
+      "\t1\t-\tSSH-2.0-OpenSSH_5.0\tSSH-1.99-Cisco-1.25",
+      "1331901000.000000\tCHhAvVGS1DHFjwGM9\t192.168.202.79\t50465\t192.168.229.251\t22\t2\tT"
+      "\t1\t-\tSSH-2.0-OpenSSH_5.0\tSSH-1.99-Cisco-1.25",
+      "1331901000.000000\tC1\tfe80::1\t22\t2\tF\t1",
+      "1331901000.000000 F 2 T 3 F",
+  };
+  for (const char* line : lines) {
+    SCOPED_TRACE(line);
+    EXPECT_EQ(Sniff(line).level, std::nullopt);
+    EXPECT_EQ(Sniff(line).ts, 1331901000 * kSec);
+  }
+  EXPECT_EQ(Sniff("copied 7 files, E 3 D").level, std::nullopt);
+  EXPECT_EQ(Sniff("exit 1 E").level, std::nullopt);
+  EXPECT_EQ(Sniff("12:00:00.000 1 2 T").level, std::nullopt);
+}
+
+TEST(SniffPlainLine, SingleLettersWhereRealFormatsWriteThem) {
+  // glog: letter glued to MMDD at the line start, then the time.
+  EXPECT_EQ(Sniff("E1203 12:34:56.789012  1234 server.cc:42] bind failed").level, Level::kError);
+  EXPECT_EQ(Sniff("I1203 12:34:56.789012  1234 server.cc:42] listening").level, Level::kInfo);
+  EXPECT_EQ(Sniff("W1203 12:34:56.789012  1234 server.cc:42] slow").level, Level::kWarn);
+  EXPECT_EQ(Sniff("F1203 12:34:56.789012  1234 server.cc:42] Check failed").level, Level::kFatal);
+  EXPECT_EQ(Sniff("E1399 12:34:56.789012 x").level, std::nullopt);  // no month 13
+  EXPECT_EQ(Sniff("T1203 12:34:56.789012 x").level, std::nullopt);
+  // logcat brief, tag and time formats.
+  EXPECT_EQ(Sniff("E/AndroidRuntime( 1234): FATAL EXCEPTION: main").level, Level::kError);
+  EXPECT_EQ(Sniff("W/ActivityManager: Slow operation").level, Level::kWarn);
+  EXPECT_EQ(Sniff("03-17 16:13:38.811 D/WindowManager( 1702): x").level, Level::kDebug);
+  EXPECT_EQ(Sniff("T/Tag: x").level, std::nullopt);
+  // logcat threadtime (Loghub's Android sample).
+  EXPECT_EQ(Sniff("03-17 16:13:38.811  1702  2395 D WindowManager: x").level, Level::kDebug);
+  EXPECT_EQ(Sniff("03-17 16:13:38.811  1702  2395 I WindowManager: x").level, Level::kInfo);
+  EXPECT_EQ(Sniff("03-17 16:13:38.811  1702  2395 E WindowManager: x").level, Level::kError);
+  EXPECT_EQ(Sniff("03-17 16:13:38.811  1702  2395 F libc: x").level, Level::kFatal);
+  EXPECT_EQ(Sniff("03-17 16:13:38.811  1702  2395 T WindowManager: x").level, std::nullopt);
+  // Bracketed, as Tornado writes it.
+  EXPECT_EQ(Sniff("[W 170809 12:00:00 web:2064] 404 GET /x").level, Level::kWarn);
+  EXPECT_EQ(Sniff("[T 170809 12:00:00 web:2064] x").level, std::nullopt);
+}
+
+// A bare epoch number is the line's time only where a time is written; a JVM flag's value is not.
+TEST(SniffPlainLine, EpochNumbersOnlyWhereATimeIsWritten) {
+  EXPECT_EQ(Sniff("CommandLine flags: -XX:InitialHeapSize=1073741824 -XX:MaxHeapSize=17179869184 "
+                  "-XX:+PrintGC -XX:+UseG1GC")
+                .ts,
+            std::nullopt);
+  EXPECT_EQ(Sniff("heap 1073741824 bytes").ts, std::nullopt);
+  EXPECT_EQ(Sniff("size=1700000000 time=1700000001").ts, 1700000001 * kSec);
+  EXPECT_EQ(Sniff("1700000000 started").ts, 1700000000 * kSec);
+  EXPECT_EQ(Sniff("  [1700000000.250] started").ts, 1700000000 * kSec + 250'000'000);
+  EXPECT_EQ(Sniff("1700000000123 started").ts, 1700000000 * kSec + 123'000'000);
+  EXPECT_EQ(Sniff("level=info ts=1700000000 msg=up").ts, 1700000000 * kSec);
+  EXPECT_EQ(Sniff("level=info TIMESTAMP=\"1700000000123\" msg=up").ts,
+            1700000000 * kSec + 123'000'000);
+  EXPECT_EQ(Sniff("{\"time\": 1700000000, \"msg\": \"not json\"").ts, 1700000000 * kSec);
+  EXPECT_EQ(Sniff("{\"@timestamp\":\"1700000000\", broken").ts, 1700000000 * kSec);
+  EXPECT_EQ(Sniff("x date: 1700000000").ts, 1700000000 * kSec);
+  EXPECT_EQ(Sniff("x uptime=1700000000").ts, std::nullopt);
+  EXPECT_EQ(Sniff("x \"id\": 1700000000").ts, std::nullopt);
+  // Format-defined columns (Loghub BGL/Thunderbird and HPC, Linux audit).
+  EXPECT_EQ(Sniff("KERNDTLB 1118536327 2005.06.11 R30-M0-N9-C:J16-U01 x").ts, 1118536327 * kSec);
+  EXPECT_EQ(Sniff("2286759 full partition status 1061219795 -1 running").ts, 1061219795 * kSec);
+  EXPECT_EQ(Sniff("2286759 full partition status 1061219795 x running").ts, std::nullopt);
+  EXPECT_EQ(Sniff("type=EXECVE msg=audit(1604994496.155:92733): argc=2").ts,
+            1604994496 * kSec + 155'000'000);
+  // A timestamp that is not a bare number is still found anywhere near the start.
+  EXPECT_EQ(Sniff("-XX:InitialHeapSize=1073741824 at 2024-01-15T10:23:45Z").ts, 1705314225 * kSec);
+}
+
 TEST(SniffPlainLine, FindsALevelGluedIntoAPostgresPrefix) {
   EXPECT_EQ(Sniff("2020-03-11 20:40:43 CET::@:[12760]:LOG:  starting PostgreSQL 12.2").level,
             Level::kInfo);
