@@ -597,9 +597,13 @@ class Drill:
         return None if pending else now() - since
 
     def probe_ingest(self, timeout=10):
-        body = json.dumps({"level": "INFO", "msg": "drill probe", "service": "drill-probe"})
+        """A batch of 200 lines (about 20 KiB, more than a page: a tiny batch can still fit in
+        the slack of the WAL file's last page on a full disk), service drill-probe."""
+        body = "".join(json.dumps({"level": "INFO", "service": "drill-probe",
+                                   "msg": "drill probe %d %s" % (i, "x" * 64)}) + "\n"
+                       for i in range(200))
         try:
-            status, _, answer = self.server.ingest(body + "\n", timeout=timeout)
+            status, _, answer = self.server.ingest(body, timeout=timeout)
             return status, answer.decode(errors="replace")[:200]
         except OSError as e:
             return type(e).__name__, str(e)[:200]
@@ -792,11 +796,16 @@ class Drill:
         statuses = collections.Counter()
         readyz = collections.Counter()
         max_spooled = 0
+        topped_up = 0
         spool_peak = [0] * len(self.agents)
         drops_warn_before = self.warn_plus_dropped()
         baseline = None
-        while now() - t_full < p["disk_hold"] or (refused is None and now() - t_full < 60):
-            self.disk.fill(filler)  # keep it full: the server may free space by itself
+        # Held full for disk_hold seconds from the first refusal (at most 60 s waiting for one).
+        while (now() - t_full < 60) if refused is None else \
+                (now() - t_full - refused < p["disk_hold"]):
+            # Keep it full: the server frees space by itself (a flush deletes WAL files, a
+            # compaction its input segments, a refused write is cut back).
+            topped_up += self.disk.fill(filler)
             status, answer = self.probe_ingest()
             statuses[str(status)] += 1
             if status != 200 and refused is None:
@@ -804,7 +813,11 @@ class Drill:
                 self.log("ingest refused %.1f s after the fill: %s %s" % (refused, status, answer))
             try:
                 code, _, body = request(self.server.url + "/readyz", timeout=5)
-                readyz["%d %s" % (code, body.decode(errors="replace").strip()[:120])] += 1
+                try:
+                    said = json.loads(body).get("status", "")
+                except ValueError:
+                    said = body.decode(errors="replace").strip()[:80]
+                readyz["%d %s" % (code, said)] += 1
             except OSError as e:
                 readyz[type(e).__name__] += 1
             snaps = self.snapshots_now()
@@ -817,8 +830,9 @@ class Drill:
         wal_full = self.wal_files()
         os.unlink(filler)
         t_free = now()
-        self.log("filler deleted: %d bytes free; %s WAL files after %.0f s full" %
-                 (self.disk.free_bytes(), wal_full, t_free - t_full))
+        self.log("filler deleted: %d bytes free; %s WAL files after %.0f s full; the server freed "
+                 "%d KiB meanwhile (taken by the filler again)" %
+                 (self.disk.free_bytes(), wal_full, t_free - t_full, topped_up >> 10))
         accepted = None
         ready_again = None
         while now() - t_free < 120 and (accepted is None or ready_again is None):
@@ -840,6 +854,7 @@ class Drill:
             "disk_readyz": dict(readyz),
             "disk_wal_files": [wal_before, wal_full, self.wal_files()],
             "disk_max_spooled_batches": max_spooled,
+            "disk_topped_up_bytes": topped_up,
             "disk_spool_peak_bytes": spool_peak,
             "disk_accepted_s": accepted,
             "disk_ready_s": ready_again,
