@@ -55,11 +55,16 @@ std::string QuoteValue(std::string_view v) {
 std::string Value(std::string_view v) { return IsBareSafe(v) ? std::string(v) : QuoteValue(v); }
 
 // A prefix is only written bare (`service=api*`): a quoted value followed by `*` parses as the
-// value AND a match-all. A value that cannot be written bare keeps the quotes.
+// value AND a match-all. A value after an operator is read up to a space, a parenthesis or
+// '|' (quotes inside it are part of it), so every prefix the parser makes can be written bare.
 std::string PrefixValue(std::string_view v) {
-  std::string_view stem = v;
-  while (!stem.empty() && stem.back() == '*') stem.remove_suffix(1);
-  return (stem.empty() || IsBareSafe(stem) ? std::string(v) : QuoteValue(v)) + "*";
+  bool bare = !v.empty() && v[0] != '"';
+  for (char c : v) {
+    if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '(' || c == ')' || c == '|') {
+      bare = false;
+    }
+  }
+  return (bare ? std::string(v) : QuoteValue(v)) + "*";
 }
 
 std::string Child(const Node& child) {
