@@ -105,8 +105,19 @@ bool Parser::Parse(std::string_view line, const ingest::Defaults& defaults,
       std::string raw(line);
       std::string json = PairsToJson(pairs);
       bool ok = ingest::NormalizeLine(json, defaults, normalize, now_ns, out, &counts);
-      // A logfmt line without msg keeps the whole line as its message.
-      if (ok && out->message.empty()) out->message = std::move(raw);
+      // A logfmt line without msg keeps the whole line as its message, cut and repaired like
+      // any message (it was kept raw: any length, invalid UTF-8 included).
+      if (ok && out->message.empty()) {
+        const size_t max = normalize.max_line_bytes;
+        if (max > 0 && raw.size() > max) {
+          size_t cut = max;
+          while (cut > 0 && (static_cast<unsigned char>(raw[cut]) & 0xC0) == 0x80) --cut;
+          raw.resize(cut);
+          out->flags |= kFlagTruncated;
+        }
+        if (ingest::SanitizeUtf8(&raw)) out->flags |= kFlagInvalidUtf8;
+        out->message = std::move(raw);
+      }
       return ok;
     }
     case ParserKind::kRegex: {
