@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <cstdint>
+
 namespace sawmill::catalog {
 namespace {
 
@@ -49,6 +52,22 @@ CREATE TABLE IF NOT EXISTS segments (
 CREATE INDEX IF NOT EXISTS segments_by_tenant ON segments (tenant, partition, max_ingest_ts);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 1);
+)sql";
+
+// Recent Idempotency-Keys (docs/api.md). Separate from the segments: nothing here is needed to
+// read data, and an older server ignores the table.
+constexpr const char* kIdempotencySchema = R"sql(
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+  tenant TEXT NOT NULL,
+  key TEXT NOT NULL,
+  body_hash INTEGER NOT NULL,
+  answer BLOB NOT NULL,
+  first_seq INTEGER NOT NULL,
+  count INTEGER NOT NULL,
+  created_ns INTEGER NOT NULL,
+  PRIMARY KEY (tenant, key)
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_ns);
 )sql";
 
 constexpr const char* kColumns =
@@ -105,6 +124,7 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
   }
   RETURN_IF_ERROR(catalog->Exec("PRAGMA synchronous=FULL"));
   RETURN_IF_ERROR(catalog->Exec(kSchema));
+  RETURN_IF_ERROR(catalog->Exec(kIdempotencySchema));
   {
     Stmt st(db, "PRAGMA quick_check");
     if (!st.ok() || st.Step() != SQLITE_ROW || st.Text(0) != "ok") {
@@ -357,6 +377,83 @@ Result<uint64_t> Catalog::MaxId() const {
           "coalesce((SELECT max(id) FROM segments), 0))");
   if (!st.ok() || st.Step() != SQLITE_ROW) return Error("max id");
   return static_cast<uint64_t>(st.Int(0));
+}
+
+// ---- Idempotency keys ----
+
+Result<uint64_t> Catalog::PutIdempotencyKeys(const std::vector<IdempotencyKeyRow>& rows,
+                                             int64_t expire_before_ns, uint64_t max_rows) {
+  std::lock_guard<std::mutex> l(mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto fail = [&](std::string_view what) {
+    Status s = Error(what);
+    Exec("ROLLBACK").IgnoreError();
+    return s;
+  };
+  {
+    Stmt st(db_,
+            "INSERT OR REPLACE INTO idempotency_keys (tenant, key, body_hash, answer, first_seq, "
+            "count, created_ns) VALUES (?,?,?,?,?,?,?)");
+    if (!st.ok()) return fail("prepare insert idempotency key");
+    for (const IdempotencyKeyRow& row : rows) {
+      sqlite3_reset(st.get());
+      st.Bind(1, row.tenant);
+      st.Bind(2, row.key);
+      st.Bind(3, static_cast<int64_t>(row.body_hash));
+      sqlite3_bind_blob(st.get(), 4, row.answer.data(), static_cast<int>(row.answer.size()),
+                        SQLITE_TRANSIENT);
+      st.Bind(5, static_cast<int64_t>(row.first_seq));
+      st.Bind(6, static_cast<int64_t>(row.count));
+      st.Bind(7, row.created_ns);
+      if (st.Step() != SQLITE_DONE) return fail("insert idempotency key");
+    }
+  }
+  {
+    Stmt st(db_, "DELETE FROM idempotency_keys WHERE created_ns < ?");
+    if (!st.ok()) return fail("prepare expire idempotency keys");
+    st.Bind(1, expire_before_ns);
+    if (st.Step() != SQLITE_DONE) return fail("expire idempotency keys");
+  }
+  uint64_t evicted = 0;
+  {
+    Stmt st(db_,
+            "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys "
+            "ORDER BY created_ns DESC LIMIT -1 OFFSET ?)");
+    if (!st.ok()) return fail("prepare evict idempotency keys");
+    st.Bind(1, static_cast<int64_t>(std::min<uint64_t>(max_rows, INT64_MAX)));
+    if (st.Step() != SQLITE_DONE) return fail("evict idempotency keys");
+    evicted = static_cast<uint64_t>(sqlite3_changes(db_));
+  }
+  RETURN_IF_ERROR(CommitLocked());
+  return evicted;
+}
+
+Result<std::vector<IdempotencyKeyRow>> Catalog::ListIdempotencyKeys(int64_t created_since_ns,
+                                                                    uint64_t max_rows) const {
+  std::lock_guard<std::mutex> l(mu_);
+  Stmt st(db_,
+          "SELECT tenant, key, body_hash, answer, first_seq, count, created_ns FROM ("
+          "SELECT * FROM idempotency_keys WHERE created_ns >= ? ORDER BY created_ns DESC "
+          "LIMIT ?) ORDER BY created_ns");
+  if (!st.ok()) return Error("prepare list idempotency keys");
+  st.Bind(1, created_since_ns);
+  st.Bind(2, static_cast<int64_t>(std::min<uint64_t>(max_rows, INT64_MAX)));
+  std::vector<IdempotencyKeyRow> rows;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    IdempotencyKeyRow& row = rows.emplace_back();
+    row.tenant = st.Text(0);
+    row.key = st.Text(1);
+    row.body_hash = static_cast<uint64_t>(st.Int(2));
+    const void* blob = sqlite3_column_blob(st.get(), 3);
+    row.answer.assign(static_cast<const char*>(blob),
+                      static_cast<size_t>(sqlite3_column_bytes(st.get(), 3)));
+    row.first_seq = static_cast<uint64_t>(st.Int(4));
+    row.count = static_cast<uint64_t>(st.Int(5));
+    row.created_ns = st.Int(6);
+  }
+  if (rc != SQLITE_DONE) return Error("list idempotency keys");
+  return rows;
 }
 
 }  // namespace sawmill::catalog

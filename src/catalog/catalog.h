@@ -66,6 +66,20 @@ struct DamageRow {
   friend bool operator==(const DamageRow&, const DamageRow&) = default;
 };
 
+// A recent Idempotency-Key (table idempotency_keys): written once the batch it came with is in
+// segments, before the WAL files that held it are deleted; see docs/api.md.
+struct IdempotencyKeyRow {
+  std::string tenant;
+  std::string key;
+  uint64_t body_hash = 0;
+  std::string answer;
+  uint64_t first_seq = 0;
+  uint64_t count = 0;
+  int64_t created_ns = 0;
+
+  friend bool operator==(const IdempotencyKeyRow&, const IdempotencyKeyRow&) = default;
+};
+
 struct ListFilter {
   std::optional<std::string> tenant;
   std::optional<uint32_t> partition;
@@ -112,6 +126,15 @@ class Catalog {
   // Acknowledges damage "id" (0: every unacknowledged one) at "now_ns"; returns how many rows
   // changed. Errors: NotFound for an unknown id.
   Result<uint64_t> AcknowledgeDamage(uint64_t id, int64_t now_ns);
+
+  // In one transaction: stores "rows" (replacing rows of the same tenant and key), then deletes
+  // the rows created before "expire_before_ns" and, past "max_rows", the oldest. Returns how
+  // many rows were deleted for being past "max_rows" (younger than the window).
+  Result<uint64_t> PutIdempotencyKeys(const std::vector<IdempotencyKeyRow>& rows,
+                                      int64_t expire_before_ns, uint64_t max_rows);
+  // The newest "max_rows" rows created at or after "created_since_ns", oldest first.
+  Result<std::vector<IdempotencyKeyRow>> ListIdempotencyKeys(int64_t created_since_ns,
+                                                             uint64_t max_rows) const;
 
   // Test hook, run before every commit: a non-OK status rolls the transaction back and is
   // returned. Crash tests use it to model a process that died before the commit.

@@ -219,6 +219,14 @@ class FakeEngine final : public storage::Engine {
   Status Append(std::string_view, std::vector<Record>*) override {
     return Status::Unavailable("read-only");
   }
+  Status AppendIdempotent(std::string_view, std::vector<Record>*,
+                          const storage::IdempotencyKey&) override {
+    return Status::Unavailable("read-only");
+  }
+  std::optional<storage::IdempotencyKey> FindIdempotencyKey(std::string_view,
+                                                            std::string_view) const override {
+    return std::nullopt;
+  }
   Status Flush() override { return Status::OK(); }
   Status CompactNow() override { return Status::OK(); }
   std::shared_ptr<const storage::Snapshot> GetSnapshot(std::string_view tenant) const override {

@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -44,6 +45,12 @@ struct EngineOptions {
   // When memtables hold twice memtable_cap_bytes (flushing cannot keep up, e.g. the disk is
   // failing), Append waits up to this long for flushes, then returns Unavailable.
   int64_t append_stall_ns = 30'000'000'000;
+  // Idempotency-Keys (AppendIdempotent) are remembered at least this long after their batch was
+  // acknowledged, across restarts and flushes (docs/api.md, "Idempotency-Key")...
+  int64_t idempotency_window_ns = 24 * 3600 * 1'000'000'000ll;
+  // ...unless more are remembered than this: then the oldest are forgotten first, each one
+  // logged and counted (sawmill_idempotency_keys_evicted_total{reason="capacity"}).
+  size_t idempotency_max_keys = 1'000'000;
   // SQLite catalog file; empty: DIR/catalog.db. SQLite does its own I/O, so an Env other than
   // the default (e.g. FaultInjectionEnv) needs a real path here, or gets an in-memory catalog.
   std::string catalog_path;
@@ -84,6 +91,17 @@ struct SegmentStatus {
   std::string tier;
   std::string path;   // relative to the data directory
   std::string state;  // "active", "corrupt" (still queried; searches warn), "missing"
+};
+
+// An Idempotency-Key and what it stands for, kept with the batch it was sent with.
+struct IdempotencyKey {
+  std::string key;         // as the client sent it (the tenant is separate)
+  uint64_t body_hash = 0;  // identifies the batch's content: a retry has the same
+  std::string answer;      // what the client was told (opaque to storage; keep it small)
+  // Set by the engine:
+  uint64_t first_seq = 0;  // the batch's records have seqs [first_seq, first_seq + count)
+  uint64_t count = 0;
+  int64_t created_ns = 0;  // when the batch was acknowledged (wall clock)
 };
 
 struct EngineStats {
@@ -138,6 +156,18 @@ class Engine {
   // Errors: Unavailable when the WAL cannot be written (disk full) or the engine is closing;
   // nothing of a failed batch is acknowledged.
   virtual Status Append(std::string_view tenant, std::vector<Record>* records) = 0;
+
+  // Append, with "key" written into the same WAL record as the batch, so that the key is
+  // remembered (FindIdempotencyKey) once the batch is acknowledged, after a crash (WAL replay
+  // rebuilds it) and after a flush (the catalog keeps it), for the idempotency window. Only
+  // key.key, key.body_hash and key.answer are read. "records" may be empty (the key is still
+  // remembered). Errors: as Append; AlreadyExists when the tenant has this key already
+  // (acknowledged, or being appended right now); nothing is stored then.
+  virtual Status AppendIdempotent(std::string_view tenant, std::vector<Record>* records,
+                                  const IdempotencyKey& key) = 0;
+  // The key of an acknowledged batch of "tenant", if it is within the idempotency window.
+  virtual std::optional<IdempotencyKey> FindIdempotencyKey(std::string_view tenant,
+                                                           std::string_view key) const = 0;
 
   // Flushes every memtable and returns when the segments are registered in the catalog.
   virtual Status Flush() = 0;

@@ -269,7 +269,8 @@ StorageEngine::StorageEngine(const EngineOptions& options)
       clock_(options.clock != nullptr ? options.clock : Clock::Real()),
       wal_dir_(JoinPath(options.data_dir, "wal")),
       segments_dir_(JoinPath(options.data_dir, "segments")),
-      reporter_(std::make_shared<CorruptionReporter>(this)) {}
+      reporter_(std::make_shared<CorruptionReporter>(this)),
+      keys_(options.idempotency_window_ns, options.idempotency_max_keys) {}
 
 Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options) {
   if (options.data_dir.empty()) return Status::InvalidArgument("storage: data_dir is empty");
@@ -369,7 +370,20 @@ Status StorageEngine::Init() {
   wal_options.file_bytes = options_.wal_file_bytes;
   ASSIGN_OR_RETURN(wal_, wal::WalManager::Open(env_, clock_, wal_dir_, wal_options,
                                                [this](wal::WalBatch& b) { ApplyBatch(b); }));
+  {
+    // Recent Idempotency-Keys whose WAL files are gone; replay adds the others.
+    const int64_t now = clock_->NowNanos();
+    ASSIGN_OR_RETURN(auto key_rows,
+                     catalog_->ListIdempotencyKeys(now - options_.idempotency_window_ns,
+                                                   options_.idempotency_max_keys));
+    for (const catalog::IdempotencyKeyRow& row : key_rows) {
+      IdempotencyKey key{row.key,       row.body_hash, row.answer,
+                         row.first_seq, row.count,     row.created_ns};
+      keys_.Recover(row.tenant, key, /*persisted=*/true, now);
+    }
+  }
   RETURN_IF_ERROR(ReplayWal());
+  keys_.FinishRecovery(clock_->NowNanos());
   const uint64_t next_seq = std::max(max_seq + 1, wal_->next_seq());
   wal_->SetNextSeq(next_seq);
   {
@@ -404,9 +418,18 @@ Status StorageEngine::ReplayWal() {
   }
   uint64_t replayed = 0, skipped = 0;
   std::vector<Record> records;
+  wal::BatchHeader header;
+  const int64_t replay_now = clock_->NowNanos();
   auto result = wal_->Replay([&](std::string_view payload, uint64_t* max_seq) -> Status {
     records.clear();
-    RETURN_IF_ERROR(wal::DecodeBatch(payload, &records));
+    RETURN_IF_ERROR(wal::DecodeBatch(payload, &records, &header));
+    if (header.idempotency) {
+      const wal::BatchIdempotency& b = *header.idempotency;
+      keys_.Recover(
+          header.tenant,
+          IdempotencyKey{b.key, b.body_hash, b.answer, header.base_seq, header.count, b.created_ns},
+          /*persisted=*/false, replay_now);
+    }
     if (records.empty()) return Status::OK();
     *max_seq = records.back().seq;
     bool over_cap = false;
@@ -546,6 +569,34 @@ StorageEngine::~StorageEngine() {
 
 Status StorageEngine::Append(std::string_view tenant, std::vector<Record>* records) {
   if (records->empty()) return Status::OK();
+  uint64_t base_seq = 0;
+  return AppendBatch(tenant, records, nullptr, &base_seq);
+}
+
+Status StorageEngine::AppendIdempotent(std::string_view tenant, std::vector<Record>* records,
+                                       const IdempotencyKey& key) {
+  wal::BatchIdempotency idempotency{key.key, key.body_hash, clock_->NowNanos(), key.answer};
+  RETURN_IF_ERROR(keys_.Reserve(tenant, key.key, idempotency.created_ns));
+  uint64_t base_seq = 0;
+  Status status = AppendBatch(tenant, records, &idempotency, &base_seq);
+  if (!status.ok()) {
+    keys_.Release(tenant, key.key);
+    return status;
+  }
+  keys_.Acknowledge(tenant,
+                    IdempotencyKey{key.key, key.body_hash, key.answer, base_seq, records->size(),
+                                   idempotency.created_ns},
+                    clock_->NowNanos());
+  return Status::OK();
+}
+
+std::optional<IdempotencyKey> StorageEngine::FindIdempotencyKey(std::string_view tenant,
+                                                                std::string_view key) const {
+  return keys_.Find(tenant, key, clock_->NowNanos());
+}
+
+Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* records,
+                                  const wal::BatchIdempotency* idempotency, uint64_t* base_seq) {
   {
     std::unique_lock<std::mutex> l(mu_);
     if (closing_) return Status::Unavailable("storage engine is closing");
@@ -574,10 +625,11 @@ Status StorageEngine::Append(std::string_view tenant, std::vector<Record>* recor
     batch.max_ingest_ts = std::max(batch.max_ingest_ts, r.ingest_ts);
   }
   AppendContext context{tenant, records};
-  wal::EncodeBatch(tenant, *records, &batch.payload);
+  wal::EncodeBatch(tenant, *records, &batch.payload, idempotency);
   batch.count = records->size();
   batch.context = &context;
   RETURN_IF_ERROR(wal_->Commit(&batch));
+  *base_seq = batch.base_seq;
 
   // Acknowledged. Now see whether a flush is due.
   std::vector<Key> big;
@@ -804,7 +856,25 @@ void StorageEngine::DeleteObsoleteWal() {
     std::lock_guard<std::mutex> l(mu_);
     if (replaying_) return;
   }
-  if (wal_ != nullptr) wal_->DeleteObsoleteFiles(MinUnflushedSeq());
+  if (wal_ == nullptr) return;
+  const uint64_t min_unflushed = MinUnflushedSeq();
+  // A WAL file goes only once the Idempotency-Keys it holds are in the catalog.
+  if (!PersistKeys(min_unflushed)) return;
+  wal_->DeleteObsoleteFiles(min_unflushed);
+}
+
+bool StorageEngine::PersistKeys(uint64_t min_unflushed_seq) {
+  std::vector<catalog::IdempotencyKeyRow> rows = keys_.Unpersisted(min_unflushed_seq);
+  if (rows.empty()) return true;
+  const int64_t now = clock_->NowNanos();
+  auto evicted = catalog_->PutIdempotencyKeys(rows, now - keys_.window_ns(), keys_.max_keys());
+  if (!evicted.ok()) {
+    spdlog::error("cannot write {} Idempotency-Keys to the catalog (WAL files are kept): {}",
+                  rows.size(), evicted.status().ToString());
+    return false;
+  }
+  keys_.MarkPersisted(rows);
+  return true;
 }
 
 // ---- Compaction ----

@@ -17,7 +17,9 @@
 
 #include "catalog/catalog.h"
 #include "storage/engine.h"
+#include "storage/idempotency_keys.h"
 #include "storage/memtable.h"
+#include "wal/record_batch.h"
 #include "wal/wal_manager.h"
 
 namespace sawmill::storage {
@@ -79,6 +81,10 @@ class StorageEngine final : public Engine {
   ~StorageEngine() override;
 
   Status Append(std::string_view tenant, std::vector<Record>* records) override;
+  Status AppendIdempotent(std::string_view tenant, std::vector<Record>* records,
+                          const IdempotencyKey& key) override;
+  std::optional<IdempotencyKey> FindIdempotencyKey(std::string_view tenant,
+                                                   std::string_view key) const override;
   Status Flush() override;
   Status CompactNow() override;
   std::shared_ptr<const Snapshot> GetSnapshot(std::string_view tenant) const override;
@@ -116,6 +122,12 @@ class StorageEngine final : public Engine {
   void RecordWalDamage();
   // True when "seq" of "key" is in a registered segment (replay only). REQUIRES: mu_ held.
   bool Covered(const Key& key, uint64_t seq) const;
+  // Append's work; "idempotency" (may be null) goes into the WAL record. Sets "*base_seq".
+  Status AppendBatch(std::string_view tenant, std::vector<Record>* records,
+                     const wal::BatchIdempotency* idempotency, uint64_t* base_seq);
+  // Writes the keys whose batches are all in segments to the catalog. False: the catalog
+  // failed, and WAL files must not be deleted (they hold keys that are nowhere else).
+  bool PersistKeys(uint64_t min_unflushed_seq);
   // Called by the WAL commit leader for each durable batch, in seq order.
   void ApplyBatch(wal::WalBatch& batch);
   void InsertLocked(const Key& key, const Record& record);  // REQUIRES: mu_ held
@@ -147,6 +159,7 @@ class StorageEngine final : public Engine {
   std::unique_ptr<catalog::Catalog> catalog_;
   std::unique_ptr<wal::WalManager> wal_;
   std::shared_ptr<CorruptionReporter> reporter_;
+  IdempotencyKeys keys_;
   std::atomic<uint64_t> next_segment_id_{1};
   std::atomic<uint64_t> last_compaction_bytes_{0};  // read + written by the last compaction
 
