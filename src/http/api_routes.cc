@@ -6,6 +6,7 @@
 #include <cstring>
 #include <map>
 
+#include "common/hash.h"
 #include "common/metrics.h"
 #include "http/http_metrics.h"
 #include "http/json_writer.h"
@@ -79,6 +80,58 @@ std::string CheckIngestContentType(std::string_view header) {
          "text lines (text/plain)" + hint;
 }
 
+// What /api/v1/ingest keeps with an Idempotency-Key as its answer: the four counts, in decimal,
+// comma-separated (accepted,skipped,truncated,parse_failed). Small, so that a million keys fit.
+std::string EncodeIngestAnswer(const ingest::IngestCounts& counts) {
+  return std::to_string(counts.accepted) + "," + std::to_string(counts.skipped) + "," +
+         std::to_string(counts.truncated) + "," + std::to_string(counts.parse_failed);
+}
+
+std::string IngestAnswerJson(std::string_view answer) {
+  static const char* const kNames[] = {"accepted", "skipped", "truncated", "parse_failed"};
+  std::string json = "{";
+  for (int i = 0; i < 4; ++i) {
+    size_t comma = answer.find(',');
+    std::string_view number = answer.substr(0, comma);
+    if (number.empty()) number = "0";
+    if (i > 0) json += ',';
+    json += std::string("\"") + kNames[i] + "\":" + std::string(number);
+    answer = comma == std::string_view::npos ? std::string_view() : answer.substr(comma + 1);
+  }
+  return json + "}";
+}
+
+// Identifies an ingest batch for Idempotency-Key checks: the body (after Content-Encoding
+// decoding, so that a retry compressed differently is the same batch) and the query parameters
+// that change what is stored.
+uint64_t IngestBodyHash(const HttpRequest& request) {
+  std::string params = request.Query("service");
+  params.push_back('\0');
+  params += request.Query("host");
+  params.push_back('\0');
+  params += request.Query("level");
+  return Hash64(request.body, Hash64(params));
+}
+
+// The answer to a batch whose Idempotency-Key is known: the first answer again when the body is
+// the same, 422 when the key was used for a different batch.
+HttpResponse IdempotentAnswer(const storage::IdempotencyKey& previous, uint64_t body_hash) {
+  if (previous.body_hash != body_hash) {
+    std::string message = "Idempotency-Key '" + previous.key +
+                          "' was already used for a different batch (" +
+                          std::to_string(previous.count) + " records accepted at " +
+                          FormatRfc3339Nanos(previous.created_ns) +
+                          "); nothing was stored: send a new batch under a new key";
+    std::string body = "{\"error\":";
+    AppendJsonString(message, &body);
+    body += "}";
+    return HttpResponse::Json(422, std::move(body));
+  }
+  HttpResponse response = HttpResponse::Json(200, IngestAnswerJson(previous.answer));
+  response.headers.emplace_back("Idempotent-Replayed", "true");
+  return response;
+}
+
 HttpResponse HandleIngest(ApiState* state, const HttpRequest& request) {
   if (!state->ready.load() || state->stopping.load()) return Unready(*state);
   if (std::string problem = CheckIngestContentType(request.Header("content-type"));
@@ -111,10 +164,13 @@ HttpResponse HandleIngest(ApiState* state, const HttpRequest& request) {
   if (key.size() > 256) {
     return HttpResponse::Error(Status::InvalidArgument("Idempotency-Key: at most 256 characters"));
   }
+  // Holds the key while this request runs: a concurrent retry waits, then finds the key.
+  IdempotencyHold hold(&state->idempotency, request.tenant, key);
+  if (!hold.status().ok()) return HttpResponse::Error(hold.status());
+  const uint64_t body_hash = key.empty() ? 0 : IngestBodyHash(request);
   if (!key.empty()) {
-    if (auto previous = state->idempotency.Claim(request.tenant, key)) {
-      previous->headers.emplace_back("Idempotent-Replayed", "true");
-      return *previous;
+    if (auto previous = state->sink.FindIdempotencyKey(request.tenant, key)) {
+      return IdempotentAnswer(*previous, body_hash);
     }
   }
 
@@ -124,18 +180,24 @@ HttpResponse HandleIngest(ApiState* state, const HttpRequest& request) {
   ingest::IngestCounts counts;
   ingest::NormalizeBody(request.body, defaults, options, state->clock->NowNanos(), &records,
                         &counts);
-  Status status = state->sink.Ingest(request.tenant, "native", &records);
-  if (!status.ok()) {
-    if (!key.empty()) state->idempotency.Abandon(request.tenant, key);
-    return HttpResponse::Error(status);
+  const std::string answer = EncodeIngestAnswer(counts);
+  Status status;
+  if (key.empty()) {
+    status = state->sink.Ingest(request.tenant, "native", &records);
+  } else {
+    status = state->sink.IngestIdempotent(request.tenant, "native", &records,
+                                          storage::IdempotencyKey{key, body_hash, answer});
+    if (status.code() == StatusCode::kAlreadyExists) {
+      // Taken meanwhile by a caller that does not go through this route's gate.
+      if (auto previous = state->sink.FindIdempotencyKey(request.tenant, key)) {
+        return IdempotentAnswer(*previous, body_hash);
+      }
+      return HttpResponse::Error(Status::Unavailable(
+          "a batch with this Idempotency-Key is still being stored; retry with the same key"));
+    }
   }
-  HttpResponse response =
-      HttpResponse::Json(200, "{\"accepted\":" + std::to_string(counts.accepted) +
-                                  ",\"skipped\":" + std::to_string(counts.skipped) +
-                                  ",\"truncated\":" + std::to_string(counts.truncated) +
-                                  ",\"parse_failed\":" + std::to_string(counts.parse_failed) + "}");
-  if (!key.empty()) state->idempotency.Complete(request.tenant, key, response);
-  return response;
+  if (!status.ok()) return HttpResponse::Error(status);
+  return HttpResponse::Json(200, IngestAnswerJson(answer));
 }
 
 // Unacknowledged WAL damage whose time range overlaps the search's: one warning each (at most

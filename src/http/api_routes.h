@@ -34,7 +34,7 @@ struct ApiState {
   std::atomic<bool> ready{false};
   std::atomic<bool> stopping{false};
   EngineIngestSink sink;
-  IdempotencyCache idempotency{IdempotencyOptions{}};
+  IdempotencyGate idempotency;
 };
 
 void RegisterApiRoutes(Router* router, ApiState* state);

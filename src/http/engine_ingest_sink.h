@@ -3,6 +3,7 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,8 +26,20 @@ class EngineIngestSink final : public IngestSink {
   // Errors: Unavailable (engine not open yet, server stopping, WAL not writable).
   Status Ingest(const std::string& tenant, std::string_view protocol,
                 std::vector<Record>* records) override;
+  // Ingest, remembering "key" with the batch (storage::Engine::AppendIdempotent); an empty
+  // batch is stored too, for its key. Errors: as Ingest; AlreadyExists when the key is known
+  // (look it up with FindIdempotencyKey), nothing stored.
+  Status IngestIdempotent(const std::string& tenant, std::string_view protocol,
+                          std::vector<Record>* records, const storage::IdempotencyKey& key);
+  // nullopt also while the engine is not open.
+  std::optional<storage::IdempotencyKey> FindIdempotencyKey(const std::string& tenant,
+                                                            std::string_view key) const;
 
  private:
+  // "key": null for Ingest.
+  Status Store(const std::string& tenant, std::string_view protocol, std::vector<Record>* records,
+               const storage::IdempotencyKey* key);
+
   std::atomic<storage::Engine*> engine_{nullptr};
   std::atomic<tail::TailHub*> hub_{nullptr};
   std::atomic<bool> stopping_{false};

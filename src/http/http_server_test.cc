@@ -12,6 +12,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -40,6 +41,31 @@ class FakeEngine final : public storage::Engine {
     }
     return Status::OK();
   }
+  // Keys in a map: the storage engine's own (WAL, replay, catalog) are tested in storage_test.
+  Status AppendIdempotent(std::string_view tenant, std::vector<Record>* records,
+                          const storage::IdempotencyKey& key) override {
+    std::string full = std::string(tenant) + '\0' + key.key;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      if (keys.count(full) != 0) return Status::AlreadyExists("key used");
+    }
+    const uint64_t first = next_seq + 1;
+    RETURN_IF_ERROR(Append(tenant, records));
+    std::lock_guard<std::mutex> lock(mu);
+    storage::IdempotencyKey stored_key = key;
+    stored_key.first_seq = first;
+    stored_key.count = records->size();
+    stored_key.created_ns = 1;
+    keys[full] = stored_key;
+    return Status::OK();
+  }
+  std::optional<storage::IdempotencyKey> FindIdempotencyKey(std::string_view tenant,
+                                                            std::string_view key) const override {
+    std::lock_guard<std::mutex> lock(mu);
+    auto it = keys.find(std::string(tenant) + '\0' + std::string(key));
+    if (it == keys.end()) return std::nullopt;
+    return it->second;
+  }
   Status Flush() override { return Status::OK(); }
   Status CompactNow() override { return Status::OK(); }
   std::shared_ptr<const storage::Snapshot> GetSnapshot(std::string_view) const override {
@@ -60,8 +86,9 @@ class FakeEngine final : public storage::Engine {
     return stored.size();
   }
 
-  std::mutex mu;
+  mutable std::mutex mu;
   std::vector<Record> stored;
+  std::map<std::string, storage::IdempotencyKey> keys;
   uint64_t next_seq = 0;
   bool fail = false;
   int delay_ms = 0;
@@ -312,6 +339,54 @@ TEST_F(ServerTest, IdempotencyKeyStoresARetriedBatchOnce) {
   EXPECT_EQ(engine_.count(), 2u);
   Send("POST", "/api/v1/ingest", "a\nb\n", {{"Idempotency-Key", "batch-2"}});
   EXPECT_EQ(engine_.count(), 4u);
+}
+
+TEST_F(ServerTest, IdempotencyKeyWithADifferentBodyIs422AndStoresNothing) {
+  StartServer();
+  ASSERT_EQ(Send("POST", "/api/v1/ingest", "a\nb\n", {{"Idempotency-Key", "k"}}).status, 200);
+  Reply other = Send("POST", "/api/v1/ingest", "c\n", {{"Idempotency-Key", "k"}});
+  EXPECT_EQ(other.status, 422);
+  EXPECT_NE(other.body.find("Idempotency-Key 'k' was already used for a different batch"),
+            std::string::npos)
+      << other.body;
+  EXPECT_EQ(engine_.count(), 2u);
+  // Other query parameters make another batch too.
+  EXPECT_EQ(Send("POST", "/api/v1/ingest?service=x", "a\nb\n", {{"Idempotency-Key", "k"}}).status,
+            422);
+  // The same body is still the first batch; another tenant has its own keys.
+  EXPECT_EQ(Send("POST", "/api/v1/ingest", "a\nb\n", {{"Idempotency-Key", "k"}}).status, 200);
+  EXPECT_EQ(
+      Send("POST", "/api/v1/ingest", "c\n", {{"Idempotency-Key", "k"}, {"X-Scope-OrgID", "b"}})
+          .status,
+      200);
+  EXPECT_EQ(engine_.count(), 3u);
+}
+
+TEST_F(ServerTest, EmptyBatchKeepsItsKeyToo) {
+  StartServer();
+  Reply first = Send("POST", "/api/v1/ingest", "\n\n", {{"Idempotency-Key", "e"}});
+  EXPECT_EQ(first.status, 200);
+  EXPECT_EQ(first.body, R"({"accepted":0,"skipped":2,"truncated":0,"parse_failed":0})");
+  EXPECT_EQ(Send("POST", "/api/v1/ingest", "x\n", {{"Idempotency-Key", "e"}}).status, 422);
+  EXPECT_EQ(engine_.count(), 0u);
+}
+
+TEST_F(ServerTest, ConcurrentRetriesOfOneKeyStoreTheBatchOnce) {
+  StartServer();
+  engine_.delay_ms = 100;
+  std::vector<std::thread> threads;
+  std::vector<Reply> replies(4);
+  for (int i = 0; i < 4; ++i) {
+    threads.emplace_back([&, i] {
+      replies[i] = Send("POST", "/api/v1/ingest", "a\nb\nc\n", {{"Idempotency-Key", "same"}});
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (const Reply& reply : replies) {
+    EXPECT_EQ(reply.status, 200);
+    EXPECT_EQ(reply.body, R"({"accepted":3,"skipped":0,"truncated":0,"parse_failed":0})");
+  }
+  EXPECT_EQ(engine_.count(), 3u);
 }
 
 TEST_F(ServerTest, FailedBatchWithKeyIsStoredOnRetry) {

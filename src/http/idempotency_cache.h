@@ -1,62 +1,58 @@
-// Remembers the answers to ingest batches sent with an Idempotency-Key header, so that a client
-// retrying a batch (after a timeout or a lost connection) gets the first answer and nothing is
-// stored twice. Keys are scoped by tenant. Memory is bounded by "max_entries" (oldest evicted
-// first) and entries expire after "ttl_ns". Thread-safe.
+// Serialises ingest requests that carry the same Idempotency-Key (per tenant): while one is being
+// stored, a retry of it waits here, then finds the key in the storage engine and gets the first
+// answer. The keys themselves, and the answers, are kept by the storage engine
+// (storage::Engine::AppendIdempotent), with the batch in the WAL and later in the catalog, so
+// they survive a crash and a restart (docs/api.md). This holds only the keys of requests in
+// flight, so its memory is bounded by the number of connections. Thread-safe.
 #pragma once
 
 #include <condition_variable>
-#include <cstdint>
-#include <deque>
 #include <mutex>
-#include <optional>
 #include <string>
-#include <unordered_map>
+#include <string_view>
+#include <unordered_set>
 
-#include "common/clock.h"
-#include "http/router.h"
+#include "sawmill/status.h"
 
 namespace sawmill::http {
 
-struct IdempotencyOptions {
-  int64_t ttl_ns = 15 * 60 * kNanosPerSecond;
-  size_t max_entries = 100'000;
-  size_t max_answer_bytes = 4096;  // answers bigger than this are not remembered
-};
-
-class IdempotencyCache {
+class IdempotencyGate {
  public:
-  // "clock" must outlive the cache; nullptr: Clock::Real().
-  explicit IdempotencyCache(const IdempotencyOptions& options, Clock* clock = nullptr);
+  // Takes "key" of "tenant" for this request, waiting up to "wait_ms" while another request
+  // holds it. Errors: Unavailable when the other request still holds it after "wait_ms".
+  Status Acquire(std::string_view tenant, std::string_view key, int wait_ms = 60'000);
+  // Gives back a key taken by Acquire.
+  void Release(std::string_view tenant, std::string_view key);
 
-  // Claims "key" for a new batch. Returns the remembered answer when the key was completed
-  // before (within the TTL). When another request holds the key right now, waits for it (up to
-  // "wait_ms") and returns its answer; if it gave none (failed or timed out) this call claims the
-  // key. nullopt: the caller owns the key and must call Complete or Abandon.
-  std::optional<HttpResponse> Claim(const std::string& tenant, const std::string& key,
-                                    int wait_ms = 60'000);
-  // Remembers the answer for the key claimed by this caller.
-  void Complete(const std::string& tenant, const std::string& key, const HttpResponse& answer);
-  // Releases a claimed key without an answer (the batch failed: a retry must store it).
-  void Abandon(const std::string& tenant, const std::string& key);
-
-  size_t size() const;
+  size_t held() const;
 
  private:
-  struct Entry {
-    bool done = false;
-    HttpResponse answer;
-    int64_t expires_ns = 0;
-  };
-  static std::string FullKey(const std::string& tenant, const std::string& key);
-  void EvictLocked(int64_t now_ns);
+  static std::string FullKey(std::string_view tenant, std::string_view key);
 
-  const IdempotencyOptions options_;
-  Clock* const clock_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  std::unordered_map<std::string, Entry> entries_;  // GUARDED_BY(mu_)
-  // Completed keys in completion order, for expiry and the size bound. GUARDED_BY(mu_)
-  std::deque<std::pair<int64_t, std::string>> order_;
+  std::unordered_set<std::string> held_;  // GUARDED_BY(mu_)
+};
+
+// Acquires in the constructor (when "key" is not empty) and releases in the destructor.
+class IdempotencyHold {
+ public:
+  IdempotencyHold(IdempotencyGate* gate, std::string tenant, std::string key, int wait_ms = 60'000)
+      : gate_(gate), tenant_(std::move(tenant)), key_(std::move(key)) {
+    if (!key_.empty()) status_ = gate_->Acquire(tenant_, key_, wait_ms);
+  }
+  ~IdempotencyHold() {
+    if (!key_.empty() && status_.ok()) gate_->Release(tenant_, key_);
+  }
+  IdempotencyHold(const IdempotencyHold&) = delete;
+  IdempotencyHold& operator=(const IdempotencyHold&) = delete;
+  const Status& status() const { return status_; }
+
+ private:
+  IdempotencyGate* gate_;
+  std::string tenant_;
+  std::string key_;
+  Status status_;
 };
 
 }  // namespace sawmill::http

@@ -2,74 +2,53 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <thread>
 
 namespace sawmill::http {
 namespace {
 
-HttpResponse Answer(const std::string& body) { return HttpResponse::Json(200, body); }
-
-TEST(IdempotencyCache, RetryGetsTheFirstAnswer) {
-  ManualClock clock(1);
-  IdempotencyCache cache(IdempotencyOptions{}, &clock);
-  EXPECT_FALSE(cache.Claim("t", "k1").has_value());
-  cache.Complete("t", "k1", Answer(R"({"accepted":3})"));
-  auto again = cache.Claim("t", "k1");
-  ASSERT_TRUE(again.has_value());
-  EXPECT_EQ(again->body, R"({"accepted":3})");
+TEST(IdempotencyGate, KeysAreScopedByTenant) {
+  IdempotencyGate gate;
+  ASSERT_TRUE(gate.Acquire("a", "k").ok());
+  EXPECT_TRUE(gate.Acquire("b", "k", 10).ok());
+  EXPECT_EQ(gate.held(), 2u);
 }
 
-TEST(IdempotencyCache, KeysAreScopedByTenant) {
-  ManualClock clock(1);
-  IdempotencyCache cache(IdempotencyOptions{}, &clock);
-  EXPECT_FALSE(cache.Claim("a", "k").has_value());
-  cache.Complete("a", "k", Answer("{}"));
-  EXPECT_FALSE(cache.Claim("b", "k").has_value());
-}
-
-TEST(IdempotencyCache, FailedBatchCanBeRetried) {
-  ManualClock clock(1);
-  IdempotencyCache cache(IdempotencyOptions{}, &clock);
-  EXPECT_FALSE(cache.Claim("t", "k").has_value());
-  cache.Abandon("t", "k");
-  EXPECT_FALSE(cache.Claim("t", "k").has_value());
-}
-
-TEST(IdempotencyCache, AnswersExpireAfterTheTtl) {
-  ManualClock clock(1);
-  IdempotencyCache cache(IdempotencyOptions{}, &clock);
-  EXPECT_FALSE(cache.Claim("t", "k").has_value());
-  cache.Complete("t", "k", Answer("{}"));
-  clock.Advance(14 * 60 * kNanosPerSecond);
-  EXPECT_TRUE(cache.Claim("t", "k").has_value());
-  clock.Advance(2 * 60 * kNanosPerSecond);
-  EXPECT_FALSE(cache.Claim("t", "k").has_value());
-}
-
-TEST(IdempotencyCache, MemoryIsBoundedByEntries) {
-  ManualClock clock(1);
-  IdempotencyOptions options;
-  options.max_entries = 100;
-  IdempotencyCache cache(options, &clock);
-  for (int i = 0; i < 1000; ++i) {
-    std::string key = "k" + std::to_string(i);
-    ASSERT_FALSE(cache.Claim("t", key).has_value());
-    cache.Complete("t", key, Answer("{}"));
-  }
-  EXPECT_LE(cache.size(), 101u);
-  EXPECT_TRUE(cache.Claim("t", "k999").has_value());
-}
-
-TEST(IdempotencyCache, ConcurrentRetryWaitsForTheFirstAnswer) {
-  IdempotencyCache cache(IdempotencyOptions{});
-  ASSERT_FALSE(cache.Claim("t", "k").has_value());
-  std::optional<HttpResponse> second;
-  std::thread retry([&] { second = cache.Claim("t", "k", 10'000); });
+TEST(IdempotencyGate, SecondHolderWaitsForTheFirst) {
+  IdempotencyGate gate;
+  ASSERT_TRUE(gate.Acquire("t", "k").ok());
+  std::atomic<bool> acquired{false};
+  std::thread retry([&] {
+    EXPECT_TRUE(gate.Acquire("t", "k", 10'000).ok());
+    acquired = true;
+  });
   std::this_thread::sleep_for(std::chrono::milliseconds(50));
-  cache.Complete("t", "k", Answer(R"({"accepted":1})"));
+  EXPECT_FALSE(acquired.load());
+  gate.Release("t", "k");
   retry.join();
-  ASSERT_TRUE(second.has_value());
-  EXPECT_EQ(second->body, R"({"accepted":1})");
+  EXPECT_TRUE(acquired.load());
+  EXPECT_EQ(gate.held(), 1u);
+}
+
+TEST(IdempotencyGate, StuckHolderGivesUnavailableAfterTheWait) {
+  IdempotencyGate gate;
+  ASSERT_TRUE(gate.Acquire("t", "k").ok());
+  Status s = gate.Acquire("t", "k", 20);
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable);
+  EXPECT_NE(s.message().find("still being stored"), std::string::npos);
+}
+
+TEST(IdempotencyGate, HoldReleasesOnScopeExitAndIgnoresEmptyKeys) {
+  IdempotencyGate gate;
+  {
+    IdempotencyHold hold(&gate, "t", "k");
+    EXPECT_TRUE(hold.status().ok());
+    IdempotencyHold none(&gate, "t", "");
+    EXPECT_TRUE(none.status().ok());
+    EXPECT_EQ(gate.held(), 1u);
+  }
+  EXPECT_EQ(gate.held(), 0u);
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -142,6 +143,10 @@ int RunServer(const ServerConfig& config) {
   engine_options.flush_interval_ns = static_cast<int64_t>(config.flush_interval_ms) * 1'000'000;
   engine_options.memtable_cap_bytes = config.memtable_cap_bytes;
   engine_options.segment_target_bytes = config.segment_target_bytes;
+  engine_options.idempotency_window_ns = static_cast<int64_t>(std::min<uint64_t>(
+                                             config.idempotency_window_ms, INT64_MAX / 1'000'000)) *
+                                         1'000'000;
+  engine_options.idempotency_max_keys = config.idempotency_max_keys;
   auto opened = storage::Engine::Open(engine_options);
   if (!opened.ok()) {
     std::fprintf(stderr, "sawmill server: cannot open %s: %s\n", config.data_dir.c_str(),

@@ -73,6 +73,11 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        &c->memtable_cap_bytes},
       {"segment_target", T::kBytes, "a memtable this big is flushed", nullptr,
        &c->segment_target_bytes},
+      {"idempotency_window", T::kDuration, "Idempotency-Keys are kept at least this long", nullptr,
+       &c->idempotency_window_ms},
+      {"idempotency_max_keys", T::kCount,
+       "Idempotency-Keys kept at most (the oldest are forgotten first, counted)", nullptr,
+       &c->idempotency_max_keys},
   };
 }
 
@@ -264,6 +269,8 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("tail_queue", c.tail_queue_records, 1, "1"));
   RETURN_IF_ERROR(at_least("heartbeat", c.heartbeat_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("flush_interval", c.flush_interval_ms, 100, "100ms"));
+  RETURN_IF_ERROR(at_least("idempotency_window", c.idempotency_window_ms, 60'000, "1m"));
+  RETURN_IF_ERROR(at_least("idempotency_max_keys", c.idempotency_max_keys, 1, "1"));
   if (auto exempt = NetworkList::Parse(SplitList(c.connection_cap_exempt)); !exempt.ok()) {
     return exempt.status().WithContext("connection_cap_exempt");
   }

@@ -61,7 +61,6 @@ void SetBatchBaseSeq(char* batch, uint64_t base_seq);
 // Decodes a batch of either version, appending its records to "*out" with seq and tenant filled
 // in, and filling "*header" when it is not null.
 // Errors: DataLoss naming the field that did not decode (then nothing is appended).
-Status DecodeBatch(std::string_view batch, std::vector<Record>* out,
-                   BatchHeader* header = nullptr);
+Status DecodeBatch(std::string_view batch, std::vector<Record>* out, BatchHeader* header = nullptr);
 
 }  // namespace sawmill::wal
