@@ -199,6 +199,15 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, Env* env
   std::vector<FileCursor> known = checkpoint.files;
   for (const auto& c : impl->spool->RecoveredCursors()) MergeCursor(c, &known);
   impl->next_seq = std::max(checkpoint.next_seq, impl->spool->MaxSeq() + 1);
+  if (!read.ok()) {
+    // No checkpoint (first start, or the spool was wiped or damaged): number batches from the
+    // current time in microseconds, above any number an earlier life of this spool reached (it
+    // started the same way and uses far less than one number a microsecond). The server keeps
+    // Idempotency-Keys for a day, so a key reused for another batch would be refused (422).
+    impl->next_seq = std::max<uint64_t>(
+        impl->next_seq,
+        static_cast<uint64_t>(std::max<int64_t>(impl->clock->NowNanos(), 0)) / 1000);
+  }
   impl->committed = known;
   if (impl->spool->PendingBatches() > 0) {
     spdlog::info("agent: {} batches ({} bytes) waiting in the spool", impl->spool->PendingBatches(),

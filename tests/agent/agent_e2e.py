@@ -19,6 +19,9 @@ Scenarios:
   rate_limit  a configured rate limit drops lines: the agent logs how many, why and which
               setting (at most once per 10 s), the logged counts add up to the metric; the
               shutdown line (with lines still spooled while the server is down) matches.
+  wiped_spool an agent with a configured agent_id loses its spool (a container without a
+              volume): its new batches must not reuse the Idempotency-Keys of the old ones,
+              which the server remembers for a day (a reused key is refused with 422).
 Counts come from the server's search API.
 """
 import argparse
@@ -656,11 +659,36 @@ def scenario_rate_limit(h):
     print("ok: %d drop line(s) adding up to %d: %s" % (len(drops), logged, drops[0].group(0)))
 
 
+def scenario_wiped_spool(h):
+    h.write_config([{"type": "file", "paths": [h.logs + "/*.log"], "service": "wiped",
+                     "start_at": "beginning"}],
+                   agent_id="web-fixed", batch={"max_lines": 50, "max_wait": "200ms"})
+    h.start_server()
+    written = {}
+    for life in range(2):
+        h.start_agent()
+        path = os.path.join(h.logs, "life%d.log" % life)
+        with open(path, "w") as f:
+            for n in range(400):
+                line_id = "life%d-%06d" % (life, n)
+                f.write("2026-01-01T00:00:00Z ERROR id=%s\n" % line_id)
+                written[line_id] = "ERROR"
+        h.wait_for("%d lines to arrive" % len(written),
+                   lambda: total_arrived(h, "wiped") >= len(written) or total_arrived(h, "wiped"))
+        h.stop_agent()
+        # Lost with the container: the spool (checkpoint, batch numbers) and the file it read.
+        shutil.rmtree(h.spool)
+        os.unlink(path)
+        print("life %d: %d lines shipped; spool wiped" % (life, len(written)), flush=True)
+    time.sleep(1)
+    check_exactly_once(h, "wiped", written)
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sawmill", required=True)
     parser.add_argument("scenario", choices=["outage", "sigkill", "files", "spool_full", "defaults",
-                                             "rate_limit"])
+                                             "rate_limit", "wiped_spool"])
     args = parser.parse_args()
     h = Harness(os.path.abspath(args.sawmill), args.scenario)
     ok = False
