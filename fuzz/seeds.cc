@@ -389,6 +389,13 @@ void Wal(const std::vector<Sample>& samples, Writer* w) {
     wal::EncodeBatch("default", records, &batch);
     wal::SetBatchBaseSeq(batch.data(), 1000);
     w->Put("wal_batch", s.name, batch);
+    // The same batch with the Idempotency-Key it was sent with.
+    const wal::BatchIdempotency key{"agent-" + std::to_string(i), 0x9e3779b97f4a7c15ull,
+                                    1700000000000000000, std::to_string(records.size()) + ",0,0,0"};
+    std::string keyed;
+    wal::EncodeBatch("default", records, &keyed, &key);
+    wal::SetBatchBaseSeq(keyed.data(), 1000);
+    w->Put("wal_batch", s.name + ".key", keyed);
     if (i % 2 != 0) continue;
     // A WAL file of a few batches (log number 42, as wal_reader.cc reads it).
     wal::LogWriter writer(nullptr, 42);
