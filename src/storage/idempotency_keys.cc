@@ -10,6 +10,11 @@
 namespace sawmill::storage {
 namespace {
 
+// The seq after a key's batch; a batch with only a key takes one seq (AppendIdempotent).
+uint64_t EndSeq(uint64_t first_seq, uint64_t count) {
+  return first_seq + std::max<uint64_t>(count, 1);
+}
+
 struct KeyMetrics {
   prometheus::Gauge* keys;
   prometheus::Counter* expired;
@@ -110,7 +115,7 @@ void IdempotencyKeys::AddLocked(Map::iterator it, const IdempotencyKey& entry, b
   e.pending = false;
   e.persisted = persisted;
   ++acknowledged_;
-  if (!persisted) unpersisted_.emplace(entry.first_seq + entry.count, it->first);
+  if (!persisted) unpersisted_.emplace(EndSeq(entry.first_seq, entry.count), it->first);
   order_.push_back(&*it);
 }
 
@@ -172,7 +177,7 @@ std::vector<catalog::IdempotencyKeyRow> IdempotencyKeys::Unpersisted(
     auto found = entries_.find(it->second);
     if (found == entries_.end() || found->second.pending || found->second.persisted) continue;
     const Entry& e = found->second;
-    if (e.first_seq + e.count != it->first) continue;  // forgotten, then used again
+    if (EndSeq(e.first_seq, e.count) != it->first) continue;  // forgotten, then used again
     const size_t nul = it->second.find('\0');
     catalog::IdempotencyKeyRow& row = rows.emplace_back();
     row.tenant = it->second.substr(0, nul);
@@ -198,7 +203,7 @@ void IdempotencyKeys::MarkPersisted(const std::vector<catalog::IdempotencyKeyRow
   for (auto it = unpersisted_.begin(); it != unpersisted_.end();) {
     auto e = entries_.find(it->second);
     if (e == entries_.end() || e->second.pending || e->second.persisted ||
-        e->second.first_seq + e->second.count != it->first) {
+        EndSeq(e->second.first_seq, e->second.count) != it->first) {
       it = unpersisted_.erase(it);
     } else {
       break;

@@ -429,6 +429,7 @@ Status StorageEngine::ReplayWal() {
           header.tenant,
           IdempotencyKey{b.key, b.body_hash, b.answer, header.base_seq, header.count, b.created_ns},
           /*persisted=*/false, replay_now);
+      if (records.empty()) *max_seq = header.base_seq;  // the seq a key-only batch takes
     }
     if (records.empty()) return Status::OK();
     *max_seq = records.back().seq;
@@ -578,16 +579,10 @@ Status StorageEngine::AppendIdempotent(std::string_view tenant, std::vector<Reco
   wal::BatchIdempotency idempotency{key.key, key.body_hash, clock_->NowNanos(), key.answer};
   RETURN_IF_ERROR(keys_.Reserve(tenant, key.key, idempotency.created_ns));
   uint64_t base_seq = 0;
+  // ApplyBatch acknowledges the key (before a flush can take the records).
   Status status = AppendBatch(tenant, records, &idempotency, &base_seq);
-  if (!status.ok()) {
-    keys_.Release(tenant, key.key);
-    return status;
-  }
-  keys_.Acknowledge(tenant,
-                    IdempotencyKey{key.key, key.body_hash, key.answer, base_seq, records->size(),
-                                   idempotency.created_ns},
-                    clock_->NowNanos());
-  return Status::OK();
+  if (!status.ok()) keys_.Release(tenant, key.key);
+  return status;
 }
 
 std::optional<IdempotencyKey> StorageEngine::FindIdempotencyKey(std::string_view tenant,
@@ -624,9 +619,11 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
     batch.min_ingest_ts = std::min(batch.min_ingest_ts, r.ingest_ts);
     batch.max_ingest_ts = std::max(batch.max_ingest_ts, r.ingest_ts);
   }
-  AppendContext context{tenant, records};
+  AppendContext context{tenant, records, idempotency};
   wal::EncodeBatch(tenant, *records, &batch.payload, idempotency);
-  batch.count = records->size();
+  // A batch with only a key still takes a seq, so that its WAL file is kept until the key is in
+  // the catalog (files are deleted by seq).
+  batch.count = std::max<uint64_t>(records->size(), idempotency != nullptr ? 1 : 0);
   batch.context = &context;
   RETURN_IF_ERROR(wal_->Commit(&batch));
   *base_seq = batch.base_seq;
@@ -665,6 +662,14 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
 void StorageEngine::ApplyBatch(wal::WalBatch& batch) {
   auto* context = static_cast<AppendContext*>(batch.context);
   std::vector<Record>& records = *context->records;
+  if (const wal::BatchIdempotency* key = context->idempotency) {
+    // Before the records reach a memtable: no flush (and so no WAL deletion) can pass the
+    // batch before its key waits to be written to the catalog.
+    keys_.Acknowledge(context->tenant,
+                      IdempotencyKey{key->key, key->body_hash, key->answer, batch.base_seq,
+                                     records.size(), key->created_ns},
+                      key->created_ns);
+  }
   std::vector<uint32_t> partitions(records.size());
   for (size_t i = 0; i < records.size(); ++i) {
     records[i].seq = batch.base_seq + i;
@@ -869,9 +874,15 @@ bool StorageEngine::PersistKeys(uint64_t min_unflushed_seq) {
   const int64_t now = clock_->NowNanos();
   auto evicted = catalog_->PutIdempotencyKeys(rows, now - keys_.window_ns(), keys_.max_keys());
   if (!evicted.ok()) {
-    spdlog::error("cannot write {} Idempotency-Keys to the catalog (WAL files are kept): {}",
-                  rows.size(), evicted.status().ToString());
+    // Retried with every flush round; logged when it starts failing.
+    if (!keys_persist_failing_.exchange(true)) {
+      spdlog::error("cannot write {} Idempotency-Keys to the catalog (WAL files are kept): {}",
+                    rows.size(), evicted.status().ToString());
+    }
     return false;
+  }
+  if (keys_persist_failing_.exchange(false)) {
+    spdlog::info("Idempotency-Keys are written to the catalog again");
   }
   keys_.MarkPersisted(rows);
   return true;

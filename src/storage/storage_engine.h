@@ -113,6 +113,7 @@ class StorageEngine final : public Engine {
   struct AppendContext {
     std::string_view tenant;
     std::vector<Record>* records;
+    const wal::BatchIdempotency* idempotency;  // null: no key
   };
 
   explicit StorageEngine(const EngineOptions& options);
@@ -160,6 +161,7 @@ class StorageEngine final : public Engine {
   std::unique_ptr<wal::WalManager> wal_;
   std::shared_ptr<CorruptionReporter> reporter_;
   IdempotencyKeys keys_;
+  std::atomic<bool> keys_persist_failing_{false};
   std::atomic<uint64_t> next_segment_id_{1};
   std::atomic<uint64_t> last_compaction_bytes_{0};  // read + written by the last compaction
 
