@@ -136,6 +136,16 @@ std::vector<std::pair<std::string, std::string>> CollectHeaders(
   return out;
 }
 
+}  // namespace
+
+std::string ConnectError(const ServerUrl& server, std::string_view reason) {
+  return "cannot connect to " + server.ToString() + ": " + std::string(reason) +
+         " (is `sawmill server` running there? Another address: --server http://HOST:PORT or "
+         "SAWMILL_SERVER=http://HOST:PORT)";
+}
+
+namespace {
+
 // Resolves and connects "stream" within the timeout.
 beast::error_code ConnectStream(net::io_context& ioc, const ServerUrl& server,
                                 beast::tcp_stream& stream, std::chrono::milliseconds timeout) {
@@ -189,7 +199,7 @@ struct HttpClient::Impl {
       stream.emplace(ioc);
       if (beast::error_code ec = ConnectStream(ioc, server, *stream, timeout)) {
         Drop();
-        return Status::Unavailable("cannot connect to " + server.ToString() + ": " + ec.message());
+        return Status::Unavailable(ConnectError(server, ec.message()));
       }
     }
     beast::error_code result;
@@ -277,7 +287,7 @@ Status WebSocketClient::Connect(const ServerUrl& server, std::string_view target
   if (beast::error_code ec = ConnectStream(impl_->ioc, server, beast::get_lowest_layer(ws),
                                            std::chrono::milliseconds(timeout_ms))) {
     impl_->ws.reset();
-    return Status::Unavailable("cannot connect to " + server.ToString() + ": " + ec.message());
+    return Status::Unavailable(ConnectError(server, ec.message()));
   }
   beast::get_lowest_layer(ws).expires_never();
   websocket::stream_base::timeout timeouts{};

@@ -37,6 +37,10 @@ struct HttpResult {
   std::string Header(std::string_view lower_name) const;
 };
 
+// "cannot connect to http://127.0.0.1:9640: Connection refused (is `sawmill server` running
+// there? Another address: --server http://HOST:PORT or SAWMILL_SERVER=http://HOST:PORT)".
+std::string ConnectError(const ServerUrl& server, std::string_view reason);
+
 // The "error" of a Sawmill JSON error body, or a short excerpt of any other body.
 std::string ErrorText(const HttpResult& result);
 

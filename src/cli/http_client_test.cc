@@ -62,7 +62,10 @@ TEST(HttpClient, AnUnreachableServerIsUnavailableAndSaysWhere) {
   Result<HttpResult> r = client.Request("GET", "/healthz");
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(r.status().IsUnavailable());
-  EXPECT_THAT(r.status().message(), HasSubstr("127.0.0.1:1"));
+  EXPECT_EQ(
+      r.status().message(),
+      "cannot connect to http://127.0.0.1:1: Connection refused (is `sawmill server` running "
+      "there? Another address: --server http://HOST:PORT or SAWMILL_SERVER=http://HOST:PORT)");
 }
 
 }  // namespace

@@ -89,19 +89,73 @@ double Double(const json::object& obj, std::string_view key) {
   return 0;
 }
 
-std::string StatsLine(const json::object& stats, size_t count, bool pipe) {
+// The head of the stats line: how many hits or rows, and for a full page of hits how many
+// matched (rows_matched counts every match in what was read, so it is a lower bound once the
+// newest hits were found and older segments skipped) and how to see more.
+std::string CountPart(const json::object& stats, size_t count, bool pipe,
+                      const RenderOptions& options) {
+  if (pipe || options.limit == 0 || count < options.limit) {
+    return Thousands(count) +
+           (pipe ? (count == 1 ? " row" : " rows") : (count == 1 ? " hit" : " hits"));
+  }
+  const uint64_t matched = Uint(stats, "rows_matched");
+  std::string out = Thousands(count) + " newest";
+  out += matched > count ? " of at least " + Thousands(matched) + " matches"
+                         : " matches (there may be more)";
+  if (count >= options.max_limit) {
+    out += "; " + Thousands(options.max_limit) +
+           " is the most one search returns: narrow the time range or the query";
+  } else if (count < 1000) {
+    out += "; -n 1000 or --all for more";
+  } else {
+    out += "; --all for more";
+  }
+  out += ", '| count' to count them";
+  return out;
+}
+
+// "read 1 of 40 segments: the time range ruled out 37, the index 1, the bloom filters 1".
+std::string SegmentsPart(const json::object& stats) {
+  const uint64_t total = Uint(stats, "segments_total");
+  const uint64_t after_time = Uint(stats, "segments_after_time");
+  const uint64_t after_index = Uint(stats, "segments_after_index");
+  const uint64_t after_bloom = Uint(stats, "segments_after_bloom");
+  const uint64_t not_needed = Uint(stats, "segments_not_needed");
+  const uint64_t by_time = total > after_time ? total - after_time : 0;
+  // Older servers do not send segments_pruned_by_index: then every segment of the time range
+  // that was not read counts as ruled out by the index.
+  const uint64_t by_index = stats.contains("segments_pruned_by_index")
+                                ? Uint(stats, "segments_pruned_by_index")
+                                : (after_time > after_index ? after_time - after_index : 0);
+  const uint64_t by_bloom = after_index > after_bloom ? after_index - after_bloom : 0;
+  std::string out = "read " + Thousands(after_bloom) + " of " + Thousands(total) +
+                    (total == 1 ? " segment" : " segments");
+  std::vector<std::string> parts;
+  if (by_time > 0) parts.push_back("the time range ruled out " + Thousands(by_time));
+  if (by_index > 0) {
+    parts.push_back((parts.empty() ? "the index ruled out " : "the index ") + Thousands(by_index));
+  }
+  if (by_bloom > 0) {
+    parts.push_back((parts.empty() ? "the bloom filters ruled out " : "the bloom filters ") +
+                    Thousands(by_bloom));
+  }
+  if (not_needed > 0) {
+    parts.push_back(Thousands(not_needed) + " older not needed (the newest hits were found)");
+  }
+  for (size_t i = 0; i < parts.size(); ++i) out += (i == 0 ? ": " : ", ") + parts[i];
+  return out;
+}
+
+std::string StatsLine(const json::object& stats, size_t count, bool pipe,
+                      const RenderOptions& options) {
   char elapsed[32];
   std::snprintf(elapsed, sizeof(elapsed), "%.1f ms", Double(stats, "elapsed_ms"));
-  std::string out =
-      Thousands(count) + (pipe ? (count == 1 ? " row" : " rows") : (count == 1 ? " hit" : " hits"));
-  out += " in ";
+  std::string out = CountPart(stats, count, pipe, options);
+  out += (out.find(';') == std::string::npos ? " in " : " · in ");
   out += elapsed;
   const json::value* cache = stats.if_contains("cache_hit");
   if (cache != nullptr && cache->is_bool() && cache->as_bool()) out += " (cached)";
-  out += " · segments " + Thousands(Uint(stats, "segments_total")) + " → " +
-         Thousands(Uint(stats, "segments_after_time")) + " by time → " +
-         Thousands(Uint(stats, "segments_after_index")) + " by index → " +
-         Thousands(Uint(stats, "segments_after_bloom")) + " by bloom";
+  out += " · " + SegmentsPart(stats);
   out += " · blocks " + Thousands(Uint(stats, "blocks_read")) + "/" +
          Thousands(Uint(stats, "blocks_total")) + " read (" +
          HumanBytes(Uint(stats, "bytes_read_compressed")) + ")";
@@ -163,7 +217,7 @@ Result<SearchOutput> RenderSearch(std::string_view response_json, const RenderOp
       out.body += '\n';
       ++out.count;
     }
-    out.stats = StatsLine(stats, out.count, /*pipe=*/false);
+    out.stats = StatsLine(stats, out.count, /*pipe=*/false, options);
   } else if (rows != nullptr && rows->is_array()) {
     std::vector<TableRow> table;
     for (const json::value& row : rows->as_array()) {
@@ -179,7 +233,7 @@ Result<SearchOutput> RenderSearch(std::string_view response_json, const RenderOp
     }
     out.count = table.size();
     out.body = RenderTable(table);
-    out.stats = StatsLine(stats, out.count, /*pipe=*/true);
+    out.stats = StatsLine(stats, out.count, /*pipe=*/true, options);
   } else {
     return Status::InvalidArgument("the search answer has neither \"hits\" nor \"rows\"");
   }

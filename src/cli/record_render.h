@@ -15,6 +15,10 @@ namespace sawmill::cli {
 
 struct RenderOptions {
   bool color = false;  // ANSI colours (a terminal without NO_COLOR)
+  // The limit the search asked for (0: unknown) and the most the server returns; with them a
+  // full page says how many matched and how to see more instead of "100 hits".
+  size_t limit = 0;
+  size_t max_limit = 10000;
 };
 
 // "2026-11-30T10:01:02.123Z checkout web-1 ERROR card declined": the timestamp cut to
@@ -32,7 +36,9 @@ struct SearchOutput {
   size_t count = 0;  // hits or rows
 };
 
-// Renders {"hits":[...],"stats":{...},...} or {"rows":[...],"stats":{...}}.
+// Renders {"hits":[...],"stats":{...},...} or {"rows":[...],"stats":{...}}. The stats line
+// reads "100 newest of at least 4,211 matches; -n 1000 or --all for more, '| count' to count
+// them · in 3.1 ms · read 2 of 40 segments: the time range ruled out 37, the index 1 · ...".
 // Errors: InvalidArgument when the answer is not in that shape.
 Result<SearchOutput> RenderSearch(std::string_view response_json, const RenderOptions& options);
 

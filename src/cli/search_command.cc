@@ -1,5 +1,6 @@
-// `sawmill search [--since 1h] [--from T] [--to T] [--limit N] [--json] QUERY`: one line per hit
-// (newest first, coloured by level on a terminal), a table for pipes, the stats line last.
+// `sawmill search [--since 1h] [--from T] [--to T] [--limit N | --all] [--json] QUERY`: one line
+// per hit (newest first, coloured by level on a terminal), a table for pipes, the stats line
+// last (on stderr): how many matched when the page is full, and what was read.
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
@@ -18,8 +19,10 @@ int RunSearchCommand(int argc, char** argv) {
       "  sawmill search --from 2026-11-30T10:00:00Z --to 2026-11-30T11:00:00Z timeout");
   std::vector<std::string> words;
   std::string server = kDefaultServer, since, from, to, time_field, color = "auto";
+  // The server's max_search_limit by default; --all asks for this many.
+  constexpr size_t kMaxLimit = 10000;
   size_t limit = 100;
-  bool as_json = false, all_time = false, explain = false;
+  bool as_json = false, all_time = false, explain = false, all_hits = false;
   int timeout_s = 120;
   app.add_option("query", words, "the query (words are joined with spaces)");
   app.add_option("--server", server, "server URL")
@@ -29,9 +32,14 @@ int RunSearchCommand(int argc, char** argv) {
   app.add_option("--from", from, "start: RFC 3339 or epoch seconds/ms/ns");
   app.add_option("--to", to, "end: RFC 3339 or epoch seconds/ms/ns");
   app.add_flag("--all-time", all_time, "search all data, with no time bound");
-  app.add_option("-n,--limit", limit, "at most this many hits")
-      ->check(CLI::Range(1, 10000))  // the server's max_search_limit
-      ->capture_default_str();
+  CLI::Option* limit_option =
+      app.add_option("-n,--limit", limit, "at most this many hits (the newest)")
+          ->check(CLI::Range(size_t{1}, kMaxLimit))  // the server's max_search_limit
+          ->capture_default_str();
+  app.add_flag("--all", all_hits,
+               "as many hits as one search returns: 10000, the server's maximum; for more, "
+               "narrow the time range or the query")
+      ->excludes(limit_option);
   app.add_option("--time-field", time_field, "filter the time range on 'ingest_ts' or 'ts'")
       ->check(CLI::IsMember({"ingest_ts", "ts"}));
   app.add_flag("--json", as_json, "print the server's JSON answer as is");
@@ -56,6 +64,7 @@ int RunSearchCommand(int argc, char** argv) {
     std::fprintf(stderr, "sawmill search: %s\n", url.status().message().c_str());
     return 2;
   }
+  if (all_hits) limit = kMaxLimit;
   std::string query;
   for (const std::string& word : words) {
     if (!query.empty()) query += ' ';
@@ -86,6 +95,8 @@ int RunSearchCommand(int argc, char** argv) {
   }
   RenderOptions options;
   options.color = UseColor(color, stdout);
+  options.limit = limit;
+  options.max_limit = kMaxLimit;
   Result<SearchOutput> out = RenderSearch(result->body, options);
   if (!out.ok()) {
     std::fprintf(stderr, "sawmill search: %s\n", out.status().message().c_str());

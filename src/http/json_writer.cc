@@ -154,6 +154,8 @@ void AppendStatsJson(const query::QueryStats& s, std::string* out) {
   num("segments_after_time", s.segments_after_time);
   num("segments_after_index", s.segments_after_index);
   num("segments_after_bloom", s.segments_after_bloom);
+  num("segments_pruned_by_index", s.segments_pruned_by_index);
+  num("segments_not_needed", s.segments_not_needed);
   num("blocks_total", s.blocks_total);
   num("blocks_read", s.blocks_read);
   num("bytes_read_compressed", s.bytes_read_compressed);

@@ -190,6 +190,8 @@ class Job {
   static void Add(QueryStats* to, const QueryStats& s) {
     to->segments_after_index += s.segments_after_index;
     to->segments_after_bloom += s.segments_after_bloom;
+    to->segments_pruned_by_index += s.segments_pruned_by_index;
+    to->segments_not_needed += s.segments_not_needed;
     to->blocks_total += s.blocks_total;
     to->blocks_read += s.blocks_read;
     to->bytes_read_compressed += s.bytes_read_compressed;
@@ -291,6 +293,7 @@ class Job {
     const storage::SegmentHandle& h = *task.segment;
     std::string name = "segment " + std::to_string(h.info.id);
     if (!aggregates_ && Exhausted(task.max_time)) {
+      ++ws->stats.segments_not_needed;
       ws->plan.push_back(name + ": skipped, the newest hits are already found");
       return;
     }
@@ -314,6 +317,7 @@ class Job {
         rows = std::move(index->rows);
       }
       if (rows && rows->isEmpty()) {
+        ++ws->stats.segments_pruned_by_index;
         ws->plan.push_back(name + ": pruned by the inverted index");
         return;
       }

@@ -76,6 +76,8 @@ struct QueryStats {
   uint64_t segments_after_time = 0;
   uint64_t segments_after_index = 0;
   uint64_t segments_after_bloom = 0;
+  uint64_t segments_pruned_by_index = 0;  // of segments_after_time: the inverted index said none
+  uint64_t segments_not_needed = 0;       // of segments_after_time: the newest hits were found
   uint64_t blocks_total = 0;
   uint64_t blocks_read = 0;
   uint64_t bytes_read_compressed = 0;
