@@ -133,6 +133,7 @@ Token Lexer::Next() {
 }
 
 Token Lexer::NextValue() {
+  while (pos_ < text_.size() && IsSpace(text_[pos_])) ++pos_;
   Token t;
   t.offset = pos_;
   if (pos_ >= text_.size() || IsValueStop(text_[pos_])) {

@@ -45,9 +45,9 @@ class Lexer {
   // The next token. In normal mode a bare word stops at whitespace and at ( ) | , = ! < > ~ : "
   // and whitespace is skipped first.
   Token Next();
-  // The value right after an operator: a quoted string, or a bare run of bytes up to
-  // whitespace or ( ) |. Whitespace is not skipped: "a= b" has no value. Returns kEnd when
-  // nothing value-like is there.
+  // The value after an operator: a quoted string, or a bare run of bytes up to whitespace or
+  // ( ) |. Whitespace before it is skipped, so "service = payments" is "service=payments" (as in
+  // LogQL). Returns kEnd when nothing value-like is there.
   Token NextValue();
   // The next token without consuming it (normal mode).
   Token Peek();

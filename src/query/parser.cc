@@ -206,8 +206,8 @@ class Parser {
         Token close = lexer_.Next();
         if (close.kind != TokenKind::kRParen) {
           if (close.kind == TokenKind::kError) Unexpected(close);
-          throw SyntaxError{"expected ')' for the '(' at line:column " + Position(t.offset),
-                            close.offset};
+          // Points at the '(': "missing ')' to close the '(' at 1:1".
+          throw SyntaxError{"missing ')' to close the '('", t.offset};
         }
         return inner;
       }
@@ -231,19 +231,6 @@ class Parser {
       }
       default: Unexpected(t);
     }
-  }
-
-  std::string Position(size_t offset) const {
-    int line = 1, col = 1;
-    for (size_t i = 0; i < offset && i < text_.size(); ++i) {
-      if (text_[i] == '\n') {
-        ++line;
-        col = 1;
-      } else {
-        ++col;
-      }
-    }
-    return std::to_string(line) + ":" + std::to_string(col);
   }
 
   NodePtr TextNode(const Token& t, bool quoted) {
@@ -278,6 +265,12 @@ class Parser {
     if (v.kind == TokenKind::kError) Unexpected(v);
     if (v.kind == TokenKind::kEnd) {
       throw SyntaxError{"expected a value after " + std::string(TokenKindName(op.kind)), op.end};
+    }
+    // "service= level=ERROR": the value is missing, the next word is another filter.
+    if (v.offset > op.end && v.kind == TokenKind::kWord && v.text.find('=') != std::string::npos) {
+      throw SyntaxError{"expected a value after " + std::string(TokenKindName(op.kind)) + "; " +
+                            Quote(v.text) + " is another filter",
+                        op.end};
     }
     bool quoted = v.kind == TokenKind::kString;
     auto n = NewNode(name.offset);

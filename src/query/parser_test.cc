@@ -40,6 +40,10 @@ TEST(Parser, ValueForms) {
   EXPECT_EQ(Canon("level=err"), "level=ERROR");
   EXPECT_EQ(Canon("message~\"DNS.*fail\""), "message~\"DNS.*fail\"");
   EXPECT_EQ(Canon("message:*time*"), "message:\"*time*\"");
+  // Spaces around the operator are allowed, as in LogQL.
+  EXPECT_EQ(Canon("service = payments"), "service=payments");
+  EXPECT_EQ(Canon("service= payments level >= warn"), "service=payments AND level>=warn");
+  EXPECT_EQ(Canon("host != \"web 1\" timeout"), "NOT host=\"web 1\" AND timeout");
 }
 
 TEST(Parser, WordsAndPhrases) {
@@ -66,8 +70,12 @@ TEST(Parser, Pipes) {
 
 TEST(Parser, ErrorsNameThePosition) {
   EXPECT_EQ(ErrorOf("service="), "expected a value after '=' at 1:9");
-  EXPECT_EQ(ErrorOf("service= payments"), "expected a value after '=' at 1:9");
-  EXPECT_EQ(ErrorOf("a=1 (b=2"), "expected ')' for the '(' at line:column 1:5 at 1:9");
+  EXPECT_EQ(ErrorOf("service= "), "expected a value after '=' at 1:9");
+  EXPECT_EQ(ErrorOf("service = | count"), "expected a value after '=' at 1:10");
+  EXPECT_EQ(ErrorOf("service= level=ERROR"),
+            "expected a value after '='; 'level=ERROR' is another filter at 1:9");
+  EXPECT_EQ(ErrorOf("(level=ERROR"), "missing ')' to close the '(' at 1:1");
+  EXPECT_EQ(ErrorOf("a=1 (b=2"), "missing ')' to close the '(' at 1:5");
   EXPECT_EQ(ErrorOf("a=1)"), "unexpected ')' with no '(' to close at 1:4");
   EXPECT_EQ(ErrorOf("\"abc"), "unterminated string at 1:1");
   EXPECT_EQ(ErrorOf("a | frobnicate"),

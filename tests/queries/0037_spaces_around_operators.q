@@ -1,0 +1,1 @@
+service = zookeeper level >= WARN
