@@ -22,8 +22,8 @@ build: deps $(BUILD)/build.ninja
 
 run: build
 	@if ./$(BUILD)/sawmill --help | grep -q '^  server '; then \
-	  echo "Sawmill API on http://$(HTTP)/ (data in $(DATA))"; \
-	  exec ./$(BUILD)/sawmill server --data $(DATA) --http $(HTTP); \
+	  echo "Starting the Sawmill server on http://$(HTTP)/ (data in $(DATA)); what to try comes once it is ready."; \
+	  exec ./$(BUILD)/sawmill server --data $(DATA) --http $(HTTP) --welcome ./$(BUILD)/sawmill; \
 	else \
 	  echo "Built $(BUILD)/sawmill; the server subcommand is not built yet (see issues)."; \
 	fi

@@ -22,6 +22,10 @@ int RunServerCommand(int argc, char** argv) {
   std::string config_path;
   app.add_option("--config", config_path, "YAML file with any of the options below")
       ->check(CLI::ExistingFile);
+  http::RunOptions run;
+  app.add_option("--welcome", run.welcome_cli,
+                 "once ready, print the URL, the data directory and three commands to try, "
+                 "run as this command (make run: ./build/sawmill)");
   std::vector<std::string> raw(options.size());
   std::vector<CLI::Option*> flags(options.size());
   for (size_t i = 0; i < options.size(); ++i) {
@@ -64,7 +68,7 @@ int RunServerCommand(int argc, char** argv) {
     std::fprintf(stderr, "sawmill server: %s\n", status.message().c_str());
     return 2;
   }
-  return http::RunServer(config);
+  return http::RunServer(config, run);
 }
 
 }  // namespace sawmill::cli

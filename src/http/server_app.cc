@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <mutex>
 #include <thread>
 
@@ -71,7 +72,28 @@ class SignalWaiter {
 
 }  // namespace
 
-int RunServer(const ServerConfig& config) {
+std::string WelcomeText(const std::string& cli, const std::string& url,
+                        const std::string& data_dir) {
+  // The command line's default server needs no --server; any other address does.
+  const std::string server = url == "http://127.0.0.1:9640" ? "" : " --server " + url;
+  std::error_code ec;
+  std::filesystem::path data = std::filesystem::absolute(data_dir, ec);
+  std::string out;
+  out += "\nSawmill is ready at " + url + "/\n";
+  out += "Data (write-ahead log, segments, catalog): " + (ec ? data_dir : data.string()) +
+         "\n  (stop the server and delete it to start over)\n";
+  out += "Try, in another terminal:\n";
+  out += "  echo '{\"service\":\"payments\",\"level\":\"error\",\"msg\":\"card declined\"}' | " +
+         cli + " ingest" + server + "\n";
+  out += "  " + cli + " search" + server + " --since 1h 'level>=ERROR'\n";
+  out += "  " + cli + " tail" + server + " --level=WARN\n";
+  out +=
+      "Another address for the command line: --server URL or SAWMILL_SERVER=URL. "
+      "Ctrl-C stops the server; every acknowledged line is kept.\n\n";
+  return out;
+}
+
+int RunServer(const ServerConfig& config, const RunOptions& run) {
   HttpServerOptions http_options;
   Status status = ParseHostPort(config.http_address, &http_options.address, &http_options.port);
   if (!status.ok()) {
@@ -179,8 +201,22 @@ int RunServer(const ServerConfig& config) {
       engine->Close().IgnoreError();
       return 1;
     }
-    syslog = std::move(*started);
-    spdlog::info("syslog listening on {} (TCP and UDP)", config.syslog_address);
+    syslog = std::move(*started);  // SyslogServer::Start logged where it listens
+  }
+
+  if (!run.welcome_cli.empty()) {
+    // All interfaces: the command line on this machine reaches the server on loopback.
+    const std::string& address = http_options.address;
+    std::string host = address;
+    if (address.empty() || address == "0.0.0.0" || address == "::") {
+      host = "127.0.0.1";
+    } else if (address.find(':') != std::string::npos && address.front() != '[') {
+      host = "[" + address + "]";
+    }
+    std::string text = WelcomeText(
+        run.welcome_cli, "http://" + host + ":" + std::to_string(server.port()), config.data_dir);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
   }
 
   signals.Wait();

@@ -3,6 +3,8 @@
 // only parses options and calls RunServer.
 #pragma once
 
+#include <string>
+
 #include "http/server_config.h"
 
 namespace sawmill::http {
@@ -13,6 +15,16 @@ namespace sawmill::http {
 // close frame. Returns 0 after a clean shutdown, 1 when the server cannot start or the WAL
 // cannot be synced. A second signal during shutdown exits at once with 1 (acknowledged data is
 // already durable).
-int RunServer(const ServerConfig& config);
+// With "welcome_cli" (how to run the command line, e.g. "./build/sawmill"; `make run` sets it),
+// once ready it also prints for a newcomer, on stdout: the URL, where the data lives and three
+// commands to try.
+struct RunOptions {
+  std::string welcome_cli;
+};
+int RunServer(const ServerConfig& config, const RunOptions& run = {});
+
+// The text printed for RunOptions::welcome_cli ("url" like "http://127.0.0.1:9640").
+std::string WelcomeText(const std::string& cli, const std::string& url,
+                        const std::string& data_dir);
 
 }  // namespace sawmill::http

@@ -486,7 +486,10 @@ Result<std::unique_ptr<SyslogServer>> SyslogServer::Start(const std::string& add
   for (int i = 0; i < threads; ++i) {
     impl->threads.emplace_back([io = &impl->io] { io->run(); });
   }
-  spdlog::info("syslog: listening on {} (TCP and UDP)", addr);
+  // The one start-up line for syslog, with the port actually bound (":0" picks one).
+  const std::string host =
+      address.first.is_v6() ? "[" + address.first.to_string() + "]" : address.first.to_string();
+  spdlog::info("syslog: listening on {}:{} (TCP and UDP)", host, impl->port);
   return std::unique_ptr<SyslogServer>(new SyslogServer(std::move(impl)));
 }
 

@@ -416,13 +416,14 @@ Status StorageEngine::ReplayWal() {
       }
     }
   }
-  uint64_t replayed = 0, skipped = 0;
+  uint64_t replayed = 0, skipped = 0, batches = 0;  // lines, lines, WAL records
   std::vector<Record> records;
   wal::BatchHeader header;
   const int64_t replay_now = clock_->NowNanos();
   auto result = wal_->Replay([&](std::string_view payload, uint64_t* max_seq) -> Status {
     records.clear();
     RETURN_IF_ERROR(wal::DecodeBatch(payload, &records, &header));
+    ++batches;
     if (header.idempotency) {
       const wal::BatchIdempotency& b = *header.idempotency;
       keys_.Recover(
@@ -461,7 +462,10 @@ Status StorageEngine::ReplayWal() {
   }
   if (!result.ok()) return result.status();
   wal_->SetNextSeq(*result + 1);
-  spdlog::info("WAL replay: {} records into memtables, {} already in segments", replayed, skipped);
+  spdlog::info(
+      "WAL replay: {} batches, {} lines: {} lines back into memtables, {} lines already in "
+      "segments",
+      batches, replayed + skipped, replayed, skipped);
   RecordWalDamage();
   return Status::OK();
 }

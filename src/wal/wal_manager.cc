@@ -293,7 +293,9 @@ Result<uint64_t> WalManager::Replay(const ReplayFn& fn) {
       info.ranges_complete = false;
     }
     max_seq_seen = std::max(max_seq_seen, info.max_seq);
-    spdlog::info("WAL replay: {} records from {} ({} bytes{})", records, path, info.bytes,
+    // One WAL record is one ingested batch (of many lines): say batches, as the engine's
+    // summary line after replay does.
+    spdlog::info("WAL replay: {} batches from {} ({} bytes{})", records, path, info.bytes,
                  reader.stopped_at_stale_bytes() ? ", stale tail" : "");
   }
   std::lock_guard<std::mutex> l(mu_);

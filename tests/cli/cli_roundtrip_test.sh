@@ -29,7 +29,8 @@ expect_eq() {  # expect_eq <what> <want> <got>
 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 url="http://127.0.0.1:$port"
-"$bin" server --data "$work/data" --http "127.0.0.1:$port" >"$work/server.log" 2>&1 &
+"$bin" server --data "$work/data" --http "127.0.0.1:$port" --welcome ./build/sawmill \
+  >"$work/server.log" 2>&1 &
 server_pid=$!
 for _ in $(seq 1 100); do
   curl -sf "$url/readyz" >/dev/null 2>&1 && break
@@ -39,6 +40,22 @@ if ! curl -sf "$url/readyz" >/dev/null 2>&1; then
   echo "FAIL: server did not become ready"; cat "$work/server.log"; exit 1
 fi
 ok "server ready on $url"
+
+# `make run` (--welcome): once ready, the URL, where the data lives and three commands to try.
+for _ in $(seq 1 50); do
+  grep -q 'Sawmill is ready at' "$work/server.log" && break
+  sleep 0.1
+done
+want_welcome="Sawmill is ready at $url/
+Data (write-ahead log, segments, catalog): $work/data
+  (stop the server and delete it to start over)
+Try, in another terminal:
+  echo '{\"service\":\"payments\",\"level\":\"error\",\"msg\":\"card declined\"}' | ./build/sawmill ingest --server $url
+  ./build/sawmill search --server $url --since 1h 'level>=ERROR'
+  ./build/sawmill tail --server $url --level=WARN
+Another address for the command line: --server URL or SAWMILL_SERVER=URL. Ctrl-C stops the server; every acknowledged line is kept."
+got_welcome=$(grep -A7 '^Sawmill is ready at' "$work/server.log")
+expect_eq "welcome text" "$want_welcome" "$got_welcome"
 
 # Live tail, the on-call form: opened before the lines are ingested, it must see exactly the
 # checkout lines at ERROR and above, in ingest order.
@@ -97,6 +114,21 @@ if [ -f "$hdfs" ]; then
   expect_eq "HDFS WARN lines (grep ' WARN ')" "$warns" "$got"
   "$bin" search --server "$url" 'service=hdfs | count by level' >"$work/pipe.out" 2>/dev/null
   grep -Eq "^WARN +$warns\$" "$work/pipe.out" && ok "pipe table" || bad "pipe table: $(cat "$work/pipe.out")"
+  # A full page says how many matched (a lower bound) and how to see more; --all sees them all.
+  got=$("$bin" search --server "$url" 'service=hdfs' 2>"$work/page.err" | wc -l)
+  expect_eq "search default page" 100 "$got"
+  echo "   $(cat "$work/page.err")"
+  grep -Eq "^100 newest (of at least [0-9,]+ matches|matches \(there may be more\)); -n 1000 or --all for more, '\| count' to count them · in " "$work/page.err" &&
+    ok "full page says there are more" || bad "full page: $(cat "$work/page.err")"
+  got=$("$bin" search --server "$url" --all 'service=hdfs' 2>"$work/all.err" | wc -l)
+  expect_eq "search --all" "$lines" "$got"
+  grep -Eq "^$(python3 -c "print(f'{$lines:,}')") hits in .* · read [0-9]+ of [0-9]+ segments?[: ]" "$work/all.err" &&
+    ok "--all stats line" || bad "--all stats line: $(cat "$work/all.err")"
+  "$bin" search --server "$url" 'service=hdfs nosuchwordanywhere' 2>"$work/none.err" >/dev/null
+  grep -Eq "^0 hits in .* · read 0 of [0-9]+ segments?: the index ruled out [1-9]" "$work/none.err" &&
+    ok "stats line says the index ruled segments out" || bad "index words: $(cat "$work/none.err")"
+  "$bin" search --server "$url" --all -n 5 'service=hdfs' >/dev/null 2>"$work/alln.err"
+  expect_eq "--all with -n is a usage error" 2 $?
   got=$("$bin" search --server "$url" --json --limit 3 'service=hdfs' 2>/dev/null |
     python3 -c 'import json,sys; print(len(json.load(sys.stdin)["hits"]))')
   expect_eq "search --json hits" 3 "$got"
@@ -110,9 +142,22 @@ grep -q 'ERROR card declined' <<<"$got" && ok "search by trace_id" || bad "trace
 "$bin" search --server "$url" 'level=' >/dev/null 2>"$work/syntax.err"
 expect_eq "syntax error exit" 1 $?
 grep -q "at 1:" "$work/syntax.err" && ok "syntax error position" || bad "syntax: $(cat "$work/syntax.err")"
+"$bin" search --server "$url" '(level=ERROR' >/dev/null 2>"$work/paren.err"
+expect_eq "unclosed paren exit" 1 $?
+grep -qF "sawmill search: missing ')' to close the '(' at 1:1" "$work/paren.err" &&
+  ok "unclosed paren names the '('" || bad "paren: $(cat "$work/paren.err")"
+# Spaces around '=' are allowed (docs/query-language.md): the same hit as without.
+got=$("$bin" search --server "$url" 'service = checkout trace_id = abc123' 2>&1)
+grep -q 'ERROR card declined' <<<"$got" && ok "spaces around '='" || bad "spaces around '=': $got"
 
 "$bin" tail --server "$url" 'level=ERROR | count by service' --no-reconnect >/dev/null 2>"$work/tailpipe.err"
 expect_eq "tail with a pipe exit" 1 $?
+
+# Nothing listens: the error names the address tried and how to give another one.
+SAWMILL_SERVER="http://127.0.0.1:1" "$bin" search 'level=ERROR' >/dev/null 2>"$work/refused.err"
+expect_eq "search a dead server exit" 1 $?
+grep -qF 'sawmill search: cannot connect to http://127.0.0.1:1: Connection refused (is `sawmill server` running there? Another address: --server http://HOST:PORT or SAWMILL_SERVER=http://HOST:PORT)' "$work/refused.err" &&
+  ok "connection refused names the address and SAWMILL_SERVER" || bad "refused: $(cat "$work/refused.err")"
 
 echo '{"msg":"x"}' | "$bin" ingest --retries 1 --server "http://127.0.0.1:1" 2>"$work/down.err"
 expect_eq "ingest to a dead server exit" 1 $?

@@ -73,6 +73,19 @@ def main(binary):
             "--max-connections-per-address", "3", "--connection-cap-exempt", "10.255.0.0/16",
             "--syslog", "127.0.0.1:%d" % syslog_port, "--syslog-udp-buffer", "4KiB"]
     with Server(binary, extra_args=args) as s:
+        # Start-up says once where syslog listens (it used to say it twice).
+        # (/readyz answers before syslog starts: wait for its line, then a little longer.)
+        def syslog_lines():
+            return [line for line in s.read_log().splitlines()
+                    if "listening" in line and "syslog" in line]
+        deadline = time.time() + 10
+        while not syslog_lines() and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        said = syslog_lines()
+        check(len(said) == 1 and said[0].endswith(
+            "syslog: listening on 127.0.0.1:%d (TCP and UDP)" % syslog_port),
+              "syslog listening lines: %r" % said)
         # A request dripping in: closed read_timeout after its first byte, not idle_timeout.
         took = drip_until_closed(s.port, b"POST /api/v1/ingest HTTP/1.1\r\nX-Drip: " + b"a" * 200,
                                  0.1)

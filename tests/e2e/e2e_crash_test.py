@@ -1,6 +1,7 @@
 """kill -9 in the middle of an ingest loop: after a restart every acknowledged line is there
 exactly once (no acknowledged line lost, none duplicated by WAL replay)."""
 
+import re
 import sys
 import threading
 import time
@@ -71,6 +72,19 @@ def main(binary):
             print("after restart: all %d acknowledged lines present once; %d unacknowledged "
                   "lines of in-flight batches also made it" %
                   (len(acked_batches) * LINES_PER_BATCH, extra))
+            # The replay summary counts batches (WAL records) and lines, each named as such.
+            # (The log file holds both runs: the restart's summary is the last one.)
+            summaries = list(re.finditer(r"WAL replay: (\d+) batches, (\d+) lines: (\d+) lines "
+                                         r"back into memtables, (\d+) lines already in segments",
+                                         restarted.read_log()))
+            check(summaries, "no WAL replay summary in the log:\n" + restarted.read_log())
+            summary = summaries[-1]
+            batches, lines, back, already = (int(g) for g in summary.groups())
+            check(lines == back + already and batches >= 1 and lines >= batches,
+                  "WAL replay summary does not add up: " + summary.group(0))
+            check(re.search(r"WAL replay: \d+ batches from ", restarted.read_log()),
+                  "no per-file WAL replay line in batches")
+            print(summary.group(0))
             check(restarted.stop() == 0, "restarted server did not exit 0 after SIGTERM")
         finally:
             restarted.cleanup()
