@@ -169,6 +169,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
                                              config.idempotency_window_ms, INT64_MAX / 1'000'000)) *
                                          1'000'000;
   engine_options.idempotency_max_keys = config.idempotency_max_keys;
+  engine_options.background_compaction = config.compaction == "on";
   auto opened = storage::Engine::Open(engine_options);
   if (!opened.ok()) {
     std::fprintf(stderr, "sawmill server: cannot open %s: %s\n", config.data_dir.c_str(),

@@ -78,6 +78,9 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"idempotency_max_keys", T::kCount,
        "Idempotency-Keys kept at most (the oldest are forgotten first, counted)", nullptr,
        &c->idempotency_max_keys},
+      {"compaction", T::kString,
+       "on: small segments are merged in the background; off: only by `sawmill admin compact`",
+       &c->compaction},
   };
 }
 
@@ -271,6 +274,9 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("flush_interval", c.flush_interval_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("idempotency_window", c.idempotency_window_ms, 60'000, "1m"));
   RETURN_IF_ERROR(at_least("idempotency_max_keys", c.idempotency_max_keys, 1, "1"));
+  if (c.compaction != "on" && c.compaction != "off") {
+    return Status::InvalidArgument("compaction: '" + c.compaction + "' is not on or off");
+  }
   if (auto exempt = NetworkList::Parse(SplitList(c.connection_cap_exempt)); !exempt.ok()) {
     return exempt.status().WithContext("connection_cap_exempt");
   }

@@ -83,6 +83,19 @@ TEST(ServerConfig, FileSetsEveryOptionFlagsWin) {
   EXPECT_EQ(config.tail_max_sessions, 10u);
 }
 
+TEST(ServerConfig, BackgroundCompactionIsOnUnlessTurnedOff) {
+  ServerConfig config;
+  EXPECT_EQ(config.compaction, "on");
+  std::string path = WriteFile("compaction: off\n");  // YAML would call this false; kept as text
+  ASSERT_TRUE(LoadServerConfigFile(path, {}, &config).ok());
+  EXPECT_EQ(config.compaction, "off");
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+  config.compaction = "no";
+  Status status = ValidateServerConfig(config);
+  EXPECT_TRUE(status.IsInvalidArgument());
+  EXPECT_NE(status.message().find("compaction: 'no'"), std::string::npos) << status.message();
+}
+
 TEST(ServerConfig, UnknownKeyIsAnErrorWithItsLine) {
   ServerConfig config;
   std::string path = WriteFile("data: /x\nmax_bodyy: 1MiB\n");

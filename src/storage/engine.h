@@ -35,6 +35,7 @@ struct EngineOptions {
   int64_t flush_interval_ns = 30'000'000'000;   // a memtable this old is flushed
   uint64_t wal_file_bytes = 64ull << 20;        // WAL rotation
   bool background_threads = true;               // false: flush/compaction only when called (tests)
+  bool background_compaction = true;  // false: segments merge only on CompactNow (admin compact)
   segment::WriterOptions segment_options;
   // Compaction: merge segments of one (tenant, partition) smaller than this...
   uint64_t compaction_small_bytes = 16ull << 20;

@@ -279,7 +279,9 @@ Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options
   RETURN_IF_ERROR(engine->Init());
   if (options.background_threads) {
     engine->flush_thread_ = std::thread([e = engine.get()] { e->FlushThread(); });
-    engine->compaction_thread_ = std::thread([e = engine.get()] { e->CompactionThread(); });
+    if (options.background_compaction) {
+      engine->compaction_thread_ = std::thread([e = engine.get()] { e->CompactionThread(); });
+    }
   }
   return std::unique_ptr<Engine>(std::move(engine));
 }
