@@ -58,6 +58,32 @@ void CountStopped(StopReason reason) {
   }
 }
 
+// What a snapshot holds, in a few bytes, for the cache key: its segments (ids are never reused,
+// so a flush, a compaction or a deletion changes the list) and how many records each memtable
+// holds (records are only ever added to one). An answer is served from the cache only to a
+// query that sees exactly the data the answer was computed from: once a line is acknowledged
+// (or flushed, compacted, deleted) in this tenant, every cached answer of it is out of date.
+std::string DataVersion(const storage::Snapshot* snapshot) {
+  if (snapshot == nullptr) return "-";
+  std::string ids;
+  ids.reserve(snapshot->segments.size() * 16 + snapshot->memtables.size() * 16);
+  auto put = [&ids](uint64_t v) { ids.append(reinterpret_cast<const char*>(&v), sizeof(v)); };
+  uint64_t memtable_rows = 0;
+  for (const storage::SegmentHandle& h : snapshot->segments) {
+    put(h.info.id);
+    put(h.info.rows);
+  }
+  for (const storage::MemtableView& m : snapshot->memtables) {
+    uint64_t rows = 0;
+    for (const auto& chunk : m.chunks) rows += chunk ? chunk->size() : 0;
+    put(m.partition);
+    put(rows);
+    memtable_rows += rows;
+  }
+  return std::to_string(snapshot->segments.size()) + '/' + std::to_string(memtable_rows) + '/' +
+         std::to_string(Hash64(ids));
+}
+
 bool IsCancelled(const SearchRequest& request) {
   return request.cancelled != nullptr && request.cancelled->load(std::memory_order_relaxed);
 }
@@ -88,11 +114,14 @@ class QueryEngineImpl final : public QueryEngine {
     RETURN_IF_ERROR(ValidatePipes(*query, range, request.all_time));
     size_t limit = request.limit == 0 ? 100 : request.limit;
 
-    std::string key = request.tenant + '\x1f' + ToString(*query) + '\x1f' +
-                      std::to_string(range.from_ns) + '\x1f' + std::to_string(range.to_ns) +
-                      '\x1f' + std::to_string(limit) + '\x1f' +
-                      (request.time_field_ts ? "ts" : "ingest_ts") + '\x1f' +
-                      (request.use_indexes ? "i" : "-") + (request.all_time ? "a" : "-");
+    // The snapshot is taken before the cache is consulted: it is part of the key, and the query
+    // runs on this very snapshot, so that a cached answer always matches the data it keys.
+    std::shared_ptr<const storage::Snapshot> snapshot = engine_->GetSnapshot(request.tenant);
+    std::string key =
+        request.tenant + '\x1f' + ToString(*query) + '\x1f' + std::to_string(range.from_ns) +
+        '\x1f' + std::to_string(range.to_ns) + '\x1f' + std::to_string(limit) + '\x1f' +
+        (request.time_field_ts ? "ts" : "ingest_ts") + '\x1f' + (request.use_indexes ? "i" : "-") +
+        (request.all_time ? "a" : "-") + '\x1f' + DataVersion(snapshot.get());
     bool cacheable = request.use_cache && !request.explain;
     std::shared_ptr<Flight> flight;
     while (cacheable) {
@@ -131,7 +160,7 @@ class QueryEngineImpl final : public QueryEngine {
     }
 
     StopReason stopped = StopReason::kNone;
-    Result<SearchResponse> result = Run(request, query, range, limit, &stopped);
+    Result<SearchResponse> result = Run(request, snapshot, query, range, limit, &stopped);
 
     if (flight) {
       std::shared_ptr<const SearchResponse> answer;
@@ -164,8 +193,10 @@ class QueryEngineImpl final : public QueryEngine {
   };
 
   // "*stopped": why the query stopped early, if it did.
-  Result<SearchResponse> Run(const SearchRequest& request, std::shared_ptr<const Query> query,
-                             const TimeRange& range, size_t limit, StopReason* stopped) {
+  Result<SearchResponse> Run(const SearchRequest& request,
+                             const std::shared_ptr<const storage::Snapshot>& snapshot,
+                             std::shared_ptr<const Query> query, const TimeRange& range,
+                             size_t limit, StopReason* stopped) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       uint32_t& running = running_per_user_[request.user];
@@ -193,7 +224,6 @@ class QueryEngineImpl final : public QueryEngine {
     o.cancelled = request.cancelled;
     o.pool = &pool_;
     o.engine = engine_;
-    std::shared_ptr<const storage::Snapshot> snapshot = engine_->GetSnapshot(request.tenant);
     ExecResult r = snapshot ? Execute(snapshot, query, o) : ExecResult{};
     {
       std::lock_guard<std::mutex> lock(mu_);
