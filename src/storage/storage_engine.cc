@@ -1044,7 +1044,7 @@ std::shared_ptr<const Snapshot> StorageEngine::GetSnapshot(std::string_view tena
       h.info = entry->info();
       h.path = entry->path();
       h.tier = entry->row().tier;
-      h.open = [entry]() { return entry->Open(); };
+      h.open = [entry = entry]() { return entry->Open(); };
       snapshot->segments.push_back(std::move(h));
     }
   }
