@@ -54,6 +54,18 @@ std::string QuoteValue(std::string_view v) {
 
 std::string Value(std::string_view v) { return IsBareSafe(v) ? std::string(v) : QuoteValue(v); }
 
+// A field or column name in a pipe (`count by NAME`, `top N NAME`, `sort by NAME`): bare when it
+// is a plain name, quoted otherwise, so that spaces, commas, '|' or a keyword inside a quoted name
+// survive the round trip through the canonical text.
+std::string Name(std::string_view v) {
+  bool plain = !v.empty() && v != "by" && v != "desc" && v != "asc";
+  for (char c : v) {
+    plain = plain && ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                      c == '_' || c == '.' || c == '@' || c == '-');
+  }
+  return plain ? std::string(v) : QuoteValue(v);
+}
+
 // A prefix is only written bare (`service=api*`): a quoted value followed by `*` parses as the
 // value AND a match-all. A value after an operator is read up to a space, a parenthesis or
 // '|' (quotes inside it are part of it), so every prefix the parser makes can be written bare.
@@ -129,20 +141,22 @@ std::string ToString(const Query& query) {
           out += i == 0 ? " by " : ", ";
           out += p.group_by[i].bucket_ns > 0
                      ? "bucket(" + FormatDuration(p.group_by[i].bucket_ns) + ")"
-                     : p.group_by[i].name;
+                     : Name(p.group_by[i].name);
         }
         break;
-      case PipeKind::kTop: out += "top " + std::to_string(p.n) + " " + p.fields[0]; break;
+      case PipeKind::kTop: out += "top " + std::to_string(p.n) + " " + Name(p.fields[0]); break;
       case PipeKind::kUniq:
       case PipeKind::kFields:
         out += p.kind == PipeKind::kUniq ? "uniq" : "fields";
-        for (size_t i = 0; i < p.fields.size(); ++i) out += (i == 0 ? " " : ", ") + p.fields[i];
+        for (size_t i = 0; i < p.fields.size(); ++i)
+          out += (i == 0 ? " " : ", ") + Name(p.fields[i]);
         break;
       case PipeKind::kHead: out += "head " + std::to_string(p.n); break;
       case PipeKind::kSort:
         out += "sort by";
         for (size_t i = 0; i < p.sort.size(); ++i) {
-          out += (i == 0 ? " " : ", ") + p.sort[i].column + (p.sort[i].descending ? " desc" : "");
+          out += (i == 0 ? " " : ", ") + Name(p.sort[i].column) +
+                 (p.sort[i].descending ? " desc" : "");
         }
         break;
     }
