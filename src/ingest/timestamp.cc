@@ -564,7 +564,9 @@ size_t WordsBefore(std::string_view line, size_t limit, std::string_view* words,
 }
 
 // The word of "line" that starts at "pos" (up to the next blank).
+// Empty when "pos" is past the end (npos from a find that found nothing: a line ending in blanks).
 std::string_view WordAt(std::string_view line, size_t pos) {
+  if (pos >= line.size()) return {};
   size_t end = pos;
   while (end < line.size() && !IsBlank(line[end])) ++end;
   return line.substr(pos, end - pos);
