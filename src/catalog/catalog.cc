@@ -95,6 +95,25 @@ SegmentRow ReadRow(Stmt& st) {
   return r;
 }
 
+// Binds ?1..?16 to a segment row, in the column order of INSERT and UPDATE.
+void BindSegmentRow(Stmt* st, const SegmentRow& row) {
+  st->Bind(1, static_cast<int64_t>(row.id));
+  st->Bind(2, row.tenant);
+  st->Bind(3, static_cast<int64_t>(row.partition));
+  st->Bind(4, row.min_ts);
+  st->Bind(5, row.max_ts);
+  st->Bind(6, row.min_ingest_ts);
+  st->Bind(7, row.max_ingest_ts);
+  st->Bind(8, static_cast<int64_t>(row.min_seq));
+  st->Bind(9, static_cast<int64_t>(row.max_seq));
+  st->Bind(10, static_cast<int64_t>(row.rows));
+  st->Bind(11, static_cast<int64_t>(row.bytes));
+  st->Bind(12, static_cast<int64_t>(row.raw_bytes));
+  st->Bind(13, row.tier);
+  st->Bind(14, row.path);
+  st->Bind(15, row.state);
+  st->Bind(16, row.created_ns);
+}
 }  // namespace
 
 Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
@@ -187,22 +206,7 @@ Status Catalog::InsertLocked(const SegmentRow& row) {
           "max_ingest_ts, min_seq, max_seq, rows, bytes, raw_bytes, tier, path, state, created) "
           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!st.ok()) return Error("prepare insert");
-  st.Bind(1, static_cast<int64_t>(row.id));
-  st.Bind(2, row.tenant);
-  st.Bind(3, static_cast<int64_t>(row.partition));
-  st.Bind(4, row.min_ts);
-  st.Bind(5, row.max_ts);
-  st.Bind(6, row.min_ingest_ts);
-  st.Bind(7, row.max_ingest_ts);
-  st.Bind(8, static_cast<int64_t>(row.min_seq));
-  st.Bind(9, static_cast<int64_t>(row.max_seq));
-  st.Bind(10, static_cast<int64_t>(row.rows));
-  st.Bind(11, static_cast<int64_t>(row.bytes));
-  st.Bind(12, static_cast<int64_t>(row.raw_bytes));
-  st.Bind(13, row.tier);
-  st.Bind(14, row.path);
-  st.Bind(15, row.state);
-  st.Bind(16, row.created_ns);
+  BindSegmentRow(&st, row);
   int rc = st.Step();
   if (rc == SQLITE_CONSTRAINT) {
     return Status::AlreadyExists("catalog: segment " + std::to_string(row.id) +
@@ -286,22 +290,7 @@ Status Catalog::Update(const std::vector<SegmentRow>& rows) {
       Exec("ROLLBACK").IgnoreError();
       return Error("prepare update");
     }
-    st.Bind(1, static_cast<int64_t>(row.id));
-    st.Bind(2, row.tenant);
-    st.Bind(3, static_cast<int64_t>(row.partition));
-    st.Bind(4, row.min_ts);
-    st.Bind(5, row.max_ts);
-    st.Bind(6, row.min_ingest_ts);
-    st.Bind(7, row.max_ingest_ts);
-    st.Bind(8, static_cast<int64_t>(row.min_seq));
-    st.Bind(9, static_cast<int64_t>(row.max_seq));
-    st.Bind(10, static_cast<int64_t>(row.rows));
-    st.Bind(11, static_cast<int64_t>(row.bytes));
-    st.Bind(12, static_cast<int64_t>(row.raw_bytes));
-    st.Bind(13, row.tier);
-    st.Bind(14, row.path);
-    st.Bind(15, row.state);
-    st.Bind(16, row.created_ns);
+    BindSegmentRow(&st, row);
     if (st.Step() != SQLITE_DONE) {
       Status s = Error("update segment " + std::to_string(row.id));
       Exec("ROLLBACK").IgnoreError();
