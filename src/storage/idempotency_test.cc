@@ -9,6 +9,7 @@
 
 #include "common/fault_env.h"
 #include "common/metrics.h"
+#include "storage/engine_test_fixture.h"
 #include "storage/storage_engine.h"
 #include "wal/log_writer.h"
 #include "wal/record_batch.h"
@@ -44,66 +45,20 @@ double Metric(const std::string& sample) {
   return std::stod(text.substr(at + sample.size() + 2));
 }
 
-class IdempotencyTest : public ::testing::Test {
+class IdempotencyTest : public EngineTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sawmill_idempotency_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    options_.data_dir = "/data";
-    options_.env = env_.get();
-    options_.clock = &clock_;
-    options_.catalog_path = (dir_ / "catalog.db").string();
-    options_.background_threads = false;
-    options_.partitions = 4;
-  }
-  void TearDown() override {
-    engine_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void OpenEngine() {
-    auto e = Engine::Open(options_);
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    engine_ = std::move(e).value();
-    dynamic_cast<StorageEngine*>(engine_.get())->catalog_for_testing()->SetCommitHook([this] {
-      return env_->dead() ? Status::IOError("simulated crash") : Status::OK();
-    });
-  }
   // Kills the process at this point: nothing more reaches the disk (the catalog included: the
   // engine's destructor must not get to write keys a dead process would not), unsynced data is
   // lost.
   void CrashAndReopen() {
-    dynamic_cast<StorageEngine*>(engine_.get())->catalog_for_testing()->SetCommitHook([] {
-      return Status::IOError("simulated crash");
-    });
-    env_->CrashAfterOps(0);
-    engine_.reset();
-    env_->SimulateCrash();
-    OpenEngine();
+    catalog()->SetCommitHook([] { return Status::IOError("simulated crash"); });
+    EngineTest::CrashAndReopen();
   }
   // Messages stored for "acme", with how often each is there.
   std::map<std::string, int> Stored() {
-    std::map<std::string, int> lines;
-    auto snap = engine_->GetSnapshot("acme");
-    for (const SegmentHandle& seg : snap->segments) {
-      auto reader = seg.open();
-      EXPECT_TRUE(reader.ok());
-      if (!reader.ok()) continue;
-      for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b) {
-        std::vector<Record> rows;
-        segment::ReadStats stats;
-        EXPECT_TRUE((*reader)->ReadBlock(b, segment::kColAll, &rows, &stats).ok());
-        for (const Record& r : rows) ++lines[r.message];
-      }
-    }
-    for (const MemtableView& m : snap->memtables) {
-      for (const auto& chunk : m.chunks) {
-        for (const Record& r : *chunk) ++lines[r.message];
-      }
-    }
-    return lines;
+    Contents c = Read(*engine_->GetSnapshot("acme"));
+    EXPECT_EQ(c.errors, 0);
+    return c.lines;
   }
   size_t StoredCount() {
     size_t n = 0;
@@ -113,9 +68,7 @@ class IdempotencyTest : public ::testing::Test {
   // Kills the process after the OS wrote out everything it was given (kill -9: the page cache
   // survives, file deletions included), but before any further catalog commit.
   void KillAndReopen() {
-    dynamic_cast<StorageEngine*>(engine_.get())->catalog_for_testing()->SetCommitHook([] {
-      return Status::IOError("killed");
-    });
+    catalog()->SetCommitHook([] { return Status::IOError("killed"); });
     engine_.reset();
     OpenEngine();
   }
@@ -138,12 +91,6 @@ class IdempotencyTest : public ::testing::Test {
     }
     return engine_->AppendIdempotent("acme", &batch, Key(key, body_hash));
   }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<FaultInjectionEnv> env_ = std::make_unique<FaultInjectionEnv>();
-  ManualClock clock_{1700000000000000000};
-  EngineOptions options_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(IdempotencyTest, KeyIsRememberedWithItsBatchAndASecondAppendStoresNothing) {

@@ -13,6 +13,7 @@
 #include "common/fault_env.h"
 #include "common/hash.h"
 #include "common/metrics.h"
+#include "storage/engine_test_fixture.h"
 #include "wal/slow_sync_env.h"
 
 namespace sawmill::storage {
@@ -34,78 +35,8 @@ std::vector<Record> Batch(int first, int count, int services = 3) {
   return v;
 }
 
-// Every message of a snapshot with how often it appears, plus the number of read errors.
-struct Contents {
-  std::map<std::string, int> lines;
-  int errors = 0;
-  size_t total() const {
-    size_t n = 0;
-    for (const auto& [l, c] : lines) n += static_cast<size_t>(c);
-    return n;
-  }
-};
-
-Contents Read(const Snapshot& snap) {
-  Contents c;
-  for (const SegmentHandle& seg : snap.segments) {
-    auto reader = seg.open();
-    if (!reader.ok()) {
-      ++c.errors;
-      continue;
-    }
-    for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b) {
-      std::vector<Record> rows;
-      segment::ReadStats stats;
-      if (!(*reader)->ReadBlock(b, segment::kColAll, &rows, &stats).ok()) {
-        ++c.errors;
-        continue;
-      }
-      for (const Record& r : rows) ++c.lines[r.message];
-    }
-  }
-  for (const MemtableView& m : snap.memtables) {
-    for (const auto& chunk : m.chunks) {
-      for (const Record& r : *chunk) ++c.lines[r.message];
-    }
-  }
-  return c;
-}
-
-class StorageEngineTest : public ::testing::Test {
+class StorageEngineTest : public EngineTest {
  protected:
-  void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sawmill_storage_test_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    options_.data_dir = "/data";
-    options_.env = env_.get();
-    options_.clock = &clock_;
-    options_.catalog_path = (dir_ / "catalog.db").string();
-    options_.background_threads = false;
-    options_.partitions = 4;
-  }
-  void TearDown() override {
-    engine_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-  void OpenEngine() {
-    auto e = Engine::Open(options_);
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    engine_ = std::move(e).value();
-    // A dead process commits nothing: model it for the catalog, which does its own I/O.
-    dynamic_cast<StorageEngine*>(engine_.get())->catalog_for_testing()->SetCommitHook([this] {
-      return env_->dead() ? Status::IOError("simulated crash") : Status::OK();
-    });
-  }
-  // Kills the process at this point: nothing more reaches the disk, unsynced data is lost.
-  void CrashAndReopen() {
-    env_->CrashAfterOps(0);
-    engine_.reset();
-    env_->SimulateCrash();
-    OpenEngine();
-  }
   Status Append(int first, int count, int services = 3) {
     auto batch = Batch(first, count, services);
     return engine_->Append("acme", &batch);
@@ -118,12 +49,6 @@ class StorageEngineTest : public ::testing::Test {
     auto expected = Batch(first, count);
     for (const Record& r : expected) EXPECT_EQ(c.lines[r.message], 1) << r.message;
   }
-
-  std::filesystem::path dir_;
-  std::unique_ptr<FaultInjectionEnv> env_ = std::make_unique<FaultInjectionEnv>();
-  ManualClock clock_{1700000000000000000};
-  EngineOptions options_;
-  std::unique_ptr<Engine> engine_;
 };
 
 TEST_F(StorageEngineTest, AcknowledgedLinesAreVisibleAtOnce) {
