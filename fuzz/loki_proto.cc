@@ -8,8 +8,8 @@
 //   mode 2: a label string for ParsePrometheusLabels.
 #include <snappy.h>
 
-#include "fuzz_util.h"
 #include "ingest/loki_push.h"
+#include "shipper_fuzz.h"
 
 using namespace sawmill;
 
@@ -29,17 +29,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     snappy::Compress(rest.data(), rest.size(), &compressed);
     rest = compressed;
   }
-  ingest::ShipperContext context;
-  context.now_ns = fuzz::kNowNs;
-  context.options.max_line_bytes = 512;
-  context.max_records = 1000;
+  const ingest::ShipperContext context = fuzz::ShipperFuzzContext();
   constexpr size_t kMaxDecoded = 1 << 20;
   auto records = ingest::DecodeLokiPushProtobuf(rest, context, kMaxDecoded);
-  if (!records.ok()) {
-    FUZZ_CHECK(!records.status().message().empty());
-    return 0;
-  }
-  FUZZ_CHECK(records.value().size() <= context.max_records);
-  for (const Record& r : records.value()) fuzz::CheckRecordUtf8(r);
+  if (!fuzz::Decoded(records)) return 0;
+  fuzz::CheckRecords(records.value(), context);
   return 0;
 }
