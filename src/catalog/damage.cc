@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 
 #include "catalog/catalog.h"
+#include "catalog/sqlite_stmt.h"
 
 namespace sawmill::catalog {
 namespace {
@@ -29,33 +30,7 @@ constexpr const char* kDamageColumns =
     "id, file, offset, bytes, kind, detail, acknowledged_loss, range_known, min_ts, max_ts, "
     "min_ingest_ts, max_ingest_ts, first_seen, acked";
 
-// A prepared statement, finalised on scope exit.
-class Statement {
- public:
-  Statement(sqlite3* db, const std::string& sql) {
-    rc_ = sqlite3_prepare_v2(db, sql.c_str(), -1, &stmt_, nullptr);
-  }
-  ~Statement() { sqlite3_finalize(stmt_); }
-  Statement(const Statement&) = delete;
-  Statement& operator=(const Statement&) = delete;
-  bool ok() const { return rc_ == SQLITE_OK; }
-  void Bind(int i, int64_t v) { sqlite3_bind_int64(stmt_, i, v); }
-  void Bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-  }
-  int Step() { return sqlite3_step(stmt_); }
-  int64_t Int(int col) { return sqlite3_column_int64(stmt_, col); }
-  std::string Text(int col) {
-    const unsigned char* p = sqlite3_column_text(stmt_, col);
-    return p == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(p));
-  }
-
- private:
-  sqlite3_stmt* stmt_ = nullptr;
-  int rc_;
-};
-
-DamageRow ReadDamage(Statement& st) {
+DamageRow ReadDamage(Stmt& st) {
   DamageRow r;
   r.id = static_cast<uint64_t>(st.Int(0));
   r.file = st.Text(1);
@@ -82,9 +57,9 @@ Result<std::pair<uint64_t, bool>> Catalog::RecordDamage(const DamageRow& row) {
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(EnsureDamageTableLocked());
   {
-    Statement find(db_,
-                   "SELECT id FROM wal_damage WHERE file = ? AND offset = ? AND kind = ? AND "
-                   "bytes = ?");
+    Stmt find(db_,
+              "SELECT id FROM wal_damage WHERE file = ? AND offset = ? AND kind = ? AND "
+              "bytes = ?");
     if (!find.ok()) return Error("prepare damage lookup");
     find.Bind(1, row.file);
     find.Bind(2, static_cast<int64_t>(row.offset));
@@ -94,8 +69,8 @@ Result<std::pair<uint64_t, bool>> Catalog::RecordDamage(const DamageRow& row) {
     if (rc == SQLITE_ROW) return std::make_pair(static_cast<uint64_t>(find.Int(0)), false);
     if (rc != SQLITE_DONE) return Error("damage lookup");
   }
-  Statement st(db_, std::string("INSERT INTO wal_damage (") + kDamageColumns +
-                        ") VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Stmt st(db_, std::string("INSERT INTO wal_damage (") + kDamageColumns +
+                   ") VALUES (NULL, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st.ok()) return Error("prepare damage insert");
   st.Bind(1, row.file);
   st.Bind(2, static_cast<int64_t>(row.offset));
@@ -117,7 +92,7 @@ Result<std::pair<uint64_t, bool>> Catalog::RecordDamage(const DamageRow& row) {
 Result<std::vector<DamageRow>> Catalog::ListDamage() const {
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(EnsureDamageTableLocked());
-  Statement st(db_, std::string("SELECT ") + kDamageColumns + " FROM wal_damage ORDER BY id");
+  Stmt st(db_, std::string("SELECT ") + kDamageColumns + " FROM wal_damage ORDER BY id");
   if (!st.ok()) return Error("prepare damage list");
   std::vector<DamageRow> rows;
   int rc;
@@ -130,7 +105,7 @@ Result<uint64_t> Catalog::AcknowledgeDamage(uint64_t id, int64_t now_ns) {
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(EnsureDamageTableLocked());
   if (id != 0) {
-    Statement find(db_, "SELECT acked FROM wal_damage WHERE id = ?");
+    Stmt find(db_, "SELECT acked FROM wal_damage WHERE id = ?");
     if (!find.ok()) return Error("prepare damage lookup");
     find.Bind(1, static_cast<int64_t>(id));
     int rc = find.Step();
@@ -139,8 +114,8 @@ Result<uint64_t> Catalog::AcknowledgeDamage(uint64_t id, int64_t now_ns) {
     }
     if (rc != SQLITE_ROW) return Error("damage lookup");
   }
-  Statement st(db_, id != 0 ? "UPDATE wal_damage SET acked = ? WHERE acked = 0 AND id = ?"
-                            : "UPDATE wal_damage SET acked = ? WHERE acked = 0");
+  Stmt st(db_, id != 0 ? "UPDATE wal_damage SET acked = ? WHERE acked = 0 AND id = ?"
+                       : "UPDATE wal_damage SET acked = ? WHERE acked = 0");
   if (!st.ok()) return Error("prepare damage acknowledgement");
   st.Bind(1, now_ns);
   if (id != 0) st.Bind(2, static_cast<int64_t>(id));
