@@ -269,21 +269,25 @@ class Job {
     matched->clear();
   }
 
+  // Counts and evaluates one row: a hit goes to the aggregator, or is reported (true) when the
+  // newest-first page may still take it.
+  bool Consider(const Record& r, WorkerState* ws) {
+    ++ws->stats.rows_scanned;
+    if (!InRange(r, options_) || !Evaluate(*query_->filter, r)) return false;
+    ++ws->stats.rows_matched;
+    if (ws->agg) {
+      ws->agg->Add(r);
+      return false;
+    }
+    return limit_ > 0 && Admissible(KeyOf(r, options_.time_field_ts));
+  }
+
   void ScanChunk(const std::vector<Record>& chunk, WorkerState* ws) {
     if (!CheckLimits(ws)) return;
     std::vector<Record> matched;
     for (const Record& r : chunk) {
       ++ws->stats.memtable_rows_scanned;
-      ++ws->stats.rows_scanned;
-      bool hit = InRange(r, options_) && Evaluate(*query_->filter, r);
-      if (hit) {
-        ++ws->stats.rows_matched;
-        if (ws->agg) {
-          ws->agg->Add(r);
-        } else if (limit_ > 0 && Admissible(KeyOf(r, options_.time_field_ts))) {
-          matched.push_back(r);
-        }
-      }
+      if (Consider(r, ws)) matched.push_back(r);
       if (!CheckLimitsAfterRow(r, ws)) break;
     }
     Offer(&matched);
@@ -377,17 +381,8 @@ class Job {
       std::vector<uint32_t> hit_index;
       for (uint32_t i = 0; i < block_rows.size(); ++i) {
         if (rows && !rows->contains(bi.first_row + i)) continue;
-        ++ws->stats.rows_scanned;
         const Record& r = block_rows[i];
-        bool hit = InRange(r, options_) && Evaluate(*query_->filter, r);
-        if (hit) {
-          ++ws->stats.rows_matched;
-          if (ws->agg) {
-            ws->agg->Add(r);
-          } else if (limit_ > 0 && Admissible(KeyOf(r, options_.time_field_ts))) {
-            hit_index.push_back(i);
-          }
-        }
+        if (Consider(r, ws)) hit_index.push_back(i);
         // The hits found so far in this block are still kept (they are real hits); the next
         // CheckLimits() before a block stops the segment.
         if (!CheckLimitsAfterRow(r, ws)) break;
