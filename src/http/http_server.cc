@@ -112,6 +112,27 @@ class Closeable {
   virtual bool is_tail() const = 0;
 };
 
+// 413, counted: a request that can never fit in the ingest memory budget. "what" ends in the
+// comparison ("..., more than").
+HttpResponse TooLargeForMemoryBudget(const MemoryBudget& budget, const std::string& what) {
+  std::string message =
+      what + " the server's ingest memory budget (ingest_memory = " + HumanSize(budget.limit()) +
+      "); split the batch into smaller requests; nothing was stored";
+  CountIngestRejected("ingest_memory_request", message);
+  return LimitError(413, message, "ingest_memory", budget.limit());
+}
+
+// 429, counted: the ingest memory budget is held by other requests now.
+HttpResponse MemoryBudgetBusy(const MemoryBudget& budget) {
+  std::string message =
+      "the server holds " + HumanSize(budget.in_use()) +
+      " of its ingest memory budget (ingest_memory = " + HumanSize(budget.limit()) +
+      ") for other requests; retry after the Retry-After delay or send "
+      "smaller batches; nothing was stored";
+  CountIngestRejected("ingest_memory", message);
+  return LimitError(429, message, "ingest_memory", budget.limit());
+}
+
 }  // namespace
 
 struct HttpServer::Impl {
@@ -740,21 +761,10 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
   void Busy(uint64_t bytes) {
     const MemoryBudget& budget = impl_->budget;
     if (bytes > budget.limit()) {
-      std::string message =
-          "the request body alone is larger than the server's ingest memory "
-          "budget (ingest_memory = " +
-          HumanSize(budget.limit()) +
-          "); split the batch into smaller requests; nothing was stored";
-      CountIngestRejected("ingest_memory_request", message);
-      return ReplyAndClose(LimitError(413, message, "ingest_memory", budget.limit()));
+      return ReplyAndClose(
+          TooLargeForMemoryBudget(budget, "the request body alone is larger than"));
     }
-    std::string message =
-        "the server holds " + HumanSize(budget.in_use()) +
-        " of its ingest memory budget (ingest_memory = " + HumanSize(budget.limit()) +
-        ") for other requests; retry after the Retry-After delay or send "
-        "smaller batches; nothing was stored";
-    CountIngestRejected("ingest_memory", message);
-    ReplyAndClose(LimitError(429, message, "ingest_memory", budget.limit()));
+    ReplyAndClose(MemoryBudgetBusy(budget));
   }
 
   void OnBody(beast::error_code ec, size_t) {
@@ -1111,22 +1121,11 @@ std::optional<HttpResponse> HttpServer::Impl::Admit(HttpRequest* request,
     estimate = EstimateRequestBytes(received, decoded, lines, document);
   }
   if (estimate > budget.limit()) {
-    std::string message = "this request needs about " + HumanSize(estimate) +
-                          " of memory to ingest, more than the server's ingest memory budget "
-                          "(ingest_memory = " +
-                          HumanSize(budget.limit()) +
-                          "); split the batch into smaller requests; nothing was stored";
-    CountIngestRejected("ingest_memory_request", message);
-    return LimitError(413, message, "ingest_memory", budget.limit());
+    return TooLargeForMemoryBudget(budget, "this request needs about " + HumanSize(estimate) +
+                                               " of memory to ingest, more than");
   }
   if (hit == ingest::BodyLimitHit::kAdmission || !reservation->GrowTo(estimate)) {
-    std::string message =
-        "the server holds " + HumanSize(budget.in_use()) +
-        " of its ingest memory budget (ingest_memory = " + HumanSize(budget.limit()) +
-        ") for other requests; retry after the Retry-After delay or send "
-        "smaller batches; nothing was stored";
-    CountIngestRejected("ingest_memory", message);
-    return LimitError(429, message, "ingest_memory", budget.limit());
+    return MemoryBudgetBusy(budget);
   }
   PublishBudget(budget);
   if (options.storage_room) {
