@@ -1,0 +1,55 @@
+// The default ObjectStore: objects are files under one directory (the data directory), through
+// an Env (so crash and fault tests run it on FaultInjectionEnv). Contract: object_store.h.
+//
+//   object NAME          file ROOT/NAME
+//   Put in progress      file ROOT/NAME.<pid>-<n>.tmp, synced, renamed over ROOT/NAME, then the
+//                        directory synced (and every directory Put had to create, with its parent)
+//   Delete               unlink, then the directory synced
+//
+// A crash during a Put can leave a "*.tmp" file behind; List never shows it, and Put never
+// accepts a name ending in ".tmp", so it cannot be mistaken for an object. Whoever owns the
+// directory cleans them up (for segments: catalog reconciliation at start-up).
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/env.h"
+#include "objstore/object_store.h"
+
+namespace sawmill::objstore {
+
+class LocalDirectoryStore final : public ObjectStore {
+ public:
+  // "*env" must outlive the store. "root" need not exist yet (Put creates it); "" means names
+  // are paths relative to the working directory.
+  LocalDirectoryStore(Env* env, std::string root);
+
+  Status Put(std::string_view name, std::string_view data) override;
+  Result<uint64_t> Size(std::string_view name) override;
+  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
+                  std::string* out) override;
+  // Keeps the file open: one open() per object, then one pread per range.
+  Result<std::unique_ptr<ObjectReader>> Open(std::string_view name) override;
+  Result<std::vector<std::string>> List(std::string_view prefix) override;
+  Status Delete(std::string_view name) override;
+  std::string Location(std::string_view name) const override;
+
+  const std::string& root() const { return root_; }
+
+ private:
+  // Creates the directories above "name" that do not exist yet, each made durable in its parent.
+  Status EnsureParents(std::string_view name);
+  // Appends to "*out" the objects under the directory "rel" ("" for the root) that may match
+  // "prefix".
+  Status Walk(const std::string& rel, std::string_view prefix, std::vector<std::string>* out);
+
+  Env* const env_;
+  const std::string root_;
+  std::atomic<uint64_t> next_tmp_{0};
+};
+
+}  // namespace sawmill::objstore
