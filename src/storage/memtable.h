@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sawmill/record.h"
@@ -15,6 +16,8 @@
 namespace sawmill::storage {
 
 using Chunk = std::shared_ptr<const std::vector<Record>>;
+// (tenant, partition): what one memtable, and every segment flushed from it, belongs to.
+using PartitionKey = std::pair<std::string, uint32_t>;
 
 // Not thread-safe: the engine guards every memtable with its mutex.
 class Memtable {

@@ -14,249 +14,12 @@
 #include "catalog/reconcile.h"
 #include "common/coding.h"
 #include "common/hash.h"
-#include "common/metrics.h"
 #include "segment/segment_file_reader.h"
+#include "storage/segment_files.h"
+#include "storage/storage_metrics.h"
 #include "wal/record_batch.h"
 
 namespace sawmill::storage {
-namespace {
-
-struct StorageMetrics {
-  prometheus::Gauge* memtable_bytes;
-  prometheus::Family<prometheus::Gauge>* segments;
-  prometheus::Family<prometheus::Gauge>* segment_bytes;
-  prometheus::Histogram* flush_seconds;
-  prometheus::Histogram* compaction_seconds;
-  prometheus::Counter* flushes;
-  prometheus::Counter* flush_errors;
-  prometheus::Counter* compactions;
-  prometheus::Counter* compacted_bytes;
-  prometheus::Counter* corrupt_segments;
-  prometheus::Gauge* corrupt_registered;
-
-  static StorageMetrics& Get() {
-    static StorageMetrics m = [] {
-      auto& reg = MetricsRegistry();
-      StorageMetrics s;
-      s.memtable_bytes = &prometheus::BuildGauge()
-                              .Name("sawmill_memtable_bytes")
-                              .Help("Bytes of acknowledged records held in memtables")
-                              .Register(reg)
-                              .Add({});
-      s.segments = &prometheus::BuildGauge()
-                        .Name("sawmill_segments")
-                        .Help("Registered segments, by tier")
-                        .Register(reg);
-      s.segment_bytes = &prometheus::BuildGauge()
-                             .Name("sawmill_segment_bytes")
-                             .Help("Bytes of registered segment files, by tier")
-                             .Register(reg);
-      const prometheus::Histogram::BucketBoundaries buckets{0.001, 0.005, 0.01, 0.05, 0.1, 0.25,
-                                                            0.5,   1,     2.5,  5,    10,  30};
-      s.flush_seconds = &prometheus::BuildHistogram()
-                             .Name("sawmill_flush_seconds")
-                             .Help("Time to write one memtable as a segment and register it")
-                             .Register(reg)
-                             .Add({}, buckets);
-      s.compaction_seconds = &prometheus::BuildHistogram()
-                                  .Name("sawmill_compaction_seconds")
-                                  .Help("Time of one compaction (read, merge, write, swap)")
-                                  .Register(reg)
-                                  .Add({}, buckets);
-      s.flushes = &prometheus::BuildCounter()
-                       .Name("sawmill_flushes_total")
-                       .Help("Memtables written as segments")
-                       .Register(reg)
-                       .Add({});
-      s.flush_errors = &prometheus::BuildCounter()
-                            .Name("sawmill_flush_errors_total")
-                            .Help("Failed flushes (retried; the WAL keeps the records)")
-                            .Register(reg)
-                            .Add({});
-      s.compactions = &prometheus::BuildCounter()
-                           .Name("sawmill_compactions_total")
-                           .Help("Compactions that replaced segments")
-                           .Register(reg)
-                           .Add({});
-      s.compacted_bytes = &prometheus::BuildCounter()
-                               .Name("sawmill_compaction_input_bytes_total")
-                               .Help("Bytes of segments merged by compaction")
-                               .Register(reg)
-                               .Add({});
-      s.corrupt_segments = &prometheus::BuildCounter()
-                                .Name("sawmill_segments_corrupt_total")
-                                .Help(
-                                    "Segments found corrupt (a failed checksum, an "
-                                    "unreadable header or footer, a truncated file)")
-                                .Register(reg)
-                                .Add({});
-      s.corrupt_registered = &prometheus::BuildGauge()
-                                  .Name("sawmill_segments_corrupt")
-                                  .Help(
-                                      "Registered segments in state corrupt (still queried; "
-                                      "searches that touch them warn)")
-                                  .Register(reg)
-                                  .Add({});
-      return s;
-    }();
-    return m;
-  }
-};
-
-// A tenant name as one safe path component: [A-Za-z0-9_-] and inner dots kept, the rest %XX.
-std::string PathComponent(std::string_view s) {
-  if (s.empty()) return "%";
-  std::string out;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (std::isalnum(c) || c == '_' || c == '-' || (c == '.' && i > 0)) {
-      out.push_back(static_cast<char>(c));
-    } else {
-      static const char kHex[] = "0123456789ABCDEF";
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-catalog::SegmentRow RowFromInfo(const segment::SegmentInfo& info, std::string path,
-                                std::string tier, int64_t now_ns) {
-  catalog::SegmentRow row;
-  row.id = info.id;
-  row.tenant = info.tenant;
-  row.partition = info.partition;
-  row.min_ts = info.min_ts;
-  row.max_ts = info.max_ts;
-  row.min_ingest_ts = info.min_ingest_ts;
-  row.max_ingest_ts = info.max_ingest_ts;
-  row.min_seq = info.min_seq;
-  row.max_seq = info.max_seq;
-  row.rows = info.rows;
-  row.bytes = info.file_bytes;
-  row.raw_bytes = info.raw_bytes;
-  row.tier = std::move(tier);
-  row.path = std::move(path);
-  row.state = std::string(catalog::kStateActive);
-  row.created_ns = now_ns;
-  return row;
-}
-
-double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
-
-// Reads back a segment just written, before it is registered (a flush: before the WAL that holds
-// its records may be trimmed; a compaction: before its inputs are deleted): it must verify (its
-// identity, every block's checksum and encoding) and hold exactly "seqs".
-// Errors: DataLoss saying what is wrong; IOError from the Env.
-Status VerifyWritten(Env* env, const std::string& path, const segment::SegmentInfo& want,
-                     std::vector<uint64_t> seqs) {
-  ASSIGN_OR_RETURN(auto reader, segment::SegmentFileReader::OpenFile(env, path));
-  const segment::SegmentInfo& got = reader->info();
-  if (got.id != want.id || got.tenant != want.tenant || got.partition != want.partition ||
-      got.rows != seqs.size()) {
-    return Status::DataLoss("segment " + path + " read back as segment " + std::to_string(got.id) +
-                            " with " + std::to_string(got.rows) + " rows, not segment " +
-                            std::to_string(want.id) + " with " + std::to_string(seqs.size()));
-  }
-  const segment::Footer& footer = reader->footer();
-  std::string raw;
-  for (const segment::ColumnMeta& column : footer.columns) {
-    for (size_t b = 0; b < column.blocks.size(); ++b) {
-      RETURN_IF_ERROR(reader->ReadPhysical(
-          column.blocks[b], "column '" + column.name + "' block " + std::to_string(b), &raw,
-          nullptr));
-    }
-  }
-  for (const segment::IndexMeta& index : footer.indexes) {
-    RETURN_IF_ERROR(reader->ReadPhysical(index.ref, "index '" + index.field + "'", &raw, nullptr));
-  }
-  for (const segment::BloomMeta& bloom : footer.blooms) {
-    RETURN_IF_ERROR(reader->ReadPhysical(bloom.segment_filter, "bloom", &raw, nullptr));
-    RETURN_IF_ERROR(reader->ReadPhysical(bloom.block_filters, "bloom", &raw, nullptr));
-  }
-  std::vector<uint64_t> stored;
-  stored.reserve(seqs.size());
-  std::vector<Record> rows;
-  for (uint32_t b = 0; b < reader->blocks().size(); ++b) {
-    rows.clear();
-    RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColSeq, &rows, nullptr));
-    for (const Record& r : rows) stored.push_back(r.seq);
-  }
-  std::sort(stored.begin(), stored.end());
-  std::sort(seqs.begin(), seqs.end());
-  if (stored != seqs) {
-    return Status::DataLoss("segment " + path + " read back with other seqs than were written");
-  }
-  return Status::OK();
-}
-
-}  // namespace
-
-// ---- SegmentEntry ----
-
-void CorruptionReporter::Report(uint64_t segment_id, const Status& status) {
-  std::lock_guard<std::mutex> l(mu_);
-  if (engine_ != nullptr) engine_->ReportCorruption(segment_id, status);
-}
-
-void CorruptionReporter::Detach() {
-  std::lock_guard<std::mutex> l(mu_);
-  engine_ = nullptr;
-}
-
-SegmentEntry::~SegmentEntry() {
-  if (!obsolete_) return;
-  reader_.reset();
-  Status s = env_->RemoveFile(path_);
-  if (!s.ok() && !s.IsNotFound()) {
-    // Reconciliation at the next start deletes it (no catalog row, superseded).
-    spdlog::warn("cannot delete replaced segment {}: {}", path_, s.ToString());
-  }
-}
-
-Result<std::shared_ptr<segment::SegmentReader>> SegmentEntry::Open() {
-  Status failed;
-  {
-    std::lock_guard<std::mutex> l(open_mu_);
-    if (reader_ != nullptr) return reader_;
-    auto opened = segment::SegmentReader::Open(env_, path_);
-    if (opened.ok()) {
-      const segment::SegmentInfo& info = (*opened)->info();
-      if (info.id == row_.id && info.tenant == row_.tenant && info.partition == row_.partition) {
-        reader_ = std::move(opened).value();
-        return reader_;
-      }
-      failed = Status::DataLoss("segment " + path_ + " holds segment " + std::to_string(info.id) +
-                                " of tenant " + info.tenant + ", partition " +
-                                std::to_string(info.partition) + ", not segment " +
-                                std::to_string(row_.id));
-    } else {
-      failed = opened.status();
-    }
-  }
-  // Outside open_mu_: reporting takes the engine's locks and writes the catalog.
-  if (failed.IsDataLoss() && reporter_ != nullptr) reporter_->Report(row_.id, failed);
-  return failed;
-}
-
-segment::SegmentInfo SegmentEntry::info() const {
-  segment::SegmentInfo info;
-  info.id = row_.id;
-  info.tenant = row_.tenant;
-  info.partition = row_.partition;
-  info.rows = row_.rows;
-  info.min_ts = row_.min_ts;
-  info.max_ts = row_.max_ts;
-  info.min_ingest_ts = row_.min_ingest_ts;
-  info.max_ingest_ts = row_.max_ingest_ts;
-  info.min_seq = row_.min_seq;
-  info.max_seq = row_.max_seq;
-  info.file_bytes = row_.bytes;
-  info.raw_bytes = row_.raw_bytes;
-  return info;
-}
-
 // ---- Open ----
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
@@ -357,16 +120,14 @@ Status StorageEngine::Init() {
       max_seq = std::max(max_seq, row.max_seq);
       if (row.state == catalog::kStateMissing) continue;
       covered_[{row.tenant, row.partition}].emplace_back(row.min_seq, row.max_seq);
-      const std::string tenant = row.tenant;
-      const uint64_t id = row.id;
       std::string path = catalog::ResolveSegmentPath(options_.data_dir, row.path);
-      segments_[tenant][id] =
-          std::make_shared<SegmentEntry>(env_, std::move(path), std::move(row), reporter_);
+      segments_.Add(
+          std::make_shared<SegmentEntry>(env_, std::move(path), std::move(row), reporter_));
     }
     UpdateGaugesLocked();
   }
   ASSIGN_OR_RETURN(uint64_t max_id, catalog_->MaxId());
-  next_segment_id_ = std::max(max_id, report.max_file_id) + 1;
+  segments_.SetNextId(std::max(max_id, report.max_file_id) + 1);
 
   wal::WalOptions wal_options;
   wal_options.file_bytes = options_.wal_file_bytes;
@@ -703,12 +464,6 @@ void StorageEngine::InsertLocked(const Key& key, const Record& record) {
 
 // ---- Flush ----
 
-std::string StorageEngine::SegmentRelPath(const std::string& tier, const std::string& tenant,
-                                          uint32_t partition, uint64_t id) {
-  return "segments/" + tier + "/" + PathComponent(tenant) + "/" + std::to_string(partition) + "/" +
-         std::to_string(id) + ".seg";
-}
-
 std::string StorageEngine::SegmentPath(const std::string& rel) const {
   return JoinPath(options_.data_dir, rel);
 }
@@ -758,7 +513,7 @@ Status StorageEngine::WriteFrozen(const Key& key, const std::shared_ptr<Frozen>&
   seqs.reserve(records.size());
   for (const Record& r : records) seqs.push_back(r.seq);
 
-  const uint64_t id = next_segment_id_++;
+  const uint64_t id = segments_.NextId();
   const std::string rel = SegmentRelPath("hot", key.first, key.second, id);
   const std::string path = SegmentPath(rel);
   const std::string dir = DirName(path);
@@ -794,7 +549,7 @@ Status StorageEngine::WriteFrozen(const Key& key, const std::shared_ptr<Frozen>&
   {
     std::lock_guard<std::mutex> l(mu_);
     // Registered and visible, and out of the memtables, in one step for snapshots.
-    segments_[key.first][id] = std::move(entry);
+    segments_.Add(std::move(entry));
     auto& queue = frozen_[key];
     if (!queue.empty() && queue.front() == frozen) queue.pop_front();
     if (queue.empty()) frozen_.erase(key);
@@ -908,16 +663,8 @@ Status StorageEngine::CompactOnce(bool* did_work) {
   {
     std::lock_guard<std::mutex> l(mu_);
     if (memtable_bytes_ > options_.memtable_cap_bytes / 2) return Status::OK();  // ingestion first
-    std::map<Key, std::vector<std::shared_ptr<SegmentEntry>>> candidates;
-    for (const auto& [tenant, by_id] : segments_) {
-      for (const auto& [id, entry] : by_id) {
-        const auto& row = entry->row();
-        if (row.state == catalog::kStateActive && !entry->compacting &&
-            row.bytes < options_.compaction_small_bytes) {
-          candidates[{row.tenant, row.partition}].push_back(entry);
-        }
-      }
-    }
+    std::map<Key, std::vector<std::shared_ptr<SegmentEntry>>> candidates =
+        segments_.SmallActive(options_.compaction_small_bytes);
     size_t best = 0;
     for (auto& [key, list] : candidates) {
       if (list.size() >= std::max<uint32_t>(2, options_.compaction_min_inputs) &&
@@ -977,7 +724,7 @@ Status StorageEngine::CompactOnce(bool* did_work) {
     seqs.push_back(r.seq);
   }
 
-  const uint64_t id = next_segment_id_++;
+  const uint64_t id = segments_.NextId();
   const std::string rel = SegmentRelPath("hot", tenant, partition, id);
   const std::string path = SegmentPath(rel);
   segment::SegmentInfo in, out;
@@ -1005,14 +752,8 @@ Status StorageEngine::CompactOnce(bool* did_work) {
   auto output = std::make_shared<SegmentEntry>(env_, path, std::move(row), reporter_);
   {
     std::lock_guard<std::mutex> l(mu_);
-    auto& by_id = segments_[tenant];
-    for (auto& entry : inputs) {
-      by_id.erase(entry->row().id);
-      entry->compacting = false;
-      // Snapshots holding it keep reading; the last one to let go deletes the file.
-      entry->MarkObsolete();
-    }
-    by_id[id] = std::move(output);
+    // Snapshots holding an input keep reading; the last one to let go deletes the file.
+    segments_.Replace(inputs, std::move(output));
     ++compactions_;
     UpdateGaugesLocked();
   }
@@ -1036,18 +777,7 @@ std::shared_ptr<const Snapshot> StorageEngine::GetSnapshot(std::string_view tena
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->tenant.assign(tenant);
   std::lock_guard<std::mutex> l(mu_);
-  auto seg_it = segments_.find(snapshot->tenant);
-  if (seg_it != segments_.end()) {
-    snapshot->segments.reserve(seg_it->second.size());
-    for (const auto& [id, entry] : seg_it->second) {
-      SegmentHandle h;
-      h.info = entry->info();
-      h.path = entry->path();
-      h.tier = entry->row().tier;
-      h.open = [entry = entry]() { return entry->Open(); };
-      snapshot->segments.push_back(std::move(h));
-    }
-  }
+  segments_.AddToSnapshot(snapshot.get());
   // Frozen (older) before active (newer), per partition.
   std::map<uint32_t, MemtableView> views;
   const Key first{snapshot->tenant, 0};
@@ -1073,13 +803,7 @@ void StorageEngine::ReportCorruption(uint64_t segment_id, const Status& status) 
   std::shared_ptr<SegmentEntry> entry;
   {
     std::lock_guard<std::mutex> l(mu_);
-    for (auto& [tenant, by_id] : segments_) {
-      auto it = by_id.find(segment_id);
-      if (it != by_id.end()) {
-        entry = it->second;
-        break;
-      }
-    }
+    entry = segments_.Find(segment_id);
     if (entry == nullptr) {
       spdlog::error("corruption reported in segment {}, which is no longer registered: {}",
                     segment_id, status.ToString());
@@ -1125,12 +849,8 @@ EngineStats StorageEngine::stats() const {
   {
     std::lock_guard<std::mutex> l(mu_);
     s.memtable_bytes = memtable_bytes_;
-    for (const auto& [tenant, by_id] : segments_) {
-      for (const auto& [id, entry] : by_id) {
-        ++s.segments;
-        s.segment_bytes += entry->row().bytes;
-      }
-    }
+    s.segments = segments_.count();
+    s.segment_bytes = segments_.bytes();
     s.flushes = flushes_;
     s.compactions = compactions_;
   }
@@ -1146,21 +866,7 @@ EngineStats StorageEngine::stats() const {
 void StorageEngine::UpdateGaugesLocked() {
   auto& m = StorageMetrics::Get();
   m.memtable_bytes->Set(static_cast<double>(memtable_bytes_));
-  std::map<std::string, std::pair<uint64_t, uint64_t>> by_tier = {{"hot", {0, 0}}};
-  uint64_t corrupt = 0;
-  for (const auto& [tenant, by_id] : segments_) {
-    for (const auto& [id, entry] : by_id) {
-      auto& t = by_tier[entry->row().tier];
-      ++t.first;
-      t.second += entry->row().bytes;
-      corrupt += entry->row().state == catalog::kStateCorrupt;
-    }
-  }
-  m.corrupt_registered->Set(static_cast<double>(corrupt));
-  for (const auto& [tier, counts] : by_tier) {
-    m.segments->Add({{"tier", tier}}).Set(static_cast<double>(counts.first));
-    m.segment_bytes->Add({{"tier", tier}}).Set(static_cast<double>(counts.second));
-  }
+  segments_.UpdateGauges();
 }
 
 // ---- Background work ----

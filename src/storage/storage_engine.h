@@ -19,61 +19,11 @@
 #include "storage/engine.h"
 #include "storage/idempotency_keys.h"
 #include "storage/memtable.h"
+#include "storage/segment_registry.h"
 #include "wal/record_batch.h"
 #include "wal/wal_manager.h"
 
 namespace sawmill::storage {
-
-class StorageEngine;
-
-// Lets a segment that fails to open report the corruption to the engine without keeping the
-// engine alive: snapshots (and so segments) may outlive it.
-class CorruptionReporter {
- public:
-  explicit CorruptionReporter(StorageEngine* engine) : engine_(engine) {}
-  void Report(uint64_t segment_id, const Status& status);
-  void Detach();
-
- private:
-  std::mutex mu_;
-  StorageEngine* engine_;  // GUARDED_BY(mu_); nullptr once the engine is gone
-};
-
-// One registered segment as the engine sees it. Shared by the engine's segment set and by every
-// snapshot that includes it; once compaction replaces it, the last holder deletes the file.
-class SegmentEntry {
- public:
-  // "path" is the file (the row's path is relative to the data directory).
-  SegmentEntry(Env* env, std::string path, catalog::SegmentRow row,
-               std::shared_ptr<CorruptionReporter> reporter)
-      : env_(env), path_(std::move(path)), row_(std::move(row)), reporter_(std::move(reporter)) {}
-  ~SegmentEntry();
-  SegmentEntry(const SegmentEntry&) = delete;
-  SegmentEntry& operator=(const SegmentEntry&) = delete;
-
-  // Opens the reader once; later calls share it. Errors as SegmentReader::Open, and DataLoss
-  // when the file holds another segment; a DataLoss is reported to the engine (marked corrupt,
-  // counted, logged).
-  Result<std::shared_ptr<segment::SegmentReader>> Open();
-  // Deletes the file when the last reference goes.
-  void MarkObsolete() { obsolete_ = true; }
-
-  const catalog::SegmentRow& row() const { return row_; }
-  const std::string& path() const { return path_; }
-  segment::SegmentInfo info() const;
-  // State changes happen under the engine's mu_.
-  void set_state(std::string state) { row_.state = std::move(state); }
-  bool compacting = false;  // GUARDED_BY(engine mu_)
-
- private:
-  Env* env_;
-  std::string path_;
-  catalog::SegmentRow row_;
-  std::shared_ptr<CorruptionReporter> reporter_;
-  std::atomic<bool> obsolete_{false};
-  std::mutex open_mu_;
-  std::shared_ptr<segment::SegmentReader> reader_;  // GUARDED_BY(open_mu_)
-};
 
 class StorageEngine final : public Engine {
  public:
@@ -100,7 +50,7 @@ class StorageEngine final : public Engine {
   catalog::Catalog* catalog_for_testing() { return catalog_.get(); }
 
  private:
-  using Key = std::pair<std::string, uint32_t>;  // (tenant, partition)
+  using Key = PartitionKey;
 
   // Memtable contents handed to a flush: frozen, still visible to snapshots until registered.
   struct Frozen {
@@ -144,9 +94,6 @@ class StorageEngine final : public Engine {
   void DeleteObsoleteWal();
   Status CompactOnce(bool* did_work);
 
-  // Relative to the data directory, as the catalog stores it.
-  static std::string SegmentRelPath(const std::string& tier, const std::string& tenant,
-                                    uint32_t partition, uint64_t id);
   std::string SegmentPath(const std::string& rel) const;
   void UpdateGaugesLocked();  // REQUIRES: mu_ held
   void FlushThread();
@@ -162,7 +109,6 @@ class StorageEngine final : public Engine {
   std::shared_ptr<CorruptionReporter> reporter_;
   IdempotencyKeys keys_;
   std::atomic<bool> keys_persist_failing_{false};
-  std::atomic<uint64_t> next_segment_id_{1};
   std::atomic<uint64_t> last_compaction_bytes_{0};  // read + written by the last compaction
 
   std::mutex flush_mu_;       // one flush at a time
@@ -174,10 +120,8 @@ class StorageEngine final : public Engine {
   // Mutable: GetSnapshot seals active chunks.
   mutable std::map<Key, std::unique_ptr<Memtable>> active_;    // GUARDED_BY(mu_)
   std::map<Key, std::deque<std::shared_ptr<Frozen>>> frozen_;  // GUARDED_BY(mu_)
-  // tenant -> id -> segment. Only states active and corrupt (missing ones are not readable).
-  std::map<std::string, std::map<uint64_t, std::shared_ptr<SegmentEntry>>>
-      segments_;                     // GUARDED_BY(mu_)
-  uint64_t memtable_bytes_ = 0;      // GUARDED_BY(mu_); active + frozen
+  SegmentRegistry segments_;                                   // GUARDED_BY(mu_), except NextId
+  uint64_t memtable_bytes_ = 0;                                // GUARDED_BY(mu_); active + frozen
   uint64_t committed_next_seq_ = 1;  // GUARDED_BY(mu_); every seq below is applied or failed
   uint64_t flushes_ = 0;             // GUARDED_BY(mu_)
   uint64_t compactions_ = 0;         // GUARDED_BY(mu_)

@@ -1,0 +1,97 @@
+#include "storage/segment_files.h"
+
+#include <algorithm>
+#include <cctype>
+
+#include "segment/segment_file_reader.h"
+
+namespace sawmill::storage {
+
+std::string PathComponent(std::string_view s) {
+  if (s.empty()) return "%";
+  std::string out;
+  for (size_t i = 0; i < s.size(); ++i) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (std::isalnum(c) || c == '_' || c == '-' || (c == '.' && i > 0)) {
+      out.push_back(static_cast<char>(c));
+    } else {
+      static const char kHex[] = "0123456789ABCDEF";
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string SegmentRelPath(const std::string& tier, const std::string& tenant, uint32_t partition,
+                           uint64_t id) {
+  return "segments/" + tier + "/" + PathComponent(tenant) + "/" + std::to_string(partition) + "/" +
+         std::to_string(id) + ".seg";
+}
+
+catalog::SegmentRow RowFromInfo(const segment::SegmentInfo& info, std::string path,
+                                std::string tier, int64_t now_ns) {
+  catalog::SegmentRow row;
+  row.id = info.id;
+  row.tenant = info.tenant;
+  row.partition = info.partition;
+  row.min_ts = info.min_ts;
+  row.max_ts = info.max_ts;
+  row.min_ingest_ts = info.min_ingest_ts;
+  row.max_ingest_ts = info.max_ingest_ts;
+  row.min_seq = info.min_seq;
+  row.max_seq = info.max_seq;
+  row.rows = info.rows;
+  row.bytes = info.file_bytes;
+  row.raw_bytes = info.raw_bytes;
+  row.tier = std::move(tier);
+  row.path = std::move(path);
+  row.state = std::string(catalog::kStateActive);
+  row.created_ns = now_ns;
+  return row;
+}
+
+Status VerifyWritten(Env* env, const std::string& path, const segment::SegmentInfo& want,
+                     std::vector<uint64_t> seqs) {
+  ASSIGN_OR_RETURN(auto reader, segment::SegmentFileReader::OpenFile(env, path));
+  const segment::SegmentInfo& got = reader->info();
+  if (got.id != want.id || got.tenant != want.tenant || got.partition != want.partition ||
+      got.rows != seqs.size()) {
+    return Status::DataLoss("segment " + path + " read back as segment " + std::to_string(got.id) +
+                            " with " + std::to_string(got.rows) + " rows, not segment " +
+                            std::to_string(want.id) + " with " + std::to_string(seqs.size()));
+  }
+  const segment::Footer& footer = reader->footer();
+  std::string raw;
+  for (const segment::ColumnMeta& column : footer.columns) {
+    for (size_t b = 0; b < column.blocks.size(); ++b) {
+      RETURN_IF_ERROR(reader->ReadPhysical(
+          column.blocks[b], "column '" + column.name + "' block " + std::to_string(b), &raw,
+          nullptr));
+    }
+  }
+  for (const segment::IndexMeta& index : footer.indexes) {
+    RETURN_IF_ERROR(reader->ReadPhysical(index.ref, "index '" + index.field + "'", &raw, nullptr));
+  }
+  for (const segment::BloomMeta& bloom : footer.blooms) {
+    RETURN_IF_ERROR(reader->ReadPhysical(bloom.segment_filter, "bloom", &raw, nullptr));
+    RETURN_IF_ERROR(reader->ReadPhysical(bloom.block_filters, "bloom", &raw, nullptr));
+  }
+  std::vector<uint64_t> stored;
+  stored.reserve(seqs.size());
+  std::vector<Record> rows;
+  for (uint32_t b = 0; b < reader->blocks().size(); ++b) {
+    rows.clear();
+    RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColSeq, &rows, nullptr));
+    for (const Record& r : rows) stored.push_back(r.seq);
+  }
+  std::sort(stored.begin(), stored.end());
+  std::sort(seqs.begin(), seqs.end());
+  if (stored != seqs) {
+    return Status::DataLoss("segment " + path + " read back with other seqs than were written");
+  }
+  return Status::OK();
+}
+
+}  // namespace sawmill::storage

@@ -1,0 +1,39 @@
+// Where the engine's segment files live and what the catalog says about them: the path of a
+// segment (relative to the data directory, as the catalog stores it), the catalog row of a
+// written segment, and the read-back check every new segment passes before it is registered.
+//
+// Threading: free functions without shared state; callable from any thread.
+// Errors: only VerifyWritten fails (below). Durable: nothing is written here.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "common/env.h"
+#include "sawmill/status.h"
+#include "segment/segment.h"
+
+namespace sawmill::storage {
+
+// A tenant name as one safe path component: [A-Za-z0-9_-] and inner dots kept, the rest %XX.
+std::string PathComponent(std::string_view s);
+
+// "segments/<tier>/<tenant>/<partition>/<id>.seg", relative to the data directory.
+std::string SegmentRelPath(const std::string& tier, const std::string& tenant, uint32_t partition,
+                           uint64_t id);
+
+// The catalog row (state active) of a segment whose file says "info".
+catalog::SegmentRow RowFromInfo(const segment::SegmentInfo& info, std::string path,
+                                std::string tier, int64_t now_ns);
+
+// Reads back a segment just written, before it is registered (a flush: before the WAL that holds
+// its records may be trimmed; a compaction: before its inputs are deleted): it must verify (its
+// identity, every block's checksum and encoding) and hold exactly "seqs".
+// Errors: DataLoss saying what is wrong; IOError from the Env.
+Status VerifyWritten(Env* env, const std::string& path, const segment::SegmentInfo& want,
+                     std::vector<uint64_t> seqs);
+
+}  // namespace sawmill::storage

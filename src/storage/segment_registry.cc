@@ -1,0 +1,166 @@
+#include "storage/segment_registry.h"
+
+#include <spdlog/spdlog.h>
+
+#include <utility>
+
+#include "storage/storage_metrics.h"
+
+namespace sawmill::storage {
+
+// ---- CorruptionReporter ----
+
+void CorruptionReporter::Report(uint64_t segment_id, const Status& status) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (engine_ != nullptr) engine_->ReportCorruption(segment_id, status);
+}
+
+void CorruptionReporter::Detach() {
+  std::lock_guard<std::mutex> l(mu_);
+  engine_ = nullptr;
+}
+
+// ---- SegmentEntry ----
+
+SegmentEntry::~SegmentEntry() {
+  if (!obsolete_) return;
+  reader_.reset();
+  Status s = env_->RemoveFile(path_);
+  if (!s.ok() && !s.IsNotFound()) {
+    // Reconciliation at the next start deletes it (no catalog row, superseded).
+    spdlog::warn("cannot delete replaced segment {}: {}", path_, s.ToString());
+  }
+}
+
+Result<std::shared_ptr<segment::SegmentReader>> SegmentEntry::Open() {
+  Status failed;
+  {
+    std::lock_guard<std::mutex> l(open_mu_);
+    if (reader_ != nullptr) return reader_;
+    auto opened = segment::SegmentReader::Open(env_, path_);
+    if (opened.ok()) {
+      const segment::SegmentInfo& info = (*opened)->info();
+      if (info.id == row_.id && info.tenant == row_.tenant && info.partition == row_.partition) {
+        reader_ = std::move(opened).value();
+        return reader_;
+      }
+      failed = Status::DataLoss("segment " + path_ + " holds segment " + std::to_string(info.id) +
+                                " of tenant " + info.tenant + ", partition " +
+                                std::to_string(info.partition) + ", not segment " +
+                                std::to_string(row_.id));
+    } else {
+      failed = opened.status();
+    }
+  }
+  // Outside open_mu_: reporting takes the engine's locks and writes the catalog.
+  if (failed.IsDataLoss() && reporter_ != nullptr) reporter_->Report(row_.id, failed);
+  return failed;
+}
+
+segment::SegmentInfo SegmentEntry::info() const {
+  segment::SegmentInfo info;
+  info.id = row_.id;
+  info.tenant = row_.tenant;
+  info.partition = row_.partition;
+  info.rows = row_.rows;
+  info.min_ts = row_.min_ts;
+  info.max_ts = row_.max_ts;
+  info.min_ingest_ts = row_.min_ingest_ts;
+  info.max_ingest_ts = row_.max_ingest_ts;
+  info.min_seq = row_.min_seq;
+  info.max_seq = row_.max_seq;
+  info.file_bytes = row_.bytes;
+  info.raw_bytes = row_.raw_bytes;
+  return info;
+}
+
+// ---- SegmentRegistry ----
+
+void SegmentRegistry::Add(std::shared_ptr<SegmentEntry> entry) {
+  const catalog::SegmentRow& row = entry->row();
+  segments_[row.tenant][row.id] = std::move(entry);
+}
+
+std::shared_ptr<SegmentEntry> SegmentRegistry::Find(uint64_t id) const {
+  for (const auto& [tenant, by_id] : segments_) {
+    auto it = by_id.find(id);
+    if (it != by_id.end()) return it->second;
+  }
+  return nullptr;
+}
+
+void SegmentRegistry::Replace(const std::vector<std::shared_ptr<SegmentEntry>>& inputs,
+                              std::shared_ptr<SegmentEntry> output) {
+  auto& by_id = segments_[output->row().tenant];
+  for (const auto& entry : inputs) {
+    by_id.erase(entry->row().id);
+    entry->compacting = false;
+    // Snapshots holding it keep reading; the last one to let go deletes the file.
+    entry->MarkObsolete();
+  }
+  const uint64_t id = output->row().id;
+  by_id[id] = std::move(output);
+}
+
+std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SegmentRegistry::SmallActive(
+    uint64_t below_bytes) const {
+  std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> out;
+  for (const auto& [tenant, by_id] : segments_) {
+    for (const auto& [id, entry] : by_id) {
+      const auto& row = entry->row();
+      if (row.state == catalog::kStateActive && !entry->compacting && row.bytes < below_bytes) {
+        out[{row.tenant, row.partition}].push_back(entry);
+      }
+    }
+  }
+  return out;
+}
+
+void SegmentRegistry::AddToSnapshot(Snapshot* snapshot) const {
+  auto seg_it = segments_.find(snapshot->tenant);
+  if (seg_it == segments_.end()) return;
+  snapshot->segments.reserve(seg_it->second.size());
+  for (const auto& [id, entry] : seg_it->second) {
+    SegmentHandle h;
+    h.info = entry->info();
+    h.path = entry->path();
+    h.tier = entry->row().tier;
+    h.open = [entry = entry]() { return entry->Open(); };
+    snapshot->segments.push_back(std::move(h));
+  }
+}
+
+uint64_t SegmentRegistry::count() const {
+  uint64_t n = 0;
+  for (const auto& [tenant, by_id] : segments_) n += by_id.size();
+  return n;
+}
+
+uint64_t SegmentRegistry::bytes() const {
+  uint64_t n = 0;
+  for (const auto& [tenant, by_id] : segments_) {
+    for (const auto& [id, entry] : by_id) n += entry->row().bytes;
+  }
+  return n;
+}
+
+void SegmentRegistry::UpdateGauges() const {
+  auto& m = StorageMetrics::Get();
+  std::map<std::string, std::pair<uint64_t, uint64_t>> by_tier = {{"hot", {0, 0}}};
+  uint64_t corrupt = 0;
+  for (const auto& [tenant, by_id] : segments_) {
+    for (const auto& [id, entry] : by_id) {
+      auto& t = by_tier[entry->row().tier];
+      ++t.first;
+      t.second += entry->row().bytes;
+      corrupt += entry->row().state == catalog::kStateCorrupt;
+    }
+  }
+  m.corrupt_registered->Set(static_cast<double>(corrupt));
+  for (const auto& [tier, counts] : by_tier) {
+    m.segments->Add({{"tier", tier}}).Set(static_cast<double>(counts.first));
+    m.segment_bytes->Add({{"tier", tier}}).Set(static_cast<double>(counts.second));
+  }
+}
+
+}  // namespace sawmill::storage

@@ -1,0 +1,73 @@
+#include "storage/storage_metrics.h"
+
+namespace sawmill::storage {
+
+StorageMetrics& StorageMetrics::Get() {
+  static StorageMetrics m = [] {
+    auto& reg = MetricsRegistry();
+    StorageMetrics s;
+    s.memtable_bytes = &prometheus::BuildGauge()
+                            .Name("sawmill_memtable_bytes")
+                            .Help("Bytes of acknowledged records held in memtables")
+                            .Register(reg)
+                            .Add({});
+    s.segments = &prometheus::BuildGauge()
+                      .Name("sawmill_segments")
+                      .Help("Registered segments, by tier")
+                      .Register(reg);
+    s.segment_bytes = &prometheus::BuildGauge()
+                           .Name("sawmill_segment_bytes")
+                           .Help("Bytes of registered segment files, by tier")
+                           .Register(reg);
+    const prometheus::Histogram::BucketBoundaries buckets{0.001, 0.005, 0.01, 0.05, 0.1, 0.25,
+                                                          0.5,   1,     2.5,  5,    10,  30};
+    s.flush_seconds = &prometheus::BuildHistogram()
+                           .Name("sawmill_flush_seconds")
+                           .Help("Time to write one memtable as a segment and register it")
+                           .Register(reg)
+                           .Add({}, buckets);
+    s.compaction_seconds = &prometheus::BuildHistogram()
+                                .Name("sawmill_compaction_seconds")
+                                .Help("Time of one compaction (read, merge, write, swap)")
+                                .Register(reg)
+                                .Add({}, buckets);
+    s.flushes = &prometheus::BuildCounter()
+                     .Name("sawmill_flushes_total")
+                     .Help("Memtables written as segments")
+                     .Register(reg)
+                     .Add({});
+    s.flush_errors = &prometheus::BuildCounter()
+                          .Name("sawmill_flush_errors_total")
+                          .Help("Failed flushes (retried; the WAL keeps the records)")
+                          .Register(reg)
+                          .Add({});
+    s.compactions = &prometheus::BuildCounter()
+                         .Name("sawmill_compactions_total")
+                         .Help("Compactions that replaced segments")
+                         .Register(reg)
+                         .Add({});
+    s.compacted_bytes = &prometheus::BuildCounter()
+                             .Name("sawmill_compaction_input_bytes_total")
+                             .Help("Bytes of segments merged by compaction")
+                             .Register(reg)
+                             .Add({});
+    s.corrupt_segments = &prometheus::BuildCounter()
+                              .Name("sawmill_segments_corrupt_total")
+                              .Help(
+                                  "Segments found corrupt (a failed checksum, an "
+                                  "unreadable header or footer, a truncated file)")
+                              .Register(reg)
+                              .Add({});
+    s.corrupt_registered = &prometheus::BuildGauge()
+                                .Name("sawmill_segments_corrupt")
+                                .Help(
+                                    "Registered segments in state corrupt (still queried; "
+                                    "searches that touch them warn)")
+                                .Register(reg)
+                                .Add({});
+    return s;
+  }();
+  return m;
+}
+
+}  // namespace sawmill::storage

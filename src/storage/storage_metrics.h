@@ -1,0 +1,30 @@
+// The storage engine's Prometheus metrics, shared by its parts (flusher, compactor, segment
+// registry, engine). Internal to src/storage.
+#pragma once
+
+#include <cstdint>
+
+#include "common/metrics.h"
+
+namespace sawmill::storage {
+
+struct StorageMetrics {
+  prometheus::Gauge* memtable_bytes;
+  prometheus::Family<prometheus::Gauge>* segments;
+  prometheus::Family<prometheus::Gauge>* segment_bytes;
+  prometheus::Histogram* flush_seconds;
+  prometheus::Histogram* compaction_seconds;
+  prometheus::Counter* flushes;
+  prometheus::Counter* flush_errors;
+  prometheus::Counter* compactions;
+  prometheus::Counter* compacted_bytes;
+  prometheus::Counter* corrupt_segments;
+  prometheus::Gauge* corrupt_registered;
+
+  // Registers the metrics on first use. Thread-safe.
+  static StorageMetrics& Get();
+};
+
+inline double Seconds(int64_t ns) { return static_cast<double>(ns) / 1e9; }
+
+}  // namespace sawmill::storage
