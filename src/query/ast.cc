@@ -54,6 +54,12 @@ std::string QuoteValue(std::string_view v) {
 
 std::string Value(std::string_view v) { return IsBareSafe(v) ? std::string(v) : QuoteValue(v); }
 
+// After `<` or `>` a bare value starting with '=' would be read back as the operator `<=`/`>=`
+// (`a>"="` must not print as `a>=`), so such a value is quoted.
+std::string OrderedValue(std::string_view v) {
+  return !v.empty() && v[0] == '=' ? QuoteValue(v) : Value(v);
+}
+
 // A field or column name in a pipe (`count by NAME`, `top N NAME`, `sort by NAME`): bare when it
 // is a plain name, quoted otherwise, so that spaces, commas, '|' or a keyword inside a quoted name
 // survive the round trip through the canonical text.
@@ -118,9 +124,9 @@ std::string ToString(const Node& node) {
                                                 : Value(node.value));
         case FieldOp::kPrefix: return f + "=" + PrefixValue(node.value);
         case FieldOp::kExists: return f + "=*";
-        case FieldOp::kLt: return f + "<" + Value(node.value);
+        case FieldOp::kLt: return f + "<" + OrderedValue(node.value);
         case FieldOp::kLe: return f + "<=" + Value(node.value);
-        case FieldOp::kGt: return f + ">" + Value(node.value);
+        case FieldOp::kGt: return f + ">" + OrderedValue(node.value);
         case FieldOp::kGe: return f + ">=" + Value(node.value);
         case FieldOp::kRegex: return f + "~" + QuoteValue(node.value);
         case FieldOp::kGlob: return f + ":" + QuoteValue(node.value);

@@ -29,6 +29,14 @@ TEST(Parser, ImplicitAndBindsTighterThanOr) {
             "service=payments AND (level=ERROR OR level=WARN) AND NOT host=web-1");
 }
 
+TEST(Parser, ComparisonWithAValueStartingWithEqualsKeepsItsOperator) {
+  // `a>"="` compares with "="; written bare it would read back as `a>=` (found by fuzzing).
+  EXPECT_EQ(Canon("a>\"=\""), "a>\"=\"");
+  EXPECT_EQ(Canon(Canon("a<\"=x\" b")), "a<\"=x\" AND b");
+  EXPECT_EQ(Canon("a>=\"=\""), "a>==");
+  EXPECT_EQ(Canon(Canon("a>=\"=\"")), "a>==");
+}
+
 TEST(Parser, ValueForms) {
   EXPECT_EQ(Canon("service=pay*"), "service=pay*");
   EXPECT_EQ(Canon("trace_id=*"), "trace_id=*");
