@@ -26,8 +26,10 @@ inline constexpr uint32_t kMinReadableVersion = 1;
 inline constexpr size_t kHeaderSize = kMagicSize + 4 + 4;
 inline constexpr uint32_t kMaxIdentityBytes = 1 << 20;
 
-// trailer := footer_offset(fixed64) footer_size(fixed32) footer_crc(fixed32, masked CRC32C of
-//            the footer bytes) version(fixed32) magic(8)
+// trailer := footer_offset(fixed64) footer_size(fixed32) footer_raw_size(fixed32) version(fixed32)
+//            magic(8)
+//   footer_size is the footer's physical block as stored (payload, codec byte, CRC);
+//   footer_raw_size its payload once decompressed. The footer's CRC is in its block trailer.
 inline constexpr size_t kTrailerSize = 8 + 4 + 4 + 4 + kMagicSize;
 
 // Every physical block (column block, index block, bloom block, footer) ends with
