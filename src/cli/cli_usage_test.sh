@@ -24,4 +24,27 @@ check 2 "unknown command 'frobnicate'" frobnicate
 check 2 "Usage: sawmill" frobnicate
 check 2 "unknown option '--bogus'" --bogus
 check 2 "missing command"
+
+# The command list names every subcommand of the commands that have them (`sawmill admin --help`
+# is the source of truth): a new admin action cannot be left out of `sawmill --help`.
+top=$("$bin" --help)
+for cmd in admin segment; do
+  line=$(grep -E "^  $cmd " <<<"$top")
+  subs=$("$bin" "$cmd" --help | sed -n '/^Subcommands:/,$p' | grep -E '^  [a-z]' | awk '{print $1}')
+  [ -n "$subs" ] || { echo "FAIL: sawmill $cmd --help lists no subcommands"; fail=1; }
+  for sub in $subs; do
+    if grep -qw -- "$sub" <<<"$line"; then
+      echo "ok: sawmill --help names $cmd $sub"
+    else
+      echo "FAIL: sawmill --help does not name '$cmd $sub': $line"; fail=1
+    fi
+  done
+done
+damage_subs=$("$bin" admin damage --help | sed -n '/^Subcommands:/,$p' | grep -E '^  [a-z]' |
+  awk '{print $1}' | paste -sd'|')
+if grep -qF -- "damage $damage_subs" <<<"$top"; then
+  echo "ok: sawmill --help names damage $damage_subs"
+else
+  echo "FAIL: sawmill --help does not name 'damage $damage_subs'"; fail=1
+fi
 exit $fail

@@ -18,7 +18,7 @@ const std::vector<Command>& Commands() {
       {"ingest", "send log lines from files or stdin to a server", RunIngestCommand},
       {"search", "search the logs, newest first", RunSearchCommand},
       {"tail", "follow matching lines live", RunTailCommand},
-      {"admin", "operator actions (flush)", RunAdminCommand},
+      {"admin", "operator actions: flush, compact, segments, damage list|ack", RunAdminCommand},
       {"segment", "verify or dump segment files", RunSegmentCommand},
   };
   return kCommands;
