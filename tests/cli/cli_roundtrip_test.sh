@@ -7,6 +7,12 @@ set -u
 bin="$1"
 shared="${2:-${SAWMILL_SHARED_DIR:-}}"
 hdfs="$shared/data/real/loghub_2k/HDFS/HDFS_2k.log"
+if [ ! -f "$hdfs" ]; then
+  # The real dataset is part of the test: without it the search counts below check nothing.
+  echo "FAIL: $hdfs is missing (the shared/ folder with data/real; pass it as the second" \
+    "argument or set SAWMILL_SHARED_DIR)"
+  exit 1
+fi
 work=$(mktemp -d /tmp/sawmill-cli-test.XXXXXX)
 server_pid=""
 tail_pid=""
@@ -97,44 +103,40 @@ grep -q 'checkout web-1 FATAL plain FATAL line from checkout$' "$work/tail.out" 
   ok "tail saw the FATAL" || bad "tail output: $(cat "$work/tail.out")"
 
 # A real file, in batches of 300 lines so that several requests are made.
-if [ -f "$hdfs" ]; then
-  "$bin" ingest --server "$url" --service hdfs --batch-lines 300 "$hdfs" 2>"$work/ingest2.err"
-  expect_eq "ingest HDFS exit" 0 $?
-  lines=$(grep -c '' "$hdfs")
-  warns=$(grep -c ' WARN ' "$hdfs")
-  "$bin" admin flush --server "$url" >"$work/flush.out"
-  expect_eq "admin flush exit" 0 $?
-  grep -q '^flushed' "$work/flush.out" && ok "admin flush answer" || bad "flush: $(cat "$work/flush.out")"
+"$bin" ingest --server "$url" --service hdfs --batch-lines 300 "$hdfs" 2>"$work/ingest2.err"
+expect_eq "ingest HDFS exit" 0 $?
+lines=$(grep -c '' "$hdfs")
+warns=$(grep -c ' WARN ' "$hdfs")
+"$bin" admin flush --server "$url" >"$work/flush.out"
+expect_eq "admin flush exit" 0 $?
+grep -q '^flushed' "$work/flush.out" && ok "admin flush answer" || bad "flush: $(cat "$work/flush.out")"
 
-  got=$("$bin" search --server "$url" --since 1h --limit 10000 'service=hdfs' 2>"$work/search.err" | wc -l)
-  expect_eq "HDFS lines found by search" "$lines" "$got"
-  grep -q "^$(python3 -c "print(f'{$lines:,}')") hits in " "$work/search.err" &&
-    ok "stats line" || bad "stats line: $(cat "$work/search.err")"
-  got=$("$bin" search --server "$url" --limit 10000 'service=hdfs level=WARN' 2>/dev/null | wc -l)
-  expect_eq "HDFS WARN lines (grep ' WARN ')" "$warns" "$got"
-  "$bin" search --server "$url" 'service=hdfs | count by level' >"$work/pipe.out" 2>/dev/null
-  grep -Eq "^WARN +$warns\$" "$work/pipe.out" && ok "pipe table" || bad "pipe table: $(cat "$work/pipe.out")"
-  # A full page says how many matched (a lower bound) and how to see more; --all sees them all.
-  got=$("$bin" search --server "$url" 'service=hdfs' 2>"$work/page.err" | wc -l)
-  expect_eq "search default page" 100 "$got"
-  echo "   $(cat "$work/page.err")"
-  grep -Eq "^100 newest (of at least [0-9,]+ matches|matches \(there may be more\)); -n 1000 or --all for more, '\| count' to count them · in " "$work/page.err" &&
-    ok "full page says there are more" || bad "full page: $(cat "$work/page.err")"
-  got=$("$bin" search --server "$url" --all 'service=hdfs' 2>"$work/all.err" | wc -l)
-  expect_eq "search --all" "$lines" "$got"
-  grep -Eq "^$(python3 -c "print(f'{$lines:,}')") hits in .* · read [0-9]+ of [0-9]+ segments?[: ]" "$work/all.err" &&
-    ok "--all stats line" || bad "--all stats line: $(cat "$work/all.err")"
-  "$bin" search --server "$url" 'service=hdfs nosuchwordanywhere' 2>"$work/none.err" >/dev/null
-  grep -Eq "^0 hits in .* · read 0 of [0-9]+ segments?: the index ruled out [1-9]" "$work/none.err" &&
-    ok "stats line says the index ruled segments out" || bad "index words: $(cat "$work/none.err")"
-  "$bin" search --server "$url" --all -n 5 'service=hdfs' >/dev/null 2>"$work/alln.err"
-  expect_eq "--all with -n is a usage error" 2 $?
-  got=$("$bin" search --server "$url" --json --limit 3 'service=hdfs' 2>/dev/null |
-    python3 -c 'import json,sys; print(len(json.load(sys.stdin)["hits"]))')
-  expect_eq "search --json hits" 3 "$got"
-else
-  echo "skip: no $hdfs"
-fi
+got=$("$bin" search --server "$url" --since 1h --limit 10000 'service=hdfs' 2>"$work/search.err" | wc -l)
+expect_eq "HDFS lines found by search" "$lines" "$got"
+grep -q "^$(python3 -c "print(f'{$lines:,}')") hits in " "$work/search.err" &&
+  ok "stats line" || bad "stats line: $(cat "$work/search.err")"
+got=$("$bin" search --server "$url" --limit 10000 'service=hdfs level=WARN' 2>/dev/null | wc -l)
+expect_eq "HDFS WARN lines (grep ' WARN ')" "$warns" "$got"
+"$bin" search --server "$url" 'service=hdfs | count by level' >"$work/pipe.out" 2>/dev/null
+grep -Eq "^WARN +$warns\$" "$work/pipe.out" && ok "pipe table" || bad "pipe table: $(cat "$work/pipe.out")"
+# A full page says how many matched (a lower bound) and how to see more; --all sees them all.
+got=$("$bin" search --server "$url" 'service=hdfs' 2>"$work/page.err" | wc -l)
+expect_eq "search default page" 100 "$got"
+echo "   $(cat "$work/page.err")"
+grep -Eq "^100 newest (of at least [0-9,]+ matches|matches \(there may be more\)); -n 1000 or --all for more, '\| count' to count them · in " "$work/page.err" &&
+  ok "full page says there are more" || bad "full page: $(cat "$work/page.err")"
+got=$("$bin" search --server "$url" --all 'service=hdfs' 2>"$work/all.err" | wc -l)
+expect_eq "search --all" "$lines" "$got"
+grep -Eq "^$(python3 -c "print(f'{$lines:,}')") hits in .* · read [0-9]+ of [0-9]+ segments?[: ]" "$work/all.err" &&
+  ok "--all stats line" || bad "--all stats line: $(cat "$work/all.err")"
+"$bin" search --server "$url" 'service=hdfs nosuchwordanywhere' 2>"$work/none.err" >/dev/null
+grep -Eq "^0 hits in .* · read 0 of [0-9]+ segments?: the index ruled out [1-9]" "$work/none.err" &&
+  ok "stats line says the index ruled segments out" || bad "index words: $(cat "$work/none.err")"
+"$bin" search --server "$url" --all -n 5 'service=hdfs' >/dev/null 2>"$work/alln.err"
+expect_eq "--all with -n is a usage error" 2 $?
+got=$("$bin" search --server "$url" --json --limit 3 'service=hdfs' 2>/dev/null |
+  python3 -c 'import json,sys; print(len(json.load(sys.stdin)["hits"]))')
+expect_eq "search --json hits" 3 "$got"
 
 got=$("$bin" search --server "$url" 'service=checkout trace_id=abc123' 2>/dev/null)
 grep -q 'ERROR card declined' <<<"$got" && ok "search by trace_id" || bad "trace search: $got"
