@@ -10,6 +10,7 @@
 #include "common/coding.h"
 #include "common/fault_env.h"
 #include "common/metrics.h"
+#include "wal/record_batch.h"
 #include "wal/slow_sync_env.h"
 
 namespace sawmill::wal {
@@ -220,6 +221,70 @@ TEST_F(WalManagerTest, DamageInOneFileDoesNotStopReplayOfTheNext) {
   EXPECT_EQ(seen.size(), 29u);
   EXPECT_EQ(seen.back().substr(0, 3), "r29");
   EXPECT_EQ(wal->stats().corrupt_records, 1u);
+}
+
+// Replay with the engine's decoder over a WAL holding a version 2 batch, a batch of a version this
+// build does not know (a newer server's) and a version 1 batch (an older server's): the two known
+// ones replay, the unknown one is skipped and reported as damage naming the version, the file and
+// the offset; it is never misread as records.
+TEST_F(WalManagerTest, UnknownPayloadVersionIsReportedAndTheOtherVersionsReplay) {
+  auto record = [](const std::string& message) {
+    Record r;
+    r.ts = r.ingest_ts = 1000;
+    r.service = "svc";
+    r.message = message;
+    return r;
+  };
+  std::string v2, v3, v1;
+  EncodeBatch("acme", {record("from version 2")}, &v2);
+  EncodeBatch("acme", {record("from version 3")}, &v3);
+  v3[8 + 5] = 3;  // the version byte after base_seq and the 5-byte marker
+  {
+    // Version 1: base_seq tenant count record{count}, i.e. version 2 without the marker, the
+    // version byte and the flags.
+    std::string v2_bytes;
+    EncodeBatch("acme", {record("from version 1")}, &v2_bytes);
+    const std::string_view rest = std::string_view(v2_bytes).substr(8 + 5 + 1);
+    v1.assign(v2_bytes, 0, 8);
+    v1.append(rest.substr(0, 5));   // tenant "acme" (length 4)
+    v1.append(rest.substr(5 + 1));  // count and records (after flags 0)
+  }
+  {
+    auto wal = OpenWal();
+    Replay(wal.get());
+    for (const std::string* payload : {&v2, &v3, &v1}) {
+      WalBatch b;
+      b.payload = *payload;
+      b.count = 1;
+      ASSERT_TRUE(wal->Commit(&b).ok());
+    }
+  }
+  auto wal = OpenWal();
+  std::vector<Record> replayed;
+  std::vector<uint8_t> versions;
+  auto r = wal->Replay([&](std::string_view payload, uint64_t* max_seq) {
+    BatchHeader header;
+    RETURN_IF_ERROR(DecodeBatch(payload, &replayed, &header));
+    versions.push_back(header.version);
+    *max_seq = header.base_seq + header.count - 1;
+    return Status::OK();
+  });
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_EQ(replayed.size(), 2u);
+  EXPECT_EQ(replayed[0].message, "from version 2");
+  EXPECT_EQ(replayed[1].message, "from version 1");
+  EXPECT_EQ(versions, (std::vector<uint8_t>{2, 1}));
+  EXPECT_EQ(replayed[1].seq, 3u);  // the unknown batch's seq is not reused
+  EXPECT_EQ(replayed[1].tenant, "acme");
+  ASSERT_EQ(wal->damage_found().size(), 1u);
+  const WalDamage& d = wal->damage_found()[0];
+  EXPECT_EQ(d.kind, "undecodable");
+  EXPECT_EQ(d.file, "000001.log");
+  EXPECT_EQ(d.offset, 11 + v2.size());  // the second record, after the first's header and payload
+  EXPECT_NE(d.detail.find("unknown payload version 3"), std::string::npos) << d.detail;
+  EXPECT_NE(d.detail.find("000001.log at offset " + std::to_string(11 + v2.size())),
+            std::string::npos)
+      << d.detail;
 }
 
 // One record on disk: 11 bytes of header, 8 of seq, 100 of text.
