@@ -81,7 +81,6 @@ TEST(QueryOverSegments, PlannedEngineAgreesWithBruteForceOnRealSegmentFiles) {
   testing::ExpectAgreement(snap, records, kPartitions, 77, 300, kDatasetStart, 7000);
 }
 
-#ifdef SAWMILL_HAVE_STORAGE
 TEST(QueryOverStorage, AgreesWithBruteForceAcrossMemtablesFlushesAndCompactions) {
   std::vector<Record> dataset = testing::LoadDataset();
   ASSERT_GT(dataset.size(), 5000u);
@@ -127,7 +126,6 @@ TEST(QueryOverStorage, AgreesWithBruteForceAcrossMemtablesFlushesAndCompactions)
   EXPECT_GT(engine->stats().compactions, 0u);
   ASSERT_TRUE(engine->Close().ok());
 }
-#endif
 
 }  // namespace
 }  // namespace sawmill::query
