@@ -3,18 +3,28 @@
 # everything is present it does nothing (no apt-get update, no network).
 set -euo pipefail
 
+# Each package is here because something in the repository uses it; the comment says what.
 PACKAGES=(
+  # The build: compiler, CMake + Ninja (Makefile), ccache, pkg-config (CMakeLists.txt), git
+  # (`make lint` lists the files with it, bench/run.py records the commit).
   build-essential cmake ninja-build ccache pkg-config git
+  # The libraries of CMakeLists.txt's find_package / pkg_check_modules, in that order.
   libboost1.81-dev libboost-url1.81-dev libboost-json1.81-dev
   libsimdjson-dev libre2-dev libroaring-dev libxxhash-dev liblz4-dev libzstd-dev
-  libsqlite3-dev sqlite3 libpq-dev prometheus-cpp-dev libyaml-cpp-dev libcli11-dev libfmt-dev
-  libspdlog-dev libprotobuf-dev protobuf-compiler libsnappy-dev libssl-dev
-  libcurl4-openssl-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libjemalloc-dev
+  libsqlite3-dev prometheus-cpp-dev libyaml-cpp-dev libcli11-dev libfmt-dev
+  libspdlog-dev libprotobuf-dev protobuf-compiler libsnappy-dev zlib1g-dev
+  libgtest-dev libgmock-dev libjemalloc-dev
+  # The agent's HTTP sender (src/agent/CMakeLists.txt).
+  libcurl4-openssl-dev
+  # `make lint`.
   clang-tidy clang-format
   # `make fuzz`: clang with libFuzzer and the sanitizer runtimes.
   clang libclang-rt-14-dev
-  # Used by tests and benchmarks: real clients and baselines.
-  curl python3 zstd lz4 gzip ripgrep util-linux bsdutils rsyslog
+  # Tests and benchmarks: curl (tests/cli), python3 (tests/e2e, tests/agent, tests/drill,
+  # bench/run.py), zstd (bench baselines), lz4 (tests/e2e/e2e_memory_test.py), ripgrep (bench
+  # baselines), util-linux (unshare: tests/e2e/e2e_disk_full_test.py), bsdutils (logger) and
+  # rsyslog (tests/interop).
+  curl python3 zstd lz4 ripgrep util-linux bsdutils rsyslog
 )
 
 missing=()
