@@ -1,0 +1,59 @@
+"""Area "engine": the in-process benchmarks of bench/ (bench_storage, bench_segment,
+bench_query), their tables printed as they are."""
+
+import os
+import re
+import shutil
+import subprocess
+import time
+
+from benchlib.common import (BUILD, LINES, QUICK, SHARED, TABLES, WORK, log, not_measured, put,
+                             run)
+
+
+ENGINE_TOOLS = [
+    ("bench_storage", "Storage write path in-process (WAL group commit, memtable, flush, index)",
+     ["--lines", "200000", "--real-lines", "20000"] if QUICK else []),
+    ("bench_segment", "Segments in-process: bytes beside zstd, write and scan speed",
+     None if QUICK else []),  # minutes of zstd -19 over every dataset: `make bench` only
+    ("bench_query", "Query engine in-process: indexes on and off, single flight",
+     ["--lines", "200000", "--runs", "5"] if QUICK else ["--lines", str(min(LINES, 2_000_000)),
+                                                        "--runs", "10"]),
+]
+
+
+def run_area(corpus, manifest):
+    for tool, title, args in ENGINE_TOOLS:
+        path = os.path.join(BUILD, "bench", tool)
+        if args is None:
+            not_measured(title, f"`{tool}` takes minutes; it runs in `make bench`, not in "
+                                "`make bench-quick`")
+            continue
+        workdir = os.path.join(WORK, tool)
+        os.makedirs(workdir, exist_ok=True)
+        log(f"engine: {tool} {' '.join(args)}")
+        t = time.perf_counter()
+        try:
+            r = run([path, "--dir", workdir] + args, timeout=1800,
+                    env={**os.environ, "SAWMILL_SHARED_DIR": SHARED})
+        except subprocess.TimeoutExpired:
+            not_measured(title, f"`{tool}` ran past 30 minutes")
+            continue
+        elapsed = time.perf_counter() - t
+        # Their own log lines ("[2026-... [info] ...") are not part of the table.
+        out = "\n".join(line for line in r.stdout.splitlines()
+                        if not re.match(r"^\[\d{4}-\d\d-\d\d ", line)).strip()
+        put(f"engine.{tool}.exit_code", r.returncode)
+        put(f"engine.{tool}.seconds", elapsed)
+        put(f"engine.{tool}.output", out)
+        if r.returncode != 0:
+            not_measured(title, f"`{tool}` exited {r.returncode}: {r.stderr.strip()[-300:]}")
+            continue
+        if not any(line.startswith("|") for line in out.splitlines()):
+            out = f"```text\n{out}\n```"  # plain columns: keep them aligned in markdown
+        text = (f"### {title}\n\n`{tool} {' '.join(args)}` ({elapsed:.0f} s); its own table, "
+                f"baselines and ratios:\n\n{out}\n")
+        print(text, flush=True)
+        TABLES.append(text)
+        shutil.rmtree(workdir, ignore_errors=True)
+
