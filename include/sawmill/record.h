@@ -1,5 +1,5 @@
 // The log record: the one in-memory shape every path (ingest, WAL, segments, query, tail)
-// agrees on. See DESIGN.md "The record".
+// agrees on. Its fields are described below; how a line becomes one: docs/ingest.md.
 #pragma once
 
 #include <cstdint>

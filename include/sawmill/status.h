@@ -1,7 +1,7 @@
 // Status and Result<T>: expected failures are values, not exceptions.
 //
 // Codes follow abseil's meanings so that each maps to one HTTP status in one place
-// (src/http/status_mapping):
+// (StatusToHttp, src/http/router.h):
 //   kInvalidArgument   -> 400  bad input from the caller
 //   kNotFound          -> 404
 //   kResourceExhausted -> 429  (413 for size limits is chosen by the handler)

@@ -1,4 +1,4 @@
-// Test helper for src/cli/segment_command_test.sh:
+// Test helper for src/segment/segment_cli_test.sh:
 //   segment_cli_fixture PATH                       writes a 3-block segment at PATH
 //   segment_cli_fixture --offset-of COLUMN BLOCK PATH  prints the file offset of that block
 #include <cstdio>
