@@ -17,9 +17,11 @@
 #include "segment/segment_file_reader.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
+#include "storage/wal_replay.h"
 #include "wal/record_batch.h"
 
 namespace sawmill::storage {
+
 // ---- Open ----
 
 Result<std::unique_ptr<Engine>> Engine::Open(const EngineOptions& options) {
@@ -33,7 +35,8 @@ StorageEngine::StorageEngine(const EngineOptions& options)
       wal_dir_(JoinPath(options.data_dir, "wal")),
       segments_dir_(JoinPath(options.data_dir, "segments")),
       reporter_(std::make_shared<CorruptionReporter>(this)),
-      keys_(options.idempotency_window_ns, options.idempotency_max_keys) {}
+      keys_(options.idempotency_window_ns, options.idempotency_max_keys),
+      memtables_(clock_) {}
 
 Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options) {
   if (options.data_dir.empty()) return Status::InvalidArgument("storage: data_dir is empty");
@@ -112,19 +115,26 @@ Status StorageEngine::Init() {
     spdlog::error("segment {} is corrupt and is now marked so in the catalog: {}", id, why);
   }
 
+  flusher_ = std::make_unique<Flusher>(options_, env_, clock_, catalog_.get(), &mu_, &flushed_cv_,
+                                       &memtables_, &segments_, &keys_, reporter_);
+  compactor_ = std::make_unique<Compactor>(options_, env_, clock_, catalog_.get(), &mu_,
+                                           &memtables_, &segments_, reporter_, this);
+
   ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, catalog_->List());
   uint64_t max_seq = 0;
+  WalReplay replay;
   {
     std::lock_guard<std::mutex> l(mu_);
     for (catalog::SegmentRow& row : rows) {
       max_seq = std::max(max_seq, row.max_seq);
       if (row.state == catalog::kStateMissing) continue;
-      covered_[{row.tenant, row.partition}].emplace_back(row.min_seq, row.max_seq);
+      replay.Cover({row.tenant, row.partition}, row.min_seq, row.max_seq);
       std::string path = catalog::ResolveSegmentPath(options_.data_dir, row.path);
       segments_.Add(
           std::make_shared<SegmentEntry>(env_, std::move(path), std::move(row), reporter_));
     }
-    UpdateGaugesLocked();
+    memtables_.UpdateGauge();
+    segments_.UpdateGauges();
   }
   ASSIGN_OR_RETURN(uint64_t max_id, catalog_->MaxId());
   segments_.SetNextId(std::max(max_id, report.max_file_id) + 1);
@@ -145,184 +155,33 @@ Status StorageEngine::Init() {
       keys_.Recover(row.tenant, key, /*persisted=*/true, now);
     }
   }
-  RETURN_IF_ERROR(ReplayWal());
+  WalReplay::Target target;
+  target.mu = &mu_;
+  target.memtables = &memtables_;
+  target.keys = &keys_;
+  target.partitions = options_.partitions;
+  target.memtable_cap_bytes = options_.memtable_cap_bytes;
+  target.relieve_memory = [this] { flusher_->RelieveMemory(); };
+  RETURN_IF_ERROR(replay.Run(wal_.get(), clock_->NowNanos(), target));
+  damage_.Record(catalog_.get(), wal_->damage_found(), std::max<int64_t>(clock_->NowNanos(), 1));
   keys_.FinishRecovery(clock_->NowNanos());
   const uint64_t next_seq = std::max(max_seq + 1, wal_->next_seq());
   wal_->SetNextSeq(next_seq);
   {
     std::lock_guard<std::mutex> l(mu_);
-    committed_next_seq_ = next_seq;
+    memtables_.SetApplied(next_seq);
   }
-  DeleteObsoleteWal();
+  flusher_->EnableWalTrim(wal_.get());
+  flusher_->TrimWal();
   return Status::OK();
-}
-
-bool StorageEngine::Covered(const Key& key, uint64_t seq) const {
-  auto it = covered_.find(key);
-  if (it == covered_.end()) return false;
-  // Sorted by first seq, with each second replaced by the running maximum of the ends: some
-  // range starting at or before "seq" reaches it exactly when the running maximum there does.
-  const auto& ranges = it->second;
-  auto pos = std::upper_bound(ranges.begin(), ranges.end(), seq,
-                              [](uint64_t s, const auto& range) { return s < range.first; });
-  return pos != ranges.begin() && std::prev(pos)->second >= seq;
-}
-
-Status StorageEngine::ReplayWal() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    replaying_ = true;
-    for (auto& [key, ranges] : covered_) {
-      std::sort(ranges.begin(), ranges.end());
-      for (size_t i = 1; i < ranges.size(); ++i) {
-        ranges[i].second = std::max(ranges[i].second, ranges[i - 1].second);
-      }
-    }
-  }
-  uint64_t replayed = 0, skipped = 0, batches = 0;  // lines, lines, WAL records
-  std::vector<Record> records;
-  wal::BatchHeader header;
-  const int64_t replay_now = clock_->NowNanos();
-  auto result = wal_->Replay([&](std::string_view payload, uint64_t* max_seq) -> Status {
-    records.clear();
-    RETURN_IF_ERROR(wal::DecodeBatch(payload, &records, &header));
-    ++batches;
-    if (header.idempotency) {
-      const wal::BatchIdempotency& b = *header.idempotency;
-      keys_.Recover(
-          header.tenant,
-          IdempotencyKey{b.key, b.body_hash, b.answer, header.base_seq, header.count, b.created_ns},
-          /*persisted=*/false, replay_now);
-      if (records.empty()) *max_seq = header.base_seq;  // the seq a key-only batch takes
-    }
-    if (records.empty()) return Status::OK();
-    *max_seq = records.back().seq;
-    bool over_cap = false;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      for (const Record& r : records) {
-        Key key{r.tenant, PartitionOf(r.service, r.host, options_.partitions)};
-        if (Covered(key, r.seq)) {
-          ++skipped;
-          continue;
-        }
-        InsertLocked(key, r);
-        ++replayed;
-      }
-      over_cap = memtable_bytes_ > options_.memtable_cap_bytes;
-    }
-    if (over_cap) {
-      std::lock_guard<std::mutex> fl(flush_mu_);
-      Status s = FlushForMemoryLocked();
-      if (!s.ok()) spdlog::warn("WAL replay: flush under memory pressure failed: {}", s.ToString());
-    }
-    return Status::OK();
-  });
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    replaying_ = false;
-    covered_.clear();
-  }
-  if (!result.ok()) return result.status();
-  wal_->SetNextSeq(*result + 1);
-  spdlog::info(
-      "WAL replay: {} batches, {} lines: {} lines back into memtables, {} lines already in "
-      "segments",
-      batches, replayed + skipped, replayed, skipped);
-  RecordWalDamage();
-  return Status::OK();
-}
-
-namespace {
-
-WalDamageEntry EntryFromRow(const catalog::DamageRow& row) {
-  WalDamageEntry e;
-  e.id = row.id;
-  e.file = row.file;
-  e.offset = row.offset;
-  e.bytes = row.bytes;
-  e.kind = row.kind;
-  e.detail = row.detail;
-  e.acknowledged_loss = row.acknowledged_loss;
-  e.range_known = row.range_known;
-  e.min_ts = row.min_ts;
-  e.max_ts = row.max_ts;
-  e.min_ingest_ts = row.min_ingest_ts;
-  e.max_ingest_ts = row.max_ingest_ts;
-  e.first_seen_ns = row.first_seen_ns;
-  e.acked_ns = row.acked_ns;
-  return e;
-}
-
-}  // namespace
-
-void StorageEngine::RecordWalDamage() {
-  const int64_t now = std::max<int64_t>(clock_->NowNanos(), 1);
-  for (const wal::WalDamage& d : wal_->damage_found()) {
-    catalog::DamageRow row;
-    row.file = d.file;
-    row.offset = d.offset;
-    row.bytes = d.bytes;
-    row.kind = d.kind;
-    row.detail = d.detail;
-    row.acknowledged_loss = d.acknowledged_loss;
-    row.range_known = d.range_known;
-    row.min_ts = d.min_ts;
-    row.max_ts = d.max_ts;
-    row.min_ingest_ts = d.min_ingest_ts;
-    row.max_ingest_ts = d.max_ingest_ts;
-    row.first_seen_ns = now;
-    // A torn tail past the synced size lost nothing acknowledged: kept as history only.
-    if (!d.acknowledged_loss) row.acked_ns = now;
-    auto stored = catalog_->RecordDamage(row);
-    if (!stored.ok()) {
-      spdlog::error("cannot record WAL damage in the catalog ({}): {}", stored.status().ToString(),
-                    d.detail);
-    } else if (stored->second) {
-      spdlog::warn(
-          "WAL damage recorded as entry {}; acknowledge it with `sawmill admin damage "
-          "ack {}` once handled",
-          stored->first, stored->first);
-    }
-  }
-  auto rows = catalog_->ListDamage();
-  if (!rows.ok()) {
-    spdlog::error("cannot list WAL damage: {}", rows.status().ToString());
-    return;
-  }
-  std::lock_guard<std::mutex> l(damage_mu_);
-  unacked_damage_.clear();
-  for (const catalog::DamageRow& row : *rows) {
-    if (row.acked_ns == 0) unacked_damage_.push_back(EntryFromRow(row));
-  }
-  if (!unacked_damage_.empty()) {
-    spdlog::warn(
-        "{} unacknowledged WAL damage entries: searches over their time ranges warn "
-        "(sawmill admin damage list)",
-        unacked_damage_.size());
-  }
 }
 
 Result<std::vector<WalDamageEntry>> StorageEngine::ListWalDamage(bool unacknowledged_only) {
-  if (unacknowledged_only) {
-    std::lock_guard<std::mutex> l(damage_mu_);
-    return unacked_damage_;
-  }
-  ASSIGN_OR_RETURN(std::vector<catalog::DamageRow> rows, catalog_->ListDamage());
-  std::vector<WalDamageEntry> out;
-  out.reserve(rows.size());
-  for (const catalog::DamageRow& row : rows) out.push_back(EntryFromRow(row));
-  return out;
+  return damage_.List(catalog_.get(), unacknowledged_only);
 }
 
 Result<uint64_t> StorageEngine::AcknowledgeWalDamage(uint64_t id) {
-  ASSIGN_OR_RETURN(uint64_t changed,
-                   catalog_->AcknowledgeDamage(id, std::max<int64_t>(clock_->NowNanos(), 1)));
-  std::lock_guard<std::mutex> l(damage_mu_);
-  std::erase_if(unacked_damage_, [id](const WalDamageEntry& e) { return id == 0 || e.id == id; });
-  if (changed > 0)
-    spdlog::info("WAL damage acknowledged: {}", id == 0 ? std::string("all") : std::to_string(id));
-  return changed;
+  return damage_.Acknowledge(catalog_.get(), id, std::max<int64_t>(clock_->NowNanos(), 1));
 }
 
 Status StorageEngine::WriteHealth() { return wal_ != nullptr ? wal_->WriteHealth() : Status::OK(); }
@@ -363,13 +222,13 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
     std::unique_lock<std::mutex> l(mu_);
     if (closing_) return Status::Unavailable("storage engine is closing");
     const uint64_t hard_limit = 2 * options_.memtable_cap_bytes;
-    if (memtable_bytes_ >= hard_limit && options_.background_threads) {
+    if (memtables_.bytes() >= hard_limit && options_.background_threads) {
       // Flushing is behind: hold writers back rather than grow without bound.
       work_cv_.notify_all();
       flushed_cv_.wait_for(l, std::chrono::nanoseconds(options_.append_stall_ns),
-                           [&] { return memtable_bytes_ < hard_limit || closing_; });
+                           [&] { return memtables_.bytes() < hard_limit || closing_; });
       if (closing_) return Status::Unavailable("storage engine is closing");
-      if (memtable_bytes_ >= hard_limit) {
+      if (memtables_.bytes() >= hard_limit) {
         return Status::Unavailable("memtables are full and flushing is behind; retry later");
       }
     }
@@ -405,23 +264,16 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
       touched.insert(PartitionOf(r.service, r.host, options_.partitions));
     }
     for (uint32_t p : touched) {
-      auto it = active_.find(Key{std::string(tenant), p});
-      if (it != active_.end() && it->second->bytes() >= options_.segment_target_bytes) {
-        big.push_back(it->first);
+      Key key{std::string(tenant), p};
+      if (memtables_.ActiveBytes(key) >= options_.segment_target_bytes) {
+        big.push_back(std::move(key));
       }
     }
-    over_cap = memtable_bytes_ > options_.memtable_cap_bytes;
+    over_cap = memtables_.bytes() > options_.memtable_cap_bytes;
     if ((!big.empty() || over_cap) && options_.background_threads) work_cv_.notify_all();
   }
   if ((!big.empty() || over_cap) && !options_.background_threads) {
-    std::lock_guard<std::mutex> fl(flush_mu_);
-    for (const Key& key : big) {
-      Status s = FlushKey(key);
-      if (!s.ok()) spdlog::warn("flush of {}/{} failed: {}", key.first, key.second, s.ToString());
-    }
-    Status s = FlushForMemoryLocked();
-    if (!s.ok()) spdlog::warn("flush under memory pressure failed: {}", s.ToString());
-    DeleteObsoleteWal();
+    flusher_->FlushForAppend(big);
   }
   return Status::OK();
 }
@@ -446,329 +298,19 @@ void StorageEngine::ApplyBatch(wal::WalBatch& batch) {
   Key key{std::string(context->tenant), 0};
   for (size_t i = 0; i < records.size(); ++i) {
     key.second = partitions[i];
-    InsertLocked(key, records[i]);
+    memtables_.Insert(key, records[i]);
   }
-  committed_next_seq_ = batch.base_seq + batch.count;
-  StorageMetrics::Get().memtable_bytes->Set(static_cast<double>(memtable_bytes_));
+  memtables_.SetApplied(batch.base_seq + batch.count);
+  memtables_.UpdateGauge();
 }
 
-void StorageEngine::InsertLocked(const Key& key, const Record& record) {
-  auto& slot = active_[key];
-  if (slot == nullptr) {
-    slot = std::make_unique<Memtable>(key.first, key.second, clock_->MonotonicNanos());
-  }
-  const uint64_t before = slot->bytes();
-  slot->Add(record);
-  memtable_bytes_ += slot->bytes() - before;
-}
+// ---- Flush and compaction ----
 
-// ---- Flush ----
-
-std::string StorageEngine::SegmentPath(const std::string& rel) const {
-  return JoinPath(options_.data_dir, rel);
-}
-
-Status StorageEngine::FlushKey(const Key& key) {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    auto it = active_.find(key);
-    if (it != active_.end() && !it->second->empty()) {
-      auto frozen = std::make_shared<Frozen>();
-      Memtable& m = *it->second;
-      frozen->chunks = m.Seal();
-      frozen->bytes = m.bytes();
-      frozen->rows = m.rows();
-      frozen->min_seq = m.min_seq();
-      frozen->max_seq = m.max_seq();
-      frozen_[key].push_back(std::move(frozen));
-      active_.erase(it);
-    } else if (it != active_.end()) {
-      active_.erase(it);
-    }
-  }
-  while (true) {
-    std::shared_ptr<Frozen> frozen;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      auto it = frozen_.find(key);
-      if (it == frozen_.end()) break;
-      if (it->second.empty()) {
-        frozen_.erase(it);
-        break;
-      }
-      frozen = it->second.front();
-    }
-    RETURN_IF_ERROR(WriteFrozen(key, frozen));
-  }
-  return Status::OK();
-}
-
-Status StorageEngine::WriteFrozen(const Key& key, const std::shared_ptr<Frozen>& frozen) {
-  const int64_t start = clock_->MonotonicNanos();
-  std::vector<Record> records;
-  records.reserve(frozen->rows);
-  for (const Chunk& chunk : frozen->chunks)
-    records.insert(records.end(), chunk->begin(), chunk->end());
-  std::vector<uint64_t> seqs;
-  seqs.reserve(records.size());
-  for (const Record& r : records) seqs.push_back(r.seq);
-
-  const uint64_t id = segments_.NextId();
-  const std::string rel = SegmentRelPath("hot", key.first, key.second, id);
-  const std::string path = SegmentPath(rel);
-  const std::string dir = DirName(path);
-  Status s;
-  if (!env_->FileExists(dir)) {
-    s = env_->CreateDirs(dir);
-    // New directories must themselves be durable before a file in them is registered.
-    if (s.ok()) s = env_->SyncDir(DirName(dir));
-    if (s.ok()) s = env_->SyncDir(DirName(DirName(dir)));
-  }
-  segment::SegmentInfo in, out;
-  in.id = id;
-  in.tenant = key.first;
-  in.partition = key.second;
-  if (s.ok()) {
-    s = segment::WriteSegment(env_, path, in, std::move(records), options_.segment_options, &out);
-  }
-  if (s.ok()) s = VerifyWritten(env_, path, out, std::move(seqs));
-  catalog::SegmentRow row;
-  if (s.ok()) {
-    row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
-    s = catalog_->Insert(row);
-    if (!s.ok()) env_->RemoveFile(path).IgnoreError();
-  } else {
-    env_->RemoveFile(path).IgnoreError();
-  }
-  if (!s.ok()) {
-    StorageMetrics::Get().flush_errors->Increment();
-    return s.WithContext("flush of tenant " + key.first + " partition " +
-                         std::to_string(key.second));
-  }
-  auto entry = std::make_shared<SegmentEntry>(env_, path, std::move(row), reporter_);
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    // Registered and visible, and out of the memtables, in one step for snapshots.
-    segments_.Add(std::move(entry));
-    auto& queue = frozen_[key];
-    if (!queue.empty() && queue.front() == frozen) queue.pop_front();
-    if (queue.empty()) frozen_.erase(key);
-    memtable_bytes_ -= frozen->bytes;
-    ++flushes_;
-    UpdateGaugesLocked();
-  }
-  flushed_cv_.notify_all();
-  auto& m = StorageMetrics::Get();
-  m.flushes->Increment();
-  m.flush_seconds->Observe(Seconds(clock_->MonotonicNanos() - start));
-  return Status::OK();
-}
-
-Status StorageEngine::FlushForMemoryLocked() {
-  while (true) {
-    Key largest;
-    {
-      std::lock_guard<std::mutex> l(mu_);
-      if (memtable_bytes_ <= options_.memtable_cap_bytes) return Status::OK();
-      uint64_t best = 0;
-      for (const auto& [key, m] : active_) {
-        if (m->bytes() > best) {
-          best = m->bytes();
-          largest = key;
-        }
-      }
-      if (best == 0) {
-        if (frozen_.empty()) return Status::OK();
-        largest = frozen_.begin()->first;
-      }
-    }
-    RETURN_IF_ERROR(FlushKey(largest));
-  }
-}
-
-Status StorageEngine::Flush() {
-  std::lock_guard<std::mutex> fl(flush_mu_);
-  std::vector<Key> keys;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    for (const auto& [key, m] : active_) keys.push_back(key);
-    for (const auto& [key, q] : frozen_) keys.push_back(key);
-  }
-  std::sort(keys.begin(), keys.end());
-  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-  Status first;
-  for (const Key& key : keys) {
-    Status s = FlushKey(key);
-    if (!s.ok() && first.ok()) first = s;
-  }
-  DeleteObsoleteWal();
-  return first;
-}
-
-uint64_t StorageEngine::MinUnflushedSeq() const {
-  std::lock_guard<std::mutex> l(mu_);
-  uint64_t min_seq = committed_next_seq_;
-  for (const auto& [key, m] : active_) {
-    if (!m->empty()) min_seq = std::min(min_seq, m->min_seq());
-  }
-  for (const auto& [key, q] : frozen_) {
-    if (!q.empty()) min_seq = std::min(min_seq, q.front()->min_seq);
-  }
-  return min_seq;
-}
-
-void StorageEngine::DeleteObsoleteWal() {
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (replaying_) return;
-  }
-  if (wal_ == nullptr) return;
-  const uint64_t min_unflushed = MinUnflushedSeq();
-  // A WAL file goes only once the Idempotency-Keys it holds are in the catalog.
-  if (!PersistKeys(min_unflushed)) return;
-  wal_->DeleteObsoleteFiles(min_unflushed);
-}
-
-bool StorageEngine::PersistKeys(uint64_t min_unflushed_seq) {
-  std::vector<catalog::IdempotencyKeyRow> rows = keys_.Unpersisted(min_unflushed_seq);
-  if (rows.empty()) return true;
-  const int64_t now = clock_->NowNanos();
-  auto evicted = catalog_->PutIdempotencyKeys(rows, now - keys_.window_ns(), keys_.max_keys());
-  if (!evicted.ok()) {
-    // Retried with every flush round; logged when it starts failing.
-    if (!keys_persist_failing_.exchange(true)) {
-      spdlog::error("cannot write {} Idempotency-Keys to the catalog (WAL files are kept): {}",
-                    rows.size(), evicted.status().ToString());
-    }
-    return false;
-  }
-  if (keys_persist_failing_.exchange(false)) {
-    spdlog::info("Idempotency-Keys are written to the catalog again");
-  }
-  keys_.MarkPersisted(rows);
-  return true;
-}
-
-// ---- Compaction ----
+Status StorageEngine::Flush() { return flusher_->FlushAll(); }
 
 Status StorageEngine::CompactNow() {
   bool did_work = false;
-  return CompactOnce(&did_work);
-}
-
-Status StorageEngine::CompactOnce(bool* did_work) {
-  *did_work = false;
-  std::lock_guard<std::mutex> cl(compaction_mu_);
-  std::vector<std::shared_ptr<SegmentEntry>> inputs;
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    if (memtable_bytes_ > options_.memtable_cap_bytes / 2) return Status::OK();  // ingestion first
-    std::map<Key, std::vector<std::shared_ptr<SegmentEntry>>> candidates =
-        segments_.SmallActive(options_.compaction_small_bytes);
-    size_t best = 0;
-    for (auto& [key, list] : candidates) {
-      if (list.size() >= std::max<uint32_t>(2, options_.compaction_min_inputs) &&
-          list.size() > best) {
-        best = list.size();
-        inputs = list;
-      }
-    }
-    if (inputs.empty()) return Status::OK();
-    std::sort(inputs.begin(), inputs.end(),
-              [](const auto& a, const auto& b) { return a->row().min_seq < b->row().min_seq; });
-    // Bound one compaction's memory: every input row is decoded before the merged segment is
-    // written, so stop at about two target segments of raw bytes (at least two inputs).
-    const uint64_t raw_budget = std::max<uint64_t>(2 * options_.segment_target_bytes, 1 << 20);
-    uint64_t raw = 0;
-    size_t take = 0;
-    while (take < inputs.size() && take < 64 &&
-           (take < 2 || raw + inputs[take]->row().raw_bytes <= raw_budget)) {
-      raw += inputs[take]->row().raw_bytes;
-      ++take;
-    }
-    inputs.resize(take);
-    for (auto& entry : inputs) entry->compacting = true;
-  }
-  auto release = [&] {
-    std::lock_guard<std::mutex> l(mu_);
-    for (auto& entry : inputs) entry->compacting = false;
-  };
-
-  const int64_t start = clock_->MonotonicNanos();
-  const std::string tenant = inputs.front()->row().tenant;
-  const uint32_t partition = inputs.front()->row().partition;
-  std::vector<Record> rows;
-  uint64_t input_bytes = 0;
-  std::vector<uint64_t> input_ids;
-  segment::ReadStats read_stats;
-  for (auto& entry : inputs) {
-    input_ids.push_back(entry->row().id);
-    input_bytes += entry->row().bytes;
-    auto reader = entry->Open();
-    Status s = reader.status();
-    if (reader.ok()) {
-      for (uint32_t b = 0; b < (*reader)->blocks().size() && s.ok(); ++b) {
-        s = (*reader)->ReadBlock(b, segment::kColAll, &rows, &read_stats);
-      }
-    }
-    if (!s.ok()) {
-      release();
-      if (s.IsDataLoss()) ReportCorruption(entry->row().id, s);
-      return s.WithContext("compaction of segment " + std::to_string(entry->row().id));
-    }
-  }
-  std::vector<uint64_t> seqs;
-  seqs.reserve(rows.size());
-  for (Record& r : rows) {
-    r.tenant = tenant;
-    seqs.push_back(r.seq);
-  }
-
-  const uint64_t id = segments_.NextId();
-  const std::string rel = SegmentRelPath("hot", tenant, partition, id);
-  const std::string path = SegmentPath(rel);
-  segment::SegmentInfo in, out;
-  in.id = id;
-  in.tenant = tenant;
-  in.partition = partition;
-  Status s = env_->CreateDirs(DirName(path));
-  if (s.ok()) {
-    s = segment::WriteSegment(env_, path, in, std::move(rows), options_.segment_options, &out);
-  }
-  // The inputs are deleted once the swap commits: the output must verify first.
-  if (s.ok()) s = VerifyWritten(env_, path, out, std::move(seqs));
-  catalog::SegmentRow row;
-  if (s.ok()) {
-    row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
-    // The swap: readers of the catalog see the inputs or the output, never both.
-    s = catalog_->Replace(input_ids, {row});
-  }
-  if (!s.ok()) {
-    env_->RemoveFile(path).IgnoreError();
-    release();
-    return s.WithContext("compaction of tenant " + tenant + " partition " +
-                         std::to_string(partition));
-  }
-  auto output = std::make_shared<SegmentEntry>(env_, path, std::move(row), reporter_);
-  {
-    std::lock_guard<std::mutex> l(mu_);
-    // Snapshots holding an input keep reading; the last one to let go deletes the file.
-    segments_.Replace(inputs, std::move(output));
-    ++compactions_;
-    UpdateGaugesLocked();
-  }
-  inputs.clear();
-  const int64_t elapsed = clock_->MonotonicNanos() - start;
-  auto& m = StorageMetrics::Get();
-  m.compactions->Increment();
-  m.compacted_bytes->Increment(static_cast<double>(input_bytes));
-  last_compaction_bytes_ = input_bytes + out.file_bytes;
-  m.compaction_seconds->Observe(Seconds(elapsed));
-  spdlog::info("compaction: {} segments of {}/{} ({} bytes) -> segment {} ({} bytes) in {:.3f}s",
-               input_ids.size(), tenant, partition, input_bytes, id, out.file_bytes,
-               Seconds(elapsed));
-  *did_work = true;
-  return Status::OK();
+  return compactor_->CompactOnce(&did_work);
 }
 
 // ---- Reads ----
@@ -778,24 +320,8 @@ std::shared_ptr<const Snapshot> StorageEngine::GetSnapshot(std::string_view tena
   snapshot->tenant.assign(tenant);
   std::lock_guard<std::mutex> l(mu_);
   segments_.AddToSnapshot(snapshot.get());
-  // Frozen (older) before active (newer), per partition.
-  std::map<uint32_t, MemtableView> views;
-  const Key first{snapshot->tenant, 0};
-  for (auto it = frozen_.lower_bound(first); it != frozen_.end() && it->first.first == tenant;
-       ++it) {
-    MemtableView& v = views[it->first.second];
-    v.partition = it->first.second;
-    for (const auto& f : it->second)
-      v.chunks.insert(v.chunks.end(), f->chunks.begin(), f->chunks.end());
-  }
-  for (auto it = active_.lower_bound(first); it != active_.end() && it->first.first == tenant;
-       ++it) {
-    MemtableView& v = views[it->first.second];
-    v.partition = it->first.second;
-    const auto& chunks = it->second->Seal();
-    v.chunks.insert(v.chunks.end(), chunks.begin(), chunks.end());
-  }
-  for (auto& [p, v] : views) snapshot->memtables.push_back(std::move(v));
+  // Both under mu_: a flush moves records from one to the other in one step.
+  memtables_.AddToSnapshot(snapshot.get());
   return snapshot;
 }
 
@@ -815,7 +341,8 @@ void StorageEngine::ReportCorruption(uint64_t segment_id, const Status& status) 
   StorageMetrics::Get().corrupt_segments->Increment();
   {
     std::lock_guard<std::mutex> l(mu_);
-    UpdateGaugesLocked();
+    memtables_.UpdateGauge();
+    segments_.UpdateGauges();
   }
   spdlog::error("segment {} ({}) is corrupt and is now marked so in the catalog: {}", segment_id,
                 entry->path(), status.ToString());
@@ -848,11 +375,11 @@ EngineStats StorageEngine::stats() const {
   EngineStats s;
   {
     std::lock_guard<std::mutex> l(mu_);
-    s.memtable_bytes = memtable_bytes_;
+    s.memtable_bytes = memtables_.bytes();
     s.segments = segments_.count();
     s.segment_bytes = segments_.bytes();
-    s.flushes = flushes_;
-    s.compactions = compactions_;
+    s.flushes = flusher_ != nullptr ? flusher_->flushes() : 0;
+    s.compactions = compactor_ != nullptr ? compactor_->compactions() : 0;
   }
   if (wal_ != nullptr) {
     wal::WalStats w = wal_->stats();
@@ -863,46 +390,24 @@ EngineStats StorageEngine::stats() const {
   return s;
 }
 
-void StorageEngine::UpdateGaugesLocked() {
-  auto& m = StorageMetrics::Get();
-  m.memtable_bytes->Set(static_cast<double>(memtable_bytes_));
-  segments_.UpdateGauges();
-}
-
 // ---- Background work ----
 
 void StorageEngine::FlushThread() {
   const auto poll = std::chrono::milliseconds(200);
   bool backoff = false;
   while (true) {
-    std::vector<Key> due;
     {
       std::unique_lock<std::mutex> l(mu_);
       work_cv_.wait_for(l, backoff ? std::chrono::milliseconds(1000) : poll);
       if (closing_) return;
-      const int64_t now = clock_->MonotonicNanos();
-      for (const auto& [key, m] : active_) {
-        if (m->bytes() >= options_.segment_target_bytes ||
-            now - m->created_mono_ns() >= options_.flush_interval_ns) {
-          due.push_back(key);
-        }
-      }
-      for (const auto& [key, q] : frozen_) due.push_back(key);  // retries
     }
-    std::lock_guard<std::mutex> fl(flush_mu_);
-    Status status;
-    for (const Key& key : due) {
-      Status s = FlushKey(key);
-      if (!s.ok() && status.ok()) status = s;
-    }
-    if (status.ok()) status = FlushForMemoryLocked();
+    Status status = flusher_->FlushDue();
     if (!status.ok()) {
       if (!backoff) spdlog::error("background flush failed (will retry): {}", status.ToString());
       backoff = true;
     } else {
       backoff = false;
     }
-    DeleteObsoleteWal();
   }
 }
 
@@ -915,7 +420,7 @@ void StorageEngine::CompactionThread() {
       if (closing_) return;
     }
     const int64_t start = clock_->MonotonicNanos();
-    Status s = CompactOnce(&did_work);
+    Status s = compactor_->CompactOnce(&did_work);
     if (!s.ok()) {
       spdlog::warn("compaction failed: {}", s.ToString());
       did_work = false;
@@ -923,7 +428,7 @@ void StorageEngine::CompactionThread() {
     }
     if (did_work && options_.compaction_bytes_per_sec > 0) {
       // Rate limit: sleep so that this round's bytes average out to the configured rate.
-      const double budget_s = static_cast<double>(last_compaction_bytes_.load()) /
+      const double budget_s = static_cast<double>(compactor_->last_bytes()) /
                               static_cast<double>(options_.compaction_bytes_per_sec);
       const double spent_s = Seconds(clock_->MonotonicNanos() - start);
       if (budget_s > spent_s) {

@@ -1,13 +1,19 @@
 // The embedded implementation of storage::Engine (engine.h): WAL + memtables + segments +
-// SQLite catalog in one data directory. Decisions: docs/storage.md.
+// SQLite catalog in one data directory. Decisions: docs/storage.md ("Engine parts").
 //
-// Locking order: flush_mu_ / compaction_mu_ -> (WAL manager's mutex) -> mu_. mu_ is never held
-// across I/O except the catalog update of ReportCorruption.
+// A coordinator of its parts: WAL replay on open (wal_replay.h), the memtable set
+// (memtable_set.h), the flusher (flusher.h), the compactor (compactor.h), the segment registry
+// and snapshot handles (segment_registry.h), and the WAL damage record (wal_damage_log.h). It
+// owns the write path (Append -> WAL commit -> memtable set), snapshots, and the background
+// threads that call the flusher and the compactor.
+//
+// Locking order: the flusher's / the compactor's mutex -> (WAL manager's mutex) -> mu_. mu_
+// guards the memtable set and the segment registry together, so that a snapshot sees every
+// record exactly once; it is never held across I/O except the catalog update of
+// ReportCorruption.
 #pragma once
 
 #include <condition_variable>
-#include <deque>
-#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -16,10 +22,13 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "storage/compactor.h"
 #include "storage/engine.h"
+#include "storage/flusher.h"
 #include "storage/idempotency_keys.h"
-#include "storage/memtable.h"
+#include "storage/memtable_set.h"
 #include "storage/segment_registry.h"
+#include "storage/wal_damage_log.h"
 #include "wal/record_batch.h"
 #include "wal/wal_manager.h"
 
@@ -52,14 +61,6 @@ class StorageEngine final : public Engine {
  private:
   using Key = PartitionKey;
 
-  // Memtable contents handed to a flush: frozen, still visible to snapshots until registered.
-  struct Frozen {
-    std::vector<Chunk> chunks;
-    uint64_t bytes = 0;
-    uint64_t rows = 0;
-    uint64_t min_seq = 0;
-    uint64_t max_seq = 0;
-  };
   struct AppendContext {
     std::string_view tenant;
     std::vector<Record>* records;
@@ -68,34 +69,12 @@ class StorageEngine final : public Engine {
 
   explicit StorageEngine(const EngineOptions& options);
   Status Init();
-  Status ReplayWal();
-  // Stores what WAL replay found in the catalog and loads the unacknowledged entries.
-  void RecordWalDamage();
-  // True when "seq" of "key" is in a registered segment (replay only). REQUIRES: mu_ held.
-  bool Covered(const Key& key, uint64_t seq) const;
   // Append's work; "idempotency" (may be null) goes into the WAL record. Sets "*base_seq".
   Status AppendBatch(std::string_view tenant, std::vector<Record>* records,
                      const wal::BatchIdempotency* idempotency, uint64_t* base_seq);
-  // Writes the keys whose batches are all in segments to the catalog. False: the catalog
-  // failed, and WAL files must not be deleted (they hold keys that are nowhere else).
-  bool PersistKeys(uint64_t min_unflushed_seq);
   // Called by the WAL commit leader for each durable batch, in seq order.
   void ApplyBatch(wal::WalBatch& batch);
-  void InsertLocked(const Key& key, const Record& record);  // REQUIRES: mu_ held
 
-  // Freezes the active memtable of "key" (if any) and writes every frozen memtable of "key" to
-  // segments, oldest first. REQUIRES: flush_mu_ held.
-  Status FlushKey(const Key& key);
-  Status WriteFrozen(const Key& key, const std::shared_ptr<Frozen>& frozen);
-  // Flushes the largest memtables until the total is under the cap. REQUIRES: flush_mu_ held.
-  Status FlushForMemoryLocked();
-  // Seqs below this are all in registered segments (or were never acknowledged).
-  uint64_t MinUnflushedSeq() const;
-  void DeleteObsoleteWal();
-  Status CompactOnce(bool* did_work);
-
-  std::string SegmentPath(const std::string& rel) const;
-  void UpdateGaugesLocked();  // REQUIRES: mu_ held
   void FlushThread();
   void CompactionThread();
 
@@ -108,33 +87,20 @@ class StorageEngine final : public Engine {
   std::unique_ptr<wal::WalManager> wal_;
   std::shared_ptr<CorruptionReporter> reporter_;
   IdempotencyKeys keys_;
-  std::atomic<bool> keys_persist_failing_{false};
-  std::atomic<uint64_t> last_compaction_bytes_{0};  // read + written by the last compaction
-
-  std::mutex flush_mu_;       // one flush at a time
-  std::mutex compaction_mu_;  // one compaction at a time
+  WalDamageLog damage_;
 
   mutable std::mutex mu_;
   std::condition_variable flushed_cv_;  // memtable bytes went down, or the engine closed
   std::condition_variable work_cv_;     // wakes the background threads
   // Mutable: GetSnapshot seals active chunks.
-  mutable std::map<Key, std::unique_ptr<Memtable>> active_;    // GUARDED_BY(mu_)
-  std::map<Key, std::deque<std::shared_ptr<Frozen>>> frozen_;  // GUARDED_BY(mu_)
-  SegmentRegistry segments_;                                   // GUARDED_BY(mu_), except NextId
-  uint64_t memtable_bytes_ = 0;                                // GUARDED_BY(mu_); active + frozen
-  uint64_t committed_next_seq_ = 1;  // GUARDED_BY(mu_); every seq below is applied or failed
-  uint64_t flushes_ = 0;             // GUARDED_BY(mu_)
-  uint64_t compactions_ = 0;         // GUARDED_BY(mu_)
-  bool replaying_ = false;           // GUARDED_BY(mu_)
-  bool closing_ = false;             // GUARDED_BY(mu_)
-  bool closed_ = false;              // GUARDED_BY(mu_)
-  // Replay: (tenant, partition) -> seq ranges already in registered segments, sorted by first
-  // seq, with second turned into the running maximum of the ends (see Covered).
-  std::map<Key, std::vector<std::pair<uint64_t, uint64_t>>> covered_;
+  mutable MemtableSet memtables_;  // GUARDED_BY(mu_)
+  SegmentRegistry segments_;       // GUARDED_BY(mu_), except NextId
+  bool closing_ = false;           // GUARDED_BY(mu_)
+  bool closed_ = false;            // GUARDED_BY(mu_)
 
-  // Unacknowledged WAL damage, for search warnings without a catalog read per search.
-  mutable std::mutex damage_mu_;
-  std::vector<WalDamageEntry> unacked_damage_;  // GUARDED_BY(damage_mu_)
+  // Created by Init once the catalog is open; they use the members above.
+  std::unique_ptr<Flusher> flusher_;
+  std::unique_ptr<Compactor> compactor_;
 
   int lock_fd_ = -1;  // flock on DIR/LOCK (POSIX Env only)
   std::thread flush_thread_;

@@ -1,0 +1,147 @@
+#include "storage/compactor.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "storage/segment_files.h"
+#include "storage/storage_metrics.h"
+
+namespace sawmill::storage {
+
+Compactor::Compactor(const EngineOptions& options, Env* env, Clock* clock,
+                     catalog::Catalog* catalog, std::mutex* mu, const MemtableSet* memtables,
+                     SegmentRegistry* segments, std::shared_ptr<CorruptionReporter> reporter,
+                     Engine* engine)
+    : options_(options),
+      env_(env),
+      clock_(clock),
+      catalog_(catalog),
+      mu_(mu),
+      memtables_(memtables),
+      segments_(segments),
+      reporter_(std::move(reporter)),
+      engine_(engine) {}
+
+Status Compactor::CompactOnce(bool* did_work) {
+  *did_work = false;
+  std::lock_guard<std::mutex> cl(compaction_mu_);
+  std::vector<std::shared_ptr<SegmentEntry>> inputs;
+  {
+    std::lock_guard<std::mutex> l(*mu_);
+    if (memtables_->bytes() > options_.memtable_cap_bytes / 2) {
+      return Status::OK();  // ingestion first
+    }
+    std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates =
+        segments_->SmallActive(options_.compaction_small_bytes);
+    size_t best = 0;
+    for (auto& [key, list] : candidates) {
+      if (list.size() >= std::max<uint32_t>(2, options_.compaction_min_inputs) &&
+          list.size() > best) {
+        best = list.size();
+        inputs = list;
+      }
+    }
+    if (inputs.empty()) return Status::OK();
+    std::sort(inputs.begin(), inputs.end(),
+              [](const auto& a, const auto& b) { return a->row().min_seq < b->row().min_seq; });
+    // Bound one compaction's memory: every input row is decoded before the merged segment is
+    // written, so stop at about two target segments of raw bytes (at least two inputs).
+    const uint64_t raw_budget = std::max<uint64_t>(2 * options_.segment_target_bytes, 1 << 20);
+    uint64_t raw = 0;
+    size_t take = 0;
+    while (take < inputs.size() && take < 64 &&
+           (take < 2 || raw + inputs[take]->row().raw_bytes <= raw_budget)) {
+      raw += inputs[take]->row().raw_bytes;
+      ++take;
+    }
+    inputs.resize(take);
+    for (auto& entry : inputs) entry->compacting = true;
+  }
+  auto release = [&] {
+    std::lock_guard<std::mutex> l(*mu_);
+    for (auto& entry : inputs) entry->compacting = false;
+  };
+
+  const int64_t start = clock_->MonotonicNanos();
+  const std::string tenant = inputs.front()->row().tenant;
+  const uint32_t partition = inputs.front()->row().partition;
+  std::vector<Record> rows;
+  uint64_t input_bytes = 0;
+  std::vector<uint64_t> input_ids;
+  segment::ReadStats read_stats;
+  for (auto& entry : inputs) {
+    input_ids.push_back(entry->row().id);
+    input_bytes += entry->row().bytes;
+    auto reader = entry->Open();
+    Status s = reader.status();
+    if (reader.ok()) {
+      for (uint32_t b = 0; b < (*reader)->blocks().size() && s.ok(); ++b) {
+        s = (*reader)->ReadBlock(b, segment::kColAll, &rows, &read_stats);
+      }
+    }
+    if (!s.ok()) {
+      release();
+      if (s.IsDataLoss()) engine_->ReportCorruption(entry->row().id, s);
+      return s.WithContext("compaction of segment " + std::to_string(entry->row().id));
+    }
+  }
+  std::vector<uint64_t> seqs;
+  seqs.reserve(rows.size());
+  for (Record& r : rows) {
+    r.tenant = tenant;
+    seqs.push_back(r.seq);
+  }
+
+  const uint64_t id = segments_->NextId();
+  const std::string rel = SegmentRelPath("hot", tenant, partition, id);
+  const std::string path = JoinPath(options_.data_dir, rel);
+  segment::SegmentInfo in, out;
+  in.id = id;
+  in.tenant = tenant;
+  in.partition = partition;
+  Status s = env_->CreateDirs(DirName(path));
+  if (s.ok()) {
+    s = segment::WriteSegment(env_, path, in, std::move(rows), options_.segment_options, &out);
+  }
+  // The inputs are deleted once the swap commits: the output must verify first.
+  if (s.ok()) s = VerifyWritten(env_, path, out, std::move(seqs));
+  catalog::SegmentRow row;
+  if (s.ok()) {
+    row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
+    // The swap: readers of the catalog see the inputs or the output, never both.
+    s = catalog_->Replace(input_ids, {row});
+  }
+  if (!s.ok()) {
+    env_->RemoveFile(path).IgnoreError();
+    release();
+    return s.WithContext("compaction of tenant " + tenant + " partition " +
+                         std::to_string(partition));
+  }
+  auto output = std::make_shared<SegmentEntry>(env_, path, std::move(row), reporter_);
+  {
+    std::lock_guard<std::mutex> l(*mu_);
+    // Snapshots holding an input keep reading; the last one to let go deletes the file.
+    segments_->Replace(inputs, std::move(output));
+    ++compactions_;
+    memtables_->UpdateGauge();
+    segments_->UpdateGauges();
+  }
+  inputs.clear();
+  const int64_t elapsed = clock_->MonotonicNanos() - start;
+  auto& m = StorageMetrics::Get();
+  m.compactions->Increment();
+  m.compacted_bytes->Increment(static_cast<double>(input_bytes));
+  last_bytes_ = input_bytes + out.file_bytes;
+  m.compaction_seconds->Observe(Seconds(elapsed));
+  spdlog::info("compaction: {} segments of {}/{} ({} bytes) -> segment {} ({} bytes) in {:.3f}s",
+               input_ids.size(), tenant, partition, input_bytes, id, out.file_bytes,
+               Seconds(elapsed));
+  *did_work = true;
+  return Status::OK();
+}
+
+}  // namespace sawmill::storage

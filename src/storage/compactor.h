@@ -1,0 +1,68 @@
+// The compactor: merges small segments of one (tenant, partition) into one segment, swaps them
+// in the catalog and in the segment registry, and leaves the replaced files to be deleted by
+// their last reader.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+
+#include "catalog/catalog.h"
+#include "common/clock.h"
+#include "common/env.h"
+#include "sawmill/status.h"
+#include "storage/engine.h"
+#include "storage/memtable_set.h"
+#include "storage/segment_registry.h"
+
+namespace sawmill::storage {
+
+// CONTRACT
+// Threading: thread-safe; one compaction runs at a time (its own mutex, taken first; then the
+//   engine's state mutex "mu", never held across I/O). Called by the engine's compaction thread
+//   and by Engine::CompactNow.
+// Errors: a failed read of an input returns its error (a DataLoss is also reported through
+//   Engine::ReportCorruption: the input is marked corrupt and no longer picked); a failed
+//   write, read-back or catalog swap removes the new file and returns the error with the
+//   tenant and partition. In every failure the inputs stay registered and readable.
+// Durable when CompactOnce returns with *did_work: the merged segment is a synced file that
+//   read back exactly the inputs' seqs, and the catalog lists it instead of its inputs (one
+//   SQLite transaction). The inputs' files are deleted when the last snapshot holding them
+//   lets go (or by reconciliation at the next start, as superseded).
+class Compactor {
+ public:
+  // Every pointer must outlive the compactor. "engine" receives ReportCorruption.
+  Compactor(const EngineOptions& options, Env* env, Clock* clock, catalog::Catalog* catalog,
+            std::mutex* mu, const MemtableSet* memtables, SegmentRegistry* segments,
+            std::shared_ptr<CorruptionReporter> reporter, Engine* engine);
+
+  // One round: picks the (tenant, partition) with the most active segments smaller than
+  // compaction_small_bytes (at least max(2, compaction_min_inputs)), takes the oldest of them up
+  // to about two target segments of raw bytes (at least two, at most 64), and merges them.
+  // Does nothing while the memtables hold more than half their cap (ingestion first).
+  // "*did_work": a compaction replaced segments.
+  Status CompactOnce(bool* did_work);
+
+  // Compactions that replaced segments since open. REQUIRES: "mu" held.
+  uint64_t compactions() const { return compactions_; }
+  // Bytes read and written by the last compaction (for the rate limit).
+  uint64_t last_bytes() const { return last_bytes_.load(); }
+
+ private:
+  const EngineOptions& options_;
+  Env* env_;
+  Clock* clock_;
+  catalog::Catalog* catalog_;
+  std::mutex* mu_;
+  const MemtableSet* memtables_;  // GUARDED_BY(*mu_)
+  SegmentRegistry* segments_;     // GUARDED_BY(*mu_)
+  std::shared_ptr<CorruptionReporter> reporter_;
+  Engine* engine_;
+
+  std::mutex compaction_mu_;  // one compaction at a time
+  std::atomic<uint64_t> last_bytes_{0};
+  uint64_t compactions_ = 0;  // GUARDED_BY(*mu_)
+};
+
+}  // namespace sawmill::storage

@@ -1,0 +1,210 @@
+#include "storage/flusher.h"
+
+#include <spdlog/spdlog.h>
+
+#include <string>
+
+#include "storage/segment_files.h"
+#include "storage/storage_metrics.h"
+
+namespace sawmill::storage {
+
+Flusher::Flusher(const EngineOptions& options, Env* env, Clock* clock, catalog::Catalog* catalog,
+                 std::mutex* mu, std::condition_variable* flushed_cv, MemtableSet* memtables,
+                 SegmentRegistry* segments, IdempotencyKeys* keys,
+                 std::shared_ptr<CorruptionReporter> reporter)
+    : options_(options),
+      env_(env),
+      clock_(clock),
+      catalog_(catalog),
+      mu_(mu),
+      flushed_cv_(flushed_cv),
+      memtables_(memtables),
+      segments_(segments),
+      keys_(keys),
+      reporter_(std::move(reporter)) {}
+
+void Flusher::EnableWalTrim(wal::WalManager* wal) {
+  std::lock_guard<std::mutex> fl(flush_mu_);
+  wal_ = wal;
+}
+
+Status Flusher::FlushAll() {
+  std::lock_guard<std::mutex> fl(flush_mu_);
+  std::vector<PartitionKey> keys;
+  {
+    std::lock_guard<std::mutex> l(*mu_);
+    keys = memtables_->Keys();
+  }
+  Status first;
+  for (const PartitionKey& key : keys) {
+    Status s = FlushKey(key);
+    if (!s.ok() && first.ok()) first = s;
+  }
+  TrimWalLocked();
+  return first;
+}
+
+Status Flusher::FlushDue() {
+  std::lock_guard<std::mutex> fl(flush_mu_);
+  std::vector<PartitionKey> due;
+  {
+    std::lock_guard<std::mutex> l(*mu_);
+    due = memtables_->Due(clock_->MonotonicNanos(), options_.segment_target_bytes,
+                          options_.flush_interval_ns);
+  }
+  Status status;
+  for (const PartitionKey& key : due) {
+    Status s = FlushKey(key);
+    if (!s.ok() && status.ok()) status = s;
+  }
+  if (status.ok()) status = FlushForMemoryLocked();
+  TrimWalLocked();
+  return status;
+}
+
+void Flusher::FlushForAppend(const std::vector<PartitionKey>& keys) {
+  std::lock_guard<std::mutex> fl(flush_mu_);
+  for (const PartitionKey& key : keys) {
+    Status s = FlushKey(key);
+    if (!s.ok()) spdlog::warn("flush of {}/{} failed: {}", key.first, key.second, s.ToString());
+  }
+  Status s = FlushForMemoryLocked();
+  if (!s.ok()) spdlog::warn("flush under memory pressure failed: {}", s.ToString());
+  TrimWalLocked();
+}
+
+void Flusher::RelieveMemory() {
+  std::lock_guard<std::mutex> fl(flush_mu_);
+  Status s = FlushForMemoryLocked();
+  if (!s.ok()) spdlog::warn("WAL replay: flush under memory pressure failed: {}", s.ToString());
+}
+
+void Flusher::TrimWal() {
+  std::lock_guard<std::mutex> fl(flush_mu_);
+  TrimWalLocked();
+}
+
+Status Flusher::FlushKey(const PartitionKey& key) {
+  {
+    std::lock_guard<std::mutex> l(*mu_);
+    memtables_->Freeze(key);
+  }
+  while (true) {
+    std::shared_ptr<const MemtableSet::Frozen> frozen;
+    {
+      std::lock_guard<std::mutex> l(*mu_);
+      frozen = memtables_->OldestFrozen(key);
+    }
+    if (frozen == nullptr) break;
+    RETURN_IF_ERROR(WriteFrozen(key, frozen));
+  }
+  return Status::OK();
+}
+
+Status Flusher::WriteFrozen(const PartitionKey& key,
+                            const std::shared_ptr<const MemtableSet::Frozen>& frozen) {
+  const int64_t start = clock_->MonotonicNanos();
+  std::vector<Record> records;
+  records.reserve(frozen->rows);
+  for (const Chunk& chunk : frozen->chunks)
+    records.insert(records.end(), chunk->begin(), chunk->end());
+  std::vector<uint64_t> seqs;
+  seqs.reserve(records.size());
+  for (const Record& r : records) seqs.push_back(r.seq);
+
+  const uint64_t id = segments_->NextId();
+  const std::string rel = SegmentRelPath("hot", key.first, key.second, id);
+  const std::string path = JoinPath(options_.data_dir, rel);
+  const std::string dir = DirName(path);
+  Status s;
+  if (!env_->FileExists(dir)) {
+    s = env_->CreateDirs(dir);
+    // New directories must themselves be durable before a file in them is registered.
+    if (s.ok()) s = env_->SyncDir(DirName(dir));
+    if (s.ok()) s = env_->SyncDir(DirName(DirName(dir)));
+  }
+  segment::SegmentInfo in, out;
+  in.id = id;
+  in.tenant = key.first;
+  in.partition = key.second;
+  if (s.ok()) {
+    s = segment::WriteSegment(env_, path, in, std::move(records), options_.segment_options, &out);
+  }
+  if (s.ok()) s = VerifyWritten(env_, path, out, std::move(seqs));
+  catalog::SegmentRow row;
+  if (s.ok()) {
+    row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
+    s = catalog_->Insert(row);
+    if (!s.ok()) env_->RemoveFile(path).IgnoreError();
+  } else {
+    env_->RemoveFile(path).IgnoreError();
+  }
+  if (!s.ok()) {
+    StorageMetrics::Get().flush_errors->Increment();
+    return s.WithContext("flush of tenant " + key.first + " partition " +
+                         std::to_string(key.second));
+  }
+  auto entry = std::make_shared<SegmentEntry>(env_, path, std::move(row), reporter_);
+  {
+    std::lock_guard<std::mutex> l(*mu_);
+    // Registered and visible, and out of the memtables, in one step for snapshots.
+    segments_->Add(std::move(entry));
+    memtables_->DropFlushed(key, frozen);
+    ++flushes_;
+    memtables_->UpdateGauge();
+    segments_->UpdateGauges();
+  }
+  flushed_cv_->notify_all();
+  auto& m = StorageMetrics::Get();
+  m.flushes->Increment();
+  m.flush_seconds->Observe(Seconds(clock_->MonotonicNanos() - start));
+  return Status::OK();
+}
+
+Status Flusher::FlushForMemoryLocked() {
+  while (true) {
+    std::optional<PartitionKey> largest;
+    {
+      std::lock_guard<std::mutex> l(*mu_);
+      if (memtables_->bytes() <= options_.memtable_cap_bytes) return Status::OK();
+      largest = memtables_->Largest();
+      if (!largest) return Status::OK();
+    }
+    RETURN_IF_ERROR(FlushKey(*largest));
+  }
+}
+
+void Flusher::TrimWalLocked() {
+  if (wal_ == nullptr) return;
+  uint64_t min_unflushed = 0;
+  {
+    std::lock_guard<std::mutex> l(*mu_);
+    min_unflushed = memtables_->MinUnflushedSeq();
+  }
+  // A WAL file goes only once the Idempotency-Keys it holds are in the catalog.
+  if (!PersistKeys(min_unflushed)) return;
+  wal_->DeleteObsoleteFiles(min_unflushed);
+}
+
+bool Flusher::PersistKeys(uint64_t min_unflushed_seq) {
+  std::vector<catalog::IdempotencyKeyRow> rows = keys_->Unpersisted(min_unflushed_seq);
+  if (rows.empty()) return true;
+  const int64_t now = clock_->NowNanos();
+  auto evicted = catalog_->PutIdempotencyKeys(rows, now - keys_->window_ns(), keys_->max_keys());
+  if (!evicted.ok()) {
+    // Retried with every flush round; logged when it starts failing.
+    if (!keys_persist_failing_.exchange(true)) {
+      spdlog::error("cannot write {} Idempotency-Keys to the catalog (WAL files are kept): {}",
+                    rows.size(), evicted.status().ToString());
+    }
+    return false;
+  }
+  if (keys_persist_failing_.exchange(false)) {
+    spdlog::info("Idempotency-Keys are written to the catalog again");
+  }
+  keys_->MarkPersisted(rows);
+  return true;
+}
+
+}  // namespace sawmill::storage

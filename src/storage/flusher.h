@@ -1,0 +1,99 @@
+// The flusher: writes frozen memtables as segments (write, sync, read back and verify, register
+// in the catalog, then swap memtable for segment in memory), and trims the WAL behind them.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "common/clock.h"
+#include "common/env.h"
+#include "sawmill/status.h"
+#include "storage/engine.h"
+#include "storage/idempotency_keys.h"
+#include "storage/memtable_set.h"
+#include "storage/segment_registry.h"
+#include "wal/wal_manager.h"
+
+namespace sawmill::storage {
+
+// CONTRACT
+// Threading: thread-safe. One flush runs at a time: every public call except flushes() takes
+//   the flusher's own mutex first. Lock order: flusher mutex -> (WAL manager's mutex) -> the
+//   engine's state mutex ("mu", which guards the memtable set and the segment registry). The
+//   state mutex is never held across I/O. Called by the engine's flush thread, by Append (when
+//   the engine runs without background threads), by WAL replay (RelieveMemory), by
+//   Engine::Flush and by Close.
+// Errors: a failed write, read-back (DataLoss) or catalog insert removes the new file, counts
+//   sawmill_flush_errors_total and returns the error with the tenant and partition; the frozen
+//   memtable stays visible and is retried by the next flush. A failed write of Idempotency-Keys
+//   to the catalog is logged once while it lasts and keeps every WAL file.
+// Durable when a flush returns OK: each flushed memtable is a synced segment file (in a synced
+//   directory) that read back exactly its seqs and is registered in the catalog. After TrimWal,
+//   the keys of every batch wholly in segments are in the catalog and WAL files wholly below
+//   the smallest unflushed seq are deleted.
+class Flusher {
+ public:
+  // Every pointer must outlive the flusher. "flushed_cv" is notified (without "mu") whenever a
+  // flush lowers the memtable bytes.
+  Flusher(const EngineOptions& options, Env* env, Clock* clock, catalog::Catalog* catalog,
+          std::mutex* mu, std::condition_variable* flushed_cv, MemtableSet* memtables,
+          SegmentRegistry* segments, IdempotencyKeys* keys,
+          std::shared_ptr<CorruptionReporter> reporter);
+
+  // From now on TrimWal deletes WAL files of "wal". Until then (during WAL replay, when the
+  // Idempotency-Keys of later WAL files are not known yet) TrimWal does nothing.
+  void EnableWalTrim(wal::WalManager* wal);
+
+  // Engine::Flush: flushes every memtable, then trims the WAL. Returns the first error.
+  Status FlushAll();
+  // The flush thread's round: flushes the memtables that are big or old enough and retries the
+  // frozen ones, then the largest until under the memory cap, then trims the WAL. Returns the
+  // first error (the caller logs it).
+  Status FlushDue();
+  // Append without background threads: flushes "keys" (big memtables) and then the largest until
+  // under the memory cap, logging failures, then trims the WAL.
+  void FlushForAppend(const std::vector<PartitionKey>& keys);
+  // WAL replay: flushes the largest memtables until under the memory cap, logging a failure.
+  void RelieveMemory();
+  // Deletes the WAL files every record of which is in a registered segment, once the
+  // Idempotency-Keys they hold are in the catalog.
+  void TrimWal();
+
+  // Memtables written as segments since open. REQUIRES: "mu" held.
+  uint64_t flushes() const { return flushes_; }
+
+ private:
+  // Freezes the active memtable of "key" (if any) and writes every frozen memtable of "key" to
+  // segments, oldest first. REQUIRES: flush_mu_ held.
+  Status FlushKey(const PartitionKey& key);
+  Status WriteFrozen(const PartitionKey& key,
+                     const std::shared_ptr<const MemtableSet::Frozen>& frozen);
+  // Flushes the largest memtables until the total is under the cap. REQUIRES: flush_mu_ held.
+  Status FlushForMemoryLocked();
+  void TrimWalLocked();  // REQUIRES: flush_mu_ held
+  // Writes the keys whose batches are all in segments to the catalog. False: the catalog
+  // failed, and WAL files must not be deleted (they hold keys that are nowhere else).
+  bool PersistKeys(uint64_t min_unflushed_seq);
+
+  const EngineOptions& options_;
+  Env* env_;
+  Clock* clock_;
+  catalog::Catalog* catalog_;
+  std::mutex* mu_;
+  std::condition_variable* flushed_cv_;
+  MemtableSet* memtables_;     // GUARDED_BY(*mu_)
+  SegmentRegistry* segments_;  // GUARDED_BY(*mu_)
+  IdempotencyKeys* keys_;
+  std::shared_ptr<CorruptionReporter> reporter_;
+
+  std::mutex flush_mu_;             // one flush at a time
+  wal::WalManager* wal_ = nullptr;  // GUARDED_BY(flush_mu_); null: no trimming yet
+  std::atomic<bool> keys_persist_failing_{false};
+  uint64_t flushes_ = 0;  // GUARDED_BY(*mu_)
+};
+
+}  // namespace sawmill::storage
