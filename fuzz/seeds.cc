@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "common/fault_env.h"
+#include "common/json_string.h"
 #include "fuzz_util.h"
 #include "ingest/normalize.h"
 #include "loki/push.pb.h"
@@ -114,24 +115,6 @@ class Writer {
   fs::path root_;
   std::map<std::string, size_t> counts_;
 };
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
 bool IsJsonObject(std::string_view line) { return !line.empty() && line.front() == '{'; }
 

@@ -2,7 +2,7 @@
 
 #include <re2/re2.h>
 
-#include "agent/record_json.h"
+#include "common/json_string.h"
 
 namespace sawmill::agent {
 
@@ -10,13 +10,19 @@ namespace {
 
 bool IsSpace(char c) { return c == ' ' || c == '\t'; }
 
-std::string PairsToJson(const std::vector<std::pair<std::string, std::string>>& pairs) {
+// The pairs as one JSON object. Invalid UTF-8 in a key or value is repaired first (each maximal
+// invalid subpart becomes U+FFFD, as the normaliser would) and reported in "*repaired", so the
+// record is flagged invalid_utf8 like any line that needed it.
+std::string PairsToJson(std::vector<std::pair<std::string, std::string>>* pairs, bool* repaired) {
   std::string json = "{";
-  for (size_t i = 0; i < pairs.size(); ++i) {
+  for (size_t i = 0; i < pairs->size(); ++i) {
+    auto& [key, value] = (*pairs)[i];
+    *repaired = ingest::SanitizeUtf8(&key) || *repaired;
+    *repaired = ingest::SanitizeUtf8(&value) || *repaired;
     if (i > 0) json.push_back(',');
-    AppendJsonString(&json, pairs[i].first);
+    AppendJsonString(key, &json);
     json.push_back(':');
-    AppendJsonString(&json, pairs[i].second);
+    AppendJsonString(value, &json);
   }
   json.push_back('}');
   return json;
@@ -103,8 +109,10 @@ bool Parser::Parse(std::string_view line, const ingest::Defaults& defaults,
         return ingest::NormalizeLine(line, defaults, normalize, now_ns, out, &counts);
       }
       std::string raw(line);
-      std::string json = PairsToJson(pairs);
+      bool repaired = false;
+      std::string json = PairsToJson(&pairs, &repaired);
       bool ok = ingest::NormalizeLine(json, defaults, normalize, now_ns, out, &counts);
+      if (ok && repaired) out->flags |= kFlagInvalidUtf8;
       // A logfmt line without msg keeps the whole line as its message, cut and repaired like
       // any message (it was kept raw: any length, invalid UTF-8 included).
       if (ok && out->message.empty()) {
@@ -143,7 +151,11 @@ bool Parser::Parse(std::string_view line, const ingest::Defaults& defaults,
         pairs.emplace_back(name, std::string(pieces[g]));
       }
       if (!has_message) pairs.emplace_back("message", std::string(line));
-      return ingest::NormalizeLine(PairsToJson(pairs), defaults, normalize, now_ns, out, &counts);
+      bool repaired = false;
+      std::string json = PairsToJson(&pairs, &repaired);
+      bool ok = ingest::NormalizeLine(json, defaults, normalize, now_ns, out, &counts);
+      if (ok && repaired) out->flags |= kFlagInvalidUtf8;
+      return ok;
     }
   }
   return false;

@@ -38,6 +38,25 @@ TEST(Parser, LogfmtKeysMapLikeTheServersJson) {
   EXPECT_EQ(r.ts, 1709287200LL * 1'000'000'000);
 }
 
+TEST(Parser, InvalidUtf8InPairsIsRepairedAndFlagged) {
+  Record logfmt = Parse({ParserKind::kLogfmt, ""},
+                        "level=info msg=\"caf\xE9 ok\" user=\xFF"
+                        "1");
+  EXPECT_EQ(logfmt.message, "caf\xEF\xBF\xBD ok");
+  ASSERT_NE(logfmt.FindField("user"), nullptr);
+  EXPECT_EQ(*logfmt.FindField("user"),
+            "\xEF\xBF\xBD"
+            "1");
+  EXPECT_NE(logfmt.flags & kFlagInvalidUtf8, 0u);
+  // Without a message group the whole line is the message.
+  Record regex = Parse({ParserKind::kRegex, R"((?P<level>\w+) )"}, "warn bad \xC3");
+  EXPECT_EQ(regex.message, "warn bad \xEF\xBF\xBD");
+  EXPECT_NE(regex.flags & kFlagInvalidUtf8, 0u);
+  Record clean = Parse({ParserKind::kLogfmt, ""}, "level=info msg=\"caf\xC3\xA9\"");
+  EXPECT_EQ(clean.message, "caf\xC3\xA9");
+  EXPECT_EQ(clean.flags & kFlagInvalidUtf8, 0u);
+}
+
 TEST(Parser, RegexNamedGroupsBecomeKeys) {
   ParserOptions options{ParserKind::kRegex,
                         R"(^(?P<time>\S+) \[(?P<level>\w+)\] (?P<message>.*)$)"};

@@ -10,10 +10,6 @@
 
 namespace sawmill::agent {
 
-// Appends "text" as a JSON string literal (quotes included). Control characters are escaped;
-// the text must already be valid UTF-8 (NormalizeLine guarantees it).
-void AppendJsonString(std::string* out, std::string_view text);
-
 // Appends the record as one JSON object followed by '\n'. "ts" is written in ns.
 void AppendRecordJson(std::string* out, const Record& record);
 

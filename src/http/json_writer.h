@@ -6,17 +6,15 @@
 #include <string>
 #include <string_view>
 
+#include "common/json_string.h"
+#include "common/time_format.h"
 #include "query/query_engine.h"
 #include "sawmill/record.h"
 
 namespace sawmill::http {
 
-// Appends "text" as a JSON string (with quotes) to "*out". Control characters are escaped;
-// bytes >= 0x80 are copied as they are (records are valid UTF-8 after normalisation).
-void AppendJsonString(std::string_view text, std::string* out);
-
-// "2026-11-30T11:28:46.123456789Z": RFC 3339, UTC, always nine fraction digits.
-std::string FormatRfc3339Nanos(int64_t ns_since_epoch);
+// Strings are written by AppendJsonString (common/json_string.h), timestamps by
+// FormatRfc3339Nanos (common/time_format.h): RFC 3339, UTC, always nine fraction digits.
 
 // {"id":"<seq>","ts":..,"ingest_ts":..,"service":..,"host":..,"level":..,"message":..,
 //  "trace_id":..,"span_id":..,"user_id":..,"fields":{..},"flags":[..]}. Empty strings, an

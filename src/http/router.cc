@@ -2,30 +2,11 @@
 
 #include <algorithm>
 
+#include "common/json_string.h"
+
 namespace sawmill::http {
 
 namespace {
-
-// JSON string escaping for the error body; records use json_writer.h.
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      static const char kHex[] = "0123456789abcdef";
-      out += "\\u00";
-      out += kHex[u >> 4];
-      out += kHex[u & 15];
-    } else {
-      out += c;
-    }
-  }
-  out += '"';
-  return out;
-}
 
 // Splits "/a/b/c" into {"a","b","c"}.
 std::vector<std::string_view> Segments(std::string_view path) {
@@ -78,9 +59,9 @@ bool HttpRequest::HasQuery(std::string_view name) const {
 }
 
 HttpResponse HttpResponse::Error(const Status& status, int position) {
-  std::string body =
-      "{\"error\":" + Quote(status.message().empty() ? std::string(StatusCodeName(status.code()))
-                                                     : status.message());
+  std::string body = "{\"error\":" + JsonString(status.message().empty()
+                                                    ? std::string(StatusCodeName(status.code()))
+                                                    : status.message());
   if (position >= 0) body += ",\"position\":" + std::to_string(position);
   body += "}";
   HttpResponse response = Json(StatusToHttp(status), std::move(body));

@@ -1,6 +1,7 @@
 // Elasticsearch-compatible endpoints: _bulk and the handshake calls of clients and shippers.
 #include <chrono>
 
+#include "common/json_string.h"
 #include "ingest/elasticsearch_bulk.h"
 #include "ingest/shipper_handlers.h"
 #include "ingest/shipper_record.h"
@@ -48,16 +49,6 @@ std::string IndexFromBulkPath(std::string_view path) {
   return std::string(index);
 }
 
-std::string Quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) continue;
-    out += c;
-  }
-  return out + "\"";
-}
-
 std::string InfoBody() {
   return std::string(
              "{\"name\":\"sawmill\",\"cluster_name\":\"sawmill\",\"cluster_uuid\":"
@@ -83,11 +74,11 @@ std::string NodesBody(const http::HttpRequest& request) {
   if (host.empty()) host = "127.0.0.1:9640";
   return "{\"_nodes\":{\"total\":1,\"successful\":1,\"failed\":0},\"cluster_name\":\"sawmill\","
          "\"nodes\":{\"c2F3bWlsbA\":{\"name\":\"sawmill\",\"transport_address\":" +
-         Quote(host) + ",\"host\":" + Quote(host.substr(0, host.rfind(':'))) +
-         ",\"ip\":" + Quote(host.substr(0, host.rfind(':'))) + ",\"version\":\"" +
+         JsonString(host) + ",\"host\":" + JsonString(host.substr(0, host.rfind(':'))) +
+         ",\"ip\":" + JsonString(host.substr(0, host.rfind(':'))) + ",\"version\":\"" +
          std::string(kVersion) +
          "\",\"roles\":[\"data\",\"ingest\",\"master\"],\"http\":{\"bound_address\":[" +
-         Quote(host) + "],\"publish_address\":" + Quote(host) +
+         JsonString(host) + "],\"publish_address\":" + JsonString(host) +
          ",\"max_content_length_in_bytes\":104857600}}}}";
 }
 
@@ -140,7 +131,7 @@ http::HttpResponse HandleElasticsearchDocument(const http::HttpRequest& request,
                    status.message());
   }
   return EsResponse(request, 201,
-                    "{\"_index\":" + Quote(index) + ",\"_id\":" + Quote(id) +
+                    "{\"_index\":" + JsonString(index) + ",\"_id\":" + JsonString(id) +
                         ",\"_version\":1,\"result\":\"created\",\"_shards\":{\"total\":1,"
                         "\"successful\":1,\"failed\":0},\"_seq_no\":0,\"_primary_term\":1}");
 }
@@ -182,13 +173,13 @@ http::HttpResponse HandleElasticsearchApi(const http::HttpRequest& request) {
     std::string name(path.size() > kind.size() + 1 ? path.substr(kind.size() + 1) : "");
     if (kind == "/_index_template") {
       return EsResponse(request, 200,
-                        "{\"index_templates\":[{\"name\":" + Quote(name) +
-                            ",\"index_template\":{\"index_patterns\":[" + Quote(name + "*") +
+                        "{\"index_templates\":[{\"name\":" + JsonString(name) +
+                            ",\"index_template\":{\"index_patterns\":[" + JsonString(name + "*") +
                             "],\"composed_of\":[]}}]}");
     }
     if (kind == "/_data_stream") return EsResponse(request, 200, "{\"data_streams\":[]}");
     if (name.empty()) return EsResponse(request, 200, "{}");
-    return EsResponse(request, 200, "{" + Quote(name) + ":{}}");
+    return EsResponse(request, 200, "{" + JsonString(name) + ":{}}");
   }
   return EsError(request, 404, "sawmill_unsupported_api_exception",
                  "Sawmill answers only _bulk and the handshake calls of Elasticsearch clients; "

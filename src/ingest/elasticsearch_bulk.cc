@@ -6,6 +6,8 @@
 #include <optional>
 #include <utility>
 
+#include "common/json_string.h"
+
 namespace sawmill::ingest {
 
 namespace json = boost::json;
@@ -88,10 +90,6 @@ bool IsBlank(std::string_view line) {
     if (c != ' ' && c != '\t') return false;
   }
   return true;
-}
-
-std::string JsonString(std::string_view text) {
-  return json::serialize(json::string_view(text.data(), text.size()));
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string_view>
 
+#include "common/time_format.h"
 #include "ingest/normalize.h"
 #include "ingest/timestamp_internal.h"
 
@@ -20,28 +21,6 @@ bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 bool IsAlnum(char c) { return IsDigit(c) || IsAlpha(c); }
 char Lower(char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; }
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-// The civil year of a day count (inverse of DaysFromCivil, year only).
-int64_t YearFromDays(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t m = mp + (mp < 10 ? 3 : -9);
-  return yoe + era * 400 + (m <= 2);
-}
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -71,7 +50,7 @@ int64_t ToNanos(const Parts& p, int64_t year) {
 // The year of a year-less timestamp: the most recent time not more than a day after "now_ns".
 int64_t Resolve(const Parts& p, int64_t now_ns) {
   if (p.year >= 0) return ToNanos(p, p.year);
-  const int64_t now_year = YearFromDays(FloorDiv(now_ns, kNanosPerSecond * kSecondsPerDay));
+  const int64_t now_year = CivilFromDays(FloorDiv(now_ns, kNanosPerSecond * kSecondsPerDay)).year;
   const int64_t limit = now_ns + kSecondsPerDay * kNanosPerSecond;
   int64_t t = ToNanos(p, now_year);
   if (t > limit) t = ToNanos(p, now_year - 1);

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/json_string.h"
 #include "query/fake_segment_test_util.h"
 #include "query/query_engine.h"
 #include "query/test_dataset.h"
@@ -33,21 +34,6 @@ std::string Trim(std::string s) {
   size_t i = 0;
   while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
   return s.substr(i);
-}
-
-std::string JsonString(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') {
-      out.push_back('\\');
-      out.push_back(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else {
-      out.push_back(c);
-    }
-  }
-  return out + "\"";
 }
 
 std::string Render(const Result<SearchResponse>& result) {

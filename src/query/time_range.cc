@@ -1,7 +1,6 @@
 #include "query/time_range.h"
 
-#include <cstdio>
-#include <ctime>
+#include <cstdlib>
 #include <limits>
 
 #include "common/clock.h"
@@ -17,76 +16,6 @@ bool AllDigits(std::string_view s) {
     if (c < '0' || c > '9') return false;
   }
   return true;
-}
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-int Num(std::string_view s, size_t pos, size_t len) {
-  int v = 0;
-  for (size_t i = pos; i < pos + len; ++i) v = v * 10 + (s[i] - '0');
-  return v;
-}
-
-bool DigitsAt(std::string_view s, size_t pos, size_t len) {
-  if (pos + len > s.size()) return false;
-  for (size_t i = pos; i < pos + len; ++i) {
-    if (s[i] < '0' || s[i] > '9') return false;
-  }
-  return true;
-}
-
-std::optional<int64_t> ParseRfc3339(std::string_view s) {
-  // YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM)
-  if (s.size() < 20 || !DigitsAt(s, 0, 4) || s[4] != '-' || !DigitsAt(s, 5, 2) || s[7] != '-' ||
-      !DigitsAt(s, 8, 2) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') || !DigitsAt(s, 11, 2) ||
-      s[13] != ':' || !DigitsAt(s, 14, 2) || s[16] != ':' || !DigitsAt(s, 17, 2)) {
-    return std::nullopt;
-  }
-  int year = Num(s, 0, 4), mon = Num(s, 5, 2), day = Num(s, 8, 2);
-  int hour = Num(s, 11, 2), min = Num(s, 14, 2), sec = Num(s, 17, 2);
-  if (mon < 1 || mon > 12 || day < 1 || day > 31 || hour > 23 || min > 59 || sec > 60) {
-    return std::nullopt;
-  }
-  size_t pos = 19;
-  int64_t frac_ns = 0;
-  if (pos < s.size() && s[pos] == '.') {
-    ++pos;
-    int digits = 0;
-    while (pos < s.size() && s[pos] >= '0' && s[pos] <= '9') {
-      if (digits < 9) {
-        frac_ns = frac_ns * 10 + (s[pos] - '0');
-        ++digits;
-      }
-      ++pos;
-    }
-    if (digits == 0) return std::nullopt;
-    for (; digits < 9; ++digits) frac_ns *= 10;
-  }
-  int64_t offset_s = 0;
-  if (pos < s.size() && (s[pos] == 'Z' || s[pos] == 'z')) {
-    ++pos;
-  } else if (pos < s.size() && (s[pos] == '+' || s[pos] == '-')) {
-    if (!DigitsAt(s, pos + 1, 2) || pos + 3 >= s.size() || s[pos + 3] != ':' ||
-        !DigitsAt(s, pos + 4, 2)) {
-      return std::nullopt;
-    }
-    offset_s = (Num(s, pos + 1, 2) * 3600 + Num(s, pos + 4, 2) * 60) * (s[pos] == '-' ? -1 : 1);
-    pos += 6;
-  } else {
-    return std::nullopt;
-  }
-  if (pos != s.size()) return std::nullopt;
-  int64_t days = DaysFromCivil(year, static_cast<unsigned>(mon), static_cast<unsigned>(day));
-  int64_t secs = days * 86400 + hour * 3600 + min * 60 + sec - offset_s;
-  return secs * kNanosPerSecond + frac_ns;
 }
 
 }  // namespace
@@ -148,30 +77,6 @@ std::optional<int64_t> ParseInstant(std::string_view text) {
     return n;                                                      // nanoseconds
   }
   return ParseRfc3339(text);
-}
-
-std::string FormatRfc3339(int64_t ns) {
-  int64_t secs = ns / kNanosPerSecond;
-  int64_t frac = ns % kNanosPerSecond;
-  if (frac < 0) {
-    frac += kNanosPerSecond;
-    secs -= 1;
-  }
-  time_t t = static_cast<time_t>(secs);
-  struct tm tm;
-  gmtime_r(&t, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
-  std::string out(buf);
-  if (frac != 0) {
-    char f[16];
-    std::snprintf(f, sizeof(f), ".%09lld", static_cast<long long>(frac));
-    std::string fs(f);
-    while (fs.back() == '0') fs.pop_back();
-    out += fs;
-  }
-  return out + "Z";
 }
 
 Result<TimeRange> ParseTimeRange(std::string_view since, std::string_view from, std::string_view to,

@@ -6,6 +6,8 @@
 #include <string>
 #include <string_view>
 
+#include "common/time_format.h"
+
 namespace sawmill::query {
 
 // "30s", "15m", "1h", "7d", "2w", "500ms" (a positive integer and one unit) -> ns.
@@ -18,7 +20,7 @@ std::string FormatDuration(int64_t ns);
 // seconds, milliseconds, microseconds or nanoseconds (told apart by magnitude) -> ns.
 std::optional<int64_t> ParseInstant(std::string_view text);
 
-// "2026-11-30T10:01:00Z" (whole seconds) or with ".123456789" when "ns" has a fraction.
-std::string FormatRfc3339(int64_t ns);
+// Instants are rendered by FormatRfc3339 (common/time_format.h): "2026-11-30T10:01:00Z" (whole
+// seconds) or with ".123456789" when "ns" has a fraction.
 
 }  // namespace sawmill::query

@@ -5,9 +5,9 @@
 // values that round-trip exactly use it.
 //
 //   body := ns_block(lp) digits_block(lp)      (each a complete int column block)
-#include <cstdio>
 
 #include "common/coding.h"
+#include "common/time_format.h"
 #include "segment/column_encoding.h"
 
 namespace sawmill::segment {
@@ -15,28 +15,6 @@ namespace sawmill::segment {
 namespace {
 
 constexpr int64_t kNsPerSecond = 1'000'000'000;
-
-// Howard Hinnant's days_from_civil / civil_from_days (proleptic Gregorian).
-int64_t DaysFromCivil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const auto yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void CivilFromDays(int64_t z, int64_t* y, unsigned* m, unsigned* d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const auto doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *d = doy - (153 * mp + 2) / 5 + 1;
-  *m = mp < 10 ? mp + 3 : mp - 9;
-  *y = static_cast<int64_t>(yoe) + era * 400 + (*m <= 2);
-}
 
 bool Digits(std::string_view s, size_t at, size_t n, int64_t* v) {
   if (at + n > s.size()) return false;
@@ -46,35 +24,6 @@ bool Digits(std::string_view s, size_t at, size_t n, int64_t* v) {
     *v = *v * 10 + (s[i] - '0');
   }
   return true;
-}
-
-// Appends the text form of ("ns", "digits") to "*out".
-void Render(int64_t ns, int digits, std::string* out) {
-  int64_t secs = ns / kNsPerSecond, frac = ns % kNsPerSecond;
-  if (frac < 0) {
-    frac += kNsPerSecond;
-    --secs;
-  }
-  int64_t days = secs / 86400, rem = secs % 86400;
-  if (rem < 0) {
-    rem += 86400;
-    --days;
-  }
-  int64_t y;
-  unsigned m, d;
-  CivilFromDays(days, &y, &m, &d);
-  char buf[64];
-  int n = std::snprintf(buf, sizeof buf, "%04lld-%02u-%02uT%02lld:%02lld:%02lld",
-                        static_cast<long long>(y), m, d, static_cast<long long>(rem / 3600),
-                        static_cast<long long>(rem / 60 % 60), static_cast<long long>(rem % 60));
-  out->append(buf, static_cast<size_t>(n));
-  if (digits > 0) {
-    char f[16];
-    std::snprintf(f, sizeof f, "%09lld", static_cast<long long>(frac));
-    out->push_back('.');
-    out->append(f, static_cast<size_t>(digits));
-  }
-  out->push_back('Z');
 }
 
 bool Parse(std::string_view s, int64_t* ns, int* digits) {
@@ -97,7 +46,7 @@ bool Parse(std::string_view s, int64_t* ns, int* digits) {
     }
     for (int i = *digits; i < 9; ++i) frac *= 10;
   }
-  int64_t days = DaysFromCivil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d));
+  int64_t days = DaysFromCivil(y, mo, d);
   *ns = (days * 86400 + h * 3600 + mi * 60 + sec) * kNsPerSecond + frac;
   return true;
 }
@@ -118,7 +67,7 @@ bool EncodeIsoTime(const std::string_view* values, size_t count, std::vector<int
     int digits;
     if (!Parse(values[row], &ns, &digits)) return false;
     rendered.clear();
-    Render(ns, digits, &rendered);
+    AppendRfc3339(ns, digits, &rendered);
     if (rendered != values[row]) return false;  // e.g. February 30th
     (*scratch)[row] = ns;
     (*scratch)[count + row] = digits;
@@ -152,7 +101,7 @@ Status DecodeIsoTimeBody(std::string_view body, size_t count, std::vector<std::s
   std::vector<uint32_t> ends(count);
   for (size_t row = 0; row < count; ++row) {
     if (digits[row] < 0 || digits[row] > 9) return Status::DataLoss("bad fraction digit count");
-    Render(ns[row], static_cast<int>(digits[row]), arena);
+    AppendRfc3339(ns[row], static_cast<int>(digits[row]), arena);
     ends[row] = static_cast<uint32_t>(arena->size());
   }
   size_t begin = 0;

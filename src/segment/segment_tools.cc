@@ -4,6 +4,7 @@
 #include <cstdio>
 
 #include "common/coding.h"
+#include "common/json_string.h"
 #include "index/bloom.h"
 #include "segment/column_encoding.h"
 #include "segment/segment_file_reader.h"
@@ -23,27 +24,11 @@ std::string Fmt(const char* format, auto... args) {
   return buf;
 }
 
+// "s" as a JSON string, cut to its first "max" bytes with the size noted inside the quotes.
 std::string Quote(std::string_view s, size_t max = 200) {
-  std::string out = "\"";
-  for (size_t i = 0; i < s.size() && i < max; ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += static_cast<char>(c);
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\r') {
-      out += "\\r";
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c < 0x20) {
-      out += Fmt("\\u%04x", c);
-    } else {
-      out += static_cast<char>(c);
-    }
-  }
-  if (s.size() > max) out += Fmt("...(%zu bytes)", s.size());
-  return out + "\"";
+  std::string out = JsonString(s.substr(0, max));
+  if (s.size() > max) out.insert(out.size() - 1, Fmt("...(%zu bytes)", s.size()));
+  return out;
 }
 
 }  // namespace
