@@ -2,7 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <optional>
 #include <string>
+#include <utility>
 
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"

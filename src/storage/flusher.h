@@ -2,6 +2,7 @@
 // in the catalog, then swap memtable for segment in memory), and trims the WAL behind them.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <memory>
