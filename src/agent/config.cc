@@ -143,8 +143,11 @@ Result<AgentConfig> ParseAgentConfigNode(const YAML::Node& root) {
   }
   // "inputs" is a list, validated item by item below; hide it from the section validator.
   const YAML::Node inputs_node = root["inputs"];
-  YAML::Node top = YAML::Clone(root);
-  top.remove("inputs");
+  // The other keys' values are the nodes of "root" (a clone would lose their lines).
+  YAML::Node top(YAML::NodeType::Map);
+  for (const auto& kv : root) {
+    if (kv.first.Scalar() != "inputs") top[kv.first.Scalar()] = kv.second;
+  }
   std::vector<OptionSpec> top_table;
   for (const auto& spec : TopLevelOptionTable()) {
     if (spec.name != "inputs") top_table.push_back(spec);
@@ -159,7 +162,8 @@ Result<AgentConfig> ParseAgentConfigNode(const YAML::Node& root) {
       for (const auto& spec : TopLevelOptionTable()) {
         names += (names.empty() ? "" : ", ") + std::string(spec.name);
       }
-      return Status::InvalidArgument(key + ": unknown key; expected one of: " + names);
+      return AtLine(Status::InvalidArgument(key + ": unknown key; expected one of: " + names),
+                    kv.first);
     }
   }
   ASSIGN_OR_RETURN(OptionValues values, ValidateSection(top, top_table, "", AgentSectionTables()));

@@ -56,9 +56,17 @@ TEST(AgentConfig, UnknownKeysAreRejectedWithTheirPath) {
 
 TEST(AgentConfig, BadValuesSayWhatWasExpected) {
   EXPECT_EQ(ErrorOf(std::string(kHead) + "inputs: [{type: file, paths: [a], start_at: middle}]"),
-            "inputs[0].start_at: expected one of end|beginning, got 'middle'");
+            "inputs[0].start_at: expected one of end|beginning, got 'middle' (line 3)");
   EXPECT_NE(ErrorOf("server: http://x\nspool: {path: /s, max_bytes: huge}\ninputs: [{type: stdin}]")
                 .find("spool.max_bytes: expected a size"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kHead) + "batch:\n  zstd_level: 3\n  max_wait: 1 fortnight\n" +
+                    "inputs: [{type: stdin}]")
+                .find("batch.max_wait: expected a duration such as 500ms, 10s, 5m, 1h or 1h30m"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kHead) + "batch:\n  zstd_level: 3\n  max_wait: 1 fortnight\n" +
+                    "inputs: [{type: stdin}]")
+                .find("got '1 fortnight' (line 5)"),
             std::string::npos);
   EXPECT_NE(ErrorOf(std::string(kHead) + "inputs: [{type: kafka}]")
                 .find("inputs[0].type: expected one of"),

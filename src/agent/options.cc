@@ -2,19 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
-#include <cctype>
-#include <cmath>
-#include <cstdlib>
+#include <limits>
+
+#include "common/config_values.h"
 
 namespace sawmill::agent {
 
 namespace {
-
-std::string Lower(std::string_view text) {
-  std::string out(text);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string Join(const std::vector<OptionSpec>& table) {
   std::string names;
@@ -25,87 +19,30 @@ std::string Join(const std::vector<OptionSpec>& table) {
   return names;
 }
 
-std::string KeyPath(const std::string& path, std::string_view key) {
-  return path.empty() ? std::string(key) : path + "." + std::string(key);
-}
-
-// Splits "10GiB" into a number and a lower-case unit.
-bool SplitNumber(std::string_view text, double* number, std::string* unit) {
-  std::string s(text);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
-  if (i == 0) return false;
-  char* end = nullptr;
-  std::string digits = s.substr(0, i);
-  *number = std::strtod(digits.c_str(), &end);
-  if (end != digits.c_str() + digits.size()) return false;
-  size_t u = i;
-  while (u < s.size() && s[u] == ' ') ++u;
-  *unit = Lower(s.substr(u));
-  return true;
+// The value, or its error prefixed with the key's path.
+template <typename T>
+Result<T> WithKey(Result<T> value, const std::string& key_path) {
+  if (!value.ok()) return value.status().WithContext(key_path);
+  return value;
 }
 
 }  // namespace
 
-Result<uint64_t> ParseBytes(std::string_view text) {
-  double number = 0;
-  std::string unit;
-  if (!SplitNumber(text, &number, &unit)) {
-    return Status::InvalidArgument("expected a size such as 10GiB, 512MiB or 4096, got '" +
-                                   std::string(text) + "'");
+Status AtLine(const Status& status, const YAML::Node& node) {
+  if (status.ok() || !status.IsInvalidArgument() || !node.IsDefined() || node.Mark().is_null()) {
+    return status;
   }
-  double scale = 0;
-  if (unit.empty() || unit == "b")
-    scale = 1;
-  else if (unit == "k" || unit == "kib")
-    scale = 1024.0;
-  else if (unit == "kb")
-    scale = 1e3;
-  else if (unit == "m" || unit == "mib")
-    scale = 1024.0 * 1024;
-  else if (unit == "mb")
-    scale = 1e6;
-  else if (unit == "g" || unit == "gib")
-    scale = 1024.0 * 1024 * 1024;
-  else if (unit == "gb")
-    scale = 1e9;
-  else if (unit == "t" || unit == "tib")
-    scale = 1024.0 * 1024 * 1024 * 1024;
-  else if (unit == "tb")
-    scale = 1e12;
-  else {
-    return Status::InvalidArgument(
-        "expected a size unit (B, KiB, MiB, GiB, TiB, KB, MB, GB, TB), got '" + std::string(text) +
-        "'");
-  }
-  return static_cast<uint64_t>(std::llround(number * scale));
+  return Status::InvalidArgument(status.message() + " (line " +
+                                 std::to_string(node.Mark().line + 1) + ")");
 }
 
-Result<int64_t> ParseDurationNs(std::string_view text) {
-  double number = 0;
-  std::string unit;
-  if (!SplitNumber(text, &number, &unit)) {
-    return Status::InvalidArgument("expected a duration such as 500ms, 1s, 2m or 1h, got '" +
-                                   std::string(text) + "'");
-  }
-  double scale = 0;
-  if (unit.empty() || unit == "s")
-    scale = 1e9;
-  else if (unit == "ms")
-    scale = 1e6;
-  else if (unit == "us")
-    scale = 1e3;
-  else if (unit == "m")
-    scale = 60e9;
-  else if (unit == "h")
-    scale = 3600e9;
-  else {
-    return Status::InvalidArgument("expected a duration unit (ms, s, m, h), got '" +
-                                   std::string(text) + "'");
-  }
-  return static_cast<int64_t>(std::llround(number * scale));
+namespace {
+
+std::string KeyPath(const std::string& path, std::string_view key) {
+  return path.empty() ? std::string(key) : path + "." + std::string(key);
 }
+
+}  // namespace
 
 bool OptionValues::Has(std::string_view name) const {
   return strings_.count(name) || lists_.count(name) || ints_.count(name) || maps_.count(name) ||
@@ -206,39 +143,31 @@ class OptionValuesBuilder {
       }
       case OptionType::kBool: {
         RETURN_IF_ERROR(scalar(&text));
-        std::string lower = Lower(text);
-        if (lower == "true" || lower == "yes" || lower == "on") {
-          values->ints_[name] = 1;
-        } else if (lower == "false" || lower == "no" || lower == "off") {
-          values->ints_[name] = 0;
-        } else {
-          return Status::InvalidArgument(key_path + ": expected true or false, got '" + text + "'");
-        }
+        ASSIGN_OR_RETURN(bool on, WithKey(ParseBool(text), key_path));
+        values->ints_[name] = on ? 1 : 0;
         return Status::OK();
       }
       case OptionType::kInt: {
         RETURN_IF_ERROR(scalar(&text));
-        char* end = nullptr;
-        long long v = std::strtoll(text.c_str(), &end, 10);
-        if (text.empty() || *end != '\0' || v < 0) {
-          return Status::InvalidArgument(key_path + ": expected a non-negative integer, got '" +
-                                         text + "'");
+        ASSIGN_OR_RETURN(uint64_t count, WithKey(ParseCount(text), key_path));
+        if (count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+          return Status::InvalidArgument(key_path + ": '" + text + "' is too large");
         }
-        values->ints_[name] = v;
+        values->ints_[name] = static_cast<int64_t>(count);
         return Status::OK();
       }
       case OptionType::kBytes: {
         RETURN_IF_ERROR(scalar(&text));
-        auto bytes = ParseBytes(text);
-        if (!bytes.ok()) return Status::InvalidArgument(key_path + ": " + bytes.status().message());
-        values->ints_[name] = static_cast<int64_t>(*bytes);
+        ASSIGN_OR_RETURN(uint64_t bytes, WithKey(ParseSize(text), key_path));
+        if (bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+          return Status::InvalidArgument(key_path + ": '" + text + "' is too large");
+        }
+        values->ints_[name] = static_cast<int64_t>(bytes);
         return Status::OK();
       }
       case OptionType::kDuration: {
         RETURN_IF_ERROR(scalar(&text));
-        auto ns = ParseDurationNs(text);
-        if (!ns.ok()) return Status::InvalidArgument(key_path + ": " + ns.status().message());
-        values->ints_[name] = *ns;
+        ASSIGN_OR_RETURN(values->ints_[name], WithKey(ParseDuration(text), key_path));
         return Status::OK();
       }
       case OptionType::kEnum: {
@@ -294,8 +223,9 @@ Result<OptionValues> ValidateSection(const YAML::Node& node, const std::vector<O
         bool known = false;
         for (const auto& spec : table) known |= spec.name == key;
         if (!known) {
-          return Status::InvalidArgument(KeyPath(path, key) +
-                                         ": unknown key; expected one of: " + Join(table));
+          return AtLine(Status::InvalidArgument(KeyPath(path, key) +
+                                                ": unknown key; expected one of: " + Join(table)),
+                        kv.first);
         }
       }
     }
@@ -303,8 +233,11 @@ Result<OptionValues> ValidateSection(const YAML::Node& node, const std::vector<O
       // yaml-cpp nodes are references: bind, never assign.
       const YAML::Node child = node.IsMap() ? node[std::string(spec.name)] : YAML::Node();
       bool present = node.IsMap() && child.IsDefined();
-      RETURN_IF_ERROR(OptionValuesBuilder::Apply(&values, spec, present ? &child : nullptr,
-                                                 KeyPath(path, spec.name), sections));
+      Status applied = OptionValuesBuilder::Apply(&values, spec, present ? &child : nullptr,
+                                                  KeyPath(path, spec.name), sections);
+      // A nested section names the line of its own key.
+      if (spec.type != OptionType::kSection) applied = AtLine(applied, child);
+      RETURN_IF_ERROR(applied);
     }
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument((path.empty() ? std::string("configuration") : path) + ": " +

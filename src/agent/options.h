@@ -2,8 +2,10 @@
 // declares its keys in one table - name, type, default, description - that gives validation,
 // defaults and documentation at once (`sawmill agent --list-options` prints them).
 //
-// Validation rejects unknown keys and bad values with the key's path and what was expected:
-//   "inputs[0].start_at: expected one of end|beginning, got 'middle'".
+// Validation rejects unknown keys and bad values with the key's path, what was expected and the
+// line: "inputs[0].start_at: expected one of end|beginning, got 'middle' (line 7)". Sizes,
+// durations, integers and booleans use the value syntax shared with the server
+// (common/config_values.h).
 #pragma once
 
 #include <cstdint>
@@ -25,8 +27,8 @@ enum class OptionType {
   kStringList,  // a sequence of strings (a single string is accepted as a one-element list)
   kBool,
   kInt,
-  kBytes,     // 10GiB, 512MiB, 64KiB, 1GB, or a plain number of bytes
-  kDuration,  // 500ms, 1s, 2m, 1h, or a plain number of seconds
+  kBytes,     // 10GiB, 512MiB, 64KiB, 1GB, or a plain number of bytes (common/config_values.h)
+  kDuration,  // 500ms, 1s, 2m, 1h, 1h30m, or a plain number of seconds (common/config_values.h)
   kEnum,      // one of "choices", separated by '|'
   kMap,       // string keys to string values
   kSection,   // a nested mapping validated by another table
@@ -73,9 +75,9 @@ using SectionTables = std::map<std::string, const std::vector<OptionSpec>*, std:
 Result<OptionValues> ValidateSection(const YAML::Node& node, const std::vector<OptionSpec>& table,
                                      const std::string& path, const SectionTables& sections);
 
-// Parsers for the scalar types, exposed for tests. Errors: InvalidArgument.
-Result<uint64_t> ParseBytes(std::string_view text);
-Result<int64_t> ParseDurationNs(std::string_view text);
+// "status" with " (line N)" after its message when it is an InvalidArgument about "node" and
+// "node" came from the configuration text (defaults have no line).
+Status AtLine(const Status& status, const YAML::Node& node);
 
 // The table as Markdown (name | type | default | description) for docs and --list-options.
 std::string DescribeOptions(const std::vector<OptionSpec>& table);

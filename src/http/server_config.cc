@@ -5,6 +5,7 @@
 #include <cctype>
 #include <charconv>
 
+#include "common/config_values.h"
 #include "http/connection_policy.h"
 
 namespace sawmill::http {
@@ -108,86 +109,29 @@ std::string FormatOption(const ConfigOption& option) {
   }
 }
 
-namespace {
-
-// Splits "64MiB" into 64 and "mib".
-bool SplitNumber(std::string_view text, double* number, std::string* unit) {
-  while (!text.empty() && text.back() == ' ') text.remove_suffix(1);
-  while (!text.empty() && text.front() == ' ') text.remove_prefix(1);
-  size_t end = 0;
-  while (end < text.size() &&
-         (std::isdigit(static_cast<unsigned char>(text[end])) || text[end] == '.')) {
-    ++end;
-  }
-  if (end == 0) return false;
-  auto [ptr, ec] = std::from_chars(text.data(), text.data() + end, *number);
-  if (ec != std::errc() || ptr != text.data() + end) return false;
-  unit->clear();
-  for (char c : text.substr(end)) {
-    if (c != ' ') unit->push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
-  }
-  return true;
-}
-
-}  // namespace
-
 Status SetOption(const ConfigOption& option, std::string_view text) {
-  if (option.type == OptionType::kString) {
-    *option.text = std::string(text);
-    return Status::OK();
-  }
-  auto bad = [&](std::string_view expected) {
-    return Status::InvalidArgument(option.key + ": '" + std::string(text) + "' is not " +
-                                   std::string(expected));
-  };
-  double number = 0;
-  std::string unit;
-  if (!SplitNumber(text, &number, &unit)) {
-    return bad(option.type == OptionType::kBytes      ? "a size like 64MiB"
-               : option.type == OptionType::kDuration ? "a duration like 30s"
-                                                      : "a whole number");
-  }
-  double factor = 1;
   switch (option.type) {
-    case OptionType::kBytes:
-      if (unit.empty() || unit == "b")
-        factor = 1;
-      else if (unit == "k" || unit == "kb")
-        factor = 1e3;
-      else if (unit == "ki" || unit == "kib")
-        factor = 1024;
-      else if (unit == "m" || unit == "mb")
-        factor = 1e6;
-      else if (unit == "mi" || unit == "mib")
-        factor = 1024.0 * 1024;
-      else if (unit == "g" || unit == "gb")
-        factor = 1e9;
-      else if (unit == "gi" || unit == "gib")
-        factor = 1024.0 * 1024 * 1024;
-      else
-        return bad("a size like 64MiB (units: B, KB, KiB, MB, MiB, GB, GiB)");
-      break;
-    case OptionType::kDuration:  // stored in milliseconds
-      if (unit.empty() || unit == "s")
-        factor = 1000;
-      else if (unit == "ms")
-        factor = 1;
-      else if (unit == "m")
-        factor = 60'000;
-      else if (unit == "h")
-        factor = 3'600'000;
-      else
-        return bad("a duration like 30s (units: ms, s, m, h)");
-      break;
-    case OptionType::kCount:
-      if (!unit.empty() || number != static_cast<double>(static_cast<uint64_t>(number))) {
-        return bad("a whole number");
-      }
-      break;
-    case OptionType::kString: break;
+    case OptionType::kString: *option.text = std::string(text); return Status::OK();
+    case OptionType::kBytes: {
+      Result<uint64_t> bytes = ParseSize(text);
+      if (!bytes.ok()) return bytes.status().WithContext(option.key);
+      *option.number = *bytes;
+      return Status::OK();
+    }
+    case OptionType::kDuration: {  // kept in milliseconds
+      Result<int64_t> ns = ParseDuration(text);
+      if (!ns.ok()) return ns.status().WithContext(option.key);
+      *option.number = static_cast<uint64_t>(*ns / 1'000'000);
+      return Status::OK();
+    }
+    case OptionType::kCount: {
+      Result<uint64_t> count = ParseCount(text);
+      if (!count.ok()) return count.status().WithContext(option.key);
+      *option.number = *count;
+      return Status::OK();
+    }
   }
-  *option.number = static_cast<uint64_t>(number * factor);
-  return Status::OK();
+  return Status::Internal("unhandled option type of " + option.key);
 }
 
 Status LoadServerConfigFile(const std::string& path, const std::set<std::string>& set_by_flags,
@@ -244,7 +188,10 @@ Status LoadServerConfigFile(const std::string& path, const std::set<std::string>
       value = item.second.Scalar();
     }
     Status status = SetOption(*found, value);
-    if (!status.ok()) return status.WithContext("--config " + path);
+    if (!status.ok()) {
+      return status.WithContext("--config " + path + ": line " +
+                                std::to_string(item.second.Mark().line + 1));
+    }
   }
   return Status::OK();
 }

@@ -64,9 +64,10 @@ std::string FlagName(const ConfigOption& option);
 // The option's current value as a flag would take it: "64MiB", "30s", "1024", "127.0.0.1:9640".
 std::string FormatOption(const ConfigOption& option);
 
-// Parses "text" into the option: sizes "64MiB", "256KiB", "1GiB", "10MB" or plain bytes;
-// durations "500ms", "30s", "5m", "1h" or plain seconds; counts as plain integers.
-// Errors: InvalidArgument naming the option and the value.
+// Parses "text" into the option with the shared value syntax (common/config_values.h): sizes
+// "64MiB", "256KiB", "1GiB", "10MB" or plain bytes; durations "500ms", "30s", "5m", "1h30m" or
+// plain seconds (kept in milliseconds); counts as plain integers.
+// Errors: InvalidArgument naming the option, what was expected and the value.
 Status SetOption(const ConfigOption& option, std::string_view text);
 
 // Reads a YAML mapping of option keys from "path" into "*config", skipping the keys in

@@ -70,6 +70,36 @@ TEST(ServerConfig, BadValueNamesTheOption) {
   EXPECT_FALSE(SetOption(Find(options, "read_timeout"), "3 weeks").ok());
 }
 
+TEST(ServerConfig, ValuesUseTheSharedSyntax) {
+  ServerConfig config;
+  auto options = ServerOptions(&config);
+  ASSERT_TRUE(SetOption(Find(options, "read_timeout"), "1m30s").ok());
+  EXPECT_EQ(config.read_timeout_ms, 90'000u);
+  ASSERT_TRUE(SetOption(Find(options, "max_body"), "1.5MiB").ok());
+  EXPECT_EQ(config.max_body_bytes, 3u << 19);
+  ASSERT_TRUE(SetOption(Find(options, "memtable_cap"), "1 TiB").ok());
+  EXPECT_EQ(config.memtable_cap_bytes, 1ull << 40);
+  Status ambiguous = SetOption(Find(options, "max_body"), "64k");
+  EXPECT_EQ(ambiguous.message(),
+            "max_body: '64k' is ambiguous: write 64KiB for powers of 1024 or 64KB for powers of "
+            "1000");
+  Status huge = SetOption(Find(options, "max_request_lines"), "99999999999999999999");
+  EXPECT_NE(huge.message().find("max_request_lines: '99999999999999999999' is too large"),
+            std::string::npos)
+      << huge.message();
+}
+
+TEST(ServerConfig, BadValueInTheFileSaysFileLineKeyAndWhatWasExpected) {
+  ServerConfig config;
+  std::string path = WriteFile("data: /x\n\nread_timeout: 3 weeks\n");
+  Status status = LoadServerConfigFile(path, {}, &config);
+  EXPECT_TRUE(status.IsInvalidArgument());
+  EXPECT_EQ(status.message().substr(0, status.message().find(" such as")),
+            "--config " + path + ": line 3: read_timeout: expected a duration")
+      << status.message();
+  EXPECT_NE(status.message().find("got '3 weeks'"), std::string::npos) << status.message();
+}
+
 TEST(ServerConfig, FileSetsEveryOptionFlagsWin) {
   ServerConfig config;
   config.http_address = "127.0.0.1:7000";  // as if set by --http
