@@ -18,6 +18,8 @@ PACKAGES=(
   libcurl4-openssl-dev
   # `make lint`.
   clang-tidy clang-format
+  # The zone database that `timezone:`, `tz=` and the server's timezone options read.
+  tzdata
   # `make fuzz`: clang with libFuzzer and the sanitizer runtimes.
   clang libclang-rt-14-dev
   # Tests and benchmarks: curl (tests/cli), python3 (tests/e2e, tests/agent, tests/drill,
