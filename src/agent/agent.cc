@@ -263,6 +263,7 @@ void Agent::Impl::Process(std::vector<SourceRecord>* records, int64_t mono, int6
     defaults.service = ctx->service;
     defaults.host = host;
     defaults.level = ctx->level;
+    defaults.zone = ctx->zone;
     Record record;
     if (!ctx->parser->Parse(source.text, defaults, normalize, wall, &record)) continue;
     if (source.level) record.level = *source.level;

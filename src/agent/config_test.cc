@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include "agent/input.h"
+#include "common/timezone.h"
+
 namespace sawmill::agent {
 namespace {
 
@@ -93,6 +96,42 @@ TEST(AgentConfig, BadValuesSayWhatWasExpected) {
                 .find("inputs[0].multiline.start_pattern"),
             std::string::npos);
   EXPECT_NE(ErrorOf(std::string(kHead) + "inputs: []").find("inputs: expected a list"),
+            std::string::npos);
+}
+
+TEST(AgentConfig, TimezoneOfAnInputIsAZoneOfTheSystemDatabase) {
+  auto config = ParseAgentConfig(std::string(kHead) +
+                                 "inputs:\n"
+                                 "  - {type: file, paths: [a], service: kafka, timezone: "
+                                 "Europe/Berlin}\n"
+                                 "  - {type: stdin, timezone: '+05:30'}\n"
+                                 "  - {type: stdin}\n");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  auto berlin = MakeInputContext(config->inputs[0], config->max_line_bytes);
+  ASSERT_TRUE(berlin.ok());
+  ASSERT_NE((*berlin)->zone, nullptr);
+  EXPECT_EQ((*berlin)->zone->name(), "Europe/Berlin");
+  auto fixed = MakeInputContext(config->inputs[1], config->max_line_bytes);
+  ASSERT_TRUE(fixed.ok());
+  EXPECT_EQ((*fixed)->zone->OffsetAt(0), 5 * 3600 + 30 * 60);
+  // The default: UTC, as before the option existed.
+  auto plain = MakeInputContext(config->inputs[2], config->max_line_bytes);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(config->inputs[2].String("timezone"), "UTC");
+  EXPECT_EQ((*plain)->zone->OffsetAt(1'800'000'000), 0);
+}
+
+TEST(AgentConfig, AnUnknownTimezoneNamesTheKeyAndTheValue) {
+  EXPECT_EQ(ErrorOf(std::string(kHead) +
+                    "inputs: [{type: stdin}, {type: file, paths: [a], timezone: Europe/Berln}]")
+                .substr(0, 52),
+            "inputs[1].timezone: time zone 'Europe/Berln': no suc");
+  EXPECT_NE(
+      ErrorOf(std::string(kHead) + "inputs: [{type: file, paths: [a], timezone: ../../etc/passwd}]")
+          .find("inputs[0].timezone: time zone '../../etc/passwd': a '.' or '..' path"),
+      std::string::npos);
+  EXPECT_NE(ErrorOf(std::string(kHead) + "inputs: [{type: stdin, timezone: '+1:00'}]")
+                .find("inputs[0].timezone: time zone '+1:00': expected an offset"),
             std::string::npos);
 }
 

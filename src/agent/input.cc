@@ -1,5 +1,7 @@
 #include "agent/input.h"
 
+#include "common/timezone.h"
+
 namespace sawmill::agent {
 
 const std::vector<OptionSpec>& CommonInputOptions() {
@@ -10,6 +12,8 @@ const std::vector<OptionSpec>& CommonInputOptions() {
       {"level", OptionType::kEnum, "", "level of lines that carry none",
        "TRACE|DEBUG|INFO|WARN|ERROR|FATAL"},
       {"fields", OptionType::kMap, "", "static fields added to every record of this input"},
+      {"timezone", OptionType::kString, "UTC",
+       "zone of times written without one: an IANA name (Europe/Berlin) or an offset (+01:00)"},
       {"parser", OptionType::kEnum, "auto", "how a line is parsed", "auto|json|logfmt|regex"},
       {"pattern", OptionType::kString, "",
        "RE2 pattern with named groups (?P<name>...) for parser: regex"},
@@ -38,6 +42,13 @@ Result<std::unique_ptr<InputContext>> MakeInputContext(const OptionValues& value
   if (ctx->service.empty()) ctx->service = values.String("type");
   if (!values.String("level").empty()) ctx->level = ParseLevel(values.String("level"));
   ctx->fields = values.Map("fields");
+  if (!values.String("timezone").empty()) {
+    auto zone = TimeZone::Find(values.String("timezone"));
+    if (!zone.ok()) {
+      return Status::InvalidArgument(values.path() + ".timezone: " + zone.status().message());
+    }
+    ctx->zone = *zone;
+  }
   ParserOptions parser;
   const std::string& kind = values.String("parser");
   parser.kind = kind == "json"     ? ParserKind::kJson

@@ -17,6 +17,7 @@
 #include "agent/multiline.h"
 #include "agent/options.h"
 #include "agent/parser.h"
+#include "common/timezone.h"
 
 namespace sawmill::agent {
 
@@ -27,6 +28,8 @@ struct InputContext {
   std::string service;
   std::optional<Level> level;  // default level for lines that carry none
   std::vector<std::pair<std::string, std::string>> fields;
+  // The zone of times written without one (null: UTC); from TimeZone::Find, lives forever.
+  const TimeZone* zone = nullptr;
   std::unique_ptr<Parser> parser;
   MultilineOptions multiline;
 };

@@ -99,11 +99,12 @@ void Flatten(std::string key, simdjson::dom::element value, Record* out) {
   if (ValueText(value, &text)) out->fields.emplace_back(std::move(key), std::move(text));
 }
 
-std::optional<int64_t> JsonTimestamp(simdjson::dom::element value, int64_t now_ns) {
+std::optional<int64_t> JsonTimestamp(simdjson::dom::element value, int64_t now_ns,
+                                     const TimeZone* zone) {
   switch (value.type()) {
     case simdjson::dom::element_type::STRING: {
       std::string_view s = value.get_string().value_unsafe();
-      return ParseTimestamp(s, now_ns);
+      return ParseTimestamp(s, now_ns, zone);
     }
     case simdjson::dom::element_type::INT64:
       return EpochIntToNanos(value.get_int64().value_unsafe());
@@ -193,7 +194,7 @@ bool QuoteHugeNumbers(const std::string& text, std::string* out) {
 // Maps a JSON object line onto "*out" (everything but flags and defaults). Returns false when
 // "text" is not one valid JSON object; "*out" is then unspecified and must be reset.
 // "text" should have SIMDJSON_PADDING spare capacity to avoid a copy.
-bool MapJson(const std::string& text, int64_t now_ns, Record* out) {
+bool MapJson(const std::string& text, int64_t now_ns, const TimeZone* zone, Record* out) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element doc;
   simdjson::error_code error = parser.parse(text).get(doc);
@@ -225,7 +226,7 @@ bool MapJson(const std::string& text, int64_t now_ns, Record* out) {
     switch (Classify(key)) {
       case Key::kTimestamp:
         if (!have_ts) {
-          if (std::optional<int64_t> ts = JsonTimestamp(value, now_ns)) {
+          if (std::optional<int64_t> ts = JsonTimestamp(value, now_ns, zone)) {
             out->ts = *ts;
             have_ts = true;
             continue;
@@ -299,7 +300,7 @@ bool NormalizeLine(std::string_view line, const Defaults& defaults, const Normal
   while (first < text.size() && IsBlankChar(text[first])) ++first;
   bool mapped = false;
   if (text[first] == '{') {
-    mapped = MapJson(text, now_ns, out);
+    mapped = MapJson(text, now_ns, defaults.zone, out);
     if (!mapped) {
       *out = Record();
       flags |= kFlagParseFailed;
@@ -308,7 +309,7 @@ bool NormalizeLine(std::string_view line, const Defaults& defaults, const Normal
   if (!mapped) {
     std::optional<int64_t> ts;
     std::optional<Level> level;
-    SniffPlainLine(text, now_ns, &ts, &level);
+    SniffPlainLine(text, now_ns, &ts, &level, defaults.zone);
     if (ts) out->ts = *ts;
     if (level) out->level = *level;
     out->message = std::move(text);

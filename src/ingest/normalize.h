@@ -13,6 +13,10 @@
 #include "sawmill/record.h"
 #include "sawmill/status.h"
 
+namespace sawmill {
+class TimeZone;
+}  // namespace sawmill
+
 namespace sawmill::ingest {
 
 // Values for records that lack them (from query parameters, protocol labels, agent config).
@@ -20,6 +24,10 @@ struct Defaults {
   std::string service;
   std::string host;
   std::optional<Level> level;
+  // The zone of a timestamp written without one ("2015-10-18 18:01:47,978"); one written with a
+  // zone or offset keeps it, an epoch number is UTC. Null: UTC. Zones come from TimeZone::Find
+  // and live for the whole process. See docs/ingest.md "Time zones".
+  const TimeZone* zone = nullptr;
 };
 
 struct NormalizeOptions {
@@ -37,16 +45,19 @@ struct IngestCounts {
 // a space instead of 'T', and a comma before the fraction), epoch s/ms/us/ns digits (by
 // magnitude), syslog "Mon dd hh:mm:ss" (year inferred from "now_ns": the most recent such time
 // not more than a day ahead), Apache "10/Oct/2000:13:55:36 -0700", "081109 203615" (HDFS).
+// A time written without a zone is local to "zone" (null: UTC); a written zone or offset wins.
 // Returns ns since the epoch, or nullopt.
-std::optional<int64_t> ParseTimestamp(std::string_view text, int64_t now_ns);
+std::optional<int64_t> ParseTimestamp(std::string_view text, int64_t now_ns,
+                                      const TimeZone* zone = nullptr);
 
 // An epoch number of unknown unit, by magnitude (s, ms, us or ns).
 std::optional<int64_t> EpochToNanos(double value);
 
 // Best effort on a plain text line: finds a timestamp at or near the start and a level token
-// among the first words. Sets *ts_ns/*level only when found; returns nothing else.
+// among the first words. Sets *ts_ns/*level only when found; returns nothing else. A time
+// written without a zone is local to "zone" (null: UTC).
 void SniffPlainLine(std::string_view line, int64_t now_ns, std::optional<int64_t>* ts_ns,
-                    std::optional<Level>* level);
+                    std::optional<Level>* level, const TimeZone* zone = nullptr);
 
 // One line of a native ingest body (NDJSON or plain text) into "*out". A JSON object is mapped
 // (timestamp|ts|time|@timestamp, level|severity|lvl, message|msg|log, service|app,

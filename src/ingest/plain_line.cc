@@ -271,8 +271,8 @@ std::optional<Level> FindLevelNearStart(std::string_view line) {
 }
 
 void SniffPlainLine(std::string_view line, int64_t now_ns, std::optional<int64_t>* ts_ns,
-                    std::optional<Level>* level) {
-  if (std::optional<int64_t> ts = FindTimestampNearStart(line, now_ns)) *ts_ns = ts;
+                    std::optional<Level>* level, const TimeZone* zone) {
+  if (std::optional<int64_t> ts = FindTimestampNearStart(line, now_ns, zone)) *ts_ns = ts;
   if (std::optional<Level> found = FindLevelNearStart(line)) *level = found;
 }
 

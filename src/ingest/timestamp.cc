@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "common/time_format.h"
+#include "common/timezone.h"
 #include "ingest/normalize.h"
 #include "ingest/timestamp_internal.h"
 
@@ -30,6 +31,7 @@ struct Parts {
   int month = 1, day = 1, hour = 0, minute = 0, second = 0;
   int64_t nanos = 0;
   int64_t offset_seconds = 0;  // zone offset east of UTC; the time is local to it
+  bool zoned = false;          // the text wrote a zone ("Z", "+0100", "CEST")
 };
 
 bool Valid(const Parts& p) {
@@ -40,20 +42,23 @@ bool Valid(const Parts& p) {
          (p.year == -1 || (p.year >= 1970 && p.year <= 2261));
 }
 
-int64_t ToNanos(const Parts& p, int64_t year) {
+// A time the text wrote without a zone is local to "zone" (UTC when null); one with a zone keeps
+// it.
+int64_t ToNanos(const Parts& p, int64_t year, const TimeZone* zone) {
   const int64_t days = DaysFromCivil(year, p.month, p.day);
+  const int64_t local = days * kSecondsPerDay + p.hour * 3600 + p.minute * 60 + p.second;
   const int64_t secs =
-      days * kSecondsPerDay + p.hour * 3600 + p.minute * 60 + p.second - p.offset_seconds;
+      p.zoned || zone == nullptr ? local - p.offset_seconds : zone->LocalToUtc(local);
   return secs * kNanosPerSecond + p.nanos;
 }
 
 // The year of a year-less timestamp: the most recent time not more than a day after "now_ns".
-int64_t Resolve(const Parts& p, int64_t now_ns) {
-  if (p.year >= 0) return ToNanos(p, p.year);
+int64_t Resolve(const Parts& p, int64_t now_ns, const TimeZone* zone) {
+  if (p.year >= 0) return ToNanos(p, p.year, zone);
   const int64_t now_year = CivilFromDays(FloorDiv(now_ns, kNanosPerSecond * kSecondsPerDay)).year;
   const int64_t limit = now_ns + kSecondsPerDay * kNanosPerSecond;
-  int64_t t = ToNanos(p, now_year);
-  if (t > limit) t = ToNanos(p, now_year - 1);
+  int64_t t = ToNanos(p, now_year, zone);
+  if (t > limit) t = ToNanos(p, now_year - 1, zone);
   return t;
 }
 
@@ -199,11 +204,15 @@ class Cursor {
     return true;
   }
   // A zone: "Z", "+hh:mm", "+hhmm", "+hh", optionally after one space, or a space and a common
-  // abbreviation ("UTC", "CEST"). Absent: UTC.
+  // abbreviation ("UTC", "CEST"). Absent: "zoned" stays false and the caller's default zone
+  // applies.
   void Zone(Parts* p) {
     size_t start = pos_;
     if (Char('Z') || Char('z')) {
-      if (!IsAlnum(Peek())) return;
+      if (!IsAlnum(Peek())) {
+        p->zoned = true;
+        return;
+      }
       pos_ = start;
       return;
     }
@@ -228,6 +237,7 @@ class Cursor {
       }
       if (ok && !IsDigit(Peek()) && hh <= 23 && mm <= 59) {
         p->offset_seconds = (sign == '-' ? -1 : 1) * (hh * 3600 + mm * 60);
+        p->zoned = true;
         return;
       }
       pos_ = start;
@@ -240,6 +250,7 @@ class Cursor {
       if (offset) {
         pos_ = end;
         p->offset_seconds = *offset;
+        p->zoned = true;
         return;
       }
     }
@@ -502,18 +513,20 @@ std::optional<int64_t> EpochDigits(Cursor& c, bool sniffing) {
 // Tries every format at the cursor. "whole": the text is only a timestamp (ParseTimestamp), which
 // allows a bare date and any width of epoch digits. "epoch" (if given) tells whether the result
 // is a bare epoch number.
-std::optional<int64_t> ParseAt(Cursor& c, int64_t now_ns, bool whole, bool* epoch = nullptr) {
+// "zone": the zone of a time written without one (null: UTC).
+std::optional<int64_t> ParseAt(Cursor& c, int64_t now_ns, const TimeZone* zone, bool whole,
+                               bool* epoch = nullptr) {
   Parts p;
   char first = c.Peek();
   if (IsDigit(first)) {
     if (YearFirst(c, whole, &p) || Apache(c, &p) || ShortNumeric(c, &p)) {
-      return Resolve(p, now_ns);
+      return Resolve(p, now_ns, zone);
     }
     if (epoch != nullptr) *epoch = true;
     return EpochDigits(c, !whole);
   }
   if (IsAlpha(first)) {
-    if (MonthName(c, &p)) return Resolve(p, now_ns);
+    if (MonthName(c, &p)) return Resolve(p, now_ns, zone);
   }
   return std::nullopt;
 }
@@ -651,17 +664,18 @@ std::optional<int64_t> EpochToNanos(double value) {
   return units * per_unit + frac_ns;
 }
 
-std::optional<int64_t> ParseTimestamp(std::string_view text, int64_t now_ns) {
+std::optional<int64_t> ParseTimestamp(std::string_view text, int64_t now_ns, const TimeZone* zone) {
   while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
   while (!text.empty() && (text.back() == ' ' || text.back() == '\t')) text.remove_suffix(1);
   if (text.empty()) return std::nullopt;
   Cursor c(text);
-  std::optional<int64_t> t = ParseAt(c, now_ns, /*whole=*/true);
+  std::optional<int64_t> t = ParseAt(c, now_ns, zone, /*whole=*/true);
   if (!t || !c.AtEnd()) return std::nullopt;
   return t;
 }
 
-std::optional<int64_t> FindTimestampNearStart(std::string_view line, int64_t now_ns) {
+std::optional<int64_t> FindTimestampNearStart(std::string_view line, int64_t now_ns,
+                                              const TimeZone* zone) {
   const size_t window = line.size() < kTimestampWindow ? line.size() : kTimestampWindow;
   for (size_t pos = 0; pos < window; ++pos) {
     char ch = line[pos];
@@ -669,7 +683,7 @@ std::optional<int64_t> FindTimestampNearStart(std::string_view line, int64_t now
     if (pos > 0 && IsAlnum(line[pos - 1])) continue;  // only at the start of a word
     Cursor c(line, pos);
     bool epoch = false;
-    std::optional<int64_t> t = ParseAt(c, now_ns, /*whole=*/false, &epoch);
+    std::optional<int64_t> t = ParseAt(c, now_ns, zone, /*whole=*/false, &epoch);
     if (!t || IsAlnum(c.Peek())) continue;
     if (epoch) {
       if (!EpochAllowedAt(line, pos, c.pos())) continue;

@@ -9,6 +9,10 @@
 
 #include "sawmill/record.h"
 
+namespace sawmill {
+class TimeZone;
+}  // namespace sawmill
+
 namespace sawmill::ingest {
 
 // How far into a plain text line a timestamp may start (bytes) and how many words are searched
@@ -25,7 +29,9 @@ std::optional<int64_t> EpochIntToNanos(int64_t value);
 // 1990..2099, and only where a time is written (the leading word, the value of a time-named key,
 // a format's time column: see EpochAllowedAt in timestamp.cc), so that ids, sizes and counters
 // are not taken for times.
-std::optional<int64_t> FindTimestampNearStart(std::string_view line, int64_t now_ns);
+// A time written without a zone is local to "zone" (null: UTC).
+std::optional<int64_t> FindTimestampNearStart(std::string_view line, int64_t now_ns,
+                                              const TimeZone* zone = nullptr);
 
 // The first level token among the first kLevelWords words of "line" (see plain_line.cc for
 // what counts as a level token in free text).

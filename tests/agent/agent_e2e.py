@@ -684,11 +684,80 @@ def scenario_wiped_spool(h):
     check_exactly_once(h, "wiped", written)
 
 
+# Real lines (verbatim) from shared/data/real: log4j without a zone (loghub_2k/Zookeeper, lines
+# 1-4) and PostgreSQL/PgBouncer lines with a zone abbreviation (pgbadger_postgres/pg_vacuums.log
+# line 1, pgbouncer.1.21.log line 1).
+ZOOKEEPER_LINES = [
+    "2015-07-29 17:41:44,747 - INFO  [QuorumPeer[myid=1]/0:0:0:0:0:0:0:0:2181:FastLeaderElection@774] - Notification time out: 3200",
+    "2015-07-29 19:04:12,394 - INFO  [/10.10.34.11:3888:QuorumCnxManager$Listener@493] - Received connection request /10.10.34.11:45307",
+    "2015-07-29 19:04:29,071 - WARN  [SendWorker:188978561024:QuorumCnxManager$SendWorker@688] - Send worker leaving thread",
+    "2015-07-29 19:04:29,079 - WARN  [SendWorker:188978561024:QuorumCnxManager$SendWorker@679] - Interrupted while waiting for message on queue",
+]
+ZONED_LINES = {
+    "2024-06-27 00:00:07 CEST [58151]: [1-1] user=,db=,host=,app= LOG:  automatic analyze of table \"testdb.sales.tab_shop_stats\"":
+        "2024-06-26T22:00:07.000000000Z",
+    "2023-12-19 03:06:13.586 CET [10384] LOG C-0x7f3bd6c47f40: retail/game_api@192.168.0.80:38296 closing because: client close request (age=5s)":
+        "2023-12-19T02:06:13.586000000Z",
+}
+
+
+def scenario_timezone(h):
+    """An input's `timezone:` is the zone of times written without one; a written zone wins."""
+    for name, lines in (("zk-berlin.log", ZOOKEEPER_LINES), ("zk-utc.log", ZOOKEEPER_LINES),
+                        ("pg.log", list(ZONED_LINES))):
+        with open(os.path.join(h.logs, name), "w") as f:
+            f.write("\n".join(lines) + "\n")
+    h.write_config([
+        {"type": "file", "paths": [h.logs + "/zk-berlin.log"], "service": "zkberlin",
+         "timezone": "Europe/Berlin"},
+        {"type": "file", "paths": [h.logs + "/zk-utc.log"], "service": "zkutc"},
+        {"type": "file", "paths": [h.logs + "/pg.log"], "service": "pg",
+         "timezone": "America/New_York"},
+    ])
+    h.start_server()
+    h.start_agent()
+    for service, n in (("zkberlin", 4), ("zkutc", 4), ("pg", 2)):
+        h.wait_for(service, lambda: total_arrived(h, service) == n or total_arrived(h, service))
+
+    def times(service):
+        return {x["message"]: x["ts"] for x in h.search("service=%s" % service)["hits"]}
+
+    berlin, utc = times("zkberlin"), times("zkutc")
+    for line in ZOOKEEPER_LINES:
+        # July: Berlin is UTC+2, so the instant is two hours before the digits read as UTC.
+        written = line[:10] + "T" + line[11:19] + "." + line[20:23] + "000000Z"
+        if utc.get(line) != written:
+            fail("without a timezone the line should be read as UTC %s: %r" % (written, utc.get(line)))
+        hour = int(line[11:13]) - 2
+        expected = written[:11] + "%02d" % hour + written[13:]
+        if berlin.get(line) != expected:
+            fail("timezone: Europe/Berlin should give %s for %r, got %r" %
+                 (expected, line[:23], berlin.get(line)))
+    print("ok: log4j lines read in Europe/Berlin are 2 h earlier than read as UTC")
+    pg = times("pg")
+    for line, expected in ZONED_LINES.items():
+        if pg.get(line) != expected:
+            fail("a written zone must win over timezone: %r should be %s, got %r" %
+                 (line[:30], expected, pg.get(line)))
+    print("ok: CET/CEST written in the line win over timezone: America/New_York")
+    # A zone the database does not know stops the agent at start, naming the key and the value.
+    h.stop_agent()
+    h.write_config([{"type": "file", "paths": [h.logs + "/zk-utc.log"],
+                     "timezone": "Europe/Berln"}])
+    out = subprocess.run([h.sawmill, "agent", "--config", h.config, "--check"],
+                         capture_output=True, text=True)
+    text = out.stdout + out.stderr
+    if out.returncode == 0 or "inputs[0].timezone: time zone 'Europe/Berln'" not in text:
+        fail("an unknown zone should be a configuration error naming the key: %d %r" %
+             (out.returncode, text))
+    print("ok: unknown zone refused: " + text.strip().splitlines()[-1])
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sawmill", required=True)
     parser.add_argument("scenario", choices=["outage", "sigkill", "files", "spool_full", "defaults",
-                                             "rate_limit", "wiped_spool"])
+                                             "rate_limit", "wiped_spool", "timezone"])
     args = parser.parse_args()
     h = Harness(os.path.abspath(args.sawmill), args.scenario)
     ok = False
