@@ -18,7 +18,7 @@ PACKAGES=(
   libcurl4-openssl-dev
   # `make lint`.
   clang-tidy clang-format
-  # The zone database that `timezone:`, `tz=` and the server's timezone options read.
+  # The zone database (/usr/share/zoneinfo) that src/common/timezone.cc reads zones from.
   tzdata
   # `make fuzz`: clang with libFuzzer and the sanitizer runtimes.
   clang libclang-rt-14-dev
