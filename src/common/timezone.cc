@@ -12,6 +12,8 @@
 #include <optional>
 #include <utility>
 
+#include "common/time_format.h"
+
 namespace sawmill {
 
 namespace {
@@ -20,27 +22,6 @@ constexpr int64_t kSecondsPerDay = 86'400;
 // A zone file is a few KiB; anything much bigger is not one (and is not read into memory).
 constexpr size_t kMaxZoneFileBytes = 1 << 20;
 constexpr size_t kMaxZoneNameBytes = 128;
-
-// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's days_from_civil).
-int64_t DaysFromCivil(int64_t y, int64_t m, int64_t d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const int64_t yoe = y - era * 400;
-  const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + doe - 719468;
-}
-
-int64_t YearFromDays(int64_t z) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int64_t m = mp + (mp < 10 ? 3 : -9);
-  return yoe + era * 400 + (m <= 2);
-}
 
 int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -241,7 +222,7 @@ struct TimeZone::PosixRule {
 
   int32_t OffsetAt(int64_t utc) const {
     if (!has_dst) return std_offset;
-    const int64_t year = YearFromDays(FloorDiv(utc + std_offset, kSecondsPerDay));
+    const int64_t year = CivilFromDays(FloorDiv(utc + std_offset, kSecondsPerDay)).year;
     // The start is written in standard time, the end in daylight time.
     const int64_t begin = DayOf(start, year) * kSecondsPerDay + start.time - std_offset;
     const int64_t finish = DayOf(end, year) * kSecondsPerDay + end.time - dst_offset;
