@@ -79,8 +79,9 @@ class SegmentEntry {
 //   a compaction swaps its inputs for its output in one step. NextId is atomic (flusher and
 //   compactor draw ids without the mutex).
 // Errors: none; the registry only changes memory. Callers write the catalog first (flusher:
-//   Catalog::Insert; compactor: Catalog::Replace; ReportCorruption: Catalog::SetState) and
-//   change the registry after, so the registry never shows a segment the catalog lacks.
+//   Catalog::Insert; compactor: Catalog::Replace) and change the registry after, so the registry
+//   never shows a segment the catalog lacks. (Engine::ReportCorruption marks the entry corrupt
+//   first and then the catalog row; a failed catalog write is logged.)
 // Durable when a call returns: nothing; the registry mirrors the catalog and is rebuilt from it
 //   at every start. A replaced entry's file is deleted when the last snapshot holding it lets go.
 class SegmentRegistry {

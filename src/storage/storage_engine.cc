@@ -265,7 +265,8 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
     }
     for (uint32_t p : touched) {
       Key key{std::string(tenant), p};
-      if (memtables_.ActiveBytes(key) >= options_.segment_target_bytes) {
+      const uint64_t active_bytes = memtables_.ActiveBytes(key);  // 0: none (a flush took it)
+      if (active_bytes > 0 && active_bytes >= options_.segment_target_bytes) {
         big.push_back(std::move(key));
       }
     }
