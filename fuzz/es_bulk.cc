@@ -14,7 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& item : b.items) {
     FUZZ_CHECK(item.record >= -1 && item.record < static_cast<int64_t>(b.records.size()));
   }
-  std::string response = ingest::EncodeElasticsearchBulkResponse(b.items, 1, Status::OK());
+  std::string response = ingest::EncodeElasticsearchBulkResponse(b.items, 1);
   FUZZ_CHECK(!response.empty() && response.front() == '{' && response.back() == '}');
   return 0;
 }

@@ -10,6 +10,7 @@
 #include "common/metrics.h"
 #include "http/http_metrics.h"
 #include "http/json_writer.h"
+#include "http/shipper_routes.h"
 #include "ingest/normalize.h"
 
 namespace sawmill::http {
@@ -150,16 +151,10 @@ HttpResponse HandleIngest(ApiState* state, const HttpRequest& request) {
                                 " (after Content-Encoding decoding); nothing was stored"),
         static_cast<int>(std::min<size_t>(at, INT32_MAX)));
   }
-  ingest::Defaults defaults;
-  defaults.service = request.Query("service");
-  defaults.host = request.Query("host");
-  if (std::string level = request.Query("level"); !level.empty()) {
-    defaults.level = ParseLevel(level);
-    if (!defaults.level) {
-      return HttpResponse::Error(Status::InvalidArgument(
-          "level: '" + level + "' is not a level (TRACE, DEBUG, INFO, WARN, ERROR, FATAL)"));
-    }
-  }
+  ingest::IngestCall call = IngestCallFromRequest(request, "native");
+  call.bad_level = ingest::BadLevel::kReject;  // the native client reads the error
+  Result<ingest::ShipperContext> context = state->pipeline.Begin(call);
+  if (!context.ok()) return HttpResponse::Error(context.status());
   std::string key = request.Header("idempotency-key");
   if (key.size() > 256) {
     return HttpResponse::Error(Status::InvalidArgument("Idempotency-Key: at most 256 characters"));
@@ -174,19 +169,17 @@ HttpResponse HandleIngest(ApiState* state, const HttpRequest& request) {
     }
   }
 
-  ingest::NormalizeOptions options;
-  options.max_line_bytes = state->options.max_line_bytes;
   std::vector<Record> records;
   ingest::IngestCounts counts;
-  ingest::NormalizeBody(request.body, defaults, options, state->clock->NowNanos(), &records,
-                        &counts);
+  ingest::NormalizeBody(request.body, context->defaults, context->options, context->now_ns,
+                        &records, &counts);
   const std::string answer = EncodeIngestAnswer(counts);
   Status status;
   if (key.empty()) {
-    status = state->sink.Ingest(request.tenant, "native", &records);
+    status = state->pipeline.Submit(*context, "native", &records);
   } else {
-    status = state->sink.IngestIdempotent(request.tenant, "native", &records,
-                                          storage::IdempotencyKey{key, body_hash, answer});
+    const ingest::BatchKey batch_key{key, body_hash, answer};
+    status = state->pipeline.Submit(*context, "native", &records, &batch_key);
     if (status.code() == StatusCode::kAlreadyExists) {
       // Taken meanwhile by a caller that does not go through this route's gate.
       if (auto previous = state->sink.FindIdempotencyKey(request.tenant, key)) {
@@ -561,6 +554,23 @@ int ErrorPosition(std::string_view message, std::string_view query) {
 
 void RegisterApiRoutes(Router* router, ApiState* state) {
   HttpMetrics::Get();  // registers the families so that /metrics lists them from the start
+  ingest::PipelineOptions pipeline_options = state->pipeline.options();
+  pipeline_options.max_line_bytes = state->options.max_line_bytes;
+  state->pipeline.set_options(pipeline_options);
+  state->pipeline.set_clock(state->clock);
+  state->pipeline.AddListener(
+      [](const ingest::BatchInfo& batch, const std::vector<Record>& records) {
+        uint64_t bytes = 0;
+        std::map<uint32_t, uint64_t> by_flags;
+        for (const Record& record : records) {
+          bytes += record.message.size();
+          for (const auto& [key, value] : record.fields) bytes += key.size() + value.size();
+          if (record.flags != 0) ++by_flags[record.flags];
+        }
+        auto& metrics = HttpMetrics::Get();
+        metrics.CountIngested(batch.tenant, batch.protocol, records.size(), bytes);
+        for (const auto& [flags, count] : by_flags) metrics.CountFlagged(flags, count);
+      });
   router->Add("POST", "/api/v1/ingest",
               [state](const HttpRequest& r) { return HandleIngest(state, r); });
   router->Add("GET", "/api/v1/search",

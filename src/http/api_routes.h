@@ -13,6 +13,7 @@
 #include "http/engine_ingest_sink.h"
 #include "http/idempotency_cache.h"
 #include "http/router.h"
+#include "ingest/pipeline.h"
 #include "query/query_engine.h"
 #include "storage/engine.h"
 
@@ -34,9 +35,13 @@ struct ApiState {
   std::atomic<bool> ready{false};
   std::atomic<bool> stopping{false};
   EngineIngestSink sink;
+  // Every front door's way into storage (the native route, the shipper routes, syslog).
+  ingest::Pipeline pipeline{&sink};
   IdempotencyGate idempotency;
 };
 
+// Also configures state->pipeline from state->options and state->clock (set them first) and
+// registers its ingest-metrics listener.
 void RegisterApiRoutes(Router* router, ApiState* state);
 
 // The tenant named by an X-Scope-OrgID header value ("" gives "default"): 1 to 150 characters

@@ -1,20 +1,20 @@
 #include "http/engine_ingest_sink.h"
 
-#include <map>
-
-#include "http/http_metrics.h"
-
 namespace sawmill::http {
 
-Status EngineIngestSink::Ingest(const std::string& tenant, std::string_view protocol,
+Status EngineIngestSink::Ingest(const std::string& tenant, std::string_view,
                                 std::vector<Record>* records) {
-  return Store(tenant, protocol, records, nullptr);
+  return Store(tenant, records, nullptr);
 }
 
-Status EngineIngestSink::IngestIdempotent(const std::string& tenant, std::string_view protocol,
+Status EngineIngestSink::IngestIdempotent(const std::string& tenant, std::string_view,
                                           std::vector<Record>* records,
-                                          const storage::IdempotencyKey& key) {
-  return Store(tenant, protocol, records, &key);
+                                          const ingest::BatchKey& key) {
+  storage::IdempotencyKey stored;
+  stored.key = key.key;
+  stored.body_hash = key.body_hash;
+  stored.answer = key.answer;
+  return Store(tenant, records, &stored);
 }
 
 std::optional<storage::IdempotencyKey> EngineIngestSink::FindIdempotencyKey(
@@ -24,8 +24,8 @@ std::optional<storage::IdempotencyKey> EngineIngestSink::FindIdempotencyKey(
   return engine->FindIdempotencyKey(tenant, key);
 }
 
-Status EngineIngestSink::Store(const std::string& tenant, std::string_view protocol,
-                               std::vector<Record>* records, const storage::IdempotencyKey* key) {
+Status EngineIngestSink::Store(const std::string& tenant, std::vector<Record>* records,
+                               const storage::IdempotencyKey* key) {
   if (stopping_.load(std::memory_order_acquire)) {
     return Status::Unavailable("the server is stopping; retry against another instance or later");
   }
@@ -46,18 +46,6 @@ Status EngineIngestSink::Store(const std::string& tenant, std::string_view proto
     }
     return status;
   }
-  if (tail::TailHub* hub = hub_.load(std::memory_order_acquire)) hub->Publish(tenant, *records);
-
-  uint64_t bytes = 0;
-  std::map<uint32_t, uint64_t> by_flags;
-  for (const Record& record : *records) {
-    bytes += record.message.size();
-    for (const auto& [key, value] : record.fields) bytes += key.size() + value.size();
-    if (record.flags != 0) ++by_flags[record.flags];
-  }
-  auto& metrics = HttpMetrics::Get();
-  metrics.CountIngested(tenant, protocol, records->size(), bytes);
-  for (const auto& [flags, count] : by_flags) metrics.CountFlagged(flags, count);
   return Status::OK();
 }
 

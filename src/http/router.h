@@ -1,6 +1,6 @@
-// CONTRACT between the HTTP server (src/http, owned by the server) and the route handlers of
-// other components (src/ingest shippers). Handlers see plain structs, never Beast types, so
-// that heavy headers stay in a few translation units.
+// CONTRACT between the HTTP server (src/http/http_server.h) and the route handlers (the native
+// API, the shipper protocols). Handlers see plain structs, never Beast types, so that heavy
+// headers stay in a few translation units.
 #pragma once
 
 #include <atomic>
@@ -55,16 +55,6 @@ struct HttpResponse {
 // InvalidArgument 400, NotFound 404, ResourceExhausted 429, Unavailable 503,
 // DeadlineExceeded 503, FailedPrecondition 409, AlreadyExists 409, others 500.
 int StatusToHttp(const Status& status);
-
-// Where every ingestion path hands its records: WAL append (durable on OK), then tail fan-out,
-// metrics and flag counters. Thread-safe. Errors: Unavailable (disk full, stopping).
-class IngestSink {
- public:
-  virtual ~IngestSink() = default;
-  // "protocol" labels metrics ("native", "elasticsearch", "loki", "otlp", "syslog").
-  virtual Status Ingest(const std::string& tenant, std::string_view protocol,
-                        std::vector<Record>* records) = 0;
-};
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
 

@@ -14,7 +14,7 @@
 
 #include "http/api_routes.h"
 #include "http/http_server.h"
-#include "ingest/shippers.h"
+#include "http/shipper_routes.h"
 #include "ingest/syslog_server.h"
 
 namespace sawmill::http {
@@ -121,7 +121,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   state.options.max_line_bytes = config.max_line_bytes;
   Router router;
   RegisterApiRoutes(&router, &state);
-  RegisterShipperRoutes(&router, &state.sink);
+  RegisterShipperRoutes(&router, &state.pipeline);
 
   tail::TailHubOptions hub_options;
   hub_options.max_sessions = config.tail_max_sessions;
@@ -129,7 +129,11 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   hub_options.total_queue_bytes = config.tail_memory_bytes;
   hub_options.queue_bytes = std::min<uint64_t>(hub_options.queue_bytes, config.tail_memory_bytes);
   std::unique_ptr<tail::TailHub> hub = tail::TailHub::Create(hub_options);
-  state.sink.SetTailHub(hub.get());
+  // Live tail sees every acknowledged batch, whatever door it came through.
+  state.pipeline.AddListener(
+      [tail_hub = hub.get()](const ingest::BatchInfo& batch, const std::vector<Record>& records) {
+        tail_hub->Publish(batch.tenant, records);
+      });
   TailSubscriber subscriber =
       [&state, tail_hub = hub.get()](
           const HttpRequest& request) -> Result<std::shared_ptr<tail::TailSession>> {
@@ -193,7 +197,8 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   if (!config.syslog_address.empty()) {
     ingest::SyslogServerOptions syslog_options;
     syslog_options.udp_receive_buffer_bytes = config.syslog_udp_buffer_bytes;
-    auto started = ingest::SyslogServer::Start(config.syslog_address, &state.sink, syslog_options);
+    auto started =
+        ingest::SyslogServer::Start(config.syslog_address, &state.pipeline, syslog_options);
     if (!started.ok()) {
       std::fprintf(stderr, "sawmill server: --syslog: %s\n", started.status().message().c_str());
       state.stopping.store(true);

@@ -236,7 +236,8 @@ Result<EsBulkBatch> DecodeElasticsearchBulk(std::string_view body, std::string_v
 }
 
 std::string EncodeElasticsearchBulkResponse(const std::vector<EsBulkItem>& items, int64_t took_ms,
-                                            const Status& ingest_status) {
+                                            int store_http_status, std::string_view store_error) {
+  const bool store_failed = store_http_status >= 400;
   bool errors = false;
   std::string out;
   out.reserve(64 + items.size() * 160);
@@ -249,12 +250,10 @@ std::string EncodeElasticsearchBulkResponse(const std::vector<EsBulkItem>& items
     int status = item.status;
     std::string type = item.error_type;
     std::string reason = item.error_reason;
-    if (status < 400 && !ingest_status.ok()) {
-      const bool retry = ingest_status.IsUnavailable() || ingest_status.IsResourceExhausted();
-      status = ingest_status.IsResourceExhausted() ? 429 : (retry ? 503 : 500);
-      type = ingest_status.IsResourceExhausted() ? "es_rejected_execution_exception"
-                                                 : "unavailable_shards_exception";
-      reason = ingest_status.message();
+    if (status < 400 && store_failed) {
+      status = store_http_status;
+      type = status == 429 ? "es_rejected_execution_exception" : "unavailable_shards_exception";
+      reason = std::string(store_error);
     }
     if (i > 0) body += ',';
     body += "{" + JsonString(item.action) + ":{\"_index\":" + JsonString(item.index) +

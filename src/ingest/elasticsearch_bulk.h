@@ -44,9 +44,12 @@ void MapElasticsearchDocument(std::string_view json_text, std::string_view index
                               const ShipperContext& context, Record* record);
 
 // {"took":..,"errors":..,"items":[{"index":{"_index":..,"_id":..,"status":201,...}}]}.
-// "ingest_status" is the sink's answer: when it failed, every stored item reports it.
+// "store_http_status" is the HTTP status the server gave the pipeline's answer (0 or 2xx: the
+// batch was stored); when it is an error every stored item reports it with "store_error" as the
+// reason (429: es_rejected_execution_exception, others: unavailable_shards_exception).
 std::string EncodeElasticsearchBulkResponse(const std::vector<EsBulkItem>& items, int64_t took_ms,
-                                            const Status& ingest_status);
+                                            int store_http_status = 0,
+                                            std::string_view store_error = {});
 
 // The error body Elasticsearch sends for a rejected request:
 // {"error":{"root_cause":[{"type":..,"reason":..}],"type":..,"reason":..},"status":N}.

@@ -77,8 +77,7 @@ TEST(ElasticsearchBulk, DeleteAndUpdateAreAnsweredPerItemAsUnsupported) {
   EXPECT_EQ(batch->records[0].message, "kept");
   EXPECT_EQ(*batch->records[0].FindField("_id"), "3");
 
-  auto response =
-      boost::json::parse(EncodeElasticsearchBulkResponse(batch->items, 3, Status::OK()));
+  auto response = boost::json::parse(EncodeElasticsearchBulkResponse(batch->items, 3));
   EXPECT_EQ(response.at("errors"), true);
   const auto& items = response.at("items").as_array();
   ASSERT_EQ(items.size(), 3u);
@@ -125,8 +124,8 @@ TEST(ElasticsearchBulk, MalformedActionLineRejectsRequestNamingTheLine) {
 TEST(ElasticsearchBulk, SinkFailureMakesStoredItemsRetryable) {
   auto batch = DecodeElasticsearchBulk("{\"index\":{}}\n{\"message\":\"m\"}\n", "i", Context());
   ASSERT_TRUE(batch.ok());
-  auto response = boost::json::parse(
-      EncodeElasticsearchBulkResponse(batch->items, 1, Status::Unavailable("disk full")));
+  auto response =
+      boost::json::parse(EncodeElasticsearchBulkResponse(batch->items, 1, 503, "disk full"));
   EXPECT_EQ(response.at("errors"), true);
   EXPECT_EQ(response.at("items").as_array()[0].at("index").at("status"), 503);
 }

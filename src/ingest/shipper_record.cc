@@ -1,16 +1,10 @@
 #include "ingest/shipper_record.h"
 
-#include <chrono>
 #include <optional>
 
 namespace sawmill::ingest {
 
 namespace {
-
-std::string_view FirstQuery(const http::HttpRequest& request, const std::string& name) {
-  auto it = request.query.find(name);
-  return it == request.query.end() ? std::string_view() : std::string_view(it->second);
-}
 
 void Truncate(size_t max_bytes, std::string* text, uint32_t* flags) {
   if (max_bytes == 0 || text->size() <= max_bytes) return;
@@ -27,29 +21,6 @@ void Repair(std::string* text, uint32_t* flags) {
 
 }  // namespace
 
-ShipperContext ContextFromRequest(const http::HttpRequest& request, int64_t now_ns) {
-  ShipperContext context;
-  context.tenant = request.tenant.empty() ? "default" : request.tenant;
-  context.now_ns = now_ns;
-  context.defaults.service = std::string(FirstQuery(request, "service"));
-  context.defaults.host = std::string(FirstQuery(request, "host"));
-  std::string_view level = FirstQuery(request, "level");
-  if (!level.empty()) context.defaults.level = ParseLevel(level);
-  if (request.max_records > 0) context.max_records = request.max_records;
-  return context;
-}
-
-int64_t WallNanos() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-std::string_view RequestHeader(const http::HttpRequest& request, std::string_view lower_name) {
-  auto it = request.headers.find(std::string(lower_name));
-  return it == request.headers.end() ? std::string_view() : std::string_view(it->second);
-}
-
 void FinishShipperRecord(const ShipperContext& context, Record* record) {
   record->tenant = context.tenant;
   record->ingest_ts = context.now_ns;
@@ -64,6 +35,8 @@ void FinishShipperRecord(const ShipperContext& context, Record* record) {
       record->level = *level;
     } else if (context.defaults.level.has_value()) {
       record->level = *context.defaults.level;
+    } else if (!context.unknown_level.empty() && record->FindField("level") == nullptr) {
+      record->fields.emplace_back("level", context.unknown_level);
     }
   }
   const size_t max = context.options.max_line_bytes;

@@ -10,35 +10,29 @@
 #include <string_view>
 #include <vector>
 
-#include "http/router.h"
 #include "ingest/normalize.h"
 #include "sawmill/record.h"
 
 namespace sawmill::ingest {
 
-// The request-wide inputs of a decoder.
+// The request-wide inputs of a decoder, made by Pipeline::Begin (pipeline.h) for every front
+// door, native ingestion included.
 struct ShipperContext {
   std::string tenant = "default";
   Defaults defaults;             // used where a record carries no service/host/level
   NormalizeOptions options;      // max_line_bytes applies to the message and to each field value
   int64_t now_ns = 0;            // server clock at ingest; becomes ingest_ts (and ts when unknown)
   size_t max_records = 1000000;  // a request with more records is rejected (bounded memory)
+  // A `level` default that is not a level (BadLevel::kKeepAsField): records that end up without
+  // a level keep it as the field `level`.
+  std::string unknown_level;
 };
-
-// The same place native ingestion takes them from: the authenticated tenant of the request and
-// the `service`, `host` and `level` query parameters.
-ShipperContext ContextFromRequest(const http::HttpRequest& request, int64_t now_ns);
-
-// Server clock, ns since the Unix epoch.
-int64_t WallNanos();
-
-// First value of a lower-case header name, or "".
-std::string_view RequestHeader(const http::HttpRequest& request, std::string_view lower_name);
 
 // Fills ingest_ts, tenant, ts (when 0), service/host/level from the defaults when empty,
 // truncates an over-long message (kFlagTruncated) and repairs invalid UTF-8 everywhere
 // (kFlagInvalidUtf8). When the level is still unknown, a level word at the start of the
-// message is used (the same sniffing as for plain native lines).
+// message is used (the same sniffing as for plain native lines), else the default level, else
+// context.unknown_level becomes the field `level` (unless the record has one).
 void FinishShipperRecord(const ShipperContext& context, Record* record);
 
 // Counts the length-delimited fields at "path" (field numbers, outermost message first) of a

@@ -29,7 +29,7 @@ namespace {
 
 constexpr size_t kReadBytes = size_t{64} * 1024;
 constexpr size_t kMaxDatagram = 65536;
-// At most this much of a UDP burst goes into one IngestSink call (one WAL sync).
+// At most this much of a UDP burst goes into one Pipeline::Submit (one WAL sync).
 constexpr size_t kUdpBatchRecords = 8192;
 constexpr size_t kUdpBatchBytes = size_t{4} << 20;
 
@@ -126,14 +126,14 @@ struct SyslogMetrics {
 }  // namespace
 
 struct SyslogServer::Impl {
-  Impl(http::IngestSink* sink_in, SyslogServerOptions options_in)
-      : sink(sink_in),
+  Impl(Pipeline* pipeline_in, SyslogServerOptions options_in)
+      : pipeline(pipeline_in),
         options(std::move(options_in)),
         acceptor(io),
         udp_socket(io),
         drop_timer(io) {}
 
-  http::IngestSink* sink;
+  Pipeline* pipeline;
   const SyslogServerOptions options;
   // Declared before "io": connections still queued in the io_context when it is destroyed
   // decrement the count from their destructors.
@@ -161,18 +161,20 @@ struct SyslogServer::Impl {
   uint64_t refused_unlogged = 0;                           // GUARDED_BY(drops_mu)
   std::chrono::steady_clock::time_point last_refused_log;  // GUARDED_BY(drops_mu)
 
+  // The pipeline's context for messages from "peer" (its address is the default host). Syslog
+  // passes no level default, so Begin cannot fail.
   ShipperContext ContextFor(const std::string& peer) const {
-    ShipperContext context;
-    context.tenant = options.tenant;
-    context.defaults.host = peer;
-    context.options.max_line_bytes = options.max_message_bytes;
-    context.now_ns = WallNanos();
-    return context;
+    IngestCall call;
+    call.tenant = options.tenant;
+    call.protocol = "syslog";
+    call.host = peer;
+    Result<ShipperContext> context = pipeline->Begin(call);
+    return context.ok() ? *std::move(context) : ShipperContext();
   }
 
-  void Deliver(std::vector<Record>* records) {
+  void Deliver(const ShipperContext& context, std::vector<Record>* records) {
     if (records->empty()) return;
-    Status status = sink->Ingest(options.tenant, "syslog", records);
+    Status status = pipeline->Submit(context, "syslog", records);
     if (!status.ok()) {
       // Syslog has no way to ask the sender to retry: the loss is counted and logged.
       SyslogMetrics::Get().dropped->Increment(static_cast<double>(records->size()));
@@ -249,11 +251,11 @@ struct SyslogServer::Impl {
         if (truncated) record.flags |= kFlagTruncated;
         records.push_back(std::move(record));
         SyslogMetrics::Get().tcp_messages->Increment();
-        if (records.size() >= impl_->options.max_batch) impl_->Deliver(&records);
+        if (records.size() >= impl_->options.max_batch) impl_->Deliver(context, &records);
       };
       if (n > 0) decoder_.Feed(std::string_view(buffer_.data(), n), emit);
       if (ec) decoder_.Finish(emit);
-      impl_->Deliver(&records);
+      impl_->Deliver(context, &records);
       if (!ec && !impl_->stopped.load()) Read();
     }
 
@@ -292,6 +294,7 @@ struct SyslogServer::Impl {
     udp_socket.async_wait(udp::socket::wait_read, [this](boost::system::error_code ec) {
       if (ec == asio::error::operation_aborted || stopped.load()) return;
       std::vector<Record> records;
+      const ShipperContext batch_context = ContextFor("");
       // Drain what has already arrived so that a burst becomes one batch: while storage syncs
       // one batch the kernel queues the next, so larger batches keep up with faster bursts.
       size_t bytes = 0;
@@ -301,7 +304,7 @@ struct SyslogServer::Impl {
         bytes += static_cast<size_t>(n);
         Add(static_cast<size_t>(n), &records);
       }
-      Deliver(&records);
+      Deliver(batch_context, &records);
       CheckKernelDrops(/*log=*/true);
       Receive();
     });
@@ -459,10 +462,10 @@ uint64_t SyslogServer::udp_kernel_drops() const {
 }
 
 Result<std::unique_ptr<SyslogServer>> SyslogServer::Start(const std::string& addr,
-                                                          http::IngestSink* sink,
+                                                          Pipeline* pipeline,
                                                           SyslogServerOptions options) {
   ASSIGN_OR_RETURN(auto address, ParseAddress(addr));
-  auto impl = std::make_unique<Impl>(sink, std::move(options));
+  auto impl = std::make_unique<Impl>(pipeline, std::move(options));
   boost::system::error_code ec;
   tcp::endpoint tcp_endpoint(address.first, address.second);
   impl->acceptor.open(tcp_endpoint.protocol(), ec);

@@ -1,6 +1,6 @@
 // The syslog listener of `sawmill server --syslog HOST:PORT`: TCP (RFC 6587 octet counting and
 // LF framing) and UDP on the same port, every message parsed by ParseSyslogMessage and handed
-// to the IngestSink in batches (one batch per TCP read or per burst of datagrams).
+// to the ingest pipeline in batches (one batch per TCP read or per burst of datagrams).
 #pragma once
 
 #include <cstddef>
@@ -8,19 +8,21 @@
 #include <memory>
 #include <string>
 
-#include "http/router.h"
+#include "ingest/pipeline.h"
 #include "sawmill/status.h"
 
 namespace sawmill::ingest {
 
 struct SyslogServerOptions {
-  std::string tenant = "default";                // syslog carries no credentials
-  size_t max_message_bytes = size_t{64} * 1024;  // longer messages are truncated and flagged
-  size_t max_connections = 1024;                 // further TCP connections are closed at once
+  std::string tenant = "default";  // syslog carries no credentials
+  // Longer frames and datagrams are cut and flagged `truncated` (the framing bound; the stored
+  // message is also bounded by the pipeline's max_line, like every door's).
+  size_t max_message_bytes = size_t{64} * 1024;
+  size_t max_connections = 1024;  // further TCP connections are closed at once
   // TCP connections from one address past which new ones from it are closed at once (counted
   // in sawmill_syslog_refused_connections_total): one address cannot take every slot. 0: off.
   size_t max_connections_per_address = 256;
-  size_t max_batch = 512;  // records per IngestSink call from a TCP read (UDP: up to 8,192)
+  size_t max_batch = 512;  // records per Pipeline::Submit from a TCP read (UDP: up to 8,192)
   int threads = 1;
   // SO_RCVBUF asked for on the UDP socket: a burst larger than this is dropped by the kernel
   // (counted from SO_RXQ_OVFL in sawmill_syslog_dropped_total{reason="kernel_buffer"}). The
@@ -33,10 +35,9 @@ class SyslogServer {
  public:
   // Binds TCP and UDP on "addr" ("127.0.0.1:5514", "[::1]:5514", ":5514" for all interfaces;
   // port 0 picks a free port, the same for both, see port()) and starts serving on its own
-  // thread. "*sink" must outlive the server.
+  // thread. "*pipeline" must outlive the server.
   // Errors: InvalidArgument for a malformed address; Unavailable when the port cannot be bound.
-  static Result<std::unique_ptr<SyslogServer>> Start(const std::string& addr,
-                                                     http::IngestSink* sink,
+  static Result<std::unique_ptr<SyslogServer>> Start(const std::string& addr, Pipeline* pipeline,
                                                      SyslogServerOptions options = {});
 
   // Stops listening, closes connections and joins the threads. Idempotent.

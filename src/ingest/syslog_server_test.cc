@@ -16,7 +16,7 @@ namespace {
 
 namespace asio = boost::asio;
 
-class WaitingSink : public http::IngestSink {
+class WaitingSink : public IngestSink {
  public:
   Status Ingest(const std::string& tenant, std::string_view protocol,
                 std::vector<Record>* records) override {
@@ -42,7 +42,8 @@ class WaitingSink : public http::IngestSink {
 
 TEST(SyslogServer, ReceivesTcpFramesAndUdpDatagramsOnOnePort) {
   WaitingSink sink;
-  auto server = SyslogServer::Start("127.0.0.1:0", &sink);
+  Pipeline pipeline(&sink);
+  auto server = SyslogServer::Start("127.0.0.1:0", &pipeline);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const uint16_t port = (*server)->port();
   ASSERT_NE(port, 0);
@@ -75,7 +76,8 @@ TEST(SyslogServer, ReceivesTcpFramesAndUdpDatagramsOnOnePort) {
 
 TEST(SyslogServer, PartialFrameAtDisconnectIsStoredAsTruncated) {
   WaitingSink sink;
-  auto server = SyslogServer::Start("127.0.0.1:0", &sink);
+  Pipeline pipeline(&sink);
+  auto server = SyslogServer::Start("127.0.0.1:0", &pipeline);
   ASSERT_TRUE(server.ok());
   asio::io_context io;
   asio::ip::tcp::socket tcp(io);
@@ -88,7 +90,7 @@ TEST(SyslogServer, PartialFrameAtDisconnectIsStoredAsTruncated) {
   EXPECT_EQ(records[0].message, "cut short");
 }
 
-class RefusingSink : public http::IngestSink {
+class RefusingSink : public IngestSink {
  public:
   Status Ingest(const std::string&, std::string_view, std::vector<Record>* records) override {
     refused_ += records->size();
@@ -108,7 +110,8 @@ double DropMetric(const std::string& reason) {
 TEST(SyslogServer, MessagesStorageRefusesAreCountedAsDropped) {
   const double before = DropMetric("storage_refused");
   RefusingSink sink;
-  auto server = SyslogServer::Start("127.0.0.1:0", &sink);
+  Pipeline pipeline(&sink);
+  auto server = SyslogServer::Start("127.0.0.1:0", &pipeline);
   ASSERT_TRUE(server.ok());
   asio::io_context io;
   asio::ip::udp::socket udp(io, asio::ip::udp::v4());
@@ -124,7 +127,7 @@ TEST(SyslogServer, MessagesStorageRefusesAreCountedAsDropped) {
 
 // Storage slower than a burst of datagrams: the first batch waits until the test opens the
 // gate, so the datagrams sent meanwhile overflow the socket's receive buffer.
-class GatedSink : public http::IngestSink {
+class GatedSink : public IngestSink {
  public:
   Status Ingest(const std::string&, std::string_view, std::vector<Record>* records) override {
     std::unique_lock<std::mutex> lock(mu_);
@@ -178,9 +181,10 @@ std::pair<size_t, uint64_t> WaitForAccounting(GatedSink* sink, SyslogServer* ser
 
 TEST(SyslogServer, UdpDatagramsTheKernelDropsAreCounted) {
   GatedSink sink;
+  Pipeline pipeline(&sink);
   SyslogServerOptions options;
   options.udp_receive_buffer_bytes = 4096;  // the kernel's minimum is about this
-  auto server = SyslogServer::Start("127.0.0.1:0", &sink, options);
+  auto server = SyslogServer::Start("127.0.0.1:0", &pipeline, options);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   EXPECT_LT((*server)->udp_receive_buffer_bytes(), size_t{64} * 1024);
   const double metric_before = KernelDropMetric();
@@ -212,9 +216,10 @@ TEST(SyslogServer, UdpDatagramsTheKernelDropsAreCounted) {
 
 TEST(SyslogServer, OneAddressCannotTakeEveryTcpConnection) {
   WaitingSink sink;
+  Pipeline pipeline(&sink);
   SyslogServerOptions options;
   options.max_connections_per_address = 2;
-  auto server = SyslogServer::Start("127.0.0.1:0", &sink, options);
+  auto server = SyslogServer::Start("127.0.0.1:0", &pipeline, options);
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const asio::ip::tcp::endpoint to(asio::ip::make_address("127.0.0.1"), (*server)->port());
   auto refused_metric = [] {
@@ -256,9 +261,10 @@ TEST(SyslogServer, OneAddressCannotTakeEveryTcpConnection) {
 
 TEST(SyslogServer, BadAddressesAreRejected) {
   WaitingSink sink;
-  EXPECT_TRUE(SyslogServer::Start("nonsense", &sink).status().IsInvalidArgument());
-  EXPECT_TRUE(SyslogServer::Start("127.0.0.1:99999", &sink).status().IsInvalidArgument());
-  EXPECT_TRUE(SyslogServer::Start("not-an-ip:514", &sink).status().IsInvalidArgument());
+  Pipeline pipeline(&sink);
+  EXPECT_TRUE(SyslogServer::Start("nonsense", &pipeline).status().IsInvalidArgument());
+  EXPECT_TRUE(SyslogServer::Start("127.0.0.1:99999", &pipeline).status().IsInvalidArgument());
+  EXPECT_TRUE(SyslogServer::Start("not-an-ip:514", &pipeline).status().IsInvalidArgument());
 }
 
 }  // namespace

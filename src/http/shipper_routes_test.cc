@@ -1,4 +1,4 @@
-#include "ingest/shippers.h"
+#include "http/shipper_routes.h"
 
 #include <gtest/gtest.h>
 #include <snappy.h>
@@ -10,10 +10,10 @@
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "rpc_status.pb.h"
 
-namespace sawmill::ingest {
+namespace sawmill::http {
 namespace {
 
-class FakeSink : public http::IngestSink {
+class FakeSink : public ingest::IngestSink {
  public:
   Status Ingest(const std::string& tenant, std::string_view protocol,
                 std::vector<Record>* records) override {
@@ -33,12 +33,12 @@ class FakeSink : public http::IngestSink {
 
 class ShipperRoutes : public ::testing::Test {
  protected:
-  void SetUp() override { RegisterShipperRoutes(&router_, &sink_); }
+  void SetUp() override { RegisterShipperRoutes(&router_, &pipeline_); }
 
-  http::HttpResponse Call(const std::string& method, const std::string& path,
-                          const std::string& body = "", const std::string& content_type = "",
-                          std::multimap<std::string, std::string> query = {}) {
-    http::HttpRequest request;
+  HttpResponse Call(const std::string& method, const std::string& path,
+                    const std::string& body = "", const std::string& content_type = "",
+                    std::multimap<std::string, std::string> query = {}) {
+    HttpRequest request;
     request.method = method;
     request.path = path;
     request.target = path;
@@ -48,24 +48,25 @@ class ShipperRoutes : public ::testing::Test {
     request.headers.emplace("host", "127.0.0.1:9640");
     if (!content_type.empty()) request.headers.emplace("content-type", content_type);
     bool not_allowed = false;
-    const http::Handler* handler = router_.Find(method, path, &not_allowed);
+    const Handler* handler = router_.Find(method, path, &not_allowed);
     if (handler == nullptr) {
-      http::HttpResponse missing;
+      HttpResponse missing;
       missing.status = not_allowed ? 405 : 404;
       return missing;
     }
     return (*handler)(request);
   }
 
-  static std::string Header(const http::HttpResponse& response, const std::string& name) {
+  static std::string Header(const HttpResponse& response, const std::string& name) {
     for (const auto& [key, value] : response.headers) {
       if (key == name) return value;
     }
     return "";
   }
 
-  http::Router router_;
+  Router router_;
   FakeSink sink_;
+  ingest::Pipeline pipeline_{&sink_};
 };
 
 TEST_F(ShipperRoutes, ElasticsearchHandshakeLooksLikeAnElasticsearchNode) {
@@ -214,4 +215,4 @@ TEST_F(ShipperRoutes, OtlpAnswersInTheRequestEncoding) {
 }
 
 }  // namespace
-}  // namespace sawmill::ingest
+}  // namespace sawmill::http

@@ -1,15 +1,26 @@
-#include "ingest/shippers.h"
+#include "http/shipper_routes.h"
 
-#include "ingest/shipper_handlers.h"
+#include "http/shipper_handlers.h"
 
-namespace sawmill::ingest {
+namespace sawmill::http {
 
-void RegisterShipperRoutes(http::Router* router, http::IngestSink* sink) {
-  auto bulk = [sink](const http::HttpRequest& request) {
-    return HandleElasticsearchBulk(request, sink);
+ingest::IngestCall IngestCallFromRequest(const HttpRequest& request, std::string_view protocol) {
+  ingest::IngestCall call;
+  call.tenant = request.tenant;
+  call.protocol = protocol;
+  call.service = request.Query("service");
+  call.host = request.Query("host");
+  call.level = request.Query("level");
+  call.max_records = request.max_records;
+  return call;
+}
+
+void RegisterShipperRoutes(Router* router, ingest::Pipeline* pipeline) {
+  auto bulk = [pipeline](const HttpRequest& request) {
+    return HandleElasticsearchBulk(request, pipeline);
   };
-  auto document = [sink](const http::HttpRequest& request) {
-    return HandleElasticsearchDocument(request, sink);
+  auto document = [pipeline](const HttpRequest& request) {
+    return HandleElasticsearchDocument(request, pipeline);
   };
   for (const char* prefix : {"", "/api/v1/ingest/elasticsearch"}) {
     const std::string p(prefix);
@@ -40,13 +51,13 @@ void RegisterShipperRoutes(http::Router* router, http::IngestSink* sink) {
   }
 
   router->Add("POST", "/loki/api/v1/push",
-              [sink](const http::HttpRequest& request) { return HandleLokiPush(request, sink); });
+              [pipeline](const HttpRequest& request) { return HandleLokiPush(request, pipeline); });
   router->Add("GET", "/loki/api/v1/status/buildinfo", HandleLokiProbe);
   router->Add("GET", "/loki/ready", HandleLokiProbe);
 
-  auto otlp = [sink](const http::HttpRequest& request) { return HandleOtlpLogs(request, sink); };
+  auto otlp = [pipeline](const HttpRequest& request) { return HandleOtlpLogs(request, pipeline); };
   router->Add("POST", "/v1/logs", otlp);
   router->Add("POST", "/otlp/v1/logs", otlp);
 }
 
-}  // namespace sawmill::ingest
+}  // namespace sawmill::http

@@ -2,11 +2,13 @@
 #include <chrono>
 
 #include "common/json_string.h"
+#include "http/shipper_handlers.h"
+#include "http/shipper_routes.h"
 #include "ingest/elasticsearch_bulk.h"
-#include "ingest/shipper_handlers.h"
-#include "ingest/shipper_record.h"
 
-namespace sawmill::ingest {
+namespace sawmill::http {
+
+using ingest::EsBulkBatch;
 
 namespace {
 
@@ -14,12 +16,12 @@ namespace {
 constexpr std::string_view kVersion = "8.11.0";
 constexpr std::string_view kPrefix = "/api/v1/ingest/elasticsearch";
 
-http::HttpResponse EsResponse(const http::HttpRequest& request, int status, std::string body) {
-  http::HttpResponse response;
+HttpResponse EsResponse(const HttpRequest& request, int status, std::string body) {
+  HttpResponse response;
   response.status = status;
   // The 8.x clients ask for the compatible-with media type and accept it back.
-  std::string_view accept = RequestHeader(request, "accept");
-  response.content_type = accept.find("vnd.elasticsearch+json") != std::string_view::npos
+  const std::string accept = request.Header("accept");
+  response.content_type = accept.find("vnd.elasticsearch+json") != std::string::npos
                               ? "application/vnd.elasticsearch+json;compatible-with=8"
                               : "application/json; charset=UTF-8";
   response.headers.emplace_back("X-Elastic-Product", "Elasticsearch");
@@ -27,9 +29,9 @@ http::HttpResponse EsResponse(const http::HttpRequest& request, int status, std:
   return response;
 }
 
-http::HttpResponse EsError(const http::HttpRequest& request, int status, std::string_view type,
-                           std::string_view reason) {
-  return EsResponse(request, status, ElasticsearchErrorBody(status, type, reason));
+HttpResponse EsError(const HttpRequest& request, int status, std::string_view type,
+                     std::string_view reason) {
+  return EsResponse(request, status, ingest::ElasticsearchErrorBody(status, type, reason));
 }
 
 // The path with the /api/v1/ingest/elasticsearch prefix removed ("/" for the root).
@@ -69,8 +71,8 @@ std::string LicenseBody() {
          "\"elasticsearch\",\"start_date_in_millis\":-1}}";
 }
 
-std::string NodesBody(const http::HttpRequest& request) {
-  std::string host(RequestHeader(request, "host"));
+std::string NodesBody(const HttpRequest& request) {
+  std::string host = request.Header("host");
   if (host.empty()) host = "127.0.0.1:9640";
   return "{\"_nodes\":{\"total\":1,\"successful\":1,\"failed\":0},\"cluster_name\":\"sawmill\","
          "\"nodes\":{\"c2F3bWlsbA\":{\"name\":\"sawmill\",\"transport_address\":" +
@@ -88,27 +90,31 @@ bool StartsWith(std::string_view text, std::string_view prefix) {
 
 }  // namespace
 
-http::HttpResponse HandleElasticsearchBulk(const http::HttpRequest& request,
-                                           http::IngestSink* sink) {
+HttpResponse HandleElasticsearchBulk(const HttpRequest& request, ingest::Pipeline* pipeline) {
   const auto start = std::chrono::steady_clock::now();
-  ShipperContext context = ContextFromRequest(request, WallNanos());
+  Result<ingest::ShipperContext> context =
+      pipeline->Begin(IngestCallFromRequest(request, "elasticsearch"));
+  if (!context.ok()) {
+    return EsError(request, StatusToHttp(context.status()), "illegal_argument_exception",
+                   context.status().message());
+  }
   Result<EsBulkBatch> batch =
-      DecodeElasticsearchBulk(request.body, IndexFromBulkPath(request.path), context);
+      ingest::DecodeElasticsearchBulk(request.body, IndexFromBulkPath(request.path), *context);
   if (!batch.ok()) {
-    return EsError(request, 400, "illegal_argument_exception", batch.status().message());
+    return EsError(request, StatusToHttp(batch.status()), "illegal_argument_exception",
+                   batch.status().message());
   }
-  Status ingest = Status::OK();
-  if (!batch->records.empty()) {
-    ingest = sink->Ingest(context.tenant, "elasticsearch", &batch->records);
-  }
+  Status stored = pipeline->Submit(*context, "elasticsearch", &batch->records);
   const int64_t took = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::steady_clock::now() - start)
                            .count();
-  return EsResponse(request, 200, EncodeElasticsearchBulkResponse(batch->items, took, ingest));
+  return EsResponse(
+      request, 200,
+      ingest::EncodeElasticsearchBulkResponse(
+          batch->items, took, stored.ok() ? 0 : StatusToHttp(stored), stored.message()));
 }
 
-http::HttpResponse HandleElasticsearchDocument(const http::HttpRequest& request,
-                                               http::IngestSink* sink) {
+HttpResponse HandleElasticsearchDocument(const HttpRequest& request, ingest::Pipeline* pipeline) {
   // "/{index}/_doc", "/{index}/_doc/{id}" or "/{index}/_create/{id}".
   std::string_view path = EsPath(request.path);
   path.remove_prefix(1);
@@ -117,15 +123,20 @@ http::HttpResponse HandleElasticsearchDocument(const http::HttpRequest& request,
   std::string_view rest = slash == std::string_view::npos ? "" : path.substr(slash + 1);
   const size_t id_slash = rest.find('/');
   std::string id(id_slash == std::string_view::npos ? "" : rest.substr(id_slash + 1));
-  ShipperContext context = ContextFromRequest(request, WallNanos());
+  Result<ingest::ShipperContext> context =
+      pipeline->Begin(IngestCallFromRequest(request, "elasticsearch"));
+  if (!context.ok()) {
+    return EsError(request, StatusToHttp(context.status()), "illegal_argument_exception",
+                   context.status().message());
+  }
   const bool had_id = !id.empty();
-  if (!had_id) id = "sm-" + std::to_string(context.now_ns);
+  if (!had_id) id = "sm-" + std::to_string(context->now_ns);
   std::vector<Record> records(1);
-  MapElasticsearchDocument(request.body, index, context, &records[0]);
+  ingest::MapElasticsearchDocument(request.body, index, *context, &records[0]);
   if (had_id) records[0].fields.emplace_back("_id", id);
-  Status status = sink->Ingest(context.tenant, "elasticsearch", &records);
+  Status status = pipeline->Submit(*context, "elasticsearch", &records);
   if (!status.ok()) {
-    const int code = status.IsResourceExhausted() ? 429 : (status.IsUnavailable() ? 503 : 500);
+    const int code = StatusToHttp(status);
     return EsError(request, code,
                    code == 429 ? "es_rejected_execution_exception" : "unavailable_shards_exception",
                    status.message());
@@ -136,7 +147,7 @@ http::HttpResponse HandleElasticsearchDocument(const http::HttpRequest& request,
                         "\"successful\":1,\"failed\":0},\"_seq_no\":0,\"_primary_term\":1}");
 }
 
-http::HttpResponse HandleElasticsearchApi(const http::HttpRequest& request) {
+HttpResponse HandleElasticsearchApi(const HttpRequest& request) {
   const std::string_view path = EsPath(request.path);
   const std::string& method = request.method;
   if (path == "/") {
@@ -187,4 +198,4 @@ http::HttpResponse HandleElasticsearchApi(const http::HttpRequest& request) {
                      std::string(method) + " " + std::string(path));
 }
 
-}  // namespace sawmill::ingest
+}  // namespace sawmill::http
