@@ -121,6 +121,23 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   state.options.max_line_bytes = config.max_line_bytes;
   Router router;
   RegisterApiRoutes(&router, &state);
+  {
+    // Zones of timestamps written without one; ValidateServerConfig has checked every name.
+    ingest::PipelineOptions pipeline_options = state.pipeline.options();
+    auto zone = TimeZone::Find(config.timezone);
+    auto by_service = ParseZoneMap("timezone_by_service", config.timezone_by_service);
+    auto by_tenant = ParseZoneMap("timezone_by_tenant", config.timezone_by_tenant);
+    for (const Status& status : {zone.status(), by_service.status(), by_tenant.status()}) {
+      if (!status.ok()) {
+        std::fprintf(stderr, "sawmill server: %s\n", status.message().c_str());
+        return 2;
+      }
+    }
+    pipeline_options.zone = *zone;
+    pipeline_options.zone_by_service = std::move(by_service).value();
+    pipeline_options.zone_by_tenant = std::move(by_tenant).value();
+    state.pipeline.set_options(pipeline_options);
+  }
   RegisterShipperRoutes(&router, &state.pipeline);
 
   tail::TailHubOptions hub_options;

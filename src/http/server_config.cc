@@ -76,6 +76,18 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        &c->segment_target_bytes},
       {"idempotency_window", T::kDuration, "Idempotency-Keys are kept at least this long", nullptr,
        &c->idempotency_window_ms},
+      {"timezone", T::kString,
+       "zone of timestamps written without one: an IANA name (Europe/Berlin), UTC or an offset "
+       "(+01:00); a request's ?tz= wins",
+       &c->timezone},
+      {"timezone_by_service", T::kString,
+       "comma-separated service=zone pairs (kafka=Europe/Berlin) for requests naming that "
+       "service; a YAML mapping in --config",
+       &c->timezone_by_service},
+      {"timezone_by_tenant", T::kString,
+       "comma-separated tenant=zone pairs for requests of that tenant (X-Scope-OrgID); a YAML "
+       "mapping in --config",
+       &c->timezone_by_tenant},
       {"idempotency_max_keys", T::kCount,
        "Idempotency-Keys kept at most (the oldest are forgotten first, counted)", nullptr,
        &c->idempotency_max_keys},
@@ -182,6 +194,16 @@ Status LoadServerConfigFile(const std::string& path, const std::set<std::string>
         }
         value += (value.empty() ? "" : ",") + element.Scalar();
       }
+    } else if (item.second.IsMap() && found->type == OptionType::kString) {
+      // A YAML mapping for a name=value list option: {kafka: Europe/Berlin} is
+      // "kafka=Europe/Berlin".
+      for (const auto& pair : item.second) {
+        if (!pair.first.IsScalar() || !pair.second.IsScalar()) {
+          return Status::InvalidArgument("--config " + path + ": " + key +
+                                         ": expected a mapping of names to values");
+        }
+        value += (value.empty() ? "" : ",") + pair.first.Scalar() + "=" + pair.second.Scalar();
+      }
     } else if (!item.second.IsScalar()) {
       return Status::InvalidArgument("--config " + path + ": " + key + ": expected a value");
     } else {
@@ -196,7 +218,36 @@ Status LoadServerConfigFile(const std::string& path, const std::set<std::string>
   return Status::OK();
 }
 
+Result<std::map<std::string, const TimeZone*, std::less<>>> ParseZoneMap(std::string_view key,
+                                                                         std::string_view text) {
+  std::map<std::string, const TimeZone*, std::less<>> zones;
+  for (const std::string& pair : SplitList(text)) {
+    const size_t eq = pair.find('=');
+    std::string name = pair.substr(0, eq == std::string::npos ? 0 : eq);
+    while (!name.empty() && name.back() == ' ') name.pop_back();
+    if (eq == std::string::npos || name.empty()) {
+      return Status::InvalidArgument(std::string(key) + ": '" + pair +
+                                     "' is not name=zone (e.g. kafka=Europe/Berlin)");
+    }
+    std::string zone_name = pair.substr(eq + 1);
+    while (!zone_name.empty() && zone_name.front() == ' ') zone_name.erase(0, 1);
+    auto zone = TimeZone::Find(zone_name);
+    if (!zone.ok()) return zone.status().WithContext(std::string(key) + ": " + name);
+    zones[name] = *zone;
+  }
+  return zones;
+}
+
 Status ValidateServerConfig(const ServerConfig& c) {
+  if (auto zone = TimeZone::Find(c.timezone); !zone.ok()) {
+    return zone.status().WithContext("timezone");
+  }
+  if (auto zones = ParseZoneMap("timezone_by_service", c.timezone_by_service); !zones.ok()) {
+    return zones.status();
+  }
+  if (auto zones = ParseZoneMap("timezone_by_tenant", c.timezone_by_tenant); !zones.ok()) {
+    return zones.status();
+  }
   auto at_least = [](const char* key, uint64_t value, uint64_t min, const char* shown) {
     if (value >= min) return Status::OK();
     return Status::InvalidArgument(std::string(key) + ": must be at least " + shown);

@@ -3,11 +3,14 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "common/timezone.h"
 #include "sawmill/status.h"
 
 namespace sawmill::http {
@@ -43,6 +46,11 @@ struct ServerConfig {
   uint64_t idempotency_window_ms = 24ull * 3'600'000;
   uint64_t idempotency_max_keys = 1'000'000;
   std::string compaction = "on";  // "off": segments merge only on `sawmill admin compact`
+  // Zones of timestamps written without one (docs/ingest.md "Time zones"): the default, and
+  // "name=zone,name=zone" overrides by the service a request names and by tenant.
+  std::string timezone = "UTC";
+  std::string timezone_by_service;
+  std::string timezone_by_tenant;
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };
@@ -79,6 +87,12 @@ Status LoadServerConfigFile(const std::string& path, const std::set<std::string>
 // Checks the values make sense together (e.g. workers >= 1, heartbeat >= 100ms).
 // Errors: InvalidArgument naming the option.
 Status ValidateServerConfig(const ServerConfig& config);
+
+// The "name=zone" pairs of timezone_by_service/timezone_by_tenant ("kafka=Europe/Berlin,
+// zk=+01:00"), each zone found with TimeZone::Find. Errors: InvalidArgument naming "key", the pair
+// and why.
+Result<std::map<std::string, const TimeZone*, std::less<>>> ParseZoneMap(std::string_view key,
+                                                                         std::string_view text);
 
 // Splits a comma-separated list option ("a, b,c"), dropping blanks.
 std::vector<std::string> SplitList(std::string_view text);

@@ -190,5 +190,42 @@ TEST(ParseHostPort, CommonForms) {
   EXPECT_FALSE(ParseHostPort("host:99999", &host, &port).ok());
 }
 
+TEST(ServerConfig, TimezonesByServiceAndTenantAreYamlMappings) {
+  ServerConfig config;
+  std::string path = WriteFile(
+      "data: /x\ntimezone: Europe/Berlin\n"
+      "timezone_by_service: {kafka: Europe/Berlin, zookeeper: '+05:30'}\n"
+      "timezone_by_tenant:\n  acme: America/New_York\n");
+  Status loaded = LoadServerConfigFile(path, {}, &config);
+  ASSERT_TRUE(loaded.ok()) << loaded.ToString();
+  EXPECT_EQ(config.timezone, "Europe/Berlin");
+  EXPECT_EQ(config.timezone_by_service, "kafka=Europe/Berlin,zookeeper=+05:30");
+  EXPECT_EQ(config.timezone_by_tenant, "acme=America/New_York");
+  ASSERT_TRUE(ValidateServerConfig(config).ok());
+  auto by_service = ParseZoneMap("timezone_by_service", config.timezone_by_service);
+  ASSERT_TRUE(by_service.ok());
+  ASSERT_EQ(by_service->size(), 2u);
+  EXPECT_EQ(by_service->at("kafka")->name(), "Europe/Berlin");
+  EXPECT_EQ(by_service->at("zookeeper")->OffsetAt(0), 5 * 3600 + 30 * 60);
+  // The default stays UTC.
+  EXPECT_EQ(ServerConfig{}.timezone, "UTC");
+}
+
+TEST(ServerConfig, AnUnknownTimezoneNamesTheOptionAndTheZone) {
+  ServerConfig config;
+  config.timezone = "Europe/Berln";
+  Status status = ValidateServerConfig(config);
+  EXPECT_EQ(status.message().substr(0, 34), "timezone: time zone 'Europe/Berln'");
+  config.timezone = "UTC";
+  config.timezone_by_service = "kafka=Europe/Berlin, zk=../etc/passwd";
+  status = ValidateServerConfig(config);
+  EXPECT_NE(status.message().find("timezone_by_service: zk: time zone '../etc/passwd'"),
+            std::string::npos)
+      << status.message();
+  config.timezone_by_service = "kafka";
+  EXPECT_NE(ValidateServerConfig(config).message().find("'kafka' is not name=zone"),
+            std::string::npos);
+}
+
 }  // namespace
 }  // namespace sawmill::http

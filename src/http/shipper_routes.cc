@@ -11,6 +11,7 @@ ingest::IngestCall IngestCallFromRequest(const HttpRequest& request, std::string
   call.service = request.Query("service");
   call.host = request.Query("host");
   call.level = request.Query("level");
+  call.timezone = request.Query("tz");
   call.max_records = request.max_records;
   return call;
 }

@@ -108,7 +108,7 @@ void MapElasticsearchDocument(std::string_view json_text, std::string_view index
     auto& fields = record->fields;
     std::string_view which;
     if (const std::string* ts = Find(fields, {"@timestamp", "timestamp", "time", "ts"}, &which)) {
-      if (auto parsed = ParseTimestamp(*ts, context.now_ns)) {
+      if (auto parsed = ParseTimestamp(*ts, context.now_ns, context.defaults.zone)) {
         record->ts = *parsed;
         Take(&fields, {which});
       }

@@ -56,6 +56,19 @@ Result<ShipperContext> Pipeline::Begin(const IngestCall& call) const {
       context.unknown_level = call.level;
     }
   }
+  if (!call.timezone.empty()) {
+    Result<const TimeZone*> zone = TimeZone::Find(call.timezone);
+    if (!zone.ok()) return zone.status().WithContext("tz");
+    context.defaults.zone = *zone;
+  } else if (auto by_service = options_.zone_by_service.find(call.service);
+             !call.service.empty() && by_service != options_.zone_by_service.end()) {
+    context.defaults.zone = by_service->second;
+  } else if (auto by_tenant = options_.zone_by_tenant.find(context.tenant);
+             by_tenant != options_.zone_by_tenant.end()) {
+    context.defaults.zone = by_tenant->second;
+  } else {
+    context.defaults.zone = options_.zone;
+  }
   return context;
 }
 

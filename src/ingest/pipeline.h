@@ -20,11 +20,13 @@
 
 #include <cstddef>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/clock.h"
+#include "common/timezone.h"
 #include "ingest/ingest_sink.h"
 #include "ingest/shipper_record.h"
 #include "sawmill/record.h"
@@ -48,6 +50,9 @@ struct IngestCall {
   std::string service;
   std::string host;
   std::string level;
+  // ?tz=: the zone of timestamps written without one (docs/ingest.md "Time zones"); empty: the
+  // pipeline's by service, by tenant, else its default.
+  std::string timezone;
   size_t max_records = 0;  // 0: the pipeline's
   BadLevel bad_level = BadLevel::kKeepAsField;
 };
@@ -68,6 +73,11 @@ using AckListener = std::function<void(const BatchInfo& batch, const std::vector
 struct PipelineOptions {
   size_t max_line_bytes = 256 * 1024;  // messages and field values past it are truncated
   size_t max_records = 1000000;        // records per call (bounded memory)
+  // The zone of timestamps written without one when the call names none (IngestCall::timezone):
+  // the call's service's, else its tenant's, else "zone" (null: UTC). From TimeZone::Find.
+  const TimeZone* zone = nullptr;
+  std::map<std::string, const TimeZone*, std::less<>> zone_by_service;
+  std::map<std::string, const TimeZone*, std::less<>> zone_by_tenant;
 };
 
 class Pipeline {
@@ -84,7 +94,9 @@ class Pipeline {
   void AddListener(AckListener listener) { listeners_.push_back(std::move(listener)); }
 
   // The context the door decodes under: tenant, the clock's now, max_line, max_records and the
-  // defaults. Errors: InvalidArgument for a bad level when call.bad_level is kReject.
+  // defaults (with the zone of timestamps written without one). Errors: InvalidArgument for a
+  // bad level when call.bad_level is kReject, and for a call.timezone that is not a zone
+  // ("tz: time zone 'Europe/Berln': no such zone in /usr/share/zoneinfo ..."), at every door.
   Result<ShipperContext> Begin(const IngestCall& call) const;
 
   // Stages 3 to 5 for a decoded batch (Begin's "context"). "key" (may be null) makes the append

@@ -30,7 +30,7 @@ void FinishShipperRecord(const ShipperContext& context, Record* record) {
   if (record->level == Level::kUnknown) {
     std::optional<int64_t> ts;
     std::optional<Level> level;
-    SniffPlainLine(record->message, context.now_ns, &ts, &level);
+    SniffPlainLine(record->message, context.now_ns, &ts, &level, context.defaults.zone);
     if (level.has_value()) {
       record->level = *level;
     } else if (context.defaults.level.has_value()) {

@@ -137,7 +137,7 @@ bool ParseRfc5424(std::string_view rest, const ShipperContext& context, Record* 
   std::string_view procid = Token(&rest);
   std::string_view msgid = Token(&rest);
   if (!IsNil(timestamp)) {
-    auto ts = ParseTimestamp(timestamp, context.now_ns);
+    auto ts = ParseTimestamp(timestamp, context.now_ns, context.defaults.zone);
     if (!ts.has_value()) return false;
     record->ts = *ts;
   }
@@ -180,14 +180,14 @@ void ParseRfc3164(std::string_view rest, const ShipperContext& context, Record* 
   // senders add; or an RFC 3339 timestamp (rsyslog's high-precision forwarding format).
   if (rest.size() >= 15 && IsMonth(rest.substr(0, 3)) && rest[3] == ' ' && rest[9] == ':' &&
       rest[12] == ':') {
-    if (auto ts = ParseTimestamp(rest.substr(0, 15), context.now_ns)) {
+    if (auto ts = ParseTimestamp(rest.substr(0, 15), context.now_ns, context.defaults.zone)) {
       record->ts = *ts;
       rest.remove_prefix(15);
       if (!rest.empty() && rest[0] == ' ') rest.remove_prefix(1);
     }
   } else if (!rest.empty() && rest[0] >= '0' && rest[0] <= '9') {
     std::string_view token = rest.substr(0, rest.find(' '));
-    if (auto ts = ParseTimestamp(token, context.now_ns)) {
+    if (auto ts = ParseTimestamp(token, context.now_ns, context.defaults.zone)) {
       record->ts = *ts;
       rest.remove_prefix(token.size());
       if (!rest.empty() && rest[0] == ' ') rest.remove_prefix(1);
