@@ -179,7 +179,7 @@ int RunIngestCommand(int argc, char** argv) {
   CLI::App app{"Send log lines (NDJSON or plain text, one record per line) to a Sawmill server.",
                "sawmill ingest"};
   std::vector<std::string> files;
-  std::string server = kDefaultServer, service, host, level;
+  std::string server = kDefaultServer, service, host, level, tz;
   size_t batch_lines = 1000, batch_bytes = 1 << 20;
   int timeout_s = 60, retries = 5;
   bool quiet = false;
@@ -190,6 +190,9 @@ int RunIngestCommand(int argc, char** argv) {
   app.add_option("--service", service, "service of lines that do not name one");
   app.add_option("--host", host, "host of lines that do not name one");
   app.add_option("--level", level, "level of lines that have none");
+  app.add_option("--tz", tz,
+                 "zone of times written without one (Europe/Berlin, +01:00; default: the "
+                 "server's)");
   app.add_option("--batch-lines", batch_lines, "lines per request")
       ->check(CLI::Range(1, 100000))
       ->capture_default_str();
@@ -238,7 +241,8 @@ int RunIngestCommand(int argc, char** argv) {
   std::string sep = "?";
   for (const auto& [name, value] : {std::pair<const char*, std::string*>{"service", &service},
                                     {"host", &host},
-                                    {"level", &level}}) {
+                                    {"level", &level},
+                                    {"tz", &tz}}) {
     if (value->empty()) continue;
     target += sep + name + "=" + UrlEncode(*value);
     sep = "&";
