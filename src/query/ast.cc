@@ -1,23 +1,28 @@
 #include "query/ast.h"
 
 #include "query/time_range.h"
+#include "segment/builtin_fields.h"
 #include "segment/segment.h"
 
 namespace sawmill::query {
 
+namespace {
+
+// The query's id of each built-in column (segment/builtin_fields.h); kDynamic for the columns a
+// filter cannot name (flags and the dynamic field layout), which stay ordinary field names.
+constexpr FieldId kFieldOfColumn[] = {
+    FieldId::kTs,      FieldId::kIngestTs, FieldId::kSeq,     FieldId::kService, FieldId::kHost,
+    FieldId::kLevel,   FieldId::kTraceId,  FieldId::kSpanId,  FieldId::kUserId,  FieldId::kMessage,
+    FieldId::kDynamic, FieldId::kDynamic,  FieldId::kDynamic,
+};
+static_assert(std::size(kFieldOfColumn) == std::size(segment::kBuiltinFields));
+
+}  // namespace
+
 FieldId FieldIdOf(std::string_view name) {
-  if (name == "ts") return FieldId::kTs;
-  if (name == "ingest_ts") return FieldId::kIngestTs;
-  if (name == "seq" || name == "id") return FieldId::kSeq;
-  if (name == "tenant") return FieldId::kTenant;
-  if (name == "service") return FieldId::kService;
-  if (name == "host") return FieldId::kHost;
-  if (name == "level") return FieldId::kLevel;
-  if (name == "trace_id") return FieldId::kTraceId;
-  if (name == "span_id") return FieldId::kSpanId;
-  if (name == "user_id") return FieldId::kUserId;
-  if (name == "message" || name == "msg") return FieldId::kMessage;
-  return FieldId::kDynamic;
+  if (name == "tenant") return FieldId::kTenant;  // not a column: the segment's tenant
+  const segment::BuiltinField* f = segment::FindBuiltinField(name, /*with_alias=*/true);
+  return f == nullptr ? FieldId::kDynamic : kFieldOfColumn[static_cast<size_t>(f->column)];
 }
 
 bool Query::Aggregates() const {
@@ -171,21 +176,10 @@ std::string ToString(const Query& query) {
 }
 
 uint32_t ColumnOfField(std::string_view name) {
-  switch (FieldIdOf(name)) {
-    case FieldId::kTs: return segment::kColTs;
-    case FieldId::kIngestTs: return segment::kColIngestTs;
-    case FieldId::kSeq: return segment::kColSeq;
-    case FieldId::kTenant: return 0;
-    case FieldId::kService: return segment::kColService;
-    case FieldId::kHost: return segment::kColHost;
-    case FieldId::kLevel: return segment::kColLevel;
-    case FieldId::kTraceId: return segment::kColTraceId;
-    case FieldId::kSpanId: return segment::kColSpanId;
-    case FieldId::kUserId: return segment::kColUserId;
-    case FieldId::kMessage: return segment::kColMessage;
-    case FieldId::kDynamic: return segment::kColFields;
-  }
-  return segment::kColAll;
+  FieldId id = FieldIdOf(name);
+  if (id == FieldId::kTenant) return 0;
+  if (id == FieldId::kDynamic) return segment::kColFields;
+  return segment::FindBuiltinField(name, /*with_alias=*/true)->column_bit;
 }
 
 uint32_t ColumnsOf(const Node& node) {

@@ -9,6 +9,7 @@
 #include "query/evaluator.h"
 #include "query/planner.h"
 #include "query/time_range.h"
+#include "segment/builtin_fields.h"
 
 namespace sawmill::query {
 
@@ -31,18 +32,18 @@ bool InRange(const Record& r, const ExecOptions& o) {
 
 // Moves the columns in "mask" from "src" into "dst".
 void MoveColumns(Record&& src, uint32_t mask, Record* dst) {
-  if (mask & segment::kColTs) dst->ts = src.ts;
-  if (mask & segment::kColIngestTs) dst->ingest_ts = src.ingest_ts;
-  if (mask & segment::kColSeq) dst->seq = src.seq;
-  if (mask & segment::kColService) dst->service = std::move(src.service);
-  if (mask & segment::kColHost) dst->host = std::move(src.host);
-  if (mask & segment::kColLevel) dst->level = src.level;
-  if (mask & segment::kColTraceId) dst->trace_id = std::move(src.trace_id);
-  if (mask & segment::kColSpanId) dst->span_id = std::move(src.span_id);
-  if (mask & segment::kColUserId) dst->user_id = std::move(src.user_id);
-  if (mask & segment::kColMessage) dst->message = std::move(src.message);
+  for (const segment::BuiltinField& field : segment::kBuiltinFields) {
+    if ((mask & field.column_bit) == 0) continue;
+    switch (field.type) {
+      case segment::FieldType::kTime: dst->*field.time = src.*field.time; break;
+      case segment::FieldType::kSequence: dst->seq = src.seq; break;
+      case segment::FieldType::kString: dst->*field.text = std::move(src.*field.text); break;
+      case segment::FieldType::kLevel: dst->level = src.level; break;
+      case segment::FieldType::kFlags: dst->flags = src.flags; break;
+      case segment::FieldType::kInternal: break;
+    }
+  }
   if (mask & segment::kColFields) dst->fields = std::move(src.fields);
-  if (mask & segment::kColFlags) dst->flags = src.flags;
 }
 
 struct Task {

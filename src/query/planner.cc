@@ -2,6 +2,7 @@
 
 #include "common/hash.h"
 #include "query/evaluator.h"
+#include "segment/builtin_fields.h"
 
 namespace sawmill::query {
 
@@ -10,33 +11,35 @@ namespace {
 // Distinct values an index may enumerate for one filter before we give up and scan.
 constexpr size_t kMaxEnumeratedValues = 10'000;
 
-bool Indexable(FieldId id) {
-  return id != FieldId::kTs && id != FieldId::kIngestTs && id != FieldId::kSeq &&
-         id != FieldId::kTenant && id != FieldId::kMessage;
+// Fields an inverted index can exist for: dynamic fields and the built-in fields with a text
+// value, except the message (its words go to a bloom, never to an index).
+bool Indexable(const Node& n) {
+  if (n.field == FieldId::kDynamic) return true;
+  const segment::BuiltinField* f = segment::FindBuiltinField(n.field_name, /*with_alias=*/true);
+  return f != nullptr &&
+         (f->type == segment::FieldType::kString || f->type == segment::FieldType::kLevel) &&
+         f->column != segment::ColumnId::kMessage;
 }
 
 // A record holding only "value" in "field", to test an index value with the evaluator.
 Record WithValue(const Node& n, const std::string& value) {
   Record r;
-  switch (n.field) {
-    case FieldId::kService: r.service = value; break;
-    case FieldId::kHost: r.host = value; break;
-    case FieldId::kTraceId: r.trace_id = value; break;
-    case FieldId::kSpanId: r.span_id = value; break;
-    case FieldId::kUserId: r.user_id = value; break;
-    case FieldId::kLevel: {
-      std::optional<Level> level = ParseLevel(value);
-      r.level = level ? *level : Level::kUnknown;
-      break;
-    }
-    default: r.fields.emplace_back(n.field_name, value); break;
+  const segment::BuiltinField* f = segment::FindBuiltinField(n.field_name, /*with_alias=*/true);
+  if (n.field == FieldId::kLevel) {
+    std::optional<Level> level = ParseLevel(value);
+    r.level = level ? *level : Level::kUnknown;
+  } else if (n.field != FieldId::kDynamic && f != nullptr &&
+             f->type == segment::FieldType::kString) {
+    r.*f->text = value;
+  } else {
+    r.fields.emplace_back(n.field_name, value);
   }
   return r;
 }
 
 Result<IndexAnswer> FieldIndex(const Node& n, const segment::SegmentReader& reader) {
   IndexAnswer out;
-  if (!Indexable(n.field)) return out;
+  if (!Indexable(n)) return out;
   if (n.op == FieldOp::kEq) {
     std::string value = n.field == FieldId::kLevel ? std::string(LevelName(n.level)) : n.value;
     if (n.field != FieldId::kDynamic && n.field != FieldId::kLevel && value.empty()) return out;

@@ -85,7 +85,8 @@ inline constexpr uint64_t kMaxBlockRawBytes = 1ull << 31;
 inline constexpr uint64_t kMaxFooterBytes = 256ull << 20;
 inline constexpr uint32_t kMaxBlockRows = 1u << 20;
 
-// Names of the built-in columns, as `sawmill segment dump` and errors print them.
+// Names of the built-in columns, as `sawmill segment dump` and errors print them (the names of
+// segment/builtin_fields.h; defined there).
 std::string_view ColumnName(ColumnId id);
 
 }  // namespace sawmill::segment

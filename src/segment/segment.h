@@ -73,12 +73,17 @@ struct BlockInfo {
   int64_t min_ingest_ts = 0, max_ingest_ts = 0;
 };
 
+// The built-in fields indexed / with blooms by default (kIndexByDefault / kBloomByDefault in
+// segment/builtin_fields.h): trace_id, user_id / trace_id, span_id, user_id, message.
+std::vector<std::string> DefaultIndexedFields();
+std::vector<std::string> DefaultBloomFields();
+
 struct WriterOptions {
   uint32_t block_rows = 8192;  // rows per column block
   // Fields with an exact-value inverted index besides service, host and level.
-  std::vector<std::string> indexed_fields = {"trace_id", "user_id"};
+  std::vector<std::string> indexed_fields = DefaultIndexedFields();
   // Fields with per-block blooms; "message" means the words of the message.
-  std::vector<std::string> bloom_fields = {"trace_id", "span_id", "user_id", "message"};
+  std::vector<std::string> bloom_fields = DefaultBloomFields();
   // Sort rows by (service, host, ts) before writing (compresses better). Row numbers then
   // follow the sorted order.
   bool sort_rows = true;

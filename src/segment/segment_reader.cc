@@ -4,6 +4,7 @@
 #include "common/coding.h"
 #include "index/word_hash.h"
 #include "segment/block_codec.h"
+#include "segment/builtin_fields.h"
 #include "segment/column_encoding.h"
 #include "segment/format.h"
 #include "segment/segment_file_reader.h"
@@ -15,32 +16,6 @@ namespace {
 BlockCodec& ThreadCodec() {
   thread_local BlockCodec codec;
   return codec;
-}
-
-struct ColumnSpec {
-  ColumnId id;
-  uint32_t bit;
-};
-
-constexpr ColumnSpec kColumns[] = {
-    {ColumnId::kTs, kColTs},           {ColumnId::kIngestTs, kColIngestTs},
-    {ColumnId::kSeq, kColSeq},         {ColumnId::kService, kColService},
-    {ColumnId::kHost, kColHost},       {ColumnId::kLevel, kColLevel},
-    {ColumnId::kTraceId, kColTraceId}, {ColumnId::kSpanId, kColSpanId},
-    {ColumnId::kUserId, kColUserId},   {ColumnId::kMessage, kColMessage},
-    {ColumnId::kFlags, kColFlags},
-};
-
-std::string* StringMember(Record* r, ColumnId id) {
-  switch (id) {
-    case ColumnId::kService: return &r->service;
-    case ColumnId::kHost: return &r->host;
-    case ColumnId::kTraceId: return &r->trace_id;
-    case ColumnId::kSpanId: return &r->span_id;
-    case ColumnId::kUserId: return &r->user_id;
-    case ColumnId::kMessage: return &r->message;
-    default: return nullptr;
-  }
 }
 
 }  // namespace
@@ -249,21 +224,20 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
   std::string raw, arena;
   std::vector<int64_t> ints;
   std::vector<std::string_view> views;
-  for (const ColumnSpec& spec : kColumns) {
-    if ((column_mask & spec.bit) == 0) continue;
-    size_t col = static_cast<size_t>(spec.id);
+  for (const BuiltinField& field : kBuiltinFields) {
+    if ((column_mask & field.column_bit) == 0) continue;
+    size_t col = static_cast<size_t>(field.column);
     const BlockRef& ref = footer_.columns[col].blocks[block];
     Status s = ReadPhysical(ref, name(col), &raw, stats);
     if (!s.ok()) return fail(s);
     if (!ref.present()) return fail(decode_loss(col, Status::DataLoss("block is missing")));
-    if (StringMember(dst, spec.id) != nullptr) {
+    if (field.type == FieldType::kString) {
       views.clear();
       s = DecodeStringColumn(raw, rows, &views, &arena);
       if (s.ok() && views.size() != rows)
         s = Status::DataLoss("holds " + std::to_string(views.size()) + " values");
       if (!s.ok()) return fail(decode_loss(col, s));
-      for (uint32_t row = 0; row < rows; ++row)
-        StringMember(&dst[row], spec.id)->assign(views[row]);
+      for (uint32_t row = 0; row < rows; ++row) (dst[row].*field.text).assign(views[row]);
       continue;
     }
     ints.clear();
@@ -273,17 +247,16 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
     if (!s.ok()) return fail(decode_loss(col, s));
     for (uint32_t row = 0; row < rows; ++row) {
       int64_t v = ints[row];
-      switch (spec.id) {
-        case ColumnId::kTs: dst[row].ts = v; break;
-        case ColumnId::kIngestTs: dst[row].ingest_ts = v; break;
-        case ColumnId::kSeq: dst[row].seq = static_cast<uint64_t>(v); break;
-        case ColumnId::kLevel:
+      switch (field.type) {
+        case FieldType::kTime: dst[row].*field.time = v; break;
+        case FieldType::kSequence: dst[row].seq = static_cast<uint64_t>(v); break;
+        case FieldType::kLevel:
           if (v < 0 || v >= kLevelCount) {
             return fail(decode_loss(col, Status::DataLoss("level " + std::to_string(v))));
           }
           dst[row].level = static_cast<Level>(v);
           break;
-        case ColumnId::kFlags: dst[row].flags = static_cast<uint32_t>(v); break;
+        case FieldType::kFlags: dst[row].flags = static_cast<uint32_t>(v); break;
         default: break;
       }
     }
@@ -396,7 +369,8 @@ Result<std::shared_ptr<const index::InvertedIndexReader>> SegmentFileReader::Loa
 
 Result<std::optional<roaring::Roaring>> SegmentFileReader::Postings(std::string_view field,
                                                                     std::string_view value) const {
-  bool keeps_empty = field == "service" || field == "host" || field == "level";
+  const BuiltinField* builtin = FindBuiltinField(field);
+  bool keeps_empty = builtin != nullptr && (builtin->indexes & kIndexAlways) != 0;
   if (value.empty() && !keeps_empty) return std::optional<roaring::Roaring>();
   ASSIGN_OR_RETURN(auto idx, LoadIndex(field));
   if (idx == nullptr) return std::optional<roaring::Roaring>();

@@ -10,6 +10,7 @@
 #include "index/inverted_index.h"
 #include "index/word_hash.h"
 #include "segment/block_codec.h"
+#include "segment/builtin_fields.h"
 #include "segment/column_encoding.h"
 #include "segment/compression_policy.h"
 #include "segment/footer.h"
@@ -22,32 +23,17 @@ namespace {
 
 constexpr size_t kFlushBytes = 1 << 20;
 
-// Where a field's values come from, for indexes and blooms.
-enum class Source { kService, kHost, kLevel, kTraceId, kSpanId, kUserId, kMessageWords, kField };
+// Where a field's values come from, for indexes and blooms: a built-in field with a text value
+// (kString or kLevel in the table), the words of the message, or a dynamic field.
+struct Source {
+  const BuiltinField* builtin = nullptr;  // nullptr: the dynamic field of that name
+  bool message_words = false;
+};
 
 Source SourceOf(std::string_view field) {
-  if (field == "service") return Source::kService;
-  if (field == "host") return Source::kHost;
-  if (field == "level") return Source::kLevel;
-  if (field == "trace_id") return Source::kTraceId;
-  if (field == "span_id") return Source::kSpanId;
-  if (field == "user_id") return Source::kUserId;
-  if (field == "message") return Source::kMessageWords;
-  return Source::kField;
-}
-
-std::string_view BuiltinValue(const Record& r, Source s) {
-  switch (s) {
-    case Source::kService: return r.service;
-    case Source::kHost: return r.host;
-    case Source::kLevel: return LevelName(r.level);
-    case Source::kTraceId: return r.trace_id;
-    case Source::kSpanId: return r.span_id;
-    case Source::kUserId: return r.user_id;
-    case Source::kMessageWords: return r.message;
-    case Source::kField: break;
-  }
-  return {};
+  const BuiltinField* f = FindBuiltinField(field);
+  if (f == nullptr || (f->type != FieldType::kString && f->type != FieldType::kLevel)) return {};
+  return Source{f, f->column == ColumnId::kMessage};
 }
 
 struct IndexState {
@@ -252,52 +238,40 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
   auto& cols = footer_.columns;
   auto col = [&](ColumnId id) { return &cols[static_cast<size_t>(id)]; };
 
-  auto emit_ints = [&](ColumnId id, int64_t Record::*member, bool of_delta) -> Status {
-    ints_.resize(count);
-    for (uint32_t row = 0; row < count; ++row) ints_[row] = rows[row].*member;
+  // The built-in columns, in table (and file) order; the internal ones follow below.
+  for (const BuiltinField& field : kBuiltinFields) {
     raw_.clear();
-    if (of_delta) {
-      EncodeDeltaOfDelta(ints_.data(), count, &raw_);
-    } else {
-      EncodeDelta(ints_.data(), count, &raw_);
+    switch (field.type) {
+      case FieldType::kTime:
+        ints_.resize(count);
+        for (uint32_t row = 0; row < count; ++row) ints_[row] = rows[row].*field.time;
+        EncodeDeltaOfDelta(ints_.data(), count, &raw_);
+        break;
+      case FieldType::kSequence:
+        ints_.resize(count);
+        for (uint32_t row = 0; row < count; ++row) ints_[row] = static_cast<int64_t>(rows[row].seq);
+        EncodeDelta(ints_.data(), count, &raw_);
+        break;
+      case FieldType::kString:
+        views_.resize(count);
+        for (uint32_t row = 0; row < count; ++row) views_[row] = rows[row].*field.text;
+        EncodeStringColumn(views_.data(), count, &scratch_, &raw_);
+        break;
+      case FieldType::kLevel:
+        uints_.resize(count);
+        for (uint32_t row = 0; row < count; ++row) {
+          uints_[row] = static_cast<uint64_t>(rows[row].level);
+        }
+        EncodeRle(uints_.data(), count, &raw_);
+        break;
+      case FieldType::kFlags:
+        uints_.resize(count);
+        for (uint32_t row = 0; row < count; ++row) uints_[row] = rows[row].flags;
+        EncodeRle(uints_.data(), count, &raw_);
+        break;
+      case FieldType::kInternal: continue;
     }
-    return EmitColumn(col(id), raw_, CodecFor(id));
-  };
-  RETURN_IF_ERROR(emit_ints(ColumnId::kTs, &Record::ts, true));
-  RETURN_IF_ERROR(emit_ints(ColumnId::kIngestTs, &Record::ingest_ts, true));
-  {
-    ints_.resize(count);
-    for (uint32_t row = 0; row < count; ++row) ints_[row] = static_cast<int64_t>(rows[row].seq);
-    raw_.clear();
-    EncodeDelta(ints_.data(), count, &raw_);
-    RETURN_IF_ERROR(EmitColumn(col(ColumnId::kSeq), raw_, CodecFor(ColumnId::kSeq)));
-  }
-  auto emit_strings = [&](ColumnId id, std::string Record::*member) -> Status {
-    views_.resize(count);
-    for (uint32_t row = 0; row < count; ++row) views_[row] = rows[row].*member;
-    raw_.clear();
-    EncodeStringColumn(views_.data(), count, &scratch_, &raw_);
-    return EmitColumn(col(id), raw_, CodecFor(id));
-  };
-  RETURN_IF_ERROR(emit_strings(ColumnId::kService, &Record::service));
-  RETURN_IF_ERROR(emit_strings(ColumnId::kHost, &Record::host));
-  {
-    uints_.resize(count);
-    for (uint32_t row = 0; row < count; ++row) uints_[row] = static_cast<uint64_t>(rows[row].level);
-    raw_.clear();
-    EncodeRle(uints_.data(), count, &raw_);
-    RETURN_IF_ERROR(EmitColumn(col(ColumnId::kLevel), raw_, CodecFor(ColumnId::kLevel)));
-  }
-  RETURN_IF_ERROR(emit_strings(ColumnId::kTraceId, &Record::trace_id));
-  RETURN_IF_ERROR(emit_strings(ColumnId::kSpanId, &Record::span_id));
-  RETURN_IF_ERROR(emit_strings(ColumnId::kUserId, &Record::user_id));
-  RETURN_IF_ERROR(emit_strings(ColumnId::kMessage, &Record::message));
-  {
-    uints_.resize(count);
-    for (uint32_t row = 0; row < count; ++row) uints_[row] = rows[row].flags;
-    raw_.clear();
-    EncodeRle(uints_.data(), count, &raw_);
-    RETURN_IF_ERROR(EmitColumn(col(ColumnId::kFlags), raw_, CodecFor(ColumnId::kFlags)));
+    RETURN_IF_ERROR(EmitColumn(col(field.column), raw_, CodecFor(field.column)));
   }
 
   // Dynamic fields: the layout column, then one column per key (present rows only).
@@ -342,14 +316,13 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
   for (IndexState& idx : indexes_) {
     for (uint32_t row = 0; row < count; ++row) {
       const Record& r = rows[row];
-      if (idx.source == Source::kField) {
+      if (idx.source.builtin == nullptr) {
         for (const auto& [key, value] : r.fields) {
           if (key == idx.field && !value.empty()) idx.builder.Add(value, first_row + row);
         }
       } else {
-        std::string_view v = BuiltinValue(r, idx.source);
-        bool keep_empty = idx.source == Source::kService || idx.source == Source::kHost ||
-                          idx.source == Source::kLevel;
+        std::string_view v = BuiltinText(r, *idx.source.builtin);
+        bool keep_empty = (idx.source.builtin->indexes & kIndexAlways) != 0;
         if (keep_empty || !v.empty()) idx.builder.Add(v, first_row + row);
       }
     }
@@ -358,17 +331,17 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
     bloom.block_hashes.clear();
     for (uint32_t row = 0; row < count; ++row) {
       const Record& r = rows[row];
-      if (bloom.source == Source::kMessageWords) {
+      if (bloom.source.message_words) {
         index::AppendWordHashes(r.message, &word_scratch_, &bloom.block_hashes,
                                 /*with_numbers=*/false);
-      } else if (bloom.source == Source::kField) {
+      } else if (bloom.source.builtin == nullptr) {
         for (const auto& [key, value] : r.fields) {
           if (key == bloom.field && !value.empty()) {
             bloom.block_hashes.push_back(index::BloomHash(value));
           }
         }
       } else {
-        std::string_view v = BuiltinValue(r, bloom.source);
+        std::string_view v = BuiltinText(r, *bloom.source.builtin);
         if (!v.empty()) bloom.block_hashes.push_back(index::BloomHash(v));
       }
     }
@@ -422,11 +395,9 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
     }
     indexes_.push_back(IndexState{std::string(field), SourceOf(field), {}});
   };
-  add_index("service");
-  add_index("host");
-  add_index("level");
+  for (const std::string& f : BuiltinFieldsWith(kIndexAlways)) add_index(f);
   for (const std::string& f : options_.indexed_fields) {
-    if (!f.empty() && SourceOf(f) != Source::kMessageWords) add_index(f);
+    if (!f.empty() && !SourceOf(f).message_words) add_index(f);
   }
   for (const std::string& f : options_.bloom_fields) {
     bool dup = false;
