@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 
+#include "index/numeric_value.h"
 #include "index/tokenizer.h"
 
 namespace sawmill::query {
@@ -35,21 +36,6 @@ bool PhraseAt(std::string_view text, size_t pos, const std::vector<std::string>&
     if (pos < text.size() && WordByte(text[pos])) return false;
   }
   return true;
-}
-
-std::optional<double> AsNumber(const std::string& s) {
-  if (s.empty() || s.size() > 64) return std::nullopt;
-  char c0 = s[0];
-  if (!((c0 >= '0' && c0 <= '9') || c0 == '-' || c0 == '+' || c0 == '.')) return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (end != s.c_str() + s.size()) return std::nullopt;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || c == '.' || c == '-' || c == '+' || c == 'e' || c == 'E')) {
-      return std::nullopt;
-    }
-  }
-  return v;
 }
 
 template <typename T>
@@ -118,7 +104,7 @@ bool EvaluateField(const Node& n, const Record& r) {
     case FieldOp::kGt:
     case FieldOp::kGe: {
       if (n.number) {
-        std::optional<double> v = AsNumber(*value);
+        std::optional<double> v = index::ParseNumber(*value);
         return v && Compare(n.op, *v, *n.number);
       }
       return Compare(n.op, std::string_view(*value), std::string_view(n.value));

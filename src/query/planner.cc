@@ -64,6 +64,23 @@ Result<IndexAnswer> FieldIndex(const Node& n, const segment::SegmentReader& read
   return out;
 }
 
+// The condition "n" puts on a dynamic field, for the registered index kinds. Filters no kind
+// can use (prefix, regex, exists) become an equality on no value, which every kind allows.
+index::FieldPredicate KindPredicate(const Node& n) {
+  index::FieldPredicate p;
+  p.field = n.field_name;
+  p.number = n.number;
+  switch (n.op) {
+    case FieldOp::kEq: p.value = n.value; break;
+    case FieldOp::kLt: p.op = index::FieldPredicate::Op::kLess; break;
+    case FieldOp::kLe: p.op = index::FieldPredicate::Op::kLessEqual; break;
+    case FieldOp::kGt: p.op = index::FieldPredicate::Op::kGreater; break;
+    case FieldOp::kGe: p.op = index::FieldPredicate::Op::kGreaterEqual; break;
+    default: break;  // kEquals on no value
+  }
+  return p;
+}
+
 }  // namespace
 
 Result<IndexAnswer> EvaluateIndex(const Node& n, const segment::SegmentReader& reader) {
@@ -128,6 +145,10 @@ bool BloomsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t
       }
       return true;
     case NodeKind::kField:
+      if (n.field == FieldId::kDynamic && block >= 0 &&
+          !reader.BlockMayMatch(static_cast<uint32_t>(block), KindPredicate(n))) {
+        return false;
+      }
       if (n.op != FieldOp::kEq || n.value.empty()) return true;
       switch (n.field) {
         case FieldId::kTraceId:

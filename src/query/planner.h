@@ -23,7 +23,10 @@ struct IndexAnswer {
 // Errors: DataLoss from the reader's index.
 Result<IndexAnswer> EvaluateIndex(const Node& filter, const segment::SegmentReader& reader);
 
-// False only when the blooms prove no row of the segment (block < 0) or of "block" can match.
+// False only when the blooms prove no row of the segment (block < 0) or of "block" can match,
+// or, for a block, when a registered index kind does (index/index_kind.h: the numeric range of
+// dynamic fields answers `status>=500`). Only conditions every match must meet are checked:
+// nothing under a NOT.
 bool BloomsMayMatch(const Node& filter, const segment::SegmentReader& reader, int64_t block);
 
 // The one partition every matching record lives in, when the filter fixes both service and

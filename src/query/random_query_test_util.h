@@ -61,8 +61,20 @@ class RandomQueries {
                                  "event_id=E5",     "component~\"^dfs\"",
                                  "pid>=3000",       "user_id=user*",
                                  "level=WARN*",     "host:*-2"});
-      case 8:
-        return "line_id" + One<std::string>({">", ">=", "<", "<="}) + std::to_string(Pick(2000));
+      case 8: {
+        // Numeric comparisons on dynamic fields, which the numeric range index prunes blocks
+        // with ("status" and "duration_ms" exist where a test adds them).
+        std::string field =
+            One<std::string>({"line_id", "line_id", "pid", "status", "duration_ms"});
+        std::string op = One<std::string>({">", ">=", "<", "<=", "="});
+        std::string value = std::to_string(Pick(2000));
+        if (field == "pid") value = std::to_string(Pick(30000));
+        if (field == "status") value = One<std::string>({"200", "404", "500", "499.5", "abc"});
+        if (field == "duration_ms") {
+          value = One<std::string>({value, value + ".5", "-5", "1e3", "2.5e2", "n/a"});
+        }
+        return field + op + value;
+      }
       case 9: return Word() + "*";
       case 10: return "NOT " + Filter(depth + 1);
       case 11: return "(" + Filter(depth + 1) + " OR " + Filter(depth + 1) + ")";

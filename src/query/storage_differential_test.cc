@@ -13,6 +13,7 @@
 #include "query/parser.h"
 #include "query/random_query_test_util.h"
 #include "query/test_dataset.h"
+#include "segment/format.h"
 #include "storage/engine.h"
 
 namespace sawmill::query {
@@ -35,9 +36,28 @@ class TempDir {
   std::filesystem::path path_;
 };
 
+// Numeric dynamic fields for the numeric range index (index/numeric_range_index.cc): "status"
+// spread over every block, "duration_ms" rising with line_id (so blocks hold narrow ranges),
+// with decimals, negatives, exponents and values that are not numbers.
+void AddNumericFields(std::vector<Record>* records) {
+  static const char* const kStatus[] = {"200", "200", "200", "201", "404", "500", "503", "-"};
+  for (Record& r : *records) {
+    uint64_t h = Hash64(std::to_string(r.seq));
+    r.fields.emplace_back("status", kStatus[h % 8]);
+    const std::string* line = r.FindField("line_id");
+    int64_t line_id = line == nullptr ? 0 : std::atoll(line->c_str());
+    std::string duration = std::to_string(line_id * 3 / 2) + (line_id % 2 ? ".5" : "");
+    if (line_id % 13 == 0) duration = "n/a";
+    if (line_id % 17 == 0) duration = "-" + duration;
+    if (line_id % 19 == 0) duration = std::to_string(line_id / 100) + "e2";
+    r.fields.emplace_back("duration_ms", duration);
+  }
+}
+
 TEST(QueryOverSegments, PlannedEngineAgreesWithBruteForceOnRealSegmentFiles) {
   std::vector<Record> records = testing::LoadDataset();
   ASSERT_GT(records.size(), 5000u) << "dataset missing under " << testing::SharedDir();
+  AddNumericFields(&records);
   TempDir dir("segments");
   Env* env = Env::Default();
   constexpr uint32_t kPartitions = 4;
@@ -61,7 +81,10 @@ TEST(QueryOverSegments, PlannedEngineAgreesWithBruteForceOnRealSegmentFiles) {
       info.id = id;
       info.tenant = "default";
       info.partition = p;
-      std::string path = dir.path() + "/" + std::to_string(id++) + ".seg";
+      std::string path = dir.path() + "/" + std::to_string(id) + ".seg";
+      // Every third segment as format version 2 wrote it: no index kinds, so no numeric range
+      // pruning, and the answer must not change.
+      wo.format_version = id++ % 3 == 0 ? 2 : segment::kFormatVersion;
       storage::SegmentHandle h;
       ASSERT_TRUE(segment::WriteSegment(env, path, info, std::move(part), wo, &h.info).ok());
       auto reader = segment::SegmentReader::Open(env, path);
@@ -79,6 +102,85 @@ TEST(QueryOverSegments, PlannedEngineAgreesWithBruteForceOnRealSegmentFiles) {
     snap->memtables.push_back(std::move(view));
   }
   testing::ExpectAgreement(snap, records, kPartitions, 77, 300, kDatasetStart, 7000);
+}
+
+// One service and host, 8 blocks of 100 rows in time order: "status" is 200 except three 503s
+// in block 5; "duration_ms" of block b lies in [200 b, 200 b + 99].
+std::vector<Record> StatusRecords() {
+  std::vector<Record> out;
+  for (int block = 0; block < 8; ++block) {
+    for (int row = 0; row < 100; ++row) {
+      Record r;
+      r.tenant = "default";
+      r.service = "web";
+      r.host = "web-1";
+      r.seq = out.size() + 1;
+      r.ingest_ts = r.ts = kDatasetStart + static_cast<int64_t>(r.seq) * kNanosPerSecond;
+      r.message = "GET /item/" + std::to_string(r.seq);
+      r.fields.emplace_back("status", block == 5 && row % 40 == 0 ? "503" : "200");
+      r.fields.emplace_back("duration_ms", std::to_string(block * 200 + row));
+      out.push_back(std::move(r));
+    }
+  }
+  return out;
+}
+
+TEST(QueryOverSegments, NumericRangeIndexSkipsBlocksAndOlderSegmentsStillAnswer) {
+  std::vector<Record> records = StatusRecords();
+  TempDir dir("numeric_range");
+  struct Case {
+    const char* query;
+    uint64_t blocks_with_index;  // row blocks read; without the index every one of the 8
+    size_t hits;
+  };
+  const Case cases[] = {
+      {"status>=500", 1, 3},
+      {"duration_ms>1000", 3, 299},
+      {"status>=500 OR duration_ms<100", 2, 103},
+      {"status=503", 1, 3},
+      {"NOT status>=500", 8, 797},  // nothing is pruned under a NOT
+      {"status>=600", 0, 0},
+      {"status>abc", 8, 0},  // a text comparison: the index cannot tell
+  };
+  WorkerPool pool(2);
+  for (uint32_t version : {segment::kFormatVersion, 2u}) {
+    SCOPED_TRACE("format version " + std::to_string(version));
+    segment::WriterOptions wo;
+    wo.block_rows = 100;
+    wo.format_version = version;
+    segment::SegmentInfo info;
+    info.id = version;
+    info.tenant = "default";
+    std::string path = dir.path() + "/v" + std::to_string(version) + ".seg";
+    storage::SegmentHandle h;
+    ASSERT_TRUE(segment::WriteSegment(Env::Default(), path, info, records, wo, &h.info).ok());
+    auto reader = segment::SegmentReader::Open(Env::Default(), path);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    ASSERT_EQ((*reader)->blocks().size(), 8u);
+    std::shared_ptr<segment::SegmentReader> shared = *reader;
+    h.path = path;
+    h.open = [shared]() -> Result<std::shared_ptr<segment::SegmentReader>> { return shared; };
+    auto snap = std::make_shared<storage::Snapshot>();
+    snap->tenant = "default";
+    snap->segments.push_back(std::move(h));
+    for (const Case& c : cases) {
+      Result<Query> parsed = ParseQuery(c.query);
+      ASSERT_TRUE(parsed.ok()) << c.query;
+      auto query = std::make_shared<const Query>(std::move(*parsed));
+      ExecOptions o;
+      o.all_time = true;
+      o.range = {INT64_MIN, INT64_MAX, false};
+      o.limit = 1000;
+      o.partitions = 1;
+      o.pool = &pool;
+      ExecResult planned = Execute(snap, query, o);
+      ExecResult brute = BruteForce(records, *query, o);
+      EXPECT_EQ(planned.hits.size(), c.hits) << c.query;
+      EXPECT_EQ(planned.hits, brute.hits) << c.query;
+      uint64_t want = version >= 3 ? c.blocks_with_index : 8;
+      EXPECT_EQ(planned.stats.blocks_read, want) << c.query << "\n" << planned.plan;
+    }
+  }
 }
 
 TEST(QueryOverStorage, AgreesWithBruteForceAcrossMemtablesFlushesAndCompactions) {

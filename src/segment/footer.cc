@@ -91,6 +91,14 @@ void EncodeFooter(const Footer& f, std::string* out) {
     PutRef(out, b.segment_filter);
     PutRef(out, b.block_filters);
   }
+  if (f.version >= 3) {
+    PutVarint64(out, f.kind_indexes.size());
+    for (const KindIndexMeta& k : f.kind_indexes) {
+      PutLengthPrefixed(out, k.kind);
+      PutVarint32(out, k.version);
+      PutRef(out, k.ref);
+    }
+  }
 }
 
 void EncodeIdentity(const SegmentIdentity& id, std::string* out) {
@@ -203,6 +211,17 @@ Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* f) {
     }
     if (!check_ref(b.segment_filter) || !check_ref(b.block_filters)) {
       return bad("bloom '" + b.field + "' lies outside the file");
+    }
+  }
+  if (f->version >= 3) {
+    uint64_t kind_count = 0;
+    if (!p.U64(&kind_count) || kind_count > p.remaining()) return bad("bad index kind count");
+    f->kind_indexes.resize(kind_count);
+    for (KindIndexMeta& k : f->kind_indexes) {
+      if (!p.Str(&k.kind) || !p.U32(&k.version) || !p.Ref(&k.ref)) {
+        return bad("truncated index kind directory");
+      }
+      if (!check_ref(k.ref)) return bad("index kind '" + k.kind + "' lies outside the file");
     }
   }
   if (!p.done()) return bad("trailing bytes");

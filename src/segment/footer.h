@@ -2,7 +2,7 @@
 //
 //   footer      := version(varint) info block_rows(varint) block_count(varint) block_info*
 //                  column_count(varint) column* index_count(varint) index*
-//                  bloom_count(varint) bloom*
+//                  bloom_count(varint) bloom* [kind_count(varint) kind_index*]   (v3 and later)
 //   info        := id tenant partition rows min_ts max_ts min_ingest_ts max_ingest_ts
 //                  min_seq max_seq raw_bytes
 //   block_info  := rows min_ts max_ts min_ingest_ts max_ingest_ts    (first_row is implied)
@@ -10,6 +10,7 @@
 //   index       := field(lp) distinct_values(varint) block_ref
 //   bloom       := field(lp) distinct_tokens(varint) block_ref(segment filter)
 //                  block_ref(block filters)
+//   kind_index  := kind(lp) kind_version(varint) block_ref   (an index/index_kind.h kind)
 //   block_ref   := offset(varint) size(varint) raw_size(varint)     size 0: no block (no values)
 // Integers are varints, signed ones zigzag; lp is a varint length and the bytes.
 #pragma once
@@ -53,6 +54,13 @@ struct BloomMeta {
   BlockRef block_filters;
 };
 
+// The block of one registered index kind (index/index_kind.h), from format version 3.
+struct KindIndexMeta {
+  std::string kind;      // IndexKind::name
+  uint32_t version = 0;  // the kind's serialized-block version
+  BlockRef ref;
+};
+
 struct Footer {
   uint32_t version = kFormatVersion;
   SegmentInfo info;
@@ -61,6 +69,7 @@ struct Footer {
   std::vector<ColumnMeta> columns;  // built-in columns first, then dynamic ones
   std::vector<IndexMeta> indexes;
   std::vector<BloomMeta> blooms;
+  std::vector<KindIndexMeta> kind_indexes;  // always empty before version 3
 };
 
 void EncodeFooter(const Footer& footer, std::string* out);

@@ -13,12 +13,14 @@ inline constexpr std::string_view kMagic = "SAWMSEG1";
 inline constexpr size_t kMagicSize = 8;
 
 // Version 1: the first. Version 2: the header carries the segment's identity (below).
+// Version 3: the footer ends with the directory of the registered index kinds' blocks
+// (index/index_kind.h; footer.h kind_index). Header and trailer are as in version 2.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 2;
+inline constexpr uint32_t kFormatVersion = 3;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
-// header (v2) := magic(8) version(fixed32 = 2) identity_size(fixed32) identity_block
+// header (v2, v3) := magic(8) version(fixed32) identity_size(fixed32) identity_block
 //   identity_block: a physical block (codec none, CRC) of identity_size bytes holding
 //   id(varint) tenant(lp) partition(varint) rows(varint) min_seq(varint) max_seq(varint),
 //   the same values as the footer's info, which the reader checks against each other.

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "common/env.h"
+#include "index/index_kind.h"
 #include "index/roaring_compat.h"
 #include "sawmill/record.h"
 #include "sawmill/status.h"
@@ -87,9 +88,10 @@ struct WriterOptions {
   // Sort rows by (service, host, ts) before writing (compresses better). Row numbers then
   // follow the sorted order.
   bool sort_rows = true;
-  // The format version to write: 2 (current), or 1 to produce files as older builds wrote
-  // them (compatibility tests). Anything else is InvalidArgument.
-  uint32_t format_version = 2;
+  // The format version to write: 3 (current), or 2 or 1 to produce files as older builds
+  // wrote them (compatibility tests; neither holds the index kinds of index/index_kind.h).
+  // Anything else is InvalidArgument.
+  uint32_t format_version = 3;
 };
 
 // Counters a reader adds to as it reads; the query engine reports them per query.
@@ -134,6 +136,14 @@ class SegmentReader {
   virtual bool SegmentMayContain(std::string_view field, std::string_view token) const = 0;
   virtual bool BlockMayContain(uint32_t block, std::string_view field,
                                std::string_view token) const = 0;
+
+  // The registered index kinds (index/index_kind.h, such as the numeric range of dynamic
+  // fields): false only when one of this segment's kind indexes proves that no row of "block"
+  // satisfies "predicate". True when the segment holds no such index (format version 1 or 2,
+  // a kind this build does not know, a damaged index block).
+  virtual bool BlockMayMatch(uint32_t /*block*/, const index::FieldPredicate& /*predicate*/) const {
+    return true;
+  }
 
   // Decodes the columns in "column_mask" of every row of "block" and appends the rows to
   // "*out" in row order (tenant filled from info(); columns not asked for left default).

@@ -26,10 +26,11 @@ expect() {  # expect <exit code> <text> <args...>
 }
 
 expect 0 "OK (" segment verify "$dir/good.seg"
-expect 0 "format version 2" segment dump "$dir/good.seg"
+expect 0 "format version 3" segment dump "$dir/good.seg"
 expect 0 "message" segment dump --rows 3 "$dir/good.seg"
 expect 0 "#2 ts=" segment dump --rows 3 "$dir/good.seg"
 expect 0 "service" segment dump "$dir/good.seg"
+expect 0 "numeric_range        version 1" segment dump "$dir/good.seg"
 
 # Flip one byte in the middle of the message column block 1 (its offset comes from the dump).
 line=$("$bin" segment dump "$dir/good.seg" | grep -m1 "^  message ")

@@ -177,7 +177,7 @@ TEST_F(SegmentCorruption, HeaderIdentityNamesTheSegmentEvenWhenTheFooterIsDamage
   ASSERT_TRUE(WriteSegment(&env_, "/d/id.seg", info, records, WriterOptions{}, nullptr).ok());
   std::string file;
   ASSERT_TRUE(env_.GetContents("/d/id.seg", &file).ok());
-  EXPECT_EQ(file[kMagicSize], 2);  // written in format version 2
+  EXPECT_EQ(file[kMagicSize], static_cast<char>(kFormatVersion));  // the current version
   // Damage the footer: the reader refuses the file, the identity still reads.
   file[file.size() - kTrailerSize - 8] ^= 0x10;
   ASSERT_TRUE(env_.SetContents("/d/id.seg", file).ok());
@@ -190,7 +190,7 @@ TEST_F(SegmentCorruption, HeaderIdentityNamesTheSegmentEvenWhenTheFooterIsDamage
   EXPECT_EQ(id->rows, 3u);
   EXPECT_EQ(id->min_seq, 100u);
   EXPECT_EQ(id->max_seq, 102u);
-  EXPECT_EQ(id->format_version, 2u);
+  EXPECT_EQ(id->format_version, kFormatVersion);
 }
 
 TEST_F(SegmentCorruption, FlippedIdentityByteIsDataLoss) {
@@ -232,9 +232,65 @@ TEST_F(SegmentCorruption, FormatVersion1FilesStillRead) {
   EXPECT_EQ(got, want);
   EXPECT_EQ(ReadSegmentIdentity(&env_, "/d/v1.seg").status().code(),
             StatusCode::kFailedPrecondition);
-  v1.format_version = 3;
+  v1.format_version = kFormatVersion + 1;
   EXPECT_TRUE(
-      WriteSegment(&env_, "/d/v3.seg", SegmentInfo{}, want, v1, nullptr).IsInvalidArgument());
+      WriteSegment(&env_, "/d/vnext.seg", SegmentInfo{}, want, v1, nullptr).IsInvalidArgument());
+}
+
+index::FieldPredicate StatusAtLeast(double bound) {
+  index::FieldPredicate p;
+  p.field = "status";
+  p.op = index::FieldPredicate::Op::kGreaterEqual;
+  p.number = bound;
+  return p;
+}
+
+TEST_F(SegmentCorruption, FormatVersion2FilesStillReadWithoutIndexKinds) {
+  std::vector<Record> want;
+  {
+    auto reader = SegmentReader::Open(&env_, kPath);
+    ASSERT_TRUE(reader.ok());
+    for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b)
+      ASSERT_TRUE((*reader)->ReadBlock(b, kColAll, &want, nullptr).ok());
+    // The current version holds the numeric range of "status" (200..204 in every block).
+    EXPECT_FALSE((*reader)->BlockMayMatch(1, StatusAtLeast(300)));
+    EXPECT_TRUE((*reader)->BlockMayMatch(1, StatusAtLeast(204)));
+  }
+  WriterOptions v2;
+  v2.block_rows = 100;
+  v2.format_version = 2;
+  ASSERT_TRUE(WriteSegment(&env_, "/d/v2.seg", SegmentInfo{}, want, v2, nullptr).ok());
+  auto reader = SegmentFileReader::OpenFile(&env_, "/d/v2.seg");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_EQ((*reader)->format_version(), 2u);
+  EXPECT_TRUE((*reader)->footer().kind_indexes.empty());
+  std::vector<Record> got;
+  for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b)
+    ASSERT_TRUE((*reader)->ReadBlock(b, kColAll, &got, nullptr).ok());
+  EXPECT_EQ(got, want);
+  // No index: every block may match, so a query reads it and still answers right.
+  EXPECT_TRUE((*reader)->BlockMayMatch(1, StatusAtLeast(300)));
+  VerifyReport report;
+  ASSERT_TRUE(VerifySegment(&env_, "/d/v2.seg", &report).ok());
+  EXPECT_TRUE(report.problems.empty());
+}
+
+TEST_F(SegmentCorruption, DamagedIndexKindBlockPrunesNothingAndVerifySaysWhere) {
+  ASSERT_EQ(footer_.kind_indexes.size(), 1u);
+  const KindIndexMeta& kind = footer_.kind_indexes[0];
+  EXPECT_EQ(kind.kind, "numeric_range");
+  FlipByteAt(kind.ref.offset + kind.ref.size / 2);
+  auto reader = SegmentReader::Open(&env_, kPath);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  EXPECT_TRUE((*reader)->BlockMayMatch(1, StatusAtLeast(300)));
+  std::vector<Record> rows;
+  EXPECT_TRUE((*reader)->ReadBlock(1, kColAll, &rows, nullptr).ok());
+  auto problems = VerifyProblems();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(
+      problems[0].find("index kind 'numeric_range' at offset " + std::to_string(kind.ref.offset)),
+      std::string::npos)
+      << problems[0];
 }
 
 TEST_F(SegmentCorruption, MissingFileIsNotFound) {

@@ -33,6 +33,7 @@ class SegmentFileReader final : public SegmentReader {
                        std::string_view token) const override;
   Status ReadBlock(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
                    ReadStats* stats) const override;
+  bool BlockMayMatch(uint32_t block, const index::FieldPredicate& predicate) const override;
 
   const Footer& footer() const { return footer_; }
   const std::string& path() const { return path_; }
@@ -54,6 +55,10 @@ class SegmentFileReader final : public SegmentReader {
     std::vector<index::BloomView> block_views;  // empty when unreadable: every probe is "maybe"
   };
 
+  // The parsed index of footer_.kind_indexes[k], loaded on first use; nullptr when the kind is
+  // unknown to this build or its block does not read (every probe is then "maybe").
+  std::shared_ptr<const index::IndexView> KindView(size_t k) const;
+
   // Prepares "token" for probing the bloom of "field"; false when no bloom can rule it out.
   static bool ProbeHash(std::string_view field, std::string_view token, uint64_t* hash);
   const BloomMeta* FindBloom(std::string_view field) const;
@@ -70,6 +75,9 @@ class SegmentFileReader final : public SegmentReader {
       indexes_;  // GUARDED_BY(mu_)
   mutable std::map<std::string, std::shared_ptr<BloomCache>, std::less<>>
       blooms_;  // GUARDED_BY(mu_)
+  // By footer_.kind_indexes position; loaded[k] says whether views[k] was tried.
+  mutable std::vector<bool> kinds_loaded_;                              // GUARDED_BY(mu_)
+  mutable std::vector<std::shared_ptr<const index::IndexView>> kinds_;  // GUARDED_BY(mu_)
 };
 
 }  // namespace sawmill::segment

@@ -479,4 +479,41 @@ bool SegmentFileReader::BlockMayContain(uint32_t block, std::string_view field,
   return cache->block_views[block].MayContainHash(hash);
 }
 
+std::shared_ptr<const index::IndexView> SegmentFileReader::KindView(size_t k) const {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (kinds_loaded_.empty()) {
+      kinds_loaded_.assign(footer_.kind_indexes.size(), false);
+      kinds_.assign(footer_.kind_indexes.size(), nullptr);
+    }
+    if (kinds_loaded_[k]) return kinds_[k];
+  }
+  const KindIndexMeta& meta = footer_.kind_indexes[k];
+  std::shared_ptr<const index::IndexView> view;
+  const index::IndexKind* kind = index::FindIndexKind(meta.kind);
+  std::string raw;
+  if (kind != nullptr && meta.version <= kind->version &&
+      ReadPhysical(meta.ref, "index kind '" + meta.kind + "'", &raw, nullptr).ok()) {
+    auto opened =
+        kind->open(meta.version, std::move(raw), static_cast<uint32_t>(footer_.blocks.size()));
+    if (opened.ok()) view = std::move(opened).value();
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!kinds_loaded_[k]) {
+    kinds_loaded_[k] = true;
+    kinds_[k] = std::move(view);
+  }
+  return kinds_[k];
+}
+
+bool SegmentFileReader::BlockMayMatch(uint32_t block,
+                                      const index::FieldPredicate& predicate) const {
+  if (block >= footer_.blocks.size()) return true;
+  for (size_t k = 0; k < footer_.kind_indexes.size(); ++k) {
+    std::shared_ptr<const index::IndexView> view = KindView(k);
+    if (view != nullptr && !view->BlockMayMatch(block, predicate)) return false;
+  }
+  return true;
+}
+
 }  // namespace sawmill::segment

@@ -1,12 +1,14 @@
 // WriteSegment: sorts the rows, cuts them into blocks, encodes and compresses each column block,
-// builds the inverted indexes and blooms, and writes header, blocks, index, blooms, footer and
-// trailer (docs/format/segment.md) through a temporary file that is synced and renamed.
+// builds the inverted indexes, blooms and registered index kinds, and writes header, blocks,
+// indexes, blooms, kind indexes, footer and trailer (docs/format/segment.md) through a temporary
+// file that is synced and renamed.
 #include <algorithm>
 #include <numeric>
 #include <unordered_map>
 
 #include "common/coding.h"
 #include "index/bloom.h"
+#include "index/index_kind.h"
 #include "index/inverted_index.h"
 #include "index/word_hash.h"
 #include "segment/block_codec.h"
@@ -93,6 +95,8 @@ class Writer {
 
   std::vector<IndexState> indexes_;
   std::vector<BloomState> blooms_;
+  // The registered index kinds (format version 3 and later), with their builders.
+  std::vector<std::pair<const index::IndexKind*, std::unique_ptr<index::IndexBuilder>>> kinds_;
   std::string word_scratch_;
 };
 
@@ -355,6 +359,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
     bloom.segment_hashes.insert(bloom.segment_hashes.end(), bloom.block_hashes.begin(),
                                 bloom.block_hashes.end());
   }
+  for (auto& [kind, builder] : kinds_) builder->AddBlock(rows, count);
   footer_.blocks.push_back(info);
   return Status::OK();
 }
@@ -407,6 +412,11 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
 
   const uint32_t version = options_.format_version;
   footer_.version = version;
+  if (version >= 3) {
+    for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
+      kinds_.emplace_back(kind, kind->new_builder());
+    }
+  }
   pending_.append(kMagic);
   PutFixed32(&pending_, version);
   if (version == 1) {
@@ -464,6 +474,17 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
     footer_.blooms.push_back(std::move(meta));
     bloom.segment_hashes = {};
     bloom.block_filters = {};
+  }
+
+  for (auto& [kind, builder] : kinds_) {
+    buf.clear();
+    builder->Finish(&buf);
+    if (buf.empty()) continue;  // nothing to index in this segment
+    KindIndexMeta meta;
+    meta.kind = std::string(kind->name);
+    meta.version = kind->version;
+    RETURN_IF_ERROR(EmitBlock(buf, kMetadataCodec, &meta.ref));
+    footer_.kind_indexes.push_back(std::move(meta));
   }
 
   buf.clear();
