@@ -619,9 +619,9 @@ TEST_F(ReconcileOnDisk, FormatVersion1SegmentsStillReadAndCompact) {
     in.read(head, 12);
     EXPECT_EQ(head[8], 1) << f;  // format version 1 on disk
   }
-  Open(v1.data_dir);  // a build writing version 2
+  Open(v1.data_dir);  // a build writing the current version
   ExpectAllLines();
-  ASSERT_TRUE(engine_->CompactNow().ok());  // v1 inputs, v2 output
+  ASSERT_TRUE(engine_->CompactNow().ok());  // v1 inputs, current-version output
   ExpectAllLines();
   CloseAndDropWal(v1.data_dir);
   Open(v1.data_dir);
