@@ -10,6 +10,7 @@
 #include "common/coding.h"
 #include "common/crc32c.h"
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "wal/log_format.h"
 #include "wal/log_reader.h"
 
@@ -140,7 +141,7 @@ WalManager::WalManager(Env* env, Clock* clock, std::string dir, WalOptions optio
     : env_(env), clock_(clock), dir_(std::move(dir)), options_(options), apply_(std::move(apply)) {}
 
 WalManager::~WalManager() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   CloseWriterLocked();
 }
 
@@ -157,6 +158,7 @@ Result<std::unique_ptr<WalManager>> WalManager::Open(Env* env, Clock* clock, std
   std::unique_ptr<WalManager> wal(
       new WalManager(env, clock, std::move(dir), options, std::move(apply)));
   WalMetrics::Get();
+  MutexLock l(&wal->mu_);  // not shared yet; taken for the analysis
   for (const auto& name : children) {
     uint32_t number = 0;
     if (!ParseLogName(name, &number)) continue;
@@ -169,7 +171,7 @@ Result<std::unique_ptr<WalManager>> WalManager::Open(Env* env, Clock* clock, std
 Result<uint64_t> WalManager::Replay(const ReplayFn& fn) {
   std::map<uint32_t, FileInfo> files;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     files = files_;
   }
   // What the last run knew it had synced (and acknowledged) of each file. Entries are appended
@@ -298,7 +300,7 @@ Result<uint64_t> WalManager::Replay(const ReplayFn& fn) {
     spdlog::info("WAL replay: {} batches from {} ({} bytes{})", records, path, info.bytes,
                  reader.stopped_at_stale_bytes() ? ", stale tail" : "");
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (const auto& [number, info] : files) files_[number] = info;
   stats_.corrupt_records += corrupt;
   stats_.damage += damage_.size();
@@ -323,7 +325,7 @@ void WalManager::AddDamage(WalDamage d) {
 }
 
 void WalManager::SetNextSeq(uint64_t seq) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   next_seq_ = seq;
 }
 
@@ -406,14 +408,14 @@ void WalManager::CloseWriterLocked() {
 }
 
 Status WalManager::Commit(WalBatch* batch) {
-  std::unique_lock<std::mutex> l(mu_);
+  UniqueLock l(&mu_);
   if (closed_) return Status::Unavailable("WAL is closed");
   batch->base_seq = next_seq_;
   next_seq_ += batch->count;
   batch->done = false;
   if (batch->payload.size() >= 8) EncodeFixed64(batch->payload.data(), batch->base_seq);
   queue_.push_back(batch);
-  while (!batch->done && (queue_.front() != batch || leader_busy_)) cv_.wait(l);
+  while (!batch->done && (queue_.front() != batch || leader_busy_)) cv_.Wait(&l);
   if (batch->done) return batch->status;
 
   // This thread leads a group: everything queued now, up to the byte limit.
@@ -444,7 +446,7 @@ Status WalManager::Commit(WalBatch* batch) {
     files_[log_number].max_seq = std::max(files_[log_number].max_seq, group_max_seq);
   }
   std::vector<WalBatch*> group(queue_.begin(), queue_.begin() + group_size);
-  l.unlock();
+  l.Unlock();
 
   int64_t start = clock_->MonotonicNanos();
   if (status.ok()) {
@@ -472,7 +474,7 @@ Status WalManager::Commit(WalBatch* batch) {
                                  " (" + status.message() + ")");
   }
 
-  l.lock();
+  l.Lock();
   if (status.ok()) {
     stats_.syncs += 1;
     stats_.commits += group.size();
@@ -542,14 +544,14 @@ Status WalManager::Commit(WalBatch* batch) {
     queue_.pop_front();
   }
   leader_busy_ = false;
-  cv_.notify_all();
+  cv_.NotifyAll();
   return status;
 }
 
 int WalManager::DeleteObsoleteFiles(uint64_t min_unflushed_seq) {
   std::vector<uint32_t> obsolete;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     const uint32_t open_number = writer_ != nullptr ? writer_->log_number() : 0;
     for (const auto& [number, info] : files_) {
       if (number == open_number) continue;
@@ -570,9 +572,9 @@ int WalManager::DeleteObsoleteFiles(uint64_t min_unflushed_seq) {
 }
 
 Status WalManager::Close() {
-  std::unique_lock<std::mutex> l(mu_);
+  UniqueLock l(&mu_);
   closed_ = true;
-  while (!queue_.empty() || leader_busy_) cv_.wait(l);
+  while (!queue_.empty() || leader_busy_) cv_.Wait(&l);
   Status s;
   if (file_ != nullptr) {
     s = file_->Sync();
@@ -587,13 +589,13 @@ Status WalManager::Close() {
 }
 
 Status WalManager::WriteHealth() {
-  std::unique_lock<std::mutex> l(mu_);
+  UniqueLock l(&mu_);
   if (write_failure_.empty()) return Status::OK();
   const int64_t now = clock_->MonotonicNanos();
   if (now - last_attempt_ns_ >= 1'000'000'000 && !leader_busy_ && !closed_) {
     // Nobody wrote for a second: probe with a small synced write of our own.
     last_attempt_ns_ = now;
-    l.unlock();
+    l.Unlock();
     const std::string probe = JoinPath(dir_, "SPACE-PROBE");
     Status s;
     {
@@ -604,7 +606,7 @@ Status WalManager::WriteHealth() {
       if (file.ok()) file.value()->Close().IgnoreError();
     }
     env_->RemoveFile(probe).IgnoreError();
-    l.lock();
+    l.Lock();
     if (s.ok() && !write_failure_.empty()) {
       spdlog::info("WAL: the disk takes writes again ({} refused batches: {})", refused_batches_,
                    write_failure_);
@@ -619,7 +621,7 @@ Status WalManager::WriteHealth() {
 }
 
 WalStats WalManager::stats() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   WalStats s = stats_;
   s.files = files_.size();
   s.bytes = 0;
@@ -629,7 +631,7 @@ WalStats WalManager::stats() const {
 }
 
 uint64_t WalManager::next_seq() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return next_seq_;
 }
 

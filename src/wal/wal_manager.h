@@ -4,20 +4,19 @@
 // registered segments.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <limits>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/env.h"
+#include "common/mutex.h"
 #include "sawmill/status.h"
 #include "wal/log_writer.h"
 
@@ -143,13 +142,13 @@ class WalManager {
 
   WalManager(Env* env, Clock* clock, std::string dir, WalOptions options, ApplyFn apply);
   std::string FileName(uint32_t log_number) const;
-  // Opens log file "next_log_number_" for writing. REQUIRES: mu_ held; no writer open.
-  Status OpenNewFileLocked();
-  void CloseWriterLocked();
+  // Opens log file "next_log_number_" for writing. No writer may be open.
+  Status OpenNewFileLocked() REQUIRES(mu_);
+  void CloseWriterLocked() REQUIRES(mu_);
   // The synced sizes file (DIR/wal/SYNCED, docs/format/wal.md): one entry per commit group,
   // appended after the sync and before the acknowledgement; rewritten when a log file opens.
-  void RewriteSyncedLocked();
-  void AppendSyncedLocked(uint32_t log_number, const FileInfo& info);
+  void RewriteSyncedLocked() REQUIRES(mu_);
+  void AppendSyncedLocked(uint32_t log_number, const FileInfo& info) REQUIRES(mu_);
   // Records damage: log line, metrics, damage_.
   void AddDamage(WalDamage damage);
   // Checks a replayed file's unusable tail against the synced size known for it.
@@ -162,27 +161,27 @@ class WalManager {
   const WalOptions options_;
   const ApplyFn apply_;
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<WalBatch*> queue_;                // GUARDED_BY(mu_)
-  std::map<uint32_t, FileInfo> files_;         // GUARDED_BY(mu_); includes the open file
-  std::unique_ptr<WritableFile> file_;         // GUARDED_BY(mu_); null when broken/closed
-  std::unique_ptr<LogWriter> writer_;          // GUARDED_BY(mu_)
-  uint32_t next_log_number_ = 1;               // GUARDED_BY(mu_)
-  uint64_t next_seq_ = 1;                      // GUARDED_BY(mu_)
-  bool replayed_ = false;                      // GUARDED_BY(mu_)
-  bool closed_ = false;                        // GUARDED_BY(mu_)
-  bool leader_busy_ = false;                   // GUARDED_BY(mu_)
-  WalStats stats_;                             // GUARDED_BY(mu_)
-  std::string group_buffer_;                   // used only by the current leader
-  std::unique_ptr<WritableFile> synced_file_;  // GUARDED_BY(mu_); null when unusable
-  int64_t synced_retry_ns_ = 0;                // GUARDED_BY(mu_); last rewrite after a failure
-  std::vector<WalDamage> damage_;              // written by Replay only
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::deque<WalBatch*> queue_ GUARDED_BY(mu_);
+  std::map<uint32_t, FileInfo> files_ GUARDED_BY(mu_);  // includes the open file
+  std::unique_ptr<WritableFile> file_ GUARDED_BY(mu_);  // null when broken/closed
+  std::unique_ptr<LogWriter> writer_ GUARDED_BY(mu_);
+  uint32_t next_log_number_ GUARDED_BY(mu_) = 1;
+  uint64_t next_seq_ GUARDED_BY(mu_) = 1;
+  bool replayed_ GUARDED_BY(mu_) = false;
+  bool closed_ GUARDED_BY(mu_) = false;
+  bool leader_busy_ GUARDED_BY(mu_) = false;
+  WalStats stats_ GUARDED_BY(mu_);
+  std::string group_buffer_;                                   // used only by the current leader
+  std::unique_ptr<WritableFile> synced_file_ GUARDED_BY(mu_);  // null when unusable
+  int64_t synced_retry_ns_ GUARDED_BY(mu_) = 0;                // last rewrite after a failure
+  std::vector<WalDamage> damage_;                              // written by Replay only
   // Set when a commit fails, cleared when one succeeds (WriteHealth).
-  std::string write_failure_;        // GUARDED_BY(mu_)
-  uint64_t refused_batches_ = 0;     // GUARDED_BY(mu_); since write_failure_ was set
-  int64_t last_attempt_ns_ = 0;      // GUARDED_BY(mu_); monotonic, of the last failed commit/probe
-  int64_t last_failure_log_ns_ = 0;  // GUARDED_BY(mu_)
+  std::string write_failure_ GUARDED_BY(mu_);
+  uint64_t refused_batches_ GUARDED_BY(mu_) = 0;  // since write_failure_ was set
+  int64_t last_attempt_ns_ GUARDED_BY(mu_) = 0;   // monotonic, of the last failed commit/probe
+  int64_t last_failure_log_ns_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sawmill::wal
