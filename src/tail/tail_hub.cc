@@ -11,14 +11,13 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <utility>
 
 #include "common/metrics.h"
+#include "common/mutex.h"
 
 namespace sawmill::tail {
 
@@ -95,7 +94,7 @@ class SessionState {
     uint64_t dropped_now = 0;
     size_t queued_now = 0;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (closed_) return;
       const bool was_empty = queue_.empty() && dropped_ == 0;
       for (const Record* r : matches) {
@@ -115,7 +114,7 @@ class SessionState {
     }
     if (dropped_now > 0) Metrics().dropped.Increment(static_cast<double>(dropped_now));
     if (queued_now > 0) Metrics().delivered.Increment(static_cast<double>(queued_now));
-    cv_.notify_all();
+    cv_.NotifyAll();
     if (notify) notify();
   }
 
@@ -123,23 +122,23 @@ class SessionState {
   void AddDropped(uint64_t lines) {
     std::function<void()> notify;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (closed_) return;
       if (queue_.empty() && dropped_ == 0) notify = notify_;
       dropped_ += lines;
     }
     Metrics().dropped.Increment(static_cast<double>(lines));
-    cv_.notify_all();
+    cv_.NotifyAll();
     if (notify) notify();
   }
 
   bool Next(TailEvent* event, size_t max_records, int timeout_ms) {
     event->records.clear();
     event->dropped = 0;
-    std::unique_lock<std::mutex> lock(mu_);
-    auto ready = [&] { return closed_ || !queue_.empty() || dropped_ > 0; };
-    if (!ready() && timeout_ms > 0) {
-      cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms), ready);
+    UniqueLock lock(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    while (!closed_ && queue_.empty() && dropped_ == 0 && timeout_ms > 0) {
+      if (!cv_.WaitUntil(&lock, deadline)) break;
     }
     if (closed_) return false;
     const size_t n = std::min(max_records == 0 ? queue_.size() : max_records, queue_.size());
@@ -160,7 +159,7 @@ class SessionState {
   void SetNotify(std::function<void()> notify) {
     bool pending;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       notify_ = notify;
       pending = !queue_.empty() || dropped_ > 0;
     }
@@ -172,7 +171,7 @@ class SessionState {
   bool Close() {
     std::function<void()> notify;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       if (closed_) return false;
       closed_ = true;
       queue_.clear();
@@ -180,7 +179,7 @@ class SessionState {
       queue_bytes_ = 0;
       notify = notify_;
     }
-    cv_.notify_all();
+    cv_.NotifyAll();
     if (notify) notify();  // wakes an event-driven consumer so that it sees the close
     return true;
   }
@@ -193,13 +192,13 @@ class SessionState {
   const std::shared_ptr<std::atomic<size_t>> total_;
   const size_t total_bytes_;
 
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Record> queue_;      // GUARDED_BY(mu_)
-  size_t queue_bytes_ = 0;        // GUARDED_BY(mu_)
-  uint64_t dropped_ = 0;          // GUARDED_BY(mu_)
-  bool closed_ = false;           // GUARDED_BY(mu_)
-  std::function<void()> notify_;  // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<Record> queue_ GUARDED_BY(mu_);
+  size_t queue_bytes_ GUARDED_BY(mu_) = 0;
+  uint64_t dropped_ GUARDED_BY(mu_) = 0;
+  bool closed_ GUARDED_BY(mu_) = false;
+  std::function<void()> notify_ GUARDED_BY(mu_);
 };
 
 using Snapshot = std::vector<std::shared_ptr<SessionState>>;
@@ -211,7 +210,7 @@ class Registry {
       : max_sessions_(max_sessions), sessions_(std::make_shared<const Snapshot>()) {}
 
   Status Add(const std::shared_ptr<SessionState>& session) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (shut_down_) return Status::Unavailable("live tail: the server is shutting down");
     if (sessions_->size() >= max_sessions_) {
       Metrics().refused.Increment();
@@ -228,7 +227,7 @@ class Registry {
   }
 
   void Remove(const SessionState* session) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto next = std::make_shared<Snapshot>();
     next->reserve(sessions_->size());
     for (const auto& s : *sessions_) {
@@ -239,22 +238,22 @@ class Registry {
   }
 
   std::shared_ptr<const Snapshot> Sessions() const {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return sessions_;
   }
 
   // Marks the registry closed and returns the sessions that were open.
   std::shared_ptr<const Snapshot> ShutDown() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     shut_down_ = true;
     return sessions_;
   }
 
  private:
   const size_t max_sessions_;
-  mutable std::mutex mu_;
-  std::shared_ptr<const Snapshot> sessions_;  // GUARDED_BY(mu_); immutable once published
-  bool shut_down_ = false;                    // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::shared_ptr<const Snapshot> sessions_ GUARDED_BY(mu_);  // immutable once published
+  bool shut_down_ GUARDED_BY(mu_) = false;
 };
 
 // What Subscribe returns: closing it (or dropping the last reference) ends the subscription.
@@ -307,14 +306,14 @@ class TailHubImpl final : public TailHub {
     size_t bytes = 0;
     for (const Record& r : records) bytes += r.ApproximateSize();
     {
-      std::lock_guard<std::mutex> lock(dispatch_mu_);
+      MutexLock lock(&dispatch_mu_);
       if (stopping_) return;
       if (pending_records_ + records.size() <= kMaxPendingRecords &&
           pending_bytes_ + bytes <= kMaxPendingBytes) {
         pending_.push_back(Pending{tenant, std::move(sessions), records, bytes});
         pending_records_ += records.size();
         pending_bytes_ += bytes;
-        dispatch_cv_.notify_one();
+        dispatch_cv_.NotifyOne();
         return;
       }
     }
@@ -326,18 +325,18 @@ class TailHubImpl final : public TailHub {
   }
 
   void Drain() override {
-    std::unique_lock<std::mutex> lock(dispatch_mu_);
-    idle_cv_.wait(lock, [&] { return (pending_.empty() && !dispatching_) || stopped_; });
+    UniqueLock lock(&dispatch_mu_);
+    while ((!pending_.empty() || dispatching_) && !stopped_) idle_cv_.Wait(&lock);
   }
 
   size_t sessions() const override { return registry_->Sessions()->size(); }
 
   void Shutdown() override {
     {
-      std::lock_guard<std::mutex> lock(dispatch_mu_);
+      MutexLock lock(&dispatch_mu_);
       stopping_ = true;
     }
-    dispatch_cv_.notify_all();
+    dispatch_cv_.NotifyAll();
     if (dispatcher_.joinable()) dispatcher_.join();
     std::shared_ptr<const Snapshot> open = registry_->ShutDown();
     for (const auto& session : *open) {
@@ -350,7 +349,7 @@ class TailHubImpl final : public TailHub {
   // Sessions with the same query share one compiled Matcher, so that the dispatch thread
   // evaluates each distinct filter once per record (many on-call engineers tail the same thing).
   Result<std::shared_ptr<const query::Matcher>> SharedMatcher(const std::string& query) {
-    std::lock_guard<std::mutex> lock(matchers_mu_);
+    MutexLock lock(&matchers_mu_);
     auto it = matchers_.find(query);
     if (it != matchers_.end()) {
       if (auto live = it->second.lock()) return live;
@@ -378,14 +377,14 @@ class TailHubImpl final : public TailHub {
 
   void DispatchLoop() {
     std::unordered_map<const query::Matcher*, std::vector<const Record*>> matches_by_filter;
-    std::unique_lock<std::mutex> lock(dispatch_mu_);
+    UniqueLock lock(&dispatch_mu_);
     while (true) {
-      dispatch_cv_.wait(lock, [&] { return stopping_ || !pending_.empty(); });
+      while (!stopping_ && pending_.empty()) dispatch_cv_.Wait(&lock);
       if (stopping_) break;
       Pending item = std::move(pending_.front());
       pending_.pop_front();
       dispatching_ = true;
-      lock.unlock();
+      lock.Unlock();
       matches_by_filter.clear();
       for (const auto& session : *item.sessions) {
         if (session->tenant() != item.tenant) continue;
@@ -398,15 +397,15 @@ class TailHubImpl final : public TailHub {
         }
         if (!matches.empty()) session->Push(matches);
       }
-      lock.lock();
+      lock.Lock();
       dispatching_ = false;
       pending_records_ -= item.records.size();
       pending_bytes_ -= item.bytes;
-      if (pending_.empty()) idle_cv_.notify_all();
+      if (pending_.empty()) idle_cv_.NotifyAll();
     }
     stopped_ = true;
     pending_.clear();
-    idle_cv_.notify_all();
+    idle_cv_.NotifyAll();
   }
 
   const TailHubOptions options_;
@@ -415,19 +414,20 @@ class TailHubImpl final : public TailHub {
       std::make_shared<std::atomic<size_t>>(0);
   std::shared_ptr<Registry> registry_;
 
-  std::mutex matchers_mu_;
-  std::unordered_map<std::string, std::weak_ptr<const query::Matcher>> matchers_;  // GUARDED_BY
+  Mutex matchers_mu_;
+  std::unordered_map<std::string, std::weak_ptr<const query::Matcher>> matchers_
+      GUARDED_BY(matchers_mu_);
 
-  std::mutex dispatch_mu_;
-  std::condition_variable dispatch_cv_;  // work arrived or stopping
-  std::condition_variable idle_cv_;      // the queue emptied (Drain)
-  std::deque<Pending> pending_;          // GUARDED_BY(dispatch_mu_)
-  size_t pending_records_ = 0;           // GUARDED_BY(dispatch_mu_)
-  size_t pending_bytes_ = 0;             // GUARDED_BY(dispatch_mu_)
-  bool dispatching_ = false;             // GUARDED_BY(dispatch_mu_)
-  bool stopping_ = false;                // GUARDED_BY(dispatch_mu_)
-  bool stopped_ = false;                 // GUARDED_BY(dispatch_mu_)
-  std::thread dispatcher_;               // started last, joined by Shutdown
+  Mutex dispatch_mu_;
+  CondVar dispatch_cv_;  // work arrived or stopping
+  CondVar idle_cv_;      // the queue emptied (Drain)
+  std::deque<Pending> pending_ GUARDED_BY(dispatch_mu_);
+  size_t pending_records_ GUARDED_BY(dispatch_mu_) = 0;
+  size_t pending_bytes_ GUARDED_BY(dispatch_mu_) = 0;
+  bool dispatching_ GUARDED_BY(dispatch_mu_) = false;
+  bool stopping_ GUARDED_BY(dispatch_mu_) = false;
+  bool stopped_ GUARDED_BY(dispatch_mu_) = false;
+  std::thread dispatcher_;  // started last, joined by Shutdown
 };
 
 }  // namespace
