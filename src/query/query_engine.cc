@@ -4,15 +4,14 @@
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <future>
 #include <map>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 
 #include "common/hash.h"
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "query/aggregator.h"
 #include "query/executor.h"
 #include "query/parser.h"
@@ -130,7 +129,7 @@ class QueryEngineImpl final : public QueryEngine {
         copy.stats.cache_hit = true;
         return copy;
       }
-      std::unique_lock<std::mutex> lock(mu_);
+      UniqueLock lock(&mu_);
       auto it = flights_.find(key);
       if (it == flights_.end()) {
         flight = std::make_shared<Flight>();
@@ -142,17 +141,17 @@ class QueryEngineImpl final : public QueryEngine {
       std::shared_ptr<Flight> running = it->second;
       while (!running->done) {
         if (IsCancelled(request)) {
-          lock.unlock();
+          lock.Unlock();
           CountStopped(StopReason::kCancelled);
           return Status::Unavailable(
               "the client closed the connection while the query waited for an identical one");
         }
-        running->cv.wait_for(lock, std::chrono::milliseconds(100));
+        running->cv.WaitFor(&lock, std::chrono::milliseconds(100));
       }
       // Its client went away and its answer was cut short: not ours to share. Run it again
       // (the first waiter to get here becomes the new leader).
       if (running->cancelled) continue;
-      lock.unlock();  // copy the answer outside the lock: 200 waiters copy in parallel
+      lock.Unlock();  // copy the answer outside the lock: 200 waiters copy in parallel
       if (!running->status.ok()) return running->status;
       SearchResponse shared = *running->response;
       shared.stats.cache_hit = true;
@@ -168,13 +167,13 @@ class QueryEngineImpl final : public QueryEngine {
       if (result.ok() && !cancelled) answer = std::make_shared<const SearchResponse>(*result);
       // Partial answers (a limit, a corrupt block, a cancellation) are never cached.
       if (answer && !answer->partial) cache_.Put(key, answer);
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       flight->cancelled = cancelled;
       flight->status = result.ok() ? Status::OK() : result.status();
       flight->response = std::move(answer);
       flight->done = true;
       flights_.erase(key);
-      flight->cv.notify_all();
+      flight->cv.NotifyAll();
     }
     return result;
   }
@@ -184,8 +183,8 @@ class QueryEngineImpl final : public QueryEngine {
 
  private:
   struct Flight {
-    std::condition_variable cv;
-    bool done = false;  // GUARDED_BY(mu_)
+    CondVar cv;
+    bool done = false;  // under the engine's mu_ (a nested struct cannot name it for the analysis)
     // Set before done; read-only afterwards.
     bool cancelled = false;  // the leader's client went away: no answer to share
     Status status;
@@ -198,7 +197,7 @@ class QueryEngineImpl final : public QueryEngine {
                              std::shared_ptr<const Query> query, const TimeRange& range,
                              size_t limit, StopReason* stopped) {
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       uint32_t& running = running_per_user_[request.user];
       if (running >= options_.max_concurrent_per_user) {
         return Status::ResourceExhausted(
@@ -226,7 +225,7 @@ class QueryEngineImpl final : public QueryEngine {
     o.engine = engine_;
     ExecResult r = snapshot ? Execute(snapshot, query, o) : ExecResult{};
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       auto it = running_per_user_.find(request.user);
       if (--it->second == 0) running_per_user_.erase(it);
     }
@@ -251,9 +250,9 @@ class QueryEngineImpl final : public QueryEngine {
   Clock* clock_;
   WorkerPool pool_;
   ResultCache cache_;
-  std::mutex mu_;
-  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_;  // GUARDED_BY(mu_)
-  std::map<std::string, uint32_t> running_per_user_;                  // GUARDED_BY(mu_)
+  Mutex mu_;
+  std::unordered_map<std::string, std::shared_ptr<Flight>> flights_ GUARDED_BY(mu_);
+  std::map<std::string, uint32_t> running_per_user_ GUARDED_BY(mu_);
 };
 
 bool SeqLess(const Record& a, const Record& b) { return a.seq < b.seq; }

@@ -1,5 +1,7 @@
 #include "query/result_cache.h"
 
+#include "common/mutex.h"
+
 namespace sawmill::query {
 
 size_t ApproximateSize(const SearchResponse& r) {
@@ -20,7 +22,7 @@ ResultCache::ResultCache(uint64_t capacity_bytes, int64_t ttl_ns, Clock* clock)
     : capacity_(capacity_bytes), ttl_ns_(ttl_ns), clock_(clock) {}
 
 std::shared_ptr<const SearchResponse> ResultCache::Get(const std::string& key) {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = index_.find(key);
   if (it == index_.end()) return nullptr;
   if (clock_->NowNanos() >= it->second->expires_ns) {
@@ -36,7 +38,7 @@ std::shared_ptr<const SearchResponse> ResultCache::Get(const std::string& key) {
 void ResultCache::Put(const std::string& key, std::shared_ptr<const SearchResponse> response) {
   size_t size = ApproximateSize(*response) + key.size() * 2 + 64;
   if (size > capacity_ || ttl_ns_ <= 0) return;
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   auto it = index_.find(key);
   if (it != index_.end()) {
     bytes_ -= it->second->bytes;
@@ -58,12 +60,12 @@ void ResultCache::EvictLocked() {
 }
 
 size_t ResultCache::entries() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return lru_.size();
 }
 
 uint64_t ResultCache::bytes() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   return bytes_;
 }
 

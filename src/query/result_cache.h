@@ -5,12 +5,12 @@
 #include <cstdint>
 #include <list>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <unordered_map>
 
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "query/query_engine.h"
 
 namespace sawmill::query {
@@ -39,15 +39,15 @@ class ResultCache {
     size_t bytes;
     int64_t expires_ns;
   };
-  void EvictLocked();
+  void EvictLocked() REQUIRES(mu_);
 
   const uint64_t capacity_;
   const int64_t ttl_ns_;
   Clock* const clock_;
-  mutable std::mutex mu_;
-  std::list<Entry> lru_;  // GUARDED_BY(mu_): front is the most recently used
-  std::unordered_map<std::string, std::list<Entry>::iterator> index_;  // GUARDED_BY(mu_)
-  uint64_t bytes_ = 0;                                                 // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::list<Entry> lru_ GUARDED_BY(mu_);  // front is the most recently used
+  std::unordered_map<std::string, std::list<Entry>::iterator> index_ GUARDED_BY(mu_);
+  uint64_t bytes_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sawmill::query

@@ -1,5 +1,7 @@
 #include "query/worker_pool.h"
 
+#include "common/mutex.h"
+
 namespace sawmill::query {
 
 WorkerPool::WorkerPool(unsigned threads) {
@@ -9,27 +11,27 @@ WorkerPool::WorkerPool(unsigned threads) {
 
 WorkerPool::~WorkerPool() {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     stopping_ = true;
   }
-  cv_.notify_all();
+  cv_.NotifyAll();
   for (std::thread& t : threads_) t.join();
 }
 
 void WorkerPool::Submit(std::function<void()> task) {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     queue_.push_back(std::move(task));
   }
-  cv_.notify_one();
+  cv_.NotifyOne();
 }
 
 void WorkerPool::Loop() {
   while (true) {
     std::function<void()> task;
     {
-      std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      UniqueLock lock(&mu_);
+      while (!stopping_ && queue_.empty()) cv_.Wait(&lock);
       if (queue_.empty()) return;
       task = std::move(queue_.front());
       queue_.pop_front();
