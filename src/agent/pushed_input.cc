@@ -1,10 +1,12 @@
 #include "agent/pushed_input.h"
 
+#include "common/mutex.h"
+
 namespace sawmill::agent {
 
 size_t PushedInput::Poll(int64_t, size_t max_records, size_t max_bytes,
                          std::vector<SourceRecord>* out) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   size_t bytes = 0;
   size_t records = 0;
   while (!queue_.empty() && records < max_records && bytes < max_bytes) {
@@ -14,24 +16,24 @@ size_t PushedInput::Poll(int64_t, size_t max_records, size_t max_bytes,
     queue_.pop_front();
     ++records;
   }
-  if (records > 0) room_.notify_all();
+  if (records > 0) room_.NotifyAll();
   return bytes;
 }
 
 bool PushedInput::Finished() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return finished_ && queue_.empty();
 }
 
 void PushedInput::Stop() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   stopping_ = true;
-  room_.notify_all();
+  room_.NotifyAll();
 }
 
 bool PushedInput::Push(std::string text, bool truncated, std::optional<Level> level) {
-  std::unique_lock lock(mu_);
-  room_.wait(lock, [&] { return stopping_ || queued_bytes_ < max_queued_bytes_; });
+  UniqueLock lock(&mu_);
+  while (!stopping_ && queued_bytes_ >= max_queued_bytes_) room_.Wait(&lock);
   if (stopping_) return false;
   queued_bytes_ += text.size() + 1;
   SourceRecord record;
@@ -44,12 +46,12 @@ bool PushedInput::Push(std::string text, bool truncated, std::optional<Level> le
 }
 
 void PushedInput::MarkFinished() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   finished_ = true;
 }
 
 bool PushedInput::stopping() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return stopping_;
 }
 

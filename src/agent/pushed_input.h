@@ -4,11 +4,10 @@
 // them on the pipeline thread.
 #pragma once
 
-#include <condition_variable>
 #include <deque>
-#include <mutex>
 
 #include "agent/input.h"
+#include "common/mutex.h"
 
 namespace sawmill::agent {
 
@@ -32,12 +31,12 @@ class PushedInput : public Input {
  private:
   std::unique_ptr<InputContext> context_;
   const size_t max_queued_bytes_;
-  mutable std::mutex mu_;
-  std::condition_variable room_;
-  std::deque<SourceRecord> queue_;  // GUARDED_BY(mu_)
-  size_t queued_bytes_ = 0;         // GUARDED_BY(mu_)
-  bool finished_ = false;           // GUARDED_BY(mu_)
-  bool stopping_ = false;           // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar room_;
+  std::deque<SourceRecord> queue_ GUARDED_BY(mu_);
+  size_t queued_bytes_ GUARDED_BY(mu_) = 0;
+  bool finished_ GUARDED_BY(mu_) = false;
+  bool stopping_ GUARDED_BY(mu_) = false;
 };
 
 }  // namespace sawmill::agent

@@ -7,6 +7,7 @@
 
 #include "common/coding.h"
 #include "common/crc32c.h"
+#include "common/mutex.h"
 
 namespace sawmill::agent {
 
@@ -188,8 +189,11 @@ Result<std::unique_ptr<Spool>> Spool::Open(Env* env, const std::string& dir, uin
     entry.file_bytes = size;
     for (const auto& s : b.sections) entry.class_lines[static_cast<int>(s.cls)] += s.lines;
     entry.acked = b.sections.empty();
-    if (!entry.acked) spool->used_bytes_ += size;
-    spool->entries_[b.seq] = entry;
+    {
+      MutexLock l(&spool->mu_);  // not shared yet; taken for the analysis
+      if (!entry.acked) spool->used_bytes_ += size;
+      spool->entries_[b.seq] = entry;
+    }
     spool->max_seq_ = std::max(spool->max_seq_, b.seq);
     for (const auto& c : b.cursors) MergeCursor(c, &spool->recovered_cursors_);
   }
@@ -210,7 +214,7 @@ void Spool::Quarantine(const std::string& path) {
 Status Spool::Append(const SpoolBatch& batch) {
   std::string data = EncodeBatch(batch);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     if (used_bytes_ + data.size() > max_bytes_ && !batch.sections.empty()) {
       return Status::ResourceExhausted("spool full: " + std::to_string(used_bytes_) + " of " +
                                        std::to_string(max_bytes_) + " bytes used");
@@ -220,7 +224,7 @@ Status Spool::Append(const SpoolBatch& batch) {
   // pipeline thread appends, so the room checked above cannot be taken meanwhile (sending only
   // frees room).
   RETURN_IF_ERROR(WriteFileAtomically(env_, PathOf(batch.seq), data));
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   Entry entry;
   entry.created_ns = batch.created_ns;
   entry.file_bytes = data.size();
@@ -233,7 +237,7 @@ Status Spool::Append(const SpoolBatch& batch) {
 }
 
 std::optional<SpoolDrop> Spool::DropOldest(LevelClass cls) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   for (auto& [seq, entry] : entries_) {
     if (entry.acked || entry.in_flight || entry.class_lines[static_cast<int>(cls)] == 0) continue;
     std::string path = PathOf(seq);
@@ -277,7 +281,7 @@ std::optional<SpoolDrop> Spool::DropOldest(LevelClass cls) {
 }
 
 std::optional<uint64_t> Spool::NextToSend(Pick pick) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto usable = [](const Entry& e) { return !e.acked && !e.in_flight; };
   if (pick == Pick::kOldest) {
     for (auto& [seq, entry] : entries_) {
@@ -304,7 +308,7 @@ Result<SpoolBatch> Spool::Load(uint64_t seq, LevelCounts* lost) {
   auto batch = st.ok() ? DecodeBatch(data) : Result<SpoolBatch>(st);
   if (batch.ok()) return batch;
   if (batch.status().IsDataLoss()) {
-    std::lock_guard lock(mu_);
+    MutexLock lock(&mu_);
     spdlog::error("agent spool: {}: {}; moved aside", path, batch.status().message());
     auto it = entries_.find(seq);
     if (it != entries_.end()) {
@@ -321,7 +325,7 @@ Result<SpoolBatch> Spool::Load(uint64_t seq, LevelCounts* lost) {
 }
 
 void Spool::Ack(uint64_t seq) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = entries_.find(seq);
   if (it == entries_.end() || it->second.acked) return;
   it->second.acked = true;
@@ -330,13 +334,13 @@ void Spool::Ack(uint64_t seq) {
 }
 
 void Spool::Release(uint64_t seq) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   auto it = entries_.find(seq);
   if (it != entries_.end()) it->second.in_flight = false;
 }
 
 std::vector<uint64_t> Spool::AckedSeqs() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::vector<uint64_t> seqs;
   for (const auto& [seq, entry] : entries_) {
     if (entry.acked) seqs.push_back(seq);
@@ -345,7 +349,7 @@ std::vector<uint64_t> Spool::AckedSeqs() const {
 }
 
 void Spool::RemoveAcked(const std::vector<uint64_t>& seqs) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   for (uint64_t seq : seqs) {
     auto it = entries_.find(seq);
     if (it == entries_.end() || !it->second.acked) continue;
@@ -355,19 +359,19 @@ void Spool::RemoveAcked(const std::vector<uint64_t>& seqs) {
 }
 
 uint64_t Spool::UsedBytes() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   return used_bytes_;
 }
 
 size_t Spool::PendingBatches() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   size_t n = 0;
   for (const auto& [seq, entry] : entries_) n += entry.acked ? 0 : 1;
   return n;
 }
 
 std::optional<int64_t> Spool::OldestCreatedNs() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   for (const auto& [seq, entry] : entries_) {
     if (!entry.acked) return entry.created_ns;
   }
@@ -375,7 +379,7 @@ std::optional<int64_t> Spool::OldestCreatedNs() const {
 }
 
 std::array<uint64_t, kLevelClassCount> Spool::PendingLinesByClass() const {
-  std::lock_guard lock(mu_);
+  MutexLock lock(&mu_);
   std::array<uint64_t, kLevelClassCount> lines{};
   for (const auto& [seq, entry] : entries_) {
     if (entry.acked) continue;

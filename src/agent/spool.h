@@ -15,13 +15,13 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "agent/checkpoint.h"
 #include "common/env.h"
+#include "common/mutex.h"
 #include "sawmill/record.h"
 #include "sawmill/status.h"
 
@@ -127,9 +127,9 @@ class Spool {
   uint64_t max_seq_ = 0;
   uint64_t corrupt_files_ = 0;
 
-  mutable std::mutex mu_;
-  std::map<uint64_t, Entry> entries_;  // GUARDED_BY(mu_)
-  uint64_t used_bytes_ = 0;            // GUARDED_BY(mu_): bytes of unacknowledged batches
+  mutable Mutex mu_;
+  std::map<uint64_t, Entry> entries_ GUARDED_BY(mu_);
+  uint64_t used_bytes_ GUARDED_BY(mu_) = 0;  // bytes of unacknowledged batches
 };
 
 }  // namespace sawmill::agent
