@@ -16,12 +16,12 @@
 #include <deque>
 #include <exception>
 #include <future>
-#include <mutex>
 #include <optional>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
+#include "common/mutex.h"
 #include "http/api_routes.h"
 #include "http/connection_policy.h"
 #include "http/http_metrics.h"
@@ -79,7 +79,7 @@ class RateLimitedLog {
   // Counts one event; returns the events to report (this one included) when a line is due,
   // else 0.
   uint64_t Note() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     ++pending_;
     auto now = std::chrono::steady_clock::now();
     if (logged_ && now - last_ < std::chrono::seconds(10)) return 0;
@@ -91,7 +91,7 @@ class RateLimitedLog {
   }
 
  private:
-  std::mutex mu_;
+  Mutex mu_;
   uint64_t pending_ = 0;
   bool logged_ = false;
   std::chrono::steady_clock::time_point last_;
@@ -156,11 +156,11 @@ struct HttpServer::Impl {
   std::atomic<bool> stopping{false};
   std::atomic<bool> stopped{false};
   MemoryBudget budget;  // admission of request bodies (docs/operations.md "Memory")
-  std::mutex mu;
-  uint64_t next_id = 0;                                         // GUARDED_BY(mu)
-  std::unordered_map<uint64_t, std::weak_ptr<Closeable>> live;  // GUARDED_BY(mu)
-  std::mutex address_mu;
-  std::unordered_map<std::string, size_t> per_address;  // GUARDED_BY(address_mu)
+  Mutex mu;
+  uint64_t next_id GUARDED_BY(mu) = 0;
+  std::unordered_map<uint64_t, std::weak_ptr<Closeable>> live GUARDED_BY(mu);
+  Mutex address_mu;
+  std::unordered_map<std::string, size_t> per_address GUARDED_BY(address_mu);
   // Set by Start() before any connection exists.
   NetworkList cap_exempt;
   std::optional<RequestPolicy> policy;
@@ -175,18 +175,18 @@ struct HttpServer::Impl {
   std::vector<std::thread> threads;
 
   uint64_t Register(const std::shared_ptr<Closeable>& item) {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(&mu);
     uint64_t id = next_id++;
     live.emplace(id, item);
     return id;
   }
   void Unregister(uint64_t id) {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(&mu);
     live.erase(id);
   }
   std::vector<std::shared_ptr<Closeable>> Live() {
     std::vector<std::shared_ptr<Closeable>> out;
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(&mu);
     for (auto& [id, weak] : live) {
       if (auto item = weak.lock()) out.push_back(std::move(item));
     }
@@ -199,7 +199,7 @@ struct HttpServer::Impl {
     return AddressKey(remote);
   }
   size_t ConnectionsFrom(const std::string& key) {
-    std::lock_guard<std::mutex> lock(address_mu);
+    MutexLock lock(&address_mu);
     auto it = per_address.find(key);
     return it == per_address.end() ? 0 : it->second;
   }
@@ -224,13 +224,13 @@ class ConnectionSlot {
   ConnectionSlot(Impl* impl, std::string key) : impl_(impl), key_(std::move(key)) {
     impl_->connections.fetch_add(1);
     if (!key_.empty()) {
-      std::lock_guard<std::mutex> lock(impl_->address_mu);
+      MutexLock lock(&impl_->address_mu);
       ++impl_->per_address[key_];
     }
   }
   ~ConnectionSlot() {
     if (!key_.empty()) {
-      std::lock_guard<std::mutex> lock(impl_->address_mu);
+      MutexLock lock(&impl_->address_mu);
       auto it = impl_->per_address.find(key_);
       if (it != impl_->per_address.end() && --it->second == 0) impl_->per_address.erase(it);
     }

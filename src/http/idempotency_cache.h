@@ -6,12 +6,11 @@
 // flight, so its memory is bounded by the number of connections. Thread-safe.
 #pragma once
 
-#include <condition_variable>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 
+#include "common/mutex.h"
 #include "sawmill/status.h"
 
 namespace sawmill::http {
@@ -29,9 +28,9 @@ class IdempotencyGate {
  private:
   static std::string FullKey(std::string_view tenant, std::string_view key);
 
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_set<std::string> held_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  CondVar cv_;
+  std::unordered_set<std::string> held_ GUARDED_BY(mu_);
 };
 
 // Acquires in the constructor (when "key" is not empty) and releases in the destructor.
