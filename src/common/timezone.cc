@@ -142,7 +142,7 @@ Status ReadHeader(Bytes* in, Header* h) {
 }
 
 size_t DataBytes(const Header& h, size_t time_bytes) {
-  return h.timecnt * time_bytes + h.timecnt + h.typecnt * 6 + h.charcnt +
+  return size_t{h.timecnt} * time_bytes + h.timecnt + size_t{h.typecnt} * 6 + h.charcnt +
          h.leapcnt * (time_bytes + 4) + h.isstdcnt + h.isutcnt;
 }
 
@@ -212,7 +212,7 @@ struct TimeZone::PosixRule {
         const int64_t next = date.month == 12 ? DaysFromCivil(year + 1, 1, 1)
                                               : DaysFromCivil(year, date.month + 1, 1);
         const int64_t weekday = ((first + 4) % 7 + 7) % 7;  // 1970-01-01 was a Thursday
-        int64_t day = first + (date.day - weekday + 7) % 7 + (date.week - 1) * 7;
+        int64_t day = first + (date.day - weekday + 7) % 7 + int64_t{date.week - 1} * 7;
         while (day >= next) day -= 7;
         return day;
       }

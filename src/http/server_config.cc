@@ -202,7 +202,10 @@ Status LoadServerConfigFile(const std::string& path, const std::set<std::string>
           return Status::InvalidArgument("--config " + path + ": " + key +
                                          ": expected a mapping of names to values");
         }
-        value += (value.empty() ? "" : ",") + pair.first.Scalar() + "=" + pair.second.Scalar();
+        if (!value.empty()) value += ',';
+        value += pair.first.Scalar();
+        value += '=';
+        value += pair.second.Scalar();
       }
     } else if (!item.second.IsScalar()) {
       return Status::InvalidArgument("--config " + path + ": " + key + ": expected a value");

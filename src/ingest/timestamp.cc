@@ -46,7 +46,8 @@ bool Valid(const Parts& p) {
 // it.
 int64_t ToNanos(const Parts& p, int64_t year, const TimeZone* zone) {
   const int64_t days = DaysFromCivil(year, p.month, p.day);
-  const int64_t local = days * kSecondsPerDay + p.hour * 3600 + p.minute * 60 + p.second;
+  const int64_t local =
+      days * kSecondsPerDay + int64_t{p.hour} * 3600 + int64_t{p.minute} * 60 + p.second;
   const int64_t secs =
       p.zoned || zone == nullptr ? local - p.offset_seconds : zone->LocalToUtc(local);
   return secs * kNanosPerSecond + p.nanos;
