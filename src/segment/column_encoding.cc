@@ -5,7 +5,21 @@
 
 namespace sawmill::segment {
 
+// Defined in the encoding's own file.
+extern const ColumnEncoding kDeltaOfDeltaEncoding, kDeltaEncoding;  // delta_encoding.cc
+extern const ColumnEncoding kRleEncoding;                           // rle_encoding.cc
+extern const ColumnEncoding kPlainEncoding;                         // plain_encoding.cc
+extern const ColumnEncoding kDictEncoding;                          // dict_encoding.cc
+extern const ColumnEncoding kDecimalEncoding;                       // decimal_encoding.cc
+extern const ColumnEncoding kIsoTimeEncoding;                       // iso_time_encoding.cc
+
 namespace {
+
+// The registry: one line per encoding.
+const ColumnEncoding* const kEncodings[] = {
+    &kDeltaOfDeltaEncoding, &kDeltaEncoding,   &kRleEncoding,     &kPlainEncoding,
+    &kDictEncoding,         &kDecimalEncoding, &kIsoTimeEncoding,
+};
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
 // (messages, ids) goes straight to plain without hashing every value.
@@ -81,17 +95,20 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
   }
 }
 
+const ColumnEncoding* FindColumnEncoding(Encoding id) {
+  for (const ColumnEncoding* e : kEncodings) {
+    if (e->id == id) return e;
+  }
+  return nullptr;
+}
+
 Status DecodeIntColumn(std::string_view block, size_t max_count, std::vector<int64_t>* out) {
   Encoding enc;
   size_t count;
   Status error;
   if (!ReadHeader(&block, max_count, &enc, &count, &error)) return error;
-  switch (enc) {
-    case Encoding::kDeltaOfDelta: return DecodeDeltaBody(block, count, true, out);
-    case Encoding::kDelta: return DecodeDeltaBody(block, count, false, out);
-    case Encoding::kRle: return DecodeRleBody(block, count, out);
-    default: break;
-  }
+  const ColumnEncoding* e = FindColumnEncoding(enc);
+  if (e != nullptr && e->decode_ints != nullptr) return e->decode_ints(block, count, out);
   return Status::DataLoss("encoding " + std::to_string(static_cast<int>(enc)) +
                           " is not an integer encoding");
 }
@@ -102,20 +119,9 @@ Status DecodeStringColumn(std::string_view block, size_t max_count,
   size_t count;
   Status error;
   if (!ReadHeader(&block, max_count, &enc, &count, &error)) return error;
-  switch (enc) {
-    case Encoding::kPlain: {
-      size_t base = out->size();
-      RETURN_IF_ERROR(DecodePlainBody(&block, count, out));
-      if (!block.empty()) {
-        out->resize(base);
-        return Status::DataLoss("string column has trailing bytes");
-      }
-      return Status::OK();
-    }
-    case Encoding::kDict: return DecodeDictBody(block, count, out);
-    case Encoding::kDecimal: return DecodeDecimalBody(block, count, out, arena);
-    case Encoding::kIsoTime: return DecodeIsoTimeBody(block, count, out, arena);
-    default: break;
+  const ColumnEncoding* e = FindColumnEncoding(enc);
+  if (e != nullptr && e->decode_strings != nullptr) {
+    return e->decode_strings(block, count, out, arena);
   }
   return Status::DataLoss("encoding " + std::to_string(static_cast<int>(enc)) +
                           " is not a string encoding");

@@ -5,7 +5,9 @@
 //   column_block := encoding(u8) count(varint) body
 //
 // One file per encoding (delta_encoding.cc, rle_encoding.cc, plain_encoding.cc,
-// dict_encoding.cc); this header declares them and the chooser in column_encoding.cc.
+// dict_encoding.cc, decimal_encoding.cc, iso_time_encoding.cc), each defining its
+// ColumnEncoding constant; the registry (kEncodings in column_encoding.cc, one line per
+// encoding) is what the decoders dispatch on. This header declares them and the chooser.
 // Decoders never trust their input: a malformed body gives DataLoss, never a crash.
 #pragma once
 
@@ -19,6 +21,22 @@
 #include "segment/format.h"
 
 namespace sawmill::segment {
+
+// A column encoding as the decoders see it: its id (the block's first byte) and the decoder of
+// its body, which follows the encoding byte and the value count. Exactly one of the two
+// decoders is set: an integer encoding or a string one. Decoders append "count" values to
+// "*out" or fail with DataLoss (leaving "*out" as it was); string views point into "body" or
+// into "*arena", which the decoder may overwrite.
+struct ColumnEncoding {
+  Encoding id;
+  std::string_view name;
+  Status (*decode_ints)(std::string_view body, size_t count, std::vector<int64_t>* out);
+  Status (*decode_strings)(std::string_view body, size_t count, std::vector<std::string_view>* out,
+                           std::string* arena);
+};
+
+// The registered encoding with byte "id", or nullptr (a corrupt or newer block).
+const ColumnEncoding* FindColumnEncoding(Encoding id);
 
 // --- int64 columns (timestamps, seq) ---
 // Delta-of-delta with zigzag varints (Gorilla): regular timestamps cost one byte per row.

@@ -196,5 +196,27 @@ TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
   }
 }
 
+TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
+  for (int id = 1; id <= 7; ++id) {
+    const ColumnEncoding* e = FindColumnEncoding(static_cast<Encoding>(id));
+    ASSERT_NE(e, nullptr) << id;
+    EXPECT_EQ(static_cast<int>(e->id), id);
+    EXPECT_FALSE(e->name.empty());
+    EXPECT_NE(e->decode_ints == nullptr, e->decode_strings == nullptr) << e->name;
+  }
+  EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(0)), nullptr);
+  EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(8)), nullptr);
+  // An integer block is refused as strings and the other way round, naming the encoding.
+  std::string block;
+  int64_t values[] = {1, 2, 3};
+  EncodeDelta(values, 3, &block);
+  std::vector<std::string_view> views;
+  std::string arena;
+  Status s = DecodeStringColumn(block, 3, &views, &arena);
+  EXPECT_TRUE(s.IsDataLoss());
+  EXPECT_NE(s.message().find("encoding 2 is not a string encoding"), std::string::npos)
+      << s.message();
+}
+
 }  // namespace
 }  // namespace sawmill::segment

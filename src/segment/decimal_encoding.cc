@@ -60,4 +60,7 @@ Status DecodeDecimalBody(std::string_view body, size_t count, std::vector<std::s
   return Status::OK();
 }
 
+extern const ColumnEncoding kDecimalEncoding;  // registered in column_encoding.cc
+const ColumnEncoding kDecimalEncoding{Encoding::kDecimal, "decimal", nullptr, &DecodeDecimalBody};
+
 }  // namespace sawmill::segment

@@ -84,4 +84,19 @@ Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,
   return Status::OK();
 }
 
+namespace {
+Status DecodeDeltaOfDelta(std::string_view body, size_t count, std::vector<int64_t>* out) {
+  return DecodeDeltaBody(body, count, true, out);
+}
+Status DecodeDeltas(std::string_view body, size_t count, std::vector<int64_t>* out) {
+  return DecodeDeltaBody(body, count, false, out);
+}
+}  // namespace
+
+extern const ColumnEncoding kDeltaOfDeltaEncoding;  // registered in column_encoding.cc
+const ColumnEncoding kDeltaOfDeltaEncoding{Encoding::kDeltaOfDelta, "delta-of-delta",
+                                           &DecodeDeltaOfDelta, nullptr};
+extern const ColumnEncoding kDeltaEncoding;  // registered in column_encoding.cc
+const ColumnEncoding kDeltaEncoding{Encoding::kDelta, "delta", &DecodeDeltas, nullptr};
+
 }  // namespace sawmill::segment

@@ -83,4 +83,14 @@ Status DecodeDictBody(std::string_view body, size_t count, std::vector<std::stri
   return Status::OK();
 }
 
+namespace {
+Status DecodeDictBlock(std::string_view body, size_t count, std::vector<std::string_view>* out,
+                       std::string* /*arena*/) {
+  return DecodeDictBody(body, count, out);
+}
+}  // namespace
+
+extern const ColumnEncoding kDictEncoding;  // registered in column_encoding.cc
+const ColumnEncoding kDictEncoding{Encoding::kDict, "dictionary", nullptr, &DecodeDictBlock};
+
 }  // namespace sawmill::segment

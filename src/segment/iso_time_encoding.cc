@@ -112,4 +112,7 @@ Status DecodeIsoTimeBody(std::string_view body, size_t count, std::vector<std::s
   return Status::OK();
 }
 
+extern const ColumnEncoding kIsoTimeEncoding;  // registered in column_encoding.cc
+const ColumnEncoding kIsoTimeEncoding{Encoding::kIsoTime, "iso-time", nullptr, &DecodeIsoTimeBody};
+
 }  // namespace sawmill::segment

@@ -70,4 +70,21 @@ Status DecodePlainBody(std::string_view* body, size_t count, std::vector<std::st
   return Status::OK();
 }
 
+namespace {
+// A plain block is exactly its values: bytes after the last one are corruption.
+Status DecodePlainBlock(std::string_view body, size_t count, std::vector<std::string_view>* out,
+                        std::string* /*arena*/) {
+  size_t base = out->size();
+  RETURN_IF_ERROR(DecodePlainBody(&body, count, out));
+  if (!body.empty()) {
+    out->resize(base);
+    return Status::DataLoss("string column has trailing bytes");
+  }
+  return Status::OK();
+}
+}  // namespace
+
+extern const ColumnEncoding kPlainEncoding;  // registered in column_encoding.cc
+const ColumnEncoding kPlainEncoding{Encoding::kPlain, "plain", nullptr, &DecodePlainBlock};
+
 }  // namespace sawmill::segment

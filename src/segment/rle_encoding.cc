@@ -37,4 +37,7 @@ Status DecodeRleBody(std::string_view body, size_t count, std::vector<int64_t>* 
   return Status::OK();
 }
 
+extern const ColumnEncoding kRleEncoding;  // registered in column_encoding.cc
+const ColumnEncoding kRleEncoding{Encoding::kRle, "rle", &DecodeRleBody, nullptr};
+
 }  // namespace sawmill::segment

@@ -7,6 +7,7 @@
 #include "common/json_string.h"
 #include "index/bloom.h"
 #include "index/index_kind.h"
+#include "segment/builtin_fields.h"
 #include "segment/column_encoding.h"
 #include "segment/segment_file_reader.h"
 
@@ -14,9 +15,11 @@ namespace sawmill::segment {
 
 namespace {
 
+// Built-in columns whose blocks hold integers (segment/builtin_fields.h).
 bool IsIntColumn(ColumnId id) {
-  return id == ColumnId::kTs || id == ColumnId::kIngestTs || id == ColumnId::kSeq ||
-         id == ColumnId::kLevel || id == ColumnId::kFlags;
+  if (id >= ColumnId::kBuiltinCount) return false;
+  FieldType type = BuiltinFieldOf(id).type;
+  return type != FieldType::kString && type != FieldType::kInternal;
 }
 
 std::string Fmt(const char* format, auto... args) {
