@@ -265,7 +265,12 @@ void Agent::Impl::Process(std::vector<SourceRecord>* records, int64_t mono, int6
     defaults.level = ctx->level;
     defaults.zone = ctx->zone;
     Record record;
-    if (!ctx->parser->Parse(source.text, defaults, normalize, wall, &record)) continue;
+    if (source.record) {
+      record = std::move(*source.record);
+      if (record.host.empty()) record.host = host;
+    } else if (!ctx->parser->Parse(source.text, defaults, normalize, wall, &record)) {
+      continue;
+    }
     if (source.level) record.level = *source.level;
     if (record.ts == 0) record.ts = wall;
     if (source.truncated) record.flags |= kFlagTruncated;

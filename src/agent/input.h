@@ -40,6 +40,9 @@ struct SourceRecord {
   const InputContext* context = nullptr;
   // Set when the source already knows these (syslog priority).
   std::optional<Level> level;
+  // Set when the input parsed the record itself (syslog: the ingest syslog parser); "text" is
+  // then empty and the pipeline takes this record instead of parsing a line.
+  std::optional<Record> record;
 };
 
 class Input {

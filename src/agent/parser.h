@@ -43,6 +43,8 @@ class Parser {
   bool Parse(std::string_view line, const ingest::Defaults& defaults,
              const ingest::NormalizeOptions& normalize, int64_t now_ns, Record* out) const;
 
+  ParserKind kind() const { return options_.kind; }
+
  private:
   Parser() = default;
 

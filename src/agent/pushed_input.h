@@ -24,11 +24,15 @@ class PushedInput : public Input {
  protected:
   // Called by the input's thread. Returns false when the input is stopping.
   bool Push(std::string text, bool truncated, std::optional<Level> level);
+  // The same for a record the input parsed itself (see SourceRecord::record).
+  bool PushRecord(Record record);
   void MarkFinished();
   bool stopping() const;
   const InputContext* context() const { return context_.get(); }
 
  private:
+  bool Enqueue(SourceRecord record);
+
   std::unique_ptr<InputContext> context_;
   const size_t max_queued_bytes_;
   mutable Mutex mu_;

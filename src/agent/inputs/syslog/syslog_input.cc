@@ -10,6 +10,10 @@
 #include <thread>
 
 #include "agent/pushed_input.h"
+#include "common/clock.h"
+#include "ingest/shipper_record.h"
+#include "ingest/syslog_framing.h"
+#include "ingest/syslog_parser.h"
 
 namespace sawmill::agent {
 
@@ -25,24 +29,38 @@ const std::vector<OptionSpec>& SyslogInputOptionTable() {
   return kTable;
 }
 
-std::string_view StripSyslogPriority(std::string_view message, std::optional<Level>* level) {
-  if (message.size() < 3 || message[0] != '<') return message;
-  size_t close = message.find('>');
-  if (close == std::string_view::npos || close < 2 || close > 4) return message;
-  int pri = 0;
-  for (size_t i = 1; i < close; ++i) {
-    if (message[i] < '0' || message[i] > '9') return message;
-    pri = pri * 10 + (message[i] - '0');
+Record ParseSyslogInputMessage(std::string_view message, bool truncated,
+                               const InputContext& context, uint64_t max_line_bytes,
+                               int64_t now_ns) {
+  ingest::ShipperContext shipper;
+  shipper.defaults.service = context.service;
+  shipper.defaults.level = context.level;
+  shipper.defaults.zone = context.zone;
+  shipper.options.max_line_bytes = max_line_bytes;
+  shipper.now_ns = now_ns;
+  Record record = ingest::ParseSyslogMessage(message, shipper);
+  if (truncated) record.flags |= kFlagTruncated;
+  if (context.parser->kind() != ParserKind::kAuto) {
+    ingest::NormalizeOptions normalize;
+    normalize.max_line_bytes = max_line_bytes;
+    Record body;
+    ingest::Defaults defaults;
+    defaults.zone = context.zone;
+    if (context.parser->Parse(record.message, defaults, normalize, now_ns, &body)) {
+      record.message = std::move(body.message);
+      for (auto& field : body.fields) record.fields.push_back(std::move(field));
+      record.flags |= body.flags;
+    }
   }
-  if (pri > 191) return message;
-  *level = LevelFromSyslogSeverity(pri % 8);
-  message.remove_prefix(close + 1);
-  return message;
+  return record;
 }
 
 namespace {
 
 constexpr size_t kMaxClients = 256;
+// Bytes a TCP frame may have beyond max_line_bytes for its header and structured data; past
+// that the frame is cut and flagged truncated.
+constexpr size_t kHeaderAllowance = 4096;
 
 class SyslogInput final : public PushedInput {
  public:
@@ -64,47 +82,13 @@ class SyslogInput final : public PushedInput {
  private:
   struct Client {
     int fd;
-    std::string buf;
+    // Splits the client's byte stream into messages.
+    std::unique_ptr<ingest::SyslogFrameDecoder> decoder;
   };
 
-  void Deliver(std::string_view message) {
-    while (!message.empty() && (message.back() == '\n' || message.back() == '\r')) {
-      message.remove_suffix(1);
-    }
-    std::optional<Level> level;
-    std::string_view rest = StripSyslogPriority(message, &level);
-    bool truncated = rest.size() > max_line_bytes_;
-    if (truncated) rest = rest.substr(0, max_line_bytes_);
-    Push(std::string(rest), truncated, level);
-  }
-
-  // Consumes complete frames from a TCP client's buffer.
-  void Frames(Client* client) {
-    std::string& buf = client->buf;
-    size_t pos = 0;
-    while (pos < buf.size()) {
-      if (buf[pos] >= '1' && buf[pos] <= '9') {
-        size_t space = buf.find(' ', pos);
-        if (space != std::string::npos && space - pos <= 9) {
-          size_t len = std::strtoul(buf.c_str() + pos, nullptr, 10);
-          if (buf.size() - space - 1 < len) break;
-          Deliver(std::string_view(buf).substr(space + 1, len));
-          pos = space + 1 + len;
-          continue;
-        }
-      }
-      size_t nl = buf.find('\n', pos);
-      if (nl == std::string::npos) {
-        if (buf.size() - pos > max_line_bytes_ + 64) {
-          Deliver(std::string_view(buf).substr(pos));
-          pos = buf.size();
-        }
-        break;
-      }
-      Deliver(std::string_view(buf).substr(pos, nl - pos));
-      pos = nl + 1;
-    }
-    buf.erase(0, pos);
+  void Deliver(std::string_view message, bool truncated) {
+    PushRecord(ParseSyslogInputMessage(message, truncated, *context(), max_line_bytes_,
+                                       Clock::Real()->NowNanos()));
   }
 
   void Run() {
@@ -120,7 +104,7 @@ class SyslogInput final : public PushedInput {
       if (udp_ >= 0) {
         if (fds[index].revents & POLLIN) {
           ssize_t n = ::recv(udp_, datagram.data(), datagram.size(), 0);
-          if (n > 0) Deliver(std::string_view(datagram.data(), static_cast<size_t>(n)));
+          if (n > 0) Deliver(std::string_view(datagram.data(), static_cast<size_t>(n)), false);
         }
         ++index;
       }
@@ -135,12 +119,12 @@ class SyslogInput final : public PushedInput {
         bool keep = true;
         if (fds[index + c].revents & (POLLIN | POLLHUP | POLLERR)) {
           ssize_t n = ::recv(client.fd, datagram.data(), datagram.size(), 0);
+          auto emit = [this](std::string_view frame, bool truncated) { Deliver(frame, truncated); };
           if (n <= 0) {
             keep = false;
-            if (!client.buf.empty()) Deliver(client.buf);
+            client.decoder->Finish(emit);
           } else {
-            client.buf.append(datagram.data(), static_cast<size_t>(n));
-            Frames(&client);
+            client.decoder->Feed(std::string_view(datagram.data(), static_cast<size_t>(n)), emit);
           }
         }
         if (keep) {
@@ -152,7 +136,8 @@ class SyslogInput final : public PushedInput {
       if (accept) {
         int fd = ::accept4(tcp_, nullptr, nullptr, SOCK_CLOEXEC);
         if (fd >= 0 && alive.size() < kMaxClients) {
-          alive.push_back({fd, {}});
+          alive.push_back({fd, std::make_unique<ingest::SyslogFrameDecoder>(max_line_bytes_ +
+                                                                            kHeaderAllowance)});
         } else if (fd >= 0) {
           ::close(fd);
         }
