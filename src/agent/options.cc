@@ -147,22 +147,16 @@ class OptionValuesBuilder {
         values->ints_[name] = on ? 1 : 0;
         return Status::OK();
       }
-      case OptionType::kInt: {
-        RETURN_IF_ERROR(scalar(&text));
-        ASSIGN_OR_RETURN(uint64_t count, WithKey(ParseCount(text), key_path));
-        if (count > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
-          return Status::InvalidArgument(key_path + ": '" + text + "' is too large");
-        }
-        values->ints_[name] = static_cast<int64_t>(count);
-        return Status::OK();
-      }
+      case OptionType::kInt:
       case OptionType::kBytes: {
         RETURN_IF_ERROR(scalar(&text));
-        ASSIGN_OR_RETURN(uint64_t bytes, WithKey(ParseSize(text), key_path));
-        if (bytes > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
+        ASSIGN_OR_RETURN(
+            uint64_t number,
+            WithKey(spec.type == OptionType::kInt ? ParseCount(text) : ParseSize(text), key_path));
+        if (number > static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) {
           return Status::InvalidArgument(key_path + ": '" + text + "' is too large");
         }
-        values->ints_[name] = static_cast<int64_t>(bytes);
+        values->ints_[name] = static_cast<int64_t>(number);
         return Status::OK();
       }
       case OptionType::kDuration: {
