@@ -15,6 +15,7 @@
 #include <chrono>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <future>
 #include <optional>
 #include <thread>
@@ -288,221 +289,95 @@ std::shared_ptr<bhttp::response<bhttp::string_body>> ToBeastResponse(HttpRespons
   return res;
 }
 
-// A live-tail session over WebSocket: one JSON record per text message, {"dropped":N} when the
-// hub's queue for it overflowed, pings from Beast's idle timeout, a going-away close frame at
-// shutdown.
-class WsTail : public Closeable, public std::enable_shared_from_this<WsTail> {
+// A live-tail connection, over WebSocket or server-sent events: pulls from its hub session when
+// the hub notifies it (and once a second as a safety net), frames each event as the transport's
+// messages, writes them one at a time, and at shutdown sends what is queued, then the
+// transport's goodbye. The transports differ only in framing, the write and close calls and the
+// heartbeat (Beast's pings for WebSocket, comments for SSE). Runs on the connection's executor.
+class TailConnection : public Closeable, public std::enable_shared_from_this<TailConnection> {
  public:
-  WsTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session,
-         std::string address_key)
+  TailConnection(Impl* impl, const char* transport, const net::any_io_executor& executor,
+                 std::shared_ptr<tail::TailSession> session, std::string address_key)
       : impl_(impl),
+        transport_(transport),
         slot_(impl, std::move(address_key)),
-        ws_(std::move(stream)),
+        executor_(executor),
         session_(std::move(session)),
-        timer_(ws_.get_executor()) {}
-  ~WsTail() override {
-    session_->Close();
-    impl_->Unregister(id_);
-    impl_->tail_sessions.fetch_sub(1);
-    HttpMetrics::Get().SetTailConnections("websocket", -1);
-  }
-
-  void Start(bhttp::request<bhttp::string_body> request) {
-    id_ = impl_->Register(shared_from_this());
-    impl_->tail_sessions.fetch_add(1);
-    HttpMetrics::Get().SetTailConnections("websocket", +1);
-    beast::get_lowest_layer(ws_).expires_never();
-    websocket::stream_base::timeout timeouts{};
-    timeouts.handshake_timeout = std::chrono::seconds(30);
-    timeouts.idle_timeout = std::chrono::milliseconds(2 * impl_->options.heartbeat_ms);
-    timeouts.keep_alive_pings = true;
-    ws_.set_option(timeouts);
-    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-      res.set(bhttp::field::server, "sawmill/" SAWMILL_VERSION);
-    }));
-    ws_.text(true);
-    request_ = std::move(request);
-    ws_.async_accept(request_, beast::bind_front_handler(&WsTail::OnAccept, shared_from_this()));
-  }
-
-  void OnStopAccepting() override {}
-  void OnCloseTail() override {
-    net::post(ws_.get_executor(), [self = shared_from_this()] {
-      self->closing_ = true;
-      if (!self->writing_) self->DoClose();
-    });
-  }
-  bool is_tail() const override { return true; }
-
- private:
-  void OnAccept(beast::error_code ec) {
-    if (ec) return;  // the client left during the handshake; the destructor cleans up
-    std::weak_ptr<WsTail> weak = shared_from_this();
-    auto executor = ws_.get_executor();
-    session_->SetNotify([weak, executor] {
-      if (auto self = weak.lock()) net::post(executor, [self] { self->Pump(); });
-    });
-    DoRead();
-    Tick();
-    Pump();
-  }
-
-  void DoRead() {
-    ws_.async_read(read_buffer_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->read_buffer_.consume(self->read_buffer_.size());
-      if (ec) {
-        // Closed by the client, timed out or reset: stop pulling from the hub.
-        self->closed_ = true;
-        self->timer_.cancel();
-        self->session_->Close();
-        return;
-      }
-      self->DoRead();
-    });
-  }
-
-  // A safety net under the notify callback: pulls once a second.
-  void Tick() {
-    timer_.expires_after(std::chrono::seconds(1));
-    timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
-      if (ec || self->closed_) return;
-      self->Pump();
-      self->Tick();
-    });
-  }
-
-  void Pump() {
-    if (writing_ || closed_) return;
-    if (!closing_) {
-      tail::TailEvent event;
-      bool open = session_->Next(&event, kTailBatchRecords, 0);
-      if (event.dropped > 0) {
-        out_.push_back("{\"dropped\":" + std::to_string(event.dropped) + "}");
-      }
-      for (const Record& record : event.records) out_.push_back(RecordToJson(record));
-      if (!open) closing_ = true;
-    }
-    WriteNext();
-  }
-
-  void WriteNext() {
-    if (closed_) return;
-    if (out_.empty()) {
-      writing_ = false;
-      if (closing_) DoClose();
-      return;
-    }
-    writing_ = true;
-    ws_.async_write(net::buffer(out_.front()),
-                    [self = shared_from_this()](beast::error_code ec, size_t) {
-                      self->out_.pop_front();
-                      self->writing_ = false;
-                      if (ec) {
-                        self->closed_ = true;
-                        self->timer_.cancel();
-                        self->session_->Close();
-                        return;
-                      }
-                      if (self->out_.empty() && !self->closing_) {
-                        self->Pump();
-                      } else {
-                        self->WriteNext();
-                      }
-                    });
-  }
-
-  void DoClose() {
-    if (closed_) return;
-    closed_ = true;
-    timer_.cancel();
-    session_->Close();
-    ws_.async_close(
-        websocket::close_reason(websocket::close_code::going_away, "server shutting down"),
-        [self = shared_from_this()](beast::error_code) {});
-  }
-
-  Impl* impl_;
-  ConnectionSlot slot_;
-  websocket::stream<beast::tcp_stream> ws_;
-  std::shared_ptr<tail::TailSession> session_;
-  net::steady_timer timer_;
-  bhttp::request<bhttp::string_body> request_;
-  beast::flat_buffer read_buffer_;
-  std::deque<std::string> out_;
-  bool writing_ = false;
-  bool closing_ = false;  // send what is queued, then the close frame
-  bool closed_ = false;
-  uint64_t id_ = 0;
-};
-
-// A live-tail session over server-sent events: "data: {record}\n\n" per record,
-// "event: dropped" when lines were lost, ": ping" comments as heartbeats, "event: close" at
-// shutdown. The response has no length: it ends when the connection closes.
-class SseTail : public Closeable, public std::enable_shared_from_this<SseTail> {
- public:
-  SseTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session,
-          std::string address_key)
-      : impl_(impl),
-        slot_(impl, std::move(address_key)),
-        stream_(std::move(stream)),
-        session_(std::move(session)),
-        timer_(stream_.get_executor()),
+        timer_(executor),
         last_write_(std::chrono::steady_clock::now()) {}
-  ~SseTail() override {
+  ~TailConnection() override {
     session_->Close();
     impl_->Unregister(id_);
     impl_->tail_sessions.fetch_sub(1);
-    HttpMetrics::Get().SetTailConnections("sse", -1);
-  }
-
-  void Start() {
-    id_ = impl_->Register(shared_from_this());
-    impl_->tail_sessions.fetch_add(1);
-    HttpMetrics::Get().SetTailConnections("sse", +1);
-    out_.push_back("HTTP/1.1 200 OK\r\nServer: sawmill/" SAWMILL_VERSION
-                   "\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
-                   "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n: connected\n\n");
-    std::weak_ptr<SseTail> weak = shared_from_this();
-    auto executor = stream_.get_executor();
-    session_->SetNotify([weak, executor] {
-      if (auto self = weak.lock()) net::post(executor, [self] { self->Pump(); });
-    });
-    DoRead();
-    Tick();
-    WriteNext();
+    HttpMetrics::Get().SetTailConnections(transport_, -1);
   }
 
   void OnStopAccepting() override {}
   void OnCloseTail() override {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(executor_, [self = shared_from_this()] {
       if (self->closing_ || self->closed_) return;
       self->closing_ = true;
-      self->out_.push_back("event: close\ndata: {\"reason\":\"server shutting down\"}\n\n");
+      self->QueueGoodbye(&self->out_);
       if (!self->writing_) self->WriteNext();
     });
   }
   bool is_tail() const override { return true; }
 
- private:
-  void DoRead() {
-    stream_.socket().async_read_some(net::buffer(scratch_),
-                                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                                       if (ec) {
-                                         self->Finish();
-                                         return;
-                                       }
-                                       self->DoRead();
-                                     });
+ protected:
+  // Registers the connection, so that shutdown closes it, and counts it.
+  void Begin() {
+    id_ = impl_->Register(shared_from_this());
+    impl_->tail_sessions.fetch_add(1);
+    HttpMetrics::Get().SetTailConnections(transport_, +1);
   }
 
+  // Queues "message" to be written before anything the session delivers after this call.
+  void Queue(std::string message) { out_.push_back(std::move(message)); }
+
+  // Starts pulling from the session: the hub's notify callback, the tick and a first pump.
+  void Run() {
+    std::weak_ptr<TailConnection> weak = shared_from_this();
+    auto executor = executor_;
+    session_->SetNotify([weak, executor] {
+      if (auto self = weak.lock()) net::post(executor, [self] { self->Pump(); });
+    });
+    Tick();
+    Pump();
+  }
+
+  // Stops pulling and closes the transport: "graceful" after everything queued was written,
+  // otherwise because the client left or a write failed.
+  void Finish(bool graceful) {
+    if (closed_) return;
+    closed_ = true;
+    timer_.cancel();
+    session_->Close();
+    CloseTransport(graceful);
+  }
+
+  // The transport's part. Frame appends the messages of one event ({"dropped":N} first when
+  // lines were lost); QueueGoodbye appends what precedes the close (SSE: a close event).
+  virtual void Frame(const tail::TailEvent& event, std::deque<std::string>* out) = 0;
+  virtual void QueueGoodbye(std::deque<std::string>* out) { (void)out; }
+  // A message written after heartbeat_ms without a write, or "" (WebSocket pings by itself).
+  virtual std::string Heartbeat() const { return ""; }
+  // Writes "message", which stays alive and unchanged until "done" runs.
+  virtual void AsyncWrite(const std::string& message,
+                          std::function<void(beast::error_code)> done) = 0;
+  virtual void CloseTransport(bool graceful) = 0;
+
+  Impl* const impl_;
+
+ private:
   void Tick() {
     timer_.expires_after(std::chrono::seconds(1));
     timer_.async_wait([self = shared_from_this()](beast::error_code ec) {
       if (ec || self->closed_) return;
+      std::string heartbeat = self->Heartbeat();
       auto idle = std::chrono::steady_clock::now() - self->last_write_;
-      if (!self->writing_ && !self->closing_ &&
+      if (!heartbeat.empty() && !self->writing_ && !self->closing_ &&
           idle >= std::chrono::milliseconds(self->impl_->options.heartbeat_ms)) {
-        self->out_.push_back(": ping\n\n");
+        self->out_.push_back(std::move(heartbeat));
         self->WriteNext();
       } else {
         self->Pump();
@@ -515,6 +390,155 @@ class SseTail : public Closeable, public std::enable_shared_from_this<SseTail> {
     if (writing_ || closed_ || closing_) return;
     tail::TailEvent event;
     bool open = session_->Next(&event, kTailBatchRecords, 0);
+    Frame(event, &out_);
+    if (!open) {
+      closing_ = true;
+      QueueGoodbye(&out_);
+    }
+    WriteNext();
+  }
+
+  void WriteNext() {
+    if (closed_ || writing_) return;
+    if (out_.empty()) {
+      if (closing_) Finish(/*graceful=*/true);
+      return;
+    }
+    writing_ = true;
+    AsyncWrite(out_.front(), [self = shared_from_this()](beast::error_code ec) {
+      self->out_.pop_front();
+      self->writing_ = false;
+      self->last_write_ = std::chrono::steady_clock::now();
+      if (ec) {
+        self->Finish(/*graceful=*/false);
+        return;
+      }
+      if (self->out_.empty() && !self->closing_) {
+        self->Pump();
+      } else {
+        self->WriteNext();
+      }
+    });
+  }
+
+  const char* const transport_;  // "websocket" or "sse", the metric's label
+  ConnectionSlot slot_;
+  net::any_io_executor executor_;
+  std::shared_ptr<tail::TailSession> session_;
+  net::steady_timer timer_;
+  std::chrono::steady_clock::time_point last_write_;
+  std::deque<std::string> out_;  // the front one is being written while writing_
+  bool writing_ = false;
+  bool closing_ = false;  // send what is queued, then the goodbye
+  bool closed_ = false;
+  uint64_t id_ = 0;
+};
+
+// Live tail over WebSocket: one JSON record per text message, {"dropped":N} when the hub's
+// queue for it overflowed, pings from Beast's idle timeout, a going-away close frame at
+// shutdown.
+class WsTail final : public TailConnection {
+ public:
+  WsTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session,
+         std::string address_key)
+      : TailConnection(impl, "websocket", stream.get_executor(), std::move(session),
+                       std::move(address_key)),
+        ws_(std::move(stream)) {}
+
+  void Start(bhttp::request<bhttp::string_body> request) {
+    Begin();
+    beast::get_lowest_layer(ws_).expires_never();
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = std::chrono::seconds(30);
+    timeouts.idle_timeout = std::chrono::milliseconds(2 * impl_->options.heartbeat_ms);
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
+    ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
+      res.set(bhttp::field::server, "sawmill/" SAWMILL_VERSION);
+    }));
+    ws_.text(true);
+    request_ = std::move(request);
+    ws_.async_accept(request_, [self = Self()](beast::error_code ec) {
+      if (ec) return;  // the client left during the handshake; the destructor cleans up
+      self->DoRead();
+      self->Run();
+    });
+  }
+
+ private:
+  std::shared_ptr<WsTail> Self() { return std::static_pointer_cast<WsTail>(shared_from_this()); }
+
+  // Reads (and drops) what the client sends, to see its close, a timeout or a reset.
+  void DoRead() {
+    ws_.async_read(read_buffer_, [self = Self()](beast::error_code ec, size_t) {
+      self->read_buffer_.consume(self->read_buffer_.size());
+      if (ec) {
+        self->Finish(/*graceful=*/false);
+        return;
+      }
+      self->DoRead();
+    });
+  }
+
+  void Frame(const tail::TailEvent& event, std::deque<std::string>* out) override {
+    if (event.dropped > 0) out->push_back("{\"dropped\":" + std::to_string(event.dropped) + "}");
+    for (const Record& record : event.records) out->push_back(RecordToJson(record));
+  }
+
+  void AsyncWrite(const std::string& message,
+                  std::function<void(beast::error_code)> done) override {
+    ws_.async_write(net::buffer(message),
+                    [done = std::move(done)](beast::error_code ec, size_t) { done(ec); });
+  }
+
+  void CloseTransport(bool graceful) override {
+    if (!graceful) return;  // the stream closes with the object
+    ws_.async_close(
+        websocket::close_reason(websocket::close_code::going_away, "server shutting down"),
+        [self = Self()](beast::error_code) {});
+  }
+
+  websocket::stream<beast::tcp_stream> ws_;
+  bhttp::request<bhttp::string_body> request_;
+  beast::flat_buffer read_buffer_;
+};
+
+// Live tail over server-sent events: "data: {record}\n\n" per record, "event: dropped" when
+// lines were lost, ": ping" comments as heartbeats, "event: close" at shutdown. The response
+// has no length: it ends when the connection closes.
+class SseTail final : public TailConnection {
+ public:
+  SseTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session,
+          std::string address_key)
+      : TailConnection(impl, "sse", stream.get_executor(), std::move(session),
+                       std::move(address_key)),
+        stream_(std::move(stream)) {}
+
+  void Start() {
+    Begin();
+    Queue("HTTP/1.1 200 OK\r\nServer: sawmill/" SAWMILL_VERSION
+          "\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\n"
+          "Connection: close\r\nX-Accel-Buffering: no\r\n\r\n: connected\n\n");
+    DoRead();
+    Run();
+  }
+
+ private:
+  std::shared_ptr<SseTail> Self() { return std::static_pointer_cast<SseTail>(shared_from_this()); }
+
+  // Reads (and drops) what the client sends, to see it hang up.
+  void DoRead() {
+    stream_.socket().async_read_some(net::buffer(scratch_),
+                                     [self = Self()](beast::error_code ec, size_t) {
+                                       if (ec) {
+                                         self->Finish(/*graceful=*/false);
+                                         return;
+                                       }
+                                       self->DoRead();
+                                     });
+  }
+
+  void Frame(const tail::TailEvent& event, std::deque<std::string>* out) override {
     std::string chunk;
     if (event.dropped > 0) {
       chunk += "event: dropped\ndata: {\"dropped\":" + std::to_string(event.dropped) + "}\n\n";
@@ -524,62 +548,31 @@ class SseTail : public Closeable, public std::enable_shared_from_this<SseTail> {
       AppendRecordJson(record, &chunk);
       chunk += "\n\n";
     }
-    if (!chunk.empty()) out_.push_back(std::move(chunk));
-    if (!open) {
-      closing_ = true;
-      out_.push_back("event: close\ndata: {\"reason\":\"server shutting down\"}\n\n");
-    }
-    WriteNext();
+    if (!chunk.empty()) out->push_back(std::move(chunk));
   }
 
-  void WriteNext() {
-    if (closed_ || writing_) return;
-    if (out_.empty()) {
-      if (closing_) Finish();
-      return;
-    }
-    writing_ = true;
+  void QueueGoodbye(std::deque<std::string>* out) override {
+    out->push_back("event: close\ndata: {\"reason\":\"server shutting down\"}\n\n");
+  }
+
+  std::string Heartbeat() const override { return ": ping\n\n"; }
+
+  void AsyncWrite(const std::string& message,
+                  std::function<void(beast::error_code)> done) override {
     // A client that stops reading is dropped after two heartbeats without progress.
     stream_.expires_after(std::chrono::milliseconds(2 * impl_->options.heartbeat_ms));
-    net::async_write(stream_, net::buffer(out_.front()),
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->out_.pop_front();
-                       self->writing_ = false;
-                       self->last_write_ = std::chrono::steady_clock::now();
-                       if (ec) {
-                         self->Finish();
-                         return;
-                       }
-                       if (self->out_.empty() && !self->closing_) {
-                         self->Pump();
-                       } else {
-                         self->WriteNext();
-                       }
-                     });
+    net::async_write(stream_, net::buffer(message),
+                     [done = std::move(done)](beast::error_code ec, size_t) { done(ec); });
   }
 
-  void Finish() {
-    if (closed_) return;
-    closed_ = true;
-    timer_.cancel();
-    session_->Close();
+  void CloseTransport(bool) override {
     beast::error_code ignored;
     stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
     stream_.close();
   }
 
-  Impl* impl_;
-  ConnectionSlot slot_;
   beast::tcp_stream stream_;
-  std::shared_ptr<tail::TailSession> session_;
-  net::steady_timer timer_;
-  std::chrono::steady_clock::time_point last_write_;
   std::array<char, 512> scratch_{};
-  std::deque<std::string> out_;
-  bool writing_ = false;
-  bool closing_ = false;
-  bool closed_ = false;
-  uint64_t id_ = 0;
 };
 
 // One HTTP/1.1 connection: reads requests one after another (keep-alive), hands each to the

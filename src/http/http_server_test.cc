@@ -3,6 +3,8 @@
 #include "http/http_server.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 #include <atomic>
 #include <boost/asio.hpp>
@@ -575,6 +577,58 @@ TEST_F(ServerTest, WebSocketTailGetsRecordsDropsAndACloseFrameAtShutdown) {
   closer.join();
   EXPECT_EQ(ec, websocket::error::closed);
   EXPECT_EQ(ws.reason().code, websocket::close_code::going_away);
+}
+
+TEST_F(ServerTest, SseTailGetsRecordsDropsPingsAndACloseEventAtShutdown) {
+  HttpServerOptions options;
+  options.heartbeat_ms = 200;
+  StartServer(options);
+  net::io_context ioc;
+  tcp::socket socket(ioc);
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  timeval timeout{10, 0};  // a read that waits longer fails the test instead of hanging it
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  net::write(socket, net::buffer(std::string(
+                         "GET /api/v1/tail?q=level%3DERROR HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                         "Accept: text/event-stream\r\n\r\n")));
+  std::string received;
+  beast::error_code ec;
+  auto read_until = [&](std::string_view wanted) {
+    char buf[4096];
+    while (received.find(wanted) == std::string::npos) {
+      size_t n = socket.read_some(net::buffer(buf), ec);
+      if (ec) return false;
+      received.append(buf, n);
+    }
+    return true;
+  };
+  ASSERT_TRUE(read_until(": connected\n\n")) << ec.message() << received;
+  EXPECT_EQ(received.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << received;
+  EXPECT_NE(received.find("Content-Type: text/event-stream\r\n"), std::string::npos);
+  ASSERT_NE(session_, nullptr);
+  Record record;
+  record.seq = 9;
+  record.level = Level::kError;
+  record.message = "boom";
+  session_->Push(record, /*dropped=*/2);
+  ASSERT_TRUE(read_until("\"message\":\"boom\"}\n\n")) << ec.message() << received;
+  EXPECT_NE(received.find("event: dropped\ndata: {\"dropped\":2}\n\ndata: {\"id\":\"9\","),
+            std::string::npos)
+      << received;
+  // Idle for a heartbeat: a comment keeps proxies from closing the stream.
+  ASSERT_TRUE(read_until("\n\n: ping\n\n")) << ec.message() << received;
+
+  std::thread closer([&] {
+    server_->StopAccepting();
+    server_->CloseTailSessions(2000);
+  });
+  bool closed_event = read_until("event: close\ndata: {\"reason\":\"server shutting down\"}\n\n");
+  closer.join();
+  EXPECT_TRUE(closed_event) << ec.message() << received;
+  // Then the server closes the connection.
+  char rest[64];
+  socket.read_some(net::buffer(rest), ec);
+  EXPECT_EQ(ec, net::error::eof) << ec.message();
 }
 
 // Connects from "source" (any address of 127.0.0.0/8 is loopback on Linux) to the server.
