@@ -10,6 +10,8 @@
 #include <set>
 #include <unordered_map>
 
+#include "common/time_format.h"
+
 namespace sawmill::bench {
 namespace {
 
@@ -75,35 +77,8 @@ bool IsPlainLogFile(const fs::path& path) {
   return false;
 }
 
-// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-void CivilFromDays(int64_t z, int* year, unsigned* month, unsigned* day) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  *day = doy - (153 * mp + 2) / 5 + 1;
-  *month = mp < 10 ? mp + 3 : mp - 9;
-  *year = static_cast<int>(y + (*month <= 2));
-}
-
 // RFC 3339 UTC with microseconds.
-void AppendTimestamp(int64_t ns, std::string* out) {
-  int64_t seconds = ns / 1'000'000'000;
-  int64_t micros = (ns % 1'000'000'000) / 1000;
-  int64_t days = seconds / 86400;
-  int64_t sod = seconds % 86400;
-  int year;
-  unsigned month, day;
-  CivilFromDays(days, &year, &month, &day);
-  char buf[40];
-  int n = std::snprintf(buf, sizeof(buf), "%04d-%02u-%02uT%02d:%02d:%02d.%06dZ", year, month, day,
-                        static_cast<int>(sod / 3600), static_cast<int>(sod / 60 % 60),
-                        static_cast<int>(sod % 60), static_cast<int>(micros));
-  out->append(buf, static_cast<size_t>(n));
-}
+void AppendTimestamp(int64_t ns, std::string* out) { AppendRfc3339(ns, 6, out); }
 
 // Appends "text" as a JSON string; stops before the first character (a whole UTF-8 sequence
 // or escape) that would take "out" past "max_size" bytes with the closing quote.
