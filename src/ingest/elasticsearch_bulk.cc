@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/json_string.h"
+#include "ingest/field_map.h"
 
 namespace sawmill::ingest {
 
@@ -50,7 +51,7 @@ void Flatten(const json::value& value, std::string& key,
 
 // Removes and returns the value of the first key of "names" present in "*fields".
 std::optional<std::string> Take(std::vector<std::pair<std::string, std::string>>* fields,
-                                std::initializer_list<std::string_view> names) {
+                                const std::vector<std::string_view>& names) {
   for (std::string_view name : names) {
     for (auto it = fields->begin(); it != fields->end(); ++it) {
       if (it->first == name) {
@@ -64,7 +65,7 @@ std::optional<std::string> Take(std::vector<std::pair<std::string, std::string>>
 }
 
 const std::string* Find(const std::vector<std::pair<std::string, std::string>>& fields,
-                        std::initializer_list<std::string_view> names, std::string_view* which) {
+                        const std::vector<std::string_view>& names, std::string_view* which) {
   for (std::string_view name : names) {
     for (const auto& [key, value] : fields) {
       if (key == name) {
@@ -106,37 +107,23 @@ void MapElasticsearchDocument(std::string_view json_text, std::string_view index
     std::string key;
     Flatten(doc, key, &record->fields);
     auto& fields = record->fields;
+    static const std::vector<std::string_view> kTimestampNames = ColumnNames(Column::kTimestamp);
+    static const std::vector<std::string_view> kMessageNames = ColumnNames(Column::kMessage);
     std::string_view which;
-    if (const std::string* ts = Find(fields, {"@timestamp", "timestamp", "time", "ts"}, &which)) {
+    if (const std::string* ts = Find(fields, kTimestampNames, &which)) {
       if (auto parsed = ParseTimestamp(*ts, context.now_ns, context.defaults.zone)) {
         record->ts = *parsed;
         Take(&fields, {which});
       }
     }
-    if (const std::string* level =
-            Find(fields, {"log.level", "level", "severity", "loglevel", "log_level"}, &which)) {
-      if (auto parsed = ParseLevel(*level)) {
-        record->level = *parsed;
-        Take(&fields, {which});
-      }
-    }
-    if (auto v = Take(&fields, {"message", "msg", "log"})) {
+    if (auto v = Take(&fields, kMessageNames)) {
       record->message = std::move(*v);
     } else {
       // As for native JSON lines: without a message key the document itself is the message,
       // so that a word search finds it. Its keys are still fields.
       record->message.assign(json_text);
     }
-    if (auto v = Take(&fields, {"service.name", "service", "app", "application"})) {
-      record->service = std::move(*v);
-    }
-    if (auto v = Take(&fields, {"host.name", "host.hostname", "hostname", "host"})) {
-      record->host = std::move(*v);
-    }
-    if (auto v = Take(&fields, {"trace.id", "trace_id", "traceId"}))
-      record->trace_id = std::move(*v);
-    if (auto v = Take(&fields, {"span.id", "span_id", "spanId"})) record->span_id = std::move(*v);
-    if (auto v = Take(&fields, {"user.id", "user_id", "userId"})) record->user_id = std::move(*v);
+    ApplyFieldMap(record);  // level, service, host and the ids: ECS names first
   }
   if (!index.empty()) record->fields.emplace_back("_index", std::string(index));
   FinishShipperRecord(context, record);

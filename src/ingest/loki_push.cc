@@ -6,6 +6,7 @@
 #include <charconv>
 #include <optional>
 
+#include "ingest/field_map.h"
 #include "loki/push.pb.h"
 
 namespace sawmill::ingest {
@@ -26,16 +27,6 @@ void SkipSpaces(std::string_view text, size_t* pos) {
 Status LabelError(size_t pos, std::string_view what) {
   return Status::InvalidArgument("labels: " + std::string(what) + " at byte " +
                                  std::to_string(pos));
-}
-
-const std::string* FindLabel(const LabelSet& labels,
-                             std::initializer_list<std::string_view> names) {
-  for (std::string_view name : names) {
-    for (const auto& [key, value] : labels) {
-      if (key == name && !value.empty()) return &value;
-    }
-  }
-  return nullptr;
 }
 
 std::optional<int64_t> ParseNanos(std::string_view text) {
@@ -115,22 +106,16 @@ void MapLokiEntry(const LabelSet& labels, const LabelSet& metadata, int64_t ts_n
                   const ShipperContext& context, Record* record) {
   record->ts = ts_ns;
   record->message = std::move(line);
-  auto find = [&](std::initializer_list<std::string_view> names) -> const std::string* {
-    if (const std::string* v = FindLabel(metadata, names)) return v;
-    return FindLabel(labels, names);
-  };
-  if (const std::string* v = find({"service_name", "service", "app", "application", "job"})) {
-    record->service = *v;
-  }
-  if (const std::string* v = find({"host", "hostname", "instance", "node"})) record->host = *v;
-  if (const std::string* v = find({"level", "detected_level", "severity", "lvl"})) {
-    if (auto level = ParseLevel(*v)) record->level = *level;
-  }
-  if (const std::string* v = find({"trace_id", "traceID", "traceId"})) record->trace_id = *v;
-  if (const std::string* v = find({"span_id", "spanID", "spanId"})) record->span_id = *v;
   record->fields.reserve(labels.size() + metadata.size());
   for (const auto& label : labels) record->fields.push_back(label);
   for (const auto& label : metadata) record->fields.push_back(label);
+  // Labels are the stream's identity and Loki users select by them: a label that fills a column
+  // stays a field too. Metadata comes last and wins over a label of the same name.
+  FieldMapOptions map;
+  map.labels = true;
+  map.keep_fields = true;
+  map.prefer_last = true;
+  ApplyFieldMap(record, map);
   FinishShipperRecord(context, record);
 }
 

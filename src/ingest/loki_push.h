@@ -36,10 +36,10 @@ Result<std::vector<Record>> DecodeLokiPushProtobuf(std::string_view body,
 // admission before anything is decompressed.
 size_t LokiPushDeclaredLength(std::string_view body);
 
-// One Loki entry into a record: labels and structured metadata become fields; service comes
-// from service_name|service|app|application|job, host from host|hostname|instance|node, level
-// from level|detected_level|severity|lvl (or a level word in the line), trace/span ids from
-// trace_id|traceID|traceId and span_id|spanID|spanId. The line is kept as it is.
+// One Loki entry into a record: labels and structured metadata become fields, and the
+// field-mapping table (field_map.h, with the label names `job`, `instance`, `node`) fills
+// service, host, level, trace_id, span_id and user_id from them; the mapped ones stay fields
+// too. A level word in the line is the level when no label gives one. The line is kept as it is.
 void MapLokiEntry(const LabelSet& labels, const LabelSet& metadata, int64_t ts_ns, std::string line,
                   const ShipperContext& context, Record* record);
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <utility>
 
+#include "ingest/field_map.h"
 #include "ingest/timestamp_internal.h"
 
 namespace sawmill::ingest {
@@ -27,18 +28,6 @@ bool IsBlank(std::string_view line) {
   return true;
 }
 
-enum class Key {
-  kOther,
-  kTimestamp,
-  kLevel,
-  kMessage,
-  kService,
-  kHost,
-  kTraceId,
-  kSpanId,
-  kUserId
-};
-
 // The key under which a shipper (the Sawmill agent) passes the flags it set, as
 // comma-separated FlagNames; unknown names are ignored.
 constexpr std::string_view kFlagsKey = "sawmill.flags";
@@ -55,20 +44,6 @@ uint32_t FlagsFromNames(std::string_view names) {
     names = comma == std::string_view::npos ? std::string_view() : names.substr(comma + 1);
   }
   return flags;
-}
-
-Key Classify(std::string_view key) {
-  if (key == "timestamp" || key == "ts" || key == "time" || key == "@timestamp") {
-    return Key::kTimestamp;
-  }
-  if (key == "level" || key == "severity" || key == "lvl") return Key::kLevel;
-  if (key == "message" || key == "msg" || key == "log") return Key::kMessage;
-  if (key == "service" || key == "app") return Key::kService;
-  if (key == "host" || key == "hostname") return Key::kHost;
-  if (key == "trace_id" || key == "traceId") return Key::kTraceId;
-  if (key == "span_id" || key == "spanId") return Key::kSpanId;
-  if (key == "user_id" || key == "userId") return Key::kUserId;
-  return Key::kOther;
 }
 
 // The text of a scalar or array value as stored in a field: strings unquoted, everything else
@@ -206,8 +181,7 @@ bool MapJson(const std::string& text, int64_t now_ns, const TimeZone* zone, Reco
   if (error != simdjson::SUCCESS) return false;
   simdjson::dom::object obj;
   if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
-  bool have_ts = false, have_level = false, have_message = false, have_service = false,
-       have_host = false, have_trace = false, have_span = false, have_user = false;
+  bool have_ts = false, have_level = false, have_message = false;
   for (simdjson::dom::key_value_pair field : obj) {
     std::string_view key = field.key;
     simdjson::dom::element value = field.value;
@@ -219,12 +193,11 @@ bool MapJson(const std::string& text, int64_t now_ns, const TimeZone* zone, Reco
       out->flags |= FlagsFromNames(flag_names);
       continue;
     }
-    // A mapped key takes the first usable value; an unusable one (a timestamp that does not
-    // parse, an unknown level, a second "msg") stays in the fields so that nothing is lost.
-    std::string* target = nullptr;
-    bool* have = nullptr;
-    switch (Classify(key)) {
-      case Key::kTimestamp:
+    // The time, level and message keys take the first usable value; an unusable one (a
+    // timestamp that does not parse, an unknown level, a second "msg") stays in the fields so
+    // that nothing is lost. The other columns are filled from the fields by the table below.
+    switch (ColumnOfName(key).value_or(Column::kService)) {
+      case Column::kTimestamp:
         if (!have_ts) {
           if (std::optional<int64_t> ts = JsonTimestamp(value, now_ns, zone)) {
             out->ts = *ts;
@@ -233,7 +206,7 @@ bool MapJson(const std::string& text, int64_t now_ns, const TimeZone* zone, Reco
           }
         }
         break;
-      case Key::kLevel:
+      case Column::kLevel:
         if (!have_level) {
           if (std::optional<Level> level = JsonLevel(value)) {
             out->level = *level;
@@ -242,25 +215,24 @@ bool MapJson(const std::string& text, int64_t now_ns, const TimeZone* zone, Reco
           }
         }
         break;
-      case Key::kMessage: target = &out->message, have = &have_message; break;
-      case Key::kService: target = &out->service, have = &have_service; break;
-      case Key::kHost: target = &out->host, have = &have_host; break;
-      case Key::kTraceId: target = &out->trace_id, have = &have_trace; break;
-      case Key::kSpanId: target = &out->span_id, have = &have_span; break;
-      case Key::kUserId: target = &out->user_id, have = &have_user; break;
-      case Key::kOther: break;
-    }
-    if (target != nullptr && !*have && !is_null && (!is_object || have == &have_message)) {
-      if (is_object) {
-        *target = simdjson::to_string(value);
-      } else {
-        ValueText(value, target);
-      }
-      *have = true;
-      continue;
+      case Column::kMessage:
+        if (!have_message && !is_null) {
+          if (is_object) {
+            out->message = simdjson::to_string(value);
+          } else {
+            ValueText(value, &out->message);
+          }
+          have_message = true;
+          continue;
+        }
+        break;
+      default: break;
     }
     Flatten(std::string(key), value, out);
   }
+  // service, host, trace_id, span_id, user_id (and a level under a name such as log_level) from
+  // the fields, nested ones included ({"service":{"name":..}} is service.name).
+  ApplyFieldMap(out);
   // A structured line without a message keeps its whole text as the message, so that a word
   // search finds it (Loki keeps the line; see docs/ingest.md).
   if (!have_message) out->message = text;

@@ -6,6 +6,7 @@
 #include <limits>
 #include <optional>
 
+#include "ingest/field_map.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "rpc_status.pb.h"
 
@@ -521,14 +522,10 @@ Status MapRequest(const ExportLogsServiceRequest& request, const ShipperContext&
           FlattenAny(body, key, &text);
           if (!text.empty()) record.message = std::move(text.front().second);
         }
-        size_t first_attribute = record.fields.size();
         FlattenAttributes(lr.attributes(), &record.fields);
-        for (size_t i = first_attribute; i < record.fields.size(); ++i) {
-          const std::string& k = record.fields[i].first;
-          if ((k == "user.id" || k == "enduser.id") && record.user_id.empty()) {
-            record.user_id = record.fields[i].second;
-          }
-        }
+        // Attributes (and a map body's keys) named in the field-mapping table fill the columns
+        // the protocol's own slots left empty: user.id, trace_id, level, ...
+        ApplyFieldMap(&record);
         FinishShipperRecord(context, &record);
         batch->records.push_back(std::move(record));
       }

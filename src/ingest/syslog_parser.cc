@@ -3,6 +3,8 @@
 #include <optional>
 #include <string>
 
+#include "ingest/field_map.h"
+
 namespace sawmill::ingest {
 
 namespace {
@@ -51,13 +53,17 @@ bool IsPrintUsAscii(std::string_view token, size_t max) {
   return true;
 }
 
+// A structured-data parameter named in the field-mapping table fills the trace, span or user
+// id (the parameter also stays a field, under "<SD-ID>.<PARAM-NAME>").
 void TakeId(std::string_view name, const std::string& value, Record* record) {
-  if ((name == "trace_id" || name == "traceId" || name == "trace-id") && record->trace_id.empty()) {
-    record->trace_id = value;
-  } else if ((name == "span_id" || name == "spanId" || name == "span-id") &&
-             record->span_id.empty()) {
-    record->span_id = value;
+  std::string* target = nullptr;
+  switch (ColumnOfName(name).value_or(Column::kTimestamp)) {
+    case Column::kTraceId: target = &record->trace_id; break;
+    case Column::kSpanId: target = &record->span_id; break;
+    case Column::kUserId: target = &record->user_id; break;
+    default: return;
   }
+  if (target->empty()) *target = value;
 }
 
 // STRUCTURED-DATA: "-" or one or more [SD-ID (SP PARAM-NAME="value")*].
