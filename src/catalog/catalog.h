@@ -1,19 +1,15 @@
-// The segment catalog: one row per segment, in SQLite (embedded backend).
-//
-// Durability: the database runs in WAL journal mode with synchronous=FULL, so a committed
-// transaction survives a power loss before the call returns. SQLite does its own I/O (not
-// through sawmill::Env); crash tests model a crash before a commit with SetCommitHook.
+// The segment catalog: which segments exist (one row each, with where their bytes are), the ids
+// they are given, the WAL damage found, and recent Idempotency-Keys. An interface with one
+// contract for every implementation: the embedded SQLite one (sqlite_catalog.h) and, later, a
+// shared PostgreSQL one. Nothing here names a backend type.
 #pragma once
-
-#include <sqlite3.h>
 
 #include <cstdint>
 #include <functional>
-#include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sawmill/status.h"
@@ -27,6 +23,16 @@ inline constexpr std::string_view kStateActive = "active";
 inline constexpr std::string_view kStateCorrupt = "corrupt";
 inline constexpr std::string_view kStateMissing = "missing";
 
+// Storage tiers. Only "hot" is written today; "warm" and "cold" come with tiering and retention.
+inline constexpr std::string_view kTierHot = "hot";
+inline constexpr std::string_view kTierWarm = "warm";
+inline constexpr std::string_view kTierCold = "cold";
+
+// The object store that is the data directory itself: the default, and today the only one.
+inline constexpr std::string_view kLocalStore = "local";
+
+// One segment. Its location is ("store", "path"): the object store that holds its bytes and the
+// object's name there.
 struct SegmentRow {
   uint64_t id = 0;
   std::string tenant;
@@ -37,10 +43,12 @@ struct SegmentRow {
   uint64_t rows = 0;
   uint64_t bytes = 0;      // file size
   uint64_t raw_bytes = 0;  // message and field bytes held
-  std::string tier = "hot";
-  // Relative to the data directory ("segments/hot/<tenant>/<partition>/<id>.seg"), so that the
-  // directory can be named differently, moved or restored elsewhere. Catalogs written before
-  // schema version 2 hold absolute paths; reconciliation rewrites them (docs/storage.md).
+  std::string tier = std::string(kTierHot);
+  std::string store = std::string(kLocalStore);
+  // The object name in "store". In the local store it is relative to the data directory
+  // ("segments/hot/<tenant>/<partition>/<id>.seg"), so that the directory can be named
+  // differently, moved or restored elsewhere. Catalogs written by builds from before relative
+  // paths hold absolute ones; reconciliation rewrites them (docs/storage.md).
   std::string path;
   std::string state = std::string(kStateActive);
   int64_t created_ns = 0;
@@ -87,73 +95,85 @@ struct ListFilter {
   std::vector<std::string> states;
 };
 
-// Thread-safe: one connection, calls serialised.
+// The contract every implementation keeps (catalog_test.cc runs one suite against each):
+//
+// Threading: every call is thread-safe. An implementation may serialise calls.
+//
+// Durability and atomicity: each call that changes something is one transaction. When it returns
+// OK the change is durable (it survives a process crash and a power loss); when it returns an
+// error nothing of it is visible, now or after a restart. Replace and Update are all or nothing
+// and readers see the rows before or after them, never a mix; List reads one consistent state.
+//
+// Ids: AllocateSegmentId hands out an id that no caller of this catalog ever gets again, also
+// when several processes share one catalog, and that is above every id stored or reserved
+// (Insert, Replace and ReserveIds raise the floor). Ids are never reused, even after Delete. An
+// allocated id that is never stored is simply skipped.
+//
+// Errors, for every call: Unavailable when the catalog is busy or cannot be reached right now
+// (nothing changed; retrying the call may succeed); IOError when the backend failed to read or
+// write (nothing changed); DataLoss when the catalog itself is damaged. Every message names the
+// catalog. The calls below list only the errors particular to them.
 class Catalog {
  public:
-  // Opens or creates the database at "path" (its directory must exist).
-  // Errors: IOError when SQLite cannot open or set up the file, naming it.
-  static Result<std::unique_ptr<Catalog>> Open(const std::string& path);
-  ~Catalog();
+  virtual ~Catalog() = default;
 
-  // Adds a row. Errors: AlreadyExists for a duplicate id; IOError from SQLite.
-  Status Insert(const SegmentRow& row);
-  // In one transaction: deletes the rows "removed" and inserts "added". Readers see the old set
-  // or the new one, never a mix. Errors: NotFound if a removed row does not exist (nothing
-  // changes); IOError.
-  Status Replace(const std::vector<uint64_t>& removed, const std::vector<SegmentRow>& added);
+  // ---- Segments ----
+
+  // In one transaction: deletes the rows "removed" and inserts "added". Errors: NotFound if a
+  // removed row does not exist; AlreadyExists for an added id that is registered already.
+  virtual Status Replace(const std::vector<uint64_t>& removed,
+                         const std::vector<SegmentRow>& added) = 0;
+  // Adds a row. Errors: AlreadyExists for a duplicate id.
+  Status Insert(const SegmentRow& row) { return Replace({}, {row}); }
   // Errors: NotFound for an unknown id.
-  Status SetState(uint64_t id, std::string_view state);
+  Status Delete(uint64_t id) { return Replace({id}, {}); }
+  // Errors: NotFound for an unknown id.
+  virtual Status SetState(uint64_t id, std::string_view state) = 0;
   // Rewrites every column of each row (matched by id) in one transaction: reconciliation's
-  // repairs from the segment files. Errors: NotFound if a row does not exist (nothing changes).
-  Status Update(const std::vector<SegmentRow>& rows);
-  // Raises the highest id ever used to at least "id", so that ids seen only in files (for
+  // repairs from the segment files. Errors: NotFound if a row does not exist.
+  virtual Status Update(const std::vector<SegmentRow>& rows) = 0;
+
+  // Rows matching "filter", ordered by id.
+  virtual Result<std::vector<SegmentRow>> List(const ListFilter& filter = {}) const = 0;
+  virtual Result<std::optional<SegmentRow>> Get(uint64_t id) const = 0;
+
+  // ---- Ids ----
+
+  // A new segment id, durable before it is returned (see "Ids" above); the first is 1.
+  virtual Result<uint64_t> AllocateSegmentId() = 0;
+  // Raises the floor of AllocateSegmentId to above "id", so that ids seen only in files (for
   // example quarantined ones) are never handed out again.
-  Status ReserveIds(uint64_t id);
-  Status Delete(uint64_t id);
+  virtual Status ReserveIds(uint64_t id) = 0;
+  // The highest id ever stored, reserved or allocated (ids are never reused), 0 if none.
+  virtual Result<uint64_t> MaxId() const = 0;
 
-  // Rows matching "filter", ordered by id, read in one transaction (a consistent snapshot).
-  Result<std::vector<SegmentRow>> List(const ListFilter& filter = {}) const;
-  Result<std::optional<SegmentRow>> Get(uint64_t id) const;
-  // The highest id ever stored in the catalog (ids are never reused), 0 if none.
-  Result<uint64_t> MaxId() const;
+  // ---- WAL damage ----
 
-  // WAL damage (separate table; implemented in damage.cc). RecordDamage stores "row" unless the
-  // same damage (file, offset, kind, bytes) is stored already, and returns its id and whether
-  // it is new; "acked_ns" non-zero stores it as acknowledged already.
-  Result<std::pair<uint64_t, bool>> RecordDamage(const DamageRow& row);
+  // Stores "row" unless the same damage (file, offset, kind, bytes) is stored already, and
+  // returns its id and whether it is new; "acked_ns" non-zero stores it as acknowledged already.
+  virtual Result<std::pair<uint64_t, bool>> RecordDamage(const DamageRow& row) = 0;
   // Every damage row, oldest first.
-  Result<std::vector<DamageRow>> ListDamage() const;
+  virtual Result<std::vector<DamageRow>> ListDamage() const = 0;
   // Acknowledges damage "id" (0: every unacknowledged one) at "now_ns"; returns how many rows
   // changed. Errors: NotFound for an unknown id.
-  Result<uint64_t> AcknowledgeDamage(uint64_t id, int64_t now_ns);
+  virtual Result<uint64_t> AcknowledgeDamage(uint64_t id, int64_t now_ns) = 0;
+
+  // ---- Idempotency-Keys ----
 
   // In one transaction: stores "rows" (replacing rows of the same tenant and key), then deletes
   // the rows created before "expire_before_ns" and, past "max_rows", the oldest. Returns how
   // many rows were deleted for being past "max_rows" (younger than the window).
-  Result<uint64_t> PutIdempotencyKeys(const std::vector<IdempotencyKeyRow>& rows,
-                                      int64_t expire_before_ns, uint64_t max_rows);
+  virtual Result<uint64_t> PutIdempotencyKeys(const std::vector<IdempotencyKeyRow>& rows,
+                                              int64_t expire_before_ns, uint64_t max_rows) = 0;
   // The newest "max_rows" rows created at or after "created_since_ns", oldest first.
-  Result<std::vector<IdempotencyKeyRow>> ListIdempotencyKeys(int64_t created_since_ns,
-                                                             uint64_t max_rows) const;
+  virtual Result<std::vector<IdempotencyKeyRow>> ListIdempotencyKeys(int64_t created_since_ns,
+                                                                     uint64_t max_rows) const = 0;
 
-  // Test hook, run before every commit: a non-OK status rolls the transaction back and is
-  // returned. Crash tests use it to model a process that died before the commit.
-  void SetCommitHook(std::function<Status()> hook);
+  // ---- Tests ----
 
-  const std::string& path() const { return path_; }
-
- private:
-  Catalog(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  Status Exec(const char* sql) const;          // REQUIRES: mu_ held
-  Status Error(std::string_view what) const;   // REQUIRES: mu_ held
-  Status InsertLocked(const SegmentRow& row);  // REQUIRES: mu_ held, in a transaction
-  Status CommitLocked();                       // REQUIRES: mu_ held, in a transaction
-  Status EnsureDamageTableLocked() const;      // REQUIRES: mu_ held
-
-  mutable std::mutex mu_;
-  sqlite3* db_;  // GUARDED_BY(mu_)
-  std::string path_;
-  std::function<Status()> commit_hook_;  // GUARDED_BY(mu_)
+  // Run before every commit of a change: a non-OK status rolls the transaction back and is
+  // returned. Crash tests use it to model a process that died before the commit. nullptr: none.
+  virtual void SetCommitHook(std::function<Status()> hook) = 0;
 };
 
 }  // namespace sawmill::catalog

@@ -93,6 +93,7 @@ std::string Diff(const SegmentRow& stored, const SegmentRow& truth) {
   add("bytes", num(stored.bytes), num(truth.bytes));
   add("raw_bytes", num(stored.raw_bytes), num(truth.raw_bytes));
   add("tier", stored.tier, truth.tier);
+  add("store", stored.store, truth.store);
   add("path", stored.path, truth.path);
   add("state", stored.state, truth.state);
   return out;
@@ -217,6 +218,9 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
   for (const SegmentRow& row : rows) row_ids.insert(row.id);
   for (const SegmentRow& row : rows) {
     taken_ids.insert(row.id);
+    // Only the local store is the data directory; a segment in another store is that store's
+    // to check (docs/storage.md, "Catalog").
+    if (row.store != kLocalStore) continue;
     const std::string stored = ResolveSegmentPath(data_dir, row.path);
     FoundFile* match = nullptr;
     if (auto it = by_id.find(row.id); it != by_id.end()) {

@@ -61,13 +61,15 @@ struct SegmentFileOps {
 };
 
 // "data_dir" is DIR: segment files are at DIR/segments/<tier>/<tenant>/<partition>/<id>.seg,
-// quarantined ones go to DIR/quarantine/<tier>/<tenant>/<partition>/.
+// quarantined ones go to DIR/quarantine/<tier>/<tenant>/<partition>/. Only rows in the local
+// store (kLocalStore, the data directory) are reconciled; rows in other stores are left as they
+// are. Files found are registered in the local store.
 // Errors: only when the catalog cannot be read or written.
 Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog* catalog,
                                   const SegmentFileOps& ops, int64_t now_ns);
 
 // The absolute (or DIR-relative) file name of a row's path: relative paths are joined to
-// "data_dir", absolute ones (catalogs from before schema version 2) are returned as they are.
+// "data_dir", absolute ones (catalogs written before paths were relative) are returned as they are.
 std::string ResolveSegmentPath(const std::string& data_dir, const std::string& path);
 
 }  // namespace sawmill::catalog

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <map>
 
+#include "catalog/sqlite_catalog.h"
 #include "common/fault_env.h"
 
 namespace sawmill::catalog {
@@ -19,7 +20,7 @@ class ReconcileTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
-    auto c = Catalog::Open((dir_ / "catalog.db").string());
+    auto c = OpenSqliteCatalog((dir_ / "catalog.db").string());
     ASSERT_TRUE(c.ok());
     catalog_ = std::move(c).value();
     ASSERT_TRUE(env_.CreateDirs("/d/segments/hot/t1/0").ok());
@@ -99,6 +100,27 @@ TEST_F(ReconcileTest, RowWithoutFileIsMarkedMissingAndReported) {
   EXPECT_EQ((*catalog_->Get(1))->state, kStateActive);
 }
 
+TEST_F(ReconcileTest, RowInAnotherStoreIsLeftAsItIs) {
+  AddFile(1, 1, 10, true);
+  // A segment whose bytes are in another object store: there is no file for it under the data
+  // directory, and that is not a loss.
+  SegmentRow remote;
+  remote.id = 2;
+  remote.tenant = "t1";
+  remote.min_seq = 11;
+  remote.max_seq = 20;
+  remote.rows = 10;
+  remote.tier = std::string(kTierCold);
+  remote.store = "archive";
+  remote.path = "t1/0/2.seg";
+  ASSERT_TRUE(catalog_->Insert(remote).ok());
+  auto report = Run();
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  EXPECT_TRUE(report->messages.empty());
+  EXPECT_EQ(report->rows_missing_file, 0u);
+  EXPECT_EQ(**catalog_->Get(2), remote);
+}
+
 TEST_F(ReconcileTest, UnregisteredFlushOutputIsRegistered) {
   AddFile(1, 1, 10, true);
   AddFile(2, 11, 20, false);
@@ -108,6 +130,7 @@ TEST_F(ReconcileTest, UnregisteredFlushOutputIsRegistered) {
   auto row = catalog_->Get(2);
   ASSERT_TRUE(row->has_value());
   EXPECT_EQ((*row)->tier, "hot");
+  EXPECT_EQ((*row)->store, "local");
   EXPECT_EQ((*row)->path, "segments/hot/t1/0/2.seg");
 }
 

@@ -1,5 +1,5 @@
 // A prepared SQLite statement, finalised on scope exit: the one wrapper the catalog's tables use
-// (catalog.cc, damage.cc). Internal to src/catalog/.
+// (sqlite_catalog.cc, sqlite_damage.cc). Internal to src/catalog/.
 #pragma once
 
 #include <sqlite3.h>

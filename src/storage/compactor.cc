@@ -96,7 +96,13 @@ Status Compactor::CompactOnce(bool* did_work) {
     seqs.push_back(r.seq);
   }
 
-  const uint64_t id = segments_->NextId();
+  auto allocated = catalog_->AllocateSegmentId();
+  if (!allocated.ok()) {
+    release();
+    return allocated.status().WithContext("compaction of tenant " + tenant + " partition " +
+                                          std::to_string(partition));
+  }
+  const uint64_t id = *allocated;
   const std::string rel = SegmentRelPath("hot", tenant, partition, id);
   const std::string path = JoinPath(options_.data_dir, rel);
   segment::SegmentInfo in, out;

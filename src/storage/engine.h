@@ -62,6 +62,10 @@ struct SegmentHandle {
   segment::SegmentInfo info;
   std::string path;
   std::string tier;  // "hot", "warm", "cold"
+  // Where the segment's bytes are, as the catalog says: the object store ("local": the data
+  // directory) and the object's name in it (for "local", relative to the data directory).
+  std::string store;
+  std::string object;
   // Opens (once) and returns the reader. Errors as SegmentReader::Open.
   std::function<Result<std::shared_ptr<segment::SegmentReader>>()> open;
 };

@@ -115,7 +115,14 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   seqs.reserve(records.size());
   for (const Record& r : records) seqs.push_back(r.seq);
 
-  const uint64_t id = segments_->NextId();
+  // The catalog's id (unique across processes sharing it), durable before any file names it.
+  auto allocated = catalog_->AllocateSegmentId();
+  if (!allocated.ok()) {
+    StorageMetrics::Get().flush_errors->Increment();
+    return allocated.status().WithContext("flush of tenant " + key.first + " partition " +
+                                          std::to_string(key.second));
+  }
+  const uint64_t id = *allocated;
   const std::string rel = SegmentRelPath("hot", key.first, key.second, id);
   const std::string path = JoinPath(options_.data_dir, rel);
   const std::string dir = DirName(path);

@@ -125,6 +125,8 @@ void SegmentRegistry::AddToSnapshot(Snapshot* snapshot) const {
     h.info = entry->info();
     h.path = entry->path();
     h.tier = entry->row().tier;
+    h.store = entry->row().store;
+    h.object = entry->row().path;
     h.open = [entry = entry]() { return entry->Open(); };
     snapshot->segments.push_back(std::move(h));
   }

@@ -73,11 +73,11 @@ class SegmentEntry {
 };
 
 // CONTRACT
-// Threading: not synchronised by itself. Every method except NextId and SetNextId REQUIRES the
-//   engine's state mutex (StorageEngine::mu_), the same mutex that guards the memtable set, so
-//   that a flush adds its segment and drops its frozen memtable in one step for snapshots, and
-//   a compaction swaps its inputs for its output in one step. NextId is atomic (flusher and
-//   compactor draw ids without the mutex).
+// Threading: not synchronised by itself. Every method REQUIRES the engine's state mutex
+//   (StorageEngine::mu_), the same mutex that guards the memtable set, so that a flush adds its
+//   segment and drops its frozen memtable in one step for snapshots, and a compaction swaps its
+//   inputs for its output in one step. Segment ids are not the registry's: the flusher and the
+//   compactor allocate them from the catalog (Catalog::AllocateSegmentId).
 // Errors: none; the registry only changes memory. Callers write the catalog first (flusher:
 //   Catalog::Insert; compactor: Catalog::Replace) and change the registry after, so the registry
 //   never shows a segment the catalog lacks. (Engine::ReportCorruption marks the entry corrupt
@@ -110,15 +110,9 @@ class SegmentRegistry {
   // Sets the sawmill_segments, sawmill_segment_bytes and sawmill_segments_corrupt gauges.
   void UpdateGauges() const;
 
-  // A fresh segment id (thread-safe, no mutex needed).
-  uint64_t NextId() { return next_id_++; }
-  // At start: ids below "id" are taken (in the catalog or by a file on disk).
-  void SetNextId(uint64_t id) { next_id_ = id; }
-
  private:
   // tenant -> id -> segment. Only states active and corrupt (missing ones are not readable).
   std::map<std::string, std::map<uint64_t, std::shared_ptr<SegmentEntry>>> segments_;
-  std::atomic<uint64_t> next_id_{1};
 };
 
 }  // namespace sawmill::storage

@@ -141,10 +141,19 @@ TEST_F(SegmentRegistryTest, AFileThatHoldsAnotherSegmentDoesNotOpen) {
   EXPECT_TRUE(six->Open().ok());
 }
 
-TEST_F(SegmentRegistryTest, SegmentIdsAreFreshAfterSetNextId) {
-  registry_.SetNextId(901);
-  EXPECT_EQ(registry_.NextId(), 901u);
-  EXPECT_EQ(registry_.NextId(), 902u);
+// Segment ids come from the catalog now (catalog_test.cc, AllocatedIds*; catalog_ids_test.cc).
+TEST_F(SegmentRegistryTest, SnapshotHandlesCarryEachSegmentsTierAndLocation) {
+  auto hot = Write(1, "acme", 0, 2);
+  registry_.Add(hot);
+  auto snapshot = std::make_shared<Snapshot>();
+  snapshot->tenant = "acme";
+  registry_.AddToSnapshot(snapshot.get());
+  ASSERT_EQ(snapshot->segments.size(), 1u);
+  const SegmentHandle& h = snapshot->segments[0];
+  EXPECT_EQ(h.tier, "hot");
+  EXPECT_EQ(h.store, "local");
+  EXPECT_EQ(h.object, "segments/hot/acme/0/1.seg");
+  EXPECT_EQ(h.path, "/data/segments/hot/acme/0/1.seg");
 }
 
 }  // namespace

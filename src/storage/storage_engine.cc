@@ -12,6 +12,7 @@
 #include <set>
 
 #include "catalog/reconcile.h"
+#include "catalog/sqlite_catalog.h"
 #include "common/coding.h"
 #include "common/hash.h"
 #include "segment/segment_file_reader.h"
@@ -76,7 +77,7 @@ Status StorageEngine::Init() {
   if (catalog_path.empty()) {
     catalog_path = env_ == Env::Default() ? JoinPath(options_.data_dir, "catalog.db") : ":memory:";
   }
-  ASSIGN_OR_RETURN(catalog_, catalog::Catalog::Open(catalog_path));
+  ASSIGN_OR_RETURN(catalog_, catalog::OpenSqliteCatalog(catalog_path));
 
   // Reconciliation: the segment files say who they are; the catalog is made to agree with
   // them, and nothing that verifies is deleted unless proven superseded (catalog/reconcile.h).
@@ -136,9 +137,6 @@ Status StorageEngine::Init() {
     memtables_.UpdateGauge();
     segments_.UpdateGauges();
   }
-  ASSIGN_OR_RETURN(uint64_t max_id, catalog_->MaxId());
-  segments_.SetNextId(std::max(max_id, report.max_file_id) + 1);
-
   wal::WalOptions wal_options;
   wal_options.file_bytes = options_.wal_file_bytes;
   ASSIGN_OR_RETURN(wal_, wal::WalManager::Open(env_, clock_, wal_dir_, wal_options,

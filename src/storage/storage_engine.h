@@ -94,7 +94,7 @@ class StorageEngine final : public Engine {
   std::condition_variable work_cv_;     // wakes the background threads
   // Mutable: GetSnapshot seals active chunks.
   mutable MemtableSet memtables_;  // GUARDED_BY(mu_)
-  SegmentRegistry segments_;       // GUARDED_BY(mu_), except NextId
+  SegmentRegistry segments_;       // GUARDED_BY(mu_)
   bool closing_ = false;           // GUARDED_BY(mu_)
   bool closed_ = false;            // GUARDED_BY(mu_)
 

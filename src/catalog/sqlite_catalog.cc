@@ -1,6 +1,7 @@
-#include "catalog/catalog.h"
+#include "catalog/sqlite_catalog.h"
 
 #include <spdlog/spdlog.h>
+#include <sqlite3.h>
 
 #include <algorithm>
 #include <cstdint>
@@ -24,12 +25,19 @@ CREATE TABLE IF NOT EXISTS segments (
   tier TEXT NOT NULL,
   path TEXT NOT NULL,
   state TEXT NOT NULL,
-  created INTEGER NOT NULL
+  created INTEGER NOT NULL,
+  store TEXT NOT NULL DEFAULT 'local'
 );
 CREATE INDEX IF NOT EXISTS segments_by_tenant ON segments (tenant, partition, max_ingest_ts);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 1);
+INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 2);
 )sql";
+
+// Schema 1 -> 2: where each segment's bytes are. Every segment of a schema 1 catalog is in the
+// data directory, the local store. (A column added with a default: an older build that opens
+// the catalog again ignores it, and its inserts get the default.)
+constexpr const char* kAddStoreColumn =
+    "ALTER TABLE segments ADD COLUMN store TEXT NOT NULL DEFAULT 'local'";
 
 // Recent Idempotency-Keys (docs/api.md). Separate from the segments: nothing here is needed to
 // read data, and an older server ignores the table.
@@ -49,7 +57,7 @@ CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_
 
 constexpr const char* kColumns =
     "id, tenant, partition, min_ts, max_ts, min_ingest_ts, max_ingest_ts, min_seq, max_seq, "
-    "rows, bytes, raw_bytes, tier, path, state, created";
+    "rows, bytes, raw_bytes, tier, path, state, created, store";
 
 SegmentRow ReadRow(Stmt& st) {
   SegmentRow r;
@@ -69,10 +77,11 @@ SegmentRow ReadRow(Stmt& st) {
   r.path = st.Text(13);
   r.state = st.Text(14);
   r.created_ns = st.Int(15);
+  r.store = st.Text(16);
   return r;
 }
 
-// Binds ?1..?16 to a segment row, in the column order of INSERT and UPDATE.
+// Binds ?1..?17 to a segment row, in the column order of INSERT and UPDATE (kColumns).
 void BindSegmentRow(Stmt* st, const SegmentRow& row) {
   st->Bind(1, static_cast<int64_t>(row.id));
   st->Bind(2, row.tenant);
@@ -90,10 +99,24 @@ void BindSegmentRow(Stmt* st, const SegmentRow& row) {
   st->Bind(14, row.path);
   st->Bind(15, row.state);
   st->Bind(16, row.created_ns);
+  st->Bind(17, row.store);
+}
+
+// The SQLite error "rc" as a Status: Unavailable when another connection holds a lock (retry),
+// DataLoss when the file is damaged or not a database, IOError otherwise.
+Status SqliteStatus(int rc, std::string message) {
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return Status::Unavailable(std::move(message));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return Status::DataLoss(std::move(message));
+    default: return Status::IOError(std::move(message));
+  }
 }
 }  // namespace
 
-Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
+Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
+                                                   const SqliteCatalogOptions& options) {
   sqlite3* db = nullptr;
   int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, nullptr);
   if (rc != SQLITE_OK) {
@@ -101,13 +124,13 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
     sqlite3_close(db);
     return Status::IOError("catalog " + path + ": cannot open: " + msg);
   }
-  std::unique_ptr<Catalog> catalog(new Catalog(db, path));
+  std::unique_ptr<SqliteCatalog> catalog(new SqliteCatalog(db, path, options.shared));
   std::lock_guard<std::mutex> l(catalog->mu_);
-  sqlite3_busy_timeout(db, 5000);
+  sqlite3_busy_timeout(db, options.busy_timeout_ms);
   // WAL mode: readers never block the writer; synchronous=FULL: a commit is durable on return.
-  // Exclusive locking: the server is the catalog's only user (DIR/LOCK already keeps a second
-  // process out), so SQLite keeps the WAL index in memory and writes no -shm file.
-  RETURN_IF_ERROR(catalog->Exec("PRAGMA locking_mode=EXCLUSIVE"));
+  // Exclusive locking (unless shared): the server is the catalog's only user (DIR/LOCK already
+  // keeps a second process out), so SQLite keeps the WAL index in memory and writes no -shm file.
+  if (!options.shared) RETURN_IF_ERROR(catalog->Exec("PRAGMA locking_mode=EXCLUSIVE"));
   // Rows are small and few (one per segment): 1 KiB pages keep a new catalog at a few KiB.
   // Takes effect only when the database is created.
   RETURN_IF_ERROR(catalog->Exec("PRAGMA page_size=1024"));
@@ -121,6 +144,7 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
   RETURN_IF_ERROR(catalog->Exec("PRAGMA synchronous=FULL"));
   RETURN_IF_ERROR(catalog->Exec(kSchema));
   RETURN_IF_ERROR(catalog->Exec(kIdempotencySchema));
+  RETURN_IF_ERROR(catalog->MigrateLocked());
   {
     Stmt st(db, "PRAGMA quick_check");
     if (!st.ok() || st.Step() != SQLITE_ROW || st.Text(0) != "ok") {
@@ -128,35 +152,81 @@ Result<std::unique_ptr<Catalog>> Catalog::Open(const std::string& path) {
                               (st.ok() ? st.Text(0) : std::string(sqlite3_errmsg(db))));
     }
   }
-  return catalog;
+  return std::unique_ptr<Catalog>(std::move(catalog));
 }
 
-Catalog::~Catalog() {
+SqliteCatalog::~SqliteCatalog() {
   std::lock_guard<std::mutex> l(mu_);
   sqlite3_close(db_);
 }
 
-Status Catalog::Error(std::string_view what) const {
-  return Status::IOError("catalog " + path_ + ": " + std::string(what) + ": " +
-                         sqlite3_errmsg(db_));
+Status SqliteCatalog::Error(std::string_view what) const {
+  return SqliteStatus(sqlite3_extended_errcode(db_),
+                      "catalog " + path_ + ": " + std::string(what) + ": " + sqlite3_errmsg(db_));
 }
 
-Status Catalog::Exec(const char* sql) const {
+Status SqliteCatalog::Exec(const char* sql) const {
   char* err = nullptr;
-  if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
     std::string msg = err != nullptr ? err : "unknown error";
     sqlite3_free(err);
-    return Status::IOError("catalog " + path_ + ": " + msg);
+    return SqliteStatus(rc, "catalog " + path_ + ": " + msg);
   }
   return Status::OK();
 }
 
-void Catalog::SetCommitHook(std::function<Status()> hook) {
+Status SqliteCatalog::MigrateLocked() {
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto fail = [&](Status s) {
+    Exec("ROLLBACK").IgnoreError();
+    return s;
+  };
+  int64_t version = 1;
+  {
+    Stmt st(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
+    if (!st.ok()) return fail(Error("read schema version"));
+    int rc = st.Step();
+    if (rc == SQLITE_ROW) version = st.Int(0);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(Error("read schema version"));
+  }
+  if (version > kSqliteSchemaVersion) {
+    return fail(Status::FailedPrecondition(
+        "catalog " + path_ + " has schema version " + std::to_string(version) +
+        ", written by a newer build; this build reads versions up to " +
+        std::to_string(kSqliteSchemaVersion)));
+  }
+  if (version == kSqliteSchemaVersion) return Exec("ROLLBACK");  // nothing to change
+  bool has_store = false;
+  {
+    Stmt st(db_, "SELECT 1 FROM pragma_table_info('segments') WHERE name = 'store'");
+    if (!st.ok()) return fail(Error("read the segments table's columns"));
+    int rc = st.Step();
+    has_store = rc == SQLITE_ROW;
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(Error("read the segments columns"));
+  }
+  if (!has_store) {
+    Status s = Exec(kAddStoreColumn);
+    if (!s.ok()) return fail(s);
+  }
+  {
+    Stmt st(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)");
+    if (!st.ok()) return fail(Error("prepare schema version"));
+    st.Bind(1, int64_t{kSqliteSchemaVersion});
+    if (st.Step() != SQLITE_DONE) return fail(Error("write schema version"));
+  }
+  RETURN_IF_ERROR(Exec("COMMIT"));
+  spdlog::info("catalog {}: schema version {} migrated to {} (segments are in the local store)",
+               path_, version, kSqliteSchemaVersion);
+  return Status::OK();
+}
+
+void SqliteCatalog::SetCommitHook(std::function<Status()> hook) {
   std::lock_guard<std::mutex> l(mu_);
   commit_hook_ = std::move(hook);
 }
 
-Status Catalog::CommitLocked() {
+Status SqliteCatalog::CommitLocked() {
   if (commit_hook_) {
     Status s = commit_hook_();
     if (!s.ok()) {
@@ -172,16 +242,29 @@ Status Catalog::CommitLocked() {
   // Catalog commits are rare (a flush or a compaction), so fold the SQLite WAL back into the
   // database each time: the -wal file stays empty instead of growing to the auto-checkpoint
   // size, which for a small data directory was larger than its segments. Best effort: the
-  // commit above is already durable.
-  sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_TRUNCATE, nullptr, nullptr);
+  // commit above is already durable. A shared catalog does not wait for other connections'
+  // readers (PASSIVE); SQLite's auto-checkpoint bounds its -wal file.
+  sqlite3_wal_checkpoint_v2(db_, nullptr,
+                            shared_ ? SQLITE_CHECKPOINT_PASSIVE : SQLITE_CHECKPOINT_TRUNCATE,
+                            nullptr, nullptr);
   return s;
 }
 
-Status Catalog::InsertLocked(const SegmentRow& row) {
+Status SqliteCatalog::RaiseMaxIdLocked(uint64_t id) {
+  Stmt meta(db_,
+            "INSERT INTO meta (key, value) VALUES ('max_id', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)");
+  if (!meta.ok()) return Error("prepare max_id");
+  meta.Bind(1, static_cast<int64_t>(id));
+  if (meta.Step() != SQLITE_DONE) return Error("update max_id");
+  return Status::OK();
+}
+
+Status SqliteCatalog::InsertLocked(const SegmentRow& row) {
   Stmt st(db_,
           "INSERT INTO segments (id, tenant, partition, min_ts, max_ts, min_ingest_ts, "
-          "max_ingest_ts, min_seq, max_seq, rows, bytes, raw_bytes, tier, path, state, created) "
-          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
+          "max_ingest_ts, min_seq, max_seq, rows, bytes, raw_bytes, tier, path, state, created, "
+          "store) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)");
   if (!st.ok()) return Error("prepare insert");
   BindSegmentRow(&st, row);
   int rc = st.Step();
@@ -190,26 +273,19 @@ Status Catalog::InsertLocked(const SegmentRow& row) {
                                  " is already registered");
   }
   if (rc != SQLITE_DONE) return Error("insert segment " + std::to_string(row.id));
-  Stmt meta(db_,
-            "INSERT INTO meta (key, value) VALUES ('max_id', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)");
-  if (!meta.ok()) return Error("prepare max_id");
-  meta.Bind(1, static_cast<int64_t>(row.id));
-  if (meta.Step() != SQLITE_DONE) return Error("update max_id");
-  return Status::OK();
+  return RaiseMaxIdLocked(row.id);
 }
 
-Status Catalog::Insert(const SegmentRow& row) { return Replace({}, {row}); }
-
-Status Catalog::Replace(const std::vector<uint64_t>& removed,
-                        const std::vector<SegmentRow>& added) {
+Status SqliteCatalog::Replace(const std::vector<uint64_t>& removed,
+                              const std::vector<SegmentRow>& added) {
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   for (uint64_t id : removed) {
     Stmt st(db_, "DELETE FROM segments WHERE id = ?");
     if (!st.ok()) {
+      Status s = Error("prepare delete");
       Exec("ROLLBACK").IgnoreError();
-      return Error("prepare delete");
+      return s;
     }
     st.Bind(1, static_cast<int64_t>(id));
     if (st.Step() != SQLITE_DONE) {
@@ -232,13 +308,14 @@ Status Catalog::Replace(const std::vector<uint64_t>& removed,
   return CommitLocked();
 }
 
-Status Catalog::SetState(uint64_t id, std::string_view state) {
+Status SqliteCatalog::SetState(uint64_t id, std::string_view state) {
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_, "UPDATE segments SET state = ? WHERE id = ?");
   if (!st.ok()) {
+    Status s = Error("prepare update");
     Exec("ROLLBACK").IgnoreError();
-    return Error("prepare update");
+    return s;
   }
   st.Bind(1, state);
   st.Bind(2, static_cast<int64_t>(id));
@@ -254,18 +331,19 @@ Status Catalog::SetState(uint64_t id, std::string_view state) {
   return CommitLocked();
 }
 
-Status Catalog::Update(const std::vector<SegmentRow>& rows) {
+Status SqliteCatalog::Update(const std::vector<SegmentRow>& rows) {
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   for (const SegmentRow& row : rows) {
     Stmt st(db_,
             "UPDATE segments SET tenant = ?2, partition = ?3, min_ts = ?4, max_ts = ?5, "
             "min_ingest_ts = ?6, max_ingest_ts = ?7, min_seq = ?8, max_seq = ?9, rows = ?10, "
-            "bytes = ?11, raw_bytes = ?12, tier = ?13, path = ?14, state = ?15, created = ?16 "
-            "WHERE id = ?1");
+            "bytes = ?11, raw_bytes = ?12, tier = ?13, path = ?14, state = ?15, created = ?16, "
+            "store = ?17 WHERE id = ?1");
     if (!st.ok()) {
+      Status s = Error("prepare update");
       Exec("ROLLBACK").IgnoreError();
-      return Error("prepare update");
+      return s;
     }
     BindSegmentRow(&st, row);
     if (st.Step() != SQLITE_DONE) {
@@ -281,23 +359,43 @@ Status Catalog::Update(const std::vector<SegmentRow>& rows) {
   return CommitLocked();
 }
 
-Status Catalog::ReserveIds(uint64_t id) {
+Result<uint64_t> SqliteCatalog::AllocateSegmentId() {
+  std::lock_guard<std::mutex> l(mu_);
+  // BEGIN IMMEDIATE takes the database's write lock before reading: two connections (or
+  // processes) on one file allocate one after the other, each above what the other committed.
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  auto fail = [&](std::string_view what) {
+    Status s = Error(what);
+    Exec("ROLLBACK").IgnoreError();
+    return s;
+  };
+  // "max_id" is the highest id ever stored, reserved or allocated; catalogs from before it was
+  // kept for every insert may have rows above it.
+  Stmt bump(db_,
+            "INSERT INTO meta (key, value) "
+            "VALUES ('max_id', coalesce((SELECT max(id) FROM segments), 0) + 1) "
+            "ON CONFLICT(key) DO UPDATE SET value = max(value + 1, excluded.value)");
+  if (!bump.ok()) return fail("prepare segment id allocation");
+  if (bump.Step() != SQLITE_DONE) return fail("allocate a segment id");
+  Stmt read(db_, "SELECT value FROM meta WHERE key = 'max_id'");
+  if (!read.ok() || read.Step() != SQLITE_ROW) return fail("read the allocated segment id");
+  const uint64_t id = static_cast<uint64_t>(read.Int(0));
+  RETURN_IF_ERROR(CommitLocked());
+  return id;
+}
+
+Status SqliteCatalog::ReserveIds(uint64_t id) {
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  Stmt meta(db_,
-            "INSERT INTO meta (key, value) VALUES ('max_id', ?) "
-            "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)");
-  if (!meta.ok() || (meta.Bind(1, static_cast<int64_t>(id)), meta.Step()) != SQLITE_DONE) {
-    Status s = Error("update max_id");
+  Status s = RaiseMaxIdLocked(id);
+  if (!s.ok()) {
     Exec("ROLLBACK").IgnoreError();
     return s;
   }
   return CommitLocked();
 }
 
-Status Catalog::Delete(uint64_t id) { return Replace({id}, {}); }
-
-Result<std::vector<SegmentRow>> Catalog::List(const ListFilter& filter) const {
+Result<std::vector<SegmentRow>> SqliteCatalog::List(const ListFilter& filter) const {
   std::lock_guard<std::mutex> l(mu_);
   std::string sql = std::string("SELECT ") + kColumns + " FROM segments WHERE 1=1";
   if (filter.tenant) sql += " AND tenant = ?1";
@@ -324,7 +422,7 @@ Result<std::vector<SegmentRow>> Catalog::List(const ListFilter& filter) const {
   return rows;
 }
 
-Result<std::optional<SegmentRow>> Catalog::Get(uint64_t id) const {
+Result<std::optional<SegmentRow>> SqliteCatalog::Get(uint64_t id) const {
   std::lock_guard<std::mutex> l(mu_);
   std::string sql = std::string("SELECT ") + kColumns + " FROM segments WHERE id = ?";
   Stmt st(db_, sql.c_str());
@@ -336,7 +434,7 @@ Result<std::optional<SegmentRow>> Catalog::Get(uint64_t id) const {
   return std::optional<SegmentRow>();
 }
 
-Result<uint64_t> Catalog::MaxId() const {
+Result<uint64_t> SqliteCatalog::MaxId() const {
   std::lock_guard<std::mutex> l(mu_);
   Stmt st(db_,
           "SELECT max(coalesce((SELECT value FROM meta WHERE key='max_id'), 0), "
@@ -347,8 +445,8 @@ Result<uint64_t> Catalog::MaxId() const {
 
 // ---- Idempotency keys ----
 
-Result<uint64_t> Catalog::PutIdempotencyKeys(const std::vector<IdempotencyKeyRow>& rows,
-                                             int64_t expire_before_ns, uint64_t max_rows) {
+Result<uint64_t> SqliteCatalog::PutIdempotencyKeys(const std::vector<IdempotencyKeyRow>& rows,
+                                                   int64_t expire_before_ns, uint64_t max_rows) {
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   auto fail = [&](std::string_view what) {
@@ -394,8 +492,8 @@ Result<uint64_t> Catalog::PutIdempotencyKeys(const std::vector<IdempotencyKeyRow
   return evicted;
 }
 
-Result<std::vector<IdempotencyKeyRow>> Catalog::ListIdempotencyKeys(int64_t created_since_ns,
-                                                                    uint64_t max_rows) const {
+Result<std::vector<IdempotencyKeyRow>> SqliteCatalog::ListIdempotencyKeys(int64_t created_since_ns,
+                                                                          uint64_t max_rows) const {
   std::lock_guard<std::mutex> l(mu_);
   Stmt st(db_,
           "SELECT tenant, key, body_hash, answer, first_seq, count, created_ns FROM ("

@@ -1,8 +1,8 @@
-// The catalog's WAL damage table (catalog.h, DamageRow). Kept apart from catalog.cc: the
-// segments table and its reconciliation change independently of it.
+// The SQLite catalog's WAL damage table (catalog.h, DamageRow). Kept apart from
+// sqlite_catalog.cc: the segments table and its reconciliation change independently of it.
 #include <sqlite3.h>
 
-#include "catalog/catalog.h"
+#include "catalog/sqlite_catalog.h"
 #include "catalog/sqlite_stmt.h"
 
 namespace sawmill::catalog {
@@ -51,9 +51,9 @@ DamageRow ReadDamage(Stmt& st) {
 
 }  // namespace
 
-Status Catalog::EnsureDamageTableLocked() const { return Exec(kDamageSchema); }
+Status SqliteCatalog::EnsureDamageTableLocked() const { return Exec(kDamageSchema); }
 
-Result<std::pair<uint64_t, bool>> Catalog::RecordDamage(const DamageRow& row) {
+Result<std::pair<uint64_t, bool>> SqliteCatalog::RecordDamage(const DamageRow& row) {
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(EnsureDamageTableLocked());
   {
@@ -89,7 +89,7 @@ Result<std::pair<uint64_t, bool>> Catalog::RecordDamage(const DamageRow& row) {
   return std::make_pair(static_cast<uint64_t>(sqlite3_last_insert_rowid(db_)), true);
 }
 
-Result<std::vector<DamageRow>> Catalog::ListDamage() const {
+Result<std::vector<DamageRow>> SqliteCatalog::ListDamage() const {
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(EnsureDamageTableLocked());
   Stmt st(db_, std::string("SELECT ") + kDamageColumns + " FROM wal_damage ORDER BY id");
@@ -101,7 +101,7 @@ Result<std::vector<DamageRow>> Catalog::ListDamage() const {
   return rows;
 }
 
-Result<uint64_t> Catalog::AcknowledgeDamage(uint64_t id, int64_t now_ns) {
+Result<uint64_t> SqliteCatalog::AcknowledgeDamage(uint64_t id, int64_t now_ns) {
   std::lock_guard<std::mutex> l(mu_);
   RETURN_IF_ERROR(EnsureDamageTableLocked());
   if (id != 0) {

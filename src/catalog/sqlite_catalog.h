@@ -1,0 +1,97 @@
+// The embedded catalog (catalog.h): one SQLite database file, by default DIR/catalog.db.
+//
+// Durability: the database runs in WAL journal mode with synchronous=FULL, so a committed
+// transaction survives a power loss before the call returns. SQLite does its own I/O (not
+// through sawmill::Env); crash tests model a crash before a commit with SetCommitHook.
+//
+// Sharing: by default the connection holds the file exclusively (the server is the catalog's
+// only user; DIR/LOCK keeps a second server out), so SQLite writes no -shm file. With "shared",
+// several connections, in this process or others, may use one file at once; each call is one
+// SQLite transaction (BEGIN IMMEDIATE for a change), so ids allocated through different
+// connections never collide.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include "catalog/catalog.h"
+#include "sawmill/status.h"
+
+struct sqlite3;
+
+namespace sawmill::catalog {
+
+struct SqliteCatalogOptions {
+  // false: exclusive locking mode (one connection; the server's setting). true: normal locking,
+  // so that other connections and processes can open the same file (SQLite adds a -shm file).
+  bool shared = false;
+  // How long a call waits for another connection's transaction before it returns Unavailable.
+  int busy_timeout_ms = 5000;
+};
+
+// The schema version this build writes: 1 had no "store" column; 2 adds it (every older row is
+// in the local store). Opening an older catalog migrates it in one transaction.
+inline constexpr int kSqliteSchemaVersion = 2;
+
+// Opens or creates the database at "path" (its directory must exist; ":memory:" is a private
+// in-memory database) and migrates an older schema.
+// Errors: IOError when SQLite cannot open or set up the file, naming it; DataLoss when its
+// integrity check fails; FailedPrecondition when a newer build wrote a schema this one does not
+// know; Unavailable when another connection holds the file.
+Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
+                                                   const SqliteCatalogOptions& options = {});
+
+// Thread-safe: one connection, calls serialised by mu_.
+class SqliteCatalog final : public Catalog {
+ public:
+  ~SqliteCatalog() override;
+
+  Status Replace(const std::vector<uint64_t>& removed,
+                 const std::vector<SegmentRow>& added) override;
+  Status SetState(uint64_t id, std::string_view state) override;
+  Status Update(const std::vector<SegmentRow>& rows) override;
+  Result<std::vector<SegmentRow>> List(const ListFilter& filter = {}) const override;
+  Result<std::optional<SegmentRow>> Get(uint64_t id) const override;
+
+  Result<uint64_t> AllocateSegmentId() override;
+  Status ReserveIds(uint64_t id) override;
+  Result<uint64_t> MaxId() const override;
+
+  // Implemented in sqlite_damage.cc.
+  Result<std::pair<uint64_t, bool>> RecordDamage(const DamageRow& row) override;
+  Result<std::vector<DamageRow>> ListDamage() const override;
+  Result<uint64_t> AcknowledgeDamage(uint64_t id, int64_t now_ns) override;
+
+  Result<uint64_t> PutIdempotencyKeys(const std::vector<IdempotencyKeyRow>& rows,
+                                      int64_t expire_before_ns, uint64_t max_rows) override;
+  Result<std::vector<IdempotencyKeyRow>> ListIdempotencyKeys(int64_t created_since_ns,
+                                                             uint64_t max_rows) const override;
+
+  void SetCommitHook(std::function<Status()> hook) override;
+
+ private:
+  friend Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
+                                                            const SqliteCatalogOptions& options);
+  SqliteCatalog(sqlite3* db, std::string path, bool shared)
+      : db_(db), path_(std::move(path)), shared_(shared) {}
+  // The connection's last error as a Status (Unavailable when busy, DataLoss when the file is
+  // damaged, IOError otherwise), prefixed with the catalog's path and "what".
+  Status Error(std::string_view what) const;   // REQUIRES: mu_ held
+  Status Exec(const char* sql) const;          // REQUIRES: mu_ held
+  Status MigrateLocked();                      // REQUIRES: mu_ held
+  Status InsertLocked(const SegmentRow& row);  // REQUIRES: mu_ held, in a transaction
+  Status RaiseMaxIdLocked(uint64_t id);        // REQUIRES: mu_ held, in a transaction
+  Status CommitLocked();                       // REQUIRES: mu_ held, in a transaction
+  Status EnsureDamageTableLocked() const;      // REQUIRES: mu_ held
+
+  mutable std::mutex mu_;
+  sqlite3* db_;  // GUARDED_BY(mu_)
+  const std::string path_;
+  const bool shared_;
+  std::function<Status()> commit_hook_;  // GUARDED_BY(mu_)
+};
+
+}  // namespace sawmill::catalog
