@@ -88,7 +88,8 @@ class Job {
     }
   }
 
-  // Builds the task list (time and partition pruning happen here, from metadata only).
+  // Builds the task list: memtable chunks, then the segments the planner picks from the
+  // snapshot's metadata (time, partition), newest first.
   void Plan() {
     for (const storage::MemtableView& m : snapshot_->memtables) {
       if (pinned_ && m.partition != *pinned_) continue;
@@ -96,27 +97,20 @@ class Job {
         if (chunk && !chunk->empty()) tasks_.push_back(Task{nullptr, chunk.get(), INT64_MAX});
       }
     }
-    std::vector<Task> segs;
-    for (const storage::SegmentHandle& h : snapshot_->segments) {
-      ++totals_.segments_total;
-      const segment::SegmentInfo& info = h.info;
-      int64_t lo = options_.time_field_ts ? info.min_ts : info.min_ingest_ts;
-      int64_t hi = options_.time_field_ts ? info.max_ts : info.max_ingest_ts;
-      if (info.tenant != snapshot_->tenant || hi < options_.range.from_ns ||
-          lo >= options_.range.to_ns || info.rows == 0) {
-        continue;
-      }
-      if (options_.use_indexes && pinned_ && info.partition != *pinned_) {
-        AddPlanLine("segment " + std::to_string(info.id) + ": pruned by partition");
-        continue;
-      }
-      ++totals_.segments_after_time;
-      segs.push_back(Task{&h, nullptr, hi});
+    SegmentPlanOptions plan_options;
+    plan_options.range = options_.range;
+    plan_options.time_field_ts = options_.time_field_ts;
+    if (options_.use_indexes) plan_options.partition = pinned_;
+    SegmentPlan plan = PlanSegments(*snapshot_, plan_options);
+    totals_.segments_total += plan.total;
+    totals_.segments_after_time += plan.segments.size();
+    for (uint64_t id : plan.pruned_by_partition) {
+      AddPlanLine("segment " + std::to_string(id) + ": pruned by partition");
     }
-    // Newest first, so that early termination stops as soon as possible.
-    std::stable_sort(segs.begin(), segs.end(),
-                     [](const Task& a, const Task& b) { return a.max_time > b.max_time; });
-    tasks_.insert(tasks_.end(), segs.begin(), segs.end());
+    locations_ = DescribeLocations(plan);
+    for (const PlannedSegment& p : plan.segments) {
+      tasks_.push_back(Task{p.segment, nullptr, p.max_time});
+    }
   }
 
   // Claims and runs tasks until none is left. Safe to call from many threads at once.
@@ -484,6 +478,7 @@ class Job {
             std::to_string(s.segments_after_time) + " after time, " +
             std::to_string(s.segments_after_index) + " after index, " +
             std::to_string(s.segments_after_bloom) + " after blooms\n";
+    plan += "tiers: " + locations_ + "\n";
     plan += "blocks: " + std::to_string(s.blocks_read) + " read of " +
             std::to_string(s.blocks_total) + "; bytes " + std::to_string(s.bytes_read_compressed) +
             " compressed, " + std::to_string(s.bytes_read_raw) + " raw\n";
@@ -507,6 +502,7 @@ class Job {
   std::optional<uint32_t> pinned_;
 
   std::vector<Task> tasks_;  // fixed after Plan()
+  std::string locations_;    // where the planned segments are (tiers and stores), for explain
 
   std::mutex mu_;
   std::condition_variable done_cv_;

@@ -188,6 +188,9 @@ inline std::shared_ptr<storage::Snapshot> MakeSnapshot(const std::string& tenant
       storage::SegmentHandle h;
       h.info = reader->info();
       h.tier = "hot";
+      h.store = "local";
+      h.object = "segments/hot/" + h.info.tenant + "/" + std::to_string(p) + "/" +
+                 std::to_string(h.info.id) + ".seg";
       h.open = [reader]() -> Result<std::shared_ptr<segment::SegmentReader>> {
         return std::shared_ptr<segment::SegmentReader>(reader);
       };

@@ -1,5 +1,7 @@
 #include "query/planner.h"
 
+#include <algorithm>
+
 #include "common/hash.h"
 #include "query/evaluator.h"
 #include "segment/builtin_fields.h"
@@ -82,6 +84,39 @@ index::FieldPredicate KindPredicate(const Node& n) {
 }
 
 }  // namespace
+
+SegmentPlan PlanSegments(const storage::Snapshot& snapshot, const SegmentPlanOptions& options) {
+  SegmentPlan plan;
+  for (const storage::SegmentHandle& h : snapshot.segments) {
+    ++plan.total;
+    const segment::SegmentInfo& info = h.info;
+    const int64_t lo = options.time_field_ts ? info.min_ts : info.min_ingest_ts;
+    const int64_t hi = options.time_field_ts ? info.max_ts : info.max_ingest_ts;
+    if (info.tenant != snapshot.tenant || hi < options.range.from_ns || lo >= options.range.to_ns ||
+        info.rows == 0) {
+      continue;
+    }
+    if (options.partition && info.partition != *options.partition) {
+      plan.pruned_by_partition.push_back(info.id);
+      continue;
+    }
+    plan.segments.push_back(PlannedSegment{&h, hi});
+    ++plan.locations[{h.tier, h.store}];
+  }
+  std::stable_sort(
+      plan.segments.begin(), plan.segments.end(),
+      [](const PlannedSegment& a, const PlannedSegment& b) { return a.max_time > b.max_time; });
+  return plan;
+}
+
+std::string DescribeLocations(const SegmentPlan& plan) {
+  std::string out;
+  for (const auto& [where, count] : plan.locations) {
+    if (!out.empty()) out += ", ";
+    out += where.first + " " + std::to_string(count) + " in store " + where.second;
+  }
+  return out.empty() ? "none" : out;
+}
 
 Result<IndexAnswer> EvaluateIndex(const Node& n, const segment::SegmentReader& reader) {
   switch (n.kind) {

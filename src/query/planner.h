@@ -1,17 +1,53 @@
-// Index-first pruning of one segment: which rows the inverted index allows, whether the blooms
-// allow the segment or a block at all, and which partition a filter pins. Every answer is a
-// superset of the rows that match: pruning never changes a result, only the work.
+// The query planner. From a storage snapshot's metadata alone (nothing is opened): which
+// segments a query reads, where they are (tier and store), newest first. Then, per segment,
+// index-first pruning: which rows the inverted index allows, whether the blooms allow the
+// segment or a block at all, and which partition a filter pins. Every answer is a superset of
+// the rows that match: pruning never changes a result, only the work.
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <roaring/roaring.hh>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "query/ast.h"
+#include "query/query_engine.h"
 #include "segment/segment.h"
+#include "storage/engine.h"
 
 namespace sawmill::query {
+
+struct SegmentPlanOptions {
+  TimeRange range;
+  bool time_field_ts = false;  // "range" is on ts; false: on ingest_ts
+  // Segments of other partitions are skipped (see PinnedPartition); nullopt: no such pruning.
+  std::optional<uint32_t> partition;
+};
+
+struct PlannedSegment {
+  const storage::SegmentHandle* segment = nullptr;  // points into the snapshot
+  int64_t max_time = 0;                             // its newest time on the query's time field
+};
+
+struct SegmentPlan {
+  std::vector<PlannedSegment> segments;       // to read, newest first
+  uint64_t total = 0;                         // segments in the snapshot
+  std::vector<uint64_t> pruned_by_partition;  // ids of segments skipped for their partition
+  // How many planned segments are in each (tier, store): where the plan's reads go.
+  std::map<std::pair<std::string, std::string>, uint64_t> locations;
+};
+
+// The segments of "snapshot" of its tenant, with rows, whose time range meets options.range,
+// in options.partition if set; newest first, so that early termination stops as soon as it can.
+// The plan points into "snapshot", which must outlive it.
+SegmentPlan PlanSegments(const storage::Snapshot& snapshot, const SegmentPlanOptions& options);
+
+// "hot 12 in store local" for each location of "plan" ("cold 3 in store archive, hot 12 in store
+// local"), or "none": for explain.
+std::string DescribeLocations(const SegmentPlan& plan);
 
 struct IndexAnswer {
   // nullopt: the index cannot narrow the filter (every row is a candidate).
