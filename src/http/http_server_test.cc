@@ -225,6 +225,15 @@ class ServerTest : public ::testing::Test {
   std::shared_ptr<FakeSession> session_;
 };
 
+TEST_F(ServerTest, NativeIngestRefusesALevelDefaultThatIsNotALevel) {
+  StartServer();
+  Reply reply =
+      Send("POST", "/api/v1/ingest?level=loud", "one\n", {{"Content-Type", "text/plain"}});
+  EXPECT_EQ(reply.status, 400);
+  EXPECT_NE(reply.body.find("'loud' is not a level"), std::string::npos) << reply.body;
+  EXPECT_EQ(engine_.count(), 0u);
+}
+
 TEST_F(ServerTest, IngestAnswersCountsOnceStored) {
   StartServer();
   Reply reply = Send("POST", "/api/v1/ingest?service=web&host=h1", "one\n\n  \ntwo\r\n",

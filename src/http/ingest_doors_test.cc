@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <thread>
 
 #include "common/time_format.h"
@@ -214,6 +215,7 @@ std::string SyslogMessage(const Line& l) {
 struct Stored {
   std::string ts, ingest_ts, level, service, host, message, trace_id, user_id;
   std::map<std::string, std::string> fields;
+  std::vector<std::string> flags;
 
   bool operator==(const Stored&) const = default;
 };
@@ -223,7 +225,9 @@ std::ostream& operator<<(std::ostream& out, const Stored& s) {
       << " service=" << s.service << " host=" << s.host << " trace_id=" << s.trace_id
       << " user_id=" << s.user_id << " message=" << s.message << " fields={";
   for (const auto& [k, v] : s.fields) out << k << "=" << v << ",";
-  return out << "}}";
+  out << "} flags=";
+  for (const std::string& flag : s.flags) out << flag << ",";
+  return out << "}";
 }
 
 Stored FromHit(const json::object& hit, std::string_view door) {
@@ -231,9 +235,19 @@ Stored FromHit(const json::object& hit, std::string_view door) {
     const json::value* v = hit.if_contains(key);
     return v != nullptr && v->is_string() ? std::string(v->get_string()) : std::string();
   };
-  Stored s{text("ts"),       text("ingest_ts"), text("level"),
-           text("service"),  text("host"),      text("message"),
-           text("trace_id"), text("user_id"),   {}};
+  Stored s{text("ts"),
+           text("ingest_ts"),
+           text("level"),
+           text("service"),
+           text("host"),
+           text("message"),
+           text("trace_id"),
+           text("user_id"),
+           {},
+           {}};
+  if (const json::value* flags = hit.if_contains("flags")) {
+    for (const json::value& flag : flags->get_array()) s.flags.emplace_back(flag.get_string());
+  }
   if (const json::value* fields = hit.if_contains("fields")) {
     for (const auto& member : fields->get_object()) {
       std::string key(member.key());
@@ -263,6 +277,7 @@ class IngestDoors : public ::testing::Test {
     engine_ = std::move(*engine);
     query_ = query::QueryEngine::Create(engine_.get(), query::QueryOptions{});
     state_.clock = &clock_;
+    state_.options.max_line_bytes = max_line_bytes_;
     RegisterApiRoutes(&router_, &state_);
     RegisterShipperRoutes(&router_, &state_.pipeline);
     state_.engine.store(engine_.get());
@@ -340,6 +355,22 @@ class IngestDoors : public ::testing::Test {
     return stored;
   }
 
+  void SendToSyslog(const std::vector<Line>& lines) {
+    net::io_context ioc;
+    tcp::socket tcp_socket(ioc);
+    tcp_socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), syslog_[0]->port()));
+    std::string stream;
+    for (const Line& l : lines) stream += SyslogMessage(l) + "\n";
+    net::write(tcp_socket, net::buffer(stream));
+    udp::socket udp_socket(ioc, udp::endpoint(udp::v4(), 0));
+    for (const Line& l : lines) {
+      const std::string datagram = SyslogMessage(l);
+      udp_socket.send_to(net::buffer(datagram),
+                         udp::endpoint(net::ip::make_address("127.0.0.1"), syslog_[1]->port()));
+    }
+  }
+
+  size_t max_line_bytes_ = 256 * 1024;  // the server's default
   std::filesystem::path dir_;
   ManualClock clock_{kNow};
   std::unique_ptr<storage::Engine> engine_;
@@ -373,20 +404,7 @@ TEST_F(IngestDoors, TheSameLinesThroughEveryDoorAreTheSameStoredRecords) {
       Send("POST", "/v1/logs", "otlp-proto", "application/x-protobuf", OtlpProtobufBody(lines))
           .first,
       200);
-  {
-    net::io_context ioc;
-    tcp::socket tcp_socket(ioc);
-    tcp_socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), syslog_[0]->port()));
-    std::string stream;
-    for (const Line& l : lines) stream += SyslogMessage(l) + "\n";
-    net::write(tcp_socket, net::buffer(stream));
-    udp::socket udp_socket(ioc, udp::endpoint(udp::v4(), 0));
-    for (const Line& l : lines) {
-      const std::string datagram = SyslogMessage(l);
-      udp_socket.send_to(net::buffer(datagram),
-                         udp::endpoint(net::ip::make_address("127.0.0.1"), syslog_[1]->port()));
-    }
-  }
+  SendToSyslog(lines);
 
   const std::vector<Stored> native = SearchWhenStored("native", lines.size());
   ASSERT_EQ(native.size(), lines.size());
@@ -402,6 +420,7 @@ TEST_F(IngestDoors, TheSameLinesThroughEveryDoorAreTheSameStoredRecords) {
     EXPECT_EQ(native[i].trace_id, l.trace_id);
     EXPECT_EQ(native[i].user_id, l.user_id);
     EXPECT_EQ(native[i].fields, (std::map<std::string, std::string>{{"shop", l.shop}}));
+    EXPECT_TRUE(native[i].flags.empty());
   }
   for (const char* door :
        {"es", "loki-json", "loki-proto", "otlp-json", "otlp-proto", "syslog-tcp", "syslog-udp"}) {
@@ -410,6 +429,53 @@ TEST_F(IngestDoors, TheSameLinesThroughEveryDoorAreTheSameStoredRecords) {
     for (size_t i = 0; i < lines.size(); ++i) {
       EXPECT_EQ(stored[i], native[i]) << door << ", line " << i;
     }
+  }
+}
+
+// The server's max_line_bytes bounds the stored message at every door, not only the native one.
+class IngestDoorsWithShortLines : public IngestDoors {
+ protected:
+  void SetUp() override {
+    max_line_bytes_ = 48;
+    IngestDoors::SetUp();
+  }
+};
+
+TEST_F(IngestDoorsWithShortLines, EveryDoorCutsTheMessageAtMaxLineAndFlagsIt) {
+  const std::vector<Line> lines = RealLines();
+  ASSERT_EQ(lines.size(), 20u);
+  std::string plain;
+  for (const Line& l : lines) plain += l.message + "\n";
+  EXPECT_EQ(Send("POST", "/api/v1/ingest", "native", "text/plain", plain).first, 200);
+  EXPECT_EQ(Send("POST", "/_bulk", "es", "application/x-ndjson", ElasticsearchBody(lines)).first,
+            200);
+  EXPECT_EQ(
+      Send("POST", "/loki/api/v1/push", "loki-json", "application/json", LokiJsonBody(lines)).first,
+      204);
+  EXPECT_EQ(Send("POST", "/loki/api/v1/push", "loki-proto", "application/x-protobuf",
+                 LokiProtobufBody(lines))
+                .first,
+            204);
+  EXPECT_EQ(Send("POST", "/v1/logs", "otlp-json", "application/json", OtlpJsonBody(lines)).first,
+            200);
+  EXPECT_EQ(
+      Send("POST", "/v1/logs", "otlp-proto", "application/x-protobuf", OtlpProtobufBody(lines))
+          .first,
+      200);
+  SendToSyslog(lines);
+
+  std::multiset<std::string> expected;
+  for (const Line& l : lines) expected.insert(l.message.substr(0, 48));
+  for (const char* door : {"native", "es", "loki-json", "loki-proto", "otlp-json", "otlp-proto",
+                           "syslog-tcp", "syslog-udp"}) {
+    const std::vector<Stored> stored = SearchWhenStored(door, lines.size());
+    ASSERT_EQ(stored.size(), lines.size()) << door;
+    std::multiset<std::string> messages;
+    for (const Stored& s : stored) {
+      messages.insert(s.message);
+      EXPECT_EQ(s.flags, std::vector<std::string>{"truncated"}) << door << ": " << s;
+    }
+    EXPECT_EQ(messages, expected) << door;
   }
 }
 

@@ -214,5 +214,40 @@ TEST_F(ShipperRoutes, OtlpAnswersInTheRequestEncoding) {
   EXPECT_EQ(Header(down, "Retry-After"), "1");
 }
 
+TEST_F(ShipperRoutes, ABadLevelDefaultKeepsTheLinesWithTheTextAsAField) {
+  // Promtail and Filebeat drop a batch answered 4xx: a typo in the URL must not lose lines.
+  auto loki = Call("POST", "/loki/api/v1/push",
+                   R"({"streams":[{"stream":{"app":"a"},"values":[["1","no level word"]]}]})",
+                   "application/json", {{"level", "loud"}});
+  EXPECT_EQ(loki.status, 204);
+  auto bulk = Call("POST", "/_bulk", "{\"index\":{}}\n{\"message\":\"ERROR a level word\"}\n",
+                   "application/x-ndjson", {{"level", "loud"}});
+  EXPECT_EQ(bulk.status, 200);
+  ASSERT_EQ(sink_.records_.size(), 2u);
+  EXPECT_EQ(sink_.records_[0].level, Level::kUnknown);
+  ASSERT_NE(sink_.records_[0].FindField("level"), nullptr);
+  EXPECT_EQ(*sink_.records_[0].FindField("level"), "loud");
+  // A record that has a level of its own does not get the bad default.
+  EXPECT_EQ(sink_.records_[1].level, Level::kError);
+  EXPECT_EQ(sink_.records_[1].FindField("level"), nullptr);
+}
+
+TEST_F(ShipperRoutes, ShipperAttributesNamedUserIdFillTheUserIdColumn) {
+  Call("POST", "/loki/api/v1/push",
+       R"({"streams":[{"stream":{"app":"a"},"values":[["1","x",{"user_id":"u-1"}]]}]})",
+       "application/json");
+  Call("POST", "/v1/logs",
+       R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[{"body":{"stringValue":"y"},)"
+       R"("attributes":[{"key":"user_id","value":{"stringValue":"u-2"}}]}]}]}]})",
+       "application/json");
+  Call("POST", "/_bulk", "{\"index\":{}}\n{\"message\":\"z\",\"user\":{\"id\":\"u-3\"}}\n",
+       "application/x-ndjson");
+  ASSERT_EQ(sink_.records_.size(), 3u);
+  EXPECT_EQ(sink_.records_[0].user_id, "u-1");
+  EXPECT_EQ(sink_.records_[1].user_id, "u-2");
+  EXPECT_EQ(sink_.records_[1].FindField("user_id"), nullptr);
+  EXPECT_EQ(sink_.records_[2].user_id, "u-3");
+}
+
 }  // namespace
 }  // namespace sawmill::http
