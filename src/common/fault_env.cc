@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/mutex.h"
+
 namespace sawmill {
 
 struct FaultInjectionEnv::FileData {
@@ -20,7 +22,7 @@ class MemWritableFile final : public WritableFile {
   Status Sync() override { return env_->OnSync(data_.get(), epoch_); }
   Status Close() override { return Status::OK(); }
   uint64_t Size() const override {
-    std::lock_guard<std::mutex> l(env_->mu_);
+    MutexLock l(&env_->mu_);
     return data_->contents.size();
   }
   Status Truncate(uint64_t size) override { return env_->OnTruncate(data_.get(), size, epoch_); }
@@ -90,7 +92,7 @@ Status FaultInjectionEnv::CountOp() {
 }
 
 Status FaultInjectionEnv::OnAppend(FileData* f, std::string_view data, uint64_t epoch) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (epoch != epoch_) return Status::IOError("file handle opened before a simulated crash");
   RETURN_IF_ERROR(CountOp());
   if (no_space_) return Status::Unavailable("No space left on device (injected)");
@@ -102,7 +104,7 @@ Status FaultInjectionEnv::OnAppend(FileData* f, std::string_view data, uint64_t 
 }
 
 Status FaultInjectionEnv::OnTruncate(FileData* f, uint64_t size, uint64_t epoch) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (epoch != epoch_) return Status::IOError("file handle opened before a simulated crash");
   RETURN_IF_ERROR(CountOp());
   if (size < f->contents.size()) f->contents.resize(size);
@@ -111,7 +113,7 @@ Status FaultInjectionEnv::OnTruncate(FileData* f, uint64_t size, uint64_t epoch)
 }
 
 Status FaultInjectionEnv::OnSync(FileData* f, uint64_t epoch) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (epoch != epoch_) return Status::IOError("file handle opened before a simulated crash");
   RETURN_IF_ERROR(CountOp());
   if (sync_fail_countdown_ > 0 && --sync_fail_countdown_ == 0) {
@@ -122,7 +124,7 @@ Status FaultInjectionEnv::OnSync(FileData* f, uint64_t epoch) {
 }
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(CountOp());
   if (!dirs_.count(DirName(path))) return Status::NotFound(path + ": no such directory");
   auto it = live_.find(path);
@@ -140,7 +142,7 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewWritableFile(const s
 
 Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewAppendableFile(
     const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(CountOp());
   if (!dirs_.count(DirName(path))) return Status::NotFound(path + ": no such directory");
   auto& slot = live_[path];
@@ -150,7 +152,7 @@ Result<std::unique_ptr<WritableFile>> FaultInjectionEnv::NewAppendableFile(
 
 Result<std::unique_ptr<RandomAccessFile>> FaultInjectionEnv::NewRandomAccessFile(
     const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = live_.find(path);
   if (it == live_.end()) return Status::NotFound(path + ": No such file or directory");
   return std::unique_ptr<RandomAccessFile>(new MemRandomAccessFile(it->second->contents));
@@ -158,19 +160,19 @@ Result<std::unique_ptr<RandomAccessFile>> FaultInjectionEnv::NewRandomAccessFile
 
 Result<std::unique_ptr<SequentialFile>> FaultInjectionEnv::NewSequentialFile(
     const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = live_.find(path);
   if (it == live_.end()) return Status::NotFound(path + ": No such file or directory");
   return std::unique_ptr<SequentialFile>(new MemSequentialFile(it->second->contents));
 }
 
 bool FaultInjectionEnv::FileExists(const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return live_.count(path) > 0 || dirs_.count(path) > 0;
 }
 
 Result<std::vector<std::string>> FaultInjectionEnv::GetChildren(const std::string& dir) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (!dirs_.count(dir)) return Status::NotFound(dir + ": No such file or directory");
   std::vector<std::string> out;
   for (const auto& [path, data] : live_) {
@@ -183,21 +185,21 @@ Result<std::vector<std::string>> FaultInjectionEnv::GetChildren(const std::strin
 }
 
 Result<uint64_t> FaultInjectionEnv::GetFileSize(const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = live_.find(path);
   if (it == live_.end()) return Status::NotFound(path + ": No such file or directory");
   return static_cast<uint64_t>(it->second->contents.size());
 }
 
 Status FaultInjectionEnv::RemoveFile(const std::string& path) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(CountOp());
   if (live_.erase(path) == 0) return Status::NotFound(path + ": No such file or directory");
   return Status::OK();
 }
 
 Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string& to) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(CountOp());
   auto it = live_.find(from);
   if (it == live_.end()) return Status::NotFound(from + ": No such file or directory");
@@ -208,7 +210,7 @@ Status FaultInjectionEnv::RenameFile(const std::string& from, const std::string&
 }
 
 Status FaultInjectionEnv::CreateDirs(const std::string& dir) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::string d = dir;
   while (!d.empty() && d != "/" && d != "." && !dirs_.count(d)) {
     dirs_.insert(d);
@@ -218,7 +220,7 @@ Status FaultInjectionEnv::CreateDirs(const std::string& dir) {
 }
 
 Status FaultInjectionEnv::RemoveDir(const std::string& dir) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(CountOp());
   for (const auto& [path, data] : live_) {
     if (DirName(path) == dir) return Status::IOError(dir + ": Directory not empty");
@@ -228,7 +230,7 @@ Status FaultInjectionEnv::RemoveDir(const std::string& dir) {
 }
 
 Status FaultInjectionEnv::SyncDir(const std::string& dir) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(CountOp());
   for (auto it = durable_.begin(); it != durable_.end();) {
     if (DirName(it->first) == dir && !live_.count(it->first)) {
@@ -244,27 +246,27 @@ Status FaultInjectionEnv::SyncDir(const std::string& dir) {
 }
 
 void FaultInjectionEnv::InjectWriteFailure(int nth) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   write_fail_countdown_ = nth;
 }
 
 void FaultInjectionEnv::InjectSyncFailure(int nth) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   sync_fail_countdown_ = nth;
 }
 
 void FaultInjectionEnv::SetNoSpace(bool on) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   no_space_ = on;
 }
 
 void FaultInjectionEnv::CrashAfterOps(int64_t n) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   crash_at_ops_ = ops_ + n;
 }
 
 void FaultInjectionEnv::SimulateCrash() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::map<std::string, std::shared_ptr<FileData>> survivors;
   for (const auto& [path, data] : durable_) {
     // Each survivor gets its own copy: a file reachable under two names before the crash
@@ -285,24 +287,24 @@ void FaultInjectionEnv::SimulateCrash() {
 }
 
 void FaultInjectionEnv::SimulateKill() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   dead_ = false;
   crash_at_ops_ = -1;
   ++epoch_;
 }
 
 int64_t FaultInjectionEnv::mutating_ops() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return ops_;
 }
 
 bool FaultInjectionEnv::dead() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return dead_;
 }
 
 Status FaultInjectionEnv::GetContents(const std::string& path, std::string* out) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = live_.find(path);
   if (it == live_.end()) return Status::NotFound(path);
   *out = it->second->contents;
@@ -310,7 +312,7 @@ Status FaultInjectionEnv::GetContents(const std::string& path, std::string* out)
 }
 
 Status FaultInjectionEnv::SetContents(const std::string& path, std::string data) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto& slot = live_[path];
   if (!slot) slot = std::make_shared<FileData>();
   slot->contents = std::move(data);

@@ -20,11 +20,11 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <set>
 #include <string>
 
 #include "common/env.h"
+#include "common/mutex.h"
 
 namespace sawmill {
 
@@ -64,23 +64,23 @@ class FaultInjectionEnv final : public Env {
 
  private:
   friend class MemWritableFile;
-  // Counts one mutating op; returns an error if the env is dead. REQUIRES: mu_ held.
-  Status CountOp();
-  Status OnAppend(FileData* f, std::string_view data, uint64_t epoch);
-  Status OnSync(FileData* f, uint64_t epoch);
-  Status OnTruncate(FileData* f, uint64_t size, uint64_t epoch);
+  // Counts one mutating op; returns an error if the env is dead.
+  Status CountOp() REQUIRES(mu_);
+  Status OnAppend(FileData* f, std::string_view data, uint64_t epoch) EXCLUDES(mu_);
+  Status OnSync(FileData* f, uint64_t epoch) EXCLUDES(mu_);
+  Status OnTruncate(FileData* f, uint64_t size, uint64_t epoch) EXCLUDES(mu_);
 
-  mutable std::mutex mu_;
-  std::map<std::string, std::shared_ptr<FileData>> live_;
-  std::map<std::string, std::shared_ptr<FileData>> durable_;
-  std::set<std::string> dirs_;
-  int write_fail_countdown_ = 0;
-  int sync_fail_countdown_ = 0;
-  bool no_space_ = false;
-  int64_t ops_ = 0;
-  int64_t crash_at_ops_ = -1;
-  bool dead_ = false;
-  uint64_t epoch_ = 0;
+  mutable Mutex mu_;
+  std::map<std::string, std::shared_ptr<FileData>> live_ GUARDED_BY(mu_);
+  std::map<std::string, std::shared_ptr<FileData>> durable_ GUARDED_BY(mu_);
+  std::set<std::string> dirs_ GUARDED_BY(mu_);
+  int write_fail_countdown_ GUARDED_BY(mu_) = 0;
+  int sync_fail_countdown_ GUARDED_BY(mu_) = 0;
+  bool no_space_ GUARDED_BY(mu_) = false;
+  int64_t ops_ GUARDED_BY(mu_) = 0;
+  int64_t crash_at_ops_ GUARDED_BY(mu_) = -1;
+  bool dead_ GUARDED_BY(mu_) = false;
+  uint64_t epoch_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sawmill

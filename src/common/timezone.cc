@@ -8,10 +8,10 @@
 #include <fstream>
 #include <iterator>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <utility>
 
+#include "common/mutex.h"
 #include "common/time_format.h"
 
 namespace sawmill {
@@ -410,10 +410,10 @@ Result<const TimeZone*> TimeZone::Find(std::string_view name) {
   }
   // Loaded zones, by name; only names that loaded are kept, so the map is bounded by the files
   // of the database plus the 2 * 24 * 60 fixed offsets.
-  static std::mutex mu;
+  static Mutex mu;
   static auto* zones = new std::map<std::string, std::unique_ptr<TimeZone>, std::less<>>();
   {
-    std::lock_guard<std::mutex> lock(mu);
+    MutexLock lock(&mu);
     auto it = zones->find(name);
     if (it != zones->end()) return it->second.get();
   }
@@ -455,7 +455,7 @@ Result<const TimeZone*> TimeZone::Find(std::string_view name) {
     }
     zone = std::move(parsed).value();
   }
-  std::lock_guard<std::mutex> lock(mu);
+  MutexLock lock(&mu);
   auto [it, inserted] = zones->emplace(std::string(name), std::move(zone));
   return it->second.get();
 }
