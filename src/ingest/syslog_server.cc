@@ -10,12 +10,12 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
-#include <mutex>
 #include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "common/metrics.h"
+#include "common/mutex.h"
 #include "ingest/syslog_framing.h"
 #include "ingest/syslog_parser.h"
 
@@ -138,8 +138,8 @@ struct SyslogServer::Impl {
   // Declared before "io": connections still queued in the io_context when it is destroyed
   // decrement the count from their destructors.
   std::atomic<size_t> connections{0};
-  std::mutex peers_mu;
-  std::unordered_map<std::string, size_t> per_peer;  // GUARDED_BY(peers_mu)
+  Mutex peers_mu;
+  std::unordered_map<std::string, size_t> per_peer GUARDED_BY(peers_mu);
   std::atomic<bool> stopped{false};
   asio::io_context io;
   tcp::acceptor acceptor;
@@ -153,13 +153,13 @@ struct SyslogServer::Impl {
 
   // The kernel's drop counter of the UDP socket (sk_drops: a 32-bit count since the socket was
   // created), seen in SO_RXQ_OVFL control messages and read with SO_MEMINFO.
-  std::mutex drops_mu;
-  uint32_t kernel_drops_seen = 0;                          // GUARDED_BY(drops_mu)
-  uint64_t kernel_drops_total = 0;                         // GUARDED_BY(drops_mu)
-  uint64_t kernel_drops_unlogged = 0;                      // GUARDED_BY(drops_mu)
-  std::chrono::steady_clock::time_point last_drop_log;     // GUARDED_BY(drops_mu)
-  uint64_t refused_unlogged = 0;                           // GUARDED_BY(drops_mu)
-  std::chrono::steady_clock::time_point last_refused_log;  // GUARDED_BY(drops_mu)
+  Mutex drops_mu;
+  uint32_t kernel_drops_seen GUARDED_BY(drops_mu) = 0;
+  uint64_t kernel_drops_total GUARDED_BY(drops_mu) = 0;
+  uint64_t kernel_drops_unlogged GUARDED_BY(drops_mu) = 0;
+  std::chrono::steady_clock::time_point last_drop_log GUARDED_BY(drops_mu);
+  uint64_t refused_unlogged GUARDED_BY(drops_mu) = 0;
+  std::chrono::steady_clock::time_point last_refused_log GUARDED_BY(drops_mu);
 
   // The pipeline's context for messages from "peer" (its address is the default host). Syslog
   // passes no level default, so Begin cannot fail.
@@ -185,7 +185,7 @@ struct SyslogServer::Impl {
 
   // Takes a connection slot for "peer" unless the per-address cap is reached.
   bool AdmitPeer(const std::string& peer) {
-    std::lock_guard<std::mutex> lock(peers_mu);
+    MutexLock lock(&peers_mu);
     size_t& count = per_peer[peer];
     if (options.max_connections_per_address > 0 && count >= options.max_connections_per_address) {
       if (count == 0) per_peer.erase(peer);
@@ -195,7 +195,7 @@ struct SyslogServer::Impl {
     return true;
   }
   void ReleasePeer(const std::string& peer) {
-    std::lock_guard<std::mutex> lock(peers_mu);
+    MutexLock lock(&peers_mu);
     auto it = per_peer.find(peer);
     if (it != per_peer.end() && --it->second == 0) per_peer.erase(it);
   }
@@ -206,7 +206,7 @@ struct SyslogServer::Impl {
         ->Increment();
     boost::system::error_code ignored;
     socket->close(ignored);
-    std::lock_guard<std::mutex> lock(drops_mu);
+    MutexLock lock(&drops_mu);
     ++refused_unlogged;
     auto now = std::chrono::steady_clock::now();
     if (now - last_refused_log < std::chrono::milliseconds(options.drop_log_interval_ms)) return;
@@ -356,7 +356,7 @@ struct SyslogServer::Impl {
 
   // "counter" is a reading of the socket's cumulative drop count; counts what is new.
   void NoteKernelDrops(uint32_t counter) {
-    std::lock_guard<std::mutex> lock(drops_mu);
+    MutexLock lock(&drops_mu);
     auto delta = static_cast<uint32_t>(counter - kernel_drops_seen);
     // A control message carries the count from when its datagram was queued, so it can be
     // older than a SO_MEMINFO reading: only move forward.
@@ -377,7 +377,7 @@ struct SyslogServer::Impl {
       NoteKernelDrops(meminfo[SK_MEMINFO_DROPS]);
     }
     if (!log) return;
-    std::lock_guard<std::mutex> lock(drops_mu);
+    MutexLock lock(&drops_mu);
     auto now = std::chrono::steady_clock::now();
     if (kernel_drops_unlogged == 0 ||
         now - last_drop_log < std::chrono::milliseconds(options.drop_log_interval_ms)) {
@@ -457,7 +457,7 @@ size_t SyslogServer::udp_receive_buffer_bytes() const { return impl_->udp_buffer
 
 uint64_t SyslogServer::udp_kernel_drops() const {
   impl_->CheckKernelDrops(/*log=*/false);
-  std::lock_guard<std::mutex> lock(impl_->drops_mu);
+  MutexLock lock(&impl_->drops_mu);
   return impl_->kernel_drops_total;
 }
 
