@@ -3,9 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <chrono>
-#include <mutex>
 
 #include "common/metrics.h"
+#include "common/mutex.h"
 
 namespace sawmill::http {
 
@@ -87,10 +87,10 @@ uint64_t EstimateRequestBytes(uint64_t received, uint64_t decoded, uint64_t line
 
 void CountIngestRejected(std::string_view reason, const std::string& message) {
   Metrics().rejected.Add({{"reason", std::string(reason)}}).Increment();
-  static std::mutex mu;
+  static Mutex mu;
   static std::chrono::steady_clock::time_point last{};
   static uint64_t suppressed = 0;
-  std::lock_guard<std::mutex> lock(mu);
+  MutexLock lock(&mu);
   auto now = std::chrono::steady_clock::now();
   if (last != std::chrono::steady_clock::time_point{} && now - last < kLogInterval) {
     ++suppressed;

@@ -4,14 +4,13 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <mutex>
 #include <thread>
 
+#include "common/mutex.h"
 #include "http/api_routes.h"
 #include "http/http_server.h"
 #include "http/shipper_routes.h"
@@ -42,10 +41,10 @@ class SignalWaiter {
         }
         spdlog::info("received {}, shutting down", signal == SIGTERM ? "SIGTERM" : "SIGINT");
         {
-          std::lock_guard<std::mutex> lock(mu_);
+          MutexLock lock(&mu_);
           stop_ = true;
         }
-        cv_.notify_all();
+        cv_.NotifyAll();
       }
     });
   }
@@ -54,19 +53,19 @@ class SignalWaiter {
     thread_.join();
   }
   bool stop_requested() {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     return stop_;
   }
   void Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [this] { return stop_; });
+    UniqueLock lock(&mu_);
+    while (!stop_) cv_.Wait(&lock);
   }
 
  private:
   sigset_t set_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
+  Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
   std::thread thread_;
 };
 
