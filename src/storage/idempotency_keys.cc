@@ -61,7 +61,7 @@ std::string IdempotencyKeys::FullKey(std::string_view tenant, std::string_view k
 }
 
 Status IdempotencyKeys::Reserve(std::string_view tenant, std::string_view key, int64_t now_ns) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   EvictLocked(now_ns);
   auto [it, inserted] = entries_.try_emplace(FullKey(tenant, key));
   if (!inserted) {
@@ -74,14 +74,14 @@ Status IdempotencyKeys::Reserve(std::string_view tenant, std::string_view key, i
 }
 
 void IdempotencyKeys::Release(std::string_view tenant, std::string_view key) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = entries_.find(FullKey(tenant, key));
   if (it != entries_.end() && it->second.pending) entries_.erase(it);
 }
 
 void IdempotencyKeys::Acknowledge(std::string_view tenant, const IdempotencyKey& entry,
                                   int64_t now_ns) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto [it, inserted] = entries_.try_emplace(FullKey(tenant, entry.key));
   if (!inserted && !it->second.pending) return;  // not reserved by this caller: keep the first
   AddLocked(it, entry, false);
@@ -91,14 +91,14 @@ void IdempotencyKeys::Acknowledge(std::string_view tenant, const IdempotencyKey&
 void IdempotencyKeys::Recover(std::string_view tenant, const IdempotencyKey& entry, bool persisted,
                               int64_t now_ns) {
   if (entry.created_ns < now_ns - window_ns_) return;
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto [it, inserted] = entries_.try_emplace(FullKey(tenant, entry.key));
   if (!inserted) return;
   AddLocked(it, entry, persisted);
 }
 
 void IdempotencyKeys::FinishRecovery(int64_t now_ns) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::stable_sort(order_.begin(), order_.end(), [](const auto* a, const auto* b) {
     return a->second.created_ns < b->second.created_ns;
   });
@@ -159,7 +159,7 @@ void IdempotencyKeys::EvictLocked(int64_t now_ns) {
 
 std::optional<IdempotencyKey> IdempotencyKeys::Find(std::string_view tenant, std::string_view key,
                                                     int64_t now_ns) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   auto it = entries_.find(FullKey(tenant, key));
   if (it == entries_.end() || it->second.pending) return std::nullopt;
   const Entry& e = it->second;
@@ -170,7 +170,7 @@ std::optional<IdempotencyKey> IdempotencyKeys::Find(std::string_view tenant, std
 
 std::vector<catalog::IdempotencyKeyRow> IdempotencyKeys::Unpersisted(
     uint64_t min_unflushed_seq) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::vector<catalog::IdempotencyKeyRow> rows;
   for (auto it = unpersisted_.begin(); it != unpersisted_.end() && it->first <= min_unflushed_seq;
        ++it) {
@@ -192,7 +192,7 @@ std::vector<catalog::IdempotencyKeyRow> IdempotencyKeys::Unpersisted(
 }
 
 void IdempotencyKeys::MarkPersisted(const std::vector<catalog::IdempotencyKeyRow>& rows) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   for (const catalog::IdempotencyKeyRow& row : rows) {
     auto e = entries_.find(FullKey(row.tenant, row.key));
     if (e != entries_.end() && !e->second.pending && e->second.first_seq == row.first_seq) {
@@ -212,7 +212,7 @@ void IdempotencyKeys::MarkPersisted(const std::vector<catalog::IdempotencyKeyRow
 }
 
 size_t IdempotencyKeys::size() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   return acknowledged_;
 }
 

@@ -8,7 +8,6 @@
 #include <cstdint>
 #include <deque>
 #include <map>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +16,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "common/mutex.h"
 #include "sawmill/status.h"
 #include "storage/engine.h"
 
@@ -69,24 +69,24 @@ class IdempotencyKeys {
   };
   using Map = std::unordered_map<std::string, Entry>;
   static std::string FullKey(std::string_view tenant, std::string_view key);
-  // Makes "*it" an acknowledged entry. REQUIRES: mu_ held.
-  void AddLocked(Map::iterator it, const IdempotencyKey& entry, bool persisted);
-  // Forgets keys past the window, then the oldest past max_keys_. REQUIRES: mu_ held.
-  void EvictLocked(int64_t now_ns);
+  // Makes "*it" an acknowledged entry.
+  void AddLocked(Map::iterator it, const IdempotencyKey& entry, bool persisted) REQUIRES(mu_);
+  // Forgets keys past the window, then the oldest past max_keys_.
+  void EvictLocked(int64_t now_ns) REQUIRES(mu_);
 
   const int64_t window_ns_;
   const size_t max_keys_;
-  mutable std::mutex mu_;
-  Map entries_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  Map entries_ GUARDED_BY(mu_);
   // Acknowledged entries in the order they were added; each has exactly one slot here, and is
-  // erased only when its slot is popped (element pointers survive rehashing). GUARDED_BY(mu_)
-  std::deque<Map::value_type*> order_;
-  // Acknowledged keys not yet in the catalog, by the seq after their batch. GUARDED_BY(mu_)
-  std::multimap<uint64_t, std::string> unpersisted_;
-  size_t acknowledged_ = 0;  // GUARDED_BY(mu_); entries_ that are not pending
-  // Capacity evictions not yet logged, and when the last log line was written. GUARDED_BY(mu_)
-  uint64_t unlogged_evictions_ = 0;
-  int64_t last_eviction_log_ns_ = 0;
+  // erased only when its slot is popped (element pointers survive rehashing).
+  std::deque<Map::value_type*> order_ GUARDED_BY(mu_);
+  // Acknowledged keys not yet in the catalog, by the seq after their batch.
+  std::multimap<uint64_t, std::string> unpersisted_ GUARDED_BY(mu_);
+  size_t acknowledged_ GUARDED_BY(mu_) = 0;  // entries_ that are not pending
+  // Capacity evictions not yet logged, and when the last log line was written.
+  uint64_t unlogged_evictions_ GUARDED_BY(mu_) = 0;
+  int64_t last_eviction_log_ns_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sawmill::storage

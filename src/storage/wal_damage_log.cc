@@ -62,7 +62,7 @@ void WalDamageLog::Record(catalog::Catalog* catalog, const std::vector<wal::WalD
     spdlog::error("cannot list WAL damage: {}", rows.status().ToString());
     return;
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   unacked_.clear();
   for (const catalog::DamageRow& row : *rows) {
     if (row.acked_ns == 0) unacked_.push_back(EntryFromRow(row));
@@ -78,7 +78,7 @@ void WalDamageLog::Record(catalog::Catalog* catalog, const std::vector<wal::WalD
 Result<std::vector<WalDamageEntry>> WalDamageLog::List(catalog::Catalog* catalog,
                                                        bool unacknowledged_only) const {
   if (unacknowledged_only) {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     return unacked_;
   }
   ASSIGN_OR_RETURN(std::vector<catalog::DamageRow> rows, catalog->ListDamage());
@@ -90,7 +90,7 @@ Result<std::vector<WalDamageEntry>> WalDamageLog::List(catalog::Catalog* catalog
 
 Result<uint64_t> WalDamageLog::Acknowledge(catalog::Catalog* catalog, uint64_t id, int64_t now_ns) {
   ASSIGN_OR_RETURN(uint64_t changed, catalog->AcknowledgeDamage(id, now_ns));
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::erase_if(unacked_, [id](const WalDamageEntry& e) { return id == 0 || e.id == id; });
   if (changed > 0)
     spdlog::info("WAL damage acknowledged: {}", id == 0 ? std::string("all") : std::to_string(id));

@@ -4,10 +4,10 @@
 #pragma once
 
 #include <cstdint>
-#include <mutex>
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "common/mutex.h"
 #include "storage/engine.h"
 #include "wal/wal_manager.h"
 
@@ -33,8 +33,8 @@ class WalDamageLog {
   Result<uint64_t> Acknowledge(catalog::Catalog* catalog, uint64_t id, int64_t now_ns);
 
  private:
-  mutable std::mutex mu_;
-  std::vector<WalDamageEntry> unacked_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  std::vector<WalDamageEntry> unacked_ GUARDED_BY(mu_);
 };
 
 }  // namespace sawmill::storage
