@@ -2,10 +2,9 @@
 
 #include <algorithm>
 #include <atomic>
-#include <condition_variable>
 #include <cstdio>
-#include <mutex>
 
+#include "common/mutex.h"
 #include "query/evaluator.h"
 #include "query/planner.h"
 #include "query/time_range.h"
@@ -102,8 +101,11 @@ class Job {
     plan_options.time_field_ts = options_.time_field_ts;
     if (options_.use_indexes) plan_options.partition = pinned_;
     SegmentPlan plan = PlanSegments(*snapshot_, plan_options);
-    totals_.segments_total += plan.total;
-    totals_.segments_after_time += plan.segments.size();
+    {
+      MutexLock lock(&mu_);  // no worker runs yet; taken for the analysis
+      totals_.segments_total += plan.total;
+      totals_.segments_after_time += plan.segments.size();
+    }
     for (uint64_t id : plan.pruned_by_partition) {
       AddPlanLine("segment " + std::to_string(id) + ": pruned by partition");
     }
@@ -121,7 +123,7 @@ class Job {
     while (true) {
       size_t index;
       {
-        std::lock_guard<std::mutex> lock(mu_);
+        MutexLock lock(&mu_);
         if (next_ >= tasks_.size()) break;
         index = next_++;
         ++in_flight_;
@@ -138,11 +140,11 @@ class Job {
           ScanSegment(task, &ws);
         }
       }
-      std::lock_guard<std::mutex> lock(mu_);
+      MutexLock lock(&mu_);
       --in_flight_;
     }
     if (!claimed_any) return;  // a late helper: nothing to merge, and the answer may be gone
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     Add(&totals_, ws.stats);
     if (ws.agg) {
       if (!agg_) {
@@ -155,7 +157,7 @@ class Job {
     for (auto& p : ws.plan) AddPlanLineLocked(std::move(p));
     partial_ = partial_ || ws.partial;
     --claimed_unmerged_;
-    done_cv_.notify_all();
+    done_cv_.NotifyAll();
   }
 
   // Runs on the calling thread plus up to pool size helpers; returns when all is merged.
@@ -173,10 +175,10 @@ class Job {
     {
       // Every claimed task finished and merged. Helpers that start later find nothing to
       // claim and touch nothing but mu_ and next_.
-      std::unique_lock<std::mutex> lock(mu_);
-      done_cv_.wait(lock, [&] {
-        return next_ >= tasks_.size() && in_flight_ == 0 && claimed_unmerged_ == 0;
-      });
+      UniqueLock lock(&mu_);
+      while (next_ < tasks_.size() || in_flight_ != 0 || claimed_unmerged_ != 0) {
+        done_cv_.Wait(&lock);
+      }
     }
     return Finish(start);
   }
@@ -197,10 +199,10 @@ class Job {
   }
 
   void AddPlanLine(std::string line) {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     AddPlanLineLocked(std::move(line));
   }
-  void AddPlanLineLocked(std::string line) {
+  void AddPlanLineLocked(std::string line) REQUIRES(mu_) {
     if (plan_lines_.size() < 200) plan_lines_.push_back(std::move(line));
   }
 
@@ -237,17 +239,17 @@ class Job {
 
   // Current top-K threshold: a record whose key is below it cannot be a hit.
   bool Admissible(const HitKey& key) {
-    std::lock_guard<std::mutex> lock(heap_mu_);
+    MutexLock lock(&heap_mu_);
     return heap_.size() < limit_ || key > KeyOf(heap_.front(), options_.time_field_ts);
   }
   bool Exhausted(int64_t max_time) {
-    std::lock_guard<std::mutex> lock(heap_mu_);
+    MutexLock lock(&heap_mu_);
     return heap_.size() >= limit_ && max_time < KeyOf(heap_.front(), options_.time_field_ts).time;
   }
 
   void Offer(std::vector<Record>* matched) {
     if (matched->empty()) return;
-    std::lock_guard<std::mutex> lock(heap_mu_);
+    MutexLock lock(&heap_mu_);
     auto greater = [&](const Record& a, const Record& b) {
       return KeyOf(a, options_.time_field_ts) > KeyOf(b, options_.time_field_ts);
     };
@@ -421,6 +423,9 @@ class Job {
   }
 
   ExecResult Finish(int64_t start) {
+    // Every worker has merged: nobody else holds these any more; taken for the analysis.
+    MutexLock lock(&mu_);
+    MutexLock heap_lock(&heap_mu_);
     ExecResult out;
     out.stats = totals_;
     out.warnings = std::move(warnings_);
@@ -504,19 +509,19 @@ class Job {
   std::vector<Task> tasks_;  // fixed after Plan()
   std::string locations_;    // where the planned segments are (tiers and stores), for explain
 
-  std::mutex mu_;
-  std::condition_variable done_cv_;
-  size_t next_ = 0;                    // GUARDED_BY(mu_)
-  int in_flight_ = 0;                  // GUARDED_BY(mu_)
-  int claimed_unmerged_ = 0;           // GUARDED_BY(mu_): workers that claimed and have not merged
-  QueryStats totals_;                  // GUARDED_BY(mu_)
-  std::unique_ptr<Aggregator> agg_;    // GUARDED_BY(mu_)
-  std::vector<std::string> warnings_;  // GUARDED_BY(mu_)
-  std::vector<std::string> plan_lines_;  // GUARDED_BY(mu_)
-  bool partial_ = false;                 // GUARDED_BY(mu_)
+  Mutex mu_;
+  CondVar done_cv_;
+  size_t next_ GUARDED_BY(mu_) = 0;
+  int in_flight_ GUARDED_BY(mu_) = 0;
+  int claimed_unmerged_ GUARDED_BY(mu_) = 0;  // workers that claimed and have not merged
+  QueryStats totals_ GUARDED_BY(mu_);
+  std::unique_ptr<Aggregator> agg_ GUARDED_BY(mu_);
+  std::vector<std::string> warnings_ GUARDED_BY(mu_);
+  std::vector<std::string> plan_lines_ GUARDED_BY(mu_);
+  bool partial_ GUARDED_BY(mu_) = false;
 
-  std::mutex heap_mu_;
-  std::vector<Record> heap_;  // GUARDED_BY(heap_mu_): min-heap of the best hits so far
+  Mutex heap_mu_;
+  std::vector<Record> heap_ GUARDED_BY(heap_mu_);  // min-heap of the best hits so far
 
   std::atomic<StopReason> stop_{StopReason::kNone};
   std::atomic<uint64_t> bytes_read_{0};
