@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "catalog/sqlite_stmt.h"
+#include "common/mutex.h"
 
 namespace sawmill::catalog {
 namespace {
@@ -125,7 +126,7 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
     return Status::IOError("catalog " + path + ": cannot open: " + msg);
   }
   std::unique_ptr<SqliteCatalog> catalog(new SqliteCatalog(db, path, options.shared));
-  std::lock_guard<std::mutex> l(catalog->mu_);
+  MutexLock l(&catalog->mu_);
   sqlite3_busy_timeout(db, options.busy_timeout_ms);
   // WAL mode: readers never block the writer; synchronous=FULL: a commit is durable on return.
   // Exclusive locking (unless shared): the server is the catalog's only user (DIR/LOCK already
@@ -156,7 +157,7 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
 }
 
 SqliteCatalog::~SqliteCatalog() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   sqlite3_close(db_);
 }
 
@@ -178,7 +179,7 @@ Status SqliteCatalog::Exec(const char* sql) const {
 
 Status SqliteCatalog::MigrateLocked() {
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  auto fail = [&](Status s) {
+  auto fail = [&](Status s) REQUIRES(mu_) {
     Exec("ROLLBACK").IgnoreError();
     return s;
   };
@@ -222,7 +223,7 @@ Status SqliteCatalog::MigrateLocked() {
 }
 
 void SqliteCatalog::SetCommitHook(std::function<Status()> hook) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   commit_hook_ = std::move(hook);
 }
 
@@ -278,7 +279,7 @@ Status SqliteCatalog::InsertLocked(const SegmentRow& row) {
 
 Status SqliteCatalog::Replace(const std::vector<uint64_t>& removed,
                               const std::vector<SegmentRow>& added) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   for (uint64_t id : removed) {
     Stmt st(db_, "DELETE FROM segments WHERE id = ?");
@@ -309,7 +310,7 @@ Status SqliteCatalog::Replace(const std::vector<uint64_t>& removed,
 }
 
 Status SqliteCatalog::SetState(uint64_t id, std::string_view state) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_, "UPDATE segments SET state = ? WHERE id = ?");
   if (!st.ok()) {
@@ -332,7 +333,7 @@ Status SqliteCatalog::SetState(uint64_t id, std::string_view state) {
 }
 
 Status SqliteCatalog::Update(const std::vector<SegmentRow>& rows) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   for (const SegmentRow& row : rows) {
     Stmt st(db_,
@@ -360,11 +361,11 @@ Status SqliteCatalog::Update(const std::vector<SegmentRow>& rows) {
 }
 
 Result<uint64_t> SqliteCatalog::AllocateSegmentId() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   // BEGIN IMMEDIATE takes the database's write lock before reading: two connections (or
   // processes) on one file allocate one after the other, each above what the other committed.
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  auto fail = [&](std::string_view what) {
+  auto fail = [&](std::string_view what) REQUIRES(mu_) {
     Status s = Error(what);
     Exec("ROLLBACK").IgnoreError();
     return s;
@@ -385,7 +386,7 @@ Result<uint64_t> SqliteCatalog::AllocateSegmentId() {
 }
 
 Status SqliteCatalog::ReserveIds(uint64_t id) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Status s = RaiseMaxIdLocked(id);
   if (!s.ok()) {
@@ -396,7 +397,7 @@ Status SqliteCatalog::ReserveIds(uint64_t id) {
 }
 
 Result<std::vector<SegmentRow>> SqliteCatalog::List(const ListFilter& filter) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::string sql = std::string("SELECT ") + kColumns + " FROM segments WHERE 1=1";
   if (filter.tenant) sql += " AND tenant = ?1";
   if (filter.partition) sql += " AND partition = ?2";
@@ -423,7 +424,7 @@ Result<std::vector<SegmentRow>> SqliteCatalog::List(const ListFilter& filter) co
 }
 
 Result<std::optional<SegmentRow>> SqliteCatalog::Get(uint64_t id) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   std::string sql = std::string("SELECT ") + kColumns + " FROM segments WHERE id = ?";
   Stmt st(db_, sql.c_str());
   if (!st.ok()) return Error("prepare get");
@@ -435,7 +436,7 @@ Result<std::optional<SegmentRow>> SqliteCatalog::Get(uint64_t id) const {
 }
 
 Result<uint64_t> SqliteCatalog::MaxId() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Stmt st(db_,
           "SELECT max(coalesce((SELECT value FROM meta WHERE key='max_id'), 0), "
           "coalesce((SELECT max(id) FROM segments), 0))");
@@ -447,9 +448,9 @@ Result<uint64_t> SqliteCatalog::MaxId() const {
 
 Result<uint64_t> SqliteCatalog::PutIdempotencyKeys(const std::vector<IdempotencyKeyRow>& rows,
                                                    int64_t expire_before_ns, uint64_t max_rows) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  auto fail = [&](std::string_view what) {
+  auto fail = [&](std::string_view what) REQUIRES(mu_) {
     Status s = Error(what);
     Exec("ROLLBACK").IgnoreError();
     return s;
@@ -494,7 +495,7 @@ Result<uint64_t> SqliteCatalog::PutIdempotencyKeys(const std::vector<Idempotency
 
 Result<std::vector<IdempotencyKeyRow>> SqliteCatalog::ListIdempotencyKeys(int64_t created_since_ns,
                                                                           uint64_t max_rows) const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Stmt st(db_,
           "SELECT tenant, key, body_hash, answer, first_seq, count, created_ns FROM ("
           "SELECT * FROM idempotency_keys WHERE created_ns >= ? ORDER BY created_ns DESC "

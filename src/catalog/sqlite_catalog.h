@@ -13,11 +13,11 @@
 
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
 #include "catalog/catalog.h"
+#include "common/mutex.h"
 #include "sawmill/status.h"
 
 struct sqlite3;
@@ -79,19 +79,19 @@ class SqliteCatalog final : public Catalog {
       : db_(db), path_(std::move(path)), shared_(shared) {}
   // The connection's last error as a Status (Unavailable when busy, DataLoss when the file is
   // damaged, IOError otherwise), prefixed with the catalog's path and "what".
-  Status Error(std::string_view what) const;   // REQUIRES: mu_ held
-  Status Exec(const char* sql) const;          // REQUIRES: mu_ held
-  Status MigrateLocked();                      // REQUIRES: mu_ held
-  Status InsertLocked(const SegmentRow& row);  // REQUIRES: mu_ held, in a transaction
-  Status RaiseMaxIdLocked(uint64_t id);        // REQUIRES: mu_ held, in a transaction
-  Status CommitLocked();                       // REQUIRES: mu_ held, in a transaction
-  Status EnsureDamageTableLocked() const;      // REQUIRES: mu_ held
+  Status Error(std::string_view what) const REQUIRES(mu_);
+  Status Exec(const char* sql) const REQUIRES(mu_);
+  Status MigrateLocked() REQUIRES(mu_);
+  Status InsertLocked(const SegmentRow& row) REQUIRES(mu_);  // in a transaction
+  Status RaiseMaxIdLocked(uint64_t id) REQUIRES(mu_);        // in a transaction
+  Status CommitLocked() REQUIRES(mu_);                       // in a transaction
+  Status EnsureDamageTableLocked() const REQUIRES(mu_);
 
-  mutable std::mutex mu_;
-  sqlite3* db_;  // GUARDED_BY(mu_)
+  mutable Mutex mu_;
+  sqlite3* db_ GUARDED_BY(mu_);
   const std::string path_;
   const bool shared_;
-  std::function<Status()> commit_hook_;  // GUARDED_BY(mu_)
+  std::function<Status()> commit_hook_ GUARDED_BY(mu_);
 };
 
 }  // namespace sawmill::catalog

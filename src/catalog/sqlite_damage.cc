@@ -4,6 +4,7 @@
 
 #include "catalog/sqlite_catalog.h"
 #include "catalog/sqlite_stmt.h"
+#include "common/mutex.h"
 
 namespace sawmill::catalog {
 namespace {
@@ -54,7 +55,7 @@ DamageRow ReadDamage(Stmt& st) {
 Status SqliteCatalog::EnsureDamageTableLocked() const { return Exec(kDamageSchema); }
 
 Result<std::pair<uint64_t, bool>> SqliteCatalog::RecordDamage(const DamageRow& row) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(EnsureDamageTableLocked());
   {
     Stmt find(db_,
@@ -90,7 +91,7 @@ Result<std::pair<uint64_t, bool>> SqliteCatalog::RecordDamage(const DamageRow& r
 }
 
 Result<std::vector<DamageRow>> SqliteCatalog::ListDamage() const {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(EnsureDamageTableLocked());
   Stmt st(db_, std::string("SELECT ") + kDamageColumns + " FROM wal_damage ORDER BY id");
   if (!st.ok()) return Error("prepare damage list");
@@ -102,7 +103,7 @@ Result<std::vector<DamageRow>> SqliteCatalog::ListDamage() const {
 }
 
 Result<uint64_t> SqliteCatalog::AcknowledgeDamage(uint64_t id, int64_t now_ns) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   RETURN_IF_ERROR(EnsureDamageTableLocked());
   if (id != 0) {
     Stmt find(db_, "SELECT acked FROM wal_damage WHERE id = ?");
