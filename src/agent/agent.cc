@@ -7,10 +7,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstring>
 #include <fstream>
-#include <mutex>
 #include <random>
 #include <thread>
 
@@ -27,6 +25,7 @@
 #include "agent/redact.h"
 #include "agent/spool.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 
 namespace sawmill::agent {
 
@@ -112,16 +111,16 @@ struct Agent::Impl {
 
   // Shipping thread.
   std::thread shipper;
-  std::mutex ship_mu;
-  std::condition_variable ship_cv;
-  bool ship_stop = false;               // GUARDED_BY(ship_mu)
+  Mutex ship_mu;
+  CondVar ship_cv;
+  bool ship_stop GUARDED_BY(ship_mu) = false;
   std::atomic<bool> ship_abort{false};  // ends a request in progress at shutdown
   std::atomic<uint64_t> consecutive_failures{0};
   std::atomic<bool> backing_off{false};
   std::atomic<int64_t> last_success_unix_ns{0};
   std::atomic<int64_t> last_latency_us{0};
-  std::mutex error_mu;
-  std::string last_error;  // GUARDED_BY(error_mu)
+  Mutex error_mu;
+  std::string last_error GUARDED_BY(error_mu);
 
   Status Start(int stdin_fd, const std::vector<FileCursor>& known, bool first_start);
   void Process(std::vector<SourceRecord>* records, int64_t mono, int64_t wall);
@@ -136,7 +135,7 @@ struct Agent::Impl {
   void ShipLoop();
   bool WaitShip(int64_t ns);
   void SetError(std::string error) {
-    std::lock_guard lock(error_mu);
+    MutexLock lock(&error_mu);
     last_error = std::move(error);
   }
 };
@@ -146,11 +145,11 @@ Agent::Agent(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Agent::~Agent() {
   if (impl_->shipper.joinable()) {
     {
-      std::lock_guard lock(impl_->ship_mu);
+      MutexLock lock(&impl_->ship_mu);
       impl_->ship_stop = true;
     }
     impl_->ship_abort.store(true);
-    impl_->ship_cv.notify_all();
+    impl_->ship_cv.NotifyAll();
     impl_->shipper.join();
   }
   for (auto& input : impl_->inputs) {
@@ -315,7 +314,7 @@ bool Agent::Impl::TrySpoolPending() {
         pending.reset();
         if (paused_full) spdlog::info("agent: spool has room again; reading inputs");
         paused_full = false;
-        ship_cv.notify_all();
+        ship_cv.NotifyAll();
         return true;
       }
       if (!st.IsResourceExhausted()) {
@@ -464,7 +463,7 @@ AgentStatusReport Agent::Impl::Report(int64_t wall) {
   report.send_latency_ms = static_cast<double>(last_latency_us.load()) / 1000.0;
   report.rss_bytes = ResidentBytes();
   {
-    std::lock_guard lock(error_mu);
+    MutexLock lock(&error_mu);
     report.last_error = last_error;
   }
   for (int level = 0; level < kLevelCount; ++level) {
@@ -544,11 +543,11 @@ Status Agent::Run(const std::atomic<bool>* stop) {
     if (!s.builder->empty()) RETURN_IF_ERROR(s.SealAndSpool(wall));
   }
   {
-    std::lock_guard lock(s.ship_mu);
+    MutexLock lock(&s.ship_mu);
     s.ship_stop = true;
   }
   s.ship_abort.store(true);
-  s.ship_cv.notify_all();
+  s.ship_cv.NotifyAll();
   if (s.shipper.joinable()) s.shipper.join();
   Status st = s.WriteCheckpointAndTrim();
   s.UpdateGauges(wall);
@@ -565,8 +564,11 @@ Status Agent::Run(const std::atomic<bool>* stop) {
 }
 
 bool Agent::Impl::WaitShip(int64_t ns) {
-  std::unique_lock lock(ship_mu);
-  ship_cv.wait_for(lock, std::chrono::nanoseconds(ns), [&] { return ship_stop; });
+  UniqueLock lock(&ship_mu);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::nanoseconds(ns);
+  while (!ship_stop) {
+    if (!ship_cv.WaitUntil(&lock, deadline)) break;
+  }
   return !ship_stop;
 }
 
@@ -583,7 +585,7 @@ void Agent::Impl::ShipLoop() {
   int64_t backlog_before_ns = clock->NowNanos();
   while (true) {
     {
-      std::lock_guard lock(ship_mu);
+      MutexLock lock(&ship_mu);
       if (ship_stop) return;
     }
     int64_t mono = clock->MonotonicNanos();
