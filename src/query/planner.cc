@@ -66,21 +66,20 @@ Result<IndexAnswer> FieldIndex(const Node& n, const segment::SegmentReader& read
   return out;
 }
 
-// The condition "n" puts on a dynamic field, for the registered index kinds. Filters no kind
-// can use (prefix, regex, exists) become an equality on no value, which every kind allows.
-index::FieldPredicate KindPredicate(const Node& n) {
+// The condition "n" puts on a dynamic field, for the registered index kinds; nullopt for
+// filters no kind is asked about (prefix, existence, regex, glob).
+std::optional<index::FieldPredicate> KindPredicate(const Node& n) {
   index::FieldPredicate p;
   p.field = n.field_name;
   p.number = n.number;
   switch (n.op) {
-    case FieldOp::kEq: p.value = n.value; break;
-    case FieldOp::kLt: p.op = index::FieldPredicate::Op::kLess; break;
-    case FieldOp::kLe: p.op = index::FieldPredicate::Op::kLessEqual; break;
-    case FieldOp::kGt: p.op = index::FieldPredicate::Op::kGreater; break;
-    case FieldOp::kGe: p.op = index::FieldPredicate::Op::kGreaterEqual; break;
-    default: break;  // kEquals on no value
+    case FieldOp::kEq: p.value = n.value; return p;
+    case FieldOp::kLt: p.op = index::FieldPredicate::Op::kLess; return p;
+    case FieldOp::kLe: p.op = index::FieldPredicate::Op::kLessEqual; return p;
+    case FieldOp::kGt: p.op = index::FieldPredicate::Op::kGreater; return p;
+    case FieldOp::kGe: p.op = index::FieldPredicate::Op::kGreaterEqual; return p;
+    default: return std::nullopt;
   }
-  return p;
 }
 
 }  // namespace
@@ -180,9 +179,9 @@ bool BloomsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t
       }
       return true;
     case NodeKind::kField:
-      if (n.field == FieldId::kDynamic && block >= 0 &&
-          !reader.BlockMayMatch(static_cast<uint32_t>(block), KindPredicate(n))) {
-        return false;
+      if (n.field == FieldId::kDynamic && block >= 0) {
+        std::optional<index::FieldPredicate> p = KindPredicate(n);
+        if (p && !reader.BlockMayMatch(static_cast<uint32_t>(block), *p)) return false;
       }
       if (n.op != FieldOp::kEq || n.value.empty()) return true;
       switch (n.field) {
