@@ -1,9 +1,7 @@
+// Physical blocks: the trailer (codec byte, masked CRC32C) and the dispatch to the registered
+// codecs. Each codec is its own file (lz4_codec.cc, zstd_codec.cc); "none" is here because it
+// is also what every codec falls back to.
 #include "segment/block_codec.h"
-
-#include <lz4.h>
-// For ZSTD_c_format / ZSTD_d_format (magicless frames); the functions used are stable.
-#define ZSTD_STATIC_LINKING_ONLY
-#include <zstd.h>
 
 #include <cstring>
 #include <string>
@@ -13,19 +11,29 @@
 
 namespace sawmill::segment {
 
-struct BlockCodec::Contexts {
-  ZSTD_CCtx* cctx = nullptr;
-  ZSTD_DCtx* dctx = nullptr;
-  ~Contexts() {
-    ZSTD_freeCCtx(cctx);
-    ZSTD_freeDCtx(dctx);
-  }
-};
-
-BlockCodec::BlockCodec() : ctx_(std::make_unique<Contexts>()) {}
-BlockCodec::~BlockCodec() = default;
+// Defined in the codec's own file.
+extern const BlockCodecKind kLz4Codec;   // lz4_codec.cc
+extern const BlockCodecKind kZstdCodec;  // zstd_codec.cc
 
 namespace {
+
+Status DecompressNone(std::string_view payload, std::string* raw, void** /*state*/) {
+  if (payload.size() != raw->size()) {
+    return Status::DataLoss("stored " + std::to_string(payload.size()) + " bytes, expected " +
+                            std::to_string(raw->size()));
+  }
+  if (!raw->empty()) std::memcpy(raw->data(), payload.data(), raw->size());
+  return Status::OK();
+}
+
+const BlockCodecKind kNoneCodec{Codec::kNone, "none", nullptr, &DecompressNone, nullptr};
+
+// The registry: one line per codec.
+const BlockCodecKind* const kCodecs[] = {
+    &kNoneCodec,
+    &kLz4Codec,
+    &kZstdCodec,
+};
 
 void AppendTrailer(Codec codec, size_t payload_start, std::string* out) {
   out->push_back(static_cast<char>(codec));
@@ -35,38 +43,33 @@ void AppendTrailer(Codec codec, size_t payload_start, std::string* out) {
 
 }  // namespace
 
+const BlockCodecKind* FindBlockCodec(Codec id) {
+  for (const BlockCodecKind* kind : kCodecs) {
+    if (kind->id == id) return kind;
+  }
+  return nullptr;
+}
+
+BlockCodec::BlockCodec() = default;
+
+BlockCodec::~BlockCodec() {
+  for (const BlockCodecKind* kind : kCodecs) {
+    void* state = states_[static_cast<uint8_t>(kind->id)];
+    if (state != nullptr && kind->free_state != nullptr) kind->free_state(state);
+  }
+}
+
 void BlockCodec::Compress(std::string_view raw, CodecChoice choice, std::string* out) {
   size_t start = out->size();
   Codec used = Codec::kNone;
-  if (raw.size() >= 64 && choice.codec != Codec::kNone) {
-    if (choice.codec == Codec::kLz4 && raw.size() <= LZ4_MAX_INPUT_SIZE) {
-      int bound = LZ4_compressBound(static_cast<int>(raw.size()));
-      out->resize(start + static_cast<size_t>(bound));
-      int n = LZ4_compress_default(raw.data(), out->data() + start, static_cast<int>(raw.size()),
-                                   bound);
-      if (n > 0 && static_cast<size_t>(n) < raw.size() - raw.size() / 32) {
-        out->resize(start + static_cast<size_t>(n));
-        used = Codec::kLz4;
-      }
-    } else if (choice.codec == Codec::kZstd) {
-      if (ctx_->cctx == nullptr) {
-        ctx_->cctx = ZSTD_createCCtx();
-        // The directory already holds the raw size and the block trailer a CRC: frames carry
-        // no magic number, content size, checksum or dictionary id (bytes per block count for
-        // segments of many small field columns).
-        ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
-        ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_contentSizeFlag, 0);
-        ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_checksumFlag, 0);
-        ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_dictIDFlag, 0);
-      }
-      ZSTD_CCtx_setParameter(ctx_->cctx, ZSTD_c_compressionLevel, choice.level);
-      size_t bound = ZSTD_compressBound(raw.size());
-      out->resize(start + bound);
-      size_t n = ZSTD_compress2(ctx_->cctx, out->data() + start, bound, raw.data(), raw.size());
-      if (!ZSTD_isError(n) && n < raw.size() - raw.size() / 32) {
-        out->resize(start + n);
-        used = Codec::kZstd;
-      }
+  const BlockCodecKind* kind = FindBlockCodec(choice.codec);
+  if (raw.size() >= 64 && kind != nullptr && kind->compress != nullptr &&
+      static_cast<uint8_t>(kind->id) < kMaxCodecs) {
+    void** state = &states_[static_cast<uint8_t>(kind->id)];
+    // Kept only when it saves at least 1/32 of the block; else the payload is stored raw.
+    if (kind->compress(raw, choice.level, state, out) &&
+        out->size() - start < raw.size() - raw.size() / 32) {
+      used = kind->id;
     }
   }
   if (used == Codec::kNone) {
@@ -94,47 +97,14 @@ Status BlockCodec::Decompress(std::string_view stored, uint64_t raw_size, std::s
     return Status::DataLoss("block claims " + std::to_string(raw_size) + " raw bytes");
   }
   size_t payload_size = stored.size() - kBlockTrailerSize;
-  const char* payload = stored.data();
   auto codec = static_cast<Codec>(static_cast<uint8_t>(stored[payload_size]));
-  raw->resize(raw_size);
-  switch (codec) {
-    case Codec::kNone:
-      if (payload_size != raw_size) {
-        return Status::DataLoss("stored " + std::to_string(payload_size) + " bytes, expected " +
-                                std::to_string(raw_size));
-      }
-      if (raw_size > 0) std::memcpy(raw->data(), payload, raw_size);
-      return Status::OK();
-    case Codec::kLz4: {
-      if (raw_size > static_cast<uint64_t>(LZ4_MAX_INPUT_SIZE) ||
-          payload_size > static_cast<size_t>(LZ4_MAX_INPUT_SIZE)) {
-        return Status::DataLoss("LZ4 block too large");
-      }
-      int n = LZ4_decompress_safe(payload, raw->data(), static_cast<int>(payload_size),
-                                  static_cast<int>(raw_size));
-      if (n < 0 || static_cast<uint64_t>(n) != raw_size) {
-        return Status::DataLoss("LZ4 block does not decompress to " + std::to_string(raw_size) +
-                                " bytes");
-      }
-      return Status::OK();
-    }
-    case Codec::kZstd: {
-      if (ctx_->dctx == nullptr) {
-        ctx_->dctx = ZSTD_createDCtx();
-        ZSTD_DCtx_setParameter(ctx_->dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
-      }
-      size_t n = ZSTD_decompressDCtx(ctx_->dctx, raw->data(), raw->size(), payload, payload_size);
-      if (ZSTD_isError(n)) {
-        return Status::DataLoss(std::string("zstd: ") + ZSTD_getErrorName(n));
-      }
-      if (n != raw_size) {
-        return Status::DataLoss("zstd block decompressed to " + std::to_string(n) +
-                                " bytes, expected " + std::to_string(raw_size));
-      }
-      return Status::OK();
-    }
+  const BlockCodecKind* kind = FindBlockCodec(codec);
+  if (kind == nullptr || static_cast<uint8_t>(codec) >= kMaxCodecs) {
+    return Status::DataLoss("unknown codec " + std::to_string(static_cast<int>(codec)));
   }
-  return Status::DataLoss("unknown codec " + std::to_string(static_cast<int>(codec)));
+  raw->resize(raw_size);
+  return kind->decompress(stored.substr(0, payload_size), raw,
+                          &states_[static_cast<uint8_t>(codec)]);
 }
 
 }  // namespace sawmill::segment

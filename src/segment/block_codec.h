@@ -1,10 +1,12 @@
 // Physical blocks: a payload stored raw, LZ4- or zstd-compressed, followed by the codec byte
 // and a masked CRC32C (format.h kBlockTrailerSize). Every column, index and bloom block and the
 // footer is one physical block.
+//
+// Each codec is one file defining its BlockCodecKind (lz4_codec.cc, zstd_codec.cc; "none" in
+// block_codec.cc) plus one registration line in block_codec.cc (docs/extending.md).
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 
@@ -18,7 +20,24 @@ struct CodecChoice {
   int level = 3;  // zstd level; ignored by the other codecs
 };
 
-// Reusable compression state (one zstd context). Not thread-safe: one per writer or thread.
+// One block codec. "state" points at the codec's slot in the calling BlockCodec (nullptr until
+// the codec puts something there, e.g. a zstd context); free_state releases it.
+struct BlockCodecKind {
+  Codec id;  // stored in every physical block's trailer: never renumber
+  std::string_view name;
+  // Appends "raw" compressed at "level" to "*out" and returns true, or returns false (the
+  // caller then stores the payload raw and discards what was appended). nullptr for "none".
+  bool (*compress)(std::string_view raw, int level, void** state, std::string* out);
+  // Decompresses "payload" into exactly raw->size() bytes, already allocated in "*raw".
+  // Errors: DataLoss saying what is wrong.
+  Status (*decompress)(std::string_view payload, std::string* raw, void** state);
+  void (*free_state)(void* state);  // nullptr when the codec keeps no state
+};
+
+// The registered codec with id "id", or nullptr.
+const BlockCodecKind* FindBlockCodec(Codec id);
+
+// Reusable compression state (one slot per codec). Not thread-safe: one per writer or thread.
 class BlockCodec {
  public:
   BlockCodec();
@@ -32,12 +51,13 @@ class BlockCodec {
 
   // Verifies the CRC of the physical block "stored" and decompresses it into "*raw", which must
   // come out exactly "raw_size" bytes long. Errors: DataLoss saying what is wrong ("checksum
-  // mismatch", "bad codec 7", "decompressed to 10 bytes, expected 12"); the caller adds where.
+  // mismatch", "unknown codec 7", "zstd block decompressed to 10 bytes, expected 12"); the
+  // caller adds where.
   Status Decompress(std::string_view stored, uint64_t raw_size, std::string* raw);
 
  private:
-  struct Contexts;
-  std::unique_ptr<Contexts> ctx_;
+  static constexpr size_t kMaxCodecs = 8;  // codec ids are below this
+  void* states_[kMaxCodecs] = {};
 };
 
 // Checks only the CRC of a physical block (for verify). Errors as Decompress.

@@ -5,6 +5,9 @@
 #include <climits>
 #include <random>
 
+#include "common/coding.h"
+#include "common/crc32c.h"
+#include "segment/block_codec.h"
 #include "segment/testdata.h"
 
 namespace sawmill::segment {
@@ -216,6 +219,48 @@ TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
   EXPECT_TRUE(s.IsDataLoss());
   EXPECT_NE(s.message().find("encoding 2 is not a string encoding"), std::string::npos)
       << s.message();
+}
+
+TEST(BlockCodecRegistry, EveryCodecRoundTripsAndMarksItsBlocks) {
+  std::string raw;
+  for (int i = 0; i < 2000; ++i) raw += "GET /item/" + std::to_string(i % 50) + " 200\n";
+  for (Codec id : {Codec::kNone, Codec::kLz4, Codec::kZstd}) {
+    const BlockCodecKind* kind = FindBlockCodec(id);
+    ASSERT_NE(kind, nullptr) << static_cast<int>(id);
+    SCOPED_TRACE(std::string(kind->name));
+    BlockCodec codec;
+    std::string stored;
+    codec.Compress(raw, CodecChoice{id, 3}, &stored);
+    // The codec byte says which codec wrote the payload; a compressing codec shrank it.
+    EXPECT_EQ(static_cast<Codec>(stored[stored.size() - kBlockTrailerSize]), id);
+    if (id != Codec::kNone) {
+      EXPECT_LT(stored.size(), raw.size() / 4);
+    }
+    std::string back;
+    ASSERT_TRUE(codec.Decompress(stored, raw.size(), &back).ok());
+    EXPECT_EQ(back, raw);
+  }
+  // Incompressible or tiny payloads are stored raw whatever the choice.
+  BlockCodec codec;
+  std::string stored;
+  codec.Compress("tiny", CodecChoice{Codec::kZstd, 3}, &stored);
+  EXPECT_EQ(static_cast<Codec>(stored[stored.size() - kBlockTrailerSize]), Codec::kNone);
+  EXPECT_EQ(FindBlockCodec(static_cast<Codec>(3)), nullptr);
+}
+
+TEST(BlockCodecRegistry, AnUnknownCodecByteIsDataLoss) {
+  BlockCodec codec;
+  std::string stored;
+  codec.Compress("payload", CodecChoice{Codec::kNone, 0}, &stored);
+  // Rewrite the codec byte and its CRC so that only the codec is wrong.
+  stored.resize(stored.size() - 4);
+  stored.back() = 7;
+  uint32_t crc = crc32c::Value(stored.data(), stored.size());
+  PutFixed32(&stored, crc32c::Mask(crc));
+  std::string raw;
+  Status s = codec.Decompress(stored, 7, &raw);
+  EXPECT_TRUE(s.IsDataLoss());
+  EXPECT_NE(s.message().find("unknown codec 7"), std::string::npos) << s.message();
 }
 
 }  // namespace

@@ -1,0 +1,70 @@
+// Codec::kZstd: one zstd frame, magicless, without content size, checksum or dictionary id (the
+// footer holds the raw size and the block trailer a CRC, so the frame need not). Its state is
+// one compression and one decompression context, made on first use.
+#include "segment/block_codec.h"
+// For ZSTD_c_format / ZSTD_d_format (magicless frames); the functions used are stable.
+#define ZSTD_STATIC_LINKING_ONLY
+#include <zstd.h>
+
+namespace sawmill::segment {
+
+namespace {
+
+struct Contexts {
+  ZSTD_CCtx* cctx = nullptr;
+  ZSTD_DCtx* dctx = nullptr;
+  ~Contexts() {
+    ZSTD_freeCCtx(cctx);
+    ZSTD_freeDCtx(dctx);
+  }
+};
+
+Contexts* StateOf(void** state) {
+  if (*state == nullptr) *state = new Contexts;
+  return static_cast<Contexts*>(*state);
+}
+
+bool Compress(std::string_view raw, int level, void** state, std::string* out) {
+  Contexts* ctx = StateOf(state);
+  if (ctx->cctx == nullptr) {
+    ctx->cctx = ZSTD_createCCtx();
+    // Bytes per block count for segments of many small field columns.
+    ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_format, ZSTD_f_zstd1_magicless);
+    ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_contentSizeFlag, 0);
+    ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_checksumFlag, 0);
+    ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_dictIDFlag, 0);
+  }
+  ZSTD_CCtx_setParameter(ctx->cctx, ZSTD_c_compressionLevel, level);
+  size_t start = out->size();
+  size_t bound = ZSTD_compressBound(raw.size());
+  out->resize(start + bound);
+  size_t n = ZSTD_compress2(ctx->cctx, out->data() + start, bound, raw.data(), raw.size());
+  if (ZSTD_isError(n)) return false;
+  out->resize(start + n);
+  return true;
+}
+
+Status Decompress(std::string_view payload, std::string* raw, void** state) {
+  Contexts* ctx = StateOf(state);
+  if (ctx->dctx == nullptr) {
+    ctx->dctx = ZSTD_createDCtx();
+    ZSTD_DCtx_setParameter(ctx->dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
+  }
+  size_t n =
+      ZSTD_decompressDCtx(ctx->dctx, raw->data(), raw->size(), payload.data(), payload.size());
+  if (ZSTD_isError(n)) return Status::DataLoss(std::string("zstd: ") + ZSTD_getErrorName(n));
+  if (n != raw->size()) {
+    return Status::DataLoss("zstd block decompressed to " + std::to_string(n) +
+                            " bytes, expected " + std::to_string(raw->size()));
+  }
+  return Status::OK();
+}
+
+void FreeState(void* state) { delete static_cast<Contexts*>(state); }
+
+}  // namespace
+
+extern const BlockCodecKind kZstdCodec;  // registered in block_codec.cc
+const BlockCodecKind kZstdCodec{Codec::kZstd, "zstd", &Compress, &Decompress, &FreeState};
+
+}  // namespace sawmill::segment
