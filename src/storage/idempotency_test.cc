@@ -280,6 +280,40 @@ TEST_F(IdempotencyTest, PastTheKeyLimitTheOldestAreForgottenAndCounted) {
   EXPECT_EQ(StoredCount(), 6u);
 }
 
+// The flusher's contract: when the catalog refuses the keys after a flush registered the
+// batch's segment, no WAL file goes (it holds the only copy of the key); the next flush round
+// that can write the keys deletes them.
+TEST_F(IdempotencyTest, WalFilesStayWhileTheCatalogRefusesTheKeys) {
+  options_.wal_file_bytes = 1;  // a new WAL file after every commit, so that flushes delete them
+  OpenEngine();
+  ASSERT_TRUE(Send("batch-1", Lines("a", 10)).ok());
+  // Every catalog write is refused once the batch has left the memtables for registered
+  // segments: the flush succeeds, the keys' write after it does not.
+  catalog()->SetCommitHook([this] {
+    return engine_->GetSnapshot("acme")->memtables.empty()
+               ? Status::IOError("catalog refused the write")
+               : Status::OK();
+  });
+  ASSERT_TRUE(engine_->Flush().ok());  // the key write's failure is logged, not returned
+  EXPECT_TRUE(engine_->GetSnapshot("acme")->memtables.empty());
+  EXPECT_GT(engine_->stats().segments, 0u);
+  EXPECT_EQ(WalLogs().size(), 2u);  // the batch's file and the open one
+  ASSERT_TRUE(engine_->Flush().ok());
+  EXPECT_EQ(WalLogs().size(), 2u);  // retried with every round, still refused
+  // The process dies while the catalog still refuses: the key comes back from the WAL.
+  KillAndReopen();
+  ASSERT_TRUE(engine_->FindIdempotencyKey("acme", "batch-1").has_value());
+  ASSERT_TRUE(Send("batch-1", Lines("a", 10)).ok());
+  EXPECT_EQ(StoredCount(), 10u);
+  for (const auto& [line, count] : Stored()) EXPECT_EQ(count, 1) << line;
+  // Once the catalog takes the key (at the reopen's WAL trim), the WAL files go, and the key
+  // survives without them.
+  EXPECT_EQ(WalLogs().size(), 1u);
+  KillAndReopen();
+  EXPECT_TRUE(engine_->FindIdempotencyKey("acme", "batch-1").has_value());
+  EXPECT_EQ(StoredCount(), 10u);
+}
+
 TEST_F(IdempotencyTest, FailedAppendDoesNotKeepTheKey) {
   OpenEngine();
   env_->SetNoSpace(true);
