@@ -23,7 +23,7 @@ namespace sawmill::storage {
 // Errors: none; memory only. The total (bytes()) is what admission and flush triggers read.
 // Durable when a call returns: nothing here is durable by itself: every record in the set is
 //   already in a synced WAL file, which is kept until the record is in a registered segment
-//   (MinSeq bounds what the WAL may delete).
+//   (MinUnflushedSeq bounds what the WAL may delete).
 class MemtableSet {
  public:
   // Memtable contents handed to a flush: frozen, still visible to snapshots until registered.

@@ -9,8 +9,8 @@
 //
 // Locking order: the flusher's / the compactor's mutex -> (WAL manager's mutex) -> mu_. mu_
 // guards the memtable set and the segment registry together, so that a snapshot sees every
-// record exactly once; it is never held across I/O except the catalog update of
-// ReportCorruption.
+// record exactly once; it is never held across I/O (ReportCorruption marks the entry under it
+// and writes the catalog after releasing it).
 #pragma once
 
 #include <condition_variable>

@@ -25,9 +25,11 @@ namespace sawmill::storage {
 //   undecodable WAL record is skipped, counted and logged by the WAL manager
 //   (wal::WalManager::Replay, damage_found()) and does not fail Run. A failed flush under memory
 //   pressure is the caller's to log (relieve_memory).
-// Durable when Run returns: nothing new; the replayed records are in memtables and still in
-//   their WAL files, which are kept until the records are in registered segments. The WAL is
-//   open for appends at the next seq after the last one replayed.
+// Durable when Run returns: nothing new, except the segments relieve_memory flushed (each
+//   registered in the catalog); the other replayed records are in memtables. Every replayed
+//   record is still in its WAL file: no WAL file is deleted during replay (the engine enables
+//   WAL trimming after Run). The WAL is open for appends at the next seq after the last one
+//   replayed.
 class WalReplay {
  public:
   // Where replayed records go.
