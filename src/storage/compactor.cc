@@ -7,13 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "common/mutex.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
 
 namespace sawmill::storage {
 
 Compactor::Compactor(const EngineOptions& options, Env* env, Clock* clock,
-                     catalog::Catalog* catalog, std::mutex* mu, const MemtableSet* memtables,
+                     catalog::Catalog* catalog, Mutex* mu, const MemtableSet* memtables,
                      SegmentRegistry* segments, std::shared_ptr<CorruptionReporter> reporter,
                      Engine* engine)
     : options_(options),
@@ -28,10 +29,10 @@ Compactor::Compactor(const EngineOptions& options, Env* env, Clock* clock,
 
 Status Compactor::CompactOnce(bool* did_work) {
   *did_work = false;
-  std::lock_guard<std::mutex> cl(compaction_mu_);
+  MutexLock cl(&compaction_mu_);
   std::vector<std::shared_ptr<SegmentEntry>> inputs;
   {
-    std::lock_guard<std::mutex> l(*mu_);
+    MutexLock l(&*mu_);
     if (memtables_->bytes() > options_.memtable_cap_bytes / 2) {
       return Status::OK();  // ingestion first
     }
@@ -62,7 +63,7 @@ Status Compactor::CompactOnce(bool* did_work) {
     for (auto& entry : inputs) entry->compacting = true;
   }
   auto release = [&] {
-    std::lock_guard<std::mutex> l(*mu_);
+    MutexLock l(&*mu_);
     for (auto& entry : inputs) entry->compacting = false;
   };
 
@@ -129,7 +130,7 @@ Status Compactor::CompactOnce(bool* did_work) {
   }
   auto output = std::make_shared<SegmentEntry>(env_, path, std::move(row), reporter_);
   {
-    std::lock_guard<std::mutex> l(*mu_);
+    MutexLock l(&*mu_);
     // Snapshots holding an input keep reading; the last one to let go deletes the file.
     segments_->Replace(inputs, std::move(output));
     ++compactions_;

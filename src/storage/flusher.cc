@@ -6,15 +6,15 @@
 #include <string>
 #include <utility>
 
+#include "common/mutex.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
 
 namespace sawmill::storage {
 
 Flusher::Flusher(const EngineOptions& options, Env* env, Clock* clock, catalog::Catalog* catalog,
-                 std::mutex* mu, std::condition_variable* flushed_cv, MemtableSet* memtables,
-                 SegmentRegistry* segments, IdempotencyKeys* keys,
-                 std::shared_ptr<CorruptionReporter> reporter)
+                 Mutex* mu, CondVar* flushed_cv, MemtableSet* memtables, SegmentRegistry* segments,
+                 IdempotencyKeys* keys, std::shared_ptr<CorruptionReporter> reporter)
     : options_(options),
       env_(env),
       clock_(clock),
@@ -27,15 +27,15 @@ Flusher::Flusher(const EngineOptions& options, Env* env, Clock* clock, catalog::
       reporter_(std::move(reporter)) {}
 
 void Flusher::EnableWalTrim(wal::WalManager* wal) {
-  std::lock_guard<std::mutex> fl(flush_mu_);
+  MutexLock fl(&flush_mu_);
   wal_ = wal;
 }
 
 Status Flusher::FlushAll() {
-  std::lock_guard<std::mutex> fl(flush_mu_);
+  MutexLock fl(&flush_mu_);
   std::vector<PartitionKey> keys;
   {
-    std::lock_guard<std::mutex> l(*mu_);
+    MutexLock l(&*mu_);
     keys = memtables_->Keys();
   }
   Status first;
@@ -48,10 +48,10 @@ Status Flusher::FlushAll() {
 }
 
 Status Flusher::FlushDue() {
-  std::lock_guard<std::mutex> fl(flush_mu_);
+  MutexLock fl(&flush_mu_);
   std::vector<PartitionKey> due;
   {
-    std::lock_guard<std::mutex> l(*mu_);
+    MutexLock l(&*mu_);
     due = memtables_->Due(clock_->MonotonicNanos(), options_.segment_target_bytes,
                           options_.flush_interval_ns);
   }
@@ -66,7 +66,7 @@ Status Flusher::FlushDue() {
 }
 
 void Flusher::FlushForAppend(const std::vector<PartitionKey>& keys) {
-  std::lock_guard<std::mutex> fl(flush_mu_);
+  MutexLock fl(&flush_mu_);
   for (const PartitionKey& key : keys) {
     Status s = FlushKey(key);
     if (!s.ok()) spdlog::warn("flush of {}/{} failed: {}", key.first, key.second, s.ToString());
@@ -77,25 +77,25 @@ void Flusher::FlushForAppend(const std::vector<PartitionKey>& keys) {
 }
 
 void Flusher::RelieveMemory() {
-  std::lock_guard<std::mutex> fl(flush_mu_);
+  MutexLock fl(&flush_mu_);
   Status s = FlushForMemoryLocked();
   if (!s.ok()) spdlog::warn("WAL replay: flush under memory pressure failed: {}", s.ToString());
 }
 
 void Flusher::TrimWal() {
-  std::lock_guard<std::mutex> fl(flush_mu_);
+  MutexLock fl(&flush_mu_);
   TrimWalLocked();
 }
 
 Status Flusher::FlushKey(const PartitionKey& key) {
   {
-    std::lock_guard<std::mutex> l(*mu_);
+    MutexLock l(&*mu_);
     memtables_->Freeze(key);
   }
   while (true) {
     std::shared_ptr<const MemtableSet::Frozen> frozen;
     {
-      std::lock_guard<std::mutex> l(*mu_);
+      MutexLock l(&*mu_);
       frozen = memtables_->OldestFrozen(key);
     }
     if (frozen == nullptr) break;
@@ -156,7 +156,7 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   }
   auto entry = std::make_shared<SegmentEntry>(env_, path, std::move(row), reporter_);
   {
-    std::lock_guard<std::mutex> l(*mu_);
+    MutexLock l(&*mu_);
     // Registered and visible, and out of the memtables, in one step for snapshots.
     segments_->Add(std::move(entry));
     memtables_->DropFlushed(key, frozen);
@@ -164,7 +164,7 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
     memtables_->UpdateGauge();
     segments_->UpdateGauges();
   }
-  flushed_cv_->notify_all();
+  flushed_cv_->NotifyAll();
   auto& m = StorageMetrics::Get();
   m.flushes->Increment();
   m.flush_seconds->Observe(Seconds(clock_->MonotonicNanos() - start));
@@ -175,7 +175,7 @@ Status Flusher::FlushForMemoryLocked() {
   while (true) {
     std::optional<PartitionKey> largest;
     {
-      std::lock_guard<std::mutex> l(*mu_);
+      MutexLock l(&*mu_);
       if (memtables_->bytes() <= options_.memtable_cap_bytes) return Status::OK();
       largest = memtables_->Largest();
       if (!largest) return Status::OK();
@@ -188,7 +188,7 @@ void Flusher::TrimWalLocked() {
   if (wal_ == nullptr) return;
   uint64_t min_unflushed = 0;
   {
-    std::lock_guard<std::mutex> l(*mu_);
+    MutexLock l(&*mu_);
     min_unflushed = memtables_->MinUnflushedSeq();
   }
   // A WAL file goes only once the Idempotency-Keys it holds are in the catalog.

@@ -4,6 +4,7 @@
 
 #include <utility>
 
+#include "common/mutex.h"
 #include "storage/storage_metrics.h"
 
 namespace sawmill::storage {
@@ -11,12 +12,12 @@ namespace sawmill::storage {
 // ---- CorruptionReporter ----
 
 void CorruptionReporter::Report(uint64_t segment_id, const Status& status) {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   if (engine_ != nullptr) engine_->ReportCorruption(segment_id, status);
 }
 
 void CorruptionReporter::Detach() {
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   engine_ = nullptr;
 }
 
@@ -35,7 +36,7 @@ SegmentEntry::~SegmentEntry() {
 Result<std::shared_ptr<segment::SegmentReader>> SegmentEntry::Open() {
   Status failed;
   {
-    std::lock_guard<std::mutex> l(open_mu_);
+    MutexLock l(&open_mu_);
     if (reader_ != nullptr) return reader_;
     auto opened = segment::SegmentReader::Open(env_, path_);
     if (opened.ok()) {

@@ -7,12 +7,12 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 #include "catalog/catalog.h"
 #include "common/env.h"
+#include "common/mutex.h"
 #include "storage/engine.h"
 #include "storage/memtable.h"
 
@@ -29,8 +29,8 @@ class CorruptionReporter {
   void Detach();
 
  private:
-  std::mutex mu_;
-  Engine* engine_;  // GUARDED_BY(mu_); nullptr once the engine is gone
+  Mutex mu_;
+  Engine* engine_ GUARDED_BY(mu_);  // nullptr once the engine is gone
 };
 
 // One registered segment as the engine sees it. Shared by the registry and by every snapshot
@@ -60,7 +60,7 @@ class SegmentEntry {
   segment::SegmentInfo info() const;
   // State changes happen under the engine's state mutex.
   void set_state(std::string state) { row_.state = std::move(state); }
-  bool compacting = false;  // GUARDED_BY(engine state mutex)
+  bool compacting = false;  // under the engine's state mutex, which guards the whole registry
 
  private:
   Env* env_;
@@ -68,8 +68,8 @@ class SegmentEntry {
   catalog::SegmentRow row_;
   std::shared_ptr<CorruptionReporter> reporter_;
   std::atomic<bool> obsolete_{false};
-  std::mutex open_mu_;
-  std::shared_ptr<segment::SegmentReader> reader_;  // GUARDED_BY(open_mu_)
+  Mutex open_mu_;
+  std::shared_ptr<segment::SegmentReader> reader_ GUARDED_BY(open_mu_);
 };
 
 // CONTRACT

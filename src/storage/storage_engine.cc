@@ -15,6 +15,7 @@
 #include "catalog/sqlite_catalog.h"
 #include "common/coding.h"
 #include "common/hash.h"
+#include "common/mutex.h"
 #include "segment/segment_file_reader.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
@@ -125,7 +126,7 @@ Status StorageEngine::Init() {
   uint64_t max_seq = 0;
   WalReplay replay;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     for (catalog::SegmentRow& row : rows) {
       max_seq = std::max(max_seq, row.max_seq);
       if (row.state == catalog::kStateMissing) continue;
@@ -166,7 +167,7 @@ Status StorageEngine::Init() {
   const uint64_t next_seq = std::max(max_seq + 1, wal_->next_seq());
   wal_->SetNextSeq(next_seq);
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     memtables_.SetApplied(next_seq);
   }
   flusher_->EnableWalTrim(wal_.get());
@@ -217,14 +218,17 @@ std::optional<IdempotencyKey> StorageEngine::FindIdempotencyKey(std::string_view
 Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* records,
                                   const wal::BatchIdempotency* idempotency, uint64_t* base_seq) {
   {
-    std::unique_lock<std::mutex> l(mu_);
+    UniqueLock l(&mu_);
     if (closing_) return Status::Unavailable("storage engine is closing");
     const uint64_t hard_limit = 2 * options_.memtable_cap_bytes;
     if (memtables_.bytes() >= hard_limit && options_.background_threads) {
       // Flushing is behind: hold writers back rather than grow without bound.
-      work_cv_.notify_all();
-      flushed_cv_.wait_for(l, std::chrono::nanoseconds(options_.append_stall_ns),
-                           [&] { return memtables_.bytes() < hard_limit || closing_; });
+      work_cv_.NotifyAll();
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.append_stall_ns);
+      while (memtables_.bytes() >= hard_limit && !closing_) {
+        if (!flushed_cv_.WaitUntil(&l, deadline)) break;
+      }
       if (closing_) return Status::Unavailable("storage engine is closing");
       if (memtables_.bytes() >= hard_limit) {
         return Status::Unavailable("memtables are full and flushing is behind; retry later");
@@ -256,7 +260,7 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
   std::vector<Key> big;
   bool over_cap = false;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     std::set<uint32_t> touched;
     for (const Record& r : *records) {
       touched.insert(PartitionOf(r.service, r.host, options_.partitions));
@@ -269,7 +273,7 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
       }
     }
     over_cap = memtables_.bytes() > options_.memtable_cap_bytes;
-    if ((!big.empty() || over_cap) && options_.background_threads) work_cv_.notify_all();
+    if ((!big.empty() || over_cap) && options_.background_threads) work_cv_.NotifyAll();
   }
   if ((!big.empty() || over_cap) && !options_.background_threads) {
     flusher_->FlushForAppend(big);
@@ -293,7 +297,7 @@ void StorageEngine::ApplyBatch(wal::WalBatch& batch) {
     records[i].seq = batch.base_seq + i;
     partitions[i] = PartitionOf(records[i].service, records[i].host, options_.partitions);
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   Key key{std::string(context->tenant), 0};
   for (size_t i = 0; i < records.size(); ++i) {
     key.second = partitions[i];
@@ -317,7 +321,7 @@ Status StorageEngine::CompactNow() {
 std::shared_ptr<const Snapshot> StorageEngine::GetSnapshot(std::string_view tenant) const {
   auto snapshot = std::make_shared<Snapshot>();
   snapshot->tenant.assign(tenant);
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   segments_.AddToSnapshot(snapshot.get());
   // Both under mu_: a flush moves records from one to the other in one step.
   memtables_.AddToSnapshot(snapshot.get());
@@ -327,7 +331,7 @@ std::shared_ptr<const Snapshot> StorageEngine::GetSnapshot(std::string_view tena
 void StorageEngine::ReportCorruption(uint64_t segment_id, const Status& status) {
   std::shared_ptr<SegmentEntry> entry;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     entry = segments_.Find(segment_id);
     if (entry == nullptr) {
       spdlog::error("corruption reported in segment {}, which is no longer registered: {}",
@@ -339,7 +343,7 @@ void StorageEngine::ReportCorruption(uint64_t segment_id, const Status& status) 
   }
   StorageMetrics::Get().corrupt_segments->Increment();
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     memtables_.UpdateGauge();
     segments_.UpdateGauges();
   }
@@ -373,7 +377,7 @@ Result<std::vector<SegmentStatus>> StorageEngine::ListSegments() const {
 EngineStats StorageEngine::stats() const {
   EngineStats s;
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     s.memtable_bytes = memtables_.bytes();
     s.segments = segments_.count();
     s.segment_bytes = segments_.bytes();
@@ -396,8 +400,8 @@ void StorageEngine::FlushThread() {
   bool backoff = false;
   while (true) {
     {
-      std::unique_lock<std::mutex> l(mu_);
-      work_cv_.wait_for(l, backoff ? std::chrono::milliseconds(1000) : poll);
+      UniqueLock l(&mu_);
+      work_cv_.WaitFor(&l, backoff ? std::chrono::milliseconds(1000) : poll);
       if (closing_) return;
     }
     Status status = flusher_->FlushDue();
@@ -414,8 +418,8 @@ void StorageEngine::CompactionThread() {
   bool did_work = false;
   while (true) {
     {
-      std::unique_lock<std::mutex> l(mu_);
-      if (!did_work) work_cv_.wait_for(l, std::chrono::seconds(2));
+      UniqueLock l(&mu_);
+      if (!did_work) work_cv_.WaitFor(&l, std::chrono::seconds(2));
       if (closing_) return;
     }
     const int64_t start = clock_->MonotonicNanos();
@@ -431,9 +435,13 @@ void StorageEngine::CompactionThread() {
                               static_cast<double>(options_.compaction_bytes_per_sec);
       const double spent_s = Seconds(clock_->MonotonicNanos() - start);
       if (budget_s > spent_s) {
-        std::unique_lock<std::mutex> l(mu_);
-        work_cv_.wait_for(l, std::chrono::duration<double>(budget_s - spent_s),
-                          [&] { return closing_; });
+        UniqueLock l(&mu_);
+        const auto deadline = std::chrono::steady_clock::now() +
+                              std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                  std::chrono::duration<double>(budget_s - spent_s));
+        while (!closing_) {
+          if (!work_cv_.WaitUntil(&l, deadline)) break;
+        }
       }
     }
   }
@@ -441,12 +449,12 @@ void StorageEngine::CompactionThread() {
 
 Status StorageEngine::Close() {
   {
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     if (closed_) return Status::OK();
     closing_ = true;
   }
-  work_cv_.notify_all();
-  flushed_cv_.notify_all();
+  work_cv_.NotifyAll();
+  flushed_cv_.NotifyAll();
   if (flush_thread_.joinable()) flush_thread_.join();
   if (compaction_thread_.joinable()) compaction_thread_.join();
   Status status;
@@ -456,7 +464,7 @@ Status StorageEngine::Close() {
     if (!f.ok()) spdlog::warn("flush at close failed; the WAL keeps the records: {}", f.ToString());
     status = wal_->Close();
   }
-  std::lock_guard<std::mutex> l(mu_);
+  MutexLock l(&mu_);
   closed_ = true;
   return status;
 }

@@ -13,15 +13,14 @@
 // and writes the catalog after releasing it).
 #pragma once
 
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "common/mutex.h"
 #include "storage/compactor.h"
 #include "storage/engine.h"
 #include "storage/flusher.h"
@@ -89,14 +88,14 @@ class StorageEngine final : public Engine {
   IdempotencyKeys keys_;
   WalDamageLog damage_;
 
-  mutable std::mutex mu_;
-  std::condition_variable flushed_cv_;  // memtable bytes went down, or the engine closed
-  std::condition_variable work_cv_;     // wakes the background threads
+  mutable Mutex mu_;
+  CondVar flushed_cv_;  // memtable bytes went down, or the engine closed
+  CondVar work_cv_;     // wakes the background threads
   // Mutable: GetSnapshot seals active chunks.
-  mutable MemtableSet memtables_;  // GUARDED_BY(mu_)
-  SegmentRegistry segments_;       // GUARDED_BY(mu_)
-  bool closing_ = false;           // GUARDED_BY(mu_)
-  bool closed_ = false;            // GUARDED_BY(mu_)
+  mutable MemtableSet memtables_ GUARDED_BY(mu_);
+  SegmentRegistry segments_ GUARDED_BY(mu_);
+  bool closing_ GUARDED_BY(mu_) = false;
+  bool closed_ GUARDED_BY(mu_) = false;
 
   // Created by Init once the catalog is open; they use the members above.
   std::unique_ptr<Flusher> flusher_;

@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/hash.h"
+#include "common/mutex.h"
 #include "wal/record_batch.h"
 
 namespace sawmill::storage {
@@ -50,7 +51,7 @@ Status WalReplay::Run(wal::WalManager* wal, int64_t now_ns, const Target& target
     *max_seq = records.back().seq;
     bool over_cap = false;
     {
-      std::lock_guard<std::mutex> l(*target.mu);
+      MutexLock l(&*target.mu);
       for (const Record& r : records) {
         PartitionKey key{r.tenant, PartitionOf(r.service, r.host, target.partitions)};
         if (Covered(key, r.seq)) {

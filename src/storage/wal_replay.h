@@ -5,10 +5,10 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <mutex>
 #include <utility>
 #include <vector>
 
+#include "common/mutex.h"
 #include "sawmill/status.h"
 #include "storage/idempotency_keys.h"
 #include "storage/memtable.h"
@@ -34,7 +34,7 @@ class WalReplay {
  public:
   // Where replayed records go.
   struct Target {
-    std::mutex* mu;  // the engine's state mutex, which guards *memtables
+    Mutex* mu;  // the engine's state mutex, which guards *memtables
     MemtableSet* memtables;
     IdempotencyKeys* keys;
     uint32_t partitions = 0;  // partition = PartitionOf(service, host, partitions)

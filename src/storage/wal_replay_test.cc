@@ -62,7 +62,7 @@ class WalReplayTest : public ::testing::Test {
   std::vector<uint64_t> Replayed() {
     Snapshot snapshot;
     snapshot.tenant = "acme";
-    std::lock_guard<std::mutex> l(mu_);
+    MutexLock l(&mu_);
     memtables_.AddToSnapshot(&snapshot);
     std::vector<uint64_t> out;
     for (const MemtableView& view : snapshot.memtables) {
@@ -75,7 +75,7 @@ class WalReplayTest : public ::testing::Test {
 
   FaultInjectionEnv env_;
   ManualClock clock_{kNow};
-  std::mutex mu_;
+  Mutex mu_;
   MemtableSet memtables_{&clock_};
   IdempotencyKeys keys_{24 * 3600 * 1'000'000'000ll, 1000};
   int relieved_ = 0;
