@@ -48,8 +48,8 @@ format:
 # linked, in build-lint/; a locking annotation violated is an error). docs/development.md.
 lint: $(BUILD)/build.ninja build-lint/build.ninja
 	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
-	@git ls-files 'src/*.cc' | grep -v '_test.cc$$' | xargs clang-tidy -p $(BUILD) --quiet
 	cmake --build build-lint -j $(JOBS) --target sawmill_libraries
+	@git ls-files 'src/*.cc' | grep -v '_test.cc$$' | xargs clang-tidy -p $(BUILD) --quiet
 
 build-lint/build.ninja:
 	cmake -S . -B build-lint -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \
