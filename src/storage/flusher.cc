@@ -126,13 +126,12 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   const std::string rel = SegmentRelPath("hot", key.first, key.second, id);
   const std::string path = JoinPath(options_.data_dir, rel);
   const std::string dir = DirName(path);
-  Status s;
-  if (!env_->FileExists(dir)) {
-    s = env_->CreateDirs(dir);
-    // New directories must themselves be durable before a file in them is registered.
-    if (s.ok()) s = env_->SyncDir(DirName(dir));
-    if (s.ok()) s = env_->SyncDir(DirName(DirName(dir)));
-  }
+  // The directories leading to the segment must be durable before a file in them is registered.
+  // Synced on every flush, not only when created: a sync that failed once (the flush failed) is
+  // done again by the retry, which finds the directory already there.
+  Status s = env_->CreateDirs(dir);
+  if (s.ok()) s = env_->SyncDir(DirName(dir));
+  if (s.ok()) s = env_->SyncDir(DirName(DirName(dir)));
   segment::SegmentInfo in, out;
   in.id = id;
   in.tenant = key.first;
