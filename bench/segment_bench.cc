@@ -1,8 +1,11 @@
 // Segment benchmark: bytes on disk per dataset beside zstd -3 / -19 of the raw text, write
 // throughput (sort + encode + compress + index + blooms + fsync), and scan throughput.
 //
-//   bench_segment [--codecs] [--columns] [--datasets a,b] [--dir DIR] [--lines N]
+//   bench_segment [--codecs] [--columns] [--store] [--datasets a,b] [--dir DIR] [--lines N]
 //
+// --store compares reading one segment opened by path, through the local object store (one file
+// descriptor per segment, one pread per range), and through a store without handles (one
+// GetRange, so one open() and pread, per range: what a remote store without a read cache pays).
 // --codecs also compares the codec of message and field columns (LZ4, zstd 1/3/6/9): the table
 // that docs/format/segment.md records. --lines sets the generated 200-byte-line batch (default
 // 1,000,000). Prints markdown tables.
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "common/env.h"
+#include "objstore/local_directory_store.h"
 #include "segment/compression_policy.h"
 #include "segment/segment.h"
 #include "segment/segment_file_reader.h"
@@ -112,6 +116,67 @@ Measure WriteAndScan(const std::string& path, const std::vector<Record>& records
   return m;
 }
 
+// The local store without its file handles: every range is a GetRange of its own.
+class RangeOnlyStore final : public objstore::ObjectStore {
+ public:
+  RangeOnlyStore(Env* env, std::string root) : target_(env, std::move(root)) {}
+  Status Put(std::string_view name, std::string_view data) override {
+    return target_.Put(name, data);
+  }
+  Result<uint64_t> Size(std::string_view name) override { return target_.Size(name); }
+  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
+                  std::string* out) override {
+    return target_.GetRange(name, offset, length, out);
+  }
+  Result<std::vector<std::string>> List(std::string_view prefix) override {
+    return target_.List(prefix);
+  }
+  Status Delete(std::string_view name) override { return target_.Delete(name); }
+  std::string Location(std::string_view name) const override { return target_.Location(name); }
+
+ private:
+  objstore::LocalDirectoryStore target_;
+};
+
+// Opens the segment at "dir"/"name" "rounds" times the way "how" says and scans every block,
+// all columns or only the message; prints one table row of the best round.
+void ScanVia(const char* how, const std::string& dir, const std::string& name, double mb,
+             int rounds) {
+  double best_open = 1e9, best_all = 1e9, best_msg = 1e9;
+  for (int round = 0; round < rounds; ++round) {
+    auto start = Clock::now();
+    Result<std::shared_ptr<SegmentReader>> reader = Status::Internal("unknown way to open");
+    if (std::strcmp(how, "path") == 0) {
+      reader = SegmentReader::Open(Env::Default(), dir + "/" + name);
+    } else if (std::strcmp(how, "store") == 0) {
+      reader = SegmentReader::Open(
+          std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), dir), name);
+    } else {
+      reader = SegmentReader::Open(std::make_shared<RangeOnlyStore>(Env::Default(), dir), name);
+    }
+    if (!reader.ok()) {
+      std::fprintf(stderr, "open failed: %s\n", reader.status().ToString().c_str());
+      return;
+    }
+    best_open = std::min(best_open, Seconds(start));
+    std::vector<Record> rows;
+    start = Clock::now();
+    for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b) {
+      rows.clear();
+      (*reader)->ReadBlock(b, kColAll, &rows, nullptr).IgnoreError();
+    }
+    best_all = std::min(best_all, Seconds(start));
+    start = Clock::now();
+    for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b) {
+      rows.clear();
+      (*reader)->ReadBlock(b, kColMessage, &rows, nullptr).IgnoreError();
+    }
+    best_msg = std::min(best_msg, Seconds(start));
+  }
+  std::printf("| %s | %.1f | %.1f | %.1f |\n", how, best_open * 1e6, mb / best_all, mb / best_msg);
+  std::fflush(stdout);
+}
+
 std::vector<Record> Generated(size_t lines, std::string* raw) {
   std::vector<Record> pool = testdata::LoadRecords(
       testdata::SharedDir() + "/data/real/loghub_2k/OpenStack/OpenStack_2k.log");
@@ -155,6 +220,7 @@ std::vector<Record> Generated(size_t lines, std::string* raw) {
 
 int Main(int argc, char** argv) {
   bool codecs = false;
+  bool store = false;
   std::string dir = "/tmp/sawmill-segment-bench";
   size_t gen_lines = 1'000'000;
   std::string only;  // comma-separated dataset names; empty: all
@@ -163,6 +229,8 @@ int Main(int argc, char** argv) {
       codecs = true;
     } else if (std::strcmp(argv[i], "--no-sort") == 0) {
       sort_rows = false;
+    } else if (std::strcmp(argv[i], "--store") == 0) {
+      store = true;
     } else if (std::strcmp(argv[i], "--columns") == 0) {
       print_columns = true;
     } else if (std::strcmp(argv[i], "--datasets") == 0 && i + 1 < argc) {
@@ -174,12 +242,36 @@ int Main(int argc, char** argv) {
     } else {
       std::fprintf(
           stderr,
-          "usage: bench_segment [--codecs] [--columns] [--datasets a,b] [--dir DIR] [--lines N]\n");
+          "usage: bench_segment [--codecs] [--columns] [--store] [--datasets a,b] [--dir DIR] "
+          "[--lines N]\n");
       return 2;
     }
   }
   if (!Env::Default()->CreateDirs(dir).ok()) return 1;
   std::string path = dir + "/bench.seg";
+
+  if (store) {
+    std::string raw;
+    std::vector<Record> records = Generated(gen_lines, &raw);
+    SegmentInfo info;
+    info.tenant = "bench";
+    Status s =
+        WriteSegment(Env::Default(), path, info, std::move(records), WriterOptions(), nullptr);
+    if (!s.ok()) {
+      std::fprintf(stderr, "write failed: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    const double mb = static_cast<double>(raw.size()) / 1e6;
+    std::printf("## Reading one segment of %zu generated lines (%.1f MB raw), best of 5\n\n",
+                gen_lines, mb);
+    std::printf("| opened by | open us/core | scan all MB/s/core | scan message MB/s/core |\n");
+    std::printf("|---|---|---|---|\n");
+    for (const char* how : {"path", "store", "store, one GetRange per range"}) {
+      ScanVia(how, dir, "bench.seg", mb, 5);
+    }
+    Env::Default()->RemoveFile(path).IgnoreError();
+    return 0;
+  }
 
   std::printf("## Segment bytes on disk (hot, index and blooms included) vs the raw text\n\n");
   std::printf(

@@ -99,16 +99,18 @@ Result<uint64_t> LocalDirectoryStore::Size(std::string_view name) {
   return size;
 }
 
-Result<std::unique_ptr<ObjectReader>> LocalDirectoryStore::Open(std::string_view name) {
-  RETURN_IF_ERROR(ValidateObjectName(name));
-  std::string path = Location(name);
-  auto file = env_->NewRandomAccessFile(path);
+Result<std::unique_ptr<ObjectReader>> OpenLocalFile(Env* env, const std::string& path) {
+  auto file = env->NewRandomAccessFile(path);
   if (!file.ok()) {
     if (file.status().IsNotFound()) return Status::NotFound("object " + path + " does not exist");
     return file.status();
   }
-  return std::unique_ptr<ObjectReader>(
-      new LocalObjectReader(std::move(path), std::move(file).value()));
+  return std::unique_ptr<ObjectReader>(new LocalObjectReader(path, std::move(file).value()));
+}
+
+Result<std::unique_ptr<ObjectReader>> LocalDirectoryStore::Open(std::string_view name) {
+  RETURN_IF_ERROR(ValidateObjectName(name));
+  return OpenLocalFile(env_, Location(name));
 }
 
 Status LocalDirectoryStore::GetRange(std::string_view name, uint64_t offset, uint64_t length,

@@ -52,4 +52,9 @@ class LocalDirectoryStore final : public ObjectStore {
   std::atomic<uint64_t> next_tmp_{0};
 };
 
+// Opens the file "path" as an object, whatever its name (a "*.tmp" file that reconciliation
+// inspects, a file given on the command line): the ranged reads of a local store without its
+// naming rules. Errors: NotFound "object PATH does not exist"; IOError.
+Result<std::unique_ptr<ObjectReader>> OpenLocalFile(Env* env, const std::string& path);
+
 }  // namespace sawmill::objstore

@@ -20,6 +20,10 @@
 #include "sawmill/record.h"
 #include "sawmill/status.h"
 
+namespace sawmill::objstore {
+class ObjectStore;
+}  // namespace sawmill::objstore
+
 namespace sawmill::segment {
 
 // Columns a reader can decode, as a bit mask. kColFields decodes every dynamic field column.
@@ -113,8 +117,14 @@ class SegmentReader {
  public:
   virtual ~SegmentReader() = default;
 
-  // Reads and verifies the footer and directories. Errors: NotFound, DataLoss (bad magic,
-  // checksum, or version this build cannot read, with the byte offset).
+  // Opens segment "name" of "store" (objstore/object_store.h): reads the header, the trailer and
+  // the footer with ranged reads and verifies them; afterwards each call reads only the byte
+  // ranges of the blocks, index sections and blooms it needs, never the whole object. The reader
+  // keeps "store" alive. Errors: NotFound, DataLoss (bad magic, checksum, or version this build
+  // cannot read, with the byte offset), InvalidArgument for a bad name, IOError from the store.
+  static Result<std::shared_ptr<SegmentReader>> Open(std::shared_ptr<objstore::ObjectStore> store,
+                                                     const std::string& name);
+  // The same for the file "path" (tools, tests, reconciliation of files found on disk).
   static Result<std::shared_ptr<SegmentReader>> Open(Env* env, const std::string& path);
 
   virtual const SegmentInfo& info() const = 0;

@@ -9,6 +9,7 @@
 
 #include "index/bloom.h"
 #include "index/inverted_index.h"
+#include "objstore/object_store.h"
 #include "segment/footer.h"
 #include "segment/segment.h"
 
@@ -17,6 +18,8 @@ namespace sawmill::segment {
 class SegmentFileReader final : public SegmentReader {
  public:
   // Errors as SegmentReader::Open.
+  static Result<std::shared_ptr<SegmentFileReader>> OpenObject(
+      std::shared_ptr<objstore::ObjectStore> store, const std::string& name);
   static Result<std::shared_ptr<SegmentFileReader>> OpenFile(Env* env, const std::string& path);
 
   const SegmentInfo& info() const override { return footer_.info; }
@@ -36,6 +39,7 @@ class SegmentFileReader final : public SegmentReader {
   bool BlockMayMatch(uint32_t block, const index::FieldPredicate& predicate) const override;
 
   const Footer& footer() const { return footer_; }
+  // Where the segment is, as errors name it: the file path, or the store's location of the name.
   const std::string& path() const { return path_; }
 
   // Reads, verifies and decompresses the physical block "ref" into "*raw". "what" names the
@@ -63,9 +67,14 @@ class SegmentFileReader final : public SegmentReader {
   static bool ProbeHash(std::string_view field, std::string_view token, uint64_t* hash);
   const BloomMeta* FindBloom(std::string_view field) const;
 
-  Env* env_ = nullptr;
+  // Reads the header, trailer, identity and footer of "object" and checks them.
+  static Result<std::shared_ptr<SegmentFileReader>> OpenReader(
+      std::shared_ptr<objstore::ObjectStore> store, std::unique_ptr<objstore::ObjectReader> object,
+      std::string path);
+
+  std::shared_ptr<objstore::ObjectStore> store_;  // null when opened from a path; outlives object_
+  std::unique_ptr<objstore::ObjectReader> object_;
   std::string path_;
-  std::unique_ptr<RandomAccessFile> file_;
   Footer footer_;
   uint32_t version_ = 0;
   std::vector<std::string> field_names_;

@@ -3,6 +3,7 @@
 
 #include "common/coding.h"
 #include "index/word_hash.h"
+#include "objstore/local_directory_store.h"
 #include "segment/block_codec.h"
 #include "segment/builtin_fields.h"
 #include "segment/column_encoding.h"
@@ -20,19 +21,51 @@ BlockCodec& ThreadCodec() {
 
 }  // namespace
 
+Result<std::shared_ptr<SegmentReader>> SegmentReader::Open(
+    std::shared_ptr<objstore::ObjectStore> store, const std::string& name) {
+  ASSIGN_OR_RETURN(auto reader, SegmentFileReader::OpenObject(std::move(store), name));
+  return std::shared_ptr<SegmentReader>(std::move(reader));
+}
+
 Result<std::shared_ptr<SegmentReader>> SegmentReader::Open(Env* env, const std::string& path) {
   ASSIGN_OR_RETURN(auto reader, SegmentFileReader::OpenFile(env, path));
   return std::shared_ptr<SegmentReader>(std::move(reader));
 }
 
+Result<std::shared_ptr<SegmentFileReader>> SegmentFileReader::OpenObject(
+    std::shared_ptr<objstore::ObjectStore> store, const std::string& name) {
+  std::string path = store->Location(name);
+  auto object = store->Open(name);
+  if (!object.ok()) {
+    if (object.status().IsNotFound()) {
+      return Status::NotFound("segment " + path + " does not exist");
+    }
+    return object.status();
+  }
+  return OpenReader(std::move(store), std::move(object).value(), std::move(path));
+}
+
 Result<std::shared_ptr<SegmentFileReader>> SegmentFileReader::OpenFile(Env* env,
                                                                        const std::string& path) {
+  auto object = objstore::OpenLocalFile(env, path);
+  if (!object.ok()) {
+    if (object.status().IsNotFound()) {
+      return Status::NotFound("segment " + path + " does not exist");
+    }
+    return object.status();
+  }
+  return OpenReader(nullptr, std::move(object).value(), path);
+}
+
+Result<std::shared_ptr<SegmentFileReader>> SegmentFileReader::OpenReader(
+    std::shared_ptr<objstore::ObjectStore> store, std::unique_ptr<objstore::ObjectReader> object,
+    std::string path_in) {
   auto r = std::make_shared<SegmentFileReader>();
-  r->env_ = env;
-  r->path_ = path;
-  if (!env->FileExists(path)) return Status::NotFound("segment " + path + " does not exist");
-  ASSIGN_OR_RETURN(r->file_, env->NewRandomAccessFile(path));
-  uint64_t size = r->file_->Size();
+  r->store_ = std::move(store);
+  r->object_ = std::move(object);
+  r->path_ = std::move(path_in);
+  const std::string& path = r->path_;
+  const uint64_t size = r->object_->size();
   auto loss = [&](uint64_t offset, const std::string& what) {
     return Status::DataLoss("segment " + path + ": " + what + " at offset " +
                             std::to_string(offset));
@@ -41,18 +74,18 @@ Result<std::shared_ptr<SegmentFileReader>> SegmentFileReader::OpenFile(Env* env,
     return loss(
         0, "file of " + std::to_string(size) + " bytes is too short to be a segment (truncated)");
   }
-  char head[kHeaderSize];
-  std::string_view got;
-  RETURN_IF_ERROR(r->file_->Read(0, kHeaderSize, &got, head));
-  if (got.size() != kHeaderSize || got.substr(0, kMagicSize) != kMagic) {
+  std::string head;
+  RETURN_IF_ERROR(r->object_->ReadRange(0, kHeaderSize, &head));
+  if (std::string_view(head).substr(0, kMagicSize) != kMagic) {
     return loss(0, "bad magic: not a segment file");
   }
-  const uint32_t header_version = DecodeFixed32(got.data() + kMagicSize);
-  const uint32_t identity_size = DecodeFixed32(got.data() + kMagicSize + 4);
-  char tail[kTrailerSize];
+  const uint32_t header_version = DecodeFixed32(head.data() + kMagicSize);
+  const uint32_t identity_size = DecodeFixed32(head.data() + kMagicSize + 4);
+  std::string tail;
   uint64_t trailer_at = size - kTrailerSize;
-  RETURN_IF_ERROR(r->file_->Read(trailer_at, kTrailerSize, &got, tail));
-  if (got.size() != kTrailerSize || got.substr(kTrailerSize - kMagicSize) != kMagic) {
+  RETURN_IF_ERROR(r->object_->ReadRange(trailer_at, kTrailerSize, &tail));
+  std::string_view got(tail);
+  if (got.substr(kTrailerSize - kMagicSize) != kMagic) {
     return loss(trailer_at, "bad trailer magic (torn or truncated file)");
   }
   uint64_t footer_offset = DecodeFixed64(got.data());
@@ -185,11 +218,12 @@ Status SegmentFileReader::ReadPhysical(const BlockRef& ref, std::string_view wha
     raw->clear();
     return Status::OK();
   }
-  std::string stored(ref.size, '\0');
-  std::string_view got;
-  RETURN_IF_ERROR(file_->Read(ref.offset, ref.size, &got, stored.data()));
-  if (got.size() != ref.size) return loss("file ends early (truncated)");
-  Status s = ThreadCodec().Decompress(got, ref.raw_size, raw);
+  if (ref.offset > object_->size() || ref.size > object_->size() - ref.offset) {
+    return loss("file ends early (truncated)");
+  }
+  std::string stored;
+  RETURN_IF_ERROR(object_->ReadRange(ref.offset, ref.size, &stored));
+  Status s = ThreadCodec().Decompress(stored, ref.raw_size, raw);
   if (!s.ok()) return loss(s.message());
   if (stats != nullptr) {
     ++stats->blocks_read;

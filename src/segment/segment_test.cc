@@ -9,6 +9,7 @@
 #include "common/env.h"
 #include "common/fault_env.h"
 #include "index/tokenizer.h"
+#include "objstore/local_directory_store.h"
 #include "segment/testdata.h"
 
 namespace sawmill::segment {
@@ -91,6 +92,38 @@ TEST(Segment, SmallBatchRoundTripsEveryColumn) {
   std::vector<std::string> names = (*reader)->field_names();
   std::sort(names.begin(), names.end());
   EXPECT_EQ(names, (std::vector<std::string>{"dup", "path", "status"}));
+}
+
+TEST(Segment, OpensFromAnObjectStoreAndANameLikeFromItsPath) {
+  FaultInjectionEnv env;
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 40; ++i) {
+    records.push_back(MakeRecord(i, "api", "h" + std::to_string(i % 2), "m " + std::to_string(i)));
+  }
+  WriterOptions options;
+  options.block_rows = 8;
+  ASSERT_TRUE(env.CreateDirs("/data/segments/hot/acme/3").ok());
+  ASSERT_TRUE(
+      WriteSegment(&env, "/data/segments/hot/acme/3/42.seg", TestInfo(), records, options, nullptr)
+          .ok());
+  auto store = std::make_shared<objstore::LocalDirectoryStore>(&env, "/data");
+  auto from_store = SegmentReader::Open(store, "segments/hot/acme/3/42.seg");
+  ASSERT_TRUE(from_store.ok()) << from_store.status().ToString();
+  auto from_path = SegmentReader::Open(&env, "/data/segments/hot/acme/3/42.seg");
+  ASSERT_TRUE(from_path.ok());
+  EXPECT_EQ(ReadAll(**from_store), Expected(records, true));
+  EXPECT_EQ(ReadAll(**from_store), ReadAll(**from_path));
+  // The reader keeps the store alive and the object open: a deleted segment stays readable by
+  // the queries that hold it.
+  store.reset();
+  ASSERT_TRUE(env.RemoveFile("/data/segments/hot/acme/3/42.seg").ok());
+  EXPECT_EQ(ReadAll(**from_store), Expected(records, true));
+
+  store = std::make_shared<objstore::LocalDirectoryStore>(&env, "/data");
+  auto missing = SegmentReader::Open(store, "segments/hot/acme/3/42.seg");
+  EXPECT_TRUE(missing.status().IsNotFound()) << missing.status().ToString();
+  EXPECT_EQ(missing.status().message(), "segment /data/segments/hot/acme/3/42.seg does not exist");
+  EXPECT_TRUE(SegmentReader::Open(store, "../42.seg").status().IsInvalidArgument());
 }
 
 TEST(Segment, UnsortedWriteKeepsArrivalOrder) {
