@@ -6,14 +6,19 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <mutex>
+#include <set>
 
+#include "common/coding.h"
 #include "common/env.h"
 #include "common/hash.h"
+#include "objstore/local_directory_store.h"
 #include "query/executor.h"
 #include "query/parser.h"
 #include "query/random_query_test_util.h"
 #include "query/test_dataset.h"
 #include "segment/format.h"
+#include "segment/segment_file_reader.h"
 #include "storage/engine.h"
 
 namespace sawmill::query {
@@ -181,6 +186,128 @@ TEST(QueryOverSegments, NumericRangeIndexSkipsBlocksAndOlderSegmentsStillAnswer)
       EXPECT_EQ(planned.stats.blocks_read, want) << c.query << "\n" << planned.plan;
     }
   }
+}
+
+// A store that records every range read from it and forwards to the local directory store.
+// Open is not overridden: the default reader sends each range through GetRange, so every byte a
+// segment reader asks for is seen here.
+class CountingStore final : public objstore::ObjectStore {
+ public:
+  explicit CountingStore(std::string root) : target_(Env::Default(), std::move(root)) {}
+  Status Put(std::string_view name, std::string_view data) override {
+    return target_.Put(name, data);
+  }
+  Result<uint64_t> Size(std::string_view name) override { return target_.Size(name); }
+  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
+                  std::string* out) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ranges_.emplace_back(offset, length);
+    }
+    return target_.GetRange(name, offset, length, out);
+  }
+  Result<std::vector<std::string>> List(std::string_view prefix) override {
+    return target_.List(prefix);
+  }
+  Status Delete(std::string_view name) override { return target_.Delete(name); }
+  std::string Location(std::string_view name) const override { return target_.Location(name); }
+
+  std::vector<std::pair<uint64_t, uint64_t>> TakeRanges() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return std::exchange(ranges_, {});
+  }
+
+ private:
+  objstore::LocalDirectoryStore target_;
+  std::mutex mu_;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges_;  // (offset, length), in order
+};
+
+TEST(QueryOverObjectStore, AQueryThatNeedsOneBlockReadsOnlyTheFooterAndThatBlock) {
+  TempDir dir("objstore");
+  constexpr uint32_t kBlockRows = 100, kBlocks = 20, kWanted = 13;
+  std::vector<Record> records;
+  for (uint32_t i = 0; i < kBlockRows * kBlocks; ++i) {
+    Record r;
+    r.seq = i + 1;
+    r.ingest_ts = r.ts = kDatasetStart + static_cast<int64_t>(i) * kNanosPerSecond;
+    r.service = "api";
+    r.host = "web-1";
+    r.level = Level::kInfo;
+    r.message = "request " + std::to_string(i) + " served in " + std::to_string(i % 97) + " ms";
+    r.fields = {{"status", i % 10 == 0 ? "500" : "200"},
+                {"path", "/v1/items/" + std::to_string(i)}};
+    records.push_back(std::move(r));
+  }
+  const std::string name = "segments/hot/default/0/1.seg";
+  ASSERT_TRUE(Env::Default()->CreateDirs(dir.path() + "/segments/hot/default/0").ok());
+  segment::SegmentInfo info;
+  info.id = 1;
+  info.tenant = "default";
+  segment::WriterOptions wo;
+  wo.block_rows = kBlockRows;
+  storage::SegmentHandle h;
+  ASSERT_TRUE(
+      segment::WriteSegment(Env::Default(), dir.path() + "/" + name, info, records, wo, &h.info)
+          .ok());
+
+  // What the file holds where, read without the counting store.
+  auto plain = segment::SegmentFileReader::OpenObject(
+      std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), dir.path()), name);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  ASSERT_EQ((*plain)->blocks().size(), kBlocks);
+  const uint64_t size = (*plain)->info().file_bytes;
+  std::string bytes;
+  ASSERT_TRUE(ReadFileToString(Env::Default(), dir.path() + "/" + name, &bytes).ok());
+  const uint64_t identity_size = DecodeFixed32(bytes.data() + segment::kMagicSize + 4);
+  const uint64_t trailer_at = size - segment::kTrailerSize;
+  const uint64_t footer_at = DecodeFixed64(bytes.data() + trailer_at);
+  const std::set<std::pair<uint64_t, uint64_t>> open_ranges = {
+      {0, segment::kHeaderSize},
+      {segment::kHeaderSize, identity_size},
+      {trailer_at, segment::kTrailerSize},
+      {footer_at, trailer_at - footer_at}};
+  std::set<std::pair<uint64_t, uint64_t>> wanted_block;
+  for (const segment::ColumnMeta& column : (*plain)->footer().columns) {
+    const segment::BlockRef& ref = column.blocks[kWanted];
+    if (ref.present()) wanted_block.emplace(ref.offset, ref.size);
+  }
+
+  auto store = std::make_shared<CountingStore>(dir.path());
+  auto reader = segment::SegmentReader::Open(store, name);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  // Opening reads the header, the identity, the trailer and the footer: nothing else.
+  auto at_open = store->TakeRanges();
+  EXPECT_EQ(std::set(at_open.begin(), at_open.end()), open_ranges);
+  EXPECT_EQ(at_open.size(), open_ranges.size());
+
+  std::shared_ptr<segment::SegmentReader> shared = *reader;
+  h.path = name;
+  h.open = [shared]() -> Result<std::shared_ptr<segment::SegmentReader>> { return shared; };
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  snap->segments.push_back(std::move(h));
+  auto query = std::make_shared<const Query>(std::move(ParseQuery("*")).value());
+  ExecOptions o;
+  // Ten seconds inside block kWanted: the plan keeps that block only.
+  const int64_t from = kDatasetStart + (kWanted * kBlockRows + 40) * kNanosPerSecond;
+  o.range = {from, from + 10 * kNanosPerSecond, false};
+  ExecResult result = Execute(snap, query, o);
+  ASSERT_FALSE(result.partial);
+  ASSERT_EQ(result.hits.size(), 10u);
+  EXPECT_EQ(result.hits.front().seq, kWanted * kBlockRows + 50);
+  EXPECT_EQ(result.stats.blocks_read, 1u) << result.plan;
+
+  auto at_query = store->TakeRanges();
+  uint64_t bytes_read = 0;
+  for (const auto& range : at_query) {
+    EXPECT_TRUE(wanted_block.count(range)) << "read [" << range.first << ", +" << range.second
+                                           << ") which is not a column of block " << kWanted;
+    bytes_read += range.second;
+  }
+  EXPECT_FALSE(at_query.empty());
+  // Every read is one column of the block: the block is a small part of the file.
+  EXPECT_LT(bytes_read * 5, size) << bytes_read << " of " << size;
 }
 
 TEST(QueryOverStorage, AgreesWithBruteForceAcrossMemtablesFlushesAndCompactions) {

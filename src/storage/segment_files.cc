@@ -52,9 +52,10 @@ catalog::SegmentRow RowFromInfo(const segment::SegmentInfo& info, std::string pa
   return row;
 }
 
-Status VerifyWritten(Env* env, const std::string& path, const segment::SegmentInfo& want,
-                     std::vector<uint64_t> seqs) {
-  ASSIGN_OR_RETURN(auto reader, segment::SegmentFileReader::OpenFile(env, path));
+Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
+                     const segment::SegmentInfo& want, std::vector<uint64_t> seqs) {
+  ASSIGN_OR_RETURN(auto reader, segment::SegmentFileReader::OpenObject(store, name));
+  const std::string& path = reader->path();
   const segment::SegmentInfo& got = reader->info();
   if (got.id != want.id || got.tenant != want.tenant || got.partition != want.partition ||
       got.rows != seqs.size()) {

@@ -7,12 +7,14 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "catalog/catalog.h"
 #include "common/env.h"
+#include "objstore/object_store.h"
 #include "sawmill/status.h"
 #include "segment/segment.h"
 
@@ -29,11 +31,11 @@ std::string SegmentRelPath(const std::string& tier, const std::string& tenant, u
 catalog::SegmentRow RowFromInfo(const segment::SegmentInfo& info, std::string path,
                                 std::string tier, int64_t now_ns);
 
-// Reads back a segment just written, before it is registered (a flush: before the WAL that holds
-// its records may be trimmed; a compaction: before its inputs are deleted): it must verify (its
-// identity, every block's checksum and encoding) and hold exactly "seqs".
-// Errors: DataLoss saying what is wrong; IOError from the Env.
-Status VerifyWritten(Env* env, const std::string& path, const segment::SegmentInfo& want,
-                     std::vector<uint64_t> seqs);
+// Reads back segment "name" of "store" just written, before it is registered (a flush: before the
+// WAL that holds its records may be trimmed; a compaction: before its inputs are deleted), the
+// way queries will read it: it must verify (its identity, every block's checksum and encoding)
+// and hold exactly "seqs". Errors: DataLoss saying what is wrong; IOError from the store.
+Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
+                     const segment::SegmentInfo& want, std::vector<uint64_t> seqs);
 
 }  // namespace sawmill::storage

@@ -38,7 +38,15 @@ Result<std::shared_ptr<segment::SegmentReader>> SegmentEntry::Open() {
   {
     MutexLock l(&open_mu_);
     if (reader_ != nullptr) return reader_;
-    auto opened = segment::SegmentReader::Open(env_, path_);
+    if (row_.store != catalog::kLocalStore) {
+      // Not a damaged file: a store this engine was not given (the cold tier's, later).
+      return Status::FailedPrecondition("segment " + std::to_string(row_.id) +
+                                        " is in object store '" + row_.store +
+                                        "', which this server does not have");
+    }
+    auto opened = !row_.path.empty() && row_.path[0] != '/'
+                      ? segment::SegmentReader::Open(store_, row_.path)
+                      : segment::SegmentReader::Open(env_, path_);
     if (opened.ok()) {
       const segment::SegmentInfo& info = (*opened)->info();
       if (info.id == row_.id && info.tenant == row_.tenant && info.partition == row_.partition) {

@@ -13,6 +13,7 @@
 #include "catalog/catalog.h"
 #include "common/env.h"
 #include "common/mutex.h"
+#include "objstore/object_store.h"
 #include "storage/engine.h"
 #include "storage/memtable.h"
 
@@ -39,10 +40,16 @@ class CorruptionReporter {
 // state mutex (see SegmentRegistry).
 class SegmentEntry {
  public:
-  // "path" is the file (the row's path is relative to the data directory).
-  SegmentEntry(Env* env, std::string path, catalog::SegmentRow row,
-               std::shared_ptr<CorruptionReporter> reporter)
-      : env_(env), path_(std::move(path)), row_(std::move(row)), reporter_(std::move(reporter)) {}
+  // "path" is the file. The row's path, relative to the data directory, is the segment's name in
+  // "store" (the data directory's object store), which Open reads it through; a row with an
+  // absolute path (written by an older build) is opened by path instead.
+  SegmentEntry(Env* env, std::shared_ptr<objstore::ObjectStore> store, std::string path,
+               catalog::SegmentRow row, std::shared_ptr<CorruptionReporter> reporter)
+      : env_(env),
+        store_(std::move(store)),
+        path_(std::move(path)),
+        row_(std::move(row)),
+        reporter_(std::move(reporter)) {}
   ~SegmentEntry();
   SegmentEntry(const SegmentEntry&) = delete;
   SegmentEntry& operator=(const SegmentEntry&) = delete;
@@ -64,6 +71,7 @@ class SegmentEntry {
 
  private:
   Env* env_;
+  std::shared_ptr<objstore::ObjectStore> store_;
   std::string path_;
   catalog::SegmentRow row_;
   std::shared_ptr<CorruptionReporter> reporter_;
@@ -73,11 +81,11 @@ class SegmentEntry {
 };
 
 // CONTRACT
-// Threading: not synchronised by itself. Every method REQUIRES the engine's state mutex
-//   (StorageEngine::mu_), the same mutex that guards the memtable set, so that a flush adds its
-//   segment and drops its frozen memtable in one step for snapshots, and a compaction swaps its
-//   inputs for its output in one step. Segment ids are not the registry's: the flusher and the
-//   compactor allocate them from the catalog (Catalog::AllocateSegmentId).
+// Threading: not synchronised by itself. Every method except store() REQUIRES the engine's state
+//   mutex (StorageEngine::mu_), the same mutex that guards the memtable set, so that a flush adds
+//   its segment and drops its frozen memtable in one step for snapshots, and a compaction swaps
+//   its inputs for its output in one step. Segment ids are not the registry's: the flusher and
+//   the compactor allocate them from the catalog (Catalog::AllocateSegmentId).
 // Errors: none; the registry only changes memory. Callers write the catalog first (flusher:
 //   Catalog::Insert; compactor: Catalog::Replace) and change the registry after, so the registry
 //   never shows a segment the catalog lacks. (Engine::ReportCorruption marks the entry corrupt
@@ -86,6 +94,13 @@ class SegmentEntry {
 //   at every start. A replaced entry's file is deleted when the last snapshot holding it lets go.
 class SegmentRegistry {
  public:
+  // "store" is where the segments are read from (the data directory's object store).
+  explicit SegmentRegistry(std::shared_ptr<objstore::ObjectStore> store)
+      : store_(std::move(store)) {}
+  // The store every entry opens its segment through, and new segments are verified through.
+  // Set at construction: any thread, no mutex.
+  const std::shared_ptr<objstore::ObjectStore>& store() const { return store_; }
+
   // Adds (or replaces) the entry of its row's tenant and id.
   void Add(std::shared_ptr<SegmentEntry> entry);
   // The entry with "id" in any tenant, or nullptr.
@@ -113,6 +128,7 @@ class SegmentRegistry {
  private:
   // tenant -> id -> segment. Only states active and corrupt (missing ones are not readable).
   std::map<std::string, std::map<uint64_t, std::shared_ptr<SegmentEntry>>> segments_;
+  const std::shared_ptr<objstore::ObjectStore> store_;
 };
 
 }  // namespace sawmill::storage

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/fault_env.h"
+#include "objstore/local_directory_store.h"
 #include "storage/segment_files.h"
 
 namespace sawmill::storage {
@@ -36,7 +37,8 @@ class SegmentRegistryTest : public ::testing::Test {
     in.partition = partition;
     Status s = segment::WriteSegment(&env_, path, in, std::move(records), {}, &out);
     EXPECT_TRUE(s.ok()) << s.ToString();
-    return std::make_shared<SegmentEntry>(&env_, path, RowFromInfo(out, rel, "hot", 1), nullptr);
+    return std::make_shared<SegmentEntry>(&env_, registry_.store(), path,
+                                          RowFromInfo(out, rel, "hot", 1), nullptr);
   }
 
   // The messages a snapshot's segments hold; "errors" counts segments that did not open.
@@ -58,7 +60,7 @@ class SegmentRegistryTest : public ::testing::Test {
   }
 
   FaultInjectionEnv env_;
-  SegmentRegistry registry_;
+  SegmentRegistry registry_{std::make_shared<objstore::LocalDirectoryStore>(&env_, "/data")};
 };
 
 TEST_F(SegmentRegistryTest, AReplacedSegmentStaysReadableUntilTheLastSnapshotLetsGo) {
@@ -132,7 +134,7 @@ TEST_F(SegmentRegistryTest, AFileThatHoldsAnotherSegmentDoesNotOpen) {
   auto six = Write(6, "acme", 0, 1);
   catalog::SegmentRow row = six->row();
   row.id = 9;  // the catalog says 9; the file says 6
-  SegmentEntry wrong(&env_, six->path(), row, nullptr);
+  SegmentEntry wrong(&env_, registry_.store(), six->path(), row, nullptr);
   auto reader = wrong.Open();
   ASSERT_FALSE(reader.ok());
   EXPECT_TRUE(reader.status().IsDataLoss()) << reader.status().ToString();

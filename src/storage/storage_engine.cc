@@ -16,6 +16,7 @@
 #include "common/coding.h"
 #include "common/hash.h"
 #include "common/mutex.h"
+#include "objstore/local_directory_store.h"
 #include "segment/segment_file_reader.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
@@ -38,7 +39,8 @@ StorageEngine::StorageEngine(const EngineOptions& options)
       segments_dir_(JoinPath(options.data_dir, "segments")),
       reporter_(std::make_shared<CorruptionReporter>(this)),
       keys_(options.idempotency_window_ns, options.idempotency_max_keys),
-      memtables_(clock_) {}
+      memtables_(clock_),
+      segments_(std::make_shared<objstore::LocalDirectoryStore>(env_, options.data_dir)) {}
 
 Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options) {
   if (options.data_dir.empty()) return Status::InvalidArgument("storage: data_dir is empty");
@@ -132,8 +134,8 @@ Status StorageEngine::Init() {
       if (row.state == catalog::kStateMissing) continue;
       replay.Cover({row.tenant, row.partition}, row.min_seq, row.max_seq);
       std::string path = catalog::ResolveSegmentPath(options_.data_dir, row.path);
-      segments_.Add(
-          std::make_shared<SegmentEntry>(env_, std::move(path), std::move(row), reporter_));
+      segments_.Add(std::make_shared<SegmentEntry>(env_, segments_.store(), std::move(path),
+                                                   std::move(row), reporter_));
     }
     memtables_.UpdateGauge();
     segments_.UpdateGauges();
