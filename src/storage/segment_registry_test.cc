@@ -143,6 +143,18 @@ TEST_F(SegmentRegistryTest, AFileThatHoldsAnotherSegmentDoesNotOpen) {
   EXPECT_TRUE(six->Open().ok());
 }
 
+TEST_F(SegmentRegistryTest, ASegmentInAStoreTheEngineLacksIsRefusedNotMarkedCorrupt) {
+  auto six = Write(6, "acme", 0, 1);
+  catalog::SegmentRow row = six->row();
+  row.store = "s3-archive";
+  SegmentEntry elsewhere(&env_, registry_.store(), six->path(), row, nullptr);
+  auto reader = elsewhere.Open();
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().code(), StatusCode::kFailedPrecondition) << reader.status().ToString();
+  EXPECT_NE(reader.status().message().find("object store 's3-archive'"), std::string::npos)
+      << reader.status().message();
+}
+
 // Segment ids come from the catalog now (catalog_test.cc, AllocatedIds*; catalog_ids_test.cc).
 TEST_F(SegmentRegistryTest, SnapshotHandlesCarryEachSegmentsTierAndLocation) {
   auto hot = Write(1, "acme", 0, 2);
