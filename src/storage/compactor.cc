@@ -115,7 +115,7 @@ Status Compactor::CompactOnce(bool* did_work) {
     s = segment::WriteSegment(env_, path, in, std::move(rows), options_.segment_options, &out);
   }
   // The inputs are deleted once the swap commits: the output must verify first.
-  if (s.ok()) s = VerifyWritten(segments_->store(), rel, out, std::move(seqs));
+  if (s.ok()) s = VerifyWritten(store(), rel, out, std::move(seqs));
   catalog::SegmentRow row;
   if (s.ok()) {
     row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
@@ -128,8 +128,7 @@ Status Compactor::CompactOnce(bool* did_work) {
     return s.WithContext("compaction of tenant " + tenant + " partition " +
                          std::to_string(partition));
   }
-  auto output =
-      std::make_shared<SegmentEntry>(env_, segments_->store(), path, std::move(row), reporter_);
+  auto output = std::make_shared<SegmentEntry>(env_, store(), path, std::move(row), reporter_);
   {
     MutexLock l(&*mu_);
     // Snapshots holding an input keep reading; the last one to let go deletes the file.

@@ -51,6 +51,11 @@ class Compactor {
   uint64_t last_bytes() const { return last_bytes_.load(); }
 
  private:
+  // The segments' object store. It never changes (SegmentRegistry::store needs no lock), so it
+  // is read without the engine's mutex that guards the rest of the registry.
+  const std::shared_ptr<objstore::ObjectStore>& store() const NO_THREAD_SAFETY_ANALYSIS {
+    return segments_->store();
+  }
   const EngineOptions& options_;
   Env* env_;
   Clock* clock_;

@@ -139,7 +139,7 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   if (s.ok()) {
     s = segment::WriteSegment(env_, path, in, std::move(records), options_.segment_options, &out);
   }
-  if (s.ok()) s = VerifyWritten(segments_->store(), rel, out, std::move(seqs));
+  if (s.ok()) s = VerifyWritten(store(), rel, out, std::move(seqs));
   catalog::SegmentRow row;
   if (s.ok()) {
     row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
@@ -153,8 +153,7 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
     return s.WithContext("flush of tenant " + key.first + " partition " +
                          std::to_string(key.second));
   }
-  auto entry =
-      std::make_shared<SegmentEntry>(env_, segments_->store(), path, std::move(row), reporter_);
+  auto entry = std::make_shared<SegmentEntry>(env_, store(), path, std::move(row), reporter_);
   {
     MutexLock l(&*mu_);
     // Registered and visible, and out of the memtables, in one step for snapshots.

@@ -67,6 +67,11 @@ class Flusher {
   uint64_t flushes() const NO_THREAD_SAFETY_ANALYSIS { return flushes_; }
 
  private:
+  // The segments' object store. It never changes (SegmentRegistry::store needs no lock), so it
+  // is read without the engine's mutex that guards the rest of the registry.
+  const std::shared_ptr<objstore::ObjectStore>& store() const NO_THREAD_SAFETY_ANALYSIS {
+    return segments_->store();
+  }
   // Freezes the active memtable of "key" (if any) and writes every frozen memtable of "key" to
   // segments, oldest first.
   Status FlushKey(const PartitionKey& key) REQUIRES(flush_mu_);
