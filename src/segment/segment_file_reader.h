@@ -4,9 +4,9 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "common/mutex.h"
 #include "index/bloom.h"
 #include "index/inverted_index.h"
 #include "objstore/object_store.h"
@@ -79,14 +79,13 @@ class SegmentFileReader final : public SegmentReader {
   uint32_t version_ = 0;
   std::vector<std::string> field_names_;
 
-  mutable std::mutex mu_;
+  mutable Mutex mu_;
   mutable std::map<std::string, std::shared_ptr<const index::InvertedIndexReader>, std::less<>>
-      indexes_;  // GUARDED_BY(mu_)
-  mutable std::map<std::string, std::shared_ptr<BloomCache>, std::less<>>
-      blooms_;  // GUARDED_BY(mu_)
+      indexes_ GUARDED_BY(mu_);
+  mutable std::map<std::string, std::shared_ptr<BloomCache>, std::less<>> blooms_ GUARDED_BY(mu_);
   // By footer_.kind_indexes position; loaded[k] says whether views[k] was tried.
-  mutable std::vector<bool> kinds_loaded_;                              // GUARDED_BY(mu_)
-  mutable std::vector<std::shared_ptr<const index::IndexView>> kinds_;  // GUARDED_BY(mu_)
+  mutable std::vector<bool> kinds_loaded_ GUARDED_BY(mu_);
+  mutable std::vector<std::shared_ptr<const index::IndexView>> kinds_ GUARDED_BY(mu_);
 };
 
 }  // namespace sawmill::segment

@@ -383,7 +383,7 @@ Result<std::shared_ptr<const index::InvertedIndexReader>> SegmentFileReader::Loa
   }
   if (meta == nullptr) return std::shared_ptr<const index::InvertedIndexReader>();
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto it = indexes_.find(field);
     if (it != indexes_.end()) return it->second;
   }
@@ -396,7 +396,7 @@ Result<std::shared_ptr<const index::InvertedIndexReader>> SegmentFileReader::Loa
                             std::to_string(meta->ref.offset) + ": " + parsed.status().message());
   }
   std::shared_ptr<const index::InvertedIndexReader> idx = std::move(parsed).value();
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   indexes_.emplace(std::string(field), idx);
   return idx;
 }
@@ -458,7 +458,7 @@ bool SegmentFileReader::SegmentMayContain(std::string_view field, std::string_vi
   }
   std::shared_ptr<BloomCache> cache;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto& slot = blooms_[meta->field];
     if (slot == nullptr) slot = std::make_shared<BloomCache>();
     cache = slot;
@@ -484,7 +484,7 @@ bool SegmentFileReader::BlockMayContain(uint32_t block, std::string_view field,
   }
   std::shared_ptr<BloomCache> cache;
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     auto& slot = blooms_[meta->field];
     if (slot == nullptr) slot = std::make_shared<BloomCache>();
     cache = slot;
@@ -515,7 +515,7 @@ bool SegmentFileReader::BlockMayContain(uint32_t block, std::string_view field,
 
 std::shared_ptr<const index::IndexView> SegmentFileReader::KindView(size_t k) const {
   {
-    std::lock_guard<std::mutex> lock(mu_);
+    MutexLock lock(&mu_);
     if (kinds_loaded_.empty()) {
       kinds_loaded_.assign(footer_.kind_indexes.size(), false);
       kinds_.assign(footer_.kind_indexes.size(), nullptr);
@@ -532,7 +532,7 @@ std::shared_ptr<const index::IndexView> SegmentFileReader::KindView(size_t k) co
         kind->open(meta.version, std::move(raw), static_cast<uint32_t>(footer_.blocks.size()));
     if (opened.ok()) view = std::move(opened).value();
   }
-  std::lock_guard<std::mutex> lock(mu_);
+  MutexLock lock(&mu_);
   if (!kinds_loaded_[k]) {
     kinds_loaded_[k] = true;
     kinds_[k] = std::move(view);
