@@ -132,6 +132,14 @@ class QueryEngineImpl final : public QueryEngine {
       UniqueLock lock(&mu_);
       auto it = flights_.find(key);
       if (it == flights_.end()) {
+        // An identical query may have finished between the cache lookup above and this lock: its
+        // leader puts the answer in the cache before it ends its flight, so look once more.
+        if (std::shared_ptr<const SearchResponse> hit = cache_.Get(key)) {
+          lock.Unlock();
+          SearchResponse copy = *hit;
+          copy.stats.cache_hit = true;
+          return copy;
+        }
         flight = std::make_shared<Flight>();
         flights_[key] = flight;
         break;
