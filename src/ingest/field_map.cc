@@ -1,10 +1,10 @@
 #include "ingest/field_map.h"
 
 #include <algorithm>
+#include <array>
 #include <cstdint>
 #include <iterator>
 #include <string>
-#include <unordered_map>
 
 #include "ingest/timestamp_internal.h"
 
@@ -45,18 +45,49 @@ constexpr Entry kTable[] = {
 
 using Fields = std::vector<std::pair<std::string, std::string>>;
 
-// Table position by name (the first entry of a name: names are unique in the table).
-const std::unordered_map<std::string_view, size_t>& RankByName() {
-  static const auto* ranks = [] {
-    auto* map = new std::unordered_map<std::string_view, size_t>();
-    for (size_t rank = 0; rank < std::size(kTable); ++rank) map->emplace(kTable[rank].name, rank);
-    return map;
-  }();
-  return *ranks;
-}
-
 constexpr size_t kColumns = static_cast<size_t>(Column::kUserId) + 1;
 constexpr size_t kNone = SIZE_MAX;
+constexpr size_t kMaxNameLength = 16;
+constexpr size_t kMaxPerLength = 12;
+
+// Table position by name (names are unique in the table), or kNone. Every key of every line is
+// looked up, most of them not in the table: candidates are found by length, and a byte loop
+// compares them (cheaper than hashing each key and calling memcmp on a hit).
+size_t RankOf(std::string_view name) {
+  struct ByLength {
+    uint8_t ranks[kMaxPerLength];
+    uint8_t count = 0;
+  };
+  static const auto* by_length = [] {
+    auto* table = new std::array<ByLength, kMaxNameLength + 1>();
+    for (size_t rank = 0; rank < std::size(kTable); ++rank) {
+      ByLength& slot = (*table)[kTable[rank].name.size()];
+      slot.ranks[slot.count++] = static_cast<uint8_t>(rank);
+    }
+    return table;
+  }();
+  if (name.empty() || name.size() > kMaxNameLength) return kNone;
+  const ByLength& slot = (*by_length)[name.size()];
+  for (uint8_t i = 0; i < slot.count; ++i) {
+    std::string_view candidate = kTable[slot.ranks[i]].name;
+    size_t k = 0;
+    while (k < name.size() && candidate[k] == name[k]) ++k;
+    if (k == name.size()) return slot.ranks[i];
+  }
+  return kNone;
+}
+
+// The table fits the lookup above: every name at most kMaxNameLength bytes, at most kMaxPerLength
+// of a length.
+constexpr bool TableFitsRankOf() {
+  size_t counts[kMaxNameLength + 1] = {};
+  for (const Entry& entry : kTable) {
+    if (entry.name.empty() || entry.name.size() > kMaxNameLength) return false;
+    if (++counts[entry.name.size()] > kMaxPerLength) return false;
+  }
+  return std::size(kTable) < 256;
+}
+static_assert(TableFitsRankOf(), "field-mapping table: a name is too long or a length too common");
 
 }  // namespace
 
@@ -69,10 +100,9 @@ std::vector<std::string_view> ColumnNames(Column column, bool labels) {
 }
 
 std::optional<Column> ColumnOfName(std::string_view name, bool labels) {
-  const auto& ranks = RankByName();
-  auto found = ranks.find(name);
-  if (found == ranks.end() || (kTable[found->second].label_only && !labels)) return std::nullopt;
-  return kTable[found->second].column;
+  const size_t rank = RankOf(name);
+  if (rank == kNone || (kTable[rank].label_only && !labels)) return std::nullopt;
+  return kTable[rank].column;
 }
 
 void ApplyFieldMap(Record* record, const FieldMapOptions& options) {
@@ -83,17 +113,15 @@ void ApplyFieldMap(Record* record, const FieldMapOptions& options) {
   size_t best_field[kColumns];
   std::fill(std::begin(best_rank), std::end(best_rank), kNone);
   std::fill(std::begin(best_field), std::end(best_field), kNone);
-  const auto& ranks = RankByName();
   for (size_t i = 0; i < fields.size(); ++i) {
     if (fields[i].second.empty()) continue;
-    auto found = ranks.find(fields[i].first);
-    if (found == ranks.end()) continue;
-    const Entry& entry = kTable[found->second];
+    const size_t rank = RankOf(fields[i].first);
+    if (rank == kNone) continue;
+    const Entry& entry = kTable[rank];
     if (entry.label_only && !options.labels) continue;
     const auto column = static_cast<size_t>(entry.column);
-    if (found->second < best_rank[column] ||
-        (found->second == best_rank[column] && options.prefer_last)) {
-      best_rank[column] = found->second;
+    if (rank < best_rank[column] || (rank == best_rank[column] && options.prefer_last)) {
+      best_rank[column] = rank;
       best_field[column] = i;
     }
   }
