@@ -568,6 +568,12 @@ int WalManager::DeleteObsoleteFiles(uint64_t min_unflushed_seq) {
       spdlog::warn("WAL: cannot delete {}: {}", FileName(number), s.ToString());
     }
   }
+  // Make the deletions durable, so that a power cut does not bring deleted files back (replay
+  // would skip their records, but retention must be able to rely on a file being gone).
+  if (deleted > 0) {
+    Status s = env_->SyncDir(dir_);
+    if (!s.ok()) spdlog::warn("WAL: cannot sync {} after deleting files: {}", dir_, s.ToString());
+  }
   return deleted;
 }
 

@@ -176,6 +176,20 @@ TEST_F(WalManagerTest, RotatesAndDeletesOnlyFlushedFiles) {
   EXPECT_EQ(wal2->stats().files, 1u);
 }
 
+TEST_F(WalManagerTest, DeletedFilesStayDeletedAfterACrash) {
+  WalOptions options;
+  options.file_bytes = 4096;
+  auto wal = OpenWal(options);
+  Replay(wal.get());
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(Commit(wal.get(), std::string(200, 'x')).ok());
+  ASSERT_GT(wal->DeleteObsoleteFiles(1000), 0);
+  const size_t left = CountLogFiles(&env_);
+  EXPECT_EQ(left, 1u);
+  wal.reset();
+  env_.SimulateCrash();
+  EXPECT_EQ(CountLogFiles(&env_), left) << "deleted WAL files came back after a power cut";
+}
+
 TEST_F(WalManagerTest, CommitAfterCloseIsUnavailable) {
   auto wal = OpenWal();
   Replay(wal.get());
