@@ -179,20 +179,16 @@ Status SqliteCatalog::Exec(const char* sql) const {
 
 Status SqliteCatalog::MigrateLocked() {
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  auto fail = [&](Status s) REQUIRES(mu_) {
-    Exec("ROLLBACK").IgnoreError();
-    return s;
-  };
   int64_t version = 1;
   {
     Stmt st(db_, "SELECT value FROM meta WHERE key = 'schema_version'");
-    if (!st.ok()) return fail(Error("read schema version"));
+    if (!st.ok()) return RollbackLocked(Error("read schema version"));
     int rc = st.Step();
     if (rc == SQLITE_ROW) version = st.Int(0);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(Error("read schema version"));
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RollbackLocked(Error("read schema version"));
   }
   if (version > kSqliteSchemaVersion) {
-    return fail(Status::FailedPrecondition(
+    return RollbackLocked(Status::FailedPrecondition(
         "catalog " + path_ + " has schema version " + std::to_string(version) +
         ", written by a newer build; this build reads versions up to " +
         std::to_string(kSqliteSchemaVersion)));
@@ -201,20 +197,21 @@ Status SqliteCatalog::MigrateLocked() {
   bool has_store = false;
   {
     Stmt st(db_, "SELECT 1 FROM pragma_table_info('segments') WHERE name = 'store'");
-    if (!st.ok()) return fail(Error("read the segments table's columns"));
+    if (!st.ok()) return RollbackLocked(Error("read the segments table's columns"));
     int rc = st.Step();
     has_store = rc == SQLITE_ROW;
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return fail(Error("read the segments columns"));
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+      return RollbackLocked(Error("read the segments columns"));
   }
   if (!has_store) {
     Status s = Exec(kAddStoreColumn);
-    if (!s.ok()) return fail(s);
+    if (!s.ok()) return RollbackLocked(s);
   }
   {
     Stmt st(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)");
-    if (!st.ok()) return fail(Error("prepare schema version"));
+    if (!st.ok()) return RollbackLocked(Error("prepare schema version"));
     st.Bind(1, int64_t{kSqliteSchemaVersion});
-    if (st.Step() != SQLITE_DONE) return fail(Error("write schema version"));
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("write schema version"));
   }
   RETURN_IF_ERROR(Exec("COMMIT"));
   spdlog::info("catalog {}: schema version {} migrated to {} (segments are in the local store)",
@@ -227,18 +224,21 @@ void SqliteCatalog::SetCommitHook(std::function<Status()> hook) {
   commit_hook_ = std::move(hook);
 }
 
+Status SqliteCatalog::RollbackLocked(Status s) const {
+  Exec("ROLLBACK").IgnoreError();
+  return s;
+}
+
 Status SqliteCatalog::CommitLocked() {
   if (commit_hook_) {
     Status s = commit_hook_();
     if (!s.ok()) {
-      Exec("ROLLBACK").IgnoreError();
-      return s;
+      return RollbackLocked(std::move(s));
     }
   }
   Status s = Exec("COMMIT");
   if (!s.ok()) {
-    Exec("ROLLBACK").IgnoreError();
-    return s;
+    return RollbackLocked(std::move(s));
   }
   // Catalog commits are rare (a flush or a compaction), so fold the SQLite WAL back into the
   // database each time: the -wal file stays empty instead of growing to the auto-checkpoint
@@ -284,26 +284,21 @@ Status SqliteCatalog::Replace(const std::vector<uint64_t>& removed,
   for (uint64_t id : removed) {
     Stmt st(db_, "DELETE FROM segments WHERE id = ?");
     if (!st.ok()) {
-      Status s = Error("prepare delete");
-      Exec("ROLLBACK").IgnoreError();
-      return s;
+      return RollbackLocked(Error("prepare delete"));
     }
     st.Bind(1, static_cast<int64_t>(id));
     if (st.Step() != SQLITE_DONE) {
-      Status s = Error("delete segment " + std::to_string(id));
-      Exec("ROLLBACK").IgnoreError();
-      return s;
+      return RollbackLocked(Error("delete segment " + std::to_string(id)));
     }
     if (sqlite3_changes(db_) != 1) {
-      Exec("ROLLBACK").IgnoreError();
-      return Status::NotFound("catalog: segment " + std::to_string(id) + " is not registered");
+      return RollbackLocked(
+          Status::NotFound("catalog: segment " + std::to_string(id) + " is not registered"));
     }
   }
   for (const SegmentRow& row : added) {
     Status s = InsertLocked(row);
     if (!s.ok()) {
-      Exec("ROLLBACK").IgnoreError();
-      return s;
+      return RollbackLocked(std::move(s));
     }
   }
   return CommitLocked();
@@ -314,20 +309,16 @@ Status SqliteCatalog::SetState(uint64_t id, std::string_view state) {
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_, "UPDATE segments SET state = ? WHERE id = ?");
   if (!st.ok()) {
-    Status s = Error("prepare update");
-    Exec("ROLLBACK").IgnoreError();
-    return s;
+    return RollbackLocked(Error("prepare update"));
   }
   st.Bind(1, state);
   st.Bind(2, static_cast<int64_t>(id));
   if (st.Step() != SQLITE_DONE) {
-    Status s = Error("update segment " + std::to_string(id));
-    Exec("ROLLBACK").IgnoreError();
-    return s;
+    return RollbackLocked(Error("update segment " + std::to_string(id)));
   }
   if (sqlite3_changes(db_) != 1) {
-    Exec("ROLLBACK").IgnoreError();
-    return Status::NotFound("catalog: segment " + std::to_string(id) + " is not registered");
+    return RollbackLocked(
+        Status::NotFound("catalog: segment " + std::to_string(id) + " is not registered"));
   }
   return CommitLocked();
 }
@@ -342,19 +333,15 @@ Status SqliteCatalog::Update(const std::vector<SegmentRow>& rows) {
             "bytes = ?11, raw_bytes = ?12, tier = ?13, path = ?14, state = ?15, created = ?16, "
             "store = ?17 WHERE id = ?1");
     if (!st.ok()) {
-      Status s = Error("prepare update");
-      Exec("ROLLBACK").IgnoreError();
-      return s;
+      return RollbackLocked(Error("prepare update"));
     }
     BindSegmentRow(&st, row);
     if (st.Step() != SQLITE_DONE) {
-      Status s = Error("update segment " + std::to_string(row.id));
-      Exec("ROLLBACK").IgnoreError();
-      return s;
+      return RollbackLocked(Error("update segment " + std::to_string(row.id)));
     }
     if (sqlite3_changes(db_) != 1) {
-      Exec("ROLLBACK").IgnoreError();
-      return Status::NotFound("catalog: segment " + std::to_string(row.id) + " is not registered");
+      return RollbackLocked(
+          Status::NotFound("catalog: segment " + std::to_string(row.id) + " is not registered"));
     }
   }
   return CommitLocked();
@@ -365,21 +352,17 @@ Result<uint64_t> SqliteCatalog::AllocateSegmentId() {
   // BEGIN IMMEDIATE takes the database's write lock before reading: two connections (or
   // processes) on one file allocate one after the other, each above what the other committed.
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  auto fail = [&](std::string_view what) REQUIRES(mu_) {
-    Status s = Error(what);
-    Exec("ROLLBACK").IgnoreError();
-    return s;
-  };
   // "max_id" is the highest id ever stored, reserved or allocated; catalogs from before it was
   // kept for every insert may have rows above it.
   Stmt bump(db_,
             "INSERT INTO meta (key, value) "
             "VALUES ('max_id', coalesce((SELECT max(id) FROM segments), 0) + 1) "
             "ON CONFLICT(key) DO UPDATE SET value = max(value + 1, excluded.value)");
-  if (!bump.ok()) return fail("prepare segment id allocation");
-  if (bump.Step() != SQLITE_DONE) return fail("allocate a segment id");
+  if (!bump.ok()) return RollbackLocked(Error("prepare segment id allocation"));
+  if (bump.Step() != SQLITE_DONE) return RollbackLocked(Error("allocate a segment id"));
   Stmt read(db_, "SELECT value FROM meta WHERE key = 'max_id'");
-  if (!read.ok() || read.Step() != SQLITE_ROW) return fail("read the allocated segment id");
+  if (!read.ok() || read.Step() != SQLITE_ROW)
+    return RollbackLocked(Error("read the allocated segment id"));
   const uint64_t id = static_cast<uint64_t>(read.Int(0));
   RETURN_IF_ERROR(CommitLocked());
   return id;
@@ -390,8 +373,7 @@ Status SqliteCatalog::ReserveIds(uint64_t id) {
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Status s = RaiseMaxIdLocked(id);
   if (!s.ok()) {
-    Exec("ROLLBACK").IgnoreError();
-    return s;
+    return RollbackLocked(std::move(s));
   }
   return CommitLocked();
 }
@@ -450,16 +432,11 @@ Result<uint64_t> SqliteCatalog::PutIdempotencyKeys(const std::vector<Idempotency
                                                    int64_t expire_before_ns, uint64_t max_rows) {
   MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  auto fail = [&](std::string_view what) REQUIRES(mu_) {
-    Status s = Error(what);
-    Exec("ROLLBACK").IgnoreError();
-    return s;
-  };
   {
     Stmt st(db_,
             "INSERT OR REPLACE INTO idempotency_keys (tenant, key, body_hash, answer, first_seq, "
             "count, created_ns) VALUES (?,?,?,?,?,?,?)");
-    if (!st.ok()) return fail("prepare insert idempotency key");
+    if (!st.ok()) return RollbackLocked(Error("prepare insert idempotency key"));
     for (const IdempotencyKeyRow& row : rows) {
       sqlite3_reset(st.get());
       st.Bind(1, row.tenant);
@@ -470,23 +447,23 @@ Result<uint64_t> SqliteCatalog::PutIdempotencyKeys(const std::vector<Idempotency
       st.Bind(5, static_cast<int64_t>(row.first_seq));
       st.Bind(6, static_cast<int64_t>(row.count));
       st.Bind(7, row.created_ns);
-      if (st.Step() != SQLITE_DONE) return fail("insert idempotency key");
+      if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("insert idempotency key"));
     }
   }
   {
     Stmt st(db_, "DELETE FROM idempotency_keys WHERE created_ns < ?");
-    if (!st.ok()) return fail("prepare expire idempotency keys");
+    if (!st.ok()) return RollbackLocked(Error("prepare expire idempotency keys"));
     st.Bind(1, expire_before_ns);
-    if (st.Step() != SQLITE_DONE) return fail("expire idempotency keys");
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("expire idempotency keys"));
   }
   uint64_t evicted = 0;
   {
     Stmt st(db_,
             "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys "
             "ORDER BY created_ns DESC LIMIT -1 OFFSET ?)");
-    if (!st.ok()) return fail("prepare evict idempotency keys");
+    if (!st.ok()) return RollbackLocked(Error("prepare evict idempotency keys"));
     st.Bind(1, static_cast<int64_t>(std::min<uint64_t>(max_rows, INT64_MAX)));
-    if (st.Step() != SQLITE_DONE) return fail("evict idempotency keys");
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("evict idempotency keys"));
     evicted = static_cast<uint64_t>(sqlite3_changes(db_));
   }
   RETURN_IF_ERROR(CommitLocked());

@@ -84,7 +84,10 @@ class SqliteCatalog final : public Catalog {
   Status MigrateLocked() REQUIRES(mu_);
   Status InsertLocked(const SegmentRow& row) REQUIRES(mu_);  // in a transaction
   Status RaiseMaxIdLocked(uint64_t id) REQUIRES(mu_);        // in a transaction
-  Status CommitLocked() REQUIRES(mu_);                       // in a transaction
+  // Rolls the open transaction back and returns "s" (compute "s" first: Error reads the
+  // connection's last message, which the rollback replaces).
+  Status RollbackLocked(Status s) const REQUIRES(mu_);
+  Status CommitLocked() REQUIRES(mu_);  // in a transaction
   Status EnsureDamageTableLocked() const REQUIRES(mu_);
 
   mutable Mutex mu_;
