@@ -83,6 +83,14 @@ std::string DataVersion(const storage::Snapshot* snapshot) {
          std::to_string(Hash64(ids));
 }
 
+// An answer this query did not compute itself (the result cache's, or an identical running
+// query's): a copy, marked as shared.
+SearchResponse SharedAnswer(const SearchResponse& answer) {
+  SearchResponse copy = answer;
+  copy.stats.cache_hit = true;
+  return copy;
+}
+
 bool IsCancelled(const SearchRequest& request) {
   return request.cancelled != nullptr && request.cancelled->load(std::memory_order_relaxed);
 }
@@ -124,11 +132,7 @@ class QueryEngineImpl final : public QueryEngine {
     bool cacheable = request.use_cache && !request.explain;
     std::shared_ptr<Flight> flight;
     while (cacheable) {
-      if (std::shared_ptr<const SearchResponse> hit = cache_.Get(key)) {
-        SearchResponse copy = *hit;
-        copy.stats.cache_hit = true;
-        return copy;
-      }
+      if (std::shared_ptr<const SearchResponse> hit = cache_.Get(key)) return SharedAnswer(*hit);
       UniqueLock lock(&mu_);
       auto it = flights_.find(key);
       if (it == flights_.end()) {
@@ -136,9 +140,7 @@ class QueryEngineImpl final : public QueryEngine {
         // leader puts the answer in the cache before it ends its flight, so look once more.
         if (std::shared_ptr<const SearchResponse> hit = cache_.Get(key)) {
           lock.Unlock();
-          SearchResponse copy = *hit;
-          copy.stats.cache_hit = true;
-          return copy;
+          return SharedAnswer(*hit);
         }
         flight = std::make_shared<Flight>();
         flights_[key] = flight;
@@ -161,9 +163,7 @@ class QueryEngineImpl final : public QueryEngine {
       if (running->cancelled) continue;
       lock.Unlock();  // copy the answer outside the lock: 200 waiters copy in parallel
       if (!running->status.ok()) return running->status;
-      SearchResponse shared = *running->response;
-      shared.stats.cache_hit = true;
-      return shared;
+      return SharedAnswer(*running->response);
     }
 
     StopReason stopped = StopReason::kNone;
