@@ -355,6 +355,25 @@ class IngestDoors : public ::testing::Test {
     return stored;
   }
 
+  // The same lines through the Loki (JSON, protobuf), OTLP (JSON, protobuf) and syslog doors.
+  void SendToLokiOtlpAndSyslog(const std::vector<Line>& lines) {
+    EXPECT_EQ(
+        Send("POST", "/loki/api/v1/push", "loki-json", "application/json", LokiJsonBody(lines))
+            .first,
+        204);
+    EXPECT_EQ(Send("POST", "/loki/api/v1/push", "loki-proto", "application/x-protobuf",
+                   LokiProtobufBody(lines))
+                  .first,
+              204);
+    EXPECT_EQ(Send("POST", "/v1/logs", "otlp-json", "application/json", OtlpJsonBody(lines)).first,
+              200);
+    EXPECT_EQ(
+        Send("POST", "/v1/logs", "otlp-proto", "application/x-protobuf", OtlpProtobufBody(lines))
+            .first,
+        200);
+    SendToSyslog(lines);
+  }
+
   void SendToSyslog(const std::vector<Line>& lines) {
     net::io_context ioc;
     tcp::socket tcp_socket(ioc);
@@ -391,20 +410,7 @@ TEST_F(IngestDoors, TheSameLinesThroughEveryDoorAreTheSameStoredRecords) {
   auto es = Send("POST", "/_bulk", "es", "application/x-ndjson", ElasticsearchBody(lines));
   EXPECT_EQ(es.first, 200);
   EXPECT_EQ(json::parse(es.second).at("errors"), false) << es.second;
-  EXPECT_EQ(
-      Send("POST", "/loki/api/v1/push", "loki-json", "application/json", LokiJsonBody(lines)).first,
-      204);
-  EXPECT_EQ(Send("POST", "/loki/api/v1/push", "loki-proto", "application/x-protobuf",
-                 LokiProtobufBody(lines))
-                .first,
-            204);
-  EXPECT_EQ(Send("POST", "/v1/logs", "otlp-json", "application/json", OtlpJsonBody(lines)).first,
-            200);
-  EXPECT_EQ(
-      Send("POST", "/v1/logs", "otlp-proto", "application/x-protobuf", OtlpProtobufBody(lines))
-          .first,
-      200);
-  SendToSyslog(lines);
+  SendToLokiOtlpAndSyslog(lines);
 
   const std::vector<Stored> native = SearchWhenStored("native", lines.size());
   ASSERT_EQ(native.size(), lines.size());
@@ -449,20 +455,7 @@ TEST_F(IngestDoorsWithShortLines, EveryDoorCutsTheMessageAtMaxLineAndFlagsIt) {
   EXPECT_EQ(Send("POST", "/api/v1/ingest", "native", "text/plain", plain).first, 200);
   EXPECT_EQ(Send("POST", "/_bulk", "es", "application/x-ndjson", ElasticsearchBody(lines)).first,
             200);
-  EXPECT_EQ(
-      Send("POST", "/loki/api/v1/push", "loki-json", "application/json", LokiJsonBody(lines)).first,
-      204);
-  EXPECT_EQ(Send("POST", "/loki/api/v1/push", "loki-proto", "application/x-protobuf",
-                 LokiProtobufBody(lines))
-                .first,
-            204);
-  EXPECT_EQ(Send("POST", "/v1/logs", "otlp-json", "application/json", OtlpJsonBody(lines)).first,
-            200);
-  EXPECT_EQ(
-      Send("POST", "/v1/logs", "otlp-proto", "application/x-protobuf", OtlpProtobufBody(lines))
-          .first,
-      200);
-  SendToSyslog(lines);
+  SendToLokiOtlpAndSyslog(lines);
 
   std::multiset<std::string> expected;
   for (const Line& l : lines) expected.insert(l.message.substr(0, 48));
