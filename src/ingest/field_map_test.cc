@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cctype>
+#include <string>
+
 namespace sawmill::ingest {
 namespace {
 
@@ -77,6 +80,34 @@ TEST(FieldMap, NamesAreListedOnceInPrecedenceOrder) {
   EXPECT_EQ(ColumnOfName("job"), std::nullopt);
   EXPECT_EQ(ColumnOfName("job", /*labels=*/true), Column::kService);
   EXPECT_EQ(ColumnOfName("shop"), std::nullopt);
+}
+
+// Every name of the table is found, and nothing that is not exactly a name: prefixes, names with
+// one more byte (a NUL too), other cases, and keys longer than any name.
+TEST(FieldMap, OnlyExactNamesAreFound) {
+  size_t names = 0;
+  for (Column column : {Column::kTimestamp, Column::kMessage, Column::kLevel, Column::kService,
+                        Column::kHost, Column::kTraceId, Column::kSpanId, Column::kUserId}) {
+    for (std::string_view name : ColumnNames(column, /*labels=*/true)) {
+      ++names;
+      EXPECT_EQ(ColumnOfName(name, true), column) << name;
+      std::string longer(name);
+      longer.push_back('\0');
+      EXPECT_EQ(ColumnOfName(longer, true), std::nullopt) << name;
+      longer.back() = 's';
+      EXPECT_EQ(ColumnOfName(longer, true), std::nullopt) << name;
+      EXPECT_EQ(ColumnOfName(name.substr(0, name.size() - 1), true), std::nullopt) << name;
+      std::string upper(name);
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      if (upper != name) {
+        EXPECT_EQ(ColumnOfName(upper, true), std::nullopt) << name;
+      }
+    }
+  }
+  EXPECT_EQ(names, 40u);
+  EXPECT_EQ(ColumnOfName(""), std::nullopt);
+  EXPECT_EQ(ColumnOfName("service.name.x.y"), std::nullopt);  // 16 bytes
+  EXPECT_EQ(ColumnOfName(std::string(300, 'a')), std::nullopt);
 }
 
 }  // namespace

@@ -166,22 +166,20 @@ bool QuoteHugeNumbers(const std::string& text, std::string* out) {
   return changed;
 }
 
-// Maps a JSON object line onto "*out" (everything but flags and defaults). Returns false when
-// "text" is not one valid JSON object; "*out" is then unspecified and must be reset.
-// "text" should have SIMDJSON_PADDING spare capacity to avoid a copy.
-bool MapJson(const std::string& text, int64_t now_ns, const TimeZone* zone, Record* out) {
-  thread_local simdjson::dom::parser parser;
-  simdjson::dom::element doc;
-  simdjson::error_code error = parser.parse(text).get(doc);
-  std::string quoted;
-  if ((error == simdjson::NUMBER_ERROR || error == simdjson::NUMBER_OUT_OF_RANGE) &&
-      QuoteHugeNumbers(text, &quoted)) {
-    error = parser.parse(quoted).get(doc);
-  }
-  if (error != simdjson::SUCCESS) return false;
-  simdjson::dom::object obj;
-  if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
+// Fills "*out" from the members of one JSON object. The general way puts every key other than
+// the time, level and message into the fields and then lets the field-mapping table fill the
+// other columns by precedence (ApplyFieldMap). Most lines name each column once, at the top
+// level: the fast way fills the column from that key directly (no field made and removed again)
+// and gives up, returning false, as soon as a line is one it could get wrong: a column named
+// twice (precedence decides), a nested object (it may hold "service.name"), or a level key whose
+// value is not a level (the table may find another). The caller then redoes the line the general
+// way on a fresh record, so both ways store the same record.
+bool MapJsonMembers(simdjson::dom::object obj, const std::string& text, int64_t now_ns,
+                    const TimeZone* zone, bool fast, Record* out) {
   bool have_ts = false, have_level = false, have_message = false;
+  std::string* const targets[] = {&out->service, &out->host, &out->trace_id, &out->span_id,
+                                  &out->user_id};
+  bool filled[std::size(targets)] = {};
   for (simdjson::dom::key_value_pair field : obj) {
     std::string_view key = field.key;
     simdjson::dom::element value = field.value;
@@ -195,10 +193,11 @@ bool MapJson(const std::string& text, int64_t now_ns, const TimeZone* zone, Reco
     }
     // The time, level and message keys take the first usable value; an unusable one (a
     // timestamp that does not parse, an unknown level, a second "msg") stays in the fields so
-    // that nothing is lost. The other columns are filled from the fields by the table below.
-    switch (ColumnOfName(key).value_or(Column::kService)) {
+    // that nothing is lost. The other columns are filled from the fields by the table.
+    const std::optional<Column> column = ColumnOfName(key);
+    switch (column.value_or(Column::kTimestamp)) {
       case Column::kTimestamp:
-        if (!have_ts) {
+        if (column && !have_ts) {
           if (std::optional<int64_t> ts = JsonTimestamp(value, now_ns, zone)) {
             out->ts = *ts;
             have_ts = true;
@@ -214,6 +213,7 @@ bool MapJson(const std::string& text, int64_t now_ns, const TimeZone* zone, Reco
             continue;
           }
         }
+        if (fast) return false;
         break;
       case Column::kMessage:
         if (!have_message && !is_null) {
@@ -226,17 +226,49 @@ bool MapJson(const std::string& text, int64_t now_ns, const TimeZone* zone, Reco
           continue;
         }
         break;
-      default: break;
+      default:
+        if (fast && !is_object) {
+          const size_t slot = static_cast<size_t>(*column) - static_cast<size_t>(Column::kService);
+          if (filled[slot]) return false;
+          filled[slot] = true;
+          std::string* target = targets[slot];
+          if (ValueText(value, target) && !target->empty()) continue;
+          // null or "": not a value for the column (the table skips it); "" stays a field.
+          if (!is_null) out->fields.emplace_back(std::string(key), std::string());
+          continue;
+        }
+        break;
     }
+    if (fast && is_object) return false;
     Flatten(std::string(key), value, out);
   }
   // service, host, trace_id, span_id, user_id (and a level under a name such as log_level) from
   // the fields, nested ones included ({"service":{"name":..}} is service.name).
-  ApplyFieldMap(out);
+  if (!fast) ApplyFieldMap(out);
   // A structured line without a message keeps its whole text as the message, so that a word
   // search finds it (Loki keeps the line; see docs/ingest.md).
   if (!have_message) out->message = text;
   return true;
+}
+
+// Maps a JSON object line onto "*out" (everything but flags and defaults). Returns false when
+// "text" is not one valid JSON object; "*out" is then unspecified and must be reset.
+// "text" should have SIMDJSON_PADDING spare capacity to avoid a copy.
+bool MapJson(const std::string& text, int64_t now_ns, const TimeZone* zone, Record* out) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element doc;
+  simdjson::error_code error = parser.parse(text).get(doc);
+  std::string quoted;
+  if ((error == simdjson::NUMBER_ERROR || error == simdjson::NUMBER_OUT_OF_RANGE) &&
+      QuoteHugeNumbers(text, &quoted)) {
+    error = parser.parse(quoted).get(doc);
+  }
+  if (error != simdjson::SUCCESS) return false;
+  simdjson::dom::object obj;
+  if (doc.get_object().get(obj) != simdjson::SUCCESS) return false;
+  if (MapJsonMembers(obj, text, now_ns, zone, /*fast=*/true, out)) return true;
+  *out = Record();
+  return MapJsonMembers(obj, text, now_ns, zone, /*fast=*/false, out);
 }
 
 }  // namespace
