@@ -4,6 +4,9 @@
 
 #include <cstdio>
 #include <fstream>
+#include <string>
+
+#include <unistd.h>
 
 namespace sawmill::http {
 namespace {
@@ -17,8 +20,12 @@ const ConfigOption& Find(const std::vector<ConfigOption>& options, const std::st
   return none;
 }
 
+// One file per test process: ctest runs the tests of this file at once, and other work trees'
+// tests share the temporary directory.
 std::string WriteFile(const std::string& text) {
-  std::string path = ::testing::TempDir() + "/sawmill_server_config_test.yaml";
+  std::string path = ::testing::TempDir() + "/sawmill_server_config_test." +
+                     std::to_string(::getpid()) + "." +
+                     ::testing::UnitTest::GetInstance()->current_test_info()->name() + ".yaml";
   std::ofstream(path) << text;
   return path;
 }
