@@ -49,7 +49,7 @@ format:
 lint: $(BUILD)/build.ninja build-lint/build.ninja
 	@git ls-files '*.cc' '*.h' | xargs clang-format --dry-run -Werror
 	cmake --build build-lint -j $(JOBS) --target sawmill_libraries
-	@git ls-files 'src/*.cc' | grep -v '_test.cc$$' | xargs clang-tidy -p $(BUILD) --quiet
+	@git ls-files 'src/*.cc' | grep -v '_test.cc$$' | xargs -P $(JOBS) -n 8 clang-tidy -p build-lint --quiet
 
 build-lint/build.ninja:
 	cmake -S . -B build-lint -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCMAKE_CXX_COMPILER=clang++ \

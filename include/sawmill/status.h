@@ -140,10 +140,13 @@ class [[nodiscard]] Result {
     if (!_st.ok()) return _st;      \
   } while (0)
 
+// "lhs" may be a declaration ("auto x") and "tmp" is a name: neither can be parenthesised.
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define ASSIGN_OR_RETURN_IMPL(tmp, lhs, expr) \
   auto tmp = (expr);                          \
   if (!tmp.ok()) return tmp.status();         \
   lhs = std::move(tmp).value()
+// NOLINTEND(bugprone-macro-parentheses)
 
 // ASSIGN_OR_RETURN(auto x, MaybeX()); declares x or returns the failure.
 #define ASSIGN_OR_RETURN(lhs, expr) \

@@ -186,7 +186,8 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, Env* env
   bool first_start = false;
   Checkpoint checkpoint;
   auto read = ReadCheckpoint(env, impl->checkpoint_path);
-  if (read.ok()) {
+  const bool have_checkpoint = read.ok();
+  if (have_checkpoint) {
     checkpoint = std::move(read).value();
   } else if (read.status().IsNotFound()) {
     first_start = true;
@@ -198,7 +199,7 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, Env* env
   std::vector<FileCursor> known = checkpoint.files;
   for (const auto& c : impl->spool->RecoveredCursors()) MergeCursor(c, &known);
   impl->next_seq = std::max(checkpoint.next_seq, impl->spool->MaxSeq() + 1);
-  if (!read.ok()) {
+  if (!have_checkpoint) {
     // No checkpoint (first start, or the spool was wiped or damaged): number batches from the
     // current time in microseconds, above any number an earlier life of this spool reached (it
     // started the same way and uses far less than one number a microsecond). The server keeps
