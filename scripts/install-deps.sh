@@ -27,6 +27,10 @@ PACKAGES=(
   # baselines), util-linux (unshare: tests/e2e/e2e_disk_full_test.py), bsdutils (logger) and
   # rsyslog (tests/interop).
   curl python3 zstd lz4 ripgrep util-linux bsdutils rsyslog
+  # The S3 store's tests and benchmark run against a real S3 API: OpenStack Swift with its s3api
+  # middleware, started on loopback by ../shared/scripts/s3-swift.sh (scripts/s3-test-store.sh);
+  # libssl-dev for the S3 store's MD5 and SHA-256 (src/objstore/CMakeLists.txt).
+  swift swift-proxy swift-object swift-account swift-container libssl-dev
 )
 
 missing=()
@@ -49,5 +53,12 @@ echo "install-deps: installing ${missing[*]}"
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO=sudo; fi
 export DEBIAN_FRONTEND=noninteractive
+# Packages with daemons (Swift) must not start them at install: the tests start their own on
+# free ports. A policy-rc.d that refuses every start, only for this install, unless one exists.
+if [ ! -e /usr/sbin/policy-rc.d ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
+  $SUDO chmod 755 /usr/sbin/policy-rc.d
+  trap '$SUDO rm -f /usr/sbin/policy-rc.d' EXIT
+fi
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -12,6 +12,7 @@
 
 #include "common/mutex.h"
 #include "http/api_routes.h"
+#include "http/cold_store.h"
 #include "http/http_server.h"
 #include "http/shipper_routes.h"
 #include "ingest/syslog_server.h"
@@ -180,6 +181,13 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   spdlog::info("listening on http://{}:{}/ (data in {})", http_options.address, server.port(),
                config.data_dir);
 
+  auto cold_store = OpenColdStore(config);
+  if (!cold_store.ok()) {
+    std::fprintf(stderr, "sawmill server: cold store: %s\n", cold_store.status().message().c_str());
+    server.StopAccepting();
+    server.Stop();
+    return 1;
+  }
   storage::EngineOptions engine_options;
   engine_options.data_dir = config.data_dir;
   engine_options.flush_interval_ns = static_cast<int64_t>(config.flush_interval_ms) * 1'000'000;

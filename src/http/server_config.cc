@@ -7,6 +7,7 @@
 
 #include "common/config_values.h"
 #include "http/connection_policy.h"
+#include "objstore/s3_store.h"
 
 namespace sawmill::http {
 
@@ -94,6 +95,28 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"compaction", T::kString,
        "on: small segments are merged in the background; off: only by `sawmill admin compact`",
        &c->compaction},
+      // Cold tier store.
+      {"cold_store", T::kString,
+       "where cold segments go: empty for a directory of the data directory, or "
+       "s3://BUCKET/PREFIX for an S3-compatible store",
+       &c->cold_store},
+      {"cold_store_endpoint", T::kString,
+       "S3 endpoint URL (http(s)://host:port, path-style); empty: AWS_ENDPOINT_URL",
+       &c->cold_store_endpoint},
+      {"cold_store_region", T::kString, "S3 region for SigV4; empty: AWS_REGION or us-east-1",
+       &c->cold_store_region},
+      {"cold_store_access_key", T::kString, "S3 access key; empty: AWS_ACCESS_KEY_ID",
+       &c->cold_store_access_key},
+      {"cold_store_secret_key", T::kString,
+       "S3 secret key; empty: AWS_SECRET_ACCESS_KEY (prefer the variable or the config file to "
+       "a flag, which other users can see)",
+       &c->cold_store_secret_key},
+      {"cold_store_part_size", T::kBytes,
+       "S3 multipart part size (at least 5MiB); larger objects go up as multipart uploads", nullptr,
+       &c->cold_store_part_bytes},
+      {"cold_store_retry_time", T::kDuration,
+       "how long one S3 operation is retried (5xx, 429, timeouts, lost connections)", nullptr,
+       &c->cold_store_retry_ms},
   };
 }
 
@@ -255,6 +278,11 @@ Status ValidateServerConfig(const ServerConfig& c) {
     if (value >= min) return Status::OK();
     return Status::InvalidArgument(std::string(key) + ": must be at least " + shown);
   };
+  if (!c.cold_store.empty()) {
+    objstore::S3Options s3;
+    RETURN_IF_ERROR(objstore::ParseS3Url(c.cold_store, &s3).WithContext("cold_store"));
+    RETURN_IF_ERROR(at_least("cold_store_part_size", c.cold_store_part_bytes, 5ull << 20, "5MiB"));
+  }
   RETURN_IF_ERROR(at_least("max_body", c.max_body_bytes, 1024, "1KiB"));
   RETURN_IF_ERROR(at_least("max_decoded_body", c.max_decoded_bytes, c.max_body_bytes, "max_body"));
   RETURN_IF_ERROR(at_least("max_line", c.max_line_bytes, 64, "64"));

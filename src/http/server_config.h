@@ -51,6 +51,18 @@ struct ServerConfig {
   std::string timezone = "UTC";
   std::string timezone_by_service;
   std::string timezone_by_tenant;
+
+  // ---- Cold tier store (docs/operations.md "Cold store on S3") ----
+  // "" keeps cold segments in a directory of the data directory; "s3://bucket/prefix" puts them
+  // in an S3 bucket. Endpoint, region and keys left empty come from AWS_ENDPOINT_URL,
+  // AWS_REGION, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+  std::string cold_store;
+  std::string cold_store_endpoint;
+  std::string cold_store_region;
+  std::string cold_store_access_key;
+  std::string cold_store_secret_key;
+  uint64_t cold_store_part_bytes = 16ull << 20;  // objects larger go up as multipart uploads
+  uint64_t cold_store_retry_ms = 60'000;         // retries of one S3 operation stop after this
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };

@@ -1,7 +1,7 @@
-// The ObjectStore contract (object_store.h), run against every implementation: the local
-// directory store on the real file system and on FaultInjectionEnv. An S3 store joins by adding
-// a factory to kStores. Then the local store's own promises: atomicity seen from inside a Put,
-// durability across crashes at every step of a Put.
+// The ObjectStore contract (object_store_contract.h) run against the local directory store on the
+// real file system and on FaultInjectionEnv (s3_store_test.cc runs it against the S3 store).
+// Then the local store's own promises: atomicity seen from inside a Put, durability across
+// crashes at every step of a Put.
 #include "objstore/object_store.h"
 
 #include <gtest/gtest.h>
@@ -13,6 +13,7 @@
 
 #include "common/fault_env.h"
 #include "objstore/local_directory_store.h"
+#include "objstore/object_store_contract.h"
 
 namespace sawmill::objstore {
 namespace {
@@ -31,24 +32,13 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-// One store under test and whatever it needs to live.
-struct StoreFixture {
-  std::unique_ptr<TempDir> dir;
-  std::unique_ptr<FaultInjectionEnv> env;
-  std::unique_ptr<ObjectStore> store;
-};
-
-struct StoreKind {
-  const char* name;
-  std::function<StoreFixture()> make;
-};
-
 const StoreKind kStores[] = {
     {"LocalOnDisk",
      [] {
        StoreFixture f;
-       f.dir = std::make_unique<TempDir>("suite");
-       f.store = std::make_unique<LocalDirectoryStore>(Env::Default(), f.dir->path() + "/data");
+       auto dir = std::make_shared<TempDir>("suite");
+       f.store = std::make_unique<LocalDirectoryStore>(Env::Default(), dir->path() + "/data");
+       f.keepalive = dir;
        return f;
      }},
     {"LocalOnFaultInjectionEnv",
@@ -59,156 +49,6 @@ const StoreKind kStores[] = {
        return f;
      }},
 };
-
-class ObjectStoreContract : public testing::TestWithParam<StoreKind> {
- protected:
-  void SetUp() override { fixture_ = GetParam().make(); }
-  ObjectStore& store() { return *fixture_.store; }
-  std::string Get(std::string_view name, uint64_t offset, uint64_t length) {
-    std::string out;
-    Status s = store().GetRange(name, offset, length, &out);
-    return s.ok() ? out : "<" + s.ToString() + ">";
-  }
-
-  StoreFixture fixture_;
-};
-
-std::string Bytes(size_t n) {
-  std::string s(n, '\0');
-  for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>('a' + i % 26);
-  return s;
-}
-
-TEST_P(ObjectStoreContract, RangesAtTheEdgesAndPastTheEndOfAnObject) {
-  const std::string data = Bytes(100);
-  ASSERT_TRUE(store().Put("segments/hot/acme/3/17.seg", data).ok());
-  ASSERT_EQ(store().Size("segments/hot/acme/3/17.seg").value_or(0), 100u);
-  EXPECT_EQ(Get("segments/hot/acme/3/17.seg", 0, 100), data);
-  EXPECT_EQ(Get("segments/hot/acme/3/17.seg", 0, 1), "a");
-  EXPECT_EQ(Get("segments/hot/acme/3/17.seg", 99, 1), data.substr(99));
-  EXPECT_EQ(Get("segments/hot/acme/3/17.seg", 100, 0), "");
-  EXPECT_EQ(Get("segments/hot/acme/3/17.seg", 30, 20), data.substr(30, 20));
-
-  std::string out = "untouched";
-  for (auto [offset, length] : {std::pair<uint64_t, uint64_t>{100, 1},
-                                {99, 2},
-                                {101, 0},
-                                {0, 101},
-                                {50, UINT64_MAX},
-                                {UINT64_MAX, 2}}) {
-    Status s = store().GetRange("segments/hot/acme/3/17.seg", offset, length, &out);
-    EXPECT_TRUE(s.IsInvalidArgument()) << offset << "+" << length << ": " << s.ToString();
-    EXPECT_NE(s.message().find("past the end"), std::string::npos) << s.message();
-    EXPECT_NE(s.message().find("17.seg (100 bytes)"), std::string::npos) << s.message();
-  }
-
-  auto reader = store().Open("segments/hot/acme/3/17.seg");
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  EXPECT_EQ((*reader)->size(), 100u);
-  ASSERT_TRUE((*reader)->ReadRange(90, 10, &out).ok());
-  EXPECT_EQ(out, data.substr(90));
-  ASSERT_TRUE((*reader)->ReadRange(100, 0, &out).ok());
-  EXPECT_EQ(out, "");
-  EXPECT_TRUE((*reader)->ReadRange(95, 6, &out).IsInvalidArgument());
-}
-
-TEST_P(ObjectStoreContract, AMissingObjectIsNotFoundNotAnIOError) {
-  std::string out;
-  EXPECT_TRUE(store().Size("nope/17.seg").status().IsNotFound());
-  Status s = store().GetRange("nope/17.seg", 0, 1, &out);
-  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
-  EXPECT_NE(s.message().find("nope/17.seg"), std::string::npos) << s.message();
-  EXPECT_TRUE(store().Open("nope/17.seg").status().IsNotFound());
-  s = store().Delete("nope/17.seg");
-  EXPECT_TRUE(s.IsNotFound()) << s.ToString();
-  EXPECT_NE(s.message().find("does not exist"), std::string::npos) << s.message();
-  auto listed = store().List("nope");
-  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
-  EXPECT_TRUE(listed->empty());
-}
-
-TEST_P(ObjectStoreContract, BadNamesAreRefusedWithTheReason) {
-  for (const char* name :
-       {"", "/etc/passwd", "a//b", "../outside", "a/./b", "a/../b", "dir/", "x.seg.tmp"}) {
-    Status s = store().Put(name, "x");
-    EXPECT_TRUE(s.IsInvalidArgument()) << "'" << name << "': " << s.ToString();
-    EXPECT_TRUE(store().Size(name).status().IsInvalidArgument()) << name;
-    EXPECT_TRUE(store().Delete(name).IsInvalidArgument()) << name;
-  }
-  EXPECT_NE(ValidateObjectName("../outside").message().find("'..'"), std::string::npos);
-  auto listed = store().List("");
-  ASSERT_TRUE(listed.ok());
-  EXPECT_TRUE(listed->empty()) << (*listed)[0];
-}
-
-TEST_P(ObjectStoreContract, ListReturnsExactlyTheNamesWithThePrefixSorted) {
-  for (const char* name : {"segments/hot/acme/1/2.seg", "segments/hot/acme/1/1.seg",
-                           "segments/hot/acme2/1/3.seg", "segments/warm/acme/1/4.seg", "other"}) {
-    ASSERT_TRUE(store().Put(name, name).ok()) << name;
-  }
-  using Names = std::vector<std::string>;
-  EXPECT_EQ(store().List("segments/hot/acme/").value_or(Names{}),
-            (Names{"segments/hot/acme/1/1.seg", "segments/hot/acme/1/2.seg"}));
-  // A plain string prefix, not a directory: acme2 matches "acme".
-  EXPECT_EQ(store().List("segments/hot/acme").value_or(Names{}),
-            (Names{"segments/hot/acme/1/1.seg", "segments/hot/acme/1/2.seg",
-                   "segments/hot/acme2/1/3.seg"}));
-  EXPECT_EQ(store().List("").value_or(Names{}),
-            (Names{"other", "segments/hot/acme/1/1.seg", "segments/hot/acme/1/2.seg",
-                   "segments/hot/acme2/1/3.seg", "segments/warm/acme/1/4.seg"}));
-  EXPECT_EQ(store().List("segments/warm/acme/1/4.seg").value_or(Names{}),
-            (Names{"segments/warm/acme/1/4.seg"}));
-  EXPECT_EQ(store().List("segments/cold").value_or(Names{"error"}), Names{});
-  EXPECT_EQ(store().List("oth").value_or(Names{}), Names{"other"});
-}
-
-TEST_P(ObjectStoreContract, PutReplacesAndDeleteRemoves) {
-  ASSERT_TRUE(store().Put("a/b", "first version").ok());
-  ASSERT_TRUE(store().Put("a/b", "second").ok());
-  EXPECT_EQ(Get("a/b", 0, 6), "second");
-  EXPECT_EQ(store().Size("a/b").value_or(0), 6u);
-  ASSERT_TRUE(store().Put("a/empty", "").ok());
-  EXPECT_EQ(store().Size("a/empty").value_or(99), 0u);
-  EXPECT_EQ(Get("a/empty", 0, 0), "");
-
-  auto reader = store().Open("a/b");
-  ASSERT_TRUE(reader.ok());
-  ASSERT_TRUE(store().Delete("a/b").ok());
-  EXPECT_TRUE(store().Size("a/b").status().IsNotFound());
-  EXPECT_EQ(store().List("a/").value_or({}), std::vector<std::string>{"a/empty"});
-  EXPECT_TRUE(store().Delete("a/b").IsNotFound());
-  // A reader opened before the delete still reads what it was opened on (a query holding a
-  // segment that compaction deletes).
-  std::string out;
-  ASSERT_TRUE((*reader)->ReadRange(0, 6, &out).ok());
-  EXPECT_EQ(out, "second");
-}
-
-TEST_P(ObjectStoreContract, ConcurrentPutsOfOneNameLeaveOneCompleteVersion) {
-  const std::string a(64 << 10, 'a'), b(96 << 10, 'b');
-  std::vector<std::thread> threads;
-  for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&, t] {
-      for (int i = 0; i < 10; ++i) {
-        EXPECT_TRUE(store().Put("shared/obj", (t + i) % 2 ? a : b).ok());
-        auto size = store().Size("shared/obj");
-        ASSERT_TRUE(size.ok());
-        std::string got;
-        Status s = store().GetRange("shared/obj", 0, *size, &got);
-        // Another thread may replace it between Size and GetRange: a different size is then
-        // a clean out-of-range error, never a mix of versions.
-        if (s.ok()) {
-          EXPECT_TRUE(got == a || got == b) << "a torn object of " << got.size();
-        }
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  std::string got;
-  ASSERT_TRUE(store().GetRange("shared/obj", 0, store().Size("shared/obj").value_or(0), &got).ok());
-  EXPECT_TRUE(got == a || got == b);
-  EXPECT_EQ(store().List("shared").value_or({}), std::vector<std::string>{"shared/obj"});
-}
 
 INSTANTIATE_TEST_SUITE_P(Stores, ObjectStoreContract, testing::ValuesIn(kStores),
                          [](const auto& info) { return std::string(info.param.name); });

@@ -1,0 +1,29 @@
+#include "http/cold_store.h"
+
+#include <spdlog/spdlog.h>
+
+#include "objstore/s3_store.h"
+
+namespace sawmill::http {
+
+Result<std::shared_ptr<objstore::ObjectStore>> OpenColdStore(const ServerConfig& config) {
+  if (config.cold_store.empty()) return std::shared_ptr<objstore::ObjectStore>();
+  objstore::S3Options options;
+  RETURN_IF_ERROR(objstore::ParseS3Url(config.cold_store, &options).WithContext("cold_store"));
+  options.endpoint = config.cold_store_endpoint;
+  if (!config.cold_store_region.empty()) options.region = config.cold_store_region;
+  options.access_key = config.cold_store_access_key;
+  options.secret_key = config.cold_store_secret_key;
+  objstore::FillS3OptionsFromEnvironment(&options);
+  options.part_size = config.cold_store_part_bytes;
+  options.multipart_threshold = config.cold_store_part_bytes;
+  options.retry_budget_ms = static_cast<int64_t>(config.cold_store_retry_ms);
+  ASSIGN_OR_RETURN(auto store, objstore::S3Store::Create(std::move(options)));
+  RETURN_IF_ERROR(store->CheckAccess());
+  spdlog::info("cold store: {} at {} (region {})",
+               store->Location("").substr(0, store->Location("").size() - 1),
+               store->options().endpoint, store->options().region);
+  return std::shared_ptr<objstore::ObjectStore>(std::move(store));
+}
+
+}  // namespace sawmill::http

@@ -1,0 +1,157 @@
+// An ObjectStore over the S3 API (AWS S3, MinIO, Ceph RGW, OpenStack Swift's s3api): the cold
+// tier's store. Contract: object_store.h. Requests are signed with AWS Signature V4 by libcurl
+// (CURLOPT_AWS_SIGV4); addressing is path-style, so any S3-compatible endpoint works without DNS:
+//
+//   object NAME     ENDPOINT/BUCKET/PREFIX/NAME         (PREFIX may be empty)
+//   Put             one PUT with Content-MD5 (the store rejects a body that arrived damaged) and
+//                   the ETag compared with the MD5 we sent; above multipart_threshold a multipart
+//                   upload (every part with its own Content-MD5 and ETag check), aborted when any
+//                   step fails, so a failed Put leaves no object and no upload behind
+//   Size / Open     HEAD; a reader then GETs each range with "Range: bytes=a-b" and If-Match on
+//                   the ETag it opened, so it never mixes two versions of a name
+//   GetRange        one ranged GET (HEAD only for empty or overflowing ranges)
+//   List            ListObjectsV2, following continuation tokens, 1000 names a page
+//   Delete          HEAD (NotFound when absent, as the contract says), then DELETE
+//
+// Retries: a request that fails with a connection error, a timeout, HTTP 429 or 5xx (or the S3
+// codes SlowDown, RequestTimeout, InternalError) is retried with exponential backoff and jitter
+// until retry_budget_ms has passed since the operation started; other answers are final. Errors
+// name the object's s3:// location, the HTTP status and the S3 error code: NotFound (404),
+// PermissionDenied-like failures (403: wrong keys, clock skew) and other 4xx are
+// FailedPrecondition (the configuration is wrong; a retry will not help), and exhausted retries
+// are IOError (the medium failed; a later retry may succeed).
+//
+// Differences from the local store, allowed by the contract: a reader of an object deleted after
+// it was opened fails with NotFound ("deleted after it was opened") instead of reading on, since
+// S3 keeps no handle; whoever deletes cold objects does so only when no query can need them.
+//
+// Memory: an operation holds at most one response body (bounded by the range asked for, 16 MiB
+// for a listing page, 64 KiB for an error) beside the caller's data; uploads stream from the
+// caller's buffer. Thread-safe; requests of different threads run in parallel on pooled handles
+// (kept-alive connections).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/mutex.h"
+#include "objstore/object_store.h"
+
+namespace sawmill::objstore {
+
+struct S3Options {
+  // "http://host:port" or "https://host" (no path). Required.
+  std::string endpoint;
+  std::string region = "us-east-1";
+  std::string bucket;
+  // Keys are PREFIX/NAME; "" puts names at the bucket's root. No leading or trailing '/'.
+  std::string prefix;
+  std::string access_key;
+  std::string secret_key;
+
+  // Objects larger than this go up as multipart uploads of part_size parts (S3 wants parts of at
+  // least 5 MiB, except the last).
+  uint64_t multipart_threshold = 64ull << 20;
+  uint64_t part_size = 16ull << 20;
+
+  int64_t connect_timeout_ms = 5000;
+  // A request that moves fewer than 1 KiB/s for this long is cut (and retried).
+  int64_t stall_timeout_ms = 30000;
+  // The longest one request may take (a part of part_size must fit).
+  int64_t request_timeout_ms = 300000;
+  // No new attempt starts this long after an operation began.
+  int64_t retry_budget_ms = 60000;
+  int max_attempts = 10;
+  int64_t initial_backoff_ms = 100;
+  int64_t max_backoff_ms = 5000;
+  // Idle handles (and their connections) kept for reuse.
+  size_t max_idle_connections = 8;
+};
+
+// Fills bucket and prefix from "s3://bucket/prefix/path" ("s3://bucket" for no prefix).
+// InvalidArgument naming the URL and what is wrong.
+Status ParseS3Url(std::string_view url, S3Options* options);
+
+// Fills the fields that are still empty from the standard variables AWS_ENDPOINT_URL,
+// AWS_REGION (then AWS_DEFAULT_REGION), AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY.
+void FillS3OptionsFromEnvironment(S3Options* options);
+
+class S3Store final : public ObjectStore {
+ public:
+  // What the store did since it was created (every request attempt counts once).
+  struct Stats {
+    uint64_t requests = 0;
+    uint64_t retries = 0;
+    uint64_t errors = 0;  // operations that returned an error other than NotFound
+    uint64_t bytes_uploaded = 0;
+    uint64_t bytes_downloaded = 0;
+    uint64_t multipart_uploads = 0;
+    uint64_t multipart_aborts = 0;
+  };
+
+  // InvalidArgument when a required option is missing or malformed. Makes no request.
+  static Result<std::unique_ptr<S3Store>> Create(S3Options options);
+  ~S3Store() override;
+
+  Status Put(std::string_view name, std::string_view data) override;
+  Result<uint64_t> Size(std::string_view name) override;
+  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
+                  std::string* out) override;
+  Result<std::unique_ptr<ObjectReader>> Open(std::string_view name) override;
+  Result<std::vector<std::string>> List(std::string_view prefix) override;
+  Status Delete(std::string_view name) override;
+  // "s3://BUCKET/PREFIX/NAME".
+  std::string Location(std::string_view name) const override;
+
+  // Creates the bucket; OK when it exists already and is ours. For tests and first set-up.
+  Status CreateBucket();
+  // Checks that the bucket exists and the credentials are accepted (one request): what the
+  // server runs at start so a wrong key is reported then, not at the first transition.
+  Status CheckAccess();
+  // The keys of multipart uploads started under the prefix and neither completed nor aborted.
+  Result<std::vector<std::string>> ListUploadsInProgress();
+
+  Stats stats() const;
+  const S3Options& options() const { return options_; }
+
+  struct Request;
+  struct Response;
+
+ private:
+  explicit S3Store(S3Options options);
+
+  // Sends "request", retrying as the header says. Returns the final answer whatever its HTTP
+  // status; IOError when no attempt got one within the budget.
+  Result<Response> Perform(const Request& request);
+  Status PutSingle(std::string_view name, std::string_view data);
+  Status PutMultipart(std::string_view name, std::string_view data);
+  Status AbortUpload(const std::string& key, const std::string& upload_id);
+  // GET of [offset, offset + length) (length > 0, no overflow), with If-Match when "etag" is
+  // not empty. Checks the range against the size the answer reports.
+  Status GetRangeOnce(std::string_view name, uint64_t offset, uint64_t length,
+                      const std::string& etag, std::string* out);
+  // HEAD: size and ETag. NotFound when absent.
+  Status Head(std::string_view name, uint64_t* size, std::string* etag);
+  // An error for a final answer that was not a success: the operation, the object, the HTTP
+  // status and the S3 code and message.
+  Status ErrorFor(std::string_view op, std::string_view name, const Response& response) const;
+  std::string Key(std::string_view name) const;
+
+  void* AcquireHandle();
+  void ReleaseHandle(void* handle);
+
+  friend class S3ObjectReader;
+
+  const S3Options options_;
+  Mutex pool_mu_;
+  std::vector<void*> idle_ GUARDED_BY(pool_mu_);
+
+  std::atomic<uint64_t> requests_{0}, retries_{0}, errors_{0}, bytes_uploaded_{0},
+      bytes_downloaded_{0}, multipart_uploads_{0}, multipart_aborts_{0};
+};
+
+}  // namespace sawmill::objstore

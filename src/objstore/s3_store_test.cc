@@ -1,0 +1,292 @@
+// The S3 store against a real S3 API (OpenStack Swift's s3api on loopback, started by the ctest
+// fixture s3_store): the whole ObjectStore contract, multipart uploads, and the failures a user
+// meets: a store answering 503 for a while, a connection lost mid-upload, an answer that never
+// comes, wrong credentials, a store that is down.
+#include "objstore/s3_store.h"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <chrono>
+
+#include "objstore/object_store_contract.h"
+#include "objstore/s3_test_server.h"
+
+namespace sawmill::objstore {
+namespace {
+
+using testing_s3::FaultProxy;
+using testing_s3::FixtureOptions;
+using testing_s3::UniquePrefix;
+
+constexpr char kBucket[] = "sawmill-test";
+
+// Options for a store under a fresh prefix, with short retry times so failure tests are quick.
+S3Options TestOptions(const std::string& name) {
+  auto options = FixtureOptions(kBucket, UniquePrefix(name));
+  EXPECT_TRUE(options.ok()) << options.status().ToString();
+  S3Options o = options.value_or(S3Options{});
+  o.retry_budget_ms = 4000;
+  o.initial_backoff_ms = 20;
+  o.max_backoff_ms = 300;
+  o.stall_timeout_ms = 1000;
+  o.request_timeout_ms = 30000;
+  return o;
+}
+
+std::unique_ptr<S3Store> MakeStore(S3Options options) {
+  auto store = S3Store::Create(std::move(options));
+  EXPECT_TRUE(store.ok()) << store.status().ToString();
+  if (!store.ok()) return nullptr;
+  Status s = (*store)->CreateBucket();
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return std::move(*store);
+}
+
+int PortOf(const std::string& endpoint) {
+  return std::atoi(endpoint.substr(endpoint.rfind(':') + 1).c_str());
+}
+
+const StoreKind kS3Stores[] = {
+    {"S3OnSwift",
+     [] {
+       StoreFixture f;
+       f.store = MakeStore(TestOptions("contract"));
+       return f;
+     },
+     /*readers_outlive_delete=*/false},
+};
+
+INSTANTIATE_TEST_SUITE_P(S3, ObjectStoreContract, testing::ValuesIn(kS3Stores),
+                         [](const auto& info) { return std::string(info.param.name); });
+
+std::string Pattern(size_t n, uint32_t seed) {
+  std::string s(n, '\0');
+  uint32_t x = seed;
+  for (size_t i = 0; i < n; ++i) {
+    x = x * 1664525u + 1013904223u;
+    s[i] = static_cast<char>(x >> 24);
+  }
+  return s;
+}
+
+TEST(S3Store, TheFixtureIsARealS3Api) {
+  // Without the fixture every test here would fail anyway; this says why in one line.
+  auto options = FixtureOptions(kBucket, "x");
+  ASSERT_TRUE(options.ok()) << options.status().ToString();
+  auto store = MakeStore(*options);
+  ASSERT_NE(store, nullptr);
+  EXPECT_TRUE(store->CheckAccess().ok());
+}
+
+TEST(S3Store, ALargeObjectGoesUpInPartsAndReadsBackByRanges) {
+  S3Options o = TestOptions("multipart");
+  o.part_size = 5 << 20;
+  o.multipart_threshold = 5 << 20;
+  auto store = MakeStore(o);
+  ASSERT_NE(store, nullptr);
+  const std::string data = Pattern((12 << 20) + 12345, 7);  // 3 parts, the last one short
+  ASSERT_TRUE(store->Put("cold/acme/1.seg", data).ok());
+  EXPECT_EQ(store->stats().multipart_uploads, 1u);
+  EXPECT_EQ(store->stats().bytes_uploaded, data.size());
+  EXPECT_EQ(store->Size("cold/acme/1.seg").value_or(0), data.size());
+  auto reader = store->Open("cold/acme/1.seg");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::string got;
+  // Across the boundary of parts 1 and 2, and the object's last bytes.
+  ASSERT_TRUE((*reader)->ReadRange((5 << 20) - 100, 200, &got).ok());
+  EXPECT_EQ(got, data.substr((5 << 20) - 100, 200));
+  ASSERT_TRUE((*reader)->ReadRange(data.size() - 10, 10, &got).ok());
+  EXPECT_EQ(got, data.substr(data.size() - 10));
+  ASSERT_TRUE(store->GetRange("cold/acme/1.seg", 0, data.size(), &got).ok());
+  EXPECT_TRUE(got == data);
+  EXPECT_TRUE(store->ListUploadsInProgress().value_or({"error"}).empty());
+}
+
+TEST(S3Store, WrongCredentialsAreAClearErrorAndNotRetried) {
+  S3Options o = TestOptions("creds");
+  auto good = MakeStore(o);
+  ASSERT_NE(good, nullptr);
+  o.secret_key = "not-the-secret";
+  auto store = S3Store::Create(o);
+  ASSERT_TRUE(store.ok());
+  Status s = (*store)->Put("cold/acme/1.seg", "bytes");
+  EXPECT_TRUE((s.code() == StatusCode::kFailedPrecondition)) << s.ToString();
+  EXPECT_NE(s.message().find("s3://sawmill-test/" + o.prefix + "/cold/acme/1.seg"),
+            std::string::npos)
+      << s.message();
+  EXPECT_NE(s.message().find("HTTP 403 SignatureDoesNotMatch"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("secret key"), std::string::npos) << s.message();
+  EXPECT_EQ((*store)->stats().retries, 0u);
+  Status check = (*store)->CheckAccess();
+  EXPECT_NE(check.message().find("403"), std::string::npos) << check.ToString();
+  EXPECT_TRUE(good->List("").value_or({"error"}).empty());
+
+  o.access_key = "nobody:nobody";
+  auto stranger = S3Store::Create(o);
+  ASSERT_TRUE(stranger.ok());
+  s = (*stranger)->Size("cold/acme/1.seg").status();
+  EXPECT_TRUE((s.code() == StatusCode::kFailedPrecondition)) << s.ToString();
+  EXPECT_NE(s.message().find("403"), std::string::npos) << s.message();
+}
+
+TEST(S3Store, AStoreAnswering503ForAWhileIsRetriedWithBackoff) {
+  S3Options o = TestOptions("503");
+  auto direct = MakeStore(o);
+  ASSERT_NE(direct, nullptr);
+  FaultProxy proxy(PortOf(o.endpoint));
+  o.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
+  auto store = MakeStore(o);
+  ASSERT_NE(store, nullptr);
+
+  proxy.fail_503 = 3;
+  proxy.DropConnections();
+  ASSERT_TRUE(store->Put("cold/acme/1.seg", "survives a 503 storm").ok());
+  EXPECT_EQ(proxy.fail_503.load(), 0);
+  EXPECT_GE(store->stats().retries, 3u);
+  std::string got;
+  proxy.fail_503 = 2;
+  proxy.DropConnections();
+  ASSERT_TRUE(store->GetRange("cold/acme/1.seg", 0, 7, &got).ok());
+  EXPECT_EQ(got, "survive");
+  EXPECT_EQ(direct->List("").value_or({}), std::vector<std::string>{"cold/acme/1.seg"});
+
+  // A store that keeps failing: an IOError naming the object and the answer, within the budget.
+  proxy.fail_503 = 1000;
+  proxy.DropConnections();
+  auto start = std::chrono::steady_clock::now();
+  Status s = store->Put("cold/acme/2.seg", "never stored");
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_TRUE((s.code() == StatusCode::kIOError)) << s.ToString();
+  EXPECT_NE(s.message().find("cold/acme/2.seg"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("HTTP 503 ServiceUnavailable"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("gave up after"), std::string::npos) << s.message();
+  EXPECT_LT(seconds, o.retry_budget_ms / 1000.0 + 5);
+  proxy.fail_503 = 0;
+  EXPECT_TRUE(direct->Size("cold/acme/2.seg").status().IsNotFound());
+}
+
+TEST(S3Store, AConnectionLostMidUploadIsRetriedOrAbortedLeavingNoObject) {
+  S3Options o = TestOptions("cut");
+  o.part_size = 5 << 20;
+  o.multipart_threshold = 5 << 20;
+  auto direct = MakeStore(o);
+  ASSERT_NE(direct, nullptr);
+  FaultProxy proxy(PortOf(o.endpoint));
+  o.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
+  auto store = MakeStore(o);
+  ASSERT_NE(store, nullptr);
+  const std::string data = Pattern(11 << 20, 3);
+
+  // One connection lost in the middle of a part: that part is sent again, the object is whole.
+  proxy.cut_after_bytes = 2 << 20;
+  proxy.cut_connections = 1;
+  proxy.DropConnections();
+  ASSERT_TRUE(store->Put("cold/acme/1.seg", data).ok());
+  EXPECT_EQ(proxy.cut_connections.load(), 0);
+  EXPECT_GE(store->stats().retries, 1u);
+  std::string got;
+  ASSERT_TRUE(direct->GetRange("cold/acme/1.seg", 0, data.size(), &got).ok());
+  EXPECT_TRUE(got == data);
+
+  // Every connection lost after 3 MiB: the upload starts, but no 5 MiB part can ever arrive. The
+  // upload is aborted, and neither an object nor an unfinished upload is left (S3 would keep,
+  // and bill, its parts forever).
+  proxy.cut_after_bytes = 3 << 20;
+  proxy.cut_connections = -1;
+  proxy.DropConnections();
+  Status s = store->Put("cold/acme/2.seg", data);
+  proxy.cut_after_bytes = -1;
+  EXPECT_TRUE((s.code() == StatusCode::kIOError)) << s.ToString();
+  EXPECT_NE(s.message().find("cold/acme/2.seg: part 1 (bytes 0-5242880)"), std::string::npos)
+      << s.message();
+  EXPECT_EQ(store->stats().multipart_aborts, 1u);
+  EXPECT_EQ(direct->List("").value_or({}), std::vector<std::string>{"cold/acme/1.seg"});
+  EXPECT_TRUE(direct->Size("cold/acme/2.seg").status().IsNotFound());
+  auto uploads = direct->ListUploadsInProgress();
+  ASSERT_TRUE(uploads.ok()) << uploads.status().ToString();
+  EXPECT_TRUE(uploads->empty()) << (*uploads)[0];
+
+  // A single-request Put cut short is retried whole.
+  proxy.cut_after_bytes = 1000;
+  proxy.cut_connections = 2;
+  proxy.DropConnections();
+  const std::string small = Pattern(200000, 5);
+  ASSERT_TRUE(store->Put("cold/acme/3.seg", small).ok());
+  ASSERT_TRUE(direct->GetRange("cold/acme/3.seg", 0, small.size(), &got).ok());
+  EXPECT_TRUE(got == small);
+}
+
+TEST(S3Store, AnAnswerThatNeverComesTimesOutAndIsRetried) {
+  S3Options o = TestOptions("stall");
+  auto direct = MakeStore(o);
+  ASSERT_NE(direct, nullptr);
+  ASSERT_TRUE(direct->Put("cold/acme/1.seg", "slow store").ok());
+  FaultProxy proxy(PortOf(o.endpoint));
+  o.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
+  auto store = S3Store::Create(o);
+  ASSERT_TRUE(store.ok());
+  proxy.stall = 1;
+  proxy.DropConnections();
+  std::string got;
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE((*store)->GetRange("cold/acme/1.seg", 5, 5, &got).ok());
+  EXPECT_EQ(got, "store");
+  EXPECT_EQ((*store)->stats().retries, 1u);
+  // Cut by the stall timeout (1 s here), not the much longer request timeout.
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10);
+}
+
+TEST(S3Store, AStoreThatIsDownIsAnIOErrorAfterTheRetryBudget) {
+  S3Options o = TestOptions("down");
+  o.endpoint = "http://127.0.0.1:1";  // nothing listens on port 1
+  o.retry_budget_ms = 1000;
+  auto store = S3Store::Create(o);
+  ASSERT_TRUE(store.ok());
+  Status s = (*store)->Put("cold/acme/1.seg", "x");
+  EXPECT_TRUE((s.code() == StatusCode::kIOError)) << s.ToString();
+  EXPECT_NE(s.message().find("cold/acme/1.seg"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("onnect"), std::string::npos) << s.message();
+  EXPECT_GE((*store)->stats().retries, 2u);
+}
+
+TEST(S3Store, OptionsComeFromTheUrlAndTheStandardEnvironment) {
+  S3Options o;
+  ASSERT_TRUE(ParseS3Url("s3://logs-archive/sawmill/eu/", &o).ok());
+  EXPECT_EQ(o.bucket, "logs-archive");
+  EXPECT_EQ(o.prefix, "sawmill/eu");
+  ASSERT_TRUE(ParseS3Url("s3://logs-archive", &o).ok());
+  EXPECT_EQ(o.prefix, "");
+  for (const char* bad :
+       {"logs-archive/x", "s3://", "s3://UPPER/x", "s3://ok-bucket/a//b", "http://bucket/x"}) {
+    Status s = ParseS3Url(bad, &o);
+    EXPECT_TRUE(s.IsInvalidArgument()) << bad;
+    EXPECT_NE(s.message().find(bad), std::string::npos) << s.message();
+  }
+
+  ::setenv("AWS_ENDPOINT_URL", "http://minio.internal:9000", 1);
+  ::setenv("AWS_ACCESS_KEY_ID", "AKIAEXAMPLE", 1);
+  ::setenv("AWS_SECRET_ACCESS_KEY", "secret", 1);
+  ::setenv("AWS_REGION", "eu-west-3", 1);
+  S3Options env;
+  env.access_key = "from-the-config-file";
+  FillS3OptionsFromEnvironment(&env);
+  EXPECT_EQ(env.endpoint, "http://minio.internal:9000");
+  EXPECT_EQ(env.access_key, "from-the-config-file");  // the config file wins
+  EXPECT_EQ(env.secret_key, "secret");
+  EXPECT_EQ(env.region, "eu-west-3");
+  for (const char* name :
+       {"AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION"}) {
+    ::unsetenv(name);
+  }
+
+  S3Options missing;
+  missing.endpoint = "http://127.0.0.1:9000";
+  missing.bucket = "b-1";
+  Status s = S3Store::Create(missing).status();
+  EXPECT_TRUE(s.IsInvalidArgument());
+  EXPECT_NE(s.message().find("AWS_ACCESS_KEY_ID"), std::string::npos) << s.message();
+}
+
+}  // namespace
+}  // namespace sawmill::objstore
