@@ -260,7 +260,7 @@ void Agent::Impl::Process(std::vector<SourceRecord>* records, int64_t mono, int6
   for (SourceRecord& source : *records) {
     const InputContext* ctx = source.context;
     ingest::Defaults defaults;
-    defaults.service = ctx->service;
+    defaults.service = source.service.empty() ? ctx->service : source.service;
     defaults.host = host;
     defaults.level = ctx->level;
     defaults.zone = ctx->zone;
@@ -272,7 +272,9 @@ void Agent::Impl::Process(std::vector<SourceRecord>* records, int64_t mono, int6
       continue;
     }
     if (source.level) record.level = *source.level;
+    if (record.ts == 0 && source.ts) record.ts = *source.ts;
     if (record.ts == 0) record.ts = wall;
+    for (auto& field : source.fields) record.fields.push_back(std::move(field));
     if (source.truncated) record.flags |= kFlagTruncated;
     for (const auto& field : ctx->fields) record.fields.push_back(field);
     for (const auto& field : config.fields) record.fields.push_back(field);

@@ -292,4 +292,86 @@ std::string DescribeAllOptions() {
   return out;
 }
 
+namespace {
+
+std::string Quote(std::string_view text) {
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"' || c == '\\') out += '\\';
+    out += c;
+  }
+  return out + '"';
+}
+
+// One input's values in table order, as YAML.
+void DescribeValues(const OptionValues& values, const std::vector<OptionSpec>& table,
+                    const std::string& indent, std::string* out) {
+  for (const OptionSpec& spec : table) {
+    if (!values.Has(spec.name)) continue;
+    *out += indent + std::string(spec.name) + ":";
+    switch (spec.type) {
+      case OptionType::kString:
+      case OptionType::kEnum: *out += " " + Quote(values.String(spec.name)) + "\n"; break;
+      case OptionType::kBool: *out += values.Bool(spec.name) ? " true\n" : " false\n"; break;
+      case OptionType::kInt:
+      case OptionType::kBytes: *out += " " + std::to_string(values.Int(spec.name)) + "\n"; break;
+      case OptionType::kDuration:
+        *out += " " + std::to_string(values.DurationNs(spec.name) / 1'000'000) + "ms\n";
+        break;
+      case OptionType::kStringList: {
+        *out += " [";
+        const auto& list = values.List(spec.name);
+        for (size_t i = 0; i < list.size(); ++i) *out += (i ? ", " : "") + Quote(list[i]);
+        *out += "]\n";
+        break;
+      }
+      case OptionType::kMap: {
+        *out += " {";
+        const auto& map = values.Map(spec.name);
+        for (size_t i = 0; i < map.size(); ++i) {
+          *out += (i ? ", " : "") + Quote(map[i].first) + ": " + Quote(map[i].second);
+        }
+        *out += "}\n";
+        break;
+      }
+      case OptionType::kSection: {
+        *out += "\n";
+        auto tables = AgentSectionTables();
+        auto it = tables.find(spec.name);
+        if (it != tables.end())
+          DescribeValues(values.Section(spec.name), *it->second, indent + "  ", out);
+        break;
+      }
+    }
+  }
+}
+
+}  // namespace
+
+std::string DescribeEffectiveConfig(const AgentConfig& config) {
+  std::string out = "# effective configuration (defaults applied)\n";
+  out += "server: " + Quote(config.server) + "\n";
+  out += std::string("token: ") + (config.token.empty() ? "(none)" : "(set, not shown)") + "\n";
+  out += "spool: {path: " + Quote(config.spool_path) +
+         ", max_bytes: " + std::to_string(config.spool_max_bytes) + "}\n";
+  out += "batch: {max_lines: " + std::to_string(config.batch_max_lines) +
+         ", max_bytes: " + std::to_string(config.batch_max_bytes) +
+         ", max_wait: " + std::to_string(config.batch_max_wait_ns / 1'000'000) + "ms}\n";
+  out += "rate_limit: {lines_per_sec: " + std::to_string(config.rate_lines_per_sec) +
+         (config.rate_lines_per_sec == 0 ? " (unlimited)" : "") + "}\n";
+  out += std::string("redact: ") + (config.redact_enabled ? "on" : "off") + "\n";
+  out += "inputs:\n";
+  for (const OptionValues& input : config.inputs) {
+    const std::string& type = input.String("type");
+    out += "  - # " + input.path() + "\n";
+    const std::vector<OptionSpec>* table = InputOptionTable(type);
+    if (table != nullptr) DescribeValues(input, *table, "    ", &out);
+    if (type != "file") continue;
+    std::vector<std::string> files = MatchingFiles(input.List("paths"), input.List("exclude"));
+    out += "    # files matched now: " + std::to_string(files.size()) + "\n";
+    for (const std::string& file : files) out += "    #   " + file + "\n";
+  }
+  return out;
+}
+
 }  // namespace sawmill::agent

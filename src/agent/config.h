@@ -66,6 +66,11 @@ const std::vector<OptionSpec>* InputOptionTable(std::string_view type);
 Result<AgentConfig> ParseAgentConfig(std::string_view yaml);
 Result<AgentConfig> LoadAgentConfig(const std::string& path);
 
+// What `sawmill agent --check` prints: the effective configuration (defaults applied; the
+// token is not shown) and, for each file input, the files its globs match now (excludes
+// applied).
+std::string DescribeEffectiveConfig(const AgentConfig& config);
+
 // Every table as Markdown, for docs/agent.md and `sawmill agent --list-options`.
 std::string DescribeAllOptions();
 

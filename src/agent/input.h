@@ -40,6 +40,12 @@ struct SourceRecord {
   const InputContext* context = nullptr;
   // Set when the source already knows these (syslog priority).
   std::optional<Level> level;
+  // Container logs: the runtime's time of the line (used when the text has no time of its own),
+  // fields such as the stream and the Kubernetes names, and a service (the container's name)
+  // used when the input sets none.
+  std::optional<int64_t> ts;
+  std::vector<std::pair<std::string, std::string>> fields;
+  std::string service;
   // Set when the input parsed the record itself (syslog: the ingest syslog parser); "text" is
   // then empty and the pipeline takes this record instead of parsing a line.
   std::optional<Record> record;

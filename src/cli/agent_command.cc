@@ -66,7 +66,9 @@ int RunAgentCommand(int argc, char** argv) {
   bool check = false;
   bool list_options = false;
   app.add_option("-c,--config", config_path, "agent configuration (YAML)");
-  app.add_flag("--check", check, "validate the configuration and exit");
+  app.add_flag("--check", check,
+               "validate the configuration, print it with defaults applied and the files each "
+               "input matches now, and exit");
   app.add_flag("--list-options", list_options, "print every configuration option and exit");
   auto* status = app.add_subcommand("status", "report on a running agent");
   std::string status_file;
@@ -95,6 +97,7 @@ int RunAgentCommand(int argc, char** argv) {
     return 2;
   }
   if (check) {
+    std::fputs(agent::DescribeEffectiveConfig(*config).c_str(), stdout);
     std::printf("%s: OK (%zu inputs)\n", config_path.c_str(), config->inputs.size());
     return 0;
   }

@@ -753,11 +753,68 @@ def scenario_timezone(h):
     print("ok: unknown zone refused: " + text.strip().splitlines()[-1])
 
 
+def scenario_containers(h):
+    """Kubernetes container logs: CRI files (partial lines joined, rotation) and Docker
+    json-file, with the runtime's time, the stream and the pod's names as fields."""
+    cid = "0123456789abcdef" * 4
+    cri_name = "checkout-5c9d_shop_app-%s.log" % cid
+    docker_name = "web-1_default_nginx-%s.log" % cid
+    cri = os.path.join(h.logs, cri_name)
+    with open(cri, "w") as f:
+        f.write("2026-12-04T10:00:00.000000001Z stdout F cri-1 started\n"
+                "2026-12-04T10:00:01Z stderr P cri-2 a long line \n"
+                "2026-12-04T10:00:01.5Z stderr P split by the runtime \n"
+                "2026-12-04T10:00:02Z stderr F in three parts\n"
+                '2026-12-04T10:00:03Z stdout F {"level":"warn","msg":"cri-3 json","ts":"2026-12-04T09:59:59Z"}\n')
+    with open(os.path.join(h.logs, docker_name), "w") as f:
+        f.write('{"log":"docker-1 GET / 200\\n","stream":"stdout","time":"2026-12-04T11:00:00Z"}\n'
+                '{"log":"docker-2 first half ","stream":"stdout","time":"2026-12-04T11:00:01Z"}\n'
+                '{"log":"second half\\n","stream":"stdout","time":"2026-12-04T11:00:01Z"}\n')
+    h.write_config([{"type": "file", "paths": [h.logs + "/*.log"], "format": "container"}])
+    out = subprocess.run([h.sawmill, "agent", "--config", h.config, "--check"],
+                         capture_output=True, text=True)
+    if out.returncode != 0 or cri not in out.stdout or 'format: "container"' not in out.stdout:
+        fail("agent --check should print the effective format and the matched files: %r"
+             % out.stdout)
+    print("ok: agent --check lists %s" % cri_name)
+    h.start_server()
+    h.start_agent()
+    h.wait_for("cri lines", lambda: total_arrived(h, "app") == 3 or None)
+    h.wait_for("docker lines", lambda: total_arrived(h, "nginx") == 2 or None)
+    hits = {x["message"]: x for x in h.search("service=app")["hits"]}
+    joined = "cri-2 a long line split by the runtime in three parts"
+    if joined not in hits:
+        fail("CRI partial lines should be joined into one record: %r" % sorted(hits))
+    if hits[joined]["ts"] != "2026-12-04T10:00:01.000000000Z":
+        fail("a joined line's time is its first part's: %r" % hits[joined]["ts"])
+    fields = hits[joined].get("fields", {})
+    expected = {"stream": "stderr", "k8s.namespace.name": "shop", "k8s.pod.name": "checkout-5c9d",
+                "k8s.container.name": "app"}
+    for key, value in expected.items():
+        if fields.get(key) != value:
+            fail("field %s should be %r: %r" % (key, value, fields))
+    if hits["cri-1 started"]["ts"] != "2026-12-04T10:00:00.000000001Z":
+        fail("a line without its own time takes the runtime's: %r" % hits["cri-1 started"]["ts"])
+    j = hits.get("cri-3 json")
+    if j is None or j["level"] != "WARN" or j["ts"] != "2026-12-04T09:59:59.000000000Z":
+        fail("a JSON line's own level and time win over the runtime's: %r" % j)
+    print("ok: CRI partial lines joined; runtime time, stream and pod names kept")
+    docker = sorted(x["message"] for x in h.search("service=nginx")["hits"])
+    if docker != ["docker-1 GET / 200", "docker-2 first half second half"]:
+        fail("docker json-file lines: %r" % docker)
+    # Rotation as the kubelet does it: the file is renamed and a new one is written.
+    os.rename(cri, cri + ".20261204-100005")
+    with open(cri, "w") as f:
+        f.write("2026-12-04T10:00:06Z stdout F cri-4 after rotation\n")
+    h.wait_for("line after rotation", lambda: total_arrived(h, "app") == 4 or None)
+    print("ok: docker json-file lines joined; the line after a rotation arrives")
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sawmill", required=True)
     parser.add_argument("scenario", choices=["outage", "sigkill", "files", "spool_full", "defaults",
-                                             "rate_limit", "wiped_spool", "timezone"])
+                                             "rate_limit", "wiped_spool", "timezone",
+                                             "containers"])
     args = parser.parse_args()
     h = Harness(os.path.abspath(args.sawmill), args.scenario)
     ok = False

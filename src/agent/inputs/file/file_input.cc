@@ -10,8 +10,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <map>
 
+#include "agent/inputs/file/container_log.h"
 #include "common/hash.h"
 
 namespace sawmill::agent {
@@ -31,11 +33,41 @@ const std::vector<OptionSpec>& FileInputOptionTable() {
         {"partial_line_timeout", OptionType::kDuration, "1s",
          "a last line without newline is shipped after being idle this long"},
         {"max_open_files", OptionType::kInt, "1024", "most files tailed at once"},
+        {"format", OptionType::kEnum, "plain",
+         "how lines are written: plain, or by a container runtime: cri (containerd, CRI-O), "
+         "docker (json-file), container (either, told apart line by line)",
+         "plain|cri|docker|container"},
+        {"kubernetes", OptionType::kBool, "true",
+         "with a container format: namespace, pod and container from "
+         "/var/log/containers/<pod>_<namespace>_<container>-<id>.log file names"},
     };
     table.insert(table.end(), own.begin(), own.end());
     return table;
   }();
   return kTable;
+}
+
+std::vector<std::string> MatchingFiles(const std::vector<std::string>& paths,
+                                       const std::vector<std::string>& exclude) {
+  std::vector<std::string> files;
+  for (const auto& pattern : paths) {
+    glob_t g;
+    std::memset(&g, 0, sizeof(g));
+    if (::glob(pattern.c_str(), 0, nullptr, &g) == 0) {
+      for (size_t i = 0; i < g.gl_pathc; ++i) {
+        std::string path = g.gl_pathv[i];
+        struct stat st;
+        if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+        bool skip = false;
+        for (const auto& ex : exclude) skip = skip || ::fnmatch(ex.c_str(), path.c_str(), 0) == 0;
+        if (!skip) files.push_back(path);
+      }
+    }
+    ::globfree(&g);
+  }
+  std::sort(files.begin(), files.end());
+  files.erase(std::unique(files.begin(), files.end()), files.end());
+  return files;
 }
 
 bool FingerprintFd(int fd, uint32_t len, uint64_t* fingerprint) {
@@ -66,6 +98,24 @@ struct Tracked {
   bool rotated = false;
   int64_t last_change_ns = 0;
   uint64_t last_size = 0;
+
+  // Container formats only. A line the runtime split into partial lines, joined so far.
+  bool partial_open = false;
+  std::string partial;
+  bool partial_truncated = false;
+  int64_t partial_ts = 0;
+  std::string partial_stream;
+  // The runtime's time and stream of each line handed to the joiner and not yet out of it.
+  struct LineMeta {
+    uint64_t end_offset;
+    int64_t ts;
+    std::string stream;
+  };
+  std::deque<LineMeta> metas;
+  // From the file name: k8s.namespace.name, k8s.pod.name, k8s.container.name.
+  std::vector<std::pair<std::string, std::string>> pod_fields;
+  std::string pod_container;
+  bool warned_format = false;
 
   FileCursor Cursor() const {
     FileCursor c = id;
@@ -113,11 +163,13 @@ class FileInput final : public Input {
       if (at_end && idle && (!file->buf.empty() || file->skipping)) {
         EmitLine(file, file->read_offset, out);
       }
+      if (at_end && idle && file->partial_open) FlushPartial(file, file->read_offset, out);
       std::vector<JoinedLine> joined;
       file->joiner->Flush(now_ns, false, &joined);
       Hand(file, &joined, out);
       if (file->rotated && at_end && now_ns - file->last_change_ns >= options_.rotate_wait_ns) {
         if (!file->buf.empty() || file->skipping) EmitLine(file, file->read_offset, out);
+        if (file->partial_open) FlushPartial(file, file->read_offset, out);
         file->joiner->Flush(now_ns, true, &joined);
         Hand(file, &joined, out);
         to_close.emplace_back(file->id.dev, file->id.ino);
@@ -129,6 +181,7 @@ class FileInput final : public Input {
 
   void Drain(std::vector<SourceRecord>* out) override {
     for (auto& [key, file] : files_) {
+      if (file->partial_open) FlushPartial(file.get(), file->read_offset, out);
       std::vector<JoinedLine> joined;
       file->joiner->Flush(now_ns_, true, &joined);
       Hand(file.get(), &joined, out);
@@ -206,6 +259,14 @@ class FileInput final : public Input {
     file->id.dev = key.first;
     file->id.ino = key.second;
     file->id.path = path;
+    if (options_.format != LineFormat::kPlain && options_.kubernetes) {
+      if (std::optional<PodFileName> pod = ParsePodFileName(path)) {
+        file->pod_fields = {{"k8s.namespace.name", pod->namespace_name},
+                            {"k8s.pod.name", pod->pod},
+                            {"k8s.container.name", pod->container}};
+        file->pod_container = pod->container;
+      }
+    }
     uint64_t size = static_cast<uint64_t>(st.st_size);
     SetFingerprint(file.get(), size);
     // Where to start: the furthest known position of this very file.
@@ -377,10 +438,73 @@ class FileInput final : public Input {
   void EmitLine(Tracked* file, uint64_t end_offset, std::vector<SourceRecord>* out) {
     std::string_view line(file->buf);
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    std::vector<JoinedLine> joined;
-    file->joiner->Add(line, end_offset, file->skipping, now_ns_, &joined);
+    const bool skipped = file->skipping;
+    if (options_.format != LineFormat::kPlain) {
+      EmitContainerLine(file, line, skipped, end_offset, out);
+      file->buf.clear();
+      file->skipping = false;
+      return;
+    }
+    JoinLine(file, line, skipped, end_offset, 0, {}, out);
     file->buf.clear();
     file->skipping = false;
+  }
+
+  // One physical line of a container log: a partial line is kept until its last part; a full
+  // line goes to the joiner with the runtime's time and stream. A line that is not in the format
+  // is kept as it is (nothing is lost) and reported once per file.
+  void EmitContainerLine(Tracked* file, std::string_view line, bool skipped, uint64_t end_offset,
+                         std::vector<SourceRecord>* out) {
+    ContainerLine parsed;
+    std::string error;
+    if (!ParseContainerLine(line, options_.format, &parsed, &error)) {
+      if (!file->warned_format) {
+        spdlog::warn("agent {}: {}: {} (kept as it is; further such lines are not reported)",
+                     context_->name, file->id.path, error);
+        file->warned_format = true;
+      }
+      if (file->partial_open) FlushPartial(file, end_offset, out);
+      JoinLine(file, line, skipped, end_offset, 0, {}, out);
+      return;
+    }
+    if (!file->partial_open) {
+      file->partial_open = true;
+      file->partial.clear();
+      file->partial_truncated = false;
+      file->partial_ts = parsed.ts;
+      file->partial_stream = parsed.stream;
+    }
+    // A line the runtime split is joined up to max_line_bytes; the rest is dropped and flagged.
+    const size_t room = options_.max_line_bytes > file->partial.size()
+                            ? options_.max_line_bytes - file->partial.size()
+                            : 0;
+    if (parsed.text.size() > room) {
+      file->partial.append(parsed.text, 0, room);
+      file->partial_truncated = true;
+    } else {
+      file->partial.append(parsed.text);
+    }
+    file->partial_truncated |= skipped;
+    if (parsed.partial) return;  // more to come; the committed position stays before it
+    FlushPartial(file, end_offset, out);
+  }
+
+  void FlushPartial(Tracked* file, uint64_t end_offset, std::vector<SourceRecord>* out) {
+    std::string text = std::move(file->partial);
+    file->partial.clear();
+    file->partial_open = false;
+    JoinLine(file, text, file->partial_truncated, end_offset, file->partial_ts,
+             std::move(file->partial_stream), out);
+    file->partial_stream.clear();
+  }
+
+  void JoinLine(Tracked* file, std::string_view line, bool truncated, uint64_t end_offset,
+                int64_t ts, std::string stream, std::vector<SourceRecord>* out) {
+    if (options_.format != LineFormat::kPlain) {
+      file->metas.push_back({end_offset, ts, std::move(stream)});
+    }
+    std::vector<JoinedLine> joined;
+    file->joiner->Add(line, end_offset, truncated, now_ns_, &joined);
     Hand(file, &joined, out);
     // Without a pending multi-line record, everything up to here has been handed over.
     if (!file->joiner->HasPending()) file->committed = end_offset;
@@ -392,6 +516,22 @@ class FileInput final : public Input {
       record.text = std::move(j.text);
       record.truncated = j.truncated;
       record.context = context_.get();
+      if (options_.format != LineFormat::kPlain) {
+        // The time and stream of a joined record are those of its first line.
+        bool first = true;
+        while (!file->metas.empty() && file->metas.front().end_offset <= j.end_offset) {
+          if (first) {
+            if (file->metas.front().ts != 0) record.ts = file->metas.front().ts;
+            if (!file->metas.front().stream.empty()) {
+              record.fields.emplace_back("stream", file->metas.front().stream);
+            }
+            first = false;
+          }
+          file->metas.pop_front();
+        }
+        for (const auto& field : file->pod_fields) record.fields.push_back(field);
+        if (options_.service_from_pod) record.service = file->pod_container;
+      }
       out->push_back(std::move(record));
       file->committed = std::max(file->committed, j.end_offset);
     }
@@ -436,6 +576,9 @@ Result<std::unique_ptr<Input>> CreateFileInput(const OptionValues& values,
   options.partial_line_timeout_ns = values.DurationNs("partial_line_timeout");
   options.max_open_files = static_cast<size_t>(values.Int("max_open_files"));
   options.max_line_bytes = max_line_bytes;
+  options.format = LineFormatFromName(values.String("format")).value_or(LineFormat::kPlain);
+  options.kubernetes = values.Bool("kubernetes");
+  options.service_from_pod = values.String("service").empty();
   return NewFileInput(options, std::move(context), known, first_start);
 }
 

@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "agent/input.h"
+#include "agent/inputs/file/container_log.h"
 
 namespace sawmill::agent {
 
@@ -34,6 +35,11 @@ struct FileInputOptions {
   int64_t partial_line_timeout_ns = 1'000'000'000;
   uint64_t max_line_bytes = 128 * 1024;
   size_t max_open_files = 1024;
+  // How lines are written (container_log.h); container formats join partial lines and carry
+  // the runtime's time and stream.
+  LineFormat format = LineFormat::kPlain;
+  bool kubernetes = true;         // Kubernetes names from /var/log/containers file names
+  bool service_from_pod = false;  // the container name is the service (no `service` set)
 };
 
 const std::vector<OptionSpec>& FileInputOptionTable();
@@ -49,6 +55,10 @@ Result<std::unique_ptr<Input>> CreateFileInput(const OptionValues& values,
 std::unique_ptr<Input> NewFileInput(const FileInputOptions& options,
                                     std::unique_ptr<InputContext> context,
                                     const std::vector<FileCursor>& known, bool first_start);
+
+// The regular files the globs "paths" match now, minus those matching "exclude", sorted.
+std::vector<std::string> MatchingFiles(const std::vector<std::string>& paths,
+                                       const std::vector<std::string>& exclude);
 
 // XXH3 of the first "len" bytes of the open file "fd"; false when it has fewer bytes.
 bool FingerprintFd(int fd, uint32_t len, uint64_t* fingerprint);
