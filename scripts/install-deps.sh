@@ -31,6 +31,9 @@ PACKAGES=(
   # middleware, started on loopback by ../shared/scripts/s3-swift.sh (scripts/s3-test-store.sh);
   # libssl-dev for the S3 store's MD5 and SHA-256 (src/objstore/CMakeLists.txt).
   swift swift-proxy swift-object swift-account swift-container libssl-dev
+  # The web UI's browser tests (web/tests, ctest label ui): Playwright drives Debian's chromium
+  # (npm's Playwright never downloads a browser here); DejaVu so that screenshots have glyphs.
+  chromium fonts-dejavu-core
 )
 
 missing=()
@@ -40,8 +43,8 @@ for pkg in "${PACKAGES[@]}"; do
   fi
 done
 
-# Node.js (for the interop tests' real clients) may come from Debian or from another packaging
-# that bundles npm; ask for Debian's only when neither command is there.
+# Node.js (the web UI's build, web/CMakeLists.txt, and the interop tests' real clients) may come
+# from Debian or from another packaging that bundles npm; ask for Debian's only when neither command is there.
 command -v node >/dev/null 2>&1 || missing+=(nodejs)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
 

@@ -68,6 +68,7 @@ int RunServerCommand(int argc, char** argv) {
     std::fprintf(stderr, "sawmill server: %s\n", status.message().c_str());
     return 2;
   }
+  run.ui_files = http::EmbeddedUiFiles();  // web/CMakeLists.txt builds and embeds them
   return http::RunServer(config, run);
 }
 

@@ -14,7 +14,9 @@
 #include "http/api_routes.h"
 #include "http/cold_store.h"
 #include "http/http_server.h"
+#include "http/shipper_handlers.h"
 #include "http/shipper_routes.h"
+#include "http/ui_routes.h"
 #include "ingest/syslog_server.h"
 
 namespace sawmill::http {
@@ -138,6 +140,8 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     pipeline_options.zone_by_tenant = std::move(by_tenant).value();
     state.pipeline.set_options(pipeline_options);
   }
+  // Before the shipper routes: a browser asking for "/" goes to the UI, shippers keep "/".
+  RegisterUiRoutes(&router, UiSource{run.ui_files, config.ui_dir}, HandleElasticsearchApi);
   RegisterShipperRoutes(&router, &state.pipeline);
 
   tail::TailHubOptions hub_options;

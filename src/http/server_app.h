@@ -6,6 +6,7 @@
 #include <string>
 
 #include "http/server_config.h"
+#include "http/ui_routes.h"
 
 namespace sawmill::http {
 
@@ -20,6 +21,7 @@ namespace sawmill::http {
 // commands to try.
 struct RunOptions {
   std::string welcome_cli;
+  UiFiles ui_files;  // the web UI served under /ui/ (unless ServerConfig::ui_dir names a directory)
 };
 int RunServer(const ServerConfig& config, const RunOptions& run = {});
 

@@ -4,6 +4,8 @@
 
 #include <cctype>
 #include <charconv>
+#include <filesystem>
+#include <system_error>
 
 #include "common/config_values.h"
 #include "http/connection_policy.h"
@@ -89,6 +91,10 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        "comma-separated tenant=zone pairs for requests of that tenant (X-Scope-OrgID); a YAML "
        "mapping in --config",
        &c->timezone_by_tenant},
+      {"ui_dir", T::kString,
+       "serve the web UI under /ui/ from this directory (UI development: web/dist) instead of "
+       "the files built into the binary",
+       &c->ui_dir},
       {"idempotency_max_keys", T::kCount,
        "Idempotency-Keys kept at most (the oldest are forgotten first, counted)", nullptr,
        &c->idempotency_max_keys},
@@ -273,6 +279,9 @@ Status ValidateServerConfig(const ServerConfig& c) {
   }
   if (auto zones = ParseZoneMap("timezone_by_tenant", c.timezone_by_tenant); !zones.ok()) {
     return zones.status();
+  }
+  if (std::error_code ec; !c.ui_dir.empty() && !std::filesystem::is_directory(c.ui_dir, ec)) {
+    return Status::InvalidArgument("ui_dir: '" + c.ui_dir + "' is not a directory");
   }
   auto at_least = [](const char* key, uint64_t value, uint64_t min, const char* shown) {
     if (value >= min) return Status::OK();

@@ -63,6 +63,8 @@ struct ServerConfig {
   std::string cold_store_secret_key;
   uint64_t cold_store_part_bytes = 16ull << 20;  // objects larger go up as multipart uploads
   uint64_t cold_store_retry_ms = 60'000;         // retries of one S3 operation stop after this
+
+  std::string ui_dir;  // "": the web UI built into the binary (docs/ui.md)
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };

@@ -1,0 +1,104 @@
+// The server's HTTP API (docs/api.md) as the UI uses it. Every call takes an AbortSignal: a new
+// query aborts the previous one, so no request is left running for an answer nobody will see.
+
+export interface Hit {
+  id: string;
+  ts: string;
+  ingest_ts: string;
+  service?: string;
+  host?: string;
+  level?: string;
+  message?: string;
+  trace_id?: string;
+  span_id?: string;
+  user_id?: string;
+  fields?: Record<string, string>;
+  flags?: string[];
+}
+
+export interface Stats {
+  segments_total?: number;
+  segments_after_time?: number;
+  segments_after_index?: number;
+  segments_after_bloom?: number;
+  segments_pruned_by_index?: number;
+  blocks_total?: number;
+  blocks_read?: number;
+  bytes_read_compressed?: number;
+  bytes_read_raw?: number;
+  rows_scanned?: number;
+  rows_matched?: number;
+  memtable_rows_scanned?: number;
+  elapsed_ms?: number;
+  cache_hit?: boolean;
+}
+
+export type Row = Record<string, string | number>;
+
+export interface SearchAnswer {
+  hits?: Hit[];
+  rows?: Row[];
+  stats?: Stats;
+  partial?: boolean;
+  warnings?: string[];
+}
+
+export interface ContextAnswer {
+  before: Hit[];
+  hit: Hit;
+  after: Hit[];
+}
+
+// An error answer of the server: its text, and for query syntax errors the byte offset.
+export class ApiError extends Error {
+  constructor(message: string, readonly status: number, readonly position?: number) {
+    super(message);
+  }
+}
+
+export function isAbort(e: unknown): boolean {
+  return e instanceof DOMException && e.name === 'AbortError';
+}
+
+export async function getJson<T>(path: string, params: Record<string, string>,
+                                 signal?: AbortSignal): Promise<T> {
+  const query = new URLSearchParams(params).toString();
+  let response: Response;
+  try {
+    response = await fetch(query ? `${path}?${query}` : path, { signal, headers: { Accept: 'application/json' } });
+  } catch (e) {
+    if (isAbort(e)) throw e;
+    throw new ApiError(`cannot reach the server: ${(e as Error).message}`, 0);
+  }
+  const text = await response.text();
+  let body: unknown = undefined;
+  try { body = JSON.parse(text); } catch { /* not JSON: shown as text below */ }
+  if (!response.ok) {
+    const b = body as { error?: string; position?: number } | undefined;
+    const message = b?.error ?? (text.trim() || `HTTP ${response.status} ${response.statusText}`);
+    throw new ApiError(message, response.status, b?.position);
+  }
+  if (body === undefined) throw new ApiError(`the server answered something that is not JSON: ${text.slice(0, 200)}`, response.status);
+  return body as T;
+}
+
+export async function getText(path: string, signal?: AbortSignal): Promise<string> {
+  const response = await fetch(path, { signal });
+  const text = await response.text();
+  if (!response.ok) throw new ApiError(text || `HTTP ${response.status}`, response.status);
+  return text;
+}
+
+// The byte offset of the server's `position` as a character offset into "q" (the server counts
+// UTF-8 bytes, the editor UTF-16 code units).
+export function byteToCharOffset(q: string, byteOffset: number): number {
+  const encoder = new TextEncoder();
+  let bytes = 0;
+  let i = 0;
+  for (const ch of q) {
+    if (bytes >= byteOffset) break;
+    bytes += encoder.encode(ch).length;
+    i += ch.length;
+  }
+  return Math.min(i, q.length);
+}

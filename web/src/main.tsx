@@ -1,0 +1,61 @@
+// Sawmill's web UI: one page per path under /ui/ (search, live tail, admin), a theme switch.
+import { render } from 'preact';
+import { useEffect, useState } from 'preact/hooks';
+import './style.css';
+import { AdminPage } from './admin';
+import { SearchPage } from './search';
+import { TailPage } from './tail';
+
+type Theme = 'auto' | 'light' | 'dark';
+
+function applyTheme(theme: Theme) {
+  const dark = theme === 'dark' || (theme === 'auto' && matchMedia('(prefers-color-scheme: dark)').matches);
+  document.documentElement.dataset.theme = dark ? 'dark' : 'light';
+}
+
+interface Page { path: string; title: string; render: () => preact.JSX.Element }
+
+const PAGES: Page[] = [
+  { path: '/ui/', title: 'Search', render: () => <SearchPage /> },
+  { path: '/ui/tail', title: 'Live tail', render: () => <TailPage /> },
+  { path: '/ui/admin', title: 'Admin', render: () => <AdminPage /> },
+];
+
+function pageFor(pathname: string): Page {
+  return PAGES.find((p) => p.path !== '/ui/' && pathname.startsWith(p.path)) ?? PAGES[0];
+}
+
+function App() {
+  const [theme, setTheme] = useState<Theme>(() => (localStorage.getItem('sawmill.theme') as Theme) || 'auto');
+  const page = pageFor(location.pathname);
+  useEffect(() => {
+    applyTheme(theme);
+    try { localStorage.setItem('sawmill.theme', theme); } catch { /* private mode */ }
+  }, [theme]);
+  useEffect(() => { document.title = `${page.title} · Sawmill`; }, [page]);
+  return (
+    <div class="app">
+      <a class="skip" href="#main">Skip to content</a>
+      <header class="topbar">
+        <span class="brand">Sawmill</span>
+        <nav aria-label="Pages">
+          {PAGES.map((p) => (
+            <a href={p.path} aria-current={p === page ? 'page' : undefined}>{p.title}</a>
+          ))}
+        </nav>
+        <label class="theme">
+          Theme
+          <select value={theme} onChange={(e) => setTheme(e.currentTarget.value as Theme)} aria-label="Theme">
+            <option value="auto">system</option>
+            <option value="light">light</option>
+            <option value="dark">dark</option>
+          </select>
+        </label>
+      </header>
+      <main id="main">{page.render()}</main>
+    </div>
+  );
+}
+
+applyTheme((localStorage.getItem('sawmill.theme') as Theme) || 'auto');
+render(<App />, document.getElementById('app') as HTMLElement);
