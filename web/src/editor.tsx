@@ -7,7 +7,7 @@ import { EditorView, keymap, placeholder as placeholderExt } from '@codemirror/v
 import { HighlightStyle, StreamLanguage, syntaxHighlighting } from '@codemirror/language';
 import type { StringStream } from '@codemirror/language';
 import { tags } from '@lezer/highlight';
-import { autocompletion, completionStatus, startCompletion } from '@codemirror/autocomplete';
+import { acceptCompletion, autocompletion, completionStatus, startCompletion } from '@codemirror/autocomplete';
 import type { Completion, CompletionContext, CompletionResult } from '@codemirror/autocomplete';
 import { defaultKeymap, history as undoHistory, historyKeymap } from '@codemirror/commands';
 import { setDiagnostics } from '@codemirror/lint';
@@ -73,7 +73,11 @@ export function remember(q: string): void {
 }
 
 export interface EditorProps {
+  // The text to show, set from outside (URL, a filter added, history); "revision" changes with
+  // every such setting. The editor's own edits go to onChange and never come back through here
+  // (echoing them would race with typing that CodeMirror has not applied yet).
   value: string;
+  revision: number;
   onChange: (q: string) => void;
   onRun: (q: string) => void;
   // Completion sources: field names seen in results, and a field's top values from the server.
@@ -148,7 +152,16 @@ export function QueryEditor(props: EditorProps) {
       return {
         from,
         options: [
-          ...fields.map((f): Completion => ({ label: f, apply: inPipe ? f : f + '=', type: 'property', boost: BUILTIN_FIELDS.includes(f) ? 1 : 0 })),
+          ...fields.map((f): Completion => ({
+            label: f,
+            type: 'property',
+            boost: BUILTIN_FIELDS.includes(f) ? 1 : 0,
+            // A field in a filter becomes "field=" and the field's values are offered next.
+            apply: inPipe ? f : (view, _c, from, to) => {
+              view.dispatch({ changes: { from, to, insert: f + '=' }, selection: { anchor: from + f.length + 1 } });
+              setTimeout(() => startCompletion(view), 0);
+            },
+          })),
           ...(inPipe ? [] : ['AND', 'OR', 'NOT'].map((k): Completion => ({ label: k, type: 'keyword', boost: -1 }))),
         ],
         validFor: /^[\w.@-]*$/,
@@ -162,9 +175,11 @@ export function QueryEditor(props: EditorProps) {
         extensions: [
           Prec.highest(keymap.of([
             { key: 'Mod-Enter', run },
-            { key: 'Enter', run: (view) => (completionStatus(view.state) === 'active' ? false : run(view)) },
+            // Enter accepts the selected completion when the list is open, else runs the query;
+            // it never inserts a line break (one-line query).
+            { key: 'Enter', run: (view) => (completionStatus(view.state) === 'active' ? (acceptCompletion(view), true) : run(view)) },
           ])),
-          autocompletion({ override: [complete], activateOnTyping: true, maxRenderedOptions: 50 }),
+          autocompletion({ override: [complete], activateOnTyping: true, maxRenderedOptions: 50, interactionDelay: 0 }),
           Prec.high(keymap.of([
             { key: 'ArrowUp', run: (view) => walkHistory(view, 1) },
             { key: 'ArrowDown', run: (view) => walkHistory(view, -1) },
@@ -197,13 +212,13 @@ export function QueryEditor(props: EditorProps) {
     return () => v.destroy();
   }, []);
 
-  // The value changed from outside (URL, sidebar filter, history).
+  // The value set from outside (URL, sidebar filter, history).
   useEffect(() => {
     const v = view.current;
     if (v && v.state.doc.toString() !== props.value) {
-      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.value } });
+      v.dispatch({ changes: { from: 0, to: v.state.doc.length, insert: props.value }, selection: { anchor: props.value.length } });
     }
-  }, [props.value]);
+  }, [props.revision]);
 
   // The server's error, marked at its position.
   useEffect(() => {

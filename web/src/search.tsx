@@ -42,7 +42,10 @@ function timeParams(view: View): Record<string, string> {
 
 export function SearchPage() {
   const [view, setView] = useState<View>(() => readView(location.search));
-  const [draft, setDraft] = useState(view.q);
+  // What the query box holds now (a ref: typing must not re-render the page), and the revision
+  // that makes the box show the view's query after each run.
+  const draftRef = useRef(view.q);
+  const [revision, setRevision] = useState(0);
   const [results, setResults] = useState<Results | null>(null);
   const [histogram, setHistogram] = useState<Histogram | null>(null);
   const [histError, setHistError] = useState<string | null>(null);
@@ -59,7 +62,8 @@ export function SearchPage() {
     controller.current = ac;
     const seq = ++runSeq;
     setView(next);
-    setDraft(next.q);
+    draftRef.current = next.q;
+    setRevision((r) => r + 1);
     const search = writeView(next);
     if (push && search !== location.search) history.pushState(null, '', search);
     else if (!push) history.replaceState(null, '', search);
@@ -112,8 +116,8 @@ export function SearchPage() {
 
   const submit = (q: string) => run({ ...view, q }, true);
   const filterBy = (field: string, value: string, negate: boolean) =>
-    run({ ...view, q: addFilter(draft, field, value, negate) }, true);
-  const setRange = (range: Range) => run({ ...view, q: draft, range }, true);
+    run({ ...view, q: addFilter(draftRef.current, field, value, negate) }, true);
+  const setRange = (range: Range) => run({ ...view, q: draftRef.current, range }, true);
 
   const knownFields = useMemo(() => {
     const set = new Set<string>();
@@ -143,8 +147,9 @@ export function SearchPage() {
       <section class="search-bar" aria-label="Query">
         <div class="query-row">
           <QueryEditor
-            value={draft}
-            onChange={setDraft}
+            value={view.q}
+            revision={revision}
+            onChange={(q) => { draftRef.current = q; }}
             onRun={submit}
             fields={() => knownFields}
             values={topValues}
@@ -153,13 +158,13 @@ export function SearchPage() {
             placeholder='service=checkout level>=ERROR "timed out" | count by host'
             error={error?.position !== undefined ? { message: error.message, from: error.position } : null}
           />
-          <button class="primary" onClick={() => submit(draft)} title="Run (Enter or Ctrl+Enter)">
+          <button class="primary" onClick={() => submit(draftRef.current)} title="Run (Enter or Ctrl+Enter)">
             {loading ? 'Searching…' : 'Search'}
           </button>
         </div>
         <TimePicker view={view} onRange={setRange}
-          onTimeField={(tf) => run({ ...view, q: draft, timeField: tf }, true)}
-          onLimit={(limit) => run({ ...view, q: draft, limit }, true)} />
+          onTimeField={(tf) => run({ ...view, q: draftRef.current, timeField: tf }, true)}
+          onLimit={(limit) => run({ ...view, q: draftRef.current, limit }, true)} />
         {error && <QueryErrorView error={error} q={view.q} />}
         {answer?.partial && (
           <div class="partial" role="alert">

@@ -45,6 +45,7 @@ type Status = 'connecting' | 'live' | 'stopped' | 'error';
 export function TailPage() {
   const [filter, setFilter] = useState<Filter>(readFilter);
   const [draft, setDraft] = useState<Filter>(filter);
+  const draftQ = useRef(filter.q);  // the query box's text (typing does not re-render the page)
   const [status, setStatus] = useState<Status>('connecting');
   const [error, setError] = useState<{ message: string; position?: number } | null>(null);
   const [paused, setPaused] = useState(false);
@@ -192,7 +193,7 @@ export function TailPage() {
 
   return (
     <div class="tail-page">
-      <form class="tail-filters" onSubmit={(e) => { e.preventDefault(); apply(draft); }} aria-label="Live tail filter">
+      <form class="tail-filters" onSubmit={(e) => { e.preventDefault(); apply({ ...draft, q: draftQ.current }); }} aria-label="Live tail filter">
         <label>service <input value={draft.service} onInput={(e) => setDraft({ ...draft, service: e.currentTarget.value })} size={14} /></label>
         <label>host <input value={draft.host} onInput={(e) => setDraft({ ...draft, host: e.currentTarget.value })} size={14} /></label>
         <label>level ≥
@@ -202,7 +203,7 @@ export function TailPage() {
           </select>
         </label>
         <div class="tail-query">
-          <QueryEditor value={draft.q} onChange={(q) => setDraft((d) => ({ ...d, q }))} onRun={(q) => apply({ ...draft, q })}
+          <QueryEditor value={filter.q} revision={0} onChange={(q) => { draftQ.current = q; }} onRun={(q) => apply({ ...draft, q })}
             fields={() => []} values={async () => []} label="Tail query" id="tail-query" pipes={false}
             placeholder='any filter, e.g. "connection refused" OR status>=500'
             error={error?.position !== undefined ? { message: error.message, from: error.position } : null} />

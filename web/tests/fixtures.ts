@@ -48,8 +48,10 @@ async function start(): Promise<{ sawmill: Sawmill; stop: () => Promise<void> }>
   if (!bin || !fs.existsSync(bin)) throw new Error(`SAWMILL_BIN must name the sawmill binary (got "${bin}")`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sawmill-ui-'));
   const port = await freePort();
-  const child: ChildProcess = spawn(bin, ['server', '--data', path.join(dir, 'data'), '--http', `127.0.0.1:${port}`],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
+  const args = ['server', '--data', path.join(dir, 'data'), '--http', `127.0.0.1:${port}`];
+  // UI development: SAWMILL_UI_DIR=<a vite build> tests those files instead of the embedded ones.
+  if (process.env.SAWMILL_UI_DIR) args.push('--ui-dir', process.env.SAWMILL_UI_DIR);
+  const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout!.on('data', (d) => { log += d; });
   child.stderr!.on('data', (d) => { log += d; });
