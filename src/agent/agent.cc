@@ -576,7 +576,22 @@ bool Agent::Impl::WaitShip(int64_t ns) {
 }
 
 void Agent::Impl::ShipLoop() {
-  HttpSender sender(config.server, config.token, config.request_timeout_ns, &ship_abort);
+  // One sender per server. Batches go to the servers in turn; a server that fails is left alone
+  // for a jittered, growing backoff (or its Retry-After) while the others take its share, and
+  // the batch it failed goes to the next one at once. With one server this is a plain retry
+  // with backoff.
+  struct Target {
+    std::string url;
+    std::unique_ptr<HttpSender> sender;
+    uint64_t failures = 0;    // in a row, on this server
+    int64_t retry_at_ns = 0;  // monotonic; not before this after a failure
+  };
+  std::vector<Target> targets;
+  for (const std::string& url : config.servers) {
+    targets.push_back(Target{url, std::make_unique<HttpSender>(
+                                      url, config.token, config.request_timeout_ns, &ship_abort)});
+  }
+  size_t turn = 0;
   std::mt19937_64 rng(std::random_device{}());
   const double drain_rate = static_cast<double>(config.drain_lines_per_sec);
   const double drain_cap = std::max(drain_rate, static_cast<double>(config.batch_max_lines));
@@ -592,6 +607,21 @@ void Agent::Impl::ShipLoop() {
       if (ship_stop) return;
     }
     int64_t mono = clock->MonotonicNanos();
+    // The next server in turn that is not backing off; if every one is, wait for the first.
+    Target* target = nullptr;
+    int64_t first_ready = INT64_MAX;
+    for (size_t i = 0; i < targets.size() && target == nullptr; ++i) {
+      Target& t = targets[(turn + i) % targets.size()];
+      if (t.retry_at_ns <= mono) {
+        target = &t;
+        turn = (turn + i + 1) % targets.size();
+      }
+      first_ready = std::min(first_ready, t.retry_at_ns);
+    }
+    if (target == nullptr) {
+      WaitShip(first_ready - mono);
+      continue;
+    }
     if (drain_rate > 0) {
       drain_tokens = std::min(
           drain_cap, drain_tokens + drain_rate * static_cast<double>(mono - drain_last) / 1e9);
@@ -642,9 +672,11 @@ void Agent::Impl::ShipLoop() {
       WaitShip(kNanosPerSecond);
       continue;
     }
+    // The same key whichever server takes the batch: servers that share a store (a cluster)
+    // store a batch sent to two of them once (docs/agent.md).
     std::string key = agent_id + "-" + std::to_string(*seq);
     int64_t start = clock->MonotonicNanos();
-    SendResult result = sender.Send(*body, key);
+    SendResult result = target->sender->Send(*body, key);
     int64_t latency = clock->MonotonicNanos() - start;
     last_latency_us.store(latency / 1000);
     metrics.send_latency.Observe(static_cast<double>(latency) / 1e9);
@@ -659,6 +691,10 @@ void Agent::Impl::ShipLoop() {
         }
       }
       metrics.requests_ok.Increment();
+      if (target->failures > 0) {
+        spdlog::info("agent: {} takes batches again", target->url);
+        target->failures = 0;
+      }
       if (consecutive_failures.load() > 0) backlog_before_ns = clock->NowNanos();
       consecutive_failures.store(0);
       backing_off.store(false);
@@ -667,8 +703,9 @@ void Agent::Impl::ShipLoop() {
     }
     metrics.requests_failed.Increment();
     if (permanent) {
-      spdlog::error("agent: server rejected batch {} ({}): {}", key, code, result.error);
-      SetError("batch " + key + " rejected with " + std::to_string(code) + ": " + result.error);
+      spdlog::error("agent: {} rejected batch {} ({}): {}", target->url, key, code, result.error);
+      SetError("batch " + key + " rejected by " + target->url + " with " + std::to_string(code) +
+               ": " + result.error);
       spool->Ack(*seq);
       LevelCounts counts = batch->Counts();
       for (int level = 0; level < kLevelCount; ++level) {
@@ -680,11 +717,12 @@ void Agent::Impl::ShipLoop() {
       continue;
     }
     spool->Release(*seq);
-    uint64_t failures = consecutive_failures.fetch_add(1) + 1;
-    backing_off.store(true);
+    // Failures in a row on every server: what the drop rules and the status look at.
+    consecutive_failures.fetch_add(1);
+    const uint64_t failures = ++target->failures;
     std::string why =
         code == 0 ? result.error : "HTTP " + std::to_string(code) + " " + result.error;
-    SetError("sending to " + config.server + ": " + why);
+    SetError("sending to " + target->url + ": " + why);
     // Jittered exponential backoff: 1-5 s, then 5-15 s, then 15-60 s (capped by max_backoff).
     double low = failures == 1 ? 1 : failures == 2 ? 5 : 15;
     double high = failures == 1 ? 5 : failures == 2 ? 15 : 60;
@@ -692,9 +730,18 @@ void Agent::Impl::ShipLoop() {
     if (result.retry_after_s >= 0)
       wait_s = std::max<double>(1.0, static_cast<double>(result.retry_after_s));
     int64_t wait_ns = std::min<int64_t>(static_cast<int64_t>(wait_s * 1e9), config.backoff_max_ns);
-    spdlog::warn("agent: send failed ({}); retry {} in {:.1f}s", why, failures,
-                 static_cast<double>(wait_ns) / 1e9);
-    WaitShip(wait_ns);
+    target->retry_at_ns = clock->MonotonicNanos() + wait_ns;
+    bool all_backing_off = true;
+    for (const Target& t : targets) all_backing_off = all_backing_off && t.retry_at_ns > mono;
+    backing_off.store(all_backing_off);
+    if (targets.size() > 1) {
+      spdlog::warn("agent: send to {} failed ({}); retry {} there in {:.1f}s{}", target->url, why,
+                   failures, static_cast<double>(wait_ns) / 1e9,
+                   all_backing_off ? "; no server takes batches now" : ", the others go on");
+    } else {
+      spdlog::warn("agent: send failed ({}); retry {} in {:.1f}s", why, failures,
+                   static_cast<double>(wait_ns) / 1e9);
+    }
   }
 }
 

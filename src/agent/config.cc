@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -83,7 +84,9 @@ const std::vector<OptionSpec>& StatusTable() {
 
 const std::vector<OptionSpec>& TopLevelOptionTable() {
   static const std::vector<OptionSpec> kTable = {
-      {"server", OptionType::kString, "required", "base URL of the Sawmill server"},
+      {"server", OptionType::kStringList, "required",
+       "base URL of the Sawmill server, or a list of them taking batches in turn (a failing one is "
+       "retried with backoff while the others take its share)"},
       {"token", OptionType::kString, "", "API token sent as a Bearer token"},
       {"agent_id", OptionType::kString, "",
        "identity in Idempotency-Keys (default: generated once, kept in the spool)"},
@@ -168,12 +171,22 @@ Result<AgentConfig> ParseAgentConfigNode(const YAML::Node& root) {
   }
   ASSIGN_OR_RETURN(OptionValues values, ValidateSection(top, top_table, "", AgentSectionTables()));
   AgentConfig config;
-  config.server = values.String("server");
-  if (!config.server.starts_with("http://") && !config.server.starts_with("https://")) {
-    return Status::InvalidArgument("server: expected an http:// or https:// URL, got '" +
-                                   config.server + "'");
+  for (std::string server : values.List("server")) {
+    if (!server.starts_with("http://") && !server.starts_with("https://")) {
+      return Status::InvalidArgument("server: expected an http:// or https:// URL, got '" + server +
+                                     "'");
+    }
+    while (server.ends_with("/")) server.pop_back();
+    if (std::find(config.servers.begin(), config.servers.end(), server) != config.servers.end()) {
+      return Status::InvalidArgument("server: '" + server + "' is listed twice");
+    }
+    config.servers.push_back(server);
+    config.server += (config.server.empty() ? "" : ", ") + server;
   }
-  while (config.server.ends_with("/")) config.server.pop_back();
+  if (config.servers.empty()) {
+    return Status::InvalidArgument(
+        "server: expected an http:// or https:// URL, or a list of them");
+  }
   config.token = values.String("token");
   config.agent_id = values.String("agent_id");
   config.host = values.String("host");
@@ -350,7 +363,11 @@ void DescribeValues(const OptionValues& values, const std::vector<OptionSpec>& t
 
 std::string DescribeEffectiveConfig(const AgentConfig& config) {
   std::string out = "# effective configuration (defaults applied)\n";
-  out += "server: " + Quote(config.server) + "\n";
+  out += "server: [";
+  for (size_t i = 0; i < config.servers.size(); ++i) {
+    out += (i ? ", " : "") + Quote(config.servers[i]);
+  }
+  out += "]\n";
   out += std::string("token: ") + (config.token.empty() ? "(none)" : "(set, not shown)") + "\n";
   out += "spool: {path: " + Quote(config.spool_path) +
          ", max_bytes: " + std::to_string(config.spool_max_bytes) + "}\n";

@@ -1,7 +1,7 @@
 // The agent's configuration file (YAML), validated against the option tables at start. The
 // smallest useful one:
 //
-//   server: http://127.0.0.1:9640
+//   server: http://127.0.0.1:9640            # or a list: [http://a:9640, http://b:9640]
 //   spool: { path: /var/lib/sawmill-agent, max_bytes: 10GiB }
 //   inputs:
 //     - type: file
@@ -20,7 +20,10 @@
 namespace sawmill::agent {
 
 struct AgentConfig {
-  std::string server;    // base URL, e.g. http://127.0.0.1:9640
+  // Base URLs, e.g. http://127.0.0.1:9640: one, or several taking batches in turn, a failing one
+  // retried with backoff while the others take its share ("server: [url, url]").
+  std::vector<std::string> servers;
+  std::string server;    // the servers joined with ", ", for messages and the status file
   std::string token;     // sent as "Authorization: Bearer <token>" when set
   std::string agent_id;  // empty: generated once and kept in the spool directory
   std::string host;      // empty: the OS hostname

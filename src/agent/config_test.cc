@@ -99,6 +99,24 @@ TEST(AgentConfig, BadValuesSayWhatWasExpected) {
             std::string::npos);
 }
 
+TEST(AgentConfig, SeveralServersAreAListAndEachMustBeAUrlOnce) {
+  auto config = ParseAgentConfig(R"(
+server: [http://a:9640/, "https://b:9640"]
+spool: { path: /s }
+inputs: [{type: stdin}]
+)");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  EXPECT_EQ(config->servers, (std::vector<std::string>{"http://a:9640", "https://b:9640"}));
+  EXPECT_EQ(config->server, "http://a:9640, https://b:9640");
+  EXPECT_EQ(ErrorOf("server: [http://a:1, ftp://b]\nspool: {path: /s}\ninputs: [{type: stdin}]\n"),
+            "server: expected an http:// or https:// URL, got 'ftp://b'");
+  EXPECT_EQ(ErrorOf("server: [http://a:1, http://a:1/]\nspool: {path: /s}\n"
+                    "inputs: [{type: stdin}]\n"),
+            "server: 'http://a:1' is listed twice");
+  EXPECT_EQ(ErrorOf("server: []\nspool: {path: /s}\ninputs: [{type: stdin}]\n"),
+            "server: expected an http:// or https:// URL, or a list of them");
+}
+
 TEST(AgentConfig, TimezoneOfAnInputIsAZoneOfTheSystemDatabase) {
   auto config = ParseAgentConfig(std::string(kHead) +
                                  "inputs:\n"

@@ -809,12 +809,78 @@ def scenario_containers(h):
     h.wait_for("line after rotation", lambda: total_arrived(h, "app") == 4 or None)
     print("ok: docker json-file lines joined; the line after a rotation arrives")
 
+def scenario_failover(h):
+    """server: [A, B]: batches go to both in turn; with A down, B takes them all, and A is
+    retried with backoff; every line arrives (each server has its own store here, so a batch
+    whose answer was lost when A stopped may be stored by both: counted, not an error)."""
+    port_b = free_port()
+    data_b = os.path.join(h.dir, "data-b")
+    out_b = open(os.path.join(h.dir, "server-b.log"), "a")
+    server_b = subprocess.Popen([h.sawmill, "server", "--data", data_b, "--http",
+                                 "127.0.0.1:%d" % port_b], stdout=out_b, stderr=subprocess.STDOUT)
+    try:
+        h.start_server()
+        url_a = "http://127.0.0.1:%d" % h.port
+        url_b = "http://127.0.0.1:%d" % port_b
+        h.write_config([{"type": "file", "paths": [h.logs + "/app.log"], "service": "fo"}],
+                       server=[url_a, url_b], batch={"max_lines": 50, "max_wait": "100ms"})
+        writer = Writer(os.path.join(h.logs, "app.log"), "fo", rate=400)
+        writer.start()
+        h.start_agent()
+
+        def count(port):
+            params = urllib.parse.urlencode({"q": "service=fo | count", "all_time": "1",
+                                             "cache": "0"})
+            with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/search?%s" % (port, params),
+                                        timeout=30) as r:
+                rows = json.loads(r.read())["rows"]
+                return rows[0]["count"] if rows else 0
+
+        h.wait_for("lines at both servers", lambda: count(h.port) > 100 and count(port_b) > 100)
+        print("ok: round robin: A has %d lines, B has %d" % (count(h.port), count(port_b)))
+        h.stop_server()
+        before_b = count(port_b)
+        written_before = len(writer.written)
+        time.sleep(4)
+        writer.stop()
+        written = len(writer.written)
+        # Everything written while A is down can only go to B.
+        h.wait_for("B takes A's share",
+                   lambda: count(port_b) >= before_b + (written - written_before))
+        # Every line: A's (read after a restart) and B's together.
+        h.start_server()
+
+        def ids_at(port):
+            params = urllib.parse.urlencode({"q": "service=fo", "all_time": "1", "cache": "0",
+                                             "limit": "10000"})
+            with urllib.request.urlopen("http://127.0.0.1:%d/api/v1/search?%s" % (port, params),
+                                        timeout=30) as r:
+                return ids_of(x["message"] for x in json.loads(r.read())["hits"])
+
+        h.wait_for("every line at A or B",
+                   lambda: set(ids_at(h.port)) | set(ids_at(port_b)) == set(writer.written))
+        a, b = ids_at(h.port), ids_at(port_b)
+        both = set(a) & set(b)
+        print("ok: %d lines written, all arrived: %d at A, %d at B, %d at both" %
+              (written, len(a), len(b), len(both)))
+        if len(both) > 100:
+            fail("%d lines stored by both servers: more than the batches in flight at the stop" %
+                 len(both))
+        with open(os.path.join(h.dir, "agent.log"), errors="replace") as f:
+            log = f.read()
+        if "the others go on" not in log:
+            fail("the agent should say that the other servers take the batches")
+        print("ok: the agent said: " + [l for l in log.splitlines() if "the others go on" in l][0])
+    finally:
+        server_b.terminate()
+        server_b.wait(timeout=30)
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sawmill", required=True)
     parser.add_argument("scenario", choices=["outage", "sigkill", "files", "spool_full", "defaults",
                                              "rate_limit", "wiped_spool", "timezone",
-                                             "containers"])
+                                             "containers", "failover"])
     args = parser.parse_args()
     h = Harness(os.path.abspath(args.sawmill), args.scenario)
     ok = False
