@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/env.h"
+#include "objstore/cold_cache.h"
 #include "objstore/s3_store.h"
 
 namespace sawmill::http {
@@ -23,7 +25,14 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenColdStore(const ServerConfig&
   spdlog::info("cold store: {} at {} (region {})",
                store->Location("").substr(0, store->Location("").size() - 1),
                store->options().endpoint, store->options().region);
-  return std::shared_ptr<objstore::ObjectStore>(std::move(store));
+  std::shared_ptr<objstore::ObjectStore> s3(std::move(store));
+  if (config.cold_cache_bytes == 0) return s3;
+  ASSIGN_OR_RETURN(
+      auto cache, objstore::ColdCache::Open(Env::Default(), JoinPath(config.data_dir, "cold-cache"),
+                                            config.cold_cache_bytes));
+  spdlog::info("cold cache: {} ({} MiB)", cache->dir(), config.cold_cache_bytes >> 20);
+  return std::shared_ptr<objstore::ObjectStore>(
+      std::make_shared<objstore::CachingObjectStore>(std::move(s3), std::move(cache)));
 }
 
 }  // namespace sawmill::http

@@ -13,7 +13,8 @@ namespace sawmill::http {
 // the data directory). For "s3://BUCKET/PREFIX": an S3Store whose endpoint, region and keys come
 // from the config, else from the AWS_* variables, after one request that proves the bucket is
 // there and the keys are accepted, so a wrong key stops the server at start with a clear error
-// instead of failing the first transition. Errors: InvalidArgument (a missing or bad setting),
+// instead of failing the first transition. Reads go through a ColdCache of cold_cache_bytes in
+// DATA/cold-cache/ (unless 0). Errors: InvalidArgument (a missing or bad setting),
 // FailedPrecondition (refused keys, no such bucket), IOError (the store cannot be reached).
 Result<std::shared_ptr<objstore::ObjectStore>> OpenColdStore(const ServerConfig& config);
 

@@ -123,6 +123,10 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"cold_store_retry_time", T::kDuration,
        "how long one S3 operation is retried (5xx, 429, timeouts, lost connections)", nullptr,
        &c->cold_store_retry_ms},
+      {"cold_cache_bytes", T::kBytes,
+       "local disk cache (DATA/cold-cache/) of byte ranges read from an S3 cold store, least "
+       "recently used first out; 0: none",
+       nullptr, &c->cold_cache_bytes},
   };
 }
 

@@ -424,6 +424,7 @@ Result<std::unique_ptr<S3Store>> S3Store::Create(S3Options options) {
     options.multipart_threshold = options.part_size;
   }
   GlobalInit();
+  S3Metrics::Get();  // the families show from the start, at zero
   return std::unique_ptr<S3Store>(new S3Store(std::move(options)));
 }
 

@@ -8,7 +8,9 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <filesystem>
 
+#include "objstore/cold_cache.h"
 #include "objstore/object_store_contract.h"
 #include "objstore/s3_test_server.h"
 
@@ -47,11 +49,39 @@ int PortOf(const std::string& endpoint) {
   return std::atoi(endpoint.substr(endpoint.rfind(':') + 1).c_str());
 }
 
+// A directory removed with its holder.
+struct TempDir {
+  std::filesystem::path path;
+  explicit TempDir(const std::string& name)
+      : path(std::filesystem::temp_directory_path() /
+             (name + "_" + std::to_string(::getpid()) + "_" + UniquePrefix("d"))) {
+    std::filesystem::remove_all(path);
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
+
+std::unique_ptr<CachingObjectStore> CachedStore(std::shared_ptr<ObjectStore> s3,
+                                                const std::string& dir, uint64_t capacity) {
+  auto cache = ColdCache::Open(Env::Default(), dir, capacity);
+  EXPECT_TRUE(cache.ok()) << cache.status().ToString();
+  return std::make_unique<CachingObjectStore>(std::move(s3), std::move(*cache));
+}
+
 const StoreKind kS3Stores[] = {
     {"S3OnSwift",
      [] {
        StoreFixture f;
        f.store = MakeStore(TestOptions("contract"));
+       return f;
+     },
+     /*readers_outlive_delete=*/false},
+    // What the server uses: the S3 store behind the cold read cache.
+    {"S3ThroughColdCache",
+     [] {
+       StoreFixture f;
+       auto dir = std::make_shared<TempDir>("sawmill_cold_cache_contract");
+       f.store = CachedStore(MakeStore(TestOptions("cached")), dir->path.string(), 64 << 20);
+       f.keepalive = dir;
        return f;
      },
      /*readers_outlive_delete=*/false},
@@ -101,6 +131,48 @@ TEST(S3Store, ALargeObjectGoesUpInPartsAndReadsBackByRanges) {
   ASSERT_TRUE(store->GetRange("cold/acme/1.seg", 0, data.size(), &got).ok());
   EXPECT_TRUE(got == data);
   EXPECT_TRUE(store->ListUploadsInProgress().value_or({"error"}).empty());
+}
+
+TEST(S3Store, ASecondQueryOverColdDataReadsNothingFromS3) {
+  S3Options o = TestOptions("cache");
+  std::shared_ptr<S3Store> s3 = MakeStore(o);
+  ASSERT_NE(s3, nullptr);
+  const std::string segment = Pattern(3 << 20, 11);
+  ASSERT_TRUE(s3->Put("acme/17.seg", segment).ok());
+  TempDir dir("sawmill_cold_cache");
+  // What a query over a cold segment reads: the footer at the end, then some blocks.
+  const std::vector<std::pair<uint64_t, uint64_t>> ranges = {
+      {segment.size() - 4096, 4096}, {0, 64 << 10}, {1 << 20, 200 << 10}, {(2 << 20) + 5, 1000}};
+  auto query = [&](CachingObjectStore& store, ColdReadTally* tally) {
+    ScopedColdReadTally scope(tally);
+    auto reader = store.Open("acme/17.seg");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    for (auto [offset, length] : ranges) {
+      std::string got;
+      ASSERT_TRUE((*reader)->ReadRange(offset, length, &got).ok());
+      EXPECT_TRUE(got == segment.substr(offset, length)) << offset;
+    }
+  };
+  {
+    auto store = CachedStore(s3, dir.path.string(), 64 << 20);
+    ColdReadTally first, second;
+    const uint64_t before = s3->stats().requests;
+    query(*store, &first);
+    EXPECT_EQ(s3->stats().requests - before, 1u + ranges.size());  // HEAD, then one GET a range
+    EXPECT_EQ(first.bytes_fetched.load(), 4096u + (64 << 10) + (200 << 10) + 1000);
+    const uint64_t after_first = s3->stats().requests;
+    query(*store, &second);
+    EXPECT_EQ(s3->stats().requests, after_first) << "the second query sent requests to S3";
+    EXPECT_EQ(second.bytes_fetched.load(), 0u);
+    EXPECT_EQ(second.bytes_from_cache.load(), first.bytes_fetched.load());
+  }
+  // After a restart too: the cache is on disk.
+  auto store = CachedStore(s3, dir.path.string(), 64 << 20);
+  const uint64_t before = s3->stats().requests;
+  ColdReadTally third;
+  query(*store, &third);
+  EXPECT_EQ(s3->stats().requests, before);
+  EXPECT_EQ(third.bytes_fetched.load(), 0u);
 }
 
 TEST(S3Store, WrongCredentialsAreAClearErrorAndNotRetried) {

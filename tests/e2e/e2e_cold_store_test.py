@@ -77,6 +77,10 @@ def main(binary, shared_dir, store_dir):
         check(s.count("hello") == 1, "search")
         check("cold store: s3://sawmill-e2e/" + prefix in s.read_log(),
               "the log names the cold store: %s" % s.read_log())
+        check(os.path.isdir(os.path.join(s.data_dir, "cold-cache")),
+              "the cold cache is under the data directory")
+        check("sawmill_cold_cache_bytes" in s.metrics() and
+              "sawmill_cold_store_requests_total" in s.metrics(), "cold store metrics")
         check(s.stop() == 0, "exit code")
 
     tmp = os.path.join(os.getcwd(), "cold_store_e2e_%d" % os.getpid())
