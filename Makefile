@@ -58,7 +58,7 @@ build-lint/build.ninja:
 asan: deps
 	cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=Debug -DSAWMILL_SANITIZE=ON $(CMAKE_ARGS)
 	cmake --build build-asan -j $(JOBS)
-	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -E '(e2e|interop)'
+	cd build-asan && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 ctest --output-on-failure -j $(JOBS) -E '(e2e|interop|ui_)'
 
 # libFuzzer targets (fuzz/) with clang, ASan and UBSan in build-fuzz/; each runs FUZZ_SECONDS
 # (`make fuzz FUZZ_SECONDS=600`, `make fuzz FUZZ_TARGETS="syslog wal_reader"`). docs/development.md.

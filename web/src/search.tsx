@@ -375,10 +375,13 @@ function ResultList({ hits, needles, onFilter, onContext }: {
   hits: Hit[]; needles: Needle[]; onFilter: (f: string, v: string, neg: boolean) => void; onContext: (h: Hit) => void;
 }) {
   const [expanded, setExpanded] = useState<Set<string>>(new Set());
-  const [active, setActive] = useState(0);
+  const [active, setActiveState] = useState(0);
+  // The active row, also as a ref: keys repeat faster than the page re-renders, and each press
+  // must move from where the previous one left, not from the last render.
+  const activeRef = useRef(0);
+  const setActive = (i: number) => { activeRef.current = i; setActiveState(i); };
   const [scrollTo, setScrollTo] = useState<{ index: number; seq: number } | null>(null);
   const listRef = useRef<HTMLDivElement>(null);
-  const focusRow = useRef(false);
 
   const toggle = (id: string) => setExpanded((s) => {
     const n = new Set(s);
@@ -389,19 +392,12 @@ function ResultList({ hits, needles, onFilter, onContext }: {
     const i = Math.max(0, Math.min(hits.length - 1, index));
     setActive(i);
     setScrollTo({ index: i, seq: Date.now() });
-    focusRow.current = true;
   };
-  useEffect(() => {
-    if (!focusRow.current) return;
-    focusRow.current = false;
-    const el = listRef.current?.querySelector<HTMLElement>(`[data-row="${active}"]`);
-    el?.focus({ preventScroll: true });
-  });
 
   const onKeyDown = (e: KeyboardEvent) => {
-    const target = e.target as HTMLElement;
-    if (!target.classList.contains('row-summary')) return;
+    if (!(e.target as HTMLElement).classList.contains('vlist')) return;  // keys of buttons inside
     const page = 20;
+    const active = activeRef.current;
     switch (e.key) {
       case 'ArrowDown': move(active + 1); break;
       case 'ArrowUp': move(active - 1); break;
@@ -420,9 +416,9 @@ function ResultList({ hits, needles, onFilter, onContext }: {
     const h = hits[i];
     const open = expanded.has(h.id);
     return (
-      <div class={`result${open ? ' open' : ''}`} role="listitem">
-        <div class="row-summary" data-row={i} tabIndex={i === active ? 0 : -1} aria-expanded={open}
-          onClick={() => { setActive(i); toggle(h.id); }} onFocus={() => setActive(i)}>
+      <div class={`result${open ? ' open' : ''}`} role="option" aria-selected={i === active} aria-expanded={open} id={`row-${i}`}>
+        <div class={`row-summary${i === active ? ' active' : ''}`} data-row={i}
+          onClick={() => { setActive(i); toggle(h.id); listRef.current?.querySelector<HTMLElement>('.vlist')?.focus({ preventScroll: true }); }}>
           <span class="level-stripe" style={{ background: LEVEL_COLORS[h.level ?? ''] ?? LEVEL_COLORS[''] }} />
           <span class="time">{formatTs(h.ts).slice(0, 23)}</span>
           <LevelBadge level={h.level} />
@@ -460,8 +456,9 @@ function ResultList({ hits, needles, onFilter, onContext }: {
 
   return (
     <div ref={listRef} class="result-list-box">
-      <VirtualList count={hits.length} rowHeight={24} version={expanded} render={render} label="Matching lines, newest first"
-        onKeyDown={onKeyDown} scrollTo={scrollTo} class="result-list" />
+      <VirtualList count={hits.length} rowHeight={24} version={expanded} render={render}
+        label="Matching lines, newest first: Up and Down move, Enter expands, c opens the context"
+        onKeyDown={onKeyDown} scrollTo={scrollTo} class="result-list" activeId={`row-${active}`} role="listbox" />
     </div>
   );
 }

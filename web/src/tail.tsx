@@ -175,7 +175,7 @@ export function TailPage() {
   const render = (i: number) => {
     const item = list[i];
     if (item.kind === 'dropped') {
-      return <div class="tail-row dropped" role="listitem">⚠ {num(item.count)} lines dropped by the server here (this page could not keep up)</div>;
+      return <div class="tail-row dropped" role="listitem">⚠ {num(item.count)} lines dropped by the server around here (this page could not keep up)</div>;
     }
     const h = item.hit;
     return (

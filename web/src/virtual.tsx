@@ -16,6 +16,10 @@ export interface VirtualListProps {
   scrollTo?: { index: number; seq: number } | null;
   stickToBottom?: boolean;
   overscan?: number;
+  // A keyboard-driven list: the list itself takes the focus (rows come and go as it scrolls, so
+  // they cannot hold it) and names the active row with aria-activedescendant.
+  activeId?: string;
+  role?: string;
 }
 
 export function VirtualList(props: VirtualListProps) {
@@ -109,7 +113,9 @@ export function VirtualList(props: VirtualListProps) {
       ref={outer}
       class={'vlist ' + (props.class ?? '')}
       aria-label={props.label}
-      role="list"
+      role={(props.role ?? 'list') as 'list' | 'listbox'}
+      tabIndex={props.activeId !== undefined ? 0 : undefined}
+      aria-activedescendant={props.activeId}
       onScroll={(e) => {
         const el = e.currentTarget as HTMLDivElement;
         atBottom.current = el.scrollTop + el.clientHeight >= el.scrollHeight - 4;

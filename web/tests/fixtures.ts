@@ -43,7 +43,8 @@ async function freePort(): Promise<number> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function start(): Promise<{ sawmill: Sawmill; stop: () => Promise<void> }> {
+// Starts a server with extra flags; loads the datasets unless told not to.
+export async function start(extra: string[] = [], load = true): Promise<{ sawmill: Sawmill; stop: () => Promise<void> }> {
   const bin = process.env.SAWMILL_BIN;
   if (!bin || !fs.existsSync(bin)) throw new Error(`SAWMILL_BIN must name the sawmill binary (got "${bin}")`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sawmill-ui-'));
@@ -51,6 +52,7 @@ async function start(): Promise<{ sawmill: Sawmill; stop: () => Promise<void> }>
   const args = ['server', '--data', path.join(dir, 'data'), '--http', `127.0.0.1:${port}`];
   // UI development: SAWMILL_UI_DIR=<a vite build> tests those files instead of the embedded ones.
   if (process.env.SAWMILL_UI_DIR) args.push('--ui-dir', process.env.SAWMILL_UI_DIR);
+  args.push(...extra);
   const child: ChildProcess = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
   let log = '';
   child.stdout!.on('data', (d) => { log += d; });
@@ -82,7 +84,7 @@ async function start(): Promise<{ sawmill: Sawmill; stop: () => Promise<void> }>
       return body;
     },
   };
-  for (const d of DATASETS) {
+  for (const d of load ? DATASETS : []) {
     const body = fs.readFileSync(path.join(REAL, d.file), 'utf8');
     await sawmill.ingest(body, { service: d.service, host: d.host });
   }

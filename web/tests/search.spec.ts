@@ -67,21 +67,29 @@ test('dragging across the histogram zooms into that time range', async ({ page, 
     expect(ms).toBeLessThan(to);
   }
   await shot('search-zoomed');
+  // A click on a bar zooms into that bar's bucket.
+  const before = to - from;
+  const bars = (await over.boundingBox())!;
+  await page.mouse.click(bars.x + bars.width * 0.5, bars.y + bars.height - 3);
+  await expect.poll(() => { const u = new URL(page.url()); return Date.parse(u.searchParams.get('to')!) - Date.parse(u.searchParams.get('from')!); })
+    .toBeLessThan(before / 5);
 });
 
 test('a value in the field sidebar adds a filter; a row expands to every field', async ({ page, sawmill, shot }) => {
-  await page.goto(`${sawmill.url}/ui/?q=&since=1h`);
+  await page.goto(`${sawmill.url}/ui/?q=service%3Dwindows+OR+service%3DHDFS&since=1h&limit=10000`);
+  await expect(page.locator('.results-head .count')).toHaveText('3,907 lines');
   const service = page.locator('.sidebar details[data-field=service]');
-  await expect(service).toBeVisible();
+  await expect(service.locator('.value-filter')).toHaveText(['HDFS2,000', 'windows1,907']);
   await service.locator('button.value-filter', { hasText: 'windows' }).click();
-  await expect(page).toHaveURL(/q=service%3Dwindows/);
-  await expect(page.locator('.results-head .count')).toHaveText('1,000 lines (the newest 1,000)');
+  // The OR is parenthesised so that the new term applies to all of it.
+  await expect(page.locator('#query')).toHaveText('(service=windows OR service=HDFS) service=windows');
+  await expect(page.locator('.results-head .count')).toHaveText('1,907 lines');
   const services = await page.locator('.result .svc').allTextContents();
   expect(new Set(services)).toEqual(new Set(['windows']));
   // The dynamic fields of the JSON lines are in the sidebar too, with their top values.
   await expect(page.locator('.sidebar details[data-field=Channel]')).toHaveCount(1);
-  // Keyboard: focus the first row, Enter expands it to every field; exclude a value from there.
-  await page.locator('.result .row-summary').first().focus();
+  // Keyboard: in the list, Enter expands the active (first) line to every field; exclude a value.
+  await page.locator('.result-list').focus();
   await page.keyboard.press('Enter');
   const details = page.locator('.result.open .fields-table');
   await expect(details).toBeVisible();

@@ -1,6 +1,6 @@
 // Live tail in the browser: a line ingested during the test appears; pause holds new lines
 // without losing them; a query error is shown as the server's text.
-import { expect, test } from './fixtures';
+import { expect, start, test } from './fixtures';
 
 test('live tail shows a line ingested during the test; pause and resume keep every line', async ({ page, sawmill, shot }) => {
   await page.goto(`${sawmill.url}/ui/tail?service=checkout`);
@@ -45,4 +45,27 @@ test('live tail filters like sawmill tail and shows a query error as text', asyn
   await expect(page.locator('[data-testid=tail-status]')).toHaveText('error');
   await expect(page.locator('.query-error')).toContainText('expected a value');
   await shot('tail-error');
+});
+
+test('lines the server dropped for this session are announced at the gap', async ({ page, shot }) => {
+  // A server whose tail sessions queue one line: a batch of 50 overflows it at once.
+  const { sawmill, stop } = await start(['--tail-queue', '1'], false);
+  try {
+    await page.goto(`${sawmill.url}/ui/tail?service=burst`);
+    await expect(page.locator('[data-testid=tail-status]')).toHaveText('live');
+    const lines = Array.from({ length: 50 }, (_, i) => `burst line ${i}`).join('\n') + '\n';
+    await sawmill.ingest(lines, { service: 'burst' });
+    await expect(page.locator('.dropped-total')).toHaveText(/^\d+ lines dropped by the server$/);
+    const total = Number((await page.locator('.dropped-total').textContent())!.split(' ')[0]);
+    const shown = await page.locator('.tail-row .msg').count();
+    expect(total).toBeGreaterThan(0);
+    expect(shown + total).toBe(50);  // every line is either shown or counted as dropped
+    await expect(page.locator('.tail-row.dropped').first()).toContainText(`${total} lines dropped by the server around here`);
+    // The stream goes on after the gap.
+    await sawmill.ingest('after the gap\n', { service: 'burst' });
+    await expect(page.locator('.tail-row .msg').last()).toHaveText('after the gap');
+    await shot('tail-dropped');
+  } finally {
+    await stop();
+  }
 });
