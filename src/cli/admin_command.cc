@@ -110,11 +110,20 @@ int PrintDamage(const std::string& body) {
 
 int RunAdminCommand(int argc, char** argv) {
   CLI::App app{"Operator actions on a running server.", "sawmill admin"};
+  app.footer(
+      "Examples:\n"
+      "  sawmill admin flush\n"
+      "  sawmill admin segments --server http://logs:9640\n"
+      "  sawmill admin damage list");
   std::string server = kDefaultServer;
   int timeout_s = 600;
   app.add_option("--server", server, "server URL")
       ->envname("SAWMILL_SERVER")
       ->capture_default_str();
+  std::string tenant;
+  app.add_option("--tenant", tenant,
+                 "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
+      ->envname("SAWMILL_TENANT");
   app.add_option("--timeout", timeout_s, "seconds to wait for the answer")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
@@ -164,6 +173,7 @@ int RunAdminCommand(int argc, char** argv) {
     std::fprintf(stderr, "sawmill admin: %s\n", url.status().message().c_str());
     return 2;
   }
+  url->tenant = tenant;
   HttpClient client(*url, timeout_s * 1000);
   if (list->parsed()) return ListSegments(&client, state_filter, limit);
   if (damage->parsed()) {

@@ -62,6 +62,12 @@ int RunStatus(const std::string& config_path, std::string status_file, bool as_j
 
 int RunAgentCommand(int argc, char** argv) {
   CLI::App app{"Tail, parse, batch, spool and ship logs to a Sawmill server.", "sawmill agent"};
+  app.footer(
+      "Examples:\n"
+      "  sawmill agent --config /etc/sawmill/agent.yaml\n"
+      "  sawmill agent --config agent.yaml --check   # effective configuration, matched files\n"
+      "  sawmill agent status --config agent.yaml\n"
+      "  sawmill agent --list-options");
   std::string config_path;
   bool check = false;
   bool list_options = false;

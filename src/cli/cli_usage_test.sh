@@ -30,7 +30,7 @@ check 2 "missing command"
 top=$("$bin" --help)
 for cmd in admin segment; do
   line=$(grep -E "^  $cmd " <<<"$top")
-  subs=$("$bin" "$cmd" --help | sed -n '/^Subcommands:/,$p' | grep -E '^  [a-z]' | awk '{print $1}')
+  subs=$("$bin" "$cmd" --help | sed -n '/^Subcommands:/,/^$/p' | grep -E '^  [a-z]' | awk '{print $1}')
   [ -n "$subs" ] || { echo "FAIL: sawmill $cmd --help lists no subcommands"; fail=1; }
   for sub in $subs; do
     if grep -qw -- "$sub" <<<"$line"; then
@@ -40,11 +40,32 @@ for cmd in admin segment; do
     fi
   done
 done
-damage_subs=$("$bin" admin damage --help | sed -n '/^Subcommands:/,$p' | grep -E '^  [a-z]' |
+damage_subs=$("$bin" admin damage --help | sed -n '/^Subcommands:/,/^$/p' | grep -E '^  [a-z]' |
   awk '{print $1}' | paste -sd'|')
 if grep -qF -- "damage $damage_subs" <<<"$top"; then
   echo "ok: sawmill --help names damage $damage_subs"
 else
   echo "FAIL: sawmill --help does not name 'damage $damage_subs'"; fail=1
 fi
+# Every command's --help shows examples (a new command cannot ship without them).
+for cmd in $(sed -n '/^Commands:/,/^$/p' <<<"$top" | grep -E '^  [a-z]' | awk '{print $1}'); do
+  if "$bin" "$cmd" --help 2>&1 | grep -q "^Examples:"; then
+    echo "ok: sawmill $cmd --help has examples"
+  else
+    echo "FAIL: sawmill $cmd --help has no 'Examples:'"; fail=1
+  fi
+done
+
+# The completion scripts name every command of the table and are valid shell.
+script=$("$bin" completion bash)
+for cmd in $(sed -n '/^Commands:/,/^$/p' <<<"$top" | grep -E '^  [a-z]' | awk '{print $1}'); do
+  grep -qw -- "$cmd" <<<"$script" || { echo "FAIL: bash completion lacks '$cmd'"; fail=1; }
+done
+bash -n <<<"$script" && echo "ok: bash completion parses" || { echo "FAIL: bash -n"; fail=1; }
+completed=$(bash -c 'source /dev/stdin; COMP_WORDS=(sawmill sea); COMP_CWORD=1; _sawmill;
+  echo "${COMPREPLY[*]}"' <<<"$script")
+[ "$completed" = "search" ] && echo "ok: 'sawmill sea<TAB>' completes to search" ||
+  { echo "FAIL: 'sawmill sea<TAB>' gave '$completed'"; fail=1; }
+"$bin" completion zsh | grep -q "^compdef _sawmill sawmill" && echo "ok: zsh completion" ||
+  { echo "FAIL: zsh completion"; fail=1; }
 exit $fail

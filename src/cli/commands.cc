@@ -7,9 +7,11 @@ int RunServerCommand(int argc, char** argv);
 int RunAgentCommand(int argc, char** argv);
 int RunIngestCommand(int argc, char** argv);
 int RunSearchCommand(int argc, char** argv);
+int RunContextCommand(int argc, char** argv);
 int RunTailCommand(int argc, char** argv);
 int RunAdminCommand(int argc, char** argv);
 int RunSegmentCommand(int argc, char** argv);
+int RunCompletionCommand(int argc, char** argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -17,9 +19,11 @@ const std::vector<Command>& Commands() {
       {"agent", "tail files, stdin or syslog and ship them to a server", RunAgentCommand},
       {"ingest", "send log lines from files or stdin to a server", RunIngestCommand},
       {"search", "search the logs, newest first", RunSearchCommand},
+      {"context", "the lines around one record, from the same service and host", RunContextCommand},
       {"tail", "follow matching lines live", RunTailCommand},
       {"admin", "operator actions: flush, compact, segments, damage list|ack", RunAdminCommand},
       {"segment", "verify or dump segment files", RunSegmentCommand},
+      {"completion", "print a bash or zsh completion script", RunCompletionCommand},
   };
   return kCommands;
 }

@@ -262,6 +262,7 @@ Result<HttpResult> HttpClient::Request(
   req.set(bhttp::field::host, impl_->server.host + ":" + impl_->server.port);
   req.set(bhttp::field::user_agent, "sawmill-cli/" SAWMILL_VERSION);
   req.keep_alive(true);
+  if (!impl_->server.tenant.empty()) req.set("X-Scope-OrgID", impl_->server.tenant);
   for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = std::string(body);
   req.prepare_payload();
@@ -296,9 +297,11 @@ Status WebSocketClient::Connect(const ServerUrl& server, std::string_view target
   timeouts.idle_timeout = std::chrono::seconds(90);
   timeouts.keep_alive_pings = true;
   ws.set_option(timeouts);
-  ws.set_option(websocket::stream_base::decorator([](websocket::request_type& req) {
-    req.set(bhttp::field::user_agent, "sawmill-cli/" SAWMILL_VERSION);
-  }));
+  ws.set_option(
+      websocket::stream_base::decorator([tenant = server.tenant](websocket::request_type& req) {
+        req.set(bhttp::field::user_agent, "sawmill-cli/" SAWMILL_VERSION);
+        if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
+      }));
   websocket::response_type res;
   beast::error_code result;
   bool done = false;

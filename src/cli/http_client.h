@@ -21,6 +21,9 @@ struct ServerUrl {
   std::string host;
   std::string port = "80";
   std::string prefix;  // path prefix without a trailing '/', usually empty
+  // The tenant sent as X-Scope-OrgID (--tenant, SAWMILL_TENANT); "": the server's default.
+  // Not part of the URL's text.
+  std::string tenant;
 
   static Result<ServerUrl> Parse(std::string_view url);
   std::string ToString() const;

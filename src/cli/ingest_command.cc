@@ -178,6 +178,11 @@ Status SendInput(FILE* file, const std::string& name, LineBatcher* batcher, Send
 int RunIngestCommand(int argc, char** argv) {
   CLI::App app{"Send log lines (NDJSON or plain text, one record per line) to a Sawmill server.",
                "sawmill ingest"};
+  app.footer(
+      "Examples:\n"
+      "  sawmill ingest --service payments /var/log/payments/*.log\n"
+      "  kubectl logs deploy/checkout | sawmill ingest --service checkout\n"
+      "  sawmill ingest --server http://logs:9640 --tenant acme events.ndjson");
   std::vector<std::string> files;
   std::string server = kDefaultServer, service, host, level, tz;
   size_t batch_lines = 1000, batch_bytes = 1 << 20;
@@ -187,6 +192,10 @@ int RunIngestCommand(int argc, char** argv) {
   app.add_option("--server", server, "server URL")
       ->envname("SAWMILL_SERVER")
       ->capture_default_str();
+  std::string tenant;
+  app.add_option("--tenant", tenant,
+                 "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
+      ->envname("SAWMILL_TENANT");
   app.add_option("--service", service, "service of lines that do not name one");
   app.add_option("--host", host, "host of lines that do not name one");
   app.add_option("--level", level, "level of lines that have none");
@@ -218,6 +227,7 @@ int RunIngestCommand(int argc, char** argv) {
     std::fprintf(stderr, "sawmill ingest: %s\n", url.status().message().c_str());
     return 2;
   }
+  url->tenant = tenant;
   if (files.empty()) files.push_back("-");
   if (!quiet && IsTerminal(stdin) && std::find(files.begin(), files.end(), "-") != files.end()) {
     std::fprintf(stderr, "reading lines from standard input (Ctrl-D to end)\n");

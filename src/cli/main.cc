@@ -15,7 +15,7 @@ void PrintUsage(FILE* out) {
                "Commands:\n",
                SAWMILL_VERSION);
   for (const auto& cmd : sawmill::cli::Commands()) {
-    std::fprintf(out, "  %-9s %s\n", cmd.name, cmd.summary);
+    std::fprintf(out, "  %-10s %s\n", cmd.name, cmd.summary);
   }
   std::fprintf(out, "\nRun 'sawmill <command> --help' for the options of a command.\n");
 }

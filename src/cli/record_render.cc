@@ -348,4 +348,93 @@ std::string Thousands(uint64_t n) {
   return out;
 }
 
+std::optional<OutputMode> OutputModeFromName(std::string_view name) {
+  if (name == "table") return OutputMode::kTable;
+  if (name == "json") return OutputMode::kJson;
+  if (name == "jsonl") return OutputMode::kJsonl;
+  if (name == "raw") return OutputMode::kRaw;
+  return std::nullopt;
+}
+
+namespace {
+
+std::string CellText(const json::value& v) {
+  if (v.is_string()) return std::string(v.as_string());
+  return json::serialize(v);
+}
+
+// One record or row as a line of "mode" (jsonl or raw), with its newline.
+std::string LineIn(const json::value& item, OutputMode mode) {
+  if (mode == OutputMode::kJsonl) return json::serialize(item) + "\n";
+  if (!item.is_object()) return "\n";
+  const json::object& obj = item.as_object();
+  if (const json::value* message = obj.if_contains("message")) {
+    return CellText(*message) + "\n";
+  }
+  if (obj.contains("id")) return "\n";  // a record without a message
+  std::string line;
+  for (const auto& kv : obj) {
+    if (!line.empty()) line += '\t';
+    line += CellText(kv.value());
+  }
+  return line + "\n";
+}
+
+}  // namespace
+
+Result<std::string> RenderLines(std::string_view response_json, OutputMode mode) {
+  ASSIGN_OR_RETURN(json::value v, ParseJson(response_json));
+  if (!v.is_object()) return Status::InvalidArgument("expected a JSON object from search");
+  const json::value* items = v.as_object().if_contains("hits");
+  if (items == nullptr) items = v.as_object().if_contains("rows");
+  if (items == nullptr || !items->is_array()) {
+    return Status::InvalidArgument("expected \"hits\" or \"rows\" in the search answer");
+  }
+  std::string out;
+  for (const json::value& item : items->as_array()) out += LineIn(item, mode);
+  return out;
+}
+
+Result<std::vector<std::string>> HitIds(std::string_view response_json) {
+  ASSIGN_OR_RETURN(json::value v, ParseJson(response_json));
+  std::vector<std::string> ids;
+  const json::value* hits = v.is_object() ? v.as_object().if_contains("hits") : nullptr;
+  if (hits == nullptr || !hits->is_array()) return ids;  // rows of a pipe: no context
+  for (const json::value& hit : hits->as_array()) {
+    const json::value* id = hit.is_object() ? hit.as_object().if_contains("id") : nullptr;
+    if (id != nullptr && id->is_string()) ids.emplace_back(id->as_string());
+  }
+  return ids;
+}
+
+Result<std::string> RenderContext(std::string_view context_json, OutputMode mode,
+                                  const RenderOptions& options) {
+  ASSIGN_OR_RETURN(json::value v, ParseJson(context_json));
+  const json::object* obj = v.is_object() ? &v.as_object() : nullptr;
+  const json::value* hit = obj != nullptr ? obj->if_contains("hit") : nullptr;
+  if (hit == nullptr || !hit->is_object()) {
+    return Status::InvalidArgument("expected {\"before\",\"hit\",\"after\"} from context");
+  }
+  std::string out;
+  auto add = [&](const json::value& record, bool is_hit) {
+    if (mode == OutputMode::kTable) {
+      out += is_hit ? "> " : "  ";
+      out += record.is_object() ? LineOf(record.as_object(), options) : std::string();
+      out += '\n';
+    } else {
+      out += LineIn(record, mode);
+    }
+  };
+  for (const char* side : {"before", "hit", "after"}) {
+    const json::value* part = obj->if_contains(side);
+    if (part == nullptr) continue;
+    if (part->is_array()) {
+      for (const json::value& record : part->as_array()) add(record, false);
+    } else {
+      add(*part, true);
+    }
+  }
+  return out;
+}
+
 }  // namespace sawmill::cli

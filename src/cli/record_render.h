@@ -42,6 +42,25 @@ struct SearchOutput {
 // Errors: InvalidArgument when the answer is not in that shape.
 Result<SearchOutput> RenderSearch(std::string_view response_json, const RenderOptions& options);
 
+// --output of search and context: "table" (RenderSearch: a line per hit, or a table), "json"
+// (the server's answer as is), "jsonl" (one JSON object per hit or row), "raw" (the message of
+// each hit as stored; the cells of a row separated by tabs).
+enum class OutputMode { kTable, kJson, kJsonl, kRaw };
+std::optional<OutputMode> OutputModeFromName(std::string_view name);
+
+// The hits or rows of a search answer as jsonl or raw lines, each ending in '\n'.
+// Errors: InvalidArgument when the answer is not a search answer.
+Result<std::string> RenderLines(std::string_view response_json, OutputMode mode);
+
+// The ids of a search answer's hits, newest first (for context around each).
+Result<std::vector<std::string>> HitIds(std::string_view response_json);
+
+// A context answer {"before":[...],"hit":{...},"after":[...]}, oldest first: in table mode the
+// lines of RenderRecord, the hit marked with "> " and the others indented by two spaces; jsonl
+// and raw as RenderLines. Errors: InvalidArgument when the answer is not in that shape.
+Result<std::string> RenderContext(std::string_view context_json, OutputMode mode,
+                                  const RenderOptions& options);
+
 // One pipe row: (column, text, is_number) in the server's order.
 struct TableCell {
   std::string column;

@@ -1,6 +1,7 @@
-// `sawmill search [--since 1h] [--from T] [--to T] [--limit N | --all] [--json] QUERY`: one line
-// per hit (newest first, coloured by level on a terminal), a table for pipes, the stats line
-// last (on stderr): how many matched when the page is full, and what was read.
+// `sawmill search [--since 1h] [--from T] [--to T] [--limit N | --all] [--output MODE] [-C N]
+// QUERY`: one line per hit (newest first, coloured by level on a terminal), a table for pipes,
+// the stats line last (on stderr): how many matched when the page is full, and what was read.
+// -C N prints the N lines before and after each hit from the same service and host.
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
@@ -16,7 +17,9 @@ int RunSearchCommand(int argc, char** argv) {
       "Examples:\n"
       "  sawmill search --since 1h 'service=payments level>=ERROR trace_id=abc123'\n"
       "  sawmill search 'level=ERROR | count by service'\n"
-      "  sawmill search --from 2026-11-30T10:00:00Z --to 2026-11-30T11:00:00Z timeout");
+      "  sawmill search --from 2026-11-30T10:00:00Z --to 2026-11-30T11:00:00Z timeout\n"
+      "  sawmill search --tenant acme --output jsonl 'service=checkout' > checkout.jsonl\n"
+      "  sawmill search -C 5 -n 3 'OutOfMemoryError'   # 5 lines around each of 3 hits");
   std::vector<std::string> words;
   std::string server = kDefaultServer, since, from, to, time_field, color = "auto";
   // The server's max_search_limit by default; --all asks for this many.
@@ -28,6 +31,10 @@ int RunSearchCommand(int argc, char** argv) {
   app.add_option("--server", server, "server URL")
       ->envname("SAWMILL_SERVER")
       ->capture_default_str();
+  std::string tenant;
+  app.add_option("--tenant", tenant,
+                 "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
+      ->envname("SAWMILL_TENANT");
   app.add_option("--since", since, "relative time range: 15m, 1h, 7d (default 1h)");
   app.add_option("--from", from, "start: RFC 3339 or epoch seconds/ms/ns");
   app.add_option("--to", to, "end: RFC 3339 or epoch seconds/ms/ns");
@@ -42,7 +49,19 @@ int RunSearchCommand(int argc, char** argv) {
       ->excludes(limit_option);
   app.add_option("--time-field", time_field, "filter the time range on 'ingest_ts' or 'ts'")
       ->check(CLI::IsMember({"ingest_ts", "ts"}));
-  app.add_flag("--json", as_json, "print the server's JSON answer as is");
+  std::string output = "table";
+  CLI::Option* output_option =
+      app.add_option("-o,--output", output,
+                     "table (lines, or a table for pipes), json (the server's answer as is), "
+                     "jsonl (one JSON object per hit or row), raw (messages only)")
+          ->check(CLI::IsMember({"table", "json", "jsonl", "raw"}))
+          ->capture_default_str();
+  app.add_flag("--json", as_json, "the same as --output json")->excludes(output_option);
+  int context_lines = 0;
+  app.add_option("-C,--context", context_lines,
+                 "also print this many lines before and after each hit, from the same service "
+                 "and host (as grep -C; groups separated by --)")
+      ->check(CLI::Range(0, 1000));
   app.add_flag("--explain", explain, "also print the query plan");
   app.add_option("--color", color, "auto, always or never")
       ->check(CLI::IsMember({"auto", "always", "never"}))
@@ -64,6 +83,7 @@ int RunSearchCommand(int argc, char** argv) {
     std::fprintf(stderr, "sawmill search: %s\n", url.status().message().c_str());
     return 2;
   }
+  url->tenant = tenant;
   if (all_hits) limit = kMaxLimit;
   std::string query;
   for (const std::string& word : words) {
@@ -88,7 +108,53 @@ int RunSearchCommand(int argc, char** argv) {
     std::fprintf(stderr, "sawmill search: %s\n", ErrorText(*result).c_str());
     return 1;
   }
-  if (as_json) {
+  if (as_json) output = "json";
+  const OutputMode mode = *OutputModeFromName(output);
+  if (context_lines > 0 &&
+      (mode == OutputMode::kTable || mode == OutputMode::kRaw || mode == OutputMode::kJsonl)) {
+    Result<std::vector<std::string>> ids = HitIds(result->body);
+    if (ids.ok() && !ids->empty()) {
+      RenderOptions render;
+      render.color = UseColor(color, stdout);
+      for (size_t i = 0; i < ids->size(); ++i) {
+        const std::string n = std::to_string(context_lines);
+        Result<HttpResult> context = client.Request(
+            "GET", "/api/v1/context?id=" + (*ids)[i] + "&before=" + n + "&after=" + n);
+        if (!context.ok() || context->status != 200) {
+          std::fprintf(
+              stderr, "sawmill search: context of %s: %s\n", (*ids)[i].c_str(),
+              context.ok() ? ErrorText(*context).c_str() : context.status().message().c_str());
+          return 1;
+        }
+        Result<std::string> text = RenderContext(context->body, mode, render);
+        if (!text.ok()) {
+          std::fprintf(stderr, "sawmill search: %s\n", text.status().message().c_str());
+          return 1;
+        }
+        if (i > 0 && mode == OutputMode::kTable) std::fputs("--\n", stdout);
+        std::fwrite(text->data(), 1, text->size(), stdout);
+      }
+      return 0;
+    }
+  }
+  if (mode == OutputMode::kJsonl || mode == OutputMode::kRaw) {
+    Result<std::string> lines = RenderLines(result->body, mode);
+    if (!lines.ok()) {
+      std::fprintf(stderr, "sawmill search: %s\n", lines.status().message().c_str());
+      return 1;
+    }
+    std::fwrite(lines->data(), 1, lines->size(), stdout);
+    // Warnings (a partial answer) still go to stderr: a script must not miss them.
+    Result<SearchOutput> out = RenderSearch(result->body, RenderOptions{});
+    if (out.ok()) {
+      for (const std::string& warning : out->warnings) {
+        std::fprintf(stderr, "warning: %s\n", warning.c_str());
+      }
+      if (out->partial) std::fprintf(stderr, "partial results: see warnings\n");
+    }
+    return 0;
+  }
+  if (mode == OutputMode::kJson) {
     std::fwrite(result->body.data(), 1, result->body.size(), stdout);
     if (result->body.empty() || result->body.back() != '\n') std::fputc('\n', stdout);
     return 0;

@@ -12,6 +12,10 @@ namespace sawmill::cli {
 
 int RunSegmentCommand(int argc, char** argv) {
   CLI::App app{"Check or describe segment files (docs/format/segment.md).", "sawmill segment"};
+  app.footer(
+      "Examples:\n"
+      "  sawmill segment verify data/segments/hot/default/0/17.seg\n"
+      "  sawmill segment dump data/segments/hot/default/0/17.seg");
   std::vector<std::string> verify_paths;
   std::string dump_path;
   size_t rows = 10;

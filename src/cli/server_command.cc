@@ -19,6 +19,11 @@ int RunServerCommand(int argc, char** argv) {
       "Every option can also be set in a YAML --config file under its name with\n"
       "underscores (e.g. max_body: 32MiB); flags win over the file.",
       "sawmill server"};
+  app.footer(
+      "Examples:\n"
+      "  sawmill server --data /var/lib/sawmill            # http://127.0.0.1:9640\n"
+      "  sawmill server --data /var/lib/sawmill --http 127.0.0.1:9700\n"
+      "  sawmill server --config /etc/sawmill/server.yaml");
   std::string config_path;
   app.add_option("--config", config_path, "YAML file with any of the options below")
       ->check(CLI::ExistingFile);

@@ -27,6 +27,10 @@ int RunTailCommand(int argc, char** argv) {
   app.add_option("--server", server, "server URL")
       ->envname("SAWMILL_SERVER")
       ->capture_default_str();
+  std::string tenant;
+  app.add_option("--tenant", tenant,
+                 "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
+      ->envname("SAWMILL_TENANT");
   app.add_option("--service", filter.service, "only this service");
   app.add_option("--level", filter.level, "only this level and above (ERROR includes FATAL)");
   app.add_option("--host", filter.host, "only this host");
@@ -58,6 +62,7 @@ int RunTailCommand(int argc, char** argv) {
     std::fprintf(stderr, "sawmill tail: %s\n", url.status().message().c_str());
     return 2;
   }
+  url->tenant = tenant;
   RenderOptions options;
   options.color = UseColor(color, stdout);
   const bool chatty = IsTerminal(stderr);

@@ -231,4 +231,37 @@ expect_eq "slow tail: printed + dropped" "$total" "$accounted"
 grep -q 'lines dropped' "$work/tail3.out" && ok "slow tail was told about drops" ||
   bad "no dropped notice: $(tail -3 "$work/tail3.out")"
 
+# --output jsonl / raw, --tenant, -C and `sawmill context`.
+got=$("$bin" search --server "$url" --output jsonl --limit 3 'service=hdfs' 2>/dev/null |
+  python3 -c 'import json,sys; print(sum(1 for l in sys.stdin if json.loads(l)["service"] == "hdfs"))')
+expect_eq "search --output jsonl: one record per line" 3 "$got"
+raw=$("$bin" search --server "$url" --output raw --limit 1 'service=hdfs' 2>/dev/null)
+tr -d '\r' <"$hdfs" | grep -qxF -- "$raw" && ok "search --output raw prints the stored line" ||
+  bad "raw line not in HDFS_2k.log: $raw"
+"$bin" search --server "$url" --output raw 'service=hdfs | count' 2>/dev/null >"$work/rawcount.out"
+expect_eq "search --output raw of a pipe" "$lines" "$(cat "$work/rawcount.out")"
+printf '{"service":"acme-app","msg":"only for acme"}\n' |
+  "$bin" ingest --server "$url" --tenant acme >/dev/null 2>&1
+expect_eq "--tenant acme sees its line" 1 \
+  "$("$bin" search --server "$url" --tenant acme --output raw 'service=acme-app' 2>/dev/null | wc -l)"
+expect_eq "SAWMILL_TENANT=acme sees its line" 1 \
+  "$(SAWMILL_TENANT=acme "$bin" search --server "$url" --output raw 'service=acme-app' 2>/dev/null | wc -l)"
+expect_eq "the default tenant does not see acme's line" 0 \
+  "$("$bin" search --server "$url" --output raw 'service=acme-app' 2>/dev/null | wc -l)"
+id=$("$bin" search --server "$url" --output jsonl --limit 1 'service=hdfs' 2>/dev/null |
+  python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["id"])')
+"$bin" context --server "$url" -B 2 -A 0 "$id" >"$work/context.out" 2>&1
+expect_eq "sawmill context -B 2 -A 0: lines" 3 "$(wc -l <"$work/context.out")"
+expect_eq "sawmill context marks the record" 1 "$(grep -c '^> ' "$work/context.out")"
+expect_eq "sawmill context: the record is last" "> " "$(tail -1 "$work/context.out" | cut -c1-2)"
+"$bin" search --server "$url" -C 1 -n 2 'service=hdfs' >"$work/ctx.out" 2>/dev/null
+expect_eq "search -C 1 -n 2: two groups" 1 "$(grep -c '^--$' "$work/ctx.out")"
+expect_eq "search -C 1 -n 2: two hits marked" 2 "$(grep -c '^> ' "$work/ctx.out")"
+"$bin" context --server "$url" 999999999 >/dev/null 2>"$work/noctx.err"
+expect_eq "context of an unknown id exit" 1 $?
+"$bin" context --server "$url" abc >/dev/null 2>"$work/badctx.err"
+expect_eq "context of a non-number exit" 2 $?
+grep -q "not a record id" "$work/badctx.err" && ok "context says what an id is" ||
+  bad "context error: $(cat "$work/badctx.err")"
+
 exit $fail
