@@ -45,7 +45,7 @@ struct HttpSender::Impl {
   CURL* curl = nullptr;
 };
 
-HttpSender::HttpSender(std::string server, std::string token, int64_t timeout_ns,
+HttpSender::HttpSender(const std::string& server, const std::string& token, int64_t timeout_ns,
                        const std::atomic<bool>* abort)
     : impl_(std::make_unique<Impl>()) {
   impl_->abort = abort;

@@ -19,7 +19,7 @@ struct SendResult {
 class HttpSender {
  public:
   // "*abort" (may be null) becoming true ends a request in progress (the batch stays spooled).
-  HttpSender(std::string server, std::string token, int64_t timeout_ns,
+  HttpSender(const std::string& server, const std::string& token, int64_t timeout_ns,
              const std::atomic<bool>* abort = nullptr);
   ~HttpSender();
 
