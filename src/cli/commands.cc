@@ -8,6 +8,8 @@ int RunAgentCommand(int argc, char** argv);
 int RunIngestCommand(int argc, char** argv);
 int RunSearchCommand(int argc, char** argv);
 int RunContextCommand(int argc, char** argv);
+int RunFieldsCommand(int argc, char** argv);
+int RunValuesCommand(int argc, char** argv);
 int RunTailCommand(int argc, char** argv);
 int RunAdminCommand(int argc, char** argv);
 int RunSegmentCommand(int argc, char** argv);
@@ -20,6 +22,8 @@ const std::vector<Command>& Commands() {
       {"ingest", "send log lines from files or stdin to a server", RunIngestCommand},
       {"search", "search the logs, newest first", RunSearchCommand},
       {"context", "the lines around one record, from the same service and host", RunContextCommand},
+      {"fields", "the field names of the newest matching lines, with counts", RunFieldsCommand},
+      {"values", "the most frequent values of a field, with counts", RunValuesCommand},
       {"tail", "follow matching lines live", RunTailCommand},
       {"admin", "operator actions: flush, compact, segments, damage list|ack", RunAdminCommand},
       {"segment", "verify or dump segment files", RunSegmentCommand},

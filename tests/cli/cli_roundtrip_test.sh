@@ -264,4 +264,15 @@ expect_eq "context of a non-number exit" 2 $?
 grep -q "not a record id" "$work/badctx.err" && ok "context says what an id is" ||
   bad "context error: $(cat "$work/badctx.err")"
 
+# sawmill values (exact, on the server) and sawmill fields (a sample of the newest lines).
+"$bin" values --server "$url" level 'service=hdfs' >"$work/values.out" 2>&1
+want_info=$(tr -d '\r' <"$hdfs" | grep -c ' INFO ')
+got_info=$(awk '$1 == "INFO" { print $2 }' "$work/values.out" | tr -d ,)
+expect_eq "sawmill values level: INFO count" "$want_info" "$got_info"
+"$bin" fields --server "$url" --sample 50 'service=checkout' >"$work/fields.out" 2>"$work/fields.err"
+grep -qE '^trace_id +[0-9]' "$work/fields.out" && ok "sawmill fields lists trace_id" ||
+  bad "sawmill fields: $(cat "$work/fields.out")"
+grep -q "in the newest" "$work/fields.err" && ok "sawmill fields says it is a sample" ||
+  bad "sawmill fields stderr: $(cat "$work/fields.err")"
+
 exit $fail
