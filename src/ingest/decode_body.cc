@@ -5,6 +5,7 @@
 #include <zstd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <vector>
@@ -274,7 +275,15 @@ Result<std::string> DecodeLayer(std::string_view body, std::string_view encoding
 
 size_t CountLines(std::string_view body) {
   if (body.empty()) return 0;
-  size_t lines = static_cast<size_t>(std::count(body.begin(), body.end(), '\n'));
+  // memchr is vectorised in glibc; std::count over chars was a byte loop here (3.5% of the
+  // server's instructions per ingested line under callgrind: it runs on every body, twice).
+  size_t lines = 0;
+  const char* p = body.data();
+  const char* const end = p + body.size();
+  while (const void* nl = std::memchr(p, '\n', static_cast<size_t>(end - p))) {
+    ++lines;
+    p = static_cast<const char*>(nl) + 1;
+  }
   return body.back() == '\n' ? lines : lines + 1;
 }
 

@@ -146,6 +146,17 @@ TEST(CountLines, CountsAFinalLineWithoutNewline) {
   EXPECT_EQ(CountLines("a\nb"), 2u);
   EXPECT_EQ(CountLines("\n\n"), 2u);
   EXPECT_EQ(CountLines("a\r\nb\r\n"), 2u);
+  // Long bodies, newlines at every distance from each other (the scan is vectorised).
+  std::string body;
+  size_t newlines = 0;
+  for (size_t len = 0; len < 300; ++len) {
+    body.append(len, 'x');
+    body.push_back('\n');
+    ++newlines;
+    EXPECT_EQ(CountLines(body), newlines);
+    EXPECT_EQ(CountLines(body + "tail"), newlines + 1);
+  }
+  EXPECT_EQ(CountLines(std::string(100000, '\n')), 100000u);
 }
 
 BodyLimits Limits(size_t max_bytes, size_t max_lines) {
