@@ -88,6 +88,47 @@ struct IdempotencyKeyRow {
   friend bool operator==(const IdempotencyKeyRow&, const IdempotencyKeyRow&) = default;
 };
 
+// ---- Alerts (issue 16, docs/alerting.md): tables alert_states, alert_transitions, alert_rules.
+
+// The state of one group of one alerting rule that is not inactive (inactive groups have no row).
+struct AlertStateRow {
+  std::string tenant;
+  std::string rule;
+  std::string group;             // "" for a rule without group_by; else "field=value,field=value"
+  std::string state;             // "pending" or "firing"
+  int64_t active_since_ns = 0;   // when the condition began to hold (the "for" clock)
+  int64_t state_since_ns = 0;    // when the group entered "state"
+  int64_t last_notified_ns = 0;  // the last notification delivered for this firing; 0: none
+  double value = 0;              // the measured count or rate at the last evaluation
+
+  friend bool operator==(const AlertStateRow&, const AlertStateRow&) = default;
+};
+
+// One change of state: inactive -> pending -> firing -> inactive (resolved), or pending ->
+// inactive. "id" is assigned by SaveAlertStates and increases.
+struct AlertTransitionRow {
+  uint64_t id = 0;
+  std::string tenant;
+  std::string rule;
+  std::string group;
+  std::string from_state;
+  std::string to_state;
+  int64_t at_ns = 0;
+  double value = 0;
+
+  friend bool operator==(const AlertTransitionRow&, const AlertTransitionRow&) = default;
+};
+
+// A rule defined through the API (POST /api/v1/alerts/rules): its YAML as given.
+struct AlertRuleRow {
+  std::string tenant;
+  std::string name;
+  std::string definition;
+  int64_t updated_ns = 0;
+
+  friend bool operator==(const AlertRuleRow&, const AlertRuleRow&) = default;
+};
+
 struct ListFilter {
   std::optional<std::string> tenant;
   std::optional<uint32_t> partition;
@@ -168,6 +209,31 @@ class Catalog {
   // The newest "max_rows" rows created at or after "created_since_ns", oldest first.
   virtual Result<std::vector<IdempotencyKeyRow>> ListIdempotencyKeys(int64_t created_since_ns,
                                                                      uint64_t max_rows) const = 0;
+
+  // ---- Alerts (issue 16) ----
+
+  // In one transaction: stores "states" (replacing the rows of the same tenant, rule and
+  // group), deletes the rows keyed like "removed" (only tenant, rule and group are read; a row
+  // that is not there is no error), appends "transitions" (ids assigned in order), and then
+  // keeps only the newest "max_transitions" transitions.
+  virtual Status SaveAlertStates(const std::vector<AlertStateRow>& states,
+                                 const std::vector<AlertStateRow>& removed,
+                                 const std::vector<AlertTransitionRow>& transitions,
+                                 uint64_t max_transitions) = 0;
+  // Every stored state, ordered by tenant, rule and group.
+  virtual Result<std::vector<AlertStateRow>> ListAlertStates() const = 0;
+  // The newest "limit" transitions of "tenant" (empty: every tenant) at or after "since_ns",
+  // newest first; "rule" non-empty: of that rule only.
+  virtual Result<std::vector<AlertTransitionRow>> ListAlertTransitions(std::string_view tenant,
+                                                                       std::string_view rule,
+                                                                       int64_t since_ns,
+                                                                       uint64_t limit) const = 0;
+  // Stores (or replaces) the rule of the same tenant and name.
+  virtual Status PutAlertRule(const AlertRuleRow& row) = 0;
+  // Errors: NotFound when the tenant has no rule of that name.
+  virtual Status DeleteAlertRule(std::string_view tenant, std::string_view name) = 0;
+  // Every stored rule, ordered by tenant and name.
+  virtual Result<std::vector<AlertRuleRow>> ListAlertRules() const = 0;
 
   // ---- Tests ----
 

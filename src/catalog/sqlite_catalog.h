@@ -70,6 +70,20 @@ class SqliteCatalog final : public Catalog {
   Result<std::vector<IdempotencyKeyRow>> ListIdempotencyKeys(int64_t created_since_ns,
                                                              uint64_t max_rows) const override;
 
+  // Implemented in sqlite_alerts.cc.
+  Status SaveAlertStates(const std::vector<AlertStateRow>& states,
+                         const std::vector<AlertStateRow>& removed,
+                         const std::vector<AlertTransitionRow>& transitions,
+                         uint64_t max_transitions) override;
+  Result<std::vector<AlertStateRow>> ListAlertStates() const override;
+  Result<std::vector<AlertTransitionRow>> ListAlertTransitions(std::string_view tenant,
+                                                               std::string_view rule,
+                                                               int64_t since_ns,
+                                                               uint64_t limit) const override;
+  Status PutAlertRule(const AlertRuleRow& row) override;
+  Status DeleteAlertRule(std::string_view tenant, std::string_view name) override;
+  Result<std::vector<AlertRuleRow>> ListAlertRules() const override;
+
   void SetCommitHook(std::function<Status()> hook) override;
 
  private:
@@ -89,6 +103,7 @@ class SqliteCatalog final : public Catalog {
   Status RollbackLocked(Status s) const REQUIRES(mu_);
   Status CommitLocked() REQUIRES(mu_);  // in a transaction
   Status EnsureDamageTableLocked() const REQUIRES(mu_);
+  Status EnsureAlertTablesLocked() const REQUIRES(mu_);
 
   mutable Mutex mu_;
   sqlite3* db_ GUARDED_BY(mu_);

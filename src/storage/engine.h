@@ -23,6 +23,10 @@
 #include "sawmill/status.h"
 #include "segment/segment.h"
 
+namespace sawmill::catalog {
+class Catalog;
+}
+
 namespace sawmill::storage {
 
 struct EngineOptions {
@@ -207,6 +211,10 @@ class Engine {
     (void)id;
     return uint64_t{0};
   }
+
+  // The engine's catalog, for features that keep tables of their own in it (alerting state,
+  // docs/alerting.md); null for engines without one. Valid until the engine is destroyed.
+  virtual catalog::Catalog* catalog() { return nullptr; }
 
   // Stops background work, syncs the WAL. Further Appends return Unavailable.
   virtual Status Close() = 0;

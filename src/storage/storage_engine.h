@@ -50,6 +50,7 @@ class StorageEngine final : public Engine {
   EngineStats stats() const override;
   Result<std::vector<SegmentStatus>> ListSegments() const override;
   Status WriteHealth() override;
+  catalog::Catalog* catalog() override { return catalog_.get(); }
   Result<std::vector<WalDamageEntry>> ListWalDamage(bool unacknowledged_only) override;
   Result<uint64_t> AcknowledgeWalDamage(uint64_t id) override;
   Status Close() override;
