@@ -22,11 +22,12 @@ ALLOWED = {
     "query": {"common", "index", "objstore", "segment", "storage"},
     "tail": {"common", "query"},
     "ingest": {"common", "storage", "wal", "tail"},
+    "alert": {"common", "catalog", "query", "ingest"},
     "http": {"common", "objstore", "index", "segment", "wal", "catalog", "storage", "query",
-             "tail", "ingest"},
+             "tail", "ingest", "alert"},
     "agent": {"common", "ingest"},
     "cli": {"common", "objstore", "index", "segment", "wal", "catalog", "storage", "query",
-            "tail", "ingest", "http", "agent"},
+            "tail", "ingest", "alert", "http", "agent"},
 }
 # The rules the issue tracker states in words, named in the message when broken.
 NAMED = {
