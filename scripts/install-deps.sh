@@ -34,6 +34,9 @@ PACKAGES=(
   # The web UI's browser tests (web/tests, ctest label ui): Playwright drives Debian's chromium
   # (npm's Playwright never downloads a browser here); DejaVu so that screenshots have glyphs.
   chromium fonts-dejavu-core
+  # tests/e2e/e2e_alerts_test.py: the real Alertmanager that alerts are posted to (the test starts
+  # the binary itself on a loopback port; the package's systemd service plays no part).
+  prometheus-alertmanager
 )
 
 missing=()

@@ -28,7 +28,7 @@ check 2 "missing command"
 # The command list names every subcommand of the commands that have them (`sawmill admin --help`
 # is the source of truth): a new admin action cannot be left out of `sawmill --help`.
 top=$("$bin" --help)
-for cmd in admin segment; do
+for cmd in admin segment alerts; do
   line=$(grep -E "^  $cmd " <<<"$top")
   subs=$("$bin" "$cmd" --help | sed -n '/^Subcommands:/,/^$/p' | grep -E '^  [a-z]' | awk '{print $1}')
   [ -n "$subs" ] || { echo "FAIL: sawmill $cmd --help lists no subcommands"; fail=1; }

@@ -14,6 +14,7 @@ int RunTailCommand(int argc, char** argv);
 int RunAdminCommand(int argc, char** argv);
 int RunSegmentCommand(int argc, char** argv);
 int RunCompletionCommand(int argc, char** argv);
+int RunAlertsCommand(int argc, char** argv);
 
 const std::vector<Command>& Commands() {
   static const std::vector<Command> kCommands = {
@@ -27,6 +28,7 @@ const std::vector<Command>& Commands() {
       {"tail", "follow matching lines live", RunTailCommand},
       {"admin", "operator actions: flush, compact, segments, damage list|ack", RunAdminCommand},
       {"segment", "verify or dump segment files", RunSegmentCommand},
+      {"alerts", "alerting rules: list, get, test (backtest), silence", RunAlertsCommand},
       {"completion", "print a bash or zsh completion script", RunCompletionCommand},
   };
   return kCommands;

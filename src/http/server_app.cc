@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "common/mutex.h"
+#include "http/alert_routes.h"
 #include "http/api_routes.h"
 #include "http/cold_store.h"
 #include "http/http_server.h"
@@ -31,6 +32,7 @@ class SignalWaiter {
     sigaddset(&set_, SIGTERM);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGUSR1);
+    sigaddset(&set_, SIGHUP);                    // reloads the alerting rules file
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);  // inherited by every thread started later
     thread_ = std::thread([this] {
       int count = 0;
@@ -38,6 +40,10 @@ class SignalWaiter {
         int signal = 0;
         if (sigwait(&set_, &signal) != 0) continue;
         if (signal == SIGUSR1) return;  // our own wake-up at exit
+        if (signal == SIGHUP) {
+          hups_.fetch_add(1);
+          continue;
+        }
         if (++count > 1) {
           std::fprintf(stderr, "sawmill: second signal, exiting now\n");
           std::_Exit(1);
@@ -55,6 +61,8 @@ class SignalWaiter {
     pthread_kill(thread_.native_handle(), SIGUSR1);
     thread_.join();
   }
+  // SIGHUPs received so far.
+  int hups() const { return hups_.load(); }
   bool stop_requested() {
     MutexLock lock(&mu_);
     return stop_;
@@ -69,6 +77,7 @@ class SignalWaiter {
   Mutex mu_;
   CondVar cv_;
   bool stop_ GUARDED_BY(mu_) = false;
+  std::atomic<int> hups_{0};
   std::thread thread_;
 };
 
@@ -143,6 +152,16 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   // Before the shipper routes: a browser asking for "/" goes to the UI, shippers keep "/".
   RegisterUiRoutes(&router, UiSource{run.ui_files, config.ui_dir}, HandleElasticsearchApi);
   RegisterShipperRoutes(&router, &state.pipeline);
+  // Alerting (docs/alerting.md): set once the engine is open; the listener counts every
+  // acknowledged batch into the rules from then on.
+  std::atomic<AlertService*> alert_service{nullptr};
+  RegisterAlertRoutes(&router, &state, &alert_service);
+  state.pipeline.AddListener(
+      [&alert_service](const ingest::BatchInfo& batch, const std::vector<Record>& records) {
+        if (AlertService* alerts = alert_service.load()) {
+          alerts->engine()->OnBatch(batch.tenant, records);
+        }
+      });
 
   tail::TailHubOptions hub_options;
   hub_options.max_sessions = config.tail_max_sessions;
@@ -219,6 +238,26 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   state.engine.store(engine.get());
   state.query.store(query_engine.get());
   state.sink.SetEngine(engine.get());
+  std::unique_ptr<AlertService> alerts;
+  {
+    const bool any = http_options.address.empty() || http_options.address == "0.0.0.0" ||
+                     http_options.address == "::";
+    auto started =
+        StartAlerting(config,
+                      "http://" + (any ? std::string("127.0.0.1") : http_options.address) + ":" +
+                          std::to_string(server.port()),
+                      engine.get(), query_engine.get(), [&signals] { return signals.hups(); });
+    if (!started.ok()) {
+      std::fprintf(stderr, "sawmill server: %s\n", started.status().message().c_str());
+      state.stopping.store(true);
+      server.StopAccepting();
+      server.Stop();
+      engine->Close().IgnoreError();
+      return 2;
+    }
+    alerts = std::move(*started);
+    alert_service.store(alerts.get());
+  }
   state.ready.store(true);
   spdlog::info("ready: write-ahead log replayed");
   std::unique_ptr<ingest::SyslogServer> syslog;
@@ -264,6 +303,9 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
                  config.shutdown_timeout_ms);
   }
   state.sink.Stop();
+  // Alerting stops before the engine closes: its last states go to the catalog.
+  alert_service.store(nullptr);
+  if (alerts) alerts->engine()->Stop();
   int exit_code = 0;
   if (Status closed = engine->Close(); !closed.ok()) {
     spdlog::error("closing the storage engine: {}", closed.ToString());

@@ -127,6 +127,24 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        "local disk cache (DATA/cold-cache/) of byte ranges read from an S3 cold store, least "
        "recently used first out; 0: none",
        nullptr, &c->cold_cache_bytes},
+      // Alerting (docs/alerting.md).
+      {"alert_rules", T::kString,
+       "YAML file of alerting rules; reloaded when it changes and on SIGHUP (a file with an "
+       "error keeps the previous rules)",
+       &c->alert_rules},
+      {"alertmanager", T::kString,
+       "Alertmanager base URL (http://host:9093) that alerts are posted to (/api/v2/alerts)",
+       &c->alertmanager},
+      {"alert_webhook", T::kString, "URL that alerts are posted to as JSON (Slack-compatible text)",
+       &c->alert_webhook},
+      {"alert_eval_interval", T::kDuration, "how often alerting conditions are evaluated", nullptr,
+       &c->alert_eval_interval_ms},
+      {"alert_max_groups", T::kCount,
+       "groups (group_by values) per alerting rule; lines of further groups are not counted",
+       nullptr, &c->alert_max_groups},
+      {"alert_external_url", T::kString,
+       "the server's URL as users reach it, for the search links in alerts; empty: http://<http>",
+       &c->alert_external_url},
   };
 }
 
@@ -313,6 +331,8 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("query_timeout", c.query_timeout_ms, 10, "10ms"));
   RETURN_IF_ERROR(at_least("tail_queue", c.tail_queue_records, 1, "1"));
   RETURN_IF_ERROR(at_least("heartbeat", c.heartbeat_ms, 100, "100ms"));
+  RETURN_IF_ERROR(at_least("alert_eval_interval", c.alert_eval_interval_ms, 1000, "1s"));
+  RETURN_IF_ERROR(at_least("alert_max_groups", c.alert_max_groups, 1, "1"));
   RETURN_IF_ERROR(at_least("flush_interval", c.flush_interval_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("idempotency_window", c.idempotency_window_ms, 60'000, "1m"));
   RETURN_IF_ERROR(at_least("idempotency_max_keys", c.idempotency_max_keys, 1, "1"));

@@ -68,6 +68,14 @@ struct ServerConfig {
   uint64_t cold_cache_bytes = 1ull << 30;
 
   std::string ui_dir;  // "": the web UI built into the binary (docs/ui.md)
+
+  // Alerting (docs/alerting.md).
+  std::string alert_rules;   // rules file ("" = none; rules may still come through the API)
+  std::string alertmanager;  // Alertmanager base URL ("" = none)
+  std::string alert_webhook;
+  uint64_t alert_eval_interval_ms = 10'000;
+  uint64_t alert_max_groups = 10'000;
+  std::string alert_external_url;
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };
