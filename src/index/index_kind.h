@@ -1,12 +1,17 @@
-// An index kind: how one kind of skip index is built from the rows of a segment, stored as one
-// versioned serialized block, and asked whether a row block may hold a match. A new kind is one
-// file implementing IndexKind plus one line in index_kinds.cc (docs/extending.md walks through
-// numeric_range_index.cc as the example).
+// An index kind: how one kind of index is built from the rows of a segment, stored in the
+// segment, and asked what it can prove about a condition. A new kind is one file implementing
+// IndexKind plus one line in index_kinds.cc (docs/extending.md walks through it). The kinds of
+// this build: the inverted index (inverted_index_kind.cc), the blooms (bloom_kind.cc), the
+// per-block time ranges (time_range_kind.cc) and the per-block numeric ranges of dynamic fields
+// (numeric_range_index.cc).
 //
-// Every kind answers "may match": false is a proof that no row of the block satisfies the
-// predicate, true means "read the block". A kind that cannot decide, or whose block is damaged,
-// says true, so a query over a segment without the index (an older file, an unknown kind) still
-// gives the right answer, only with more reading.
+// A kind may answer three questions, each only when it can (the defaults say "cannot tell"):
+//   - which rows of the segment satisfy a condition, exactly (Rows, Values: postings);
+//   - "may the segment / this row block hold a match?" (SegmentMayMatch, BlockMayMatch).
+// "May match" false is a proof that no row satisfies the predicate, true means "read it". A
+// kind that cannot decide, or whose stored data is damaged, says true (or nullopt for rows), so
+// a query over a segment without the index (an older file, an unknown kind) still gives the
+// right answer, only with more reading.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +20,9 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
+#include "index/roaring_compat.h"
 #include "sawmill/record.h"
 #include "sawmill/status.h"
 
@@ -25,48 +32,151 @@ namespace sawmill::index {
 // query language. The query planner makes them from the filters it can prune with; only
 // conditions a record must satisfy to match are passed (never one under a NOT).
 struct FieldPredicate {
-  enum class Op : uint8_t { kEquals, kLess, kLessEqual, kGreater, kGreaterEqual };
-  std::string_view field;  // a dynamic field name
+  enum class Op : uint8_t {
+    kEquals,  // the field's value is "value" exactly
+    kLess,
+    kLessEqual,
+    kGreater,
+    kGreaterEqual,
+    kWord,        // the message holds the word "value" (as index/tokenizer.h splits and folds)
+    kTimeWithin,  // the built-in time field "field" (ts or ingest_ts) is in [from_ns, to_ns)
+  };
+  std::string_view field;  // a field name: built-in when "builtin", else a dynamic field
   Op op = Op::kEquals;
-  std::string_view value;        // kEquals: the exact value
+  std::string_view value;        // kEquals, kWord: the value or word
   std::optional<double> number;  // comparisons: the bound as a number, when it is one
+  bool builtin = false;          // "field" is the built-in field of that name
+  int64_t from_ns = INT64_MIN;   // kTimeWithin
+  int64_t to_ns = INT64_MAX;
+};
+
+// A field the segment writer was asked to index, and how its value is read from a record. The
+// segment layer makes these from its table of built-in fields (segment/builtin_fields.h).
+struct IndexedField {
+  std::string name;
+  bool builtin = false;                 // the built-in field of that name; false: a dynamic field
+  bool message_words = false;           // the message, indexed by its words (blooms only)
+  bool keep_empty = false;              // empty values are indexed too (service, host, level)
+  std::string Record::*text = nullptr;  // a built-in text field's member; null for the level
+};
+
+// The value of a built-in "field" of "r" as indexes see it: the text, or the LevelName of the
+// level. REQUIRES: field.builtin.
+std::string_view BuiltinValue(const Record& r, const IndexedField& field);
+
+// What the segment writer asks the kinds to index (WriterOptions: indexed_fields, bloom_fields,
+// resolved to fields). Each kind takes what concerns it.
+struct BuildOptions {
+  std::vector<IndexedField> indexed;  // exact-value inverted indexes
+  std::vector<IndexedField> blooms;   // per-block blooms
+};
+
+// Where a kind's data lives in a segment file (docs/format/segment.md). A new kind uses
+// kKindBlock; the others are the sections the first kinds had before the registry existed,
+// kept so that every file ever written reads the same.
+enum class IndexLayout : uint8_t {
+  kKindBlock,     // one block in the footer's kind_index directory under the kind's name (v3+)
+  kFieldIndexes,  // the footer's index directory: per field, one compressed block (every version)
+  kFieldBlooms,   // the footer's bloom directory: per field, a segment filter and block filters
+  kBlockList,     // nothing of its own: the ts and ingest_ts ranges of the footer's block list
+};
+
+// One stored unit of a kind: a whole-kind block (kKindBlock, "field" empty) or one field's data.
+struct IndexPart {
+  IndexedField field;
+  uint64_t count = 0;              // distinct values or tokens, as the directory records them
+  std::vector<std::string> blobs;  // the stored blocks, in the layout's order; "" is absent
 };
 
 // Builds one kind's index for one segment. Not thread-safe; one per segment being written.
 class IndexBuilder {
  public:
   virtual ~IndexBuilder() = default;
-  // Called once per row block, in block order (the first call is block 0).
+  // Called once per row block, in block order (the first call is block 0). The rows outlive
+  // the builder.
   virtual void AddBlock(const Record* rows, uint32_t count) = 0;
-  // Appends the serialized index to "*out". Appending nothing means "nothing worth storing":
-  // the writer then leaves the kind out of the segment.
-  virtual void Finish(std::string* out) = 0;
+  // Appends the parts to store. Appending nothing means "nothing worth storing": the writer
+  // then leaves the kind out of the segment.
+  virtual void Finish(std::vector<IndexPart>* parts) = 0;
 };
 
-// A parsed index of one segment. Immutable; safe to use from many threads.
+// A segment's stored data of one kind, as the segment reader hands it to IndexKind::open.
+// Thread-safe; reads nothing until asked.
+class IndexSource {
+ public:
+  struct Part {
+    IndexedField field;
+    uint64_t count = 0;
+    uint32_t version = 0;  // kKindBlock: the version the block was written with
+    size_t blobs = 0;
+  };
+  struct BlockTimes {
+    int64_t min_ts = 0, max_ts = 0, min_ingest_ts = 0, max_ingest_ts = 0;
+  };
+  virtual ~IndexSource() = default;
+  virtual uint32_t block_count() const = 0;
+  virtual uint64_t row_count() const = 0;
+  virtual const std::vector<Part>& parts() const = 0;
+  // Reads, verifies and decompresses blob "blob" of part "part" ("" when not stored).
+  // Errors: DataLoss naming the segment, the block and its offset; IOError from the store.
+  virtual Status Read(size_t part, size_t blob, std::string* out) const = 0;
+  // "segment PATH: index 'FIELD' at offset N": how errors about a part's data start.
+  virtual std::string Where(size_t part, size_t blob) const = 0;
+  // REQUIRES: block < block_count().
+  virtual BlockTimes Times(uint32_t block) const = 0;
+};
+
+// A kind's view of one segment. Safe to use from many threads.
 class IndexView {
  public:
   virtual ~IndexView() = default;
+  // The rows (segment-global numbers) satisfying "predicate", exactly; nullopt when this kind
+  // cannot say. Errors: DataLoss when the kind's data is damaged.
+  virtual Result<std::optional<roaring::Roaring>> Rows(const FieldPredicate& /*predicate*/) const {
+    return std::optional<roaring::Roaring>();
+  }
+  // Every distinct value of a field the kind answers Rows for (for prefix, range and !=
+  // filters), or nullopt.
+  virtual Result<std::optional<std::vector<std::string>>> Values(std::string_view /*field*/,
+                                                                 bool /*builtin*/) const {
+    return std::optional<std::vector<std::string>>();
+  }
+  // False only when no row of the segment can satisfy "predicate".
+  virtual bool SegmentMayMatch(const FieldPredicate& /*predicate*/) const { return true; }
   // False only when no row of "block" can satisfy "predicate".
-  virtual bool BlockMayMatch(uint32_t block, const FieldPredicate& predicate) const = 0;
+  virtual bool BlockMayMatch(uint32_t /*block*/, const FieldPredicate& /*predicate*/) const {
+    return true;
+  }
 };
 
 struct IndexKind {
-  // Stored in the segment footer to say which kind a block is: never rename a kind.
+  // Stored in the segment footer (kKindBlock) to say which kind a block is: never rename a kind.
   std::string_view name;
-  // The version of the serialized block this build writes; Open reads every version up to it.
+  // The version of the serialized data this build writes; open reads every version up to it.
   uint32_t version = 1;
-  std::unique_ptr<IndexBuilder> (*new_builder)() = nullptr;
-  // Parses "serialized" (written by "version") for a segment of "block_count" row blocks.
-  // Errors: DataLoss saying what is wrong (the caller adds which segment and offset).
-  Result<std::unique_ptr<IndexView>> (*open)(uint32_t version, std::string serialized,
-                                             uint32_t block_count) = nullptr;
+  IndexLayout layout = IndexLayout::kKindBlock;
+  // Whether the kind answers Rows and Values (postings): only such kinds are asked for rows.
+  bool gives_rows = false;
+  // Whether the kind may answer anything about "predicate" (cheap, no I/O): the reader opens a
+  // kind's view and asks it only then, so a query never loads an index that cannot help it.
+  bool (*answers)(const FieldPredicate& predicate) = nullptr;
+  // nullptr for kBlockList (the writer's block list is the data).
+  std::unique_ptr<IndexBuilder> (*new_builder)(const BuildOptions& options) = nullptr;
+  // Opens a segment's data. Reading may happen here or lazily in the view. Errors: DataLoss
+  // saying what is wrong (the reader then treats every answer as "cannot tell").
+  Result<std::unique_ptr<IndexView>> (*open)(std::shared_ptr<const IndexSource> source) = nullptr;
 };
 
-// Every kind the segment writer builds, in registration order (index_kinds.cc).
+// Every kind of this build, in registration order (index_kinds.cc): the writer builds them and
+// stores their data in this order.
 std::span<const IndexKind* const> RegisteredIndexKinds();
 
 // The registered kind called "name", or nullptr (a segment written by a newer build).
 const IndexKind* FindIndexKind(std::string_view name);
+
+// Opens a kKindBlock kind's block "serialized", written with "version", for a segment of
+// "block_count" row blocks, without a segment file (tests, `sawmill segment verify`).
+Result<std::unique_ptr<IndexView>> OpenKindBlock(const IndexKind& kind, uint32_t version,
+                                                 std::string serialized, uint32_t block_count);
 
 }  // namespace sawmill::index

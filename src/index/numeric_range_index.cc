@@ -45,6 +45,13 @@ double FromBits(uint64_t bits) {
   return v;
 }
 
+// Conditions on dynamic fields: equality with a number and comparisons.
+bool Answers(const FieldPredicate& p) {
+  using Op = FieldPredicate::Op;
+  return !p.builtin && (p.op == Op::kEquals || p.op == Op::kLess || p.op == Op::kLessEqual ||
+                        p.op == Op::kGreater || p.op == Op::kGreaterEqual);
+}
+
 class NumericRangeBuilder final : public IndexBuilder {
  public:
   void AddBlock(const Record* rows, uint32_t count) override {
@@ -70,8 +77,11 @@ class NumericRangeBuilder final : public IndexBuilder {
     ++block_;
   }
 
-  void Finish(std::string* out) override {
+  void Finish(std::vector<IndexPart>* parts) override {
     if (fields_.empty()) return;
+    parts->emplace_back();
+    parts->back().blobs.emplace_back();
+    std::string* out = &parts->back().blobs.back();
     PutVarint64(out, fields_.size());
     for (const Field& f : fields_) {
       PutLengthPrefixed(out, f.name);
@@ -99,6 +109,7 @@ class NumericRangeBuilder final : public IndexBuilder {
 class NumericRangeView final : public IndexView {
  public:
   bool BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
+    if (!Answers(p)) return true;
     std::optional<double> bound = p.number;
     if (p.op == FieldPredicate::Op::kEquals) bound = ParseNumber(p.value);
     if (!bound) return true;  // a text comparison or a non-numeric value: not this index's
@@ -116,6 +127,8 @@ class NumericRangeView final : public IndexView {
       case FieldPredicate::Op::kLessEqual: return e->min <= x;
       case FieldPredicate::Op::kGreater: return e->max > x;
       case FieldPredicate::Op::kGreaterEqual: return e->max >= x;
+      case FieldPredicate::Op::kWord:
+      case FieldPredicate::Op::kTimeWithin: return true;
     }
     return true;
   }
@@ -123,10 +136,12 @@ class NumericRangeView final : public IndexView {
   std::map<std::string, std::vector<Entry>, std::less<>> fields_;
 };
 
-std::unique_ptr<IndexBuilder> NewBuilder() { return std::make_unique<NumericRangeBuilder>(); }
+std::unique_ptr<IndexBuilder> NewBuilder(const BuildOptions& /*options*/) {
+  return std::make_unique<NumericRangeBuilder>();
+}
 
-Result<std::unique_ptr<IndexView>> Open(uint32_t version, std::string serialized,
-                                        uint32_t block_count) {
+Result<std::unique_ptr<IndexView>> Parse(uint32_t version, std::string serialized,
+                                         uint32_t block_count) {
   if (version != kVersion) {
     return Status::DataLoss("numeric_range version " + std::to_string(version) +
                             " is not readable by this build");
@@ -169,9 +184,17 @@ Result<std::unique_ptr<IndexView>> Open(uint32_t version, std::string serialized
   return std::unique_ptr<IndexView>(std::move(view));
 }
 
+Result<std::unique_ptr<IndexView>> Open(std::shared_ptr<const IndexSource> source) {
+  if (source->parts().size() != 1) return Status::DataLoss("numeric_range: not one block");
+  std::string raw;
+  RETURN_IF_ERROR(source->Read(0, 0, &raw));
+  return Parse(source->parts()[0].version, std::move(raw), source->block_count());
+}
+
 }  // namespace
 
 extern const IndexKind kNumericRangeIndex;
-const IndexKind kNumericRangeIndex{"numeric_range", kVersion, &NewBuilder, &Open};
+const IndexKind kNumericRangeIndex{
+    "numeric_range", kVersion, IndexLayout::kKindBlock, false, &Answers, &NewBuilder, &Open};
 
 }  // namespace sawmill::index

@@ -323,7 +323,7 @@ class Job {
         return;
       }
       ++ws->stats.segments_after_index;
-      if (!BloomsMayMatch(*query_->filter, reader, -1)) {
+      if (!KindsMayMatch(*query_->filter, reader, -1)) {
         ws->plan.push_back(name + ": pruned by blooms");
         return;
       }
@@ -334,19 +334,19 @@ class Job {
     }
     ws->stats.blocks_total += blocks.size();
 
-    // Candidate blocks, newest first.
+    // Candidate blocks, newest first. The time range is pruned with and without indexes.
+    const index::FieldPredicate time_predicate =
+        TimePredicate(options_.range, options_.time_field_ts);
     std::vector<uint32_t> order;
     for (uint32_t b = 0; b < blocks.size(); ++b) {
       const segment::BlockInfo& bi = blocks[b];
-      int64_t lo = options_.time_field_ts ? bi.min_ts : bi.min_ingest_ts;
-      int64_t hi = options_.time_field_ts ? bi.max_ts : bi.max_ingest_ts;
-      if (hi < options_.range.from_ns || lo >= options_.range.to_ns) continue;
+      if (!reader.BlockMayMatch(b, time_predicate)) continue;
       if (rows && bi.rows > 0) {
         uint64_t before = bi.first_row == 0 ? 0 : rows->rank(bi.first_row - 1);
         if (rows->rank(bi.first_row + bi.rows - 1) == before) continue;
       }
       if (options_.use_indexes &&
-          !BloomsMayMatch(*query_->filter, reader, static_cast<int64_t>(b))) {
+          !KindsMayMatch(*query_->filter, reader, static_cast<int64_t>(b))) {
         continue;
       }
       order.push_back(b);

@@ -80,20 +80,21 @@ class FakeSegmentReader final : public segment::SegmentReader {
   const std::vector<segment::BlockInfo>& blocks() const override { return blocks_; }
   const std::vector<std::string>& field_names() const override { return field_names_; }
 
-  Result<std::optional<roaring::Roaring>> Postings(std::string_view field,
-                                                   std::string_view value) const override {
-    auto f = postings_.find(std::string(field));
+  Result<std::optional<roaring::Roaring>> MatchingRows(
+      const index::FieldPredicate& p) const override {
+    if (p.op != index::FieldPredicate::Op::kEquals) return std::optional<roaring::Roaring>();
+    auto f = postings_.find(std::string(p.field));
     if (f == postings_.end()) {
-      if (field == "trace_id" || field == "user_id")
+      if (p.field == "trace_id" || p.field == "user_id")
         return std::optional<roaring::Roaring>(roaring::Roaring());
       return std::optional<roaring::Roaring>();
     }
-    auto v = f->second.find(std::string(value));
+    auto v = f->second.find(std::string(p.value));
     if (v == f->second.end()) return std::optional<roaring::Roaring>(roaring::Roaring());
     return std::optional<roaring::Roaring>(v->second);
   }
-  Result<std::optional<std::vector<std::string>>> IndexedValues(
-      std::string_view field) const override {
+  Result<std::optional<std::vector<std::string>>> FieldValues(std::string_view field,
+                                                              bool /*builtin*/) const override {
     auto f = postings_.find(std::string(field));
     if (f == postings_.end()) {
       if (field == "trace_id" || field == "user_id") {
@@ -105,19 +106,37 @@ class FakeSegmentReader final : public segment::SegmentReader {
     for (const auto& [v, _] : f->second) out.push_back(v);
     return std::optional<std::vector<std::string>>(out);
   }
-  bool SegmentMayContain(std::string_view field, std::string_view token) const override {
-    if (field != "message" && field != "trace_id" && field != "span_id" && field != "user_id") {
+  bool SegmentMayMatch(const index::FieldPredicate& p) const override {
+    std::string key;
+    if (!TokenKey(p, &key)) return true;
+    return segment_tokens_.count(key) > 0;
+  }
+  bool BlockMayMatch(uint32_t block, const index::FieldPredicate& p) const override {
+    if (p.op == index::FieldPredicate::Op::kTimeWithin) {
+      const segment::BlockInfo& b = blocks_[block];
+      bool ts = p.field == "ts";
+      return (ts ? b.max_ts : b.max_ingest_ts) >= p.from_ns &&
+             (ts ? b.min_ts : b.min_ingest_ts) < p.to_ns;
+    }
+    std::string key;
+    if (!TokenKey(p, &key)) return true;
+    return block_tokens_[block].count(key) > 0;
+  }
+  // The "blooms": message words, and trace_id, span_id and user_id values.
+  static bool TokenKey(const index::FieldPredicate& p, std::string* key) {
+    using Op = index::FieldPredicate::Op;
+    if (p.op == Op::kWord && p.field == "message") {
+      *key = "message\x1f" + std::string(p.value);
       return true;
     }
-    return segment_tokens_.count(std::string(field) + "\x1f" + std::string(token)) > 0;
-  }
-  bool BlockMayContain(uint32_t block, std::string_view field,
-                       std::string_view token) const override {
-    if (field != "message" && field != "trace_id" && field != "span_id" && field != "user_id") {
-      return true;
+    if (p.op != Op::kEquals || p.value.empty() ||
+        (p.field != "trace_id" && p.field != "span_id" && p.field != "user_id")) {
+      return false;
     }
-    return block_tokens_[block].count(std::string(field) + "\x1f" + std::string(token)) > 0;
+    *key = std::string(p.field) + "\x1f" + std::string(p.value);
+    return true;
   }
+
   // Makes ReadBlock(block) fail with DataLoss, as a checksum mismatch would.
   void CorruptBlock(uint32_t block) { corrupt_block_ = static_cast<int64_t>(block); }
 

@@ -13,16 +13,6 @@ namespace {
 // Distinct values an index may enumerate for one filter before we give up and scan.
 constexpr size_t kMaxEnumeratedValues = 10'000;
 
-// Fields an inverted index can exist for: dynamic fields and the built-in fields with a text
-// value, except the message (its words go to a bloom, never to an index).
-bool Indexable(const Node& n) {
-  if (n.field == FieldId::kDynamic) return true;
-  const segment::BuiltinField* f = segment::FindBuiltinField(n.field_name, /*with_alias=*/true);
-  return f != nullptr &&
-         (f->type == segment::FieldType::kString || f->type == segment::FieldType::kLevel) &&
-         f->column != segment::ColumnId::kMessage;
-}
-
 // A record holding only "value" in "field", to test an index value with the evaluator.
 Record WithValue(const Node& n, const std::string& value) {
   Record r;
@@ -39,47 +29,78 @@ Record WithValue(const Node& n, const std::string& value) {
   return r;
 }
 
-Result<IndexAnswer> FieldIndex(const Node& n, const segment::SegmentReader& reader) {
-  IndexAnswer out;
-  if (!Indexable(n)) return out;
-  if (n.op == FieldOp::kEq) {
-    std::string value = n.field == FieldId::kLevel ? std::string(LevelName(n.level)) : n.value;
-    if (n.field != FieldId::kDynamic && n.field != FieldId::kLevel && value.empty()) return out;
-    ASSIGN_OR_RETURN(std::optional<roaring::Roaring> rows, reader.Postings(n.field_name, value));
-    if (!rows) return out;
-    out.rows = std::move(*rows);
-    out.exact = true;
-    return out;
+// The field "n" filters on as the index kinds name it: the built-in field's name (not its
+// alias), or the dynamic field's. False for `tenant`, which is not a column.
+bool KindField(const Node& n, std::string_view* name, bool* builtin) {
+  if (n.field == FieldId::kDynamic) {
+    *name = n.field_name;
+    *builtin = false;
+    return true;
   }
-  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> values,
-                   reader.IndexedValues(n.field_name));
-  if (!values || values->size() > kMaxEnumeratedValues) return out;
-  roaring::Roaring rows;
-  for (const std::string& v : *values) {
-    if (!Evaluate(n, WithValue(n, v))) continue;
-    ASSIGN_OR_RETURN(std::optional<roaring::Roaring> p, reader.Postings(n.field_name, v));
-    if (!p) return IndexAnswer{};
-    rows |= *p;
-  }
-  out.rows = std::move(rows);
-  out.exact = true;
-  return out;
+  const segment::BuiltinField* f = segment::FindBuiltinField(n.field_name, /*with_alias=*/true);
+  if (f == nullptr) return false;
+  *name = f->name;
+  *builtin = true;
+  return true;
 }
 
-// The condition "n" puts on a dynamic field, for the registered index kinds; nullopt for
-// filters no kind is asked about (prefix, existence, regex, glob).
+// The condition "n" puts on its field, for the index kinds: = (the level by its LevelName),
+// <, <=, >, >=; nullopt for the filters no kind is asked about (prefix, existence, regex, glob).
 std::optional<index::FieldPredicate> KindPredicate(const Node& n) {
   index::FieldPredicate p;
-  p.field = n.field_name;
+  if (!KindField(n, &p.field, &p.builtin)) return std::nullopt;
   p.number = n.number;
   switch (n.op) {
-    case FieldOp::kEq: p.value = n.value; return p;
+    case FieldOp::kEq:
+      p.value = n.field == FieldId::kLevel ? LevelName(n.level) : std::string_view(n.value);
+      return p;
     case FieldOp::kLt: p.op = index::FieldPredicate::Op::kLess; return p;
     case FieldOp::kLe: p.op = index::FieldPredicate::Op::kLessEqual; return p;
     case FieldOp::kGt: p.op = index::FieldPredicate::Op::kGreater; return p;
     case FieldOp::kGe: p.op = index::FieldPredicate::Op::kGreaterEqual; return p;
     default: return std::nullopt;
   }
+}
+
+// Whether the postings of "p"'s field are exactly the rows whose value the query sees. True for
+// the built-in fields: one value per record. A dynamic field may repeat its key in a record; the
+// index holds every occurrence while the query reads the first, so its postings are a superset
+// (right for pruning, wrong under a NOT or for counting).
+bool ExactField(const index::FieldPredicate& p) { return p.builtin; }
+
+Result<IndexAnswer> FieldIndex(const Node& n, const segment::SegmentReader& reader) {
+  IndexAnswer out;
+  if (n.op == FieldOp::kEq) {
+    std::optional<index::FieldPredicate> p = KindPredicate(n);
+    if (!p) return out;
+    // An empty built-in value (`trace_id=""`) is left to the scan; the level is never empty.
+    if (p->builtin && n.field != FieldId::kLevel && p->value.empty()) return out;
+    ASSIGN_OR_RETURN(std::optional<roaring::Roaring> rows, reader.MatchingRows(*p));
+    if (!rows) return out;
+    out.rows = std::move(*rows);
+    out.exact = ExactField(*p);
+    return out;
+  }
+  std::string_view field;
+  bool builtin = false;
+  if (!KindField(n, &field, &builtin)) return out;
+  ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> values,
+                   reader.FieldValues(field, builtin));
+  if (!values || values->size() > kMaxEnumeratedValues) return out;
+  roaring::Roaring rows;
+  for (const std::string& v : *values) {
+    if (!Evaluate(n, WithValue(n, v))) continue;
+    index::FieldPredicate p;
+    p.field = field;
+    p.builtin = builtin;
+    p.value = v;
+    ASSIGN_OR_RETURN(std::optional<roaring::Roaring> matching, reader.MatchingRows(p));
+    if (!matching) return IndexAnswer{};
+    rows |= *matching;
+  }
+  out.rows = std::move(rows);
+  out.exact = ExactField(index::FieldPredicate{field, {}, {}, {}, builtin});
+  return out;
 }
 
 }  // namespace
@@ -166,43 +187,52 @@ Result<IndexAnswer> EvaluateIndex(const Node& n, const segment::SegmentReader& r
   }
 }
 
-bool BloomsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t block) {
-  auto may = [&](std::string_view field, std::string_view token) {
-    return block < 0 ? reader.SegmentMayContain(field, token)
-                     : reader.BlockMayContain(static_cast<uint32_t>(block), field, token);
+bool KindsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t block) {
+  auto may = [&](const index::FieldPredicate& p) {
+    return block < 0 ? reader.SegmentMayMatch(p)
+                     : reader.BlockMayMatch(static_cast<uint32_t>(block), p);
+  };
+  auto word = [&](std::string_view w) {
+    index::FieldPredicate p;
+    p.field = "message";
+    p.builtin = true;
+    p.op = index::FieldPredicate::Op::kWord;
+    p.value = w;
+    return may(p);
   };
   switch (n.kind) {
-    case NodeKind::kWord: return n.word_prefix || may("message", n.words[0]);
+    case NodeKind::kWord: return n.word_prefix || word(n.words[0]);
     case NodeKind::kPhrase:
       for (const std::string& w : n.words) {
-        if (!may("message", w)) return false;
+        if (!word(w)) return false;
       }
       return true;
-    case NodeKind::kField:
-      if (n.field == FieldId::kDynamic && block >= 0) {
-        std::optional<index::FieldPredicate> p = KindPredicate(n);
-        if (p && !reader.BlockMayMatch(static_cast<uint32_t>(block), *p)) return false;
-      }
-      if (n.op != FieldOp::kEq || n.value.empty()) return true;
-      switch (n.field) {
-        case FieldId::kTraceId:
-        case FieldId::kSpanId:
-        case FieldId::kUserId:
-        case FieldId::kDynamic: return may(n.field_name, n.value);
-        default: return true;
-      }
+    case NodeKind::kField: {
+      std::optional<index::FieldPredicate> p = KindPredicate(n);
+      return !p || may(*p);
+    }
     case NodeKind::kAnd:
       for (const auto& c : n.children) {
-        if (!BloomsMayMatch(*c, reader, block)) return false;
+        if (!KindsMayMatch(*c, reader, block)) return false;
       }
       return true;
     case NodeKind::kOr:
       for (const auto& c : n.children) {
-        if (BloomsMayMatch(*c, reader, block)) return true;
+        if (KindsMayMatch(*c, reader, block)) return true;
       }
       return false;
     default: return true;
   }
+}
+
+index::FieldPredicate TimePredicate(const TimeRange& range, bool time_field_ts) {
+  index::FieldPredicate p;
+  p.field = time_field_ts ? "ts" : "ingest_ts";
+  p.builtin = true;
+  p.op = index::FieldPredicate::Op::kTimeWithin;
+  p.from_ns = range.from_ns;
+  p.to_ns = range.to_ns;
+  return p;
 }
 
 std::optional<uint32_t> PinnedPartition(const Node& filter, uint32_t partitions) {

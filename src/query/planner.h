@@ -1,8 +1,9 @@
 // The query planner. From a storage snapshot's metadata alone (nothing is opened): which
 // segments a query reads, where they are (tier and store), newest first. Then, per segment,
-// index-first pruning: which rows the inverted index allows, whether the blooms allow the
-// segment or a block at all, and which partition a filter pins. Every answer is a superset of
-// the rows that match: pruning never changes a result, only the work.
+// index-first pruning through the segment's index kinds (index/index_kind.h): which rows the
+// kinds that give rows allow, whether the kinds allow the segment or a block at all, and which
+// partition a filter pins. The planner knows the query language, not the kinds. Every answer is a
+// superset of the rows that match: pruning never changes a result, only the work.
 #pragma once
 
 #include <cstdint>
@@ -52,18 +53,25 @@ std::string DescribeLocations(const SegmentPlan& plan);
 struct IndexAnswer {
   // nullopt: the index cannot narrow the filter (every row is a candidate).
   std::optional<roaring::Roaring> rows;
-  // rows is exactly the set of matching rows (not only a superset).
+  // rows is exactly the set of matching rows (not only a superset), time aside: a plain
+  // `count` is then the rows' cardinality over blocks inside the time range.
   bool exact = false;
 };
 
-// Errors: DataLoss from the reader's index.
+// The rows the index kinds that give rows (the inverted index) allow for "filter": a field's
+// `=` from its postings, its other conditions by testing each indexed value; AND, OR and NOT
+// of exact answers combined. Errors: DataLoss from the reader's index.
 Result<IndexAnswer> EvaluateIndex(const Node& filter, const segment::SegmentReader& reader);
 
-// False only when the blooms prove no row of the segment (block < 0) or of "block" can match,
-// or, for a block, when a registered index kind does (index/index_kind.h: the numeric range of
-// dynamic fields answers `status>=500`). Only conditions every match must meet are checked:
-// nothing under a NOT.
-bool BloomsMayMatch(const Node& filter, const segment::SegmentReader& reader, int64_t block);
+// False only when the segment's index kinds prove that no row of the segment (block < 0) or
+// of "block" can match: each condition every match must meet (nothing under a NOT) goes to the
+// kinds as an index::FieldPredicate (`field op value` for =, <, <=, >, >=; a word or each word
+// of a phrase as a message word), and the kinds that answer it say (index/index_kind.h: blooms,
+// numeric ranges, and any kind registered later).
+bool KindsMayMatch(const Node& filter, const segment::SegmentReader& reader, int64_t block);
+
+// The query's time range as a predicate for the kinds (the per-block time ranges answer it).
+index::FieldPredicate TimePredicate(const TimeRange& range, bool time_field_ts);
 
 // The one partition every matching record lives in, when the filter fixes both service and
 // host with equality at its top level; nullopt otherwise or when "partitions" is 0.

@@ -17,6 +17,18 @@ std::string_view BuiltinText(const Record& r, const BuiltinField& field) {
   }
 }
 
+index::IndexedField IndexedFieldOf(std::string_view name) {
+  index::IndexedField out;
+  out.name = std::string(name);
+  const BuiltinField* f = FindBuiltinField(name);
+  if (f == nullptr || (f->type != FieldType::kString && f->type != FieldType::kLevel)) return out;
+  out.builtin = true;
+  out.message_words = f->column == ColumnId::kMessage;
+  out.keep_empty = (f->indexes & kIndexAlways) != 0;
+  out.text = f->type == FieldType::kString ? f->text : nullptr;
+  return out;
+}
+
 std::vector<std::string> BuiltinFieldsWith(uint8_t bits) {
   std::vector<std::string> out;
   for (const BuiltinField& f : kBuiltinFields) {

@@ -86,6 +86,10 @@ inline const BuiltinField& BuiltinFieldOf(ColumnId id) {
 // level; empty for the other types.
 std::string_view BuiltinText(const Record& r, const BuiltinField& field);
 
+// "name" as the index kinds see a field (index/index_kind.h): the built-in field of that name
+// when it has a text value (kString or kLevel), else the dynamic field of that name.
+index::IndexedField IndexedFieldOf(std::string_view name);
+
 // Names of the fields with any of "bits" in their BuiltinIndex, in table order.
 std::vector<std::string> BuiltinFieldsWith(uint8_t bits);
 

@@ -3,8 +3,8 @@
 // Changing a signature here means telling every user.
 //
 // A segment is one immutable file holding the records of one tenant and one partition,
-// columnar, cut into blocks of a bounded number of rows, with an inverted index, blooms and a
-// footer. Format: docs/format/segment.md.
+// columnar, cut into blocks of a bounded number of rows, with the data of the index kinds
+// (index/index_kind.h) and a footer. Format: docs/format/segment.md.
 #pragma once
 
 #include <cstdint>
@@ -132,28 +132,37 @@ class SegmentReader {
   // Names of the dynamic fields present in this segment.
   virtual const std::vector<std::string>& field_names() const = 0;
 
-  // Rows (segment-global numbers) whose "field" equals "value" exactly. nullopt when the field
-  // has no inverted index in this segment: the caller must scan. Fields: "service", "host",
-  // "level" (value is the LevelName), and the writer's indexed_fields.
-  virtual Result<std::optional<roaring::Roaring>> Postings(std::string_view field,
-                                                           std::string_view value) const = 0;
-  // Every distinct value of an indexed field (for prefix, range and != filters), or nullopt.
-  virtual Result<std::optional<std::vector<std::string>>> IndexedValues(
-      std::string_view field) const = 0;
+  // What the segment's index kinds (index/index_kind.h: the inverted index, the blooms, the
+  // per-block time ranges, the numeric ranges of dynamic fields, ...) can prove. Each question
+  // goes to every kind of this build that the segment holds data for and that answers that
+  // kind of predicate (IndexKind::answers); a kind's data is read on first use and kept. A
+  // segment without a kind's data (an older format, a damaged block) gives the weaker answer,
+  // never a wrong one.
+  //
+  // The rows (segment-global numbers) satisfying "predicate" exactly, from the first kind that
+  // knows (the inverted index: service, host, level with empty values, and the writer's
+  // indexed_fields); nullopt when none does: the caller must scan. Errors: DataLoss naming the
+  // segment and the index when a kind's data is damaged.
+  virtual Result<std::optional<roaring::Roaring>> MatchingRows(
+      const index::FieldPredicate& predicate) const = 0;
+  // Every distinct value of "field" (built-in when "builtin") a kind holds rows for, or nullopt.
+  virtual Result<std::optional<std::vector<std::string>>> FieldValues(std::string_view field,
+                                                                      bool builtin) const = 0;
+  // False only when a kind proves that no row of the segment / of "block" satisfies
+  // "predicate" (blooms; per-block ts ranges; numeric ranges: `status>=500`).
+  virtual bool SegmentMayMatch(const index::FieldPredicate& predicate) const = 0;
+  virtual bool BlockMayMatch(uint32_t block, const index::FieldPredicate& predicate) const = 0;
 
-  // Bloom checks: false only when no row of the segment / block has "token" in "field".
-  // For "message", tokens are the words of index/tokenizer.h. Fields without blooms: true.
-  virtual bool SegmentMayContain(std::string_view field, std::string_view token) const = 0;
-  virtual bool BlockMayContain(uint32_t block, std::string_view field,
-                               std::string_view token) const = 0;
-
-  // The registered index kinds (index/index_kind.h, such as the numeric range of dynamic
-  // fields): false only when one of this segment's kind indexes proves that no row of "block"
-  // satisfies "predicate". True when the segment holds no such index (format version 1 or 2,
-  // a kind this build does not know, a damaged index block).
-  virtual bool BlockMayMatch(uint32_t /*block*/, const index::FieldPredicate& /*predicate*/) const {
-    return true;
-  }
+  // Shorthands over the four above, with "field" a built-in field when it names one with a
+  // text value (segment/builtin_fields.h IndexedFieldOf), else a dynamic field:
+  // MatchingRows of `field = value`.
+  Result<std::optional<roaring::Roaring>> Postings(std::string_view field,
+                                                   std::string_view value) const;
+  // FieldValues of "field".
+  Result<std::optional<std::vector<std::string>>> IndexedValues(std::string_view field) const;
+  // May-match of `field = token`; for "message", of the word "token".
+  bool SegmentMayContain(std::string_view field, std::string_view token) const;
+  bool BlockMayContain(uint32_t block, std::string_view field, std::string_view token) const;
 
   // Decodes the columns in "column_mask" of every row of "block" and appends the rows to
   // "*out" in row order (tenant filled from info(); columns not asked for left default).

@@ -7,7 +7,6 @@
 #include <string>
 
 #include "common/mutex.h"
-#include "index/bloom.h"
 #include "index/inverted_index.h"
 #include "objstore/object_store.h"
 #include "segment/footer.h"
@@ -27,16 +26,14 @@ class SegmentFileReader final : public SegmentReader {
   uint32_t format_version() const { return version_; }
   const std::vector<BlockInfo>& blocks() const override { return footer_.blocks; }
   const std::vector<std::string>& field_names() const override { return field_names_; }
-  Result<std::optional<roaring::Roaring>> Postings(std::string_view field,
-                                                   std::string_view value) const override;
-  Result<std::optional<std::vector<std::string>>> IndexedValues(
-      std::string_view field) const override;
-  bool SegmentMayContain(std::string_view field, std::string_view token) const override;
-  bool BlockMayContain(uint32_t block, std::string_view field,
-                       std::string_view token) const override;
+  Result<std::optional<roaring::Roaring>> MatchingRows(
+      const index::FieldPredicate& predicate) const override;
+  Result<std::optional<std::vector<std::string>>> FieldValues(std::string_view field,
+                                                              bool builtin) const override;
+  bool SegmentMayMatch(const index::FieldPredicate& predicate) const override;
+  bool BlockMayMatch(uint32_t block, const index::FieldPredicate& predicate) const override;
   Status ReadBlock(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
                    ReadStats* stats) const override;
-  bool BlockMayMatch(uint32_t block, const index::FieldPredicate& predicate) const override;
 
   const Footer& footer() const { return footer_; }
   // Where the segment is, as errors name it: the file path, or the store's location of the name.
@@ -48,24 +45,24 @@ class SegmentFileReader final : public SegmentReader {
   Status ReadPhysical(const BlockRef& ref, std::string_view what, std::string* raw,
                       ReadStats* stats) const;
 
-  // The inverted index of "field", or nullptr when the segment has none. Errors: DataLoss.
+  // The inverted index of "field" read and parsed afresh, or nullptr when the segment has none
+  // (`sawmill segment verify` and dump). Errors: DataLoss.
   Result<std::shared_ptr<const index::InvertedIndexReader>> LoadIndex(std::string_view field) const;
 
  private:
-  struct BloomCache {
-    bool segment_loaded = false, blocks_loaded = false;
-    std::string segment_data, blocks_data;
-    index::BloomView segment_view;
-    std::vector<index::BloomView> block_views;  // empty when unreadable: every probe is "maybe"
+  class KindSource;
+  // One kind this segment holds data for (every kind of layout kBlockList), in registration
+  // order; its view is opened on first use (null when it does not open: every answer is then
+  // "cannot tell").
+  struct Kind {
+    const index::IndexKind* kind = nullptr;
+    std::shared_ptr<const KindSource> source;
   };
 
-  // The parsed index of footer_.kind_indexes[k], loaded on first use; nullptr when the kind is
-  // unknown to this build or its block does not read (every probe is then "maybe").
+  // Lists the kinds of this build whose data the footer holds.
+  void FindKinds();
+  // The view of kinds_[k], opened on first use.
   std::shared_ptr<const index::IndexView> KindView(size_t k) const;
-
-  // Prepares "token" for probing the bloom of "field"; false when no bloom can rule it out.
-  static bool ProbeHash(std::string_view field, std::string_view token, uint64_t* hash);
-  const BloomMeta* FindBloom(std::string_view field) const;
 
   // Reads the header, trailer, identity and footer of "object" and checks them.
   static Result<std::shared_ptr<SegmentFileReader>> OpenReader(
@@ -79,13 +76,12 @@ class SegmentFileReader final : public SegmentReader {
   uint32_t version_ = 0;
   std::vector<std::string> field_names_;
 
+  std::vector<Kind> kinds_;  // fixed after Open
+
   mutable Mutex mu_;
-  mutable std::map<std::string, std::shared_ptr<const index::InvertedIndexReader>, std::less<>>
-      indexes_ GUARDED_BY(mu_);
-  mutable std::map<std::string, std::shared_ptr<BloomCache>, std::less<>> blooms_ GUARDED_BY(mu_);
-  // By footer_.kind_indexes position; loaded[k] says whether views[k] was tried.
-  mutable std::vector<bool> kinds_loaded_ GUARDED_BY(mu_);
-  mutable std::vector<std::shared_ptr<const index::IndexView>> kinds_ GUARDED_BY(mu_);
+  // By kinds_ position; views_loaded_[k] says whether views_[k] was tried.
+  mutable std::vector<bool> views_loaded_ GUARDED_BY(mu_);
+  mutable std::vector<std::shared_ptr<const index::IndexView>> views_ GUARDED_BY(mu_);
 };
 
 }  // namespace sawmill::segment

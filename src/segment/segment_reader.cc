@@ -2,7 +2,6 @@
 #include <cstring>
 
 #include "common/coding.h"
-#include "index/word_hash.h"
 #include "objstore/local_directory_store.h"
 #include "segment/block_codec.h"
 #include "segment/builtin_fields.h"
@@ -167,6 +166,7 @@ Result<std::shared_ptr<SegmentFileReader>> SegmentFileReader::OpenReader(
     }
   }
   r->footer_.info.file_bytes = size;
+  r->FindKinds();
   return r;
 }
 
@@ -375,6 +375,134 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
   return Status::OK();
 }
 
+// A kind's data in this segment, where its layout keeps it (index/index_kind.h IndexLayout).
+class SegmentFileReader::KindSource final : public index::IndexSource {
+ public:
+  KindSource(const SegmentFileReader* reader) : reader_(reader) {}
+
+  void Add(std::string_view field, uint64_t count, uint32_t version,
+           std::vector<std::pair<BlockRef, std::string>> blobs) {
+    parts_.push_back(Part{IndexedFieldOf(field), count, version, blobs.size()});
+    blobs_.push_back(std::move(blobs));
+  }
+
+  uint32_t block_count() const override {
+    return static_cast<uint32_t>(reader_->footer_.blocks.size());
+  }
+  uint64_t row_count() const override { return reader_->footer_.info.rows; }
+  const std::vector<Part>& parts() const override { return parts_; }
+  Status Read(size_t part, size_t blob, std::string* out) const override {
+    const auto& [ref, what] = blobs_.at(part).at(blob);
+    return reader_->ReadPhysical(ref, what, out, nullptr);
+  }
+  std::string Where(size_t part, size_t blob) const override {
+    const auto& [ref, what] = blobs_.at(part).at(blob);
+    return "segment " + reader_->path_ + ": " + what + " at offset " + std::to_string(ref.offset);
+  }
+  BlockTimes Times(uint32_t block) const override {
+    const BlockInfo& b = reader_->footer_.blocks[block];
+    return BlockTimes{b.min_ts, b.max_ts, b.min_ingest_ts, b.max_ingest_ts};
+  }
+
+ private:
+  const SegmentFileReader* reader_;  // owns this source (through kinds_)
+  std::vector<Part> parts_;
+  std::vector<std::vector<std::pair<BlockRef, std::string>>> blobs_;  // by part: ref, name
+};
+
+void SegmentFileReader::FindKinds() {
+  for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
+    auto source = std::make_shared<KindSource>(this);
+    switch (kind->layout) {
+      case index::IndexLayout::kFieldIndexes:
+        for (const IndexMeta& m : footer_.indexes) {
+          source->Add(m.field, m.distinct_values, 0, {{m.ref, "index '" + m.field + "'"}});
+        }
+        break;
+      case index::IndexLayout::kFieldBlooms:
+        for (const BloomMeta& m : footer_.blooms) {
+          source->Add(m.field, m.distinct_tokens, 0,
+                      {{m.segment_filter, "segment bloom '" + m.field + "'"},
+                       {m.block_filters, "block blooms '" + m.field + "'"}});
+        }
+        break;
+      case index::IndexLayout::kKindBlock:
+        for (const KindIndexMeta& m : footer_.kind_indexes) {
+          // A block written by a newer version of the kind than this build reads: left out.
+          if (m.kind != kind->name || m.version > kind->version) continue;
+          source->Add("", 0, m.version, {{m.ref, "index kind '" + m.kind + "'"}});
+        }
+        break;
+      case index::IndexLayout::kBlockList: break;
+    }
+    if (source->parts().empty() && kind->layout != index::IndexLayout::kBlockList) continue;
+    kinds_.push_back(Kind{kind, std::move(source)});
+  }
+  MutexLock lock(&mu_);
+  views_loaded_.assign(kinds_.size(), false);
+  views_.assign(kinds_.size(), nullptr);
+}
+
+std::shared_ptr<const index::IndexView> SegmentFileReader::KindView(size_t k) const {
+  {
+    MutexLock lock(&mu_);
+    if (views_loaded_[k]) return views_[k];
+  }
+  std::shared_ptr<const index::IndexView> view;
+  auto opened = kinds_[k].kind->open(kinds_[k].source);
+  if (opened.ok()) view = std::move(opened).value();
+  MutexLock lock(&mu_);
+  if (!views_loaded_[k]) {
+    views_loaded_[k] = true;
+    views_[k] = std::move(view);
+  }
+  return views_[k];
+}
+
+Result<std::optional<roaring::Roaring>> SegmentFileReader::MatchingRows(
+    const index::FieldPredicate& predicate) const {
+  for (size_t k = 0; k < kinds_.size(); ++k) {
+    if (!kinds_[k].kind->gives_rows || !kinds_[k].kind->answers(predicate)) continue;
+    std::shared_ptr<const index::IndexView> view = KindView(k);
+    if (view == nullptr) continue;
+    ASSIGN_OR_RETURN(std::optional<roaring::Roaring> rows, view->Rows(predicate));
+    if (rows) return rows;
+  }
+  return std::optional<roaring::Roaring>();
+}
+
+Result<std::optional<std::vector<std::string>>> SegmentFileReader::FieldValues(
+    std::string_view field, bool builtin) const {
+  for (size_t k = 0; k < kinds_.size(); ++k) {
+    if (!kinds_[k].kind->gives_rows) continue;
+    std::shared_ptr<const index::IndexView> view = KindView(k);
+    if (view == nullptr) continue;
+    ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> values, view->Values(field, builtin));
+    if (values) return values;
+  }
+  return std::optional<std::vector<std::string>>();
+}
+
+bool SegmentFileReader::SegmentMayMatch(const index::FieldPredicate& predicate) const {
+  for (size_t k = 0; k < kinds_.size(); ++k) {
+    if (!kinds_[k].kind->answers(predicate)) continue;
+    std::shared_ptr<const index::IndexView> view = KindView(k);
+    if (view != nullptr && !view->SegmentMayMatch(predicate)) return false;
+  }
+  return true;
+}
+
+bool SegmentFileReader::BlockMayMatch(uint32_t block,
+                                      const index::FieldPredicate& predicate) const {
+  if (block >= footer_.blocks.size()) return true;
+  for (size_t k = 0; k < kinds_.size(); ++k) {
+    if (!kinds_[k].kind->answers(predicate)) continue;
+    std::shared_ptr<const index::IndexView> view = KindView(k);
+    if (view != nullptr && !view->BlockMayMatch(block, predicate)) return false;
+  }
+  return true;
+}
+
 Result<std::shared_ptr<const index::InvertedIndexReader>> SegmentFileReader::LoadIndex(
     std::string_view field) const {
   const IndexMeta* meta = nullptr;
@@ -382,11 +510,6 @@ Result<std::shared_ptr<const index::InvertedIndexReader>> SegmentFileReader::Loa
     if (m.field == field) meta = &m;
   }
   if (meta == nullptr) return std::shared_ptr<const index::InvertedIndexReader>();
-  {
-    MutexLock lock(&mu_);
-    auto it = indexes_.find(field);
-    if (it != indexes_.end()) return it->second;
-  }
   std::string raw;
   RETURN_IF_ERROR(ReadPhysical(meta->ref, "index '" + meta->field + "'", &raw, nullptr));
   auto parsed =
@@ -395,159 +518,42 @@ Result<std::shared_ptr<const index::InvertedIndexReader>> SegmentFileReader::Loa
     return Status::DataLoss("segment " + path_ + ": index '" + meta->field + "' at offset " +
                             std::to_string(meta->ref.offset) + ": " + parsed.status().message());
   }
-  std::shared_ptr<const index::InvertedIndexReader> idx = std::move(parsed).value();
-  MutexLock lock(&mu_);
-  indexes_.emplace(std::string(field), idx);
-  return idx;
+  return std::shared_ptr<const index::InvertedIndexReader>(std::move(parsed).value());
 }
 
-Result<std::optional<roaring::Roaring>> SegmentFileReader::Postings(std::string_view field,
-                                                                    std::string_view value) const {
-  const BuiltinField* builtin = FindBuiltinField(field);
-  bool keeps_empty = builtin != nullptr && (builtin->indexes & kIndexAlways) != 0;
-  if (value.empty() && !keeps_empty) return std::optional<roaring::Roaring>();
-  ASSIGN_OR_RETURN(auto idx, LoadIndex(field));
-  if (idx == nullptr) return std::optional<roaring::Roaring>();
-  auto rows = idx->Lookup(value);
-  if (!rows.ok()) {
-    return Status::DataLoss("segment " + path_ + ": index '" + std::string(field) +
-                            "': " + rows.status().message());
-  }
-  return std::optional<roaring::Roaring>(std::move(rows).value());
+namespace {
+
+index::FieldPredicate PredicateOf(std::string_view field, std::string_view value) {
+  index::IndexedField f = IndexedFieldOf(field);
+  index::FieldPredicate p;
+  p.field = field;
+  p.builtin = f.builtin;
+  p.op = f.message_words ? index::FieldPredicate::Op::kWord : index::FieldPredicate::Op::kEquals;
+  p.value = value;
+  return p;
 }
 
-Result<std::optional<std::vector<std::string>>> SegmentFileReader::IndexedValues(
+}  // namespace
+
+Result<std::optional<roaring::Roaring>> SegmentReader::Postings(std::string_view field,
+                                                                std::string_view value) const {
+  index::FieldPredicate p = PredicateOf(field, value);
+  if (p.op != index::FieldPredicate::Op::kEquals) return std::optional<roaring::Roaring>();
+  return MatchingRows(p);
+}
+
+Result<std::optional<std::vector<std::string>>> SegmentReader::IndexedValues(
     std::string_view field) const {
-  ASSIGN_OR_RETURN(auto idx, LoadIndex(field));
-  if (idx == nullptr) return std::optional<std::vector<std::string>>();
-  return std::optional<std::vector<std::string>>(idx->Values());
+  return FieldValues(field, IndexedFieldOf(field).builtin);
 }
 
-const BloomMeta* SegmentFileReader::FindBloom(std::string_view field) const {
-  for (const BloomMeta& m : footer_.blooms) {
-    if (m.field == field) return &m;
-  }
-  return nullptr;
+bool SegmentReader::SegmentMayContain(std::string_view field, std::string_view token) const {
+  return SegmentMayMatch(PredicateOf(field, token));
 }
 
-bool SegmentFileReader::ProbeHash(std::string_view field, std::string_view token, uint64_t* hash) {
-  if (token.empty()) return false;
-  if (field == "message") {
-    std::string folded(token);
-    for (char& c : folded) {
-      if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-    }
-    if (!index::IsSingleFoldedWord(folded) || index::IsNumberWord(folded)) return false;
-    *hash = index::BloomHash(folded);
-    return true;
-  }
-  *hash = index::BloomHash(token);
-  return true;
-}
-
-bool SegmentFileReader::SegmentMayContain(std::string_view field, std::string_view token) const {
-  const BloomMeta* meta = FindBloom(field);
-  uint64_t hash;
-  if (meta == nullptr || !ProbeHash(field, token, &hash)) return true;
-  if (!meta->segment_filter.present()) {
-    // No segment filter (a one-block segment): any block filter that may contain it.
-    for (uint32_t b = 0; b < footer_.blocks.size(); ++b) {
-      if (BlockMayContain(b, field, token)) return true;
-    }
-    return false;
-  }
-  std::shared_ptr<BloomCache> cache;
-  {
-    MutexLock lock(&mu_);
-    auto& slot = blooms_[meta->field];
-    if (slot == nullptr) slot = std::make_shared<BloomCache>();
-    cache = slot;
-    if (!cache->segment_loaded) {
-      std::string raw;
-      if (ReadPhysical(meta->segment_filter, "segment bloom '" + meta->field + "'", &raw, nullptr)
-              .ok()) {
-        cache->segment_data = std::move(raw);
-        cache->segment_view = index::BloomView(cache->segment_data);
-      }
-      cache->segment_loaded = true;
-    }
-  }
-  return cache->segment_view.MayContainHash(hash);
-}
-
-bool SegmentFileReader::BlockMayContain(uint32_t block, std::string_view field,
-                                        std::string_view token) const {
-  const BloomMeta* meta = FindBloom(field);
-  uint64_t hash;
-  if (meta == nullptr || block >= footer_.blocks.size() || !ProbeHash(field, token, &hash)) {
-    return true;
-  }
-  std::shared_ptr<BloomCache> cache;
-  {
-    MutexLock lock(&mu_);
-    auto& slot = blooms_[meta->field];
-    if (slot == nullptr) slot = std::make_shared<BloomCache>();
-    cache = slot;
-    if (!cache->blocks_loaded) {
-      std::string raw;
-      if (ReadPhysical(meta->block_filters, "block blooms '" + meta->field + "'", &raw, nullptr)
-              .ok()) {
-        cache->blocks_data = std::move(raw);
-        std::string_view in(cache->blocks_data);
-        uint64_t count;
-        std::vector<index::BloomView> views;
-        if (GetVarint64(&in, &count) && count == footer_.blocks.size()) {
-          for (uint64_t b = 0; b < count; ++b) {
-            std::string_view filter;
-            if (!GetLengthPrefixed(&in, &filter)) break;
-            views.emplace_back(filter);
-          }
-        }
-        if (views.size() == footer_.blocks.size() && in.empty())
-          cache->block_views = std::move(views);
-      }
-      cache->blocks_loaded = true;
-    }
-  }
-  if (cache->block_views.empty()) return true;
-  return cache->block_views[block].MayContainHash(hash);
-}
-
-std::shared_ptr<const index::IndexView> SegmentFileReader::KindView(size_t k) const {
-  {
-    MutexLock lock(&mu_);
-    if (kinds_loaded_.empty()) {
-      kinds_loaded_.assign(footer_.kind_indexes.size(), false);
-      kinds_.assign(footer_.kind_indexes.size(), nullptr);
-    }
-    if (kinds_loaded_[k]) return kinds_[k];
-  }
-  const KindIndexMeta& meta = footer_.kind_indexes[k];
-  std::shared_ptr<const index::IndexView> view;
-  const index::IndexKind* kind = index::FindIndexKind(meta.kind);
-  std::string raw;
-  if (kind != nullptr && meta.version <= kind->version &&
-      ReadPhysical(meta.ref, "index kind '" + meta.kind + "'", &raw, nullptr).ok()) {
-    auto opened =
-        kind->open(meta.version, std::move(raw), static_cast<uint32_t>(footer_.blocks.size()));
-    if (opened.ok()) view = std::move(opened).value();
-  }
-  MutexLock lock(&mu_);
-  if (!kinds_loaded_[k]) {
-    kinds_loaded_[k] = true;
-    kinds_[k] = std::move(view);
-  }
-  return kinds_[k];
-}
-
-bool SegmentFileReader::BlockMayMatch(uint32_t block,
-                                      const index::FieldPredicate& predicate) const {
-  if (block >= footer_.blocks.size()) return true;
-  for (size_t k = 0; k < footer_.kind_indexes.size(); ++k) {
-    std::shared_ptr<const index::IndexView> view = KindView(k);
-    if (view != nullptr && !view->BlockMayMatch(block, predicate)) return false;
-  }
-  return true;
+bool SegmentReader::BlockMayContain(uint32_t block, std::string_view field,
+                                    std::string_view token) const {
+  return BlockMayMatch(block, PredicateOf(field, token));
 }
 
 }  // namespace sawmill::segment

@@ -129,8 +129,9 @@ Status VerifySegment(Env* env, const std::string& path, VerifyReport* report) {
     if (!note(reader.ReadPhysical(k.ref, what, &raw, nullptr))) continue;
     // A kind this build does not know was written by a newer one: its checksum is all we check.
     const index::IndexKind* kind = index::FindIndexKind(k.kind);
-    if (kind == nullptr) continue;
-    auto opened = kind->open(k.version, raw, static_cast<uint32_t>(footer.blocks.size()));
+    if (kind == nullptr || kind->layout != index::IndexLayout::kKindBlock) continue;
+    auto opened =
+        index::OpenKindBlock(*kind, k.version, raw, static_cast<uint32_t>(footer.blocks.size()));
     if (!opened.ok()) {
       report->problems.push_back("segment " + path + ": " + what + " at offset " +
                                  std::to_string(k.ref.offset) + ": " + opened.status().message());

@@ -1,16 +1,13 @@
 // WriteSegment: sorts the rows, cuts them into blocks, encodes and compresses each column block,
-// builds the inverted indexes, blooms and registered index kinds, and writes header, blocks,
-// indexes, blooms, kind indexes, footer and trailer (docs/format/segment.md) through a temporary
-// file that is synced and renamed.
+// builds the registered index kinds (index/index_kind.h), and writes header, blocks, each kind's
+// data where its layout keeps it (indexes, blooms, kind indexes), footer and trailer
+// (docs/format/segment.md) through a temporary file that is synced and renamed.
 #include <algorithm>
 #include <numeric>
 #include <unordered_map>
 
 #include "common/coding.h"
-#include "index/bloom.h"
 #include "index/index_kind.h"
-#include "index/inverted_index.h"
-#include "index/word_hash.h"
 #include "segment/block_codec.h"
 #include "segment/builtin_fields.h"
 #include "segment/column_encoding.h"
@@ -24,34 +21,6 @@ namespace sawmill::segment {
 namespace {
 
 constexpr size_t kFlushBytes = 1 << 20;
-
-// Where a field's values come from, for indexes and blooms: a built-in field with a text value
-// (kString or kLevel in the table), the words of the message, or a dynamic field.
-struct Source {
-  const BuiltinField* builtin = nullptr;  // nullptr: the dynamic field of that name
-  bool message_words = false;
-};
-
-Source SourceOf(std::string_view field) {
-  const BuiltinField* f = FindBuiltinField(field);
-  if (f == nullptr || (f->type != FieldType::kString && f->type != FieldType::kLevel)) return {};
-  return Source{f, f->column == ColumnId::kMessage};
-}
-
-struct IndexState {
-  std::string field;
-  Source source;
-  index::InvertedIndexBuilder builder;
-};
-
-struct BloomState {
-  std::string field;
-  Source source;
-  std::vector<uint64_t> block_hashes;
-  std::vector<uint64_t> segment_hashes;
-  std::string block_filters;  // count-less concatenation of lp filters
-  uint64_t filters = 0;
-};
 
 class Writer {
  public:
@@ -93,11 +62,8 @@ class Writer {
   std::vector<std::string_view> overflow_values_;
   uint32_t row_stamp_ = 0;
 
-  std::vector<IndexState> indexes_;
-  std::vector<BloomState> blooms_;
-  // The registered index kinds (format version 3 and later), with their builders.
+  // The registered index kinds this format version stores, with their builders.
   std::vector<std::pair<const index::IndexKind*, std::unique_ptr<index::IndexBuilder>>> kinds_;
-  std::string word_scratch_;
 };
 
 // Sorts by (service, host, ts, seq) without comparing strings per row: (service, host) pairs
@@ -316,49 +282,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
     RETURN_IF_ERROR(EmitColumn(meta, raw_, CodecFor(ColumnId::kDynamic)));
   }
 
-  // Indexes and blooms.
-  for (IndexState& idx : indexes_) {
-    for (uint32_t row = 0; row < count; ++row) {
-      const Record& r = rows[row];
-      if (idx.source.builtin == nullptr) {
-        for (const auto& [key, value] : r.fields) {
-          if (key == idx.field && !value.empty()) idx.builder.Add(value, first_row + row);
-        }
-      } else {
-        std::string_view v = BuiltinText(r, *idx.source.builtin);
-        bool keep_empty = (idx.source.builtin->indexes & kIndexAlways) != 0;
-        if (keep_empty || !v.empty()) idx.builder.Add(v, first_row + row);
-      }
-    }
-  }
-  for (BloomState& bloom : blooms_) {
-    bloom.block_hashes.clear();
-    for (uint32_t row = 0; row < count; ++row) {
-      const Record& r = rows[row];
-      if (bloom.source.message_words) {
-        index::AppendWordHashes(r.message, &word_scratch_, &bloom.block_hashes,
-                                /*with_numbers=*/false);
-      } else if (bloom.source.builtin == nullptr) {
-        for (const auto& [key, value] : r.fields) {
-          if (key == bloom.field && !value.empty()) {
-            bloom.block_hashes.push_back(index::BloomHash(value));
-          }
-        }
-      } else {
-        std::string_view v = BuiltinText(r, *bloom.source.builtin);
-        if (!v.empty()) bloom.block_hashes.push_back(index::BloomHash(v));
-      }
-    }
-    std::sort(bloom.block_hashes.begin(), bloom.block_hashes.end());
-    bloom.block_hashes.erase(std::unique(bloom.block_hashes.begin(), bloom.block_hashes.end()),
-                             bloom.block_hashes.end());
-    std::string filter;
-    index::WriteBloom(bloom.block_hashes, &filter);
-    PutLengthPrefixed(&bloom.block_filters, filter);
-    ++bloom.filters;
-    bloom.segment_hashes.insert(bloom.segment_hashes.end(), bloom.block_hashes.begin(),
-                                bloom.block_hashes.end());
-  }
+  // The index kinds.
   for (auto& [kind, builder] : kinds_) builder->AddBlock(rows, count);
   footer_.blocks.push_back(info);
   return Status::OK();
@@ -394,28 +318,32 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
   next_duplicate_.push_back(0);
   seen_in_row_.push_back(0);
 
-  auto add_index = [&](std::string_view field) {
-    for (const IndexState& s : indexes_) {
-      if (s.field == field) return;
+  // What the index kinds are asked to index: service, host and level always, then the
+  // options' fields (the message's words only ever go to blooms).
+  index::BuildOptions build;
+  auto add = [](std::vector<index::IndexedField>* to, std::string_view field) {
+    for (const index::IndexedField& f : *to) {
+      if (f.name == field) return;
     }
-    indexes_.push_back(IndexState{std::string(field), SourceOf(field), {}});
+    to->push_back(IndexedFieldOf(field));
   };
-  for (const std::string& f : BuiltinFieldsWith(kIndexAlways)) add_index(f);
+  for (const std::string& f : BuiltinFieldsWith(kIndexAlways)) add(&build.indexed, f);
   for (const std::string& f : options_.indexed_fields) {
-    if (!f.empty() && !SourceOf(f).message_words) add_index(f);
+    if (!f.empty() && !IndexedFieldOf(f).message_words) add(&build.indexed, f);
   }
   for (const std::string& f : options_.bloom_fields) {
-    bool dup = false;
-    for (const BloomState& b : blooms_) dup |= b.field == f;
-    if (!dup && !f.empty()) blooms_.push_back(BloomState{f, SourceOf(f), {}, {}, {}, 0});
+    if (!f.empty()) add(&build.blooms, f);
   }
 
   const uint32_t version = options_.format_version;
   footer_.version = version;
-  if (version >= 3) {
-    for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
-      kinds_.emplace_back(kind, kind->new_builder());
+  for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
+    // kKindBlock data lives in the kind_index directory, which format version 3 added.
+    if (kind->new_builder == nullptr ||
+        (kind->layout == index::IndexLayout::kKindBlock && version < 3)) {
+      continue;
     }
+    kinds_.emplace_back(kind, kind->new_builder(build));
   }
   pending_.append(kMagic);
   PutFixed32(&pending_, version);
@@ -442,51 +370,50 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
     RETURN_IF_ERROR(WriteBlock(&records[first], count, first));
   }
 
-  std::string buf;
-  for (IndexState& idx : indexes_) {
-    buf.clear();
-    idx.builder.Finish(&buf);
-    IndexMeta meta;
-    meta.field = idx.field;
-    meta.distinct_values = idx.builder.distinct_values();
-    RETURN_IF_ERROR(EmitBlock(buf, kMetadataCodec, &meta.ref));
-    footer_.indexes.push_back(std::move(meta));
-  }
-  for (BloomState& bloom : blooms_) {
-    BloomMeta meta;
-    meta.field = bloom.field;
-    std::sort(bloom.segment_hashes.begin(), bloom.segment_hashes.end());
-    bloom.segment_hashes.erase(
-        std::unique(bloom.segment_hashes.begin(), bloom.segment_hashes.end()),
-        bloom.segment_hashes.end());
-    meta.distinct_tokens = bloom.segment_hashes.size();
-    // With one block the segment filter would repeat the block filter: readers fall back to
-    // the block filters when a segment has none.
-    if (footer_.blocks.size() > 1) {
-      buf.clear();
-      index::WriteBloom(bloom.segment_hashes, &buf);
-      RETURN_IF_ERROR(EmitBlock(buf, CodecChoice{Codec::kNone, 0}, &meta.segment_filter));
-    }
-    buf.clear();
-    PutVarint64(&buf, bloom.filters);
-    buf.append(bloom.block_filters);
-    RETURN_IF_ERROR(EmitBlock(buf, CodecChoice{Codec::kNone, 0}, &meta.block_filters));
-    footer_.blooms.push_back(std::move(meta));
-    bloom.segment_hashes = {};
-    bloom.block_filters = {};
-  }
-
+  // Each kind's data, in registration order, where its layout keeps it.
+  std::vector<index::IndexPart> parts;
   for (auto& [kind, builder] : kinds_) {
-    buf.clear();
-    builder->Finish(&buf);
-    if (buf.empty()) continue;  // nothing to index in this segment
-    KindIndexMeta meta;
-    meta.kind = std::string(kind->name);
-    meta.version = kind->version;
-    RETURN_IF_ERROR(EmitBlock(buf, kMetadataCodec, &meta.ref));
-    footer_.kind_indexes.push_back(std::move(meta));
+    parts.clear();
+    builder->Finish(&parts);
+    for (index::IndexPart& part : parts) {
+      switch (kind->layout) {
+        case index::IndexLayout::kFieldIndexes: {
+          IndexMeta meta;
+          meta.field = part.field.name;
+          meta.distinct_values = part.count;
+          RETURN_IF_ERROR(EmitBlock(part.blobs.at(0), kMetadataCodec, &meta.ref));
+          footer_.indexes.push_back(std::move(meta));
+          break;
+        }
+        case index::IndexLayout::kFieldBlooms: {
+          BloomMeta meta;
+          meta.field = part.field.name;
+          meta.distinct_tokens = part.count;
+          const std::string& segment_filter = part.blobs.at(0);
+          if (!segment_filter.empty()) {
+            RETURN_IF_ERROR(
+                EmitBlock(segment_filter, CodecChoice{Codec::kNone, 0}, &meta.segment_filter));
+          }
+          RETURN_IF_ERROR(
+              EmitBlock(part.blobs.at(1), CodecChoice{Codec::kNone, 0}, &meta.block_filters));
+          footer_.blooms.push_back(std::move(meta));
+          break;
+        }
+        case index::IndexLayout::kKindBlock: {
+          if (part.blobs.empty() || part.blobs[0].empty()) break;  // nothing to index
+          KindIndexMeta meta;
+          meta.kind = std::string(kind->name);
+          meta.version = kind->version;
+          RETURN_IF_ERROR(EmitBlock(part.blobs[0], kMetadataCodec, &meta.ref));
+          footer_.kind_indexes.push_back(std::move(meta));
+          break;
+        }
+        case index::IndexLayout::kBlockList: break;  // the footer's block list is its data
+      }
+    }
   }
 
+  std::string buf;
   buf.clear();
   EncodeFooter(footer_, &buf);
   BlockRef footer_ref;
