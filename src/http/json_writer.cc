@@ -104,6 +104,7 @@ void AppendStatsJson(const query::QueryStats& s, std::string* out) {
   num("rows_scanned", s.rows_scanned);
   num("rows_matched", s.rows_matched);
   num("memtable_rows_scanned", s.memtable_rows_scanned);
+  num("rows_counted_from_index", s.rows_counted_from_index);
   out->append("\"elapsed_ms\":");
   out->append(elapsed);
   out->append(",\"cache_hit\":");

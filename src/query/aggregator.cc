@@ -177,6 +177,14 @@ void Aggregator::Add(const Record& record) {
   }
 }
 
+bool Aggregator::CountsOnly() const {
+  return agg_ != nullptr && agg_->kind == PipeKind::kCount && agg_->group_by.empty();
+}
+
+void Aggregator::AddCount(int64_t n) {
+  if (n > 0) Bump(Key{}, n);
+}
+
 void Aggregator::Merge(const Aggregator& other) {
   for (const auto& [key, n] : other.counts_) Bump(key, n);
   dropped_ = dropped_ || other.dropped_;

@@ -31,6 +31,11 @@ class Aggregator {
   Aggregator(const Query* query, bool time_field_ts);
 
   void Add(const Record& record);
+  // True for a plain `count` (no group, no top or uniq): each matching record adds 1 whatever
+  // it holds, so AddCount may count rows without reading them.
+  bool CountsOnly() const;
+  // As "n" calls of Add. REQUIRES: CountsOnly().
+  void AddCount(int64_t n);
   void Merge(const Aggregator& other);
 
   // The answer rows after the row stages (sort, head, fields). "range" gives the empty

@@ -85,6 +85,9 @@ struct QueryStats {
   uint64_t rows_scanned = 0;
   uint64_t rows_matched = 0;
   uint64_t memtable_rows_scanned = 0;
+  // Of rows_matched: counted from the inverted index's postings without reading a row (a plain
+  // `count` whose filter the index answers exactly, over blocks wholly inside the time range).
+  uint64_t rows_counted_from_index = 0;
   double elapsed_ms = 0;
   bool cache_hit = false;
 };
