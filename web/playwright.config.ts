@@ -8,8 +8,8 @@ const out = process.env.SAWMILL_UI_SCREENSHOTS ?? path.resolve('test-results');
 
 export default defineConfig({
   testDir: './tests',
-  timeout: 60_000,
-  expect: { timeout: 10_000 },
+  timeout: 120_000,
+  expect: { timeout: 20_000 },
   workers: 1,
   retries: 0,
   reporter: [['list']],

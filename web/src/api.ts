@@ -56,6 +56,32 @@ export class ApiError extends Error {
   }
 }
 
+// An API token (docs/security.md): once a server has tokens every API call needs
+// `Authorization: Bearer <token>`. The UI keeps the token the user pasted in sessionStorage (this
+// tab only, gone when it closes) and sends it with every call; a 401 asks for one.
+const TOKEN_KEY = 'sawmill.token';
+
+export function authHeaders(): Record<string, string> {
+  let token: string | null = null;
+  try { token = sessionStorage.getItem(TOKEN_KEY); } catch { /* storage disabled */ }
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+export function setToken(token: string | null): void {
+  try {
+    if (token) sessionStorage.setItem(TOKEN_KEY, token); else sessionStorage.removeItem(TOKEN_KEY);
+  } catch { /* storage disabled */ }
+}
+
+export function hasToken(): boolean {
+  return 'Authorization' in authHeaders();
+}
+
+// Tells the page that the server wants a (valid) token: the top bar then asks for one.
+export function reportUnauthorized(message: string): void {
+  dispatchEvent(new CustomEvent('sawmill-unauthorized', { detail: message }));
+}
+
 export function isAbort(e: unknown): boolean {
   return e instanceof DOMException && e.name === 'AbortError';
 }
@@ -65,7 +91,7 @@ export async function getJson<T>(path: string, params: Record<string, string>,
   const query = new URLSearchParams(params).toString();
   let response: Response;
   try {
-    response = await fetch(query ? `${path}?${query}` : path, { signal, headers: { Accept: 'application/json' } });
+    response = await fetch(query ? `${path}?${query}` : path, { signal, headers: { Accept: 'application/json', ...authHeaders() } });
   } catch (e) {
     if (isAbort(e)) throw e;
     throw new ApiError(`cannot reach the server: ${(e as Error).message}`, 0);
@@ -76,6 +102,7 @@ export async function getJson<T>(path: string, params: Record<string, string>,
   if (!response.ok) {
     const b = body as { error?: string; position?: number } | undefined;
     const message = b?.error ?? (text.trim() || `HTTP ${response.status} ${response.statusText}`);
+    if (response.status === 401) reportUnauthorized(message);
     throw new ApiError(message, response.status, b?.position);
   }
   if (body === undefined) throw new ApiError(`the server answered something that is not JSON: ${text.slice(0, 200)}`, response.status);
@@ -83,8 +110,9 @@ export async function getJson<T>(path: string, params: Record<string, string>,
 }
 
 export async function getText(path: string, signal?: AbortSignal): Promise<string> {
-  const response = await fetch(path, { signal });
+  const response = await fetch(path, { signal, headers: authHeaders() });
   const text = await response.text();
+  if (response.status === 401) reportUnauthorized(text);
   if (!response.ok) throw new ApiError(text || `HTTP ${response.status}`, response.status);
   return text;
 }

@@ -2,6 +2,7 @@
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import './style.css';
+import { hasToken, setToken } from './api';
 import { AdminPage } from './admin';
 import { SearchPage } from './search';
 import { TailPage } from './tail';
@@ -25,7 +26,26 @@ function pageFor(pathname: string): Page {
   return PAGES.find((p) => p.path !== '/ui/' && pathname.startsWith(p.path)) ?? PAGES[0];
 }
 
+// Shown when the server answers 401: paste a token (docs/security.md); the page reloads with it.
+function TokenBar({ message }: { message: string }) {
+  const [token, setTokenText] = useState('');
+  return (
+    <form class="token-bar" role="alert" onSubmit={(e) => { e.preventDefault(); setToken(token.trim()); location.reload(); }}>
+      <span>{hasToken() ? `The server refused the token: ${message}` : 'This server needs an API token (sawmill admin token create).'}</span>
+      <label>Token <input type="password" value={token} onInput={(e) => setTokenText(e.currentTarget.value)} size={40} autoComplete="off" aria-label="API token" /></label>
+      <button type="submit" class="primary">Use token</button>
+      {hasToken() && <button type="button" onClick={() => { setToken(null); location.reload(); }}>Forget token</button>}
+    </form>
+  );
+}
+
 function App() {
+  const [unauthorized, setUnauthorized] = useState<string | null>(null);
+  useEffect(() => {
+    const on = (e: Event) => setUnauthorized((e as CustomEvent<string>).detail || 'unauthorized');
+    addEventListener('sawmill-unauthorized', on);
+    return () => removeEventListener('sawmill-unauthorized', on);
+  }, []);
   const [theme, setTheme] = useState<Theme>(() => (localStorage.getItem('sawmill.theme') as Theme) || 'auto');
   const page = pageFor(location.pathname);
   useEffect(() => {
@@ -52,6 +72,7 @@ function App() {
           </select>
         </label>
       </header>
+      {unauthorized !== null && <TokenBar message={unauthorized} />}
       <main id="main">{page.render()}</main>
     </div>
   );

@@ -277,6 +277,12 @@ function TimePicker({ view, onRange, onTimeField, onLimit }: {
         <span class="muted">UTC</span>
       </form>
       <span class="range-label" data-testid="range-label">{describeRange(view.range)}</span>
+      {view.range.kind === 'relative' && (
+        <a class="permalink" href={writeView({ ...view, range: { kind: 'absolute', from, to } })}
+          title="This view with the range fixed to the times shown (for an incident channel: it will not move with the clock)">
+          link to these times
+        </a>
+      )}
       <label class="muted">time
         <select value={view.timeField} onChange={(e) => onTimeField(e.currentTarget.value as 'ingest_ts' | 'ts')} aria-label="Time field">
           <option value="ingest_ts">received (ingest_ts)</option>

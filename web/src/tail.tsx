@@ -4,7 +4,7 @@
 // reading and holds the new lines until resume; "N lines dropped" notices from the server; a
 // cap on the lines kept.
 import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, byteToCharOffset } from './api';
+import { ApiError, authHeaders, byteToCharOffset, reportUnauthorized } from './api';
 import type { Hit } from './api';
 import { LEVEL_COLORS } from './chart';
 import { QueryEditor } from './editor';
@@ -91,7 +91,7 @@ export function TailPage() {
       let response: Response;
       try {
         response = await fetch(`/api/v1/tail?${new URLSearchParams({ q })}`, {
-          headers: { Accept: 'text/event-stream' }, signal: ac.signal,
+          headers: { Accept: 'text/event-stream', ...authHeaders() }, signal: ac.signal,
         });
       } catch (e) {
         if (!ac.signal.aborted) { setStatus('error'); setError({ message: `cannot reach the server: ${(e as Error).message}` }); }
@@ -101,6 +101,7 @@ export function TailPage() {
         const text = await response.text();
         let err: ApiError;
         try { const b = JSON.parse(text); err = new ApiError(b.error ?? text, response.status, b.position); } catch { err = new ApiError(text || `HTTP ${response.status}`, response.status); }
+        if (response.status === 401) reportUnauthorized(err.message);
         setStatus('error');
         // The position is into the composed filter; point into the query box when it falls there.
         const offset = q.length - filter.q.trim().length - (q.endsWith(')') && q !== filter.q.trim() ? 1 : 0);

@@ -136,6 +136,11 @@ test('a shared URL opens the same view; a pipe query shows a table and a chart',
   const want = await sawmill.search('service=OpenStack level>=WARN | count');
   await expect(page2.locator('.results-head .count')).toHaveText(
     want.rows[0].count >= 100 ? '100 lines (the newest 100)' : `${want.rows[0].count} lines`);
+  // "link to these times" fixes the relative range to absolute times for the channel.
+  await page2.locator('.permalink').click();
+  await expect(page2).toHaveURL(/from=.*&to=/);
+  await expect(page2.locator('[data-testid=range-label]')).toContainText('→');
+  await expect(page2.locator('#query')).toHaveText('service=OpenStack level>=WARN');
   await other.close();
 
   await page.goto(`${sawmill.url}/ui/`);
