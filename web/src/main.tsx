@@ -4,6 +4,7 @@ import { useEffect, useState } from 'preact/hooks';
 import './style.css';
 import { hasToken, setToken } from './api';
 import { AdminPage } from './admin';
+import { AlertsPage } from './alerts';
 import { SearchPage } from './search';
 import { TailPage } from './tail';
 
@@ -19,6 +20,7 @@ interface Page { path: string; title: string; render: () => preact.JSX.Element }
 const PAGES: Page[] = [
   { path: '/ui/', title: 'Search', render: () => <SearchPage /> },
   { path: '/ui/tail', title: 'Live tail', render: () => <TailPage /> },
+  { path: '/ui/alerts', title: 'Alerts', render: () => <AlertsPage /> },
   { path: '/ui/admin', title: 'Admin', render: () => <AdminPage /> },
 ];
 
