@@ -185,6 +185,17 @@ void Aggregator::AddCount(int64_t n) {
   if (n > 0) Bump(Key{}, n);
 }
 
+std::vector<std::string> Aggregator::GroupFields() const {
+  std::vector<std::string> out;
+  if (agg_ == nullptr || bucket_index_ >= 0) return out;
+  for (const std::string* name : names_) out.push_back(*name);
+  return out;
+}
+
+void Aggregator::AddGroupCount(const std::vector<std::string>& values, int64_t n) {
+  if (n > 0) Bump(Key{0, values}, n);
+}
+
 void Aggregator::Merge(const Aggregator& other) {
   for (const auto& [key, n] : other.counts_) Bump(key, n);
   dropped_ = dropped_ || other.dropped_;

@@ -36,6 +36,12 @@ class Aggregator {
   bool CountsOnly() const;
   // As "n" calls of Add. REQUIRES: CountsOnly().
   void AddCount(int64_t n);
+  // The fields a `count by` (without a time bucket), `top` or `uniq` groups by, in order; empty
+  // for a plain count or a count with a bucket.
+  std::vector<std::string> GroupFields() const;
+  // As "n" calls of Add with records whose group values (GroupValue of GroupFields()) are
+  // "values". REQUIRES: GroupFields() is not empty and has the size of "values".
+  void AddGroupCount(const std::vector<std::string>& values, int64_t n);
   void Merge(const Aggregator& other);
 
   // The answer rows after the row stages (sort, head, fields). "range" gives the empty

@@ -132,6 +132,14 @@ std::vector<std::string> ExactCountQueries(const std::vector<Record>& records, s
       out.push_back(eq("service", s) + " " + eq("level", l) + " | count");
     out.push_back(eq("service", s) + " NOT level=ERROR | count");
   }
+  // Groups of indexed built-in fields: intersections of postings.
+  for (const char* pipe : {" | count by level", " | count by service", " | top 3 host",
+                           " | uniq level", " | count by service, level", " | top 2 level"}) {
+    out.push_back(std::string("*") + pipe);
+    out.push_back(std::string("level=ERROR") + pipe);
+    out.push_back("NOT level=INFO" + std::string(pipe));
+    for (const std::string& s : values["service"]) out.push_back(eq("service", s) + pipe);
+  }
   if (values["host"].size() >= 2) {
     out.push_back("(" + eq("host", values["host"][0]) + " OR " + eq("host", values["host"][1]) +
                   ") | count");
@@ -193,7 +201,8 @@ TEST(CountFromPostings, InexactFiltersFallBackToScanning) {
   // so their postings are a superset), and a count grouped by a field.
   for (const char* text :
        {"error | count", "\"block blk\" | count", "message~\"(?i)error\" | count",
-        "component=* | count", "level=ERROR error | count", "level=ERROR | count by service"}) {
+        "component=* | count", "level=ERROR error | count", "error | count by service",
+        "\"block blk\" | top 3 level"}) {
     SCOPED_TRACE(text);
     Counted c = RunCount(snap, records, text, AllTime());
     EXPECT_EQ(c.planned.rows, c.brute.rows);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <functional>
 
 #include "common/mutex.h"
 #include "query/evaluator.h"
@@ -85,6 +86,7 @@ class Job {
       Aggregator probe(query_.get(), options_.time_field_ts);
       filter_mask_ |= probe.columns();
       count_only_ = probe.CountsOnly();
+      group_fields_ = probe.GroupFields();
     }
   }
 
@@ -321,7 +323,7 @@ class Job {
         rows = std::move(index->rows);
         exact = rows.has_value() && index->exact;
       }
-      if (count_only_ && query_->filter->kind == NodeKind::kAll) {
+      if ((count_only_ || !group_fields_.empty()) && query_->filter->kind == NodeKind::kAll) {
         // `* | count`: every row matches; the count is the row count.
         rows.emplace();
         rows->addRange(0, h.info.rows);
@@ -343,6 +345,27 @@ class Job {
         ws->plan.push_back(name + " (partition " + std::to_string(h.info.partition) + ", " +
                            std::to_string(h.info.rows) + " rows): counted from the index, " +
                            std::to_string(rows->cardinality()) + " rows, 0 blocks read");
+        return;
+      }
+      // The same for `count by`, `top` and `uniq` of indexed built-in fields: each group's count
+      // is the size of the intersection of the filter's rows with its values' postings.
+      std::vector<std::pair<std::vector<std::string>, uint64_t>> groups;
+      if (exact && !group_fields_.empty() &&
+          Within(h.info.min_ts, h.info.max_ts, h.info.min_ingest_ts, h.info.max_ingest_ts) &&
+          GroupsFromIndex(reader, *rows, &groups)) {
+        ++ws->stats.segments_after_bloom;
+        ws->stats.blocks_total += blocks.size();
+        uint64_t total = 0;
+        for (const auto& [values, n] : groups) {
+          ws->agg->AddGroupCount(values, static_cast<int64_t>(n));
+          total += n;
+        }
+        ws->stats.rows_matched += total;
+        ws->stats.rows_counted_from_index += total;
+        ws->plan.push_back(
+            name + " (partition " + std::to_string(h.info.partition) + ", " +
+            std::to_string(h.info.rows) + " rows): " + std::to_string(groups.size()) +
+            " groups counted from the index, " + std::to_string(total) + " rows, 0 blocks read");
         return;
       }
       if (!KindsMayMatch(*query_->filter, reader, -1)) {
@@ -450,6 +473,60 @@ class Job {
     return lo >= options_.range.from_ns && hi < options_.range.to_ns;
   }
 
+  // The groups of "rows" by group_fields_ and their row counts, from the postings of each
+  // field's values: a depth-first walk over the fields intersecting the rows with each value's
+  // postings; the rows holding none of a field's indexed values form its "" group (as
+  // GroupValue gives "" for an empty field and an UNKNOWN level). False, having added nothing,
+  // when a field is not an indexed built-in field of this segment or the walk would take more
+  // than kMaxGroupIntersections intersections: the segment is then read.
+  bool GroupsFromIndex(const segment::SegmentReader& reader, const roaring::Roaring& rows,
+                       std::vector<std::pair<std::vector<std::string>, uint64_t>>* out) const {
+    constexpr size_t kMaxGroupIntersections = 4096;
+    std::vector<std::vector<std::pair<std::string, roaring::Roaring>>> fields;
+    for (const std::string& name : group_fields_) {
+      index::IndexedField f = segment::IndexedFieldOf(name);
+      if (!f.builtin || f.message_words) return false;
+      auto values = reader.FieldValues(f.name, /*builtin=*/true);
+      if (!values.ok() || !*values || (*values)->size() > kMaxGroupIntersections) return false;
+      auto& postings = fields.emplace_back();
+      for (const std::string& v : **values) {
+        index::FieldPredicate p;
+        p.field = f.name;
+        p.builtin = true;
+        p.value = v;
+        auto matching = reader.MatchingRows(p);
+        if (!matching.ok() || !*matching) return false;
+        bool unknown_level = f.text == nullptr && v == LevelName(Level::kUnknown);
+        postings.emplace_back(unknown_level ? std::string() : v, std::move(**matching));
+      }
+    }
+    std::vector<std::string> values(fields.size());
+    size_t work = 0;
+    std::vector<std::pair<std::vector<std::string>, uint64_t>> found;
+    std::function<bool(size_t, const roaring::Roaring&)> walk = [&](size_t depth,
+                                                                    const roaring::Roaring& set) {
+      if (depth == fields.size()) {
+        found.emplace_back(values, set.cardinality());
+        return true;
+      }
+      roaring::Roaring rest = set;
+      for (const auto& [value, postings] : fields[depth]) {
+        if (++work > kMaxGroupIntersections) return false;
+        roaring::Roaring sub = set & postings;
+        if (sub.isEmpty()) continue;
+        rest -= sub;
+        values[depth] = value;
+        if (!walk(depth + 1, sub)) return false;
+      }
+      if (rest.isEmpty()) return true;
+      values[depth].clear();
+      return walk(depth + 1, rest);
+    };
+    if (!walk(0, rows)) return false;
+    *out = std::move(found);
+    return true;
+  }
+
   // Adds "n" matching rows that the index counted and nobody read.
   void CountFromIndex(uint64_t n, WorkerState* ws) {
     ws->agg->AddCount(static_cast<int64_t>(n));
@@ -550,7 +627,8 @@ class Job {
   ExecOptions options_;
   Clock* clock_;
   bool aggregates_;
-  bool count_only_ = false;  // a plain `count`: see Aggregator::CountsOnly
+  bool count_only_ = false;                // a plain `count`: see Aggregator::CountsOnly
+  std::vector<std::string> group_fields_;  // Aggregator::GroupFields
   size_t limit_;
   uint32_t time_col_;
   uint32_t filter_mask_;
