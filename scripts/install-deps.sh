@@ -16,6 +16,8 @@ PACKAGES=(
   libgtest-dev libgmock-dev libjemalloc-dev
   # The agent's HTTP sender (src/agent/CMakeLists.txt).
   libcurl4-openssl-dev
+  # API tokens and the audit chain: RAND_bytes, SHA-256, CRYPTO_memcmp (src/auth/CMakeLists.txt).
+  libssl-dev
   # `make lint`.
   clang-tidy clang-format
   # The zone database (/usr/share/zoneinfo) that src/common/timezone.cc reads zones from.

@@ -9,6 +9,8 @@
 //   kDeadlineExceeded  -> 503/partial
 //   kDataLoss          -> 500  corruption: always counted in a metric and logged
 //   kInternal          -> 500
+//   kUnauthenticated   -> 401  no token, or one that is unknown, expired or revoked
+//   kPermissionDenied  -> 403  a valid token without the right or the tenant asked for
 #pragma once
 
 #include <cassert>
@@ -32,6 +34,8 @@ enum class StatusCode : int {
   kDataLoss = 8,
   kIOError = 9,
   kInternal = 10,
+  kUnauthenticated = 11,   // no credentials, or credentials that are not valid (HTTP 401)
+  kPermissionDenied = 12,  // valid credentials without the right asked for (HTTP 403)
 };
 
 std::string_view StatusCodeName(StatusCode code);
@@ -62,6 +66,12 @@ class [[nodiscard]] Status {
   static Status DataLoss(std::string msg) { return {StatusCode::kDataLoss, std::move(msg)}; }
   static Status IOError(std::string msg) { return {StatusCode::kIOError, std::move(msg)}; }
   static Status Internal(std::string msg) { return {StatusCode::kInternal, std::move(msg)}; }
+  static Status Unauthenticated(std::string msg) {
+    return {StatusCode::kUnauthenticated, std::move(msg)};
+  }
+  static Status PermissionDenied(std::string msg) {
+    return {StatusCode::kPermissionDenied, std::move(msg)};
+  }
 
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }

@@ -129,6 +129,60 @@ struct AlertRuleRow {
   friend bool operator==(const AlertRuleRow&, const AlertRuleRow&) = default;
 };
 
+// ---- API tokens and the audit log (issue 15; docs/security.md) ----
+
+// One API token (table api_tokens). The secret itself is never stored: "secret_hash" is the
+// lower-case hex SHA-256 of it. A revoked token keeps its row (revoked_ns set), so that the
+// audit log's names stay explained and "tokens exist" never turns back to false.
+struct TokenRow {
+  std::string id;  // public, part of the token text; unique
+  std::string name;
+  std::vector<std::string> tenants;  // tenant ids (never contain ','); empty for platform-wide
+  std::string role;
+  std::string secret_hash;
+  int64_t created_ns = 0;
+  int64_t expires_ns = 0;  // 0: never
+  int64_t revoked_ns = 0;  // 0: not revoked
+  std::string created_by;  // the name of the token that created it; "" for the bootstrap one
+
+  friend bool operator==(const TokenRow&, const TokenRow&) = default;
+};
+
+// One audit log entry (table audit_log). Entries form a hash chain: "hash" is computed by the
+// caller (src/auth/audit_log.h) over "prev_hash" and the other fields; the catalog stores them
+// as given.
+struct AuditRow {
+  uint64_t seq = 0;  // 1, 2, 3, ... without gaps (pruning removes a prefix only)
+  int64_t at_ns = 0;
+  std::string who;  // token name; "" when the server runs without tokens
+  std::string token_id;
+  std::string tenant;
+  std::string action;  // "search", "context", "tail", "token.create", ...
+  std::string query;
+  int64_t from_ns = 0, to_ns = 0;  // the query's time range; 0, 0: none
+  int64_t rows = -1;               // rows returned; -1: not applicable
+  std::string address;             // the client's address
+  int32_t status = 0;              // HTTP status of the answer
+  std::string prev_hash;           // hex; the anchor's hash (or "") for the first entry
+  std::string hash;                // hex
+
+  friend bool operator==(const AuditRow&, const AuditRow&) = default;
+};
+
+struct AuditFilter {
+  uint64_t after_seq = 0;              // only entries with seq > this
+  int64_t since_ns = 0, until_ns = 0;  // 0: unbounded
+  std::optional<std::string> tenant, who, action;
+  uint64_t limit = 1000;
+};
+
+// Where the audit chain starts after pruning: the seq and hash of the last removed entry.
+struct AuditAnchor {
+  uint64_t seq = 0;
+  std::string hash;
+  friend bool operator==(const AuditAnchor&, const AuditAnchor&) = default;
+};
+
 struct ListFilter {
   std::optional<std::string> tenant;
   std::optional<uint32_t> partition;
@@ -234,6 +288,27 @@ class Catalog {
   virtual Status DeleteAlertRule(std::string_view tenant, std::string_view name) = 0;
   // Every stored rule, ordered by tenant and name.
   virtual Result<std::vector<AlertRuleRow>> ListAlertRules() const = 0;
+  // ---- API tokens and the audit log (issue 15; docs/security.md) ----
+
+  // Stores a new token. Errors: AlreadyExists for a duplicate id.
+  virtual Status InsertToken(const TokenRow& row) = 0;
+  // Every token, revoked ones included, by creation time.
+  virtual Result<std::vector<TokenRow>> ListTokens() const = 0;
+  // Sets revoked_ns of token "id" (kept if it was revoked already). Errors: NotFound.
+  virtual Status RevokeToken(std::string_view id, int64_t now_ns) = 0;
+
+  // Appends "row" as given (seq, hashes and all). Errors: AlreadyExists when "row.seq" is taken
+  // (another writer appended first: reread the tail and recompute).
+  virtual Status AppendAudit(const AuditRow& row) = 0;
+  // Entries matching "filter", by seq, at most filter.limit.
+  virtual Result<std::vector<AuditRow>> ListAudit(const AuditFilter& filter) const = 0;
+  // The entry with the highest seq, if any.
+  virtual Result<std::optional<AuditRow>> LastAudit() const = 0;
+  // In one transaction: deletes the entries written before "before_ns" and records the last
+  // deleted one as the anchor. Returns how many were deleted.
+  virtual Result<uint64_t> PruneAudit(int64_t before_ns) = 0;
+  // The anchor (seq 0 and "" before any pruning).
+  virtual Result<AuditAnchor> GetAuditAnchor() const = 0;
 
   // ---- Tests ----
 

@@ -145,6 +145,7 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
   RETURN_IF_ERROR(catalog->Exec("PRAGMA synchronous=FULL"));
   RETURN_IF_ERROR(catalog->Exec(kSchema));
   RETURN_IF_ERROR(catalog->Exec(kIdempotencySchema));
+  RETURN_IF_ERROR(catalog->EnsureAuthTablesLocked());
   RETURN_IF_ERROR(catalog->MigrateLocked());
   {
     Stmt st(db, "PRAGMA quick_check");

@@ -83,6 +83,15 @@ class SqliteCatalog final : public Catalog {
   Status PutAlertRule(const AlertRuleRow& row) override;
   Status DeleteAlertRule(std::string_view tenant, std::string_view name) override;
   Result<std::vector<AlertRuleRow>> ListAlertRules() const override;
+  // Implemented in sqlite_auth.cc.
+  Status InsertToken(const TokenRow& row) override;
+  Result<std::vector<TokenRow>> ListTokens() const override;
+  Status RevokeToken(std::string_view id, int64_t now_ns) override;
+  Status AppendAudit(const AuditRow& row) override;
+  Result<std::vector<AuditRow>> ListAudit(const AuditFilter& filter) const override;
+  Result<std::optional<AuditRow>> LastAudit() const override;
+  Result<uint64_t> PruneAudit(int64_t before_ns) override;
+  Result<AuditAnchor> GetAuditAnchor() const override;
 
   void SetCommitHook(std::function<Status()> hook) override;
 
@@ -104,6 +113,7 @@ class SqliteCatalog final : public Catalog {
   Status CommitLocked() REQUIRES(mu_);  // in a transaction
   Status EnsureDamageTableLocked() const REQUIRES(mu_);
   Status EnsureAlertTablesLocked() const REQUIRES(mu_);
+  Status EnsureAuthTablesLocked() const REQUIRES(mu_);  // sqlite_auth.cc
 
   mutable Mutex mu_;
   sqlite3* db_ GUARDED_BY(mu_);

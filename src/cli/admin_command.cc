@@ -1,8 +1,9 @@
-// `sawmill admin flush|compact|segments|damage list|damage ack`: operator actions against a
-// running server.
+// `sawmill admin flush|compact|segments|damage list|damage ack|token ...|audit ...`: operator
+// actions against a running server.
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
+#include "cli/auth_command.h"
 #include "cli/http_client.h"
 
 namespace sawmill::cli {
@@ -124,6 +125,9 @@ int RunAdminCommand(int argc, char** argv) {
   app.add_option("--tenant", tenant,
                  "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
       ->envname("SAWMILL_TENANT");
+  std::string token;
+  app.add_option("--token", token, "API token, when the server requires one (docs/security.md)")
+      ->envname("SAWMILL_TOKEN");
   app.add_option("--timeout", timeout_s, "seconds to wait for the answer")
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
@@ -162,6 +166,7 @@ int RunAdminCommand(int argc, char** argv) {
                      ->check(CLI::Range(uint64_t{1}, UINT64_MAX));
   auto* all_opt = damage_ack->add_flag("--all", ack_all, "every unacknowledged entry");
   id_opt->excludes(all_opt);
+  std::shared_ptr<AuthCommands> auth = AddAuthCommands(&app);
   app.require_subcommand(1);
   try {
     app.parse(argc, argv);
@@ -174,7 +179,9 @@ int RunAdminCommand(int argc, char** argv) {
     return 2;
   }
   url->tenant = tenant;
+  url->token = token;
   HttpClient client(*url, timeout_s * 1000);
+  if (int code = RunAuthCommands(*auth, &client); code >= 0) return code;
   if (list->parsed()) return ListSegments(&client, state_filter, limit);
   if (damage->parsed()) {
     std::string target;

@@ -263,6 +263,9 @@ Result<HttpResult> HttpClient::Request(
   req.set(bhttp::field::user_agent, "sawmill-cli/" SAWMILL_VERSION);
   req.keep_alive(true);
   if (!impl_->server.tenant.empty()) req.set("X-Scope-OrgID", impl_->server.tenant);
+  if (!impl_->server.token.empty()) {
+    req.set(bhttp::field::authorization, "Bearer " + impl_->server.token);
+  }
   for (const auto& [name, value] : headers) req.set(name, value);
   req.body() = std::string(body);
   req.prepare_payload();
@@ -298,9 +301,10 @@ Status WebSocketClient::Connect(const ServerUrl& server, std::string_view target
   timeouts.keep_alive_pings = true;
   ws.set_option(timeouts);
   ws.set_option(
-      websocket::stream_base::decorator([tenant = server.tenant](websocket::request_type& req) {
+      websocket::stream_base::decorator([tenant = server.tenant, token = server.token](websocket::request_type& req) {
         req.set(bhttp::field::user_agent, "sawmill-cli/" SAWMILL_VERSION);
         if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
+        if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
       }));
   websocket::response_type res;
   beast::error_code result;

@@ -24,6 +24,9 @@ struct ServerUrl {
   // The tenant sent as X-Scope-OrgID (--tenant, SAWMILL_TENANT); "": the server's default.
   // Not part of the URL's text.
   std::string tenant;
+  // API token sent as "Authorization: Bearer ..." (--token, SAWMILL_TOKEN); "": none. Not part
+  // of the URL's text.
+  std::string token;
 
   static Result<ServerUrl> Parse(std::string_view url);
   std::string ToString() const;

@@ -196,6 +196,9 @@ int RunIngestCommand(int argc, char** argv) {
   app.add_option("--tenant", tenant,
                  "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
       ->envname("SAWMILL_TENANT");
+  std::string token;
+  app.add_option("--token", token, "API token, when the server requires one (docs/security.md)")
+      ->envname("SAWMILL_TOKEN");
   app.add_option("--service", service, "service of lines that do not name one");
   app.add_option("--host", host, "host of lines that do not name one");
   app.add_option("--level", level, "level of lines that have none");
@@ -228,6 +231,7 @@ int RunIngestCommand(int argc, char** argv) {
     return 2;
   }
   url->tenant = tenant;
+  url->token = token;
   if (files.empty()) files.push_back("-");
   if (!quiet && IsTerminal(stdin) && std::find(files.begin(), files.end(), "-") != files.end()) {
     std::fprintf(stderr, "reading lines from standard input (Ctrl-D to end)\n");

@@ -35,6 +35,9 @@ int RunSearchCommand(int argc, char** argv) {
   app.add_option("--tenant", tenant,
                  "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
       ->envname("SAWMILL_TENANT");
+  std::string token;
+  app.add_option("--token", token, "API token, when the server requires one (docs/security.md)")
+      ->envname("SAWMILL_TOKEN");
   app.add_option("--since", since, "relative time range: 15m, 1h, 7d (default 1h)");
   app.add_option("--from", from, "start: RFC 3339 or epoch seconds/ms/ns");
   app.add_option("--to", to, "end: RFC 3339 or epoch seconds/ms/ns");
@@ -84,6 +87,7 @@ int RunSearchCommand(int argc, char** argv) {
     return 2;
   }
   url->tenant = tenant;
+  url->token = token;
   if (all_hits) limit = kMaxLimit;
   std::string query;
   for (const std::string& word : words) {

@@ -31,6 +31,9 @@ int RunServerCommand(int argc, char** argv) {
   app.add_option("--welcome", run.welcome_cli,
                  "once ready, print the URL, the data directory and three commands to try, "
                  "run as this command (make run: ./build/sawmill)");
+  app.add_flag("--insecure-no-auth", config.insecure_no_auth,
+               "listen on a non-loopback address although no API token exists, so that anyone "
+               "who can connect may read, write and administer (docs/security.md)");
   std::vector<std::string> raw(options.size());
   std::vector<CLI::Option*> flags(options.size());
   for (size_t i = 0; i < options.size(); ++i) {

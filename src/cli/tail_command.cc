@@ -31,6 +31,9 @@ int RunTailCommand(int argc, char** argv) {
   app.add_option("--tenant", tenant,
                  "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
       ->envname("SAWMILL_TENANT");
+  std::string token;
+  app.add_option("--token", token, "API token, when the server requires one (docs/security.md)")
+      ->envname("SAWMILL_TOKEN");
   app.add_option("--service", filter.service, "only this service");
   app.add_option("--level", filter.level, "only this level and above (ERROR includes FATAL)");
   app.add_option("--host", filter.host, "only this host");
@@ -63,6 +66,7 @@ int RunTailCommand(int argc, char** argv) {
     return 2;
   }
   url->tenant = tenant;
+  url->token = token;
   RenderOptions options;
   options.color = UseColor(color, stdout);
   const bool chatty = IsTerminal(stderr);

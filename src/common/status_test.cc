@@ -24,7 +24,7 @@ TEST(Status, CarriesCodeAndMessage) {
 }
 
 TEST(Status, EveryCodeHasAName) {
-  for (int c = 0; c <= static_cast<int>(StatusCode::kInternal); ++c) {
+  for (int c = 0; c <= static_cast<int>(StatusCode::kPermissionDenied); ++c) {
     EXPECT_NE(StatusCodeName(static_cast<StatusCode>(c)), "Unknown") << c;
   }
 }

@@ -301,7 +301,11 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
   if (!state->ready.load() || engine == nullptr) return Unready(*state);
   query::SearchRequest search;
   search.tenant = request.tenant;
-  search.user = request.Header("x-sawmill-user", request.remote_address);
+  // With tokens, the per-user limit counts per token: a self-declared header would let one
+  // caller pose as many.
+  search.user = request.caller.authenticated
+                    ? "token:" + request.caller.token_id
+                    : request.Header("x-sawmill-user", request.remote_address);
   search.q = request.Query("q");
   search.since = request.Query("since");
   search.from = request.Query("from");
@@ -365,7 +369,9 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
     AppendJsonString(answer.plan, &body);
   }
   body += '}';
-  return HttpResponse::Json(200, std::move(body));
+  HttpResponse response = HttpResponse::Json(200, std::move(body));
+  response.rows = static_cast<int64_t>(answer.is_pipe ? answer.rows.size() : answer.hits.size());
+  return response;
 }
 
 HttpResponse HandleContext(ApiState* state, const HttpRequest& request) {
@@ -405,7 +411,9 @@ HttpResponse HandleContext(ApiState* state, const HttpRequest& request) {
     AppendRecordJson(result->after[i], &body);
   }
   body += "]}";
-  return HttpResponse::Json(200, std::move(body));
+  HttpResponse response = HttpResponse::Json(200, std::move(body));
+  response.rows = static_cast<int64_t>(result->before.size() + 1 + result->after.size());
+  return response;
 }
 
 HttpResponse HandleFlush(ApiState* state, const HttpRequest&) {

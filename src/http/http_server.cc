@@ -940,6 +940,9 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     auto beast_request = parser_->release();
     Status status =
         ToHttpRequest(bhttp::request<bhttp::string_body>(beast_request), remote_, request.get());
+    if (status.ok() && impl_->options.authorize) {
+      status = impl_->options.authorize(request.get(), impl_->options.tail_path);
+    }
     Result<std::shared_ptr<tail::TailSession>> session =
         status.ok() ? impl_->subscriber(*request)
                     : Result<std::shared_ptr<tail::TailSession>>(status);
@@ -952,6 +955,14 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
       return Write(error);
     }
     HttpMetrics::Get().CountRequest(impl_->options.tail_path, websocket_upgrade ? 101 : 200, 0);
+    if (impl_->options.audit) {
+      // The audit entry is a catalog commit: off the I/O threads.
+      net::post(impl_->workers, [impl = impl_, request, code = websocket_upgrade ? 101 : 200] {
+        HttpResponse started;
+        started.status = code;
+        impl->options.audit(*request, impl->options.tail_path, started);
+      });
+    }
     stream_.expires_never();
     if (websocket_upgrade) {
       std::make_shared<WsTail>(impl_, std::move(stream_), std::move(*session), address_key_)
@@ -1146,6 +1157,11 @@ HttpResponse HttpServer::Impl::Handle(HttpRequest* request, Reservation* reserva
       response = HttpResponse::Error(
           Status::NotFound("no route for " + request->method + " " + request->path));
     }
+  } else if (Status denied = options.authorize
+                                 ? options.authorize(request, router->PatternOf(handler))
+                                 : Status::OK();
+             !denied.ok()) {
+    response = HttpResponse::Error(denied);
   } else {
     if (std::optional<HttpResponse> refused = Admit(request, reservation)) {
       response = std::move(*refused);
@@ -1160,6 +1176,9 @@ HttpResponse HttpServer::Impl::Handle(HttpRequest* request, Reservation* reserva
   }
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   HttpMetrics::Get().CountRequest(router->PatternOf(handler), response.status, seconds);
+  if (handler != nullptr && options.audit) {
+    options.audit(*request, router->PatternOf(handler), response);
+  }
   return response;
 }
 

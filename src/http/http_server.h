@@ -53,6 +53,14 @@ struct HttpServerOptions {
   // Storage room for a request whose records take about "bytes": "" when there is room, else
   // why not (answered 429 with Retry-After). Unset: always room.
   std::function<std::string(uint64_t bytes)> storage_room;
+  // Identity (docs/security.md): called for every routed request and every tail session before
+  // its handler, with the route's pattern; it may set request->tenant and request->caller. A
+  // non-OK status is the answer (401, 403, 503). Unset: every request passes.
+  std::function<Status(HttpRequest* request, std::string_view pattern)> authorize;
+  // Called after the handler (for a tail session: once it started) for the audit log.
+  std::function<void(const HttpRequest& request, std::string_view pattern,
+                     const HttpResponse& response)>
+      audit;
 };
 
 // Opens a tail session for a tail request (tenant and query string already parsed). Errors

@@ -65,6 +65,9 @@ HttpResponse HttpResponse::Error(const Status& status, int position) {
   if (position >= 0) body += ",\"position\":" + std::to_string(position);
   body += "}";
   HttpResponse response = Json(StatusToHttp(status), std::move(body));
+  if (status.code() == StatusCode::kUnauthenticated) {
+    response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sawmill\"");
+  }
   if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kDeadlineExceeded) {
     response.headers.emplace_back("Retry-After", "1");
   }
@@ -89,6 +92,8 @@ int StatusToHttp(const Status& status) {
     case StatusCode::kDeadlineExceeded: return 503;
     case StatusCode::kFailedPrecondition: return 409;
     case StatusCode::kAlreadyExists: return 409;
+    case StatusCode::kUnauthenticated: return 401;
+    case StatusCode::kPermissionDenied: return 403;
     default: return 500;
   }
 }
@@ -116,6 +121,12 @@ const Handler* Router::Find(std::string_view method, std::string_view path,
   }
   if (method_not_allowed != nullptr) *method_not_allowed = path_seen;
   return nullptr;
+}
+
+std::vector<std::pair<std::string, std::string>> Router::Routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  for (const auto& route : routes_) out.emplace_back(route.method, route.pattern);
+  return out;
 }
 
 std::string_view Router::PatternOf(const Handler* handler) const {

@@ -17,6 +17,15 @@
 
 namespace sawmill::http {
 
+// Who sent a request, as the auth gate (auth_gate.h) found it from the request's token.
+struct Caller {
+  bool authenticated = false;  // false: the server runs without tokens (docs/security.md)
+  std::string token_id;
+  std::string name;  // the token's name
+  std::string role;  // "ingest", "reader", "tenant-admin", "platform-admin", "auditor"
+  std::vector<std::string> tenants;  // empty for platform-admin and auditor tokens
+};
+
 struct HttpRequest {
   std::string method;  // "GET", "POST", "HEAD", ...
   std::string path;    // decoded path without the query string, e.g. "/loki/api/v1/push"
@@ -24,7 +33,10 @@ struct HttpRequest {
   std::multimap<std::string, std::string> query;    // decoded query parameters
   std::multimap<std::string, std::string> headers;  // names lower-cased
   std::string body;  // already decoded from Content-Encoding (gzip, zstd, lz4, deflate)
-  std::string tenant = "default";  // from X-Scope-OrgID / credentials, never from the body
+  // The tenant acted on: from the token (X-Scope-OrgID selects among the token's tenants), or
+  // from X-Scope-OrgID alone on a server without tokens; never from the body.
+  std::string tenant = "default";
+  Caller caller;  // set by the auth gate before the handler runs
   std::string remote_address;
   // Becomes true when the client closes the connection while the handler runs (the server
   // watches GET requests; null for others). A long handler (search) hands it on and stops.
@@ -45,6 +57,9 @@ struct HttpResponse {
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
+  // Rows the answer returns (search hits or pipe rows, context lines), for the audit log; -1:
+  // not a query.
+  int64_t rows = -1;
 
   // {"error": message} (plus "position" when >= 0) with the status Status maps to (the one
   // place where a Status becomes an HTTP status: see StatusToHttp).
@@ -53,7 +68,8 @@ struct HttpResponse {
 };
 
 // InvalidArgument 400, NotFound 404, ResourceExhausted 429, Unavailable 503,
-// DeadlineExceeded 503, FailedPrecondition 409, AlreadyExists 409, others 500.
+// DeadlineExceeded 503, FailedPrecondition 409, AlreadyExists 409, Unauthenticated 401,
+// PermissionDenied 403, others 500.
 int StatusToHttp(const Status& status);
 
 using Handler = std::function<HttpResponse(const HttpRequest&)>;
@@ -70,6 +86,9 @@ class Router {
   // The pattern "handler" (returned by Find) was registered with, for metric labels whose
   // cardinality must stay bounded; "unmatched" for nullptr.
   std::string_view PatternOf(const Handler* handler) const;
+  // Every registered (method, pattern), in registration order (the auth gate's route check and
+  // GET /api/v1/admin/routes).
+  std::vector<std::pair<std::string, std::string>> Routes() const;
 
  private:
   struct Route {

@@ -10,9 +10,13 @@
 #include <filesystem>
 #include <thread>
 
+#include "auth/audit_log.h"
+#include "auth/token_store.h"
+#include "catalog/sqlite_catalog.h"
 #include "common/mutex.h"
 #include "http/alert_routes.h"
 #include "http/api_routes.h"
+#include "http/auth_gate.h"
 #include "http/cold_store.h"
 #include "http/http_server.h"
 #include "http/shipper_handlers.h"
@@ -80,6 +84,29 @@ class SignalWaiter {
   std::atomic<int> hups_{0};
   std::thread thread_;
 };
+
+// A server that listens beyond loopback must check tokens, unless told --insecure-no-auth. Reads
+// the catalog before the engine opens it (only when the address is not loopback).
+Status CheckBindNeedsAuth(const ServerConfig& config, const std::string& address) {
+  if (config.insecure_no_auth || address == "localhost" || IsLoopbackAddress(address)) {
+    return Status::OK();
+  }
+  const std::string path = (std::filesystem::path(config.data_dir) / "catalog.db").string();
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    auto catalog = catalog::OpenSqliteCatalog(path);
+    if (!catalog.ok()) return Status::OK();  // the engine reports it when it opens the catalog
+    auto tokens = (*catalog)->ListTokens();
+    if (tokens.ok() && !tokens->empty()) return Status::OK();
+  }
+  const std::string shown = address.empty() ? "every interface" : address;
+  return Status::FailedPrecondition(
+      "refusing to listen on " + shown +
+      " without authentication: no API token exists, so anyone who can connect could read, "
+      "write and administer every tenant. Start it once on 127.0.0.1, create a platform-admin "
+      "token (sawmill admin token create --name admin --role platform-admin), then restart it "
+      "here; or pass --insecure-no-auth to accept an open server (docs/security.md)");
+}
 
 }  // namespace
 
@@ -162,6 +189,22 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
           alerts->engine()->OnBatch(batch.tenant, records);
         }
       });
+  // Identity: one gate for every route and tail session (docs/security.md).
+  AuthGate gate(state.clock);
+  gate.set_audit_retention(static_cast<int64_t>(
+      std::min<uint64_t>(config.audit_retention_ms, INT64_MAX / 1'000'000) * 1'000'000));
+  RegisterAuthRoutes(&router, &gate, state.clock);
+  http_options.authorize = [&gate](HttpRequest* request, std::string_view pattern) {
+    return gate.Authorize(request, pattern);
+  };
+  http_options.audit = [&gate](const HttpRequest& request, std::string_view pattern,
+                               const HttpResponse& response) {
+    gate.Audit(request, pattern, response);
+  };
+  if (Status refused = CheckBindNeedsAuth(config, http_options.address); !refused.ok()) {
+    std::fprintf(stderr, "sawmill server: %s\n", refused.message().c_str());
+    return 2;
+  }
 
   tail::TailHubOptions hub_options;
   hub_options.max_sessions = config.tail_max_sessions;
@@ -235,6 +278,34 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   query_options.max_query_ns = static_cast<int64_t>(config.query_timeout_ms) * 1'000'000;
   std::unique_ptr<query::QueryEngine> query_engine =
       query::QueryEngine::Create(engine.get(), query_options);
+  std::unique_ptr<auth::TokenStore> tokens;
+  std::unique_ptr<auth::AuditLog> audit_log;
+  {
+    Status status = engine->catalog() == nullptr
+                        ? Status::Internal("the storage engine has no catalog for API tokens")
+                        : Status::OK();
+    if (status.ok()) {
+      auto opened_tokens = auth::TokenStore::Open(engine->catalog(), Clock::Real());
+      auto opened_log = auth::AuditLog::Open(engine->catalog(), Clock::Real());
+      status = !opened_tokens.ok() ? opened_tokens.status() : opened_log.status();
+      if (status.ok()) {
+        tokens = std::move(*opened_tokens);
+        audit_log = std::move(*opened_log);
+      }
+    }
+    if (!status.ok()) {
+      std::fprintf(stderr, "sawmill server: %s\n", status.ToString().c_str());
+      state.stopping.store(true);
+      server.StopAccepting();
+      server.Stop();
+      engine->Close().IgnoreError();
+      return 1;
+    }
+    gate.Attach(tokens.get(), audit_log.get());
+    spdlog::info(tokens->enabled()
+                     ? "API tokens: required on every route but /healthz and /readyz"
+                     : "API tokens: none exist, so none is required (docs/security.md)");
+  }
   state.engine.store(engine.get());
   state.query.store(query_engine.get());
   state.sink.SetEngine(engine.get());

@@ -145,6 +145,10 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"alert_external_url", T::kString,
        "the server's URL as users reach it, for the search links in alerts; empty: http://<http>",
        &c->alert_external_url},
+      {"audit_retention", T::kDuration,
+       "audit log entries older than this are removed (never by a tenant's retention); 0: kept "
+       "forever",
+       nullptr, &c->audit_retention_ms},
   };
 }
 

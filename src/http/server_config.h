@@ -76,6 +76,10 @@ struct ServerConfig {
   uint64_t alert_eval_interval_ms = 10'000;
   uint64_t alert_max_groups = 10'000;
   std::string alert_external_url;
+  // Identity (docs/security.md).
+  uint64_t audit_retention_ms = 400ull * 24 * 3'600'000;  // 0: kept forever
+  // --insecure-no-auth (a flag only, no YAML key): listen beyond loopback with no token.
+  bool insecure_no_auth = false;
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };

@@ -17,6 +17,7 @@ ALLOWED = {
     "index": {"common"},
     "wal": {"common"},
     "catalog": {"common"},
+    "auth": {"common", "catalog"},
     "segment": {"common", "index", "objstore"},
     "storage": {"common", "index", "objstore", "wal", "catalog", "segment"},
     "query": {"common", "index", "objstore", "segment", "storage"},
@@ -24,10 +25,10 @@ ALLOWED = {
     "ingest": {"common", "storage", "wal", "tail"},
     "alert": {"common", "catalog", "query", "ingest"},
     "http": {"common", "objstore", "index", "segment", "wal", "catalog", "storage", "query",
-             "tail", "ingest", "alert"},
+             "tail", "ingest", "alert", "auth"},
     "agent": {"common", "ingest"},
     "cli": {"common", "objstore", "index", "segment", "wal", "catalog", "storage", "query",
-            "tail", "ingest", "alert", "http", "agent"},
+            "tail", "ingest", "alert", "http", "agent", "auth"},
 }
 # The rules the issue tracker states in words, named in the message when broken.
 NAMED = {

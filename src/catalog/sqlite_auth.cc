@@ -1,0 +1,288 @@
+// The SQLite catalog's API tokens and audit log (catalog.h, TokenRow and AuditRow; issue 15).
+// Additive tables: an older build ignores them.
+#include <sqlite3.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "catalog/sqlite_catalog.h"
+#include "catalog/sqlite_stmt.h"
+#include "common/mutex.h"
+
+namespace sawmill::catalog {
+namespace {
+
+constexpr const char* kAuthSchema = R"sql(
+CREATE TABLE IF NOT EXISTS api_tokens (
+  id TEXT PRIMARY KEY,
+  name TEXT NOT NULL,
+  tenants TEXT NOT NULL,
+  role TEXT NOT NULL,
+  secret_hash TEXT NOT NULL,
+  created_ns INTEGER NOT NULL,
+  expires_ns INTEGER NOT NULL,
+  revoked_ns INTEGER NOT NULL,
+  created_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS audit_log (
+  seq INTEGER PRIMARY KEY,
+  at_ns INTEGER NOT NULL,
+  who TEXT NOT NULL,
+  token_id TEXT NOT NULL,
+  tenant TEXT NOT NULL,
+  action TEXT NOT NULL,
+  query TEXT NOT NULL,
+  from_ns INTEGER NOT NULL,
+  to_ns INTEGER NOT NULL,
+  rows INTEGER NOT NULL,
+  address TEXT NOT NULL,
+  status INTEGER NOT NULL,
+  prev_hash TEXT NOT NULL,
+  hash TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (at_ns);
+CREATE TABLE IF NOT EXISTS audit_anchor (
+  id INTEGER PRIMARY KEY CHECK (id = 1),
+  seq INTEGER NOT NULL,
+  hash TEXT NOT NULL
+);
+)sql";
+
+constexpr const char* kTokenColumns =
+    "id, name, tenants, role, secret_hash, created_ns, expires_ns, revoked_ns, created_by";
+constexpr const char* kAuditColumns =
+    "seq, at_ns, who, token_id, tenant, action, query, from_ns, to_ns, rows, address, status, "
+    "prev_hash, hash";
+
+std::string JoinTenants(const std::vector<std::string>& tenants) {
+  std::string out;
+  for (const std::string& t : tenants) out += (out.empty() ? "" : ",") + t;
+  return out;
+}
+
+std::vector<std::string> SplitTenants(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find(',', pos);
+    if (end == std::string::npos) end = text.size();
+    if (end > pos) out.push_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+TokenRow ReadToken(Stmt& st) {
+  TokenRow r;
+  r.id = st.Text(0);
+  r.name = st.Text(1);
+  r.tenants = SplitTenants(st.Text(2));
+  r.role = st.Text(3);
+  r.secret_hash = st.Text(4);
+  r.created_ns = st.Int(5);
+  r.expires_ns = st.Int(6);
+  r.revoked_ns = st.Int(7);
+  r.created_by = st.Text(8);
+  return r;
+}
+
+AuditRow ReadAudit(Stmt& st) {
+  AuditRow r;
+  r.seq = static_cast<uint64_t>(st.Int(0));
+  r.at_ns = st.Int(1);
+  r.who = st.Text(2);
+  r.token_id = st.Text(3);
+  r.tenant = st.Text(4);
+  r.action = st.Text(5);
+  r.query = st.Text(6);
+  r.from_ns = st.Int(7);
+  r.to_ns = st.Int(8);
+  r.rows = st.Int(9);
+  r.address = st.Text(10);
+  r.status = static_cast<int32_t>(st.Int(11));
+  r.prev_hash = st.Text(12);
+  r.hash = st.Text(13);
+  return r;
+}
+
+}  // namespace
+
+Status SqliteCatalog::EnsureAuthTablesLocked() const { return Exec(kAuthSchema); }
+
+Status SqliteCatalog::InsertToken(const TokenRow& row) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt st(db_, std::string("INSERT INTO api_tokens (") + kTokenColumns +
+                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare token insert"));
+  st.Bind(1, row.id);
+  st.Bind(2, row.name);
+  st.Bind(3, JoinTenants(row.tenants));
+  st.Bind(4, row.role);
+  st.Bind(5, row.secret_hash);
+  st.Bind(6, row.created_ns);
+  st.Bind(7, row.expires_ns);
+  st.Bind(8, row.revoked_ns);
+  st.Bind(9, row.created_by);
+  if (int rc = st.Step(); rc != SQLITE_DONE) {
+    if ((sqlite3_extended_errcode(db_) & 0xff) == SQLITE_CONSTRAINT) {
+      return RollbackLocked(
+          Status::AlreadyExists("catalog " + path_ + ": token id " + row.id + " exists"));
+    }
+    return RollbackLocked(Error("insert token"));
+  }
+  return CommitLocked();
+}
+
+Result<std::vector<TokenRow>> SqliteCatalog::ListTokens() const {
+  MutexLock l(&mu_);
+  Stmt st(db_, std::string("SELECT ") + kTokenColumns + " FROM api_tokens ORDER BY created_ns, id");
+  if (!st.ok()) return Error("prepare token list");
+  std::vector<TokenRow> rows;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) rows.push_back(ReadToken(st));
+  if (rc != SQLITE_DONE) return Error("list tokens");
+  return rows;
+}
+
+Status SqliteCatalog::RevokeToken(std::string_view id, int64_t now_ns) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt st(db_, "UPDATE api_tokens SET revoked_ns = ? WHERE id = ? AND revoked_ns = 0");
+  if (!st.ok()) return RollbackLocked(Error("prepare token revoke"));
+  st.Bind(1, now_ns);
+  st.Bind(2, id);
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("revoke token"));
+  if (sqlite3_changes(db_) == 0) {
+    Stmt find(db_, "SELECT 1 FROM api_tokens WHERE id = ?");
+    if (!find.ok()) return RollbackLocked(Error("prepare token lookup"));
+    find.Bind(1, id);
+    if (find.Step() != SQLITE_ROW) {
+      return RollbackLocked(Status::NotFound("no token with id " + std::string(id)));
+    }
+  }
+  return CommitLocked();
+}
+
+Status SqliteCatalog::AppendAudit(const AuditRow& row) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt st(db_, std::string("INSERT INTO audit_log (") + kAuditColumns +
+                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare audit insert"));
+  st.Bind(1, static_cast<int64_t>(row.seq));
+  st.Bind(2, row.at_ns);
+  st.Bind(3, row.who);
+  st.Bind(4, row.token_id);
+  st.Bind(5, row.tenant);
+  st.Bind(6, row.action);
+  st.Bind(7, row.query);
+  st.Bind(8, row.from_ns);
+  st.Bind(9, row.to_ns);
+  st.Bind(10, row.rows);
+  st.Bind(11, row.address);
+  st.Bind(12, static_cast<int64_t>(row.status));
+  st.Bind(13, row.prev_hash);
+  st.Bind(14, row.hash);
+  if (st.Step() != SQLITE_DONE) {
+    if ((sqlite3_extended_errcode(db_) & 0xff) == SQLITE_CONSTRAINT) {
+      return RollbackLocked(Status::AlreadyExists("catalog " + path_ + ": audit entry " +
+                                                  std::to_string(row.seq) + " exists"));
+    }
+    return RollbackLocked(Error("insert audit entry"));
+  }
+  return CommitLocked();
+}
+
+Result<std::vector<AuditRow>> SqliteCatalog::ListAudit(const AuditFilter& filter) const {
+  MutexLock l(&mu_);
+  std::string sql = std::string("SELECT ") + kAuditColumns + " FROM audit_log WHERE seq > ?1";
+  if (filter.since_ns != 0) sql += " AND at_ns >= ?2";
+  if (filter.until_ns != 0) sql += " AND at_ns < ?3";
+  if (filter.tenant) sql += " AND tenant = ?4";
+  if (filter.who) sql += " AND who = ?5";
+  if (filter.action) sql += " AND action = ?6";
+  sql += " ORDER BY seq LIMIT ?7";
+  Stmt st(db_, sql);
+  if (!st.ok()) return Error("prepare audit list");
+  st.Bind(1, static_cast<int64_t>(std::min<uint64_t>(filter.after_seq, INT64_MAX)));
+  if (filter.since_ns != 0) st.Bind(2, filter.since_ns);
+  if (filter.until_ns != 0) st.Bind(3, filter.until_ns);
+  if (filter.tenant) st.Bind(4, *filter.tenant);
+  if (filter.who) st.Bind(5, *filter.who);
+  if (filter.action) st.Bind(6, *filter.action);
+  st.Bind(7, static_cast<int64_t>(std::min<uint64_t>(filter.limit, INT64_MAX)));
+  std::vector<AuditRow> rows;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) rows.push_back(ReadAudit(st));
+  if (rc != SQLITE_DONE) return Error("list audit entries");
+  return rows;
+}
+
+Result<std::optional<AuditRow>> SqliteCatalog::LastAudit() const {
+  MutexLock l(&mu_);
+  Stmt st(db_,
+          std::string("SELECT ") + kAuditColumns + " FROM audit_log ORDER BY seq DESC LIMIT 1");
+  if (!st.ok()) return Error("prepare last audit entry");
+  int rc = st.Step();
+  if (rc == SQLITE_ROW) return std::optional<AuditRow>(ReadAudit(st));
+  if (rc != SQLITE_DONE) return Error("read last audit entry");
+  return std::optional<AuditRow>();
+}
+
+Result<uint64_t> SqliteCatalog::PruneAudit(int64_t before_ns) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  // Only a prefix of the chain goes: everything up to the last entry older than "before_ns".
+  int64_t last = 0;
+  std::string hash;
+  {
+    Stmt st(db_,
+            "SELECT seq, hash FROM audit_log WHERE seq <= (SELECT MAX(seq) FROM audit_log "
+            "WHERE at_ns < ?) ORDER BY seq DESC LIMIT 1");
+    if (!st.ok()) return RollbackLocked(Error("prepare audit prune"));
+    st.Bind(1, before_ns);
+    int rc = st.Step();
+    if (rc == SQLITE_DONE) {
+      RETURN_IF_ERROR(Exec("ROLLBACK"));
+      return uint64_t{0};
+    }
+    if (rc != SQLITE_ROW) return RollbackLocked(Error("find audit prune point"));
+    last = st.Int(0);
+    hash = st.Text(1);
+  }
+  uint64_t deleted = 0;
+  {
+    Stmt st(db_, "DELETE FROM audit_log WHERE seq <= ?");
+    if (!st.ok()) return RollbackLocked(Error("prepare audit delete"));
+    st.Bind(1, last);
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("delete audit entries"));
+    deleted = static_cast<uint64_t>(sqlite3_changes(db_));
+  }
+  {
+    Stmt st(db_, "INSERT OR REPLACE INTO audit_anchor (id, seq, hash) VALUES (1, ?, ?)");
+    if (!st.ok()) return RollbackLocked(Error("prepare audit anchor"));
+    st.Bind(1, last);
+    st.Bind(2, hash);
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("write audit anchor"));
+  }
+  RETURN_IF_ERROR(CommitLocked());
+  return deleted;
+}
+
+Result<AuditAnchor> SqliteCatalog::GetAuditAnchor() const {
+  MutexLock l(&mu_);
+  Stmt st(db_, "SELECT seq, hash FROM audit_anchor WHERE id = 1");
+  if (!st.ok()) return Error("prepare audit anchor");
+  AuditAnchor anchor;
+  int rc = st.Step();
+  if (rc == SQLITE_ROW) {
+    anchor.seq = static_cast<uint64_t>(st.Int(0));
+    anchor.hash = st.Text(1);
+  } else if (rc != SQLITE_DONE) {
+    return Error("read audit anchor");
+  }
+  return anchor;
+}
+
+}  // namespace sawmill::catalog

@@ -1,0 +1,231 @@
+#include "cli/auth_command.h"
+
+#include <boost/json.hpp>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace sawmill::cli {
+
+struct AuthCommands {
+  CLI::App* token = nullptr;
+  CLI::App* create = nullptr;
+  CLI::App* list = nullptr;
+  CLI::App* revoke = nullptr;
+  CLI::App* audit = nullptr;
+  CLI::App* audit_list = nullptr;
+  CLI::App* verify = nullptr;
+  std::string name, role, expires_in;
+  std::vector<std::string> tenants;
+  std::string revoke_id;
+  std::string since, until, tenant, who, action;
+  int limit = 100;
+  bool json = false;
+};
+
+namespace {
+
+std::string Text(const boost::json::object& o, const char* key) {
+  const auto* v = o.if_contains(key);
+  if (v == nullptr || v->is_null()) return "";
+  if (v->is_string()) return std::string(v->as_string());
+  return boost::json::serialize(*v);
+}
+
+std::string Tenants(const boost::json::object& o) {
+  std::string out;
+  if (const auto* v = o.if_contains("tenants"); v != nullptr && v->is_array()) {
+    for (const auto& t : v->as_array()) {
+      if (t.is_string()) out += (out.empty() ? "" : ",") + std::string(t.as_string());
+    }
+  }
+  return out.empty() ? "*" : out;
+}
+
+// The answer as a JSON object, or an error printed for "what" (exit code in *code).
+std::optional<boost::json::object> Call(HttpClient* client, const char* what,
+                                        std::string_view method, const std::string& target,
+                                        int expected, int* code) {
+  Result<HttpResult> result = client->Request(method, target);
+  *code = 1;
+  if (!result.ok()) {
+    std::fprintf(stderr, "sawmill admin %s: %s\n", what, result.status().message().c_str());
+    return std::nullopt;
+  }
+  if (result->status != expected) {
+    std::fprintf(stderr, "sawmill admin %s: the server answered %d: %s\n", what, result->status,
+                 ErrorText(*result).c_str());
+    return std::nullopt;
+  }
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(result->body, ec);
+  if (ec || !v.is_object()) {
+    std::fprintf(stderr, "sawmill admin %s: unexpected answer: %s\n", what, result->body.c_str());
+    return std::nullopt;
+  }
+  *code = 0;
+  return v.as_object();
+}
+
+int Create(const AuthCommands& c, HttpClient* client) {
+  std::string target =
+      "/api/v1/admin/tokens?name=" + UrlEncode(c.name) + "&role=" + UrlEncode(c.role);
+  for (const std::string& t : c.tenants) target += "&tenant=" + UrlEncode(t);
+  if (!c.expires_in.empty()) target += "&expires_in=" + UrlEncode(c.expires_in);
+  int code = 0;
+  auto obj = Call(client, "token create", "POST", target, 201, &code);
+  if (!obj) return code;
+  const auto* info = obj->if_contains("info");
+  std::string details;
+  if (info != nullptr && info->is_object()) {
+    const auto& i = info->as_object();
+    std::string expires = Text(i, "expires");
+    details = "id " + Text(i, "id") + ", role " + Text(i, "role") + ", tenants " + Tenants(i) +
+              ", expires " + (expires.empty() ? "never" : expires);
+  }
+  // The token alone on stdout (scripts: TOKEN=$(sawmill admin token create ...)); the rest on
+  // stderr.
+  std::printf("%s\n", Text(*obj, "token").c_str());
+  std::fprintf(stderr,
+               "token '%s' created (%s).\nIt is shown only now: the server keeps only a hash of "
+               "it. Use it with --token or SAWMILL_TOKEN.\n",
+               c.name.c_str(), details.c_str());
+  return 0;
+}
+
+int List(HttpClient* client) {
+  int code = 0;
+  auto obj = Call(client, "token list", "GET", "/api/v1/admin/tokens", 200, &code);
+  if (!obj) return code;
+  std::printf("%-16s  %-20s %-14s %-20s %-20s %s\n", "id", "name", "role", "tenants", "expires",
+              "state");
+  const auto* tokens = obj->if_contains("tokens");
+  if (tokens == nullptr || !tokens->is_array()) return 0;
+  for (const auto& item : tokens->as_array()) {
+    if (!item.is_object()) continue;
+    const auto& t = item.as_object();
+    std::string expires = Text(t, "expires"), revoked = Text(t, "revoked");
+    std::printf("%-16s  %-20s %-14s %-20s %-20s %s\n", Text(t, "id").c_str(),
+                Text(t, "name").c_str(), Text(t, "role").c_str(), Tenants(t).c_str(),
+                expires.empty() ? "never" : expires.c_str(),
+                revoked.empty() ? "active" : ("revoked " + revoked).c_str());
+  }
+  return 0;
+}
+
+int Revoke(const AuthCommands& c, HttpClient* client) {
+  int code = 0;
+  auto obj = Call(client, "token revoke", "DELETE",
+                  "/api/v1/admin/tokens/" + UrlEncode(c.revoke_id), 200, &code);
+  if (!obj) return code;
+  std::printf("revoked token %s; requests with it are refused from now on\n", c.revoke_id.c_str());
+  return 0;
+}
+
+int AuditList(const AuthCommands& c, HttpClient* client) {
+  std::string target = "/api/v1/audit?limit=" + std::to_string(c.limit);
+  if (!c.since.empty()) target += "&since=" + UrlEncode(c.since);
+  if (!c.until.empty()) target += "&until=" + UrlEncode(c.until);
+  if (!c.tenant.empty()) target += "&tenant=" + UrlEncode(c.tenant);
+  if (!c.who.empty()) target += "&who=" + UrlEncode(c.who);
+  if (!c.action.empty()) target += "&action=" + UrlEncode(c.action);
+  int code = 0;
+  auto obj = Call(client, "audit list", "GET", target, 200, &code);
+  if (!obj) return code;
+  const auto* entries = obj->if_contains("entries");
+  if (entries == nullptr || !entries->is_array()) return 0;
+  for (const auto& item : entries->as_array()) {
+    if (!item.is_object()) continue;
+    const auto& e = item.as_object();
+    if (c.json) {
+      std::printf("%s\n", boost::json::serialize(e).c_str());
+      continue;
+    }
+    std::string who = Text(e, "who");
+    std::printf("#%s %s %s tenant=%s %s status=%s rows=%s from=%s  %s\n", Text(e, "seq").c_str(),
+                Text(e, "at").c_str(), who.empty() ? "(no token)" : who.c_str(),
+                Text(e, "tenant").c_str(), Text(e, "action").c_str(), Text(e, "status").c_str(),
+                Text(e, "rows").empty() ? "-" : Text(e, "rows").c_str(), Text(e, "address").c_str(),
+                Text(e, "query").c_str());
+  }
+  return 0;
+}
+
+int Verify(HttpClient* client) {
+  int code = 0;
+  auto obj = Call(client, "audit verify", "GET", "/api/v1/audit/verify", 200, &code);
+  if (!obj) return code;
+  const bool ok = Text(*obj, "ok") == "true";
+  if (ok) {
+    std::printf("audit log intact: %s entries (seq %s to %s), each following the one before\n",
+                Text(*obj, "entries").c_str(), Text(*obj, "first_seq").c_str(),
+                Text(*obj, "last_seq").c_str());
+    return 0;
+  }
+  std::printf("audit log DAMAGED (%s entries read):\n", Text(*obj, "entries").c_str());
+  if (const auto* p = obj->if_contains("problems"); p != nullptr && p->is_array()) {
+    for (const auto& problem : p->as_array()) {
+      if (problem.is_string()) std::printf("  %s\n", std::string(problem.as_string()).c_str());
+    }
+  }
+  return 1;
+}
+
+}  // namespace
+
+std::shared_ptr<AuthCommands> AddAuthCommands(CLI::App* admin) {
+  auto c = std::make_shared<AuthCommands>();
+  c->token = admin->add_subcommand("token", "API tokens: create (shown once), list, revoke");
+  c->token->fallthrough();
+  c->token->require_subcommand(1);
+  c->create = c->token->add_subcommand(
+      "create",
+      "make a token and print it once (the first one, on a loopback server without "
+      "tokens, must be --role platform-admin and needs no --token)");
+  c->create->fallthrough();
+  c->create->add_option("--name", c->name, "what the token is for (shown in the audit log)")
+      ->required();
+  c->create->add_option("--role", c->role, "ingest, reader, tenant-admin, platform-admin, auditor")
+      ->required()
+      ->check(CLI::IsMember({"ingest", "reader", "tenant-admin", "platform-admin", "auditor"}));
+  c->create->add_option("--tenant", c->tenants,
+                        "tenant(s) of the token (repeat, or comma-separated; several only for "
+                        "reader); none for platform-admin and auditor");
+  c->create->add_option("--expires-in", c->expires_in, "expiry from now: 90d, 12h (default never)");
+  c->list = c->token->add_subcommand("list", "every token (never their secrets)");
+  c->list->fallthrough();
+  c->revoke = c->token->add_subcommand("revoke", "revoke token ID at once");
+  c->revoke->fallthrough();
+  c->revoke->add_option("ID", c->revoke_id, "the token's id (sawmill admin token list)")
+      ->required();
+
+  c->audit = admin->add_subcommand("audit", "the audit log: list entries, verify the hash chain");
+  c->audit->fallthrough();
+  c->audit->require_subcommand(1);
+  c->audit_list = c->audit->add_subcommand("list", "entries, oldest first");
+  c->audit_list->fallthrough();
+  c->audit_list->add_option("--since", c->since, "from: RFC 3339 or a duration ago (1h, 7d)");
+  c->audit_list->add_option("--until", c->until, "until: RFC 3339 or a duration ago");
+  c->audit_list->add_option("--tenant", c->tenant, "only this tenant");
+  c->audit_list->add_option("--who", c->who, "only this token name");
+  c->audit_list->add_option("--action", c->action, "only this action ('GET /api/v1/search')");
+  c->audit_list->add_option("--limit", c->limit, "at most this many")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  c->audit_list->add_flag("--json", c->json, "one JSON object per line");
+  c->verify = c->audit->add_subcommand(
+      "verify", "check the hash chain: exit 1 naming each deleted or edited entry");
+  c->verify->fallthrough();
+  return c;
+}
+
+int RunAuthCommands(const AuthCommands& c, HttpClient* client) {
+  if (c.create->parsed()) return Create(c, client);
+  if (c.list->parsed()) return List(client);
+  if (c.revoke->parsed()) return Revoke(c, client);
+  if (c.audit_list->parsed()) return AuditList(c, client);
+  if (c.verify->parsed()) return Verify(client);
+  return -1;
+}
+
+}  // namespace sawmill::cli
