@@ -15,6 +15,7 @@ struct AuthCommands {
   CLI::App* audit = nullptr;
   CLI::App* audit_list = nullptr;
   CLI::App* verify = nullptr;
+  CLI::App* tenants_command = nullptr;
   std::string name, role, expires_in;
   std::vector<std::string> tenants;
   std::string revoke_id;
@@ -151,6 +152,32 @@ int AuditList(const AuthCommands& c, HttpClient* client) {
   return 0;
 }
 
+int ListTenants(HttpClient* client) {
+  int code = 0;
+  auto obj = Call(client, "tenants", "GET", "/api/v1/admin/tenants", 200, &code);
+  if (!obj) return code;
+  std::printf("%-24s %10s %14s %16s  %s\n", "tenant", "segments", "rows", "bytes", "by tier");
+  const auto* list = obj->if_contains("tenants");
+  if (list == nullptr || !list->is_array()) return 0;
+  for (const auto& item : list->as_array()) {
+    if (!item.is_object()) continue;
+    const auto& t = item.as_object();
+    std::string tiers;
+    if (const auto* by = t.if_contains("tiers"); by != nullptr && by->is_object()) {
+      for (const auto& [tier, usage] : by->as_object()) {
+        if (!usage.is_object()) continue;
+        tiers += (tiers.empty() ? "" : ", ") + std::string(tier) + " " +
+                 Text(usage.as_object(), "bytes") + " bytes";
+      }
+    }
+    std::printf("%-24s %10s %14s %16s  %s\n", Text(t, "tenant").c_str(),
+                Text(t, "segments").c_str(), Text(t, "rows").c_str(), Text(t, "bytes").c_str(),
+                tiers.c_str());
+  }
+  std::printf("(segments only: lines not yet flushed from memory are not counted)\n");
+  return 0;
+}
+
 int Verify(HttpClient* client) {
   int code = 0;
   auto obj = Call(client, "audit verify", "GET", "/api/v1/audit/verify", 200, &code);
@@ -216,6 +243,9 @@ std::shared_ptr<AuthCommands> AddAuthCommands(CLI::App* admin) {
   c->verify = c->audit->add_subcommand(
       "verify", "check the hash chain: exit 1 naming each deleted or edited entry");
   c->verify->fallthrough();
+  c->tenants_command = admin->add_subcommand(
+      "tenants", "bytes, rows and segments each tenant stores, by tier (chargeback)");
+  c->tenants_command->fallthrough();
   return c;
 }
 
@@ -225,6 +255,7 @@ int RunAuthCommands(const AuthCommands& c, HttpClient* client) {
   if (c.revoke->parsed()) return Revoke(c, client);
   if (c.audit_list->parsed()) return AuditList(c, client);
   if (c.verify->parsed()) return Verify(client);
+  if (c.tenants_command->parsed()) return ListTenants(client);
   return -1;
 }
 

@@ -1,4 +1,5 @@
-// `sawmill admin token create|list|revoke` and `sawmill admin audit list|verify`
+// `sawmill admin token create|list|revoke`, `sawmill admin audit list|verify` and
+// `sawmill admin tenants`
 // (docs/cli.md, docs/security.md): added to `sawmill admin`'s command line by admin_command.cc.
 #pragma once
 

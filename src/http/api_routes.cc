@@ -296,9 +296,17 @@ HttpResponse HandleDamageAck(ApiState* state, const HttpRequest& request) {
   return HttpResponse::Json(200, "{\"acknowledged\":" + std::to_string(*changed) + "}");
 }
 
+// A slot of the request's tenant's concurrent-query quota, held while the handler runs.
+Result<std::shared_ptr<void>> QuerySlot(ApiState* state, const HttpRequest& request) {
+  if (state->query_limiter == nullptr) return std::shared_ptr<void>();
+  return state->query_limiter->Acquire(request.tenant);
+}
+
 HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
   query::QueryEngine* engine = state->query.load();
   if (!state->ready.load() || engine == nullptr) return Unready(*state);
+  auto slot = QuerySlot(state, request);
+  if (!slot.ok()) return HttpResponse::Error(slot.status());
   query::SearchRequest search;
   search.tenant = request.tenant;
   // With tokens, the per-user limit counts per token: a self-declared header would let one
@@ -377,6 +385,8 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
 HttpResponse HandleContext(ApiState* state, const HttpRequest& request) {
   query::QueryEngine* engine = state->query.load();
   if (!state->ready.load() || engine == nullptr) return Unready(*state);
+  auto slot = QuerySlot(state, request);
+  if (!slot.ok()) return HttpResponse::Error(slot.status());
   if (!request.HasQuery("id")) {
     return HttpResponse::Error(Status::InvalidArgument("id: required (the id of a search hit)"));
   }

@@ -13,6 +13,7 @@
 #include "http/engine_ingest_sink.h"
 #include "http/idempotency_cache.h"
 #include "http/router.h"
+#include "http/tenant_limits.h"
 #include "ingest/pipeline.h"
 #include "query/query_engine.h"
 #include "storage/engine.h"
@@ -38,6 +39,8 @@ struct ApiState {
   // Every front door's way into storage (the native route, the shipper routes, syslog).
   ingest::Pipeline pipeline{&sink};
   IdempotencyGate idempotency;
+  // Per-tenant concurrent searches and context reads (tenant_limits.h); null: no limit.
+  TenantLimiter* query_limiter = nullptr;
 };
 
 // Also configures state->pipeline from state->options and state->clock (set them first) and

@@ -37,6 +37,7 @@ std::vector<RouteRight> BuildRouteRights() {
   add("GET", "/api/v1/admin/damage", Right::kPlatformAdmin);
   add("POST", "/api/v1/admin/damage/ack", Right::kPlatformAdmin);
   add("GET", "/api/v1/admin/routes", Right::kPlatformAdmin);
+  add("GET", "/api/v1/admin/tenants", Right::kPlatformAdmin);
   // Tokens: a tenant-admin manages its own tenant's (auth_routes.cc decides which).
   add("POST", "/api/v1/admin/tokens", Right::kTenantAdmin);
   add("GET", "/api/v1/admin/tokens", Right::kTenantAdmin);

@@ -68,7 +68,8 @@ HttpResponse HttpResponse::Error(const Status& status, int position) {
   if (status.code() == StatusCode::kUnauthenticated) {
     response.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sawmill\"");
   }
-  if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kDeadlineExceeded) {
+  if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kDeadlineExceeded ||
+      status.code() == StatusCode::kResourceExhausted) {
     response.headers.emplace_back("Retry-After", "1");
   }
   return response;

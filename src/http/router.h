@@ -62,7 +62,8 @@ struct HttpResponse {
   int64_t rows = -1;
 
   // {"error": message} (plus "position" when >= 0) with the status Status maps to (the one
-  // place where a Status becomes an HTTP status: see StatusToHttp).
+  // place where a Status becomes an HTTP status: see StatusToHttp). 429 and 503 answers carry
+  // Retry-After: 1; 401 answers WWW-Authenticate: Bearer.
   static HttpResponse Error(const Status& status, int position = -1);
   static HttpResponse Json(int status, std::string body);
 };

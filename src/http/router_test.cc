@@ -80,6 +80,14 @@ TEST(StatusToHttp, EachCodeHasOneStatus) {
   EXPECT_EQ(StatusToHttp(Status::AlreadyExists("x")), 409);
   EXPECT_EQ(StatusToHttp(Status::DataLoss("x")), 500);
   EXPECT_EQ(StatusToHttp(Status::Internal("x")), 500);
+  EXPECT_EQ(StatusToHttp(Status::Unauthenticated("x")), 401);
+  EXPECT_EQ(StatusToHttp(Status::PermissionDenied("x")), 403);
+  HttpResponse quota = HttpResponse::Error(Status::ResourceExhausted("over quota"));
+  ASSERT_EQ(quota.headers.size(), 1u);
+  EXPECT_EQ(quota.headers[0].first, "Retry-After");
+  HttpResponse denied = HttpResponse::Error(Status::Unauthenticated("no token"));
+  ASSERT_EQ(denied.headers.size(), 1u);
+  EXPECT_EQ(denied.headers[0].first, "WWW-Authenticate");
 }
 
 TEST(HttpResponse, ErrorIsJsonWithPositionAndRetryAfterWhenUnavailable) {

@@ -22,7 +22,10 @@
 #include "http/shipper_handlers.h"
 #include "http/shipper_routes.h"
 #include "http/ui_routes.h"
+#include "http/tenant_limits.h"
+#include "http/tenant_routes.h"
 #include "ingest/syslog_server.h"
+#include "ingest/tenant_quota.h"
 
 namespace sawmill::http {
 
@@ -74,6 +77,13 @@ class SignalWaiter {
   void Wait() {
     UniqueLock lock(&mu_);
     while (!stop_) cv_.Wait(&lock);
+  }
+  // Waits up to "timeout"; true once a stop was requested.
+  bool WaitFor(std::chrono::milliseconds timeout) {
+    UniqueLock lock(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!stop_ && std::chrono::steady_clock::now() < deadline) cv_.WaitUntil(&lock, deadline);
+    return stop_;
   }
 
  private:
@@ -194,6 +204,25 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   gate.set_audit_retention(static_cast<int64_t>(
       std::min<uint64_t>(config.audit_retention_ms, INT64_MAX / 1'000'000) * 1'000'000));
   RegisterAuthRoutes(&router, &gate, state.clock);
+  // Per-tenant quotas (docs/security.md "Quotas"): ingest before the WAL, queries, tail sessions.
+  ingest::TenantQuotaOptions quota_options;
+  quota_options.lines_per_sec = config.tenant_ingest_lines_per_sec;
+  quota_options.bytes_per_sec = config.tenant_ingest_bytes_per_sec;
+  quota_options.burst_ns = static_cast<int64_t>(
+      std::min<uint64_t>(config.tenant_ingest_burst_ms, INT64_MAX / 1'000'000) * 1'000'000);
+  ingest::TenantQuotas quotas(quota_options, state.clock);
+  if (quotas.enabled()) {
+    state.pipeline.AddAdmitHook(
+        [&quotas](const ingest::BatchInfo& batch, std::vector<Record>* records) {
+          return quotas.Admit(batch.tenant, *records);
+        });
+  }
+  TenantLimiter query_limiter("concurrent queries", "tenant_max_queries",
+                              config.tenant_max_queries);
+  TenantLimiter tail_limiter("tail sessions", "tenant_max_tail_sessions",
+                             config.tenant_max_tail_sessions);
+  state.query_limiter = &query_limiter;
+  RegisterTenantRoutes(&router, &state);
   http_options.authorize = [&gate](HttpRequest* request, std::string_view pattern) {
     return gate.Authorize(request, pattern);
   };
@@ -218,10 +247,20 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
         tail_hub->Publish(batch.tenant, records);
       });
   TailSubscriber subscriber =
-      [&state, tail_hub = hub.get()](
+      [&state, &tail_limiter, tail_hub = hub.get()](
           const HttpRequest& request) -> Result<std::shared_ptr<tail::TailSession>> {
     if (state.stopping.load()) return Status::Unavailable("the server is stopping");
-    return tail_hub->Subscribe(request.tenant, request.Query("q"));
+    auto slot = tail_limiter.Acquire(request.tenant);
+    if (!slot.ok()) return slot.status();
+    auto session = tail_hub->Subscribe(request.tenant, request.Query("q"));
+    if (!session.ok() || *slot == nullptr) return session;
+    // The tenant's slot is held as long as the session is.
+    std::shared_ptr<tail::TailSession> held = *session;
+    return std::shared_ptr<tail::TailSession>(
+        held.get(), [held, slot = *slot](tail::TailSession*) mutable {
+          held.reset();
+          slot.reset();
+        });
   };
 
   // Memtables past 1.5 x memtable_cap mean flushing is behind (the largest memtable is flushed as
@@ -363,7 +402,12 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     std::fflush(stdout);
   }
 
-  signals.Wait();
+  // Until a signal: the per-tenant stored-bytes gauges are refreshed every 30 s.
+  while (!signals.WaitFor(std::chrono::seconds(30))) {
+    if (Status refreshed = RefreshTenantMetrics(&state); !refreshed.ok()) {
+      spdlog::warn("tenant metrics: {}", refreshed.ToString());
+    }
+  }
 
   // Shutdown, in the order docs/operations.md promises.
   state.stopping.store(true);

@@ -149,6 +149,23 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        "audit log entries older than this are removed (never by a tenant's retention); 0: kept "
        "forever",
        nullptr, &c->audit_retention_ms},
+      {"tenant_ingest_lines_per_sec", T::kCount,
+       "each tenant's ingest quota in lines per second (batches without WARN+ lines are refused "
+       "first, 429); 0: none",
+       nullptr, &c->tenant_ingest_lines_per_sec},
+      {"tenant_ingest_bytes_per_sec", T::kBytes,
+       "each tenant's ingest quota in bytes of text per second; 0: none", nullptr,
+       &c->tenant_ingest_bytes_per_sec},
+      {"tenant_ingest_burst", T::kDuration,
+       "how long a tenant may send at up to its whole quota's bucket: the bucket holds this "
+       "long at the rate",
+       nullptr, &c->tenant_ingest_burst_ms},
+      {"tenant_max_queries", T::kCount,
+       "searches and context reads one tenant may run at once (more: 429); 0: no limit", nullptr,
+       &c->tenant_max_queries},
+      {"tenant_max_tail_sessions", T::kCount,
+       "live-tail sessions one tenant may hold open (more: 429); 0: no limit", nullptr,
+       &c->tenant_max_tail_sessions},
   };
 }
 

@@ -80,6 +80,12 @@ struct ServerConfig {
   uint64_t audit_retention_ms = 400ull * 24 * 3'600'000;  // 0: kept forever
   // --insecure-no-auth (a flag only, no YAML key): listen beyond loopback with no token.
   bool insecure_no_auth = false;
+  // Per-tenant quotas (docs/security.md "Quotas"); 0: no limit.
+  uint64_t tenant_ingest_lines_per_sec = 0;
+  uint64_t tenant_ingest_bytes_per_sec = 0;
+  uint64_t tenant_ingest_burst_ms = 10'000;
+  uint64_t tenant_max_queries = 0;        // concurrent searches and context reads
+  uint64_t tenant_max_tail_sessions = 0;  // open live-tail sessions
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };
