@@ -183,6 +183,94 @@ struct AuditAnchor {
   friend bool operator==(const AuditAnchor&, const AuditAnchor&) = default;
 };
 
+// ---- Retention, holds and the deletion record (issue 14; docs/storage.md "Retention") ----
+
+// A tenant's retention policy as set through the admin API (table retention_policies). The
+// config file's policy is not stored: a row here wins over it, field by field. -1: not set here.
+struct RetentionPolicyRow {
+  std::string tenant;
+  int64_t retention_ns = -1;   // 0: keep forever
+  int64_t warm_after_ns = -1;  // 0: never warm
+  int64_t cold_after_ns = -1;  // 0: never cold
+  int64_t max_bytes = -1;      // 0: no limit
+  int64_t updated_ns = 0;
+  std::string updated_by;
+
+  friend bool operator==(const RetentionPolicyRow&, const RetentionPolicyRow&) = default;
+};
+
+// A compliance tag (table compliance_rules): segments of "tenant" ("": every tenant) holding a
+// row whose service matches "service" (a glob, '*' any run of characters; "": every service)
+// are kept at least "retention_ns" after their newest ingest time.
+struct ComplianceRuleRow {
+  uint64_t id = 0;  // assigned by AddComplianceRule
+  std::string tenant;
+  std::string service;
+  int64_t retention_ns = 0;
+  std::string reason;
+  int64_t created_ns = 0;
+  std::string created_by;
+
+  friend bool operator==(const ComplianceRuleRow&, const ComplianceRuleRow&) = default;
+};
+
+// A legal or post-mortem hold (table holds): no segment of "tenant" whose time range meets
+// [from_ns, to_ns) (and, with a query, whose index does not rule the query out) is deleted
+// until the hold is released.
+struct HoldRow {
+  uint64_t id = 0;  // assigned by AddHold
+  std::string tenant;
+  int64_t from_ns = 0, to_ns = 0;
+  std::string query;  // "": every segment of the range
+  std::string reason;
+  std::string created_by;
+  int64_t created_ns = 0;
+  int64_t released_ns = 0;  // 0: active
+  std::string released_by;
+  std::string release_reason;
+
+  friend bool operator==(const HoldRow&, const HoldRow&) = default;
+};
+
+// One entry of the retention record (table retention_events): who did what, when and why.
+struct RetentionEventRow {
+  uint64_t id = 0;  // assigned by the catalog, increasing
+  int64_t at_ns = 0;
+  std::string actor;   // who: the operator's name, or "retention" for the server's own deletions
+  std::string action;  // hold_add, hold_release, policy_set, compliance_add, compliance_remove,
+                       // segment_delete
+  std::string tenant;
+  uint64_t hold_id = 0;
+  uint64_t segment_id = 0;
+  std::string reason;  // why: the operator's words, or the rule that expired the segment
+  std::string detail;  // what: a JSON object (the hold, the policy, the segment's ranges)
+
+  friend bool operator==(const RetentionEventRow&, const RetentionEventRow&) = default;
+};
+
+struct RetentionEventFilter {
+  std::string action;      // "": every action
+  std::string tenant;      // "": every tenant
+  uint64_t before_id = 0;  // > 0: only entries with a smaller id (paging back)
+  uint64_t limit = 1000;
+};
+
+// A segment deleted by retention (table retired_segments). Kept so that a file left behind by a
+// crash between the catalog's retirement and the deletion of the bytes is recognised by
+// reconciliation (and deleted, not registered again), and so that WAL replay never brings its
+// seqs back.
+struct RetiredSegmentRow {
+  uint64_t id = 0;
+  std::string tenant;
+  uint32_t partition = 0;
+  uint64_t min_seq = 0, max_seq = 0;
+  std::string store;
+  std::string path;
+  int64_t retired_ns = 0;
+
+  friend bool operator==(const RetiredSegmentRow&, const RetiredSegmentRow&) = default;
+};
+
 struct ListFilter {
   std::optional<std::string> tenant;
   std::optional<uint32_t> partition;
@@ -309,6 +397,42 @@ class Catalog {
   virtual Result<uint64_t> PruneAudit(int64_t before_ns) = 0;
   // The anchor (seq 0 and "" before any pruning).
   virtual Result<AuditAnchor> GetAuditAnchor() const = 0;
+
+  // ---- Retention, holds and the deletion record (issue 14) ----
+  // Every change below is one transaction that also appends its RetentionEventRow ("event":
+  // at_ns, actor, reason filled by the caller; action, tenant, ids and detail may be left to
+  // the call), so the record never misses a change nor shows one that did not happen.
+
+  // Stores "hold" (id assigned) and its event. Returns the stored hold.
+  virtual Result<HoldRow> AddHold(const HoldRow& hold, const RetentionEventRow& event) = 0;
+  // Marks hold "id" released at event.at_ns by event.actor for event.reason. Errors: NotFound
+  // for an unknown id; FailedPrecondition when it is released already.
+  virtual Result<HoldRow> ReleaseHold(uint64_t id, const RetentionEventRow& event) = 0;
+  // Holds by id; "active_only": those not released.
+  virtual Result<std::vector<HoldRow>> ListHolds(bool active_only) const = 0;
+  // Stores the tenant's policy row (replacing it; a row with every field -1 is removed).
+  virtual Status SetRetentionPolicy(const RetentionPolicyRow& row,
+                                    const RetentionEventRow& event) = 0;
+  virtual Result<std::vector<RetentionPolicyRow>> ListRetentionPolicies() const = 0;
+  virtual Result<ComplianceRuleRow> AddComplianceRule(const ComplianceRuleRow& rule,
+                                                      const RetentionEventRow& event) = 0;
+  // Errors: NotFound for an unknown id.
+  virtual Status RemoveComplianceRule(uint64_t id, const RetentionEventRow& event) = 0;
+  virtual Result<std::vector<ComplianceRuleRow>> ListComplianceRules() const = 0;
+  // The deletion of expired segments, in one transaction: removes the segment rows "retired"
+  // (matched by id), records them as retired, and appends "events". Refused, with nothing
+  // changed, when an event other than a segment_delete was recorded after "decided_after" (the
+  // id of the newest event when the decision was made: a hold or a policy change since may keep
+  // these segments): FailedPrecondition. Errors: NotFound if a row is not registered.
+  virtual Status RetireSegments(const std::vector<RetiredSegmentRow>& retired,
+                                const std::vector<RetentionEventRow>& events,
+                                uint64_t decided_after) = 0;
+  virtual Result<std::vector<RetiredSegmentRow>> ListRetiredSegments() const = 0;
+  // Events matching "filter", newest first.
+  virtual Result<std::vector<RetentionEventRow>> ListRetentionEvents(
+      const RetentionEventFilter& filter) const = 0;
+  // The id of the newest event, 0 if none.
+  virtual Result<uint64_t> LastRetentionEventId() const = 0;
 
   // ---- Tests ----
 

@@ -338,6 +338,13 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
   }
   if (!repairs.empty()) RETURN_IF_ERROR(catalog->Update(repairs));
 
+  // Segments retention deleted (catalog first, then the file).
+  std::map<uint64_t, RetiredSegmentRow> retired;
+  {
+    ASSIGN_OR_RETURN(std::vector<RetiredSegmentRow> list, catalog->ListRetiredSegments());
+    for (RetiredSegmentRow& r : list) retired.emplace(r.id, std::move(r));
+  }
+
   // Verified files without a row, in id order, so that compaction inputs are decided before
   // their output.
   std::vector<FoundFile*> orphans;
@@ -356,11 +363,23 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
     for (const Live& l : list) {
       if (r.min_seq <= l.max_seq && l.min_seq <= r.max_seq) overlapping.push_back(&l);
     }
-    std::string why;
-    const Overlap overlap = Classify(ops, *o, overlapping, &why);
     const std::string what = o->full + " (segment " + std::to_string(r.id) + " of " + r.tenant +
                              ", partition " + std::to_string(r.partition) + ", " +
                              std::to_string(r.rows) + " rows)";
+    if (auto gone = retired.find(r.id);
+        gone != retired.end() && restore == restores.end() && gone->second.tenant == r.tenant &&
+        gone->second.partition == r.partition && gone->second.min_seq == r.min_seq &&
+        gone->second.max_seq == r.max_seq) {
+      // Retention retired it in the catalog; the crash came before its bytes were deleted.
+      Status s = env->RemoveFile(o->full);
+      ++report.retired_deleted;
+      note("retired_deleted", what + " was deleted by retention (the catalog says so since " +
+                                  "its retirement); the file was left by a crash; deleted" +
+                                  (s.ok() ? "" : " (failed: " + s.ToString() + ")"));
+      continue;
+    }
+    std::string why;
+    const Overlap overlap = Classify(ops, *o, overlapping, &why);
     if (overlap == Overlap::kSuperseded) {
       Status s = env->RemoveFile(o->full);
       ++report.orphans_deleted;

@@ -41,6 +41,7 @@ struct ReconcileReport {
   uint64_t orphans_deleted = 0;      // files deleted as proven superseded
   uint64_t quarantined = 0;          // files moved to DIR/quarantine/
   uint64_t temporaries_deleted = 0;  // unfinished *.tmp writes deleted
+  uint64_t retired_deleted = 0;      // files of segments retention retired, left by a crash
   uint64_t max_file_id = 0;          // highest segment id seen in a file name or identity
   // Rows newly marked corrupt: (segment id, why).
   std::vector<std::pair<uint64_t, std::string>> corrupt;

@@ -10,6 +10,10 @@
 #include "common/mutex.h"
 
 namespace sawmill::catalog {
+
+// sqlite_retention.cc: the retention tables (holds, policies, compliance rules, the record).
+extern const char* const kRetentionSchema;
+
 namespace {
 
 constexpr const char* kSchema = R"sql(
@@ -146,6 +150,7 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
   RETURN_IF_ERROR(catalog->Exec(kSchema));
   RETURN_IF_ERROR(catalog->Exec(kIdempotencySchema));
   RETURN_IF_ERROR(catalog->EnsureAuthTablesLocked());
+  RETURN_IF_ERROR(catalog->Exec(kRetentionSchema));
   RETURN_IF_ERROR(catalog->MigrateLocked());
   {
     Stmt st(db, "PRAGMA quick_check");

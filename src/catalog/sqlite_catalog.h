@@ -92,6 +92,23 @@ class SqliteCatalog final : public Catalog {
   Result<std::optional<AuditRow>> LastAudit() const override;
   Result<uint64_t> PruneAudit(int64_t before_ns) override;
   Result<AuditAnchor> GetAuditAnchor() const override;
+  // Implemented in sqlite_retention.cc.
+  Result<HoldRow> AddHold(const HoldRow& hold, const RetentionEventRow& event) override;
+  Result<HoldRow> ReleaseHold(uint64_t id, const RetentionEventRow& event) override;
+  Result<std::vector<HoldRow>> ListHolds(bool active_only) const override;
+  Status SetRetentionPolicy(const RetentionPolicyRow& row, const RetentionEventRow& event) override;
+  Result<std::vector<RetentionPolicyRow>> ListRetentionPolicies() const override;
+  Result<ComplianceRuleRow> AddComplianceRule(const ComplianceRuleRow& rule,
+                                              const RetentionEventRow& event) override;
+  Status RemoveComplianceRule(uint64_t id, const RetentionEventRow& event) override;
+  Result<std::vector<ComplianceRuleRow>> ListComplianceRules() const override;
+  Status RetireSegments(const std::vector<RetiredSegmentRow>& retired,
+                        const std::vector<RetentionEventRow>& events,
+                        uint64_t decided_after) override;
+  Result<std::vector<RetiredSegmentRow>> ListRetiredSegments() const override;
+  Result<std::vector<RetentionEventRow>> ListRetentionEvents(
+      const RetentionEventFilter& filter) const override;
+  Result<uint64_t> LastRetentionEventId() const override;
 
   void SetCommitHook(std::function<Status()> hook) override;
 
@@ -114,6 +131,8 @@ class SqliteCatalog final : public Catalog {
   Status EnsureDamageTableLocked() const REQUIRES(mu_);
   Status EnsureAlertTablesLocked() const REQUIRES(mu_);
   Status EnsureAuthTablesLocked() const REQUIRES(mu_);  // sqlite_auth.cc
+  // sqlite_retention.cc: appends "event" in the open transaction; returns its id.
+  Result<uint64_t> InsertEventLocked(const RetentionEventRow& event) REQUIRES(mu_);
 
   mutable Mutex mu_;
   sqlite3* db_ GUARDED_BY(mu_);

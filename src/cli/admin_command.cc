@@ -1,8 +1,9 @@
-// `sawmill admin flush|compact|segments|damage list|damage ack|token ...|audit ...`: operator
-// actions against a running server.
+// `sawmill admin flush|compact|segments|damage list|damage ack|token ...|audit ...` (and retention,
+// hold, deletions: admin_retention_command.cc): operator actions against a running server.
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
+#include "cli/admin_retention_command.h"
 #include "cli/auth_command.h"
 #include "cli/http_client.h"
 
@@ -167,6 +168,8 @@ int RunAdminCommand(int argc, char** argv) {
   auto* all_opt = damage_ack->add_flag("--all", ack_all, "every unacknowledged entry");
   id_opt->excludes(all_opt);
   std::shared_ptr<AuthCommands> auth = AddAuthCommands(&app);
+  RetentionCommands retention;  // retention, hold, deletions
+  AddRetentionCommands(&app, &retention);
   app.require_subcommand(1);
   try {
     app.parse(argc, argv);
@@ -182,6 +185,7 @@ int RunAdminCommand(int argc, char** argv) {
   url->token = token;
   HttpClient client(*url, timeout_s * 1000);
   if (int code = RunAuthCommands(*auth, &client); code >= 0) return code;
+  if (int code = RunRetentionCommand(retention, &client); code >= 0) return code;
   if (list->parsed()) return ListSegments(&client, state_filter, limit);
   if (damage->parsed()) {
     std::string target;

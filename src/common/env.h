@@ -56,6 +56,18 @@ class SequentialFile {
   virtual Status Skip(uint64_t n) = 0;
 };
 
+// The size of a file system and its free space (bytes available to this process).
+struct DiskUsage {
+  uint64_t total_bytes = 0;
+  uint64_t free_bytes = 0;
+  // Used / total, 0 to 1 (0 when total is 0).
+  double used_fraction() const {
+    return total_bytes == 0
+               ? 0.0
+               : 1.0 - static_cast<double>(free_bytes) / static_cast<double>(total_bytes);
+  }
+};
+
 class Env {
  public:
   virtual ~Env() = default;
@@ -80,6 +92,13 @@ class Env {
   virtual Status RemoveDir(const std::string& dir) = 0;
   // Makes the creation, renaming and removal of entries of "dir" durable.
   virtual Status SyncDir(const std::string& dir) = 0;
+
+  // The size and free space of the file system that holds "path" (statvfs; disk watermarks).
+  // Errors: IOError; Unavailable when this Env cannot tell.
+  virtual Result<DiskUsage> GetDiskUsage(const std::string& path) {
+    (void)path;
+    return Status::Unavailable("this environment does not report disk usage");
+  }
 
   // The process-wide POSIX environment. Never null.
   static Env* Default();
@@ -116,6 +135,7 @@ class EnvWrapper : public Env {
   Status CreateDirs(const std::string& d) override { return target_->CreateDirs(d); }
   Status RemoveDir(const std::string& d) override { return target_->RemoveDir(d); }
   Status SyncDir(const std::string& d) override { return target_->SyncDir(d); }
+  Result<DiskUsage> GetDiskUsage(const std::string& p) override { return target_->GetDiskUsage(p); }
 
  private:
   Env* target_;

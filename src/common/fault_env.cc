@@ -255,6 +255,28 @@ void FaultInjectionEnv::InjectSyncFailure(int nth) {
   sync_fail_countdown_ = nth;
 }
 
+void FaultInjectionEnv::SetDiskCapacity(uint64_t bytes) {
+  MutexLock l(&mu_);
+  disk_capacity_ = bytes;
+}
+
+void FaultInjectionEnv::SetOtherUsedBytes(uint64_t bytes) {
+  MutexLock l(&mu_);
+  other_used_ = bytes;
+}
+
+Result<DiskUsage> FaultInjectionEnv::GetDiskUsage(const std::string& path) {
+  (void)path;
+  MutexLock l(&mu_);
+  if (disk_capacity_ == 0) return Status::Unavailable("no simulated disk capacity set");
+  uint64_t used = other_used_;
+  for (const auto& [name, file] : live_) used += file->contents.size();
+  DiskUsage usage;
+  usage.total_bytes = disk_capacity_;
+  usage.free_bytes = used >= disk_capacity_ ? 0 : disk_capacity_ - used;
+  return usage;
+}
+
 void FaultInjectionEnv::SetNoSpace(bool on) {
   MutexLock l(&mu_);
   no_space_ = on;

@@ -45,10 +45,17 @@ class FaultInjectionEnv final : public Env {
   Status CreateDirs(const std::string& dir) override;
   Status RemoveDir(const std::string& dir) override;
   Status SyncDir(const std::string& dir) override;
+  // With SetDiskCapacity: total = the capacity, free = the capacity less the bytes of every
+  // file (a disk that fills as files grow). Without: Unavailable.
+  Result<DiskUsage> GetDiskUsage(const std::string& path) override;
 
   void InjectWriteFailure(int nth);
   void InjectSyncFailure(int nth);
   void SetNoSpace(bool on);
+  // The simulated disk's size for GetDiskUsage (0: unknown), and bytes counted as used besides
+  // the files (another program filling the disk).
+  void SetDiskCapacity(uint64_t bytes);
+  void SetOtherUsedBytes(uint64_t bytes);
   void CrashAfterOps(int64_t n);
   void SimulateCrash();
   void SimulateKill();
@@ -77,6 +84,8 @@ class FaultInjectionEnv final : public Env {
   int write_fail_countdown_ GUARDED_BY(mu_) = 0;
   int sync_fail_countdown_ GUARDED_BY(mu_) = 0;
   bool no_space_ GUARDED_BY(mu_) = false;
+  uint64_t disk_capacity_ GUARDED_BY(mu_) = 0;
+  uint64_t other_used_ GUARDED_BY(mu_) = 0;
   int64_t ops_ GUARDED_BY(mu_) = 0;
   int64_t crash_at_ops_ GUARDED_BY(mu_) = -1;
   bool dead_ GUARDED_BY(mu_) = false;

@@ -1,6 +1,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -227,6 +228,14 @@ class PosixEnv final : public Env {
     ::close(fd);
     if (rc != 0) return PosixError(dir, err);
     return Status::OK();
+  }
+  Result<DiskUsage> GetDiskUsage(const std::string& path) override {
+    struct statvfs st;
+    if (::statvfs(path.c_str(), &st) != 0) return PosixError(path, errno);
+    DiskUsage usage;
+    usage.total_bytes = static_cast<uint64_t>(st.f_blocks) * st.f_frsize;
+    usage.free_bytes = static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+    return usage;
   }
 };
 

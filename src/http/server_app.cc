@@ -14,6 +14,7 @@
 #include "auth/token_store.h"
 #include "catalog/sqlite_catalog.h"
 #include "common/mutex.h"
+#include "http/admin_retention_routes.h"
 #include "http/alert_routes.h"
 #include "http/api_routes.h"
 #include "http/auth_gate.h"
@@ -169,6 +170,8 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   state.options.max_line_bytes = config.max_line_bytes;
   Router router;
   RegisterApiRoutes(&router, &state);
+  std::atomic<storage::Retention*> retention_routes{nullptr};  // set once the engine is open
+  RegisterRetentionRoutes(&router, &retention_routes);
   {
     // Zones of timestamps written without one; ValidateServerConfig has checked every name.
     ingest::PipelineOptions pipeline_options = state.pipeline.options();
@@ -345,6 +348,32 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
                      ? "API tokens: required on every route but /healthz and /readyz"
                      : "API tokens: none exist, so none is required (docs/security.md)");
   }
+  // Retention and holds (docs/storage.md): ValidateServerConfig has checked the policy.
+  std::unique_ptr<storage::Retention> retention;
+  {
+    storage::RetentionOptions retention_options;
+    retention_options.engine = engine.get();
+    auto policy = ParseRetentionConfig(config.retention);
+    Result<std::unique_ptr<storage::Retention>> started = policy.status();
+    if (policy.ok()) {
+      retention_options.config = std::move(policy).value();
+      retention_options.matcher = QueryHoldMatcher();
+      retention_options.interval_ns = static_cast<int64_t>(std::min<uint64_t>(
+                                          config.retention_interval_ms, INT64_MAX / 1'000'000)) *
+                                      1'000'000;
+      started = storage::Retention::Start(std::move(retention_options));
+    }
+    if (!started.ok()) {
+      std::fprintf(stderr, "sawmill server: %s\n", started.status().message().c_str());
+      state.stopping.store(true);
+      server.StopAccepting();
+      server.Stop();
+      engine->Close().IgnoreError();
+      return 1;
+    }
+    retention = std::move(*started);
+    retention_routes.store(retention.get());
+  }
   state.engine.store(engine.get());
   state.query.store(query_engine.get());
   state.sink.SetEngine(engine.get());
@@ -421,6 +450,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   // Alerting stops before the engine closes: its last states go to the catalog.
   alert_service.store(nullptr);
   if (alerts) alerts->engine()->Stop();
+  retention->Stop();  // a round in progress finishes first
   int exit_code = 0;
   if (Status closed = engine->Close(); !closed.ok()) {
     spdlog::error("closing the storage engine: {}", closed.ToString());

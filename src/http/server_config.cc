@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "common/config_values.h"
+#include "http/admin_retention_routes.h"
 #include "http/connection_policy.h"
 #include "objstore/s3_store.h"
 
@@ -166,6 +167,12 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"tenant_max_tail_sessions", T::kCount,
        "live-tail sessions one tenant may hold open (more: 429); 0: no limit", nullptr,
        &c->tenant_max_tail_sessions},
+      {"retention", T::kString,
+       "how long lines are kept: a duration for every tenant (30d), or a YAML mapping with "
+       "tenants, max_bytes and compliance rules (docs/storage.md); empty: keep everything",
+       &c->retention, nullptr, /*yaml=*/true},
+      {"retention_interval", T::kDuration, "how often expired segments are looked for and deleted",
+       nullptr, &c->retention_interval_ms},
   };
 }
 
@@ -257,7 +264,9 @@ Status LoadServerConfigFile(const std::string& path, const std::set<std::string>
     }
     if (set_by_flags.count(found->key) > 0) continue;  // the flag wins
     std::string value;
-    if (item.second.IsSequence() && found->type == OptionType::kString) {
+    if (found->yaml) {
+      value = item.second.IsScalar() ? item.second.Scalar() : YAML::Dump(item.second);
+    } else if (item.second.IsSequence() && found->type == OptionType::kString) {
       // A YAML list for a comma-separated option: [a, b] is "a,b".
       for (const auto& element : item.second) {
         if (!element.IsScalar()) {
@@ -357,6 +366,10 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("flush_interval", c.flush_interval_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("idempotency_window", c.idempotency_window_ms, 60'000, "1m"));
   RETURN_IF_ERROR(at_least("idempotency_max_keys", c.idempotency_max_keys, 1, "1"));
+  RETURN_IF_ERROR(at_least("retention_interval", c.retention_interval_ms, 100, "100ms"));
+  if (auto retention = ParseRetentionConfig(c.retention); !retention.ok()) {
+    return retention.status();
+  }
   if (c.compaction != "on" && c.compaction != "off") {
     return Status::InvalidArgument("compaction: '" + c.compaction + "' is not on or off");
   }

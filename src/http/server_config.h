@@ -86,6 +86,10 @@ struct ServerConfig {
   uint64_t tenant_ingest_burst_ms = 10'000;
   uint64_t tenant_max_queries = 0;        // concurrent searches and context reads
   uint64_t tenant_max_tail_sessions = 0;  // open live-tail sessions
+  // Retention and holds (docs/storage.md "Retention and holds"): the policy as YAML ("" keeps
+  // everything), and how often expired segments are looked for.
+  std::string retention;
+  uint64_t retention_interval_ms = 60'000;
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };
@@ -96,6 +100,8 @@ struct ConfigOption {
   std::string description;
   std::string* text = nullptr;  // kString
   uint64_t* number = nullptr;   // others (bytes, milliseconds, count)
+  // kString only: the value is YAML; --config keeps its node (a mapping, a list) as YAML text.
+  bool yaml = false;
 };
 
 // The option table, bound to "*config" (which must outlive the result).

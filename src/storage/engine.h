@@ -25,7 +25,7 @@
 
 namespace sawmill::catalog {
 class Catalog;
-}
+}  // namespace sawmill::catalog
 
 namespace sawmill::storage {
 
@@ -97,7 +97,10 @@ struct SegmentStatus {
   uint64_t rows = 0;
   uint64_t bytes = 0;
   int64_t min_ts = 0, max_ts = 0;
+  int64_t min_ingest_ts = 0, max_ingest_ts = 0;
+  uint64_t min_seq = 0, max_seq = 0;
   std::string tier;
+  std::string store;  // the object store ("local": the data directory)
   std::string path;   // relative to the data directory
   std::string state;  // "active", "corrupt" (still queried; searches warn), "missing"
 };
@@ -215,6 +218,29 @@ class Engine {
   // The engine's catalog, for features that keep tables of their own in it (alerting state,
   // docs/alerting.md); null for engines without one. Valid until the engine is destroyed.
   virtual catalog::Catalog* catalog() { return nullptr; }
+
+  // ---- Retention (storage/retention.h; docs/storage.md "Retention") ----
+
+  // catalog() above also holds retention's holds, policies and record.
+
+  // Deletes the segments "ids" catalog-first: marks them busy (compaction leaves them alone),
+  // calls "commit" with their catalog rows as the engine holds them (commit removes the rows
+  // from the catalog in one transaction, e.g. Catalog::RetireSegments), and only when commit
+  // returns OK drops them from new snapshots and deletes their bytes once the last running
+  // query lets go. A crash after commit leaves files without rows, which reconciliation
+  // deletes. Errors: FailedPrecondition naming a segment that is not registered or busy
+  // (compacting, being deleted), and commit's error; nothing is deleted then.
+  virtual Status RetireSegments(
+      const std::vector<uint64_t>& ids,
+      const std::function<Status(const std::vector<SegmentStatus>& rows)>& commit) {
+    (void)ids;
+    (void)commit;
+    return Status::FailedPrecondition("this engine keeps no segment catalog");
+  }
+  // Free and total bytes of the volume that holds the data directory (Env::GetDiskUsage).
+  virtual Result<DiskUsage> DataDiskUsage() {
+    return Status::FailedPrecondition("this engine has no data directory");
+  }
 
   // Stops background work, syncs the WAL. Further Appends return Unavailable.
   virtual Status Close() = 0;

@@ -111,6 +111,15 @@ void SegmentRegistry::Replace(const std::vector<std::shared_ptr<SegmentEntry>>& 
   by_id[id] = std::move(output);
 }
 
+void SegmentRegistry::Remove(const std::vector<std::shared_ptr<SegmentEntry>>& entries) {
+  for (const auto& entry : entries) {
+    auto it = segments_.find(entry->row().tenant);
+    if (it != segments_.end()) it->second.erase(entry->row().id);
+    entry->compacting = false;
+    entry->MarkObsolete();
+  }
+}
+
 std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SegmentRegistry::SmallActive(
     uint64_t below_bytes) const {
   std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> out;

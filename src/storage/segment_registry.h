@@ -110,6 +110,9 @@ class SegmentRegistry {
   // REQUIRES: every input and the output belong to one tenant.
   void Replace(const std::vector<std::shared_ptr<SegmentEntry>>& inputs,
                std::shared_ptr<SegmentEntry> output);
+  // Retention's deletion: removes "entries" (clearing their "compacting" mark and marking them
+  // obsolete, so the last holder deletes the file).
+  void Remove(const std::vector<std::shared_ptr<SegmentEntry>>& entries);
   // Active segments smaller than "below_bytes" that no compaction holds, by (tenant, partition),
   // each list in id order.
   std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SmallActive(

@@ -140,6 +140,16 @@ Status StorageEngine::Init() {
     memtables_.UpdateGauge();
     segments_.UpdateGauges();
   }
+  {
+    // Segments retention deleted: their seqs are never replayed (a WAL file may still hold
+    // them) nor handed out again.
+    ASSIGN_OR_RETURN(std::vector<catalog::RetiredSegmentRow> retired,
+                     catalog_->ListRetiredSegments());
+    for (const catalog::RetiredSegmentRow& r : retired) {
+      max_seq = std::max(max_seq, r.max_seq);
+      replay.Cover({r.tenant, r.partition}, r.min_seq, r.max_seq);
+    }
+  }
   wal::WalOptions wal_options;
   wal_options.file_bytes = options_.wal_file_bytes;
   ASSIGN_OR_RETURN(wal_, wal::WalManager::Open(env_, clock_, wal_dir_, wal_options,
@@ -368,13 +378,81 @@ Result<std::vector<SegmentStatus>> StorageEngine::ListSegments() const {
     s.bytes = row.bytes;
     s.min_ts = row.min_ts;
     s.max_ts = row.max_ts;
+    s.min_ingest_ts = row.min_ingest_ts;
+    s.max_ingest_ts = row.max_ingest_ts;
+    s.min_seq = row.min_seq;
+    s.max_seq = row.max_seq;
     s.tier = std::move(row.tier);
+    s.store = std::move(row.store);
     s.path = std::move(row.path);
     s.state = std::move(row.state);
     out.push_back(std::move(s));
   }
   return out;
 }
+
+namespace {
+
+SegmentStatus StatusOfRow(const catalog::SegmentRow& row) {
+  SegmentStatus s;
+  s.id = row.id;
+  s.tenant = row.tenant;
+  s.partition = row.partition;
+  s.rows = row.rows;
+  s.bytes = row.bytes;
+  s.min_ts = row.min_ts;
+  s.max_ts = row.max_ts;
+  s.min_ingest_ts = row.min_ingest_ts;
+  s.max_ingest_ts = row.max_ingest_ts;
+  s.min_seq = row.min_seq;
+  s.max_seq = row.max_seq;
+  s.tier = row.tier;
+  s.store = row.store;
+  s.path = row.path;
+  s.state = row.state;
+  return s;
+}
+
+}  // namespace
+
+// ---- Retention ----
+
+Status StorageEngine::RetireSegments(
+    const std::vector<uint64_t>& ids,
+    const std::function<Status(const std::vector<SegmentStatus>& rows)>& commit) {
+  std::vector<std::shared_ptr<SegmentEntry>> entries;
+  std::vector<SegmentStatus> rows;
+  {
+    MutexLock l(&mu_);
+    if (closing_) return Status::Unavailable("storage engine is closing");
+    for (uint64_t id : ids) {
+      std::shared_ptr<SegmentEntry> entry = segments_.Find(id);
+      if (entry == nullptr || entry->compacting) {
+        for (auto& e : entries) e->compacting = false;
+        return Status::FailedPrecondition(
+            "segment " + std::to_string(id) +
+            (entry == nullptr ? " is not registered" : " is being compacted or deleted"));
+      }
+      entry->compacting = true;  // busy: compaction and other deletions leave it alone
+      entries.push_back(entry);
+      rows.push_back(StatusOfRow(entry->row()));
+    }
+  }
+  Status s = commit(rows);
+  MutexLock l(&mu_);
+  if (!s.ok()) {
+    for (auto& e : entries) e->compacting = false;
+    return s;
+  }
+  // Gone from new snapshots now; running queries keep reading, and the last one to let go
+  // deletes the bytes (MarkObsolete).
+  segments_.Remove(entries);
+  memtables_.UpdateGauge();
+  segments_.UpdateGauges();
+  return Status::OK();
+}
+
+Result<DiskUsage> StorageEngine::DataDiskUsage() { return env_->GetDiskUsage(options_.data_dir); }
 
 EngineStats StorageEngine::stats() const {
   EngineStats s;

@@ -53,6 +53,10 @@ class StorageEngine final : public Engine {
   catalog::Catalog* catalog() override { return catalog_.get(); }
   Result<std::vector<WalDamageEntry>> ListWalDamage(bool unacknowledged_only) override;
   Result<uint64_t> AcknowledgeWalDamage(uint64_t id) override;
+  Status RetireSegments(
+      const std::vector<uint64_t>& ids,
+      const std::function<Status(const std::vector<SegmentStatus>& rows)>& commit) override;
+  Result<DiskUsage> DataDiskUsage() override;
   Status Close() override;
 
   // Test hook: the catalog, e.g. to model a crash before a catalog commit.
