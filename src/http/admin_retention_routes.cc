@@ -398,7 +398,7 @@ storage::HoldMatcher QueryHoldMatcher() {
     ASSIGN_OR_RETURN(query::Query q, query::ParseQuery(text));
     ASSIGN_OR_RETURN(query::IndexAnswer answer, query::EvaluateIndex(*q.filter, reader));
     if (answer.rows.has_value() && answer.rows->isEmpty()) return false;
-    return query::BloomsMayMatch(*q.filter, reader, -1);
+    return query::KindsMayMatch(*q.filter, reader, -1);
   };
   return m;
 }
