@@ -38,6 +38,17 @@ std::vector<RouteRight> BuildRouteRights() {
   add("POST", "/api/v1/admin/damage/ack", Right::kPlatformAdmin);
   add("GET", "/api/v1/admin/routes", Right::kPlatformAdmin);
   add("GET", "/api/v1/admin/tenants", Right::kPlatformAdmin);
+  // Retention, holds and the deletion record (docs/api.md "Retention and holds"): a hold or a
+  // policy names any tenant, so these are the platform's.
+  add("GET", "/api/v1/admin/retention", Right::kPlatformAdmin);
+  add("POST", "/api/v1/admin/retention", Right::kPlatformAdmin);
+  add("POST", "/api/v1/admin/retention/compliance/remove", Right::kPlatformAdmin);
+  add("POST", "/api/v1/admin/retention/run", Right::kPlatformAdmin);
+  add("GET", "/api/v1/admin/retention/events", Right::kPlatformAdmin);
+  add("GET", "/api/v1/admin/deletions", Right::kPlatformAdmin);
+  add("GET", "/api/v1/admin/holds", Right::kPlatformAdmin);
+  add("POST", "/api/v1/admin/holds", Right::kPlatformAdmin);
+  add("POST", "/api/v1/admin/holds/release", Right::kPlatformAdmin);
   // Tokens: a tenant-admin manages its own tenant's (auth_routes.cc decides which).
   add("POST", "/api/v1/admin/tokens", Right::kTenantAdmin);
   add("GET", "/api/v1/admin/tokens", Right::kTenantAdmin);
