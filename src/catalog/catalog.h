@@ -23,13 +23,17 @@ inline constexpr std::string_view kStateActive = "active";
 inline constexpr std::string_view kStateCorrupt = "corrupt";
 inline constexpr std::string_view kStateMissing = "missing";
 
-// Storage tiers. Only "hot" is written today; "warm" and "cold" come with tiering and retention.
+// Storage tiers (docs/storage.md "Tiers"): hot and warm segments are in the local store, cold
+// ones in the cold store.
 inline constexpr std::string_view kTierHot = "hot";
 inline constexpr std::string_view kTierWarm = "warm";
 inline constexpr std::string_view kTierCold = "cold";
 
-// The object store that is the data directory itself: the default, and today the only one.
+// The object store that is the data directory itself: hot and warm segments.
 inline constexpr std::string_view kLocalStore = "local";
+// The cold tier's object store (a directory under the data directory by default, or S3; which
+// one is the server's configuration: rows say "cold", not where).
+inline constexpr std::string_view kColdStore = "cold";
 
 // One segment. Its location is ("store", "path"): the object store that holds its bytes and the
 // object's name there.

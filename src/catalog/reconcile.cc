@@ -13,6 +13,7 @@ namespace {
 
 constexpr std::string_view kSegmentsDir = "segments";
 constexpr std::string_view kQuarantineDir = "quarantine";
+constexpr std::string_view kTierQuarantineDir = ".quarantine";
 
 prometheus::Family<prometheus::Counter>& ReconcileFamily() {
   static auto& family = prometheus::BuildCounter()
@@ -23,12 +24,13 @@ prometheus::Family<prometheus::Counter>& ReconcileFamily() {
 }
 
 struct FoundFile {
-  std::string full;  // the path to open: data_dir joined with rel
-  std::string rel;   // relative to the data directory: "segments/<tier>/<tenant>/<p>/<name>"
+  const ReconcileStore* where = nullptr;
+  std::string full;  // where it is, for messages (the store's Location)
+  std::string rel;   // the object's name in its store: "segments/<tier>/<tenant>/<p>/<name>"
   std::string tier;
   uint64_t name_id = 0;
   bool named_segment = false;  // "<digits>.seg"
-  bool temporary = false;      // "*.tmp": a write that never reached its rename
+  bool temporary = false;      // never set: unfinished writes are not listed as objects
   bool verified = false;
   SegmentRow row;  // what the file says, when verified
   Status error;    // why it does not verify
@@ -48,28 +50,35 @@ bool ParseSegmentName(const std::string& name, uint64_t* id) {
   return true;
 }
 
-// Walks <dir>/<tier>/<tenant>/<partition>/ and collects the files there.
-void Walk(Env* env, const std::string& dir, const std::string& rel, int depth,
-          const std::string& tier, std::vector<FoundFile>* out) {
-  auto children = env->GetChildren(dir);
-  if (!children.ok()) return;
-  std::sort(children->begin(), children->end());
-  for (const auto& name : *children) {
-    if (name == "." || name == "..") continue;
-    const std::string path = JoinPath(dir, name);
-    const std::string child_rel = rel + "/" + name;
-    if (depth < 3) {
-      Walk(env, path, child_rel, depth + 1, depth == 0 ? name : tier, out);
-      continue;
+// Lists the segment objects of "where" (ReconcileStore) into "*out".
+Status ListSegments(const ReconcileStore& where, std::vector<FoundFile>* out) {
+  ASSIGN_OR_RETURN(std::vector<std::string> names, where.store->List(where.prefix));
+  for (std::string& name : names) {
+    std::vector<std::string_view> parts;
+    for (size_t start = 0;;) {
+      size_t slash = name.find('/', start);
+      parts.push_back(std::string_view(name).substr(
+          start, slash == std::string::npos ? std::string::npos : slash - start));
+      if (slash == std::string::npos) break;
+      start = slash + 1;
     }
     FoundFile f;
-    f.full = path;
-    f.rel = child_rel;
-    f.tier = tier;
-    f.named_segment = ParseSegmentName(name, &f.name_id);
-    f.temporary = name.ends_with(".tmp");
+    f.where = &where;
+    if (where.tier.empty()) {
+      // "segments/<tier>/<tenant>/<partition>/<file>"; anything else is not a segment's place.
+      if (parts.size() != 5) continue;
+      f.tier = std::string(parts[1]);
+    } else {
+      // "<tenant>/<file>", and not the store's own quarantine.
+      if (parts.size() != 2 || parts[0] == kTierQuarantineDir) continue;
+      f.tier = where.tier;
+    }
+    f.named_segment = ParseSegmentName(std::string(parts.back()), &f.name_id);
+    f.full = where.store->Location(name);
+    f.rel = std::move(name);
     out->push_back(std::move(f));
   }
+  return Status::OK();
 }
 
 // The columns in which "stored" differs from "truth", for the log line.
@@ -102,8 +111,8 @@ std::string Diff(const SegmentRow& stored, const SegmentRow& truth) {
 struct Live {
   uint64_t id;
   uint64_t min_seq, max_seq;
-  std::string full;
-  bool active;  // verified and active: can prove another file superseded
+  std::string store, name;  // where its bytes are
+  bool active;              // verified and active: can prove another file superseded
 };
 
 enum class Overlap { kNone, kSuperseded, kAmbiguous };
@@ -112,7 +121,7 @@ enum class Overlap { kNone, kSuperseded, kAmbiguous };
 Overlap Classify(const SegmentFileOps& ops, const FoundFile& file,
                  const std::vector<const Live*>& overlapping, std::string* why) {
   if (overlapping.empty()) return Overlap::kNone;
-  auto mine = ops.read_seqs(file.full);
+  auto mine = ops.read_seqs(file.where->name, file.rel);
   if (!mine.ok()) {
     *why = "its seqs cannot be read (" + mine.status().ToString() + ")";
     return Overlap::kAmbiguous;
@@ -120,7 +129,7 @@ Overlap Classify(const SegmentFileOps& ops, const FoundFile& file,
   std::vector<uint64_t> in_active, in_any;
   std::string ids;
   for (const Live* l : overlapping) {
-    auto seqs = ops.read_seqs(l->full);
+    auto seqs = ops.read_seqs(l->store, l->name);
     if (!seqs.ok()) {
       *why = "it overlaps segment " + std::to_string(l->id) + ", whose seqs cannot be read (" +
              seqs.status().ToString() + ")";
@@ -157,21 +166,53 @@ std::string ResolveSegmentPath(const std::string& data_dir, const std::string& p
   return JoinPath(data_dir, path);
 }
 
-Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog* catalog,
-                                  const SegmentFileOps& ops, int64_t now_ns) {
+Result<ReconcileReport> Reconcile(const std::vector<ReconcileStore>& stores, Catalog* catalog,
+                                  const SegmentFileOps& ops, int64_t now_ns,
+                                  const ReconcileOptions& options) {
   ReconcileReport report;
   auto& family = ReconcileFamily();
+  const bool sweep = options.sweep;
   auto note = [&](const char* kind, std::string msg) {
     family.Add({{"kind", kind}}).Increment();
     spdlog::warn("catalog reconciliation: {}", msg);
     report.messages.push_back(std::move(msg));
   };
+  auto find_store = [&](const std::string& name) -> const ReconcileStore* {
+    for (const ReconcileStore& s : stores) {
+      if (s.name == name) return &s;
+    }
+    return nullptr;
+  };
 
   std::vector<FoundFile> files;
-  Walk(env, JoinPath(data_dir, kSegmentsDir), std::string(kSegmentsDir), 0, "", &files);
+  for (const ReconcileStore& where : stores) {
+    RETURN_IF_ERROR(ListSegments(where, &files));
+  }
+  // Rows are read after the objects are listed: an object written and registered meanwhile
+  // (sweep mode) is then named by a row.
+  ASSIGN_OR_RETURN(std::vector<SegmentRow> rows, catalog->List());
+  std::set<std::pair<std::string, std::string>> named;  // (store, path) of every row
+  for (const SegmentRow& row : rows) named.emplace(row.store, row.path);
+  if (sweep) {
+    // Only objects no row names and nothing protects are looked at.
+    std::erase_if(files, [&](const FoundFile& f) {
+      return named.count({f.where->name, f.rel}) ||
+             (options.skip && options.skip(f.where->name, f.rel));
+    });
+  }
   for (FoundFile& f : files) {
     if (f.named_segment) report.max_file_id = std::max(report.max_file_id, f.name_id);
-    auto row = ops.read_row(f.full);
+    if (f.where->trust_named && f.named_segment && named.count({f.where->name, f.rel})) {
+      // Verified by the transition that wrote it; its row says what it holds.
+      for (const SegmentRow& row : rows) {
+        if (row.id == f.name_id && row.store == f.where->name && row.path == f.rel) {
+          f.verified = true;
+          f.row = row;
+        }
+      }
+      if (f.verified) continue;
+    }
+    auto row = ops.read_row(f.where->name, f.rel);
     if (row.ok()) {
       f.verified = true;
       f.row = std::move(row).value();
@@ -180,27 +221,27 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
       f.error = row.status();
     }
   }
-  ASSIGN_OR_RETURN(std::vector<SegmentRow> rows, catalog->List());
 
   std::map<uint64_t, std::vector<FoundFile*>> by_id;  // footer id -> verified files
   for (FoundFile& f : files) {
     if (f.verified && !f.temporary) by_id[f.row.id].push_back(&f);
   }
   auto quarantine = [&](FoundFile& f, const std::string& why) {
-    const std::string rel = f.rel.substr(kSegmentsDir.size() + 1);
-    std::string dest = JoinPath(JoinPath(data_dir, kQuarantineDir), rel);
-    for (int n = 1; env->FileExists(dest); ++n) {
-      dest = JoinPath(JoinPath(data_dir, kQuarantineDir), rel) + "." + std::to_string(n);
-    }
-    Status s = env->CreateDirs(DirName(dest));
-    if (s.ok()) s = env->RenameFile(f.full, dest);
-    if (s.ok()) s = env->SyncDir(DirName(dest));
-    if (s.ok()) s = env->SyncDir(DirName(f.full));
+    if (sweep) return;  // only at start-up
+    objstore::ObjectStore* store = f.where->store;
+    const std::string rel = f.rel.substr(f.where->prefix.size());
+    // The local store's quarantine is DIR/quarantine; a tier store's ".quarantine/", which no
+    // tenant's directory can be named (PathComponent escapes a leading '.').
+    const std::string dir(f.where->tier.empty() ? kQuarantineDir : kTierQuarantineDir);
+    std::string dest = dir + "/" + rel;
+    for (int n = 1; store->Size(dest).ok(); ++n) dest = dir + "/" + rel + "." + std::to_string(n);
+    Status s = CopyObject(store, f.rel, store, dest).status();
+    if (s.ok()) s = store->Delete(f.rel);
     ++report.quarantined;
     note("quarantined", f.full + " " + why +
-                            (s.ok() ? "; moved to " + dest
-                                    : "; could not be moved to " + dest + " (" + s.ToString() +
-                                          "), left in place"));
+                            (s.ok() ? "; moved to " + store->Location(dest)
+                                    : "; could not be moved to " + store->Location(dest) + " (" +
+                                          s.ToString() + "), left in place"));
   };
 
   std::map<std::pair<std::string, uint32_t>, std::vector<Live>> live;
@@ -210,7 +251,8 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
   std::map<const FoundFile*, Result<SegmentRow>> identities;
   auto identity_of = [&](const FoundFile& f) -> const Result<SegmentRow>& {
     auto it = identities.find(&f);
-    if (it == identities.end()) it = identities.emplace(&f, ops.read_identity(f.full)).first;
+    if (it == identities.end())
+      it = identities.emplace(&f, ops.read_identity(f.where->name, f.rel)).first;
     return it->second;
   };
 
@@ -218,10 +260,20 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
   for (const SegmentRow& row : rows) row_ids.insert(row.id);
   for (const SegmentRow& row : rows) {
     taken_ids.insert(row.id);
-    // Only the local store is the data directory; a segment in another store is that store's
-    // to check (docs/storage.md, "Catalog").
-    if (row.store != kLocalStore) continue;
-    const std::string stored = ResolveSegmentPath(data_dir, row.path);
+    // A segment in a store not given is that store's to check (docs/storage.md, "Catalog").
+    const ReconcileStore* row_store = find_store(row.store);
+    if (row_store == nullptr) continue;
+    if (sweep) {
+      // Rows are taken as they are (their objects were not even listed); they can prove an
+      // object superseded.
+      if (row.state != kStateMissing) {
+        live[{row.tenant, row.partition}].push_back(
+            Live{row.id, row.min_seq, row.max_seq, row.store, row.path, row.state == kStateActive});
+      }
+      continue;
+    }
+    const std::string stored =
+        !row.path.empty() && row.path[0] == '/' ? row.path : row_store->store->Location(row.path);
     FoundFile* match = nullptr;
     if (auto it = by_id.find(row.id); it != by_id.end()) {
       for (FoundFile* f : it->second) {
@@ -239,6 +291,7 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
       SegmentRow truth = match->row;
       truth.path = match->rel;
       truth.tier = match->tier;
+      truth.store = match->where->name;
       truth.created_ns = row.created_ns;
       truth.state = std::string(row.state == kStateCorrupt ? kStateCorrupt : kStateActive);
       if (row.state == kStateMissing) {
@@ -253,8 +306,9 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
                                  ": the catalog row disagreed with its file " + match->full +
                                  " in " + diff + "; rewritten from the file");
       }
-      live[{truth.tenant, truth.partition}].push_back(
-          Live{truth.id, truth.min_seq, truth.max_seq, match->full, truth.state == kStateActive});
+      live[{truth.tenant, truth.partition}].push_back(Live{truth.id, truth.min_seq, truth.max_seq,
+                                                           truth.store, match->rel,
+                                                           truth.state == kStateActive});
       continue;
     }
     // No file verifies as this segment. Is one of the unreadable files this segment?
@@ -277,6 +331,7 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
       SegmentRow fixed = row;
       fixed.path = bad->rel;
       fixed.tier = bad->tier;
+      fixed.store = bad->where->name;
       fixed.state = std::string(kStateCorrupt);
       if (const auto& id = identity_of(*bad); id.ok() && id->id == row.id) {
         // The header identity survives a damaged footer: trust it over the catalog.
@@ -295,7 +350,7 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
       }
       if (!Diff(row, fixed).empty()) repairs.push_back(fixed);
       live[{fixed.tenant, fixed.partition}].push_back(
-          Live{fixed.id, fixed.min_seq, fixed.max_seq, bad->full, false});
+          Live{fixed.id, fixed.min_seq, fixed.max_seq, fixed.store, bad->rel, false});
       continue;
     }
     // A row whose id is damaged: a verified file without a row of its own holds exactly the
@@ -314,6 +369,7 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
       SegmentRow truth = same->row;
       truth.path = same->rel;
       truth.tier = same->tier;
+      truth.store = same->where->name;
       truth.created_ns = row.created_ns;
       truth.state = std::string(row.state == kStateCorrupt ? kStateCorrupt : kStateActive);
       RETURN_IF_ERROR(catalog->Replace({row.id}, {truth}));
@@ -324,8 +380,9 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
                                "damaged id; its file " + same->full + " is segment " +
                                std::to_string(truth.id) + " with the same tenant, partition, " +
                                "seq range and rows; the row now says " + std::to_string(truth.id));
-      live[{truth.tenant, truth.partition}].push_back(
-          Live{truth.id, truth.min_seq, truth.max_seq, same->full, truth.state == kStateActive});
+      live[{truth.tenant, truth.partition}].push_back(Live{truth.id, truth.min_seq, truth.max_seq,
+                                                           truth.store, same->rel,
+                                                           truth.state == kStateActive});
       continue;
     }
     if (row.state == kStateMissing) continue;
@@ -371,7 +428,7 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
         gone->second.partition == r.partition && gone->second.min_seq == r.min_seq &&
         gone->second.max_seq == r.max_seq) {
       // Retention retired it in the catalog; the crash came before its bytes were deleted.
-      Status s = env->RemoveFile(o->full);
+      Status s = o->where->store->Delete(o->rel);
       ++report.retired_deleted;
       note("retired_deleted", what + " was deleted by retention (the catalog says so since " +
                                   "its retirement); the file was left by a crash; deleted" +
@@ -381,12 +438,13 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
     std::string why;
     const Overlap overlap = Classify(ops, *o, overlapping, &why);
     if (overlap == Overlap::kSuperseded) {
-      Status s = env->RemoveFile(o->full);
+      Status s = o->where->store->Delete(o->rel);
       ++report.orphans_deleted;
       note("orphan_deleted", what + " has no catalog row and " + why + "; deleted as superseded" +
                                  (s.ok() ? "" : " (failed: " + s.ToString() + ")"));
       continue;
     }
+    if (sweep) continue;  // registration and quarantine only at start-up
     if (overlap == Overlap::kAmbiguous) {
       quarantine(*o, "has no catalog row and " + why);
       continue;
@@ -402,6 +460,7 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
     SegmentRow row = restore != restores.end() ? restore->second : r;
     row.path = o->rel;
     row.tier = o->tier;
+    row.store = o->where->name;
     row.state = std::string(kStateActive);
     if (row.created_ns == 0) row.created_ns = now_ns;
     if (restore != restores.end()) {
@@ -415,20 +474,25 @@ Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog
       ++report.orphans_registered;
       note("orphan_registered", what + " had no catalog row; registered from its own identity");
     }
-    list.push_back(Live{row.id, row.min_seq, row.max_seq, o->full, true});
+    list.push_back(Live{row.id, row.min_seq, row.max_seq, row.store, o->rel, true});
   }
+  if (sweep) return report;
 
   for (FoundFile& f : files) {
     if (f.claimed) continue;
-    if (f.temporary) {
-      Status s = env->RemoveFile(f.full);
-      ++report.temporaries_deleted;
-      note("temporary_deleted", f.full + " is an unfinished write (" + f.error.ToString() +
-                                    "); its records are still in the WAL; deleted" +
-                                    (s.ok() ? "" : " (failed: " + s.ToString() + ")"));
-      continue;
-    }
     quarantine(f, "has no catalog row and does not verify (" + f.error.ToString() + ")");
+  }
+  for (const ReconcileStore& where : stores) {
+    ASSIGN_OR_RETURN(std::vector<std::string> unfinished,
+                     where.store->ListIncomplete(where.tier.empty() ? where.prefix : ""));
+    for (const std::string& name : unfinished) {
+      Status s = where.store->DeleteIncomplete(name);
+      ++report.temporaries_deleted;
+      note("temporary_deleted", where.store->Location(name) +
+                                    " is an unfinished write; its records are still in the WAL "
+                                    "or in the segments it was written from; deleted" +
+                                    (s.ok() ? "" : " (failed: " + s.ToString() + ")"));
+    }
   }
   if (report.max_file_id > 0) RETURN_IF_ERROR(catalog->ReserveIds(report.max_file_id));
   if (report.messages.empty()) {

@@ -1,9 +1,16 @@
-// Start-up reconciliation of the catalog with the segment files on disk.
+// Reconciliation of the catalog with the segment objects in the object stores (the data
+// directory's local store, and the cold store), at start-up and, in the "sweep" mode, while the
+// server runs.
 //
 // The segment files are the truth: each one says who it is (id, tenant, partition, seq range,
 // rows; format 2 in its header and its footer, both under a CRC32C). The catalog is an index of
 // them, and reconciliation makes it agree:
-//  - Every file under DIR/segments is opened and verified. A catalog row is matched to the file
+//  Everything below goes through the ObjectStore interface (list, ranged reads, delete, copy):
+//  "file" means an object, and a file's path its name in its store.
+//  - Every object under the store's prefix (local: "segments/") is opened and verified; an
+//    object in a store marked trust_named whose name and id are those of a row is taken as it
+//    is (a cold store: the transition verified it, and reading every footer of a remote store at
+//    each start costs a request per object). A catalog row is matched to the file
 //    whose footer carries its id, wherever it lies, so a row with a damaged path (or a data
 //    directory that was renamed, moved or restored elsewhere) finds its file. Columns that
 //    disagree with the file are rewritten from it and logged; paths are stored relative to DIR.
@@ -17,8 +24,15 @@
 //    is proven superseded (a compaction input or output whose swap did or did not commit, or a
 //    copy) and deleted. Anything in between, and any other file that does not verify, is moved
 //    to DIR/quarantine/ for an operator.
-//  - An unfinished write (`*.tmp`) that does not verify is deleted: its records are still in
-//    the WAL, which is only trimmed after a segment is registered.
+//  - An unfinished write (ObjectStore::ListIncomplete: a `*.tmp` file of the local store) is
+//    deleted without being read: every writer of segments registers (or retires its source) only
+//    after its write is committed, so the records of an uncommitted one are still in the WAL
+//    (a flush: the WAL is only trimmed after the segment is registered) or in the registered
+//    segments it was made from (a compaction, a tier transition).
+//  - Sweep mode (ReconcileOptions::sweep, run periodically while the server runs): only the
+//    deletions of proven superseded objects, and only of objects "skip" does not protect (writes
+//    in flight, replaced segments a query still reads); nothing is registered, repaired,
+//    quarantined, and unfinished writes are left alone.
 // Every finding is logged (spdlog) and counted in sawmill_catalog_reconcile_total{kind}.
 #pragma once
 
@@ -30,6 +44,7 @@
 
 #include "catalog/catalog.h"
 #include "common/env.h"
+#include "objstore/object_store.h"
 #include "sawmill/status.h"
 
 namespace sawmill::catalog {
@@ -48,26 +63,50 @@ struct ReconcileReport {
   std::vector<std::string> messages;  // one line per finding
 };
 
-// How reconciliation reads segment files (the catalog does not depend on the segment format).
+// How reconciliation reads segment objects (the catalog does not depend on the segment format).
+// Each takes the store's name (ReconcileStore::name) and the object's name in it.
 struct SegmentFileOps {
-  // Opens and verifies the segment at "path" and returns the row its footer describes (id,
-  // tenant, partition, seqs, times, rows, bytes = file size, raw_bytes; path, tier, state and
+  // Opens and verifies the segment and returns the row its footer describes (id, tenant,
+  // partition, seqs, times, rows, bytes = object size, raw_bytes; path, tier, store, state and
   // created are filled in by the caller). Errors: whatever opening the segment gives.
-  std::function<Result<SegmentRow>(const std::string& path)> read_row;
-  // Only the identity (id, tenant, partition, seqs, rows), from a part of the file that stays
-  // readable when the footer is damaged. Errors: when the file has no readable identity.
-  std::function<Result<SegmentRow>(const std::string& path)> read_identity;
+  std::function<Result<SegmentRow>(const std::string& store, const std::string& name)> read_row;
+  // Only the identity (id, tenant, partition, seqs, rows), from a part of the object that stays
+  // readable when the footer is damaged. Errors: when it has no readable identity.
+  std::function<Result<SegmentRow>(const std::string& store, const std::string& name)>
+      read_identity;
   // Every seq the segment holds. Errors: DataLoss when a block does not verify.
-  std::function<Result<std::vector<uint64_t>>(const std::string& path)> read_seqs;
+  std::function<Result<std::vector<uint64_t>>(const std::string& store, const std::string& name)>
+      read_seqs;
 };
 
-// "data_dir" is DIR: segment files are at DIR/segments/<tier>/<tenant>/<partition>/<id>.seg,
-// quarantined ones go to DIR/quarantine/<tier>/<tenant>/<partition>/. Only rows in the local
-// store (kLocalStore, the data directory) are reconciled; rows in other stores are left as they
-// are. Files found are registered in the local store.
-// Errors: only when the catalog cannot be read or written.
-Result<ReconcileReport> Reconcile(Env* env, const std::string& data_dir, Catalog* catalog,
-                                  const SegmentFileOps& ops, int64_t now_ns);
+// One object store whose segments are reconciled with the rows that name it.
+struct ReconcileStore {
+  std::string name;  // as in SegmentRow::store ("local", "cold")
+  objstore::ObjectStore* store = nullptr;
+  // The segments are the objects under this prefix. The local store: "segments/", and names
+  // are "segments/<tier>/<tenant>/<partition>/<id>.seg" (the tier is the second component).
+  // Otherwise (tier non-empty): every object "<tenant>/<id>.seg" except under ".quarantine/".
+  std::string prefix;
+  std::string tier;  // "" : from the name (local store); else the tier of every object
+  // Objects named by a row (name and id) are not read (see above).
+  bool trust_named = false;
+};
+
+struct ReconcileOptions {
+  // Sweep mode (see above).
+  bool sweep = false;
+  // Sweep mode: objects not to touch (writes in flight, replaced segments still being read).
+  std::function<bool(const std::string& store, const std::string& name)> skip;
+};
+
+// Reconciles the rows of the stores in "stores" with their objects. Quarantined objects go to
+// "quarantine/<name without the prefix>" of the local store (DIR/quarantine/<tier>/...), and
+// ".quarantine/<name>" of a tier store. Rows in a store not listed are left as
+// they are. Files found are registered in the store they were found in.
+// Errors: only when the catalog cannot be read or written, or a store cannot be listed.
+Result<ReconcileReport> Reconcile(const std::vector<ReconcileStore>& stores, Catalog* catalog,
+                                  const SegmentFileOps& ops, int64_t now_ns,
+                                  const ReconcileOptions& options = {});
 
 // The absolute (or DIR-relative) file name of a row's path: relative paths are joined to
 // "data_dir", absolute ones (catalogs written before paths were relative) are returned as they are.

@@ -8,6 +8,7 @@
 
 #include "catalog/sqlite_catalog.h"
 #include "common/fault_env.h"
+#include "objstore/local_directory_store.h"
 
 namespace sawmill::catalog {
 namespace {
@@ -54,21 +55,29 @@ class ReconcileTest : public ::testing::Test {
   static std::string Full(const std::string& rel) { return "/d/" + rel; }
   Result<ReconcileReport> Run() {
     SegmentFileOps ops;
-    ops.read_row = [this](const std::string& path) -> Result<SegmentRow> {
+    ops.read_row = [this](const std::string&, const std::string& name) -> Result<SegmentRow> {
+      const std::string path = Full(name);
       auto it = files_.find(path);
       if (it == files_.end() || !env_.FileExists(path))
         return Status::DataLoss(path + ": bad magic");
       return it->second;
     };
-    ops.read_identity = [](const std::string& path) -> Result<SegmentRow> {
-      return Status::DataLoss(path + ": no identity");
+    ops.read_identity = [](const std::string&, const std::string& name) -> Result<SegmentRow> {
+      return Status::DataLoss(Full(name) + ": no identity");
     };
-    ops.read_seqs = [this](const std::string& path) -> Result<std::vector<uint64_t>> {
-      auto it = seqs_.find(path);
-      if (it == seqs_.end()) return Status::DataLoss(path + ": bad magic");
+    ops.read_seqs = [this](const std::string&,
+                           const std::string& name) -> Result<std::vector<uint64_t>> {
+      auto it = seqs_.find(Full(name));
+      if (it == seqs_.end()) return Status::DataLoss(Full(name) + ": bad magic");
       return it->second;
     };
-    return Reconcile(&env_, "/d", catalog_.get(), ops, 1);
+    // The data directory "/d" as the local object store, as the engine gives it.
+    objstore::LocalDirectoryStore store(&env_, "/d");
+    ReconcileStore local;
+    local.name = std::string(kLocalStore);
+    local.store = &store;
+    local.prefix = "segments/";
+    return Reconcile({local}, catalog_.get(), ops, 1);
   }
 
   std::filesystem::path dir_;

@@ -110,12 +110,12 @@ Result<uint64_t> ParseSize(std::string_view text) {
 
 Result<int64_t> ParseDuration(std::string_view text) {
   const std::string expected =
-      "expected a duration such as 500ms, 10s, 5m, 1h or 1h30m (units us, ms, s, m, h; a plain "
-      "number is seconds), got " +
+      "expected a duration such as 500ms, 10s, 5m, 1h, 1h30m or 3d (units us, ms, s, m, h, d; a "
+      "plain number is seconds), got " +
       Quoted(text);
   static constexpr std::pair<std::string_view, uint64_t> kUnits[] = {
-      {"h", 3'600'000'000'000ull}, {"m", 60'000'000'000ull}, {"s", 1'000'000'000ull},
-      {"ms", 1'000'000ull},        {"us", 1'000ull},
+      {"d", 86'400'000'000'000ull}, {"h", 3'600'000'000'000ull}, {"m", 60'000'000'000ull},
+      {"s", 1'000'000'000ull},      {"ms", 1'000'000ull},        {"us", 1'000ull},
   };
   constexpr unsigned __int128 kMax = std::numeric_limits<int64_t>::max();
   std::string_view s = Trim(text);

@@ -19,8 +19,8 @@ namespace sawmill {
 Result<uint64_t> ParseSize(std::string_view text);
 
 // A duration in nanoseconds: one or more parts of a number (fraction allowed) and a unit, us,
-// ms, s, m or h, largest first: "500ms", "10s", "1.5h", "1h30m", "2m 30s"; a plain number is
-// seconds. Errors: InvalidArgument.
+// ms, s, m, h or d (24 h), largest first: "500ms", "10s", "1.5h", "1h30m", "2m 30s", "30d"; a
+// plain number is seconds. Errors: InvalidArgument.
 Result<int64_t> ParseDuration(std::string_view text);
 
 // A whole number of decimal digits ("1000"); no sign, no fraction, no unit. Errors:

@@ -65,11 +65,14 @@ TEST(ParseDuration, UnitsCompoundsAndFractions) {
   EXPECT_EQ(*ParseDuration("0.25H"), 900 * kSec);
   EXPECT_EQ(*ParseDuration(" 30S "), 30 * kSec);
   EXPECT_EQ(*ParseDuration("0"), 0);
+  // Days, for tier and retention ages (warm_after 3d, cold_after 30d).
+  EXPECT_EQ(*ParseDuration("1d"), 86400 * kSec);
+  EXPECT_EQ(*ParseDuration("30d12h"), (30 * 86400 + 12 * 3600) * kSec);
 }
 
 TEST(ParseDuration, BadDurationsSayWhatWasExpected) {
-  for (const char* bad : {"", "soon", "3 weeks", "1d", "-5s", "1h1h", "30m1h", "5 10", "10s 5", "s",
-                          "1.s", "1,5s", "ms500"}) {
+  for (const char* bad : {"", "soon", "3 weeks", "1w", "-5s", "1h1h", "30m1h", "1h1d", "5 10",
+                          "10s 5", "s", "1.s", "1,5s", "ms500"}) {
     std::string error = ErrorOf(ParseDuration(bad).status());
     EXPECT_NE(error.find("expected a duration such as 500ms"), std::string::npos) << error;
     EXPECT_NE(error.find("got '" + std::string(bad) + "'"), std::string::npos) << error;

@@ -1,5 +1,7 @@
 #include "objstore/object_store.h"
 
+#include <algorithm>
+
 namespace sawmill::objstore {
 
 namespace {
@@ -23,7 +25,44 @@ class RangeObjectReader final : public ObjectReader {
   const uint64_t size_;
 };
 
+// The default writer: the pieces in memory, one Put on Commit.
+class BufferedObjectWriter final : public ObjectWriter {
+ public:
+  BufferedObjectWriter(ObjectStore* store, std::string name)
+      : store_(store), name_(std::move(name)) {}
+  Status Append(std::string_view data) override {
+    data_.append(data);
+    return Status::OK();
+  }
+  Status Commit() override { return store_->Put(name_, data_); }
+  uint64_t bytes() const override { return data_.size(); }
+
+ private:
+  ObjectStore* const store_;
+  const std::string name_;
+  std::string data_;
+};
+
 }  // namespace
+
+Result<std::unique_ptr<ObjectWriter>> ObjectStore::NewWriter(std::string_view name) {
+  RETURN_IF_ERROR(ValidateObjectName(name));
+  return std::unique_ptr<ObjectWriter>(new BufferedObjectWriter(this, std::string(name)));
+}
+
+Result<uint64_t> CopyObject(ObjectStore* source, std::string_view from, ObjectStore* target,
+                            std::string_view to) {
+  constexpr uint64_t kPiece = 1 << 20;
+  ASSIGN_OR_RETURN(auto reader, source->Open(from));
+  ASSIGN_OR_RETURN(auto writer, target->NewWriter(to));
+  std::string piece;
+  for (uint64_t offset = 0; offset < reader->size(); offset += kPiece) {
+    RETURN_IF_ERROR(reader->ReadRange(offset, std::min(kPiece, reader->size() - offset), &piece));
+    RETURN_IF_ERROR(writer->Append(piece));
+  }
+  RETURN_IF_ERROR(writer->Commit());
+  return reader->size();
+}
 
 Result<std::unique_ptr<ObjectReader>> ObjectStore::Open(std::string_view name) {
   RETURN_IF_ERROR(ValidateObjectName(name));

@@ -44,6 +44,23 @@ class ObjectReader {
   virtual Status ReadRange(uint64_t offset, uint64_t length, std::string* out) const = 0;
 };
 
+// One object being written in pieces (a segment of hundreds of MiB is never held in memory
+// whole): Append as often as needed, then Commit. Until Commit returns OK nothing is visible
+// under the name (List, Open and Size do not see it; an older object of that name stays whole);
+// Commit publishes it atomically and durably, as Put does. Destroying a writer that was not
+// committed (or whose Commit failed) abandons it: what was written is removed, best effort (a
+// crash can leave it behind; ListIncomplete finds it). Not thread-safe: one writer, one thread.
+class ObjectWriter {
+ public:
+  virtual ~ObjectWriter() = default;
+  // Errors: IOError, Unavailable (device full). After an error only destruction is useful.
+  virtual Status Append(std::string_view data) = 0;
+  // Makes the object visible and durable. Errors as Append; the object is then not visible.
+  virtual Status Commit() = 0;
+  // Bytes appended so far.
+  virtual uint64_t bytes() const = 0;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -52,6 +69,26 @@ class ObjectStore {
   // object (or none) until the new one is complete, never a part of it; on an error the old
   // object is unchanged. Durable when it returns OK (a crash afterwards keeps the new object).
   virtual Status Put(std::string_view name, std::string_view data) = 0;
+
+  // Starts writing "name" in pieces (ObjectWriter above). Errors: InvalidArgument for a bad
+  // name, IOError. The default keeps the pieces in memory and Puts them on Commit; a store
+  // that can stream (a temporary file, a multipart upload) overrides it.
+  virtual Result<std::unique_ptr<ObjectWriter>> NewWriter(std::string_view name);
+
+  // Writes that were started and never committed nor abandoned cleanly (a crash in the middle
+  // of a Put or a writer), whose names start with "prefix": for the local store their temporary
+  // files ("segments/hot/t/0/5.seg.123-4.tmp"), for a remote store its incomplete uploads.
+  // Never listed by List. Whoever owns the prefix removes them with DeleteIncomplete once no
+  // write of its own can still be running (for segments: reconciliation at start-up). The
+  // default: none.
+  virtual Result<std::vector<std::string>> ListIncomplete(std::string_view prefix) {
+    (void)prefix;
+    return std::vector<std::string>{};
+  }
+  // Removes one write ListIncomplete returned. NotFound when it is gone already.
+  virtual Status DeleteIncomplete(std::string_view incomplete) {
+    return Status::NotFound("no incomplete write " + std::string(incomplete));
+  }
 
   // The size of "name" in bytes. NotFound when absent.
   virtual Result<uint64_t> Size(std::string_view name) = 0;
@@ -79,6 +116,12 @@ class ObjectStore {
   // a remote one. Never fails; does not check that the object exists.
   virtual std::string Location(std::string_view name) const = 0;
 };
+
+// Copies object "from" of "source" to "to" of "target" (which may be the same store) through a
+// writer, 1 MiB at a time, and returns the bytes copied. The copy is durable when it returns.
+// Errors: as Open, ReadRange, NewWriter and Commit.
+Result<uint64_t> CopyObject(ObjectStore* source, std::string_view from, ObjectStore* target,
+                            std::string_view to);
 
 // InvalidArgument naming "name" and what is wrong with it, or OK (the rules above).
 Status ValidateObjectName(std::string_view name);

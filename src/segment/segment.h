@@ -96,7 +96,16 @@ struct WriterOptions {
   // wrote them (compatibility tests; neither holds the index kinds of index/index_kind.h).
   // Anything else is InvalidArgument.
   uint32_t format_version = 3;
+  // zstd levels instead of the measured defaults (segment/compression_policy.h): for text
+  // columns (message, dynamic fields) and for the others; 0 keeps the default.
+  int text_zstd_level = 0;
+  int other_zstd_level = 0;
 };
+
+// The warm tier's options (docs/storage.md "Tiers"): larger blocks, stronger zstd, and no
+// inverted index besides the built-in service, host and level (trace_id and user_id needles are
+// served by their blooms).
+WriterOptions WarmWriterOptions();
 
 // Counters a reader adds to as it reads; the query engine reports them per query.
 struct ReadStats {
@@ -105,10 +114,15 @@ struct ReadStats {
   uint64_t bytes_read_raw = 0;         // the same blocks decompressed
 };
 
-// Writes "records" (all of tenant info.tenant) as a new segment at "path": a temporary file,
-// synced, renamed to "path", and the directory synced. On OK "*out" describes the segment
-// (id, tenant and partition copied from "info"; the rest computed).
-// Errors: IOError/Unavailable from the Env; InvalidArgument for an empty batch.
+// Writes "records" (all of tenant info.tenant) as the new object "name" of "store", streamed
+// through ObjectStore::NewWriter (never the whole segment in memory) and committed: atomic and
+// durable when it returns OK (the local store: a temporary file, synced, renamed, the directory
+// synced). On an error nothing is visible under "name" (the writer removes what it wrote). On
+// OK "*out" describes the segment (id, tenant and partition copied from "info"; the rest
+// computed). Errors: IOError/Unavailable from the store; InvalidArgument for an empty batch.
+Status WriteSegment(objstore::ObjectStore* store, const std::string& name, const SegmentInfo& info,
+                    std::vector<Record> records, const WriterOptions& options, SegmentInfo* out);
+// The same for the file "path" (tools, tests): the local store of its directory.
 Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
                     std::vector<Record> records, const WriterOptions& options, SegmentInfo* out);
 

@@ -1,13 +1,15 @@
 // WriteSegment: sorts the rows, cuts them into blocks, encodes and compresses each column block,
 // builds the registered index kinds (index/index_kind.h), and writes header, blocks, each kind's
 // data where its layout keeps it (indexes, blooms, kind indexes), footer and trailer
-// (docs/format/segment.md) through a temporary file that is synced and renamed.
+// (docs/format/segment.md) through an object store's writer (for the local store: a temporary
+// file that is synced and renamed), 1 MiB at a time.
 #include <algorithm>
 #include <numeric>
 #include <unordered_map>
 
 #include "common/coding.h"
 #include "index/index_kind.h"
+#include "objstore/local_directory_store.h"
 #include "segment/block_codec.h"
 #include "segment/builtin_fields.h"
 #include "segment/column_encoding.h"
@@ -24,7 +26,7 @@ constexpr size_t kFlushBytes = 1 << 20;
 
 class Writer {
  public:
-  Writer(const WriterOptions& options, std::unique_ptr<WritableFile> file)
+  Writer(const WriterOptions& options, std::unique_ptr<objstore::ObjectWriter> file)
       : options_(options), file_(std::move(file)) {}
 
   Status Write(const SegmentInfo& info, const std::vector<Record>& records);
@@ -38,10 +40,19 @@ class Writer {
   Status EmitColumn(ColumnMeta* column, std::string_view raw, CodecChoice choice);
   Status FlushPending(bool force);
   void AssignFieldOrdinals(const Record& r, uint32_t row_in_block);
+  // CodecFor with the options' zstd levels.
+  CodecChoice Choice(ColumnId id) const {
+    CodecChoice c = CodecFor(id);
+    const bool text =
+        id == ColumnId::kMessage || id == ColumnId::kDynamic || id == ColumnId::kFieldOverflow;
+    const int level = text ? options_.text_zstd_level : options_.other_zstd_level;
+    if (c.codec == Codec::kZstd && level != 0) c.level = level;
+    return c;
+  }
   uint32_t NewFieldColumn(std::string_view name);
 
   const WriterOptions& options_;
-  std::unique_ptr<WritableFile> file_;
+  std::unique_ptr<objstore::ObjectWriter> file_;
   BlockCodec codec_;
   std::string pending_;  // bytes not yet appended to the file
   uint64_t offset_ = 0;  // file offset of pending_[0]
@@ -241,7 +252,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
         break;
       case FieldType::kInternal: continue;
     }
-    RETURN_IF_ERROR(EmitColumn(col(field.column), raw_, CodecFor(field.column)));
+    RETURN_IF_ERROR(EmitColumn(col(field.column), raw_, Choice(field.column)));
   }
 
   // Dynamic fields: the layout column, then one column per key (present rows only).
@@ -260,14 +271,14 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
   }
   raw_.clear();
   EncodeStringColumn(views_.data(), count, &scratch_, &raw_);
-  RETURN_IF_ERROR(EmitColumn(col(ColumnId::kFieldLayout), raw_, CodecFor(ColumnId::kFieldLayout)));
+  RETURN_IF_ERROR(EmitColumn(col(ColumnId::kFieldLayout), raw_, Choice(ColumnId::kFieldLayout)));
   if (overflow_values_.empty()) {
     col(ColumnId::kFieldOverflow)->blocks.emplace_back();
   } else {
     raw_.clear();
     EncodeStringColumn(overflow_values_.data(), overflow_values_.size(), &scratch_, &raw_);
     RETURN_IF_ERROR(
-        EmitColumn(col(ColumnId::kFieldOverflow), raw_, CodecFor(ColumnId::kFieldOverflow)));
+        EmitColumn(col(ColumnId::kFieldOverflow), raw_, Choice(ColumnId::kFieldOverflow)));
   }
   size_t builtin = static_cast<size_t>(ColumnId::kBuiltinCount);
   for (size_t ord = 1; ord < field_values_.size(); ++ord) {
@@ -279,7 +290,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
     }
     raw_.clear();
     EncodeStringColumn(values.data(), values.size(), &scratch_, &raw_);
-    RETURN_IF_ERROR(EmitColumn(meta, raw_, CodecFor(ColumnId::kDynamic)));
+    RETURN_IF_ERROR(EmitColumn(meta, raw_, Choice(ColumnId::kDynamic)));
   }
 
   // The index kinds.
@@ -424,14 +435,22 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
   PutFixed32(&pending_, version);
   pending_.append(kMagic);
   RETURN_IF_ERROR(FlushPending(true));
-  RETURN_IF_ERROR(file_->Sync());
   footer_.info.file_bytes = offset_;
-  return file_->Close();
+  return file_->Commit();
 }
 
 }  // namespace
 
-Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
+WriterOptions WarmWriterOptions() {
+  WriterOptions o;
+  o.block_rows = 65536;
+  o.text_zstd_level = 19;
+  o.other_zstd_level = 19;
+  o.indexed_fields = {};
+  return o;
+}
+
+Status WriteSegment(objstore::ObjectStore* store, const std::string& name, const SegmentInfo& info,
                     std::vector<Record> records, const WriterOptions& options, SegmentInfo* out) {
   if (records.empty()) return Status::InvalidArgument("WriteSegment: empty batch of records");
   if (records.size() >= UINT32_MAX) {
@@ -443,18 +462,22 @@ Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
                                    std::to_string(options.format_version));
   }
   if (options.sort_rows) SortRows(&records);
-  std::string tmp = path + ".tmp";
-  ASSIGN_OR_RETURN(auto file, env->NewWritableFile(tmp));
-  Writer writer(options, std::move(file));
+  auto file = store->NewWriter(name);
+  if (!file.ok()) return file.status().WithContext("writing segment " + store->Location(name));
+  Writer writer(options, std::move(file).value());
+  // On an error the writer is destroyed uncommitted, which removes what it wrote.
   Status s = writer.Write(info, records);
-  if (s.ok()) s = env->RenameFile(tmp, path);
-  if (s.ok()) s = env->SyncDir(DirName(path));
-  if (!s.ok()) {
-    env->RemoveFile(tmp).IgnoreError();
-    return s.WithContext("writing segment " + path);
-  }
+  if (!s.ok()) return s.WithContext("writing segment " + store->Location(name));
   if (out != nullptr) *out = writer.result();
   return Status::OK();
+}
+
+Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
+                    std::vector<Record> records, const WriterOptions& options, SegmentInfo* out) {
+  const size_t slash = path.find_last_of('/');
+  objstore::LocalDirectoryStore store(env, DirName(path));
+  return WriteSegment(&store, slash == std::string::npos ? path : path.substr(slash + 1), info,
+                      std::move(records), options, out);
 }
 
 }  // namespace sawmill::segment

@@ -110,10 +110,8 @@ Status Compactor::CompactOnce(bool* did_work) {
   in.id = id;
   in.tenant = tenant;
   in.partition = partition;
-  Status s = env_->CreateDirs(DirName(path));
-  if (s.ok()) {
-    s = segment::WriteSegment(env_, path, in, std::move(rows), options_.segment_options, &out);
-  }
+  Status s = segment::WriteSegment(store().get(), rel, in, std::move(rows),
+                                   options_.segment_options, &out);
   // The inputs are deleted once the swap commits: the output must verify first.
   if (s.ok()) s = VerifyWritten(store(), rel, out, std::move(seqs));
   catalog::SegmentRow row;
@@ -123,7 +121,7 @@ Status Compactor::CompactOnce(bool* did_work) {
     s = catalog_->Replace(input_ids, {row});
   }
   if (!s.ok()) {
-    env_->RemoveFile(path).IgnoreError();
+    store()->Delete(rel).IgnoreError();
     release();
     return s.WithContext("compaction of tenant " + tenant + " partition " +
                          std::to_string(partition));

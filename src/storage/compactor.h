@@ -47,6 +47,8 @@ class Compactor {
   // Compactions that replaced segments since open. The caller holds the engine's state mutex
   // (the "mu" given to the constructor): the analysis cannot tie the caller's name for it to mu_.
   uint64_t compactions() const NO_THREAD_SAFETY_ANALYSIS { return compactions_; }
+  // Held while no compaction may run (the reconciliation sweep, tier_mover.h).
+  Mutex* mutex() RETURN_CAPABILITY(compaction_mu_) { return &compaction_mu_; }
   // Bytes read and written by the last compaction (for the rate limit).
   uint64_t last_bytes() const { return last_bytes_.load(); }
 

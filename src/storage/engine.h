@@ -19,6 +19,7 @@
 
 #include "common/clock.h"
 #include "common/env.h"
+#include "objstore/object_store.h"
 #include "sawmill/record.h"
 #include "sawmill/status.h"
 #include "segment/segment.h"
@@ -59,6 +60,22 @@ struct EngineOptions {
   // SQLite catalog file; empty: DIR/catalog.db. SQLite does its own I/O, so an Env other than
   // the default (e.g. FaultInjectionEnv) needs a real path here, or gets an in-memory catalog.
   std::string catalog_path;
+
+  // ---- Tiers (docs/storage.md "Tiers"; tier_mover.h) ----
+  // The cold tier's object store; nullptr: a LocalDirectoryStore at DIR/cold. Cold segments
+  // are the objects "<tenant>/<id>.seg" in it (a store for s3://bucket/prefix keeps them under
+  // prefix/).
+  std::shared_ptr<objstore::ObjectStore> cold_store;
+  // A segment whose newest record (max_ts) is older than this goes warm / cold; 0: never.
+  int64_t warm_after_ns = 3 * 24 * 3600 * 1'000'000'000ll;
+  int64_t cold_after_ns = 30 * 24 * 3600 * 1'000'000'000ll;
+  // The background tier mover's period (moves due segments, then sweeps superseded objects no
+  // row names); 0: no background mover (MoveTiers and RunTiersNow only). Needs
+  // background_threads.
+  int64_t tier_interval_ns = 600 * 1'000'000'000ll;
+  // How warm (and so cold) segments are written: larger blocks, stronger zstd, and no inverted
+  // index where blooms serve (docs/storage.md "Tiers" has the measurements).
+  segment::WriterOptions warm_segment_options = segment::WarmWriterOptions();
 };
 
 // A segment as of a snapshot. The reader is opened lazily and shared.
@@ -153,6 +170,28 @@ struct WalDamageEntry {
   }
 };
 
+// What a tier move did (Engine::MoveTiers).
+struct TierMoveReport {
+  std::string to;              // "warm" or "cold"
+  uint64_t to_warm = 0;        // transitions hot -> warm
+  uint64_t to_cold = 0;        // transitions warm -> cold
+  uint64_t failed = 0;         // 1 when a transition failed (the move stops there)
+  uint64_t bytes_read = 0;     // bytes of the segments moved
+  uint64_t bytes_written = 0;  // bytes of what they became
+  std::string error;           // why it failed
+};
+
+// Bytes and segments of one tier (of one tenant, or all), for `sawmill admin tiers`.
+struct TierUsage {
+  std::string tier;
+  std::string tenant;  // "" for every tenant
+  uint64_t segments = 0;
+  uint64_t bytes = 0;
+  uint64_t rows = 0;
+  int64_t oldest_ts = 0;  // min_ts of its oldest segment; 0 when empty
+  int64_t newest_ts = 0;  // max_ts of its newest segment
+};
+
 // Thread-safe.
 class Engine {
  public:
@@ -241,6 +280,24 @@ class Engine {
   virtual Result<DiskUsage> DataDiskUsage() {
     return Status::FailedPrecondition("this engine has no data directory");
   }
+
+  // ---- Tiers (docs/storage.md "Tiers") ----
+  // Moves every segment whose newest record is older than now - "older_than_ns" to "to"
+  // ("warm" or "cold"), one atomic transition per segment. Errors: InvalidArgument for another
+  // tier; FailedPrecondition for engines without tiers. A failed transition is in the report.
+  virtual Result<TierMoveReport> MoveTiers(int64_t older_than_ns, std::string_view to) {
+    (void)older_than_ns;
+    (void)to;
+    return Status::FailedPrecondition("this engine has no storage tiers");
+  }
+  // One row per tier (hot, warm, cold, in that order) for every tenant (tenant ""), then one per
+  // tier and tenant that has segments there.
+  virtual Result<std::vector<TierUsage>> ListTierUsage() const {
+    return Status::FailedPrecondition("this engine has no storage tiers");
+  }
+  // The background tier round now (tests, with a ManualClock): the due moves, then the sweep of
+  // superseded objects. Returns the first error.
+  virtual Status RunTiersNow() { return Status::OK(); }
 
   // Stops background work, syncs the WAL. Further Appends return Unavailable.
   virtual Status Close() = 0;

@@ -125,28 +125,23 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   const uint64_t id = *allocated;
   const std::string rel = SegmentRelPath("hot", key.first, key.second, id);
   const std::string path = JoinPath(options_.data_dir, rel);
-  const std::string dir = DirName(path);
-  // The directories leading to the segment must be durable before a file in them is registered.
-  // Synced on every flush, not only when created: a sync that failed once (the flush failed) is
-  // done again by the retry, which finds the directory already there.
-  Status s = env_->CreateDirs(dir);
-  if (s.ok()) s = env_->SyncDir(DirName(dir));
-  if (s.ok()) s = env_->SyncDir(DirName(DirName(dir)));
+  // Written through the data directory's object store: a temporary file, synced, renamed, its
+  // directory synced; the directories above it are synced by the store's first write through
+  // them (and again after a failed sync, so a retry redoes what failed).
   segment::SegmentInfo in, out;
   in.id = id;
   in.tenant = key.first;
   in.partition = key.second;
-  if (s.ok()) {
-    s = segment::WriteSegment(env_, path, in, std::move(records), options_.segment_options, &out);
-  }
+  Status s = segment::WriteSegment(store().get(), rel, in, std::move(records),
+                                   options_.segment_options, &out);
   if (s.ok()) s = VerifyWritten(store(), rel, out, std::move(seqs));
   catalog::SegmentRow row;
   if (s.ok()) {
     row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
     s = catalog_->Insert(row);
-    if (!s.ok()) env_->RemoveFile(path).IgnoreError();
+    if (!s.ok()) store()->Delete(rel).IgnoreError();
   } else {
-    env_->RemoveFile(path).IgnoreError();
+    store()->Delete(rel).IgnoreError();
   }
   if (!s.ok()) {
     StorageMetrics::Get().flush_errors->Increment();

@@ -26,9 +26,11 @@ void CorruptionReporter::Detach() {
 SegmentEntry::~SegmentEntry() {
   if (!obsolete_) return;
   reader_.reset();
-  Status s = env_->RemoveFile(path_);
+  const bool legacy = row_.path.empty() || row_.path[0] == '/';
+  Status s = !legacy && store_ != nullptr ? store_->Delete(row_.path) : env_->RemoveFile(path_);
   if (!s.ok() && !s.IsNotFound()) {
-    // Reconciliation at the next start deletes it (no catalog row, superseded).
+    // Reconciliation deletes it later (no catalog row, superseded).
+    StorageMetrics::Get().delete_errors->Increment();
     spdlog::warn("cannot delete replaced segment {}: {}", path_, s.ToString());
   }
 }
@@ -38,8 +40,9 @@ Result<std::shared_ptr<segment::SegmentReader>> SegmentEntry::Open() {
   {
     MutexLock l(&open_mu_);
     if (reader_ != nullptr) return reader_;
-    if (row_.store != catalog::kLocalStore) {
-      // Not a damaged file: a store this engine was not given (the cold tier's, later).
+    if (store_ == nullptr ||
+        (row_.store != catalog::kLocalStore && row_.store != catalog::kColdStore)) {
+      // Not a damaged file: a store this engine was not given.
       return Status::FailedPrecondition("segment " + std::to_string(row_.id) +
                                         " is in object store '" + row_.store +
                                         "', which this server does not have");
@@ -85,6 +88,29 @@ segment::SegmentInfo SegmentEntry::info() const {
 
 // ---- SegmentRegistry ----
 
+std::shared_ptr<objstore::ObjectStore> SegmentRegistry::StoreNamed(std::string_view name) const {
+  if (name == catalog::kLocalStore) return store_;
+  if (name == catalog::kColdStore) return cold_;
+  return nullptr;
+}
+
+void SegmentRegistry::HeldObsolete(std::set<std::pair<std::string, std::string>>* out) {
+  std::erase_if(replaced_, [&](const std::weak_ptr<SegmentEntry>& weak) {
+    std::shared_ptr<SegmentEntry> entry = weak.lock();
+    if (entry == nullptr) return true;
+    out->emplace(entry->row().store, entry->row().path);
+    return false;
+  });
+}
+
+std::vector<std::shared_ptr<SegmentEntry>> SegmentRegistry::All() const {
+  std::vector<std::shared_ptr<SegmentEntry>> out;
+  for (const auto& [tenant, by_id] : segments_) {
+    for (const auto& [id, entry] : by_id) out.push_back(entry);
+  }
+  return out;
+}
+
 void SegmentRegistry::Add(std::shared_ptr<SegmentEntry> entry) {
   const catalog::SegmentRow& row = entry->row();
   segments_[row.tenant][row.id] = std::move(entry);
@@ -106,6 +132,7 @@ void SegmentRegistry::Replace(const std::vector<std::shared_ptr<SegmentEntry>>& 
     entry->compacting = false;
     // Snapshots holding it keep reading; the last one to let go deletes the file.
     entry->MarkObsolete();
+    replaced_.push_back(entry);
   }
   const uint64_t id = output->row().id;
   by_id[id] = std::move(output);
@@ -117,6 +144,7 @@ void SegmentRegistry::Remove(const std::vector<std::shared_ptr<SegmentEntry>>& e
     if (it != segments_.end()) it->second.erase(entry->row().id);
     entry->compacting = false;
     entry->MarkObsolete();
+    replaced_.push_back(entry);  // the sweep leaves it to its last holder
   }
 }
 
@@ -126,7 +154,9 @@ std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SegmentRegist
   for (const auto& [tenant, by_id] : segments_) {
     for (const auto& [id, entry] : by_id) {
       const auto& row = entry->row();
-      if (row.state == catalog::kStateActive && !entry->compacting && row.bytes < below_bytes) {
+      // Only hot segments: warm and cold ones were re-encoded for size already.
+      if (row.state == catalog::kStateActive && row.tier == catalog::kTierHot &&
+          !entry->compacting && row.bytes < below_bytes) {
         out[{row.tenant, row.partition}].push_back(entry);
       }
     }
@@ -166,7 +196,8 @@ uint64_t SegmentRegistry::bytes() const {
 
 void SegmentRegistry::UpdateGauges() const {
   auto& m = StorageMetrics::Get();
-  std::map<std::string, std::pair<uint64_t, uint64_t>> by_tier = {{"hot", {0, 0}}};
+  std::map<std::string, std::pair<uint64_t, uint64_t>> by_tier = {
+      {"hot", {0, 0}}, {"warm", {0, 0}}, {"cold", {0, 0}}};
   uint64_t corrupt = 0;
   for (const auto& [tenant, by_id] : segments_) {
     for (const auto& [id, entry] : by_id) {

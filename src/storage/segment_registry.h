@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -40,9 +41,12 @@ class CorruptionReporter {
 // state mutex (see SegmentRegistry).
 class SegmentEntry {
  public:
-  // "path" is the file. The row's path, relative to the data directory, is the segment's name in
-  // "store" (the data directory's object store), which Open reads it through; a row with an
-  // absolute path (written by an older build) is opened by path instead.
+  // "path" is where the segment is (for messages and legacy rows). The row's path is the
+  // segment's name in "store" (the object store the row's "store" column names: the data
+  // directory's, or the cold store), which Open reads it through and the last holder of an
+  // obsolete entry deletes it through; a row with an absolute path (written by an older build)
+  // is opened and deleted by path instead. "store" nullptr: the row names a store this engine
+  // does not have (Open answers FailedPrecondition).
   SegmentEntry(Env* env, std::shared_ptr<objstore::ObjectStore> store, std::string path,
                catalog::SegmentRow row, std::shared_ptr<CorruptionReporter> reporter)
       : env_(env),
@@ -58,16 +62,19 @@ class SegmentEntry {
   // when the file holds another segment; a DataLoss is reported to the engine (marked corrupt,
   // counted, logged).
   Result<std::shared_ptr<segment::SegmentReader>> Open();
-  // Deletes the file when the last reference goes (a failed delete is logged; reconciliation
-  // at the next start removes the file, which no catalog row names any more).
+  // Deletes the object when the last reference goes (a failed delete is logged and counted;
+  // reconciliation removes it later, as no catalog row names it any more).
   void MarkObsolete() { obsolete_ = true; }
+  bool obsolete() const { return obsolete_; }
 
   const catalog::SegmentRow& row() const { return row_; }
   const std::string& path() const { return path_; }
   segment::SegmentInfo info() const;
   // State changes happen under the engine's state mutex.
   void set_state(std::string state) { row_.state = std::move(state); }
-  bool compacting = false;  // under the engine's state mutex, which guards the whole registry
+  // Under the engine's state mutex, which guards the whole registry: a compaction or a tier
+  // transition has taken it as its input.
+  bool compacting = false;
 
  private:
   Env* env_;
@@ -94,29 +101,40 @@ class SegmentEntry {
 //   at every start. A replaced entry's file is deleted when the last snapshot holding it lets go.
 class SegmentRegistry {
  public:
-  // "store" is where the segments are read from (the data directory's object store).
-  explicit SegmentRegistry(std::shared_ptr<objstore::ObjectStore> store)
-      : store_(std::move(store)) {}
-  // The store every entry opens its segment through, and new segments are verified through.
+  // "store" is the data directory's object store (catalog::kLocalStore), "cold" the cold tier's.
+  SegmentRegistry(std::shared_ptr<objstore::ObjectStore> store,
+                  std::shared_ptr<objstore::ObjectStore> cold)
+      : store_(std::move(store)), cold_(std::move(cold)) {}
+  // The data directory's store: hot and warm segments are written to it and read from it.
   // Set at construction: any thread, no mutex.
   const std::shared_ptr<objstore::ObjectStore>& store() const { return store_; }
+  // The cold tier's store (kColdStore). Any thread, no mutex.
+  const std::shared_ptr<objstore::ObjectStore>& cold() const { return cold_; }
+  // The store a row's "store" column names, or nullptr. Any thread, no mutex.
+  std::shared_ptr<objstore::ObjectStore> StoreNamed(std::string_view name) const;
 
   // Adds (or replaces) the entry of its row's tenant and id.
   void Add(std::shared_ptr<SegmentEntry> entry);
   // The entry with "id" in any tenant, or nullptr.
   std::shared_ptr<SegmentEntry> Find(uint64_t id) const;
-  // Compaction's swap: removes "inputs" (clearing their "compacting" mark and marking them
-  // obsolete, so the last holder deletes the file) and adds "output".
+  // Compaction's and a tier transition's swap: removes "inputs" (clearing their "compacting"
+  // mark and marking them obsolete, so the last holder deletes the object) and adds "output".
   // REQUIRES: every input and the output belong to one tenant.
   void Replace(const std::vector<std::shared_ptr<SegmentEntry>>& inputs,
                std::shared_ptr<SegmentEntry> output);
   // Retention's deletion: removes "entries" (clearing their "compacting" mark and marking them
   // obsolete, so the last holder deletes the file).
   void Remove(const std::vector<std::shared_ptr<SegmentEntry>>& entries);
-  // Active segments smaller than "below_bytes" that no compaction holds, by (tenant, partition),
-  // each list in id order.
+  // Active hot segments smaller than "below_bytes" that no compaction or transition holds, by
+  // (tenant, partition), each list in id order.
   std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SmallActive(
       uint64_t below_bytes) const;
+
+  // Every entry, by tenant then id.
+  std::vector<std::shared_ptr<SegmentEntry>> All() const;
+  // Adds (store, object name) of every replaced entry a snapshot still holds (its object is
+  // deleted by the last holder; the reconciliation sweep must leave it alone).
+  void HeldObsolete(std::set<std::pair<std::string, std::string>>* out);
 
   // Appends a handle for every segment of snapshot->tenant, in id order. Each handle holds a
   // reference to its entry, so the file stays readable while the snapshot lives.
@@ -132,6 +150,8 @@ class SegmentRegistry {
   // tenant -> id -> segment. Only states active and corrupt (missing ones are not readable).
   std::map<std::string, std::map<uint64_t, std::shared_ptr<SegmentEntry>>> segments_;
   const std::shared_ptr<objstore::ObjectStore> store_;
+  const std::shared_ptr<objstore::ObjectStore> cold_;
+  std::vector<std::weak_ptr<SegmentEntry>> replaced_;  // pruned by HeldObsolete
 };
 
 }  // namespace sawmill::storage

@@ -60,7 +60,8 @@ class SegmentRegistryTest : public ::testing::Test {
   }
 
   FaultInjectionEnv env_;
-  SegmentRegistry registry_{std::make_shared<objstore::LocalDirectoryStore>(&env_, "/data")};
+  SegmentRegistry registry_{std::make_shared<objstore::LocalDirectoryStore>(&env_, "/data"),
+                            std::make_shared<objstore::LocalDirectoryStore>(&env_, "/data/cold")};
 };
 
 TEST_F(SegmentRegistryTest, AReplacedSegmentStaysReadableUntilTheLastSnapshotLetsGo) {

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <map>
 #include <set>
 
 #include "catalog/reconcile.h"
@@ -40,7 +41,10 @@ StorageEngine::StorageEngine(const EngineOptions& options)
       reporter_(std::make_shared<CorruptionReporter>(this)),
       keys_(options.idempotency_window_ns, options.idempotency_max_keys),
       memtables_(clock_),
-      segments_(std::make_shared<objstore::LocalDirectoryStore>(env_, options.data_dir)) {}
+      segments_(std::make_shared<objstore::LocalDirectoryStore>(env_, options.data_dir),
+                options.cold_store != nullptr ? options.cold_store
+                                              : std::make_shared<objstore::LocalDirectoryStore>(
+                                                    env_, JoinPath(options.data_dir, "cold"))) {}
 
 Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options) {
   if (options.data_dir.empty()) return Status::InvalidArgument("storage: data_dir is empty");
@@ -51,6 +55,9 @@ Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options
     engine->flush_thread_ = std::thread([e = engine.get()] { e->FlushThread(); });
     if (options.background_compaction) {
       engine->compaction_thread_ = std::thread([e = engine.get()] { e->CompactionThread(); });
+    }
+    if (options.tier_interval_ns > 0) {
+      engine->tier_thread_ = std::thread([e = engine.get()] { e->TierThread(); });
     }
   }
   return std::unique_ptr<Engine>(std::move(engine));
@@ -82,38 +89,11 @@ Status StorageEngine::Init() {
   }
   ASSIGN_OR_RETURN(catalog_, catalog::OpenSqliteCatalog(catalog_path));
 
-  // Reconciliation: the segment files say who they are; the catalog is made to agree with
+  // Reconciliation: the segment objects say who they are; the catalog is made to agree with
   // them, and nothing that verifies is deleted unless proven superseded (catalog/reconcile.h).
-  catalog::SegmentFileOps ops;
-  ops.read_row = [this](const std::string& path) -> Result<catalog::SegmentRow> {
-    ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(env_, path));
-    return RowFromInfo(reader->info(), path, "", 0);
-  };
-  ops.read_identity = [this](const std::string& path) -> Result<catalog::SegmentRow> {
-    ASSIGN_OR_RETURN(segment::SegmentIdentity id, segment::ReadSegmentIdentity(env_, path));
-    catalog::SegmentRow row;
-    row.id = id.id;
-    row.tenant = id.tenant;
-    row.partition = id.partition;
-    row.rows = id.rows;
-    row.min_seq = id.min_seq;
-    row.max_seq = id.max_seq;
-    return row;
-  };
-  ops.read_seqs = [this](const std::string& path) -> Result<std::vector<uint64_t>> {
-    ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(env_, path));
-    std::vector<Record> rows;
-    std::vector<uint64_t> seqs;
-    for (uint32_t b = 0; b < reader->blocks().size(); ++b) {
-      rows.clear();
-      RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColSeq, &rows, nullptr));
-      for (const Record& r : rows) seqs.push_back(r.seq);
-    }
-    return seqs;
-  };
   ASSIGN_OR_RETURN(
       catalog::ReconcileReport report,
-      catalog::Reconcile(env_, options_.data_dir, catalog_.get(), ops, clock_->NowNanos()));
+      catalog::Reconcile(ReconcileStores(), catalog_.get(), ReconcileOps(), clock_->NowNanos()));
   for (const auto& [id, why] : report.corrupt) {
     StorageMetrics::Get().corrupt_segments->Increment();
     spdlog::error("segment {} is corrupt and is now marked so in the catalog: {}", id, why);
@@ -123,6 +103,8 @@ Status StorageEngine::Init() {
                                        &memtables_, &segments_, &keys_, reporter_);
   compactor_ = std::make_unique<Compactor>(options_, env_, clock_, catalog_.get(), &mu_,
                                            &memtables_, &segments_, reporter_, this);
+  mover_ = std::make_unique<TierMover>(options_, env_, clock_, catalog_.get(), &mu_, &segments_,
+                                       reporter_, this);
 
   ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, catalog_->List());
   uint64_t max_seq = 0;
@@ -133,8 +115,11 @@ Status StorageEngine::Init() {
       max_seq = std::max(max_seq, row.max_seq);
       if (row.state == catalog::kStateMissing) continue;
       replay.Cover({row.tenant, row.partition}, row.min_seq, row.max_seq);
-      std::string path = catalog::ResolveSegmentPath(options_.data_dir, row.path);
-      segments_.Add(std::make_shared<SegmentEntry>(env_, segments_.store(), std::move(path),
+      auto store = segments_.StoreNamed(row.store);
+      std::string path = row.store == catalog::kLocalStore
+                             ? catalog::ResolveSegmentPath(options_.data_dir, row.path)
+                             : (store != nullptr ? store->Location(row.path) : row.path);
+      segments_.Add(std::make_shared<SegmentEntry>(env_, std::move(store), std::move(path),
                                                    std::move(row), reporter_));
     }
     memtables_.UpdateGauge();
@@ -185,6 +170,56 @@ Status StorageEngine::Init() {
   flusher_->EnableWalTrim(wal_.get());
   flusher_->TrimWal();
   return Status::OK();
+}
+
+std::vector<catalog::ReconcileStore> StorageEngine::ReconcileStores() {
+  std::vector<catalog::ReconcileStore> stores(2);
+  stores[0].name = std::string(catalog::kLocalStore);
+  stores[0].store = segments_.store().get();
+  stores[0].prefix = "segments/";
+  stores[1].name = std::string(catalog::kColdStore);
+  stores[1].store = segments_.cold().get();
+  stores[1].tier = std::string(catalog::kTierCold);
+  stores[1].trust_named = true;
+  return stores;
+}
+
+catalog::SegmentFileOps StorageEngine::ReconcileOps() {
+  catalog::SegmentFileOps ops;
+  ops.read_row = [this](const std::string& store,
+                        const std::string& name) -> Result<catalog::SegmentRow> {
+    ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(segments_.StoreNamed(store), name));
+    return RowFromInfo(reader->info(), name, "", 0);
+  };
+  ops.read_identity = [this](const std::string& store,
+                             const std::string& name) -> Result<catalog::SegmentRow> {
+    if (store != catalog::kLocalStore) {
+      return Status::FailedPrecondition("the header identity is read only from local files");
+    }
+    ASSIGN_OR_RETURN(segment::SegmentIdentity id,
+                     segment::ReadSegmentIdentity(env_, segments_.store()->Location(name)));
+    catalog::SegmentRow row;
+    row.id = id.id;
+    row.tenant = id.tenant;
+    row.partition = id.partition;
+    row.rows = id.rows;
+    row.min_seq = id.min_seq;
+    row.max_seq = id.max_seq;
+    return row;
+  };
+  ops.read_seqs = [this](const std::string& store,
+                         const std::string& name) -> Result<std::vector<uint64_t>> {
+    ASSIGN_OR_RETURN(auto reader, segment::SegmentReader::Open(segments_.StoreNamed(store), name));
+    std::vector<Record> rows;
+    std::vector<uint64_t> seqs;
+    for (uint32_t b = 0; b < reader->blocks().size(); ++b) {
+      rows.clear();
+      RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColSeq, &rows, nullptr));
+      for (const Record& r : rows) seqs.push_back(r.seq);
+    }
+    return seqs;
+  };
+  return ops;
 }
 
 Result<std::vector<WalDamageEntry>> StorageEngine::ListWalDamage(bool unacknowledged_only) {
@@ -527,6 +562,72 @@ void StorageEngine::CompactionThread() {
   }
 }
 
+// ---- Tiers ----
+
+Result<TierMoveReport> StorageEngine::MoveTiers(int64_t older_than_ns, std::string_view to) {
+  if (older_than_ns < 0) return Status::InvalidArgument("tier move: older_than is negative");
+  return mover_->MoveOlderThan(clock_->NowNanos() - older_than_ns, to);
+}
+
+Status StorageEngine::RunTiersNow() {
+  Status status = mover_->RunDue();
+  // No compaction while sweeping: an output is superseded by its inputs until its swap commits.
+  MutexLock cl(compactor_->mutex());
+  auto swept = mover_->Sweep(ReconcileStores(), ReconcileOps());
+  if (!swept.ok() && status.ok()) status = swept.status();
+  return status;
+}
+
+Result<std::vector<TierUsage>> StorageEngine::ListTierUsage() const {
+  ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, catalog_->List());
+  std::vector<TierUsage> all;
+  std::map<std::pair<std::string, std::string>, TierUsage> by_tenant;  // (tenant, tier)
+  for (std::string_view tier : {catalog::kTierHot, catalog::kTierWarm, catalog::kTierCold}) {
+    all.push_back(TierUsage{std::string(tier), "", 0, 0, 0, 0, 0});
+  }
+  auto add = [](TierUsage* u, const catalog::SegmentRow& row) {
+    if (u->segments == 0 || row.min_ts < u->oldest_ts) u->oldest_ts = row.min_ts;
+    if (u->segments == 0 || row.max_ts > u->newest_ts) u->newest_ts = row.max_ts;
+    ++u->segments;
+    u->bytes += row.bytes;
+    u->rows += row.rows;
+  };
+  for (const catalog::SegmentRow& row : rows) {
+    if (row.state == catalog::kStateMissing) continue;
+    const int rank = TierRank(row.tier);
+    if (rank < 0) continue;
+    add(&all[static_cast<size_t>(rank)], row);
+    TierUsage& u = by_tenant[{row.tenant, row.tier}];
+    u.tier = row.tier;
+    u.tenant = row.tenant;
+    add(&u, row);
+  }
+  std::vector<std::pair<std::string, int>> order;
+  for (auto& [key, u] : by_tenant) order.emplace_back(key.first, TierRank(key.second));
+  std::sort(order.begin(), order.end());
+  for (const auto& [tenant, rank] : order) {
+    const char* tier = rank == 0 ? "hot" : rank == 1 ? "warm" : "cold";
+    all.push_back(by_tenant.at({tenant, tier}));
+  }
+  return all;
+}
+
+void StorageEngine::TierThread() {
+  while (true) {
+    {
+      UniqueLock l(&mu_);
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.tier_interval_ns);
+      while (!closing_) {
+        if (!work_cv_.WaitUntil(&l, deadline)) break;
+      }
+      if (closing_) return;
+    }
+    Status s = RunTiersNow();
+    if (!s.ok()) spdlog::warn("tier round failed (retried next round): {}", s.ToString());
+  }
+}
+
 Status StorageEngine::Close() {
   {
     MutexLock l(&mu_);
@@ -537,6 +638,7 @@ Status StorageEngine::Close() {
   flushed_cv_.NotifyAll();
   if (flush_thread_.joinable()) flush_thread_.join();
   if (compaction_thread_.joinable()) compaction_thread_.join();
+  if (tier_thread_.joinable()) tier_thread_.join();
   Status status;
   if (wal_ != nullptr) {
     // A clean shutdown leaves everything in segments, so the next start replays nothing.

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "catalog/reconcile.h"
 #include "common/mutex.h"
 #include "storage/compactor.h"
 #include "storage/engine.h"
@@ -27,6 +28,7 @@
 #include "storage/idempotency_keys.h"
 #include "storage/memtable_set.h"
 #include "storage/segment_registry.h"
+#include "storage/tier_mover.h"
 #include "storage/wal_damage_log.h"
 #include "wal/record_batch.h"
 #include "wal/wal_manager.h"
@@ -57,6 +59,9 @@ class StorageEngine final : public Engine {
       const std::vector<uint64_t>& ids,
       const std::function<Status(const std::vector<SegmentStatus>& rows)>& commit) override;
   Result<DiskUsage> DataDiskUsage() override;
+  Result<TierMoveReport> MoveTiers(int64_t older_than_ns, std::string_view to) override;
+  Result<std::vector<TierUsage>> ListTierUsage() const override;
+  Status RunTiersNow() override;
   Status Close() override;
 
   // Test hook: the catalog, e.g. to model a crash before a catalog commit.
@@ -73,6 +78,10 @@ class StorageEngine final : public Engine {
 
   explicit StorageEngine(const EngineOptions& options);
   Status Init();
+  // The stores reconciliation looks at (the data directory's and the cold one), and how it
+  // reads segments from them.
+  std::vector<catalog::ReconcileStore> ReconcileStores();
+  catalog::SegmentFileOps ReconcileOps();
   // Append's work; "idempotency" (may be null) goes into the WAL record. Sets "*base_seq".
   Status AppendBatch(std::string_view tenant, std::vector<Record>* records,
                      const wal::BatchIdempotency* idempotency, uint64_t* base_seq);
@@ -81,6 +90,7 @@ class StorageEngine final : public Engine {
 
   void FlushThread();
   void CompactionThread();
+  void TierThread();
 
   EngineOptions options_;
   Env* env_;
@@ -105,10 +115,12 @@ class StorageEngine final : public Engine {
   // Created by Init once the catalog is open; they use the members above.
   std::unique_ptr<Flusher> flusher_;
   std::unique_ptr<Compactor> compactor_;
+  std::unique_ptr<TierMover> mover_;
 
   int lock_fd_ = -1;  // flock on DIR/LOCK (POSIX Env only)
   std::thread flush_thread_;
   std::thread compaction_thread_;
+  std::thread tier_thread_;
 };
 
 }  // namespace sawmill::storage

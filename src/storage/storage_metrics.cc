@@ -65,6 +65,39 @@ StorageMetrics& StorageMetrics::Get() {
                                     "searches that touch them warn)")
                                 .Register(reg)
                                 .Add({});
+    s.tier_transitions = &prometheus::BuildCounter()
+                              .Name("sawmill_tier_transitions_total")
+                              .Help("Segments moved to a tier (label tier: the target)")
+                              .Register(reg);
+    s.tier_transition_failures =
+        &prometheus::BuildCounter()
+             .Name("sawmill_tier_transition_failures_total")
+             .Help("Tier transitions that failed and were undone (label tier: the target)")
+             .Register(reg);
+    s.tier_transition_bytes =
+        &prometheus::BuildCounter()
+             .Name("sawmill_tier_transition_bytes_total")
+             .Help("Bytes written by tier transitions (label tier: the target)")
+             .Register(reg);
+    for (const char* tier : {"warm", "cold"}) {
+      s.tier_transitions->Add({{"tier", tier}});
+      s.tier_transition_failures->Add({{"tier", tier}});
+      s.tier_transition_bytes->Add({{"tier", tier}});
+    }
+    s.delete_errors = &prometheus::BuildCounter()
+                           .Name("sawmill_segment_delete_errors_total")
+                           .Help(
+                               "Replaced segment objects whose deletion failed (the periodic "
+                               "reconciliation sweep deletes them later)")
+                           .Register(reg)
+                           .Add({});
+    s.swept_objects = &prometheus::BuildCounter()
+                           .Name("sawmill_segment_objects_swept_total")
+                           .Help(
+                               "Superseded segment objects no catalog row names, deleted by the "
+                               "periodic reconciliation sweep")
+                           .Register(reg)
+                           .Add({});
     return s;
   }();
   return m;

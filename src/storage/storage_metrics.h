@@ -20,6 +20,13 @@ struct StorageMetrics {
   prometheus::Counter* compacted_bytes;
   prometheus::Counter* corrupt_segments;
   prometheus::Gauge* corrupt_registered;
+  // Tiers (tier_mover.h): transitions done and failed, by target tier ("warm", "cold"), the
+  // bytes they wrote, and replaced segment objects whose deletion failed (left to the sweep).
+  prometheus::Family<prometheus::Counter>* tier_transitions;
+  prometheus::Family<prometheus::Counter>* tier_transition_failures;
+  prometheus::Family<prometheus::Counter>* tier_transition_bytes;
+  prometheus::Counter* delete_errors;
+  prometheus::Counter* swept_objects;
 
   // Registers the metrics on first use. Thread-safe.
   static StorageMetrics& Get();

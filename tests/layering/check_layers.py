@@ -16,7 +16,7 @@ ALLOWED = {
     "objstore": {"common"},
     "index": {"common"},
     "wal": {"common"},
-    "catalog": {"common"},
+    "catalog": {"common", "objstore"},
     "auth": {"common", "catalog"},
     "segment": {"common", "index", "objstore"},
     "storage": {"common", "index", "objstore", "wal", "catalog", "segment"},

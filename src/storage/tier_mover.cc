@@ -1,0 +1,241 @@
+#include "storage/tier_mover.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "storage/segment_files.h"
+#include "storage/storage_metrics.h"
+
+namespace sawmill::storage {
+
+int TierRank(std::string_view tier) {
+  if (tier == catalog::kTierHot) return 0;
+  if (tier == catalog::kTierWarm) return 1;
+  if (tier == catalog::kTierCold) return 2;
+  return -1;
+}
+
+TierMover::TierMover(const EngineOptions& options, Env* env, Clock* clock,
+                     catalog::Catalog* catalog, Mutex* mu, SegmentRegistry* segments,
+                     std::shared_ptr<CorruptionReporter> reporter, Engine* engine)
+    : options_(options),
+      env_(env),
+      clock_(clock),
+      catalog_(catalog),
+      mu_(mu),
+      segments_(segments),
+      reporter_(std::move(reporter)),
+      engine_(engine) {}
+
+Result<TierMoveReport> TierMover::MoveOlderThan(int64_t cutoff_ns, std::string_view to) {
+  const int target = TierRank(to);
+  if (target < 1) {
+    return Status::InvalidArgument("tier move: the target tier must be warm or cold, not '" +
+                                   std::string(to) + "'");
+  }
+  TierMoveReport report;
+  report.to = std::string(to);
+  // Warm first, then cold: a hot segment going cold is re-encoded on the way.
+  for (int step = 1; step <= target; ++step) {
+    const std::string_view step_to = step == 1 ? catalog::kTierWarm : catalog::kTierCold;
+    std::vector<std::shared_ptr<SegmentEntry>> due;
+    {
+      MutexLock l(&*mu_);
+      for (auto& entry : segments_->All()) {
+        const catalog::SegmentRow& row = entry->row();
+        if (row.state != catalog::kStateActive || row.max_ts >= cutoff_ns) continue;
+        if (TierRank(row.tier) == step - 1) due.push_back(entry);
+      }
+    }
+    for (const auto& entry : due) {
+      const uint64_t before = entry->row().bytes;
+      uint64_t written = 0;
+      bool skipped = false;
+      Status s = MoveOne(entry, step_to, &written, &skipped);
+      if (skipped) continue;  // taken by a compaction or another move meanwhile
+      if (!s.ok()) {
+        ++report.failed;
+        report.error = s.ToString();
+        return report;
+      }
+      ++(step == 1 ? report.to_warm : report.to_cold);
+      report.bytes_read += before;
+      report.bytes_written += written;
+    }
+  }
+  return report;
+}
+
+Status TierMover::RunDue() {
+  const int64_t now = clock_->NowNanos();
+  Status first;
+  auto keep = [&](const Status& s) {
+    if (!s.ok() && first.ok()) first = s;
+  };
+  if (options_.warm_after_ns > 0) {
+    auto r = MoveOlderThan(now - options_.warm_after_ns, catalog::kTierWarm);
+    keep(r.ok() ? (r->error.empty() ? Status::OK() : Status::IOError(r->error)) : r.status());
+  }
+  if (options_.cold_after_ns > 0) {
+    auto r = MoveOlderThan(now - options_.cold_after_ns, catalog::kTierCold);
+    keep(r.ok() ? (r->error.empty() ? Status::OK() : Status::IOError(r->error)) : r.status());
+  }
+  return first;
+}
+
+Status TierMover::MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::string_view to,
+                          uint64_t* written, bool* skipped) {
+  MutexLock ml(&move_mu_);
+  {
+    MutexLock l(&*mu_);
+    // Still registered as it was, and nobody else working on it.
+    if (entry->compacting || entry->obsolete() || segments_->Find(entry->row().id) != entry) {
+      *skipped = true;
+      return Status::OK();
+    }
+    entry->compacting = true;
+  }
+  auto release = [&] {
+    MutexLock l(&*mu_);
+    entry->compacting = false;
+  };
+  const catalog::SegmentRow source = entry->row();
+  const std::string what = "move of segment " + std::to_string(source.id) + " (" + source.tenant +
+                           ", " + source.tier + ") to " + std::string(to);
+  auto& m = StorageMetrics::Get();
+  auto fail = [&](const Status& s) {
+    release();
+    m.tier_transition_failures->Add({{"tier", std::string(to)}}).Increment();
+    spdlog::warn("tier {} failed (the segment stays {}): {}", what, source.tier, s.ToString());
+    return s.WithContext(what);
+  };
+
+  // The source's rows (warm) or only its seqs (cold), which the target must hold exactly.
+  auto reader = entry->Open();
+  if (!reader.ok()) return fail(reader.status());
+  std::vector<Record> rows;
+  std::vector<uint64_t> seqs;
+  const uint32_t mask = to == catalog::kTierWarm ? segment::kColAll : segment::kColSeq;
+  for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b) {
+    Status s = (*reader)->ReadBlock(b, mask, &rows, nullptr);
+    if (!s.ok()) {
+      if (s.IsDataLoss()) engine_->ReportCorruption(source.id, s);
+      return fail(s);
+    }
+  }
+  seqs.reserve(rows.size());
+  for (Record& r : rows) {
+    seqs.push_back(r.seq);
+    r.tenant = source.tenant;
+  }
+  if (to == catalog::kTierCold) rows = {};
+
+  std::shared_ptr<SegmentEntry> target;
+  Status s = to == catalog::kTierWarm ? ToWarm(entry, std::move(seqs), std::move(rows), &target)
+                                      : ToCold(entry, std::move(seqs), &target);
+  if (!s.ok()) return fail(s);
+  *written = target->row().bytes;
+  {
+    MutexLock l(&*mu_);
+    // One step for snapshots: the source out (deleted by its last holder), the target in.
+    segments_->Replace({entry}, target);
+    segments_->UpdateGauges();
+  }
+  m.tier_transitions->Add({{"tier", std::string(to)}}).Increment();
+  m.tier_transition_bytes->Add({{"tier", std::string(to)}})
+      .Increment(static_cast<double>(*written));
+  spdlog::info("tier: segment {} of {} ({} bytes, {}) -> segment {} ({} bytes, {})", source.id,
+               source.tenant, source.bytes, source.tier, target->row().id, target->row().bytes,
+               target->row().tier);
+  return Status::OK();
+}
+
+Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry, std::vector<uint64_t> seqs,
+                         std::vector<Record> rows, std::shared_ptr<SegmentEntry>* out) {
+  const catalog::SegmentRow& source = entry->row();
+  ASSIGN_OR_RETURN(const uint64_t id, catalog_->AllocateSegmentId());
+  const std::string rel =
+      SegmentRelPath(std::string(catalog::kTierWarm), source.tenant, source.partition, id);
+  in_flight_ = {std::string(catalog::kLocalStore), rel};
+  segment::SegmentInfo in, written;
+  in.id = id;
+  in.tenant = source.tenant;
+  in.partition = source.partition;
+  Status s = segment::WriteSegment(local().get(), rel, in, std::move(rows),
+                                   options_.warm_segment_options, &written);
+  if (s.ok()) s = VerifyWritten(local(), rel, written, std::move(seqs));
+  catalog::SegmentRow row;
+  if (s.ok()) {
+    row = RowFromInfo(written, rel, std::string(catalog::kTierWarm), clock_->NowNanos());
+    row.created_ns = source.created_ns;  // when the records were first stored
+    // The one transaction: the warm segment registered, the hot one retired.
+    s = catalog_->Replace({source.id}, {row});
+  }
+  if (!s.ok()) {
+    local()->Delete(rel).IgnoreError();
+    in_flight_ = {};
+    return s;
+  }
+  in_flight_ = {};
+  *out = std::make_shared<SegmentEntry>(env_, local(), local()->Location(rel), std::move(row),
+                                        reporter_);
+  return Status::OK();
+}
+
+Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, std::vector<uint64_t> seqs,
+                         std::shared_ptr<SegmentEntry>* out) {
+  const catalog::SegmentRow& source = entry->row();
+  if (source.store != catalog::kLocalStore || source.path.empty() || source.path[0] == '/') {
+    return Status::FailedPrecondition("segment " + std::to_string(source.id) +
+                                      " is not an object of the data directory's store");
+  }
+  const std::string name = PathComponent(source.tenant) + "/" + std::to_string(source.id) + ".seg";
+  in_flight_ = {std::string(catalog::kColdStore), name};
+  // The same bytes: the warm encoding is already the one for size.
+  Status s = objstore::CopyObject(local().get(), source.path, cold().get(), name).status();
+  if (s.ok()) s = VerifyWritten(cold(), name, entry->info(), std::move(seqs));
+  catalog::SegmentRow row = source;
+  if (s.ok()) {
+    row.tier = std::string(catalog::kTierCold);
+    row.store = std::string(catalog::kColdStore);
+    row.path = name;
+    row.state = std::string(catalog::kStateActive);
+    // The one transaction: the row now names the cold copy; the local one is retired.
+    s = catalog_->Update({row});
+  }
+  if (!s.ok()) {
+    cold()->Delete(name).IgnoreError();
+    in_flight_ = {};
+    return s;
+  }
+  in_flight_ = {};
+  *out = std::make_shared<SegmentEntry>(env_, cold(), cold()->Location(name), std::move(row),
+                                        reporter_);
+  return Status::OK();
+}
+
+Result<uint64_t> TierMover::Sweep(const std::vector<catalog::ReconcileStore>& stores,
+                                  const catalog::SegmentFileOps& ops) {
+  MutexLock ml(&move_mu_);
+  catalog::ReconcileOptions options;
+  options.sweep = true;
+  // Replaced segments a snapshot still reads are deleted by their last holder, not here.
+  std::set<std::pair<std::string, std::string>> held;
+  {
+    MutexLock l(&*mu_);
+    segments_->HeldObsolete(&held);
+  }
+  options.skip = [&](const std::string& store, const std::string& name) {
+    return held.count({store, name}) > 0 || in_flight_ == std::make_pair(store, name);
+  };
+  ASSIGN_OR_RETURN(catalog::ReconcileReport report,
+                   catalog::Reconcile(stores, catalog_, ops, clock_->NowNanos(), options));
+  if (report.orphans_deleted > 0) {
+    StorageMetrics::Get().swept_objects->Increment(static_cast<double>(report.orphans_deleted));
+  }
+  return report.orphans_deleted;
+}
+
+}  // namespace sawmill::storage

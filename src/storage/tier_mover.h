@@ -1,0 +1,102 @@
+// The tier mover: moves segments from hot to warm (re-encoded for size, still in the data
+// directory) and from warm to cold (the same bytes copied into the cold object store), and
+// sweeps superseded objects no catalog row names. Decisions: docs/storage.md ("Tiers").
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "catalog/reconcile.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "sawmill/status.h"
+#include "storage/engine.h"
+#include "storage/segment_registry.h"
+
+namespace sawmill::storage {
+
+// CONTRACT
+// Threading: thread-safe; one transition (or sweep) at a time (its own mutex, taken first; then
+//   the engine's state mutex "mu", never held across I/O). Called by the engine's tier thread,
+//   by Engine::MoveTiers (the admin API) and Engine::RunTiersNow (tests).
+// A transition of one segment is atomic and idempotent:
+//   1. the segment is taken (its entry's "compacting" mark, so compaction and another move
+//      leave it alone);
+//   2. the target is written (hot -> warm: the rows re-encoded with the warm writer options as a
+//      new segment id in DIR/segments/warm/...; warm -> cold: the object copied unchanged into
+//      the cold store as "<tenant>/<id>.seg"), then read back and verified (every block's
+//      checksum, the identity, exactly the source's seqs);
+//   3. ONE catalog transaction registers the target and retires the source (Replace of the row
+//      for warm; Update of the row's tier, store and path for cold);
+//   4. the registry swaps source for target in one step under "mu" (a snapshot holds either,
+//      never both, never neither); the source's object is deleted when the last snapshot
+//      holding it lets go.
+//   Any failure before 3 deletes the target and leaves the source as it was (counted in
+//   sawmill_tier_transition_failures_total{tier}). A crash anywhere leaves one registered copy;
+//   the other is an object no row names, proven superseded by its seqs and deleted by
+//   reconciliation at the next start (or by Sweep). A segment already in the target tier (or
+//   past it) is not moved again.
+// Durable when a transition returns OK: the target is committed in its store and the catalog
+//   names it.
+class TierMover {
+ public:
+  // Every pointer must outlive the mover.
+  TierMover(const EngineOptions& options, Env* env, Clock* clock, catalog::Catalog* catalog,
+            Mutex* mu, SegmentRegistry* segments, std::shared_ptr<CorruptionReporter> reporter,
+            Engine* engine);
+
+  // Moves every active segment whose newest record (max_ts) is older than "cutoff_ns" (wall
+  // clock) and whose tier comes before "to" ("warm" or "cold"; a hot segment going cold goes
+  // through warm). Stops at the first failure of a segment and returns the report so far with
+  // the error in it. Errors: InvalidArgument for another "to".
+  Result<TierMoveReport> MoveOlderThan(int64_t cutoff_ns, std::string_view to);
+
+  // The background round: hot segments older than warm_after go warm, warm (and hot) ones older
+  // than cold_after go cold (0 disables either). Returns the first error.
+  Status RunDue();
+
+  // Deletes the objects no catalog row names that are proven superseded (reconciliation's sweep
+  // mode), except this mover's write in flight and replaced segments a snapshot still holds.
+  // REQUIRES: no compaction runs (the caller holds the compactor's mutex: a compaction's output
+  // is superseded by its inputs until its swap commits). Returns how many were deleted.
+  Result<uint64_t> Sweep(const std::vector<catalog::ReconcileStore>& stores,
+                         const catalog::SegmentFileOps& ops);
+
+ private:
+  // One segment one tier further ("warm" or "cold"). "*written": the target's bytes;
+  // "*skipped": the segment was taken meanwhile (a compaction, another move, replaced).
+  Status MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::string_view to, uint64_t* written,
+                 bool* skipped);
+  Status ToWarm(const std::shared_ptr<SegmentEntry>& entry, std::vector<uint64_t> seqs,
+                std::vector<Record> rows, std::shared_ptr<SegmentEntry>* out) REQUIRES(move_mu_);
+  Status ToCold(const std::shared_ptr<SegmentEntry>& entry, std::vector<uint64_t> seqs,
+                std::shared_ptr<SegmentEntry>* out) REQUIRES(move_mu_);
+  const std::shared_ptr<objstore::ObjectStore>& local() const NO_THREAD_SAFETY_ANALYSIS {
+    return segments_->store();
+  }
+  const std::shared_ptr<objstore::ObjectStore>& cold() const NO_THREAD_SAFETY_ANALYSIS {
+    return segments_->cold();
+  }
+
+  const EngineOptions& options_;
+  Env* env_;
+  Clock* clock_;
+  catalog::Catalog* catalog_;
+  Mutex* mu_;
+  SegmentRegistry* segments_ PT_GUARDED_BY(mu_);
+  std::shared_ptr<CorruptionReporter> reporter_;
+  Engine* engine_;
+
+  Mutex move_mu_;  // one transition or sweep at a time
+  // The object being written right now ((store, name)), which the sweep must not touch.
+  std::pair<std::string, std::string> in_flight_ GUARDED_BY(move_mu_);
+};
+
+// The rank of a tier (hot 0, warm 1, cold 2); -1 for another name.
+int TierRank(std::string_view tier);
+
+}  // namespace sawmill::storage

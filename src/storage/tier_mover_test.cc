@@ -1,0 +1,385 @@
+// Tier transitions (tier_mover.h): hot -> warm -> cold keeps every line exactly once, is
+// idempotent, survives a crash at every step and a cold store that fails, times out or cuts a
+// put short, and queries running during a transition see every line exactly once.
+#include "storage/tier_mover.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <set>
+#include <thread>
+
+#include "objstore/local_directory_store.h"
+#include "segment/testdata.h"
+#include "storage/engine_test_fixture.h"
+
+namespace sawmill::storage {
+namespace {
+
+constexpr int64_t kDay = 24 * 3600 * kNanosPerSecond;
+
+// A cold store that fails the way a remote one does: refuses to start a put, cuts a put off in
+// the middle (the connection lost), or times out on the commit. Everything else goes through.
+class FaultyStore final : public objstore::ObjectStore {
+ public:
+  enum class Fault { kNone, kRefuse, kCutMidPut, kTimeout };
+  explicit FaultyStore(std::shared_ptr<objstore::ObjectStore> base) : base_(std::move(base)) {}
+  std::atomic<Fault> fault{Fault::kNone};
+
+  Status Put(std::string_view name, std::string_view data) override {
+    ASSIGN_OR_RETURN(auto w, NewWriter(name));
+    RETURN_IF_ERROR(w->Append(data));
+    return w->Commit();
+  }
+  Result<std::unique_ptr<objstore::ObjectWriter>> NewWriter(std::string_view name) override {
+    if (fault == Fault::kRefuse) {
+      return Status::IOError("PUT " + std::string(name) + ": 503 Slow Down (injected)");
+    }
+    ASSIGN_OR_RETURN(auto w, base_->NewWriter(name));
+    return std::unique_ptr<objstore::ObjectWriter>(new Writer(this, std::move(w)));
+  }
+  Result<uint64_t> Size(std::string_view name) override { return base_->Size(name); }
+  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
+                  std::string* out) override {
+    return base_->GetRange(name, offset, length, out);
+  }
+  Result<std::unique_ptr<objstore::ObjectReader>> Open(std::string_view name) override {
+    return base_->Open(name);
+  }
+  Result<std::vector<std::string>> List(std::string_view prefix) override {
+    return base_->List(prefix);
+  }
+  Result<std::vector<std::string>> ListIncomplete(std::string_view prefix) override {
+    return base_->ListIncomplete(prefix);
+  }
+  Status DeleteIncomplete(std::string_view incomplete) override {
+    return base_->DeleteIncomplete(incomplete);
+  }
+  Status Delete(std::string_view name) override { return base_->Delete(name); }
+  std::string Location(std::string_view name) const override { return base_->Location(name); }
+
+ private:
+  class Writer final : public objstore::ObjectWriter {
+   public:
+    Writer(FaultyStore* store, std::unique_ptr<objstore::ObjectWriter> base)
+        : store_(store), base_(std::move(base)) {}
+    Status Append(std::string_view data) override {
+      if (store_->fault == Fault::kCutMidPut && base_->bytes() + data.size() > 4096) {
+        // Part of the bytes went out, then the connection was lost.
+        base_->Append(data.substr(0, 4096 - std::min<uint64_t>(4096, base_->bytes())))
+            .IgnoreError();
+        return Status::IOError("upload part: connection reset by peer (injected)");
+      }
+      return base_->Append(data);
+    }
+    Status Commit() override {
+      if (store_->fault == Fault::kTimeout) {
+        return Status::Unavailable("complete upload: timed out after 30s (injected)");
+      }
+      return base_->Commit();
+    }
+    uint64_t bytes() const override { return base_->bytes(); }
+
+   private:
+    FaultyStore* store_;
+    std::unique_ptr<objstore::ObjectWriter> base_;
+  };
+  std::shared_ptr<objstore::ObjectStore> base_;
+};
+
+class TierTest : public EngineTest {
+ protected:
+  void SetUp() override {
+    EngineTest::SetUp();
+    options_.warm_after_ns = 3 * kDay;
+    options_.cold_after_ns = 30 * kDay;
+  }
+
+  // "n" lines of tenant acme over two services (so two partitions), written "age" ago, flushed.
+  void Ingest(int first, int n, int64_t age_ns) {
+    std::vector<Record> batch;
+    for (int i = first; i < first + n; ++i) {
+      Record r;
+      r.service = i % 2 == 0 ? "api" : "db";
+      r.host = "h1";
+      r.level = Level::kInfo;
+      r.ts = clock_.NowNanos() - age_ns + i;
+      r.message = "line " + std::to_string(i) + " user=u" + std::to_string(i % 7) +
+                  " took 12ms while handling request " + std::to_string(i * 31);
+      r.fields.emplace_back("status", std::to_string(200 + i % 3));
+      batch.push_back(std::move(r));
+    }
+    ASSERT_TRUE(engine_->Append("acme", &batch).ok());
+    ASSERT_TRUE(engine_->Flush().ok());
+  }
+  // Every line once, and nothing else.
+  void ExpectLines(int n) {
+    Contents c = Read(*engine_->GetSnapshot("acme"));
+    ASSERT_EQ(c.errors, 0);
+    ASSERT_EQ(c.lines.size(), static_cast<size_t>(n));
+    for (const auto& [line, count] : c.lines) ASSERT_EQ(count, 1) << line;
+  }
+  std::map<std::string, int> Tiers() {
+    std::map<std::string, int> out;
+    auto segments = engine_->ListSegments();
+    for (const SegmentStatus& s : *segments) ++out[s.tier];
+    return out;
+  }
+  // Every segment object in the local and the cold store, as (store, name).
+  std::set<std::pair<std::string, std::string>> Objects() {
+    std::set<std::pair<std::string, std::string>> out;
+    objstore::LocalDirectoryStore local(env_.get(), "/data");
+    objstore::LocalDirectoryStore cold(env_.get(), "/data/cold");
+    auto local_names = local.List("segments/");
+    auto cold_names = cold.List("");
+    for (const std::string& name : *local_names) out.emplace("local", name);
+    for (const std::string& name : *cold_names) out.emplace("cold", name);
+    return out;
+  }
+  // What the catalog names: exactly one object per row, and every object named.
+  void ExpectOneCopyEach() {
+    std::set<std::pair<std::string, std::string>> named;
+    auto rows = catalog()->List();
+    for (const catalog::SegmentRow& row : *rows) {
+      ASSERT_EQ(row.state, catalog::kStateActive) << row.id;
+      named.emplace(row.store, row.path);
+    }
+    EXPECT_EQ(Objects(), named);
+  }
+};
+
+// Months of lifecycle in a second: the ManualClock moves, the background round does the rest.
+TEST_F(TierTest, SegmentsGoWarmThenColdAsTheyAgeAndKeepEveryLine) {
+  OpenEngine();
+  Ingest(0, 400, 0);
+  ExpectLines(400);
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"hot", 2}}));
+  ASSERT_TRUE(engine_->RunTiersNow().ok());
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"hot", 2}}));  // not old enough
+
+  clock_.Advance(4 * kDay);
+  ASSERT_TRUE(engine_->RunTiersNow().ok());
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"warm", 2}}));
+  ExpectLines(400);
+  auto warm_rows = catalog()->List();
+  for (const catalog::SegmentRow& row : *warm_rows) {
+    EXPECT_EQ(row.store, "local");
+    EXPECT_EQ(row.path.rfind("segments/warm/acme/", 0), 0u) << row.path;
+  }
+  ExpectOneCopyEach();
+
+  clock_.Advance(30 * kDay);
+  ASSERT_TRUE(engine_->RunTiersNow().ok());
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"cold", 2}}));
+  ExpectLines(400);
+  auto cold_rows = catalog()->List();
+  for (const catalog::SegmentRow& row : *cold_rows) {
+    EXPECT_EQ(row.store, "cold");
+    EXPECT_EQ(row.path, "acme/" + std::to_string(row.id) + ".seg");
+    EXPECT_TRUE(env_->FileExists("/data/cold/" + row.path));
+  }
+  ExpectOneCopyEach();
+
+  // A restart reconciles the cold store too and finds everything where the catalog says.
+  engine_.reset();
+  OpenEngine();
+  ExpectLines(400);
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"cold", 2}}));
+  ExpectOneCopyEach();
+
+  // New lines start hot again; usage is reported per tier.
+  Ingest(400, 10, 0);
+  auto usage = engine_->ListTierUsage();
+  ASSERT_TRUE(usage.ok());
+  ASSERT_GE(usage->size(), 3u);
+  EXPECT_EQ((*usage)[0].tier, "hot");
+  EXPECT_EQ((*usage)[0].segments, 2u);
+  EXPECT_EQ((*usage)[1].tier, "warm");
+  EXPECT_EQ((*usage)[1].segments, 0u);
+  EXPECT_EQ((*usage)[2].tier, "cold");
+  EXPECT_EQ((*usage)[2].segments, 2u);
+  EXPECT_EQ((*usage)[2].rows, 400u);
+}
+
+// On real logs (every loghub dataset, 32,000 lines) warm segments are smaller than the hot ones
+// they replace, and hold the same lines.
+TEST_F(TierTest, WarmSegmentsOfRealLogsAreSmallerThanHotOnes) {
+  OpenEngine();
+  size_t lines = 0;
+  for (const segment::testdata::Dataset& d : segment::testdata::RealDatasets()) {
+    if (d.name != "loghub_2k") continue;
+    for (const std::string& file : d.files) {
+      std::vector<Record> batch = segment::testdata::LoadRecords(file);
+      for (Record& r : batch) {
+        r.ts = clock_.NowNanos() - 10 * kDay + static_cast<int64_t>(lines++);
+        r.ingest_ts = 0;
+        r.seq = 0;
+      }
+      ASSERT_TRUE(engine_->Append("acme", &batch).ok());
+    }
+  }
+  ASSERT_GT(lines, 10000u) << "the real datasets are missing";
+  ASSERT_TRUE(engine_->Flush().ok());
+  const Contents before = Read(*engine_->GetSnapshot("acme"));
+  uint64_t hot = 0;
+  auto hot_segments = engine_->ListSegments();
+  for (const SegmentStatus& s : *hot_segments) hot += s.bytes;
+  auto report = engine_->MoveTiers(3 * kDay, "warm");
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->to_warm, hot_segments->size());
+  EXPECT_EQ(report->bytes_read, hot);
+  uint64_t warm = 0;
+  auto warm_segments = engine_->ListSegments();
+  for (const SegmentStatus& s : *warm_segments) warm += s.bytes;
+  EXPECT_EQ(report->bytes_written, warm);
+  EXPECT_LT(warm, hot - hot / 20) << "warm " << warm << " bytes, hot " << hot;
+  const Contents after = Read(*engine_->GetSnapshot("acme"));
+  EXPECT_EQ(after.errors, 0);
+  EXPECT_EQ(after.lines, before.lines);
+  EXPECT_EQ(after.total(), lines);
+}
+
+TEST_F(TierTest, MovingTwiceMovesNothingTheSecondTime) {
+  OpenEngine();
+  Ingest(0, 100, 40 * kDay);
+  auto first = engine_->MoveTiers(0, "cold");
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->to_warm, 2u);
+  EXPECT_EQ(first->to_cold, 2u);
+  const auto objects = Objects();
+  auto second = engine_->MoveTiers(0, "cold");
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->to_warm + second->to_cold + second->failed, 0u);
+  auto warm = engine_->MoveTiers(0, "warm");  // cold is past warm: nothing goes back
+  ASSERT_TRUE(warm.ok());
+  EXPECT_EQ(warm->to_warm, 0u);
+  EXPECT_EQ(Objects(), objects);
+  ExpectLines(100);
+  // Segments newer than the cut stay where they are.
+  Ingest(100, 10, 0);
+  ASSERT_TRUE(engine_->MoveTiers(kDay, "cold").ok());
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"cold", 2}, {"hot", 2}}));
+  EXPECT_FALSE(engine_->MoveTiers(0, "hot").ok());
+}
+
+// A crash after any mutating operation of a move (hot -> warm -> cold: writes, syncs, renames,
+// catalog commits, deletions): after the restart every line is there exactly once, the catalog
+// names exactly one copy of each segment, and no object is left that no row names.
+TEST_F(TierTest, CrashAtEveryStepOfATransitionLeavesExactlyOneCopy) {
+  OpenEngine();
+  Ingest(0, 60, 40 * kDay);
+  int64_t start = env_->mutating_ops();
+  ASSERT_TRUE(engine_->MoveTiers(0, "cold").ok());
+  const int64_t total = env_->mutating_ops() - start;
+  ASSERT_GT(total, 10);
+  engine_.reset();
+
+  for (int64_t crash_at = 0; crash_at <= total; ++crash_at) {
+    SCOPED_TRACE("crash after " + std::to_string(crash_at) + " of " + std::to_string(total));
+    env_ = std::make_unique<FaultInjectionEnv>();
+    options_.env = env_.get();
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    OpenEngine();
+    Ingest(0, 60, 40 * kDay);
+    env_->CrashAfterOps(crash_at);
+    engine_->MoveTiers(0, "cold").status().IgnoreError();
+    CrashAndReopen();
+    ExpectLines(60);
+    ExpectOneCopyEach();
+    // And the move completes when run again.
+    auto again = engine_->MoveTiers(0, "cold");
+    ASSERT_TRUE(again.ok()) << again.status().ToString();
+    ASSERT_EQ(again->failed, 0u) << again->error;
+    EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"cold", 2}}));
+    ExpectLines(60);
+    ExpectOneCopyEach();
+    engine_.reset();
+  }
+}
+
+// The cold store refuses, cuts an upload short, or times out: the move fails and says why, the
+// segment stays warm and readable, nothing is left in the cold store, and a later move works.
+TEST_F(TierTest, AFailingColdStoreLeavesTheSegmentWarmAndNoObjectBehind) {
+  auto cold = std::make_shared<FaultyStore>(
+      std::make_shared<objstore::LocalDirectoryStore>(env_.get(), "/data/cold"));
+  options_.cold_store = cold;
+  OpenEngine();
+  Ingest(0, 3000, 40 * kDay);
+  ASSERT_TRUE(engine_->MoveTiers(0, "warm").ok());
+  for (auto fault : {FaultyStore::Fault::kRefuse, FaultyStore::Fault::kCutMidPut,
+                     FaultyStore::Fault::kTimeout}) {
+    SCOPED_TRACE(static_cast<int>(fault));
+    cold->fault = fault;
+    auto report = engine_->MoveTiers(0, "cold");
+    ASSERT_TRUE(report.ok());
+    EXPECT_EQ(report->failed, 1u);
+    EXPECT_NE(report->error.find("injected"), std::string::npos) << report->error;
+    EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"warm", 2}}));
+    EXPECT_TRUE(cold->List("")->empty());
+    EXPECT_TRUE(cold->ListIncomplete("")->empty());
+    ExpectLines(3000);
+    ExpectOneCopyEach();
+  }
+  cold->fault = FaultyStore::Fault::kNone;
+  auto report = engine_->MoveTiers(0, "cold");
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(report->to_cold, 2u);
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"cold", 2}}));
+  ExpectLines(3000);
+  ExpectOneCopyEach();
+}
+
+// Queries that run while segments move see every line exactly once: the registry swaps a
+// segment for its moved copy in one step, and a replaced copy stays readable until the last
+// query holding it lets go.
+TEST_F(TierTest, QueriesDuringTransitionsSeeEveryLineExactlyOnce) {
+  OpenEngine();
+  Ingest(0, 2000, 40 * kDay);
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0}, bad{0};
+  std::thread reader([&] {
+    while (!stop) {
+      auto snapshot = engine_->GetSnapshot("acme");
+      std::this_thread::yield();  // let a transition swap in between
+      Contents c = Read(*snapshot);
+      bool ok = c.errors == 0 && c.lines.size() == 2000;
+      for (const auto& [line, count] : c.lines) ok &= count == 1;
+      bad += !ok;
+      ++reads;
+    }
+  });
+  ASSERT_TRUE(engine_->MoveTiers(0, "warm").ok());
+  ASSERT_TRUE(engine_->MoveTiers(0, "cold").ok());
+  while (reads < 3) std::this_thread::yield();
+  stop = true;
+  reader.join();
+  EXPECT_EQ(bad.load(), 0) << "of " << reads.load() << " reads";
+  ExpectOneCopyEach();
+}
+
+// A replaced object whose deletion failed (a remote store's timeout, a crash of the delete) has
+// no row; the periodic sweep proves it superseded and deletes it. Objects it cannot prove
+// superseded stay.
+TEST_F(TierTest, TheSweepDeletesSupersededObjectsNoRowNames) {
+  OpenEngine();
+  Ingest(0, 100, 40 * kDay);
+  ASSERT_TRUE(engine_->MoveTiers(0, "warm").ok());
+  std::vector<catalog::SegmentRow> warm = *catalog()->List();
+  ASSERT_TRUE(engine_->MoveTiers(0, "cold").ok());
+  // The warm copies come back, as if their deletion had failed.
+  objstore::LocalDirectoryStore local(env_.get(), "/data");
+  objstore::LocalDirectoryStore cold(env_.get(), "/data/cold");
+  for (const catalog::SegmentRow& row : warm) {
+    ASSERT_TRUE(
+        objstore::CopyObject(&cold, "acme/" + std::to_string(row.id) + ".seg", &local, row.path)
+            .ok());
+  }
+  ASSERT_EQ(Objects().size(), 4u);
+  ASSERT_TRUE(engine_->RunTiersNow().ok());
+  ExpectOneCopyEach();
+  ExpectLines(100);
+}
+
+}  // namespace
+}  // namespace sawmill::storage
