@@ -1,7 +1,13 @@
 // Segment benchmark: bytes on disk per dataset beside zstd -3 / -19 of the raw text, write
 // throughput (sort + encode + compress + index + blooms + fsync), and scan throughput.
 //
-//   bench_segment [--codecs] [--columns] [--store] [--datasets a,b] [--dir DIR] [--lines N]
+//   bench_segment [--codecs] [--columns] [--store] [--tiers] [--datasets a,b] [--dir DIR]
+//                 [--lines N]
+//
+// --tiers: bytes per tier (hot as flushed, warm re-encoded with WarmWriterOptions, cold = the
+// warm bytes in the object store) for each real dataset and the generated corpus, beside zstd -3
+// and zstd -19 of the same raw bytes, and the candidates the warm options were chosen from
+// (block rows, zstd levels, inverted indexes kept or thinned); docs/storage.md "Tiers".
 //
 // --store compares reading one segment opened by path, through the local object store (one file
 // descriptor per segment, one pread per range), and through a store without handles (one
@@ -57,7 +63,8 @@ struct Measure {
   double write_s = 0, scan_all_s = 0, scan_msg_s = 0;
 };
 
-Measure WriteAndScan(const std::string& path, const std::vector<Record>& records) {
+Measure WriteAndScan(const std::string& path, const std::vector<Record>& records,
+                     WriterOptions options = WriterOptions()) {
   Measure m;
   m.lines = records.size();
   Env* env = Env::Default();
@@ -66,7 +73,6 @@ Measure WriteAndScan(const std::string& path, const std::vector<Record>& records
   SegmentInfo out;
   std::vector<Record> copy = records;
   auto start = Clock::now();
-  WriterOptions options;
   options.sort_rows = sort_rows;
   Status s = WriteSegment(env, path, info, std::move(copy), options, &out);
   m.write_s = Seconds(start);
@@ -218,8 +224,94 @@ std::vector<Record> Generated(size_t lines, std::string* raw) {
   return out;
 }
 
+// Zstd of "raw" at "level" with long-distance matching over a 128 MiB window ("zstd --long").
+size_t ZstdLongSize(const std::string& raw, int level) {
+  ZSTD_CCtx* cctx = ZSTD_createCCtx();
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, level);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_enableLongDistanceMatching, 1);
+  ZSTD_CCtx_setParameter(cctx, ZSTD_c_windowLog, 27);
+  std::string out(ZSTD_compressBound(raw.size()), '\0');
+  size_t n = ZSTD_compress2(cctx, out.data(), out.size(), raw.data(), raw.size());
+  ZSTD_freeCCtx(cctx);
+  return ZSTD_isError(n) ? 0 : n;
+}
+
+// The message text of each block of "block_rows" rows as the writer would sort them,
+// concatenated: what one message column block holds before encoding.
+std::vector<std::string> MessageBlocks(std::vector<Record> records, uint32_t block_rows) {
+  std::sort(records.begin(), records.end(), [](const Record& a, const Record& b) {
+    return std::tie(a.service, a.host, a.ts, a.seq) < std::tie(b.service, b.host, b.ts, b.seq);
+  });
+  std::vector<std::string> blocks;
+  for (size_t i = 0; i < records.size(); ++i) {
+    if (i % block_rows == 0) blocks.emplace_back();
+    blocks.back() += records[i].message;
+    blocks.back() += '\n';
+  }
+  return blocks;
+}
+
+// --tiers: one dataset's row of the tier table and its warm candidates.
+void TierRows(const std::string& name, const std::string& path, const std::vector<Record>& records,
+              const std::string& raw) {
+  const size_t z3 = ZstdSize(raw, 3), z19 = ZstdSize(raw, 19);
+  const Measure hot = WriteAndScan(path, records);
+  const Measure warm = WriteAndScan(path, records, WarmWriterOptions());
+  const double mb = static_cast<double>(raw.size()) / 1e6;
+  std::printf("| %s | %llu | %.2f | %zu | %zu | %llu | %llu | %llu | %.3f | %s |\n", name.c_str(),
+              static_cast<unsigned long long>(hot.lines), mb, z3, z19,
+              static_cast<unsigned long long>(hot.file_bytes),
+              static_cast<unsigned long long>(warm.file_bytes),
+              static_cast<unsigned long long>(warm.file_bytes),
+              static_cast<double>(warm.file_bytes) / static_cast<double>(z19),
+              warm.file_bytes <= z19 ? "met" : "missed");
+  std::fflush(stdout);
+  struct Candidate {
+    const char* what;
+    uint32_t block_rows;
+    int level;
+    bool indexes;
+  };
+  const Candidate candidates[] = {
+      {"8192 rows, zstd 9/3 (hot)", 8192, 0, true},
+      {"8192 rows, zstd 19", 8192, 19, true},
+      {"65536 rows, zstd 9/3", 65536, 0, true},
+      {"65536 rows, zstd 15", 65536, 15, true},
+      {"65536 rows, zstd 19", 65536, 19, true},
+      {"65536 rows, zstd 19, thinned", 65536, 19, false},
+      {"65536 rows, zstd 22, thinned", 65536, 22, false},
+      {"262144 rows, zstd 19, thinned", 262144, 19, false},
+  };
+  for (const Candidate& c : candidates) {
+    WriterOptions o;
+    o.block_rows = c.block_rows;
+    o.text_zstd_level = c.level;
+    o.other_zstd_level = c.level;
+    if (!c.indexes) o.indexed_fields = {};
+    const Measure m = WriteAndScan(path, records, o);
+    std::printf("|   %s | | | | | | %llu | index %llu | %.3f | write %.1f MB/s, scan %.1f MB/s |\n",
+                c.what, static_cast<unsigned long long>(m.file_bytes),
+                static_cast<unsigned long long>(m.index_bytes),
+                static_cast<double>(m.file_bytes) / static_cast<double>(z19), mb / m.write_s,
+                mb / m.scan_all_s);
+    std::fflush(stdout);
+  }
+  // Long-window mode on the message blocks of the warm block size: does a window past zstd
+  // 19's 8 MiB find more?
+  size_t plain = 0, long_mode = 0;
+  for (const std::string& block : MessageBlocks(records, WarmWriterOptions().block_rows)) {
+    plain += ZstdSize(block, 19);
+    long_mode += ZstdLongSize(block, 19);
+  }
+  std::printf("|   message blocks, zstd 19 vs --long=27 | | | | | | %zu | %zu | %.4f | |\n", plain,
+              long_mode,
+              plain > 0 ? static_cast<double>(long_mode) / static_cast<double>(plain) : 0);
+  std::fflush(stdout);
+}
+
 int Main(int argc, char** argv) {
   bool codecs = false;
+  bool tiers = false;
   bool store = false;
   std::string dir = "/tmp/sawmill-segment-bench";
   size_t gen_lines = 1'000'000;
@@ -231,6 +323,8 @@ int Main(int argc, char** argv) {
       sort_rows = false;
     } else if (std::strcmp(argv[i], "--store") == 0) {
       store = true;
+    } else if (std::strcmp(argv[i], "--tiers") == 0) {
+      tiers = true;
     } else if (std::strcmp(argv[i], "--columns") == 0) {
       print_columns = true;
     } else if (std::strcmp(argv[i], "--datasets") == 0 && i + 1 < argc) {
@@ -240,10 +334,10 @@ int Main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--lines") == 0 && i + 1 < argc) {
       gen_lines = std::stoul(argv[++i]);
     } else {
-      std::fprintf(
-          stderr,
-          "usage: bench_segment [--codecs] [--columns] [--store] [--datasets a,b] [--dir DIR] "
-          "[--lines N]\n");
+      std::fprintf(stderr,
+                   "usage: bench_segment [--codecs] [--columns] [--store] [--tiers] [--datasets "
+                   "a,b] [--dir DIR] "
+                   "[--lines N]\n");
       return 2;
     }
   }
@@ -270,6 +364,36 @@ int Main(int argc, char** argv) {
       ScanVia(how, dir, "bench.seg", mb, 5);
     }
     Env::Default()->RemoveFile(path).IgnoreError();
+    return 0;
+  }
+
+  if (tiers) {
+    std::printf("## Bytes per tier (index and blooms included) beside zstd of the raw text\n\n");
+    std::printf(
+        "| dataset | lines | raw MB | zstd -3 | zstd -19 | hot | warm | cold | warm / zstd-19 | "
+        "goal warm <= zstd -19 |\n|---|---|---|---|---|---|---|---|---|---|\n");
+    for (const testdata::Dataset& d : testdata::RealDatasets()) {
+      if (!only.empty() && ("," + only + ",").find("," + d.name + ",") == std::string::npos) {
+        continue;
+      }
+      std::vector<Record> records;
+      std::string raw;
+      for (size_t f = 0; f < d.files.size(); ++f) {
+        std::vector<Record> part = testdata::LoadRecords(d.files[f], 0, d.name);
+        for (Record& r : part) {
+          r.ts += static_cast<int64_t>(f) * 3'600'000'000'000;
+          r.seq += records.size();
+          records.push_back(std::move(r));
+        }
+        raw += testdata::RawText(d.files[f]);
+      }
+      TierRows(d.name, path, records, raw);
+    }
+    if (gen_lines > 0) {
+      std::string raw;
+      std::vector<Record> records = Generated(gen_lines, &raw);
+      TierRows("generated corpus (" + std::to_string(gen_lines) + " lines)", path, records, raw);
+    }
     return 0;
   }
 

@@ -1,5 +1,6 @@
-// `sawmill admin flush|compact|segments|damage list|damage ack|token ...|audit ...` (and retention,
-// hold, deletions: admin_retention_command.cc): operator actions against a running server.
+// `sawmill admin flush|compact|segments|damage list|damage ack|tiers|tiers move|token ...|
+// audit ...` (and retention, hold, deletions: admin_retention_command.cc): operator actions
+// against a running server.
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
 
@@ -108,6 +109,36 @@ int PrintDamage(const std::string& body) {
   return 0;
 }
 
+// Prints GET /api/v1/admin/tiers: one row per tier (hot, warm, cold), then per tier and tenant.
+int PrintTiers(const std::string& body) {
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("tiers") ||
+      !v.as_object().at("tiers").is_array()) {
+    std::fprintf(stderr, "sawmill admin tiers: unexpected answer: %s\n", body.c_str());
+    return 1;
+  }
+  auto row = [](const boost::json::object& t, const std::string& tenant) {
+    std::string oldest = JsonText(t, "oldest"), newest = JsonText(t, "newest");
+    std::printf("%-5s %-16s %9s %14s %12s  %-30s %s\n", JsonText(t, "tier").c_str(), tenant.c_str(),
+                JsonText(t, "segments").c_str(), JsonText(t, "bytes").c_str(),
+                JsonText(t, "rows").c_str(), oldest.empty() ? "-" : oldest.c_str(),
+                newest.empty() ? "-" : newest.c_str());
+  };
+  std::printf("%-5s %-16s %9s %14s %12s  %-30s %s\n", "tier", "tenant", "segments", "bytes", "rows",
+              "oldest", "newest");
+  for (const auto& t : v.as_object().at("tiers").as_array()) {
+    if (t.is_object()) row(t.as_object(), "(all)");
+  }
+  if (const auto* tenants = v.as_object().if_contains("tenants");
+      tenants != nullptr && tenants->is_array()) {
+    for (const auto& t : tenants->as_array()) {
+      if (t.is_object()) row(t.as_object(), JsonText(t.as_object(), "tenant"));
+    }
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunAdminCommand(int argc, char** argv) {
@@ -170,6 +201,21 @@ int RunAdminCommand(int argc, char** argv) {
   std::shared_ptr<AuthCommands> auth = AddAuthCommands(&app);
   RetentionCommands retention;  // retention, hold, deletions
   AddRetentionCommands(&app, &retention);
+  CLI::App* tiers = app.add_subcommand(
+      "tiers",
+      "bytes, segments, oldest and newest record per storage tier (hot, warm, cold) and "
+      "tenant; 'tiers move' runs transitions now");
+  tiers->fallthrough();
+  tiers->require_subcommand(0, 1);
+  CLI::App* tiers_move = tiers->add_subcommand(
+      "move", "move every segment whose newest record is older than --older-than to --to");
+  tiers_move->fallthrough();
+  std::string older_than, tier_to;
+  tiers_move->add_option("--older-than", older_than, "a duration: 3d, 12h, 0s (everything)")
+      ->required();
+  tiers_move->add_option("--to", tier_to, "the target tier")
+      ->required()
+      ->check(CLI::IsMember({"warm", "cold"}));
   app.require_subcommand(1);
   try {
     app.parse(argc, argv);
@@ -187,6 +233,42 @@ int RunAdminCommand(int argc, char** argv) {
   if (int code = RunAuthCommands(*auth, &client); code >= 0) return code;
   if (int code = RunRetentionCommand(retention, &client); code >= 0) return code;
   if (list->parsed()) return ListSegments(&client, state_filter, limit);
+  if (tiers->parsed()) {
+    const bool move = tiers_move->parsed();
+    const char* what = move ? "tiers move" : "tiers";
+    Result<HttpResult> result =
+        move ? client.Request("POST", "/api/v1/admin/tiers/move?older_than=" +
+                                          UrlEncode(older_than) + "&to=" + tier_to)
+             : client.Request("GET", "/api/v1/admin/tiers");
+    if (!result.ok()) {
+      std::fprintf(stderr, "sawmill admin %s: %s\n", what, result.status().message().c_str());
+      return 1;
+    }
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(result->body, ec);
+    if (result->status != 200) {
+      std::string error = !ec && v.is_object() && v.as_object().contains("to")
+                              ? JsonText(v.as_object(), "error")
+                              : ErrorText(*result);
+      std::fprintf(stderr, "sawmill admin %s: the server answered %d: %s\n", what, result->status,
+                   error.c_str());
+      return 1;
+    }
+    if (!move) return PrintTiers(result->body);
+    if (ec || !v.is_object()) {
+      std::fprintf(stderr, "sawmill admin tiers move: unexpected answer: %s\n",
+                   result->body.c_str());
+      return 1;
+    }
+    const auto& o = v.as_object();
+    std::printf(
+        "moved to %s: %s segments hot->warm, %s warm->cold; %s bytes read, %s written "
+        "(%s ms)\n",
+        tier_to.c_str(), JsonText(o, "to_warm").c_str(), JsonText(o, "to_cold").c_str(),
+        JsonText(o, "bytes_read").c_str(), JsonText(o, "bytes_written").c_str(),
+        JsonText(o, "elapsed_ms").c_str());
+    return 0;
+  }
   if (damage->parsed()) {
     std::string target;
     const char* what = damage_list->parsed() ? "damage list" : "damage ack";

@@ -49,6 +49,9 @@ std::vector<RouteRight> BuildRouteRights() {
   add("GET", "/api/v1/admin/holds", Right::kPlatformAdmin);
   add("POST", "/api/v1/admin/holds", Right::kPlatformAdmin);
   add("POST", "/api/v1/admin/holds/release", Right::kPlatformAdmin);
+  // Storage tiers (admin_tier_routes.cc).
+  add("GET", "/api/v1/admin/tiers", Right::kPlatformAdmin);
+  add("POST", "/api/v1/admin/tiers/move", Right::kPlatformAdmin);
   // Tokens: a tenant-admin manages its own tenant's (auth_routes.cc decides which).
   add("POST", "/api/v1/admin/tokens", Right::kTenantAdmin);
   add("GET", "/api/v1/admin/tokens", Right::kTenantAdmin);

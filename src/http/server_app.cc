@@ -15,6 +15,7 @@
 #include "catalog/sqlite_catalog.h"
 #include "common/mutex.h"
 #include "http/admin_retention_routes.h"
+#include "http/admin_tier_routes.h"
 #include "http/alert_routes.h"
 #include "http/api_routes.h"
 #include "http/auth_gate.h"
@@ -237,6 +238,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     std::fprintf(stderr, "sawmill server: %s\n", refused.message().c_str());
     return 2;
   }
+  RegisterAdminTierRoutes(&router, &state);
 
   tail::TailHubOptions hub_options;
   hub_options.max_sessions = config.tail_max_sessions;
@@ -306,6 +308,14 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
                                          1'000'000;
   engine_options.idempotency_max_keys = config.idempotency_max_keys;
   engine_options.background_compaction = config.compaction == "on";
+  auto ms_to_ns = [](uint64_t ms) {
+    return static_cast<int64_t>(std::min<uint64_t>(ms, INT64_MAX / 1'000'000)) * 1'000'000;
+  };
+  engine_options.warm_after_ns = ms_to_ns(config.warm_after_ms);
+  engine_options.cold_after_ns = ms_to_ns(config.cold_after_ms);
+  engine_options.tier_interval_ns = ms_to_ns(config.tier_interval_ms);
+  // nullptr (no --cold-store): the engine keeps cold segments in DIR/cold.
+  engine_options.cold_store = std::move(cold_store).value();
   auto opened = storage::Engine::Open(engine_options);
   if (!opened.ok()) {
     std::fprintf(stderr, "sawmill server: cannot open %s: %s\n", config.data_dir.c_str(),

@@ -80,6 +80,17 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        &c->segment_target_bytes},
       {"idempotency_window", T::kDuration, "Idempotency-Keys are kept at least this long", nullptr,
        &c->idempotency_window_ms},
+      {"warm_after", T::kDuration,
+       "segments whose newest line is older than this are re-encoded for size (warm tier); 0: "
+       "never",
+       nullptr, &c->warm_after_ms},
+      {"cold_after", T::kDuration,
+       "segments whose newest line is older than this move to the cold object store; 0: never",
+       nullptr, &c->cold_after_ms},
+      {"tier_interval", T::kDuration,
+       "how often the tier mover looks for segments due to move (and sweeps superseded objects); "
+       "0: never (sawmill admin tiers move still works)",
+       nullptr, &c->tier_interval_ms},
       {"timezone", T::kString,
        "zone of timestamps written without one: an IANA name (Europe/Berlin), UTC or an offset "
        "(+01:00); a request's ?tz= wins",

@@ -46,6 +46,11 @@ struct ServerConfig {
   uint64_t idempotency_window_ms = 24ull * 3'600'000;
   uint64_t idempotency_max_keys = 1'000'000;
   std::string compaction = "on";  // "off": segments merge only on `sawmill admin compact`
+  // Storage tiers (docs/storage.md "Tiers"): ages after which segments go warm / cold (0: never)
+  // and the background tier mover's period (0: off; `sawmill admin tiers move` still works).
+  uint64_t warm_after_ms = 3ull * 24 * 3'600'000;
+  uint64_t cold_after_ms = 30ull * 24 * 3'600'000;
+  uint64_t tier_interval_ms = 600'000;
   // Zones of timestamps written without one (docs/ingest.md "Time zones"): the default, and
   // "name=zone,name=zone" overrides by the service a request names and by tenant.
   std::string timezone = "UTC";
