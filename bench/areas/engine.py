@@ -16,6 +16,9 @@ ENGINE_TOOLS = [
      ["--lines", "200000", "--real-lines", "20000"] if QUICK else []),
     ("bench_segment", "Segments in-process: bytes beside zstd, write and scan speed",
      None if QUICK else []),  # minutes of zstd -19 over every dataset: `make bench` only
+    # Issue 14: bytes per tier (hot, warm, cold) beside zstd -3 / -19, goal warm <= zstd -19.
+    ("bench_segment", "Bytes per tier: hot, warm and cold beside zstd -3 and zstd -19",
+     None if QUICK else ["--tiers", "--lines", "200000"], "bench_segment_tiers"),
     ("bench_query", "Query engine in-process: indexes on and off, single flight",
      ["--lines", "200000", "--runs", "5"] if QUICK else ["--lines", str(min(LINES, 2_000_000)),
                                                         "--runs", "10"]),
@@ -23,7 +26,9 @@ ENGINE_TOOLS = [
 
 
 def run_area(corpus, manifest):
-    for tool, title, args in ENGINE_TOOLS:
+    for entry in ENGINE_TOOLS:
+        tool, title, args = entry[:3]
+        key = entry[3] if len(entry) > 3 else tool
         path = os.path.join(BUILD, "bench", tool)
         if args is None:
             not_measured(title, f"`{tool}` takes minutes; it runs in `make bench`, not in "
@@ -43,9 +48,9 @@ def run_area(corpus, manifest):
         # Their own log lines ("[2026-... [info] ...") are not part of the table.
         out = "\n".join(line for line in r.stdout.splitlines()
                         if not re.match(r"^\[\d{4}-\d\d-\d\d ", line)).strip()
-        put(f"engine.{tool}.exit_code", r.returncode)
-        put(f"engine.{tool}.seconds", elapsed)
-        put(f"engine.{tool}.output", out)
+        put(f"engine.{key}.exit_code", r.returncode)
+        put(f"engine.{key}.seconds", elapsed)
+        put(f"engine.{key}.output", out)
         if r.returncode != 0:
             not_measured(title, f"`{tool}` exited {r.returncode}: {r.stderr.strip()[-300:]}")
             continue
