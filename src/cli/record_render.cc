@@ -165,6 +165,11 @@ std::string StatsLine(const json::object& stats, size_t count, bool pipe,
   if (uint64_t memtable = Uint(stats, "memtable_rows_scanned"); memtable > 0) {
     out += " (" + Thousands(memtable) + " in memtables)";
   }
+  if (uint64_t cold = Uint(stats, "cold_segments"); cold > 0) {
+    out += " · cold " + Thousands(Uint(stats, "cold_segments_read")) + "/" + Thousands(cold) +
+           " segments, " + HumanBytes(Uint(stats, "cold_bytes_fetched")) + " fetched, " +
+           HumanBytes(Uint(stats, "cold_bytes_cached")) + " from the cold cache";
+  }
   return out;
 }
 

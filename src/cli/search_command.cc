@@ -4,12 +4,88 @@
 // -C N prints the N lines before and after each hit from the same service and host.
 #include <CLI/CLI.hpp>
 #include <boost/json.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <random>
+#include <thread>
 
 #include "cli/http_client.h"
 #include "cli/record_render.h"
 #include "cli/terminal.h"
 
 namespace sawmill::cli {
+
+namespace {
+
+// The progress line of a search over cold data, on a terminal: the search is sent with
+// ?progress_id=ID and this polls GET /api/v1/search/progress?id=ID every 300 ms on its own
+// connection, rewriting one stderr line while segments come from the cold store. Nothing is
+// printed for a search that reads no cold data; the line is erased before the answer.
+class ColdProgressLine {
+ public:
+  ColdProgressLine(const ServerUrl& url, std::string id)
+      : url_(url), id_(std::move(id)), thread_([this] { Loop(); }) {}
+  ~ColdProgressLine() {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    if (shown_) std::fputs("\r\x1b[K", stderr);
+  }
+  const std::string& id() const { return id_; }
+
+ private:
+  void Loop() {
+    HttpClient client(url_, 2000);
+    std::unique_lock<std::mutex> l(mu_);
+    while (!cv_.wait_for(l, std::chrono::milliseconds(300), [this] { return stop_; })) {
+      l.unlock();
+      Show(client.Request("GET", "/api/v1/search/progress?id=" + id_));
+      l.lock();
+    }
+  }
+  void Show(const Result<HttpResult>& answer) {
+    if (!answer.ok() || answer->status != 200) return;
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(answer->body, ec);
+    if (ec || !v.is_object()) return;
+    const auto& o = v.as_object();
+    auto num = [&](const char* name) -> uint64_t {
+      const auto* x = o.if_contains(name);
+      return x != nullptr && x->is_int64()    ? static_cast<uint64_t>(x->as_int64())
+             : x != nullptr && x->is_uint64() ? x->as_uint64()
+                                              : 0;
+    };
+    if (num("cold_segments") == 0) return;
+    std::fprintf(
+        stderr, "\r\x1b[Kcold data: %s/%s segments, %s fetched, %s from the cache (of %s)",
+        Thousands(num("cold_segments_read")).c_str(), Thousands(num("cold_segments")).c_str(),
+        HumanBytes(num("cold_bytes_fetched")).c_str(), HumanBytes(num("cold_bytes_cached")).c_str(),
+        HumanBytes(num("cold_bytes")).c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  }
+
+  const ServerUrl url_;
+  const std::string id_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool shown_ = false;  // written by the thread, read after join
+  std::thread thread_;  // last: starts after the members above exist
+};
+
+std::string RandomId() {
+  std::random_device rd;
+  char buf[33];
+  std::snprintf(buf, sizeof(buf), "%08x%08x%08x%08x", rd(), rd(), rd(), rd());
+  return buf;
+}
+
+}  // namespace
 
 int RunSearchCommand(int argc, char** argv) {
   CLI::App app{"Search the logs: newest first, with what the indexes pruned.", "sawmill search"};
@@ -103,7 +179,11 @@ int RunSearchCommand(int argc, char** argv) {
   if (explain) target += "&explain=true";
 
   HttpClient client(*url, timeout_s * 1000);
-  Result<HttpResult> result = client.Request("GET", target);
+  Result<HttpResult> result = [&] {
+    if (!IsTerminal(stderr) || as_json) return client.Request("GET", target);
+    ColdProgressLine progress(*url, RandomId());
+    return client.Request("GET", target + "&progress_id=" + progress.id());
+  }();
   if (!result.ok()) {
     std::fprintf(stderr, "sawmill search: %s\n", result.status().message().c_str());
     return 1;

@@ -335,7 +335,15 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
   // use_indexes=0 answers by brute force (no index, bloom or min/max pruning): the baseline of
   // the benchmarks and a way to rule out an index bug during an incident.
   if (request.HasQuery("use_indexes")) search.use_indexes = Truthy(request.Query("use_indexes"));
-  search.cancelled = request.client_gone.get();  // the client hung up: stop scanning
+  search.cancelled = request.client_gone.get();   // the client hung up: stop scanning
+  SearchProgressRegistry::Registration progress;  // ?progress_id: readable while it runs
+  if (request.HasQuery("progress_id")) {
+    search.progress = std::make_shared<query::SearchProgress>();
+    auto registered = state->search_progress.Register(request.tenant, request.Query("progress_id"),
+                                                      search.progress);
+    if (!registered.ok()) return HttpResponse::Error(registered.status());
+    progress = std::move(*registered);
+  }
 
   int64_t start = state->clock->MonotonicNanos();
   auto result = engine->Search(search);
@@ -593,6 +601,9 @@ void RegisterApiRoutes(Router* router, ApiState* state) {
               [state](const HttpRequest& r) { return HandleIngest(state, r); });
   router->Add("GET", "/api/v1/search",
               [state](const HttpRequest& r) { return HandleSearch(state, r); });
+  router->Add("GET", "/api/v1/search/progress", [state](const HttpRequest& r) {
+    return HandleSearchProgress(&state->search_progress, r);
+  });
   router->Add("GET", "/api/v1/context",
               [state](const HttpRequest& r) { return HandleContext(state, r); });
   router->Add("POST", "/api/v1/admin/flush",

@@ -13,6 +13,7 @@
 #include "http/engine_ingest_sink.h"
 #include "http/idempotency_cache.h"
 #include "http/router.h"
+#include "http/search_progress.h"
 #include "http/tenant_limits.h"
 #include "ingest/pipeline.h"
 #include "query/query_engine.h"
@@ -41,6 +42,7 @@ struct ApiState {
   IdempotencyGate idempotency;
   // Per-tenant concurrent searches and context reads (tenant_limits.h); null: no limit.
   TenantLimiter* query_limiter = nullptr;
+  SearchProgressRegistry search_progress;  // searches sent with ?progress_id
 };
 
 // Also configures state->pipeline from state->options and state->clock (set them first) and

@@ -61,6 +61,7 @@ std::vector<RouteRight> BuildRouteRights() {
   add("GET", "/api/v1/audit/verify", Right::kAudit);
   // Reading.
   add("GET", "/api/v1/search", Right::kRead);
+  add("GET", "/api/v1/search/progress", Right::kRead);
   add("GET", "/api/v1/context", Right::kRead);
   add("GET", "/api/v1/tail", Right::kRead);
   // Alerting (docs/alerting.md): reading states and backtests is reading; rules and silences

@@ -15,6 +15,10 @@ namespace sawmill::query {
 
 namespace {
 
+// The tier whose segments are in the cold store (catalog::kTierCold; query does not include
+// catalog).
+constexpr std::string_view kColdTier = "cold";
+
 // Newest-first order: time field, then ingest_ts, then seq (unique).
 struct HitKey {
   int64_t time;
@@ -76,6 +80,7 @@ class Job {
       const ExecOptions& options)
       : snapshot_(std::move(snapshot)), query_(std::move(query)), options_(options) {
     clock_ = options_.clock ? options_.clock : Clock::Real();
+    progress_ = options_.progress != nullptr ? options_.progress : &own_progress_;
     aggregates_ = query_->Aggregates();
     limit_ = HitLimit(*query_, options_.limit);
     time_col_ = options_.time_field_ts ? segment::kColTs : segment::kColIngestTs;
@@ -115,11 +120,17 @@ class Job {
     locations_ = DescribeLocations(plan);
     for (const PlannedSegment& p : plan.segments) {
       tasks_.push_back(Task{p.segment, nullptr, p.max_time});
+      if (p.segment->tier == kColdTier) {
+        progress_->cold_segments.fetch_add(1, std::memory_order_relaxed);
+        progress_->cold_bytes.fetch_add(p.segment->info.file_bytes, std::memory_order_relaxed);
+      }
     }
   }
 
   // Claims and runs tasks until none is left. Safe to call from many threads at once.
   void Work() {
+    // Reads of cold segments on this thread count for this query (fetched or from the cache).
+    objstore::ScopedColdReadTally cold_reads(&progress_->cold_reads);
     WorkerState ws;
     if (aggregates_) ws.agg = std::make_unique<Aggregator>(query_.get(), options_.time_field_ts);
     bool claimed_any = false;
@@ -296,6 +307,13 @@ class Job {
 
   void ScanSegment(const Task& task, WorkerState* ws) {
     const storage::SegmentHandle& h = *task.segment;
+    // However the scan ends (read, pruned, skipped, failed), a cold segment is then done.
+    struct ColdDone {
+      std::atomic<uint64_t>* read;
+      ~ColdDone() {
+        if (read != nullptr) read->fetch_add(1, std::memory_order_relaxed);
+      }
+    } cold_done{h.tier == kColdTier ? &progress_->cold_segments_read : nullptr};
     std::string name = "segment " + std::to_string(h.info.id);
     if (!aggregates_ && Exhausted(task.max_time)) {
       ++ws->stats.segments_not_needed;
@@ -554,6 +572,11 @@ class Job {
     MutexLock heap_lock(&heap_mu_);
     ExecResult out;
     out.stats = totals_;
+    out.stats.cold_segments = progress_->cold_segments.load();
+    out.stats.cold_segments_read = progress_->cold_segments_read.load();
+    out.stats.cold_bytes = progress_->cold_bytes.load();
+    out.stats.cold_bytes_fetched = progress_->cold_reads.bytes_fetched.load();
+    out.stats.cold_bytes_cached = progress_->cold_reads.bytes_from_cache.load();
     out.warnings = std::move(warnings_);
     out.partial = partial_;
     StopReason reason = stop_.load();
@@ -634,8 +657,10 @@ class Job {
   uint32_t filter_mask_;
   std::optional<uint32_t> pinned_;
 
-  std::vector<Task> tasks_;  // fixed after Plan()
-  std::string locations_;    // where the planned segments are (tiers and stores), for explain
+  std::vector<Task> tasks_;      // fixed after Plan()
+  std::string locations_;        // where the planned segments are (tiers and stores), for explain
+  SearchProgress own_progress_;  // when the caller wants none
+  SearchProgress* progress_ = nullptr;  // options_.progress or own_progress_; counters are atomic
 
   Mutex mu_;
   CondVar done_cv_;

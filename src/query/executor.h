@@ -41,6 +41,8 @@ struct ExecOptions {
   Clock* clock = nullptr;             // nullptr: Clock::Real()
   WorkerPool* pool = nullptr;         // nullptr: everything on the calling thread
   storage::Engine* engine = nullptr;  // told about corrupt blocks; may be null
+  // Cold-data progress, updated while the query runs; may be null. Must outlive Execute().
+  SearchProgress* progress = nullptr;
 };
 
 struct ExecResult {

@@ -231,6 +231,7 @@ class QueryEngineImpl final : public QueryEngine {
     o.cancelled = request.cancelled;
     o.pool = &pool_;
     o.engine = engine_;
+    o.progress = request.progress.get();
     ExecResult r = snapshot ? Execute(snapshot, query, o) : ExecResult{};
     {
       MutexLock lock(&mu_);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/clock.h"
+#include "objstore/cold_cache.h"
 #include "sawmill/record.h"
 #include "sawmill/status.h"
 #include "storage/engine.h"
@@ -54,6 +55,15 @@ struct TimeRange {
 Result<TimeRange> ParseTimeRange(std::string_view since, std::string_view from, std::string_view to,
                                  bool all_time, int64_t now_ns);
 
+// The live progress of a search over cold data (segments in the cold store), read by another
+// thread while it runs (GET /api/v1/search/progress, the progress line of `sawmill search`).
+struct SearchProgress {
+  std::atomic<uint64_t> cold_segments{0};       // planned segments in the cold tier
+  std::atomic<uint64_t> cold_segments_read{0};  // of them, finished (read or skipped)
+  std::atomic<uint64_t> cold_bytes{0};          // their size: the most the search may fetch
+  objstore::ColdReadTally cold_reads;           // bytes fetched from the store / from the cache
+};
+
 struct SearchRequest {
   std::string tenant = "default";
   std::string user;  // for the per-user concurrency limit; empty = anonymous
@@ -69,6 +79,9 @@ struct SearchRequest {
   // check, like at the deadline, and counts in sawmill_queries_cancelled_total. May be null;
   // else it must outlive Search().
   const std::atomic<bool>* cancelled = nullptr;
+  // Updated while the search runs when set (a search answered from the result cache or by an
+  // identical running search reads nothing and leaves it at zero).
+  std::shared_ptr<SearchProgress> progress;
 };
 
 struct QueryStats {
@@ -88,6 +101,14 @@ struct QueryStats {
   // Of rows_matched: counted from the inverted index's postings without reading a row (a plain
   // `count` whose filter the index answers exactly, over blocks wholly inside the time range).
   uint64_t rows_counted_from_index = 0;
+  // Cold tier (docs/api.md): planned segments in the cold store and how many were read, their
+  // bytes (the most this query could fetch), bytes fetched from the cold store and bytes served
+  // by the local cold cache.
+  uint64_t cold_segments = 0;
+  uint64_t cold_segments_read = 0;
+  uint64_t cold_bytes = 0;
+  uint64_t cold_bytes_fetched = 0;
+  uint64_t cold_bytes_cached = 0;
   double elapsed_ms = 0;
   bool cache_hit = false;
 };

@@ -6,12 +6,13 @@ a missing bucket or a bad URL."""
 import datetime
 import hashlib
 import hmac
+import json
 import os
 import subprocess
 import sys
 import urllib.request
 
-from e2e_lib import Server, check
+from e2e_lib import Server, check, request
 
 
 def fixture_env(shared_dir, store_dir):
@@ -81,6 +82,15 @@ def main(binary, shared_dir, store_dir):
               "the cold cache is under the data directory")
         check("sawmill_cold_cache_bytes" in s.metrics() and
               "sawmill_cold_store_requests_total" in s.metrics(), "cold store metrics")
+        # Search progress: a search sent with progress_id reports cold stats; the progress
+        # endpoint says it is no longer running once answered; a bad id is refused.
+        status, answer = s.search("hello", progress_id="cli-1234")
+        check(status == 200 and answer["stats"]["cold_segments"] == 0 and
+              "cold_bytes_fetched" in answer["stats"], "search with progress_id: %s" % answer)
+        status, _, body = request(s.url + "/api/v1/search/progress?id=cli-1234")
+        check(status == 200 and json.loads(body) == {"running": False}, "progress: %s" % body)
+        status, answer = s.search("hello", progress_id="not ok!")
+        check(status == 400 and "progress_id" in answer["error"], "bad progress_id: %s" % answer)
         check(s.stop() == 0, "exit code")
 
     tmp = os.path.join(os.getcwd(), "cold_store_e2e_%d" % os.getpid())
