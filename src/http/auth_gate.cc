@@ -64,6 +64,15 @@ std::vector<RouteRight> BuildRouteRights() {
   add("GET", "/api/v1/search/progress", Right::kRead);
   add("GET", "/api/v1/context", Right::kRead);
   add("GET", "/api/v1/tail", Right::kRead);
+  // Loki's read API (loki_read_routes.cc): searches, like /api/v1/search.
+  for (const char* path :
+       {"/loki/api/v1/query_range", "/loki/api/v1/query", "/loki/api/v1/series",
+        "/loki/api/v1/labels", "/loki/api/v1/label", "/loki/api/v1/label/*",
+        "/loki/api/v1/index/stats", "/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range",
+        "/loki/api/v1/detected_labels", "/loki/api/v1/detected_fields", "/loki/api/v1/tail"}) {
+    add("GET", path, Right::kRead);
+  }
+  add("GET", "/ready", Right::kPublic);
   // Alerting (docs/alerting.md): reading states and backtests is reading; rules and silences
   // are a tenant's administration.
   add("GET", "/api/v1/alerts", Right::kRead);

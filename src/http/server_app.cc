@@ -21,6 +21,7 @@
 #include "http/auth_gate.h"
 #include "http/cold_store.h"
 #include "http/http_server.h"
+#include "http/loki_read_routes.h"
 #include "http/shipper_handlers.h"
 #include "http/shipper_routes.h"
 #include "http/ui_routes.h"
@@ -239,6 +240,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     return 2;
   }
   RegisterAdminTierRoutes(&router, &state);
+  RegisterLokiReadRoutes(&router, &state);
 
   tail::TailHubOptions hub_options;
   hub_options.max_sessions = config.tail_max_sessions;

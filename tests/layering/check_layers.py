@@ -21,14 +21,15 @@ ALLOWED = {
     "segment": {"common", "index", "objstore"},
     "storage": {"common", "index", "objstore", "wal", "catalog", "segment"},
     "query": {"common", "index", "objstore", "segment", "storage"},
+    "logql": {"common", "index", "objstore", "segment", "storage", "query"},
     "tail": {"common", "query"},
     "ingest": {"common", "storage", "wal", "tail"},
     "alert": {"common", "catalog", "query", "ingest"},
     "http": {"common", "objstore", "index", "segment", "wal", "catalog", "storage", "query",
-             "tail", "ingest", "alert", "auth"},
+             "logql", "tail", "ingest", "alert", "auth"},
     "agent": {"common", "ingest"},
     "cli": {"common", "objstore", "index", "segment", "wal", "catalog", "storage", "query",
-            "tail", "ingest", "alert", "http", "agent", "auth"},
+            "logql", "tail", "ingest", "alert", "http", "agent", "auth"},
 }
 # The rules the issue tracker states in words, named in the message when broken.
 NAMED = {

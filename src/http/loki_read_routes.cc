@@ -1,0 +1,556 @@
+#include "http/loki_read_routes.h"
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/json_string.h"
+#include "common/time_format.h"
+#include "http/http_metrics.h"
+#include "logql/logql.h"
+#include "query/time_range.h"
+
+namespace sawmill::http {
+
+namespace {
+
+constexpr int64_t kHourNs = 3'600'000'000'000;
+// /labels reads the label names of this many of the newest matching lines.
+constexpr size_t kLabelSampleLines = 1000;
+
+// Loki answers errors as plain text with the status; Grafana shows the text.
+HttpResponse LokiError(const Status& status) {
+  HttpResponse response;
+  response.status = StatusToHttp(status);
+  response.content_type = "text/plain; charset=utf-8";
+  response.body = status.message() + "\n";
+  return response;
+}
+
+HttpResponse LokiUnready(const ApiState& state) {
+  return LokiError(Status::Unavailable(
+      state.stopping.load() ? "the server is stopping"
+                            : "the server is starting (replaying the write-ahead log)"));
+}
+
+struct Range {
+  int64_t start = 0;
+  int64_t end = 0;
+};
+
+// start, end, since as Loki reads them: end defaults to now, start to end - since (since
+// defaults to 1h).
+Result<Range> ParseRange(const HttpRequest& request, int64_t now_ns) {
+  Range r;
+  r.end = now_ns;
+  if (request.HasQuery("end")) {
+    auto end = ParseLokiTime(request.Query("end"));
+    if (!end) {
+      return Status::InvalidArgument("end: cannot parse '" + request.Query("end") +
+                                     "' as a timestamp (RFC 3339, seconds or nanoseconds)");
+    }
+    r.end = *end;
+  }
+  int64_t since = kHourNs;
+  if (request.HasQuery("since")) {
+    auto parsed = logql::ParsePromDuration(request.Query("since"));
+    if (!parsed || *parsed <= 0) {
+      return Status::InvalidArgument("since: cannot parse '" + request.Query("since") +
+                                     "' as a duration (like 1h or 30m)");
+    }
+    since = *parsed;
+  }
+  r.start = r.end - since;
+  if (request.HasQuery("start")) {
+    auto start = ParseLokiTime(request.Query("start"));
+    if (!start) {
+      return Status::InvalidArgument("start: cannot parse '" + request.Query("start") +
+                                     "' as a timestamp (RFC 3339, seconds or nanoseconds)");
+    }
+    r.start = *start;
+  }
+  if (r.end < r.start) {
+    return Status::InvalidArgument("end timestamp must not be before or equal to start time");
+  }
+  return r;
+}
+
+query::SearchRequest BaseSearch(const HttpRequest& request, std::string q, int64_t from,
+                                int64_t to) {
+  query::SearchRequest search;
+  search.tenant = request.tenant;
+  search.user = request.Header("x-sawmill-user", request.remote_address);
+  search.q = std::move(q);
+  search.from = FormatRfc3339Nanos(from);
+  search.to = FormatRfc3339Nanos(to);
+  search.time_field_ts = true;  // Loki's time is the entry's own timestamp
+  search.cancelled = request.client_gone.get();
+  return search;
+}
+
+// A native answer a metric or a label list cannot be built from: cut short, or groups dropped.
+Status CheckComplete(const query::SearchResponse& answer) {
+  if (answer.partial || !answer.warnings.empty()) {
+    std::string why = answer.warnings.empty() ? "the query stopped early" : answer.warnings[0];
+    return Status::Unavailable("the answer would be incomplete: " + why);
+  }
+  return Status::OK();
+}
+
+void AppendLabels(const logql::Labels& labels, std::string* out) {
+  out->push_back('{');
+  bool first = true;
+  for (const auto& [k, v] : labels) {
+    if (!first) out->push_back(',');
+    first = false;
+    AppendJsonString(k, out);
+    out->push_back(':');
+    AppendJsonString(v, out);
+  }
+  out->push_back('}');
+}
+
+// Loki's "stats" object (the summary Grafana reads).
+void AppendStats(const query::QueryStats& stats, size_t returned, std::string* out) {
+  const double exec_s = stats.elapsed_ms / 1000.0;
+  const uint64_t bytes = stats.bytes_read_raw;
+  const uint64_t lines = stats.rows_scanned + stats.memtable_rows_scanned;
+  auto per_second = [exec_s](uint64_t n) {
+    return exec_s > 0 ? static_cast<uint64_t>(static_cast<double>(n) / exec_s) : n;
+  };
+  *out += "{\"summary\":{\"bytesProcessedPerSecond\":" + std::to_string(per_second(bytes)) +
+          ",\"linesProcessedPerSecond\":" + std::to_string(per_second(lines)) +
+          ",\"totalBytesProcessed\":" + std::to_string(bytes) +
+          ",\"totalLinesProcessed\":" + std::to_string(lines) +
+          ",\"execTime\":" + logql::FormatSample(exec_s) +
+          ",\"queueTime\":0,\"subqueries\":0,\"totalEntriesReturned\":" + std::to_string(returned) +
+          ",\"splits\":0,\"shards\":0" +
+          ",\"totalPostFilterLines\":" + std::to_string(stats.rows_matched) +
+          ",\"totalStructuredMetadataBytesProcessed\":0}}";
+}
+
+void AppendWarnings(const std::vector<std::string>& warnings, std::string* out) {
+  if (warnings.empty()) return;
+  *out += ",\"warnings\":[";
+  for (size_t i = 0; i < warnings.size(); ++i) {
+    if (i > 0) out->push_back(',');
+    AppendJsonString(warnings[i], out);
+  }
+  out->push_back(']');
+}
+
+// Seconds as Prometheus writes a sample's time: a number with up to 3 decimals.
+std::string SampleTime(int64_t ns) {
+  if (ns % 1'000'000'000 == 0) return std::to_string(ns / 1'000'000'000);
+  return logql::FormatSample(static_cast<double>(ns / 1'000'000) / 1000.0);
+}
+
+HttpResponse JsonData(std::string data) {
+  return HttpResponse::Json(200, "{\"status\":\"success\",\"data\":" + data + "}");
+}
+
+Result<size_t> ParseLimit(const HttpRequest& request, size_t max) {
+  if (!request.HasQuery("limit")) return size_t{100};
+  const std::string text = request.Query("limit");
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size() || text.empty()) {
+    return Status::InvalidArgument("limit: expected a non-negative integer, got '" + text + "'");
+  }
+  if (value > max) {
+    return Status::InvalidArgument(
+        "max entries limit per query exceeded, limit > max_entries_limit (" + text + " > " +
+        std::to_string(max) + ")");
+  }
+  return static_cast<size_t>(value);
+}
+
+// The log query's hits as Loki streams: entries grouped by their (formatted) labels, each
+// stream's values in the query's direction.
+std::string StreamsJson(const logql::LogQuery& log, const std::vector<Record>& hits, bool forward,
+                        int64_t interval_ns) {
+  struct Stream {
+    logql::Labels labels;
+    std::vector<std::pair<int64_t, std::string>> values;
+  };
+  std::map<std::string, Stream> streams;
+  for (const Record& r : hits) {
+    logql::Labels labels;
+    std::string line;
+    logql::FormatEntry(log, r, &labels, &line);
+    std::string key;
+    for (const auto& [k, v] : labels) key += k + '\0' + v + '\0';
+    Stream& s = streams[key];
+    if (s.values.empty()) s.labels = labels;
+    s.values.emplace_back(r.ts, std::move(line));
+  }
+  std::string out = "[";
+  bool first_stream = true;
+  for (auto& [key, s] : streams) {
+    // Hits come newest first; forward wants oldest first.
+    if (forward) std::reverse(s.values.begin(), s.values.end());
+    if (!first_stream) out.push_back(',');
+    first_stream = false;
+    out += "{\"stream\":";
+    AppendLabels(s.labels, &out);
+    out += ",\"values\":[";
+    bool first = true;
+    int64_t last = 0;
+    for (const auto& [ts, line] : s.values) {
+      // interval: at most one entry per interval, the first one met in the query's direction.
+      if (interval_ns > 0 && !first && std::llabs(ts - last) < interval_ns) continue;
+      if (!first) out.push_back(',');
+      first = false;
+      last = ts;
+      out += "[\"" + std::to_string(ts) + "\",";
+      AppendJsonString(line, &out);
+      out.push_back(']');
+    }
+    out += "]}";
+  }
+  out.push_back(']');
+  return out;
+}
+
+Result<std::vector<logql::Series>> RunMetric(ApiState* state, const HttpRequest& request,
+                                             const logql::Expr& expr, int64_t start, int64_t end,
+                                             int64_t step, query::QueryStats* stats) {
+  auto plan = logql::PlanMetric(expr, start, end, step);
+  if (!plan.ok()) return plan.status();
+  query::SearchRequest search = BaseSearch(request, plan->native, plan->from_ns, plan->to_ns);
+  auto answer = state->query.load()->Search(search);
+  if (!answer.ok()) return answer.status();
+  if (Status complete = CheckComplete(*answer); !complete.ok()) return complete;
+  *stats = answer->stats;
+  return logql::EvaluateMetric(expr, *plan, answer->rows);
+}
+
+HttpResponse HandleQueryRange(ApiState* state, const HttpRequest& request) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
+  const int64_t started = state->clock->MonotonicNanos();
+  const std::string text = request.Query("query");
+  if (text.empty()) return LokiError(Status::InvalidArgument("query: required (a LogQL query)"));
+  auto expr = logql::Parse(text);
+  if (!expr.ok()) return LokiError(expr.status());
+  auto range = ParseRange(request, state->clock->NowNanos());
+  if (!range.ok()) return LokiError(range.status());
+  auto limit = ParseLimit(request, state->options.max_search_limit);
+  if (!limit.ok()) return LokiError(limit.status());
+  std::string direction = request.Query("direction", "backward");
+  for (char& c : direction) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (direction != "backward" && direction != "forward") {
+    return LokiError(Status::InvalidArgument("direction: expected 'forward' or 'backward', got '" +
+                                             request.Query("direction") + "'"));
+  }
+  const bool forward = direction == "forward";
+
+  std::string body = "{\"status\":\"success\",\"data\":{\"resultType\":";
+  if (!expr->is_metric) {
+    int64_t interval = 0;
+    if (request.HasQuery("interval")) {
+      auto parsed = ParseLokiStep(request.Query("interval"));
+      if (!parsed || *parsed < 0) {
+        return LokiError(Status::InvalidArgument("interval: cannot parse '" +
+                                                 request.Query("interval") + "' as a duration"));
+      }
+      interval = *parsed;
+    }
+    query::SearchRequest search = BaseSearch(request, expr->log.native, range->start, range->end);
+    search.limit = *limit;
+    auto answer = engine->Search(search);
+    if (!answer.ok()) return LokiError(answer.status());
+    if (forward && answer->hits.size() >= *limit && *limit > 0) {
+      // The native engine finds the newest lines first; the oldest N of more than N matches
+      // would need a scan from the start, which it does not do yet.
+      return LokiError(Status::InvalidArgument(
+          "direction=forward: more than limit=" + std::to_string(*limit) +
+          " lines match; Sawmill answers forward queries only when every match fits in the "
+          "limit (raise the limit or narrow the time range, or use direction=backward)"));
+    }
+    body += "\"streams\",\"result\":";
+    body += StreamsJson(expr->log, answer->hits, forward, interval);
+    body += ",\"stats\":";
+    AppendStats(answer->stats, answer->hits.size(), &body);
+    body += '}';
+    AppendWarnings(answer->warnings, &body);
+    body += '}';
+    HttpMetrics::Get().ObserveQuery(
+        "loki", static_cast<double>(state->clock->MonotonicNanos() - started) / 1e9,
+        answer->stats.cache_hit);
+    return HttpResponse::Json(200, std::move(body));
+  }
+
+  // Loki's default step: (end - start) / 250, at least one second.
+  int64_t step =
+      std::max<int64_t>((range->end - range->start) / 250 / 1'000'000'000, 1) * 1'000'000'000;
+  if (request.HasQuery("step")) {
+    auto parsed = ParseLokiStep(request.Query("step"));
+    if (!parsed || *parsed <= 0) {
+      return LokiError(
+          Status::InvalidArgument("step: cannot parse '" + request.Query("step") +
+                                  "' as a positive duration (like 30s) or a number of seconds"));
+    }
+    step = *parsed;
+  }
+  query::QueryStats stats;
+  auto series = RunMetric(state, request, *expr, range->start, range->end, step, &stats);
+  if (!series.ok()) return LokiError(series.status());
+  body += "\"matrix\",\"result\":[";
+  size_t points = 0;
+  for (size_t i = 0; i < series->size(); ++i) {
+    const logql::Series& s = (*series)[i];
+    if (i > 0) body.push_back(',');
+    body += "{\"metric\":";
+    AppendLabels(s.metric, &body);
+    body += ",\"values\":[";
+    for (size_t j = 0; j < s.points.size(); ++j) {
+      if (j > 0) body.push_back(',');
+      body += "[" + SampleTime(s.points[j].first) + ",\"" +
+              logql::FormatSample(s.points[j].second) + "\"]";
+    }
+    points += s.points.size();
+    body += "]}";
+  }
+  body += "],\"stats\":";
+  AppendStats(stats, points, &body);
+  body += "}}";
+  HttpMetrics::Get().ObserveQuery(
+      "loki", static_cast<double>(state->clock->MonotonicNanos() - started) / 1e9, stats.cache_hit);
+  return HttpResponse::Json(200, std::move(body));
+}
+
+HttpResponse HandleInstantQuery(ApiState* state, const HttpRequest& request) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
+  const std::string text = request.Query("query");
+  if (text.empty()) return LokiError(Status::InvalidArgument("query: required (a LogQL query)"));
+  auto expr = logql::Parse(text);
+  if (!expr.ok()) return LokiError(expr.status());
+  if (!expr->is_metric) {
+    return LokiError(Status::InvalidArgument(
+        "log queries are not supported as an instant query type, please change your query to a "
+        "range query type"));
+  }
+  int64_t at = state->clock->NowNanos();
+  if (request.HasQuery("time")) {
+    auto parsed = ParseLokiTime(request.Query("time"));
+    if (!parsed) {
+      return LokiError(Status::InvalidArgument("time: cannot parse '" + request.Query("time") +
+                                               "' as a timestamp"));
+    }
+    at = *parsed;
+  }
+  query::QueryStats stats;
+  auto series = RunMetric(state, request, *expr, at, at, 0, &stats);
+  if (!series.ok()) return LokiError(series.status());
+  std::string body = "{\"status\":\"success\",\"data\":{\"resultType\":\"vector\",\"result\":[";
+  for (size_t i = 0; i < series->size(); ++i) {
+    const logql::Series& s = (*series)[i];
+    if (i > 0) body.push_back(',');
+    body += "{\"metric\":";
+    AppendLabels(s.metric, &body);
+    body += ",\"value\":[" + SampleTime(at) + ",\"" + logql::FormatSample(s.points.back().second) +
+            "\"]}";
+  }
+  body += "],\"stats\":";
+  AppendStats(stats, series->size(), &body);
+  body += "}}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+// The native filter of an optional "query" selector parameter ("*" without one).
+Result<std::string> SelectorFilter(const HttpRequest& request, std::string_view param) {
+  const std::string text = request.Query(param);
+  if (text.empty()) return std::string("*");
+  return logql::ParseSelector(text);
+}
+
+HttpResponse HandleLabels(ApiState* state, const HttpRequest& request) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
+  auto range = ParseRange(request, state->clock->NowNanos());
+  if (!range.ok()) return LokiError(range.status());
+  auto filter = SelectorFilter(request, "query");
+  if (!filter.ok()) return LokiError(filter.status());
+  query::SearchRequest search = BaseSearch(request, *filter, range->start, range->end);
+  search.limit = kLabelSampleLines;
+  auto answer = engine->Search(search);
+  if (!answer.ok()) return LokiError(answer.status());
+  std::set<std::string> names;
+  for (const Record& r : answer->hits) {
+    for (const auto& [k, v] : logql::StreamLabels(r, /*parsed=*/true)) names.insert(k);
+  }
+  std::string data = "[";
+  for (const std::string& n : names) {
+    if (data.size() > 1) data.push_back(',');
+    AppendJsonString(n, &data);
+  }
+  data.push_back(']');
+  return JsonData(std::move(data));
+}
+
+HttpResponse HandleLabelValues(ApiState* state, const HttpRequest& request) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
+  // /loki/api/v1/label/<name>/values
+  std::string_view path = request.path;
+  constexpr std::string_view kPrefix = "/loki/api/v1/label/";
+  std::string_view rest = path.substr(kPrefix.size());
+  size_t slash = rest.find('/');
+  if (slash == std::string_view::npos || rest.substr(slash) != "/values" || slash == 0) {
+    return LokiError(Status::NotFound("expected /loki/api/v1/label/<name>/values"));
+  }
+  const std::string label(rest.substr(0, slash));
+  auto range = ParseRange(request, state->clock->NowNanos());
+  if (!range.ok()) return LokiError(range.status());
+  auto filter = SelectorFilter(request, "query");
+  if (!filter.ok()) return LokiError(filter.status());
+  const std::string field = logql::FieldOfLabel(label);
+  std::string name_text = "\"";
+  for (char c : field) {
+    if (c == '"' || c == '\\') name_text.push_back('\\');
+    name_text.push_back(c);
+  }
+  name_text.push_back('"');
+  query::SearchRequest search =
+      BaseSearch(request, *filter + " | uniq " + name_text, range->start, range->end);
+  auto answer = engine->Search(search);
+  if (!answer.ok()) return LokiError(answer.status());
+  if (Status complete = CheckComplete(*answer); !complete.ok()) return LokiError(complete);
+  std::set<std::string> values;
+  for (const query::Row& row : answer->rows) {
+    for (const auto& [k, v] : row) {
+      const std::string* s = std::get_if<std::string>(&v);
+      if (s == nullptr || s->empty()) continue;
+      std::string value = *s;
+      if (field == "level") {
+        for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      values.insert(std::move(value));
+    }
+  }
+  std::string data = "[";
+  for (const std::string& v : values) {
+    if (data.size() > 1) data.push_back(',');
+    AppendJsonString(v, &data);
+  }
+  data.push_back(']');
+  return JsonData(std::move(data));
+}
+
+HttpResponse HandleSeries(ApiState* state, const HttpRequest& request) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
+  auto range = ParseRange(request, state->clock->NowNanos());
+  if (!range.ok()) return LokiError(range.status());
+  std::vector<std::string> filters;
+  for (const char* name : {"match[]", "match"}) {
+    auto [begin, end] = request.query.equal_range(name);
+    for (auto it = begin; it != end; ++it) {
+      auto filter = logql::ParseSelector(it->second);
+      if (!filter.ok()) return LokiError(filter.status().WithContext(name));
+      filters.push_back(*filter);
+    }
+  }
+  std::string q;
+  for (const std::string& f : filters) {
+    if (!q.empty()) q += " OR ";
+    q += "(" + f + ")";
+  }
+  if (q.empty()) q = "*";
+  query::SearchRequest search =
+      BaseSearch(request, q + " | count by service, host, level", range->start, range->end);
+  auto answer = engine->Search(search);
+  if (!answer.ok()) return LokiError(answer.status());
+  if (Status complete = CheckComplete(*answer); !complete.ok()) return LokiError(complete);
+  std::set<logql::Labels> sets;
+  for (const query::Row& row : answer->rows) {
+    logql::Labels labels;
+    for (const auto& [k, v] : row) {
+      const std::string* s = std::get_if<std::string>(&v);
+      if (s == nullptr || s->empty()) continue;
+      std::string value = *s;
+      if (k == "level") {
+        for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      }
+      labels[k] = std::move(value);
+    }
+    sets.insert(std::move(labels));
+  }
+  std::string data = "[";
+  for (const logql::Labels& labels : sets) {
+    if (data.size() > 1) data.push_back(',');
+    AppendLabels(labels, &data);
+  }
+  data.push_back(']');
+  return JsonData(std::move(data));
+}
+
+}  // namespace
+
+std::optional<int64_t> ParseLokiTime(std::string_view text) {
+  if (text.empty()) return std::nullopt;
+  if (text.find('.') != std::string_view::npos) {
+    double seconds = 0;
+    auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+    if (ec == std::errc() && p == text.data() + text.size() && std::isfinite(seconds) &&
+        std::fabs(seconds) < 9.2e9) {
+      double whole = std::floor(seconds);
+      return static_cast<int64_t>(whole) * 1'000'000'000 +
+             static_cast<int64_t>(std::llround((seconds - whole) * 1e9));
+    }
+  }
+  int64_t value = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec == std::errc() && p == text.data() + text.size()) {
+    const size_t digits = text.size() - (text[0] == '-' ? 1 : 0);
+    if (digits <= 10) return value * 1'000'000'000;
+    return value;
+  }
+  return ParseRfc3339(text);
+}
+
+std::optional<int64_t> ParseLokiStep(std::string_view text) {
+  if (auto d = logql::ParsePromDuration(text)) return d;
+  double seconds = 0;
+  auto [p, ec] = std::from_chars(text.data(), text.data() + text.size(), seconds);
+  if (ec == std::errc() && p == text.data() + text.size() && std::isfinite(seconds) &&
+      seconds >= 0 && seconds < 9.2e9) {
+    return static_cast<int64_t>(std::llround(seconds * 1e9));
+  }
+  return std::nullopt;
+}
+
+void RegisterLokiReadRoutes(Router* router, ApiState* state) {
+  router->Add("GET", "/loki/api/v1/query_range",
+              [state](const HttpRequest& r) { return HandleQueryRange(state, r); });
+  router->Add("GET", "/loki/api/v1/query",
+              [state](const HttpRequest& r) { return HandleInstantQuery(state, r); });
+  router->Add("GET", "/loki/api/v1/series",
+              [state](const HttpRequest& r) { return HandleSeries(state, r); });
+  router->Add("GET", "/loki/api/v1/labels",
+              [state](const HttpRequest& r) { return HandleLabels(state, r); });
+  router->Add("GET", "/loki/api/v1/label",  // Loki's older spelling of /labels
+              [state](const HttpRequest& r) { return HandleLabels(state, r); });
+  router->Add("GET", "/loki/api/v1/label/*",
+              [state](const HttpRequest& r) { return HandleLabelValues(state, r); });
+  // /loki/api/v1/status/buildinfo and /loki/ready are the shipper probes (loki_routes.cc).
+  router->Add("GET", "/ready", [state](const HttpRequest&) {
+    HttpResponse response;
+    response.content_type = "text/plain; charset=utf-8";
+    if (state->ready.load() && !state->stopping.load()) {
+      response.body = "ready\n";
+    } else {
+      response.status = 503;
+      response.body = "not ready: the server is starting or stopping\n";
+    }
+    return response;
+  });
+}
+
+}  // namespace sawmill::http

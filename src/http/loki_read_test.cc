@@ -1,0 +1,665 @@
+// Loki's read API over a real server, a real storage engine and real log lines (loghub samples):
+// golden request/answer pairs checked field by field against the shapes of Loki's documented
+// API (including the requests Grafana's data source makes), and differential tests: each LogQL
+// query gives the lines and counts of the equivalent native query and of a line-by-line
+// reference evaluation written here from LogQL's definition.
+#include <gtest/gtest.h>
+#include <re2/re2.h>
+#include <unistd.h>
+
+#include <boost/asio.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/json.hpp>
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <numeric>
+#include <random>
+#include <set>
+
+#include "common/time_format.h"
+#include "http/api_routes.h"
+#include "http/http_server.h"
+#include "http/loki_read_routes.h"
+#include "http/shipper_routes.h"
+#include "query/test_dataset.h"
+
+namespace sawmill::http {
+namespace {
+
+namespace net = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = beast::http;
+namespace json = boost::json;
+using tcp = net::ip::tcp;
+using query::testing::kDatasetStart;
+
+constexpr int64_t kSecond = 1'000'000'000;
+
+std::string UrlEncode(std::string_view s) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(hex[c >> 4]);
+      out.push_back(hex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+class LokiRead : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    records_ = new std::vector<Record>(query::testing::LoadDataset());
+  }
+  static void TearDownTestSuite() {
+    delete records_;
+    records_ = nullptr;
+  }
+
+  void SetUp() override {
+    ASSERT_GT(records_->size(), 5000u) << "dataset missing under " << query::testing::SharedDir();
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sawmill_loki_read_" + std::to_string(::getpid()) + "_" +
+            std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()));
+    storage::EngineOptions options;
+    options.data_dir = dir_.string();
+    auto engine = storage::Engine::Open(options);
+    ASSERT_TRUE(engine.ok()) << engine.status().ToString();
+    engine_ = std::move(*engine);
+    query_ = query::QueryEngine::Create(engine_.get(), query::QueryOptions{});
+    RegisterApiRoutes(&router_, &state_);
+    RegisterShipperRoutes(&router_, &state_.pipeline);
+    RegisterLokiReadRoutes(&router_, &state_);
+    state_.engine.store(engine_.get());
+    state_.query.store(query_.get());
+    state_.sink.SetEngine(engine_.get());
+    state_.ready.store(true);
+    HttpServerOptions http;
+    http.address = "127.0.0.1";
+    http.port = 0;
+    server_ = std::make_unique<HttpServer>(
+        http, &router_, [](const HttpRequest&) -> Result<std::shared_ptr<tail::TailSession>> {
+          return Status::Unavailable("no tail here");
+        });
+    ASSERT_TRUE(server_->Start().ok());
+    // Most lines in segments, the newest in the memtable.
+    std::vector<Record> first(records_->begin(), records_->end() - 700);
+    std::vector<Record> rest(records_->end() - 700, records_->end());
+    ASSERT_TRUE(engine_->Append("default", &first).ok());
+    ASSERT_TRUE(engine_->Flush().ok());
+    ASSERT_TRUE(engine_->Append("default", &rest).ok());
+  }
+  void TearDown() override {
+    if (server_) server_->Stop();
+    if (engine_) {
+      EXPECT_TRUE(engine_->Close().ok());
+    }
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+
+  std::pair<int, std::string> Get(const std::string& target, const std::string& tenant = "") {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+    bhttp::request<bhttp::string_body> req{bhttp::verb::get, target, 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
+    req.prepare_payload();
+    bhttp::write(stream, req);
+    beast::flat_buffer buffer;
+    bhttp::response_parser<bhttp::string_body> parser;
+    parser.body_limit(256u << 20);
+    bhttp::read(stream, buffer, parser);
+    return {static_cast<int>(parser.get().result_int()), parser.get().body()};
+  }
+
+  json::value GetJson(const std::string& target) {
+    auto [status, body] = Get(target);
+    EXPECT_EQ(status, 200) << target << "\n" << body.substr(0, 500);
+    return json::parse(body);
+  }
+
+  static std::string Range(int64_t start, int64_t end) {
+    return "&start=" + std::to_string(start) + "&end=" + std::to_string(end);
+  }
+
+  static std::vector<Record>* records_;
+  std::filesystem::path dir_;
+  std::unique_ptr<storage::Engine> engine_;
+  std::unique_ptr<query::QueryEngine> query_;
+  ApiState state_;
+  Router router_;
+  std::unique_ptr<HttpServer> server_;
+};
+
+std::vector<Record>* LokiRead::records_ = nullptr;
+
+const int64_t kStart = kDatasetStart - 10 * kSecond;
+const int64_t kEnd = kDatasetStart + 3 * 3600 * kSecond;
+
+// ---------------------------------------------------------------------------------------------
+// Shapes
+
+// A label set: an object of strings.
+void ExpectLabelSet(const json::value& v) {
+  ASSERT_TRUE(v.is_object());
+  for (const auto& kv : v.as_object()) EXPECT_TRUE(kv.value().is_string()) << kv.key();
+}
+
+void ExpectStatsShape(const json::value& stats) {
+  ASSERT_TRUE(stats.is_object());
+  const json::object& summary = stats.at("summary").as_object();
+  for (const char* f : {"bytesProcessedPerSecond", "linesProcessedPerSecond", "totalBytesProcessed",
+                        "totalLinesProcessed", "totalEntriesReturned"}) {
+    EXPECT_TRUE(summary.at(f).is_int64() || summary.at(f).is_uint64()) << f;
+  }
+  EXPECT_TRUE(summary.at("execTime").is_number());
+  EXPECT_TRUE(summary.at("queueTime").is_number());
+}
+
+// {"status":"success","data":{"resultType":"streams","result":[{"stream":{..},"values":[["ns","line"],..]}],"stats":{..}}}
+void ExpectStreamsShape(const json::value& v) {
+  EXPECT_EQ(v.at("status").as_string(), "success");
+  const json::object& data = v.at("data").as_object();
+  EXPECT_EQ(data.at("resultType").as_string(), "streams");
+  for (const json::value& s : data.at("result").as_array()) {
+    const json::object& stream = s.as_object();
+    EXPECT_EQ(stream.size(), 2u);
+    ExpectLabelSet(stream.at("stream"));
+    for (const json::value& e : stream.at("values").as_array()) {
+      const json::array& pair = e.as_array();
+      ASSERT_EQ(pair.size(), 2u);
+      const std::string ns(pair[0].as_string());
+      EXPECT_FALSE(ns.empty());
+      EXPECT_EQ(ns.find_first_not_of("0123456789"), std::string::npos) << ns;
+      EXPECT_TRUE(pair[1].is_string());
+    }
+  }
+  ExpectStatsShape(data.at("stats"));
+}
+
+// matrix: [{"metric":{..},"values":[[<seconds>,"<value>"],..]}]
+void ExpectMatrixShape(const json::value& v) {
+  EXPECT_EQ(v.at("status").as_string(), "success");
+  const json::object& data = v.at("data").as_object();
+  EXPECT_EQ(data.at("resultType").as_string(), "matrix");
+  for (const json::value& s : data.at("result").as_array()) {
+    ExpectLabelSet(s.at("metric"));
+    for (const json::value& p : s.at("values").as_array()) {
+      ASSERT_EQ(p.as_array().size(), 2u);
+      EXPECT_TRUE(p.as_array()[0].is_number());
+      EXPECT_TRUE(p.as_array()[1].is_string());
+    }
+  }
+  ExpectStatsShape(data.at("stats"));
+}
+
+TEST_F(LokiRead, QueryRangeLogQueryHasLokisShapeNewestFirstAndTheLimit) {
+  json::value v = GetJson("/loki/api/v1/query_range?query=" + UrlEncode(R"({service="openssh"})") +
+                          Range(kStart, kEnd));
+  ExpectStreamsShape(v);
+  size_t entries = 0;
+  for (const json::value& s : v.at("data").at("result").as_array()) {
+    EXPECT_EQ(s.at("stream").at("service").as_string(), "openssh");
+    int64_t previous = INT64_MAX;
+    for (const json::value& e : s.at("values").as_array()) {
+      int64_t ts = std::stoll(std::string(e.as_array()[0].as_string()));
+      EXPECT_LE(ts, previous);  // backward: newest first
+      previous = ts;
+      ++entries;
+    }
+  }
+  EXPECT_EQ(entries, 100u);  // Loki's default limit
+  EXPECT_EQ(v.at("data").at("stats").at("summary").at("totalEntriesReturned").as_int64(), 100);
+}
+
+TEST_F(LokiRead, GrafanaHealthCheckAsksLabelsForTheLastMinutes) {
+  // Grafana's "Save & test": /labels with a short range ending now. No lines are that recent
+  // here, and the answer is still a success with a (possibly empty) list.
+  const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  json::value v = GetJson("/loki/api/v1/labels?start=" + std::to_string(now - 600 * kSecond) +
+                          "&end=" + std::to_string(now));
+  EXPECT_EQ(v.at("status").as_string(), "success");
+  EXPECT_TRUE(v.at("data").is_array());
+  json::value all = GetJson("/loki/api/v1/labels?" + Range(kStart, kEnd).substr(1));
+  std::set<std::string> names;
+  for (const json::value& n : all.at("data").as_array()) names.insert(std::string(n.as_string()));
+  for (const char* want : {"service", "host", "level", "line_id", "event_id"}) {
+    EXPECT_EQ(names.count(want), 1u) << want;
+  }
+}
+
+TEST_F(LokiRead, LabelValuesAndSeries) {
+  json::value v = GetJson("/loki/api/v1/label/service/values?" + Range(kStart, kEnd).substr(1));
+  EXPECT_EQ(v.at("status").as_string(), "success");
+  std::vector<std::string> services;
+  for (const json::value& s : v.at("data").as_array()) services.emplace_back(s.as_string());
+  EXPECT_EQ(services,
+            (std::vector<std::string>{"apache", "hadoop", "hdfs", "openssh", "zookeeper"}));
+  json::value levels =
+      GetJson("/loki/api/v1/label/level/values?query=" + UrlEncode(R"({service="apache"})") +
+              Range(kStart, kEnd));
+  std::set<std::string> want;
+  for (const Record& r : *records_) {
+    if (r.service == "apache" && r.level != Level::kUnknown) {
+      want.insert(Lower(std::string(LevelName(r.level))));
+    }
+  }
+  std::set<std::string> got;
+  for (const json::value& s : levels.at("data").as_array()) got.emplace(s.as_string());
+  EXPECT_EQ(got, want);
+
+  json::value series = GetJson(
+      "/loki/api/v1/series?match%5B%5D=" + UrlEncode(R"({service="hdfs"})") +
+      "&match%5B%5D=" + UrlEncode(R"({service="apache", level="error"})") + Range(kStart, kEnd));
+  EXPECT_EQ(series.at("status").as_string(), "success");
+  std::set<std::tuple<std::string, std::string, std::string>> want_sets, got_sets;
+  for (const Record& r : *records_) {
+    if (r.service == "hdfs" || (r.service == "apache" && r.level == Level::kError)) {
+      want_sets.emplace(r.service, r.host,
+                        r.level == Level::kUnknown ? "" : Lower(std::string(LevelName(r.level))));
+    }
+  }
+  for (const json::value& s : series.at("data").as_array()) {
+    ExpectLabelSet(s);
+    const json::object& o = s.as_object();
+    got_sets.emplace(std::string(o.at("service").as_string()),
+                     std::string(o.at("host").as_string()),
+                     o.contains("level") ? std::string(o.at("level").as_string()) : "");
+  }
+  EXPECT_EQ(got_sets, want_sets);
+}
+
+TEST_F(LokiRead, ExploreLogVolumeCountsByLevelPerStep) {
+  // Grafana Explore's log volume: sum by (level) (count_over_time({...}[$__interval])) with
+  // step = $__interval.
+  const int64_t step = 60 * kSecond;
+  const std::string q = R"(sum by (level) (count_over_time({service=~"hdfs|zookeeper"}[1m])))";
+  json::value v =
+      GetJson("/loki/api/v1/query_range?query=" + UrlEncode(q) + "&step=60" + Range(kStart, kEnd));
+  ExpectMatrixShape(v);
+  // Reference: the lines of each level in [t - 1m, t) for every step t.
+  const int64_t first = (kStart / step) * step, last = (kEnd / step) * step;
+  std::map<std::string, std::map<int64_t, int64_t>> want;
+  for (const Record& r : *records_) {
+    if (r.service != "hdfs" && r.service != "zookeeper") continue;
+    std::string level = r.level == Level::kUnknown ? "" : Lower(std::string(LevelName(r.level)));
+    int64_t t = (r.ts / step + 1) * step;  // the step whose window holds r.ts
+    if (t >= first && t <= last) ++want[level][t];
+  }
+  std::map<std::string, std::map<int64_t, int64_t>> got;
+  for (const json::value& s : v.at("data").at("result").as_array()) {
+    const json::object& metric = s.at("metric").as_object();
+    std::string level = metric.contains("level") ? std::string(metric.at("level").as_string()) : "";
+    EXPECT_LE(metric.size(), 1u);
+    for (const json::value& p : s.at("values").as_array()) {
+      int64_t t = static_cast<int64_t>(p.as_array()[0].to_number<double>()) * kSecond;
+      got[level][t] = std::stoll(std::string(p.as_array()[1].as_string()));
+    }
+  }
+  EXPECT_EQ(got, want);
+}
+
+TEST_F(LokiRead, InstantMetricQueryIsAVectorAndLogQueryIsRefused) {
+  const int64_t at = kDatasetStart + 3600 * kSecond;
+  json::value v =
+      GetJson("/loki/api/v1/query?query=" +
+              UrlEncode(R"(topk(2, sum by (service) (count_over_time({host=~".+"}[10m]))))") +
+              "&time=" + std::to_string(at));
+  EXPECT_EQ(v.at("status").as_string(), "success");
+  EXPECT_EQ(v.at("data").at("resultType").as_string(), "vector");
+  std::map<std::string, int64_t> counts;
+  for (const Record& r : *records_) {
+    if (r.ts >= at - 600 * kSecond && r.ts < at) ++counts[r.service];
+  }
+  std::vector<std::pair<int64_t, std::string>> sorted;
+  for (auto& [s, n] : counts) sorted.emplace_back(-n, s);
+  std::sort(sorted.begin(), sorted.end());
+  const json::array& result = v.at("data").at("result").as_array();
+  ASSERT_EQ(result.size(), 2u);
+  std::map<std::string, std::string> got;
+  for (const json::value& s : result) {
+    const json::array& value = s.at("value").as_array();
+    EXPECT_EQ(value[0].to_number<double>(), static_cast<double>(at / kSecond));
+    got[std::string(s.at("metric").at("service").as_string())] = std::string(value[1].as_string());
+  }
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(got[sorted[i].second], std::to_string(-sorted[i].first)) << sorted[i].second;
+  }
+  auto [status, body] = Get("/loki/api/v1/query?query=" + UrlEncode(R"({service="hdfs"})"));
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(body.find("log queries are not supported as an instant query"), std::string::npos);
+}
+
+TEST_F(LokiRead, OutsideTheSubsetIsA400NamingTheConstructAndWhere) {
+  struct Case {
+    const char* query;
+    const char* names;
+    const char* where;
+  };
+  const Case cases[] = {
+      {R"({service="hdfs"} | unwrap bytes)", "unwrap", "at 1:20"},
+      {R"({service="hdfs"} | status > 10s)", "duration comparison", "at 1:29"},
+      {R"(sum_over_time({service="hdfs"}[5m]))", "sum_over_time", "at 1:1"},
+      {R"(count_over_time({service="hdfs"}[5m]) / 2)", "binary operator '/'", "at 1:39"},
+      {R"({service="hdfs"} |> "<_> error")", "pattern line filter", "at 1:18"},
+      {R"({service="hdfs"} | line_format "{{ .a | ToUpper }}")", "template action", "at 1:32"},
+      {R"({service="hdfs")", "expected ',' or '}'", "at 1:16"},
+  };
+  for (const Case& c : cases) {
+    auto [status, body] = Get("/loki/api/v1/query_range?query=" + UrlEncode(c.query));
+    EXPECT_EQ(status, 400) << c.query;
+    EXPECT_NE(body.find(c.names), std::string::npos) << c.query << ": " << body;
+    EXPECT_NE(body.find(c.where), std::string::npos) << c.query << ": " << body;
+  }
+  auto [status, body] = Get("/loki/api/v1/query_range?query=x&direction=sideways");
+  EXPECT_EQ(status, 400);
+}
+
+TEST_F(LokiRead, LineFormatAndLabelFormat) {
+  json::value v = GetJson(
+      "/loki/api/v1/query_range?limit=5&query=" +
+      UrlEncode(
+          R"({service="hdfs"} | json | line_format "{{.host}} #{{.line_id}}: {{__line__}}" | label_format svc=service, id="{{.line_id}}")") +
+      Range(kStart, kEnd));
+  ExpectStreamsShape(v);
+  size_t n = 0;
+  for (const json::value& s : v.at("data").at("result").as_array()) {
+    const json::object& labels = s.at("stream").as_object();
+    EXPECT_FALSE(labels.contains("service"));
+    EXPECT_EQ(labels.at("svc").as_string(), "hdfs");
+    const std::string id(labels.at("id").as_string());
+    for (const json::value& e : s.at("values").as_array()) {
+      const std::string line(e.as_array()[1].as_string());
+      EXPECT_EQ(line.find(std::string(labels.at("host").as_string()) + " #" + id + ": "), 0u)
+          << line;
+      ++n;
+    }
+  }
+  EXPECT_EQ(n, 5u);
+}
+
+TEST_F(LokiRead, TenantComesFromXScopeOrgID) {
+  auto [status, body] = Get(
+      "/loki/api/v1/query_range?query=" + UrlEncode(R"({service="hdfs"})") + Range(kStart, kEnd),
+      "someone-else");
+  EXPECT_EQ(status, 200);
+  json::value v = json::parse(body);
+  EXPECT_TRUE(v.at("data").at("result").as_array().empty());
+  auto [ready, text] = Get("/ready");
+  EXPECT_EQ(ready, 200);
+  EXPECT_EQ(text, "ready\n");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Differential: random LogQL queries, their native equivalents written independently here, and a
+// reference evaluation of LogQL's meaning on every line.
+
+std::string NativeQuote(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+std::string LogqlQuote(std::string_view v) {
+  std::string out = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+struct RandomQuery {
+  std::string logql;
+  std::string native;
+  std::function<bool(const Record&)> matches;
+};
+
+RandomQuery MakeRandomQuery(std::mt19937_64* rng, const std::vector<Record>& records) {
+  auto pick = [&](size_t n) { return static_cast<size_t>((*rng)() % n); };
+  const Record& sample = records[pick(records.size())];
+  std::vector<std::string> selectors, natives;
+  std::vector<std::function<bool(const Record&)>> checks;
+  // One to two stream matchers.
+  const int matchers = 1 + static_cast<int>(pick(2));
+  for (int m = 0; m < matchers; ++m) {
+    switch (pick(6)) {
+      case 0:
+        selectors.push_back("service=" + LogqlQuote(sample.service));
+        natives.push_back("service=" + NativeQuote(sample.service));
+        checks.push_back([s = sample.service](const Record& r) { return r.service == s; });
+        break;
+      case 1:
+        selectors.push_back("host!=" + LogqlQuote(sample.host));
+        natives.push_back("NOT host=" + NativeQuote(sample.host));
+        checks.push_back([h = sample.host](const Record& r) { return r.host != h; });
+        break;
+      case 2: {
+        std::string re = sample.service.substr(0, 2) + ".*";
+        selectors.push_back("service=~" + LogqlQuote(re));
+        natives.push_back("service~" + NativeQuote("^(?:" + re + ")$"));
+        checks.push_back([re](const Record& r) { return RE2::FullMatch(r.service, re); });
+        break;
+      }
+      case 3: {
+        std::string re = "(hdfs|apache)-[12]";
+        selectors.push_back("host!~" + LogqlQuote(re));
+        natives.push_back("NOT host~" + NativeQuote("^(?:" + re + ")$"));
+        checks.push_back([re](const Record& r) { return !RE2::FullMatch(r.host, re); });
+        break;
+      }
+      case 4: {
+        if (sample.level == Level::kUnknown) {
+          selectors.push_back("level=\"\"");
+          natives.push_back("NOT level=*");
+          checks.push_back([](const Record& r) { return r.level == Level::kUnknown; });
+        } else {
+          std::string name = Lower(std::string(LevelName(sample.level)));
+          selectors.push_back("level=" + LogqlQuote(name));
+          natives.push_back("level=" + std::string(LevelName(sample.level)));
+          checks.push_back([l = sample.level](const Record& r) { return r.level == l; });
+        }
+        break;
+      }
+      default: {
+        const std::string* c = sample.FindField("component");
+        std::string v = c ? *c : "none";
+        selectors.push_back("component=" + LogqlQuote(v));
+        natives.push_back("component=" + NativeQuote(v));
+        checks.push_back([v](const Record& r) {
+          const std::string* f = r.FindField("component");
+          return f != nullptr && *f == v;
+        });
+      }
+    }
+  }
+  std::string logql = "{";
+  for (size_t i = 0; i < selectors.size(); ++i) logql += (i ? ", " : "") + selectors[i];
+  logql += "}";
+  // Zero to three line filters with substrings of real messages.
+  const int filters = static_cast<int>(pick(4));
+  for (int f = 0; f < filters; ++f) {
+    const Record& other = records[pick(records.size())];
+    const std::string& msg = pick(2) ? sample.message : other.message;
+    if (msg.size() < 4) continue;
+    size_t at = pick(msg.size() - 3);
+    std::string sub = msg.substr(at, 3 + pick(std::min<size_t>(8, msg.size() - at - 3) + 1));
+    switch (pick(4)) {
+      case 0:
+        logql += " |= " + LogqlQuote(sub);
+        natives.push_back("message~" + NativeQuote(RE2::QuoteMeta(sub)));
+        checks.push_back(
+            [sub](const Record& r) { return r.message.find(sub) != std::string::npos; });
+        break;
+      case 1:
+        logql += " != " + LogqlQuote(sub);
+        natives.push_back("NOT message~" + NativeQuote(RE2::QuoteMeta(sub)));
+        checks.push_back(
+            [sub](const Record& r) { return r.message.find(sub) == std::string::npos; });
+        break;
+      case 2: {
+        std::string re = "(?i)" + RE2::QuoteMeta(sub.substr(0, 3)) + "[a-z0-9]";
+        logql += " |~ " + LogqlQuote(re);
+        natives.push_back("message~" + NativeQuote(re));
+        checks.push_back([re](const Record& r) { return RE2::PartialMatch(r.message, re); });
+        break;
+      }
+      default: {
+        std::string re = RE2::QuoteMeta(sub) + "|block";
+        logql += " !~ " + LogqlQuote(re);
+        natives.push_back("NOT message~" + NativeQuote(re));
+        checks.push_back([re](const Record& r) { return !RE2::PartialMatch(r.message, re); });
+      }
+    }
+  }
+  // Sometimes a label filter after | json.
+  if (pick(3) == 0) {
+    int64_t bound = static_cast<int64_t>(pick(2000));
+    logql += " | json | line_id >= " + std::to_string(bound);
+    natives.push_back("line_id>=" + std::to_string(bound));
+    checks.push_back([bound](const Record& r) {
+      const std::string* f = r.FindField("line_id");
+      return f != nullptr && std::stoll(*f) >= bound;
+    });
+  }
+  RandomQuery q;
+  q.logql = logql;
+  for (size_t i = 0; i < natives.size(); ++i) q.native += (i ? " AND (" : "(") + natives[i] + ")";
+  q.matches = [checks](const Record& r) {
+    for (const auto& c : checks) {
+      if (!c(r)) return false;
+    }
+    return true;
+  };
+  return q;
+}
+
+TEST_F(LokiRead, RandomLogQueriesGiveTheLinesOfTheirNativeEquivalentAndOfTheReference) {
+  std::mt19937_64 rng(20261204);
+  int nonempty = 0;
+  for (int i = 0; i < 60; ++i) {
+    RandomQuery q = MakeRandomQuery(&rng, *records_);
+    SCOPED_TRACE(q.logql + "  <=>  " + q.native);
+    // LogQL: every line (limit 10000 covers the 10,000-line dataset).
+    json::value v = GetJson("/loki/api/v1/query_range?limit=10000&query=" + UrlEncode(q.logql) +
+                            Range(kStart, kEnd));
+    ExpectStreamsShape(v);
+    std::multiset<std::pair<int64_t, std::string>> logql_lines;
+    for (const json::value& s : v.at("data").at("result").as_array()) {
+      const json::object& labels = s.at("stream").as_object();
+      for (const json::value& e : s.at("values").as_array()) {
+        logql_lines.emplace(std::stoll(std::string(e.as_array()[0].as_string())),
+                            std::string(labels.at("service").as_string()) + "|" +
+                                std::string(e.as_array()[1].as_string()));
+      }
+    }
+    // Native.
+    json::value n = GetJson("/api/v1/search?time_field=ts&limit=10000&q=" + UrlEncode(q.native) +
+                            "&from=" + std::to_string(kStart) + "&to=" + std::to_string(kEnd));
+    std::multiset<std::pair<int64_t, std::string>> native_lines;
+    for (const json::value& h : n.at("hits").as_array()) {
+      const std::optional<int64_t> ts = ParseRfc3339(h.at("ts").as_string());
+      ASSERT_TRUE(ts.has_value());
+      native_lines.emplace(
+          *ts, std::string(h.at("service").as_string()) + "|" +
+                   (h.as_object().contains("message") ? std::string(h.at("message").as_string())
+                                                      : std::string()));
+    }
+    // Reference.
+    std::multiset<std::pair<int64_t, std::string>> reference;
+    for (const Record& r : *records_) {
+      if (r.ts >= kStart && r.ts < kEnd && q.matches(r))
+        reference.emplace(r.ts, r.service + "|" + r.message);
+    }
+    EXPECT_EQ(logql_lines.size(), reference.size());
+    EXPECT_TRUE(logql_lines == reference);
+    EXPECT_TRUE(native_lines == reference);
+    nonempty += !reference.empty();
+  }
+  EXPECT_GE(nonempty, 20);  // the generator makes queries that find lines
+}
+
+TEST_F(LokiRead, RandomMetricQueriesCountLikeTheirNativeEquivalent) {
+  std::mt19937_64 rng(77);
+  const int64_t ranges[] = {60 * kSecond, 300 * kSecond, 120 * kSecond};
+  const int64_t steps[] = {60 * kSecond, 60 * kSecond, 30 * kSecond};
+  for (int i = 0; i < 12; ++i) {
+    RandomQuery q = MakeRandomQuery(&rng, *records_);
+    const int64_t range = ranges[i % 3], step = steps[i % 3];
+    const bool by_service = i % 2 == 0;
+    const std::string logql = std::string(by_service ? "sum by (service)" : "count") +
+                              " (count_over_time(" + q.logql + " [" +
+                              std::to_string(range / kSecond) + "s]))";
+    SCOPED_TRACE(logql);
+    json::value v = GetJson("/loki/api/v1/query_range?query=" + UrlEncode(logql) +
+                            "&step=" + std::to_string(step / kSecond) + Range(kStart, kEnd));
+    ExpectMatrixShape(v);
+    std::map<std::string, std::map<int64_t, double>> got;
+    for (const json::value& s : v.at("data").at("result").as_array()) {
+      const json::object& metric = s.at("metric").as_object();
+      std::string key =
+          metric.contains("service") ? std::string(metric.at("service").as_string()) : "";
+      for (const json::value& p : s.at("values").as_array()) {
+        got[key][static_cast<int64_t>(p.as_array()[0].to_number<double>()) * kSecond] =
+            std::stod(std::string(p.as_array()[1].as_string()));
+      }
+    }
+    // The native equivalent: counts per bucket of gcd(range, step) and stream, summed over the
+    // windows [t - range, t) here.
+    const int64_t bucket = std::gcd(range, step);
+    json::value n =
+        GetJson("/api/v1/search?time_field=ts&q=" +
+                UrlEncode(q.native + " | count by bucket(" + std::to_string(bucket / kSecond) +
+                          "s), service, host, level") +
+                "&from=" + std::to_string((kStart / step) * step - range) +
+                "&to=" + std::to_string((kEnd / step) * step));
+    std::map<std::string, std::map<int64_t, int64_t>> per_stream;  // stream -> bucket -> n
+    std::map<std::string, std::string> service_of;
+    for (const json::value& row : n.at("rows").as_array()) {
+      const json::object& o = row.as_object();
+      std::string stream = std::string(o.at("service").as_string()) + "/" +
+                           std::string(o.at("host").as_string()) + "/" +
+                           std::string(o.at("level").as_string());
+      service_of[stream] = std::string(o.at("service").as_string());
+      per_stream[stream][*ParseRfc3339(o.at("bucket").as_string())] += o.at("count").as_int64();
+    }
+    std::map<std::string, std::map<int64_t, double>> want;
+    for (int64_t t = (kStart / step) * step; t <= (kEnd / step) * step; t += step) {
+      for (const auto& [stream, buckets] : per_stream) {
+        int64_t total = 0;
+        for (auto it = buckets.lower_bound(t - range); it != buckets.end() && it->first < t; ++it) {
+          total += it->second;
+        }
+        if (total == 0) continue;
+        if (by_service) {
+          want[service_of[stream]][t] += static_cast<double>(total);
+        } else {
+          want[""][t] += 1;
+        }
+      }
+    }
+    EXPECT_EQ(got, want);
+  }
+}
+
+}  // namespace
+}  // namespace sawmill::http

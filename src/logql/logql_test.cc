@@ -1,0 +1,114 @@
+#include "logql/logql.h"
+
+#include <gtest/gtest.h>
+
+#include "query/parser.h"
+
+namespace sawmill::logql {
+namespace {
+
+std::string Native(std::string_view logql) {
+  auto e = Parse(logql);
+  EXPECT_TRUE(e.ok()) << logql << ": " << e.status().ToString();
+  if (!e.ok()) return "";
+  EXPECT_FALSE(e->is_metric);
+  // Every translation is a valid native query.
+  auto native = query::ParseQuery(e->log.native);
+  EXPECT_TRUE(native.ok()) << e->log.native << ": " << native.status().ToString();
+  return e->log.native;
+}
+
+std::string Error(std::string_view logql) {
+  auto e = Parse(logql);
+  EXPECT_FALSE(e.ok()) << logql;
+  return e.ok() ? "" : e.status().message();
+}
+
+TEST(Logql, StreamSelectorsTranslateToFieldFilters) {
+  EXPECT_EQ(Native(R"({service="api"})"), R"(service="api")");
+  EXPECT_EQ(Native(R"({service_name="api", host!="web 1"})"),
+            R"((service="api") AND (NOT (host="web 1")))");
+  EXPECT_EQ(Native(R"({level="warning"})"), "level=WARN");
+  EXPECT_EQ(Native(R"({level=~"err.*"})"), R"(level~"(?i)^(?:err.*)$")");
+  EXPECT_EQ(Native(R"({app=""})"), "NOT app=*");
+  // A regex that matches "" also matches lines without the field.
+  EXPECT_EQ(Native(R"({app=~"a|"})"), R"((app~"^(?:a|)$") OR NOT app=*)");
+  EXPECT_EQ(Native(R"({app!~"x\\d"})"), R"(NOT (app~"^(?:x\\d)$"))");
+  EXPECT_EQ(Native("{}"), "*");
+}
+
+TEST(Logql, LineFiltersAreSubstringsAndRegexesOfTheMessage) {
+  EXPECT_EQ(Native(R"({a="b"} |= "x.y" != "z")"),
+            R"((a="b") AND (message~"x\\.y") AND (NOT (message~"z")))");
+  EXPECT_EQ(Native(R"({a="b"} |~ "(?i)err" or "fail")"),
+            R"((a="b") AND ((message~"(?i)err") OR (message~"fail")))");
+  EXPECT_EQ(Native(R"({a="b"} |= "")"), R"(a="b")");
+  EXPECT_EQ(Native(R"({a="b"} |= `quote"d`)"), R"((a="b") AND (message~"quote\\\"d"))");
+}
+
+TEST(Logql, LabelFilters) {
+  EXPECT_EQ(Native(R"({a="b"} | json | status >= 500 and method="POST")"),
+            R"((a="b") AND ((status>=500) AND (method="POST")))");
+  EXPECT_EQ(Native(R"({a="b"} | logfmt | status == 404 or level="error")"),
+            R"((a="b") AND ((status>=404 AND status<=404) OR (level=ERROR)))");
+  EXPECT_EQ(Native(R"({a="b"} | json | __error__="")"), R"(a="b")");
+}
+
+TEST(Logql, MetricQueriesParse) {
+  auto e = Parse(R"(topk(3, sum by (service) (rate({a="b"} |= "x" [5m]))))");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  ASSERT_TRUE(e->is_metric);
+  EXPECT_EQ(e->metric->op, VectorOp::kTopk);
+  EXPECT_EQ(e->metric->k, 3);
+  auto plan = PlanMetric(*e, 1'000'000'000'000, 2'000'000'000'000, 60'000'000'000);
+  ASSERT_TRUE(plan.ok()) << plan.status().ToString();
+  EXPECT_EQ(plan->native,
+            R"((a="b") AND (message~"x") | count by bucket(1m), service, host, level)");
+  EXPECT_EQ(plan->from_ns, plan->start_ns - 300'000'000'000);
+  // The legacy form with the range right after the selector.
+  EXPECT_TRUE(Parse(R"(count_over_time({a="b"}[1h] |= "x"))").ok());
+}
+
+TEST(Logql, OutsideTheSubsetNamesTheConstructAndThePosition) {
+  EXPECT_EQ(Error(R"({a="b"} | unwrap x)"),
+            "logql: the '| unwrap' stage is not supported by Sawmill's LogQL (see "
+            "docs/loki-api.md) at 1:11");
+  EXPECT_NE(Error(R"(quantile_over_time(0.9, {a="b"}[1m]))").find("'quantile_over_time'"),
+            std::string::npos);
+  EXPECT_NE(Error("{a=\"b\"}\n  | x > 5KB").find("at 2:9"), std::string::npos);
+  EXPECT_NE(Error(R"({a="b"} |~ "(")").find("invalid regular expression"), std::string::npos);
+  EXPECT_NE(Error(R"({a="b"} | line_format "x" |= "y")").find("after line_format"),
+            std::string::npos);
+  EXPECT_NE(Error(R"(sum({a="b"}))").find("expected a metric expression"), std::string::npos);
+  EXPECT_NE(Error(R"(count_over_time({a="b"}[5m] offset 1h))").find("offset"), std::string::npos);
+}
+
+TEST(Logql, FormatStages) {
+  auto e = Parse(
+      R"({a="b"} | line_format "{{.host}}/{{ .line_id }} {{__line__}}" | label_format h=host, x="<{{.service}}>")");
+  ASSERT_TRUE(e.ok()) << e.status().ToString();
+  Record r;
+  r.service = "api";
+  r.host = "web-1";
+  r.level = Level::kError;
+  r.message = "boom";
+  r.fields.emplace_back("line_id", "7");
+  Labels labels;
+  std::string line;
+  FormatEntry(e->log, r, &labels, &line);
+  EXPECT_EQ(line, "web-1/7 boom");
+  EXPECT_EQ(labels,
+            (Labels{{"h", "web-1"}, {"level", "error"}, {"service", "api"}, {"x", "<api>"}}));
+}
+
+TEST(Logql, DurationsAndSamples) {
+  EXPECT_EQ(ParsePromDuration("1h30m"), 5'400'000'000'000);
+  EXPECT_EQ(ParsePromDuration("500ms"), 500'000'000);
+  EXPECT_FALSE(ParsePromDuration("5").has_value());
+  EXPECT_FALSE(ParsePromDuration("5x").has_value());
+  EXPECT_EQ(FormatSample(12), "12");
+  EXPECT_EQ(FormatSample(0.5), "0.5");
+}
+
+}  // namespace
+}  // namespace sawmill::logql
