@@ -481,9 +481,25 @@ class WsTail final : public TailConnection {
   }
 
   void Frame(const tail::TailEvent& event, std::deque<std::string>* out) override {
+    if (frame_) {
+      std::vector<std::string> messages;
+      frame_(event, &messages);
+      for (std::string& m : messages) out->push_back(std::move(m));
+      return;
+    }
     if (event.dropped > 0) out->push_back("{\"dropped\":" + std::to_string(event.dropped) + "}");
     for (const Record& record : event.records) out->push_back(RecordToJson(record));
   }
+
+ public:
+  // A framed tail (HttpServerOptions::framed_tails): its first messages and its framing.
+  void SetFraming(std::vector<std::string> initial, decltype(FramedTail::frame) frame) {
+    for (std::string& m : initial) Queue(std::move(m));
+    frame_ = std::move(frame);
+  }
+
+ private:
+  decltype(FramedTail::frame) frame_;
 
   void AsyncWrite(const std::string& message,
                   std::function<void(beast::error_code)> done) override {
@@ -712,6 +728,10 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
                  std::string::npos;
       if (upgrade || sse) return StartTail(upgrade);
     }
+    if (req.method() == bhttp::verb::get && websocket::is_upgrade(req)) {
+      auto framed = impl_->options.framed_tails.find(std::string(path));
+      if (framed != impl_->options.framed_tails.end()) return StartFramedTail(framed->second);
+    }
     // Admission of the body as received, before it is read: a declared length is reserved whole,
     // a chunked body as its chunks arrive (DoReadBody).
     if (auto length = parser_->content_length(); length && *length > 0) {
@@ -933,6 +953,31 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
                    remote_, message);
     }
     return message;
+  }
+
+  void StartFramedTail(const FramedTailSubscriber& subscriber) {
+    auto request = std::make_shared<HttpRequest>();
+    auto beast_request = parser_->release();
+    Status status =
+        ToHttpRequest(bhttp::request<bhttp::string_body>(beast_request), remote_, request.get());
+    Result<FramedTail> tail = status.ok() ? subscriber(*request) : Result<FramedTail>(status);
+    if (!tail.ok()) {
+      HttpResponse error;
+      error.status = StatusToHttp(tail.status());
+      error.content_type = "text/plain; charset=utf-8";
+      error.body = tail.status().message() + "\n";
+      HttpMetrics::Get().CountRequest(request->path, error.status, 0);
+      impl_->in_flight.fetch_add(1);
+      keep_alive_ = false;
+      return Write(error);
+    }
+    HttpMetrics::Get().CountRequest(request->path, 101, 0);
+    stream_.expires_never();
+    auto ws =
+        std::make_shared<WsTail>(impl_, std::move(stream_), std::move(tail->session), address_key_);
+    ws->SetFraming(std::move(tail->initial), std::move(tail->frame));
+    ws->Start(std::move(beast_request));
+    moved_ = true;
   }
 
   void StartTail(bool websocket_upgrade) {

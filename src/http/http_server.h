@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,6 +17,17 @@
 #include "tail/tail_hub.h"
 
 namespace sawmill::http {
+
+// A live-tail session with its own framing, for a WebSocket tail path other than the native one
+// (Loki's /loki/api/v1/tail): "initial" messages are sent first, then "frame" turns each event
+// the session delivers into text messages (appended to "out"). Frame runs on the connection's
+// executor, one event at a time.
+struct FramedTail {
+  std::shared_ptr<tail::TailSession> session;
+  std::vector<std::string> initial;
+  std::function<void(const tail::TailEvent& event, std::vector<std::string>* out)> frame;
+};
+using FramedTailSubscriber = std::function<Result<FramedTail>(const struct HttpRequest&)>;
 
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
@@ -46,6 +58,9 @@ struct HttpServerOptions {
   int worker_threads = 16;    // handlers run here; ingest handlers wait for the WAL sync
   int heartbeat_ms = 15'000;  // WebSocket ping / SSE comment interval on tail sessions
   std::string tail_path = "/api/v1/tail";
+  // More WebSocket tail paths, each with its own subscriber and framing (errors are answered
+  // as plain text, as Loki does).
+  std::map<std::string, FramedTailSubscriber> framed_tails;
   // Admission (docs/operations.md "Memory"): requests with a body reserve what they will hold
   // from a budget of this many bytes before it is held; no room now: 429, never room: 413.
   uint64_t ingest_memory_bytes = 256ull << 20;

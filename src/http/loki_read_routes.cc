@@ -364,10 +364,33 @@ HttpResponse HandleInstantQuery(ApiState* state, const HttpRequest& request) {
 }
 
 // The native filter of an optional "query" selector parameter ("*" without one).
-Result<std::string> SelectorFilter(const HttpRequest& request, std::string_view param) {
+Result<logql::Selector> ParseSelectorParam(const HttpRequest& request, std::string_view param) {
   const std::string text = request.Query(param);
-  if (text.empty()) return std::string("*");
+  if (text.empty()) return logql::Selector{"*", {}};
   return logql::ParseSelector(text);
+}
+
+Result<std::string> SelectorFilter(const HttpRequest& request, std::string_view param) {
+  auto selector = ParseSelectorParam(request, param);
+  if (!selector.ok()) return selector.status();
+  return selector->native;
+}
+
+// A native group-by name: quoted unless it is a plain name.
+std::string NativeName(std::string_view name) {
+  std::string out = "\"";
+  for (char c : name) {
+    if (c == '"' || c == '\\') out.push_back('\\');
+    out.push_back(c);
+  }
+  return out + "\"";
+}
+
+std::string LevelLower(std::string value, std::string_view field) {
+  if (field == "level") {
+    for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  }
+  return value;
 }
 
 HttpResponse HandleLabels(ApiState* state, const HttpRequest& request) {
@@ -454,7 +477,7 @@ HttpResponse HandleSeries(ApiState* state, const HttpRequest& request) {
     for (auto it = begin; it != end; ++it) {
       auto filter = logql::ParseSelector(it->second);
       if (!filter.ok()) return LokiError(filter.status().WithContext(name));
-      filters.push_back(*filter);
+      filters.push_back(filter->native);
     }
   }
   std::string q;
@@ -491,7 +514,383 @@ HttpResponse HandleSeries(ApiState* state, const HttpRequest& request) {
   return JsonData(std::move(data));
 }
 
+// GET /loki/api/v1/index/stats: {"streams":N,"chunks":N,"entries":N,"bytes":N} of the lines a
+// selector matches in the range ("chunks": the blocks and memtable chunks read).
+HttpResponse HandleIndexStats(ApiState* state, const HttpRequest& request) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
+  auto range = ParseRange(request, state->clock->NowNanos());
+  if (!range.ok()) return LokiError(range.status());
+  auto filter = SelectorFilter(request, "query");
+  if (!filter.ok()) return LokiError(filter.status());
+  uint64_t streams = 0, entries = 0, bytes = 0, chunks = 0;
+  for (const char* pipe : {" | count by service, host, level", " | bytes"}) {
+    query::SearchRequest search = BaseSearch(request, *filter + pipe, range->start, range->end);
+    auto answer = engine->Search(search);
+    if (!answer.ok()) return LokiError(answer.status());
+    if (Status complete = CheckComplete(*answer); !complete.ok()) return LokiError(complete);
+    for (const query::Row& row : answer->rows) {
+      const int64_t* n = std::get_if<int64_t>(&row.back().second);
+      if (n == nullptr || *n == 0) continue;
+      if (row.back().first == "count") {
+        ++streams;
+        entries += static_cast<uint64_t>(*n);
+      } else {
+        bytes += static_cast<uint64_t>(*n);
+      }
+    }
+    chunks = answer->stats.blocks_read;
+  }
+  return HttpResponse::Json(200, "{\"streams\":" + std::to_string(streams) +
+                                     ",\"chunks\":" + std::to_string(chunks) +
+                                     ",\"entries\":" + std::to_string(entries) +
+                                     ",\"bytes\":" + std::to_string(bytes) + "}");
+}
+
+// The fields /index/volume groups by: targetLabels, else the selector's labels, else service.
+struct VolumeGrouping {
+  std::vector<std::string> labels;
+};
+
+Result<VolumeGrouping> ParseVolumeGrouping(const HttpRequest& request,
+                                           const logql::Selector& selector) {
+  VolumeGrouping g;
+  const std::string aggregate = request.Query("aggregateBy", "series");
+  if (aggregate != "series") {
+    return Status::InvalidArgument("aggregateBy: only 'series' is supported by Sawmill, got '" +
+                                   aggregate + "'");
+  }
+  std::string targets = request.Query("targetLabels");
+  size_t pos = 0;
+  while (pos < targets.size()) {
+    size_t comma = targets.find(',', pos);
+    if (comma == std::string::npos) comma = targets.size();
+    std::string label = targets.substr(pos, comma - pos);
+    if (!label.empty()) g.labels.push_back(label);
+    pos = comma + 1;
+  }
+  if (g.labels.empty()) g.labels = selector.labels;
+  if (g.labels.empty()) g.labels = {"service"};
+  if (g.labels.size() > 16) {
+    return Status::InvalidArgument("targetLabels: at most 16 labels");
+  }
+  return g;
+}
+
+// The bytes of each group: native "bytes by" rows -> (labels, bucket or 0) -> bytes.
+Result<std::map<logql::Labels, std::map<int64_t, int64_t>>> Volumes(
+    ApiState* state, const HttpRequest& request, const logql::Selector& selector,
+    const VolumeGrouping& g, int64_t from, int64_t to, int64_t step) {
+  std::string native = selector.native + " | bytes by ";
+  if (step > 0) native += "bucket_end(" + query::FormatDuration(step) + "), ";
+  for (size_t i = 0; i < g.labels.size(); ++i) {
+    if (i > 0) native += ", ";
+    native += NativeName(logql::FieldOfLabel(g.labels[i]));
+  }
+  query::SearchRequest search = BaseSearch(request, native, from, to);
+  auto answer = state->query.load()->Search(search);
+  if (!answer.ok()) return answer.status();
+  if (Status complete = CheckComplete(*answer); !complete.ok()) return complete;
+  std::map<logql::Labels, std::map<int64_t, int64_t>> out;
+  for (const query::Row& row : answer->rows) {
+    const int64_t* bytes = std::get_if<int64_t>(&row.back().second);
+    if (bytes == nullptr || *bytes == 0) continue;
+    int64_t bucket = 0;
+    std::vector<std::pair<std::string, std::string>> values;
+    size_t label_index = 0;
+    for (size_t i = 0; i + 1 < row.size(); ++i) {
+      const std::string* s = std::get_if<std::string>(&row[i].second);
+      if (s == nullptr) continue;
+      if (step > 0 && i == 0) {
+        bucket = ParseRfc3339(*s).value_or(0);
+        continue;
+      }
+      const std::string& label = g.labels[label_index++];
+      values.emplace_back(label, LevelLower(*s, logql::FieldOfLabel(label)));
+    }
+    logql::Labels labels;
+    for (const auto& [label, value] : values) {
+      if (!value.empty()) labels[label] = value;
+    }
+    if (!labels.empty()) out[labels][bucket] += *bytes;
+  }
+  return out;
+}
+
+HttpResponse HandleIndexVolume(ApiState* state, const HttpRequest& request, bool ranged) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
+  auto range = ParseRange(request, state->clock->NowNanos());
+  if (!range.ok()) return LokiError(range.status());
+  auto selector = ParseSelectorParam(request, "query");
+  if (!selector.ok()) return LokiError(selector.status());
+  auto grouping = ParseVolumeGrouping(request, *selector);
+  if (!grouping.ok()) return LokiError(grouping.status());
+  auto limit = ParseLimit(request, state->options.max_search_limit);
+  if (!limit.ok()) return LokiError(limit.status());
+  int64_t step = 0, from = range->start, to = range->end, first = 0, last = 0;
+  if (ranged) {
+    step = std::max<int64_t>((range->end - range->start) / 250 / 1'000'000'000, 1) * 1'000'000'000;
+    if (request.HasQuery("step")) {
+      auto parsed = ParseLokiStep(request.Query("step"));
+      if (!parsed || *parsed <= 0 || *parsed % 1'000'000 != 0) {
+        return LokiError(
+            Status::InvalidArgument("step: expected a positive duration in whole "
+                                    "milliseconds, got '" +
+                                    request.Query("step") + "'"));
+      }
+      step = *parsed;
+    }
+    // Points at multiples of step, each the bytes of (t - step, t].
+    first = range->start / step * step;
+    last = range->end / step * step;
+    if ((last - first) / step + 1 > logql::kMaxPoints) {
+      return LokiError(Status::InvalidArgument("exceeded maximum resolution of " +
+                                               std::to_string(logql::kMaxPoints) +
+                                               " points: use a larger step"));
+    }
+    from = first - step + 1;
+    to = last + 1;
+  }
+  auto volumes = Volumes(state, request, *selector, *grouping, from, to, step);
+  if (!volumes.ok()) return LokiError(volumes.status());
+  // The largest groups first, at most limit.
+  std::vector<std::pair<int64_t, const logql::Labels*>> order;
+  for (const auto& [labels, buckets] : *volumes) {
+    int64_t total = 0;
+    for (const auto& [b, n] : buckets) total += n;
+    order.emplace_back(-total, &labels);
+  }
+  std::sort(order.begin(), order.end());
+  if (order.size() > *limit) order.resize(*limit);
+  std::string body = "{\"status\":\"success\",\"data\":{\"resultType\":";
+  body += ranged ? "\"matrix\",\"result\":[" : "\"vector\",\"result\":[";
+  for (size_t i = 0; i < order.size(); ++i) {
+    if (i > 0) body.push_back(',');
+    body += "{\"metric\":";
+    AppendLabels(*order[i].second, &body);
+    if (ranged) {
+      body += ",\"values\":[";
+      bool first_point = true;
+      for (const auto& [t, n] : volumes->at(*order[i].second)) {
+        if (!first_point) body.push_back(',');
+        first_point = false;
+        body += "[" + SampleTime(t) + ",\"" + std::to_string(n) + "\"]";
+      }
+      body += "]}";
+    } else {
+      body += ",\"value\":[" + SampleTime(range->end) + ",\"" + std::to_string(-order[i].first) +
+              "\"]}";
+    }
+  }
+  body += "]}}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+// GET /loki/api/v1/detected_labels: the stream labels (service, host, level) the selected lines
+// have, each with its exact number of distinct values in the range.
+HttpResponse HandleDetectedLabels(ApiState* state, const HttpRequest& request) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
+  auto range = ParseRange(request, state->clock->NowNanos());
+  if (!range.ok()) return LokiError(range.status());
+  auto filter = SelectorFilter(request, "query");
+  if (!filter.ok()) return LokiError(filter.status());
+  std::string body = "{\"detectedLabels\":[";
+  bool first = true;
+  for (const char* field : {"service", "host", "level"}) {
+    query::SearchRequest search =
+        BaseSearch(request, *filter + " | uniq " + field, range->start, range->end);
+    auto answer = engine->Search(search);
+    if (!answer.ok()) return LokiError(answer.status());
+    if (Status complete = CheckComplete(*answer); !complete.ok()) return LokiError(complete);
+    size_t cardinality = 0;
+    for (const query::Row& row : answer->rows) {
+      const std::string* s = row.empty() ? nullptr : std::get_if<std::string>(&row[0].second);
+      cardinality += s != nullptr && !s->empty();
+    }
+    if (cardinality == 0) continue;
+    if (!first) body.push_back(',');
+    first = false;
+    body += "{\"label\":\"" + std::string(field) +
+            "\",\"cardinality\":" + std::to_string(cardinality) + "}";
+  }
+  body += "]}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+// The type Loki's detected_fields gives a value.
+std::string ValueType(std::string_view v) {
+  if (v == "true" || v == "false") return "boolean";
+  int64_t i = 0;
+  if (auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), i);
+      ec == std::errc() && p == v.data() + v.size()) {
+    return "int";
+  }
+  double d = 0;
+  if (auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), d);
+      ec == std::errc() && p == v.data() + v.size()) {
+    return "float";
+  }
+  if (logql::ParsePromDuration(v)) return "duration";
+  return "string";
+}
+
+// GET /loki/api/v1/detected_fields: the fields (not the stream labels) of the newest line_limit
+// (default 1,000, as in Loki) lines the query matches, with their type and their number of
+// distinct values among those lines.
+HttpResponse HandleDetectedFields(ApiState* state, const HttpRequest& request) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
+  auto range = ParseRange(request, state->clock->NowNanos());
+  if (!range.ok()) return LokiError(range.status());
+  std::string native = "*";
+  if (!request.Query("query").empty()) {
+    auto expr = logql::Parse(request.Query("query"));
+    if (!expr.ok()) return LokiError(expr.status());
+    if (expr->is_metric) {
+      return LokiError(Status::InvalidArgument("detected_fields: expected a log query"));
+    }
+    native = expr->log.native;
+  }
+  size_t line_limit = 1000;
+  if (request.HasQuery("line_limit")) {
+    HttpRequest copy;
+    copy.query.emplace("limit", request.Query("line_limit"));
+    auto parsed = ParseLimit(copy, state->options.max_search_limit);
+    if (!parsed.ok()) return LokiError(parsed.status().WithContext("line_limit"));
+    line_limit = *parsed;
+  }
+  query::SearchRequest search = BaseSearch(request, native, range->start, range->end);
+  search.limit = line_limit;
+  auto answer = engine->Search(search);
+  if (!answer.ok()) return LokiError(answer.status());
+  struct Field {
+    std::set<std::string> values;
+    std::string type;
+  };
+  std::map<std::string, Field> fields;
+  for (const Record& r : answer->hits) {
+    auto add = [&](const std::string& name, const std::string& value) {
+      if (value.empty()) return;
+      Field& f = fields[name];
+      if (f.values.size() < 100'000) f.values.insert(value);
+      std::string type = ValueType(value);
+      if (f.type.empty()) {
+        f.type = type;
+      } else if (f.type != type) {
+        f.type = (f.type == "int" && type == "float") || (f.type == "float" && type == "int")
+                     ? "float"
+                     : "string";
+      }
+    };
+    add("trace_id", r.trace_id);
+    add("span_id", r.span_id);
+    add("user_id", r.user_id);
+    for (const auto& [k, v] : r.fields) add(k, v);
+  }
+  std::string body = "{\"fields\":[";
+  bool first = true;
+  for (const auto& [name, f] : fields) {
+    if (!first) body.push_back(',');
+    first = false;
+    body += "{\"label\":";
+    AppendJsonString(name, &body);
+    body += ",\"type\":\"" + f.type + "\",\"cardinality\":" + std::to_string(f.values.size()) +
+            ",\"parsers\":null}";
+  }
+  body += "],\"limit\":" + std::to_string(line_limit) + "}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
 }  // namespace
+
+FramedTailSubscriber LokiTailSubscriber(ApiState* state, tail::TailHub* hub) {
+  return [state, hub](const HttpRequest& request) -> Result<FramedTail> {
+    query::QueryEngine* engine = state->query.load();
+    if (!state->ready.load() || engine == nullptr || state->stopping.load()) {
+      return Status::Unavailable("the server is starting or stopping");
+    }
+    const std::string text = request.Query("query");
+    if (text.empty()) return Status::InvalidArgument("query: required (a LogQL log query)");
+    auto expr = logql::Parse(text);
+    if (!expr.ok()) return expr.status();
+    if (expr->is_metric) {
+      return Status::InvalidArgument("tail: only log queries can be tailed, not metric queries");
+    }
+    auto limit = ParseLimit(request, state->options.max_search_limit);
+    if (!limit.ok()) return limit.status();
+    if (request.HasQuery("delay_for")) {
+      const std::string delay = request.Query("delay_for");
+      int value = -1;
+      auto [p, ec] = std::from_chars(delay.data(), delay.data() + delay.size(), value);
+      if (ec != std::errc() || p != delay.data() + delay.size() || value < 0 || value > 5) {
+        return Status::InvalidArgument("delay_for: expected 0 to 5 seconds, got '" + delay + "'");
+      }
+    }
+    const int64_t now = state->clock->NowNanos();
+    int64_t start = now - kHourNs;
+    if (request.HasQuery("start")) {
+      auto parsed = ParseLokiTime(request.Query("start"));
+      if (!parsed)
+        return Status::InvalidArgument("start: cannot parse '" + request.Query("start") + "'");
+      start = *parsed;
+    }
+    // Subscribe first, then read the history, so that no line falls between the two; a line in
+    // both is sent once (by its id).
+    auto session = hub->Subscribe(request.tenant, expr->log.native);
+    if (!session.ok()) return session.status();
+    auto shared = std::make_shared<std::pair<logql::LogQuery, std::set<uint64_t>>>();
+    shared->first = expr->log;
+    FramedTail tail;
+    tail.session = *session;
+    if (*limit > 0 && start < now) {
+      query::SearchRequest search = BaseSearch(request, expr->log.native, start, now);
+      search.limit = *limit;
+      search.cancelled = nullptr;  // the request object does not outlive the upgrade
+      auto answer = engine->Search(search);
+      if (!answer.ok()) {
+        (*session)->Close();
+        return answer.status();
+      }
+      if (!answer->hits.empty()) {
+        for (const Record& r : answer->hits) shared->second.insert(r.seq);
+        tail.initial.push_back(
+            "{\"streams\":" + StreamsJson(expr->log, answer->hits, /*forward=*/true, 0) +
+            ",\"dropped_entries\":null}");
+      }
+    }
+    tail.frame = [shared, clock = state->clock](const tail::TailEvent& event,
+                                                std::vector<std::string>* out) {
+      std::vector<Record> fresh;
+      for (const Record& r : event.records) {
+        if (shared->second.empty() || shared->second.count(r.seq) == 0) fresh.push_back(r);
+      }
+      if (fresh.empty() && event.dropped == 0) return;
+      // StreamsJson wants hits newest first, like the search engine gives them.
+      std::reverse(fresh.begin(), fresh.end());
+      std::string message =
+          "{\"streams\":" + StreamsJson(shared->first, fresh, true, 0) + ",\"dropped_entries\":";
+      if (event.dropped == 0) {
+        message += "null";
+      } else {
+        // The hub counts the lines a slow client lost, not which: one entry per lost line (at
+        // most 1,000), without labels, at the time the loss was seen.
+        message += '[';
+        const std::string at = std::to_string(clock->NowNanos());
+        const uint64_t n = std::min<uint64_t>(event.dropped, 1000);
+        for (uint64_t i = 0; i < n; ++i) {
+          if (i > 0) message += ',';
+          message += "{\"labels\":{},\"timestamp\":\"" + at + "\"}";
+        }
+        message += ']';
+      }
+      message += '}';
+      out->push_back(std::move(message));
+    };
+    return tail;
+  };
+}
 
 std::optional<int64_t> ParseLokiTime(std::string_view text) {
   if (text.empty()) return std::nullopt;
@@ -540,6 +939,20 @@ void RegisterLokiReadRoutes(Router* router, ApiState* state) {
   router->Add("GET", "/loki/api/v1/label/*",
               [state](const HttpRequest& r) { return HandleLabelValues(state, r); });
   // /loki/api/v1/status/buildinfo and /loki/ready are the shipper probes (loki_routes.cc).
+  router->Add("GET", "/loki/api/v1/index/stats",
+              [state](const HttpRequest& r) { return HandleIndexStats(state, r); });
+  router->Add("GET", "/loki/api/v1/index/volume",
+              [state](const HttpRequest& r) { return HandleIndexVolume(state, r, false); });
+  router->Add("GET", "/loki/api/v1/index/volume_range",
+              [state](const HttpRequest& r) { return HandleIndexVolume(state, r, true); });
+  router->Add("GET", "/loki/api/v1/detected_labels",
+              [state](const HttpRequest& r) { return HandleDetectedLabels(state, r); });
+  router->Add("GET", "/loki/api/v1/detected_fields",
+              [state](const HttpRequest& r) { return HandleDetectedFields(state, r); });
+  router->Add("GET", "/loki/api/v1/tail", [](const HttpRequest&) {
+    return LokiError(Status::InvalidArgument(
+        "/loki/api/v1/tail needs a WebSocket upgrade (Upgrade: websocket)"));
+  });
   router->Add("GET", "/ready", [state](const HttpRequest&) {
     HttpResponse response;
     response.content_type = "text/plain; charset=utf-8";

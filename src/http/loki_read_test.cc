@@ -10,6 +10,7 @@
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
@@ -82,6 +83,11 @@ class LokiRead : public ::testing::Test {
     RegisterApiRoutes(&router_, &state_);
     RegisterShipperRoutes(&router_, &state_.pipeline);
     RegisterLokiReadRoutes(&router_, &state_);
+    hub_ = tail::TailHub::Create(tail::TailHubOptions{});
+    state_.pipeline.AddListener(
+        [hub = hub_.get()](const ingest::BatchInfo& batch, const std::vector<Record>& records) {
+          hub->Publish(batch.tenant, records);
+        });
     state_.engine.store(engine_.get());
     state_.query.store(query_.get());
     state_.sink.SetEngine(engine_.get());
@@ -89,6 +95,7 @@ class LokiRead : public ::testing::Test {
     HttpServerOptions http;
     http.address = "127.0.0.1";
     http.port = 0;
+    http.framed_tails["/loki/api/v1/tail"] = LokiTailSubscriber(&state_, hub_.get());
     server_ = std::make_unique<HttpServer>(
         http, &router_, [](const HttpRequest&) -> Result<std::shared_ptr<tail::TailSession>> {
           return Status::Unavailable("no tail here");
@@ -102,7 +109,11 @@ class LokiRead : public ::testing::Test {
     ASSERT_TRUE(engine_->Append("default", &rest).ok());
   }
   void TearDown() override {
-    if (server_) server_->Stop();
+    if (hub_) hub_->Shutdown();
+    if (server_) {
+      server_->CloseTailSessions(2000);
+      server_->Stop();
+    }
     if (engine_) {
       EXPECT_TRUE(engine_->Close().ok());
     }
@@ -142,6 +153,7 @@ class LokiRead : public ::testing::Test {
   std::unique_ptr<query::QueryEngine> query_;
   ApiState state_;
   Router router_;
+  std::unique_ptr<tail::TailHub> hub_;
   std::unique_ptr<HttpServer> server_;
 };
 
@@ -192,7 +204,7 @@ void ExpectStreamsShape(const json::value& v) {
 }
 
 // matrix: [{"metric":{..},"values":[[<seconds>,"<value>"],..]}]
-void ExpectMatrixShape(const json::value& v) {
+void ExpectMatrixShape(const json::value& v, bool with_stats = true) {
   EXPECT_EQ(v.at("status").as_string(), "success");
   const json::object& data = v.at("data").as_object();
   EXPECT_EQ(data.at("resultType").as_string(), "matrix");
@@ -204,7 +216,7 @@ void ExpectMatrixShape(const json::value& v) {
       EXPECT_TRUE(p.as_array()[1].is_string());
     }
   }
-  ExpectStatsShape(data.at("stats"));
+  if (with_stats) ExpectStatsShape(data.at("stats"));
 }
 
 TEST_F(LokiRead, QueryRangeLogQueryHasLokisShapeNewestFirstAndTheLimit) {
@@ -293,13 +305,13 @@ TEST_F(LokiRead, ExploreLogVolumeCountsByLevelPerStep) {
   json::value v =
       GetJson("/loki/api/v1/query_range?query=" + UrlEncode(q) + "&step=60" + Range(kStart, kEnd));
   ExpectMatrixShape(v);
-  // Reference: the lines of each level in [t - 1m, t) for every step t.
+  // Reference: the lines of each level in (t - 1m, t] for every step t.
   const int64_t first = (kStart / step) * step, last = (kEnd / step) * step;
   std::map<std::string, std::map<int64_t, int64_t>> want;
   for (const Record& r : *records_) {
     if (r.service != "hdfs" && r.service != "zookeeper") continue;
     std::string level = r.level == Level::kUnknown ? "" : Lower(std::string(LevelName(r.level)));
-    int64_t t = (r.ts / step + 1) * step;  // the step whose window holds r.ts
+    int64_t t = (r.ts + step - 1) / step * step;  // the step whose window holds r.ts
     if (t >= first && t <= last) ++want[level][t];
   }
   std::map<std::string, std::map<int64_t, int64_t>> got;
@@ -325,7 +337,7 @@ TEST_F(LokiRead, InstantMetricQueryIsAVectorAndLogQueryIsRefused) {
   EXPECT_EQ(v.at("data").at("resultType").as_string(), "vector");
   std::map<std::string, int64_t> counts;
   for (const Record& r : *records_) {
-    if (r.ts >= at - 600 * kSecond && r.ts < at) ++counts[r.service];
+    if (r.ts > at - 600 * kSecond && r.ts <= at) ++counts[r.service];
   }
   std::vector<std::pair<int64_t, std::string>> sorted;
   for (auto& [s, n] : counts) sorted.emplace_back(-n, s);
@@ -392,6 +404,169 @@ TEST_F(LokiRead, LineFormatAndLabelFormat) {
     }
   }
   EXPECT_EQ(n, 5u);
+}
+
+TEST_F(LokiRead, LiveTailOverWebSocketSendsTheRecentLinesThenNewOnesInLokisShape) {
+  net::io_context ioc;
+  beast::websocket::stream<beast::tcp_stream> ws(ioc);
+  beast::get_lowest_layer(ws).connect(
+      tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  beast::get_lowest_layer(ws).expires_after(std::chrono::seconds(30));
+  // As Grafana's live tail asks: the query, a start, a limit.
+  ws.handshake("127.0.0.1", "/loki/api/v1/tail?limit=3&start=" + std::to_string(kStart) +
+                                "&query=" + UrlEncode(R"({service="hdfs"} |= "Receiving")"));
+  auto read = [&] {
+    beast::flat_buffer buffer;
+    ws.read(buffer);
+    return json::parse(beast::buffers_to_string(buffer.data()));
+  };
+  // First the three newest matching lines, oldest first.
+  std::vector<const Record*> want;
+  for (const Record& r : *records_) {
+    if (r.service == "hdfs" && r.message.find("Receiving") != std::string::npos) want.push_back(&r);
+  }
+  ASSERT_GE(want.size(), 3u);
+  json::value first = read();
+  ASSERT_TRUE(first.as_object().contains("dropped_entries"));
+  std::vector<std::pair<int64_t, std::string>> got;
+  for (const json::value& s : first.at("streams").as_array()) {
+    ExpectLabelSet(s.at("stream"));
+    EXPECT_EQ(s.at("stream").at("service").as_string(), "hdfs");
+    for (const json::value& e : s.at("values").as_array()) {
+      got.emplace_back(std::stoll(std::string(e.as_array()[0].as_string())),
+                       std::string(e.as_array()[1].as_string()));
+    }
+  }
+  std::sort(got.begin(), got.end());
+  ASSERT_EQ(got.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(got[i].second, want[want.size() - 3 + i]->message);
+  }
+  // Then a line pushed through Loki's push API, as it is acknowledged; one that does not match
+  // the line filter is not sent.
+  const int64_t ts = kDatasetStart + 5000 * kSecond;
+  const std::string push = R"({"streams":[{"stream":{"service":"hdfs","host":"h9"},"values":[[")" +
+                           std::to_string(ts) + R"(","skipped line"],[")" + std::to_string(ts + 1) +
+                           R"(","Receiving block blk_42 from tail"]]}]})";
+  net::io_context push_ioc;
+  beast::tcp_stream stream(push_ioc);
+  stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+  bhttp::request<bhttp::string_body> req{bhttp::verb::post, "/loki/api/v1/push", 11};
+  req.set(bhttp::field::host, "127.0.0.1");
+  req.set(bhttp::field::content_type, "application/json");
+  req.body() = push;
+  req.prepare_payload();
+  bhttp::write(stream, req);
+  beast::flat_buffer buffer;
+  bhttp::response<bhttp::string_body> res;
+  bhttp::read(stream, buffer, res);
+  ASSERT_EQ(res.result_int(), 204u) << res.body();
+  json::value live = read();
+  const json::array& streams = live.at("streams").as_array();
+  ASSERT_EQ(streams.size(), 1u);
+  EXPECT_EQ(streams[0].at("stream").at("host").as_string(), "h9");
+  const json::array& values = streams[0].at("values").as_array();
+  ASSERT_EQ(values.size(), 1u);
+  EXPECT_EQ(values[0].as_array()[0].as_string(), std::to_string(ts + 1));
+  EXPECT_EQ(values[0].as_array()[1].as_string(), "Receiving block blk_42 from tail");
+  EXPECT_TRUE(live.at("dropped_entries").is_null());
+  ws.close(beast::websocket::close_code::normal);
+  // Without an upgrade, and with a metric query: plain-text 400s.
+  auto [status, body] = Get("/loki/api/v1/tail?query=" + UrlEncode(R"({service="hdfs"})"));
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(body.find("WebSocket"), std::string::npos);
+}
+
+TEST_F(LokiRead, IndexStatsAndVolumesCountLinesAndBytesExactly) {
+  uint64_t entries = 0, bytes = 0;
+  std::set<std::string> streams;
+  std::map<std::string, int64_t> by_level;  // zookeeper's bytes per level
+  for (const Record& r : *records_) {
+    if (r.service != "zookeeper") continue;
+    ++entries;
+    bytes += r.message.size();
+    streams.insert(r.host + "/" + std::string(LevelName(r.level)));
+    if (r.level != Level::kUnknown) {
+      by_level[Lower(std::string(LevelName(r.level)))] += static_cast<int64_t>(r.message.size());
+    }
+  }
+  json::value stats =
+      GetJson("/loki/api/v1/index/stats?query=" + UrlEncode(R"({service="zookeeper"})") +
+              Range(kStart, kEnd));
+  // Loki's shape: four numbers, no status wrapper.
+  ASSERT_EQ(stats.as_object().size(), 4u);
+  EXPECT_EQ(stats.at("entries").as_int64(), static_cast<int64_t>(entries));
+  EXPECT_EQ(stats.at("bytes").as_int64(), static_cast<int64_t>(bytes));
+  EXPECT_EQ(stats.at("streams").as_int64(), static_cast<int64_t>(streams.size()));
+  EXPECT_TRUE(stats.at("chunks").is_int64());
+
+  json::value volume = GetJson("/loki/api/v1/index/volume?targetLabels=level&query=" +
+                               UrlEncode(R"({service="zookeeper"})") + Range(kStart, kEnd));
+  EXPECT_EQ(volume.at("status").as_string(), "success");
+  EXPECT_EQ(volume.at("data").at("resultType").as_string(), "vector");
+  std::map<std::string, int64_t> got;
+  int64_t previous = INT64_MAX;
+  for (const json::value& s : volume.at("data").at("result").as_array()) {
+    ASSERT_EQ(s.at("metric").as_object().size(), 1u);
+    const int64_t v = std::stoll(std::string(s.at("value").as_array()[1].as_string()));
+    EXPECT_LE(v, previous);  // largest first
+    previous = v;
+    got[std::string(s.at("metric").at("level").as_string())] = v;
+  }
+  EXPECT_EQ(got, by_level);
+
+  // volume_range: the bytes of each level per (t - 10m, t].
+  const int64_t step = 600 * kSecond;
+  json::value ranged =
+      GetJson("/loki/api/v1/index/volume_range?step=10m&targetLabels=level&query=" +
+              UrlEncode(R"({service="zookeeper"})") + Range(kStart, kEnd));
+  ExpectMatrixShape(ranged, /*with_stats=*/false);
+  std::map<std::string, std::map<int64_t, int64_t>> want_range, got_range;
+  for (const Record& r : *records_) {
+    if (r.service != "zookeeper" || r.level == Level::kUnknown) continue;
+    want_range[Lower(std::string(LevelName(r.level)))][(r.ts + step - 1) / step * step] +=
+        static_cast<int64_t>(r.message.size());
+  }
+  for (const json::value& s : ranged.at("data").at("result").as_array()) {
+    for (const json::value& p : s.at("values").as_array()) {
+      got_range[std::string(s.at("metric").at("level").as_string())]
+               [static_cast<int64_t>(p.as_array()[0].to_number<double>()) * kSecond] =
+                   std::stoll(std::string(p.as_array()[1].as_string()));
+    }
+  }
+  EXPECT_EQ(got_range, want_range);
+}
+
+TEST_F(LokiRead, DetectedLabelsAndFields) {
+  json::value labels =
+      GetJson("/loki/api/v1/detected_labels?query=" + UrlEncode(R"({service=~"hdfs|apache"})") +
+              Range(kStart, kEnd));
+  std::map<std::string, std::set<std::string>> want;
+  for (const Record& r : *records_) {
+    if (r.service != "hdfs" && r.service != "apache") continue;
+    want["service"].insert(r.service);
+    want["host"].insert(r.host);
+    if (r.level != Level::kUnknown) want["level"].insert(std::string(LevelName(r.level)));
+  }
+  std::map<std::string, size_t> got;
+  for (const json::value& l : labels.at("detectedLabels").as_array()) {
+    got[std::string(l.at("label").as_string())] =
+        static_cast<size_t>(l.at("cardinality").as_int64());
+  }
+  EXPECT_EQ(got, (std::map<std::string, size_t>{{"service", want["service"].size()},
+                                                {"host", want["host"].size()},
+                                                {"level", want["level"].size()}}));
+
+  json::value fields = GetJson("/loki/api/v1/detected_fields?line_limit=50&query=" +
+                               UrlEncode(R"({service="hdfs"})") + Range(kStart, kEnd));
+  EXPECT_EQ(fields.at("limit").as_int64(), 50);
+  std::map<std::string, std::string> types;
+  for (const json::value& f : fields.at("fields").as_array()) {
+    EXPECT_GE(f.at("cardinality").as_int64(), 1);
+    types[std::string(f.at("label").as_string())] = std::string(f.at("type").as_string());
+  }
+  EXPECT_EQ(types["line_id"], "int");
+  EXPECT_EQ(types["component"], "string");
 }
 
 TEST_F(LokiRead, TenantComesFromXScopeOrgID) {
@@ -606,9 +781,10 @@ TEST_F(LokiRead, RandomMetricQueriesCountLikeTheirNativeEquivalent) {
     RandomQuery q = MakeRandomQuery(&rng, *records_);
     const int64_t range = ranges[i % 3], step = steps[i % 3];
     const bool by_service = i % 2 == 0;
+    const bool bytes = i % 4 == 1 || i % 4 == 2;
     const std::string logql = std::string(by_service ? "sum by (service)" : "count") +
-                              " (count_over_time(" + q.logql + " [" +
-                              std::to_string(range / kSecond) + "s]))";
+                              (bytes ? " (bytes_over_time(" : " (count_over_time(") + q.logql +
+                              " [" + std::to_string(range / kSecond) + "s]))";
     SCOPED_TRACE(logql);
     json::value v = GetJson("/loki/api/v1/query_range?query=" + UrlEncode(logql) +
                             "&step=" + std::to_string(step / kSecond) + Range(kStart, kEnd));
@@ -623,15 +799,15 @@ TEST_F(LokiRead, RandomMetricQueriesCountLikeTheirNativeEquivalent) {
             std::stod(std::string(p.as_array()[1].as_string()));
       }
     }
-    // The native equivalent: counts per bucket of gcd(range, step) and stream, summed over the
-    // windows [t - range, t) here.
+    // The native equivalent: counts (or bytes) per bucket of gcd(range, step) and stream, summed
+    // over the windows (t - range, t] here.
     const int64_t bucket = std::gcd(range, step);
     json::value n =
         GetJson("/api/v1/search?time_field=ts&q=" +
-                UrlEncode(q.native + " | count by bucket(" + std::to_string(bucket / kSecond) +
-                          "s), service, host, level") +
-                "&from=" + std::to_string((kStart / step) * step - range) +
-                "&to=" + std::to_string((kEnd / step) * step));
+                UrlEncode(q.native + (bytes ? " | bytes" : " | count") + " by bucket_end(" +
+                          std::to_string(bucket / kSecond) + "s), service, host, level") +
+                "&from=" + std::to_string((kStart / step) * step - range + 1) +
+                "&to=" + std::to_string((kEnd / step) * step + 1));
     std::map<std::string, std::map<int64_t, int64_t>> per_stream;  // stream -> bucket -> n
     std::map<std::string, std::string> service_of;
     for (const json::value& row : n.at("rows").as_array()) {
@@ -640,13 +816,15 @@ TEST_F(LokiRead, RandomMetricQueriesCountLikeTheirNativeEquivalent) {
                            std::string(o.at("host").as_string()) + "/" +
                            std::string(o.at("level").as_string());
       service_of[stream] = std::string(o.at("service").as_string());
-      per_stream[stream][*ParseRfc3339(o.at("bucket").as_string())] += o.at("count").as_int64();
+      per_stream[stream][*ParseRfc3339(o.at("bucket").as_string())] +=
+          o.at(bytes ? "bytes" : "count").as_int64();
     }
     std::map<std::string, std::map<int64_t, double>> want;
     for (int64_t t = (kStart / step) * step; t <= (kEnd / step) * step; t += step) {
       for (const auto& [stream, buckets] : per_stream) {
         int64_t total = 0;
-        for (auto it = buckets.lower_bound(t - range); it != buckets.end() && it->first < t; ++it) {
+        for (auto it = buckets.upper_bound(t - range); it != buckets.end() && it->first <= t;
+             ++it) {
           total += it->second;
         }
         if (total == 0) continue;

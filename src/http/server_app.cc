@@ -270,6 +270,8 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
         });
   };
 
+  http_options.framed_tails["/loki/api/v1/tail"] = LokiTailSubscriber(&state, hub.get());
+
   // Memtables past 1.5 x memtable_cap mean flushing is behind (the largest memtable is flushed as
   // soon as they pass memtable_cap); Engine::Append would wait for flushes at twice the cap,
   // holding the request. Refuse it before it is held instead (docs/operations.md "Memory").

@@ -245,11 +245,11 @@ class Parser {
     return expr;
   }
 
-  std::string ParseSelectorOnly() {
+  Selector ParseSelectorOnly() {
     LogQuery log = ParseLog();
     if (!log.formats.empty()) Unsupported("line_format/label_format here", 0);
     if (Peek().kind != Tok::kEnd) Fail("unexpected '" + TokText(Peek()) + "'", Peek().offset);
-    return log.native;
+    return Selector{log.native, selector_labels_};
   }
 
   [[noreturn]] static void Fail(std::string message, size_t offset) {
@@ -345,6 +345,10 @@ class Parser {
     std::vector<std::string> parts;
     while (!IsPunct("}")) {
       Token name = ExpectKind(Tok::kIdent, "a label name");
+      if (std::find(selector_labels_.begin(), selector_labels_.end(), name.text) ==
+          selector_labels_.end()) {
+        selector_labels_.push_back(name.text);
+      }
       MatchOp op = ParseMatchOp("after the label name");
       Token value = ExpectKind(Tok::kString, "a quoted label value");
       parts.push_back(Matcher(name.text, op, value.text, value.offset));
@@ -666,9 +670,6 @@ class Parser {
     for (const auto& [name, fn] : kRange) {
       if (t.text != name) continue;
       Token fn_tok = Next();
-      if (fn == RangeFn::kBytesOverTime || fn == RangeFn::kBytesRate) {
-        Unsupported("'" + fn_tok.text + "' (yet)", fn_tok.offset);
-      }
       auto node = std::make_shared<MetricNode>();
       node->is_range = true;
       node->fn = fn;
@@ -726,6 +727,7 @@ class Parser {
   std::string_view text_;
   std::vector<Token> toks_;
   size_t pos_ = 0;
+  std::vector<std::string> selector_labels_;
 };
 
 Status ErrorAt(std::string_view text, const SyntaxError& e) {
@@ -784,7 +786,7 @@ Result<Expr> Parse(std::string_view text) {
   }
 }
 
-Result<std::string> ParseSelector(std::string_view text) {
+Result<Selector> ParseSelector(std::string_view text) {
   try {
     Parser parser(text);
     return parser.ParseSelectorOnly();
@@ -990,13 +992,16 @@ Result<MetricPlan> PlanMetric(const Expr& expr, int64_t start_ns, int64_t end_ns
     group += ", ";
     group += f == "level" || f == "service" || f == "host" ? f : Quote(f);
   }
+  const bool bytes = range.fn == RangeFn::kBytesOverTime || range.fn == RangeFn::kBytesRate;
+  const std::string pipe = bytes ? " | bytes by " : " | count by ";
   const bool instant = start_ns == end_ns;
   if (instant) {
+    // The window (t - range, t] is the native range [t - range + 1 ns, t + 1 ns).
     plan.start_ns = plan.end_ns = end_ns;
     plan.step_ns = 0;
-    plan.from_ns = end_ns - range.range_ns;
-    plan.to_ns = end_ns;
-    plan.native = range.log.native + " | count by " + group.substr(2);
+    plan.from_ns = end_ns - range.range_ns + 1;
+    plan.to_ns = end_ns + 1;
+    plan.native = range.log.native + pipe + group.substr(2);
     return plan;
   }
   if (step_ns <= 0) return Status::InvalidArgument("step: must be positive");
@@ -1016,9 +1021,11 @@ Result<MetricPlan> PlanMetric(const Expr& expr, int64_t start_ns, int64_t end_ns
     return Status::InvalidArgument("the range [" + query::FormatDuration(range.range_ns) +
                                    "] and the step must be whole milliseconds");
   }
-  plan.from_ns = plan.start_ns - range.range_ns;
-  plan.to_ns = plan.end_ns;
-  const int64_t buckets = (plan.to_ns - plan.from_ns) / plan.bucket_ns + 1;
+  // Every window (t - range, t] of the steps: the native range (start - range, end], in
+  // buckets (e - G, e] named by their end e.
+  plan.from_ns = plan.start_ns - range.range_ns + 1;
+  plan.to_ns = plan.end_ns + 1;
+  const int64_t buckets = (plan.end_ns - plan.start_ns + range.range_ns) / plan.bucket_ns;
   if (buckets > query::kMaxBuckets) {
     return Status::InvalidArgument(
         "the range [" + query::FormatDuration(range.range_ns) + "] with a step of " +
@@ -1027,8 +1034,8 @@ Result<MetricPlan> PlanMetric(const Expr& expr, int64_t start_ns, int64_t end_ns
         std::to_string(query::kMaxBuckets) +
         ": use a step that divides the range (or equals it) or a shorter time range");
   }
-  plan.native = range.log.native + " | count by bucket(" + query::FormatDuration(plan.bucket_ns) +
-                ")" + group;
+  plan.native =
+      range.log.native + pipe + "bucket_end(" + query::FormatDuration(plan.bucket_ns) + ")" + group;
   return plan;
 }
 
@@ -1046,7 +1053,7 @@ Result<std::vector<Series>> EvaluateMetric(const Expr& expr, const MetricPlan& p
         std::optional<int64_t> t = s ? ParseRfc3339(*s) : std::nullopt;
         if (!t) return Status::Internal("logql: a native row with a bad bucket");
         bucket = *t;
-      } else if (name == "count") {
+      } else if (name == "count" || name == "bytes") {
         if (const int64_t* n = std::get_if<int64_t>(&value)) count = *n;
       } else if (const std::string* s = std::get_if<std::string>(&value); s && !s->empty()) {
         std::string v = *s;
@@ -1072,10 +1079,10 @@ Result<std::vector<Series>> EvaluateMetric(const Expr& expr, const MetricPlan& p
       if (total > 0) values[plan.end_ns] = rate ? static_cast<double>(total) / range_s : total;
     } else {
       for (int64_t t = plan.start_ns; t <= plan.end_ns; t += plan.step_ns) {
-        // Window [t - range, t): the buckets that start inside it.
+        // Window (t - range, t]: the buckets that end inside it.
         int64_t total = 0;
-        for (auto it = entry.second.lower_bound(t - range.range_ns);
-             it != entry.second.end() && it->first < t; ++it) {
+        for (auto it = entry.second.upper_bound(t - range.range_ns);
+             it != entry.second.end() && it->first <= t; ++it) {
           total += it->second;
         }
         if (total > 0) {

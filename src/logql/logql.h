@@ -1,6 +1,6 @@
 // LogQL, the query language of Grafana Loki, translated into Sawmill's own query language: a
 // LogQL log query becomes a native filter (run by query::QueryEngine like any search), a metric
-// query becomes a native "count by bucket(...)" (or "bytes by ...") aggregation whose rows are
+// query becomes a native "count by bucket_end(...)" (or "bytes by ...") aggregation whose rows are
 // then folded into Loki's windows and vector aggregations here. There is no second engine: what
 // a LogQL query matches is exactly what its native translation matches. The subset and the
 // label <-> field mapping are written down in docs/loki-api.md; anything outside it is an
@@ -89,7 +89,11 @@ Result<Expr> Parse(std::string_view text);
 
 // Only a stream selector and line/label filters (no formatting, no metrics): /series match[],
 // /index/*, the label endpoints' "query". Errors as Parse.
-Result<std::string> ParseSelector(std::string_view text);
+struct Selector {
+  std::string native;               // the native filter ("*" when everything matches)
+  std::vector<std::string> labels;  // the label names of the stream matchers, in order
+};
+Result<Selector> ParseSelector(std::string_view text);
 
 // The labels of a record's stream: service, host and level (lower case) when set; with
 // "parsed" also trace_id, span_id, user_id and every dynamic field.
@@ -100,7 +104,7 @@ void FormatEntry(const LogQuery& log, const Record& record, Labels* labels, std:
 
 // A metric query's native side: the native aggregation to run and how its rows are read.
 struct MetricPlan {
-  std::string native;               // "<filter> | count by bucket(G), f1, f2..."
+  std::string native;               // "<filter> | count by bucket_end(G), f1, f2..."
   std::vector<std::string> fields;  // the group fields, in the rows' order (after bucket)
   int64_t bucket_ns = 0;            // G
   int64_t from_ns = 0;              // native range [from, to)

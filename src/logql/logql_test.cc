@@ -63,8 +63,13 @@ TEST(Logql, MetricQueriesParse) {
   auto plan = PlanMetric(*e, 1'000'000'000'000, 2'000'000'000'000, 60'000'000'000);
   ASSERT_TRUE(plan.ok()) << plan.status().ToString();
   EXPECT_EQ(plan->native,
-            R"((a="b") AND (message~"x") | count by bucket(1m), service, host, level)");
-  EXPECT_EQ(plan->from_ns, plan->start_ns - 300'000'000'000);
+            R"((a="b") AND (message~"x") | count by bucket_end(1m), service, host, level)");
+  // Windows (t - 5m, t] for every step t: the native range (start - 5m, end].
+  EXPECT_EQ(plan->from_ns, plan->start_ns - 300'000'000'000 + 1);
+  EXPECT_EQ(plan->to_ns, plan->end_ns + 1);
+  auto bytes = Parse(R"(sum(bytes_over_time({a="b"}[1m])))");
+  ASSERT_TRUE(bytes.ok());
+  EXPECT_EQ(PlanMetric(*bytes, 0, 0, 0)->native, R"(a="b" | bytes by service, host, level)");
   // The legacy form with the range right after the selector.
   EXPECT_TRUE(Parse(R"(count_over_time({a="b"}[1h] |= "x"))").ok());
 }

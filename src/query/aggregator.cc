@@ -85,14 +85,16 @@ Status ValidatePipes(const Query& query, const TimeRange& range, bool all_time) 
   for (const Pipe& p : query.pipes) {
     for (const GroupKey& k : p.group_by) {
       if (k.bucket_ns <= 0) continue;
-      int64_t buckets =
-          FloorDiv(range.to_ns - 1, k.bucket_ns) - FloorDiv(range.from_ns, k.bucket_ns) + 1;
+      // bucket_end buckets are (t - W, t]: the same count over the range shifted by 1 ns.
+      const int64_t shift = k.bucket_end ? 1 : 0;
+      int64_t buckets = FloorDiv(range.to_ns - 1 - shift, k.bucket_ns) -
+                        FloorDiv(range.from_ns - shift, k.bucket_ns) + 1;
       if (buckets > kMaxBuckets) {
-        return Status::InvalidArgument("bucket(" + FormatDuration(k.bucket_ns) + ") over " +
-                                       FormatDuration(range.to_ns - range.from_ns) + " makes " +
-                                       std::to_string(buckets) + " buckets, more than " +
-                                       std::to_string(kMaxBuckets) +
-                                       ": use a wider bucket or a shorter time range");
+        return Status::InvalidArgument(
+            std::string(k.bucket_end ? "bucket_end(" : "bucket(") + FormatDuration(k.bucket_ns) +
+            ") over " + FormatDuration(range.to_ns - range.from_ns) + " makes " +
+            std::to_string(buckets) + " buckets, more than " + std::to_string(kMaxBuckets) +
+            ": use a wider bucket or a shorter time range");
       }
     }
   }
@@ -112,6 +114,7 @@ Aggregator::Aggregator(const Query* query, bool time_field_ts)
       if (agg_->group_by[i].bucket_ns > 0 && bucket_index_ < 0) {
         bucket_index_ = static_cast<int>(i);
         bucket_ns_ = agg_->group_by[i].bucket_ns;
+        bucket_end_ = agg_->group_by[i].bucket_end;
       }
     }
     // Key::values holds every group field except the (first) bucket, in order.
@@ -140,6 +143,7 @@ uint32_t Aggregator::columns() const {
                             : ColumnOfField(k.name);
   }
   for (const std::string& f : agg_->fields) mask |= ColumnOfField(f);
+  if (agg_->bytes) mask |= segment::kColMessage;
   return mask;
 }
 
@@ -160,7 +164,8 @@ void Aggregator::Add(const Record& record) {
   if (agg_ == nullptr) return;
   if (bucket_index_ >= 0) {
     int64_t t = time_field_ts_ ? record.ts : record.ingest_ts;
-    scratch_.bucket = FloorDiv(t, bucket_ns_) * bucket_ns_;
+    scratch_.bucket = bucket_end_ ? FloorDiv(t - 1, bucket_ns_) * bucket_ns_ + bucket_ns_
+                                  : FloorDiv(t, bucket_ns_) * bucket_ns_;
     min_bucket_ = std::min(min_bucket_, scratch_.bucket);
     max_bucket_ = std::max(max_bucket_, scratch_.bucket);
   }
@@ -169,11 +174,12 @@ void Aggregator::Add(const Record& record) {
       scratch_.values[i].clear();
     }
   }
+  const int64_t by = agg_->bytes ? static_cast<int64_t>(record.message.size()) : 1;
   auto it = counts_.find(scratch_);
   if (it != counts_.end()) {
-    ++it->second;
+    it->second += by;
   } else {
-    Bump(scratch_, 1);
+    Bump(scratch_, by);
   }
 }
 
@@ -226,7 +232,7 @@ std::vector<Row> Aggregator::Finish(const TimeRange& range, bool all_time,
     } else {
       for (const std::string& f : agg_->fields) row.emplace_back(f, key.values[v++]);
     }
-    if (with_count) row.emplace_back("count", count);
+    if (with_count) row.emplace_back(agg_->bytes ? "bytes" : "count", count);
     return row;
   };
   switch (agg_->kind) {
@@ -241,8 +247,10 @@ std::vector<Row> Aggregator::Finish(const TimeRange& range, bool all_time,
           first = min_bucket_;
           last = max_bucket_;
         } else {
-          first = FloorDiv(range.from_ns, bucket_ns_) * bucket_ns_;
-          last = FloorDiv(range.to_ns - 1, bucket_ns_) * bucket_ns_;
+          // The buckets holding from_ns and to_ns - 1.
+          const int64_t shift = bucket_end_ ? 1 : 0;
+          first = FloorDiv(range.from_ns - shift, bucket_ns_) * bucket_ns_ + shift * bucket_ns_;
+          last = FloorDiv(range.to_ns - 1 - shift, bucket_ns_) * bucket_ns_ + shift * bucket_ns_;
         }
         if (first <= last && (last - first) / bucket_ns_ < kMaxBuckets) {
           size_t budget = kMaxGroups * 4;
@@ -267,7 +275,9 @@ std::vector<Row> Aggregator::Finish(const TimeRange& range, bool all_time,
         }
       } else {
         for (const auto& [key, n] : counts_) rows.push_back(make_row(key, n, true));
-        if (agg_->group_by.empty() && rows.empty()) rows.push_back({{"count", int64_t{0}}});
+        if (agg_->group_by.empty() && rows.empty()) {
+          rows.push_back({{agg_->bytes ? "bytes" : "count", int64_t{0}}});
+        }
         if (!agg_->group_by.empty()) {
           std::stable_sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
             return std::get<int64_t>(a.back().second) > std::get<int64_t>(b.back().second);

@@ -67,6 +67,7 @@ class Aggregator {
   bool time_field_ts_;
   int bucket_index_ = -1;  // position of bucket(...) in agg_->group_by, or -1
   int64_t bucket_ns_ = 0;
+  bool bucket_end_ = false;
   std::vector<FieldId> ids_;  // of the group fields, in Key::values order
   std::vector<const std::string*> names_;
   Key scratch_;  // reused by Add() so that an existing group costs no allocation

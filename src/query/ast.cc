@@ -147,11 +147,12 @@ std::string ToString(const Query& query) {
     out += " | ";
     switch (p.kind) {
       case PipeKind::kCount:
-        out += "count";
+        out += p.bytes ? "bytes" : "count";
         for (size_t i = 0; i < p.group_by.size(); ++i) {
           out += i == 0 ? " by " : ", ";
           out += p.group_by[i].bucket_ns > 0
-                     ? "bucket(" + FormatDuration(p.group_by[i].bucket_ns) + ")"
+                     ? std::string(p.group_by[i].bucket_end ? "bucket_end(" : "bucket(") +
+                           FormatDuration(p.group_by[i].bucket_ns) + ")"
                      : Name(p.group_by[i].name);
         }
         break;

@@ -87,6 +87,9 @@ enum class PipeKind { kCount, kTop, kUniq, kFields, kHead, kSort };
 struct GroupKey {
   std::string name;       // field name, or "bucket"
   int64_t bucket_ns = 0;  // > 0: a time bucket of this width
+  // bucket_end(W): buckets (t - W, t] named by their end t (Prometheus' and Loki's windows);
+  // bucket(W): [t, t + W) named by their start.
+  bool bucket_end = false;
 };
 
 struct SortKey {
@@ -99,6 +102,7 @@ struct Pipe {
   std::vector<GroupKey> group_by;   // count by
   std::vector<std::string> fields;  // top N field / uniq field / fields a, b
   int64_t n = 0;                    // top N, head N
+  bool bytes = false;               // kCount written "bytes": sums message bytes, not lines
   std::vector<SortKey> sort;        // sort by
   size_t offset = 0;
 };

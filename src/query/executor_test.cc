@@ -4,8 +4,11 @@
 
 #include <atomic>
 #include <chrono>
+#include <map>
 #include <random>
+#include <set>
 
+#include "common/time_format.h"
 #include "query/fake_segment_test_util.h"
 #include "query/parser.h"
 #include "query/random_query_test_util.h"
@@ -113,6 +116,39 @@ TEST_F(ExecutorDifferential, EmptyBucketsArePresent) {
   EXPECT_EQ(r.rows[2],
             (Row{{"bucket", std::string("2026-11-30T10:00:00Z")}, {"count", int64_t{10}}}));
   (void)kDatasetNow;
+}
+
+TEST_F(ExecutorDifferential, BytesByBucketEndSumsMessageBytesInRightClosedBuckets) {
+  // bucket_end(1m): (t - 1m, t], named by t; bytes: the message bytes, not the lines.
+  auto query = std::make_shared<const Query>(*ParseQuery("* | bytes by bucket_end(1m), service"));
+  EXPECT_EQ(ToString(*query), "* | bytes by bucket_end(1m), service");
+  constexpr int64_t kMinute = 60 * kNanosPerSecond;
+  ExecOptions o;
+  o.range = {kDatasetStart, kDatasetStart + 30 * kMinute, false};
+  ExecResult r = Execute(testing::MakeSnapshot("default", *records_, 2, 2, 300, 256), query, o);
+  ASSERT_TRUE(r.warnings.empty()) << r.warnings[0];
+  std::map<std::pair<int64_t, std::string>, int64_t> want, got;
+  std::set<std::string> services;
+  for (const Record& rec : *records_) {
+    if (rec.ingest_ts < o.range.from_ns || rec.ingest_ts >= o.range.to_ns) continue;
+    const int64_t end = (rec.ingest_ts + kMinute - 1) / kMinute * kMinute;
+    want[{end, rec.service}] += static_cast<int64_t>(rec.message.size());
+    services.insert(rec.service);
+  }
+  for (const Row& row : r.rows) {
+    ASSERT_EQ(row.size(), 3u);
+    EXPECT_EQ(row[2].first, "bytes");
+    const int64_t bytes = std::get<int64_t>(row[2].second);
+    if (bytes == 0) continue;
+    got[{*ParseRfc3339(std::get<std::string>(row[0].second)),
+         std::get<std::string>(row[1].second)}] = bytes;
+  }
+  EXPECT_EQ(got, want);
+  // Every series gets every bucket: the first one ends at the start of the range (which it
+  // holds) and the last at its end.
+  EXPECT_EQ(r.rows.size(), 31 * services.size());
+  EXPECT_EQ(std::get<std::string>(r.rows.front()[0].second), "2026-11-30T10:00:00Z");
+  EXPECT_EQ(std::get<std::string>(r.rows.back()[0].second), "2026-11-30T10:30:00Z");
 }
 
 // Monotonic time moves by "step" on every read, so every limit check costs "step": a deadline of

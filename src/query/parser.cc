@@ -474,8 +474,9 @@ class Parser {
     }
     (void)bar;
     const std::string& kw = name.text;
-    if (kw == "count") {
+    if (kw == "count" || kw == "bytes") {
       p.kind = PipeKind::kCount;
+      p.bytes = kw == "bytes";
       if (IsKeyword(lexer_.Peek(), "by")) {
         lexer_.Next();
         do {
@@ -483,14 +484,16 @@ class Parser {
           Token f = ExpectWord("a field name or bucket(...) after 'by'");
           GroupKey key;
           key.name = f.text;
-          if (f.kind == TokenKind::kWord && f.text == "bucket" &&
+          if (f.kind == TokenKind::kWord && (f.text == "bucket" || f.text == "bucket_end") &&
               lexer_.Peek().kind == TokenKind::kLParen) {
+            key.bucket_end = f.text == "bucket_end";
             lexer_.Next();
             Token d = lexer_.Next();
             std::optional<int64_t> width =
                 d.kind == TokenKind::kWord ? ParseDuration(d.text) : std::nullopt;
             if (!width) {
-              throw SyntaxError{"expected a duration like 1m, 5m or 1h in bucket(...)", d.offset};
+              throw SyntaxError{"expected a duration like 1m, 5m or 1h in " + f.text + "(...)",
+                                d.offset};
             }
             Token close = lexer_.Next();
             if (close.kind != TokenKind::kRParen) {
@@ -535,7 +538,7 @@ class Parser {
       } while (lexer_.Peek().kind == TokenKind::kComma);
     } else {
       throw SyntaxError{
-          "unknown pipe " + Quote(kw) + "; expected count, top, uniq, fields, head or sort",
+          "unknown pipe " + Quote(kw) + "; expected count, bytes, top, uniq, fields, head or sort",
           name.offset};
     }
     Token end = lexer_.Peek();
@@ -552,7 +555,8 @@ class Parser {
         case PipeKind::kTop:
         case PipeKind::kUniq:
           if (aggregated) {
-            throw SyntaxError{"only one of count, top and uniq may appear in a query", p.offset};
+            throw SyntaxError{"only one of count, bytes, top and uniq may appear in a query",
+                              p.offset};
           }
           if (row_stage != nullptr) {
             // Aggregations see every matching line, so a head or fields before them would be

@@ -86,8 +86,9 @@ TEST(Parser, ErrorsNameThePosition) {
   EXPECT_EQ(ErrorOf("a=1 (b=2"), "missing ')' to close the '(' at 1:5");
   EXPECT_EQ(ErrorOf("a=1)"), "unexpected ')' with no '(' to close at 1:4");
   EXPECT_EQ(ErrorOf("\"abc"), "unterminated string at 1:1");
-  EXPECT_EQ(ErrorOf("a | frobnicate"),
-            "unknown pipe 'frobnicate'; expected count, top, uniq, fields, head or sort at 1:5");
+  EXPECT_EQ(
+      ErrorOf("a | frobnicate"),
+      "unknown pipe 'frobnicate'; expected count, bytes, top, uniq, fields, head or sort at 1:5");
   EXPECT_EQ(ErrorOf("a | head x"), "expected a positive number after 'head' at 1:10");
   EXPECT_EQ(ErrorOf("a | head 0"), "expected a positive number after 'head' at 1:10");
   EXPECT_EQ(ErrorOf("level=LOUD"),
@@ -104,7 +105,7 @@ TEST(Parser, ErrorsNameThePosition) {
   EXPECT_EQ(ErrorOf("x | sort by count"),
             "sort needs count, top or uniq before it (hits are always newest first) at 1:5");
   EXPECT_EQ(ErrorOf("x | count | top service"),
-            "only one of count, top and uniq may appear in a query at 1:13");
+            "only one of count, bytes, top and uniq may appear in a query at 1:13");
   EXPECT_EQ(ErrorOf("x | head 5 | count"),
             "head before count, top or uniq has no effect; put it after at 1:5");
   EXPECT_EQ(ErrorOf("x | fields a | top a"),
