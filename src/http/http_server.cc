@@ -960,6 +960,9 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     auto beast_request = parser_->release();
     Status status =
         ToHttpRequest(bhttp::request<bhttp::string_body>(beast_request), remote_, request.get());
+    if (status.ok() && impl_->options.authorize) {
+      status = impl_->options.authorize(request.get(), request->path);  // as any route
+    }
     Result<FramedTail> tail = status.ok() ? subscriber(*request) : Result<FramedTail>(status);
     if (!tail.ok()) {
       HttpResponse error;
