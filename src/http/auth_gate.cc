@@ -73,7 +73,6 @@ std::vector<RouteRight> BuildRouteRights() {
     add("GET", path, Right::kRead);
   }
   add("GET", "/ready", Right::kPublic);
-  add("GET", "/api/v1/export", Right::kRead);
   // Alerting (docs/alerting.md): reading states and backtests is reading; rules and silences
   // are a tenant's administration.
   add("GET", "/api/v1/alerts", Right::kRead);
