@@ -193,7 +193,8 @@ void Aggregator::AddCount(int64_t n) {
 
 std::vector<std::string> Aggregator::GroupFields() const {
   std::vector<std::string> out;
-  if (agg_ == nullptr || bucket_index_ >= 0) return out;
+  // Bytes must read the messages: never counted from postings.
+  if (agg_ == nullptr || bucket_index_ >= 0 || agg_->bytes) return out;
   for (const std::string* name : names_) out.push_back(*name);
   return out;
 }

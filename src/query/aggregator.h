@@ -37,7 +37,7 @@ class Aggregator {
   // As "n" calls of Add. REQUIRES: CountsOnly().
   void AddCount(int64_t n);
   // The fields a `count by` (without a time bucket), `top` or `uniq` groups by, in order; empty
-  // for a plain count or a count with a bucket.
+  // for a plain count, a count with a bucket, and bytes (they read the messages).
   std::vector<std::string> GroupFields() const;
   // As "n" calls of Add with records whose group values (GroupValue of GroupFields()) are
   // "values". REQUIRES: GroupFields() is not empty and has the size of "values".
