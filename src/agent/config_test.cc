@@ -65,7 +65,7 @@ TEST(AgentConfig, BadValuesSayWhatWasExpected) {
             std::string::npos);
   EXPECT_NE(ErrorOf(std::string(kHead) + "batch:\n  zstd_level: 3\n  max_wait: 1 fortnight\n" +
                     "inputs: [{type: stdin}]")
-                .find("batch.max_wait: expected a duration such as 500ms, 10s, 5m, 1h or 1h30m"),
+                .find("batch.max_wait: expected a duration such as 500ms, 10s, 5m, 1h, 1h30m or 3d"),
             std::string::npos);
   EXPECT_NE(ErrorOf(std::string(kHead) + "batch:\n  zstd_level: 3\n  max_wait: 1 fortnight\n" +
                     "inputs: [{type: stdin}]")
