@@ -31,6 +31,11 @@ struct StoreKind {
   // The local store's readers keep reading an object deleted after they were opened (they hold
   // the file); a remote store's reader then fails with NotFound instead (object_store.h).
   bool readers_outlive_delete = true;
+  // While several writers overwrite one name at once, OpenStack Swift (single replica, as in the
+  // tests) sometimes answers 404 to a HEAD or GET of that name even right after the caller's own
+  // PUT succeeded. Sawmill never overwrites a name (segment ids are never reused, object_store.h),
+  // so stores may do this; they must still never show a torn or mixed object.
+  bool concurrent_overwrite_may_hide = false;
 };
 
 // gtest prints a parameter with this (its bytes otherwise).
@@ -176,7 +181,10 @@ TEST_P(ObjectStoreContract, ConcurrentPutsOfOneNameLeaveOneCompleteVersion) {
       for (int i = 0; i < 10; ++i) {
         EXPECT_TRUE(store().Put("shared/obj", (t + i) % 2 ? a : b).ok());
         auto size = store().Size("shared/obj");
-        ASSERT_TRUE(size.ok());
+        if (!size.ok() && size.status().IsNotFound() && GetParam().concurrent_overwrite_may_hide) {
+          continue;
+        }
+        ASSERT_TRUE(size.ok()) << size.status().ToString();
         std::string got;
         Status s = store().GetRange("shared/obj", 0, *size, &got);
         // Another thread may replace it between Size and GetRange: the range then is a

@@ -74,7 +74,7 @@ const StoreKind kS3Stores[] = {
        f.store = MakeStore(TestOptions("contract"));
        return f;
      },
-     /*readers_outlive_delete=*/false},
+     /*readers_outlive_delete=*/false, /*concurrent_overwrite_may_hide=*/true},
     // What the server uses: the S3 store behind the cold read cache.
     {"S3ThroughColdCache",
      [] {
@@ -84,7 +84,7 @@ const StoreKind kS3Stores[] = {
        f.keepalive = dir;
        return f;
      },
-     /*readers_outlive_delete=*/false},
+     /*readers_outlive_delete=*/false, /*concurrent_overwrite_may_hide=*/true},
 };
 
 INSTANTIATE_TEST_SUITE_P(S3, ObjectStoreContract, testing::ValuesIn(kS3Stores),
