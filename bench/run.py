@@ -49,7 +49,7 @@ def machine():
 def main():
     # Every program the areas run is part of the normal build (`make bench` builds first).
     programs = [SAWMILL, GEN, HTTP_TOOL] + [os.path.join(BUILD, "bench", tool)
-                                            for tool, _, _ in ENGINE_TOOLS]
+                                            for tool, *_ in ENGINE_TOOLS]
     missing = [p for p in programs if not os.access(p, os.X_OK)]
     if missing:
         print(f"bench: not built: {', '.join(missing)}; run `make build` (or `make bench`)",
