@@ -63,10 +63,11 @@ TEST(AgentConfig, BadValuesSayWhatWasExpected) {
   EXPECT_NE(ErrorOf("server: http://x\nspool: {path: /s, max_bytes: huge}\ninputs: [{type: stdin}]")
                 .find("spool.max_bytes: expected a size"),
             std::string::npos);
-  EXPECT_NE(ErrorOf(std::string(kHead) + "batch:\n  zstd_level: 3\n  max_wait: 1 fortnight\n" +
-                    "inputs: [{type: stdin}]")
-                .find("batch.max_wait: expected a duration such as 500ms, 10s, 5m, 1h, 1h30m or 3d"),
-            std::string::npos);
+  EXPECT_NE(
+      ErrorOf(std::string(kHead) + "batch:\n  zstd_level: 3\n  max_wait: 1 fortnight\n" +
+              "inputs: [{type: stdin}]")
+          .find("batch.max_wait: expected a duration such as 500ms, 10s, 5m, 1h, 1h30m or 3d"),
+      std::string::npos);
   EXPECT_NE(ErrorOf(std::string(kHead) + "batch:\n  zstd_level: 3\n  max_wait: 1 fortnight\n" +
                     "inputs: [{type: stdin}]")
                 .find("got '1 fortnight' (line 5)"),

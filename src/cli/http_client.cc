@@ -300,8 +300,8 @@ Status WebSocketClient::Connect(const ServerUrl& server, std::string_view target
   timeouts.idle_timeout = std::chrono::seconds(90);
   timeouts.keep_alive_pings = true;
   ws.set_option(timeouts);
-  ws.set_option(
-      websocket::stream_base::decorator([tenant = server.tenant, token = server.token](websocket::request_type& req) {
+  ws.set_option(websocket::stream_base::decorator(
+      [tenant = server.tenant, token = server.token](websocket::request_type& req) {
         req.set(bhttp::field::user_agent, "sawmill-cli/" SAWMILL_VERSION);
         if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
         if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);

@@ -24,9 +24,9 @@
 #include "http/loki_read_routes.h"
 #include "http/shipper_handlers.h"
 #include "http/shipper_routes.h"
-#include "http/ui_routes.h"
 #include "http/tenant_limits.h"
 #include "http/tenant_routes.h"
+#include "http/ui_routes.h"
 #include "ingest/syslog_server.h"
 #include "ingest/tenant_quota.h"
 
@@ -263,11 +263,11 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     if (!session.ok() || *slot == nullptr) return session;
     // The tenant's slot is held as long as the session is.
     std::shared_ptr<tail::TailSession> held = *session;
-    return std::shared_ptr<tail::TailSession>(
-        held.get(), [held, slot = *slot](tail::TailSession*) mutable {
-          held.reset();
-          slot.reset();
-        });
+    return std::shared_ptr<tail::TailSession>(held.get(),
+                                              [held, slot = *slot](tail::TailSession*) mutable {
+                                                held.reset();
+                                                slot.reset();
+                                              });
   };
 
   http_options.framed_tails["/loki/api/v1/tail"] = LokiTailSubscriber(&state, hub.get());

@@ -1,12 +1,11 @@
 #include "http/server_config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <fstream>
 #include <string>
-
-#include <unistd.h>
 
 namespace sawmill::http {
 namespace {

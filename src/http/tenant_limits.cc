@@ -10,8 +10,9 @@ prometheus::Family<prometheus::Counter>& Refused() {
   static prometheus::Family<prometheus::Counter>& family =
       prometheus::BuildCounter()
           .Name("sawmill_tenant_limit_refused_total")
-          .Help("Requests refused (429) for a tenant's query quota, by tenant and limit "
-                "(concurrent_queries, tail_sessions)")
+          .Help(
+              "Requests refused (429) for a tenant's query quota, by tenant and limit "
+              "(concurrent_queries, tail_sessions)")
           .Register(MetricsRegistry());
   return family;
 }

@@ -75,14 +75,16 @@ HttpResponse HandleTenants(ApiState* state) {
       total.segments += u.segments;
       total.rows += u.rows;
       total.bytes += u.bytes;
-      by_tier += (by_tier.empty() ? "" : ",") + JsonString(tier) + ":{\"segments\":" +
-                 std::to_string(u.segments) + ",\"rows\":" + std::to_string(u.rows) +
-                 ",\"bytes\":" + std::to_string(u.bytes) + "}";
+      by_tier += (by_tier.empty() ? "" : ",") + JsonString(tier) +
+                 ":{\"segments\":" + std::to_string(u.segments) +
+                 ",\"rows\":" + std::to_string(u.rows) + ",\"bytes\":" + std::to_string(u.bytes) +
+                 "}";
     }
     if (!first) body += ',';
     first = false;
-    body += "{\"tenant\":" + JsonString(tenant) + ",\"segments\":" +
-            std::to_string(total.segments) + ",\"rows\":" + std::to_string(total.rows) +
+    body += "{\"tenant\":" + JsonString(tenant) +
+            ",\"segments\":" + std::to_string(total.segments) +
+            ",\"rows\":" + std::to_string(total.rows) +
             ",\"bytes\":" + std::to_string(total.bytes) + ",\"tiers\":{" + by_tier + "}}";
   }
   body += "],\"note\":\"segments only: lines not yet flushed from memory are not counted\"}";

@@ -15,8 +15,9 @@ prometheus::Family<prometheus::Counter>& Refused() {
   static prometheus::Family<prometheus::Counter>& family =
       prometheus::BuildCounter()
           .Name("sawmill_ingest_quota_refused_lines_total")
-          .Help("Lines of batches refused (429) for being over their tenant's ingest quota, by "
-                "tenant and priority (low: no WARN+ line in the batch; high: some)")
+          .Help(
+              "Lines of batches refused (429) for being over their tenant's ingest quota, by "
+              "tenant and priority (low: no WARN+ line in the batch; high: some)")
           .Register(MetricsRegistry());
   return family;
 }

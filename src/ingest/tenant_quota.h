@@ -23,8 +23,8 @@
 namespace sawmill::ingest {
 
 struct TenantQuotaOptions {
-  uint64_t lines_per_sec = 0;   // 0: no line quota
-  uint64_t bytes_per_sec = 0;   // 0: no byte quota (message and field bytes)
+  uint64_t lines_per_sec = 0;         // 0: no line quota
+  uint64_t bytes_per_sec = 0;         // 0: no byte quota (message and field bytes)
   int64_t burst_ns = 10'000'000'000;  // bucket size: this long at the rate
 };
 

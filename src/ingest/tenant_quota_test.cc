@@ -46,7 +46,7 @@ TEST(TenantQuotaTest, InfoBatchesAreRefusedBeforeAnyWarnLine) {
   EXPECT_FALSE(quotas.Admit("a", Batch(100, Level::kDebug)).ok());
   auto mixed = Batch(100, Level::kInfo);
   mixed[50].level = Level::kWarn;
-  EXPECT_TRUE(quotas.Admit("a", mixed).ok());  // 300 -> 200
+  EXPECT_TRUE(quotas.Admit("a", mixed).ok());                      // 300 -> 200
   EXPECT_TRUE(quotas.Admit("a", Batch(200, Level::kError)).ok());  // -> 0
   Status empty = quotas.Admit("a", Batch(1, Level::kError));
   EXPECT_EQ(empty.code(), StatusCode::kResourceExhausted);
@@ -59,8 +59,8 @@ TEST(TenantQuotaTest, InfoBatchesAreRefusedBeforeAnyWarnLine) {
 
 TEST(TenantQuotaTest, BytesPerSecond) {
   ManualClock clock(1000 * kNanosPerSecond);
-  TenantQuotas quotas({0, 1000, 1 * kNanosPerSecond}, &clock);  // 1000 bytes burst
-  EXPECT_TRUE(quotas.Admit("a", Batch(50, Level::kInfo)).ok());  // 500 bytes
+  TenantQuotas quotas({0, 1000, 1 * kNanosPerSecond}, &clock);    // 1000 bytes burst
+  EXPECT_TRUE(quotas.Admit("a", Batch(50, Level::kInfo)).ok());   // 500 bytes
   EXPECT_FALSE(quotas.Admit("a", Batch(50, Level::kInfo)).ok());  // would leave 0 < 250
   EXPECT_TRUE(quotas.Admit("a", Batch(50, Level::kWarn)).ok());
 }

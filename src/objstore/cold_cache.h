@@ -81,8 +81,8 @@ class ColdCache {
   // bytes, fetched after epoch() returned "epoch", evicting the least recently used ranges to
   // make room. A range larger than a quarter of the capacity is not cached (one scan must not
   // flush everything). Failures to write are logged, never returned: the cache is only a cache.
-  void Insert(const std::string& name, uint64_t object_size, uint64_t offset,
-              std::string_view data, uint64_t epoch);
+  void Insert(const std::string& name, uint64_t object_size, uint64_t offset, std::string_view data,
+              uint64_t epoch);
   // Drops every cached range of "name" (the object is being replaced or deleted).
   void Forget(const std::string& name);
 
