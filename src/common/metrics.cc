@@ -11,6 +11,10 @@ std::shared_ptr<prometheus::Registry> MetricsRegistryPtr() {
 
 prometheus::Registry& MetricsRegistry() { return *MetricsRegistryPtr(); }
 
+prometheus::Counter* UnlabelledCounter(const char* name, const char* help) {
+  return &prometheus::BuildCounter().Name(name).Help(help).Register(MetricsRegistry()).Add({});
+}
+
 std::string SerializeMetrics() {
   prometheus::TextSerializer serializer;
   return serializer.Serialize(MetricsRegistry().Collect());

@@ -39,9 +39,7 @@ struct CacheMetrics {
   static CacheMetrics& Get() {
     static CacheMetrics m = [] {
       auto& reg = MetricsRegistry();
-      auto counter = [&](const char* name, const char* help) {
-        return &prometheus::BuildCounter().Name(name).Help(help).Register(reg).Add({});
-      };
+      const auto counter = UnlabelledCounter;
       CacheMetrics c;
       c.hits = counter("sawmill_cold_cache_hits_total",
                        "Ranges of cold objects served by the local cold cache");

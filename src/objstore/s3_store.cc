@@ -57,10 +57,7 @@ struct S3Metrics {
 
   static S3Metrics& Get() {
     static S3Metrics m = [] {
-      auto& reg = MetricsRegistry();
-      auto counter = [&](const char* name, const char* help) {
-        return &prometheus::BuildCounter().Name(name).Help(help).Register(reg).Add({});
-      };
+      const auto counter = UnlabelledCounter;
       S3Metrics s;
       s.requests = counter("sawmill_cold_store_requests_total",
                            "HTTP requests sent to the S3 cold store, retries included");
