@@ -160,6 +160,9 @@ struct FilterRuntime {
   std::string tenant;
   std::shared_ptr<const query::Matcher> matcher;
   uint32_t level_mask = ~0u;  // bit (1 << Level): levels the filter can match
+  // ASCII words every matching line's message holds (words and phrases the filter requires):
+  // a line whose lower-cased message lacks one is skipped before the matcher runs.
+  std::vector<std::string> required_words;
   std::vector<RuleRuntime*> rules;
 };
 
@@ -219,6 +222,23 @@ std::optional<std::string> PinnedService(const query::Node& node) {
     }
   }
   return std::nullopt;
+}
+
+// The words a node requires in the message (kWord without prefix, kPhrase), alone or under AND;
+// only pure-ASCII words, whose lower case the tokenizer and std::tolower agree on.
+void RequiredWords(const query::Node& node, std::vector<std::string>* out) {
+  if (node.kind == query::NodeKind::kAnd) {
+    for (const auto& child : node.children) RequiredWords(*child, out);
+    return;
+  }
+  const bool word = node.kind == query::NodeKind::kWord && !node.word_prefix;
+  if (!word && node.kind != query::NodeKind::kPhrase) return;
+  for (const std::string& w : node.words) {
+    const bool ascii = !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
+      return static_cast<unsigned char>(c) < 0x80;
+    });
+    if (ascii) out->push_back(w);
+  }
 }
 
 std::string GroupKey(const std::vector<std::string>& fields,
@@ -710,6 +730,7 @@ void AlertEngine::SetRules(std::vector<Rule> rules) {
         f->tenant = rule.tenant;
         f->matcher = std::move(*matcher);
         f->level_mask = LevelMask(*parsed->filter);
+        RequiredWords(*parsed->filter, &f->required_words);
         filter = f.get();
         TenantIndex& index = next->index[rule.tenant];
         if (auto service = PinnedService(*parsed->filter)) {
@@ -759,9 +780,26 @@ void AlertEngine::OnBatch(std::string_view tenant, const std::vector<Record>& re
   };
   std::vector<Hit> hits;
   uint64_t matched_lines = 0;
+  std::string lower;  // the current line's message in ASCII lower case, made when first needed
+  bool lowered = false;
   auto test = [&](const std::vector<FilterRuntime*>& filters, const Record& r, bool* any) {
     for (FilterRuntime* filter : filters) {
       if ((filter->level_mask & (1u << static_cast<int>(r.level))) == 0) continue;
+      if (!filter->required_words.empty()) {
+        if (!lowered) {
+          lower.assign(r.message);
+          for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+          lowered = true;
+        }
+        bool missing = false;
+        for (const std::string& w : filter->required_words) {
+          if (lower.find(w) == std::string::npos) {
+            missing = true;
+            break;
+          }
+        }
+        if (missing) continue;
+      }
       if (!filter->matcher->Matches(r)) continue;
       *any = true;
       for (RuleRuntime* rt : filter->rules) hits.push_back({rt, &r});
@@ -769,6 +807,7 @@ void AlertEngine::OnBatch(std::string_view tenant, const std::vector<Record>& re
   };
   for (const Record& r : records) {
     bool any = false;
+    lowered = false;
     if (!index.by_service.empty()) {
       auto it = index.by_service.find(r.service);
       if (it != index.by_service.end()) test(it->second, r, &any);

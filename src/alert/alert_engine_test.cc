@@ -140,9 +140,11 @@ TEST_F(AlertEngineTest, RateIsLinesPerSecondOverTheWindow) {
   engine->Evaluate();
   EXPECT_EQ(Group(*engine, "fast").state, AlertState::kInactive);
   EXPECT_DOUBLE_EQ(Group(*engine, "fast").value, 2.0);
-  Send(*engine, 1, "api", Level::kWarn, "upstream timeout");
+  // Words match whatever their case in the line (the skip-by-required-word shortcut agrees).
+  Send(*engine, 1, "api", Level::kWarn, "Upstream TIMEOUT");
   engine->Evaluate();
   EXPECT_EQ(Group(*engine, "fast").state, AlertState::kFiring);
+  EXPECT_EQ(Group(*engine, "fast").count, 21u);
 }
 
 TEST_F(AlertEngineTest, ForKeepsTheGroupPendingUntilTheConditionHeldLongEnough) {
@@ -250,6 +252,17 @@ TEST_F(AlertEngineTest, RulesSharingAFilterCountTheSameLines) {
   EXPECT_EQ(Group(*engine, "a").count, 8u);
   EXPECT_EQ(Group(*engine, "b", "service=y").state, AlertState::kFiring);
   EXPECT_EQ(Group(*engine, "b", "service=x").state, AlertState::kInactive);
+}
+
+TEST_F(AlertEngineTest, PhrasesAndWordsAreRequiredWhateverTheirCase) {
+  auto engine = Make();
+  engine->SetRules({MakeRule("{name: p, filter: '\"connection reset\" peer', condition: count > "
+                             "0, window: 1m}")});
+  Send(*engine, 1, "s", Level::kError, "Connection RESET by Peer");
+  Send(*engine, 1, "s", Level::kError, "connection was reset by peer");  // not the phrase
+  Send(*engine, 1, "s", Level::kError, "connection reset");              // no "peer"
+  engine->Evaluate();
+  EXPECT_EQ(Group(*engine, "p").count, 1u);
 }
 
 TEST_F(AlertEngineTest, LateLinesCountAtTheirIngestTime) {
