@@ -1,8 +1,10 @@
 // Server stats from the server's own API: /metrics (rates computed between two samples),
-// /api/v1/admin/segments (segments and bytes per tier) and /api/v1/admin/damage.
+// /api/v1/admin/tiers (segments, rows, bytes, oldest and newest line per tier and per tier and
+// tenant), /api/v1/admin/segments (corrupt and missing counts) and /api/v1/admin/damage.
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { getJson, getText } from './api';
 import { formatBytes, num } from './format';
+import { formatTs } from './time';
 
 // Prometheus text: the sum of every sample of each metric name (labels added up).
 export function parseMetrics(text: string): Map<string, number> {
@@ -18,8 +20,9 @@ export function parseMetrics(text: string): Map<string, number> {
   return out;
 }
 
-interface Segment { tier: string; bytes: number; rows: number; state: string }
-interface SegmentsAnswer { segments: Segment[]; matching: number; truncated: boolean; counts: Record<string, number> }
+interface SegmentsAnswer { matching: number; counts: Record<string, number> }
+interface TierUsage { tier: string; tenant?: string; segments: number; bytes: number; rows: number; oldest: string | null; newest: string | null }
+interface TiersAnswer { tiers: TierUsage[]; tenants: TierUsage[] }
 interface Sample { at: number; m: Map<string, number> }
 
 const INTERVAL_MS = 2000;
@@ -29,6 +32,7 @@ export function AdminPage() {
   const prev = useRef<Sample | null>(null);
   const [rates, setRates] = useState<Record<string, number> | null>(null);
   const [segments, setSegments] = useState<SegmentsAnswer | null>(null);
+  const [tiers, setTiers] = useState<TiersAnswer | null>(null);
   const [damage, setDamage] = useState<number | null>(null);
   const [error, setError] = useState<string | null>(null);
 
@@ -36,9 +40,10 @@ export function AdminPage() {
     const ac = new AbortController();
     const poll = async () => {
       try {
-        const [text, segs, dmg] = await Promise.all([
+        const [text, segs, tiersNow, dmg] = await Promise.all([
           getText('/metrics', ac.signal),
-          getJson<SegmentsAnswer>('/api/v1/admin/segments', { limit: '100000' }, ac.signal),
+          getJson<SegmentsAnswer>('/api/v1/admin/segments', { limit: '1' }, ac.signal),
+          getJson<TiersAnswer>('/api/v1/admin/tiers', {}, ac.signal),
           getJson<{ unacknowledged: number }>('/api/v1/admin/damage', { unacknowledged: 'true' }, ac.signal),
         ]);
         const sample = { at: Date.now(), m: parseMetrics(text) };
@@ -56,6 +61,7 @@ export function AdminPage() {
         prev.current = sample;
         setNow(sample);
         setSegments(segs);
+        setTiers(tiersNow);
         setDamage(dmg.unacknowledged);
         setError(null);
       } catch (e) {
@@ -68,12 +74,6 @@ export function AdminPage() {
   }, []);
 
   const m = now?.m;
-  const tiers = new Map<string, { count: number; bytes: number; rows: number }>();
-  for (const s of segments?.segments ?? []) {
-    const t = tiers.get(s.tier) ?? { count: 0, bytes: 0, rows: 0 };
-    t.count++; t.bytes += s.bytes; t.rows += s.rows;
-    tiers.set(s.tier, t);
-  }
   const rate = (k: string, unit: string, fmt = (v: number) => v.toFixed(1)) => (rates ? `${fmt(rates[k])} ${unit}` : '…');
   return (
     <div class="admin-page">
@@ -92,7 +92,7 @@ export function AdminPage() {
         </section>
         <section class="card" aria-label="Storage">
           <h2>Storage</h2>
-          <div class="big" data-testid="disk">{formatBytes(Array.from(tiers.values()).reduce((n, t) => n + t.bytes, 0))}</div>
+          <div class="big" data-testid="disk">{formatBytes((tiers?.tiers ?? []).reduce((n, t) => n + t.bytes, 0))}</div>
           <div class="muted">in {num(segments?.matching)} segments · memtables {formatBytes(m?.get('sawmill_memtable_bytes') ?? 0)}</div>
         </section>
         <section class="card" aria-label="Live tail and health">
@@ -106,18 +106,36 @@ export function AdminPage() {
       </div>
       <section class="card wide" aria-label="Disk per tier">
         <h2>Disk per tier</h2>
-        <table class="pipe-table" data-testid="tiers">
-          <thead><tr><th>tier</th><th>segments</th><th>rows</th><th>bytes</th></tr></thead>
-          <tbody>
-            {Array.from(tiers.entries()).sort().map(([tier, t]) => (
-              <tr><td>{tier}</td><td class="num">{num(t.count)}</td><td class="num">{num(t.rows)}</td><td class="num">{formatBytes(t.bytes)}</td></tr>
-            ))}
-          </tbody>
-        </table>
-        {segments && tiers.size === 0 && <div class="empty">No segments yet (lines are in memtables until the first flush).</div>}
-        {segments?.truncated && <div class="muted">Only the first {num(segments.segments.length)} segments are counted.</div>}
+        <TierTable rows={tiers?.tiers ?? []} testid="tiers" />
+        {tiers && tiers.tiers.every((t) => t.segments === 0) && <div class="empty">No segments yet (lines are in memtables until the first flush).</div>}
       </section>
-      <p class="muted">Refreshed every {INTERVAL_MS / 1000} s from /metrics and /api/v1/admin/*.</p>
+      {(tiers?.tenants.length ?? 0) > 0 && (
+        <section class="card wide" aria-label="Disk per tier and tenant">
+          <h2>Disk per tier and tenant</h2>
+          <TierTable rows={tiers!.tenants} testid="tier-tenants" />
+        </section>
+      )}
+      <p class="muted">Refreshed every {INTERVAL_MS / 1000} s from /metrics and /api/v1/admin/*. Lines still in memtables are not in any tier yet.</p>
+    </div>
+  );
+}
+
+function TierTable({ rows, testid }: { rows: TierUsage[]; testid: string }) {
+  const tenants = rows.some((r) => r.tenant !== undefined);
+  return (
+    <div class="table-box">
+      <table class="pipe-table" data-testid={testid}>
+        <thead><tr>{tenants && <th>tenant</th>}<th>tier</th><th>segments</th><th>rows</th><th>bytes</th><th>oldest line</th><th>newest line</th></tr></thead>
+        <tbody>
+          {rows.map((t) => (
+            <tr data-tier={t.tier}>
+              {tenants && <td>{t.tenant}</td>}
+              <td>{t.tier}</td><td class="num">{num(t.segments)}</td><td class="num">{num(t.rows)}</td><td class="num">{formatBytes(t.bytes)}</td>
+              <td>{t.oldest ? formatTs(t.oldest) : '–'}</td><td>{t.newest ? formatTs(t.newest) : '–'}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
     </div>
   );
 }

@@ -109,6 +109,29 @@ export async function getJson<T>(path: string, params: Record<string, string>,
   return body as T;
 }
 
+// A POST or DELETE (holds, retention, tokens): parameters in the query string as the server
+// reads them; the answer's JSON, or an ApiError with the server's text (401 asks for a token).
+export async function sendJson<T>(method: 'POST' | 'DELETE', path: string,
+                                  params: Record<string, string> = {}): Promise<T> {
+  const query = new URLSearchParams(params).toString();
+  let response: Response;
+  try {
+    response = await fetch(query ? `${path}?${query}` : path, { method, headers: { Accept: 'application/json', ...authHeaders() } });
+  } catch (e) {
+    throw new ApiError(`cannot reach the server: ${(e as Error).message}`, 0);
+  }
+  const text = await response.text();
+  let body: any;
+  try { body = JSON.parse(text); } catch { body = undefined; }
+  if (!response.ok) {
+    const message = body?.error ?? (text.trim() || `HTTP ${response.status} ${response.statusText}`);
+    if (response.status === 401) reportUnauthorized(message);
+    throw new ApiError(message, response.status, body?.position);
+  }
+  if (body === undefined) throw new ApiError(`the server answered something that is not JSON: ${text.slice(0, 200)}`, response.status);
+  return body as T;
+}
+
 export async function getText(path: string, signal?: AbortSignal): Promise<string> {
   const response = await fetch(path, { signal, headers: authHeaders() });
   const text = await response.text();

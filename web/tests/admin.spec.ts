@@ -8,9 +8,20 @@ test('admin shows ingest rate, queries, disk per tier from the server', async ({
   const segments = await (await fetch(`${sawmill.url}/api/v1/admin/segments`)).json();
   expect(segments.matching).toBeGreaterThan(0);
   await page.goto(`${sawmill.url}/ui/admin`);
-  await expect(page.locator('[data-testid=tiers] tbody tr')).toHaveCount(new Set(segments.segments.map((s: any) => s.tier)).size);
+  // Disk per tier: every tier, with what /api/v1/admin/tiers reports (and that agrees with the
+  // segments' own list), oldest and newest line included; then per tier and tenant.
+  const tiers = await (await fetch(`${sawmill.url}/api/v1/admin/tiers`)).json();
+  expect(tiers.tiers.map((t: any) => t.tier)).toEqual(['hot', 'warm', 'cold']);
   const rows = segments.segments.filter((s: any) => s.tier === 'hot').reduce((n: number, s: any) => n + s.rows, 0);
-  await expect(page.locator('[data-testid=tiers] tbody tr', { hasText: 'hot' })).toContainText(rows.toLocaleString('en-US'));
+  expect(tiers.tiers[0].rows).toBe(rows);
+  await expect(page.locator('[data-testid=tiers] tbody tr')).toHaveCount(3);
+  const hot = page.locator('[data-testid=tiers] tbody tr[data-tier=hot] td');
+  await expect(hot.nth(1)).toHaveText(tiers.tiers[0].segments.toLocaleString('en-US'));
+  await expect(hot.nth(2)).toHaveText(rows.toLocaleString('en-US'));
+  await expect(hot.nth(4)).toHaveText(tiers.tiers[0].oldest.replace('T', ' ').replace(/Z$/, ''));
+  await expect(hot.nth(5)).toHaveText(tiers.tiers[0].newest.replace('T', ' ').replace(/Z$/, ''));
+  await expect(page.locator('[data-testid=tier-tenants] tbody tr')).toHaveCount(tiers.tenants.length);
+  await expect(page.locator('[data-testid=tier-tenants] tbody tr').first()).toContainText('default');
   // Lines and searches while the page watches show up as rates.
   const until = Date.now() + 5000;
   while (Date.now() < until) {
@@ -21,4 +32,55 @@ test('admin shows ingest rate, queries, disk per tier from the server', async ({
   await expect(page.locator('[data-testid=ingest-rate]')).not.toHaveText(/^(…|0\.0 lines\/s)$/);
   await expect(page.locator('[data-testid=query-rate]')).not.toHaveText(/^(…|0\.00 queries\/s)$/);
   await shot('admin');
+});
+
+test('retention and holds: set a policy, add a hold, see it listed and recorded, release it', async ({ page, sawmill, shot }) => {
+  expect((await fetch(`${sawmill.url}/api/v1/admin/flush`, { method: 'POST' })).status).toBe(200);
+  await page.goto(`${sawmill.url}/ui/retention`);
+  // A policy for the tenant: the table shows the effective one, as the server reports it.
+  const policyForm = page.getByRole('form', { name: "Set a tenant's policy" });
+  await policyForm.getByLabel('Tenant').fill('default');
+  await policyForm.getByLabel('Retention').fill('90d');
+  await policyForm.getByLabel('Reason').fill('kept for the yearly audit');
+  await policyForm.getByRole('button', { name: 'Set policy' }).click();
+  await expect(page.locator('[data-testid=policies] tr[data-tenant=default]')).toContainText('90d');
+  // A bad value is the server's error, as text, where it was typed.
+  await policyForm.getByLabel('Retention').fill('soon');
+  await policyForm.getByRole('button', { name: 'Set policy' }).click();
+  await expect(policyForm.locator('.error-message')).toContainText('retention');
+
+  const form = page.getByRole('form', { name: 'Add a hold' });
+  await form.getByLabel('From (UTC)').fill('2000-01-01 00:00');
+  await form.getByLabel('Query').fill('service=HDFS');
+  await form.getByLabel('Reason').fill('INC-4211 disk failure review');
+  await form.getByRole('button', { name: 'Add hold' }).click();
+  const holds = page.locator('[data-testid=holds] tbody tr');
+  await expect(holds).toHaveCount(1);
+  const hold = holds.first();
+  await expect(hold).toContainText('INC-4211 disk failure review');
+  await expect(hold).toContainText('service=HDFS');
+  // What the server says the hold keeps: the HDFS segments.
+  const listed = (await (await fetch(`${sawmill.url}/api/v1/admin/holds`)).json()).holds;
+  expect(listed).toHaveLength(1);
+  expect(listed[0].segments).toBeGreaterThan(0);
+  await expect(hold.locator('td').nth(6)).toHaveText(new RegExp(`^${listed[0].segments} \\(`));
+  const record = page.locator('[data-testid=events] tbody tr');
+  await expect(record.filter({ hasText: 'hold_add' })).toContainText('INC-4211 disk failure review');
+  await expect(record.filter({ hasText: 'policy' }).first()).toContainText('kept for the yearly audit');
+  await shot('retention-hold');
+
+  // Release: a reason is required; then the hold leaves the active list and is recorded.
+  await hold.getByRole('button', { name: `Release hold ${listed[0].id}` }).click();
+  await hold.getByLabel(`Reason to release hold ${listed[0].id}`).fill('INC-4211 closed');
+  await hold.getByRole('button', { name: 'Release', exact: true }).click();
+  await expect(holds).toHaveCount(0);
+  await expect(page.getByText('No active holds.')).toBeVisible();
+  await expect(record.filter({ hasText: 'hold_release' })).toContainText('INC-4211 closed');
+  await page.getByLabel('Show released holds').check();
+  await expect(holds).toHaveCount(1);
+  await expect(holds.first()).toContainText('released');
+  const after = (await (await fetch(`${sawmill.url}/api/v1/admin/holds?all=true`)).json()).holds;
+  expect(after[0].active).toBe(false);
+  expect(after[0].release_reason).toBe('INC-4211 closed');
+  await shot('retention-released');
 });
