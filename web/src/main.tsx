@@ -1,10 +1,14 @@
-// Sawmill's web UI: one page per path under /ui/ (search, live tail, admin), a theme switch.
+// Sawmill's web UI: one page per path under /ui/ (search, live tail, alerts, retention and
+// holds, tokens, audit log, server stats), a theme switch, and the API token of the tab.
 import { render } from 'preact';
 import { useEffect, useState } from 'preact/hooks';
 import './style.css';
 import { hasToken, setToken } from './api';
 import { AdminPage } from './admin';
 import { AlertsPage } from './alerts';
+import { AuditPage } from './audit';
+import { RetentionPage } from './retention';
+import { TokensPage } from './tokens';
 import { SearchPage } from './search';
 import { TailPage } from './tail';
 
@@ -21,6 +25,9 @@ const PAGES: Page[] = [
   { path: '/ui/', title: 'Search', render: () => <SearchPage /> },
   { path: '/ui/tail', title: 'Live tail', render: () => <TailPage /> },
   { path: '/ui/alerts', title: 'Alerts', render: () => <AlertsPage /> },
+  { path: '/ui/retention', title: 'Retention', render: () => <RetentionPage /> },
+  { path: '/ui/tokens', title: 'Tokens', render: () => <TokensPage /> },
+  { path: '/ui/audit', title: 'Audit', render: () => <AuditPage /> },
   { path: '/ui/admin', title: 'Admin', render: () => <AdminPage /> },
 ];
 

@@ -25,6 +25,8 @@ export const DATASETS = [
 
 export interface Sawmill {
   url: string;
+  // Set once the server has API tokens: ingest() and search() then send it as a Bearer token.
+  token?: string;
   ingest(body: string, params?: Record<string, string>): Promise<{ accepted: number }>;
   search(q: string, params?: Record<string, string>): Promise<any>;
   log(): string;
@@ -40,6 +42,8 @@ async function freePort(): Promise<number> {
     });
   });
 }
+
+export const bearer = (token?: string): Record<string, string> => (token ? { Authorization: `Bearer ${token}` } : {});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -73,12 +77,12 @@ export async function start(extra: string[] = [], load = true): Promise<{ sawmil
     url,
     log: () => log,
     async ingest(body, params = {}) {
-      const r = await fetch(`${url}/api/v1/ingest?${new URLSearchParams(params)}`, { method: 'POST', body });
+      const r = await fetch(`${url}/api/v1/ingest?${new URLSearchParams(params)}`, { method: 'POST', body, headers: bearer(sawmill.token) });
       if (r.status !== 200) throw new Error(`ingest: ${r.status} ${await r.text()}`);
       return r.json();
     },
     async search(q, params = {}) {
-      const r = await fetch(`${url}/api/v1/search?${new URLSearchParams({ q, all_time: '1', ...params })}`);
+      const r = await fetch(`${url}/api/v1/search?${new URLSearchParams({ q, all_time: '1', ...params })}`, { headers: bearer(sawmill.token) });
       const body = await r.json();
       if (r.status !== 200) throw new Error(`search ${q}: ${r.status} ${JSON.stringify(body)}`);
       return body;
