@@ -190,10 +190,12 @@ export function SearchPage() {
             <FieldSidebar hits={results?.hits ?? []} onFilter={filterBy} />
             <section class="results" aria-label="Results">
               <div class="results-head">
-                <span class="count">{results ? `${num(results.hits.length)} lines${results.hits.length >= view.limit ? ` (the newest ${num(view.limit)})` : ''}` : ''}</span>
+                <span class="count">{results ? `${num(results.hits.length)} ${results.hits.length === 1 ? 'line' : 'lines'}${results.hits.length >= view.limit ? ` (the newest ${num(view.limit)})` : ''}` : ''}</span>
                 <span class="stats" title="Query statistics">{formatStats(answer?.stats)}</span>
               </div>
-              {results && results.hits.length === 0 && <div class="empty">No lines match in {describeRange(view.range)}.</div>}
+              {results && results.hits.length === 0 && <div class="empty">{answer?.partial
+                ? `No matching line found before the search stopped (partial answer, see above); there may be some in ${describeRange(view.range)}.`
+                : `No lines match in ${describeRange(view.range)}.`}</div>}
               {results && results.hits.length > 0 && (
                 <ResultList key={results.seq} hits={results.hits} needles={needles} onFilter={filterBy} onContext={setContext} />
               )}
