@@ -84,3 +84,27 @@ test('retention and holds: set a policy, add a hold, see it listed and recorded,
   expect(after[0].release_reason).toBe('INC-4211 closed');
   await shot('retention-released');
 });
+
+// The admin pages at 1280x720 (no sideways scrolling of the page; wide tables scroll in their
+// box) and in the dark theme on a 4K screen.
+test('admin pages fit 1280x720 and follow the dark theme at 4K', async ({ browser, page, sawmill, shot }) => {
+  const pages = ['retention', 'tokens', 'audit', 'admin'];
+  for (const name of pages) {
+    await page.goto(`${sawmill.url}/ui/${name}`);
+    await expect(page.locator('.admin-page .card, .admin-page form').first()).toBeVisible();
+    await expect(page.locator('.query-error')).toHaveCount(0);
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+    expect(overflow, `${name} scrolls sideways at 1280x720`).toBeLessThanOrEqual(0);
+  }
+  const context = await browser.newContext({ viewport: { width: 1920, height: 1080 }, deviceScaleFactor: 2, colorScheme: 'dark' });
+  const dark = await context.newPage();
+  for (const name of pages) {
+    await dark.goto(`${sawmill.url}/ui/${name}`);
+    await expect(dark.locator('html')).toHaveAttribute('data-theme', 'dark');
+    await expect(dark.locator('.admin-page .card, .admin-page form').first()).toBeVisible();
+    expect(await dark.evaluate(() => getComputedStyle(document.body).backgroundColor)).toBe('rgb(21, 23, 28)');
+    await dark.screenshot({ path: `${process.env.SAWMILL_UI_SCREENSHOTS ?? 'test-results'}/${name}-dark-4k.png` });
+  }
+  await context.close();
+  await shot('admin-pages-1280');
+});

@@ -121,3 +121,27 @@ test('a token is shown once with a copy button; revoked, it is gone and refused'
   await expect(tokens.filter({ hasText: 'ci-pipeline' })).toContainText('revoked');
   await shot('tokens-revoked');
 });
+
+test('the audit page shows who searched what, and the chain verifies', async ({ page, shot }) => {
+  // A search by the reader, then the audit log as a platform-admin sees it.
+  const q = 'service=Spark level=ERROR';
+  const r = await fetch(`${sawmill.url}/api/v1/search?${new URLSearchParams({ q, since: '1h' })}`, { headers: bearer(reader) });
+  expect(r.status).toBe(200);
+  await page.addInitScript((t) => sessionStorage.setItem('sawmill.token', t), admin);
+  await page.goto(`${sawmill.url}/ui/audit`);
+  const entries = page.locator('[data-testid=audit] tbody tr');
+  await page.getByLabel('Who').fill('ui-reader');
+  await page.getByLabel('Action').fill('GET /api/v1/search');
+  await page.getByRole('button', { name: 'Show' }).click();
+  const api = await (await fetch(`${sawmill.url}/api/v1/audit?${new URLSearchParams({ since: '24h', who: 'ui-reader', action: 'GET /api/v1/search' })}`,
+    { headers: bearer(admin) })).json();
+  expect(api.entries.length).toBeGreaterThan(0);
+  await expect(entries).toHaveCount(api.entries.length);
+  // Newest first: the search above is the first row, with its query and status.
+  await expect(entries.first()).toContainText(q);
+  await expect(entries.first()).toContainText('ui-reader');
+  await expect(entries.first().locator('td').nth(7)).toHaveText('200');
+  await page.getByRole('button', { name: 'Verify the chain' }).click();
+  await expect(page.locator('[data-testid=audit-verify]')).toContainText('The chain is intact');
+  await shot('audit');
+});
