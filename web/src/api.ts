@@ -86,12 +86,41 @@ export function isAbort(e: unknown): boolean {
   return e instanceof DOMException && e.name === 'AbortError';
 }
 
+// Requests started before the page is drawn (search.tsx prefetchSearch): getJson takes one over
+// when it is asked for the same URL; dropPrefetched aborts those nobody took.
+const prefetched = new Map<string, { response: Promise<Response>; ac: AbortController }>();
+
+function urlOf(path: string, params: Record<string, string>): string {
+  const query = new URLSearchParams(params).toString();
+  return query ? `${path}?${query}` : path;
+}
+
+export function prefetchJson(path: string, params: Record<string, string>): void {
+  const url = urlOf(path, params);
+  if (prefetched.has(url)) return;
+  const ac = new AbortController();
+  const response = fetch(url, { signal: ac.signal, headers: { Accept: 'application/json', ...authHeaders() } });
+  response.catch(() => { /* reported by the getJson that takes it over, if any */ });
+  prefetched.set(url, { response, ac });
+}
+
+export function dropPrefetched(): void {
+  for (const { ac } of prefetched.values()) ac.abort();
+  prefetched.clear();
+}
+
 export async function getJson<T>(path: string, params: Record<string, string>,
                                  signal?: AbortSignal): Promise<T> {
-  const query = new URLSearchParams(params).toString();
+  const url = urlOf(path, params);
+  const early = prefetched.get(url);
+  prefetched.delete(url);
+  if (early && signal) {
+    if (signal.aborted) early.ac.abort();
+    signal.addEventListener('abort', () => early.ac.abort());
+  }
   let response: Response;
   try {
-    response = await fetch(query ? `${path}?${query}` : path, { signal, headers: { Accept: 'application/json', ...authHeaders() } });
+    response = await (early ? early.response : fetch(url, { signal, headers: { Accept: 'application/json', ...authHeaders() } }));
   } catch (e) {
     if (isAbort(e)) throw e;
     throw new ApiError(`cannot reach the server: ${(e as Error).message}`, 0);

@@ -9,7 +9,7 @@ import { AlertsPage } from './alerts';
 import { AuditPage } from './audit';
 import { RetentionPage } from './retention';
 import { TokensPage } from './tokens';
-import { SearchPage } from './search';
+import { SearchPage, prefetchSearch } from './search';
 import { TailPage } from './tail';
 
 type Theme = 'auto' | 'light' | 'dark';
@@ -88,4 +88,5 @@ function App() {
 }
 
 applyTheme((localStorage.getItem('sawmill.theme') as Theme) || 'auto');
+if (pageFor(location.pathname).path === '/ui/') prefetchSearch(location.search);
 render(<App />, document.getElementById('app') as HTMLElement);

@@ -3,7 +3,7 @@
 import { Fragment } from 'preact';
 import type { ComponentChildren } from 'preact';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { ApiError, byteToCharOffset, getJson, isAbort } from './api';
+import { ApiError, byteToCharOffset, dropPrefetched, getJson, isAbort, prefetchJson } from './api';
 import type { ContextAnswer, Hit, Row, SearchAnswer } from './api';
 import { LEVEL_COLORS, TimeChart, paletteColor } from './chart';
 import type { Series } from './chart';
@@ -40,6 +40,28 @@ function timeParams(view: View): Record<string, string> {
   return { ...rangeParams(view.range), ...(view.timeField === 'ts' ? { time_field: 'ts' } : {}) };
 }
 
+// The requests of a view: the lines (or a pipe's rows) and, for a filter, the histogram
+// `FILTER | count by bucket(W), level`. The same for the same view, so that the first search can
+// be started before the page is drawn (prefetchSearch) and taken over by run().
+function searchRequests(view: View): { main: Record<string, string>; hist?: Record<string, string>; bucketSec: number; from: number; to: number } {
+  const params = timeParams(view);
+  const { filter, pipes } = splitPipes(view.q);
+  const main = { ...params, q: view.q, limit: String(view.limit) };
+  const [from, to] = resolve(view.range);
+  const bucket = bucketFor(to - from);
+  const bucketSec = (durationMs(bucket) as number) / 1000;
+  if (pipes) return { main, bucketSec, from, to };
+  return { main, hist: { ...params, q: `${filter} | count by bucket(${bucket}), level`, limit: '10000' }, bucketSec, from, to };
+}
+
+// Called by main.tsx before the first render of the search page: a cold load then waits for the
+// page's code and the server in parallel, not one after the other.
+export function prefetchSearch(search: string): void {
+  const r = searchRequests(readView(search));
+  prefetchJson('/api/v1/search', r.main);
+  if (r.hist) prefetchJson('/api/v1/search', r.hist);
+}
+
 export function SearchPage() {
   const [view, setView] = useState<View>(() => readView(location.search));
   // What the query box holds now (a ref: typing must not re-render the page), and the revision
@@ -72,8 +94,7 @@ export function SearchPage() {
     setError(null);
     setHistError(null);
     valueCache.current.clear();
-    const params = timeParams(next);
-    const { filter, pipes } = splitPipes(next.q);
+    const requests = searchRequests(next);
     const failed = (e: unknown) => {
       if (isAbort(e)) return;
       const err = e instanceof ApiError ? e : new ApiError(String(e), 0);
@@ -82,18 +103,18 @@ export function SearchPage() {
       setPipe(null);
       setHistogram(null);
     };
-    if (pipes) {
-      getJson<SearchAnswer>('/api/v1/search', { ...params, q: next.q, limit: String(next.limit) }, ac.signal)
+    if (!requests.hist) {
+      getJson<SearchAnswer>('/api/v1/search', requests.main, ac.signal)
         .then((answer) => { setPipe({ rows: answer.rows ?? [], answer }); setResults(null); setHistogram(null); })
         .catch(failed)
         .finally(() => { if (seq === runSeq) setLoading(false); });
+      dropPrefetched();
       return;
     }
-    const [from, to] = resolve(next.range);
-    const bucket = bucketFor(to - from);
-    const bucketSec = (durationMs(bucket) as number) / 1000;
-    const hits = getJson<SearchAnswer>('/api/v1/search', { ...params, q: next.q, limit: String(next.limit) }, ac.signal);
-    const hist = getJson<SearchAnswer>('/api/v1/search', { ...params, q: `${filter} | count by bucket(${bucket}), level`, limit: '10000' }, ac.signal);
+    const { from, to, bucketSec } = requests;
+    const hits = getJson<SearchAnswer>('/api/v1/search', requests.main, ac.signal);
+    const hist = getJson<SearchAnswer>('/api/v1/search', requests.hist, ac.signal);
+    dropPrefetched();  // what the first run did not take (the URL changed meanwhile) is aborted
     hits.then((answer) => {
       setResults({ hits: answer.hits ?? [], answer, seq });
       setPipe(null);

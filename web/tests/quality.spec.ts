@@ -98,18 +98,27 @@ test('keyboard only: search, move through rows, expand, filter, context', async 
 test('dark theme on a 4K screen; a cold load takes under a second', async ({ browser, sawmill, shot }) => {
   // Cold: a new browser context has an empty cache. The best of five, so that a burst of load
   // from other tests on this machine does not decide it.
+  // Two figures from the navigation's start: the load event (page, script and style loaded and
+  // run) and the moment the rows and the histogram of the search are on the screen (checked at
+  // every animation frame).
   const loads: number[] = [];
+  const shown: number[] = [];
   for (let i = 0; i < 5; i++) {
     const cold = await browser.newContext();
     const p = await cold.newPage();
-    await p.goto(`${sawmill.url}/ui/?q=service%3DOpenStack&since=1h`);
-    await expect(p.locator('.results-head .count')).toContainText('lines');
+    await p.goto(`${sawmill.url}/ui/?q=service%3DOpenStack&since=1h`, { waitUntil: 'commit' });
+    await p.waitForFunction(() => (document.querySelector('.results-head .count')?.textContent ?? '').includes('lines') &&
+      document.querySelector('.histogram .uplot') !== null, null, { polling: 'raf', timeout: 20_000 });
+    shown.push(await p.evaluate(() => performance.now()));
+    await p.waitForLoadState('load');
     const navigation = await p.evaluate(() => JSON.parse(JSON.stringify(performance.getEntriesByType('navigation')[0])));
     loads.push(navigation.loadEventEnd);
     await cold.close();
   }
-  console.log(`cold loads (load event): ${loads.map((l) => l.toFixed(0)).join(', ')} ms`);
+  console.log(`cold loads: load event ${loads.map((l) => l.toFixed(0)).join(', ')} ms; ` +
+    `rows and histogram shown ${shown.map((l) => l.toFixed(0)).join(', ')} ms`);
   expect(Math.min(...loads)).toBeLessThan(1000);
+  expect(Math.min(...shown)).toBeLessThan(1000);
 
   const context = await browser.newContext({ viewport: { width: 1920, height: 1080 }, deviceScaleFactor: 2, colorScheme: 'dark' });
   const page = await context.newPage();
