@@ -4,6 +4,8 @@
 # the same count whatever else runs). Not part of `make bench`: run it by hand.
 #
 #   bench/callgrind_ingest.sh BUILD_DIR [BUILD_DIR ...]
+#   SERVER_ARGS="--config masking.yaml" bench/callgrind_ingest.sh BUILD_DIR   (extra server
+#   options, split on blanks; e.g. masking rules for the tenant "default", docs/security.md)
 #
 # For each build: a server under callgrind started, made ready and stopped with no ingest, then
 # again with LINES (default 20000) generated corpus lines sent over HTTP by one client in batches
@@ -12,6 +14,7 @@
 # memtable, sort, encode, compress and index build per line (kernel time is not counted).
 set -euo pipefail
 LINES=${LINES:-20000}
+read -ra EXTRA <<<"${SERVER_ARGS:-}"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 WORK=$(mktemp -d /tmp/sawmill-callgrind.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
@@ -29,7 +32,8 @@ run() {
   out="$WORK/cg-$RANDOM.out"
   mkdir -p "$data"
   valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no \
-    "$build/sawmill" server --data "$data" --http "127.0.0.1:$port" >"$WORK/server.log" 2>&1 &
+    "$build/sawmill" server --data "$data" --http "127.0.0.1:$port" ${EXTRA[@]+"${EXTRA[@]}"} \
+    >"$WORK/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 600); do
     curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break

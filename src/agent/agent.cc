@@ -22,10 +22,10 @@
 #include "agent/inputs/stdin/stdin_input.h"
 #include "agent/inputs/syslog/syslog_input.h"
 #include "agent/priority.h"
-#include "agent/redact.h"
 #include "agent/spool.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "ingest/redact.h"
 
 namespace sawmill::agent {
 
@@ -90,7 +90,7 @@ struct Agent::Impl {
   std::string host;
   int lock_fd = -1;
   std::unique_ptr<Spool> spool;
-  std::unique_ptr<Redactor> redactor;
+  std::unique_ptr<ingest::Redactor> redactor;
   std::vector<std::unique_ptr<Input>> inputs;
   std::unique_ptr<prometheus::Exposer> exposer;
   AgentMetrics& metrics = Metrics();
@@ -214,7 +214,7 @@ Result<std::unique_ptr<Agent>> Agent::Create(const AgentConfig& config, Env* env
                  impl->spool->UsedBytes());
   }
   if (config.redact_enabled) {
-    ASSIGN_OR_RETURN(impl->redactor, Redactor::Create(config.redact));
+    ASSIGN_OR_RETURN(impl->redactor, ingest::Redactor::Create(config.redact));
   }
   impl->builder = std::make_unique<BatchBuilder>(config.zstd_level);
   impl->limiter = std::make_unique<RateLimiter>(config.rate_lines_per_sec, config.rate_burst);

@@ -246,7 +246,7 @@ Result<AgentConfig> ParseAgentConfigNode(const YAML::Node& root) {
   config.redact.emails = redact.Bool("emails");
   config.redact.us_ssn = redact.Bool("us_ssn");
   config.redact.patterns = redact.List("patterns");
-  auto redactor = Redactor::Create(config.redact);
+  auto redactor = ingest::Redactor::Create(config.redact);
   if (!redactor.ok()) return redactor.status();
   const OptionValues& status = values.Section("status");
   config.status_file = status.String("file");

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "agent/options.h"
-#include "agent/redact.h"
+#include "ingest/redact.h"
 #include "sawmill/status.h"
 
 namespace sawmill::agent {
@@ -51,7 +51,7 @@ struct AgentConfig {
   std::string status_file;     // empty: <spool>/status.json
   std::string metrics_listen;  // empty: no /metrics endpoint
 
-  RedactOptions redact;
+  ingest::RedactOptions redact;
   bool redact_enabled = true;
 
   // Each input's validated options, in file order (inputs[i]).

@@ -22,11 +22,13 @@
 #include "http/cold_store.h"
 #include "http/http_server.h"
 #include "http/loki_read_routes.h"
+#include "http/masking_config.h"
 #include "http/shipper_handlers.h"
 #include "http/shipper_routes.h"
 #include "http/tenant_limits.h"
 #include "http/tenant_routes.h"
 #include "http/ui_routes.h"
+#include "ingest/masking.h"
 #include "ingest/syslog_server.h"
 #include "ingest/tenant_quota.h"
 
@@ -220,6 +222,20 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     state.pipeline.AddAdmitHook(
         [&quotas](const ingest::BatchInfo& batch, std::vector<Record>* records) {
           return quotas.Admit(batch.tenant, *records);
+        });
+  }
+  // PII masking (docs/security.md "PII masking"): after the quotas, before the WAL.
+  auto masking_rules = ParseMaskingConfig(config.masking);  // checked by ValidateServerConfig
+  auto masking =
+      masking_rules.ok() ? ingest::TenantMasking::Create(*masking_rules) : masking_rules.status();
+  if (!masking.ok()) {
+    std::fprintf(stderr, "sawmill server: %s\n", masking.status().message().c_str());
+    return 2;
+  }
+  if ((*masking)->enabled()) {
+    state.pipeline.AddAdmitHook(
+        [m = masking->get()](const ingest::BatchInfo& batch, std::vector<Record>* records) {
+          return m->Admit(batch, records);
         });
   }
   TenantLimiter query_limiter("concurrent queries", "tenant_max_queries",

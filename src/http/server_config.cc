@@ -10,6 +10,7 @@
 #include "common/config_values.h"
 #include "http/admin_retention_routes.h"
 #include "http/connection_policy.h"
+#include "http/masking_config.h"
 #include "objstore/s3_store.h"
 
 namespace sawmill::http {
@@ -184,6 +185,10 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        &c->retention, nullptr, /*yaml=*/true},
       {"retention_interval", T::kDuration, "how often expired segments are looked for and deleted",
        nullptr, &c->retention_interval_ms},
+      {"masking", T::kString,
+       "per-tenant PII masking before the WAL: a YAML mapping of tenant to detectors (card, email, "
+       "us_ssn, uk_nino, ipv4, ipv6) and RE2 rules (docs/security.md); empty: nothing is masked",
+       &c->masking, nullptr, /*yaml=*/true},
   };
 }
 
@@ -381,6 +386,7 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (auto retention = ParseRetentionConfig(c.retention); !retention.ok()) {
     return retention.status();
   }
+  if (auto masking = ParseMaskingConfig(c.masking); !masking.ok()) return masking.status();
   if (c.compaction != "on" && c.compaction != "off") {
     return Status::InvalidArgument("compaction: '" + c.compaction + "' is not on or off");
   }

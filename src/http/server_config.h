@@ -95,6 +95,9 @@ struct ServerConfig {
   // everything), and how often expired segments are looked for.
   std::string retention;
   uint64_t retention_interval_ms = 60'000;
+  // PII masking before the WAL (docs/security.md "PII masking"): per-tenant rule sets as YAML
+  // (http/masking_config.h); "" masks nothing.
+  std::string masking;
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };

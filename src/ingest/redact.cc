@@ -1,12 +1,14 @@
-#include "agent/redact.h"
+#include "ingest/redact.h"
 
+#include <arpa/inet.h>
 #include <re2/re2.h>
 
 #include <array>
 #include <cctype>
+#include <cstring>
 #include <optional>
 
-namespace sawmill::agent {
+namespace sawmill::ingest {
 
 bool LuhnValid(std::string_view digits) {
   if (digits.empty()) return false;
@@ -134,21 +136,72 @@ Result<std::unique_ptr<Redactor>> Redactor::Create(const RedactOptions& options)
   r->options_ = options;
   RE2::Options quiet;
   quiet.set_log_errors(false);
-  r->email_ = std::make_unique<RE2>(
-      R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,})",
-      quiet);
-  // Area 001-665, 667-899; group 01-99; serial 0001-9999. RedactSsns checks that the match stands
-  // alone (not part of a host name, a version or a longer number).
-  r->ssn_ = std::make_unique<RE2>(
-      R"(((?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2}|6[0-5][0-9]|66[0-57-9]|6[7-9][0-9]|[78][0-9]{2})-(?:0[1-9]|[1-9][0-9])-(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})))",
-      quiet);
-  for (size_t i = 0; i < options.patterns.size(); ++i) {
-    auto re = std::make_unique<RE2>(options.patterns[i], quiet);
-    if (!re->ok()) {
-      return Status::InvalidArgument("redact.patterns[" + std::to_string(i) + "] '" +
-                                     options.patterns[i] + "': " + re->error());
+  auto add = [&r](std::string_view name) {
+    r->names_.emplace_back(name);
+    return static_cast<int>(r->names_.size() - 1);
+  };
+  if (options.credit_cards) r->card_ = add(kCard);
+  if (options.emails) {
+    r->email_index_ = add(kEmail);
+    r->email_ = std::make_unique<RE2>(
+        R"([A-Za-z0-9._%+\-]+@[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?)*\.[A-Za-z]{2,})",
+        quiet);
+  }
+  if (options.us_ssn) {
+    r->ssn_index_ = add(kUsSsn);
+    // Area 001-665, 667-899; group 01-99; serial 0001-9999. ReplaceStandingAlone checks that the
+    // match stands alone (not part of a host name, a version or a longer number).
+    r->ssn_ = std::make_unique<RE2>(
+        R"(((?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2}|6[0-5][0-9]|66[0-57-9]|6[7-9][0-9]|[78][0-9]{2})-(?:0[1-9]|[1-9][0-9])-(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})))",
+        quiet);
+  }
+  if (options.uk_nino) {
+    r->nino_index_ = add(kUkNino);
+    // Two prefix letters (not D, F, I, Q, U, V; the second not O; not BG, GB, KN, NK, NT, TN,
+    // ZZ), six digits (optionally printed in pairs), a suffix A-D. Upper case, standing alone.
+    r->nino_ = std::make_unique<RE2>(
+        R"(((?:[ACEHJLMOPRSWXY][A-CEGHJ-NPR-TW-Z]|B[A-CEHJ-NPR-TW-Z]|G[ACEGHJ-NPR-TW-Z]|[KT][A-CEGHJ-MPR-TW-Z]|N[A-CEGHJL-NPR-SW-Z]|Z[A-CEGHJ-NPR-TW-Y])(?:[0-9]{6}| [0-9]{2} [0-9]{2} [0-9]{2} )[A-D]))",
+        quiet);
+  }
+  if (options.ipv4) {
+    r->ipv4_index_ = add(kIpv4);
+    r->ipv4_ = std::make_unique<RE2>(
+        R"(((?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])))",
+        quiet);
+  }
+  if (options.ipv6) r->ipv6_ = add(kIpv6);
+  auto compile = [&](const std::string& what, const std::string& pattern,
+                     const std::string& replacement) -> Status {
+    auto re = std::make_unique<RE2>(pattern, quiet);
+    if (!re->ok()) return Status::InvalidArgument(what + " '" + pattern + "': " + re->error());
+    std::string error;
+    if (!re->CheckRewriteString(replacement, &error)) {
+      return Status::InvalidArgument(what + " '" + pattern + "': replacement '" + replacement +
+                                     "': " + error);
     }
-    r->custom_.push_back(std::move(re));
+    r->custom_.push_back(Custom{std::move(re), replacement});
+    return Status::OK();
+  };
+  for (size_t i = 0; i < options.patterns.size(); ++i) {
+    // The replacement is literal text here: escape RE2's rewrite backslashes.
+    std::string literal;
+    for (char c : options.replacement) {
+      if (c == '\\') literal.push_back('\\');
+      literal.push_back(c);
+    }
+    RETURN_IF_ERROR(compile(options.error_prefix + "[" + std::to_string(i) + "]",
+                            options.patterns[i], literal));
+    add("pattern[" + std::to_string(i) + "]");
+  }
+  for (const RedactRule& rule : options.rules) {
+    if (rule.name.empty()) return Status::InvalidArgument("a rule without a name");
+    for (const std::string& name : r->names_) {
+      if (name == rule.name) {
+        return Status::InvalidArgument("rule '" + rule.name + "': the name is used twice");
+      }
+    }
+    RETURN_IF_ERROR(compile("rule '" + rule.name + "' pattern", rule.pattern, rule.replacement));
+    add(rule.name);
   }
   return r;
 }
@@ -160,17 +213,17 @@ Redactor::~Redactor() = default;
 // with a known issuer prefix and a length that issuer uses (CardIssuerMatches), and passing Luhn.
 // Digits inside hex hashes, serials, host names and versions are never a card, nor is an
 // all-digit span id (LooksLikeTraceContext).
-bool Redactor::RedactCards(std::string* text) const {
+size_t Redactor::RedactCards(std::string* text) const {
   const std::string& src = *text;
   // Cheap prefilter: a card needs at least 13 digits in the text.
   int digit_count = 0;
   for (char c : src) {
     if (IsDigit(c) && ++digit_count >= 13) break;
   }
-  if (digit_count < 13) return false;
+  if (digit_count < 13) return 0;
   std::string out;
   size_t copied = 0;
-  bool changed = false;
+  size_t changed = 0;
   size_t i = 0;
   while (i < src.size()) {
     if (!IsDigit(src[i]) || (i > 0 && IsDigit(src[i - 1]))) {
@@ -221,61 +274,132 @@ bool Redactor::RedactCards(std::string* text) const {
       if (CardIssuerMatches(digits) && LuhnValid(digits) &&
           !(sep == 0 && digits.size() == 16 && LooksLikeTraceContext(src, i))) {
         out.append(src, copied, i - copied);
-        out.append(kRedacted);
+        out.append(options_.replacement);
         copied = *card_end;
-        changed = true;
+        ++changed;
         next = *card_end;
       }
     }
     i = next;
   }
-  if (!changed) return false;
+  if (changed == 0) return 0;
   out.append(src, copied, std::string::npos);
   *text = std::move(out);
-  return true;
+  return changed;
 }
 
-bool Redactor::RedactSsns(std::string* text) const {
+size_t Redactor::ReplaceStandingAlone(std::string* text, const RE2& re) const {
   const std::string& src = *text;
   std::string out;
   size_t copied = 0;
-  bool changed = false;
+  size_t changed = 0;
   re2::StringPiece input(src);
   re2::StringPiece match;
-  while (RE2::FindAndConsume(&input, *ssn_, &match)) {
+  while (RE2::FindAndConsume(&input, re, &match)) {
     size_t start = static_cast<size_t>(match.data() - src.data());
     size_t end = start + match.size();
     if (!StandsAlone(src, start, end)) continue;
     out.append(src, copied, start - copied);
-    out.append(kRedacted);
+    out.append(options_.replacement);
     copied = end;
-    changed = true;
+    ++changed;
   }
-  if (!changed) return false;
+  if (changed == 0) return 0;
   out.append(src, copied, std::string::npos);
   *text = std::move(out);
-  return true;
-}
-
-bool Redactor::RedactText(std::string* text) const {
-  bool changed = false;
-  if (options_.credit_cards) changed |= RedactCards(text);
-  if (options_.emails && text->find('@') != std::string::npos) {
-    changed |= RE2::GlobalReplace(text, *email_, kRedacted) > 0;
-  }
-  if (options_.us_ssn && text->find('-') != std::string::npos) {
-    changed |= RedactSsns(text);
-  }
-  for (const auto& re : custom_) changed |= RE2::GlobalReplace(text, *re, kRedacted) > 0;
   return changed;
 }
 
-bool Redactor::RedactRecord(Record* record) const {
-  bool changed = RedactText(&record->message);
-  changed |= RedactText(&record->user_id);
-  for (auto& [key, value] : record->fields) changed |= RedactText(&value);
+// An IPv6 address is a run of hex digits, ':' and '.' (for the IPv4-mapped tail) with at least
+// two ':' and a hex digit, standing alone, that inet_pton accepts as an address. A trailing '.'
+// or single ':' (end of a sentence, "addr:port" written without brackets) is not part of it.
+size_t Redactor::RedactIpv6(std::string* text) const {
+  const std::string& src = *text;
+  std::string out;
+  size_t copied = 0;
+  size_t changed = 0;
+  size_t i = 0;
+  auto in_token = [](char c) { return IsHexDigit(c) || c == ':' || c == '.'; };
+  while (i < src.size()) {
+    if (!in_token(src[i])) {
+      ++i;
+      continue;
+    }
+    size_t end = i;
+    int colons = 0;
+    bool hex = false;
+    while (end < src.size() && in_token(src[end])) {
+      colons += src[end] == ':';
+      hex |= IsHexDigit(src[end]);
+      ++end;
+    }
+    size_t next = end;
+    size_t start = i;
+    while (end > start && src[end - 1] == '.') --end;
+    if (end - start >= 2 && src[end - 1] == ':' && src[end - 2] != ':') --end;
+    while (start < end && src[start] == '.') ++start;
+    if (colons >= 2 && hex && end - start <= 45 && StandsAlone(src, start, end)) {
+      char buffer[46];
+      std::memcpy(buffer, src.data() + start, end - start);
+      buffer[end - start] = '\0';
+      in6_addr address;
+      if (inet_pton(AF_INET6, buffer, &address) == 1) {
+        out.append(src, copied, start - copied);
+        out.append(options_.replacement);
+        copied = end;
+        ++changed;
+      }
+    }
+    i = next;
+  }
+  if (changed == 0) return 0;
+  out.append(src, copied, std::string::npos);
+  *text = std::move(out);
+  return changed;
+}
+
+bool Redactor::RedactText(std::string* text, RedactCounts* counts) const {
+  if (counts != nullptr && counts->size() < names_.size()) counts->resize(names_.size(), 0);
+  if (text->empty()) return false;
+  size_t total = 0;
+  auto note = [&](int index, size_t n) {
+    total += n;
+    if (counts != nullptr && n > 0) (*counts)[static_cast<size_t>(index)] += n;
+  };
+  if (card_ >= 0) note(card_, RedactCards(text));
+  if (email_ && text->find('@') != std::string::npos) {
+    note(email_index_,
+         static_cast<size_t>(RE2::GlobalReplace(text, *email_, options_.replacement)));
+  }
+  if (ssn_ && text->find('-') != std::string::npos) {
+    note(ssn_index_, ReplaceStandingAlone(text, *ssn_));
+  }
+  if (nino_ && text->size() >= 9) note(nino_index_, ReplaceStandingAlone(text, *nino_));
+  // IPv6 first: an IPv4-mapped address (::ffff:192.0.2.1) is one IPv6 address.
+  if (ipv6_ >= 0 && text->find(':') != std::string::npos) note(ipv6_, RedactIpv6(text));
+  if (ipv4_ && text->find('.') != std::string::npos) {
+    note(ipv4_index_, ReplaceStandingAlone(text, *ipv4_));
+  }
+  const size_t first_custom = names_.size() - custom_.size();
+  for (size_t i = 0; i < custom_.size(); ++i) {
+    note(static_cast<int>(first_custom + i),
+         static_cast<size_t>(RE2::GlobalReplace(text, *custom_[i].re, custom_[i].replacement)));
+  }
+  return total > 0;
+}
+
+bool Redactor::RedactRecord(Record* record, RedactCounts* counts) const {
+  bool changed = RedactText(&record->message, counts);
+  changed |= RedactText(&record->user_id, counts);
+  for (auto& [key, value] : record->fields) changed |= RedactText(&value, counts);
+  if (options_.all_columns) {
+    changed |= RedactText(&record->service, counts);
+    changed |= RedactText(&record->host, counts);
+    changed |= RedactText(&record->trace_id, counts);
+    changed |= RedactText(&record->span_id, counts);
+  }
   if (changed) record->flags |= kFlagRedacted;
   return changed;
 }
 
-}  // namespace sawmill::agent
+}  // namespace sawmill::ingest

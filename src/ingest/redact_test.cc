@@ -1,4 +1,4 @@
-#include "agent/redact.h"
+#include "ingest/redact.h"
 
 #include <gtest/gtest.h>
 
@@ -7,7 +7,7 @@
 #include <fstream>
 #include <map>
 
-namespace sawmill::agent {
+namespace sawmill::ingest {
 namespace {
 
 std::unique_ptr<Redactor> Make(RedactOptions options = {}) {
@@ -166,6 +166,101 @@ TEST(Redactor, RecordIsFlaggedWhenSomethingWasReplaced) {
   EXPECT_EQ(clean.flags, 0u);
 }
 
+TEST(Redactor, Ipv4AndIpv6AddressesAreReplacedWhenAsked) {
+  RedactOptions options;
+  options.ipv4 = true;
+  options.ipv6 = true;
+  auto r = Make(options);
+  EXPECT_EQ(Redact(*r, "from 10.1.2.3:5432 to 192.168.0.255."),
+            "from [REDACTED]:5432 to [REDACTED].");
+  EXPECT_EQ(Redact(*r, "client=2001:db8::8a2e:370:7334 ok"), "client=[REDACTED] ok");
+  EXPECT_EQ(Redact(*r, "peer [fe80::1ff:fe23:4567:890a]:443"), "peer [[REDACTED]]:443");
+  EXPECT_EQ(Redact(*r, "mapped ::ffff:192.0.2.128 end"), "mapped [REDACTED] end");
+  EXPECT_EQ(Redact(*r, "addr fe80::1: refused"), "addr [REDACTED]: refused");
+  // Not addresses: versions, octets over 255, times, MAC addresses, C++ names, hex hashes.
+  for (const char* text :
+       {"version 1.2.3.4.5", "v1.2.3.4", "10.0.0.300", "at 12:30:45", "mac 00:1a:2b:3c:4d:5e",
+        "std::string", "sha 3c65719e4b42", "2026-12-05T10:30:00Z"}) {
+    EXPECT_EQ(Redact(*r, text), text);
+  }
+  // Off by default.
+  auto defaults = Make();
+  EXPECT_EQ(Redact(*defaults, "from 10.1.2.3 and ::1"), "from 10.1.2.3 and ::1");
+}
+
+TEST(Redactor, UkNationalInsuranceNumbersAreReplacedWhenAsked) {
+  RedactOptions options;
+  options.uk_nino = true;
+  auto r = Make(options);
+  EXPECT_EQ(Redact(*r, "nino AB123456C on file"), "nino [REDACTED] on file");
+  EXPECT_EQ(Redact(*r, "nino=JG 10 37 38 D,"), "nino=[REDACTED],");
+  // Prefixes never issued (BG, GB, NK, KN, TN, NT, ZZ; D, F, I, Q, U, V; O second), a suffix
+  // past D, lower case, glued to other text.
+  for (const char* text :
+       {"GB123456A", "BG123456A", "NK123456A", "TN123456A", "ZZ123456A", "DA123456A", "AO123456A",
+        "AB123456E", "ab123456c", "XAB123456C", "AB123456CX"}) {
+    EXPECT_EQ(Redact(*r, text), text);
+  }
+}
+
+TEST(Redactor, NamedRulesUseTheirReplacementAndEveryRuleIsCounted) {
+  RedactOptions options;
+  options.emails = true;
+  options.rules = {{"api_key", R"(api_key=(\w{2})\w+)", R"(api_key=\1***)"},
+                   {"session", "sess-[0-9a-f]+", "sess-?"}};
+  auto r = Make(options);
+  EXPECT_EQ(r->rule_names(),
+            (std::vector<std::string>{"card", "email", "us_ssn", "api_key", "session"}));
+  RedactCounts counts;
+  std::string text =
+      "api_key=abcdef sess-12ab a@b.example c@d.example 4111111111111111 sess-ff api_key=xyz1";
+  EXPECT_TRUE(r->RedactText(&text, &counts));
+  EXPECT_EQ(text, "api_key=ab*** sess-? [REDACTED] [REDACTED] [REDACTED] sess-? api_key=xy***");
+  EXPECT_EQ(counts, (RedactCounts{1, 2, 0, 2, 2}));
+  std::string clean = "nothing here";
+  EXPECT_FALSE(r->RedactText(&clean, &counts));
+  EXPECT_EQ(counts, (RedactCounts{1, 2, 0, 2, 2}));
+}
+
+TEST(Redactor, BadRulesAreRejectedByName) {
+  RedactOptions options;
+  options.rules = {{"ok", "a+", "b"}, {"broken", "(x", "y"}};
+  auto r = Redactor::Create(options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("rule 'broken' pattern '(x'"), std::string::npos)
+      << r.status().ToString();
+  options.rules = {{"group", "a(b)", R"(\2)"}};
+  r = Redactor::Create(options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("rule 'group' pattern 'a(b)': replacement"), std::string::npos)
+      << r.status().ToString();
+  options.rules = {{"card", "x", "y"}};
+  r = Redactor::Create(options);
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.status().message().find("'card': the name is used twice"), std::string::npos);
+}
+
+TEST(Redactor, AllColumnsCoversServiceHostAndIds) {
+  RedactOptions options;
+  options.ipv4 = true;
+  Record agent_record;
+  agent_record.host = "10.0.0.7";
+  agent_record.message = "from 10.0.0.8";
+  auto agent = Make(options);
+  EXPECT_TRUE(agent->RedactRecord(&agent_record));
+  EXPECT_EQ(agent_record.host, "10.0.0.7");  // the agent's behaviour: message, user, fields
+  EXPECT_EQ(agent_record.message, "from [REDACTED]");
+  options.all_columns = true;
+  auto server = Make(options);
+  Record record;
+  record.host = "10.0.0.7";
+  record.service = "svc";
+  EXPECT_TRUE(server->RedactRecord(&record));
+  EXPECT_EQ(record.host, "[REDACTED]");
+  EXPECT_EQ(record.service, "svc");
+  EXPECT_TRUE(record.flags & kFlagRedacted);
+}
+
 // Every real dataset in shared/data/real (hex hashes in Sysmon events and CI logs, git commits,
 // Go pseudo-versions, epoch milliseconds and nanoseconds, HDFS block ids, span ids): the default
 // card and SSN detection rewrites nothing but the card numbers the data itself labels as such
@@ -229,4 +324,4 @@ TEST(Redactor, RealDatasetsHaveNoCardsOrSsns) {
 }
 
 }  // namespace
-}  // namespace sawmill::agent
+}  // namespace sawmill::ingest
