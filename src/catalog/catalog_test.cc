@@ -16,7 +16,18 @@
 #include <thread>
 #include <vector>
 
+#include "catalog/pg_catalog.h"
 #include "catalog/sqlite_catalog.h"
+
+#ifdef SAWMILL_CATALOG_TEST_PG
+#include <arpa/inet.h>
+#include <libpq-fe.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+#include <fstream>
+#endif
 
 namespace sawmill::catalog {
 namespace {
@@ -55,6 +66,45 @@ struct Implementation {
   std::function<Result<std::unique_ptr<Catalog>>(const std::filesystem::path& dir)> open;
 };
 
+#ifdef SAWMILL_CATALOG_TEST_PG
+// The PostgreSQL started by the ctest fixture pg_server (scripts/pg-test-server.sh).
+std::string PgUrl() {
+  std::ifstream in(std::string(SAWMILL_PG_TEST_DIR) + "/url");
+  std::string url;
+  std::getline(in, url);
+  EXPECT_FALSE(url.empty()) << "no PostgreSQL URL in " << SAWMILL_PG_TEST_DIR
+                            << "/url: run through ctest (fixture pg_server)";
+  return url;
+}
+
+// One schema per test directory, so tests running at once never see each other's rows.
+std::string SchemaFor(const std::filesystem::path& dir) {
+  return "t" + std::to_string(std::hash<std::string>{}(dir.string()));
+}
+
+// Runs "sql" through a connection of its own; returns the first value of the first row.
+std::string PgSql(const std::string& sql) {
+  PGconn* conn = PQconnectdb(PgUrl().c_str());
+  EXPECT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  PGresult* r = PQexec(conn, sql.c_str());
+  const ExecStatusType st = PQresultStatus(r);
+  EXPECT_TRUE(st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+      << sql << ": " << PQresultErrorMessage(r);
+  std::string value = st == PGRES_TUPLES_OK && PQntuples(r) > 0 ? PQgetvalue(r, 0, 0) : "";
+  PQclear(r);
+  PQfinish(conn);
+  return value;
+}
+
+std::vector<Implementation> Implementations() {
+  return {
+      {"postgresql",
+       [](const std::filesystem::path& dir) {
+         return OpenPostgresCatalog(PgUrl(), {.schema = SchemaFor(dir)});
+       }},
+  };
+}
+#else
 std::vector<Implementation> Implementations() {
   return {
       {"sqlite",
@@ -67,6 +117,7 @@ std::vector<Implementation> Implementations() {
        }},
   };
 }
+#endif
 
 class CatalogTest : public ::testing::TestWithParam<Implementation> {
  protected:
@@ -74,8 +125,16 @@ class CatalogTest : public ::testing::TestWithParam<Implementation> {
     dir_ = TestDir();
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+#ifdef SAWMILL_CATALOG_TEST_PG
+    PgSql("DROP SCHEMA IF EXISTS " + SchemaFor(dir_) + " CASCADE");
+#endif
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
+  void TearDown() override {
+    std::filesystem::remove_all(dir_);
+#ifdef SAWMILL_CATALOG_TEST_PG
+    PgSql("DROP SCHEMA IF EXISTS " + SchemaFor(dir_) + " CASCADE");
+#endif
+  }
   std::unique_ptr<Catalog> OpenCatalog() {
     auto c = GetParam().open(dir_);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
@@ -283,6 +342,139 @@ TEST_P(CatalogTest, IdempotencyKeysExpireAndEvictTheOldest) {
   EXPECT_EQ((*rows)[1], keys[3]);
 }
 
+TEST_P(CatalogTest, TokensAreStoredListedAndRevoked) {
+  auto c = OpenCatalog();
+  TokenRow t{"id1", "ci", {"a", "b"}, "reader", "ab12", 5, 0, 0, "admin"};
+  ASSERT_TRUE(c->InsertToken(t).ok());
+  EXPECT_EQ(c->InsertToken(t).code(), StatusCode::kAlreadyExists);
+  TokenRow platform{"id0", "root", {}, "platform-admin", "cd34", 4, 99, 0, ""};
+  ASSERT_TRUE(c->InsertToken(platform).ok());
+  auto rows = c->ListTokens();
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0], platform);  // by creation time
+  EXPECT_EQ((*rows)[1], t);
+  ASSERT_TRUE(c->RevokeToken("id1", 7).ok());
+  ASSERT_TRUE(c->RevokeToken("id1", 8).ok());  // kept as it was
+  EXPECT_TRUE(c->RevokeToken("nope", 8).IsNotFound());
+  EXPECT_EQ((*c->ListTokens())[1].revoked_ns, 7);
+}
+
+TEST_P(CatalogTest, AuditEntriesAppendFilterAndPruneBehindAnAnchor) {
+  auto c = OpenCatalog();
+  EXPECT_FALSE(c->LastAudit()->has_value());
+  for (uint64_t seq = 1; seq <= 5; ++seq) {
+    AuditRow a;
+    a.seq = seq;
+    a.at_ns = static_cast<int64_t>(seq) * 10;
+    a.who = seq % 2 ? "alice" : "bob";
+    a.tenant = "t1";
+    a.action = "search";
+    a.query = "level=ERROR \"caf\u00e9\"";
+    a.rows = static_cast<int64_t>(seq);
+    a.status = 200;
+    a.prev_hash = "h" + std::to_string(seq - 1);
+    a.hash = "h" + std::to_string(seq);
+    ASSERT_TRUE(c->AppendAudit(a).ok());
+  }
+  AuditRow dup;
+  dup.seq = 3;
+  EXPECT_EQ(c->AppendAudit(dup).code(), StatusCode::kAlreadyExists);
+  AuditFilter f;
+  f.who = "alice";
+  f.since_ns = 20;
+  auto rows = c->ListAudit(f);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0].seq, 3u);
+  EXPECT_EQ((*rows)[0].query, "level=ERROR \"caf\u00e9\"");
+  EXPECT_EQ((*c->LastAudit())->seq, 5u);
+  EXPECT_EQ(*c->PruneAudit(35), 3u);  // entries at 10, 20, 30
+  EXPECT_EQ(*c->GetAuditAnchor(), (AuditAnchor{3, "h3"}));
+  EXPECT_EQ(c->ListAudit({})->size(), 2u);
+}
+
+TEST_P(CatalogTest, AlertStatesTransitionsAndRulesRoundTrip) {
+  auto c = OpenCatalog();
+  AlertStateRow firing{"t1", "errors", "service=api", "firing", 10, 20, 30, 51.5};
+  AlertStateRow pending{"t1", "quiet", "", "pending", 11, 11, 0, 0};
+  std::vector<AlertTransitionRow> tr;
+  for (int i = 0; i < 5; ++i) {
+    tr.push_back({0, "t1", "errors", "service=api", "inactive", "pending", 100 + i, 1.0 * i});
+  }
+  ASSERT_TRUE(c->SaveAlertStates({firing, pending}, {}, tr, 3).ok());
+  ASSERT_TRUE(c->SaveAlertStates({}, {pending}, {}, 3).ok());
+  auto states = c->ListAlertStates();
+  ASSERT_TRUE(states.ok()) << states.status().ToString();
+  ASSERT_EQ(states->size(), 1u);
+  EXPECT_EQ((*states)[0], firing);
+  auto history = c->ListAlertTransitions("t1", "", 0, 10);
+  ASSERT_TRUE(history.ok());
+  ASSERT_EQ(history->size(), 3u);  // trimmed to the newest three
+  EXPECT_EQ((*history)[0].at_ns, 104);
+  EXPECT_GT((*history)[0].id, (*history)[1].id);
+  EXPECT_TRUE(c->ListAlertTransitions("t2", "", 0, 10)->empty());
+  ASSERT_TRUE(c->PutAlertRule({"t1", "r", "filter: x", 5}).ok());
+  ASSERT_TRUE(c->PutAlertRule({"t1", "r", "filter: y", 6}).ok());
+  EXPECT_TRUE(c->DeleteAlertRule("t1", "other").IsNotFound());
+  auto rules = c->ListAlertRules();
+  ASSERT_EQ(rules->size(), 1u);
+  EXPECT_EQ((*rules)[0].definition, "filter: y");
+}
+
+TEST_P(CatalogTest, RetentionChangesAreRecordedAndADecisionMadeBeforeThemIsRefused) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Insert(Row(1)).ok());
+  ASSERT_TRUE(c->Insert(Row(2)).ok());
+  RetentionEventRow who;
+  who.at_ns = 50;
+  who.actor = "ops";
+  who.reason = "INC-4211";
+  auto hold = c->AddHold({0, "t1", 0, 100, "service=payments", "INC-4211", "ops", 50, 0, "", ""}, who);
+  ASSERT_TRUE(hold.ok()) << hold.status().ToString();
+  EXPECT_GT(hold->id, 0u);
+  ASSERT_TRUE(c->SetRetentionPolicy({"t1", 10, -1, -1, 5, 51, "ops"}, who).ok());
+  auto rule = c->AddComplianceRule({0, "", "payments*", 99, "SOX", 52, "ops"}, who);
+  ASSERT_TRUE(rule.ok());
+  EXPECT_EQ(c->ListComplianceRules()->size(), 1u);
+  ASSERT_TRUE(c->RemoveComplianceRule(rule->id, who).ok());
+  EXPECT_TRUE(c->RemoveComplianceRule(rule->id, who).IsNotFound());
+  const uint64_t decided = *c->LastRetentionEventId();
+  // A hold released after the decision: the deletion is refused and nothing changes.
+  auto released = c->ReleaseHold(hold->id, who);
+  ASSERT_TRUE(released.ok());
+  EXPECT_EQ(released->released_by, "ops");
+  EXPECT_EQ(c->ReleaseHold(hold->id, who).status().code(), StatusCode::kFailedPrecondition);
+  RetiredSegmentRow r1{1, "t1", 3, 100, 199, "local", "p/1.seg", 60};
+  RetentionEventRow del = who;
+  del.action = "segment_delete";
+  del.segment_id = 1;
+  EXPECT_EQ(c->RetireSegments({r1}, {del}, decided).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(c->List()->size(), 2u);
+  ASSERT_TRUE(c->RetireSegments({r1}, {del}, *c->LastRetentionEventId()).ok());
+  EXPECT_EQ(c->List()->size(), 1u);
+  EXPECT_EQ(*c->ListRetiredSegments(), (std::vector<RetiredSegmentRow>{r1}));
+  RetiredSegmentRow r9{9, "t1", 3, 0, 0, "local", "p/9.seg", 60};
+  EXPECT_TRUE(c->RetireSegments({r9}, {}, *c->LastRetentionEventId()).IsNotFound());
+  auto events = c->ListRetentionEvents({});
+  ASSERT_TRUE(events.ok());
+  std::vector<std::string> actions;
+  for (const auto& e : *events) actions.push_back(e.action);
+  EXPECT_EQ(actions,
+            (std::vector<std::string>{"segment_delete", "hold_release", "compliance_remove",
+                                      "compliance_add", "policy_set", "hold_add"}));
+  RetentionEventFilter only_holds;
+  only_holds.action = "hold_add";
+  EXPECT_EQ(c->ListRetentionEvents(only_holds)->size(), 1u);
+  EXPECT_EQ(c->ListHolds(true)->size(), 0u);
+  EXPECT_EQ(c->ListHolds(false)->size(), 1u);
+  EXPECT_EQ(c->ListRetentionPolicies()->at(0).max_bytes, 5);
+  // Every field -1 removes the policy row.
+  ASSERT_TRUE(c->SetRetentionPolicy({"t1", -1, -1, -1, -1, 53, "ops"}, who).ok());
+  EXPECT_TRUE(c->ListRetentionPolicies()->empty());
+}
+
+#ifndef SAWMILL_CATALOG_TEST_PG
 // ---- The SQLite catalog ----
 
 class SqliteCatalogTest : public ::testing::Test {
@@ -470,6 +662,124 @@ TEST_F(SqliteCatalogTest, CatalogOfANewerSchemaIsRefused) {
   EXPECT_NE(c.status().message().find("schema version 99"), std::string::npos);
   EXPECT_EQ(SchemaVersion(), 99);  // left as it was
 }
+
+#else  // SAWMILL_CATALOG_TEST_PG
+
+// ---- The PostgreSQL catalog ----
+
+class PgCatalogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    schema_ = SchemaFor(TestDir());
+    PgSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+  }
+  void TearDown() override { PgSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE"); }
+  std::unique_ptr<Catalog> Open(PgCatalogOptions options = {}) {
+    options.schema = schema_;
+    auto c = OpenPostgresCatalog(PgUrl(), options);
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return c.ok() ? std::move(c).value() : nullptr;
+  }
+  std::string schema_;
+};
+
+TEST_F(PgCatalogTest, UnreachableServerIsUnavailableAndNamesIt) {
+  // A port nothing listens on (bound, never listening).
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  const std::string url =
+      "postgresql://sawmill:secret@127.0.0.1:" + std::to_string(ntohs(addr.sin_port)) + "/sawmill";
+  auto c = OpenPostgresCatalog(url, {.connect_timeout_s = 2});
+  ::close(fd);
+  ASSERT_FALSE(c.ok());
+  EXPECT_TRUE(c.status().IsUnavailable()) << c.status().ToString();
+  EXPECT_NE(c.status().message().find("127.0.0.1"), std::string::npos) << c.status().ToString();
+  EXPECT_EQ(c.status().message().find("secret"), std::string::npos) << "password in the message";
+}
+
+TEST_F(PgCatalogTest, ASecondExclusiveCatalogIsRefusedUntilTheFirstCloses) {
+  auto first = Open({.exclusive = true});
+  ASSERT_NE(first, nullptr);
+  auto second = OpenPostgresCatalog(PgUrl(), {.schema = schema_, .exclusive = true});
+  ASSERT_FALSE(second.ok());
+  EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition) << second.status().ToString();
+  EXPECT_NE(second.status().message().find("in use"), std::string::npos);
+  first.reset();
+  EXPECT_NE(Open({.exclusive = true}), nullptr);
+}
+
+TEST_F(PgCatalogTest, TwoConnectionsAllocateDisjointIdsAndSeeEachOthersRows) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  std::vector<uint64_t> got_a, got_b;
+  std::thread ta([&] {
+    for (int i = 0; i < 40; ++i) got_a.push_back(*a->AllocateSegmentId());
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < 40; ++i) got_b.push_back(*b->AllocateSegmentId());
+  });
+  ta.join();
+  tb.join();
+  std::set<uint64_t> all(got_a.begin(), got_a.end());
+  all.insert(got_b.begin(), got_b.end());
+  EXPECT_EQ(all.size(), 80u);
+  EXPECT_EQ(*all.rbegin(), 80u);
+  ASSERT_TRUE(a->Insert(Row(500)).ok());
+  EXPECT_TRUE(b->Get(500)->has_value());
+  EXPECT_EQ(b->Insert(Row(500)).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(*b->AllocateSegmentId(), 501u);
+}
+
+TEST_F(PgCatalogTest, ARetentionDecisionIsRefusedAfterAHoldAddedThroughAnotherConnection) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_TRUE(a->Insert(Row(1)).ok());
+  const uint64_t decided = *a->LastRetentionEventId();
+  RetentionEventRow who;
+  who.actor = "ops";
+  ASSERT_TRUE(b->AddHold({0, "t1", 0, 100, "", "INC-1", "ops", 1, 0, "", ""}, who).ok());
+  EXPECT_EQ(a->RetireSegments({{1, "t1", 3, 100, 199, "local", "p", 2}}, {}, decided).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(a->Get(1)->has_value());
+}
+
+TEST_F(PgCatalogTest, AKilledConnectionIsUnavailableOnceThenReconnected) {
+  const std::string app = "sawmill_test_" + std::to_string(::getpid());
+  auto c = Open({.application_name = app});
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->Insert(Row(1)).ok());
+  // What a PostgreSQL restart or a network cut does to the catalog's connection.
+  ASSERT_EQ(PgSql("SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE "
+                  "application_name = '" +
+                  app + "'"),
+            "1");
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  Status first = c->Insert(Row(2));
+  EXPECT_TRUE(first.IsUnavailable()) << first.ToString();
+  // The next call connects again; the failed one changed nothing.
+  ASSERT_TRUE(c->Insert(Row(2)).ok());
+  EXPECT_EQ(c->List()->size(), 2u);
+}
+
+TEST_F(PgCatalogTest, TextTheDatabaseCannotHoldIsInvalidArgumentAndStoresNothing) {
+  auto c = Open();
+  SegmentRow r = Row(1);
+  r.tenant = std::string("a\0b", 3);
+  EXPECT_EQ(c->Insert(r).code(), StatusCode::kInvalidArgument);
+  r.tenant = "\xff\xfe";
+  EXPECT_EQ(c->Insert(r).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(c->List()->empty());
+  EXPECT_TRUE(c->Insert(Row(1)).ok());
+}
+
+#endif  // SAWMILL_CATALOG_TEST_PG
 
 }  // namespace
 }  // namespace sawmill::catalog

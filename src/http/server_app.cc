@@ -12,6 +12,7 @@
 
 #include "auth/audit_log.h"
 #include "auth/token_store.h"
+#include "catalog/pg_catalog.h"
 #include "catalog/sqlite_catalog.h"
 #include "common/mutex.h"
 #include "http/admin_retention_routes.h"
@@ -106,10 +107,12 @@ Status CheckBindNeedsAuth(const ServerConfig& config, const std::string& address
   if (config.insecure_no_auth || address == "localhost" || IsLoopbackAddress(address)) {
     return Status::OK();
   }
-  const std::string path = (std::filesystem::path(config.data_dir) / "catalog.db").string();
+  const std::string path = !config.catalog.empty()
+                               ? config.catalog
+                               : (std::filesystem::path(config.data_dir) / "catalog.db").string();
   std::error_code ec;
-  if (std::filesystem::exists(path, ec)) {
-    auto catalog = catalog::OpenSqliteCatalog(path);
+  if (catalog::IsPostgresUrl(path) || std::filesystem::exists(path, ec)) {
+    auto catalog = catalog::OpenCatalog(path);
     if (!catalog.ok()) return Status::OK();  // the engine reports it when it opens the catalog
     auto tokens = (*catalog)->ListTokens();
     if (tokens.ok() && !tokens->empty()) return Status::OK();
@@ -320,6 +323,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   }
   storage::EngineOptions engine_options;
   engine_options.data_dir = config.data_dir;
+  engine_options.catalog_path = config.catalog;
   engine_options.flush_interval_ns = static_cast<int64_t>(config.flush_interval_ms) * 1'000'000;
   engine_options.memtable_cap_bytes = config.memtable_cap_bytes;
   engine_options.segment_target_bytes = config.segment_target_bytes;

@@ -114,6 +114,10 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"compaction", T::kString,
        "on: small segments are merged in the background; off: only by `sawmill admin compact`",
        &c->compaction},
+      {"catalog", T::kString,
+       "the segment catalog: empty for DIR/catalog.db (SQLite), or postgresql://USER@HOST:PORT/DB "
+       "for PostgreSQL (one server per catalog until cluster mode; docs/operations.md)",
+       &c->catalog},
       // Cold tier store.
       {"cold_store", T::kString,
        "where cold segments go: empty for a directory of the data directory, or "

@@ -57,6 +57,10 @@ struct ServerConfig {
   std::string timezone_by_service;
   std::string timezone_by_tenant;
 
+  // Where the segment catalog lives: empty for DIR/catalog.db (SQLite), or a postgresql:// URL
+  // (docs/operations.md "Catalog in PostgreSQL").
+  std::string catalog;
+
   // ---- Cold tier store (docs/operations.md "Cold store on S3") ----
   // "" keeps cold segments in a directory of the data directory; "s3://bucket/prefix" puts them
   // in an S3 bucket. Endpoint, region and keys left empty come from AWS_ENDPOINT_URL,

@@ -57,7 +57,8 @@ struct EngineOptions {
   // ...unless more are remembered than this: then the oldest are forgotten first, each one
   // logged and counted (sawmill_idempotency_keys_evicted_total{reason="capacity"}).
   size_t idempotency_max_keys = 1'000'000;
-  // SQLite catalog file; empty: DIR/catalog.db. SQLite does its own I/O, so an Env other than
+  // The catalog: a SQLite file, or a postgresql:// URL (catalog/pg_catalog.h); empty:
+  // DIR/catalog.db. SQLite does its own I/O, so an Env other than
   // the default (e.g. FaultInjectionEnv) needs a real path here, or gets an in-memory catalog.
   std::string catalog_path;
 

@@ -12,6 +12,7 @@
 #include <map>
 #include <set>
 
+#include "catalog/pg_catalog.h"
 #include "catalog/reconcile.h"
 #include "catalog/sqlite_catalog.h"
 #include "common/coding.h"
@@ -87,7 +88,7 @@ Status StorageEngine::Init() {
   if (catalog_path.empty()) {
     catalog_path = env_ == Env::Default() ? JoinPath(options_.data_dir, "catalog.db") : ":memory:";
   }
-  ASSIGN_OR_RETURN(catalog_, catalog::OpenSqliteCatalog(catalog_path));
+  ASSIGN_OR_RETURN(catalog_, catalog::OpenCatalog(catalog_path));
 
   // Reconciliation: the segment objects say who they are; the catalog is made to agree with
   // them, and nothing that verifies is deleted unless proven superseded (catalog/reconcile.h).
