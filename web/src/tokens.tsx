@@ -2,7 +2,7 @@
 // secret is in that answer only: the server keeps a hash), list (GET) and revoke (DELETE
 // /api/v1/admin/tokens/{id}). A tenant-admin sees and manages its own tenants' tokens.
 import { useEffect, useRef, useState } from 'preact/hooks';
-import { getJson, isAbort, sendJson } from './api';
+import { getJson, hasToken, isAbort, sendJson, setToken } from './api';
 
 interface TokenInfo {
   id: string; name: string; role: string; tenants: string[]; created: string;
@@ -19,7 +19,7 @@ function ErrorBox({ text }: { text: string | null }) {
 const when = (ts: string) => ts.replace('T', ' ').replace(/Z$/, '');
 
 // The new token, shown once, with a copy button.
-function NewToken({ token, info, onDismiss }: { token: string; info: TokenInfo; onDismiss: () => void }) {
+function NewToken({ token, info, first, onDismiss }: { token: string; info: TokenInfo; first: boolean; onDismiss: () => void }) {
   const [copied, setCopied] = useState<string | null>(null);
   const field = useRef<HTMLInputElement>(null);
   useEffect(() => { field.current?.focus(); field.current?.select(); }, [token]);
@@ -36,6 +36,7 @@ function NewToken({ token, info, onDismiss }: { token: string; info: TokenInfo; 
   return (
     <div class="new-token" role="alert" data-testid="new-token">
       <strong>Token “{info.name}” created ({info.role}{info.tenants.length ? `, ${info.tenants.join(', ')}` : ''}).</strong>
+      {first && <p>It is the server's first token: from now on every API call needs a token. This browser tab uses this one until it is closed.</p>}
       <p>Copy it now: <strong>you will not see this token again.</strong> The server keeps only a hash of its secret.</p>
       <div class="token-secret">
         <input ref={field} readOnly value={token} class="mono" aria-label="The new token" size={60} onFocus={(e) => e.currentTarget.select()} />
@@ -114,7 +115,7 @@ function TokenRow({ t, onDone }: { t: TokenInfo; onDone: () => void }) {
 export function TokensPage() {
   const [tokens, setTokens] = useState<TokenInfo[] | null>(null);
   const [error, setError] = useState<string | null>(null);
-  const [created, setCreated] = useState<{ token: string; info: TokenInfo } | null>(null);
+  const [created, setCreated] = useState<{ token: string; info: TokenInfo; first: boolean } | null>(null);
   const [showInactive, setShowInactive] = useState(false);
   const [tick, setTick] = useState(0);
   useEffect(() => {
@@ -131,10 +132,17 @@ export function TokensPage() {
   return (
     <div class="admin-page">
       <ErrorBox text={error} />
-      {created && <NewToken token={created.token} info={created.info} onDismiss={() => setCreated(null)} />}
+      {created && <NewToken token={created.token} info={created.info} first={created.first} onDismiss={() => setCreated(null)} />}
       <section class="card wide" aria-labelledby="create-h">
         <h2 id="create-h">Create a token</h2>
-        <CreateForm onCreated={(token, info) => { setCreated({ token, info }); refresh(); }} />
+        <CreateForm onCreated={(token, info) => {
+          // The first token (a server without tokens, from its own machine) turns the check on:
+          // from now on every call needs one, so this tab goes on with it.
+          const first = !hasToken() && (tokens ?? []).length === 0;
+          if (first) setToken(token);
+          setCreated({ token, info, first });
+          refresh();
+        }} />
         <p class="muted">Roles: reader (search, tail), ingest (send lines), tenant-admin (its tenants' tokens and rules),
           platform-admin (every tenant and the server), auditor (the audit log). An ingest or tenant-admin token has exactly one
           tenant, a reader one or more (comma-separated); platform-admin and auditor tokens none.</p>
@@ -149,7 +157,7 @@ export function TokensPage() {
           </table>
         </div>
         {tokens && shown.length === 0 && (
-          <div class="empty">No tokens: every API call is allowed from this machine. The first token (platform-admin) turns the check on.</div>
+          <div class="empty">No tokens yet: the server checks none. The first token must be platform-admin and made from the server's own machine; from then on every API call needs a token.</div>
         )}
       </section>
     </div>

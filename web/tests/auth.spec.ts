@@ -145,3 +145,28 @@ test('the audit page shows who searched what, and the chain verifies', async ({ 
   await expect(page.locator('[data-testid=audit-verify]')).toContainText('The chain is intact');
   await shot('audit');
 });
+
+test('the first token made in the UI turns tokens on, and the tab goes on with it', async ({ page, shot }) => {
+  const fresh = await start([], false);
+  try {
+    await page.goto(`${fresh.sawmill.url}/ui/tokens`);
+    await expect(page.locator('.empty')).toContainText('No tokens yet');
+    await page.getByLabel('Name').fill('first-admin');
+    await page.getByLabel('Role').selectOption('platform-admin');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const box = page.locator('[data-testid=new-token]');
+    await expect(box).toContainText("It is the server's first token");
+    const secret = await page.getByLabel('The new token').inputValue();
+    // The server now wants a token; the tab has this one, so the list and the search still work.
+    expect((await fetch(`${fresh.sawmill.url}/api/v1/admin/tokens`)).status).toBe(401);
+    await expect(page.locator('[data-testid=tokens] tbody tr')).toHaveCount(1);
+    await expect(page.locator('.token-bar')).toHaveCount(0);
+    expect(await page.evaluate(() => sessionStorage.getItem('sawmill.token'))).toBe(secret);
+    await shot('tokens-first');
+    await page.goto(`${fresh.sawmill.url}/ui/?since=1h`);
+    await expect(page.locator('.results-head .count')).toHaveText('0 lines');
+    await expect(page.locator('.token-bar')).toHaveCount(0);
+  } finally {
+    await fresh.stop();
+  }
+});
