@@ -1,7 +1,8 @@
 // Sawmill's web UI: one page per path under /ui/ (search, live tail, alerts, retention and
 // holds, tokens, audit log, server stats), a theme switch, and the API token of the tab.
 import { render } from 'preact';
-import { useEffect, useState } from 'preact/hooks';
+import type { ComponentChildren } from 'preact';
+import { useEffect, useErrorBoundary, useState } from 'preact/hooks';
 import './style.css';
 import { hasToken, setToken } from './api';
 import { AdminPage } from './admin';
@@ -48,6 +49,21 @@ function TokenBar({ message }: { message: string }) {
   );
 }
 
+// A page that throws while drawing shows what went wrong as text, never a blank page; the top
+// bar stays usable.
+function PageBoundary({ children }: { children: ComponentChildren }) {
+  const [error, reset] = useErrorBoundary();
+  if (error) {
+    return (
+      <div class="query-error" role="alert">
+        <div class="error-message">This page failed: {error instanceof Error ? error.message : String(error)}</div>
+        <button type="button" onClick={reset}>Try again</button>
+      </div>
+    );
+  }
+  return <>{children}</>;
+}
+
 function App() {
   const [unauthorized, setUnauthorized] = useState<string | null>(null);
   useEffect(() => {
@@ -82,7 +98,7 @@ function App() {
         </label>
       </header>
       {unauthorized !== null && <TokenBar message={unauthorized} />}
-      <main id="main">{page.render()}</main>
+      <main id="main"><PageBoundary>{page.render()}</PageBoundary></main>
     </div>
   );
 }

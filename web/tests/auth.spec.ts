@@ -45,11 +45,14 @@ test('no token: the UI asks for one; a wrong one is refused with the reason; the
   await expect(page.locator('.query-error .error-message')).toContainText('needs an API token');
   await shot('auth-no-token');
 
-  await enterToken(page, 'sawmill_0000000000000000_wrongwrongwrongwrongwrong');
+  // Well formed, as a mistyped or foreign token would be, but not one of this server's.
+  const wrong = `sawmill_0123456789abcdef_${'5e'.repeat(32)}`;
+  await enterToken(page, wrong);
   await expect(bar).toContainText('The server refused the token:');
   await expect(page.locator('.query-error .error-message')).toBeVisible();
   const refusal = await (await fetch(`${sawmill.url}/api/v1/search?q=&all_time=1`,
-    { headers: bearer('sawmill_0000000000000000_wrongwrongwrongwrongwrong') })).json();
+    { headers: bearer(wrong) })).json();
+  expect(refusal.error).toContain('the token is not valid');
   await expect(bar).toContainText(refusal.error);
   await shot('auth-wrong-token');
 
