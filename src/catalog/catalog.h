@@ -275,6 +275,31 @@ struct RetiredSegmentRow {
   friend bool operator==(const RetiredSegmentRow&, const RetiredSegmentRow&) = default;
 };
 
+// ---- Nodes and leases (issue 20; docs/cluster.md) ----
+
+// A server that shares the catalog (table nodes): registered at start, its heartbeat renewed
+// every few seconds. Others read the table to find the live nodes (heartbeat_ns recent enough).
+struct NodeRow {
+  std::string id;   // unique per node, stable across its restarts
+  std::string url;  // where other nodes reach it
+  int64_t started_ns = 0;
+  int64_t heartbeat_ns = 0;
+
+  friend bool operator==(const NodeRow&, const NodeRow&) = default;
+};
+
+// A lease on a named job (table leases): while "expires_ns" is in the future only "holder" runs
+// the job. "epoch" grows by one each time the lease changes hands, so a holder that lost it (it
+// stalled past the expiry) can tell from a stale epoch that another took over.
+struct LeaseRow {
+  std::string name;
+  std::string holder;  // "" when released
+  int64_t expires_ns = 0;
+  uint64_t epoch = 0;
+
+  friend bool operator==(const LeaseRow&, const LeaseRow&) = default;
+};
+
 struct ListFilter {
   std::optional<std::string> tenant;
   std::optional<uint32_t> partition;
@@ -437,6 +462,26 @@ class Catalog {
       const RetentionEventFilter& filter) const = 0;
   // The id of the newest event, 0 if none.
   virtual Result<uint64_t> LastRetentionEventId() const = 0;
+
+  // ---- Nodes and leases (issue 20) ----
+  // Times are the callers' clocks: nodes sharing a catalog need clocks in step (NTP) to well
+  // within a lease's time to live.
+
+  // Stores (or replaces) the node's row.
+  virtual Status Heartbeat(const NodeRow& node) = 0;
+  // Every registered node, by id.
+  virtual Result<std::vector<NodeRow>> ListNodes() const = 0;
+  // Errors: NotFound for an unknown id.
+  virtual Status RemoveNode(std::string_view id) = 0;
+  // Takes lease "name" for "holder" until now_ns + ttl_ns when it is free, expired or held by
+  // "holder" already (a renewal keeps the epoch), in one transaction; returns the lease as it
+  // stands afterwards: the caller holds it when the returned holder is "holder".
+  virtual Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder,
+                                        int64_t now_ns, int64_t ttl_ns) = 0;
+  // Gives the lease up if "holder" has it (a no-op otherwise: it may have expired and moved on).
+  virtual Status ReleaseLease(std::string_view name, std::string_view holder) = 0;
+  // Every lease, by name.
+  virtual Result<std::vector<LeaseRow>> ListLeases() const = 0;
 
   // ---- Tests ----
 

@@ -430,7 +430,8 @@ TEST_P(CatalogTest, RetentionChangesAreRecordedAndADecisionMadeBeforeThemIsRefus
   who.at_ns = 50;
   who.actor = "ops";
   who.reason = "INC-4211";
-  auto hold = c->AddHold({0, "t1", 0, 100, "service=payments", "INC-4211", "ops", 50, 0, "", ""}, who);
+  auto hold =
+      c->AddHold({0, "t1", 0, 100, "service=payments", "INC-4211", "ops", 50, 0, "", ""}, who);
   ASSERT_TRUE(hold.ok()) << hold.status().ToString();
   EXPECT_GT(hold->id, 0u);
   ASSERT_TRUE(c->SetRetentionPolicy({"t1", 10, -1, -1, 5, 51, "ops"}, who).ok());
@@ -475,6 +476,48 @@ TEST_P(CatalogTest, RetentionChangesAreRecordedAndADecisionMadeBeforeThemIsRefus
 }
 
 #ifndef SAWMILL_CATALOG_TEST_PG
+TEST_P(CatalogTest, NodesHeartbeatAndAreRemoved) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Heartbeat({"b", "http://10.0.0.2:9640", 5, 6}).ok());
+  ASSERT_TRUE(c->Heartbeat({"a", "http://10.0.0.1:9640", 5, 7}).ok());
+  ASSERT_TRUE(c->Heartbeat({"a", "http://10.0.0.1:9640", 5, 9}).ok());
+  auto nodes = c->ListNodes();
+  ASSERT_TRUE(nodes.ok()) << nodes.status().ToString();
+  ASSERT_EQ(nodes->size(), 2u);
+  EXPECT_EQ((*nodes)[0], (NodeRow{"a", "http://10.0.0.1:9640", 5, 9}));
+  ASSERT_TRUE(c->RemoveNode("b").ok());
+  EXPECT_TRUE(c->RemoveNode("b").IsNotFound());
+  EXPECT_EQ(c->ListNodes()->size(), 1u);
+}
+
+TEST_P(CatalogTest, ALeaseHasOneHolderUntilItExpiresOrIsReleased) {
+  auto c = OpenCatalog();
+  auto a = c->AcquireLease("compaction", "node-a", 100, 50);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(*a, (LeaseRow{"compaction", "node-a", 150, 1}));
+  // Another node is refused while it runs; the answer says who holds it.
+  auto b = c->AcquireLease("compaction", "node-b", 120, 50);
+  ASSERT_TRUE(b.ok());
+  EXPECT_EQ(b->holder, "node-a");
+  // The holder renews (same epoch); another job's lease is independent.
+  EXPECT_EQ(*c->AcquireLease("compaction", "node-a", 140, 50),
+            (LeaseRow{"compaction", "node-a", 190, 1}));
+  EXPECT_EQ(c->AcquireLease("retention", "node-b", 140, 50)->holder, "node-b");
+  // Past the expiry another node takes it over, with a new epoch.
+  EXPECT_EQ(*c->AcquireLease("compaction", "node-b", 190, 50),
+            (LeaseRow{"compaction", "node-b", 240, 2}));
+  // Releasing someone else's lease does nothing; the holder's release frees it at once.
+  ASSERT_TRUE(c->ReleaseLease("compaction", "node-a").ok());
+  EXPECT_EQ(c->AcquireLease("compaction", "node-a", 200, 50)->holder, "node-b");
+  ASSERT_TRUE(c->ReleaseLease("compaction", "node-b").ok());
+  EXPECT_EQ(*c->AcquireLease("compaction", "node-a", 201, 50),
+            (LeaseRow{"compaction", "node-a", 251, 3}));
+  auto all = c->ListLeases();
+  ASSERT_TRUE(all.ok());
+  ASSERT_EQ(all->size(), 2u);
+  EXPECT_EQ((*all)[1].name, "retention");
+}
+
 // ---- The SQLite catalog ----
 
 class SqliteCatalogTest : public ::testing::Test {
@@ -777,6 +820,35 @@ TEST_F(PgCatalogTest, TextTheDatabaseCannotHoldIsInvalidArgumentAndStoresNothing
   EXPECT_EQ(c->Insert(r).code(), StatusCode::kInvalidArgument);
   EXPECT_TRUE(c->List()->empty());
   EXPECT_TRUE(c->Insert(Row(1)).ok());
+}
+
+TEST_F(PgCatalogTest, TwoConnectionsRacingForALeaseGetOneHolder) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  int won_a = 0, won_b = 0;
+  std::thread ta([&] {
+    for (int i = 0; i < 30; ++i) {
+      auto l = a->AcquireLease("job" + std::to_string(i), "a", 100, 1000);
+      ASSERT_TRUE(l.ok()) << l.status().ToString();
+      won_a += l->holder == "a";
+    }
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < 30; ++i) {
+      auto l = b->AcquireLease("job" + std::to_string(i), "b", 100, 1000);
+      ASSERT_TRUE(l.ok()) << l.status().ToString();
+      won_b += l->holder == "b";
+    }
+  });
+  ta.join();
+  tb.join();
+  // Every job has exactly one holder, and each holder's answer agrees with the table.
+  EXPECT_EQ(won_a + won_b, 30);
+  auto leases = a->ListLeases();
+  ASSERT_EQ(leases->size(), 30u);
+  for (const LeaseRow& l : *leases) EXPECT_EQ(l.epoch, 1u) << l.name;
 }
 
 #endif  // SAWMILL_CATALOG_TEST_PG

@@ -142,6 +142,13 @@ CREATE TABLE IF NOT EXISTS retention_events (
   reason TEXT NOT NULL, detail TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS retention_events_by_action ON retention_events (action, id);
+CREATE TABLE IF NOT EXISTS nodes (
+  id TEXT PRIMARY KEY, url TEXT NOT NULL,
+  started_ns BIGINT NOT NULL, heartbeat_ns BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+  name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ns BIGINT NOT NULL, epoch BIGINT NOT NULL
+);
 )sql";
 
 // Advisory lock keys, per schema (several catalogs may share one database).
@@ -1221,6 +1228,98 @@ class PgCatalog final : public Catalog {
     ASSIGN_OR_RETURN(PgResult r, Run("read the newest retention event",
                                      "SELECT COALESCE(max(id), 0) FROM retention_events"));
     return r.Uint(0, 0);
+  }
+
+  // ---- Nodes and leases ----
+
+  Status Heartbeat(const NodeRow& node) override {
+    MutexLock l(&mu_);
+    return Change([&]() -> Status {
+      return Run("heartbeat",
+                 "INSERT INTO nodes (id, url, started_ns, heartbeat_ns) VALUES ($1, $2, $3, $4) "
+                 "ON CONFLICT (id) DO UPDATE SET url = excluded.url, "
+                 "started_ns = excluded.started_ns, heartbeat_ns = excluded.heartbeat_ns",
+                 Params().Text(node.id).Text(node.url).Int(node.started_ns).Int(node.heartbeat_ns))
+          .status();
+    });
+  }
+
+  Result<std::vector<NodeRow>> ListNodes() const override {
+    MutexLock l(&mu_);
+    RETURN_IF_ERROR(EnsureConnectedLocked());
+    ASSIGN_OR_RETURN(PgResult r, Run("list nodes",
+                                     "SELECT id, url, started_ns, heartbeat_ns "
+                                     "FROM nodes ORDER BY id"));
+    std::vector<NodeRow> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back({r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3)});
+    }
+    return out;
+  }
+
+  Status RemoveNode(std::string_view id) override {
+    MutexLock l(&mu_);
+    return Change([&]() -> Status {
+      ASSIGN_OR_RETURN(PgResult r,
+                       Run("remove node", "DELETE FROM nodes WHERE id = $1", Params().Text(id)));
+      if (r.affected() == 0) return Status::NotFound("no node with id " + std::string(id));
+      return Status::OK();
+    });
+  }
+
+  Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder, int64_t now_ns,
+                                int64_t ttl_ns) override {
+    MutexLock l(&mu_);
+    LeaseRow lease;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      // The row exists before it is locked, so that two first claims queue on one row lock.
+      RETURN_IF_ERROR(Run("create lease",
+                          "INSERT INTO leases (name, holder, expires_ns, epoch) "
+                          "VALUES ($1, '', 0, 0) ON CONFLICT (name) DO NOTHING",
+                          Params().Text(name))
+                          .status());
+      ASSIGN_OR_RETURN(PgResult r, Run("lock lease",
+                                       "SELECT name, holder, expires_ns, epoch FROM leases WHERE "
+                                       "name = $1 FOR UPDATE",
+                                       Params().Text(name)));
+      lease = {r.Text(0, 0), r.Text(0, 1), r.Int(0, 2), r.Uint(0, 3)};
+      const bool mine = !lease.holder.empty() && lease.holder == holder;
+      const bool free = lease.holder.empty() || lease.expires_ns <= now_ns;
+      if (!mine && !free) return Status::OK();  // held by another, unexpired
+      if (!mine) {
+        lease.holder = std::string(holder);
+        ++lease.epoch;
+      }
+      lease.expires_ns = now_ns + ttl_ns;
+      return Run("store lease",
+                 "UPDATE leases SET holder = $2, expires_ns = $3, epoch = $4 WHERE name = $1",
+                 Params().Text(name).Text(lease.holder).Int(lease.expires_ns).Uint(lease.epoch))
+          .status();
+    }));
+    return lease;
+  }
+
+  Status ReleaseLease(std::string_view name, std::string_view holder) override {
+    MutexLock l(&mu_);
+    return Change([&]() -> Status {
+      return Run("release lease",
+                 "UPDATE leases SET holder = '', expires_ns = 0 WHERE name = $1 AND holder = $2",
+                 Params().Text(name).Text(holder))
+          .status();
+    });
+  }
+
+  Result<std::vector<LeaseRow>> ListLeases() const override {
+    MutexLock l(&mu_);
+    RETURN_IF_ERROR(EnsureConnectedLocked());
+    ASSIGN_OR_RETURN(PgResult r, Run("list leases",
+                                     "SELECT name, holder, expires_ns, epoch FROM "
+                                     "leases ORDER BY name"));
+    std::vector<LeaseRow> out;
+    for (int i = 0; i < r.rows(); ++i) {
+      out.push_back({r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Uint(i, 3)});
+    }
+    return out;
   }
 
   void SetCommitHook(std::function<Status()> hook) override {

@@ -150,6 +150,7 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
   RETURN_IF_ERROR(catalog->Exec(kSchema));
   RETURN_IF_ERROR(catalog->Exec(kIdempotencySchema));
   RETURN_IF_ERROR(catalog->EnsureAuthTablesLocked());
+  RETURN_IF_ERROR(catalog->EnsureNodeTablesLocked());
   RETURN_IF_ERROR(catalog->Exec(kRetentionSchema));
   RETURN_IF_ERROR(catalog->MigrateLocked());
   {

@@ -110,6 +110,15 @@ class SqliteCatalog final : public Catalog {
       const RetentionEventFilter& filter) const override;
   Result<uint64_t> LastRetentionEventId() const override;
 
+  // Implemented in sqlite_nodes.cc.
+  Status Heartbeat(const NodeRow& node) override;
+  Result<std::vector<NodeRow>> ListNodes() const override;
+  Status RemoveNode(std::string_view id) override;
+  Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder, int64_t now_ns,
+                                int64_t ttl_ns) override;
+  Status ReleaseLease(std::string_view name, std::string_view holder) override;
+  Result<std::vector<LeaseRow>> ListLeases() const override;
+
   void SetCommitHook(std::function<Status()> hook) override;
 
  private:
@@ -131,6 +140,7 @@ class SqliteCatalog final : public Catalog {
   Status EnsureDamageTableLocked() const REQUIRES(mu_);
   Status EnsureAlertTablesLocked() const REQUIRES(mu_);
   Status EnsureAuthTablesLocked() const REQUIRES(mu_);  // sqlite_auth.cc
+  Status EnsureNodeTablesLocked() const REQUIRES(mu_);  // sqlite_nodes.cc
   // sqlite_retention.cc: appends "event" in the open transaction; returns its id.
   Result<uint64_t> InsertEventLocked(const RetentionEventRow& event) REQUIRES(mu_);
 

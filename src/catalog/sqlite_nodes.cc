@@ -1,0 +1,135 @@
+// The SQLite catalog's nodes and leases (catalog.h, issue 20): tables "nodes" and "leases". The
+// embedded single node registers itself like any node, so that the shapes are the same on
+// SQLite and PostgreSQL.
+#include <sqlite3.h>
+
+#include "catalog/sqlite_catalog.h"
+#include "catalog/sqlite_stmt.h"
+#include "common/mutex.h"
+
+namespace sawmill::catalog {
+namespace {
+
+constexpr const char* kNodeSchema = R"sql(
+CREATE TABLE IF NOT EXISTS nodes (
+  id TEXT PRIMARY KEY,
+  url TEXT NOT NULL,
+  started_ns INTEGER NOT NULL,
+  heartbeat_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  expires_ns INTEGER NOT NULL,
+  epoch INTEGER NOT NULL
+);
+)sql";
+
+LeaseRow ReadLease(Stmt& st) {
+  return {st.Text(0), st.Text(1), st.Int(2), static_cast<uint64_t>(st.Int(3))};
+}
+
+}  // namespace
+
+Status SqliteCatalog::EnsureNodeTablesLocked() const { return Exec(kNodeSchema); }
+
+Status SqliteCatalog::Heartbeat(const NodeRow& node) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt st(db_,
+          "INSERT OR REPLACE INTO nodes (id, url, started_ns, heartbeat_ns) VALUES (?, ?, ?, ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare heartbeat"));
+  st.Bind(1, node.id);
+  st.Bind(2, node.url);
+  st.Bind(3, node.started_ns);
+  st.Bind(4, node.heartbeat_ns);
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("heartbeat"));
+  return CommitLocked();
+}
+
+Result<std::vector<NodeRow>> SqliteCatalog::ListNodes() const {
+  MutexLock l(&mu_);
+  Stmt st(db_, "SELECT id, url, started_ns, heartbeat_ns FROM nodes ORDER BY id");
+  if (!st.ok()) return Error("prepare node list");
+  std::vector<NodeRow> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    out.push_back({st.Text(0), st.Text(1), st.Int(2), st.Int(3)});
+  }
+  if (rc != SQLITE_DONE) return Error("node list");
+  return out;
+}
+
+Status SqliteCatalog::RemoveNode(std::string_view id) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt st(db_, "DELETE FROM nodes WHERE id = ?");
+  if (!st.ok()) return RollbackLocked(Error("prepare node removal"));
+  st.Bind(1, id);
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("remove node"));
+  if (sqlite3_changes(db_) == 0) {
+    return RollbackLocked(Status::NotFound("no node with id " + std::string(id)));
+  }
+  return CommitLocked();
+}
+
+Result<LeaseRow> SqliteCatalog::AcquireLease(std::string_view name, std::string_view holder,
+                                             int64_t now_ns, int64_t ttl_ns) {
+  MutexLock l(&mu_);
+  // BEGIN IMMEDIATE: the read and the write below are one step for every connection.
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  LeaseRow lease{std::string(name), "", 0, 0};
+  {
+    Stmt st(db_, "SELECT name, holder, expires_ns, epoch FROM leases WHERE name = ?");
+    if (!st.ok()) return RollbackLocked(Error("prepare lease lookup"));
+    st.Bind(1, name);
+    int rc = st.Step();
+    if (rc == SQLITE_ROW) lease = ReadLease(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RollbackLocked(Error("lease lookup"));
+  }
+  const bool mine = !lease.holder.empty() && lease.holder == holder;
+  const bool free = lease.holder.empty() || lease.expires_ns <= now_ns;
+  if (!mine && !free) {
+    RETURN_IF_ERROR(Exec("ROLLBACK"));
+    return lease;  // held by another, unexpired
+  }
+  if (!mine) {
+    lease.holder = std::string(holder);
+    ++lease.epoch;
+  }
+  lease.expires_ns = now_ns + ttl_ns;
+  Stmt st(db_,
+          "INSERT OR REPLACE INTO leases (name, holder, expires_ns, epoch) VALUES (?, ?, ?, ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare lease"));
+  st.Bind(1, lease.name);
+  st.Bind(2, lease.holder);
+  st.Bind(3, lease.expires_ns);
+  st.Bind(4, static_cast<int64_t>(lease.epoch));
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("store lease"));
+  RETURN_IF_ERROR(CommitLocked());
+  return lease;
+}
+
+Status SqliteCatalog::ReleaseLease(std::string_view name, std::string_view holder) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt st(db_, "UPDATE leases SET holder = '', expires_ns = 0 WHERE name = ? AND holder = ?");
+  if (!st.ok()) return RollbackLocked(Error("prepare lease release"));
+  st.Bind(1, name);
+  st.Bind(2, holder);
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("release lease"));
+  return CommitLocked();
+}
+
+Result<std::vector<LeaseRow>> SqliteCatalog::ListLeases() const {
+  MutexLock l(&mu_);
+  Stmt st(db_, "SELECT name, holder, expires_ns, epoch FROM leases ORDER BY name");
+  if (!st.ok()) return Error("prepare lease list");
+  std::vector<LeaseRow> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(ReadLease(st));
+  if (rc != SQLITE_DONE) return Error("lease list");
+  return out;
+}
+
+}  // namespace sawmill::catalog
