@@ -12,6 +12,11 @@
 # of 1,000 (bench_http ingest) before the stop, which flushes them into a segment. Prints
 # (total - idle) / LINES for each build: the user-space instructions of decode, normalise, WAL,
 # memtable, sort, encode, compress and index build per line (kernel time is not counted).
+#
+# ALERT_RULES=N (default 0): the server loads N alerting rules of the bench's shapes
+# (bench/benchlib/alert_rules.py), so the figure includes matching every line against them;
+# compare ALERT_RULES=0 and ALERT_RULES=5000 on one build. CALLGRIND_KEEP=DIR keeps the callgrind
+# output files there (for callgrind_annotate).
 set -euo pipefail
 LINES=${LINES:-20000}
 read -ra EXTRA <<<"${SERVER_ARGS:-}"
@@ -21,6 +26,12 @@ trap 'rm -rf "$WORK"' EXIT
 FIRST=$1
 "$FIRST/bench/bench_gen_corpus" --lines "$LINES" --out "$WORK/corpus.ndjson" \
   --data "${SAWMILL_SHARED_DIR:-$ROOT/../shared}/data/real" >/dev/null
+ALERT_ARGS=()
+if [ "${ALERT_RULES:-0}" -gt 0 ]; then
+  python3 "$ROOT/bench/benchlib/alert_rules.py" "$ALERT_RULES" "$WORK/corpus.ndjson.manifest.json" \
+    >"$WORK/rules.yaml"
+  ALERT_ARGS=(--alert-rules "$WORK/rules.yaml")
+fi
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
@@ -33,6 +44,7 @@ run() {
   mkdir -p "$data"
   valgrind --tool=callgrind --callgrind-out-file="$out" --dump-instr=no \
     "$build/sawmill" server --data "$data" --http "127.0.0.1:$port" ${EXTRA[@]+"${EXTRA[@]}"} \
+    ${ALERT_ARGS[@]+"${ALERT_ARGS[@]}"} \
     >"$WORK/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 1 600); do
@@ -48,6 +60,10 @@ run() {
   kill -TERM "$pid"
   wait "$pid" || true
   sed -n 's/^totals: //p' "$out"
+  if [ -n "${CALLGRIND_KEEP:-}" ]; then
+    mkdir -p "$CALLGRIND_KEEP"
+    cp "$out" "$CALLGRIND_KEEP/callgrind.$(echo "$build" | tr / _).rules${ALERT_RULES:-0}.lines$lines.out"
+  fi
 }
 
 printf '%-40s %15s %15s %18s\n' build idle_instr total_instr instr_per_line

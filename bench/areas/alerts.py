@@ -13,34 +13,13 @@ import urllib.request
 
 from benchlib.common import (HTTP_TOOL, WORK, emit_table, fmt_int, fmt_num, free_port, goal, log,
                              put, run_json)
+from benchlib.alert_rules import rules_yaml
 from benchlib.server import Server
 
 RULE_COUNTS = [0, 100, 1000, 5000]
 RATE = int(os.environ.get("BENCH_ALERT_RATE", "50000"))
 SECONDS = int(os.environ.get("BENCH_ALERT_SECONDS", "20"))
 LATENCY_SAMPLES = int(os.environ.get("BENCH_ALERT_SAMPLES", "20"))
-
-
-def rules_yaml(n, manifest):
-    """n rules of realistic shapes: service+level, a word, a phrase, a regex; thresholds high
-    enough that none fires (the cost measured is counting)."""
-    services = manifest["services"]
-    words = [manifest["common_word"], manifest["rare_word"], "timeout", "refused", "retry"]
-    out = ["rules:"]
-    for i in range(n):
-        svc = services[i % len(services)]
-        kind = i % 4
-        if kind == 0:
-            filt = f"service={svc} level={'ERROR' if i % 8 == 0 else 'WARN'}"
-        elif kind == 1:
-            filt = f"service={svc} {words[i % len(words)]}"
-        elif kind == 2:
-            filt = f'"{words[i % len(words)]} {words[(i + 1) % len(words)]}"'
-        else:
-            filt = f'service={svc} message~"(time|connection) ?out{i % 7}"'
-        out.append(f"  - name: r{i}\n    filter: '{filt}'\n    condition: count > 100000000\n"
-                   f"    window: 5m\n" + ("    group_by: host\n" if i % 10 == 0 else ""))
-    return "\n".join(out) + "\n"
 
 
 def alertmanager(port):

@@ -1,7 +1,7 @@
 // The alerting engine (contract in alert_engine.h).
 //
-// The loaded rules live in an immutable RuleSet (compiled filters and the index by pinned
-// service), swapped as a whole by SetRules and read without a lock by OnBatch. The counts and
+// The loaded rules live in an immutable RuleSet (the filters and each tenant's FilterIndex),
+// swapped as a whole by SetRules and read without a lock by OnBatch. The counts and
 // states (RuleRuntime::groups) are guarded by mu_: OnBatch matches a batch against its
 // snapshot of the set without holding mu_, then takes mu_ once to add the batch's counts.
 #include "alert/alert_engine.h"
@@ -15,6 +15,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "alert/filter_index.h"
 #include "common/json_string.h"
 #include "common/metrics.h"
 #include "common/time_format.h"
@@ -157,18 +158,14 @@ struct RuleRuntime {
 };
 
 struct FilterRuntime {
-  std::string tenant;
-  std::shared_ptr<const query::Matcher> matcher;
-  uint32_t level_mask = ~0u;  // bit (1 << Level): levels the filter can match
-  // ASCII words every matching line's message holds (words and phrases the filter requires):
-  // a line whose lower-cased message lacks one is skipped before the matcher runs.
-  std::vector<std::string> required_words;
-  std::vector<RuleRuntime*> rules;
+  query::NodePtr node;
+  std::vector<RuleRuntime*> rules;  // the rules counting its lines
 };
 
+// A tenant's distinct filters and the index that finds which of them a line matches.
 struct TenantIndex {
-  std::unordered_map<std::string, std::vector<FilterRuntime*>> by_service;
-  std::vector<FilterRuntime*> any_service;
+  std::vector<FilterRuntime*> filters;  // by the index's ids
+  std::unique_ptr<FilterIndex> index;
 };
 
 struct RuleSet {
@@ -178,68 +175,13 @@ struct RuleSet {
   std::map<std::pair<std::string, std::string>, RuleRuntime*> by_name;
 };
 
-// The levels a node allows (bit per Level value); all bits when it does not pin the level.
-uint32_t LevelMask(const query::Node& node) {
-  constexpr uint32_t kAll = ~0u;
-  if (node.kind == query::NodeKind::kAnd) {
-    uint32_t mask = kAll;
-    for (const auto& child : node.children) mask &= LevelMask(*child);
-    return mask;
-  }
-  if (node.kind == query::NodeKind::kOr) {
-    uint32_t mask = 0;
-    for (const auto& child : node.children) mask |= LevelMask(*child);
-    return mask;
-  }
-  if (node.kind != query::NodeKind::kField || node.field != query::FieldId::kLevel) return kAll;
-  const int want = static_cast<int>(node.level);
-  uint32_t mask = 0;
-  for (int level = 0; level < kLevelCount; ++level) {
-    bool ok = false;
-    switch (node.op) {
-      case query::FieldOp::kEq: ok = level == want; break;
-      case query::FieldOp::kExists: ok = level != 0; break;
-      case query::FieldOp::kLt: ok = level != 0 && level < want; break;
-      case query::FieldOp::kLe: ok = level != 0 && level <= want; break;
-      case query::FieldOp::kGt: ok = level != 0 && level > want; break;
-      case query::FieldOp::kGe: ok = level != 0 && level >= want; break;
-      default: return kAll;
-    }
-    if (ok) mask |= 1u << level;
-  }
-  return mask;
-}
-
-// The service a filter pins with service=X at its top level (alone or under AND), if any.
-std::optional<std::string> PinnedService(const query::Node& node) {
-  if (node.kind == query::NodeKind::kField && node.field == query::FieldId::kService &&
-      node.op == query::FieldOp::kEq) {
-    return node.value;
-  }
-  if (node.kind == query::NodeKind::kAnd) {
-    for (const auto& child : node.children) {
-      if (auto pinned = PinnedService(*child)) return pinned;
-    }
-  }
-  return std::nullopt;
-}
-
-// The words a node requires in the message (kWord without prefix, kPhrase), alone or under AND;
-// only pure-ASCII words, whose lower case the tokenizer and std::tolower agree on.
-void RequiredWords(const query::Node& node, std::vector<std::string>* out) {
-  if (node.kind == query::NodeKind::kAnd) {
-    for (const auto& child : node.children) RequiredWords(*child, out);
-    return;
-  }
-  const bool word = node.kind == query::NodeKind::kWord && !node.word_prefix;
-  if (!word && node.kind != query::NodeKind::kPhrase) return;
-  for (const std::string& w : node.words) {
-    const bool ascii = !w.empty() && std::all_of(w.begin(), w.end(), [](char c) {
-      return static_cast<unsigned char>(c) < 0x80;
-    });
-    if (ascii) out->push_back(w);
-  }
-}
+// One thread's working memory for OnBatch (no allocation per line or batch once warm).
+struct BatchScratch {
+  FilterIndex::Scratch index;
+  std::vector<uint32_t> ids;      // the filters one line matches
+  std::vector<uint64_t> matches;  // (filter id << 32) | record position
+  std::string key, value;
+};
 
 std::string GroupKey(const std::vector<std::string>& fields,
                      const std::vector<std::string>& values) {
@@ -533,6 +475,72 @@ struct AlertEngine::Impl {
     }
   }
 
+  // The group of "rt" a line of "values" counts into, made if new; null (counted refused)
+  // past the cap of groups.
+  Group* FindGroup(RuleRuntime* rt, const std::string& key, const Record& record,
+                   std::string* value) REQUIRES(mu_) {
+    auto it = rt->groups.find(key);
+    if (it != rt->groups.end()) return &it->second;
+    if (rt->groups.size() >= options.max_groups) {
+      if (rt->groups_refused++ == 0) {
+        spdlog::warn(
+            "alert {} (tenant {}): more than {} groups; lines of new groups are not counted "
+            "(alert_max_groups)",
+            rt->rule.name, rt->rule.tenant, options.max_groups);
+      }
+      Metrics().groups_refused.Increment();
+      return nullptr;
+    }
+    std::vector<std::string> values(rt->rule.group_by.size());
+    for (size_t i = 0; i < values.size(); ++i) {
+      if (query::FieldText(record, rt->rule.group_by[i], value)) values[i] = *value;
+    }
+    return &rt->groups.emplace(key, NewGroup(*rt, std::move(values))).first->second;
+  }
+
+  // Counts the lines [begin, end) (match entries: the record's position in the low 32 bits)
+  // into "rt": lines in a row with the same bucket are added at once.
+  void Count(RuleRuntime* rt, const std::vector<Record>& records, const uint64_t* begin,
+             const uint64_t* end, std::string* key, std::string* value) REQUIRES(mu_) {
+    const std::vector<std::string>& fields = rt->rule.group_by;
+    if (fields.empty()) {
+      static const std::string kNone;
+      Group* g = nullptr;
+      int64_t bucket = INT64_MIN;
+      uint64_t n = 0;
+      for (const uint64_t* m = begin; m != end; ++m) {
+        const int64_t at = records[static_cast<uint32_t>(*m)].ingest_ts;
+        if (at < rt->live_from_ns) continue;  // counted from storage when the rule was loaded
+        if (g == nullptr) {
+          g = FindGroup(rt, kNone, records[static_cast<uint32_t>(*m)], value);
+          if (g == nullptr) continue;
+        }
+        const int64_t b = at / rt->bucket_ns;
+        if (b != bucket) {
+          if (n > 0) g->ring.Add(bucket, n);
+          bucket = b;
+          n = 0;
+        }
+        ++n;
+      }
+      if (n > 0) g->ring.Add(bucket, n);
+      return;
+    }
+    for (const uint64_t* m = begin; m != end; ++m) {
+      const Record& record = records[static_cast<uint32_t>(*m)];
+      if (record.ingest_ts < rt->live_from_ns) continue;
+      key->clear();
+      for (size_t i = 0; i < fields.size(); ++i) {
+        if (i > 0) key->push_back(',');
+        key->append(fields[i]);
+        key->push_back('=');
+        if (query::FieldText(record, fields[i], value)) key->append(*value);
+      }
+      Group* g = FindGroup(rt, *key, record, value);
+      if (g != nullptr) g->ring.Add(record.ingest_ts / rt->bucket_ns, 1);
+    }
+  }
+
   // Adds "rows" of a count-by-bucket query to "rt"'s groups (priming).
   void AddRows(RuleRuntime* rt, const std::vector<query::Row>& rows) REQUIRES(mu_) {
     for (const query::Row& row : rows) {
@@ -672,10 +680,10 @@ void AlertEngine::SetRules(std::vector<Rule> rules) {
     std::set<std::pair<std::string, std::string>> kept;
     for (Rule& rule : rules) {
       auto parsed = query::ParseQuery(rule.filter);
-      auto matcher = query::CompileFilter(rule.filter);
-      if (!parsed.ok() || !matcher.ok()) {
+      if (!parsed.ok() || !parsed->pipes.empty()) {
         spdlog::warn("alert {} (tenant {}): filter does not compile, rule skipped: {}", rule.name,
-                     rule.tenant, (!parsed.ok() ? parsed.status() : matcher.status()).ToString());
+                     rule.tenant,
+                     parsed.ok() ? "a pipe ('|') is not a filter" : parsed.status().ToString());
         continue;
       }
       const std::string canonical = query::ToString(*parsed->filter);
@@ -727,17 +735,9 @@ void AlertEngine::SetRules(std::vector<Rule> rules) {
       FilterRuntime*& filter = filters[{rule.tenant, canonical}];
       if (filter == nullptr) {
         auto f = std::make_unique<FilterRuntime>();
-        f->tenant = rule.tenant;
-        f->matcher = std::move(*matcher);
-        f->level_mask = LevelMask(*parsed->filter);
-        RequiredWords(*parsed->filter, &f->required_words);
+        f->node = parsed->filter;
         filter = f.get();
-        TenantIndex& index = next->index[rule.tenant];
-        if (auto service = PinnedService(*parsed->filter)) {
-          index.by_service[*service].push_back(filter);
-        } else {
-          index.any_service.push_back(filter);
-        }
+        next->index[rule.tenant].filters.push_back(filter);
         next->filters.push_back(std::move(f));
       }
       filter->rules.push_back(rt.get());
@@ -760,6 +760,11 @@ void AlertEngine::SetRules(std::vector<Rule> rules) {
       if (prev->firing != nullptr) firing_family.Remove(prev->firing);
       prev->firing = nullptr;
     }
+    for (auto& [tenant, index] : next->index) {
+      std::vector<query::NodePtr> nodes;
+      for (FilterRuntime* f : index.filters) nodes.push_back(f->node);
+      index.index = std::make_unique<FilterIndex>(std::move(nodes));
+    }
     std::atomic_store(&impl_->set, next);
     Metrics().rules_loaded.Set(static_cast<double>(next->rules.size()));
   }
@@ -774,75 +779,39 @@ void AlertEngine::OnBatch(std::string_view tenant, const std::vector<Record>& re
   if (index_it == set->index.end()) return;
   const double cpu_start = ThreadCpuSeconds();
   const TenantIndex& index = index_it->second;
-  struct Hit {
-    RuleRuntime* rule;
-    const Record* record;
-  };
-  std::vector<Hit> hits;
+  thread_local BatchScratch scratch;
+  std::vector<uint64_t>& matches = scratch.matches;
+  matches.clear();
   uint64_t matched_lines = 0;
-  std::string lower;  // the current line's message in ASCII lower case, made when first needed
-  bool lowered = false;
-  auto test = [&](const std::vector<FilterRuntime*>& filters, const Record& r, bool* any) {
-    for (FilterRuntime* filter : filters) {
-      if ((filter->level_mask & (1u << static_cast<int>(r.level))) == 0) continue;
-      if (!filter->required_words.empty()) {
-        if (!lowered) {
-          lower.assign(r.message);
-          for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-          lowered = true;
-        }
-        bool missing = false;
-        for (const std::string& w : filter->required_words) {
-          if (lower.find(w) == std::string::npos) {
-            missing = true;
-            break;
-          }
-        }
-        if (missing) continue;
-      }
-      if (!filter->matcher->Matches(r)) continue;
-      *any = true;
-      for (RuleRuntime* rt : filter->rules) hits.push_back({rt, &r});
-    }
-  };
-  for (const Record& r : records) {
-    bool any = false;
-    lowered = false;
-    if (!index.by_service.empty()) {
-      auto it = index.by_service.find(r.service);
-      if (it != index.by_service.end()) test(it->second, r, &any);
-    }
-    test(index.any_service, r, &any);
-    if (any) ++matched_lines;
+  for (size_t i = 0; i < records.size(); ++i) {
+    scratch.ids.clear();
+    index.index->Match(records[i], &scratch.index, &scratch.ids);
+    if (scratch.ids.empty()) continue;
+    ++matched_lines;
+    for (uint32_t id : scratch.ids) matches.push_back((uint64_t{id} << 32) | i);
   }
-  if (!hits.empty()) {
-    std::string scratch;
-    std::vector<std::string> values;
+  if (!matches.empty()) {
+    // By filter, then line: each filter's rules take its lines as one run.
+    std::sort(matches.begin(), matches.end());
     MutexLock lock(&impl_->mu_);
-    for (const Hit& hit : hits) {
-      RuleRuntime* rt = hit.rule;
-      const int64_t at = hit.record->ingest_ts;
-      if (at < rt->live_from_ns) continue;  // counted from storage when the rule was loaded
-      values.assign(rt->rule.group_by.size(), std::string());
-      for (size_t i = 0; i < rt->rule.group_by.size(); ++i) {
-        if (query::FieldText(*hit.record, rt->rule.group_by[i], &scratch)) values[i] = scratch;
-      }
-      const std::string key = GroupKey(rt->rule.group_by, values);
-      auto it = rt->groups.find(key);
-      if (it == rt->groups.end()) {
-        if (rt->groups.size() >= impl_->options.max_groups) {
-          if (rt->groups_refused++ == 0) {
-            spdlog::warn(
-                "alert {} (tenant {}): more than {} groups; lines of new groups are not "
-                "counted (alert_max_groups)",
-                rt->rule.name, rt->rule.tenant, impl_->options.max_groups);
-          }
-          Metrics().groups_refused.Increment();
-          continue;
+    // A reload since the snapshot: count into the rules now loaded under the same names (the
+    // ones whose counting changed were primed up to the reload and skip older lines).
+    std::shared_ptr<RuleSet> current = impl_->Current();
+    const bool stale = current != set;
+    for (size_t run = 0; run < matches.size();) {
+      const uint32_t id = static_cast<uint32_t>(matches[run] >> 32);
+      size_t end = run + 1;
+      while (end < matches.size() && (matches[end] >> 32) == id) ++end;
+      for (RuleRuntime* rt : index.filters[id]->rules) {
+        if (stale) {
+          auto live = current->by_name.find({rt->rule.tenant, rt->rule.name});
+          if (live == current->by_name.end()) continue;
+          rt = live->second;
         }
-        it = rt->groups.emplace(key, impl_->NewGroup(*rt, values)).first;
+        impl_->Count(rt, records, matches.data() + run, matches.data() + end, &scratch.key,
+                     &scratch.value);
       }
-      it->second.ring.Add(at / rt->bucket_ns, 1);
+      run = end;
     }
   }
   if (matched_lines > 0) Metrics().lines_matched.Increment(static_cast<double>(matched_lines));

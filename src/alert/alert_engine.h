@@ -6,9 +6,10 @@
 //
 // Counting: every rule has, per group, a ring of sub-window buckets (the window / 60 or less,
 // at least 1 s) keyed by the line's ingest_ts, so a line whose source ts is older than the
-// window still counts, at its arrival. Rules with the same filter share one compiled matcher;
-// filters are indexed by the service they pin, and skipped by the levels they pin, so a line is
-// tested only against filters that can match it. Rules only ever see their own tenant's lines.
+// window still counts, at its arrival. Rules with the same filter share it; a tenant's filters
+// are indexed by the words they require and the service or host they pin (filter_index.h), so a
+// line is tested only against filters that can match it. Rules only ever see their own tenant's
+// lines.
 //
 // Restarts: the state of pending and firing groups (the "for" clock, the last notification) is
 // in the catalog; the counts of a rule's window are rebuilt from stored data with the query
