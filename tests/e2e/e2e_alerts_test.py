@@ -317,6 +317,20 @@ def main():
         check(group(server, "zk-errors")["count"] == before,
               "tenant default's rule counted tenant other's lines")
         check("other-errors" not in alerts(server), "tenant default sees tenant other's rule")
+        # Tenant other sees its own rule only, counting exactly its own ERROR lines (the same
+        # file gave tenant default 13), and only its own history.
+        other = alerts(server, "other")
+        check(set(other) == {"other-errors"}, "tenant other sees: %s" % sorted(other))
+        check(other["other-errors"]["groups"][0]["count"] == 13,
+              "other-errors: %s" % other["other-errors"]["groups"])
+        status, _, answer = request(server.url + "/api/v1/alerts/history",
+                                    headers={"X-Scope-OrgID": "other"})
+        rules_seen = {t["rule"] for t in json.loads(answer)["transitions"]} if status == 200 else None
+        check(rules_seen == {"other-errors"}, "tenant other's history: %d %s" % (status, answer))
+        status, _, answer = request(server.url + "/api/v1/alerts/history")
+        check(status == 200 and "other-errors" not in
+              {t["rule"] for t in json.loads(answer)["transitions"]},
+              "tenant default's history holds tenant other's rule: %s" % answer)
         # A bad API rule: a positioned error.
         status, _, answer = request(server.url + "/api/v1/alerts/rules", method="POST",
                                     body=b"name: x\nfilter: level=\ncondition: count > 1\n"
