@@ -2,7 +2,7 @@
 // effective policy of each tenant and setting one (GET/POST /api/v1/admin/retention), legal holds
 // (GET/POST /api/v1/admin/holds, POST /api/v1/admin/holds/release), and the record of every
 // policy change, hold, release and deletion (GET /api/v1/admin/retention/events).
-import { useEffect, useState } from 'preact/hooks';
+import { useEffect, useRef, useState } from 'preact/hooks';
 import { getJson, isAbort, sendJson } from './api';
 import { formatBytes, num } from './format';
 import { formatTs, parseTime } from './time';
@@ -117,6 +117,14 @@ function HoldRow({ hold, onDone }: { hold: Hold; onDone: () => void }) {
   const [releasing, setReleasing] = useState(false);
   const [reason, setReason] = useState('');
   const [error, setError] = useState<string | null>(null);
+  // Keyboard: opening the release form moves the focus to its reason; Cancel brings it back.
+  const reasonField = useRef<HTMLInputElement>(null);
+  const opener = useRef<HTMLButtonElement>(null);
+  const reopen = useRef(false);
+  useEffect(() => {
+    if (releasing) reasonField.current?.focus();
+    else if (reopen.current) opener.current?.focus();
+  }, [releasing]);
   const release = async (e: Event) => {
     e.preventDefault();
     try {
@@ -140,12 +148,13 @@ function HoldRow({ hold, onDone }: { hold: Hold; onDone: () => void }) {
       <td>
         {hold.active ? (releasing ? (
           <form class="inline-form" onSubmit={release}>
-            <label>Why <input value={reason} onInput={(e) => setReason(e.currentTarget.value)} required size={14} aria-label={`Reason to release hold ${hold.id}`} /></label>
+            <label>Why <input ref={reasonField} value={reason} onInput={(e) => setReason(e.currentTarget.value)} required size={14} aria-label={`Reason to release hold ${hold.id}`}
+              onKeyDown={(e) => { if (e.key === 'Escape') { reopen.current = true; setReleasing(false); setError(null); } }} /></label>
             <button type="submit" class="danger">Release</button>
-            <button type="button" onClick={() => { setReleasing(false); setError(null); }}>Cancel</button>
+            <button type="button" onClick={() => { reopen.current = true; setReleasing(false); setError(null); }}>Cancel</button>
           </form>
         ) : (
-          <button type="button" onClick={() => setReleasing(true)} aria-label={`Release hold ${hold.id}`}>Release…</button>
+          <button type="button" ref={opener} onClick={() => setReleasing(true)} aria-label={`Release hold ${hold.id}`}>Release…</button>
         )) : (
           <span>released {formatTs(hold.released_at ?? '')} by {hold.released_by}{hold.release_reason ? `: ${hold.release_reason}` : ''}</span>
         )}

@@ -81,6 +81,14 @@ function CreateForm({ onCreated }: { onCreated: (token: string, info: TokenInfo)
 function TokenRow({ t, onDone }: { t: TokenInfo; onDone: () => void }) {
   const [confirming, setConfirming] = useState(false);
   const [error, setError] = useState<string | null>(null);
+  // Keyboard: the confirmation takes the focus (on Cancel, the "Revoke…" button gets it back).
+  const cancel = useRef<HTMLButtonElement>(null);
+  const opener = useRef<HTMLButtonElement>(null);
+  const reopen = useRef(false);
+  useEffect(() => {
+    if (confirming) cancel.current?.focus();
+    else if (reopen.current) opener.current?.focus();
+  }, [confirming]);
   const revoke = async () => {
     try {
       await sendJson('DELETE', `/api/v1/admin/tokens/${encodeURIComponent(t.id)}`);
@@ -101,10 +109,10 @@ function TokenRow({ t, onDone }: { t: TokenInfo; onDone: () => void }) {
           <span class="inline-form">
             Revoke “{t.name}”? Calls with it fail at once.
             <button type="button" class="danger" onClick={revoke}>Revoke</button>
-            <button type="button" onClick={() => setConfirming(false)}>Cancel</button>
+            <button type="button" ref={cancel} onClick={() => { reopen.current = true; setConfirming(false); }}>Cancel</button>
           </span>
         ) : (
-          <button type="button" onClick={() => setConfirming(true)} aria-label={`Revoke token ${t.name}`}>Revoke…</button>
+          <button type="button" ref={opener} onClick={() => setConfirming(true)} aria-label={`Revoke token ${t.name}`}>Revoke…</button>
         )}
         <ErrorBox text={error} />
       </td>

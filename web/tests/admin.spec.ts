@@ -49,11 +49,17 @@ test('retention and holds: set a policy, add a hold, see it listed and recorded,
   await policyForm.getByRole('button', { name: 'Set policy' }).click();
   await expect(policyForm.locator('.error-message')).toContainText('retention');
 
+  // The hold by keyboard only: type, Tab from field to field, Enter submits.
   const form = page.getByRole('form', { name: 'Add a hold' });
-  await form.getByLabel('From (UTC)').fill('2000-01-01 00:00');
-  await form.getByLabel('Query').fill('service=HDFS');
-  await form.getByLabel('Reason').fill('INC-4211 disk failure review');
-  await form.getByRole('button', { name: 'Add hold' }).click();
+  await form.getByLabel('From (UTC)').focus();
+  await page.keyboard.type('2000-01-01 00:00');
+  await page.keyboard.press('Tab');  // To: "now"
+  await expect(form.getByLabel('To (UTC)')).toBeFocused();
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('service=HDFS');
+  await page.keyboard.press('Tab');
+  await page.keyboard.type('INC-4211 disk failure review');
+  await page.keyboard.press('Enter');
   const holds = page.locator('[data-testid=holds] tbody tr');
   await expect(holds).toHaveCount(1);
   const hold = holds.first();
@@ -70,9 +76,12 @@ test('retention and holds: set a policy, add a hold, see it listed and recorded,
   await shot('retention-hold');
 
   // Release: a reason is required; then the hold leaves the active list and is recorded.
-  await hold.getByRole('button', { name: `Release hold ${listed[0].id}` }).click();
-  await hold.getByLabel(`Reason to release hold ${listed[0].id}`).fill('INC-4211 closed');
-  await hold.getByRole('button', { name: 'Release', exact: true }).click();
+  // By keyboard: Enter on "Release…" moves the focus to the reason; Enter releases.
+  await hold.getByRole('button', { name: `Release hold ${listed[0].id}` }).focus();
+  await page.keyboard.press('Enter');
+  await expect(hold.getByLabel(`Reason to release hold ${listed[0].id}`)).toBeFocused();
+  await page.keyboard.type('INC-4211 closed');
+  await page.keyboard.press('Enter');
   await expect(holds).toHaveCount(0);
   await expect(page.getByText('No active holds.')).toBeVisible();
   await expect(record.filter({ hasText: 'hold_release' })).toContainText('INC-4211 closed');

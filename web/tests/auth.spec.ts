@@ -112,8 +112,13 @@ test('a token is shown once with a copy button; revoked, it is gone and refused'
   expect(await page.content()).not.toContain(secret.split('_')[2]);
 
   // Revoke (with a confirmation): gone from the list, refused by the server at once.
-  await page.getByRole('button', { name: 'Revoke token ci-pipeline' }).click();
-  await row.getByRole('button', { name: 'Revoke', exact: true }).click();
+  // By keyboard: Enter on "Revoke…" focuses Cancel (the safe choice); Shift+Tab, Enter revokes.
+  await page.getByRole('button', { name: 'Revoke token ci-pipeline' }).focus();
+  await page.keyboard.press('Enter');
+  await expect(row.getByRole('button', { name: 'Cancel' })).toBeFocused();
+  await page.keyboard.press('Shift+Tab');
+  await expect(row.getByRole('button', { name: 'Revoke', exact: true })).toBeFocused();
+  await page.keyboard.press('Enter');
   await expect(tokens).toHaveCount(2);
   await expect(tokens.filter({ hasText: 'ci-pipeline' })).toHaveCount(0);
   const refused = await fetch(`${sawmill.url}/api/v1/search?q=&since=1h`, { headers: bearer(secret) });
