@@ -187,6 +187,21 @@ struct AuditAnchor {
   friend bool operator==(const AuditAnchor&, const AuditAnchor&) = default;
 };
 
+// ---- Per-tenant quota overrides (issue 15; docs/security.md "Quotas") ----
+
+// A tenant's quotas as set through the admin API (table tenant_quotas). The config file's
+// overrides are not stored: a row here wins over them, key by key.
+struct TenantQuotaRow {
+  std::string tenant;
+  // The keys set, "key=value" pairs joined by '&' in key order ("max_queries=4&
+  // scanned_bytes_per_hour=1GiB"); the server parses and validates them (http/tenant_quotas.h).
+  std::string settings;
+  int64_t updated_ns = 0;
+  std::string updated_by;  // the token name of who set them; "" without tokens
+
+  friend bool operator==(const TenantQuotaRow&, const TenantQuotaRow&) = default;
+};
+
 // ---- Retention, holds and the deletion record (issue 14; docs/storage.md "Retention") ----
 
 // A tenant's retention policy as set through the admin API (table retention_policies). The
@@ -426,6 +441,13 @@ class Catalog {
   virtual Result<uint64_t> PruneAudit(int64_t before_ns) = 0;
   // The anchor (seq 0 and "" before any pruning).
   virtual Result<AuditAnchor> GetAuditAnchor() const = 0;
+
+  // ---- Per-tenant quota overrides (issue 15; docs/security.md "Quotas") ----
+
+  // Stores the tenant's row, replacing any; a row with empty settings removes it.
+  virtual Status PutTenantQuota(const TenantQuotaRow& row) = 0;
+  // Every stored row, by tenant.
+  virtual Result<std::vector<TenantQuotaRow>> ListTenantQuotas() const = 0;
 
   // ---- Retention, holds and the deletion record (issue 14) ----
   // Every change below is one transaction that also appends its RetentionEventRow ("event":

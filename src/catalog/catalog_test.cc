@@ -360,6 +360,24 @@ TEST_P(CatalogTest, TokensAreStoredListedAndRevoked) {
   EXPECT_EQ((*c->ListTokens())[1].revoked_ns, 7);
 }
 
+TEST_P(CatalogTest, TenantQuotaRowsAreReplacedRemovedAndSurviveAReopen) {
+  {
+    auto c = OpenCatalog();
+    ASSERT_TRUE(c->PutTenantQuota({"b", "max_queries=4", 10, "root"}).ok());
+    ASSERT_TRUE(c->PutTenantQuota({"a", "max_queries=1", 11, "root"}).ok());
+    ASSERT_TRUE(c->PutTenantQuota({"a", "scanned_bytes_per_hour=1GiB", 12, "ops"}).ok());
+    ASSERT_TRUE(c->PutTenantQuota({"c", "max_queries=2", 13, ""}).ok());
+    ASSERT_TRUE(c->PutTenantQuota({"c", "", 14, ""}).ok());  // removed
+    ASSERT_TRUE(c->PutTenantQuota({"d", "", 15, ""}).ok());  // nothing to remove
+  }
+  auto c = OpenCatalog();
+  auto rows = c->ListTenantQuotas();
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), 2u);
+  EXPECT_EQ((*rows)[0], (TenantQuotaRow{"a", "scanned_bytes_per_hour=1GiB", 12, "ops"}));
+  EXPECT_EQ((*rows)[1], (TenantQuotaRow{"b", "max_queries=4", 10, "root"}));
+}
+
 TEST_P(CatalogTest, AuditEntriesAppendFilterAndPruneBehindAnAnchor) {
   auto c = OpenCatalog();
   EXPECT_FALSE(c->LastAudit()->has_value());

@@ -46,6 +46,12 @@ CREATE TABLE IF NOT EXISTS audit_anchor (
   seq INTEGER NOT NULL,
   hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tenant_quotas (
+  tenant TEXT PRIMARY KEY,
+  settings TEXT NOT NULL,
+  updated_ns INTEGER NOT NULL,
+  updated_by TEXT NOT NULL
+);
 )sql";
 
 constexpr const char* kTokenColumns =
@@ -283,6 +289,38 @@ Result<AuditAnchor> SqliteCatalog::GetAuditAnchor() const {
     return Error("read audit anchor");
   }
   return anchor;
+}
+
+Status SqliteCatalog::PutTenantQuota(const TenantQuotaRow& row) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt st(db_, row.settings.empty()
+                   ? "DELETE FROM tenant_quotas WHERE tenant = ?"
+                   : "INSERT OR REPLACE INTO tenant_quotas (tenant, settings, updated_ns, "
+                     "updated_by) VALUES (?, ?, ?, ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare tenant quota update"));
+  st.Bind(1, row.tenant);
+  if (!row.settings.empty()) {
+    st.Bind(2, row.settings);
+    st.Bind(3, row.updated_ns);
+    st.Bind(4, row.updated_by);
+  }
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("store tenant quota"));
+  return CommitLocked();
+}
+
+Result<std::vector<TenantQuotaRow>> SqliteCatalog::ListTenantQuotas() const {
+  MutexLock l(&mu_);
+  Stmt st(db_,
+          "SELECT tenant, settings, updated_ns, updated_by FROM tenant_quotas ORDER BY tenant");
+  if (!st.ok()) return Error("prepare tenant quota list");
+  std::vector<TenantQuotaRow> rows;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    rows.push_back({st.Text(0), st.Text(1), st.Int(2), st.Text(3)});
+  }
+  if (rc != SQLITE_DONE) return Error("list tenant quotas");
+  return rows;
 }
 
 }  // namespace sawmill::catalog

@@ -92,6 +92,8 @@ class SqliteCatalog final : public Catalog {
   Result<std::optional<AuditRow>> LastAudit() const override;
   Result<uint64_t> PruneAudit(int64_t before_ns) override;
   Result<AuditAnchor> GetAuditAnchor() const override;
+  Status PutTenantQuota(const TenantQuotaRow& row) override;
+  Result<std::vector<TenantQuotaRow>> ListTenantQuotas() const override;
   // Implemented in sqlite_retention.cc.
   Result<HoldRow> AddHold(const HoldRow& hold, const RetentionEventRow& event) override;
   Result<HoldRow> ReleaseHold(uint64_t id, const RetentionEventRow& event) override;

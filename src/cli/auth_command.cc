@@ -16,6 +16,9 @@ struct AuthCommands {
   CLI::App* audit_list = nullptr;
   CLI::App* verify = nullptr;
   CLI::App* tenants_command = nullptr;
+  CLI::App* quotas_command = nullptr;
+  std::vector<std::string> quota_set;
+  bool quota_reset = false;
   std::string name, role, expires_in;
   std::vector<std::string> tenants;
   std::string revoke_id;
@@ -178,6 +181,77 @@ int ListTenants(HttpClient* client) {
   return 0;
 }
 
+// `sawmill admin quotas [--tenant T] [--set KEY=VALUE ...] [--reset]` (docs/security.md "Quotas").
+int Quotas(const AuthCommands& c, HttpClient* client) {
+  const bool change = !c.quota_set.empty() || c.quota_reset;
+  if (change && c.tenant.empty()) {
+    std::fprintf(stderr, "sawmill admin quotas: --set and --reset need --tenant T\n");
+    return 2;
+  }
+  std::string target = "/api/v1/admin/quotas";
+  std::string query;
+  if (!c.tenant.empty()) query += "&tenant=" + UrlEncode(c.tenant);
+  for (const std::string& pair : c.quota_set) {
+    size_t eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      std::fprintf(stderr, "sawmill admin quotas: --set wants KEY=VALUE, got '%s'\n", pair.c_str());
+      return 2;
+    }
+    query += "&" + UrlEncode(pair.substr(0, eq)) + "=" + UrlEncode(pair.substr(eq + 1));
+  }
+  if (c.quota_reset) query += "&reset=1";
+  if (!query.empty()) target += "?" + query.substr(1);
+  int code = 0;
+  auto obj = Call(client, "quotas", change ? "POST" : "GET", target, 200, &code);
+  if (!obj) return code;
+  if (c.json) {
+    std::printf("%s\n", boost::json::serialize(*obj).c_str());
+    return 0;
+  }
+  std::vector<boost::json::object> entries;
+  if (change) {
+    entries.push_back(*obj);
+  } else {
+    if (const auto* d = obj->if_contains("defaults"); d != nullptr && d->is_object()) {
+      std::printf("defaults:");
+      for (const auto& [key, value] : d->as_object()) {
+        std::printf(" %s=%s", std::string(key).c_str(),
+                    value.is_string() ? std::string(value.as_string()).c_str() : "?");
+      }
+      std::printf("\n");
+    }
+    if (const auto* list = obj->if_contains("tenants"); list != nullptr && list->is_array()) {
+      for (const auto& item : list->as_array()) {
+        if (item.is_object()) entries.push_back(item.as_object());
+      }
+    }
+  }
+  for (const auto& e : entries) {
+    std::printf("tenant %s:\n", Text(e, "tenant").c_str());
+    const auto* effective = e.if_contains("effective");
+    const auto* file = e.if_contains("config_file");
+    const auto* api = e.if_contains("api");
+    if (effective == nullptr || !effective->is_object()) continue;
+    for (const auto& [key, value] : effective->as_object()) {
+      const char* from = "default";
+      if (api != nullptr && api->is_object() && api->as_object().contains(key)) {
+        from = "api";
+      } else if (file != nullptr && file->is_object() && file->as_object().contains(key)) {
+        from = "config file";
+      }
+      std::printf("  %-24s %-10s (%s)\n", std::string(key).c_str(),
+                  value.is_string() ? std::string(value.as_string()).c_str() : "?", from);
+    }
+    if (const auto* u = e.if_contains("usage"); u != nullptr && u->is_object()) {
+      const auto& usage = u->as_object();
+      std::printf("  usage now: %s bytes scanned in the last hour, %s queries, %s tail sessions\n",
+                  Text(usage, "scanned_bytes_last_hour").c_str(), Text(usage, "queries").c_str(),
+                  Text(usage, "tail_sessions").c_str());
+    }
+  }
+  return 0;
+}
+
 int Verify(HttpClient* client) {
   int code = 0;
   auto obj = Call(client, "audit verify", "GET", "/api/v1/audit/verify", 200, &code);
@@ -246,6 +320,19 @@ std::shared_ptr<AuthCommands> AddAuthCommands(CLI::App* admin) {
   c->tenants_command = admin->add_subcommand(
       "tenants", "bytes, rows and segments each tenant stores, by tier (chargeback)");
   c->tenants_command->fallthrough();
+  c->quotas_command = admin->add_subcommand(
+      "quotas",
+      "per-tenant quotas: each key's effective value and where it comes from (default, config "
+      "file, api), and usage now; --set changes them");
+  c->quotas_command->fallthrough();
+  c->quotas_command->add_option("--tenant", c->tenant, "only this tenant (needed to change)");
+  c->quotas_command->add_option(
+      "--set", c->quota_set,
+      "KEY=VALUE (repeat): max_queries=4, scanned_bytes_per_hour=50GiB, reader_max_range=7d, "
+      "ingest_lines_per_sec=5000, ...; VALUE 'default' removes the override");
+  c->quotas_command->add_flag("--reset", c->quota_reset,
+                              "remove every override set through the API first");
+  c->quotas_command->add_flag("--json", c->json, "the server's answer as JSON");
   return c;
 }
 
@@ -256,6 +343,7 @@ int RunAuthCommands(const AuthCommands& c, HttpClient* client) {
   if (c.audit_list->parsed()) return AuditList(c, client);
   if (c.verify->parsed()) return Verify(client);
   if (c.tenants_command->parsed()) return ListTenants(client);
+  if (c.quotas_command->parsed()) return Quotas(c, client);
   return -1;
 }
 

@@ -28,7 +28,7 @@ const std::vector<Command>& Commands() {
       {"tail", "follow matching lines live", RunTailCommand},
       {"admin",
        "operator actions: flush, compact, segments, damage list|ack, tiers, token, audit, "
-       "tenants, retention, hold, deletions",
+       "tenants, quotas, retention, hold, deletions",
        RunAdminCommand},
       {"segment", "verify or dump segment files", RunSegmentCommand},
       {"alerts", "alerting rules: list, get, test (backtest), silence", RunAlertsCommand},

@@ -314,6 +314,7 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
   search.user = request.caller.authenticated
                     ? "token:" + request.caller.token_id
                     : request.Header("x-sawmill-user", request.remote_address);
+  search.role = request.caller.role;  // reader_max_range (tenant_limits.h)
   search.q = request.Query("q");
   search.since = request.Query("since");
   search.from = request.Query("from");

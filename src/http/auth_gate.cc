@@ -38,6 +38,8 @@ std::vector<RouteRight> BuildRouteRights() {
   add("POST", "/api/v1/admin/damage/ack", Right::kPlatformAdmin);
   add("GET", "/api/v1/admin/routes", Right::kPlatformAdmin);
   add("GET", "/api/v1/admin/tenants", Right::kPlatformAdmin);
+  add("GET", "/api/v1/admin/quotas", Right::kPlatformAdmin);
+  add("POST", "/api/v1/admin/quotas", Right::kPlatformAdmin);
   // Retention, holds and the deletion record (docs/api.md "Retention and holds"): a hold or a
   // policy names any tenant, so these are the platform's.
   add("GET", "/api/v1/admin/retention", Right::kPlatformAdmin);

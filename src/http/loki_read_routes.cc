@@ -84,6 +84,7 @@ query::SearchRequest BaseSearch(const HttpRequest& request, std::string q, int64
   query::SearchRequest search;
   search.tenant = request.tenant;
   search.user = request.Header("x-sawmill-user", request.remote_address);
+  search.role = request.caller.role;  // reader_max_range (tenant_limits.h)
   search.q = std::move(q);
   search.from = FormatRfc3339Nanos(from);
   search.to = FormatRfc3339Nanos(to);

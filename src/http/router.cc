@@ -70,7 +70,20 @@ HttpResponse HttpResponse::Error(const Status& status, int position) {
   }
   if (status.code() == StatusCode::kUnavailable || status.code() == StatusCode::kDeadlineExceeded ||
       status.code() == StatusCode::kResourceExhausted) {
-    response.headers.emplace_back("Retry-After", "1");
+    // A message that knows when to come back says "(retry in N s)" (the scan quota's).
+    std::string after = "1";
+    const std::string_view message = status.message();
+    if (size_t at = message.rfind("(retry in "); at != std::string_view::npos) {
+      std::string_view rest = message.substr(at + 10);
+      size_t digits = 0;
+      while (digits < rest.size() && digits < 9 && rest[digits] >= '0' && rest[digits] <= '9') {
+        ++digits;
+      }
+      if (digits > 0 && rest.substr(digits).starts_with(" s)")) {
+        after = std::string(rest.substr(0, digits));
+      }
+    }
+    response.headers.emplace_back("Retry-After", after);
   }
   return response;
 }

@@ -85,6 +85,12 @@ TEST(StatusToHttp, EachCodeHasOneStatus) {
   HttpResponse quota = HttpResponse::Error(Status::ResourceExhausted("over quota"));
   ASSERT_EQ(quota.headers.size(), 1u);
   EXPECT_EQ(quota.headers[0].first, "Retry-After");
+  EXPECT_EQ(quota.headers[0].second, "1");
+  // A quota that knows when it frees says so; the header carries it.
+  HttpResponse hour = HttpResponse::Error(
+      Status::ResourceExhausted("over the scan quota; refused until 10:00Z (retry in 1234 s)"));
+  ASSERT_EQ(hour.headers.size(), 1u);
+  EXPECT_EQ(hour.headers[0].second, "1234");
   HttpResponse denied = HttpResponse::Error(Status::Unauthenticated("no token"));
   ASSERT_EQ(denied.headers.size(), 1u);
   EXPECT_EQ(denied.headers[0].first, "WWW-Authenticate");

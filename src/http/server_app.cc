@@ -27,6 +27,7 @@
 #include "http/shipper_handlers.h"
 #include "http/shipper_routes.h"
 #include "http/tenant_limits.h"
+#include "http/tenant_quotas.h"
 #include "http/tenant_routes.h"
 #include "http/ui_routes.h"
 #include "ingest/masking.h"
@@ -214,19 +215,40 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   gate.set_audit_retention(static_cast<int64_t>(
       std::min<uint64_t>(config.audit_retention_ms, INT64_MAX / 1'000'000) * 1'000'000));
   RegisterAuthRoutes(&router, &gate, state.clock);
-  // Per-tenant quotas (docs/security.md "Quotas"): ingest before the WAL, queries, tail sessions.
-  ingest::TenantQuotaOptions quota_options;
-  quota_options.lines_per_sec = config.tenant_ingest_lines_per_sec;
-  quota_options.bytes_per_sec = config.tenant_ingest_bytes_per_sec;
-  quota_options.burst_ns = static_cast<int64_t>(
-      std::min<uint64_t>(config.tenant_ingest_burst_ms, INT64_MAX / 1'000'000) * 1'000'000);
-  ingest::TenantQuotas quotas(quota_options, state.clock);
-  if (quotas.enabled()) {
-    state.pipeline.AddAdmitHook(
-        [&quotas](const ingest::BatchInfo& batch, std::vector<Record>* records) {
-          return quotas.Admit(batch.tenant, *records);
-        });
-  }
+  // Per-tenant quotas (docs/security.md "Quotas"): ingest before the WAL, queries, tail sessions,
+  // bytes scanned per hour, how far back a reader reaches. Each is the tenant's override (set
+  // through the API, else in tenant_quotas) or the server-wide tenant_* default, asked on every
+  // batch and query so that a change applies at once.
+  QuotaValues quota_defaults;
+  quota_defaults[QuotaKey::kIngestLinesPerSec] = config.tenant_ingest_lines_per_sec;
+  quota_defaults[QuotaKey::kIngestBytesPerSec] = config.tenant_ingest_bytes_per_sec;
+  quota_defaults[QuotaKey::kIngestBurst] = config.tenant_ingest_burst_ms;
+  quota_defaults[QuotaKey::kMaxQueries] = config.tenant_max_queries;
+  quota_defaults[QuotaKey::kMaxTailSessions] = config.tenant_max_tail_sessions;
+  quota_defaults[QuotaKey::kScannedBytesPerHour] = config.tenant_scanned_bytes_per_hour;
+  quota_defaults[QuotaKey::kReaderMaxRange] = config.tenant_reader_max_range_ms;
+  auto configured_quotas = ParseTenantQuotas(config.tenant_quotas);  // validated with the config
+  TenantQuotaTable quota_table(quota_defaults,
+                               configured_quotas.ok()
+                                   ? std::move(configured_quotas).value()
+                                   : std::map<std::string, QuotaValues, std::less<>>(),
+                               state.clock);
+  ingest::TenantQuotas quotas(state.clock, [&quota_table](std::string_view tenant) {
+    ingest::TenantQuotaOptions o;
+    o.lines_per_sec = quota_table.Get(tenant, QuotaKey::kIngestLinesPerSec);
+    o.bytes_per_sec = quota_table.Get(tenant, QuotaKey::kIngestBytesPerSec);
+    o.burst_ns = static_cast<int64_t>(std::min<uint64_t>(
+                     quota_table.Get(tenant, QuotaKey::kIngestBurst), INT64_MAX / 1'000'000)) *
+                 1'000'000;
+    return o;
+  });
+  state.pipeline.AddAdmitHook(
+      [&quotas](const ingest::BatchInfo& batch, std::vector<Record>* records) {
+        return quotas.Admit(batch.tenant, *records);
+      });
+  auto quota_of = [&quota_table](QuotaKey key) {
+    return [&quota_table, key](std::string_view tenant) { return quota_table.Get(tenant, key); };
+  };
   // PII masking (docs/security.md "PII masking"): after the quotas, before the WAL.
   auto masking_rules = ParseMaskingConfig(config.masking);  // checked by ValidateServerConfig
   auto masking =
@@ -242,11 +264,13 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
         });
   }
   TenantLimiter query_limiter("concurrent queries", "tenant_max_queries",
-                              config.tenant_max_queries);
+                              quota_of(QuotaKey::kMaxQueries));
   TenantLimiter tail_limiter("tail sessions", "tenant_max_tail_sessions",
-                             config.tenant_max_tail_sessions);
+                             quota_of(QuotaKey::kMaxTailSessions));
+  ScanQuota scan_quota(state.clock, quota_of(QuotaKey::kScannedBytesPerHour));
   state.query_limiter = &query_limiter;
-  RegisterTenantRoutes(&router, &state);
+  RegisterTenantRoutes(&router, &state,
+                       TenantQuotaState{&quota_table, &query_limiter, &tail_limiter, &scan_quota});
   http_options.authorize = [&gate](HttpRequest* request, std::string_view pattern) {
     return gate.Authorize(request, pattern);
   };
@@ -354,6 +378,9 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   query_options.max_query_ns = static_cast<int64_t>(config.query_timeout_ms) * 1'000'000;
   std::unique_ptr<query::QueryEngine> query_engine =
       query::QueryEngine::Create(engine.get(), query_options);
+  // What the routes use: the tenant's scan quota and role limits first (tenant_limits.h).
+  QuotaQueryEngine quota_engine(query_engine.get(), &scan_quota,
+                                quota_of(QuotaKey::kReaderMaxRange), state.clock);
   std::unique_ptr<auth::TokenStore> tokens;
   std::unique_ptr<auth::AuditLog> audit_log;
   {
@@ -367,6 +394,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
       if (status.ok()) {
         tokens = std::move(*opened_tokens);
         audit_log = std::move(*opened_log);
+        status = quota_table.Attach(engine->catalog());
       }
     }
     if (!status.ok()) {
@@ -409,7 +437,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     retention_routes.store(retention.get());
   }
   state.engine.store(engine.get());
-  state.query.store(query_engine.get());
+  state.query.store(&quota_engine);
   state.sink.SetEngine(engine.get());
   std::unique_ptr<AlertService> alerts;
   {

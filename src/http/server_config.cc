@@ -11,6 +11,7 @@
 #include "http/admin_retention_routes.h"
 #include "http/connection_policy.h"
 #include "http/masking_config.h"
+#include "http/tenant_quotas.h"
 #include "objstore/s3_store.h"
 
 namespace sawmill::http {
@@ -183,6 +184,18 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"tenant_max_tail_sessions", T::kCount,
        "live-tail sessions one tenant may hold open (more: 429); 0: no limit", nullptr,
        &c->tenant_max_tail_sessions},
+      {"tenant_scanned_bytes_per_hour", T::kBytes,
+       "bytes one tenant's queries may read over a sliding hour (more: 429 until enough of it is "
+       "older than an hour); 0: no limit",
+       nullptr, &c->tenant_scanned_bytes_per_hour},
+      {"tenant_reader_max_range", T::kDuration,
+       "how far back a query of a reader token may reach (all_time=1 included; tenant-admin and "
+       "platform-admin may always; more: 403); 0: no limit",
+       nullptr, &c->tenant_reader_max_range_ms},
+      {"tenant_quotas", T::kString,
+       "per-tenant overrides of the tenant_* quotas, a YAML mapping: tenant: {max_queries: 8, "
+       "scanned_bytes_per_hour: 50GiB, ...} (docs/security.md \"Quotas\")",
+       &c->tenant_quotas, nullptr, /*yaml=*/true},
       {"retention", T::kString,
        "how long lines are kept: a duration for every tenant (30d), or a YAML mapping with "
        "tenants, max_bytes and compliance rules (docs/storage.md); empty: keep everything",
@@ -391,6 +404,7 @@ Status ValidateServerConfig(const ServerConfig& c) {
     return retention.status();
   }
   if (auto masking = ParseMaskingConfig(c.masking); !masking.ok()) return masking.status();
+  if (auto quotas = ParseTenantQuotas(c.tenant_quotas); !quotas.ok()) return quotas.status();
   if (c.compaction != "on" && c.compaction != "off") {
     return Status::InvalidArgument("compaction: '" + c.compaction + "' is not on or off");
   }

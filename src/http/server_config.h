@@ -93,8 +93,11 @@ struct ServerConfig {
   uint64_t tenant_ingest_lines_per_sec = 0;
   uint64_t tenant_ingest_bytes_per_sec = 0;
   uint64_t tenant_ingest_burst_ms = 10'000;
-  uint64_t tenant_max_queries = 0;        // concurrent searches and context reads
-  uint64_t tenant_max_tail_sessions = 0;  // open live-tail sessions
+  uint64_t tenant_max_queries = 0;             // concurrent searches and context reads
+  uint64_t tenant_max_tail_sessions = 0;       // open live-tail sessions
+  uint64_t tenant_scanned_bytes_per_hour = 0;  // bytes read by queries, sliding hour
+  uint64_t tenant_reader_max_range_ms = 0;     // how far back a reader's query reaches
+  std::string tenant_quotas;                   // YAML: tenant -> {quota: value} overrides
   // Retention and holds (docs/storage.md "Retention and holds"): the policy as YAML ("" keeps
   // everything), and how often expired segments are looked for.
   std::string retention;

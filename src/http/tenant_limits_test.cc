@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 namespace sawmill::http {
 namespace {
 
@@ -29,6 +31,63 @@ TEST(TenantLimiterTest, ZeroMeansNoLimit) {
     ASSERT_TRUE(slot.ok());
     held.push_back(*slot);
   }
+}
+
+}  // namespace
+}  // namespace sawmill::http
+
+namespace sawmill::http {
+namespace {
+
+TEST(TenantLimiterTest, EachTenantHasItsOwnLimitAskedOnEveryAcquire) {
+  std::atomic<uint64_t> a_max{1};
+  TenantLimiter limiter("concurrent queries", "tenant_max_queries",
+                        [&a_max](std::string_view t) { return t == "a" ? a_max.load() : 3; });
+  auto a1 = limiter.Acquire("a");
+  ASSERT_TRUE(a1.ok());
+  EXPECT_FALSE(limiter.Acquire("a").ok());
+  a_max = 2;  // raised through the API: applies to the next query
+  EXPECT_TRUE(limiter.Acquire("a").ok());
+  std::vector<std::shared_ptr<void>> b;
+  for (int i = 0; i < 3; ++i) b.push_back(*limiter.Acquire("b"));
+  EXPECT_FALSE(limiter.Acquire("b").ok());
+}
+
+TEST(ScanQuotaTest, RefusedOverTheQuotaUntilEnoughLeavesTheSlidingHour) {
+  // 10:00:30 on some day.
+  ManualClock clock((1'800'000'000 / 3600 * 3600 + 30) * kNanosPerSecond);
+  std::atomic<uint64_t> quota{1000};
+  ScanQuota scan(&clock, [&quota](std::string_view t) { return t == "a" ? quota.load() : 0; });
+  EXPECT_TRUE(scan.Admit("a").ok());
+  scan.Charge("a", 600);  // minute 0
+  clock.Advance(20 * 60 * kNanosPerSecond);
+  EXPECT_TRUE(scan.Admit("a").ok());
+  scan.Charge("a", 300);  // minute 20
+  clock.Advance(10 * 60 * kNanosPerSecond);
+  EXPECT_TRUE(scan.Admit("a").ok());  // 900 < 1000
+  scan.Charge("a", 200);              // minute 30: 1100
+  EXPECT_EQ(scan.Used("a"), 1100u);
+  Status refused = scan.Admit("a");
+  ASSERT_EQ(refused.code(), StatusCode::kResourceExhausted);
+  // Minute 0's 600 bytes leave the window at minute 60, 30 minutes from now (minus the 30 s
+  // into minute 0 the first charge came).
+  EXPECT_NE(refused.message().find("has read 1100 bytes in queries over the last hour, its quota "
+                                   "is 1000 bytes (scanned_bytes_per_hour)"),
+            std::string::npos)
+      << refused.message();
+  EXPECT_NE(refused.message().find("(retry in 1770 s)"), std::string::npos) << refused.message();
+  // Tenants without a quota are never refused; their reads are still counted.
+  scan.Charge("b", 1ull << 40);
+  EXPECT_TRUE(scan.Admit("b").ok());
+  // Raising the quota admits at once.
+  quota = 2000;
+  EXPECT_TRUE(scan.Admit("a").ok());
+  quota = 1000;
+  clock.Advance(29 * 60 * kNanosPerSecond);  // minute 59: still 1100
+  EXPECT_FALSE(scan.Admit("a").ok());
+  clock.Advance(60 * kNanosPerSecond);  // minute 60: minute 0 has left, 500
+  EXPECT_TRUE(scan.Admit("a").ok());
+  EXPECT_EQ(scan.Used("a"), 500u);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include "common/json_string.h"
 #include "common/metrics.h"
+#include "common/time_format.h"
 
 namespace sawmill::http {
 
@@ -91,11 +92,90 @@ HttpResponse HandleTenants(ApiState* state) {
   return HttpResponse::Json(200, std::move(body));
 }
 
+void AppendValues(const QuotaValues& values, std::string* out) {
+  *out += '{';
+  bool first = true;
+  for (const QuotaKeyInfo& info : QuotaKeyTable()) {
+    if (!values[info.key]) continue;
+    if (!first) *out += ',';
+    first = false;
+    *out += JsonString(info.name) + ":" + JsonString(FormatQuotaValue(info.key, *values[info.key]));
+  }
+  *out += '}';
+}
+
+void AppendEntry(const TenantQuotaState& q, const std::string& tenant, std::string* out) {
+  TenantQuotaTable::Entry e = q.table->Describe(tenant);
+  *out += "{\"tenant\":" + JsonString(tenant) + ",\"effective\":";
+  AppendValues(e.effective, out);
+  *out += ",\"config_file\":";
+  AppendValues(e.config, out);
+  *out += ",\"api\":";
+  AppendValues(e.api, out);
+  if (e.updated_ns != 0) {
+    *out += ",\"api_updated_at\":" + JsonString(FormatRfc3339(e.updated_ns)) +
+            ",\"api_updated_by\":" + JsonString(e.updated_by);
+  }
+  *out += ",\"usage\":{\"scanned_bytes_last_hour\":" + std::to_string(q.scan->Used(tenant)) +
+          ",\"queries\":" + std::to_string(q.queries->held(tenant)) +
+          ",\"tail_sessions\":" + std::to_string(q.tails->held(tenant)) + "}}";
+}
+
+HttpResponse HandleQuotas(const TenantQuotaState& q, const HttpRequest& request) {
+  std::vector<std::string> tenants = q.table->Tenants();
+  if (request.HasQuery("tenant")) {
+    auto tenant = TenantFromHeader(request.Query("tenant"));
+    if (!tenant.ok()) return HttpResponse::Error(tenant.status().WithContext("tenant"));
+    tenants = {*tenant};
+  }
+  std::string body = "{\"defaults\":";
+  AppendValues(q.table->defaults(), &body);
+  body += ",\"tenants\":[";
+  for (size_t i = 0; i < tenants.size(); ++i) {
+    if (i > 0) body += ',';
+    AppendEntry(q, tenants[i], &body);
+  }
+  body += "]}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+HttpResponse HandleSetQuotas(const TenantQuotaState& q, const HttpRequest& request) {
+  if (!request.HasQuery("tenant")) {
+    return HttpResponse::Error(Status::InvalidArgument(
+        "tenant: required (the tenant whose quotas to set, e.g. ?tenant=acme&max_queries=4)"));
+  }
+  auto tenant = TenantFromHeader(request.Query("tenant"));
+  if (!tenant.ok()) return HttpResponse::Error(tenant.status().WithContext("tenant"));
+  std::vector<std::pair<std::string, std::string>> changes;
+  bool reset = false;
+  for (const auto& [name, value] : request.query) {
+    if (name == "tenant") continue;
+    if (name == "reset") {
+      reset = value == "1" || value == "true";
+      continue;
+    }
+    changes.emplace_back(name, value);
+  }
+  if (changes.empty() && !reset) {
+    return HttpResponse::Error(Status::InvalidArgument(
+        "nothing to set: give KEY=VALUE (VALUE 'default' removes the override) or reset=1"));
+  }
+  Status status = q.table->Set(*tenant, changes, reset, request.caller.name);
+  if (!status.ok()) return HttpResponse::Error(status);
+  std::string body;
+  AppendEntry(q, *tenant, &body);
+  return HttpResponse::Json(200, std::move(body));
+}
+
 }  // namespace
 
-void RegisterTenantRoutes(Router* router, ApiState* state) {
+void RegisterTenantRoutes(Router* router, ApiState* state, TenantQuotaState quotas) {
   router->Add("GET", "/api/v1/admin/tenants",
               [state](const HttpRequest&) { return HandleTenants(state); });
+  router->Add("GET", "/api/v1/admin/quotas",
+              [quotas](const HttpRequest& r) { return HandleQuotas(quotas, r); });
+  router->Add("POST", "/api/v1/admin/quotas",
+              [quotas](const HttpRequest& r) { return HandleSetQuotas(quotas, r); });
 }
 
 Status RefreshTenantMetrics(ApiState* state) {

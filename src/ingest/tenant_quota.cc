@@ -39,24 +39,19 @@ std::string Rate(uint64_t lines, uint64_t bytes) {
 }  // namespace
 
 TenantQuotas::TenantQuotas(TenantQuotaOptions options, Clock* clock)
-    : options_(options),
-      clock_(clock),
-      line_capacity_(static_cast<double>(options.lines_per_sec) *
-                     static_cast<double>(options.burst_ns) / 1e9),
-      byte_capacity_(static_cast<double>(options.bytes_per_sec) *
-                     static_cast<double>(options.burst_ns) / 1e9) {}
+    : options_(options), clock_(clock) {}
 
-void TenantQuotas::Refill(Bucket* bucket, int64_t now_ns) const {
-  const double seconds = static_cast<double>(std::max<int64_t>(0, now_ns - bucket->at_ns)) / 1e9;
-  bucket->lines = std::min(line_capacity_,
-                           bucket->lines + seconds * static_cast<double>(options_.lines_per_sec));
-  bucket->bytes = std::min(byte_capacity_,
-                           bucket->bytes + seconds * static_cast<double>(options_.bytes_per_sec));
-  bucket->at_ns = now_ns;
-}
+TenantQuotas::TenantQuotas(Clock* clock,
+                           std::function<TenantQuotaOptions(std::string_view)> options_for)
+    : options_for_(std::move(options_for)), clock_(clock) {}
 
 Status TenantQuotas::Admit(const std::string& tenant, const std::vector<Record>& records) {
-  if (!enabled() || records.empty()) return Status::OK();
+  if (records.empty()) return Status::OK();
+  const TenantQuotaOptions options = options_for_ ? options_for_(tenant) : options_;
+  if (options.lines_per_sec == 0 && options.bytes_per_sec == 0) return Status::OK();
+  const double burst_s = static_cast<double>(options.burst_ns) / 1e9;
+  const double line_capacity = static_cast<double>(options.lines_per_sec) * burst_s;
+  const double byte_capacity = static_cast<double>(options.bytes_per_sec) * burst_s;
   bool high = false;
   uint64_t bytes = 0;
   for (const Record& r : records) {
@@ -68,10 +63,14 @@ Status TenantQuotas::Admit(const std::string& tenant, const std::vector<Record>&
   MutexLock lock(&mu_);
   auto it = buckets_.find(tenant);
   if (it == buckets_.end()) {
-    it = buckets_.emplace(tenant, Bucket{line_capacity_, byte_capacity_, now}).first;
+    it = buckets_.emplace(tenant, Bucket{line_capacity, byte_capacity, now}).first;
   }
   Bucket& b = it->second;
-  Refill(&b, now);
+  // Refill; a quota lowered meanwhile caps what the bucket holds at its new size.
+  const double seconds = static_cast<double>(std::max<int64_t>(0, now - b.at_ns)) / 1e9;
+  b.lines = std::min(line_capacity, b.lines + seconds * static_cast<double>(options.lines_per_sec));
+  b.bytes = std::min(byte_capacity, b.bytes + seconds * static_cast<double>(options.bytes_per_sec));
+  b.at_ns = now;
   // What must be left after taking the batch: a quarter of the burst for low-priority batches,
   // nothing for high-priority ones. A batch larger than the whole burst passes on a full bucket
   // (and leaves it in debt) so that it is not refused forever.
@@ -81,18 +80,18 @@ Status TenantQuotas::Admit(const std::string& tenant, const std::vector<Record>&
     if (want > capacity) return have >= capacity * (1.0 - reserve) - 1e-9;
     return have - want >= capacity * reserve - 1e-9;
   };
-  const bool ok = fits(b.lines, lines, line_capacity_, options_.lines_per_sec) &&
-                  fits(b.bytes, static_cast<double>(bytes), byte_capacity_, options_.bytes_per_sec);
+  const bool ok = fits(b.lines, lines, line_capacity, options.lines_per_sec) &&
+                  fits(b.bytes, static_cast<double>(bytes), byte_capacity, options.bytes_per_sec);
   if (ok) {
-    if (options_.lines_per_sec > 0) b.lines -= lines;
-    if (options_.bytes_per_sec > 0) b.bytes -= static_cast<double>(bytes);
+    if (options.lines_per_sec > 0) b.lines -= lines;
+    if (options.bytes_per_sec > 0) b.bytes -= static_cast<double>(bytes);
     return Status::OK();
   }
   Refused().Add({{"tenant", tenant}, {"priority", high ? "high" : "low"}}).Increment(lines);
   return Status::ResourceExhausted(
       "tenant '" + tenant + "' is over its ingest quota (" +
-      Rate(options_.lines_per_sec, options_.bytes_per_sec) + ", burst " +
-      std::to_string(options_.burst_ns / kNanosPerSecond) + " s)" +
+      Rate(options.lines_per_sec, options.bytes_per_sec) + ", burst " +
+      std::to_string(options.burst_ns / kNanosPerSecond) + " s)" +
       (high ? "" : "; batches without WARN or higher lines are refused first") +
       "; retry after the Retry-After delay; nothing was stored");
 }

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -30,9 +31,18 @@ struct TenantQuotaOptions {
 
 class TenantQuotas {
  public:
+  // Every tenant's quota is "options".
   TenantQuotas(TenantQuotaOptions options, Clock* clock);
+  // Each tenant's quota is what "options_for" answers for it, asked on every batch, so that a
+  // changed quota applies to the next batch (a bucket keeps its tokens, capped at the new size).
+  // It must be thread-safe.
+  TenantQuotas(Clock* clock,
+               std::function<TenantQuotaOptions(std::string_view tenant)> options_for);
 
-  bool enabled() const { return options_.lines_per_sec > 0 || options_.bytes_per_sec > 0; }
+  // False only when every tenant has the same quota and it is none.
+  bool enabled() const {
+    return options_for_ || options_.lines_per_sec > 0 || options_.bytes_per_sec > 0;
+  }
   // Takes the batch's lines and bytes from "tenant"'s buckets, or refuses it (see above).
   Status Admit(const std::string& tenant, const std::vector<Record>& records);
 
@@ -41,11 +51,9 @@ class TenantQuotas {
     double lines = 0, bytes = 0;  // tokens now
     int64_t at_ns = 0;            // when they were last refilled
   };
-  void Refill(Bucket* bucket, int64_t now_ns) const REQUIRES(mu_);
-
   const TenantQuotaOptions options_;
+  const std::function<TenantQuotaOptions(std::string_view)> options_for_;
   Clock* const clock_;
-  const double line_capacity_, byte_capacity_;
   Mutex mu_;
   std::map<std::string, Bucket, std::less<>> buckets_ GUARDED_BY(mu_);
 };

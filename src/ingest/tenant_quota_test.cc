@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+
 namespace sawmill::ingest {
 namespace {
 
@@ -72,6 +74,33 @@ TEST(TenantQuotaTest, ABatchLargerThanTheBurstPassesOnAFullBucket) {
   EXPECT_FALSE(quotas.Admit("a", Batch(100, Level::kWarn)).ok());  // in debt now
   clock.Advance(100 * kNanosPerSecond);
   EXPECT_TRUE(quotas.Admit("a", Batch(100, Level::kWarn)).ok());
+}
+
+TEST(TenantQuotaTest, EachTenantHasItsOwnQuotaAndAChangeAppliesToTheNextBatch) {
+  ManualClock clock(1000 * kNanosPerSecond);
+  std::atomic<uint64_t> a_rate{10};  // tenant a: 10 lines/s; b: none; others: 1000 lines/s
+  TenantQuotas quotas(&clock, [&a_rate](std::string_view tenant) {
+    if (tenant == "a") return TenantQuotaOptions{a_rate.load(), 0, 1 * kNanosPerSecond};
+    if (tenant == "b") return TenantQuotaOptions{0, 0, 1 * kNanosPerSecond};
+    return TenantQuotaOptions{1000, 0, 1 * kNanosPerSecond};
+  });
+  EXPECT_TRUE(quotas.enabled());
+  EXPECT_TRUE(quotas.Admit("a", Batch(5, Level::kInfo)).ok());
+  Status refused = quotas.Admit("a", Batch(5, Level::kInfo));  // would leave 0 < 2.5
+  ASSERT_EQ(refused.code(), StatusCode::kResourceExhausted);
+  EXPECT_NE(refused.message().find("(10 lines/s, burst 1 s)"), std::string::npos)
+      << refused.message();
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(quotas.Admit("b", Batch(1000, Level::kDebug)).ok());
+  EXPECT_TRUE(quotas.Admit("c", Batch(500, Level::kInfo)).ok());
+  EXPECT_FALSE(quotas.Admit("c", Batch(500, Level::kInfo)).ok());
+  // Raised: a's bucket refills towards the new size from the next batch on.
+  a_rate = 1000;
+  clock.Advance(1 * kNanosPerSecond);
+  EXPECT_TRUE(quotas.Admit("a", Batch(500, Level::kInfo)).ok());
+  // Lowered: what the bucket holds is capped at the new size at once.
+  a_rate = 10;
+  EXPECT_FALSE(quotas.Admit("a", Batch(10, Level::kWarn)).ok() &&
+               quotas.Admit("a", Batch(10, Level::kWarn)).ok());
 }
 
 }  // namespace

@@ -67,6 +67,9 @@ struct SearchProgress {
 struct SearchRequest {
   std::string tenant = "default";
   std::string user;  // for the per-user concurrency limit; empty = anonymous
+  // The caller's role ("reader", "tenant-admin", ...; empty without tokens). The engine does not
+  // read it: the server's quota layer does (docs/security.md "Quotas").
+  std::string role;
   std::string q;
   std::string since, from, to;  // raw request parameters, see ParseTimeRange
   bool all_time = false;
