@@ -7,7 +7,8 @@
   token of the wrong role or tenant with 403, each with a message saying why; no route is
   undeclared in the route table;
 - tenants see only their own data through search, context, live tail, the result cache (the same
-  query text for two tenants), aggregations and every shipper door;
+  query text for two tenants), aggregations, Loki's read API, alerting rules, states and
+  backtests, and every shipper door;
 - searches, context, tail sessions and admin actions are in the audit log, which only auditor and
   platform-admin read; `sawmill admin audit verify` finds an edited and a deleted entry;
 - a server on a non-loopback address without tokens refuses to start unless --insecure-no-auth.
@@ -252,6 +253,62 @@ def test_cross_tenant(server, tokens):
              body=json.dumps({"msg": "tailmark %s" % tenant}) + "\n")
     raw, msgs = read_sse(sock, 3)
     check(msgs == ["tailmark a"], "tail of a saw %s (%r)" % (msgs, raw[:300]))
+    test_cross_tenant_reads(server, tokens, now)
+
+
+def test_cross_tenant_reads(server, tokens, now):
+    """Aggregations, the Loki read API and alerting see only the token's tenant."""
+    q = urllib.parse.quote
+    # Aggregations by a field: each tenant's groups only, the same query text for both.
+    for tenant in ("a", "b"):
+        status, answer = call(server, "GET", "/api/v1/search?q=" + q("secret* | count by service")
+                              + "&all_time=1", token=tokens["reader_" + tenant])
+        rows = json.loads(answer)["rows"] if status == 200 else None
+        services = {r["service"] for r in rows or []}
+        other = "b" if tenant == "a" else "a"
+        check(rows and sum(r["count"] for r in rows) == 4 and "svc" + tenant in services and
+              not services & {"svc" + other, "loki" + other},
+              "count by service for %s: %d %s" % (tenant, status, answer))
+    # Loki's read API: a query for the other tenant's stream finds nothing; label values are the
+    # tenant's own.
+    rng = "&start=%d&end=%d" % (now - 3600 * 10**9, now + 3600 * 10**9)
+    status, answer = call(server, "GET", "/loki/api/v1/query_range?query=" +
+                          q('{service="svcb"}') + rng, token=tokens["reader_a"])
+    check(status == 200 and json.loads(answer)["data"]["result"] == [],
+          "Loki query_range of b's stream as a: %d %s" % (status, answer[:300]))
+    status, answer = call(server, "GET", "/loki/api/v1/query_range?query=" +
+                          q('{service="svcb"}') + rng, token=tokens["reader_b"])
+    check(status == 200 and b"secretb native" in answer,
+          "Loki query_range of b's stream as b: %d %s" % (status, answer[:300]))
+    status, answer = call(server, "GET", "/loki/api/v1/label/service/values?" + rng[1:],
+                          token=tokens["reader_a"])
+    values = json.loads(answer).get("data", []) if status == 200 else None
+    check(values is not None and "svca" in values and "svcb" not in values,
+          "Loki label values as a: %d %s" % (status, answer[:300]))
+    # Alerting: a rule of tenant a is not b's to see or delete, and a backtest as b counts only
+    # b's lines.
+    rule = {"name": "secret-rule", "filter": "secretb", "condition": "count > 0", "window": "1m"}
+    status, answer = call(server, "POST", "/api/v1/alerts/rules", token=tokens["tadmin_a"],
+                          body=json.dumps(rule))
+    check(status == 200, "rule of a: %d %s" % (status, answer))
+    status, answer = call(server, "GET", "/api/v1/alerts/rules", token=tokens["reader_b"])
+    check(status == 200 and b"secret-rule" not in answer, "b lists a's rule: %s" % answer[:300])
+    status, answer = call(server, "GET", "/api/v1/alerts", token=tokens["reader_b"])
+    check(status == 200 and b"secret-rule" not in answer, "b's alerts show a's: %s" % answer[:300])
+    status, answer = call(server, "GET", "/api/v1/alerts/rules", token=tokens["reader_a"])
+    check(status == 200 and b"secret-rule" in answer, "a lists its rule: %s" % answer[:300])
+    status, answer = call(server, "DELETE", "/api/v1/alerts/rules?name=secret-rule",
+                          token=tokens["tadmin_b"])
+    check(status == 404, "b deletes a's rule: %d %s" % (status, answer))
+    backtest = "/api/v1/alerts/test?since=2h"
+    fired = {}
+    for tenant in ("a", "b"):
+        status, answer = call(server, "POST", backtest, token=tokens["reader_" + tenant],
+                              body=json.dumps(rule))
+        check(status == 200, "backtest as %s: %d %s" % (tenant, status, answer))
+        fired[tenant] = [e for e in json.loads(answer)["events"] if e["to"] == "firing"]
+    check(not fired["a"] and fired["b"],
+          "backtest of 'secretb' fired for a: %s, for b: %s" % (fired["a"], fired["b"]))
 
 
 def test_audit(server, tokens, data_dir):
@@ -365,6 +422,7 @@ def main():
                                     ("reader_a", "reader", ["a"]), ("reader_b", "reader", ["b"]),
                                     ("reader_ab", "reader", ["a", "b"]),
                                     ("tadmin_a", "tenant-admin", ["a"]),
+                                    ("tadmin_b", "tenant-admin", ["b"]),
                                     ("auditor", "auditor", []), ("revoked", "platform-admin", [])):
             tokens[name] = create_token(server, admin, name, role, tenants)
         tokens["expired"] = create_token(server, admin, "expired", "platform-admin",
