@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
 #include <mutex>
 #include <random>
 #include <thread>
@@ -85,6 +86,81 @@ std::string RandomId() {
   return buf;
 }
 
+// --all: pages of 10000 hits, each after the previous page's next_cursor, until a page has
+// none. Memory holds one page. The progress line (lines, bytes, pages) is redrawn on stderr
+// when stderr is a terminal.
+int SearchAllPages(HttpClient* client, const std::string& first_target, bool as_json,
+                   const std::string& color) {
+  const bool progress = IsTerminal(stderr);
+  RenderOptions options;
+  options.color = UseColor(color, stdout);
+  uint64_t lines = 0, bytes = 0, pages = 0;
+  std::string cursor, stats;
+  while (true) {
+    std::string target = first_target;
+    if (!cursor.empty()) target += "&cursor=" + UrlEncode(cursor);
+    Result<HttpResult> result = client->Request("GET", target);
+    if (!result.ok() || result->status != 200) {
+      if (progress) std::fputc('\n', stderr);
+      std::fprintf(stderr, "sawmill search: %s\n",
+                   result.ok() ? ErrorText(*result).c_str() : result.status().message().c_str());
+      if (!cursor.empty()) {
+        std::fprintf(stderr, "%llu lines were written; the next page starts at cursor %s\n",
+                     static_cast<unsigned long long>(lines), cursor.c_str());
+      }
+      return 1;
+    }
+    boost::system::error_code ec;
+    boost::json::value v = boost::json::parse(result->body, ec);
+    if (ec || !v.is_object()) {
+      std::fprintf(stderr, "sawmill search: the server's answer is not JSON\n");
+      return 1;
+    }
+    ++pages;
+    if (as_json) {
+      std::fwrite(result->body.data(), 1, result->body.size(), stdout);
+      std::fputc('\n', stdout);
+    } else {
+      Result<SearchOutput> out = RenderSearch(result->body, options);
+      if (!out.ok()) {
+        std::fprintf(stderr, "sawmill search: %s\n", out.status().message().c_str());
+        return 1;
+      }
+      std::fwrite(out->body.data(), 1, out->body.size(), stdout);
+      for (const std::string& warning : out->warnings) {
+        std::fprintf(stderr, "warning: %s\n", warning.c_str());
+      }
+      if (out->partial) {
+        std::fprintf(stderr, "partial results: a limit stopped the search early\n");
+        return 1;
+      }
+      stats = out->stats;
+    }
+    std::fflush(stdout);
+    if (const auto* hits = v.as_object().if_contains("hits"); hits && hits->is_array()) {
+      lines += hits->as_array().size();
+    }
+    bytes += result->body.size();
+    if (progress) {
+      std::fprintf(stderr, "\r%llu lines, %.1f MB, %llu pages",
+                   static_cast<unsigned long long>(lines), static_cast<double>(bytes) / 1e6,
+                   static_cast<unsigned long long>(pages));
+      std::fflush(stderr);
+    }
+    const auto* next = v.as_object().if_contains("next_cursor");
+    if (next == nullptr || !next->is_string()) break;
+    cursor = std::string(next->as_string());
+  }
+  if (progress) std::fputc('\n', stderr);
+  if (pages == 1 && !stats.empty()) {
+    std::fprintf(stderr, "%s\n", stats.c_str());  // one page: its stats, as without --all
+  } else {
+    std::fprintf(stderr, "%llu hits in %llu pages\n", static_cast<unsigned long long>(lines),
+                 static_cast<unsigned long long>(pages));
+  }
+  return 0;
+}
+
 }  // namespace
 
 int RunSearchCommand(int argc, char** argv) {
@@ -123,8 +199,8 @@ int RunSearchCommand(int argc, char** argv) {
           ->check(CLI::Range(size_t{1}, kMaxLimit))  // the server's max_search_limit
           ->capture_default_str();
   app.add_flag("--all", all_hits,
-               "as many hits as one search returns: 10000, the server's maximum; for more, "
-               "narrow the time range or the query")
+               "every hit, newest first, fetched in pages of 10000 (the server's maximum) with "
+               "the answer's cursor; a progress line on stderr when it is a terminal")
       ->excludes(limit_option);
   app.add_option("--time-field", time_field, "filter the time range on 'ingest_ts' or 'ts'")
       ->check(CLI::IsMember({"ingest_ts", "ts"}));
@@ -179,6 +255,10 @@ int RunSearchCommand(int argc, char** argv) {
   if (explain) target += "&explain=true";
 
   HttpClient client(*url, timeout_s * 1000);
+  // --all pages through every hit with the table output (other outputs and -C: one page).
+  if (all_hits && !explain && !as_json && output == "table" && context_lines == 0) {
+    return SearchAllPages(&client, target, /*as_json=*/false, color);
+  }
   Result<HttpResult> result = [&] {
     if (!IsTerminal(stderr) || as_json) return client.Request("GET", target);
     ColdProgressLine progress(*url, RandomId());

@@ -8,10 +8,12 @@
 
 #include "common/hash.h"
 #include "common/metrics.h"
+#include "http/export_routes.h"
 #include "http/http_metrics.h"
 #include "http/json_writer.h"
 #include "http/shipper_routes.h"
 #include "ingest/normalize.h"
+#include "query/parser.h"
 
 namespace sawmill::http {
 
@@ -345,6 +347,27 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
     if (!registered.ok()) return HttpResponse::Error(registered.status());
     progress = std::move(*registered);
   }
+  if (request.HasQuery("cursor")) {
+    // The next page: the hits after the cursor (export_routes.h), newest first.
+    auto cursor = ParseCursor(request.Query("cursor"));
+    if (!cursor.ok()) return HttpResponse::Error(cursor.status());
+    if (search.q.find('|') != std::string::npos) {
+      auto parsed = query::ParseQuery(search.q);
+      if (parsed.ok() && !parsed->pipes.empty()) {
+        return HttpResponse::Error(
+            Status::InvalidArgument("cursor: pages the hits of a filter, not a pipe's rows"));
+      }
+    }
+    auto range = query::ParseTimeRange(search.since, search.from, search.to, search.all_time,
+                                       state->clock->NowNanos());
+    if (!range.ok()) return HttpResponse::Error(range.status());
+    search.since.clear();
+    search.all_time = false;
+    search.from = FormatRfc3339Nanos(range->from_ns);
+    search.to = FormatRfc3339Nanos(std::min(range->to_ns, cursor->time + 1));
+    search.q = "(" + (search.q.empty() ? std::string("*") : search.q) + ") AND " +
+               AfterCursorFilter(*cursor, search.time_field_ts, /*oldest_first=*/false);
+  }
 
   int64_t start = state->clock->MonotonicNanos();
   auto result = engine->Search(search);
@@ -381,6 +404,10 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
     AppendJsonString(warnings[i], &body);
   }
   body += ']';
+  if (!answer.is_pipe && search.limit > 0 && answer.hits.size() >= search.limit) {
+    // More may match: the next page starts after the last hit (&cursor=<next_cursor>).
+    body += ",\"next_cursor\":\"" + FormatCursor(answer.hits.back(), search.time_field_ts) + "\"";
+  }
   if (search.explain) {
     body += ",\"plan\":";
     AppendJsonString(answer.plan, &body);

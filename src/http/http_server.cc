@@ -13,6 +13,7 @@
 #include <cctype>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <deque>
 #include <exception>
 #include <functional>
@@ -815,10 +816,60 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
       request->body = std::string();
       reservation->Reset();
       PublishBudget(self->impl_->budget);
+      if (response.stream && !self->head_) return self->StreamOnWorker(std::move(response));
       net::post(self->stream_.get_executor(), [self, response = std::move(response)]() mutable {
         self->StopWatching();
         self->Write(std::move(response));
       });
+    });
+  }
+
+  // Writes a streamed answer (HttpResponse::stream) from the worker thread: each piece is
+  // posted to the connection's executor and written before the next one is produced.
+  // REQUIRES: in_flight was incremented for this request.
+  void StreamOnWorker(HttpResponse response) {
+    auto self = shared_from_this();
+    auto write = [self](const std::string& data) {
+      std::promise<beast::error_code> done;
+      std::future<beast::error_code> result = done.get_future();
+      net::post(self->stream_.get_executor(), [self, &data, &done] {
+        if (self->closed_) return done.set_value(net::error::not_connected);
+        self->stream_.expires_after(
+            std::chrono::milliseconds(self->impl_->options.read_timeout_ms));
+        net::async_write(self->stream_, net::buffer(data),
+                         [&done](beast::error_code ec, size_t) { done.set_value(ec); });
+      });
+      return !result.get();
+    };
+    std::string head =
+        "HTTP/1.1 " + std::to_string(response.status) +
+        " OK\r\nServer: sawmill/" SAWMILL_VERSION "\r\nContent-Type: " + response.content_type +
+        "\r\n";
+    for (const auto& [name, value] : response.headers) head += name + ": " + value + "\r\n";
+    if (!cors_origin_.empty()) {
+      head += "Access-Control-Allow-Origin: " + cors_origin_ + "\r\nVary: Origin\r\n";
+    }
+    head += "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+    bool ok = write(head);
+    std::string chunk, framed;
+    bool more = true;
+    while (ok && more) {
+      chunk.clear();
+      more = response.stream(&chunk);
+      if (chunk.empty()) continue;
+      char size[32];
+      std::snprintf(size, sizeof(size), "%zx\r\n", chunk.size());
+      framed = size;
+      framed += chunk;
+      framed += "\r\n";
+      ok = write(framed);
+    }
+    if (ok) write("0\r\n\r\n");
+    response.stream = nullptr;  // whatever it holds (a query, a snapshot) goes now
+    net::post(stream_.get_executor(), [self] {
+      self->StopWatching();
+      self->impl_->in_flight.fetch_sub(1);
+      self->Close();
     });
   }
 

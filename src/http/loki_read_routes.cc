@@ -10,6 +10,7 @@
 
 #include "common/json_string.h"
 #include "common/time_format.h"
+#include "http/export_routes.h"
 #include "http/http_metrics.h"
 #include "logql/logql.h"
 #include "query/time_range.h"
@@ -266,12 +267,11 @@ HttpResponse HandleQueryRange(ApiState* state, const HttpRequest& request) {
     auto answer = engine->Search(search);
     if (!answer.ok()) return LokiError(answer.status());
     if (forward && answer->hits.size() >= *limit && *limit > 0) {
-      // The native engine finds the newest lines first; the oldest N of more than N matches
-      // would need a scan from the start, which it does not do yet.
-      return LokiError(Status::InvalidArgument(
-          "direction=forward: more than limit=" + std::to_string(*limit) +
-          " lines match; Sawmill answers forward queries only when every match fits in the "
-          "limit (raise the limit or narrow the time range, or use direction=backward)"));
+      // More lines match than the limit: the oldest ones, by windows walked forward.
+      auto oldest = OldestHits(engine, search, range->start, range->end, *limit);
+      if (!oldest.ok()) return LokiError(oldest.status());
+      std::reverse(oldest->begin(), oldest->end());  // StreamsJson takes them newest first
+      answer->hits = std::move(*oldest);
     }
     body += "\"streams\",\"result\":";
     body += StreamsJson(expr->log, answer->hits, forward, interval);

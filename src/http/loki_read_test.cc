@@ -19,9 +19,11 @@
 #include <numeric>
 #include <random>
 #include <set>
+#include <thread>
 
 #include "common/time_format.h"
 #include "http/api_routes.h"
+#include "http/export_routes.h"
 #include "http/http_server.h"
 #include "http/loki_read_routes.h"
 #include "http/shipper_routes.h"
@@ -83,6 +85,7 @@ class LokiRead : public ::testing::Test {
     RegisterApiRoutes(&router_, &state_);
     RegisterShipperRoutes(&router_, &state_.pipeline);
     RegisterLokiReadRoutes(&router_, &state_);
+    RegisterExportRoutes(&router_, &state_);
     hub_ = tail::TailHub::Create(tail::TailHubOptions{});
     state_.pipeline.AddListener(
         [hub = hub_.get()](const ingest::BatchInfo& batch, const std::vector<Record>& records) {
@@ -567,6 +570,150 @@ TEST_F(LokiRead, DetectedLabelsAndFields) {
   }
   EXPECT_EQ(types["line_id"], "int");
   EXPECT_EQ(types["component"], "string");
+}
+
+TEST_F(LokiRead, ForwardDirectionGivesTheOldestLinesOldestFirst) {
+  std::vector<std::pair<int64_t, std::string>> want;
+  for (const Record& r : *records_) {
+    if (r.service == "openssh") want.emplace_back(r.ts, r.message);
+  }
+  std::sort(want.begin(), want.end());
+  want.resize(150);
+  json::value v = GetJson("/loki/api/v1/query_range?direction=FORWARD&limit=150&query=" +
+                          UrlEncode(R"({service="openssh"})") + Range(kStart, kEnd));
+  ExpectStreamsShape(v);
+  std::vector<std::pair<int64_t, std::string>> got;
+  for (const json::value& s : v.at("data").at("result").as_array()) {
+    int64_t previous = INT64_MIN;
+    for (const json::value& e : s.at("values").as_array()) {
+      const int64_t ts = std::stoll(std::string(e.as_array()[0].as_string()));
+      EXPECT_GE(ts, previous);  // forward: oldest first within each stream
+      previous = ts;
+      got.emplace_back(ts, std::string(e.as_array()[1].as_string()));
+    }
+  }
+  std::sort(got.begin(), got.end());
+  EXPECT_EQ(got, want);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Export and paging
+
+std::vector<std::string> Lines(const std::string& body) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < body.size()) {
+    size_t nl = body.find('\n', pos);
+    if (nl == std::string::npos) nl = body.size();
+    if (nl > pos) out.push_back(body.substr(pos, nl - pos));
+    pos = nl + 1;
+  }
+  return out;
+}
+
+TEST_F(LokiRead, ExportStreamsEveryMatchNewestOrOldestFirstAndResumesFromACursor) {
+  // hdfs: 2,000 lines, more than one page (1,000) and than a search's default limit.
+  std::vector<const Record*> hdfs;
+  for (const Record& r : *records_) {
+    if (r.service == "hdfs") hdfs.push_back(&r);
+  }
+  std::sort(hdfs.begin(), hdfs.end(),
+            [](const Record* a, const Record* b) { return a->ts > b->ts; });
+  const std::string base =
+      "/api/v1/export?time_field=ts&q=service%3Dhdfs&from=" + std::to_string(kStart) +
+      "&to=" + std::to_string(kEnd);
+  for (const char* order : {"newest", "oldest"}) {
+    SCOPED_TRACE(order);
+    auto [status, body] = Get(base + "&order=" + order);
+    ASSERT_EQ(status, 200) << body.substr(0, 300);
+    std::vector<std::string> lines = Lines(body);
+    ASSERT_EQ(lines.size(), hdfs.size());
+    std::set<std::string> ids;
+    int64_t previous = std::string(order) == "newest" ? INT64_MAX : INT64_MIN;
+    for (const std::string& line : lines) {
+      json::value v = json::parse(line);
+      ids.insert(std::string(v.at("id").as_string()));
+      const int64_t ts = *ParseRfc3339(v.at("ts").as_string());
+      if (std::string(order) == "newest") {
+        EXPECT_LE(ts, previous);
+      } else {
+        EXPECT_GE(ts, previous);
+      }
+      previous = ts;
+    }
+    EXPECT_EQ(ids.size(), hdfs.size());  // every line once
+  }
+  // Resume after the 700th line: the rest, exactly.
+  auto [status, body] = Get(base);
+  std::vector<std::string> all = Lines(body);
+  json::value at = json::parse(all[699]);
+  const std::string cursor = std::to_string(*ParseRfc3339(at.at("ts").as_string())) + "_" +
+                             std::to_string(*ParseRfc3339(at.at("ingest_ts").as_string())) + "_" +
+                             std::string(at.at("id").as_string());
+  auto [status2, rest] = Get(base + "&cursor=" + cursor);
+  ASSERT_EQ(status2, 200) << rest.substr(0, 300);
+  EXPECT_EQ(Lines(rest), std::vector<std::string>(all.begin() + 700, all.end()));
+  // CSV with chosen columns.
+  auto [csv_status, csv] = Get(base + "&format=csv&fields=ts,host,message");
+  ASSERT_EQ(csv_status, 200);
+  EXPECT_EQ(csv.substr(0, csv.find("\r\n")), "ts,host,message");
+  size_t rows = 0;
+  for (size_t pos = 0; (pos = csv.find("\r\n", pos)) != std::string::npos; pos += 2) ++rows;
+  EXPECT_EQ(rows, hdfs.size() + 1);
+  // A pipe is refused.
+  auto [pipe_status, pipe_body] = Get("/api/v1/export?q=" + UrlEncode("* | count"));
+  EXPECT_EQ(pipe_status, 400);
+}
+
+TEST_F(LokiRead, SearchPagesWithNextCursorCoverEveryHitOnce) {
+  std::set<std::string> ids;
+  std::string cursor;
+  int pages = 0;
+  while (true) {
+    json::value v = GetJson("/api/v1/search?time_field=ts&limit=300&q=service%3Dzookeeper&from=" +
+                            std::to_string(kStart) + "&to=" + std::to_string(kEnd) +
+                            (cursor.empty() ? "" : "&cursor=" + cursor));
+    ++pages;
+    for (const json::value& h : v.at("hits").as_array()) {
+      EXPECT_TRUE(ids.insert(std::string(h.at("id").as_string())).second);
+    }
+    if (!v.as_object().contains("next_cursor")) break;
+    cursor = std::string(v.at("next_cursor").as_string());
+    ASSERT_LT(pages, 20);
+  }
+  size_t want = 0;
+  for (const Record& r : *records_) want += r.service == "zookeeper";
+  EXPECT_EQ(ids.size(), want);
+  EXPECT_GE(pages, 7);
+}
+
+TEST_F(LokiRead, AnExportWhoseClientLeavesFreesItsSlot) {
+  // More abandoned exports than may run at once: each one that lost its client ends and frees
+  // its slot, so the next is served (not 429).
+  for (int i = 0; i < 6; ++i) {
+    net::io_context ioc;
+    beast::tcp_stream stream(ioc);
+    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
+    bhttp::request<bhttp::string_body> req{bhttp::verb::get,
+                                           "/api/v1/export?time_field=ts&all_time=1", 11};
+    req.set(bhttp::field::host, "127.0.0.1");
+    bhttp::write(stream, req);
+    char buf[4096];
+    size_t n = stream.socket().read_some(net::buffer(buf));
+    ASSERT_GT(n, 0u);
+    EXPECT_EQ(std::string(buf, 12), "HTTP/1.1 200");
+    stream.socket().close();
+  }
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    auto [status, body] = Get("/api/v1/export?time_field=ts&all_time=1&q=service%3Dhdfs");
+    if (status == 200) {
+      EXPECT_EQ(Lines(body).size(), 2000u);
+      return;
+    }
+    EXPECT_EQ(status, 429);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  FAIL() << "abandoned exports kept their slots";
 }
 
 TEST_F(LokiRead, TenantComesFromXScopeOrgID) {

@@ -60,6 +60,12 @@ struct HttpResponse {
   // Rows the answer returns (search hits or pipe rows, context lines), for the audit log; -1:
   // not a query.
   int64_t rows = -1;
+  // A streamed answer (GET /api/v1/export): when set, "body" is ignored and the server calls
+  // stream() on the handler's worker thread until it returns false, each call appending the
+  // next piece to *chunk; each piece is written (chunked transfer encoding) before the next
+  // call, so memory stays bounded by one piece. A client that goes away or stops reading for
+  // read_timeout ends the stream at the next write. The connection closes after the stream.
+  std::function<bool(std::string* chunk)> stream;
 
   // {"error": message} (plus "position" when >= 0) with the status Status maps to (the one
   // place where a Status becomes an HTTP status: see StatusToHttp). 429 and 503 answers carry

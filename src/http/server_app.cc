@@ -21,6 +21,7 @@
 #include "http/api_routes.h"
 #include "http/auth_gate.h"
 #include "http/cold_store.h"
+#include "http/export_routes.h"
 #include "http/http_server.h"
 #include "http/loki_read_routes.h"
 #include "http/masking_config.h"
@@ -284,6 +285,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   }
   RegisterAdminTierRoutes(&router, &state);
   RegisterLokiReadRoutes(&router, &state);
+  RegisterExportRoutes(&router, &state);
 
   tail::TailHubOptions hub_options;
   hub_options.max_sessions = config.tail_max_sessions;
