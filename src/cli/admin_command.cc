@@ -6,6 +6,7 @@
 
 #include "cli/admin_retention_command.h"
 #include "cli/auth_command.h"
+#include "cli/client_options.h"
 #include "cli/http_client.h"
 
 namespace sawmill::cli {
@@ -148,21 +149,11 @@ int RunAdminCommand(int argc, char** argv) {
       "  sawmill admin flush\n"
       "  sawmill admin segments --server http://logs:9640\n"
       "  sawmill admin damage list");
-  std::string server = kDefaultServer;
-  int timeout_s = 600;
-  app.add_option("--server", server, "server URL")
-      ->envname("SAWMILL_SERVER")
-      ->capture_default_str();
-  std::string tenant;
-  app.add_option("--tenant", tenant,
-                 "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
-      ->envname("SAWMILL_TENANT");
-  std::string token;
-  app.add_option("--token", token, "API token, when the server requires one (docs/security.md)")
-      ->envname("SAWMILL_TOKEN");
-  app.add_option("--timeout", timeout_s, "seconds to wait for the answer")
-      ->check(CLI::Range(1, 86400))
-      ->capture_default_str();
+  ClientOptions client_options;
+  client_options.timeout_s = 600;
+  client_options.max_timeout_s = 86400;
+  client_options.has_color = false;
+  AddClientOptions(&app, &client_options);
   CLI::App* flush = app.add_subcommand(
       "flush", "write every memtable to segments; returns when they are registered");
   flush->fallthrough();  // "sawmill admin flush --server URL" works too
@@ -222,14 +213,12 @@ int RunAdminCommand(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  Result<ServerUrl> url = ServerUrl::Parse(server);
+  Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
     std::fprintf(stderr, "sawmill admin: %s\n", url.status().message().c_str());
     return 2;
   }
-  url->tenant = tenant;
-  url->token = token;
-  HttpClient client(*url, timeout_s * 1000);
+  HttpClient client(*url, client_options.timeout_s * 1000);
   if (int code = RunAuthCommands(*auth, &client); code >= 0) return code;
   if (int code = RunRetentionCommand(retention, &client); code >= 0) return code;
   if (list->parsed()) return ListSegments(&client, state_filter, limit);

@@ -5,6 +5,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "cli/client_options.h"
 #include "cli/http_client.h"
 
 namespace sawmill::cli {
@@ -25,9 +26,8 @@ const boost::json::array* Array(const boost::json::object& obj, const char* key)
 // GET/POST "target"; prints errors as "sawmill alerts WHAT: ..." and returns the parsed object.
 std::optional<boost::json::object> Call(HttpClient* client, const char* what,
                                         std::string_view method, const std::string& target,
-                                        const std::string& tenant, const std::string& body = "") {
-  std::vector<std::pair<std::string, std::string>> headers;
-  if (!tenant.empty()) headers.emplace_back("X-Scope-OrgID", tenant);
+                                        const std::string& body = "") {
+  std::vector<std::pair<std::string, std::string>> headers;  // the tenant: in the client's URL
   if (!body.empty()) headers.emplace_back("Content-Type", "application/yaml");
   Result<HttpResult> result = client->Request(method, target, body, headers);
   if (!result.ok()) {
@@ -48,8 +48,8 @@ std::optional<boost::json::object> Call(HttpClient* client, const char* what,
   return v.as_object();
 }
 
-int List(HttpClient* client, const std::string& tenant) {
-  auto answer = Call(client, "list", "GET", "/api/v1/alerts", tenant);
+int List(HttpClient* client) {
+  auto answer = Call(client, "list", "GET", "/api/v1/alerts");
   if (!answer) return 1;
   const auto* rules = Array(*answer, "rules");
   if (rules == nullptr) return 1;
@@ -80,8 +80,8 @@ int List(HttpClient* client, const std::string& tenant) {
   return 0;
 }
 
-int Get(HttpClient* client, const std::string& tenant, const std::string& name) {
-  auto answer = Call(client, "get", "GET", "/api/v1/alerts?rule=" + UrlEncode(name), tenant);
+int Get(HttpClient* client, const std::string& name) {
+  auto answer = Call(client, "get", "GET", "/api/v1/alerts?rule=" + UrlEncode(name));
   if (!answer) return 1;
   const auto* rules = Array(*answer, "rules");
   if (rules == nullptr || rules->empty() || !(*rules)[0].is_object()) return 1;
@@ -109,7 +109,7 @@ int Get(HttpClient* client, const std::string& tenant, const std::string& name) 
     }
   }
   auto history =
-      Call(client, "get", "GET", "/api/v1/alerts/history?limit=20&rule=" + UrlEncode(name), tenant);
+      Call(client, "get", "GET", "/api/v1/alerts/history?limit=20&rule=" + UrlEncode(name));
   if (history) {
     if (const auto* list = Array(*history, "transitions"); list != nullptr && !list->empty()) {
       std::printf("\nrecent transitions (newest first):\n");
@@ -126,9 +126,8 @@ int Get(HttpClient* client, const std::string& tenant, const std::string& name) 
   return 0;
 }
 
-int Test(HttpClient* client, const std::string& tenant, const std::string& rule,
-         const std::string& file, const std::string& from, const std::string& to,
-         const std::string& since) {
+int Test(HttpClient* client, const std::string& rule, const std::string& file,
+         const std::string& from, const std::string& to, const std::string& since) {
   std::string body;
   std::string name = rule;
   std::string path = file;
@@ -155,7 +154,7 @@ int Test(HttpClient* client, const std::string& tenant, const std::string& rule,
   if (!since.empty()) target += "&since=" + UrlEncode(since);
   if (!from.empty()) target += "&from=" + UrlEncode(from);
   if (!to.empty()) target += "&to=" + UrlEncode(to);
-  auto answer = Call(client, "test", "POST", target, tenant, body);
+  auto answer = Call(client, "test", "POST", target, body);
   if (!answer) return 1;
   std::printf("rule %s from %s to %s, evaluated every %s\n", Text(*answer, "rule").c_str(),
               Text(*answer, "from").c_str(), Text(*answer, "to").c_str(),
@@ -186,9 +185,8 @@ int Test(HttpClient* client, const std::string& tenant, const std::string& rule,
   return 0;
 }
 
-int Silence(HttpClient* client, const std::string& tenant, const std::string& rule,
-            const std::vector<std::string>& groups, const std::string& duration,
-            const std::string& comment, const std::string& author) {
+int Silence(HttpClient* client, const std::string& rule, const std::vector<std::string>& groups,
+            const std::string& duration, const std::string& comment, const std::string& author) {
   std::string body = "{\"rule\":" + boost::json::serialize(boost::json::value(rule)) +
                      ",\"duration\":" + boost::json::serialize(boost::json::value(duration));
   if (!comment.empty()) {
@@ -211,7 +209,7 @@ int Silence(HttpClient* client, const std::string& tenant, const std::string& ru
     body += ",\"group\":" + boost::json::serialize(group);
   }
   body += "}";
-  auto answer = Call(client, "silence", "POST", "/api/v1/alerts/silences", tenant, body);
+  auto answer = Call(client, "silence", "POST", "/api/v1/alerts/silences", body);
   if (!answer) return 1;
   std::printf("silenced %s for %s in Alertmanager: silence %s\n", rule.c_str(), duration.c_str(),
               Text(*answer, "silenceID").c_str());
@@ -229,18 +227,11 @@ int RunAlertsCommand(int argc, char** argv) {
       "  sawmill alerts test payments-errors --since 24h\n"
       "  sawmill alerts test --file rules.yaml new-rule --from 2026-12-01T00:00:00Z\n"
       "  sawmill alerts silence payments-errors --group host=web-1 --for 2h --comment deploy");
-  std::string server = kDefaultServer;
-  std::string tenant;
-  int timeout_s = 300;
-  app.add_option("--server", server, "server URL")
-      ->envname("SAWMILL_SERVER")
-      ->capture_default_str();
-  app.add_option("--tenant", tenant,
-                 "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
-      ->envname("SAWMILL_TENANT");
-  app.add_option("--timeout", timeout_s, "seconds to wait for the answer")
-      ->check(CLI::Range(1, 86400))
-      ->capture_default_str();
+  ClientOptions client_options;
+  client_options.timeout_s = 300;
+  client_options.max_timeout_s = 86400;
+  client_options.has_color = false;
+  AddClientOptions(&app, &client_options);
   CLI::App* list = app.add_subcommand("list", "every rule with its state and firing groups");
   list->fallthrough();
   CLI::App* get = app.add_subcommand("get", "one rule: definition, groups, recent transitions");
@@ -276,16 +267,16 @@ int RunAlertsCommand(int argc, char** argv) {
     std::fprintf(stderr, "sawmill alerts test: give --from (and --to) or --since\n");
     return 2;
   }
-  Result<ServerUrl> url = ServerUrl::Parse(server);
+  Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
     std::fprintf(stderr, "sawmill alerts: %s\n", url.status().message().c_str());
     return 2;
   }
-  HttpClient client(*url, timeout_s * 1000);
-  if (list->parsed()) return List(&client, tenant);
-  if (get->parsed()) return Get(&client, tenant, get_name);
-  if (test->parsed()) return Test(&client, tenant, test_rule, test_file, from, to, since);
-  return Silence(&client, tenant, silence_rule, groups, duration, comment, author);
+  HttpClient client(*url, client_options.timeout_s * 1000);
+  if (list->parsed()) return List(&client);
+  if (get->parsed()) return Get(&client, get_name);
+  if (test->parsed()) return Test(&client, test_rule, test_file, from, to, since);
+  return Silence(&client, silence_rule, groups, duration, comment, author);
 }
 
 }  // namespace sawmill::cli

@@ -56,6 +56,27 @@ for cmd in $(sed -n '/^Commands:/,/^$/p' <<<"$top" | grep -E '^  [a-z]' | awk '{
   fi
 done
 
+# Every client command takes the shared client options (cli/client_options.h), and the
+# commands that colour their output take --color.
+for cmd in search context fields values tail ingest admin alerts; do
+  help=$("$bin" "$cmd" --help 2>&1)
+  for opt in --server --tenant --token --timeout; do
+    if grep -qE -- "^ +$opt( |$)" <<<"$help"; then
+      echo "ok: sawmill $cmd takes $opt"
+    else
+      echo "FAIL: sawmill $cmd --help has no $opt"; fail=1
+    fi
+  done
+done
+for cmd in search context tail; do
+  if "$bin" "$cmd" --help 2>&1 | grep -qE -- "^ +--color( |$)"; then
+    echo "ok: sawmill $cmd takes --color"
+  else
+    echo "FAIL: sawmill $cmd --help has no --color"; fail=1
+  fi
+done
+check 2 "SAWMILL_SERVER" search --server ftp://nowhere x
+
 # The completion scripts name every command of the table and are valid shell.
 script=$("$bin" completion bash)
 for cmd in $(sed -n '/^Commands:/,/^$/p' <<<"$top" | grep -E '^  [a-z]' | awk '{print $1}'); do

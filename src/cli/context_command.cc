@@ -3,6 +3,7 @@
 // marked with "> " (GET /api/v1/context).
 #include <CLI/CLI.hpp>
 
+#include "cli/client_options.h"
 #include "cli/http_client.h"
 #include "cli/record_render.h"
 #include "cli/terminal.h"
@@ -18,15 +19,11 @@ int RunContextCommand(int argc, char** argv) {
       "  sawmill context 1042                  # 10 lines before and after record 1042\n"
       "  sawmill context -B 50 -A 5 1042       # more before than after\n"
       "  sawmill context --output raw -C 100 1042 > around.log");
-  std::string id, server = kDefaultServer, tenant, output = "table", color = "auto";
-  int before = -1, after = -1, both = 10, timeout_s = 60;
+  std::string id, output = "table";
+  ClientOptions client_options;
+  int before = -1, after = -1, both = 10;
   app.add_option("id", id, "the record's id (the \"id\" of a search hit)")->required();
-  app.add_option("--server", server, "server URL")
-      ->envname("SAWMILL_SERVER")
-      ->capture_default_str();
-  app.add_option("--tenant", tenant,
-                 "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
-      ->envname("SAWMILL_TENANT");
+  AddClientOptions(&app, &client_options);
   app.add_option("-C,--context", both, "lines before and after")
       ->check(CLI::Range(0, 1000))
       ->capture_default_str();
@@ -34,12 +31,6 @@ int RunContextCommand(int argc, char** argv) {
   app.add_option("-A,--after", after, "lines after (default: -C)")->check(CLI::Range(0, 1000));
   app.add_option("-o,--output", output, "table, json (the server's answer as is), jsonl or raw")
       ->check(CLI::IsMember({"table", "json", "jsonl", "raw"}))
-      ->capture_default_str();
-  app.add_option("--color", color, "auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}))
-      ->capture_default_str();
-  app.add_option("--timeout", timeout_s, "seconds to wait for the answer")
-      ->check(CLI::Range(1, 3600))
       ->capture_default_str();
   try {
     app.parse(argc, argv);
@@ -53,15 +44,14 @@ int RunContextCommand(int argc, char** argv) {
                  id.c_str());
     return 2;
   }
-  Result<ServerUrl> url = ServerUrl::Parse(server);
+  Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
     std::fprintf(stderr, "sawmill context: %s\n", url.status().message().c_str());
     return 2;
   }
-  url->tenant = tenant;
   if (before < 0) before = both;
   if (after < 0) after = both;
-  HttpClient client(*url, timeout_s * 1000);
+  HttpClient client(*url, client_options.timeout_s * 1000);
   Result<HttpResult> result =
       client.Request("GET", "/api/v1/context?id=" + id + "&before=" + std::to_string(before) +
                                 "&after=" + std::to_string(after));
@@ -80,7 +70,7 @@ int RunContextCommand(int argc, char** argv) {
     return 0;
   }
   RenderOptions options;
-  options.color = UseColor(color, stdout);
+  options.color = client_options.Color(stdout);
   Result<std::string> text = RenderContext(result->body, mode, options);
   if (!text.ok()) {
     std::fprintf(stderr, "sawmill context: %s\n", text.status().message().c_str());

@@ -7,6 +7,7 @@
 #include <boost/json.hpp>
 #include <map>
 
+#include "cli/client_options.h"
 #include "cli/http_client.h"
 #include "cli/record_render.h"
 
@@ -15,23 +16,17 @@ namespace sawmill::cli {
 namespace {
 
 struct Common {
-  std::string server = kDefaultServer, tenant, since = "1h";
+  ClientOptions client;
+  std::string since = "1h";
   bool all_time = false;
-  int timeout_s = 120;
 };
 
 void AddCommon(CLI::App* app, Common* c) {
-  app->add_option("--server", c->server, "server URL")
-      ->envname("SAWMILL_SERVER")
-      ->capture_default_str();
-  app->add_option("--tenant", c->tenant,
-                  "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
-      ->envname("SAWMILL_TENANT");
+  c->client.timeout_s = 120;
+  c->client.has_color = false;  // plain tables
+  AddClientOptions(app, &c->client);
   app->add_option("--since", c->since, "relative time range: 15m, 1h, 7d")->capture_default_str();
   app->add_flag("--all-time", c->all_time, "all data, with no time bound");
-  app->add_option("--timeout", c->timeout_s, "seconds to wait for the answer")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
 }
 
 std::string Join(const std::vector<std::string>& words) {
@@ -44,15 +39,14 @@ std::string Join(const std::vector<std::string>& words) {
 // nullopt.
 std::optional<std::string> Search(const char* name, const Common& c, const std::string& query,
                                   size_t limit) {
-  Result<ServerUrl> url = ServerUrl::Parse(c.server);
+  Result<ServerUrl> url = c.client.Url();
   if (!url.ok()) {
     std::fprintf(stderr, "sawmill %s: %s\n", name, url.status().message().c_str());
     return std::nullopt;
   }
-  url->tenant = c.tenant;
   std::string target = "/api/v1/search?q=" + UrlEncode(query) + "&limit=" + std::to_string(limit);
   target += c.all_time ? "&all_time=true" : "&since=" + UrlEncode(c.since);
-  HttpClient client(*url, c.timeout_s * 1000);
+  HttpClient client(*url, c.client.timeout_s * 1000);
   Result<HttpResult> result = client.Request("GET", target);
   if (!result.ok()) {
     std::fprintf(stderr, "sawmill %s: %s\n", name, result.status().message().c_str());

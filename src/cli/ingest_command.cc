@@ -12,6 +12,7 @@
 #include <random>
 #include <thread>
 
+#include "cli/client_options.h"
 #include "cli/http_client.h"
 #include "cli/ingest_batch.h"
 #include "cli/record_render.h"
@@ -184,21 +185,16 @@ int RunIngestCommand(int argc, char** argv) {
       "  kubectl logs deploy/checkout | sawmill ingest --service checkout\n"
       "  sawmill ingest --server http://logs:9640 --tenant acme events.ndjson");
   std::vector<std::string> files;
-  std::string server = kDefaultServer, service, host, level, tz;
+  std::string service, host, level, tz;
   size_t batch_lines = 1000, batch_bytes = 1 << 20;
-  int timeout_s = 60, retries = 5;
+  int retries = 5;
+  ClientOptions client_options;
+  client_options.timeout_s = 60;
+  client_options.timeout_help = "seconds to wait for each answer";
+  client_options.has_color = false;
   bool quiet = false;
   app.add_option("files", files, "files to send; none or '-' reads standard input");
-  app.add_option("--server", server, "server URL")
-      ->envname("SAWMILL_SERVER")
-      ->capture_default_str();
-  std::string tenant;
-  app.add_option("--tenant", tenant,
-                 "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
-      ->envname("SAWMILL_TENANT");
-  std::string token;
-  app.add_option("--token", token, "API token, when the server requires one (docs/security.md)")
-      ->envname("SAWMILL_TOKEN");
+  AddClientOptions(&app, &client_options);
   app.add_option("--service", service, "service of lines that do not name one");
   app.add_option("--host", host, "host of lines that do not name one");
   app.add_option("--level", level, "level of lines that have none");
@@ -211,9 +207,6 @@ int RunIngestCommand(int argc, char** argv) {
   app.add_option("--batch-bytes", batch_bytes, "bytes per request (before compression)")
       ->check(CLI::Range(1024, 32 << 20))
       ->capture_default_str();
-  app.add_option("--timeout", timeout_s, "seconds to wait for each answer")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
   app.add_option("--retries", retries,
                  "times to retry a batch the server could not take (unreachable, 503, 429), with "
                  "backoff; the Idempotency-Key makes a retry safe")
@@ -225,13 +218,11 @@ int RunIngestCommand(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
-  Result<ServerUrl> url = ServerUrl::Parse(server);
+  Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
     std::fprintf(stderr, "sawmill ingest: %s\n", url.status().message().c_str());
     return 2;
   }
-  url->tenant = tenant;
-  url->token = token;
   if (files.empty()) files.push_back("-");
   if (!quiet && IsTerminal(stdin) && std::find(files.begin(), files.end(), "-") != files.end()) {
     std::fprintf(stderr, "reading lines from standard input (Ctrl-D to end)\n");
@@ -261,7 +252,7 @@ int RunIngestCommand(int argc, char** argv) {
     target += sep + name + "=" + UrlEncode(*value);
     sep = "&";
   }
-  HttpClient client(*url, timeout_s * 1000);
+  HttpClient client(*url, client_options.timeout_s * 1000);
   Sender sender(&client, target, retries, !quiet && IsTerminal(stderr));
   LineBatcher batcher(batch_lines, batch_bytes);
   Status status;

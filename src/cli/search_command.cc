@@ -11,6 +11,7 @@
 #include <random>
 #include <thread>
 
+#include "cli/client_options.h"
 #include "cli/http_client.h"
 #include "cli/record_render.h"
 #include "cli/terminal.h"
@@ -86,77 +87,119 @@ std::string RandomId() {
   return buf;
 }
 
-// --all: pages of 10000 hits, each after the previous page's next_cursor, until a page has
-// none. Memory holds one page. The progress line (lines, bytes, pages) is redrawn on stderr
-// when stderr is a terminal.
-int SearchAllPages(HttpClient* client, const std::string& first_target, bool as_json,
-                   const std::string& color) {
+uint64_t StatNumber(const boost::json::value& answer, const char* name) {
+  const auto* stats = answer.as_object().if_contains("stats");
+  if (stats == nullptr || !stats->is_object()) return 0;
+  const auto* x = stats->as_object().if_contains(name);
+  return x != nullptr && x->is_int64()    ? static_cast<uint64_t>(x->as_int64())
+         : x != nullptr && x->is_uint64() ? x->as_uint64()
+                                          : 0;
+}
+
+// --all: pages of 10000 hits, each after the previous page's next_cursor (the same query, its
+// range ending at the cursor), until a page has none. Memory holds one page. On a terminal, a
+// progress line on stderr: lines and bytes written, segments done of the total (a segment is
+// done once the cursor has passed below its time range: the first page's segments in range
+// minus the current page's).
+int SearchAllPages(HttpClient* client, const std::string& first_target, OutputMode mode,
+                   bool color) {
   const bool progress = IsTerminal(stderr);
   RenderOptions options;
-  options.color = UseColor(color, stdout);
-  uint64_t lines = 0, bytes = 0, pages = 0;
+  options.color = color;
+  uint64_t lines = 0, bytes = 0, pages = 0, segments = 0, segments_done = 0;
   std::string cursor, stats;
+  auto end_progress = [&] {
+    if (progress && pages > 0) std::fputs("\r\x1b[K", stderr);
+  };
   while (true) {
     std::string target = first_target;
     if (!cursor.empty()) target += "&cursor=" + UrlEncode(cursor);
     Result<HttpResult> result = client->Request("GET", target);
     if (!result.ok() || result->status != 200) {
-      if (progress) std::fputc('\n', stderr);
+      end_progress();
       std::fprintf(stderr, "sawmill search: %s\n",
                    result.ok() ? ErrorText(*result).c_str() : result.status().message().c_str());
       if (!cursor.empty()) {
-        std::fprintf(stderr, "%llu lines were written; the next page starts at cursor %s\n",
-                     static_cast<unsigned long long>(lines), cursor.c_str());
+        std::fprintf(stderr,
+                     "%llu lines were written; the rest (older) is what the same search with "
+                     "--to before the last line's time still finds\n",
+                     static_cast<unsigned long long>(lines));
       }
       return 1;
     }
     boost::system::error_code ec;
     boost::json::value v = boost::json::parse(result->body, ec);
     if (ec || !v.is_object()) {
+      end_progress();
       std::fprintf(stderr, "sawmill search: the server's answer is not JSON\n");
       return 1;
     }
     ++pages;
-    if (as_json) {
-      std::fwrite(result->body.data(), 1, result->body.size(), stdout);
-      std::fputc('\n', stdout);
+    std::string text;
+    bool partial = false;
+    std::vector<std::string> warnings;
+    if (mode == OutputMode::kJson) {
+      text = result->body;
+      if (text.empty() || text.back() != '\n') text.push_back('\n');
     } else {
       Result<SearchOutput> out = RenderSearch(result->body, options);
       if (!out.ok()) {
+        end_progress();
         std::fprintf(stderr, "sawmill search: %s\n", out.status().message().c_str());
         return 1;
       }
-      std::fwrite(out->body.data(), 1, out->body.size(), stdout);
-      for (const std::string& warning : out->warnings) {
-        std::fprintf(stderr, "warning: %s\n", warning.c_str());
+      if (mode == OutputMode::kTable) {
+        text = std::move(out->body);
+      } else {
+        Result<std::string> rendered = RenderLines(result->body, mode);
+        if (!rendered.ok()) {
+          end_progress();
+          std::fprintf(stderr, "sawmill search: %s\n", rendered.status().message().c_str());
+          return 1;
+        }
+        text = std::move(*rendered);
       }
-      if (out->partial) {
-        std::fprintf(stderr, "partial results: a limit stopped the search early\n");
-        return 1;
-      }
-      stats = out->stats;
+      partial = out->partial;
+      warnings = std::move(out->warnings);
+      stats = std::move(out->stats);
     }
+    std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
     if (const auto* hits = v.as_object().if_contains("hits"); hits && hits->is_array()) {
       lines += hits->as_array().size();
     }
-    bytes += result->body.size();
-    if (progress) {
-      std::fprintf(stderr, "\r%llu lines, %.1f MB, %llu pages",
-                   static_cast<unsigned long long>(lines), static_cast<double>(bytes) / 1e6,
-                   static_cast<unsigned long long>(pages));
-      std::fflush(stderr);
+    bytes += text.size();
+    const uint64_t in_range = StatNumber(v, "segments_after_time");
+    if (pages == 1) segments = in_range;
+    segments_done = segments > in_range ? segments - in_range : 0;
+    if (!warnings.empty() || partial) end_progress();
+    for (const std::string& warning : warnings) {
+      std::fprintf(stderr, "warning: %s\n", warning.c_str());
+    }
+    if (partial) {
+      std::fprintf(stderr,
+                   "sawmill search: partial results: a limit stopped the search early after "
+                   "%llu lines (narrow the time range or raise the server's limits)\n",
+                   static_cast<unsigned long long>(lines));
+      return 1;
     }
     const auto* next = v.as_object().if_contains("next_cursor");
     if (next == nullptr || !next->is_string()) break;
     cursor = std::string(next->as_string());
+    if (progress) {
+      std::fprintf(stderr, "\r\x1b[K%s lines, %s, segments %s/%s done", Thousands(lines).c_str(),
+                   HumanBytes(bytes).c_str(), Thousands(segments_done).c_str(),
+                   Thousands(segments).c_str());
+      std::fflush(stderr);
+    }
   }
-  if (progress) std::fputc('\n', stderr);
+  end_progress();
   if (pages == 1 && !stats.empty()) {
     std::fprintf(stderr, "%s\n", stats.c_str());  // one page: its stats, as without --all
   } else {
-    std::fprintf(stderr, "%llu hits in %llu pages\n", static_cast<unsigned long long>(lines),
-                 static_cast<unsigned long long>(pages));
+    std::fprintf(stderr, "%s hits in %llu pages, %s, %s segments\n", Thousands(lines).c_str(),
+                 static_cast<unsigned long long>(pages), HumanBytes(bytes).c_str(),
+                 Thousands(segments).c_str());
   }
   return 0;
 }
@@ -171,25 +214,18 @@ int RunSearchCommand(int argc, char** argv) {
       "  sawmill search 'level=ERROR | count by service'\n"
       "  sawmill search --from 2026-11-30T10:00:00Z --to 2026-11-30T11:00:00Z timeout\n"
       "  sawmill search --tenant acme --output jsonl 'service=checkout' > checkout.jsonl\n"
-      "  sawmill search -C 5 -n 3 'OutOfMemoryError'   # 5 lines around each of 3 hits");
+      "  sawmill search -C 5 -n 3 'OutOfMemoryError'   # 5 lines around each of 3 hits\n"
+      "  sawmill search --all --since 7d -o jsonl 'service=payments' > payments.jsonl");
   std::vector<std::string> words;
-  std::string server = kDefaultServer, since, from, to, time_field, color = "auto";
+  ClientOptions client_options;
+  client_options.timeout_s = 120;
+  std::string since, from, to, time_field;
   // The server's max_search_limit by default; --all asks for this many.
   constexpr size_t kMaxLimit = 10000;
   size_t limit = 100;
   bool as_json = false, all_time = false, explain = false, all_hits = false;
-  int timeout_s = 120;
   app.add_option("query", words, "the query (words are joined with spaces)");
-  app.add_option("--server", server, "server URL")
-      ->envname("SAWMILL_SERVER")
-      ->capture_default_str();
-  std::string tenant;
-  app.add_option("--tenant", tenant,
-                 "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
-      ->envname("SAWMILL_TENANT");
-  std::string token;
-  app.add_option("--token", token, "API token, when the server requires one (docs/security.md)")
-      ->envname("SAWMILL_TOKEN");
+  AddClientOptions(&app, &client_options);
   app.add_option("--since", since, "relative time range: 15m, 1h, 7d (default 1h)");
   app.add_option("--from", from, "start: RFC 3339 or epoch seconds/ms/ns");
   app.add_option("--to", to, "end: RFC 3339 or epoch seconds/ms/ns");
@@ -200,7 +236,8 @@ int RunSearchCommand(int argc, char** argv) {
           ->capture_default_str();
   app.add_flag("--all", all_hits,
                "every hit, newest first, fetched in pages of 10000 (the server's maximum) with "
-               "the answer's cursor; a progress line on stderr when it is a terminal")
+               "the answer's cursor; a progress line (lines, bytes, segments done) on stderr "
+               "when it is a terminal")
       ->excludes(limit_option);
   app.add_option("--time-field", time_field, "filter the time range on 'ingest_ts' or 'ts'")
       ->check(CLI::IsMember({"ingest_ts", "ts"}));
@@ -218,12 +255,6 @@ int RunSearchCommand(int argc, char** argv) {
                  "and host (as grep -C; groups separated by --)")
       ->check(CLI::Range(0, 1000));
   app.add_flag("--explain", explain, "also print the query plan");
-  app.add_option("--color", color, "auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}))
-      ->capture_default_str();
-  app.add_option("--timeout", timeout_s, "seconds to wait for the answer")
-      ->check(CLI::Range(1, 3600))
-      ->capture_default_str();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -233,13 +264,11 @@ int RunSearchCommand(int argc, char** argv) {
     std::fprintf(stderr, "sawmill search: --since cannot be combined with --from/--to\n");
     return 2;
   }
-  Result<ServerUrl> url = ServerUrl::Parse(server);
+  Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
     std::fprintf(stderr, "sawmill search: %s\n", url.status().message().c_str());
     return 2;
   }
-  url->tenant = tenant;
-  url->token = token;
   if (all_hits) limit = kMaxLimit;
   std::string query;
   for (const std::string& word : words) {
@@ -254,10 +283,11 @@ int RunSearchCommand(int argc, char** argv) {
   if (all_time) target += "&all_time=true";
   if (explain) target += "&explain=true";
 
-  HttpClient client(*url, timeout_s * 1000);
-  // --all pages through every hit with the table output (other outputs and -C: one page).
-  if (all_hits && !explain && !as_json && output == "table" && context_lines == 0) {
-    return SearchAllPages(&client, target, /*as_json=*/false, color);
+  HttpClient client(*url, client_options.timeout_s * 1000);
+  // --all pages through every hit (with -C or --explain: one page, as before).
+  if (all_hits && !explain && context_lines == 0) {
+    return SearchAllPages(&client, target, *OutputModeFromName(as_json ? "json" : output),
+                          client_options.Color(stdout));
   }
   Result<HttpResult> result = [&] {
     if (!IsTerminal(stderr) || as_json) return client.Request("GET", target);
@@ -279,7 +309,7 @@ int RunSearchCommand(int argc, char** argv) {
     Result<std::vector<std::string>> ids = HitIds(result->body);
     if (ids.ok() && !ids->empty()) {
       RenderOptions render;
-      render.color = UseColor(color, stdout);
+      render.color = client_options.Color(stdout);
       for (size_t i = 0; i < ids->size(); ++i) {
         const std::string n = std::to_string(context_lines);
         Result<HttpResult> context = client.Request(
@@ -324,7 +354,7 @@ int RunSearchCommand(int argc, char** argv) {
     return 0;
   }
   RenderOptions options;
-  options.color = UseColor(color, stdout);
+  options.color = client_options.Color(stdout);
   options.limit = limit;
   options.max_limit = kMaxLimit;
   Result<SearchOutput> out = RenderSearch(result->body, options);
@@ -344,7 +374,7 @@ int RunSearchCommand(int argc, char** argv) {
   std::fwrite(out->body.data(), 1, out->body.size(), stdout);
   std::fflush(stdout);
   // Stats, warnings and partial go to stderr so that piping the hits stays clean.
-  const bool dim = UseColor(color, stderr);
+  const bool dim = client_options.Color(stderr);
   for (const std::string& warning : out->warnings) {
     std::fprintf(stderr, "warning: %s\n", warning.c_str());
   }

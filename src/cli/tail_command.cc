@@ -4,6 +4,7 @@
 #include <chrono>
 #include <thread>
 
+#include "cli/client_options.h"
 #include "cli/http_client.h"
 #include "cli/record_render.h"
 #include "cli/tail_query.h"
@@ -18,34 +19,26 @@ int RunTailCommand(int argc, char** argv) {
       "  sawmill tail --service=checkout --level=ERROR\n"
       "  sawmill tail 'timeout OR \"connection refused\"'");
   std::vector<std::string> words;
-  std::string server = kDefaultServer, color = "auto";
+  ClientOptions client_options;
+  client_options.timeout_s = 10;
+  client_options.max_timeout_s = 600;
+  client_options.timeout_help = "seconds to wait for each connection (the tail runs until stopped)";
   TailFilter filter;
   bool as_json = false, no_reconnect = false;
   uint64_t max_lines = 0;
-  int timeout_s = 10;
   app.add_option("query", words, "a filter (words are joined with spaces); pipes are not allowed");
-  app.add_option("--server", server, "server URL")
-      ->envname("SAWMILL_SERVER")
-      ->capture_default_str();
-  std::string tenant;
-  app.add_option("--tenant", tenant,
-                 "tenant (sent as X-Scope-OrgID; default: the server's 'default')")
-      ->envname("SAWMILL_TENANT");
-  std::string token;
-  app.add_option("--token", token, "API token, when the server requires one (docs/security.md)")
-      ->envname("SAWMILL_TOKEN");
+  AddClientOptions(&app, &client_options);
   app.add_option("--service", filter.service, "only this service");
   app.add_option("--level", filter.level, "only this level and above (ERROR includes FATAL)");
   app.add_option("--host", filter.host, "only this host");
   app.add_flag("--json", as_json, "print each record as the server's JSON");
-  app.add_option("--color", color, "auto, always or never")
-      ->check(CLI::IsMember({"auto", "always", "never"}))
-      ->capture_default_str();
   app.add_option("--max-lines", max_lines, "exit after this many lines (0: never)");
   app.add_flag("--no-reconnect", no_reconnect, "exit 1 when the connection is lost");
-  app.add_option("--connect-timeout", timeout_s, "seconds to wait for each connection")
+  // The name this option had before --timeout was shared by every client command.
+  app.add_option("--connect-timeout", client_options.timeout_s,
+                 "the same as --timeout: seconds to wait for each connection")
       ->check(CLI::Range(1, 600))
-      ->capture_default_str();
+      ->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -60,15 +53,13 @@ int RunTailCommand(int argc, char** argv) {
     std::fprintf(stderr, "sawmill tail: %s\n", query.status().message().c_str());
     return 2;
   }
-  Result<ServerUrl> url = ServerUrl::Parse(server);
+  Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
     std::fprintf(stderr, "sawmill tail: %s\n", url.status().message().c_str());
     return 2;
   }
-  url->tenant = tenant;
-  url->token = token;
   RenderOptions options;
-  options.color = UseColor(color, stdout);
+  options.color = client_options.Color(stdout);
   const bool chatty = IsTerminal(stderr);
   const std::string target = "/api/v1/tail?q=" + UrlEncode(*query);
   WebSocketClient ws;
@@ -76,7 +67,7 @@ int RunTailCommand(int argc, char** argv) {
   int backoff_ms = 500;
   bool announced = false;
   while (true) {
-    Status connected = ws.Connect(*url, target, timeout_s * 1000);
+    Status connected = ws.Connect(*url, target, client_options.timeout_s * 1000);
     std::string problem;
     if (connected.IsInvalidArgument()) {
       std::fprintf(stderr, "sawmill tail: %s\n", connected.message().c_str());
