@@ -364,7 +364,8 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
     search.since.clear();
     search.all_time = false;
     search.from = FormatRfc3339Nanos(range->from_ns);
-    search.to = FormatRfc3339Nanos(std::min(range->to_ns, cursor->time + 1));
+    const int64_t after = cursor->time < INT64_MAX ? cursor->time + 1 : INT64_MAX;
+    search.to = FormatRfc3339Nanos(std::min(range->to_ns, after));
     search.q = "(" + (search.q.empty() ? std::string("*") : search.q) + ") AND " +
                AfterCursorFilter(*cursor, search.time_field_ts, /*oldest_first=*/false);
   }
@@ -404,8 +405,10 @@ HttpResponse HandleSearch(ApiState* state, const HttpRequest& request) {
     AppendJsonString(warnings[i], &body);
   }
   body += ']';
-  if (!answer.is_pipe && search.limit > 0 && answer.hits.size() >= search.limit) {
-    // More may match: the next page starts after the last hit (&cursor=<next_cursor>).
+  if (!answer.is_pipe && !answer.partial && search.limit > 0 &&
+      answer.hits.size() >= search.limit) {
+    // More may match: the next page starts after the last hit (&cursor=<next_cursor>). Not
+    // after a partial answer: its hits need not be the newest, and a cursor could skip lines.
     body += ",\"next_cursor\":\"" + FormatCursor(answer.hits.back(), search.time_field_ts) + "\"";
   }
   if (search.explain) {

@@ -64,6 +64,7 @@ std::vector<RouteRight> BuildRouteRights() {
   // Reading.
   add("GET", "/api/v1/search", Right::kRead);
   add("GET", "/api/v1/search/progress", Right::kRead);
+  add("GET", "/api/v1/export", Right::kRead);  // every hit of a search, streamed (audited)
   add("GET", "/api/v1/context", Right::kRead);
   add("GET", "/api/v1/tail", Right::kRead);
   // Loki's read API (loki_read_routes.cc): searches, like /api/v1/search.

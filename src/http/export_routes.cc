@@ -5,9 +5,11 @@
 #include <charconv>
 #include <memory>
 #include <optional>
+#include <tuple>
 #include <vector>
 
 #include "common/json_string.h"
+#include "common/metrics.h"
 #include "common/time_format.h"
 #include "http/json_writer.h"
 #include "query/parser.h"
@@ -21,6 +23,9 @@ namespace {
 constexpr size_t kPageHits = 1000;
 // Exports running at once: each holds a worker thread while it streams.
 constexpr int kMaxConcurrentExports = 4;
+// Bytes one piece of the stream holds (the last record may pass it): with the page, the most an
+// export holds in memory.
+constexpr size_t kChunkBytes = 256 * 1024;
 
 std::atomic<int> running_exports{0};
 
@@ -29,6 +34,14 @@ bool Truthy(std::string_view value) {
 }
 
 std::string Instant(int64_t ns) { return FormatRfc3339Nanos(ns); }
+
+// b - a for a <= b, saturated at INT64_MAX: an all_time range is [INT64_MIN, INT64_MAX), whose
+// width does not fit in an int64 (computed plainly it wrapped negative, and the oldest-first
+// walk searched the whole range again and again: the export hung).
+int64_t Span(int64_t a, int64_t b) {
+  const uint64_t d = static_cast<uint64_t>(b) - static_cast<uint64_t>(a);
+  return d > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(d);
+}
 
 // Pages of the hits of a filter in [from, to), in order, each complete and exact: newest first
 // by native searches whose range ends at the cursor; oldest first by walking time windows
@@ -50,7 +63,10 @@ class HitPager {
         to_ = std::min(to_, cursor_->time + 1);
       }
     }
-    window_ = std::max<int64_t>((to_ - from_) / 64, 1'000'000'000);
+    window_ = std::max<int64_t>(Span(from_, to_) / 64, 1'000'000'000);
+    // Newest first starts with at most an hour: the newest lines are usually dense, and a
+    // window too small doubles at the cost of one search per doubling.
+    if (!oldest_first_) window_ = std::min<int64_t>(window_, 3'600'000'000'000);
   }
 
   // The next page (empty: no more hits). Errors: the native search's, or Unavailable when a
@@ -63,7 +79,9 @@ class HitPager {
   const std::optional<Cursor>& cursor() const { return cursor_; }
 
  private:
-  Result<std::vector<Record>> Search(int64_t from, int64_t to, size_t limit) {
+  // The newest "limit" hits in [from, to) after the cursor (and before "before", when set).
+  Result<std::vector<Record>> Search(int64_t from, int64_t to, size_t limit,
+                                     const Cursor* before = nullptr) {
     query::SearchRequest search = base_;
     search.since.clear();
     search.all_time = false;
@@ -72,8 +90,12 @@ class HitPager {
     search.limit = limit;
     search.use_cache = false;
     if (cursor_) {
-      search.q = "(" + base_.q + ") AND " +
+      search.q = "(" + search.q + ") AND " +
                  AfterCursorFilter(*cursor_, base_.time_field_ts, oldest_first_);
+    }
+    if (before != nullptr) {
+      search.q = "(" + search.q + ") AND " +
+                 AfterCursorFilter(*before, base_.time_field_ts, /*oldest_first=*/false);
     }
     auto answer = engine_->Search(search);
     if (!answer.ok()) return answer.status();
@@ -85,51 +107,121 @@ class HitPager {
     return std::move(answer->hits);
   }
 
-  void Advance(const std::vector<Record>& page) {
-    if (!page.empty()) {
-      const Record& last = page.back();
-      cursor_ = Cursor{base_.time_field_ts ? last.ts : last.ingest_ts, last.ingest_ts, last.seq};
+  // Moves the cursor to the page's last hit. Errors: Internal when that is not strictly past
+  // the previous cursor (the next page would repeat this one: an export must never loop).
+  Status Advance(const std::vector<Record>& page) {
+    if (page.empty()) return Status::OK();
+    const Record& last = page.back();
+    Cursor next{base_.time_field_ts ? last.ts : last.ingest_ts, last.ingest_ts, last.seq};
+    if (cursor_) {
+      auto key = [](const Cursor& c) { return std::tuple(c.time, c.ingest_ts, c.seq); };
+      const bool forward = oldest_first_ ? key(next) > key(*cursor_) : key(next) < key(*cursor_);
+      if (!forward) {
+        return Status::Internal("the export made no progress past cursor " +
+                                std::to_string(cursor_->time) + "_" +
+                                std::to_string(cursor_->ingest_ts) + "_" +
+                                std::to_string(cursor_->seq) + " (a bug; please report it)");
+      }
     }
+    cursor_ = next;
+    return Status::OK();
   }
 
+  // Newest first, by time windows walked backward from to_: a native search finds the newest
+  // hits but reads every block of its range that could hold one, so a range reaching back to
+  // the start would make each page cost the whole export. A full page in [lo, to_) is the
+  // newest of everything left (nothing below lo is newer); a page that is not full is all of
+  // that window, and the walk goes on below it. The window follows the time the last full page
+  // spanned (twice it), and doubles over a window with too few hits.
   Result<std::vector<Record>> NextNewest() {
-    auto page = Search(from_, to_, kPageHits);
-    if (!page.ok()) return page.status();
-    if (page->size() < kPageHits) done_ = true;
-    Advance(*page);
-    if (cursor_) to_ = std::min(to_, cursor_->time + 1);
-    return page;
+    while (to_ > from_) {
+      const int64_t lo = Span(from_, to_) > window_ ? to_ - window_ : from_;
+      auto page = Search(lo, to_, kPageHits);
+      if (!page.ok()) return page.status();
+      if (Status st = Advance(*page); !st.ok()) return st;
+      if (page->size() >= kPageHits) {
+        const int64_t spanned = Span(cursor_->time, to_);
+        to_ = std::min(to_, cursor_->time + 1);
+        window_ = std::max<int64_t>(std::min<int64_t>(spanned, INT64_MAX / 4) * 2, 1);
+        return page;
+      }
+      to_ = lo;  // [lo, to_) is done
+      if (window_ < INT64_MAX / 2) window_ *= 2;
+      if (!page->empty()) return page;
+    }
+    done_ = true;
+    return std::vector<Record>();
+  }
+
+  Cursor KeyOf(const Record& r) const {
+    return Cursor{base_.time_field_ts ? r.ts : r.ingest_ts, r.ingest_ts, r.seq};
   }
 
   Result<std::vector<Record>> NextOldest() {
+    if (!same_time_uppers_.empty()) return NextAtSameTime();
     while (from_ < to_) {
-      const int64_t hi = to_ - from_ > window_ ? from_ + window_ : to_;
+      const int64_t hi = Span(from_, to_) > window_ ? from_ + window_ : to_;
       auto page = Search(from_, hi, kPageHits);
       if (!page.ok()) return page.status();
       if (page->size() >= kPageHits) {
-        if (hi - from_ > 1) {
-          window_ = std::max<int64_t>((hi - from_) / 4, 1);  // too many: a smaller window
+        if (Span(from_, hi) > 1) {
+          window_ = std::max<int64_t>(Span(from_, hi) / 4, 1);  // too many: a smaller window
           continue;
         }
-        // One nanosecond holding a full page: take it whole, up to the search limit.
-        page = Search(from_, hi, 10'000);
-        if (!page.ok()) return page.status();
-        if (page->size() >= 10'000) {
-          return Status::ResourceExhausted("more than 10,000 matching lines carry the timestamp " +
-                                           Instant(from_) +
-                                           ": export them newest first (order=newest)");
-        }
+        // One time value holding a page or more (a batch's ingest_ts is one value): ordered
+        // by the rest of the key, below.
+        return StartSameTime(std::move(*page));
       }
       std::reverse(page->begin(), page->end());  // oldest first
       from_ = hi;
       if (window_ < INT64_MAX / 2) window_ *= 2;
       if (!page->empty()) {
-        Advance(*page);
+        if (Status st = Advance(*page); !st.ok()) return st;
         return page;
       }
     }
     done_ = true;
     return std::vector<Record>();
+  }
+
+  // The hits at the time from_, when they fill a page or more. The native search finds the
+  // newest first, so they are first walked newest first, page by page, keeping only each
+  // page's upper bound (one cursor per page); then written oldest first, each page found again
+  // as the hits after the cursor and below its bound, which are exactly one page.
+  Result<std::vector<Record>> StartSameTime(std::vector<Record> newest) {
+    std::vector<Record> page = std::move(newest);
+    std::optional<Cursor> upper;  // the current page's exclusive upper bound; none: the top
+    same_time_uppers_.clear();
+    while (page.size() >= kPageHits) {
+      same_time_uppers_.push_back(upper);
+      upper = KeyOf(page.back());
+      auto below = Search(from_, from_ + 1, kPageHits, &*upper);
+      if (!below.ok()) {
+        same_time_uppers_.clear();
+        return below.status();
+      }
+      page = std::move(*below);
+    }
+    // "page": the oldest hits of that time (fewer than a page), written first.
+    std::reverse(page.begin(), page.end());
+    if (page.empty()) return NextAtSameTime();
+    if (Status st = Advance(page); !st.ok()) return st;
+    return page;
+  }
+
+  Result<std::vector<Record>> NextAtSameTime() {
+    std::optional<Cursor> upper = same_time_uppers_.back();
+    same_time_uppers_.pop_back();
+    auto page = Search(from_, from_ + 1, kPageHits, upper ? &*upper : nullptr);
+    if (!page.ok()) return page.status();
+    std::reverse(page->begin(), page->end());
+    if (same_time_uppers_.empty()) {
+      from_ += 1;  // that time is done
+      if (page->empty()) return NextOldest();
+    }
+    if (page->empty()) return NextAtSameTime();
+    if (Status st = Advance(*page); !st.ok()) return st;
+    return page;
   }
 
   query::QueryEngine* engine_;
@@ -139,6 +231,9 @@ class HitPager {
   std::optional<Cursor> cursor_;
   int64_t window_ = 0;
   bool done_ = false;
+  // Oldest first, at one time value holding more than a page: the exclusive upper bounds of
+  // the pages still to write there, the next one last (nullopt: no bound).
+  std::vector<std::optional<Cursor>> same_time_uppers_;
 };
 
 void AppendCsvCell(std::string_view value, std::string* out) {
@@ -169,8 +264,125 @@ std::string CsvValue(const Record& r, const std::string& column) {
   return v == nullptr ? std::string() : *v;
 }
 
-struct ExportRelease {
-  ~ExportRelease() { running_exports.fetch_sub(1); }
+struct ExportMetrics {
+  prometheus::Family<prometheus::Counter>* outcomes;
+  prometheus::Counter* lines;
+  prometheus::Counter* bytes;
+  prometheus::Gauge* running;
+};
+
+ExportMetrics& Metrics() {
+  static ExportMetrics m = [] {
+    ExportMetrics out;
+    out.outcomes = &prometheus::BuildCounter()
+                        .Name("sawmill_exports_total")
+                        .Help(
+                            "Exports (GET /api/v1/export) that ended, by outcome: complete, "
+                            "client_gone (the client left or stopped reading), error")
+                        .Register(MetricsRegistry());
+    out.lines = UnlabelledCounter("sawmill_export_lines_total", "Lines written by exports");
+    out.bytes = UnlabelledCounter("sawmill_export_bytes_total",
+                                  "Bytes of NDJSON or CSV written by exports");
+    out.running = &prometheus::BuildGauge()
+                       .Name("sawmill_exports_running")
+                       .Help("Exports streaming now")
+                       .Register(MetricsRegistry())
+                       .Add({});
+    return out;
+  }();
+  return m;
+}
+
+std::string CursorText(const Cursor& c) {
+  return std::to_string(c.time) + "_" + std::to_string(c.ingest_ts) + "_" + std::to_string(c.seq);
+}
+
+// One running export: its pager, the page being written and how it ended. Destroyed when the
+// server drops the stream (finished, or the client gone): the slot is freed and the outcome
+// counted there.
+struct ExportRun {
+  std::shared_ptr<HitPager> pager;
+  std::vector<Record> page;  // the current page (at most kPageHits records)
+  size_t next = 0;           // its first record not written yet
+  bool csv = false;
+  bool header_sent = false;
+  std::vector<std::string> columns;
+  std::shared_ptr<const std::atomic<bool>> client_gone;  // may be null
+  const char* outcome = "client_gone";                   // until it ends otherwise
+
+  ~ExportRun() {
+    running_exports.fetch_sub(1);
+    ExportMetrics& m = Metrics();
+    m.running->Decrement();
+    m.outcomes->Add({{"outcome", outcome}}).Increment();
+  }
+
+  void WriteRecord(const Record& r, std::string* chunk) const {
+    if (csv) {
+      for (size_t i = 0; i < columns.size(); ++i) {
+        if (i > 0) chunk->push_back(',');
+        AppendCsvCell(CsvValue(r, columns[i]), chunk);
+      }
+      chunk->append("\r\n");
+    } else {
+      AppendRecordJson(r, chunk);
+      chunk->push_back('\n');
+    }
+  }
+
+  // HttpResponse::stream: appends at most about kChunkBytes; false once everything is written.
+  bool Produce(std::string* chunk) {
+    const size_t before = chunk->size();
+    const bool more = ProduceInner(chunk);
+    Metrics().bytes->Increment(static_cast<double>(chunk->size() - before));
+    return more;
+  }
+
+  bool ProduceInner(std::string* chunk) {
+    if (csv && !header_sent) {
+      header_sent = true;
+      for (size_t i = 0; i < columns.size(); ++i) {
+        if (i > 0) chunk->push_back(',');
+        AppendCsvCell(columns[i], chunk);
+      }
+      chunk->append("\r\n");
+    }
+    if (next == page.size()) {
+      if (client_gone && client_gone->load()) return false;  // outcome stays client_gone
+      auto more = pager->Next();
+      if (!more.ok()) {
+        // Past the first page the status is sent: the error is the last line, with the cursor
+        // to resume from.
+        const std::string cursor = pager->cursor() ? CursorText(*pager->cursor()) : "";
+        if (client_gone && client_gone->load()) return false;
+        outcome = "error";
+        if (csv) {
+          chunk->append("# error: " + more.status().message() + "; resume with cursor=" + cursor +
+                        "\r\n");
+        } else {
+          chunk->append("{\"error\":");
+          AppendJsonString(more.status().message(), chunk);
+          chunk->append(",\"cursor\":");
+          AppendJsonString(cursor, chunk);
+          chunk->append("}\n");
+        }
+        return false;
+      }
+      page = std::move(*more);
+      next = 0;
+      if (page.empty()) {
+        outcome = "complete";
+        return false;
+      }
+    }
+    size_t written = 0;
+    while (next < page.size() && chunk->size() < kChunkBytes) {
+      WriteRecord(page[next++], chunk);
+      ++written;
+    }
+    Metrics().lines->Increment(static_cast<double>(written));
+    return true;
+  }
 };
 
 HttpResponse HandleExport(ApiState* state, const HttpRequest& request) {
@@ -223,7 +435,13 @@ HttpResponse HandleExport(ApiState* state, const HttpRequest& request) {
       if (comma > pos) columns.push_back(list.substr(pos, comma - pos));
       pos = comma + 1;
     }
-    if (columns.empty()) return HttpResponse::Error(Status::InvalidArgument("fields: empty"));
+    if (columns.empty()) {
+      return HttpResponse::Error(
+          Status::InvalidArgument("fields: empty; name the CSV columns, e.g. fields=ts,message"));
+    }
+    if (columns.size() > 1000) {
+      return HttpResponse::Error(Status::InvalidArgument("fields: at most 1000 columns"));
+    }
   }
   std::optional<Cursor> cursor;
   if (request.HasQuery("cursor")) {
@@ -238,68 +456,25 @@ HttpResponse HandleExport(ApiState* state, const HttpRequest& request) {
     busy.headers.emplace_back("Retry-After", "5");
     return busy;
   }
-  auto release = std::make_shared<ExportRelease>();
-  auto pager = std::make_shared<HitPager>(engine, base, range->from_ns, range->to_ns,
+  Metrics().running->Increment();
+  auto run = std::make_shared<ExportRun>();  // from here on, frees the slot when dropped
+  run->pager = std::make_shared<HitPager>(engine, base, range->from_ns, range->to_ns,
                                           order == "oldest", cursor);
+  run->csv = format == "csv";
+  run->columns = std::move(columns);
+  run->client_gone = request.client_gone;
   // The first page before answering: a bad query or a refused search is a plain error.
-  auto first = pager->Next();
-  if (!first.ok()) return HttpResponse::Error(first.status());
-  auto pending = std::make_shared<std::vector<Record>>(std::move(*first));
-  const bool csv = format == "csv";
-  const bool ts_field = base.time_field_ts;
-  auto header_sent = std::make_shared<bool>(false);
+  auto first = run->pager->Next();
+  if (!first.ok()) {
+    run->outcome = "error";
+    return HttpResponse::Error(first.status());
+  }
+  run->page = std::move(*first);
 
   HttpResponse response;
   response.status = 200;
-  response.content_type = csv ? "text/csv; charset=utf-8" : "application/x-ndjson";
-  response.stream = [pager, pending, release, csv, ts_field, columns,
-                     header_sent](std::string* chunk) -> bool {
-    if (csv && !*header_sent) {
-      *header_sent = true;
-      for (size_t i = 0; i < columns.size(); ++i) {
-        if (i > 0) chunk->push_back(',');
-        AppendCsvCell(columns[i], chunk);
-      }
-      chunk->append("\r\n");
-    }
-    if (pending->empty()) return false;
-    for (const Record& r : *pending) {
-      if (csv) {
-        for (size_t i = 0; i < columns.size(); ++i) {
-          if (i > 0) chunk->push_back(',');
-          AppendCsvCell(CsvValue(r, columns[i]), chunk);
-        }
-        chunk->append("\r\n");
-      } else {
-        AppendRecordJson(r, chunk);
-        chunk->push_back('\n');
-      }
-    }
-    auto next = pager->Next();
-    if (!next.ok()) {
-      // Past the first page the status is sent: the error is the last line, with the cursor
-      // to resume from.
-      const std::string cursor = pager->cursor() ? std::to_string(pager->cursor()->time) + "_" +
-                                                       std::to_string(pager->cursor()->ingest_ts) +
-                                                       "_" + std::to_string(pager->cursor()->seq)
-                                                 : std::string();
-      if (csv) {
-        chunk->append("# error: " + next.status().message() + "; resume with cursor=" + cursor +
-                      "\r\n");
-      } else {
-        chunk->append("{\"error\":");
-        AppendJsonString(next.status().message(), chunk);
-        chunk->append(",\"cursor\":");
-        AppendJsonString(cursor, chunk);
-        chunk->append("}\n");
-      }
-      pending->clear();
-      return false;
-    }
-    *pending = std::move(*next);
-    (void)ts_field;
-    return !pending->empty();
-  };
+  response.content_type = run->csv ? "text/csv; charset=utf-8" : "application/x-ndjson";
+  response.stream = [run](std::string* chunk) -> bool { return run->Produce(chunk); };
   return response;
 }
 
@@ -319,6 +494,27 @@ Result<std::vector<Record>> OldestHits(query::QueryEngine* engine, const query::
     }
   }
   return out;
+}
+
+Status ForEachHit(query::QueryEngine* engine, const query::SearchRequest& base, int64_t from,
+                  int64_t to, size_t max_hits, const std::function<void(const Record&)>& fn,
+                  bool* truncated) {
+  HitPager pager(engine, base, from, to, /*oldest_first=*/false, std::nullopt);
+  size_t seen = 0;
+  *truncated = false;
+  while (true) {
+    auto page = pager.Next();
+    if (!page.ok()) return page.status();
+    if (page->empty()) return Status::OK();
+    for (const Record& r : *page) {
+      if (seen == max_hits) {
+        *truncated = true;
+        return Status::OK();
+      }
+      fn(r);
+      ++seen;
+    }
+  }
 }
 
 std::string FormatCursor(const Record& hit, bool time_field_ts) {

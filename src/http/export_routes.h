@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -22,6 +23,13 @@ void RegisterExportRoutes(Router* router, ApiState* state);
 // finds the newest first; this walks time windows forward). For Loki's direction=forward.
 Result<std::vector<Record>> OldestHits(query::QueryEngine* engine, const query::SearchRequest& base,
                                        int64_t from, int64_t to, size_t limit);
+
+// Calls "fn" for each hit of the filter "base.q" in [from, to), newest first, at most
+// "max_hits" (then *truncated is set), a page of 1,000 at a time (memory stays one page).
+// Errors: the native search's; Unavailable when a page was cut short (time limit, client gone).
+Status ForEachHit(query::QueryEngine* engine, const query::SearchRequest& base, int64_t from,
+                  int64_t to, size_t max_hits, const std::function<void(const Record&)>& fn,
+                  bool* truncated);
 
 // A position in the hit order: the hit's time field, ingest_ts and id (seq), which order hits
 // totally. Written "<time ns>_<ingest_ts ns>_<id>".

@@ -829,16 +829,27 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
   // REQUIRES: in_flight was incremented for this request.
   void StreamOnWorker(HttpResponse response) {
     auto self = shared_from_this();
-    auto write = [self](const std::string& data) {
+    // Each write's data and outcome are shared with the posted handler: when the server stops,
+    // its io_context runs no more handlers, and the worker must not wait for one forever (that
+    // hung Stop(), which joins the workers) nor leave one pointing at its stack.
+    struct Piece {
+      std::string data;
       std::promise<beast::error_code> done;
-      std::future<beast::error_code> result = done.get_future();
-      net::post(self->stream_.get_executor(), [self, &data, &done] {
-        if (self->closed_) return done.set_value(net::error::not_connected);
+    };
+    auto write = [self](std::string data) {
+      auto piece = std::make_shared<Piece>();
+      piece->data = std::move(data);
+      std::future<beast::error_code> result = piece->done.get_future();
+      net::post(self->stream_.get_executor(), [self, piece] {
+        if (self->closed_) return piece->done.set_value(net::error::not_connected);
         self->stream_.expires_after(
             std::chrono::milliseconds(self->impl_->options.read_timeout_ms));
-        net::async_write(self->stream_, net::buffer(data),
-                         [&done](beast::error_code ec, size_t) { done.set_value(ec); });
+        net::async_write(self->stream_, net::buffer(piece->data),
+                         [piece](beast::error_code ec, size_t) { piece->done.set_value(ec); });
       });
+      while (result.wait_for(std::chrono::milliseconds(50)) != std::future_status::ready) {
+        if (self->impl_->stopped.load()) return false;  // no handler will run again
+      }
       return !result.get();
     };
     std::string head =
@@ -851,7 +862,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     }
     head += "Cache-Control: no-cache\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
     bool ok = write(head);
-    std::string chunk, framed;
+    std::string chunk, framed;  // one piece: the most a stream holds at once
     bool more = true;
     while (ok && more) {
       chunk.clear();
@@ -862,7 +873,8 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
       framed = size;
       framed += chunk;
       framed += "\r\n";
-      ok = write(framed);
+      ok = write(std::move(framed));
+      framed = std::string();
     }
     if (ok) write("0\r\n\r\n");
     response.stream = nullptr;  // whatever it holds (a query, a snapshot) goes now
