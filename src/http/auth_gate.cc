@@ -72,7 +72,8 @@ std::vector<RouteRight> BuildRouteRights() {
        {"/loki/api/v1/query_range", "/loki/api/v1/query", "/loki/api/v1/series",
         "/loki/api/v1/labels", "/loki/api/v1/label", "/loki/api/v1/label/*",
         "/loki/api/v1/index/stats", "/loki/api/v1/index/volume", "/loki/api/v1/index/volume_range",
-        "/loki/api/v1/detected_labels", "/loki/api/v1/detected_fields", "/loki/api/v1/tail"}) {
+        "/loki/api/v1/detected_labels", "/loki/api/v1/detected_fields", "/loki/api/v1/tail",
+        "/loki/api/v1/patterns"}) {
     add("GET", path, Right::kRead);
   }
   add("GET", "/ready", Right::kPublic);

@@ -13,6 +13,7 @@
 #include "http/export_routes.h"
 #include "http/http_metrics.h"
 #include "logql/logql.h"
+#include "logql/patterns.h"
 #include "query/time_range.h"
 
 namespace sawmill::http {
@@ -804,6 +805,91 @@ HttpResponse HandleDetectedFields(ApiState* state, const HttpRequest& request) {
   return HttpResponse::Json(200, std::move(body));
 }
 
+// /loki/api/v1/patterns (docs/loki-api.md "Patterns"): the patterns of the matching lines
+// (logql/patterns.h), each with its line count per step:
+// {"status":"success","data":[{"pattern":"...","samples":[[<seconds>,<count>],...]}]}.
+// Bounded: the newest kMaxPatternLines matching lines, kMaxPatterns patterns, kMaxPatternSteps
+// steps; what a bound left out is said in "warnings".
+constexpr size_t kMaxPatternLines = 100'000;
+constexpr size_t kMaxPatterns = 1000;
+constexpr int64_t kMaxPatternSteps = 1000;
+
+HttpResponse HandlePatterns(ApiState* state, const HttpRequest& request) {
+  query::QueryEngine* engine = state->query.load();
+  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
+  auto range = ParseRange(request, state->clock->NowNanos());
+  if (!range.ok()) return LokiError(range.status());
+  if (request.Query("query").empty()) {
+    return LokiError(Status::InvalidArgument(
+        "query: a log query is required, e.g. query={service=\"api\"} |= \"error\""));
+  }
+  auto expr = logql::Parse(request.Query("query"));
+  if (!expr.ok()) return LokiError(expr.status());
+  if (expr->is_metric) {
+    return LokiError(Status::InvalidArgument(
+        "patterns: expected a log query (a stream selector and filters), not a metric query"));
+  }
+  const int64_t span = std::max<int64_t>(range->end - range->start, 1);
+  int64_t step = std::max<int64_t>(10'000'000'000, (span + 99) / 100);  // 10 s, or 100 steps
+  if (request.HasQuery("step")) {
+    auto parsed = ParseLokiStep(request.Query("step"));
+    if (!parsed || *parsed < 1'000'000'000) {
+      return LokiError(Status::InvalidArgument(
+          "step: expected a duration of at least 1s (like 10s or 1m), got '" +
+          request.Query("step") + "'"));
+    }
+    step = *parsed;
+  }
+  if (span / step > kMaxPatternSteps) {
+    return LokiError(Status::InvalidArgument(
+        "step: " + request.Query("step") + " makes " + std::to_string(span / step) +
+        " steps over the range; at most " + std::to_string(kMaxPatternSteps) +
+        " (use a larger step or a shorter range)"));
+  }
+  const int64_t start = range->start / step * step;  // steps aligned to multiples of step
+  logql::PatternTable table(start, step, kMaxPatterns);
+  query::SearchRequest search = BaseSearch(request, expr->log.native, range->start, range->end);
+  bool truncated = false;
+  logql::Labels labels;
+  std::string line;
+  Status walked = ForEachHit(
+      engine, search, range->start, range->end, kMaxPatternLines,
+      [&](const Record& r) {
+        logql::FormatEntry(expr->log, r, &labels, &line);
+        table.Add(line, r.ts);
+      },
+      &truncated);
+  if (!walked.ok()) return LokiError(walked);
+  std::string body = "{\"status\":\"success\",\"data\":[";
+  bool first = true;
+  for (const logql::PatternTable::Pattern& p : table.Patterns()) {
+    if (!first) body.push_back(',');
+    first = false;
+    body += "{\"pattern\":";
+    AppendJsonString(p.pattern, &body);
+    body += ",\"samples\":[";
+    bool first_sample = true;
+    for (const auto& [t, n] : p.samples) {
+      if (!first_sample) body.push_back(',');
+      first_sample = false;
+      body += "[" + std::to_string(t / 1'000'000'000) + "," + std::to_string(n) + "]";
+    }
+    body += "]}";
+  }
+  body += "]";
+  std::vector<std::string> warnings;
+  if (truncated) {
+    warnings.push_back("patterns of the newest " + std::to_string(kMaxPatternLines) +
+                       " matching lines only (narrow the range or the query for all)");
+  }
+  if (table.dropped_lines() > 0) {
+    warnings.push_back(std::to_string(table.dropped_lines()) + " lines of patterns past the " +
+                       std::to_string(kMaxPatterns) + " first ones are not counted");
+  }
+  AppendWarnings(warnings, &body);
+  body += "}";
+  return HttpResponse::Json(200, std::move(body));
+}
 }  // namespace
 
 FramedTailSubscriber LokiTailSubscriber(ApiState* state, tail::TailHub* hub) {
@@ -950,6 +1036,8 @@ void RegisterLokiReadRoutes(Router* router, ApiState* state) {
               [state](const HttpRequest& r) { return HandleDetectedLabels(state, r); });
   router->Add("GET", "/loki/api/v1/detected_fields",
               [state](const HttpRequest& r) { return HandleDetectedFields(state, r); });
+  router->Add("GET", "/loki/api/v1/patterns",
+              [state](const HttpRequest& r) { return HandlePatterns(state, r); });
   router->Add("GET", "/loki/api/v1/tail", [](const HttpRequest&) {
     return LokiError(Status::InvalidArgument(
         "/loki/api/v1/tail needs a WebSocket upgrade (Upgrade: websocket)"));

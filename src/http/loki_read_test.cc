@@ -13,6 +13,7 @@
 #include <boost/beast/websocket.hpp>
 #include <boost/json.hpp>
 #include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -369,7 +370,7 @@ TEST_F(LokiRead, OutsideTheSubsetIsA400NamingTheConstructAndWhere) {
   };
   const Case cases[] = {
       {R"({service="hdfs"} | unwrap bytes)", "unwrap", "at 1:20"},
-      {R"({service="hdfs"} | status > 10s)", "duration comparison", "at 1:29"},
+      {R"({service="hdfs"} | status > 10XB)", "a duration (like 10s", "at 1:29"},
       {R"(sum_over_time({service="hdfs"}[5m]))", "sum_over_time", "at 1:1"},
       {R"(count_over_time({service="hdfs"}[5m]) / 2)", "binary operator '/'", "at 1:39"},
       {R"({service="hdfs"} |> "<_> error")", "pattern line filter", "at 1:18"},
@@ -726,6 +727,156 @@ TEST_F(LokiRead, TenantComesFromXScopeOrgID) {
   auto [ready, text] = Get("/ready");
   EXPECT_EQ(ready, 200);
   EXPECT_EQ(text, "ready\n");
+}
+
+TEST_F(LokiRead, DurationAndByteSizeLabelFiltersCompareLikeLokiAndLikeTheNativeQuery) {
+  // A field "took" spelled as Go durations and a field "size" as go-humanize byte sizes, with
+  // the numbers they stand for (NaN: not of that kind, never matches a comparison).
+  const double nan = std::nan("");
+  const std::vector<std::pair<std::string, double>> durations = {
+      {"250ms", 0.25}, {"1.5s", 1.5},    {"10s", 10}, {"10.001s", 10.001}, {"1m", 60},
+      {"1h30m", 5400}, {"999ms", 0.999}, {"20", nan}, {"slow", nan}};
+  const std::vector<std::pair<std::string, double>> sizes = {
+      {"512", 512},  {"1KB", 1000},           {"1KiB", 1024}, {"1.5k", 1500},
+      {"2 MB", 2e6}, {"3MiB", 3 * 1048576.0}, {"big", nan}};
+  std::vector<Record> records;
+  std::vector<std::pair<double, double>> truth;  // (seconds, bytes) of record i
+  for (int i = 0; i < 63; ++i) {
+    Record r;
+    r.ts = kDatasetStart + i * kSecond;
+    r.ingest_ts = r.ts;
+    r.service = "units";
+    r.host = "u";
+    r.level = Level::kInfo;
+    r.message = "units line " + std::to_string(i);
+    r.fields.emplace_back("took", durations[i % durations.size()].first);
+    r.fields.emplace_back("size", sizes[i % sizes.size()].first);
+    truth.emplace_back(durations[i % durations.size()].second, sizes[i % sizes.size()].second);
+    records.push_back(std::move(r));
+  }
+  ASSERT_TRUE(engine_->Append("default", &records).ok());
+  struct Case {
+    const char* logql;   // after {service="units"}
+    const char* native;  // the same, written in the native language here
+    std::function<bool(double seconds, double bytes)> want;
+  };
+  const std::vector<Case> cases = {
+      {"| took > 10s", R"(took>10s)", [](double d, double) { return d > 10; }},
+      {"| took <= 1s", R"(took<=1s)", [](double d, double) { return d <= 1; }},
+      {"| took >= 1m30s", R"(took>=90s)", [](double d, double) { return d >= 90; }},
+      {"| took == 10s", R"(took>=10000ms AND took<=10000ms)",
+       [](double d, double) { return d == 10; }},
+      {"| size > 1KB", R"(size>1000B)", [](double, double b) { return b > 1000; }},
+      // A plain number compares numbers: of the sizes, only "512" (no unit) is one.
+      {"| size >= 500", R"(size>=500)", [](double, double b) { return b == 512; }},
+      {"| size >= 1KiB and took < 1m", R"(size>="1 KiB" AND took<1m)",
+       [](double d, double b) { return b >= 1024 && d < 60; }},
+      {"| size < 2MB or took != 1.5s", R"(size<2MB OR NOT (took>=1.5s AND took<=1.5s))",
+       [](double d, double b) { return b < 2e6 || !(d == 1.5); }},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.logql);
+    std::set<std::string> want;
+    for (size_t i = 0; i < truth.size(); ++i) {
+      if (c.want(truth[i].first, truth[i].second)) want.insert("units line " + std::to_string(i));
+    }
+    ASSERT_FALSE(want.empty());
+    ASSERT_LT(want.size(), truth.size());
+    json::value v =
+        GetJson("/loki/api/v1/query_range?limit=1000&query=" +
+                UrlEncode(std::string(R"({service="units"} )") + c.logql) + Range(kStart, kEnd));
+    std::set<std::string> logql;
+    for (const json::value& stream : v.at("data").at("result").as_array()) {
+      for (const json::value& e : stream.at("values").as_array()) {
+        logql.insert(std::string(e.as_array()[1].as_string()));
+      }
+    }
+    json::value n = GetJson("/api/v1/search?time_field=ts&limit=1000&q=" +
+                            UrlEncode(std::string("service=units AND (") + c.native + ")") +
+                            "&from=" + std::to_string(kStart) + "&to=" + std::to_string(kEnd));
+    std::set<std::string> native;
+    for (const json::value& h : n.at("hits").as_array()) {
+      native.insert(std::string(h.at("message").as_string()));
+    }
+    EXPECT_EQ(logql, want);
+    EXPECT_EQ(native, want);
+  }
+}
+
+TEST_F(LokiRead, PatternsHaveLokisShapeAndCountEveryMatchingLine) {
+  std::vector<Record> records;
+  auto add = [&](int64_t offset_s, std::string message) {
+    Record r;
+    r.ts = kDatasetStart + offset_s * kSecond;
+    r.ingest_ts = r.ts;
+    r.service = "pat";
+    r.host = "p";
+    r.level = Level::kInfo;
+    r.message = std::move(message);
+    records.push_back(std::move(r));
+  };
+  for (int i = 0; i < 30; ++i) {
+    add(i * 20, "user " + std::to_string(i) + " logged in from 10.0.0." + std::to_string(i));
+  }
+  for (int i = 0; i < 12; ++i) add(i * 60 + 5, "disk /dev/sda" + std::to_string(i) + " is full");
+  for (int i = 0; i < 5; ++i) add(i * 7, "shutting down");
+  ASSERT_TRUE(engine_->Append("default", &records).ok());
+  const std::string range = "&start=" + std::to_string(kDatasetStart / kSecond) +
+                            "&end=" + std::to_string(kDatasetStart / kSecond + 3600);
+  json::value v =
+      GetJson("/loki/api/v1/patterns?step=60s&query=" + UrlEncode(R"({service="pat"})") + range);
+  // {"status":"success","data":[{"pattern":"...","samples":[[<seconds>,<count>],...]},...]}
+  ASSERT_EQ(v.at("status").as_string(), "success");
+  std::vector<std::pair<std::string, int64_t>> totals;
+  std::map<std::string, std::map<int64_t, int64_t>> samples;
+  for (const json::value& p : v.at("data").as_array()) {
+    const json::object& o = p.as_object();
+    EXPECT_EQ(o.size(), 2u);
+    const std::string pattern(o.at("pattern").as_string());
+    int64_t total = 0, previous = INT64_MIN;
+    for (const json::value& s : o.at("samples").as_array()) {
+      const json::array& pair = s.as_array();
+      ASSERT_EQ(pair.size(), 2u);
+      ASSERT_TRUE(pair[0].is_int64());
+      ASSERT_TRUE(pair[1].is_int64());
+      EXPECT_GT(pair[0].as_int64(), previous);  // ascending
+      previous = pair[0].as_int64();
+      EXPECT_EQ(previous % 60, 0);  // steps aligned to multiples of the step
+      total += pair[1].as_int64();
+      samples[pattern][previous] = pair[1].as_int64();
+    }
+    totals.emplace_back(pattern, total);
+  }
+  EXPECT_EQ(
+      totals,
+      (std::vector<std::pair<std::string, int64_t>>{
+          {"user <_> logged in from <_>", 30}, {"disk <_> is full", 12}, {"shutting down", 5}}));
+  // 20 s apart: three logins in each full minute.
+  const int64_t minute0 = kDatasetStart / kSecond / 60 * 60;
+  EXPECT_EQ(samples["user <_> logged in from <_>"][minute0 + 60], 3);
+  // A line filter narrows the lines the patterns are made of.
+  v = GetJson("/loki/api/v1/patterns?query=" + UrlEncode(R"({service="pat"} |= "disk")") + range);
+  ASSERT_EQ(v.at("data").as_array().size(), 1u);
+  EXPECT_EQ(v.at("data").as_array()[0].at("pattern").as_string(), "disk <_> is full");
+  // Over real data: the counts add up to the matching lines.
+  v = GetJson("/loki/api/v1/patterns?query=" + UrlEncode(R"({service="hdfs"})") +
+              Range(kStart, kEnd));
+  int64_t lines = 0;
+  for (const json::value& p : v.at("data").as_array()) {
+    for (const json::value& s : p.at("samples").as_array()) lines += s.as_array()[1].as_int64();
+  }
+  EXPECT_EQ(lines, 2000);
+  EXPECT_GT(v.at("data").as_array().size(), 3u);
+  // A metric query or a step past the bound is a 400 saying why.
+  auto [status, body] =
+      Get("/loki/api/v1/patterns?query=" + UrlEncode(R"(count_over_time({service="pat"}[1m]))") +
+          range);
+  EXPECT_EQ(status, 400);
+  EXPECT_NE(body.find("expected a log query"), std::string::npos) << body;
+  auto [status2, body2] =
+      Get("/loki/api/v1/patterns?step=1s&query=" + UrlEncode(R"({service="pat"})") + range);
+  EXPECT_EQ(status2, 400);
+  EXPECT_NE(body2.find("at most 1000"), std::string::npos) << body2;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@
 #include "common/time_format.h"
 #include "query/aggregator.h"
 #include "query/time_range.h"
+#include "query/units.h"
 
 namespace sawmill::logql {
 
@@ -468,19 +469,27 @@ class Parser {
            value.offset);
     }
     Token v = Next();
+    // A number, a duration (Go's syntax: 10s, 1.5m, 1h30m, 250ms) or a byte size (go-humanize's:
+    // 1KB, 10KiB, 5MB): the native comparison of the same kind (query/units.h), quoted.
+    std::string literal = v.text;
     if (!IsNumber(v.text)) {
-      if (ParsePromDuration(v.text))
-        Unsupported("a duration comparison ('" + v.text + "')", v.offset);
-      Unsupported("the value '" + v.text + "' (byte sizes and other units)", v.offset);
+      if (!query::ParseGoDuration(v.text) && !query::ParseByteSize(v.text)) {
+        Fail(
+            "expected a number, a duration (like 10s or 1h30m) or a byte size (like 1KB or "
+            "2MiB), got '" +
+                v.text + "'",
+            v.offset);
+      }
+      literal = Quote(v.text);
     }
     if (op == "=~" || op == "!~") Fail("a regular expression must be a quoted string", v.offset);
     const std::string field = FieldOfLabel(name.text);
     if (field == "level") Unsupported("a numeric comparison on level", name.offset);
     if (op == "=" || op == "==" || op == "!=") {
-      std::string eq = field + ">=" + v.text + " AND " + field + "<=" + v.text;
+      std::string eq = field + ">=" + literal + " AND " + field + "<=" + literal;
       return op == "!=" ? Not(eq) : eq;
     }
-    return field + op + v.text;
+    return field + op + literal;
   }
 
   Template ParseTemplate(const Token& t) {

@@ -7,6 +7,7 @@
 
 #include "index/numeric_value.h"
 #include "index/tokenizer.h"
+#include "query/units.h"
 
 namespace sawmill::query {
 
@@ -106,6 +107,17 @@ bool EvaluateField(const Node& n, const Record& r) {
       if (n.number) {
         std::optional<double> v = index::ParseNumber(*value);
         return v && Compare(n.op, *v, *n.number);
+      }
+      // A duration ("10s", "1h30m") or a byte size ("1KB", "2MiB") compares values of that
+      // kind (query/units.h); a value that is not one does not match. No index prunes these
+      // (the node carries no number), so they are checked row by row.
+      if (std::optional<double> bound = ParseGoDuration(n.value)) {
+        std::optional<double> v = ParseGoDuration(*value);
+        return v && Compare(n.op, *v, *bound);
+      }
+      if (std::optional<double> bound = ParseByteSize(n.value)) {
+        std::optional<double> v = ParseByteSize(*value);
+        return v && Compare(n.op, *v, *bound);
       }
       return Compare(n.op, std::string_view(*value), std::string_view(n.value));
     }
