@@ -106,6 +106,11 @@ TEST(HttpResponse, ErrorIsJsonWithPositionAndRetryAfterWhenUnavailable) {
   EXPECT_EQ(busy.body, R"({"error":"disk full"})");
   ASSERT_EQ(busy.headers.size(), 1u);
   EXPECT_EQ(busy.headers[0].first, "Retry-After");
+  // 429 (a quota, disk pressure): the client should come back later, and is told when.
+  HttpResponse shed = HttpResponse::Error(Status::ResourceExhausted("disk pressure"));
+  EXPECT_EQ(shed.status, 429);
+  ASSERT_EQ(shed.headers.size(), 1u);
+  EXPECT_EQ(shed.headers[0].first, "Retry-After");
 }
 
 TEST(HttpRequest, QueryAndHeaderFallBack) {

@@ -34,6 +34,7 @@
 #include "ingest/masking.h"
 #include "ingest/syslog_server.h"
 #include "ingest/tenant_quota.h"
+#include "storage/disk_watch.h"
 
 namespace sawmill::http {
 
@@ -181,6 +182,14 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   RegisterApiRoutes(&router, &state);
   std::atomic<storage::Retention*> retention_routes{nullptr};  // set once the engine is open
   RegisterRetentionRoutes(&router, &retention_routes);
+  // Disk pressure past the shed watermark refuses the lowest levels at every door (set once the
+  // engine is open).
+  std::atomic<storage::DiskWatch*> disk_watch{nullptr};
+  state.pipeline.AddAdmitHook(
+      [&disk_watch](const ingest::BatchInfo& batch, std::vector<Record>* records) -> Status {
+        storage::DiskWatch* watch = disk_watch.load();
+        return watch != nullptr ? watch->Admit(batch.tenant, *records) : Status::OK();
+      });
   {
     // Zones of timestamps written without one; ValidateServerConfig has checked every name.
     ingest::PipelineOptions pipeline_options = state.pipeline.options();
@@ -422,6 +431,8 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     if (policy.ok()) {
       retention_options.config = std::move(policy).value();
       retention_options.matcher = QueryHoldMatcher();
+      retention_options.default_warm_after_ns = engine_options.warm_after_ns;
+      retention_options.default_cold_after_ns = engine_options.cold_after_ns;
       retention_options.interval_ns = static_cast<int64_t>(std::min<uint64_t>(
                                           config.retention_interval_ms, INT64_MAX / 1'000'000)) *
                                       1'000'000;
@@ -437,6 +448,35 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     }
     retention = std::move(*started);
     retention_routes.store(retention.get());
+    // The tier mover reads each tenant's warm_after / cold_after from the retention policies.
+    engine->SetTierPolicy(retention->TierAges());
+  }
+  std::unique_ptr<storage::DiskWatch> watch;
+  {
+    storage::DiskWatchOptions watch_options;
+    watch_options.engine = engine.get();
+    watch_options.retention = retention.get();
+    Status parsed = storage::ParseWatermarks(config.disk_watermarks, &watch_options.warm,
+                                             &watch_options.cold, &watch_options.shed);
+    watch_options.interval_ns =
+        static_cast<int64_t>(std::min<uint64_t>(config.disk_check_interval_ms, 86'400'000)) *
+        1'000'000;
+    // Past the cold watermark, warm segments go to the cold store when it is off this volume
+    // (an S3 store); without one, tenants past max_bytes shrink.
+    watch_options.move_to_cold = !config.cold_store.empty();
+    Result<std::unique_ptr<storage::DiskWatch>> started = parsed;
+    if (parsed.ok()) started = storage::DiskWatch::Start(std::move(watch_options));
+    if (!started.ok()) {
+      std::fprintf(stderr, "sawmill server: %s\n", started.status().message().c_str());
+      state.stopping.store(true);
+      server.StopAccepting();
+      server.Stop();
+      retention->Stop();
+      engine->Close().IgnoreError();
+      return 1;
+    }
+    watch = std::move(*started);
+    disk_watch.store(watch.get());
   }
   state.engine.store(engine.get());
   state.query.store(&quota_engine);
@@ -514,7 +554,9 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   // Alerting stops before the engine closes: its last states go to the catalog.
   alert_service.store(nullptr);
   if (alerts) alerts->engine()->Stop();
-  retention->Stop();  // a round in progress finishes first
+  watch->Stop();
+  engine->SetTierPolicy(nullptr);  // the mover no longer asks the retention about tenants
+  retention->Stop();               // a round in progress finishes first
   int exit_code = 0;
   if (Status closed = engine->Close(); !closed.ok()) {
     spdlog::error("closing the storage engine: {}", closed.ToString());

@@ -13,6 +13,7 @@
 #include "http/masking_config.h"
 #include "http/tenant_quotas.h"
 #include "objstore/s3_store.h"
+#include "storage/disk_watch.h"
 
 namespace sawmill::http {
 
@@ -206,6 +207,13 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        "per-tenant PII masking before the WAL: a YAML mapping of tenant to detectors (card, email, "
        "us_ssn, uk_nino, ipv4, ipv6) and RE2 rules (docs/security.md); empty: nothing is masked",
        &c->masking, nullptr, /*yaml=*/true},
+      {"disk_watermarks", T::kString,
+       "used fractions of the data volume past which hot data moves to warm early, warm to cold "
+       "(or tenants past max_bytes lose their oldest unheld data), and DEBUG then INFO ingest "
+       "gets 429",
+       &c->disk_watermarks},
+      {"disk_check_interval", T::kDuration, "how often the data volume's free space is read",
+       nullptr, &c->disk_check_interval_ms},
   };
 }
 
@@ -405,6 +413,11 @@ Status ValidateServerConfig(const ServerConfig& c) {
   }
   if (auto masking = ParseMaskingConfig(c.masking); !masking.ok()) return masking.status();
   if (auto quotas = ParseTenantQuotas(c.tenant_quotas); !quotas.ok()) return quotas.status();
+  {
+    double warm, cold, shed;
+    RETURN_IF_ERROR(storage::ParseWatermarks(c.disk_watermarks, &warm, &cold, &shed));
+  }
+  RETURN_IF_ERROR(at_least("disk_check_interval", c.disk_check_interval_ms, 100, "100ms"));
   if (c.compaction != "on" && c.compaction != "off") {
     return Status::InvalidArgument("compaction: '" + c.compaction + "' is not on or off");
   }

@@ -105,6 +105,11 @@ struct ServerConfig {
   // PII masking before the WAL (docs/security.md "PII masking"): per-tenant rule sets as YAML
   // (http/masking_config.h); "" masks nothing.
   std::string masking;
+  // Disk pressure (docs/storage.md "Disk pressure"): used fractions of the data volume past
+  // which hot moves to warm early, warm to cold (or tenants past max_bytes shrink), and DEBUG
+  // then INFO ingest is refused; and how often the volume is checked.
+  std::string disk_watermarks = "80%,90%,95%";
+  uint64_t disk_check_interval_ms = 5'000;
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };

@@ -299,6 +299,21 @@ class Engine {
   // The background tier round now (tests, with a ManualClock): the due moves, then the sweep of
   // superseded objects. Returns the first error.
   virtual Status RunTiersNow() { return Status::OK(); }
+  // Disk pressure (storage/disk_watch.h): moves segments one tier on to "to" ("warm": hot
+  // ones; "cold": warm ones), those with the oldest newest record first, asking "enough" before
+  // each and stopping when it says so. Errors: as MoveTiers.
+  virtual Result<TierMoveReport> MoveTiersOldestFirst(std::string_view to,
+                                                      const std::function<bool()>& enough) {
+    (void)to;
+    (void)enough;
+    return Status::FailedPrecondition("this engine has no storage tiers");
+  }
+  // Per-tenant tier ages (the retention policies' warm_after and cold_after, docs/storage.md):
+  // the background round asks "policy" once per tenant and round; it sets either to -1 to keep
+  // the engine's warm_after_ns / cold_after_ns, 0 for never. Unset: the engine's for everyone.
+  using TierPolicy =
+      std::function<void(std::string_view tenant, int64_t* warm_after_ns, int64_t* cold_after_ns)>;
+  virtual void SetTierPolicy(TierPolicy policy) { (void)policy; }
 
   // Stops background work, syncs the WAL. Further Appends return Unavailable.
   virtual Status Close() = 0;

@@ -326,8 +326,10 @@ EffectivePolicy Retention::Resolve(std::string_view tenant,
     return builtin;
   };
   p.retention_ns = pick(&catalog::RetentionPolicyRow::retention_ns, 0, &p.source);
-  p.warm_after_ns = pick(&catalog::RetentionPolicyRow::warm_after_ns, kDefaultWarmAfterNs, nullptr);
-  p.cold_after_ns = pick(&catalog::RetentionPolicyRow::cold_after_ns, kDefaultColdAfterNs, nullptr);
+  p.warm_after_ns =
+      pick(&catalog::RetentionPolicyRow::warm_after_ns, options_.default_warm_after_ns, nullptr);
+  p.cold_after_ns =
+      pick(&catalog::RetentionPolicyRow::cold_after_ns, options_.default_cold_after_ns, nullptr);
   p.max_bytes = static_cast<uint64_t>(pick(&catalog::RetentionPolicyRow::max_bytes, 0, nullptr));
   for (const auto& rule : options_.config.compliance) {
     if (rule.tenant.empty() || rule.tenant == tenant) p.compliance.push_back(rule);
@@ -643,6 +645,21 @@ Result<EffectivePolicy> Retention::Policy(std::string_view tenant) const {
   return Resolve(tenant, admin, rules);
 }
 
+Engine::TierPolicy Retention::TierAges() const {
+  return [this](std::string_view tenant, int64_t* warm_after_ns, int64_t* cold_after_ns) {
+    Result<EffectivePolicy> p = Policy(tenant);
+    if (!p.ok()) {
+      spdlog::warn(
+          "tiers: the retention policy of tenant '{}' cannot be read ({}); the "
+          "server's warm_after and cold_after apply this round",
+          tenant, p.status().ToString());
+      return;
+    }
+    *warm_after_ns = p->warm_after_ns;
+    *cold_after_ns = p->cold_after_ns;
+  };
+}
+
 Result<std::vector<EffectivePolicy>> Retention::Policies() const {
   ASSIGN_OR_RETURN(auto admin, catalog_->ListRetentionPolicies());
   ASSIGN_OR_RETURN(auto rules, catalog_->ListComplianceRules());
@@ -774,6 +791,7 @@ Result<uint64_t> Retention::DeleteOverMaxBytes(std::string_view why) {
     if (s.state != catalog::kStateMissing) by_tenant[s.tenant].push_back(&s);
   }
   uint64_t deleted = 0, blocked = 0;
+  std::set<uint64_t> blocked_now;
   for (auto& [tenant, list] : by_tenant) {
     const EffectivePolicy policy = Resolve(tenant, admin, rules);
     if (policy.max_bytes == 0) continue;
@@ -796,6 +814,8 @@ Result<uint64_t> Retention::DeleteOverMaxBytes(std::string_view why) {
       const bool compliance = keep > 1 && s->max_ingest_ts >= now - keep;
       if (!covering.empty() || compliance) {
         blocked += s->bytes;
+        blocked_now.insert(s->id);
+        if (blocked_logged_.count(s->id) != 0) continue;  // said already
         spdlog::warn(
             "disk pressure: tenant {} holds {} bytes, past its max_bytes {}; segment {} "
             "({} bytes) is not deleted to make room: {}",
@@ -824,6 +844,7 @@ Result<uint64_t> Retention::DeleteOverMaxBytes(std::string_view why) {
                    s->bytes, reason);
     }
   }
+  blocked_logged_ = std::move(blocked_now);
   blocked_bytes_.store(blocked);
   metrics.blocked_bytes->Set(static_cast<double>(blocked));
   return deleted;

@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -117,6 +118,9 @@ struct RetentionOptions {
   HoldMatcher matcher;
   // Background rounds this often; 0: only RunOnce.
   int64_t interval_ns = 60'000'000'000;
+  // The tier ages of a tenant no policy gives one (the server's warm_after / cold_after).
+  int64_t default_warm_after_ns = kDefaultWarmAfterNs;
+  int64_t default_cold_after_ns = kDefaultColdAfterNs;
 };
 
 // An operator's hold request.
@@ -166,6 +170,10 @@ class Retention {
   Status RemoveComplianceRule(uint64_t id, std::string_view actor, std::string_view reason);
   Result<std::vector<catalog::ComplianceRuleRow>> ComplianceRules() const;  // file and admin
 
+  // For the tier mover (Engine::SetTierPolicy): each tenant's effective warm_after and
+  // cold_after; -1 (the engine's own) when the catalog cannot be read. Valid while this lives.
+  Engine::TierPolicy TierAges() const;
+
   // ---- The record ----
   Result<std::vector<catalog::RetentionEventRow>> Events(
       const catalog::RetentionEventFilter& filter) const;
@@ -212,6 +220,9 @@ class Retention {
   CondVar stop_cv_;
   bool stopping_ GUARDED_BY(stop_mu_) = false;
   std::atomic<uint64_t> blocked_bytes_{0};
+  // Segments DeleteOverMaxBytes last said it could not delete (each is logged once while it
+  // stays blocked, not at every disk check).
+  std::set<uint64_t> blocked_logged_ GUARDED_BY(round_mu_);
   std::thread thread_;
 };
 

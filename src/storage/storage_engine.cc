@@ -570,6 +570,13 @@ Result<TierMoveReport> StorageEngine::MoveTiers(int64_t older_than_ns, std::stri
   return mover_->MoveOlderThan(clock_->NowNanos() - older_than_ns, to);
 }
 
+Result<TierMoveReport> StorageEngine::MoveTiersOldestFirst(std::string_view to,
+                                                           const std::function<bool()>& enough) {
+  return mover_->MoveOldestFirst(to, enough);
+}
+
+void StorageEngine::SetTierPolicy(TierPolicy policy) { mover_->SetPolicy(std::move(policy)); }
+
 Status StorageEngine::RunTiersNow() {
   Status status = mover_->RunDue();
   // No compaction while sweeping: an output is superseded by its inputs until its swap commits.

@@ -62,6 +62,9 @@ class StorageEngine final : public Engine {
   Result<TierMoveReport> MoveTiers(int64_t older_than_ns, std::string_view to) override;
   Result<std::vector<TierUsage>> ListTierUsage() const override;
   Status RunTiersNow() override;
+  Result<TierMoveReport> MoveTiersOldestFirst(std::string_view to,
+                                              const std::function<bool()>& enough) override;
+  void SetTierPolicy(TierPolicy policy) override;
   Status Close() override;
 
   // Test hook: the catalog, e.g. to model a crash before a catalog commit.

@@ -3,8 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <map>
 #include <utility>
 
+#include "objstore/cold_cache.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
 
@@ -30,6 +32,31 @@ TierMover::TierMover(const EngineOptions& options, Env* env, Clock* clock,
       engine_(engine) {}
 
 Result<TierMoveReport> TierMover::MoveOlderThan(int64_t cutoff_ns, std::string_view to) {
+  return MoveWhere(
+      to, 1,
+      [cutoff_ns](const catalog::SegmentRow& row, std::string_view) {
+        return row.max_ts < cutoff_ns;
+      },
+      nullptr);
+}
+
+Result<TierMoveReport> TierMover::MoveOldestFirst(std::string_view to,
+                                                  const std::function<bool()>& enough) {
+  const int target = TierRank(to);
+  return MoveWhere(
+      to, target < 1 ? 1 : target,
+      [](const catalog::SegmentRow&, std::string_view) { return true; }, enough);
+}
+
+void TierMover::SetPolicy(Engine::TierPolicy policy) {
+  MutexLock l(&policy_mu_);
+  policy_ = std::move(policy);
+}
+
+Result<TierMoveReport> TierMover::MoveWhere(
+    std::string_view to, int first_step,
+    const std::function<bool(const catalog::SegmentRow&, std::string_view step_to)>& due_fn,
+    const std::function<bool()>& enough) {
   const int target = TierRank(to);
   if (target < 1) {
     return Status::InvalidArgument("tier move: the target tier must be warm or cold, not '" +
@@ -38,22 +65,30 @@ Result<TierMoveReport> TierMover::MoveOlderThan(int64_t cutoff_ns, std::string_v
   TierMoveReport report;
   report.to = std::string(to);
   // Warm first, then cold: a hot segment going cold is re-encoded on the way.
-  for (int step = 1; step <= target; ++step) {
+  for (int step = first_step; step <= target; ++step) {
     const std::string_view step_to = step == 1 ? catalog::kTierWarm : catalog::kTierCold;
     std::vector<std::shared_ptr<SegmentEntry>> due;
     {
       MutexLock l(&*mu_);
       for (auto& entry : segments_->All()) {
         const catalog::SegmentRow& row = entry->row();
-        if (row.state != catalog::kStateActive || row.max_ts >= cutoff_ns) continue;
-        if (TierRank(row.tier) == step - 1) due.push_back(entry);
+        if (row.state != catalog::kStateActive) continue;
+        if (TierRank(row.tier) == step - 1 && due_fn(row, step_to)) due.push_back(entry);
       }
     }
-    for (const auto& entry : due) {
+    // Oldest first (by the newest line; then by id, so the order is stable).
+    std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) {
+      return std::pair(a->row().max_ts, a->row().id) < std::pair(b->row().max_ts, b->row().id);
+    });
+    for (std::shared_ptr<SegmentEntry>& entry : due) {
+      if (enough && enough()) return report;
       const uint64_t before = entry->row().bytes;
       uint64_t written = 0;
       bool skipped = false;
       Status s = MoveOne(entry, step_to, &written, &skipped);
+      // Let go of the source now: its object is deleted when the last holder does, and "enough"
+      // must see the space it leaves.
+      entry.reset();
       if (skipped) continue;  // taken by a compaction or another move meanwhile
       if (!s.ok()) {
         ++report.failed;
@@ -70,18 +105,44 @@ Result<TierMoveReport> TierMover::MoveOlderThan(int64_t cutoff_ns, std::string_v
 
 Status TierMover::RunDue() {
   const int64_t now = clock_->NowNanos();
+  Engine::TierPolicy policy;
+  {
+    MutexLock l(&policy_mu_);
+    policy = policy_;
+  }
+  // The ages of each tenant, asked once per round (the policy may read the catalog).
+  std::map<std::string, std::pair<int64_t, int64_t>, std::less<>> ages;
+  auto ages_of = [&](const std::string& tenant) -> std::pair<int64_t, int64_t> {
+    auto it = ages.find(tenant);
+    if (it != ages.end()) return it->second;
+    int64_t warm = -1, cold = -1;
+    if (policy) policy(tenant, &warm, &cold);
+    if (warm < 0) warm = options_.warm_after_ns;
+    if (cold < 0) cold = options_.cold_after_ns;
+    return ages[tenant] = {warm, cold};
+  };
   Status first;
-  auto keep = [&](const Status& s) {
+  auto keep = [&](const Result<TierMoveReport>& r) {
+    const Status s =
+        r.ok() ? (r->error.empty() ? Status::OK() : Status::IOError(r->error)) : r.status();
     if (!s.ok() && first.ok()) first = s;
   };
-  if (options_.warm_after_ns > 0) {
-    auto r = MoveOlderThan(now - options_.warm_after_ns, catalog::kTierWarm);
-    keep(r.ok() ? (r->error.empty() ? Status::OK() : Status::IOError(r->error)) : r.status());
-  }
-  if (options_.cold_after_ns > 0) {
-    auto r = MoveOlderThan(now - options_.cold_after_ns, catalog::kTierCold);
-    keep(r.ok() ? (r->error.empty() ? Status::OK() : Status::IOError(r->error)) : r.status());
-  }
+  // Hot segments past warm_after go warm.
+  keep(MoveWhere(
+      catalog::kTierWarm, 1,
+      [&](const catalog::SegmentRow& row, std::string_view) {
+        const int64_t warm = ages_of(row.tenant).first;
+        return warm > 0 && row.max_ts < now - warm;
+      },
+      nullptr));
+  // Segments past cold_after go cold (a hot one through warm).
+  keep(MoveWhere(
+      catalog::kTierCold, 1,
+      [&](const catalog::SegmentRow& row, std::string_view) {
+        const int64_t cold = ages_of(row.tenant).second;
+        return cold > 0 && row.max_ts < now - cold;
+      },
+      nullptr));
   return first;
 }
 

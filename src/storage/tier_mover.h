@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -55,9 +56,18 @@ class TierMover {
   // the error in it. Errors: InvalidArgument for another "to".
   Result<TierMoveReport> MoveOlderThan(int64_t cutoff_ns, std::string_view to);
 
-  // The background round: hot segments older than warm_after go warm, warm (and hot) ones older
-  // than cold_after go cold (0 disables either). Returns the first error.
+  // The background round: hot segments older than their tenant's warm_after go warm, warm (and
+  // hot) ones older than their tenant's cold_after go cold (0 disables either). The ages come
+  // from the tier policy (SetPolicy; the retention policies), the engine's options where it
+  // gives none. Returns the first error.
   Status RunDue();
+
+  // Disk pressure: segments one tier before "to" move to it, oldest max_ts first, while
+  // "enough" says false (asked before each). Errors: InvalidArgument for another "to".
+  Result<TierMoveReport> MoveOldestFirst(std::string_view to, const std::function<bool()>& enough);
+
+  // The per-tenant ages RunDue uses (Engine::SetTierPolicy). Thread-safe.
+  void SetPolicy(Engine::TierPolicy policy);
 
   // Deletes the objects no catalog row names that are proven superseded (reconciliation's sweep
   // mode), except this mover's write in flight and replaced segments a snapshot still holds.
@@ -67,6 +77,13 @@ class TierMover {
                          const catalog::SegmentFileOps& ops);
 
  private:
+  // Moves the active segments "due" says are due (given the row and the step's target tier),
+  // step by step up to "to"; oldest max_ts first; stops before a segment when "enough" says so
+  // (null: never) and at the first failure.
+  Result<TierMoveReport> MoveWhere(
+      std::string_view to, int first_step,
+      const std::function<bool(const catalog::SegmentRow&, std::string_view step_to)>& due,
+      const std::function<bool()>& enough);
   // One segment one tier further ("warm" or "cold"). "*written": the target's bytes;
   // "*skipped": the segment was taken meanwhile (a compaction, another move, replaced).
   Status MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::string_view to, uint64_t* written,
@@ -91,6 +108,8 @@ class TierMover {
   std::shared_ptr<CorruptionReporter> reporter_;
   Engine* engine_;
 
+  Mutex policy_mu_;
+  Engine::TierPolicy policy_ GUARDED_BY(policy_mu_);
   Mutex move_mu_;  // one transition or sweep at a time
   // The object being written right now ((store, name)), which the sweep must not touch.
   std::pair<std::string, std::string> in_flight_ GUARDED_BY(move_mu_);

@@ -12,6 +12,7 @@
 #include "objstore/local_directory_store.h"
 #include "segment/testdata.h"
 #include "storage/engine_test_fixture.h"
+#include "storage/retention.h"
 
 namespace sawmill::storage {
 namespace {
@@ -96,7 +97,7 @@ class TierTest : public EngineTest {
   }
 
   // "n" lines of tenant acme over two services (so two partitions), written "age" ago, flushed.
-  void Ingest(int first, int n, int64_t age_ns) {
+  void Ingest(int first, int n, int64_t age_ns, const std::string& tenant = "acme") {
     std::vector<Record> batch;
     for (int i = first; i < first + n; ++i) {
       Record r;
@@ -109,8 +110,17 @@ class TierTest : public EngineTest {
       r.fields.emplace_back("status", std::to_string(200 + i % 3));
       batch.push_back(std::move(r));
     }
-    ASSERT_TRUE(engine_->Append("acme", &batch).ok());
+    ASSERT_TRUE(engine_->Append(tenant, &batch).ok());
     ASSERT_TRUE(engine_->Flush().ok());
+  }
+  // Segments per tier of one tenant.
+  std::map<std::string, int> TiersOf(const std::string& tenant) {
+    std::map<std::string, int> out;
+    auto segments = engine_->ListSegments();
+    for (const SegmentStatus& s : *segments) {
+      if (s.tenant == tenant) ++out[s.tier];
+    }
+    return out;
   }
   // Every line once, and nothing else.
   void ExpectLines(int n) {
@@ -199,6 +209,75 @@ TEST_F(TierTest, SegmentsGoWarmThenColdAsTheyAgeAndKeepEveryLine) {
   EXPECT_EQ((*usage)[2].tier, "cold");
   EXPECT_EQ((*usage)[2].segments, 2u);
   EXPECT_EQ((*usage)[2].rows, 400u);
+}
+
+// The background round reads each tenant's warm_after and cold_after from the retention
+// policies (the file's, then an admin change at run time), the server-wide ones for a tenant
+// without its own; a year of lifecycle on the ManualClock.
+TEST_F(TierTest, EachTenantAgesByTheWarmAfterAndColdAfterOfItsRetentionPolicy) {
+  using Tiers = std::map<std::string, int>;
+  OpenEngine();
+  RetentionConfig config;
+  config.tenants["fast"].tenant = "fast";
+  config.tenants["fast"].warm_after_ns = 1 * kDay;
+  config.tenants["fast"].cold_after_ns = 2 * kDay;
+  config.tenants["slow"].tenant = "slow";
+  config.tenants["slow"].warm_after_ns = 10 * kDay;
+  config.tenants["slow"].cold_after_ns = 60 * kDay;
+  config.tenants["never"].tenant = "never";
+  config.tenants["never"].warm_after_ns = 0;  // never warm, never cold
+  config.tenants["never"].cold_after_ns = 0;
+  RetentionOptions o;
+  o.engine = engine_.get();
+  o.clock = &clock_;
+  o.config = std::move(config);
+  o.interval_ns = 0;
+  o.default_warm_after_ns = options_.warm_after_ns;  // 3 days
+  o.default_cold_after_ns = options_.cold_after_ns;  // 30 days
+  auto retention = Retention::Start(std::move(o));
+  ASSERT_TRUE(retention.ok()) << retention.status().ToString();
+  engine_->SetTierPolicy((*retention)->TierAges());
+  for (const char* tenant : {"fast", "slow", "never", "acme"}) Ingest(0, 100, 0, tenant);
+
+  clock_.Advance(kDay + kDay / 2);  // 1.5 days
+  ASSERT_TRUE(engine_->RunTiersNow().ok());
+  EXPECT_EQ(TiersOf("fast"), (Tiers{{"warm", 2}}));
+  EXPECT_EQ(TiersOf("slow"), (Tiers{{"hot", 2}}));
+  EXPECT_EQ(TiersOf("acme"), (Tiers{{"hot", 2}}));
+
+  clock_.Advance(kDay);  // 2.5 days
+  ASSERT_TRUE(engine_->RunTiersNow().ok());
+  EXPECT_EQ(TiersOf("fast"), (Tiers{{"cold", 2}}));
+  EXPECT_EQ(TiersOf("acme"), (Tiers{{"hot", 2}}));  // the server's 3 days
+
+  clock_.Advance(kDay);  // 3.5 days
+  ASSERT_TRUE(engine_->RunTiersNow().ok());
+  EXPECT_EQ(TiersOf("acme"), (Tiers{{"warm", 2}}));
+  EXPECT_EQ(TiersOf("slow"), (Tiers{{"hot", 2}}));
+
+  // An operator gives acme a cold_after of 5 days at run time: the next round uses it.
+  catalog::RetentionPolicyRow row;
+  row.tenant = "acme";
+  row.cold_after_ns = 5 * kDay;
+  ASSERT_TRUE((*retention)->SetPolicy(row, false, "dave", "cheaper").ok());
+  clock_.Advance(2 * kDay);  // 5.5 days
+  ASSERT_TRUE(engine_->RunTiersNow().ok());
+  EXPECT_EQ(TiersOf("acme"), (Tiers{{"cold", 2}}));
+  EXPECT_EQ(TiersOf("slow"), (Tiers{{"hot", 2}}));
+
+  clock_.Advance(5 * kDay);  // 10.5 days
+  ASSERT_TRUE(engine_->RunTiersNow().ok());
+  EXPECT_EQ(TiersOf("slow"), (Tiers{{"warm", 2}}));
+
+  clock_.Advance(355 * kDay);  // a year
+  ASSERT_TRUE(engine_->RunTiersNow().ok());
+  EXPECT_EQ(TiersOf("slow"), (Tiers{{"cold", 2}}));
+  EXPECT_EQ(TiersOf("never"), (Tiers{{"hot", 2}}));
+  for (const char* tenant : {"fast", "slow", "never", "acme"}) {
+    Contents c = Read(*engine_->GetSnapshot(tenant));
+    EXPECT_EQ(c.lines.size(), 100u) << tenant;
+  }
+  engine_->SetTierPolicy(nullptr);  // before the retention goes
 }
 
 // On real logs (every loghub dataset, 32,000 lines) warm segments are smaller than the hot ones

@@ -8,8 +8,10 @@ import datetime
 import glob
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 
@@ -50,7 +52,25 @@ def segment_files(s):
     return sorted(glob.glob(os.path.join(s.data_dir, "segments", "**", "*.seg"), recursive=True))
 
 
+def refused_at_start(binary, args, expected):
+    """A bad retention or watermark option stops the server at start, saying what is wrong."""
+    data = tempfile.mkdtemp(prefix="sawmill_e2e_bad_")
+    try:
+        result = subprocess.run([binary, "server", "--data", data, "--http", "127.0.0.1:0"] + args,
+                                capture_output=True, text=True, timeout=60)
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
+    check(result.returncode == 2 and expected in result.stderr,
+          "%r: exit %d, %s" % (args, result.returncode, result.stderr))
+
+
 def main(binary):
+    refused_at_start(binary, ["--retention", "2y"], "13 months")
+    refused_at_start(binary, ["--retention", "{tenants: {acme: {retention: 30 days}}}"],
+                     "retention.tenants.acme.retention")
+    refused_at_start(binary, ["--retention", "{compliance: [{service: pay, retention: 11y}]}"],
+                     "10y")
+    refused_at_start(binary, ["--disk-watermarks", "90%,80%,95%"], "disk_watermarks")
     policy = ("{tenants: {acme: {retention: 6s}}, "
               "compliance: [{service: 'ledger*', retention: 1y, reason: financial}]}")
     # Rounds only on demand (a long interval), so the test decides when retention runs.
