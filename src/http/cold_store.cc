@@ -20,6 +20,8 @@ Result<std::shared_ptr<objstore::ObjectStore>> OpenColdStore(const ServerConfig&
   options.part_size = config.cold_store_part_bytes;
   options.multipart_threshold = config.cold_store_part_bytes;
   options.retry_budget_ms = static_cast<int64_t>(config.cold_store_retry_ms);
+  options.incomplete_grace_ms =
+      static_cast<int64_t>(std::min<uint64_t>(config.cold_store_upload_grace_ms, INT64_MAX / 2));
   ASSIGN_OR_RETURN(auto store, objstore::S3Store::Create(std::move(options)));
   RETURN_IF_ERROR(store->CheckAccess());
   spdlog::info("cold store: {} at {} (region {})",

@@ -142,6 +142,10 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"cold_store_retry_time", T::kDuration,
        "how long one S3 operation is retried (5xx, 429, timeouts, lost connections)", nullptr,
        &c->cold_store_retry_ms},
+      {"cold_store_upload_grace", T::kDuration,
+       "an unfinished S3 multipart upload under the prefix older than this is aborted (at start "
+       "and every tier round); no upload of this server runs longer",
+       nullptr, &c->cold_store_upload_grace_ms},
       {"cold_cache_bytes", T::kBytes,
        "local disk cache (DATA/cold-cache/) of byte ranges read from an S3 cold store, least "
        "recently used first out; 0: none",

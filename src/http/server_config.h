@@ -72,6 +72,8 @@ struct ServerConfig {
   std::string cold_store_secret_key;
   uint64_t cold_store_part_bytes = 16ull << 20;  // objects larger go up as multipart uploads
   uint64_t cold_store_retry_ms = 60'000;         // retries of one S3 operation stop after this
+  // Unfinished multipart uploads under the prefix older than this are aborted.
+  uint64_t cold_store_upload_grace_ms = 3'600'000;
   // Bytes of cold object ranges kept on local disk (DATA/cold-cache/) so a second query over
   // cold data reads nothing from S3; 0: no cache.
   uint64_t cold_cache_bytes = 1ull << 30;

@@ -140,6 +140,13 @@ class CachingObjectStore final : public ObjectStore {
   Result<std::vector<std::string>> List(std::string_view prefix) override;
   Status Delete(std::string_view name) override;
   std::string Location(std::string_view name) const override;
+  // The remote store's unfinished writes (nothing is cached for them).
+  Result<std::vector<std::string>> ListIncomplete(std::string_view prefix) override {
+    return remote_->ListIncomplete(prefix);
+  }
+  Status DeleteIncomplete(std::string_view incomplete) override {
+    return remote_->DeleteIncomplete(incomplete);
+  }
 
   const std::shared_ptr<ObjectStore>& remote() const { return remote_; }
   const std::shared_ptr<ColdCache>& cache() const { return cache_; }
@@ -153,5 +160,15 @@ class CachingObjectStore final : public ObjectStore {
   const std::shared_ptr<ObjectStore> remote_;
   const std::shared_ptr<ColdCache> cache_;
 };
+
+// The store under a CachingObjectStore ("store" itself otherwise): for reads that must reach
+// the store and must not fill the cache, such as the tier mover's read-back of a segment it just
+// uploaded (a transition of many segments would otherwise evict what queries use).
+inline std::shared_ptr<ObjectStore> Uncached(const std::shared_ptr<ObjectStore>& store) {
+  if (auto* caching = dynamic_cast<CachingObjectStore*>(store.get()); caching != nullptr) {
+    return caching->remote();
+  }
+  return store;
+}
 
 }  // namespace sawmill::objstore

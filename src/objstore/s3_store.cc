@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "common/metrics.h"
+#include "common/time_format.h"
 
 namespace sawmill::objstore {
 
@@ -54,6 +55,7 @@ struct S3Metrics {
   prometheus::Counter* bytes_uploaded;
   prometheus::Counter* bytes_fetched;
   prometheus::Counter* multipart_aborts;
+  prometheus::Counter* incomplete_aborted;
 
   static S3Metrics& Get() {
     static S3Metrics m = [] {
@@ -71,6 +73,10 @@ struct S3Metrics {
                                 "Object bytes downloaded from the S3 cold store");
       s.multipart_aborts = counter("sawmill_cold_store_multipart_aborts_total",
                                    "Multipart uploads aborted because a step failed");
+      s.incomplete_aborted = counter(
+          "sawmill_cold_store_incomplete_uploads_aborted_total",
+          "Unfinished multipart uploads left by a crash or a lost connection, found under the "
+          "prefix older than cold_store_upload_grace and aborted");
       return s;
     }();
     return m;
@@ -981,6 +987,83 @@ Result<std::vector<std::string>> S3Store::ListUploadsInProgress() {
     keys.push_back(*key);
   }
   return keys;
+}
+
+namespace {
+constexpr std::string_view kUploadIdMark = "?uploadId=";
+}  // namespace
+
+Result<std::vector<std::string>> S3Store::ListIncomplete(std::string_view prefix) {
+  const std::string key_prefix = options_.prefix.empty() ? "" : options_.prefix + "/";
+  const int64_t now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const int64_t before_ns = now_ns - options_.incomplete_grace_ms * 1'000'000;
+  std::vector<std::string> out;
+  std::string key_marker, upload_marker;
+  for (int page = 0; page < 100000; ++page) {
+    Request request;
+    request.method = "GET";
+    request.max_body = kMaxListBody;
+    request.query = {{"uploads", ""}, {"prefix", key_prefix + std::string(prefix)}};
+    if (!key_marker.empty()) {
+      request.query.emplace_back("key-marker", key_marker);
+      request.query.emplace_back("upload-id-marker", upload_marker);
+    }
+    auto response = Perform(request);
+    if (!response.ok()) return response.status().WithContext("list unfinished uploads");
+    if (response->status != 200) return ErrorFor("list unfinished uploads", prefix, *response);
+    const std::string& xml = response->body;
+    size_t pos = 0;
+    while (true) {
+      const size_t start = xml.find("<Upload>", pos);
+      if (start == std::string::npos) break;
+      const size_t end = xml.find("</Upload>", start);
+      if (end == std::string::npos) break;
+      const std::string_view upload(xml.data() + start, end - start);
+      pos = end;
+      const std::string key = FirstTag(upload, "Key");
+      const std::string id = FirstTag(upload, "UploadId");
+      const std::optional<int64_t> initiated = ParseRfc3339(FirstTag(upload, "Initiated"));
+      if (key.compare(0, key_prefix.size(), key_prefix) != 0 || id.empty()) continue;
+      // An upload whose start cannot be read is left alone: it may be running.
+      if (!initiated.has_value() || *initiated > before_ns) continue;
+      out.push_back(key.substr(key_prefix.size()) + std::string(kUploadIdMark) + id);
+    }
+    if (FirstTag(xml, "IsTruncated") != "true") return out;
+    key_marker = FirstTag(xml, "NextKeyMarker");
+    upload_marker = FirstTag(xml, "NextUploadIdMarker");
+    if (key_marker.empty()) {
+      return Status::IOError("list unfinished uploads under " + Location(prefix) +
+                             ": a truncated listing without NextKeyMarker");
+    }
+  }
+  return Status::IOError("list unfinished uploads under " + Location(prefix) +
+                         ": more than 100000 pages");
+}
+
+Status S3Store::DeleteIncomplete(std::string_view incomplete) {
+  const size_t mark = incomplete.find(kUploadIdMark);
+  if (mark == std::string_view::npos || mark + kUploadIdMark.size() == incomplete.size()) {
+    return Status::InvalidArgument("not an unfinished upload of ListIncomplete: '" +
+                                   std::string(incomplete) + "'");
+  }
+  const std::string name(incomplete.substr(0, mark));
+  const std::string id(incomplete.substr(mark + kUploadIdMark.size()));
+  Request request;
+  request.method = "DELETE";
+  request.key = Key(name);
+  request.query = {{"uploadId", id}};
+  auto response = Perform(request);
+  if (!response.ok()) return response.status().WithContext("abort upload " + Location(name));
+  if (response->status == 404) {
+    return Status::NotFound("unfinished upload " + id + " of " + Location(name) + " is gone");
+  }
+  if (response->status != 204 && response->status != 200) {
+    return ErrorFor("abort unfinished upload", name, *response);
+  }
+  S3Metrics::Get().incomplete_aborted->Increment();
+  return Status::OK();
 }
 
 }  // namespace sawmill::objstore

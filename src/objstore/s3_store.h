@@ -70,6 +70,9 @@ struct S3Options {
   int64_t max_backoff_ms = 5000;
   // Idle handles (and their connections) kept for reuse.
   size_t max_idle_connections = 8;
+  // ListIncomplete lists only multipart uploads initiated at least this long ago (by the
+  // store's clock in the listing against ours): younger ones may still be running.
+  int64_t incomplete_grace_ms = 3'600'000;
 };
 
 // Fills bucket and prefix from "s3://bucket/prefix/path" ("s3://bucket" for no prefix).
@@ -106,13 +109,21 @@ class S3Store final : public ObjectStore {
   Status Delete(std::string_view name) override;
   // "s3://BUCKET/PREFIX/NAME".
   std::string Location(std::string_view name) const override;
+  // Multipart uploads under PREFIX/"prefix" neither completed nor aborted, initiated at least
+  // incomplete_grace_ms ago (a crash, a kill or a lost connection mid-upload leaves them, and S3
+  // keeps and bills their parts forever): "NAME?uploadId=ID", every page of the listing.
+  Result<std::vector<std::string>> ListIncomplete(std::string_view prefix) override;
+  // Aborts one of them (counted in sawmill_cold_store_incomplete_uploads_aborted_total).
+  // InvalidArgument for a string ListIncomplete did not return; NotFound when gone already.
+  Status DeleteIncomplete(std::string_view incomplete) override;
 
   // Creates the bucket; OK when it exists already and is ours. For tests and first set-up.
   Status CreateBucket();
   // Checks that the bucket exists and the credentials are accepted (one request): what the
   // server runs at start so a wrong key is reported then, not at the first transition.
   Status CheckAccess();
-  // The keys of multipart uploads started under the prefix and neither completed nor aborted.
+  // The keys of multipart uploads started under the prefix and neither completed nor aborted
+  // (whatever their age).
   Result<std::vector<std::string>> ListUploadsInProgress();
 
   Stats stats() const;

@@ -256,7 +256,9 @@ Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, std::vector
   in_flight_ = {std::string(catalog::kColdStore), name};
   // The same bytes: the warm encoding is already the one for size.
   Status s = objstore::CopyObject(local().get(), source.path, cold().get(), name).status();
-  if (s.ok()) s = VerifyWritten(cold(), name, entry->info(), std::move(seqs));
+  // Read back from the store itself, past the cold cache: the check is of what was uploaded,
+  // and a transition must not fill the cache with segments no query asked for.
+  if (s.ok()) s = VerifyWritten(objstore::Uncached(cold()), name, entry->info(), std::move(seqs));
   catalog::SegmentRow row = source;
   if (s.ok()) {
     row.tier = std::string(catalog::kTierCold);
@@ -295,6 +297,29 @@ Result<uint64_t> TierMover::Sweep(const std::vector<catalog::ReconcileStore>& st
                    catalog::Reconcile(stores, catalog_, ops, clock_->NowNanos(), options));
   if (report.orphans_deleted > 0) {
     StorageMetrics::Get().swept_objects->Increment(static_cast<double>(report.orphans_deleted));
+  }
+  // Unfinished uploads to the cold store (a crash or a lost connection mid-upload; on S3 the
+  // parts are kept and billed until aborted). Only this mover writes there and it is not writing
+  // now (move_mu_); an S3 store lists only uploads older than its grace period besides.
+  auto unfinished = cold()->ListIncomplete("");
+  if (!unfinished.ok()) {
+    spdlog::warn(
+        "tier sweep: cannot list unfinished writes in the cold store (retried next "
+        "round): {}",
+        unfinished.status().ToString());
+  } else {
+    for (const std::string& name : *unfinished) {
+      Status s = cold()->DeleteIncomplete(name);
+      if (s.ok() || s.IsNotFound()) {
+        spdlog::warn(
+            "tier sweep: {} is an unfinished write to the cold store (no catalog row "
+            "can name it); aborted",
+            cold()->Location(name));
+      } else {
+        spdlog::warn("tier sweep: aborting the unfinished write {} failed (retried next round): {}",
+                     cold()->Location(name), s.ToString());
+      }
+    }
   }
   return report.orphans_deleted;
 }
