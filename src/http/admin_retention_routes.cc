@@ -349,6 +349,12 @@ HttpResponse HandleHoldRelease(storage::Retention* retention, const HttpRequest&
 }  // namespace
 
 std::string ActorOf(const HttpRequest& request) {
+  if (request.caller.authenticated) {
+    // The token the gate verified; a self-declared header is ignored then.
+    std::string who = request.caller.name + " (token " + request.caller.token_id;
+    if (!request.remote_address.empty()) who += ", " + request.remote_address;
+    return who + ")";
+  }
   std::string user = request.Header("x-sawmill-user");
   if (user.size() > 128) user.resize(128);
   for (char& c : user) {

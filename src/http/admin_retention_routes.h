@@ -28,8 +28,10 @@ storage::HoldMatcher QueryHoldMatcher();
 // "" gives the empty config (keep everything). Errors: InvalidArgument naming the key.
 Result<storage::RetentionConfig> ParseRetentionConfig(std::string_view yaml);
 
-// Who is asking, for the record: the X-Sawmill-User header (the command line sends the login
-// name) or "anonymous", with the client's address: "alice (127.0.0.1)".
+// Who is asking, for the record: with API tokens, the verified token's name and id with the
+// client's address, "ci-admin (token 4f2a9c, 127.0.0.1)" (the X-Sawmill-User header is ignored);
+// on a server without tokens, the self-declared X-Sawmill-User header (the command line sends
+// the login name) or "anonymous", with the client's address: "alice (127.0.0.1)".
 std::string ActorOf(const HttpRequest& request);
 
 }  // namespace sawmill::http

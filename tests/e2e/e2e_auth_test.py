@@ -414,6 +414,30 @@ def test_bind_refusal():
         srv.wait(60)
 
 
+def test_retention_who(server, tokens):
+    """Holds, releases and policy changes are recorded under the verified token's name, never
+    under what an X-Sawmill-User header claims."""
+    claim = {"X-Sawmill-User": "mallory"}
+    status, answer = call(server, "POST", "/api/v1/admin/holds?tenant=a&from=2020-01-01T00:00:00Z"
+                          "&to=now&reason=INC-1", token=tokens["admin"], headers=claim)
+    check(status == 200, "hold add: %d %s" % (status, answer))
+    hold = json.loads(answer)["hold"]
+    check(hold["created_by"].startswith("root (token ") and "mallory" not in hold["created_by"],
+          "hold created_by: %s" % hold["created_by"])
+    status, answer = call(server, "POST", "/api/v1/admin/holds/release?id=%d&reason=done" %
+                          hold["id"], token=tokens["admin"], headers=claim)
+    check(status == 200, "hold release: %d %s" % (status, answer))
+    status, answer = call(server, "POST", "/api/v1/admin/retention?tenant=a&retention=30d"
+                          "&reason=cost", token=tokens["admin"], headers=claim)
+    check(status == 200, "policy set: %d %s" % (status, answer))
+    status, answer = call(server, "GET", "/api/v1/admin/retention/events", token=tokens["admin"])
+    check(status == 200, "events: %d %s" % (status, answer))
+    events = [e for e in json.loads(answer)["events"]
+              if e["action"] in ("hold_add", "hold_release", "policy_set")]
+    check(len(events) == 3 and all(e["who"].startswith("root (token ") for e in events),
+          "who of the record: %s" % [(e["action"], e["who"]) for e in events])
+
+
 def main():
     with Server(BINARY) as server:
         admin = test_open_mode_and_bootstrap(server)
@@ -455,6 +479,7 @@ def main():
         check(proc.stdout.count("secreta") == 4, proc.stdout)
         test_agent_token(server, tokens)
         test_audit(server, tokens, server.data_dir)
+        test_retention_who(server, tokens)
     test_bind_refusal()
     print("auth e2e: ok")
 
