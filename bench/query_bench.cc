@@ -4,7 +4,11 @@
 // order and flushed about every half hour of log time, so segments cover successive windows. Prints
 // a table; asserts nothing.
 //
-//   bench_query [--lines N] [--dir DIR] [--runs N] [--data DIR]
+//   bench_query [--lines N] [--dir DIR] [--runs N] [--data DIR] [--time-slice ROWS] [--compact]
+//
+// --time-slice sets the segment writer's time_slice_rows (0: rows sorted by service, host, ts
+// over the whole segment); --compact merges the segments after loading, as a server's background
+// compaction would, before the queries run.
 //
 // "no index" is the same engine with every index, bloom and partition pruning disabled (a
 // brute-force scan of the segments); the ratio column is no-index median / indexed median.
@@ -67,9 +71,18 @@ int Main(int argc, char** argv) {
   std::string dir = "/tmp/sawmill_query_bench_" + std::to_string(::getpid());
   const char* shared = std::getenv("SAWMILL_SHARED_DIR");
   std::string data = std::string(shared && *shared ? shared : "../shared") + "/data/real";
-  for (int i = 1; i + 1 < argc; i += 2) {
+  int64_t time_slice_rows = -1;  // -1: the writer's default
+  bool compact = false;
+  for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
-    if (flag == "--lines")
+    if (flag == "--compact") {
+      compact = true;
+      continue;
+    }
+    if (i + 1 >= argc) break;
+    if (flag == "--time-slice")
+      time_slice_rows = std::atoll(argv[i + 1]);
+    else if (flag == "--lines")
       lines = std::strtoull(argv[i + 1], nullptr, 10);
     else if (flag == "--runs")
       runs = std::atoi(argv[i + 1]);
@@ -77,6 +90,7 @@ int Main(int argc, char** argv) {
       dir = argv[i + 1];
     else if (flag == "--data")
       data = argv[i + 1];
+    ++i;
   }
   auto pool = bench::LoadMessagePool(data);
   if (!pool.ok()) {
@@ -98,6 +112,8 @@ int Main(int argc, char** argv) {
   eo.clock = &clock;
   eo.background_threads = false;
   eo.partitions = 16;
+  if (time_slice_rows >= 0)
+    eo.segment_options.time_slice_rows = static_cast<uint32_t>(time_slice_rows);
   auto engine_or = storage::Engine::Open(eo);
   if (!engine_or.ok()) {
     std::fprintf(stderr, "%s\n", engine_or.status().ToString().c_str());
@@ -138,8 +154,11 @@ int Main(int argc, char** argv) {
   }
   if (!batch.empty() && engine->Append("default", &batch).ok()) loaded += batch.size();
   if (!engine->Flush().ok()) return 1;
+  if (compact && !engine->CompactNow().ok()) return 1;
   std::remove(corpus_path.c_str());
   storage::EngineStats es = engine->stats();
+  std::printf("time_slice_rows %u%s\n", eo.segment_options.time_slice_rows,
+              compact ? ", compacted" : "");
   std::printf("loaded %llu lines in %.1f s: %llu segments, %.1f MiB on disk\n",
               static_cast<unsigned long long>(loaded), (WallMs() - load_start) / 1e3,
               static_cast<unsigned long long>(es.segments), es.segment_bytes / 1048576.0);

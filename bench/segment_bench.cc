@@ -55,6 +55,7 @@ size_t ZstdSize(const std::string& raw, int level) {
 
 bool print_columns = false;
 bool sort_rows = true;
+uint32_t time_slice_rows = WriterOptions().time_slice_rows;
 
 struct Measure {
   uint64_t lines = 0;
@@ -74,6 +75,7 @@ Measure WriteAndScan(const std::string& path, const std::vector<Record>& records
   std::vector<Record> copy = records;
   auto start = Clock::now();
   options.sort_rows = sort_rows;
+  options.time_slice_rows = time_slice_rows;
   Status s = WriteSegment(env, path, info, std::move(copy), options, &out);
   m.write_s = Seconds(start);
   if (!s.ok()) {
@@ -321,6 +323,8 @@ int Main(int argc, char** argv) {
       codecs = true;
     } else if (std::strcmp(argv[i], "--no-sort") == 0) {
       sort_rows = false;
+    } else if (std::strcmp(argv[i], "--time-slice") == 0 && i + 1 < argc) {
+      time_slice_rows = static_cast<uint32_t>(std::stoul(argv[++i]));
     } else if (std::strcmp(argv[i], "--store") == 0) {
       store = true;
     } else if (std::strcmp(argv[i], "--tiers") == 0) {
@@ -335,8 +339,8 @@ int Main(int argc, char** argv) {
       gen_lines = std::stoul(argv[++i]);
     } else {
       std::fprintf(stderr,
-                   "usage: bench_segment [--codecs] [--columns] [--store] [--tiers] [--datasets "
-                   "a,b] [--dir DIR] "
+                   "usage: bench_segment [--codecs] [--columns] [--store] [--tiers] [--no-sort] "
+                   "[--time-slice ROWS] [--datasets a,b] [--dir DIR] "
                    "[--lines N]\n");
       return 2;
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <random>
 #include <set>
 
 #include "common/env.h"
@@ -136,6 +137,56 @@ TEST(Segment, UnsortedWriteKeepsArrivalOrder) {
   auto reader = SegmentReader::Open(&env, "/u.seg");
   ASSERT_TRUE(reader.ok());
   EXPECT_EQ(ReadAll(**reader), Expected(records, false));
+}
+
+// Issue 19, "blocks in time order": with time slices every block holds one stretch of time
+// (sorted by service, host and ts inside), so a newest-first search can stop after the newest
+// blocks; sorted over the whole segment (time_slice_rows 0) a block spans nearly all of it.
+TEST(Segment, TimeSlicesGiveEachBlockANarrowStretchOfTime) {
+  FaultInjectionEnv env;
+  constexpr uint64_t kRows = 32768;
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < kRows; ++i) {
+    records.push_back(MakeRecord(i, "s" + std::to_string(i * 7919 % 40),
+                                 "h" + std::to_string(i % 5), "line " + std::to_string(i)));
+  }
+  // Arrival order is not time order.
+  std::vector<Record> shuffled = records;
+  std::mt19937_64 rng(7);
+  std::shuffle(shuffled.begin(), shuffled.end(), rng);
+  const int64_t span = records.back().ts - records.front().ts;
+
+  WriterOptions options;
+  options.block_rows = 1024;
+  options.time_slice_rows = 1024;
+  ASSERT_TRUE(WriteSegment(&env, "/t.seg", TestInfo(), shuffled, options, nullptr).ok());
+  auto reader = SegmentReader::Open(&env, "/t.seg");
+  ASSERT_TRUE(reader.ok());
+  ASSERT_EQ((*reader)->blocks().size(), kRows / 1024);
+  for (const BlockInfo& b : (*reader)->blocks()) {
+    EXPECT_LE(b.max_ts - b.min_ts, 1023 * 1000) << "block at row " << b.first_row;
+  }
+  // The rows: time slices of 1024 in time order, each sorted by (service, host, ts).
+  std::vector<Record> expected = Expected(records, false);
+  for (size_t start = 0; start < expected.size(); start += 1024) {
+    std::sort(expected.begin() + static_cast<long>(start),
+              expected.begin() + static_cast<long>(start + 1024),
+              [](const Record& a, const Record& b) {
+                return std::tie(a.service, a.host, a.ts, a.seq) <
+                       std::tie(b.service, b.host, b.ts, b.seq);
+              });
+  }
+  EXPECT_EQ(ReadAll(**reader), expected);
+
+  // The whole-segment order of earlier builds: some block spans most of the segment.
+  options.time_slice_rows = 0;
+  ASSERT_TRUE(WriteSegment(&env, "/w.seg", TestInfo(), shuffled, options, nullptr).ok());
+  auto whole = SegmentReader::Open(&env, "/w.seg");
+  ASSERT_TRUE(whole.ok());
+  int64_t widest = 0;
+  for (const BlockInfo& b : (*whole)->blocks()) widest = std::max(widest, b.max_ts - b.min_ts);
+  EXPECT_GT(widest, span / 2);
+  EXPECT_EQ(ReadAll(**whole), Expected(records, true));
 }
 
 TEST(Segment, FailedWriteLeavesNoFileBehind) {

@@ -77,9 +77,11 @@ class Writer {
   std::vector<std::pair<const index::IndexKind*, std::unique_ptr<index::IndexBuilder>>> kinds_;
 };
 
-// Sorts by (service, host, ts, seq) without comparing strings per row: (service, host) pairs
-// are ranked once, then rows are sorted by integer keys.
-void SortRows(std::vector<Record>* records) {
+// Sorts by (slice, service, host, ts, seq) without comparing strings per row: (service, host)
+// pairs are ranked once, then rows are sorted by integer keys. The slice of a row is its
+// position in (ts, seq) order divided by "slice_rows" (0: one slice), so every slice holds the
+// rows of one stretch of time.
+void SortRows(std::vector<Record>* records, uint32_t slice_rows) {
   struct PairHash {
     size_t operator()(const std::pair<std::string_view, std::string_view>& p) const {
       return std::hash<std::string_view>()(p.first) * 31 + std::hash<std::string_view>()(p.second);
@@ -107,26 +109,43 @@ void SortRows(std::vector<Record>* records) {
   std::vector<uint32_t> rank(names.size());
   for (uint32_t i = 0; i < by_name.size(); ++i) rank[by_name[i]] = i;
   struct Key {
+    uint32_t slice;
     uint32_t rank;
     uint32_t row;
     int64_t ts;
     uint64_t seq;
   };
   std::vector<Key> keys(records->size());
-  bool sorted = true;
   for (size_t row = 0; row < records->size(); ++row) {
     const Record& r = (*records)[row];
-    keys[row] = Key{rank[group_of[row]], static_cast<uint32_t>(row), r.ts, r.seq};
-    if (row > 0) {
-      const Key& p = keys[row - 1];
-      const Key& k = keys[row];
-      sorted &= std::tie(p.rank, p.ts, p.seq) <= std::tie(k.rank, k.ts, k.seq);
-    }
+    keys[row] = Key{0, rank[group_of[row]], static_cast<uint32_t>(row), r.ts, r.seq};
   }
-  if (sorted) return;
-  std::sort(keys.begin(), keys.end(), [](const Key& a, const Key& b) {
-    return std::tie(a.rank, a.ts, a.seq, a.row) < std::tie(b.rank, b.ts, b.seq, b.row);
-  });
+  auto by_time = [](const Key& a, const Key& b) {
+    return std::tie(a.ts, a.seq, a.row) < std::tie(b.ts, b.seq, b.row);
+  };
+  auto by_group = [](const Key& a, const Key& b) {
+    return std::tie(a.slice, a.rank, a.ts, a.seq, a.row) <
+           std::tie(b.slice, b.rank, b.ts, b.seq, b.row);
+  };
+  if (slice_rows > 0 && keys.size() > slice_rows) {
+    // Memtables arrive nearly in time order: check before sorting.
+    if (!std::is_sorted(keys.begin(), keys.end(), by_time)) {
+      std::sort(keys.begin(), keys.end(), by_time);
+    }
+    for (size_t i = 0; i < keys.size(); ++i) keys[i].slice = static_cast<uint32_t>(i / slice_rows);
+    // Inside each slice (already in time order) by (service, host, ts).
+    for (size_t start = 0; start < keys.size(); start += slice_rows) {
+      auto first = keys.begin() + static_cast<long>(start);
+      auto last = keys.begin() + static_cast<long>(std::min(keys.size(), start + slice_rows));
+      std::sort(first, last, by_group);
+    }
+  } else {
+    if (std::is_sorted(keys.begin(), keys.end(), by_group)) return;
+    std::sort(keys.begin(), keys.end(), by_group);
+  }
+  bool identity = true;
+  for (size_t i = 0; i < keys.size() && identity; ++i) identity = keys[i].row == i;
+  if (identity) return;
   std::vector<Record> out;
   out.reserve(records->size());
   for (const Key& k : keys) out.push_back(std::move((*records)[k.row]));
@@ -444,6 +463,9 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
 WriterOptions WarmWriterOptions() {
   WriterOptions o;
   o.block_rows = 65536;
+  // One time slice per (larger) block: the warm tier's blocks keep their service grouping, which
+  // its size depends on, and still cover one stretch of time each.
+  o.time_slice_rows = o.block_rows;
   o.text_zstd_level = 19;
   o.other_zstd_level = 19;
   o.indexed_fields = {};
@@ -461,7 +483,7 @@ Status WriteSegment(objstore::ObjectStore* store, const std::string& name, const
     return Status::InvalidArgument("WriteSegment: cannot write format version " +
                                    std::to_string(options.format_version));
   }
-  if (options.sort_rows) SortRows(&records);
+  if (options.sort_rows) SortRows(&records, options.time_slice_rows);
   auto file = store->NewWriter(name);
   if (!file.ok()) return file.status().WithContext("writing segment " + store->Location(name));
   Writer writer(options, std::move(file).value());
