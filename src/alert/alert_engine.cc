@@ -180,7 +180,11 @@ struct BatchScratch {
   FilterIndex::Scratch index;
   std::vector<uint32_t> ids;      // the filters one line matches
   std::vector<uint64_t> matches;  // (filter id << 32) | record position
-  std::string key, value;
+  // The group keys of the current run's lines for the group_by of "keys_of" (rules of one
+  // filter that group alike share them).
+  std::vector<std::string> keys;
+  const std::vector<std::string>* keys_of = nullptr;
+  std::string value;
 };
 
 std::string GroupKey(const std::vector<std::string>& fields,
@@ -501,8 +505,9 @@ struct AlertEngine::Impl {
   // Counts the lines [begin, end) (match entries: the record's position in the low 32 bits)
   // into "rt": lines in a row with the same bucket are added at once.
   void Count(RuleRuntime* rt, const std::vector<Record>& records, const uint64_t* begin,
-             const uint64_t* end, std::string* key, std::string* value) REQUIRES(mu_) {
+             const uint64_t* end, BatchScratch* scratch) REQUIRES(mu_) {
     const std::vector<std::string>& fields = rt->rule.group_by;
+    std::string* value = &scratch->value;
     if (fields.empty()) {
       static const std::string kNone;
       Group* g = nullptr;
@@ -526,17 +531,26 @@ struct AlertEngine::Impl {
       if (n > 0) g->ring.Add(bucket, n);
       return;
     }
-    for (const uint64_t* m = begin; m != end; ++m) {
-      const Record& record = records[static_cast<uint32_t>(*m)];
-      if (record.ingest_ts < rt->live_from_ns) continue;
-      key->clear();
-      for (size_t i = 0; i < fields.size(); ++i) {
-        if (i > 0) key->push_back(',');
-        key->append(fields[i]);
-        key->push_back('=');
-        if (query::FieldText(record, fields[i], value)) key->append(*value);
+    std::vector<std::string>& keys = scratch->keys;
+    if (scratch->keys_of == nullptr || *scratch->keys_of != fields) {
+      keys.resize(static_cast<size_t>(end - begin));
+      for (size_t j = 0; j < keys.size(); ++j) {
+        const Record& record = records[static_cast<uint32_t>(begin[j])];
+        std::string& key = keys[j];
+        key.clear();
+        for (size_t i = 0; i < fields.size(); ++i) {
+          if (i > 0) key.push_back(',');
+          key.append(fields[i]);
+          key.push_back('=');
+          if (query::FieldText(record, fields[i], value)) key.append(*value);
+        }
       }
-      Group* g = FindGroup(rt, *key, record, value);
+      scratch->keys_of = &fields;
+    }
+    for (size_t j = 0; j < keys.size(); ++j) {
+      const Record& record = records[static_cast<uint32_t>(begin[j])];
+      if (record.ingest_ts < rt->live_from_ns) continue;
+      Group* g = FindGroup(rt, keys[j], record, value);
       if (g != nullptr) g->ring.Add(record.ingest_ts / rt->bucket_ns, 1);
     }
   }
@@ -802,14 +816,14 @@ void AlertEngine::OnBatch(std::string_view tenant, const std::vector<Record>& re
       const uint32_t id = static_cast<uint32_t>(matches[run] >> 32);
       size_t end = run + 1;
       while (end < matches.size() && (matches[end] >> 32) == id) ++end;
+      scratch.keys_of = nullptr;
       for (RuleRuntime* rt : index.filters[id]->rules) {
         if (stale) {
           auto live = current->by_name.find({rt->rule.tenant, rt->rule.name});
           if (live == current->by_name.end()) continue;
           rt = live->second;
         }
-        impl_->Count(rt, records, matches.data() + run, matches.data() + end, &scratch.key,
-                     &scratch.value);
+        impl_->Count(rt, records, matches.data() + run, matches.data() + end, &scratch);
       }
       run = end;
     }

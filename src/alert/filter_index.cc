@@ -7,7 +7,6 @@
 
 #include <algorithm>
 
-#include "index/tokenizer.h"
 #include "query/evaluator.h"
 
 namespace sawmill::alert {
@@ -26,17 +25,9 @@ uint64_t WordHash(std::string_view word) {
   return hash;
 }
 
-// A word's bit in the 1,024-bit filter: from its length and three of its bytes, so a line's
-// words are tested without hashing them whole.
-inline size_t BloomBit(const char* word, size_t len) {
-  const auto at = [&](size_t i) {
-    return static_cast<size_t>(static_cast<unsigned char>(word[i]));
-  };
-  return (len * 151 + at(0) * 31 + at(len - 1) * 7 + at(len / 2)) & 1023;
-}
-
 // Per byte: the byte with ASCII letters in lower case, and whether it is a word byte
-// (index/tokenizer.h).
+// (the same as index/tokenizer.h, which alert may not include; filter_index_test.cc holds the
+// two equal over the real datasets).
 struct ByteClasses {
   unsigned char lower[256];
   bool word[256];
@@ -49,6 +40,13 @@ struct ByteClasses {
   }
 };
 constexpr ByteClasses kBytes;
+
+// A word's bit in the 1,024-bit filter: from its length and three of its bytes, lower-cased, so
+// a line's words are tested without lowering or hashing them whole.
+inline size_t BloomBit(const unsigned char* word, size_t len) {
+  const auto at = [&](size_t i) { return static_cast<size_t>(kBytes.lower[word[i]]); };
+  return (len * 151 + at(0) * 31 + at(len - 1) * 7 + at(len / 2)) & 1023;
+}
 
 // The levels a node allows (bit per Level value); all bits when it does not pin the level.
 uint32_t LevelMask(const query::Node& node) {
@@ -95,7 +93,7 @@ void Conjuncts(const query::NodePtr& node, std::vector<const query::Node*>* out)
 bool IsToken(std::string_view word) {
   if (word.empty()) return false;
   for (unsigned char c : word) {
-    if (!index::IsWordByte(c) || (c >= 'A' && c <= 'Z')) return false;
+    if (!kBytes.word[c] || (c >= 'A' && c <= 'Z')) return false;
   }
   return true;
 }
@@ -166,11 +164,66 @@ FilterIndex::FilterIndex(std::vector<query::NodePtr> filters) {
     size_t i = hash & (slots - 1);
     while (table_[i].second != 0) i = (i + 1) & (slots - 1);
     table_[i] = {hash, e + 1};
-    const size_t bit = BloomBit(word.data(), word.size());
+    const size_t bit = BloomBit(reinterpret_cast<const unsigned char*>(word.data()), word.size());
     bloom_[bit / 64] |= uint64_t{1} << (bit % 64);
     min_word_ = std::min(min_word_, words_[e].word.size());
     max_word_ = std::max(max_word_, words_[e].word.size());
   }
+  BuildAtomAutomaton();
+}
+
+void FilterIndex::BuildAtomAutomaton() {
+  if (atoms_.empty()) return;
+  // The trie of the atoms (lower-cased bytes).
+  std::vector<std::array<int32_t, 256>> child(1);
+  child[0].fill(-1);
+  std::vector<std::vector<uint32_t>> out(1);
+  for (uint32_t a = 0; a < atoms_.size(); ++a) {
+    size_t state = 0;
+    for (char ch : atoms_[a]) {
+      const unsigned char c = kBytes.lower[static_cast<unsigned char>(ch)];
+      if (child[state][c] < 0) {
+        if (child.size() >= kMaxAtomStates) return;  // too big: atoms are sought one by one
+        child[state][c] = static_cast<int32_t>(child.size());
+        child.emplace_back().fill(-1);
+        out.emplace_back();
+      }
+      state = static_cast<size_t>(child[state][c]);
+    }
+    out[state].push_back(a);
+  }
+  // Breadth first: failure links, outputs inherited through them, and the full transitions.
+  const size_t states = child.size();
+  std::vector<uint32_t> fail(states, 0), next(states * 256, 0), order;
+  order.reserve(states);
+  order.push_back(0);
+  for (size_t k = 0; k < order.size(); ++k) {
+    const uint32_t u = order[k];
+    for (int c = 0; c < 256; ++c) {
+      const int32_t v = child[u][c];
+      const uint32_t via_fail = u == 0 ? 0 : next[fail[u] * 256 + c];
+      if (v < 0) {
+        next[u * 256 + c] = via_fail;
+        continue;
+      }
+      fail[v] = via_fail;
+      for (uint32_t a : out[fail[v]]) out[v].push_back(a);
+      next[u * 256 + c] = static_cast<uint32_t>(v);
+      order.push_back(static_cast<uint32_t>(v));
+    }
+  }
+  atom_next_.resize(states * 256);
+  atom_out_start_.assign(states + 1, 0);
+  for (size_t u = 0; u < states; ++u) {
+    atom_out_start_[u + 1] = atom_out_start_[u] + static_cast<uint32_t>(out[u].size());
+    for (uint32_t a : out[u]) atom_out_.push_back(a);
+    for (int c = 0; c < 256; ++c) {
+      // Raw bytes: ASCII upper case moves as its lower case does.
+      const uint32_t v = next[u * 256 + kBytes.lower[c]];
+      atom_next_[u * 256 + c] = v | (out[v].empty() ? 0 : 1u << 31);
+    }
+  }
+  stats_.atom_states = states;
 }
 
 FilterIndex::~FilterIndex() = default;
@@ -250,16 +303,43 @@ int32_t FilterIndex::FindWord(std::string_view word) const {
   return -1;
 }
 
-bool FilterIndex::RegexMay(uint32_t regex, Scratch* s) const {
+void FilterIndex::FindAtoms(const Record& record, Scratch* s) const {
+  const auto* p = reinterpret_cast<const unsigned char*>(record.message.data());
+  const size_t n = record.message.size();
+  uint32_t state = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t e = atom_next_[(state << 8) | p[i]];
+    state = e & 0x7fffffffu;
+    if (e >> 31) {
+      for (uint32_t k = atom_out_start_[state]; k < atom_out_start_[state + 1]; ++k) {
+        s->atom_hit[atom_out_[k]] = s->line;
+      }
+    }
+  }
+  s->atoms_line = s->line;
+}
+
+bool FilterIndex::RegexMay(uint32_t regex, const Record& record, Scratch* s) const {
   if (s->regex_seen[regex] == s->line) return s->regex_may[regex] != 0;
-  // Match lowered the message first (the index has a regex).
   const Regex& g = regexes_[regex];
   auto present = [&](uint32_t atom) {
-    if (s->atom_seen[atom] != s->line) {
-      s->atom_seen[atom] = s->line;
-      s->atom_present[atom] = std::string_view(s->lowered).find(atoms_[atom]) != std::string::npos;
+    if (!atom_next_.empty()) {
+      if (s->atoms_line != s->line) FindAtoms(record, s);
+    } else if (s->atom_checked[atom] != s->line) {
+      s->atom_checked[atom] = s->line;
+      if (s->lowered_line != s->line) {
+        s->lowered.resize(record.message.size());
+        for (size_t i = 0; i < record.message.size(); ++i) {
+          s->lowered[i] =
+              static_cast<char>(kBytes.lower[static_cast<unsigned char>(record.message[i])]);
+        }
+        s->lowered_line = s->line;
+      }
+      if (std::string_view(s->lowered).find(atoms_[atom]) != std::string::npos) {
+        s->atom_hit[atom] = s->line;
+      }
     }
-    return s->atom_present[atom] != 0;
+    return s->atom_hit[atom] == s->line;
   };
   bool may = false;
   if (g.any_atom) {
@@ -300,7 +380,7 @@ inline void FilterIndex::Test(uint32_t id, const Record& record, Scratch* scratc
   if ((f.level_mask & (1u << static_cast<unsigned>(record.level))) == 0) return;
   if (!f.service.empty() && f.service != record.service) return;
   if (!f.host.empty() && f.host != record.host) return;
-  if (f.regex >= 0 && !RegexMay(static_cast<uint32_t>(f.regex), scratch)) return;
+  if (f.regex >= 0 && !RegexMay(static_cast<uint32_t>(f.regex), record, scratch)) return;
   if (!query::Evaluate(*f.node, record)) return;
   out->push_back(id);
 }
@@ -308,49 +388,44 @@ inline void FilterIndex::Test(uint32_t id, const Record& record, Scratch* scratc
 void FilterIndex::Match(const Record& record, Scratch* s, std::vector<uint32_t>* out) const {
   if (++s->line == 0) {
     // Wrapped: no mark may look current.
-    std::fill(s->word_seen.begin(), s->word_seen.end(), 0);
-    std::fill(s->atom_seen.begin(), s->atom_seen.end(), 0);
-    std::fill(s->regex_seen.begin(), s->regex_seen.end(), 0);
+    for (auto* marks : {&s->word_seen, &s->atom_hit, &s->atom_checked, &s->regex_seen}) {
+      std::fill(marks->begin(), marks->end(), 0);
+    }
+    s->lowered_line = s->atoms_line = 0;
     s->line = 1;
   }
   if (s->word_seen.size() < words_.size()) s->word_seen.resize(words_.size(), 0);
-  if (s->atom_seen.size() < atoms_.size()) {
-    s->atom_seen.resize(atoms_.size(), 0);
-    s->atom_present.resize(atoms_.size(), 0);
+  if (s->atom_hit.size() < atoms_.size()) {
+    s->atom_hit.resize(atoms_.size(), 0);
+    s->atom_checked.resize(atoms_.size(), 0);
   }
   if (s->regex_seen.size() < regexes_.size()) {
     s->regex_seen.resize(regexes_.size(), 0);
     s->regex_may.resize(regexes_.size(), 0);
   }
-  if (!regexes_.empty() || !words_.empty()) {
-    // The message lower-cased, and its words (index/tokenizer.h: runs of word bytes) looked up
-    // as they end. Words of a length no entry has are not looked at; the others first in the
-    // filter of the entries' bits, then in the table.
-    const std::string& text = record.message;
-    s->lowered.resize(text.size());
-    char* lowered = s->lowered.data();
-    const bool words = !words_.empty();
-    size_t start = 0;
-    for (size_t i = 0; i <= text.size(); ++i) {
-      if (i < text.size()) {
-        const unsigned char c = static_cast<unsigned char>(text[i]);
-        lowered[i] = static_cast<char>(kBytes.lower[c]);
-        if (kBytes.word[c]) continue;
-      }
+  if (!words_.empty() && record.message.size() >= min_word_) {
+    // The message's words (index/tokenizer.h: runs of word bytes), looked up as they end.
+    // Words of a length no entry has are not looked at; the others first in the filter of the
+    // entries' bits, then (lower-cased) in the table.
+    const auto* p = reinterpret_cast<const unsigned char*>(record.message.data());
+    const size_t n = record.message.size();
+    size_t i = 0;
+    while (i < n) {
+      while (i < n && !kBytes.word[p[i]]) ++i;
+      const size_t start = i;
+      while (i < n && kBytes.word[p[i]]) ++i;
       const size_t len = i - start;
-      if (words && len - min_word_ <= max_word_ - min_word_) {
-        const char* word = lowered + start;
-        const size_t bit = BloomBit(word, len);
-        if ((bloom_[bit / 64] >> (bit % 64)) & 1) {
-          const int32_t e = FindWord(std::string_view(word, len));
-          if (e >= 0 && s->word_seen[e] != s->line) {
-            s->word_seen[e] = s->line;
-            // Tested after the whole message is lowered (a filter may also need a regex).
-            s->words.push_back(static_cast<uint32_t>(e));
-          }
-        }
+      if (len - min_word_ > max_word_ - min_word_) continue;
+      const size_t bit = BloomBit(p + start, len);
+      if (((bloom_[bit / 64] >> (bit % 64)) & 1) == 0) continue;
+      std::string& word = s->word;
+      word.resize(len);
+      for (size_t k = 0; k < len; ++k) word[k] = static_cast<char>(kBytes.lower[p[start + k]]);
+      const int32_t e = FindWord(word);
+      if (e >= 0 && s->word_seen[e] != s->line) {
+        s->word_seen[e] = s->line;
+        s->words.push_back(static_cast<uint32_t>(e));
       }
-      start = i + 1;
     }
   }
   // Pinned fields first, then the word entries found.

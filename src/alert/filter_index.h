@@ -32,13 +32,17 @@ class FilterIndex {
  public:
   // One thread's working memory; may be shared by every index the thread uses.
   struct Scratch {
-    uint32_t line = 0;    // counts Match calls; the marks below hold the line they are of
-    std::string lowered;  // the message with ASCII letters in lower case
-    std::vector<uint32_t> word_seen;  // per word entry: the line whose words held it
-    std::vector<uint32_t> words;      // the word entries of the current line
-    std::vector<uint32_t> atom_seen;  // per atom: the line it was sought in, and the answer
-    std::vector<uint8_t> atom_present;
-    std::vector<uint32_t> regex_seen;  // per regex: the line it was decided for, and the answer
+    uint32_t line = 0;          // counts Match calls; the marks below hold the line they are of
+    uint32_t lowered_line = 0;  // "lowered" holds this line's message
+    uint32_t atoms_line = 0;    // the atoms were sought in this line's message
+    std::string lowered;        // the message with ASCII letters in lower case
+    std::string word;           // the current word, lower-cased
+    std::vector<uint32_t> word_seen;     // per word entry: the line whose words held it
+    std::vector<uint32_t> words;         // the word entries of the current line
+    std::vector<uint32_t> atom_hit;      // per atom: the last line that holds it
+    std::vector<uint32_t> atom_checked;  // per atom: the last line it was sought in (without
+                                         // the automaton)
+    std::vector<uint32_t> regex_seen;    // per regex: the line it was decided for, and the answer
     std::vector<uint8_t> regex_may;
   };
 
@@ -49,6 +53,7 @@ class FilterIndex {
     size_t by_host = 0;
     size_t scanned = 0;
     size_t regex_prefiltered = 0;  // filters whose message regex is skipped by its literals
+    size_t atom_states = 0;        // states of the automaton that finds the literals (0: none)
   };
 
   // "filters": parsed filter trees (query::Query::filter); their positions are the ids Match
@@ -89,8 +94,11 @@ class FilterIndex {
 
   // The word entry of a lower-cased word, or -1.
   int32_t FindWord(std::string_view word) const;
-  // Whether "regex" can match the lower-cased message in scratch->lowered.
-  bool RegexMay(uint32_t regex, Scratch* scratch) const;
+  // Whether "regex" can match the message of "record".
+  bool RegexMay(uint32_t regex, const Record& record, Scratch* scratch) const;
+  // Marks in scratch->atom_hit the atoms the message holds (lower-cased).
+  void FindAtoms(const Record& record, Scratch* scratch) const;
+  void BuildAtomAutomaton();
   void Test(uint32_t id, const Record& record, Scratch* scratch, std::vector<uint32_t>* out) const;
   int32_t AddRegex(const query::Node& node);
 
@@ -109,6 +117,14 @@ class FilterIndex {
   std::unordered_map<std::string, int32_t> regex_ids_;
   std::vector<std::string> atoms_;
   std::unordered_map<std::string, uint32_t> atom_ids_;
+  // Aho-Corasick over the atoms, on raw bytes (ASCII upper case goes where lower case does):
+  // entry (state << 8 | byte) is the next state, its top bit set when atoms end there
+  // (atom_out_[atom_out_start_[state] ..]). Empty when the atoms would need more than
+  // kMaxAtomStates states: each atom is then sought in the lowered message.
+  static constexpr size_t kMaxAtomStates = 4096;
+  std::vector<uint32_t> atom_next_;
+  std::vector<uint32_t> atom_out_start_;
+  std::vector<uint32_t> atom_out_;
   Stats stats_;
 };
 

@@ -180,6 +180,7 @@ TEST(FilterIndex, AnswersWhatEvaluateAnswersForRulesOfTheFourShapesOnRealData) {
   EXPECT_GT(index.stats().by_word, 200u);
   EXPECT_GT(index.stats().by_service, 100u);
   EXPECT_GT(index.stats().regex_prefiltered, 50u);
+  EXPECT_GT(index.stats().atom_states, 0u);  // the literals found by the automaton
   EXPECT_GT(matches, 10'000u);
 }
 
@@ -226,6 +227,24 @@ TEST(FilterIndex, CaseFoldingBeyondAsciiAndNonAsciiWordsAreNotSkipped) {
   ASSERT_TRUE(query::Evaluate(*Parse({texts[0]})[0], kelvin)) << "RE2 folds the Kelvin sign";
   index.Match(kelvin, &scratch, &got);
   EXPECT_NE(std::find(got.begin(), got.end(), 0u), got.end()) << "(?i)kelvin on the Kelvin sign";
+}
+
+TEST(FilterIndex, LiteralsPastTheAutomatonsSizeAreSoughtOneByOne) {
+  const std::vector<Record> records = RealLines();
+  ASSERT_GT(records.size(), 10'000u) << "the real datasets are missing";
+  // More literal bytes than the automaton's states: every literal is searched for on its own.
+  std::vector<std::string> texts;
+  for (size_t i = 0; texts.size() < 500 && i < records.size(); i += 31) {
+    const std::vector<std::string> words = index::Tokenize(records[i].message);
+    if (words.size() < 3) continue;
+    // Or a long literal no line holds, distinct per regex: its states fill the automaton.
+    texts.push_back("message~\"" + words[0] + ".{1,3}" + words[1] + ".{1,3}" + words[2] +
+                    "|padding" + std::to_string(texts.size()) + "literalnolineholdsatall\"");
+  }
+  FilterIndex index(Parse(texts));
+  EXPECT_EQ(index.stats().atom_states, 0u);
+  EXPECT_GT(index.stats().regex_prefiltered, 100u);
+  EXPECT_GT(ExpectSameAnswers(texts, records), 1'000u);
 }
 
 // The engine's counts are the filters run on every line: one rule per filter, half of them
