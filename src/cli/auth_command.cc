@@ -178,6 +178,19 @@ int ListTenants(HttpClient* client) {
                 tiers.c_str());
   }
   std::printf("(segments only: lines not yet flushed from memory are not counted)\n");
+  if (const auto* masking = obj->if_contains("masking");
+      masking != nullptr && masking->is_object()) {
+    for (const auto& [tenant, rules] : masking->as_object()) {
+      std::string names;
+      if (rules.is_array()) {
+        for (const auto& rule : rules.as_array()) {
+          if (rule.is_string())
+            names += (names.empty() ? "" : ", ") + std::string(rule.as_string());
+        }
+      }
+      std::printf("masking %s: %s\n", std::string(tenant).c_str(), names.c_str());
+    }
+  }
   return 0;
 }
 

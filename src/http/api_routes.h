@@ -19,6 +19,10 @@
 #include "query/query_engine.h"
 #include "storage/engine.h"
 
+namespace sawmill::ingest {
+class TenantMasking;
+}
+
 namespace sawmill::http {
 
 struct ApiOptions {
@@ -42,6 +46,8 @@ struct ApiState {
   IdempotencyGate idempotency;
   // Per-tenant concurrent searches and context reads (tenant_limits.h); null: no limit.
   TenantLimiter* query_limiter = nullptr;
+  // Per-tenant PII masking (ingest/masking.h), shown by GET /api/v1/admin/tenants; null: none.
+  const ingest::TenantMasking* masking = nullptr;
   SearchProgressRegistry search_progress;  // searches sent with ?progress_id
 };
 

@@ -273,6 +273,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
           return m->Admit(batch, records);
         });
   }
+  state.masking = masking->get();
   TenantLimiter query_limiter("concurrent queries", "tenant_max_queries",
                               quota_of(QuotaKey::kMaxQueries));
   TenantLimiter tail_limiter("tail sessions", "tenant_max_tail_sessions",

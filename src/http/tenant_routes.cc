@@ -7,6 +7,7 @@
 #include "common/json_string.h"
 #include "common/metrics.h"
 #include "common/time_format.h"
+#include "ingest/masking.h"
 
 namespace sawmill::http {
 
@@ -88,7 +89,17 @@ HttpResponse HandleTenants(ApiState* state) {
             ",\"rows\":" + std::to_string(total.rows) +
             ",\"bytes\":" + std::to_string(total.bytes) + ",\"tiers\":{" + by_tier + "}}";
   }
-  body += "],\"note\":\"segments only: lines not yet flushed from memory are not counted\"}";
+  body += "],\"masking\":{";  // each masked tenant's rules (docs/security.md "PII masking")
+  if (state->masking != nullptr) {
+    bool first_tenant = true;
+    for (const auto& [tenant, rules] : state->masking->RulesByTenant()) {
+      body += (first_tenant ? "" : ",") + JsonString(tenant) + ":[";
+      first_tenant = false;
+      for (size_t i = 0; i < rules.size(); ++i) body += (i > 0 ? "," : "") + JsonString(rules[i]);
+      body += ']';
+    }
+  }
+  body += "},\"note\":\"segments only: lines not yet flushed from memory are not counted\"}";
   return HttpResponse::Json(200, std::move(body));
 }
 

@@ -53,6 +53,12 @@ std::vector<std::string> TenantMasking::RuleNames(std::string_view tenant) const
   return it->second.redactor->rule_names();
 }
 
+std::map<std::string, std::vector<std::string>> TenantMasking::RulesByTenant() const {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& [name, tenant] : tenants_) out[name] = tenant.redactor->rule_names();
+  return out;
+}
+
 Status TenantMasking::Admit(const BatchInfo& batch, std::vector<Record>* records) const {
   auto it = tenants_.find(batch.tenant);
   if (it == tenants_.end()) return Status::OK();

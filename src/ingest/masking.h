@@ -41,6 +41,8 @@ class TenantMasking {
   bool enabled() const { return !tenants_.empty(); }
   // The rule names applied to "tenant"'s lines (empty: none).
   std::vector<std::string> RuleNames(std::string_view tenant) const;
+  // Every masked tenant with its rule names (for GET /api/v1/admin/tenants).
+  std::map<std::string, std::vector<std::string>> RulesByTenant() const;
 
   // The admit hook: masks "*records" with "batch.tenant"'s rules. Always OK.
   Status Admit(const BatchInfo& batch, std::vector<Record>* records) const;

@@ -131,6 +131,74 @@ bool CardIssuerMatches(std::string_view digits) {
   return false;
 }
 
+namespace redact_internal {
+
+const char* const kSsnPattern =
+    R"(((?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2}|6[0-5][0-9]|66[0-57-9]|6[7-9][0-9]|[78][0-9]{2})-(?:0[1-9]|[1-9][0-9])-(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})))";
+const char* const kNinoPattern =
+    R"(((?:[ACEHJLMOPRSWXY][A-CEGHJ-NPR-TW-Z]|B[A-CEHJ-NPR-TW-Z]|G[ACEGHJ-NPR-TW-Z]|[KT][A-CEGHJ-MPR-TW-Z]|N[A-CEGHJL-NPR-SW-Z]|Z[A-CEGHJ-NPR-TW-Y])(?:[0-9]{6}| [0-9]{2} [0-9]{2} [0-9]{2} )[A-D]))";
+const char* const kIpv4Pattern =
+    R"(((?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])))";
+
+// Cheap shape tests run before a detector's regular expression: false means it cannot match.
+
+// "ddd-dd-dddd": a '-' with three digits before it, two after, then '-' and four digits.
+bool MayHaveSsn(std::string_view t) {
+  for (size_t i = t.find('-'); i != std::string_view::npos; i = t.find('-', i + 1)) {
+    if (i < 3 || i + 8 > t.size()) continue;
+    if (IsDigit(t[i - 3]) && IsDigit(t[i - 2]) && IsDigit(t[i - 1]) && IsDigit(t[i + 1]) &&
+        IsDigit(t[i + 2]) && t[i + 3] == '-' && IsDigit(t[i + 4]) && IsDigit(t[i + 5]) &&
+        IsDigit(t[i + 6]) && IsDigit(t[i + 7])) {
+      return true;
+    }
+  }
+  return false;
+}
+
+// A digit, then three times '.' and digits.
+bool MayHaveIpv4(std::string_view t) {
+  for (size_t i = t.find('.'); i != std::string_view::npos; i = t.find('.', i + 1)) {
+    if (i == 0 || !IsDigit(t[i - 1])) continue;
+    size_t p = i;
+    int dots = 0;
+    while (dots < 3 && p < t.size() && t[p] == '.') {
+      size_t q = p + 1;
+      while (q < t.size() && IsDigit(t[q])) ++q;
+      if (q == p + 1) break;
+      ++dots;
+      p = q;
+    }
+    if (dots == 3) return true;
+  }
+  return false;
+}
+
+// Two capital letters, then a digit (or a space and a digit).
+bool MayHaveNino(std::string_view t) {
+  auto upper = [](char c) { return c >= 'A' && c <= 'Z'; };
+  for (size_t i = 0; i + 8 < t.size(); ++i) {
+    if (!upper(t[i]) || !upper(t[i + 1])) continue;
+    if (IsDigit(t[i + 2]) || (t[i + 2] == ' ' && IsDigit(t[i + 3]))) return true;
+  }
+  return false;
+}
+
+// True when a pattern may match a value on its own but not where the values are joined by
+// '\n' (RedactRecord's prefilter): only anchors (^, $, \A, \z) make that difference, and any
+// '^' or '$' at all (even in a class) counts.
+bool NeedsWholeValue(std::string_view pattern) {
+  return pattern.find_first_of("^$") != std::string_view::npos ||
+         pattern.find("\\A") != std::string_view::npos ||
+         pattern.find("\\z") != std::string_view::npos;
+}
+
+}  // namespace redact_internal
+
+using redact_internal::MayHaveIpv4;
+using redact_internal::MayHaveNino;
+using redact_internal::MayHaveSsn;
+using redact_internal::NeedsWholeValue;
+
 Result<std::unique_ptr<Redactor>> Redactor::Create(const RedactOptions& options) {
   std::unique_ptr<Redactor> r(new Redactor());
   r->options_ = options;
@@ -151,23 +219,17 @@ Result<std::unique_ptr<Redactor>> Redactor::Create(const RedactOptions& options)
     r->ssn_index_ = add(kUsSsn);
     // Area 001-665, 667-899; group 01-99; serial 0001-9999. ReplaceStandingAlone checks that the
     // match stands alone (not part of a host name, a version or a longer number).
-    r->ssn_ = std::make_unique<RE2>(
-        R"(((?:00[1-9]|0[1-9][0-9]|[1-5][0-9]{2}|6[0-5][0-9]|66[0-57-9]|6[7-9][0-9]|[78][0-9]{2})-(?:0[1-9]|[1-9][0-9])-(?:000[1-9]|00[1-9][0-9]|0[1-9][0-9]{2}|[1-9][0-9]{3})))",
-        quiet);
+    r->ssn_ = std::make_unique<RE2>(redact_internal::kSsnPattern, quiet);
   }
   if (options.uk_nino) {
     r->nino_index_ = add(kUkNino);
     // Two prefix letters (not D, F, I, Q, U, V; the second not O; not BG, GB, KN, NK, NT, TN,
     // ZZ), six digits (optionally printed in pairs), a suffix A-D. Upper case, standing alone.
-    r->nino_ = std::make_unique<RE2>(
-        R"(((?:[ACEHJLMOPRSWXY][A-CEGHJ-NPR-TW-Z]|B[A-CEHJ-NPR-TW-Z]|G[ACEGHJ-NPR-TW-Z]|[KT][A-CEGHJ-MPR-TW-Z]|N[A-CEGHJL-NPR-SW-Z]|Z[A-CEGHJ-NPR-TW-Y])(?:[0-9]{6}| [0-9]{2} [0-9]{2} [0-9]{2} )[A-D]))",
-        quiet);
+    r->nino_ = std::make_unique<RE2>(redact_internal::kNinoPattern, quiet);
   }
   if (options.ipv4) {
     r->ipv4_index_ = add(kIpv4);
-    r->ipv4_ = std::make_unique<RE2>(
-        R"(((?:(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])))",
-        quiet);
+    r->ipv4_ = std::make_unique<RE2>(redact_internal::kIpv4Pattern, quiet);
   }
   if (options.ipv6) r->ipv6_ = add(kIpv6);
   auto compile = [&](const std::string& what, const std::string& pattern,
@@ -179,7 +241,7 @@ Result<std::unique_ptr<Redactor>> Redactor::Create(const RedactOptions& options)
       return Status::InvalidArgument(what + " '" + pattern + "': replacement '" + replacement +
                                      "': " + error);
     }
-    r->custom_.push_back(Custom{std::move(re), replacement});
+    r->custom_.push_back(Custom{std::move(re), replacement, NeedsWholeValue(pattern)});
     return Status::OK();
   };
   for (size_t i = 0; i < options.patterns.size(); ++i) {
@@ -215,12 +277,19 @@ Redactor::~Redactor() = default;
 // all-digit span id (LooksLikeTraceContext).
 size_t Redactor::RedactCards(std::string* text) const {
   const std::string& src = *text;
-  // Cheap prefilter: a card needs at least 13 digits in the text.
-  int digit_count = 0;
-  for (char c : src) {
-    if (IsDigit(c) && ++digit_count >= 13) break;
+  // Cheap prefilter: a card is 13 or more digits, contiguous or in groups separated by single
+  // spaces or dashes; hex ids and timestamps break such a chain early.
+  int chain = 0;
+  for (size_t k = 0; k < src.size() && chain < 13; ++k) {
+    const char c = src[k];
+    if (IsDigit(c)) {
+      ++chain;
+    } else if (!((c == ' ' || c == '-') && chain > 0 && k + 1 < src.size() &&
+                 IsDigit(src[k + 1]))) {
+      chain = 0;
+    }
   }
-  if (digit_count < 13) return 0;
+  if (chain < 13) return 0;
   std::string out;
   size_t copied = 0;
   size_t changed = 0;
@@ -358,9 +427,8 @@ size_t Redactor::RedactIpv6(std::string* text) const {
   return changed;
 }
 
-bool Redactor::RedactText(std::string* text, RedactCounts* counts) const {
-  if (counts != nullptr && counts->size() < names_.size()) counts->resize(names_.size(), 0);
-  if (text->empty()) return false;
+size_t Redactor::RedactBuiltins(std::string* text, RedactCounts* counts) const {
+  if (text->empty()) return 0;
   size_t total = 0;
   auto note = [&](int index, size_t n) {
     total += n;
@@ -371,35 +439,59 @@ bool Redactor::RedactText(std::string* text, RedactCounts* counts) const {
     note(email_index_,
          static_cast<size_t>(RE2::GlobalReplace(text, *email_, options_.replacement)));
   }
-  if (ssn_ && text->find('-') != std::string::npos) {
-    note(ssn_index_, ReplaceStandingAlone(text, *ssn_));
-  }
-  if (nino_ && text->size() >= 9) note(nino_index_, ReplaceStandingAlone(text, *nino_));
+  if (ssn_ && MayHaveSsn(*text)) note(ssn_index_, ReplaceStandingAlone(text, *ssn_));
+  if (nino_ && MayHaveNino(*text)) note(nino_index_, ReplaceStandingAlone(text, *nino_));
   // IPv6 first: an IPv4-mapped address (::ffff:192.0.2.1) is one IPv6 address.
   if (ipv6_ >= 0 && text->find(':') != std::string::npos) note(ipv6_, RedactIpv6(text));
-  if (ipv4_ && text->find('.') != std::string::npos) {
-    note(ipv4_index_, ReplaceStandingAlone(text, *ipv4_));
-  }
-  const size_t first_custom = names_.size() - custom_.size();
-  for (size_t i = 0; i < custom_.size(); ++i) {
-    note(static_cast<int>(first_custom + i),
-         static_cast<size_t>(RE2::GlobalReplace(text, *custom_[i].re, custom_[i].replacement)));
-  }
+  if (ipv4_ && MayHaveIpv4(*text)) note(ipv4_index_, ReplaceStandingAlone(text, *ipv4_));
+  return total;
+}
+
+size_t Redactor::RedactCustom(std::string* text, size_t i, RedactCounts* counts) const {
+  if (text->empty()) return 0;
+  const size_t n =
+      static_cast<size_t>(RE2::GlobalReplace(text, *custom_[i].re, custom_[i].replacement));
+  if (counts != nullptr && n > 0) (*counts)[names_.size() - custom_.size() + i] += n;
+  return n;
+}
+
+bool Redactor::RedactText(std::string* text, RedactCounts* counts) const {
+  if (counts != nullptr && counts->size() < names_.size()) counts->resize(names_.size(), 0);
+  size_t total = RedactBuiltins(text, counts);
+  for (size_t i = 0; i < custom_.size(); ++i) total += RedactCustom(text, i, counts);
   return total > 0;
 }
 
 bool Redactor::RedactRecord(Record* record, RedactCounts* counts) const {
-  bool changed = RedactText(&record->message, counts);
-  changed |= RedactText(&record->user_id, counts);
-  for (auto& [key, value] : record->fields) changed |= RedactText(&value, counts);
+  if (counts != nullptr && counts->size() < names_.size()) counts->resize(names_.size(), 0);
+  thread_local std::vector<std::string*> values;
+  values.clear();
+  values.push_back(&record->message);
+  values.push_back(&record->user_id);
+  for (auto& field : record->fields) values.push_back(&field.second);
   if (options_.all_columns) {
-    changed |= RedactText(&record->service, counts);
-    changed |= RedactText(&record->host, counts);
-    changed |= RedactText(&record->trace_id, counts);
-    changed |= RedactText(&record->span_id, counts);
+    values.insert(values.end(),
+                  {&record->service, &record->host, &record->trace_id, &record->span_id});
   }
-  if (changed) record->flags |= kFlagRedacted;
-  return changed;
+  size_t total = 0;
+  for (std::string* value : values) total += RedactBuiltins(value, counts);
+  if (!custom_.empty()) {
+    // One search of each custom rule over the values joined by '\n' tells whether it can match
+    // any of them; only then is each value searched (and rewritten). Same result, one search
+    // instead of one per value for the lines a rule does not touch.
+    thread_local std::string joined;
+    joined.clear();
+    for (const std::string* value : values) {
+      joined += *value;
+      joined += '\n';
+    }
+    for (size_t i = 0; i < custom_.size(); ++i) {
+      if (!custom_[i].whole_value && !RE2::PartialMatch(joined, *custom_[i].re)) continue;
+      for (std::string* value : values) total += RedactCustom(value, i, counts);
+    }
+  }
+  if (total > 0) record->flags |= kFlagRedacted;
+  return total > 0;
 }
 
 }  // namespace sawmill::ingest

@@ -87,6 +87,8 @@ class Redactor {
 
  private:
   Redactor() = default;
+  size_t RedactBuiltins(std::string* text, RedactCounts* counts) const;
+  size_t RedactCustom(std::string* text, size_t i, RedactCounts* counts) const;
   size_t RedactCards(std::string* text) const;
   size_t ReplaceStandingAlone(std::string* text, const re2::RE2& re) const;
   size_t RedactIpv6(std::string* text) const;
@@ -103,6 +105,7 @@ class Redactor {
   struct Custom {
     std::unique_ptr<re2::RE2> re;
     std::string replacement;
+    bool whole_value = false;  // anchored: not prefiltered over the joined values
   };
   std::vector<Custom> custom_;
 };
@@ -113,5 +116,17 @@ bool LuhnValid(std::string_view digits);
 // True when "digits" (only '0'..'9') starts with a known card issuer prefix (Visa, Mastercard,
 // Amex, Discover, Diners, JCB, UnionPay, Maestro, Mir) and has a length that issuer uses.
 bool CardIssuerMatches(std::string_view digits);
+
+// The detectors' regular expressions and the cheap shape tests run before them (a test checks
+// that a shape test never says no where its expression matches).
+namespace redact_internal {
+extern const char* const kSsnPattern;
+extern const char* const kNinoPattern;
+extern const char* const kIpv4Pattern;
+bool MayHaveSsn(std::string_view text);
+bool MayHaveNino(std::string_view text);
+bool MayHaveIpv4(std::string_view text);
+bool NeedsWholeValue(std::string_view pattern);
+}  // namespace redact_internal
 
 }  // namespace sawmill::ingest

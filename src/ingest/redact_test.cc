@@ -1,11 +1,13 @@
 #include "ingest/redact.h"
 
 #include <gtest/gtest.h>
+#include <re2/re2.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <random>
 
 namespace sawmill::ingest {
 namespace {
@@ -232,7 +234,8 @@ TEST(Redactor, BadRulesAreRejectedByName) {
   options.rules = {{"group", "a(b)", R"(\2)"}};
   r = Redactor::Create(options);
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.status().message().find("rule 'group' pattern 'a(b)': replacement"), std::string::npos)
+  EXPECT_NE(r.status().message().find("rule 'group' pattern 'a(b)': replacement"),
+            std::string::npos)
       << r.status().ToString();
   options.rules = {{"card", "x", "y"}};
   r = Redactor::Create(options);
@@ -259,6 +262,124 @@ TEST(Redactor, AllColumnsCoversServiceHostAndIds) {
   EXPECT_EQ(record.host, "[REDACTED]");
   EXPECT_EQ(record.service, "svc");
   EXPECT_TRUE(record.flags & kFlagRedacted);
+}
+
+TEST(Redactor, RecordPrefilterOfCustomRulesChangesNothing) {
+  RedactOptions options;
+  options.rules = {{"anchored", "^secret", "X"},       // matches a value's start only
+                   {"across", R"(a\sb)", "Y"},         // would match across two values
+                   {"field", "tok_[0-9]+", "tok_?"}};  // matches in one field
+  auto r = Make(options);
+  Record record;
+  record.message = "ends with a";
+  record.user_id = "b starts";
+  record.fields = {{"k", "secret here"}, {"t", "x tok_42"}};
+  RedactCounts counts;
+  EXPECT_TRUE(r->RedactRecord(&record, &counts));
+  EXPECT_EQ(record.message, "ends with a");
+  EXPECT_EQ(record.user_id, "b starts");
+  EXPECT_EQ(record.fields[0].second, "X here");
+  EXPECT_EQ(record.fields[1].second, "x tok_?");
+  EXPECT_EQ(counts, (RedactCounts{0, 0, 1, 0, 1}));  // card, us_ssn, then the rules
+}
+
+// The shape tests that run before the SSN, NINO and IPv4 expressions must never say "no" where
+// the expression matches: random strings over the characters that matter, and real lines.
+TEST(Redactor, ShapeTestsNeverMissWhatTheExpressionsMatch) {
+  using namespace redact_internal;
+  const RE2 ssn(kSsnPattern), nino(kNinoPattern), ipv4(kIpv4Pattern);
+  ASSERT_TRUE(ssn.ok() && nino.ok() && ipv4.ok());
+  const std::string alphabet = "0123456789012345.-. -ABJGZKNTCDx";
+  std::mt19937 rng(15);
+  uint64_t matched[3] = {0, 0, 0};
+  auto check = [&](const std::string& text) {
+    if (RE2::PartialMatch(text, ssn)) {
+      ++matched[0];
+      ASSERT_TRUE(MayHaveSsn(text)) << text;
+    }
+    if (RE2::PartialMatch(text, nino)) {
+      ++matched[1];
+      ASSERT_TRUE(MayHaveNino(text)) << text;
+    }
+    if (RE2::PartialMatch(text, ipv4)) {
+      ++matched[2];
+      ASSERT_TRUE(MayHaveIpv4(text)) << text;
+    }
+  };
+  // Near-misses of each shape: a template filled in, one or two characters changed, random
+  // characters around it.
+  const char* shapes[] = {"ddd-dd-dddd", "LLdddddd", "LL dd dd dd ", "d.d.d.d", "dd.ddd.d.dd"};
+  auto pick = [&](const std::string& from) { return from[rng() % from.size()]; };
+  for (int n = 0; n < 200000; ++n) {
+    std::string text;
+    for (int k = rng() % 4; k > 0; --k) text += pick(alphabet);
+    for (const char* c = shapes[rng() % std::size(shapes)]; *c != '\0'; ++c) {
+      text += *c == 'd' ? pick("0123456789") : *c == 'L' ? pick("ABCEGJKNTZ") : *c;
+    }
+    text += pick("ABCD");
+    for (int k = rng() % 3; k > 0; --k) text[rng() % text.size()] = pick(alphabet);
+    for (int k = rng() % 4; k > 0; --k) text += pick(alphabet);
+    check(text);
+  }
+  for (const char* text : {"123-45-6789", "AB123456C", "JG 10 37 38 D", "1.2.3.4",
+                           "255.255.255.255", "x10.0.0.1:80"}) {
+    check(text);
+  }
+  EXPECT_GT(matched[0], 100u);
+  EXPECT_GT(matched[1], 10u);
+  EXPECT_GT(matched[2], 100u);
+  EXPECT_FALSE(MayHaveSsn("2026-12-05T10:00:00Z 12-345-6789"));
+  EXPECT_FALSE(MayHaveIpv4("version 1.2.3 at 18.0513221Z"));
+  EXPECT_TRUE(NeedsWholeValue("^x") && NeedsWholeValue("a$") && NeedsWholeValue("[^a]") &&
+              NeedsWholeValue(R"(\Ax)") && !NeedsWholeValue(R"(a\sb)"));
+}
+
+// RedactRecord searches each custom rule once over the joined values first, and the built-in
+// detectors have shape prefilters; on real lines it must give exactly what RedactText gives
+// value by value, with every detector and a few custom rules on.
+TEST(Redactor, RecordGivesWhatEachValueGivesOnRealLines) {
+  namespace fs = std::filesystem;
+  const char* env = std::getenv("SAWMILL_SHARED_DIR");
+  fs::path root =
+      fs::path(env != nullptr && *env != '\0' ? env : SAWMILL_SHARED_DIR) / "data" / "real";
+  ASSERT_TRUE(fs::is_directory(root)) << root << " is missing";
+  RedactOptions options;
+  options.emails = options.uk_nino = options.ipv4 = options.ipv6 = true;
+  options.all_columns = true;
+  options.rules = {{"password", R"((?i)(password|passwd|pwd)=\S+)", R"(\1=***)"},
+                   {"digits", "[0-9]{6,}", "#"},
+                   {"start", "^[A-Z][a-z]+", "W"}};
+  auto r = Make(options);
+  uint64_t lines = 0, changed = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(root)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string line;
+    for (int n = 0; n < 500 && std::getline(in, line); ++n) {
+      Record record;
+      record.message = line;
+      record.user_id = line.substr(0, 12);
+      record.host = line.substr(line.size() / 2, 20);
+      record.fields = {{"a", line.substr(line.size() / 3)}, {"b", line.substr(0, 40)}};
+      Record expected = record;
+      RedactCounts want(r->rule_names().size(), 0);
+      bool any = false;
+      for (std::string* v : {&expected.message, &expected.user_id, &expected.fields[0].second,
+                             &expected.fields[1].second, &expected.service, &expected.host,
+                             &expected.trace_id, &expected.span_id}) {
+        any |= r->RedactText(v, &want);
+      }
+      if (any) expected.flags |= kFlagRedacted;
+      RedactCounts got;
+      EXPECT_EQ(r->RedactRecord(&record, &got), any);
+      ASSERT_EQ(record, expected) << line;
+      ASSERT_EQ(got, want) << line;
+      ++lines;
+      changed += any;
+    }
+  }
+  EXPECT_GE(lines, 20000u);
+  EXPECT_GT(changed, 1000u);
 }
 
 // Every real dataset in shared/data/real (hex hashes in Sysmon events and CI logs, git commits,

@@ -277,6 +277,15 @@ def main():
               "custom rule: %s" % native["message"])
         check(native["fields"]["sawmill.masked"] == "card,email,ipv4,api_key",
               "rules named: %s" % native["fields"])
+        # The rules are readable by the admin API and the CLI.
+        status, _, body = request(server.url + "/api/v1/admin/tenants")
+        check(status == 200 and json.loads(body).get("masking") == {
+            "acme": ["card", "email", "ipv4", "api_key"], "default": ["card", "email", "ipv4"]},
+              "admin tenants: %d %s" % (status, body))
+        cli = subprocess.run([BINARY, "admin", "tenants", "--server", server.url],
+                             capture_output=True, text=True, timeout=60)
+        check(cli.returncode == 0 and "masking acme: card, email, ipv4, api_key" in cli.stdout,
+              "sawmill admin tenants: %d %s %s" % (cli.returncode, cli.stdout, cli.stderr))
         metrics = server.metrics()
         check(metric_value(metrics, "sawmill_ingest_masked_total", tenant="acme",
                            rule="api_key") == 1, "api_key count")
@@ -324,6 +333,9 @@ def main():
               "default config changed a line: %s" % hit)
         check("sawmill_ingest_masked_total{" not in server.metrics(),
               "masking counters without masking")
+        status, _, body = request(server.url + "/api/v1/admin/tenants")
+        check(status == 200 and json.loads(body).get("masking") == {},
+              "admin tenants without masking: %d %s" % (status, body))
 
     # A bad rule stops the server at start, naming it.
     data = tempfile.mkdtemp(prefix="sawmill_e2e_mask_")
