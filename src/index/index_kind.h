@@ -66,9 +66,27 @@ std::string_view BuiltinValue(const Record& r, const IndexedField& field);
 
 // What the segment writer asks the kinds to index (WriterOptions: indexed_fields, bloom_fields,
 // resolved to fields). Each kind takes what concerns it.
+// Which words of the message get postings in the word_postings kind (word_postings_kind.cc,
+// docs/format/index.md "Word postings"); the rule is stored in each segment, so a reader knows
+// whether a word it does not find is absent or only not posted.
+// The defaults post every word; segment::DefaultWordPostingsRule() is the measured rule.
+struct WordPostingsRule {
+  // Words in fewer rows are not posted (near-unique tokens: the blooms find their blocks)...
+  uint32_t min_rows = 1;
+  // ...except in segments of at most this many rows, which post words from one row on.
+  uint64_t small_segment_rows = 0;
+  // Number-like words (index::IsNumberWord: "404", "10ms") are posted.
+  bool numbers = true;
+  // Words in more rows than max(max_rows_floor, max_fraction x the segment's rows) are not
+  // posted (their blocks are read; the query checks each row).
+  double max_fraction = 1.0;
+  uint64_t max_rows_floor = 0;
+};
+
 struct BuildOptions {
-  std::vector<IndexedField> indexed;  // exact-value inverted indexes
+  std::vector<IndexedField> indexed;  // exact-value inverted indexes; "message": word postings
   std::vector<IndexedField> blooms;   // per-block blooms
+  WordPostingsRule words;
 };
 
 // Where a kind's data lives in a segment file (docs/format/segment.md). A new kind uses

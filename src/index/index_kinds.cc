@@ -8,14 +8,12 @@ extern const IndexKind kInvertedIndexKind;  // inverted_index_kind.cc
 extern const IndexKind kBloomKind;          // bloom_kind.cc
 extern const IndexKind kTimeRangeKind;      // time_range_kind.cc
 extern const IndexKind kNumericRangeIndex;  // numeric_range_index.cc
+extern const IndexKind kWordPostingsKind;   // word_postings_kind.cc
 
 namespace {
 
 const IndexKind* const kKinds[] = {
-    &kInvertedIndexKind,
-    &kBloomKind,
-    &kTimeRangeKind,
-    &kNumericRangeIndex,
+    &kInvertedIndexKind, &kBloomKind, &kTimeRangeKind, &kNumericRangeIndex, &kWordPostingsKind,
 };
 
 // One kKindBlock block held in memory, as OpenKindBlock serves it.

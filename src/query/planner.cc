@@ -103,6 +103,39 @@ Result<IndexAnswer> FieldIndex(const Node& n, const segment::SegmentReader& read
   return out;
 }
 
+// The rows whose message holds the word "word" (folded, one word of index/tokenizer.h), from
+// the word postings kind; nullopt when the segment has none or does not post this word.
+Result<std::optional<roaring::Roaring>> WordRows(std::string_view word,
+                                                 const segment::SegmentReader& reader) {
+  index::FieldPredicate p;
+  p.field = "message";
+  p.builtin = true;
+  p.op = index::FieldPredicate::Op::kWord;
+  p.value = word;
+  return reader.MatchingRows(p);
+}
+
+// A bare word: its postings are exactly the rows it matches (both split and fold with
+// index/tokenizer.h, and a bare word matches a whole word of the message). A word prefix
+// (`time*`) is left to the scan. A phrase: the intersection of its words' postings, a superset
+// of the rows holding the words adjacent and in order, which the scan then checks row by row.
+Result<IndexAnswer> WordIndex(const Node& n, const segment::SegmentReader& reader) {
+  IndexAnswer out;
+  if (n.kind == NodeKind::kWord && n.word_prefix) return out;
+  for (const std::string& w : n.words) {
+    ASSIGN_OR_RETURN(std::optional<roaring::Roaring> rows, WordRows(w, reader));
+    if (!rows) continue;
+    if (!out.rows) {
+      out.rows = std::move(rows);
+    } else {
+      *out.rows &= *rows;
+    }
+    if (out.rows->isEmpty()) break;
+  }
+  out.exact = out.rows.has_value() && n.kind == NodeKind::kWord;
+  return out;
+}
+
 }  // namespace
 
 SegmentPlan PlanSegments(const storage::Snapshot& snapshot, const SegmentPlanOptions& options) {
@@ -141,6 +174,8 @@ std::string DescribeLocations(const SegmentPlan& plan) {
 Result<IndexAnswer> EvaluateIndex(const Node& n, const segment::SegmentReader& reader) {
   switch (n.kind) {
     case NodeKind::kField: return FieldIndex(n, reader);
+    case NodeKind::kWord:
+    case NodeKind::kPhrase: return WordIndex(n, reader);
     case NodeKind::kNot: {
       ASSIGN_OR_RETURN(IndexAnswer child, EvaluateIndex(*n.children[0], reader));
       if (!child.rows || !child.exact) return IndexAnswer{};

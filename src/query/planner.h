@@ -58,9 +58,11 @@ struct IndexAnswer {
   bool exact = false;
 };
 
-// The rows the index kinds that give rows (the inverted index) allow for "filter": a field's
-// `=` from its postings, its other conditions by testing each indexed value; AND, OR and NOT
-// of exact answers combined. Errors: DataLoss from the reader's index.
+// The rows the index kinds that give rows (the inverted index, the word postings) allow for
+// "filter": a field's `=` from its postings, its other conditions by testing each indexed value;
+// a bare word from its word postings (exact), a phrase from the intersection of its words'
+// postings (a superset: the scan checks adjacency); AND, OR and NOT of exact answers combined.
+// Errors: DataLoss from the reader's index.
 Result<IndexAnswer> EvaluateIndex(const Node& filter, const segment::SegmentReader& reader);
 
 // False only when the segment's index kinds prove that no row of the segment (block < 0) or

@@ -1,12 +1,18 @@
 #include "query/test_dataset.h"
 
+#include <gtest/gtest.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 
+#include "common/env.h"
 #include "common/hash.h"
+#include "segment/format.h"
+#include "segment/segment.h"
 
 namespace sawmill::query::testing {
 
@@ -111,6 +117,57 @@ std::vector<Record> LoadDataset() {
     }
   }
   return out;
+}
+
+TempDir::TempDir(const std::string& name) {
+  path_ = std::filesystem::temp_directory_path() /
+          ("sawmill_" + name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(path_);
+  std::filesystem::create_directories(path_);
+}
+
+TempDir::~TempDir() { std::filesystem::remove_all(path_); }
+
+std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& records,
+                                                 const std::string& dir, size_t per_segment,
+                                                 size_t in_memory, uint32_t block_rows,
+                                                 uint64_t old_every,
+                                                 const index::WordPostingsRule* words) {
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  Env* env = Env::Default();
+  segment::WriterOptions wo;
+  wo.block_rows = block_rows;
+  if (words != nullptr) wo.word_postings = *words;
+  const size_t flushed = records.size() - in_memory;
+  uint64_t id = 1;
+  for (size_t start = 0; start < flushed; start += per_segment) {
+    std::vector<Record> part(
+        records.begin() + static_cast<long>(start),
+        records.begin() + static_cast<long>(std::min(flushed, start + per_segment)));
+    segment::SegmentInfo info;
+    info.id = id;
+    info.tenant = "default";
+    std::string path = dir + "/" + std::to_string(id) + ".seg";
+    wo.format_version = old_every != 0 && id % old_every == 0 ? 2 : segment::kFormatVersion;
+    ++id;
+    storage::SegmentHandle h;
+    EXPECT_TRUE(segment::WriteSegment(env, path, info, std::move(part), wo, &h.info).ok());
+    auto reader = segment::SegmentReader::Open(env, path);
+    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+    if (!reader.ok()) continue;
+    std::shared_ptr<segment::SegmentReader> shared = *reader;
+    h.path = path;
+    h.open = [shared]() -> Result<std::shared_ptr<segment::SegmentReader>> { return shared; };
+    snap->segments.push_back(std::move(h));
+  }
+  if (in_memory > 0) {
+    storage::MemtableView view;
+    view.chunks.push_back(std::make_shared<const std::vector<Record>>(
+        records.begin() + static_cast<long>(flushed), records.end()));
+    snap->memtables.push_back(std::move(view));
+  }
+  return snap;
 }
 
 }  // namespace sawmill::query::testing

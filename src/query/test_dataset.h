@@ -2,11 +2,14 @@
 // SAWMILL_SHARED_DIR at run time) with deterministic ingest times, hosts and trace ids.
 #pragma once
 
+#include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "common/clock.h"
 #include "sawmill/record.h"
+#include "storage/engine.h"
 
 namespace sawmill::query::testing {
 
@@ -20,5 +23,27 @@ std::string SharedDir();
 
 // Records in ingest (seq) order, tenant "default". Empty when the data cannot be read.
 std::vector<Record> LoadDataset();
+
+// A fresh directory under the system's temporary folder, removed with the object.
+class TempDir {
+ public:
+  explicit TempDir(const std::string& name);
+  ~TempDir();
+  std::string path() const { return path_.string(); }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// A snapshot of tenant "default": segments of "records" (all but the last "in_memory", which
+// stay in one memtable chunk) written in "dir", "per_segment" records each, blocks of
+// "block_rows"; every "old_every"-th segment (0: none) as format version 2 wrote it (no index
+// kinds), so the differential tests mix old files in. "words": the rule of the message's word
+// postings (null: the default).
+std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& records,
+                                                 const std::string& dir, size_t per_segment,
+                                                 size_t in_memory, uint32_t block_rows,
+                                                 uint64_t old_every = 3,
+                                                 const index::WordPostingsRule* words = nullptr);
 
 }  // namespace sawmill::query::testing

@@ -64,9 +64,10 @@ inline constexpr BuiltinField kBuiltinFields[] = {
      &Record::span_id, nullptr},
     {"user_id", "", ColumnId::kUserId, kColUserId, FieldType::kString,
      kIndexByDefault | kBloomByDefault, &Record::user_id, nullptr},
-    // The message's bloom holds its words (index/tokenizer.h), not the whole value.
-    {"message", "msg", ColumnId::kMessage, kColMessage, FieldType::kString, kBloomByDefault,
-     &Record::message, nullptr},
+    // The message's bloom and its index (the word_postings kind) hold its words
+    // (index/tokenizer.h), not the whole value.
+    {"message", "msg", ColumnId::kMessage, kColMessage, FieldType::kString,
+     kIndexByDefault | kBloomByDefault, &Record::message, nullptr},
     {"flags", "", ColumnId::kFlags, kColFlags, FieldType::kFlags, 0, nullptr, nullptr},
     {"_field_layout", "", ColumnId::kFieldLayout, 0, FieldType::kInternal, 0, nullptr, nullptr},
     {"_field_overflow", "", ColumnId::kFieldOverflow, 0, FieldType::kInternal, 0, nullptr, nullptr},

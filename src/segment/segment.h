@@ -79,14 +79,20 @@ struct BlockInfo {
 };
 
 // The built-in fields indexed / with blooms by default (kIndexByDefault / kBloomByDefault in
-// segment/builtin_fields.h): trace_id, user_id / trace_id, span_id, user_id, message.
+// segment/builtin_fields.h): trace_id, user_id, message (its words: the word_postings kind) /
+// trace_id, span_id, user_id, message.
 std::vector<std::string> DefaultIndexedFields();
 std::vector<std::string> DefaultBloomFields();
+// The measured rule of which message words get postings (docs/format/index.md "Word postings").
+index::WordPostingsRule DefaultWordPostingsRule();
 
 struct WriterOptions {
   uint32_t block_rows = 8192;  // rows per column block
-  // Fields with an exact-value inverted index besides service, host and level.
+  // Fields with an exact-value inverted index besides service, host and level; "message" means
+  // the postings of the message's words (index kind word_postings).
   std::vector<std::string> indexed_fields = DefaultIndexedFields();
+  // Which words get postings (docs/format/index.md "Word postings").
+  index::WordPostingsRule word_postings = DefaultWordPostingsRule();
   // Fields with per-block blooms; "message" means the words of the message.
   std::vector<std::string> bloom_fields = DefaultBloomFields();
   // Sort rows before writing (compresses better). Row numbers then follow the sorted order.
@@ -109,7 +115,8 @@ struct WriterOptions {
 
 // The warm tier's options (docs/storage.md "Tiers"): larger blocks, stronger zstd, and no
 // inverted index besides the built-in service, host and level (trace_id and user_id needles are
-// served by their blooms).
+// served by their blooms) and the message's word postings (65,536-row blocks are too coarse for
+// blooms to prune a rare word).
 WriterOptions WarmWriterOptions();
 
 // Counters a reader adds to as it reads; the query engine reports them per query.

@@ -349,7 +349,7 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
   seen_in_row_.push_back(0);
 
   // What the index kinds are asked to index: service, host and level always, then the
-  // options' fields (the message's words only ever go to blooms).
+  // options' fields ("message": its words' postings, the word_postings kind).
   index::BuildOptions build;
   auto add = [](std::vector<index::IndexedField>* to, std::string_view field) {
     for (const index::IndexedField& f : *to) {
@@ -359,12 +359,13 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
   };
   for (const std::string& f : BuiltinFieldsWith(kIndexAlways)) add(&build.indexed, f);
   for (const std::string& f : options_.indexed_fields) {
-    if (!f.empty() && !IndexedFieldOf(f).message_words) add(&build.indexed, f);
+    if (!f.empty()) add(&build.indexed, f);
   }
   for (const std::string& f : options_.bloom_fields) {
     if (!f.empty()) add(&build.blooms, f);
   }
 
+  build.words = options_.word_postings;
   const uint32_t version = options_.format_version;
   footer_.version = version;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
@@ -468,7 +469,7 @@ WriterOptions WarmWriterOptions() {
   o.time_slice_rows = o.block_rows;
   o.text_zstd_level = 19;
   o.other_zstd_level = 19;
-  o.indexed_fields = {};
+  o.indexed_fields = {"message"};
   return o;
 }
 

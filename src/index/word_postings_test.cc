@@ -1,0 +1,178 @@
+// The word_postings kind on its own: a word's rows are exactly the rows whose message the
+// tokenizer gives that word, the rule's left-out words answer "cannot tell" (never zero), and a
+// damaged or newer block does not open.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <set>
+
+#include "index/index_kind.h"
+#include "index/tokenizer.h"
+#include "index/word_hash.h"
+
+namespace sawmill::index {
+namespace {
+
+const IndexKind& Kind() {
+  const IndexKind* kind = FindIndexKind("word_postings");
+  EXPECT_NE(kind, nullptr);
+  return *kind;
+}
+
+BuildOptions WithMessage(WordPostingsRule rule = {}) {
+  BuildOptions o;
+  IndexedField f;
+  f.name = "message";
+  f.builtin = true;
+  f.message_words = true;
+  f.text = &Record::message;
+  o.indexed.push_back(f);
+  o.words = rule;
+  return o;
+}
+
+// Builds the kind over "rows" in blocks of "block_rows" and returns the serialized block ("" when
+// the builder stored nothing).
+std::string Build(const std::vector<Record>& rows, const BuildOptions& options,
+                  uint32_t block_rows = 3) {
+  auto builder = Kind().new_builder(options);
+  for (size_t first = 0; first < rows.size(); first += block_rows) {
+    builder->AddBlock(&rows[first],
+                      static_cast<uint32_t>(std::min<size_t>(block_rows, rows.size() - first)));
+  }
+  std::vector<IndexPart> parts;
+  builder->Finish(&parts);
+  if (parts.empty()) return "";
+  EXPECT_EQ(parts.size(), 1u);
+  return parts[0].blobs.at(0);
+}
+
+std::unique_ptr<IndexView> Open(std::string data, uint32_t blocks = 1) {
+  auto view = OpenKindBlock(Kind(), Kind().version, std::move(data), blocks);
+  EXPECT_TRUE(view.ok()) << view.status().ToString();
+  return view.ok() ? std::move(view).value() : nullptr;
+}
+
+std::optional<std::vector<uint32_t>> RowsOf(const IndexView& view, std::string_view word) {
+  FieldPredicate p;
+  p.field = "message";
+  p.builtin = true;
+  p.op = FieldPredicate::Op::kWord;
+  p.value = word;
+  auto rows = view.Rows(p);
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  if (!rows.ok() || !*rows) return std::nullopt;
+  std::vector<uint32_t> out;
+  for (uint32_t r : **rows) out.push_back(r);
+  return out;
+}
+
+std::vector<Record> Messages(const std::vector<std::string>& texts) {
+  std::vector<Record> rows;
+  for (const std::string& t : texts) {
+    Record r;
+    r.message = t;
+    rows.push_back(std::move(r));
+  }
+  return rows;
+}
+
+TEST(WordPostings, AWordsRowsAreTheRowsWhoseMessageHoldsIt) {
+  std::vector<Record> rows = Messages({
+      "Connection RESET by peer",         // 0
+      "connection-reset: retrying",       // 1
+      "resets are not reset",             // 2
+      "",                                 // 3
+      "héllo wörld, HÉLLO again",         // 4
+      "reset reset reset",                // 5
+      "GET /api/v1/users?id=42 200 3ms",  // 6
+  });
+  auto view = Open(Build(rows, WithMessage()), 3);
+  ASSERT_NE(view, nullptr);
+  EXPECT_EQ(RowsOf(*view, "reset"), (std::vector<uint32_t>{0, 1, 2, 5}));
+  EXPECT_EQ(RowsOf(*view, "RESET"), (std::vector<uint32_t>{0, 1, 2, 5}));  // folded here too
+  EXPECT_EQ(RowsOf(*view, "resets"), (std::vector<uint32_t>{2}));
+  EXPECT_EQ(RowsOf(*view, "connection"), (std::vector<uint32_t>{0, 1}));
+  // Bytes >= 0x80 are word bytes and are not folded: "HÉLLO" folds to "hÉllo", not "héllo".
+  EXPECT_EQ(RowsOf(*view, "héllo"), (std::vector<uint32_t>{4}));
+  EXPECT_EQ(RowsOf(*view, "hÉllo"), (std::vector<uint32_t>{4}));
+  EXPECT_EQ(RowsOf(*view, "42"), (std::vector<uint32_t>{6}));
+  EXPECT_EQ(RowsOf(*view, "3ms"), (std::vector<uint32_t>{6}));
+  // Absent, and every word is posted (min_rows 1): no row, for certain.
+  EXPECT_EQ(RowsOf(*view, "timeout"), (std::vector<uint32_t>{}));
+  // Not one word: the kind cannot say.
+  EXPECT_EQ(RowsOf(*view, "reset by"), std::nullopt);
+  EXPECT_EQ(RowsOf(*view, ""), std::nullopt);
+}
+
+TEST(WordPostings, RandomMessagesAgreeWithTheTokenizer) {
+  std::mt19937 rng(19);
+  const std::vector<std::string> vocabulary = {"Alpha", "beta", "GAMMA", "délta", "404", "10ms",
+                                               "x",     "a_b",  "e-f",   "Ω",     "tail"};
+  std::vector<std::string> texts;
+  for (int i = 0; i < 3000; ++i) {
+    std::string t;
+    int n = static_cast<int>(rng() % 8);
+    for (int k = 0; k < n; ++k) {
+      t += vocabulary[rng() % vocabulary.size()];
+      const char* seps[] = {" ", ", ", "", "/", "\t", "=", ".."};
+      t += seps[rng() % 7];
+    }
+    texts.push_back(t);
+  }
+  std::vector<Record> rows = Messages(texts);
+  for (WordPostingsRule rule :
+       {WordPostingsRule{}, WordPostingsRule{1, 0, false, 0.2, 0},
+        WordPostingsRule{3, 1000, true, 0.01, 40}, WordPostingsRule{5, 5000, false, 1.0, 0}}) {
+    auto view = Open(Build(rows, WithMessage(rule), 128), 24);
+    ASSERT_NE(view, nullptr);
+    std::set<std::string> words;
+    for (const std::string& t : texts) {
+      for (const std::string& w : Tokenize(t)) words.insert(w);
+    }
+    words.insert("absent");
+    for (const std::string& w : words) {
+      std::vector<uint32_t> expected;
+      for (uint32_t r = 0; r < texts.size(); ++r) {
+        auto tokens = Tokenize(texts[r]);
+        if (std::find(tokens.begin(), tokens.end(), w) != tokens.end()) expected.push_back(r);
+      }
+      auto got = RowsOf(*view, w);
+      const double limit = rule.max_fraction >= 1.0
+                               ? 1e300
+                               : std::max<double>(static_cast<double>(rule.max_rows_floor),
+                                                  std::floor(rule.max_fraction * texts.size()));
+      const uint32_t min_rows = texts.size() <= rule.small_segment_rows ? 1 : rule.min_rows;
+      bool left_out = (!rule.numbers && IsNumberWord(w)) ||
+                      static_cast<double>(expected.size()) > limit ||
+                      (min_rows > 1 && expected.size() < min_rows);
+      if (left_out) {
+        EXPECT_EQ(got, std::nullopt) << w;
+      } else {
+        ASSERT_TRUE(got.has_value()) << w;
+        EXPECT_EQ(*got, expected) << w;
+      }
+    }
+  }
+}
+
+TEST(WordPostings, NothingIsStoredWithoutTheMessageInTheIndexedFields) {
+  std::vector<Record> rows = Messages({"a b c"});
+  EXPECT_EQ(Build(rows, BuildOptions{}), "");
+}
+
+TEST(WordPostings, ADamagedOrNewerBlockDoesNotOpen) {
+  std::string good = Build(Messages({"one two", "two three"}), WithMessage());
+  ASSERT_FALSE(good.empty());
+  EXPECT_FALSE(OpenKindBlock(Kind(), Kind().version + 1, good, 1).ok());
+  for (size_t cut = 0; cut < good.size(); ++cut) {
+    EXPECT_FALSE(OpenKindBlock(Kind(), Kind().version, good.substr(0, cut), 1).ok()) << cut;
+  }
+  std::string trailing = good + "x";
+  EXPECT_FALSE(OpenKindBlock(Kind(), Kind().version, trailing, 1).ok());
+}
+
+}  // namespace
+}  // namespace sawmill::index
