@@ -5,10 +5,13 @@
 // a table; asserts nothing.
 //
 //   bench_query [--lines N] [--dir DIR] [--runs N] [--data DIR] [--time-slice ROWS] [--compact]
+//               [--only a,b] [--word-postings 0|1]
 //
 // --time-slice sets the segment writer's time_slice_rows (0: rows sorted by service, host, ts
 // over the whole segment); --compact merges the segments after loading, as a server's background
-// compaction would, before the queries run.
+// compaction would, before the queries run. --only runs only the named cases ("rare word,rare |
+// count"); --word-postings 0 writes the segments without the message's word postings (the index
+// kind word_postings), for a before/after comparison on one build.
 //
 // "no index" is the same engine with every index, bloom and partition pruning disabled (a
 // brute-force scan of the segments); the ratio column is no-index median / indexed median.
@@ -73,6 +76,8 @@ int Main(int argc, char** argv) {
   std::string data = std::string(shared && *shared ? shared : "../shared") + "/data/real";
   int64_t time_slice_rows = -1;  // -1: the writer's default
   bool compact = false;
+  std::string only;
+  bool word_postings = true;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (flag == "--compact") {
@@ -90,6 +95,10 @@ int Main(int argc, char** argv) {
       dir = argv[i + 1];
     else if (flag == "--data")
       data = argv[i + 1];
+    else if (flag == "--only")
+      only = argv[i + 1];
+    else if (flag == "--word-postings")
+      word_postings = std::atoi(argv[i + 1]) != 0;
     ++i;
   }
   auto pool = bench::LoadMessagePool(data);
@@ -114,6 +123,10 @@ int Main(int argc, char** argv) {
   eo.partitions = 16;
   if (time_slice_rows >= 0)
     eo.segment_options.time_slice_rows = static_cast<uint32_t>(time_slice_rows);
+  if (!word_postings) {
+    auto& fields = eo.segment_options.indexed_fields;
+    fields.erase(std::remove(fields.begin(), fields.end(), "message"), fields.end());
+  }
   auto engine_or = storage::Engine::Open(eo);
   if (!engine_or.ok()) {
     std::fprintf(stderr, "%s\n", engine_or.status().ToString().c_str());
@@ -159,9 +172,10 @@ int Main(int argc, char** argv) {
   storage::EngineStats es = engine->stats();
   std::printf("time_slice_rows %u%s\n", eo.segment_options.time_slice_rows,
               compact ? ", compacted" : "");
-  std::printf("loaded %llu lines in %.1f s: %llu segments, %.1f MiB on disk\n",
+  std::printf("loaded %llu lines in %.1f s: %llu segments, %.1f MiB (%llu bytes) on disk\n",
               static_cast<unsigned long long>(loaded), (WallMs() - load_start) / 1e3,
-              static_cast<unsigned long long>(es.segments), es.segment_bytes / 1048576.0);
+              static_cast<unsigned long long>(es.segments), es.segment_bytes / 1048576.0,
+              static_cast<unsigned long long>(es.segment_bytes));
 
   query::QueryOptions qo;
   qo.clock = &clock;
@@ -175,6 +189,8 @@ int Main(int argc, char** argv) {
       {"trace_id needle", "trace_id=" + facts->needle_trace_id},
       {"rare word", facts->rare_word},
       {"common word", facts->common_word},
+      {"rare | count", facts->rare_word + " | count"},
+      {"common | count", facts->common_word + " | count"},
       {"service=X level=ERROR", "service=" + facts->error_service + " level=ERROR"},
       {"count by bucket(1m), level", "| count by bucket(1m), level"},
       {"top 10 service", "| top 10 service"},
@@ -182,6 +198,10 @@ int Main(int argc, char** argv) {
   std::printf("\n%-28s %10s %10s %12s %12s %12s %8s\n", "query (newest 100, all time)", "median ms",
               "p95 ms", "bytes read", "no-index ms", "no-idx bytes", "ratio");
   for (const Case& c : cases) {
+    if (!only.empty() &&
+        ("," + only + ",").find("," + std::string(c.name) + ",") == std::string::npos) {
+      continue;
+    }
     query::SearchRequest req;
     req.q = c.q;
     req.all_time = true;

@@ -1,8 +1,12 @@
 // Segment benchmark: bytes on disk per dataset beside zstd -3 / -19 of the raw text, write
 // throughput (sort + encode + compress + index + blooms + fsync), and scan throughput.
 //
-//   bench_segment [--codecs] [--columns] [--store] [--tiers] [--datasets a,b] [--dir DIR]
-//                 [--lines N]
+//   bench_segment [--codecs] [--columns] [--store] [--tiers] [--words] [--datasets a,b]
+//                 [--dir DIR] [--lines N]
+//
+// --words: bytes of the message's word postings (index kind word_postings) per real dataset,
+// under each candidate rule of which words to post, beside the segment without them
+// (docs/format/index.md "Word postings" records the table and the rule chosen from it).
 //
 // --tiers: bytes per tier (hot as flushed, warm re-encoded with WarmWriterOptions, cold = the
 // warm bytes in the object store) for each real dataset and the generated corpus, beside zstd -3
@@ -60,7 +64,7 @@ uint32_t time_slice_rows = WriterOptions().time_slice_rows;
 struct Measure {
   uint64_t lines = 0;
   uint64_t file_bytes = 0;
-  uint64_t column_bytes = 0, index_bytes = 0, bloom_bytes = 0;
+  uint64_t column_bytes = 0, index_bytes = 0, bloom_bytes = 0, word_bytes = 0;
   double write_s = 0, scan_all_s = 0, scan_msg_s = 0;
 };
 
@@ -107,6 +111,9 @@ Measure WriteAndScan(const std::string& path, const std::vector<Record>& records
   }
   for (const IndexMeta& i : f.indexes) m.index_bytes += i.ref.size;
   for (const BloomMeta& b : f.blooms) m.bloom_bytes += b.segment_filter.size + b.block_filters.size;
+  for (const KindIndexMeta& k : f.kind_indexes) {
+    if (k.kind == "word_postings") m.word_bytes += k.ref.size;
+  }
   std::vector<Record> rows;
   start = Clock::now();
   for (uint32_t b = 0; b < f.blocks.size(); ++b) {
@@ -314,6 +321,7 @@ void TierRows(const std::string& name, const std::string& path, const std::vecto
 int Main(int argc, char** argv) {
   bool codecs = false;
   bool tiers = false;
+  bool words = false;
   bool store = false;
   std::string dir = "/tmp/sawmill-segment-bench";
   size_t gen_lines = 1'000'000;
@@ -327,6 +335,8 @@ int Main(int argc, char** argv) {
       time_slice_rows = static_cast<uint32_t>(std::stoul(argv[++i]));
     } else if (std::strcmp(argv[i], "--store") == 0) {
       store = true;
+    } else if (std::strcmp(argv[i], "--words") == 0) {
+      words = true;
     } else if (std::strcmp(argv[i], "--tiers") == 0) {
       tiers = true;
     } else if (std::strcmp(argv[i], "--columns") == 0) {
@@ -397,6 +407,63 @@ int Main(int argc, char** argv) {
       std::string raw;
       std::vector<Record> records = Generated(gen_lines, &raw);
       TierRows("generated corpus (" + std::to_string(gen_lines) + " lines)", path, records, raw);
+    }
+    return 0;
+  }
+
+  if (words) {
+    struct Rule {
+      const char* name;
+      bool postings;
+      index::WordPostingsRule rule;
+    };
+    const Rule rules[] = {
+        {"none", false, {}},
+        {"all words", true, {}},
+        {"no numbers", true, {1, 0, false, 1.0, 0}},
+        {"no numbers, 1 row to 1%", true, {1, 0, false, 0.01, 0}},
+        {"no numbers, 2 rows and up", true, {2, 0, false, 1.0, 0}},
+        {"no numbers, 2 rows to 1%", true, {2, 0, false, 0.01, 0}},
+        {"no numbers, 2 rows to 0.1%", true, {2, 0, false, 0.001, 0}},
+        {"no numbers, 3 rows to 1%", true, {3, 0, false, 0.01, 0}},
+        {"no numbers, 3 rows to 0.1%", true, {3, 0, false, 0.001, 0}},
+        {"chosen (DefaultWordPostingsRule)", true, DefaultWordPostingsRule()},
+    };
+    std::printf(
+        "## Word postings: segment bytes (word postings bytes) per rule\n\n| dataset | lines |");
+    for (const Rule& r : rules) std::printf(" %s |", r.name);
+    std::printf("\n|---|---|");
+    for (size_t i = 0; i < std::size(rules); ++i) std::printf("---|");
+    std::printf("\n");
+    for (const testdata::Dataset& d : testdata::RealDatasets()) {
+      if (!only.empty() && ("," + only + ",").find("," + d.name + ",") == std::string::npos) {
+        continue;
+      }
+      std::vector<Record> records;
+      for (size_t f = 0; f < d.files.size(); ++f) {
+        std::vector<Record> part = testdata::LoadRecords(d.files[f], 0, d.name);
+        for (Record& r : part) {
+          r.ts += static_cast<int64_t>(f) * 3'600'000'000'000;
+          r.ingest_ts += static_cast<int64_t>(f) * 3'600'000'000'000;
+          r.seq += records.size();
+          records.push_back(std::move(r));
+        }
+      }
+      std::printf("| %s | %zu |", d.name.c_str(), records.size());
+      for (const Rule& r : rules) {
+        WriterOptions o;
+        if (!r.postings) {
+          o.indexed_fields.erase(
+              std::remove(o.indexed_fields.begin(), o.indexed_fields.end(), "message"),
+              o.indexed_fields.end());
+        }
+        o.word_postings = r.rule;
+        Measure m = WriteAndScan(path, records, o);
+        std::printf(" %llu (%llu) |", static_cast<unsigned long long>(m.file_bytes),
+                    static_cast<unsigned long long>(m.word_bytes));
+        std::fflush(stdout);
+      }
+      std::printf("\n");
     }
     return 0;
   }
