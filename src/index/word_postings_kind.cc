@@ -35,6 +35,9 @@ namespace {
 
 constexpr uint32_t kVersion = 1;
 constexpr uint64_t kFlagNumbers = 1;
+// Distinct words a builder tracks per segment (bounded memory, about 150 bytes each); words met
+// after that are not posted, and the block then says "cannot tell" for a word it lacks.
+constexpr size_t kMaxWords = 1 << 20;
 
 bool Answers(const FieldPredicate& p) {
   return p.op == FieldPredicate::Op::kWord && p.builtin && p.field == "message";
@@ -70,8 +73,10 @@ class WordPostingsBuilder final : public IndexBuilder {
             : std::max<uint64_t>(rule_.max_rows_floor,
                                  static_cast<uint64_t>(
                                      std::floor(rule_.max_fraction * static_cast<double>(rows_))));
-    const uint32_t min_rows =
+    uint32_t min_rows =
         rows_ <= rule_.small_segment_rows ? 1 : std::max<uint32_t>(1, rule_.min_rows);
+    // Words were dropped at the cap: a word not found may be one of them.
+    if (capped_) min_rows = std::max<uint32_t>(min_rows, 2);
     std::vector<const Entry*> posted, unposted;
     for (const Entry* e : sorted) {
       if (!rule_.numbers && IsNumberWord(e->word)) continue;
@@ -138,8 +143,13 @@ class WordPostingsBuilder final : public IndexBuilder {
   }
 
   void Add(std::string_view word, uint32_t row) {
+    if (!rule_.numbers && IsNumberWord(word)) return;
     auto it = by_word_.find(word);
     if (it == by_word_.end()) {
+      if (entries_.size() >= kMaxWords) {
+        capped_ = true;
+        return;
+      }
       std::string_view stable = arena_.emplace_back(word);
       it = by_word_.emplace(stable, static_cast<uint32_t>(entries_.size())).first;
       Entry& e = entries_.emplace_back();
@@ -165,6 +175,7 @@ class WordPostingsBuilder final : public IndexBuilder {
 
   WordPostingsRule rule_;
   bool enabled_ = false;
+  bool capped_ = false;
   uint32_t rows_ = 0;
   std::string scratch_;
   std::deque<std::string> arena_;  // the distinct words; a deque never moves its elements
