@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "http/api_routes.h"
+
 namespace sawmill::http {
 
 namespace {
@@ -108,6 +110,15 @@ Result<std::map<std::string, ingest::RedactOptions, std::less<>>> ParseMaskingCo
     for (const auto& item : root) {
       const std::string tenant = item.first.as<std::string>();
       const std::string where = "masking." + tenant;
+      // A name no request can carry would mask nothing, and a tenant named twice would keep
+      // only its last rule set: both are mistakes to stop at, not to run with.
+      if (Result<std::string> valid = TenantFromHeader(tenant); !valid.ok() || *valid != tenant) {
+        return Status::InvalidArgument(where + ": not a tenant name (" +
+                                       (valid.ok() ? "empty" : valid.status().message()) + ")");
+      }
+      if (by_tenant.contains(tenant)) {
+        return Status::InvalidArgument(where + ": the tenant is named twice");
+      }
       ingest::RedactOptions options;
       RETURN_IF_ERROR(RuleSetFromYaml(item.second, where, &options));
       // Compile now, so that a bad pattern stops the server at start with its name.

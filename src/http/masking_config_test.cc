@@ -51,6 +51,9 @@ TEST(MaskingConfig, MistakesNameTheirKey) {
        "masking.acme: rule 'k' pattern 'x': replacement"},
       {"acme: {rules: [{pattern: 'x'}]}", "masking.acme.rules[0]: needs a name and a pattern"},
       {"acme: {}", "masking.acme: no detectors and no rules"},
+      {"acme: {detectors: [card]}\nacme: {detectors: [email]}",
+       "masking.acme: the tenant is named twice"},
+      {"acme corp: {detectors: [card]}", "masking.acme corp: not a tenant name"},
       {"[a, b]", "masking: expected a mapping of tenant: rule set"},
       {"acme: {detectors: [card]", "masking: line 1"},
   };

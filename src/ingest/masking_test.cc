@@ -56,6 +56,19 @@ TEST(TenantMasking, MasksOnlyItsTenantsLinesAndFlagsThem) {
             std::string::npos);
 }
 
+TEST(TenantMasking, AFieldKeyIsMaskedLikeItsValue) {
+  auto masking = Make();
+  std::vector<Record> records = {Line("role granted")};
+  records[0].fields = {{"bob@example.com", "admin"}, {"card", "4111111111111111"}};
+  const std::string acme = "acme";
+  ASSERT_TRUE(masking->Admit(BatchInfo{acme, "native"}, &records).ok());
+  EXPECT_EQ(
+      records[0].fields,
+      (std::vector<std::pair<std::string, std::string>>{
+          {"[REDACTED]", "admin"}, {"card", "[REDACTED]"}, {"sawmill.masked", "card,email"}}));
+  EXPECT_TRUE(records[0].flags & kFlagRedacted);
+}
+
 TEST(TenantMasking, ABadRuleNamesItsTenant) {
   RedactOptions bad;
   bad.rules = {{"x", "(", "y"}};

@@ -470,6 +470,9 @@ bool Redactor::RedactRecord(Record* record, RedactCounts* counts) const {
   values.push_back(&record->user_id);
   for (auto& field : record->fields) values.push_back(&field.second);
   if (options_.all_columns) {
+    // A structured line's keys are the client's too ({"bob@example.com": "admin"}), and a
+    // field's key is stored and searchable like its value.
+    for (auto& field : record->fields) values.push_back(&field.first);
     values.insert(values.end(),
                   {&record->service, &record->host, &record->trace_id, &record->span_id});
   }

@@ -48,8 +48,9 @@ struct RedactOptions {
   std::string error_prefix = "redact.patterns";
   // Named custom rules, each with its own replacement (the server's masking rules).
   std::vector<RedactRule> rules;
-  // RedactRecord also masks service, host, trace_id and span_id (the server: nothing masked may
-  // survive in any column); the agent masks message, user id and field values only.
+  // RedactRecord also masks field keys, service, host, trace_id and span_id (the server:
+  // nothing masked may survive in any column); the agent masks message, user id and field
+  // values only.
   bool all_columns = false;
 };
 
@@ -80,9 +81,9 @@ class Redactor {
   // is not null it is sized to rule_names() and each rule's replacements are added to it.
   bool RedactText(std::string* text, RedactCounts* counts = nullptr) const;
 
-  // Redacts the message and every field value (and the user id; with all_columns also service,
-  // host, trace_id and span_id); sets kFlagRedacted when something was replaced. Returns true
-  // in that case.
+  // Redacts the message and every field value (and the user id; with all_columns also field
+  // keys, service, host, trace_id and span_id); sets kFlagRedacted when something was replaced.
+  // Returns true in that case.
   bool RedactRecord(Record* record, RedactCounts* counts = nullptr) const;
 
  private:

@@ -134,7 +134,9 @@ def post(server, path, tenant, body, content_type, expect):
 
 def send_native(server, tenant, word, card, email, ip):
     line = {"msg": "%s paid with %s from %s api_key=abcdef" % (word, card, ip),
-            "customer": {"email": email, "card": card}}
+            "customer": {"email": email, "card": card},
+            # A value in a key: the field's key is masked too.
+            "approvals": {email: "granted"}}
     post(server, "/api/v1/ingest", tenant, (json.dumps(line) + "\n").encode(),
          "application/x-ndjson", 200)
 
