@@ -724,6 +724,21 @@ TEST_F(SqliteCatalogTest, CatalogOfANewerSchemaIsRefused) {
   EXPECT_EQ(SchemaVersion(), 99);  // left as it was
 }
 
+TEST(RedactPostgresUrlTest, PasswordsInTheUserInfoAndTheQueryAreHidden) {
+  EXPECT_EQ(RedactPostgresUrl("postgresql://sawmill:s3cret@db:5432/logs"),
+            "postgresql://sawmill:***@db:5432/logs");
+  EXPECT_EQ(RedactPostgresUrl("postgresql://sawmill@db/logs?sslmode=require&password=s3cret"),
+            "postgresql://sawmill@db/logs?sslmode=require&password=***");
+  EXPECT_EQ(RedactPostgresUrl("postgres://db/logs?password=s3cret&application_name=x"),
+            "postgres://db/logs?password=***&application_name=x");
+  EXPECT_EQ(RedactPostgresUrl("postgresql://u:p@db/logs?password=q"),
+            "postgresql://u:***@db/logs?password=***");
+  // An '@' after the host is no user info.
+  EXPECT_EQ(RedactPostgresUrl("postgresql://db:5432/logs?user=a@b"),
+            "postgresql://db:5432/logs?user=a@b");
+  EXPECT_EQ(RedactPostgresUrl("postgresql://db/logs"), "postgresql://db/logs");
+}
+
 #else  // SAWMILL_CATALOG_TEST_PG
 
 // ---- The PostgreSQL catalog ----

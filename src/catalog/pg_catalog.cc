@@ -1551,11 +1551,33 @@ bool IsPostgresUrl(const std::string& location) {
 std::string RedactPostgresUrl(const std::string& url) {
   const size_t scheme = url.find("://");
   if (scheme == std::string::npos) return url;
-  const size_t at = url.find('@', scheme + 3);
-  if (at == std::string::npos) return url;
-  const size_t colon = url.find(':', scheme + 3);
-  if (colon == std::string::npos || colon > at) return url;
-  return url.substr(0, colon + 1) + "***" + url.substr(at);
+  const size_t start = scheme + 3;
+  // The user info ends at the first '@' of the authority (libpq's reading: a password holding
+  // '@' or '/' must be percent-encoded).
+  const size_t authority_end = std::min(url.find_first_of("/?#", start), url.size());
+  std::string out = url;
+  const size_t at = url.find('@', start);
+  if (at != std::string::npos && at < authority_end) {
+    const size_t colon = url.find(':', start);
+    if (colon != std::string::npos && colon < at) {
+      out = url.substr(0, colon + 1) + "***" + url.substr(at);
+    }
+  }
+  // A password given as a query parameter (postgresql://u@h/db?password=...).
+  const size_t query = out.find('?');
+  if (query == std::string::npos) return out;
+  for (size_t p = query + 1; p < out.size();) {
+    const size_t end = std::min(out.find('&', p), out.size());
+    constexpr std::string_view kPassword = "password=";
+    if (out.compare(p, kPassword.size(), kPassword) == 0) {
+      const size_t value = p + kPassword.size();
+      out.replace(value, end - value, "***");
+      p = value + 3 + 1;
+    } else {
+      p = end + 1;
+    }
+  }
+  return out;
 }
 
 Result<std::unique_ptr<Catalog>> OpenPostgresCatalog(const std::string& url,
