@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <set>
@@ -842,6 +843,58 @@ TEST_F(PgCatalogTest, AKilledConnectionIsUnavailableOnceThenReconnected) {
   // The next call connects again; the failed one changed nothing.
   ASSERT_TRUE(c->Insert(Row(2)).ok());
   EXPECT_EQ(c->List()->size(), 2u);
+}
+
+// The cluster's superuser (trust on loopback): "postgres" when the fixture runs as root, else
+// the user who ran initdb.
+std::string PgSuperuserUrl() {
+  const std::string url = PgUrl();
+  const size_t at = url.find('@');
+  const char* me = std::getenv("USER");
+  for (std::string user : {std::string("postgres"), std::string(me != nullptr ? me : "root")}) {
+    std::string candidate = "postgresql://" + user + url.substr(at);
+    PGconn* conn = PQconnectdb(candidate.c_str());
+    const bool ok = PQstatus(conn) == CONNECTION_OK;
+    PQfinish(conn);
+    if (ok) return candidate;
+  }
+  ADD_FAILURE() << "no superuser connects to " << url;
+  return url;
+}
+
+TEST_F(PgCatalogTest, AUserWithoutCreateRightsRunsACatalogWhoseTablesExist) {
+  {
+    auto owner = Open();
+    ASSERT_NE(owner, nullptr);
+    ASSERT_TRUE(owner->Insert(Row(1)).ok());
+  }
+  // What docs/operations.md promises: after the first start, SELECT/INSERT/UPDATE/DELETE (and
+  // USAGE on the schema and its sequences) are enough. The role may make schemas (the test's
+  // own schema option needs that) but not tables in this one.
+  const std::string role = "sawmill_dml_" + std::to_string(::getpid());
+  PGconn* admin = PQconnectdb(PgSuperuserUrl().c_str());
+  ASSERT_EQ(PQstatus(admin), CONNECTION_OK) << PQerrorMessage(admin);
+  const std::string grants = "DROP ROLE IF EXISTS " + role + "; CREATE ROLE " + role +
+                             " LOGIN; GRANT CONNECT, CREATE ON DATABASE sawmill TO " + role +
+                             "; GRANT USAGE ON SCHEMA " + schema_ + " TO " + role +
+                             "; GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA " +
+                             schema_ + " TO " + role + "; GRANT USAGE ON ALL SEQUENCES IN SCHEMA " +
+                             schema_ + " TO " + role;
+  PGresult* r = PQexec(admin, grants.c_str());
+  ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  {
+    const std::string url = PgUrl();
+    auto c = OpenPostgresCatalog("postgresql://" + role + url.substr(url.find('@')),
+                                 {.schema = schema_});
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    EXPECT_TRUE((*c)->Insert(Row(2)).ok());
+    EXPECT_EQ((*c)->List()->size(), 2u);
+  }
+  r = PQexec(admin, ("DROP OWNED BY " + role + "; DROP ROLE " + role).c_str());
+  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
+  PQclear(r);
+  PQfinish(admin);
 }
 
 TEST_F(PgCatalogTest, TextTheDatabaseCannotHoldIsInvalidArgumentAndStoresNothing) {

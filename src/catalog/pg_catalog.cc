@@ -155,6 +155,23 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 )sql";
 
+// The tables and indexes kPgSchema creates, as a PostgreSQL text array ("{meta,segments,...}").
+// When every one exists, Open runs no DDL, so that a user with only SELECT/INSERT/UPDATE/DELETE
+// can run the server once the tables exist (docs/operations.md).
+std::string SchemaRelations() {
+  constexpr std::string_view kIfNotExists = "IF NOT EXISTS ";
+  const std::string_view schema = kPgSchema;
+  std::string out = "{";
+  for (size_t at = schema.find(kIfNotExists); at != std::string_view::npos;
+       at = schema.find(kIfNotExists, at)) {
+    at += kIfNotExists.size();
+    const size_t end = schema.find_first_of(" (", at);
+    if (out.size() > 1) out += ',';
+    out += schema.substr(at, end - at);
+  }
+  return out + "}";
+}
+
 // Advisory lock keys, per schema (several catalogs may share one database).
 constexpr const char* kSchemaLockSql = "SELECT pg_advisory_xact_lock(hashtext('sawmill.schema'))";
 constexpr const char* kExclusiveLockSql =
@@ -444,8 +461,15 @@ class PgCatalog final : public Catalog {
     MutexLock l(&mu_);
     RETURN_IF_ERROR(ConnectLocked());
     Status s = InTx([&]() -> Status {
-      RETURN_IF_ERROR(Run("lock the schema", kSchemaLockSql).status());
-      RETURN_IF_ERROR(Run("create the tables", kPgSchema).status());
+      ASSIGN_OR_RETURN(PgResult missing,
+                       Run("look for the tables",
+                           "SELECT count(*) FROM unnest($1::text[]) AS r WHERE to_regclass(r) "
+                           "IS NULL",
+                           Params().Text(SchemaRelations())));
+      if (missing.Int(0, 0) > 0) {
+        RETURN_IF_ERROR(Run("lock the schema", kSchemaLockSql).status());
+        RETURN_IF_ERROR(Run("create the tables", kPgSchema).status());
+      }
       ASSIGN_OR_RETURN(PgResult v, Run("read the schema version",
                                        "SELECT value FROM meta WHERE key = 'schema_version'"));
       const int64_t version = v.rows() > 0 ? v.Int(0, 0) : 0;
