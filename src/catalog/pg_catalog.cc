@@ -1391,7 +1391,19 @@ class PgCatalog final : public Catalog {
 
  private:
   // Opens the connection and prepares the session: schema, timeouts, the exclusive lock.
+  // Connects and sets the session up (timeouts, schema, advisory lock). A connection whose
+  // set-up failed is closed: kept, the next call would take it for a working one and run
+  // without the timeouts, in the wrong schema or without the lock.
   Status ConnectLocked() const REQUIRES(mu_) {
+    Status s = ConnectAndSetUpLocked();
+    if (!s.ok() && conn_ != nullptr) {
+      PQfinish(conn_);
+      conn_ = nullptr;
+    }
+    return s;
+  }
+
+  Status ConnectAndSetUpLocked() const REQUIRES(mu_) {
     if (conn_ != nullptr) {
       PQfinish(conn_);
       conn_ = nullptr;
