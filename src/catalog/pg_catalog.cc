@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "catalog/sqlite_catalog.h"
+#include "catalog/tenant_list.h"
 #include "common/mutex.h"
 
 namespace sawmill::catalog {
@@ -356,24 +357,6 @@ DamageRow ReadDamage(const PgResult& r, int i) {
   d.first_seen_ns = r.Int(i, 12);
   d.acked_ns = r.Int(i, 13);
   return d;
-}
-
-std::string JoinTenants(const std::vector<std::string>& tenants) {
-  std::string out;
-  for (const std::string& t : tenants) out += (out.empty() ? "" : ",") + t;
-  return out;
-}
-
-std::vector<std::string> SplitTenants(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find(',', pos);
-    if (end == std::string::npos) end = text.size();
-    if (end > pos) out.push_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
 }
 
 TokenRow ReadToken(const PgResult& r, int i) {

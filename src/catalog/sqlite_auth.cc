@@ -7,6 +7,7 @@
 
 #include "catalog/sqlite_catalog.h"
 #include "catalog/sqlite_stmt.h"
+#include "catalog/tenant_list.h"
 #include "common/mutex.h"
 
 namespace sawmill::catalog {
@@ -59,24 +60,6 @@ constexpr const char* kTokenColumns =
 constexpr const char* kAuditColumns =
     "seq, at_ns, who, token_id, tenant, action, query, from_ns, to_ns, rows, address, status, "
     "prev_hash, hash";
-
-std::string JoinTenants(const std::vector<std::string>& tenants) {
-  std::string out;
-  for (const std::string& t : tenants) out += (out.empty() ? "" : ",") + t;
-  return out;
-}
-
-std::vector<std::string> SplitTenants(const std::string& text) {
-  std::vector<std::string> out;
-  size_t pos = 0;
-  while (pos < text.size()) {
-    size_t end = text.find(',', pos);
-    if (end == std::string::npos) end = text.size();
-    if (end > pos) out.push_back(text.substr(pos, end - pos));
-    pos = end + 1;
-  }
-  return out;
-}
 
 TokenRow ReadToken(Stmt& st) {
   TokenRow r;
