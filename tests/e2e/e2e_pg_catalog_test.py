@@ -98,19 +98,20 @@ def main(binary, pg_dir):
             server.cleanup()
 
         # A catalog that cannot be reached: the start fails and says which one, without the
-        # password.
-        dead = "postgresql://sawmill:hunter2@127.0.0.1:%d/sawmill" % free_port()
-        unreachable = Server(binary, extra_args=["--catalog", dead])
-        try:
-            unreachable.start(timeout=90)
-            check(False, "the server started without its catalog")
-        except RuntimeError as e:
-            text = str(e)
-            check("127.0.0.1" in text and "cannot connect" in text,
-                  "the failure does not name the catalog:\n%s" % text)
-            check("hunter2" not in text, "the password is in the log:\n%s" % text)
-        finally:
-            unreachable.cleanup()
+        # password, whether in the user info or as a query parameter.
+        for dead in ("postgresql://sawmill:hunter2@127.0.0.1:%d/sawmill" % free_port(),
+                     "postgresql://sawmill@127.0.0.1:%d/sawmill?password=hunter2" % free_port()):
+            unreachable = Server(binary, extra_args=["--catalog", dead])
+            try:
+                unreachable.start(timeout=90)
+                check(False, "the server started without its catalog")
+            except RuntimeError as e:
+                text = str(e)
+                check("127.0.0.1" in text and "cannot connect" in text,
+                      "the failure does not name the catalog:\n%s" % text)
+                check("hunter2" not in text, "the password is in the log:\n%s" % text)
+            finally:
+                unreachable.cleanup()
         print("unreachable catalog: refused with a clear message")
     finally:
         psql(admin_url, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % database)
