@@ -537,6 +537,16 @@ TEST_P(CatalogTest, ALeaseHasOneHolderUntilItExpiresOrIsReleased) {
   EXPECT_EQ((*all)[1].name, "retention");
 }
 
+TEST_P(CatalogTest, ALeaseForNobodyOrForNoTimeIsRefused) {
+  auto c = OpenCatalog();
+  // An empty holder would "hold" a lease every other node also takes as free.
+  auto nobody = c->AcquireLease("compaction", "", 100, 50);
+  EXPECT_TRUE(nobody.status().IsInvalidArgument()) << nobody.status().ToString();
+  auto no_time = c->AcquireLease("compaction", "node-a", 100, 0);
+  EXPECT_TRUE(no_time.status().IsInvalidArgument()) << no_time.status().ToString();
+  EXPECT_TRUE(c->ListLeases()->empty());
+}
+
 // ---- The SQLite catalog ----
 
 class SqliteCatalogTest : public ::testing::Test {

@@ -10,8 +10,8 @@
 #include <string_view>
 #include <vector>
 
+#include "catalog/shared_rows.h"
 #include "catalog/sqlite_catalog.h"
-#include "catalog/tenant_list.h"
 #include "common/mutex.h"
 
 namespace sawmill::catalog {
@@ -1315,6 +1315,7 @@ class PgCatalog final : public Catalog {
   Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder, int64_t now_ns,
                                 int64_t ttl_ns) override {
     MutexLock l(&mu_);
+    RETURN_IF_ERROR(CheckLeaseRequest(holder, ttl_ns));
     LeaseRow lease;
     RETURN_IF_ERROR(Change([&]() -> Status {
       // The row exists before it is locked, so that two first claims queue on one row lock.

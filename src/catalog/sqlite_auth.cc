@@ -5,9 +5,9 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "catalog/shared_rows.h"
 #include "catalog/sqlite_catalog.h"
 #include "catalog/sqlite_stmt.h"
-#include "catalog/tenant_list.h"
 #include "common/mutex.h"
 
 namespace sawmill::catalog {

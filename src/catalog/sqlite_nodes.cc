@@ -3,6 +3,7 @@
 // SQLite and PostgreSQL.
 #include <sqlite3.h>
 
+#include "catalog/shared_rows.h"
 #include "catalog/sqlite_catalog.h"
 #include "catalog/sqlite_stmt.h"
 #include "common/mutex.h"
@@ -76,6 +77,7 @@ Status SqliteCatalog::RemoveNode(std::string_view id) {
 Result<LeaseRow> SqliteCatalog::AcquireLease(std::string_view name, std::string_view holder,
                                              int64_t now_ns, int64_t ttl_ns) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CheckLeaseRequest(holder, ttl_ns));
   // BEGIN IMMEDIATE: the read and the write below are one step for every connection.
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   LeaseRow lease{std::string(name), "", 0, 0};

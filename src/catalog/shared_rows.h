@@ -1,0 +1,45 @@
+// What the SQLite and PostgreSQL catalogs do alike, written once: the text form of a token's
+// tenants and the arguments a lease request is refused for.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "sawmill/status.h"
+
+namespace sawmill::catalog {
+
+// A token's tenants in the column api_tokens.tenants: the names joined with ',' in order
+// (tenant names hold no ',': http/api_routes.h TenantFromHeader).
+inline std::string JoinTenants(const std::vector<std::string>& tenants) {
+  std::string out;
+  for (const std::string& t : tenants) out += (out.empty() ? "" : ",") + t;
+  return out;
+}
+
+inline std::vector<std::string> SplitTenants(const std::string& text) {
+  std::vector<std::string> out;
+  size_t pos = 0;
+  while (pos < text.size()) {
+    size_t end = text.find(',', pos);
+    if (end == std::string::npos) end = text.size();
+    if (end > pos) out.push_back(text.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+// What AcquireLease refuses (InvalidArgument) on every catalog: an empty holder (it would
+// "hold" a lease every other node takes as free) and a time to live that is not positive.
+inline Status CheckLeaseRequest(std::string_view holder, int64_t ttl_ns) {
+  if (holder.empty()) return Status::InvalidArgument("lease: the holder is empty");
+  if (ttl_ns <= 0) {
+    return Status::InvalidArgument("lease: the time to live " + std::to_string(ttl_ns) +
+                                   " ns is not positive");
+  }
+  return Status::OK();
+}
+
+}  // namespace sawmill::catalog
