@@ -588,8 +588,9 @@ void Agent::Impl::ShipLoop() {
   };
   std::vector<Target> targets;
   for (const std::string& url : config.servers) {
-    targets.push_back(Target{url, std::make_unique<HttpSender>(
-                                      url, config.token, config.request_timeout_ns, &ship_abort)});
+    targets.push_back(
+        Target{url, std::make_unique<HttpSender>(url, config.token, config.request_timeout_ns,
+                                                 &ship_abort, config.tls)});
   }
   size_t turn = 0;
   std::mt19937_64 rng(std::random_device{}());

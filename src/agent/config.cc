@@ -3,6 +3,8 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -69,6 +71,20 @@ const std::vector<OptionSpec>& RedactTable() {
   return kTable;
 }
 
+const std::vector<OptionSpec>& TlsTable() {
+  static const std::vector<OptionSpec> kTable = {
+      {"ca_file", OptionType::kString, "",
+       "PEM CA certificate(s) that signed an https:// server's certificate (default: the "
+       "system's CAs)"},
+      {"cert_file", OptionType::kString, "",
+       "PEM client certificate, for a server that asks for one (tls_client_auth)"},
+      {"key_file", OptionType::kString, "", "PEM private key of cert_file"},
+      {"insecure_skip_verify", OptionType::kBool, "false",
+       "do not check the server's certificate (unsafe: a warning is logged)"},
+  };
+  return kTable;
+}
+
 const std::vector<OptionSpec>& StatusTable() {
   static const std::vector<OptionSpec> kTable = {
       {"file", OptionType::kString, "",
@@ -88,6 +104,7 @@ const std::vector<OptionSpec>& TopLevelOptionTable() {
        "base URL of the Sawmill server, or a list of them taking batches in turn (a failing one is "
        "retried with backoff while the others take its share)"},
       {"token", OptionType::kString, "", "API token sent as a Bearer token"},
+      {"tls", OptionType::kSection, "", "checks of https:// servers, client certificate"},
       {"agent_id", OptionType::kString, "",
        "identity in Idempotency-Keys (default: generated once, kept in the spool)"},
       {"host", OptionType::kString, "", "host name on every record (default: the OS hostname)"},
@@ -114,6 +131,7 @@ const SectionTables& AgentSectionTables() {
       {"retry", &RetryTable()},
       {"redact", &RedactTable()},
       {"status", &StatusTable()},
+      {"tls", &TlsTable()},
       {"multiline", &MultilineOptionTable()},
   };
   return kTables;
@@ -252,6 +270,23 @@ Result<AgentConfig> ParseAgentConfigNode(const YAML::Node& root) {
   config.status_file = status.String("file");
   if (config.status_file.empty()) config.status_file = config.spool_path + "/status.json";
   config.metrics_listen = status.String("metrics_listen");
+  const OptionValues& tls = values.Section("tls");
+  config.tls.ca_file = tls.String("ca_file");
+  config.tls.cert_file = tls.String("cert_file");
+  config.tls.key_file = tls.String("key_file");
+  config.tls.insecure_skip_verify = tls.Bool("insecure_skip_verify");
+  if (config.tls.cert_file.empty() != config.tls.key_file.empty()) {
+    return Status::InvalidArgument("tls.cert_file and tls.key_file go together");
+  }
+  for (const auto& [key, file] :
+       {std::pair<const char*, const std::string&>{"tls.ca_file", config.tls.ca_file},
+        {"tls.cert_file", config.tls.cert_file},
+        {"tls.key_file", config.tls.key_file}}) {
+    if (!file.empty() && !std::ifstream(file)) {
+      return Status::InvalidArgument(std::string(key) + ": cannot read " + file + ": " +
+                                     std::strerror(errno));
+    }
+  }
 
   if (!inputs_node.IsDefined() || !inputs_node.IsSequence() || inputs_node.size() == 0) {
     return Status::InvalidArgument("inputs: expected a list of at least one input");
@@ -369,6 +404,10 @@ std::string DescribeEffectiveConfig(const AgentConfig& config) {
   }
   out += "]\n";
   out += std::string("token: ") + (config.token.empty() ? "(none)" : "(set, not shown)") + "\n";
+  out +=
+      "tls: {ca_file: " + Quote(config.tls.ca_file.empty() ? "(system CAs)" : config.tls.ca_file) +
+      ", cert_file: " + Quote(config.tls.cert_file) +
+      ", insecure_skip_verify: " + (config.tls.insecure_skip_verify ? "true" : "false") + "}\n";
   out += "spool: {path: " + Quote(config.spool_path) +
          ", max_bytes: " + std::to_string(config.spool_max_bytes) + "}\n";
   out += "batch: {max_lines: " + std::to_string(config.batch_max_lines) +

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/http_sender.h"
 #include "agent/options.h"
 #include "ingest/redact.h"
 #include "sawmill/status.h"
@@ -25,6 +26,7 @@ struct AgentConfig {
   std::vector<std::string> servers;
   std::string server;    // the servers joined with ", ", for messages and the status file
   std::string token;     // sent as "Authorization: Bearer <token>" when set
+  SenderTls tls;         // checks of https:// servers; the agent's client certificate
   std::string agent_id;  // empty: generated once and kept in the spool directory
   std::string host;      // empty: the OS hostname
   std::vector<std::pair<std::string, std::string>> fields;  // static fields on every record

@@ -1,6 +1,7 @@
 #include "agent/http_sender.h"
 
 #include <curl/curl.h>
+#include <spdlog/spdlog.h>
 
 #include <cstring>
 #include <mutex>
@@ -42,13 +43,21 @@ struct HttpSender::Impl {
   std::string auth;
   int64_t timeout_ms;
   const std::atomic<bool>* abort = nullptr;
+  SenderTls tls;
   CURL* curl = nullptr;
 };
 
 HttpSender::HttpSender(const std::string& server, const std::string& token, int64_t timeout_ns,
-                       const std::atomic<bool>* abort)
+                       const std::atomic<bool>* abort, SenderTls tls)
     : impl_(std::make_unique<Impl>()) {
   impl_->abort = abort;
+  impl_->tls = std::move(tls);
+  if (impl_->tls.insecure_skip_verify && server.starts_with("https://")) {
+    spdlog::warn(
+        "agent: tls.insecure_skip_verify: the certificate of {} is not checked; anyone on the "
+        "way can read and change the lines sent",
+        server);
+  }
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   impl_->url = server + "/api/v1/ingest";
@@ -91,10 +100,30 @@ SendResult HttpSender::Send(const std::string& body, const std::string& idempote
   curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, AbortCheck);
   curl_easy_setopt(curl, CURLOPT_XFERINFODATA, impl_->abort);
+  // https:// (docs/agent.md "TLS"): libcurl checks the chain and the host name by default.
+  const SenderTls& tls = impl_->tls;
+  if (!tls.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, tls.ca_file.c_str());
+  if (!tls.cert_file.empty()) {
+    curl_easy_setopt(curl, CURLOPT_SSLCERT, tls.cert_file.c_str());
+    curl_easy_setopt(curl, CURLOPT_SSLKEY, tls.key_file.c_str());
+  }
+  if (tls.insecure_skip_verify) {
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
+  char error_text[CURL_ERROR_SIZE] = {};
+  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_text);
   CURLcode code = curl_easy_perform(curl);
   curl_slist_free_all(headers);
   if (code != CURLE_OK) {
-    result.error = curl_easy_strerror(code);
+    // libcurl's own text says which check failed ("SSL certificate problem: certificate has
+    // expired").
+    result.error = error_text[0] != '\0' ? std::string(error_text) : curl_easy_strerror(code);
+    if (code == CURLE_PEER_FAILED_VERIFICATION) {
+      result.error += tls.ca_file.empty()
+                          ? " (tls.ca_file names the CA that signed the server's certificate)"
+                          : " (checked against tls.ca_file " + tls.ca_file + ")";
+    }
     return result;
   }
   curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &result.http_status);

@@ -14,6 +14,7 @@ Result<ServerUrl> ClientOptions::Url() const {
   }
   url->tenant = tenant;
   url->token = token;
+  url->tls = tls;
   return url;
 }
 
@@ -33,6 +34,19 @@ void AddClientOptions(CLI::App* app, ClientOptions* options) {
   app->add_option("--timeout", options->timeout_s, options->timeout_help)
       ->check(CLI::Range(1, options->max_timeout_s))
       ->capture_default_str();
+  ClientTlsOptions* tls = &options->tls;
+  app->add_option("--ca-file", tls->ca_file,
+                  "PEM file of the CA(s) that signed an https:// server's certificate (default: "
+                  "the system's CAs)")
+      ->envname("SAWMILL_CA_FILE");
+  app->add_flag("--insecure-skip-verify", tls->insecure_skip_verify,
+                "do not check an https:// server's certificate (unsafe: for tests only)")
+      ->envname("SAWMILL_INSECURE_SKIP_VERIFY");
+  app->add_option("--client-cert", tls->cert_file,
+                  "PEM client certificate, for a server that asks for one (mTLS)")
+      ->envname("SAWMILL_CLIENT_CERT");
+  app->add_option("--client-key", tls->key_file, "PEM private key of --client-cert")
+      ->envname("SAWMILL_CLIENT_KEY");
   if (options->has_color) {
     app->add_option("--color", options->color, "auto (colours on a terminal), always or never")
         ->check(CLI::IsMember({"auto", "always", "never"}))

@@ -26,6 +26,8 @@ struct ClientOptions {
   // Commands that print nothing coloured (admin, alerts, ingest) set this false before
   // AddClientOptions: they take no --color.
   bool has_color = true;
+  // https:// servers: --ca-file, --insecure-skip-verify, --client-cert, --client-key.
+  ClientTlsOptions tls;
 
   // The server URL with the tenant and token set. Errors: InvalidArgument, saying what to
   // change ("--server ..." or SAWMILL_SERVER).
@@ -34,8 +36,10 @@ struct ClientOptions {
   bool Color(FILE* file) const;
 };
 
-// Adds --server, --tenant, --token, --timeout and (when has_color) --color to "app", bound to
-// "options", with their environment variables (SAWMILL_SERVER, SAWMILL_TENANT, SAWMILL_TOKEN).
+// Adds --server, --tenant, --token, --timeout, (when has_color) --color and the TLS options
+// (--ca-file, --insecure-skip-verify, --client-cert, --client-key) to "app", bound to "options",
+// with their environment variables (SAWMILL_SERVER, SAWMILL_TENANT, SAWMILL_TOKEN,
+// SAWMILL_CA_FILE, SAWMILL_INSECURE_SKIP_VERIFY, SAWMILL_CLIENT_CERT, SAWMILL_CLIENT_KEY).
 void AddClientOptions(CLI::App* app, ClientOptions* options);
 
 }  // namespace sawmill::cli

@@ -1,13 +1,24 @@
 #include "cli/http_client.h"
 
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
+
 #include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/json.hpp>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <mutex>
 
 namespace sawmill::cli {
 
@@ -15,19 +26,23 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace websocket = boost::beast::websocket;
 namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
+using TlsStream = beast::ssl_stream<beast::tcp_stream>;
 
 Result<ServerUrl> ServerUrl::Parse(std::string_view url) {
   ServerUrl out;
   std::string_view rest = url;
   if (rest.rfind("https://", 0) == 0) {
-    return Status::InvalidArgument("--server " + std::string(url) +
-                                   ": https is not supported by this client; use http:// (put "
-                                   "a TLS-terminating proxy in front for remote servers)");
+    rest.remove_prefix(8);
+    out.https = true;
+    out.port = "443";
+  } else if (rest.rfind("http://", 0) == 0) {
+    rest.remove_prefix(7);
   }
-  if (rest.rfind("http://", 0) == 0) rest.remove_prefix(7);
   if (rest.find("://") != std::string_view::npos) {
-    return Status::InvalidArgument("--server " + std::string(url) + ": expected http://HOST:PORT");
+    return Status::InvalidArgument("--server " + std::string(url) +
+                                   ": expected http://HOST:PORT or https://HOST:PORT");
   }
   size_t slash = rest.find('/');
   std::string_view authority = rest.substr(0, slash);
@@ -69,7 +84,7 @@ Result<ServerUrl> ServerUrl::Parse(std::string_view url) {
 
 std::string ServerUrl::ToString() const {
   std::string h = host.find(':') != std::string::npos ? "[" + host + "]" : host;
-  return "http://" + h + ":" + port + prefix;
+  return (https ? "https://" : "http://") + h + ":" + port + prefix;
 }
 
 std::string UrlEncode(std::string_view value) {
@@ -172,57 +187,228 @@ beast::error_code ConnectStream(net::io_context& ioc, const ServerUrl& server,
   return result;
 }
 
+// The client's TLS context for "server": the CAs that verify it (ca_file, else the system's),
+// the client certificate if any. Errors: InvalidArgument naming the option and file.
+Result<std::shared_ptr<ssl::context>> MakeClientContext(const ServerUrl& server) {
+  const ClientTlsOptions& options = server.tls;
+  auto context = std::make_shared<ssl::context>(ssl::context::tls_client);
+  SSL_CTX_set_min_proto_version(context->native_handle(), TLS1_2_VERSION);
+  beast::error_code ec;
+  auto readable = [](const char* option, const std::string& path) -> Status {
+    std::ifstream in(path);
+    if (in) return Status::OK();
+    return Status::InvalidArgument(std::string(option) + " " + path +
+                                   ": cannot read it: " + std::strerror(errno));
+  };
+  if (options.insecure_skip_verify) {
+    static std::once_flag warned;
+    std::call_once(warned, [&] {
+      std::fprintf(stderr,
+                   "sawmill: warning: --insecure-skip-verify: the certificate of %s is not "
+                   "checked; anyone on the way can read and change this traffic\n",
+                   server.ToString().c_str());
+    });
+    context->set_verify_mode(ssl::verify_none);
+  } else {
+    if (!options.ca_file.empty()) {
+      RETURN_IF_ERROR(readable("--ca-file", options.ca_file));
+      context->load_verify_file(options.ca_file, ec);
+      if (ec) {
+        return Status::InvalidArgument("--ca-file " + options.ca_file +
+                                       ": not PEM certificates: " + ec.message());
+      }
+    } else {
+      context->set_default_verify_paths(ec);  // the system's CAs (/etc/ssl/certs)
+    }
+    context->set_verify_mode(ssl::verify_peer);
+  }
+  if (options.cert_file.empty() != options.key_file.empty()) {
+    return Status::InvalidArgument("--client-cert and --client-key go together");
+  }
+  if (!options.cert_file.empty()) {
+    RETURN_IF_ERROR(readable("--client-cert", options.cert_file));
+    RETURN_IF_ERROR(readable("--client-key", options.key_file));
+    context->use_certificate_chain_file(options.cert_file, ec);
+    if (ec) {
+      return Status::InvalidArgument("--client-cert " + options.cert_file +
+                                     ": not a PEM certificate: " + ec.message());
+    }
+    context->use_private_key_file(options.key_file, ssl::context::pem, ec);
+    if (!ec && SSL_CTX_check_private_key(context->native_handle()) != 1) {
+      return Status::InvalidArgument("--client-key " + options.key_file +
+                                     " does not belong to --client-cert " + options.cert_file);
+    }
+    if (ec) {
+      return Status::InvalidArgument("--client-key " + options.key_file +
+                                     ": not an unencrypted PEM private key: " + ec.message());
+    }
+  }
+  return context;
+}
+
+// A hint for a TLS error the server caused by asking for a client certificate.
+std::string ClientCertHint(const ServerUrl& server, const beast::error_code& ec) {
+  if (ec.category() != net::error::get_ssl_category()) return "";
+  const std::string text = ec.message();
+  if (text.find("certificate required") == std::string::npos &&
+      text.find("handshake failure") == std::string::npos &&
+      text.find("unknown ca") == std::string::npos &&
+      text.find("bad certificate") == std::string::npos) {
+    return "";
+  }
+  return server.tls.cert_file.empty()
+             ? " (the server asks for a client certificate: --client-cert FILE --client-key "
+               "FILE)"
+             : " (the server did not accept the client certificate " + server.tls.cert_file + ")";
+}
+
+// Sets the name the server is asked for (SNI) and checked against, then shakes hands within
+// the timeout. Errors: Unavailable saying what failed, with what to do about it.
+Status HandshakeTls(net::io_context& ioc, const ServerUrl& server, TlsStream& stream,
+                    std::chrono::milliseconds timeout) {
+  SSL* ssl_handle = stream.native_handle();
+  beast::error_code ec;
+  const bool ip = (net::ip::make_address(server.host, ec), !ec);
+  if (!ip) SSL_set_tlsext_host_name(ssl_handle, server.host.c_str());
+  if (!server.tls.insecure_skip_verify) {
+    X509_VERIFY_PARAM* param = SSL_get0_param(ssl_handle);
+    X509_VERIFY_PARAM_set_hostflags(param, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+    if (ip) {
+      X509_VERIFY_PARAM_set1_ip_asc(param, server.host.c_str());
+    } else {
+      X509_VERIFY_PARAM_set1_host(param, server.host.c_str(), 0);
+    }
+  }
+  beast::error_code result;
+  bool done = false;
+  beast::get_lowest_layer(stream).expires_after(timeout);
+  stream.async_handshake(ssl::stream_base::client, [&](beast::error_code hec) {
+    result = hec;
+    done = true;
+  });
+  RunUntil(ioc, &done);
+  if (!result) return Status::OK();
+  const long verify = SSL_get_verify_result(ssl_handle);
+  if (verify != X509_V_OK && !server.tls.insecure_skip_verify) {
+    std::string why = X509_verify_cert_error_string(verify);
+    std::string what;
+    switch (verify) {
+      case X509_V_ERR_CERT_HAS_EXPIRED: what = "the server's certificate has expired"; break;
+      case X509_V_ERR_CERT_NOT_YET_VALID:
+        what = "the server's certificate is not valid yet (check the clocks)";
+        break;
+      case X509_V_ERR_HOSTNAME_MISMATCH:
+      case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        what = "the server's certificate is not for " + server.host +
+               " (connect with a name or address it lists)";
+        break;
+      default:
+        what = "the server's certificate is not signed by a CA this client trusts (" +
+               (server.tls.ca_file.empty() ? std::string("the system's CAs; --ca-file FILE names "
+                                                         "the CA that signed it")
+                                           : "--ca-file " + server.tls.ca_file) +
+               ")";
+    }
+    return Status::Unavailable("TLS: cannot verify " + server.ToString() + ": " + what + " [" +
+                               why + "]; --insecure-skip-verify skips the check (unsafe)");
+  }
+  if (result == beast::error::timeout) {
+    return Status::Unavailable("TLS handshake with " + server.ToString() + ": no answer within " +
+                               std::to_string(timeout.count() / 1000) + " s");
+  }
+  std::string text = result.message();
+  if (result == net::ssl::error::stream_truncated || result == net::error::eof ||
+      text.find("wrong version number") != std::string::npos ||
+      text.find("packet length too long") != std::string::npos) {
+    text += " (is the server serving https? For a plain server use http://)";
+  }
+  return Status::Unavailable("TLS handshake with " + server.ToString() + " failed: " + text +
+                             ClientCertHint(server, result));
+}
+
 }  // namespace
 
 struct HttpClient::Impl {
   ServerUrl server;
   std::chrono::milliseconds timeout;
   net::io_context ioc;
+  std::shared_ptr<ssl::context> tls_context;  // https:// only, made at the first connect
+  // The connection: "stream" for http://, "tls_stream" for https://, neither when closed.
   std::optional<beast::tcp_stream> stream;
+  std::optional<TlsStream> tls_stream;
   beast::flat_buffer buffer;
 
+  bool connected() const { return stream.has_value() || tls_stream.has_value(); }
+  beast::tcp_stream& Tcp() { return tls_stream ? beast::get_lowest_layer(*tls_stream) : *stream; }
+  // Calls f(stream) with the connection's stream.
+  template <class F>
+  void Visit(F&& f) {
+    if (tls_stream) {
+      f(*tls_stream);
+    } else {
+      f(*stream);
+    }
+  }
+
   void Drop() {
-    if (stream) {
+    if (connected()) {
       beast::error_code ignored;
-      stream->socket().shutdown(tcp::socket::shutdown_both, ignored);
+      Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
       stream.reset();
+      tls_stream.reset();
     }
     buffer.clear();
+  }
+
+  Status Connect() {
+    beast::tcp_stream tcp_stream(ioc);
+    if (beast::error_code ec = ConnectStream(ioc, server, tcp_stream, timeout)) {
+      return Status::Unavailable(ConnectError(server, ec.message()));
+    }
+    if (!server.https) {
+      stream.emplace(std::move(tcp_stream));
+      return Status::OK();
+    }
+    if (!tls_context) {
+      ASSIGN_OR_RETURN(tls_context, MakeClientContext(server));
+    }
+    tls_stream.emplace(std::move(tcp_stream), *tls_context);
+    Status shaken = HandshakeTls(ioc, server, *tls_stream, timeout);
+    if (!shaken.ok()) Drop();
+    return shaken;
   }
 
   // One attempt on the current (or a new) connection. "*retryable" is set when the failure
   // happened on a reused connection before any response byte, which a keep-alive race causes.
   Result<HttpResult> Attempt(const bhttp::request<bhttp::string_body>& req, bool* retryable) {
     *retryable = false;
-    bool reused = stream.has_value();
-    if (!stream) {
-      stream.emplace(ioc);
-      if (beast::error_code ec = ConnectStream(ioc, server, *stream, timeout)) {
-        Drop();
-        return Status::Unavailable(ConnectError(server, ec.message()));
-      }
-    }
+    bool reused = connected();
+    if (!reused) RETURN_IF_ERROR(Connect());
     beast::error_code result;
     bool done = false;
-    stream->expires_after(timeout);
-    bhttp::async_write(*stream, req, [&](beast::error_code ec, size_t) {
-      result = ec;
-      done = true;
+    Tcp().expires_after(timeout);
+    Visit([&](auto& s) {
+      bhttp::async_write(s, req, [&](beast::error_code ec, size_t) {
+        result = ec;
+        done = true;
+      });
     });
     RunUntil(ioc, &done);
     if (result) {
       Drop();
       *retryable = reused;
       return Status::Unavailable("sending to " + EndpointText(server) +
-                                 " failed: " + result.message());
+                                 " failed: " + result.message() + ClientCertHint(server, result));
     }
     bhttp::response_parser<bhttp::string_body> parser;
     parser.body_limit(256ull << 20);
     done = false;
-    stream->expires_after(timeout);
-    bhttp::async_read(*stream, buffer, parser, [&](beast::error_code ec, size_t) {
-      result = ec;
-      done = true;
+    Tcp().expires_after(timeout);
+    Visit([&](auto& s) {
+      bhttp::async_read(s, buffer, parser, [&](beast::error_code ec, size_t) {
+        result = ec;
+        done = true;
+      });
     });
     RunUntil(ioc, &done);
     if (result) {
@@ -233,7 +419,7 @@ struct HttpClient::Impl {
                             ? "no answer within " + std::to_string(timeout.count() / 1000) + " s"
                             : result.message();
       return Status::Unavailable("reading the answer from " + EndpointText(server) +
-                                 " failed: " + why);
+                                 " failed: " + why + ClientCertHint(server, result));
     }
     bhttp::response<bhttp::string_body> res = parser.release();
     HttpResult out;
@@ -277,8 +463,25 @@ Result<HttpResult> HttpClient::Request(
 
 struct WebSocketClient::Impl {
   net::io_context ioc;
+  std::shared_ptr<ssl::context> tls_context;
+  // "ws" for http://, "wss" for https://, neither when closed.
   std::optional<websocket::stream<beast::tcp_stream>> ws;
+  std::optional<websocket::stream<TlsStream>> wss;
   beast::flat_buffer buffer;
+
+  bool connected() const { return ws.has_value() || wss.has_value(); }
+  template <class F>
+  void Visit(F&& f) {
+    if (wss) {
+      f(*wss);
+    } else {
+      f(*ws);
+    }
+  }
+  void Reset() {
+    ws.reset();
+    wss.reset();
+  }
 };
 
 WebSocketClient::WebSocketClient() : impl_(std::make_unique<Impl>()) {}
@@ -286,72 +489,97 @@ WebSocketClient::~WebSocketClient() { Close(); }
 
 Status WebSocketClient::Connect(const ServerUrl& server, std::string_view target, int timeout_ms) {
   Close();
-  impl_->ws.emplace(impl_->ioc);
-  auto& ws = *impl_->ws;
-  if (beast::error_code ec = ConnectStream(impl_->ioc, server, beast::get_lowest_layer(ws),
-                                           std::chrono::milliseconds(timeout_ms))) {
-    impl_->ws.reset();
-    return Status::Unavailable(ConnectError(server, ec.message()));
+  const auto timeout = std::chrono::milliseconds(timeout_ms);
+  if (server.https) {
+    if (!impl_->tls_context) {
+      ASSIGN_OR_RETURN(impl_->tls_context, MakeClientContext(server));
+    }
+    impl_->wss.emplace(impl_->ioc, *impl_->tls_context);
+  } else {
+    impl_->ws.emplace(impl_->ioc);
   }
-  beast::get_lowest_layer(ws).expires_never();
-  websocket::stream_base::timeout timeouts{};
-  timeouts.handshake_timeout = std::chrono::milliseconds(timeout_ms);
-  // The server pings; a server silent for this long is gone (half of it triggers our own ping).
-  timeouts.idle_timeout = std::chrono::seconds(90);
-  timeouts.keep_alive_pings = true;
-  ws.set_option(timeouts);
-  ws.set_option(websocket::stream_base::decorator(
-      [tenant = server.tenant, token = server.token](websocket::request_type& req) {
-        req.set(bhttp::field::user_agent, "sawmill-cli/" SAWMILL_VERSION);
-        if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
-        if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
-      }));
-  websocket::response_type res;
-  beast::error_code result;
-  bool done = false;
-  ws.async_handshake(res, server.host + ":" + server.port, server.prefix + std::string(target),
-                     [&](beast::error_code ec) {
-                       result = ec;
-                       done = true;
-                     });
-  RunUntil(impl_->ioc, &done);
-  if (result) {
-    impl_->ws.reset();
+  Status status = Status::OK();
+  impl_->Visit([&](auto& ws) {
+    if (beast::error_code ec =
+            ConnectStream(impl_->ioc, server, beast::get_lowest_layer(ws), timeout)) {
+      status = Status::Unavailable(ConnectError(server, ec.message()));
+      return;
+    }
+    if constexpr (!std::is_same_v<std::decay_t<decltype(ws.next_layer())>, beast::tcp_stream>) {
+      status = HandshakeTls(impl_->ioc, server, ws.next_layer(), timeout);
+    }
+  });
+  if (!status.ok()) {
+    impl_->Reset();
+    return status;
+  }
+  impl_->Visit([&](auto& ws) {
+    beast::get_lowest_layer(ws).expires_never();
+    websocket::stream_base::timeout timeouts{};
+    timeouts.handshake_timeout = timeout;
+    // The server pings; a server silent for this long is gone (half of it triggers our own ping).
+    timeouts.idle_timeout = std::chrono::seconds(90);
+    timeouts.keep_alive_pings = true;
+    ws.set_option(timeouts);
+    ws.set_option(websocket::stream_base::decorator(
+        [tenant = server.tenant, token = server.token](websocket::request_type& req) {
+          req.set(bhttp::field::user_agent, "sawmill-cli/" SAWMILL_VERSION);
+          if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
+          if (!token.empty()) req.set(bhttp::field::authorization, "Bearer " + token);
+        }));
+    websocket::response_type res;
+    beast::error_code result;
+    bool done = false;
+    ws.async_handshake(res, server.host + ":" + server.port, server.prefix + std::string(target),
+                       [&](beast::error_code ec) {
+                         result = ec;
+                         done = true;
+                       });
+    RunUntil(impl_->ioc, &done);
+    if (!result) return;
     if (res.result_int() != 0 && res.result_int() != 101) {
       HttpResult http;
       http.status = static_cast<int>(res.result_int());
       http.body = res.body();
       std::string text =
           "server refused the live tail (" + std::to_string(http.status) + "): " + ErrorText(http);
-      if (http.status == 400 || http.status == 404) return Status::InvalidArgument(text);
-      if (http.status == 429) return Status::ResourceExhausted(text);
-      return Status::Unavailable(text);
+      if (http.status == 400 || http.status == 404) {
+        status = Status::InvalidArgument(text);
+      } else if (http.status == 429) {
+        status = Status::ResourceExhausted(text);
+      } else {
+        status = Status::Unavailable(text);
+      }
+      return;
     }
-    return Status::Unavailable("WebSocket handshake with " + server.ToString() +
-                               " failed: " + result.message());
-  }
-  return Status::OK();
+    status = Status::Unavailable("WebSocket handshake with " + server.ToString() +
+                                 " failed: " + result.message() + ClientCertHint(server, result));
+  });
+  if (!status.ok()) impl_->Reset();
+  return status;
 }
 
 Result<std::optional<std::string>> WebSocketClient::Read(std::string* reason) {
-  if (!impl_->ws) return Status::Unavailable("not connected");
-  auto& ws = *impl_->ws;
+  if (!impl_->connected()) return Status::Unavailable("not connected");
   impl_->buffer.clear();
   beast::error_code result;
-  bool done = false;
-  ws.async_read(impl_->buffer, [&](beast::error_code ec, size_t) {
-    result = ec;
-    done = true;
+  std::string close_reason;
+  impl_->Visit([&](auto& ws) {
+    bool done = false;
+    ws.async_read(impl_->buffer, [&](beast::error_code ec, size_t) {
+      result = ec;
+      done = true;
+    });
+    RunUntil(impl_->ioc, &done);
+    close_reason = std::string(ws.reason().reason.data(), ws.reason().reason.size());
   });
-  RunUntil(impl_->ioc, &done);
   if (result == websocket::error::closed) {
-    if (reason != nullptr)
-      *reason = std::string(ws.reason().reason.data(), ws.reason().reason.size());
-    impl_->ws.reset();
+    if (reason != nullptr) *reason = close_reason;
+    impl_->Reset();
     return std::optional<std::string>();
   }
   if (result) {
-    impl_->ws.reset();
+    impl_->Reset();
     std::string why =
         result == beast::error::timeout ? "the server stopped answering pings" : result.message();
     return Status::Unavailable("live tail connection lost: " + why);
@@ -360,10 +588,12 @@ Result<std::optional<std::string>> WebSocketClient::Read(std::string* reason) {
 }
 
 void WebSocketClient::Close() {
-  if (!impl_->ws) return;
-  beast::error_code ignored;
-  beast::get_lowest_layer(*impl_->ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
-  impl_->ws.reset();
+  if (!impl_->connected()) return;
+  impl_->Visit([](auto& ws) {
+    beast::error_code ignored;
+    beast::get_lowest_layer(ws).socket().shutdown(tcp::socket::shutdown_both, ignored);
+  });
+  impl_->Reset();
 }
 
 }  // namespace sawmill::cli

@@ -15,18 +15,32 @@ namespace sawmill::cli {
 
 inline constexpr char kDefaultServer[] = "http://127.0.0.1:9640";
 
-// "http://host:port[/prefix]". Errors: InvalidArgument naming what is wrong (https, no host,
-// a bad port).
+// How the client checks an https:// server (docs/security.md "TLS"): the server's certificate
+// must chain to a CA of ca_file (PEM), or of the system's store when ca_file is empty, and name
+// the host of the URL; insecure_skip_verify turns both checks off (a warning is printed).
+// cert_file and key_file: the client's own certificate for a server that asks for one (mTLS).
+struct ClientTlsOptions {
+  std::string ca_file;
+  std::string cert_file;
+  std::string key_file;
+  bool insecure_skip_verify = false;
+};
+
+// "http://host:port[/prefix]" or "https://...". Errors: InvalidArgument naming what is wrong
+// (another scheme, no host, a bad port).
 struct ServerUrl {
+  bool https = false;
   std::string host;
-  std::string port = "80";
-  std::string prefix;  // path prefix without a trailing '/', usually empty
+  std::string port = "80";  // 443 for https://
+  std::string prefix;       // path prefix without a trailing '/', usually empty
   // The tenant sent as X-Scope-OrgID (--tenant, SAWMILL_TENANT); "": the server's default.
   // Not part of the URL's text.
   std::string tenant;
   // API token sent as "Authorization: Bearer ..." (--token, SAWMILL_TOKEN); "": none. Not part
   // of the URL's text.
   std::string token;
+  // Used with https:// only (--ca-file, --insecure-skip-verify, --client-cert, --client-key).
+  ClientTlsOptions tls;
 
   static Result<ServerUrl> Parse(std::string_view url);
   std::string ToString() const;

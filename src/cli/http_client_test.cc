@@ -29,10 +29,16 @@ TEST(ServerUrl, ParsesTheDefaultAndCommonForms) {
   ASSERT_TRUE(v6.ok());
   EXPECT_EQ(v6->host, "::1");
   EXPECT_EQ(v6->ToString(), "http://[::1]:9640");
+
+  Result<ServerUrl> https = ServerUrl::Parse("https://logs.example.com");
+  ASSERT_TRUE(https.ok());
+  EXPECT_TRUE(https->https);
+  EXPECT_EQ(https->port, "443");
+  EXPECT_EQ(https->ToString(), "https://logs.example.com:443");
+  EXPECT_FALSE(ServerUrl::Parse("logs:9640")->https);
 }
 
 TEST(ServerUrl, RejectsWhatItCannotUseWithAReason) {
-  EXPECT_THAT(ServerUrl::Parse("https://logs:9640").status().message(), HasSubstr("https"));
   EXPECT_THAT(ServerUrl::Parse("http://:9640").status().message(), HasSubstr("no host"));
   EXPECT_THAT(ServerUrl::Parse("http://logs:96400").status().message(), HasSubstr("bad port"));
   EXPECT_THAT(ServerUrl::Parse("http://logs:x").status().message(), HasSubstr("bad port"));

@@ -82,7 +82,8 @@ HttpMetrics::HttpMetrics() {
       prometheus::BuildCounter()
           .Name("sawmill_http_connection_timeouts_total")
           .Help("Connections closed by a timeout, by phase (idle: no request began; request: "
-                "a request did not arrive whole within read_timeout)")
+                "a request did not arrive whole within read_timeout; handshake: no TLS "
+                "handshake within tls_handshake_timeout)")
           .Register(r),
       prometheus::BuildCounter()
           .Name("sawmill_http_requests_refused_total")

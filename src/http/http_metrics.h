@@ -27,8 +27,9 @@ class HttpMetrics {
   void SetTailConnections(std::string_view transport, int64_t delta);
   // A connection refused at accept: "max_connections" or "per_address".
   void CountConnectionRefused(std::string_view reason);
-  // A connection closed by a timeout: "idle" (no request began) or "request" (a request did
-  // not arrive whole within read_timeout; what arrived of it is discarded).
+  // A connection closed by a timeout: "idle" (no request began), "request" (a request did
+  // not arrive whole within read_timeout; what arrived of it is discarded) or "handshake" (no
+  // TLS handshake within tls_handshake_timeout).
   void CountConnectionTimeout(std::string_view phase);
   // A request refused before its handler: "host" (Host not accepted) or "origin" (cross-origin).
   void CountRequestRefused(std::string_view reason);

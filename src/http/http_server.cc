@@ -5,9 +5,11 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 #include <cctype>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "common/tls.h"
 #include "http/api_routes.h"
 #include "http/connection_policy.h"
 #include "http/http_metrics.h"
@@ -38,7 +41,15 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace websocket = boost::beast::websocket;
 namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
+// A connection's stream: plain TCP, or TLS over it when the server has a certificate.
+using PlainStream = beast::tcp_stream;
+// Asio's stream rather than Beast's ssl_stream wrapper: Beast 1.81's async_handshake with
+// already-read bytes does not compile.
+using TlsStream = ssl::stream<beast::tcp_stream>;
+template <class Stream>
+constexpr bool kIsTls = !std::is_same_v<Stream, PlainStream>;
 
 namespace {
 
@@ -169,6 +180,7 @@ struct HttpServer::Impl {
   RateLimitedLog refused_log;
   RateLimitedLog timeout_log;
   RateLimitedLog host_log;
+  RateLimitedLog tls_log;
 
   net::thread_pool workers;
   net::io_context ioc;
@@ -438,12 +450,16 @@ class TailConnection : public Closeable, public std::enable_shared_from_this<Tai
 // Live tail over WebSocket: one JSON record per text message, {"dropped":N} when the hub's
 // queue for it overflowed, pings from Beast's idle timeout, a going-away close frame at
 // shutdown.
+// "tls_context" (null for plain TCP) is the context the stream was made with; it is kept alive
+// with the stream.
+template <class Stream>
 class WsTail final : public TailConnection {
  public:
-  WsTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session,
-         std::string address_key)
+  WsTail(Impl* impl, Stream&& stream, std::shared_ptr<ssl::context> tls_context,
+         std::shared_ptr<tail::TailSession> session, std::string address_key)
       : TailConnection(impl, "websocket", stream.get_executor(), std::move(session),
                        std::move(address_key)),
+        tls_context_(std::move(tls_context)),
         ws_(std::move(stream)) {}
 
   void Start(bhttp::request<bhttp::string_body> request) {
@@ -515,7 +531,8 @@ class WsTail final : public TailConnection {
         [self = Self()](beast::error_code) {});
   }
 
-  websocket::stream<beast::tcp_stream> ws_;
+  std::shared_ptr<ssl::context> tls_context_;  // before ws_: outlives it
+  websocket::stream<Stream> ws_;
   bhttp::request<bhttp::string_body> request_;
   beast::flat_buffer read_buffer_;
 };
@@ -523,12 +540,14 @@ class WsTail final : public TailConnection {
 // Live tail over server-sent events: "data: {record}\n\n" per record, "event: dropped" when
 // lines were lost, ": ping" comments as heartbeats, "event: close" at shutdown. The response
 // has no length: it ends when the connection closes.
+template <class Stream>
 class SseTail final : public TailConnection {
  public:
-  SseTail(Impl* impl, beast::tcp_stream&& stream, std::shared_ptr<tail::TailSession> session,
-          std::string address_key)
+  SseTail(Impl* impl, Stream&& stream, std::shared_ptr<ssl::context> tls_context,
+          std::shared_ptr<tail::TailSession> session, std::string address_key)
       : TailConnection(impl, "sse", stream.get_executor(), std::move(session),
                        std::move(address_key)),
+        tls_context_(std::move(tls_context)),
         stream_(std::move(stream)) {}
 
   void Start() {
@@ -545,14 +564,13 @@ class SseTail final : public TailConnection {
 
   // Reads (and drops) what the client sends, to see it hang up.
   void DoRead() {
-    stream_.socket().async_read_some(net::buffer(scratch_),
-                                     [self = Self()](beast::error_code ec, size_t) {
-                                       if (ec) {
-                                         self->Finish(/*graceful=*/false);
-                                         return;
-                                       }
-                                       self->DoRead();
-                                     });
+    stream_.async_read_some(net::buffer(scratch_), [self = Self()](beast::error_code ec, size_t) {
+      if (ec) {
+        self->Finish(/*graceful=*/false);
+        return;
+      }
+      self->DoRead();
+    });
   }
 
   void Frame(const tail::TailEvent& event, std::deque<std::string>* out) override {
@@ -577,18 +595,20 @@ class SseTail final : public TailConnection {
   void AsyncWrite(const std::string& message,
                   std::function<void(beast::error_code)> done) override {
     // A client that stops reading is dropped after two heartbeats without progress.
-    stream_.expires_after(std::chrono::milliseconds(2 * impl_->options.heartbeat_ms));
+    beast::get_lowest_layer(stream_).expires_after(
+        std::chrono::milliseconds(2 * impl_->options.heartbeat_ms));
     net::async_write(stream_, net::buffer(message),
                      [done = std::move(done)](beast::error_code ec, size_t) { done(ec); });
   }
 
   void CloseTransport(bool) override {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    beast::get_lowest_layer(stream_).socket().shutdown(tcp::socket::shutdown_both, ignored);
+    beast::get_lowest_layer(stream_).close();
   }
 
-  beast::tcp_stream stream_;
+  std::shared_ptr<ssl::context> tls_context_;  // before stream_: outlives it
+  Stream stream_;
   std::array<char, 512> scratch_{};
 };
 
@@ -596,13 +616,19 @@ class SseTail final : public TailConnection {
 // worker pool, writes the answer.
 enum class Refusal { kNone, kTotal, kPerAddress };
 
-class HttpConnection : public Closeable, public std::enable_shared_from_this<HttpConnection> {
+// Over TLS (Stream = TlsStream) the handshake comes first, within tls_handshake_timeout.
+template <class Stream>
+class HttpConnection : public Closeable,
+                       public std::enable_shared_from_this<HttpConnection<Stream>> {
  public:
   // A refused connection is answered and closed; it holds no slot (it does not count against
-  // the caps) but counts in impl->refusing while it is answered.
-  HttpConnection(Impl* impl, tcp::socket&& socket, Refusal refusal, std::string address_key)
+  // the caps) but counts in impl->refusing while it is answered. "tls_context" (null for plain
+  // TCP) is the context "stream" was made with.
+  HttpConnection(Impl* impl, Stream&& stream, std::shared_ptr<ssl::context> tls_context,
+                 Refusal refusal, std::string address_key)
       : impl_(impl),
-        stream_(std::move(socket)),
+        tls_context_(std::move(tls_context)),
+        stream_(std::move(stream)),
         reservation_(&impl->budget),
         refusal_(refusal),
         address_key_(std::move(address_key)) {
@@ -619,29 +645,22 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
 
   void Start() {
     beast::error_code ec;
-    auto endpoint = stream_.socket().remote_endpoint(ec);
+    auto endpoint = Tcp().socket().remote_endpoint(ec);
     if (!ec) remote_ = endpoint.address().to_string();
-    auto local = stream_.socket().local_endpoint(ec);
+    auto local = Tcp().socket().local_endpoint(ec);
     if (!ec) local_ = local.address();
-    id_ = impl_->Register(shared_from_this());
-    net::dispatch(stream_.get_executor(), [self = shared_from_this()] {
-      const HttpServerOptions& options = self->impl_->options;
-      if (self->refusal_ == Refusal::kTotal) {
-        self->ReplyAndClose(503, "too many connections (the limit is " +
-                                     std::to_string(options.max_connections) + "); retry later");
-      } else if (self->refusal_ == Refusal::kPerAddress) {
-        self->ReplyAndClose(
-            429, "too many connections from " + self->address_key_ + " (the limit per address is " +
-                     std::to_string(options.max_connections_per_address) +
-                     ", max_connections_per_address); close idle ones or retry later");
+    id_ = impl_->Register(this->shared_from_this());
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kIsTls<Stream>) {
+        self->Handshake();
       } else {
-        self->DoReadHeader();
+        self->Begin();
       }
     });
   }
 
   void OnStopAccepting() override {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       if (self->idle_) self->Close();
     });
   }
@@ -649,6 +668,79 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
   bool is_tail() const override { return false; }
 
  private:
+  beast::tcp_stream& Tcp() { return beast::get_lowest_layer(stream_); }
+
+  // The first thing on a connection once it can speak HTTP: a refusal, or the first request.
+  void Begin() {
+    const HttpServerOptions& options = impl_->options;
+    if (refusal_ == Refusal::kTotal) {
+      ReplyAndClose(503, "too many connections (the limit is " +
+                             std::to_string(options.max_connections) + "); retry later");
+    } else if (refusal_ == Refusal::kPerAddress) {
+      ReplyAndClose(429, "too many connections from " + address_key_ +
+                             " (the limit per address is " +
+                             std::to_string(options.max_connections_per_address) +
+                             ", max_connections_per_address); close idle ones or retry later");
+    } else {
+      DoReadHeader();
+    }
+  }
+
+  // TLS: the client's first bytes must be a TLS handshake (a plain HTTP request gets a plain
+  // 400 saying to use https), and the handshake must end within tls_handshake_timeout, so that
+  // a client that connects and stays silent, or stalls mid-handshake, holds its connection slot
+  // no longer. Runs on the I/O threads; no worker waits for it.
+  void Handshake() {
+    idle_ = true;  // a shutdown closes a connection still in its handshake
+    Tcp().expires_after(std::chrono::milliseconds(impl_->options.tls_handshake_timeout_ms));
+    beast::async_detect_ssl(
+        Tcp(), buffer_, [self = this->shared_from_this()](beast::error_code ec, bool is_tls) {
+          if (ec) return self->HandshakeFailed(ec);
+          if (!is_tls) return self->NotTls();
+          self->stream_.async_handshake(ssl::stream_base::server, self->buffer_.data(),
+                                        [self](beast::error_code hec, size_t used) {
+                                          if (hec) return self->HandshakeFailed(hec);
+                                          self->buffer_.consume(used);
+                                          self->tls_client_ =
+                                              tls::PeerSubject(self->stream_.native_handle());
+                                          self->Begin();
+                                        });
+        });
+  }
+
+  void HandshakeFailed(beast::error_code ec) {
+    const bool timeout = ec == beast::error::timeout;
+    if (ec == net::error::eof || ec == net::error::connection_reset ||
+        ec == net::error::operation_aborted) {
+      return Close();  // the client left (a port probe, a health check of the TCP port)
+    }
+    tls::CountHandshakeFailure("http", timeout ? "timeout" : "error");
+    if (timeout) HttpMetrics::Get().CountConnectionTimeout("handshake");
+    if (uint64_t count = impl_->tls_log.Note()) {
+      spdlog::warn("http: {} TLS handshake(s) failed; the last from {}: {}", count, remote_,
+                   timeout ? "no handshake within tls_handshake_timeout (" +
+                                 std::to_string(impl_->options.tls_handshake_timeout_ms) + " ms)"
+                           : ec.message());
+    }
+    Close();
+  }
+
+  // A plain-text client on the HTTPS port: a plain answer it can read, then the close.
+  void NotTls() {
+    tls::CountHandshakeFailure("http", "plain_text");
+    static const std::string kAnswer = [] {
+      const std::string body =
+          "{\"error\":\"this port speaks HTTPS: use https:// instead of http://\"}\n";
+      return "HTTP/1.1 400 Bad Request\r\nServer: sawmill/" SAWMILL_VERSION
+             "\r\nContent-Type: application/json\r\nConnection: close\r\nContent-Length: " +
+             std::to_string(body.size()) + "\r\n\r\n" + body;
+    }();
+    Tcp().expires_after(std::chrono::seconds(5));
+    net::async_write(
+        Tcp(), net::buffer(kAnswer),
+        [self = this->shared_from_this()](beast::error_code, size_t) { self->Close(); });
+  }
+
   // Waits up to idle_timeout for the first byte of the next request, then gives the whole
   // request (headers and body) read_timeout from that byte: a client that drips header bytes
   // cannot stretch a request past read_timeout.
@@ -665,10 +757,10 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     cors_origin_.clear();
     preflight_ = false;
     if (buffer_.size() > 0) return StartRequest();  // pipelined: it began already
-    stream_.expires_after(std::chrono::milliseconds(impl_->options.idle_timeout_ms));
+    Tcp().expires_after(std::chrono::milliseconds(impl_->options.idle_timeout_ms));
     stream_.async_read_some(
         buffer_.prepare(4096),
-        beast::bind_front_handler(&HttpConnection::OnFirstBytes, shared_from_this()));
+        beast::bind_front_handler(&HttpConnection::OnFirstBytes, this->shared_from_this()));
   }
 
   void OnFirstBytes(beast::error_code ec, size_t n) {
@@ -682,10 +774,10 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
 
   void StartRequest() {
     idle_ = false;
-    stream_.expires_after(std::chrono::milliseconds(impl_->options.read_timeout_ms));
+    Tcp().expires_after(std::chrono::milliseconds(impl_->options.read_timeout_ms));
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
-        beast::bind_front_handler(&HttpConnection::OnHeader, shared_from_this()));
+        beast::bind_front_handler(&HttpConnection::OnHeader, this->shared_from_this()));
   }
 
   // A request that did not arrive whole within read_timeout: the socket is closed already.
@@ -742,7 +834,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
       auto cont = std::make_shared<bhttp::response<bhttp::empty_body>>(bhttp::status::continue_,
                                                                        req.version());
       bhttp::async_write(stream_, *cont,
-                         [self = shared_from_this(), cont](beast::error_code wec, size_t) {
+                         [self = this->shared_from_this(), cont](beast::error_code wec, size_t) {
                            if (wec) return self->Close();
                            self->DoReadBody();
                          });
@@ -753,13 +845,14 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
 
   void DoReadBody() {
     if (parser_->content_length() || parser_->is_done()) {
-      bhttp::async_read(stream_, buffer_, *parser_,
-                        beast::bind_front_handler(&HttpConnection::OnBody, shared_from_this()));
+      bhttp::async_read(
+          stream_, buffer_, *parser_,
+          beast::bind_front_handler(&HttpConnection::OnBody, this->shared_from_this()));
       return;
     }
     bhttp::async_read_some(
         stream_, buffer_, *parser_,
-        beast::bind_front_handler(&HttpConnection::OnBodyPart, shared_from_this()));
+        beast::bind_front_handler(&HttpConnection::OnBodyPart, this->shared_from_this()));
   }
 
   // A piece of a chunked body: reserve what arrived so far, then read on.
@@ -803,6 +896,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     }
     auto request = std::make_shared<HttpRequest>();
     Status status = ToHttpRequest(parser_->release(), remote_, request.get());
+    request->tls_client = tls_client_;
     impl_->in_flight.fetch_add(1);
     if (!status.ok()) {
       HttpMetrics::Get().CountRequest("unmatched", StatusToHttp(status), 0);
@@ -811,7 +905,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     if (request->method == "GET") WatchForDisconnect(request.get());
     // The handler may block (WAL sync, query): run it off the I/O threads.
     auto reservation = std::make_shared<Reservation>(std::move(reservation_));
-    net::post(impl_->workers, [self = shared_from_this(), request, reservation] {
+    net::post(impl_->workers, [self = this->shared_from_this(), request, reservation] {
       HttpResponse response = self->impl_->Handle(request.get(), reservation.get());
       request->body = std::string();
       reservation->Reset();
@@ -828,7 +922,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
   // posted to the connection's executor and written before the next one is produced.
   // REQUIRES: in_flight was incremented for this request.
   void StreamOnWorker(HttpResponse response) {
-    auto self = shared_from_this();
+    auto self = this->shared_from_this();
     // Each write's data and outcome are shared with the posted handler: when the server stops,
     // its io_context runs no more handlers, and the worker must not wait for one forever (that
     // hung Stop(), which joins the workers) nor leave one pointing at its stack.
@@ -842,8 +936,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
       std::future<beast::error_code> result = piece->done.get_future();
       net::post(self->stream_.get_executor(), [self, piece] {
         if (self->closed_) return piece->done.set_value(net::error::not_connected);
-        self->stream_.expires_after(
-            std::chrono::milliseconds(self->impl_->options.read_timeout_ms));
+        self->Tcp().expires_after(std::chrono::milliseconds(self->impl_->options.read_timeout_ms));
         net::async_write(self->stream_, net::buffer(piece->data),
                          [piece](beast::error_code ec, size_t) { piece->done.set_value(ec); });
       });
@@ -894,25 +987,26 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     auto gone = std::make_shared<std::atomic<bool>>(false);
     request->client_gone = gone;
     watching_ = true;
-    stream_.socket().async_wait(
-        tcp::socket::wait_read,
-        [self = shared_from_this(), gone](beast::error_code ec) { self->OnReadable(ec, gone); });
+    Tcp().socket().async_wait(tcp::socket::wait_read,
+                              [self = this->shared_from_this(), gone](beast::error_code ec) {
+                                self->OnReadable(ec, gone);
+                              });
   }
 
   void OnReadable(beast::error_code ec, const std::shared_ptr<std::atomic<bool>>& gone) {
     if (!watching_ || ec == net::error::operation_aborted) return;
     if (!ec) {
       char byte;
-      ssize_t n = ::recv(stream_.socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+      ssize_t n = ::recv(Tcp().socket().native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
       if (n > 0) {
         watching_ = false;  // a pipelined request: the client is still there
         return;
       }
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
-        stream_.socket().async_wait(tcp::socket::wait_read,
-                                    [self = shared_from_this(), gone](beast::error_code ec2) {
-                                      self->OnReadable(ec2, gone);
-                                    });
+        Tcp().socket().async_wait(tcp::socket::wait_read,
+                                  [self = this->shared_from_this(), gone](beast::error_code ec2) {
+                                    self->OnReadable(ec2, gone);
+                                  });
         return;
       }
     }
@@ -925,7 +1019,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     if (!watching_) return;
     watching_ = false;
     beast::error_code ignored;
-    stream_.socket().cancel(ignored);
+    Tcp().socket().cancel(ignored);
   }
 
   // REQUIRES: in_flight was incremented for this request.
@@ -936,9 +1030,9 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     }
     bool keep_alive = keep_alive_ && !impl_->stopping.load();
     res_ = ToBeastResponse(std::move(response), keep_alive, head_);
-    stream_.expires_after(std::chrono::milliseconds(impl_->options.read_timeout_ms));
+    Tcp().expires_after(std::chrono::milliseconds(impl_->options.read_timeout_ms));
     bhttp::async_write(stream_, *res_,
-                       [self = shared_from_this(), keep_alive](beast::error_code ec, size_t) {
+                       [self = this->shared_from_this(), keep_alive](beast::error_code ec, size_t) {
                          self->res_.reset();
                          self->impl_->in_flight.fetch_sub(1);
                          if (ec || !keep_alive) return self->Close();
@@ -965,20 +1059,21 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     reservation_.Reset();  // what is drained is not held
     HttpMetrics::Get().CountRequest("unmatched", response.status, 0);
     res_ = ToBeastResponse(response, false, false);
-    stream_.expires_after(std::chrono::seconds(5));
-    bhttp::async_write(stream_, *res_, [self = shared_from_this()](beast::error_code ec, size_t) {
-      self->res_.reset();
-      if (ec) return self->Close();
-      beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
-      self->drained_ = 0;
-      self->Drain();
-    });
+    Tcp().expires_after(std::chrono::seconds(5));
+    bhttp::async_write(stream_, *res_,
+                       [self = this->shared_from_this()](beast::error_code ec, size_t) {
+                         self->res_.reset();
+                         if (ec) return self->Close();
+                         beast::error_code ignored;
+                         self->Tcp().socket().shutdown(tcp::socket::shutdown_send, ignored);
+                         self->drained_ = 0;
+                         self->Drain();
+                       });
   }
 
   void Drain() {
     stream_.async_read_some(net::buffer(scratch_),
-                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                            [self = this->shared_from_this()](beast::error_code ec, size_t n) {
                               self->drained_ += n;
                               if (ec || self->drained_ > (256u << 20)) return self->Close();
                               self->Drain();
@@ -1023,6 +1118,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     auto beast_request = parser_->release();
     Status status =
         ToHttpRequest(bhttp::request<bhttp::string_body>(beast_request), remote_, request.get());
+    request->tls_client = tls_client_;
     if (status.ok() && impl_->options.authorize) {
       status = impl_->options.authorize(request.get(), request->path);  // as any route
     }
@@ -1038,9 +1134,9 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
       return Write(error);
     }
     HttpMetrics::Get().CountRequest(request->path, 101, 0);
-    stream_.expires_never();
-    auto ws =
-        std::make_shared<WsTail>(impl_, std::move(stream_), std::move(tail->session), address_key_);
+    Tcp().expires_never();
+    auto ws = std::make_shared<WsTail<Stream>>(impl_, std::move(stream_), tls_context_,
+                                               std::move(tail->session), address_key_);
     ws->SetFraming(std::move(tail->initial), std::move(tail->frame));
     ws->Start(std::move(beast_request));
     moved_ = true;
@@ -1051,6 +1147,7 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     auto beast_request = parser_->release();
     Status status =
         ToHttpRequest(bhttp::request<bhttp::string_body>(beast_request), remote_, request.get());
+    request->tls_client = tls_client_;
     if (status.ok() && impl_->options.authorize) {
       status = impl_->options.authorize(request.get(), impl_->options.tail_path);
     }
@@ -1074,12 +1171,14 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
         impl->options.audit(*request, impl->options.tail_path, started);
       });
     }
-    stream_.expires_never();
+    Tcp().expires_never();
     if (websocket_upgrade) {
-      std::make_shared<WsTail>(impl_, std::move(stream_), std::move(*session), address_key_)
+      std::make_shared<WsTail<Stream>>(impl_, std::move(stream_), tls_context_, std::move(*session),
+                                       address_key_)
           ->Start(std::move(beast_request));
     } else {
-      std::make_shared<SseTail>(impl_, std::move(stream_), std::move(*session), address_key_)
+      std::make_shared<SseTail<Stream>>(impl_, std::move(stream_), tls_context_,
+                                        std::move(*session), address_key_)
           ->Start();
     }
     moved_ = true;
@@ -1089,13 +1188,15 @@ class HttpConnection : public Closeable, public std::enable_shared_from_this<Htt
     if (moved_ || closed_) return;
     closed_ = true;
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-    stream_.close();
+    Tcp().socket().shutdown(tcp::socket::shutdown_both, ignored);
+    Tcp().close();
   }
 
   Impl* impl_;
-  std::optional<ConnectionSlot> slot_;  // empty for a refused connection
-  beast::tcp_stream stream_;
+  std::optional<ConnectionSlot> slot_;         // empty for a refused connection
+  std::shared_ptr<ssl::context> tls_context_;  // before stream_: outlives it
+  Stream stream_;
+  std::string tls_client_;   // the verified client certificate's subject (mTLS), or ""
   Reservation reservation_;  // of the request being read
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
@@ -1162,7 +1263,18 @@ void HttpServer::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
       return;
     }
   }
-  std::make_shared<HttpConnection>(this, std::move(socket), refusal, std::move(key))->Start();
+  if (options.tls) {
+    // The context current now: a reload (SIGHUP) affects connections accepted after it.
+    std::shared_ptr<ssl::context> context = options.tls->Current();
+    TlsStream stream(PlainStream(std::move(socket)), *context);
+    std::make_shared<HttpConnection<TlsStream>>(this, std::move(stream), std::move(context),
+                                                refusal, std::move(key))
+        ->Start();
+  } else {
+    std::make_shared<HttpConnection<PlainStream>>(this, PlainStream(std::move(socket)), nullptr,
+                                                  refusal, std::move(key))
+        ->Start();
+  }
   DoAccept();
 }
 

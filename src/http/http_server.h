@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "common/tls.h"
 #include "http/router.h"
 #include "sawmill/status.h"
 #include "tail/tail_hub.h"
@@ -31,6 +32,12 @@ using FramedTailSubscriber = std::function<Result<FramedTail>(const struct HttpR
 
 struct HttpServerOptions {
   std::string address = "127.0.0.1";
+  // HTTPS (docs/security.md "TLS"): every connection speaks TLS with the context tls->Current()
+  // gives when it is accepted (so tls->Reload() serves new connections the new certificate and
+  // leaves open ones alone). Null: plain HTTP.
+  std::shared_ptr<tls::ServerTls> tls;
+  // A TLS handshake must end within this from the accept, or the connection is closed.
+  int tls_handshake_timeout_ms = 10'000;
   uint16_t port = 9640;                     // 0: any free port (see HttpServer::port())
   size_t max_body_bytes = 64ull << 20;      // as received; larger requests get 413
   size_t max_decoded_bytes = 256ull << 20;  // after Content-Encoding decoding; larger: 413

@@ -38,6 +38,9 @@ struct HttpRequest {
   std::string tenant = "default";
   Caller caller;  // set by the auth gate before the handler runs
   std::string remote_address;
+  // The subject of the client certificate the TLS handshake verified (mTLS, docs/security.md
+  // "TLS"), e.g. "CN=agent-7,O=Example"; "" over plain HTTP or without a client certificate.
+  std::string tls_client;
   // Becomes true when the client closes the connection while the handler runs (the server
   // watches GET requests; null for others). A long handler (search) hands it on and stops.
   std::shared_ptr<const std::atomic<bool>> client_gone;

@@ -8,13 +8,16 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <thread>
+#include <vector>
 
 #include "auth/audit_log.h"
 #include "auth/token_store.h"
 #include "catalog/pg_catalog.h"
 #include "catalog/sqlite_catalog.h"
 #include "common/mutex.h"
+#include "common/tls.h"
 #include "http/admin_retention_routes.h"
 #include "http/admin_tier_routes.h"
 #include "http/alert_routes.h"
@@ -48,7 +51,7 @@ class SignalWaiter {
     sigaddset(&set_, SIGTERM);
     sigaddset(&set_, SIGINT);
     sigaddset(&set_, SIGUSR1);
-    sigaddset(&set_, SIGHUP);                    // reloads the alerting rules file
+    sigaddset(&set_, SIGHUP);  // reloads the alerting rules file and the TLS certificate
     pthread_sigmask(SIG_BLOCK, &set_, nullptr);  // inherited by every thread started later
     thread_ = std::thread([this] {
       int count = 0;
@@ -58,6 +61,12 @@ class SignalWaiter {
         if (signal == SIGUSR1) return;  // our own wake-up at exit
         if (signal == SIGHUP) {
           hups_.fetch_add(1);
+          std::vector<std::function<void()>> handlers;
+          {
+            MutexLock lock(&mu_);
+            handlers = hup_handlers_;
+          }
+          for (const auto& handler : handlers) handler();
           continue;
         }
         if (++count > 1) {
@@ -79,6 +88,11 @@ class SignalWaiter {
   }
   // SIGHUPs received so far.
   int hups() const { return hups_.load(); }
+  // Runs "handler" on the signal thread at each SIGHUP from now on.
+  void OnHup(std::function<void()> handler) {
+    MutexLock lock(&mu_);
+    hup_handlers_.push_back(std::move(handler));
+  }
   bool stop_requested() {
     MutexLock lock(&mu_);
     return stop_;
@@ -100,6 +114,7 @@ class SignalWaiter {
   Mutex mu_;
   CondVar cv_;
   bool stop_ GUARDED_BY(mu_) = false;
+  std::vector<std::function<void()>> hup_handlers_ GUARDED_BY(mu_);
   std::atomic<int> hups_{0};
   std::thread thread_;
 };
@@ -173,8 +188,38 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   http_options.worker_threads = static_cast<int>(config.worker_threads);
   http_options.io_threads = static_cast<int>(config.io_threads);
   http_options.heartbeat_ms = static_cast<int>(config.heartbeat_ms);
+  // HTTPS and syslog over TLS share one context, reloaded on SIGHUP (docs/security.md "TLS").
+  std::shared_ptr<tls::ServerTls> server_tls;
+  if (!config.tls_cert.empty()) {
+    tls::ServerTlsOptions tls_options;
+    tls_options.cert_file = config.tls_cert;
+    tls_options.key_file = config.tls_key;
+    tls_options.client_ca_file = config.tls_client_ca;
+    tls_options.client_auth = tls::ParseClientAuth(config.tls_client_auth).value();  // validated
+    auto created = tls::ServerTls::Create(std::move(tls_options));
+    if (!created.ok()) {
+      std::fprintf(stderr, "sawmill server: %s\n", created.status().message().c_str());
+      return 2;
+    }
+    server_tls = std::move(*created);
+    http_options.tls = server_tls;
+    http_options.tls_handshake_timeout_ms = static_cast<int>(config.tls_handshake_timeout_ms);
+    spdlog::info("tls: serving {} (client certificates: {})", server_tls->Describe(),
+                 config.tls_client_auth);
+  }
+  const std::string scheme = server_tls ? "https" : "http";
 
   SignalWaiter signals;  // before any other thread starts, so that they inherit the mask
+  if (server_tls) {
+    signals.OnHup([tls = server_tls.get()] {
+      if (Status reloaded = tls->Reload(); reloaded.ok()) {
+        spdlog::info("tls: reloaded on SIGHUP; new connections get {}", tls->Describe());
+      } else {
+        spdlog::error("tls: reload on SIGHUP failed, still serving the previous certificate: {}",
+                      reloaded.message());
+      }
+    });
+  }
 
   ApiState state;
   state.options.max_line_bytes = config.max_line_bytes;
@@ -347,7 +392,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     std::fprintf(stderr, "sawmill server: %s\n", status.message().c_str());
     return 1;
   }
-  spdlog::info("listening on http://{}:{}/ (data in {})", http_options.address, server.port(),
+  spdlog::info("listening on {}://{}:{}/ (data in {})", scheme, http_options.address, server.port(),
                config.data_dir);
 
   auto cold_store = OpenColdStore(config);
@@ -488,8 +533,8 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
                      http_options.address == "::";
     auto started =
         StartAlerting(config,
-                      "http://" + (any ? std::string("127.0.0.1") : http_options.address) + ":" +
-                          std::to_string(server.port()),
+                      scheme + "://" + (any ? std::string("127.0.0.1") : http_options.address) +
+                          ":" + std::to_string(server.port()),
                       engine.get(), query_engine.get(), [&signals] { return signals.hups(); });
     if (!started.ok()) {
       std::fprintf(stderr, "sawmill server: %s\n", started.status().message().c_str());
@@ -530,8 +575,9 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     } else if (address.find(':') != std::string::npos && address.front() != '[') {
       host = "[" + address + "]";
     }
-    std::string text = WelcomeText(
-        run.welcome_cli, "http://" + host + ":" + std::to_string(server.port()), config.data_dir);
+    std::string text =
+        WelcomeText(run.welcome_cli, scheme + "://" + host + ":" + std::to_string(server.port()),
+                    config.data_dir);
     std::fwrite(text.data(), 1, text.size(), stdout);
     std::fflush(stdout);
   }

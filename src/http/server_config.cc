@@ -8,6 +8,7 @@
 #include <system_error>
 
 #include "common/config_values.h"
+#include "common/tls.h"
 #include "http/admin_retention_routes.h"
 #include "http/connection_policy.h"
 #include "http/masking_config.h"
@@ -218,6 +219,22 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        &c->disk_watermarks},
       {"disk_check_interval", T::kDuration, "how often the data volume's free space is read",
        nullptr, &c->disk_check_interval_ms},
+      // TLS (docs/security.md "TLS").
+      {"tls_cert", T::kString,
+       "PEM certificate (then intermediates) to serve HTTPS on the http address; reread on "
+       "SIGHUP; empty: plain HTTP",
+       &c->tls_cert},
+      {"tls_key", T::kString, "PEM private key of tls_cert (unencrypted); reread on SIGHUP",
+       &c->tls_key},
+      {"tls_client_ca", T::kString,
+       "PEM CA certificates that client certificates (mTLS) must chain to", &c->tls_client_ca},
+      {"tls_client_auth", T::kString,
+       "client certificates: off, optional (checked when presented) or require (no valid "
+       "certificate: no connection)",
+       &c->tls_client_auth},
+      {"tls_handshake_timeout", T::kDuration,
+       "a TLS handshake must end within this from the connect, or the connection is closed",
+       nullptr, &c->tls_handshake_timeout_ms},
   };
 }
 
@@ -422,6 +439,18 @@ Status ValidateServerConfig(const ServerConfig& c) {
     RETURN_IF_ERROR(storage::ParseWatermarks(c.disk_watermarks, &warm, &cold, &shed));
   }
   RETURN_IF_ERROR(at_least("disk_check_interval", c.disk_check_interval_ms, 100, "100ms"));
+  // TLS: the files themselves are read (and their errors named) when the server starts.
+  if (c.tls_cert.empty() != c.tls_key.empty()) {
+    return Status::InvalidArgument(c.tls_cert.empty() ? "tls_key is set but tls_cert is not"
+                                                      : "tls_cert is set but tls_key is not");
+  }
+  if (auto mode = tls::ParseClientAuth(c.tls_client_auth); !mode.ok()) return mode.status();
+  if (c.tls_cert.empty() && (c.tls_client_auth != "off" || !c.tls_client_ca.empty())) {
+    return Status::InvalidArgument(
+        "tls_client_auth and tls_client_ca need tls_cert and tls_key: client certificates are "
+        "asked for in the TLS handshake");
+  }
+  RETURN_IF_ERROR(at_least("tls_handshake_timeout", c.tls_handshake_timeout_ms, 100, "100ms"));
   if (c.compaction != "on" && c.compaction != "off") {
     return Status::InvalidArgument("compaction: '" + c.compaction + "' is not on or off");
   }

@@ -112,6 +112,14 @@ struct ServerConfig {
   // then INFO ingest is refused; and how often the volume is checked.
   std::string disk_watermarks = "80%,90%,95%";
   uint64_t disk_check_interval_ms = 5'000;
+  // TLS (docs/security.md "TLS"): HTTPS on http_address when tls_cert and tls_key are set;
+  // client certificates (mTLS) per tls_client_auth ("off", "optional", "require") against
+  // tls_client_ca. The files are reread on SIGHUP.
+  std::string tls_cert;
+  std::string tls_key;
+  std::string tls_client_ca;
+  std::string tls_client_auth = "off";
+  uint64_t tls_handshake_timeout_ms = 10'000;
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };

@@ -35,10 +35,13 @@ class Server:
         self.port = port or free_port()
         self.proc = None
         self.log_path = os.path.join(self.data_dir + ".log")
+        # HTTPS (--tls-cert): set scheme to "https" and ssl_context to a client context.
+        self.scheme = "http"
+        self.ssl_context = None
 
     @property
     def url(self):
-        return "http://127.0.0.1:%d" % self.port
+        return "%s://127.0.0.1:%d" % (self.scheme, self.port)
 
     def start(self, timeout=60):
         self.log = open(self.log_path, "ab")
@@ -52,7 +55,7 @@ class Server:
                 raise RuntimeError("server exited with %d; log:\n%s" % (self.proc.returncode,
                                                                         self.read_log()))
             try:
-                status, _, _ = request(self.url + "/readyz", timeout=2)
+                status, _, _ = request(self.url + "/readyz", timeout=2, context=self.ssl_context)
                 if status == 200:
                     return self
             except OSError:
@@ -137,11 +140,12 @@ class Server:
         return body.decode()
 
 
-def request(url, method="GET", body=None, headers=None, timeout=60):
-    """Returns (status, headers, body bytes); HTTP errors are answers, not exceptions."""
+def request(url, method="GET", body=None, headers=None, timeout=60, context=None):
+    """Returns (status, headers, body bytes); HTTP errors are answers, not exceptions. "context":
+    an ssl.SSLContext for https:// URLs."""
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
-        with urllib.request.urlopen(req, timeout=timeout) as resp:
+        with urllib.request.urlopen(req, timeout=timeout, context=context) as resp:
             return resp.status, dict(resp.headers), resp.read()
     except urllib.error.HTTPError as e:
         return e.code, dict(e.headers), e.read()
