@@ -256,8 +256,9 @@ TEST_F(AlertEngineTest, RulesSharingAFilterCountTheSameLines) {
 
 TEST_F(AlertEngineTest, PhrasesAndWordsAreRequiredWhateverTheirCase) {
   auto engine = Make();
-  engine->SetRules({MakeRule("{name: p, filter: '\"connection reset\" peer', condition: count > "
-                             "0, window: 1m}")});
+  engine->SetRules(
+      {MakeRule("{name: p, filter: '\"connection reset\" peer', condition: count > "
+                "0, window: 1m}")});
   Send(*engine, 1, "s", Level::kError, "Connection RESET by Peer");
   Send(*engine, 1, "s", Level::kError, "connection was reset by peer");  // not the phrase
   Send(*engine, 1, "s", Level::kError, "connection reset");              // no "peer"

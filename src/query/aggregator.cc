@@ -184,7 +184,8 @@ void Aggregator::Add(const Record& record) {
 }
 
 bool Aggregator::CountsOnly() const {
-  return agg_ != nullptr && agg_->kind == PipeKind::kCount && !agg_->bytes && agg_->group_by.empty();
+  return agg_ != nullptr && agg_->kind == PipeKind::kCount && !agg_->bytes &&
+         agg_->group_by.empty();
 }
 
 void Aggregator::AddCount(int64_t n) {
