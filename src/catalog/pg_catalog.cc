@@ -1329,14 +1329,7 @@ class PgCatalog final : public Catalog {
                                        "name = $1 FOR UPDATE",
                                        Params().Text(name)));
       lease = {r.Text(0, 0), r.Text(0, 1), r.Int(0, 2), r.Uint(0, 3)};
-      const bool mine = !lease.holder.empty() && lease.holder == holder;
-      const bool free = lease.holder.empty() || lease.expires_ns <= now_ns;
-      if (!mine && !free) return Status::OK();  // held by another, unexpired
-      if (!mine) {
-        lease.holder = std::string(holder);
-        ++lease.epoch;
-      }
-      lease.expires_ns = now_ns + ttl_ns;
+      if (!TakeLease(&lease, holder, now_ns, ttl_ns)) return Status::OK();  // held by another
       return Run("store lease",
                  "UPDATE leases SET holder = $2, expires_ns = $3, epoch = $4 WHERE name = $1",
                  Params().Text(name).Text(lease.holder).Int(lease.expires_ns).Uint(lease.epoch))

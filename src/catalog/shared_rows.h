@@ -1,5 +1,5 @@
 // What the SQLite and PostgreSQL catalogs do alike, written once: the text form of a token's
-// tenants and the arguments a lease request is refused for.
+// tenants, the arguments a lease request is refused for, and the lease decision.
 #pragma once
 
 #include <cstdint>
@@ -7,6 +7,7 @@
 #include <string_view>
 #include <vector>
 
+#include "catalog/catalog.h"
 #include "sawmill/status.h"
 
 namespace sawmill::catalog {
@@ -40,6 +41,21 @@ inline Status CheckLeaseRequest(std::string_view holder, int64_t ttl_ns) {
                                    " ns is not positive");
   }
   return Status::OK();
+}
+
+// The lease decision of AcquireLease, on the row as stored ("lease"): when "holder" may take or
+// renew it, updates "lease" (a new holder gets the next epoch; the expiry moves to now + ttl)
+// and returns true; when another holds it unexpired, leaves it and returns false.
+inline bool TakeLease(LeaseRow* lease, std::string_view holder, int64_t now_ns, int64_t ttl_ns) {
+  const bool mine = !lease->holder.empty() && lease->holder == holder;
+  const bool free = lease->holder.empty() || lease->expires_ns <= now_ns;
+  if (!mine && !free) return false;
+  if (!mine) {
+    lease->holder = std::string(holder);
+    ++lease->epoch;
+  }
+  lease->expires_ns = now_ns + ttl_ns;
+  return true;
 }
 
 }  // namespace sawmill::catalog

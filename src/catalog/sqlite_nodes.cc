@@ -89,17 +89,10 @@ Result<LeaseRow> SqliteCatalog::AcquireLease(std::string_view name, std::string_
     if (rc == SQLITE_ROW) lease = ReadLease(st);
     if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RollbackLocked(Error("lease lookup"));
   }
-  const bool mine = !lease.holder.empty() && lease.holder == holder;
-  const bool free = lease.holder.empty() || lease.expires_ns <= now_ns;
-  if (!mine && !free) {
+  if (!TakeLease(&lease, holder, now_ns, ttl_ns)) {
     RETURN_IF_ERROR(Exec("ROLLBACK"));
     return lease;  // held by another, unexpired
   }
-  if (!mine) {
-    lease.holder = std::string(holder);
-    ++lease.epoch;
-  }
-  lease.expires_ns = now_ns + ttl_ns;
   Stmt st(db_,
           "INSERT OR REPLACE INTO leases (name, holder, expires_ns, epoch) VALUES (?, ?, ?, ?)");
   if (!st.ok()) return RollbackLocked(Error("prepare lease"));
