@@ -275,6 +275,33 @@ Redactor::~Redactor() = default;
 // with a known issuer prefix and a length that issuer uses (CardIssuerMatches), and passing Luhn.
 // Digits inside hex hashes, serials, host names and versions are never a card, nor is an
 // all-digit span id (LooksLikeTraceContext).
+// The tail of a value cut at max_line: a run of digits (single spaces or dashes between them)
+// at its very end, standing alone at its start, with more digits than an issuer prefix (the
+// first six, which PCI DSS allows to show) and fewer than a whole card (whole ones are the
+// detector's). Such a tail may be a cut card; it is replaced. Over-masking a long number at the
+// end of a cut line is the price of never storing half a card.
+size_t Redactor::RedactCutCardTail(std::string* text) const {
+  const std::string& src = *text;
+  size_t start = src.size();
+  size_t digits = 0;
+  while (start > 0) {
+    const char c = src[start - 1];
+    if (IsDigit(c)) {
+      ++digits;
+      --start;
+    } else if ((c == ' ' || c == '-') && start < src.size() && IsDigit(src[start]) && start >= 2 &&
+               IsDigit(src[start - 2])) {
+      --start;
+    } else {
+      break;
+    }
+  }
+  if (digits <= 6 || digits >= 19) return 0;
+  if (start > 0 && IsWordChar(src[start - 1])) return 0;
+  text->replace(start, std::string::npos, options_.replacement);
+  return 1;
+}
+
 size_t Redactor::RedactCards(std::string* text) const {
   const std::string& src = *text;
   // Cheap prefilter: a card is 13 or more digits, contiguous or in groups separated by single
@@ -478,6 +505,17 @@ bool Redactor::RedactRecord(Record* record, RedactCounts* counts) const {
   }
   size_t total = 0;
   for (std::string* value : values) total += RedactBuiltins(value, counts);
+  if (card_ >= 0 && (record->flags & kFlagTruncated) != 0) {
+    // A line cut at max_line can end in the first digits of a card number, too short for the
+    // detector above: mask such a tail. Which values were cut is not recorded; max_line is at
+    // least 64 bytes (less up to 3 for a UTF-8 character kept whole), so a shorter value was not.
+    size_t cut = 0;
+    for (std::string* value : values) {
+      if (value->size() >= 61) cut += RedactCutCardTail(value);
+    }
+    if (counts != nullptr) (*counts)[static_cast<size_t>(card_)] += cut;
+    total += cut;
+  }
   if (!custom_.empty()) {
     // One search of each custom rule over the values joined by '\n' tells whether it can match
     // any of them; only then is each value searched (and rewritten). Same result, one search

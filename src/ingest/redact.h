@@ -83,7 +83,8 @@ class Redactor {
 
   // Redacts the message and every field value (and the user id; with all_columns also field
   // keys, service, host, trace_id and span_id); sets kFlagRedacted when something was replaced.
-  // Returns true in that case.
+  // Returns true in that case. On a record cut at max_line (kFlagTruncated) with the card
+  // detector on, a trailing run of 7-18 digits is masked too: it may be a card cut in half.
   bool RedactRecord(Record* record, RedactCounts* counts = nullptr) const;
 
  private:
@@ -91,6 +92,7 @@ class Redactor {
   size_t RedactBuiltins(std::string* text, RedactCounts* counts) const;
   size_t RedactCustom(std::string* text, size_t i, RedactCounts* counts) const;
   size_t RedactCards(std::string* text) const;
+  size_t RedactCutCardTail(std::string* text) const;
   size_t ReplaceStandingAlone(std::string* text, const re2::RE2& re) const;
   size_t RedactIpv6(std::string* text) const;
 

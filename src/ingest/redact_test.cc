@@ -444,5 +444,45 @@ TEST(Redactor, RealDatasetsHaveNoCardsOrSsns) {
   }
 }
 
+TEST(Redactor, TailOfACardCutAtMaxLineIsMasked) {
+  auto r = Make();
+  const std::string head(64, 'x');
+  // 4111 1111 1111 1111 cut after its tenth digit: too short for the card detector.
+  Record cut;
+  cut.message = head + " paid with 4111 1111 11";
+  cut.flags = kFlagTruncated;
+  RedactCounts counts;
+  EXPECT_TRUE(r->RedactRecord(&cut, &counts));
+  EXPECT_EQ(cut.message, head + " paid with [REDACTED]");
+  EXPECT_EQ(counts[0], 1u);  // counted under "card"
+  EXPECT_NE(cut.flags & kFlagRedacted, 0u);
+
+  // The same text on a line that was not cut is left alone (10 digits are no card).
+  Record whole;
+  whole.message = head + " paid with 4111 1111 11";
+  EXPECT_FALSE(r->RedactRecord(&whole));
+  EXPECT_EQ(whole.message, head + " paid with 4111 1111 11");
+
+  // A cut line ending in six digits or fewer (an issuer prefix at most), in a word, or a value
+  // too short to have been cut keeps them.
+  for (const std::string& text :
+       {head + " id 411111", head + " build abc4111111111", std::string("short 41111111111")}) {
+    Record keep;
+    keep.message = text;
+    keep.flags = kFlagTruncated;
+    EXPECT_FALSE(r->RedactRecord(&keep)) << text;
+    EXPECT_EQ(keep.message, text);
+  }
+
+  // With the card detector off nothing is masked.
+  RedactOptions off;
+  off.credit_cards = false;
+  auto plain = Make(off);
+  Record cut2;
+  cut2.message = head + " paid with 4111 1111 11";
+  cut2.flags = kFlagTruncated;
+  EXPECT_FALSE(plain->RedactRecord(&cut2));
+}
+
 }  // namespace
 }  // namespace sawmill::ingest
