@@ -315,6 +315,27 @@ struct LeaseRow {
   friend bool operator==(const LeaseRow&, const LeaseRow&) = default;
 };
 
+// ---- WAL objects of cluster nodes (issue 20; docs/cluster.md "Write path") ----
+
+// One WAL object in the shared object store (table wal_objects): acknowledged batches of one
+// node, written with one PUT and registered before they were acknowledged.
+struct WalObjectRow {
+  std::string name;   // its name in the shared store: wal/<node>/<first_seq>-<last_seq>.wal
+  std::string node;   // the node that wrote it
+  std::string owner;  // the node that answers for it now: the writer, or one that took it over
+  uint64_t first_seq = 0, last_seq = 0;  // the seqs of its batches lie in [first_seq, last_seq]
+  uint64_t bytes = 0;
+  uint64_t batches = 0;
+  int64_t min_ingest_ts = 0, max_ingest_ts = 0;
+  int64_t created_ns = 0;
+  std::string state;    // kWalObjectUnflushed or kWalObjectFlushed
+  uint64_t claims = 0;  // times it was claimed (ClaimWalObjects)
+
+  friend bool operator==(const WalObjectRow&, const WalObjectRow&) = default;
+};
+inline constexpr std::string_view kWalObjectUnflushed = "unflushed";
+inline constexpr std::string_view kWalObjectFlushed = "flushed";
+
 struct ListFilter {
   std::optional<std::string> tenant;
   std::optional<uint32_t> partition;
@@ -504,6 +525,39 @@ class Catalog {
   virtual Status ReleaseLease(std::string_view name, std::string_view holder) = 0;
   // Every lease, by name.
   virtual Result<std::vector<LeaseRow>> ListLeases() const = 0;
+
+  // ---- WAL objects of cluster nodes (issue 20; docs/cluster.md "Write path") ----
+
+  // Registers a WAL object (state and claims as given). Errors: AlreadyExists for a name that is
+  // registered.
+  virtual Status RegisterWalObject(const WalObjectRow& row) = 0;
+  // The objects "owner" answers for ("" : every one), by first_seq.
+  virtual Result<std::vector<WalObjectRow>> ListWalObjects(std::string_view owner) const = 0;
+  // Marks "names" flushed (their records are in registered segments), in one transaction that
+  // first checks "owner" still answers for each (fencing: a node whose objects were taken over
+  // changes nothing). Errors: FailedPrecondition naming an object that is not registered or not
+  // owned by "owner"; nothing changes then.
+  virtual Status MarkWalObjectsFlushed(const std::vector<std::string>& names,
+                                       std::string_view owner) = 0;
+  // Removes the rows of "names" that are flushed and owned by "owner" (after their objects were
+  // deleted, or before: a row-less object is an orphan the node's start-up sweep deletes).
+  // Returns how many went.
+  virtual Result<uint64_t> DeleteWalObjects(const std::vector<std::string>& names,
+                                            std::string_view owner) = 0;
+  // Takes over at most "limit" unflushed objects owned by one of "from" (nodes found dead) for
+  // "to", oldest first, in one transaction; an object another claimer is taking over at the
+  // same moment is skipped, not waited for (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED).
+  // An owner whose nodes row has a heartbeat at or after "alive_since_ns" is alive again and
+  // keeps its objects (checked in the same statement; INT64_MAX: no check, e.g. a node
+  // claiming its own objects at start). Returns the rows as they now are (owner "to", claims
+  // one higher).
+  virtual Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
+                                                            std::string_view to, size_t limit,
+                                                            int64_t alive_since_ns) = 0;
+  // Reserves "count" seqs for the caller alone: returns "first", the block being [first, first +
+  // count), with first >= at_least and above every block handed out before and every seq of a
+  // registered segment. Errors: InvalidArgument for a count of 0.
+  virtual Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) = 0;
 
   // ---- Tests ----
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
@@ -494,6 +495,106 @@ TEST_P(CatalogTest, RetentionChangesAreRecordedAndADecisionMadeBeforeThemIsRefus
   EXPECT_TRUE(c->ListRetentionPolicies()->empty());
 }
 
+// ---- WAL objects of cluster nodes (issue 20) ----
+
+WalObjectRow WalObject(std::string node, uint64_t first, uint64_t last) {
+  WalObjectRow w;
+  w.name = "wal/" + node + "/" + std::to_string(first) + "-" + std::to_string(last) + ".wal";
+  w.node = node;
+  w.owner = node;
+  w.first_seq = first;
+  w.last_seq = last;
+  w.bytes = 100 + first;
+  w.batches = 2;
+  w.min_ingest_ts = static_cast<int64_t>(first) * 10;
+  w.max_ingest_ts = static_cast<int64_t>(last) * 10;
+  w.created_ns = 77;
+  w.state = std::string(kWalObjectUnflushed);
+  return w;
+}
+
+TEST_P(CatalogTest, WalObjectsAreRegisteredListedByOwnerFlushedAndDeletedByTheirOwnerOnly) {
+  auto c = OpenCatalog();
+  const WalObjectRow a1 = WalObject("a", 1, 10), a2 = WalObject("a", 11, 20);
+  const WalObjectRow b1 = WalObject("b", 1000, 1005);
+  ASSERT_TRUE(c->RegisterWalObject(a2).ok());
+  ASSERT_TRUE(c->RegisterWalObject(b1).ok());
+  ASSERT_TRUE(c->RegisterWalObject(a1).ok());
+  EXPECT_EQ(c->RegisterWalObject(a1).code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(*c->ListWalObjects("a"), (std::vector<WalObjectRow>{a1, a2}));
+  EXPECT_EQ(*c->ListWalObjects(""), (std::vector<WalObjectRow>{a1, a2, b1}));
+  // Fencing: b cannot mark a's objects, and a refused mark changes nothing (all or nothing).
+  EXPECT_EQ(c->MarkWalObjectsFlushed({b1.name, a1.name}, "b").code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(c->ListWalObjects("b")->at(0).state, kWalObjectUnflushed);
+  EXPECT_EQ(c->MarkWalObjectsFlushed({"wal/a/404.wal"}, "a").code(),
+            StatusCode::kFailedPrecondition);
+  // Only flushed rows of their owner are deleted.
+  EXPECT_EQ(*c->DeleteWalObjects({a1.name, a2.name}, "a"), 0u);
+  ASSERT_TRUE(c->MarkWalObjectsFlushed({a1.name}, "a").ok());
+  EXPECT_EQ(c->ListWalObjects("a")->at(0).state, kWalObjectFlushed);
+  EXPECT_EQ(*c->DeleteWalObjects({a1.name}, "b"), 0u);
+  EXPECT_EQ(*c->DeleteWalObjects({a1.name, a2.name}, "a"), 1u);
+  EXPECT_EQ(*c->ListWalObjects("a"), (std::vector<WalObjectRow>{a2}));
+}
+
+constexpr int64_t kNoCheck = INT64_MAX;
+
+TEST_P(CatalogTest, ClaimedWalObjectsChangeOwnerOnceAndTheOldOwnerIsFencedOut) {
+  auto c = OpenCatalog();
+  // A node whose heartbeat is recent keeps its objects.
+  ASSERT_TRUE(c->Heartbeat({"dead", "http://d", 1, 500}).ok());
+  ASSERT_TRUE(c->Heartbeat({"live", "http://l", 1, 2000}).ok());
+  for (uint64_t i = 0; i < 5; ++i) {
+    ASSERT_TRUE(c->RegisterWalObject(WalObject("dead", 10 * i + 1, 10 * i + 9)).ok());
+  }
+  ASSERT_TRUE(c->RegisterWalObject(WalObject("live", 500, 510)).ok());
+  WalObjectRow flushed = WalObject("dead", 900, 901);
+  flushed.state = std::string(kWalObjectFlushed);
+  ASSERT_TRUE(c->RegisterWalObject(flushed).ok());
+  EXPECT_TRUE(c->ClaimWalObjects({"dead", "live"}, "x", 10, 400)->empty());
+  EXPECT_TRUE(c->ClaimWalObjects({"live"}, "x", 10, 1000)->empty());
+  // Oldest first, at most "limit", never a flushed one nor another node's.
+  auto first = c->ClaimWalObjects({"dead", "gone"}, "x", 3, 1000);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_EQ(first->size(), 3u);
+  EXPECT_EQ((*first)[0].first_seq, 1u);
+  EXPECT_EQ((*first)[2].first_seq, 21u);
+  for (const WalObjectRow& w : *first) {
+    EXPECT_EQ(w.owner, "x");
+    EXPECT_EQ(w.node, "dead");
+    EXPECT_EQ(w.claims, 1u);
+  }
+  auto rest = c->ClaimWalObjects({"dead"}, "y", 10, kNoCheck);
+  ASSERT_TRUE(rest.ok());
+  EXPECT_EQ(rest->size(), 2u);
+  EXPECT_TRUE(c->ClaimWalObjects({"dead"}, "z", 10, kNoCheck)->empty());
+  EXPECT_TRUE(c->ClaimWalObjects({}, "z", 10, kNoCheck)->empty());
+  EXPECT_EQ(c->ListWalObjects("x")->size(), 3u);
+  EXPECT_EQ(c->ListWalObjects("live")->size(), 1u);
+  // The node that wrote them (come back to life) no longer answers for them.
+  EXPECT_EQ(c->MarkWalObjectsFlushed({(*first)[0].name}, "dead").code(),
+            StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(c->MarkWalObjectsFlushed({(*first)[0].name}, "x").ok());
+  EXPECT_EQ(*c->DeleteWalObjects({(*first)[0].name}, "x"), 1u);
+}
+
+TEST_P(CatalogTest, SeqBlocksNeverOverlapAndStartAboveEverySegmentAndTheFloor) {
+  auto c = OpenCatalog();
+  SegmentRow row = Row(1);
+  row.min_seq = 5;
+  row.max_seq = 4000;
+  ASSERT_TRUE(c->Insert(row).ok());
+  auto a = c->AllocateSeqs(1000, 0);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(*a, 4001u);
+  EXPECT_EQ(*c->AllocateSeqs(10, 0), 5001u);
+  // A floor above what was handed out moves the next block up; one below does not.
+  EXPECT_EQ(*c->AllocateSeqs(10, 9000), 9000u);
+  EXPECT_EQ(*c->AllocateSeqs(10, 3), 9010u);
+  EXPECT_EQ(c->AllocateSeqs(0, 0).status().code(), StatusCode::kInvalidArgument);
+}
+
 #ifndef SAWMILL_CATALOG_TEST_PG
 TEST_P(CatalogTest, NodesHeartbeatAndAreRemoved) {
   auto c = OpenCatalog();
@@ -945,6 +1046,47 @@ TEST_F(PgCatalogTest, TwoConnectionsRacingForALeaseGetOneHolder) {
   auto leases = a->ListLeases();
   ASSERT_EQ(leases->size(), 30u);
   for (const LeaseRow& l : *leases) EXPECT_EQ(l.epoch, 1u) << l.name;
+}
+
+TEST_F(PgCatalogTest, TwoNodesTakingOverOneDeadNodeSplitItsWalObjectsAndSeqBlocksDoNotMeet) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  for (uint64_t i = 0; i < 40; ++i) {
+    WalObjectRow w;
+    w.name = "wal/dead/" + std::to_string(i) + ".wal";
+    w.node = w.owner = "dead";
+    w.first_seq = w.last_seq = i + 1;
+    w.state = std::string(kWalObjectUnflushed);
+    ASSERT_TRUE(a->RegisterWalObject(w).ok());
+  }
+  std::vector<std::string> got_a, got_b;
+  std::vector<uint64_t> seqs_a, seqs_b;
+  auto run = [](Catalog* c, const char* me, std::vector<std::string>* got,
+                std::vector<uint64_t>* seqs) {
+    for (int i = 0; i < 20; ++i) {
+      auto claimed = c->ClaimWalObjects({"dead"}, me, 3, INT64_MAX);
+      ASSERT_TRUE(claimed.ok()) << claimed.status().ToString();
+      for (const auto& w : *claimed) got->push_back(w.name);
+      auto first = c->AllocateSeqs(100, 0);
+      ASSERT_TRUE(first.ok()) << first.status().ToString();
+      seqs->push_back(*first);
+    }
+  };
+  std::thread ta([&] { run(a.get(), "a", &got_a, &seqs_a); });
+  std::thread tb([&] { run(b.get(), "b", &got_b, &seqs_b); });
+  ta.join();
+  tb.join();
+  // Every object taken over exactly once; every block of 100 seqs its own.
+  std::set<std::string> all(got_a.begin(), got_a.end());
+  all.insert(got_b.begin(), got_b.end());
+  EXPECT_EQ(all.size(), 40u);
+  EXPECT_EQ(got_a.size() + got_b.size(), 40u);
+  std::vector<uint64_t> seqs = seqs_a;
+  seqs.insert(seqs.end(), seqs_b.begin(), seqs_b.end());
+  std::sort(seqs.begin(), seqs.end());
+  for (size_t i = 1; i < seqs.size(); ++i) EXPECT_GE(seqs[i], seqs[i - 1] + 100);
 }
 
 #endif  // SAWMILL_CATALOG_TEST_PG

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <functional>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 #include "catalog/shared_rows.h"
@@ -154,6 +155,13 @@ CREATE TABLE IF NOT EXISTS nodes (
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ns BIGINT NOT NULL, epoch BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS wal_objects (
+  name TEXT PRIMARY KEY, node TEXT NOT NULL, owner TEXT NOT NULL,
+  first_seq BIGINT NOT NULL, last_seq BIGINT NOT NULL, bytes BIGINT NOT NULL,
+  batches BIGINT NOT NULL, min_ingest_ts BIGINT NOT NULL, max_ingest_ts BIGINT NOT NULL,
+  created_ns BIGINT NOT NULL, state TEXT NOT NULL, claims BIGINT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS wal_objects_by_owner ON wal_objects (owner, first_seq);
 )sql";
 
 // The tables and indexes kPgSchema creates, as a PostgreSQL text array ("{meta,segments,...}").
@@ -196,6 +204,9 @@ constexpr const char* kAuditColumns =
 constexpr const char* kHoldColumns =
     "id, tenant, from_ns, to_ns, query, reason, created_by, created_ns, released_ns, "
     "released_by, release_reason";
+constexpr const char* kWalObjectColumns =
+    "name, node, owner, first_seq, last_seq, bytes, batches, min_ingest_ts, max_ingest_ts, "
+    "created_ns, state, claims";
 constexpr const char* kEventColumns =
     "id, at_ns, actor, action, tenant, hold_id, segment_id, reason, detail";
 
@@ -1361,6 +1372,150 @@ class PgCatalog final : public Catalog {
     return out;
   }
 
+  // ---- WAL objects of cluster nodes ----
+
+  Status RegisterWalObject(const WalObjectRow& row) override {
+    MutexLock l(&mu_);
+    Status s = Change([&]() -> Status {
+      return Run("register WAL object " + row.name,
+                 std::string("INSERT INTO wal_objects (") + kWalObjectColumns +
+                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                 Params()
+                     .Text(row.name)
+                     .Text(row.node)
+                     .Text(row.owner)
+                     .Uint(row.first_seq)
+                     .Uint(row.last_seq)
+                     .Uint(row.bytes)
+                     .Uint(row.batches)
+                     .Int(row.min_ingest_ts)
+                     .Int(row.max_ingest_ts)
+                     .Int(row.created_ns)
+                     .Text(row.state)
+                     .Uint(row.claims))
+          .status();
+    });
+    if (s.code() == StatusCode::kAlreadyExists) {
+      return Status::AlreadyExists(name_ + ": WAL object " + row.name + " is already registered");
+    }
+    return s;
+  }
+
+  Result<std::vector<WalObjectRow>> ListWalObjects(std::string_view owner) const override {
+    MutexLock l(&mu_);
+    RETURN_IF_ERROR(EnsureConnectedLocked());
+    ASSIGN_OR_RETURN(PgResult r, Run("list WAL objects",
+                                     std::string("SELECT ") + kWalObjectColumns +
+                                         " FROM wal_objects WHERE $1 = '' OR owner = $1 "
+                                         "ORDER BY first_seq, name",
+                                     Params().Text(owner)));
+    std::vector<WalObjectRow> out;
+    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadWalObject(r, i));
+    return out;
+  }
+
+  Status MarkWalObjectsFlushed(const std::vector<std::string>& names,
+                               std::string_view owner) override {
+    MutexLock l(&mu_);
+    return Change([&]() -> Status {
+      for (const std::string& name : names) {
+        // The row lock taken here is the fence: a claimer waits for this transaction, and this
+        // one sees a claim that committed first.
+        ASSIGN_OR_RETURN(PgResult r,
+                         Run("mark WAL object " + name + " flushed",
+                             "UPDATE wal_objects SET state = $3 WHERE name = $1 AND owner = $2",
+                             Params().Text(name).Text(owner).Text(kWalObjectFlushed)));
+        if (r.affected() != 1) {
+          return Status::FailedPrecondition(name_ + ": WAL object " + name +
+                                            " is not registered to " + std::string(owner) +
+                                            " (taken over by another node?)");
+        }
+      }
+      return Status::OK();
+    });
+  }
+
+  Result<uint64_t> DeleteWalObjects(const std::vector<std::string>& names,
+                                    std::string_view owner) override {
+    MutexLock l(&mu_);
+    uint64_t deleted = 0;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      for (const std::string& name : names) {
+        ASSIGN_OR_RETURN(
+            PgResult r, Run("delete WAL object " + name,
+                            "DELETE FROM wal_objects WHERE name = $1 AND owner = $2 AND state = $3",
+                            Params().Text(name).Text(owner).Text(kWalObjectFlushed)));
+        deleted += static_cast<uint64_t>(r.affected());
+      }
+      return Status::OK();
+    }));
+    return deleted;
+  }
+
+  Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
+                                                    std::string_view to, size_t limit,
+                                                    int64_t alive_since_ns) override {
+    MutexLock l(&mu_);
+    std::vector<WalObjectRow> out;
+    if (from.empty() || limit == 0) return out;
+    std::string nodes = "{";
+    for (const std::string& node : from) {
+      if (nodes.size() > 1) nodes += ',';
+      nodes += QuoteArrayElement(node);
+    }
+    nodes += '}';
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      out.clear();
+      // Rows another claimer (or the owner, marking them flushed) has locked are skipped: two
+      // nodes taking over one dead node's objects split them instead of queueing.
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          Run("claim WAL objects",
+              "WITH picked AS (SELECT name FROM wal_objects WHERE owner = ANY($1::text[]) AND "
+              "state = $2 AND NOT EXISTS (SELECT 1 FROM nodes WHERE nodes.id = wal_objects.owner "
+              "AND nodes.heartbeat_ns >= $5) ORDER BY first_seq, name LIMIT $3 "
+              "FOR UPDATE OF wal_objects SKIP LOCKED) "
+              "UPDATE wal_objects w SET owner = $4, claims = w.claims + 1 FROM picked "
+              "WHERE w.name = picked.name RETURNING w.name, w.node, w.owner, w.first_seq, "
+              "w.last_seq, w.bytes, w.batches, w.min_ingest_ts, w.max_ingest_ts, w.created_ns, "
+              "w.state, w.claims",
+              Params()
+                  .Text(nodes)
+                  .Text(kWalObjectUnflushed)
+                  .Uint(limit)
+                  .Text(to)
+                  .Int(alive_since_ns)));
+      for (int i = 0; i < r.rows(); ++i) out.push_back(ReadWalObject(r, i));
+      return Status::OK();
+    }));
+    std::sort(out.begin(), out.end(), [](const WalObjectRow& a, const WalObjectRow& b) {
+      return std::tie(a.first_seq, a.name) < std::tie(b.first_seq, b.name);
+    });
+    return out;
+  }
+
+  Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) override {
+    if (count == 0) return Status::InvalidArgument(name_ + ": a seq block of 0 seqs");
+    MutexLock l(&mu_);
+    uint64_t first = 0;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      // As AllocateSegmentId: the upsert locks the "next_seq" row, so blocks taken at once by
+      // any number of nodes queue on it and never overlap.
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          Run("allocate seqs",
+              "INSERT INTO meta (key, value) VALUES ('next_seq', GREATEST($2::bigint, "
+              "COALESCE((SELECT max(max_seq) FROM segments), 0) + 1) + $1::bigint) "
+              "ON CONFLICT (key) DO UPDATE SET value = GREATEST(meta.value, $2::bigint, "
+              "COALESCE((SELECT max(max_seq) FROM segments), 0) + 1) + $1::bigint "
+              "RETURNING value - $1::bigint",
+              Params().Uint(count).Uint(at_least)));
+      first = r.Uint(0, 0);
+      return Status::OK();
+    }));
+    return first;
+  }
+
   void SetCommitHook(std::function<Status()> hook) override {
     MutexLock l(&mu_);
     commit_hook_ = std::move(hook);
@@ -1493,6 +1648,33 @@ class PgCatalog final : public Catalog {
       RETURN_IF_ERROR(Run("lock the retention record", kRetentionLockSql).status());
       return body();
     });
+  }
+
+  static WalObjectRow ReadWalObject(const PgResult& r, int i) {
+    WalObjectRow w;
+    w.name = r.Text(i, 0);
+    w.node = r.Text(i, 1);
+    w.owner = r.Text(i, 2);
+    w.first_seq = r.Uint(i, 3);
+    w.last_seq = r.Uint(i, 4);
+    w.bytes = r.Uint(i, 5);
+    w.batches = r.Uint(i, 6);
+    w.min_ingest_ts = r.Int(i, 7);
+    w.max_ingest_ts = r.Int(i, 8);
+    w.created_ns = r.Int(i, 9);
+    w.state = r.Text(i, 10);
+    w.claims = r.Uint(i, 11);
+    return w;
+  }
+
+  // One element of a PostgreSQL text array literal, quoted.
+  static std::string QuoteArrayElement(std::string_view v) {
+    std::string out = "\"";
+    for (char c : v) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out + "\"";
   }
 
   Status NotRegistered(uint64_t id) const {

@@ -151,6 +151,7 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
   RETURN_IF_ERROR(catalog->Exec(kIdempotencySchema));
   RETURN_IF_ERROR(catalog->EnsureAuthTablesLocked());
   RETURN_IF_ERROR(catalog->EnsureNodeTablesLocked());
+  RETURN_IF_ERROR(catalog->EnsureWalObjectTablesLocked());
   RETURN_IF_ERROR(catalog->Exec(kRetentionSchema));
   RETURN_IF_ERROR(catalog->MigrateLocked());
   {

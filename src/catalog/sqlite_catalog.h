@@ -121,6 +121,18 @@ class SqliteCatalog final : public Catalog {
   Status ReleaseLease(std::string_view name, std::string_view holder) override;
   Result<std::vector<LeaseRow>> ListLeases() const override;
 
+  // Implemented in sqlite_wal_objects.cc.
+  Status RegisterWalObject(const WalObjectRow& row) override;
+  Result<std::vector<WalObjectRow>> ListWalObjects(std::string_view owner) const override;
+  Status MarkWalObjectsFlushed(const std::vector<std::string>& names,
+                               std::string_view owner) override;
+  Result<uint64_t> DeleteWalObjects(const std::vector<std::string>& names,
+                                    std::string_view owner) override;
+  Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
+                                                    std::string_view to, size_t limit,
+                                                    int64_t alive_since_ns) override;
+  Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) override;
+
   void SetCommitHook(std::function<Status()> hook) override;
 
  private:
@@ -141,8 +153,9 @@ class SqliteCatalog final : public Catalog {
   Status CommitLocked() REQUIRES(mu_);  // in a transaction
   Status EnsureDamageTableLocked() const REQUIRES(mu_);
   Status EnsureAlertTablesLocked() const REQUIRES(mu_);
-  Status EnsureAuthTablesLocked() const REQUIRES(mu_);  // sqlite_auth.cc
-  Status EnsureNodeTablesLocked() const REQUIRES(mu_);  // sqlite_nodes.cc
+  Status EnsureAuthTablesLocked() const REQUIRES(mu_);       // sqlite_auth.cc
+  Status EnsureNodeTablesLocked() const REQUIRES(mu_);       // sqlite_nodes.cc
+  Status EnsureWalObjectTablesLocked() const REQUIRES(mu_);  // sqlite_wal_objects.cc
   // sqlite_retention.cc: appends "event" in the open transaction; returns its id.
   Result<uint64_t> InsertEventLocked(const RetentionEventRow& event) REQUIRES(mu_);
 

@@ -1,0 +1,199 @@
+// The SQLite catalog's WAL objects and seq blocks (catalog.h, issue 20): table "wal_objects",
+// and the "next_seq" entry of "meta". A single node never writes WAL objects; the table exists
+// so that both catalogs keep one contract (catalog_test.cc).
+#include <sqlite3.h>
+
+#include <algorithm>
+
+#include "catalog/sqlite_catalog.h"
+#include "catalog/sqlite_stmt.h"
+#include "common/mutex.h"
+
+namespace sawmill::catalog {
+namespace {
+
+constexpr const char* kWalObjectSchema = R"sql(
+CREATE TABLE IF NOT EXISTS wal_objects (
+  name TEXT PRIMARY KEY,
+  node TEXT NOT NULL,
+  owner TEXT NOT NULL,
+  first_seq INTEGER NOT NULL,
+  last_seq INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  batches INTEGER NOT NULL,
+  min_ingest_ts INTEGER NOT NULL,
+  max_ingest_ts INTEGER NOT NULL,
+  created_ns INTEGER NOT NULL,
+  state TEXT NOT NULL,
+  claims INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS wal_objects_by_owner ON wal_objects (owner, first_seq);
+)sql";
+
+constexpr const char* kWalObjectColumns =
+    "name, node, owner, first_seq, last_seq, bytes, batches, min_ingest_ts, max_ingest_ts, "
+    "created_ns, state, claims";
+
+WalObjectRow ReadWalObject(Stmt& st) {
+  WalObjectRow r;
+  r.name = st.Text(0);
+  r.node = st.Text(1);
+  r.owner = st.Text(2);
+  r.first_seq = static_cast<uint64_t>(st.Int(3));
+  r.last_seq = static_cast<uint64_t>(st.Int(4));
+  r.bytes = static_cast<uint64_t>(st.Int(5));
+  r.batches = static_cast<uint64_t>(st.Int(6));
+  r.min_ingest_ts = st.Int(7);
+  r.max_ingest_ts = st.Int(8);
+  r.created_ns = st.Int(9);
+  r.state = st.Text(10);
+  r.claims = static_cast<uint64_t>(st.Int(11));
+  return r;
+}
+
+}  // namespace
+
+Status SqliteCatalog::EnsureWalObjectTablesLocked() const { return Exec(kWalObjectSchema); }
+
+Status SqliteCatalog::RegisterWalObject(const WalObjectRow& row) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  {
+    Stmt st(db_, "SELECT 1 FROM wal_objects WHERE name = ?");
+    if (!st.ok()) return RollbackLocked(Error("prepare WAL object lookup"));
+    st.Bind(1, row.name);
+    const int rc = st.Step();
+    if (rc == SQLITE_ROW) {
+      return RollbackLocked(Status::AlreadyExists("catalog " + path_ + ": WAL object " + row.name +
+                                                  " is already registered"));
+    }
+    if (rc != SQLITE_DONE) return RollbackLocked(Error("WAL object lookup"));
+  }
+  Stmt st(db_, std::string("INSERT INTO wal_objects (") + kWalObjectColumns +
+                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare WAL object insert"));
+  st.Bind(1, row.name);
+  st.Bind(2, row.node);
+  st.Bind(3, row.owner);
+  st.Bind(4, static_cast<int64_t>(row.first_seq));
+  st.Bind(5, static_cast<int64_t>(row.last_seq));
+  st.Bind(6, static_cast<int64_t>(row.bytes));
+  st.Bind(7, static_cast<int64_t>(row.batches));
+  st.Bind(8, row.min_ingest_ts);
+  st.Bind(9, row.max_ingest_ts);
+  st.Bind(10, row.created_ns);
+  st.Bind(11, row.state);
+  st.Bind(12, static_cast<int64_t>(row.claims));
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("register WAL object " + row.name));
+  return CommitLocked();
+}
+
+Result<std::vector<WalObjectRow>> SqliteCatalog::ListWalObjects(std::string_view owner) const {
+  MutexLock l(&mu_);
+  Stmt st(db_, std::string("SELECT ") + kWalObjectColumns +
+                   " FROM wal_objects WHERE ? = '' OR owner = ? ORDER BY first_seq, name");
+  if (!st.ok()) return Error("prepare WAL object list");
+  st.Bind(1, owner);
+  st.Bind(2, owner);
+  std::vector<WalObjectRow> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(ReadWalObject(st));
+  if (rc != SQLITE_DONE) return Error("WAL object list");
+  return out;
+}
+
+Status SqliteCatalog::MarkWalObjectsFlushed(const std::vector<std::string>& names,
+                                            std::string_view owner) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  for (const std::string& name : names) {
+    Stmt st(db_, "UPDATE wal_objects SET state = ? WHERE name = ? AND owner = ?");
+    if (!st.ok()) return RollbackLocked(Error("prepare WAL object update"));
+    st.Bind(1, kWalObjectFlushed);
+    st.Bind(2, name);
+    st.Bind(3, owner);
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("mark WAL object " + name));
+    if (sqlite3_changes(db_) != 1) {
+      return RollbackLocked(Status::FailedPrecondition(
+          "catalog " + path_ + ": WAL object " + name + " is not registered to " +
+          std::string(owner) + " (taken over by another node?)"));
+    }
+  }
+  return CommitLocked();
+}
+
+Result<uint64_t> SqliteCatalog::DeleteWalObjects(const std::vector<std::string>& names,
+                                                 std::string_view owner) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  uint64_t deleted = 0;
+  for (const std::string& name : names) {
+    Stmt st(db_, "DELETE FROM wal_objects WHERE name = ? AND owner = ? AND state = ?");
+    if (!st.ok()) return RollbackLocked(Error("prepare WAL object delete"));
+    st.Bind(1, name);
+    st.Bind(2, owner);
+    st.Bind(3, kWalObjectFlushed);
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("delete WAL object " + name));
+    deleted += static_cast<uint64_t>(sqlite3_changes(db_));
+  }
+  RETURN_IF_ERROR(CommitLocked());
+  return deleted;
+}
+
+Result<std::vector<WalObjectRow>> SqliteCatalog::ClaimWalObjects(
+    const std::vector<std::string>& from, std::string_view to, size_t limit,
+    int64_t alive_since_ns) {
+  MutexLock l(&mu_);
+  std::vector<WalObjectRow> out;
+  if (from.empty() || limit == 0) return out;
+  // BEGIN IMMEDIATE: one writer at a time, so two claimers never take the same object.
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  for (const std::string& node : from) {
+    if (out.size() >= limit) break;
+    Stmt st(db_, std::string("SELECT ") + kWalObjectColumns +
+                     " FROM wal_objects WHERE owner = ? AND state = ? AND NOT EXISTS (SELECT 1 "
+                     "FROM nodes WHERE nodes.id = wal_objects.owner AND heartbeat_ns >= ?) "
+                     "ORDER BY first_seq, name LIMIT ?");
+    if (!st.ok()) return RollbackLocked(Error("prepare WAL object claim"));
+    st.Bind(1, node);
+    st.Bind(2, kWalObjectUnflushed);
+    st.Bind(3, alive_since_ns);
+    st.Bind(4, static_cast<int64_t>(limit - out.size()));
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) out.push_back(ReadWalObject(st));
+    if (rc != SQLITE_DONE) return RollbackLocked(Error("WAL object claim"));
+  }
+  for (WalObjectRow& row : out) {
+    Stmt st(db_, "UPDATE wal_objects SET owner = ?, claims = claims + 1 WHERE name = ?");
+    if (!st.ok()) return RollbackLocked(Error("prepare WAL object claim"));
+    st.Bind(1, to);
+    st.Bind(2, row.name);
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("claim WAL object " + row.name));
+    row.owner.assign(to);
+    ++row.claims;
+  }
+  RETURN_IF_ERROR(CommitLocked());
+  return out;
+}
+
+Result<uint64_t> SqliteCatalog::AllocateSeqs(uint64_t count, uint64_t at_least) {
+  if (count == 0) return Status::InvalidArgument("catalog: a seq block of 0 seqs");
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  uint64_t first = at_least;
+  {
+    Stmt st(db_,
+            "SELECT max(COALESCE((SELECT value FROM meta WHERE key = 'next_seq'), 1), "
+            "COALESCE((SELECT max(max_seq) FROM segments), 0) + 1)");
+    if (!st.ok() || st.Step() != SQLITE_ROW) return RollbackLocked(Error("read next seq"));
+    first = std::max(first, static_cast<uint64_t>(st.Int(0)));
+  }
+  Stmt st(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES ('next_seq', ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare seq block"));
+  st.Bind(1, static_cast<int64_t>(first + count));
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("store seq block"));
+  RETURN_IF_ERROR(CommitLocked());
+  return first;
+}
+
+}  // namespace sawmill::catalog
