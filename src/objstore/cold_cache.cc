@@ -416,6 +416,38 @@ Status CachingObjectStore::Put(std::string_view name, std::string_view data) {
   return s;
 }
 
+namespace {
+
+// The remote store's writer; the cache forgets the name when it is committed.
+class ForgettingObjectWriter final : public ObjectWriter {
+ public:
+  ForgettingObjectWriter(std::unique_ptr<ObjectWriter> remote, std::shared_ptr<ColdCache> cache,
+                         std::string name)
+      : remote_(std::move(remote)), cache_(std::move(cache)), name_(std::move(name)) {}
+  Status Append(std::string_view data) override { return remote_->Append(data); }
+  Status Commit() override {
+    cache_->Forget(name_);
+    Status s = remote_->Commit();
+    cache_->Forget(name_);
+    return s;
+  }
+  uint64_t bytes() const override { return remote_->bytes(); }
+
+ private:
+  const std::unique_ptr<ObjectWriter> remote_;
+  const std::shared_ptr<ColdCache> cache_;
+  const std::string name_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<ObjectWriter>> CachingObjectStore::NewWriter(std::string_view name) {
+  RETURN_IF_ERROR(ValidateObjectName(name));
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectWriter> remote, remote_->NewWriter(name));
+  return std::unique_ptr<ObjectWriter>(
+      new ForgettingObjectWriter(std::move(remote), cache_, std::string(name)));
+}
+
 Result<uint64_t> CachingObjectStore::Size(std::string_view name) {
   RETURN_IF_ERROR(ValidateObjectName(name));
   uint64_t size = 0;

@@ -130,6 +130,9 @@ class CachingObjectStore final : public ObjectStore {
   CachingObjectStore(std::shared_ptr<ObjectStore> remote, std::shared_ptr<ColdCache> cache);
 
   Status Put(std::string_view name, std::string_view data) override;
+  // The remote store's writer (an S3 store streams it as a multipart upload), the name forgotten
+  // by the cache before and after the commit, as Put does.
+  Result<std::unique_ptr<ObjectWriter>> NewWriter(std::string_view name) override;
   // From the cache when a cached range recorded the size; else the remote store's.
   Result<uint64_t> Size(std::string_view name) override;
   Status GetRange(std::string_view name, uint64_t offset, uint64_t length,

@@ -448,6 +448,7 @@ S3Store::Stats S3Store::stats() const {
   s.bytes_downloaded = bytes_downloaded_.load();
   s.multipart_uploads = multipart_uploads_.load();
   s.multipart_aborts = multipart_aborts_.load();
+  s.peak_upload_buffer_bytes = peak_upload_buffer_.load();
   return s;
 }
 
@@ -687,11 +688,10 @@ Status S3Store::AbortUpload(const std::string& key, const std::string& upload_id
   return s;
 }
 
-Status S3Store::PutMultipart(std::string_view name, std::string_view data) {
-  const std::string key = Key(name);
+Result<std::string> S3Store::StartUpload(std::string_view name) {
   Request create;
   create.method = "POST";
-  create.key = key;
+  create.key = Key(name);
   create.upload = true;  // an empty body
   create.query = {{"uploads", ""}};
   auto created = Perform(create);
@@ -700,92 +700,227 @@ Status S3Store::PutMultipart(std::string_view name, std::string_view data) {
                            ": starting a multipart upload: " + created.status().message());
   }
   if (created->status != 200) return ErrorFor("put (starting a multipart upload)", name, *created);
-  const std::string upload_id = FirstTag(created->body, "UploadId");
+  std::string upload_id = FirstTag(created->body, "UploadId");
   if (upload_id.empty()) {
     return Status::IOError("put " + Location(name) +
                            ": the store's answer to starting a "
                            "multipart upload has no UploadId");
   }
   multipart_uploads_.fetch_add(1, std::memory_order_relaxed);
+  return upload_id;
+}
 
-  uint64_t part_size = options_.part_size;
-  if ((data.size() + part_size - 1) / part_size > kMaxParts) {
-    part_size = (data.size() + kMaxParts - 1) / kMaxParts;
+Status S3Store::UploadPart(std::string_view name, const std::string& upload_id, int number,
+                           uint64_t offset, std::string_view part, MultipartState* state) {
+  const std::string md5 = Digest(EVP_md5(), part);
+  Request put;
+  put.method = "PUT";
+  put.key = Key(name);
+  put.upload = true;
+  put.body = part;
+  put.query = {{"partNumber", std::to_string(number)}, {"uploadId", upload_id}};
+  put.headers.push_back("Content-MD5: " + Base64(md5));
+  // Perform retries this one request (a connection lost mid-part sends the part again).
+  auto response = Perform(put);
+  const std::string what = "put " + Location(name) + ": part " + std::to_string(number) +
+                           " (bytes " + std::to_string(offset) + "-" +
+                           std::to_string(offset + part.size()) + ")";
+  if (!response.ok()) return Status::IOError(what + ": " + response.status().message());
+  if (response->status != 200) {
+    return ErrorFor("put part " + std::to_string(number) + " of", name, *response);
   }
-  auto fail = [&](Status s) {
-    (void)AbortUpload(key, upload_id);
-    return s;
-  };
-  std::string complete = "<CompleteMultipartUpload>";
-  std::string md5s;  // the parts' raw MD5s, concatenated: the multipart ETag is their MD5
-  int parts = 0;
-  for (uint64_t offset = 0; offset < data.size(); offset += part_size) {
-    ++parts;
-    std::string_view part = data.substr(offset, part_size);
-    const std::string md5 = Digest(EVP_md5(), part);
-    md5s += md5;
-    Request put;
-    put.method = "PUT";
-    put.key = key;
-    put.upload = true;
-    put.body = part;
-    put.query = {{"partNumber", std::to_string(parts)}, {"uploadId", upload_id}};
-    put.headers.push_back("Content-MD5: " + Base64(md5));
-    auto response = Perform(put);
-    const std::string what = "put " + Location(name) + ": part " + std::to_string(parts) +
-                             " (bytes " + std::to_string(offset) + "-" +
-                             std::to_string(offset + part.size()) + ")";
-    if (!response.ok()) return fail(Status::IOError(what + ": " + response.status().message()));
-    if (response->status != 200) {
-      return fail(ErrorFor("put part " + std::to_string(parts) + " of", name, *response));
-    }
-    if (response->etag != HexOf(md5)) {
-      return fail(Status::IOError(what + ": the store's ETag " + response->etag +
-                                  " is not the MD5 " + HexOf(md5) + " of the bytes sent"));
-    }
-    complete += "<Part><PartNumber>" + std::to_string(parts) + "</PartNumber><ETag>\"" +
-                HexOf(md5) + "\"</ETag></Part>";
+  // The store checked the part against Content-MD5; its ETag says which bytes it kept.
+  if (response->etag != HexOf(md5)) {
+    return Status::IOError(what + ": the store's ETag " + response->etag + " is not the MD5 " +
+                           HexOf(md5) + " of the bytes sent");
   }
-  complete += "</CompleteMultipartUpload>";
+  state->md5s += md5;
+  state->complete += "<Part><PartNumber>" + std::to_string(number) + "</PartNumber><ETag>\"" +
+                     HexOf(md5) + "\"</ETag></Part>";
+  state->parts = number;
+  state->bytes = offset + part.size();
+  return Status::OK();
+}
 
+Status S3Store::CompleteUpload(std::string_view name, const std::string& upload_id,
+                               const MultipartState& state) {
   Request finish;
   finish.method = "POST";
-  finish.key = key;
+  finish.key = Key(name);
   finish.upload = true;
-  finish.body = complete;
+  const std::string body =
+      "<CompleteMultipartUpload>" + state.complete + "</CompleteMultipartUpload>";
+  finish.body = body;
   finish.query = {{"uploadId", upload_id}};
   finish.error_may_be_in_200 = true;
   auto finished = Perform(finish);
   if (!finished.ok()) {
-    return fail(Status::IOError("put " + Location(name) + ": completing the multipart upload: " +
-                                finished.status().message()));
+    return Status::IOError("put " + Location(name) +
+                           ": completing the multipart upload: " + finished.status().message());
   }
-  const std::string expected_etag = HexOf(Digest(EVP_md5(), md5s)) + "-" + std::to_string(parts);
+  const std::string expected_etag =
+      HexOf(Digest(EVP_md5(), state.md5s)) + "-" + std::to_string(state.parts);
   if (finished->status == 404 && finished->code == "NoSuchUpload" && finished->attempts > 1) {
     // An earlier attempt completed it and its answer was lost: the object says whether.
     uint64_t size = 0;
     std::string etag;
-    if (Head(name, &size, &etag).ok() && size == data.size() && etag == expected_etag) {
-      bytes_uploaded_.fetch_add(data.size(), std::memory_order_relaxed);
-      S3Metrics::Get().bytes_uploaded->Increment(static_cast<double>(data.size()));
+    if (Head(name, &size, &etag).ok() && size == state.bytes && etag == expected_etag) {
+      bytes_uploaded_.fetch_add(state.bytes, std::memory_order_relaxed);
+      S3Metrics::Get().bytes_uploaded->Increment(static_cast<double>(state.bytes));
       return Status::OK();
     }
   }
   if (finished->status != 200) {
-    return fail(ErrorFor("put (completing a multipart upload)", name, *finished));
+    return ErrorFor("put (completing a multipart upload)", name, *finished);
   }
   // The object as stored: its size, and the ETag S3 derives from the parts' MD5s.
   uint64_t size = 0;
   std::string etag;
   RETURN_IF_ERROR(Head(name, &size, &etag));
-  if (size != data.size() || (etag.find('-') != std::string::npos && etag != expected_etag)) {
+  if (size != state.bytes || (etag.find('-') != std::string::npos && etag != expected_etag)) {
     return Status::IOError("put " + Location(name) + ": the stored object has " +
                            std::to_string(size) + " bytes and ETag " + etag + ", not " +
-                           std::to_string(data.size()) + " bytes and " + expected_etag);
+                           std::to_string(state.bytes) + " bytes and " + expected_etag);
   }
-  bytes_uploaded_.fetch_add(data.size(), std::memory_order_relaxed);
-  S3Metrics::Get().bytes_uploaded->Increment(static_cast<double>(data.size()));
+  bytes_uploaded_.fetch_add(state.bytes, std::memory_order_relaxed);
+  S3Metrics::Get().bytes_uploaded->Increment(static_cast<double>(state.bytes));
   return Status::OK();
+}
+
+Status S3Store::PutMultipart(std::string_view name, std::string_view data) {
+  ASSIGN_OR_RETURN(const std::string upload_id, StartUpload(name));
+  uint64_t part_size = options_.part_size;
+  if ((data.size() + part_size - 1) / part_size > kMaxParts) {
+    part_size = (data.size() + kMaxParts - 1) / kMaxParts;
+  }
+  MultipartState state;
+  Status s;
+  for (uint64_t offset = 0; s.ok() && offset < data.size(); offset += part_size) {
+    s = UploadPart(name, upload_id, state.parts + 1, offset, data.substr(offset, part_size),
+                   &state);
+  }
+  if (s.ok()) s = CompleteUpload(name, upload_id, state);
+  // A failed upload is aborted, so no object and no parts are left behind (a failed Head after
+  // a completed upload aborts nothing: the upload is gone already).
+  if (!s.ok()) (void)AbortUpload(Key(name), upload_id);
+  return s;
+}
+
+// A multipart upload fed piece by piece: at most one part in memory. Until the buffered bytes
+// exceed one part nothing is sent; an object of at most one part is then one PUT on Commit.
+class S3ObjectWriter final : public ObjectWriter {
+ public:
+  S3ObjectWriter(S3Store* store, std::string name) : store_(store), name_(std::move(name)) {}
+  ~S3ObjectWriter() override {
+    // Abandoned (not committed, or a step failed): no object, and no parts kept and billed.
+    // Should the abort fail too, the sweep finds the upload (ListIncomplete) and aborts it.
+    if (!upload_id_.empty() && !committed_) {
+      (void)store_->AbortUpload(store_->Key(name_), upload_id_);
+    }
+  }
+
+  Status Append(std::string_view data) override {
+    if (!status_.ok()) return status_;
+    if (committed_) return Status::FailedPrecondition("append to committed " + name_);
+    const uint64_t part_size = store_->options_.part_size;
+    while (!data.empty()) {
+      if (buffer_.size() == part_size) {
+        // A full part and more to come: the object is larger than one part.
+        status_ = SendPart();
+        if (!status_.ok()) return Fail();
+      }
+      const size_t take =
+          static_cast<size_t>(std::min<uint64_t>(data.size(), part_size - buffer_.size()));
+      if (buffer_.size() + take > buffer_.capacity()) {
+        // Grown by hand: std::vector::reserve allocates exactly what is asked, so the buffer
+        // never holds more than one part of memory.
+        buffer_.reserve(static_cast<size_t>(std::min<uint64_t>(
+            part_size, std::max<uint64_t>(buffer_.size() + take, 2 * buffer_.capacity()))));
+        store_->NotePeakBuffer(buffer_.capacity());
+      }
+      buffer_.insert(buffer_.end(), data.begin(), data.begin() + take);
+      data.remove_prefix(take);
+      bytes_ += take;
+    }
+    return Status::OK();
+  }
+
+  Status Commit() override {
+    if (!status_.ok()) return status_;
+    if (committed_) return Status::OK();
+    if (upload_id_.empty()) {
+      // At most one part: one PUT (which counts its own failure).
+      status_ = store_->Put(name_, std::string_view(buffer_.data(), buffer_.size()));
+      if (!status_.ok()) {
+        buffer_ = {};
+        return status_;
+      }
+    } else {
+      status_ = SendPart();
+      if (status_.ok()) status_ = store_->CompleteUpload(name_, upload_id_, state_);
+      if (!status_.ok()) return Fail();
+    }
+    committed_ = true;
+    buffer_ = {};
+    return Status::OK();
+  }
+
+  uint64_t bytes() const override { return bytes_; }
+
+ private:
+  Status SendPart() {
+    if (upload_id_.empty()) {
+      auto id = store_->StartUpload(name_);
+      if (!id.ok()) return id.status();
+      upload_id_ = std::move(*id);
+    }
+    if (state_.parts >= static_cast<int>(kMaxParts)) {
+      return Status::InvalidArgument("put " + store_->Location(name_) + ": more than " +
+                                     std::to_string(kMaxParts) + " parts of " +
+                                     std::to_string(store_->options_.part_size) +
+                                     " bytes (raise cold_store_part_size)");
+    }
+    RETURN_IF_ERROR(store_->UploadPart(name_, upload_id_, state_.parts + 1, state_.bytes,
+                                       std::string_view(buffer_.data(), buffer_.size()), &state_));
+    buffer_.clear();  // the capacity stays: the next part reuses it
+    return Status::OK();
+  }
+  // After an error: the upload is aborted now (not at destruction, which may be much later).
+  Status Fail() {
+    store_->CountError();
+    if (!upload_id_.empty()) {
+      (void)store_->AbortUpload(store_->Key(name_), upload_id_);
+      upload_id_.clear();
+    }
+    buffer_ = {};
+    return status_;
+  }
+
+  S3Store* const store_;
+  const std::string name_;
+  std::vector<char> buffer_;  // the part being filled; at most part_size bytes
+  uint64_t bytes_ = 0;
+  std::string upload_id_;  // empty until the first part is sent
+  S3Store::MultipartState state_;
+  Status status_;
+  bool committed_ = false;
+};
+
+Result<std::unique_ptr<ObjectWriter>> S3Store::NewWriter(std::string_view name) {
+  RETURN_IF_ERROR(ValidateObjectName(name));
+  return std::unique_ptr<ObjectWriter>(new S3ObjectWriter(this, std::string(name)));
+}
+
+void S3Store::NotePeakBuffer(uint64_t bytes) {
+  uint64_t peak = peak_upload_buffer_.load(std::memory_order_relaxed);
+  while (bytes > peak &&
+         !peak_upload_buffer_.compare_exchange_weak(peak, bytes, std::memory_order_relaxed)) {
+  }
+}
+
+void S3Store::CountError() {
+  errors_.fetch_add(1, std::memory_order_relaxed);
+  S3Metrics::Get().errors->Increment();
 }
 
 Status S3Store::Head(std::string_view name, uint64_t* size, std::string* etag) {

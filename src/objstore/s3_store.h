@@ -7,6 +7,13 @@
 //                   the ETag compared with the MD5 we sent; above multipart_threshold a multipart
 //                   upload (every part with its own Content-MD5 and ETag check), aborted when any
 //                   step fails, so a failed Put leaves no object and no upload behind
+//   NewWriter       streams: the appended bytes fill one part-sized buffer; when more follows a
+//                   full part, a multipart upload starts and the part goes up (Content-MD5, ETag
+//                   checked, retried as one request) before the buffer is reused; Commit sends
+//                   the last part and completes (then HEAD: size and the multipart ETag); an
+//                   object of at most one part is one PUT on Commit. A failure or a writer
+//                   dropped uncommitted aborts the upload; an abort that fails too leaves an
+//                   upload ListIncomplete finds
 //   Size / Open     HEAD; a reader then GETs each range with "Range: bytes=a-b" and If-Match on
 //                   the ETag it opened, so it never mixes two versions of a name
 //   GetRange        one ranged GET (HEAD only for empty or overflowing ranges)
@@ -26,9 +33,9 @@
 // S3 keeps no handle; whoever deletes cold objects does so only when no query can need them.
 //
 // Memory: an operation holds at most one response body (bounded by the range asked for, 16 MiB
-// for a listing page, 64 KiB for an error) beside the caller's data; uploads stream from the
-// caller's buffer. Thread-safe; requests of different threads run in parallel on pooled handles
-// (kept-alive connections).
+// for a listing page, 64 KiB for an error) beside the caller's data; Put streams from the
+// caller's buffer; a writer holds at most one part (Stats::peak_upload_buffer_bytes). Thread-safe;
+// requests of different threads run in parallel on pooled handles (kept-alive connections).
 #pragma once
 
 #include <atomic>
@@ -94,6 +101,8 @@ class S3Store final : public ObjectStore {
     uint64_t bytes_downloaded = 0;
     uint64_t multipart_uploads = 0;
     uint64_t multipart_aborts = 0;
+    // The most memory one writer's part buffer held (at most part_size).
+    uint64_t peak_upload_buffer_bytes = 0;
   };
 
   // InvalidArgument when a required option is missing or malformed. Makes no request.
@@ -101,6 +110,8 @@ class S3Store final : public ObjectStore {
   ~S3Store() override;
 
   Status Put(std::string_view name, std::string_view data) override;
+  // A streaming writer holding at most one part in memory (the table above).
+  Result<std::unique_ptr<ObjectWriter>> NewWriter(std::string_view name) override;
   Result<uint64_t> Size(std::string_view name) override;
   Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
                   std::string* out) override;
@@ -131,6 +142,13 @@ class S3Store final : public ObjectStore {
 
   struct Request;
   struct Response;
+  // A multipart upload's parts so far.
+  struct MultipartState {
+    std::string md5s;      // the parts' raw MD5s, concatenated: the ETag is their MD5
+    std::string complete;  // <Part> elements of CompleteMultipartUpload
+    int parts = 0;
+    uint64_t bytes = 0;
+  };
 
  private:
   explicit S3Store(S3Options options);
@@ -140,6 +158,17 @@ class S3Store final : public ObjectStore {
   Result<Response> Perform(const Request& request);
   Status PutSingle(std::string_view name, std::string_view data);
   Status PutMultipart(std::string_view name, std::string_view data);
+  // The steps of a multipart upload. StartUpload returns the upload id. UploadPart sends part
+  // "number" (bytes [offset, offset + size) of the object) with its Content-MD5, checks the
+  // ETag and adds it to "state". CompleteUpload completes and checks the stored object's size
+  // and ETag. None aborts: the caller does on failure.
+  Result<std::string> StartUpload(std::string_view name);
+  Status UploadPart(std::string_view name, const std::string& upload_id, int number,
+                    uint64_t offset, std::string_view part, MultipartState* state);
+  Status CompleteUpload(std::string_view name, const std::string& upload_id,
+                        const MultipartState& state);
+  void NotePeakBuffer(uint64_t bytes);
+  void CountError();
   Status AbortUpload(const std::string& key, const std::string& upload_id);
   // GET of [offset, offset + length) (length > 0, no overflow), with If-Match when "etag" is
   // not empty. Checks the range against the size the answer reports.
@@ -156,13 +185,14 @@ class S3Store final : public ObjectStore {
   void ReleaseHandle(void* handle);
 
   friend class S3ObjectReader;
+  friend class S3ObjectWriter;
 
   const S3Options options_;
   Mutex pool_mu_;
   std::vector<void*> idle_ GUARDED_BY(pool_mu_);
 
   std::atomic<uint64_t> requests_{0}, retries_{0}, errors_{0}, bytes_uploaded_{0},
-      bytes_downloaded_{0}, multipart_uploads_{0}, multipart_aborts_{0};
+      bytes_downloaded_{0}, multipart_uploads_{0}, multipart_aborts_{0}, peak_upload_buffer_{0};
 };
 
 }  // namespace sawmill::objstore

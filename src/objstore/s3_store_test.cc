@@ -9,8 +9,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <thread>
 
 #include "objstore/cold_cache.h"
+#include "objstore/local_directory_store.h"
 #include "objstore/object_store_contract.h"
 #include "objstore/s3_test_server.h"
 
@@ -131,6 +133,155 @@ TEST(S3Store, ALargeObjectGoesUpInPartsAndReadsBackByRanges) {
   ASSERT_TRUE(store->GetRange("cold/acme/1.seg", 0, data.size(), &got).ok());
   EXPECT_TRUE(got == data);
   EXPECT_TRUE(store->ListUploadsInProgress().value_or({"error"}).empty());
+}
+
+// What the tier mover does with a warm segment going cold: CopyObject from the data directory's
+// store, 1 MiB at a time, into the cold store's writer. The S3 writer streams it as a multipart
+// upload holding one part at a time, never the whole segment.
+TEST(S3Store, AWriterStreamsASegmentOfSeveralPartsHoldingAtMostOnePart) {
+  S3Options o = TestOptions("stream");
+  o.part_size = 5 << 20;
+  o.multipart_threshold = 5 << 20;
+  std::shared_ptr<S3Store> store = MakeStore(o);
+  ASSERT_NE(store, nullptr);
+  TempDir dir("sawmill_s3_stream");
+  LocalDirectoryStore local(Env::Default(), dir.path.string());
+  const std::string segment = Pattern((16 << 20) + 4321, 21);  // 4 parts, the last one short
+  ASSERT_TRUE(local.Put("segments/warm/acme/0/9.seg", segment).ok());
+
+  auto copied = CopyObject(&local, "segments/warm/acme/0/9.seg", store.get(), "acme/9.seg");
+  ASSERT_TRUE(copied.ok()) << copied.status().ToString();
+  EXPECT_EQ(*copied, segment.size());
+  S3Store::Stats stats = store->stats();
+  EXPECT_EQ(stats.multipart_uploads, 1u);
+  EXPECT_EQ(stats.bytes_uploaded, segment.size());
+  EXPECT_GT(stats.peak_upload_buffer_bytes, 0u);
+  EXPECT_LE(stats.peak_upload_buffer_bytes, o.part_size) << "the writer held more than one part";
+  std::string got;
+  ASSERT_TRUE(store->GetRange("acme/9.seg", 0, segment.size(), &got).ok());
+  EXPECT_TRUE(got == segment) << "the object read back differs from the segment";
+  EXPECT_TRUE(store->ListUploadsInProgress().value_or({"error"}).empty());
+
+  // The server's path: the writer of the cold cache's store is the S3 writer.
+  auto cached = CachedStore(store, (dir.path / "cache").string(), 64 << 20);
+  ASSERT_TRUE(CopyObject(&local, "segments/warm/acme/0/9.seg", cached.get(), "acme/10.seg").ok());
+  EXPECT_EQ(store->stats().multipart_uploads, 2u);
+  EXPECT_LE(store->stats().peak_upload_buffer_bytes, o.part_size);
+  ASSERT_TRUE(store->GetRange("acme/10.seg", 0, segment.size(), &got).ok());
+  EXPECT_TRUE(got == segment);
+
+  // Up to one part: one PUT, no multipart upload; a part exactly full too.
+  for (size_t size : {size_t{0}, size_t{1000}, size_t{5} << 20}) {
+    const std::string small = Pattern(size, 3);
+    auto writer = store->NewWriter("acme/small.seg");
+    ASSERT_TRUE(writer.ok());
+    for (size_t at = 0; at < small.size(); at += 300000) {
+      ASSERT_TRUE((*writer)->Append(std::string_view(small).substr(at, 300000)).ok());
+    }
+    ASSERT_TRUE((*writer)->Commit().ok());
+    EXPECT_EQ(store->stats().multipart_uploads, 2u) << size;
+    ASSERT_TRUE(store->GetRange("acme/small.seg", 0, small.size(), &got).ok());
+    EXPECT_TRUE(got == small) << size;
+  }
+  EXPECT_LE(store->stats().peak_upload_buffer_bytes, o.part_size);
+}
+
+TEST(S3Store, AConnectionLostMidStreamLeavesNoObjectAndTheUploadIsAbortedOrReconciled) {
+  S3Options o = TestOptions("streamcut");
+  o.part_size = 5 << 20;
+  o.multipart_threshold = 5 << 20;
+  o.incomplete_grace_ms = 0;
+  auto direct = MakeStore(o);
+  ASSERT_NE(direct, nullptr);
+  FaultProxy proxy(PortOf(o.endpoint));
+  o.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
+  auto store = MakeStore(o);
+  ASSERT_NE(store, nullptr);
+  const std::string data = Pattern(12 << 20, 8);
+  const std::string_view first(data.data(), (6 << 20) + 17);  // part 1 goes up, part 2 begun
+  const std::string_view rest = std::string_view(data).substr(first.size());
+
+  // One connection cut in the middle of part 1: the part is sent again, the object is whole.
+  {
+    auto writer = store->NewWriter("cold/acme/1.seg");
+    ASSERT_TRUE(writer.ok());
+    proxy.cut_after_bytes = 2 << 20;
+    proxy.cut_connections = 1;
+    proxy.DropConnections();
+    ASSERT_TRUE((*writer)->Append(first).ok());
+    ASSERT_TRUE((*writer)->Append(rest).ok());
+    ASSERT_TRUE((*writer)->Commit().ok());
+    proxy.cut_after_bytes = -1;
+    EXPECT_GE(store->stats().retries, 1u);
+    std::string got;
+    ASSERT_TRUE(direct->GetRange("cold/acme/1.seg", 0, data.size(), &got).ok());
+    EXPECT_TRUE(got == data);
+  }
+
+  // Part 1 arrived, then every connection is lost after 3 MiB: part 2 never arrives. The upload
+  // is aborted (the abort is a small request that gets through): no object, no upload left.
+  {
+    auto writer = store->NewWriter("cold/acme/2.seg");
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Append(first).ok());
+    proxy.cut_after_bytes = 3 << 20;
+    proxy.cut_connections = -1;
+    proxy.DropConnections();
+    Status s = (*writer)->Append(rest);
+    if (s.ok()) s = (*writer)->Commit();
+    proxy.cut_after_bytes = -1;
+    EXPECT_TRUE((s.code() == StatusCode::kIOError)) << s.ToString();
+    EXPECT_NE(s.message().find("cold/acme/2.seg: part 2 (bytes 5242880-"), std::string::npos)
+        << s.message();
+    EXPECT_EQ(store->stats().multipart_aborts, 1u);
+    EXPECT_TRUE(direct->Size("cold/acme/2.seg").status().IsNotFound());
+    auto uploads = direct->ListUploadsInProgress();
+    ASSERT_TRUE(uploads.ok()) << uploads.status().ToString();
+    EXPECT_TRUE(uploads->empty()) << (*uploads)[0];
+  }
+
+  // The store goes away after part 1 (every request answered 503, the abort too): the upload
+  // stays behind, invisible; the sweep's reconciliation (ListIncomplete, DeleteIncomplete)
+  // finds and aborts it once the store is back.
+  {
+    auto writer = store->NewWriter("cold/acme/3.seg");
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Append(first).ok());
+    proxy.fail_503 = 1000000;
+    proxy.DropConnections();
+    Status s = (*writer)->Append(rest);
+    if (s.ok()) s = (*writer)->Commit();
+    EXPECT_TRUE((s.code() == StatusCode::kIOError)) << s.ToString();
+    writer->reset();
+    proxy.fail_503 = 0;
+    proxy.DropConnections();
+    EXPECT_TRUE(direct->Size("cold/acme/3.seg").status().IsNotFound());
+    EXPECT_EQ(direct->List("").value_or({}), std::vector<std::string>{"cold/acme/1.seg"});
+    EXPECT_EQ(direct->ListUploadsInProgress().value_or({}).size(), 1u);
+    // Swift states an upload's start rounded up to the next second: wait until it is listed.
+    std::vector<std::string> incomplete;
+    for (int i = 0; i < 50 && incomplete.empty(); ++i) {
+      incomplete = direct->ListIncomplete("").value_or({});
+      if (incomplete.empty()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    ASSERT_EQ(incomplete.size(), 1u);
+    EXPECT_EQ(incomplete[0].rfind("cold/acme/3.seg?uploadId=", 0), 0u) << incomplete[0];
+    ASSERT_TRUE(direct->DeleteIncomplete(incomplete[0]).ok());
+    EXPECT_TRUE(direct->ListUploadsInProgress().value_or({"error"}).empty());
+    EXPECT_TRUE(direct->Size("cold/acme/3.seg").status().IsNotFound());
+  }
+
+  // A writer dropped before its Commit (the mover failed elsewhere): its upload is aborted.
+  {
+    auto writer = store->NewWriter("cold/acme/4.seg");
+    ASSERT_TRUE(writer.ok());
+    ASSERT_TRUE((*writer)->Append(first).ok());
+    const uint64_t aborts = store->stats().multipart_aborts;
+    writer->reset();
+    EXPECT_EQ(store->stats().multipart_aborts, aborts + 1);
+    EXPECT_TRUE(direct->ListUploadsInProgress().value_or({"error"}).empty());
+    EXPECT_TRUE(direct->Size("cold/acme/4.seg").status().IsNotFound());
+  }
 }
 
 TEST(S3Store, ASecondQueryOverColdDataReadsNothingFromS3) {
