@@ -6,7 +6,10 @@
 // its max_bytes loses its oldest unheld segments and never held ones (said in a metric and a
 // log line instead); a hold's query keeps only the segments its index may match.
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -436,6 +439,109 @@ TEST_F(DiskPressureWithColdStore, PastTheColdWatermarkWarmSegmentsGoColdOldestFi
   EXPECT_EQ(Tiers()["cold"], 4);
   EXPECT_EQ(Stored("acme"), before);
   EXPECT_EQ(Metric("sawmill_retention_deleted_segments_total", ""), deleted);
+}
+
+// The cold store takes nothing (its disk is full: every write fails) while the data volume is
+// past the cold watermark: nothing could be moved off it, so tenants past max_bytes lose their
+// oldest unheld data on the volume instead, as without a cold store; held data stays. The failing
+// move is counted at every check but logged once, then once a minute with the count.
+TEST_F(DiskPressureWithColdStore,
+       WhenMovesToTheColdStoreFailTenantsPastMaxBytesLoseOldDataInstead) {
+  auto log = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(4096);
+  spdlog::default_logger()->sinks().push_back(log);
+  struct Unhook {
+    std::shared_ptr<spdlog::sinks::ringbuffer_sink_mt> log;
+    ~Unhook() {
+      auto& sinks = spdlog::default_logger()->sinks();
+      sinks.erase(std::remove(sinks.begin(), sinks.end(), log), sinks.end());
+    }
+  } unhook{log};
+  auto lines_with = [&](const std::string& text) {
+    int n = 0;
+    for (const std::string& line : log->last_formatted()) n += line.find(text) != std::string::npos;
+    return n;
+  };
+
+  for (int day = 0; day < 4; ++day) {
+    ASSERT_EQ(Ingest("big", {"info", "warn"}).status, 200);
+    ASSERT_TRUE(engine_->Flush().ok());
+    clock_.Advance(kDay);
+  }
+  ASSERT_EQ(Ingest("small", {"info"}).status, 200);  // no max_bytes: never touched
+  ASSERT_TRUE(engine_->Flush().ok());
+  const std::string from = FormatRfc3339(kNow - 3600'000'000'000LL);
+  const std::string to = FormatRfc3339(kNow + 3600'000'000'000LL);
+  ASSERT_EQ(
+      Send("POST", "/api/v1/admin/holds?tenant=big&from=" + from + "&to=" + to + "&reason=INC-9",
+           "default")
+          .status,
+      200);
+  FillDiskTo(0.85);  // everything goes warm first
+  ASSERT_EQ(Tiers()["warm"], 5);
+
+  cold_env_.SetNoSpace(true);  // the cold store fails every write from now on
+  const double failed = Metric("sawmill_disk_pressure_actions_total", "warm_to_cold_failed");
+  const double transition_failures = Metric("sawmill_tier_transition_failures_total", "cold");
+  const double deleted = Metric("sawmill_retention_deleted_segments_total", "max_bytes");
+  const double rounds = Metric("sawmill_disk_pressure_actions_total", "\"delete_max_bytes\"");
+  env_.SetOtherUsedBytes(0);
+  const uint64_t ours =
+      engine_->DataDiskUsage()->total_bytes - engine_->DataDiskUsage()->free_bytes;
+  env_.SetOtherUsedBytes(static_cast<uint64_t>(0.91 * kDisk) - ours);
+  Status s = watch_->CheckNow();
+  EXPECT_FALSE(s.ok());  // the move failed, and says so
+  EXPECT_NE(s.ToString().find("cold"), std::string::npos) << s.ToString();
+  EXPECT_EQ(watch_->level(), 2);
+
+  // The held first day is left; the other three days of "big" are gone; "small" is untouched.
+  EXPECT_EQ(Stored("big")["INFO"], 1);
+  EXPECT_EQ(Stored("small")["INFO"], 1);
+  EXPECT_EQ(Tiers()["cold"], 0);
+  EXPECT_EQ(Metric("sawmill_retention_deleted_segments_total", "max_bytes") - deleted, 3);
+  EXPECT_EQ(Metric("sawmill_disk_pressure_actions_total", "\"delete_max_bytes\"") - rounds, 1);
+  EXPECT_GT(Metric("sawmill_disk_pressure_blocked_bytes", ""), 0);
+  Answer deletions = Send("GET", "/api/v1/admin/deletions?tenant=big", "default");
+  ASSERT_EQ(deletions.status, 200);
+  const json::array events = json::parse(deletions.body).at("events").as_array();
+  ASSERT_EQ(events.size(), 3u);
+  for (const json::value& e : events) {
+    const std::string why(e.at("why").as_string());
+    EXPECT_NE(why.find("max_bytes"), std::string::npos) << why;
+    EXPECT_NE(why.find("moving segments to the cold store fails"), std::string::npos) << why;
+  }
+  EXPECT_EQ(lines_with("lose their oldest unheld data on this volume instead"), 1);
+  EXPECT_EQ(lines_with("disk pressure: moving segments to cold early failed"), 1);
+
+  // It keeps failing: every check counts the failure, the log says it once...
+  for (int i = 0; i < 4; ++i) {
+    clock_.Advance(10 * kNanosPerSecond);
+    EXPECT_FALSE(watch_->CheckNow().ok());
+  }
+  EXPECT_EQ(Metric("sawmill_disk_pressure_actions_total", "warm_to_cold_failed") - failed, 5);
+  EXPECT_EQ(Metric("sawmill_tier_transition_failures_total", "cold") - transition_failures, 5);
+  EXPECT_EQ(lines_with("disk pressure: moving segments to cold early failed"), 1);
+  EXPECT_EQ(lines_with("disk pressure: moving segments to cold early still fails"), 0);
+  EXPECT_EQ(lines_with("tier: moving segments to cold failed"), 1);
+  EXPECT_EQ(lines_with("lose their oldest unheld data on this volume instead"), 1);
+  // ...and again a minute after its last line, with the count since.
+  clock_.Advance(25 * kNanosPerSecond);
+  EXPECT_FALSE(watch_->CheckNow().ok());
+  EXPECT_EQ(lines_with("disk pressure: moving segments to cold early still fails: 5 failures in "
+                       "the last 65 s, 6 since it last worked"),
+            1);
+  EXPECT_EQ(lines_with("tier: moving segments to cold still fails"), 1);
+  // Held data never went, whatever the disk.
+  EXPECT_EQ(Stored("big")["INFO"], 1);
+
+  // The store is back: the move works, and the log says so once.
+  cold_env_.SetNoSpace(false);
+  EXPECT_TRUE(watch_->CheckNow().ok());
+  EXPECT_EQ(lines_with("disk pressure: moving segments to cold early works again after 6 failures"),
+            1);
+  EXPECT_GE(Tiers()["cold"], 1);
+  EXPECT_EQ(Stored("big")["INFO"], 1);
+  EXPECT_EQ(Stored("small")["INFO"], 1);
+  EXPECT_EQ(Metric("sawmill_retention_deleted_segments_total", "max_bytes") - deleted, 3);
 }
 
 }  // namespace

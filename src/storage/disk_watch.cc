@@ -105,7 +105,9 @@ Status ParseWatermarks(std::string_view text, double* warm, double* cold, double
 
 DiskWatch::DiskWatch(DiskWatchOptions options)
     : options_(std::move(options)),
-      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()) {}
+      clock_(options_.clock != nullptr ? options_.clock : Clock::Real()),
+      warm_failures_("disk pressure: moving segments to warm early", clock_),
+      cold_failures_("disk pressure: moving segments to cold early", clock_) {}
 
 Result<std::unique_ptr<DiskWatch>> DiskWatch::Start(DiskWatchOptions options) {
   if (options.engine == nullptr) return Status::InvalidArgument("disk watch: no engine");
@@ -186,14 +188,30 @@ Status DiskWatch::CheckNow() {
   };
   if (level >= 2) {
     if (options_.move_to_cold) {
-      keep(MoveEarly(catalog::kTierCold, options_.cold, why));
-    } else if (options_.retention != nullptr) {
-      Result<uint64_t> deleted = options_.retention->DeleteOverMaxBytes(why);
-      m.actions->Add({{"action", deleted.ok() ? "delete_max_bytes" : "delete_max_bytes_failed"}})
-          .Increment();
-      if (!deleted.ok()) {
-        keep(deleted.status().WithContext("deleting data of tenants past max_bytes"));
+      Status moved = MoveEarly(catalog::kTierCold, options_.cold, why);
+      keep(moved);
+      // The cold store takes nothing (down, refusing, full) and the volume is still past the
+      // cold watermark: fall back to what a server without a cold store does, on the data
+      // that is on this volume.
+      const bool fall_back =
+          !moved.ok() && options_.retention != nullptr && !BelowWatermark(options_.cold);
+      if (fall_back && !falling_back_) {
+        spdlog::warn(
+            "disk pressure: {} and moving segments to the cold store fails: tenants past "
+            "max_bytes lose their oldest unheld data on this volume instead",
+            why);
+      } else if (!fall_back && falling_back_) {
+        spdlog::info(
+            "disk pressure: no longer deleting data past max_bytes in place of moves "
+            "to the cold store");
       }
+      falling_back_ = fall_back;
+      if (fall_back) {
+        keep(DeleteOverMaxBytes(why + " and moving segments to the cold store fails",
+                                /*local_only=*/true));
+      }
+    } else if (options_.retention != nullptr) {
+      keep(DeleteOverMaxBytes(why, /*local_only=*/false));
     }
   }
   keep(MoveEarly(catalog::kTierWarm, options_.warm, why));
@@ -218,12 +236,23 @@ Status DiskWatch::CheckNow() {
   return result;
 }
 
+bool DiskWatch::BelowWatermark(double watermark) {
+  Result<DiskUsage> usage = options_.engine->DataDiskUsage();
+  return usage.ok() && usage->used_fraction() < watermark;
+}
+
+Status DiskWatch::DeleteOverMaxBytes(const std::string& why, bool local_only) {
+  Result<uint64_t> deleted = options_.retention->DeleteOverMaxBytes(why, local_only);
+  DiskMetrics::Get()
+      .actions->Add({{"action", deleted.ok() ? "delete_max_bytes" : "delete_max_bytes_failed"}})
+      .Increment();
+  if (deleted.ok()) return Status::OK();
+  return deleted.status().WithContext("deleting data of tenants past max_bytes");
+}
+
 Status DiskWatch::MoveEarly(std::string_view to, double watermark, const std::string& why) {
   auto& m = DiskMetrics::Get();
-  auto below = [this, watermark] {
-    Result<DiskUsage> usage = options_.engine->DataDiskUsage();
-    return usage.ok() && usage->used_fraction() < watermark;
-  };
+  auto below = [this, watermark] { return BelowWatermark(watermark); };
   if (below()) return Status::OK();
   const std::string action = to == catalog::kTierWarm ? "hot_to_warm" : "warm_to_cold";
   Result<TierMoveReport> moved = options_.engine->MoveTiersOldestFirst(to, below);
@@ -231,14 +260,20 @@ Status DiskWatch::MoveEarly(std::string_view to, double watermark, const std::st
                         : moved.status();
   const uint64_t n = moved.ok() ? moved->to_warm + moved->to_cold : 0;
   if (n > 0) m.actions->Add({{"action", action}}).Increment(static_cast<double>(n));
-  if (!s.ok()) m.actions->Add({{"action", action + "_failed"}}).Increment();
-  if (n > 0 || !s.ok()) {
-    spdlog::log(s.ok() ? spdlog::level::info : spdlog::level::warn,
-                "disk pressure: {}: moved {} segments ({} bytes) to {} early{}{}", why, n,
-                moved.ok() ? moved->bytes_read : 0, to, s.ok() ? "" : ": ",
-                s.ok() ? "" : s.ToString());
+  if (n > 0) {
+    spdlog::info("disk pressure: {}: moved {} segments ({} bytes) to {} early", why, n,
+                 moved.ok() ? moved->bytes_read : 0, to);
   }
-  return s.ok() ? s : s.WithContext("moving segments to " + std::string(to) + " early");
+  // Every failure is counted; a move that keeps failing (a cold store that is down) is logged
+  // when it starts failing, then at most once a minute with the count, and when it works again.
+  RepeatedFailureLog& failures = to == catalog::kTierWarm ? warm_failures_ : cold_failures_;
+  if (!s.ok()) {
+    m.actions->Add({{"action", action + "_failed"}}).Increment();
+    failures.Failure(s.WithContext(why));
+    return s.WithContext("moving segments to " + std::string(to) + " early");
+  }
+  failures.Success();
+  return s;
 }
 
 bool DiskWatch::Sheds(Level level) const {

@@ -6,9 +6,14 @@
 //   2 (>= cold, 90%):  first, warm segments move to cold early, oldest first, until below the
 //                      cold watermark, when a cold store is configured (move_to_cold); otherwise
 //                      the oldest unheld data of tenants past max_bytes is deleted
-//                      (Retention::DeleteOverMaxBytes). Held data and data a compliance rule
-//                      keeps are never deleted to make room: counted and logged instead. Then
-//                      level 1's action.
+//                      (Retention::DeleteOverMaxBytes). With a cold store whose moves fail
+//                      (down, refusing) while the volume stays past the cold watermark, the
+//                      same deletion of the segments on this volume (local_only). Held data and
+//                      data a compliance rule keeps are never deleted to make room: counted and
+//                      logged instead. Then level 1's action.
+// A move that keeps failing is counted at every check (sawmill_disk_pressure_actions_total
+// {action="*_failed"}) and logged when it starts failing, then at most once a minute with the
+// count of failures since, and once when it works again (RepeatedFailureLog).
 //   3 (>= shed, 95%):  ingest of the lowest levels is refused with ResourceExhausted (HTTP 429,
 //                      Retry-After): DEBUG and TRACE; above halfway from the shed watermark to
 //                      full (97.5%), INFO and lines without a level as well. WARN and above are
@@ -29,6 +34,7 @@
 
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "common/repeated_failure_log.h"
 #include "sawmill/record.h"
 #include "sawmill/status.h"
 #include "storage/engine.h"
@@ -89,6 +95,12 @@ class DiskWatch {
   // Moves toward "to" until the volume is below "watermark"; counts the action.
   Status MoveEarly(std::string_view to, double watermark, const std::string& why)
       REQUIRES(check_mu_);
+  // Retention::DeleteOverMaxBytes, counted as the action delete_max_bytes(_failed).
+  Status DeleteOverMaxBytes(const std::string& why, bool local_only) REQUIRES(check_mu_);
+  bool BelowWatermark(double watermark);
+  RepeatedFailureLog warm_failures_, cold_failures_;
+  // Level 2 deletes past max_bytes because moves to the cold store fail (logged on change).
+  bool falling_back_ GUARDED_BY(check_mu_) = false;
   Mutex stop_mu_;
   CondVar stop_cv_;
   bool stopping_ GUARDED_BY(stop_mu_) = false;

@@ -777,7 +777,7 @@ Result<std::vector<catalog::RetentionEventRow>> Retention::Events(
 
 // ---- Disk pressure ----
 
-Result<uint64_t> Retention::DeleteOverMaxBytes(std::string_view why) {
+Result<uint64_t> Retention::DeleteOverMaxBytes(std::string_view why, bool local_only) {
   MutexLock l(&round_mu_);
   auto& metrics = RetentionMetrics::Get();
   ASSIGN_OR_RETURN(uint64_t decided_after, catalog_->LastRetentionEventId());
@@ -805,6 +805,7 @@ Result<uint64_t> Retention::DeleteOverMaxBytes(std::string_view why) {
     for (const SegmentStatus* s : list) {
       if (total <= policy.max_bytes) break;
       if (s->state == catalog::kStateCorrupt) continue;
+      if (local_only && s->store != catalog::kLocalStore) continue;
       std::vector<uint64_t> covering = HoldsCovering(holds, *s, snapshot);
       // A compliance rule keeps its data for its whole retention, whatever the disk.
       std::string rule;

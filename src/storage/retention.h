@@ -181,8 +181,11 @@ class Retention {
   // ---- Disk pressure (storage/disk_watch.h) ----
   // Deletes the oldest segments of tenants whose segments hold more than their max_bytes,
   // oldest first, until each is within it; never a held segment nor one a compliance rule
-  // still keeps (those are counted and logged instead). Returns the bytes deleted.
-  Result<uint64_t> DeleteOverMaxBytes(std::string_view why);
+  // still keeps (those are counted and logged instead). "local_only": only segments in the
+  // data directory are deleted (what frees the volume when the cold store takes nothing),
+  // while the tenant's bytes in every tier still count against max_bytes. Returns the bytes
+  // deleted.
+  Result<uint64_t> DeleteOverMaxBytes(std::string_view why, bool local_only = false);
   // Bytes of segments that disk pressure could not delete because a hold or a compliance rule
   // keeps them (last DeleteOverMaxBytes).
   uint64_t blocked_bytes() const { return blocked_bytes_.load(); }

@@ -29,7 +29,9 @@ TierMover::TierMover(const EngineOptions& options, Env* env, Clock* clock,
       mu_(mu),
       segments_(segments),
       reporter_(std::move(reporter)),
-      engine_(engine) {}
+      engine_(engine),
+      warm_failures_("tier: moving segments to warm", clock),
+      cold_failures_("tier: moving segments to cold", clock) {}
 
 Result<TierMoveReport> TierMover::MoveOlderThan(int64_t cutoff_ns, std::string_view to) {
   return MoveWhere(
@@ -166,10 +168,13 @@ Status TierMover::MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::strin
   const std::string what = "move of segment " + std::to_string(source.id) + " (" + source.tenant +
                            ", " + source.tier + ") to " + std::string(to);
   auto& m = StorageMetrics::Get();
+  RepeatedFailureLog& failures = to == catalog::kTierWarm ? warm_failures_ : cold_failures_;
   auto fail = [&](const Status& s) {
     release();
+    // Every failure counted; logged when moves start failing, then at most once a minute (a
+    // store that is down is tried again at every round and every disk check).
     m.tier_transition_failures->Add({{"tier", std::string(to)}}).Increment();
-    spdlog::warn("tier {} failed (the segment stays {}): {}", what, source.tier, s.ToString());
+    failures.Failure(s.WithContext(what + " (the segment stays " + source.tier + ")"));
     return s.WithContext(what);
   };
 
@@ -204,6 +209,7 @@ Status TierMover::MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::strin
     segments_->Replace({entry}, target);
     segments_->UpdateGauges();
   }
+  failures.Success();
   m.tier_transitions->Add({{"tier", std::string(to)}}).Increment();
   m.tier_transition_bytes->Add({{"tier", std::string(to)}})
       .Increment(static_cast<double>(*written));

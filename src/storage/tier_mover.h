@@ -14,6 +14,7 @@
 #include "catalog/reconcile.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "common/repeated_failure_log.h"
 #include "sawmill/status.h"
 #include "storage/engine.h"
 #include "storage/segment_registry.h"
@@ -37,10 +38,11 @@ namespace sawmill::storage {
 //      never both, never neither); the source's object is deleted when the last snapshot
 //      holding it lets go.
 //   Any failure before 3 deletes the target and leaves the source as it was (counted in
-//   sawmill_tier_transition_failures_total{tier}). A crash anywhere leaves one registered copy;
-//   the other is an object no row names, proven superseded by its seqs and deleted by
-//   reconciliation at the next start (or by Sweep). A segment already in the target tier (or
-//   past it) is not moved again.
+//   sawmill_tier_transition_failures_total{tier}; logged when moves to that tier start to
+//   fail, then at most once a minute with the count, and when one works again). A crash anywhere
+//   leaves one registered copy; the other is an object no row names, proven superseded by its seqs
+//   and deleted by reconciliation at the next start (or by Sweep). A segment already in the target
+//   tier (or past it) is not moved again.
 // Durable when a transition returns OK: the target is committed in its store and the catalog
 //   names it.
 class TierMover {
@@ -110,6 +112,8 @@ class TierMover {
 
   Mutex policy_mu_;
   Engine::TierPolicy policy_ GUARDED_BY(policy_mu_);
+  // Transition failures by target tier, logged without repeating a line per attempt.
+  RepeatedFailureLog warm_failures_, cold_failures_;
   Mutex move_mu_;  // one transition or sweep at a time
   // The object being written right now ((store, name)), which the sweep must not touch.
   std::pair<std::string, std::string> in_flight_ GUARDED_BY(move_mu_);
