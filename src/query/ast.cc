@@ -13,7 +13,7 @@ namespace {
 constexpr FieldId kFieldOfColumn[] = {
     FieldId::kTs,      FieldId::kIngestTs, FieldId::kSeq,     FieldId::kService, FieldId::kHost,
     FieldId::kLevel,   FieldId::kTraceId,  FieldId::kSpanId,  FieldId::kUserId,  FieldId::kMessage,
-    FieldId::kDynamic, FieldId::kDynamic,  FieldId::kDynamic,
+    FieldId::kDynamic, FieldId::kDynamic,  FieldId::kDynamic, FieldId::kDynamic, FieldId::kDynamic,
 };
 static_assert(std::size(kFieldOfColumn) == std::size(segment::kBuiltinFields));
 

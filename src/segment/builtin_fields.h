@@ -71,6 +71,8 @@ inline constexpr BuiltinField kBuiltinFields[] = {
     {"flags", "", ColumnId::kFlags, kColFlags, FieldType::kFlags, 0, nullptr, nullptr},
     {"_field_layout", "", ColumnId::kFieldLayout, 0, FieldType::kInternal, 0, nullptr, nullptr},
     {"_field_overflow", "", ColumnId::kFieldOverflow, 0, FieldType::kInternal, 0, nullptr, nullptr},
+    {"_message_shape", "", ColumnId::kMessageShape, 0, FieldType::kInternal, 0, nullptr, nullptr},
+    {"_message_extra", "", ColumnId::kMessageExtra, 0, FieldType::kInternal, 0, nullptr, nullptr},
 };
 static_assert(std::size(kBuiltinFields) == static_cast<size_t>(ColumnId::kBuiltinCount));
 

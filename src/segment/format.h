@@ -15,8 +15,10 @@ inline constexpr size_t kMagicSize = 8;
 // Version 1: the first. Version 2: the header carries the segment's identity (below).
 // Version 3: the footer ends with the directory of the registered index kinds' blocks
 // (index/index_kind.h; footer.h kind_index). Header and trailer are as in version 2.
-// Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 3;
+// Version 4: two more built-in columns, the message shapes and their extras (segment/json_shape.h:
+// a JSON line without a message key is stored once, in its columns); the dynamic columns follow
+// them. Readers accept every version in [kMinReadableVersion, kFormatVersion].
+inline constexpr uint32_t kFormatVersion = 4;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -71,9 +73,17 @@ enum class ColumnId : uint8_t {
   kFlags = 10,
   kFieldLayout = 11,    // per row: varint list of the dynamic columns present, in field order
   kFieldOverflow = 12,  // key, value, key, value... of fields beyond kMaxFieldColumns
-  kBuiltinCount = 13,
+  kMessageShape = 13,   // (version 4) per row: the shape of a JSON message, or empty
+  kMessageExtra = 14,   // (version 4) per row: the values of its shape that no column holds
+  kBuiltinCount = 15,
   kDynamic = 255,  // a dynamic field column; its name is in the directory
 };
+
+// How many built-in columns a file of format "version" lists before its dynamic ones.
+inline constexpr size_t BuiltinColumnCount(uint32_t version) {
+  return version >= 4 ? static_cast<size_t>(ColumnId::kBuiltinCount)
+                      : static_cast<size_t>(ColumnId::kMessageShape);
+}
 
 // Ordinal 0 in a layout means "the next key and value of the overflow column".
 inline constexpr uint32_t kOverflowOrdinal = 0;

@@ -19,6 +19,7 @@
 #include "index/roaring_compat.h"
 #include "sawmill/record.h"
 #include "sawmill/status.h"
+#include "segment/format.h"
 
 namespace sawmill::objstore {
 class ObjectStore;
@@ -103,10 +104,14 @@ struct WriterOptions {
   // sorts the whole segment by (service, host, ts), as builds before it did. The default was
   // chosen by measurement (docs/performance.md, "Time-ordered blocks").
   uint32_t time_slice_rows = 8192;
-  // The format version to write: 3 (current), or 2 or 1 to produce files as older builds
+  // The format version to write: 4 (current), or 3, 2 or 1 to produce files as older builds
   // wrote them (compatibility tests; neither holds the index kinds of index/index_kind.h).
   // Anything else is InvalidArgument.
-  uint32_t format_version = 3;
+  uint32_t format_version = kFormatVersion;
+  // (Version 4 and later) A JSON message that the record's columns reproduce is stored as its
+  // shape (segment/json_shape.h) instead of its text. false stores every message as text, as
+  // version 3 did (the comparison path of the tests and benchmarks).
+  bool json_shapes = true;
   // zstd levels instead of the measured defaults (segment/compression_policy.h): for text
   // columns (message, dynamic fields) and for the others; 0 keeps the default.
   int text_zstd_level = 0;

@@ -22,7 +22,7 @@ class SegmentFileReader final : public SegmentReader {
   static Result<std::shared_ptr<SegmentFileReader>> OpenFile(Env* env, const std::string& path);
 
   const SegmentInfo& info() const override { return footer_.info; }
-  // The format version the file was written with (1 or 2).
+  // The format version the file was written with (1 to 4).
   uint32_t format_version() const { return version_; }
   const std::vector<BlockInfo>& blocks() const override { return footer_.blocks; }
   const std::vector<std::string>& field_names() const override { return field_names_; }
@@ -59,6 +59,9 @@ class SegmentFileReader final : public SegmentReader {
     std::shared_ptr<const KindSource> source;
   };
 
+  // ReadBlock without rendering message shapes (a shaped row's message is left empty).
+  Status ReadColumns(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
+                     ReadStats* stats) const;
   // Lists the kinds of this build whose data the footer holds.
   void FindKinds();
   // The view of kinds_[k], opened on first use.
@@ -74,6 +77,7 @@ class SegmentFileReader final : public SegmentReader {
   std::string path_;
   Footer footer_;
   uint32_t version_ = 0;
+  size_t builtin_columns_ = 0;  // BuiltinColumnCount(version_)
   std::vector<std::string> field_names_;
 
   std::vector<Kind> kinds_;  // fixed after Open

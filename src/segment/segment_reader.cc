@@ -7,6 +7,7 @@
 #include "segment/builtin_fields.h"
 #include "segment/column_encoding.h"
 #include "segment/format.h"
+#include "segment/json_shape.h"
 #include "segment/segment_file_reader.h"
 
 namespace sawmill::segment {
@@ -150,13 +151,14 @@ Result<std::shared_ptr<SegmentFileReader>> SegmentFileReader::OpenReader(
       }
     }
   }
-  if (r->footer_.columns.size() < static_cast<size_t>(ColumnId::kBuiltinCount)) {
+  r->builtin_columns_ = BuiltinColumnCount(version);
+  if (r->footer_.columns.size() < r->builtin_columns_) {
     return loss(footer_offset,
                 "footer lists only " + std::to_string(r->footer_.columns.size()) + " columns");
   }
   for (size_t c = 0; c < r->footer_.columns.size(); ++c) {
     const ColumnMeta& meta = r->footer_.columns[c];
-    bool builtin = c < static_cast<size_t>(ColumnId::kBuiltinCount);
+    bool builtin = c < r->builtin_columns_;
     if (builtin ? meta.id != static_cast<ColumnId>(c) : meta.id != ColumnId::kDynamic) {
       return loss(footer_offset, "column " + std::to_string(c) + " is out of place");
     }
@@ -238,6 +240,72 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
   if (block >= footer_.blocks.size()) {
     return Status::InvalidArgument("segment " + path_ + " has no block " + std::to_string(block));
   }
+  if ((column_mask & kColMessage) == 0 || version_ < 4) {
+    return ReadColumns(block, column_mask, out, stats);
+  }
+  // Version 4: messages stored as shapes are rendered from the columns they refer to, which are
+  // decoded too (and cleared again when the caller did not ask for them).
+  const size_t shape_col = static_cast<size_t>(ColumnId::kMessageShape);
+  const size_t extra_col = static_cast<size_t>(ColumnId::kMessageExtra);
+  const BlockRef& shape_ref = footer_.columns[shape_col].blocks[block];
+  if (!shape_ref.present()) return ReadColumns(block, column_mask, out, stats);
+  const uint32_t rows = footer_.blocks[block].rows;
+  auto name = [&](size_t col) {
+    return "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
+  };
+  auto decode_loss = [&](size_t col, const Status& s) {
+    return Status::DataLoss("segment " + path_ + ": " + name(col) + " at offset " +
+                            std::to_string(footer_.columns[col].blocks[block].offset) + ": " +
+                            s.message());
+  };
+  std::string shape_raw, extra_raw, shape_arena, extra_arena;
+  std::vector<std::string_view> shapes, extras;
+  RETURN_IF_ERROR(ReadPhysical(shape_ref, name(shape_col), &shape_raw, stats));
+  Status s = DecodeStringColumn(shape_raw, rows, &shapes, &shape_arena);
+  if (s.ok() && shapes.size() != rows) s = Status::DataLoss("holds too few values");
+  if (!s.ok()) return decode_loss(shape_col, s);
+  const BlockRef& extra_ref = footer_.columns[extra_col].blocks[block];
+  if (extra_ref.present()) {
+    RETURN_IF_ERROR(ReadPhysical(extra_ref, name(extra_col), &extra_raw, stats));
+    s = DecodeStringColumn(extra_raw, rows, &extras, &extra_arena);
+    if (s.ok() && extras.size() != rows) s = Status::DataLoss("holds too few values");
+    if (!s.ok()) return decode_loss(extra_col, s);
+  }
+  uint32_t needed = 0;
+  for (std::string_view shape : shapes) needed |= JsonShapeColumns(shape);
+  const uint32_t added = needed & ~column_mask;
+  const size_t base = out->size();
+  RETURN_IF_ERROR(ReadColumns(block, column_mask | needed, out, stats));
+  Record* dst = out->data() + base;
+  for (uint32_t row = 0; row < rows; ++row) {
+    if (shapes[row].empty()) continue;
+    std::string& message = dst[row].message;
+    message.clear();
+    s = RenderJsonShape(shapes[row], extras.empty() ? std::string_view() : extras[row], dst[row],
+                        &message);
+    if (!s.ok()) {
+      out->resize(base);
+      return decode_loss(shape_col,
+                         Status::DataLoss("row " + std::to_string(row) + ": " + s.message()));
+    }
+  }
+  if (added != 0) {
+    for (uint32_t row = 0; row < rows; ++row) {
+      Record& r = dst[row];
+      if (added & kColFields) r.fields.clear();
+      if (added & kColTs) r.ts = 0;
+      for (const BuiltinField& field : kBuiltinFields) {
+        if ((added & field.column_bit) != 0 && field.type == FieldType::kString) {
+          (r.*field.text).clear();
+        }
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
+                                      std::vector<Record>* out, ReadStats* stats) const {
   const uint32_t rows = footer_.blocks[block].rows;
   const size_t base = out->size();
   out->resize(base + rows);
@@ -298,7 +366,7 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
   if ((column_mask & kColFields) == 0) return Status::OK();
 
   // Dynamic fields: the layout says, per row, which columns hold its fields, in order.
-  const size_t builtin = static_cast<size_t>(ColumnId::kBuiltinCount);
+  const size_t builtin = builtin_columns_;
   const size_t ncols = footer_.columns.size();
   std::vector<std::string> raws(ncols - builtin + 2);
   std::vector<std::string> arenas(ncols - builtin + 1);

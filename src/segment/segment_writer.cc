@@ -16,6 +16,7 @@
 #include "segment/compression_policy.h"
 #include "segment/footer.h"
 #include "segment/format.h"
+#include "segment/json_shape.h"
 #include "segment/segment.h"
 
 namespace sawmill::segment {
@@ -43,13 +44,17 @@ class Writer {
   // CodecFor with the options' zstd levels.
   CodecChoice Choice(ColumnId id) const {
     CodecChoice c = CodecFor(id);
-    const bool text =
-        id == ColumnId::kMessage || id == ColumnId::kDynamic || id == ColumnId::kFieldOverflow;
+    const bool text = id == ColumnId::kMessage || id == ColumnId::kDynamic ||
+                      id == ColumnId::kFieldOverflow || id == ColumnId::kMessageShape ||
+                      id == ColumnId::kMessageExtra;
     const int level = text ? options_.text_zstd_level : options_.other_zstd_level;
     if (c.codec == Codec::kZstd && level != 0) c.level = level;
     return c;
   }
   uint32_t NewFieldColumn(std::string_view name);
+  // (Version 4) The shape and extras of each row's message (empty: the message is stored as
+  // text); true when any row of the block has a shape.
+  bool ShapeMessages(const Record* rows, uint32_t count);
 
   const WriterOptions& options_;
   std::unique_ptr<objstore::ObjectWriter> file_;
@@ -72,6 +77,12 @@ class Writer {
   std::vector<std::vector<std::string_view>> field_values_;  // by ordinal, present rows only
   std::vector<std::string_view> overflow_values_;
   uint32_t row_stamp_ = 0;
+  size_t builtin_columns_ = 0;  // BuiltinColumnCount(version)
+
+  // Message shapes of the current block, by row (segment/json_shape.h).
+  std::vector<std::string> shapes_;
+  std::vector<std::string> extras_;
+  ShapeScratch shape_scratch_;
 
   // The registered index kinds this format version stores, with their builders.
   std::vector<std::pair<const index::IndexKind*, std::unique_ptr<index::IndexBuilder>>> kinds_;
@@ -223,6 +234,24 @@ void Writer::AssignFieldOrdinals(const Record& r, uint32_t /*row_in_block*/) {
   }
 }
 
+bool Writer::ShapeMessages(const Record* rows, uint32_t count) {
+  if (footer_.version < 4 || !options_.json_shapes) return false;
+  if (shapes_.size() < count) {
+    shapes_.resize(count);
+    extras_.resize(count);
+  }
+  bool any = false;
+  for (uint32_t row = 0; row < count; ++row) {
+    if (BuildJsonShape(rows[row], &shapes_[row], &extras_[row], &shape_scratch_)) {
+      any = true;
+    } else {
+      shapes_[row].clear();
+      extras_[row].clear();
+    }
+  }
+  return any;
+}
+
 Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row) {
   BlockInfo info;
   info.first_row = first_row;
@@ -237,6 +266,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
   }
   auto& cols = footer_.columns;
   auto col = [&](ColumnId id) { return &cols[static_cast<size_t>(id)]; };
+  const bool shaped = ShapeMessages(rows, count);
 
   // The built-in columns, in table (and file) order; the internal ones follow below.
   for (const BuiltinField& field : kBuiltinFields) {
@@ -255,6 +285,12 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
       case FieldType::kString:
         views_.resize(count);
         for (uint32_t row = 0; row < count; ++row) views_[row] = rows[row].*field.text;
+        if (shaped && field.column == ColumnId::kMessage) {
+          // A shaped message is stored once, in its shape and the columns it refers to.
+          for (uint32_t row = 0; row < count; ++row) {
+            if (!shapes_[row].empty()) views_[row] = std::string_view();
+          }
+        }
         EncodeStringColumn(views_.data(), count, &scratch_, &raw_);
         break;
       case FieldType::kLevel:
@@ -299,7 +335,25 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
     RETURN_IF_ERROR(
         EmitColumn(col(ColumnId::kFieldOverflow), raw_, Choice(ColumnId::kFieldOverflow)));
   }
-  size_t builtin = static_cast<size_t>(ColumnId::kBuiltinCount);
+  // The message shapes and their extras (version 4; no block when no row of it has a shape).
+  if (footer_.version >= 4) {
+    bool any_extra = false;
+    for (ColumnId id : {ColumnId::kMessageShape, ColumnId::kMessageExtra}) {
+      const auto& by_row = id == ColumnId::kMessageShape ? shapes_ : extras_;
+      if (shaped && id == ColumnId::kMessageExtra) {
+        for (uint32_t row = 0; row < count && !any_extra; ++row) any_extra = !extras_[row].empty();
+      }
+      if (!shaped || (id == ColumnId::kMessageExtra && !any_extra)) {
+        col(id)->blocks.emplace_back();
+        continue;
+      }
+      for (uint32_t row = 0; row < count; ++row) views_[row] = by_row[row];
+      raw_.clear();
+      EncodeStringColumn(views_.data(), count, &scratch_, &raw_);
+      RETURN_IF_ERROR(EmitColumn(col(id), raw_, Choice(id)));
+    }
+  }
+  const size_t builtin = builtin_columns_;
   for (size_t ord = 1; ord < field_values_.size(); ++ord) {
     ColumnMeta* meta = &cols[builtin + ord - 1];
     const auto& values = field_values_[ord];
@@ -338,7 +392,9 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
     out.raw_bytes += r.message.size();
     for (const auto& [key, value] : r.fields) out.raw_bytes += key.size() + value.size();
   }
-  for (uint8_t id = 0; id < static_cast<uint8_t>(ColumnId::kBuiltinCount); ++id) {
+  builtin_columns_ = BuiltinColumnCount(options_.format_version);
+  footer_.version = options_.format_version;
+  for (uint8_t id = 0; id < builtin_columns_; ++id) {
     ColumnMeta meta;
     meta.id = static_cast<ColumnId>(id);
     meta.name = std::string(ColumnName(meta.id));
