@@ -1,9 +1,12 @@
 // bench_http: the load generators of bench/run.sh. Each mode prints one JSON object on stdout.
 //
 //   ingest --addr H:P --file F [--clients 8] [--batch 1000] [--lines N] [--rate LINES_PER_S]
-//          [--path /api/v1/ingest] [--max-seconds S]
+//          [--path /api/v1/ingest] [--max-seconds S] [--batch-bytes B] [--retry-429 0|1]
 //       Sends F's lines in batches of --batch from --clients keep-alive connections and times
-//       each acknowledgement (request sent -> 200 received).
+//       each acknowledgement (request sent -> 200 received). --batch-bytes B: batches of whole
+//       lines of at most B bytes instead (--batch is then ignored). --retry-429 1: a batch
+//       answered 429 is sent again after its Retry-After (as shippers do), and its latency runs
+//       from the first send to the 200; "retried_429" counts the retries.
 //   query  --addr H:P --target T [--runs 20] [--warmup 0] [--body-out FILE]
 //          [--max-seconds S --min-runs 5]
 //       Runs GET T one after another; "{i}" in T becomes the run number (to bust caches).
@@ -37,6 +40,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <future>
 #include <map>
@@ -188,18 +192,27 @@ struct Batch {
   uint32_t lines = 0;
 };
 
-// Cuts "data" into batches of "batch_lines" lines, at most "max_lines" lines in all.
-std::vector<Batch> CutBatches(std::string_view data, size_t batch_lines, uint64_t max_lines) {
+// Cuts "data" into batches of "batch_lines" lines, at most "max_lines" lines in all; with
+// "batch_bytes" > 0, into batches of whole lines of at most that many bytes (a longer line
+// alone).
+std::vector<Batch> CutBatches(std::string_view data, size_t batch_lines, uint64_t max_lines,
+                              size_t batch_bytes = 0) {
   std::vector<Batch> batches;
   size_t start = 0, pos = 0;
   uint32_t lines = 0;
   uint64_t total = 0;
   while (pos < data.size() && total < max_lines) {
     size_t nl = data.find('\n', pos);
-    pos = nl == std::string_view::npos ? data.size() : nl + 1;
+    size_t next = nl == std::string_view::npos ? data.size() : nl + 1;
+    if (batch_bytes > 0 && lines > 0 && next - start > batch_bytes) {
+      batches.push_back({data.substr(start, pos - start), lines});
+      start = pos;
+      lines = 0;
+    }
+    pos = next;
     ++lines;
     ++total;
-    if (lines == batch_lines || pos == data.size() || total == max_lines) {
+    if ((batch_bytes == 0 && lines == batch_lines) || pos == data.size() || total == max_lines) {
       batches.push_back({data.substr(start, pos - start), lines});
       start = pos;
       lines = 0;
@@ -229,8 +242,12 @@ class Connection {
 
   // Sends one request and reads the answer; reconnects once when the connection went stale.
   // Returns the HTTP status, or -1 with "*error" set.
+  // Seconds of the last answer's Retry-After header (0: none).
+  int retry_after() const { return retry_after_; }
+
   int Do(http::verb verb, const std::string& target, std::string_view body,
          const std::string& content_type, std::string* response, std::string* error) {
+    retry_after_ = 0;
     for (int attempt = 0; attempt < 2; ++attempt) {
       if (!connected_ && !Connect(error)) return -1;
       http::request<http::string_body> req{verb, target, 11};
@@ -252,6 +269,9 @@ class Connection {
         if (!ec) {
           auto& res = parser.get();
           *response = std::move(res.body());
+          if (auto it = res.find(http::field::retry_after); it != res.end()) {
+            retry_after_ = std::atoi(std::string(it->value()).c_str());
+          }
           if (!res.keep_alive()) Close();
           return static_cast<int>(res.result_int());
         }
@@ -276,7 +296,11 @@ class Connection {
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;
   bool connected_ = false;
+  int retry_after_ = 0;
 };
+
+// --retry-429 1: batches answered 429 are sent again after their Retry-After.
+bool g_retry_429 = false;
 
 // ---------------------------------------------------------------------------------------------
 // ingest
@@ -290,6 +314,7 @@ struct IngestResult {
   std::string first_error;
   std::vector<double> latencies_ms;
   double wall_s = 0;
+  uint64_t retried_429 = 0;
 };
 
 // Sends "batches" from "clients" connections; batch i is not sent before start + i / rate
@@ -322,6 +347,12 @@ IngestResult RunIngest(const Address& address, const std::string& path,
         int64_t sent = NowNs();
         int status =
             conn.Do(http::verb::post, path, bodies[i], "application/x-ndjson", &response, &error);
+        while (status == 429 && g_retry_429) {
+          ++mine.retried_429;
+          std::this_thread::sleep_for(std::chrono::seconds(std::max(1, conn.retry_after())));
+          status =
+              conn.Do(http::verb::post, path, bodies[i], "application/x-ndjson", &response, &error);
+        }
         int64_t acked = NowNs();
         ++mine.batches;
         mine.lines_sent += lines[i];
@@ -342,6 +373,7 @@ IngestResult RunIngest(const Address& address, const std::string& path,
       total.lines_acked += mine.lines_acked;
       total.batches += mine.batches;
       total.errors += mine.errors;
+      total.retried_429 += mine.retried_429;
       for (auto [code, n] : mine.statuses) total.statuses[code] += n;
       if (total.first_error.empty()) total.first_error = mine.first_error;
       total.latencies_ms.insert(total.latencies_ms.end(), mine.latencies_ms.begin(),
@@ -370,7 +402,9 @@ int IngestMode(const Args& args) {
   int clients = static_cast<int>(args.Number("clients", 8));
   double rate = args.Number("rate", 0);
   std::string path = args.Get("path", "/api/v1/ingest");
-  std::vector<Batch> batches = CutBatches(file.view(), batch, max_lines);
+  g_retry_429 = args.Number("retry-429", 0) != 0;
+  std::vector<Batch> batches =
+      CutBatches(file.view(), batch, max_lines, static_cast<size_t>(args.Number("batch-bytes", 0)));
   std::vector<std::string_view> bodies;
   std::vector<uint32_t> lines;
   for (const Batch& b : batches) {
@@ -383,14 +417,15 @@ int IngestMode(const Args& args) {
   std::printf(
       "{\"lines_sent\":%llu,\"lines_acked\":%llu,\"batches\":%llu,\"errors\":%llu,"
       "\"statuses\":%s,\"first_error\":\"%s\",\"wall_s\":%s,\"lines_per_s\":%s,"
-      "\"ack_p50_ms\":%s,\"ack_p99_ms\":%s,\"ack_max_ms\":%s}\n",
+      "\"ack_p50_ms\":%s,\"ack_p99_ms\":%s,\"ack_max_ms\":%s,\"retried_429\":%llu}\n",
       static_cast<unsigned long long>(r.lines_sent), static_cast<unsigned long long>(r.lines_acked),
       static_cast<unsigned long long>(r.batches), static_cast<unsigned long long>(r.errors),
       StatusesJson(r.statuses).c_str(), JsonEscape(r.first_error.substr(0, 300)).c_str(),
       Fixed(r.wall_s).c_str(), Fixed(static_cast<double>(r.lines_acked) / r.wall_s).c_str(),
       Fixed(Percentile(r.latencies_ms, 0.5)).c_str(),
       Fixed(Percentile(r.latencies_ms, 0.99)).c_str(),
-      Fixed(Percentile(r.latencies_ms, 1.0)).c_str());
+      Fixed(Percentile(r.latencies_ms, 1.0)).c_str(),
+      static_cast<unsigned long long>(r.retried_429));
   return 0;
 }
 

@@ -39,6 +39,7 @@ PACKAGES=(
   # tests/e2e/e2e_alerts_test.py: the real Alertmanager that alerts are posted to (the test starts
   # the binary itself on a loopback port; the package's systemd service plays no part).
   prometheus-alertmanager
+  linux-perf
   # The catalog in PostgreSQL (src/catalog/pg_catalog.cc): libpq to build; the server for its
   # tests, a private cluster on loopback started by ../shared/scripts/pg-local.sh
   # (scripts/pg-test-server.sh; the package's own cluster is never started or used).
