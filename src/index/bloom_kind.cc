@@ -28,7 +28,7 @@ bool Answers(const FieldPredicate& p) {
 
 class BloomBuilderKind final : public IndexBuilder {
  public:
-  explicit BloomBuilderKind(const BuildOptions& options) {
+  explicit BloomBuilderKind(const BuildOptions& options) : block_words_(options.block_words) {
     for (const IndexedField& f : options.blooms) {
       fields_.push_back(Field{f, {}, {}, {}, 0});
     }
@@ -37,7 +37,15 @@ class BloomBuilderKind final : public IndexBuilder {
   void AddBlock(const Record* rows, uint32_t count) override {
     for (Field& bloom : fields_) {
       bloom.block_hashes.clear();
-      for (uint32_t row = 0; row < count; ++row) {
+      const bool split_once = bloom.field.message_words && block_words_ != nullptr;
+      if (split_once) {
+        // The block's words, split and hashed once for every kind (word postings too).
+        const BlockWords& w = *block_words_;
+        for (size_t i = 0; i < w.hashes.size(); ++i) {
+          if (w.numbers[i] == 0) bloom.block_hashes.push_back(w.hashes[i]);
+        }
+      }
+      for (uint32_t row = 0; row < count && !split_once; ++row) {
         const Record& r = rows[row];
         if (bloom.field.message_words) {
           AppendWordHashes(r.message, &word_scratch_, &bloom.block_hashes,
@@ -96,6 +104,7 @@ class BloomBuilderKind final : public IndexBuilder {
     uint64_t filters = 0;
   };
   std::vector<Field> fields_;
+  const BlockWords* block_words_;
   uint32_t blocks_ = 0;
   std::string word_scratch_;
 };

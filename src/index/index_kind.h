@@ -83,10 +83,16 @@ struct WordPostingsRule {
   uint64_t max_rows_floor = 0;
 };
 
+struct BlockWords;  // index/word_hash.h
+
 struct BuildOptions {
   std::vector<IndexedField> indexed;  // exact-value inverted indexes; "message": word postings
   std::vector<IndexedField> blooms;   // per-block blooms
   WordPostingsRule words;
+  // When set, the words of the messages of the block being added, split once for every kind
+  // (the writer fills it before each AddBlock); kinds that read message words use it instead of
+  // splitting the messages again. Null: each kind splits them itself.
+  const BlockWords* block_words = nullptr;
 };
 
 // Where a kind's data lives in a segment file (docs/format/segment.md). A new kind uses

@@ -30,10 +30,14 @@ inline bool IsNumberWord(std::string_view word) {
   return true;
 }
 
-// Appends BloomHash(word) for each word of "text" to "*out" (numbers too only when
-// "with_numbers"). "*scratch" is reused between calls to hold a lower-cased word.
-inline void AppendWordHashes(std::string_view text, std::string* scratch,
-                             std::vector<uint64_t>* out, bool with_numbers = true) {
+// Calls fn(std::string_view word) for each word of "text" as index/tokenizer.h splits and folds
+// them, in order, without allocating per call: a word without upper-case ASCII is a view into
+// "text", any other is folded into "*scratch" (reused between calls). The view is valid only
+// during the call. The one split of the write path: the message blooms (AppendWordHashes) and
+// the word postings (word_postings_kind.cc) both read a message's words through it, once per
+// block (BlockWords below).
+template <typename Fn>
+inline void ForEachFoldedWord(std::string_view text, std::string* scratch, Fn&& fn) {
   size_t i = 0;
   const size_t n = text.size();
   while (i < n) {
@@ -53,10 +57,62 @@ inline void AppendWordHashes(std::string_view text, std::string* scratch,
       }
       word = *scratch;
     }
-    if (!with_numbers && IsNumberWord(word)) continue;
-    out->push_back(BloomHash(word));
+    fn(word);
   }
 }
+
+// Appends BloomHash(word) for each word of "text" to "*out" (numbers too only when
+// "with_numbers"). "*scratch" is reused between calls to hold a lower-cased word.
+inline void AppendWordHashes(std::string_view text, std::string* scratch,
+                             std::vector<uint64_t>* out, bool with_numbers = true) {
+  ForEachFoldedWord(text, scratch, [&](std::string_view word) {
+    if (!with_numbers && IsNumberWord(word)) return;
+    out->push_back(BloomHash(word));
+  });
+}
+
+// The words of the messages of one row block, split, folded and hashed once for every index kind
+// that reads them (the message blooms and the word postings): the segment writer fills it
+// before it hands the block to the builders (BuildOptions::block_words).
+struct BlockWords {
+  // Words of row r: [row_begin[r], row_begin[r + 1]).
+  std::vector<uint32_t> row_begin;
+  std::vector<std::string_view> words;  // folded; views into the rows' messages or into folded
+  std::vector<uint64_t> hashes;         // BloomHash(words[i])
+  std::vector<uint8_t> numbers;         // IsNumberWord(words[i])
+  std::string folded;                   // the folded copies; never reallocated while filled
+
+  // Splits the messages of rows [0, count). The rows must outlive the next Fill.
+  template <typename RecordT>
+  void Fill(const RecordT* rows, uint32_t count) {
+    row_begin.clear();
+    words.clear();
+    hashes.clear();
+    numbers.clear();
+    folded.clear();
+    size_t bytes = 0;
+    for (uint32_t r = 0; r < count; ++r) bytes += rows[r].message.size();
+    // A folded word is a copy of message bytes, so the buffer never needs more: views into it
+    // stay valid.
+    if (folded.capacity() < bytes) folded.reserve(bytes);
+    std::string scratch;
+    for (uint32_t r = 0; r < count; ++r) {
+      row_begin.push_back(static_cast<uint32_t>(words.size()));
+      const std::string_view text = rows[r].message;
+      ForEachFoldedWord(text, &scratch, [&](std::string_view word) {
+        if (word.data() == scratch.data()) {
+          size_t at = folded.size();
+          folded.append(word);
+          word = std::string_view(folded).substr(at, word.size());
+        }
+        words.push_back(word);
+        hashes.push_back(BloomHash(word));
+        numbers.push_back(IsNumberWord(word) ? 1 : 0);
+      });
+    }
+    row_begin.push_back(static_cast<uint32_t>(words.size()));
+  }
+};
 
 // True when "token" is one word as the tokenizer produces it (non-empty, only word bytes,
 // no upper-case ASCII).

@@ -24,7 +24,6 @@
 #include <unordered_map>
 
 #include "common/coding.h"
-#include "common/hash.h"
 #include "index/index_kind.h"
 #include "index/inverted_index.h"
 #include "index/word_hash.h"
@@ -43,19 +42,40 @@ bool Answers(const FieldPredicate& p) {
   return p.op == FieldPredicate::Op::kWord && p.builtin && p.field == "message";
 }
 
-struct WordHash {
-  size_t operator()(std::string_view s) const { return static_cast<size_t>(Hash64(s, 0)); }
+// A word with its hash (BloomHash, computed once per word of a block: BlockWords).
+struct HashedWord {
+  std::string_view word;
+  uint64_t hash;
+  bool operator==(const HashedWord& o) const { return word == o.word; }
+};
+struct HashOfWord {
+  size_t operator()(const HashedWord& w) const { return static_cast<size_t>(w.hash); }
 };
 
 class WordPostingsBuilder final : public IndexBuilder {
  public:
-  explicit WordPostingsBuilder(const BuildOptions& options) : rule_(options.words) {
+  explicit WordPostingsBuilder(const BuildOptions& options)
+      : rule_(options.words), block_words_(options.block_words) {
     for (const IndexedField& f : options.indexed) enabled_ = enabled_ || f.message_words;
   }
 
   void AddBlock(const Record* rows, uint32_t count) override {
-    if (enabled_) {
-      for (uint32_t row = 0; row < count; ++row) AddMessage(rows[row].message, rows_ + row);
+    if (enabled_ && block_words_ != nullptr) {
+      // The block's words, split and hashed once for every kind (the blooms read them too).
+      const BlockWords& w = *block_words_;
+      for (uint32_t row = 0; row < count; ++row) {
+        for (uint32_t i = w.row_begin[row]; i < w.row_begin[row + 1]; ++i) {
+          if (!rule_.numbers && w.numbers[i] != 0) continue;
+          Add(w.words[i], w.hashes[i], rows_ + row);
+        }
+      }
+    } else if (enabled_) {
+      for (uint32_t row = 0; row < count; ++row) {
+        ForEachFoldedWord(rows[row].message, &scratch_, [&](std::string_view word) {
+          if (!rule_.numbers && IsNumberWord(word)) return;
+          Add(word, BloomHash(word), rows_ + row);
+        });
+      }
     }
     rows_ += count;
   }
@@ -117,41 +137,16 @@ class WordPostingsBuilder final : public IndexBuilder {
     uint32_t rows = 0;
   };
 
-  // The words of "text" as index/tokenizer.h splits and folds them, each added for "row".
-  void AddMessage(std::string_view text, uint32_t row) {
-    size_t i = 0;
-    const size_t n = text.size();
-    while (i < n) {
-      while (i < n && !IsWordByte(static_cast<unsigned char>(text[i]))) ++i;
-      size_t start = i;
-      bool upper = false;
-      while (i < n && IsWordByte(static_cast<unsigned char>(text[i]))) {
-        upper |= text[i] >= 'A' && text[i] <= 'Z';
-        ++i;
-      }
-      if (i == start) break;
-      std::string_view word = text.substr(start, i - start);
-      if (upper) {
-        scratch_.assign(word);
-        for (char& c : scratch_) {
-          if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-        }
-        word = scratch_;
-      }
-      Add(word, row);
-    }
-  }
-
-  void Add(std::string_view word, uint32_t row) {
-    if (!rule_.numbers && IsNumberWord(word)) return;
-    auto it = by_word_.find(word);
+  // Adds "word" (folded, "hash" its BloomHash) for "row".
+  void Add(std::string_view word, uint64_t hash, uint32_t row) {
+    auto it = by_word_.find(HashedWord{word, hash});
     if (it == by_word_.end()) {
       if (entries_.size() >= kMaxWords) {
         capped_ = true;
         return;
       }
       std::string_view stable = arena_.emplace_back(word);
-      it = by_word_.emplace(stable, static_cast<uint32_t>(entries_.size())).first;
+      it = by_word_.emplace(HashedWord{stable, hash}, static_cast<uint32_t>(entries_.size())).first;
       Entry& e = entries_.emplace_back();
       e.word = stable;
       e.run_start = row;
@@ -174,13 +169,14 @@ class WordPostingsBuilder final : public IndexBuilder {
   }
 
   WordPostingsRule rule_;
+  const BlockWords* block_words_;
   bool enabled_ = false;
   bool capped_ = false;
   uint32_t rows_ = 0;
   std::string scratch_;
   std::deque<std::string> arena_;  // the distinct words; a deque never moves its elements
   std::deque<Entry> entries_;
-  std::unordered_map<std::string_view, uint32_t, WordHash> by_word_;
+  std::unordered_map<HashedWord, uint32_t, HashOfWord> by_word_;
 };
 
 class WordPostingsView final : public IndexView {

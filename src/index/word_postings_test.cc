@@ -174,5 +174,33 @@ TEST(WordPostings, ADamagedOrNewerBlockDoesNotOpen) {
   EXPECT_FALSE(OpenKindBlock(Kind(), Kind().version, trailing, 1).ok());
 }
 
+// The one split of the write path (BlockWords, fed to the blooms and the word postings) gives
+// exactly the query language's words, with their bloom hashes and number marks.
+TEST(BlockWords, SplitsEveryMessageAsTheQueryTokenizerDoes) {
+  std::vector<Record> rows(6);
+  rows[0].message = "ERROR Connection Refused: host=DB-01 port=5432 after 10ms";
+  rows[1].message = "";
+  rows[2].message = "--==--";
+  rows[3].message = "Caf\xc3\xa9 \xc3\x89T\xc3\xa9 M\xc3\xbcnchen 18.0513221Z UPPER lower MiXeD";
+  rows[4].message = std::string(5000, 'A') + " " + std::string(70, 'b');
+  rows[5].message = "a b c 1 2 3 x1y 0x1F";
+  BlockWords words;
+  words.Fill(rows.data(), static_cast<uint32_t>(rows.size()));
+  ASSERT_EQ(words.row_begin.size(), rows.size() + 1);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::vector<std::string> got;
+    for (uint32_t i = words.row_begin[r]; i < words.row_begin[r + 1]; ++i) {
+      got.emplace_back(words.words[i]);
+      EXPECT_EQ(words.hashes[i], BloomHash(words.words[i]));
+      EXPECT_EQ(words.numbers[i] != 0, IsNumberWord(words.words[i]));
+    }
+    EXPECT_EQ(got, Tokenize(rows[r].message)) << "row " << r;
+    std::vector<uint64_t> hashes;
+    std::string scratch;
+    AppendWordHashes(rows[r].message, &scratch, &hashes);
+    EXPECT_EQ(hashes.size(), got.size());
+  }
+}
+
 }  // namespace
 }  // namespace sawmill::index

@@ -9,6 +9,7 @@
 
 #include "common/coding.h"
 #include "index/index_kind.h"
+#include "index/word_hash.h"
 #include "objstore/local_directory_store.h"
 #include "segment/block_codec.h"
 #include "segment/builtin_fields.h"
@@ -84,6 +85,10 @@ class Writer {
   std::vector<std::string> extras_;
   ShapeScratch shape_scratch_;
 
+  // The words of the block's messages, split once for every kind that reads them; filled only
+  // when one does (split_words_).
+  index::BlockWords block_words_;
+  bool split_words_ = false;
   // The registered index kinds this format version stores, with their builders.
   std::vector<std::pair<const index::IndexKind*, std::unique_ptr<index::IndexBuilder>>> kinds_;
 };
@@ -367,6 +372,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
   }
 
   // The index kinds.
+  if (split_words_) block_words_.Fill(rows, count);
   for (auto& [kind, builder] : kinds_) builder->AddBlock(rows, count);
   footer_.blocks.push_back(info);
   return Status::OK();
@@ -422,6 +428,10 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
   }
 
   build.words = options_.word_postings;
+  for (const auto* fields : {&build.indexed, &build.blooms}) {
+    for (const index::IndexedField& f : *fields) split_words_ = split_words_ || f.message_words;
+  }
+  if (split_words_) build.block_words = &block_words_;
   const uint32_t version = options_.format_version;
   footer_.version = version;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
