@@ -53,7 +53,7 @@ def main(binary):
          'mount -t tmpfs -o size=%d tmpfs "$1" && mkdir "$1/data" && '
          'exec "$2" server --data "$1/data" --http "127.0.0.1:$3" --retention "$4" '
          '--disk-check-interval 100ms --tier-interval 0 --retention-interval 1h '
-         '--flush-interval 1h' % TMPFS_BYTES,
+         '--flush-interval 1h --compaction off' % TMPFS_BYTES,
          "sh", mnt, binary, str(port), policy], stdout=log, stderr=subprocess.STDOUT)
 
     def server_log(tail=4000):
