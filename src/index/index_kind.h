@@ -116,8 +116,9 @@ struct IndexPart {
 class IndexBuilder {
  public:
   virtual ~IndexBuilder() = default;
-  // Called once per row block, in block order (the first call is block 0). The rows outlive
-  // the builder.
+  // Called once per row block, in block order (the first call is block 0). The rows are valid
+  // only during the call (the segment writer decodes one block at a time): a builder copies
+  // what it keeps.
   virtual void AddBlock(const Record* rows, uint32_t count) = 0;
   // Appends the parts to store. Appending nothing means "nothing worth storing": the writer
   // then leaves the kind out of the segment.

@@ -1,20 +1,38 @@
 #include "index/inverted_index.h"
 
 #include <algorithm>
+#include <cstring>
 
 #include "common/coding.h"
 
 namespace sawmill::index {
+
+std::string_view InvertedIndexBuilder::Keep(std::string_view value) {
+  constexpr size_t kBlockBytes = 64 << 10;
+  if (value.size() > block_left_) {
+    const size_t size = std::max(kBlockBytes, value.size());
+    blocks_.push_back(std::make_unique<char[]>(size));
+    block_at_ = blocks_.back().get();
+    block_left_ = size;
+  }
+  if (!value.empty()) std::memcpy(block_at_, value.data(), value.size());
+  std::string_view kept(block_at_, value.size());
+  block_at_ += value.size();
+  block_left_ -= value.size();
+  return kept;
+}
 
 void InvertedIndexBuilder::Add(std::string_view value, uint32_t row) {
   Entry* e;
   if (last_entry_ != UINT32_MAX && entries_[last_entry_].value == value) {
     e = &entries_[last_entry_];
   } else {
-    auto [it, inserted] = by_value_.try_emplace(value, static_cast<uint32_t>(entries_.size()));
-    if (inserted) {
+    auto it = by_value_.find(value);
+    if (it == by_value_.end()) {
+      const std::string_view kept = Keep(value);
+      it = by_value_.emplace(kept, static_cast<uint32_t>(entries_.size())).first;
       entries_.emplace_back();
-      entries_.back().value = value;
+      entries_.back().value = kept;
     }
     last_entry_ = it->second;
     e = &entries_[last_entry_];

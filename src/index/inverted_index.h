@@ -26,9 +26,9 @@ inline constexpr uint8_t kInvertedIndexVersion = 1;
 // Fed rows in increasing row order. Not thread-safe.
 class InvertedIndexBuilder {
  public:
-  // REQUIRES: "row" is not smaller than any row added before, and the bytes of "value" stay
-  // valid and unchanged until Finish (the builder keeps views, not copies: no allocation per
-  // distinct value beyond its entry).
+  // REQUIRES: "row" is not smaller than any row added before. The builder keeps a copy of each
+  // distinct value (in a few large blocks), so "value" need only be valid during the call: the
+  // segment writer hands one block of rows at a time.
   void Add(std::string_view value, uint32_t row);
   size_t distinct_values() const { return entries_.size(); }
   // Appends the serialized index to "*out".
@@ -43,8 +43,14 @@ class InvertedIndexBuilder {
     uint32_t prev_end = 0;  // end of the last finished run
     bool open = false;
   };
-  std::unordered_map<std::string_view, uint32_t> by_value_;
+  // A copy of "value" that stays where it is until the builder goes.
+  std::string_view Keep(std::string_view value);
+
+  std::unordered_map<std::string_view, uint32_t> by_value_;  // keys in blocks_
   std::vector<Entry> entries_;
+  std::vector<std::unique_ptr<char[]>> blocks_;  // the distinct values' bytes
+  char* block_at_ = nullptr;
+  size_t block_left_ = 0;
   uint32_t last_entry_ = UINT32_MAX;
 };
 

@@ -52,7 +52,7 @@ void MoveColumns(Record&& src, uint32_t mask, Record* dst) {
 
 struct Task {
   const storage::SegmentHandle* segment = nullptr;  // or a memtable chunk:
-  const std::vector<Record>* chunk = nullptr;
+  const storage::RecordChunk* chunk = nullptr;
   int64_t max_time = INT64_MAX;
 };
 
@@ -294,7 +294,7 @@ class Job {
     return limit_ > 0 && Admissible(KeyOf(r, options_.time_field_ts));
   }
 
-  void ScanChunk(const std::vector<Record>& chunk, WorkerState* ws) {
+  void ScanChunk(const storage::RecordChunk& chunk, WorkerState* ws) {
     if (!CheckLimits(ws)) return;
     std::vector<Record> matched;
     for (const Record& r : chunk) {

@@ -223,7 +223,7 @@ inline std::shared_ptr<storage::Snapshot> MakeSnapshot(const std::string& tenant
   for (auto& [p, recs] : mem) {
     storage::MemtableView view;
     view.partition = p;
-    view.chunks.push_back(std::make_shared<const std::vector<Record>>(std::move(recs)));
+    view.chunks.push_back(storage::RecordChunk::FromRecords(recs));
     snap->memtables.push_back(std::move(view));
   }
   return snap;

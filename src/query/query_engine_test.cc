@@ -132,7 +132,7 @@ TEST_F(QueryEngineTest, CachedAnswerIsNeverServedOnceTheDataChanged) {
   }
   storage::MemtableView view;
   view.partition = 7;
-  view.chunks.push_back(fresh);
+  view.chunks.push_back(storage::RecordChunk::FromRecords(*fresh));
   snapshot_->memtables.push_back(view);
   EXPECT_EQ(count(all), std::make_pair(stored + 3, false)) << "new lines: the answer is stale";
   EXPECT_EQ(count(all), std::make_pair(stored + 3, true));

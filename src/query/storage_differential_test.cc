@@ -103,7 +103,7 @@ TEST(QueryOverSegments, PlannedEngineAgreesWithBruteForceOnRealSegmentFiles) {
   for (size_t i = flushed; i < records.size(); ++i) {
     storage::MemtableView view;
     view.partition = PartitionOf(records[i].service, records[i].host, kPartitions);
-    view.chunks.push_back(std::make_shared<const std::vector<Record>>(1, records[i]));
+    view.chunks.push_back(storage::RecordChunk::FromRecords({records[i]}));
     snap->memtables.push_back(std::move(view));
   }
   testing::ExpectAgreement(snap, records, kPartitions, 77, 300, kDatasetStart, 7000);

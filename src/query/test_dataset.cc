@@ -163,8 +163,8 @@ std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& reco
   }
   if (in_memory > 0) {
     storage::MemtableView view;
-    view.chunks.push_back(std::make_shared<const std::vector<Record>>(
-        records.begin() + static_cast<long>(flushed), records.end()));
+    view.chunks.push_back(storage::RecordChunk::FromRecords(
+        std::vector<Record>(records.begin() + static_cast<long>(flushed), records.end())));
     snap->memtables.push_back(std::move(view));
   }
   return snap;

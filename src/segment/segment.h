@@ -139,6 +139,31 @@ struct ReadStats {
 // computed). Errors: IOError/Unavailable from the store; InvalidArgument for an empty batch.
 Status WriteSegment(objstore::ObjectStore* store, const std::string& name, const SegmentInfo& info,
                     std::vector<Record> records, const WriterOptions& options, SegmentInfo* out);
+
+// Rows handed to WriteSegment without a vector of records (a memtable's arena chunks,
+// storage/record_chunk.h): the sort keys and the segment's ranges are read row by row, and a
+// row is decoded only when its block is written, into one block of records the writer reuses.
+// The writer then holds one block of records (block_rows) at a time instead of every row
+// twice (docs/storage.md, "Flush memory").
+class RowSource {
+ public:
+  virtual ~RowSource() = default;
+  virtual size_t size() const = 0;
+  virtual int64_t ts(size_t row) const = 0;
+  virtual int64_t ingest_ts(size_t row) const = 0;
+  virtual uint64_t seq(size_t row) const = 0;
+  virtual std::string_view service(size_t row) const = 0;
+  virtual std::string_view host(size_t row) const = 0;
+  // Bytes of the row's message and fields (keys and values).
+  virtual uint64_t raw_bytes(size_t row) const = 0;
+  // Decodes "row" into "*out", reusing the capacity of its strings.
+  virtual void Get(size_t row, Record* out) const = 0;
+};
+// WriteSegment over "rows" (which must stay unchanged during the call); the same segment bytes
+// as the rows' records in a vector would give.
+Status WriteSegment(objstore::ObjectStore* store, const std::string& name, const SegmentInfo& info,
+                    const RowSource& rows, const WriterOptions& options, SegmentInfo* out);
+
 // The same for the file "path" (tools, tests): the local store of its directory.
 Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
                     std::vector<Record> records, const WriterOptions& options, SegmentInfo* out);

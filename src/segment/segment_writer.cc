@@ -4,6 +4,8 @@
 // (docs/format/segment.md) through an object store's writer (for the local store: a temporary
 // file that is synced and renamed), 1 MiB at a time.
 #include <algorithm>
+#include <deque>
+#include <functional>
 #include <numeric>
 #include <unordered_map>
 
@@ -31,7 +33,11 @@ class Writer {
   Writer(const WriterOptions& options, std::unique_ptr<objstore::ObjectWriter> file)
       : options_(options), file_(std::move(file)) {}
 
-  Status Write(const SegmentInfo& info, const std::vector<Record>& records);
+  // Gives the rows [first, first + count) in the order they are written, valid until the next
+  // call.
+  using BlockFn = std::function<const Record*(uint32_t first, uint32_t count)>;
+  // "info" holds the segment's row count and ranges (RangesOf).
+  Status Write(const SegmentInfo& info, const BlockFn& block);
   // REQUIRES: Write returned OK.
   const SegmentInfo& result() const { return footer_.info; }
 
@@ -72,10 +78,11 @@ class Writer {
   std::vector<std::string_view> views_;
 
   // Dynamic field columns: ordinal k >= 1 is footer_.columns[builtin + k - 1].
-  std::unordered_map<std::string_view, uint32_t> first_ordinal_;
-  std::vector<uint32_t> next_duplicate_;                     // by ordinal; 0 = none yet
-  std::vector<uint32_t> seen_in_row_;                        // by ordinal; row stamp
-  std::vector<std::vector<std::string_view>> field_values_;  // by ordinal, present rows only
+  std::unordered_map<std::string_view, uint32_t> first_ordinal_;  // keys in key_names_
+  std::deque<std::string> key_names_;                             // a deque never moves its strings
+  std::vector<uint32_t> next_duplicate_;                          // by ordinal; 0 = none yet
+  std::vector<uint32_t> seen_in_row_;                             // by ordinal; row stamp
+  std::vector<std::vector<std::string_view>> field_values_;       // by ordinal, present rows only
   std::vector<std::string_view> overflow_values_;
   uint32_t row_stamp_ = 0;
   size_t builtin_columns_ = 0;  // BuiltinColumnCount(version)
@@ -93,11 +100,13 @@ class Writer {
   std::vector<std::pair<const index::IndexKind*, std::unique_ptr<index::IndexBuilder>>> kinds_;
 };
 
-// Sorts by (slice, service, host, ts, seq) without comparing strings per row: (service, host)
-// pairs are ranked once, then rows are sorted by integer keys. The slice of a row is its
-// position in (ts, seq) order divided by "slice_rows" (0: one slice), so every slice holds the
-// rows of one stretch of time.
-void SortRows(std::vector<Record>* records, uint32_t slice_rows) {
+// The order rows are written in: by (slice, service, host, ts, seq), without comparing strings
+// per row: (service, host) pairs are ranked once, then rows are sorted by integer keys. The slice
+// of a row is its position in (ts, seq) order divided by "slice_rows" (0: one slice), so every
+// slice holds the rows of one stretch of time. "rows" gives service(i), host(i), ts(i) and
+// seq(i) for i < n. Returns row numbers in write order; empty when that is the order given.
+template <typename Rows>
+std::vector<uint32_t> SortedOrder(const Rows& rows, size_t n, uint32_t slice_rows) {
   struct PairHash {
     size_t operator()(const std::pair<std::string_view, std::string_view>& p) const {
       return std::hash<std::string_view>()(p.first) * 31 + std::hash<std::string_view>()(p.second);
@@ -105,17 +114,16 @@ void SortRows(std::vector<Record>* records, uint32_t slice_rows) {
   };
   std::unordered_map<std::pair<std::string_view, std::string_view>, uint32_t, PairHash> groups;
   std::vector<std::pair<std::string_view, std::string_view>> names;
-  std::vector<uint32_t> group_of(records->size());
+  std::vector<uint32_t> group_of(n);
   uint32_t last = UINT32_MAX;
-  for (size_t row = 0; row < records->size(); ++row) {
-    const Record& r = (*records)[row];
-    if (last != UINT32_MAX && names[last].first == r.service && names[last].second == r.host) {
+  for (size_t row = 0; row < n; ++row) {
+    const std::string_view service = rows.service(row), host = rows.host(row);
+    if (last != UINT32_MAX && names[last].first == service && names[last].second == host) {
       group_of[row] = last;
       continue;
     }
-    auto [it, inserted] =
-        groups.try_emplace({r.service, r.host}, static_cast<uint32_t>(names.size()));
-    if (inserted) names.emplace_back(r.service, r.host);
+    auto [it, inserted] = groups.try_emplace({service, host}, static_cast<uint32_t>(names.size()));
+    if (inserted) names.emplace_back(service, host);
     group_of[row] = last = it->second;
   }
   std::vector<uint32_t> by_name(names.size());
@@ -131,10 +139,10 @@ void SortRows(std::vector<Record>* records, uint32_t slice_rows) {
     int64_t ts;
     uint64_t seq;
   };
-  std::vector<Key> keys(records->size());
-  for (size_t row = 0; row < records->size(); ++row) {
-    const Record& r = (*records)[row];
-    keys[row] = Key{0, rank[group_of[row]], static_cast<uint32_t>(row), r.ts, r.seq};
+  std::vector<Key> keys(n);
+  for (size_t row = 0; row < n; ++row) {
+    keys[row] =
+        Key{0, rank[group_of[row]], static_cast<uint32_t>(row), rows.ts(row), rows.seq(row)};
   }
   auto by_time = [](const Key& a, const Key& b) {
     return std::tie(a.ts, a.seq, a.row) < std::tie(b.ts, b.seq, b.row);
@@ -156,17 +164,70 @@ void SortRows(std::vector<Record>* records, uint32_t slice_rows) {
       std::sort(first, last, by_group);
     }
   } else {
-    if (std::is_sorted(keys.begin(), keys.end(), by_group)) return;
+    if (std::is_sorted(keys.begin(), keys.end(), by_group)) return {};
     std::sort(keys.begin(), keys.end(), by_group);
   }
   bool identity = true;
   for (size_t i = 0; i < keys.size() && identity; ++i) identity = keys[i].row == i;
-  if (identity) return;
+  if (identity) return {};
+  std::vector<uint32_t> order(keys.size());
+  for (size_t i = 0; i < keys.size(); ++i) order[i] = keys[i].row;
+  return order;
+}
+
+// A vector of records as SortedOrder reads it.
+struct VectorRows {
+  const std::vector<Record>& records;
+  std::string_view service(size_t i) const { return records[i].service; }
+  std::string_view host(size_t i) const { return records[i].host; }
+  int64_t ts(size_t i) const { return records[i].ts; }
+  uint64_t seq(size_t i) const { return records[i].seq; }
+};
+
+// Sorts "records" into write order (SortedOrder).
+void SortRows(std::vector<Record>* records, uint32_t slice_rows) {
+  std::vector<uint32_t> order = SortedOrder(VectorRows{*records}, records->size(), slice_rows);
+  if (order.empty()) return;
   std::vector<Record> out;
   out.reserve(records->size());
-  for (const Key& k : keys) out.push_back(std::move((*records)[k.row]));
+  for (uint32_t row : order) out.push_back(std::move((*records)[row]));
   records->swap(out);
 }
+
+// The row count, time, ingest time and seq ranges and raw bytes of a segment of "n" rows.
+template <typename Rows>
+void RangesOf(const Rows& rows, size_t n, SegmentInfo* out) {
+  out->rows = n;
+  out->min_ts = out->max_ts = rows.ts(0);
+  out->min_ingest_ts = out->max_ingest_ts = rows.ingest_ts(0);
+  out->min_seq = out->max_seq = rows.seq(0);
+  out->raw_bytes = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t ts = rows.ts(i), ingest_ts = rows.ingest_ts(i);
+    const uint64_t seq = rows.seq(i);
+    out->min_ts = std::min(out->min_ts, ts);
+    out->max_ts = std::max(out->max_ts, ts);
+    out->min_ingest_ts = std::min(out->min_ingest_ts, ingest_ts);
+    out->max_ingest_ts = std::max(out->max_ingest_ts, ingest_ts);
+    out->min_seq = std::min(out->min_seq, seq);
+    out->max_seq = std::max(out->max_seq, seq);
+    out->raw_bytes += rows.raw_bytes(i);
+  }
+}
+
+// A vector of records as RangesOf reads it.
+struct VectorRanges {
+  const std::vector<Record>& records;
+  int64_t ts(size_t i) const { return records[i].ts; }
+  int64_t ingest_ts(size_t i) const { return records[i].ingest_ts; }
+  uint64_t seq(size_t i) const { return records[i].seq; }
+  uint64_t raw_bytes(size_t i) const {
+    const Record& r = records[i];
+    uint64_t n = r.message.size();
+    for (const auto& [key, value] : r.fields) n += key.size() + value.size();
+    return n;
+  }
+};
 
 Status Writer::FlushPending(bool force) {
   if (pending_.empty() || (!force && pending_.size() < kFlushBytes)) return Status::OK();
@@ -211,8 +272,8 @@ void Writer::AssignFieldOrdinals(const Record& r, uint32_t /*row_in_block*/) {
       ord = it->second;
     } else if (field_values_.size() - 1 < kMaxFieldColumns) {
       ord = NewFieldColumn(key);
-      // The key views the record's own string: records outlive the writer's Write call.
-      first_ordinal_.emplace(std::string_view(key), ord);
+      // A copy: the rows of a block are valid only while it is written.
+      first_ordinal_.emplace(std::string_view(key_names_.emplace_back(key)), ord);
     }
     // A key repeated within one record goes to its next duplicate column.
     while (ord != kOverflowOrdinal && seen_in_row_[ord] == row_stamp_) {
@@ -378,26 +439,11 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
   return Status::OK();
 }
 
-Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records) {
+Status Writer::Write(const SegmentInfo& info, const BlockFn& block) {
   uint32_t block_rows = std::clamp<uint32_t>(options_.block_rows, 1, kMaxBlockRows);
   footer_.block_rows = block_rows;
   footer_.info = info;
   SegmentInfo& out = footer_.info;
-  out.rows = records.size();
-  out.min_ts = out.max_ts = records[0].ts;
-  out.min_ingest_ts = out.max_ingest_ts = records[0].ingest_ts;
-  out.min_seq = out.max_seq = records[0].seq;
-  out.raw_bytes = 0;
-  for (const Record& r : records) {
-    out.min_ts = std::min(out.min_ts, r.ts);
-    out.max_ts = std::max(out.max_ts, r.ts);
-    out.min_ingest_ts = std::min(out.min_ingest_ts, r.ingest_ts);
-    out.max_ingest_ts = std::max(out.max_ingest_ts, r.ingest_ts);
-    out.min_seq = std::min(out.min_seq, r.seq);
-    out.max_seq = std::max(out.max_seq, r.seq);
-    out.raw_bytes += r.message.size();
-    for (const auto& [key, value] : r.fields) out.raw_bytes += key.size() + value.size();
-  }
   builtin_columns_ = BuiltinColumnCount(options_.format_version);
   footer_.version = options_.format_version;
   for (uint8_t id = 0; id < builtin_columns_; ++id) {
@@ -462,9 +508,9 @@ Status Writer::Write(const SegmentInfo& info, const std::vector<Record>& records
     pending_.append(block);
   }
 
-  for (uint32_t first = 0; first < records.size(); first += block_rows) {
-    uint32_t count = static_cast<uint32_t>(std::min<size_t>(block_rows, records.size() - first));
-    RETURN_IF_ERROR(WriteBlock(&records[first], count, first));
+  for (uint32_t first = 0; first < out.rows; first += block_rows) {
+    uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(block_rows, out.rows - first));
+    RETURN_IF_ERROR(WriteBlock(block(first, count), count, first));
   }
 
   // Each kind's data, in registration order, where its layout keeps it.
@@ -551,11 +597,48 @@ Status WriteSegment(objstore::ObjectStore* store, const std::string& name, const
                                    std::to_string(options.format_version));
   }
   if (options.sort_rows) SortRows(&records, options.time_slice_rows);
+  SegmentInfo ranges = info;
+  RangesOf(VectorRanges{records}, records.size(), &ranges);
   auto file = store->NewWriter(name);
   if (!file.ok()) return file.status().WithContext("writing segment " + store->Location(name));
   Writer writer(options, std::move(file).value());
   // On an error the writer is destroyed uncommitted, which removes what it wrote.
-  Status s = writer.Write(info, records);
+  Status s = writer.Write(
+      ranges, [&](uint32_t first, uint32_t /*count*/) { return records.data() + first; });
+  if (!s.ok()) return s.WithContext("writing segment " + store->Location(name));
+  if (out != nullptr) *out = writer.result();
+  return Status::OK();
+}
+
+Status WriteSegment(objstore::ObjectStore* store, const std::string& name, const SegmentInfo& info,
+                    const RowSource& rows, const WriterOptions& options, SegmentInfo* out) {
+  const size_t n = rows.size();
+  if (n == 0) return Status::InvalidArgument("WriteSegment: empty batch of records");
+  if (n >= UINT32_MAX) {
+    return Status::InvalidArgument("WriteSegment: " + std::to_string(n) +
+                                   " records is more than one segment can hold");
+  }
+  if (options.format_version < kMinReadableVersion || options.format_version > kFormatVersion) {
+    return Status::InvalidArgument("WriteSegment: cannot write format version " +
+                                   std::to_string(options.format_version));
+  }
+  // The write order as row numbers: the rows stay where they are, and only the block being
+  // written is decoded (one block of records, reused).
+  std::vector<uint32_t> order;
+  if (options.sort_rows) order = SortedOrder(rows, n, options.time_slice_rows);
+  SegmentInfo ranges = info;
+  RangesOf(rows, n, &ranges);
+  std::vector<Record> block;
+  auto file = store->NewWriter(name);
+  if (!file.ok()) return file.status().WithContext("writing segment " + store->Location(name));
+  Writer writer(options, std::move(file).value());
+  Status s = writer.Write(ranges, [&](uint32_t first, uint32_t count) {
+    if (block.size() < count) block.resize(count);
+    for (uint32_t i = 0; i < count; ++i) {
+      rows.Get(order.empty() ? first + i : order[first + i], &block[i]);
+    }
+    return block.data();
+  });
   if (!s.ok()) return s.WithContext("writing segment " + store->Location(name));
   if (out != nullptr) *out = writer.result();
   return Status::OK();

@@ -23,6 +23,7 @@
 #include "sawmill/record.h"
 #include "sawmill/status.h"
 #include "segment/segment.h"
+#include "storage/record_chunk.h"
 
 namespace sawmill::catalog {
 class Catalog;
@@ -93,9 +94,10 @@ struct SegmentHandle {
 };
 
 // Acknowledged records not yet in a segment, frozen at snapshot time. Each chunk is immutable.
+// A chunk is read as records (`for (const Record& r : *chunk)`, storage/record_chunk.h).
 struct MemtableView {
   uint32_t partition = 0;
-  std::vector<std::shared_ptr<const std::vector<Record>>> chunks;
+  std::vector<std::shared_ptr<const RecordChunk>> chunks;
 };
 
 // A consistent view for one query: segments registered in the catalog plus memtable contents,

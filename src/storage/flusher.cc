@@ -107,13 +107,13 @@ Status Flusher::FlushKey(const PartitionKey& key) {
 Status Flusher::WriteFrozen(const PartitionKey& key,
                             const std::shared_ptr<const MemtableSet::Frozen>& frozen) {
   const int64_t start = clock_->MonotonicNanos();
-  std::vector<Record> records;
-  records.reserve(frozen->rows);
-  for (const Chunk& chunk : frozen->chunks)
-    records.insert(records.end(), chunk->begin(), chunk->end());
+  // The frozen chunks are written as they are: the segment writer sorts row numbers and decodes
+  // one block of rows at a time, so a flush no longer copies the memtable (docs/storage.md,
+  // "Flush memory").
+  ChunkRows rows(frozen->chunks);
   std::vector<uint64_t> seqs;
-  seqs.reserve(records.size());
-  for (const Record& r : records) seqs.push_back(r.seq);
+  seqs.reserve(rows.size());
+  for (size_t i = 0; i < rows.size(); ++i) seqs.push_back(rows.seq(i));
 
   // The catalog's id (unique across processes sharing it), durable before any file names it.
   auto allocated = catalog_->AllocateSegmentId();
@@ -132,8 +132,7 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   in.id = id;
   in.tenant = key.first;
   in.partition = key.second;
-  Status s = segment::WriteSegment(store().get(), rel, in, std::move(records),
-                                   options_.segment_options, &out);
+  Status s = segment::WriteSegment(store().get(), rel, in, rows, options_.segment_options, &out);
   if (s.ok()) s = VerifyWritten(store(), rel, out, std::move(seqs));
   catalog::SegmentRow row;
   if (s.ok()) {

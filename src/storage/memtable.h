@@ -1,8 +1,9 @@
 // The acknowledged records of one (tenant, partition) that are not yet in a segment.
 //
-// Records live in immutable chunks plus one active chunk. A snapshot seals the active chunk, so
-// readers get shared pointers to vectors nobody will change again; the cost of a snapshot is one
-// pointer copy per chunk.
+// Records live in immutable chunks plus one active chunk, each in the compact arena form of
+// storage/record_chunk.h (row headers and one byte buffer, not one heap object per record and
+// string). A snapshot seals the active chunk, so readers get shared pointers to chunks nobody
+// will change again; the cost of a snapshot is one pointer copy per chunk.
 #pragma once
 
 #include <cstdint>
@@ -12,10 +13,10 @@
 #include <vector>
 
 #include "sawmill/record.h"
+#include "storage/record_chunk.h"
 
 namespace sawmill::storage {
 
-using Chunk = std::shared_ptr<const std::vector<Record>>;
 // (tenant, partition): what one memtable, and every segment flushed from it, belongs to.
 using PartitionKey = std::pair<std::string, uint32_t>;
 
@@ -28,7 +29,8 @@ class Memtable {
   Memtable(std::string tenant, uint32_t partition, int64_t created_mono_ns)
       : tenant_(std::move(tenant)), partition_(partition), created_mono_ns_(created_mono_ns) {}
 
-  // REQUIRES: records arrive in increasing seq order.
+  // REQUIRES: records arrive in increasing seq order. Adds RecordChunk::RowBytes(record) to
+  // bytes().
   void Add(const Record& record);
 
   // Seals the active chunk and returns every chunk, oldest first.
@@ -48,7 +50,7 @@ class Memtable {
   uint32_t partition_;
   int64_t created_mono_ns_;
   std::vector<Chunk> sealed_;
-  std::vector<Record> active_;
+  RecordChunk active_;
   uint64_t bytes_ = 0;
   uint64_t rows_ = 0;
   uint64_t min_seq_ = 0;
