@@ -121,38 +121,19 @@ Result<std::unique_ptr<DiskWatch>> DiskWatch::Start(DiskWatchOptions options) {
   if (!first.ok()) {
     spdlog::warn("disk watch: {} (checked again every interval)", first.ToString());
   }
-  if (w->options_.interval_ns > 0) w->thread_ = std::thread([p = w.get()] { p->Loop(); });
+  if (w->options_.interval_ns > 0) {
+    w->worker_.Start(w->options_.interval_ns, [p = w.get()] {
+      Status s = p->CheckNow();
+      if (!s.ok() && !p->failing_) spdlog::warn("disk watch: {}", s.ToString());
+      p->failing_ = !s.ok();
+    });
+  }
   return w;
 }
 
 DiskWatch::~DiskWatch() { Stop(); }
 
-void DiskWatch::Stop() {
-  {
-    MutexLock l(&stop_mu_);
-    stopping_ = true;
-  }
-  stop_cv_.NotifyAll();
-  if (thread_.joinable()) thread_.join();
-}
-
-void DiskWatch::Loop() {
-  bool failing = false;
-  while (true) {
-    {
-      UniqueLock l(&stop_mu_);
-      const auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.interval_ns);
-      while (!stopping_) {
-        if (!stop_cv_.WaitUntil(&l, deadline)) break;
-      }
-      if (stopping_) return;
-    }
-    Status s = CheckNow();
-    if (!s.ok() && !failing) spdlog::warn("disk watch: {}", s.ToString());
-    failing = !s.ok();
-  }
-}
+void DiskWatch::Stop() { worker_.Stop(); }
 
 Status DiskWatch::CheckNow() {
   MutexLock l(&check_mu_);
@@ -179,6 +160,12 @@ Status DiskWatch::CheckNow() {
                 "disk pressure: the data volume is {} used ({} of {} bytes free): {}",
                 Percent(used), usage.free_bytes, usage.total_bytes, what[level]);
     announced_ = level;
+  }
+  if (level < 2 && falling_back_) {
+    spdlog::info(
+        "disk pressure: below the cold watermark: no longer deleting data past max_bytes in "
+        "place of moves to the cold store");
+    falling_back_ = false;
   }
   if (level == 0) return Status::OK();
   const std::string why = "the data volume is " + Percent(used) + " used";

@@ -29,11 +29,11 @@
 #include <memory>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "common/periodic_worker.h"
 #include "common/repeated_failure_log.h"
 #include "sawmill/record.h"
 #include "sawmill/status.h"
@@ -83,7 +83,6 @@ class DiskWatch {
 
  private:
   explicit DiskWatch(DiskWatchOptions options);
-  void Loop();
 
   const DiskWatchOptions options_;
   Clock* const clock_;
@@ -101,10 +100,8 @@ class DiskWatch {
   RepeatedFailureLog warm_failures_, cold_failures_;
   // Level 2 deletes past max_bytes because moves to the cold store fail (logged on change).
   bool falling_back_ GUARDED_BY(check_mu_) = false;
-  Mutex stop_mu_;
-  CondVar stop_cv_;
-  bool stopping_ GUARDED_BY(stop_mu_) = false;
-  std::thread thread_;
+  bool failing_ = false;   // the last periodic check failed (its thread only)
+  PeriodicWorker worker_;  // last: stopped before the members above go
 };
 
 }  // namespace sawmill::storage

@@ -257,39 +257,21 @@ Result<std::unique_ptr<Retention>> Retention::Start(RetentionOptions options) {
   }
   RetentionMetrics::Get();
   std::unique_ptr<Retention> r(new Retention(std::move(options)));
-  if (r->options_.interval_ns > 0) r->thread_ = std::thread([p = r.get()] { p->Loop(); });
+  if (r->options_.interval_ns > 0) {
+    r->worker_.Start(r->options_.interval_ns, [p = r.get()] {
+      Result<RetentionReport> report = p->RunOnce();
+      if (!report.ok()) {
+        spdlog::warn("retention round failed (retried in {}): {}",
+                     FormatRetentionDuration(p->options_.interval_ns), report.status().ToString());
+      }
+    });
+  }
   return r;
 }
 
 Retention::~Retention() { Stop(); }
 
-void Retention::Stop() {
-  {
-    MutexLock l(&stop_mu_);
-    stopping_ = true;
-  }
-  stop_cv_.NotifyAll();
-  if (thread_.joinable()) thread_.join();
-}
-
-void Retention::Loop() {
-  while (true) {
-    {
-      UniqueLock l(&stop_mu_);
-      const auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.interval_ns);
-      while (!stopping_) {
-        if (!stop_cv_.WaitUntil(&l, deadline)) break;
-      }
-      if (stopping_) return;
-    }
-    Result<RetentionReport> report = RunOnce();
-    if (!report.ok()) {
-      spdlog::warn("retention round failed (retried in {}): {}",
-                   FormatRetentionDuration(options_.interval_ns), report.status().ToString());
-    }
-  }
-}
+void Retention::Stop() { worker_.Stop(); }
 
 std::string Retention::Now() const { return FormatRfc3339(clock_->NowNanos()); }
 

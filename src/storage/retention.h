@@ -29,12 +29,12 @@
 #include <set>
 #include <string>
 #include <string_view>
-#include <thread>
 #include <vector>
 
 #include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "common/periodic_worker.h"
 #include "sawmill/status.h"
 #include "segment/segment.h"
 #include "storage/engine.h"
@@ -192,7 +192,6 @@ class Retention {
 
  private:
   explicit Retention(RetentionOptions options);
-  void Loop();
   // Under round_mu_.
   Result<RetentionReport> RoundLocked();
 
@@ -219,14 +218,11 @@ class Retention {
 
   Mutex round_mu_;  // one round at a time
   Mutex admin_mu_;  // read-modify-write of admin policy rows
-  Mutex stop_mu_;
-  CondVar stop_cv_;
-  bool stopping_ GUARDED_BY(stop_mu_) = false;
   std::atomic<uint64_t> blocked_bytes_{0};
   // Segments DeleteOverMaxBytes last said it could not delete (each is logged once while it
   // stays blocked, not at every disk check).
   std::set<uint64_t> blocked_logged_ GUARDED_BY(round_mu_);
-  std::thread thread_;
+  PeriodicWorker worker_;  // last: stopped before the members above go
 };
 
 }  // namespace sawmill::storage

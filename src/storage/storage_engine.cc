@@ -58,7 +58,10 @@ Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options
       engine->compaction_thread_ = std::thread([e = engine.get()] { e->CompactionThread(); });
     }
     if (options.tier_interval_ns > 0) {
-      engine->tier_thread_ = std::thread([e = engine.get()] { e->TierThread(); });
+      engine->tier_worker_.Start(options.tier_interval_ns, [e = engine.get()] {
+        Status s = e->RunTiersNow();
+        if (!s.ok()) spdlog::warn("tier round failed (retried next round): {}", s.ToString());
+      });
     }
   }
   return std::unique_ptr<Engine>(std::move(engine));
@@ -620,22 +623,6 @@ Result<std::vector<TierUsage>> StorageEngine::ListTierUsage() const {
   return all;
 }
 
-void StorageEngine::TierThread() {
-  while (true) {
-    {
-      UniqueLock l(&mu_);
-      const auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.tier_interval_ns);
-      while (!closing_) {
-        if (!work_cv_.WaitUntil(&l, deadline)) break;
-      }
-      if (closing_) return;
-    }
-    Status s = RunTiersNow();
-    if (!s.ok()) spdlog::warn("tier round failed (retried next round): {}", s.ToString());
-  }
-}
-
 Status StorageEngine::Close() {
   {
     MutexLock l(&mu_);
@@ -646,7 +633,7 @@ Status StorageEngine::Close() {
   flushed_cv_.NotifyAll();
   if (flush_thread_.joinable()) flush_thread_.join();
   if (compaction_thread_.joinable()) compaction_thread_.join();
-  if (tier_thread_.joinable()) tier_thread_.join();
+  tier_worker_.Stop();
   Status status;
   if (wal_ != nullptr) {
     // A clean shutdown leaves everything in segments, so the next start replays nothing.

@@ -22,6 +22,7 @@
 #include "catalog/catalog.h"
 #include "catalog/reconcile.h"
 #include "common/mutex.h"
+#include "common/periodic_worker.h"
 #include "storage/compactor.h"
 #include "storage/engine.h"
 #include "storage/flusher.h"
@@ -93,7 +94,6 @@ class StorageEngine final : public Engine {
 
   void FlushThread();
   void CompactionThread();
-  void TierThread();
 
   EngineOptions options_;
   Env* env_;
@@ -123,7 +123,7 @@ class StorageEngine final : public Engine {
   int lock_fd_ = -1;  // flock on DIR/LOCK (POSIX Env only)
   std::thread flush_thread_;
   std::thread compaction_thread_;
-  std::thread tier_thread_;
+  PeriodicWorker tier_worker_;  // RunTiersNow every tier_interval_ns
 };
 
 }  // namespace sawmill::storage

@@ -9,7 +9,6 @@ directory, and a restart keeps it all (the cache is kept too)."""
 import datetime
 import hashlib
 import hmac
-import json
 import os
 import re
 import subprocess
@@ -19,7 +18,7 @@ import urllib.parse
 import urllib.request
 
 from e2e_cold_store_test import create_bucket, fixture_env
-from e2e_lib import Server, check, metric_value, request
+from e2e_lib import Server, check, ingest_tier_corpus, metric_value, search_answers, tier_table
 
 QUERIES = [
     "*",
@@ -35,21 +34,10 @@ QUERIES = [
 
 
 def answers(s):
-    out = {}
-    for q in QUERIES:
-        status, answer = s.search(q, limit="10000", cache="0")
-        check(status == 200, "search %r: %d %r" % (q, status, answer))
-        if "|" in q:
-            out[q] = sorted(json.dumps(r, sort_keys=True) for r in answer["rows"])
-        else:
-            out[q] = sorted((h["id"], h["message"]) for h in answer["hits"])
-    return out
+    return search_answers(s, QUERIES, cache="0")
 
 
-def tiers(s):
-    status, _, body = request(s.url + "/api/v1/admin/tiers")
-    check(status == 200, "GET /api/v1/admin/tiers: %d %s" % (status, body))
-    return {t["tier"]: t for t in json.loads(body)["tiers"] if not t.get("tenant")}
+tiers = tier_table
 
 
 def requests_sent(s):
@@ -119,8 +107,6 @@ def main(binary, shared, store_dir):
     time.sleep(1.5)
     args = ["--cold-store", "s3://sawmill-e2e/" + prefix, "--tier-interval", "0",
             "--compaction", "off", "--cold-store-upload-grace", "0s"]
-    levels = ["DEBUG", "INFO", "WARN", "ERROR"]
-    services = ["payments", "search", "auth"]
     s = Server(binary, extra_args=args).start()
     try:
         check(unfinished_uploads(env, prefix + "/") == [],
@@ -130,26 +116,7 @@ def main(binary, shared, store_dir):
         check(metric_value(s.metrics(), "sawmill_cold_store_incomplete_uploads_aborted_total") == 1,
               "the aborted upload is not counted")
         print("start: the unfinished upload left behind was aborted, logged and counted")
-        for batch in range(4):
-            lines = []
-            for i in range(500):
-                n = batch * 500 + i
-                lines.append(json.dumps({
-                    "ts": "2024-03-%02dT10:%02d:%02dZ" % (1 + batch, i // 60 % 60, i % 60),
-                    "service": services[n % 3], "host": "h%d" % (n % 4),
-                    "level": levels[n % 4], "user_id": "u%d" % (n % 11),
-                    "status": 200 + (n % 7) * 50,
-                    "msg": "request %d %s after %d ms" % (n, "timeout" if n % 9 == 0 else "ok",
-                                                          n % 300)}))
-            status, _, text = s.ingest("\n".join(lines) + "\n")
-            check(status == 200, "ingest: %d %s" % (status, text))
-        linux = os.path.join(shared, "data", "real", "loghub_2k", "Linux")
-        files = [os.path.join(linux, f) for f in sorted(os.listdir(linux))
-                 if not f.startswith("LICENSE")]
-        result = subprocess.run([binary, "ingest", "--server", s.url, "--service", "loghub_Linux",
-                                 "--quiet"] + files, capture_output=True, text=True, timeout=300)
-        check(result.returncode == 0, "sawmill ingest: %s" % result.stderr)
-        s.flush()
+        ingest_tier_corpus(binary, s, shared)
         before = answers(s)
         check(len(before["*"]) > 2000, "lines before: %d" % len(before["*"]))
         check(len(before["level=ERROR"]) > 0 and len(before["session opened"]) > 0,

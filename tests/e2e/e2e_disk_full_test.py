@@ -6,16 +6,12 @@
 Where the kernel does not allow unprivileged user namespaces this test cannot run: it says so and
 exits 77, which CTest reports as skipped (not passed)."""
 
-import glob
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 
-from e2e_lib import check, free_port, request
+from e2e_lib import TmpfsServer, check, request
 
 TMPFS_BYTES = 24 << 20
 BALLAST_BYTES = 4 << 20
@@ -23,30 +19,8 @@ LINES_PER_BATCH = 2000
 
 
 def main(binary):
-    base = tempfile.mkdtemp(prefix="sawmill_e2e_full_")
-    mnt = os.path.join(base, "mnt")
-    os.mkdir(mnt)
-    probe = subprocess.run(["unshare", "-r", "-m", "sh", "-c",
-                            'mount -t tmpfs -o size=1m tmpfs "$1"', "sh", mnt],
-                           capture_output=True, text=True)
-    if probe.returncode != 0:
-        print("SKIP: cannot mount a tmpfs in a user namespace here: %s" % probe.stderr.strip())
-        shutil.rmtree(base, ignore_errors=True)
-        sys.exit(77)
-
-    port = free_port()
-    url = "http://127.0.0.1:%d" % port
-    log_path = os.path.join(base, "server.log")
-    log = open(log_path, "wb")
-    proc = subprocess.Popen(
-        ["unshare", "-r", "-m", "sh", "-c",
-         'mount -t tmpfs -o size=%d tmpfs "$1" && mkdir "$1/data" && '
-         'exec "$2" server --data "$1/data" --http "127.0.0.1:$3"' % TMPFS_BYTES,
-         "sh", mnt, binary, str(port)], stdout=log, stderr=subprocess.STDOUT)
-
-    def server_log():
-        with open(log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")[-3000:]
+    srv = TmpfsServer(binary, TMPFS_BYTES, prefix="sawmill_e2e_full_")
+    url = srv.url
 
     def readyz():
         status, _, body = request(url + "/readyz", timeout=10)
@@ -61,19 +35,8 @@ def main(binary):
                                           body=body, timeout=60)
         return status, headers, answer
 
-    try:
-        deadline = time.time() + 60
-        while True:
-            check(proc.poll() is None, "server exited: %s" % server_log())
-            try:
-                if readyz()[0] == 200:
-                    break
-            except OSError:
-                pass
-            check(time.time() < deadline, "server not ready: %s" % server_log())
-            time.sleep(0.05)
-        # The server's view of the tmpfs (its mount namespace) through /proc.
-        data = "/proc/%d/root%s/data" % (proc.pid, mnt)
+    with srv:
+        data = os.path.join(srv.volume, "data")
         wal = os.path.join(data, "wal")
         check(os.path.isdir(wal), "cannot see the server's WAL directory at " + wal)
         with open(os.path.join(data, "ballast"), "wb") as f:
@@ -128,15 +91,6 @@ def main(binary):
         count = json.loads(answer)["rows"][0]["count"]
         check(count == acked, "%d lines stored, %d acknowledged" % (count, acked))
         print("all %d acknowledged lines present" % acked)
-    except Exception:
-        sys.stderr.write("server log:\n" + server_log() + "\n")
-        raise
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        log.close()
-        shutil.rmtree(base, ignore_errors=True)
     print("PASS")
 
 

@@ -15,14 +15,11 @@ exits 77, which CTest reports as skipped (not passed)."""
 
 import json
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 
-from e2e_lib import check, free_port, request
+from e2e_lib import TmpfsServer, check, request
 
 TMPFS_BYTES = 48 << 20
 
@@ -32,33 +29,12 @@ def rfc3339(t):
 
 
 def main(binary):
-    base = tempfile.mkdtemp(prefix="sawmill_e2e_pressure_")
-    mnt = os.path.join(base, "mnt")
-    os.mkdir(mnt)
-    probe = subprocess.run(["unshare", "-r", "-m", "sh", "-c",
-                            'mount -t tmpfs -o size=1m tmpfs "$1"', "sh", mnt],
-                           capture_output=True, text=True)
-    if probe.returncode != 0:
-        print("SKIP: cannot mount a tmpfs in a user namespace here: %s" % probe.stderr.strip())
-        shutil.rmtree(base, ignore_errors=True)
-        sys.exit(77)
-
-    port = free_port()
-    url = "http://127.0.0.1:%d" % port
-    log_path = os.path.join(base, "server.log")
-    log = open(log_path, "wb")
     policy = "{tenants: {big: {max_bytes: 1}}}"
-    proc = subprocess.Popen(
-        ["unshare", "-r", "-m", "sh", "-c",
-         'mount -t tmpfs -o size=%d tmpfs "$1" && mkdir "$1/data" && '
-         'exec "$2" server --data "$1/data" --http "127.0.0.1:$3" --retention "$4" '
-         '--disk-check-interval 100ms --tier-interval 0 --retention-interval 1h '
-         '--flush-interval 1h --compaction off' % TMPFS_BYTES,
-         "sh", mnt, binary, str(port), policy], stdout=log, stderr=subprocess.STDOUT)
-
-    def server_log(tail=4000):
-        with open(log_path, "rb") as f:
-            return f.read().decode("utf-8", "replace")[-tail:]
+    srv = TmpfsServer(binary, TMPFS_BYTES, prefix="sawmill_e2e_pressure_", extra_args=[
+        "--retention", policy, "--disk-check-interval", "100ms", "--tier-interval", "0",
+        "--retention-interval", "1h", "--flush-interval", "1h", "--compaction", "off"])
+    url = srv.url
+    server_log = srv.read_log
 
     def call(path, method="GET", body=None, tenant="default"):
         status, headers, answer = request(url + path, method=method, body=body, timeout=60,
@@ -97,21 +73,9 @@ def main(binary):
                 total += float(line.rsplit(" ", 1)[1])
         return total
 
-    try:
-        deadline = time.time() + 60
-        while True:
-            check(proc.poll() is None, "server exited: %s" % server_log())
-            try:
-                if call("/readyz")[0] == 200:
-                    break
-            except OSError:
-                pass
-            check(time.time() < deadline, "server not ready: %s" % server_log())
-            time.sleep(0.05)
-        # The server's view of the tmpfs (its mount namespace) through /proc.
-        volume = "/proc/%d/root%s" % (proc.pid, mnt)
+    with srv:
+        volume = srv.volume
         ballast = os.path.join(volume, "ballast")
-        check(os.path.isdir(os.path.join(volume, "data", "wal")), "cannot see " + volume)
 
         def wait_for(condition, what):
             """The server acts at its checks (every 100 ms): waits up to 60 s."""
@@ -237,15 +201,6 @@ def main(binary):
             time.sleep(0.2)
         check(metric("sawmill_disk_watermark_level") == 0, "level after freeing space")
         print("space freed: DEBUG taken again")
-    except Exception:
-        sys.stderr.write("server log:\n" + server_log() + "\n")
-        raise
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait()
-        log.close()
-        shutil.rmtree(base, ignore_errors=True)
     print("PASS")
 
 

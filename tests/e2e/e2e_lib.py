@@ -140,6 +140,139 @@ class Server:
         return body.decode()
 
 
+class TmpfsServer:
+    """A `sawmill server` whose data directory ("VOLUME/data") is on a tmpfs of "size" bytes of
+    its own: a user and mount namespace (`unshare -r -m`, no root needed), a small volume a test
+    can fill (a ballast file in `volume`, as another program filling the disk would). Where the
+    kernel does not allow unprivileged user namespaces, start() prints SKIP and exits 77, which
+    CTest reports as skipped (not passed). Use as a context manager; the tmpfs goes with the
+    server's namespace."""
+
+    def __init__(self, binary, size, extra_args=(), prefix="sawmill_e2e_tmpfs_"):
+        self.binary = binary
+        self.size = size
+        self.extra_args = [str(a) for a in extra_args]
+        self.base = tempfile.mkdtemp(prefix=prefix)
+        self.mnt = os.path.join(self.base, "mnt")
+        os.mkdir(self.mnt)
+        self.port = free_port()
+        self.url = "http://127.0.0.1:%d" % self.port
+        self.log_path = os.path.join(self.base, "server.log")
+        self.log = None
+        self.proc = None
+
+    @property
+    def volume(self):
+        """The tmpfs as the server sees it (its mount namespace), through /proc."""
+        return "/proc/%d/root%s" % (self.proc.pid, self.mnt)
+
+    def start(self, timeout=60):
+        probe = subprocess.run(["unshare", "-r", "-m", "sh", "-c",
+                                'mount -t tmpfs -o size=1m tmpfs "$1"', "sh", self.mnt],
+                               capture_output=True, text=True)
+        if probe.returncode != 0:
+            print("SKIP: cannot mount a tmpfs in a user namespace here: %s" %
+                  probe.stderr.strip())
+            shutil.rmtree(self.base, ignore_errors=True)
+            sys.exit(77)
+        self.log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            ["unshare", "-r", "-m", "sh", "-c",
+             'mount -t tmpfs -o size=%d tmpfs "$1" && mkdir "$1/data" && mnt="$1" bin="$2" '
+             'port="$3" && shift 3 && exec "$bin" server --data "$mnt/data" '
+             '--http "127.0.0.1:$port" "$@"' % self.size,
+             "sh", self.mnt, self.binary, str(self.port)] + self.extra_args,
+            stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + timeout
+        while True:
+            check(self.proc.poll() is None, "server exited: %s" % self.read_log())
+            try:
+                if request(self.url + "/readyz", timeout=10)[0] == 200:
+                    break
+            except OSError:
+                pass
+            check(time.time() < deadline, "server not ready: %s" % self.read_log())
+            time.sleep(0.05)
+        check(os.path.isdir(os.path.join(self.volume, "data", "wal")),
+              "cannot see the server's data directory in " + self.volume)
+        return self
+
+    def read_log(self, tail=4000):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read().decode("utf-8", "replace")[-tail:]
+        except OSError:
+            return ""
+
+    def cleanup(self):
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            self.proc.wait()
+        if self.log is not None:
+            self.log.close()
+        shutil.rmtree(self.base, ignore_errors=True)
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        if exc[0] is not None:
+            sys.stderr.write("server log:\n" + self.read_log() + "\n")
+        self.cleanup()
+
+
+def ingest_tier_corpus(binary, s, shared, trace_ids=False):
+    """What the tier tests move between tiers: 2,000 generated JSON lines of March 2024 (far older
+    than any warm_after or cold_after; services payments/search/auth, four levels, user ids,
+    statuses, every ninth a "timeout"; with "trace_ids", a trace_id t00000... each) and the real
+    loghub Linux dataset through `sawmill ingest` (service loghub_Linux), then a flush."""
+    levels = ["DEBUG", "INFO", "WARN", "ERROR"]
+    services = ["payments", "search", "auth"]
+    for batch in range(4):
+        lines = []
+        for i in range(500):
+            n = batch * 500 + i
+            line = {"ts": "2024-03-%02dT10:%02d:%02dZ" % (1 + batch, i // 60 % 60, i % 60),
+                    "service": services[n % 3], "host": "h%d" % (n % 4), "level": levels[n % 4]}
+            if trace_ids:
+                line["trace_id"] = "t%05d" % n
+            line.update({"user_id": "u%d" % (n % 11), "status": 200 + (n % 7) * 50,
+                         "msg": "request %d %s after %d ms" % (
+                             n, "timeout" if n % 9 == 0 else "ok", n % 300)})
+            lines.append(json.dumps(line))
+        status, _, text = s.ingest("\n".join(lines) + "\n")
+        check(status == 200, "ingest: %d %s" % (status, text))
+    linux = os.path.join(shared, "data", "real", "loghub_2k", "Linux")
+    files = [os.path.join(linux, f) for f in sorted(os.listdir(linux))
+             if not f.startswith("LICENSE")]
+    result = subprocess.run([binary, "ingest", "--server", s.url, "--service", "loghub_Linux",
+                             "--quiet"] + files, capture_output=True, text=True, timeout=300)
+    check(result.returncode == 0, "sawmill ingest: %s" % result.stderr)
+    s.flush()
+
+
+def search_answers(s, queries, **params):
+    """Each query's answer in a form to compare across tier moves and restarts: the sorted rows
+    of a pipeline with a stage, else the sorted (id, message) of the hits."""
+    out = {}
+    for q in queries:
+        status, answer = s.search(q, limit="10000", **params)
+        check(status == 200, "search %r: %d %r" % (q, status, answer))
+        if "|" in q and answer.get("rows") is not None:
+            out[q] = sorted(json.dumps(r, sort_keys=True) for r in answer["rows"])
+        else:
+            out[q] = sorted((h["id"], h["message"]) for h in answer["hits"])
+    return out
+
+
+def tier_table(s):
+    """GET /api/v1/admin/tiers: the row of each tier over every tenant, by tier name."""
+    status, _, body = request(s.url + "/api/v1/admin/tiers")
+    check(status == 200, "GET /api/v1/admin/tiers: %d %s" % (status, body))
+    return {t["tier"]: t for t in json.loads(body)["tiers"] if not t.get("tenant")}
+
+
 def request(url, method="GET", body=None, headers=None, timeout=60, context=None):
     """Returns (status, headers, body bytes); HTTP errors are answers, not exceptions. "context":
     an ssl.SSLContext for https:// URLs."""

@@ -3,12 +3,12 @@ tiers move` to warm and then to cold, and the same searches answer exactly the s
 and after each move (a differential test); `sawmill admin tiers` shows where the bytes are, the
 metrics count the transitions, a second move changes nothing, and a restart keeps it all."""
 
-import json
 import os
 import subprocess
 import sys
 
-from e2e_lib import Server, check, metric_value, request
+from e2e_lib import (Server, check, ingest_tier_corpus, metric_value, request, search_answers,
+                     tier_table)
 
 QUERIES = [
     "*",
@@ -25,15 +25,7 @@ QUERIES = [
 
 
 def answers(s):
-    out = {}
-    for q in QUERIES:
-        status, answer = s.search(q, limit="10000")
-        check(status == 200, "search %r: %d %r" % (q, status, answer))
-        if "rows" in answer and answer.get("rows") is not None and "|" in q:
-            out[q] = sorted(json.dumps(r, sort_keys=True) for r in answer["rows"])
-        else:
-            out[q] = sorted((h["id"], h["message"]) for h in answer["hits"])
-    return out
+    return search_answers(s, QUERIES)
 
 
 def admin(binary, s, *args):
@@ -44,38 +36,13 @@ def admin(binary, s, *args):
     return result.stdout
 
 
-def tiers(s):
-    status, _, body = request(s.url + "/api/v1/admin/tiers")
-    check(status == 200, "GET /api/v1/admin/tiers: %d %s" % (status, body))
-    return {t["tier"]: t for t in json.loads(body)["tiers"]}
+tiers = tier_table
 
 
 def main(binary, shared):
-    levels = ["DEBUG", "INFO", "WARN", "ERROR"]
-    services = ["payments", "search", "auth"]
     # No background mover: the moves below are the admin calls'.
     with Server(binary, extra_args=["--tier-interval", "0", "--compaction", "off"]) as s:
-        # Lines from 2024: far older than any warm_after or cold_after.
-        for batch in range(4):
-            lines = []
-            for i in range(500):
-                n = batch * 500 + i
-                lines.append(json.dumps({
-                    "ts": "2024-03-%02dT10:%02d:%02dZ" % (1 + batch, i // 60 % 60, i % 60),
-                    "service": services[n % 3], "host": "h%d" % (n % 4),
-                    "level": levels[n % 4], "trace_id": "t%05d" % n, "user_id": "u%d" % (n % 11),
-                    "status": 200 + (n % 7) * 50,
-                    "msg": "request %d %s after %d ms" % (n, "timeout" if n % 9 == 0 else "ok",
-                                                          n % 300)}))
-            status, _, text = s.ingest("\n".join(lines) + "\n")
-            check(status == 200, "ingest: %d %s" % (status, text))
-        linux = os.path.join(shared, "data", "real", "loghub_2k", "Linux")
-        files = [os.path.join(linux, f) for f in sorted(os.listdir(linux))
-                 if not f.startswith("LICENSE")]
-        result = subprocess.run([binary, "ingest", "--server", s.url, "--service", "loghub_Linux",
-                                 "--quiet"] + files, capture_output=True, text=True, timeout=300)
-        check(result.returncode == 0, "sawmill ingest: %s" % result.stderr)
-        s.flush()
+        ingest_tier_corpus(binary, s, shared, trace_ids=True)
         before = answers(s)
         check(len(before["*"]) > 2000, "lines before: %d" % len(before["*"]))
         hot = tiers(s)
