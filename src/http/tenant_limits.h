@@ -98,6 +98,10 @@ class QuotaQueryEngine final : public query::QueryEngine {
   Result<query::SearchResponse> Search(const query::SearchRequest& request) override;
   Result<query::ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
                                          size_t after) override;
+  // A node's part of a cluster query: charged on the node that was asked the query.
+  Result<query::PartAnswer> SearchMemtables(const query::PartRequest& request) override {
+    return inner_->SearchMemtables(request);
+  }
 
  private:
   query::QueryEngine* const inner_;

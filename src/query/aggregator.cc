@@ -211,6 +211,27 @@ void Aggregator::Merge(const Aggregator& other) {
   max_bucket_ = std::max(max_bucket_, other.max_bucket_);
 }
 
+AggregateState Aggregator::Export() const {
+  AggregateState out;
+  out.groups.reserve(counts_.size());
+  for (const auto& [key, n] : counts_) out.groups.push_back({key.bucket, key.values, n});
+  out.dropped = dropped_;
+  out.min_bucket = min_bucket_;
+  out.max_bucket = max_bucket_;
+  return out;
+}
+
+void Aggregator::Import(const AggregateState& state) {
+  for (const GroupCount& g : state.groups) {
+    // A group of another shape (another query) cannot be this query's: ignored.
+    if (g.values.size() != ids_.size()) continue;
+    Bump(Key{g.bucket, g.values}, g.count);
+  }
+  dropped_ = dropped_ || state.dropped;
+  min_bucket_ = std::min(min_bucket_, state.min_bucket);
+  max_bucket_ = std::max(max_bucket_, state.max_bucket);
+}
+
 std::vector<Row> Aggregator::Finish(const TimeRange& range, bool all_time,
                                     std::vector<std::string>* warnings) const {
   std::vector<Row> rows;

@@ -43,6 +43,10 @@ class Aggregator {
   // "values". REQUIRES: GroupFields() is not empty and has the size of "values".
   void AddGroupCount(const std::vector<std::string>& values, int64_t n);
   void Merge(const Aggregator& other);
+  // Cluster fan-out (docs/cluster.md "Read path"): the groups counted so far, unfinished, to be
+  // sent to another node; and the other way, such groups added in (as Merge does).
+  AggregateState Export() const;
+  void Import(const AggregateState& state);
 
   // The answer rows after the row stages (sort, head, fields). "range" gives the empty
   // buckets; with "all_time" the buckets span the matching records. Adds a warning when

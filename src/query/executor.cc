@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cstdio>
 #include <functional>
+#include <thread>
 
 #include "common/mutex.h"
 #include "query/evaluator.h"
@@ -104,6 +105,7 @@ class Job {
         if (chunk && !chunk->empty()) tasks_.push_back(Task{nullptr, chunk.get(), INT64_MAX});
       }
     }
+    if (options_.memtables_only) return;  // a node's part of a cluster query
     SegmentPlanOptions plan_options;
     plan_options.range = options_.range;
     plan_options.time_field_ts = options_.time_field_ts;
@@ -178,6 +180,9 @@ class Job {
   ExecResult Run(std::shared_ptr<Job> self) {
     int64_t start = clock_->MonotonicNanos();
     Plan();
+    // Other nodes' parts (cluster fan-out), asked while this node's part runs.
+    std::thread remote;
+    if (options_.remote) remote = std::thread([this] { MergeRemote(options_.remote()); });
     if (options_.pool != nullptr && tasks_.size() > 1) {
       unsigned helpers =
           std::min<unsigned>(options_.pool->size(), static_cast<unsigned>(tasks_.size() - 1));
@@ -194,6 +199,7 @@ class Job {
         done_cv_.Wait(&lock);
       }
     }
+    if (remote.joinable()) remote.join();
     return Finish(start);
   }
 
@@ -211,6 +217,21 @@ class Job {
     to->rows_matched += s.rows_matched;
     to->memtable_rows_scanned += s.memtable_rows_scanned;
     to->rows_counted_from_index += s.rows_counted_from_index;
+  }
+
+  // Other nodes' part of the answer (ExecOptions::remote).
+  void MergeRemote(PartAnswer part) {
+    if (!aggregates_ && limit_ > 0) Offer(&part.hits);
+    MutexLock lock(&mu_);
+    if (aggregates_) {
+      if (!agg_) agg_ = std::make_unique<Aggregator>(query_.get(), options_.time_field_ts);
+      agg_->Import(part.groups);
+    }
+    totals_.rows_scanned += part.stats.rows_scanned;
+    totals_.rows_matched += part.stats.rows_matched;
+    totals_.memtable_rows_scanned += part.stats.memtable_rows_scanned;
+    for (auto& w : part.warnings) warnings_.push_back(std::move(w));
+    partial_ = partial_ || part.partial;
   }
 
   void AddPlanLine(std::string line) {
@@ -603,7 +624,11 @@ class Job {
     if (aggregates_) {
       out.is_pipe = true;
       if (!agg_) agg_ = std::make_unique<Aggregator>(query_.get(), options_.time_field_ts);
-      out.rows = agg_->Finish(options_.range, options_.all_time, &out.warnings);
+      if (options_.keep_groups) {
+        out.groups = agg_->Export();
+      } else {
+        out.rows = agg_->Finish(options_.range, options_.all_time, &out.warnings);
+      }
     } else {
       std::sort(heap_.begin(), heap_.end(), [&](const Record& a, const Record& b) {
         return KeyOf(a, options_.time_field_ts) > KeyOf(b, options_.time_field_ts);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -43,6 +44,13 @@ struct ExecOptions {
   storage::Engine* engine = nullptr;  // told about corrupt blocks; may be null
   // Cold-data progress, updated while the query runs; may be null. Must outlive Execute().
   SearchProgress* progress = nullptr;
+  // Cluster fan-out (query_engine.h "Cluster fan-out"):
+  bool memtables_only = false;  // plan the snapshot's memtables only (a node's part)
+  bool keep_groups = false;     // ExecResult::groups holds the unfinished aggregation, no rows
+  // Other nodes' parts: run on a thread of its own while this node's part runs; its hits join
+  // the newest-first page as they arrive (so segments they make unnecessary are skipped), its
+  // groups, counts and warnings are merged before the answer is finished. Null: none.
+  std::function<PartAnswer()> remote;
 };
 
 struct ExecResult {
@@ -54,6 +62,7 @@ struct ExecResult {
   StopReason stopped = StopReason::kNone;
   std::vector<std::string> warnings;
   std::string plan;
+  AggregateState groups;  // ExecOptions::keep_groups
 };
 
 // Limits are checked before each memtable chunk, segment and block, and inside them after at

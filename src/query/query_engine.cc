@@ -129,7 +129,8 @@ class QueryEngineImpl final : public QueryEngine {
         '\x1f' + std::to_string(range.to_ns) + '\x1f' + std::to_string(limit) + '\x1f' +
         (request.time_field_ts ? "ts" : "ingest_ts") + '\x1f' + (request.use_indexes ? "i" : "-") +
         (request.all_time ? "a" : "-") + '\x1f' + DataVersion(snapshot.get());
-    bool cacheable = request.use_cache && !request.explain;
+    // Other nodes' memtables are not in the key: a fanned-out search is never cached.
+    bool cacheable = request.use_cache && !request.explain && !request.remote;
     std::shared_ptr<Flight> flight;
     while (cacheable) {
       if (std::shared_ptr<const SearchResponse> hit = cache_.Get(key)) return SharedAnswer(*hit);
@@ -189,6 +190,41 @@ class QueryEngineImpl final : public QueryEngine {
   Result<ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
                                   size_t after) override;
 
+  Result<PartAnswer> SearchMemtables(const PartRequest& request) override {
+    ASSIGN_OR_RETURN(Query parsed, ParseQuery(request.q));
+    auto query = std::make_shared<const Query>(std::move(parsed));
+    if (request.limit > kMaxLimit) {
+      return Status::InvalidArgument("limit must be at most " + std::to_string(kMaxLimit));
+    }
+    RETURN_IF_ERROR(ValidatePipes(*query, request.range, request.all_time));
+    ExecOptions o;
+    o.range = request.range;
+    o.all_time = request.all_time;
+    o.time_field_ts = request.time_field_ts;
+    o.limit = request.limit;
+    o.max_bytes_scanned = options_.max_bytes_scanned;
+    o.clock = clock_;
+    const int64_t budget =
+        std::min(request.timeout_ns > 0 ? request.timeout_ns : INT64_MAX, options_.max_query_ns);
+    const int64_t now = clock_->MonotonicNanos();
+    o.deadline_mono_ns = budget > INT64_MAX - now ? INT64_MAX : now + budget;
+    o.time_limit_ns = budget;
+    o.pool = &pool_;
+    o.engine = engine_;
+    o.memtables_only = true;
+    o.keep_groups = true;
+    std::shared_ptr<const storage::Snapshot> snapshot = engine_->GetSnapshot(request.tenant);
+    ExecResult r = snapshot ? Execute(snapshot, query, o) : ExecResult{};
+    CountStopped(r.stopped);
+    PartAnswer out;
+    out.hits = std::move(r.hits);
+    out.groups = std::move(r.groups);
+    out.stats = r.stats;
+    out.partial = r.partial;
+    out.warnings = std::move(r.warnings);
+    return out;
+  }
+
  private:
   struct Flight {
     CondVar cv;
@@ -232,6 +268,17 @@ class QueryEngineImpl final : public QueryEngine {
     o.pool = &pool_;
     o.engine = engine_;
     o.progress = request.progress.get();
+    if (request.remote) {
+      PartRequest part;
+      part.tenant = request.tenant;
+      part.q = request.q;
+      part.range = range;
+      part.all_time = request.all_time;
+      part.time_field_ts = request.time_field_ts;
+      part.limit = limit;
+      part.timeout_ns = std::max<int64_t>(1, options_.max_query_ns);
+      o.remote = [remote = request.remote, part] { return remote(part); };
+    }
     ExecResult r = snapshot ? Execute(snapshot, query, o) : ExecResult{};
     {
       MutexLock lock(&mu_);

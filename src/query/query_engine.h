@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +65,9 @@ struct SearchProgress {
   objstore::ColdReadTally cold_reads;           // bytes fetched from the store / from the cache
 };
 
+struct PartRequest;  // cluster fan-out, below
+struct PartAnswer;
+
 struct SearchRequest {
   std::string tenant = "default";
   std::string user;  // for the per-user concurrency limit; empty = anonymous
@@ -85,6 +89,10 @@ struct SearchRequest {
   // Updated while the search runs when set (a search answered from the result cache or by an
   // identical running search reads nothing and leaves it at zero).
   std::shared_ptr<SearchProgress> progress;
+  // Cluster fan-out (see PartRequest below): the other nodes' parts, merged into the answer.
+  // Such a search is not answered from, nor stored in, the result cache (other nodes'
+  // memtables are not part of its key). Null: this node only.
+  std::function<PartAnswer(const PartRequest&)> remote;
 };
 
 struct QueryStats {
@@ -131,6 +139,52 @@ struct SearchResponse {
   std::string plan;  // explain: the plan, human-readable
 };
 
+// ---- Cluster fan-out (issue 20, docs/cluster.md "Read path") ----
+// A query on a node of a cluster also asks every other live node for the part of the answer
+// only it holds (its memtables) and merges it before finishing: hits newest first with the
+// same limit, aggregations from their unfinished groups (counts add; top, uniq, sort and head
+// are applied once, on the merged groups).
+
+// One group of an unfinished aggregation: its time bucket (0 without one), its group values in
+// the query's group-by order, and its count (lines, or bytes for `bytes`).
+struct GroupCount {
+  int64_t bucket = 0;
+  std::vector<std::string> values;
+  int64_t count = 0;
+  friend bool operator==(const GroupCount&, const GroupCount&) = default;
+};
+struct AggregateState {
+  std::vector<GroupCount> groups;
+  bool dropped = false;  // groups past kMaxGroups were dropped: the counts are partial
+  int64_t min_bucket = INT64_MAX, max_bucket = INT64_MIN;  // buckets seen (all_time ranges)
+};
+
+// What another node is asked: the query as text, the resolved range and the hit limit.
+struct PartRequest {
+  std::string tenant;
+  std::string q;
+  TimeRange range;
+  bool all_time = false;
+  bool time_field_ts = false;
+  size_t limit = 100;
+  int64_t timeout_ns = 0;  // what is left of the query's time; > 0
+};
+
+// Another node's part: hits newest first (at most the limit), or the unfinished groups.
+struct PartAnswer {
+  std::vector<Record> hits;
+  AggregateState groups;
+  QueryStats stats;  // rows_scanned, rows_matched, memtable_rows_scanned are added in
+  bool partial = false;
+  std::vector<std::string> warnings;  // e.g. "node X did not answer within 2.5 s: ..."
+};
+
+// Asks the other nodes (all of them, in parallel) and merges their parts into one; called once
+// per search, on a thread of its own while the local part runs, and must return by the
+// request's timeout (a node that does not answer by then makes the part partial, with a
+// warning naming it).
+using RemoteParts = std::function<PartAnswer(const PartRequest&)>;  // SearchRequest::remote
+
 struct ContextResponse {
   std::vector<Record> before;  // oldest first
   Record hit;
@@ -171,6 +225,11 @@ class QueryEngine {
   // max_query_ns (checked before every block it reads).
   virtual Result<ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
                                           size_t after) = 0;
+
+  // A node's part of a cluster query (POST /internal/v1/memtable-search): "request" over this
+  // node's memtables only, hits newest first up to the limit or the unfinished groups, stopped
+  // at the timeout (partial). Errors: InvalidArgument for a query that does not parse.
+  virtual Result<PartAnswer> SearchMemtables(const PartRequest& request) = 0;
 };
 
 }  // namespace sawmill::query

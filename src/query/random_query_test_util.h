@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
 #include <string>
 #include <vector>
@@ -123,10 +124,16 @@ inline std::string Describe(const ExecResult& r) {
   return out + "| rows " + std::to_string(r.rows.size());
 }
 
-// Runs "iterations" random queries on "snapshot" and compares with a scan of "records".
+// Other nodes' parts of a query (cluster fan-out): given the options and the query the local
+// part runs with.
+using RemoteForTest = std::function<PartAnswer(const ExecOptions&, std::shared_ptr<const Query>)>;
+
+// Runs "iterations" random queries on "snapshot" and compares with a scan of "records". With
+// "remote", each query also merges the parts it returns (ExecOptions::remote).
 inline void ExpectAgreement(std::shared_ptr<const storage::Snapshot> snapshot,
                             const std::vector<Record>& records, uint32_t partitions, uint32_t seed,
-                            int iterations, int64_t start, int64_t span_s) {
+                            int iterations, int64_t start, int64_t span_s,
+                            const RemoteForTest& remote = nullptr) {
   WorkerPool pool(2);
   RandomQueries gen(records, seed);
   int nonempty = 0;
@@ -149,8 +156,9 @@ inline void ExpectAgreement(std::shared_ptr<const storage::Snapshot> snapshot,
     o.limit = 1 + static_cast<size_t>(gen.Pick(50));
     o.partitions = partitions;
     o.pool = &pool;
-    ExecResult planned = Execute(snapshot, query, o);
     ExecResult brute = BruteForce(records, *query, o);
+    if (remote) o.remote = [&remote, o, query] { return remote(o, query); };
+    ExecResult planned = Execute(snapshot, query, o);
     ASSERT_FALSE(planned.partial) << text << ": "
                                   << (planned.warnings.empty() ? "" : planned.warnings[0]);
     ASSERT_EQ(planned.hits.size(), brute.hits.size())
