@@ -319,6 +319,16 @@ std::optional<uint64_t> DroppedCount(std::string_view message_json) {
   return std::nullopt;
 }
 
+std::optional<std::string> NoticeText(std::string_view message_json) {
+  if (message_json.find("\"notice\"") == std::string_view::npos) return std::nullopt;
+  boost::system::error_code ec;
+  json::value v = json::parse(message_json, ec);
+  if (ec || !v.is_object() || v.as_object().size() != 1) return std::nullopt;
+  const json::value* n = v.as_object().if_contains("notice");
+  if (n == nullptr || !n->is_string()) return std::nullopt;
+  return std::string(n->as_string());
+}
+
 std::string DroppedNotice(uint64_t dropped, const RenderOptions& options) {
   std::string text = "... " + Thousands(dropped) + (dropped == 1 ? " line" : " lines") +
                      " dropped (this client read too slowly)";

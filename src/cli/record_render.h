@@ -76,6 +76,9 @@ std::string RenderTable(const std::vector<TableRow>& rows);
 // The N of a tail message {"dropped":N}, or nullopt for a record.
 std::optional<uint64_t> DroppedCount(std::string_view message_json);
 
+// The text of a tail message {"notice":"..."} (docs/cluster.md "Live tail"), or nullopt.
+std::optional<std::string> NoticeText(std::string_view message_json);
+
 // "... 12 lines dropped (the client read too slowly)".
 std::string DroppedNotice(uint64_t dropped, const RenderOptions& options);
 

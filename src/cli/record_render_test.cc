@@ -140,6 +140,14 @@ TEST(DroppedCount, RecognisesOnlyTheDroppedMessage) {
   EXPECT_EQ(DroppedNotice(12, {}), "... 12 lines dropped (this client read too slowly)");
 }
 
+TEST(NoticeText, RecognisesOnlyTheNoticeMessage) {
+  EXPECT_EQ(NoticeText(R"({"notice":"lines may be missing from node b"})"),
+            "lines may be missing from node b");
+  EXPECT_EQ(NoticeText(kRecord), std::nullopt);
+  EXPECT_EQ(NoticeText(R"({"message":"x","notice":"y"})"), std::nullopt);
+  EXPECT_EQ(NoticeText(R"({"notice":3})"), std::nullopt);
+}
+
 TEST(HumanBytes, UsesBinaryUnits) {
   EXPECT_EQ(HumanBytes(512), "512 B");
   EXPECT_EQ(HumanBytes(1536), "1.5 KiB");

@@ -97,6 +97,9 @@ int RunTailCommand(int argc, char** argv) {
         const std::string& text = **message;
         if (std::optional<uint64_t> dropped = DroppedCount(text)) {
           std::printf("%s\n", DroppedNotice(*dropped, options).c_str());
+        } else if (std::optional<std::string> notice = NoticeText(text)) {
+          // Not a line: what the server wants the reader to know (docs/cluster.md "Live tail").
+          std::fprintf(stderr, "sawmill tail: %s\n", notice->c_str());
         } else if (as_json) {
           std::printf("%s\n", text.c_str());
           ++printed;

@@ -25,6 +25,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "common/json_string.h"
 #include "common/mutex.h"
 #include "common/tls.h"
 #include "http/api_routes.h"
@@ -505,6 +506,11 @@ class WsTail final : public TailConnection {
       return;
     }
     if (event.dropped > 0) out->push_back("{\"dropped\":" + std::to_string(event.dropped) + "}");
+    for (const std::string& notice : event.notices) {
+      std::string m = "{\"notice\":";
+      AppendJsonString(notice, &m);
+      out->push_back(m + "}");
+    }
     for (const Record& record : event.records) out->push_back(RecordToJson(record));
   }
 
@@ -577,6 +583,11 @@ class SseTail final : public TailConnection {
     std::string chunk;
     if (event.dropped > 0) {
       chunk += "event: dropped\ndata: {\"dropped\":" + std::to_string(event.dropped) + "}\n\n";
+    }
+    for (const std::string& notice : event.notices) {
+      chunk += "event: notice\ndata: {\"notice\":";
+      AppendJsonString(notice, &chunk);
+      chunk += "}\n\n";
     }
     for (const Record& record : event.records) {
       chunk += "data: ";

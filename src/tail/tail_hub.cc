@@ -132,12 +132,27 @@ class SessionState {
     if (notify) notify();
   }
 
+  // A notice for the consumer (TailHub::Notice).
+  void AddNotice(const std::string& text) {
+    std::function<void()> notify;
+    {
+      MutexLock lock(&mu_);
+      if (closed_) return;
+      if (queue_.empty() && dropped_ == 0 && notices_.empty()) notify = notify_;
+      if (notices_.size() >= 16) notices_.erase(notices_.begin());
+      notices_.push_back(text);
+    }
+    cv_.NotifyAll();
+    if (notify) notify();
+  }
+
   bool Next(TailEvent* event, size_t max_records, int timeout_ms) {
     event->records.clear();
     event->dropped = 0;
+    event->notices.clear();
     UniqueLock lock(&mu_);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-    while (!closed_ && queue_.empty() && dropped_ == 0 && timeout_ms > 0) {
+    while (!closed_ && queue_.empty() && dropped_ == 0 && notices_.empty() && timeout_ms > 0) {
       if (!cv_.WaitUntil(&lock, deadline)) break;
     }
     if (closed_) return false;
@@ -153,6 +168,8 @@ class SessionState {
     total_->fetch_sub(taken, std::memory_order_relaxed);
     event->dropped = dropped_;
     dropped_ = 0;
+    event->notices = std::move(notices_);
+    notices_.clear();
     return true;
   }
 
@@ -161,7 +178,7 @@ class SessionState {
     {
       MutexLock lock(&mu_);
       notify_ = notify;
-      pending = !queue_.empty() || dropped_ > 0;
+      pending = !queue_.empty() || dropped_ > 0 || !notices_.empty();
     }
     // Lines that arrived before the callback was set must not wait for the next batch.
     if (pending && notify) notify();
@@ -197,6 +214,7 @@ class SessionState {
   std::deque<Record> queue_ GUARDED_BY(mu_);
   size_t queue_bytes_ GUARDED_BY(mu_) = 0;
   uint64_t dropped_ GUARDED_BY(mu_) = 0;
+  std::vector<std::string> notices_ GUARDED_BY(mu_);
   bool closed_ GUARDED_BY(mu_) = false;
   std::function<void()> notify_ GUARDED_BY(mu_);
 };
@@ -321,6 +339,13 @@ class TailHubImpl final : public TailHub {
     // learns that it may have missed that many lines.
     for (const auto& session : *sessions) {
       if (session->tenant() == tenant) session->AddDropped(records.size());
+    }
+  }
+
+  void Notice(const std::string& tenant, const std::string& text) override {
+    std::shared_ptr<const Snapshot> sessions = registry_->Sessions();
+    for (const auto& session : *sessions) {
+      if (tenant.empty() || session->tenant() == tenant) session->AddNotice(text);
     }
   }
 

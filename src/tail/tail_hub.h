@@ -20,6 +20,9 @@ namespace sawmill::tail {
 struct TailEvent {
   std::vector<Record> records;  // matching records, in ingest order
   uint64_t dropped = 0;         // lines lost since the last event because the queue was full
+  // Things the session should know that are not lines, e.g. "lines may be missing from node
+  // X" when the feed of another cluster node broke (docs/cluster.md "Live tail").
+  std::vector<std::string> notices;
 };
 
 class TailSession {
@@ -59,6 +62,10 @@ class TailHub {
   virtual void Publish(const std::string& tenant, const std::vector<Record>& records) = 0;
   // Waits until every batch published so far is in its sessions' queues (tests, shutdown).
   virtual void Drain() = 0;
+  // Cluster (docs/cluster.md "Live tail"): every open session of "tenant" ("": of every tenant)
+  // gets "text" as a notice, e.g. that lines of another node may be missing (at most 16 wait
+  // per session; past that the oldest waiting one is replaced).
+  virtual void Notice(const std::string& tenant, const std::string& text) = 0;
   virtual size_t sessions() const = 0;
   // Closes every session (server shutdown).
   virtual void Shutdown() = 0;

@@ -258,3 +258,33 @@ TEST(TailHub, SessionsThatNeverReadHoldAtMostTheHubWideByteBound) {
 }
 
 }  // namespace sawmill::tail
+
+namespace sawmill::tail {
+namespace {
+
+// Notices (cluster: another node's lines may be missing) reach the sessions they name, wake a
+// waiting reader, and are bounded per session.
+TEST(TailHub, NoticesReachTheNamedTenantsSessions) {
+  auto hub = TailHub::Create({});
+  auto acme = MustSubscribe(*hub, "*", "acme");
+  auto other = MustSubscribe(*hub, "*", "other");
+  ASSERT_NE(acme, nullptr);
+  ASSERT_NE(other, nullptr);
+  hub->Notice("acme", "12 lines from node b are missing here");
+  hub->Notice("", "lines may be missing from node c");
+  TailEvent event;
+  ASSERT_TRUE(acme->Next(&event, 100, 1000));
+  EXPECT_THAT(event.notices, ::testing::ElementsAre("12 lines from node b are missing here",
+                                                    "lines may be missing from node c"));
+  ASSERT_TRUE(other->Next(&event, 100, 1000));
+  EXPECT_THAT(event.notices, ::testing::ElementsAre("lines may be missing from node c"));
+  ASSERT_TRUE(other->Next(&event, 100, 10));
+  EXPECT_TRUE(event.notices.empty());  // taken once
+  for (int i = 0; i < 40; ++i) hub->Notice("other", "n" + std::to_string(i));
+  ASSERT_TRUE(other->Next(&event, 100, 1000));
+  ASSERT_EQ(event.notices.size(), 16u);
+  EXPECT_EQ(event.notices.back(), "n39");  // the newest kept
+}
+
+}  // namespace
+}  // namespace sawmill::tail
