@@ -1,4 +1,4 @@
-// `sawmill admin flush|compact|segments|damage list|damage ack|tiers|tiers move|token ...|
+// `sawmill admin flush|compact|segments|damage list|damage ack|tiers|tiers move|nodes|token ...|
 // audit ...` (and retention, hold, deletions: admin_retention_command.cc): operator actions
 // against a running server.
 #include <CLI/CLI.hpp>
@@ -140,6 +140,40 @@ int PrintTiers(const std::string& body) {
   return 0;
 }
 
+// Prints GET /api/v1/admin/nodes: one row per node registered in the catalog.
+int PrintNodes(HttpClient* client) {
+  Result<HttpResult> result = client->Request("GET", "/api/v1/admin/nodes");
+  if (!result.ok()) {
+    std::fprintf(stderr, "sawmill admin nodes: %s\n", result.status().message().c_str());
+    return 1;
+  }
+  if (result->status != 200) {
+    std::fprintf(stderr, "sawmill admin nodes: the server answered %d: %s\n", result->status,
+                 ErrorText(*result).c_str());
+    return 1;
+  }
+  boost::system::error_code ec;
+  boost::json::value v = boost::json::parse(result->body, ec);
+  if (ec || !v.is_object() || !v.as_object().contains("nodes") ||
+      !v.as_object().at("nodes").is_array()) {
+    std::fprintf(stderr, "sawmill admin nodes: unexpected answer: %s\n", result->body.c_str());
+    return 1;
+  }
+  std::printf("%-28s %-5s %-32s %-30s %s\n", "id", "state", "url", "started", "heartbeat");
+  for (const auto& item : v.as_object().at("nodes").as_array()) {
+    if (!item.is_object()) continue;
+    const auto& n = item.as_object();
+    const bool live = n.contains("live") && n.at("live").is_bool() && n.at("live").as_bool();
+    const bool self = n.contains("self") && n.at("self").is_bool() && n.at("self").as_bool();
+    std::printf("%-28s %-5s %-32s %-30s %s ms ago%s\n", JsonText(n, "id").c_str(),
+                live ? "live" : "dead", JsonText(n, "url").c_str(), JsonText(n, "started").c_str(),
+                JsonText(n, "heartbeat_age_ms").c_str(), self ? "  (answered this)" : "");
+  }
+  std::printf("%s live (node_timeout %s ms)\n", JsonText(v.as_object(), "live").c_str(),
+              JsonText(v.as_object(), "node_timeout_ms").c_str());
+  return 0;
+}
+
 }  // namespace
 
 int RunAdminCommand(int argc, char** argv) {
@@ -207,6 +241,9 @@ int RunAdminCommand(int argc, char** argv) {
   tiers_move->add_option("--to", tier_to, "the target tier")
       ->required()
       ->check(CLI::IsMember({"warm", "cold"}));
+  CLI::App* nodes = app.add_subcommand(
+      "nodes", "the nodes registered in the catalog: id, live or dead, URL, heartbeat");
+  nodes->fallthrough();
   app.require_subcommand(1);
   try {
     app.parse(argc, argv);
@@ -222,6 +259,7 @@ int RunAdminCommand(int argc, char** argv) {
   if (int code = RunAuthCommands(*auth, &client); code >= 0) return code;
   if (int code = RunRetentionCommand(retention, &client); code >= 0) return code;
   if (list->parsed()) return ListSegments(&client, state_filter, limit);
+  if (nodes->parsed()) return PrintNodes(&client);
   if (tiers->parsed()) {
     const bool move = tiers_move->parsed();
     const char* what = move ? "tiers move" : "tiers";

@@ -54,6 +54,11 @@ std::vector<RouteRight> BuildRouteRights() {
   // Storage tiers (admin_tier_routes.cc).
   add("GET", "/api/v1/admin/tiers", Right::kPlatformAdmin);
   add("POST", "/api/v1/admin/tiers/move", Right::kPlatformAdmin);
+  // Cluster nodes (internal_routes.cc). The internal routes between nodes carry no API token:
+  // their handlers check the cluster secret (CheckClusterSecret) before anything else.
+  add("GET", "/api/v1/admin/nodes", Right::kPlatformAdmin);
+  add("POST", "/internal/v1/memtable-search", Right::kPublic);
+  add("GET", "/internal/v1/tail-feed", Right::kPublic);
   // Tokens: a tenant-admin manages its own tenant's (auth_routes.cc decides which).
   add("POST", "/api/v1/admin/tokens", Right::kTenantAdmin);
   add("GET", "/api/v1/admin/tokens", Right::kTenantAdmin);

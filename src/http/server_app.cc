@@ -16,6 +16,8 @@
 #include "auth/token_store.h"
 #include "catalog/pg_catalog.h"
 #include "catalog/sqlite_catalog.h"
+#include "cluster/fanout.h"
+#include "cluster/job_leases.h"
 #include "common/mutex.h"
 #include "common/tls.h"
 #include "http/admin_retention_routes.h"
@@ -26,6 +28,7 @@
 #include "http/cold_store.h"
 #include "http/export_routes.h"
 #include "http/http_server.h"
+#include "http/internal_routes.h"
 #include "http/loki_read_routes.h"
 #include "http/masking_config.h"
 #include "http/shipper_handlers.h"
@@ -182,6 +185,15 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   http_options.max_connections_per_address = config.max_connections_per_address;
   http_options.connection_cap_exempt = SplitList(config.connection_cap_exempt);
   http_options.allowed_hosts = SplitList(config.allowed_hosts);
+  // Other nodes send the host of this node's advertised URL (docs/cluster.md "Nodes"): accepted
+  // where the Host check is on (a loopback bind, or allowed_hosts given; adding it elsewhere
+  // would turn the check on).
+  if (std::string host = cluster::AdvertisedHost(config.advertise_url, http_options.address);
+      !host.empty() &&
+      (!http_options.allowed_hosts.empty() || http_options.address == "localhost" ||
+       IsLoopbackAddress(http_options.address))) {
+    http_options.allowed_hosts.push_back(host);
+  }
   http_options.allowed_origins = SplitList(config.allowed_origins);
   http_options.read_timeout_ms = static_cast<int>(config.read_timeout_ms);
   http_options.idle_timeout_ms = static_cast<int>(config.idle_timeout_ms);
@@ -341,6 +353,18 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   RegisterAdminTierRoutes(&router, &state);
   RegisterLokiReadRoutes(&router, &state);
   RegisterExportRoutes(&router, &state);
+  // Cluster nodes (docs/cluster.md): the registry is set once the engine's catalog is open.
+  ClusterRouteState cluster_routes;
+  cluster_routes.secret = config.cluster_secret;
+  // Live tail across nodes (docs/cluster.md "Live tail"): this node's acknowledged batches for
+  // the other nodes' sessions.
+  cluster_routes.feed_source = cluster::FeedSource::Create({});
+  state.pipeline.AddListener(
+      [source = cluster_routes.feed_source.get()](const ingest::BatchInfo& batch,
+                                                  const std::vector<Record>& records) {
+        source->Publish(batch.tenant, records);
+      });
+  RegisterClusterRoutes(&router, &state, &cluster_routes);
 
   tail::TailHubOptions hub_options;
   hub_options.max_sessions = config.tail_max_sessions;
@@ -430,14 +454,35 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     return 1;
   }
   std::unique_ptr<storage::Engine> engine = std::move(*opened);
+  // Background jobs run on the node holding their lease in the catalog (docs/cluster.md
+  // "Background work by lease"); set once the node registered (rounds before are skipped).
+  std::atomic<cluster::JobLeases*> job_leases{nullptr};
+  std::unique_ptr<cluster::JobLeases> job_leases_owner;
+  auto job_gate = [&job_leases](std::string_view job) {
+    cluster::JobLeases* leases = job_leases.load();
+    return leases != nullptr && leases->Claim(job);
+  };
   query::QueryOptions query_options;
   query_options.partitions = engine_options.partitions;  // lets a service+host query prune
   query_options.max_query_ns = static_cast<int64_t>(config.query_timeout_ms) * 1'000'000;
   std::unique_ptr<query::QueryEngine> query_engine =
       query::QueryEngine::Create(engine.get(), query_options);
+  // Cluster fan-out (docs/cluster.md "Read path"): while other live nodes exist, each search
+  // also asks them for their memtables' part; with none (the embedded single node) nothing
+  // changes.
+  cluster::FanoutOptions fanout_options;
+  fanout_options.secret = config.cluster_secret;
+  fanout_options.max_wait_ns = ms_to_ns(config.query_timeout_ms);
+  cluster::Fanout fanout(
+      [&cluster_routes] {
+        cluster::NodeRegistry* registry = cluster_routes.registry.load();
+        return registry != nullptr ? registry->Peers() : std::vector<catalog::NodeRow>();
+      },
+      fanout_options);
+  cluster::FanoutQueryEngine fanout_engine(query_engine.get(), &fanout);
   // What the routes use: the tenant's scan quota and role limits first (tenant_limits.h).
-  QuotaQueryEngine quota_engine(query_engine.get(), &scan_quota,
-                                quota_of(QuotaKey::kReaderMaxRange), state.clock);
+  QuotaQueryEngine quota_engine(&fanout_engine, &scan_quota, quota_of(QuotaKey::kReaderMaxRange),
+                                state.clock);
   std::unique_ptr<auth::TokenStore> tokens;
   std::unique_ptr<auth::AuditLog> audit_log;
   {
@@ -479,6 +524,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
       retention_options.matcher = QueryHoldMatcher();
       retention_options.default_warm_after_ns = engine_options.warm_after_ns;
       retention_options.default_cold_after_ns = engine_options.cold_after_ns;
+      retention_options.job_gate = job_gate;
       retention_options.interval_ns = static_cast<int64_t>(std::min<uint64_t>(
                                           config.retention_interval_ms, INT64_MAX / 1'000'000)) *
                                       1'000'000;
@@ -547,6 +593,50 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     alerts = std::move(*started);
     alert_service.store(alerts.get());
   }
+  std::unique_ptr<cluster::PeerFeeds> peer_feeds;  // other nodes' lines for the tail sessions
+  // The node registers itself in the catalog and heartbeats (docs/cluster.md "Nodes"); the
+  // embedded single node too, harmlessly (one live node: nothing fans out).
+  std::unique_ptr<cluster::NodeRegistry> registry;
+  {
+    cluster::NodeRegistryOptions node_options;
+    auto id = cluster::LoadOrCreateNodeId(config.data_dir);
+    node_options.url =
+        !config.advertise_url.empty()
+            ? config.advertise_url
+            : cluster::DefaultAdvertiseUrl(scheme, http_options.address, server.port());
+    node_options.heartbeat_interval_ns = ms_to_ns(config.node_heartbeat_ms);
+    node_options.node_timeout_ns = ms_to_ns(config.node_timeout_ms);
+    Result<std::unique_ptr<cluster::NodeRegistry>> started = id.status();
+    if (id.ok()) {
+      node_options.id = *id;
+      started = cluster::NodeRegistry::Start(engine->catalog(), std::move(node_options));
+    }
+    if (!started.ok()) {
+      std::fprintf(stderr, "sawmill server: %s\n", started.status().ToString().c_str());
+      state.stopping.store(true);
+      server.StopAccepting();
+      server.Stop();
+      alert_service.store(nullptr);
+      if (alerts) alerts->engine()->Stop();
+      engine->Close().IgnoreError();
+      return 1;
+    }
+    registry = std::move(*started);
+    cluster_routes.registry.store(registry.get());
+    cluster_routes.local_query.store(query_engine.get());
+    cluster::PeerFeedOptions feed_options;
+    feed_options.secret = config.cluster_secret;
+    peer_feeds = std::make_unique<cluster::PeerFeeds>(
+        [&cluster_routes] {
+          cluster::NodeRegistry* r = cluster_routes.registry.load();
+          return r != nullptr ? r->Peers() : std::vector<catalog::NodeRow>();
+        },
+        hub.get(), feed_options);
+    cluster::JobLeaseOptions lease_options;
+    lease_options.holder = registry->id() + "#" + std::to_string(registry->incarnation());
+    job_leases_owner = std::make_unique<cluster::JobLeases>(engine->catalog(), lease_options);
+    job_leases.store(job_leases_owner.get());
+  }
   state.ready.store(true);
   spdlog::info("ready: write-ahead log replayed");
   std::unique_ptr<ingest::SyslogServer> syslog;
@@ -591,6 +681,12 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
 
   // Shutdown, in the order docs/operations.md promises.
   state.stopping.store(true);
+  // Out of the nodes table first, so that other nodes stop asking this one.
+  cluster_routes.registry.store(nullptr);
+  cluster_routes.local_query.store(nullptr);
+  cluster_routes.feed_source->Shutdown();  // the other nodes' feeds end (they reconnect elsewhere)
+  if (peer_feeds) peer_feeds->Stop();
+  registry->Stop(/*remove=*/true);
   if (syslog) syslog->Stop();
   server.StopAccepting();
   if (!server.WaitIdle(static_cast<int>(config.shutdown_timeout_ms))) {
@@ -609,6 +705,10 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     spdlog::error("closing the storage engine: {}", closed.ToString());
     exit_code = 1;
   }
+  // The jobs' leases go last (the engine's background rounds ask them until it closed), given
+  // up so that another node takes the jobs at once.
+  job_leases.store(nullptr);
+  job_leases_owner->Stop(/*release=*/true);
   hub->Shutdown();
   server.CloseTailSessions(2000);
   server.Stop();

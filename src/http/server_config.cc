@@ -235,6 +235,20 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"tls_handshake_timeout", T::kDuration,
        "a TLS handshake must end within this from the connect, or the connection is closed",
        nullptr, &c->tls_handshake_timeout_ms},
+      // Cluster nodes (docs/cluster.md "Nodes").
+      {"advertise_url", T::kString,
+       "the URL other nodes of a cluster reach this one at (http://host:port); empty: from the "
+       "http address (the host name when it binds every interface)",
+       &c->advertise_url},
+      {"node_heartbeat", T::kDuration, "how often this node renews its heartbeat in the catalog",
+       nullptr, &c->node_heartbeat_ms},
+      {"node_timeout", T::kDuration,
+       "a node whose heartbeat is older than this is dead to the others (queries stop asking it)",
+       nullptr, &c->node_timeout_ms},
+      {"cluster_secret", T::kString,
+       "shared secret of the cluster's nodes (at least 16 characters), sent on their internal "
+       "requests (/internal/v1/...); empty: internal routes refused",
+       &c->cluster_secret},
   };
 }
 
@@ -423,6 +437,22 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("query_timeout", c.query_timeout_ms, 10, "10ms"));
   RETURN_IF_ERROR(at_least("tail_queue", c.tail_queue_records, 1, "1"));
   RETURN_IF_ERROR(at_least("heartbeat", c.heartbeat_ms, 100, "100ms"));
+  RETURN_IF_ERROR(at_least("node_heartbeat", c.node_heartbeat_ms, 100, "100ms"));
+  if (c.node_timeout_ms <= c.node_heartbeat_ms) {
+    return Status::InvalidArgument("node_timeout: must be longer than node_heartbeat (" +
+                                   std::to_string(c.node_heartbeat_ms) + "ms)");
+  }
+  if (!c.advertise_url.empty() && c.advertise_url.rfind("http://", 0) != 0 &&
+      c.advertise_url.rfind("https://", 0) != 0) {
+    return Status::InvalidArgument(
+        "advertise_url: expected http://host:port or "
+        "https://host:port, got '" +
+        c.advertise_url + "'");
+  }
+  if (!c.cluster_secret.empty() && c.cluster_secret.size() < 16) {
+    return Status::InvalidArgument("cluster_secret: must be at least 16 characters (got " +
+                                   std::to_string(c.cluster_secret.size()) + ")");
+  }
   RETURN_IF_ERROR(at_least("alert_eval_interval", c.alert_eval_interval_ms, 1000, "1s"));
   RETURN_IF_ERROR(at_least("alert_max_groups", c.alert_max_groups, 1, "1"));
   RETURN_IF_ERROR(at_least("flush_interval", c.flush_interval_ms, 100, "100ms"));

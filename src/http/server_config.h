@@ -120,6 +120,13 @@ struct ServerConfig {
   std::string tls_client_ca;
   std::string tls_client_auth = "off";
   uint64_t tls_handshake_timeout_ms = 10'000;
+  // Cluster nodes (docs/cluster.md "Nodes"): where the other nodes reach this one ("": from the
+  // http address), how often it heartbeats in the catalog and after how long without a heartbeat
+  // a node is dead; the secret that nodes' internal requests carry (/internal/v1/...).
+  std::string advertise_url;
+  uint64_t node_heartbeat_ms = 2'000;
+  uint64_t node_timeout_ms = 10'000;
+  std::string cluster_secret;
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };

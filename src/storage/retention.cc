@@ -259,6 +259,8 @@ Result<std::unique_ptr<Retention>> Retention::Start(RetentionOptions options) {
   std::unique_ptr<Retention> r(new Retention(std::move(options)));
   if (r->options_.interval_ns > 0) {
     r->worker_.Start(r->options_.interval_ns, [p = r.get()] {
+      // In a cluster only the node holding the job's lease runs the round (docs/cluster.md).
+      if (p->options_.job_gate && !p->options_.job_gate("retention")) return;
       Result<RetentionReport> report = p->RunOnce();
       if (!report.ok()) {
         spdlog::warn("retention round failed (retried in {}): {}",

@@ -121,6 +121,9 @@ struct RetentionOptions {
   // The tier ages of a tenant no policy gives one (the server's warm_after / cold_after).
   int64_t default_warm_after_ns = kDefaultWarmAfterNs;
   int64_t default_cold_after_ns = kDefaultColdAfterNs;
+  // Cluster (docs/cluster.md "Background work by lease"): asked before each background round
+  // ("retention"); false skips it (another node holds the job's lease). Null: always run.
+  std::function<bool(std::string_view job)> job_gate;
 };
 
 // An operator's hold request.

@@ -24,12 +24,14 @@ ALLOWED = {
     "logql": {"common", "index", "objstore", "segment", "storage", "query"},
     "tail": {"common", "query"},
     "ingest": {"common", "storage", "wal", "tail"},
+    "cluster": {"common", "objstore", "index", "segment", "wal", "catalog", "storage", "query",
+                "tail", "ingest"},
     "alert": {"common", "catalog", "query", "ingest"},
     "http": {"common", "objstore", "index", "segment", "wal", "catalog", "storage", "query",
-             "logql", "tail", "ingest", "alert", "auth"},
+             "logql", "tail", "ingest", "alert", "auth", "cluster"},
     "agent": {"common", "ingest"},
     "cli": {"common", "objstore", "index", "segment", "wal", "catalog", "storage", "query",
-            "logql", "tail", "ingest", "alert", "http", "agent", "auth"},
+            "logql", "tail", "ingest", "alert", "http", "agent", "auth", "cluster"},
 }
 # The rules the issue tracker states in words, named in the message when broken.
 NAMED = {

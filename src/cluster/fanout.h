@@ -1,0 +1,71 @@
+// The query fan-out of a cluster node (docs/cluster.md "Read path"): a search on any node also
+// asks every other live node (the node registry's list as of its last heartbeat) for its
+// memtables' part, over POST /internal/v1/memtable-search, all in parallel, and the executor
+// merges the parts into its own answer (query_engine.h "Cluster fan-out"). A node that does not
+// answer by the query's deadline, or answers with an error, makes the answer partial with a
+// warning naming it: never a silent gap.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cluster/node_registry.h"
+#include "query/query_engine.h"
+
+namespace sawmill::cluster {
+
+struct FanoutOptions {
+  std::string secret;  // the cluster_secret, sent in X-Sawmill-Cluster-Secret
+  // The most any one node is waited for, whatever is left of the query's time.
+  int64_t max_wait_ns = 60 * kNanosPerSecond;
+};
+
+// Several nodes' parts as one: hits and groups put together (the executor keeps the newest hits
+// and adds the groups up), counts added, partial if any is, every warning kept.
+query::PartAnswer MergeParts(std::vector<query::PartAnswer> parts);
+
+// The live nodes other than this one (NodeRegistry::Peers; empty before it registered).
+using PeerList = std::function<std::vector<catalog::NodeRow>()>;
+
+class Fanout {
+ public:
+  Fanout(PeerList peers, FanoutOptions options);
+
+  // The other nodes' parts of "request", merged: every live peer asked in parallel, each given
+  // what is left of request.timeout_ns. Thread-safe.
+  query::PartAnswer AskPeers(const query::PartRequest& request) const;
+
+  // True when other live nodes exist (as of the last heartbeat).
+  bool HasPeers() const { return !peers_().empty(); }
+
+ private:
+  const PeerList peers_;
+  const FanoutOptions options_;
+};
+
+// The query engine the routes use on a node that may have peers: a search gets
+// SearchRequest::remote set to the fan-out while other live nodes exist, else it is the inner
+// engine's alone (the embedded single node: no change at all).
+class FanoutQueryEngine final : public query::QueryEngine {
+ public:
+  // "inner" and "fanout" must outlive this.
+  FanoutQueryEngine(query::QueryEngine* inner, const Fanout* fanout)
+      : inner_(inner), fanout_(fanout) {}
+
+  Result<query::SearchResponse> Search(const query::SearchRequest& request) override;
+  Result<query::ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
+                                         size_t after) override {
+    return inner_->Context(tenant, id, before, after);
+  }
+  Result<query::PartAnswer> SearchMemtables(const query::PartRequest& request) override {
+    return inner_->SearchMemtables(request);
+  }
+
+ private:
+  query::QueryEngine* const inner_;
+  const Fanout* const fanout_;
+};
+
+}  // namespace sawmill::cluster

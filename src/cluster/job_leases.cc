@@ -1,0 +1,142 @@
+#include "cluster/job_leases.h"
+
+#include <spdlog/spdlog.h>
+
+#include <vector>
+
+#include "common/metrics.h"
+
+namespace sawmill::cluster {
+namespace {
+
+struct LeaseMetrics {
+  prometheus::Counter* lost;
+  prometheus::Counter* errors;
+  prometheus::Family<prometheus::Gauge>* held;
+};
+
+LeaseMetrics& Metrics() {
+  static LeaseMetrics m = [] {
+    LeaseMetrics r{};
+    r.lost = UnlabelledCounter("sawmill_job_leases_lost_total",
+                               "Job leases this node held and found taken by another node (it "
+                               "stalled or was cut off from the catalog past the lease's ttl)");
+    r.errors = UnlabelledCounter("sawmill_job_lease_errors_total",
+                                 "Job lease claims or renewals that failed in the catalog (the "
+                                 "round was skipped)");
+    r.held = &prometheus::BuildGauge()
+                  .Name("sawmill_job_lease_held")
+                  .Help(
+                      "1 while this node holds the lease of the job (compaction, tiers, "
+                      "retention), else 0")
+                  .Register(MetricsRegistry());
+    return r;
+  }();
+  return m;
+}
+
+}  // namespace
+
+JobLeases::JobLeases(catalog::Catalog* catalog, JobLeaseOptions options)
+    : catalog_(catalog), options_(std::move(options)) {
+  Metrics();
+  if (options_.background) thread_ = std::thread([this] { RenewLoop(); });
+}
+
+JobLeases::~JobLeases() { Stop(/*release=*/false); }
+
+bool JobLeases::Acquire(const std::string& job) {
+  auto lease =
+      catalog_->AcquireLease(job, options_.holder, options_.clock->NowNanos(), options_.ttl_ns);
+  MutexLock lock(&mu_);
+  if (!lease.ok()) {
+    Metrics().errors->Increment();
+    if (failures_[job]++ == 0) {
+      spdlog::warn(
+          "job {}: cannot claim its lease in the catalog ({}); rounds are skipped until "
+          "it can",
+          job, lease.status().ToString());
+    }
+    // A lease that cannot be renewed may have expired: not ours to act on any more.
+    held_.erase(job);
+    Metrics().held->Add({{"job", job}}).Set(0);
+    return false;
+  }
+  failures_[job] = 0;
+  const bool mine = lease->holder == options_.holder;
+  auto it = held_.find(job);
+  if (it != held_.end() && (!mine || lease->epoch != it->second)) {
+    Metrics().lost->Increment();
+    spdlog::error(
+        "job {}: this node's lease (epoch {}) was taken by {} (epoch {}): it was not "
+        "renewed within {} ms; the job runs there now",
+        job, it->second, lease->holder, lease->epoch, options_.ttl_ns / kNanosPerMilli);
+    held_.erase(it);
+  }
+  if (mine) {
+    if (held_.find(job) == held_.end()) {
+      spdlog::info("job {}: lease taken by this node (epoch {})", job, lease->epoch);
+    }
+    held_[job] = lease->epoch;
+  }
+  Metrics().held->Add({{"job", job}}).Set(mine ? 1 : 0);
+  return mine;
+}
+
+bool JobLeases::Claim(std::string_view job) {
+  {
+    MutexLock lock(&mu_);
+    if (stop_) return false;
+  }
+  return Acquire(std::string(job));
+}
+
+uint64_t JobLeases::Epoch(std::string_view job) const {
+  MutexLock lock(&mu_);
+  auto it = held_.find(job);
+  return it == held_.end() ? 0 : it->second;
+}
+
+void JobLeases::RenewLoop() {
+  while (true) {
+    std::vector<std::string> jobs;
+    {
+      UniqueLock lock(&mu_);
+      const auto deadline =
+          std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.ttl_ns / 3);
+      while (!stop_ && std::chrono::steady_clock::now() < deadline) cv_.WaitUntil(&lock, deadline);
+      if (stop_) return;
+      for (const auto& [job, epoch] : held_) jobs.push_back(job);
+    }
+    for (const std::string& job : jobs) Acquire(job);
+  }
+}
+
+void JobLeases::Stop(bool release) {
+  {
+    MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stop_ = true;
+  }
+  cv_.NotifyAll();
+  if (thread_.joinable()) thread_.join();
+  if (!release) return;
+  std::vector<std::string> jobs;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [job, epoch] : held_) jobs.push_back(job);
+    held_.clear();
+  }
+  for (const std::string& job : jobs) {
+    if (Status s = catalog_->ReleaseLease(job, options_.holder); !s.ok()) {
+      spdlog::warn(
+          "job {}: cannot release its lease on shutdown ({}); another node takes it "
+          "after {} ms",
+          job, s.ToString(), options_.ttl_ns / kNanosPerMilli);
+    }
+    Metrics().held->Add({{"job", job}}).Set(0);
+  }
+}
+
+}  // namespace sawmill::cluster

@@ -1,0 +1,65 @@
+// Background jobs claimed through the catalog's leases (docs/cluster.md "Background work by
+// lease"): compaction, tier moves and retention run on one node of a cluster at a time. Before
+// each round a job asks Claim(name); the node that holds the lease (or takes it: free, expired,
+// or its own) runs the round, the others skip it. A held lease is renewed every ttl/3 by a
+// thread of its own, so a round longer than the ttl keeps it; a node that stops (killed, stalled,
+// cut off from the catalog) loses it after the ttl and another node takes it with a larger epoch.
+//
+// The holder is "node id#incarnation", so a restarted node does not carry on its previous
+// incarnation's claims. On the embedded single node (one node, SQLite) every claim succeeds:
+// behaviour is unchanged.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "catalog/catalog.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+
+namespace sawmill::cluster {
+
+struct JobLeaseOptions {
+  std::string holder;  // "node#incarnation"
+  int64_t ttl_ns = 30 * kNanosPerSecond;
+  Clock* clock = Clock::Real();
+  bool background = true;  // false: no renewal thread (tests renew by calling Claim)
+};
+
+class JobLeases {
+ public:
+  // "catalog" must outlive this.
+  JobLeases(catalog::Catalog* catalog, JobLeaseOptions options);
+  ~JobLeases();  // stops renewing; does not release (Stop(true) does)
+  JobLeases(const JobLeases&) = delete;
+  JobLeases& operator=(const JobLeases&) = delete;
+
+  // True when this node may run a round of "job" now: it holds the lease (taken or renewed by
+  // this call). A catalog error is a false (the round is skipped, logged once per streak).
+  bool Claim(std::string_view job);
+  // The epoch of the lease this node holds on "job", 0 when it holds none.
+  uint64_t Epoch(std::string_view job) const;
+  // Stops the renewal thread; with "release" (a clean shutdown) gives every held lease up, so
+  // another node takes the jobs at once instead of after the ttl. Idempotent.
+  void Stop(bool release);
+
+ private:
+  void RenewLoop();
+  // Takes or renews "job"; updates held_. Returns whether this node holds it.
+  bool Acquire(const std::string& job);
+
+  catalog::Catalog* const catalog_;
+  const JobLeaseOptions options_;
+  mutable Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  bool stopped_ GUARDED_BY(mu_) = false;
+  std::map<std::string, uint64_t, std::less<>> held_ GUARDED_BY(mu_);  // job -> epoch
+  std::map<std::string, int, std::less<>> failures_ GUARDED_BY(mu_);   // catalog errors in a row
+  std::thread thread_;
+};
+
+}  // namespace sawmill::cluster

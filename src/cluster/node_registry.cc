@@ -1,0 +1,300 @@
+#include "cluster/node_registry.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+
+#include "common/metrics.h"
+
+namespace sawmill::cluster {
+namespace {
+
+struct RegistryMetrics {
+  prometheus::Counter* heartbeat_failures;
+  prometheus::Counter* id_conflicts;
+  prometheus::Gauge* live_nodes;
+};
+
+RegistryMetrics& Metrics() {
+  static RegistryMetrics m = [] {
+    RegistryMetrics r{};
+    r.heartbeat_failures =
+        UnlabelledCounter("sawmill_node_heartbeat_failures_total",
+                          "Heartbeats of this node that could not be written to the catalog");
+    r.id_conflicts = UnlabelledCounter(
+        "sawmill_node_id_conflicts_total",
+        "Heartbeats that found this node's id registered by another process (another "
+        "incarnation): two processes share one data directory's node id");
+    r.live_nodes = &prometheus::BuildGauge()
+                        .Name("sawmill_cluster_live_nodes")
+                        .Help("Nodes whose heartbeat is recent (node_timeout), this one included")
+                        .Register(MetricsRegistry())
+                        .Add({});
+    return r;
+  }();
+  return m;
+}
+
+bool ValidId(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  for (char c : id) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+      return false;
+    }
+  }
+  return true;
+}
+
+std::string HostLabel() {
+  char name[256] = {};
+  if (gethostname(name, sizeof(name) - 1) != 0) return "node";
+  std::string label;
+  for (const char* p = name; *p != '\0' && *p != '.'; ++p) {
+    const char c = *p;
+    label += std::isalnum(static_cast<unsigned char>(c)) || c == '-' ? c : '-';
+  }
+  if (label.empty()) label = "node";
+  return label.substr(0, 40);
+}
+
+}  // namespace
+
+NodeRegistry::NodeRegistry(catalog::Catalog* catalog, NodeRegistryOptions options,
+                           int64_t started_ns)
+    : catalog_(catalog), options_(std::move(options)), started_ns_(started_ns) {}
+
+Result<std::unique_ptr<NodeRegistry>> NodeRegistry::Start(catalog::Catalog* catalog,
+                                                          NodeRegistryOptions options) {
+  if (catalog == nullptr) return Status::InvalidArgument("node registry: no catalog");
+  if (!ValidId(options.id)) {
+    return Status::InvalidArgument("node registry: node id '" + options.id +
+                                   "' is not 1-64 letters, digits, '-', '_' or '.'");
+  }
+  if (options.url.empty()) return Status::InvalidArgument("node registry: no advertised URL");
+  if (options.heartbeat_interval_ns <= 0 ||
+      options.node_timeout_ns <= options.heartbeat_interval_ns) {
+    return Status::InvalidArgument(
+        "node registry: node_timeout must be longer than the heartbeat interval (" +
+        std::to_string(options.heartbeat_interval_ns / kNanosPerMilli) + " ms), got " +
+        std::to_string(options.node_timeout_ns / kNanosPerMilli) + " ms");
+  }
+  if (options.clock == nullptr) options.clock = Clock::Real();
+  const int64_t started = options.clock->NowNanos();
+  std::unique_ptr<NodeRegistry> registry(new NodeRegistry(catalog, std::move(options), started));
+  if (Status first = registry->Beat(); !first.ok()) {
+    return first.WithContext("registering node " + registry->id() + " in the catalog");
+  }
+  if (registry->options_.background) {
+    registry->thread_ = std::thread([r = registry.get()] { r->Run(); });
+  }
+  spdlog::info("node {} (incarnation {}) registered at {}", registry->id(), started,
+               registry->url());
+  return registry;
+}
+
+NodeRegistry::~NodeRegistry() { Stop(/*remove=*/false); }
+
+void NodeRegistry::Stop(bool remove) {
+  {
+    MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+    stop_ = true;
+  }
+  cv_.NotifyAll();
+  if (thread_.joinable()) thread_.join();
+  if (!remove) return;
+  // Only our own incarnation's row: a newer process with this id keeps its registration.
+  auto rows = catalog_->ListNodes();
+  bool ours = false;
+  if (rows.ok()) {
+    for (const auto& row : *rows) ours |= row.id == id() && row.started_ns == started_ns_;
+  }
+  if (!rows.ok()) {
+    spdlog::warn(
+        "node {}: cannot remove its row on shutdown ({}); the others see it dead after "
+        "node_timeout",
+        id(), rows.status().ToString());
+  } else if (ours) {
+    if (Status removed = catalog_->RemoveNode(id()); !removed.ok() && !removed.IsNotFound()) {
+      spdlog::warn(
+          "node {}: cannot remove its row on shutdown ({}); the others see it dead "
+          "after node_timeout",
+          id(), removed.ToString());
+    }
+  }
+}
+
+std::vector<NodeView> NodeRegistry::Classify(const std::vector<catalog::NodeRow>& rows) const {
+  const int64_t now = options_.clock->NowNanos();
+  std::vector<NodeView> out;
+  out.reserve(rows.size());
+  for (const catalog::NodeRow& row : rows) {
+    NodeView view{row, now - row.heartbeat_ns <= options_.node_timeout_ns,
+                  row.id == id() && row.started_ns == started_ns_};
+    out.push_back(std::move(view));
+  }
+  return out;
+}
+
+Status NodeRegistry::Beat() {
+  const int64_t now = options_.clock->NowNanos();
+  // Before writing: a row of our id with a later incarnation means another process took the id.
+  auto before = catalog_->ListNodes();
+  if (before.ok()) {
+    for (const catalog::NodeRow& row : *before) {
+      if (row.id == id() && row.started_ns > started_ns_) {
+        Metrics().id_conflicts->Increment();
+        spdlog::error(
+            "node {}: the catalog names another process with this node id (started at {} ns, "
+            "url {}; this one started at {} ns, url {}): two servers share one data "
+            "directory's node_id, so each overwrites the other's registration",
+            id(), row.started_ns, row.url, started_ns_, url());
+      }
+    }
+  }
+  catalog::NodeRow self{id(), url(), started_ns_, now};
+  Status status = catalog_->Heartbeat(self);
+  if (!status.ok()) {
+    Metrics().heartbeat_failures->Increment();
+    return status;
+  }
+  auto rows = catalog_->ListNodes();
+  if (!rows.ok()) return rows.status();
+  std::vector<catalog::NodeRow> peers;
+  size_t live = 0;
+  for (NodeView& view : Classify(*rows)) {
+    if (!view.live) continue;
+    ++live;
+    if (view.row.id != id()) peers.push_back(std::move(view.row));
+  }
+  Metrics().live_nodes->Set(static_cast<double>(live));
+  MutexLock lock(&mu_);
+  peers_ = std::move(peers);
+  live_ = std::max<size_t>(live, 1);
+  last_ok_ns_ = now;
+  return Status::OK();
+}
+
+void NodeRegistry::Run() {
+  int failures = 0;
+  while (true) {
+    {
+      UniqueLock lock(&mu_);
+      const auto deadline = std::chrono::steady_clock::now() +
+                            std::chrono::nanoseconds(options_.heartbeat_interval_ns);
+      while (!stop_ && std::chrono::steady_clock::now() < deadline) cv_.WaitUntil(&lock, deadline);
+      if (stop_) return;
+    }
+    Status status = Beat();
+    if (status.ok()) {
+      if (failures > 0) spdlog::info("node {}: heartbeat written again", id());
+      failures = 0;
+      continue;
+    }
+    // Logged at the first failure and then once a minute's worth of heartbeats.
+    if (failures++ % 30 == 0) {
+      spdlog::warn(
+          "node {}: heartbeat failed ({} in a row): {}; other nodes see it dead after "
+          "node_timeout",
+          id(), failures, status.ToString());
+    }
+  }
+}
+
+std::vector<catalog::NodeRow> NodeRegistry::Peers() const {
+  MutexLock lock(&mu_);
+  return peers_;
+}
+
+size_t NodeRegistry::LiveCount() const {
+  MutexLock lock(&mu_);
+  return live_;
+}
+
+Result<std::vector<NodeView>> NodeRegistry::List() const {
+  ASSIGN_OR_RETURN(std::vector<catalog::NodeRow> rows, catalog_->ListNodes());
+  return Classify(rows);
+}
+
+Result<std::string> LoadOrCreateNodeId(const std::string& data_dir) {
+  const std::filesystem::path path = std::filesystem::path(data_dir) / "node_id";
+  std::error_code ec;
+  if (std::filesystem::exists(path, ec)) {
+    std::ifstream in(path);
+    std::string id;
+    if (!in || !std::getline(in, id)) {
+      return Status::IOError("cannot read the node id from " + path.string());
+    }
+    if (!ValidId(id)) {
+      return Status::DataLoss(path.string() + " holds no valid node id ('" + id.substr(0, 80) +
+                              "'); remove it to make a new one");
+    }
+    return id;
+  }
+  std::random_device device;
+  std::ostringstream id;
+  id << HostLabel() << '-' << std::hex;
+  for (int i = 0; i < 4; ++i) {
+    id.width(4);
+    id.fill('0');
+    id << (device() & 0xffff);
+  }
+  const std::string tmp = path.string() + ".tmp";
+  const std::string text = id.str() + "\n";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::IOError("cannot create " + tmp + ": " + std::strerror(errno));
+  bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size()) &&
+            ::fsync(fd) == 0;
+  ok = (::close(fd) == 0) && ok;
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    return Status::IOError("cannot write the node id to " + path.string() + ": " +
+                           std::strerror(errno));
+  }
+  int dir = ::open(data_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dir >= 0) {
+    ::fsync(dir);
+    ::close(dir);
+  }
+  return id.str();
+}
+
+std::string DefaultAdvertiseUrl(const std::string& scheme, const std::string& bind_address,
+                                int port) {
+  std::string host = bind_address;
+  if (host.empty() || host == "0.0.0.0" || host == "::") {
+    char name[256] = {};
+    host = gethostname(name, sizeof(name) - 1) == 0 && name[0] != '\0' ? name : "127.0.0.1";
+  } else if (host.find(':') != std::string::npos && host.front() != '[') {
+    host = "[" + host + "]";
+  }
+  return scheme + "://" + host + ":" + std::to_string(port);
+}
+
+std::string AdvertisedHost(const std::string& advertise_url, const std::string& bind_address) {
+  if (advertise_url.empty()) {
+    if (!bind_address.empty() && bind_address != "0.0.0.0" && bind_address != "::") return "";
+    char name[256] = {};
+    return gethostname(name, sizeof(name) - 1) == 0 ? std::string(name) : std::string();
+  }
+  std::string_view rest = advertise_url;
+  if (size_t scheme = rest.find("://"); scheme != std::string_view::npos) {
+    rest.remove_prefix(scheme + 3);
+  }
+  rest = rest.substr(0, rest.find('/'));
+  // Host without the port ([v6] keeps its brackets off).
+  if (!rest.empty() && rest.front() == '[') {
+    size_t close = rest.find(']');
+    return close == std::string_view::npos ? std::string() : std::string(rest.substr(1, close - 1));
+  }
+  return std::string(rest.substr(0, rest.find(':')));
+}
+
+}  // namespace sawmill::cluster

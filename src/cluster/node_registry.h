@@ -1,0 +1,108 @@
+// The node registry (issue 20, docs/cluster.md "Nodes"): every server registers itself in the
+// catalog's nodes table at start, renews its heartbeat every 2 s and removes its row on a clean
+// shutdown. A node whose heartbeat is older than node_timeout (10 s) is dead to the others. The
+// registry also answers which nodes are live, from the listing read at its last heartbeat, so
+// that a query's fan-out does not read the catalog.
+//
+// Identity: the id is stable across restarts of one data directory (DATA/node_id, made at the
+// first start); the incarnation is the start time of this process (NodeRow::started_ns), so a
+// restarted node is the same id with a larger incarnation, and a row whose incarnation is not
+// ours means another process uses our id (logged and counted, never silently shared).
+//
+// Any catalog: the embedded single node registers itself in SQLite too (one live node: no
+// fan-out), so that the shapes are the same everywhere.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catalog/catalog.h"
+#include "common/clock.h"
+#include "common/mutex.h"
+#include "sawmill/status.h"
+
+namespace sawmill::cluster {
+
+struct NodeRegistryOptions {
+  std::string id;   // stable across restarts (LoadOrCreateNodeId)
+  std::string url;  // where other nodes reach this one (--advertise-url)
+  int64_t heartbeat_interval_ns = 2 * kNanosPerSecond;
+  int64_t node_timeout_ns = 10 * kNanosPerSecond;  // older heartbeats: dead
+  Clock* clock = Clock::Real();
+  bool background = true;  // false: no heartbeat thread (tests call Beat themselves)
+};
+
+// One row of the nodes table as the registry sees it.
+struct NodeView {
+  catalog::NodeRow row;
+  bool live = false;
+  bool self = false;
+};
+
+class NodeRegistry {
+ public:
+  // Registers the node (one heartbeat, which must succeed: a node that cannot reach its catalog
+  // does not start) and starts heartbeating on a thread of its own.
+  // Errors: InvalidArgument for an empty id or url, or intervals that are not positive or a
+  // timeout not above the interval; the catalog's errors.
+  static Result<std::unique_ptr<NodeRegistry>> Start(catalog::Catalog* catalog,
+                                                     NodeRegistryOptions options);
+  ~NodeRegistry();  // Stop(/*remove=*/false) if not stopped
+  NodeRegistry(const NodeRegistry&) = delete;
+  NodeRegistry& operator=(const NodeRegistry&) = delete;
+
+  // Stops heartbeating. With "remove" (a clean shutdown) the node's row is removed, so that the
+  // others stop asking it at once instead of after node_timeout. Idempotent.
+  void Stop(bool remove);
+
+  const std::string& id() const { return options_.id; }
+  const std::string& url() const { return options_.url; }
+  int64_t incarnation() const { return started_ns_; }
+  int64_t node_timeout_ns() const { return options_.node_timeout_ns; }
+
+  // The live nodes other than this one, as of the last heartbeat (no catalog read).
+  std::vector<catalog::NodeRow> Peers() const;
+  // Live nodes, this one included, as of the last heartbeat.
+  size_t LiveCount() const;
+  // Reads the nodes table now: every row, live or not, this one marked.
+  Result<std::vector<NodeView>> List() const;
+  // Heartbeats and reads the table now (also done every heartbeat_interval).
+  Status Beat();
+
+ private:
+  NodeRegistry(catalog::Catalog* catalog, NodeRegistryOptions options, int64_t started_ns);
+  void Run();
+  std::vector<NodeView> Classify(const std::vector<catalog::NodeRow>& rows) const;
+
+  catalog::Catalog* const catalog_;
+  const NodeRegistryOptions options_;
+  const int64_t started_ns_;
+  mutable Mutex mu_;
+  CondVar cv_;
+  bool stop_ GUARDED_BY(mu_) = false;
+  bool stopped_ GUARDED_BY(mu_) = false;
+  std::vector<catalog::NodeRow> peers_ GUARDED_BY(mu_);
+  size_t live_ GUARDED_BY(mu_) = 1;
+  int64_t last_ok_ns_ GUARDED_BY(mu_) = 0;
+  std::thread thread_;
+};
+
+// The node's id, stable across restarts: read from DATA/node_id, or made (16 random hex digits
+// after the host name's first label) and written there (synced) at the first start.
+// Errors: IOError when the file cannot be read or written; DataLoss when it holds no valid id.
+Result<std::string> LoadOrCreateNodeId(const std::string& data_dir);
+
+// The URL other nodes use when --advertise-url is not given: scheme://host:port from the bind
+// address, with the host name for a wildcard bind (0.0.0.0, ::, empty).
+std::string DefaultAdvertiseUrl(const std::string& scheme, const std::string& bind_address,
+                                int port);
+
+// The host other nodes send in their requests' Host header: advertise_url's host when given,
+// else the host name for a wildcard bind address, else "" (the bind address is answered
+// anyway). For the HTTP server's allowed_hosts.
+std::string AdvertisedHost(const std::string& advertise_url, const std::string& bind_address);
+
+}  // namespace sawmill::cluster

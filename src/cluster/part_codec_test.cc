@@ -1,0 +1,110 @@
+// The wire form of cluster query parts: what goes out comes back the same, and a damaged or
+// foreign body is refused with a message, never misread.
+#include "cluster/part_codec.h"
+
+#include <gtest/gtest.h>
+
+namespace sawmill::cluster {
+namespace {
+
+query::PartAnswer Sample() {
+  query::PartAnswer a;
+  a.partial = true;
+  a.warnings = {"query stopped at the 2 s time limit", "second"};
+  a.stats.rows_scanned = 1234;
+  a.stats.rows_matched = 56;
+  a.stats.memtable_rows_scanned = 1234;
+  for (int i = 0; i < 3; ++i) {
+    Record r;
+    r.tenant = "acme";
+    r.seq = 1'000'000'000'000ull + static_cast<uint64_t>(i) * 7;
+    r.ts = 1'796'032'800'000'000'000 - i;
+    r.ingest_ts = r.ts + 5;
+    r.service = "payments";
+    r.host = "web-" + std::to_string(i);
+    r.level = Level::kError;
+    r.trace_id = "abc";
+    r.message = std::string("card declined \xe2\x82\xac ") + std::to_string(i);
+    r.fields = {{"status", "502"}, {"user.id", ""}};
+    r.flags = kFlagTruncated;
+    a.hits.push_back(r);
+  }
+  a.groups.groups = {{0, {"payments", "ERROR"}, 12}, {-60, {"", ""}, 1}, {5, {"x", "y"}, 1 << 30}};
+  a.groups.dropped = true;
+  a.groups.min_bucket = -60;
+  a.groups.max_bucket = 5;
+  return a;
+}
+
+TEST(PartCodec, AnswerRoundTrips) {
+  const query::PartAnswer a = Sample();
+  auto back = DecodePartAnswer(EncodePartAnswer(a));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->hits, a.hits);
+  EXPECT_EQ(back->groups.groups, a.groups.groups);
+  EXPECT_EQ(back->groups.dropped, a.groups.dropped);
+  EXPECT_EQ(back->groups.min_bucket, a.groups.min_bucket);
+  EXPECT_EQ(back->groups.max_bucket, a.groups.max_bucket);
+  EXPECT_EQ(back->partial, a.partial);
+  EXPECT_EQ(back->warnings, a.warnings);
+  EXPECT_EQ(back->stats.rows_scanned, 1234u);
+  EXPECT_EQ(back->stats.rows_matched, 56u);
+
+  auto empty = DecodePartAnswer(EncodePartAnswer({}));
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->hits.empty());
+  EXPECT_FALSE(empty->partial);
+  EXPECT_EQ(empty->groups.min_bucket, INT64_MAX);
+}
+
+TEST(PartCodec, DamagedAnswersAreRefused) {
+  const std::string body = EncodePartAnswer(Sample());
+  // Every truncation fails (none decodes to a shorter answer).
+  for (size_t n = 0; n < body.size(); ++n) {
+    auto cut = DecodePartAnswer(std::string_view(body).substr(0, n));
+    EXPECT_TRUE(cut.status().IsDataLoss()) << "cut at " << n;
+  }
+  auto trailing = DecodePartAnswer(body + "x");
+  EXPECT_TRUE(trailing.status().IsDataLoss());
+  auto foreign = DecodePartAnswer("{\"error\":\"nope\"}");
+  ASSERT_TRUE(foreign.status().IsDataLoss());
+  EXPECT_NE(foreign.status().message().find("not a part answer"), std::string::npos);
+}
+
+TEST(PartCodec, RequestRoundTripsAndBadRequestsNameTheField) {
+  query::PartRequest r;
+  r.tenant = "acme";
+  r.q = "service=\"pay ments\" error | count by bucket(1m)";
+  r.range = {INT64_MIN, INT64_MAX, false};
+  r.all_time = true;
+  r.time_field_ts = true;
+  r.limit = 250;
+  r.timeout_ns = 2'500'000'000;
+  auto back = DecodePartRequest(EncodePartRequest(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->tenant, r.tenant);
+  EXPECT_EQ(back->q, r.q);
+  EXPECT_EQ(back->range.from_ns, INT64_MIN);
+  EXPECT_EQ(back->range.to_ns, INT64_MAX);
+  EXPECT_TRUE(back->all_time);
+  EXPECT_TRUE(back->time_field_ts);
+  EXPECT_EQ(back->limit, 250u);
+  EXPECT_EQ(back->timeout_ns, 2'500'000'000);
+
+  auto not_json = DecodePartRequest("q=error");
+  EXPECT_TRUE(not_json.status().IsInvalidArgument());
+  auto no_q = DecodePartRequest(
+      R"({"tenant":"a","from_ns":0,"to_ns":1,"all_time":false,"time_field":"ts","limit":1,"timeout_ms":5})");
+  ASSERT_TRUE(no_q.status().IsInvalidArgument());
+  EXPECT_NE(no_q.status().message().find("\"q\""), std::string::npos) << no_q.status().message();
+  auto bad_field = DecodePartRequest(
+      R"({"tenant":"a","q":"x","from_ns":0,"to_ns":1,"all_time":false,"time_field":"when","limit":1,"timeout_ms":5})");
+  ASSERT_TRUE(bad_field.status().IsInvalidArgument());
+  EXPECT_NE(bad_field.status().message().find("time_field"), std::string::npos);
+  auto no_timeout = DecodePartRequest(
+      R"({"tenant":"a","q":"x","from_ns":0,"to_ns":1,"all_time":false,"time_field":"ts","limit":1,"timeout_ms":0})");
+  EXPECT_TRUE(no_timeout.status().IsInvalidArgument());
+}
+
+}  // namespace
+}  // namespace sawmill::cluster

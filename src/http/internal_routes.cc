@@ -1,0 +1,143 @@
+// Cluster routes (docs/cluster.md; docs/api.md "Cluster").
+#include "http/internal_routes.h"
+
+#include <openssl/crypto.h>
+
+#include <string>
+
+#include "cluster/part_codec.h"
+#include "common/json_string.h"
+#include "common/metrics.h"
+#include "common/time_format.h"
+
+namespace sawmill::http {
+namespace {
+
+HttpResponse HandleNodes(ClusterRouteState* cluster, const HttpRequest&) {
+  cluster::NodeRegistry* registry = cluster->registry.load();
+  if (registry == nullptr) {
+    return HttpResponse::Error(
+        Status::Unavailable("the server is starting (it has not registered itself yet)"));
+  }
+  auto nodes = registry->List();
+  if (!nodes.ok()) return HttpResponse::Error(nodes.status());
+  const int64_t now = Clock::Real()->NowNanos();
+  std::string body = "{\"nodes\":[";
+  size_t live = 0;
+  for (size_t i = 0; i < nodes->size(); ++i) {
+    const cluster::NodeView& n = (*nodes)[i];
+    live += n.live ? 1 : 0;
+    if (i > 0) body += ",";
+    body += "{\"id\":";
+    AppendJsonString(n.row.id, &body);
+    body += ",\"url\":";
+    AppendJsonString(n.row.url, &body);
+    body += ",\"incarnation\":" + std::to_string(n.row.started_ns) + ",\"started\":";
+    AppendJsonString(FormatRfc3339Nanos(n.row.started_ns), &body);
+    body += ",\"heartbeat\":";
+    AppendJsonString(FormatRfc3339Nanos(n.row.heartbeat_ns), &body);
+    body += ",\"heartbeat_age_ms\":" + std::to_string((now - n.row.heartbeat_ns) / kNanosPerMilli);
+    body += std::string(",\"live\":") + (n.live ? "true" : "false");
+    body += std::string(",\"self\":") + (n.self ? "true" : "false") + "}";
+  }
+  body += "],\"live\":" + std::to_string(live) +
+          ",\"node_timeout_ms\":" + std::to_string(registry->node_timeout_ns() / kNanosPerMilli) +
+          ",\"self\":";
+  AppendJsonString(registry->id(), &body);
+  body += "}";
+  return HttpResponse::Json(200, std::move(body));
+}
+
+prometheus::Family<prometheus::Counter>& InternalRefusals() {
+  static prometheus::Family<prometheus::Counter>& family =
+      prometheus::BuildCounter()
+          .Name("sawmill_internal_refused_total")
+          .Help(
+              "Internal (node-to-node) requests refused, by reason (no_secret: this node has "
+              "no cluster_secret; unauthenticated: missing or wrong secret)")
+          .Register(MetricsRegistry());
+  return family;
+}
+
+// POST /internal/v1/memtable-search: this node's part of a cluster query (its memtables only).
+HttpResponse HandleMemtableSearch(ClusterRouteState* cluster, const HttpRequest& request) {
+  if (Status allowed = CheckClusterSecret(request, cluster->secret); !allowed.ok()) {
+    InternalRefusals()
+        .Add({{"reason", allowed.code() == StatusCode::kFailedPrecondition ? "no_secret"
+                                                                           : "unauthenticated"}})
+        .Increment();
+    return HttpResponse::Error(allowed);
+  }
+  query::QueryEngine* engine = cluster->local_query.load();
+  if (engine == nullptr) {
+    return HttpResponse::Error(Status::Unavailable("the node is starting or stopping"));
+  }
+  auto part = cluster::DecodePartRequest(request.body);
+  if (!part.ok()) return HttpResponse::Error(part.status());
+  auto answer = engine->SearchMemtables(*part);
+  if (!answer.ok()) return HttpResponse::Error(answer.status());
+  HttpResponse response;
+  response.status = 200;
+  response.content_type = cluster::kPartAnswerContentType;
+  response.body = cluster::EncodePartAnswer(*answer);
+  return response;
+}
+
+// GET /internal/v1/tail-feed: this node's acknowledged batches, streamed to another node for its
+// live-tail sessions until either side stops (one worker thread per open feed).
+HttpResponse HandleTailFeed(ClusterRouteState* cluster, const HttpRequest& request) {
+  if (Status allowed = CheckClusterSecret(request, cluster->secret); !allowed.ok()) {
+    InternalRefusals()
+        .Add({{"reason", allowed.code() == StatusCode::kFailedPrecondition ? "no_secret"
+                                                                           : "unauthenticated"}})
+        .Increment();
+    return HttpResponse::Error(allowed);
+  }
+  if (cluster->feed_source == nullptr) {
+    return HttpResponse::Error(Status::Unavailable("the node has no tail feed"));
+  }
+  auto feed = cluster->feed_source->Open();
+  if (!feed.ok()) return HttpResponse::Error(feed.status());
+  HttpResponse response;
+  response.status = 200;
+  response.content_type = cluster::kTailFeedContentType;
+  std::shared_ptr<cluster::Feed> held(std::move(feed).value());
+  response.stream = [held](std::string* chunk) { return held->Next(chunk); };
+  return response;
+}
+
+}  // namespace
+
+Status CheckClusterSecret(const HttpRequest& request, const std::string& secret) {
+  if (secret.empty()) {
+    return Status::FailedPrecondition(
+        "this node has no cluster_secret, so it answers no internal request: give every node "
+        "of the cluster the same cluster_secret (docs/cluster.md)");
+  }
+  const std::string given = request.Header(kClusterSecretHeader);
+  if (given.empty()) {
+    return Status::Unauthenticated(request.path +
+                                   " is a route between cluster nodes: it needs the cluster "
+                                   "secret in X-Sawmill-Cluster-Secret");
+  }
+  // Constant time in the secret's content (the length is not a secret worth hiding).
+  if (given.size() != secret.size() ||
+      CRYPTO_memcmp(given.data(), secret.data(), secret.size()) != 0) {
+    return Status::Unauthenticated(
+        "wrong cluster secret in X-Sawmill-Cluster-Secret: every node of a cluster needs the "
+        "same cluster_secret");
+  }
+  return Status::OK();
+}
+
+void RegisterClusterRoutes(Router* router, ApiState* /*api*/, ClusterRouteState* cluster) {
+  router->Add("GET", "/api/v1/admin/nodes",
+              [cluster](const HttpRequest& request) { return HandleNodes(cluster, request); });
+  router->Add("POST", "/internal/v1/memtable-search", [cluster](const HttpRequest& request) {
+    return HandleMemtableSearch(cluster, request);
+  });
+  router->Add("GET", "/internal/v1/tail-feed",
+              [cluster](const HttpRequest& request) { return HandleTailFeed(cluster, request); });
+}
+
+}  // namespace sawmill::http
