@@ -40,6 +40,18 @@ LeaseMetrics& Metrics() {
 JobLeases::JobLeases(catalog::Catalog* catalog, JobLeaseOptions options)
     : catalog_(catalog), options_(std::move(options)) {
   Metrics();
+  if (!options_.node_id.empty()) {
+    const std::string mine = options_.node_id + "#";
+    auto leases = catalog_->ListLeases();
+    for (const catalog::LeaseRow& lease :
+         leases.ok() ? *leases : std::vector<catalog::LeaseRow>{}) {
+      if (lease.holder.rfind(mine, 0) != 0 || lease.holder == options_.holder) continue;
+      if (Status s = catalog_->ReleaseLease(lease.name, lease.holder); s.ok()) {
+        spdlog::info("job {}: released the lease of this node's previous incarnation ({})",
+                     lease.name, lease.holder);
+      }
+    }
+  }
   if (options_.background) thread_ = std::thread([this] { RenewLoop(); });
 }
 

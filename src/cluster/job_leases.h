@@ -6,8 +6,8 @@
 // cut off from the catalog) loses it after the ttl and another node takes it with a larger epoch.
 //
 // The holder is "node id#incarnation", so a restarted node does not carry on its previous
-// incarnation's claims. On the embedded single node (one node, SQLite) every claim succeeds:
-// behaviour is unchanged.
+// incarnation's claims: it releases them at start (that incarnation is dead) and claims anew. On
+// the embedded single node (one node, SQLite) every claim succeeds: behaviour is unchanged.
 #pragma once
 
 #include <cstdint>
@@ -27,6 +27,10 @@ struct JobLeaseOptions {
   int64_t ttl_ns = 30 * kNanosPerSecond;
   Clock* clock = Clock::Real();
   bool background = true;  // false: no renewal thread (tests renew by calling Claim)
+  // This node's id: leases held by its earlier incarnations ("node#other") are released at
+  // start, since one data directory is one process at a time (its lock), so they are dead.
+  // "": none released (they expire after the ttl).
+  std::string node_id;
 };
 
 class JobLeases {

@@ -73,9 +73,21 @@ TEST(JobLeases, ARestartedNodeIsANewHolder) {
   auto old_incarnation = std::make_unique<JobLeases>(catalog.get(), Options("n#1", &clock));
   EXPECT_TRUE(old_incarnation->Claim("tiers"));
   old_incarnation.reset();  // killed: nothing released
-  JobLeases restarted(catalog.get(), Options("n#2", &clock));
-  EXPECT_FALSE(restarted.Claim("tiers"));  // the old incarnation's claim stands until the ttl
+  {
+    JobLeases other(catalog.get(), Options("m#1", &clock));
+    EXPECT_FALSE(other.Claim("tiers"));  // another node: the claim stands until the ttl
+  }
+  JobLeases unknowing(catalog.get(), Options("n#2", &clock));
+  EXPECT_FALSE(unknowing.Claim("tiers"));  // without its node id it cannot tell: it waits
   clock.Advance(31 * kNanosPerSecond);
+  EXPECT_TRUE(unknowing.Claim("tiers"));
+  unknowing.Stop(/*release=*/false);  // killed too
+
+  // Restarted knowing its node id: its previous incarnation (dead: one process per data
+  // directory) lets go at once.
+  JobLeaseOptions o = Options("n#3", &clock);
+  o.node_id = "n";
+  JobLeases restarted(catalog.get(), o);
   EXPECT_TRUE(restarted.Claim("tiers"));
 }
 

@@ -41,6 +41,7 @@
 #include "ingest/syslog_server.h"
 #include "ingest/tenant_quota.h"
 #include "storage/disk_watch.h"
+#include "storage/job_gate.h"
 
 namespace sawmill::http {
 
@@ -445,6 +446,20 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   engine_options.tier_interval_ns = ms_to_ns(config.tier_interval_ms);
   // nullptr (no --cold-store): the engine keeps cold segments in DIR/cold.
   engine_options.cold_store = std::move(cold_store).value();
+  // Background jobs run on the node holding their lease in the catalog (docs/cluster.md
+  // "Background work by lease"); the leases exist once the node registered (rounds before are
+  // skipped). The storage engine's compaction and tier rounds ask through storage/job_gate.h,
+  // set before its threads start and unset when this function returns.
+  std::atomic<cluster::JobLeases*> job_leases{nullptr};
+  std::unique_ptr<cluster::JobLeases> job_leases_owner;
+  auto job_gate = [&job_leases](std::string_view job) {
+    cluster::JobLeases* leases = job_leases.load();
+    return leases != nullptr && leases->Claim(job);
+  };
+  storage::SetJobGate(job_gate);
+  struct UnsetJobGate {
+    ~UnsetJobGate() { storage::SetJobGate(nullptr); }
+  } unset_job_gate;
   auto opened = storage::Engine::Open(engine_options);
   if (!opened.ok()) {
     std::fprintf(stderr, "sawmill server: cannot open %s: %s\n", config.data_dir.c_str(),
@@ -454,14 +469,6 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     return 1;
   }
   std::unique_ptr<storage::Engine> engine = std::move(*opened);
-  // Background jobs run on the node holding their lease in the catalog (docs/cluster.md
-  // "Background work by lease"); set once the node registered (rounds before are skipped).
-  std::atomic<cluster::JobLeases*> job_leases{nullptr};
-  std::unique_ptr<cluster::JobLeases> job_leases_owner;
-  auto job_gate = [&job_leases](std::string_view job) {
-    cluster::JobLeases* leases = job_leases.load();
-    return leases != nullptr && leases->Claim(job);
-  };
   query::QueryOptions query_options;
   query_options.partitions = engine_options.partitions;  // lets a service+host query prune
   query_options.max_query_ns = static_cast<int64_t>(config.query_timeout_ms) * 1'000'000;
@@ -634,6 +641,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
         hub.get(), feed_options);
     cluster::JobLeaseOptions lease_options;
     lease_options.holder = registry->id() + "#" + std::to_string(registry->incarnation());
+    lease_options.node_id = registry->id();
     job_leases_owner = std::make_unique<cluster::JobLeases>(engine->catalog(), lease_options);
     job_leases.store(job_leases_owner.get());
   }
@@ -700,15 +708,16 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   watch->Stop();
   engine->SetTierPolicy(nullptr);  // the mover no longer asks the retention about tenants
   retention->Stop();               // a round in progress finishes first
+  // The jobs' leases are given up (while the engine's catalog is open) so that another node
+  // takes the jobs at once; no background round starts here any more.
+  storage::SetJobGate([](std::string_view) { return false; });
+  job_leases.store(nullptr);
+  job_leases_owner->Stop(/*release=*/true);
   int exit_code = 0;
   if (Status closed = engine->Close(); !closed.ok()) {
     spdlog::error("closing the storage engine: {}", closed.ToString());
     exit_code = 1;
   }
-  // The jobs' leases go last (the engine's background rounds ask them until it closed), given
-  // up so that another node takes the jobs at once.
-  job_leases.store(nullptr);
-  job_leases_owner->Stop(/*release=*/true);
   hub->Shutdown();
   server.CloseTailSessions(2000);
   server.Stop();

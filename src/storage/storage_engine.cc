@@ -20,6 +20,7 @@
 #include "common/mutex.h"
 #include "objstore/local_directory_store.h"
 #include "segment/segment_file_reader.h"
+#include "storage/job_gate.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
 #include "storage/wal_replay.h"
@@ -59,6 +60,8 @@ Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options
     }
     if (options.tier_interval_ns > 0) {
       engine->tier_worker_.Start(options.tier_interval_ns, [e = engine.get()] {
+        // In a cluster only the node holding the job's lease moves tiers (storage/job_gate.h).
+        if (!MayRunJob("tiers")) return;
         Status s = e->RunTiersNow();
         if (!s.ok()) spdlog::warn("tier round failed (retried next round): {}", s.ToString());
       });
@@ -540,6 +543,11 @@ void StorageEngine::CompactionThread() {
       UniqueLock l(&mu_);
       if (!did_work) work_cv_.WaitFor(&l, std::chrono::seconds(2));
       if (closing_) return;
+    }
+    // In a cluster only the node holding the job's lease compacts (storage/job_gate.h).
+    if (!MayRunJob("compaction")) {
+      did_work = false;
+      continue;
     }
     const int64_t start = clock_->MonotonicNanos();
     Status s = compactor_->CompactOnce(&did_work);

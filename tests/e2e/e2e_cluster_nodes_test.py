@@ -15,7 +15,7 @@ import sys
 import time
 import urllib.parse
 
-from e2e_lib import Server, check, request
+from e2e_lib import Server, check, metric_value, request
 
 
 def psql(url, sql):
@@ -39,7 +39,7 @@ def cli_nodes(binary, server):
     return out.stdout
 
 
-def exercise(binary, extra_args, rows_after_stop):
+def exercise(binary, extra_args, rows_after_stop, leases_after_stop):
     """Runs one server through start, restart, kill -9 and a clean stop; rows_after_stop(dir)
     reads the nodes table with the server stopped."""
     fast = ["--node-heartbeat", "200ms", "--node-timeout", "1s"]
@@ -60,6 +60,13 @@ def exercise(binary, extra_args, rows_after_stop):
         later = nodes(server)["nodes"][0]
         check(later["heartbeat"] > me["heartbeat"], "no heartbeat in 0.8 s at 200 ms: %s then %s"
               % (me["heartbeat"], later["heartbeat"]))
+        # The one node holds the background jobs' leases (compaction is claimed every 2 s).
+        deadline = time.time() + 20
+        held = 0
+        while time.time() < deadline and held < 1:
+            held = metric_value(server.metrics(), "sawmill_job_lease_held", job="compaction")
+            time.sleep(0.2)
+        check(held == 1, "the only node does not hold the compaction lease")
         text = cli_nodes(binary, server)
         check(node_id in text and "live" in text and server.url in text,
               "sawmill admin nodes does not show the node:\n%s" % text)
@@ -80,6 +87,9 @@ def exercise(binary, extra_args, rows_after_stop):
         check(server.stop() == 0, "the server did not stop cleanly:\n%s" % server.read_log())
         left = rows_after_stop(data_dir)
         check(left == [], "rows left after a clean shutdown: %s" % left)
+        leases = leases_after_stop(data_dir)
+        check(leases and all(holder == "" for holder in leases),
+              "job leases still held after a clean shutdown: %s" % leases)
         print("restart: same id %s, new incarnation; clean stop: row removed" % node_id)
     finally:
         server.own_dir = True
@@ -95,7 +105,14 @@ def main(binary, pg_dir):
         finally:
             db.close()
 
-    exercise(binary, [], sqlite_rows)
+    def sqlite_leases(data_dir):
+        db = sqlite3.connect(os.path.join(data_dir, "catalog.db"))
+        try:
+            return [r[0] for r in db.execute("SELECT holder FROM leases")]
+        finally:
+            db.close()
+
+    exercise(binary, [], sqlite_rows, sqlite_leases)
     print("SQLite catalog: OK")
 
     with open(os.path.join(pg_dir, "url")) as f:
@@ -109,7 +126,10 @@ def main(binary, pg_dir):
             out = psql(url, "SELECT id, started_ns FROM nodes")
             return [line for line in out.splitlines() if line]
 
-        exercise(binary, ["--catalog", url], pg_rows)
+        def pg_leases(_):
+            return psql(url, "SELECT holder FROM leases").split("\n")
+
+        exercise(binary, ["--catalog", url], pg_rows, pg_leases)
         print("PostgreSQL catalog: OK")
     finally:
         psql(admin_url, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % database)

@@ -14,7 +14,10 @@ import { LevelBadge } from './search';
 import { formatTs } from './time';
 import { VirtualList } from './virtual';
 
-type Item = { kind: 'line'; hit: Hit } | { kind: 'dropped'; count: number; at: number };
+type Item =
+  | { kind: 'line'; hit: Hit }
+  | { kind: 'dropped'; count: number; at: number }
+  | { kind: 'notice'; text: string; at: number };
 
 export const CAPS = [1000, 10000, 50000];
 
@@ -132,6 +135,9 @@ export function TailPage() {
               const n = Number(JSON.parse(data).dropped ?? 0);
               setDropped((d) => d + n);
               hold({ kind: 'dropped', count: n, at: Date.now() });
+            } else if (event === 'notice') {
+              // Not a line: e.g. another cluster node's lines may be missing (docs/cluster.md).
+              hold({ kind: 'notice', text: String(JSON.parse(data).notice ?? ''), at: Date.now() });
             } else if (event === 'close') {
               setStatus('stopped');
               setError({ message: 'the server is shutting down; the stream ended' });
@@ -177,6 +183,9 @@ export function TailPage() {
     const item = list[i];
     if (item.kind === 'dropped') {
       return <div class="tail-row dropped" role="listitem">⚠ {num(item.count)} lines dropped by the server around here (this page could not keep up)</div>;
+    }
+    if (item.kind === 'notice') {
+      return <div class="tail-row dropped" role="listitem">⚠ {item.text}</div>;
     }
     const h = item.hit;
     return (
