@@ -27,8 +27,8 @@ const std::vector<Command>& Commands() {
       {"values", "the most frequent values of a field, with counts", RunValuesCommand},
       {"tail", "follow matching lines live", RunTailCommand},
       {"admin",
-       "operator actions: flush, compact, segments, damage list|ack, tiers, token, audit, "
-       "tenants, quotas, retention, hold, deletions",
+       "operator actions: flush, compact, segments, damage list|ack, tiers, nodes, token, "
+       "audit, tenants, quotas, retention, hold, deletions",
        RunAdminCommand},
       {"segment", "verify or dump segment files", RunSegmentCommand},
       {"alerts", "alerting rules: list, get, test (backtest), silence", RunAlertsCommand},
