@@ -60,6 +60,14 @@ class Catalogs {
   std::vector<std::unique_ptr<Catalog>> owned_;
 };
 
+// Distinct test names per catalog, so that ctest's names (and the PostgreSQL tests' fixture)
+// do not collide between cluster_test and cluster_pg_test.
+#ifdef SAWMILL_CLUSTER_TEST_PG
+#define REGISTRY_SUITE NodeRegistryPg
+#else
+#define REGISTRY_SUITE NodeRegistry
+#endif
+
 NodeRegistryOptions Options(const std::string& id, ManualClock* clock) {
   NodeRegistryOptions o;
   o.id = id;
@@ -77,7 +85,7 @@ std::vector<std::string> Ids(const std::vector<catalog::NodeRow>& rows) {
   return ids;
 }
 
-TEST(NodeRegistry, NodesSeeEachOtherAndADeadNodeDropsOutAfterTheTimeout) {
+TEST(REGISTRY_SUITE, NodesSeeEachOtherAndADeadNodeDropsOutAfterTheTimeout) {
   const auto dir = TestDir();
   Catalogs catalogs(dir);
   ManualClock clock(1'000 * kNanosPerSecond);
@@ -124,7 +132,7 @@ TEST(NodeRegistry, NodesSeeEachOtherAndADeadNodeDropsOutAfterTheTimeout) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(NodeRegistry, ARestartIsTheSameIdWithANewIncarnation) {
+TEST(REGISTRY_SUITE, ARestartIsTheSameIdWithANewIncarnation) {
   const auto dir = TestDir();
   Catalogs catalogs(dir);
   ManualClock clock(1'000 * kNanosPerSecond);
@@ -161,7 +169,7 @@ TEST(NodeRegistry, ARestartIsTheSameIdWithANewIncarnation) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(NodeRegistry, RefusesBadOptionsAndADamagedIdFile) {
+TEST(REGISTRY_SUITE, RefusesBadOptionsAndADamagedIdFile) {
   const auto dir = TestDir();
   Catalogs catalogs(dir);
   ManualClock clock(1'000 * kNanosPerSecond);
@@ -180,7 +188,7 @@ TEST(NodeRegistry, RefusesBadOptionsAndADamagedIdFile) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(NodeRegistry, HeartbeatsOnItsOwnThread) {
+TEST(REGISTRY_SUITE, HeartbeatsOnItsOwnThread) {
   const auto dir = TestDir();
   Catalogs catalogs(dir);
   NodeRegistryOptions o;
@@ -206,7 +214,7 @@ TEST(NodeRegistry, HeartbeatsOnItsOwnThread) {
   std::filesystem::remove_all(dir);
 }
 
-TEST(NodeRegistry, DefaultAdvertiseUrl) {
+TEST(REGISTRY_SUITE, DefaultAdvertiseUrl) {
   EXPECT_EQ(DefaultAdvertiseUrl("http", "127.0.0.1", 9640), "http://127.0.0.1:9640");
   EXPECT_EQ(DefaultAdvertiseUrl("https", "::1", 9), "https://[::1]:9");
   const std::string any = DefaultAdvertiseUrl("http", "0.0.0.0", 9640);
