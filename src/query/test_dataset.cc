@@ -150,9 +150,20 @@ std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& reco
     info.tenant = "default";
     std::string path = dir + "/" + std::to_string(id) + ".seg";
     wo.format_version = old_every != 0 && id % old_every == 0 ? 2 : segment::kFormatVersion;
+    // Every "old_every"-th segment after it in the warm tier's encoding (its text layouts and
+    // blooms), with the test's block size, the hot indexes (the tests that count without
+    // reading rows need trace_id's), and the default zstd levels (no answer depends on them;
+    // the test stays fast).
+    segment::WriterOptions warm = segment::WarmWriterOptions();
+    warm.block_rows = warm.time_slice_rows = block_rows;
+    warm.text_zstd_level = warm.other_zstd_level = warm.metadata_zstd_level = 0;
+    warm.indexed_fields = wo.indexed_fields;
+    warm.word_postings = wo.word_postings;
+    const bool as_warm = old_every != 0 && id % old_every == 1;
     ++id;
     storage::SegmentHandle h;
-    EXPECT_TRUE(segment::WriteSegment(env, path, info, std::move(part), wo, &h.info).ok());
+    EXPECT_TRUE(
+        segment::WriteSegment(env, path, info, std::move(part), as_warm ? warm : wo, &h.info).ok());
     auto reader = segment::SegmentReader::Open(env, path);
     EXPECT_TRUE(reader.ok()) << reader.status().ToString();
     if (!reader.ok()) continue;

@@ -1,6 +1,8 @@
 // The string encoding chooser and the decoders' dispatch on the encoding byte.
 #include "segment/column_encoding.h"
 
+#include <zstd.h>
+
 #include "common/coding.h"
 
 namespace sawmill::segment {
@@ -12,13 +14,15 @@ extern const ColumnEncoding kPlainEncoding;                         // plain_enc
 extern const ColumnEncoding kDictEncoding;                          // dict_encoding.cc
 extern const ColumnEncoding kDecimalEncoding;                       // decimal_encoding.cc
 extern const ColumnEncoding kIsoTimeEncoding;                       // iso_time_encoding.cc
+extern const ColumnEncoding kLinesEncoding, kDigitSplitEncoding;    // text_encoding.cc
 
 namespace {
 
 // The registry: one line per encoding.
 const ColumnEncoding* const kEncodings[] = {
-    &kDeltaOfDeltaEncoding, &kDeltaEncoding,   &kRleEncoding,     &kPlainEncoding,
-    &kDictEncoding,         &kDecimalEncoding, &kIsoTimeEncoding,
+    &kDeltaOfDeltaEncoding, &kDeltaEncoding, &kRleEncoding,
+    &kPlainEncoding,        &kDictEncoding,  &kDecimalEncoding,
+    &kIsoTimeEncoding,      &kLinesEncoding, &kDigitSplitEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
@@ -40,6 +44,37 @@ bool ReadHeader(std::string_view* block, size_t max_count, Encoding* enc, size_t
     return false;
   }
   *count = static_cast<size_t>(n);
+  return true;
+}
+
+// The bytes zstd at "level" makes of "data": how the text layouts are compared (the block is
+// compressed for real later, by the codec its column gets).
+size_t ZstdBytes(std::string_view data, int level) {
+  struct Context {
+    ZSTD_CCtx* cctx = ZSTD_createCCtx();
+    std::string out;
+    ~Context() { ZSTD_freeCCtx(cctx); }
+  };
+  thread_local Context ctx;
+  ctx.out.resize(ZSTD_compressBound(data.size()));
+  const size_t n =
+      ZSTD_compressCCtx(ctx.cctx, ctx.out.data(), ctx.out.size(), data.data(), data.size(), level);
+  return ZSTD_isError(n) ? data.size() : n;
+}
+
+// Appends kLines or kDigitSplit of the values, whichever compresses smaller (zstd 3 decides:
+// the layouts differ by far more than the levels do), or returns false when neither applies.
+bool EncodeTextLayout(const std::string_view* values, size_t count, StringEncodeScratch* scratch,
+                      std::string* out) {
+  const size_t start = out->size();
+  if (!EncodeLines(values, count, out)) return false;
+  std::string& split = scratch->split;
+  split.clear();
+  if (EncodeDigitSplit(values, count, &split) &&
+      ZstdBytes(split, 3) < ZstdBytes(std::string_view(*out).substr(start), 3)) {
+    out->resize(start);
+    out->append(split);
+  }
   return true;
 }
 
@@ -90,7 +125,8 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
     }
   } else if (decimal) {
     out->append(candidate);
-  } else {
+  } else if (!scratch->text_layouts || count == 0 ||
+             !EncodeTextLayout(values, count, scratch, out)) {
     EncodePlain(values, count, out);
   }
 }

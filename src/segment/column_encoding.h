@@ -53,8 +53,12 @@ Status DecodeIntColumn(std::string_view block, size_t max_count, std::vector<int
 // --- string columns ---
 // Reusable state for the string chooser (no allocation per row once warmed up).
 struct StringEncodeScratch {
+  // The warm tier's text layouts (kLines, kDigitSplit; format version 4) may be chosen instead
+  // of the plain layout.
+  bool text_layouts = false;
   std::vector<int64_t> ints;
   std::string candidate;
+  std::string split;
   std::unordered_map<std::string_view, uint32_t> dict_index;
   std::vector<std::string_view> dict;
   std::vector<uint32_t> ids;
@@ -69,7 +73,17 @@ void PutPlainValues(const std::string_view* values, size_t count, std::string* o
 void EncodeDict(const std::vector<std::string_view>& dict, const uint32_t* ids, size_t count,
                 std::string* out);
 
-// Picks dictionary or plain by the values' cardinality and appends the encoded block.
+// Encoding::kLines (text_encoding.cc): the values joined by '\n'. Returns false (appends
+// nothing) when a value holds a newline.
+bool EncodeLines(const std::string_view* values, size_t count, std::string* out);
+// Encoding::kDigitSplit (text_encoding.cc): skeletons with digit runs marked, then the runs
+// grouped by (skeleton, position). Returns false (appends nothing) when a value holds a newline
+// or the byte 0x11, or no value holds a digit.
+bool EncodeDigitSplit(const std::string_view* values, size_t count, std::string* out);
+
+// Picks dictionary or plain by the values' cardinality and appends the encoded block. With
+// scratch->text_layouts, a block that would be plain is kLines or kDigitSplit instead when it
+// can be, whichever zstd compresses smaller.
 void EncodeStringColumn(const std::string_view* values, size_t count, StringEncodeScratch* scratch,
                         std::string* out);
 

@@ -104,9 +104,9 @@ struct WriterOptions {
   // sorts the whole segment by (service, host, ts), as builds before it did. The default was
   // chosen by measurement (docs/performance.md, "Time-ordered blocks").
   uint32_t time_slice_rows = 8192;
-  // The format version to write: 4 (current), or 3, 2 or 1 to produce files as older builds
-  // wrote them (compatibility tests; neither holds the index kinds of index/index_kind.h).
-  // Anything else is InvalidArgument.
+  // The format version to write: 5 (current), or 4, 3, 2 or 1 to produce files as older builds
+  // wrote them (compatibility tests; 1 and 2 hold no index kinds of index/index_kind.h, and
+  // only 5 may use the text layouts). Anything else is InvalidArgument.
   uint32_t format_version = kFormatVersion;
   // (Version 4 and later) A JSON message that the record's columns reproduce is stored as its
   // shape (segment/json_shape.h) instead of its text. false stores every message as text, as
@@ -116,6 +116,16 @@ struct WriterOptions {
   // columns (message, dynamic fields) and for the others; 0 keeps the default.
   int text_zstd_level = 0;
   int other_zstd_level = 0;
+  // The zstd level of the index blocks, the index kinds' blocks and the footer; 0 keeps the
+  // default (kMetadataCodec, 3).
+  int metadata_zstd_level = 0;
+  // Blooms: a filter over the whole segment besides the per-block filters. Without it (the
+  // warm tier) a reader asks each block filter, which says the same for a word the segment does
+  // not hold; one-block segments never store it (it would repeat the block filter).
+  bool segment_blooms = true;
+  // String column blocks that would be plain use the text layouts (newline-joined, or digit
+  // runs split out: column_encoding.h) when zstd makes them smaller. Needs format version 5.
+  bool text_layouts = false;
 };
 
 // The warm tier's options (docs/storage.md "Tiers"): larger blocks, stronger zstd, and no

@@ -11,6 +11,8 @@
 #include "common/fault_env.h"
 #include "index/tokenizer.h"
 #include "objstore/local_directory_store.h"
+#include "segment/format.h"
+#include "segment/segment_file_reader.h"
 #include "segment/testdata.h"
 
 namespace sawmill::segment {
@@ -337,6 +339,53 @@ TEST(Segment, RealDatasetsRoundTrip) {
     ASSERT_TRUE(reader.ok()) << rel << ": " << reader.status().ToString();
     EXPECT_TRUE(ReadAll(**reader) == Expected(records, true)) << rel;
   }
+}
+
+// The warm tier's encoding (format version 5: text layouts, no segment-wide blooms, zstd 19
+// metadata) gives every real record back, and so does the same with format version 3, where
+// the text layouts are not used.
+TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions5And3) {
+  FaultInjectionEnv env;
+  size_t layouts = 0;
+  for (const std::string& rel : testdata::RealFiles()) {
+    std::string path = testdata::SharedDir() + "/data/real/" + rel;
+    std::vector<Record> records = testdata::LoadRecords(path, 6000);
+    ASSERT_FALSE(records.empty()) << path;
+    for (uint32_t version : {kFormatVersion, 3u}) {
+      WriterOptions options = WarmWriterOptions();
+      options.block_rows = options.time_slice_rows = 1000;
+      options.text_zstd_level = options.other_zstd_level = 3;  // levels change no byte read back
+      options.format_version = version;
+      ASSERT_TRUE(WriteSegment(&env, "/warm.seg", TestInfo(), records, options, nullptr).ok());
+      auto reader = SegmentFileReader::OpenFile(&env, "/warm.seg");
+      ASSERT_TRUE(reader.ok()) << rel << ": " << reader.status().ToString();
+      EXPECT_EQ((*reader)->format_version(), version);
+      EXPECT_TRUE(ReadAll(**reader) == Expected(records, true)) << rel << " v" << version;
+      // Blooms without a segment-wide filter still find every word of every row.
+      std::vector<Record> rows = ReadAll(**reader, kColMessage);
+      for (size_t i = 0; i < rows.size(); i += 97) {
+        for (const std::string& w : index::Tokenize(rows[i].message)) {
+          ASSERT_TRUE((*reader)->SegmentMayContain("message", w)) << rel << " " << w;
+        }
+      }
+      for (const BloomMeta& b : (*reader)->footer().blooms) {
+        EXPECT_FALSE(b.segment_filter.present()) << rel << " " << b.field;
+      }
+      // Which layouts the message blocks got: version 3 never has the text layouts.
+      for (const BlockRef& ref : (*reader)->footer().columns[9].blocks) {
+        if (!ref.present()) continue;
+        std::string raw;
+        ASSERT_TRUE((*reader)->ReadPhysical(ref, "message", &raw, nullptr).ok());
+        const auto enc = static_cast<Encoding>(raw[0]);
+        const bool layout = enc == Encoding::kLines || enc == Encoding::kDigitSplit;
+        if (version < 5) {
+          EXPECT_FALSE(layout) << rel;
+        }
+        layouts += layout;
+      }
+    }
+  }
+  EXPECT_GT(layouts, 0u);
 }
 
 TEST(Segment, BloomsNeverGiveAFalseNegativeOnRealData) {

@@ -62,6 +62,11 @@ class Writer {
   // (Version 4) The shape and extras of each row's message (empty: the message is stored as
   // text); true when any row of the block has a shape.
   bool ShapeMessages(const Record* rows, uint32_t count);
+  CodecChoice MetadataChoice() const {
+    CodecChoice c = kMetadataCodec;
+    if (options_.metadata_zstd_level != 0) c.level = options_.metadata_zstd_level;
+    return c;
+  }
 
   const WriterOptions& options_;
   std::unique_ptr<objstore::ObjectWriter> file_;
@@ -480,6 +485,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block) {
   if (split_words_) build.block_words = &block_words_;
   const uint32_t version = options_.format_version;
   footer_.version = version;
+  scratch_.text_layouts = options_.text_layouts && version >= 5;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
     // kKindBlock data lives in the kind_index directory, which format version 3 added.
     if (kind->new_builder == nullptr ||
@@ -524,7 +530,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block) {
           IndexMeta meta;
           meta.field = part.field.name;
           meta.distinct_values = part.count;
-          RETURN_IF_ERROR(EmitBlock(part.blobs.at(0), kMetadataCodec, &meta.ref));
+          RETURN_IF_ERROR(EmitBlock(part.blobs.at(0), MetadataChoice(), &meta.ref));
           footer_.indexes.push_back(std::move(meta));
           break;
         }
@@ -533,7 +539,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block) {
           meta.field = part.field.name;
           meta.distinct_tokens = part.count;
           const std::string& segment_filter = part.blobs.at(0);
-          if (!segment_filter.empty()) {
+          if (!segment_filter.empty() && options_.segment_blooms) {
             RETURN_IF_ERROR(
                 EmitBlock(segment_filter, CodecChoice{Codec::kNone, 0}, &meta.segment_filter));
           }
@@ -547,7 +553,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block) {
           KindIndexMeta meta;
           meta.kind = std::string(kind->name);
           meta.version = kind->version;
-          RETURN_IF_ERROR(EmitBlock(part.blobs[0], kMetadataCodec, &meta.ref));
+          RETURN_IF_ERROR(EmitBlock(part.blobs[0], MetadataChoice(), &meta.ref));
           footer_.kind_indexes.push_back(std::move(meta));
           break;
         }
@@ -560,7 +566,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block) {
   buf.clear();
   EncodeFooter(footer_, &buf);
   BlockRef footer_ref;
-  RETURN_IF_ERROR(EmitBlock(buf, kMetadataCodec, &footer_ref));
+  RETURN_IF_ERROR(EmitBlock(buf, MetadataChoice(), &footer_ref));
   PutFixed64(&pending_, footer_ref.offset);
   PutFixed32(&pending_, static_cast<uint32_t>(footer_ref.size));
   PutFixed32(&pending_, static_cast<uint32_t>(footer_ref.raw_size));
@@ -582,6 +588,12 @@ WriterOptions WarmWriterOptions() {
   o.text_zstd_level = 19;
   o.other_zstd_level = 19;
   o.indexed_fields = {"message"};
+  // Measured (docs/storage.md "Warm encoding: measured"): the text layouts, the index and kind
+  // blocks and the footer at zstd 19 too, and no segment-wide blooms (the block filters answer
+  // the same question).
+  o.text_layouts = true;
+  o.metadata_zstd_level = 19;
+  o.segment_blooms = false;
   return o;
 }
 
