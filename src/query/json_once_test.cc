@@ -628,6 +628,21 @@ TEST(JsonOnce, LinesThatCannotBeRebuiltKeepTheirText) {
   Record other = r;
   other.fields.clear();
   EXPECT_TRUE(segment::RenderJsonShape(shape, extra, other, &out).IsDataLoss());
+  // The reader decodes only the columns a shape's first byte lists; a shape whose holes refer to
+  // others would render their empty values (a wrong line), so it is an error even with them.
+  std::string unlisted = shape;
+  unlisted[0] = '\0';
+  out.clear();
+  EXPECT_TRUE(segment::RenderJsonShape(unlisted, extra, r, &out).IsDataLoss()) << out;
+  // A damaged shape repeating one hole cannot render more than any shaped line (unbounded
+  // memory for one row otherwise).
+  Record big;
+  big.fields.emplace_back("k", std::string(1000, 'v'));
+  std::string repeated(1, '\x01');                                              // needs: the fields
+  for (int i = 0; i < 300; ++i) repeated.append(std::string("\0\x01\0\0", 4));  // field 0, raw
+  out.clear();
+  EXPECT_TRUE(segment::RenderJsonShape(repeated, "", big, &out).IsDataLoss());
+  EXPECT_LE(out.size(), segment::kMaxShapedMessageBytes + 1000);
 }
 
 }  // namespace

@@ -516,8 +516,17 @@ Status RenderJsonShape(std::string_view shape, std::string_view extra, const Rec
                        std::string* out) {
   auto bad = [](const std::string& why) { return Status::DataLoss("message shape: " + why); };
   if (shape.empty()) return bad("empty");
+  // The reader decodes only the columns the needs byte lists: a hole of another column would
+  // render that column's empty value, a wrong line.
+  const uint8_t needs = static_cast<uint8_t>(shape[0]);
+  auto unlisted = [&](const char* what) { return bad(std::string(what) + " is not in its needs"); };
+  // The writer shapes only lines up to kMaxShapedMessageBytes: a longer rendering is damage.
+  const size_t start = out->size();
   std::string_view rest = shape.substr(1);
   while (!rest.empty()) {
+    if (out->size() - start > kMaxShapedMessageBytes) {
+      return bad("renders more than " + std::to_string(kMaxShapedMessageBytes) + " bytes");
+    }
     size_t hole = rest.find(kHole);
     out->append(rest.substr(0, hole));
     if (hole == std::string_view::npos) break;
@@ -531,6 +540,7 @@ Status RenderJsonShape(std::string_view shape, std::string_view extra, const Rec
     if (mode & ~kModeMask) return bad("unknown mode " + std::to_string(mode));
     switch (kind) {
       case kHoleField:
+        if ((needs & kNeedFields) == 0) return unlisted("a field");
         if (arg >= r.fields.size()) {
           return bad("field " + std::to_string(arg) + " of a row with " +
                      std::to_string(r.fields.size()));
@@ -540,10 +550,12 @@ Status RenderJsonShape(std::string_view shape, std::string_view extra, const Rec
       case kHoleColumn: {
         const StringColumn* c = FindStringColumn(arg);
         if (c == nullptr) return bad("column " + std::to_string(arg) + " is not a text column");
+        if ((needs & c->need) == 0) return unlisted("a column");
         RenderValue(r.*c->text, mode, out);
         break;
       }
       case kHoleTs:
+        if ((needs & kNeedTs) == 0) return unlisted("the time");
         if (!RenderTs(r.ts, arg, out)) return bad("time format " + std::to_string(arg));
         break;
       case kHoleExtra: {
@@ -556,6 +568,9 @@ Status RenderJsonShape(std::string_view shape, std::string_view extra, const Rec
     }
   }
   if (!extra.empty()) return bad("more extras than holes");
+  if (out->size() - start > kMaxShapedMessageBytes) {
+    return bad("renders more than " + std::to_string(kMaxShapedMessageBytes) + " bytes");
+  }
   return Status::OK();
 }
 
