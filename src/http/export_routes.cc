@@ -12,6 +12,7 @@
 #include "common/metrics.h"
 #include "common/time_format.h"
 #include "http/json_writer.h"
+#include "http/tenant_limits.h"
 #include "query/parser.h"
 
 namespace sawmill::http {
@@ -309,6 +310,11 @@ struct ExportRun {
   std::vector<std::string> columns;
   std::shared_ptr<const std::atomic<bool>> client_gone;  // may be null
   const char* outcome = "client_gone";                   // until it ends otherwise
+  // Rows in the pieces written so far, for the audit entry (HttpResponse::stream_rows): a
+  // piece's rows count once the server asks for the next piece, which it does only after the
+  // piece was written.
+  std::shared_ptr<std::atomic<int64_t>> rows_written = std::make_shared<std::atomic<int64_t>>(0);
+  int64_t rows_in_piece = 0;
 
   ~ExportRun() {
     running_exports.fetch_sub(1);
@@ -332,6 +338,8 @@ struct ExportRun {
 
   // HttpResponse::stream: appends at most about kChunkBytes; false once everything is written.
   bool Produce(std::string* chunk) {
+    rows_written->fetch_add(rows_in_piece);
+    rows_in_piece = 0;
     const size_t before = chunk->size();
     const bool more = ProduceInner(chunk);
     Metrics().bytes->Increment(static_cast<double>(chunk->size() - before));
@@ -381,6 +389,7 @@ struct ExportRun {
       ++written;
     }
     Metrics().lines->Increment(static_cast<double>(written));
+    rows_in_piece = static_cast<int64_t>(written);
     return true;
   }
 };
@@ -415,6 +424,21 @@ HttpResponse HandleExport(ApiState* state, const HttpRequest& request) {
       query::ParseTimeRange(request.Query("since"), request.Query("from"), request.Query("to"),
                             Truthy(request.Query("all_time")), state->clock->NowNanos());
   if (!range.ok()) return HttpResponse::Error(range.status());
+  // A reader's export reaches no further back than its search may (reader_max_range), refused
+  // with the search's message before anything is read. Checked once, for the whole range: the
+  // pages' searches carry no role, or a long export's last pages would be refused as the
+  // clock moved on and the stream cut short.
+  if (auto* quotas = dynamic_cast<QuotaQueryEngine*>(engine)) {
+    query::SearchRequest whole = base;
+    whole.role = request.caller.role;
+    whole.since = request.Query("since");
+    whole.from = request.Query("from");
+    whole.to = request.Query("to");
+    whole.all_time = Truthy(request.Query("all_time"));
+    if (Status refused = quotas->CheckReaderRange(whole); !refused.ok()) {
+      return HttpResponse::Error(refused);
+    }
+  }
   const std::string order = request.Query("order", "newest");
   if (order != "newest" && order != "oldest") {
     return HttpResponse::Error(Status::InvalidArgument(
@@ -475,6 +499,7 @@ HttpResponse HandleExport(ApiState* state, const HttpRequest& request) {
   response.status = 200;
   response.content_type = run->csv ? "text/csv; charset=utf-8" : "application/x-ndjson";
   response.stream = [run](std::string* chunk) -> bool { return run->Produce(chunk); };
+  response.stream_rows = run->rows_written;
   return response;
 }
 

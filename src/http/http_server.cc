@@ -1411,7 +1411,31 @@ HttpResponse HttpServer::Impl::Handle(HttpRequest* request, Reservation* reserva
   double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   HttpMetrics::Get().CountRequest(router->PatternOf(handler), response.status, seconds);
   if (handler != nullptr && options.audit) {
-    options.audit(*request, router->PatternOf(handler), response);
+    if (response.stream && response.stream_rows) {
+      // A streamed answer (an export) is audited when the stream is dropped: finished, failed
+      // or its client gone, with the rows it wrote by then (docs/security.md "Audit log").
+      struct AuditAtEnd {
+        std::function<void(const HttpRequest&, std::string_view, const HttpResponse&)> audit;
+        HttpRequest request;
+        std::string pattern;
+        HttpResponse summary;
+        std::shared_ptr<const std::atomic<int64_t>> rows;
+        ~AuditAtEnd() {
+          summary.rows = rows->load();
+          audit(request, pattern, summary);
+        }
+      };
+      auto at_end = std::make_shared<AuditAtEnd>();
+      at_end->audit = options.audit;
+      at_end->request = *request;
+      at_end->pattern = std::string(router->PatternOf(handler));
+      at_end->summary.status = response.status;
+      at_end->rows = response.stream_rows;
+      response.stream = [inner = std::move(response.stream),
+                         at_end = std::move(at_end)](std::string* chunk) { return inner(chunk); };
+    } else {
+      options.audit(*request, router->PatternOf(handler), response);
+    }
   }
   return response;
 }

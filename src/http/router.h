@@ -69,6 +69,10 @@ struct HttpResponse {
   // call, so memory stays bounded by one piece. A client that goes away or stops reading for
   // read_timeout ends the stream at the next write. The connection closes after the stream.
   std::function<bool(std::string* chunk)> stream;
+  // With "stream": the rows the stream has written so far. The audit entry of such an answer
+  // is written when the stream ends (finished, failed, or its client gone), with this count;
+  // null: it is written when the handler returns, with "rows".
+  std::shared_ptr<const std::atomic<int64_t>> stream_rows;
 
   // {"error": message} (plus "position" when >= 0) with the status Status maps to (the one
   // place where a Status becomes an HTTP status: see StatusToHttp). 429 and 503 answers carry

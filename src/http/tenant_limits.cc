@@ -143,7 +143,7 @@ uint64_t ScanQuota::Used(std::string_view tenant) const {
   return it == windows_.end() ? 0 : UsedLocked(it->second, now_minute);
 }
 
-Result<query::SearchResponse> QuotaQueryEngine::Search(const query::SearchRequest& request) {
+Status QuotaQueryEngine::CheckReaderRange(const query::SearchRequest& request) const {
   if (request.role == "reader") {
     if (const uint64_t max_ms = reader_max_range_ms_(request.tenant); max_ms > 0) {
       const int64_t now = clock_->NowNanos();
@@ -170,6 +170,11 @@ Result<query::SearchResponse> QuotaQueryEngine::Search(const query::SearchReques
       }
     }
   }
+  return Status::OK();
+}
+
+Result<query::SearchResponse> QuotaQueryEngine::Search(const query::SearchRequest& request) {
+  RETURN_IF_ERROR(CheckReaderRange(request));
   RETURN_IF_ERROR(scan_->Admit(request.tenant));
   auto result = inner_->Search(request);
   // An answer from the result cache or shared with an identical running query read nothing of

@@ -102,6 +102,9 @@ class QuotaQueryEngine final : public query::QueryEngine {
   Result<query::PartAnswer> SearchMemtables(const query::PartRequest& request) override {
     return inner_->SearchMemtables(request);
   }
+  // The reader_max_range check of Search alone, for a caller that searches "request"'s range
+  // in several pieces (an export): PermissionDenied with Search's message, else OK.
+  Status CheckReaderRange(const query::SearchRequest& request) const;
 
  private:
   query::QueryEngine* const inner_;

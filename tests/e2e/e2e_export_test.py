@@ -207,6 +207,22 @@ def test_client_gone(server):
     print("client gone: the server wrote %d of %d lines, then stopped" % (written, LINES))
     check(written < LINES / 2, "the server went on scanning after the client left: %d lines"
           % written)
+    # Its audit entry is written when the stream ends, with the rows the server wrote before
+    # the client left (no tokens here: the audit log is open, and still written).
+    entry = last_export_entry(server, {})
+    check(entry is not None and entry["tenant"] == "a" and entry["status"] == 200 and
+          entry["rows"] is not None and 0 < entry["rows"] <= written,
+          "the aborted export's audit entry (%d lines written): %s" % (written, entry))
+
+
+def last_export_entry(server, headers, **filters):
+    """The newest audit entry of an export (the log lists by seq, oldest first)."""
+    params = dict(filters, action="GET /api/v1/export", limit="10000")
+    status, _, body = request(server.url + "/api/v1/audit?" + urllib.parse.urlencode(params),
+                              timeout=60, headers=headers)
+    check(status == 200, "audit: %d %s" % (status, body[:200]))
+    entries = json.loads(body)["entries"]
+    return max(entries, key=lambda e: e["seq"]) if entries else None
 
 
 def test_tenants(server):
@@ -297,6 +313,11 @@ def test_tokens_and_audit(server):
     exports = [e for e in entries if e.get("action") == "GET /api/v1/export"]
     check(any(e.get("query") == "service=svc1 AND line" and e.get("status") == 200
               for e in exports), "the export is not in the audit log: %s" % entries[:3])
+    # The entry counts the rows the export streamed (written when the stream ended).
+    entry = last_export_entry(server, {"Authorization": "Bearer " + admin}, who="reader_a")
+    check(entry["query"] == "service=svc1 AND line" and entry["rows"] == len(got),
+          "the export's audit entry counts %s rows, it streamed %d: %s"
+          % (entry["rows"], len(got), entry))
 
 
 def main():

@@ -134,6 +134,11 @@ def search(server, tenant, q, token=None, **params):
                    headers=headers, timeout=120)
 
 
+def export(server, token, **params):
+    return request(server.url + "/api/v1/export?" + urllib.parse.urlencode(params),
+                   headers={"Authorization": "Bearer " + token}, timeout=120)
+
+
 def quotas(server, method="GET", token=None, **params):
     headers = {"Authorization": "Bearer " + token} if token else {}
     status, _, body = request(server.url + "/api/v1/admin/quotas?" + urllib.parse.urlencode(params),
@@ -282,6 +287,20 @@ def test_overrides_scan_and_roles():
             status, _, body = search(server, None, "scan1 | count", token=tokens["tadmin"],
                                      all_time=1)
             check(status == 200, "tenant-admin all_time: %d %s" % (status, body))
+            # The export applies the same limit, with the same message, before streaming.
+            reader_message = message
+            for params in ({"all_time": "1"}, {"since": "2h"}):
+                status, _, body = export(server, tokens["reader"], q="scan1", **params)
+                message = json.loads(body).get("error", "") if status != 200 else ""
+                check(status == 403 and "reader_max_range" in message and "tenant-admin" in message
+                      and (message == reader_message if "all_time" in params else True),
+                      "reader export %s: %d %s" % (params, status, body[:300]))
+            status, _, body = export(server, tokens["reader"], q="scan1", since="30m")
+            check(status == 200 and body.count(b"\n") == 5000,
+                  "reader export since=30m: %d, %d lines" % (status, body.count(b"\n")))
+            status, _, body = export(server, tokens["tadmin"], q="scan1", all_time="1")
+            check(status == 200 and body.count(b"\n") == 5000,
+                  "tenant-admin export all_time: %d, %d lines" % (status, body.count(b"\n")))
             status, _, body = request(
                 server.url + "/loki/api/v1/query_range?" + urllib.parse.urlencode(
                     {"query": '{level=~".+"}', "start": now - 7200 * 10**9, "end": now}),
