@@ -592,8 +592,9 @@ struct AlertEngine::Impl {
 
   // The stored lines of [from, to) counted by bucket(width) and the rule's group fields.
   Result<query::SearchResponse> CountStored(const Rule& rule, int64_t width, int64_t from,
-                                            int64_t to) const {
-    if (query == nullptr) return Status::FailedPrecondition("no query engine");
+                                            int64_t to, query::QueryEngine* via = nullptr) const {
+    if (via == nullptr) via = query;
+    if (via == nullptr) return Status::FailedPrecondition("no query engine");
     query::SearchRequest request;
     request.tenant = rule.tenant;
     request.q = rule.filter + " | count by bucket(" + FormatDuration(width) + ")";
@@ -602,7 +603,7 @@ struct AlertEngine::Impl {
     request.to = FormatRfc3339Nanos(to);
     request.use_cache = false;
     request.limit = 10'000;  // hits only; a pipe answers every row
-    return query->Search(request);
+    return via->Search(request);
   }
 
   void Prime(const std::vector<RuleRuntime*>& runtimes, int64_t live_from) {
@@ -1029,7 +1030,8 @@ Result<BacktestResult> AlertEngine::Backtest(const Rule& rule, int64_t from_ns,
   const int64_t first = from_ns / step;
   const int64_t last = (to_ns + step - 1) / step;
   ASSIGN_OR_RETURN(query::SearchResponse answer,
-                   impl_->CountStored(rule, step, (first - window_buckets) * step, last * step));
+                   impl_->CountStored(rule, step, (first - window_buckets) * step, last * step,
+                                      impl_->options.backtest_query));
   result.partial = answer.partial;
   for (auto& w : answer.warnings) result.warnings.push_back(w);
   // Counts by group and bucket.

@@ -113,6 +113,9 @@ struct AlertOptions {
   std::string external_url = "http://127.0.0.1:9640";
   // Rebuild a loaded rule's window from stored data (needs the query engine).
   bool prime_from_storage = true;
+  // The query engine of backtests, which a user asks for and so are charged like a search (the
+  // server's: through the tenant's scan quota); null: the engine's own. Must outlive the engine.
+  query::QueryEngine* backtest_query = nullptr;
 };
 
 // Thread-safe.

@@ -202,6 +202,18 @@ struct TenantQuotaRow {
   friend bool operator==(const TenantQuotaRow&, const TenantQuotaRow&) = default;
 };
 
+// ---- Per-tenant bytes scanned per hour (issue 15; docs/security.md "Quotas") ----
+
+// The bytes a tenant's queries read in one minute (table tenant_scan_usage): the scan quota's
+// sliding hour, kept so that a restart does not hand a tenant a fresh hour.
+struct ScanUsageRow {
+  std::string tenant;
+  int64_t minute = 0;  // minutes since the epoch
+  uint64_t bytes = 0;
+
+  friend bool operator==(const ScanUsageRow&, const ScanUsageRow&) = default;
+};
+
 // ---- Retention, holds and the deletion record (issue 14; docs/storage.md "Retention") ----
 
 // A tenant's retention policy as set through the admin API (table retention_policies). The
@@ -469,6 +481,14 @@ class Catalog {
   virtual Status PutTenantQuota(const TenantQuotaRow& row) = 0;
   // Every stored row, by tenant.
   virtual Result<std::vector<TenantQuotaRow>> ListTenantQuotas() const = 0;
+
+  // ---- Per-tenant bytes scanned per hour (issue 15; docs/security.md "Quotas") ----
+
+  // In one transaction: stores each row (replacing the row of its tenant and minute) and
+  // removes every row of a minute before "before_minute" (out of the hour).
+  virtual Status PutScanUsage(const std::vector<ScanUsageRow>& rows, int64_t before_minute) = 0;
+  // The rows of minutes at or after "since_minute", by tenant, then minute.
+  virtual Result<std::vector<ScanUsageRow>> ListScanUsage(int64_t since_minute) const = 0;
 
   // ---- Retention, holds and the deletion record (issue 14) ----
   // Every change below is one transaction that also appends its RetentionEventRow ("event":

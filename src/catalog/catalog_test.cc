@@ -380,6 +380,26 @@ TEST_P(CatalogTest, TenantQuotaRowsAreReplacedRemovedAndSurviveAReopen) {
   EXPECT_EQ((*rows)[1], (TenantQuotaRow{"b", "max_queries=4", 10, "root"}));
 }
 
+TEST_P(CatalogTest, ScanUsageRowsAreReplacedPrunedAndSurviveAReopen) {
+  {
+    auto c = OpenCatalog();
+    ASSERT_TRUE(c->PutScanUsage({{"b", 100, 7}, {"a", 101, 5}, {"a", 100, 3}}, 50).ok());
+    // The same minute again replaces its bytes; an empty write still prunes.
+    ASSERT_TRUE(c->PutScanUsage({{"a", 101, 9}, {"a", 160, 1}}, 100).ok());
+    ASSERT_TRUE(c->PutScanUsage({}, 101).ok());  // minute 100 leaves the hour
+  }
+  auto c = OpenCatalog();
+  auto rows = c->ListScanUsage(0);
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  EXPECT_EQ(*rows, (std::vector<ScanUsageRow>{{"a", 101, 9}, {"a", 160, 1}}));  // by tenant, minute
+  auto recent = c->ListScanUsage(102);
+  ASSERT_TRUE(recent.ok());
+  EXPECT_EQ(*recent, (std::vector<ScanUsageRow>{{"a", 160, 1}}));
+  // Large counts (terabytes) round-trip.
+  ASSERT_TRUE(c->PutScanUsage({{"big", 200, uint64_t{5} << 40}}, 0).ok());
+  EXPECT_EQ((*c->ListScanUsage(200))[0].bytes, uint64_t{5} << 40);
+}
+
 TEST_P(CatalogTest, AuditEntriesAppendFilterAndPruneBehindAnAnchor) {
   auto c = OpenCatalog();
   EXPECT_FALSE(c->LastAudit()->has_value());

@@ -53,6 +53,12 @@ CREATE TABLE IF NOT EXISTS tenant_quotas (
   updated_ns INTEGER NOT NULL,
   updated_by TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS tenant_scan_usage (
+  tenant TEXT NOT NULL,
+  minute INTEGER NOT NULL,
+  bytes INTEGER NOT NULL,
+  PRIMARY KEY (tenant, minute)
+);
 )sql";
 
 constexpr const char* kTokenColumns =
@@ -303,6 +309,44 @@ Result<std::vector<TenantQuotaRow>> SqliteCatalog::ListTenantQuotas() const {
     rows.push_back({st.Text(0), st.Text(1), st.Int(2), st.Text(3)});
   }
   if (rc != SQLITE_DONE) return Error("list tenant quotas");
+  return rows;
+}
+
+Status SqliteCatalog::PutScanUsage(const std::vector<ScanUsageRow>& rows, int64_t before_minute) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  {
+    Stmt st(db_,
+            "INSERT OR REPLACE INTO tenant_scan_usage (tenant, minute, bytes) VALUES (?, ?, ?)");
+    if (!st.ok()) return RollbackLocked(Error("prepare scan usage update"));
+    for (const ScanUsageRow& row : rows) {
+      sqlite3_reset(st.get());
+      st.Bind(1, row.tenant);
+      st.Bind(2, row.minute);
+      st.Bind(3, static_cast<int64_t>(row.bytes));
+      if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("store scan usage"));
+    }
+  }
+  Stmt old(db_, "DELETE FROM tenant_scan_usage WHERE minute < ?");
+  if (!old.ok()) return RollbackLocked(Error("prepare scan usage pruning"));
+  old.Bind(1, before_minute);
+  if (old.Step() != SQLITE_DONE) return RollbackLocked(Error("prune scan usage"));
+  return CommitLocked();
+}
+
+Result<std::vector<ScanUsageRow>> SqliteCatalog::ListScanUsage(int64_t since_minute) const {
+  MutexLock l(&mu_);
+  Stmt st(db_,
+          "SELECT tenant, minute, bytes FROM tenant_scan_usage WHERE minute >= ? ORDER BY tenant, "
+          "minute");
+  if (!st.ok()) return Error("prepare scan usage list");
+  st.Bind(1, since_minute);
+  std::vector<ScanUsageRow> rows;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    rows.push_back({st.Text(0), st.Int(1), static_cast<uint64_t>(st.Int(2))});
+  }
+  if (rc != SQLITE_DONE) return Error("list scan usage");
   return rows;
 }
 

@@ -94,6 +94,8 @@ class SqliteCatalog final : public Catalog {
   Result<AuditAnchor> GetAuditAnchor() const override;
   Status PutTenantQuota(const TenantQuotaRow& row) override;
   Result<std::vector<TenantQuotaRow>> ListTenantQuotas() const override;
+  Status PutScanUsage(const std::vector<ScanUsageRow>& rows, int64_t before_minute) override;
+  Result<std::vector<ScanUsageRow>> ListScanUsage(int64_t since_minute) const override;
   // Implemented in sqlite_retention.cc.
   Result<HoldRow> AddHold(const HoldRow& hold, const RetentionEventRow& event) override;
   Result<HoldRow> ReleaseHold(uint64_t id, const RetentionEventRow& event) override;

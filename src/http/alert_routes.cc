@@ -506,11 +506,9 @@ bool AlertService::IsFileRule(const std::string& tenant, const std::string& name
   return false;
 }
 
-Result<std::unique_ptr<AlertService>> StartAlerting(const ServerConfig& config,
-                                                    const std::string& default_url,
-                                                    storage::Engine* engine,
-                                                    query::QueryEngine* query,
-                                                    std::function<int()> hups) {
+Result<std::unique_ptr<AlertService>> StartAlerting(
+    const ServerConfig& config, const std::string& default_url, storage::Engine* engine,
+    query::QueryEngine* query, std::function<int()> hups, query::QueryEngine* backtest_query) {
   std::vector<alert::ReceiverOptions> receivers;
   if (!config.alertmanager.empty()) {
     receivers.push_back({alert::ReceiverKind::kAlertmanager, config.alertmanager});
@@ -524,6 +522,7 @@ Result<std::unique_ptr<AlertService>> StartAlerting(const ServerConfig& config,
   alert::AlertOptions options;
   options.eval_interval_ns = static_cast<int64_t>(config.alert_eval_interval_ms) * 1'000'000;
   options.max_groups = config.alert_max_groups;
+  options.backtest_query = backtest_query;
   options.external_url =
       config.alert_external_url.empty() ? default_url : config.alert_external_url;
   while (!options.external_url.empty() && options.external_url.back() == '/') {

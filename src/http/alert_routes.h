@@ -73,13 +73,16 @@ class AlertService {
 // ...), loads the rules and the stored states, and starts the scheduler, which also re-reads the
 // rules file when it changes or when "hups" (the count of SIGHUPs received) grows.
 // "default_url" is the server's URL for search links when --alert-external-url is empty.
-// "engine" and "query" must outlive the result. Errors: InvalidArgument for a bad receiver URL
-// or a rules file with an error (the server does not start then).
+// "backtest_query" runs the backtests' searches (the server's: through the tenant's scan
+// quota, docs/security.md "Quotas"); null: "query". "engine", "query" and "backtest_query"
+// must outlive the result. Errors: InvalidArgument for a bad receiver URL or a rules file with
+// an error (the server does not start then).
 Result<std::unique_ptr<AlertService>> StartAlerting(const ServerConfig& config,
                                                     const std::string& default_url,
                                                     storage::Engine* engine,
                                                     query::QueryEngine* query,
-                                                    std::function<int()> hups);
+                                                    std::function<int()> hups,
+                                                    query::QueryEngine* backtest_query = nullptr);
 
 // Registers the alerting routes; they answer 503 until "*service" is set (the engine is open).
 void RegisterAlertRoutes(Router* router, ApiState* state, std::atomic<AlertService*>* service);

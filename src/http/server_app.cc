@@ -505,6 +505,8 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
         audit_log = std::move(*opened_log);
         status = quota_table.Attach(engine->catalog());
       }
+      // The bytes scanned in the last hour, as stored before a restart.
+      if (status.ok()) status = scan_quota.Attach(engine->catalog());
     }
     if (!status.ok()) {
       std::fprintf(stderr, "sawmill server: %s\n", status.ToString().c_str());
@@ -584,11 +586,11 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   {
     const bool any = http_options.address.empty() || http_options.address == "0.0.0.0" ||
                      http_options.address == "::";
-    auto started =
-        StartAlerting(config,
-                      scheme + "://" + (any ? std::string("127.0.0.1") : http_options.address) +
-                          ":" + std::to_string(server.port()),
-                      engine.get(), query_engine.get(), [&signals] { return signals.hups(); });
+    auto started = StartAlerting(
+        config,
+        scheme + "://" + (any ? std::string("127.0.0.1") : http_options.address) + ":" +
+            std::to_string(server.port()),
+        engine.get(), query_engine.get(), [&signals] { return signals.hups(); }, &quota_engine);
     if (!started.ok()) {
       std::fprintf(stderr, "sawmill server: %s\n", started.status().message().c_str());
       state.stopping.store(true);
@@ -713,6 +715,10 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   storage::SetJobGate([](std::string_view) { return false; });
   job_leases.store(nullptr);
   job_leases_owner->Stop(/*release=*/true);
+  if (Status flushed = scan_quota.Flush(); !flushed.ok()) {
+    spdlog::warn("scan quota: could not store the bytes scanned per tenant: {}",
+                 flushed.ToString());
+  }
   int exit_code = 0;
   if (Status closed = engine->Close(); !closed.ok()) {
     spdlog::error("closing the storage engine: {}", closed.ToString());

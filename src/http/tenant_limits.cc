@@ -1,5 +1,7 @@
 #include "http/tenant_limits.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <cstdio>
 
@@ -125,15 +127,77 @@ Status ScanQuota::Admit(const std::string& tenant) {
 void ScanQuota::Charge(const std::string& tenant, uint64_t bytes) {
   if (bytes == 0) return;
   Scanned().Add({{"tenant", tenant}}).Increment(static_cast<double>(bytes));
-  const int64_t now_minute = clock_->NowNanos() / kMinuteNs;
+  const int64_t now = clock_->NowNanos();
+  const int64_t now_minute = now / kMinuteNs;
   const size_t slot = static_cast<size_t>(now_minute % static_cast<int64_t>(kMinutes));
-  MutexLock lock(&mu_);
-  Window& w = windows_[tenant];
-  if (w.minute[slot] != now_minute) {
-    w.minute[slot] = now_minute;
-    w.bytes[slot] = 0;
+  {
+    MutexLock lock(&mu_);
+    Window& w = windows_[tenant];
+    if (w.minute[slot] != now_minute) {
+      w.minute[slot] = now_minute;
+      w.bytes[slot] = 0;
+    }
+    w.bytes[slot] += bytes;
+    dirty_.emplace(tenant, now_minute);
   }
-  w.bytes[slot] += bytes;
+  // At most one write per interval, by the query that finds it due (the others go on).
+  if (catalog_.load() == nullptr) return;
+  int64_t last = last_flush_ns_.load();
+  if (now - last < flush_ns_ || !last_flush_ns_.compare_exchange_strong(last, now)) return;
+  if (Status status = Flush(); !status.ok()) {
+    spdlog::warn("scan quota: could not store the bytes scanned per tenant (retried in {} s): {}",
+                 flush_ns_ / 1'000'000'000, status.ToString());
+  }
+}
+
+Status ScanQuota::Attach(catalog::Catalog* catalog, int64_t flush_ns) {
+  const int64_t now_minute = clock_->NowNanos() / kMinuteNs;
+  ASSIGN_OR_RETURN(std::vector<catalog::ScanUsageRow> rows,
+                   catalog->ListScanUsage(now_minute - static_cast<int64_t>(kMinutes) + 1));
+  {
+    MutexLock lock(&mu_);
+    for (const catalog::ScanUsageRow& row : rows) {
+      if (row.minute > now_minute) continue;  // the clock went back: not this hour's
+      const size_t slot = static_cast<size_t>(row.minute % static_cast<int64_t>(kMinutes));
+      Window& w = windows_[row.tenant];
+      if (w.minute[slot] != row.minute) {
+        w.minute[slot] = row.minute;
+        w.bytes[slot] = 0;
+      }
+      w.bytes[slot] += row.bytes;
+      dirty_.emplace(row.tenant, row.minute);  // written back as the sum
+    }
+  }
+  flush_ns_ = flush_ns;
+  last_flush_ns_.store(clock_->NowNanos());
+  catalog_.store(catalog);
+  return Status::OK();
+}
+
+Status ScanQuota::Flush() {
+  catalog::Catalog* catalog = catalog_.load();
+  if (catalog == nullptr) return Status::OK();
+  MutexLock flush_lock(&flush_mu_);
+  const int64_t now_minute = clock_->NowNanos() / kMinuteNs;
+  std::vector<catalog::ScanUsageRow> rows;
+  std::set<std::pair<std::string, int64_t>> taken;
+  {
+    MutexLock lock(&mu_);
+    taken.swap(dirty_);
+    for (const auto& [tenant, minute] : taken) {
+      auto it = windows_.find(tenant);
+      if (it == windows_.end()) continue;
+      const size_t slot = static_cast<size_t>(minute % static_cast<int64_t>(kMinutes));
+      if (it->second.minute[slot] != minute) continue;  // out of the hour since
+      rows.push_back({tenant, minute, it->second.bytes[slot]});
+    }
+  }
+  Status status = catalog->PutScanUsage(rows, now_minute - static_cast<int64_t>(kMinutes) + 1);
+  if (!status.ok()) {
+    MutexLock lock(&mu_);
+    dirty_.insert(taken.begin(), taken.end());
+  }
+  return status;
 }
 
 uint64_t ScanQuota::Used(std::string_view tenant) const {

@@ -7,13 +7,16 @@
 #pragma once
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <string_view>
 
+#include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "query/query_engine.h"
@@ -52,10 +55,21 @@ class TenantLimiter {
 // window is the current minute and the 59 before it. A query is admitted while the tenant's
 // bytes in the window are below its quota; what it reads is charged when it ends (also when it
 // stopped early: a deadline, a limit, its client gone), so a query admitted just under the quota
-// may pass it by one query's reading (at most max_bytes_scanned).
+// may pass it by one query's reading (at most max_bytes_scanned). Attached to a catalog, the
+// minutes are kept in it (table tenant_scan_usage), written at most once per flush interval and
+// at Flush(), so that a restart does not hand a tenant a fresh hour; a crash forgets at most the
+// last interval's charges.
 class ScanQuota {
  public:
   ScanQuota(Clock* clock, QuotaFor quota_for) : clock_(clock), quota_for_(std::move(quota_for)) {}
+
+  // Loads the minutes of the last hour stored in "catalog" (added to any charged already) and
+  // from then on writes the changed minutes there, from Charge at most once per "flush_ns".
+  // "catalog" must outlive this. Errors: the catalog's (nothing is attached then).
+  Status Attach(catalog::Catalog* catalog, int64_t flush_ns = int64_t{5'000'000'000});
+  // Writes the minutes charged since the last write (the server calls it when it stops).
+  // Errors: the catalog's; the minutes stay to be written next time.
+  Status Flush();
 
   // Errors: ResourceExhausted saying the quota, the bytes read in the window and when enough of
   // them leave it, with "retry in N s" (which the router turns into Retry-After).
@@ -75,8 +89,13 @@ class ScanQuota {
 
   Clock* const clock_;
   const QuotaFor quota_for_;
+  std::atomic<catalog::Catalog*> catalog_{nullptr};
+  int64_t flush_ns_ = 0;  // set by Attach, before catalog_
+  std::atomic<int64_t> last_flush_ns_{0};
+  Mutex flush_mu_;  // one write at a time, in the order the minutes were read; before mu_
   mutable Mutex mu_;
   std::map<std::string, Window, std::less<>> windows_ GUARDED_BY(mu_);
+  std::set<std::pair<std::string, int64_t>> dirty_ GUARDED_BY(mu_);  // (tenant, minute)
 };
 
 // The query engine as the HTTP routes see it: every search and context read of every route

@@ -1,8 +1,12 @@
 #include "http/tenant_limits.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <atomic>
+#include <filesystem>
+
+#include "catalog/sqlite_catalog.h"
 
 namespace sawmill::http {
 namespace {
@@ -31,6 +35,56 @@ TEST(TenantLimiterTest, ZeroMeansNoLimit) {
     ASSERT_TRUE(slot.ok());
     held.push_back(*slot);
   }
+}
+
+TEST(ScanQuotaTest, TheHourIsKeptInTheCatalogAcrossARestartWrittenAtABoundedRate) {
+  const std::filesystem::path dir =
+      std::filesystem::temp_directory_path() /
+      ("tenant_limits_test_" + std::to_string(::getpid()) + "_scan_usage");
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  auto open = [&dir] {
+    auto c = catalog::OpenSqliteCatalog((dir / "catalog.db").string());
+    EXPECT_TRUE(c.ok()) << c.status().ToString();
+    return std::move(c).value();
+  };
+  ManualClock clock((1'800'000'000 / 3600 * 3600 + 30) * kNanosPerSecond);
+  auto quota_of = [](std::string_view) -> uint64_t { return 1000; };
+  {
+    auto catalog = open();
+    ScanQuota scan(&clock, quota_of);
+    ASSERT_TRUE(scan.Attach(catalog.get(), 5 * kNanosPerSecond).ok());
+    scan.Charge("a", 600);  // not written: the last write (the attach) is 0 s old
+    EXPECT_TRUE(catalog->ListScanUsage(0)->empty());
+    clock.Advance(20 * 60 * kNanosPerSecond);
+    scan.Charge("a", 300);  // due: both minutes written
+    EXPECT_EQ(catalog->ListScanUsage(0)->size(), 2u);
+    scan.Charge("b", 50);  // 0 s after that write: kept for the next one
+    EXPECT_EQ(catalog->ListScanUsage(0)->size(), 2u);
+    ASSERT_TRUE(scan.Flush().ok());  // what the server does when it stops
+    EXPECT_EQ(catalog->ListScanUsage(0)->size(), 3u);
+  }
+  {
+    // A restart: the hour is read back, and the tenant over its quota stays refused.
+    auto catalog = open();
+    ScanQuota scan(&clock, quota_of);
+    EXPECT_TRUE(scan.Admit("a").ok());  // not attached yet: nothing known
+    ASSERT_TRUE(scan.Attach(catalog.get(), 5 * kNanosPerSecond).ok());
+    EXPECT_EQ(scan.Used("a"), 900u);
+    EXPECT_EQ(scan.Used("b"), 50u);
+    scan.Charge("a", 200);
+    EXPECT_EQ(scan.Used("a"), 1100u);
+    EXPECT_EQ(scan.Admit("a").code(), StatusCode::kResourceExhausted);
+    // An hour later minute 0 has left the window, and the write removes it from the catalog.
+    clock.Advance(40 * 60 * kNanosPerSecond);
+    EXPECT_EQ(scan.Used("a"), 500u);
+    ASSERT_TRUE(scan.Flush().ok());
+    auto rows = catalog->ListScanUsage(0);
+    ASSERT_TRUE(rows.ok());
+    for (const auto& row : *rows) EXPECT_NE(row.minute * 60, 1'800'000'000 / 3600 * 3600);
+    EXPECT_EQ(rows->size(), 2u);  // a at minute 20 (300 + 200), b at minute 20
+  }
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

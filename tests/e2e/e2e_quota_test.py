@@ -8,8 +8,11 @@
 - per-tenant overrides: the config file's tenant_quotas over the server-wide defaults, the admin
   API's (POST /api/v1/admin/quotas, kept across a restart) over both;
 - bytes scanned per hour: a tenant over it gets 429 saying the quota, its usage and when it frees
-  (Retry-After), on the native and the Loki routes alike, while another tenant still searches;
-- reader_max_range: a reader cannot search all_time=1 or further back (403), a tenant-admin can.
+  (Retry-After), on the native and the Loki routes and alert backtests alike, while another
+  tenant still searches; the hour's usage survives a restart (and a SIGKILL, but for the last
+  few seconds);
+- reader_max_range: a reader cannot search or export all_time=1 or further back (403, the same
+  message), a tenant-admin can.
 """
 
 import json
@@ -198,6 +201,18 @@ def test_overrides_scan_and_roles():
                 headers={"X-Scope-OrgID": "scanme"})
             check(status == 429 and b"scanned_bytes_per_hour" in body,
                   "Loki over the scan quota: %d %s" % (status, body[:300]))
+            # An alert backtest reads stored lines like a search: charged to the same quota
+            # and refused the same way.
+            status, headers, body = request(
+                server.url + "/api/v1/alerts/test?since=2h", method="POST",
+                body=json.dumps({"name": "scan-rule", "filter": "scan1", "condition": "count > 0",
+                                 "window": "1m"}).encode(),
+                headers={"X-Scope-OrgID": "scanme", "Content-Type": "application/json"})
+            message = json.loads(body).get("error", "")
+            check(status == 429 and "tenant 'scanme' has read" in message and
+                  "(scanned_bytes_per_hour)" in message and
+                  int(headers.get("Retry-After", "0")) > 3000,
+                  "a backtest over the scan quota: %d %s" % (status, body[:300]))
             # Another tenant is not affected.
             status, _, body = search(server, "other", "scan1 | count", all_time=1)
             check(status == 200, "other tenant: %d %s" % (status, body))
@@ -237,19 +252,43 @@ def test_overrides_scan_and_roles():
                   "bad key: %d %s" % (status, answer))
             status, answer = quotas(server, "POST", tenant="scanme", max_queries="many")
             check(status == 400 and "max_queries" in answer["error"], "bad value: %s" % answer)
+            used = quotas(server, tenant="scanme")[1]["tenants"][0]["usage"][
+                "scanned_bytes_last_hour"]
             check(server.stop() == 0, "server did not stop cleanly")
             server.start()
             status, answer = quotas(server, tenant="scanme")
             check(answer["tenants"][0]["api"].get("scanned_bytes_per_hour") == "1GiB",
                   "override after a restart: %s" % answer)
-            # Back to the config file's value ("default"): the scan quota applies again.
+            # The bytes scanned in the hour survive the restart (tenant_scan_usage): no fresh
+            # hour for a tenant over its quota.
+            check(answer["tenants"][0]["usage"]["scanned_bytes_last_hour"] == used,
+                  "usage after a restart: %s, before: %d" % (answer["tenants"][0]["usage"], used))
+            # Back to the config file's value ("default"): the scan quota applies again, with
+            # what was read before the restart (nothing was read since).
             status, answer = quotas(server, "POST", tenant="scanme",
                                     scanned_bytes_per_hour="default")
             check(status == 200 and answer["effective"]["scanned_bytes_per_hour"] == "10KiB",
                   "default again: %s" % answer)
-            search(server, "scanme", "nothing-matches-this", all_time=1, use_indexes=0, cache=0)
             status, _, body = search(server, "scanme", "scan2", all_time=1)
-            check(status == 429, "the config file's quota again: %d %s" % (status, body))
+            check(status == 429 and b"scanned_bytes_per_hour" in body,
+                  "the config file's quota again, after the restart: %d %s" % (status, body))
+            # A crash (SIGKILL) forgets at most the last few seconds: a charge written by the
+            # periodic write (a later query finds it due) is there after the kill.
+            status, answer = quotas(server, "POST", tenant="scanme",
+                                    scanned_bytes_per_hour="1GiB")
+            check(status == 200, "raise again: %s" % answer)
+            search(server, "scanme", "nothing-matches-this", all_time=1, use_indexes=0, cache=0)
+            time.sleep(6)  # past the 5 s write interval
+            search(server, "scanme", "nothing-matches-this", all_time=1, use_indexes=0, cache=0)
+            used = quotas(server, tenant="scanme")[1]["tenants"][0]["usage"][
+                "scanned_bytes_last_hour"]
+            server.proc.kill()
+            server.proc.wait(30)
+            server.start()
+            after = quotas(server, tenant="scanme")[1]["tenants"][0]["usage"][
+                "scanned_bytes_last_hour"]
+            check(used - read <= after <= used,
+                  "usage after SIGKILL: %d, before it %d (one scan: %d)" % (after, used, read))
 
             # Role limits need tokens: bootstrap a platform admin, then a reader and a
             # tenant-admin of "other", whose readers may reach back one hour.
