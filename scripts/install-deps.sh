@@ -27,8 +27,9 @@ PACKAGES=(
   # Tests and benchmarks: curl (tests/cli), python3 (tests/e2e, tests/agent, tests/drill,
   # bench/run.py), zstd (bench baselines), lz4 (tests/e2e/e2e_memory_test.py), ripgrep (bench
   # baselines), util-linux (unshare: tests/e2e/e2e_disk_full_test.py), bsdutils (logger) and
-  # rsyslog (tests/interop), openssl (tests/e2e/e2e_tls_test.py makes its CA and certificates).
-  curl python3 zstd lz4 ripgrep util-linux bsdutils rsyslog openssl
+  # rsyslog (tests/interop), openssl (tests/e2e/e2e_tls_test.py makes its CA and certificates)
+  # and rsyslog-openssl (rsyslog's TLS stream driver, syslog over TLS in e2e_tls_test.py).
+  curl python3 zstd lz4 ripgrep util-linux bsdutils rsyslog openssl rsyslog-openssl
   # The S3 store's tests and benchmark run against a real S3 API: OpenStack Swift with its s3api
   # middleware, started on loopback by ../shared/scripts/s3-swift.sh (scripts/s3-test-store.sh);
   # libssl-dev for the S3 store's MD5 and SHA-256 (src/objstore/CMakeLists.txt).

@@ -665,6 +665,29 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     }
     syslog = std::move(*started);  // SyslogServer::Start logged where it listens
   }
+  // Syslog over TLS (RFC 5425) on its own port, with the HTTPS listener's context (and reload).
+  std::unique_ptr<ingest::SyslogServer> syslog_tls;
+  if (!config.syslog_tls_address.empty()) {
+    ingest::SyslogServerOptions syslog_options;
+    syslog_options.tls = server_tls;
+    syslog_options.tls_handshake_timeout_ms = static_cast<int>(config.tls_handshake_timeout_ms);
+    // Two threads (each connection on its own strand): handshakes go on while one thread waits
+    // for storage to take a batch.
+    syslog_options.threads = 2;
+    auto started =
+        ingest::SyslogServer::Start(config.syslog_tls_address, &state.pipeline, syslog_options);
+    if (!started.ok()) {
+      std::fprintf(stderr, "sawmill server: --syslog-tls: %s\n",
+                   started.status().message().c_str());
+      state.stopping.store(true);
+      if (syslog) syslog->Stop();
+      server.StopAccepting();
+      server.Stop();
+      engine->Close().IgnoreError();
+      return 1;
+    }
+    syslog_tls = std::move(*started);
+  }
 
   if (!run.welcome_cli.empty()) {
     // All interfaces: the command line on this machine reaches the server on loopback.
@@ -698,6 +721,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   if (peer_feeds) peer_feeds->Stop();
   registry->Stop(/*remove=*/true);
   if (syslog) syslog->Stop();
+  if (syslog_tls) syslog_tls->Stop();
   server.StopAccepting();
   if (!server.WaitIdle(static_cast<int>(config.shutdown_timeout_ms))) {
     spdlog::warn("{} requests still in flight after {} ms; closing anyway", server.in_flight(),

@@ -221,8 +221,8 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        nullptr, &c->disk_check_interval_ms},
       // TLS (docs/security.md "TLS").
       {"tls_cert", T::kString,
-       "PEM certificate (then intermediates) to serve HTTPS on the http address; reread on "
-       "SIGHUP; empty: plain HTTP",
+       "PEM certificate (then intermediates) to serve HTTPS on the http address, and syslog "
+       "over TLS; reread on SIGHUP; empty: plain HTTP",
        &c->tls_cert},
       {"tls_key", T::kString, "PEM private key of tls_cert (unencrypted); reread on SIGHUP",
        &c->tls_key},
@@ -235,6 +235,10 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"tls_handshake_timeout", T::kDuration,
        "a TLS handshake must end within this from the connect, or the connection is closed",
        nullptr, &c->tls_handshake_timeout_ms},
+      {"syslog_tls", T::kString,
+       "syslog over TLS (RFC 5425, octet-counted frames) listen address host:port, TCP only, "
+       "with tls_cert; empty: off",
+       &c->syslog_tls_address},
       // Cluster nodes (docs/cluster.md "Nodes").
       {"advertise_url", T::kString,
        "the URL other nodes of a cluster reach this one at (http://host:port); empty: from the "
@@ -479,6 +483,9 @@ Status ValidateServerConfig(const ServerConfig& c) {
     return Status::InvalidArgument(
         "tls_client_auth and tls_client_ca need tls_cert and tls_key: client certificates are "
         "asked for in the TLS handshake");
+  }
+  if (!c.syslog_tls_address.empty() && c.tls_cert.empty()) {
+    return Status::InvalidArgument("syslog_tls needs tls_cert and tls_key");
   }
   RETURN_IF_ERROR(at_least("tls_handshake_timeout", c.tls_handshake_timeout_ms, 100, "100ms"));
   if (c.compaction != "on" && c.compaction != "off") {

@@ -114,12 +114,13 @@ struct ServerConfig {
   uint64_t disk_check_interval_ms = 5'000;
   // TLS (docs/security.md "TLS"): HTTPS on http_address when tls_cert and tls_key are set;
   // client certificates (mTLS) per tls_client_auth ("off", "optional", "require") against
-  // tls_client_ca. The files are reread on SIGHUP.
+  // tls_client_ca; syslog over TLS on its own address. The files are reread on SIGHUP.
   std::string tls_cert;
   std::string tls_key;
   std::string tls_client_ca;
   std::string tls_client_auth = "off";
   uint64_t tls_handshake_timeout_ms = 10'000;
+  std::string syslog_tls_address;  // syslog_tls ("" = off)
   // Cluster nodes (docs/cluster.md "Nodes"): where the other nodes reach this one ("": from the
   // http address), how often it heartbeats in the catalog and after how long without a heartbeat
   // a node is dead; the secret that nodes' internal requests carry (/internal/v1/...).

@@ -14,7 +14,7 @@ constexpr size_t kMaxLengthDigits = 9;
 
 void SyslogFrameDecoder::Feed(std::string_view data, const Emit& emit) {
   size_t pos = 0;
-  while (pos < data.size()) {
+  while (pos < data.size() && state_ != State::kRefused) {
     switch (state_) {
       case State::kStart: {
         char c = data[pos];
@@ -36,6 +36,10 @@ void SyslogFrameDecoder::Feed(std::string_view data, const Emit& emit) {
           ++pos;
           remaining_ = std::stoul(buffer_);
           buffer_.clear();
+          if (refuse_oversized_ && remaining_ > max_frame_bytes_) {
+            state_ = State::kRefused;
+            break;
+          }
           // An oversized frame keeps its first max_frame_bytes; the rest is skipped.
           truncated_ = remaining_ > max_frame_bytes_;
           state_ = State::kOctets;
@@ -88,6 +92,7 @@ void SyslogFrameDecoder::Feed(std::string_view data, const Emit& emit) {
         }
         break;
       }
+      case State::kRefused: break;  // not reached: the loop ends first
       case State::kSkipLine: {
         size_t end = data.find('\n', pos);
         if (end == std::string_view::npos) {
@@ -103,6 +108,7 @@ void SyslogFrameDecoder::Feed(std::string_view data, const Emit& emit) {
 }
 
 void SyslogFrameDecoder::Finish(const Emit& emit) {
+  if (state_ == State::kRefused) return;
   switch (state_) {
     case State::kLength:
     case State::kLine:

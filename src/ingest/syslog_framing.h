@@ -28,6 +28,14 @@ class SyslogFrameDecoder {
   // Bytes held for an unfinished frame; never more than max_frame_bytes + 16.
   size_t buffered() const { return buffer_.size(); }
 
+  // Refusing mode (syslog over TLS): an octet-counted frame whose length is larger than
+  // max_frame_bytes is not cut but refused: Feed stops there (the frames before it were
+  // emitted) and refused() becomes true; the caller closes the stream.
+  void set_refuse_oversized(bool refuse) { refuse_oversized_ = refuse; }
+  bool refused() const { return state_ == State::kRefused; }
+  // The length the refused frame announced.
+  size_t refused_length() const { return remaining_; }
+
  private:
   enum class State {
     kStart,     // between frames
@@ -36,6 +44,7 @@ class SyslogFrameDecoder {
                 // max_frame_bytes they are skipped)
     kLine,      // reading up to LF
     kSkipLine,  // dropping the rest of an oversized line
+    kRefused,   // an oversized octet-counted frame in refusing mode: nothing more is read
   };
 
   const size_t max_frame_bytes_;
@@ -43,6 +52,7 @@ class SyslogFrameDecoder {
   std::string buffer_;
   size_t remaining_ = 0;
   bool truncated_ = false;
+  bool refuse_oversized_ = false;
 };
 
 }  // namespace sawmill::ingest

@@ -78,6 +78,30 @@ TEST(SyslogFraming, OversizedOctetFrameIsCutAndTheStreamStaysInSync) {
   EXPECT_FALSE(frames.truncated[1]);
 }
 
+TEST(SyslogFraming, RefusingModeStopsAtAnOversizedLengthAfterTheFramesBeforeIt) {
+  SyslogFrameDecoder decoder(16);
+  decoder.set_refuse_oversized(true);
+  Frames frames;
+  decoder.Feed("5 <13>a5 <13>b1", frames.Emit());
+  EXPECT_FALSE(decoder.refused());  // "1" may still become a short length
+  decoder.Feed("7 <13>cccccccccccccc5 <13>d", frames.Emit());
+  ASSERT_TRUE(decoder.refused());
+  EXPECT_EQ(decoder.refused_length(), 17u);
+  EXPECT_EQ(frames.text, (std::vector<std::string>{"<13>a", "<13>b"}));
+  // Nothing more is read, and the end emits nothing.
+  decoder.Feed("5 <13>e", frames.Emit());
+  decoder.Finish(frames.Emit());
+  EXPECT_EQ(frames.text.size(), 2u);
+  // A length at the bound is not refused; lines are cut as without the mode.
+  SyslogFrameDecoder exact(5);
+  exact.set_refuse_oversized(true);
+  Frames more;
+  exact.Feed("5 <13>x<14>a long line\n", more.Emit());
+  EXPECT_FALSE(exact.refused());
+  EXPECT_EQ(more.text, (std::vector<std::string>{"<13>x", "<14>a"}));
+  EXPECT_EQ(more.truncated, (std::vector<bool>{false, true}));
+}
+
 TEST(SyslogFraming, OversizedLineIsCutAndTheRestSkipped) {
   SyslogFrameDecoder decoder(8);
   Frames frames;

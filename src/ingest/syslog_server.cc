@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <boost/asio.hpp>
+#include <boost/asio/ssl.hpp>
 #include <cerrno>
 #include <chrono>
 #include <cstring>
@@ -22,8 +23,10 @@
 namespace sawmill::ingest {
 
 namespace asio = boost::asio;
+namespace ssl = boost::asio::ssl;
 using asio::ip::tcp;
 using asio::ip::udp;
+using TlsSocket = ssl::stream<tcp::socket>;
 
 namespace {
 
@@ -74,8 +77,10 @@ asio::ip::address Unmapped(const asio::ip::address& address) {
 struct SyslogMetrics {
   prometheus::Counter* tcp_messages;
   prometheus::Counter* udp_messages;
+  prometheus::Counter* tls_messages;
   prometheus::Counter* dropped;         // reason="storage_refused"
   prometheus::Counter* kernel_dropped;  // reason="kernel_buffer"
+  prometheus::Counter* too_long;        // reason="frame_too_long" (syslog over TLS)
   prometheus::Gauge* connections;
   prometheus::Gauge* udp_buffer;
   prometheus::Counter* refused_total;        // reason="max_connections"
@@ -94,7 +99,9 @@ struct SyslogMetrics {
               .Help(
                   "Syslog messages lost, by reason: storage_refused (storage refused the "
                   "batch), kernel_buffer (UDP datagrams the kernel dropped because the "
-                  "socket's receive buffer was full)")
+                  "socket's receive buffer was full), frame_too_long (syslog over TLS: an "
+                  "octet-counted frame longer than the largest message; its connection was "
+                  "closed)")
               .Register(registry);
       auto& connections = prometheus::BuildGauge()
                               .Name("sawmill_syslog_connections")
@@ -112,8 +119,10 @@ struct SyslogMetrics {
                           .Register(registry);
       return new SyslogMetrics{&messages.Add({{"transport", "tcp"}}),
                                &messages.Add({{"transport", "udp"}}),
+                               &messages.Add({{"transport", "tls"}}),
                                &dropped.Add({{"reason", "storage_refused"}}),
                                &dropped.Add({{"reason", "kernel_buffer"}}),
+                               &dropped.Add({{"reason", "frame_too_long"}}),
                                &connections.Add({}),
                                &udp_buffer.Add({}),
                                &refused.Add({{"reason", "max_connections"}}),
@@ -160,6 +169,41 @@ struct SyslogServer::Impl {
   std::chrono::steady_clock::time_point last_drop_log GUARDED_BY(drops_mu);
   uint64_t refused_unlogged GUARDED_BY(drops_mu) = 0;
   std::chrono::steady_clock::time_point last_refused_log GUARDED_BY(drops_mu);
+  uint64_t handshakes_unlogged GUARDED_BY(drops_mu) = 0;
+  std::chrono::steady_clock::time_point last_handshake_log GUARDED_BY(drops_mu);
+  uint64_t too_long_unlogged GUARDED_BY(drops_mu) = 0;
+  std::chrono::steady_clock::time_point last_too_long_log GUARDED_BY(drops_mu);
+
+  // A failed TLS handshake: counted by "reason" ("timeout", "plain_text", "error"), logged at
+  // most once per interval with the last reason.
+  void HandshakeFailed(const std::string& peer, std::string_view reason, const std::string& why) {
+    tls::CountHandshakeFailure("syslog", reason);
+    MutexLock lock(&drops_mu);
+    ++handshakes_unlogged;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_handshake_log < std::chrono::milliseconds(options.drop_log_interval_ms)) return;
+    spdlog::warn("syslog: {} TLS handshake(s) failed; the last from {}: {}", handshakes_unlogged,
+                 peer, why);
+    handshakes_unlogged = 0;
+    last_handshake_log = now;
+  }
+
+  // A TLS connection closed for an octet-counted frame longer than max_message_bytes: counted
+  // (the frame is lost), logged at most once per interval.
+  void FrameTooLong(const std::string& peer, size_t length) {
+    SyslogMetrics::Get().too_long->Increment();
+    MutexLock lock(&drops_mu);
+    ++too_long_unlogged;
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_too_long_log < std::chrono::milliseconds(options.drop_log_interval_ms)) return;
+    spdlog::warn(
+        "syslog: closed {} TLS connection(s) for a frame longer than max_message_bytes; the last "
+        "from {} announced a frame of {} bytes, the largest is {} bytes (the frames before it "
+        "were stored)",
+        too_long_unlogged, peer, length, options.max_message_bytes);
+    too_long_unlogged = 0;
+    last_too_long_log = now;
+  }
 
   // The pipeline's context for messages from "peer" (its address is the default host). Syslog
   // passes no level default, so Begin cannot fail.
@@ -219,15 +263,28 @@ struct SyslogServer::Impl {
     last_refused_log = now;
   }
 
-  class Connection : public std::enable_shared_from_this<Connection> {
+  // One TCP connection: "Stream" is the socket, or a TLS stream over it (RFC 5425). Its
+  // handlers run on the socket's strand.
+  template <class Stream>
+  class Connection : public std::enable_shared_from_this<Connection<Stream>> {
    public:
+    static constexpr bool kTls = std::is_same_v<Stream, TlsSocket>;
+
     // REQUIRES: the caller counted the connection and admitted "peer" (AdmitPeer).
-    Connection(Impl* impl, tcp::socket socket, std::string peer)
+    // "tls_context" (null for plain TCP) is the context "socket" was made with.
+    Connection(Impl* impl, Stream socket, std::shared_ptr<ssl::context> tls_context,
+               std::string peer)
         : impl_(impl),
+          tls_context_(std::move(tls_context)),
           socket_(std::move(socket)),
+          timer_(socket_.get_executor()),
           decoder_(impl->options.max_message_bytes),
           peer_(std::move(peer)) {
       SyslogMetrics::Get().connections->Increment();
+      // RFC 5425 asks nothing of an oversized frame; cutting it (as on TCP) would take the
+      // rest of its bytes for the next frame's start when the length is a lie, so the TLS door
+      // refuses it and closes the connection (counted and logged).
+      decoder_.set_refuse_oversized(kTls);
     }
     ~Connection() {
       impl_->ReleasePeer(peer_);
@@ -235,14 +292,92 @@ struct SyslogServer::Impl {
       SyslogMetrics::Get().connections->Decrement();
     }
 
-    void Read() {
-      socket_.async_read_some(asio::buffer(buffer_),
-                              [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-                                self->OnRead(ec, n);
-                              });
+    // TLS: the handshake first, within tls_handshake_timeout (a client that connects and says
+    // nothing holds its slot no longer); then the frames.
+    void Start() {
+      if constexpr (kTls) {
+        timer_.expires_after(std::chrono::milliseconds(impl_->options.tls_handshake_timeout_ms));
+        timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec) {
+          self->OnHandshakeDeadline(ec);
+        });
+        // The client's first byte must open a TLS handshake record (22): a plain-text sender
+        // on this port is told apart from a broken handshake, in the log and the metric.
+        socket_.lowest_layer().async_wait(
+            tcp::socket::wait_read,
+            [self = this->shared_from_this()](boost::system::error_code ec) {
+              if (ec || self->timed_out_) return self->HandshakeError(ec);
+              unsigned char first = 0;
+              ssize_t n = ::recv(self->socket_.lowest_layer().native_handle(), &first, 1,
+                                 MSG_PEEK | MSG_DONTWAIT);
+              if (n == 1 && first != 22) {
+                self->timer_.cancel();
+                self->impl_->HandshakeFailed(
+                    self->peer_, "plain_text",
+                    "it sent plain text, not a TLS handshake: this port speaks syslog over TLS "
+                    "(RFC 5425); plain syslog goes to the --syslog port");
+                boost::system::error_code ignored;
+                self->socket_.lowest_layer().close(ignored);
+                return;
+              }
+              self->Handshake();
+            });
+      } else {
+        Read();
+      }
     }
 
    private:
+    // The handshake's deadline passed. The server may be the late one (its threads busy
+    // storing other connections' batches) while the client has done its part: a handshake
+    // step already read is let finish first (the close is posted behind it), and a client
+    // whose bytes wait unread in the socket gets the timeout once more. A client that sends
+    // nothing is closed; one that trickles bytes is held at most twice the timeout.
+    void OnHandshakeDeadline(boost::system::error_code ec) {
+      if (ec || shaken_) return;
+      boost::system::error_code e;
+      if (!extended_ && socket_.lowest_layer().available(e) > 0 && !e) {
+        extended_ = true;
+        timer_.expires_after(std::chrono::milliseconds(impl_->options.tls_handshake_timeout_ms));
+        timer_.async_wait([self = this->shared_from_this()](boost::system::error_code ec2) {
+          self->OnHandshakeDeadline(ec2);
+        });
+        return;
+      }
+      asio::post(socket_.get_executor(), [self = this->shared_from_this()] {
+        if (self->shaken_) return;
+        self->timed_out_ = true;
+        boost::system::error_code ignored;
+        self->socket_.lowest_layer().close(ignored);
+      });
+    }
+
+    void Handshake() {
+      socket_.async_handshake(ssl::stream_base::server,
+                              [self = this->shared_from_this()](boost::system::error_code ec) {
+                                if (ec) return self->HandshakeError(ec);
+                                self->timer_.cancel();
+                                self->shaken_ = true;
+                                self->Read();
+                              });
+    }
+
+    // The handshake failed or the client left (a client that connects and closes is no failure).
+    void HandshakeError(boost::system::error_code ec) {
+      timer_.cancel();
+      if (timed_out_) {
+        impl_->HandshakeFailed(peer_, "timeout", "no handshake within tls_handshake_timeout");
+      } else if (ec && ec != asio::error::eof && ec != asio::error::connection_reset &&
+                 ec != asio::error::operation_aborted) {
+        impl_->HandshakeFailed(peer_, "error", ec.message());
+      }
+    }
+
+    void Read() {
+      socket_.async_read_some(asio::buffer(buffer_),
+                              [self = this->shared_from_this()](boost::system::error_code ec,
+                                                                size_t n) { self->OnRead(ec, n); });
+    }
+
     void OnRead(boost::system::error_code ec, size_t n) {
       ShipperContext context = impl_->ContextFor(peer_);
       std::vector<Record> records;
@@ -250,42 +385,92 @@ struct SyslogServer::Impl {
         Record record = ParseSyslogMessage(frame, context);
         if (truncated) record.flags |= kFlagTruncated;
         records.push_back(std::move(record));
-        SyslogMetrics::Get().tcp_messages->Increment();
+        (kTls ? SyslogMetrics::Get().tls_messages : SyslogMetrics::Get().tcp_messages)->Increment();
         if (records.size() >= impl_->options.max_batch) impl_->Deliver(context, &records);
       };
       if (n > 0) decoder_.Feed(std::string_view(buffer_.data(), n), emit);
       if (ec) decoder_.Finish(emit);
       impl_->Deliver(context, &records);
-      if (!ec && !impl_->stopped.load()) Read();
+      if (decoder_.refused()) {
+        impl_->FrameTooLong(peer_, decoder_.refused_length());
+        boost::system::error_code ignored;
+        socket_.lowest_layer().close(ignored);
+        return;
+      }
+      // An ssl::stream hands out what OpenSSL decrypted (and holds: SSL_pending, or records
+      // already read from the socket) before it reads the socket again, so reading on until
+      // an error loses nothing that arrived with the peer's close.
+      if (!ec && !impl_->stopped.load()) return Read();
+      if constexpr (kTls) {
+        // The sender's close_notify (eof; a close without one is stream_truncated): RFC 5425
+        // answers it with ours, within tls_handshake_timeout, then the connection closes.
+        if (ec == asio::error::eof && !impl_->stopped.load()) {
+          timer_.expires_after(std::chrono::milliseconds(impl_->options.tls_handshake_timeout_ms));
+          timer_.async_wait([self = this->shared_from_this()](boost::system::error_code e) {
+            if (e) return;
+            boost::system::error_code ignored;
+            self->socket_.lowest_layer().close(ignored);
+          });
+          socket_.async_shutdown([self = this->shared_from_this()](boost::system::error_code) {
+            self->timer_.cancel();
+          });
+        }
+      }
     }
 
     Impl* impl_;
-    tcp::socket socket_;
+    std::shared_ptr<ssl::context> tls_context_;  // before socket_: outlives it
+    Stream socket_;
+    asio::steady_timer timer_;  // the handshake's deadline
+    bool shaken_ = false;
+    bool timed_out_ = false;
+    bool extended_ = false;  // the handshake deadline was extended once
     SyslogFrameDecoder decoder_;
     std::array<char, kReadBytes> buffer_;
     std::string peer_;
   };
 
   void Accept() {
-    acceptor.async_accept([this](boost::system::error_code ec, tcp::socket socket) {
-      if (ec) {
-        if (ec == asio::error::operation_aborted || stopped.load()) return;
-        spdlog::warn("syslog: accept failed: {}", ec.message());
-      } else {
-        boost::system::error_code peer_ec;
-        auto endpoint = socket.remote_endpoint(peer_ec);
-        std::string peer = peer_ec ? "" : Unmapped(endpoint.address()).to_string();
-        if (connections.load() >= options.max_connections) {
-          Refuse(&socket, peer, /*per_address=*/false);
-        } else if (!AdmitPeer(peer)) {
-          Refuse(&socket, peer, /*per_address=*/true);
-        } else {
-          connections.fetch_add(1);
-          std::make_shared<Connection>(this, std::move(socket), std::move(peer))->Read();
-        }
-      }
-      Accept();
-    });
+    // Each connection on a strand of its own: its handshake deadline and reads never run at
+    // once, whatever the number of threads.
+    acceptor.async_accept(
+        asio::make_strand(io), [this](boost::system::error_code ec, tcp::socket socket) {
+          if (ec) {
+            if (ec == asio::error::operation_aborted || stopped.load()) return;
+            spdlog::warn("syslog: accept failed: {}", ec.message());
+          } else {
+            boost::system::error_code peer_ec;
+            auto endpoint = socket.remote_endpoint(peer_ec);
+            std::string peer = peer_ec ? "" : Unmapped(endpoint.address()).to_string();
+            if (connections.load() >= options.max_connections) {
+              Refuse(&socket, peer, /*per_address=*/false);
+            } else if (!AdmitPeer(peer)) {
+              Refuse(&socket, peer, /*per_address=*/true);
+            } else {
+              connections.fetch_add(1);
+              if (options.tls) {
+                // The context current now: a reload (SIGHUP) affects later connections only.
+                std::shared_ptr<ssl::context> context = options.tls->Current();
+                TlsSocket stream(std::move(socket), *context);
+                // No TLS 1.3 session tickets: syslog is one-way and its senders never read, so
+                // tickets sent after the handshake lay unread in the sender's socket, and its
+                // close then reset the connection (RST), which throws away whatever the
+                // sender's kernel had not sent yet: the last frames were lost (one run in two
+                // with Python's ssl). With nothing to read, a sender's close is a FIN after
+                // all of its data.
+                SSL_set_num_tickets(stream.native_handle(), 0);
+                std::make_shared<Connection<TlsSocket>>(this, std::move(stream), std::move(context),
+                                                        std::move(peer))
+                    ->Start();
+              } else {
+                std::make_shared<Connection<tcp::socket>>(this, std::move(socket), nullptr,
+                                                          std::move(peer))
+                    ->Start();
+              }
+            }
+          }
+          Accept();
+        });
   }
 
   // Waits until datagrams are queued, then reads them with recvmsg() so that the kernel's
@@ -474,6 +659,17 @@ Result<std::unique_ptr<SyslogServer>> SyslogServer::Start(const std::string& add
   if (!ec) impl->acceptor.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) return Status::Unavailable("syslog: cannot listen on TCP " + addr + ": " + ec.message());
   impl->port = impl->acceptor.local_endpoint().port();
+  const std::string host =
+      address.first.is_v6() ? "[" + address.first.to_string() + "]" : address.first.to_string();
+  if (impl->options.tls) {
+    impl->Accept();
+    const int threads = std::max(1, impl->options.threads);
+    for (int i = 0; i < threads; ++i) {
+      impl->threads.emplace_back([io = &impl->io] { io->run(); });
+    }
+    spdlog::info("syslog: listening on {}:{} (TCP over TLS, RFC 5425)", host, impl->port);
+    return std::unique_ptr<SyslogServer>(new SyslogServer(std::move(impl)));
+  }
   udp::endpoint udp_endpoint(address.first, impl->port);
   impl->udp_socket.open(udp_endpoint.protocol(), ec);
   if (!ec) impl->udp_socket.bind(udp_endpoint, ec);
@@ -490,8 +686,6 @@ Result<std::unique_ptr<SyslogServer>> SyslogServer::Start(const std::string& add
     impl->threads.emplace_back([io = &impl->io] { io->run(); });
   }
   // The one start-up line for syslog, with the port actually bound (":0" picks one).
-  const std::string host =
-      address.first.is_v6() ? "[" + address.first.to_string() + "]" : address.first.to_string();
   spdlog::info("syslog: listening on {}:{} (TCP and UDP)", host, impl->port);
   return std::unique_ptr<SyslogServer>(new SyslogServer(std::move(impl)));
 }

@@ -1,6 +1,8 @@
 // The syslog listener of `sawmill server --syslog HOST:PORT`: TCP (RFC 6587 octet counting and
 // LF framing) and UDP on the same port, every message parsed by ParseSyslogMessage and handed
-// to the ingest pipeline in batches (one batch per TCP read or per burst of datagrams).
+// to the ingest pipeline in batches (one batch per TCP read or per burst of datagrams). With
+// SyslogServerOptions::tls it is the listener of `--syslog-tls`: syslog over TLS (RFC 5425),
+// TCP only, on its own port.
 #pragma once
 
 #include <cstddef>
@@ -8,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "common/tls.h"
 #include "ingest/pipeline.h"
 #include "sawmill/status.h"
 
@@ -29,13 +32,19 @@ struct SyslogServerOptions {
   // kernel caps it at net.core.rmem_max unless the process may use SO_RCVBUFFORCE.
   size_t udp_receive_buffer_bytes = size_t{8} << 20;
   int drop_log_interval_ms = 10'000;  // kernel drops are logged at most once per interval
+  // Syslog over TLS (RFC 5425): every TCP connection speaks TLS with the context tls->Current()
+  // gives at its accept (so a reload serves new connections the new certificate), and no UDP
+  // socket is opened. Null: plain TCP and UDP.
+  std::shared_ptr<tls::ServerTls> tls;
+  // A TLS handshake must end within this from the accept, or the connection is closed.
+  int tls_handshake_timeout_ms = 10'000;
 };
 
 class SyslogServer {
  public:
   // Binds TCP and UDP on "addr" ("127.0.0.1:5514", "[::1]:5514", ":5514" for all interfaces;
   // port 0 picks a free port, the same for both, see port()) and starts serving on its own
-  // thread. "*pipeline" must outlive the server.
+  // thread; with options.tls, TCP only, over TLS. "*pipeline" must outlive the server.
   // Errors: InvalidArgument for a malformed address; Unavailable when the port cannot be bound.
   static Result<std::unique_ptr<SyslogServer>> Start(const std::string& addr, Pipeline* pipeline,
                                                      SyslogServerOptions options = {});

@@ -1,6 +1,7 @@
 """PII masking at the server, through every front door of the real binary (docs/security.md
 "PII masking"): native JSON, Elasticsearch _bulk, Loki push (JSON and snappy protobuf), OTLP logs
-(JSON and protobuf), syslog over UDP and TCP.
+(JSON and protobuf), syslog over UDP and TCP, and syslog over TLS (RFC 5425, on a server of
+its own with HTTPS).
 
 For each door, a line with a card number, an e-mail address and an IPv4 address is sent for the
 tenant with masking rules ("acme"; syslog: "default", the only tenant syslog has) and for a
@@ -19,6 +20,7 @@ import json
 import os
 import shutil
 import socket
+import ssl
 import struct
 import subprocess
 import sys
@@ -213,6 +215,56 @@ def data_dir_bytes(path):
     return b"".join(chunks)
 
 
+def test_syslog_over_tls():
+    """The syslog TLS door (--syslog-tls, RFC 5425) masks like the plain syslog doors: the
+    stored and searched line, the flag, the metric, and nothing of it on disk."""
+    certs = tempfile.mkdtemp(prefix="sawmill_e2e_mask_tls_")
+    try:
+        crt, key = os.path.join(certs, "server.crt"), os.path.join(certs, "server.key")
+        proc = subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", key, "-out", crt, "-days", "2", "-subj", "/CN=localhost",
+             "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+            capture_output=True, text=True, timeout=60)
+        check(proc.returncode == 0, "openssl: %s" % proc.stderr)
+        context = ssl.create_default_context(cafile=crt)
+        port = free_port()
+        server = Server(BINARY, extra_args=["--masking", MASKING, "--tls-cert", crt, "--tls-key",
+                                            key, "--syslog-tls", "127.0.0.1:%d" % port])
+        server.scheme, server.ssl_context = "https", context
+        with server:
+            deadline = time.time() + 30
+            while "syslog: listening" not in server.read_log() and time.time() < deadline:
+                time.sleep(0.1)
+            card, email, ip = luhn_card(42), "dave@example.com", "10.6.6.6"
+            data = syslog_line("doorsyslogtls", card, email, ip).encode()
+            with socket.create_connection(("127.0.0.1", port), timeout=30) as raw:
+                with context.wrap_socket(raw, server_hostname="localhost") as tls:
+                    tls.sendall(b"%d %s" % (len(data), data))
+            url = server.url + "/api/v1/search?" + urllib.parse.urlencode(
+                {"q": "doorsyslogtls", "all_time": "1", "cache": "0"})
+            hits = []
+            while not hits and time.time() < deadline + 30:
+                status, _, body = request(url, context=context, timeout=60)
+                check(status == 200, "search over https: %d %s" % (status, body))
+                hits = json.loads(body)["hits"]
+                time.sleep(0.2)
+            check(len(hits) == 1, "syslog over TLS: %d hits" % len(hits))
+            text = json.dumps(hits[0])
+            for value in (card, email, ip):
+                check(value not in text, "syslog over TLS: %s survived masking: %s" % (value, text))
+            check("[REDACTED]" in hits[0]["message"] and "redacted" in hits[0].get("flags", []),
+                  "syslog over TLS: not masked or not flagged: %s" % text)
+            _, _, metrics = request(server.url + "/metrics", context=context)
+            check(metric_value(metrics.decode(), "sawmill_ingest_masked_total", tenant="default",
+                               rule="card") == 1, "syslog over TLS: the card not counted")
+            on_disk = data_dir_bytes(server.data_dir)
+            for value in (card, email, ip):
+                check(value.encode() not in on_disk, "syslog over TLS: %s is on disk" % value)
+    finally:
+        shutil.rmtree(certs, ignore_errors=True)
+
+
 def main():
     syslog_port = free_port()
     args = ["--masking", MASKING, "--syslog", "127.0.0.1:%d" % syslog_port,
@@ -338,6 +390,8 @@ def main():
         status, _, body = request(server.url + "/api/v1/admin/tenants")
         check(status == 200 and json.loads(body).get("masking") == {},
               "admin tenants without masking: %d %s" % (status, body))
+
+    test_syslog_over_tls()
 
     # A bad rule stops the server at start, naming it.
     data = tempfile.mkdtemp(prefix="sawmill_e2e_mask_")
