@@ -105,6 +105,7 @@ void AppendStatsJson(const query::QueryStats& s, std::string* out) {
   num("rows_matched", s.rows_matched);
   num("memtable_rows_scanned", s.memtable_rows_scanned);
   num("rows_counted_from_index", s.rows_counted_from_index);
+  num("rows_from_columns", s.rows_from_columns);
   num("cold_segments", s.cold_segments);
   num("cold_segments_read", s.cold_segments_read);
   num("cold_bytes", s.cold_bytes);

@@ -4,6 +4,7 @@
 
 #include "query/evaluator.h"
 #include "query/time_range.h"
+#include "segment/builtin_fields.h"
 #include "segment/segment.h"
 
 namespace sawmill::query {
@@ -160,12 +161,42 @@ void Aggregator::Bump(Key key, int64_t by) {
   counts_.emplace(std::move(key), by);
 }
 
+int64_t Aggregator::BucketOf(int64_t t) const {
+  return bucket_end_ ? FloorDiv(t - 1, bucket_ns_) * bucket_ns_ + bucket_ns_
+                     : FloorDiv(t, bucket_ns_) * bucket_ns_;
+}
+
+std::optional<std::vector<Aggregator::ColumnKey>> Aggregator::ColumnKeys() const {
+  if (agg_ == nullptr || agg_->bytes) return std::nullopt;
+  std::vector<ColumnKey> keys;
+  if (bucket_index_ >= 0) keys.push_back(ColumnKey{true, 0, nullptr});
+  for (size_t i = 0; i < ids_.size(); ++i) {
+    if (names_[i] == nullptr) return std::nullopt;  // a second bucket
+    const segment::BuiltinField* f = segment::FindBuiltinField(*names_[i], /*with_alias=*/true);
+    if (ids_[i] == FieldId::kDynamic || ids_[i] == FieldId::kTenant || f == nullptr ||
+        (f->type != segment::FieldType::kString && f->type != segment::FieldType::kLevel) ||
+        f->column_bit == segment::kColMessage) {
+      return std::nullopt;
+    }
+    keys.push_back(ColumnKey{false, f->column_bit, names_[i]});
+  }
+  return keys;
+}
+
+void Aggregator::AddBucketCount(int64_t bucket, const std::vector<std::string>& values, int64_t n) {
+  if (n <= 0) return;
+  if (bucket_index_ < 0) bucket = 0;
+  if (bucket_index_ >= 0) {
+    min_bucket_ = std::min(min_bucket_, bucket);
+    max_bucket_ = std::max(max_bucket_, bucket);
+  }
+  Bump(Key{bucket, values}, n);
+}
+
 void Aggregator::Add(const Record& record) {
   if (agg_ == nullptr) return;
   if (bucket_index_ >= 0) {
-    int64_t t = time_field_ts_ ? record.ts : record.ingest_ts;
-    scratch_.bucket = bucket_end_ ? FloorDiv(t - 1, bucket_ns_) * bucket_ns_ + bucket_ns_
-                                  : FloorDiv(t, bucket_ns_) * bucket_ns_;
+    scratch_.bucket = BucketOf(time_field_ts_ ? record.ts : record.ingest_ts);
     min_bucket_ = std::min(min_bucket_, scratch_.bucket);
     max_bucket_ = std::max(max_bucket_, scratch_.bucket);
   }

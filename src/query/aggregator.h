@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -47,6 +48,28 @@ class Aggregator {
   // sent to another node; and the other way, such groups added in (as Merge does).
   AggregateState Export() const;
   void Import(const AggregateState& state);
+
+  // --- Column-only aggregation (the executor's path that builds no Record; docs/performance.md
+  // "Counts and aggregations without records") ---
+  // What a group key is read from: the bucket of the time column, or a built-in column whose
+  // value GroupValue reads (its ColumnBit).
+  struct ColumnKey {
+    bool bucket = false;
+    uint32_t column = 0;      // when !bucket: the ColumnBit (a text column or the level)
+    const std::string* name;  // when !bucket: the field name as the query spells it
+  };
+  // The group keys in the order of the bucket and then Key::values, when every one is a
+  // bucket of the query's time field or a built-in text or level column (service, host, level,
+  // trace_id, span_id, user_id); nullopt for bytes, the message (a JSON line's may be rendered
+  // from its shape), dynamic fields, tenant, ts/seq as values and a second bucket: such
+  // aggregations read records.
+  std::optional<std::vector<ColumnKey>> ColumnKeys() const;
+  // The bucket "t" (on the query's time field) falls in. REQUIRES: the query has a bucket.
+  int64_t BucketOf(int64_t t) const;
+  int64_t BucketWidth() const { return bucket_ns_; }
+  // As "n" calls of Add with records in bucket "bucket" (ignored without a bucket) whose
+  // GroupValues are "values" (in Key::values order).
+  void AddBucketCount(int64_t bucket, const std::vector<std::string>& values, int64_t n);
 
   // The answer rows after the row stages (sort, head, fields). "range" gives the empty
   // buckets; with "all_time" the buckets span the matching records. Adds a warning when

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <atomic>
+#include <bit>
 #include <cstdio>
 #include <functional>
 #include <thread>
 
 #include "common/mutex.h"
+#include "query/column_aggregation.h"
 #include "query/evaluator.h"
 #include "query/planner.h"
 #include "query/time_range.h"
@@ -59,6 +61,10 @@ struct Task {
 
 struct WorkerState {
   std::unique_ptr<Aggregator> agg;
+  // The column-only path of the aggregation (ExecOptions::columnar), with its scratch.
+  std::optional<ColumnAggregation> by_columns;
+  segment::BlockColumns columns;
+  std::vector<uint32_t> selected;
   QueryStats stats;
   std::vector<std::string> warnings;
   std::vector<std::string> plan;
@@ -74,6 +80,9 @@ uint64_t TextBytes(const Record& r) {
   for (const auto& [name, value] : r.fields) bytes += name.size() + value.size();
   return bytes;
 }
+
+// Per group field, each indexed value (as GroupValue gives it) and its postings in one segment.
+using GroupPostings = std::vector<std::vector<std::pair<std::string, roaring::Roaring>>>;
 
 class Job {
  public:
@@ -93,6 +102,18 @@ class Job {
       filter_mask_ |= probe.columns();
       count_only_ = probe.CountsOnly();
       group_fields_ = probe.GroupFields();
+      columnar_ = options_.use_indexes && options_.columnar &&
+                  ColumnAggregation::Make(probe, options_.time_field_ts).has_value();
+      if (columnar_) {
+        const std::vector<Aggregator::ColumnKey> keys = *probe.ColumnKeys();
+        for (const Aggregator::ColumnKey& k : keys) {
+          if (k.bucket) {
+            has_bucket_ = true;
+          } else {
+            key_names_.push_back(*k.name);
+          }
+        }
+      }
     }
   }
 
@@ -135,6 +156,7 @@ class Job {
     objstore::ScopedColdReadTally cold_reads(&progress_->cold_reads);
     WorkerState ws;
     if (aggregates_) ws.agg = std::make_unique<Aggregator>(query_.get(), options_.time_field_ts);
+    if (columnar_) ws.by_columns = ColumnAggregation::Make(*ws.agg, options_.time_field_ts);
     bool claimed_any = false;
     while (true) {
       size_t index;
@@ -217,6 +239,7 @@ class Job {
     to->rows_matched += s.rows_matched;
     to->memtable_rows_scanned += s.memtable_rows_scanned;
     to->rows_counted_from_index += s.rows_counted_from_index;
+    to->rows_from_columns += s.rows_from_columns;
   }
 
   // Other nodes' part of the answer (ExecOptions::remote).
@@ -446,6 +469,12 @@ class Job {
     uint64_t read_here = 0;
     std::vector<Record> block_rows, rest_rows, matched;
     uint64_t counted_here = 0;
+    uint64_t columns_here = 0;
+    // Every matching row of a block is known without evaluating the filter: the aggregation
+    // reads only its columns (and the time column when the block is cut by the time range).
+    const bool by_columns = ws->by_columns && (exact || query_->filter->kind == NodeKind::kAll);
+    std::optional<GroupPostings> block_groups;  // BlockFromPostings, loaded on first use
+    bool block_groups_loaded = false;
     for (uint32_t b : order) {
       if (!aggregates_ && Exhausted(block_max(b))) continue;
       if (!CheckLimits(ws)) break;
@@ -458,6 +487,22 @@ class Job {
         CountFromIndex(n, ws);
         counted_here += n;
         continue;
+      }
+      if (by_columns && BlockFromPostings(reader, info, exact ? &*rows : nullptr, &block_groups,
+                                          &block_groups_loaded, ws, &counted_here)) {
+        continue;
+      }
+      if (by_columns) {
+        ColumnsResult done = AggregateColumns(h, reader, b, exact ? &*rows : nullptr, ws);
+        if (done == ColumnsResult::kCorrupt) {
+          ++read_here;
+          continue;
+        }
+        if (done == ColumnsResult::kDone) {
+          ++read_here;
+          ++columns_here;
+          continue;
+        }
       }
       block_rows.clear();
       segment::ReadStats rs;
@@ -501,7 +546,100 @@ class Job {
         std::to_string(h.info.rows) + " rows): " + std::to_string(read_here) + " of " +
         std::to_string(blocks.size()) + " blocks read" +
         (rows ? ", index narrowed to " + std::to_string(rows->cardinality()) + " rows" : "") +
-        (counted_here > 0 ? ", " + std::to_string(counted_here) + " counted from the index" : ""));
+        (counted_here > 0 ? ", " + std::to_string(counted_here) + " counted from the index" : "") +
+        (columns_here > 0 ? ", " + std::to_string(columns_here) + " read as columns only" : ""));
+  }
+
+  // Per-block statistics: a block wholly inside the time range (and inside one bucket) is
+  // counted from the postings of its group fields' values ranked over its rows (GroupsFromIndex
+  // on the block; a level histogram is the level postings in the block), the rows from the
+  // block list. False, having added nothing, when the block is cut by the range or spans two
+  // buckets, a group field has no postings here or too many values, or the walk would take
+  // more than kMaxBlockGroupWork intersections: the block is then read as columns.
+  bool BlockFromPostings(const segment::SegmentReader& reader, const segment::BlockInfo& info,
+                         const roaring::Roaring* rows, std::optional<GroupPostings>* groups,
+                         bool* loaded, WorkerState* ws, uint64_t* counted) {
+    constexpr size_t kMaxBlockGroupWork = 64;
+    if (info.rows == 0 ||
+        !Within(info.min_ts, info.max_ts, info.min_ingest_ts, info.max_ingest_ts)) {
+      return false;
+    }
+    int64_t bucket = 0;
+    if (has_bucket_) {
+      const int64_t lo = options_.time_field_ts ? info.min_ts : info.min_ingest_ts;
+      const int64_t hi = options_.time_field_ts ? info.max_ts : info.max_ingest_ts;
+      bucket = ws->agg->BucketOf(lo);
+      if (ws->agg->BucketOf(hi) != bucket) return false;
+    }
+    if (!*loaded) {
+      *loaded = true;
+      *groups = LoadGroupPostings(reader, key_names_, kMaxBlockGroupWork);
+    }
+    if (!*groups) return false;
+    roaring::Roaring set;
+    set.addRange(info.first_row, static_cast<uint64_t>(info.first_row) + info.rows);
+    if (rows != nullptr) set &= *rows;
+    std::vector<std::pair<std::vector<std::string>, uint64_t>> found;
+    if (!WalkGroups(**groups, set, kMaxBlockGroupWork, &found)) return false;
+    uint64_t total = 0;
+    for (const auto& [values, n] : found) {
+      ws->agg->AddBucketCount(bucket, values, static_cast<int64_t>(n));
+      total += n;
+    }
+    ws->stats.rows_matched += total;
+    ws->stats.rows_counted_from_index += total;
+    *counted += total;
+    return true;
+  }
+
+  enum class ColumnsResult { kDone, kCorrupt, kUseRecords };
+
+  // Aggregates the rows of block "b" that are in "rows" (null: every row) and in the time
+  // range from the columns the aggregation needs, building no record.
+  ColumnsResult AggregateColumns(const storage::SegmentHandle& h,
+                                 const segment::SegmentReader& reader, uint32_t b,
+                                 const roaring::Roaring* rows, WorkerState* ws) {
+    const segment::BlockInfo& info = reader.blocks()[b];
+    const bool whole = Within(info.min_ts, info.max_ts, info.min_ingest_ts, info.max_ingest_ts);
+    const uint32_t mask = ws->by_columns->columns() | (whole ? 0 : time_col_);
+    segment::ReadStats rs;
+    Status st = reader.ReadColumnValues(b, mask, &ws->columns, &rs);
+    Account(rs, ws);
+    ++ws->stats.blocks_read;
+    if (!st.ok() || ws->columns.rows != info.rows) {
+      CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the block list") : st,
+                   ws);
+      return ColumnsResult::kCorrupt;
+    }
+    // The candidate rows, block-relative and ascending.
+    std::vector<uint32_t>& selected = ws->selected;
+    selected.clear();
+    if (rows == nullptr) {
+      selected.resize(info.rows);
+      for (uint32_t i = 0; i < info.rows; ++i) selected[i] = i;
+    } else if (info.rows > 0) {
+      const uint64_t before = info.first_row == 0 ? 0 : rows->rank(info.first_row - 1);
+      const uint64_t n = rows->rank(info.first_row + info.rows - 1) - before;
+      selected.resize(n);
+      rows->rangeUint32Array(selected.data(), before, n);
+      for (uint32_t& r : selected) r -= info.first_row;
+    }
+    const uint64_t candidates = selected.size();
+    if (!whole) {
+      const std::vector<int64_t>& t = ws->columns.ints[std::countr_zero(time_col_)];
+      size_t kept = 0;
+      for (uint32_t r : selected) {
+        if (t[r] >= options_.range.from_ns && t[r] < options_.range.to_ns) selected[kept++] = r;
+      }
+      selected.resize(kept);
+    }
+    if (!ws->by_columns->Add(ws->columns, selected, ws->agg.get())) {
+      return ColumnsResult::kUseRecords;
+    }
+    ws->stats.rows_scanned += candidates;
+    ws->stats.rows_from_columns += candidates;
+    ws->stats.rows_matched += selected.size();
+    return ColumnsResult::kDone;
   }
 
   // True when a segment or block with these ranges lies wholly inside the query's time range,
@@ -510,6 +648,33 @@ class Job {
     const int64_t lo = options_.time_field_ts ? min_ts : min_ingest_ts;
     const int64_t hi = options_.time_field_ts ? max_ts : max_ingest_ts;
     return lo >= options_.range.from_ns && hi < options_.range.to_ns;
+  }
+
+  // The postings of each indexed value of the group fields "names" in one segment, the value
+  // as GroupValue gives it (an UNKNOWN level is ""). nullopt when a field is not an indexed
+  // built-in field of this segment or has more than "max_values" values.
+  static std::optional<GroupPostings> LoadGroupPostings(const segment::SegmentReader& reader,
+                                                        const std::vector<std::string>& names,
+                                                        size_t max_values) {
+    GroupPostings fields;
+    for (const std::string& name : names) {
+      index::IndexedField f = segment::IndexedFieldOf(name);
+      if (!f.builtin || f.message_words) return std::nullopt;
+      auto values = reader.FieldValues(f.name, /*builtin=*/true);
+      if (!values.ok() || !*values || (*values)->size() > max_values) return std::nullopt;
+      auto& postings = fields.emplace_back();
+      for (const std::string& v : **values) {
+        index::FieldPredicate p;
+        p.field = f.name;
+        p.builtin = true;
+        p.value = v;
+        auto matching = reader.MatchingRows(p);
+        if (!matching.ok() || !*matching) return std::nullopt;
+        bool unknown_level = f.text == nullptr && v == LevelName(Level::kUnknown);
+        postings.emplace_back(unknown_level ? std::string() : v, std::move(**matching));
+      }
+    }
+    return fields;
   }
 
   // The groups of "rows" by group_fields_ and their row counts, from the postings of each
@@ -521,24 +686,15 @@ class Job {
   bool GroupsFromIndex(const segment::SegmentReader& reader, const roaring::Roaring& rows,
                        std::vector<std::pair<std::vector<std::string>, uint64_t>>* out) const {
     constexpr size_t kMaxGroupIntersections = 4096;
-    std::vector<std::vector<std::pair<std::string, roaring::Roaring>>> fields;
-    for (const std::string& name : group_fields_) {
-      index::IndexedField f = segment::IndexedFieldOf(name);
-      if (!f.builtin || f.message_words) return false;
-      auto values = reader.FieldValues(f.name, /*builtin=*/true);
-      if (!values.ok() || !*values || (*values)->size() > kMaxGroupIntersections) return false;
-      auto& postings = fields.emplace_back();
-      for (const std::string& v : **values) {
-        index::FieldPredicate p;
-        p.field = f.name;
-        p.builtin = true;
-        p.value = v;
-        auto matching = reader.MatchingRows(p);
-        if (!matching.ok() || !*matching) return false;
-        bool unknown_level = f.text == nullptr && v == LevelName(Level::kUnknown);
-        postings.emplace_back(unknown_level ? std::string() : v, std::move(**matching));
-      }
-    }
+    std::optional<GroupPostings> fields =
+        LoadGroupPostings(reader, group_fields_, kMaxGroupIntersections);
+    return fields && WalkGroups(*fields, rows, kMaxGroupIntersections, out);
+  }
+
+  // The walk of GroupsFromIndex over "fields"; false, having set nothing, past "budget"
+  // intersections.
+  static bool WalkGroups(const GroupPostings& fields, const roaring::Roaring& rows, size_t budget,
+                         std::vector<std::pair<std::vector<std::string>, uint64_t>>* out) {
     std::vector<std::string> values(fields.size());
     size_t work = 0;
     std::vector<std::pair<std::vector<std::string>, uint64_t>> found;
@@ -550,7 +706,7 @@ class Job {
       }
       roaring::Roaring rest = set;
       for (const auto& [value, postings] : fields[depth]) {
-        if (++work > kMaxGroupIntersections) return false;
+        if (++work > budget) return false;
         roaring::Roaring sub = set & postings;
         if (sub.isEmpty()) continue;
         rest -= sub;
@@ -675,7 +831,10 @@ class Job {
   ExecOptions options_;
   Clock* clock_;
   bool aggregates_;
-  bool count_only_ = false;                // a plain `count`: see Aggregator::CountsOnly
+  bool count_only_ = false;  // a plain `count`: see Aggregator::CountsOnly
+  bool columnar_ = false;    // the aggregation may read columns only (ColumnAggregation::Make)
+  bool has_bucket_ = false;  // with columnar_: it groups by a time bucket
+  std::vector<std::string> key_names_;     // with columnar_: the other group fields, in order
   std::vector<std::string> group_fields_;  // Aggregator::GroupFields
   size_t limit_;
   uint32_t time_col_;

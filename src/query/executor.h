@@ -32,6 +32,10 @@ struct ExecOptions {
   bool time_field_ts = false;
   size_t limit = 100;  // hits
   bool use_indexes = true;
+  // With use_indexes: an aggregation whose filter the index answers exactly (or `*`) reads only
+  // the columns it groups by, building no Record (docs/performance.md "Counts and aggregations
+  // without records"). false: such blocks are read as records (before/after benchmarks).
+  bool columnar = true;
   uint32_t partitions = 0;  // > 0: prune by partition when service and host are fixed
   uint64_t max_bytes_scanned = UINT64_MAX;
   int64_t deadline_mono_ns = INT64_MAX;  // on clock->MonotonicNanos()

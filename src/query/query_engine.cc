@@ -257,6 +257,7 @@ class QueryEngineImpl final : public QueryEngine {
     o.time_field_ts = request.time_field_ts;
     o.limit = limit;
     o.use_indexes = request.use_indexes;
+    o.columnar = options_.columnar;
     o.partitions = options_.partitions;
     o.max_bytes_scanned = options_.max_bytes_scanned;
     o.clock = clock_;

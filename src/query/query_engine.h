@@ -112,6 +112,9 @@ struct QueryStats {
   // Of rows_matched: counted from the inverted index's postings without reading a row (a plain
   // `count` whose filter the index answers exactly, over blocks wholly inside the time range).
   uint64_t rows_counted_from_index = 0;
+  // Of rows_scanned: rows of which an aggregation read only the columns it groups by (and the
+  // time), building no record.
+  uint64_t rows_from_columns = 0;
   // Cold tier (docs/api.md): planned segments in the cold store and how many were read, their
   // bytes (the most this query could fetch), bytes fetched from the cold store and bytes served
   // by the local cold cache.
@@ -204,6 +207,9 @@ struct QueryOptions {
   // storage::EngineOptions::partitions, for pruning by partition when a query fixes both service
   // and host. 0: no partition pruning (the inverted index still prunes those segments).
   uint32_t partitions = 0;
+  // ExecOptions::columnar: aggregations read only their columns. false only to measure the
+  // record path (bench_query --columnar 0).
+  bool columnar = true;
 };
 
 // Thread-safe. "engine" must outlive the QueryEngine.

@@ -7,6 +7,7 @@
 // (index/index_kind.h) and a footer. Format: docs/format/segment.md.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -141,6 +142,20 @@ struct ReadStats {
   uint64_t bytes_read_raw = 0;         // the same blocks decompressed
 };
 
+// Some built-in columns of one row block decoded as values, without building a Record per row:
+// what an aggregation reads (docs/performance.md "Counts and aggregations without records").
+// Slots are by column bit position (std::countr_zero of the ColumnBit): the integer columns
+// (ts, ingest_ts, seq, level, flags) in "ints", the text columns in "text", whose views point
+// into "raw" and "arena" (or "records"), so they live as long as this object is not reused.
+struct BlockColumns {
+  static constexpr size_t kSlots = 12;
+  uint32_t rows = 0;
+  std::array<std::vector<int64_t>, kSlots> ints;
+  std::array<std::vector<std::string_view>, kSlots> text;
+  std::array<std::string, kSlots> raw, arena;
+  std::vector<Record> records;  // SegmentReader's default ReadColumnValues keeps its rows here
+};
+
 // Writes "records" (all of tenant info.tenant) as the new object "name" of "store", streamed
 // through ObjectStore::NewWriter (never the whole segment in memory) and committed: atomic and
 // durable when it returns OK (the local store: a temporary file, synced, renamed, the directory
@@ -235,6 +250,14 @@ class SegmentReader {
   // Errors: DataLoss naming the column and block when a checksum fails.
   virtual Status ReadBlock(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
                            ReadStats* stats) const = 0;
+  // Decodes the built-in columns in "column_mask" (kColFields is not one) of every row of
+  // "block" into "*out" (its old contents replaced), building no Record: an aggregation reads
+  // the columns it groups by and nothing else. The default goes through ReadBlock (readers
+  // that can do better override it; the file reader does, except for the message of a
+  // version-4 block, which may be rendered from a JSON shape). Errors: as ReadBlock;
+  // InvalidArgument for kColFields.
+  virtual Status ReadColumnValues(uint32_t block, uint32_t column_mask, BlockColumns* out,
+                                  ReadStats* stats) const;
 };
 
 }  // namespace sawmill::segment

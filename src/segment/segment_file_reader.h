@@ -14,6 +14,8 @@
 
 namespace sawmill::segment {
 
+struct BuiltinField;
+
 class SegmentFileReader final : public SegmentReader {
  public:
   // Errors as SegmentReader::Open.
@@ -34,6 +36,8 @@ class SegmentFileReader final : public SegmentReader {
   bool BlockMayMatch(uint32_t block, const index::FieldPredicate& predicate) const override;
   Status ReadBlock(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
                    ReadStats* stats) const override;
+  Status ReadColumnValues(uint32_t block, uint32_t column_mask, BlockColumns* out,
+                          ReadStats* stats) const override;
 
   const Footer& footer() const { return footer_; }
   // Where the segment is, as errors name it: the file path, or the store's location of the name.
@@ -62,6 +66,13 @@ class SegmentFileReader final : public SegmentReader {
   // ReadBlock without rendering message shapes (a shaped row's message is left empty).
   Status ReadColumns(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
                      ReadStats* stats) const;
+  // Reads and decodes the built-in column "field" (not kInternal) of "block", which holds
+  // "rows" rows: integers into "*ints", text into "*views" (pointing into "*raw" or "*arena").
+  // Errors: DataLoss naming the column and block.
+  Status DecodeBuiltinColumn(uint32_t block, const BuiltinField& field, uint32_t rows,
+                             std::string* raw, std::string* arena, std::vector<int64_t>* ints,
+                             std::vector<std::string_view>* views, ReadStats* stats) const;
+
   // Lists the kinds of this build whose data the footer holds.
   void FindKinds();
   // The view of kinds_[k], opened on first use.

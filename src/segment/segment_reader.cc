@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "common/coding.h"
@@ -328,36 +329,18 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
   std::vector<std::string_view> views;
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
-    size_t col = static_cast<size_t>(field.column);
-    const BlockRef& ref = footer_.columns[col].blocks[block];
-    Status s = ReadPhysical(ref, name(col), &raw, stats);
+    Status s = DecodeBuiltinColumn(block, field, rows, &raw, &arena, &ints, &views, stats);
     if (!s.ok()) return fail(s);
-    if (!ref.present()) return fail(decode_loss(col, Status::DataLoss("block is missing")));
     if (field.type == FieldType::kString) {
-      views.clear();
-      s = DecodeStringColumn(raw, rows, &views, &arena);
-      if (s.ok() && views.size() != rows)
-        s = Status::DataLoss("holds " + std::to_string(views.size()) + " values");
-      if (!s.ok()) return fail(decode_loss(col, s));
       for (uint32_t row = 0; row < rows; ++row) (dst[row].*field.text).assign(views[row]);
       continue;
     }
-    ints.clear();
-    s = DecodeIntColumn(raw, rows, &ints);
-    if (s.ok() && ints.size() != rows)
-      s = Status::DataLoss("holds " + std::to_string(ints.size()) + " values");
-    if (!s.ok()) return fail(decode_loss(col, s));
     for (uint32_t row = 0; row < rows; ++row) {
       int64_t v = ints[row];
       switch (field.type) {
         case FieldType::kTime: dst[row].*field.time = v; break;
         case FieldType::kSequence: dst[row].seq = static_cast<uint64_t>(v); break;
-        case FieldType::kLevel:
-          if (v < 0 || v >= kLevelCount) {
-            return fail(decode_loss(col, Status::DataLoss("level " + std::to_string(v))));
-          }
-          dst[row].level = static_cast<Level>(v);
-          break;
+        case FieldType::kLevel: dst[row].level = static_cast<Level>(v); break;
         case FieldType::kFlags: dst[row].flags = static_cast<uint32_t>(v); break;
         default: break;
       }
@@ -438,6 +421,98 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
     if (cursor[ord] != values[ord].size()) {
       size_t col = ord == 0 ? static_cast<size_t>(ColumnId::kFieldOverflow) : builtin + ord - 1;
       return fail(decode_loss(col, Status::DataLoss("more values than the layout uses")));
+    }
+  }
+  return Status::OK();
+}
+
+Status SegmentFileReader::DecodeBuiltinColumn(uint32_t block, const BuiltinField& field,
+                                              uint32_t rows, std::string* raw, std::string* arena,
+                                              std::vector<int64_t>* ints,
+                                              std::vector<std::string_view>* views,
+                                              ReadStats* stats) const {
+  const size_t col = static_cast<size_t>(field.column);
+  const BlockRef& ref = footer_.columns[col].blocks[block];
+  const std::string name =
+      "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
+  auto decode_loss = [&](const Status& s) {
+    return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
+                            std::to_string(ref.offset) + ": " + s.message());
+  };
+  RETURN_IF_ERROR(ReadPhysical(ref, name, raw, stats));
+  if (!ref.present()) return decode_loss(Status::DataLoss("block is missing"));
+  if (field.type == FieldType::kString) {
+    views->clear();
+    Status s = DecodeStringColumn(*raw, rows, views, arena);
+    if (s.ok() && views->size() != rows)
+      s = Status::DataLoss("holds " + std::to_string(views->size()) + " values");
+    return s.ok() ? s : decode_loss(s);
+  }
+  ints->clear();
+  Status s = DecodeIntColumn(*raw, rows, ints);
+  if (s.ok() && ints->size() != rows)
+    s = Status::DataLoss("holds " + std::to_string(ints->size()) + " values");
+  if (!s.ok()) return decode_loss(s);
+  if (field.type == FieldType::kLevel) {
+    for (int64_t v : *ints) {
+      if (v < 0 || v >= kLevelCount) {
+        return decode_loss(Status::DataLoss("level " + std::to_string(v)));
+      }
+    }
+  }
+  return Status::OK();
+}
+
+Status SegmentFileReader::ReadColumnValues(uint32_t block, uint32_t column_mask, BlockColumns* out,
+                                           ReadStats* stats) const {
+  if (block >= footer_.blocks.size()) {
+    return Status::InvalidArgument("segment " + path_ + " has no block " + std::to_string(block));
+  }
+  if (column_mask & kColFields) {
+    return Status::InvalidArgument("ReadColumnValues reads built-in columns only");
+  }
+  // A version-4 block may keep messages as shapes, rendered from other columns: ReadBlock does.
+  if ((column_mask & kColMessage) != 0 && version_ >= 4) {
+    return SegmentReader::ReadColumnValues(block, column_mask, out, stats);
+  }
+  out->rows = footer_.blocks[block].rows;
+  out->records.clear();
+  for (const BuiltinField& field : kBuiltinFields) {
+    if ((column_mask & field.column_bit) == 0) continue;
+    const int slot = std::countr_zero(field.column_bit);
+    Status s = DecodeBuiltinColumn(block, field, out->rows, &out->raw[slot], &out->arena[slot],
+                                   &out->ints[slot], &out->text[slot], stats);
+    if (!s.ok()) {
+      out->rows = 0;
+      return s;
+    }
+  }
+  return Status::OK();
+}
+
+Status SegmentReader::ReadColumnValues(uint32_t block, uint32_t column_mask, BlockColumns* out,
+                                       ReadStats* stats) const {
+  if (column_mask & kColFields) {
+    return Status::InvalidArgument("ReadColumnValues reads built-in columns only");
+  }
+  out->records.clear();
+  out->rows = 0;
+  RETURN_IF_ERROR(ReadBlock(block, column_mask, &out->records, stats));
+  out->rows = static_cast<uint32_t>(out->records.size());
+  for (const BuiltinField& field : kBuiltinFields) {
+    if ((column_mask & field.column_bit) == 0) continue;
+    const int slot = std::countr_zero(field.column_bit);
+    out->ints[slot].clear();
+    out->text[slot].clear();
+    for (const Record& r : out->records) {
+      switch (field.type) {
+        case FieldType::kString: out->text[slot].push_back(r.*field.text); break;
+        case FieldType::kTime: out->ints[slot].push_back(r.*field.time); break;
+        case FieldType::kSequence: out->ints[slot].push_back(static_cast<int64_t>(r.seq)); break;
+        case FieldType::kLevel: out->ints[slot].push_back(static_cast<int64_t>(r.level)); break;
+        case FieldType::kFlags: out->ints[slot].push_back(r.flags); break;
+        default: break;
+      }
     }
   }
   return Status::OK();

@@ -1,0 +1,50 @@
+// The column-only path of an aggregation (issue 19): `count`, `count by bucket(...), level`,
+// `count by service`, `top N field` and `uniq field` over the columns of a row block, building
+// no Record. The group columns become small codes per block (the level's value, each distinct
+// text value numbered as it is met, the bucket's number from the block's first bucket), the
+// selected rows are counted per combination of codes, and each combination goes to the
+// Aggregator once per block. docs/performance.md "Counts and aggregations without records".
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "query/aggregator.h"
+#include "segment/segment.h"
+
+namespace sawmill::query {
+
+class ColumnAggregation {
+ public:
+  // nullopt when "agg"'s groups are not all columns (Aggregator::ColumnKeys).
+  static std::optional<ColumnAggregation> Make(const Aggregator& agg, bool time_field_ts);
+
+  // The columns Add reads (the group columns, and the time column for a bucket).
+  uint32_t columns() const { return columns_; }
+
+  // Adds the rows "rows" (numbers within the block, ascending) of "cols" to "*agg", as
+  // Aggregator::Add of each row's record would. False, having added nothing, when the
+  // combinations of the block's values are too many to count in a table (the caller then
+  // reads records).
+  bool Add(const segment::BlockColumns& cols, const std::vector<uint32_t>& rows, Aggregator* agg);
+
+ private:
+  ColumnAggregation() = default;
+
+  std::vector<Aggregator::ColumnKey> keys_;
+  int time_slot_ = 0;  // the BlockColumns slot of the time field
+  uint32_t columns_ = 0;
+
+  // Scratch reused from block to block.
+  std::vector<uint64_t> cell_;  // per selected row: its combination's number
+  std::vector<int64_t> table_;
+  std::unordered_map<uint64_t, int64_t> sparse_;
+  std::unordered_map<std::string_view, uint32_t> intern_;
+  std::vector<std::string_view> distinct_;
+};
+
+}  // namespace sawmill::query
