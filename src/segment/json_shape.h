@@ -14,8 +14,8 @@
 #include <string_view>
 #include <vector>
 
-#include "sawmill/status.h"
 #include "sawmill/record.h"
+#include "sawmill/status.h"
 
 namespace sawmill::segment {
 
