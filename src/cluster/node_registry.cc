@@ -92,7 +92,8 @@ Result<std::unique_ptr<NodeRegistry>> NodeRegistry::Start(catalog::Catalog* cata
     return first.WithContext("registering node " + registry->id() + " in the catalog");
   }
   if (registry->options_.background) {
-    registry->thread_ = std::thread([r = registry.get()] { r->Run(); });
+    NodeRegistry* r = registry.get();
+    r->worker_.Start(r->options_.heartbeat_interval_ns, [r] { r->BeatAndLog(); });
   }
   spdlog::info("node {} (incarnation {}) registered at {}", registry->id(), started,
                registry->url());
@@ -106,10 +107,8 @@ void NodeRegistry::Stop(bool remove) {
     MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = true;
-    stop_ = true;
   }
-  cv_.NotifyAll();
-  if (thread_.joinable()) thread_.join();
+  worker_.Stop();
   if (!remove) return;
   // Only our own incarnation's row: a newer process with this id keeps its registration.
   auto rows = catalog_->ListNodes();
@@ -183,29 +182,19 @@ Status NodeRegistry::Beat() {
   return Status::OK();
 }
 
-void NodeRegistry::Run() {
-  int failures = 0;
-  while (true) {
-    {
-      UniqueLock lock(&mu_);
-      const auto deadline = std::chrono::steady_clock::now() +
-                            std::chrono::nanoseconds(options_.heartbeat_interval_ns);
-      while (!stop_ && std::chrono::steady_clock::now() < deadline) cv_.WaitUntil(&lock, deadline);
-      if (stop_) return;
-    }
-    Status status = Beat();
-    if (status.ok()) {
-      if (failures > 0) spdlog::info("node {}: heartbeat written again", id());
-      failures = 0;
-      continue;
-    }
-    // Logged at the first failure and then once a minute's worth of heartbeats.
-    if (failures++ % 30 == 0) {
-      spdlog::warn(
-          "node {}: heartbeat failed ({} in a row): {}; other nodes see it dead after "
-          "node_timeout",
-          id(), failures, status.ToString());
-    }
+void NodeRegistry::BeatAndLog() {
+  Status status = Beat();
+  if (status.ok()) {
+    if (failures_ > 0) spdlog::info("node {}: heartbeat written again", id());
+    failures_ = 0;
+    return;
+  }
+  // Logged at the first failure and then once a minute's worth of heartbeats.
+  if (failures_++ % 30 == 0) {
+    spdlog::warn(
+        "node {}: heartbeat failed ({} in a row): {}; other nodes see it dead after "
+        "node_timeout",
+        id(), failures_, status.ToString());
   }
 }
 

@@ -16,12 +16,12 @@
 #include <cstdint>
 #include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "common/periodic_worker.h"
 #include "sawmill/status.h"
 
 namespace sawmill::cluster {
@@ -74,20 +74,21 @@ class NodeRegistry {
 
  private:
   NodeRegistry(catalog::Catalog* catalog, NodeRegistryOptions options, int64_t started_ns);
-  void Run();
+  // One heartbeat of the background worker; failures logged at the first and then once a
+  // minute's worth of heartbeats.
+  void BeatAndLog();
   std::vector<NodeView> Classify(const std::vector<catalog::NodeRow>& rows) const;
 
   catalog::Catalog* const catalog_;
   const NodeRegistryOptions options_;
   const int64_t started_ns_;
   mutable Mutex mu_;
-  CondVar cv_;
-  bool stop_ GUARDED_BY(mu_) = false;
   bool stopped_ GUARDED_BY(mu_) = false;
   std::vector<catalog::NodeRow> peers_ GUARDED_BY(mu_);
   size_t live_ GUARDED_BY(mu_) = 1;
   int64_t last_ok_ns_ GUARDED_BY(mu_) = 0;
-  std::thread thread_;
+  int failures_ = 0;  // heartbeats failed in a row (the worker's thread only)
+  PeriodicWorker worker_;
 };
 
 // The node's id, stable across restarts: read from DATA/node_id, or made (16 random hex digits
