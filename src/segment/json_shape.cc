@@ -365,6 +365,10 @@ class Builder {
       *mode = kRaw;
       return value == slice;
     }
+    // Every quoted rendering of n bytes is between n + 2 and 6n + 2 bytes long (escapes only
+    // lengthen, at most to \uXXXX per byte): a value outside that is not rendered at all, which
+    // keeps a line of many long fields from re-escaping each one against every other.
+    if (slice.size() < value.size() + 2 || slice.size() > 6 * value.size() + 2) return false;
     std::string& out = s_->rendered;
     out.clear();
     RenderValue(value, kQuoted, &out);
