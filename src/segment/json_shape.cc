@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <cstring>
+#include <span>
 
 #include "common/coding.h"
 #include "segment/format.h"
@@ -14,6 +15,9 @@ namespace {
 // shape := needs(u8) (literal byte other than 0x00 | hole)*
 // hole  := 0x00 kind(u8) mode(u8) arg(varint)
 constexpr char kHole = '\0';
+
+// An id shorter than this inside an extra stays text (a hole costs about four bytes).
+constexpr size_t kMinIdRefBytes = 8;
 
 // A line with more fields keeps its text (bounds the matching work per line).
 constexpr size_t kMaxShapedFields = 4096;
@@ -458,8 +462,45 @@ class Builder {
     bool digit = false;
     for (char c : slice) digit = digit || (c >= '0' && c <= '9');
     if (slice.size() <= 16 && !digit) return;
-    Hole(start, end, kHoleExtra, kRaw, 0);
-    PutLengthPrefixed(extra_, slice);
+    Extra(start, end);
+  }
+
+  // msg_[start, end) as extras of its row, split around every verbatim copy of the row's
+  // trace, span or user id (at least kMinIdRefBytes long), which become holes of their column:
+  // a log line that repeats its ids inside a string value (nezha's "TraceID: ... SpanID: ...")
+  // then stores each id once, in its column.
+  void Extra(size_t start, size_t end) {
+    size_t at = start;
+    while (at < end) {
+      std::string_view rest = msg_.substr(at, end - at);
+      size_t best = std::string_view::npos, best_len = 0;
+      const StringColumn* best_column = nullptr;
+      for (const StringColumn& c : IdColumns()) {
+        const std::string& v = r_.*c.text;
+        if (v.size() < kMinIdRefBytes || v.size() > rest.size()) continue;
+        const size_t pos = rest.find(v);
+        if (pos < best) best = pos, best_len = v.size(), best_column = &c;
+      }
+      if (best_column == nullptr) break;
+      if (best > 0) {
+        Hole(at, at + best, kHoleExtra, kRaw, 0);
+        PutLengthPrefixed(extra_, rest.substr(0, best));
+      }
+      needs_ |= best_column->need;
+      covered_ += best_len;
+      Hole(at + best, at + best + best_len, kHoleColumn, kRaw,
+           static_cast<uint64_t>(best_column->id));
+      at += best + best_len;
+    }
+    if (at < end) {
+      Hole(at, end, kHoleExtra, kRaw, 0);
+      PutLengthPrefixed(extra_, msg_.substr(at, end - at));
+    }
+  }
+
+  // The id columns searched inside extras (the last three of kStringColumns).
+  static std::span<const StringColumn> IdColumns() {
+    return std::span<const StringColumn>(kStringColumns).subspan(2);
   }
 
   bool MatchTs(std::string_view slice, size_t start, size_t end) {

@@ -12,6 +12,7 @@
 #include "index/tokenizer.h"
 #include "objstore/local_directory_store.h"
 #include "segment/format.h"
+#include "segment/json_shape.h"
 #include "segment/segment_file_reader.h"
 #include "segment/testdata.h"
 
@@ -459,6 +460,83 @@ TEST(Segment, SingleBlockSegmentAnswersSegmentBloomFromItsBlock) {
   EXPECT_TRUE((*reader)->SegmentMayContain("message", "12345"));
   EXPECT_TRUE((*reader)->SegmentMayContain("message", "250ms"));
   EXPECT_FALSE((*reader)->SegmentMayContain("message", "e12345"));
+}
+
+// A JSON message whose string value repeats the row's trace and span ids verbatim (nezha's
+// "TraceID: ... SpanID: ..."): the shape refers to the id columns instead of keeping the ids in
+// its extras, every message comes back byte for byte (hot and warm options, message alone or
+// with every column), and a shape whose needs do not name an id it refers to is DataLoss.
+TEST(Segment, IdsRepeatedInsideAJsonMessageAreStoredOnce) {
+  std::mt19937_64 rng(14);
+  auto hex = [&](size_t n) {
+    std::string out;
+    for (size_t i = 0; i < n; ++i) out.push_back("0123456789abcdef"[rng() % 16]);
+    return out;
+  };
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 600; ++i) {
+    Record r = MakeRecord(i, "ts-travel", "node-1", "");
+    r.trace_id = hex(32);
+    r.span_id = i % 7 == 0 ? "" : hex(16);
+    std::string log = "16:52:28." + std::to_string(i) +
+                      " INFO  t.s.Impl#532 TraceID: " + r.trace_id + " SpanID: " + r.span_id +
+                      " [get][n=" + std::to_string(i) + "]\\n";
+    if (i % 5 == 0) log += " again " + r.trace_id;  // twice in one value
+    if (i % 11 == 0) log = r.trace_id + r.span_id;  // ids only, back to back
+    if (i % 13 == 0) r.trace_id = "abc";            // too short to refer to
+    r.message = "{\"log\":\"" + log + "\",\"stream\":\"stdout\"}";
+    records.push_back(std::move(r));
+  }
+  // The shape of a typical line: holes of both id columns, and no id in its extras.
+  const Record& typical = records[1];
+  std::string shape, extra;
+  ShapeScratch scratch;
+  ASSERT_TRUE(BuildJsonShape(typical, &shape, &extra, &scratch));
+  EXPECT_EQ(extra.find(typical.trace_id), std::string::npos);
+  EXPECT_EQ(extra.find(typical.span_id), std::string::npos);
+  EXPECT_EQ(JsonShapeColumns(shape) & (kColTraceId | kColSpanId), kColTraceId | kColSpanId);
+  std::string back;
+  ASSERT_TRUE(RenderJsonShape(shape, extra, typical, &back).ok());
+  EXPECT_EQ(back, typical.message);
+  // A damaged reference: the needs byte without the trace id.
+  std::string damaged = shape;
+  damaged[0] = static_cast<char>(static_cast<uint8_t>(damaged[0]) & ~uint8_t{8});
+  back.clear();
+  EXPECT_EQ(RenderJsonShape(damaged, extra, typical, &back).code(), StatusCode::kDataLoss);
+
+  FaultInjectionEnv env;
+  for (bool warm : {false, true}) {
+    SCOPED_TRACE(warm ? "warm" : "hot");
+    WriterOptions options = warm ? WarmWriterOptions() : WriterOptions();
+    options.block_rows = options.time_slice_rows = 256;
+    ASSERT_TRUE(WriteSegment(&env, "/ids.seg", TestInfo(), records, options, nullptr).ok());
+    auto reader = SegmentFileReader::OpenFile(&env, "/ids.seg");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    const std::vector<Record> expected = Expected(records, true);
+    EXPECT_TRUE(ReadAll(**reader) == expected);
+    std::vector<Record> messages = ReadAll(**reader, kColMessage);
+    ASSERT_EQ(messages.size(), expected.size());
+    for (size_t i = 0; i < messages.size(); ++i) {
+      ASSERT_EQ(messages[i].message, expected[i].message) << i;
+      EXPECT_TRUE(messages[i].trace_id.empty()) << i;  // decoded for the shape only
+    }
+    if (warm) continue;
+    // The extras blocks (plain or dictionary on the hot options) hold no 32-byte trace id.
+    const auto& extras = (*reader)->footer().columns[static_cast<size_t>(ColumnId::kMessageExtra)];
+    size_t present = 0;
+    for (const BlockRef& ref : extras.blocks) {
+      if (!ref.present()) continue;
+      ++present;
+      std::string raw;
+      ASSERT_TRUE((*reader)->ReadPhysical(ref, "extra", &raw, nullptr).ok());
+      for (const Record& r : records) {
+        if (r.trace_id.size() == 32) {
+          ASSERT_EQ(raw.find(r.trace_id), std::string::npos);
+        }
+      }
+    }
+    EXPECT_GT(present, 0u);
+  }
 }
 
 }  // namespace
