@@ -25,6 +25,7 @@
 #include "http/alert_routes.h"
 #include "http/api_routes.h"
 #include "http/auth_gate.h"
+#include "http/cluster_mode.h"
 #include "http/cold_store.h"
 #include "http/export_routes.h"
 #include "http/http_server.h"
@@ -460,6 +461,25 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   struct UnsetJobGate {
     ~UnsetJobGate() { storage::SetJobGate(nullptr); }
   } unset_job_gate;
+  // The node's registry settings (docs/cluster.md "Nodes"): a cluster node starts its registry
+  // before the engine opens (below); any other server after, on the engine's catalog.
+  auto registry_options =
+      NodeRegistryOptionsFor(config, scheme, http_options.address, server.port());
+  if (!registry_options.ok()) {
+    std::fprintf(stderr, "sawmill server: %s\n", registry_options.status().ToString().c_str());
+    server.StopAccepting();
+    server.Stop();
+    return 1;
+  }
+  // Cluster mode (--store; docs/cluster.md): WAL objects and segments in the shared store.
+  auto cluster_node = OpenClusterNode(config, *registry_options, &engine_options);
+  if (!cluster_node.ok()) {
+    std::fprintf(stderr, "sawmill server: cluster node: %s\n",
+                 cluster_node.status().ToString().c_str());
+    server.StopAccepting();
+    server.Stop();
+    return 1;
+  }
   auto opened = storage::Engine::Open(engine_options);
   if (!opened.ok()) {
     std::fprintf(stderr, "sawmill server: cannot open %s: %s\n", config.data_dir.c_str(),
@@ -469,6 +489,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     return 1;
   }
   std::unique_ptr<storage::Engine> engine = std::move(*opened);
+  if (*cluster_node) (*cluster_node)->Start(engine.get());
   query::QueryOptions query_options;
   query_options.partitions = engine_options.partitions;  // lets a service+host query prune
   query_options.max_query_ns = static_cast<int64_t>(config.query_timeout_ms) * 1'000'000;
@@ -605,20 +626,14 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   std::unique_ptr<cluster::PeerFeeds> peer_feeds;  // other nodes' lines for the tail sessions
   // The node registers itself in the catalog and heartbeats (docs/cluster.md "Nodes"); the
   // embedded single node too, harmlessly (one live node: nothing fans out).
-  std::unique_ptr<cluster::NodeRegistry> registry;
+  // A cluster node's registry runs since before the engine opened (cluster_node.h).
+  std::unique_ptr<cluster::NodeRegistry> own_registry;
+  cluster::NodeRegistry* registry = *cluster_node ? (*cluster_node)->registry() : nullptr;
   {
-    cluster::NodeRegistryOptions node_options;
-    auto id = cluster::LoadOrCreateNodeId(config.data_dir);
-    node_options.url =
-        !config.advertise_url.empty()
-            ? config.advertise_url
-            : cluster::DefaultAdvertiseUrl(scheme, http_options.address, server.port());
-    node_options.heartbeat_interval_ns = ms_to_ns(config.node_heartbeat_ms);
-    node_options.node_timeout_ns = ms_to_ns(config.node_timeout_ms);
-    Result<std::unique_ptr<cluster::NodeRegistry>> started = id.status();
-    if (id.ok()) {
-      node_options.id = *id;
-      started = cluster::NodeRegistry::Start(engine->catalog(), std::move(node_options));
+    Result<std::unique_ptr<cluster::NodeRegistry>> started =
+        std::unique_ptr<cluster::NodeRegistry>();
+    if (registry == nullptr) {
+      started = cluster::NodeRegistry::Start(engine->catalog(), *registry_options);
     }
     if (!started.ok()) {
       std::fprintf(stderr, "sawmill server: %s\n", started.status().ToString().c_str());
@@ -630,8 +645,11 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
       engine->Close().IgnoreError();
       return 1;
     }
-    registry = std::move(*started);
-    cluster_routes.registry.store(registry.get());
+    if (registry == nullptr) {
+      own_registry = std::move(*started);
+      registry = own_registry.get();
+    }
+    cluster_routes.registry.store(registry);
     cluster_routes.local_query.store(query_engine.get());
     cluster::PeerFeedOptions feed_options;
     feed_options.secret = config.cluster_secret;
@@ -743,6 +761,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     spdlog::warn("scan quota: could not store the bytes scanned per tenant: {}",
                  flushed.ToString());
   }
+  if (*cluster_node) (*cluster_node)->Stop();  // no takeover while the engine closes
   int exit_code = 0;
   if (Status closed = engine->Close(); !closed.ok()) {
     spdlog::error("closing the storage engine: {}", closed.ToString());

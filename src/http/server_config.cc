@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <system_error>
 
+#include "catalog/pg_catalog.h"
 #include "common/config_values.h"
 #include "common/tls.h"
 #include "http/admin_retention_routes.h"
@@ -121,6 +122,21 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        "the segment catalog: empty for DIR/catalog.db (SQLite), or postgresql://USER@HOST:PORT/DB "
        "for PostgreSQL (one server per catalog until cluster mode; docs/operations.md)",
        &c->catalog},
+      // Cluster mode (docs/cluster.md).
+      {"store", T::kString,
+       "cluster mode: s3://BUCKET/PREFIX, the object store every node shares (WAL objects and "
+       "segments; endpoint, region and keys as for cold_store); needs a postgresql:// catalog",
+       &c->store},
+      {"node_id", T::kString,
+       "this node's id in the nodes table and its WAL objects' names (1-64 letters, digits, '-', "
+       "'_' or '.'); empty: the one kept in DATA/node_id",
+       &c->node_id},
+      {"wal_object_interval", T::kDuration,
+       "cluster mode: acknowledged batches are written to the store as one WAL object this often",
+       nullptr, &c->wal_object_interval_ms},
+      {"wal_object_size", T::kBytes,
+       "cluster mode: a WAL object is written early once its batches reach this size", nullptr,
+       &c->wal_object_bytes},
       // Cold tier store.
       {"cold_store", T::kString,
        "where cold segments go: empty for a directory of the data directory, or "
@@ -247,7 +263,8 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"node_heartbeat", T::kDuration, "how often this node renews its heartbeat in the catalog",
        nullptr, &c->node_heartbeat_ms},
       {"node_timeout", T::kDuration,
-       "a node whose heartbeat is older than this is dead to the others (queries stop asking it)",
+       "a node whose heartbeat is older than this is dead to the others: queries stop asking it "
+       "and, in cluster mode, another node takes over its unflushed WAL objects",
        nullptr, &c->node_timeout_ms},
       {"cluster_secret", T::kString,
        "shared secret of the cluster's nodes (at least 16 characters), sent on their internal "
@@ -419,6 +436,25 @@ Status ValidateServerConfig(const ServerConfig& c) {
     if (value >= min) return Status::OK();
     return Status::InvalidArgument(std::string(key) + ": must be at least " + shown);
   };
+  if (!c.store.empty()) {
+    objstore::S3Options s3;
+    RETURN_IF_ERROR(objstore::ParseS3Url(c.store, &s3).WithContext("store"));
+    if (!catalog::IsPostgresUrl(c.catalog)) {
+      return Status::InvalidArgument(
+          "store: a cluster node's catalog must be PostgreSQL (--catalog postgresql://...), "
+          "which every node shares; " +
+          std::string(c.catalog.empty() ? "without --catalog the catalog is DIR/catalog.db"
+                                        : "'" + c.catalog + "' is not a postgresql:// URL") +
+          " (for S3 with one server, use --cold-store)");
+    }
+    if (!c.cold_store.empty()) {
+      return Status::InvalidArgument(
+          "cold_store: not used with store (a cluster node keeps every segment in the store)");
+    }
+    RETURN_IF_ERROR(at_least("wal_object_interval", c.wal_object_interval_ms, 10, "10ms"));
+    RETURN_IF_ERROR(at_least("wal_object_size", c.wal_object_bytes, 64 << 10, "64KiB"));
+    RETURN_IF_ERROR(at_least("node_timeout", c.node_timeout_ms, 3000, "3s"));
+  }
   if (!c.cold_store.empty()) {
     objstore::S3Options s3;
     RETURN_IF_ERROR(objstore::ParseS3Url(c.cold_store, &s3).WithContext("cold_store"));

@@ -61,6 +61,15 @@ struct ServerConfig {
   // (docs/operations.md "Catalog in PostgreSQL").
   std::string catalog;
 
+  // ---- Cluster mode (docs/cluster.md) ----
+  // "s3://bucket/prefix": this server is a node of a cluster whose nodes share the catalog
+  // (which must then be PostgreSQL) and this store (WAL objects and segments). Endpoint, region
+  // and keys: the cold_store_* settings below. "" : one server on its own data directory.
+  std::string store;
+  std::string node_id;                     // any node ("" : the one kept in DATA/node_id)
+  uint64_t wal_object_interval_ms = 200;   // a node's WAL object is sealed this often...
+  uint64_t wal_object_bytes = 4ull << 20;  // ...or at this size
+
   // ---- Cold tier store (docs/operations.md "Cold store on S3") ----
   // "" keeps cold segments in a directory of the data directory; "s3://bucket/prefix" puts them
   // in an S3 bucket. Endpoint, region and keys left empty come from AWS_ENDPOINT_URL,
@@ -123,7 +132,8 @@ struct ServerConfig {
   std::string syslog_tls_address;  // syslog_tls ("" = off)
   // Cluster nodes (docs/cluster.md "Nodes"): where the other nodes reach this one ("": from the
   // http address), how often it heartbeats in the catalog and after how long without a heartbeat
-  // a node is dead; the secret that nodes' internal requests carry (/internal/v1/...).
+  // a node is dead (in cluster mode: its WAL objects are taken over); the secret that nodes'
+  // internal requests carry (/internal/v1/...).
   std::string advertise_url;
   uint64_t node_heartbeat_ms = 2'000;
   uint64_t node_timeout_ms = 10'000;

@@ -24,6 +24,7 @@
 #include "sawmill/status.h"
 #include "segment/segment.h"
 #include "storage/record_chunk.h"
+#include "wal/wal_sink.h"
 
 namespace sawmill::catalog {
 class Catalog;
@@ -78,6 +79,17 @@ struct EngineOptions {
   // How warm (and so cold) segments are written: larger blocks, stronger zstd, and no inverted
   // index where blooms serve (docs/storage.md "Tiers" has the measurements).
   segment::WriterOptions warm_segment_options = segment::WarmWriterOptions();
+
+  // ---- A cluster node (docs/cluster.md; src/cluster/cluster_node.h) ----
+  // Makes the engine's write-ahead step from the engine's apply function; null: the local WAL
+  // in DIR/wal. A cluster node's writes WAL objects to the shared store.
+  std::function<Result<std::unique_ptr<wal::WalSink>>(wal::WalSink::ApplyFn apply)> wal_factory;
+  // True (a cluster node): "cold_store" is the store every node shares. A flush writes its
+  // segment there (tier and store "cold", object "<tenant>/<id>.seg") instead of into DIR, the
+  // catalog is opened shared (a PostgreSQL catalog without its exclusive lock), start-up
+  // reconciles only DIR (other nodes write the shared store meanwhile), and compaction and tier
+  // moves are off (they would rewrite shared segments into this node's directory).
+  bool shared_store = false;
 };
 
 // A segment as of a snapshot. The reader is opened lazily and shared.
@@ -316,6 +328,12 @@ class Engine {
   using TierPolicy =
       std::function<void(std::string_view tenant, int64_t* warm_after_ns, int64_t* cold_after_ns)>;
   virtual void SetTierPolicy(TierPolicy policy) { (void)policy; }
+
+  // ---- A cluster node (docs/cluster.md) ----
+  // Runs "fn" while no flush trims the write-ahead log, and returns what it returns: a node
+  // taking over another's WAL objects applies their batches in "fn", and a trim decided before
+  // they were applied would delete them.
+  virtual Status WithoutWalTrim(const std::function<Status()>& fn) { return fn(); }
 
   // Stops background work, syncs the WAL. Further Appends return Unavailable.
   virtual Status Close() = 0;

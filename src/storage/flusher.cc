@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "common/mutex.h"
+#include "objstore/cold_cache.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
 
@@ -26,7 +27,7 @@ Flusher::Flusher(const EngineOptions& options, Env* env, Clock* clock, catalog::
       keys_(keys),
       reporter_(std::move(reporter)) {}
 
-void Flusher::EnableWalTrim(wal::WalManager* wal) {
+void Flusher::EnableWalTrim(wal::WalSink* wal) {
   MutexLock fl(&flush_mu_);
   wal_ = wal;
 }
@@ -123,6 +124,8 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
                                           std::to_string(key.second));
   }
   const uint64_t id = *allocated;
+  if (options_.shared_store)
+    return WriteFrozenShared(key, frozen, id, rows, std::move(seqs), start);
   const std::string rel = SegmentRelPath("hot", key.first, key.second, id);
   const std::string path = JoinPath(options_.data_dir, rel);
   // Written through the data directory's object store: a temporary file, synced, renamed, its
@@ -148,6 +151,51 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
                          std::to_string(key.second));
   }
   auto entry = std::make_shared<SegmentEntry>(env_, store(), path, std::move(row), reporter_);
+  Publish(key, frozen, std::move(entry), start);
+  return Status::OK();
+}
+
+Status Flusher::WriteFrozenShared(const PartitionKey& key,
+                                  const std::shared_ptr<const MemtableSet::Frozen>& frozen,
+                                  uint64_t id, const ChunkRows& rows, std::vector<uint64_t> seqs,
+                                  int64_t start) {
+  // A cluster node (engine.h, shared_store): the segment goes straight to the store every node
+  // shares, as the tier mover's cold upload puts it there, read back past any cache, and is
+  // registered; only then may the WAL objects holding its records go (TrimWal).
+  const std::shared_ptr<objstore::ObjectStore>& shared = segments_cold();
+  const std::string name = PathComponent(key.first) + "/" + std::to_string(id) + ".seg";
+  segment::SegmentInfo in, out;
+  in.id = id;
+  in.tenant = key.first;
+  in.partition = key.second;
+  Status s = segment::WriteSegment(objstore::Uncached(shared).get(), name, in, rows,
+                                   options_.segment_options, &out);
+  if (s.ok()) s = VerifyWritten(objstore::Uncached(shared), name, out, std::move(seqs));
+  catalog::SegmentRow row;
+  if (s.ok()) {
+    row = RowFromInfo(out, name, std::string(catalog::kTierCold), clock_->NowNanos());
+    row.store = std::string(catalog::kColdStore);
+    s = catalog_->Insert(row);
+    // A failed insert whose commit may still have happened (a lost connection) leaves the
+    // object: deleting it could leave a registered row without bytes. Otherwise it goes.
+    if (!s.ok() && s.code() != StatusCode::kUnavailable) shared->Delete(name).IgnoreError();
+  } else {
+    shared->Delete(name).IgnoreError();
+  }
+  if (!s.ok()) {
+    StorageMetrics::Get().flush_errors->Increment();
+    return s.WithContext("flush of tenant " + key.first + " partition " +
+                         std::to_string(key.second) + " to the shared store");
+  }
+  auto entry = std::make_shared<SegmentEntry>(env_, shared, shared->Location(name), std::move(row),
+                                              reporter_);
+  Publish(key, frozen, std::move(entry), start);
+  return Status::OK();
+}
+
+void Flusher::Publish(const PartitionKey& key,
+                      const std::shared_ptr<const MemtableSet::Frozen>& frozen,
+                      std::shared_ptr<SegmentEntry> entry, int64_t start) {
   {
     MutexLock l(&*mu_);
     // Registered and visible, and out of the memtables, in one step for snapshots.
@@ -161,7 +209,6 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   auto& m = StorageMetrics::Get();
   m.flushes->Increment();
   m.flush_seconds->Observe(Seconds(clock_->MonotonicNanos() - start));
-  return Status::OK();
 }
 
 Status Flusher::FlushForMemoryLocked() {

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include "storage/engine.h"
 #include "storage/idempotency_keys.h"
 #include "storage/memtable_set.h"
+#include "storage/record_chunk.h"
 #include "storage/segment_registry.h"
 #include "wal/wal_manager.h"
 
@@ -45,7 +47,7 @@ class Flusher {
 
   // From now on TrimWal deletes WAL files of "wal". Until then (during WAL replay, when the
   // Idempotency-Keys of later WAL files are not known yet) TrimWal does nothing.
-  void EnableWalTrim(wal::WalManager* wal);
+  void EnableWalTrim(wal::WalSink* wal);
 
   // Engine::Flush: flushes every memtable, then trims the WAL. Returns the first error.
   Status FlushAll();
@@ -62,6 +64,12 @@ class Flusher {
   // Idempotency-Keys they hold are in the catalog.
   void TrimWal();
 
+  // Runs "fn" with no flush (and so no WAL trim) running (Engine::WithoutWalTrim).
+  Status WithoutTrim(const std::function<Status()>& fn) {
+    MutexLock fl(&flush_mu_);
+    return fn();
+  }
+
   // Memtables written as segments since open. The caller holds the engine's state mutex (the
   // "mu" given to the constructor): the analysis cannot tie the caller's name for it to mu_.
   uint64_t flushes() const NO_THREAD_SAFETY_ANALYSIS { return flushes_; }
@@ -77,6 +85,17 @@ class Flusher {
   Status FlushKey(const PartitionKey& key) REQUIRES(flush_mu_);
   Status WriteFrozen(const PartitionKey& key,
                      const std::shared_ptr<const MemtableSet::Frozen>& frozen);
+  // WriteFrozen on a cluster node (EngineOptions::shared_store): into the shared store.
+  Status WriteFrozenShared(const PartitionKey& key,
+                           const std::shared_ptr<const MemtableSet::Frozen>& frozen, uint64_t id,
+                           const ChunkRows& rows, std::vector<uint64_t> seqs, int64_t start);
+  // Makes a registered segment visible and drops its frozen memtable, in one step.
+  void Publish(const PartitionKey& key, const std::shared_ptr<const MemtableSet::Frozen>& frozen,
+               std::shared_ptr<SegmentEntry> entry, int64_t start);
+  // The shared (cold) store; never changes, read without the engine's mutex.
+  const std::shared_ptr<objstore::ObjectStore>& segments_cold() const NO_THREAD_SAFETY_ANALYSIS {
+    return segments_->cold();
+  }
   // Flushes the largest memtables until the total is under the cap.
   Status FlushForMemoryLocked() REQUIRES(flush_mu_);
   void TrimWalLocked() REQUIRES(flush_mu_);
@@ -95,8 +114,8 @@ class Flusher {
   IdempotencyKeys* keys_;
   std::shared_ptr<CorruptionReporter> reporter_;
 
-  Mutex flush_mu_;                                        // one flush at a time
-  wal::WalManager* wal_ GUARDED_BY(flush_mu_) = nullptr;  // null: no trimming yet
+  Mutex flush_mu_;                                     // one flush at a time
+  wal::WalSink* wal_ GUARDED_BY(flush_mu_) = nullptr;  // null: no trimming yet
   std::atomic<bool> keys_persist_failing_{false};
   uint64_t flushes_ GUARDED_BY(mu_) = 0;
 };

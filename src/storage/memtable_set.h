@@ -2,6 +2,7 @@
 // records and the frozen memtables waiting for (or retrying) their flush, oldest first.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <deque>
 #include <map>
@@ -67,7 +68,9 @@ class MemtableSet {
   std::optional<PartitionKey> Largest() const;
   // Every seq below "next_seq" is applied: inserted here, or its batch failed. Set by the WAL
   // commit leader after each batch, and at start after replay.
-  void SetApplied(uint64_t next_seq) { applied_next_seq_ = next_seq; }
+  // Never lowers it: a cluster node applies batches it took over, whose seqs may be above its
+  // own (storage_engine.cc ApplyAdopted).
+  void SetApplied(uint64_t next_seq) { applied_next_seq_ = std::max(applied_next_seq_, next_seq); }
   // Seqs below this are all in registered segments (or were never acknowledged): the smallest
   // seq in a memtable (active or frozen), or the first seq not yet applied.
   uint64_t MinUnflushedSeq() const;

@@ -55,10 +55,12 @@ Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options
   RETURN_IF_ERROR(engine->Init());
   if (options.background_threads) {
     engine->flush_thread_ = std::thread([e = engine.get()] { e->FlushThread(); });
-    if (options.background_compaction) {
+    // A cluster node neither compacts nor moves tiers: both would rewrite shared segments into
+    // this node's directory (engine.h, shared_store).
+    if (options.background_compaction && !options.shared_store) {
       engine->compaction_thread_ = std::thread([e = engine.get()] { e->CompactionThread(); });
     }
-    if (options.tier_interval_ns > 0) {
+    if (options.tier_interval_ns > 0 && !options.shared_store) {
       engine->tier_worker_.Start(options.tier_interval_ns, [e = engine.get()] {
         // In a cluster only the node holding the job's lease moves tiers (storage/job_gate.h).
         if (!MayRunJob("tiers")) return;
@@ -94,7 +96,18 @@ Status StorageEngine::Init() {
   if (catalog_path.empty()) {
     catalog_path = env_ == Env::Default() ? JoinPath(options_.data_dir, "catalog.db") : ":memory:";
   }
-  ASSIGN_OR_RETURN(catalog_, catalog::OpenCatalog(catalog_path));
+  if (options_.shared_store) {
+    // A cluster node shares the catalog with the other nodes: no exclusive lock.
+    if (!catalog::IsPostgresUrl(catalog_path)) {
+      return Status::InvalidArgument(
+          "a shared store needs a PostgreSQL catalog (postgresql://...), not " + catalog_path);
+    }
+    catalog::PgCatalogOptions pg;
+    pg.application_name = "sawmill engine";
+    ASSIGN_OR_RETURN(catalog_, catalog::OpenPostgresCatalog(catalog_path, pg));
+  } else {
+    ASSIGN_OR_RETURN(catalog_, catalog::OpenCatalog(catalog_path));
+  }
 
   // Reconciliation: the segment objects say who they are; the catalog is made to agree with
   // them, and nothing that verifies is deleted unless proven superseded (catalog/reconcile.h).
@@ -144,8 +157,12 @@ Status StorageEngine::Init() {
   }
   wal::WalOptions wal_options;
   wal_options.file_bytes = options_.wal_file_bytes;
-  ASSIGN_OR_RETURN(wal_, wal::WalManager::Open(env_, clock_, wal_dir_, wal_options,
-                                               [this](wal::WalBatch& b) { ApplyBatch(b); }));
+  if (options_.wal_factory) {
+    ASSIGN_OR_RETURN(wal_, options_.wal_factory([this](wal::WalBatch& b) { ApplyBatch(b); }));
+  } else {
+    ASSIGN_OR_RETURN(wal_, wal::WalManager::Open(env_, clock_, wal_dir_, wal_options,
+                                                 [this](wal::WalBatch& b) { ApplyBatch(b); }));
+  }
   {
     // Recent Idempotency-Keys whose WAL files are gone; replay adds the others.
     const int64_t now = clock_->NowNanos();
@@ -180,10 +197,13 @@ Status StorageEngine::Init() {
 }
 
 std::vector<catalog::ReconcileStore> StorageEngine::ReconcileStores() {
-  std::vector<catalog::ReconcileStore> stores(2);
+  // A cluster node reconciles only its own directory: other nodes write the shared store
+  // meanwhile, and an object of theirs not registered yet is no orphan (docs/cluster.md).
+  std::vector<catalog::ReconcileStore> stores(options_.shared_store ? 1 : 2);
   stores[0].name = std::string(catalog::kLocalStore);
   stores[0].store = segments_.store().get();
   stores[0].prefix = "segments/";
+  if (options_.shared_store) return stores;
   stores[1].name = std::string(catalog::kColdStore);
   stores[1].store = segments_.cold().get();
   stores[1].tier = std::string(catalog::kTierCold);
@@ -336,6 +356,10 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
 }
 
 void StorageEngine::ApplyBatch(wal::WalBatch& batch) {
+  if (batch.context == nullptr) {
+    ApplyAdopted(batch);
+    return;
+  }
   auto* context = static_cast<AppendContext*>(batch.context);
   std::vector<Record>& records = *context->records;
   if (const wal::BatchIdempotency* key = context->idempotency) {
@@ -361,11 +385,68 @@ void StorageEngine::ApplyBatch(wal::WalBatch& batch) {
   memtables_.UpdateGauge();
 }
 
+void StorageEngine::ApplyAdopted(wal::WalBatch& batch) {
+  // A batch another node acknowledged (a WAL object taken over): its seqs are in the payload.
+  std::vector<Record> records;
+  wal::BatchHeader header;
+  Status s = wal::DecodeBatch(batch.payload, &records, &header);
+  if (!s.ok()) {
+    StorageMetrics::Get().adopted_undecodable->Increment();
+    spdlog::error("a batch of a WAL object taken over does not decode and is dropped: {}",
+                  s.ToString());
+    return;
+  }
+  if (header.idempotency) {
+    const wal::BatchIdempotency& b = *header.idempotency;
+    const int64_t now = clock_->NowNanos();
+    keys_.Acknowledge(
+        header.tenant,
+        IdempotencyKey{b.key, b.body_hash, b.answer, header.base_seq, header.count, b.created_ns},
+        now);
+  }
+  // Records the dead node flushed before it died (its segment registered, its WAL object not yet
+  // marked) are skipped, as WAL replay skips records already in segments.
+  WalReplay covered;
+  catalog::ListFilter filter;
+  filter.tenant = header.tenant;
+  auto rows = catalog_->List(filter);
+  if (rows.ok()) {
+    for (const catalog::SegmentRow& row : *rows) {
+      if (row.max_seq >= header.base_seq)
+        covered.Cover({row.tenant, row.partition}, row.min_seq, row.max_seq);
+    }
+  } else {
+    spdlog::warn(
+        "cannot read the segments of tenant {} to check a batch taken over; it is "
+        "kept whole (lines already in segments may show twice): {}",
+        header.tenant, rows.status().ToString());
+  }
+  covered.Prepare();
+  MutexLock l(&mu_);
+  for (const Record& r : records) {
+    PartitionKey key{r.tenant, PartitionOf(r.service, r.host, options_.partitions)};
+    if (covered.IsCovered(key, r.seq)) continue;
+    memtables_.Insert(key, r);
+  }
+  // Every WAL object this node answers for is applied before it is trimmed by seq, so seqs up
+  // to this batch's are applied (they may be above this node's own).
+  if (!records.empty()) memtables_.SetApplied(records.back().seq + 1);
+  memtables_.UpdateGauge();
+}
+
+Status StorageEngine::WithoutWalTrim(const std::function<Status()>& fn) {
+  return flusher_->WithoutTrim(fn);
+}
+
 // ---- Flush and compaction ----
 
 Status StorageEngine::Flush() { return flusher_->FlushAll(); }
 
 Status StorageEngine::CompactNow() {
+  if (options_.shared_store) {
+    return Status::FailedPrecondition(
+        "compaction is not run on a cluster node yet (docs/cluster.md)");
+  }
   bool did_work = false;
   return compactor_->CompactOnce(&did_work);
 }
@@ -577,12 +658,18 @@ void StorageEngine::CompactionThread() {
 // ---- Tiers ----
 
 Result<TierMoveReport> StorageEngine::MoveTiers(int64_t older_than_ns, std::string_view to) {
+  if (options_.shared_store) {
+    return Status::FailedPrecondition("a cluster node's segments are all in the shared store");
+  }
   if (older_than_ns < 0) return Status::InvalidArgument("tier move: older_than is negative");
   return mover_->MoveOlderThan(clock_->NowNanos() - older_than_ns, to);
 }
 
 Result<TierMoveReport> StorageEngine::MoveTiersOldestFirst(std::string_view to,
                                                            const std::function<bool()>& enough) {
+  if (options_.shared_store) {
+    return Status::FailedPrecondition("a cluster node's segments are all in the shared store");
+  }
   return mover_->MoveOldestFirst(to, enough);
 }
 

@@ -66,6 +66,7 @@ class StorageEngine final : public Engine {
   Result<TierMoveReport> MoveTiersOldestFirst(std::string_view to,
                                               const std::function<bool()>& enough) override;
   void SetTierPolicy(TierPolicy policy) override;
+  Status WithoutWalTrim(const std::function<Status()>& fn) override;
   Status Close() override;
 
   // Test hook: the catalog, e.g. to model a crash before a catalog commit.
@@ -91,6 +92,8 @@ class StorageEngine final : public Engine {
                      const wal::BatchIdempotency* idempotency, uint64_t* base_seq);
   // Called by the WAL commit leader for each durable batch, in seq order.
   void ApplyBatch(wal::WalBatch& batch);
+  // ApplyBatch for a batch this process did not commit (context null): decodes the payload.
+  void ApplyAdopted(wal::WalBatch& batch);
 
   void FlushThread();
   void CompactionThread();
@@ -101,7 +104,7 @@ class StorageEngine final : public Engine {
   std::string wal_dir_;
   std::string segments_dir_;
   std::unique_ptr<catalog::Catalog> catalog_;
-  std::unique_ptr<wal::WalManager> wal_;
+  std::unique_ptr<wal::WalSink> wal_;  // the local WAL, or options_.wal_factory's
   std::shared_ptr<CorruptionReporter> reporter_;
   IdempotencyKeys keys_;
   WalDamageLog damage_;

@@ -91,6 +91,13 @@ StorageMetrics& StorageMetrics::Get() {
                                "reconciliation sweep deletes them later)")
                            .Register(reg)
                            .Add({});
+    s.adopted_undecodable = &prometheus::BuildCounter()
+                                 .Name("sawmill_adopted_batches_undecodable_total")
+                                 .Help(
+                                     "Batches of WAL objects taken over from another node that "
+                                     "did not decode and were dropped")
+                                 .Register(reg)
+                                 .Add({});
     s.swept_objects = &prometheus::BuildCounter()
                            .Name("sawmill_segment_objects_swept_total")
                            .Help(

@@ -27,6 +27,8 @@ struct StorageMetrics {
   prometheus::Family<prometheus::Counter>* tier_transition_bytes;
   prometheus::Counter* delete_errors;
   prometheus::Counter* swept_objects;
+  // Batches of WAL objects taken over from another node that did not decode (dropped, logged).
+  prometheus::Counter* adopted_undecodable;
 
   // Registers the metrics on first use. Thread-safe.
   static StorageMetrics& Get();

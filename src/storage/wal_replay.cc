@@ -25,13 +25,17 @@ bool WalReplay::Covered(const PartitionKey& key, uint64_t seq) const {
   return pos != ranges.begin() && std::prev(pos)->second >= seq;
 }
 
-Status WalReplay::Run(wal::WalManager* wal, int64_t now_ns, const Target& target) {
+void WalReplay::Prepare() {
   for (auto& [key, ranges] : covered_) {
     std::sort(ranges.begin(), ranges.end());
     for (size_t i = 1; i < ranges.size(); ++i) {
       ranges[i].second = std::max(ranges[i].second, ranges[i - 1].second);
     }
   }
+}
+
+Status WalReplay::Run(wal::WalSink* wal, int64_t now_ns, const Target& target) {
+  Prepare();
   uint64_t replayed = 0, skipped = 0, batches = 0;  // lines, lines, WAL records
   std::vector<Record> records;
   wal::BatchHeader header;

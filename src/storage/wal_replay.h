@@ -14,6 +14,7 @@
 #include "storage/memtable.h"
 #include "storage/memtable_set.h"
 #include "wal/wal_manager.h"
+#include "wal/wal_sink.h"
 
 namespace sawmill::storage {
 
@@ -51,7 +52,12 @@ class WalReplay {
   // Replays every WAL file, oldest first, into "target", skipping covered records; recovers
   // the Idempotency-Keys of the batches (keys_->Recover, not persisted) as of "now_ns"; sets the
   // WAL's next seq after the last replayed one and logs a summary.
-  Status Run(wal::WalManager* wal, int64_t now_ns, const Target& target);
+  Status Run(wal::WalSink* wal, int64_t now_ns, const Target& target);
+
+  // Outside Run (a batch taken over from another node): after the Covers, Prepare once, then
+  // ask IsCovered for each record.
+  void Prepare();
+  bool IsCovered(const PartitionKey& key, uint64_t seq) const { return Covered(key, seq); }
 
  private:
   // True when "seq" of "key" is in a registered segment.

@@ -19,6 +19,7 @@
 #include "common/mutex.h"
 #include "sawmill/status.h"
 #include "wal/log_writer.h"
+#include "wal/wal_sink.h"
 
 namespace sawmill::wal {
 
@@ -76,21 +77,21 @@ struct WalStats {
   uint64_t damage = 0;           // damage found by replay (records, truncations, torn tails)
 };
 
-// Thread-safe.
-class WalManager {
+// Thread-safe. The local implementation of WalSink (wal_sink.h).
+class WalManager final : public WalSink {
  public:
   // Called by the commit leader, once per durable batch, in seq order, with no other apply
   // running. Must not call back into the manager.
-  using ApplyFn = std::function<void(WalBatch& batch)>;
+  using ApplyFn = WalSink::ApplyFn;
   // Called by Replay with each intact logical record, in log order. Sets "*max_seq" to the
   // highest seq the payload holds. A non-OK status (DataLoss) counts the record as corrupt.
-  using ReplayFn = std::function<Status(std::string_view payload, uint64_t* max_seq)>;
+  using ReplayFn = WalSink::ReplayFn;
 
   // Lists the log files in "dir" (creating it if missing). Nothing is opened for writing until
   // Replay has run. "*env" and "*clock" must outlive the manager.
   static Result<std::unique_ptr<WalManager>> Open(Env* env, Clock* clock, std::string dir,
                                                   WalOptions options, ApplyFn apply);
-  ~WalManager();
+  ~WalManager() override;
 
   // Replays every existing log file, oldest first, then opens a new log file for appending.
   // Damaged records are skipped, counted (sawmill_wal_corrupt_records_total) and logged.
@@ -98,35 +99,35 @@ class WalManager {
   // and listed in damage_found().
   // Returns the highest seq seen (0 if none). Errors: only from creating the new log file.
   // REQUIRES: called once, before Commit.
-  Result<uint64_t> Replay(const ReplayFn& fn);
+  Result<uint64_t> Replay(const ReplayFn& fn) override;
 
   // What Replay found. REQUIRES: Replay returned.
-  const std::vector<WalDamage>& damage_found() const { return damage_; }
+  const std::vector<WalDamage>& damage_found() const override { return damage_; }
 
   // OK while commits succeed. After a commit failed (disk full or an I/O error) and until one
   // succeeds again: Unavailable "not accepting writes: disk full (...)". When no commit was tried
   // for a second, this probes the disk with a small synced write of its own (at most once a
   // second), so that readiness recovers once space is freed even if no client writes.
-  Status WriteHealth();
+  Status WriteHealth() override;
 
   // The next seq Commit hands out. REQUIRES: before the first Commit.
-  void SetNextSeq(uint64_t seq);
+  void SetNextSeq(uint64_t seq) override;
 
   // Assigns the batch its seqs, writes it with whatever other batches are waiting, syncs, and
   // applies it. Returns once the batch is durable and applied, or has failed.
   // Errors: Unavailable when the log cannot be written or synced (nothing of the batch is
   // acknowledged; the log moves to a new file) or after Close.
-  Status Commit(WalBatch* batch);
+  Status Commit(WalBatch* batch) override;
 
   // Deletes every log file, other than the open one, whose records all have seqs below
   // "min_unflushed_seq" (that is, are in registered segments). Returns how many were deleted.
-  int DeleteObsoleteFiles(uint64_t min_unflushed_seq);
+  int DeleteObsoleteFiles(uint64_t min_unflushed_seq) override;
 
   // Finishes queued commits, syncs and closes the open file. Later Commits fail.
-  Status Close();
+  Status Close() override;
 
-  WalStats stats() const;
-  uint64_t next_seq() const;
+  WalStats stats() const override;
+  uint64_t next_seq() const override;
 
  private:
   struct FileInfo {

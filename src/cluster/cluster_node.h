@@ -1,0 +1,89 @@
+// A cluster node (issue 20, docs/cluster.md): `sawmill server --catalog postgresql://...
+// --store s3://bucket/prefix`. This is the node's write side: its WAL objects
+// (wal_object_writer.h), its segments in the shared store, and the takeover of the unflushed WAL
+// objects of nodes whose heartbeat stopped.
+//
+// Identity and liveness are the node registry's (node_registry.h): ClusterNode::Open starts the
+// registry (the node's row in the nodes table, its heartbeats) on a catalog connection of its
+// own, before the engine opens and replays the node's WAL objects, so that no other node takes
+// them over meanwhile. The server uses that registry for everything else (fan-out, live tail,
+// job leases) instead of starting a second one.
+//
+// The node shares the catalog with every other node (no exclusive lock). The engine is told to
+// be a cluster node's by Configure (EngineOptions::wal_factory and shared_store); Start runs the
+// takeover rounds, one every heartbeat interval: the WAL objects of nodes the registry finds
+// dead (heartbeat older than node_timeout) are claimed, replayed into this node's memtables,
+// flushed to segments and deleted. A node whose own heartbeat is not current takes nothing over.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "catalog/catalog.h"
+#include "cluster/node_registry.h"
+#include "cluster/wal_object_writer.h"
+#include "common/clock.h"
+#include "common/periodic_worker.h"
+#include "objstore/object_store.h"
+#include "sawmill/status.h"
+#include "storage/engine.h"
+
+namespace sawmill::cluster {
+
+struct ClusterNodeOptions {
+  std::string catalog_url;  // postgresql://...
+  // The node's id, URL, heartbeat interval and node_timeout (a node whose heartbeat is older is
+  // dead and taken over). registry.clock is set to "clock".
+  NodeRegistryOptions registry;
+  // The shared store: WAL objects under wal/ (read and written past any cache).
+  std::shared_ptr<objstore::ObjectStore> wal_store;
+  WalObjectOptions wal;        // wal.node is set to registry.id
+  size_t takeover_batch = 64;  // WAL objects claimed per round
+  Clock* clock = nullptr;      // nullptr: Clock::Real()
+};
+
+class ClusterNode {
+ public:
+  // Opens the node's own catalog connections and starts its registry (one heartbeat, which
+  // must succeed). Errors: the registry's (InvalidArgument for a bad id or intervals) and the
+  // catalog's (Unavailable when PostgreSQL cannot be reached).
+  static Result<std::unique_ptr<ClusterNode>> Open(ClusterNodeOptions options);
+  ~ClusterNode();  // Stop()
+
+  // Makes "options" a cluster node's engine: WAL objects instead of DIR/wal, segments in
+  // "segment_store" (the shared store, segments/ under the prefix; may be cached), a shared
+  // catalog, no compaction nor tier moves.
+  void Configure(storage::EngineOptions* options,
+                 std::shared_ptr<objstore::ObjectStore> segment_store);
+  // Starts the takeover rounds. "engine" must be the one opened with Configure's options and
+  // outlive Stop.
+  void Start(storage::Engine* engine);
+  // Stops the takeover rounds (the engine closes afterwards and seals the last WAL object). The
+  // registry keeps heartbeating until the server stops it (registry()->Stop).
+  void Stop();
+
+  const std::string& id() const { return registry_->id(); }
+  // The node's registry, for the server's fan-out, tail and leases; lives as long as the node.
+  NodeRegistry* registry() const { return registry_.get(); }
+  // One takeover round now (tests): returns how many WAL objects were taken over.
+  Result<size_t> TakeOverNow();
+
+ private:
+  explicit ClusterNode(ClusterNodeOptions options);
+  void TakeoverRound();
+
+  ClusterNodeOptions options_;
+  Clock* clock_;
+  std::unique_ptr<catalog::Catalog> node_catalog_;  // heartbeats and takeover
+  std::unique_ptr<catalog::Catalog> wal_catalog_;   // the WAL object writer's
+  std::unique_ptr<NodeRegistry> registry_;          // on node_catalog_ (declared after it)
+  WalObjectWriter* writer_ = nullptr;               // owned by the engine
+  storage::Engine* engine_ = nullptr;
+  std::atomic<bool> stopping_{false};
+  bool takeover_failing_ = false;  // the worker's thread only
+  PeriodicWorker takeover_;        // declared last: stops first
+};
+
+}  // namespace sawmill::cluster

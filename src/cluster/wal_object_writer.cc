@@ -1,0 +1,631 @@
+#include "cluster/wal_object_writer.h"
+
+#include <prometheus/counter.h>
+#include <prometheus/histogram.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cinttypes>
+#include <cstdio>
+#include <cstring>
+#include <set>
+#include <utility>
+
+#include "common/metrics.h"
+#include "wal/log_reader.h"
+#include "wal/log_writer.h"
+#include "wal/record_batch.h"
+
+namespace sawmill::cluster {
+namespace {
+
+// Every WAL object's records carry this log number (objects are never recycled, so the number
+// that tells a recycled file's stale bytes apart has nothing to tell here).
+constexpr uint32_t kLogNumber = 1;
+
+struct Metrics {
+  prometheus::Counter* objects;
+  prometheus::Counter* object_bytes;
+  prometheus::Family<prometheus::Counter>* failures;
+  prometheus::Counter* batches_refused;
+  prometheus::Histogram* ack_seconds;
+  prometheus::Counter* deleted;
+  prometheus::Counter* taken_over;
+  prometheus::Counter* fenced;
+  prometheus::Counter* orphans;
+  prometheus::Counter* missing;
+
+  static Metrics& Get() {
+    static Metrics* m = [] {
+      auto* m = new Metrics;
+      auto& reg = MetricsRegistry();
+      m->objects = &prometheus::BuildCounter()
+                        .Name("sawmill_wal_objects_written_total")
+                        .Help("WAL objects written to the shared store and registered")
+                        .Register(reg)
+                        .Add({});
+      m->object_bytes = &prometheus::BuildCounter()
+                             .Name("sawmill_wal_object_bytes_total")
+                             .Help("Bytes of the WAL objects written")
+                             .Register(reg)
+                             .Add({});
+      m->failures = &prometheus::BuildCounter()
+                         .Name("sawmill_wal_object_failures_total")
+                         .Help(
+                             "Failed attempts to write (stage put) or register (stage "
+                             "register) a WAL object; each is retried until the deadline")
+                         .Register(reg);
+      m->batches_refused = &prometheus::BuildCounter()
+                                .Name("sawmill_wal_object_batches_refused_total")
+                                .Help(
+                                    "Batches refused (503, not acknowledged) because their WAL "
+                                    "object could not be written and registered in time")
+                                .Register(reg)
+                                .Add({});
+      m->ack_seconds = &prometheus::BuildHistogram()
+                            .Name("sawmill_wal_object_ack_seconds")
+                            .Help(
+                                "From a batch's commit to its acknowledgement (buffer, PUT, "
+                                "registration)")
+                            .Register(reg)
+                            .Add({}, prometheus::Histogram::BucketBoundaries{
+                                         0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10});
+      m->deleted = &prometheus::BuildCounter()
+                        .Name("sawmill_wal_objects_deleted_total")
+                        .Help("WAL objects deleted after their records were in segments")
+                        .Register(reg)
+                        .Add({});
+      m->taken_over = &prometheus::BuildCounter()
+                           .Name("sawmill_wal_objects_taken_over_total")
+                           .Help("WAL objects of dead nodes this node took over and replayed")
+                           .Register(reg)
+                           .Add({});
+      m->fenced = &prometheus::BuildCounter()
+                       .Name("sawmill_wal_objects_fenced_total")
+                       .Help(
+                           "WAL objects this node found taken over by another node when it "
+                           "came to mark them flushed (it no longer answers for them)")
+                       .Register(reg)
+                       .Add({});
+      m->orphans = &prometheus::BuildCounter()
+                        .Name("sawmill_wal_object_orphans_deleted_total")
+                        .Help(
+                            "WAL objects no catalog row names (never acknowledged), deleted at "
+                            "start")
+                        .Register(reg)
+                        .Add({});
+      m->missing = &prometheus::BuildCounter()
+                        .Name("sawmill_wal_objects_missing_total")
+                        .Help(
+                            "Registered, unflushed WAL objects the store did not have at "
+                            "replay or takeover (acknowledged lines lost)")
+                        .Register(reg)
+                        .Add({});
+      return m;
+    }();
+    return *m;
+  }
+};
+
+// A WAL object's bytes as a SequentialFile for LogReader.
+class StringSource final : public SequentialFile {
+ public:
+  explicit StringSource(const std::string& data) : data_(data) {}
+  Status Read(size_t n, std::string_view* result, char* scratch) override {
+    (void)scratch;
+    const size_t take = std::min(n, data_.size() - pos_);
+    *result = std::string_view(data_).substr(pos_, take);
+    pos_ += take;
+    return Status::OK();
+  }
+  Status Skip(uint64_t n) override {
+    pos_ = static_cast<size_t>(std::min<uint64_t>(data_.size(), pos_ + n));
+    return Status::OK();
+  }
+
+ private:
+  const std::string& data_;
+  size_t pos_ = 0;
+};
+
+class DamageCollector final : public wal::LogReader::Reporter {
+ public:
+  DamageCollector(std::string name, std::vector<wal::WalDamage>* out)
+      : name_(std::move(name)), out_(out) {}
+  void Corruption(uint64_t offset, uint64_t bytes, std::string_view kind,
+                  const Status& reason) override {
+    if (out_ == nullptr) return;
+    wal::WalDamage d;
+    d.file = name_;
+    d.offset = offset;
+    d.bytes = bytes;
+    d.kind = std::string(kind);
+    d.detail = name_ + " at " + std::to_string(offset) + ": " + reason.ToString();
+    out_->push_back(std::move(d));
+  }
+
+ private:
+  std::string name_;
+  std::vector<wal::WalDamage>* out_;
+};
+
+void SleepNanos(int64_t ns) { std::this_thread::sleep_for(std::chrono::nanoseconds(ns)); }
+
+}  // namespace
+
+std::string WalObjectName(const std::string& node, uint64_t first_seq, uint64_t last_seq) {
+  char range[64];
+  std::snprintf(range, sizeof range, "%020" PRIu64 "-%020" PRIu64, first_seq, last_seq);
+  return "wal/" + node + "/" + range + ".wal";
+}
+
+std::vector<std::string> ReadWalObjectRecords(const std::string& name, const std::string& data,
+                                              std::vector<wal::WalDamage>* damage) {
+  DamageCollector collector(name, damage);
+  wal::LogReader reader(std::make_unique<StringSource>(data), name, kLogNumber, &collector);
+  std::vector<std::string> out;
+  std::string record;
+  while (reader.ReadRecord(&record)) out.push_back(record);
+  if (reader.valid_end() < data.size() && damage != nullptr) {
+    // Every byte of an object was written by one PUT before anything in it was acknowledged:
+    // an unusable tail is damage, not a torn write.
+    wal::WalDamage d;
+    d.file = name;
+    d.offset = reader.valid_end();
+    d.bytes = data.size() - reader.valid_end();
+    d.kind = "truncated";
+    d.detail = name + ": " + std::to_string(d.bytes) + " bytes from " + std::to_string(d.offset) +
+               " do not read";
+    damage->push_back(std::move(d));
+  }
+  return out;
+}
+
+WalObjectWriter::WalObjectWriter(catalog::Catalog* catalog,
+                                 std::shared_ptr<objstore::ObjectStore> store, Clock* clock,
+                                 WalObjectOptions options, ApplyFn apply)
+    : catalog_(catalog),
+      store_(std::move(store)),
+      clock_(clock),
+      options_(std::move(options)),
+      apply_(std::move(apply)) {}
+
+Result<std::unique_ptr<WalObjectWriter>> WalObjectWriter::Open(
+    catalog::Catalog* catalog, std::shared_ptr<objstore::ObjectStore> store, Clock* clock,
+    WalObjectOptions options, ApplyFn apply) {
+  if (options.node.empty() || options.node.find('/') != std::string::npos) {
+    return Status::InvalidArgument("WAL objects: the node id must be a non-empty name without '/'");
+  }
+  if (options.interval_ns <= 0 || options.max_bytes == 0 || options.seq_block == 0) {
+    return Status::InvalidArgument("WAL objects: interval, size and seq block must be positive");
+  }
+  Metrics::Get();
+  return std::unique_ptr<WalObjectWriter>(
+      new WalObjectWriter(catalog, std::move(store), clock, std::move(options), std::move(apply)));
+}
+
+WalObjectWriter::~WalObjectWriter() { Close().IgnoreError(); }
+
+Status WalObjectWriter::Unavailable(const std::string& why) const {
+  return Status::Unavailable("not accepting writes: " + why);
+}
+
+Result<std::string> WalObjectWriter::ReadObject(const std::string& name) {
+  Status last;
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    auto size = store_->Size(name);
+    if (size.ok()) {
+      std::string data;
+      last = *size == 0 ? Status::OK() : store_->GetRange(name, 0, *size, &data);
+      if (last.ok()) return data;
+    } else {
+      last = size.status();
+    }
+    if (last.IsNotFound()) return last;
+    SleepNanos((attempt + 1) * 200 * kNanosPerMilli);
+  }
+  return last;
+}
+
+Result<uint64_t> WalObjectWriter::Replay(const ReplayFn& fn) {
+  const std::string& me = options_.node;
+  // Answer for what is ours now: rows another node is taking over this moment are skipped (and
+  // stay theirs); from the next statement on, our fresh heartbeat keeps the others off.
+  ASSIGN_OR_RETURN(auto claimed, catalog_->ClaimWalObjects({me}, me, size_t{1} << 40, INT64_MAX));
+  (void)claimed;
+  ASSIGN_OR_RETURN(std::vector<catalog::WalObjectRow> rows, catalog_->ListWalObjects(me));
+  uint64_t max_seq = 0, records = 0, objects = 0;
+  std::deque<catalog::WalObjectRow> owned;
+  std::vector<std::string> done;  // flushed before a crash: rows and objects to remove
+  for (catalog::WalObjectRow& row : rows) {
+    max_seq = std::max(max_seq, row.last_seq);
+    if (row.state == catalog::kWalObjectFlushed) {
+      done.push_back(row.name);
+      continue;
+    }
+    auto data = ReadObject(row.name);
+    if (!data.ok()) {
+      if (!data.status().IsNotFound()) {
+        return data.status().WithContext("WAL object replay of " + row.name);
+      }
+      Metrics::Get().missing->Increment();
+      spdlog::error(
+          "WAL object {} is registered but not in the store: its {} acknowledged "
+          "batches (seqs {}-{}) are lost",
+          row.name, row.batches, row.first_seq, row.last_seq);
+      wal::WalDamage d;
+      d.file = row.name;
+      d.kind = "missing_object";
+      d.detail = row.name + " is registered but not in the store";
+      d.range_known = false;  // the event times are not known
+      damage_.push_back(std::move(d));
+      continue;
+    }
+    for (const std::string& payload : ReadWalObjectRecords(row.name, *data, &damage_)) {
+      uint64_t seq = 0;
+      Status s = fn(payload, &seq);
+      if (!s.ok()) {
+        wal::WalDamage d;
+        d.file = row.name;
+        d.kind = "undecodable";
+        d.detail = row.name + ": " + s.ToString();
+        damage_.push_back(std::move(d));
+        continue;
+      }
+      max_seq = std::max(max_seq, seq);
+      ++records;
+    }
+    ++objects;
+    owned.push_back(std::move(row));
+  }
+  for (const wal::WalDamage& d : damage_) {
+    spdlog::error("WAL object damage: {} ({})", d.detail, d.kind);
+  }
+  if (!done.empty()) {
+    ASSIGN_OR_RETURN(uint64_t removed, catalog_->DeleteWalObjects(done, me));
+    (void)removed;
+    for (const std::string& name : done) {
+      Status s = store_->Delete(name);
+      if (!s.ok() && !s.IsNotFound()) spdlog::warn("cannot delete {}: {}", name, s.ToString());
+    }
+  }
+  // Orphans: objects under wal/<me>/ that no row names were never acknowledged (a crash or a
+  // failure between PUT and registration). Only this node writes there, and it writes nothing
+  // before this sweep ends.
+  ASSIGN_OR_RETURN(std::vector<catalog::WalObjectRow> all, catalog_->ListWalObjects(""));
+  std::set<std::string> named;
+  for (const auto& r : all) named.insert(r.name);
+  ASSIGN_OR_RETURN(std::vector<std::string> listed, store_->List("wal/" + me + "/"));
+  for (const std::string& name : listed) {
+    if (named.count(name) > 0) continue;
+    Status s = store_->Delete(name);
+    if (s.ok() || s.IsNotFound()) {
+      Metrics::Get().orphans->Increment();
+      spdlog::info("deleted WAL object {}: no catalog row names it (never acknowledged)", name);
+    }
+  }
+  spdlog::info("WAL objects of node {}: replayed {} objects, {} batches", me, objects, records);
+  {
+    MutexLock l(&mu_);
+    owned_ = std::move(owned);
+    floor_ = std::max(floor_, max_seq + 1);
+    replayed_ = true;
+  }
+  sealer_ = std::thread([this] { SealerThread(); });
+  return max_seq;
+}
+
+Status WalObjectWriter::WriteHealth() {
+  MutexLock l(&mu_);
+  if (!failure_.empty()) return Unavailable(failure_);
+  return Status::OK();
+}
+
+void WalObjectWriter::SetNextSeq(uint64_t seq) {
+  MutexLock l(&mu_);
+  floor_ = std::max(floor_, seq);
+  if (next_seq_ < floor_) {
+    next_seq_ = floor_;
+    block_end_ = 0;  // take a new block at or above the floor
+  }
+}
+
+uint64_t WalObjectWriter::next_seq() const {
+  MutexLock l(&mu_);
+  return next_seq_;
+}
+
+wal::WalStats WalObjectWriter::stats() const {
+  MutexLock l(&mu_);
+  wal::WalStats s = stats_;
+  s.files = owned_.size();
+  s.bytes = 0;
+  for (const auto& row : owned_) s.bytes += row.bytes;
+  return s;
+}
+
+Status WalObjectWriter::Commit(wal::WalBatch* batch) {
+  const int64_t start = clock_->MonotonicNanos();
+  UniqueLock l(&mu_);
+  if (closing_ || !replayed_) return Unavailable("the WAL object writer is closed");
+  const uint64_t count = std::max<uint64_t>(batch->count, 1);
+  if (block_end_ == 0 || next_seq_ + count > block_end_) {
+    // A new block of seqs, unique across the cluster (one catalog round trip per block).
+    auto first = catalog_->AllocateSeqs(std::max(options_.seq_block, count), floor_);
+    if (!first.ok()) {
+      Metrics::Get().batches_refused->Increment();
+      return Unavailable("cannot take seqs from the catalog: " + first.status().ToString());
+    }
+    next_seq_ = *first;
+    block_end_ = *first + std::max(options_.seq_block, count);
+  }
+  batch->base_seq = next_seq_;
+  next_seq_ += batch->count;
+  if (batch->payload.size() >= 8) wal::SetBatchBaseSeq(batch->payload.data(), batch->base_seq);
+  batch->done = false;
+  Group& g = open_;
+  if (g.batches.empty()) {
+    g.first_seq = batch->base_seq;
+    g.min_ingest_ts = batch->min_ingest_ts;
+    g.max_ingest_ts = batch->max_ingest_ts;
+    g.opened_ns = clock_->MonotonicNanos();
+    work_cv_.NotifyAll();
+  }
+  g.last_seq = batch->base_seq + std::max<uint64_t>(batch->count, 1) - 1;
+  g.min_ingest_ts = std::min(g.min_ingest_ts, batch->min_ingest_ts);
+  g.max_ingest_ts = std::max(g.max_ingest_ts, batch->max_ingest_ts);
+  {
+    // The log format's blocks restart with each object: a fresh encoder over the group so far.
+    wal::LogWriter encoder(nullptr, kLogNumber, g.data.size());
+    encoder.Encode(batch->payload, &g.data);
+  }
+  g.batches.push_back(batch);
+  if (g.data.size() >= options_.max_bytes) work_cv_.NotifyAll();
+  while (!batch->done) done_cv_.Wait(&l);
+  if (batch->status.ok()) {
+    Metrics::Get().ack_seconds->Observe(static_cast<double>(clock_->MonotonicNanos() - start) /
+                                        1e9);
+  }
+  return batch->status;
+}
+
+void WalObjectWriter::SealerThread() {
+  while (true) {
+    Group group;
+    {
+      UniqueLock l(&mu_);
+      while (true) {
+        if (!open_.batches.empty()) {
+          if (closing_ || open_.data.size() >= options_.max_bytes) break;
+          const int64_t due = open_.opened_ns + options_.interval_ns;
+          const int64_t now = clock_->MonotonicNanos();
+          if (now >= due) break;
+          work_cv_.WaitFor(&l, std::chrono::nanoseconds(due - now));
+          continue;
+        }
+        if (closing_) return;
+        work_cv_.Wait(&l);
+      }
+      group = std::move(open_);
+      open_ = Group();
+      sealing_ = true;
+    }
+    auto persisted = Persist(group);
+    if (persisted.ok()) {
+      // Registered: durable. Apply in seq order (this thread is the only one sealing), then
+      // acknowledge.
+      MutexLock al(&apply_mu_);
+      for (wal::WalBatch* b : group.batches) apply_(*b);
+    }
+    {
+      MutexLock l(&mu_);
+      Status status = persisted.ok() ? Status::OK() : persisted.status();
+      for (wal::WalBatch* b : group.batches) {
+        b->status = status;
+        b->done = true;
+      }
+      if (persisted.ok()) {
+        stats_.commits += group.batches.size();
+        owned_.push_back(*persisted);
+        if (!failure_.empty()) spdlog::info("WAL objects are written and registered again");
+        failure_.clear();
+      } else {
+        Metrics::Get().batches_refused->Increment(static_cast<double>(group.batches.size()));
+        failure_ = persisted.status().message();
+      }
+      sealing_ = false;
+    }
+    done_cv_.NotifyAll();
+  }
+}
+
+Result<catalog::WalObjectRow> WalObjectWriter::Persist(const Group& group) {
+  catalog::WalObjectRow row;
+  row.name = WalObjectName(options_.node, group.first_seq, group.last_seq);
+  row.node = options_.node;
+  row.owner = options_.node;
+  row.first_seq = group.first_seq;
+  row.last_seq = group.last_seq;
+  row.bytes = group.data.size();
+  row.batches = group.batches.size();
+  row.min_ingest_ts = group.min_ingest_ts;
+  row.max_ingest_ts = group.max_ingest_ts;
+  row.created_ns = clock_->NowNanos();
+  row.state = std::string(catalog::kWalObjectUnflushed);
+  const int64_t deadline = clock_->MonotonicNanos() + options_.persist_deadline_ns;
+  int64_t backoff = 50 * kNanosPerMilli;
+  auto& m = Metrics::Get();
+  // 1. The bytes, in the store.
+  while (true) {
+    Status s = store_->Put(row.name, group.data);
+    if (s.ok()) break;
+    m.failures->Add({{"stage", "put"}}).Increment();
+    if (clock_->MonotonicNanos() + backoff > deadline) {
+      spdlog::error("WAL object {} ({} batches) could not be written: {}; not acknowledged",
+                    row.name, row.batches, s.ToString());
+      return Unavailable("the object store does not take WAL objects: " + s.ToString());
+    }
+    spdlog::warn("WAL object {}: write failed (retrying): {}", row.name, s.ToString());
+    SleepNanos(backoff);
+    backoff = std::min<int64_t>(backoff * 2, 2 * kNanosPerSecond);
+  }
+  // 2. The row, in the catalog. An attempt whose answer was lost may have committed: the
+  // retry then finds the name registered, which is success.
+  while (true) {
+    Status s = catalog_->RegisterWalObject(row);
+    if (s.ok() || (s.code() == StatusCode::kAlreadyExists)) break;
+    m.failures->Add({{"stage", "register"}}).Increment();
+    if (clock_->MonotonicNanos() + backoff > deadline) {
+      // Left in the store: if a lost answer hid a commit, the row names it and a restart
+      // replays it (its batches were never acknowledged, so a client retry may store them
+      // twice, which Idempotency-Keys prevent); otherwise the start-up sweep deletes it.
+      spdlog::error("WAL object {} ({} batches) could not be registered: {}; not acknowledged",
+                    row.name, row.batches, s.ToString());
+      return Unavailable("the catalog does not register WAL objects: " + s.ToString());
+    }
+    spdlog::warn("WAL object {}: registration failed (retrying): {}", row.name, s.ToString());
+    SleepNanos(backoff);
+    backoff = std::min<int64_t>(backoff * 2, 2 * kNanosPerSecond);
+  }
+  m.objects->Increment();
+  m.object_bytes->Increment(static_cast<double>(row.bytes));
+  return row;
+}
+
+int WalObjectWriter::DeleteObsoleteFiles(uint64_t min_unflushed_seq) {
+  MutexLock tl(&trim_mu_);
+  std::vector<std::string> names;
+  {
+    MutexLock l(&mu_);
+    for (const auto& row : owned_) {
+      if (row.last_seq < min_unflushed_seq) names.push_back(row.name);
+    }
+  }
+  if (names.empty()) return 0;
+  const std::string& me = options_.node;
+  // 1. Marked flushed, fenced: only while this node still answers for them.
+  std::vector<std::string> marked;
+  Status s = catalog_->MarkWalObjectsFlushed(names, me);
+  if (s.ok()) {
+    marked = names;
+  } else if (s.code() == StatusCode::kFailedPrecondition) {
+    // Some were taken over by another node (this one looked dead): one by one, so that those
+    // still ours go and the others are left to their new owner.
+    for (const std::string& name : names) {
+      Status one = catalog_->MarkWalObjectsFlushed({name}, me);
+      if (one.ok()) {
+        marked.push_back(name);
+      } else if (one.code() == StatusCode::kFailedPrecondition) {
+        Metrics::Get().fenced->Increment();
+        spdlog::error(
+            "WAL object {} was taken over by another node while this one held its "
+            "records; it is that node's now: {}",
+            name, one.ToString());
+        MutexLock l(&mu_);
+        owned_.erase(std::remove_if(owned_.begin(), owned_.end(),
+                                    [&](const auto& r) { return r.name == name; }),
+                     owned_.end());
+      } else {
+        spdlog::warn("cannot mark WAL object {} flushed (retried later): {}", name, one.ToString());
+        break;
+      }
+    }
+  } else {
+    spdlog::warn("cannot mark {} WAL objects flushed (retried later): {}", names.size(),
+                 s.ToString());
+    return 0;
+  }
+  if (marked.empty()) return 0;
+  // 2. The rows, then 3. the objects (a crash between leaves orphans the start-up sweep
+  // deletes; a failed delete leaves one too, until this node's next start).
+  auto removed = catalog_->DeleteWalObjects(marked, me);
+  if (!removed.ok()) {
+    spdlog::warn("cannot remove {} flushed WAL object rows (retried at the next start): {}",
+                 marked.size(), removed.status().ToString());
+  }
+  int deleted = 0;
+  for (const std::string& name : marked) {
+    if (removed.ok()) {
+      Status d = store_->Delete(name);
+      if (!d.ok() && !d.IsNotFound()) {
+        spdlog::warn("cannot delete WAL object {} (an orphan until the next start): {}", name,
+                     d.ToString());
+      } else {
+        ++deleted;
+        Metrics::Get().deleted->Increment();
+      }
+    }
+  }
+  {
+    std::set<std::string> gone(marked.begin(), marked.end());
+    MutexLock l(&mu_);
+    owned_.erase(std::remove_if(owned_.begin(), owned_.end(),
+                                [&](const auto& r) { return gone.count(r.name) > 0; }),
+                 owned_.end());
+  }
+  return deleted;
+}
+
+Result<size_t> WalObjectWriter::TakeOver(const std::vector<std::string>& dead,
+                                         int64_t alive_since_ns, size_t limit) {
+  MutexLock tl(&trim_mu_);
+  ASSIGN_OR_RETURN(std::vector<catalog::WalObjectRow> rows,
+                   catalog_->ClaimWalObjects(dead, options_.node, limit, alive_since_ns));
+  size_t adopted = 0;
+  for (catalog::WalObjectRow& row : rows) {
+    auto data = ReadObject(row.name);
+    if (!data.ok()) {
+      if (data.status().IsNotFound()) {
+        Metrics::Get().missing->Increment();
+        spdlog::error(
+            "WAL object {} of node {} is registered but not in the store: its {} "
+            "acknowledged batches (seqs {}-{}) are lost",
+            row.name, row.node, row.batches, row.first_seq, row.last_seq);
+        continue;  // stays registered to this node, unflushed, for operators
+      }
+      // Still ours: a later round or this node's restart reads it again.
+      spdlog::warn(
+          "cannot read WAL object {} taken over from {} (retried at this node's next "
+          "start): {}",
+          row.name, row.node, data.status().ToString());
+      continue;
+    }
+    std::vector<wal::WalDamage> damage;
+    std::vector<std::string> records = ReadWalObjectRecords(row.name, *data, &damage);
+    for (const auto& d : damage) spdlog::error("WAL object damage: {} ({})", d.detail, d.kind);
+    {
+      MutexLock al(&apply_mu_);
+      for (std::string& payload : records) {
+        wal::WalBatch batch;
+        batch.payload = std::move(payload);
+        batch.context = nullptr;  // not ours: the engine decodes it
+        apply_(batch);
+      }
+    }
+    spdlog::info("took over WAL object {} of dead node {} ({} batches, seqs {}-{})", row.name,
+                 row.node, records.size(), row.first_seq, row.last_seq);
+    Metrics::Get().taken_over->Increment();
+    {
+      MutexLock l(&mu_);
+      owned_.push_back(row);
+    }
+    ++adopted;
+  }
+  return adopted;
+}
+
+Status WalObjectWriter::Close() {
+  {
+    MutexLock l(&mu_);
+    if (closed_) return Status::OK();
+    closing_ = true;
+  }
+  work_cv_.NotifyAll();
+  if (sealer_.joinable()) sealer_.join();  // seals what is open first
+  MutexLock l(&mu_);
+  closed_ = true;
+  return Status::OK();
+}
+
+}  // namespace sawmill::cluster

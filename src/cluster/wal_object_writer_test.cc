@@ -1,0 +1,183 @@
+// The WAL object writer (wal_object_writer.h) on a real directory store and a real SQLite
+// catalog file: acknowledged means in the store and registered; replay after a crash; orphans;
+// deletion after flush; takeover and fencing. (Cluster tests on PostgreSQL and S3:
+// tests/e2e_cluster_write.py.)
+#include "cluster/wal_object_writer.h"
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <filesystem>
+#include <thread>
+#include <vector>
+
+#include "catalog/sqlite_catalog.h"
+#include "objstore/local_directory_store.h"
+#include "wal/record_batch.h"
+
+namespace sawmill::cluster {
+namespace {
+
+class WalObjectWriterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("walobj-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "store");
+    auto c = catalog::OpenSqliteCatalog((dir_ / "catalog.db").string());
+    ASSERT_TRUE(c.ok()) << c.status().ToString();
+    catalog_ = std::move(*c);
+    store_ =
+        std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), (dir_ / "store").string());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::unique_ptr<WalObjectWriter> Open(const std::string& node, std::vector<uint64_t>* applied) {
+    WalObjectOptions o;
+    o.node = node;
+    o.interval_ns = 20 * kNanosPerMilli;
+    o.seq_block = 100;
+    o.persist_deadline_ns = 2 * kNanosPerSecond;
+    auto w = WalObjectWriter::Open(catalog_.get(), store_, Clock::Real(), o,
+                                   [applied](wal::WalBatch& b) {
+                                     std::vector<Record> records;
+                                     wal::BatchHeader h;
+                                     ASSERT_TRUE(wal::DecodeBatch(b.payload, &records, &h).ok());
+                                     for (const Record& r : records) applied->push_back(r.seq);
+                                   });
+    EXPECT_TRUE(w.ok()) << w.status().ToString();
+    return std::move(w).value();
+  }
+
+  static wal::WalBatch Batch(int lines) {
+    std::vector<Record> records(static_cast<size_t>(lines));
+    for (int i = 0; i < lines; ++i) {
+      records[static_cast<size_t>(i)].message = "line " + std::to_string(i);
+      records[static_cast<size_t>(i)].ts = records[static_cast<size_t>(i)].ingest_ts = 1000 + i;
+    }
+    wal::WalBatch b;
+    wal::EncodeBatch("t1", records, &b.payload);
+    b.count = static_cast<uint64_t>(lines);
+    b.min_ingest_ts = 1000;
+    b.max_ingest_ts = 1000 + lines;
+    return b;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<catalog::Catalog> catalog_;
+  std::shared_ptr<objstore::LocalDirectoryStore> store_;
+};
+
+TEST_F(WalObjectWriterTest, AnAcknowledgedBatchIsInARegisteredObjectAndAppliedInSeqOrder) {
+  std::vector<uint64_t> applied;
+  auto w = Open("n1", &applied);
+  ASSERT_TRUE(w->Replay([](std::string_view, uint64_t*) { return Status::OK(); }).ok());
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5; ++i) {
+        wal::WalBatch b = Batch(3);
+        if (w->Commit(&b).ok()) {
+          // Acknowledged: registered, and its object is in the store.
+          auto rows = catalog_->ListWalObjects("n1");
+          bool found = false;
+          for (const auto& r : *rows) {
+            if (r.first_seq <= b.base_seq && b.base_seq + 2 <= r.last_seq) {
+              found = store_->Size(r.name).ok();
+            }
+          }
+          EXPECT_TRUE(found) << b.base_seq;
+          ++ok;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 40);
+  ASSERT_EQ(applied.size(), 120u);
+  for (size_t i = 1; i < applied.size(); ++i) EXPECT_LT(applied[i - 1], applied[i]);
+  auto rows = catalog_->ListWalObjects("n1");
+  ASSERT_TRUE(rows.ok());
+  uint64_t batches = 0;
+  for (const auto& r : *rows) {
+    batches += r.batches;
+    EXPECT_EQ(r.name, WalObjectName("n1", r.first_seq, r.last_seq));
+    std::string data;
+    ASSERT_TRUE(store_->GetRange(r.name, 0, *store_->Size(r.name), &data).ok());
+    std::vector<wal::WalDamage> damage;
+    EXPECT_EQ(ReadWalObjectRecords(r.name, data, &damage).size(), r.batches);
+    EXPECT_TRUE(damage.empty());
+  }
+  EXPECT_EQ(batches, 40u);
+  // Flushed up to everything: rows and objects go.
+  EXPECT_EQ(w->DeleteObsoleteFiles(applied.back() + 1), static_cast<int>(rows->size()));
+  EXPECT_TRUE(catalog_->ListWalObjects("")->empty());
+  EXPECT_TRUE(store_->List("wal/")->empty());
+  ASSERT_TRUE(w->Close().ok());
+}
+
+TEST_F(WalObjectWriterTest, ARestartReplaysUnflushedObjectsDeletesOrphansAndTakesNewSeqs) {
+  std::vector<uint64_t> applied;
+  uint64_t last = 0;
+  {
+    auto w = Open("n1", &applied);
+    ASSERT_TRUE(w->Replay([](std::string_view, uint64_t*) { return Status::OK(); }).ok());
+    for (int i = 0; i < 3; ++i) {
+      wal::WalBatch b = Batch(2);
+      ASSERT_TRUE(w->Commit(&b).ok());
+      last = b.base_seq + 1;
+    }
+    ASSERT_TRUE(w->Close().ok());
+  }
+  // A PUT whose registration never happened: no row names it.
+  ASSERT_TRUE(store_->Put(WalObjectName("n1", 900, 901), "never acknowledged").ok());
+  std::vector<uint64_t> replayed_seqs;
+  std::vector<uint64_t> applied2;
+  auto w = Open("n1", &applied2);
+  auto max = w->Replay([&](std::string_view payload, uint64_t* max_seq) {
+    std::vector<Record> records;
+    RETURN_IF_ERROR(wal::DecodeBatch(payload, &records));
+    for (const Record& r : records) replayed_seqs.push_back(r.seq);
+    *max_seq = records.back().seq;
+    return Status::OK();
+  });
+  ASSERT_TRUE(max.ok()) << max.status().ToString();
+  EXPECT_EQ(*max, last);
+  EXPECT_EQ(replayed_seqs, applied);
+  EXPECT_FALSE(store_->Size(WalObjectName("n1", 900, 901)).ok());
+  w->SetNextSeq(*max + 1);
+  wal::WalBatch b = Batch(1);
+  ASSERT_TRUE(w->Commit(&b).ok());
+  EXPECT_GT(b.base_seq, last);
+}
+
+TEST_F(WalObjectWriterTest, ADeadNodesObjectsAreTakenOverOnceAndItsOwnerIsFencedOut) {
+  std::vector<uint64_t> applied_a, applied_b;
+  auto a = Open("a", &applied_a);
+  ASSERT_TRUE(a->Replay([](std::string_view, uint64_t*) { return Status::OK(); }).ok());
+  for (int i = 0; i < 4; ++i) {
+    wal::WalBatch b = Batch(5);
+    ASSERT_TRUE(a->Commit(&b).ok());
+  }
+  ASSERT_TRUE(catalog_->Heartbeat({"a", "http://a", 1, 100}).ok());
+  auto b = Open("b", &applied_b);
+  ASSERT_TRUE(b->Replay([](std::string_view, uint64_t*) { return Status::OK(); }).ok());
+  // "a" beat at 100: alive for a claim that counts heartbeats from 50 on.
+  EXPECT_EQ(*b->TakeOver({"a"}, 50, 100), 0u);
+  auto taken = b->TakeOver({"a"}, 200, 100);
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  EXPECT_GE(*taken, 1u);
+  EXPECT_EQ(applied_b, applied_a);  // every line of a, once
+  EXPECT_EQ(*b->TakeOver({"a"}, 200, 100), 0u);
+  // a (not dead after all) cannot drop what b answers for now; b can.
+  EXPECT_EQ(a->DeleteObsoleteFiles(UINT64_MAX), 0);
+  EXPECT_EQ(catalog_->ListWalObjects("b")->size(), *taken);
+  EXPECT_EQ(b->DeleteObsoleteFiles(UINT64_MAX), static_cast<int>(*taken));
+  EXPECT_TRUE(store_->List("wal/a/")->empty());
+}
+
+}  // namespace
+}  // namespace sawmill::cluster

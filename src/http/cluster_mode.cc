@@ -1,0 +1,85 @@
+#include "http/cluster_mode.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <string>
+
+#include "common/env.h"
+#include "objstore/cold_cache.h"
+#include "objstore/s3_store.h"
+
+namespace sawmill::http {
+
+Result<cluster::NodeRegistryOptions> NodeRegistryOptionsFor(const ServerConfig& config,
+                                                            const std::string& scheme,
+                                                            const std::string& address, int port) {
+  cluster::NodeRegistryOptions options;
+  if (!config.node_id.empty()) {
+    options.id = config.node_id;  // checked by NodeRegistry::Start
+  } else {
+    ASSIGN_OR_RETURN(options.id, cluster::LoadOrCreateNodeId(config.data_dir));
+  }
+  options.url = !config.advertise_url.empty() ? config.advertise_url
+                                              : cluster::DefaultAdvertiseUrl(scheme, address, port);
+  auto ms_to_ns = [](uint64_t ms) {
+    return static_cast<int64_t>(std::min<uint64_t>(ms, INT64_MAX / kNanosPerMilli)) *
+           kNanosPerMilli;
+  };
+  options.heartbeat_interval_ns = ms_to_ns(config.node_heartbeat_ms);
+  options.node_timeout_ns = ms_to_ns(config.node_timeout_ms);
+  return options;
+}
+
+Result<std::unique_ptr<cluster::ClusterNode>> OpenClusterNode(
+    const ServerConfig& config, cluster::NodeRegistryOptions registry,
+    storage::EngineOptions* engine_options) {
+  if (config.store.empty()) return std::unique_ptr<cluster::ClusterNode>();
+  objstore::S3Options base;
+  RETURN_IF_ERROR(objstore::ParseS3Url(config.store, &base).WithContext("store"));
+  base.endpoint = config.cold_store_endpoint;
+  if (!config.cold_store_region.empty()) base.region = config.cold_store_region;
+  base.access_key = config.cold_store_access_key;
+  base.secret_key = config.cold_store_secret_key;
+  objstore::FillS3OptionsFromEnvironment(&base);
+  base.part_size = config.cold_store_part_bytes;
+  base.multipart_threshold = config.cold_store_part_bytes;
+  base.incomplete_grace_ms =
+      static_cast<int64_t>(std::min<uint64_t>(config.cold_store_upload_grace_ms, INT64_MAX / 2));
+  const std::string root = base.prefix;
+
+  // WAL objects: on the acknowledgement path, so one PUT's retries stop early (the writer
+  // retries the whole object until its own deadline, then answers 503).
+  objstore::S3Options wal = base;
+  wal.retry_budget_ms = 3000;
+  wal.request_timeout_ms = 10000;
+  wal.stall_timeout_ms = 5000;
+  ASSIGN_OR_RETURN(auto wal_store, objstore::S3Store::Create(std::move(wal)));
+  RETURN_IF_ERROR(wal_store->CheckAccess().WithContext("store"));
+
+  objstore::S3Options segments = base;
+  segments.prefix = root.empty() ? "segments" : root + "/segments";
+  segments.retry_budget_ms = static_cast<int64_t>(config.cold_store_retry_ms);
+  ASSIGN_OR_RETURN(auto segment_s3, objstore::S3Store::Create(std::move(segments)));
+  std::shared_ptr<objstore::ObjectStore> segment_store(std::move(segment_s3));
+  if (config.cold_cache_bytes > 0) {
+    ASSIGN_OR_RETURN(auto cache, objstore::ColdCache::Open(Env::Default(),
+                                                           JoinPath(config.data_dir, "cold-cache"),
+                                                           config.cold_cache_bytes));
+    segment_store =
+        std::make_shared<objstore::CachingObjectStore>(std::move(segment_store), std::move(cache));
+  }
+
+  cluster::ClusterNodeOptions options;
+  options.catalog_url = config.catalog;
+  options.registry = std::move(registry);
+  options.wal_store = std::shared_ptr<objstore::ObjectStore>(std::move(wal_store));
+  options.wal.interval_ns = static_cast<int64_t>(config.wal_object_interval_ms) * kNanosPerMilli;
+  options.wal.max_bytes = config.wal_object_bytes;
+  spdlog::info("cluster store: {} at {}", config.store, options.wal_store->Location("wal/"));
+  ASSIGN_OR_RETURN(auto node, cluster::ClusterNode::Open(std::move(options)));
+  node->Configure(engine_options, std::move(segment_store));
+  return node;
+}
+
+}  // namespace sawmill::http

@@ -1,0 +1,349 @@
+"""The write path of cluster nodes (issue 20, docs/cluster.md "Write path"): `sawmill server
+--catalog postgresql://... --store s3://bucket/prefix` on a private PostgreSQL (initdb in a
+temporary directory, restarted during the test) and the real S3 API of OpenStack Swift (the ctest
+fixture s3_store), reached through a TCP proxy of the test's own that can be cut.
+
+- --store without a PostgreSQL catalog is refused, saying why;
+- an acknowledged batch is in a WAL object in the store, registered in wal_objects;
+- two nodes ingest; node a is killed with SIGKILL mid-ingest; node b takes its unflushed WAL
+  objects over (after node_timeout), replays and flushes them;
+- the store unreachable for a while: acknowledgements wait or fail with 503;
+- PostgreSQL restarted during ingest: nodes retry; nothing acknowledged was not registered;
+- node b killed with SIGKILL mid-ingest and restarted: it replays its WAL objects;
+- then every acknowledged line (of both nodes, through all of the above) is found exactly once,
+  and the flushed WAL objects are gone from catalog and store.
+- the acknowledgement latency (p50, p99) of one node, printed.
+
+argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+from e2e_cold_search_test import s3
+from e2e_cold_store_test import create_bucket, fixture_env
+from e2e_lib import Server, check, free_port, metric_value, request
+
+BUCKET = "sawmill-e2e"
+
+
+class Proxy:
+    """A TCP forwarder to the S3 endpoint that the test can cut (every connection closed, new
+    ones closed at once) and restore: the store 'down' as the node sees it."""
+
+    def __init__(self, target_port):
+        self.target = ("127.0.0.1", target_port)
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(128)
+        self.port = self.sock.getsockname()[1]
+        self.down = False
+        self.conns = []
+        self.lock = threading.Lock()
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                client, _ = self.sock.accept()
+            except OSError:
+                return
+            if self.down:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+            except OSError:
+                client.close()
+                continue
+            with self.lock:
+                self.conns += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
+
+    def pipe(self, src, dst):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    break
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def cut(self):
+        self.down = True
+        with self.lock:
+            for s in self.conns:
+                try:
+                    s.shutdown(socket.SHUT_RDWR)
+                    s.close()
+                except OSError:
+                    pass
+            self.conns = []
+
+    def restore(self):
+        self.down = False
+
+
+class Postgres:
+    """A private PostgreSQL through ../shared/scripts/pg-local.sh, restartable."""
+
+    def __init__(self, shared):
+        self.script = os.path.join(shared, "scripts", "pg-local.sh")
+        self.dir = tempfile.mkdtemp(prefix="sawmill_cluster_pg_")
+        self.port = free_port()
+
+    def start(self):
+        out = subprocess.run(["bash", self.script, "start", self.dir, str(self.port)],
+                             capture_output=True, text=True, timeout=180)
+        check(out.returncode == 0, "PostgreSQL did not start: %s" % out.stderr)
+        self.url = "postgresql://sawmill@127.0.0.1:%d/sawmill" % self.port
+
+    def stop(self):
+        subprocess.run(["bash", self.script, "stop", self.dir], capture_output=True, timeout=120)
+
+    def psql(self, sql):
+        out = subprocess.run(["psql", self.url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                             capture_output=True, text=True, timeout=60)
+        check(out.returncode == 0, "psql %r: %s" % (sql, out.stderr))
+        return out.stdout.strip()
+
+    def cleanup(self):
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Ingester:
+    """Sends batches of numbered lines to one node from a thread; remembers which lines were
+    acknowledged (200) and how every other answer looked."""
+
+    def __init__(self, server, name, batch_lines=40):
+        self.server, self.name, self.batch_lines = server, name, batch_lines
+        self.acked, self.failed, self.latencies = [], [], []
+        self.batch = 0
+        self.stop_flag = False
+        self.thread = None
+
+    def send_one(self):
+        lines = ["clusterw %s b%d i%d" % (self.name, self.batch, i)
+                 for i in range(self.batch_lines)]
+        self.batch += 1
+        start = time.time()
+        try:
+            status, _, body = self.server.ingest("\n".join(lines) + "\n",
+                                                 params={"service": "cw"}, timeout=60)
+        except OSError as e:
+            status, body = None, str(e).encode()
+        if status == 200:
+            self.acked += lines
+            self.latencies.append(time.time() - start)
+        else:
+            self.failed.append((status, body[:200]))
+        return status
+
+    def run(self):
+        while not self.stop_flag:
+            self.send_one()
+            time.sleep(0.02)
+
+    def start(self):
+        self.stop_flag = False
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+        return self
+
+    def join(self):
+        self.stop_flag = True
+        self.thread.join(120)
+
+
+def export_messages(server):
+    params = urllib.parse.urlencode({"q": "clusterw", "all_time": "1"})
+    out = {}
+    with urllib.request.urlopen(server.url + "/api/v1/export?" + params, timeout=300) as resp:
+        check(resp.status == 200, "export: %d" % resp.status)
+        for raw in resp.read().split(b"\n"):
+            if raw.strip():
+                m = json.loads(raw)["message"]
+                out[m] = out.get(m, 0) + 1
+    return out
+
+
+def store_names(env, prefix):
+    answer = s3(env, "GET", BUCKET, {"list-type": "2", "prefix": prefix})
+    import re
+    return re.findall(r"<Key>([^<]+)</Key>", answer)
+
+
+def wait_for(what, condition, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(0.5)
+    check(False, "timed out waiting for " + what)
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
+
+
+def main(binary, shared, store_dir):
+    env = fixture_env(shared, store_dir)
+    create_bucket(env, BUCKET)
+    endpoint_port = int(env["AWS_ENDPOINT_URL"].rsplit(":", 1)[1])
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+    proxy = Proxy(endpoint_port)
+    prefix = "cluster-%d" % os.getpid()
+
+    # 1. --store needs a PostgreSQL catalog.
+    data = tempfile.mkdtemp(prefix="sawmill_cluster_refused_")
+    out = subprocess.run([binary, "server", "--data", data, "--http", "127.0.0.1:0", "--store",
+                          "s3://%s/%s" % (BUCKET, prefix)], capture_output=True, text=True,
+                         timeout=60)
+    shutil.rmtree(data, ignore_errors=True)
+    check(out.returncode != 0 and "catalog must be PostgreSQL" in out.stderr,
+          "--store without --catalog postgresql:// was not refused clearly: %d %s" %
+          (out.returncode, out.stderr))
+
+    pg = Postgres(shared)
+    pg.start()
+    servers = []
+    try:
+        def node(name, data_dir=None, port=None):
+            s = Server(binary, data_dir=data_dir, port=port, extra_args=[
+                "--catalog", pg.url, "--store", "s3://%s/%s" % (BUCKET, prefix),
+                "--cold-store-endpoint", "http://127.0.0.1:%d" % proxy.port,
+                "--node-id", name, "--node-timeout", "4s", "--flush-interval", "3s"])
+            servers.append(s)
+            return s.start()
+
+        a = node("a")
+        b = node("b")
+
+        # 2. Acknowledged: in a WAL object in the store and registered.
+        first = Ingester(a, "first")
+        check(first.send_one() == 200, "ingest on node a: %s" % first.failed)
+        rows = pg.psql("SELECT name, node, owner, state FROM wal_objects ORDER BY first_seq")
+        check(rows != "", "no WAL object registered after an acknowledgement")
+        names = [r.split("|")[0] for r in rows.splitlines()]
+        listed = set(store_names(env, prefix + "/wal/a/"))
+        for r in rows.splitlines():
+            name, n, owner, state = r.split("|")
+            check(n == "a" and owner == "a" and state == "unflushed", "row %s" % r)
+            check(prefix + "/" + name in listed, "%s is registered but not in the store" % name)
+        print("acknowledged: %d WAL objects registered and in the store (%s)" %
+              (len(names), names[0]))
+
+        # 3. Both nodes ingest; a is killed mid-ingest; b takes its WAL objects over.
+        ia, ib = Ingester(a, "a").start(), Ingester(b, "b").start()
+        time.sleep(4)
+        a.kill9()
+        ia.join()
+        killed_at = time.time()
+        left = int(pg.psql("SELECT count(*) FROM wal_objects WHERE owner = 'a' AND "
+                           "state = 'unflushed'"))
+        print("node a killed: %d lines acknowledged, %d unflushed WAL objects left" %
+              (len(ia.acked), left))
+        check(left > 0, "node a left no unflushed WAL object to take over (flushed everything?)")
+        wait_for("node b to take node a's WAL objects over",
+                 lambda: pg.psql("SELECT count(*) FROM wal_objects WHERE owner = 'a' AND "
+                                 "state = 'unflushed'") == "0", 60)
+        # Claimed in one transaction, then read and replayed one by one.
+        wait_for("node b to replay the %d objects it claimed" % left,
+                 lambda: (metric_value(b.metrics(), "sawmill_wal_objects_taken_over_total")
+                          or 0) >= left, 30)
+        taken = metric_value(b.metrics(), "sawmill_wal_objects_taken_over_total")
+        print("node b took over %d WAL objects %.1f s after the kill" %
+              (taken, time.time() - killed_at))
+
+        # 4. The store unreachable for a while (8 s, then 14 s: past the 10 s persist
+        # deadline): acknowledgements wait or fail with 503.
+        for outage in (8, 14):
+            proxy.cut()
+            time.sleep(outage)
+            proxy.restore()
+            time.sleep(3)
+        ib.join()
+        bad = [f for f in ib.failed if f[0] != 503]
+        check(not bad, "answers other than 200 and 503 while the store was cut: %s" % bad[:3])
+        print("store cut twice: %d batches acknowledged, %d refused with 503" %
+              (len(ib.acked) // ib.batch_lines, len(ib.failed)))
+        check(b.ingest("clusterw probe after the outage\n", params={"service": "cw"})[0] == 200,
+              "node b does not take writes after the store came back")
+        ib.acked.append("clusterw probe after the outage")
+
+        # 5. PostgreSQL restarted during ingest.
+        ipg = Ingester(b, "pg").start()
+        time.sleep(1.5)
+        pg.stop()
+        time.sleep(3)
+        pg.start()
+        time.sleep(3)
+        ipg.join()
+        bad = [f for f in ipg.failed if f[0] != 503]
+        check(not bad, "answers other than 200 and 503 across the PostgreSQL restart: %s" % bad[:3])
+        print("PostgreSQL restarted: %d batches acknowledged, %d refused" %
+              (len(ipg.acked) // ipg.batch_lines, len(ipg.failed)))
+
+        # 6. b killed mid-ingest and restarted: it replays what it answers for.
+        ik = Ingester(b, "k").start()
+        time.sleep(2)
+        b.kill9()
+        ik.join()
+        b = node("b", data_dir=b.data_dir, port=b.port)
+
+        # 7. Every acknowledged line exactly once.
+        acked = first.acked + ia.acked + ib.acked + ipg.acked + ik.acked
+        seen = export_messages(b)
+        missing = [m for m in acked if seen.get(m, 0) == 0]
+        twice = [m for m, n in seen.items() if n > 1]
+        check(not missing, "%d acknowledged lines missing, e.g. %s" % (len(missing), missing[:3]))
+        check(not twice, "%d lines found more than once, e.g. %s" % (len(twice), twice[:3]))
+        print("every acknowledged line found once: %d lines (%d found)" % (len(acked), len(seen)))
+
+        # 8. Flushed: b's WAL objects leave catalog and store.
+        b.flush()
+        wait_for("node b's WAL objects to be deleted after the flush",
+                 lambda: pg.psql("SELECT count(*) FROM wal_objects WHERE owner = 'b'") == "0" and
+                 not store_names(env, prefix + "/wal/b/"), 30)
+        segs = pg.psql("SELECT count(*), coalesce(sum(rows), 0) FROM segments "
+                       "WHERE store = 'cold'")
+        print("after the flush: no WAL object of b left; segments in the store: %s" % segs)
+
+        # 9. Acknowledgement latency of one node, one batch at a time.
+        lat = Ingester(b, "lat", batch_lines=100)
+        for _ in range(60):
+            check(lat.send_one() == 200, "latency batch: %s" % lat.failed)
+        ms = [x * 1000 for x in lat.latencies]
+        print("ack latency (100-line batches, wal_object_interval 200ms, one client): "
+              "p50 %.0f ms, p99 %.0f ms" % (percentile(ms, 50), percentile(ms, 99)))
+    except BaseException:
+        for s in servers:
+            sys.stderr.write("---- %s log:\n%s\n" % (s.data_dir, s.read_log()))
+        raise
+    finally:
+        for s in servers:
+            s.cleanup()
+        pg.cleanup()
+        proxy.cut()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3])
