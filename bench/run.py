@@ -16,7 +16,8 @@ import sys
 import time
 import traceback
 
-from areas import agent, alerts, disk, engine, ingest, noisy, profile, query, storm, tail, tiers
+from areas import (agent, alerts, disk, engine, ingest, noisy, peers, profile, query, storm, tail,
+                   tiers)
 from areas.engine import ENGINE_TOOLS
 from benchlib.common import (AREAS, BUILD, GEN, GOALS, HTTP_TOOL, KEEP, LINES, QUICK, RESULTS,
                              RESULTS_DIR, ROOT, SAWMILL, START, TABLES, WORK, emit_table, fmt_bytes,
@@ -74,7 +75,8 @@ def main():
     areas = {"ingest": ingest.run_area, "disk": disk.run_area, "query": query.run_area,
              "storm": storm.run_area, "tail": tail.run_area, "agent": agent.run_area,
              "engine": engine.run_area, "alerts": alerts.run_area,
-             "noisy": noisy.run_area, "tiers": tiers.run_area, "profile": profile.run_area}
+             "noisy": noisy.run_area, "tiers": tiers.run_area, "profile": profile.run_area,
+             "peers": peers.run_area}
     for name in AREAS:
         fn = areas.get(name)
         if fn is None:

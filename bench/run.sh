@@ -7,7 +7,9 @@
 #   BENCH_LINES   corpus lines (default 10000000; bench-quick uses 1000000)
 #   BUILD         build directory holding sawmill and the bench tools (default build)
 #   BENCH_AREAS   comma-separated subset of: ingest,disk,query,storm,tail,agent,engine,alerts,
-#                 noisy,tiers (default all)
+#                 noisy,tiers,profile,peers (default all)
+#   LOKI_SRC, VL_SRC  local Go sources of the peers area's Grafana Loki and VictoriaLogs
+#                 (docs/performance.md); unset: that peer is not run
 #   BENCH_KEEP=1  keep the temporary data directories and server logs
 # The areas are bench/areas/*.py; an area that fails prints "not measured: <why>" and the run
 # goes on. Every program it runs comes from the normal build (`make bench` builds first).

@@ -41,6 +41,11 @@ PACKAGES=(
   # the binary itself on a loopback port; the package's systemd service plays no part).
   prometheus-alertmanager
   linux-perf
+  # bench/areas/peers.py builds its peers (Grafana Loki, VictoriaLogs) from local Go sources
+  # given by LOKI_SRC / VL_SRC (vendored modules, GOPROXY=off: nothing is downloaded), with
+  # Debian's Go 1.19. (Debian's package `loki` is an unrelated genetics program, not Grafana
+  # Loki; no peer is installed as a package, and none runs as a system service.)
+  golang-go
   # The catalog in PostgreSQL (src/catalog/pg_catalog.cc): libpq to build; the server for its
   # tests, a private cluster on loopback started by ../shared/scripts/pg-local.sh
   # (scripts/pg-test-server.sh; the package's own cluster is never started or used).

@@ -25,7 +25,7 @@ REAL = os.path.join(SHARED, "data", "real")
 
 LINES = int(os.environ.get("BENCH_LINES", "10000000"))
 QUICK = LINES <= 1_000_000
-DEFAULT_AREAS = "ingest,disk,query,storm,tail,agent,engine,alerts,noisy,tiers,profile"
+DEFAULT_AREAS = "ingest,disk,query,storm,tail,agent,engine,alerts,noisy,tiers,profile,peers"
 AREAS = [a for a in os.environ.get("BENCH_AREAS", DEFAULT_AREAS).split(",") if a]
 KEEP = os.environ.get("BENCH_KEEP") == "1"
 # Must match kCorpusGeneratorVersion in bench/corpus_generator.h.

@@ -1,0 +1,177 @@
+"""What the peers share: a peer process on loopback, the HTTP sender that feeds every system
+(Sawmill included) the same batches, and timed queries. Python 3 standard library only."""
+
+import http.client
+import os
+import signal
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from benchlib.common import WORK, proc_cpu_seconds, proc_peak_rss
+
+BATCH_LINES = 1000
+CLIENTS = 8
+
+
+class PeerProcess:
+    """A peer's server process, its output in WORK/<name>.log."""
+
+    def __init__(self, name, cmd, ready_url, cwd=None, timeout=180):
+        self.name = name
+        self.log_path = os.path.join(WORK, f"peer-{name}.log")
+        self.log_file = open(self.log_path, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT, cwd=cwd)
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.proc.returncode} at start: "
+                                   f"{self.log_tail()}")
+            try:
+                with urllib.request.urlopen(ready_url, timeout=2) as r:
+                    if r.status == 200:
+                        return
+            except (OSError, urllib.error.HTTPError):
+                pass
+            time.sleep(0.25)
+        self.stop()
+        raise RuntimeError(f"{name} not ready after {timeout} s: {self.log_tail()}")
+
+    @property
+    def pid(self):
+        return self.proc.pid
+
+    def log_tail(self, n=800):
+        try:
+            with open(self.log_path, "rb") as f:
+                return f.read()[-n:].decode(errors="replace").strip()
+        except OSError:
+            return ""
+
+    def cpu_seconds(self):
+        return proc_cpu_seconds(self.proc.pid)
+
+    def peak_rss(self):
+        return proc_peak_rss(self.proc.pid)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log_file.close()
+
+
+def line_batches(path, lines_per_batch=BATCH_LINES):
+    """(offset, length) of each run of "lines_per_batch" whole lines of the file."""
+    out = []
+    with open(path, "rb") as f:
+        start, n, pos = 0, 0, 0
+        for line in f:
+            pos += len(line)
+            n += 1
+            if n == lines_per_batch:
+                out.append((start, pos - start))
+                start, n = pos, 0
+        if n:
+            out.append((start, pos - start))
+    return out
+
+
+def send_batches(host, port, path, body_file, batches, headers=None, clients=CLIENTS):
+    """POSTs each (offset, length) slice of body_file to path from "clients" keep-alive
+    connections; returns {"batches", "errors", "first_error", "seconds"}. A batch answered
+    other than 2xx is an error (not retried): the caller refuses a run with errors."""
+    lock = threading.Lock()
+    state = {"next": 0, "errors": 0, "first_error": None, "done": 0}
+    hdrs = dict(headers or {})
+
+    def worker():
+        conn = http.client.HTTPConnection(host, port, timeout=600)
+        with open(body_file, "rb") as f:
+            while True:
+                with lock:
+                    i = state["next"]
+                    state["next"] += 1
+                if i >= len(batches):
+                    break
+                off, length = batches[i]
+                f.seek(off)
+                body = f.read(length)
+                try:
+                    conn.request("POST", path, body=body, headers=hdrs)
+                    resp = conn.getresponse()
+                    answer = resp.read()
+                    ok = 200 <= resp.status < 300
+                    why = f"{resp.status}: {answer[:300]!r}"
+                except (OSError, http.client.HTTPException) as e:
+                    ok, why = False, f"{type(e).__name__}: {e}"
+                    conn.close()
+                    conn = http.client.HTTPConnection(host, port, timeout=600)
+                with lock:
+                    if ok:
+                        state["done"] += 1
+                    else:
+                        state["errors"] += 1
+                        state["first_error"] = state["first_error"] or why
+        conn.close()
+
+    t = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(clients)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    return {"batches": state["done"], "errors": state["errors"],
+            "first_error": state["first_error"], "seconds": time.perf_counter() - t}
+
+
+def http_get(url, timeout=600):
+    """(status, body) of GET url."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+
+
+def timed_runs(url, runs, budget_s, min_runs=5, warmup=2):
+    """Wall times in ms of GET url (answer read whole), after "warmup" untimed runs; stops
+    early once budget_s seconds have passed and min_runs are done. Returns (times, last body).
+    A run that does not answer 200 raises."""
+    body = b""
+    for _ in range(warmup):
+        status, body = http_get(url)
+        if status != 200:
+            raise RuntimeError(f"answered {status}: {body[:300].decode(errors='replace')}")
+    times = []
+    start = time.perf_counter()
+    for _ in range(runs):
+        t = time.perf_counter()
+        status, body = http_get(url)
+        times.append((time.perf_counter() - t) * 1000)
+        if status != 200:
+            raise RuntimeError(f"answered {status}: {body[:300].decode(errors='replace')}")
+        if len(times) >= min_runs and time.perf_counter() - start > budget_s:
+            break
+    return times, body
+
+
+def settle_dir(size_fn, timeout=120.0, quiet_s=3.0):
+    """Waits until size_fn() has not changed for quiet_s seconds (background merges done), at
+    most "timeout" seconds; returns the seconds waited."""
+    t = time.time()
+    last, since = None, time.time()
+    while time.time() - t < timeout:
+        now = size_fn()
+        if now != last:
+            last, since = now, time.time()
+        elif time.time() - since >= quiet_s:
+            break
+        time.sleep(0.5)
+    return time.time() - t
