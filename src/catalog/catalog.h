@@ -348,6 +348,37 @@ struct WalObjectRow {
 inline constexpr std::string_view kWalObjectUnflushed = "unflushed";
 inline constexpr std::string_view kWalObjectFlushed = "flushed";
 
+// ---- Segment changes: every node's view of the shared segments (issue 20; docs/cluster.md
+// "Read path") ----
+
+// A registered segment as a node's view of the catalog holds it: its row, and, for a segment a
+// node flushed from its memtables (RegisterSegment), that node and the change that registered
+// it, which is what keeps that node's flushed lines apart from the lines it still holds in
+// memtables when a query fans out (docs/cluster.md "Exactly once across nodes").
+struct SegmentView {
+  SegmentRow row;
+  std::string node;         // "" for a segment registered otherwise (Insert, Replace)
+  uint64_t registered = 0;  // the change that registered it; 0 when "node" is ""
+
+  friend bool operator==(const SegmentView&, const SegmentView&) = default;
+};
+
+// What changed in the segments table after a given change (ListSegmentChanges).
+struct SegmentChanges {
+  // True: "segments" is every registered segment, and the caller's view is to be replaced by
+  // it (the caller asked from change 0, or from a change older than those kept, or from one
+  // this catalog never made).
+  bool full = false;
+  // The segments added or rewritten (state, tier, location) since, as they are now, by id.
+  std::vector<SegmentView> segments;
+  // The ids removed since (compaction, retention, deletion), ascending; empty when "full".
+  std::vector<uint64_t> removed;
+  // The newest change this answer covers: ask from it next time.
+  uint64_t last = 0;
+  // More changes follow "last" (the limit was reached).
+  bool more = false;
+};
+
 struct ListFilter {
   std::optional<std::string> tenant;
   std::optional<uint32_t> partition;
@@ -578,6 +609,30 @@ class Catalog {
   // count), with first >= at_least and above every block handed out before and every seq of a
   // registered segment. Errors: InvalidArgument for a count of 0.
   virtual Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) = 0;
+
+  // ---- Segment changes: every node's view of the shared segments (issue 20; docs/cluster.md
+  // "Read path") ----
+  // Every change of the segments table, by any call of this interface (Replace, Insert, Delete,
+  // SetState, Update, RetireSegments, RegisterSegment), is numbered in commit order: a change
+  // is visible to readers only once every change with a lower number is, so a reader that has
+  // applied the changes up to N has applied every change below N (PostgreSQL: the number is
+  // taken under a row lock held to the commit).
+
+  // Insert(row), and records in the same transaction that node "node" flushed it from its
+  // memtables; returns the number of the change that registered it. Errors: as Insert;
+  // InvalidArgument for an empty node. Every registration of a cluster node's flush must record
+  // its node and hand back its change number like this (a fenced registration too): without
+  // them, queries on other nodes count the segment's lines twice while the node still holds
+  // its memtable (docs/cluster.md "Exactly once across nodes").
+  virtual Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node) = 0;
+  // What changed after change "after", at most "limit" changes (0: every one; more: ask again
+  // from "last"),
+  // read in one consistent state. From 0, from a change older than the kept ones (see
+  // PruneSegmentChanges) or from one above the newest: every registered segment ("full").
+  virtual Result<SegmentChanges> ListSegmentChanges(uint64_t after, size_t limit) const = 0;
+  // Forgets the changes made before "before_ns" (the catalog's clock): a reader that had not
+  // seen them gets a full answer next. Returns how many were forgotten.
+  virtual Result<uint64_t> PruneSegmentChanges(int64_t before_ns) = 0;
 
   // ---- Tests ----
 

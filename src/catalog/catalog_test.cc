@@ -9,10 +9,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <set>
 #include <string>
 #include <thread>
@@ -613,6 +615,195 @@ TEST_P(CatalogTest, SeqBlocksNeverOverlapAndStartAboveEverySegmentAndTheFloor) {
   EXPECT_EQ(*c->AllocateSeqs(10, 9000), 9000u);
   EXPECT_EQ(*c->AllocateSeqs(10, 3), 9010u);
   EXPECT_EQ(c->AllocateSeqs(0, 0).status().code(), StatusCode::kInvalidArgument);
+}
+
+// ---- Segment changes (catalog.h "Segment changes") ----
+
+// A node's view of the catalog's segments, kept up to date from ListSegmentChanges as the
+// cluster's segment refresh keeps it (src/cluster/segment_refresh.*).
+struct View {
+  uint64_t last = 0;
+  std::map<uint64_t, SegmentView> segments;
+  int full_answers = 0;  // asked from a point other than 0 and told to start over
+
+  // Applies every change after "last"; false when a call failed.
+  bool CatchUp(const Catalog& c, size_t limit = 0) {
+    while (true) {
+      auto changes = c.ListSegmentChanges(last, limit);
+      EXPECT_TRUE(changes.ok()) << changes.status().ToString();
+      if (!changes.ok()) return false;
+      if (changes->full) {
+        if (last != 0) ++full_answers;
+        segments.clear();
+      }
+      for (uint64_t id : changes->removed) segments.erase(id);
+      for (const SegmentView& v : changes->segments) segments[v.row.id] = v;
+      EXPECT_GE(changes->last, last);
+      last = changes->last;
+      if (!changes->more) return true;
+    }
+  }
+  std::vector<SegmentRow> Rows() const {
+    std::vector<SegmentRow> out;
+    for (const auto& [id, v] : segments) out.push_back(v.row);
+    return out;
+  }
+};
+
+TEST_P(CatalogTest, SegmentChangesAreListedSinceAPointWithTheNodeThatFlushedEach) {
+  auto c = OpenCatalog();
+  auto empty = c->ListSegmentChanges(0, 0);
+  ASSERT_TRUE(empty.ok()) << empty.status().ToString();
+  EXPECT_TRUE(empty->full);
+  EXPECT_TRUE(empty->segments.empty());
+  EXPECT_EQ(empty->last, 0u);
+
+  ASSERT_TRUE(c->Insert(Row(1)).ok());
+  auto registered = c->RegisterSegment(Row(2), "node-a");
+  ASSERT_TRUE(registered.ok()) << registered.status().ToString();
+  View view;
+  ASSERT_TRUE(view.CatchUp(*c));
+  EXPECT_EQ(view.full_answers, 0);
+  EXPECT_EQ(view.last, *registered);
+  ASSERT_EQ(view.segments.size(), 2u);
+  EXPECT_EQ(view.segments[1], (SegmentView{Row(1), "", 0}));
+  EXPECT_EQ(view.segments[2], (SegmentView{Row(2), "node-a", *registered}));
+
+  // Nothing new: an empty answer at the same point, not a full one.
+  auto none = c->ListSegmentChanges(view.last, 0);
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->full);
+  EXPECT_TRUE(none->segments.empty() && none->removed.empty());
+  EXPECT_EQ(none->last, view.last);
+
+  // A refused registration changes nothing and takes no number.
+  EXPECT_EQ(c->RegisterSegment(Row(2), "node-b").status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(c->RegisterSegment(Row(7), "").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->ListSegmentChanges(view.last, 0)->last, view.last);
+
+  // Every kind of change is seen: a state, a rewrite, a replacement (compaction), a retirement
+  // (retention); the rows are as they are now.
+  const uint64_t before = view.last;
+  ASSERT_TRUE(c->SetState(1, kStateCorrupt).ok());
+  SegmentRow moved = Row(2);
+  moved.tier = std::string(kTierCold);
+  moved.store = std::string(kColdStore);
+  moved.path = "t1/2.seg";
+  ASSERT_TRUE(c->Update({moved}).ok());
+  ASSERT_TRUE(c->Replace({1}, {Row(3), Row(4)}).ok());
+  auto b = c->RegisterSegment(Row(5), "node-b");
+  ASSERT_TRUE(b.ok());
+  RetiredSegmentRow retired{4, "t1", 3, 400, 499, "local", Row(4).path, 60};
+  RetentionEventRow event;
+  event.at_ns = 60;
+  event.actor = "retention";
+  event.action = "segment_delete";
+  event.tenant = "t1";
+  event.segment_id = 4;
+  ASSERT_TRUE(c->RetireSegments({retired}, {event}, *c->LastRetentionEventId()).ok());
+  auto delta = c->ListSegmentChanges(before, 0);
+  ASSERT_TRUE(delta.ok()) << delta.status().ToString();
+  EXPECT_FALSE(delta->full);
+  EXPECT_EQ(delta->removed, (std::vector<uint64_t>{1, 4}));
+  ASSERT_EQ(delta->segments.size(), 3u);
+  EXPECT_EQ(delta->segments[0], (SegmentView{moved, "node-a", *registered}));
+  EXPECT_EQ(delta->segments[1], (SegmentView{Row(3), "", 0}));
+  EXPECT_EQ(delta->segments[2], (SegmentView{Row(5), "node-b", *b}));
+  EXPECT_GT(*b, *registered);
+  EXPECT_GE(delta->last, *b);
+
+  // Asked in steps of one change, the view ends where one answer puts it.
+  View stepwise;
+  stepwise.last = before;
+  stepwise.segments = view.segments;
+  ASSERT_TRUE(stepwise.CatchUp(*c, 1));
+  ASSERT_TRUE(view.CatchUp(*c));
+  EXPECT_EQ(stepwise.segments, view.segments);
+  EXPECT_EQ(stepwise.last, view.last);
+  EXPECT_EQ(view.Rows(), *c->List());
+
+  // A point this catalog never reached (another catalog's): a full answer.
+  auto ahead = c->ListSegmentChanges(view.last + 1000, 0);
+  ASSERT_TRUE(ahead.ok());
+  EXPECT_TRUE(ahead->full);
+  EXPECT_EQ(ahead->segments.size(), 3u);
+}
+
+TEST_P(CatalogTest, PrunedSegmentChangesGiveAReaderBehindThemAFullAnswer) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->RegisterSegment(Row(1), "a").ok());
+  View behind;
+  ASSERT_TRUE(behind.CatchUp(*c));
+  ASSERT_TRUE(c->RegisterSegment(Row(2), "a").ok());
+  ASSERT_TRUE(c->Delete(1).ok());
+  View current;
+  ASSERT_TRUE(current.CatchUp(*c));
+  // Changes from now on are not old enough to go.
+  EXPECT_EQ(*c->PruneSegmentChanges(0), 0u);
+  auto gone = c->PruneSegmentChanges(INT64_MAX);
+  ASSERT_TRUE(gone.ok()) << gone.status().ToString();
+  EXPECT_EQ(*gone, 3u);
+  // The reader that had seen everything goes on with changes; the one behind starts over.
+  ASSERT_TRUE(c->RegisterSegment(Row(3), "b").ok());
+  ASSERT_TRUE(current.CatchUp(*c));
+  EXPECT_EQ(current.full_answers, 0);
+  ASSERT_TRUE(behind.CatchUp(*c));
+  EXPECT_EQ(behind.full_answers, 1);
+  EXPECT_EQ(behind.segments, current.segments);
+  EXPECT_EQ(current.Rows(), *c->List());
+  EXPECT_EQ(current.segments[3].node, "b");
+  // Numbers go on after a reopen.
+  const uint64_t last = current.last;
+  c.reset();
+  c = OpenCatalog();
+  auto next = c->RegisterSegment(Row(4), "b");
+  ASSERT_TRUE(next.ok());
+  EXPECT_GT(*next, last);
+  ASSERT_TRUE(current.CatchUp(*c));
+  EXPECT_EQ(current.full_answers, 0);
+  EXPECT_EQ(current.Rows(), *c->List());
+}
+
+// Writers on several connections register and remove segments while a reader follows the
+// changes: numbers become visible in order, so the reader never skips one that commits late,
+// and its view ends equal to the catalog's.
+TEST_P(CatalogTest, AReaderFollowingChangesWhileOthersWriteMissesNone) {
+  const bool one_connection = GetParam().name == "sqlite";  // exclusive: one connection only
+  auto first = OpenCatalog();
+  constexpr int kWriters = 3, kPerWriter = 40;
+  std::vector<std::unique_ptr<Catalog>> writers;
+  for (int w = 0; w < kWriters && !one_connection; ++w) writers.push_back(OpenCatalog());
+  auto writer = [&](int w) -> Catalog& { return one_connection ? *first : *writers[w]; };
+  std::atomic<bool> done{false};
+  std::vector<std::thread> threads;
+  for (int w = 0; w < kWriters; ++w) {
+    threads.emplace_back([&, w] {
+      for (int i = 0; i < kPerWriter; ++i) {
+        const uint64_t id = static_cast<uint64_t>(w * 1000 + i + 1);
+        auto r = writer(w).RegisterSegment(Row(id), "w" + std::to_string(w));
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        if (i % 3 == 2) {
+          ASSERT_TRUE(writer(w).Delete(id - 1).ok());
+        }
+      }
+    });
+  }
+  View view;
+  int rounds = 0;
+  std::thread reader([&] {
+    while (!done.load()) {
+      if (!view.CatchUp(*first)) return;
+      ++rounds;
+    }
+  });
+  for (auto& t : threads) t.join();
+  done = true;
+  reader.join();
+  ASSERT_TRUE(view.CatchUp(*first));
+  EXPECT_EQ(view.full_answers, 0);
+  EXPECT_GT(rounds, 1);
+  EXPECT_EQ(view.Rows(), *first->List());
+  EXPECT_EQ(view.segments.size(), size_t{kWriters * (kPerWriter - kPerWriter / 3)});
 }
 
 #ifndef SAWMILL_CATALOG_TEST_PG

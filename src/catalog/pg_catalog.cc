@@ -23,6 +23,11 @@ constexpr int64_t kPgSchemaVersion = 1;
 
 // Every table of catalog.h, in PostgreSQL's types. Integers are BIGINT (unsigned values are
 // stored as their two's-complement int64 and read back the same way).
+//
+// Segment changes (catalog.h): the trigger numbers every change of a segment row from the meta
+// row "segment_change", whose row lock it holds to the commit, so that numbers become visible in
+// order (a transaction that takes number N+1 waits for N's to end); a reader that sees N sees
+// every number below it.
 constexpr const char* kPgSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value BIGINT NOT NULL);
 INSERT INTO meta (key, value) VALUES ('schema_version', 1) ON CONFLICT (key) DO NOTHING;
@@ -166,6 +171,32 @@ CREATE TABLE IF NOT EXISTS wal_objects (
   created_ns BIGINT NOT NULL, state TEXT NOT NULL, claims BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS wal_objects_by_owner ON wal_objects (owner, first_seq);
+CREATE TABLE IF NOT EXISTS segment_changes (
+  change_id BIGINT PRIMARY KEY, segment_id BIGINT NOT NULL, removed BOOLEAN NOT NULL,
+  at_ns BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS segment_origins (
+  segment_id BIGINT PRIMARY KEY, node TEXT NOT NULL, registered BIGINT NOT NULL
+);
+INSERT INTO meta (key, value) VALUES ('segment_change', 0), ('segment_changes_pruned', 0)
+  ON CONFLICT (key) DO NOTHING;
+CREATE OR REPLACE FUNCTION sawmill_segment_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
+DECLARE
+  n BIGINT;
+  now_ns BIGINT := (extract(epoch FROM clock_timestamp()) * 1000000000)::BIGINT;
+BEGIN
+  UPDATE meta SET value = value + 1 WHERE key = 'segment_change' RETURNING value INTO n;
+  IF TG_OP = 'DELETE' THEN
+    INSERT INTO segment_changes VALUES (n, OLD.id, TRUE, now_ns);
+    DELETE FROM segment_origins WHERE segment_id = OLD.id;
+    RETURN OLD;
+  END IF;
+  INSERT INTO segment_changes VALUES (n, NEW.id, FALSE, now_ns);
+  RETURN NEW;
+END
+$fn$;
+CREATE OR REPLACE TRIGGER segment_changed AFTER INSERT OR UPDATE OR DELETE ON segments
+  FOR EACH ROW EXECUTE FUNCTION sawmill_segment_changed();
 )sql";
 
 // The tables and indexes kPgSchema creates, as a PostgreSQL text array ("{meta,segments,...}").
@@ -1548,6 +1579,108 @@ class PgCatalog final : public Catalog {
       return Status::OK();
     }));
     return first;
+  }
+
+  // ---- Segment changes (catalog.h; docs/cluster.md "Read path") ----
+
+  Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node) override {
+    if (node.empty()) {
+      return Status::InvalidArgument(name_ + ": segment " + std::to_string(row.id) +
+                                     " registered for no node");
+    }
+    MutexLock l(&mu_);
+    uint64_t change = 0;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      RETURN_IF_ERROR(InsertLocked(row));
+      // The insert's trigger took the number and holds its row until the commit.
+      ASSIGN_OR_RETURN(PgResult r,
+                       Run("record segment origin",
+                           "INSERT INTO segment_origins (segment_id, node, registered) "
+                           "SELECT $1, $2, value FROM meta WHERE key = 'segment_change' "
+                           "RETURNING registered",
+                           Params().Uint(row.id).Text(node)));
+      if (r.rows() != 1) return Status::IOError(name_ + ": no segment change counter");
+      change = r.Uint(0, 0);
+      return Status::OK();
+    }));
+    return change;
+  }
+
+  Result<SegmentChanges> ListSegmentChanges(uint64_t after, size_t limit) const override {
+    MutexLock l(&mu_);
+    RETURN_IF_ERROR(EnsureConnectedLocked());
+    SegmentChanges out;
+    // One snapshot for the numbers and the rows.
+    RETURN_IF_ERROR(Run("begin", "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").status());
+    Status s = [&]() -> Status {
+      ASSIGN_OR_RETURN(PgResult m,
+                       Run("read segment change numbers",
+                           "SELECT (SELECT value FROM meta WHERE key = 'segment_change'), "
+                           "(SELECT value FROM meta WHERE key = 'segment_changes_pruned')"));
+      const uint64_t newest = m.Uint(0, 0), pruned = m.Uint(0, 1);
+      const std::string view_columns = std::string(kSegmentColumns) + ", o.node, o.registered";
+      if (after == 0 || after < pruned || after > newest) {
+        ASSIGN_OR_RETURN(PgResult r,
+                         Run("list segments", "SELECT " + view_columns +
+                                                  " FROM segments s LEFT JOIN segment_origins o ON "
+                                                  "o.segment_id = s.id ORDER BY s.id"));
+        out.full = true;
+        out.last = newest;
+        out.segments.reserve(static_cast<size_t>(r.rows()));
+        for (int i = 0; i < r.rows(); ++i) {
+          out.segments.push_back({ReadSegment(r, i), r.Text(i, 17), r.Uint(i, 18)});
+        }
+        return Status::OK();
+      }
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          Run("list segment changes",
+              "SELECT " + view_columns +
+                  ", c.change_id, c.segment_id, s.id IS NOT NULL FROM segment_changes c "
+                  "LEFT JOIN segments s ON s.id = c.segment_id "
+                  "LEFT JOIN segment_origins o ON o.segment_id = c.segment_id "
+                  "WHERE c.change_id > $1 ORDER BY c.change_id LIMIT $2",
+              Params().Uint(after).Int(limit == 0 ? INT64_MAX : Limit(limit))));
+      SegmentChangeCollector collector;
+      for (int i = 0; i < r.rows(); ++i) {
+        std::optional<SegmentView> now;
+        if (r.Bool(i, 21)) now = SegmentView{ReadSegment(r, i), r.Text(i, 17), r.Uint(i, 18)};
+        collector.Add(r.Uint(i, 19), r.Uint(i, 20), std::move(now));
+      }
+      out = collector.Finish(after, limit > 0 && static_cast<size_t>(r.rows()) >= limit);
+      return Status::OK();
+    }();
+    if (s.ok()) s = Run("commit", "COMMIT").status();
+    if (!s.ok()) {
+      PGresult* r = PQexec(conn_, "ROLLBACK");
+      if (r != nullptr) PQclear(r);
+      return s;
+    }
+    return out;
+  }
+
+  Result<uint64_t> PruneSegmentChanges(int64_t before_ns) override {
+    MutexLock l(&mu_);
+    uint64_t gone = 0;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      // A prefix of the numbers goes, so that "pruned" tells a reader whether it missed any.
+      ASSIGN_OR_RETURN(PgResult t, Run("find old segment changes",
+                                       "SELECT COALESCE(max(change_id), 0) FROM segment_changes "
+                                       "WHERE at_ns < $1",
+                                       Params().Int(before_ns)));
+      const uint64_t through = t.Uint(0, 0);
+      if (through == 0) return Status::OK();
+      ASSIGN_OR_RETURN(PgResult d, Run("prune segment changes",
+                                       "DELETE FROM segment_changes WHERE change_id <= $1",
+                                       Params().Uint(through)));
+      gone = d.affected();
+      return Run("record segment change pruning",
+                 "UPDATE meta SET value = GREATEST(value, $1::bigint) WHERE key = "
+                 "'segment_changes_pruned'",
+                 Params().Uint(through))
+          .status();
+    }));
+    return gone;
   }
 
   void SetCommitHook(std::function<Status()> hook) override {

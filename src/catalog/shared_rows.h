@@ -1,8 +1,13 @@
 // What the SQLite and PostgreSQL catalogs do alike, written once: the text form of a token's
-// tenants, the arguments a lease request is refused for, and the lease decision.
+// tenants, the arguments a lease request is refused for, the lease decision, and how a list of
+// segment changes becomes an answer.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -57,5 +62,36 @@ inline bool TakeLease(LeaseRow* lease, std::string_view holder, int64_t now_ns, 
   lease->expires_ns = now_ns + ttl_ns;
   return true;
 }
+
+// ListSegmentChanges (catalog.h): the changes after "after", read in change order with the
+// segment each names as it is now (nullopt: it is gone), become an answer. Ids are never reused,
+// so a segment once gone stays gone.
+class SegmentChangeCollector {
+ public:
+  void Add(uint64_t change, uint64_t id, std::optional<SegmentView> now) {
+    last_ = std::max(last_, change);
+    if (now) {
+      present_[id] = std::move(*now);
+    } else {
+      present_.erase(id);
+      removed_.insert(id);
+    }
+  }
+  // "after": where the caller asked from (the answer's "last" when nothing changed); "more":
+  // the limit was reached.
+  SegmentChanges Finish(uint64_t after, bool more) {
+    SegmentChanges out;
+    out.last = std::max(last_, after);
+    out.more = more;
+    for (auto& [id, view] : present_) out.segments.push_back(std::move(view));
+    out.removed.assign(removed_.begin(), removed_.end());
+    return out;
+  }
+
+ private:
+  uint64_t last_ = 0;
+  std::map<uint64_t, SegmentView> present_;
+  std::set<uint64_t> removed_;
+};
 
 }  // namespace sawmill::catalog

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "catalog/shared_rows.h"
 #include "catalog/sqlite_stmt.h"
 #include "common/mutex.h"
 
@@ -58,6 +59,38 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
   PRIMARY KEY (tenant, key)
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_ns);
+)sql";
+
+// Segment changes (catalog.h "Segment changes"): every insert, update and delete of a segment row
+// is numbered by a trigger, whatever call made it (AUTOINCREMENT: numbers are never reused, and
+// SQLite's single writer commits them in order); segment_origins names the node that flushed a
+// segment registered with RegisterSegment. Additive: an older build ignores the tables and its
+// changes are still numbered by the triggers.
+constexpr const char* kSegmentChangeSchema = R"sql(
+CREATE TABLE IF NOT EXISTS segment_changes (
+  change_id INTEGER PRIMARY KEY AUTOINCREMENT,
+  segment_id INTEGER NOT NULL,
+  removed INTEGER NOT NULL,
+  at_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS segment_origins (
+  segment_id INTEGER PRIMARY KEY,
+  node TEXT NOT NULL,
+  registered INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS segment_added AFTER INSERT ON segments BEGIN
+  INSERT INTO segment_changes (segment_id, removed, at_ns)
+  VALUES (NEW.id, 0, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) * 1000000);
+END;
+CREATE TRIGGER IF NOT EXISTS segment_rewritten AFTER UPDATE ON segments BEGIN
+  INSERT INTO segment_changes (segment_id, removed, at_ns)
+  VALUES (NEW.id, 0, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) * 1000000);
+END;
+CREATE TRIGGER IF NOT EXISTS segment_removed AFTER DELETE ON segments BEGIN
+  INSERT INTO segment_changes (segment_id, removed, at_ns)
+  VALUES (OLD.id, 1, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) * 1000000);
+  DELETE FROM segment_origins WHERE segment_id = OLD.id;
+END;
 )sql";
 
 constexpr const char* kColumns =
@@ -153,6 +186,7 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
   RETURN_IF_ERROR(catalog->EnsureNodeTablesLocked());
   RETURN_IF_ERROR(catalog->EnsureWalObjectTablesLocked());
   RETURN_IF_ERROR(catalog->Exec(kRetentionSchema));
+  RETURN_IF_ERROR(catalog->Exec(kSegmentChangeSchema));
   RETURN_IF_ERROR(catalog->MigrateLocked());
   {
     Stmt st(db, "PRAGMA quick_check");
@@ -504,6 +538,133 @@ Result<std::vector<IdempotencyKeyRow>> SqliteCatalog::ListIdempotencyKeys(int64_
   }
   if (rc != SQLITE_DONE) return Error("list idempotency keys");
   return rows;
+}
+
+// ---- Segment changes (catalog.h; docs/cluster.md "Read path") ----
+
+Result<uint64_t> SqliteCatalog::MetaValueLocked(const char* key) const {
+  Stmt st(db_, "SELECT value FROM meta WHERE key = ?");
+  if (!st.ok()) return Error("prepare meta read");
+  st.Bind(1, std::string_view(key));
+  const int rc = st.Step();
+  if (rc == SQLITE_ROW) return static_cast<uint64_t>(st.Int(0));
+  if (rc != SQLITE_DONE) return Error(std::string("read meta ") + key);
+  return uint64_t{0};
+}
+
+Result<uint64_t> SqliteCatalog::NewestSegmentChangeLocked() const {
+  // AUTOINCREMENT keeps the highest number ever used here, also after pruning.
+  Stmt st(db_, "SELECT seq FROM sqlite_sequence WHERE name = 'segment_changes'");
+  if (!st.ok()) return Error("prepare newest segment change");
+  const int rc = st.Step();
+  if (rc == SQLITE_ROW) return static_cast<uint64_t>(st.Int(0));
+  if (rc != SQLITE_DONE) return Error("read newest segment change");
+  return uint64_t{0};
+}
+
+Result<uint64_t> SqliteCatalog::RegisterSegment(const SegmentRow& row, std::string_view node) {
+  if (node.empty()) {
+    return Status::InvalidArgument("catalog " + path_ + ": segment " + std::to_string(row.id) +
+                                   " registered for no node");
+  }
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Status s = InsertLocked(row);
+  if (!s.ok()) return RollbackLocked(std::move(s));
+  auto change = NewestSegmentChangeLocked();  // the insert's, numbered by its trigger
+  if (!change.ok()) return RollbackLocked(change.status());
+  Stmt st(db_, "INSERT INTO segment_origins (segment_id, node, registered) VALUES (?, ?, ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare segment origin"));
+  st.Bind(1, static_cast<int64_t>(row.id));
+  st.Bind(2, node);
+  st.Bind(3, static_cast<int64_t>(*change));
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("record segment origin"));
+  RETURN_IF_ERROR(CommitLocked());
+  return *change;
+}
+
+Result<SegmentChanges> SqliteCatalog::ListSegmentChanges(uint64_t after, size_t limit) const {
+  MutexLock l(&mu_);
+  // One read transaction: the numbers and the rows are of one state.
+  RETURN_IF_ERROR(Exec("BEGIN"));
+  auto finish = [&](Result<SegmentChanges> r) -> Result<SegmentChanges> {
+    if (!r.ok()) return RollbackLocked(r.status());
+    RETURN_IF_ERROR(Exec("COMMIT"));
+    return r;
+  };
+  auto newest = NewestSegmentChangeLocked();
+  if (!newest.ok()) return finish(newest.status());
+  auto pruned = MetaValueLocked("segment_changes_pruned");
+  if (!pruned.ok()) return finish(pruned.status());
+  const std::string view_columns = std::string(kColumns) + ", o.node, o.registered";
+  if (after == 0 || after < *pruned || after > *newest) {
+    Stmt st(db_, "SELECT " + view_columns +
+                     " FROM segments s LEFT JOIN segment_origins o ON o.segment_id = s.id "
+                     "ORDER BY s.id");
+    if (!st.ok()) return finish(Error("prepare segment list"));
+    SegmentChanges out;
+    out.full = true;
+    out.last = *newest;
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) {
+      out.segments.push_back({ReadRow(st), st.Text(17), static_cast<uint64_t>(st.Int(18))});
+    }
+    if (rc != SQLITE_DONE) return finish(Error("list segments"));
+    return finish(std::move(out));
+  }
+  Stmt st(db_, "SELECT " + view_columns +
+                   ", c.change_id, c.segment_id, s.id IS NOT NULL FROM segment_changes c "
+                   "LEFT JOIN segments s ON s.id = c.segment_id "
+                   "LEFT JOIN segment_origins o ON o.segment_id = c.segment_id "
+                   "WHERE c.change_id > ? ORDER BY c.change_id LIMIT ?");
+  if (!st.ok()) return finish(Error("prepare segment changes"));
+  st.Bind(1, static_cast<int64_t>(after));
+  st.Bind(2, limit == 0 ? INT64_MAX : static_cast<int64_t>(std::min<uint64_t>(limit, INT64_MAX)));
+  SegmentChangeCollector collector;
+  size_t n = 0;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    ++n;
+    std::optional<SegmentView> now;
+    if (st.Int(21) != 0) {
+      now = SegmentView{ReadRow(st), st.Text(17), static_cast<uint64_t>(st.Int(18))};
+    }
+    collector.Add(static_cast<uint64_t>(st.Int(19)), static_cast<uint64_t>(st.Int(20)),
+                  std::move(now));
+  }
+  if (rc != SQLITE_DONE) return finish(Error("list segment changes"));
+  return finish(collector.Finish(after, n >= limit && limit > 0));
+}
+
+Result<uint64_t> SqliteCatalog::PruneSegmentChanges(int64_t before_ns) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  // What goes is a prefix of the numbers, so that "pruned" tells a reader whether it missed any.
+  uint64_t through = 0;
+  {
+    Stmt st(db_, "SELECT coalesce(max(change_id), 0) FROM segment_changes WHERE at_ns < ?");
+    if (!st.ok()) return RollbackLocked(Error("prepare segment change pruning"));
+    st.Bind(1, before_ns);
+    if (st.Step() != SQLITE_ROW) return RollbackLocked(Error("find old segment changes"));
+    through = static_cast<uint64_t>(st.Int(0));
+  }
+  if (through == 0) {
+    RETURN_IF_ERROR(Exec("ROLLBACK"));
+    return uint64_t{0};
+  }
+  Stmt del(db_, "DELETE FROM segment_changes WHERE change_id <= ?");
+  if (!del.ok()) return RollbackLocked(Error("prepare segment change pruning"));
+  del.Bind(1, static_cast<int64_t>(through));
+  if (del.Step() != SQLITE_DONE) return RollbackLocked(Error("prune segment changes"));
+  const uint64_t gone = static_cast<uint64_t>(sqlite3_changes(db_));
+  Stmt meta(db_,
+            "INSERT INTO meta (key, value) VALUES ('segment_changes_pruned', ?) "
+            "ON CONFLICT(key) DO UPDATE SET value = max(value, excluded.value)");
+  if (!meta.ok()) return RollbackLocked(Error("prepare segment change pruning"));
+  meta.Bind(1, static_cast<int64_t>(through));
+  if (meta.Step() != SQLITE_DONE) return RollbackLocked(Error("record segment change pruning"));
+  RETURN_IF_ERROR(CommitLocked());
+  return gone;
 }
 
 }  // namespace sawmill::catalog

@@ -135,6 +135,11 @@ class SqliteCatalog final : public Catalog {
                                                     int64_t alive_since_ns) override;
   Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) override;
 
+  // Segment changes (sqlite_catalog.cc, at the end).
+  Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node) override;
+  Result<SegmentChanges> ListSegmentChanges(uint64_t after, size_t limit) const override;
+  Result<uint64_t> PruneSegmentChanges(int64_t before_ns) override;
+
   void SetCommitHook(std::function<Status()> hook) override;
 
  private:
@@ -158,6 +163,9 @@ class SqliteCatalog final : public Catalog {
   Status EnsureAuthTablesLocked() const REQUIRES(mu_);       // sqlite_auth.cc
   Status EnsureNodeTablesLocked() const REQUIRES(mu_);       // sqlite_nodes.cc
   Status EnsureWalObjectTablesLocked() const REQUIRES(mu_);  // sqlite_wal_objects.cc
+  // Segment changes: reads a meta value (0 when absent) and the newest change number.
+  Result<uint64_t> MetaValueLocked(const char* key) const REQUIRES(mu_);
+  Result<uint64_t> NewestSegmentChangeLocked() const REQUIRES(mu_);
   // sqlite_retention.cc: appends "event" in the open transaction; returns its id.
   Result<uint64_t> InsertEventLocked(const RetentionEventRow& event) REQUIRES(mu_);
 
