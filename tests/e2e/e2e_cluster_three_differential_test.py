@@ -1,0 +1,210 @@
+"""Three cluster nodes on one PostgreSQL catalog and one S3 store answer like one server
+(issue 20 "Tests", docs/cluster.md): the same lines go to three nodes (`sawmill server --catalog
+postgresql://... --store s3://...`) and to one plain server (SQLite, local disk), through the
+doors real clients use — `sawmill ingest` (the CLI: zstd NDJSON batches with Idempotency-Keys),
+Loki push (JSON) and Elasticsearch `_bulk` — each node receiving some of every door; then every
+query is asked of every node and compared with the one server's answer: the same hits in the
+same order, the same counts and aggregation rows, never partial.
+
+1. While every line is in the nodes' memtables (flush interval 1 h): the query fans out to the
+   two other nodes' memtables.
+2. After every node flushed (segments in the store, WAL objects deleted): asked of a node started
+   after the flushes (it plans from every node's registered segments) and of the three ingesting
+   nodes.
+3. After more lines went to all three (segments and memtables mixed): the same.
+
+argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+from cluster_lib import Cluster, wait_for
+from e2e_lib import Server, check, request
+
+BASE_TS = 1796500000  # 2026-12-05T..Z, seconds; one line per second, never equal
+SERVICES = ("payments", "search", "auth", "billing")
+LEVELS = ("INFO", "WARN", "ERROR")
+WORDS = ("timeout", "ok", "card declined", "retry")
+
+
+def record(i, node):
+    return {"ts": BASE_TS + i, "service": SERVICES[i % 4], "host": "h%d" % (i % 7),
+            "level": LEVELS[i % 3],
+            "message": "line %d via %s %s" % (i, node, WORDS[(i // 3) % 4])}
+
+
+def iso(ts):
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+
+
+def send_cli(binary, server, records, workdir):
+    """`sawmill ingest` of an NDJSON file (the CLI client)."""
+    path = os.path.join(workdir, "cli-%d-%d.ndjson" % (records[0]["ts"], server.port))
+    with open(path, "w") as f:
+        for r in records:
+            f.write(json.dumps({"timestamp": iso(r["ts"]), "service": r["service"],
+                                "host": r["host"], "level": r["level"],
+                                "message": r["message"]}) + "\n")
+    out = subprocess.run([binary, "ingest", "--server", server.url, "--quiet",
+                          "--batch-lines", "150", path], capture_output=True, text=True,
+                         timeout=120)
+    check(out.returncode == 0, "sawmill ingest to %s: %s" % (server.url, out.stderr))
+
+
+def send_loki(server, records):
+    """Loki push, JSON: one stream per label set, entries with their nanosecond timestamps."""
+    streams = {}
+    for r in records:
+        key = (r["service"], r["host"], r["level"])
+        streams.setdefault(key, []).append([str(r["ts"] * 10**9), r["message"]])
+    body = {"streams": [{"stream": {"service": s, "host": h, "level": lv}, "values": v}
+                        for (s, h, lv), v in sorted(streams.items())]}
+    status, _, answer = request(server.url + "/loki/api/v1/push", method="POST",
+                                body=json.dumps(body).encode(),
+                                headers={"Content-Type": "application/json"})
+    check(status == 204, "Loki push to %s: %d %s" % (server.url, status, answer))
+
+
+def send_bulk(server, records):
+    """Elasticsearch _bulk: an action line and a document per record."""
+    body = "".join(json.dumps({"index": {"_index": "logs"}}) + "\n" +
+                   json.dumps({"@timestamp": iso(r["ts"]), "service.name": r["service"],
+                               "host.name": r["host"], "log.level": r["level"],
+                               "message": r["message"]}) + "\n" for r in records)
+    status, _, answer = request(server.url + "/_bulk", method="POST", body=body.encode(),
+                                headers={"Content-Type": "application/x-ndjson"})
+    check(status == 200, "_bulk to %s: %d %s" % (server.url, status, answer))
+    check(not json.loads(answer)["errors"], "_bulk to %s: errors: %s" % (server.url, answer[:300]))
+
+
+QUERIES = [
+    ("*", {"limit": "100"}),
+    ("timeout", {"limit": "37"}),
+    ("service=payments declined", {"limit": "500"}),
+    ("level>=WARN", {"limit": "1"}),
+    ("host=h3 level=ERROR", {"limit": "1000"}),
+    ("* | count", {}),
+    ("retry | count", {}),
+    ("* | count by service, level", {}),
+    ("* | top 3 host", {}),
+    ("level=ERROR | uniq service", {}),
+    ("* | count by bucket(10m)", {}),
+    ("* | count by bucket(1h), level", {}),
+    ("service=auth | count by host", {}),
+    ("* | fields service, host, message | head 9", {}),
+]
+
+
+def search(server, q, **params):
+    params.setdefault("all_time", "1")
+    params["q"] = q
+    params["cache"] = "0"
+    status, _, body = request(server.url + "/api/v1/search?" + urllib.parse.urlencode(params),
+                              timeout=120)
+    answer = json.loads(body)
+    check(status == 200, "search %r on %s: %d %s" % (q, server.url, status, answer))
+    return answer
+
+
+def comparable(answer):
+    if answer.get("rows"):
+        return ("rows", answer["rows"])
+    return ("hits", [(h["ts"], h["message"], h["service"], h["host"], h["level"])
+                     for h in answer["hits"]])
+
+
+def compare(nodes, reference, phase, total):
+    """Every query on every node == on the reference; returns how many answers were compared."""
+    compared = 0
+    for node in nodes:
+        count = search(node, "* | count")
+        check(not count["partial"] and count["rows"][0]["count"] == total,
+              "%s: node %s counts %s, expected %d" % (phase, node.name,
+                                                      json.dumps(count)[:600], total))
+        for q, params in QUERIES:
+            got = search(node, q, **dict(params))
+            want = search(reference, q, **dict(params))
+            check(not got["partial"], "%s: %r partial on node %s: %s" %
+                  (phase, q, node.name, got.get("warnings")))
+            check(comparable(got) == comparable(want),
+                  "%s: %r: node %s and one server disagree:\n  node %s\n  one  %s" %
+                  (phase, q, node.name, str(comparable(got))[:700],
+                   str(comparable(want))[:700]))
+            compared += 1
+    print("%s: %d queries on %s answer as on one server (%d lines)" %
+          (phase, len(QUERIES), ", ".join(n.name for n in nodes), total))
+    return compared
+
+
+def ingest_round(binary, nodes, reference, start, per_door, workdir):
+    """Each node gets per_door lines through each of the three doors (a different slice each);
+    the reference gets the same requests. Returns the next line number."""
+    i = start
+    for k, node in enumerate(nodes):
+        for d, door in enumerate(("cli", "loki", "bulk")):
+            records = [record(n, node.name + "-" + door) for n in range(i, i + per_door)]
+            i += per_door
+            for target in (node, reference):
+                if door == "cli":
+                    send_cli(binary, target, records, workdir)
+                elif door == "loki":
+                    send_loki(target, records)
+                else:
+                    send_bulk(target, records)
+    return i
+
+
+def main(binary, shared, store_dir):
+    workdir = tempfile.mkdtemp(prefix="sawmill_e2e_three_")
+    cluster = Cluster(binary, shared, store_dir, node_args=[
+        "--flush-interval", "1h", "--node-heartbeat", "300ms", "--node-timeout", "3s",
+        "--query-timeout", "30s"])
+    reference = Server(binary, extra_args=["--flush-interval", "1h"])
+    failed = True
+    try:
+        reference.start()
+        nodes = [cluster.node(name) for name in ("a", "b", "c")]
+
+        def live_nodes(server):
+            status, _, body = request(server.url + "/api/v1/admin/nodes")
+            return json.loads(body).get("live") if status == 200 else None
+
+        for n in nodes:
+            wait_for("node %s to see 3 live nodes" % n.name, lambda: live_nodes(n) == 3, 30)
+        time.sleep(1.0)  # each registry's list of peers is the one read at its last heartbeat
+
+        # 1. Everything in memtables: answers fan out.
+        total = ingest_round(binary, nodes, reference, 0, 120, workdir)
+        compare(nodes, reference, "memtables", total)
+
+        # 2. Everything flushed into the shared store.
+        cluster.flush_all(nodes)
+        reference.flush()
+        segments = cluster.pg.psql("SELECT count(*), coalesce(sum(rows), 0) FROM segments")
+        check(segments.split("|")[1] == str(total),
+              "after the flush the catalog's segments hold %s rows, expected %d" %
+              (segments, total))
+        d = cluster.node("d")
+        wait_for("node d to see 4 live nodes", lambda: live_nodes(d) == 4, 30)
+        time.sleep(1.0)
+        compare([d] + nodes, reference, "flushed", total)
+
+        # 3. More lines on every node: segments and memtables mixed.
+        total = ingest_round(binary, nodes, reference, total, 40, workdir)
+        compare([d] + nodes, reference, "segments and memtables", total)
+        failed = False
+    finally:
+        cluster.cleanup(failed)
+        if failed:
+            sys.stderr.write("---- reference log:\n%s\n" % reference.read_log())
+        reference.cleanup()
+    print("OK")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3])

@@ -1,0 +1,105 @@
+"""Three cluster nodes on one PostgreSQL catalog and one S3 store lose nothing acknowledged when
+the store refuses or vanishes for a while during ingest (issue 20 "Tests", docs/cluster.md
+"Failure cases"). The nodes reach the store (OpenStack Swift's S3 API) through a proxy that:
+
+- answers every request 503 SlowDown for 5 s (shorter than the WAL-object deadline of 10 s:
+  acknowledgements wait, then go through),
+- answers 503 SlowDown for 14 s (longer: batches are refused with 503, /readyz says not ready),
+- closes every connection for 8 s (the store unreachable).
+
+No batch sent during an outage is acknowledged before the outage ends (acknowledged means in a
+WAL object in the store); every answer is 2xx or 503; a node takes writes again afterwards; and
+every acknowledged line is found exactly once, through each node and, after every node
+flushed, through a node started afterwards and each of the three.
+
+argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
+
+import sys
+import time
+
+from cluster_lib import Cluster, Ingester, check_each_once
+from e2e_lib import check, request
+
+
+def acked_between(ingesters, start, end):
+    return [(i.name, round(s, 2), round(e, 2)) for i in ingesters for (s, e, status) in i.batches
+            if status is not None and 200 <= status < 300 and s > start and e < end]
+
+
+def main(binary, shared, store_dir):
+    cluster = Cluster(binary, shared, store_dir, node_args=[
+        "--flush-interval", "1h", "--node-heartbeat", "500ms", "--node-timeout", "10s"])
+    failed = True
+    try:
+        a, b, c = (cluster.node(n) for n in ("a", "b", "c"))
+        ingesters = [Ingester(a, "a", "native").start(), Ingester(b, "b", "loki").start(),
+                     Ingester(c, "c", "native").start()]
+        time.sleep(3)
+        outages = []
+        for kind, seconds in (("503", 5), ("503", 14), ("cut", 8)):
+            before = sum(len(i.acked) for i in ingesters)
+            started = time.time()
+            if kind == "503":
+                cluster.proxy.slow_down()
+            else:
+                cluster.proxy.cut()
+            ready_during = None
+            if seconds > 12:
+                time.sleep(12.5)
+                ready_during = request(b.url + "/readyz", timeout=10)[0]
+                time.sleep(seconds - 12.5)
+            else:
+                time.sleep(seconds)
+            ended = time.time()
+            cluster.proxy.restore()
+            time.sleep(3)
+            early = acked_between(ingesters, started + 0.3, ended)
+            check(not early, "%s for %d s: acknowledged before the store was back: %s" %
+                  (kind, seconds, early[:3]))
+            # Batches in flight at some time during the outage.
+            sent = [x for i in ingesters for x in i.batches if x[0] < ended and x[1] > started]
+            refused = [x for x in sent if not x[2] or x[2] >= 300]
+            outages.append((kind, seconds, len(sent), len(refused)))
+            print("store %s for %d s: %d batches in flight meanwhile, %d refused, the rest "
+                  "acknowledged after it came back (%d lines acknowledged since)%s" %
+                  (kind, seconds, len(sent), len(refused),
+                   sum(len(i.acked) for i in ingesters) - before,
+                   "; /readyz during it: %s" % ready_during if ready_during else ""))
+            if seconds > 12:
+                check(ready_during == 503, "/readyz after 12 s of store failures: %s" %
+                      ready_during)
+                check(refused, "no batch refused while the store answered 503 for %d s" %
+                      seconds)
+        check(cluster.proxy.answered_503 > 0, "the proxy answered no 503: not in the path?")
+        for i in ingesters:
+            i.join()
+            bad = [f for f in i.failed if f[0] != 503]
+            check(not bad, "%s: answers other than 2xx and 503: %s" % (i.name, bad[:3]))
+        for n in (a, b, c):
+            check(request(n.url + "/readyz")[0] == 200, "node %s not ready after" % n.name)
+            probe = Ingester(n, "probe-" + n.name)
+            check(200 <= (probe.send_one() or 0) < 300,
+                  "node %s does not take writes after the outages: %s" % (n.name, probe.failed))
+            ingesters.append(probe)
+        acked = [line for i in ingesters for line in i.acked]
+        print("acknowledged %d lines; the proxy answered %d requests 503" %
+              (len(acked), cluster.proxy.answered_503))
+
+        for n in (a, b, c):
+            check_each_once(n, acked, "node %s before the flush" % n.name)
+        orphans = cluster.flush_all((a, b, c))
+        print("flushed: no WAL object left in the catalog; %d orphans in the store" % len(orphans))
+        a, b, c = cluster.restart_to_sweep((a, b, c), orphans)
+        d = cluster.node("d")
+        for n in (d, a, b, c):
+            check_each_once(n, acked, "node %s after the flush" % n.name)
+        print("every acknowledged line found exactly once through a, b, c and d: %d lines" %
+              len(acked))
+        failed = False
+    finally:
+        cluster.cleanup(failed)
+    print("OK")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3])
