@@ -209,9 +209,7 @@ class Cluster:
         return self.node(server.name, data_dir=server.data_dir, port=server.port)
 
     def store_names(self, under):
-        answer = s3(self.env, "GET", BUCKET, {"list-type": "2",
-                                              "prefix": self.prefix + "/" + under})
-        return re.findall(r"<Key>([^<]+)</Key>", answer)
+        return store_names(self.env, self.prefix + "/" + under)
 
     def unflushed_wal_objects(self, owner=None):
         where = "" if owner is None else " AND owner = '%s'" % owner
@@ -325,6 +323,12 @@ class Ingester:
         self.stop_flag = True
         self.thread.join(120)
         return self
+
+
+def store_names(env, prefix):
+    """The keys under "prefix" in the bucket (one ListObjectsV2 page)."""
+    answer = s3(env, "GET", BUCKET, {"list-type": "2", "prefix": prefix})
+    return re.findall(r"<Key>([^<]+)</Key>", answer)
 
 
 def export_counts(server, q="clusterw"):

@@ -16,192 +16,17 @@ fixture s3_store), reached through a TCP proxy of the test's own that can be cut
 
 argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
 
-import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-import urllib.parse
-import urllib.request
 
-from e2e_cold_search_test import s3
+from cluster_lib import (BUCKET, Ingester, Postgres, Proxy, export_counts, percentile,
+                         store_names, wait_for)
 from e2e_cold_store_test import create_bucket, fixture_env
-from e2e_lib import Server, check, free_port, metric_value, request
-
-BUCKET = "sawmill-e2e"
-
-
-class Proxy:
-    """A TCP forwarder to the S3 endpoint that the test can cut (every connection closed, new
-    ones closed at once) and restore: the store 'down' as the node sees it."""
-
-    def __init__(self, target_port):
-        self.target = ("127.0.0.1", target_port)
-        self.sock = socket.socket()
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        self.down = False
-        self.conns = []
-        self.lock = threading.Lock()
-        threading.Thread(target=self.accept, daemon=True).start()
-
-    def accept(self):
-        while True:
-            try:
-                client, _ = self.sock.accept()
-            except OSError:
-                return
-            if self.down:
-                client.close()
-                continue
-            try:
-                upstream = socket.create_connection(self.target, timeout=10)
-            except OSError:
-                client.close()
-                continue
-            with self.lock:
-                self.conns += [client, upstream]
-            for a, b in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
-
-    def pipe(self, src, dst):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-        except OSError:
-            pass
-        for s in (src, dst):
-            try:
-                s.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
-
-    def cut(self):
-        self.down = True
-        with self.lock:
-            for s in self.conns:
-                try:
-                    s.shutdown(socket.SHUT_RDWR)
-                    s.close()
-                except OSError:
-                    pass
-            self.conns = []
-
-    def restore(self):
-        self.down = False
-
-
-class Postgres:
-    """A private PostgreSQL through ../shared/scripts/pg-local.sh, restartable."""
-
-    def __init__(self, shared):
-        self.script = os.path.join(shared, "scripts", "pg-local.sh")
-        self.dir = tempfile.mkdtemp(prefix="sawmill_cluster_pg_")
-        self.port = free_port()
-
-    def start(self):
-        out = subprocess.run(["bash", self.script, "start", self.dir, str(self.port)],
-                             capture_output=True, text=True, timeout=180)
-        check(out.returncode == 0, "PostgreSQL did not start: %s" % out.stderr)
-        self.url = "postgresql://sawmill@127.0.0.1:%d/sawmill" % self.port
-
-    def stop(self):
-        subprocess.run(["bash", self.script, "stop", self.dir], capture_output=True, timeout=120)
-
-    def psql(self, sql):
-        out = subprocess.run(["psql", self.url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                             capture_output=True, text=True, timeout=60)
-        check(out.returncode == 0, "psql %r: %s" % (sql, out.stderr))
-        return out.stdout.strip()
-
-    def cleanup(self):
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class Ingester:
-    """Sends batches of numbered lines to one node from a thread; remembers which lines were
-    acknowledged (200) and how every other answer looked."""
-
-    def __init__(self, server, name, batch_lines=40):
-        self.server, self.name, self.batch_lines = server, name, batch_lines
-        self.acked, self.failed, self.latencies = [], [], []
-        self.batch = 0
-        self.stop_flag = False
-        self.thread = None
-
-    def send_one(self):
-        lines = ["clusterw %s b%d i%d" % (self.name, self.batch, i)
-                 for i in range(self.batch_lines)]
-        self.batch += 1
-        start = time.time()
-        try:
-            status, _, body = self.server.ingest("\n".join(lines) + "\n",
-                                                 params={"service": "cw"}, timeout=60)
-        except OSError as e:
-            status, body = None, str(e).encode()
-        if status == 200:
-            self.acked += lines
-            self.latencies.append(time.time() - start)
-        else:
-            self.failed.append((status, body[:200]))
-        return status
-
-    def run(self):
-        while not self.stop_flag:
-            self.send_one()
-            time.sleep(0.02)
-
-    def start(self):
-        self.stop_flag = False
-        self.thread = threading.Thread(target=self.run, daemon=True)
-        self.thread.start()
-        return self
-
-    def join(self):
-        self.stop_flag = True
-        self.thread.join(120)
-
-
-def export_messages(server):
-    params = urllib.parse.urlencode({"q": "clusterw", "all_time": "1"})
-    out = {}
-    with urllib.request.urlopen(server.url + "/api/v1/export?" + params, timeout=300) as resp:
-        check(resp.status == 200, "export: %d" % resp.status)
-        for raw in resp.read().split(b"\n"):
-            if raw.strip():
-                m = json.loads(raw)["message"]
-                out[m] = out.get(m, 0) + 1
-    return out
-
-
-def store_names(env, prefix):
-    answer = s3(env, "GET", BUCKET, {"list-type": "2", "prefix": prefix})
-    import re
-    return re.findall(r"<Key>([^<]+)</Key>", answer)
-
-
-def wait_for(what, condition, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if condition():
-            return
-        time.sleep(0.5)
-    check(False, "timed out waiting for " + what)
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100.0 * (len(values) - 1))))]
+from e2e_lib import Server, check, metric_value
 
 
 def main(binary, shared, store_dir):
@@ -311,7 +136,7 @@ def main(binary, shared, store_dir):
 
         # 7. Every acknowledged line exactly once.
         acked = first.acked + ia.acked + ib.acked + ipg.acked + ik.acked
-        seen = export_messages(b)
+        seen = export_counts(b)
         missing = [m for m in acked if seen.get(m, 0) == 0]
         twice = [m for m, n in seen.items() if n > 1]
         check(not missing, "%d acknowledged lines missing, e.g. %s" % (len(missing), missing[:3]))
