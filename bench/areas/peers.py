@@ -163,6 +163,7 @@ def run_area(corpus, manifest):
                    [["—", "not measured: no peer available", "—"]], notes)
         return
     results = {}
+    load_start = os.getloadavg()[0]
     for system in [SawmillSide()] + peers:
         try:
             results[system.name] = measure(system, corpus, manifest)
@@ -229,6 +230,9 @@ def run_area(corpus, manifest):
     for key, text, _ in QUESTIONS:
         if vl is not None and key not in vl["texts"]:
             notes.append(f"VictoriaLogs could not run {text}: v0.3.0's LogsQL has no stats pipes.")
+    load = f"load average (1 min) {load_start:.1f} at the start of this area, {os.getloadavg()[0]:.1f} at its end"
+    put("peers.load_average", [load_start, os.getloadavg()[0]])
+    notes.append(f"Machine: {os.cpu_count()} cores, {load}.")
     versions = ", ".join(f.get("version", n) for n, f in results.items())
     notes.append(
         f"{versions}. Each system alone on the machine in turn, fed the same corpus by the same "
