@@ -120,6 +120,9 @@ def measure(system, corpus, manifest):
             raise RuntimeError(f"{r['errors']} of {r['errors'] + r['batches']} batches refused; "
                                f"first: {r['first_error']}")
         fig["ingest_s"] = r["seconds"]
+        fig["retries"] = r["retries"]
+        if r["retries"]:
+            fig["retry_note"] = f"{r['retries']} batches sent again; first answer: {r['first_retry']}"[:300]
         fig["peak_rss"] = system.proc.peak_rss()
         log(f"peers: {system.name}: flush to disk")
         system.persist()
@@ -224,7 +227,9 @@ def run_area(corpus, manifest):
                                      for n, f in results.items()})
     for n, f in results.items():
         put(f"peers.systems.{n}", {"version": f.get("version"), "ingest_s": f.get("ingest_s"),
-                                   "cpu_s": f.get("cpu_s")})
+                                   "cpu_s": f.get("cpu_s"), "ingest_retries": f.get("retries")})
+        if f.get("retry_note"):
+            notes.append(f"{n}, ingest: {f['retry_note']}")
         for key, err in f["errors"].items():
             notes.append(f"{n}, {key}: not measured: {err}")
     for key, text, _ in QUESTIONS:

@@ -14,6 +14,7 @@ from benchlib.common import WORK, proc_cpu_seconds, proc_peak_rss
 
 BATCH_LINES = 1000
 CLIENTS = 8
+RETRIES = 5
 
 
 class PeerProcess:
@@ -85,10 +86,14 @@ def line_batches(path, lines_per_batch=BATCH_LINES):
 
 def send_batches(host, port, path, body_file, batches, headers=None, clients=CLIENTS):
     """POSTs each (offset, length) slice of body_file to path from "clients" keep-alive
-    connections; returns {"batches", "errors", "first_error", "seconds"}. A batch answered
-    other than 2xx is an error (not retried): the caller refuses a run with errors."""
+    connections; returns {"batches", "errors", "first_error", "retries", "first_retry",
+    "seconds"}. A batch answered 429 or 5xx, or cut off, is sent again (as shippers do: Loki
+    answers 500 when its distributor loses its gRPC connection to the ingester under load) up to
+    RETRIES times after a short pause; the retries are counted and reported. A batch still
+    refused is an error: the caller refuses a run with errors."""
     lock = threading.Lock()
-    state = {"next": 0, "errors": 0, "first_error": None, "done": 0}
+    state = {"next": 0, "errors": 0, "first_error": None, "done": 0, "retries": 0,
+             "first_retry": None}
     hdrs = dict(headers or {})
 
     def worker():
@@ -103,16 +108,25 @@ def send_batches(host, port, path, body_file, batches, headers=None, clients=CLI
                 off, length = batches[i]
                 f.seek(off)
                 body = f.read(length)
-                try:
-                    conn.request("POST", path, body=body, headers=hdrs)
-                    resp = conn.getresponse()
-                    answer = resp.read()
-                    ok = 200 <= resp.status < 300
-                    why = f"{resp.status}: {answer[:300]!r}"
-                except (OSError, http.client.HTTPException) as e:
-                    ok, why = False, f"{type(e).__name__}: {e}"
-                    conn.close()
-                    conn = http.client.HTTPConnection(host, port, timeout=600)
+                for attempt in range(RETRIES + 1):
+                    retry = False
+                    try:
+                        conn.request("POST", path, body=body, headers=hdrs)
+                        resp = conn.getresponse()
+                        answer = resp.read()
+                        ok = 200 <= resp.status < 300
+                        retry = resp.status == 429 or resp.status >= 500
+                        why = f"{resp.status}: {answer[:300]!r}"
+                    except (OSError, http.client.HTTPException) as e:
+                        ok, retry, why = False, True, f"{type(e).__name__}: {e}"
+                        conn.close()
+                        conn = http.client.HTTPConnection(host, port, timeout=600)
+                    if ok or not retry or attempt == RETRIES:
+                        break
+                    with lock:
+                        state["retries"] += 1
+                        state["first_retry"] = state["first_retry"] or why
+                    time.sleep(0.5 * (attempt + 1))
                 with lock:
                     if ok:
                         state["done"] += 1
@@ -128,7 +142,8 @@ def send_batches(host, port, path, body_file, batches, headers=None, clients=CLI
     for th in threads:
         th.join()
     return {"batches": state["done"], "errors": state["errors"],
-            "first_error": state["first_error"], "seconds": time.perf_counter() - t}
+            "first_error": state["first_error"], "retries": state["retries"],
+            "first_retry": state["first_retry"], "seconds": time.perf_counter() - t}
 
 
 def http_get(url, timeout=600):
