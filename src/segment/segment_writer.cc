@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <deque>
 #include <functional>
+#include <list>
 #include <numeric>
 #include <unordered_map>
 
@@ -36,8 +37,13 @@ class Writer {
   // Gives the rows [first, first + count) in the order they are written, valid until the next
   // call.
   using BlockFn = std::function<const Record*(uint32_t first, uint32_t count)>;
-  // "info" holds the segment's row count and ranges (RangesOf).
-  Status Write(const SegmentInfo& info, const BlockFn& block);
+  // "info" holds the segment's row count and ranges (RangesOf). A null row pointer from
+  // "block" ends the write with Internal (the caller keeps the reason). "late_ranges", when set,
+  // is read after the last block: the rows' time, ingest time and raw byte ranges that the
+  // footer keeps (a caller that learns them while handing out the rows); its row count and seq
+  // range must be the ones "info" gave the header.
+  Status Write(const SegmentInfo& info, const BlockFn& block,
+               const SegmentInfo* late_ranges = nullptr);
   // REQUIRES: Write returned OK.
   const SegmentInfo& result() const { return footer_.info; }
 
@@ -444,7 +450,8 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
   return Status::OK();
 }
 
-Status Writer::Write(const SegmentInfo& info, const BlockFn& block) {
+Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
+                     const SegmentInfo* late_ranges) {
   uint32_t block_rows = std::clamp<uint32_t>(options_.block_rows, 1, kMaxBlockRows);
   footer_.block_rows = block_rows;
   footer_.info = info;
@@ -516,7 +523,25 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block) {
 
   for (uint32_t first = 0; first < out.rows; first += block_rows) {
     uint32_t count = static_cast<uint32_t>(std::min<uint64_t>(block_rows, out.rows - first));
-    RETURN_IF_ERROR(WriteBlock(block(first, count), count, first));
+    const Record* rows = block(first, count);
+    if (rows == nullptr)
+      return Status::Internal("no rows for the block at row " + std::to_string(first));
+    RETURN_IF_ERROR(WriteBlock(rows, count, first));
+  }
+  if (late_ranges != nullptr) {
+    if (late_ranges->rows != out.rows || late_ranges->min_seq != out.min_seq ||
+        late_ranges->max_seq != out.max_seq) {
+      return Status::Internal(
+          "the rows written (" + std::to_string(late_ranges->rows) + ", seqs " +
+          std::to_string(late_ranges->min_seq) + ".." + std::to_string(late_ranges->max_seq) +
+          ") are not the ones the header names (" + std::to_string(out.rows) + ", seqs " +
+          std::to_string(out.min_seq) + ".." + std::to_string(out.max_seq) + ")");
+    }
+    out.min_ts = late_ranges->min_ts;
+    out.max_ts = late_ranges->max_ts;
+    out.min_ingest_ts = late_ranges->min_ingest_ts;
+    out.max_ingest_ts = late_ranges->max_ingest_ts;
+    out.raw_bytes = late_ranges->raw_bytes;
   }
 
   // Each kind's data, in registration order, where its layout keeps it.
@@ -651,6 +676,278 @@ Status WriteSegment(objstore::ObjectStore* store, const std::string& name, const
     }
     return block.data();
   });
+  if (!s.ok()) return s.WithContext("writing segment " + store->Location(name));
+  if (out != nullptr) *out = writer.result();
+  return Status::OK();
+}
+
+namespace {
+
+// The rows of merged segments in the order SortedOrder gives the records of all of them
+// concatenated (input by input, each in its row order), produced slice by slice: each input
+// block is decoded when the merge reaches its first timestamp and let go when its last row has
+// been handed out, so what is held is the blocks whose time ranges overlap the merge's position
+// plus one slice (docs/storage.md, "Compaction memory").
+class SegmentMerger {
+ public:
+  SegmentMerger(const std::vector<std::shared_ptr<SegmentReader>>& inputs,
+                const WriterOptions& options, uint64_t rows, MergeStats* stats)
+      : inputs_(inputs), stats_(stats) {
+    // One slice holds every row when the segment is sorted as a whole (as SortedOrder does for
+    // time_slice_rows 0 or a segment of at most one slice); unsorted rows pass through in
+    // input order, a block at a time.
+    sort_ = options.sort_rows;
+    slice_rows_ = options.time_slice_rows;
+    if (!sort_) {
+      slice_rows_ = std::max<uint32_t>(options.block_rows, 1);
+    } else if (slice_rows_ == 0 || rows <= slice_rows_) {
+      slice_rows_ = rows;
+    }
+    uint64_t first = 0;
+    for (size_t i = 0; i < inputs_.size(); ++i) {
+      const std::vector<BlockInfo>& blocks = inputs_[i]->blocks();
+      for (uint32_t b = 0; b < blocks.size(); ++b) {
+        pending_.push_back(
+            Pending{sort_ ? blocks[b].min_ts : 0, first + blocks[b].first_row, i, b});
+      }
+      first += inputs_[i]->info().rows;
+    }
+    // Unsorted: in row order. Sorted: by first timestamp, the order in which the merge needs them.
+    std::sort(pending_.begin(), pending_.end(), [](const Pending& a, const Pending& b) {
+      return std::tie(a.min_ts, a.first_row) < std::tie(b.min_ts, b.first_row);
+    });
+  }
+
+  // Appends the next slice of rows in write order to "*out" (none at the end), accumulating
+  // their ranges into "*ranges". Errors: the input's read error ("failed_input" names it);
+  // DataLoss when an input's block list gives a time range its rows do not keep to.
+  Status NextSlice(std::vector<Record>* out, SegmentInfo* ranges) {
+    slice_.clear();
+    slice_rows_of_.clear();
+    while (slice_.size() < slice_rows_) {
+      RETURN_IF_ERROR(Open());
+      if (heap_.empty()) break;
+      std::pop_heap(heap_.begin(), heap_.end(), Later);
+      Run* run = heap_.back();
+      const uint32_t i =
+          run->order.empty() ? static_cast<uint32_t>(run->pos) : run->order[run->pos];
+      const Key key{run->rows[i].ts, run->rows[i].seq, run->first_row + i};
+      if (sort_ && have_last_ && !(last_ < key)) {
+        failed_input_ = static_cast<int>(run->input);
+        return Status::DataLoss("segment " + std::to_string(inputs_[run->input]->info().id) +
+                                " holds a row before the time range its block list gives");
+      }
+      last_ = key;
+      have_last_ = true;
+      slice_.push_back(std::move(run->rows[i]));
+      slice_rows_of_.push_back(key);
+      held_ -= 1;
+      if (++run->pos == run->rows.size()) {
+        heap_.pop_back();
+        runs_.erase(run->self);
+      } else {
+        std::push_heap(heap_.begin(), heap_.end(), Later);
+      }
+    }
+    if (slice_.empty()) return Status::OK();
+    // Inside a slice (already in time order): by (service, host, ts, seq, row). The (service,
+    // host) rank of SortedOrder is the names' order, so comparing the names gives its order.
+    order_.resize(slice_.size());
+    std::iota(order_.begin(), order_.end(), 0);
+    if (sort_) {
+      std::sort(order_.begin(), order_.end(), [&](uint32_t a, uint32_t b) {
+        const Record& x = slice_[a];
+        const Record& y = slice_[b];
+        if (int c = x.service.compare(y.service); c != 0) return c < 0;
+        if (int c = x.host.compare(y.host); c != 0) return c < 0;
+        return slice_rows_of_[a] < slice_rows_of_[b];
+      });
+    }
+    for (uint32_t i : order_) {
+      Record& r = slice_[i];
+      if (ranges->rows == 0) {
+        ranges->min_ts = ranges->max_ts = r.ts;
+        ranges->min_ingest_ts = ranges->max_ingest_ts = r.ingest_ts;
+        ranges->min_seq = ranges->max_seq = r.seq;
+      }
+      ++ranges->rows;
+      ranges->min_ts = std::min(ranges->min_ts, r.ts);
+      ranges->max_ts = std::max(ranges->max_ts, r.ts);
+      ranges->min_ingest_ts = std::min(ranges->min_ingest_ts, r.ingest_ts);
+      ranges->max_ingest_ts = std::max(ranges->max_ingest_ts, r.ingest_ts);
+      ranges->min_seq = std::min(ranges->min_seq, r.seq);
+      ranges->max_seq = std::max(ranges->max_seq, r.seq);
+      ranges->raw_bytes += r.message.size();
+      for (const auto& [key, value] : r.fields) ranges->raw_bytes += key.size() + value.size();
+      out->push_back(std::move(r));
+    }
+    return Status::OK();
+  }
+
+  int failed_input() const { return failed_input_; }
+  // Rows decoded and not yet handed out.
+  uint64_t held() const { return held_; }
+
+ private:
+  struct Key {
+    int64_t ts;
+    uint64_t seq;
+    uint64_t row;  // in the inputs concatenated
+    bool operator<(const Key& o) const {
+      return std::tie(ts, seq, row) < std::tie(o.ts, o.seq, o.row);
+    }
+  };
+  struct Pending {
+    int64_t min_ts;
+    uint64_t first_row;
+    size_t input;
+    uint32_t block;
+  };
+  struct Run {  // one decoded input block
+    std::vector<Record> rows;
+    std::vector<uint32_t> order;  // rows by (ts, seq, row); empty: row order
+    size_t pos = 0;
+    uint64_t first_row = 0;
+    size_t input = 0;
+    std::list<Run>::iterator self;
+    Key key() const {
+      const uint32_t i = order.empty() ? static_cast<uint32_t>(pos) : order[pos];
+      return Key{rows[i].ts, rows[i].seq, first_row + i};
+    }
+  };
+  // The heap's order: the run with the smallest next row on top.
+  static bool Later(const Run* a, const Run* b) { return b->key() < a->key(); }
+
+  // Decodes the pending blocks that may hold the next row: every block whose first timestamp
+  // is not after the smallest next row of the open ones (all of them when none is open).
+  Status Open() {
+    while (next_ < pending_.size() &&
+           (heap_.empty() || !sort_ || pending_[next_].min_ts <= heap_.front()->key().ts)) {
+      if (!sort_ && !heap_.empty()) break;  // unsorted: one block at a time, in row order
+      const Pending& p = pending_[next_++];
+      runs_.emplace_front();
+      Run& run = runs_.front();
+      run.self = runs_.begin();
+      run.first_row = p.first_row;
+      run.input = p.input;
+      Status s = inputs_[p.input]->ReadBlock(p.block, kColAll, &run.rows,
+                                             stats_ ? &stats_->read : nullptr);
+      if (!s.ok()) {
+        failed_input_ = static_cast<int>(p.input);
+        return s;
+      }
+      if (run.rows.empty()) {
+        runs_.pop_front();
+        continue;
+      }
+      if (sort_) {
+        run.order.resize(run.rows.size());
+        std::iota(run.order.begin(), run.order.end(), 0);
+        std::sort(run.order.begin(), run.order.end(), [&](uint32_t a, uint32_t b) {
+          return std::tie(run.rows[a].ts, run.rows[a].seq, a) <
+                 std::tie(run.rows[b].ts, run.rows[b].seq, b);
+        });
+        if (run.rows[run.order[0]].ts < p.min_ts) {
+          failed_input_ = static_cast<int>(p.input);
+          return Status::DataLoss("segment " + std::to_string(inputs_[p.input]->info().id) +
+                                  " block " + std::to_string(p.block) +
+                                  " holds a row before the time range its block list gives");
+        }
+      }
+      held_ += run.rows.size();
+      heap_.push_back(&run);
+      std::push_heap(heap_.begin(), heap_.end(), Later);
+      if (stats_ != nullptr) {
+        stats_->max_open_blocks = std::max<uint64_t>(stats_->max_open_blocks, heap_.size());
+      }
+    }
+    return Status::OK();
+  }
+
+  const std::vector<std::shared_ptr<SegmentReader>>& inputs_;
+  MergeStats* stats_;
+  bool sort_ = true;
+  uint64_t slice_rows_ = 0;
+  std::vector<Pending> pending_;
+  size_t next_ = 0;
+  std::list<Run> runs_;     // the open blocks
+  std::vector<Run*> heap_;  // the same, by next row
+  std::vector<Record> slice_;
+  std::vector<Key> slice_rows_of_;
+  std::vector<uint32_t> order_;
+  Key last_{};
+  bool have_last_ = false;
+  uint64_t held_ = 0;
+  int failed_input_ = -1;
+};
+
+}  // namespace
+
+Status MergeSegments(objstore::ObjectStore* store, const std::string& name, const SegmentInfo& info,
+                     const std::vector<std::shared_ptr<SegmentReader>>& inputs,
+                     const WriterOptions& options, SegmentInfo* out, MergeStats* stats) {
+  if (stats != nullptr) *stats = MergeStats{};
+  if (options.format_version < kMinReadableVersion || options.format_version > kFormatVersion) {
+    return Status::InvalidArgument("MergeSegments: cannot write format version " +
+                                   std::to_string(options.format_version));
+  }
+  // The header's identity (row count, seq range) from the inputs' footers; the writer checks
+  // them against the rows it was given before it writes the footer.
+  SegmentInfo header = info;
+  header.rows = 0;
+  bool any = false;
+  for (const auto& input : inputs) {
+    const SegmentInfo& in = input->info();
+    uint64_t block_rows = 0;
+    for (const BlockInfo& b : input->blocks()) block_rows += b.rows;
+    if (block_rows != in.rows) {
+      return Status::InvalidArgument(
+          "MergeSegments: the block list of segment " + std::to_string(in.id) + " holds " +
+          std::to_string(block_rows) + " rows, its footer says " + std::to_string(in.rows));
+    }
+    if (in.rows == 0) continue;
+    header.min_seq = any ? std::min(header.min_seq, in.min_seq) : in.min_seq;
+    header.max_seq = any ? std::max(header.max_seq, in.max_seq) : in.max_seq;
+    header.rows += in.rows;
+    any = true;
+  }
+  if (header.rows == 0) return Status::InvalidArgument("MergeSegments: no rows to merge");
+  if (header.rows >= UINT32_MAX) {
+    return Status::InvalidArgument("MergeSegments: " + std::to_string(header.rows) +
+                                   " records is more than one segment can hold");
+  }
+  SegmentMerger merger(inputs, options, header.rows, stats);
+  SegmentInfo ranges;         // learnt as the rows go by
+  std::vector<Record> ready;  // rows from "ready_first" on, in write order
+  uint64_t ready_first = 0;
+  Status merge_status;
+  auto file = store->NewWriter(name);
+  if (!file.ok()) return file.status().WithContext("writing segment " + store->Location(name));
+  Writer writer(options, std::move(file).value());
+  Status s = writer.Write(
+      header,
+      [&](uint32_t first, uint32_t count) -> const Record* {
+        if (first > ready_first) {
+          ready.erase(ready.begin(), ready.begin() + static_cast<long>(first - ready_first));
+          ready_first = first;
+        }
+        while (ready.size() < count) {
+          const size_t before = ready.size();
+          merge_status = merger.NextSlice(&ready, &ranges);
+          if (!merge_status.ok() || ready.size() == before) return nullptr;
+          if (stats != nullptr) {
+            stats->max_held_rows =
+                std::max<uint64_t>(stats->max_held_rows, merger.held() + ready.size());
+          }
+        }
+        return ready.data();
+      },
+      &ranges);
+  if (!merge_status.ok()) s = merge_status;
+  if (stats != nullptr) {
+    stats->rows = ranges.rows;
+    stats->failed_input = merger.failed_input();
+  }
   if (!s.ok()) return s.WithContext("writing segment " + store->Location(name));
   if (out != nullptr) *out = writer.result();
   return Status::OK();

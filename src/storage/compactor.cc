@@ -49,8 +49,8 @@ Status Compactor::CompactOnce(bool* did_work) {
     if (inputs.empty()) return Status::OK();
     std::sort(inputs.begin(), inputs.end(),
               [](const auto& a, const auto& b) { return a->row().min_seq < b->row().min_seq; });
-    // Bound one compaction's memory: every input row is decoded before the merged segment is
-    // written, so stop at about two target segments of raw bytes (at least two inputs).
+    // Bound the merged segment's size: stop at about two target segments of raw bytes (at
+    // least two inputs). The merge's memory does not grow with it (MergeSegments).
     const uint64_t raw_budget = std::max<uint64_t>(2 * options_.segment_target_bytes, 1 << 20);
     uint64_t raw = 0;
     size_t take = 0;
@@ -70,31 +70,28 @@ Status Compactor::CompactOnce(bool* did_work) {
   const int64_t start = clock_->MonotonicNanos();
   const std::string tenant = inputs.front()->row().tenant;
   const uint32_t partition = inputs.front()->row().partition;
-  std::vector<Record> rows;
+  // The inputs are merged block by block (segment::MergeSegments): what is held is the input
+  // blocks whose time ranges overlap and one block of output rows, not the inputs' records.
+  // Their seqs, which the output must hold exactly, are kept as a set (a few bytes per run).
+  std::vector<std::shared_ptr<segment::SegmentReader>> readers;
+  Roaring64Map seqs;
+  uint64_t rows = 0;
   uint64_t input_bytes = 0;
   std::vector<uint64_t> input_ids;
-  segment::ReadStats read_stats;
   for (auto& entry : inputs) {
     input_ids.push_back(entry->row().id);
     input_bytes += entry->row().bytes;
     auto reader = entry->Open();
     Status s = reader.status();
     if (reader.ok()) {
-      for (uint32_t b = 0; b < (*reader)->blocks().size() && s.ok(); ++b) {
-        s = (*reader)->ReadBlock(b, segment::kColAll, &rows, &read_stats);
-      }
+      s = CollectSeqs(**reader, &seqs, &rows);
+      readers.push_back(std::move(reader).value());
     }
     if (!s.ok()) {
       release();
       if (s.IsDataLoss()) engine_->ReportCorruption(entry->row().id, s);
       return s.WithContext("compaction of segment " + std::to_string(entry->row().id));
     }
-  }
-  std::vector<uint64_t> seqs;
-  seqs.reserve(rows.size());
-  for (Record& r : rows) {
-    r.tenant = tenant;
-    seqs.push_back(r.seq);
   }
 
   auto allocated = catalog_->AllocateSegmentId();
@@ -110,10 +107,18 @@ Status Compactor::CompactOnce(bool* did_work) {
   in.id = id;
   in.tenant = tenant;
   in.partition = partition;
-  Status s = segment::WriteSegment(store().get(), rel, in, std::move(rows),
-                                   options_.segment_options, &out);
+  segment::MergeStats merge;
+  Status s = segment::MergeSegments(store().get(), rel, in, readers, options_.segment_options, &out,
+                                    &merge);
+  if (!s.ok() && merge.failed_input >= 0) {
+    // An input that cannot be read: the same as before the merge started.
+    const uint64_t bad = inputs[static_cast<size_t>(merge.failed_input)]->row().id;
+    if (s.IsDataLoss()) engine_->ReportCorruption(bad, s);
+    s = s.WithContext("compaction of segment " + std::to_string(bad));
+  }
+  readers.clear();
   // The inputs are deleted once the swap commits: the output must verify first.
-  if (s.ok()) s = VerifyWritten(store(), rel, out, std::move(seqs));
+  if (s.ok()) s = VerifyWritten(store(), rel, out, seqs, rows);
   catalog::SegmentRow row;
   if (s.ok()) {
     row = RowFromInfo(out, rel, "hot", clock_->NowNanos());

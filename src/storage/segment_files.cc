@@ -1,6 +1,7 @@
 #include "storage/segment_files.h"
 
 #include <algorithm>
+#include <bit>
 #include <cctype>
 
 #include "segment/segment_file_reader.h"
@@ -52,33 +53,72 @@ catalog::SegmentRow RowFromInfo(const segment::SegmentInfo& info, std::string pa
   return row;
 }
 
-Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
-                     const segment::SegmentInfo& want, std::vector<uint64_t> seqs) {
-  ASSIGN_OR_RETURN(auto reader, segment::SegmentFileReader::OpenObject(store, name));
-  const std::string& path = reader->path();
-  const segment::SegmentInfo& got = reader->info();
+namespace {
+
+// The identity and every physical block (columns, indexes, blooms) of a segment read back.
+Status VerifyPhysical(const segment::SegmentFileReader& reader, const segment::SegmentInfo& want,
+                      uint64_t rows) {
+  const std::string& path = reader.path();
+  const segment::SegmentInfo& got = reader.info();
   if (got.id != want.id || got.tenant != want.tenant || got.partition != want.partition ||
-      got.rows != seqs.size()) {
+      got.rows != rows) {
     return Status::DataLoss("segment " + path + " read back as segment " + std::to_string(got.id) +
                             " with " + std::to_string(got.rows) + " rows, not segment " +
-                            std::to_string(want.id) + " with " + std::to_string(seqs.size()));
+                            std::to_string(want.id) + " with " + std::to_string(rows));
   }
-  const segment::Footer& footer = reader->footer();
+  const segment::Footer& footer = reader.footer();
   std::string raw;
   for (const segment::ColumnMeta& column : footer.columns) {
     for (size_t b = 0; b < column.blocks.size(); ++b) {
-      RETURN_IF_ERROR(reader->ReadPhysical(
-          column.blocks[b], "column '" + column.name + "' block " + std::to_string(b), &raw,
-          nullptr));
+      RETURN_IF_ERROR(reader.ReadPhysical(column.blocks[b],
+                                          "column '" + column.name + "' block " + std::to_string(b),
+                                          &raw, nullptr));
     }
   }
   for (const segment::IndexMeta& index : footer.indexes) {
-    RETURN_IF_ERROR(reader->ReadPhysical(index.ref, "index '" + index.field + "'", &raw, nullptr));
+    RETURN_IF_ERROR(reader.ReadPhysical(index.ref, "index '" + index.field + "'", &raw, nullptr));
   }
   for (const segment::BloomMeta& bloom : footer.blooms) {
-    RETURN_IF_ERROR(reader->ReadPhysical(bloom.segment_filter, "bloom", &raw, nullptr));
-    RETURN_IF_ERROR(reader->ReadPhysical(bloom.block_filters, "bloom", &raw, nullptr));
+    RETURN_IF_ERROR(reader.ReadPhysical(bloom.segment_filter, "bloom", &raw, nullptr));
+    RETURN_IF_ERROR(reader.ReadPhysical(bloom.block_filters, "bloom", &raw, nullptr));
   }
+  return Status::OK();
+}
+
+}  // namespace
+
+Status CollectSeqs(const segment::SegmentReader& reader, Roaring64Map* seqs, uint64_t* rows) {
+  segment::BlockColumns columns;
+  constexpr size_t kSeqSlot = std::countr_zero(static_cast<uint32_t>(segment::kColSeq));
+  for (uint32_t b = 0; b < reader.blocks().size(); ++b) {
+    RETURN_IF_ERROR(reader.ReadColumnValues(b, segment::kColSeq, &columns, nullptr));
+    for (uint32_t i = 0; i < columns.rows; ++i) {
+      seqs->add(static_cast<uint64_t>(columns.ints[kSeqSlot][i]));
+    }
+    *rows += columns.rows;
+  }
+  return Status::OK();
+}
+
+Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
+                     const segment::SegmentInfo& want, const Roaring64Map& seqs, uint64_t rows) {
+  ASSIGN_OR_RETURN(auto reader, segment::SegmentFileReader::OpenObject(store, name));
+  RETURN_IF_ERROR(VerifyPhysical(*reader, want, rows));
+  Roaring64Map stored;
+  uint64_t stored_rows = 0;
+  RETURN_IF_ERROR(CollectSeqs(*reader, &stored, &stored_rows));
+  if (stored_rows != rows || stored.cardinality() != rows || !(stored == seqs)) {
+    return Status::DataLoss("segment " + reader->path() +
+                            " read back with other seqs than were written");
+  }
+  return Status::OK();
+}
+
+Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
+                     const segment::SegmentInfo& want, std::vector<uint64_t> seqs) {
+  ASSIGN_OR_RETURN(auto reader, segment::SegmentFileReader::OpenObject(store, name));
+  RETURN_IF_ERROR(VerifyPhysical(*reader, want, seqs.size()));
+  const std::string& path = reader->path();
   std::vector<uint64_t> stored;
   stored.reserve(seqs.size());
   std::vector<Record> rows;

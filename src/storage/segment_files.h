@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <roaring/roaring64map.hh>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,5 +38,16 @@ catalog::SegmentRow RowFromInfo(const segment::SegmentInfo& info, std::string pa
 // and hold exactly "seqs". Errors: DataLoss saying what is wrong; IOError from the store.
 Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
                      const segment::SegmentInfo& want, std::vector<uint64_t> seqs);
+
+// The same check against the seqs of segments (a compaction's or a tier move's inputs) as a
+// set: "rows" rows holding exactly the seqs in "seqs", each once. The set of a segment's seqs is
+// a few bytes per run of consecutive seqs, not 8 bytes per row (docs/storage.md, "Compaction
+// memory").
+Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
+                     const segment::SegmentInfo& want, const Roaring64Map& seqs, uint64_t rows);
+
+// Adds the seqs of every row of "reader" to "*seqs" and their number to "*rows", reading only
+// the seq column block by block. Errors: as SegmentReader::ReadColumnValues.
+Status CollectSeqs(const segment::SegmentReader& reader, Roaring64Map* seqs, uint64_t* rows);
 
 }  // namespace sawmill::storage

@@ -178,29 +178,21 @@ Status TierMover::MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::strin
     return s.WithContext(what);
   };
 
-  // The source's rows (warm) or only its seqs (cold), which the target must hold exactly.
+  // The source's seqs, which the target must hold exactly (as a set: a few bytes per run).
+  // Going warm, its rows are re-encoded block by block (segment::MergeSegments), never all held.
   auto reader = entry->Open();
   if (!reader.ok()) return fail(reader.status());
-  std::vector<Record> rows;
-  std::vector<uint64_t> seqs;
-  const uint32_t mask = to == catalog::kTierWarm ? segment::kColAll : segment::kColSeq;
-  for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b) {
-    Status s = (*reader)->ReadBlock(b, mask, &rows, nullptr);
-    if (!s.ok()) {
-      if (s.IsDataLoss()) engine_->ReportCorruption(source.id, s);
-      return fail(s);
-    }
+  Roaring64Map seqs;
+  uint64_t rows = 0;
+  Status read = CollectSeqs(**reader, &seqs, &rows);
+  if (!read.ok()) {
+    if (read.IsDataLoss()) engine_->ReportCorruption(source.id, read);
+    return fail(read);
   }
-  seqs.reserve(rows.size());
-  for (Record& r : rows) {
-    seqs.push_back(r.seq);
-    r.tenant = source.tenant;
-  }
-  if (to == catalog::kTierCold) rows = {};
 
   std::shared_ptr<SegmentEntry> target;
-  Status s = to == catalog::kTierWarm ? ToWarm(entry, std::move(seqs), std::move(rows), &target)
-                                      : ToCold(entry, std::move(seqs), &target);
+  Status s = to == catalog::kTierWarm ? ToWarm(entry, *reader, seqs, rows, &target)
+                                      : ToCold(entry, seqs, rows, &target);
   if (!s.ok()) return fail(s);
   *written = target->row().bytes;
   {
@@ -219,8 +211,10 @@ Status TierMover::MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::strin
   return Status::OK();
 }
 
-Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry, std::vector<uint64_t> seqs,
-                         std::vector<Record> rows, std::shared_ptr<SegmentEntry>* out) {
+Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry,
+                         const std::shared_ptr<segment::SegmentReader>& reader,
+                         const Roaring64Map& seqs, uint64_t rows,
+                         std::shared_ptr<SegmentEntry>* out) {
   const catalog::SegmentRow& source = entry->row();
   ASSIGN_OR_RETURN(const uint64_t id, catalog_->AllocateSegmentId());
   const std::string rel =
@@ -230,9 +224,13 @@ Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry, std::vector
   in.id = id;
   in.tenant = source.tenant;
   in.partition = source.partition;
-  Status s = segment::WriteSegment(local().get(), rel, in, std::move(rows),
-                                   options_.warm_segment_options, &written);
-  if (s.ok()) s = VerifyWritten(local(), rel, written, std::move(seqs));
+  segment::MergeStats merge;
+  Status s = segment::MergeSegments(local().get(), rel, in, {reader}, options_.warm_segment_options,
+                                    &written, &merge);
+  if (!s.ok() && s.IsDataLoss() && merge.failed_input >= 0) {
+    engine_->ReportCorruption(source.id, s);
+  }
+  if (s.ok()) s = VerifyWritten(local(), rel, written, seqs, rows);
   catalog::SegmentRow row;
   if (s.ok()) {
     row = RowFromInfo(written, rel, std::string(catalog::kTierWarm), clock_->NowNanos());
@@ -251,8 +249,8 @@ Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry, std::vector
   return Status::OK();
 }
 
-Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, std::vector<uint64_t> seqs,
-                         std::shared_ptr<SegmentEntry>* out) {
+Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, const Roaring64Map& seqs,
+                         uint64_t rows, std::shared_ptr<SegmentEntry>* out) {
   const catalog::SegmentRow& source = entry->row();
   if (source.store != catalog::kLocalStore || source.path.empty() || source.path[0] == '/') {
     return Status::FailedPrecondition("segment " + std::to_string(source.id) +
@@ -264,7 +262,7 @@ Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, std::vector
   Status s = objstore::CopyObject(local().get(), source.path, cold().get(), name).status();
   // Read back from the store itself, past the cold cache: the check is of what was uploaded,
   // and a transition must not fill the cache with segments no query asked for.
-  if (s.ok()) s = VerifyWritten(objstore::Uncached(cold()), name, entry->info(), std::move(seqs));
+  if (s.ok()) s = VerifyWritten(objstore::Uncached(cold()), name, entry->info(), seqs, rows);
   catalog::SegmentRow row = source;
   if (s.ok()) {
     row.tier = std::string(catalog::kTierCold);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <roaring/roaring64map.hh>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -90,9 +91,11 @@ class TierMover {
   // "*skipped": the segment was taken meanwhile (a compaction, another move, replaced).
   Status MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::string_view to, uint64_t* written,
                  bool* skipped);
-  Status ToWarm(const std::shared_ptr<SegmentEntry>& entry, std::vector<uint64_t> seqs,
-                std::vector<Record> rows, std::shared_ptr<SegmentEntry>* out) REQUIRES(move_mu_);
-  Status ToCold(const std::shared_ptr<SegmentEntry>& entry, std::vector<uint64_t> seqs,
+  // "seqs" and "rows": the source's seqs and row count, which the target must hold exactly.
+  Status ToWarm(const std::shared_ptr<SegmentEntry>& entry,
+                const std::shared_ptr<segment::SegmentReader>& reader, const Roaring64Map& seqs,
+                uint64_t rows, std::shared_ptr<SegmentEntry>* out) REQUIRES(move_mu_);
+  Status ToCold(const std::shared_ptr<SegmentEntry>& entry, const Roaring64Map& seqs, uint64_t rows,
                 std::shared_ptr<SegmentEntry>* out) REQUIRES(move_mu_);
   const std::shared_ptr<objstore::ObjectStore>& local() const NO_THREAD_SAFETY_ANALYSIS {
     return segments_->store();
