@@ -1,8 +1,8 @@
 // Segment benchmark: bytes on disk per dataset beside zstd -3 / -19 of the raw text, write
 // throughput (sort + encode + compress + index + blooms + fsync), and scan throughput.
 //
-//   bench_segment [--codecs] [--columns] [--store] [--tiers] [--words] [--datasets a,b]
-//                 [--dir DIR] [--lines N]
+//   bench_segment [--codecs] [--columns] [--store] [--tiers] [--words] [--merge N]
+//                 [--datasets a,b] [--dir DIR] [--lines N] [--corpus NDJSON]
 //
 // --words: bytes of the message's word postings (index kind word_postings) per real dataset,
 // under each candidate rule of which words to post, beside the segment without them
@@ -16,13 +16,23 @@
 // options before it, then the chosen ones; --no-candidates leaves the levers out);
 // docs/storage.md "Warm encoding: measured".
 //
+// --merge N: the memory of a compaction of N segments of the first --lines lines of the corpus
+// (--corpus; generated lines without it), cut into N consecutive segments as N flushes would
+// leave them: the peak resident memory each way takes in a child process (the inputs' records
+// read into a vector and written, as compaction did before issue 19; MergeSegments, block by
+// block), its CPU time, and whether both wrote the same bytes (docs/storage.md "Compaction
+// memory").
+//
 // --store compares reading one segment opened by path, through the local object store (one file
 // descriptor per segment, one pread per range), and through a store without handles (one
 // GetRange, so one open() and pread, per range: what a remote store without a read cache pays).
 // --codecs also compares the codec of message and field columns (LZ4, zstd 1/3/6/9): the table
 // that docs/format/segment.md records. --lines sets the generated 200-byte-line batch (default
 // 1,000,000). Prints markdown tables.
+#include <malloc.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 #include <zstd.h>
 
 #include <algorithm>
@@ -37,6 +47,7 @@
 #include "segment/compression_policy.h"
 #include "segment/segment.h"
 #include "segment/segment_file_reader.h"
+#include "segment/segment_merge.h"
 #include "segment/testdata.h"
 
 namespace sawmill::segment {
@@ -447,6 +458,119 @@ void TierRows(const std::string& name, const std::string& path, const std::vecto
   std::fflush(stdout);
 }
 
+// How far the resident memory of a child process running "work" rose (KiB; VmHWM less the
+// VmRSS it started with), and its wall time (s). UINT64_MAX when "work" failed.
+uint64_t StatusKiB(const char* key) {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  uint64_t v = 0;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    if (std::strncmp(line, key, std::strlen(key)) == 0) {
+      v = std::strtoull(line + std::strlen(key), nullptr, 10);
+    }
+  }
+  std::fclose(f);
+  return v;
+}
+
+template <typename Fn>
+std::pair<uint64_t, double> ChildPeak(Fn work) {
+  int fds[2];
+  if (pipe(fds) != 0) return {UINT64_MAX, 0};
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close(fds[0]);
+    malloc_trim(0);  // the parent's freed heap would otherwise be reused unseen
+    if (std::FILE* c = std::fopen("/proc/self/clear_refs", "w")) {  // resets VmHWM
+      std::fputs("5", c);
+      std::fclose(c);
+    }
+    const uint64_t start = StatusKiB("VmRSS:");
+    const double t = Clock::now();
+    const bool ok = work();
+    std::pair<uint64_t, double> r{ok ? StatusKiB("VmHWM:") - start : UINT64_MAX, Clock::now() - t};
+    if (write(fds[1], &r, sizeof(r)) != sizeof(r)) _exit(2);
+    _exit(0);
+  }
+  close(fds[1]);
+  std::pair<uint64_t, double> r{UINT64_MAX, 0};
+  if (read(fds[0], &r, sizeof(r)) != sizeof(r)) r = {UINT64_MAX, 0};
+  close(fds[0]);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return r;
+}
+
+int MergeMemory(const std::string& dir, size_t inputs, const std::string& corpus, size_t lines) {
+  std::string raw;
+  std::vector<Record> records =
+      corpus.empty() ? Generated(lines, &raw) : CorpusRecords(corpus, lines, &raw);
+  if (records.empty() || inputs == 0) return 1;
+  const double raw_mb = static_cast<double>(raw.size()) / 1048576.0;
+  raw = std::string();
+  objstore::LocalDirectoryStore store(Env::Default(), dir);
+  std::vector<std::shared_ptr<SegmentReader>> readers;
+  uint64_t input_bytes = 0;
+  for (size_t i = 0; i < inputs; ++i) {
+    const size_t from = records.size() * i / inputs, to = records.size() * (i + 1) / inputs;
+    std::vector<Record> part(std::make_move_iterator(records.begin() + static_cast<long>(from)),
+                             std::make_move_iterator(records.begin() + static_cast<long>(to)));
+    SegmentInfo info, out;
+    info.id = i + 1;
+    info.tenant = "bench";
+    const std::string name = "merge-in-" + std::to_string(i) + ".seg";
+    Status s = WriteSegment(&store, name, info, std::move(part), WriterOptions(), &out);
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s\n", s.ToString().c_str());
+      return 1;
+    }
+    input_bytes += out.file_bytes;
+    auto reader = SegmentReader::Open(Env::Default(), dir + "/" + name);
+    if (!reader.ok()) return 1;
+    readers.push_back(*reader);
+  }
+  const size_t n = records.size();
+  records = std::vector<Record>();
+  SegmentInfo info;
+  info.id = 1000;
+  info.tenant = "bench";
+  auto held = ChildPeak([&] {
+    std::vector<Record> rows;
+    for (const auto& reader : readers) {
+      for (uint32_t b = 0; b < reader->blocks().size(); ++b) {
+        if (!reader->ReadBlock(b, kColAll, &rows, nullptr).ok()) return false;
+      }
+    }
+    return WriteSegment(&store, "merge-held.seg", info, std::move(rows), WriterOptions(), nullptr)
+        .ok();
+  });
+  auto merged = ChildPeak([&] {
+    return MergeSegments(&store, "merge-streamed.seg", info, readers, WriterOptions(), nullptr)
+        .ok();
+  });
+  std::string a, b;
+  const bool same = ReadFileToString(Env::Default(), dir + "/merge-held.seg", &a).ok() &&
+                    ReadFileToString(Env::Default(), dir + "/merge-streamed.seg", &b).ok() &&
+                    a == b;
+  std::printf(
+      "## Compaction memory: %zu segments of %zu %s lines (%.1f MiB raw, %.1f MiB of "
+      "segments) merged into one\n\n",
+      inputs, n, corpus.empty() ? "generated" : "corpus", raw_mb, input_bytes / 1048576.0);
+  std::printf("| how | peak RSS rise (MiB) | CPU s |\n|---|---|---|\n");
+  std::printf("| records read into a vector, then written (before) | %.1f | %.2f |\n",
+              held.first / 1024.0, held.second);
+  std::printf("| MergeSegments, block by block (after) | %.1f | %.2f |\n", merged.first / 1024.0,
+              merged.second);
+  std::printf("\nsame bytes written: %s (%zu bytes)\n", same ? "yes" : "NO", b.size());
+  for (size_t i = 0; i < inputs; ++i) {
+    Env::Default()->RemoveFile(dir + "/merge-in-" + std::to_string(i) + ".seg").IgnoreError();
+  }
+  Env::Default()->RemoveFile(dir + "/merge-held.seg").IgnoreError();
+  Env::Default()->RemoveFile(dir + "/merge-streamed.seg").IgnoreError();
+  return same && held.first != UINT64_MAX && merged.first != UINT64_MAX ? 0 : 1;
+}
+
 int Main(int argc, char** argv) {
   bool codecs = false;
   bool tiers = false;
@@ -454,8 +578,9 @@ int Main(int argc, char** argv) {
   bool store = false;
   std::string dir = "/tmp/sawmill-segment-bench";
   size_t gen_lines = 1'000'000;
-  std::string only;    // comma-separated dataset names; empty: all
-  std::string corpus;  // --corpus: the benchmark corpus (NDJSON) instead of generated lines
+  std::string only;         // comma-separated dataset names; empty: all
+  std::string corpus;       // --corpus: the benchmark corpus (NDJSON) instead of generated lines
+  size_t merge_inputs = 0;  // --merge N
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--codecs") == 0) {
       codecs = true;
@@ -465,6 +590,8 @@ int Main(int argc, char** argv) {
       time_slice_rows = static_cast<int64_t>(std::stoul(argv[++i]));
     } else if (std::strcmp(argv[i], "--store") == 0) {
       store = true;
+    } else if (std::strcmp(argv[i], "--merge") == 0 && i + 1 < argc) {
+      merge_inputs = std::stoul(argv[++i]);
     } else if (std::strcmp(argv[i], "--words") == 0) {
       words = true;
     } else if (std::strcmp(argv[i], "--tiers") == 0) {
@@ -482,16 +609,17 @@ int Main(int argc, char** argv) {
     } else if (std::strcmp(argv[i], "--lines") == 0 && i + 1 < argc) {
       gen_lines = std::stoul(argv[++i]);
     } else {
-      std::fprintf(
-          stderr,
-          "usage: bench_segment [--codecs] [--columns] [--store] [--tiers] [--no-candidates] "
-          "[--no-sort] [--time-slice ROWS] [--datasets a,b] [--dir DIR] "
-          "[--lines N] [--corpus NDJSON]\n");
+      std::fprintf(stderr,
+                   "usage: bench_segment [--codecs] [--columns] [--store] [--tiers] [--merge N] "
+                   "[--no-candidates] "
+                   "[--no-sort] [--time-slice ROWS] [--datasets a,b] [--dir DIR] "
+                   "[--lines N] [--corpus NDJSON]\n");
       return 2;
     }
   }
   if (!Env::Default()->CreateDirs(dir).ok()) return 1;
   std::string path = dir + "/bench.seg";
+  if (merge_inputs > 0) return MergeMemory(dir, merge_inputs, corpus, gen_lines);
 
   if (store) {
     std::string raw;

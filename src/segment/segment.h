@@ -189,32 +189,6 @@ class RowSource {
 Status WriteSegment(objstore::ObjectStore* store, const std::string& name, const SegmentInfo& info,
                     const RowSource& rows, const WriterOptions& options, SegmentInfo* out);
 
-class SegmentReader;
-
-// What a MergeSegments call did and held.
-struct MergeStats {
-  uint64_t rows = 0;             // rows written
-  uint64_t max_open_blocks = 0;  // input blocks decoded at the same time, at most
-  uint64_t max_held_rows = 0;    // rows decoded and not yet written, at most
-  int failed_input = -1;         // the input whose read failed (its index), or -1
-  ReadStats read;                // what was read from the inputs
-};
-// Writes the rows of "inputs" (all of tenant info.tenant) as the new segment "name" of "store":
-// the same bytes as WriteSegment of their records concatenated (input by input, each in its row
-// order), written through the same writer, without holding them. Each input block is decoded
-// when the merge reaches its first timestamp and let go once its rows are written, so a merge
-// holds the input blocks whose time ranges overlap (for segments of this build, whose blocks
-// are time slices: about one per input) and one slice of output rows, whatever the inputs'
-// sizes (docs/storage.md, "Compaction memory"). Options that sort a segment as a whole
-// (time_slice_rows 0) hold every row, as WriteSegment does. Durability and errors as
-// WriteSegment; an input's read error is returned as it is ("stats->failed_input" names the
-// input), DataLoss also when an input's rows are outside the time range its block list gives,
-// and InvalidArgument when the inputs hold no rows or a footer's block list does not add up to
-// its row count.
-Status MergeSegments(objstore::ObjectStore* store, const std::string& name, const SegmentInfo& info,
-                     const std::vector<std::shared_ptr<SegmentReader>>& inputs,
-                     const WriterOptions& options, SegmentInfo* out, MergeStats* stats = nullptr);
-
 // The same for the file "path" (tools, tests): the local store of its directory.
 Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
                     std::vector<Record> records, const WriterOptions& options, SegmentInfo* out);

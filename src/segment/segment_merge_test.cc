@@ -1,5 +1,7 @@
 // MergeSegments (the compactor's and the warm re-encoder's writer): the same bytes as writing
 // the inputs' records concatenated, and memory that does not grow with the inputs' sizes.
+#include "segment/segment_merge.h"
+
 #include <gtest/gtest.h>
 #include <malloc.h>
 #include <sys/resource.h>
@@ -188,7 +190,7 @@ TEST(MergeSegments, SameBytesAsTheRecordsConcatenatedOnRealDatasets) {
   int n = 0;
   for (const std::string& rel : testdata::RealFiles()) {
     std::vector<Record> records =
-        testdata::LoadRecords(testdata::SharedDir() + "/data/real/" + rel, 6000);
+        testdata::LoadRecords(testdata::SharedDir() + "/data/real/" + rel, 3000);
     ASSERT_FALSE(records.empty()) << rel;
     std::vector<std::vector<Record>> batches(4);
     for (size_t i = 0; i < records.size(); ++i) {

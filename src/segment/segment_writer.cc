@@ -22,6 +22,7 @@
 #include "segment/format.h"
 #include "segment/json_shape.h"
 #include "segment/segment.h"
+#include "segment/segment_merge.h"
 
 namespace sawmill::segment {
 

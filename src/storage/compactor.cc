@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "segment/segment_merge.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
 

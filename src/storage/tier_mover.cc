@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "objstore/cold_cache.h"
+#include "segment/segment_merge.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
 
