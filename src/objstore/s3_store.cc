@@ -56,6 +56,8 @@ struct S3Metrics {
   prometheus::Counter* bytes_fetched;
   prometheus::Counter* multipart_aborts;
   prometheus::Counter* incomplete_aborted;
+  prometheus::Counter* bad_objects_deleted;
+  prometheus::Counter* bad_objects_left;
 
   static S3Metrics& Get() {
     static S3Metrics m = [] {
@@ -77,6 +79,14 @@ struct S3Metrics {
           "sawmill_cold_store_incomplete_uploads_aborted_total",
           "Unfinished multipart uploads left by a crash or a lost connection, found under the "
           "prefix older than cold_store_upload_grace and aborted");
+      s.bad_objects_deleted = counter(
+          "sawmill_cold_store_bad_objects_deleted_total",
+          "Objects whose multipart upload completed but whose size or ETag was not what was "
+          "sent, deleted (the segment stays local and is moved again later)");
+      s.bad_objects_left = counter(
+          "sawmill_cold_store_bad_objects_left_total",
+          "Objects that failed that check and could not be deleted either: they stay in the "
+          "bucket, named by no segment (the log names each)");
       return s;
     }();
     return m;
@@ -449,6 +459,8 @@ S3Store::Stats S3Store::stats() const {
   s.multipart_uploads = multipart_uploads_.load();
   s.multipart_aborts = multipart_aborts_.load();
   s.peak_upload_buffer_bytes = peak_upload_buffer_.load();
+  s.bad_objects_deleted = bad_objects_deleted_.load();
+  s.bad_objects_left = bad_objects_left_.load();
   return s;
 }
 
@@ -748,8 +760,13 @@ Status S3Store::CompleteUpload(std::string_view name, const std::string& upload_
   finish.method = "POST";
   finish.key = Key(name);
   finish.upload = true;
+  std::string_view parts = state.complete;
+  if (drop_last_part_for_testing_.load(std::memory_order_relaxed) && state.parts > 1) {
+    // The store then really keeps an object without the last part: the check below fails.
+    parts = parts.substr(0, parts.rfind("<Part>"));
+  }
   const std::string body =
-      "<CompleteMultipartUpload>" + state.complete + "</CompleteMultipartUpload>";
+      "<CompleteMultipartUpload>" + std::string(parts) + "</CompleteMultipartUpload>";
   finish.body = body;
   finish.query = {{"uploadId", upload_id}};
   finish.error_may_be_in_200 = true;
@@ -778,13 +795,41 @@ Status S3Store::CompleteUpload(std::string_view name, const std::string& upload_
   std::string etag;
   RETURN_IF_ERROR(Head(name, &size, &etag));
   if (size != state.bytes || (etag.find('-') != std::string::npos && etag != expected_etag)) {
-    return Status::IOError("put " + Location(name) + ": the stored object has " +
-                           std::to_string(size) + " bytes and ETag " + etag + ", not " +
-                           std::to_string(state.bytes) + " bytes and " + expected_etag);
+    Status bad = Status::IOError("put " + Location(name) + ": the stored object has " +
+                                 std::to_string(size) + " bytes and ETag " + etag + ", not " +
+                                 std::to_string(state.bytes) + " bytes and " + expected_etag);
+    // The upload is complete, so no abort removes it: without this the object would stay in the
+    // bucket, named by no segment (the caller keeps the segment local) and found by no sweep.
+    DeleteBadObject(name, bad);
+    return bad;
   }
   bytes_uploaded_.fetch_add(state.bytes, std::memory_order_relaxed);
   S3Metrics::Get().bytes_uploaded->Increment(static_cast<double>(state.bytes));
   return Status::OK();
+}
+
+void S3Store::DeleteBadObject(std::string_view name, const Status& why) {
+  Request request;
+  request.method = "DELETE";
+  request.key = Key(name);
+  // Perform retries a connection error, a timeout, 429 and 5xx, as for every request.
+  auto response = Perform(request);
+  if (response.ok() &&
+      (response->status == 204 || response->status == 200 || response->status == 404)) {
+    bad_objects_deleted_.fetch_add(1, std::memory_order_relaxed);
+    S3Metrics::Get().bad_objects_deleted->Increment();
+    spdlog::warn("S3: deleted {}, which failed the check after its upload completed ({})",
+                 Location(name), why.message());
+    return;
+  }
+  const Status s = response.ok() ? ErrorFor("delete", name, *response) : response.status();
+  bad_objects_left_.fetch_add(1, std::memory_order_relaxed);
+  S3Metrics::Get().bad_objects_left->Increment();
+  CountError();
+  spdlog::error(
+      "S3: {} failed the check after its upload completed ({}) and could not be deleted: {}; "
+      "it stays in the bucket, named by no segment: delete it by hand",
+      Location(name), why.message(), s.ToString());
 }
 
 Status S3Store::PutMultipart(std::string_view name, std::string_view data) {

@@ -10,7 +10,8 @@
 //   NewWriter       streams: the appended bytes fill one part-sized buffer; when more follows a
 //                   full part, a multipart upload starts and the part goes up (Content-MD5, ETag
 //                   checked, retried as one request) before the buffer is reused; Commit sends
-//                   the last part and completes (then HEAD: size and the multipart ETag); an
+//                   the last part and completes (then HEAD: size and the multipart ETag; a
+//                   completed object that fails that check is deleted, logged and counted); an
 //                   object of at most one part is one PUT on Commit. A failure or a writer
 //                   dropped uncommitted aborts the upload; an abort that fails too leaves an
 //                   upload ListIncomplete finds
@@ -103,6 +104,10 @@ class S3Store final : public ObjectStore {
     uint64_t multipart_aborts = 0;
     // The most memory one writer's part buffer held (at most part_size).
     uint64_t peak_upload_buffer_bytes = 0;
+    // Completed multipart objects that failed the size/ETag check: deleted, or left (the
+    // delete failed too; logged with the name).
+    uint64_t bad_objects_deleted = 0;
+    uint64_t bad_objects_left = 0;
   };
 
   // InvalidArgument when a required option is missing or malformed. Makes no request.
@@ -138,6 +143,9 @@ class S3Store final : public ObjectStore {
   Result<std::vector<std::string>> ListUploadsInProgress();
 
   Stats stats() const;
+  // For tests: completing a multipart upload of several parts leaves out the last part, so the
+  // store keeps a shorter object than was sent and the check after completing fails for real.
+  void DropLastPartOnCompleteForTesting(bool drop) { drop_last_part_for_testing_ = drop; }
   const S3Options& options() const { return options_; }
 
   struct Request;
@@ -161,7 +169,8 @@ class S3Store final : public ObjectStore {
   // The steps of a multipart upload. StartUpload returns the upload id. UploadPart sends part
   // "number" (bytes [offset, offset + size) of the object) with its Content-MD5, checks the
   // ETag and adds it to "state". CompleteUpload completes and checks the stored object's size
-  // and ETag. None aborts: the caller does on failure.
+  // and ETag; an object that fails that check is deleted (DeleteBadObject). None aborts: the
+  // caller does on failure.
   Result<std::string> StartUpload(std::string_view name);
   Status UploadPart(std::string_view name, const std::string& upload_id, int number,
                     uint64_t offset, std::string_view part, MultipartState* state);
@@ -170,6 +179,9 @@ class S3Store final : public ObjectStore {
   void NotePeakBuffer(uint64_t bytes);
   void CountError();
   Status AbortUpload(const std::string& key, const std::string& upload_id);
+  // Deletes an object whose upload completed but failed the size/ETag check ("why"): logged and
+  // counted, and so is a delete that fails (the object then stays, named in the log).
+  void DeleteBadObject(std::string_view name, const Status& why);
   // GET of [offset, offset + length) (length > 0, no overflow), with If-Match when "etag" is
   // not empty. Checks the range against the size the answer reports.
   Status GetRangeOnce(std::string_view name, uint64_t offset, uint64_t length,
@@ -192,7 +204,9 @@ class S3Store final : public ObjectStore {
   std::vector<void*> idle_ GUARDED_BY(pool_mu_);
 
   std::atomic<uint64_t> requests_{0}, retries_{0}, errors_{0}, bytes_uploaded_{0},
-      bytes_downloaded_{0}, multipart_uploads_{0}, multipart_aborts_{0}, peak_upload_buffer_{0};
+      bytes_downloaded_{0}, multipart_uploads_{0}, multipart_aborts_{0}, peak_upload_buffer_{0},
+      bad_objects_deleted_{0}, bad_objects_left_{0};
+  std::atomic<bool> drop_last_part_for_testing_{false};
 };
 
 }  // namespace sawmill::objstore

@@ -284,6 +284,58 @@ TEST(S3Store, AConnectionLostMidStreamLeavesNoObjectAndTheUploadIsAbortedOrRecon
   }
 }
 
+// An upload that completes but whose stored object is not what was sent (the store kept another
+// size or ETag) fails, and the object is deleted: the segment stays local and goes up again
+// later, and nothing is left in the bucket that no segment names and no sweep would find. The
+// store really keeps a short object here: completing leaves out the last part.
+TEST(S3Store, ACompletedUploadThatFailsTheCheckIsDeletedNotLeftInTheBucket) {
+  S3Options o = TestOptions("badcomplete");
+  o.part_size = 5 << 20;
+  o.multipart_threshold = 5 << 20;
+  auto store = MakeStore(o);
+  ASSERT_NE(store, nullptr);
+  const std::string data = Pattern((12 << 20) + 777, 9);  // 3 parts, the last one short
+  store->DropLastPartOnCompleteForTesting(true);
+
+  // Put (data in memory).
+  Status s = store->Put("cold/acme/1.seg", data);
+  EXPECT_EQ(s.code(), StatusCode::kIOError) << s.ToString();
+  EXPECT_NE(s.message().find("cold/acme/1.seg: the stored object has 10485760 bytes"),
+            std::string::npos)
+      << s.message();
+  EXPECT_EQ(store->stats().bad_objects_deleted, 1u);
+  EXPECT_EQ(store->stats().bad_objects_left, 0u);
+  EXPECT_EQ(store->stats().bytes_uploaded, 0u);
+  EXPECT_TRUE(store->Size("cold/acme/1.seg").status().IsNotFound());
+
+  // The tier mover's streaming writer.
+  auto writer = store->NewWriter("cold/acme/2.seg");
+  ASSERT_TRUE(writer.ok());
+  for (size_t at = 0; at < data.size(); at += 1 << 20) {
+    ASSERT_TRUE((*writer)->Append(std::string_view(data).substr(at, 1 << 20)).ok());
+  }
+  s = (*writer)->Commit();
+  EXPECT_EQ(s.code(), StatusCode::kIOError) << s.ToString();
+  EXPECT_NE(s.message().find("cold/acme/2.seg: the stored object has 10485760 bytes"),
+            std::string::npos)
+      << s.message();
+  writer->reset();
+  EXPECT_EQ(store->stats().bad_objects_deleted, 2u);
+  EXPECT_TRUE(store->Size("cold/acme/2.seg").status().IsNotFound());
+
+  // Nothing left: no object, no upload.
+  EXPECT_EQ(store->List("").value_or({"error"}), std::vector<std::string>{});
+  EXPECT_TRUE(store->ListUploadsInProgress().value_or({"error"}).empty());
+
+  // The next attempt (the store keeps what it is sent again) puts the whole object.
+  store->DropLastPartOnCompleteForTesting(false);
+  ASSERT_TRUE(store->Put("cold/acme/1.seg", data).ok());
+  std::string got;
+  ASSERT_TRUE(store->GetRange("cold/acme/1.seg", 0, data.size(), &got).ok());
+  EXPECT_TRUE(got == data);
+  EXPECT_EQ(store->stats().bad_objects_deleted, 2u);
+}
+
 TEST(S3Store, ASecondQueryOverColdDataReadsNothingFromS3) {
   S3Options o = TestOptions("cache");
   std::shared_ptr<S3Store> s3 = MakeStore(o);
