@@ -334,6 +334,15 @@ class PgResult {
   PGresult* r_;
 };
 
+// The one row reader of this catalog: every row of "r", each made by read(r, row number).
+template <class Row, class Read>
+std::vector<Row> RowsOf(const PgResult& r, Read read) {
+  std::vector<Row> rows;
+  rows.reserve(static_cast<size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) rows.push_back(read(r, i));
+  return rows;
+}
+
 std::string Trim(std::string s) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
@@ -570,10 +579,7 @@ class PgCatalog final : public Catalog {
     }
     sql += " ORDER BY id";
     ASSIGN_OR_RETURN(PgResult r, Run("list segments", sql, p));
-    std::vector<SegmentRow> rows;
-    rows.reserve(static_cast<size_t>(r.rows()));
-    for (int i = 0; i < r.rows(); ++i) rows.push_back(ReadSegment(r, i));
-    return rows;
+    return RowsOf<SegmentRow>(r, ReadSegment);
   }
 
   Result<std::optional<SegmentRow>> Get(uint64_t id) const override {
@@ -659,12 +665,9 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<DamageRow>> ListDamage() const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r, Run("list WAL damage", std::string("SELECT ") + kDamageColumns +
-                                                            " FROM wal_damage ORDER BY id"));
-    std::vector<DamageRow> rows;
-    for (int i = 0; i < r.rows(); ++i) rows.push_back(ReadDamage(r, i));
-    return rows;
+    return SelectLocked<DamageRow>(
+        "list WAL damage", std::string("SELECT ") + kDamageColumns + " FROM wal_damage ORDER BY id",
+        ReadDamage);
   }
 
   Result<uint64_t> AcknowledgeDamage(uint64_t id, int64_t now_ns) override {
@@ -731,26 +734,22 @@ class PgCatalog final : public Catalog {
   Result<std::vector<IdempotencyKeyRow>> ListIdempotencyKeys(int64_t created_since_ns,
                                                              uint64_t max_rows) const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(
-        PgResult r,
-        Run("list idempotency keys",
-            "SELECT tenant, key, body_hash, answer, first_seq, count, created_ns FROM ("
-            "SELECT * FROM idempotency_keys WHERE created_ns >= $1 ORDER BY created_ns DESC "
-            "LIMIT $2) AS newest ORDER BY created_ns",
-            Params().Int(created_since_ns).Int(Limit(max_rows))));
-    std::vector<IdempotencyKeyRow> rows;
-    for (int i = 0; i < r.rows(); ++i) {
-      IdempotencyKeyRow& row = rows.emplace_back();
-      row.tenant = r.Text(i, 0);
-      row.key = r.Text(i, 1);
-      row.body_hash = r.Uint(i, 2);
-      row.answer = r.Bytes(i, 3);
-      row.first_seq = r.Uint(i, 4);
-      row.count = r.Uint(i, 5);
-      row.created_ns = r.Int(i, 6);
-    }
-    return rows;
+    return SelectLocked<IdempotencyKeyRow>(
+        "list idempotency keys",
+        "SELECT tenant, key, body_hash, answer, first_seq, count, created_ns FROM ("
+        "SELECT * FROM idempotency_keys WHERE created_ns >= $1 ORDER BY created_ns DESC "
+        "LIMIT $2) AS newest ORDER BY created_ns",
+        Params().Int(created_since_ns).Int(Limit(max_rows)), [](const PgResult& r, int i) {
+          IdempotencyKeyRow row;
+          row.tenant = r.Text(i, 0);
+          row.key = r.Text(i, 1);
+          row.body_hash = r.Uint(i, 2);
+          row.answer = r.Bytes(i, 3);
+          row.first_seq = r.Uint(i, 4);
+          row.count = r.Uint(i, 5);
+          row.created_ns = r.Int(i, 6);
+          return row;
+        });
   }
 
   // ---- Alerts ----
@@ -803,24 +802,23 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<AlertStateRow>> ListAlertStates() const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r, Run("list alert states",
-                                     "SELECT tenant, rule, grp, state, active_since, state_since, "
-                                     "last_notified, value FROM alert_states "
-                                     "ORDER BY tenant, rule, grp"));
-    std::vector<AlertStateRow> rows;
-    for (int i = 0; i < r.rows(); ++i) {
-      AlertStateRow& row = rows.emplace_back();
-      row.tenant = r.Text(i, 0);
-      row.rule = r.Text(i, 1);
-      row.group = r.Text(i, 2);
-      row.state = r.Text(i, 3);
-      row.active_since_ns = r.Int(i, 4);
-      row.state_since_ns = r.Int(i, 5);
-      row.last_notified_ns = r.Int(i, 6);
-      row.value = r.Real(i, 7);
-    }
-    return rows;
+    return SelectLocked<AlertStateRow>(
+        "list alert states",
+        "SELECT tenant, rule, grp, state, active_since, state_since, "
+        "last_notified, value FROM alert_states "
+        "ORDER BY tenant, rule, grp",
+        [](const PgResult& r, int i) {
+          AlertStateRow row;
+          row.tenant = r.Text(i, 0);
+          row.rule = r.Text(i, 1);
+          row.group = r.Text(i, 2);
+          row.state = r.Text(i, 3);
+          row.active_since_ns = r.Int(i, 4);
+          row.state_since_ns = r.Int(i, 5);
+          row.last_notified_ns = r.Int(i, 6);
+          row.value = r.Real(i, 7);
+          return row;
+        });
   }
 
   Result<std::vector<AlertTransitionRow>> ListAlertTransitions(std::string_view tenant,
@@ -828,27 +826,24 @@ class PgCatalog final : public Catalog {
                                                                int64_t since_ns,
                                                                uint64_t limit) const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(
-        PgResult r,
-        Run("list alert history",
-            "SELECT id, tenant, rule, grp, from_state, to_state, at, value FROM alert_transitions "
-            "WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR rule = $2) AND at >= $3 "
-            "ORDER BY id DESC LIMIT $4",
-            Params().Text(tenant).Text(rule).Int(since_ns).Int(Limit(limit))));
-    std::vector<AlertTransitionRow> rows;
-    for (int i = 0; i < r.rows(); ++i) {
-      AlertTransitionRow& row = rows.emplace_back();
-      row.id = r.Uint(i, 0);
-      row.tenant = r.Text(i, 1);
-      row.rule = r.Text(i, 2);
-      row.group = r.Text(i, 3);
-      row.from_state = r.Text(i, 4);
-      row.to_state = r.Text(i, 5);
-      row.at_ns = r.Int(i, 6);
-      row.value = r.Real(i, 7);
-    }
-    return rows;
+    return SelectLocked<AlertTransitionRow>(
+        "list alert history",
+        "SELECT id, tenant, rule, grp, from_state, to_state, at, value FROM alert_transitions "
+        "WHERE ($1 = '' OR tenant = $1) AND ($2 = '' OR rule = $2) AND at >= $3 "
+        "ORDER BY id DESC LIMIT $4",
+        Params().Text(tenant).Text(rule).Int(since_ns).Int(Limit(limit)),
+        [](const PgResult& r, int i) {
+          AlertTransitionRow row;
+          row.id = r.Uint(i, 0);
+          row.tenant = r.Text(i, 1);
+          row.rule = r.Text(i, 2);
+          row.group = r.Text(i, 3);
+          row.from_state = r.Text(i, 4);
+          row.to_state = r.Text(i, 5);
+          row.at_ns = r.Int(i, 6);
+          row.value = r.Real(i, 7);
+          return row;
+        });
   }
 
   Status PutAlertRule(const AlertRuleRow& row) override {
@@ -879,15 +874,13 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<AlertRuleRow>> ListAlertRules() const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r, Run("list alerting rules",
-                                     "SELECT tenant, name, definition, updated FROM alert_rules "
-                                     "ORDER BY tenant, name"));
-    std::vector<AlertRuleRow> rows;
-    for (int i = 0; i < r.rows(); ++i) {
-      rows.push_back({r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3)});
-    }
-    return rows;
+    return SelectLocked<AlertRuleRow>(
+        "list alerting rules",
+        "SELECT tenant, name, definition, updated FROM alert_rules "
+        "ORDER BY tenant, name",
+        [](const PgResult& r, int i) {
+          return AlertRuleRow{r.Text(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3)};
+        });
   }
 
   // ---- API tokens and the audit log ----
@@ -913,13 +906,10 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<TokenRow>> ListTokens() const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r,
-                     Run("list tokens", std::string("SELECT ") + kTokenColumns +
-                                            " FROM api_tokens ORDER BY created_ns, id"));
-    std::vector<TokenRow> rows;
-    for (int i = 0; i < r.rows(); ++i) rows.push_back(ReadToken(r, i));
-    return rows;
+    return SelectLocked<TokenRow>(
+        "list tokens",
+        std::string("SELECT ") + kTokenColumns + " FROM api_tokens ORDER BY created_ns, id",
+        ReadToken);
   }
 
   Status RevokeToken(std::string_view id, int64_t now_ns) override {
@@ -970,9 +960,7 @@ class PgCatalog final : public Catalog {
     if (filter.action) sql += " AND action = " + p.Text(*filter.action).Last();
     sql += " ORDER BY seq LIMIT " + p.Int(Limit(filter.limit)).Last();
     ASSIGN_OR_RETURN(PgResult r, Run("list audit entries", sql, p));
-    std::vector<AuditRow> rows;
-    for (int i = 0; i < r.rows(); ++i) rows.push_back(ReadAudit(r, i));
-    return rows;
+    return RowsOf<AuditRow>(r, ReadAudit);
   }
 
   Result<std::optional<AuditRow>> LastAudit() const override {
@@ -1045,15 +1033,13 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<TenantQuotaRow>> ListTenantQuotas() const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r, Run("list tenant quotas",
-                                     "SELECT tenant, settings, updated_ns, updated_by FROM "
-                                     "tenant_quotas ORDER BY tenant"));
-    std::vector<TenantQuotaRow> rows;
-    for (int i = 0; i < r.rows(); ++i) {
-      rows.push_back({r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Text(i, 3)});
-    }
-    return rows;
+    return SelectLocked<TenantQuotaRow>(
+        "list tenant quotas",
+        "SELECT tenant, settings, updated_ns, updated_by FROM "
+        "tenant_quotas ORDER BY tenant",
+        [](const PgResult& r, int i) {
+          return TenantQuotaRow{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Text(i, 3)};
+        });
   }
 
   // ---- Per-tenant bytes scanned per hour ----
@@ -1076,14 +1062,13 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<ScanUsageRow>> ListScanUsage(int64_t since_minute) const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r, Run("list scan usage",
-                                     "SELECT tenant, minute, bytes FROM tenant_scan_usage WHERE "
-                                     "minute >= $1 ORDER BY tenant, minute",
-                                     Params().Int(since_minute)));
-    std::vector<ScanUsageRow> rows;
-    for (int i = 0; i < r.rows(); ++i) rows.push_back({r.Text(i, 0), r.Int(i, 1), r.Uint(i, 2)});
-    return rows;
+    return SelectLocked<ScanUsageRow>(
+        "list scan usage",
+        "SELECT tenant, minute, bytes FROM tenant_scan_usage WHERE "
+        "minute >= $1 ORDER BY tenant, minute",
+        Params().Int(since_minute), [](const PgResult& r, int i) {
+          return ScanUsageRow{r.Text(i, 0), r.Int(i, 1), r.Uint(i, 2)};
+        });
   }
 
   // ---- Retention, holds and the deletion record ----
@@ -1154,14 +1139,10 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<HoldRow>> ListHolds(bool active_only) const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(
-        PgResult r,
-        Run("list holds", std::string("SELECT ") + kHoldColumns + " FROM holds" +
-                              (active_only ? " WHERE released_ns = 0" : "") + " ORDER BY id"));
-    std::vector<HoldRow> out;
-    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadHold(r, i));
-    return out;
+    return SelectLocked<HoldRow>("list holds",
+                                 std::string("SELECT ") + kHoldColumns + " FROM holds" +
+                                     (active_only ? " WHERE released_ns = 0" : "") + " ORDER BY id",
+                                 ReadHold);
   }
 
   Status SetRetentionPolicy(const RetentionPolicyRow& row,
@@ -1203,17 +1184,14 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<RetentionPolicyRow>> ListRetentionPolicies() const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r,
-                     Run("list retention policies",
-                         "SELECT tenant, retention_ns, warm_after_ns, cold_after_ns, max_bytes, "
-                         "updated_ns, updated_by FROM retention_policies ORDER BY tenant"));
-    std::vector<RetentionPolicyRow> out;
-    for (int i = 0; i < r.rows(); ++i) {
-      out.push_back({r.Text(i, 0), r.Int(i, 1), r.Int(i, 2), r.Int(i, 3), r.Int(i, 4), r.Int(i, 5),
-                     r.Text(i, 6)});
-    }
-    return out;
+    return SelectLocked<RetentionPolicyRow>(
+        "list retention policies",
+        "SELECT tenant, retention_ns, warm_after_ns, cold_after_ns, max_bytes, "
+        "updated_ns, updated_by FROM retention_policies ORDER BY tenant",
+        [](const PgResult& r, int i) {
+          return RetentionPolicyRow{r.Text(i, 0), r.Int(i, 1), r.Int(i, 2), r.Int(i, 3),
+                                    r.Int(i, 4),  r.Int(i, 5), r.Text(i, 6)};
+        });
   }
 
   Result<ComplianceRuleRow> AddComplianceRule(const ComplianceRuleRow& rule,
@@ -1260,17 +1238,14 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<ComplianceRuleRow>> ListComplianceRules() const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r,
-                     Run("list compliance rules",
-                         "SELECT id, tenant, service, retention_ns, reason, created_ns, created_by "
-                         "FROM compliance_rules ORDER BY id"));
-    std::vector<ComplianceRuleRow> out;
-    for (int i = 0; i < r.rows(); ++i) {
-      out.push_back({r.Uint(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3), r.Text(i, 4),
-                     r.Int(i, 5), r.Text(i, 6)});
-    }
-    return out;
+    return SelectLocked<ComplianceRuleRow>(
+        "list compliance rules",
+        "SELECT id, tenant, service, retention_ns, reason, created_ns, created_by "
+        "FROM compliance_rules ORDER BY id",
+        [](const PgResult& r, int i) {
+          return ComplianceRuleRow{r.Uint(i, 0), r.Text(i, 1), r.Text(i, 2), r.Int(i, 3),
+                                   r.Text(i, 4), r.Int(i, 5),  r.Text(i, 6)};
+        });
   }
 
   Status RetireSegments(const std::vector<RetiredSegmentRow>& retired,
@@ -1314,17 +1289,15 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<RetiredSegmentRow>> ListRetiredSegments() const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r,
-                     Run("list retired segments",
-                         "SELECT id, tenant, partition, min_seq, max_seq, store, path, retired_ns "
-                         "FROM retired_segments ORDER BY id"));
-    std::vector<RetiredSegmentRow> out;
-    for (int i = 0; i < r.rows(); ++i) {
-      out.push_back({r.Uint(i, 0), r.Text(i, 1), static_cast<uint32_t>(r.Int(i, 2)), r.Uint(i, 3),
-                     r.Uint(i, 4), r.Text(i, 5), r.Text(i, 6), r.Int(i, 7)});
-    }
-    return out;
+    return SelectLocked<RetiredSegmentRow>(
+        "list retired segments",
+        "SELECT id, tenant, partition, min_seq, max_seq, store, path, retired_ns "
+        "FROM retired_segments ORDER BY id",
+        [](const PgResult& r, int i) {
+          return RetiredSegmentRow{r.Uint(i, 0), r.Text(i, 1), static_cast<uint32_t>(r.Int(i, 2)),
+                                   r.Uint(i, 3), r.Uint(i, 4), r.Text(i, 5),
+                                   r.Text(i, 6), r.Int(i, 7)};
+        });
   }
 
   Result<std::vector<RetentionEventRow>> ListRetentionEvents(
@@ -1338,9 +1311,7 @@ class PgCatalog final : public Catalog {
     if (filter.before_id > 0) sql += " AND id < " + p.Uint(filter.before_id).Last();
     sql += " ORDER BY id DESC LIMIT " + p.Int(Limit(filter.limit)).Last();
     ASSIGN_OR_RETURN(PgResult r, Run("list the retention record", sql, p));
-    std::vector<RetentionEventRow> out;
-    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadEvent(r, i));
-    return out;
+    return RowsOf<RetentionEventRow>(r, ReadEvent);
   }
 
   Result<uint64_t> LastRetentionEventId() const override {
@@ -1367,15 +1338,13 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<NodeRow>> ListNodes() const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r, Run("list nodes",
-                                     "SELECT id, url, started_ns, heartbeat_ns "
-                                     "FROM nodes ORDER BY id"));
-    std::vector<NodeRow> out;
-    for (int i = 0; i < r.rows(); ++i) {
-      out.push_back({r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3)});
-    }
-    return out;
+    return SelectLocked<NodeRow>(
+        "list nodes",
+        "SELECT id, url, started_ns, heartbeat_ns "
+        "FROM nodes ORDER BY id",
+        [](const PgResult& r, int i) {
+          return NodeRow{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3)};
+        });
   }
 
   Status RemoveNode(std::string_view id) override {
@@ -1426,15 +1395,13 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<LeaseRow>> ListLeases() const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r, Run("list leases",
-                                     "SELECT name, holder, expires_ns, epoch FROM "
-                                     "leases ORDER BY name"));
-    std::vector<LeaseRow> out;
-    for (int i = 0; i < r.rows(); ++i) {
-      out.push_back({r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Uint(i, 3)});
-    }
-    return out;
+    return SelectLocked<LeaseRow>(
+        "list leases",
+        "SELECT name, holder, expires_ns, epoch FROM "
+        "leases ORDER BY name",
+        [](const PgResult& r, int i) {
+          return LeaseRow{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Uint(i, 3)};
+        });
   }
 
   // ---- WAL objects of cluster nodes ----
@@ -1468,15 +1435,11 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<WalObjectRow>> ListWalObjects(std::string_view owner) const override {
     MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r, Run("list WAL objects",
-                                     std::string("SELECT ") + kWalObjectColumns +
-                                         " FROM wal_objects WHERE $1 = '' OR owner = $1 "
-                                         "ORDER BY first_seq, name",
-                                     Params().Text(owner)));
-    std::vector<WalObjectRow> out;
-    for (int i = 0; i < r.rows(); ++i) out.push_back(ReadWalObject(r, i));
-    return out;
+    return SelectLocked<WalObjectRow>("list WAL objects",
+                                      std::string("SELECT ") + kWalObjectColumns +
+                                          " FROM wal_objects WHERE $1 = '' OR owner = $1 "
+                                          "ORDER BY first_seq, name",
+                                      Params().Text(owner), ReadWalObject);
   }
 
   Status MarkWalObjectsFlushed(const std::vector<std::string>& names,
@@ -1550,7 +1513,7 @@ class PgCatalog final : public Catalog {
                   .Uint(limit)
                   .Text(to)
                   .Int(alive_since_ns)));
-      for (int i = 0; i < r.rows(); ++i) out.push_back(ReadWalObject(r, i));
+      out = RowsOf<WalObjectRow>(r, ReadWalObject);
       return Status::OK();
     }));
     std::sort(out.begin(), out.end(), [](const WalObjectRow& a, const WalObjectRow& b) {
@@ -1761,6 +1724,20 @@ class PgCatalog final : public Catalog {
     if (conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK) return Status::OK();
     spdlog::warn("{}: connection lost; reconnecting", name_);
     return ConnectLocked();
+  }
+
+  // The rows of one SELECT (on a connection re-opened if it broke), each made by read(r, i).
+  template <class Row, class Read>
+  Result<std::vector<Row>> SelectLocked(std::string_view what, const std::string& sql,
+                                        const Params& params, Read read) const REQUIRES(mu_) {
+    RETURN_IF_ERROR(EnsureConnectedLocked());
+    ASSIGN_OR_RETURN(PgResult r, Run(what, sql, params));
+    return RowsOf<Row>(r, read);
+  }
+  template <class Row, class Read>
+  Result<std::vector<Row>> SelectLocked(std::string_view what, const std::string& sql,
+                                        Read read) const REQUIRES(mu_) {
+    return SelectLocked<Row>(what, sql, Params(), read);
   }
 
   // Runs one statement (several without parameters).

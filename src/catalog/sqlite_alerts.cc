@@ -116,20 +116,20 @@ Result<std::vector<AlertStateRow>> SqliteCatalog::ListAlertStates() const {
           "FROM alert_states ORDER BY tenant, rule, grp");
   if (!st.ok()) return Error("prepare alert state list");
   std::vector<AlertStateRow> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    AlertStateRow row;
-    row.tenant = st.Text(0);
-    row.rule = st.Text(1);
-    row.group = st.Text(2);
-    row.state = st.Text(3);
-    row.active_since_ns = st.Int(4);
-    row.state_since_ns = st.Int(5);
-    row.last_notified_ns = st.Int(6);
-    row.value = sqlite3_column_double(st.get(), 7);
-    rows.push_back(std::move(row));
+  if (!ReadAll(st, &rows, [](Stmt& st) {
+        AlertStateRow row;
+        row.tenant = st.Text(0);
+        row.rule = st.Text(1);
+        row.group = st.Text(2);
+        row.state = st.Text(3);
+        row.active_since_ns = st.Int(4);
+        row.state_since_ns = st.Int(5);
+        row.last_notified_ns = st.Int(6);
+        row.value = sqlite3_column_double(st.get(), 7);
+        return row;
+      })) {
+    return Error("alert state list");
   }
-  if (rc != SQLITE_DONE) return Error("alert state list");
   return rows;
 }
 
@@ -151,20 +151,20 @@ Result<std::vector<AlertTransitionRow>> SqliteCatalog::ListAlertTransitions(std:
   st.Bind(5, since_ns);
   st.Bind(6, static_cast<int64_t>(std::min<uint64_t>(limit, INT64_MAX)));
   std::vector<AlertTransitionRow> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    AlertTransitionRow row;
-    row.id = static_cast<uint64_t>(st.Int(0));
-    row.tenant = st.Text(1);
-    row.rule = st.Text(2);
-    row.group = st.Text(3);
-    row.from_state = st.Text(4);
-    row.to_state = st.Text(5);
-    row.at_ns = st.Int(6);
-    row.value = sqlite3_column_double(st.get(), 7);
-    rows.push_back(std::move(row));
+  if (!ReadAll(st, &rows, [](Stmt& st) {
+        AlertTransitionRow row;
+        row.id = static_cast<uint64_t>(st.Int(0));
+        row.tenant = st.Text(1);
+        row.rule = st.Text(2);
+        row.group = st.Text(3);
+        row.from_state = st.Text(4);
+        row.to_state = st.Text(5);
+        row.at_ns = st.Int(6);
+        row.value = sqlite3_column_double(st.get(), 7);
+        return row;
+      })) {
+    return Error("alert history");
   }
-  if (rc != SQLITE_DONE) return Error("alert history");
   return rows;
 }
 
@@ -206,16 +206,16 @@ Result<std::vector<AlertRuleRow>> SqliteCatalog::ListAlertRules() const {
   Stmt st(db_, "SELECT tenant, name, definition, updated FROM alert_rules ORDER BY tenant, name");
   if (!st.ok()) return Error("prepare alert rule list");
   std::vector<AlertRuleRow> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    AlertRuleRow row;
-    row.tenant = st.Text(0);
-    row.name = st.Text(1);
-    row.definition = st.Text(2);
-    row.updated_ns = st.Int(3);
-    rows.push_back(std::move(row));
+  if (!ReadAll(st, &rows, [](Stmt& st) {
+        AlertRuleRow row;
+        row.tenant = st.Text(0);
+        row.name = st.Text(1);
+        row.definition = st.Text(2);
+        row.updated_ns = st.Int(3);
+        return row;
+      })) {
+    return Error("alert rule list");
   }
-  if (rc != SQLITE_DONE) return Error("alert rule list");
   return rows;
 }
 

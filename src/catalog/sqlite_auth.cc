@@ -134,9 +134,7 @@ Result<std::vector<TokenRow>> SqliteCatalog::ListTokens() const {
   Stmt st(db_, std::string("SELECT ") + kTokenColumns + " FROM api_tokens ORDER BY created_ns, id");
   if (!st.ok()) return Error("prepare token list");
   std::vector<TokenRow> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) rows.push_back(ReadToken(st));
-  if (rc != SQLITE_DONE) return Error("list tokens");
+  if (!ReadAll(st, &rows, ReadToken)) return Error("list tokens");
   return rows;
 }
 
@@ -208,9 +206,7 @@ Result<std::vector<AuditRow>> SqliteCatalog::ListAudit(const AuditFilter& filter
   if (filter.action) st.Bind(6, *filter.action);
   st.Bind(7, static_cast<int64_t>(std::min<uint64_t>(filter.limit, INT64_MAX)));
   std::vector<AuditRow> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) rows.push_back(ReadAudit(st));
-  if (rc != SQLITE_DONE) return Error("list audit entries");
+  if (!ReadAll(st, &rows, ReadAudit)) return Error("list audit entries");
   return rows;
 }
 
@@ -304,11 +300,11 @@ Result<std::vector<TenantQuotaRow>> SqliteCatalog::ListTenantQuotas() const {
           "SELECT tenant, settings, updated_ns, updated_by FROM tenant_quotas ORDER BY tenant");
   if (!st.ok()) return Error("prepare tenant quota list");
   std::vector<TenantQuotaRow> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    rows.push_back({st.Text(0), st.Text(1), st.Int(2), st.Text(3)});
+  if (!ReadAll(st, &rows, [](Stmt& st) {
+        return TenantQuotaRow{st.Text(0), st.Text(1), st.Int(2), st.Text(3)};
+      })) {
+    return Error("list tenant quotas");
   }
-  if (rc != SQLITE_DONE) return Error("list tenant quotas");
   return rows;
 }
 
@@ -342,11 +338,11 @@ Result<std::vector<ScanUsageRow>> SqliteCatalog::ListScanUsage(int64_t since_min
   if (!st.ok()) return Error("prepare scan usage list");
   st.Bind(1, since_minute);
   std::vector<ScanUsageRow> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    rows.push_back({st.Text(0), st.Int(1), static_cast<uint64_t>(st.Int(2))});
+  if (!ReadAll(st, &rows, [](Stmt& st) {
+        return ScanUsageRow{st.Text(0), st.Int(1), static_cast<uint64_t>(st.Int(2))};
+      })) {
+    return Error("list scan usage");
   }
-  if (rc != SQLITE_DONE) return Error("list scan usage");
   return rows;
 }
 

@@ -441,9 +441,7 @@ Result<std::vector<SegmentRow>> SqliteCatalog::List(const ListFilter& filter) co
     st.Bind(static_cast<int>(3 + i), filter.states[i]);
   }
   std::vector<SegmentRow> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) rows.push_back(ReadRow(st));
-  if (rc != SQLITE_DONE) return Error("list segments");
+  if (!ReadAll(st, &rows, ReadRow)) return Error("list segments");
   return rows;
 }
 
@@ -523,20 +521,21 @@ Result<std::vector<IdempotencyKeyRow>> SqliteCatalog::ListIdempotencyKeys(int64_
   st.Bind(1, created_since_ns);
   st.Bind(2, static_cast<int64_t>(std::min<uint64_t>(max_rows, INT64_MAX)));
   std::vector<IdempotencyKeyRow> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    IdempotencyKeyRow& row = rows.emplace_back();
-    row.tenant = st.Text(0);
-    row.key = st.Text(1);
-    row.body_hash = static_cast<uint64_t>(st.Int(2));
-    const void* blob = sqlite3_column_blob(st.get(), 3);
-    row.answer.assign(static_cast<const char*>(blob),
-                      static_cast<size_t>(sqlite3_column_bytes(st.get(), 3)));
-    row.first_seq = static_cast<uint64_t>(st.Int(4));
-    row.count = static_cast<uint64_t>(st.Int(5));
-    row.created_ns = st.Int(6);
+  if (!ReadAll(st, &rows, [](Stmt& st) {
+        IdempotencyKeyRow row;
+        row.tenant = st.Text(0);
+        row.key = st.Text(1);
+        row.body_hash = static_cast<uint64_t>(st.Int(2));
+        const void* blob = sqlite3_column_blob(st.get(), 3);
+        row.answer.assign(static_cast<const char*>(blob),
+                          static_cast<size_t>(sqlite3_column_bytes(st.get(), 3)));
+        row.first_seq = static_cast<uint64_t>(st.Int(4));
+        row.count = static_cast<uint64_t>(st.Int(5));
+        row.created_ns = st.Int(6);
+        return row;
+      })) {
+    return Error("list idempotency keys");
   }
-  if (rc != SQLITE_DONE) return Error("list idempotency keys");
   return rows;
 }
 

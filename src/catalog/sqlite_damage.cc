@@ -96,9 +96,7 @@ Result<std::vector<DamageRow>> SqliteCatalog::ListDamage() const {
   Stmt st(db_, std::string("SELECT ") + kDamageColumns + " FROM wal_damage ORDER BY id");
   if (!st.ok()) return Error("prepare damage list");
   std::vector<DamageRow> rows;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) rows.push_back(ReadDamage(st));
-  if (rc != SQLITE_DONE) return Error("damage list");
+  if (!ReadAll(st, &rows, ReadDamage)) return Error("damage list");
   return rows;
 }
 

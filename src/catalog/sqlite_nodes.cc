@@ -53,11 +53,11 @@ Result<std::vector<NodeRow>> SqliteCatalog::ListNodes() const {
   Stmt st(db_, "SELECT id, url, started_ns, heartbeat_ns FROM nodes ORDER BY id");
   if (!st.ok()) return Error("prepare node list");
   std::vector<NodeRow> out;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    out.push_back({st.Text(0), st.Text(1), st.Int(2), st.Int(3)});
+  if (!ReadAll(st, &out, [](Stmt& st) {
+        return NodeRow{st.Text(0), st.Text(1), st.Int(2), st.Int(3)};
+      })) {
+    return Error("node list");
   }
-  if (rc != SQLITE_DONE) return Error("node list");
   return out;
 }
 
@@ -121,9 +121,7 @@ Result<std::vector<LeaseRow>> SqliteCatalog::ListLeases() const {
   Stmt st(db_, "SELECT name, holder, expires_ns, epoch FROM leases ORDER BY name");
   if (!st.ok()) return Error("prepare lease list");
   std::vector<LeaseRow> out;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(ReadLease(st));
-  if (rc != SQLITE_DONE) return Error("lease list");
+  if (!ReadAll(st, &out, ReadLease)) return Error("lease list");
   return out;
 }
 

@@ -191,9 +191,7 @@ Result<std::vector<HoldRow>> SqliteCatalog::ListHolds(bool active_only) const {
                    (active_only ? " WHERE released_ns = 0" : "") + " ORDER BY id");
   if (!st.ok()) return Error("prepare hold list");
   std::vector<HoldRow> out;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(ReadHold(st));
-  if (rc != SQLITE_DONE) return Error("hold list");
+  if (!ReadAll(st, &out, ReadHold)) return Error("hold list");
   return out;
 }
 
@@ -235,19 +233,19 @@ Result<std::vector<RetentionPolicyRow>> SqliteCatalog::ListRetentionPolicies() c
           "updated_by FROM retention_policies ORDER BY tenant");
   if (!st.ok()) return Error("prepare retention policy list");
   std::vector<RetentionPolicyRow> out;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    RetentionPolicyRow r;
-    r.tenant = st.Text(0);
-    r.retention_ns = st.Int(1);
-    r.warm_after_ns = st.Int(2);
-    r.cold_after_ns = st.Int(3);
-    r.max_bytes = st.Int(4);
-    r.updated_ns = st.Int(5);
-    r.updated_by = st.Text(6);
-    out.push_back(std::move(r));
+  if (!ReadAll(st, &out, [](Stmt& st) {
+        RetentionPolicyRow r;
+        r.tenant = st.Text(0);
+        r.retention_ns = st.Int(1);
+        r.warm_after_ns = st.Int(2);
+        r.cold_after_ns = st.Int(3);
+        r.max_bytes = st.Int(4);
+        r.updated_ns = st.Int(5);
+        r.updated_by = st.Text(6);
+        return r;
+      })) {
+    return Error("retention policy list");
   }
-  if (rc != SQLITE_DONE) return Error("retention policy list");
   return out;
 }
 
@@ -315,19 +313,19 @@ Result<std::vector<ComplianceRuleRow>> SqliteCatalog::ListComplianceRules() cons
           "compliance_rules ORDER BY id");
   if (!st.ok()) return Error("prepare compliance rule list");
   std::vector<ComplianceRuleRow> out;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    ComplianceRuleRow r;
-    r.id = static_cast<uint64_t>(st.Int(0));
-    r.tenant = st.Text(1);
-    r.service = st.Text(2);
-    r.retention_ns = st.Int(3);
-    r.reason = st.Text(4);
-    r.created_ns = st.Int(5);
-    r.created_by = st.Text(6);
-    out.push_back(std::move(r));
+  if (!ReadAll(st, &out, [](Stmt& st) {
+        ComplianceRuleRow r;
+        r.id = static_cast<uint64_t>(st.Int(0));
+        r.tenant = st.Text(1);
+        r.service = st.Text(2);
+        r.retention_ns = st.Int(3);
+        r.reason = st.Text(4);
+        r.created_ns = st.Int(5);
+        r.created_by = st.Text(6);
+        return r;
+      })) {
+    return Error("compliance rule list");
   }
-  if (rc != SQLITE_DONE) return Error("compliance rule list");
   return out;
 }
 
@@ -392,20 +390,20 @@ Result<std::vector<RetiredSegmentRow>> SqliteCatalog::ListRetiredSegments() cons
           "retired_segments ORDER BY id");
   if (!st.ok()) return Error("prepare retired segment list");
   std::vector<RetiredSegmentRow> out;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) {
-    RetiredSegmentRow r;
-    r.id = static_cast<uint64_t>(st.Int(0));
-    r.tenant = st.Text(1);
-    r.partition = static_cast<uint32_t>(st.Int(2));
-    r.min_seq = static_cast<uint64_t>(st.Int(3));
-    r.max_seq = static_cast<uint64_t>(st.Int(4));
-    r.store = st.Text(5);
-    r.path = st.Text(6);
-    r.retired_ns = st.Int(7);
-    out.push_back(std::move(r));
+  if (!ReadAll(st, &out, [](Stmt& st) {
+        RetiredSegmentRow r;
+        r.id = static_cast<uint64_t>(st.Int(0));
+        r.tenant = st.Text(1);
+        r.partition = static_cast<uint32_t>(st.Int(2));
+        r.min_seq = static_cast<uint64_t>(st.Int(3));
+        r.max_seq = static_cast<uint64_t>(st.Int(4));
+        r.store = st.Text(5);
+        r.path = st.Text(6);
+        r.retired_ns = st.Int(7);
+        return r;
+      })) {
+    return Error("retired segment list");
   }
-  if (rc != SQLITE_DONE) return Error("retired segment list");
   return out;
 }
 
@@ -424,9 +422,7 @@ Result<std::vector<RetentionEventRow>> SqliteCatalog::ListRetentionEvents(
   if (filter.before_id > 0) st.Bind(3, static_cast<int64_t>(filter.before_id));
   st.Bind(4, static_cast<int64_t>(std::min<uint64_t>(filter.limit, INT64_MAX)));
   std::vector<RetentionEventRow> out;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(ReadEvent(st));
-  if (rc != SQLITE_DONE) return Error("retention event list");
+  if (!ReadAll(st, &out, ReadEvent)) return Error("retention event list");
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sawmill::catalog {
 
@@ -34,5 +35,15 @@ class Stmt {
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
 };
+
+// The one row reader of the SQLite catalog: steps "st" to its end, appending read(st) for each
+// row to "out". False when a step fails (the caller reports Error(...)); the rows read before
+// stay in "out".
+template <class Row, class Read>
+bool ReadAll(Stmt& st, std::vector<Row>* out, Read read) {
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) out->push_back(read(st));
+  return rc == SQLITE_DONE;
+}
 
 }  // namespace sawmill::catalog

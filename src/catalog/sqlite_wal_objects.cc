@@ -96,9 +96,7 @@ Result<std::vector<WalObjectRow>> SqliteCatalog::ListWalObjects(std::string_view
   st.Bind(1, owner);
   st.Bind(2, owner);
   std::vector<WalObjectRow> out;
-  int rc;
-  while ((rc = st.Step()) == SQLITE_ROW) out.push_back(ReadWalObject(st));
-  if (rc != SQLITE_DONE) return Error("WAL object list");
+  if (!ReadAll(st, &out, ReadWalObject)) return Error("WAL object list");
   return out;
 }
 
@@ -159,9 +157,7 @@ Result<std::vector<WalObjectRow>> SqliteCatalog::ClaimWalObjects(
     st.Bind(2, kWalObjectUnflushed);
     st.Bind(3, alive_since_ns);
     st.Bind(4, static_cast<int64_t>(limit - out.size()));
-    int rc;
-    while ((rc = st.Step()) == SQLITE_ROW) out.push_back(ReadWalObject(st));
-    if (rc != SQLITE_DONE) return RollbackLocked(Error("WAL object claim"));
+    if (!ReadAll(st, &out, ReadWalObject)) return RollbackLocked(Error("WAL object claim"));
   }
   for (WalObjectRow& row : out) {
     Stmt st(db_, "UPDATE wal_objects SET owner = ?, claims = claims + 1 WHERE name = ?");
