@@ -7,7 +7,7 @@ CMAKE_ARGS ?=
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?=
 
-.PHONY: all deps build run test bench bench-quick drill format lint asan fuzz clean
+.PHONY: all deps build run test bench bench-quick bench-cluster drill format lint asan fuzz clean
 
 all: build
 
@@ -33,6 +33,11 @@ bench: build
 
 bench-quick: build
 	@BENCH_LINES=1000000 bash bench/run.sh
+
+# Cluster nodes (docs/cluster.md) on this machine: 1, 2 and 3 nodes on one PostgreSQL and one S3
+# API (Swift), ingest per core, ack latency, store and catalog load, queries (docs/capacity.md).
+bench-cluster: build
+	@bash bench/cluster_bench.sh
 
 # The incident drill (docs/operations.md): about 6 minutes; DRILL_MODE=quick for about 3,
 # DRILL_ARGS="--json out.json --keep" etc. Needs root (mounts a small file system).
