@@ -8,7 +8,7 @@
 #
 # Environment: BUILD (build directory, default build), CLUSTER_LINES (600000), CLUSTER_NODES
 # (1,2,3), CLUSTER_CLIENTS (clients per node, 4), CLUSTER_QUERY_RUNS (10), CLUSTER_SMALL_LINES
-# (30000 lines in batches of 10 on one node; 0: skipped), BENCH_KEEP=1.
+# (30000 lines in batches of 4 on one node; 0: skipped), BENCH_KEEP=1.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD_DIR="${BUILD:-build}"
