@@ -36,8 +36,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "e2e"))
 
 from areas.query import query_set  # noqa: E402  (the standard queries)
-from benchlib.common import (HTTP_TOOL, KEEP, ROOT, SHARED, WORK, free_port, log,  # noqa: E402
-                             percentile, proc_cpu_seconds, run_json)
+from benchlib.common import HTTP_TOOL, KEEP, ROOT, SHARED, WORK, log, run_json  # noqa: E402
 from benchlib.corpus import ensure_corpus  # noqa: E402
 from benchlib.server import Server, search_target  # noqa: E402
 from e2e_cold_store_test import create_bucket, fixture_env  # noqa: E402
