@@ -17,8 +17,9 @@ For each node count N, on a fresh database and store prefix:
 
 Prints markdown tables with the commit, the load average and the machine, and writes
 bench/results/cluster-latest.md and .json. Environment: BUILD (default build), CLUSTER_LINES
-(default 600000), CLUSTER_NODES (default 1,2,3), CLUSTER_CLIENTS (per node, default 4),
-CLUSTER_QUERY_RUNS (default 10), CLUSTER_SMALL_LINES (default 30000: one node also takes that many
+(default 300000), CLUSTER_NODES (default 1,2,3), CLUSTER_CLIENTS (per node, default 4),
+CLUSTER_QUERY_RUNS (default 10), CLUSTER_COMMIT (the commit the binaries were built from, when not
+the work tree's HEAD), CLUSTER_SMALL_LINES (default 30000: one node also takes that many
 lines in batches of 4 from 64 clients, as the seed's agents send them; 0 skips it), BENCH_KEEP=1 keeps the
 work directory."""
 
@@ -41,7 +42,7 @@ from benchlib.corpus import ensure_corpus  # noqa: E402
 from benchlib.server import Server, search_target  # noqa: E402
 from e2e_cold_store_test import create_bucket, fixture_env  # noqa: E402
 
-LINES = int(os.environ.get("CLUSTER_LINES", "600000"))
+LINES = int(os.environ.get("CLUSTER_LINES", "300000"))
 NODE_COUNTS = [int(n) for n in os.environ.get("CLUSTER_NODES", "1,2,3").split(",") if n]
 CLIENTS = int(os.environ.get("CLUSTER_CLIENTS", "4"))
 QUERY_RUNS = int(os.environ.get("CLUSTER_QUERY_RUNS", "10"))
@@ -208,7 +209,7 @@ def run_nodes(n, corpus, manifest, admin_url, s3env, proxy_log):
             first_ms = (time.perf_counter() - t) * 1000
             answer = json.loads(body) if status == 200 else {}
             r = run_json([HTTP_TOOL, "query", "--addr", qnode.addr, "--target", target,
-                          "--runs", str(QUERY_RUNS), "--max-seconds", "20", "--min-runs", "3"])
+                          "--runs", str(QUERY_RUNS), "--max-seconds", "10", "--min-runs", "3"])
             out["queries"][qname] = {
                 "q": q, "status": status, "first_ms": first_ms, "p50_ms": r["p50_ms"],
                 "p95_ms": r.get("p95_ms"), "runs": r["ok"], "partial": answer.get("partial"),
@@ -326,9 +327,11 @@ def tables(runs, small, corpus_bytes, commit, load_before, load_after):
 
 
 def main():
-    commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
-                            capture_output=True, text=True).stdout.strip()
-    if subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD"]).returncode != 0:
+    commit = os.environ.get("CLUSTER_COMMIT") or subprocess.run(
+        ["git", "-C", ROOT, "rev-parse", "--short", "HEAD"], capture_output=True,
+        text=True).stdout.strip()
+    if not os.environ.get("CLUSTER_COMMIT") and \
+            subprocess.run(["git", "-C", ROOT, "diff", "--quiet", "HEAD"]).returncode != 0:
         commit += " (with uncommitted changes)"
     load_before = "%.1f" % os.getloadavg()[0]
     corpus, manifest = ensure_corpus(LINES)
