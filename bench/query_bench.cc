@@ -4,17 +4,23 @@
 // order and flushed about every half hour of log time, so segments cover successive windows. Prints
 // a table; asserts nothing.
 //
-//   bench_query [--lines N] [--dir DIR] [--runs N] [--data DIR] [--time-slice ROWS] [--compact]
-//               [--only a,b] [--word-postings 0|1] [--columnar 0|1]
+//   bench_query [--lines N] [--dir DIR] [--runs N] [--data DIR] [--time-slice ROWS]
+//               [--no-compact] [--only a,b] [--word-postings 0|1] [--columnar 0|1]
+//               [--keep] [--reuse] [--baselines 0|1]
 //
 // --time-slice sets the segment writer's time_slice_rows (0: rows sorted by service, host, ts
-// over the whole segment); --compact merges the segments after loading, as a server's background
-// compaction would, before the queries run. --only runs only the named cases ("rare word,rare |
-// count"; ';' when a name holds a comma); --word-postings 0 writes the segments without the
-// message's word postings (the index kind word_postings), for a before/after comparison on one
-// build. Each query also runs on the record path (aggregations decode their blocks into records, as
-// before issue 19's column-only aggregations), beside the default; --columnar 0 makes the record
-// path the default too.
+// over the whole segment). After loading, the segments are compacted as a running server's
+// background compaction leaves them (compaction rounds with the engine's default options until
+// none finds work: the ~800 half-hour flushes of 1,000,000 lines become a few segments per
+// partition); --no-compact queries the flushed segments as they are (one per partition and
+// half hour: the 800 segments of the figures before session 7). --only runs only the named cases
+// ("rare word,rare | count"; ';' when a name holds a comma); --word-postings 0 writes the segments
+// without the message's word postings (the index kind word_postings), for a before/after comparison
+// on one build. Each query also runs on the record path (aggregations decode their blocks into
+// records, as before issue 19's column-only aggregations), beside the default; --columnar 0 makes
+// the record path the default too. --keep leaves DIR in place at the end; --reuse queries the
+// segments a --keep run left in DIR (same --lines, the same options) without loading again (for
+// profiling the queries alone); --baselines 0 leaves out the record-path and no-index runs.
 //
 // Each row shows the rows the query evaluated (rows_scanned), how many of them it read as
 // columns only and how many it counted from postings, and the compressed bytes read. The goals
@@ -103,14 +109,19 @@ int Main(int argc, char** argv) {
   const char* shared = std::getenv("SAWMILL_SHARED_DIR");
   std::string data = std::string(shared && *shared ? shared : "../shared") + "/data/real";
   int64_t time_slice_rows = -1;  // -1: the writer's default
-  bool compact = false;
+  bool compact = true;
   std::string only;
   bool word_postings = true;
   bool columnar = true;
+  bool keep = false, reuse = false, baselines = true;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
-    if (flag == "--compact") {
-      compact = true;
+    if (flag == "--compact" || flag == "--no-compact") {  // --compact: the default, kept
+      compact = flag == "--compact";
+      continue;
+    }
+    if (flag == "--keep" || flag == "--reuse") {
+      (flag == "--keep" ? keep : reuse) = true;
       continue;
     }
     if (i + 1 >= argc) break;
@@ -128,6 +139,8 @@ int Main(int argc, char** argv) {
       only = argv[i + 1];
     else if (flag == "--word-postings")
       word_postings = std::atoi(argv[i + 1]) != 0;
+    else if (flag == "--baselines")
+      baselines = std::atoi(argv[i + 1]) != 0;
     else if (flag == "--columnar")
       columnar = std::atoi(argv[i + 1]) != 0;
     ++i;
@@ -143,7 +156,7 @@ int Main(int argc, char** argv) {
   std::fclose(f);
   if (!facts.ok()) return 1;
 
-  std::filesystem::remove_all(dir);
+  if (!reuse) std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   int64_t now = (bench::kWindowStartSeconds + bench::kWindowSeconds + 60) * kNanosPerSecond;
   ManualClock clock(now);
@@ -172,7 +185,9 @@ int Main(int argc, char** argv) {
   if (parser.iterate_many(json).get(stream)) return 1;
   std::vector<Record> batch;
   uint64_t loaded = 0;
+  if (reuse) compact = false;
   for (auto doc : stream) {
+    if (reuse) break;
     Record r;
     std::string_view sv;
     if (!doc["ts"].get_string().get(sv)) {
@@ -196,15 +211,38 @@ int Main(int argc, char** argv) {
       }
     }
   }
-  if (!batch.empty() && engine->Append("default", &batch).ok()) loaded += batch.size();
+  if (!reuse && !batch.empty() && engine->Append("default", &batch).ok()) {
+    loaded += batch.size();
+  }
   if (!engine->Flush().ok()) return 1;
-  if (compact && !engine->CompactNow().ok()) return 1;
+  // As the server's compaction thread does: rounds until none finds segments to merge.
+  const double load_ms = WallMs() - load_start;
+  const uint64_t flushed_segments = engine->stats().segments;
+  double compact_ms = 0;
+  if (compact) {
+    const double compact_start = WallMs();
+    for (uint64_t before = UINT64_MAX; engine->stats().compactions != before;) {
+      before = engine->stats().compactions;
+      Status s = engine->CompactNow();
+      if (!s.ok()) {
+        std::fprintf(stderr, "compaction: %s\n", s.ToString().c_str());
+        return 1;
+      }
+    }
+    compact_ms = WallMs() - compact_start;
+  }
   std::remove(corpus_path.c_str());
   storage::EngineStats es = engine->stats();
   std::printf("time_slice_rows %u%s\n", eo.segment_options.time_slice_rows,
-              compact ? ", compacted" : "");
+              compact ? ", compacted as a server would" : ", not compacted (--no-compact)");
+  if (compact) {
+    std::printf("compaction: %llu flushed segments -> %llu in %llu rounds, %.1f s\n",
+                static_cast<unsigned long long>(flushed_segments),
+                static_cast<unsigned long long>(engine->stats().segments),
+                static_cast<unsigned long long>(engine->stats().compactions), compact_ms / 1e3);
+  }
   std::printf("loaded %llu lines in %.1f s: %llu segments, %.1f MiB (%llu bytes) on disk\n",
-              static_cast<unsigned long long>(loaded), (WallMs() - load_start) / 1e3,
+              static_cast<unsigned long long>(loaded), load_ms / 1e3,
               static_cast<unsigned long long>(es.segments), es.segment_bytes / 1048576.0,
               static_cast<unsigned long long>(es.segment_bytes));
 
@@ -251,9 +289,12 @@ int Main(int argc, char** argv) {
     req.all_time = true;
     req.use_cache = false;
     Timing with = Measure(qe.get(), req, runs);
-    Timing records = Measure(qe_records.get(), req, std::max(3, runs / 2));
-    req.use_indexes = false;
-    Timing without = Measure(qe.get(), req, std::max(3, runs / 3));
+    Timing records, without;
+    if (baselines) {
+      records = Measure(qe_records.get(), req, std::max(3, runs / 2));
+      req.use_indexes = false;
+      without = Measure(qe.get(), req, std::max(3, runs / 3));
+    }
     char goal[96] = "";
     if (c.goal_ms > 0) {
       std::snprintf(goal, sizeof(goal), "<= %.1f ms: %s", c.goal_ms,
@@ -293,7 +334,7 @@ int Main(int argc, char** argv) {
       storm, single.median, storm / single.median, hit.median);
   engine->Close().IgnoreError();
   engine.reset();
-  std::filesystem::remove_all(dir);
+  if (!keep) std::filesystem::remove_all(dir);
   return 0;
 }
 

@@ -663,10 +663,11 @@ class Job {
       auto values = reader.FieldValues(f.name, /*builtin=*/true);
       if (!values.ok() || !*values || (*values)->size() > max_values) return std::nullopt;
       auto& postings = fields.emplace_back();
+      postings.reserve((*values)->size());
+      index::FieldPredicate p;
+      p.field = f.name;
+      p.builtin = true;
       for (const std::string& v : **values) {
-        index::FieldPredicate p;
-        p.field = f.name;
-        p.builtin = true;
         p.value = v;
         auto matching = reader.MatchingRows(p);
         if (!matching.ok() || !*matching) return std::nullopt;
@@ -698,6 +699,25 @@ class Job {
     std::vector<std::string> values(fields.size());
     size_t work = 0;
     std::vector<std::pair<std::vector<std::string>, uint64_t>> found;
+    if (fields.size() == 1) {
+      // One group field (`top N service`, `count by level`): each value's count is the size of
+      // its postings' intersection with the rows, counted without building it, and the rows of
+      // none of its values are the rest. A built-in field has one value per row, so its values'
+      // postings are disjoint and the rest is the rows less their sum (as the walk below finds).
+      const uint64_t total = rows.cardinality();
+      uint64_t seen = 0;
+      for (const auto& [value, postings] : fields[0]) {
+        if (++work > budget) return false;
+        const uint64_t n = rows.and_cardinality(postings);
+        if (n == 0) continue;
+        found.emplace_back(std::vector<std::string>{value}, n);
+        seen += n;
+      }
+      if (seen > total) return false;  // overlapping postings: not one value per row
+      if (seen < total) found.emplace_back(std::vector<std::string>{std::string()}, total - seen);
+      *out = std::move(found);
+      return true;
+    }
     std::function<bool(size_t, const roaring::Roaring&)> walk = [&](size_t depth,
                                                                     const roaring::Roaring& set) {
       if (depth == fields.size()) {
