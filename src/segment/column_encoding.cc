@@ -15,14 +15,15 @@ extern const ColumnEncoding kDictEncoding;                          // dict_enco
 extern const ColumnEncoding kDecimalEncoding;                       // decimal_encoding.cc
 extern const ColumnEncoding kIsoTimeEncoding;                       // iso_time_encoding.cc
 extern const ColumnEncoding kLinesEncoding, kDigitSplitEncoding;    // text_encoding.cc
+extern const ColumnEncoding kPrefixSplitEncoding;                   // text_encoding.cc
 
 namespace {
 
 // The registry: one line per encoding.
 const ColumnEncoding* const kEncodings[] = {
-    &kDeltaOfDeltaEncoding, &kDeltaEncoding, &kRleEncoding,
-    &kPlainEncoding,        &kDictEncoding,  &kDecimalEncoding,
-    &kIsoTimeEncoding,      &kLinesEncoding, &kDigitSplitEncoding,
+    &kDeltaOfDeltaEncoding, &kDeltaEncoding,       &kRleEncoding,     &kPlainEncoding,
+    &kDictEncoding,         &kDecimalEncoding,     &kIsoTimeEncoding, &kLinesEncoding,
+    &kDigitSplitEncoding,   &kPrefixSplitEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
@@ -62,18 +63,30 @@ size_t ZstdBytes(std::string_view data, int level) {
   return ZSTD_isError(n) ? data.size() : n;
 }
 
-// Appends kLines or kDigitSplit of the values, whichever compresses smaller (zstd 3 decides:
-// the layouts differ by far more than the levels do), or returns false when neither applies.
+// Appends kLines, kDigitSplit or (scratch->prefix_split) kPrefixSplit of the values, whichever
+// compresses smaller (zstd 3 decides: the layouts differ by far more than the levels do), or
+// returns false when none applies.
 bool EncodeTextLayout(const std::string_view* values, size_t count, StringEncodeScratch* scratch,
                       std::string* out) {
   const size_t start = out->size();
   if (!EncodeLines(values, count, out)) return false;
+  size_t best = ZstdBytes(std::string_view(*out).substr(start), 3);
   std::string& split = scratch->split;
-  split.clear();
-  if (EncodeDigitSplit(values, count, &split) &&
-      ZstdBytes(split, 3) < ZstdBytes(std::string_view(*out).substr(start), 3)) {
+  auto consider = [&](bool made) {
+    if (!made) return;
+    const size_t bytes = ZstdBytes(split, 3);
+    if (bytes >= best) return;
+    best = bytes;
     out->resize(start);
     out->append(split);
+  };
+  split.clear();
+  consider(EncodeDigitSplit(values, count, &split));
+  if (scratch->prefix_split) {
+    for (bool with_separators : {false, true}) {
+      split.clear();
+      consider(EncodePrefixSplit(values, count, with_separators, &split));
+    }
   }
   return true;
 }

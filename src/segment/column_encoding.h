@@ -56,6 +56,8 @@ struct StringEncodeScratch {
   // The warm tier's text layouts (kLines, kDigitSplit; format version 4) may be chosen instead
   // of the plain layout.
   bool text_layouts = false;
+  // With text_layouts, kPrefixSplit (format version 6) is a candidate too.
+  bool prefix_split = false;
   std::vector<int64_t> ints;
   std::string candidate;
   std::string split;
@@ -80,10 +82,18 @@ bool EncodeLines(const std::string_view* values, size_t count, std::string* out)
 // grouped by (skeleton, position). Returns false (appends nothing) when a value holds a newline
 // or the byte 0x11, or no value holds a digit.
 bool EncodeDigitSplit(const std::string_view* values, size_t count, std::string* out);
+// Encoding::kPrefixSplit (text_encoding.cc, format version 6): skeletons with each row's leading
+// runs of widely shared text marked, the runs grouped by that text. A run is a digit run or,
+// with "with_separators", digits with . : / , - between them ("10.0.0.1", "2015:10:05:03").
+// Returns false (appends nothing) when a value holds a newline or the byte 0x11, or no run is
+// split out.
+bool EncodePrefixSplit(const std::string_view* values, size_t count, bool with_separators,
+                       std::string* out);
 
 // Picks dictionary or plain by the values' cardinality and appends the encoded block. With
-// scratch->text_layouts, a block that would be plain is kLines or kDigitSplit instead when it
-// can be, whichever zstd compresses smaller.
+// scratch->text_layouts, a block that would be plain is kLines or kDigitSplit (or, with
+// scratch->prefix_split, kPrefixSplit) instead when it can be, whichever zstd compresses
+// smaller.
 void EncodeStringColumn(const std::string_view* values, size_t count, StringEncodeScratch* scratch,
                         std::string* out);
 

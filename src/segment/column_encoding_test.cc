@@ -191,8 +191,17 @@ TEST(ColumnEncoding, RealMessagesAndFieldsRoundTrip) {
         ASSERT_TRUE(DecodeStringColumn(split, views.size(), &out, &arena).ok()) << rel;
         EXPECT_EQ(std::vector<std::string>(out.begin(), out.end()), *column) << rel;
       }
+      for (bool with_separators : {false, true}) {
+        split.clear();
+        if (EncodePrefixSplit(views.data(), views.size(), with_separators, &split)) {
+          out.clear();
+          ASSERT_TRUE(DecodeStringColumn(split, views.size(), &out, &arena).ok()) << rel;
+          EXPECT_EQ(std::vector<std::string>(out.begin(), out.end()), *column) << rel;
+        }
+      }
       StringEncodeScratch scratch;
       scratch.text_layouts = true;
+      scratch.prefix_split = true;
       EncodeStringColumn(views.data(), views.size(), &scratch, &chosen);
       out.clear();
       ASSERT_TRUE(DecodeStringColumn(chosen, views.size(), &out, &arena).ok()) << rel;
@@ -265,12 +274,28 @@ TEST(ColumnEncoding, TextLayoutsRoundTripByteForByte) {
       EXPECT_EQ(static_cast<Encoding>(split[0]), Encoding::kDigitSplit);
       ExpectTextLayoutDecodes(split, values);
     }
+    // The prefix split applies where at least 32 rows share the text before a run.
+    for (bool with_separators : {false, true}) {
+      split.clear();
+      const bool made = EncodePrefixSplit(views.data(), views.size(), with_separators, &split);
+      EXPECT_EQ(made, values.size() >= 32 && digits);
+      if (made) {
+        EXPECT_EQ(static_cast<Encoding>(split[0]), Encoding::kPrefixSplit);
+        ExpectTextLayoutDecodes(split, values);
+      }
+    }
     // The chooser with the text layouts on picks one of them and decodes the same values.
-    StringEncodeScratch scratch;
-    scratch.text_layouts = true;
-    std::string chosen;
-    EncodeStringColumn(views.data(), views.size(), &scratch, &chosen);
-    ExpectTextLayoutDecodes(chosen, values);
+    for (bool prefix_split : {false, true}) {
+      StringEncodeScratch scratch;
+      scratch.text_layouts = true;
+      scratch.prefix_split = prefix_split;
+      std::string chosen;
+      EncodeStringColumn(views.data(), views.size(), &scratch, &chosen);
+      if (!prefix_split) {
+        EXPECT_NE(static_cast<Encoding>(chosen[0]), Encoding::kPrefixSplit);
+      }
+      ExpectTextLayoutDecodes(chosen, values);
+    }
   }
   // Lines of one template with changing numbers: the runs grouped by template and position
   // compress far better than the lines (the reason the layout exists).
@@ -290,6 +315,69 @@ TEST(ColumnEncoding, TextLayoutsRoundTripByteForByte) {
   EXPECT_EQ(static_cast<Encoding>(chosen[0]), Encoding::kDigitSplit);
 }
 
+// Lines whose start (address, time) is shared by every row and whose rest is unique (an access
+// log): no two rows have one skeleton, so kDigitSplit groups nothing, while kPrefixSplit makes
+// columns of the leading fields; the chooser (format version 6) takes it, and only its runs
+// before the first unshared text are split out.
+TEST(ColumnEncoding, PrefixSplitMakesColumnsOfTheSharedStartOfUniqueLines) {
+  std::mt19937 rng(6);
+  std::vector<std::string> log;
+  for (int i = 0; i < 4000; ++i) {
+    const int second = i / 3;
+    char start[96];
+    const unsigned client = static_cast<unsigned>(rng() % 40);
+    std::snprintf(start, sizeof start, "10.0.%u.%u - - [17/May/2015:%02d:%02d:%02d +0000] ",
+                  client % 4, client * 6, 10 + second / 3600, second / 60 % 60, second % 60);
+    // Three of 40 words: hardly two rows share a skeleton.
+    static const char* const kWords[] = {
+        "alpha",  "bravo",  "charlie", "delta", "echo",    "foxtrot",  "golf",    "hotel",
+        "india",  "juliet", "kilo",    "lima",  "mike",    "november", "oscar",   "papa",
+        "quebec", "romeo",  "sierra",  "tango", "uniform", "victor",   "whiskey", "xray",
+        "yankee", "zulu",   "red",     "green", "blue",    "cyan",     "magenta", "yellow",
+        "black",  "white",  "north",   "south", "east",    "west",     "up",      "down"};
+    const std::string page =
+        std::string(kWords[rng() % 40]) + "-" + kWords[rng() % 40] + "-" + kWords[rng() % 40];
+    log.push_back(std::string(start) + "\"GET /img/" + page + ".png HTTP/1.1\" " +
+                  (rng() % 9 == 0 ? "404" : "200") + " " + std::to_string(rng() % 90000));
+  }
+  std::vector<std::string_view> views(log.begin(), log.end());
+  for (bool with_separators : {false, true}) {
+    std::string split;
+    ASSERT_TRUE(EncodePrefixSplit(views.data(), views.size(), with_separators, &split));
+    ExpectTextLayoutDecodes(split, log);
+    // The unique request path ends what is shared: the status and size stay in the skeleton.
+    const std::string_view body = std::string_view(split).substr(1);
+    EXPECT_NE(body.find(" 404 "), std::string_view::npos);
+  }
+  std::string lines, digit, prefix;
+  ASSERT_TRUE(EncodeLines(views.data(), views.size(), &lines));
+  ASSERT_TRUE(EncodeDigitSplit(views.data(), views.size(), &digit));
+  ASSERT_TRUE(EncodePrefixSplit(views.data(), views.size(), true, &prefix));
+  BlockCodec codec;
+  std::string zl, zd, zp;
+  codec.Compress(lines, {Codec::kZstd, 19}, &zl);
+  codec.Compress(digit, {Codec::kZstd, 19}, &zd);
+  codec.Compress(prefix, {Codec::kZstd, 19}, &zp);
+  EXPECT_LT(zp.size(), zl.size()) << zp.size() << " vs " << zl.size();
+  EXPECT_LT(zp.size(), zd.size()) << zp.size() << " vs " << zd.size();
+  StringEncodeScratch scratch;
+  scratch.text_layouts = true;
+  scratch.prefix_split = true;
+  std::string chosen;
+  EncodeStringColumn(views.data(), views.size(), &scratch, &chosen);
+  EXPECT_EQ(static_cast<Encoding>(chosen[0]), Encoding::kPrefixSplit);
+  ExpectTextLayoutDecodes(chosen, log);
+  // A damaged run section is DataLoss: a run cut short, a separator gone, bytes left over.
+  std::vector<std::string_view> out;
+  std::string arena;
+  EXPECT_TRUE(DecodeStringColumn(prefix.substr(0, prefix.size() - 1), log.size(), &out, &arena)
+                  .IsDataLoss());
+  EXPECT_TRUE(DecodeStringColumn(prefix + "7 ", log.size(), &out, &arena).IsDataLoss());
+  std::string doubled = prefix;
+  doubled.insert(doubled.size() - 1, " ");  // an empty run
+  EXPECT_TRUE(DecodeStringColumn(doubled, log.size(), &out, &arena).IsDataLoss());
+}
+
 TEST(ColumnEncoding, TextLayoutsRefuseWhatTheyCannotHold) {
   std::vector<std::string> newline = {"a", "b\nc"}, mark = {"a1", "b\x11 2"};
   std::vector<std::string_view> nv(newline.begin(), newline.end()), mv(mark.begin(), mark.end());
@@ -297,6 +385,10 @@ TEST(ColumnEncoding, TextLayoutsRefuseWhatTheyCannotHold) {
   EXPECT_FALSE(EncodeLines(nv.data(), nv.size(), &out));
   EXPECT_FALSE(EncodeDigitSplit(nv.data(), nv.size(), &out));
   EXPECT_FALSE(EncodeDigitSplit(mv.data(), mv.size(), &out));
+  for (bool with_separators : {false, true}) {
+    EXPECT_FALSE(EncodePrefixSplit(nv.data(), nv.size(), with_separators, &out));
+    EXPECT_FALSE(EncodePrefixSplit(mv.data(), mv.size(), with_separators, &out));
+  }
   EXPECT_TRUE(out.empty());
   // The chooser then falls back to plain, and the values still round-trip.
   StringEncodeScratch scratch;
@@ -324,7 +416,7 @@ TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
   for (int trial = 0; trial < 3000; ++trial) {
     std::string junk(rng() % 64, '\0');
     for (char& c : junk) c = static_cast<char>(rng());
-    if (!junk.empty()) junk[0] = static_cast<char>(1 + rng() % 9);
+    if (!junk.empty()) junk[0] = static_cast<char>(1 + rng() % 10);
     std::vector<int64_t> ints;
     std::vector<std::string_view> strs;
     DecodeIntColumn(junk, 1000, &ints).IgnoreError();
@@ -340,7 +432,7 @@ TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
 }
 
 TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
-  for (int id = 1; id <= 9; ++id) {
+  for (int id = 1; id <= 10; ++id) {
     const ColumnEncoding* e = FindColumnEncoding(static_cast<Encoding>(id));
     ASSERT_NE(e, nullptr) << id;
     EXPECT_EQ(static_cast<int>(e->id), id);
@@ -348,7 +440,7 @@ TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
     EXPECT_NE(e->decode_ints == nullptr, e->decode_strings == nullptr) << e->name;
   }
   EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(0)), nullptr);
-  EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(10)), nullptr);
+  EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(11)), nullptr);
   // An integer block is refused as strings and the other way round, naming the encoding.
   std::string block;
   int64_t values[] = {1, 2, 3};

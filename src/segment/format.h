@@ -18,9 +18,10 @@ inline constexpr size_t kMagicSize = 8;
 // Version 4: two more built-in columns, the message shapes and their extras (segment/json_shape.h:
 // a JSON line without a message key is stored once, in its columns); the dynamic columns follow
 // them. Version 5: column blocks may use the encodings kLines and kDigitSplit (the warm tier's
-// text layouts); nothing else changed.
+// text layouts); nothing else changed. Version 6: column blocks may use the encoding
+// kPrefixSplit (the warm tier's third text layout); nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 5;
+inline constexpr uint32_t kFormatVersion = 6;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -60,6 +61,7 @@ enum class Encoding : uint8_t {
   kIsoTime = 7,       // strings that are all "YYYY-MM-DDTHH:MM:SS[.f]Z": ns and digit counts
   kLines = 8,         // strings without a newline, joined by newlines (format version 5)
   kDigitSplit = 9,    // skeletons (digit runs marked) and the runs grouped (format version 5)
+  kPrefixSplit = 10,  // skeletons (leading runs of shared text marked), runs grouped (version 6)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

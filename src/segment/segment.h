@@ -125,7 +125,8 @@ struct WriterOptions {
   // not hold; one-block segments never store it (it would repeat the block filter).
   bool segment_blooms = true;
   // String column blocks that would be plain use the text layouts (newline-joined, or digit
-  // runs split out: column_encoding.h) when zstd makes them smaller. Needs format version 5.
+  // runs split out: column_encoding.h) when zstd makes them smaller. Needs format version 5
+  // (and 6 for the third, kPrefixSplit).
   bool text_layouts = false;
 };
 

@@ -342,17 +342,18 @@ TEST(Segment, RealDatasetsRoundTrip) {
   }
 }
 
-// The warm tier's encoding (format version 5: text layouts, no segment-wide blooms, zstd 19
-// metadata) gives every real record back, and so does the same with format version 3, where
-// the text layouts are not used.
-TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions5And3) {
+// The warm tier's encoding (format version 6: text layouts with the prefix split, no
+// segment-wide blooms, zstd 19 metadata) gives every real record back, and so does the same
+// written as format version 5 (as builds before the prefix split wrote it: no kPrefixSplit
+// block) and 3 (no text layouts), which this build still reads.
+TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions6And5And3) {
   FaultInjectionEnv env;
-  size_t layouts = 0;
+  size_t layouts = 0, prefix_splits = 0;
   for (const std::string& rel : testdata::RealFiles()) {
     std::string path = testdata::SharedDir() + "/data/real/" + rel;
     std::vector<Record> records = testdata::LoadRecords(path, 6000);
     ASSERT_FALSE(records.empty()) << path;
-    for (uint32_t version : {kFormatVersion, 3u}) {
+    for (uint32_t version : {kFormatVersion, 5u, 3u}) {
       WriterOptions options = WarmWriterOptions();
       options.block_rows = options.time_slice_rows = 1000;
       options.text_zstd_level = options.other_zstd_level = 3;  // levels change no byte read back
@@ -378,15 +379,21 @@ TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions5And3) {
         std::string raw;
         ASSERT_TRUE((*reader)->ReadPhysical(ref, "message", &raw, nullptr).ok());
         const auto enc = static_cast<Encoding>(raw[0]);
-        const bool layout = enc == Encoding::kLines || enc == Encoding::kDigitSplit;
+        const bool layout = enc == Encoding::kLines || enc == Encoding::kDigitSplit ||
+                            enc == Encoding::kPrefixSplit;
         if (version < 5) {
           EXPECT_FALSE(layout) << rel;
         }
+        if (version < 6) {
+          EXPECT_NE(enc, Encoding::kPrefixSplit) << rel;
+        }
         layouts += layout;
+        prefix_splits += enc == Encoding::kPrefixSplit;
       }
     }
   }
   EXPECT_GT(layouts, 0u);
+  EXPECT_GT(prefix_splits, 0u);
 }
 
 TEST(Segment, BloomsNeverGiveAFalseNegativeOnRealData) {

@@ -494,6 +494,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   const uint32_t version = options_.format_version;
   footer_.version = version;
   scratch_.text_layouts = options_.text_layouts && version >= 5;
+  scratch_.prefix_split = scratch_.text_layouts && version >= 6;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
     // kKindBlock data lives in the kind_index directory, which format version 3 added.
     if (kind->new_builder == nullptr ||

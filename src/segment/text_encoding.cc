@@ -13,6 +13,19 @@
 // timestamp's seconds, a pid, a counter) sits side by side.
 //   body := skeletons_size(varint) skeletons digits
 //   groups in order of the skeleton's first row, then the run's position.
+//
+// kPrefixSplit (format version 6): the same body, but a run is split out only where the text
+// before it is shared by many rows, and it is grouped by that text instead of by the whole
+// skeleton. The group of a mark is the pair (group of the row's previous mark, or none for the
+// first; the skeleton bytes between that mark, or the row's start, and this one); groups are
+// numbered in order of first appearance (rows in order, marks left to right), and each group's
+// runs are in row order, each followed by ' '. The writer marks, in each row, the longest
+// leading sequence of runs whose pairs occur in at least kPrefixSplitMinRows rows of the block
+// and leaves the later runs in the skeleton as text, so the time, address and counter fields
+// at the start of a line become columns even when the rest of the line is unique (an access
+// log's request path, a trace's message). What a run is (digits only, or digits with the
+// separators . : / , - between them) is the writer's choice and not recorded: the reader only
+// sees marks and runs ending with ' '.
 #include <unordered_map>
 
 #include "common/coding.h"
@@ -25,6 +38,8 @@ namespace {
 constexpr char kLineEnd = '\n';
 constexpr char kDigitMark = '\x11';
 constexpr char kRunEnd = ' ';
+// kPrefixSplit: a run is split out when the text before it is that of this many rows.
+constexpr uint32_t kPrefixSplitMinRows = 32;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -141,7 +156,185 @@ Status DecodeDigitSplitBlock(std::string_view body, size_t count,
   return Status::OK();
 }
 
+// A mark's group key: the previous mark's group (kNoGroup for the row's first mark) and the
+// skeleton bytes since that mark or the row's start.
+struct PrefixKey {
+  uint32_t parent;
+  std::string_view text;
+  bool operator==(const PrefixKey& o) const { return parent == o.parent && text == o.text; }
+};
+struct PrefixKeyHash {
+  size_t operator()(const PrefixKey& k) const {
+    return std::hash<std::string_view>()(k.text) ^
+           (static_cast<size_t>(k.parent) * 0x9e3779b97f4a7c15ULL);
+  }
+};
+constexpr uint32_t kNoGroup = UINT32_MAX;
+
+Status DecodePrefixSplitBlock(std::string_view body, size_t count,
+                              std::vector<std::string_view>* out, std::string* arena) {
+  uint64_t skeletons_size;
+  if (!GetVarint64(&body, &skeletons_size) || skeletons_size > body.size()) {
+    return Status::DataLoss("prefix-split block: bad skeletons size");
+  }
+  const std::string_view skeletons = body.substr(0, skeletons_size);
+  const std::string_view runs = body.substr(skeletons_size);
+  std::vector<std::string_view> lines;
+  RETURN_IF_ERROR(SplitLines(skeletons, count, &lines));
+  // Every mark's group, in row and mark order, and each group's number of runs.
+  std::unordered_map<PrefixKey, uint32_t, PrefixKeyHash> group_of;
+  std::vector<uint32_t> mark_group, runs_of;
+  for (std::string_view line : lines) {
+    uint32_t parent = kNoGroup;
+    size_t begin = 0;
+    for (size_t at = line.find(kDigitMark); at != std::string_view::npos;
+         at = line.find(kDigitMark, begin)) {
+      auto [it, inserted] = group_of.try_emplace(PrefixKey{parent, line.substr(begin, at - begin)},
+                                                 static_cast<uint32_t>(runs_of.size()));
+      if (inserted) runs_of.push_back(0);
+      ++runs_of[it->second];
+      mark_group.push_back(it->second);
+      parent = it->second;
+      begin = at + 1;
+    }
+  }
+  // Where each group starts in the run section; every run is non-empty and ends with ' '.
+  std::vector<size_t> cursor(runs_of.size());
+  size_t pos = 0;
+  for (size_t g = 0; g < runs_of.size(); ++g) {
+    cursor[g] = pos;
+    for (uint32_t i = 0; i < runs_of[g]; ++i) {
+      const size_t end = runs.find(kRunEnd, pos);
+      if (end == std::string_view::npos || end == pos) {
+        return Status::DataLoss("prefix-split block: bad run at byte " + std::to_string(pos) +
+                                " of the run section");
+      }
+      pos = end + 1;
+    }
+  }
+  if (pos != runs.size()) return Status::DataLoss("prefix-split block has trailing bytes");
+
+  arena->clear();
+  arena->reserve(skeletons.size() + runs.size());
+  std::vector<size_t> ends(count);
+  size_t mark = 0;
+  for (size_t row = 0; row < count; ++row) {
+    for (char c : lines[row]) {
+      if (c != kDigitMark) {
+        arena->push_back(c);
+        continue;
+      }
+      size_t& at = cursor[mark_group[mark++]];
+      const size_t end = runs.find(kRunEnd, at);  // checked above
+      arena->append(runs.substr(at, end - at));
+      at = end + 1;
+    }
+    ends[row] = arena->size();
+  }
+  const size_t base = out->size();
+  out->reserve(base + count);
+  for (size_t row = 0, begin = 0; row < count; ++row) {
+    out->emplace_back(arena->data() + begin, ends[row] - begin);
+    begin = ends[row];
+  }
+  return Status::OK();
+}
+
+// The end of the run that starts with the digit at v[i]: digits only, or (with_separators)
+// digits and the separators . : / , - up to the last digit.
+size_t RunEnd(std::string_view v, size_t i, bool with_separators) {
+  size_t j = i, last = i;
+  while (j < v.size()) {
+    const char c = v[j];
+    if (IsDigit(c)) {
+      last = j;
+    } else if (!with_separators || (c != '.' && c != ':' && c != '/' && c != ',' && c != '-')) {
+      break;
+    }
+    ++j;
+  }
+  return last + 1;
+}
+
 }  // namespace
+
+bool EncodePrefixSplit(const std::string_view* values, size_t count, bool with_separators,
+                       std::string* out) {
+  // Pass 1: every row's runs and the pair of each, counted over the rows (pairs are those of
+  // the skeleton with every run marked; a pair can only be marked if its parent is).
+  struct Run {
+    uint32_t begin, end;  // in the value
+    uint32_t node;        // its pair with every run marked
+  };
+  std::vector<Run> runs;
+  std::vector<uint32_t> first_run(count + 1);
+  std::unordered_map<PrefixKey, uint32_t, PrefixKeyHash> node_of;
+  std::vector<uint32_t> rows_of;
+  for (size_t row = 0; row < count; ++row) {
+    std::string_view v = values[row];
+    first_run[row] = static_cast<uint32_t>(runs.size());
+    uint32_t parent = kNoGroup;
+    size_t text_begin = 0;
+    for (size_t i = 0; i < v.size();) {
+      const char c = v[i];
+      if (c == kLineEnd || c == kDigitMark) return false;
+      if (!IsDigit(c)) {
+        ++i;
+        continue;
+      }
+      const size_t end = RunEnd(v, i, with_separators);
+      for (size_t k = i; k < end; ++k) {
+        if (v[k] == kLineEnd || v[k] == kDigitMark) return false;
+      }
+      auto [it, inserted] =
+          node_of.try_emplace(PrefixKey{parent, v.substr(text_begin, i - text_begin)},
+                              static_cast<uint32_t>(rows_of.size()));
+      if (inserted) rows_of.push_back(0);
+      ++rows_of[it->second];
+      runs.push_back(Run{static_cast<uint32_t>(i), static_cast<uint32_t>(end), it->second});
+      parent = it->second;
+      text_begin = end;
+      i = end;
+    }
+  }
+  first_run[count] = static_cast<uint32_t>(runs.size());
+  // Pass 2: the skeletons, marking each row's leading runs of frequent pairs; groups numbered
+  // in order of first appearance, as the reader numbers them.
+  std::string skeletons;
+  std::vector<uint32_t> group_of_node(rows_of.size(), kNoGroup);
+  std::vector<std::vector<std::string_view>> groups;
+  for (size_t row = 0; row < count; ++row) {
+    std::string_view v = values[row];
+    if (row > 0) skeletons.push_back(kLineEnd);
+    size_t copied = 0;
+    for (uint32_t r = first_run[row]; r < first_run[row + 1]; ++r) {
+      const Run& run = runs[r];
+      if (rows_of[run.node] < kPrefixSplitMinRows) break;
+      uint32_t& group = group_of_node[run.node];
+      if (group == kNoGroup) {
+        group = static_cast<uint32_t>(groups.size());
+        groups.emplace_back();
+      }
+      groups[group].push_back(v.substr(run.begin, run.end - run.begin));
+      skeletons.append(v.substr(copied, run.begin - copied));
+      skeletons.push_back(kDigitMark);
+      copied = run.end;
+    }
+    skeletons.append(v.substr(copied));
+  }
+  if (groups.empty()) return false;  // nothing split out: kLines says the same
+  out->push_back(static_cast<char>(Encoding::kPrefixSplit));
+  PutVarint64(out, count);
+  PutVarint64(out, skeletons.size());
+  out->append(skeletons);
+  for (const std::vector<std::string_view>& group : groups) {
+    for (std::string_view run : group) {
+      out->append(run);
+      out->push_back(kRunEnd);
+    }
+  }
+  return true;
+}
 
 bool EncodeLines(const std::string_view* values, size_t count, std::string* out) {
   size_t total = 0;
@@ -212,10 +405,13 @@ bool EncodeDigitSplit(const std::string_view* values, size_t count, std::string*
   return true;
 }
 
-extern const ColumnEncoding kLinesEncoding;       // registered in column_encoding.cc
-extern const ColumnEncoding kDigitSplitEncoding;  // registered in column_encoding.cc
+extern const ColumnEncoding kLinesEncoding;        // registered in column_encoding.cc
+extern const ColumnEncoding kDigitSplitEncoding;   // registered in column_encoding.cc
+extern const ColumnEncoding kPrefixSplitEncoding;  // registered in column_encoding.cc
 const ColumnEncoding kLinesEncoding{Encoding::kLines, "lines", nullptr, &DecodeLinesBlock};
 const ColumnEncoding kDigitSplitEncoding{Encoding::kDigitSplit, "digit-split", nullptr,
                                          &DecodeDigitSplitBlock};
+const ColumnEncoding kPrefixSplitEncoding{Encoding::kPrefixSplit, "prefix-split", nullptr,
+                                          &DecodePrefixSplitBlock};
 
 }  // namespace sawmill::segment
