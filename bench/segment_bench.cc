@@ -406,7 +406,17 @@ void TierRows(const std::string& name, const std::string& path, const std::vecto
        [](WriterOptions* o) { o->text_zstd_level = o->other_zstd_level = 22; }},
       {"+ index, kind blocks and footer at zstd 19",
        [](WriterOptions* o) { o->metadata_zstd_level = 19; }},
-      {"+ text layouts (newline-joined or digit runs split out)",
+      {"+ text layouts (newline-joined or digit runs split out; format 5)",
+       [](WriterOptions* o) {
+         o->text_layouts = true;
+         o->format_version = 5;
+       }},
+      {"+ text layouts and prefix split (format 6)",
+       [](WriterOptions* o) {
+         o->text_layouts = true;
+         o->format_version = 6;
+       }},
+      {"+ text layouts, prefix split, scaled times and hex ids (format 7)",
        [](WriterOptions* o) { o->text_layouts = true; }},
       {"+ no segment-wide bloom filters", [](WriterOptions* o) { o->segment_blooms = false; }},
       {"+ one block per segment (up to 2^20 rows)",

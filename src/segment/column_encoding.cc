@@ -16,6 +16,8 @@ extern const ColumnEncoding kDecimalEncoding;                       // decimal_e
 extern const ColumnEncoding kIsoTimeEncoding;                       // iso_time_encoding.cc
 extern const ColumnEncoding kLinesEncoding, kDigitSplitEncoding;    // text_encoding.cc
 extern const ColumnEncoding kPrefixSplitEncoding;                   // text_encoding.cc
+extern const ColumnEncoding kScaledEncoding;                        // scaled_encoding.cc
+extern const ColumnEncoding kHexEncoding;                           // hex_encoding.cc
 
 namespace {
 
@@ -23,7 +25,7 @@ namespace {
 const ColumnEncoding* const kEncodings[] = {
     &kDeltaOfDeltaEncoding, &kDeltaEncoding,       &kRleEncoding,     &kPlainEncoding,
     &kDictEncoding,         &kDecimalEncoding,     &kIsoTimeEncoding, &kLinesEncoding,
-    &kDigitSplitEncoding,   &kPrefixSplitEncoding,
+    &kDigitSplitEncoding,   &kPrefixSplitEncoding, &kScaledEncoding,  &kHexEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
@@ -138,9 +140,23 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
     }
   } else if (decimal) {
     out->append(candidate);
+  } else if (scratch->hex && count > 0 && EncodeHex(values, count, out)) {
+    // ids: their bytes
   } else if (!scratch->text_layouts || count == 0 ||
              !EncodeTextLayout(values, count, scratch, out)) {
     EncodePlain(values, count, out);
+  }
+}
+
+void EncodeTimeColumn(const int64_t* values, size_t count, bool scaled, std::string* out) {
+  const size_t start = out->size();
+  EncodeDeltaOfDelta(values, count, out);
+  if (!scaled) return;
+  std::string candidate;
+  if (EncodeScaled(values, count, &candidate) &&
+      ZstdBytes(candidate, 3) < ZstdBytes(std::string_view(*out).substr(start), 3)) {
+    out->resize(start);
+    out->append(candidate);
   }
 }
 

@@ -58,6 +58,8 @@ struct StringEncodeScratch {
   bool text_layouts = false;
   // With text_layouts, kPrefixSplit (format version 6) is a candidate too.
   bool prefix_split = false;
+  // kHex (format version 7) before the text layouts, for columns of hex ids.
+  bool hex = false;
   std::vector<int64_t> ints;
   std::string candidate;
   std::string split;
@@ -125,6 +127,18 @@ Status DecodeDecimalBody(std::string_view body, size_t count, std::vector<std::s
 // Appends the smaller of the delta-of-delta and the delta encodings of "values" (for integers
 // whose regularity is unknown, such as numbers kept as text).
 void EncodeIntsSmallest(const int64_t* values, size_t count, std::string* out);
+// Encoding::kScaled (scaled_encoding.cc, format version 7): the values divided by their
+// greatest common divisor (nanosecond times of microsecond precision: 1000), as the smaller
+// delta block. Returns false (appends nothing) when the divisor is below 2.
+bool EncodeScaled(const int64_t* values, size_t count, std::string* out);
+// A time column: delta-of-delta, or (with "scaled", format version 7) kScaled when zstd makes
+// that smaller.
+void EncodeTimeColumn(const int64_t* values, size_t count, bool scaled, std::string* out);
+// Encoding::kHex (hex_encoding.cc, format version 7): values that are all lower-case hex of
+// one even length of at most 2 x kMaxHexBytes characters, stored as the bytes they spell.
+// Returns false (appends nothing) otherwise.
+inline constexpr size_t kMaxHexBytes = 64;
+bool EncodeHex(const std::string_view* values, size_t count, std::string* out);
 
 // Used by the decoders of each encoding; "body" follows the encoding byte and count.
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,

@@ -378,6 +378,109 @@ TEST(ColumnEncoding, PrefixSplitMakesColumnsOfTheSharedStartOfUniqueLines) {
   EXPECT_TRUE(DecodeStringColumn(doubled, log.size(), &out, &arena).IsDataLoss());
 }
 
+// kScaled: times of microsecond (or coarser) precision kept in nanoseconds are stored divided
+// by their common divisor, and come back exactly; what it cannot hold is refused, and a damaged
+// block is DataLoss.
+TEST(ColumnEncoding, ScaledIntsRoundTripAndRefuseWhatTheyCannotHold) {
+  std::mt19937_64 rng(7);
+  std::vector<int64_t> micros;
+  int64_t t = 1'764'374'400'000'000'000;
+  for (int i = 0; i < 5000; ++i) {
+    t += static_cast<int64_t>(rng() % 5'000'000) * 1000;
+    micros.push_back(t - (i % 17 == 0 ? 3'000'000'000 : 0));  // some out of order
+  }
+  const std::vector<std::vector<int64_t>> cases = {
+      micros, {-4000, 0, 6000, 2000}, {INT64_MAX - INT64_MAX % 7, 7, -14}, {10}};
+  for (const auto& values : cases) {
+    std::string block;
+    ASSERT_TRUE(EncodeScaled(values.data(), values.size(), &block));
+    EXPECT_EQ(static_cast<Encoding>(block[0]), Encoding::kScaled);
+    std::vector<int64_t> out;
+    ASSERT_TRUE(DecodeIntColumn(block, values.size(), &out).ok());
+    EXPECT_EQ(out, values);
+    for (size_t cut = 0; cut < block.size(); cut += 1 + block.size() / 50) {
+      std::vector<int64_t> partial;
+      EXPECT_FALSE(DecodeIntColumn(block.substr(0, cut), values.size(), &partial).ok()) << cut;
+    }
+  }
+  // The time column chooser takes it where it is smaller, never without "scaled".
+  std::string chosen, plain;
+  EncodeTimeColumn(micros.data(), micros.size(), true, &chosen);
+  EncodeTimeColumn(micros.data(), micros.size(), false, &plain);
+  EXPECT_EQ(static_cast<Encoding>(chosen[0]), Encoding::kScaled);
+  EXPECT_EQ(static_cast<Encoding>(plain[0]), Encoding::kDeltaOfDelta);
+  EXPECT_LT(chosen.size(), plain.size() * 3 / 4);
+  // No common divisor above 1, or INT64_MIN: refused, nothing appended.
+  std::string none;
+  const std::vector<int64_t> coprime = {6, 10, 15}, smallest = {INT64_MIN, 0}, zeros = {0, 0};
+  EXPECT_FALSE(EncodeScaled(coprime.data(), coprime.size(), &none));
+  EXPECT_FALSE(EncodeScaled(smallest.data(), smallest.size(), &none));
+  EXPECT_FALSE(EncodeScaled(zeros.data(), zeros.size(), &none));
+  EXPECT_TRUE(none.empty());
+  // Damage: a divisor of 1, a scaled block inside a scaled one, a product past int64.
+  auto block_of = [](uint64_t divisor, const std::string& inner) {
+    std::string b(1, static_cast<char>(Encoding::kScaled));
+    PutVarint64(&b, 1);
+    PutVarint64(&b, divisor);
+    return b + inner;
+  };
+  std::string inner;
+  const int64_t big = INT64_MAX / 2;
+  EncodeDelta(&big, 1, &inner);
+  std::vector<int64_t> out;
+  EXPECT_TRUE(DecodeIntColumn(block_of(1, inner), 1, &out).IsDataLoss());
+  EXPECT_TRUE(DecodeIntColumn(block_of(2, block_of(2, inner)), 1, &out).IsDataLoss());
+  EXPECT_TRUE(DecodeIntColumn(block_of(3, inner), 1, &out).IsDataLoss());
+  ASSERT_TRUE(DecodeIntColumn(block_of(2, inner), 1, &out).ok());
+  EXPECT_EQ(out, std::vector<int64_t>{big * 2});
+}
+
+// kHex: lower-case hex ids of one even length are stored as their bytes and rendered back
+// byte for byte; anything else is refused; a damaged block is DataLoss.
+TEST(ColumnEncoding, HexIdsRoundTripAsBytes) {
+  std::mt19937_64 rng(12);
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3000; ++i) {
+    std::string id;
+    for (int k = 0; k < 32; ++k) id.push_back("0123456789abcdef"[rng() % 16]);
+    ids.push_back(i % 5 == 0 && i > 0 ? ids[i - 1] : id);  // some repeat
+  }
+  std::vector<std::string_view> views(ids.begin(), ids.end());
+  std::string block;
+  ASSERT_TRUE(EncodeHex(views.data(), views.size(), &block));
+  EXPECT_EQ(static_cast<Encoding>(block[0]), Encoding::kHex);
+  EXPECT_LT(block.size(), ids.size() * 16 + 8);
+  std::vector<std::string_view> out;
+  std::string arena;
+  ASSERT_TRUE(DecodeStringColumn(block, ids.size(), &out, &arena).ok());
+  EXPECT_EQ(std::vector<std::string>(out.begin(), out.end()), ids);
+  for (size_t cut = 0; cut < block.size(); cut += 1 + block.size() / 50) {
+    std::vector<std::string_view> partial;
+    EXPECT_FALSE(DecodeStringColumn(block.substr(0, cut), ids.size(), &partial, &arena).ok());
+  }
+  EXPECT_TRUE(DecodeStringColumn(block + "x", ids.size(), &out, &arena).IsDataLoss());
+  // The chooser takes it only with scratch.hex (format version 7, warm).
+  for (bool hex : {false, true}) {
+    StringEncodeScratch scratch;
+    scratch.text_layouts = true;
+    scratch.hex = hex;
+    std::string chosen;
+    EncodeStringColumn(views.data(), views.size(), &scratch, &chosen);
+    EXPECT_EQ(static_cast<Encoding>(chosen[0]) == Encoding::kHex, hex);
+  }
+  // Refused: upper case, odd or mixed lengths, empty values, no values.
+  const std::vector<std::vector<std::string>> refused = {
+      {"abcDEF"}, {"abc"}, {"abcd", "abcdef"}, {"", ""}, {"abcd", ""}, {"0x12"}};
+  for (const auto& values : refused) {
+    std::vector<std::string_view> v(values.begin(), values.end());
+    std::string none;
+    EXPECT_FALSE(EncodeHex(v.data(), v.size(), &none)) << values[0];
+    EXPECT_TRUE(none.empty());
+  }
+  std::string none;
+  EXPECT_FALSE(EncodeHex(nullptr, 0, &none));
+}
+
 TEST(ColumnEncoding, TextLayoutsRefuseWhatTheyCannotHold) {
   std::vector<std::string> newline = {"a", "b\nc"}, mark = {"a1", "b\x11 2"};
   std::vector<std::string_view> nv(newline.begin(), newline.end()), mv(mark.begin(), mark.end());
@@ -416,7 +519,7 @@ TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
   for (int trial = 0; trial < 3000; ++trial) {
     std::string junk(rng() % 64, '\0');
     for (char& c : junk) c = static_cast<char>(rng());
-    if (!junk.empty()) junk[0] = static_cast<char>(1 + rng() % 10);
+    if (!junk.empty()) junk[0] = static_cast<char>(1 + rng() % 12);
     std::vector<int64_t> ints;
     std::vector<std::string_view> strs;
     DecodeIntColumn(junk, 1000, &ints).IgnoreError();
@@ -432,7 +535,7 @@ TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
 }
 
 TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
-  for (int id = 1; id <= 10; ++id) {
+  for (int id = 1; id <= 12; ++id) {
     const ColumnEncoding* e = FindColumnEncoding(static_cast<Encoding>(id));
     ASSERT_NE(e, nullptr) << id;
     EXPECT_EQ(static_cast<int>(e->id), id);
@@ -440,7 +543,7 @@ TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
     EXPECT_NE(e->decode_ints == nullptr, e->decode_strings == nullptr) << e->name;
   }
   EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(0)), nullptr);
-  EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(11)), nullptr);
+  EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(13)), nullptr);
   // An integer block is refused as strings and the other way round, naming the encoding.
   std::string block;
   int64_t values[] = {1, 2, 3};

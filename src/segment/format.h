@@ -19,9 +19,10 @@ inline constexpr size_t kMagicSize = 8;
 // a JSON line without a message key is stored once, in its columns); the dynamic columns follow
 // them. Version 5: column blocks may use the encodings kLines and kDigitSplit (the warm tier's
 // text layouts); nothing else changed. Version 6: column blocks may use the encoding
-// kPrefixSplit (the warm tier's third text layout); nothing else changed.
+// kPrefixSplit (the warm tier's third text layout); nothing else changed. Version 7: column
+// blocks may use the encodings kScaled (time columns) and kHex (ids); nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 6;
+inline constexpr uint32_t kFormatVersion = 7;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -62,6 +63,8 @@ enum class Encoding : uint8_t {
   kLines = 8,         // strings without a newline, joined by newlines (format version 5)
   kDigitSplit = 9,    // skeletons (digit runs marked) and the runs grouped (format version 5)
   kPrefixSplit = 10,  // skeletons (leading runs of shared text marked), runs grouped (version 6)
+  kScaled = 11,       // int64 divided by their common divisor, then a delta block (version 7)
+  kHex = 12,          // strings that are all lower-case hex of one even length: the bytes (v7)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

@@ -342,18 +342,18 @@ TEST(Segment, RealDatasetsRoundTrip) {
   }
 }
 
-// The warm tier's encoding (format version 6: text layouts with the prefix split, no
-// segment-wide blooms, zstd 19 metadata) gives every real record back, and so does the same
-// written as format version 5 (as builds before the prefix split wrote it: no kPrefixSplit
-// block) and 3 (no text layouts), which this build still reads.
-TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions6And5And3) {
+// The warm tier's encoding (format version 7: text layouts with the prefix split, scaled times,
+// hex ids, no segment-wide blooms, zstd 19 metadata) gives every real record back, and so does
+// the same written as format version 6 (no scaled or hex block), 5 (no kPrefixSplit block either)
+// and 3 (no text layouts), as older builds wrote them, which this build still reads.
+TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions7To3) {
   FaultInjectionEnv env;
-  size_t layouts = 0, prefix_splits = 0;
+  size_t layouts = 0, prefix_splits = 0, scaled = 0;
   for (const std::string& rel : testdata::RealFiles()) {
     std::string path = testdata::SharedDir() + "/data/real/" + rel;
     std::vector<Record> records = testdata::LoadRecords(path, 6000);
     ASSERT_FALSE(records.empty()) << path;
-    for (uint32_t version : {kFormatVersion, 5u, 3u}) {
+    for (uint32_t version : {kFormatVersion, 6u, 5u, 3u}) {
       WriterOptions options = WarmWriterOptions();
       options.block_rows = options.time_slice_rows = 1000;
       options.text_zstd_level = options.other_zstd_level = 3;  // levels change no byte read back
@@ -390,10 +390,63 @@ TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions6And5And3) {
         layouts += layout;
         prefix_splits += enc == Encoding::kPrefixSplit;
       }
+      // Version 7's encodings (scaled times, hex ids) in no older version's column.
+      for (const ColumnMeta& column : (*reader)->footer().columns) {
+        for (const BlockRef& ref : column.blocks) {
+          if (!ref.present()) continue;
+          std::string raw;
+          ASSERT_TRUE((*reader)->ReadPhysical(ref, column.name, &raw, nullptr).ok());
+          const auto enc = static_cast<Encoding>(raw[0]);
+          if (version < 7) {
+            EXPECT_NE(enc, Encoding::kScaled) << rel << " " << column.name;
+            EXPECT_NE(enc, Encoding::kHex) << rel << " " << column.name;
+          }
+          scaled += enc == Encoding::kScaled;
+        }
+      }
     }
   }
   EXPECT_GT(layouts, 0u);
   EXPECT_GT(prefix_splits, 0u);
+  EXPECT_GT(scaled, 0u);
+}
+
+// Format version 7 in the warm tier: a time column of microsecond precision is stored scaled
+// and a column of hex trace ids as bytes, smaller than as version 6 wrote them, and both read
+// back the same records.
+TEST(Segment, WarmVersion7StoresScaledTimesAndHexIds) {
+  std::mt19937_64 rng(77);
+  std::vector<Record> records;
+  int64_t ts = 1'764'374'400'000'000'000;
+  for (uint64_t i = 0; i < 3000; ++i) {
+    Record r = MakeRecord(i, "svc" + std::to_string(i % 3), "h" + std::to_string(i % 5),
+                          "request " + std::to_string(rng() % 100000) + " done");
+    ts += static_cast<int64_t>(rng() % 2'000'000) * 1000;
+    r.ts = ts;
+    for (int k = 0; k < 32; ++k) r.trace_id.push_back("0123456789abcdef"[rng() % 16]);
+    records.push_back(std::move(r));
+  }
+  FaultInjectionEnv env;
+  uint64_t bytes[2] = {0, 0};
+  for (uint32_t version : {kFormatVersion, 6u}) {
+    WriterOptions options = WarmWriterOptions();
+    options.format_version = version;
+    SegmentInfo out;
+    ASSERT_TRUE(WriteSegment(&env, "/v7.seg", TestInfo(), records, options, &out).ok());
+    bytes[version == kFormatVersion ? 0 : 1] = out.file_bytes;
+    auto reader = SegmentFileReader::OpenFile(&env, "/v7.seg");
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    EXPECT_TRUE(ReadAll(**reader) == Expected(records, true)) << version;
+    auto encoding_of = [&](ColumnId id) {
+      std::string raw;
+      const BlockRef& ref = (*reader)->footer().columns[static_cast<size_t>(id)].blocks[0];
+      EXPECT_TRUE((*reader)->ReadPhysical(ref, "column", &raw, nullptr).ok());
+      return raw.empty() ? Encoding{} : static_cast<Encoding>(raw[0]);
+    };
+    EXPECT_EQ(encoding_of(ColumnId::kTs) == Encoding::kScaled, version == kFormatVersion);
+    EXPECT_EQ(encoding_of(ColumnId::kTraceId) == Encoding::kHex, version == kFormatVersion);
+  }
+  EXPECT_LT(bytes[0], bytes[1]);
 }
 
 TEST(Segment, BloomsNeverGiveAFalseNegativeOnRealData) {

@@ -353,7 +353,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
       case FieldType::kTime:
         ints_.resize(count);
         for (uint32_t row = 0; row < count; ++row) ints_[row] = rows[row].*field.time;
-        EncodeDeltaOfDelta(ints_.data(), count, &raw_);
+        EncodeTimeColumn(ints_.data(), count, scratch_.hex, &raw_);
         break;
       case FieldType::kSequence:
         ints_.resize(count);
@@ -495,6 +495,8 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   footer_.version = version;
   scratch_.text_layouts = options_.text_layouts && version >= 5;
   scratch_.prefix_split = scratch_.text_layouts && version >= 6;
+  // Version 7: time columns divided by their common divisor, hex ids as bytes (warm tier).
+  scratch_.hex = scratch_.text_layouts && version >= 7;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
     // kKindBlock data lives in the kind_index directory, which format version 3 added.
     if (kind->new_builder == nullptr ||

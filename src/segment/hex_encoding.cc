@@ -1,0 +1,75 @@
+// Encoding::kHex (format version 7; the warm tier): a string column whose values are all
+// lower-case hexadecimal of one even length (trace and span ids) is stored as the bytes they
+// spell, half their size, which zstd cannot reach on the text (each hex digit carries four bits
+// in an eight-bit byte, and zstd's entropy coder gives back only part of the rest).
+//
+//   body := bytes_per_value(varint >= 1) bytes(count x bytes_per_value)
+// Decoding renders each value back as lower-case hex: the text is given back byte for byte.
+#include "common/coding.h"
+#include "segment/column_encoding.h"
+
+namespace sawmill::segment {
+
+namespace {
+
+// The value of a lower-case hex digit, or -1.
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+Status DecodeHex(std::string_view body, size_t count, std::vector<std::string_view>* out,
+                 std::string* arena) {
+  uint64_t width;
+  if (!GetVarint64(&body, &width) || width == 0 || width > kMaxHexBytes) {
+    return Status::DataLoss("hex column: bad value width");
+  }
+  if (body.size() / width != count || body.size() % width != 0) {
+    return Status::DataLoss("hex column: " + std::to_string(body.size()) + " bytes for " +
+                            std::to_string(count) + " values of " + std::to_string(width));
+  }
+  static constexpr char kDigits[] = "0123456789abcdef";
+  arena->resize(body.size() * 2);
+  char* p = arena->data();
+  for (char c : body) {
+    const auto b = static_cast<unsigned char>(c);
+    *p++ = kDigits[b >> 4];
+    *p++ = kDigits[b & 15];
+  }
+  out->reserve(out->size() + count);
+  for (size_t row = 0; row < count; ++row) {
+    out->emplace_back(arena->data() + row * width * 2, width * 2);
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
+bool EncodeHex(const std::string_view* values, size_t count, std::string* out) {
+  if (count == 0) return false;
+  const size_t chars = values[0].size();
+  if (chars == 0 || chars % 2 != 0 || chars / 2 > kMaxHexBytes) return false;
+  for (size_t row = 0; row < count; ++row) {
+    if (values[row].size() != chars) return false;
+    for (char c : values[row]) {
+      if (HexValue(c) < 0) return false;
+    }
+  }
+  out->push_back(static_cast<char>(Encoding::kHex));
+  PutVarint64(out, count);
+  PutVarint64(out, chars / 2);
+  out->reserve(out->size() + count * chars / 2);
+  for (size_t row = 0; row < count; ++row) {
+    const std::string_view v = values[row];
+    for (size_t i = 0; i < chars; i += 2) {
+      out->push_back(static_cast<char>(HexValue(v[i]) << 4 | HexValue(v[i + 1])));
+    }
+  }
+  return true;
+}
+
+extern const ColumnEncoding kHexEncoding;  // registered in column_encoding.cc
+const ColumnEncoding kHexEncoding{Encoding::kHex, "hex", nullptr, &DecodeHex};
+
+}  // namespace sawmill::segment
