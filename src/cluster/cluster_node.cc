@@ -41,6 +41,9 @@ void ClusterNode::Configure(storage::EngineOptions* options,
                             std::shared_ptr<objstore::ObjectStore> segment_store) {
   options->catalog_path = options_.catalog_url;
   options->shared_store = true;
+  // Its flushes are registered under its id, and its view takes the others' (docs/cluster.md
+  // "The segment view").
+  options->node_id = options_.registry.id;
   options->cold_store = std::move(segment_store);
   options->background_compaction = false;
   options->tier_interval_ns = 0;

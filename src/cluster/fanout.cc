@@ -3,6 +3,8 @@
 #include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
 #include <future>
 #include <vector>
 
@@ -102,8 +104,8 @@ query::PartAnswer AskOne(const catalog::NodeRow& peer, const std::string& body,
 
 }  // namespace
 
-Fanout::Fanout(PeerList peers, FanoutOptions options)
-    : peers_(std::move(peers)), options_(std::move(options)) {
+Fanout::Fanout(PeerList peers, FanoutOptions options, AskPeer ask)
+    : peers_(std::move(peers)), options_(std::move(options)), ask_(std::move(ask)) {
   Metrics();  // registered at start, so that /metrics lists them
 }
 
@@ -120,6 +122,7 @@ query::PartAnswer MergeParts(std::vector<query::PartAnswer> parts) {
     merged.stats.memtable_rows_scanned += part.stats.memtable_rows_scanned;
     merged.partial = merged.partial || part.partial;
     for (std::string& w : part.warnings) merged.warnings.push_back(std::move(w));
+    for (query::SegmentCut& c : part.cuts) merged.cuts.push_back(std::move(c));
   }
   return merged;
 }
@@ -139,7 +142,12 @@ query::PartAnswer Fanout::AskPeers(const query::PartRequest& request) const {
   parts.reserve(peers.size());
   for (const catalog::NodeRow& peer : peers) {
     parts.push_back(std::async(std::launch::async, [&peer, &body, this, timeout] {
-      return AskOne(peer, body, options_.secret, timeout);
+      query::PartAnswer part =
+          ask_ ? ask_(peer, body, timeout) : AskOne(peer, body, options_.secret, timeout);
+      // The answer's cut is the peer's own (at most one): it names the peer.
+      if (part.cuts.size() > 1) part.cuts.resize(1);
+      for (query::SegmentCut& cut : part.cuts) cut.node = peer.id;
+      return part;
     }));
   }
   std::vector<query::PartAnswer> answers;
@@ -148,11 +156,39 @@ query::PartAnswer Fanout::AskPeers(const query::PartRequest& request) const {
   return MergeParts(std::move(answers));
 }
 
+query::PartAnswer AskPeersAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
+                                     const query::PartRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  query::PartAnswer part = fanout.AskPeers(request);
+  if (!catch_up) return part;
+  // The segments each answering node's part does not hold must all be in the view (docs/
+  // cluster.md "Exactly once across nodes").
+  uint64_t need = 0;
+  for (const query::SegmentCut& cut : part.cuts) need = std::max(need, cut.registered_through);
+  if (need == 0) return part;
+  std::string error;
+  const int64_t spent =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
+          .count();
+  const int64_t left = std::max<int64_t>(request.timeout_ns > 0 ? request.timeout_ns - spent : 0,
+                                         100 * kNanosPerMilli);
+  const uint64_t reached = catch_up(need, left, &error);
+  if (reached >= need) return part;
+  for (const query::SegmentCut& cut : part.cuts) {
+    if (cut.registered_through <= reached) continue;
+    part.partial = true;
+    part.warnings.push_back(
+        "segments node " + cut.node +
+        " flushed in the last moments may be missing from this answer: " + error);
+  }
+  return part;
+}
+
 Result<query::SearchResponse> FanoutQueryEngine::Search(const query::SearchRequest& request) {
   if (request.remote || !fanout_->HasPeers()) return inner_->Search(request);
   query::SearchRequest fanned = request;
-  fanned.remote = [fanout = fanout_](const query::PartRequest& part) {
-    return fanout->AskPeers(part);
+  fanned.remote = [fanout = fanout_, catch_up = catch_up_](const query::PartRequest& part) {
+    return AskPeersAndCatchUp(*fanout, catch_up, part);
   };
   return inner_->Search(fanned);
 }

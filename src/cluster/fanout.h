@@ -29,12 +29,24 @@ query::PartAnswer MergeParts(std::vector<query::PartAnswer> parts);
 // The live nodes other than this one (NodeRegistry::Peers; empty before it registered).
 using PeerList = std::function<std::vector<catalog::NodeRow>()>;
 
+// Brings this node's segment view up to catalog change "at_least" within "timeout_ns" and
+// returns the change it reached, with "*error" set when that is below "at_least"
+// (SegmentRefresh::CatchUp). Null: this node keeps no view of other nodes' segments.
+using ViewCatchUp =
+    std::function<uint64_t(uint64_t at_least, int64_t timeout_ns, std::string* error)>;
+
+// One peer's part, asked over HTTP by default (the cluster tests of one process ask engines
+// directly). A failure is a partial part with a warning naming the node.
+using AskPeer = std::function<query::PartAnswer(const catalog::NodeRow& peer,
+                                                const std::string& body, int64_t timeout_ns)>;
+
 class Fanout {
  public:
-  Fanout(PeerList peers, FanoutOptions options);
+  // "ask" null: POST /internal/v1/memtable-search with the cluster secret.
+  Fanout(PeerList peers, FanoutOptions options, AskPeer ask = nullptr);
 
   // The other nodes' parts of "request", merged: every live peer asked in parallel, each given
-  // what is left of request.timeout_ns. Thread-safe.
+  // what is left of request.timeout_ns; each answering peer's cut names it. Thread-safe.
   query::PartAnswer AskPeers(const query::PartRequest& request) const;
 
   // True when other live nodes exist (as of the last heartbeat).
@@ -43,16 +55,19 @@ class Fanout {
  private:
   const PeerList peers_;
   const FanoutOptions options_;
+  const AskPeer ask_;
 };
 
 // The query engine the routes use on a node that may have peers: a search gets
 // SearchRequest::remote set to the fan-out while other live nodes exist, else it is the inner
-// engine's alone (the embedded single node: no change at all).
+// engine's alone (the embedded single node: no change at all). With "catch_up", the fan-out
+// then brings the segment view up to what the answers need (docs/cluster.md "Exactly once
+// across nodes"); an answer it cannot serve in time is partial, naming the nodes.
 class FanoutQueryEngine final : public query::QueryEngine {
  public:
   // "inner" and "fanout" must outlive this.
-  FanoutQueryEngine(query::QueryEngine* inner, const Fanout* fanout)
-      : inner_(inner), fanout_(fanout) {}
+  FanoutQueryEngine(query::QueryEngine* inner, const Fanout* fanout, ViewCatchUp catch_up = nullptr)
+      : inner_(inner), fanout_(fanout), catch_up_(std::move(catch_up)) {}
 
   Result<query::SearchResponse> Search(const query::SearchRequest& request) override;
   Result<query::ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
@@ -66,6 +81,11 @@ class FanoutQueryEngine final : public query::QueryEngine {
  private:
   query::QueryEngine* const inner_;
   const Fanout* const fanout_;
+  const ViewCatchUp catch_up_;
 };
+
+// The fan-out of one search with its view catch-up (FanoutQueryEngine; exposed for tests).
+query::PartAnswer AskPeersAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
+                                     const query::PartRequest& request);
 
 }  // namespace sawmill::cluster

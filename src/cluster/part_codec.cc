@@ -9,8 +9,11 @@
 namespace sawmill::cluster {
 namespace {
 
-// "SWP" and a version byte: a body of another kind or version is refused, not misread.
-constexpr std::string_view kMagic = "SWP\x01";
+// "SWP" and a version byte: a body of another kind or version is refused, not misread. Version
+// 2 adds the node's segment cut at the end; a version 1 answer (a node of an older build) is
+// read without one.
+constexpr std::string_view kMagicV1 = "SWP\x01";
+constexpr std::string_view kMagic = "SWP\x02";
 
 }  // namespace
 
@@ -107,6 +110,13 @@ std::string EncodePartAnswer(const query::PartAnswer& a) {
     for (const std::string& value : g.values) PutLengthPrefixed(&out, value);
     PutVarsint64(&out, g.count);
   }
+  // The node's own cut (its id is known to the asking side).
+  PutVarint32(&out, static_cast<uint32_t>(a.cuts.size()));
+  for (const query::SegmentCut& cut : a.cuts) {
+    PutVarint64(&out, cut.registered_through);
+    PutVarint32(&out, static_cast<uint32_t>(cut.registering.size()));
+    for (uint64_t id : cut.registering) PutVarint64(&out, id);
+  }
   return out;
 }
 
@@ -114,7 +124,10 @@ Result<query::PartAnswer> DecodePartAnswer(std::string_view in) {
   auto bad = [](const char* what) {
     return Status::DataLoss(std::string("memtable-search answer: cannot decode ") + what);
   };
-  if (in.substr(0, kMagic.size()) != kMagic) return bad("its header (not a part answer v1)");
+  const bool v1 = in.substr(0, kMagicV1.size()) == kMagicV1;
+  if (!v1 && in.substr(0, kMagic.size()) != kMagic) {
+    return bad("its header (not a part answer v1 or v2)");
+  }
   in.remove_prefix(kMagic.size());
   query::PartAnswer a;
   uint32_t flag = 0, n = 0;
@@ -160,6 +173,22 @@ Result<query::PartAnswer> DecodePartAnswer(std::string_view in) {
     }
     if (!GetVarsint64(&in, &g.count)) return bad("a group count");
     a.groups.groups.push_back(std::move(g));
+  }
+  if (!v1) {
+    if (!GetVarint32(&in, &n) || n > in.size()) return bad("cut count");
+    for (uint32_t i = 0; i < n; ++i) {
+      query::SegmentCut cut;
+      uint32_t ids = 0;
+      if (!GetVarint64(&in, &cut.registered_through) || !GetVarint32(&in, &ids) ||
+          ids > in.size()) {
+        return bad("a cut");
+      }
+      cut.registering.resize(ids);
+      for (uint64_t& id : cut.registering) {
+        if (!GetVarint64(&in, &id)) return bad("a cut's segment id");
+      }
+      a.cuts.push_back(std::move(cut));
+    }
   }
   if (!in.empty()) return bad("its end (trailing bytes)");
   return a;

@@ -33,6 +33,7 @@ query::PartAnswer Sample() {
   a.groups.dropped = true;
   a.groups.min_bucket = -60;
   a.groups.max_bucket = 5;
+  a.cuts = {{"", 9'000'000'001, {17, 1ull << 40}}};
   return a;
 }
 
@@ -49,12 +50,28 @@ TEST(PartCodec, AnswerRoundTrips) {
   EXPECT_EQ(back->warnings, a.warnings);
   EXPECT_EQ(back->stats.rows_scanned, 1234u);
   EXPECT_EQ(back->stats.rows_matched, 56u);
+  EXPECT_EQ(back->cuts, a.cuts);
 
   auto empty = DecodePartAnswer(EncodePartAnswer({}));
   ASSERT_TRUE(empty.ok());
   EXPECT_TRUE(empty->hits.empty());
   EXPECT_FALSE(empty->partial);
   EXPECT_EQ(empty->groups.min_bucket, INT64_MAX);
+}
+
+// A node of an older build answers version 1, without a cut: read as a part that claims none of
+// its segments (docs/format/cluster.md).
+TEST(PartCodec, AVersionOneAnswerIsReadWithoutACut) {
+  query::PartAnswer a = Sample();
+  a.cuts.clear();
+  std::string body = EncodePartAnswer(a);
+  body[3] = '\x01';
+  body.pop_back();  // its cut count (0), which version 1 does not have
+  auto back = DecodePartAnswer(body);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->hits, a.hits);
+  EXPECT_EQ(back->groups.groups, a.groups.groups);
+  EXPECT_TRUE(back->cuts.empty());
 }
 
 TEST(PartCodec, DamagedAnswersAreRefused) {

@@ -18,6 +18,7 @@
 #include "catalog/sqlite_catalog.h"
 #include "cluster/fanout.h"
 #include "cluster/job_leases.h"
+#include "cluster/segment_refresh.h"
 #include "common/mutex.h"
 #include "common/tls.h"
 #include "http/admin_retention_routes.h"
@@ -507,7 +508,26 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
         return registry != nullptr ? registry->Peers() : std::vector<catalog::NodeRow>();
       },
       fanout_options);
-  cluster::FanoutQueryEngine fanout_engine(query_engine.get(), &fanout);
+  // The segment view (docs/cluster.md "The segment view"): a cluster node keeps every node's
+  // flushed segments from the catalog, and each search brings it up to what the other nodes'
+  // answers need; every server prunes the catalog's old segment changes.
+  cluster::SegmentRefreshOptions refresh_options;
+  refresh_options.apply = *cluster_node != nullptr;
+  refresh_options.interval_ns = ms_to_ns(config.segment_refresh_interval_ms);
+  std::unique_ptr<cluster::SegmentRefresh> segment_refresh;
+  if (engine->catalog() != nullptr) {
+    segment_refresh =
+        std::make_unique<cluster::SegmentRefresh>(engine->catalog(), engine.get(), refresh_options);
+    segment_refresh->Start();
+  }
+  cluster::ViewCatchUp catch_up;
+  if (*cluster_node && segment_refresh) {
+    catch_up = [refresh = segment_refresh.get()](uint64_t at_least, int64_t timeout_ns,
+                                                 std::string* error) {
+      return refresh->CatchUp(at_least, timeout_ns, error);
+    };
+  }
+  cluster::FanoutQueryEngine fanout_engine(query_engine.get(), &fanout, std::move(catch_up));
   // What the routes use: the tenant's scan quota and role limits first (tenant_limits.h).
   QuotaQueryEngine quota_engine(&fanout_engine, &scan_quota, quota_of(QuotaKey::kReaderMaxRange),
                                 state.clock);
@@ -762,6 +782,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
                  flushed.ToString());
   }
   if (*cluster_node) (*cluster_node)->Stop();  // no takeover while the engine closes
+  if (segment_refresh) segment_refresh->Stop();
   int exit_code = 0;
   if (Status closed = engine->Close(); !closed.ok()) {
     spdlog::error("closing the storage engine: {}", closed.ToString());

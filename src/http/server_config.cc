@@ -266,6 +266,10 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        "a node whose heartbeat is older than this is dead to the others: queries stop asking it "
        "and, in cluster mode, another node takes over its unflushed WAL objects",
        nullptr, &c->node_timeout_ms},
+      {"segment_refresh_interval", T::kDuration,
+       "how often a cluster node reads the segments other nodes flushed from the catalog "
+       "(queries also read them when they need to)",
+       nullptr, &c->segment_refresh_interval_ms},
       {"cluster_secret", T::kString,
        "shared secret of the cluster's nodes (at least 16 characters), sent on their internal "
        "requests (/internal/v1/...); empty: internal routes refused",
@@ -478,6 +482,7 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("tail_queue", c.tail_queue_records, 1, "1"));
   RETURN_IF_ERROR(at_least("heartbeat", c.heartbeat_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("node_heartbeat", c.node_heartbeat_ms, 100, "100ms"));
+  RETURN_IF_ERROR(at_least("segment_refresh_interval", c.segment_refresh_interval_ms, 10, "10ms"));
   if (c.node_timeout_ms <= c.node_heartbeat_ms) {
     return Status::InvalidArgument("node_timeout: must be longer than node_heartbeat (" +
                                    std::to_string(c.node_heartbeat_ms) + "ms)");

@@ -137,6 +137,9 @@ struct ServerConfig {
   std::string advertise_url;
   uint64_t node_heartbeat_ms = 2'000;
   uint64_t node_timeout_ms = 10'000;
+  // A cluster node's refresh of its view of every node's segments from the catalog
+  // (docs/cluster.md "The segment view"); queries also refresh it when they need to.
+  uint64_t segment_refresh_interval_ms = 1'000;
   std::string cluster_secret;
 };
 

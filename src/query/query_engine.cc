@@ -95,6 +95,41 @@ bool IsCancelled(const SearchRequest& request) {
   return request.cancelled != nullptr && request.cancelled->load(std::memory_order_relaxed);
 }
 
+// What the other nodes of a cluster are asked for a search (query_engine.h "Cluster fan-out").
+PartRequest MakePartRequest(const SearchRequest& request, const TimeRange& range, size_t limit,
+                            int64_t max_query_ns) {
+  PartRequest part;
+  part.tenant = request.tenant;
+  part.q = request.q;
+  part.range = range;
+  part.all_time = request.all_time;
+  part.time_field_ts = request.time_field_ts;
+  part.limit = limit;
+  part.timeout_ns = std::max<int64_t>(1, max_query_ns);
+  return part;
+}
+
+// "snapshot" without the segments the nodes of "cuts" hold in their parts: those each flushed and
+// registered above its registered_through, or was registering (docs/cluster.md "Exactly once
+// across nodes").
+std::shared_ptr<const storage::Snapshot> CutSnapshot(
+    std::shared_ptr<const storage::Snapshot> snapshot, const std::vector<SegmentCut>& cuts) {
+  auto held = [&cuts](const storage::SegmentHandle& h) {
+    if (h.node.empty()) return false;
+    for (const SegmentCut& cut : cuts) {
+      if (cut.node != h.node) continue;
+      return h.registered > cut.registered_through ||
+             std::find(cut.registering.begin(), cut.registering.end(), h.info.id) !=
+                 cut.registering.end();
+    }
+    return false;
+  };
+  if (std::none_of(snapshot->segments.begin(), snapshot->segments.end(), held)) return snapshot;
+  auto cut = std::make_shared<storage::Snapshot>(*snapshot);
+  std::erase_if(cut->segments, held);
+  return cut;
+}
+
 class QueryEngineImpl final : public QueryEngine {
  public:
   QueryEngineImpl(storage::Engine* engine, const QueryOptions& options)
@@ -121,9 +156,18 @@ class QueryEngineImpl final : public QueryEngine {
     RETURN_IF_ERROR(ValidatePipes(*query, range, request.all_time));
     size_t limit = request.limit == 0 ? 100 : request.limit;
 
+    // Cluster fan-out (query_engine.h): the other nodes' parts first, then the snapshot, whose
+    // segments are cut where each answering node's part ends (docs/cluster.md "Exactly once
+    // across nodes").
+    std::shared_ptr<const PartAnswer> remote_part;
+    if (request.remote) {
+      remote_part = std::make_shared<const PartAnswer>(
+          request.remote(MakePartRequest(request, range, limit, options_.max_query_ns)));
+    }
     // The snapshot is taken before the cache is consulted: it is part of the key, and the query
     // runs on this very snapshot, so that a cached answer always matches the data it keys.
     std::shared_ptr<const storage::Snapshot> snapshot = engine_->GetSnapshot(request.tenant);
+    if (remote_part && snapshot) snapshot = CutSnapshot(std::move(snapshot), remote_part->cuts);
     std::string key =
         request.tenant + '\x1f' + ToString(*query) + '\x1f' + std::to_string(range.from_ns) +
         '\x1f' + std::to_string(range.to_ns) + '\x1f' + std::to_string(limit) + '\x1f' +
@@ -168,7 +212,8 @@ class QueryEngineImpl final : public QueryEngine {
     }
 
     StopReason stopped = StopReason::kNone;
-    Result<SearchResponse> result = Run(request, snapshot, query, range, limit, &stopped);
+    Result<SearchResponse> result =
+        Run(request, snapshot, query, range, limit, std::move(remote_part), &stopped);
 
     if (flight) {
       std::shared_ptr<const SearchResponse> answer;
@@ -222,6 +267,8 @@ class QueryEngineImpl final : public QueryEngine {
     out.stats = r.stats;
     out.partial = r.partial;
     out.warnings = std::move(r.warnings);
+    // Where this part ends, as of the snapshot it read (taken with the memtables).
+    if (snapshot) out.cuts.push_back({"", snapshot->registered_through, snapshot->registering});
     return out;
   }
 
@@ -239,7 +286,8 @@ class QueryEngineImpl final : public QueryEngine {
   Result<SearchResponse> Run(const SearchRequest& request,
                              const std::shared_ptr<const storage::Snapshot>& snapshot,
                              std::shared_ptr<const Query> query, const TimeRange& range,
-                             size_t limit, StopReason* stopped) {
+                             size_t limit, std::shared_ptr<const PartAnswer> remote_part,
+                             StopReason* stopped) {
     {
       MutexLock lock(&mu_);
       uint32_t& running = running_per_user_[request.user];
@@ -269,17 +317,7 @@ class QueryEngineImpl final : public QueryEngine {
     o.pool = &pool_;
     o.engine = engine_;
     o.progress = request.progress.get();
-    if (request.remote) {
-      PartRequest part;
-      part.tenant = request.tenant;
-      part.q = request.q;
-      part.range = range;
-      part.all_time = request.all_time;
-      part.time_field_ts = request.time_field_ts;
-      part.limit = limit;
-      part.timeout_ns = std::max<int64_t>(1, options_.max_query_ns);
-      o.remote = [remote = request.remote, part] { return remote(part); };
-    }
+    if (remote_part) o.remote = [remote_part] { return *remote_part; };
     ExecResult r = snapshot ? Execute(snapshot, query, o) : ExecResult{};
     {
       MutexLock lock(&mu_);

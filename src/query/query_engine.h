@@ -173,6 +173,20 @@ struct PartRequest {
   int64_t timeout_ns = 0;  // what is left of the query's time; > 0
 };
 
+// Where a node's answer stops and its segments start (docs/cluster.md "Exactly once across
+// nodes"), as of the moment it took its memtables: every segment that node flushed and
+// registered at or below change "registered_through" (catalog::SegmentView::registered), and not
+// in "registering", holds lines its answer does not; every other segment it flushed holds lines
+// its answer does. The asking node reads the first kind from the shared store and leaves the
+// second out.
+struct SegmentCut {
+  std::string node;  // the node's id (set by the asking side)
+  uint64_t registered_through = 0;
+  std::vector<uint64_t> registering;  // segment ids whose registration was under way
+
+  friend bool operator==(const SegmentCut&, const SegmentCut&) = default;
+};
+
 // Another node's part: hits newest first (at most the limit), or the unfinished groups.
 struct PartAnswer {
   std::vector<Record> hits;
@@ -180,12 +194,16 @@ struct PartAnswer {
   QueryStats stats;  // rows_scanned, rows_matched, memtable_rows_scanned are added in
   bool partial = false;
   std::vector<std::string> warnings;  // e.g. "node X did not answer within 2.5 s: ..."
+  // One per node that answered: a node's own part has one (its node left empty), merged parts
+  // have every answering node's. A search plans its segments after the parts are in, leaving
+  // out of each node's segments those its cut says its answer holds (SearchRequest::remote).
+  std::vector<SegmentCut> cuts;
 };
 
 // Asks the other nodes (all of them, in parallel) and merges their parts into one; called once
-// per search, on a thread of its own while the local part runs, and must return by the
-// request's timeout (a node that does not answer by then makes the part partial, with a
-// warning naming it).
+// per search, before its snapshot is taken (so that the snapshot's segments can be cut where
+// each answering node's part ends: PartAnswer::cuts), and must return by the request's timeout
+// (a node that does not answer by then makes the part partial, with a warning naming it).
 using RemoteParts = std::function<PartAnswer(const PartRequest&)>;  // SearchRequest::remote
 
 struct ContextResponse {

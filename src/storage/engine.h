@@ -28,6 +28,7 @@
 
 namespace sawmill::catalog {
 class Catalog;
+struct SegmentChanges;
 }  // namespace sawmill::catalog
 
 namespace sawmill::storage {
@@ -90,6 +91,12 @@ struct EngineOptions {
   // reconciles only DIR (other nodes write the shared store meanwhile), and compaction and tier
   // moves are off (they would rewrite shared segments into this node's directory).
   bool shared_store = false;
+
+  // ---- A cluster node's segment view (docs/cluster.md "The segment view") ----
+  // The node's id (cluster::NodeRegistry::id): its flushes are registered under it
+  // (Catalog::RegisterSegment), and ApplySegmentChanges leaves its own flushes to the flusher.
+  // "": not a cluster node.
+  std::string node_id;
 };
 
 // A segment as of a snapshot. The reader is opened lazily and shared.
@@ -101,6 +108,10 @@ struct SegmentHandle {
   // directory) and the object's name in it (for "local", relative to the data directory).
   std::string store;
   std::string object;
+  // A cluster node's flush (docs/cluster.md "Exactly once across nodes"): the node it came
+  // from and the catalog change that registered it; "" and 0 for any other segment.
+  std::string node;
+  uint64_t registered = 0;
   // Opens (once) and returns the reader. Errors as SegmentReader::Open.
   std::function<Result<std::shared_ptr<segment::SegmentReader>>()> open;
 };
@@ -119,6 +130,12 @@ struct Snapshot {
   std::string tenant;
   std::vector<SegmentHandle> segments;
   std::vector<MemtableView> memtables;
+  // A cluster node (docs/cluster.md "Exactly once across nodes"), as of this snapshot: the
+  // highest catalog change that registered a segment of this node whose memtable is no longer
+  // in "memtables", and the ids of this node's segments being registered (their memtables still
+  // are). 0 and empty elsewhere.
+  uint64_t registered_through = 0;
+  std::vector<uint64_t> registering;
 };
 
 // One segment as the catalog lists it, for operators (GET /api/v1/admin/segments).
@@ -334,6 +351,19 @@ class Engine {
   // taking over another's WAL objects applies their batches in "fn", and a trim decided before
   // they were applied would delete them.
   virtual Status WithoutWalTrim(const std::function<Status()>& fn) { return fn(); }
+
+  // ---- A cluster node's segment view (docs/cluster.md "The segment view") ----
+  // Applies the catalog's segment changes (Catalog::ListSegmentChanges, in order) to the
+  // segments snapshots see: segments other nodes flushed or changed are added or rewritten
+  // (read through the shared store's cache, opened when a query first needs them), removed ones
+  // dropped without deleting their objects (whoever removed the row does), and, for a full
+  // answer, every segment it does not name and that was registered by then is dropped. This
+  // node's own flushes are left to its flusher, which adds each in the same step as it drops
+  // its memtable. Errors: FailedPrecondition for an engine that is no cluster node.
+  virtual Status ApplySegmentChanges(const catalog::SegmentChanges& changes) {
+    (void)changes;
+    return Status::FailedPrecondition("this engine keeps no view of other nodes' segments");
+  }
 
   // Stops background work, syncs the WAL. Further Appends return Unavailable.
   virtual Status Close() = 0;

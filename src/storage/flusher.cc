@@ -172,10 +172,11 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
                                    options_.segment_options, &out);
   if (s.ok()) s = VerifyWritten(objstore::Uncached(shared), name, out, std::move(seqs));
   catalog::SegmentRow row;
+  uint64_t registered = 0;
   if (s.ok()) {
     row = RowFromInfo(out, name, std::string(catalog::kTierCold), clock_->NowNanos());
     row.store = std::string(catalog::kColdStore);
-    s = catalog_->Insert(row);
+    s = Register(row, frozen, &registered);
     // A failed insert whose commit may still have happened (a lost connection) leaves the
     // object: deleting it could leave a registered row without bytes. Otherwise it goes.
     if (!s.ok() && s.code() != StatusCode::kUnavailable) shared->Delete(name).IgnoreError();
@@ -189,18 +190,55 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
   }
   auto entry = std::make_shared<SegmentEntry>(env_, shared, shared->Location(name), std::move(row),
                                               reporter_);
-  Publish(key, frozen, std::move(entry), start);
+  entry->node = options_.node_id;
+  entry->registered = registered;
+  Publish(key, frozen, std::move(entry), start, registered);
   return Status::OK();
+}
+
+Status Flusher::Register(const catalog::SegmentRow& row,
+                         const std::shared_ptr<const MemtableSet::Frozen>& frozen,
+                         uint64_t* registered) {
+  if (options_.node_id.empty()) return catalog_->Insert(row);
+  // Queries on other nodes leave this segment out while its memtable is held here, whatever
+  // becomes of the call (docs/cluster.md "Exactly once across nodes").
+  {
+    MutexLock l(&*mu_);
+    registering_[frozen.get()].push_back(row.id);
+  }
+  auto change = catalog_->RegisterSegment(row, options_.node_id);
+  if (change.ok()) {
+    *registered = *change;
+    return Status::OK();
+  }
+  if (change.status().code() != StatusCode::kUnavailable) {
+    // Refused: not registered (a lost connection may have committed it: then the id stays).
+    MutexLock l(&*mu_);
+    std::vector<uint64_t>& ids = registering_[frozen.get()];
+    ids.erase(std::remove(ids.begin(), ids.end(), row.id), ids.end());
+    if (ids.empty()) registering_.erase(frozen.get());
+  }
+  return change.status();
+}
+
+void Flusher::AddCutTo(Snapshot* snapshot) const {
+  snapshot->registered_through = registered_through_;
+  for (const auto& [frozen, ids] : registering_) {
+    snapshot->registering.insert(snapshot->registering.end(), ids.begin(), ids.end());
+  }
 }
 
 void Flusher::Publish(const PartitionKey& key,
                       const std::shared_ptr<const MemtableSet::Frozen>& frozen,
-                      std::shared_ptr<SegmentEntry> entry, int64_t start) {
+                      std::shared_ptr<SegmentEntry> entry, int64_t start, uint64_t registered) {
   {
     MutexLock l(&*mu_);
-    // Registered and visible, and out of the memtables, in one step for snapshots.
+    // Registered and visible, and out of the memtables, in one step for snapshots (and for
+    // other nodes' queries: the cut moves with the memtable).
     segments_->Add(std::move(entry));
     memtables_->DropFlushed(key, frozen);
+    registering_.erase(frozen.get());
+    registered_through_ = std::max(registered_through_, registered);
     ++flushes_;
     memtables_->UpdateGauge();
     segments_->UpdateGauges();

@@ -2,9 +2,11 @@
 // in the catalog, then swap memtable for segment in memory), and trims the WAL behind them.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <vector>
 
@@ -70,6 +72,17 @@ class Flusher {
     return fn();
   }
 
+  // A cluster node (docs/cluster.md "Exactly once across nodes"), under the engine's state mutex
+  // (which the analysis cannot tie to mu_): sets the snapshot's registered_through (the highest
+  // catalog change that registered a flush whose memtable is dropped) and registering (the ids
+  // of segments whose registration began and whose memtable is still held).
+  void AddCutTo(Snapshot* snapshot) const NO_THREAD_SAFETY_ANALYSIS;
+  // At open, before any flush can run: every flush of this node registered so far is at or
+  // below "change" (the catalog's newest), and none of their memtables is held.
+  void RegisteredThroughAtLeast(uint64_t change) NO_THREAD_SAFETY_ANALYSIS {
+    registered_through_ = std::max(registered_through_, change);
+  }
+
   // Memtables written as segments since open. The caller holds the engine's state mutex (the
   // "mu" given to the constructor): the analysis cannot tie the caller's name for it to mu_.
   uint64_t flushes() const NO_THREAD_SAFETY_ANALYSIS { return flushes_; }
@@ -89,9 +102,16 @@ class Flusher {
   Status WriteFrozenShared(const PartitionKey& key,
                            const std::shared_ptr<const MemtableSet::Frozen>& frozen, uint64_t id,
                            const ChunkRows& rows, std::vector<uint64_t> seqs, int64_t start);
+  // Registers "row" in the catalog: Insert, or on a cluster node (EngineOptions::node_id)
+  // RegisterSegment, with its id among the registering ones meanwhile; "*registered" is the
+  // change that registered it (0 for Insert).
+  Status Register(const catalog::SegmentRow& row,
+                  const std::shared_ptr<const MemtableSet::Frozen>& frozen, uint64_t* registered);
   // Makes a registered segment visible and drops its frozen memtable, in one step.
+  // "registered": the catalog change that registered it (RegisterSegment), 0 when not a
+  // cluster node's flush.
   void Publish(const PartitionKey& key, const std::shared_ptr<const MemtableSet::Frozen>& frozen,
-               std::shared_ptr<SegmentEntry> entry, int64_t start);
+               std::shared_ptr<SegmentEntry> entry, int64_t start, uint64_t registered = 0);
   // The shared (cold) store; never changes, read without the engine's mutex.
   const std::shared_ptr<objstore::ObjectStore>& segments_cold() const NO_THREAD_SAFETY_ANALYSIS {
     return segments_->cold();
@@ -118,6 +138,11 @@ class Flusher {
   wal::WalSink* wal_ GUARDED_BY(flush_mu_) = nullptr;  // null: no trimming yet
   std::atomic<bool> keys_persist_failing_{false};
   uint64_t flushes_ GUARDED_BY(mu_) = 0;
+  // A cluster node's cut (AddCutTo): the ids whose registration began, by frozen memtable (kept
+  // until that memtable is dropped: a failed call may still have committed), and the highest
+  // change of a registration whose memtable is dropped.
+  std::map<const MemtableSet::Frozen*, std::vector<uint64_t>> registering_ GUARDED_BY(mu_);
+  uint64_t registered_through_ GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace sawmill::storage

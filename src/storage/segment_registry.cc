@@ -164,6 +164,12 @@ std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SegmentRegist
   return out;
 }
 
+void SegmentRegistry::Forget(uint64_t id) {
+  for (auto& [tenant, by_id] : segments_) {
+    if (by_id.erase(id) > 0) return;
+  }
+}
+
 void SegmentRegistry::AddToSnapshot(Snapshot* snapshot) const {
   auto seg_it = segments_.find(snapshot->tenant);
   if (seg_it == segments_.end()) return;
@@ -175,6 +181,8 @@ void SegmentRegistry::AddToSnapshot(Snapshot* snapshot) const {
     h.tier = entry->row().tier;
     h.store = entry->row().store;
     h.object = entry->row().path;
+    h.node = entry->node;
+    h.registered = entry->registered;
     h.open = [entry = entry]() { return entry->Open(); };
     snapshot->segments.push_back(std::move(h));
   }

@@ -75,6 +75,11 @@ class SegmentEntry {
   // Under the engine's state mutex, which guards the whole registry: a compaction or a tier
   // transition has taken it as its input.
   bool compacting = false;
+  // Under the engine's state mutex: on a cluster node, the node whose flush made it and the
+  // catalog change that registered it (docs/cluster.md "Exactly once across nodes"); "" and 0
+  // for other segments and before the node's view knows.
+  std::string node;
+  uint64_t registered = 0;
 
  private:
   Env* env_;
@@ -125,6 +130,9 @@ class SegmentRegistry {
   // Retention's deletion: removes "entries" (clearing their "compacting" mark and marking them
   // obsolete, so the last holder deletes the file).
   void Remove(const std::vector<std::shared_ptr<SegmentEntry>>& entries);
+  // Another node's change (a cluster node's segment view): removes the entry of "id", if any,
+  // without marking it obsolete: whoever removed the row deletes the object.
+  void Forget(uint64_t id);
   // Active hot segments smaller than "below_bytes" that no compaction or transition holds, by
   // (tenant, partition), each list in id order.
   std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SmallActive(

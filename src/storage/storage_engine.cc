@@ -193,6 +193,7 @@ Status StorageEngine::Init() {
   }
   flusher_->EnableWalTrim(wal_.get());
   flusher_->TrimWal();
+  if (!options_.node_id.empty()) RETURN_IF_ERROR(InitSegmentView());
   return Status::OK();
 }
 
@@ -460,6 +461,7 @@ std::shared_ptr<const Snapshot> StorageEngine::GetSnapshot(std::string_view tena
   segments_.AddToSnapshot(snapshot.get());
   // Both under mu_: a flush moves records from one to the other in one step.
   memtables_.AddToSnapshot(snapshot.get());
+  flusher_->AddCutTo(snapshot.get());  // and, on a cluster node, the cut with them
   return snapshot;
 }
 

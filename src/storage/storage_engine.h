@@ -67,6 +67,7 @@ class StorageEngine final : public Engine {
                                               const std::function<bool()>& enough) override;
   void SetTierPolicy(TierPolicy policy) override;
   Status WithoutWalTrim(const std::function<Status()>& fn) override;
+  Status ApplySegmentChanges(const catalog::SegmentChanges& changes) override;
   Status Close() override;
 
   // Test hook: the catalog, e.g. to model a crash before a catalog commit.
@@ -83,6 +84,8 @@ class StorageEngine final : public Engine {
 
   explicit StorageEngine(const EngineOptions& options);
   Status Init();
+  // A cluster node: the segment view and the flusher's cut from the catalog (segment_view.cc).
+  Status InitSegmentView();
   // The stores reconciliation looks at (the data directory's and the cold one), and how it
   // reads segments from them.
   std::vector<catalog::ReconcileStore> ReconcileStores();

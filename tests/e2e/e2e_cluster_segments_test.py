@@ -1,0 +1,144 @@
+"""The read path of cluster nodes (issue 20, docs/cluster.md "The segment view" and "Exactly once
+across nodes"): three `sawmill server --catalog postgresql://... --store s3://bucket/prefix`
+processes on a private PostgreSQL and the real S3 API of OpenStack Swift (the ctest fixture
+s3_store), flushing every second while they ingest:
+
+- while every node ingests and flushes, every count on every node lies between the lines
+  acknowledged before it started and those acknowledged by its end (a line a peer flushed
+  between its memtable answer and this node's plan is neither missed nor counted twice), and no
+  answer is partial;
+- every node has flushed segments (the catalog names all three), and each node reads the others'
+  from the store;
+- once the writers stop, every node exports every acknowledged line exactly once.
+
+argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
+
+import json
+import os
+import sys
+import threading
+import time
+import urllib.parse
+import urllib.request
+
+from cluster_lib import BUCKET, Ingester, Postgres
+from e2e_cold_store_test import create_bucket, fixture_env
+from e2e_lib import Server, check, metric_value
+
+SECRET = "e2e-cluster-segments-0123456789"
+
+
+def count(server, q):
+    status, answer = server.search(q + " | count")
+    check(status == 200, "count on %s: %d %s" % (server.url, status, answer))
+    check(not answer.get("partial"), "partial answer on %s: %s" % (server.url,
+                                                                   answer.get("warnings")))
+    rows = answer["rows"]
+    return rows[0]["count"] if rows else 0
+
+
+def export_messages(server):
+    params = urllib.parse.urlencode({"q": "clusterw", "all_time": "1"})
+    out = {}
+    with urllib.request.urlopen(server.url + "/api/v1/export?" + params, timeout=300) as resp:
+        check(resp.status == 200, "export: %d" % resp.status)
+        for raw in resp.read().split(b"\n"):
+            if raw.strip():
+                m = json.loads(raw)["message"]
+                out[m] = out.get(m, 0) + 1
+    return out
+
+
+def main(binary, shared, store_dir):
+    env = fixture_env(shared, store_dir)
+    create_bucket(env, BUCKET)
+    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
+    prefix = "segments-%d" % os.getpid()
+    pg = Postgres(shared)
+    pg.start()
+    servers = []
+    try:
+        def node(name):
+            s = Server(binary, extra_args=[
+                "--catalog", pg.url, "--store", "s3://%s/%s" % (BUCKET, prefix),
+                "--cold-store-endpoint", env["AWS_ENDPOINT_URL"], "--node-id", name,
+                "--cluster-secret", SECRET, "--node-heartbeat", "300ms", "--node-timeout", "5s",
+                "--flush-interval", "1s", "--segment-refresh-interval", "1s"])
+            servers.append(s)
+            return s.start()
+
+        nodes = [node("a"), node("b"), node("c")]
+        time.sleep(1.5)  # every node's registry lists the others
+
+        # 1. Ingest on every node, flushes every second, counts on every node meanwhile.
+        ingesters = [Ingester(n, n_name).start() for n, n_name in zip(nodes, "abc")]
+        acked = lambda: sum(len(i.acked) for i in ingesters)
+        checks, problems = [0], []
+
+        def query(n):
+            while not stop[0]:
+                low = acked()
+                try:
+                    got = count(n, "clusterw")
+                except Exception as e:  # noqa: BLE001 - reported below
+                    problems.append("%s: %s" % (n.url, e))
+                    return
+                high = acked()
+                if got < low:
+                    problems.append("%s counted %d, %d were acknowledged before: lines missing" %
+                                    (n.url, got, low))
+                if got > high:
+                    problems.append("%s counted %d, only %d acknowledged by its end: lines "
+                                    "counted twice" % (n.url, got, high))
+                checks[0] += 1
+
+        stop = [False]
+        readers = [threading.Thread(target=query, args=(n,), daemon=True) for n in nodes]
+        for r in readers:
+            r.start()
+        time.sleep(12)
+        for i in ingesters:
+            i.join()
+        stop[0] = True
+        for r in readers:
+            r.join(120)
+        check(not problems, "%d bad answers, e.g. %s" % (len(problems), problems[:3]))
+        failed = [f for i in ingesters for f in i.failed]
+        check(not failed, "ingest failed: %s" % failed[:3])
+        check(checks[0] >= 10, "only %d counts checked" % checks[0])
+        print("while ingesting and flushing: %d counts on 3 nodes, each between the lines "
+              "acknowledged before and after it (%d lines acknowledged)" % (checks[0], acked()))
+
+        # 2. Every node flushed segments, and reads the others' from the store.
+        origins = pg.psql("SELECT node, count(*) FROM segment_origins GROUP BY node ORDER BY node")
+        flushed = dict(r.split("|") for r in origins.splitlines())
+        check(sorted(flushed) == ["a", "b", "c"], "segments flushed by nodes: %s" % flushed)
+        for n in nodes:
+            refreshed = metric_value(n.metrics(), "sawmill_segment_refreshes_total") or 0
+            check(refreshed > 0, "%s never refreshed its segment view" % n.url)
+        print("segments flushed per node: %s" % flushed)
+
+        # 3. Quiet: every node exports every acknowledged line exactly once.
+        messages = [m for i in ingesters for m in i.acked]
+        for n in nodes:
+            seen = export_messages(n)
+            missing = [m for m in messages if seen.get(m, 0) == 0]
+            twice = [m for m, k in seen.items() if k > 1]
+            check(not missing, "%s: %d acknowledged lines missing, e.g. %s" %
+                  (n.url, len(missing), missing[:3]))
+            check(not twice, "%s: %d lines twice, e.g. %s" % (n.url, len(twice), twice[:3]))
+            check(len(seen) == len(messages), "%s: %d lines, %d acknowledged" %
+                  (n.url, len(seen), len(messages)))
+        print("every node exports the %d acknowledged lines exactly once" % len(messages))
+    except BaseException:
+        for s in servers:
+            sys.stderr.write("---- %s log:\n%s\n" % (s.data_dir, s.read_log()[-20000:]))
+        raise
+    finally:
+        for s in servers:
+            s.cleanup()
+        pg.cleanup()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3])
