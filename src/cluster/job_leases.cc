@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "common/metrics.h"
@@ -52,7 +53,9 @@ JobLeases::JobLeases(catalog::Catalog* catalog, JobLeaseOptions options)
       }
     }
   }
-  if (options_.background) thread_ = std::thread([this] { RenewLoop(); });
+  if (options_.background) {
+    renewal_.Start(std::max<int64_t>(1, options_.ttl_ns / 3), [this] { RenewHeld(); });
+  }
 }
 
 JobLeases::~JobLeases() { Stop(/*release=*/false); }
@@ -98,7 +101,7 @@ bool JobLeases::Acquire(const std::string& job) {
 bool JobLeases::Claim(std::string_view job) {
   {
     MutexLock lock(&mu_);
-    if (stop_) return false;
+    if (stopped_) return false;
   }
   return Acquire(std::string(job));
 }
@@ -109,19 +112,13 @@ uint64_t JobLeases::Epoch(std::string_view job) const {
   return it == held_.end() ? 0 : it->second;
 }
 
-void JobLeases::RenewLoop() {
-  while (true) {
-    std::vector<std::string> jobs;
-    {
-      UniqueLock lock(&mu_);
-      const auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.ttl_ns / 3);
-      while (!stop_ && std::chrono::steady_clock::now() < deadline) cv_.WaitUntil(&lock, deadline);
-      if (stop_) return;
-      for (const auto& [job, epoch] : held_) jobs.push_back(job);
-    }
-    for (const std::string& job : jobs) Acquire(job);
+void JobLeases::RenewHeld() {
+  std::vector<std::string> jobs;
+  {
+    MutexLock lock(&mu_);
+    for (const auto& [job, epoch] : held_) jobs.push_back(job);
   }
+  for (const std::string& job : jobs) Acquire(job);
 }
 
 void JobLeases::Stop(bool release) {
@@ -129,10 +126,8 @@ void JobLeases::Stop(bool release) {
     MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = true;
-    stop_ = true;
   }
-  cv_.NotifyAll();
-  if (thread_.joinable()) thread_.join();
+  renewal_.Stop();
   if (!release) return;
   std::vector<std::string> jobs;
   {

@@ -2,7 +2,7 @@
 // lease"): compaction, tier moves and retention run on one node of a cluster at a time. Before
 // each round a job asks Claim(name); the node that holds the lease (or takes it: free, expired,
 // or its own) runs the round, the others skip it. A held lease is renewed every ttl/3 by a
-// thread of its own, so a round longer than the ttl keeps it; a node that stops (killed, stalled,
+// background worker, so a round longer than the ttl keeps it; a node that stops (killed, stalled,
 // cut off from the catalog) loses it after the ttl and another node takes it with a larger epoch.
 //
 // The holder is "node id#incarnation", so a restarted node does not carry on its previous
@@ -14,11 +14,11 @@
 #include <map>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "common/periodic_worker.h"
 
 namespace sawmill::cluster {
 
@@ -46,24 +46,24 @@ class JobLeases {
   bool Claim(std::string_view job);
   // The epoch of the lease this node holds on "job", 0 when it holds none.
   uint64_t Epoch(std::string_view job) const;
-  // Stops the renewal thread; with "release" (a clean shutdown) gives every held lease up, so
-  // another node takes the jobs at once instead of after the ttl. Idempotent.
+  // Stops the renewal; with "release" (a clean shutdown) gives every held lease up, so another
+  // node takes the jobs at once instead of after the ttl. Claims are refused from then on.
+  // Idempotent.
   void Stop(bool release);
 
  private:
-  void RenewLoop();
+  // One pass of the background worker: renews every held lease.
+  void RenewHeld();
   // Takes or renews "job"; updates held_. Returns whether this node holds it.
   bool Acquire(const std::string& job);
 
   catalog::Catalog* const catalog_;
   const JobLeaseOptions options_;
   mutable Mutex mu_;
-  CondVar cv_;
-  bool stop_ GUARDED_BY(mu_) = false;
-  bool stopped_ GUARDED_BY(mu_) = false;
+  bool stopped_ GUARDED_BY(mu_) = false;  // Stop was called: no claims any more
   std::map<std::string, uint64_t, std::less<>> held_ GUARDED_BY(mu_);  // job -> epoch
   std::map<std::string, int, std::less<>> failures_ GUARDED_BY(mu_);   // catalog errors in a row
-  std::thread thread_;
+  PeriodicWorker renewal_;  // every ttl/3 (not started without options.background)
 };
 
 }  // namespace sawmill::cluster
