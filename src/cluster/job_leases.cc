@@ -61,8 +61,8 @@ JobLeases::JobLeases(catalog::Catalog* catalog, JobLeaseOptions options)
 JobLeases::~JobLeases() { Stop(/*release=*/false); }
 
 bool JobLeases::Acquire(const std::string& job) {
-  auto lease =
-      catalog_->AcquireLease(job, options_.holder, options_.clock->NowNanos(), options_.ttl_ns);
+  const int64_t now_ns = options_.clock->NowNanos();
+  auto lease = catalog_->AcquireLease(job, options_.holder, now_ns, options_.ttl_ns);
   MutexLock lock(&mu_);
   if (!lease.ok()) {
     Metrics().errors->Increment();
@@ -93,6 +93,7 @@ bool JobLeases::Acquire(const std::string& job) {
       spdlog::info("job {}: lease taken by this node (epoch {})", job, lease->epoch);
     }
     held_[job] = lease->epoch;
+    renewed_ns_[job] = now_ns;
   }
   Metrics().held->Add({{"job", job}}).Set(mine ? 1 : 0);
   return mine;
@@ -103,7 +104,30 @@ bool JobLeases::Claim(std::string_view job) {
     MutexLock lock(&mu_);
     if (stopped_) return false;
   }
-  return Acquire(std::string(job));
+  const std::string name(job);
+  if (!Acquire(name)) return false;
+  MutexLock lock(&mu_);
+  claimed_[name] = held_[name];
+  return true;
+}
+
+bool JobLeases::StillHeld(std::string_view job) {
+  const std::string name(job);
+  uint64_t claimed = 0;
+  {
+    MutexLock lock(&mu_);
+    if (stopped_) return false;  // the leases are being given up
+    auto c = claimed_.find(job);
+    auto h = held_.find(job);
+    // A failed renewal or a lease found taken erased it from held_ (and a later take has
+    // another epoch): the break is seen even if the lease came back meanwhile.
+    if (c == claimed_.end() || h == held_.end() || h->second != c->second) return false;
+    claimed = c->second;
+    if (options_.clock->NowNanos() - renewed_ns_[name] < options_.ttl_ns / 2) return true;
+  }
+  // Not renewed lately: renew it now, so the commit that follows has half a ttl at least.
+  if (!Acquire(name)) return false;
+  return Epoch(job) == claimed;
 }
 
 uint64_t JobLeases::Epoch(std::string_view job) const {

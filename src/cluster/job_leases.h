@@ -44,6 +44,12 @@ class JobLeases {
   // True when this node may run a round of "job" now: it holds the lease (taken or renewed by
   // this call). A catalog error is a false (the round is skipped, logged once per streak).
   bool Claim(std::string_view job);
+  // Immediately before a round of "job" (begun by a Claim that said true) commits a step: true
+  // when this node has held the lease without a break since that Claim: no renewal failed and no
+  // other node took it (the epoch is still the claimed one), and it was renewed less than ttl/2
+  // ago or is renewed now, so it stays this node's for at least half the ttl after this returns.
+  // False: the round must not commit (storage/job_gate.h abandons it, logged and counted).
+  bool StillHeld(std::string_view job);
   // The epoch of the lease this node holds on "job", 0 when it holds none.
   uint64_t Epoch(std::string_view job) const;
   // Stops the renewal; with "release" (a clean shutdown) gives every held lease up, so another
@@ -62,7 +68,11 @@ class JobLeases {
   mutable Mutex mu_;
   bool stopped_ GUARDED_BY(mu_) = false;  // Stop was called: no claims any more
   std::map<std::string, uint64_t, std::less<>> held_ GUARDED_BY(mu_);  // job -> epoch
-  std::map<std::string, int, std::less<>> failures_ GUARDED_BY(mu_);   // catalog errors in a row
+  // The epoch of each job's last successful Claim (the round running, if any), and when each held
+  // lease was last taken or renewed (options_.clock; it expires a ttl later).
+  std::map<std::string, uint64_t, std::less<>> claimed_ GUARDED_BY(mu_);
+  std::map<std::string, int64_t, std::less<>> renewed_ns_ GUARDED_BY(mu_);
+  std::map<std::string, int, std::less<>> failures_ GUARDED_BY(mu_);  // catalog errors in a row
   PeriodicWorker renewal_;  // every ttl/3 (not started without options.background)
 };
 

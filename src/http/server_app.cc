@@ -459,8 +459,16 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     return leases != nullptr && leases->Claim(job);
   };
   storage::SetJobGate(job_gate);
+  // A round whose node lost the lease meanwhile abandons it before its next commit step.
+  storage::SetJobLeaseCheck([&job_leases](std::string_view job) {
+    cluster::JobLeases* leases = job_leases.load();
+    return leases != nullptr && leases->StillHeld(job);
+  });
   struct UnsetJobGate {
-    ~UnsetJobGate() { storage::SetJobGate(nullptr); }
+    ~UnsetJobGate() {
+      storage::SetJobGate(nullptr);
+      storage::SetJobLeaseCheck(nullptr);
+    }
   } unset_job_gate;
   // The node's registry settings (docs/cluster.md "Nodes"): a cluster node starts its registry
   // before the engine opens (below); any other server after, on the engine's catalog.

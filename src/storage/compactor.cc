@@ -9,6 +9,7 @@
 
 #include "common/mutex.h"
 #include "segment/segment_merge.h"
+#include "storage/job_gate.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
 
@@ -123,8 +124,10 @@ Status Compactor::CompactOnce(bool* did_work) {
   catalog::SegmentRow row;
   if (s.ok()) {
     row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
+    // Not after this node lost the compaction lease mid-round (storage/job_gate.h).
+    s = StillHoldingJobLease();
     // The swap: readers of the catalog see the inputs or the output, never both.
-    s = catalog_->Replace(input_ids, {row});
+    if (s.ok()) s = catalog_->Replace(input_ids, {row});
   }
   if (!s.ok()) {
     store()->Delete(rel).IgnoreError();

@@ -11,6 +11,7 @@
 #include "common/json_string.h"
 #include "common/metrics.h"
 #include "common/time_format.h"
+#include "storage/job_gate.h"
 
 namespace sawmill::storage {
 namespace {
@@ -261,6 +262,7 @@ Result<std::unique_ptr<Retention>> Retention::Start(RetentionOptions options) {
     r->worker_.Start(r->options_.interval_ns, [p = r.get()] {
       // In a cluster only the node holding the job's lease runs the round (docs/cluster.md).
       if (p->options_.job_gate && !p->options_.job_gate("retention")) return;
+      JobRound round("retention");  // a lost lease abandons it before its next deletion
       Result<RetentionReport> report = p->RunOnce();
       if (!report.ok()) {
         spdlog::warn("retention round failed (retried in {}): {}",
@@ -512,6 +514,9 @@ Result<RetentionReport> Retention::RoundLocked() {
       const std::string reason = "expired: newest line received " +
                                  FormatRfc3339(s->max_ingest_ts) + ", older than " +
                                  FormatRetentionDuration(keep) + " at " + FormatRfc3339(now);
+      // Not after this node lost the retention lease mid-round (storage/job_gate.h): the
+      // round ends here, the segments not yet deleted wait for the lease's holder.
+      if (Status held = StillHoldingJobLease(); !held.ok()) return held;
       Status st = Retire(*s, reason, rule, decided_after);
       if (!st.ok()) {
         metrics.errors->Increment();

@@ -64,6 +64,7 @@ Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options
       engine->tier_worker_.Start(options.tier_interval_ns, [e = engine.get()] {
         // In a cluster only the node holding the job's lease moves tiers (storage/job_gate.h).
         if (!MayRunJob("tiers")) return;
+        JobRound round("tiers");  // a lost lease abandons it before its next commit
         Status s = e->RunTiersNow();
         if (!s.ok()) spdlog::warn("tier round failed (retried next round): {}", s.ToString());
       });
@@ -633,7 +634,11 @@ void StorageEngine::CompactionThread() {
       continue;
     }
     const int64_t start = clock_->MonotonicNanos();
-    Status s = compactor_->CompactOnce(&did_work);
+    Status s;
+    {
+      JobRound round("compaction");  // a lost lease abandons it before its swap
+      s = compactor_->CompactOnce(&did_work);
+    }
     if (!s.ok()) {
       spdlog::warn("compaction failed: {}", s.ToString());
       did_work = false;
@@ -679,6 +684,8 @@ void StorageEngine::SetTierPolicy(TierPolicy policy) { mover_->SetPolicy(std::mo
 
 Status StorageEngine::RunTiersNow() {
   Status status = mover_->RunDue();
+  // The sweep deletes: not after this node lost the tier lease (storage/job_gate.h).
+  if (Status held = StillHoldingJobLease(); !held.ok()) return status.ok() ? held : status;
   // No compaction while sweeping: an output is superseded by its inputs until its swap commits.
   MutexLock cl(compactor_->mutex());
   auto swept = mover_->Sweep(ReconcileStores(), ReconcileOps());

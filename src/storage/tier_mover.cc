@@ -8,6 +8,7 @@
 
 #include "objstore/cold_cache.h"
 #include "segment/segment_merge.h"
+#include "storage/job_gate.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
 
@@ -236,8 +237,10 @@ Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry,
   if (s.ok()) {
     row = RowFromInfo(written, rel, std::string(catalog::kTierWarm), clock_->NowNanos());
     row.created_ns = source.created_ns;  // when the records were first stored
+    // Not after this node lost the tier lease mid-round (storage/job_gate.h).
+    s = StillHoldingJobLease();
     // The one transaction: the warm segment registered, the hot one retired.
-    s = catalog_->Replace({source.id}, {row});
+    if (s.ok()) s = catalog_->Replace({source.id}, {row});
   }
   if (!s.ok()) {
     local()->Delete(rel).IgnoreError();
@@ -270,8 +273,10 @@ Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, const Roari
     row.store = std::string(catalog::kColdStore);
     row.path = name;
     row.state = std::string(catalog::kStateActive);
+    // Not after this node lost the tier lease mid-round (storage/job_gate.h).
+    s = StillHoldingJobLease();
     // The one transaction: the row now names the cold copy; the local one is retired.
-    s = catalog_->Update({row});
+    if (s.ok()) s = catalog_->Update({row});
   }
   if (!s.ok()) {
     cold()->Delete(name).IgnoreError();

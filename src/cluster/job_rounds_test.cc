@@ -1,0 +1,311 @@
+// A node that loses a job's lease while its round runs (it stalled past the ttl and another node
+// took the job, or a renewal failed) must not commit what the round did: the real storage engine
+// (real files, a real SQLite catalog) with JobLeases behind storage/job_gate.h, as the server
+// wires them. Each round claims its lease, loses it to another node, and then tries to commit:
+// compaction (the swap), tiers (the move's transaction and the sweep) and retention (a deletion)
+// are abandoned, logged and counted, and nothing they did shows; with the lease held the same
+// round commits (so the check is what stopped it). StillHeld's own rules are tested first.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "catalog/catalog.h"
+#include "catalog/sqlite_catalog.h"
+#include "cluster/job_leases.h"
+#include "common/metrics.h"
+#include "storage/engine.h"
+#include "storage/job_gate.h"
+#include "storage/retention.h"
+
+namespace sawmill::cluster {
+namespace {
+
+constexpr int64_t kTtl = 30 * kNanosPerSecond;
+constexpr int64_t kDay = storage::kNanosPerDay;
+
+JobLeaseOptions Options(const std::string& holder, ManualClock* clock) {
+  JobLeaseOptions o;
+  o.holder = holder;
+  o.ttl_ns = kTtl;
+  o.clock = clock;
+  o.background = false;
+  return o;
+}
+
+std::filesystem::path TestDir() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  auto dir = std::filesystem::temp_directory_path() /
+             ("sawmill_job_rounds_" + std::to_string(::getpid()) + "_" + info->name());
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  return dir;
+}
+
+// sawmill_job_rounds_abandoned_total{job="job"}.
+double Abandoned(const std::string& job) {
+  for (const auto& family : MetricsRegistry().Collect()) {
+    if (family.name != "sawmill_job_rounds_abandoned_total") continue;
+    for (const auto& metric : family.metric) {
+      for (const auto& label : metric.label) {
+        if (label.name == "job" && label.value == job) return metric.counter.value;
+      }
+    }
+  }
+  return 0;
+}
+
+TEST(JobLeases, StillHeldOnlyWithoutABreakSinceTheClaim) {
+  const auto dir = TestDir();
+  auto opened = catalog::OpenSqliteCatalog((dir / "catalog.db").string());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<catalog::Catalog> catalog = std::move(*opened);
+  ManualClock clock(1'000 * kNanosPerSecond);
+  JobLeases a(catalog.get(), Options("a#1", &clock));
+  JobLeases b(catalog.get(), Options("b#1", &clock));
+
+  EXPECT_FALSE(a.StillHeld("compaction"));  // never claimed: no round to commit
+  ASSERT_TRUE(a.Claim("compaction"));
+  EXPECT_TRUE(a.StillHeld("compaction"));
+  // Renewed by the check once half the ttl has passed: b cannot take it 20 s after that.
+  clock.Advance(20 * kNanosPerSecond);
+  EXPECT_TRUE(a.StillHeld("compaction"));
+  clock.Advance(20 * kNanosPerSecond);
+  EXPECT_FALSE(b.Claim("compaction"));
+  EXPECT_TRUE(a.StillHeld("compaction"));
+
+  // A renewal that fails in the catalog is a break, even once the catalog works again.
+  clock.Advance(20 * kNanosPerSecond);
+  catalog->SetCommitHook([] { return Status::IOError("catalog unreachable (injected)"); });
+  EXPECT_FALSE(a.StillHeld("compaction"));
+  catalog->SetCommitHook(nullptr);
+  EXPECT_FALSE(a.StillHeld("compaction"));
+  ASSERT_TRUE(a.Claim("compaction"));  // the next round claims anew
+  EXPECT_TRUE(a.StillHeld("compaction"));
+
+  // Taken by another node after a stall past the ttl.
+  clock.Advance(kTtl + kNanosPerSecond);
+  ASSERT_TRUE(b.Claim("compaction"));
+  EXPECT_FALSE(a.StillHeld("compaction"));
+  EXPECT_TRUE(b.StillHeld("compaction"));
+
+  // A node that stops (giving its leases up) commits nothing more.
+  b.Stop(/*release=*/true);
+  EXPECT_FALSE(b.StillHeld("compaction"));
+  std::filesystem::remove_all(dir);
+}
+
+TEST(JobLeases, ABackgroundRenewalThatFailsIsABreak) {
+  const auto dir = TestDir();
+  auto opened = catalog::OpenSqliteCatalog((dir / "catalog.db").string());
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  std::unique_ptr<catalog::Catalog> catalog = std::move(*opened);
+  JobLeaseOptions o;
+  o.holder = "a#1";
+  o.ttl_ns = 2 * kNanosPerSecond;  // renewed every ~667 ms
+  JobLeases a(catalog.get(), o);
+  ASSERT_TRUE(a.Claim("tiers"));
+  catalog->SetCommitHook([] { return Status::IOError("catalog unreachable (injected)"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // at least one renewal fails
+  catalog->SetCommitHook(nullptr);
+  EXPECT_FALSE(a.StillHeld("tiers"));
+  a.Stop(/*release=*/true);
+  std::filesystem::remove_all(dir);
+}
+
+// The engine and two nodes' leases on its catalog; node "a" is the one whose rounds run here.
+class LostLeaseRound : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = TestDir();
+    options_.data_dir = (dir_ / "data").string();
+    options_.clock = &clock_;
+    options_.background_threads = false;
+    options_.partitions = 1;
+    options_.compaction_min_inputs = 2;
+    options_.warm_after_ns = 3 * kDay;
+    options_.cold_after_ns = 0;
+    auto e = storage::Engine::Open(options_);
+    ASSERT_TRUE(e.ok()) << e.status().ToString();
+    engine_ = std::move(*e);
+    a_ = std::make_unique<JobLeases>(engine_->catalog(), Options("a#1", &lease_clock_));
+    b_ = std::make_unique<JobLeases>(engine_->catalog(), Options("b#1", &lease_clock_));
+    // As the server sets them (src/http/server_app.cc).
+    storage::SetJobGate([this](std::string_view job) { return a_->Claim(job); });
+    storage::SetJobLeaseCheck([this](std::string_view job) { return a_->StillHeld(job); });
+  }
+  void TearDown() override {
+    storage::SetJobGate(nullptr);
+    storage::SetJobLeaseCheck(nullptr);
+    a_.reset();
+    b_.reset();
+    engine_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+  // One flushed segment of "n" lines written "age" ago.
+  void Ingest(int n, int64_t age_ns) {
+    std::vector<Record> batch;
+    for (int i = 0; i < n; ++i) {
+      Record r;
+      r.service = "api";
+      r.host = "h1";
+      r.level = Level::kInfo;
+      r.ts = clock_.NowNanos() - age_ns + i;
+      r.message = "line " + std::to_string(lines_++);
+      batch.push_back(std::move(r));
+    }
+    ASSERT_TRUE(engine_->Append("acme", &batch).ok());
+    ASSERT_TRUE(engine_->Flush().ok());
+  }
+  // The catalog's segments by tier, and every line a search sees.
+  std::map<std::string, int> Tiers() {
+    std::map<std::string, int> out;
+    auto segments = engine_->ListSegments();
+    EXPECT_TRUE(segments.ok());
+    for (const auto& s : segments.value_or({})) ++out[s.tier];
+    return out;
+  }
+  int Lines() {
+    int n = 0;
+    auto snap = engine_->GetSnapshot("acme");
+    for (const storage::SegmentHandle& h : snap->segments) {
+      auto reader = h.open();
+      EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+      if (reader.ok()) n += static_cast<int>((*reader)->info().rows);
+    }
+    return n;
+  }
+  size_t SegmentFiles() {
+    size_t n = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir_ / "data")) {
+      n += e.is_regular_file() && e.path().extension() == ".seg";
+    }
+    return n;
+  }
+  // Node a stalls past the ttl and node b takes "job": a's round in progress has lost it.
+  void LoseTheLease(const std::string& job) {
+    lease_clock_.Advance(kTtl + kNanosPerSecond);
+    ASSERT_TRUE(b_->Claim(job));
+  }
+  // b hands the jobs back (a clean stop), so a's next claim succeeds.
+  void HandBack() { b_->Stop(/*release=*/true); }
+
+  std::filesystem::path dir_;
+  ManualClock clock_{1767225600LL * kNanosPerSecond};
+  ManualClock lease_clock_{1'000 * kNanosPerSecond};
+  storage::EngineOptions options_;
+  std::unique_ptr<storage::Engine> engine_;
+  std::unique_ptr<JobLeases> a_, b_;
+  int lines_ = 0;
+};
+
+TEST_F(LostLeaseRound, CompactionDoesNotSwapAfterTheLeaseIsLost) {
+  for (int i = 0; i < 4; ++i) Ingest(50, 0);
+  ASSERT_EQ(Tiers()["hot"], 4);
+  const double abandoned = Abandoned("compaction");
+  {
+    ASSERT_TRUE(storage::MayRunJob("compaction"));
+    storage::JobRound round("compaction");
+    LoseTheLease("compaction");
+    Status s = engine_->CompactNow();
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+    EXPECT_NE(s.message().find("compaction round lost its lease"), std::string::npos)
+        << s.message();
+  }
+  EXPECT_EQ(Abandoned("compaction"), abandoned + 1);
+  EXPECT_EQ(Tiers()["hot"], 4);   // no swap
+  EXPECT_EQ(SegmentFiles(), 4u);  // the merged output is deleted
+  EXPECT_EQ(Lines(), 200);
+  EXPECT_FALSE(storage::MayRunJob("compaction"));  // b's job now
+
+  HandBack();
+  {
+    ASSERT_TRUE(storage::MayRunJob("compaction"));
+    storage::JobRound round("compaction");
+    ASSERT_TRUE(engine_->CompactNow().ok());
+  }
+  EXPECT_EQ(Tiers()["hot"], 1);
+  EXPECT_EQ(Lines(), 200);
+  EXPECT_EQ(Abandoned("compaction"), abandoned + 1);
+}
+
+TEST_F(LostLeaseRound, ATierRoundMovesNothingAndSweepsNothingAfterTheLeaseIsLost) {
+  Ingest(50, 5 * kDay);
+  Ingest(50, 4 * kDay);
+  const double abandoned = Abandoned("tiers");
+  {
+    ASSERT_TRUE(storage::MayRunJob("tiers"));
+    storage::JobRound round("tiers");
+    LoseTheLease("tiers");
+    Status s = engine_->RunTiersNow();
+    EXPECT_FALSE(s.ok());
+    EXPECT_NE(s.message().find("tiers round lost its lease"), std::string::npos) << s.message();
+  }
+  EXPECT_EQ(Abandoned("tiers"), abandoned + 1);  // once for the round, not per segment
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"hot", 2}}));
+  EXPECT_EQ(SegmentFiles(), 2u);  // the warm copy written before the check is deleted
+  EXPECT_EQ(Lines(), 100);
+
+  HandBack();
+  {
+    ASSERT_TRUE(storage::MayRunJob("tiers"));
+    storage::JobRound round("tiers");
+    ASSERT_TRUE(engine_->RunTiersNow().ok());
+  }
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"warm", 2}}));
+  EXPECT_EQ(Lines(), 100);
+
+  // Outside a round (an operator's move, disk pressure) no lease is asked for.
+  storage::SetJobLeaseCheck([](std::string_view) { return false; });
+  Ingest(50, 6 * kDay);
+  auto moved = engine_->MoveTiers(3 * kDay, "warm");
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_EQ(moved->to_warm, 1u);
+}
+
+TEST_F(LostLeaseRound, RetentionDeletesNothingAfterTheLeaseIsLost) {
+  storage::RetentionOptions o;
+  o.engine = engine_.get();
+  o.clock = &clock_;
+  o.config.defaults.retention_ns = kDay;
+  o.interval_ns = 0;
+  auto started = storage::Retention::Start(std::move(o));
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  std::unique_ptr<storage::Retention> retention = std::move(*started);
+  Ingest(50, 0);
+  Ingest(50, 0);
+  clock_.Advance(2 * kDay);  // both past the day of retention
+  const double abandoned = Abandoned("retention");
+  {
+    ASSERT_TRUE(storage::MayRunJob("retention"));
+    storage::JobRound round("retention");
+    LoseTheLease("retention");
+    auto report = retention->RunOnce();
+    ASSERT_FALSE(report.ok());
+    EXPECT_EQ(report.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(report.status().message().find("retention round lost its lease"), std::string::npos)
+        << report.status().message();
+  }
+  EXPECT_EQ(Abandoned("retention"), abandoned + 1);
+  EXPECT_EQ(Tiers()["hot"], 2);
+  EXPECT_EQ(SegmentFiles(), 2u);
+  EXPECT_EQ(Lines(), 100);
+
+  HandBack();
+  {
+    ASSERT_TRUE(storage::MayRunJob("retention"));
+    storage::JobRound round("retention");
+    auto report = retention->RunOnce();
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(report->deleted_segments, 2u);
+  }
+  EXPECT_EQ(Lines(), 0);
+  retention->Stop();
+}
+
+}  // namespace
+}  // namespace sawmill::cluster
