@@ -179,28 +179,6 @@ bool ContainsPhrase(std::string_view text, const std::vector<std::string>& words
   return false;
 }
 
-bool GlobMatch(std::string_view text, std::string_view pattern) {
-  // Greedy with backtracking to the last '*': linear in practice, O(n*m) worst case, bounded by
-  // the field's length.
-  size_t t = 0, p = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
-}
-
 bool Evaluate(const Node& n, const Record& r) {
   switch (n.kind) {
     case NodeKind::kAll: return true;

@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "common/glob.h"
 #include "query/ast.h"
 #include "sawmill/record.h"
 
@@ -26,7 +27,6 @@ bool FieldText(const Record& record, FieldId id, std::string_view name, std::str
 bool ContainsWord(std::string_view text, std::string_view word, bool prefix);
 // "words" adjacent and in order in "text", anything that is not a word byte between them.
 bool ContainsPhrase(std::string_view text, const std::vector<std::string>& words);
-// "pattern" against the whole of "text", '*' matching any run of bytes.
-bool GlobMatch(std::string_view text, std::string_view pattern);
+// GlobMatch(text, pattern), '*' matching any run of bytes: common/glob.h (shared with retention).
 
 }  // namespace sawmill::query

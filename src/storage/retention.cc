@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "common/config_values.h"
+#include "common/glob.h"
 #include "common/json_string.h"
 #include "common/metrics.h"
 #include "common/time_format.h"
@@ -165,27 +166,6 @@ std::string FormatRetentionDuration(int64_t ns) {
   if (ns % 60'000'000'000 == 0) return std::to_string(ns / 60'000'000'000) + "m";
   if (ns % 1'000'000'000 == 0) return std::to_string(ns / 1'000'000'000) + "s";
   return std::to_string(ns / 1'000'000) + "ms";
-}
-
-bool GlobMatch(std::string_view pattern, std::string_view text) {
-  // Iterative '*' matching with backtracking to the last star: O(pattern x text) at worst.
-  size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
-  while (t < text.size()) {
-    if (p < pattern.size() && pattern[p] == '*') {
-      star = p++;
-      mark = t;
-    } else if (p < pattern.size() && pattern[p] == text[t]) {
-      ++p;
-      ++t;
-    } else if (star != std::string_view::npos) {
-      p = star + 1;
-      t = ++mark;
-    } else {
-      return false;
-    }
-  }
-  while (p < pattern.size() && pattern[p] == '*') ++p;
-  return p == pattern.size();
 }
 
 Status ValidatePolicy(const catalog::RetentionPolicyRow& row, std::string_view where) {
@@ -375,7 +355,7 @@ int64_t Retention::KeepFor(const EffectivePolicy& policy, const SegmentStatus& s
     bool applies = !services.has_value();  // unknown services: the rule may apply
     if (services.has_value()) {
       for (const std::string& s : *services) {
-        if (GlobMatch(c->service, s)) {
+        if (GlobMatch(s, c->service)) {
           applies = true;
           break;
         }

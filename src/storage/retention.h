@@ -55,8 +55,7 @@ inline constexpr int64_t kDefaultColdAfterNs = 30 * kNanosPerDay;
 Result<int64_t> ParseRetentionDuration(std::string_view text);
 // The shortest spelling of "ns" in the units above ("30d", "7y", "36h", "forever" for 0).
 std::string FormatRetentionDuration(int64_t ns);
-// Whole-value glob: '*' matches any run of characters (service patterns, "payments*").
-bool GlobMatch(std::string_view pattern, std::string_view text);
+// Service patterns ("payments*") match with GlobMatch(service, pattern) of common/glob.h.
 
 // The retention policy of the config file (server option `retention`, docs/storage.md).
 struct RetentionConfig {

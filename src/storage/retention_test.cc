@@ -13,6 +13,7 @@
 #include <string>
 
 #include "catalog/catalog.h"
+#include "common/glob.h"
 #include "storage/engine.h"
 
 namespace sawmill::storage {
@@ -144,9 +145,10 @@ TEST(RetentionValues, DurationsLimitsAndPatterns) {
   EXPECT_TRUE(ValidateComplianceRule(rule, "").ok());
   rule.retention_ns = 11 * 365 * kDay;
   EXPECT_FALSE(ValidateComplianceRule(rule, "").ok());
-  EXPECT_TRUE(GlobMatch("payments*", "payments-ledger"));
-  EXPECT_TRUE(GlobMatch("*pay*", "x-payments"));
-  EXPECT_FALSE(GlobMatch("payments*", "web"));
+  // Service patterns: GlobMatch(service, pattern) of common/glob.h.
+  EXPECT_TRUE(GlobMatch("payments-ledger", "payments*"));
+  EXPECT_TRUE(GlobMatch("x-payments", "*pay*"));
+  EXPECT_FALSE(GlobMatch("web", "payments*"));
   EXPECT_TRUE(GlobMatch("web", "web"));
 }
 
