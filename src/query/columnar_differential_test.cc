@@ -22,8 +22,12 @@
 namespace sawmill::query {
 namespace {
 
+using testing::AllTime;
 using testing::BuildSnapshot;
+using testing::ForEachRealDataset;
+using testing::IngestSpan;
 using testing::kDatasetStart;
+using testing::RandomWindow;
 using testing::TempDir;
 
 struct Runs {
@@ -42,13 +46,6 @@ Runs RunAll(std::shared_ptr<const storage::Snapshot> snap, const std::vector<Rec
   out.records = Execute(snap, query, o);
   out.brute = BruteForce(records, *query, o);
   return out;
-}
-
-ExecOptions AllTime() {
-  ExecOptions o;
-  o.all_time = true;
-  o.range = {INT64_MIN, INT64_MAX, false};
-  return o;
 }
 
 const char* const kPipes[] = {
@@ -143,15 +140,6 @@ uint64_t ExpectSameAnswers(std::shared_ptr<const storage::Snapshot> snap,
   return from_columns;
 }
 
-std::pair<int64_t, int64_t> IngestSpan(const std::vector<Record>& records) {
-  int64_t lo = INT64_MAX, hi = INT64_MIN;
-  for (const Record& r : records) {
-    lo = std::min(lo, r.ingest_ts);
-    hi = std::max(hi, r.ingest_ts);
-  }
-  return {lo, hi};
-}
-
 TEST(ColumnOnlyAggregation, LoghubMixAgreesWithBruteForce) {
   std::vector<Record> records = testing::LoadDataset();
   ASSERT_GT(records.size(), 5000u) << "dataset missing under " << testing::SharedDir();
@@ -224,13 +212,7 @@ TEST(ColumnOnlyAggregation, RandomFiltersPipesAndRanges) {
   for (int iter = 0; iter < 300; ++iter) {
     std::string text = (iter % 3 == 0 ? std::string("*") : gen.Filter()) + " | " +
                        kPipes[static_cast<size_t>(gen.Pick(std::size(kPipes)))];
-    ExecOptions o = AllTime();
-    if (int shape = gen.Pick(3); shape != 0) {
-      int64_t from = kDatasetStart + gen.Pick(static_cast<int>(span_s)) * kNanosPerSecond +
-                     gen.Pick(1000) * kNanosPerMilli;
-      o.range = {from, from + (1 + gen.Pick(120)) * 60 * kNanosPerSecond, false};
-      o.time_field_ts = shape == 2;
-    }
+    ExecOptions o = RandomWindow(gen, span_s, /*sub_second=*/true, AllTime());
     o.pool = &pool;
     Runs r = RunAll(snap, records, text, o);
     ASSERT_FALSE(r.columns.partial) << text;
@@ -241,24 +223,14 @@ TEST(ColumnOnlyAggregation, RandomFiltersPipesAndRanges) {
 }
 
 TEST(ColumnOnlyAggregation, EveryRealDataset) {
-  std::vector<std::string> files = segment::testdata::RealFiles();
-  size_t tested = 0;
   uint64_t from_columns = 0;
-  for (const std::string& rel : files) {
-    SCOPED_TRACE(rel);
-    std::string path = segment::testdata::SharedDir() + "/data/real/" + rel;
-    std::vector<Record> records = segment::testdata::LoadRecords(path, 6000);
-    if (records.size() < 100) continue;
-    for (Record& r : records) r.tenant = "default";
+  ForEachRealDataset(6000, [&](std::vector<Record>& records) {
     TempDir dir("colagg_real");
     auto snap = BuildSnapshot(records, dir.path(), 2500, 150, 512, 3);
     auto [lo, hi] = IngestSpan(records);
     from_columns +=
         ExpectSameAnswers(snap, records, {"*", "level=ERROR", "NOT level=INFO"}, lo, hi, true);
-    ++tested;
-  }
-  EXPECT_GE(tested, files.size() - 1)
-      << "datasets missing under " << segment::testdata::SharedDir();
+  });
   EXPECT_GT(from_columns, 0u);
 }
 

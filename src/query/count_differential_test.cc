@@ -24,7 +24,11 @@ namespace {
 
 using testing::kDatasetStart;
 
+using testing::AllTime;
 using testing::BuildSnapshot;
+using testing::ForEachRealDataset;
+using testing::IngestSpan;
+using testing::RandomWindow;
 using testing::TempDir;
 
 struct Counted {
@@ -37,13 +41,6 @@ Counted RunCount(std::shared_ptr<const storage::Snapshot> snap, const std::vecto
   EXPECT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
   auto query = std::make_shared<const Query>(std::move(*parsed));
   return Counted{Execute(snap, query, o), BruteForce(records, *query, o)};
-}
-
-ExecOptions AllTime() {
-  ExecOptions o;
-  o.all_time = true;
-  o.range = {INT64_MIN, INT64_MAX, false};
-  return o;
 }
 
 // Every `field=value` of the index-exact built-in fields the records hold (at most "per_field"
@@ -179,15 +176,7 @@ TEST(CountFromPostings, RandomCountsAgreeWithBruteForce) {
   const int64_t span_s = (records.back().ingest_ts - kDatasetStart) / kNanosPerSecond;
   for (int iter = 0; iter < 400; ++iter) {
     std::string text = gen.Filter() + " | count";
-    ExecOptions o;
-    int shape = gen.Pick(3);
-    if (shape == 0) {
-      o = AllTime();
-    } else {
-      int64_t from = kDatasetStart + gen.Pick(static_cast<int>(span_s)) * kNanosPerSecond;
-      o.range = {from, from + (1 + gen.Pick(120)) * 60 * kNanosPerSecond, false};
-      o.time_field_ts = shape == 2;
-    }
+    ExecOptions o = RandomWindow(gen, span_s, /*sub_second=*/false, ExecOptions{});
     o.pool = &pool;
     Counted c = RunCount(snap, records, text, o);
     ASSERT_FALSE(c.planned.partial) << text;
@@ -199,27 +188,13 @@ TEST(CountFromPostings, RandomCountsAgreeWithBruteForce) {
 
 // Every real dataset: counts of each dataset's own services, hosts, levels and ids.
 TEST(CountFromPostings, RealDatasetsCountFromPostingsAsBruteForce) {
-  std::vector<std::string> files = segment::testdata::RealFiles();
-  size_t tested = 0;
-  for (const std::string& rel : files) {
-    SCOPED_TRACE(rel);
-    std::string path = segment::testdata::SharedDir() + "/data/real/" + rel;
-    std::vector<Record> records = segment::testdata::LoadRecords(path, 12000);
-    if (records.size() < 100) continue;
-    for (Record& r : records) r.tenant = "default";
+  ForEachRealDataset(12000, [](std::vector<Record>& records) {
     TempDir dir("real");
     auto snap = BuildSnapshot(records, dir.path(), 4000, 150, 1024);
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    for (const Record& r : records) {
-      lo = std::min(lo, r.ingest_ts);
-      hi = std::max(hi, r.ingest_ts);
-    }
+    auto [lo, hi] = IngestSpan(records);
     ExpectExactCounts(snap, records, ExactCountQueries(records, 4), lo + (hi - lo) / 4,
                       lo + (hi - lo) * 3 / 4);
-    ++tested;
-  }
-  EXPECT_GE(tested, files.size() - 1)
-      << "datasets missing under " << segment::testdata::SharedDir();
+  });
 }
 
 }  // namespace
