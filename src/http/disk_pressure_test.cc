@@ -10,9 +10,6 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <map>
 #include <string>
@@ -22,6 +19,7 @@
 #include "http/admin_retention_routes.h"
 #include "http/admin_tier_routes.h"
 #include "http/api_routes.h"
+#include "http/api_test_fixture.h"
 #include "http/http_server.h"
 #include "objstore/local_directory_store.h"
 #include "storage/disk_watch.h"
@@ -30,21 +28,13 @@
 namespace sawmill::http {
 namespace {
 
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
-namespace net = boost::asio;
 namespace json = boost::json;
-using tcp = net::ip::tcp;
 
 constexpr int64_t kNow = 1796040000LL * 1'000'000'000;  // 2026-11-30T12:00:00Z
 constexpr int64_t kDay = storage::kNanosPerDay;
 constexpr uint64_t kDisk = 1ull << 30;  // the simulated volume: 1 GiB
 
-struct Answer {
-  int status = 0;
-  std::string body;
-  std::string retry_after;
-};
+using test_server::Answer;
 
 class DiskPressure : public ::testing::Test {
  protected:
@@ -75,10 +65,7 @@ class DiskPressure : public ::testing::Test {
         [this](const ingest::BatchInfo& batch, std::vector<Record>* records) -> Status {
           return watch_ != nullptr ? watch_->Admit(batch.tenant, *records) : Status::OK();
         });
-    state_.engine.store(engine_.get());
-    state_.query.store(query_.get());
-    state_.sink.SetEngine(engine_.get());
-    state_.ready.store(true);
+    test_server::ServeEngine(&state_, engine_.get(), query_.get());
 
     storage::RetentionOptions r;
     r.engine = engine_.get();
@@ -103,14 +90,8 @@ class DiskPressure : public ::testing::Test {
     ASSERT_TRUE(watch.ok()) << watch.status().ToString();
     watch_ = std::move(*watch);
 
-    HttpServerOptions http;
-    http.address = "127.0.0.1";
-    http.port = 0;
-    server_ = std::make_unique<HttpServer>(
-        http, &router_, [](const HttpRequest&) -> Result<std::shared_ptr<tail::TailSession>> {
-          return Status::Unavailable("no tail here");
-        });
-    ASSERT_TRUE(server_->Start().ok());
+    server_ = test_server::StartServer(&router_);
+    ASSERT_NE(server_, nullptr);
   }
   void TearDown() override {
     if (server_) server_->Stop();
@@ -123,25 +104,9 @@ class DiskPressure : public ::testing::Test {
 
   Answer Send(const std::string& method, const std::string& target, const std::string& tenant,
               const std::string& body = "") {
-    net::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
-    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-    req.set(bhttp::field::host, "127.0.0.1");
-    req.set("X-Scope-OrgID", tenant);
-    req.set("X-Sawmill-User", "tester");
-    if (!body.empty()) req.set(bhttp::field::content_type, "application/x-ndjson");
-    req.body() = body;
-    req.prepare_payload();
-    bhttp::write(stream, req);
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::string_body> parser;
-    bhttp::read(stream, buffer, parser);
-    Answer a;
-    a.status = static_cast<int>(parser.get().result_int());
-    a.body = parser.get().body();
-    a.retry_after = std::string(parser.get()["Retry-After"]);
-    return a;
+    std::vector<std::pair<std::string, std::string>> headers = {{"X-Sawmill-User", "tester"}};
+    if (!body.empty()) headers.emplace_back("Content-Type", "application/x-ndjson");
+    return test_server::Send(server_->port(), method, target, tenant, body, headers);
   }
   Answer Ingest(const std::string& tenant, const std::vector<std::string>& levels,
                 const std::string& service = "web") {
@@ -203,6 +168,23 @@ class DiskPressure : public ::testing::Test {
       }
     }
     return out;
+  }
+  // Four days of "big" (max_bytes 1: the whole tenant is over it), one segment a day, then one
+  // segment of "small" (no max_bytes: never touched); the first day of "big" is held.
+  void FourDaysOfBigTheFirstHeld() {
+    for (int day = 0; day < 4; ++day) {
+      ASSERT_EQ(Ingest("big", {"info", "warn"}).status, 200);
+      ASSERT_TRUE(engine_->Flush().ok());
+      clock_.Advance(kDay);
+    }
+    ASSERT_EQ(Ingest("small", {"info"}).status, 200);
+    ASSERT_TRUE(engine_->Flush().ok());
+    const std::string from = FormatRfc3339(kNow - 3600'000'000'000LL);
+    const std::string to = FormatRfc3339(kNow + 3600'000'000'000LL);
+    Answer hold =
+        Send("POST", "/api/v1/admin/holds?tenant=big&from=" + from + "&to=" + to + "&reason=INC-9",
+             "default");
+    ASSERT_EQ(hold.status, 200) << hold.body;
   }
   // Four segments of "acme", one a day, oldest first; returns their ids.
   std::vector<uint64_t> FourDays() {
@@ -285,21 +267,7 @@ TEST_F(DiskPressure, ShedsDebugThenInfoWith429AndRetryAfterAndKeepsWarnAndAbove)
 }
 
 TEST_F(DiskPressure, PastTheColdWatermarkATenantOverMaxBytesLosesItsOldestUnheldData) {
-  // Four days of "big" (max_bytes 1: the whole tenant is over it), one segment a day.
-  for (int day = 0; day < 4; ++day) {
-    ASSERT_EQ(Ingest("big", {"info", "warn"}).status, 200);
-    ASSERT_TRUE(engine_->Flush().ok());
-    clock_.Advance(kDay);
-  }
-  ASSERT_EQ(Ingest("small", {"info"}).status, 200);  // no max_bytes: never touched
-  ASSERT_TRUE(engine_->Flush().ok());
-  // Hold the first day.
-  const std::string from = FormatRfc3339(kNow - 3600'000'000'000LL);
-  const std::string to = FormatRfc3339(kNow + 3600'000'000'000LL);
-  Answer hold =
-      Send("POST", "/api/v1/admin/holds?tenant=big&from=" + from + "&to=" + to + "&reason=INC-9",
-           "default");
-  ASSERT_EQ(hold.status, 200) << hold.body;
+  ASSERT_NO_FATAL_FAILURE(FourDaysOfBigTheFirstHeld());
 
   const double warmed = Metric("sawmill_disk_pressure_actions_total", "action=\"hot_to_warm\"");
   FillDiskTo(0.85);  // warm watermark only: nothing is deleted, hot segments go warm
@@ -462,20 +430,7 @@ TEST_F(DiskPressureWithColdStore,
     return n;
   };
 
-  for (int day = 0; day < 4; ++day) {
-    ASSERT_EQ(Ingest("big", {"info", "warn"}).status, 200);
-    ASSERT_TRUE(engine_->Flush().ok());
-    clock_.Advance(kDay);
-  }
-  ASSERT_EQ(Ingest("small", {"info"}).status, 200);  // no max_bytes: never touched
-  ASSERT_TRUE(engine_->Flush().ok());
-  const std::string from = FormatRfc3339(kNow - 3600'000'000'000LL);
-  const std::string to = FormatRfc3339(kNow + 3600'000'000'000LL);
-  ASSERT_EQ(
-      Send("POST", "/api/v1/admin/holds?tenant=big&from=" + from + "&to=" + to + "&reason=INC-9",
-           "default")
-          .status,
-      200);
+  ASSERT_NO_FATAL_FAILURE(FourDaysOfBigTheFirstHeld());
   FillDiskTo(0.85);  // everything goes warm first
   ASSERT_EQ(Tiers()["warm"], 5);
 

@@ -7,8 +7,6 @@
 #include <snappy.h>
 
 #include <boost/asio.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/json.hpp>
 #include <chrono>
 #include <filesystem>
@@ -19,6 +17,7 @@
 
 #include "common/time_format.h"
 #include "http/api_routes.h"
+#include "http/api_test_fixture.h"
 #include "http/http_server.h"
 #include "http/shipper_routes.h"
 #include "ingest/field_map.h"
@@ -29,8 +28,6 @@
 namespace sawmill::http {
 namespace {
 
-namespace beast = boost::beast;
-namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 namespace json = boost::json;
 using tcp = net::ip::tcp;
@@ -280,18 +277,9 @@ class IngestDoors : public ::testing::Test {
     state_.options.max_line_bytes = max_line_bytes_;
     RegisterApiRoutes(&router_, &state_);
     RegisterShipperRoutes(&router_, &state_.pipeline);
-    state_.engine.store(engine_.get());
-    state_.query.store(query_.get());
-    state_.sink.SetEngine(engine_.get());
-    state_.ready.store(true);
-    HttpServerOptions http;
-    http.address = "127.0.0.1";
-    http.port = 0;
-    server_ = std::make_unique<HttpServer>(
-        http, &router_, [](const HttpRequest&) -> Result<std::shared_ptr<tail::TailSession>> {
-          return Status::Unavailable("no tail here");
-        });
-    ASSERT_TRUE(server_->Start().ok());
+    test_server::ServeEngine(&state_, engine_.get(), query_.get());
+    server_ = test_server::StartServer(&router_);
+    ASSERT_NE(server_, nullptr);
     for (const char* tenant : {"syslog-tcp", "syslog-udp"}) {
       ingest::SyslogServerOptions syslog;
       syslog.tenant = tenant;
@@ -314,21 +302,11 @@ class IngestDoors : public ::testing::Test {
   std::pair<int, std::string> Send(const std::string& method, const std::string& target,
                                    const std::string& tenant, const std::string& content_type,
                                    const std::string& body) {
-    net::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
-    bhttp::request<bhttp::string_body> req{bhttp::string_to_verb(method), target, 11};
-    req.set(bhttp::field::host, "127.0.0.1");
-    req.set("X-Scope-OrgID", tenant);
-    if (!content_type.empty()) req.set(bhttp::field::content_type, content_type);
-    req.body() = body;
-    req.prepare_payload();
-    bhttp::write(stream, req);
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(64u << 20);
-    bhttp::read(stream, buffer, parser);
-    return {static_cast<int>(parser.get().result_int()), parser.get().body()};
+    std::vector<std::pair<std::string, std::string>> headers;
+    if (!content_type.empty()) headers.emplace_back("Content-Type", content_type);
+    test_server::Answer a =
+        test_server::Send(server_->port(), method, target, tenant, body, headers, 64u << 20);
+    return {a.status, a.body};
   }
 
   std::vector<Stored> Search(const std::string& tenant) {

@@ -24,6 +24,7 @@
 
 #include "common/time_format.h"
 #include "http/api_routes.h"
+#include "http/api_test_fixture.h"
 #include "http/export_routes.h"
 #include "http/http_server.h"
 #include "http/loki_read_routes.h"
@@ -92,19 +93,11 @@ class LokiRead : public ::testing::Test {
         [hub = hub_.get()](const ingest::BatchInfo& batch, const std::vector<Record>& records) {
           hub->Publish(batch.tenant, records);
         });
-    state_.engine.store(engine_.get());
-    state_.query.store(query_.get());
-    state_.sink.SetEngine(engine_.get());
-    state_.ready.store(true);
+    test_server::ServeEngine(&state_, engine_.get(), query_.get());
     HttpServerOptions http;
-    http.address = "127.0.0.1";
-    http.port = 0;
     http.framed_tails["/loki/api/v1/tail"] = LokiTailSubscriber(&state_, hub_.get());
-    server_ = std::make_unique<HttpServer>(
-        http, &router_, [](const HttpRequest&) -> Result<std::shared_ptr<tail::TailSession>> {
-          return Status::Unavailable("no tail here");
-        });
-    ASSERT_TRUE(server_->Start().ok());
+    server_ = test_server::StartServer(&router_, http);
+    ASSERT_NE(server_, nullptr);
     // Most lines in segments, the newest in the memtable.
     std::vector<Record> first(records_->begin(), records_->end() - 700);
     std::vector<Record> rest(records_->end() - 700, records_->end());
@@ -126,19 +119,9 @@ class LokiRead : public ::testing::Test {
   }
 
   std::pair<int, std::string> Get(const std::string& target, const std::string& tenant = "") {
-    net::io_context ioc;
-    beast::tcp_stream stream(ioc);
-    stream.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), server_->port()));
-    bhttp::request<bhttp::string_body> req{bhttp::verb::get, target, 11};
-    req.set(bhttp::field::host, "127.0.0.1");
-    if (!tenant.empty()) req.set("X-Scope-OrgID", tenant);
-    req.prepare_payload();
-    bhttp::write(stream, req);
-    beast::flat_buffer buffer;
-    bhttp::response_parser<bhttp::string_body> parser;
-    parser.body_limit(256u << 20);
-    bhttp::read(stream, buffer, parser);
-    return {static_cast<int>(parser.get().result_int()), parser.get().body()};
+    test_server::Answer a =
+        test_server::Send(server_->port(), "GET", target, tenant, "", {}, 256u << 20);
+    return {a.status, a.body};
   }
 
   json::value GetJson(const std::string& target) {
