@@ -4,6 +4,7 @@
 #include <charconv>
 #include <cmath>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -102,6 +103,32 @@ Status CheckComplete(const query::SearchResponse& answer) {
     return Status::Unavailable("the answer would be incomplete: " + why);
   }
   return Status::OK();
+}
+
+// A search whose answer must be whole (CheckComplete): metrics, label values, series, stats.
+Result<query::SearchResponse> SearchWhole(query::QueryEngine* engine,
+                                          const query::SearchRequest& search) {
+  auto answer = engine->Search(search);
+  if (!answer.ok()) return answer.status();
+  RETURN_IF_ERROR(CheckComplete(*answer));
+  return answer;
+}
+
+// What every read endpoint starts from: the query engine (503 while the server is not ready)
+// and the request's range (start, end, since).
+struct ReadStart {
+  query::QueryEngine* engine = nullptr;
+  Range range;
+};
+
+// Fills "out"; or the answer to send instead (not ready, a bad range).
+std::optional<HttpResponse> StartRead(ApiState* state, const HttpRequest& request, ReadStart* out) {
+  out->engine = state->query.load();
+  if (!state->ready.load() || out->engine == nullptr) return LokiUnready(*state);
+  auto range = ParseRange(request, state->clock->NowNanos());
+  if (!range.ok()) return LokiError(range.status());
+  out->range = *range;
+  return std::nullopt;
 }
 
 void AppendLabels(const logql::Labels& labels, std::string* out) {
@@ -225,11 +252,9 @@ Result<std::vector<logql::Series>> RunMetric(ApiState* state, const HttpRequest&
   auto plan = logql::PlanMetric(expr, start, end, step);
   if (!plan.ok()) return plan.status();
   query::SearchRequest search = BaseSearch(request, plan->native, plan->from_ns, plan->to_ns);
-  auto answer = state->query.load()->Search(search);
-  if (!answer.ok()) return answer.status();
-  if (Status complete = CheckComplete(*answer); !complete.ok()) return complete;
-  *stats = answer->stats;
-  return logql::EvaluateMetric(expr, *plan, answer->rows);
+  ASSIGN_OR_RETURN(query::SearchResponse answer, SearchWhole(state->query.load(), search));
+  *stats = answer.stats;
+  return logql::EvaluateMetric(expr, *plan, answer.rows);
 }
 
 HttpResponse HandleQueryRange(ApiState* state, const HttpRequest& request) {
@@ -395,28 +420,42 @@ std::string LevelLower(std::string value, std::string_view field) {
   return value;
 }
 
+// The non-empty string values of a native row by column (level in lower case, as Loki has it).
+logql::Labels RowLabels(const query::Row& row) {
+  logql::Labels labels;
+  for (const auto& [k, v] : row) {
+    const std::string* s = std::get_if<std::string>(&v);
+    if (s == nullptr || s->empty()) continue;
+    labels[k] = LevelLower(*s, k);
+  }
+  return labels;
+}
+
+// "data" of a sorted list of strings: ["a","b",...].
+HttpResponse JsonStrings(const std::set<std::string>& values) {
+  std::string data = "[";
+  for (const std::string& v : values) {
+    if (data.size() > 1) data.push_back(',');
+    AppendJsonString(v, &data);
+  }
+  data.push_back(']');
+  return JsonData(std::move(data));
+}
+
 HttpResponse HandleLabels(ApiState* state, const HttpRequest& request) {
-  query::QueryEngine* engine = state->query.load();
-  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
-  auto range = ParseRange(request, state->clock->NowNanos());
-  if (!range.ok()) return LokiError(range.status());
+  ReadStart read;
+  if (auto refused = StartRead(state, request, &read)) return *refused;
   auto filter = SelectorFilter(request, "query");
   if (!filter.ok()) return LokiError(filter.status());
-  query::SearchRequest search = BaseSearch(request, *filter, range->start, range->end);
+  query::SearchRequest search = BaseSearch(request, *filter, read.range.start, read.range.end);
   search.limit = kLabelSampleLines;
-  auto answer = engine->Search(search);
+  auto answer = read.engine->Search(search);  // a sample: a partial answer is fine
   if (!answer.ok()) return LokiError(answer.status());
   std::set<std::string> names;
   for (const Record& r : answer->hits) {
     for (const auto& [k, v] : logql::StreamLabels(r, /*parsed=*/true)) names.insert(k);
   }
-  std::string data = "[";
-  for (const std::string& n : names) {
-    if (data.size() > 1) data.push_back(',');
-    AppendJsonString(n, &data);
-  }
-  data.push_back(']');
-  return JsonData(std::move(data));
+  return JsonStrings(names);
 }
 
 HttpResponse HandleLabelValues(ApiState* state, const HttpRequest& request) {
@@ -431,48 +470,28 @@ HttpResponse HandleLabelValues(ApiState* state, const HttpRequest& request) {
     return LokiError(Status::NotFound("expected /loki/api/v1/label/<name>/values"));
   }
   const std::string label(rest.substr(0, slash));
-  auto range = ParseRange(request, state->clock->NowNanos());
-  if (!range.ok()) return LokiError(range.status());
+  ReadStart read;
+  if (auto refused = StartRead(state, request, &read)) return *refused;
   auto filter = SelectorFilter(request, "query");
   if (!filter.ok()) return LokiError(filter.status());
   const std::string field = logql::FieldOfLabel(label);
-  std::string name_text = "\"";
-  for (char c : field) {
-    if (c == '"' || c == '\\') name_text.push_back('\\');
-    name_text.push_back(c);
-  }
-  name_text.push_back('"');
-  query::SearchRequest search =
-      BaseSearch(request, *filter + " | uniq " + name_text, range->start, range->end);
-  auto answer = engine->Search(search);
+  query::SearchRequest search = BaseSearch(request, *filter + " | uniq " + NativeName(field),
+                                           read.range.start, read.range.end);
+  auto answer = SearchWhole(read.engine, search);
   if (!answer.ok()) return LokiError(answer.status());
-  if (Status complete = CheckComplete(*answer); !complete.ok()) return LokiError(complete);
   std::set<std::string> values;
   for (const query::Row& row : answer->rows) {
     for (const auto& [k, v] : row) {
       const std::string* s = std::get_if<std::string>(&v);
-      if (s == nullptr || s->empty()) continue;
-      std::string value = *s;
-      if (field == "level") {
-        for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      }
-      values.insert(std::move(value));
+      if (s != nullptr && !s->empty()) values.insert(LevelLower(*s, field));
     }
   }
-  std::string data = "[";
-  for (const std::string& v : values) {
-    if (data.size() > 1) data.push_back(',');
-    AppendJsonString(v, &data);
-  }
-  data.push_back(']');
-  return JsonData(std::move(data));
+  return JsonStrings(values);
 }
 
 HttpResponse HandleSeries(ApiState* state, const HttpRequest& request) {
-  query::QueryEngine* engine = state->query.load();
-  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
-  auto range = ParseRange(request, state->clock->NowNanos());
-  if (!range.ok()) return LokiError(range.status());
+  ReadStart read;
+  if (auto refused = StartRead(state, request, &read)) return *refused;
   std::vector<std::string> filters;
   for (const char* name : {"match[]", "match"}) {
     auto [begin, end] = request.query.equal_range(name);
@@ -489,24 +508,11 @@ HttpResponse HandleSeries(ApiState* state, const HttpRequest& request) {
   }
   if (q.empty()) q = "*";
   query::SearchRequest search =
-      BaseSearch(request, q + " | count by service, host, level", range->start, range->end);
-  auto answer = engine->Search(search);
+      BaseSearch(request, q + " | count by service, host, level", read.range.start, read.range.end);
+  auto answer = SearchWhole(read.engine, search);
   if (!answer.ok()) return LokiError(answer.status());
-  if (Status complete = CheckComplete(*answer); !complete.ok()) return LokiError(complete);
   std::set<logql::Labels> sets;
-  for (const query::Row& row : answer->rows) {
-    logql::Labels labels;
-    for (const auto& [k, v] : row) {
-      const std::string* s = std::get_if<std::string>(&v);
-      if (s == nullptr || s->empty()) continue;
-      std::string value = *s;
-      if (k == "level") {
-        for (char& c : value) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      }
-      labels[k] = std::move(value);
-    }
-    sets.insert(std::move(labels));
-  }
+  for (const query::Row& row : answer->rows) sets.insert(RowLabels(row));
   std::string data = "[";
   for (const logql::Labels& labels : sets) {
     if (data.size() > 1) data.push_back(',');
@@ -519,18 +525,16 @@ HttpResponse HandleSeries(ApiState* state, const HttpRequest& request) {
 // GET /loki/api/v1/index/stats: {"streams":N,"chunks":N,"entries":N,"bytes":N} of the lines a
 // selector matches in the range ("chunks": the blocks and memtable chunks read).
 HttpResponse HandleIndexStats(ApiState* state, const HttpRequest& request) {
-  query::QueryEngine* engine = state->query.load();
-  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
-  auto range = ParseRange(request, state->clock->NowNanos());
-  if (!range.ok()) return LokiError(range.status());
+  ReadStart read;
+  if (auto refused = StartRead(state, request, &read)) return *refused;
   auto filter = SelectorFilter(request, "query");
   if (!filter.ok()) return LokiError(filter.status());
   uint64_t streams = 0, entries = 0, bytes = 0, chunks = 0;
   for (const char* pipe : {" | count by service, host, level", " | bytes"}) {
-    query::SearchRequest search = BaseSearch(request, *filter + pipe, range->start, range->end);
-    auto answer = engine->Search(search);
+    query::SearchRequest search =
+        BaseSearch(request, *filter + pipe, read.range.start, read.range.end);
+    auto answer = SearchWhole(read.engine, search);
     if (!answer.ok()) return LokiError(answer.status());
-    if (Status complete = CheckComplete(*answer); !complete.ok()) return LokiError(complete);
     for (const query::Row& row : answer->rows) {
       const int64_t* n = std::get_if<int64_t>(&row.back().second);
       if (n == nullptr || *n == 0) continue;
@@ -590,11 +594,9 @@ Result<std::map<logql::Labels, std::map<int64_t, int64_t>>> Volumes(
     native += NativeName(logql::FieldOfLabel(g.labels[i]));
   }
   query::SearchRequest search = BaseSearch(request, native, from, to);
-  auto answer = state->query.load()->Search(search);
-  if (!answer.ok()) return answer.status();
-  if (Status complete = CheckComplete(*answer); !complete.ok()) return complete;
+  ASSIGN_OR_RETURN(query::SearchResponse answer, SearchWhole(state->query.load(), search));
   std::map<logql::Labels, std::map<int64_t, int64_t>> out;
-  for (const query::Row& row : answer->rows) {
+  for (const query::Row& row : answer.rows) {
     const int64_t* bytes = std::get_if<int64_t>(&row.back().second);
     if (bytes == nullptr || *bytes == 0) continue;
     int64_t bucket = 0;
@@ -620,10 +622,9 @@ Result<std::map<logql::Labels, std::map<int64_t, int64_t>>> Volumes(
 }
 
 HttpResponse HandleIndexVolume(ApiState* state, const HttpRequest& request, bool ranged) {
-  query::QueryEngine* engine = state->query.load();
-  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
-  auto range = ParseRange(request, state->clock->NowNanos());
-  if (!range.ok()) return LokiError(range.status());
+  ReadStart read;
+  if (auto refused = StartRead(state, request, &read)) return *refused;
+  const Range* range = &read.range;
   auto selector = ParseSelectorParam(request, "query");
   if (!selector.ok()) return LokiError(selector.status());
   auto grouping = ParseVolumeGrouping(request, *selector);
@@ -692,20 +693,17 @@ HttpResponse HandleIndexVolume(ApiState* state, const HttpRequest& request, bool
 // GET /loki/api/v1/detected_labels: the stream labels (service, host, level) the selected lines
 // have, each with its exact number of distinct values in the range.
 HttpResponse HandleDetectedLabels(ApiState* state, const HttpRequest& request) {
-  query::QueryEngine* engine = state->query.load();
-  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
-  auto range = ParseRange(request, state->clock->NowNanos());
-  if (!range.ok()) return LokiError(range.status());
+  ReadStart read;
+  if (auto refused = StartRead(state, request, &read)) return *refused;
   auto filter = SelectorFilter(request, "query");
   if (!filter.ok()) return LokiError(filter.status());
   std::string body = "{\"detectedLabels\":[";
   bool first = true;
   for (const char* field : {"service", "host", "level"}) {
     query::SearchRequest search =
-        BaseSearch(request, *filter + " | uniq " + field, range->start, range->end);
-    auto answer = engine->Search(search);
+        BaseSearch(request, *filter + " | uniq " + field, read.range.start, read.range.end);
+    auto answer = SearchWhole(read.engine, search);
     if (!answer.ok()) return LokiError(answer.status());
-    if (Status complete = CheckComplete(*answer); !complete.ok()) return LokiError(complete);
     size_t cardinality = 0;
     for (const query::Row& row : answer->rows) {
       const std::string* s = row.empty() ? nullptr : std::get_if<std::string>(&row[0].second);
@@ -742,10 +740,10 @@ std::string ValueType(std::string_view v) {
 // (default 1,000, as in Loki) lines the query matches, with their type and their number of
 // distinct values among those lines.
 HttpResponse HandleDetectedFields(ApiState* state, const HttpRequest& request) {
-  query::QueryEngine* engine = state->query.load();
-  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
-  auto range = ParseRange(request, state->clock->NowNanos());
-  if (!range.ok()) return LokiError(range.status());
+  ReadStart read;
+  if (auto refused = StartRead(state, request, &read)) return *refused;
+  query::QueryEngine* engine = read.engine;
+  const Range* range = &read.range;
   std::string native = "*";
   if (!request.Query("query").empty()) {
     auto expr = logql::Parse(request.Query("query"));
@@ -815,10 +813,10 @@ constexpr size_t kMaxPatterns = 1000;
 constexpr int64_t kMaxPatternSteps = 1000;
 
 HttpResponse HandlePatterns(ApiState* state, const HttpRequest& request) {
-  query::QueryEngine* engine = state->query.load();
-  if (!state->ready.load() || engine == nullptr) return LokiUnready(*state);
-  auto range = ParseRange(request, state->clock->NowNanos());
-  if (!range.ok()) return LokiError(range.status());
+  ReadStart read;
+  if (auto refused = StartRead(state, request, &read)) return *refused;
+  query::QueryEngine* engine = read.engine;
+  const Range* range = &read.range;
   if (request.Query("query").empty()) {
     return LokiError(Status::InvalidArgument(
         "query: a log query is required, e.g. query={service=\"api\"} |= \"error\""));
