@@ -86,6 +86,10 @@ Result<size_t> ClusterNode::TakeOverNow() {
     return Status::Unavailable("this node's heartbeat is not current; no takeover");
   }
   if (dead.empty()) return size_t{0};
+  // After a catalog outage (ours, so probably everyone's) a live node's heartbeat is as stale as
+  // a dead one's: each gets node_timeout to beat again before its objects may be taken, or a
+  // node that merely lost the catalog for a moment would have its lines flushed twice.
+  if (!registry_->CatalogSteadyForNodeTimeout()) return size_t{0};
   const int64_t alive_since = clock_->NowNanos() - registry_->node_timeout_ns();
   size_t taken = 0;
   RETURN_IF_ERROR(engine_->WithoutWalTrim([&]() -> Status {

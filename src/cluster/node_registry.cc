@@ -163,10 +163,14 @@ Status NodeRegistry::Beat() {
   Status status = catalog_->Heartbeat(self);
   if (!status.ok()) {
     Metrics().heartbeat_failures->Increment();
+    MarkUnreachable();
     return status;
   }
   auto rows = catalog_->ListNodes();
-  if (!rows.ok()) return rows.status();
+  if (!rows.ok()) {
+    MarkUnreachable();
+    return rows.status();
+  }
   std::vector<catalog::NodeRow> peers;
   size_t live = 0;
   for (NodeView& view : Classify(*rows)) {
@@ -179,7 +183,19 @@ Status NodeRegistry::Beat() {
   peers_ = std::move(peers);
   live_ = std::max<size_t>(live, 1);
   last_ok_ns_ = now;
+  if (reachable_since_ns_ == 0) reachable_since_ns_ = now;
   return Status::OK();
+}
+
+void NodeRegistry::MarkUnreachable() {
+  MutexLock lock(&mu_);
+  reachable_since_ns_ = 0;
+}
+
+bool NodeRegistry::CatalogSteadyForNodeTimeout() const {
+  const int64_t now = options_.clock->NowNanos();
+  MutexLock lock(&mu_);
+  return reachable_since_ns_ != 0 && now - reachable_since_ns_ >= options_.node_timeout_ns;
 }
 
 void NodeRegistry::BeatAndLog() {
@@ -236,6 +252,10 @@ Result<std::string> LoadOrCreateNodeId(const std::string& data_dir) {
     id.fill('0');
     id << (device() & 0xffff);
   }
+  // The first start of a server whose data directory does not exist yet: the id comes first.
+  std::filesystem::create_directories(data_dir, ec);
+  if (ec)
+    return Status::IOError("cannot create the data directory " + data_dir + ": " + ec.message());
   const std::string tmp = path.string() + ".tmp";
   const std::string text = id.str() + "\n";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);

@@ -71,12 +71,17 @@ class NodeRegistry {
   Result<std::vector<NodeView>> List() const;
   // Heartbeats and reads the table now (also done every heartbeat_interval).
   Status Beat();
+  // True when every heartbeat of the last node_timeout succeeded. After a catalog outage every
+  // node's heartbeat is stale, the live ones' too: until each has had node_timeout to beat
+  // again, none may be judged dead from the table (takeover waits for this).
+  bool CatalogSteadyForNodeTimeout() const;
 
  private:
   NodeRegistry(catalog::Catalog* catalog, NodeRegistryOptions options, int64_t started_ns);
   // One heartbeat of the background worker; failures logged at the first and then once a
   // minute's worth of heartbeats.
   void BeatAndLog();
+  void MarkUnreachable();  // a heartbeat or the table read failed
   std::vector<NodeView> Classify(const std::vector<catalog::NodeRow>& rows) const;
 
   catalog::Catalog* const catalog_;
@@ -87,6 +92,8 @@ class NodeRegistry {
   std::vector<catalog::NodeRow> peers_ GUARDED_BY(mu_);
   size_t live_ GUARDED_BY(mu_) = 1;
   int64_t last_ok_ns_ GUARDED_BY(mu_) = 0;
+  // Start of the current run of successful heartbeats; 0 while they fail.
+  int64_t reachable_since_ns_ GUARDED_BY(mu_) = 0;
   int failures_ = 0;  // heartbeats failed in a row (the worker's thread only)
   PeriodicWorker worker_;
 };
