@@ -39,69 +39,44 @@ struct Metrics {
   static Metrics& Get() {
     static Metrics* m = [] {
       auto* m = new Metrics;
-      auto& reg = MetricsRegistry();
-      m->objects = &prometheus::BuildCounter()
-                        .Name("sawmill_wal_objects_written_total")
-                        .Help("WAL objects written to the shared store and registered")
-                        .Register(reg)
-                        .Add({});
-      m->object_bytes = &prometheus::BuildCounter()
-                             .Name("sawmill_wal_object_bytes_total")
-                             .Help("Bytes of the WAL objects written")
-                             .Register(reg)
-                             .Add({});
+      m->objects = UnlabelledCounter("sawmill_wal_objects_written_total",
+                                     "WAL objects written to the shared store and registered");
+      m->object_bytes =
+          UnlabelledCounter("sawmill_wal_object_bytes_total", "Bytes of the WAL objects written");
       m->failures = &prometheus::BuildCounter()
                          .Name("sawmill_wal_object_failures_total")
                          .Help(
                              "Failed attempts to write (stage put) or register (stage "
                              "register) a WAL object; each is retried until the deadline")
-                         .Register(reg);
-      m->batches_refused = &prometheus::BuildCounter()
-                                .Name("sawmill_wal_object_batches_refused_total")
-                                .Help(
-                                    "Batches refused (503, not acknowledged) because their WAL "
-                                    "object could not be written and registered in time")
-                                .Register(reg)
-                                .Add({});
+                         .Register(MetricsRegistry());
+      m->batches_refused = UnlabelledCounter(
+          "sawmill_wal_object_batches_refused_total",
+          "Batches refused (503, not acknowledged) because their WAL object could not be written "
+          "and registered in time");
       m->ack_seconds = &prometheus::BuildHistogram()
                             .Name("sawmill_wal_object_ack_seconds")
                             .Help(
                                 "From a batch's commit to its acknowledgement (buffer, PUT, "
                                 "registration)")
-                            .Register(reg)
+                            .Register(MetricsRegistry())
                             .Add({}, prometheus::Histogram::BucketBoundaries{
                                          0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2, 5, 10});
-      m->deleted = &prometheus::BuildCounter()
-                        .Name("sawmill_wal_objects_deleted_total")
-                        .Help("WAL objects deleted after their records were in segments")
-                        .Register(reg)
-                        .Add({});
-      m->taken_over = &prometheus::BuildCounter()
-                           .Name("sawmill_wal_objects_taken_over_total")
-                           .Help("WAL objects of dead nodes this node took over and replayed")
-                           .Register(reg)
-                           .Add({});
-      m->fenced = &prometheus::BuildCounter()
-                       .Name("sawmill_wal_objects_fenced_total")
-                       .Help(
-                           "WAL objects this node found taken over by another node when it "
-                           "came to mark them flushed (it no longer answers for them)")
-                       .Register(reg)
-                       .Add({});
-      m->orphans = &prometheus::BuildCounter()
-                        .Name("sawmill_wal_object_orphans_deleted_total")
-                        .Help(
-                            "WAL objects no catalog row names (never acknowledged), deleted at "
-                            "start")
-                        .Register(reg)
-                        .Add({});
-      m->missing = &prometheus::BuildCounter()
-                        .Name("sawmill_wal_objects_missing_total")
-                        .Help(
-                            "Registered, unflushed WAL objects the store did not have at "
-                            "replay or takeover (acknowledged lines lost)")
-                        .Register(reg)
-                        .Add({});
+      m->deleted = UnlabelledCounter("sawmill_wal_objects_deleted_total",
+                                     "WAL objects deleted after their records were in segments");
+      m->taken_over =
+          UnlabelledCounter("sawmill_wal_objects_taken_over_total",
+                            "WAL objects of dead nodes this node took over and replayed");
+      m->fenced = UnlabelledCounter(
+          "sawmill_wal_objects_fenced_total",
+          "WAL objects this node found taken over by another node when it came to mark them "
+          "flushed (it no longer answers for them)");
+      m->orphans = UnlabelledCounter(
+          "sawmill_wal_object_orphans_deleted_total",
+          "WAL objects no catalog row names (never acknowledged), deleted at start");
+      m->missing = UnlabelledCounter(
+          "sawmill_wal_objects_missing_total",
+          "Registered, unflushed WAL objects the store did not have at replay or takeover "
+          "(acknowledged lines lost)");
       return m;
     }();
     return *m;
