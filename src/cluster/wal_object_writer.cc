@@ -384,7 +384,6 @@ void WalObjectWriter::SealerThread() {
       }
       group = std::move(open_);
       open_ = Group();
-      sealing_ = true;
     }
     auto persisted = Persist(group);
     if (persisted.ok()) {
@@ -409,7 +408,6 @@ void WalObjectWriter::SealerThread() {
         Metrics::Get().batches_refused->Increment(static_cast<double>(group.batches.size()));
         failure_ = persisted.status().message();
       }
-      sealing_ = false;
     }
     done_cv_.NotifyAll();
   }
@@ -593,13 +591,10 @@ Result<size_t> WalObjectWriter::TakeOver(const std::vector<std::string>& dead,
 Status WalObjectWriter::Close() {
   {
     MutexLock l(&mu_);
-    if (closed_) return Status::OK();
     closing_ = true;
   }
   work_cv_.NotifyAll();
   if (sealer_.joinable()) sealer_.join();  // seals what is open first
-  MutexLock l(&mu_);
-  closed_ = true;
   return Status::OK();
 }
 

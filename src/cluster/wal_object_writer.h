@@ -116,13 +116,11 @@ class WalObjectWriter final : public wal::WalSink {
   CondVar work_cv_;  // the sealer: a batch came, or closing
   CondVar done_cv_;  // committers: a group finished
   Group open_ GUARDED_BY(mu_);
-  bool sealing_ GUARDED_BY(mu_) = false;  // the sealer holds a group
   uint64_t next_seq_ GUARDED_BY(mu_) = 1;
   uint64_t block_end_ GUARDED_BY(mu_) = 0;  // next_seq_ < block_end_: in an allocated block
   uint64_t floor_ GUARDED_BY(mu_) = 1;
   bool replayed_ GUARDED_BY(mu_) = false;
   bool closing_ GUARDED_BY(mu_) = false;
-  bool closed_ GUARDED_BY(mu_) = false;
   std::string failure_ GUARDED_BY(mu_);  // why the last group failed; "" when it succeeded
   // The objects this node answers for whose batches are applied, oldest first.
   std::deque<catalog::WalObjectRow> owned_ GUARDED_BY(mu_);
