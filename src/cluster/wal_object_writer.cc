@@ -336,7 +336,9 @@ Status WalObjectWriter::Commit(wal::WalBatch* batch) {
     block_end_ = *first + std::max(options_.seq_block, count);
   }
   batch->base_seq = next_seq_;
-  next_seq_ += batch->count;
+  // A batch that takes no seq still takes one here: an object's name is its seq range, and two
+  // objects of one name would be one (the second PUT replaces the first).
+  next_seq_ += count;
   if (batch->payload.size() >= 8) wal::SetBatchBaseSeq(batch->payload.data(), batch->base_seq);
   batch->done = false;
   Group& g = open_;
@@ -347,7 +349,7 @@ Status WalObjectWriter::Commit(wal::WalBatch* batch) {
     g.opened_ns = clock_->MonotonicNanos();
     work_cv_.NotifyAll();
   }
-  g.last_seq = batch->base_seq + std::max<uint64_t>(batch->count, 1) - 1;
+  g.last_seq = batch->base_seq + count - 1;
   g.min_ingest_ts = std::min(g.min_ingest_ts, batch->min_ingest_ts);
   g.max_ingest_ts = std::max(g.max_ingest_ts, batch->max_ingest_ts);
   {

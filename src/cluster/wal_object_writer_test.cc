@@ -119,6 +119,26 @@ TEST_F(WalObjectWriterTest, AnAcknowledgedBatchIsInARegisteredObjectAndAppliedIn
   ASSERT_TRUE(w->Close().ok());
 }
 
+TEST_F(WalObjectWriterTest, BatchesThatTakeNoSeqDoNotReplaceEachOthersObject) {
+  std::vector<uint64_t> applied;
+  auto w = Open("n1", &applied);
+  ASSERT_TRUE(w->Replay([](std::string_view, uint64_t*) { return Status::OK(); }).ok());
+  for (int i = 0; i < 2; ++i) {
+    wal::WalBatch b = Batch(0);  // count 0; each in an object of its own (Commit waits for it)
+    ASSERT_TRUE(w->Commit(&b).ok());
+  }
+  auto rows = catalog_->ListWalObjects("n1");
+  ASSERT_TRUE(rows.ok());
+  size_t records = 0;
+  for (const auto& r : *rows) {
+    std::string data;
+    ASSERT_TRUE(store_->GetRange(r.name, 0, *store_->Size(r.name), &data).ok());
+    records += ReadWalObjectRecords(r.name, data, nullptr).size();
+  }
+  EXPECT_EQ(rows->size(), 2u);
+  EXPECT_EQ(records, 2u);  // both acknowledged batches are still there to replay
+}
+
 TEST_F(WalObjectWriterTest, ARestartReplaysUnflushedObjectsDeletesOrphansAndTakesNewSeqs) {
   std::vector<uint64_t> applied;
   uint64_t last = 0;
