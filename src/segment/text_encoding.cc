@@ -81,6 +81,42 @@ Status DecodeLinesBlock(std::string_view body, size_t count, std::vector<std::st
   return SplitLines(body, count, out);
 }
 
+// Renders every value of a split layout into "*arena" (each skeleton of "lines" with its marks
+// replaced by runs of "runs"), then appends a view of each to "*out": the arena must not move
+// under them, and the values are never longer than skeletons and runs together. The k-th mark
+// of a row takes the next run of group group_of(row, k), which starts at (*cursor)[group].
+// REQUIRES: the caller checked that every group has a run ending with kRunEnd for each mark.
+template <typename GroupOf>
+void RenderMarked(const std::vector<std::string_view>& lines, std::string_view runs,
+                  std::vector<size_t>* cursor, GroupOf group_of, std::vector<std::string_view>* out,
+                  std::string* arena) {
+  const size_t count = lines.size();
+  size_t skeleton_bytes = 0;
+  for (std::string_view line : lines) skeleton_bytes += line.size();
+  arena->clear();
+  arena->reserve(skeleton_bytes + runs.size());
+  std::vector<size_t> ends(count);
+  for (size_t row = 0; row < count; ++row) {
+    uint32_t k = 0;
+    for (char c : lines[row]) {
+      if (c != kDigitMark) {
+        arena->push_back(c);
+        continue;
+      }
+      size_t& at = (*cursor)[group_of(row, k++)];
+      const size_t end = runs.find(kRunEnd, at);
+      arena->append(runs.substr(at, end - at));
+      at = end + 1;
+    }
+    ends[row] = arena->size();
+  }
+  out->reserve(out->size() + count);
+  for (size_t row = 0, begin = 0; row < count; ++row) {
+    out->emplace_back(arena->data() + begin, ends[row] - begin);
+    begin = ends[row];
+  }
+}
+
 Status DecodeDigitSplitBlock(std::string_view body, size_t count,
                              std::vector<std::string_view>* out, std::string* arena) {
   uint64_t skeletons_size;
@@ -127,32 +163,9 @@ Status DecodeDigitSplitBlock(std::string_view body, size_t count,
   }
   if (pos != digits.size()) return Status::DataLoss("digit-split block has trailing bytes");
 
-  // Render every value (the skeleton with its runs put back), then point the views: the arena
-  // must not move under them. The values are never longer than skeletons and runs together.
-  arena->clear();
-  arena->reserve(skeletons.size() + digits.size());
-  std::vector<size_t> ends(count);
-  for (size_t row = 0; row < count; ++row) {
-    const uint32_t group = first_group[row_template[row]];
-    uint32_t k = 0;
-    for (char c : lines[row]) {
-      if (c != kDigitMark) {
-        arena->push_back(c);
-        continue;
-      }
-      size_t& at = cursor[group + k++];
-      const size_t end = digits.find(kRunEnd, at);  // checked above: a run ends with kRunEnd
-      arena->append(digits.substr(at, end - at));
-      at = end + 1;
-    }
-    ends[row] = arena->size();
-  }
-  const size_t base = out->size();
-  out->reserve(base + count);
-  for (size_t row = 0, begin = 0; row < count; ++row) {
-    out->emplace_back(arena->data() + begin, ends[row] - begin);
-    begin = ends[row];
-  }
+  RenderMarked(
+      lines, digits, &cursor,
+      [&](size_t row, uint32_t k) { return first_group[row_template[row]] + k; }, out, arena);
   return Status::OK();
 }
 
@@ -214,29 +227,9 @@ Status DecodePrefixSplitBlock(std::string_view body, size_t count,
   }
   if (pos != runs.size()) return Status::DataLoss("prefix-split block has trailing bytes");
 
-  arena->clear();
-  arena->reserve(skeletons.size() + runs.size());
-  std::vector<size_t> ends(count);
   size_t mark = 0;
-  for (size_t row = 0; row < count; ++row) {
-    for (char c : lines[row]) {
-      if (c != kDigitMark) {
-        arena->push_back(c);
-        continue;
-      }
-      size_t& at = cursor[mark_group[mark++]];
-      const size_t end = runs.find(kRunEnd, at);  // checked above
-      arena->append(runs.substr(at, end - at));
-      at = end + 1;
-    }
-    ends[row] = arena->size();
-  }
-  const size_t base = out->size();
-  out->reserve(base + count);
-  for (size_t row = 0, begin = 0; row < count; ++row) {
-    out->emplace_back(arena->data() + begin, ends[row] - begin);
-    begin = ends[row];
-  }
+  RenderMarked(
+      lines, runs, &cursor, [&](size_t, uint32_t) { return mark_group[mark++]; }, out, arena);
   return Status::OK();
 }
 
