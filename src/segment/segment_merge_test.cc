@@ -86,6 +86,29 @@ void ExpectSameBytes(Env* env, const std::string& dir,
   EXPECT_EQ(want.raw_bytes, got.raw_bytes) << what;
   EXPECT_EQ(want.file_bytes, got.file_bytes) << what;
   EXPECT_EQ(stats.rows, concatenated.size()) << what;
+  // Both writers count the ranges with one helper: check them against the records themselves.
+  auto [min_ts, max_ts] =
+      std::minmax_element(concatenated.begin(), concatenated.end(),
+                          [](const Record& a, const Record& b) { return a.ts < b.ts; });
+  auto [min_ingest, max_ingest] = std::minmax_element(
+      concatenated.begin(), concatenated.end(),
+      [](const Record& a, const Record& b) { return a.ingest_ts < b.ingest_ts; });
+  auto [min_seq, max_seq] =
+      std::minmax_element(concatenated.begin(), concatenated.end(),
+                          [](const Record& a, const Record& b) { return a.seq < b.seq; });
+  uint64_t raw_bytes = 0;
+  for (const Record& r : concatenated) {
+    raw_bytes += r.message.size();
+    for (const auto& [key, value] : r.fields) raw_bytes += key.size() + value.size();
+  }
+  EXPECT_EQ(got.rows, concatenated.size()) << what;
+  EXPECT_EQ(got.min_ts, min_ts->ts) << what;
+  EXPECT_EQ(got.max_ts, max_ts->ts) << what;
+  EXPECT_EQ(got.min_ingest_ts, min_ingest->ingest_ts) << what;
+  EXPECT_EQ(got.max_ingest_ts, max_ingest->ingest_ts) << what;
+  EXPECT_EQ(got.min_seq, min_seq->seq) << what;
+  EXPECT_EQ(got.max_seq, max_seq->seq) << what;
+  EXPECT_EQ(got.raw_bytes, raw_bytes) << what;
   if (stats_out != nullptr) *stats_out = stats;
 }
 

@@ -206,24 +206,38 @@ void SortRows(std::vector<Record>* records, uint32_t slice_rows) {
   records->swap(out);
 }
 
+// Counts one more row into "*out": its row count, time, ingest time and seq ranges and raw
+// bytes (the first row, rows == 0, sets the ranges).
+void AddRow(int64_t ts, int64_t ingest_ts, uint64_t seq, uint64_t raw_bytes, SegmentInfo* out) {
+  if (out->rows == 0) {
+    out->min_ts = out->max_ts = ts;
+    out->min_ingest_ts = out->max_ingest_ts = ingest_ts;
+    out->min_seq = out->max_seq = seq;
+    out->raw_bytes = 0;
+  }
+  ++out->rows;
+  out->min_ts = std::min(out->min_ts, ts);
+  out->max_ts = std::max(out->max_ts, ts);
+  out->min_ingest_ts = std::min(out->min_ingest_ts, ingest_ts);
+  out->max_ingest_ts = std::max(out->max_ingest_ts, ingest_ts);
+  out->min_seq = std::min(out->min_seq, seq);
+  out->max_seq = std::max(out->max_seq, seq);
+  out->raw_bytes += raw_bytes;
+}
+
+// The bytes of a record that SegmentInfo::raw_bytes counts: its message and its fields.
+uint64_t RawBytes(const Record& r) {
+  uint64_t n = r.message.size();
+  for (const auto& [key, value] : r.fields) n += key.size() + value.size();
+  return n;
+}
+
 // The row count, time, ingest time and seq ranges and raw bytes of a segment of "n" rows.
 template <typename Rows>
 void RangesOf(const Rows& rows, size_t n, SegmentInfo* out) {
-  out->rows = n;
-  out->min_ts = out->max_ts = rows.ts(0);
-  out->min_ingest_ts = out->max_ingest_ts = rows.ingest_ts(0);
-  out->min_seq = out->max_seq = rows.seq(0);
-  out->raw_bytes = 0;
+  out->rows = 0;
   for (size_t i = 0; i < n; ++i) {
-    const int64_t ts = rows.ts(i), ingest_ts = rows.ingest_ts(i);
-    const uint64_t seq = rows.seq(i);
-    out->min_ts = std::min(out->min_ts, ts);
-    out->max_ts = std::max(out->max_ts, ts);
-    out->min_ingest_ts = std::min(out->min_ingest_ts, ingest_ts);
-    out->max_ingest_ts = std::max(out->max_ingest_ts, ingest_ts);
-    out->min_seq = std::min(out->min_seq, seq);
-    out->max_seq = std::max(out->max_seq, seq);
-    out->raw_bytes += rows.raw_bytes(i);
+    AddRow(rows.ts(i), rows.ingest_ts(i), rows.seq(i), rows.raw_bytes(i), out);
   }
 }
 
@@ -233,12 +247,7 @@ struct VectorRanges {
   int64_t ts(size_t i) const { return records[i].ts; }
   int64_t ingest_ts(size_t i) const { return records[i].ingest_ts; }
   uint64_t seq(size_t i) const { return records[i].seq; }
-  uint64_t raw_bytes(size_t i) const {
-    const Record& r = records[i];
-    uint64_t n = r.message.size();
-    for (const auto& [key, value] : r.fields) n += key.size() + value.size();
-    return n;
-  }
+  uint64_t raw_bytes(size_t i) const { return RawBytes(records[i]); }
 };
 
 Status Writer::FlushPending(bool force) {
@@ -769,20 +778,7 @@ class SegmentMerger {
     }
     for (uint32_t i : order_) {
       Record& r = slice_[i];
-      if (ranges->rows == 0) {
-        ranges->min_ts = ranges->max_ts = r.ts;
-        ranges->min_ingest_ts = ranges->max_ingest_ts = r.ingest_ts;
-        ranges->min_seq = ranges->max_seq = r.seq;
-      }
-      ++ranges->rows;
-      ranges->min_ts = std::min(ranges->min_ts, r.ts);
-      ranges->max_ts = std::max(ranges->max_ts, r.ts);
-      ranges->min_ingest_ts = std::min(ranges->min_ingest_ts, r.ingest_ts);
-      ranges->max_ingest_ts = std::max(ranges->max_ingest_ts, r.ingest_ts);
-      ranges->min_seq = std::min(ranges->min_seq, r.seq);
-      ranges->max_seq = std::max(ranges->max_seq, r.seq);
-      ranges->raw_bytes += r.message.size();
-      for (const auto& [key, value] : r.fields) ranges->raw_bytes += key.size() + value.size();
+      AddRow(r.ts, r.ingest_ts, r.seq, RawBytes(r), ranges);
       out->push_back(std::move(r));
     }
     return Status::OK();
