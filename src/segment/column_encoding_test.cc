@@ -389,8 +389,9 @@ TEST(ColumnEncoding, ScaledIntsRoundTripAndRefuseWhatTheyCannotHold) {
     t += static_cast<int64_t>(rng() % 5'000'000) * 1000;
     micros.push_back(t - (i % 17 == 0 ? 3'000'000'000 : 0));  // some out of order
   }
+  // The smallest divisor taken is 2.
   const std::vector<std::vector<int64_t>> cases = {
-      micros, {-4000, 0, 6000, 2000}, {INT64_MAX - INT64_MAX % 7, 7, -14}, {10}};
+      micros, {-4000, 0, 6000, 2000}, {INT64_MAX - INT64_MAX % 7, 7, -14}, {10}, {2, -6, 4}};
   for (const auto& values : cases) {
     std::string block;
     ASSERT_TRUE(EncodeScaled(values.data(), values.size(), &block));
@@ -479,6 +480,19 @@ TEST(ColumnEncoding, HexIdsRoundTripAsBytes) {
   }
   std::string none;
   EXPECT_FALSE(EncodeHex(nullptr, 0, &none));
+  // The widest value the encoder takes is the widest the decoder reads; one byte more is refused.
+  const std::string widest(2 * kMaxHexBytes, 'e');
+  const std::vector<std::string> wide = {widest, std::string(2 * kMaxHexBytes, '0')};
+  std::vector<std::string_view> wv(wide.begin(), wide.end());
+  std::string wide_block;
+  ASSERT_TRUE(EncodeHex(wv.data(), wv.size(), &wide_block));
+  out.clear();
+  ASSERT_TRUE(DecodeStringColumn(wide_block, wide.size(), &out, &arena).ok());
+  EXPECT_EQ(std::vector<std::string>(out.begin(), out.end()), wide);
+  const std::string too_wide = widest + "ab";
+  const std::string_view too_wide_view = too_wide;
+  EXPECT_FALSE(EncodeHex(&too_wide_view, 1, &none));
+  EXPECT_TRUE(none.empty());
 }
 
 TEST(ColumnEncoding, TextLayoutsRefuseWhatTheyCannotHold) {
