@@ -23,7 +23,19 @@ std::optional<ColumnAggregation> ColumnAggregation::Make(const Aggregator& agg,
   out.keys_ = std::move(*keys);
   const uint32_t time_col = time_field_ts ? segment::kColTs : segment::kColIngestTs;
   out.time_slot_ = std::countr_zero(time_col);
-  for (const Aggregator::ColumnKey& k : out.keys_) out.columns_ |= k.bucket ? time_col : k.column;
+  out.values_.resize(out.keys_.size());
+  for (size_t k = 0; k < out.keys_.size(); ++k) {
+    const Aggregator::ColumnKey& key = out.keys_[k];
+    out.columns_ |= key.bucket ? time_col : key.column;
+    if (!key.bucket && key.column == segment::kColLevel) {
+      // A level's code is its value: the same values in every block.
+      for (int l = 0; l < kLevelCount; ++l) {
+        Record r;
+        r.level = static_cast<Level>(l);
+        out.values_[k].push_back(GroupValue(r, *key.name));
+      }
+    }
+  }
   return out;
 }
 
@@ -31,10 +43,10 @@ bool ColumnAggregation::Add(const segment::BlockColumns& cols, const std::vector
                             Aggregator* agg) {
   const size_t n = rows.size();
   if (n == 0) return true;
-  // Per key: how many codes it has, the value of each code, and (bucket) the first bucket.
+  // Per key: how many codes it has and (bucket) the first bucket; values_[k] has the value of
+  // each code of a level or text key.
   struct Dim {
     uint64_t card = 1;
-    std::vector<std::string> values;
     int64_t first_bucket = 0;
     int64_t width = 0;
   };
@@ -46,9 +58,11 @@ bool ColumnAggregation::Add(const segment::BlockColumns& cols, const std::vector
     Dim& dim = dims[k];
     if (key.bucket) {
       const std::vector<int64_t>& t = cols.ints[time_slot_];
+      buckets_.resize(n);
       int64_t lo = INT64_MAX, hi = INT64_MIN;
-      for (uint32_t r : rows) {
-        int64_t b = agg->BucketOf(t[r]);
+      for (size_t i = 0; i < n; ++i) {
+        const int64_t b = agg->BucketOf(t[rows[i]]);
+        buckets_[i] = b;
         lo = std::min(lo, b);
         hi = std::max(hi, b);
       }
@@ -60,9 +74,8 @@ bool ColumnAggregation::Add(const segment::BlockColumns& cols, const std::vector
       dim.card = span / static_cast<uint64_t>(width) + 1;
       if (dim.card > kMaxCells) return false;
       for (size_t i = 0; i < n; ++i) {
-        const uint64_t code =
-            (static_cast<uint64_t>(agg->BucketOf(t[rows[i]])) - static_cast<uint64_t>(lo)) /
-            static_cast<uint64_t>(width);
+        const uint64_t code = (static_cast<uint64_t>(buckets_[i]) - static_cast<uint64_t>(lo)) /
+                              static_cast<uint64_t>(width);
         cell_[i] += code * radix;
       }
     } else if (key.column == segment::kColLevel) {
@@ -70,11 +83,6 @@ bool ColumnAggregation::Add(const segment::BlockColumns& cols, const std::vector
       dim.card = kLevelCount;
       for (size_t i = 0; i < n; ++i) {
         cell_[i] += static_cast<uint64_t>(levels[rows[i]]) * radix;
-      }
-      for (int l = 0; l < kLevelCount; ++l) {
-        Record r;
-        r.level = static_cast<Level>(l);
-        dim.values.push_back(GroupValue(r, *key.name));
       }
     } else {
       const std::vector<std::string_view>& text = cols.text[std::countr_zero(key.column)];
@@ -88,10 +96,11 @@ bool ColumnAggregation::Add(const segment::BlockColumns& cols, const std::vector
         cell_[i] += it->second * radix;
       }
       dim.card = distinct_.size();
+      values_[k].clear();
+      Record r;
       for (std::string_view v : distinct_) {
-        Record r;
-        r.*f->text = std::string(v);
-        dim.values.push_back(GroupValue(r, *key.name));
+        (r.*f->text).assign(v);
+        values_[k].push_back(GroupValue(r, *key.name));
       }
     }
     if (dim.card > kMaxCells / radix) return false;
@@ -108,7 +117,7 @@ bool ColumnAggregation::Add(const segment::BlockColumns& cols, const std::vector
       if (keys_[k].bucket) {
         bucket = dims[k].first_bucket + static_cast<int64_t>(code) * dims[k].width;
       } else {
-        values[v++] = dims[k].values[code];
+        values[v++] = values_[k][code];
       }
     }
     agg->AddBucketCount(bucket, values, count);

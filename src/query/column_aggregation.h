@@ -39,8 +39,13 @@ class ColumnAggregation {
   int time_slot_ = 0;  // the BlockColumns slot of the time field
   uint32_t columns_ = 0;
 
+  // Per key: the value (GroupValue) of each code; a level key's are set by Make, a text key's
+  // per block.
+  std::vector<std::vector<std::string>> values_;
+
   // Scratch reused from block to block.
-  std::vector<uint64_t> cell_;  // per selected row: its combination's number
+  std::vector<uint64_t> cell_;    // per selected row: its combination's number
+  std::vector<int64_t> buckets_;  // per selected row: its bucket (a bucket key)
   std::vector<int64_t> table_;
   std::unordered_map<uint64_t, int64_t> sparse_;
   std::unordered_map<std::string_view, uint32_t> intern_;
