@@ -148,7 +148,7 @@ uint32_t Aggregator::columns() const {
   return mask;
 }
 
-void Aggregator::Bump(Key key, int64_t by) {
+void Aggregator::Bump(const Key& key, int64_t by) {
   auto it = counts_.find(key);
   if (it != counts_.end()) {
     it->second += by;
@@ -158,7 +158,13 @@ void Aggregator::Bump(Key key, int64_t by) {
     dropped_ = true;
     return;
   }
-  counts_.emplace(std::move(key), by);
+  counts_.emplace(key, by);
+}
+
+void Aggregator::BumpValues(int64_t bucket, const std::vector<std::string>& values, int64_t by) {
+  scratch_.bucket = bucket;
+  scratch_.values = values;  // reuses scratch_'s vector and strings
+  Bump(scratch_, by);
 }
 
 int64_t Aggregator::BucketOf(int64_t t) const {
@@ -185,12 +191,13 @@ std::optional<std::vector<Aggregator::ColumnKey>> Aggregator::ColumnKeys() const
 
 void Aggregator::AddBucketCount(int64_t bucket, const std::vector<std::string>& values, int64_t n) {
   if (n <= 0) return;
-  if (bucket_index_ < 0) bucket = 0;
-  if (bucket_index_ >= 0) {
+  if (bucket_index_ < 0) {
+    bucket = 0;
+  } else {
     min_bucket_ = std::min(min_bucket_, bucket);
     max_bucket_ = std::max(max_bucket_, bucket);
   }
-  Bump(Key{bucket, values}, n);
+  BumpValues(bucket, values, n);
 }
 
 void Aggregator::Add(const Record& record) {
@@ -206,12 +213,7 @@ void Aggregator::Add(const Record& record) {
     }
   }
   const int64_t by = agg_->bytes ? static_cast<int64_t>(record.message.size()) : 1;
-  auto it = counts_.find(scratch_);
-  if (it != counts_.end()) {
-    it->second += by;
-  } else {
-    Bump(scratch_, by);
-  }
+  Bump(scratch_, by);
 }
 
 bool Aggregator::CountsOnly() const {
@@ -232,7 +234,7 @@ std::vector<std::string> Aggregator::GroupFields() const {
 }
 
 void Aggregator::AddGroupCount(const std::vector<std::string>& values, int64_t n) {
-  if (n > 0) Bump(Key{0, values}, n);
+  if (n > 0) BumpValues(0, values, n);
 }
 
 void Aggregator::Merge(const Aggregator& other) {
@@ -256,7 +258,7 @@ void Aggregator::Import(const AggregateState& state) {
   for (const GroupCount& g : state.groups) {
     // A group of another shape (another query) cannot be this query's: ignored.
     if (g.values.size() != ids_.size()) continue;
-    Bump(Key{g.bucket, g.values}, g.count);
+    BumpValues(g.bucket, g.values, g.count);
   }
   dropped_ = dropped_ || state.dropped;
   min_bucket_ = std::min(min_bucket_, state.min_bucket);

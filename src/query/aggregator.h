@@ -87,7 +87,10 @@ class Aggregator {
     auto operator<=>(const Key&) const = default;
   };
 
-  void Bump(Key key, int64_t by);
+  // Adds "by" to the group "key" (copied only when the group is new).
+  void Bump(const Key& key, int64_t by);
+  // Bump of the key {bucket, values}, built in scratch_ (no allocation for an existing group).
+  void BumpValues(int64_t bucket, const std::vector<std::string>& values, int64_t by);
 
   const Query* query_;
   const Pipe* agg_ = nullptr;
@@ -97,7 +100,7 @@ class Aggregator {
   bool bucket_end_ = false;
   std::vector<FieldId> ids_;  // of the group fields, in Key::values order
   std::vector<const std::string*> names_;
-  Key scratch_;  // reused by Add() so that an existing group costs no allocation
+  Key scratch_;  // reused by Add() and BumpValues so that an existing group costs no allocation
   std::map<Key, int64_t> counts_;
   bool dropped_ = false;
   int64_t min_bucket_ = INT64_MAX, max_bucket_ = INT64_MIN;
