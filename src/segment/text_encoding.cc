@@ -97,17 +97,19 @@ void RenderMarked(const std::vector<std::string_view>& lines, std::string_view r
   arena->reserve(skeleton_bytes + runs.size());
   std::vector<size_t> ends(count);
   for (size_t row = 0; row < count; ++row) {
+    const std::string_view line = lines[row];
     uint32_t k = 0;
-    for (char c : lines[row]) {
-      if (c != kDigitMark) {
-        arena->push_back(c);
-        continue;
-      }
+    size_t begin = 0;
+    for (size_t mark = line.find(kDigitMark); mark != std::string_view::npos;
+         mark = line.find(kDigitMark, begin)) {
+      arena->append(line.substr(begin, mark - begin));
       size_t& at = (*cursor)[group_of(row, k++)];
       const size_t end = runs.find(kRunEnd, at);
       arena->append(runs.substr(at, end - at));
       at = end + 1;
+      begin = mark + 1;
     }
+    arena->append(line.substr(begin));
     ends[row] = arena->size();
   }
   out->reserve(out->size() + count);
