@@ -18,13 +18,8 @@ argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
 import sys
 import time
 
-from cluster_lib import Cluster, Ingester, check_each_once
+from cluster_lib import Cluster, Ingester, acked_between
 from e2e_lib import check, request
-
-
-def acked_between(ingesters, start, end):
-    return [(i.name, round(s, 2), round(e, 2)) for i in ingesters for (s, e, status) in i.batches
-            if status is not None and 200 <= status < 300 and s > start and e < end]
 
 
 def main(binary, shared, store_dir):
@@ -86,16 +81,7 @@ def main(binary, shared, store_dir):
         print("acknowledged %d lines; the proxy answered %d requests 503" %
               (len(acked), cluster.proxy.answered_503))
 
-        orphans = cluster.flush_all((a, b, c))
-        print("flushed: no WAL object left in the catalog; %d orphans in the store" % len(orphans))
-        a, b, c = cluster.restart_to_sweep((a, b, c), orphans)
-        d = cluster.node("d")
-        # Through d, started after every flush: it plans from every node's registered segments.
-        # Not yet through a, b and c: a node lists the catalog's segments when it starts, and an
-        # adopter flushes what it took over, so until the segment registry refresh is built
-        # (docs/cluster.md "Read path") they miss each other's flushed segments.
-        check_each_once(d, acked, "node d after the flush")
-        print("every acknowledged line found exactly once through d: %d lines" % len(acked))
+        cluster.check_after_flush([a, b, c], acked)
         failed = False
     finally:
         cluster.cleanup(failed)

@@ -16,51 +16,34 @@ fixture s3_store), reached through a TCP proxy of the test's own that can be cut
 
 argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
 
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 
-from cluster_lib import (BUCKET, Ingester, Postgres, Proxy, export_counts, percentile,
-                         store_names, wait_for)
-from e2e_cold_store_test import create_bucket, fixture_env
-from e2e_lib import Server, check, metric_value
+from cluster_lib import BUCKET, Cluster, Ingester, check_each_once, percentile, wait_for
+from e2e_lib import check, metric_value
 
 
 def main(binary, shared, store_dir):
-    env = fixture_env(shared, store_dir)
-    create_bucket(env, BUCKET)
-    endpoint_port = int(env["AWS_ENDPOINT_URL"].rsplit(":", 1)[1])
-    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
-    proxy = Proxy(endpoint_port)
-    prefix = "cluster-%d" % os.getpid()
-
-    # 1. --store needs a PostgreSQL catalog.
-    data = tempfile.mkdtemp(prefix="sawmill_cluster_refused_")
-    out = subprocess.run([binary, "server", "--data", data, "--http", "127.0.0.1:0", "--store",
-                          "s3://%s/%s" % (BUCKET, prefix)], capture_output=True, text=True,
-                         timeout=60)
-    shutil.rmtree(data, ignore_errors=True)
-    check(out.returncode != 0 and "catalog must be PostgreSQL" in out.stderr,
-          "--store without --catalog postgresql:// was not refused clearly: %d %s" %
-          (out.returncode, out.stderr))
-
-    pg = Postgres(shared)
-    pg.start()
-    servers = []
+    cluster = Cluster(binary, shared, store_dir,
+                      node_args=["--node-timeout", "4s", "--flush-interval", "3s"])
+    pg, proxy, prefix = cluster.pg, cluster.proxy, cluster.prefix
+    failed = True
     try:
-        def node(name, data_dir=None, port=None):
-            s = Server(binary, data_dir=data_dir, port=port, extra_args=[
-                "--catalog", pg.url, "--store", "s3://%s/%s" % (BUCKET, prefix),
-                "--cold-store-endpoint", "http://127.0.0.1:%d" % proxy.port,
-                "--node-id", name, "--node-timeout", "4s", "--flush-interval", "3s"])
-            servers.append(s)
-            return s.start()
+        # 1. --store needs a PostgreSQL catalog.
+        data = tempfile.mkdtemp(prefix="sawmill_cluster_refused_")
+        out = subprocess.run([binary, "server", "--data", data, "--http", "127.0.0.1:0",
+                              "--store", "s3://%s/%s" % (BUCKET, prefix)], capture_output=True,
+                             text=True, timeout=60)
+        shutil.rmtree(data, ignore_errors=True)
+        check(out.returncode != 0 and "catalog must be PostgreSQL" in out.stderr,
+              "--store without --catalog postgresql:// was not refused clearly: %d %s" %
+              (out.returncode, out.stderr))
 
-        a = node("a")
-        b = node("b")
+        a = cluster.node("a")
+        b = cluster.node("b")
 
         # 2. Acknowledged: in a WAL object in the store and registered.
         first = Ingester(a, "first")
@@ -68,7 +51,7 @@ def main(binary, shared, store_dir):
         rows = pg.psql("SELECT name, node, owner, state FROM wal_objects ORDER BY first_seq")
         check(rows != "", "no WAL object registered after an acknowledgement")
         names = [r.split("|")[0] for r in rows.splitlines()]
-        listed = set(store_names(env, prefix + "/wal/a/"))
+        listed = set(cluster.store_names("wal/a/"))
         for r in rows.splitlines():
             name, n, owner, state = r.split("|")
             check(n == "a" and owner == "a" and state == "unflushed", "row %s" % r)
@@ -82,14 +65,12 @@ def main(binary, shared, store_dir):
         a.kill9()
         ia.join()
         killed_at = time.time()
-        left = int(pg.psql("SELECT count(*) FROM wal_objects WHERE owner = 'a' AND "
-                           "state = 'unflushed'"))
+        left = cluster.unflushed_wal_objects("a")
         print("node a killed: %d lines acknowledged, %d unflushed WAL objects left" %
               (len(ia.acked), left))
         check(left > 0, "node a left no unflushed WAL object to take over (flushed everything?)")
         wait_for("node b to take node a's WAL objects over",
-                 lambda: pg.psql("SELECT count(*) FROM wal_objects WHERE owner = 'a' AND "
-                                 "state = 'unflushed'") == "0", 60)
+                 lambda: cluster.unflushed_wal_objects("a") == 0, 60)
         # Claimed in one transaction, then read and replayed one by one.
         wait_for("node b to replay the %d objects it claimed" % left,
                  lambda: (metric_value(b.metrics(), "sawmill_wal_objects_taken_over_total")
@@ -132,22 +113,18 @@ def main(binary, shared, store_dir):
         time.sleep(2)
         b.kill9()
         ik.join()
-        b = node("b", data_dir=b.data_dir, port=b.port)
+        b = cluster.restart(b)
 
         # 7. Every acknowledged line exactly once.
         acked = first.acked + ia.acked + ib.acked + ipg.acked + ik.acked
-        seen = export_counts(b)
-        missing = [m for m in acked if seen.get(m, 0) == 0]
-        twice = [m for m, n in seen.items() if n > 1]
-        check(not missing, "%d acknowledged lines missing, e.g. %s" % (len(missing), missing[:3]))
-        check(not twice, "%d lines found more than once, e.g. %s" % (len(twice), twice[:3]))
+        seen = check_each_once(b, acked, "node b after its restart")
         print("every acknowledged line found once: %d lines (%d found)" % (len(acked), len(seen)))
 
         # 8. Flushed: b's WAL objects leave catalog and store.
         b.flush()
         wait_for("node b's WAL objects to be deleted after the flush",
                  lambda: pg.psql("SELECT count(*) FROM wal_objects WHERE owner = 'b'") == "0" and
-                 not store_names(env, prefix + "/wal/b/"), 30)
+                 not cluster.store_names("wal/b/"), 30)
         segs = pg.psql("SELECT count(*), coalesce(sum(rows), 0) FROM segments "
                        "WHERE store = 'cold'")
         print("after the flush: no WAL object of b left; segments in the store: %s" % segs)
@@ -159,15 +136,9 @@ def main(binary, shared, store_dir):
         ms = [x * 1000 for x in lat.latencies]
         print("ack latency (100-line batches, wal_object_interval 200ms, one client): "
               "p50 %.0f ms, p99 %.0f ms" % (percentile(ms, 50), percentile(ms, 99)))
-    except BaseException:
-        for s in servers:
-            sys.stderr.write("---- %s log:\n%s\n" % (s.data_dir, s.read_log()))
-        raise
+        failed = False
     finally:
-        for s in servers:
-            s.cleanup()
-        pg.cleanup()
-        proxy.cut()
+        cluster.cleanup(failed)
 
 
 if __name__ == "__main__":
