@@ -253,16 +253,15 @@ class Cluster:
     def check_after_flush(self, nodes, acked):
         """Flushes every node in "nodes" (flush_all; orphan WAL objects deleted by their node's
         start-up sweep, restart_to_sweep), then checks that every line in "acked" is found
-        exactly once through a node "d" started afterwards (it plans from every node's
-        registered segments). Returns the nodes, restarted ones replaced."""
+        exactly once through each node (their segment views hold each other's flushed segments)
+        and through a node "d" started afterwards. Returns the nodes, restarted ones replaced."""
         orphans = self.flush_all(nodes)
         print("flushed: no WAL object left in the catalog; %d orphans in the store" % len(orphans))
         nodes = self.restart_to_sweep(nodes, orphans)
-        # Not yet through the nodes given: a node lists the catalog's segments when it starts,
-        # and an adopter flushes what it took over, so until the segment registry refresh is
-        # built (docs/cluster.md "Read path") they miss each other's flushed segments.
-        check_each_once(self.node("d"), acked, "node d after the flush")
-        print("every acknowledged line found exactly once through d: %d lines" % len(acked))
+        for n in nodes + [self.node("d")]:
+            check_each_once(n, acked, "node %s after the flush" % n.name)
+        print("every acknowledged line found exactly once through %s: %d lines" %
+              (", ".join(n.name for n in nodes) + " and d", len(acked)))
         return nodes
 
     def dump_logs(self):

@@ -10,8 +10,8 @@ docs/cluster.md "Failure cases"):
 - c restarts on its data directory and ingests again;
 - then every node flushes (no WAL object left in the catalog; orphan WAL objects, written but
   never registered, deleted by their node's start-up sweep) and every acknowledged line (2xx,
-  from native NDJSON and Loki push clients) is found exactly once through a node started
-  afterwards.
+  from native NDJSON and Loki push clients) is found exactly once through every node and through
+  a node started afterwards.
 
 argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
 
@@ -91,8 +91,8 @@ def main(binary, shared, store_dir):
               (len(ia.acked), len(ib.acked), len(ic.acked), len(ic2.acked),
                sum(len(i.failed) for i in (ia, ib, ic2))))
 
-        # 4. Every acknowledged line exactly once after every flush, through a node started
-        # afterwards.
+        # 4. Every acknowledged line exactly once after every flush: through each node and
+        # through a node started afterwards.
         cluster.check_after_flush([a, b, c], acked)
         failed = False
     finally:

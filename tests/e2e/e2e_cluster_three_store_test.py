@@ -11,7 +11,7 @@ No batch sent during an outage is acknowledged before the outage ends (acknowled
 WAL object in the store); every answer is 2xx or 503; /readyz says 503 while the store refuses
 past the deadline; every node takes writes again afterwards; and after every node flushed (orphan
 WAL objects deleted by their node's start-up sweep) every acknowledged line is found exactly once
-through a node started afterwards.
+through every node and through a node started afterwards.
 
 argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
 
