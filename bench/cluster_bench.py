@@ -30,7 +30,6 @@ import shutil
 import subprocess
 import sys
 import time
-import urllib.parse
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -41,6 +40,7 @@ from benchlib.common import HTTP_TOOL, KEEP, ROOT, SHARED, WORK, log, run_json  
 from benchlib.corpus import ensure_corpus  # noqa: E402
 from benchlib.server import Server, search_target  # noqa: E402
 from e2e_cold_store_test import create_bucket, fixture_env  # noqa: E402
+from e2e_lib import create_database, psql  # noqa: E402
 
 LINES = int(os.environ.get("CLUSTER_LINES", "300000"))
 NODE_COUNTS = [int(n) for n in os.environ.get("CLUSTER_NODES", "1,2,3").split(",") if n]
@@ -53,18 +53,6 @@ SMALL_CLIENTS = 64
 BUCKET = "sawmill-bench"
 SECRET = "bench-cluster-secret-0123456789"
 RESULTS = {}
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                         capture_output=True, text=True, timeout=120)
-    if out.returncode != 0:
-        raise RuntimeError("psql %r: %s" % (sql, out.stderr))
-    return out.stdout.strip()
-
-
-def db_url(admin_url, name):
-    return urllib.parse.urlunsplit(urllib.parse.urlsplit(admin_url)._replace(path="/" + name))
 
 
 def pg_stats(url, name):
@@ -125,9 +113,7 @@ def split_corpus(corpus, parts):
 
 def run_nodes(n, corpus, manifest, admin_url, s3env, proxy_log):
     name = f"bench_cluster_{n}_{os.getpid()}"
-    psql(admin_url, f"DROP DATABASE IF EXISTS {name}")
-    psql(admin_url, f"CREATE DATABASE {name}")
-    url = db_url(admin_url, name)
+    url = create_database(admin_url, name)
     prefix = f"n{n}-{os.getpid()}"
 
     def node_args(node_id):
@@ -230,15 +216,14 @@ def small_batches(corpus, admin_url, s3env):
     """One node, SMALL_LINES lines in batches of SMALL_BATCH lines (what an agent on a quiet
     host sends): the per-request cost the 1,000-line batches hide."""
     name = f"bench_cluster_small_{os.getpid()}"
-    psql(admin_url, f"DROP DATABASE IF EXISTS {name}")
-    psql(admin_url, f"CREATE DATABASE {name}")
+    url = create_database(admin_url, name)
     path = os.path.join(WORK, "small.ndjson")
     with open(corpus, "rb") as f, open(path, "wb") as out:
         for i, line in enumerate(f):
             if i >= SMALL_LINES:
                 break
             out.write(line)
-    node = Server("small", args=["--catalog", db_url(admin_url, name), "--store",
+    node = Server("small", args=["--catalog", url, "--store",
                                  f"s3://{BUCKET}/small-{os.getpid()}", "--cold-store-endpoint",
                                  s3env["AWS_ENDPOINT_URL"], "--node-id", "s",
                                  "--cluster-secret", SECRET])

@@ -21,7 +21,7 @@ import urllib.request
 
 from e2e_cold_search_test import s3
 from e2e_cold_store_test import create_bucket, fixture_env
-from e2e_lib import Server, check, free_port, request
+from e2e_lib import Server, check, free_port, psql, request
 
 BUCKET = "sawmill-e2e"
 SECRET = "e2e-cluster-secret-0123456789"
@@ -166,10 +166,7 @@ class Postgres:
         subprocess.run(["bash", self.script, "stop", self.dir], capture_output=True, timeout=120)
 
     def psql(self, sql):
-        out = subprocess.run(["psql", self.url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                             capture_output=True, text=True, timeout=60)
-        check(out.returncode == 0, "psql %r: %s" % (sql, out.stderr))
-        return out.stdout.strip()
+        return psql(self.url, sql)
 
     def cleanup(self):
         self.stop()

@@ -19,24 +19,15 @@ real path. argv[2]: the ctest fixture pg_server's directory."""
 import json
 import os
 import socket
-import subprocess
 import sys
 import threading
 import time
 import urllib.parse
 
-from e2e_lib import Server, WebSocket, check, request
+from e2e_lib import Server, WebSocket, check, create_database, drop_database, psql, request
 
 SECRET = "e2e-cluster-secret-0123456789"
 BASE_TS = 1796500000  # 2026-12-05T...Z, seconds
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                         capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError("psql %r: %s" % (sql, out.stderr))
-    return out.stdout.strip()
 
 
 def lines(start, count, node):
@@ -116,9 +107,7 @@ def main(binary, pg_dir):
     with open(os.path.join(pg_dir, "url")) as f:
         admin_url = f.read().strip()
     database = "e2e_fanout_%d" % os.getpid()
-    psql(admin_url, "DROP DATABASE IF EXISTS %s" % database)
-    psql(admin_url, "CREATE DATABASE %s" % database)
-    url = urllib.parse.urlunsplit(urllib.parse.urlsplit(admin_url)._replace(path="/" + database))
+    url = create_database(admin_url, database)
     # Memtables stay memtables unless flushed by the test.
     common = ["--cluster-secret", SECRET, "--flush-interval", "1h", "--node-heartbeat", "300ms",
               "--node-timeout", "3s"]
@@ -268,7 +257,7 @@ def main(binary, pg_dir):
             stalled.close()
         for s in [coordinator, reference] + peers:
             s.cleanup()
-        psql(admin_url, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % database)
+        drop_database(admin_url, database)
     print("OK")
 
 

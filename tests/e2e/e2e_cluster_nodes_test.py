@@ -13,17 +13,9 @@ import sqlite3
 import subprocess
 import sys
 import time
-import urllib.parse
 
-from e2e_lib import Server, check, metric_value, request
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                         capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError("psql %r: %s" % (sql, out.stderr))
-    return out.stdout.strip()
+from e2e_lib import (Server, check, create_database, drop_database, metric_value, psql,
+                     request)
 
 
 def nodes(server):
@@ -118,9 +110,7 @@ def main(binary, pg_dir):
     with open(os.path.join(pg_dir, "url")) as f:
         admin_url = f.read().strip()
     database = "e2e_nodes_%d" % os.getpid()
-    psql(admin_url, "DROP DATABASE IF EXISTS %s" % database)
-    psql(admin_url, "CREATE DATABASE %s" % database)
-    url = urllib.parse.urlunsplit(urllib.parse.urlsplit(admin_url)._replace(path="/" + database))
+    url = create_database(admin_url, database)
     try:
         def pg_rows(_):
             out = psql(url, "SELECT id, started_ns FROM nodes")
@@ -132,7 +122,7 @@ def main(binary, pg_dir):
         exercise(binary, ["--catalog", url], pg_rows, pg_leases)
         print("PostgreSQL catalog: OK")
     finally:
-        psql(admin_url, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % database)
+        drop_database(admin_url, database)
 
     # Bad settings are refused at start with the key named.
     for args, word in ((["--node-timeout", "1s", "--node-heartbeat", "2s"], "node_timeout"),

@@ -403,6 +403,28 @@ def count_lines(path):
     return n
 
 
+def psql(url, sql, timeout=120):
+    """What one SQL statement answers through psql (unaligned, tuples only), stripped; raises
+    when psql fails."""
+    out = subprocess.run(["psql", url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                         capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError("psql %r: %s" % (sql, out.stderr))
+    return out.stdout.strip()
+
+
+def create_database(admin_url, name):
+    """A new, empty database "name" on the PostgreSQL server of admin_url (one left by an earlier
+    run dropped first); returns its URL."""
+    psql(admin_url, "DROP DATABASE IF EXISTS %s" % name)
+    psql(admin_url, "CREATE DATABASE %s" % name)
+    return urllib.parse.urlunsplit(urllib.parse.urlsplit(admin_url)._replace(path="/" + name))
+
+
+def drop_database(admin_url, name):
+    psql(admin_url, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % name)
+
+
 def check(condition, message):
     if not condition:
         raise AssertionError(message)

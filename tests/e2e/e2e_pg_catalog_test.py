@@ -6,19 +6,9 @@ catalog that cannot be reached stops the start with a message naming it (issue 2
 Needs the ctest fixture pg_server (src/catalog/CMakeLists.txt): argv[2] is its directory."""
 
 import os
-import subprocess
 import sys
-import urllib.parse
 
-from e2e_lib import Server, check, free_port
-
-
-def psql(url, sql):
-    out = subprocess.run(["psql", url, "-qAt", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                         capture_output=True, text=True, timeout=60)
-    if out.returncode != 0:
-        raise RuntimeError("psql %r: %s" % (sql, out.stderr))
-    return out.stdout.strip()
+from e2e_lib import Server, check, create_database, drop_database, free_port, psql
 
 
 def lines_of(server, word):
@@ -35,10 +25,7 @@ def main(binary, pg_dir):
     with open(os.path.join(pg_dir, "url")) as f:
         admin_url = f.read().strip()
     database = "e2e_catalog_%d" % os.getpid()
-    psql(admin_url, "DROP DATABASE IF EXISTS %s" % database)
-    psql(admin_url, "CREATE DATABASE %s" % database)
-    parts = urllib.parse.urlsplit(admin_url)
-    url = urllib.parse.urlunsplit(parts._replace(path="/" + database))
+    url = create_database(admin_url, database)
     catalog = ["--catalog", url]
     try:
         server = Server(binary, extra_args=catalog).start()
@@ -114,7 +101,7 @@ def main(binary, pg_dir):
                 unreachable.cleanup()
         print("unreachable catalog: refused with a clear message")
     finally:
-        psql(admin_url, "DROP DATABASE IF EXISTS %s WITH (FORCE)" % database)
+        drop_database(admin_url, database)
     print("OK")
 
 
