@@ -3,69 +3,25 @@
 
 import http.client
 import os
-import signal
-import subprocess
 import threading
 import time
 import urllib.error
 import urllib.request
 
-from benchlib.common import WORK, proc_cpu_seconds, proc_peak_rss
+from benchlib.common import WORK
+from benchlib.server import Process
 
 BATCH_LINES = 1000
 CLIENTS = 8
 RETRIES = 5
 
 
-class PeerProcess:
-    """A peer's server process, its output in WORK/<name>.log."""
+class PeerProcess(Process):
+    """A peer's server process, its output in WORK/peer-<name>.log."""
 
     def __init__(self, name, cmd, ready_url, cwd=None, timeout=180):
-        self.name = name
-        self.log_path = os.path.join(WORK, f"peer-{name}.log")
-        self.log_file = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(cmd, stdout=self.log_file, stderr=subprocess.STDOUT, cwd=cwd)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{name} exited with {self.proc.returncode} at start: "
-                                   f"{self.log_tail()}")
-            try:
-                with urllib.request.urlopen(ready_url, timeout=2) as r:
-                    if r.status == 200:
-                        return
-            except (OSError, urllib.error.HTTPError):
-                pass
-            time.sleep(0.25)
-        self.stop()
-        raise RuntimeError(f"{name} not ready after {timeout} s: {self.log_tail()}")
-
-    @property
-    def pid(self):
-        return self.proc.pid
-
-    def log_tail(self, n=800):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read()[-n:].decode(errors="replace").strip()
-        except OSError:
-            return ""
-
-    def cpu_seconds(self):
-        return proc_cpu_seconds(self.proc.pid)
-
-    def peak_rss(self):
-        return proc_peak_rss(self.proc.pid)
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log_file.close()
+        super().__init__(name, cmd, os.path.join(WORK, f"peer-{name}.log"), ready_url,
+                         timeout=timeout, cwd=cwd)
 
 
 def line_batches(path, lines_per_batch=BATCH_LINES):
