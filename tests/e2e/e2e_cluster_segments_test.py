@@ -13,19 +13,12 @@ s3_store), flushing every second while they ingest:
 
 argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
 
-import json
-import os
 import sys
 import threading
 import time
-import urllib.parse
-import urllib.request
 
-from cluster_lib import BUCKET, Ingester, Postgres
-from e2e_cold_store_test import create_bucket, fixture_env
-from e2e_lib import Server, check, metric_value
-
-SECRET = "e2e-cluster-segments-0123456789"
+from cluster_lib import Cluster, Ingester, check_each_once
+from e2e_lib import check, metric_value
 
 
 def count(server, q):
@@ -37,37 +30,13 @@ def count(server, q):
     return rows[0]["count"] if rows else 0
 
 
-def export_messages(server):
-    params = urllib.parse.urlencode({"q": "clusterw", "all_time": "1"})
-    out = {}
-    with urllib.request.urlopen(server.url + "/api/v1/export?" + params, timeout=300) as resp:
-        check(resp.status == 200, "export: %d" % resp.status)
-        for raw in resp.read().split(b"\n"):
-            if raw.strip():
-                m = json.loads(raw)["message"]
-                out[m] = out.get(m, 0) + 1
-    return out
-
-
 def main(binary, shared, store_dir):
-    env = fixture_env(shared, store_dir)
-    create_bucket(env, BUCKET)
-    os.environ.update({k: v for k, v in env.items() if k.startswith("AWS_")})
-    prefix = "segments-%d" % os.getpid()
-    pg = Postgres(shared)
-    pg.start()
-    servers = []
+    cluster = Cluster(binary, shared, store_dir, node_args=[
+        "--node-heartbeat", "300ms", "--node-timeout", "5s", "--flush-interval", "1s",
+        "--segment-refresh-interval", "1s"])
+    failed = True
     try:
-        def node(name):
-            s = Server(binary, extra_args=[
-                "--catalog", pg.url, "--store", "s3://%s/%s" % (BUCKET, prefix),
-                "--cold-store-endpoint", env["AWS_ENDPOINT_URL"], "--node-id", name,
-                "--cluster-secret", SECRET, "--node-heartbeat", "300ms", "--node-timeout", "5s",
-                "--flush-interval", "1s", "--segment-refresh-interval", "1s"])
-            servers.append(s)
-            return s.start()
-
-        nodes = [node("a"), node("b"), node("c")]
+        nodes = [cluster.node(name) for name in ("a", "b", "c")]
         time.sleep(1.5)  # every node's registry lists the others
 
         # 1. Ingest on every node, flushes every second, counts on every node meanwhile.
@@ -103,14 +72,15 @@ def main(binary, shared, store_dir):
         for r in readers:
             r.join(120)
         check(not problems, "%d bad answers, e.g. %s" % (len(problems), problems[:3]))
-        failed = [f for i in ingesters for f in i.failed]
-        check(not failed, "ingest failed: %s" % failed[:3])
+        refused = [f for i in ingesters for f in i.failed]
+        check(not refused, "ingest failed: %s" % refused[:3])
         check(checks[0] >= 10, "only %d counts checked" % checks[0])
         print("while ingesting and flushing: %d counts on 3 nodes, each between the lines "
               "acknowledged before and after it (%d lines acknowledged)" % (checks[0], acked()))
 
         # 2. Every node flushed segments, and reads the others' from the store.
-        origins = pg.psql("SELECT node, count(*) FROM segment_origins GROUP BY node ORDER BY node")
+        origins = cluster.pg.psql("SELECT node, count(*) FROM segment_origins GROUP BY node "
+                                  "ORDER BY node")
         flushed = dict(r.split("|") for r in origins.splitlines())
         check(sorted(flushed) == ["a", "b", "c"], "segments flushed by nodes: %s" % flushed)
         for n in nodes:
@@ -121,23 +91,13 @@ def main(binary, shared, store_dir):
         # 3. Quiet: every node exports every acknowledged line exactly once.
         messages = [m for i in ingesters for m in i.acked]
         for n in nodes:
-            seen = export_messages(n)
-            missing = [m for m in messages if seen.get(m, 0) == 0]
-            twice = [m for m, k in seen.items() if k > 1]
-            check(not missing, "%s: %d acknowledged lines missing, e.g. %s" %
-                  (n.url, len(missing), missing[:3]))
-            check(not twice, "%s: %d lines twice, e.g. %s" % (n.url, len(twice), twice[:3]))
+            seen = check_each_once(n, messages, "node %s" % n.name)
             check(len(seen) == len(messages), "%s: %d lines, %d acknowledged" %
                   (n.url, len(seen), len(messages)))
         print("every node exports the %d acknowledged lines exactly once" % len(messages))
-    except BaseException:
-        for s in servers:
-            sys.stderr.write("---- %s log:\n%s\n" % (s.data_dir, s.read_log()[-20000:]))
-        raise
+        failed = False
     finally:
-        for s in servers:
-            s.cleanup()
-        pg.cleanup()
+        cluster.cleanup(failed)
 
 
 if __name__ == "__main__":
