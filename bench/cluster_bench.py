@@ -37,7 +37,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "e2e"))
 
 from areas.query import query_set  # noqa: E402  (the standard queries)
 from benchlib.common import HTTP_TOOL, KEEP, ROOT, SHARED, WORK, log, run_json  # noqa: E402
-from benchlib.corpus import ensure_corpus  # noqa: E402
+from benchlib.corpus import corpus_head, ensure_corpus  # noqa: E402
 from benchlib.server import Server, search_target  # noqa: E402
 from e2e_cold_store_test import create_bucket, fixture_env  # noqa: E402
 from e2e_lib import create_database, psql  # noqa: E402
@@ -217,12 +217,7 @@ def small_batches(corpus, admin_url, s3env):
     host sends): the per-request cost the 1,000-line batches hide."""
     name = f"bench_cluster_small_{os.getpid()}"
     url = create_database(admin_url, name)
-    path = os.path.join(WORK, "small.ndjson")
-    with open(corpus, "rb") as f, open(path, "wb") as out:
-        for i, line in enumerate(f):
-            if i >= SMALL_LINES:
-                break
-            out.write(line)
+    path = corpus_head(corpus, SMALL_LINES, os.path.join(WORK, "small.ndjson"))
     node = Server("small", args=["--catalog", url, "--store",
                                  f"s3://{BUCKET}/small-{os.getpid()}", "--cold-store-endpoint",
                                  s3env["AWS_ENDPOINT_URL"], "--node-id", "s",

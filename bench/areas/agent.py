@@ -9,6 +9,7 @@ import time
 from benchlib.common import (AGENT_LINES, NO_CACHE_PARAMS, SAWMILL, WORK, emit_table, fmt_bytes,
                              fmt_int, fmt_ratio, goal, log, proc_cpu_seconds, proc_peak_rss,
                              proc_rss, put)
+from benchlib.corpus import corpus_head
 from benchlib.server import Server, search_target
 
 
@@ -36,12 +37,7 @@ def run_area(corpus, manifest):
     title = f"Agent: tailing a file of {AGENT_LINES:,} lines and shipping to a local server"
     adir = os.path.join(WORK, "agent")
     os.makedirs(os.path.join(adir, "spool"), exist_ok=True)
-    app_log = os.path.join(adir, "app.log")
-    with open(corpus, "rb") as src, open(app_log, "wb") as dst:
-        for i, line in enumerate(src):
-            if i >= AGENT_LINES:
-                break
-            dst.write(line)
+    app_log = corpus_head(corpus, AGENT_LINES, os.path.join(adir, "app.log"))
     rows, notes = [], []
     server = Server("agent")
     try:

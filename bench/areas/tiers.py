@@ -18,6 +18,7 @@ import time
 import urllib.parse
 
 from benchlib.common import ROOT, SHARED, WORK, emit_table, fmt_bytes, fmt_num, log, put, run
+from benchlib.corpus import corpus_head
 from benchlib.server import Server
 
 from areas.ingest import ingest_file
@@ -76,12 +77,7 @@ def move(server, to):
 def run_area(corpus, manifest):
     title = "Tiers: query latency on hot and on cold (S3) data, and transition throughput"
     lines = TIERS_LINES or min(manifest["lines"], 200_000)
-    part = os.path.join(WORK, "tiers-corpus.ndjson")
-    with open(corpus, "rb") as src, open(part, "wb") as dst:
-        for i, line in enumerate(src):
-            if i >= lines:
-                break
-            dst.write(line)
+    part = corpus_head(corpus, lines, os.path.join(WORK, "tiers-corpus.ndjson"))
     store_dir = os.path.join(WORK, "s3-store")
     script = os.path.join(ROOT, "scripts", "s3-test-store.sh")
     started = run(["bash", script, "start", store_dir])

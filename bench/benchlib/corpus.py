@@ -33,6 +33,16 @@ def ensure_corpus(lines, max_line_bytes=0):
         return path, json.load(f)
 
 
+def corpus_head(corpus, lines, path):
+    """Writes the first "lines" lines of the corpus to "path"; returns path."""
+    with open(corpus, "rb") as src, open(path, "wb") as dst:
+        for i, line in enumerate(src):
+            if i >= lines:
+                break
+            dst.write(line)
+    return path
+
+
 def dataset_files(name):
     out = []
     for dirpath, _, filenames in os.walk(os.path.join(REAL, name)):
