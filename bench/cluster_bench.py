@@ -36,7 +36,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests", "e2e"))
 
 from areas.query import query_set  # noqa: E402  (the standard queries)
-from benchlib.common import HTTP_TOOL, KEEP, ROOT, SHARED, WORK, log, run_json  # noqa: E402
+from benchlib.common import (HTTP_TOOL, KEEP, ROOT, SHARED, WORK, cpu_model, log,  # noqa: E402
+                             run_json)
 from benchlib.corpus import corpus_head, ensure_corpus  # noqa: E402
 from benchlib.server import Server, search_target  # noqa: E402
 from e2e_cold_store_test import create_bucket, fixture_env  # noqa: E402
@@ -241,15 +242,7 @@ def small_batches(corpus, admin_url, s3env):
 
 def machine():
     cpus = os.cpu_count()
-    model = ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    model = cpu_model()
     return f"{cpus} cores ({model})" if model else f"{cpus} cores"
 
 

@@ -20,20 +20,12 @@ from areas import (agent, alerts, disk, engine, ingest, noisy, peers, profile, q
                    tiers)
 from areas.engine import ENGINE_TOOLS
 from benchlib.common import (AREAS, BUILD, GEN, GOALS, HTTP_TOOL, KEEP, LINES, QUICK, RESULTS,
-                             RESULTS_DIR, ROOT, SAWMILL, START, TABLES, WORK, emit_table, fmt_bytes,
-                             log, not_measured, run)
+                             RESULTS_DIR, ROOT, SAWMILL, START, TABLES, WORK, cpu_model, emit_table,
+                             fmt_bytes, log, not_measured, run)
 from benchlib.corpus import ensure_corpus
 
 def machine():
-    cpu = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    cpu = cpu_model() or platform.processor()
     mem = None
     try:
         with open("/proc/meminfo") as f:

@@ -198,6 +198,18 @@ def proc_rss(pid):
     return None
 
 
+def cpu_model():
+    """The CPU's model name from /proc/cpuinfo ("" when it cannot be read)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return ""
+
+
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
