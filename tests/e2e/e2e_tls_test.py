@@ -14,9 +14,9 @@
   message naming --client-cert; one the CA issued ingests and searches;
 - the agent: a wrong CA and a missing client certificate are reported in its status file and
   keep the lines spooled; with its certificate the same spool delivers every line once;
-- syslog over TLS (RFC 5425) on its own port: octet-counted frames from Python, `openssl
-  s_client` and rsyslog (ossl stream driver) are stored; a silent client is closed; a reload
-  serves the syslog port the new certificate too.
+- syslog over TLS (RFC 5425) on its own port shares the HTTPS certificate: a reload serves the
+  syslog port the new certificate too (its frames from Python, `openssl s_client` and rsyslog,
+  and a silent client: e2e_syslog_tls).
 """
 
 import json
@@ -30,7 +30,6 @@ import sys
 import tempfile
 import select
 import time
-import urllib.parse
 import http.client
 
 from e2e_lib import Server, check, free_port, metric_value, request
@@ -120,92 +119,6 @@ class Pki:
 def der_of(pem_path):
     with open(pem_path) as f:
         return ssl.PEM_cert_to_DER_cert(f.read())
-
-
-def count_of(server, query):
-    _, _, body = request(server.url + "/api/v1/search?" + urllib.parse.urlencode(
-        {"q": query + " | count", "all_time": "1"}), context=ssl._create_unverified_context())
-    rows = json.loads(body).get("rows", [])
-    return rows[0]["count"] if rows else 0
-
-
-def octet_counted(message):
-    data = message.encode()
-    return b"%d %s" % (len(data), data)
-
-
-def test_syslog_over_tls(server, pki, ca, syslog_port):
-    """RFC 5425: octet-counted frames over TLS from Python's ssl, `openssl s_client` and rsyslog
-    (omfwd with the ossl stream driver); a silent client is closed after the handshake timeout."""
-    ca_crt = os.path.join(ca, "ca.crt")
-    context = ssl.create_default_context(cafile=ca_crt)
-    with socket.create_connection(("127.0.0.1", syslog_port), timeout=10) as raw:
-        with context.wrap_socket(raw, server_hostname="localhost") as tls:
-            for i in range(20):
-                tls.sendall(octet_counted(
-                    "<165>1 2026-12-05T01:00:00Z web1 tlsapp 42 ID47 - python frame %d" % i))
-            # LF framing after an octet-counted frame is accepted too (lenient, as on TCP).
-            tls.sendall(b"<165>1 2026-12-05T01:00:00Z web1 tlsapp 42 ID47 - python lf\n")
-    wait_for(lambda: count_of(server, "service=tlsapp") == 21, "21 syslog frames over TLS")
-
-    frames = b"".join(octet_counted(
-        "<13>1 2026-12-05T01:00:00Z web2 sclient - - - from openssl s_client %d" % i)
-        for i in range(5))
-    proc = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % syslog_port,
-                           "-CAfile", ca_crt, "-verify_return_error", "-verify_hostname",
-                           "localhost", "-quiet", "-no_ign_eof"], input=frames,
-                          capture_output=True, timeout=60)
-    check(proc.returncode == 0, "openssl s_client: %s" % proc.stderr.decode()[-500:])
-    wait_for(lambda: count_of(server, "service=sclient") == 5, "5 frames from openssl s_client")
-
-    # rsyslog forwarding a file over TLS (rsyslog-openssl's ossl stream driver), checking the
-    # server's name against the CA.
-    work = os.path.join(pki.root, "rsyslog")
-    os.makedirs(work)
-    source = os.path.join(work, "app.log")
-    open(source, "w").close()
-    with open(os.path.join(work, "rsyslog.conf"), "w") as f:
-        f.write('global(workDirectory="%s" DefaultNetstreamDriverCAFile="%s")\n'
-                'module(load="imfile" mode="inotify")\n'
-                'input(type="imfile" File="%s" Tag="rstls:" Severity="warning" '
-                'Facility="local5" Ruleset="tls")\n'
-                'ruleset(name="tls") { action(type="omfwd" target="127.0.0.1" port="%d" '
-                'protocol="tcp" StreamDriver="ossl" StreamDriverMode="1" '
-                'StreamDriverAuthMode="x509/name" StreamDriverPermittedPeers="localhost" '
-                'TCP_Framing="octet-counted" template="RSYSLOG_SyslogProtocol23Format") }\n'
-                % (work, ca_crt, source, syslog_port))
-    rsyslog = subprocess.Popen(["rsyslogd", "-n", "-f", os.path.join(work, "rsyslog.conf"), "-i",
-                                os.path.join(work, "rsyslog.pid")], stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT)
-    try:
-        time.sleep(1.5)
-        with open(source, "a") as f:
-            f.write("".join("rsyslog over tls line %d\n" % i for i in range(10)))
-        wait_for(lambda: count_of(server, "service=rstls") == 10, "10 lines from rsyslog over TLS",
-                 timeout=30)
-    except AssertionError:
-        rsyslog.terminate()
-        raise AssertionError("rsyslog over TLS delivered %d of 10; rsyslog said: %s" % (
-            count_of(server, "service=rstls"), rsyslog.communicate(timeout=10)[0].decode()[-2000:]))
-    finally:
-        if rsyslog.poll() is None:
-            rsyslog.terminate()
-            rsyslog.wait(10)
-
-    # A client that connects and never shakes hands is closed after the timeout.
-    before = metric_value(server_metrics(server), "sawmill_tls_handshake_failures_total",
-                          listener="syslog", reason="timeout")
-    with socket.create_connection(("127.0.0.1", syslog_port), timeout=30) as silent:
-        started = time.time()
-        try:
-            data = silent.recv(100)
-        except ConnectionResetError:
-            data = b""
-        check(data == b"" and time.time() - started < 15,
-              "a silent syslog TLS client: %r after %.1f s" % (data, time.time() - started))
-    wait_for(lambda: metric_value(server_metrics(server), "sawmill_tls_handshake_failures_total",
-                                  listener="syslog", reason="timeout") > before,
-             "the syslog handshake timeout counted")
 
 
 def served_cert(port):
@@ -540,7 +453,6 @@ def main():
             check(served_cert(server.port) == der_of(certs["good"][0]), "the served certificate")
             test_plain_http_and_stalled_handshakes(server)
             test_cli_verifies_the_server(server, pki, ca, other_ca)
-            test_syslog_over_tls(server, pki, ca, syslog_port)
             test_reload_on_sighup(server, pki, ca, served_crt, served_key, certs, syslog_port)
             check(server.stop() == 0, "server exit code")
         test_client_certificates(pki, ca, other_ca, certs)
