@@ -34,6 +34,7 @@ class Server:
         self.extra_args = list(extra_args)
         self.port = port or free_port()
         self.proc = None
+        self.log = None
         self.log_path = os.path.join(self.data_dir + ".log")
         # HTTPS (--tls-cert): set scheme to "https" and ssl_context to a client context.
         self.scheme = "http"
@@ -43,12 +44,13 @@ class Server:
     def url(self):
         return "%s://127.0.0.1:%d" % (self.scheme, self.port)
 
+    def command(self):
+        return [self.binary, "server", "--data", self.data_dir, "--http",
+                "127.0.0.1:%d" % self.port] + self.extra_args
+
     def start(self, timeout=60):
         self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [self.binary, "server", "--data", self.data_dir, "--http",
-             "127.0.0.1:%d" % self.port] + self.extra_args,
-            stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -63,10 +65,10 @@ class Server:
             time.sleep(0.05)
         raise RuntimeError("server not ready within %d s; log:\n%s" % (timeout, self.read_log()))
 
-    def read_log(self):
+    def read_log(self, tail=4000):
         try:
             with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")[-4000:]
+                return f.read().decode("utf-8", "replace")[-tail:]
         except OSError:
             return ""
 
@@ -90,6 +92,8 @@ class Server:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+        if self.log is not None:
+            self.log.close()
         if self.own_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
             try:
@@ -140,7 +144,7 @@ class Server:
         return body.decode()
 
 
-class TmpfsServer:
+class TmpfsServer(Server):
     """A `sawmill server` whose data directory ("VOLUME/data") is on a tmpfs of "size" bytes of
     its own: a user and mount namespace (`unshare -r -m`, no root needed), a small volume a test
     can fill (a ballast file in `volume`, as another program filling the disk would). Where the
@@ -149,22 +153,24 @@ class TmpfsServer:
     server's namespace."""
 
     def __init__(self, binary, size, extra_args=(), prefix="sawmill_e2e_tmpfs_"):
-        self.binary = binary
-        self.size = size
-        self.extra_args = [str(a) for a in extra_args]
         self.base = tempfile.mkdtemp(prefix=prefix)
+        super().__init__(binary, data_dir=self.base, extra_args=[str(a) for a in extra_args])
+        self.size = size
         self.mnt = os.path.join(self.base, "mnt")
         os.mkdir(self.mnt)
-        self.port = free_port()
-        self.url = "http://127.0.0.1:%d" % self.port
         self.log_path = os.path.join(self.base, "server.log")
-        self.log = None
-        self.proc = None
 
     @property
     def volume(self):
         """The tmpfs as the server sees it (its mount namespace), through /proc."""
         return "/proc/%d/root%s" % (self.proc.pid, self.mnt)
+
+    def command(self):
+        return ["unshare", "-r", "-m", "sh", "-c",
+                'mount -t tmpfs -o size=%d tmpfs "$1" && mkdir "$1/data" && mnt="$1" bin="$2" '
+                'port="$3" && shift 3 && exec "$bin" server --data "$mnt/data" '
+                '--http "127.0.0.1:$port" "$@"' % self.size,
+                "sh", self.mnt, self.binary, str(self.port)] + self.extra_args
 
     def start(self, timeout=60):
         probe = subprocess.run(["unshare", "-r", "-m", "sh", "-c",
@@ -175,51 +181,14 @@ class TmpfsServer:
                   probe.stderr.strip())
             shutil.rmtree(self.base, ignore_errors=True)
             sys.exit(77)
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            ["unshare", "-r", "-m", "sh", "-c",
-             'mount -t tmpfs -o size=%d tmpfs "$1" && mkdir "$1/data" && mnt="$1" bin="$2" '
-             'port="$3" && shift 3 && exec "$bin" server --data "$mnt/data" '
-             '--http "127.0.0.1:$port" "$@"' % self.size,
-             "sh", self.mnt, self.binary, str(self.port)] + self.extra_args,
-            stdout=self.log, stderr=subprocess.STDOUT)
-        deadline = time.time() + timeout
-        while True:
-            check(self.proc.poll() is None, "server exited: %s" % self.read_log())
-            try:
-                if request(self.url + "/readyz", timeout=10)[0] == 200:
-                    break
-            except OSError:
-                pass
-            check(time.time() < deadline, "server not ready: %s" % self.read_log())
-            time.sleep(0.05)
+        super().start(timeout)
         check(os.path.isdir(os.path.join(self.volume, "data", "wal")),
               "cannot see the server's data directory in " + self.volume)
         return self
 
-    def read_log(self, tail=4000):
-        try:
-            with open(self.log_path, "rb") as f:
-                return f.read().decode("utf-8", "replace")[-tail:]
-        except OSError:
-            return ""
-
     def cleanup(self):
-        if self.proc is not None:
-            if self.proc.poll() is None:
-                self.proc.kill()
-            self.proc.wait()
-        if self.log is not None:
-            self.log.close()
+        super().cleanup()
         shutil.rmtree(self.base, ignore_errors=True)
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        if exc[0] is not None:
-            sys.stderr.write("server log:\n" + self.read_log() + "\n")
-        self.cleanup()
 
 
 def ingest_tier_corpus(binary, s, shared, trace_ids=False):
