@@ -41,7 +41,7 @@ from benchlib.common import (HTTP_TOOL, KEEP, ROOT, SHARED, WORK, cpu_model, log
 from benchlib.corpus import corpus_head, ensure_corpus  # noqa: E402
 from benchlib.server import Server, search_target  # noqa: E402
 from e2e_cold_store_test import create_bucket, fixture_env  # noqa: E402
-from e2e_lib import create_database, psql  # noqa: E402
+from e2e_lib import create_database, metric_value, psql  # noqa: E402
 
 LINES = int(os.environ.get("CLUSTER_LINES", "300000"))
 NODE_COUNTS = [int(n) for n in os.environ.get("CLUSTER_NODES", "1,2,3").split(",") if n]
@@ -60,14 +60,6 @@ def pg_stats(url, name):
     row = psql(url, "SELECT xact_commit, tup_inserted, tup_updated, tup_deleted, tup_fetched "
                     "FROM pg_stat_database WHERE datname = '%s'" % name)
     return [int(x) for x in row.split("|")]
-
-
-def metric(text, name):
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name) and line[len(name):len(name) + 1] in (" ", "{"):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def swift_requests(log_path, offset, prefix):
@@ -112,17 +104,19 @@ def split_corpus(corpus, parts):
     return paths
 
 
+def node_args(url, s3env, prefix, node_id):
+    """A cluster node's arguments: catalog "url", the store under "prefix", id "node_id"."""
+    return ["--catalog", url, "--store", f"s3://{BUCKET}/{prefix}", "--cold-store-endpoint",
+            s3env["AWS_ENDPOINT_URL"], "--node-id", node_id, "--cluster-secret", SECRET]
+
+
 def run_nodes(n, corpus, manifest, admin_url, s3env, proxy_log):
     name = f"bench_cluster_{n}_{os.getpid()}"
     url = create_database(admin_url, name)
     prefix = f"n{n}-{os.getpid()}"
 
-    def node_args(node_id):
-        return ["--catalog", url, "--store", f"s3://{BUCKET}/{prefix}",
-                "--cold-store-endpoint", s3env["AWS_ENDPOINT_URL"], "--node-id", node_id,
-                "--cluster-secret", SECRET]
-
-    nodes = [Server(f"c{n}-n{i}", args=node_args(f"n{i}")) for i in range(n)]
+    nodes = [Server(f"c{n}-n{i}", args=node_args(url, s3env, prefix, f"n{i}"))
+             for i in range(n)]
     out = {"nodes": n}
     qnode = None
     try:
@@ -153,10 +147,11 @@ def run_nodes(n, corpus, manifest, admin_url, s3env, proxy_log):
         s3_ingest = swift_requests(proxy_log, log_offset, prefix)
         acked = sum(r["lines_acked"] for r in results)
         errors = sum(r["errors"] for r in results)
-        wal_objects = sum(metric(b, "sawmill_wal_objects_written_total") -
-                          metric(a, "sawmill_wal_objects_written_total") for a, b in zip(m0, m1))
-        wal_bytes = sum(metric(b, "sawmill_wal_object_bytes_total") -
-                        metric(a, "sawmill_wal_object_bytes_total") for a, b in zip(m0, m1))
+        wal_objects = sum(metric_value(b, "sawmill_wal_objects_written_total") -
+                          metric_value(a, "sawmill_wal_objects_written_total")
+                          for a, b in zip(m0, m1))
+        wal_bytes = sum(metric_value(b, "sawmill_wal_object_bytes_total") -
+                        metric_value(a, "sawmill_wal_object_bytes_total") for a, b in zip(m0, m1))
         out.update({
             "lines_acked": acked, "errors": errors,
             "first_error": next((r["first_error"] for r in results if r["first_error"]), ""),
@@ -190,7 +185,7 @@ def run_nodes(n, corpus, manifest, admin_url, s3env, proxy_log):
                                     sorted(swift_requests(proxy_log, log_offset, prefix).items())}
 
         # Queries through a node started after the flush.
-        qnode = Server(f"c{n}-q", args=node_args("q"))
+        qnode = Server(f"c{n}-q", args=node_args(url, s3env, prefix, "q"))
         time.sleep(2)
         out["queries"] = {}
         for qname, q, extra, _ in query_set(manifest):
@@ -219,10 +214,7 @@ def small_batches(corpus, admin_url, s3env):
     name = f"bench_cluster_small_{os.getpid()}"
     url = create_database(admin_url, name)
     path = corpus_head(corpus, SMALL_LINES, os.path.join(WORK, "small.ndjson"))
-    node = Server("small", args=["--catalog", url, "--store",
-                                 f"s3://{BUCKET}/small-{os.getpid()}", "--cold-store-endpoint",
-                                 s3env["AWS_ENDPOINT_URL"], "--node-id", "s",
-                                 "--cluster-secret", SECRET])
+    node = Server("small", args=node_args(url, s3env, f"small-{os.getpid()}", "s"))
     try:
         pg0 = pg_stats(admin_url, name)
         cpu0 = node.cpu_seconds()
