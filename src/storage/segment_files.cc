@@ -85,19 +85,28 @@ Status VerifyPhysical(const segment::SegmentFileReader& reader, const segment::S
   return Status::OK();
 }
 
-}  // namespace
-
-Status CollectSeqs(const segment::SegmentReader& reader, Roaring64Map* seqs, uint64_t* rows) {
+// Calls "add" with the seq of every row of "reader", reading only the seq column (as values,
+// block by block; no Record is built).
+template <class Add>
+Status ForEachSeq(const segment::SegmentReader& reader, Add add) {
   segment::BlockColumns columns;
   constexpr size_t kSeqSlot = std::countr_zero(static_cast<uint32_t>(segment::kColSeq));
   for (uint32_t b = 0; b < reader.blocks().size(); ++b) {
     RETURN_IF_ERROR(reader.ReadColumnValues(b, segment::kColSeq, &columns, nullptr));
     for (uint32_t i = 0; i < columns.rows; ++i) {
-      seqs->add(static_cast<uint64_t>(columns.ints[kSeqSlot][i]));
+      add(static_cast<uint64_t>(columns.ints[kSeqSlot][i]));
     }
-    *rows += columns.rows;
   }
   return Status::OK();
+}
+
+}  // namespace
+
+Status CollectSeqs(const segment::SegmentReader& reader, Roaring64Map* seqs, uint64_t* rows) {
+  return ForEachSeq(reader, [&](uint64_t seq) {
+    seqs->add(seq);
+    ++*rows;
+  });
 }
 
 Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
@@ -121,12 +130,7 @@ Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const 
   const std::string& path = reader->path();
   std::vector<uint64_t> stored;
   stored.reserve(seqs.size());
-  std::vector<Record> rows;
-  for (uint32_t b = 0; b < reader->blocks().size(); ++b) {
-    rows.clear();
-    RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColSeq, &rows, nullptr));
-    for (const Record& r : rows) stored.push_back(r.seq);
-  }
+  RETURN_IF_ERROR(ForEachSeq(*reader, [&](uint64_t seq) { stored.push_back(seq); }));
   std::sort(stored.begin(), stored.end());
   std::sort(seqs.begin(), seqs.end());
   if (stored != seqs) {
