@@ -53,12 +53,13 @@ Status DecodeIntColumn(std::string_view block, size_t max_count, std::vector<int
 // --- string columns ---
 // Reusable state for the string chooser (no allocation per row once warmed up).
 struct StringEncodeScratch {
-  // The warm tier's text layouts (kLines, kDigitSplit; format version 4) may be chosen instead
+  // The warm tier's text layouts (kLines, kDigitSplit; format version 5) may be chosen instead
   // of the plain layout.
   bool text_layouts = false;
   // With text_layouts, kPrefixSplit (format version 6) is a candidate too.
   bool prefix_split = false;
-  // kHex (format version 7) before the text layouts, for columns of hex ids.
+  // kHex (format version 7) before the text layouts, for columns of hex ids; the writer also
+  // lets time columns use kScaled (EncodeTimeColumn) when this is set.
   bool hex = false;
   std::vector<int64_t> ints;
   std::string candidate;

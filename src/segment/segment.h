@@ -105,9 +105,10 @@ struct WriterOptions {
   // sorts the whole segment by (service, host, ts), as builds before it did. The default was
   // chosen by measurement (docs/performance.md, "Time-ordered blocks").
   uint32_t time_slice_rows = 8192;
-  // The format version to write: 5 (current), or 4, 3, 2 or 1 to produce files as older builds
-  // wrote them (compatibility tests; 1 and 2 hold no index kinds of index/index_kind.h, and
-  // only 5 may use the text layouts). Anything else is InvalidArgument.
+  // The format version to write: kFormatVersion (7), or 6 down to 1 to produce files as older
+  // builds wrote them (compatibility tests; 1 and 2 hold no index kinds of index/index_kind.h,
+  // only 5 and later may use the text layouts, 6 and later the prefix split, 7 the scaled and
+  // hex encodings). Anything else is InvalidArgument.
   uint32_t format_version = kFormatVersion;
   // (Version 4 and later) A JSON message that the record's columns reproduce is stored as its
   // shape (segment/json_shape.h) instead of its text. false stores every message as text, as

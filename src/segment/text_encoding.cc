@@ -1,5 +1,5 @@
 // Encoding::kLines and Encoding::kDigitSplit: layouts of string columns for the warm tier
-// (WriterOptions::text_layouts, format version 4), chosen by measurement (docs/storage.md
+// (WriterOptions::text_layouts, format version 5), chosen by measurement (docs/storage.md
 // "Warm encoding: measured").
 //
 // kLines: the values joined by '\n' (no value holds one). The plain layout's lengths cost a
