@@ -59,13 +59,21 @@ prometheus::Family<prometheus::Counter>& InternalRefusals() {
   return family;
 }
 
-// POST /internal/v1/memtable-search: this node's part of a cluster query (its memtables only).
-HttpResponse HandleMemtableSearch(ClusterRouteState* cluster, const HttpRequest& request) {
-  if (Status allowed = CheckClusterSecret(request, cluster->secret); !allowed.ok()) {
+// The first step of every internal route: CheckClusterSecret, a refusal counted by its reason.
+Status AdmitPeer(const ClusterRouteState& cluster, const HttpRequest& request) {
+  Status allowed = CheckClusterSecret(request, cluster.secret);
+  if (!allowed.ok()) {
     InternalRefusals()
         .Add({{"reason", allowed.code() == StatusCode::kFailedPrecondition ? "no_secret"
                                                                            : "unauthenticated"}})
         .Increment();
+  }
+  return allowed;
+}
+
+// POST /internal/v1/memtable-search: this node's part of a cluster query (its memtables only).
+HttpResponse HandleMemtableSearch(ClusterRouteState* cluster, const HttpRequest& request) {
+  if (Status allowed = AdmitPeer(*cluster, request); !allowed.ok()) {
     return HttpResponse::Error(allowed);
   }
   query::QueryEngine* engine = cluster->local_query.load();
@@ -86,11 +94,7 @@ HttpResponse HandleMemtableSearch(ClusterRouteState* cluster, const HttpRequest&
 // GET /internal/v1/tail-feed: this node's acknowledged batches, streamed to another node for its
 // live-tail sessions until either side stops (one worker thread per open feed).
 HttpResponse HandleTailFeed(ClusterRouteState* cluster, const HttpRequest& request) {
-  if (Status allowed = CheckClusterSecret(request, cluster->secret); !allowed.ok()) {
-    InternalRefusals()
-        .Add({{"reason", allowed.code() == StatusCode::kFailedPrecondition ? "no_secret"
-                                                                           : "unauthenticated"}})
-        .Increment();
+  if (Status allowed = AdmitPeer(*cluster, request); !allowed.ok()) {
     return HttpResponse::Error(allowed);
   }
   if (cluster->feed_source == nullptr) {
