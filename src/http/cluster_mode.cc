@@ -5,8 +5,7 @@
 #include <algorithm>
 #include <string>
 
-#include "common/env.h"
-#include "objstore/cold_cache.h"
+#include "http/cold_store.h"
 #include "objstore/s3_store.h"
 
 namespace sawmill::http {
@@ -35,17 +34,7 @@ Result<std::unique_ptr<cluster::ClusterNode>> OpenClusterNode(
     const ServerConfig& config, cluster::NodeRegistryOptions registry,
     storage::EngineOptions* engine_options) {
   if (config.store.empty()) return std::unique_ptr<cluster::ClusterNode>();
-  objstore::S3Options base;
-  RETURN_IF_ERROR(objstore::ParseS3Url(config.store, &base).WithContext("store"));
-  base.endpoint = config.cold_store_endpoint;
-  if (!config.cold_store_region.empty()) base.region = config.cold_store_region;
-  base.access_key = config.cold_store_access_key;
-  base.secret_key = config.cold_store_secret_key;
-  objstore::FillS3OptionsFromEnvironment(&base);
-  base.part_size = config.cold_store_part_bytes;
-  base.multipart_threshold = config.cold_store_part_bytes;
-  base.incomplete_grace_ms =
-      static_cast<int64_t>(std::min<uint64_t>(config.cold_store_upload_grace_ms, INT64_MAX / 2));
+  ASSIGN_OR_RETURN(const objstore::S3Options base, ServerS3Options(config, config.store, "store"));
   const std::string root = base.prefix;
 
   // WAL objects: on the acknowledgement path, so one PUT's retries stop early (the writer
@@ -59,16 +48,8 @@ Result<std::unique_ptr<cluster::ClusterNode>> OpenClusterNode(
 
   objstore::S3Options segments = base;
   segments.prefix = root.empty() ? "segments" : root + "/segments";
-  segments.retry_budget_ms = static_cast<int64_t>(config.cold_store_retry_ms);
   ASSIGN_OR_RETURN(auto segment_s3, objstore::S3Store::Create(std::move(segments)));
-  std::shared_ptr<objstore::ObjectStore> segment_store(std::move(segment_s3));
-  if (config.cold_cache_bytes > 0) {
-    ASSIGN_OR_RETURN(auto cache, objstore::ColdCache::Open(Env::Default(),
-                                                           JoinPath(config.data_dir, "cold-cache"),
-                                                           config.cold_cache_bytes));
-    segment_store =
-        std::make_shared<objstore::CachingObjectStore>(std::move(segment_store), std::move(cache));
-  }
+  ASSIGN_OR_RETURN(auto segment_store, WithColdCache(config, std::move(segment_s3)));
 
   cluster::ClusterNodeOptions options;
   options.catalog_url = config.catalog;

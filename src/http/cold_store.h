@@ -6,6 +6,7 @@
 
 #include "http/server_config.h"
 #include "objstore/object_store.h"
+#include "objstore/s3_store.h"
 
 namespace sawmill::http {
 
@@ -17,5 +18,17 @@ namespace sawmill::http {
 // DATA/cold-cache/ (unless 0). Errors: InvalidArgument (a missing or bad setting),
 // FailedPrecondition (refused keys, no such bucket), IOError (the store cannot be reached).
 Result<std::shared_ptr<objstore::ObjectStore>> OpenColdStore(const ServerConfig& config);
+
+// The settings of an S3 store at "url" ("s3://BUCKET/PREFIX", from the setting named "setting"):
+// endpoint, region and keys from the config, else from the AWS_* variables; part size, retry
+// budget and upload grace from the cold_store_* settings. Used by OpenColdStore and by a cluster
+// node's shared store (cluster_mode.h). Errors: InvalidArgument (a bad URL, naming "setting").
+Result<objstore::S3Options> ServerS3Options(const ServerConfig& config, const std::string& url,
+                                            const std::string& setting);
+
+// "store" read through a ColdCache of cold_cache_bytes in DATA/cold-cache/ ("store" itself when
+// cold_cache_bytes is 0). Errors: those of opening the cache directory (IOError).
+Result<std::shared_ptr<objstore::ObjectStore>> WithColdCache(
+    const ServerConfig& config, std::shared_ptr<objstore::ObjectStore> store);
 
 }  // namespace sawmill::http
