@@ -169,9 +169,7 @@ ExecResult Run(std::shared_ptr<const storage::Snapshot> snap, const std::string&
   EXPECT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
   if (!parsed.ok()) return {};
   auto query = std::make_shared<const Query>(std::move(*parsed));
-  ExecOptions o;
-  o.all_time = true;
-  o.range = {INT64_MIN, INT64_MAX, false};
+  ExecOptions o = testing::AllTime();
   o.limit = limit;
   if (brute != nullptr) return BruteForce(*brute, *query, o);
   return Execute(snap, query, o);

@@ -172,9 +172,7 @@ TEST(QueryOverSegments, NumericRangeIndexSkipsBlocksAndOlderSegmentsStillAnswer)
       Result<Query> parsed = ParseQuery(c.query);
       ASSERT_TRUE(parsed.ok()) << c.query;
       auto query = std::make_shared<const Query>(std::move(*parsed));
-      ExecOptions o;
-      o.all_time = true;
-      o.range = {INT64_MIN, INT64_MAX, false};
+      ExecOptions o = testing::AllTime();
       o.limit = 1000;
       o.partitions = 1;
       o.pool = &pool;
@@ -310,20 +308,46 @@ TEST(QueryOverObjectStore, AQueryThatNeedsOneBlockReadsOnlyTheFooterAndThatBlock
   EXPECT_LT(bytes_read * 5, size) << bytes_read << " of " << size;
 }
 
+// An engine in "dir" on "clock" whose flushes and compactions are the test's (no background
+// threads; a compaction round merges from two inputs), "partitions" partitions, blocks of
+// "block_rows".
+storage::EngineOptions TestEngineOptions(const TempDir& dir, ManualClock* clock,
+                                         uint32_t partitions, uint32_t block_rows) {
+  storage::EngineOptions options;
+  options.data_dir = dir.path() + "/data";
+  options.catalog_path = dir.path() + "/catalog.db";
+  options.clock = clock;
+  options.partitions = partitions;
+  options.background_threads = false;
+  options.segment_options.block_rows = block_rows;
+  options.compaction_min_inputs = 2;
+  return options;
+}
+
+// Appends records [start, start + n) of "dataset" as a client sends them (no seq, no tenant),
+// at the ingest time of the last one, and adds them as stored to "*appended".
+Status AppendBatch(storage::Engine* engine, ManualClock* clock, const std::vector<Record>& dataset,
+                   size_t start, size_t n, std::vector<Record>* appended) {
+  std::vector<Record> batch;
+  for (size_t i = start; i < std::min(dataset.size(), start + n); ++i) {
+    Record r = dataset[i];
+    r.seq = 0;
+    r.tenant.clear();
+    batch.push_back(std::move(r));
+  }
+  clock->Set(batch.back().ingest_ts);
+  RETURN_IF_ERROR(engine->Append("default", &batch));
+  appended->insert(appended->end(), batch.begin(), batch.end());
+  return Status::OK();
+}
+
 TEST(QueryOverStorage, AgreesWithBruteForceAcrossMemtablesFlushesAndCompactions) {
   std::vector<Record> dataset = testing::LoadDataset();
   ASSERT_GT(dataset.size(), 5000u);
   dataset.resize(6000);
   TempDir dir("storage");
   ManualClock clock(kDatasetStart);
-  storage::EngineOptions options;
-  options.data_dir = dir.path() + "/data";
-  options.catalog_path = dir.path() + "/catalog.db";
-  options.clock = &clock;
-  options.partitions = 4;
-  options.background_threads = false;
-  options.segment_options.block_rows = 128;
-  options.compaction_min_inputs = 2;
+  const storage::EngineOptions options = TestEngineOptions(dir, &clock, 4, 128);
   auto opened = storage::Engine::Open(options);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   std::unique_ptr<storage::Engine> engine = std::move(opened).value();
@@ -331,16 +355,7 @@ TEST(QueryOverStorage, AgreesWithBruteForceAcrossMemtablesFlushesAndCompactions)
   std::vector<Record> appended;
   constexpr size_t kBatch = 1000;
   for (size_t start = 0; start < dataset.size(); start += kBatch) {
-    std::vector<Record> batch;
-    for (size_t i = start; i < std::min(dataset.size(), start + kBatch); ++i) {
-      Record r = dataset[i];
-      r.seq = 0;
-      r.tenant.clear();
-      batch.push_back(std::move(r));
-    }
-    clock.Set(batch.back().ingest_ts);
-    ASSERT_TRUE(engine->Append("default", &batch).ok());
-    appended.insert(appended.end(), batch.begin(), batch.end());
+    ASSERT_TRUE(AppendBatch(engine.get(), &clock, dataset, start, kBatch, &appended).ok());
     size_t round = start / kBatch;
     if (round % 3 != 2) {
       ASSERT_TRUE(engine->Flush().ok());  // every third batch stays in memory
@@ -366,31 +381,15 @@ TEST(QueryOverStorage, AnswersBeforeAndAfterCompactionAreTheSame) {
   dataset.resize(6000);
   TempDir dir("compaction_answers");
   ManualClock clock(kDatasetStart);
-  storage::EngineOptions options;
-  options.data_dir = dir.path() + "/data";
-  options.catalog_path = dir.path() + "/catalog.db";
-  options.clock = &clock;
-  options.partitions = 2;
-  options.background_threads = false;
-  options.segment_options.block_rows = 64;
+  storage::EngineOptions options = TestEngineOptions(dir, &clock, 2, 64);
   options.segment_options.time_slice_rows = 64;
-  options.compaction_min_inputs = 2;
   auto opened = storage::Engine::Open(options);
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   std::unique_ptr<storage::Engine> engine = std::move(opened).value();
   std::vector<Record> appended;
   constexpr size_t kBatch = 250;
   for (size_t start = 0; start < dataset.size(); start += kBatch) {
-    std::vector<Record> batch;
-    for (size_t i = start; i < std::min(dataset.size(), start + kBatch); ++i) {
-      Record r = dataset[i];
-      r.seq = 0;
-      r.tenant.clear();
-      batch.push_back(std::move(r));
-    }
-    clock.Set(batch.back().ingest_ts);
-    ASSERT_TRUE(engine->Append("default", &batch).ok());
-    appended.insert(appended.end(), batch.begin(), batch.end());
+    ASSERT_TRUE(AppendBatch(engine.get(), &clock, dataset, start, kBatch, &appended).ok());
     ASSERT_TRUE(engine->Flush().ok());
   }
   const uint64_t flushed = engine->stats().segments;

@@ -37,9 +37,7 @@ Outcome RunQuery(std::shared_ptr<const storage::Snapshot> snap, const std::vecto
   EXPECT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
   if (!parsed.ok()) return {};
   auto query = std::make_shared<const Query>(std::move(*parsed));
-  ExecOptions o;
-  o.all_time = true;
-  o.range = {INT64_MIN, INT64_MAX, false};
+  ExecOptions o = testing::AllTime();
   o.limit = 100;
   return Outcome{Execute(snap, query, o), BruteForce(records, *query, o)};
 }
