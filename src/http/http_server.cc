@@ -980,8 +980,11 @@ class HttpConnection : public Closeable,
       ok = write(std::move(framed));
       framed = std::string();
     }
+    // Whatever the stream holds (a query, a snapshot) goes now, and with it the audit entry of
+    // the answer is written: before the last chunk, so a client that has read the whole answer
+    // finds the entry (a client gone meanwhile gets none of it either way).
+    response.stream = nullptr;
     if (ok) write("0\r\n\r\n");
-    response.stream = nullptr;  // whatever it holds (a query, a snapshot) goes now
     net::post(stream_.get_executor(), [self] {
       self->StopWatching();
       self->impl_->in_flight.fetch_sub(1);
