@@ -117,7 +117,9 @@ def main(binary, pg_dir):
             return [line for line in out.splitlines() if line]
 
         def pg_leases(_):
-            return psql(url, "SELECT holder FROM leases").split("\n")
+            # Bracketed: psql prints an empty holder as an empty line, and no rows as nothing.
+            out = psql(url, "SELECT '[' || holder || ']' FROM leases")
+            return [line[1:-1] for line in out.splitlines()]
 
         exercise(binary, ["--catalog", url], pg_rows, pg_leases)
         print("PostgreSQL catalog: OK")
