@@ -561,7 +561,9 @@ class Catalog {
   // Times are the callers' clocks: nodes sharing a catalog need clocks in step (NTP) to well
   // within a lease's time to live.
 
-  // Stores (or replaces) the node's row.
+  // Stores (or replaces) the node's row. Errors: FailedPrecondition when the row of node.id is of
+  // a later incarnation (started_ns): a process started before the one registered (it stalled
+  // and was replaced) cannot take the id back; nothing changes then.
   virtual Status Heartbeat(const NodeRow& node) = 0;
   // Every registered node, by id.
   virtual Result<std::vector<NodeRow>> ListNodes() const = 0;
@@ -621,10 +623,29 @@ class Catalog {
   // Insert(row), and records in the same transaction that node "node" flushed it from its
   // memtables; returns the number of the change that registered it. Errors: as Insert;
   // InvalidArgument for an empty node. Every registration of a cluster node's flush must record
-  // its node and hand back its change number like this (a fenced registration too): without
-  // them, queries on other nodes count the segment's lines twice while the node still holds
-  // its memtable (docs/cluster.md "Exactly once across nodes").
-  virtual Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node) = 0;
+  // its node and hand back its change number like this: without them, queries on other nodes
+  // count the segment's lines twice while the node still holds its memtable (docs/cluster.md
+  // "Exactly once across nodes").
+  //
+  // Fenced flush of cluster nodes (docs/cluster.md "Fenced flush"): with a "fence" (null: none),
+  // the same transaction also marks the WAL objects fence->mark_flushed flushed, and it commits
+  // only while node "node" still answers for every object of fence->objects and
+  // fence->mark_flushed (each registered with owner "node") and the nodes row of "node", if
+  // there is one, is of incarnation fence->incarnation (its started_ns: a later incarnation of
+  // the id answers for everything the id owns; no row is no objection: a node removes its row at
+  // a clean stop before its last flush). Otherwise nothing changes, no number is taken, and the
+  // answer is FailedPrecondition naming what failed, with fence->lost set to the objects of both
+  // lists that "node" does not answer for (all of them when the incarnation is not current;
+  // empty on any other answer). The objects' rows are locked until the commit, so a takeover
+  // running at the same moment either committed first (and this fails) or skips them.
+  struct WalFence {
+    int64_t incarnation = 0;                // the registering process (NodeRow::started_ns)
+    std::vector<std::string> objects;       // the WAL objects holding the segment's rows
+    std::vector<std::string> mark_flushed;  // marked flushed in the same transaction
+    std::vector<std::string> lost;          // out: see above
+  };
+  virtual Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,
+                                           WalFence* fence) = 0;
   // What changed after change "after", at most "limit" changes (0: every one; more: ask again
   // from "last"),
   // read in one consistent state. From 0, from a change older than the kept ones (see

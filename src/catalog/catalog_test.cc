@@ -659,7 +659,7 @@ TEST_P(CatalogTest, SegmentChangesAreListedSinceAPointWithTheNodeThatFlushedEach
   EXPECT_EQ(empty->last, 0u);
 
   ASSERT_TRUE(c->Insert(Row(1)).ok());
-  auto registered = c->RegisterSegment(Row(2), "node-a");
+  auto registered = c->RegisterSegment(Row(2), "node-a", nullptr);
   ASSERT_TRUE(registered.ok()) << registered.status().ToString();
   View view;
   ASSERT_TRUE(view.CatchUp(*c));
@@ -677,8 +677,9 @@ TEST_P(CatalogTest, SegmentChangesAreListedSinceAPointWithTheNodeThatFlushedEach
   EXPECT_EQ(none->last, view.last);
 
   // A refused registration changes nothing and takes no number.
-  EXPECT_EQ(c->RegisterSegment(Row(2), "node-b").status().code(), StatusCode::kAlreadyExists);
-  EXPECT_EQ(c->RegisterSegment(Row(7), "").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(c->RegisterSegment(Row(2), "node-b", nullptr).status().code(),
+            StatusCode::kAlreadyExists);
+  EXPECT_EQ(c->RegisterSegment(Row(7), "", nullptr).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(c->ListSegmentChanges(view.last, 0)->last, view.last);
 
   // Every kind of change is seen: a state, a rewrite, a replacement (compaction), a retirement
@@ -691,7 +692,7 @@ TEST_P(CatalogTest, SegmentChangesAreListedSinceAPointWithTheNodeThatFlushedEach
   moved.path = "t1/2.seg";
   ASSERT_TRUE(c->Update({moved}).ok());
   ASSERT_TRUE(c->Replace({1}, {Row(3), Row(4)}).ok());
-  auto b = c->RegisterSegment(Row(5), "node-b");
+  auto b = c->RegisterSegment(Row(5), "node-b", nullptr);
   ASSERT_TRUE(b.ok());
   RetiredSegmentRow retired{4, "t1", 3, 400, 499, "local", Row(4).path, 60};
   RetentionEventRow event;
@@ -731,10 +732,10 @@ TEST_P(CatalogTest, SegmentChangesAreListedSinceAPointWithTheNodeThatFlushedEach
 
 TEST_P(CatalogTest, PrunedSegmentChangesGiveAReaderBehindThemAFullAnswer) {
   auto c = OpenCatalog();
-  ASSERT_TRUE(c->RegisterSegment(Row(1), "a").ok());
+  ASSERT_TRUE(c->RegisterSegment(Row(1), "a", nullptr).ok());
   View behind;
   ASSERT_TRUE(behind.CatchUp(*c));
-  ASSERT_TRUE(c->RegisterSegment(Row(2), "a").ok());
+  ASSERT_TRUE(c->RegisterSegment(Row(2), "a", nullptr).ok());
   ASSERT_TRUE(c->Delete(1).ok());
   View current;
   ASSERT_TRUE(current.CatchUp(*c));
@@ -744,7 +745,7 @@ TEST_P(CatalogTest, PrunedSegmentChangesGiveAReaderBehindThemAFullAnswer) {
   ASSERT_TRUE(gone.ok()) << gone.status().ToString();
   EXPECT_EQ(*gone, 3u);
   // The reader that had seen everything goes on with changes; the one behind starts over.
-  ASSERT_TRUE(c->RegisterSegment(Row(3), "b").ok());
+  ASSERT_TRUE(c->RegisterSegment(Row(3), "b", nullptr).ok());
   ASSERT_TRUE(current.CatchUp(*c));
   EXPECT_EQ(current.full_answers, 0);
   ASSERT_TRUE(behind.CatchUp(*c));
@@ -756,7 +757,7 @@ TEST_P(CatalogTest, PrunedSegmentChangesGiveAReaderBehindThemAFullAnswer) {
   const uint64_t last = current.last;
   c.reset();
   c = OpenCatalog();
-  auto next = c->RegisterSegment(Row(4), "b");
+  auto next = c->RegisterSegment(Row(4), "b", nullptr);
   ASSERT_TRUE(next.ok());
   EXPECT_GT(*next, last);
   ASSERT_TRUE(current.CatchUp(*c));
@@ -780,7 +781,7 @@ TEST_P(CatalogTest, AReaderFollowingChangesWhileOthersWriteMissesNone) {
     threads.emplace_back([&, w] {
       for (int i = 0; i < kPerWriter; ++i) {
         const uint64_t id = static_cast<uint64_t>(w * 1000 + i + 1);
-        auto r = writer(w).RegisterSegment(Row(id), "w" + std::to_string(w));
+        auto r = writer(w).RegisterSegment(Row(id), "w" + std::to_string(w), nullptr);
         ASSERT_TRUE(r.ok()) << r.status().ToString();
         if (i % 3 == 2) {
           ASSERT_TRUE(writer(w).Delete(id - 1).ok());
@@ -804,6 +805,106 @@ TEST_P(CatalogTest, AReaderFollowingChangesWhileOthersWriteMissesNone) {
   EXPECT_GT(rounds, 1);
   EXPECT_EQ(view.Rows(), *first->List());
   EXPECT_EQ(view.segments.size(), size_t{kWriters * (kPerWriter - kPerWriter / 3)});
+}
+
+// ---- Fenced flush of cluster nodes (issue 20; catalog.h RegisterSegment's fence) ----
+
+TEST_P(CatalogTest, ASegmentIsRegisteredOnlyWhileItsNodeOwnsItsWalObjectsAsThatIncarnation) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 10, 500}).ok());
+  const WalObjectRow a1 = WalObject("a", 1, 10), a2 = WalObject("a", 11, 20);
+  const WalObjectRow a3 = WalObject("a", 21, 30);
+  for (const WalObjectRow& w : {a1, a2, a3}) ASSERT_TRUE(c->RegisterWalObject(w).ok());
+  auto fence = [](int64_t incarnation, std::vector<std::string> objects,
+                  std::vector<std::string> mark) {
+    return Catalog::WalFence{incarnation, std::move(objects), std::move(mark), {"stale"}};
+  };
+  View view;
+  ASSERT_TRUE(view.CatchUp(*c));
+  // Owned, current incarnation: the segment, its origin and the marking in one transaction,
+  // numbered as any registration.
+  SegmentRow first = Row(1);
+  first.min_seq = 1;
+  first.max_seq = 15;
+  Catalog::WalFence f = fence(10, {a1.name, a2.name}, {a1.name});
+  auto registered = c->RegisterSegment(first, "a", &f);
+  ASSERT_TRUE(registered.ok()) << registered.status().ToString();
+  EXPECT_TRUE(f.lost.empty());
+  EXPECT_TRUE(c->Get(1)->has_value());
+  auto rows = c->ListWalObjects("a");
+  ASSERT_EQ(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].state, kWalObjectFlushed);
+  EXPECT_EQ((*rows)[1].state, kWalObjectUnflushed);
+  ASSERT_TRUE(view.CatchUp(*c));
+  EXPECT_EQ(view.last, *registered);
+  EXPECT_EQ(view.segments[1], (SegmentView{first, "a", *registered}));
+  // A duplicate id changes nothing.
+  f = fence(10, {a2.name}, {a2.name});
+  EXPECT_EQ(c->RegisterSegment(first, "a", &f).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_TRUE(f.lost.empty());
+  EXPECT_EQ(c->ListWalObjects("a")->at(1).state, kWalObjectUnflushed);
+
+  // a stalled past node_timeout: b took a2 over. A segment holding a2's records is refused,
+  // and so is one marking it; nothing of either is stored, no number taken; the answer names a2.
+  ASSERT_EQ(c->ClaimWalObjects({"a"}, "b", 1, 1000)->size(), 1u);
+  const uint64_t before_refusals = c->ListSegmentChanges(view.last, 0)->last;
+  SegmentRow second = Row(2);
+  second.min_seq = 11;
+  second.max_seq = 25;
+  f = fence(10, {a2.name, a3.name}, {});
+  auto refused = c->RegisterSegment(second, "a", &f);
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition)
+      << refused.status().ToString();
+  EXPECT_EQ(f.lost, std::vector<std::string>{a2.name});
+  EXPECT_FALSE(c->Get(2)->has_value());
+  f = fence(10, {a3.name}, {a2.name, a3.name});
+  EXPECT_EQ(c->RegisterSegment(second, "a", &f).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(f.lost, std::vector<std::string>{a2.name});
+  EXPECT_EQ(c->ListWalObjects("a")->at(1).state, kWalObjectUnflushed);  // a3 unmarked
+  EXPECT_EQ(c->ListSegmentChanges(view.last, 0)->last, before_refusals);
+  // What a still owns goes through, with its origin.
+  f = fence(10, {a3.name}, {});
+  auto second_registered = c->RegisterSegment(second, "a", &f);
+  ASSERT_TRUE(second_registered.ok()) << second_registered.status().ToString();
+  EXPECT_TRUE(f.lost.empty());
+  EXPECT_GT(*second_registered, *registered);
+  ASSERT_TRUE(view.CatchUp(*c));
+  EXPECT_EQ(view.segments[2], (SegmentView{second, "a", *second_registered}));
+
+  // A later incarnation of a registered: the earlier one is fenced out of everything, and its
+  // heartbeat cannot take the id back.
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 20, 600}).ok());
+  EXPECT_EQ(c->Heartbeat({"a", "http://a-old", 10, 700}).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(c->ListNodes()->at(0), (NodeRow{"a", "http://a", 20, 600}));
+  SegmentRow third = Row(3);
+  third.min_seq = 21;
+  third.max_seq = 30;
+  f = fence(10, {a3.name}, {a3.name});
+  EXPECT_EQ(c->RegisterSegment(third, "a", &f).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(f.lost, std::vector<std::string>{a3.name});
+  EXPECT_FALSE(c->Get(3)->has_value());
+  f = fence(20, {a3.name}, {a3.name});
+  ASSERT_TRUE(c->RegisterSegment(third, "a", &f).ok());
+  EXPECT_EQ(c->ListWalObjects("a")->at(1).state, kWalObjectFlushed);
+  // An object nobody registered is owned by no one.
+  SegmentRow fourth = Row(4);
+  f = fence(20, {"wal/a/404.wal"}, {});
+  EXPECT_EQ(c->RegisterSegment(fourth, "a", &f).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(f.lost, std::vector<std::string>{"wal/a/404.wal"});
+  EXPECT_FALSE(c->Get(4)->has_value());
+  // A node that removed its row (a clean stop, before its last flush) still registers what it
+  // owns; another node's objects stay fenced.
+  const WalObjectRow a4 = WalObject("a", 31, 40);
+  ASSERT_TRUE(c->RegisterWalObject(a4).ok());
+  ASSERT_TRUE(c->RemoveNode("a").ok());
+  f = fence(20, {a2.name}, {});
+  EXPECT_EQ(c->RegisterSegment(fourth, "a", &f).status().code(), StatusCode::kFailedPrecondition);
+  f = fence(20, {a4.name}, {a4.name});
+  ASSERT_TRUE(c->RegisterSegment(fourth, "a", &f).ok());
+  EXPECT_TRUE(c->Get(4)->has_value());
+  ASSERT_TRUE(view.CatchUp(*c));
+  EXPECT_EQ(view.Rows(), *c->List());
+  EXPECT_EQ(view.segments[4].node, "a");
 }
 
 #ifndef SAWMILL_CATALOG_TEST_PG

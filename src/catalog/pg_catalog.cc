@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <set>
 #include <string_view>
 #include <tuple>
 #include <vector>
@@ -1327,12 +1328,21 @@ class PgCatalog final : public Catalog {
   Status Heartbeat(const NodeRow& node) override {
     MutexLock l(&mu_);
     return Change([&]() -> Status {
-      return Run("heartbeat",
-                 "INSERT INTO nodes (id, url, started_ns, heartbeat_ns) VALUES ($1, $2, $3, $4) "
-                 "ON CONFLICT (id) DO UPDATE SET url = excluded.url, "
-                 "started_ns = excluded.started_ns, heartbeat_ns = excluded.heartbeat_ns",
-                 Params().Text(node.id).Text(node.url).Int(node.started_ns).Int(node.heartbeat_ns))
-          .status();
+      // A row of a later incarnation is kept (catalog.h): the upsert's WHERE leaves it unchanged.
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          Run("heartbeat",
+              "INSERT INTO nodes (id, url, started_ns, heartbeat_ns) VALUES ($1, $2, $3, $4) "
+              "ON CONFLICT (id) DO UPDATE SET url = excluded.url, "
+              "started_ns = excluded.started_ns, heartbeat_ns = excluded.heartbeat_ns "
+              "WHERE nodes.started_ns <= excluded.started_ns",
+              Params().Text(node.id).Text(node.url).Int(node.started_ns).Int(node.heartbeat_ns)));
+      if (r.affected() == 0) {
+        return Status::FailedPrecondition(
+            name_ + ": node " + node.id + " is registered by a later incarnation than " +
+            std::to_string(node.started_ns) + " (this process was replaced)");
+      }
+      return Status::OK();
     });
   }
 
@@ -1546,7 +1556,9 @@ class PgCatalog final : public Catalog {
 
   // ---- Segment changes (catalog.h; docs/cluster.md "Read path") ----
 
-  Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node) override {
+  Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,
+                                   WalFence* fence) override {
+    if (fence != nullptr) fence->lost.clear();
     if (node.empty()) {
       return Status::InvalidArgument(name_ + ": segment " + std::to_string(row.id) +
                                      " registered for no node");
@@ -1554,6 +1566,8 @@ class PgCatalog final : public Catalog {
     MutexLock l(&mu_);
     uint64_t change = 0;
     RETURN_IF_ERROR(Change([&]() -> Status {
+      // The fence first: nothing is written (and no number taken) for a fenced node.
+      if (fence != nullptr) RETURN_IF_ERROR(CheckFenceLocked(row, node, fence));
       RETURN_IF_ERROR(InsertLocked(row));
       // The insert's trigger took the number and holds its row until the commit.
       ASSIGN_OR_RETURN(PgResult r,
@@ -1564,9 +1578,62 @@ class PgCatalog final : public Catalog {
                            Params().Uint(row.id).Text(node)));
       if (r.rows() != 1) return Status::IOError(name_ + ": no segment change counter");
       change = r.Uint(0, 0);
+      if (fence == nullptr) return Status::OK();
+      for (const std::string& name : fence->mark_flushed) {
+        RETURN_IF_ERROR(Run("mark WAL object " + name + " flushed",
+                            "UPDATE wal_objects SET state = $3 WHERE name = $1 AND owner = $2",
+                            Params().Text(name).Text(node).Text(kWalObjectFlushed))
+                            .status());
+      }
       return Status::OK();
     }));
     return change;
+  }
+
+  // RegisterSegment's fence (catalog.h): OK while "node", as fence->incarnation, answers for
+  // every WAL object of the fence; else FailedPrecondition with fence->lost set. The rows read
+  // stay locked to the commit.
+  Status CheckFenceLocked(const SegmentRow& row, std::string_view node, WalFence* fence)
+      REQUIRES(mu_) {
+    fence->lost.clear();
+    std::vector<std::string> names = fence->objects;
+    names.insert(names.end(), fence->mark_flushed.begin(), fence->mark_flushed.end());
+    std::sort(names.begin(), names.end());
+    names.erase(std::unique(names.begin(), names.end()), names.end());
+    // The node's row, shared-locked: a heartbeat of another incarnation waits for the commit.
+    ASSIGN_OR_RETURN(PgResult n, Run("fence: node " + std::string(node),
+                                     "SELECT started_ns FROM nodes WHERE id = $1 FOR SHARE",
+                                     Params().Text(node)));
+    if (n.rows() == 1 && n.Int(0, 0) != fence->incarnation) {
+      fence->lost = names;
+      return Status::FailedPrecondition(
+          name_ + ": node " + std::string(node) + " is registered as incarnation " +
+          std::to_string(n.Int(0, 0)) + ", not " + std::to_string(fence->incarnation) +
+          ": segment " + std::to_string(row.id) + " is not registered");
+    }
+    if (names.empty()) return Status::OK();
+    // The objects' rows, locked in name order: a claim running now either committed first
+    // (the owner changed: seen here) or skips them (SKIP LOCKED) until this commits.
+    std::string array = "{";
+    for (const std::string& name : names) {
+      if (array.size() > 1) array += ',';
+      array += QuoteArrayElement(name);
+    }
+    array += '}';
+    ASSIGN_OR_RETURN(PgResult r, Run("fence: WAL objects",
+                                     "SELECT name FROM wal_objects WHERE name = ANY($1::text[]) "
+                                     "AND owner = $2 ORDER BY name FOR UPDATE",
+                                     Params().Text(array).Text(node)));
+    std::set<std::string> ours;
+    for (int i = 0; i < r.rows(); ++i) ours.insert(r.Text(i, 0));
+    for (const std::string& name : names) {
+      if (ours.count(name) == 0) fence->lost.push_back(name);
+    }
+    if (fence->lost.empty()) return Status::OK();
+    return Status::FailedPrecondition(
+        name_ + ": node " + std::string(node) + " no longer answers for " +
+        std::to_string(fence->lost.size()) + " WAL object(s), e.g. " + fence->lost.front() +
+        " (taken over): segment " + std::to_string(row.id) + " is not registered");
   }
 
   Result<SegmentChanges> ListSegmentChanges(uint64_t after, size_t limit) const override {

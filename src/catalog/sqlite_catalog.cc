@@ -561,13 +561,19 @@ Result<uint64_t> SqliteCatalog::NewestSegmentChangeLocked() const {
   return uint64_t{0};
 }
 
-Result<uint64_t> SqliteCatalog::RegisterSegment(const SegmentRow& row, std::string_view node) {
+Result<uint64_t> SqliteCatalog::RegisterSegment(const SegmentRow& row, std::string_view node,
+                                                WalFence* fence) {
+  if (fence != nullptr) fence->lost.clear();
   if (node.empty()) {
     return Status::InvalidArgument("catalog " + path_ + ": segment " + std::to_string(row.id) +
                                    " registered for no node");
   }
   MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  // The fence first: nothing is written (and no number taken) for a fenced node.
+  if (fence != nullptr) {
+    if (Status s = CheckFenceLocked(row, node, fence); !s.ok()) return RollbackLocked(std::move(s));
+  }
   Status s = InsertLocked(row);
   if (!s.ok()) return RollbackLocked(std::move(s));
   auto change = NewestSegmentChangeLocked();  // the insert's, numbered by its trigger
@@ -578,6 +584,16 @@ Result<uint64_t> SqliteCatalog::RegisterSegment(const SegmentRow& row, std::stri
   st.Bind(2, node);
   st.Bind(3, static_cast<int64_t>(*change));
   if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("record segment origin"));
+  if (fence != nullptr) {
+    for (const std::string& name : fence->mark_flushed) {
+      Stmt mark(db_, "UPDATE wal_objects SET state = ? WHERE name = ? AND owner = ?");
+      if (!mark.ok()) return RollbackLocked(Error("prepare WAL object update"));
+      mark.Bind(1, kWalObjectFlushed);
+      mark.Bind(2, name);
+      mark.Bind(3, node);
+      if (mark.Step() != SQLITE_DONE) return RollbackLocked(Error("mark WAL object " + name));
+    }
+  }
   RETURN_IF_ERROR(CommitLocked());
   return *change;
 }

@@ -136,7 +136,8 @@ class SqliteCatalog final : public Catalog {
   Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) override;
 
   // Segment changes (sqlite_catalog.cc, at the end).
-  Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node) override;
+  Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,
+                                   WalFence* fence) override;
   Result<SegmentChanges> ListSegmentChanges(uint64_t after, size_t limit) const override;
   Result<uint64_t> PruneSegmentChanges(int64_t before_ns) override;
 
@@ -166,6 +167,11 @@ class SqliteCatalog final : public Catalog {
   // Segment changes: reads a meta value (0 when absent) and the newest change number.
   Result<uint64_t> MetaValueLocked(const char* key) const REQUIRES(mu_);
   Result<uint64_t> NewestSegmentChangeLocked() const REQUIRES(mu_);
+  // RegisterSegment's fence, in its transaction (sqlite_wal_objects.cc): OK while "node", as
+  // fence->incarnation, answers for every WAL object of the fence; else FailedPrecondition with
+  // fence->lost set.
+  Status CheckFenceLocked(const SegmentRow& row, std::string_view node, WalFence* fence) const
+      REQUIRES(mu_);
   // sqlite_retention.cc: appends "event" in the open transaction; returns its id.
   Result<uint64_t> InsertEventLocked(const RetentionEventRow& event) REQUIRES(mu_);
 

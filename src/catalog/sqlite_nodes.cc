@@ -37,14 +37,22 @@ Status SqliteCatalog::EnsureNodeTablesLocked() const { return Exec(kNodeSchema);
 Status SqliteCatalog::Heartbeat(const NodeRow& node) {
   MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  // A row of a later incarnation is kept (catalog.h): the upsert's WHERE leaves it unchanged.
   Stmt st(db_,
-          "INSERT OR REPLACE INTO nodes (id, url, started_ns, heartbeat_ns) VALUES (?, ?, ?, ?)");
+          "INSERT INTO nodes (id, url, started_ns, heartbeat_ns) VALUES (?, ?, ?, ?) "
+          "ON CONFLICT (id) DO UPDATE SET url = excluded.url, started_ns = excluded.started_ns, "
+          "heartbeat_ns = excluded.heartbeat_ns WHERE nodes.started_ns <= excluded.started_ns");
   if (!st.ok()) return RollbackLocked(Error("prepare heartbeat"));
   st.Bind(1, node.id);
   st.Bind(2, node.url);
   st.Bind(3, node.started_ns);
   st.Bind(4, node.heartbeat_ns);
   if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("heartbeat"));
+  if (sqlite3_changes(db_) == 0) {
+    return RollbackLocked(Status::FailedPrecondition(
+        "catalog " + path_ + ": node " + node.id + " is registered by a later incarnation than " +
+        std::to_string(node.started_ns) + " (this process was replaced)"));
+  }
   return CommitLocked();
 }
 

@@ -1,6 +1,6 @@
-// The SQLite catalog's WAL objects and seq blocks (catalog.h, issue 20): table "wal_objects",
-// and the "next_seq" entry of "meta". A single node never writes WAL objects; the table exists
-// so that both catalogs keep one contract (catalog_test.cc).
+// The SQLite catalog's WAL objects, seq blocks and fenced segment registration (catalog.h,
+// issue 20): table "wal_objects", and the "next_seq" entry of "meta". A single node never writes
+// WAL objects; the table exists so that both catalogs keep one contract (catalog_test.cc).
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -190,6 +190,45 @@ Result<uint64_t> SqliteCatalog::AllocateSeqs(uint64_t count, uint64_t at_least) 
   if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("store seq block"));
   RETURN_IF_ERROR(CommitLocked());
   return first;
+}
+
+Status SqliteCatalog::CheckFenceLocked(const SegmentRow& row, std::string_view node,
+                                       WalFence* fence) const {
+  // The caller's transaction is BEGIN IMMEDIATE: no other writer (a claim, a heartbeat) runs
+  // between these reads and its commit.
+  fence->lost.clear();
+  std::vector<std::string> names = fence->objects;
+  names.insert(names.end(), fence->mark_flushed.begin(), fence->mark_flushed.end());
+  std::sort(names.begin(), names.end());
+  names.erase(std::unique(names.begin(), names.end()), names.end());
+  {
+    Stmt st(db_, "SELECT started_ns FROM nodes WHERE id = ?");
+    if (!st.ok()) return Error("prepare fence node lookup");
+    st.Bind(1, node);
+    const int rc = st.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error("fence node lookup");
+    if (rc == SQLITE_ROW && st.Int(0) != fence->incarnation) {
+      fence->lost = names;
+      return Status::FailedPrecondition(
+          "catalog " + path_ + ": node " + std::string(node) + " is registered as incarnation " +
+          std::to_string(st.Int(0)) + ", not " + std::to_string(fence->incarnation) + ": segment " +
+          std::to_string(row.id) + " is not registered");
+    }
+  }
+  for (const std::string& name : names) {
+    Stmt st(db_, "SELECT 1 FROM wal_objects WHERE name = ? AND owner = ?");
+    if (!st.ok()) return Error("prepare fence WAL object lookup");
+    st.Bind(1, name);
+    st.Bind(2, node);
+    const int rc = st.Step();
+    if (rc == SQLITE_DONE) fence->lost.push_back(name);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error("fence lookup");
+  }
+  if (fence->lost.empty()) return Status::OK();
+  return Status::FailedPrecondition(
+      "catalog " + path_ + ": node " + std::string(node) + " no longer answers for " +
+      std::to_string(fence->lost.size()) + " WAL object(s), e.g. " + fence->lost.front() +
+      " (taken over): segment " + std::to_string(row.id) + " is not registered");
 }
 
 }  // namespace sawmill::catalog

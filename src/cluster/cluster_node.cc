@@ -31,6 +31,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Open(ClusterNodeOptions option
   // node's WAL objects (ClaimWalObjects checks the heartbeat in the same statement), and the
   // registry keeps heartbeating while the engine replays them.
   ASSIGN_OR_RETURN(node->registry_, NodeRegistry::Start(node->node_catalog_.get(), registry));
+  node->options_.wal.incarnation = node->registry_->incarnation();
   spdlog::info("cluster node {} ({}): catalog {}, node timeout {} ms", node->id(),
                node->registry_->url(), catalog::RedactPostgresUrl(node->options_.catalog_url),
                node->registry_->node_timeout_ns() / kNanosPerMilli);

@@ -68,8 +68,8 @@ struct Metrics {
                             "WAL objects of dead nodes this node took over and replayed");
       m->fenced = UnlabelledCounter(
           "sawmill_wal_objects_fenced_total",
-          "WAL objects this node found taken over by another node when it came to mark them "
-          "flushed (it no longer answers for them)");
+          "WAL objects this node found taken over by another node when it came to flush or "
+          "mark them (it no longer answers for them; their rows are dropped here)");
       m->orphans = UnlabelledCounter(
           "sawmill_wal_object_orphans_deleted_total",
           "WAL objects no catalog row names (never acknowledged), deleted at start");
@@ -324,6 +324,10 @@ Status WalObjectWriter::Commit(wal::WalBatch* batch) {
   const int64_t start = clock_->MonotonicNanos();
   UniqueLock l(&mu_);
   if (closing_ || !replayed_) return Unavailable("the WAL object writer is closed");
+  if (superseded_) {
+    return Unavailable("a later incarnation of node " + options_.node +
+                       " has started: this process no longer takes writes");
+  }
   const uint64_t count = std::max<uint64_t>(batch->count, 1);
   if (block_end_ == 0 || next_seq_ + count > block_end_) {
     // A new block of seqs, unique across the cluster (one catalog round trip per block).
@@ -390,9 +394,12 @@ void WalObjectWriter::SealerThread() {
     auto persisted = Persist(group);
     if (persisted.ok()) {
       // Registered: durable. Apply in seq order (this thread is the only one sealing), then
-      // acknowledge.
+      // acknowledge. The object joins owned_ under apply_mu_ too, so that a fenced flush
+      // (RegisterSegment) sees every object whose records are in memtables.
       MutexLock al(&apply_mu_);
       for (wal::WalBatch* b : group.batches) apply_(*b);
+      MutexLock l(&mu_);
+      owned_.push_back(*persisted);
     }
     {
       MutexLock l(&mu_);
@@ -403,7 +410,6 @@ void WalObjectWriter::SealerThread() {
       }
       if (persisted.ok()) {
         stats_.commits += group.batches.size();
-        owned_.push_back(*persisted);
         if (!failure_.empty()) spdlog::info("WAL objects are written and registered again");
         failure_.clear();
       } else {
@@ -473,6 +479,10 @@ int WalObjectWriter::DeleteObsoleteFiles(uint64_t min_unflushed_seq) {
   std::vector<std::string> names;
   {
     MutexLock l(&mu_);
+    // No memtable holds seqs below min_unflushed_seq: lost ranges there have nothing to drop.
+    lost_.erase(std::remove_if(lost_.begin(), lost_.end(),
+                               [&](const auto& r) { return r.second < min_unflushed_seq; }),
+                lost_.end());
     for (const auto& row : owned_) {
       if (row.last_seq < min_unflushed_seq) names.push_back(row.name);
     }
@@ -498,9 +508,14 @@ int WalObjectWriter::DeleteObsoleteFiles(uint64_t min_unflushed_seq) {
             "records; it is that node's now: {}",
             name, one.ToString());
         MutexLock l(&mu_);
-        owned_.erase(std::remove_if(owned_.begin(), owned_.end(),
-                                    [&](const auto& r) { return r.name == name; }),
-                     owned_.end());
+        for (auto it = owned_.begin(); it != owned_.end();) {
+          if (it->name == name) {
+            lost_.emplace_back(it->first_seq, it->last_seq);
+            it = owned_.erase(it);
+          } else {
+            ++it;
+          }
+        }
       } else {
         spdlog::warn("cannot mark WAL object {} flushed (retried later): {}", name, one.ToString());
         break;
@@ -571,23 +586,123 @@ Result<size_t> WalObjectWriter::TakeOver(const std::vector<std::string>& dead,
     for (const auto& d : damage) spdlog::error("WAL object damage: {} ({})", d.detail, d.kind);
     {
       MutexLock al(&apply_mu_);
+      {
+        // Taken back (it was lost to a node that died in turn): its rows are ours again.
+        MutexLock l(&mu_);
+        lost_.erase(
+            std::remove(lost_.begin(), lost_.end(), std::make_pair(row.first_seq, row.last_seq)),
+            lost_.end());
+      }
       for (std::string& payload : records) {
         wal::WalBatch batch;
         batch.payload = std::move(payload);
         batch.context = nullptr;  // not ours: the engine decodes it
         apply_(batch);
       }
+      MutexLock l(&mu_);
+      owned_.push_back(row);
     }
     spdlog::info("took over WAL object {} of dead node {} ({} batches, seqs {}-{})", row.name,
                  row.node, records.size(), row.first_seq, row.last_seq);
     Metrics::Get().taken_over->Increment();
-    {
-      MutexLock l(&mu_);
-      owned_.push_back(row);
-    }
     ++adopted;
   }
   return adopted;
+}
+
+Status WalObjectWriter::PrepareFence(const std::vector<uint64_t>& seqs,
+                                     const std::function<uint64_t()>& min_unflushed_after,
+                                     catalog::Catalog::WalFence* fence) {
+  // The objects this node answers for, none half applied (apply_mu_: an object joins owned_ in
+  // the same step as its records join the memtables), and then the smallest seq the memtables
+  // will hold once the segment is registered: every object of the snapshot whose seqs all lie
+  // below it has all its records in segments by then.
+  std::vector<catalog::WalObjectRow> owned;
+  {
+    MutexLock al(&apply_mu_);
+    MutexLock l(&mu_);
+    if (superseded_) {
+      return Status::FailedPrecondition("a later incarnation of node " + options_.node +
+                                        " answers for its WAL objects");
+    }
+    owned.assign(owned_.begin(), owned_.end());
+  }
+  const uint64_t min_unflushed = min_unflushed_after();
+  *fence = catalog::Catalog::WalFence{};
+  fence->incarnation = options_.incarnation;
+  for (const catalog::WalObjectRow& o : owned) {
+    // A record of the segment in this object: a seq of the segment within its range.
+    auto it = std::lower_bound(seqs.begin(), seqs.end(), o.first_seq);
+    if (it != seqs.end() && *it <= o.last_seq) fence->objects.push_back(o.name);
+    if (o.last_seq < min_unflushed) fence->mark_flushed.push_back(o.name);
+  }
+  return Status::OK();
+}
+
+void WalObjectWriter::Fenced(catalog::Catalog* catalog, const catalog::Catalog::WalFence& fence) {
+  std::vector<catalog::WalObjectRow> owned;
+  {
+    MutexLock l(&mu_);
+    owned.assign(owned_.begin(), owned_.end());
+  }
+  FindLost(catalog, owned, fence.lost);
+}
+
+void WalObjectWriter::FindLost(catalog::Catalog* catalog,
+                               const std::vector<catalog::WalObjectRow>& owned,
+                               const std::vector<std::string>& lost) {
+  // The transaction named what it found; a takeover claims in rounds, so whatever else of
+  // "owned" this node no longer owns is lost too (one read now rather than one failed flush
+  // per round).
+  std::set<std::string> gone(lost.begin(), lost.end());
+  bool superseded = false;
+  auto nodes = catalog->ListNodes();
+  if (nodes.ok()) {
+    for (const catalog::NodeRow& n : *nodes) {
+      superseded |= n.id == options_.node && n.started_ns > options_.incarnation;
+    }
+  }
+  auto mine = catalog->ListWalObjects(options_.node);
+  if (mine.ok()) {
+    std::set<std::string> still;
+    for (const catalog::WalObjectRow& r : *mine) still.insert(r.name);
+    for (const catalog::WalObjectRow& o : owned) {
+      if (superseded || still.count(o.name) == 0) gone.insert(o.name);
+    }
+  }
+  std::vector<std::string> names;
+  {
+    MutexLock l(&mu_);
+    superseded_ |= superseded;
+    for (auto it = owned_.begin(); it != owned_.end();) {
+      if (superseded_ || gone.count(it->name) > 0) {
+        lost_.emplace_back(it->first_seq, it->last_seq);
+        names.push_back(it->name);
+        it = owned_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  Metrics::Get().fenced->Increment(static_cast<double>(names.size()));
+  if (superseded) {
+    spdlog::error(
+        "node {}: a later incarnation of this node id is registered (this process stalled and "
+        "was replaced): it answers for every WAL object of the id; this process drops {} "
+        "objects' records and takes no more writes",
+        options_.node, names.size());
+  } else if (!names.empty()) {
+    spdlog::error(
+        "node {}: {} WAL objects were taken over by another node while this one held their "
+        "records (it was found dead: a stall past node_timeout?), e.g. {}; their rows are "
+        "dropped here, the taker stores them",
+        options_.node, names.size(), names.front());
+  }
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> WalObjectWriter::LostSeqs() const {
+  MutexLock l(&mu_);
+  return lost_;
 }
 
 Status WalObjectWriter::Close() {

@@ -19,13 +19,24 @@
 // ClaimWalObjects), reads them and applies their batches (WalBatch::context null); from then on
 // this node answers for them as for its own. Every later change of their rows checks this node
 // still owns them (fencing).
+//
+// Fenced flush (docs/cluster.md "Fenced flush"): PrepareFence makes the fence with which the
+// engine's flusher registers a flushed segment (Catalog::RegisterSegment) in
+// one catalog transaction that succeeds only while this node (this incarnation) still owns the
+// objects holding the segment's rows, and marks flushed, in the same transaction, the objects
+// whose records are then all in segments. When it fails, the objects found taken over are
+// "lost": their seq ranges (LostSeqs) are left out of every later flush (the taker stores
+// them), logged and counted. A later incarnation of this node's id takes everything: this
+// writer then refuses every write.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "catalog/catalog.h"
@@ -33,13 +44,15 @@
 #include "common/mutex.h"
 #include "objstore/object_store.h"
 #include "sawmill/status.h"
+#include "storage/flush_fence.h"
 #include "wal/wal_manager.h"
 #include "wal/wal_sink.h"
 
 namespace sawmill::cluster {
 
 struct WalObjectOptions {
-  std::string node;                                    // this node's id (object names, rows)
+  std::string node;         // this node's id (object names, rows)
+  int64_t incarnation = 0;  // this process's (NodeRegistry::incarnation): the fence of flushes
   int64_t interval_ns = 200 * kNanosPerMilli;          // seal the open buffer this long after
   uint64_t max_bytes = 4ull << 20;                     // its first batch, or at this size
   uint64_t seq_block = 1'000'000;                      // seqs taken from the catalog at once
@@ -56,7 +69,7 @@ std::vector<std::string> ReadWalObjectRecords(const std::string& name, const std
                                               std::vector<wal::WalDamage>* damage);
 
 // Thread-safe (WalSink's contract).
-class WalObjectWriter final : public wal::WalSink {
+class WalObjectWriter final : public wal::WalSink, public storage::FlushFence {
  public:
   // "catalog" and "clock" must outlive the writer; "catalog" should be a connection of its own
   // (its calls are on the acknowledgement path).
@@ -86,6 +99,13 @@ class WalObjectWriter final : public wal::WalSink {
   Result<size_t> TakeOver(const std::vector<std::string>& dead, int64_t alive_since_ns,
                           size_t limit);
 
+  // The fence of the engine's flushes (storage::FlushFence; see above).
+  Status PrepareFence(const std::vector<uint64_t>& seqs,
+                      const std::function<uint64_t()>& min_unflushed_after,
+                      catalog::Catalog::WalFence* fence) override;
+  void Fenced(catalog::Catalog* catalog, const catalog::Catalog::WalFence& fence) override;
+  std::vector<std::pair<uint64_t, uint64_t>> LostSeqs() const override;
+
   const std::string& node() const { return options_.node; }
 
  private:
@@ -105,6 +125,10 @@ class WalObjectWriter final : public wal::WalSink {
   // Reads a whole object (retrying a failing store a few times).
   Result<std::string> ReadObject(const std::string& name);
   Status Unavailable(const std::string& why) const;
+  // After a fenced registration failed: which objects of "owned" another node (or a later
+  // incarnation) answers for now; they leave owned_ for lost_.
+  void FindLost(catalog::Catalog* catalog, const std::vector<catalog::WalObjectRow>& owned,
+                const std::vector<std::string>& lost);
 
   catalog::Catalog* const catalog_;
   const std::shared_ptr<objstore::ObjectStore> store_;
@@ -124,6 +148,11 @@ class WalObjectWriter final : public wal::WalSink {
   std::string failure_ GUARDED_BY(mu_);  // why the last group failed; "" when it succeeded
   // The objects this node answers for whose batches are applied, oldest first.
   std::deque<catalog::WalObjectRow> owned_ GUARDED_BY(mu_);
+  // Seq ranges of objects taken over from this node while it held their records (see above);
+  // pruned once no memtable holds such seqs, and cleared for an object taken back.
+  std::vector<std::pair<uint64_t, uint64_t>> lost_ GUARDED_BY(mu_);
+  // A later incarnation of this node's id registered: every object is its, no more writes.
+  bool superseded_ GUARDED_BY(mu_) = false;
   wal::WalStats stats_ GUARDED_BY(mu_);
 
   Mutex apply_mu_;                      // one apply at a time (the sealer's and a takeover's)

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <functional>
 #include <thread>
 #include <vector>
 
@@ -34,9 +35,11 @@ class WalObjectWriterTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::unique_ptr<WalObjectWriter> Open(const std::string& node, std::vector<uint64_t>* applied) {
+  std::unique_ptr<WalObjectWriter> Open(const std::string& node, std::vector<uint64_t>* applied,
+                                        int64_t incarnation = 1) {
     WalObjectOptions o;
     o.node = node;
+    o.incarnation = incarnation;
     o.interval_ns = 20 * kNanosPerMilli;
     o.seq_block = 100;
     o.persist_deadline_ns = 2 * kNanosPerSecond;
@@ -197,6 +200,107 @@ TEST_F(WalObjectWriterTest, ADeadNodesObjectsAreTakenOverOnceAndItsOwnerIsFenced
   EXPECT_EQ(catalog_->ListWalObjects("b")->size(), *taken);
   EXPECT_EQ(b->DeleteObsoleteFiles(UINT64_MAX), static_cast<int>(*taken));
   EXPECT_TRUE(store_->List("wal/a/")->empty());
+}
+
+// A segment row as a flush registers it, for the seqs "seqs".
+catalog::SegmentRow SegmentOf(uint64_t id, const std::vector<uint64_t>& seqs) {
+  catalog::SegmentRow r;
+  r.id = id;
+  r.tenant = "t1";
+  r.min_seq = seqs.front();
+  r.max_seq = seqs.back();
+  r.rows = seqs.size();
+  r.path = "t1/" + std::to_string(id) + ".seg";
+  r.tier = std::string(catalog::kTierCold);
+  r.store = std::string(catalog::kColdStore);
+  return r;
+}
+
+// A flush's registration through the writer's fence, as the engine's flusher does it
+// (Flusher::Register): the fence, the catalog's one registration, the fence told of a refusal.
+Status RegisterFenced(WalObjectWriter* w, catalog::Catalog* catalog, const catalog::SegmentRow& row,
+                      const std::vector<uint64_t>& seqs,
+                      const std::function<uint64_t()>& min_unflushed_after) {
+  catalog::Catalog::WalFence fence;
+  RETURN_IF_ERROR(w->PrepareFence(seqs, min_unflushed_after, &fence));
+  auto change = catalog->RegisterSegment(row, w->node(), &fence);
+  if (change.status().code() == StatusCode::kFailedPrecondition) w->Fenced(catalog, fence);
+  return change.status();
+}
+
+bool Covered(const std::vector<std::pair<uint64_t, uint64_t>>& ranges, uint64_t seq) {
+  for (const auto& [first, last] : ranges) {
+    if (first <= seq && seq <= last) return true;
+  }
+  return false;
+}
+
+TEST_F(WalObjectWriterTest, AFlushOfRecordsWhoseObjectsWereTakenOverIsFencedAndTheyAreLost) {
+  std::vector<uint64_t> applied_a, applied_b;
+  ASSERT_TRUE(catalog_->Heartbeat({"a", "http://a", 1, 100}).ok());
+  auto a = Open("a", &applied_a, /*incarnation=*/1);
+  ASSERT_TRUE(a->Replay([](std::string_view, uint64_t*) { return Status::OK(); }).ok());
+  for (int i = 0; i < 3; ++i) {
+    wal::WalBatch b = Batch(4);
+    ASSERT_TRUE(a->Commit(&b).ok());
+  }
+  const std::vector<uint64_t> before = applied_a;
+  // a stalls past node_timeout: b takes its objects over.
+  auto b = Open("b", &applied_b);
+  ASSERT_TRUE(b->Replay([](std::string_view, uint64_t*) { return Status::OK(); }).ok());
+  ASSERT_GE(*b->TakeOver({"a"}, 200, 100), 1u);
+  EXPECT_EQ(applied_b, before);
+  // a wakes and writes on: a new object, its own.
+  ASSERT_TRUE(catalog_->Heartbeat({"a", "http://a", 1, 300}).ok());
+  wal::WalBatch late = Batch(2);
+  ASSERT_TRUE(a->Commit(&late).ok());
+  const std::vector<uint64_t> after(applied_a.begin() + static_cast<long>(before.size()),
+                                    applied_a.end());
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_TRUE(a->LostSeqs().empty());
+
+  // Its flush of everything it holds is refused, registers nothing, and names what it lost.
+  std::vector<uint64_t> all = applied_a;
+  Status s = RegisterFenced(a.get(), catalog_.get(), SegmentOf(1, all), all, [] { return 1u; });
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EXPECT_FALSE(catalog_->Get(1)->has_value());
+  const auto lost = a->LostSeqs();
+  for (uint64_t seq : before) EXPECT_TRUE(Covered(lost, seq)) << seq;
+  for (uint64_t seq : after) EXPECT_FALSE(Covered(lost, seq)) << seq;
+  // Without the lost rows it goes through, and the object whose records are then all in
+  // segments is marked flushed in the same transaction.
+  s = RegisterFenced(a.get(), catalog_.get(), SegmentOf(2, after), after,
+                     [&] { return after.back() + 1; });
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_TRUE(catalog_->Get(2)->has_value());
+  // Registered as any flush of node a: its origin and number are in the segment changes.
+  auto changes = catalog_->ListSegmentChanges(0, 0);
+  ASSERT_TRUE(changes.ok()) << changes.status().ToString();
+  ASSERT_EQ(changes->segments.size(), 1u);
+  EXPECT_EQ(changes->segments[0].node, "a");
+  EXPECT_GT(changes->segments[0].registered, 0u);
+  auto mine = catalog_->ListWalObjects("a");
+  ASSERT_EQ(mine->size(), 1u);
+  EXPECT_EQ((*mine)[0].state, catalog::kWalObjectFlushed);
+  EXPECT_EQ(a->DeleteObsoleteFiles(after.back() + 1), 1);
+  // b's objects were not touched.
+  auto of_b = catalog_->ListWalObjects("b");
+  ASSERT_TRUE(of_b.ok());
+  for (const auto& w : *of_b) EXPECT_EQ(w.state, catalog::kWalObjectUnflushed);
+
+  // A later incarnation of a starts (a's process was replaced): the old one is fenced out of
+  // everything and takes no more writes.
+  wal::WalBatch more = Batch(1);
+  ASSERT_TRUE(a->Commit(&more).ok());
+  ASSERT_TRUE(catalog_->Heartbeat({"a", "http://a", 2, 400}).ok());
+  EXPECT_EQ(catalog_->Heartbeat({"a", "http://a", 1, 500}).code(), StatusCode::kFailedPrecondition);
+  const std::vector<uint64_t> last = {more.base_seq};
+  s = RegisterFenced(a.get(), catalog_.get(), SegmentOf(3, last), last, [] { return 1u; });
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(catalog_->Get(3)->has_value());
+  EXPECT_TRUE(Covered(a->LostSeqs(), more.base_seq));
+  wal::WalBatch refused = Batch(1);
+  EXPECT_EQ(a->Commit(&refused).code(), StatusCode::kUnavailable);
 }
 
 }  // namespace

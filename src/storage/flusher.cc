@@ -2,8 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <chrono>
+#include <limits>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "common/mutex.h"
@@ -12,6 +16,34 @@
 #include "storage/storage_metrics.h"
 
 namespace sawmill::storage {
+namespace {
+
+// The rows of "base" whose seq "keep" accepts, in order: a flush's rows without those of WAL
+// objects another node took over (Flusher::WriteFrozenShared).
+class KeptRows final : public segment::RowSource {
+ public:
+  KeptRows(const segment::RowSource& base, const std::function<bool(uint64_t)>& keep)
+      : base_(base) {
+    at_.reserve(base.size());
+    for (size_t i = 0; i < base.size(); ++i) {
+      if (keep(base.seq(i))) at_.push_back(i);
+    }
+  }
+  size_t size() const override { return at_.size(); }
+  int64_t ts(size_t row) const override { return base_.ts(at_[row]); }
+  int64_t ingest_ts(size_t row) const override { return base_.ingest_ts(at_[row]); }
+  uint64_t seq(size_t row) const override { return base_.seq(at_[row]); }
+  std::string_view service(size_t row) const override { return base_.service(at_[row]); }
+  std::string_view host(size_t row) const override { return base_.host(at_[row]); }
+  uint64_t raw_bytes(size_t row) const override { return base_.raw_bytes(at_[row]); }
+  void Get(size_t row, Record* out) const override { base_.Get(at_[row], out); }
+
+ private:
+  const segment::RowSource& base_;
+  std::vector<size_t> at_;
+};
+
+}  // namespace
 
 Flusher::Flusher(const EngineOptions& options, Env* env, Clock* clock, catalog::Catalog* catalog,
                  Mutex* mu, CondVar* flushed_cv, MemtableSet* memtables, SegmentRegistry* segments,
@@ -112,6 +144,7 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   // one block of rows at a time, so a flush no longer copies the memtable (docs/storage.md,
   // "Flush memory").
   ChunkRows rows(frozen->chunks);
+  if (options_.shared_store) return WriteFrozenShared(key, frozen, rows, start);
   std::vector<uint64_t> seqs;
   seqs.reserve(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) seqs.push_back(rows.seq(i));
@@ -124,8 +157,6 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
                                           std::to_string(key.second));
   }
   const uint64_t id = *allocated;
-  if (options_.shared_store)
-    return WriteFrozenShared(key, frozen, id, rows, std::move(seqs), start);
   const std::string rel = SegmentRelPath("hot", key.first, key.second, id);
   const std::string path = JoinPath(options_.data_dir, rel);
   // Written through the data directory's object store: a temporary file, synced, renamed, its
@@ -157,48 +188,146 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
 
 Status Flusher::WriteFrozenShared(const PartitionKey& key,
                                   const std::shared_ptr<const MemtableSet::Frozen>& frozen,
-                                  uint64_t id, const ChunkRows& rows, std::vector<uint64_t> seqs,
-                                  int64_t start) {
+                                  const ChunkRows& all_rows, int64_t start) {
   // A cluster node (engine.h, shared_store): the segment goes straight to the store every node
   // shares, as the tier mover's cold upload puts it there, read back past any cache, and is
-  // registered; only then may the WAL objects holding its records go (TrimWal).
+  // registered through the node's fence (docs/cluster.md "Fenced flush"); only then may the WAL
+  // objects holding its records go (TrimWal).
   const std::shared_ptr<objstore::ObjectStore>& shared = segments_cold();
-  const std::string name = PathComponent(key.first) + "/" + std::to_string(id) + ".seg";
-  segment::SegmentInfo in, out;
-  in.id = id;
-  in.tenant = key.first;
-  in.partition = key.second;
-  Status s = segment::WriteSegment(objstore::Uncached(shared).get(), name, in, rows,
-                                   options_.segment_options, &out);
-  if (s.ok()) s = VerifyWritten(objstore::Uncached(shared), name, out, std::move(seqs));
-  catalog::SegmentRow row;
-  uint64_t registered = 0;
-  if (s.ok()) {
-    row = RowFromInfo(out, name, std::string(catalog::kTierCold), clock_->NowNanos());
-    row.store = std::string(catalog::kColdStore);
-    s = Register(row, frozen, &registered);
-    // A failed insert whose commit may still have happened (a lost connection) leaves the
-    // object: deleting it could leave a registered row without bytes. Otherwise it goes.
-    if (!s.ok() && s.code() != StatusCode::kUnavailable) shared->Delete(name).IgnoreError();
-  } else {
-    shared->Delete(name).IgnoreError();
+  FlushFence* fence = fence_;
+  size_t dropped_so_far = 0;
+  auto& metrics = StorageMetrics::Get();
+  const std::string where = "flush of tenant " + key.first + " partition " +
+                            std::to_string(key.second) + " to the shared store";
+  constexpr int kFencedTries = 3;
+  for (int attempt = 1;; ++attempt) {
+    // Rows of WAL objects another node took over are that node's to store now.
+    std::vector<std::pair<uint64_t, uint64_t>> lost;
+    if (fence != nullptr) lost = fence->LostSeqs();
+    std::sort(lost.begin(), lost.end());
+    const KeptRows kept(all_rows, [&lost](uint64_t seq) {
+      auto it = std::upper_bound(lost.begin(), lost.end(),
+                                 std::make_pair(seq, std::numeric_limits<uint64_t>::max()));
+      return it == lost.begin() || std::prev(it)->second < seq;
+    });
+    const KeptRows* rows = &kept;
+    if (const size_t dropped = all_rows.size() - kept.size(); dropped > dropped_so_far) {
+      metrics.flush_fenced_rows->Increment(static_cast<double>(dropped - dropped_so_far));
+      spdlog::error(
+          "{}: {} rows dropped: their WAL objects were taken over by another node while this "
+          "one held them (it was found dead); that node stores them",
+          where, dropped - dropped_so_far);
+      dropped_so_far = dropped;
+    }
+    if (rows->size() == 0) {
+      // Nothing of it is this node's any more.
+      {
+        MutexLock l(&*mu_);
+        memtables_->DropFlushed(key, frozen);
+        memtables_->UpdateGauge();
+      }
+      flushed_cv_->NotifyAll();
+      return Status::OK();
+    }
+    std::vector<uint64_t> seqs;
+    seqs.reserve(rows->size());
+    for (size_t i = 0; i < rows->size(); ++i) seqs.push_back(rows->seq(i));
+    std::vector<uint64_t> sorted = seqs;
+    std::sort(sorted.begin(), sorted.end());
+    auto allocated = catalog_->AllocateSegmentId();
+    if (!allocated.ok()) {
+      metrics.flush_errors->Increment();
+      return allocated.status().WithContext(where);
+    }
+    const uint64_t id = *allocated;
+    const std::string name = PathComponent(key.first) + "/" + std::to_string(id) + ".seg";
+    segment::SegmentInfo in, out;
+    in.id = id;
+    in.tenant = key.first;
+    in.partition = key.second;
+    Status s = segment::WriteSegment(objstore::Uncached(shared).get(), name, in, *rows,
+                                     options_.segment_options, &out);
+    if (s.ok()) s = VerifyWritten(objstore::Uncached(shared), name, out, std::move(seqs));
+    catalog::SegmentRow row;
+    uint64_t registered = 0;
+    if (s.ok()) {
+      row = RowFromInfo(out, name, std::string(catalog::kTierCold), clock_->NowNanos());
+      row.store = std::string(catalog::kColdStore);
+      s = Register(row, fence, key, frozen, sorted, &registered);
+      if (s.code() == StatusCode::kFailedPrecondition && fence != nullptr &&
+          attempt < kFencedTries) {
+        // Fenced: nothing was registered. The object goes; the rows the node lost are left
+        // out at the next try.
+        metrics.flush_fenced->Increment();
+        Status deleted = shared->Delete(name);
+        spdlog::error("{}: segment {} was not registered ({}); its object {}", where, id,
+                      s.ToString(),
+                      deleted.ok() || deleted.IsNotFound()
+                          ? std::string("is deleted")
+                          : "could not be deleted (an orphan): " + deleted.ToString());
+        continue;
+      }
+      // A failed registration whose commit may still have happened (a lost connection) leaves
+      // the object: deleting it could leave a registered row without bytes. Otherwise it goes.
+      if (!s.ok() && s.code() != StatusCode::kUnavailable) shared->Delete(name).IgnoreError();
+    } else {
+      shared->Delete(name).IgnoreError();
+    }
+    if (!s.ok()) {
+      metrics.flush_errors->Increment();
+      return s.WithContext(where);
+    }
+    auto entry = std::make_shared<SegmentEntry>(env_, shared, shared->Location(name),
+                                                std::move(row), reporter_);
+    entry->node = options_.node_id;
+    entry->registered = registered;
+    Publish(key, frozen, std::move(entry), start, registered);
+    return Status::OK();
   }
-  if (!s.ok()) {
-    StorageMetrics::Get().flush_errors->Increment();
-    return s.WithContext("flush of tenant " + key.first + " partition " +
-                         std::to_string(key.second) + " to the shared store");
-  }
-  auto entry = std::make_shared<SegmentEntry>(env_, shared, shared->Location(name), std::move(row),
-                                              reporter_);
-  entry->node = options_.node_id;
-  entry->registered = registered;
-  Publish(key, frozen, std::move(entry), start, registered);
-  return Status::OK();
 }
 
-Status Flusher::Register(const catalog::SegmentRow& row,
+uint64_t Flusher::RegisteredAfterAll(uint64_t id) {
+  // The registration's answer was lost: the commit may have happened. Asked again (a few
+  // times, as the catalog reconnects), so that a retry does not register the rows twice; if it
+  // is registered, its number is found among the changes since this node's last flush.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+    auto row = catalog_->Get(id);
+    if (!row.ok()) continue;
+    if (!row->has_value()) return 0;
+    uint64_t after = 0;
+    {
+      MutexLock l(&*mu_);
+      after = registered_through_;
+    }
+    uint64_t number = 0;
+    bool read = true;
+    while (true) {
+      auto changes = catalog_->ListSegmentChanges(after, 1000);
+      if (!changes.ok()) {
+        read = false;
+        break;
+      }
+      for (const catalog::SegmentView& v : changes->segments) {
+        if (v.row.id == id) number = v.registered;
+      }
+      after = changes->last;
+      if (!changes->more || number != 0) break;
+    }
+    if (!read) continue;
+    // Not among them (removed meanwhile, say): the newest change read is at or above its
+    // number, which is what the cut needs (docs/cluster.md "Exactly once across nodes").
+    if (number == 0) number = after;
+    spdlog::info("segment {}: its registration's answer was lost, but it is registered (change {})",
+                 id, number);
+    return number;
+  }
+  return 0;
+}
+
+Status Flusher::Register(const catalog::SegmentRow& row, FlushFence* fence, const PartitionKey& key,
                          const std::shared_ptr<const MemtableSet::Frozen>& frozen,
-                         uint64_t* registered) {
+                         const std::vector<uint64_t>& seqs, uint64_t* registered) {
   if (options_.node_id.empty()) return catalog_->Insert(row);
   // Queries on other nodes leave this segment out while its memtable is held here, whatever
   // becomes of the call (docs/cluster.md "Exactly once across nodes").
@@ -206,10 +335,32 @@ Status Flusher::Register(const catalog::SegmentRow& row,
     MutexLock l(&*mu_);
     registering_[frozen.get()].push_back(row.id);
   }
-  auto change = catalog_->RegisterSegment(row, options_.node_id);
+  // Through the node's fence, if it has one (docs/cluster.md "Fenced flush").
+  catalog::Catalog::WalFence wal_fence;
+  Status prepared;
+  if (fence != nullptr) {
+    prepared = fence->PrepareFence(
+        seqs,
+        [&] {
+          MutexLock l(&*mu_);
+          return memtables_->MinUnflushedSeqWithout(key, frozen);
+        },
+        &wal_fence);
+  }
+  Result<uint64_t> change =
+      !prepared.ok() ? Result<uint64_t>(prepared)
+                     : catalog_->RegisterSegment(row, options_.node_id,
+                                                 fence != nullptr ? &wal_fence : nullptr);
+  if (change.status().code() == StatusCode::kUnavailable) {
+    if (const uint64_t after_all = RegisteredAfterAll(row.id); after_all != 0) change = after_all;
+  }
   if (change.ok()) {
     *registered = *change;
     return Status::OK();
+  }
+  if (change.status().code() == StatusCode::kFailedPrecondition && fence != nullptr &&
+      prepared.ok()) {
+    fence->Fenced(catalog_, wal_fence);
   }
   if (change.status().code() != StatusCode::kUnavailable) {
     // Refused: not registered (a lost connection may have committed it: then the id stays).

@@ -16,6 +16,7 @@
 #include "common/mutex.h"
 #include "sawmill/status.h"
 #include "storage/engine.h"
+#include "storage/flush_fence.h"
 #include "storage/idempotency_keys.h"
 #include "storage/memtable_set.h"
 #include "storage/record_chunk.h"
@@ -50,6 +51,12 @@ class Flusher {
   // From now on TrimWal deletes WAL files of "wal". Until then (during WAL replay, when the
   // Idempotency-Keys of later WAL files are not known yet) TrimWal does nothing.
   void EnableWalTrim(wal::WalSink* wal);
+  // A cluster node's flush fence (flush_fence.h; null: segments are registered plainly). Set
+  // once the WAL step exists, before any flush.
+  void SetFence(FlushFence* fence) {
+    MutexLock fl(&flush_mu_);
+    fence_ = fence;
+  }
 
   // Engine::Flush: flushes every memtable, then trims the WAL. Returns the first error.
   Status FlushAll();
@@ -97,16 +104,25 @@ class Flusher {
   // segments, oldest first.
   Status FlushKey(const PartitionKey& key) REQUIRES(flush_mu_);
   Status WriteFrozen(const PartitionKey& key,
-                     const std::shared_ptr<const MemtableSet::Frozen>& frozen);
+                     const std::shared_ptr<const MemtableSet::Frozen>& frozen) REQUIRES(flush_mu_);
   // WriteFrozen on a cluster node (EngineOptions::shared_store): into the shared store.
+  // Through fence_ when set: rows of WAL objects taken over are left out, and a fenced
+  // registration deletes the object and tries again without the rows lost.
   Status WriteFrozenShared(const PartitionKey& key,
-                           const std::shared_ptr<const MemtableSet::Frozen>& frozen, uint64_t id,
-                           const ChunkRows& rows, std::vector<uint64_t> seqs, int64_t start);
+                           const std::shared_ptr<const MemtableSet::Frozen>& frozen,
+                           const ChunkRows& rows, int64_t start) REQUIRES(flush_mu_);
   // Registers "row" in the catalog: Insert, or on a cluster node (EngineOptions::node_id)
-  // RegisterSegment, with its id among the registering ones meanwhile; "*registered" is the
-  // change that registered it (0 for Insert).
-  Status Register(const catalog::SegmentRow& row,
-                  const std::shared_ptr<const MemtableSet::Frozen>& frozen, uint64_t* registered);
+  // RegisterSegment through "fence" (null: none; flush_fence.h), with its id among the
+  // registering ones meanwhile; "seqs": the seqs of its rows, ascending. "*registered" is the
+  // change that registered it (0 for Insert). An answer lost (Unavailable) is checked with
+  // RegisteredAfterAll; FailedPrecondition: fenced, nothing registered, the fence told.
+  Status Register(const catalog::SegmentRow& row, FlushFence* fence, const PartitionKey& key,
+                  const std::shared_ptr<const MemtableSet::Frozen>& frozen,
+                  const std::vector<uint64_t>& seqs, uint64_t* registered);
+  // After a registration answered Unavailable: the change that registered segment "id" (or
+  // one above it) if it is registered after all; 0 when it is not or the catalog does not
+  // answer (asked a few times).
+  uint64_t RegisteredAfterAll(uint64_t id);
   // Makes a registered segment visible and drops its frozen memtable, in one step.
   // "registered": the catalog change that registered it (RegisterSegment), 0 when not a
   // cluster node's flush.
@@ -136,6 +152,7 @@ class Flusher {
 
   Mutex flush_mu_;                                     // one flush at a time
   wal::WalSink* wal_ GUARDED_BY(flush_mu_) = nullptr;  // null: no trimming yet
+  FlushFence* fence_ GUARDED_BY(flush_mu_) = nullptr;
   std::atomic<bool> keys_persist_failing_{false};
   uint64_t flushes_ GUARDED_BY(mu_) = 0;
   // A cluster node's cut (AddCutTo): the ids whose registration began, by frozen memtable (kept

@@ -103,6 +103,20 @@ uint64_t MemtableSet::MinUnflushedSeq() const {
   return min_seq;
 }
 
+uint64_t MemtableSet::MinUnflushedSeqWithout(const PartitionKey& key,
+                                             const std::shared_ptr<const Frozen>& frozen) const {
+  uint64_t min_seq = applied_next_seq_;
+  for (const auto& [k, m] : active_) {
+    if (!m->empty()) min_seq = std::min(min_seq, m->min_seq());
+  }
+  for (const auto& [k, q] : frozen_) {
+    for (const auto& f : q) {
+      if (f->rows > 0 && !(k == key && f == frozen)) min_seq = std::min(min_seq, f->min_seq);
+    }
+  }
+  return min_seq;
+}
+
 void MemtableSet::UpdateGauge() const {
   StorageMetrics::Get().memtable_bytes->Set(static_cast<double>(bytes_));
 }

@@ -74,6 +74,9 @@ class MemtableSet {
   // Seqs below this are all in registered segments (or were never acknowledged): the smallest
   // seq in a memtable (active or frozen), or the first seq not yet applied.
   uint64_t MinUnflushedSeq() const;
+  // MinUnflushedSeq as it will be once "frozen" (a frozen memtable of "key") is flushed.
+  uint64_t MinUnflushedSeqWithout(const PartitionKey& key,
+                                  const std::shared_ptr<const Frozen>& frozen) const;
 
   // Sets the sawmill_memtable_bytes gauge.
   void UpdateGauge() const;

@@ -164,6 +164,8 @@ Status StorageEngine::Init() {
     ASSIGN_OR_RETURN(wal_, wal::WalManager::Open(env_, clock_, wal_dir_, wal_options,
                                                  [this](wal::WalBatch& b) { ApplyBatch(b); }));
   }
+  // A cluster node's WAL step fences its flushes (flush_fence.h); the local WAL does not.
+  flusher_->SetFence(dynamic_cast<FlushFence*>(wal_.get()));
   {
     // Recent Idempotency-Keys whose WAL files are gone; replay adds the others.
     const int64_t now = clock_->NowNanos();

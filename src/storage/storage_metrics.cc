@@ -98,6 +98,22 @@ StorageMetrics& StorageMetrics::Get() {
                                      "did not decode and were dropped")
                                  .Register(reg)
                                  .Add({});
+    s.flush_fenced = &prometheus::BuildCounter()
+                          .Name("sawmill_flush_fenced_total")
+                          .Help(
+                              "Segments a cluster node wrote but could not register because "
+                              "another node had taken over WAL objects holding their rows; "
+                              "each object was deleted and the flush retried without those rows")
+                          .Register(reg)
+                          .Add({});
+    s.flush_fenced_rows = &prometheus::BuildCounter()
+                               .Name("sawmill_flush_fenced_rows_total")
+                               .Help(
+                                   "Memtable rows a cluster node dropped at flush because the WAL "
+                                   "objects holding them were taken over by another node (which "
+                                   "stores them)")
+                               .Register(reg)
+                               .Add({});
     s.swept_objects = &prometheus::BuildCounter()
                            .Name("sawmill_segment_objects_swept_total")
                            .Help(

@@ -29,6 +29,8 @@ struct StorageMetrics {
   prometheus::Counter* swept_objects;
   // Batches of WAL objects taken over from another node that did not decode (dropped, logged).
   prometheus::Counter* adopted_undecodable;
+  prometheus::Counter* flush_fenced;       // segments of a cluster node refused by the fence
+  prometheus::Counter* flush_fenced_rows;  // rows of WAL objects another node took over
 
   // Registers the metrics on first use. Thread-safe.
   static StorageMetrics& Get();

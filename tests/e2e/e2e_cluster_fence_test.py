@@ -1,0 +1,90 @@
+"""The fenced flush of cluster nodes (issue 20, docs/cluster.md "Fenced flush"): a node that
+stalls past node_timeout (SIGSTOP) has its unflushed WAL objects taken over by another node; when
+it wakes (SIGCONT) it still holds their lines in its memtables, and its next flush must not put
+them in a segment a second time. Two nodes on a private PostgreSQL and the real S3 API of
+OpenStack Swift (the ctest fixture s3_store), started through cluster_lib.Cluster.
+
+- nodes a and b ingest; a is stopped with SIGSTOP while it holds lines in memtables;
+- b takes a's WAL objects over after node_timeout (4 s) and flushes them;
+- a is continued with SIGCONT and keeps ingesting; its flushes are fenced: the segment holding
+  taken-over lines is deleted, those rows dropped, logged and counted;
+- then every acknowledged line is found exactly once through a, through b and through a node
+  started afresh (cluster_lib's check_after_flush).
+
+argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
+
+import signal
+import sys
+import time
+
+from cluster_lib import Cluster, Ingester, wait_for
+from e2e_lib import check, metric_value
+
+
+def main(binary, shared, store_dir):
+    cluster = Cluster(binary, shared, store_dir, node_args=[
+        "--node-timeout", "4s", "--node-heartbeat", "1s", "--flush-interval", "3s"])
+    failed = True
+    stopped = None
+    try:
+        a = cluster.node("a")
+        b = cluster.node("b")
+        ia, ib = Ingester(a, "a").start(), Ingester(b, "b").start()
+        time.sleep(2.5)
+
+        # a stalls with lines in its memtables and unflushed WAL objects.
+        a.proc.send_signal(signal.SIGSTOP)
+        stopped = a
+        stopped_at = time.time()
+        left = cluster.unflushed_wal_objects("a")
+        print("node a stopped with %d unflushed WAL objects" % left)
+        check(left > 0, "node a had no unflushed WAL object when it stopped")
+        wait_for("node b to take node a's WAL objects over",
+                 lambda: cluster.unflushed_wal_objects("a") == 0, 60)
+        wait_for("node b to replay what it claimed",
+                 lambda: (metric_value(b.metrics(), "sawmill_wal_objects_taken_over_total")
+                          or 0) >= left, 30)
+        b.flush()
+        print("node b took %d WAL objects over %.1f s after the stop" %
+              (metric_value(b.metrics(), "sawmill_wal_objects_taken_over_total"),
+               time.time() - stopped_at))
+
+        # a wakes up: its in-flight batch and new ones are its own again; the lines of the
+        # objects b took are not a's to flush any more.
+        a.proc.send_signal(signal.SIGCONT)
+        stopped = None
+        time.sleep(1)
+        a.flush()  # a fenced flush drops what is not a's and succeeds
+        time.sleep(2)
+        ia.join()
+        ib.join()
+        bad = [f for f in ia.failed + ib.failed if f[0] not in (503, None)]
+        check(not bad, "answers other than 200, 503 or a timeout: %s" % bad[:3])
+        metrics_a, log_a = a.metrics(), a.read_log(tail=200000)
+
+        # Everything flushed: every acknowledged line once through a, b and a fresh node.
+        acked = ia.acked + ib.acked
+        cluster.check_after_flush([a, b], acked)
+        print("every acknowledged line found once: %d lines (a %d, b %d)" %
+              (len(acked), len(ia.acked), len(ib.acked)))
+
+        # What a did about it: logged and counted.
+        fenced = metric_value(metrics_a, "sawmill_flush_fenced_total") or 0
+        dropped = metric_value(metrics_a, "sawmill_flush_fenced_rows_total") or 0
+        lost = metric_value(metrics_a, "sawmill_wal_objects_fenced_total") or 0
+        print("node a after it woke: %d segment(s) fenced, %d rows dropped, %d WAL objects lost" %
+              (fenced, dropped, lost))
+        check(fenced >= 1 and dropped > 0 and lost >= 1,
+              "node a's flush was not fenced (segments %d, rows %d, objects %d)" %
+              (fenced, dropped, lost))
+        check("were taken over by another node" in log_a,
+              "node a's log does not say its WAL objects were taken over")
+        failed = False
+    finally:
+        if stopped is not None:
+            stopped.proc.send_signal(signal.SIGCONT)
+        cluster.cleanup(failed)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2], sys.argv[3])
