@@ -1,5 +1,6 @@
 // The ObjectStore contract (object_store_contract.h) run against the local directory store on the
-// real file system and on FaultInjectionEnv (s3_store_test.cc runs it against the S3 store).
+// real file system, on FaultInjectionEnv and through ReadAhead (s3_store_test.cc runs it against
+// the S3 store).
 // Then the local store's own promises: atomicity seen from inside a Put, durability across
 // crashes at every step of a Put.
 #include "objstore/object_store.h"
@@ -14,6 +15,7 @@
 #include "common/fault_env.h"
 #include "objstore/local_directory_store.h"
 #include "objstore/object_store_contract.h"
+#include "objstore/read_ahead.h"
 
 namespace sawmill::objstore {
 namespace {
@@ -46,6 +48,14 @@ const StoreKind kStores[] = {
        StoreFixture f;
        f.env = std::make_unique<FaultInjectionEnv>();
        f.store = std::make_unique<LocalDirectoryStore>(f.env.get(), "/data");
+       return f;
+     }},
+    // read_ahead.h, with a window smaller than most objects of the suite.
+    {"ReadAheadOfLocal",
+     [] {
+       StoreFixture f;
+       f.env = std::make_unique<FaultInjectionEnv>();
+       f.store = ReadAhead(std::make_shared<LocalDirectoryStore>(f.env.get(), "/data"), 7);
        return f;
      }},
 };
