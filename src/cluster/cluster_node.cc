@@ -2,12 +2,28 @@
 
 #include <spdlog/spdlog.h>
 
+#include <set>
 #include <utility>
 #include <vector>
 
 #include "catalog/pg_catalog.h"
+#include "common/metrics.h"
+#include "objstore/cold_cache.h"
+#include "storage/job_gate.h"
 
 namespace sawmill::cluster {
+namespace {
+
+prometheus::Counter& OrphansDeleted() {
+  static prometheus::Counter* c = UnlabelledCounter(
+      "sawmill_segment_orphans_deleted_total",
+      "Segment objects in the shared store that no catalog row named for longer than "
+      "segment_orphan_grace, deleted by the sweep (written by a flush whose registration failed "
+      "or whose node died, or left by a delete that failed)");
+  return *c;
+}
+
+}  // namespace
 
 ClusterNode::ClusterNode(ClusterNodeOptions options)
     : options_(std::move(options)),
@@ -45,6 +61,7 @@ void ClusterNode::Configure(storage::EngineOptions* options,
   // Its flushes are registered under its id, and its view takes the others' (docs/cluster.md
   // "The segment view").
   options->node_id = options_.registry.id;
+  segment_store_ = objstore::Uncached(segment_store);
   options->cold_store = std::move(segment_store);
   options->background_compaction = false;
   options->tier_interval_ns = 0;
@@ -60,11 +77,15 @@ void ClusterNode::Configure(storage::EngineOptions* options,
 void ClusterNode::Start(storage::Engine* engine) {
   engine_ = engine;
   takeover_.Start(options_.registry.heartbeat_interval_ns, [this] { TakeoverRound(); });
+  if (options_.segment_sweep_interval_ns > 0) {
+    sweep_.Start(options_.segment_sweep_interval_ns, [this] { SweepRound(); });
+  }
 }
 
 void ClusterNode::Stop() {
   stopping_.store(true);
   takeover_.Stop();
+  sweep_.Stop();
 }
 
 Result<size_t> ClusterNode::TakeOverNow() {
@@ -103,6 +124,74 @@ Result<size_t> ClusterNode::TakeOverNow() {
     if (!s.ok()) spdlog::warn("flush after a takeover failed (retried): {}", s.ToString());
   }
   return taken;
+}
+
+Result<size_t> ClusterNode::SweepSegmentsNow() {
+  if (segment_store_ == nullptr) return Status::FailedPrecondition("no shared segment store");
+  // The store first, then the catalog: an object registered in between is named.
+  ASSIGN_OR_RETURN(std::vector<std::string> listed, segment_store_->List(""));
+  ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, node_catalog_->List());
+  std::set<std::string> named;
+  for (const catalog::SegmentRow& row : rows) named.insert(row.path);
+  const int64_t now = clock_->MonotonicNanos();
+  std::map<std::string, int64_t> seen;
+  std::vector<std::string> due;
+  for (const std::string& name : listed) {
+    if (named.count(name) > 0) continue;
+    auto it = first_seen_.find(name);
+    const int64_t first = it != first_seen_.end() ? it->second : now;
+    if (now - first >= options_.segment_orphan_grace_ns) {
+      due.push_back(name);
+    } else {
+      seen[name] = first;
+    }
+  }
+  first_seen_ = std::move(seen);  // gone or named since: forgotten
+  size_t deleted = 0;
+  if (!due.empty()) {
+    // Asked once more just before deleting: never an object the catalog names.
+    ASSIGN_OR_RETURN(rows, node_catalog_->List());
+    named.clear();
+    for (const catalog::SegmentRow& row : rows) named.insert(row.path);
+  }
+  for (const std::string& name : due) {
+    if (named.count(name) > 0) continue;
+    Status s = segment_store_->Delete(name);
+    if (s.ok() || s.IsNotFound()) {
+      ++deleted;
+      OrphansDeleted().Increment();
+      spdlog::warn(
+          "segment sweep: deleted {}: no catalog row has named it for at least {} s (a flush "
+          "that was never registered, or a delete that failed)",
+          segment_store_->Location(name), options_.segment_orphan_grace_ns / kNanosPerSecond);
+    } else {
+      first_seen_[name] = now - options_.segment_orphan_grace_ns;  // due again next round
+      spdlog::warn("segment sweep: cannot delete {} (retried next round): {}",
+                   segment_store_->Location(name), s.ToString());
+    }
+  }
+  // Unfinished multipart uploads of segments (an S3 store lists only those older than its
+  // upload grace, cold_store_upload_grace): nothing can name them.
+  auto unfinished = segment_store_->ListIncomplete("");
+  if (unfinished.ok()) {
+    for (const std::string& name : *unfinished) {
+      Status s = segment_store_->DeleteIncomplete(name);
+      if (s.ok() || s.IsNotFound()) {
+        spdlog::warn("segment sweep: aborted the unfinished upload {}",
+                     segment_store_->Location(name));
+      }
+    }
+  }
+  return deleted;
+}
+
+void ClusterNode::SweepRound() {
+  // One node sweeps at a time: the one holding the job's lease.
+  if (!storage::MayRunJob("segment_sweep")) return;
+  auto deleted = SweepSegmentsNow();
+  if (!deleted.ok()) {
+    spdlog::warn("segment sweep failed (retried next round): {}", deleted.status().ToString());
+  }
 }
 
 void ClusterNode::TakeoverRound() {

@@ -14,12 +14,16 @@
 // takeover rounds, one every heartbeat interval: the WAL objects of nodes the registry finds
 // dead (heartbeat older than node_timeout) are claimed, replayed into this node's memtables,
 // flushed to segments and deleted. A node whose own heartbeat is not current takes nothing over.
+// It also runs the sweep of orphan segment objects in the shared store, under a job lease.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "catalog/catalog.h"
 #include "cluster/node_registry.h"
@@ -41,7 +45,13 @@ struct ClusterNodeOptions {
   std::shared_ptr<objstore::ObjectStore> wal_store;
   WalObjectOptions wal;        // wal.node is set to registry.id
   size_t takeover_batch = 64;  // WAL objects claimed per round
-  Clock* clock = nullptr;      // nullptr: Clock::Real()
+  // The sweep of orphan segment objects in the shared store (docs/cluster.md "Orphan segment
+  // objects"): every sweep_interval, on the node holding the job lease "segment_sweep", the
+  // objects under segments/ that no catalog row names are noted; one still unnamed after
+  // orphan_grace is deleted. 0: no sweep.
+  int64_t segment_sweep_interval_ns = 5 * 60 * kNanosPerSecond;
+  int64_t segment_orphan_grace_ns = 60 * 60 * kNanosPerSecond;
+  Clock* clock = nullptr;  // nullptr: Clock::Real()
 };
 
 class ClusterNode {
@@ -54,7 +64,7 @@ class ClusterNode {
 
   // Makes "options" a cluster node's engine: WAL objects instead of DIR/wal, segments in
   // "segment_store" (the shared store, segments/ under the prefix; may be cached), a shared
-  // catalog, no compaction nor tier moves.
+  // catalog, no compaction nor tier moves; the writer fences the engine's flushes.
   void Configure(storage::EngineOptions* options,
                  std::shared_ptr<objstore::ObjectStore> segment_store);
   // Starts the takeover rounds. "engine" must be the one opened with Configure's options and
@@ -69,10 +79,14 @@ class ClusterNode {
   NodeRegistry* registry() const { return registry_.get(); }
   // One takeover round now (tests): returns how many WAL objects were taken over.
   Result<size_t> TakeOverNow();
+  // One sweep of orphan segment objects now, without asking for the lease (tests; the rounds
+  // ask): returns how many objects were deleted.
+  Result<size_t> SweepSegmentsNow();
 
  private:
   explicit ClusterNode(ClusterNodeOptions options);
   void TakeoverRound();
+  void SweepRound();
 
   ClusterNodeOptions options_;
   Clock* clock_;
@@ -81,9 +95,13 @@ class ClusterNode {
   std::unique_ptr<NodeRegistry> registry_;          // on node_catalog_ (declared after it)
   WalObjectWriter* writer_ = nullptr;               // owned by the engine
   storage::Engine* engine_ = nullptr;
+  std::shared_ptr<objstore::ObjectStore> segment_store_;  // the shared store's segments/, uncached
+  // Orphan candidates: unnamed segment objects and when (monotonic) a sweep first saw them.
+  std::map<std::string, int64_t> first_seen_;  // the sweep worker's thread only
   std::atomic<bool> stopping_{false};
   bool takeover_failing_ = false;  // the worker's thread only
-  PeriodicWorker takeover_;        // declared last: stops first
+  PeriodicWorker sweep_;
+  PeriodicWorker takeover_;  // declared last: stops first
 };
 
 }  // namespace sawmill::cluster

@@ -57,6 +57,14 @@ Result<std::unique_ptr<cluster::ClusterNode>> OpenClusterNode(
   options.wal_store = std::shared_ptr<objstore::ObjectStore>(std::move(wal_store));
   options.wal.interval_ns = static_cast<int64_t>(config.wal_object_interval_ms) * kNanosPerMilli;
   options.wal.max_bytes = config.wal_object_bytes;
+  options.segment_sweep_interval_ns =
+      static_cast<int64_t>(
+          std::min<uint64_t>(config.segment_sweep_interval_ms, INT64_MAX / 2 / kNanosPerMilli)) *
+      kNanosPerMilli;
+  options.segment_orphan_grace_ns =
+      static_cast<int64_t>(
+          std::min<uint64_t>(config.segment_orphan_grace_ms, INT64_MAX / 2 / kNanosPerMilli)) *
+      kNanosPerMilli;
   spdlog::info("cluster store: {} at {}", config.store, options.wal_store->Location("wal/"));
   ASSIGN_OR_RETURN(auto node, cluster::ClusterNode::Open(std::move(options)));
   node->Configure(engine_options, std::move(segment_store));

@@ -137,6 +137,14 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"wal_object_size", T::kBytes,
        "cluster mode: a WAL object is written early once its batches reach this size", nullptr,
        &c->wal_object_bytes},
+      {"segment_sweep_interval", T::kDuration,
+       "cluster mode: how often the node holding the sweep's lease looks for segment objects in "
+       "the store that no catalog row names; 0: never",
+       nullptr, &c->segment_sweep_interval_ms},
+      {"segment_orphan_grace", T::kDuration,
+       "cluster mode: a segment object no catalog row has named for this long is deleted by the "
+       "sweep (longer than node_timeout)",
+       nullptr, &c->segment_orphan_grace_ms},
       // Cold tier store.
       {"cold_store", T::kString,
        "where cold segments go: empty for a directory of the data directory, or "
@@ -458,6 +466,12 @@ Status ValidateServerConfig(const ServerConfig& c) {
     RETURN_IF_ERROR(at_least("wal_object_interval", c.wal_object_interval_ms, 10, "10ms"));
     RETURN_IF_ERROR(at_least("wal_object_size", c.wal_object_bytes, 64 << 10, "64KiB"));
     RETURN_IF_ERROR(at_least("node_timeout", c.node_timeout_ms, 3000, "3s"));
+    if (c.segment_orphan_grace_ms <= c.node_timeout_ms) {
+      return Status::InvalidArgument(
+          "segment_orphan_grace: must be longer than node_timeout (" +
+          std::to_string(c.node_timeout_ms) +
+          "ms): a node stalled for less may still register a segment it uploaded");
+    }
   }
   if (!c.cold_store.empty()) {
     objstore::S3Options s3;

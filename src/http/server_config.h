@@ -69,6 +69,10 @@ struct ServerConfig {
   std::string node_id;                     // any node ("" : the one kept in DATA/node_id)
   uint64_t wal_object_interval_ms = 200;   // a node's WAL object is sealed this often...
   uint64_t wal_object_bytes = 4ull << 20;  // ...or at this size
+  // Orphan segment objects in the store (docs/cluster.md "Orphan segment objects"): swept this
+  // often (0: never) once no catalog row has named them for the grace.
+  uint64_t segment_sweep_interval_ms = 5 * 60 * 1000;
+  uint64_t segment_orphan_grace_ms = 60 * 60 * 1000;
 
   // ---- Cold tier store (docs/operations.md "Cold store on S3") ----
   // "" keeps cold segments in a directory of the data directory; "s3://bucket/prefix" puts them

@@ -9,7 +9,10 @@ OpenStack Swift (the ctest fixture s3_store), started through cluster_lib.Cluste
 - a is continued with SIGCONT and keeps ingesting; its flushes are fenced: the segment holding
   taken-over lines is deleted, those rows dropped, logged and counted;
 - then every acknowledged line is found exactly once through a, through b and through a node
-  started afresh (cluster_lib's check_after_flush).
+  started afresh (cluster_lib's check_after_flush);
+- meanwhile the sweep of orphan segment objects (docs/cluster.md "Orphan segment objects")
+  deletes a segment object no catalog row names once the grace has passed, never before, and
+  never an object the catalog names.
 
 argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
 
@@ -17,20 +20,32 @@ import signal
 import sys
 import time
 
-from cluster_lib import Cluster, Ingester, wait_for
+from cluster_lib import BUCKET, Cluster, Ingester, wait_for
+from e2e_cold_search_test import s3
 from e2e_lib import check, metric_value
+
+GRACE = 10  # segment_orphan_grace, s
 
 
 def main(binary, shared, store_dir):
     cluster = Cluster(binary, shared, store_dir, node_args=[
-        "--node-timeout", "4s", "--node-heartbeat", "1s", "--flush-interval", "3s"])
+        "--node-timeout", "4s", "--node-heartbeat", "1s", "--flush-interval", "3s",
+        "--segment-sweep-interval", "2s", "--segment-orphan-grace", "%ds" % GRACE])
     failed = True
     stopped = None
     try:
+        # An orphan: a segment object no catalog row will ever name (a flush whose node died
+        # before the registration), left before the nodes start.
+        orphan = cluster.prefix + "/segments/t-gone/999999999.seg"
+        s3(cluster.env, "PUT", BUCKET + "/" + orphan, {}, b"not a segment anyone registered")
         a = cluster.node("a")
         b = cluster.node("b")
+        started = time.time()
         ia, ib = Ingester(a, "a").start(), Ingester(b, "b").start()
         time.sleep(2.5)
+        check(orphan in cluster.store_names("segments/"),
+              "the orphan was deleted %.1f s after the nodes started, before its grace (%d s)" %
+              (time.time() - started, GRACE))
 
         # a stalls with lines in its memtables and unflushed WAL objects.
         a.proc.send_signal(signal.SIGSTOP)
@@ -67,6 +82,21 @@ def main(binary, shared, store_dir):
         cluster.check_after_flush([a, b], acked)
         print("every acknowledged line found once: %d lines (a %d, b %d)" %
               (len(acked), len(ia.acked), len(ib.acked)))
+
+        # The orphan is swept (by whichever node held the sweep's lease), and every object the
+        # catalog names is still there.
+        wait_for("the orphan segment object to be swept",
+                 lambda: orphan not in cluster.store_names("segments/"), 60)
+        logs = "".join(x.read_log(tail=200000) for x in cluster.servers)
+        check("segment sweep: deleted" in logs and "999999999.seg" in logs,
+              "no node logged the sweep of the orphan")
+        listed = set(cluster.store_names("segments/"))
+        paths = cluster.pg.psql("SELECT path FROM segments").split()
+        check(paths, "no segment registered")
+        gone = [p for p in paths if cluster.prefix + "/segments/" + p not in listed]
+        check(not gone, "segment objects the catalog names are gone: %s" % gone[:3])
+        print("orphan segment object swept after its grace; the %d named ones are all there" %
+              len(paths))
 
         # What a did about it: logged and counted.
         fenced = metric_value(metrics_a, "sawmill_flush_fenced_total") or 0
