@@ -1,6 +1,7 @@
-// The SQLite catalog's WAL objects, seq blocks and fenced segment registration (catalog.h,
-// issue 20): table "wal_objects", and the "next_seq" entry of "meta". A single node never writes
-// WAL objects; the table exists so that both catalogs keep one contract (catalog_test.cc).
+// The SQLite catalog's WAL objects, seq blocks and the fence check of a segment registration
+// (catalog.h, issue 20): table "wal_objects", and the "next_seq" entry of "meta". A single node
+// never writes WAL objects; the table exists so that both catalogs keep one contract
+// (catalog_test.cc).
 #include <sqlite3.h>
 
 #include <algorithm>
