@@ -88,12 +88,13 @@ Result<std::unique_ptr<AuditLog>> AuditLog::Open(catalog::Catalog* catalog, Cloc
 Status AuditLog::Append(catalog::AuditRow row) {
   MutexLock lock(&mu_);
   if (row.at_ns == 0) row.at_ns = clock_->NowNanos();
-  row.seq = last_seq_ + 1;
-  row.prev_hash = last_hash_;
-  row.hash = AuditHash(row);
-  RETURN_IF_ERROR(catalog_->AppendAudit(row));
-  last_seq_ = row.seq;
-  last_hash_ = row.hash;
+  // The seq and prev_hash are the catalog's head, read in the append's own transaction: other
+  // nodes sharing the catalog append to the same chain (docs/security.md "Audit log").
+  // Never below this process's own last seq + 1: entries deleted from the end leave a gap.
+  ASSIGN_OR_RETURN(catalog::AuditRow stored,
+                   catalog_->AppendAuditChained(std::move(row), last_seq_ + 1, AuditHash));
+  last_seq_ = stored.seq;
+  last_hash_ = stored.hash;
   return Status::OK();
 }
 

@@ -3,7 +3,8 @@
 // SHA-256 of the previous entry's hash and its own fields, so an entry removed from the middle or
 // edited anywhere is found by Verify (`sawmill admin audit verify`). Retention removes a prefix
 // only, and records the last removed entry as the chain's anchor. Thread-safe: appends are
-// serialised so the chain has one order.
+// serialised so the chain has one order; the catalog serialises them across the nodes that share
+// it (Catalog::AppendAuditChained), so a cluster has one chain, not one per node.
 #pragma once
 
 #include <memory>
@@ -39,7 +40,9 @@ class AuditLog {
   // "catalog" must outlive the log.
   static Result<std::unique_ptr<AuditLog>> Open(catalog::Catalog* catalog, Clock* clock);
 
-  // Appends "row": fills seq, at_ns (when 0), prev_hash and hash. Errors: catalog errors.
+  // Appends "row" at the head of the catalog's chain (which other nodes may have extended since
+  // this one's last append): fills seq, at_ns (when 0), prev_hash and hash. Errors: catalog
+  // errors.
   Status Append(catalog::AuditRow row);
   Result<std::vector<catalog::AuditRow>> List(const catalog::AuditFilter& filter) const;
   // Walks the whole chain from the anchor; also reports entries missing at the end when this
@@ -55,7 +58,7 @@ class AuditLog {
   catalog::Catalog* const catalog_;
   Clock* const clock_;
   mutable Mutex mu_;
-  uint64_t last_seq_ GUARDED_BY(mu_) = 0;
+  uint64_t last_seq_ GUARDED_BY(mu_) = 0;  // the highest seq this process appended (or found)
   std::string last_hash_ GUARDED_BY(mu_);
 };
 

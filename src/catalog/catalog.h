@@ -506,6 +506,19 @@ class Catalog {
   // The anchor (seq 0 and "" before any pruning).
   virtual Result<AuditAnchor> GetAuditAnchor() const = 0;
 
+  // ---- The audit chain shared by every node of a catalog (issue 20; docs/security.md "Audit
+  // log", docs/cluster.md "The audit log") ----
+
+  // Appends "row" at the head of the one chain, in one transaction that every appender of this
+  // catalog (every node sharing it, every handle) goes through one at a time: sets row.seq to
+  // the last entry's seq + 1 (at least "min_seq") and row.prev_hash to that entry's hash (the
+  // anchor's when pruning left no entry), then row.hash = hash(row), and inserts it. Returns the
+  // row as stored. Two nodes appending at once never collide: the second waits for the first's
+  // commit and follows it. "min_seq" is the appender's own last seq + 1: entries deleted from
+  // the end of the log leave a gap in seq that verification names, not a renumbered chain.
+  virtual Result<AuditRow> AppendAuditChained(
+      AuditRow row, uint64_t min_seq, const std::function<std::string(const AuditRow&)>& hash) = 0;
+
   // ---- Per-tenant quota overrides (issue 15; docs/security.md "Quotas") ----
 
   // Stores the tenant's row, replacing any; a row with empty settings removes it.

@@ -436,6 +436,73 @@ TEST_P(CatalogTest, AuditEntriesAppendFilterAndPruneBehindAnAnchor) {
   EXPECT_EQ(c->ListAudit({})->size(), 2u);
 }
 
+AuditFilter AllAudit() {
+  AuditFilter f;
+  f.limit = 1000;
+  return f;
+}
+
+// Two nodes sharing the catalog (two handles; one for the exclusive SQLite catalog, which one
+// process holds) append to the audit log at once: every entry is recorded once, in one chain
+// whose seqs have no gap and whose every prev_hash is the hash of the entry before it.
+TEST_P(CatalogTest, TwoNodesAppendingAuditEntriesAtOnceExtendOneChain) {
+  const bool one_connection = GetParam().name == "sqlite";
+  auto first = OpenCatalog();
+  auto second = one_connection ? nullptr : OpenCatalog();
+  Catalog* nodes[2] = {first.get(), one_connection ? first.get() : second.get()};
+  auto hash = [](const AuditRow& r) {
+    return std::to_string(std::hash<std::string>{}(r.prev_hash + "|" + std::to_string(r.seq) + "|" +
+                                                   r.who + "|" + r.query));
+  };
+  // An entry before the race, then a prune that leaves none: the chain goes on from the anchor.
+  AuditRow early;
+  early.at_ns = 5;
+  early.who = "node-0";
+  early.query = "early";
+  auto stored = nodes[0]->AppendAuditChained(early, 1, hash);
+  ASSERT_TRUE(stored.ok()) << stored.status().ToString();
+  EXPECT_EQ(stored->seq, 1u);
+  EXPECT_EQ(stored->prev_hash, "");
+  ASSERT_EQ(*nodes[1]->PruneAudit(10), 1u);
+  constexpr int kEach = 60;
+  std::vector<std::thread> threads;
+  for (int n = 0; n < 2; ++n) {
+    threads.emplace_back([&, n] {
+      for (int i = 0; i < kEach; ++i) {
+        AuditRow row;
+        row.at_ns = 100 + i;
+        row.who = "node-" + std::to_string(n);
+        row.query = "q" + std::to_string(i);
+        auto r = nodes[n]->AppendAuditChained(row, 1, hash);
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        EXPECT_GE(r->seq, 2u);
+        EXPECT_EQ(r->hash, hash(*r));
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  auto rows = first->ListAudit(AllAudit());
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  ASSERT_EQ(rows->size(), size_t{2 * kEach});
+  std::string prev = stored->hash;  // the anchor's
+  std::set<std::string> entries;
+  for (size_t i = 0; i < rows->size(); ++i) {
+    const AuditRow& r = (*rows)[i];
+    EXPECT_EQ(r.seq, i + 2);
+    EXPECT_EQ(r.prev_hash, prev) << "entry " << r.seq;
+    EXPECT_EQ(r.hash, hash(r)) << "entry " << r.seq;
+    prev = r.hash;
+    EXPECT_TRUE(entries.insert(r.who + "/" + r.query).second) << r.who << "/" << r.query;
+  }
+  // "min_seq" above the head leaves a gap (entries deleted from the end stay visible).
+  AuditRow late;
+  late.who = "node-1";
+  auto gap = nodes[1]->AppendAuditChained(late, 2 * kEach + 5, hash);
+  ASSERT_TRUE(gap.ok()) << gap.status().ToString();
+  EXPECT_EQ(gap->seq, uint64_t{2 * kEach + 5});
+  EXPECT_EQ(gap->prev_hash, prev);
+}
+
 TEST_P(CatalogTest, AlertStatesTransitionsAndRulesRoundTrip) {
   auto c = OpenCatalog();
   AlertStateRow firing{"t1", "errors", "service=api", "firing", 10, 20, 30, 51.5};

@@ -226,6 +226,12 @@ constexpr const char* kExclusiveLockSql =
 constexpr const char* kRetentionLockSql =
     "SELECT pg_advisory_xact_lock(hashtext('sawmill.retention.' || current_schema()))";
 
+// Every append to the audit chain (AppendAuditChained) and every prune takes this first: the
+// head is read and the next entry inserted by one node at a time, so nodes sharing the catalog
+// extend one chain instead of numbering entries each on its own.
+constexpr const char* kAuditLockSql =
+    "SELECT pg_advisory_xact_lock(hashtext('sawmill.audit.' || current_schema()))";
+
 constexpr const char* kSegmentColumns =
     "id, tenant, partition, min_ts, max_ts, min_ingest_ts, max_ingest_ts, min_seq, max_seq, "
     "rows, bytes, raw_bytes, tier, path, state, created, store";
@@ -978,6 +984,7 @@ class PgCatalog final : public Catalog {
     MutexLock l(&mu_);
     uint64_t deleted = 0;
     RETURN_IF_ERROR(Change([&]() -> Status {
+      RETURN_IF_ERROR(Run("lock the audit chain", kAuditLockSql).status());
       ASSIGN_OR_RETURN(PgResult last,
                        Run("find the audit prune point",
                            "SELECT seq, hash FROM audit_log WHERE seq <= (SELECT max(seq) FROM "
@@ -1009,6 +1016,46 @@ class PgCatalog final : public Catalog {
       anchor.hash = r.Text(0, 1);
     }
     return anchor;
+  }
+
+  // ---- The audit chain shared by every node ----
+
+  Result<AuditRow> AppendAuditChained(
+      AuditRow row, uint64_t min_seq,
+      const std::function<std::string(const AuditRow&)>& hash) override {
+    MutexLock l(&mu_);
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      // READ COMMITTED: each statement after the lock sees every append committed before it.
+      RETURN_IF_ERROR(Run("lock the audit chain", kAuditLockSql).status());
+      ASSIGN_OR_RETURN(PgResult head,
+                       Run("read the audit chain's head",
+                           "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1"));
+      row.seq = 1;
+      row.prev_hash.clear();
+      if (head.rows() > 0) {
+        row.seq = head.Uint(0, 0) + 1;
+        row.prev_hash = head.Text(0, 1);
+      } else {
+        ASSIGN_OR_RETURN(PgResult anchor, Run("read the audit anchor",
+                                              "SELECT seq, hash FROM audit_anchor WHERE id = 1"));
+        if (anchor.rows() > 0) {
+          row.seq = anchor.Uint(0, 0) + 1;
+          row.prev_hash = anchor.Text(0, 1);
+        }
+      }
+      row.seq = std::max(row.seq, min_seq);
+      row.hash = hash(row);
+      Params p;
+      p.Uint(row.seq).Int(row.at_ns).Text(row.who).Text(row.token_id).Text(row.tenant);
+      p.Text(row.action).Text(row.query).Int(row.from_ns).Int(row.to_ns).Int(row.rows);
+      p.Text(row.address).Int(row.status).Text(row.prev_hash).Text(row.hash);
+      return Run("insert an audit entry",
+                 std::string("INSERT INTO audit_log (") + kAuditColumns +
+                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                 p)
+          .status();
+    }));
+    return row;
   }
 
   // ---- Per-tenant quota overrides ----

@@ -100,6 +100,23 @@ AuditRow ReadAudit(Stmt& st) {
   return r;
 }
 
+void BindAudit(Stmt& st, const AuditRow& row) {
+  st.Bind(1, static_cast<int64_t>(row.seq));
+  st.Bind(2, row.at_ns);
+  st.Bind(3, row.who);
+  st.Bind(4, row.token_id);
+  st.Bind(5, row.tenant);
+  st.Bind(6, row.action);
+  st.Bind(7, row.query);
+  st.Bind(8, row.from_ns);
+  st.Bind(9, row.to_ns);
+  st.Bind(10, row.rows);
+  st.Bind(11, row.address);
+  st.Bind(12, static_cast<int64_t>(row.status));
+  st.Bind(13, row.prev_hash);
+  st.Bind(14, row.hash);
+}
+
 }  // namespace
 
 Status SqliteCatalog::EnsureAuthTablesLocked() const { return Exec(kAuthSchema); }
@@ -163,20 +180,7 @@ Status SqliteCatalog::AppendAudit(const AuditRow& row) {
   Stmt st(db_, std::string("INSERT INTO audit_log (") + kAuditColumns +
                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st.ok()) return RollbackLocked(Error("prepare audit insert"));
-  st.Bind(1, static_cast<int64_t>(row.seq));
-  st.Bind(2, row.at_ns);
-  st.Bind(3, row.who);
-  st.Bind(4, row.token_id);
-  st.Bind(5, row.tenant);
-  st.Bind(6, row.action);
-  st.Bind(7, row.query);
-  st.Bind(8, row.from_ns);
-  st.Bind(9, row.to_ns);
-  st.Bind(10, row.rows);
-  st.Bind(11, row.address);
-  st.Bind(12, static_cast<int64_t>(row.status));
-  st.Bind(13, row.prev_hash);
-  st.Bind(14, row.hash);
+  BindAudit(st, row);
   if (st.Step() != SQLITE_DONE) {
     if ((sqlite3_extended_errcode(db_) & 0xff) == SQLITE_CONSTRAINT) {
       return RollbackLocked(Status::AlreadyExists("catalog " + path_ + ": audit entry " +
@@ -185,6 +189,47 @@ Status SqliteCatalog::AppendAudit(const AuditRow& row) {
     return RollbackLocked(Error("insert audit entry"));
   }
   return CommitLocked();
+}
+
+Result<AuditRow> SqliteCatalog::AppendAuditChained(
+    AuditRow row, uint64_t min_seq, const std::function<std::string(const AuditRow&)>& hash) {
+  MutexLock l(&mu_);
+  // BEGIN IMMEDIATE takes the database's write lock: every other connection (another process
+  // sharing the file) appends before or after this one, never in between the read and insert.
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  {
+    Stmt st(db_, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    if (!st.ok()) return RollbackLocked(Error("prepare read of the audit chain's head"));
+    int rc = st.Step();
+    if (rc == SQLITE_ROW) {
+      row.seq = static_cast<uint64_t>(st.Int(0)) + 1;
+      row.prev_hash = st.Text(1);
+    } else if (rc != SQLITE_DONE) {
+      return RollbackLocked(Error("read the audit chain's head"));
+    } else {
+      Stmt anchor(db_, "SELECT seq, hash FROM audit_anchor WHERE id = 1");
+      if (!anchor.ok()) return RollbackLocked(Error("prepare audit anchor"));
+      rc = anchor.Step();
+      if (rc == SQLITE_ROW) {
+        row.seq = static_cast<uint64_t>(anchor.Int(0)) + 1;
+        row.prev_hash = anchor.Text(1);
+      } else if (rc == SQLITE_DONE) {
+        row.seq = 1;
+        row.prev_hash.clear();
+      } else {
+        return RollbackLocked(Error("read audit anchor"));
+      }
+    }
+  }
+  row.seq = std::max(row.seq, min_seq);
+  row.hash = hash(row);
+  Stmt st(db_, std::string("INSERT INTO audit_log (") + kAuditColumns +
+                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare audit insert"));
+  BindAudit(st, row);
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("insert audit entry"));
+  RETURN_IF_ERROR(CommitLocked());
+  return row;
 }
 
 Result<std::vector<AuditRow>> SqliteCatalog::ListAudit(const AuditFilter& filter) const {

@@ -92,6 +92,9 @@ class SqliteCatalog final : public Catalog {
   Result<std::optional<AuditRow>> LastAudit() const override;
   Result<uint64_t> PruneAudit(int64_t before_ns) override;
   Result<AuditAnchor> GetAuditAnchor() const override;
+  Result<AuditRow> AppendAuditChained(
+      AuditRow row, uint64_t min_seq,
+      const std::function<std::string(const AuditRow&)>& hash) override;
   Status PutTenantQuota(const TenantQuotaRow& row) override;
   Result<std::vector<TenantQuotaRow>> ListTenantQuotas() const override;
   Status PutScanUsage(const std::vector<ScanUsageRow>& rows, int64_t before_minute) override;
