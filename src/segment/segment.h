@@ -252,6 +252,14 @@ class SegmentReader {
   // Errors: DataLoss naming the column and block when a checksum fails.
   virtual Status ReadBlock(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
                            ReadStats* stats) const = 0;
+  // Decodes the columns in "column_mask" of the rows "rows" of "block" (block-relative, strictly
+  // ascending, each below the block's row count) and appends one record per listed row to
+  // "*out", in that order: a newest-first search builds records only for the rows it may return.
+  // Each column read is still decompressed whole; the file reader builds (and renders the JSON
+  // shape of) the listed rows only. The default goes through ReadBlock. Errors: as ReadBlock;
+  // InvalidArgument when "rows" is not ascending or names a row past the block.
+  virtual Status ReadRows(uint32_t block, uint32_t column_mask, const std::vector<uint32_t>& rows,
+                          std::vector<Record>* out, ReadStats* stats) const;
   // Decodes the built-in columns in "column_mask" (kColFields is not one) of every row of
   // "block" into "*out" (its old contents replaced), building no Record: an aggregation reads
   // the columns it groups by and nothing else. The default goes through ReadBlock (readers

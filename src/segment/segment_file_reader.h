@@ -36,6 +36,8 @@ class SegmentFileReader final : public SegmentReader {
   bool BlockMayMatch(uint32_t block, const index::FieldPredicate& predicate) const override;
   Status ReadBlock(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
                    ReadStats* stats) const override;
+  Status ReadRows(uint32_t block, uint32_t column_mask, const std::vector<uint32_t>& rows,
+                  std::vector<Record>* out, ReadStats* stats) const override;
   Status ReadColumnValues(uint32_t block, uint32_t column_mask, BlockColumns* out,
                           ReadStats* stats) const override;
 
@@ -63,9 +65,12 @@ class SegmentFileReader final : public SegmentReader {
     std::shared_ptr<const KindSource> source;
   };
 
-  // ReadBlock without rendering message shapes (a shaped row's message is left empty).
-  Status ReadColumns(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
-                     ReadStats* stats) const;
+  // ReadBlock (selected == nullptr) or ReadRows (the rows *selected, checked by the caller).
+  Status ReadSelected(uint32_t block, uint32_t column_mask, const std::vector<uint32_t>* selected,
+                      std::vector<Record>* out, ReadStats* stats) const;
+  // ReadSelected without rendering message shapes (a shaped row's message is left empty).
+  Status ReadColumns(uint32_t block, uint32_t column_mask, const std::vector<uint32_t>* selected,
+                     std::vector<Record>* out, ReadStats* stats) const;
   // Reads and decodes the built-in column "field" (not kInternal) of "block", which holds
   // "rows" rows: integers into "*ints", text into "*views" (pointing into "*raw" or "*arena").
   // Errors: DataLoss naming the column and block.

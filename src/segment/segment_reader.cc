@@ -241,16 +241,45 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
   if (block >= footer_.blocks.size()) {
     return Status::InvalidArgument("segment " + path_ + " has no block " + std::to_string(block));
   }
+  return ReadSelected(block, column_mask, nullptr, out, stats);
+}
+
+Status SegmentFileReader::ReadRows(uint32_t block, uint32_t column_mask,
+                                   const std::vector<uint32_t>& rows, std::vector<Record>* out,
+                                   ReadStats* stats) const {
+  if (block >= footer_.blocks.size()) {
+    return Status::InvalidArgument("segment " + path_ + " has no block " + std::to_string(block));
+  }
+  const uint32_t block_rows = footer_.blocks[block].rows;
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= block_rows || (i > 0 && rows[i] <= rows[i - 1])) {
+      return Status::InvalidArgument("segment " + path_ + " block " + std::to_string(block) + " (" +
+                                     std::to_string(block_rows) + " rows): row " +
+                                     std::to_string(rows[i]) + " at position " + std::to_string(i) +
+                                     " is past the block or out of order");
+    }
+  }
+  if (rows.empty()) return Status::OK();
+  return ReadSelected(block, column_mask, &rows, out, stats);
+}
+
+Status SegmentFileReader::ReadSelected(uint32_t block, uint32_t column_mask,
+                                       const std::vector<uint32_t>* selected,
+                                       std::vector<Record>* out, ReadStats* stats) const {
   if ((column_mask & kColMessage) == 0 || version_ < 4) {
-    return ReadColumns(block, column_mask, out, stats);
+    return ReadColumns(block, column_mask, selected, out, stats);
   }
   // Version 4: messages stored as shapes are rendered from the columns they refer to, which are
   // decoded too (and cleared again when the caller did not ask for them).
   const size_t shape_col = static_cast<size_t>(ColumnId::kMessageShape);
   const size_t extra_col = static_cast<size_t>(ColumnId::kMessageExtra);
   const BlockRef& shape_ref = footer_.columns[shape_col].blocks[block];
-  if (!shape_ref.present()) return ReadColumns(block, column_mask, out, stats);
+  if (!shape_ref.present()) return ReadColumns(block, column_mask, selected, out, stats);
   const uint32_t rows = footer_.blocks[block].rows;
+  const size_t n = selected != nullptr ? selected->size() : rows;
+  auto row_of = [selected](size_t i) {
+    return selected != nullptr ? (*selected)[i] : static_cast<uint32_t>(i);
+  };
   auto name = [&](size_t col) {
     return "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
   };
@@ -272,17 +301,19 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
     if (s.ok() && extras.size() != rows) s = Status::DataLoss("holds too few values");
     if (!s.ok()) return decode_loss(extra_col, s);
   }
+  // Only the columns the rows built here refer to.
   uint32_t needed = 0;
-  for (std::string_view shape : shapes) needed |= JsonShapeColumns(shape);
+  for (size_t i = 0; i < n; ++i) needed |= JsonShapeColumns(shapes[row_of(i)]);
   const uint32_t added = needed & ~column_mask;
   const size_t base = out->size();
-  RETURN_IF_ERROR(ReadColumns(block, column_mask | needed, out, stats));
+  RETURN_IF_ERROR(ReadColumns(block, column_mask | needed, selected, out, stats));
   Record* dst = out->data() + base;
-  for (uint32_t row = 0; row < rows; ++row) {
+  for (size_t i = 0; i < n; ++i) {
+    const uint32_t row = row_of(i);
     if (shapes[row].empty()) continue;
-    std::string& message = dst[row].message;
+    std::string& message = dst[i].message;
     message.clear();
-    s = RenderJsonShape(shapes[row], extras.empty() ? std::string_view() : extras[row], dst[row],
+    s = RenderJsonShape(shapes[row], extras.empty() ? std::string_view() : extras[row], dst[i],
                         &message);
     if (!s.ok()) {
       out->resize(base);
@@ -291,8 +322,8 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
     }
   }
   if (added != 0) {
-    for (uint32_t row = 0; row < rows; ++row) {
-      Record& r = dst[row];
+    for (size_t i = 0; i < n; ++i) {
+      Record& r = dst[i];
       if (added & kColFields) r.fields.clear();
       if (added & kColTs) r.ts = 0;
       for (const BuiltinField& field : kBuiltinFields) {
@@ -306,12 +337,17 @@ Status SegmentFileReader::ReadBlock(uint32_t block, uint32_t column_mask, std::v
 }
 
 Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
+                                      const std::vector<uint32_t>* selected,
                                       std::vector<Record>* out, ReadStats* stats) const {
   const uint32_t rows = footer_.blocks[block].rows;
+  const size_t n = selected != nullptr ? selected->size() : rows;
+  auto row_of = [selected](size_t i) {
+    return selected != nullptr ? (*selected)[i] : static_cast<uint32_t>(i);
+  };
   const size_t base = out->size();
-  out->resize(base + rows);
+  out->resize(base + n);
   Record* dst = out->data() + base;
-  for (uint32_t row = 0; row < rows; ++row) dst[row].tenant = footer_.info.tenant;
+  for (size_t i = 0; i < n; ++i) dst[i].tenant = footer_.info.tenant;
   auto fail = [&](Status s) {
     out->resize(base);
     return s;
@@ -332,22 +368,21 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
     Status s = DecodeBuiltinColumn(block, field, rows, &raw, &arena, &ints, &views, stats);
     if (!s.ok()) return fail(s);
     if (field.type == FieldType::kString) {
-      for (uint32_t row = 0; row < rows; ++row) (dst[row].*field.text).assign(views[row]);
+      for (size_t i = 0; i < n; ++i) (dst[i].*field.text).assign(views[row_of(i)]);
       continue;
     }
-    for (uint32_t row = 0; row < rows; ++row) {
-      int64_t v = ints[row];
+    for (size_t i = 0; i < n; ++i) {
+      int64_t v = ints[row_of(i)];
       switch (field.type) {
-        case FieldType::kTime: dst[row].*field.time = v; break;
-        case FieldType::kSequence: dst[row].seq = static_cast<uint64_t>(v); break;
-        case FieldType::kLevel: dst[row].level = static_cast<Level>(v); break;
-        case FieldType::kFlags: dst[row].flags = static_cast<uint32_t>(v); break;
+        case FieldType::kTime: dst[i].*field.time = v; break;
+        case FieldType::kSequence: dst[i].seq = static_cast<uint64_t>(v); break;
+        case FieldType::kLevel: dst[i].level = static_cast<Level>(v); break;
+        case FieldType::kFlags: dst[i].flags = static_cast<uint32_t>(v); break;
         default: break;
       }
     }
   }
   if ((column_mask & kColFields) == 0) return Status::OK();
-
   // Dynamic fields: the layout says, per row, which columns hold its fields, in order.
   const size_t builtin = builtin_columns_;
   const size_t ncols = footer_.columns.size();
@@ -389,9 +424,13 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
     s = DecodeStringColumn(raws[ord], expected[ord], &values[ord], &arenas[ord]);
     if (!s.ok()) return fail(decode_loss(col, s));
   }
+  // Every row's entries advance the columns' cursors; only the rows built here take values.
+  size_t next = 0;  // the next entry of *selected
   for (uint32_t row = 0; row < rows; ++row) {
     std::string_view entries = layout[row];
-    auto& fields = dst[row].fields;
+    const bool wanted = selected == nullptr || (next < n && (*selected)[next] == row);
+    auto* fields = wanted ? &dst[selected == nullptr ? row : next].fields : nullptr;
+    if (wanted && selected != nullptr) ++next;
     while (!entries.empty()) {
       uint64_t ord;
       if (!GetVarint64(&entries, &ord) || ord >= values.size()) {
@@ -405,14 +444,14 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
           return fail(decode_loss(static_cast<size_t>(ColumnId::kFieldOverflow),
                                   Status::DataLoss("fewer values than the layout needs")));
         }
-        fields.emplace_back(vals[at], vals[at + 1]);
+        if (wanted) fields->emplace_back(vals[at], vals[at + 1]);
         at += 2;
       } else {
         if (at >= vals.size()) {
           return fail(decode_loss(builtin + ord - 1,
                                   Status::DataLoss("fewer values than the layout needs")));
         }
-        fields.emplace_back(footer_.columns[builtin + ord - 1].name, vals[at]);
+        if (wanted) fields->emplace_back(footer_.columns[builtin + ord - 1].name, vals[at]);
         ++at;
       }
     }
@@ -487,6 +526,25 @@ Status SegmentFileReader::ReadColumnValues(uint32_t block, uint32_t column_mask,
       return s;
     }
   }
+  return Status::OK();
+}
+
+Status SegmentReader::ReadRows(uint32_t block, uint32_t column_mask,
+                               const std::vector<uint32_t>& rows, std::vector<Record>* out,
+                               ReadStats* stats) const {
+  if (rows.empty()) return Status::OK();
+  std::vector<Record> all;
+  RETURN_IF_ERROR(ReadBlock(block, column_mask, &all, stats));
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= all.size() || (i > 0 && rows[i] <= rows[i - 1])) {
+      return Status::InvalidArgument("block " + std::to_string(block) + " (" +
+                                     std::to_string(all.size()) + " rows): row " +
+                                     std::to_string(rows[i]) + " at position " + std::to_string(i) +
+                                     " is past the block or out of order");
+    }
+  }
+  out->reserve(out->size() + rows.size());
+  for (uint32_t row : rows) out->push_back(std::move(all[row]));
   return Status::OK();
 }
 
