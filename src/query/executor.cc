@@ -4,6 +4,7 @@
 #include <atomic>
 #include <bit>
 #include <cstdio>
+#include <deque>
 #include <functional>
 #include <thread>
 
@@ -93,6 +94,7 @@ class Job {
     progress_ = options_.progress != nullptr ? options_.progress : &own_progress_;
     aggregates_ = query_->Aggregates();
     limit_ = HitLimit(*query_, options_.limit);
+    newest_ = !aggregates_ && limit_ > 0;
     time_col_ = options_.time_field_ts ? segment::kColTs : segment::kColIngestTs;
     pinned_ = PinnedPartition(*query_->filter, options_.partitions);
     filter_mask_ =
@@ -142,7 +144,11 @@ class Job {
     }
     locations_ = DescribeLocations(plan);
     for (const PlannedSegment& p : plan.segments) {
-      tasks_.push_back(Task{p.segment, nullptr, p.max_time});
+      if (newest_) {
+        merge_segments_.push_back(p);
+      } else {
+        tasks_.push_back(Task{p.segment, nullptr, p.max_time});
+      }
       if (p.segment->tier == kColdTier) {
         progress_->cold_segments.fetch_add(1, std::memory_order_relaxed);
         progress_->cold_bytes.fetch_add(p.segment->info.file_bytes, std::memory_order_relaxed);
@@ -159,19 +165,22 @@ class Job {
     if (columnar_) ws.by_columns = ColumnAggregation::Make(*ws.agg, options_.time_field_ts);
     bool claimed_any = false;
     while (true) {
-      size_t index;
+      Claim claim;
       {
         MutexLock lock(&mu_);
-        if (next_ >= tasks_.size()) break;
-        index = next_++;
+        if (!ClaimLocked(&claim)) break;
         ++in_flight_;
         if (!claimed_any) {
           claimed_any = true;
           ++claimed_unmerged_;
         }
       }
-      const Task& task = tasks_[index];
-      if (stop_.load() == StopReason::kNone) {
+      if (claim.kind == Claim::kBlock) {
+        ReadQueuedBlock(claim.block, &ws);
+      } else if (claim.kind == Claim::kSegment) {
+        OpenForMerge(merge_segments_[claim.index], &ws);
+      } else if (stop_.load() == StopReason::kNone) {
+        const Task& task = tasks_[claim.index];
         if (task.chunk) {
           ScanChunk(*task.chunk, &ws);
         } else {
@@ -205,9 +214,10 @@ class Job {
     // Other nodes' parts (cluster fan-out), asked while this node's part runs.
     std::thread remote;
     if (options_.remote) remote = std::thread([this] { MergeRemote(options_.remote()); });
-    if (options_.pool != nullptr && tasks_.size() > 1) {
+    const size_t units = tasks_.size() + merge_segments_.size();
+    if (options_.pool != nullptr && units > 1) {
       unsigned helpers =
-          std::min<unsigned>(options_.pool->size(), static_cast<unsigned>(tasks_.size() - 1));
+          std::min<unsigned>(options_.pool->size(), static_cast<unsigned>(units - 1));
       for (unsigned i = 0; i < helpers; ++i) {
         options_.pool->Submit([self] { self->Work(); });
       }
@@ -349,6 +359,14 @@ class Job {
     Offer(&matched);
   }
 
+  // What is known of a segment before any of its blocks is read: its reader and the rows its
+  // index allows (nullopt: every row is a candidate).
+  struct SegmentScan {
+    std::shared_ptr<segment::SegmentReader> reader;
+    std::optional<roaring::Roaring> rows;
+    bool exact = false;  // "rows" is exactly the rows the filter matches (time aside)
+  };
+
   void ScanSegment(const Task& task, WorkerState* ws) {
     const storage::SegmentHandle& h = *task.segment;
     // However the scan ends (read, pruned, skipped, failed), a cold segment is then done.
@@ -364,106 +382,16 @@ class Job {
       ws->plan.push_back(name + ": skipped, the newest hits are already found");
       return;
     }
-    if (!CheckLimits(ws)) return;
-    Result<std::shared_ptr<segment::SegmentReader>> opened = h.open();
-    if (!opened.ok()) {
-      ws->partial = true;
-      ws->warnings.push_back(name +
-                             " could not be read and was skipped: " + opened.status().ToString());
-      return;
-    }
-    const segment::SegmentReader& reader = **opened;
+    SegmentScan scan;
+    if (!OpenSegment(h, name, ws, &scan)) return;
+    const segment::SegmentReader& reader = *scan.reader;
     const std::vector<segment::BlockInfo>& blocks = reader.blocks();
-    std::optional<roaring::Roaring> rows;
-    bool exact = false;  // "rows" is exactly the rows the filter matches (time aside)
-    if (options_.use_indexes) {
-      Result<IndexAnswer> index = EvaluateIndex(*query_->filter, reader);
-      if (!index.ok()) {
-        ws->warnings.push_back(
-            name + ": index unreadable, scanning instead: " + index.status().ToString());
-      } else {
-        rows = std::move(index->rows);
-        exact = rows.has_value() && index->exact;
-      }
-      if ((count_only_ || !group_fields_.empty()) && query_->filter->kind == NodeKind::kAll) {
-        // `* | count`: every row matches; the count is the row count.
-        rows.emplace();
-        rows->addRange(0, h.info.rows);
-        exact = true;
-      }
-      if (rows && rows->isEmpty()) {
-        ++ws->stats.segments_pruned_by_index;
-        ws->plan.push_back(name + ": pruned by the inverted index");
-        return;
-      }
-      ++ws->stats.segments_after_index;
-      // A plain count whose filter the index answers exactly needs no row of the segment when
-      // the segment lies wholly inside the time range: the count is the postings' cardinality.
-      if (exact && count_only_ &&
-          Within(h.info.min_ts, h.info.max_ts, h.info.min_ingest_ts, h.info.max_ingest_ts)) {
-        ++ws->stats.segments_after_bloom;
-        ws->stats.blocks_total += blocks.size();
-        CountFromIndex(rows->cardinality(), ws);
-        ws->plan.push_back(name + " (partition " + std::to_string(h.info.partition) + ", " +
-                           std::to_string(h.info.rows) + " rows): counted from the index, " +
-                           std::to_string(rows->cardinality()) + " rows, 0 blocks read");
-        return;
-      }
-      // The same for `count by`, `top` and `uniq` of indexed built-in fields: each group's count
-      // is the size of the intersection of the filter's rows with its values' postings.
-      std::vector<std::pair<std::vector<std::string>, uint64_t>> groups;
-      if (exact && !group_fields_.empty() &&
-          Within(h.info.min_ts, h.info.max_ts, h.info.min_ingest_ts, h.info.max_ingest_ts) &&
-          GroupsFromIndex(reader, *rows, &groups)) {
-        ++ws->stats.segments_after_bloom;
-        ws->stats.blocks_total += blocks.size();
-        uint64_t total = 0;
-        for (const auto& [values, n] : groups) {
-          ws->agg->AddGroupCount(values, static_cast<int64_t>(n));
-          total += n;
-        }
-        ws->stats.rows_matched += total;
-        ws->stats.rows_counted_from_index += total;
-        ws->plan.push_back(
-            name + " (partition " + std::to_string(h.info.partition) + ", " +
-            std::to_string(h.info.rows) + " rows): " + std::to_string(groups.size()) +
-            " groups counted from the index, " + std::to_string(total) + " rows, 0 blocks read");
-        return;
-      }
-      if (!KindsMayMatch(*query_->filter, reader, -1)) {
-        ws->plan.push_back(name + ": pruned by blooms");
-        return;
-      }
-      ++ws->stats.segments_after_bloom;
-    } else {
-      ++ws->stats.segments_after_index;
-      ++ws->stats.segments_after_bloom;
-    }
-    ws->stats.blocks_total += blocks.size();
-
-    // Candidate blocks, newest first. The time range is pruned with and without indexes.
-    const index::FieldPredicate time_predicate =
-        TimePredicate(options_.range, options_.time_field_ts);
-    std::vector<uint32_t> order;
-    for (uint32_t b = 0; b < blocks.size(); ++b) {
-      const segment::BlockInfo& bi = blocks[b];
-      if (!reader.BlockMayMatch(b, time_predicate)) continue;
-      if (rows && bi.rows > 0) {
-        uint64_t before = bi.first_row == 0 ? 0 : rows->rank(bi.first_row - 1);
-        if (rows->rank(bi.first_row + bi.rows - 1) == before) continue;
-      }
-      if (options_.use_indexes &&
-          !KindsMayMatch(*query_->filter, reader, static_cast<int64_t>(b))) {
-        continue;
-      }
-      order.push_back(b);
-    }
+    std::optional<roaring::Roaring>& rows = scan.rows;
+    const bool exact = scan.exact;
+    const std::vector<uint32_t> order = CandidateBlocks(scan);
     auto block_max = [&](uint32_t b) {
       return options_.time_field_ts ? blocks[b].max_ts : blocks[b].max_ingest_ts;
     };
-    std::stable_sort(order.begin(), order.end(),
-                     [&](uint32_t a, uint32_t b) { return block_max(a) > block_max(b); });
-
     uint32_t first_mask = filter_mask_;
     uint32_t rest_mask = segment::kColAll & ~first_mask;
     uint64_t read_here = 0;
@@ -548,6 +476,362 @@ class Job {
         (rows ? ", index narrowed to " + std::to_string(rows->cardinality()) + " rows" : "") +
         (counted_here > 0 ? ", " + std::to_string(counted_here) + " counted from the index" : "") +
         (columns_here > 0 ? ", " + std::to_string(columns_here) + " read as columns only" : ""));
+  }
+
+  // Opens segment "h" ("name" in the plan) and asks its index which rows may match. False when
+  // nothing more is to be read from it: pruned by the index or the blooms, counted from the
+  // index, unreadable, or the query stopped (the plan line and the stats are written).
+  bool OpenSegment(const storage::SegmentHandle& h, const std::string& name, WorkerState* ws,
+                   SegmentScan* scan) {
+    if (!CheckLimits(ws)) return false;
+    Result<std::shared_ptr<segment::SegmentReader>> opened = h.open();
+    if (!opened.ok()) {
+      ws->partial = true;
+      ws->warnings.push_back(name +
+                             " could not be read and was skipped: " + opened.status().ToString());
+      return false;
+    }
+    scan->reader = *opened;
+    const segment::SegmentReader& reader = *scan->reader;
+    const std::vector<segment::BlockInfo>& blocks = reader.blocks();
+    std::optional<roaring::Roaring>& rows = scan->rows;
+    bool& exact = scan->exact;  // "rows" is exactly the rows the filter matches (time aside)
+    if (options_.use_indexes) {
+      Result<IndexAnswer> index = EvaluateIndex(*query_->filter, reader);
+      if (!index.ok()) {
+        ws->warnings.push_back(
+            name + ": index unreadable, scanning instead: " + index.status().ToString());
+      } else {
+        rows = std::move(index->rows);
+        exact = rows.has_value() && index->exact;
+      }
+      if ((count_only_ || !group_fields_.empty()) && query_->filter->kind == NodeKind::kAll) {
+        // `* | count`: every row matches; the count is the row count.
+        rows.emplace();
+        rows->addRange(0, h.info.rows);
+        exact = true;
+      }
+      if (rows && rows->isEmpty()) {
+        ++ws->stats.segments_pruned_by_index;
+        ws->plan.push_back(name + ": pruned by the inverted index");
+        return false;
+      }
+      ++ws->stats.segments_after_index;
+      // A plain count whose filter the index answers exactly needs no row of the segment when
+      // the segment lies wholly inside the time range: the count is the postings' cardinality.
+      if (exact && count_only_ &&
+          Within(h.info.min_ts, h.info.max_ts, h.info.min_ingest_ts, h.info.max_ingest_ts)) {
+        ++ws->stats.segments_after_bloom;
+        ws->stats.blocks_total += blocks.size();
+        CountFromIndex(rows->cardinality(), ws);
+        ws->plan.push_back(name + " (partition " + std::to_string(h.info.partition) + ", " +
+                           std::to_string(h.info.rows) + " rows): counted from the index, " +
+                           std::to_string(rows->cardinality()) + " rows, 0 blocks read");
+        return false;
+      }
+      // The same for `count by`, `top` and `uniq` of indexed built-in fields: each group's count
+      // is the size of the intersection of the filter's rows with its values' postings.
+      std::vector<std::pair<std::vector<std::string>, uint64_t>> groups;
+      if (exact && !group_fields_.empty() &&
+          Within(h.info.min_ts, h.info.max_ts, h.info.min_ingest_ts, h.info.max_ingest_ts) &&
+          GroupsFromIndex(reader, *rows, &groups)) {
+        ++ws->stats.segments_after_bloom;
+        ws->stats.blocks_total += blocks.size();
+        uint64_t total = 0;
+        for (const auto& [values, n] : groups) {
+          ws->agg->AddGroupCount(values, static_cast<int64_t>(n));
+          total += n;
+        }
+        ws->stats.rows_matched += total;
+        ws->stats.rows_counted_from_index += total;
+        ws->plan.push_back(
+            name + " (partition " + std::to_string(h.info.partition) + ", " +
+            std::to_string(h.info.rows) + " rows): " + std::to_string(groups.size()) +
+            " groups counted from the index, " + std::to_string(total) + " rows, 0 blocks read");
+        return false;
+      }
+      if (!KindsMayMatch(*query_->filter, reader, -1)) {
+        ws->plan.push_back(name + ": pruned by blooms");
+        return false;
+      }
+      ++ws->stats.segments_after_bloom;
+    } else {
+      ++ws->stats.segments_after_index;
+      ++ws->stats.segments_after_bloom;
+    }
+    ws->stats.blocks_total += blocks.size();
+    return true;
+  }
+
+  // The blocks of an opened segment that may hold matches, newest first. The time range is
+  // pruned with and without indexes.
+  std::vector<uint32_t> CandidateBlocks(const SegmentScan& scan) {
+    const segment::SegmentReader& reader = *scan.reader;
+    const std::vector<segment::BlockInfo>& blocks = reader.blocks();
+    const std::optional<roaring::Roaring>& rows = scan.rows;
+    const index::FieldPredicate time_predicate =
+        TimePredicate(options_.range, options_.time_field_ts);
+    std::vector<uint32_t> order;
+    for (uint32_t b = 0; b < blocks.size(); ++b) {
+      const segment::BlockInfo& bi = blocks[b];
+      if (!reader.BlockMayMatch(b, time_predicate)) continue;
+      if (rows && bi.rows > 0) {
+        uint64_t before = bi.first_row == 0 ? 0 : rows->rank(bi.first_row - 1);
+        if (rows->rank(bi.first_row + bi.rows - 1) == before) continue;
+      }
+      if (options_.use_indexes &&
+          !KindsMayMatch(*query_->filter, reader, static_cast<int64_t>(b))) {
+        continue;
+      }
+      order.push_back(b);
+    }
+    auto block_max = [&](uint32_t b) {
+      return options_.time_field_ts ? blocks[b].max_ts : blocks[b].max_ingest_ts;
+    };
+    std::stable_sort(order.begin(), order.end(),
+                     [&](uint32_t a, uint32_t b) { return block_max(a) > block_max(b); });
+    return order;
+  }
+
+  // The newest-first merge of a search for hits (newest_). Segments are opened in the plan's
+  // order (newest first), each only once it may hold a block newer than every block already
+  // queued; the candidate blocks of all open segments are read newest first across segments,
+  // and a block (or a segment) whose newest time is older than the page's oldest hit, once the
+  // page is full, is not read. So a page of the newest 100 reads the blocks that hold them, and
+  // the blocks of the other segments that overlap them in time, however many segments and
+  // blocks hold older matches. Which worker reads which block changes only the work, never the
+  // answer: every skip is proven by the hits already found.
+  struct OpenedSegment {
+    const storage::SegmentHandle* handle = nullptr;
+    SegmentScan scan;
+    std::atomic<uint32_t> pending{0};  // queued blocks not yet read or skipped
+    std::atomic<uint32_t> read{0}, not_needed{0}, candidates{0};
+  };
+  struct QueuedBlock {
+    int64_t max_time = 0;  // the block's newest time on the query's time field
+    OpenedSegment* segment = nullptr;
+    uint32_t block = 0;
+    bool operator<(const QueuedBlock& o) const { return max_time < o.max_time; }
+  };
+  struct Claim {
+    enum Kind { kTask, kSegment, kBlock } kind = kTask;
+    size_t index = 0;  // tasks_ (kTask) or merge_segments_ (kSegment)
+    QueuedBlock block;
+  };
+
+  // The next piece of work: a memtable chunk or a planned task, else (newest_) the next segment to
+  // open when it may hold something newer than the newest queued block, else that block. False
+  // when none is left or the query stopped.
+  bool ClaimLocked(Claim* claim) REQUIRES(mu_) {
+    if (next_ < tasks_.size()) {
+      claim->kind = Claim::kTask;
+      claim->index = next_++;
+      return true;
+    }
+    if (!newest_) return false;
+    if (stop_.load() != StopReason::kNone) {
+      frontier_.clear();
+      next_segment_ = merge_segments_.size();
+      return false;
+    }
+    if (next_segment_ < merge_segments_.size() &&
+        (frontier_.empty() ||
+         merge_segments_[next_segment_].max_time >= frontier_.front().max_time)) {
+      claim->kind = Claim::kSegment;
+      claim->index = next_segment_++;
+      return true;
+    }
+    if (frontier_.empty()) return false;
+    std::pop_heap(frontier_.begin(), frontier_.end());
+    claim->kind = Claim::kBlock;
+    claim->block = frontier_.back();
+    frontier_.pop_back();
+    return true;
+  }
+
+  // A cold segment of the merge is done once each of its queued blocks is read or skipped.
+  void BlockDone(OpenedSegment* s) {
+    if (s->pending.fetch_sub(1) == 1 && s->handle->tier == kColdTier) {
+      progress_->cold_segments_read.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+
+  void OpenForMerge(const PlannedSegment& p, WorkerState* ws) {
+    const storage::SegmentHandle& h = *p.segment;
+    const std::string name = "segment " + std::to_string(h.info.id);
+    auto cold_done = [&] {
+      if (h.tier == kColdTier)
+        progress_->cold_segments_read.fetch_add(1, std::memory_order_relaxed);
+    };
+    if (Exhausted(p.max_time)) {
+      ++ws->stats.segments_not_needed;
+      ws->plan.push_back(name + ": skipped, the newest hits are already found");
+      cold_done();
+      return;
+    }
+    SegmentScan scan;
+    if (!OpenSegment(h, name, ws, &scan)) {
+      cold_done();
+      return;
+    }
+    const std::vector<uint32_t> order = CandidateBlocks(scan);
+    if (order.empty()) {
+      ws->plan.push_back(
+          name + " (partition " + std::to_string(h.info.partition) + ", " +
+          std::to_string(h.info.rows) + " rows): 0 of " +
+          std::to_string(scan.reader->blocks().size()) + " blocks read" +
+          (scan.rows ? ", index narrowed to " + std::to_string(scan.rows->cardinality()) + " rows"
+                     : ""));
+      cold_done();
+      return;
+    }
+    const std::vector<segment::BlockInfo>& blocks = scan.reader->blocks();
+    MutexLock lock(&mu_);
+    OpenedSegment& s = opened_.emplace_back();
+    s.handle = &h;
+    s.scan = std::move(scan);
+    s.pending = static_cast<uint32_t>(order.size());
+    s.candidates = static_cast<uint32_t>(order.size());
+    for (uint32_t b : order) {
+      frontier_.push_back(
+          QueuedBlock{options_.time_field_ts ? blocks[b].max_ts : blocks[b].max_ingest_ts, &s, b});
+      std::push_heap(frontier_.begin(), frontier_.end());
+    }
+  }
+
+  void ReadQueuedBlock(const QueuedBlock& q, WorkerState* ws) {
+    OpenedSegment* s = q.segment;
+    if (Exhausted(q.max_time)) {
+      ++s->not_needed;
+    } else if (CheckLimits(ws)) {
+      ++s->read;
+      ReadBlockHits(*s, q.block, ws);
+    }
+    BlockDone(s);
+  }
+
+  // The page's oldest hit once it holds limit_ hits: a row must be newer to join it.
+  std::optional<HitKey> PageFloor() {
+    MutexLock lock(&heap_mu_);
+    if (heap_.size() < limit_) return std::nullopt;
+    return KeyOf(heap_.front(), options_.time_field_ts);
+  }
+
+  // Offers the rows of block "b" that match and may be among the newest limit_ to the page, as
+  // records of every column; no other row becomes a record. When the index answers the filter
+  // exactly, the rows are its postings in the block: only the time, ingest_ts and seq columns are
+  // read for them, and every column only for the (at most limit_) rows newer than the page's
+  // oldest hit. Otherwise the filter's columns are read for the rows the index allows, the filter
+  // evaluated, and the other columns read for the rows that match.
+  void ReadBlockHits(const OpenedSegment& s, uint32_t b, WorkerState* ws) {
+    const storage::SegmentHandle& h = *s.handle;
+    const segment::SegmentReader& reader = *s.scan.reader;
+    const segment::BlockInfo& info = reader.blocks()[b];
+    const std::optional<roaring::Roaring>& rows = s.scan.rows;
+    ++ws->stats.blocks_read;         // row blocks; the reader counts one per column block
+    std::vector<uint32_t> selected;  // candidate rows, block-relative, ascending
+    if (!rows) {
+      selected.resize(info.rows);
+      for (uint32_t i = 0; i < info.rows; ++i) selected[i] = i;
+    } else if (info.rows > 0) {
+      const uint64_t before = info.first_row == 0 ? 0 : rows->rank(info.first_row - 1);
+      const uint64_t n = rows->rank(info.first_row + info.rows - 1) - before;
+      selected.resize(n);
+      rows->rangeUint32Array(selected.data(), before, n);
+      for (uint32_t& r : selected) r -= info.first_row;
+    }
+    if (selected.empty()) return;
+    std::vector<Record> found;
+    segment::ReadStats rs;
+    if (s.scan.exact) {
+      const uint32_t key_mask = time_col_ | segment::kColIngestTs | segment::kColSeq;
+      Status st = reader.ReadColumnValues(b, key_mask, &ws->columns, &rs);
+      Account(rs, ws);
+      if (!st.ok() || ws->columns.rows != info.rows) {
+        CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the block list") : st,
+                     ws);
+        return;
+      }
+      const std::vector<int64_t>& time = ws->columns.ints[std::countr_zero(time_col_)];
+      const std::vector<int64_t>& ingest =
+          ws->columns.ints[std::countr_zero(static_cast<uint32_t>(segment::kColIngestTs))];
+      const std::vector<int64_t>& seq =
+          ws->columns.ints[std::countr_zero(static_cast<uint32_t>(segment::kColSeq))];
+      const std::optional<HitKey> floor = PageFloor();
+      std::vector<std::pair<HitKey, uint32_t>> keep;
+      for (uint32_t r : selected) {
+        if (time[r] < options_.range.from_ns || time[r] >= options_.range.to_ns) continue;
+        ++ws->stats.rows_matched;
+        const HitKey key{time[r], ingest[r], static_cast<uint64_t>(seq[r])};
+        if (!floor || key > *floor) keep.emplace_back(key, r);
+      }
+      ws->stats.rows_scanned += selected.size();
+      if (keep.size() > limit_) {
+        std::nth_element(keep.begin(), keep.begin() + static_cast<std::ptrdiff_t>(limit_),
+                         keep.end(),
+                         [](const auto& a, const auto& c) { return a.first > c.first; });
+        keep.resize(limit_);
+      }
+      if (keep.empty() || !CheckLimits(ws)) return;
+      selected.clear();
+      for (const auto& k : keep) selected.push_back(k.second);
+      std::sort(selected.begin(), selected.end());
+      segment::ReadStats rs2;
+      st = reader.ReadRows(b, segment::kColAll & ~key_mask, selected, &found, &rs2);
+      Account(rs2, ws);
+      if (!st.ok() || found.size() != selected.size()) {
+        CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs between columns") : st,
+                     ws);
+        return;
+      }
+      for (size_t i = 0; i < found.size(); ++i) {
+        const uint32_t r = selected[i];
+        if (options_.time_field_ts) found[i].ts = time[r];
+        found[i].ingest_ts = ingest[r];
+        found[i].seq = static_cast<uint64_t>(seq[r]);
+      }
+      Offer(&found);
+      return;
+    }
+    std::vector<Record> candidates;
+    Status st = rows ? reader.ReadRows(b, filter_mask_, selected, &candidates, &rs)
+                     : reader.ReadBlock(b, filter_mask_, &candidates, &rs);
+    Account(rs, ws);
+    if (!st.ok() || candidates.size() != selected.size()) {
+      CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the block list") : st,
+                   ws);
+      return;
+    }
+    std::vector<uint32_t> hit_index;
+    for (uint32_t i = 0; i < candidates.size(); ++i) {
+      const Record& r = candidates[i];
+      if (Consider(r, ws)) hit_index.push_back(i);
+      // The hits found so far in this block are still kept (they are real hits); the next
+      // CheckLimits() before a block stops the query.
+      if (!CheckLimitsAfterRow(r, ws)) break;
+    }
+    if (hit_index.empty()) return;
+    const uint32_t rest_mask = segment::kColAll & ~filter_mask_;
+    if (rest_mask != 0) {
+      std::vector<uint32_t> hit_rows;
+      hit_rows.reserve(hit_index.size());
+      for (uint32_t i : hit_index) hit_rows.push_back(selected[i]);
+      std::vector<Record> rest;
+      segment::ReadStats rs2;
+      st = reader.ReadRows(b, rest_mask, hit_rows, &rest, &rs2);
+      Account(rs2, ws);
+      if (!st.ok() || rest.size() != hit_rows.size()) {
+        CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs between columns") : st,
+                     ws);
+        return;
+      }
+      for (size_t j = 0; j < hit_index.size(); ++j) {
+        MoveColumns(std::move(rest[j]), rest_mask, &candidates[hit_index[j]]);
+      }
+    }
+    found.reserve(hit_index.size());
+    for (uint32_t i : hit_index) found.push_back(std::move(candidates[i]));
+    Offer(&found);
   }
 
   // Per-block statistics: a block wholly inside the time range (and inside one bucket) is
@@ -840,6 +1124,19 @@ class Job {
     plan += "rows: " + std::to_string(s.rows_scanned) + " scanned (" +
             std::to_string(s.memtable_rows_scanned) + " in memtables), " +
             std::to_string(s.rows_matched) + " matched\n";
+    for (const OpenedSegment& o : opened_) {
+      const storage::SegmentHandle& h = *o.handle;
+      const uint32_t skipped = o.not_needed.load();
+      AddPlanLineLocked(
+          "segment " + std::to_string(h.info.id) + " (partition " +
+          std::to_string(h.info.partition) + ", " + std::to_string(h.info.rows) +
+          " rows): " + std::to_string(o.read.load()) + " of " +
+          std::to_string(o.scan.reader->blocks().size()) + " blocks read" +
+          (o.scan.rows
+               ? ", index narrowed to " + std::to_string(o.scan.rows->cardinality()) + " rows"
+               : "") +
+          (skipped > 0 ? ", " + std::to_string(skipped) + " not needed (newer hits found)" : ""));
+    }
     std::sort(plan_lines_.begin(), plan_lines_.end());
     for (const std::string& line : plan_lines_) plan += "  " + line + "\n";
     out.plan = std::move(plan);
@@ -857,11 +1154,13 @@ class Job {
   std::vector<std::string> key_names_;     // with columnar_: the other group fields, in order
   std::vector<std::string> group_fields_;  // Aggregator::GroupFields
   size_t limit_;
+  bool newest_ = false;  // a search for hits: segments and blocks in one newest-first merge
   uint32_t time_col_;
   uint32_t filter_mask_;
   std::optional<uint32_t> pinned_;
 
-  std::vector<Task> tasks_;      // fixed after Plan()
+  std::vector<Task> tasks_;                     // fixed after Plan()
+  std::vector<PlannedSegment> merge_segments_;  // newest_: the planned segments, fixed after Plan()
   std::string locations_;        // where the planned segments are (tiers and stores), for explain
   SearchProgress own_progress_;  // when the caller wants none
   SearchProgress* progress_ = nullptr;  // options_.progress or own_progress_; counters are atomic
@@ -876,6 +1175,11 @@ class Job {
   std::vector<std::string> warnings_ GUARDED_BY(mu_);
   std::vector<std::string> plan_lines_ GUARDED_BY(mu_);
   bool partial_ GUARDED_BY(mu_) = false;
+  // newest_: the next of merge_segments_ to open, the segments opened (a deque: addresses stay),
+  // and their queued blocks (a max-heap on the block's newest time).
+  size_t next_segment_ GUARDED_BY(mu_) = 0;
+  std::deque<OpenedSegment> opened_ GUARDED_BY(mu_);
+  std::vector<QueuedBlock> frontier_ GUARDED_BY(mu_);
 
   Mutex heap_mu_;
   std::vector<Record> heap_ GUARDED_BY(heap_mu_);  // min-heap of the best hits so far
