@@ -718,11 +718,13 @@ class Job {
   }
 
   // Offers the rows of block "b" that match and may be among the newest limit_ to the page, as
-  // records of every column; no other row becomes a record. When the index answers the filter
-  // exactly, the rows are its postings in the block: only the time, ingest_ts and seq columns are
-  // read for them, and every column only for the (at most limit_) rows newer than the page's
-  // oldest hit. Otherwise the filter's columns are read for the rows the index allows, the filter
-  // evaluated, and the other columns read for the rows that match.
+  // records of every column; no other row becomes a record. First only the time, ingest_ts and
+  // seq columns are read, for the rows the index allows (its postings in the block, or every
+  // row): a row outside the time range, or not newer than the page's oldest hit once the page is
+  // full, is dropped before anything else of it is decoded. When the index answers the filter
+  // exactly, the rows left match: every column is read for the newest limit_ of them. Otherwise
+  // the filter's columns are read for the rows left, the filter evaluated, and the other columns
+  // read for the rows that match.
   void ReadBlockHits(const OpenedSegment& s, uint32_t b, WorkerState* ws) {
     const storage::SegmentHandle& h = *s.handle;
     const segment::SegmentReader& reader = *s.scan.reader;
@@ -741,31 +743,42 @@ class Job {
       for (uint32_t& r : selected) r -= info.first_row;
     }
     if (selected.empty()) return;
-    std::vector<Record> found;
+    const uint32_t key_mask = time_col_ | segment::kColIngestTs | segment::kColSeq;
     segment::ReadStats rs;
+    Status st = reader.ReadColumnValues(b, key_mask, &ws->columns, &rs);
+    Account(rs, ws);
+    if (!st.ok() || ws->columns.rows != info.rows) {
+      CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the block list") : st,
+                   ws);
+      return;
+    }
+    const std::vector<int64_t>& time = ws->columns.ints[std::countr_zero(time_col_)];
+    const std::vector<int64_t>& ingest =
+        ws->columns.ints[std::countr_zero(static_cast<uint32_t>(segment::kColIngestTs))];
+    const std::vector<int64_t>& seq =
+        ws->columns.ints[std::countr_zero(static_cast<uint32_t>(segment::kColSeq))];
+    const std::optional<HitKey> floor = PageFloor();
+    std::vector<std::pair<HitKey, uint32_t>> keep;
+    uint64_t in_range = 0;
+    for (uint32_t r : selected) {
+      if (time[r] < options_.range.from_ns || time[r] >= options_.range.to_ns) continue;
+      ++in_range;
+      const HitKey key{time[r], ingest[r], static_cast<uint64_t>(seq[r])};
+      if (!floor || key > *floor) keep.emplace_back(key, r);
+    }
+    // The keys of the records built below come from the columns already read.
+    auto set_keys = [&](const std::vector<uint32_t>& at, std::vector<Record>* records) {
+      for (size_t i = 0; i < records->size(); ++i) {
+        Record& rec = (*records)[i];
+        if (options_.time_field_ts) rec.ts = time[at[i]];
+        rec.ingest_ts = ingest[at[i]];
+        rec.seq = static_cast<uint64_t>(seq[at[i]]);
+      }
+    };
+    std::vector<Record> found;
     if (s.scan.exact) {
-      const uint32_t key_mask = time_col_ | segment::kColIngestTs | segment::kColSeq;
-      Status st = reader.ReadColumnValues(b, key_mask, &ws->columns, &rs);
-      Account(rs, ws);
-      if (!st.ok() || ws->columns.rows != info.rows) {
-        CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the block list") : st,
-                     ws);
-        return;
-      }
-      const std::vector<int64_t>& time = ws->columns.ints[std::countr_zero(time_col_)];
-      const std::vector<int64_t>& ingest =
-          ws->columns.ints[std::countr_zero(static_cast<uint32_t>(segment::kColIngestTs))];
-      const std::vector<int64_t>& seq =
-          ws->columns.ints[std::countr_zero(static_cast<uint32_t>(segment::kColSeq))];
-      const std::optional<HitKey> floor = PageFloor();
-      std::vector<std::pair<HitKey, uint32_t>> keep;
-      for (uint32_t r : selected) {
-        if (time[r] < options_.range.from_ns || time[r] >= options_.range.to_ns) continue;
-        ++ws->stats.rows_matched;
-        const HitKey key{time[r], ingest[r], static_cast<uint64_t>(seq[r])};
-        if (!floor || key > *floor) keep.emplace_back(key, r);
-      }
       ws->stats.rows_scanned += selected.size();
+      ws->stats.rows_matched += in_range;
       if (keep.size() > limit_) {
         std::nth_element(keep.begin(), keep.begin() + static_cast<std::ptrdiff_t>(limit_),
                          keep.end(),
@@ -784,24 +797,23 @@ class Job {
                      ws);
         return;
       }
-      for (size_t i = 0; i < found.size(); ++i) {
-        const uint32_t r = selected[i];
-        if (options_.time_field_ts) found[i].ts = time[r];
-        found[i].ingest_ts = ingest[r];
-        found[i].seq = static_cast<uint64_t>(seq[r]);
-      }
+      set_keys(selected, &found);
       Offer(&found);
       return;
     }
+    if (keep.empty()) return;
+    selected.clear();
+    for (const auto& k : keep) selected.push_back(k.second);  // ascending: "selected" was
     std::vector<Record> candidates;
-    Status st = rows ? reader.ReadRows(b, filter_mask_, selected, &candidates, &rs)
-                     : reader.ReadBlock(b, filter_mask_, &candidates, &rs);
-    Account(rs, ws);
+    const uint32_t filter_mask = filter_mask_ & ~key_mask;
+    segment::ReadStats rs2;
+    st = reader.ReadRows(b, filter_mask, selected, &candidates, &rs2);
+    Account(rs2, ws);
     if (!st.ok() || candidates.size() != selected.size()) {
-      CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the block list") : st,
-                   ws);
+      CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs between columns") : st, ws);
       return;
     }
+    set_keys(selected, &candidates);
     std::vector<uint32_t> hit_index;
     for (uint32_t i = 0; i < candidates.size(); ++i) {
       const Record& r = candidates[i];
@@ -811,15 +823,15 @@ class Job {
       if (!CheckLimitsAfterRow(r, ws)) break;
     }
     if (hit_index.empty()) return;
-    const uint32_t rest_mask = segment::kColAll & ~filter_mask_;
+    const uint32_t rest_mask = segment::kColAll & ~(filter_mask | key_mask);
     if (rest_mask != 0) {
       std::vector<uint32_t> hit_rows;
       hit_rows.reserve(hit_index.size());
       for (uint32_t i : hit_index) hit_rows.push_back(selected[i]);
       std::vector<Record> rest;
-      segment::ReadStats rs2;
-      st = reader.ReadRows(b, rest_mask, hit_rows, &rest, &rs2);
-      Account(rs2, ws);
+      segment::ReadStats rs3;
+      st = reader.ReadRows(b, rest_mask, hit_rows, &rest, &rs3);
+      Account(rs3, ws);
       if (!st.ok() || rest.size() != hit_rows.size()) {
         CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs between columns") : st,
                      ws);
