@@ -603,9 +603,14 @@ class Job {
   // answer: every skip is proven by the hits already found.
   struct OpenedSegment {
     const storage::SegmentHandle* handle = nullptr;
+    // Released (reader and rows) once each queued block is read or skipped, so the query holds
+    // only the segments its merge has not finished, not every segment it opened.
     SegmentScan scan;
     std::atomic<uint32_t> pending{0};  // queued blocks not yet read or skipped
-    std::atomic<uint32_t> read{0}, not_needed{0}, candidates{0};
+    std::atomic<uint32_t> read{0}, not_needed{0};
+    // For the plan line, kept after the release.
+    size_t blocks = 0;
+    std::optional<uint64_t> narrowed;  // the rows the index allowed, when it narrowed them
   };
   struct QueuedBlock {
     int64_t max_time = 0;  // the block's newest time on the query's time field
@@ -650,8 +655,11 @@ class Job {
   }
 
   // A cold segment of the merge is done once each of its queued blocks is read or skipped.
+  // The last one releases the segment: no worker reads it any more.
   void BlockDone(OpenedSegment* s) {
-    if (s->pending.fetch_sub(1) == 1 && s->handle->tier == kColdTier) {
+    if (s->pending.fetch_sub(1) != 1) return;
+    s->scan = SegmentScan();
+    if (s->handle->tier == kColdTier) {
       progress_->cold_segments_read.fetch_add(1, std::memory_order_relaxed);
     }
   }
@@ -691,7 +699,8 @@ class Job {
     s.handle = &h;
     s.scan = std::move(scan);
     s.pending = static_cast<uint32_t>(order.size());
-    s.candidates = static_cast<uint32_t>(order.size());
+    s.blocks = blocks.size();
+    if (s.scan.rows) s.narrowed = s.scan.rows->cardinality();
     for (uint32_t b : order) {
       frontier_.push_back(
           QueuedBlock{options_.time_field_ts ? blocks[b].max_ts : blocks[b].max_ingest_ts, &s, b});
@@ -1141,12 +1150,9 @@ class Job {
       const uint32_t skipped = o.not_needed.load();
       AddPlanLineLocked(
           "segment " + std::to_string(h.info.id) + " (partition " +
-          std::to_string(h.info.partition) + ", " + std::to_string(h.info.rows) +
-          " rows): " + std::to_string(o.read.load()) + " of " +
-          std::to_string(o.scan.reader->blocks().size()) + " blocks read" +
-          (o.scan.rows
-               ? ", index narrowed to " + std::to_string(o.scan.rows->cardinality()) + " rows"
-               : "") +
+          std::to_string(h.info.partition) + ", " + std::to_string(h.info.rows) + " rows): " +
+          std::to_string(o.read.load()) + " of " + std::to_string(o.blocks) + " blocks read" +
+          (o.narrowed ? ", index narrowed to " + std::to_string(*o.narrowed) + " rows" : "") +
           (skipped > 0 ? ", " + std::to_string(skipped) + " not needed (newer hits found)" : ""));
     }
     std::sort(plan_lines_.begin(), plan_lines_.end());
