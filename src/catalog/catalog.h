@@ -92,6 +92,28 @@ struct IdempotencyKeyRow {
   friend bool operator==(const IdempotencyKeyRow&, const IdempotencyKeyRow&) = default;
 };
 
+// ---- Idempotency-Keys across the nodes of a cluster (issue 20; docs/cluster.md
+// "Idempotency-Keys across nodes") ----
+
+// A claim on an Idempotency-Key (table idempotency_claims): which node (and incarnation) is
+// storing the batch sent with it ("pending"), or what the client was told once it was stored
+// ("done"). One row per tenant and key across every node sharing the catalog.
+struct IdempotencyClaimRow {
+  std::string tenant;
+  std::string key;
+  uint64_t body_hash = 0;
+  std::string node;             // the node that claimed it (or stored it)
+  int64_t node_started_ns = 0;  // that node's incarnation (NodeRow::started_ns)
+  std::string state;            // kIdempotencyPending or kIdempotencyDone
+  std::string answer;           // done: what the client was told
+  uint64_t first_seq = 0, count = 0;
+  int64_t created_ns = 0;  // the claiming node's clock
+
+  friend bool operator==(const IdempotencyClaimRow&, const IdempotencyClaimRow&) = default;
+};
+inline constexpr std::string_view kIdempotencyPending = "pending";
+inline constexpr std::string_view kIdempotencyDone = "done";
+
 // ---- Alerts (issue 16, docs/alerting.md): tables alert_states, alert_transitions, alert_rules.
 
 // The state of one group of one alerting rule that is not inactive (inactive groups have no row).
@@ -459,6 +481,40 @@ class Catalog {
   // The newest "max_rows" rows created at or after "created_since_ns", oldest first.
   virtual Result<std::vector<IdempotencyKeyRow>> ListIdempotencyKeys(int64_t created_since_ns,
                                                                      uint64_t max_rows) const = 0;
+
+  // ---- Idempotency-Keys across the nodes of a cluster (issue 20; docs/cluster.md
+  // "Idempotency-Keys across nodes") ----
+
+  // Claims "row" (state pending) for its node, in one transaction, when no row of its tenant and
+  // key exists, or the row there was created before "expire_before_ns", or it is a pending claim
+  // whose node can no longer store its batch: that incarnation has no heartbeat at or after
+  // "alive_since_ns" (dead or restarted) and no WAL object that node wrote before its current
+  // incarnation started (or at all, if it has none) is still registered (replayed and flushed:
+  // a batch it acknowledged would have made the claim done when its object was replayed).
+  // Returns the row as it stands afterwards: the caller holds the claim when it is "row".
+  // Two claimants at once: one gets it, the other the winner's row.
+  virtual Result<IdempotencyClaimRow> ClaimIdempotencyKey(const IdempotencyClaimRow& row,
+                                                          int64_t expire_before_ns,
+                                                          int64_t alive_since_ns) = 0;
+  // The batch of "row" is stored: state done, with row's answer, first_seq and count. Not
+  // "adopted": only the claim of row's node and incarnation becomes done (Errors:
+  // FailedPrecondition when that claim is gone). "adopted" (a batch replayed from a WAL object,
+  // which is stored whoever claimed its key since): inserts the row, or replaces a pending one;
+  // a done row is kept. Then deletes the rows created before "expire_before_ns".
+  virtual Status CompleteIdempotencyKey(const IdempotencyClaimRow& row, bool adopted,
+                                        int64_t expire_before_ns) = 0;
+  // Forgets the pending claim of row's tenant, key, node and incarnation (its batch failed); a
+  // no-op when there is none.
+  virtual Status ReleaseIdempotencyKey(const IdempotencyClaimRow& row) = 0;
+  // Forgets the pending claims of "node"'s incarnations older than "started_ns" (a restarted
+  // node, once it has replayed its own WAL objects: a claim whose batch it had acknowledged is
+  // done by then), unless a WAL object that node wrote before "started_ns" is still registered
+  // to another node (taken over, maybe not yet replayed). Returns how many went.
+  virtual Result<uint64_t> ReleaseIdempotencyClaimsOf(std::string_view node,
+                                                      int64_t started_ns) = 0;
+  // The row of "tenant" and "key", if any.
+  virtual Result<std::optional<IdempotencyClaimRow>> GetIdempotencyKey(
+      std::string_view tenant, std::string_view key) const = 0;
 
   // ---- Alerts (issue 16) ----
 

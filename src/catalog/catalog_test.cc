@@ -974,6 +974,141 @@ TEST_P(CatalogTest, ASegmentIsRegisteredOnlyWhileItsNodeOwnsItsWalObjectsAsThatI
   EXPECT_EQ(view.segments[4].node, "a");
 }
 
+// ---- Idempotency-Keys across nodes (issue 20; docs/cluster.md) ----
+
+IdempotencyClaimRow Claim(std::string node, int64_t started, std::string key, int64_t at) {
+  IdempotencyClaimRow c;
+  c.tenant = "t1";
+  c.key = std::move(key);
+  c.body_hash = 0xfedcba9876543210ull;  // above INT64_MAX: stored as its bits
+  c.node = std::move(node);
+  c.node_started_ns = started;
+  c.state = std::string(kIdempotencyPending);
+  c.created_ns = at;
+  return c;
+}
+
+TEST_P(CatalogTest, AnIdempotencyKeyIsClaimedByOneNodeAndItsAnswerSeenByAll) {
+  const bool one_connection = GetParam().name == "sqlite";
+  auto first = OpenCatalog();
+  auto second = one_connection ? nullptr : OpenCatalog();
+  Catalog& a = *first;
+  Catalog& b = one_connection ? *first : *second;
+  constexpr int64_t kNow = 1'000'000, kExpire = 0, kAlive = 900'000;
+  ASSERT_TRUE(a.Heartbeat({"a", "http://a", 10, kNow}).ok());
+  ASSERT_TRUE(b.Heartbeat({"b", "http://b", 20, kNow}).ok());
+  // a claims; b, at once after, gets a's pending claim.
+  const IdempotencyClaimRow mine = Claim("a", 10, "k1", kNow);
+  EXPECT_EQ(*a.ClaimIdempotencyKey(mine, kExpire, kAlive), mine);
+  EXPECT_EQ(*b.ClaimIdempotencyKey(Claim("b", 20, "k1", kNow + 1), kExpire, kAlive), mine);
+  // Stored: b sees the answer, and cannot claim.
+  IdempotencyClaimRow done = mine;
+  done.answer = "5,0,0,0";
+  done.first_seq = 1'000'001;
+  done.count = 5;
+  ASSERT_TRUE(a.CompleteIdempotencyKey(done, false, kExpire).ok());
+  done.state = std::string(kIdempotencyDone);
+  EXPECT_EQ(**b.GetIdempotencyKey("t1", "k1"), done);
+  EXPECT_EQ(*b.ClaimIdempotencyKey(Claim("b", 20, "k1", kNow + 2), kExpire, kAlive), done);
+  EXPECT_FALSE(b.GetIdempotencyKey("t2", "k1")->has_value());  // keys are per tenant
+  // Completing a claim one does not hold is refused; an adopted batch keeps a done row.
+  EXPECT_EQ(b.CompleteIdempotencyKey(Claim("b", 20, "k1", kNow), false, kExpire).code(),
+            StatusCode::kFailedPrecondition);
+  IdempotencyClaimRow other = Claim("b", 20, "k1", kNow + 3);
+  other.answer = "9,0,0,0";
+  ASSERT_TRUE(b.CompleteIdempotencyKey(other, true, kExpire).ok());
+  EXPECT_EQ(**a.GetIdempotencyKey("t1", "k1"), done);
+  // A released claim frees the key.
+  const IdempotencyClaimRow k2 = Claim("a", 10, "k2", kNow);
+  ASSERT_EQ(*a.ClaimIdempotencyKey(k2, kExpire, kAlive), k2);
+  ASSERT_TRUE(a.ReleaseIdempotencyKey(k2).ok());
+  EXPECT_FALSE(a.GetIdempotencyKey("t1", "k2")->has_value());
+  const IdempotencyClaimRow k2b = Claim("b", 20, "k2", kNow);
+  EXPECT_EQ(*b.ClaimIdempotencyKey(k2b, kExpire, kAlive), k2b);
+  // A row older than the window is claimed anew.
+  const IdempotencyClaimRow k3b = Claim("b", 20, "k3", kNow);
+  ASSERT_TRUE(a.ClaimIdempotencyKey(Claim("a", 10, "k3", 5), kExpire, kAlive).ok());
+  EXPECT_EQ(*b.ClaimIdempotencyKey(k3b, /*expire_before_ns=*/6, kAlive), k3b);
+  // An adopted batch (replayed from a WAL object) makes a pending claim done, or inserts.
+  IdempotencyClaimRow replayed = Claim("a", 10, "k2", kNow + 4);
+  replayed.answer = "1,0,0,0";
+  ASSERT_TRUE(a.CompleteIdempotencyKey(replayed, true, kExpire).ok());
+  EXPECT_EQ((*a.GetIdempotencyKey("t1", "k2"))->state, kIdempotencyDone);
+  EXPECT_EQ((*a.GetIdempotencyKey("t1", "k2"))->answer, "1,0,0,0");
+  replayed.key = "k4";
+  ASSERT_TRUE(a.CompleteIdempotencyKey(replayed, true, kExpire).ok());
+  EXPECT_EQ((*b.GetIdempotencyKey("t1", "k4"))->state, kIdempotencyDone);
+  // Completion expires rows older than the window.
+  ASSERT_TRUE(a.CompleteIdempotencyKey(replayed, true, /*expire_before_ns=*/kNow + 1).ok());
+  EXPECT_FALSE(a.GetIdempotencyKey("t1", "k3")->has_value());
+  EXPECT_TRUE(a.GetIdempotencyKey("t1", "k4")->has_value());
+}
+
+// A pending claim of a node that stopped: kept while the node's heartbeat is current or one of
+// the WAL objects it wrote (which may hold the batch, acknowledged) is still registered; taken
+// once the node is dead and its objects are replayed and gone.
+TEST_P(CatalogTest, APendingIdempotencyClaimOfADeadNodeIsTakenOnlyOnceItsWalObjectsAreGone) {
+  auto c = OpenCatalog();
+  constexpr int64_t kExpire = 0;
+  ASSERT_TRUE(c->Heartbeat({"x", "http://x", 10, 1000}).ok());
+  const IdempotencyClaimRow x = Claim("x", 10, "k", 500);
+  ASSERT_EQ(*c->ClaimIdempotencyKey(x, kExpire, 900), x);
+  // x alive (heartbeat 1000 >= 900): kept.
+  EXPECT_EQ(*c->ClaimIdempotencyKey(Claim("y", 20, "k", 1100), kExpire, 900), x);
+  // x dead, but a WAL object it wrote is registered (taken over by y, maybe not replayed).
+  WalObjectRow object = WalObject("x", 1, 10);
+  object.owner = "y";
+  ASSERT_TRUE(c->RegisterWalObject(object).ok());
+  EXPECT_EQ(*c->ClaimIdempotencyKey(Claim("y", 20, "k", 1100), kExpire, 2000), x);
+  // Restarted (incarnation 3000), its old objects still registered: kept; and its own release
+  // of earlier claims keeps it too while another node holds one of those objects.
+  ASSERT_TRUE(c->Heartbeat({"x", "http://x", 3000, 3000}).ok());
+  EXPECT_EQ(*c->ClaimIdempotencyKey(Claim("y", 20, "k", 1100), kExpire, 2000), x);
+  EXPECT_EQ(*c->ReleaseIdempotencyClaimsOf("x", 3000), 0u);
+  // Replayed, flushed, unregistered: taken.
+  ASSERT_TRUE(c->MarkWalObjectsFlushed({object.name}, "y").ok());
+  ASSERT_EQ(*c->DeleteWalObjects({object.name}, "y"), 1u);
+  const IdempotencyClaimRow y = Claim("y", 20, "k", 1200);
+  EXPECT_EQ(*c->ClaimIdempotencyKey(y, kExpire, 2000), y);
+  // A restarted node frees its earlier incarnations' pending claims, not its current ones.
+  ASSERT_TRUE(c->ClaimIdempotencyKey(Claim("x", 10, "old", 600), kExpire, 0).ok());
+  ASSERT_TRUE(c->ClaimIdempotencyKey(Claim("x", 3000, "new", 3100), kExpire, 0).ok());
+  EXPECT_EQ(*c->ReleaseIdempotencyClaimsOf("x", 3000), 1u);
+  EXPECT_FALSE(c->GetIdempotencyKey("t1", "old")->has_value());
+  EXPECT_TRUE(c->GetIdempotencyKey("t1", "new")->has_value());
+}
+
+// Two nodes claiming the same keys at the same moment: each key has one winner, and the loser
+// gets the winner's row.
+TEST_P(CatalogTest, TwoNodesClaimingTheSameKeysAtOnceGetOneWinnerEach) {
+  const bool one_connection = GetParam().name == "sqlite";
+  auto first = OpenCatalog();
+  auto second = one_connection ? nullptr : OpenCatalog();
+  Catalog* nodes[2] = {first.get(), one_connection ? first.get() : second.get()};
+  ASSERT_TRUE(first->Heartbeat({"n0", "http://n0", 1, 1000}).ok());
+  ASSERT_TRUE(first->Heartbeat({"n1", "http://n1", 1, 1000}).ok());
+  constexpr int kKeys = 80;
+  std::vector<IdempotencyClaimRow> got[2];
+  std::vector<std::thread> threads;
+  for (int n = 0; n < 2; ++n) {
+    threads.emplace_back([&, n] {
+      for (int k = 0; k < kKeys; ++k) {
+        auto r = nodes[n]->ClaimIdempotencyKey(
+            Claim("n" + std::to_string(n), 1, "key" + std::to_string(k), 1000 + n), 0, 900);
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        got[n].push_back(*r);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(got[0].size(), size_t{kKeys});
+  ASSERT_EQ(got[1].size(), size_t{kKeys});
+  for (int k = 0; k < kKeys; ++k) {
+    EXPECT_EQ(got[0][k], got[1][k]) << "key" << k;  // both see the one winner
+    EXPECT_EQ(**first->GetIdempotencyKey("t1", "key" + std::to_string(k)), got[0][k]);
+  }
+}
+
 #ifndef SAWMILL_CATALOG_TEST_PG
 TEST_P(CatalogTest, NodesHeartbeatAndAreRemoved) {
   auto c = OpenCatalog();

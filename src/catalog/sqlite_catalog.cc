@@ -185,6 +185,7 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
   RETURN_IF_ERROR(catalog->EnsureAuthTablesLocked());
   RETURN_IF_ERROR(catalog->EnsureNodeTablesLocked());
   RETURN_IF_ERROR(catalog->EnsureWalObjectTablesLocked());
+  RETURN_IF_ERROR(catalog->EnsureIdempotencyClaimTableLocked());
   RETURN_IF_ERROR(catalog->Exec(kRetentionSchema));
   RETURN_IF_ERROR(catalog->Exec(kSegmentChangeSchema));
   RETURN_IF_ERROR(catalog->MigrateLocked());

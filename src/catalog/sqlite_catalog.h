@@ -69,6 +69,16 @@ class SqliteCatalog final : public Catalog {
                                       int64_t expire_before_ns, uint64_t max_rows) override;
   Result<std::vector<IdempotencyKeyRow>> ListIdempotencyKeys(int64_t created_since_ns,
                                                              uint64_t max_rows) const override;
+  // Idempotency-Keys across nodes (sqlite_idempotency.cc)
+  Result<IdempotencyClaimRow> ClaimIdempotencyKey(const IdempotencyClaimRow& row,
+                                                  int64_t expire_before_ns,
+                                                  int64_t alive_since_ns) override;
+  Status CompleteIdempotencyKey(const IdempotencyClaimRow& row, bool adopted,
+                                int64_t expire_before_ns) override;
+  Status ReleaseIdempotencyKey(const IdempotencyClaimRow& row) override;
+  Result<uint64_t> ReleaseIdempotencyClaimsOf(std::string_view node, int64_t started_ns) override;
+  Result<std::optional<IdempotencyClaimRow>> GetIdempotencyKey(std::string_view tenant,
+                                                               std::string_view key) const override;
 
   // Implemented in sqlite_alerts.cc.
   Status SaveAlertStates(const std::vector<AlertStateRow>& states,
@@ -164,9 +174,10 @@ class SqliteCatalog final : public Catalog {
   Status CommitLocked() REQUIRES(mu_);  // in a transaction
   Status EnsureDamageTableLocked() const REQUIRES(mu_);
   Status EnsureAlertTablesLocked() const REQUIRES(mu_);
-  Status EnsureAuthTablesLocked() const REQUIRES(mu_);       // sqlite_auth.cc
-  Status EnsureNodeTablesLocked() const REQUIRES(mu_);       // sqlite_nodes.cc
-  Status EnsureWalObjectTablesLocked() const REQUIRES(mu_);  // sqlite_wal_objects.cc
+  Status EnsureAuthTablesLocked() const REQUIRES(mu_);             // sqlite_auth.cc
+  Status EnsureNodeTablesLocked() const REQUIRES(mu_);             // sqlite_nodes.cc
+  Status EnsureWalObjectTablesLocked() const REQUIRES(mu_);        // sqlite_wal_objects.cc
+  Status EnsureIdempotencyClaimTableLocked() const REQUIRES(mu_);  // sqlite_idempotency.cc
   // Segment changes: reads a meta value (0 when absent) and the newest change number.
   Result<uint64_t> MetaValueLocked(const char* key) const REQUIRES(mu_);
   Result<uint64_t> NewestSegmentChangeLocked() const REQUIRES(mu_);

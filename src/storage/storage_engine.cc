@@ -106,6 +106,7 @@ Status StorageEngine::Init() {
     catalog::PgCatalogOptions pg;
     pg.application_name = "sawmill engine";
     ASSIGN_OR_RETURN(catalog_, catalog::OpenPostgresCatalog(catalog_path, pg));
+    if (!options_.node_id.empty()) RETURN_IF_ERROR(InitSharedKeys(catalog_path));
   } else {
     ASSIGN_OR_RETURN(catalog_, catalog::OpenCatalog(catalog_path));
   }
@@ -186,6 +187,9 @@ Status StorageEngine::Init() {
   target.memtable_cap_bytes = options_.memtable_cap_bytes;
   target.relieve_memory = [this] { flusher_->RelieveMemory(); };
   RETURN_IF_ERROR(replay.Run(wal_.get(), clock_->NowNanos(), target));
+  // Every batch of this node's own WAL objects is replayed (their keys recorded as done): the
+  // claims its earlier runs still hold are of batches never acknowledged.
+  if (shared_keys_) shared_keys_->ReleaseEarlierIncarnations();
   damage_.Record(catalog_.get(), wal_->damage_found(), std::max<int64_t>(clock_->NowNanos(), 1));
   keys_.FinishRecovery(clock_->NowNanos());
   const uint64_t next_seq = std::max(max_seq + 1, wal_->next_seq());
@@ -269,6 +273,32 @@ StorageEngine::~StorageEngine() {
   if (lock_fd_ >= 0) ::close(lock_fd_);  // releases the flock
 }
 
+Status StorageEngine::InitSharedKeys(const std::string& catalog_path) {
+  // The node registry heartbeats before the engine opens (cluster::ClusterNode::Open): its row
+  // names this run's incarnation, under which the keys are claimed.
+  ASSIGN_OR_RETURN(std::vector<catalog::NodeRow> nodes, catalog_->ListNodes());
+  int64_t incarnation = 0;
+  for (const catalog::NodeRow& n : nodes) {
+    if (n.id == options_.node_id) incarnation = n.started_ns;
+  }
+  if (incarnation == 0) {
+    spdlog::warn(
+        "node {} is not registered in the catalog: Idempotency-Keys are checked on this "
+        "node only",
+        options_.node_id);
+    return Status::OK();
+  }
+  catalog::PgCatalogOptions pg;
+  pg.application_name = "sawmill keys";
+  ASSIGN_OR_RETURN(keys_catalog_, catalog::OpenPostgresCatalog(catalog_path, pg));
+  SharedKeysOptions keys;
+  keys.node = options_.node_id;
+  keys.incarnation = incarnation;
+  keys.window_ns = options_.idempotency_window_ns;
+  shared_keys_ = std::make_unique<SharedIdempotencyKeys>(keys_catalog_.get(), clock_, keys);
+  return Status::OK();
+}
+
 // ---- Write path ----
 
 Status StorageEngine::Append(std::string_view tenant, std::vector<Record>* records) {
@@ -281,16 +311,40 @@ Status StorageEngine::AppendIdempotent(std::string_view tenant, std::vector<Reco
                                        const IdempotencyKey& key) {
   wal::BatchIdempotency idempotency{key.key, key.body_hash, clock_->NowNanos(), key.answer};
   RETURN_IF_ERROR(keys_.Reserve(tenant, key.key, idempotency.created_ns));
+  // A cluster node: the key is claimed across nodes too (docs/cluster.md "Idempotency-Keys
+  // across nodes"); AlreadyExists when another node stored its batch (FindIdempotencyKey has
+  // the answer), Unavailable while another is storing it.
+  std::optional<catalog::IdempotencyClaimRow> claim;
+  if (shared_keys_) {
+    auto claimed = shared_keys_->Claim(tenant, key, idempotency.created_ns);
+    if (!claimed.ok()) {
+      keys_.Release(tenant, key.key);
+      return claimed.status();
+    }
+    claim = std::move(claimed).value();
+  }
   uint64_t base_seq = 0;
   // ApplyBatch acknowledges the key (before a flush can take the records).
   Status status = AppendBatch(tenant, records, &idempotency, &base_seq);
-  if (!status.ok()) keys_.Release(tenant, key.key);
+  if (!status.ok()) {
+    keys_.Release(tenant, key.key);
+    if (claim) shared_keys_->Release(*claim);
+    return status;
+  }
+  if (claim) {
+    shared_keys_->Complete(std::move(*claim),
+                           IdempotencyKey{key.key, key.body_hash, key.answer, base_seq,
+                                          records->size(), idempotency.created_ns});
+  }
   return status;
 }
 
 std::optional<IdempotencyKey> StorageEngine::FindIdempotencyKey(std::string_view tenant,
                                                                 std::string_view key) const {
-  return keys_.Find(tenant, key, clock_->NowNanos());
+  const int64_t now = clock_->NowNanos();
+  std::optional<IdempotencyKey> found = keys_.Find(tenant, key, now);
+  if (!found && shared_keys_) found = shared_keys_->Find(tenant, key, now);
+  return found;
 }
 
 Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* records,
@@ -403,10 +457,11 @@ void StorageEngine::ApplyAdopted(wal::WalBatch& batch) {
   if (header.idempotency) {
     const wal::BatchIdempotency& b = *header.idempotency;
     const int64_t now = clock_->NowNanos();
-    keys_.Acknowledge(
-        header.tenant,
-        IdempotencyKey{b.key, b.body_hash, b.answer, header.base_seq, header.count, b.created_ns},
-        now);
+    const IdempotencyKey adopted{b.key,           b.body_hash,  b.answer,
+                                 header.base_seq, header.count, b.created_ns};
+    keys_.Acknowledge(header.tenant, adopted, now);
+    // Stored, whoever claimed the key since: other nodes answer retries with it.
+    if (shared_keys_) shared_keys_->Adopted(header.tenant, adopted);
   }
   // Records the dead node flushed before it died (its segment registered, its WAL object not yet
   // marked) are skipped, as WAL replay skips records already in segments.

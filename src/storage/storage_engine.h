@@ -29,6 +29,7 @@
 #include "storage/idempotency_keys.h"
 #include "storage/memtable_set.h"
 #include "storage/segment_registry.h"
+#include "storage/shared_keys.h"
 #include "storage/tier_mover.h"
 #include "storage/wal_damage_log.h"
 #include "wal/record_batch.h"
@@ -86,6 +87,8 @@ class StorageEngine final : public Engine {
   Status Init();
   // A cluster node: the segment view and the flusher's cut from the catalog (segment_view.cc).
   Status InitSegmentView();
+  // A cluster node: Idempotency-Keys across nodes (shared_keys.h), on a connection of their own.
+  Status InitSharedKeys(const std::string& catalog_path);
   // The stores reconciliation looks at (the data directory's and the cold one), and how it
   // reads segments from them.
   std::vector<catalog::ReconcileStore> ReconcileStores();
@@ -110,6 +113,10 @@ class StorageEngine final : public Engine {
   std::unique_ptr<wal::WalSink> wal_;  // the local WAL, or options_.wal_factory's
   std::shared_ptr<CorruptionReporter> reporter_;
   IdempotencyKeys keys_;
+  // A cluster node's keys across nodes, on a catalog connection of their own (they are on the
+  // acknowledgement path); null on one node (docs/cluster.md "Idempotency-Keys across nodes").
+  std::unique_ptr<catalog::Catalog> keys_catalog_;
+  std::unique_ptr<SharedIdempotencyKeys> shared_keys_;
   WalDamageLog damage_;
 
   mutable Mutex mu_;
