@@ -399,16 +399,17 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
 
   http_options.framed_tails["/loki/api/v1/tail"] = LokiTailSubscriber(&state, hub.get());
 
-  // Memtables past 1.5 x memtable_cap mean flushing is behind (the largest memtable is flushed as
-  // soon as they pass memtable_cap); Engine::Append would wait for flushes at twice the cap,
-  // holding the request. Refuse it before it is held instead (docs/operations.md "Memory").
-  http_options.storage_room = [&state, cap = config.memtable_cap_bytes](uint64_t bytes) {
+  // Memtables past 1.5 x memtable_cap mean flushing is behind: between the cap and 1.5 x it the
+  // engine paces Appends to the flush rate (storage/append_pacer.h), so they pass it only when
+  // flushing stalls. Engine::Append would wait for flushes at twice the cap, holding the
+  // request. Refuse it before it is held instead (docs/operations.md "Memory").
+  http_options.storage_room = [&state, cap = config.memtable_cap_bytes](uint64_t) {
     storage::Engine* engine = state.engine.load();
     if (engine == nullptr) return std::string();
     const uint64_t held = engine->stats().memtable_bytes;
     const uint64_t most = cap + cap / 2;
-    if (held + bytes <= most) return std::string();
-    return "memtables hold " + std::to_string(held >> 20) + " MiB, near the most ingestion may " +
+    if (held < most) return std::string();
+    return "memtables hold " + std::to_string(held >> 20) + " MiB, the most ingestion may " +
            "fill (1.5 x memtable_cap = " + std::to_string(most >> 20) +
            " MiB): flushing to segments is behind";
   };
@@ -435,6 +436,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   engine_options.flush_interval_ns = static_cast<int64_t>(config.flush_interval_ms) * 1'000'000;
   engine_options.memtable_cap_bytes = config.memtable_cap_bytes;
   engine_options.segment_target_bytes = config.segment_target_bytes;
+  engine_options.flush_threads = static_cast<int>(std::min<uint64_t>(config.flush_threads, 64));
   engine_options.idempotency_window_ns = static_cast<int64_t>(std::min<uint64_t>(
                                              config.idempotency_window_ms, INT64_MAX / 1'000'000)) *
                                          1'000'000;

@@ -83,6 +83,9 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        &c->memtable_cap_bytes},
       {"segment_target", T::kBytes, "a memtable this big is flushed", nullptr,
        &c->segment_target_bytes},
+      {"flush_threads", T::kCount,
+       "memtables flushed to segments at once when memtables pass memtable_cap (one per core)",
+       nullptr, &c->flush_threads},
       {"idempotency_window", T::kDuration, "Idempotency-Keys are kept at least this long", nullptr,
        &c->idempotency_window_ms},
       {"warm_after", T::kDuration,
@@ -515,6 +518,7 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("alert_eval_interval", c.alert_eval_interval_ms, 1000, "1s"));
   RETURN_IF_ERROR(at_least("alert_max_groups", c.alert_max_groups, 1, "1"));
   RETURN_IF_ERROR(at_least("flush_interval", c.flush_interval_ms, 100, "100ms"));
+  RETURN_IF_ERROR(at_least("flush_threads", c.flush_threads, 1, "1"));
   RETURN_IF_ERROR(at_least("idempotency_window", c.idempotency_window_ms, 60'000, "1m"));
   RETURN_IF_ERROR(at_least("idempotency_max_keys", c.idempotency_max_keys, 1, "1"));
   RETURN_IF_ERROR(at_least("retention_interval", c.retention_interval_ms, 100, "100ms"));

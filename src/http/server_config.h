@@ -43,6 +43,7 @@ struct ServerConfig {
   uint64_t flush_interval_ms = 30'000;
   uint64_t memtable_cap_bytes = 256ull << 20;
   uint64_t segment_target_bytes = 64ull << 20;
+  uint64_t flush_threads = 2;  // memtables flushed at once under pressure
   uint64_t idempotency_window_ms = 24ull * 3'600'000;
   uint64_t idempotency_max_keys = 1'000'000;
   std::string compaction = "on";  // "off": segments merge only on `sawmill admin compact`

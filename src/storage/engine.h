@@ -54,6 +54,21 @@ struct EngineOptions {
   // When memtables hold twice memtable_cap_bytes (flushing cannot keep up, e.g. the disk is
   // failing), Append waits up to this long for flushes, then returns Unavailable.
   int64_t append_stall_ns = 30'000'000'000;
+  // Memtables flushed at once under pressure (and by Engine::Flush), each on its own thread
+  // (docs/storage.md "Backpressure"): a flush is CPU-bound (encoding, indexes, zstd), so one
+  // thread per core empties memtables that many times faster. Each running flush holds its own
+  // block and index buffers. A cluster node (shared_store, node_id) flushes one at a time.
+  int flush_threads = 2;
+  // A flush round that lasts (a sustained overload keeps the memtables over the cap, so the
+  // memory round goes on) trims the WAL at least this often meanwhile, as far as every memtable
+  // not yet flushed allows (docs/storage.md "Backpressure").
+  int64_t wal_trim_interval_ns = 5'000'000'000;
+  // Between memtable_cap_bytes and 1.5 x it, Append is paced (storage/append_pacer.h): writers
+  // are admitted one after another at about the rate flushes free memory, so that each waits a
+  // little instead of some waiting seconds at the limit. false: no pacing (as before). All of an
+  // Append's waits together (twice the cap, 1.5 x it, its paced slot) last at most
+  // append_stall_ns: a paced Append whose slot lies beyond it goes on at that deadline.
+  bool pace_appends = true;
   // Idempotency-Keys (AppendIdempotent) are remembered at least this long after their batch was
   // acknowledged, across restarts and flushes (docs/api.md, "Idempotency-Key")...
   int64_t idempotency_window_ns = 24 * 3600 * 1'000'000'000ll;

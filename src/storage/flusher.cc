@@ -6,6 +6,7 @@
 #include <chrono>
 #include <limits>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -17,6 +18,12 @@
 
 namespace sawmill::storage {
 namespace {
+
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // The rows of "base" whose seq "keep" accepts, in order: a flush's rows without those of WAL
 // objects another node took over (Flusher::WriteFrozenShared).
@@ -71,11 +78,7 @@ Status Flusher::FlushAll() {
     MutexLock l(&*mu_);
     keys = memtables_->Keys();
   }
-  Status first;
-  for (const PartitionKey& key : keys) {
-    Status s = FlushKey(key);
-    if (!s.ok() && first.ok()) first = s;
-  }
+  Status first = FlushKeysLocked(std::move(keys), Threads(options_));
   TrimWalLocked();
   return first;
 }
@@ -88,30 +91,27 @@ Status Flusher::FlushDue() {
     due = memtables_->Due(clock_->MonotonicNanos(), options_.segment_target_bytes,
                           options_.flush_interval_ns);
   }
-  Status status;
-  for (const PartitionKey& key : due) {
-    Status s = FlushKey(key);
-    if (!s.ok() && status.ok()) status = s;
-  }
-  if (status.ok()) status = FlushForMemoryLocked();
+  Status status = FlushKeysLocked(std::move(due), Threads(options_));
+  if (status.ok()) status = FlushForMemoryLocked(Threads(options_));
   TrimWalLocked();
   return status;
 }
 
 void Flusher::FlushForAppend(const std::vector<PartitionKey>& keys) {
+  // The appending thread flushes (no background threads): one memtable at a time.
   MutexLock fl(&flush_mu_);
   for (const PartitionKey& key : keys) {
     Status s = FlushKey(key);
     if (!s.ok()) spdlog::warn("flush of {}/{} failed: {}", key.first, key.second, s.ToString());
   }
-  Status s = FlushForMemoryLocked();
+  Status s = FlushForMemoryLocked(1);
   if (!s.ok()) spdlog::warn("flush under memory pressure failed: {}", s.ToString());
   TrimWalLocked();
 }
 
 void Flusher::RelieveMemory() {
   MutexLock fl(&flush_mu_);
-  Status s = FlushForMemoryLocked();
+  Status s = FlushForMemoryLocked(Threads(options_));
   if (!s.ok()) spdlog::warn("WAL replay: flush under memory pressure failed: {}", s.ToString());
 }
 
@@ -132,7 +132,19 @@ Status Flusher::FlushKey(const PartitionKey& key) {
       frozen = memtables_->OldestFrozen(key);
     }
     if (frozen == nullptr) break;
-    RETURN_IF_ERROR(WriteFrozen(key, frozen));
+    // The pacer measures each flush (in real time, also when a test drives clock_ by hand); one
+    // that fails ends unmeasured.
+    int pace_token = -1;
+    {
+      MutexLock l(&*mu_);
+      if (pacer_ != nullptr) pace_token = pacer_->FlushStarted(frozen->bytes, SteadyNanos());
+    }
+    Status s = WriteFrozen(key, frozen);
+    if (pace_token >= 0) {
+      MutexLock l(&*mu_);
+      pacer_->FlushEnded(pace_token, s.ok(), SteadyNanos());
+    }
+    RETURN_IF_ERROR(s);
   }
   return Status::OK();
 }
@@ -400,17 +412,110 @@ void Flusher::Publish(const PartitionKey& key,
   m.flush_seconds->Observe(Seconds(clock_->MonotonicNanos() - start));
 }
 
-Status Flusher::FlushForMemoryLocked() {
-  while (true) {
-    std::optional<PartitionKey> largest;
-    {
-      MutexLock l(&*mu_);
-      if (memtables_->bytes() <= options_.memtable_cap_bytes) return Status::OK();
-      largest = memtables_->Largest();
-      if (!largest) return Status::OK();
-    }
-    RETURN_IF_ERROR(FlushKey(*largest));
+Status Flusher::FlushKeysLocked(std::vector<PartitionKey> keys, int threads) {
+  // Each key once, in the order given (a key can be due twice: big, and a frozen retry).
+  std::set<PartitionKey> seen;
+  std::vector<PartitionKey> order;
+  for (PartitionKey& key : keys) {
+    if (seen.insert(key).second) order.push_back(std::move(key));
   }
+  size_t next = 0;
+  return FlushInParallel(
+      [&](const std::set<PartitionKey>&,
+          uint64_t) -> std::optional<std::pair<PartitionKey, uint64_t>> {
+        if (next == order.size()) return std::nullopt;
+        return std::make_pair(order[next++], uint64_t{0});
+      },
+      threads, /*stop_on_error=*/false);
+}
+
+Status Flusher::FlushForMemoryLocked(int threads) {
+  return FlushInParallel(
+      [&](const std::set<PartitionKey>& busy,
+          uint64_t in_flight) -> std::optional<std::pair<PartitionKey, uint64_t>> {
+        MutexLock l(&*mu_);
+        // What the running flushes will free counts as freed: another flush starts only when
+        // that is not enough.
+        const uint64_t bytes = memtables_->bytes();
+        if (bytes <= options_.memtable_cap_bytes + in_flight) return std::nullopt;
+        std::optional<PartitionKey> largest = memtables_->Largest(busy);
+        if (!largest) return std::nullopt;
+        return std::make_pair(*largest, memtables_->KeyBytes(*largest));
+      },
+      threads, /*stop_on_error=*/true);
+}
+
+Status Flusher::FlushInParallel(const PickFn& pick, int threads, bool stop_on_error) {
+  struct Round {
+    Mutex mu;
+    CondVar changed;  // a flush ended
+    std::set<PartitionKey> busy GUARDED_BY(mu);
+    uint64_t in_flight GUARDED_BY(mu) = 0;
+    int running GUARDED_BY(mu) = 0;
+    bool stop GUARDED_BY(mu) = false;
+    Status first GUARDED_BY(mu);
+    Mutex trim_mu;  // one trim at a time; a thread that finds it taken skips its turn
+    std::chrono::steady_clock::time_point last_trim GUARDED_BY(trim_mu) =
+        std::chrono::steady_clock::now();
+  } round;
+  // Under a sustained overload a memory round lasts as long as the overload (the pacer keeps the
+  // memtables over the cap): the WAL is trimmed meanwhile, every wal_trim_interval_ns, by the
+  // round thread that ends a flush then. That is safe while another flush of the round still
+  // runs: its frozen memtable stays in the memtable set until Publish drops it (with its
+  // segment registered), so MinUnflushedSeq still counts its records, however the flushes end.
+  auto maybe_trim = [&]() NO_THREAD_SAFETY_ANALYSIS {
+    if (!round.trim_mu.TryLock()) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (now - round.last_trim >= std::chrono::nanoseconds(options_.wal_trim_interval_ns)) {
+      TrimWalLocked();
+      round.last_trim = std::chrono::steady_clock::now();
+    }
+    round.trim_mu.Unlock();
+  };
+  // The round's helpers flush under this thread's flush_mu_.
+  auto work = [&]() NO_THREAD_SAFETY_ANALYSIS {
+    while (true) {
+      std::pair<PartitionKey, uint64_t> job;
+      {
+        UniqueLock l(&round.mu);
+        while (true) {
+          if (round.stop) return;
+          auto picked = pick(round.busy, round.in_flight);
+          if (picked) {
+            job = std::move(*picked);
+            break;
+          }
+          // Nothing now; a running flush may leave work (a retry, more memory to free).
+          if (round.running == 0) {
+            round.stop = true;
+            round.changed.NotifyAll();
+            return;
+          }
+          round.changed.WaitFor(&l, std::chrono::milliseconds(50));
+        }
+        round.busy.insert(job.first);
+        round.in_flight += job.second;
+        ++round.running;
+      }
+      Status s = FlushKey(job.first);
+      {
+        MutexLock l(&round.mu);
+        round.busy.erase(job.first);
+        round.in_flight -= job.second;
+        --round.running;
+        if (!s.ok() && round.first.ok()) round.first = s;
+        if (!s.ok() && stop_on_error) round.stop = true;
+      }
+      round.changed.NotifyAll();
+      if (s.ok()) maybe_trim();
+    }
+  };
+  std::vector<std::thread> helpers;
+  for (int i = 1; i < threads; ++i) helpers.emplace_back(work);
+  work();
+  for (std::thread& t : helpers) t.join();
+  MutexLock l(&round.mu);
+  return round.first;
 }
 
 void Flusher::TrimWalLocked() {

@@ -8,6 +8,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
+#include <set>
+#include <utility>
 #include <vector>
 
 #include "catalog/catalog.h"
@@ -15,6 +18,7 @@
 #include "common/env.h"
 #include "common/mutex.h"
 #include "sawmill/status.h"
+#include "storage/append_pacer.h"
 #include "storage/engine.h"
 #include "storage/flush_fence.h"
 #include "storage/idempotency_keys.h"
@@ -26,12 +30,21 @@
 namespace sawmill::storage {
 
 // CONTRACT
-// Threading: thread-safe. One flush runs at a time: every public call except flushes() takes
-//   the flusher's own mutex first. Lock order: flusher mutex -> (WAL manager's mutex) -> the
-//   engine's state mutex ("mu", which guards the memtable set and the segment registry). The
-//   state mutex is never held across I/O. Called by the engine's flush thread, by Append (when
-//   the engine runs without background threads), by WAL replay (RelieveMemory), by
-//   Engine::Flush and by Close.
+// Threading: thread-safe. One flush round runs at a time: every public call except flushes()
+//   takes the flusher's own mutex first. A round of FlushDue or FlushAll writes up to
+//   Threads() memtables at once (this thread and helpers started for the round; one on a
+//   cluster node), never two of one (tenant, partition) at once, so each key's segments are still
+//   written and registered oldest first. Flushes of a round end in any order: the WAL is
+//   trimmed (after the round, and by its threads meanwhile every wal_trim_interval_ns, one at
+//   a time) only below the smallest seq of a memtable still in the set, and a frozen memtable
+//   leaves it only with its segment registered (Publish), so a flush that ends first never lets
+//   the WAL drop a running one's records; registered-through is the highest change of a dropped
+//   memtable, and a running one's id is in "registering" (docs/cluster.md "Exactly once across
+//   nodes"). Lock order: flusher mutex -> round mutex, or round trim mutex -> (WAL manager's
+//   mutex) -> the engine's state mutex ("mu", which guards the memtable set and the segment
+//   registry). The state mutex is never held across I/O. Called by the engine's flush
+//   thread, by Append (when the engine runs without background threads), by WAL replay
+//   (RelieveMemory), by Engine::Flush and by Close.
 // Errors: a failed write, read-back (DataLoss) or catalog insert removes the new file, counts
 //   sawmill_flush_errors_total and returns the error with the tenant and partition; the frozen
 //   memtable stays visible and is retried by the next flush. A failed write of Idempotency-Keys
@@ -90,6 +103,17 @@ class Flusher {
     registered_through_ = std::max(registered_through_, change);
   }
 
+  // Memtables a round flushes at once: EngineOptions::flush_threads, but one on a cluster node
+  // (shared_store or node_id): its fenced registration (flush_fence.h, RegisteredAfterAll) was
+  // built and tested with one flush at a time, so a node keeps to that (docs/cluster.md).
+  static int Threads(const EngineOptions& options) {
+    if (options.shared_store || !options.node_id.empty()) return 1;
+    return std::max(1, options.flush_threads);
+  }
+
+  // From now on each flush of a memtable tells "pacer" (guarded by "mu") how fast it went.
+  void SetPacer(AppendPacer* pacer) NO_THREAD_SAFETY_ANALYSIS { pacer_ = pacer; }
+
   // Memtables written as segments since open. The caller holds the engine's state mutex (the
   // "mu" given to the constructor): the analysis cannot tie the caller's name for it to mu_.
   uint64_t flushes() const NO_THREAD_SAFETY_ANALYSIS { return flushes_; }
@@ -132,8 +156,19 @@ class Flusher {
   const std::shared_ptr<objstore::ObjectStore>& segments_cold() const NO_THREAD_SAFETY_ANALYSIS {
     return segments_->cold();
   }
-  // Flushes the largest memtables until the total is under the cap.
-  Status FlushForMemoryLocked() REQUIRES(flush_mu_);
+  // Flushes the largest memtables until the total is under the cap, on "threads" threads.
+  Status FlushForMemoryLocked(int threads) REQUIRES(flush_mu_);
+  // Flushes "keys" (each once; a key met twice is flushed once), on "threads" threads. Returns
+  // the first error; the other keys are still flushed.
+  Status FlushKeysLocked(std::vector<PartitionKey> keys, int threads) REQUIRES(flush_mu_);
+  // Runs FlushKey on the keys "pick" hands out, on up to "threads" threads at once (this one
+  // and helpers started for the round), until pick has none and no flush runs. "pick" is
+  // called with the round's mutex held and gets the keys being flushed ("busy"); it returns
+  // the next key and the memtable bytes its flush will free. After an error, when
+  // "stop_on_error", no new flush starts. Returns the first error.
+  using PickFn = std::function<std::optional<std::pair<PartitionKey, uint64_t>>(
+      const std::set<PartitionKey>& busy, uint64_t in_flight_bytes)>;
+  Status FlushInParallel(const PickFn& pick, int threads, bool stop_on_error) REQUIRES(flush_mu_);
   void TrimWalLocked() REQUIRES(flush_mu_);
   // Writes the keys whose batches are all in segments to the catalog. False: the catalog
   // failed, and WAL files must not be deleted (they hold keys that are nowhere else).
@@ -160,6 +195,8 @@ class Flusher {
   // change of a registration whose memtable is dropped.
   std::map<const MemtableSet::Frozen*, std::vector<uint64_t>> registering_ GUARDED_BY(mu_);
   uint64_t registered_through_ GUARDED_BY(mu_) = 0;
+
+  AppendPacer* pacer_ PT_GUARDED_BY(mu_) = nullptr;
 };
 
 }  // namespace sawmill::storage

@@ -76,20 +76,29 @@ std::vector<PartitionKey> MemtableSet::Keys() const {
   return keys;
 }
 
-std::optional<PartitionKey> MemtableSet::Largest() const {
+std::optional<PartitionKey> MemtableSet::Largest(const std::set<PartitionKey>& busy) const {
   PartitionKey largest;
   uint64_t best = 0;
   for (const auto& [key, m] : active_) {
-    if (m->bytes() > best) {
+    if (m->bytes() > best && busy.count(key) == 0) {
       best = m->bytes();
       largest = key;
     }
   }
-  if (best == 0) {
-    if (frozen_.empty()) return std::nullopt;
-    largest = frozen_.begin()->first;
+  if (best > 0) return largest;
+  for (const auto& [key, q] : frozen_) {
+    if (!q.empty() && busy.count(key) == 0) return key;
   }
-  return largest;
+  return std::nullopt;
+}
+
+uint64_t MemtableSet::KeyBytes(const PartitionKey& key) const {
+  uint64_t bytes = ActiveBytes(key);
+  auto it = frozen_.find(key);
+  if (it != frozen_.end()) {
+    for (const auto& f : it->second) bytes += f->bytes;
+  }
+  return bytes;
 }
 
 uint64_t MemtableSet::MinUnflushedSeq() const {

@@ -8,6 +8,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <vector>
 
 #include "common/clock.h"
@@ -64,8 +65,11 @@ class MemtableSet {
   // Every key with an active or frozen memtable, sorted, each once.
   std::vector<PartitionKey> Keys() const;
   // The key to flush under memory pressure: the largest active memtable, else the first key
-  // with frozen memtables; nullopt when the set is empty.
-  std::optional<PartitionKey> Largest() const;
+  // with frozen memtables; keys in "busy" (being flushed by another thread) are passed over.
+  // nullopt when no other key holds anything.
+  std::optional<PartitionKey> Largest(const std::set<PartitionKey>& busy = {}) const;
+  // Bytes of the active and frozen memtables of "key".
+  uint64_t KeyBytes(const PartitionKey& key) const;
   // Every seq below "next_seq" is applied: inserted here, or its batch failed. Set by the WAL
   // commit leader after each batch, and at start after replay.
   // Never lowers it: a cluster node applies batches it took over, whose seqs may be above its

@@ -46,7 +46,10 @@ StorageEngine::StorageEngine(const EngineOptions& options)
       segments_(std::make_shared<objstore::LocalDirectoryStore>(env_, options.data_dir),
                 options.cold_store != nullptr ? options.cold_store
                                               : std::make_shared<objstore::LocalDirectoryStore>(
-                                                    env_, JoinPath(options.data_dir, "cold"))) {}
+                                                    env_, JoinPath(options.data_dir, "cold"))),
+      pacer_(options.memtable_cap_bytes,
+             options.memtable_cap_bytes + options.memtable_cap_bytes / 2,
+             Flusher::Threads(options)) {}
 
 Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options) {
   if (options.data_dir.empty()) return Status::InvalidArgument("storage: data_dir is empty");
@@ -123,6 +126,7 @@ Status StorageEngine::Init() {
 
   flusher_ = std::make_unique<Flusher>(options_, env_, clock_, catalog_.get(), &mu_, &flushed_cv_,
                                        &memtables_, &segments_, &keys_, reporter_);
+  flusher_->SetPacer(&pacer_);
   compactor_ = std::make_unique<Compactor>(options_, env_, clock_, catalog_.get(), &mu_,
                                            &memtables_, &segments_, reporter_, this);
   mover_ = std::make_unique<TierMover>(options_, env_, clock_, catalog_.get(), &mu_, &segments_,
@@ -347,20 +351,34 @@ std::optional<IdempotencyKey> StorageEngine::FindIdempotencyKey(std::string_view
   return found;
 }
 
+namespace {
+
+int64_t SteadyNanos() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
 Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* records,
                                   const wal::BatchIdempotency* idempotency, uint64_t* base_seq) {
+  auto& metrics = StorageMetrics::Get();
+  // Every wait below (twice the cap, 1.5 x it, the paced slot) ends by this one deadline.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.append_stall_ns);
   {
     UniqueLock l(&mu_);
     if (closing_) return Status::Unavailable("storage engine is closing");
     const uint64_t hard_limit = 2 * options_.memtable_cap_bytes;
     if (memtables_.bytes() >= hard_limit && options_.background_threads) {
       // Flushing is behind: hold writers back rather than grow without bound.
+      const int64_t stall_start = SteadyNanos();
       work_cv_.NotifyAll();
-      const auto deadline =
-          std::chrono::steady_clock::now() + std::chrono::nanoseconds(options_.append_stall_ns);
       while (memtables_.bytes() >= hard_limit && !closing_) {
         if (!flushed_cv_.WaitUntil(&l, deadline)) break;
       }
+      metrics.append_stall_seconds->Observe(Seconds(SteadyNanos() - stall_start));
       if (closing_) return Status::Unavailable("storage engine is closing");
       if (memtables_.bytes() >= hard_limit) {
         return Status::Unavailable("memtables are full and flushing is behind; retry later");
@@ -385,7 +403,41 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
   // the catalog (files are deleted by seq).
   batch.count = std::max<uint64_t>(records->size(), idempotency != nullptr ? 1 : 0);
   batch.context = &context;
+  if (options_.pace_appends && options_.background_threads) {
+    // Past memtable_cap, wait for this batch's slot (append_pacer.h): writers slow down a
+    // little each, at the rate flushes free memory, instead of some waiting seconds at the
+    // limit. The slot is left early when flushes bring the memtables back under the cap, or
+    // closing; it is never after the deadline, where the batch goes on (memory is still bounded
+    // by the 429 at 1.5 x the cap and the stall at twice it).
+    UniqueLock l(&mu_);
+    const int64_t arrived = SteadyNanos();
+    const uint64_t pace_limit = options_.memtable_cap_bytes + options_.memtable_cap_bytes / 2;
+    if (memtables_.bytes() >= pace_limit) {
+      // At the pacer's limit (where the server answers 429): wait for a flush to end, until
+      // the deadline, then go on paced (twice the cap, above, is the hard stop).
+      work_cv_.NotifyAll();
+      while (memtables_.bytes() >= pace_limit && !closing_) {
+        if (!flushed_cv_.WaitUntil(&l, deadline)) break;
+      }
+    }
+    const int64_t now = SteadyNanos();
+    const int64_t slot = pacer_.Admit(
+        now, memtables_.bytes(), batch.payload.size(),
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count());
+    metrics.flush_drain_bytes_per_second->Set(pacer_.drain_bytes_per_s(now));
+    if (slot > now) {
+      work_cv_.NotifyAll();
+      const auto until = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(slot));
+      while (!closing_ && memtables_.bytes() >= options_.memtable_cap_bytes) {
+        if (!flushed_cv_.WaitUntil(&l, until)) break;
+      }
+    }
+    metrics.append_pace_seconds->Observe(Seconds(SteadyNanos() - arrived));
+    if (closing_) return Status::Unavailable("storage engine is closing");
+  }
+  const int64_t commit_start = SteadyNanos();
   RETURN_IF_ERROR(wal_->Commit(&batch));
+  metrics.append_wal_commit_seconds->Observe(Seconds(SteadyNanos() - commit_start));
   *base_seq = batch.base_seq;
 
   // Acknowledged. Now see whether a flush is due.
@@ -418,6 +470,7 @@ void StorageEngine::ApplyBatch(wal::WalBatch& batch) {
     ApplyAdopted(batch);
     return;
   }
+  const int64_t start = SteadyNanos();
   auto* context = static_cast<AppendContext*>(batch.context);
   std::vector<Record>& records = *context->records;
   if (const wal::BatchIdempotency* key = context->idempotency) {
@@ -441,6 +494,7 @@ void StorageEngine::ApplyBatch(wal::WalBatch& batch) {
   }
   memtables_.SetApplied(batch.base_seq + batch.count);
   memtables_.UpdateGauge();
+  StorageMetrics::Get().append_memtable_insert_seconds->Observe(Seconds(SteadyNanos() - start));
 }
 
 void StorageEngine::ApplyAdopted(wal::WalBatch& batch) {

@@ -23,6 +23,7 @@
 #include "catalog/reconcile.h"
 #include "common/mutex.h"
 #include "common/periodic_worker.h"
+#include "storage/append_pacer.h"
 #include "storage/compactor.h"
 #include "storage/engine.h"
 #include "storage/flusher.h"
@@ -125,6 +126,7 @@ class StorageEngine final : public Engine {
   // Mutable: GetSnapshot seals active chunks.
   mutable MemtableSet memtables_ GUARDED_BY(mu_);
   SegmentRegistry segments_ GUARDED_BY(mu_);
+  AppendPacer pacer_ GUARDED_BY(mu_);  // Append between memtable_cap and 1.5 x it
   bool closing_ GUARDED_BY(mu_) = false;
   bool closed_ GUARDED_BY(mu_) = false;
 

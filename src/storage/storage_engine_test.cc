@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include "common/hash.h"
 #include "common/metrics.h"
 #include "storage/engine_test_fixture.h"
+#include "storage/storage_metrics.h"
 #include "wal/slow_sync_env.h"
 
 namespace sawmill::storage {
@@ -707,6 +709,352 @@ TEST_F(StorageEngineTest, DataDirectoryIsUsedByOneEngineAtATime) {
   ASSERT_TRUE(third.ok()) << third.status().ToString();
   EXPECT_EQ(Read(*(*third)->GetSnapshot("acme")).total(), 3u);
   EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(options.data_dir) / "catalog.db"));
+}
+
+// Segment files take "sync_time" to sync (a slow or busy disk, or a loaded machine), and the
+// most segment files written at once is counted.
+class SlowSegmentsEnv final : public EnvWrapper {
+ public:
+  SlowSegmentsEnv(Env* base, std::chrono::milliseconds sync_time)
+      : EnvWrapper(base), sync_time_(sync_time) {}
+  std::atomic<int> writing{0}, most_at_once{0};
+
+  class File final : public WritableFile {
+   public:
+    File(SlowSegmentsEnv* env, std::unique_ptr<WritableFile> f) : env_(env), f_(std::move(f)) {
+      const int now = ++env_->writing;
+      int most = env_->most_at_once.load();
+      while (now > most && !env_->most_at_once.compare_exchange_weak(most, now)) {
+      }
+    }
+    ~File() override { --env_->writing; }
+    Status Append(std::string_view d) override { return f_->Append(d); }
+    Status Flush() override { return f_->Flush(); }
+    Status Sync() override {
+      std::this_thread::sleep_for(env_->sync_time_);
+      return f_->Sync();
+    }
+    Status Close() override { return f_->Close(); }
+    uint64_t Size() const override { return f_->Size(); }
+    Status Truncate(uint64_t size) override { return f_->Truncate(size); }
+
+   private:
+    SlowSegmentsEnv* env_;
+    std::unique_ptr<WritableFile> f_;
+  };
+
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    ASSIGN_OR_RETURN(auto f, target()->NewWritableFile(p));
+    if (p.find("/segments/") == std::string::npos) return f;
+    return std::unique_ptr<WritableFile>(new File(this, std::move(f)));
+  }
+
+ private:
+  std::chrono::milliseconds sync_time_;
+};
+
+// flush_threads memtables are written at once (each flush is CPU-bound: one per core), and
+// the lines come out exactly once.
+TEST_F(StorageEngineTest, FlushWritesAsManyMemtablesAtOnceAsThereAreFlushThreads) {
+  for (int threads : {1, 2}) {
+    SCOPED_TRACE("flush_threads " + std::to_string(threads));
+    SlowSegmentsEnv env(env_.get(), std::chrono::milliseconds(200));
+    options_.env = &env;
+    options_.flush_threads = threads;
+    OpenEngine();
+    const int first = threads * 10000;
+    ASSERT_TRUE(Append(first, 400, 8).ok());  // 8 services: every one of the 4 partitions
+    ASSERT_TRUE(engine_->Flush().ok());
+    EXPECT_EQ(env.most_at_once.load(), threads);
+    EXPECT_EQ(engine_->stats().memtable_bytes, 0u);
+    Contents c = ReadAll();
+    EXPECT_EQ(c.errors, 0);
+    for (const Record& r : Batch(first, 400, 8)) EXPECT_EQ(c.lines[r.message], 1) << r.message;
+    engine_.reset();
+  }
+}
+
+// Segment files whose path holds "match" wait in Sync until Release(): a flush held in the
+// middle of writing its segment (a slow disk, a loaded machine). After Release they sync.
+class HeldSegmentsEnv final : public EnvWrapper {
+ public:
+  HeldSegmentsEnv(Env* base, std::string match) : EnvWrapper(base), match_(std::move(match)) {}
+  std::atomic<int> held{0};  // syncs waiting now
+
+  void Release() {
+    std::lock_guard<std::mutex> l(mu_);
+    released_ = true;
+    cv_.notify_all();
+  }
+
+  class File final : public WritableFile {
+   public:
+    File(HeldSegmentsEnv* env, std::unique_ptr<WritableFile> f) : env_(env), f_(std::move(f)) {}
+    Status Append(std::string_view d) override { return f_->Append(d); }
+    Status Flush() override { return f_->Flush(); }
+    Status Sync() override {
+      ++env_->held;
+      {
+        std::unique_lock<std::mutex> l(env_->mu_);
+        env_->cv_.wait(l, [this] { return env_->released_; });
+      }
+      --env_->held;
+      return f_->Sync();
+    }
+    Status Close() override { return f_->Close(); }
+    uint64_t Size() const override { return f_->Size(); }
+    Status Truncate(uint64_t size) override { return f_->Truncate(size); }
+
+   private:
+    HeldSegmentsEnv* env_;
+    std::unique_ptr<WritableFile> f_;
+  };
+
+  Result<std::unique_ptr<WritableFile>> NewWritableFile(const std::string& p) override {
+    ASSIGN_OR_RETURN(auto f, target()->NewWritableFile(p));
+    if (p.find(match_) == std::string::npos) return f;
+    return std::unique_ptr<WritableFile>(new File(this, std::move(f)));
+  }
+
+ private:
+  const std::string match_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool released_ = false;
+};
+
+// Polls "done" every 10 ms for up to 60 s (a loaded machine); true once it holds.
+template <class F>
+bool Eventually(F done) {
+  for (int i = 0; i < 6000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+// Two flushes of one round end out of order: the newest memtable's ("b") and an old one's
+// ("d") are written while the flush of a memtable between them ("a") is still syncing its
+// segment. The round trims the WAL meanwhile (every flush here: interval 0), as far as the
+// oldest memtable not yet flushed allows: d's WAL file goes, a's and b's stay. Then the process
+// is killed (kill -9) before a's flush ends: every acknowledged line of a, b and d is there
+// once after the restart. A trim past a's records (by the flushes that ended, or by the newest
+// seq flushed) loses a's lines here; a round that never trims fails the wait for d's file.
+TEST_F(StorageEngineTest, AWalTrimWhileAnOlderFlushRunsKeepsItsRecordsThroughAKill) {
+  HeldSegmentsEnv env(env_.get(), "segments/hot/a/");
+  options_.env = &env;
+  options_.flush_threads = 2;
+  options_.wal_trim_interval_ns = 0;
+  options_.wal_file_bytes = 1;  // one WAL file per batch
+  OpenEngine();
+  const std::vector<std::string> tenants = {"d", "a", "b"};  // oldest records first
+  for (size_t t = 0; t < tenants.size(); ++t) {
+    auto batch = Batch(static_cast<int>(t) * 100, 50, /*services=*/1);
+    ASSERT_TRUE(engine_->Append(tenants[t], &batch).ok());
+  }
+  auto wal_logs = [&] {
+    size_t n = 0;
+    auto names = env_->GetChildren("/data/wal");
+    if (!names.ok()) return n;
+    for (const std::string& name : *names) {
+      if (name.size() > 4 && name.compare(name.size() - 4, 4, ".log") == 0) ++n;
+    }
+    return n;
+  };
+  const size_t logs_before = wal_logs();  // d's, a's, b's and the open one
+  ASSERT_EQ(logs_before, 4u);
+
+  Status flushed;
+  std::thread flusher([&] { flushed = engine_->Flush(); });
+  // b and d flushed, a's segment held in its sync, and d's WAL file trimmed meanwhile.
+  const bool trimmed = Eventually([&] {
+    return env.held.load() == 1 && engine_->stats().flushes == 2 && wal_logs() == logs_before - 1;
+  });
+  EXPECT_TRUE(trimmed) << "held " << env.held.load() << ", flushes " << engine_->stats().flushes
+                       << ", WAL files " << wal_logs() << " of " << logs_before;
+  // kill -9 while a's flush still runs.
+  env_->CrashAfterOps(0);
+  env.Release();
+  flusher.join();
+  EXPECT_FALSE(flushed.ok());
+  engine_.reset();
+  env_->SimulateKill();
+  OpenEngine();
+  for (size_t t = 0; t < tenants.size(); ++t) {
+    Contents c = Read(*engine_->GetSnapshot(tenants[t]));
+    EXPECT_EQ(c.errors, 0);
+    EXPECT_EQ(c.total(), 50u) << "tenant " << tenants[t];
+    for (const Record& r : Batch(static_cast<int>(t) * 100, 50, 1)) {
+      EXPECT_EQ(c.lines[r.message], 1) << "tenant " << tenants[t] << ": " << r.message;
+    }
+  }
+  engine_.reset();
+}
+
+// A single server flushes flush_threads memtables at once; a cluster node one (its fenced
+// registration assumes one flush at a time, docs/cluster.md).
+TEST(FlushThreads, AClusterNodeFlushesOneMemtableAtATime) {
+  EngineOptions options;
+  options.flush_threads = 2;
+  EXPECT_EQ(Flusher::Threads(options), 2);
+  options.flush_threads = 0;
+  EXPECT_EQ(Flusher::Threads(options), 1);
+  options.flush_threads = 2;
+  options.node_id = "a";
+  EXPECT_EQ(Flusher::Threads(options), 1);
+  options.node_id.clear();
+  options.shared_store = true;
+  EXPECT_EQ(Flusher::Threads(options), 1);
+}
+
+double PaceSeconds() {
+  return StorageMetrics::Get().append_pace_seconds->Collect().histogram.sample_sum;
+}
+
+// Two writers append as fast as they can while flushes are slow (each segment takes 300 ms to
+// sync). Past memtable_cap every Append is paced to the flush rate: nothing is refused, the
+// memtables stay under 1.5 x the cap (where the server answers 429; plus what was in flight),
+// and every acknowledged line is stored once. Without pacing the same writers run the
+// memtables up to twice the cap.
+TEST_F(StorageEngineTest, UnderSustainedOverloadAppendsArePacedAndMemoryStaysUnderTheLimit) {
+  for (bool paced : {true, false}) {
+    SCOPED_TRACE(paced ? "paced" : "not paced");
+    SlowSegmentsEnv env(env_.get(), std::chrono::milliseconds(300));
+    options_.env = &env;
+    options_.background_threads = true;
+    options_.background_compaction = false;
+    options_.memtable_cap_bytes = 256 << 10;
+    options_.flush_threads = 2;
+    options_.pace_appends = paced;
+    OpenEngine();
+    const double paced_before = PaceSeconds();
+    constexpr int kWriters = 2, kBatches = 60, kPerBatch = 100;
+    std::atomic<int> refused{0};
+    std::atomic<uint64_t> most{0};
+    std::vector<std::thread> writers;
+    const int base = paced ? 0 : 1'000'000;
+    for (int w = 0; w < kWriters; ++w) {
+      writers.emplace_back([&, w] {
+        for (int i = 0; i < kBatches; ++i) {
+          if (!Append(base + (w * kBatches + i) * kPerBatch, kPerBatch, 8).ok()) ++refused;
+          const uint64_t held = engine_->stats().memtable_bytes;
+          uint64_t m = most.load();
+          while (held > m && !most.compare_exchange_weak(m, held)) {
+          }
+        }
+      });
+    }
+    for (auto& t : writers) t.join();
+    // 1.5 x the cap, plus the batches in flight when it was reached (one per writer, each
+    // about 12 KiB of memtable).
+    const uint64_t limit =
+        options_.memtable_cap_bytes + options_.memtable_cap_bytes / 2 + kWriters * (16 << 10);
+    if (paced) {
+      EXPECT_EQ(refused.load(), 0);
+      EXPECT_LT(most.load(), limit) << "memtables reached " << most.load();
+      EXPECT_GT(PaceSeconds() - paced_before, 0.0);
+      ASSERT_TRUE(engine_->Flush().ok());
+      ExpectExactly(base, kWriters * kBatches * kPerBatch);
+    } else {
+      EXPECT_GE(most.load(), limit) << "without pacing the memtables stayed under 1.5 x the cap";
+    }
+    engine_.reset();
+  }
+}
+
+// Every segment sync is held (no flush ends): Appends past memtable_cap are paced to a drain
+// that shrinks while the flushes hang, so their slots lie further and further ahead. Each
+// Append is still held no longer than append_stall_ns in all (its slot is never after it),
+// until twice the cap refuses them (Unavailable) instead of holding them longer.
+TEST_F(StorageEngineTest, APacedAppendIsHeldNoLongerThanTheStallDeadline) {
+  HeldSegmentsEnv env(env_.get(), "segments/");
+  options_.env = &env;
+  options_.background_threads = true;
+  options_.background_compaction = false;
+  options_.memtable_cap_bytes = 256 << 10;
+  options_.flush_threads = 2;
+  options_.append_stall_ns = 500 * kNanosPerMilli;
+  OpenEngine();
+  const double paced_before = PaceSeconds();
+  Status last;
+  double longest_s = 0;
+  int appended = 0;
+  for (; appended < 200; ++appended) {
+    const auto start = std::chrono::steady_clock::now();
+    last = Append(appended * 100, 100, 8);
+    longest_s = std::max(
+        longest_s, std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (!last.ok()) break;
+  }
+  EXPECT_TRUE(last.IsUnavailable()) << last.ToString() << " after " << appended << " batches";
+  EXPECT_GT(PaceSeconds() - paced_before, 0.0);
+  // 0.5 s, plus slack for a loaded machine; without the deadline the slots reach 3 s and more.
+  EXPECT_LT(longest_s, 2.0) << "an Append was held " << longest_s << " s";
+  env.Release();
+  ASSERT_TRUE(engine_->Close().ok());
+  engine_.reset();
+  OpenEngine();
+  ExpectExactly(0, appended * 100);
+  engine_.reset();
+}
+
+// Close while an Append waits for its paced slot (several seconds ahead: the flushes hang and
+// the drain they allow is small): the Append returns Unavailable at once, not at its slot, and
+// Close finishes once the flushes do; every acknowledged line is kept.
+TEST_F(StorageEngineTest, CloseEndsAPacedWaitAtOnce) {
+  HeldSegmentsEnv env(env_.get(), "segments/");
+  options_.env = &env;
+  options_.background_threads = true;
+  options_.background_compaction = false;
+  options_.memtable_cap_bytes = 256 << 10;
+  options_.flush_threads = 2;
+  options_.partitions = 256;  // small memtables: a hanging flush of one allows a small drain
+  OpenEngine();
+  const uint64_t cap = options_.memtable_cap_bytes, limit = cap + cap / 2;
+  int acked = 0;
+  while (engine_->stats().memtable_bytes < cap) {
+    ASSERT_TRUE(Append(acked, 100, 64).ok());
+    acked += 100;
+  }
+  ASSERT_TRUE(Eventually([&] { return env.held.load() >= 1; }));
+  std::this_thread::sleep_for(std::chrono::seconds(3));
+  // A batch of about 0.35 x the cap goes at once and takes the next ~10 s of the drain; the one
+  // after it waits for its slot there.
+  std::atomic<bool> second_started{false};
+  Status big, second;
+  std::chrono::steady_clock::time_point second_start, second_ended;
+  std::thread writer([&] {
+    big = Append(acked, 800, 64);
+    second_start = std::chrono::steady_clock::now();
+    second_started = true;
+    second = Append(acked + 800, 100, 64);
+    second_ended = std::chrono::steady_clock::now();
+  });
+  ASSERT_TRUE(Eventually([&] { return second_started.load(); }));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Between the cap and 1.5 x it: the wait is the paced slot's.
+  const uint64_t held = engine_->stats().memtable_bytes;
+  EXPECT_GE(held, cap);
+  EXPECT_LT(held, limit);
+  const auto close_start = std::chrono::steady_clock::now();
+  Status closed;
+  std::thread closer([&] { closed = engine_->Close(); });
+  writer.join();
+  const double waited_s = std::chrono::duration<double>(second_ended - close_start).count();
+  EXPECT_TRUE(big.ok()) << big.ToString();
+  EXPECT_TRUE(second.IsUnavailable()) << second.ToString();
+  EXPECT_LT(waited_s, 1.5) << "the paced Append returned " << waited_s << " s after Close ("
+                           << std::chrono::duration<double>(second_ended - second_start).count()
+                           << " s after it began; drain "
+                           << MetricSample("sawmill_flush_drain_bytes_per_second") << " B/s)";
+  env.Release();
+  closer.join();
+  EXPECT_TRUE(closed.ok()) << closed.ToString();
+  if (big.ok()) acked += 800;
+  engine_.reset();
+  OpenEngine();
+  EXPECT_EQ(ReadAll().total(), static_cast<size_t>(acked));
+  engine_.reset();
 }
 
 }  // namespace

@@ -121,6 +121,28 @@ StorageMetrics& StorageMetrics::Get() {
                                "periodic reconciliation sweep")
                            .Register(reg)
                            .Add({});
+    auto& stages = prometheus::BuildHistogram()
+                       .Name("sawmill_append_stage_seconds")
+                       .Help(
+                           "Time an Append spent by stage: pace (its slot while memtables are "
+                           "between memtable_cap and 1.5 x it), stall (memtables at twice the "
+                           "cap), wal_commit (group commit including the group's memtable "
+                           "inserts), memtable_insert (one batch's insert)")
+                       .Register(reg);
+    const prometheus::Histogram::BucketBoundaries stage_buckets{
+        0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
+    s.append_pace_seconds = &stages.Add({{"stage", "pace"}}, stage_buckets);
+    s.append_stall_seconds = &stages.Add({{"stage", "stall"}}, stage_buckets);
+    s.append_wal_commit_seconds = &stages.Add({{"stage", "wal_commit"}}, stage_buckets);
+    s.append_memtable_insert_seconds = &stages.Add({{"stage", "memtable_insert"}}, stage_buckets);
+    s.flush_drain_bytes_per_second =
+        &prometheus::BuildGauge()
+             .Name("sawmill_flush_drain_bytes_per_second")
+             .Help(
+                 "Memtable bytes per second the flush threads are assumed to free (measured "
+                 "per flush, times the flush threads); Appends past memtable_cap are paced to it")
+             .Register(reg)
+             .Add({});
     return s;
   }();
   return m;

@@ -31,6 +31,16 @@ struct StorageMetrics {
   prometheus::Counter* adopted_undecodable;
   prometheus::Counter* flush_fenced;       // segments of a cluster node refused by the fence
   prometheus::Counter* flush_fenced_rows;  // rows of WAL objects another node took over
+  // Where an Append's time goes (docs/operations.md "Metrics"): by stage, "pace" (waiting for
+  // its slot between memtable_cap and 1.5 x it, append_pacer.h), "stall" (waiting at twice the
+  // cap), "wal_commit" (the group commit: waiting for the leader, write, fdatasync, and the
+  // memtable inserts of the group), "memtable_insert" (inserting one batch, inside its commit).
+  prometheus::Histogram* append_pace_seconds;
+  prometheus::Histogram* append_stall_seconds;
+  prometheus::Histogram* append_wal_commit_seconds;
+  prometheus::Histogram* append_memtable_insert_seconds;
+  // The flush rate the pacer assumes (memtable bytes per second, all flush threads).
+  prometheus::Gauge* flush_drain_bytes_per_second;
 
   // Registers the metrics on first use. Thread-safe.
   static StorageMetrics& Get();
