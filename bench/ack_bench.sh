@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# ack_bench.sh - ingest acknowledgement latency under sustained load (issue 19, "ingest ack p99
+# (4 MiB bodies, 2 senders)"), for several builds side by side in one run:
+#
+#   bench/ack_bench.sh SAWMILL_A [SAWMILL_B ...]      (each a build directory or a sawmill binary)
+#   RUNS=2 LINES=2000000 bench/ack_bench.sh /tmp/before/sawmill build
+#
+# For each run and each build in turn (interleaved, so that the shared machine's load falls on
+# every build alike), a fresh `sawmill server` (loopback, temporary data directory, default
+# settings plus SERVER_ARGS) takes LINES generated corpus lines from `bench_http ingest
+# --clients 2 --batch-bytes 4194304 --retry-429 1` (2 keep-alive senders, bodies of at most
+# 4 MiB of whole lines, a 429 sent again after its Retry-After and its latency counted from the
+# first send). Printed per run: ack p50 / p99 / max, batches answered 429, lines/s, the server's
+# CPU seconds and peak RSS, the load average before and after, and, when the server exports it,
+# where an Append's time went (sawmill_append_stage_seconds: the sum per stage and the slowest
+# bucket seen). The bench_http of the first argument that has one (else BENCH_HTTP) is the
+# client for every build. Results also go to $OUT/results.jsonl.
+set -euo pipefail
+[ $# -ge 1 ] || { echo "usage: ack_bench.sh SAWMILL_OR_BUILD_DIR..." >&2; exit 2; }
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LINES=${LINES:-2000000}
+RUNS=${RUNS:-1}
+BINS=()
+HTTP=${BENCH_HTTP:-}
+GEN=""
+for arg in "$@"; do
+  if [ -d "$arg" ]; then
+    BINS+=("$(cd "$arg" && pwd)/sawmill")
+    [ -z "$HTTP" ] && [ -x "$arg/bench/bench_http" ] && HTTP=$(cd "$arg" && pwd)/bench/bench_http
+    [ -z "$GEN" ] && [ -x "$arg/bench/bench_gen_corpus" ] && GEN=$(cd "$arg" && pwd)/bench/bench_gen_corpus
+  else
+    BINS+=("$(cd "$(dirname "$arg")" && pwd)/$(basename "$arg")")
+    d=$(dirname "$arg")
+    [ -z "$HTTP" ] && [ -x "$d/bench/bench_http" ] && HTTP=$(cd "$d" && pwd)/bench/bench_http
+    [ -z "$GEN" ] && [ -x "$d/bench/bench_gen_corpus" ] && GEN=$(cd "$d" && pwd)/bench/bench_gen_corpus
+  fi
+done
+[ -n "$HTTP" ] || { echo "ack_bench: no bench_http found (set BENCH_HTTP)" >&2; exit 2; }
+WORK=$(mktemp -d /tmp/sawmill-ack.XXXXXX)
+OUT=${OUT:-$WORK/out}
+mkdir -p "$OUT"
+SERVER_PID=""
+cleanup() {
+  [ -n "$SERVER_PID" ] && kill -TERM "$SERVER_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$WORK/data" "$WORK/corpus.ndjson"
+  [ "$OUT" = "$WORK/out" ] || rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+CORPUS=${CORPUS:-}
+if [ -z "$CORPUS" ]; then
+  [ -n "$GEN" ] || { echo "ack_bench: no bench_gen_corpus found (set CORPUS)" >&2; exit 2; }
+  CORPUS=$WORK/corpus.ndjson
+  "$GEN" --lines "$LINES" --out "$CORPUS" \
+    --data "${SAWMILL_SHARED_DIR:-$ROOT/../shared}/data/real" >/dev/null
+fi
+TICK=$(getconf CLK_TCK)
+loadavg() { cut -d' ' -f1 /proc/loadavg; }
+
+echo "| run | build | ack p50 ms | ack p99 ms | max ms | 429s | lines/s | server CPU s | peak RSS MiB | load before/after |"
+echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+for run in $(seq 1 "$RUNS"); do
+  for bin in "${BINS[@]}"; do
+    rm -rf "$WORK/data"
+    mkdir -p "$WORK/data"
+    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    "$bin" server --data "$WORK/data" --http "127.0.0.1:$PORT" ${SERVER_ARGS:-} \
+      >"$WORK/server.log" 2>&1 &
+    SERVER_PID=$!
+    for _ in $(seq 1 600); do
+      curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
+      sleep 0.2
+    done
+    L0=$(loadavg)
+    C0=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+    "$HTTP" ingest --addr "127.0.0.1:$PORT" --file "$CORPUS" --clients 2 \
+      --batch-bytes 4194304 --lines "$LINES" --retry-429 1 >"$WORK/ingest.json"
+    C1=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+    HWM=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
+    L1=$(loadavg)
+    curl -sf "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt" || true
+    kill -TERM "$SERVER_PID"
+    wait "$SERVER_PID" || true
+    SERVER_PID=""
+    python3 - "$WORK/ingest.json" "$WORK/metrics.txt" "$run" "$bin" "$C0" "$C1" "$TICK" "$HWM" \
+      "$L0" "$L1" "$OUT/results.jsonl" <<'EOF'
+import json, re, sys
+ingest, metrics, run, binary, c0, c1, tick, hwm, l0, l1, out = sys.argv[1:]
+r = json.load(open(ingest))
+cpu = (int(c1) - int(c0)) / int(tick)
+r.update(run=int(run), build=binary, server_cpu_s=cpu, peak_rss_mib=int(hwm) / 1024,
+         load_before=float(l0), load_after=float(l1))
+# Where Append's time went: sawmill_append_stage_seconds{stage} (sum, count, slowest bucket).
+stages = {}
+for line in open(metrics, errors="replace"):
+    m = re.match(r'sawmill_append_stage_seconds_(sum|count|bucket)\{(.*)\} (\S+)', line)
+    if not m:
+        continue
+    labels = dict(re.findall(r'(\w+)="([^"]*)"', m.group(2)))
+    s = stages.setdefault(labels["stage"], {"buckets": []})
+    if m.group(1) == "bucket":
+        s["buckets"].append((float(labels["le"]), float(m.group(3))))
+    else:
+        s[m.group(1)] = float(m.group(3))
+for name, s in stages.items():
+    b = sorted(s.pop("buckets"))
+    n = s.get("count", 0)
+    # The bucket bound under which 99% of the stage's observations fell.
+    s["p99_le_s"] = next((le for le, c in b if n and c >= 0.99 * n), None)
+r["append_stages"] = stages
+with open(out, "a") as f:
+    f.write(json.dumps(r) + "\n")
+ok = r["lines_acked"] == r["lines_sent"]
+print(f"| {run} | {binary} | {r['ack_p50_ms']:.0f} | {r['ack_p99_ms']:.0f} | {r['ack_max_ms']:.0f} | "
+      f"{r['retried_429']} | {r['lines_per_s']:.0f} | {cpu:.1f} | {r['peak_rss_mib']:.0f} | "
+      f"{l0} / {l1} |" + ("" if ok else f" **{r['lines_acked']} of {r['lines_sent']} acked**"))
+if stages:
+    parts = [f"{k} {v.get('sum', 0):.1f} s (n={v.get('count', 0):.0f}, p99 ≤ {v['p99_le_s']} s)"
+             for k, v in sorted(stages.items())]
+    print("|  | append stages: " + "; ".join(parts) + " |||||||||")
+EOF
+  done
+done
