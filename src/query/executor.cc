@@ -38,6 +38,30 @@ bool InRange(const Record& r, const ExecOptions& o) {
   return t >= o.range.from_ns && t < o.range.to_ns;
 }
 
+// The rows of "rows" (segment-wide row numbers) that lie in block "info": how many, and which
+// (block-relative, ascending, in "*out"; every row of the block when "rows" is null).
+uint64_t RowsInBlock(const roaring::Roaring& rows, const segment::BlockInfo& info) {
+  if (info.rows == 0) return 0;
+  const uint64_t before = info.first_row == 0 ? 0 : rows.rank(info.first_row - 1);
+  return rows.rank(info.first_row + info.rows - 1) - before;
+}
+
+void SelectBlockRows(const roaring::Roaring* rows, const segment::BlockInfo& info,
+                     std::vector<uint32_t>* out) {
+  out->clear();
+  if (rows == nullptr) {
+    out->resize(info.rows);
+    for (uint32_t i = 0; i < info.rows; ++i) (*out)[i] = i;
+    return;
+  }
+  const uint64_t n = RowsInBlock(*rows, info);
+  if (n == 0) return;
+  const uint64_t before = info.first_row == 0 ? 0 : rows->rank(info.first_row - 1);
+  out->resize(n);
+  rows->rangeUint32Array(out->data(), before, n);
+  for (uint32_t& r : *out) r -= info.first_row;
+}
+
 // Moves the columns in "mask" from "src" into "dst".
 void MoveColumns(Record&& src, uint32_t mask, Record* dst) {
   for (const segment::BuiltinField& field : segment::kBuiltinFields) {
@@ -410,8 +434,7 @@ class Job {
       if (exact && count_only_ &&
           Within(info.min_ts, info.max_ts, info.min_ingest_ts, info.max_ingest_ts)) {
         // The block's matching rows are the postings in its row range.
-        uint64_t before = info.first_row == 0 ? 0 : rows->rank(info.first_row - 1);
-        uint64_t n = rows->rank(info.first_row + info.rows - 1) - before;
+        const uint64_t n = RowsInBlock(*rows, info);
         CountFromIndex(n, ws);
         counted_here += n;
         continue;
@@ -575,10 +598,7 @@ class Job {
     for (uint32_t b = 0; b < blocks.size(); ++b) {
       const segment::BlockInfo& bi = blocks[b];
       if (!reader.BlockMayMatch(b, time_predicate)) continue;
-      if (rows && bi.rows > 0) {
-        uint64_t before = bi.first_row == 0 ? 0 : rows->rank(bi.first_row - 1);
-        if (rows->rank(bi.first_row + bi.rows - 1) == before) continue;
-      }
+      if (rows && bi.rows > 0 && RowsInBlock(*rows, bi) == 0) continue;
       if (options_.use_indexes &&
           !KindsMayMatch(*query_->filter, reader, static_cast<int64_t>(b))) {
         continue;
@@ -741,16 +761,7 @@ class Job {
     const std::optional<roaring::Roaring>& rows = s.scan.rows;
     ++ws->stats.blocks_read;         // row blocks; the reader counts one per column block
     std::vector<uint32_t> selected;  // candidate rows, block-relative, ascending
-    if (!rows) {
-      selected.resize(info.rows);
-      for (uint32_t i = 0; i < info.rows; ++i) selected[i] = i;
-    } else if (info.rows > 0) {
-      const uint64_t before = info.first_row == 0 ? 0 : rows->rank(info.first_row - 1);
-      const uint64_t n = rows->rank(info.first_row + info.rows - 1) - before;
-      selected.resize(n);
-      rows->rangeUint32Array(selected.data(), before, n);
-      for (uint32_t& r : selected) r -= info.first_row;
-    }
+    SelectBlockRows(rows ? &*rows : nullptr, info, &selected);
     if (selected.empty()) return;
     const uint32_t key_mask = time_col_ | segment::kColIngestTs | segment::kColSeq;
     segment::ReadStats rs;
@@ -918,17 +929,7 @@ class Job {
     }
     // The candidate rows, block-relative and ascending.
     std::vector<uint32_t>& selected = ws->selected;
-    selected.clear();
-    if (rows == nullptr) {
-      selected.resize(info.rows);
-      for (uint32_t i = 0; i < info.rows; ++i) selected[i] = i;
-    } else if (info.rows > 0) {
-      const uint64_t before = info.first_row == 0 ? 0 : rows->rank(info.first_row - 1);
-      const uint64_t n = rows->rank(info.first_row + info.rows - 1) - before;
-      selected.resize(n);
-      rows->rangeUint32Array(selected.data(), before, n);
-      for (uint32_t& r : selected) r -= info.first_row;
-    }
+    SelectBlockRows(rows, info, &selected);
     const uint64_t candidates = selected.size();
     if (!whole) {
       const std::vector<int64_t>& t = ws->columns.ints[std::countr_zero(time_col_)];
