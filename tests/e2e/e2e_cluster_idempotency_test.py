@@ -33,14 +33,6 @@ def send(node, body, key):
                        headers={"Idempotency-Key": key, "Content-Type": "text/plain"})
 
 
-def count(node, word):
-    status, answer = node.search(word + " | count")
-    check(status == 200 and not answer.get("partial"),
-          "count %r on node %s: %d %s" % (word, node.name, status, json.dumps(answer)[:400]))
-    rows = answer["rows"]
-    return rows[0]["count"] if rows else 0
-
-
 def main(binary, shared, store_dir):
     cluster = Cluster(binary, shared, store_dir, node_args=[
         "--flush-interval", "1h", "--node-heartbeat", "300ms", "--node-timeout", "3s",
@@ -66,7 +58,7 @@ def main(binary, shared, store_dir):
         check(headers.get("Idempotent-Replayed") == "true",
               "no Idempotent-Replayed header on b's answer: %s" % headers)
         for n in (a, b):
-            got = count(n, "cidemone")
+            got = n.count("cidemone", whole=True)
             check(got == LINES, "node %s counts %d lines of the batch, expected %d (stored "
                   "twice?)" % (n.name, got, LINES))
         print("retry to another node: the first answer %s, the lines stored once" %
@@ -78,7 +70,7 @@ def main(binary, shared, store_dir):
             message = json.loads(error)["error"]
             check("Idempotency-Key 'agent-7-1' was already used for a different batch" in message,
                   "unclear 422 on %s: %s" % (n.name, message))
-        check(count(a, "cidemtwo") == 0, "the other body was stored")
+        check(a.count("cidemtwo", whole=True) == 0, "the other body was stored")
         print("another body under the key: 422 on both nodes, nothing stored")
 
         # 2. The same key to both nodes at the same moment.
@@ -102,7 +94,7 @@ def main(binary, shared, store_dir):
             check(ba == bb, "race %s: a answered %s, b %s" % (key, ba, bb))
             replayed += (ha.get("Idempotent-Replayed") == "true") + \
                 (hb.get("Idempotent-Replayed") == "true")
-            got = count(b, "cidem" + key.replace("-", ""))
+            got = b.count("cidem" + key.replace("-", ""), whole=True)
             check(got == LINES, "race %s: %d lines stored, expected %d" % (key, got, LINES))
         check(replayed == len(keys), "%d replayed answers for %d keys (one per key expected)" %
               (replayed, len(keys)))
@@ -122,7 +114,7 @@ def main(binary, shared, store_dir):
                   headers.get("Idempotent-Replayed") == "true",
                   "retry after the flush on %s: %d %s %s" % (n.name, status, later, headers))
         for n in (a, b, c):
-            got = count(n, "cidemone")
+            got = n.count("cidemone", whole=True)
             check(got == LINES, "after the flush node %s counts %d, expected %d" %
                   (n.name, got, LINES))
         print("after the flush: retries to b and to a new node c get the first answer")

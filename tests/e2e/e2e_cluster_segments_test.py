@@ -48,15 +48,6 @@ def flush_metrics(nodes):
     return out
 
 
-def count(server, q):
-    status, answer = server.search(q + " | count")
-    check(status == 200, "count on %s: %d %s" % (server.url, status, answer))
-    check(not answer.get("partial"), "partial answer on %s: %s" % (server.url,
-                                                                   answer.get("warnings")))
-    rows = answer["rows"]
-    return rows[0]["count"] if rows else 0
-
-
 def main(binary, shared, store_dir):
     cluster = Cluster(binary, shared, store_dir, node_args=[
         "--node-heartbeat", "300ms", "--node-timeout", "5s", "--flush-interval", "1s",
@@ -76,7 +67,7 @@ def main(binary, shared, store_dir):
             while not stop[0]:
                 low = acked()
                 try:
-                    got = count(n, "clusterw")
+                    got = n.count("clusterw", whole=True)
                 except Exception as e:  # noqa: BLE001 - reported below
                     problems.append("%s: %s" % (n.url, e))
                     return

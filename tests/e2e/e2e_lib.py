@@ -126,10 +126,15 @@ class Server:
                                   timeout=300)
         return status, json.loads(body)
 
-    def count(self, q):
+    def count(self, q, whole=False):
+        """The count of "q"; with "whole", a partial answer (a peer or a segment not read) is an
+        error too."""
         status, answer = self.search(q + " | count")
         if status != 200:
-            raise RuntimeError("count %r: %d %s" % (q, status, answer))
+            raise RuntimeError("count %r on %s: %d %s" % (q, self.url, status, answer))
+        if whole and answer.get("partial"):
+            raise RuntimeError("count %r on %s: partial answer: %s" %
+                               (q, self.url, answer.get("warnings")))
         rows = answer["rows"]
         return rows[0]["count"] if rows else 0
 
