@@ -18,6 +18,7 @@
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: ack_bench.sh SAWMILL_OR_BUILD_DIR..." >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 LINES=${LINES:-2000000}
 RUNS=${RUNS:-1}
 BINS=()
@@ -64,14 +65,11 @@ for run in $(seq 1 "$RUNS"); do
   for bin in "${BINS[@]}"; do
     rm -rf "$WORK/data"
     mkdir -p "$WORK/data"
-    PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    PORT=$(free_port)
     "$bin" server --data "$WORK/data" --http "127.0.0.1:$PORT" ${SERVER_ARGS:-} \
       >"$WORK/server.log" 2>&1 &
     SERVER_PID=$!
-    for _ in $(seq 1 600); do
-      curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-      sleep 0.2
-    done
+    wait_ready "$PORT" "$SERVER_PID" "$WORK/server.log"
     L0=$(loadavg)
     C0=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
     "$HTTP" ingest --addr "127.0.0.1:$PORT" --file "$CORPUS" --clients 2 \

@@ -21,6 +21,7 @@ set -euo pipefail
 LINES=${LINES:-20000}
 read -ra EXTRA <<<"${SERVER_ARGS:-}"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 WORK=$(mktemp -d /tmp/sawmill-callgrind.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 FIRST=$1
@@ -33,7 +34,6 @@ if [ "${ALERT_RULES:-0}" -gt 0 ]; then
   ALERT_ARGS=(--alert-rules "$WORK/rules.yaml")
 fi
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 # run BUILD LINES -> total instructions
 run() {
@@ -47,10 +47,7 @@ run() {
     ${ALERT_ARGS[@]+"${ALERT_ARGS[@]}"} \
     >"$WORK/server.log" 2>&1 &
   pid=$!
-  for _ in $(seq 1 600); do
-    curl -sf "http://127.0.0.1:$port/readyz" >/dev/null 2>&1 && break
-    sleep 0.5
-  done
+  wait_ready "$port" "$pid" "$WORK/server.log" 600  # valgrind starts slowly
   if [ "$lines" -gt 0 ]; then
     "$build/bench/bench_http" ingest --addr "127.0.0.1:$port" --file "$WORK/corpus.ndjson" \
       --clients 1 --batch 1000 --lines "$lines" >"$WORK/ingest.json"

@@ -30,6 +30,7 @@ LINES=${LINES:-1000000}
 CLIENTS=${CLIENTS:-2}
 BATCH=${BATCH:-1000}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
+. "$ROOT/bench/lib.sh"
 command -v perf >/dev/null || { echo "profile_ingest: perf is not installed (linux-perf)" >&2; exit 77; }
 WORK=$(mktemp -d /tmp/sawmill-profile.XXXXXX)
 OUT=${OUT:-$WORK/out}
@@ -51,15 +52,12 @@ if [ -z "$CORPUS" ]; then
   "$BUILD/bench/bench_gen_corpus" --lines "$LINES" --out "$CORPUS" \
     --data "${SAWMILL_SHARED_DIR:-$ROOT/../shared}/data/real" >/dev/null
 fi
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 mkdir -p "$WORK/data"
 "$BUILD/sawmill" server --data "$WORK/data" --http "127.0.0.1:$PORT" ${SERVER_ARGS:-} \
   >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
-for _ in $(seq 1 600); do
-  curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null 2>&1 && break
-  sleep 0.2
-done
+wait_ready "$PORT" "$SERVER_PID" "$WORK/server.log"
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$SERVER_PID/stat"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status"; }
 TICK=$(getconf CLK_TCK)
