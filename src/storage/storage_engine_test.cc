@@ -911,6 +911,16 @@ double PaceSeconds() {
   return StorageMetrics::Get().append_pace_seconds->Collect().histogram.sample_sum;
 }
 
+// The set-up the paced-Append tests share: segment files through ENV, flushes in the background
+// on two threads, no compaction, a 256 KiB memtable cap.
+void UsePacedAppendOptions(EngineOptions* options, Env* env) {
+  options->env = env;
+  options->background_threads = true;
+  options->background_compaction = false;
+  options->memtable_cap_bytes = 256 << 10;
+  options->flush_threads = 2;
+}
+
 // Two writers append as fast as they can while flushes are slow (each segment takes 300 ms to
 // sync). Past memtable_cap every Append is paced to the flush rate: nothing is refused, the
 // memtables stay under 1.5 x the cap (where the server answers 429; plus what was in flight),
@@ -920,11 +930,7 @@ TEST_F(StorageEngineTest, UnderSustainedOverloadAppendsArePacedAndMemoryStaysUnd
   for (bool paced : {true, false}) {
     SCOPED_TRACE(paced ? "paced" : "not paced");
     SlowSegmentsEnv env(env_.get(), std::chrono::milliseconds(300));
-    options_.env = &env;
-    options_.background_threads = true;
-    options_.background_compaction = false;
-    options_.memtable_cap_bytes = 256 << 10;
-    options_.flush_threads = 2;
+    UsePacedAppendOptions(&options_, &env);
     options_.pace_appends = paced;
     OpenEngine();
     const double paced_before = PaceSeconds();
@@ -968,11 +974,7 @@ TEST_F(StorageEngineTest, UnderSustainedOverloadAppendsArePacedAndMemoryStaysUnd
 // until twice the cap refuses them (Unavailable) instead of holding them longer.
 TEST_F(StorageEngineTest, APacedAppendIsHeldNoLongerThanTheStallDeadline) {
   HeldSegmentsEnv env(env_.get(), "segments/");
-  options_.env = &env;
-  options_.background_threads = true;
-  options_.background_compaction = false;
-  options_.memtable_cap_bytes = 256 << 10;
-  options_.flush_threads = 2;
+  UsePacedAppendOptions(&options_, &env);
   options_.append_stall_ns = 500 * kNanosPerMilli;
   OpenEngine();
   const double paced_before = PaceSeconds();
@@ -1003,11 +1005,7 @@ TEST_F(StorageEngineTest, APacedAppendIsHeldNoLongerThanTheStallDeadline) {
 // Close finishes once the flushes do; every acknowledged line is kept.
 TEST_F(StorageEngineTest, CloseEndsAPacedWaitAtOnce) {
   HeldSegmentsEnv env(env_.get(), "segments/");
-  options_.env = &env;
-  options_.background_threads = true;
-  options_.background_compaction = false;
-  options_.memtable_cap_bytes = 256 << 10;
-  options_.flush_threads = 2;
+  UsePacedAppendOptions(&options_, &env);
   options_.partitions = 256;  // small memtables: a hanging flush of one allows a small drain
   OpenEngine();
   const uint64_t cap = options_.memtable_cap_bytes, limit = cap + cap / 2;
