@@ -1217,6 +1217,13 @@ class PgCatalog final : public Catalog {
       const std::function<std::string(const AuditRow&)>& hash) override {
     MutexLock l(&mu_);
     RETURN_IF_ERROR(Change([&]() -> Status {
+      // Every audited request waits for its entry: the commit does not wait for PostgreSQL's WAL
+      // flush (for this transaction only). It is visible to every node at once; a crash of the
+      // PostgreSQL server within its WAL writer's delay can lose the newest entries, never break
+      // the chain (docs/security.md "Audit log").
+      RETURN_IF_ERROR(
+          Run("commit audit entries without waiting", "SET LOCAL synchronous_commit TO off")
+              .status());
       // READ COMMITTED: each statement after the lock sees every append committed before it.
       RETURN_IF_ERROR(Run("lock the audit chain", kAuditLockSql).status());
       ASSIGN_OR_RETURN(PgResult head,

@@ -194,6 +194,25 @@ Status SqliteCatalog::AppendAudit(const AuditRow& row) {
 Result<AuditRow> SqliteCatalog::AppendAuditChained(
     AuditRow row, uint64_t min_seq, const std::function<std::string(const AuditRow&)>& hash) {
   MutexLock l(&mu_);
+  // Every audited request waits for its entry, so the entry is committed without waiting for the
+  // disk: synchronous=NORMAL for this one transaction (SQLite refuses to change it inside one)
+  // and no checkpoint. It is in the WAL file when this returns, so it survives the process being
+  // killed; an OS crash or power loss before the next durable commit (a flush's registration,
+  // which syncs the WAL and everything before it, or SQLite's auto-checkpoint) can lose the
+  // newest entries, never break the chain (docs/security.md "Audit log"). Every other commit of
+  // the catalog stays synchronous=FULL: the setting is put back before the lock is released.
+  RETURN_IF_ERROR(Exec("PRAGMA synchronous=NORMAL"));
+  Result<AuditRow> appended = AppendAuditChainedLocked(std::move(row), min_seq, hash);
+  if (Status s = Exec("PRAGMA synchronous=FULL"); !s.ok()) {
+    // Not expected outside a transaction; every later commit would be unsynced, so the append
+    // says so instead of passing as an ordinary success (the entry itself may be stored).
+    return s.WithContext("restoring synchronous=FULL after an audit append");
+  }
+  return appended;
+}
+
+Result<AuditRow> SqliteCatalog::AppendAuditChainedLocked(
+    AuditRow row, uint64_t min_seq, const std::function<std::string(const AuditRow&)>& hash) {
   // BEGIN IMMEDIATE takes the database's write lock: every other connection (another process
   // sharing the file) appends before or after this one, never in between the read and insert.
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -228,7 +247,7 @@ Result<AuditRow> SqliteCatalog::AppendAuditChained(
   if (!st.ok()) return RollbackLocked(Error("prepare audit insert"));
   BindAudit(st, row);
   if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("insert audit entry"));
-  RETURN_IF_ERROR(CommitLocked());
+  RETURN_IF_ERROR(CommitLocked(Sync::kUnsynced));
   return row;
 }
 

@@ -272,7 +272,7 @@ Status SqliteCatalog::RollbackLocked(Status s) const {
   return s;
 }
 
-Status SqliteCatalog::CommitLocked() {
+Status SqliteCatalog::CommitLocked(Sync sync) {
   if (commit_hook_) {
     Status s = commit_hook_();
     if (!s.ok()) {
@@ -283,6 +283,7 @@ Status SqliteCatalog::CommitLocked() {
   if (!s.ok()) {
     return RollbackLocked(std::move(s));
   }
+  if (sync == Sync::kUnsynced) return s;
   // Catalog commits are rare (a flush or a compaction), so fold the SQLite WAL back into the
   // database each time: the -wal file stays empty instead of growing to the auto-checkpoint
   // size, which for a small data directory was larger than its segments. Best effort: the

@@ -171,7 +171,14 @@ class SqliteCatalog final : public Catalog {
   // Rolls the open transaction back and returns "s" (compute "s" first: Error reads the
   // connection's last message, which the rollback replaces).
   Status RollbackLocked(Status s) const REQUIRES(mu_);
-  Status CommitLocked() REQUIRES(mu_);  // in a transaction
+  // In a transaction. Durable on return (synchronous=FULL), then folds SQLite's WAL into the
+  // database. kUnsynced (the audit log's appends): the caller set synchronous=NORMAL before its
+  // BEGIN, and the WAL is left for the next durable commit's checkpoint.
+  enum class Sync { kDurable, kUnsynced };
+  Status CommitLocked(Sync sync = Sync::kDurable) REQUIRES(mu_);
+  Result<AuditRow> AppendAuditChainedLocked(AuditRow row, uint64_t min_seq,
+                                            const std::function<std::string(const AuditRow&)>& hash)
+      REQUIRES(mu_);
   Status EnsureDamageTableLocked() const REQUIRES(mu_);
   Status EnsureAlertTablesLocked() const REQUIRES(mu_);
   Status EnsureAuthTablesLocked() const REQUIRES(mu_);             // sqlite_auth.cc
