@@ -21,8 +21,10 @@ Status StorageEngine::ApplySegmentChanges(const catalog::SegmentChanges& changes
     const catalog::SegmentRow& row = view.row;
     named.insert(row.id);
     std::shared_ptr<SegmentEntry> existing = segments_.Find(row.id);
-    // A segment this node is retiring or compacting is its own business until it is done.
+    // A segment this node is retiring or compacting is its own business until it is done, and
+    // so is the output of its compaction or tier move (added with the inputs' removal).
     if (existing != nullptr && existing->compacting) continue;
+    if (segments_.IsPendingOutput(row.id)) continue;
     // Only active and corrupt segments are readable (as at start).
     if (row.state == catalog::kStateMissing) {
       if (existing != nullptr) segments_.Forget(row.id);
