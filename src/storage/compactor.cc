@@ -77,19 +77,6 @@ std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> Compactor::Sh
   return out;
 }
 
-void Compactor::ForgetRetired(const std::vector<std::shared_ptr<SegmentEntry>>& inputs) {
-  // Another node retired an input first (NotFound): the segment view skipped that removal while
-  // the input was this round's, so it is applied here.
-  for (const auto& entry : inputs) {
-    auto row = catalog_->Get(entry->row().id);
-    if (!row.ok() || row->has_value()) continue;
-    MutexLock l(&*mu_);
-    if (segments_->Find(entry->row().id) == entry && !entry->compacting) {
-      segments_->Forget(entry->row().id);
-    }
-  }
-}
-
 void Compactor::TestPauseBeforeSwap(uint64_t id) {
   // Tests only (e2e_cluster_compact kills a node here): SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS.
   static const int64_t pause_ms = [] {
@@ -214,7 +201,7 @@ Status Compactor::CompactOnce(bool* did_work) {
     if (s.ok() && shared) {
       {
         MutexLock l(&*mu_);
-        segments_->AddPendingOutput(id);  // the view leaves it to the swap below
+        segments_->AddPendingOutput(id, input_ids);  // the view leaves it to the swap
       }
       s = SwapShared(catalog_, input_ids, row, &keep_output);
     } else if (s.ok()) {
@@ -229,10 +216,9 @@ Status Compactor::CompactOnce(bool* did_work) {
       MutexLock l(&*mu_);
       segments_->DropPendingOutput(id);
     }
+    // Inputs another node retired meanwhile leave this node's view when it applies that node's
+    // swap, with its output (segment_view.cc), not before.
     release();
-    // Inputs another node retired meanwhile (the view skipped their removal while they were
-    // this round's) are forgotten now.
-    if (shared) ForgetRetired(inputs);
     return s.WithContext("compaction of tenant " + tenant + " partition " +
                          std::to_string(partition));
   }

@@ -66,8 +66,6 @@ class Compactor {
   // segments within shared_merge_seq_span (compactor.cc says why). REQUIRES: "mu".
   std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SharedCandidates(
       std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates) const;
-  // Forgets the inputs whose rows another node removed (a swap refused with NotFound).
-  void ForgetRetired(const std::vector<std::shared_ptr<SegmentEntry>>& inputs);
   // Sleeps SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS (tests that kill a node mid-round); else nothing.
   static void TestPauseBeforeSwap(uint64_t id);
   const EngineOptions& options_;

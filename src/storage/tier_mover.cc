@@ -206,15 +206,11 @@ Status TierMover::MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::strin
                                       : ToCold(entry, seqs, rows, &target);
   if (!s.ok()) {
     if (options_.shared_store && s.IsNotFound()) {
-      // Another node retired the source first: the view skipped that while it was ours.
-      auto row = catalog_->Get(source.id);
-      if (row.ok() && !row->has_value()) {
-        MutexLock l(&*mu_);
-        entry->compacting = false;
-        segments_->Forget(source.id);
-        *skipped = true;
-        return Status::OK();
-      }
+      // Another node retired the source first (its compaction, say): not a failure of this
+      // move. The segment view removes the source when it applies that node's swap.
+      release();
+      *skipped = true;
+      return Status::OK();
     }
     return fail(s);
   }
@@ -275,7 +271,7 @@ Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry,
     if (s.ok() && shared) {
       {
         MutexLock l(&*mu_);
-        segments_->AddPendingOutput(id);  // the view leaves it to MoveOne's swap
+        segments_->AddPendingOutput(id, {source.id});  // the view leaves it to MoveOne
       }
       s = SwapShared(catalog_, {source.id}, row, &keep_output);
     } else if (s.ok()) {
