@@ -18,8 +18,9 @@ prometheus::Counter& OrphansDeleted() {
   static prometheus::Counter* c = UnlabelledCounter(
       "sawmill_segment_orphans_deleted_total",
       "Segment objects in the shared store that no catalog row named for longer than "
-      "segment_orphan_grace, deleted by the sweep (written by a flush whose registration failed "
-      "or whose node died, or left by a delete that failed)");
+      "segment_orphan_grace, deleted by the sweep (the inputs of compactions and warm moves, "
+      "written by a flush or compaction whose registration failed or whose node died, or left "
+      "by a delete that failed)");
   return *c;
 }
 
