@@ -32,7 +32,8 @@ import time
 from cluster_lib import Cluster, Ingester, check_each_once, wait_for
 from e2e_lib import check
 
-GRACE = 12  # segment_orphan_grace, s
+GRACE = 20  # segment_orphan_grace, s
+QUERY_TIMEOUT = 15  # s: segments are merged once this old; an export page must end within it
 ROUNDS = 5  # flushes per node in step 1: five segments each
 
 
@@ -147,7 +148,8 @@ def ingest_and_flush(nodes, ingesters, rounds):
 def main(binary, shared, store_dir):
     cluster = Cluster(binary, shared, store_dir, node_args=[
         "--node-heartbeat", "500ms", "--node-timeout", "5s", "--flush-interval", "10m",
-        "--segment-refresh-interval", "1s", "--query-timeout", "5s", "--compaction", "on",
+        "--segment-refresh-interval", "1s", "--query-timeout", "%ds" % QUERY_TIMEOUT,
+        "--compaction", "on",
         "--tier-interval", "0s", "--segment-sweep-interval", "2s",
         "--segment-orphan-grace", "%ds" % GRACE])
     failed = True
@@ -227,7 +229,7 @@ def main(binary, shared, store_dir):
         hits = newest(b)
         check_all_alike(nodes, acked, hits, "before the warm move")
         hot = named_paths(cluster)
-        time.sleep(6)  # the segments are older than query_timeout (5 s) on b
+        time.sleep(QUERY_TIMEOUT + 1)  # the segments are older than query_timeout on b
         watch = Watch(cluster, nodes, len(acked), hits)
         move = subprocess.run([binary, "admin", "tiers", "move", "--server", b.url,
                                "--older-than", "0s", "--to", "warm"],
