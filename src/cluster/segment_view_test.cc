@@ -454,8 +454,13 @@ TEST(SegmentView, CompactionAndWarmMovesOfSharedSegmentsKeepEveryAnswerWhole) {
     EXPECT_EQ(row.store, "cold");
     EXPECT_TRUE(std::filesystem::exists(dir / "store" / row.path)) << row.path;
   }
-  // An output holds one node's seqs: no two segments of a partition overlap in seqs (a merge of
-  // two nodes' segments would span the other node's segments between them).
+  // An output holds one node's seqs (each node's seqs come in blocks of a million, which WAL
+  // replay must not find inside another node's segment's range), and no two segments of a
+  // partition overlap in seqs.
+  for (const auto& x : *after) {
+    EXPECT_LT(x.max_seq - x.min_seq, 1'000'000u)
+        << "segment " << x.id << " spans seqs of several nodes: " << x.min_seq << ".." << x.max_seq;
+  }
   for (const auto& x : *after) {
     for (const auto& y : *after) {
       if (x.id < y.id && x.tenant == y.tenant && x.partition == y.partition) {
