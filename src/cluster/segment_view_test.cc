@@ -372,6 +372,8 @@ TEST(SegmentView, CompactionAndWarmMovesOfSharedSegmentsKeepEveryAnswerWhole) {
       [](storage::EngineOptions* o) {
         o->shared_settle_ns = 0;  // no query outlives the test's flushes here
         o->compaction_min_inputs = 2;
+        o->warm_after_ns = 1;  // the background tier round (RunTiersNow) moves every segment
+        o->cold_after_ns = 1;  // ... and has no cold tier to move to
       },
       /*refresh_batch=*/1, /*orphan_grace_ns=*/0);
   ASSERT_TRUE(cluster->ok());
@@ -500,6 +502,23 @@ TEST(SegmentView, CompactionAndWarmMovesOfSharedSegmentsKeepEveryAnswerWhole) {
     auto r = Search(node.get(), "* | count");
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(CountOf(*r), total) << "on " << node->id << " after the sweep";
+  }
+  // The background tier round: a new hot segment goes warm (cold_after is due as well, but a
+  // cluster node has no cold tier), and every node counts its lines once.
+  std::vector<Record> more;
+  for (int i = 0; i < 30; ++i) more.push_back(Line(1, 10'000 + i));
+  ASSERT_TRUE(nodes[1]->engine->Append("default", &more).ok());
+  ASSERT_TRUE(nodes[1]->engine->Flush().ok());
+  total += 30;
+  ASSERT_TRUE(nodes[1]->engine->RunTiersNow().ok());
+  auto tiered = catalog->List();
+  ASSERT_TRUE(tiered.ok());
+  for (const auto& row : *tiered) EXPECT_EQ(row.tier, "warm") << "segment " << row.id;
+  for (auto& node : nodes) {
+    ASSERT_TRUE(node->refresh->RefreshNow().ok());
+    auto r = Search(node.get(), "* | count");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(CountOf(*r), total) << "on " << node->id << " after the tier round";
   }
   cluster.reset();  // closed before its directory goes
   std::filesystem::remove_all(dir);
