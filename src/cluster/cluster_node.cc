@@ -18,8 +18,9 @@ prometheus::Counter& OrphansDeleted() {
   static prometheus::Counter* c = UnlabelledCounter(
       "sawmill_segment_orphans_deleted_total",
       "Segment objects in the shared store that no catalog row named for longer than "
-      "segment_orphan_grace, deleted by the sweep (written by a flush whose registration failed "
-      "or whose node died, or left by a delete that failed)");
+      "segment_orphan_grace, deleted by the sweep (the inputs of compactions and warm moves, "
+      "written by a flush or compaction whose registration failed or whose node died, or left "
+      "by a delete that failed)");
   return *c;
 }
 
@@ -63,8 +64,9 @@ void ClusterNode::Configure(storage::EngineOptions* options,
   options->node_id = options_.registry.id;
   segment_store_ = objstore::Uncached(segment_store);
   options->cold_store = std::move(segment_store);
-  options->background_compaction = false;
-  options->tier_interval_ns = 0;
+  // Compaction's outputs and warm copies go to the shared store too, merged only within one
+  // node's seq block (engine.h shared_merge_seq_span).
+  options->shared_merge_seq_span = options_.wal.seq_block;
   options->wal_factory =
       [this](wal::WalSink::ApplyFn apply) -> Result<std::unique_ptr<wal::WalSink>> {
     ASSIGN_OR_RETURN(auto writer, WalObjectWriter::Open(wal_catalog_.get(), options_.wal_store,
@@ -161,8 +163,9 @@ Result<size_t> ClusterNode::SweepSegmentsNow() {
       ++deleted;
       OrphansDeleted().Increment();
       spdlog::warn(
-          "segment sweep: deleted {}: no catalog row has named it for at least {} s (a flush "
-          "that was never registered, or a delete that failed)",
+          "segment sweep: deleted {}: no catalog row has named it for at least {} s (an input "
+          "of a compaction or warm move, a flush or compaction never registered, or a delete "
+          "that failed)",
           segment_store_->Location(name), options_.segment_orphan_grace_ns / kNanosPerSecond);
     } else {
       first_seen_[name] = now - options_.segment_orphan_grace_ns;  // due again next round

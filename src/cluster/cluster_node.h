@@ -64,7 +64,8 @@ class ClusterNode {
 
   // Makes "options" a cluster node's engine: WAL objects instead of DIR/wal, segments in
   // "segment_store" (the shared store, segments/ under the prefix; may be cached), a shared
-  // catalog, no compaction nor tier moves; the writer fences the engine's flushes.
+  // catalog, compaction and warm moves into the shared store (their inputs left to the sweep);
+  // the writer fences the engine's flushes.
   void Configure(storage::EngineOptions* options,
                  std::shared_ptr<objstore::ObjectStore> segment_store);
   // Starts the takeover rounds. "engine" must be the one opened with Configure's options and

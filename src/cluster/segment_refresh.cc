@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <map>
+#include <set>
 #include <thread>
 
 #include "common/metrics.h"
@@ -90,6 +92,25 @@ void SegmentRefresh::Round() {
   }
 }
 
+void SegmentRefresh::Merge(catalog::SegmentChanges next, catalog::SegmentChanges* into) {
+  std::map<uint64_t, catalog::SegmentView> by_id;
+  for (catalog::SegmentView& v : into->segments) by_id[v.row.id] = std::move(v);
+  std::set<uint64_t> removed(into->removed.begin(), into->removed.end());
+  for (uint64_t id : next.removed) {
+    by_id.erase(id);
+    if (!into->full) removed.insert(id);  // a full view simply no longer names it
+  }
+  for (catalog::SegmentView& v : next.segments) {
+    removed.erase(v.row.id);
+    by_id[v.row.id] = std::move(v);
+  }
+  into->segments.clear();
+  for (auto& [id, v] : by_id) into->segments.push_back(std::move(v));
+  into->removed.assign(removed.begin(), removed.end());
+  into->last = next.last;
+  into->more = next.more;
+}
+
 Status SegmentRefresh::RefreshNow() {
   MutexLock l(&refresh_mu_);
   return RefreshLocked();
@@ -99,6 +120,11 @@ Status SegmentRefresh::RefreshLocked() {
   Metrics().refreshes->Increment();
   uint64_t from = last();
   Status status;
+  // Every batch up to the newest change is read before any is applied: a limit can cut one
+  // transaction's changes in two (a compaction's swap retires its inputs and adds its output),
+  // and a view holding half of it would miss or double their lines.
+  catalog::SegmentChanges all;
+  bool any = false;
   while (true) {
     auto changes = catalog_->ListSegmentChanges(from, options_.batch);
     if (!changes.ok()) {
@@ -106,15 +132,24 @@ Status SegmentRefresh::RefreshLocked() {
       break;
     }
     if (changes->full) Metrics().full->Increment();
-    status = engine_->ApplySegmentChanges(*changes);
-    if (!status.ok()) break;
-    from = changes->last;
-    {
-      MutexLock l(&mu_);
-      last_ = from;
+    if (!any || changes->full) {
+      all = std::move(changes).value();
+    } else {
+      Merge(std::move(changes).value(), &all);
     }
-    Metrics().last->Set(static_cast<double>(from));
-    if (!changes->more) break;
+    any = true;
+    from = all.last;
+    if (!all.more) break;
+  }
+  if (status.ok() && any) {
+    status = engine_->ApplySegmentChanges(all);
+    if (status.ok()) {
+      {
+        MutexLock l(&mu_);
+        last_ = all.last;
+      }
+      Metrics().last->Set(static_cast<double>(all.last));
+    }
   }
   if (!status.ok()) {
     Metrics().failures->Increment();

@@ -57,6 +57,8 @@ class SegmentRefresh {
 
  private:
   Status RefreshLocked() REQUIRES(refresh_mu_);
+  // Adds the later batch "next" (not full) to "into": as if both had been read at once.
+  static void Merge(catalog::SegmentChanges next, catalog::SegmentChanges* into);
   void Round();
 
   catalog::Catalog* const catalog_;

@@ -12,6 +12,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <random>
 #include <set>
@@ -71,7 +72,11 @@ struct Node {
 
 class Cluster {
  public:
-  Cluster(const std::filesystem::path& dir, int nodes, int64_t refresh_interval_ns) {
+  // "tune" adjusts each node's engine options after ClusterNode::Configure (null: none);
+  // "refresh_batch": the changes each refresh asks per catalog call.
+  Cluster(const std::filesystem::path& dir, int nodes, int64_t refresh_interval_ns,
+          const std::function<void(storage::EngineOptions*)>& tune = nullptr,
+          size_t refresh_batch = 10000, int64_t orphan_grace_ns = 3600 * kNanosPerSecond) {
     schema_ = "v" + std::to_string(std::hash<std::string>{}(dir.string()) % 1000000007);
     PgSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
     PgSql("CREATE SCHEMA " + schema_);
@@ -91,6 +96,8 @@ class Cluster {
       options.registry.node_timeout_ns = 30 * kNanosPerSecond;
       options.wal_store = store;
       options.wal.interval_ns = 5 * kNanosPerMilli;
+      options.segment_sweep_interval_ns = 0;  // SweepSegmentsNow only
+      options.segment_orphan_grace_ns = orphan_grace_ns;
       auto opened = ClusterNode::Open(std::move(options));
       EXPECT_TRUE(opened.ok()) << opened.status().ToString();
       if (!opened.ok()) return;
@@ -100,6 +107,7 @@ class Cluster {
       engine_options.partitions = 4;
       engine_options.background_threads = false;  // the test flushes, all the time
       node->cluster->Configure(&engine_options, store);
+      if (tune) tune(&engine_options);
       auto engine = storage::Engine::Open(engine_options);
       EXPECT_TRUE(engine.ok()) << engine.status().ToString();
       if (!engine.ok()) return;
@@ -110,6 +118,7 @@ class Cluster {
       node->local = query::QueryEngine::Create(node->engine.get(), query_options);
       SegmentRefreshOptions refresh_options;
       refresh_options.interval_ns = refresh_interval_ns;
+      refresh_options.batch = refresh_batch;
       node->refresh = std::make_unique<SegmentRefresh>(node->engine->catalog(), node->engine.get(),
                                                        refresh_options);
       node->refresh->Start();
@@ -346,6 +355,171 @@ TEST(SegmentView, ARefreshAddsPeersSegmentsAndDropsRemovedOnesWithoutDeletingThe
   auto after = b->engine->GetSnapshot("default");
   for (const auto& h : after->segments) EXPECT_NE(h.info.id, id);
   EXPECT_TRUE(std::filesystem::exists(object));
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
+// Compaction and warm moves of shared segments (docs/cluster.md "Compaction and tier moves on
+// cluster nodes"): nodes a and b compact and node c moves segments to warm, all at once and over
+// the same segments, while queries on every node run (their views refreshed one change per
+// catalog call, so a swap's changes arrive in several batches). Every query counts every line
+// once; afterwards every node's view is the catalog's, outputs hold only one node's seqs, the
+// inputs' objects are left for the sweep, which deletes them and nothing the catalog names.
+TEST(SegmentView, CompactionAndWarmMovesOfSharedSegmentsKeepEveryAnswerWhole) {
+  const auto dir = TestDir();
+  auto cluster = std::make_unique<Cluster>(
+      dir, 3, 600 * kNanosPerSecond,
+      [](storage::EngineOptions* o) {
+        o->shared_settle_ns = 0;  // no query outlives the test's flushes here
+        o->compaction_min_inputs = 2;
+        o->warm_after_ns = 1;  // the background tier round (RunTiersNow) moves every segment
+        o->cold_after_ns = 1;  // ... and has no cold tier to move to
+      },
+      /*refresh_batch=*/1, /*orphan_grace_ns=*/0);
+  ASSERT_TRUE(cluster->ok());
+  auto& nodes = cluster->nodes();
+  constexpr int kRounds = 5, kBatch = 60;
+  int64_t total = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    for (int w = 0; w < 3; ++w) {
+      std::vector<Record> batch;
+      for (int i = 0; i < kBatch; ++i) batch.push_back(Line(w, round * kBatch + i));
+      ASSERT_TRUE(nodes[w]->engine->Append("default", &batch).ok());
+      total += kBatch;
+    }
+    for (auto& node : nodes) ASSERT_TRUE(node->engine->Flush().ok());
+  }
+  for (auto& node : nodes) ASSERT_TRUE(node->refresh->RefreshNow().ok());
+  auto* catalog = nodes[0]->engine->catalog();
+  auto before = catalog->List();
+  ASSERT_TRUE(before.ok());
+  std::set<std::string> inputs;
+  for (const auto& row : *before) inputs.insert(row.path);
+  ASSERT_GE(before->size(), 3u * kRounds);
+
+  std::atomic<bool> working{true};
+  std::atomic<int> queries{0};
+  std::vector<std::thread> readers;
+  for (int q = 0; q < 3; ++q) {
+    // Each node's view follows the catalog all the time (as the periodic refresh does, only
+    // more often), while queries on it plan from whatever it holds.
+    readers.emplace_back([&, q] {
+      while (working.load()) nodes[static_cast<size_t>(q)]->refresh->RefreshNow().IgnoreError();
+    });
+    readers.emplace_back([&, q] {
+      while (working.load()) {
+        Node* node = nodes[static_cast<size_t>(q)].get();
+        auto r = Search(node, "* | count");
+        ASSERT_TRUE(r.ok()) << r.status().ToString();
+        ASSERT_FALSE(r->partial);
+        ASSERT_EQ(CountOf(*r), total) << "on " << node->id;
+        ++queries;
+      }
+    });
+  }
+  std::thread compact_a([&] {
+    for (int i = 0; i < 30; ++i) nodes[0]->engine->CompactNow().IgnoreError();
+  });
+  std::thread compact_b([&] {
+    for (int i = 0; i < 30; ++i) nodes[1]->engine->CompactNow().IgnoreError();
+  });
+  std::thread warm_c([&] {
+    // Once a compaction is in (else the moves may take every segment first), racing the rest.
+    for (int i = 0;
+         i < 500 &&
+         nodes[0]->engine->stats().compactions + nodes[1]->engine->stats().compactions == 0;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    for (int i = 0; i < 5; ++i) nodes[2]->engine->MoveTiers(0, "warm").status().IgnoreError();
+  });
+  compact_a.join();
+  compact_b.join();
+  warm_c.join();
+  working = false;
+  for (auto& t : readers) t.join();
+  EXPECT_GT(queries.load(), 10);
+
+  // Cold is refused: a cluster node has no cold tier.
+  auto cold = nodes[2]->engine->MoveTiers(0, "cold");
+  ASSERT_FALSE(cold.ok());
+  EXPECT_NE(cold.status().message().find("no cold tier"), std::string::npos);
+
+  auto after = catalog->List();
+  ASSERT_TRUE(after.ok());
+  EXPECT_LT(after->size(), before->size()) << "nothing was compacted";
+  std::set<uint64_t> catalog_ids;
+  std::set<std::string> named;
+  for (const auto& row : *after) {
+    catalog_ids.insert(row.id);
+    named.insert(row.path);
+    EXPECT_EQ(row.store, "cold");
+    EXPECT_TRUE(std::filesystem::exists(dir / "store" / row.path)) << row.path;
+  }
+  // An output holds one node's seqs (each node's seqs come in blocks of a million, which WAL
+  // replay must not find inside another node's segment's range), and no two segments of a
+  // partition overlap in seqs.
+  for (const auto& x : *after) {
+    EXPECT_LT(x.max_seq - x.min_seq, 1'000'000u)
+        << "segment " << x.id << " spans seqs of several nodes: " << x.min_seq << ".." << x.max_seq;
+  }
+  for (const auto& x : *after) {
+    for (const auto& y : *after) {
+      if (x.id < y.id && x.tenant == y.tenant && x.partition == y.partition) {
+        EXPECT_TRUE(x.max_seq < y.min_seq || y.max_seq < x.min_seq)
+            << "segments " << x.id << " and " << y.id << " overlap in seqs";
+      }
+    }
+  }
+  for (auto& node : nodes) {
+    ASSERT_TRUE(node->refresh->RefreshNow().ok());
+    std::set<uint64_t> view;
+    auto snapshot = node->engine->GetSnapshot("default");
+    for (const auto& h : snapshot->segments) view.insert(h.info.id);
+    EXPECT_EQ(view, catalog_ids) << "the view of " << node->id;
+    auto r = Search(node.get(), "* | count");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(CountOf(*r), total) << "on " << node->id;
+  }
+  // The inputs' objects are still there (another node may read them) until the sweep.
+  std::vector<std::string> retired;
+  for (const std::string& path : inputs) {
+    if (named.count(path) == 0) retired.push_back(path);
+  }
+  ASSERT_FALSE(retired.empty());
+  for (const std::string& path : retired) {
+    EXPECT_TRUE(std::filesystem::exists(dir / "store" / path))
+        << path << " deleted before the sweep";
+  }
+  ASSERT_TRUE(nodes[0]->cluster->SweepSegmentsNow().ok());  // notes them (grace 0: deletes)
+  for (const std::string& path : retired) {
+    EXPECT_FALSE(std::filesystem::exists(dir / "store" / path)) << path << " not swept";
+  }
+  for (const std::string& path : named) {
+    EXPECT_TRUE(std::filesystem::exists(dir / "store" / path)) << path << " named, yet deleted";
+  }
+  for (auto& node : nodes) {
+    auto r = Search(node.get(), "* | count");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(CountOf(*r), total) << "on " << node->id << " after the sweep";
+  }
+  // The background tier round: a new hot segment goes warm (cold_after is due as well, but a
+  // cluster node has no cold tier), and every node counts its lines once.
+  std::vector<Record> more;
+  for (int i = 0; i < 30; ++i) more.push_back(Line(1, 10'000 + i));
+  ASSERT_TRUE(nodes[1]->engine->Append("default", &more).ok());
+  ASSERT_TRUE(nodes[1]->engine->Flush().ok());
+  total += 30;
+  ASSERT_TRUE(nodes[1]->engine->RunTiersNow().ok());
+  auto tiered = catalog->List();
+  ASSERT_TRUE(tiered.ok());
+  for (const auto& row : *tiered) EXPECT_EQ(row.tier, "warm") << "segment " << row.id;
+  for (auto& node : nodes) {
+    ASSERT_TRUE(node->refresh->RefreshNow().ok());
+    auto r = Search(node.get(), "* | count");
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(CountOf(*r), total) << "on " << node->id << " after the tier round";
+  }
   cluster.reset();  // closed before its directory goes
   std::filesystem::remove_all(dir);
 }

@@ -448,6 +448,8 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   engine_options.warm_after_ns = ms_to_ns(config.warm_after_ms);
   engine_options.cold_after_ns = ms_to_ns(config.cold_after_ms);
   engine_options.tier_interval_ns = ms_to_ns(config.tier_interval_ms);
+  // A cluster node merges and re-encodes only segments older than any running query.
+  engine_options.shared_settle_ns = ms_to_ns(config.query_timeout_ms);
   // nullptr (no --cold-store): the engine keeps cold segments in DIR/cold.
   engine_options.cold_store = std::move(cold_store).value();
   // Background jobs run on the node holding their lease in the catalog (docs/cluster.md

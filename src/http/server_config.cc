@@ -475,6 +475,13 @@ Status ValidateServerConfig(const ServerConfig& c) {
           std::to_string(c.node_timeout_ms) +
           "ms): a node stalled for less may still register a segment it uploaded");
     }
+    if (c.segment_orphan_grace_ms < c.query_timeout_ms) {
+      return Status::InvalidArgument(
+          "segment_orphan_grace: must be at least query_timeout (" +
+          std::to_string(c.query_timeout_ms) +
+          "ms): the inputs of a compaction or warm move are deleted as orphans, and a query "
+          "still running on another node may read them");
+    }
   }
   if (!c.cold_store.empty()) {
     objstore::S3Options s3;

@@ -66,6 +66,26 @@ TEST(ServerConfig, NonsenseCombinationsAreRefused) {
   EXPECT_FALSE(ValidateServerConfig(config).ok());
 }
 
+// A cluster node leaves compaction inputs to the orphan sweep, which a query on another node may
+// still read: the grace must be at least query_timeout (docs/cluster.md).
+TEST(ServerConfig, AClusterNodesOrphanGraceIsAtLeastTheQueryTimeout) {
+  ServerConfig config;
+  config.catalog = "postgresql://sawmill@127.0.0.1:5432/sawmill";
+  config.store = "s3://bucket/prefix";
+  config.cluster_secret = "0123456789abcdefghij";
+  ASSERT_TRUE(ValidateServerConfig(config).ok()) << ValidateServerConfig(config).ToString();
+  config.node_timeout_ms = 5'000;
+  config.segment_orphan_grace_ms = 20'000;
+  config.query_timeout_ms = 30'000;
+  Status status = ValidateServerConfig(config);
+  EXPECT_TRUE(status.IsInvalidArgument());
+  EXPECT_NE(status.message().find("segment_orphan_grace: must be at least query_timeout"),
+            std::string::npos)
+      << status.ToString();
+  config.query_timeout_ms = 20'000;
+  EXPECT_TRUE(ValidateServerConfig(config).ok()) << ValidateServerConfig(config).ToString();
+}
+
 TEST(ServerConfig, BadValueNamesTheOption) {
   ServerConfig config;
   auto options = ServerOptions(&config);

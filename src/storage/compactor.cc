@@ -3,11 +3,15 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/mutex.h"
+#include "objstore/cold_cache.h"
 #include "segment/segment_merge.h"
 #include "storage/job_gate.h"
 #include "storage/segment_files.h"
@@ -29,6 +33,62 @@ Compactor::Compactor(const EngineOptions& options, Env* env, Clock* clock,
       reporter_(std::move(reporter)),
       engine_(engine) {}
 
+std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> Compactor::SharedCandidates(
+    std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates) const {
+  // A cluster node (docs/cluster.md "Compaction and tier moves on cluster nodes"):
+  // - only segments known for shared_settle_ns (query_timeout): a query that asked a peer for
+  //   its memtables before the segment was registered has ended, so none can hold its lines in
+  //   that answer while also reading the output (which, flushed by no node, is not cut);
+  // - only segments one node flushed (an output or a segment of unknown origin is not merged
+  //   again), merged within a seq span narrower than a seq block: the output's seq range, which
+  //   WAL replay and takeover skip as stored, then holds no seq of another node's block.
+  const int64_t now = SegmentEntry::SteadyClockNanos();
+  std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> out;
+  for (auto& [key, list] : candidates) {
+    std::map<std::string, std::vector<std::shared_ptr<SegmentEntry>>> by_node;
+    for (auto& entry : list) {
+      if (entry->node.empty() || now - entry->known_since_ns < options_.shared_settle_ns) continue;
+      by_node[entry->node].push_back(entry);
+    }
+    // The largest run of one node's segments (by seq) within the span.
+    std::vector<std::shared_ptr<SegmentEntry>> best;
+    for (auto& [node, mine] : by_node) {
+      std::sort(mine.begin(), mine.end(),
+                [](const auto& a, const auto& b) { return a->row().min_seq < b->row().min_seq; });
+      for (size_t first = 0, last = 0; first < mine.size(); ++first) {
+        last = std::max(last, first);
+        while (last + 1 < mine.size() &&
+               mine[last + 1]->row().max_seq - mine[first]->row().min_seq <
+                   options_.shared_merge_seq_span) {
+          ++last;
+        }
+        if (mine[first]->row().max_seq - mine[first]->row().min_seq >=
+            options_.shared_merge_seq_span) {
+          continue;  // one segment spans blocks already (lines taken over): left as it is
+        }
+        if (last - first + 1 > best.size()) {
+          best.assign(mine.begin() + static_cast<ptrdiff_t>(first),
+                      mine.begin() + static_cast<ptrdiff_t>(last) + 1);
+        }
+      }
+    }
+    if (!best.empty()) out[key] = std::move(best);
+  }
+  return out;
+}
+
+void Compactor::TestPauseBeforeSwap(uint64_t id) {
+  // Tests only (e2e_cluster_compact kills a node here): SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS.
+  static const int64_t pause_ms = [] {
+    const char* env = std::getenv("SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS");
+    return env != nullptr ? std::atoll(env) : 0;
+  }();
+  if (pause_ms <= 0) return;
+  spdlog::warn("test hook: compaction output {} written; pausing {} ms before its swap", id,
+               pause_ms);
+  std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+}
+
 Status Compactor::CompactOnce(bool* did_work) {
   *did_work = false;
   MutexLock cl(&compaction_mu_);
@@ -40,6 +100,7 @@ Status Compactor::CompactOnce(bool* did_work) {
     }
     std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates =
         segments_->SmallActive(options_.compaction_small_bytes);
+    if (options_.shared_store) candidates = SharedCandidates(std::move(candidates));
     size_t best = 0;
     for (auto& [key, list] : candidates) {
       if (list.size() >= std::max<uint32_t>(2, options_.compaction_min_inputs) &&
@@ -103,15 +164,22 @@ Status Compactor::CompactOnce(bool* did_work) {
                                           std::to_string(partition));
   }
   const uint64_t id = *allocated;
-  const std::string rel = SegmentRelPath("hot", tenant, partition, id);
-  const std::string path = JoinPath(options_.data_dir, rel);
+  // A cluster node's output goes where its flushes go: the shared store, written and read back
+  // past any cache (docs/cluster.md "Compaction and tier moves on cluster nodes").
+  const bool shared = options_.shared_store;
+  const std::shared_ptr<objstore::ObjectStore> out_store =
+      shared ? objstore::Uncached(segments_cold()) : store();
+  const std::string rel = shared ? PathComponent(tenant) + "/" + std::to_string(id) + ".seg"
+                                 : SegmentRelPath("hot", tenant, partition, id);
+  const std::string path =
+      shared ? segments_cold()->Location(rel) : JoinPath(options_.data_dir, rel);
   segment::SegmentInfo in, out;
   in.id = id;
   in.tenant = tenant;
   in.partition = partition;
   segment::MergeStats merge;
-  Status s = segment::MergeSegments(store().get(), rel, in, readers, options_.segment_options, &out,
-                                    &merge);
+  Status s = segment::MergeSegments(out_store.get(), rel, in, readers, options_.segment_options,
+                                    &out, &merge);
   if (!s.ok() && merge.failed_input >= 0) {
     // An input that cannot be read: the same as before the merge started.
     const uint64_t bad = inputs[static_cast<size_t>(merge.failed_input)]->row().id;
@@ -120,26 +188,48 @@ Status Compactor::CompactOnce(bool* did_work) {
   }
   readers.clear();
   // The inputs are deleted once the swap commits: the output must verify first.
-  if (s.ok()) s = VerifyWritten(store(), rel, out, seqs, rows);
+  if (s.ok()) s = VerifyWritten(out_store, rel, out, seqs, rows);
   catalog::SegmentRow row;
+  bool keep_output = false;
   if (s.ok()) {
     row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
+    if (shared) row.store = std::string(catalog::kColdStore);
+    TestPauseBeforeSwap(id);
     // Not after this node lost the compaction lease mid-round (storage/job_gate.h).
     s = StillHoldingJobLease();
     // The swap: readers of the catalog see the inputs or the output, never both.
-    if (s.ok()) s = catalog_->Replace(input_ids, {row});
+    if (s.ok() && shared) {
+      {
+        MutexLock l(&*mu_);
+        segments_->AddPendingOutput(id, input_ids);  // the view leaves it to the swap
+      }
+      s = SwapShared(catalog_, input_ids, row, &keep_output);
+    } else if (s.ok()) {
+      s = catalog_->Replace(input_ids, {row});
+    }
   }
   if (!s.ok()) {
-    store()->Delete(rel).IgnoreError();
+    // Never an object a row may name: one whose swap may have committed stays (an orphan the
+    // segment sweep deletes if no row names it).
+    if (!keep_output) out_store->Delete(rel).IgnoreError();
+    if (shared) {
+      MutexLock l(&*mu_);
+      segments_->DropPendingOutput(id);
+    }
+    // Inputs another node retired meanwhile leave this node's view when it applies that node's
+    // swap, with its output (segment_view.cc), not before.
     release();
     return s.WithContext("compaction of tenant " + tenant + " partition " +
                          std::to_string(partition));
   }
-  auto output = std::make_shared<SegmentEntry>(env_, store(), path, std::move(row), reporter_);
+  auto output = std::make_shared<SegmentEntry>(env_, shared ? segments_cold() : store(), path,
+                                               std::move(row), reporter_);
   {
     MutexLock l(&*mu_);
-    // Snapshots holding an input keep reading; the last one to let go deletes the file.
-    segments_->Replace(inputs, std::move(output));
+    // Snapshots holding an input keep reading; the last one to let go deletes the file. On a
+    // cluster node other nodes may still read the inputs: their objects are left to the orphan
+    // sweep, which deletes them segment_orphan_grace after no row names them.
+    segments_->Replace(inputs, std::move(output), /*delete_inputs=*/!shared);
     ++compactions_;
     memtables_->UpdateGauge();
     segments_->UpdateGauges();

@@ -58,6 +58,16 @@ class Compactor {
   const std::shared_ptr<objstore::ObjectStore>& store() const NO_THREAD_SAFETY_ANALYSIS {
     return segments_->store();
   }
+  // The cold store: on a cluster node (EngineOptions::shared_store), the store every node shares.
+  const std::shared_ptr<objstore::ObjectStore>& segments_cold() const NO_THREAD_SAFETY_ANALYSIS {
+    return segments_->cold();
+  }
+  // A cluster node's candidates: per (tenant, partition), the largest run of one node's settled
+  // segments within shared_merge_seq_span (compactor.cc says why). REQUIRES: "mu".
+  std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SharedCandidates(
+      std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates) const;
+  // Sleeps SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS (tests that kill a node mid-round); else nothing.
+  static void TestPauseBeforeSwap(uint64_t id);
   const EngineOptions& options_;
   Env* env_;
   Clock* clock_;

@@ -101,11 +101,22 @@ struct EngineOptions {
   // in DIR/wal. A cluster node's writes WAL objects to the shared store.
   std::function<Result<std::unique_ptr<wal::WalSink>>(wal::WalSink::ApplyFn apply)> wal_factory;
   // True (a cluster node): "cold_store" is the store every node shares. A flush writes its
-  // segment there (tier and store "cold", object "<tenant>/<id>.seg") instead of into DIR, the
-  // catalog is opened shared (a PostgreSQL catalog without its exclusive lock), start-up
-  // reconciles only DIR (other nodes write the shared store meanwhile), and compaction and tier
-  // moves are off (they would rewrite shared segments into this node's directory).
+  // segment there (tier "hot", store "cold", object "<tenant>/<id>.seg") instead of into DIR, the
+  // catalog is opened shared (a PostgreSQL catalog without its exclusive lock), and start-up
+  // reconciles only DIR (other nodes write the shared store meanwhile). Compaction outputs and
+  // warm copies are written to the shared store too; their inputs' objects are not deleted by
+  // this node (other nodes may be reading them) but left to the orphan sweep
+  // (docs/cluster.md "Compaction and tier moves on cluster nodes"); there is no cold tier.
   bool shared_store = false;
+  // A cluster node merges and re-encodes only segments it has known for at least this long
+  // (the server sets its query_timeout): no query still running can then hold their lines in a
+  // peer's memtable answer while it reads the output.
+  int64_t shared_settle_ns = 60 * 1'000'000'000ll;
+  // A cluster node's compaction merges only segments flushed by one node whose seqs lie within
+  // a span narrower than this (the WAL objects' seq block, cluster::WalObjectOptions::seq_block):
+  // every other node's seqs are in blocks at least that wide, so the output's seq range, which
+  // WAL replay and takeover skip as stored, holds no seq of another node (docs/cluster.md).
+  uint64_t shared_merge_seq_span = 1'000'000;
 
   // ---- A cluster node's segment view (docs/cluster.md "The segment view") ----
   // The node's id (cluster::NodeRegistry::id): its flushes are registered under it

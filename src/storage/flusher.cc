@@ -263,7 +263,9 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
     catalog::SegmentRow row;
     uint64_t registered = 0;
     if (s.ok()) {
-      row = RowFromInfo(out, name, std::string(catalog::kTierCold), clock_->NowNanos());
+      // Tier hot (as flushed; compaction and warm moves take it from there), store the shared
+      // one (docs/cluster.md "Compaction and tier moves on cluster nodes").
+      row = RowFromInfo(out, name, std::string(catalog::kTierHot), clock_->NowNanos());
       row.store = std::string(catalog::kColdStore);
       s = Register(row, fence, key, frozen, sorted, &registered);
       if (s.code() == StatusCode::kFailedPrecondition && fence != nullptr &&

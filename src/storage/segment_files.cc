@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <bit>
 #include <cctype>
+#include <chrono>
+#include <thread>
 
 #include "objstore/read_ahead.h"
 #include "segment/segment_file_reader.h"
@@ -148,6 +150,28 @@ Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const 
     return Status::DataLoss("segment " + path + " read back with other seqs than were written");
   }
   return Status::OK();
+}
+
+Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs,
+                  const catalog::SegmentRow& output, bool* keep_output) {
+  *keep_output = false;
+  Status s = catalog->Replace(inputs, {output});
+  if (s.ok()) {
+    *keep_output = true;
+    return s;
+  }
+  if (s.code() != StatusCode::kUnavailable) return s;  // refused: nothing committed
+  // The connection broke: the commit may have happened (the catalog reconnects on its next
+  // call). The output's row says which, once the catalog answers.
+  for (int attempt = 0; attempt < 5; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+    auto row = catalog->Get(output.id);
+    if (!row.ok()) continue;
+    *keep_output = row->has_value();
+    return row->has_value() ? Status::OK() : s;
+  }
+  *keep_output = true;  // unknown: never delete an object a row may name
+  return s;
 }
 
 }  // namespace sawmill::storage

@@ -46,6 +46,15 @@ Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const 
 Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
                      const segment::SegmentInfo& want, const Roaring64Map& seqs, uint64_t rows);
 
+// The one catalog transaction of a compaction or a warm move on a cluster node: "output"
+// registered and "inputs" retired (Catalog::Replace; NotFound when another node retired an
+// input first). A swap whose answer was lost (Unavailable) may have committed: the output's row
+// is then read back (a few tries): found is OK. "*keep_output": the output's object must stay
+// (the swap committed, or whether it did is unknown; if no row names it, the orphan sweep
+// deletes it later); false when it was certainly not registered.
+Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs,
+                  const catalog::SegmentRow& output, bool* keep_output);
+
 // Adds the seqs of every row of "reader" to "*seqs" and their number to "*rows", reading only
 // the seq column block by block. Errors: as SegmentReader::ReadColumnValues.
 Status CollectSeqs(const segment::SegmentReader& reader, Roaring64Map* seqs, uint64_t* rows);

@@ -125,16 +125,18 @@ std::shared_ptr<SegmentEntry> SegmentRegistry::Find(uint64_t id) const {
 }
 
 void SegmentRegistry::Replace(const std::vector<std::shared_ptr<SegmentEntry>>& inputs,
-                              std::shared_ptr<SegmentEntry> output) {
+                              std::shared_ptr<SegmentEntry> output, bool delete_inputs) {
   auto& by_id = segments_[output->row().tenant];
   for (const auto& entry : inputs) {
     by_id.erase(entry->row().id);
     entry->compacting = false;
+    if (!delete_inputs) continue;
     // Snapshots holding it keep reading; the last one to let go deletes the file.
     entry->MarkObsolete();
     replaced_.push_back(entry);
   }
   const uint64_t id = output->row().id;
+  pending_outputs_.erase(id);
   by_id[id] = std::move(output);
 }
 

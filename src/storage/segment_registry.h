@@ -4,6 +4,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -80,6 +81,15 @@ class SegmentEntry {
   // for other segments and before the node's view knows.
   std::string node;
   uint64_t registered = 0;
+  // When this entry was made (steady clock, ns): its segment was registered no later, so a
+  // cluster node knows how long ago at least (EngineOptions::shared_settle_ns).
+  const int64_t known_since_ns = SteadyClockNanos();
+
+  static int64_t SteadyClockNanos() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
 
  private:
   Env* env_;
@@ -125,8 +135,28 @@ class SegmentRegistry {
   // Compaction's and a tier transition's swap: removes "inputs" (clearing their "compacting"
   // mark and marking them obsolete, so the last holder deletes the object) and adds "output".
   // REQUIRES: every input and the output belong to one tenant.
+  // With "delete_inputs" false (a cluster node: other nodes may still read the inputs' objects)
+  // the inputs are not marked obsolete; their objects are left to the orphan sweep.
   void Replace(const std::vector<std::shared_ptr<SegmentEntry>>& inputs,
-               std::shared_ptr<SegmentEntry> output);
+               std::shared_ptr<SegmentEntry> output, bool delete_inputs = true);
+  // The output "id" of a compaction or tier move whose swap of "inputs" this node is committing
+  // (a cluster node): the segment view leaves the output and, once it sees the swap, the
+  // inputs' removal to Replace, which does both in one step (applied apart, the view would show
+  // both or neither). Replace ends it; DropPendingOutput after a failed swap.
+  void AddPendingOutput(uint64_t id, std::vector<uint64_t> inputs) {
+    pending_outputs_[id] = std::move(inputs);
+  }
+  void DropPendingOutput(uint64_t id) { pending_outputs_.erase(id); }
+  bool IsPendingOutput(uint64_t id) const { return pending_outputs_.count(id) > 0; }
+  // The inputs of this node's pending swaps whose output is among "changed" (the swap has
+  // committed: its removals are this node's to apply).
+  std::set<uint64_t> OwnSwappedInputs(const std::set<uint64_t>& changed) const {
+    std::set<uint64_t> out;
+    for (const auto& [output, inputs] : pending_outputs_) {
+      if (changed.count(output) > 0) out.insert(inputs.begin(), inputs.end());
+    }
+    return out;
+  }
   // Retention's deletion: removes "entries" (clearing their "compacting" mark and marking them
   // obsolete, so the last holder deletes the file).
   void Remove(const std::vector<std::shared_ptr<SegmentEntry>>& entries);
@@ -159,7 +189,8 @@ class SegmentRegistry {
   std::map<std::string, std::map<uint64_t, std::shared_ptr<SegmentEntry>>> segments_;
   const std::shared_ptr<objstore::ObjectStore> store_;
   const std::shared_ptr<objstore::ObjectStore> cold_;
-  std::vector<std::weak_ptr<SegmentEntry>> replaced_;  // pruned by HeldObsolete
+  std::vector<std::weak_ptr<SegmentEntry>> replaced_;          // pruned by HeldObsolete
+  std::map<uint64_t, std::vector<uint64_t>> pending_outputs_;  // output id -> input ids
 };
 
 }  // namespace sawmill::storage

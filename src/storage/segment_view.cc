@@ -17,12 +17,20 @@ Status StorageEngine::ApplySegmentChanges(const catalog::SegmentChanges& changes
   }
   MutexLock l(&mu_);
   std::set<uint64_t> named;
+  // The output of this node's compaction or tier move is added, and its inputs removed, by the
+  // swap itself in one step (SegmentRegistry::AddPendingOutput). An input this node is compacting
+  // that another node removed (a conflicting swap, retention) goes now: left, it would show
+  // twice next to that node's output until this node's swap fails.
+  std::set<uint64_t> changed(changes.removed.begin(), changes.removed.end());
+  for (const catalog::SegmentView& view : changes.segments) changed.insert(view.row.id);
+  const std::set<uint64_t> own = segments_.OwnSwappedInputs(changed);
   for (const catalog::SegmentView& view : changes.segments) {
     const catalog::SegmentRow& row = view.row;
     named.insert(row.id);
     std::shared_ptr<SegmentEntry> existing = segments_.Find(row.id);
     // A segment this node is retiring or compacting is its own business until it is done.
     if (existing != nullptr && existing->compacting) continue;
+    if (segments_.IsPendingOutput(row.id)) continue;
     // Only active and corrupt segments are readable (as at start).
     if (row.state == catalog::kStateMissing) {
       if (existing != nullptr) segments_.Forget(row.id);
@@ -47,14 +55,13 @@ Status StorageEngine::ApplySegmentChanges(const catalog::SegmentChanges& changes
     segments_.Add(std::move(entry));
   }
   for (uint64_t id : changes.removed) {
-    std::shared_ptr<SegmentEntry> existing = segments_.Find(id);
-    if (existing != nullptr && !existing->compacting) segments_.Forget(id);
+    if (own.count(id) == 0) segments_.Forget(id);
   }
   if (changes.full) {
     // Every segment registered by then is named: the others were removed meanwhile. A flush
     // of this node registered after the answer was read is kept.
     for (const std::shared_ptr<SegmentEntry>& entry : segments_.All()) {
-      if (named.count(entry->row().id) > 0 || entry->compacting) continue;
+      if (named.count(entry->row().id) > 0 || own.count(entry->row().id) > 0) continue;
       if (entry->registered > changes.last) continue;
       segments_.Forget(entry->row().id);
     }

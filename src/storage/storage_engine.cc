@@ -58,12 +58,11 @@ Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options
   RETURN_IF_ERROR(engine->Init());
   if (options.background_threads) {
     engine->flush_thread_ = std::thread([e = engine.get()] { e->FlushThread(); });
-    // A cluster node neither compacts nor moves tiers: both would rewrite shared segments into
-    // this node's directory (engine.h, shared_store).
-    if (options.background_compaction && !options.shared_store) {
+    // On a cluster node both write their outputs to the shared store (engine.h, shared_store).
+    if (options.background_compaction) {
       engine->compaction_thread_ = std::thread([e = engine.get()] { e->CompactionThread(); });
     }
-    if (options.tier_interval_ns > 0 && !options.shared_store) {
+    if (options.tier_interval_ns > 0) {
       engine->tier_worker_.Start(options.tier_interval_ns, [e = engine.get()] {
         // In a cluster only the node holding the job's lease moves tiers (storage/job_gate.h).
         if (!MayRunJob("tiers")) return;
@@ -556,10 +555,6 @@ Status StorageEngine::WithoutWalTrim(const std::function<Status()>& fn) {
 Status StorageEngine::Flush() { return flusher_->FlushAll(); }
 
 Status StorageEngine::CompactNow() {
-  if (options_.shared_store) {
-    return Status::FailedPrecondition(
-        "compaction is not run on a cluster node yet (docs/cluster.md)");
-  }
   bool did_work = false;
   return compactor_->CompactOnce(&did_work);
 }
@@ -776,8 +771,10 @@ void StorageEngine::CompactionThread() {
 // ---- Tiers ----
 
 Result<TierMoveReport> StorageEngine::MoveTiers(int64_t older_than_ns, std::string_view to) {
-  if (options_.shared_store) {
-    return Status::FailedPrecondition("a cluster node's segments are all in the shared store");
+  if (options_.shared_store && to == catalog::kTierCold) {
+    return Status::FailedPrecondition(
+        "tier move to cold: a cluster node has no cold tier, every segment is in the shared "
+        "store already (--store); move to warm to re-encode segments for size");
   }
   if (older_than_ns < 0) return Status::InvalidArgument("tier move: older_than is negative");
   return mover_->MoveOlderThan(clock_->NowNanos() - older_than_ns, to);
@@ -797,6 +794,9 @@ Status StorageEngine::RunTiersNow() {
   Status status = mover_->RunDue();
   // The sweep deletes: not after this node lost the tier lease (storage/job_gate.h).
   if (Status held = StillHoldingJobLease(); !held.ok()) return status.ok() ? held : status;
+  // A cluster node's shared store is swept by the segment sweep (cluster_node.h), which knows
+  // that other nodes write there; its own directory holds no segments.
+  if (options_.shared_store) return status;
   // No compaction while sweeping: an output is superseded by its inputs until its swap commits.
   MutexLock cl(compactor_->mutex());
   auto swept = mover_->Sweep(ReconcileStores(), ReconcileOps());

@@ -77,6 +77,13 @@ Result<TierMoveReport> TierMover::MoveWhere(
       for (auto& entry : segments_->All()) {
         const catalog::SegmentRow& row = entry->row();
         if (row.state != catalog::kStateActive) continue;
+        // A cluster node re-encodes only segments it has known for query_timeout: no running
+        // query can then hold their lines in a peer's memtable answer while it reads the warm
+        // copy (docs/cluster.md "Compaction and tier moves on cluster nodes").
+        if (options_.shared_store &&
+            SegmentEntry::SteadyClockNanos() - entry->known_since_ns < options_.shared_settle_ns) {
+          continue;
+        }
         if (TierRank(row.tier) == step - 1 && due_fn(row, step_to)) due.push_back(entry);
       }
     }
@@ -139,7 +146,9 @@ Status TierMover::RunDue() {
         return warm > 0 && row.max_ts < now - warm;
       },
       nullptr));
-  // Segments past cold_after go cold (a hot one through warm).
+  // Segments past cold_after go cold (a hot one through warm). A cluster node has no cold
+  // tier: its segments are all in the shared store already.
+  if (options_.shared_store) return first;
   keep(MoveWhere(
       catalog::kTierCold, 1,
       [&](const catalog::SegmentRow& row, std::string_view) {
@@ -195,12 +204,23 @@ Status TierMover::MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::strin
   std::shared_ptr<SegmentEntry> target;
   Status s = to == catalog::kTierWarm ? ToWarm(entry, *reader, seqs, rows, &target)
                                       : ToCold(entry, seqs, rows, &target);
-  if (!s.ok()) return fail(s);
+  if (!s.ok()) {
+    if (options_.shared_store && s.IsNotFound()) {
+      // Another node retired the source first (its compaction, say): not a failure of this
+      // move. The segment view removes the source when it applies that node's swap.
+      release();
+      *skipped = true;
+      return Status::OK();
+    }
+    return fail(s);
+  }
   *written = target->row().bytes;
   {
     MutexLock l(&*mu_);
     // One step for snapshots: the source out (deleted by its last holder), the target in.
-    segments_->Replace({entry}, target);
+    // On a cluster node other nodes may still read the source: its object is left to the
+    // orphan sweep (docs/cluster.md).
+    segments_->Replace({entry}, target, /*delete_inputs=*/!options_.shared_store);
     segments_->UpdateGauges();
   }
   failures.Success();
@@ -219,37 +239,58 @@ Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry,
                          std::shared_ptr<SegmentEntry>* out) {
   const catalog::SegmentRow& source = entry->row();
   ASSIGN_OR_RETURN(const uint64_t id, catalog_->AllocateSegmentId());
+  // A cluster node's warm copy goes where its flushes go: the shared store, written and read
+  // back past any cache (docs/cluster.md "Compaction and tier moves on cluster nodes").
+  const bool shared = options_.shared_store;
+  const std::shared_ptr<objstore::ObjectStore> out_store =
+      shared ? objstore::Uncached(cold()) : local();
   const std::string rel =
-      SegmentRelPath(std::string(catalog::kTierWarm), source.tenant, source.partition, id);
-  in_flight_ = {std::string(catalog::kLocalStore), rel};
+      shared ? PathComponent(source.tenant) + "/" + std::to_string(id) + ".seg"
+             : SegmentRelPath(std::string(catalog::kTierWarm), source.tenant, source.partition, id);
+  in_flight_ = {std::string(shared ? catalog::kColdStore : catalog::kLocalStore), rel};
   segment::SegmentInfo in, written;
   in.id = id;
   in.tenant = source.tenant;
   in.partition = source.partition;
   segment::MergeStats merge;
-  Status s = segment::MergeSegments(local().get(), rel, in, {reader}, options_.warm_segment_options,
-                                    &written, &merge);
+  Status s = segment::MergeSegments(out_store.get(), rel, in, {reader},
+                                    options_.warm_segment_options, &written, &merge);
   if (!s.ok() && s.IsDataLoss() && merge.failed_input >= 0) {
     engine_->ReportCorruption(source.id, s);
   }
-  if (s.ok()) s = VerifyWritten(local(), rel, written, seqs, rows);
+  if (s.ok()) s = VerifyWritten(out_store, rel, written, seqs, rows);
   catalog::SegmentRow row;
+  bool keep_output = false;
   if (s.ok()) {
     row = RowFromInfo(written, rel, std::string(catalog::kTierWarm), clock_->NowNanos());
     row.created_ns = source.created_ns;  // when the records were first stored
+    if (shared) row.store = std::string(catalog::kColdStore);
     // Not after this node lost the tier lease mid-round (storage/job_gate.h).
     s = StillHoldingJobLease();
     // The one transaction: the warm segment registered, the hot one retired.
-    if (s.ok()) s = catalog_->Replace({source.id}, {row});
+    if (s.ok() && shared) {
+      {
+        MutexLock l(&*mu_);
+        segments_->AddPendingOutput(id, {source.id});  // the view leaves it to MoveOne
+      }
+      s = SwapShared(catalog_, {source.id}, row, &keep_output);
+    } else if (s.ok()) {
+      s = catalog_->Replace({source.id}, {row});
+    }
   }
   if (!s.ok()) {
-    local()->Delete(rel).IgnoreError();
+    // Never an object a row may name (a swap whose answer was lost may have committed).
+    if (!keep_output) out_store->Delete(rel).IgnoreError();
+    if (shared) {
+      MutexLock l(&*mu_);
+      segments_->DropPendingOutput(id);
+    }
     in_flight_ = {};
     return s;
   }
   in_flight_ = {};
-  *out = std::make_shared<SegmentEntry>(env_, local(), local()->Location(rel), std::move(row),
-                                        reporter_);
+  const std::shared_ptr<objstore::ObjectStore>& at = shared ? cold() : local();
+  *out = std::make_shared<SegmentEntry>(env_, at, at->Location(rel), std::move(row), reporter_);
   return Status::OK();
 }
 

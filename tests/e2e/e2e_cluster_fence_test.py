@@ -30,7 +30,9 @@ GRACE = 10  # segment_orphan_grace, s
 def main(binary, shared, store_dir):
     cluster = Cluster(binary, shared, store_dir, node_args=[
         "--node-timeout", "4s", "--node-heartbeat", "1s", "--flush-interval", "3s",
-        "--segment-sweep-interval", "2s", "--segment-orphan-grace", "%ds" % GRACE])
+        "--segment-sweep-interval", "2s", "--segment-orphan-grace", "%ds" % GRACE,
+        # The grace must be at least query_timeout (compaction inputs wait that long).
+        "--query-timeout", "%ds" % GRACE])
     failed = True
     stopped = None
     try:
