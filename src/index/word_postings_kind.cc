@@ -8,16 +8,28 @@
 // "Word postings") stored in the block itself, so a reader knows whether a word it does not find
 // is absent (no row holds it) or was only left out (it then answers "cannot tell").
 //
-// Serialized block, version 1 (integers are varints; postings as in inverted_index.h):
+// Serialized block (integers are varints; postings as in inverted_index.h), version 1:
 //   word_postings := min_rows flags rows posted_count entry* unposted_count word(lp)*
 //   entry         := word(lp) postings(lp)
+// version 2 (written since; the same content, as columns):
+//   word_postings := min_rows flags rows posted_count unposted_count
+//                    words(posted_count) run_count[posted_count] gap[runs] length_minus_1[runs]
+//                    words(unposted_count)
+//   words(n)      := shared[n] (suffix '\n')[n]
+// A word of version 2 is the first "shared" bytes of the word before it followed by its suffix
+// (front coding: sorted words share long prefixes; no word holds a newline, tokenizer.h), and
+// each word's runs are the next
+// run_count of the gap and length columns. Words, gaps and lengths each predict their own kind
+// of bytes, so zstd compresses the columns 15-20 % smaller than the entries word by word
+// (docs/format/index.md "Word postings").
 // min_rows: words in fewer rows are not posted. flags bit 0: number words
 // (IsNumberWord) are posted. "rows" is the segment's row count. Entries and unposted words are
 // sorted by their bytes; unposted words are those above the rule's row limit, listed only when
 // min_rows is 1 (otherwise a word not found is "cannot tell" anyway); words below min_rows and
 // unposted numbers are not listed.
 // Written from segment format version 3 (the kind_index directory); a segment without the
-// block answers the same queries through the blooms and by reading blocks.
+// block answers the same queries through the blooms and by reading blocks, and so does a build
+// that knows only version 1 (the reader leaves out a kind block of a newer version).
 #include <algorithm>
 #include <cmath>
 #include <deque>
@@ -32,7 +44,7 @@ namespace sawmill::index {
 
 namespace {
 
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // written by default; 1 is still read and can be written
 constexpr uint64_t kFlagNumbers = 1;
 // Distinct words a builder tracks per segment (bounded memory, about 150 bytes each); words met
 // after that are not posted, and the block then says "cannot tell" for a word it lacks.
@@ -55,7 +67,9 @@ struct HashOfWord {
 class WordPostingsBuilder final : public IndexBuilder {
  public:
   explicit WordPostingsBuilder(const BuildOptions& options)
-      : rule_(options.words), block_words_(options.block_words) {
+      : rule_(options.words),
+        version_(options.word_postings_version == 1 ? 1 : kVersion),
+        block_words_(options.block_words) {
     for (const IndexedField& f : options.indexed) enabled_ = enabled_ || f.message_words;
   }
 
@@ -110,21 +124,42 @@ class WordPostingsBuilder final : public IndexBuilder {
     }
     IndexPart part;
     part.count = posted.size();
+    part.version = version_;
     std::string& out = part.blobs.emplace_back();
     PutVarint32(&out, min_rows);
     PutVarint64(&out, rule_.numbers ? kFlagNumbers : 0);
     PutVarint64(&out, rows_);
     PutVarint64(&out, posted.size());
-    std::string runs;
-    for (const Entry* e : posted) {
-      PutLengthPrefixed(&out, e->word);
-      runs = e->runs;
-      PutVarint32(&runs, e->run_start - e->prev_end);
-      PutVarint32(&runs, e->run_end - e->run_start - 1);
-      PutLengthPrefixed(&out, runs);
+    if (version_ == 1) {
+      std::string runs;
+      for (const Entry* e : posted) {
+        PutLengthPrefixed(&out, e->word);
+        runs.clear();
+        ForEachRun(*e, [&](uint32_t gap, uint32_t length_minus_1) {
+          PutVarint32(&runs, gap);
+          PutVarint32(&runs, length_minus_1);
+        });
+        PutLengthPrefixed(&out, runs);
+      }
+      PutVarint64(&out, unposted.size());
+      for (const Entry* e : unposted) PutLengthPrefixed(&out, e->word);
+    } else {
+      PutVarint64(&out, unposted.size());
+      PutWords(posted, &out);
+      std::string gaps, lengths;
+      for (const Entry* e : posted) {
+        uint32_t runs = 0;
+        ForEachRun(*e, [&](uint32_t gap, uint32_t length_minus_1) {
+          PutVarint32(&gaps, gap);
+          PutVarint32(&lengths, length_minus_1);
+          ++runs;
+        });
+        PutVarint32(&out, runs);
+      }
+      out += gaps;
+      out += lengths;
+      PutWords(unposted, &out);
     }
-    PutVarint64(&out, unposted.size());
-    for (const Entry* e : unposted) PutLengthPrefixed(&out, e->word);
     parts->push_back(std::move(part));
   }
 
@@ -136,6 +171,35 @@ class WordPostingsBuilder final : public IndexBuilder {
     uint32_t prev_end = 0;                // end of the last finished run
     uint32_t rows = 0;
   };
+
+  // Calls fn(gap, length_minus_1) for each run of "e"'s rows: the finished runs, then the open one.
+  template <class Fn>
+  static void ForEachRun(const Entry& e, Fn fn) {
+    std::string_view finished(e.runs);
+    uint32_t gap = 0, length_minus_1 = 0;
+    while (GetVarint32(&finished, &gap) && GetVarint32(&finished, &length_minus_1)) {
+      fn(gap, length_minus_1);
+    }
+    fn(e.run_start - e.prev_end, e.run_end - e.run_start - 1);
+  }
+
+  // Version 2's words(n): each word's bytes shared with the word before it, then each word's
+  // suffix ended by a newline (no word holds one: tokenizer.h). "entries" are sorted by word.
+  static void PutWords(const std::vector<const Entry*>& entries, std::string* out) {
+    std::string suffixes;
+    std::string_view prev;
+    for (const Entry* e : entries) {
+      const std::string_view word = e->word;
+      const size_t limit = std::min(prev.size(), word.size());
+      size_t shared = 0;
+      while (shared < limit && prev[shared] == word[shared]) ++shared;
+      PutVarint64(out, shared);
+      suffixes.append(word.substr(shared));
+      suffixes.push_back('\n');
+      prev = word;
+    }
+    out->append(suffixes);
+  }
 
   // Adds "word" (folded, "hash" its BloomHash) for "row".
   void Add(std::string_view word, uint64_t hash, uint32_t row) {
@@ -169,6 +233,7 @@ class WordPostingsBuilder final : public IndexBuilder {
   }
 
   WordPostingsRule rule_;
+  uint32_t version_;  // of the block written
   const BlockWords* block_words_;
   bool enabled_ = false;
   bool capped_ = false;
@@ -178,6 +243,41 @@ class WordPostingsBuilder final : public IndexBuilder {
   std::deque<Entry> entries_;
   std::unordered_map<HashedWord, uint32_t, HashOfWord> by_word_;
 };
+
+// Decodes version 2's postings of one word: its gaps and lengths, each "runs" varints from the
+// start of "gaps" and "lengths" (the columns' rest follows). Checks as DecodePostings.
+Status DecodeSplitPostings(std::string_view gaps, std::string_view lengths, uint32_t runs,
+                           uint32_t max_rows, roaring::Roaring* out) {
+  uint64_t pos = 0;
+  for (uint32_t i = 0; i < runs; ++i) {
+    uint64_t gap, length_minus_1;
+    if (!GetVarint64(&gaps, &gap) || !GetVarint64(&lengths, &length_minus_1)) {
+      return Status::DataLoss("truncated postings");
+    }
+    const uint64_t start = pos + gap;
+    const uint64_t end = start + length_minus_1 + 1;
+    if (gap > max_rows || length_minus_1 >= max_rows || end > max_rows) {
+      return Status::DataLoss("postings name row " + std::to_string(end - 1) + " of only " +
+                              std::to_string(max_rows));
+    }
+    if (end - start == 1) {
+      out->add(static_cast<uint32_t>(start));
+    } else {
+      out->addRange(start, end);
+    }
+    pos = end;
+  }
+  return Status::OK();
+}
+
+// Skips "n" varints of "*in". False when they are not there.
+bool SkipVarints(std::string_view* in, uint64_t n) {
+  uint64_t v;
+  for (uint64_t i = 0; i < n; ++i) {
+    if (!GetVarint64(in, &v)) return false;
+  }
+  return true;
+}
 
 class WordPostingsView final : public IndexView {
  public:
@@ -192,7 +292,11 @@ class WordPostingsView final : public IndexView {
     if (state == State::kUnknown) return std::optional<roaring::Roaring>();
     roaring::Roaring rows;
     if (state == State::kPosted) {
-      Status st = DecodePostings(postings_[at], static_cast<uint32_t>(rows_), &rows);
+      const Postings& posting = postings_[at];
+      Status st = posting.runs == kInterleaved
+                      ? DecodePostings(posting.gaps, static_cast<uint32_t>(rows_), &rows)
+                      : DecodeSplitPostings(posting.gaps, posting.lengths, posting.runs,
+                                            static_cast<uint32_t>(rows_), &rows);
       if (!st.ok()) {
         return Status::DataLoss("word postings of '" + folded + "': " + st.message());
       }
@@ -229,7 +333,7 @@ class WordPostingsView final : public IndexView {
 
   static Result<std::unique_ptr<WordPostingsView>> Parse(uint32_t version, std::string data,
                                                          uint64_t segment_rows) {
-    if (version != kVersion) {
+    if (version != 1 && version != 2) {
       return Status::DataLoss("word_postings version " + std::to_string(version) +
                               " is not readable by this build");
     }
@@ -246,18 +350,34 @@ class WordPostingsView final : public IndexView {
                               " rows, the segment has " + std::to_string(segment_rows));
     }
     view->numbers_ = (flags & kFlagNumbers) != 0;
-    view->words_.reserve(posted);
-    view->postings_.reserve(posted);
+    Status st = version == 1 ? view->ParseEntries(in, posted) : view->ParseColumns(in, posted);
+    if (!st.ok()) return st;
+    return view;
+  }
+
+ private:
+  // A word's postings: version 1, "gaps" holds its interleaved runs (runs == kInterleaved);
+  // version 2, its "runs" gaps and lengths start "gaps" and "lengths".
+  static constexpr uint32_t kInterleaved = UINT32_MAX;
+  struct Postings {
+    std::string_view gaps, lengths;
+    uint32_t runs = kInterleaved;
+  };
+
+  // Version 1 after the header: entry* unposted_count word(lp)*.
+  Status ParseEntries(std::string_view in, uint64_t posted) {
+    words_.reserve(posted);
+    postings_.reserve(posted);
     for (uint64_t i = 0; i < posted; ++i) {
-      std::string_view word, postings;
-      if (!GetLengthPrefixed(&in, &word) || !GetLengthPrefixed(&in, &postings)) {
+      std::string_view word, runs;
+      if (!GetLengthPrefixed(&in, &word) || !GetLengthPrefixed(&in, &runs)) {
         return Status::DataLoss("word_postings: entry " + std::to_string(i) + " is truncated");
       }
-      if (!view->words_.empty() && !(view->words_.back() < word)) {
+      if (!words_.empty() && !(words_.back() < word)) {
         return Status::DataLoss("word_postings: words out of order at entry " + std::to_string(i));
       }
-      view->words_.push_back(word);
-      view->postings_.push_back(postings);
+      words_.push_back(word);
+      postings_.push_back(Postings{runs, {}, kInterleaved});
     }
     uint64_t unposted;
     if (!GetVarint64(&in, &unposted) || unposted > in.size()) {
@@ -265,23 +385,107 @@ class WordPostingsView final : public IndexView {
     }
     for (uint64_t i = 0; i < unposted; ++i) {
       std::string_view word;
-      if (!GetLengthPrefixed(&in, &word) ||
-          (!view->unposted_.empty() && !(view->unposted_.back() < word))) {
+      if (!GetLengthPrefixed(&in, &word) || (!unposted_.empty() && !(unposted_.back() < word))) {
         return Status::DataLoss("word_postings: bad unposted word " + std::to_string(i));
       }
-      view->unposted_.push_back(word);
+      unposted_.push_back(word);
     }
     if (!in.empty()) return Status::DataLoss("word_postings: trailing bytes");
-    return view;
+    return Status::OK();
   }
 
- private:
+  // Version 2 after posted_count: unposted_count words(posted) run_count[posted] gap[runs]
+  // length_minus_1[runs] words(unposted).
+  Status ParseColumns(std::string_view in, uint64_t posted) {
+    uint64_t unposted;
+    if (!GetVarint64(&in, &unposted) || unposted > in.size()) {
+      return Status::DataLoss("word_postings: bad unposted word count");
+    }
+    std::vector<uint32_t> ends;  // of each word in text_: the posted, then the unposted
+    ends.reserve(posted + unposted);
+    RETURN_IF_ERROR(GetWords(&in, posted, "posted", &ends));
+    std::vector<uint32_t> runs(posted);
+    uint64_t total_runs = 0;
+    for (uint64_t i = 0; i < posted; ++i) {
+      // A word has at least one run and no more than the segment has rows.
+      if (!GetVarint32(&in, &runs[i]) || runs[i] == 0 || runs[i] > rows_ ||
+          runs[i] == kInterleaved) {
+        return Status::DataLoss("word_postings: bad run count of word " + std::to_string(i));
+      }
+      total_runs += runs[i];
+    }
+    if (total_runs > in.size()) {
+      return Status::DataLoss("word_postings: " + std::to_string(total_runs) +
+                              " runs in a block of " + std::to_string(in.size()) + " bytes left");
+    }
+    postings_.resize(posted);
+    for (std::string_view Postings::*column : {&Postings::gaps, &Postings::lengths}) {
+      for (uint64_t i = 0; i < posted; ++i) {
+        postings_[i].*column = in;
+        postings_[i].runs = runs[i];
+        if (!SkipVarints(&in, runs[i])) {
+          return Status::DataLoss(std::string("word_postings: the ") +
+                                  (column == &Postings::gaps ? "gaps" : "run lengths") +
+                                  " of word " + std::to_string(i) + " are truncated");
+        }
+      }
+    }
+    RETURN_IF_ERROR(GetWords(&in, unposted, "unposted", &ends));
+    if (!in.empty()) return Status::DataLoss("word_postings: trailing bytes");
+    // text_ no longer grows: the views into it stay valid.
+    words_.reserve(posted);
+    unposted_.reserve(unposted);
+    uint32_t begin = 0;
+    for (size_t i = 0; i < ends.size(); ++i) {
+      std::string_view word(text_.data() + begin, ends[i] - begin);
+      (i < posted ? words_ : unposted_).push_back(word);
+      begin = ends[i];
+    }
+    return Status::OK();
+  }
+
+  // Reads version 2's words(n) from "*in", appending each word to text_ and its end to "*ends".
+  // The words must be in increasing order. "what" names the list in errors.
+  Status GetWords(std::string_view* in, uint64_t n, const char* what, std::vector<uint32_t>* ends) {
+    auto bad = [&](uint64_t i, const std::string& why) {
+      return Status::DataLoss(std::string("word_postings: ") + what + " word " + std::to_string(i) +
+                              ": " + why);
+    };
+    std::vector<uint64_t> shared(n);
+    for (uint64_t i = 0; i < n; ++i) {
+      if (!GetVarint64(in, &shared[i])) return bad(i, "truncated");
+    }
+    size_t prev_begin = 0, prev_size = 0;  // the word before, in text_
+    for (uint64_t i = 0; i < n; ++i) {
+      const size_t end = in->find('\n');
+      if (end == std::string_view::npos) return bad(i, "truncated");
+      if (shared[i] > prev_size) {
+        return bad(i, "shares " + std::to_string(shared[i]) + " bytes of a word of " +
+                          std::to_string(prev_size));
+      }
+      if (text_.size() + shared[i] + end > UINT32_MAX) return bad(i, "too long");
+      const size_t begin = text_.size();
+      text_.append(text_, prev_begin, shared[i]);
+      text_.append(in->substr(0, end));
+      in->remove_prefix(end + 1);
+      const std::string_view word(text_.data() + begin, text_.size() - begin);
+      if (i > 0 && !(std::string_view(text_.data() + prev_begin, prev_size) < word)) {
+        return bad(i, "out of order");
+      }
+      prev_begin = begin;
+      prev_size = word.size();
+      ends->push_back(static_cast<uint32_t>(text_.size()));
+    }
+    return Status::OK();
+  }
+
   std::string data_;
+  std::string text_;  // version 2: the words, spelt out
   uint32_t min_rows_ = 1;
   bool numbers_ = true;
   uint64_t rows_ = 0;
   std::vector<std::string_view> words_;     // posted, sorted
-  std::vector<std::string_view> postings_;  // of words_[i]
+  std::vector<Postings> postings_;          // of words_[i]
   std::vector<std::string_view> unposted_;  // frequent words without postings, sorted
 };
 

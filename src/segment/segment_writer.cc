@@ -496,6 +496,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   }
 
   build.words = options_.word_postings;
+  build.word_postings_version = options_.word_postings_version;
   for (const auto* fields : {&build.indexed, &build.blooms}) {
     for (const index::IndexedField& f : *fields) split_words_ = split_words_ || f.message_words;
   }
@@ -590,7 +591,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
           if (part.blobs.empty() || part.blobs[0].empty()) break;  // nothing to index
           KindIndexMeta meta;
           meta.kind = std::string(kind->name);
-          meta.version = kind->version;
+          meta.version = part.version != 0 ? part.version : kind->version;
           RETURN_IF_ERROR(EmitBlock(part.blobs[0], MetadataChoice(), &meta.ref));
           footer_.kind_indexes.push_back(std::move(meta));
           break;
