@@ -31,7 +31,9 @@
 // block answers the same queries through the blooms and by reading blocks, and so does a build
 // that knows only version 1 (the reader leaves out a kind block of a newer version).
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <unordered_map>
 
@@ -270,12 +272,37 @@ Status DecodeSplitPostings(std::string_view gaps, std::string_view lengths, uint
   return Status::OK();
 }
 
-// Skips "n" varints of "*in". False when they are not there.
+// Skips "n" varints of "*in" (a varint ends at a byte below 0x80). False when they are not
+// there or one is longer than 10 bytes. Opening a block skips every gap and run length once, so
+// this counts the ending bytes of 8 bytes at a time.
 bool SkipVarints(std::string_view* in, uint64_t n) {
-  uint64_t v;
-  for (uint64_t i = 0; i < n; ++i) {
-    if (!GetVarint64(in, &v)) return false;
+  const char* p = in->data();
+  const char* const end = p + in->size();
+  size_t since_end = 0;  // bytes of the varint being skipped so far
+  while (n > 0) {
+    if (end - p >= 8) {
+      uint64_t chunk;
+      std::memcpy(&chunk, p, 8);
+      const uint64_t ends = ~chunk & 0x8080808080808080ull;
+      const uint64_t count = static_cast<uint64_t>(std::popcount(ends));
+      // Whole chunks while they end fewer varints than are left and the varint being skipped
+      // stays within 10 bytes (a chunk with no ending byte extends it).
+      const size_t first_end = static_cast<size_t>(std::countr_zero(ends)) / 8;  // 8: none
+      if (count < n && since_end + first_end < 10) {
+        n -= count;
+        since_end = count > 0 ? static_cast<size_t>(std::countl_zero(ends)) / 8 : since_end + 8;
+        p += 8;
+        continue;
+      }
+    }
+    if (p == end || since_end >= 10) return false;
+    ++since_end;
+    if ((static_cast<uint8_t>(*p++) & 0x80) == 0) {
+      --n;
+      since_end = 0;
+    }
   }
+  in->remove_prefix(static_cast<size_t>(p - in->data()));
   return true;
 }
 
@@ -292,11 +319,8 @@ class WordPostingsView final : public IndexView {
     if (state == State::kUnknown) return std::optional<roaring::Roaring>();
     roaring::Roaring rows;
     if (state == State::kPosted) {
-      const Postings& posting = postings_[at];
-      Status st = posting.runs == kInterleaved
-                      ? DecodePostings(posting.gaps, static_cast<uint32_t>(rows_), &rows)
-                      : DecodeSplitPostings(posting.gaps, posting.lengths, posting.runs,
-                                            static_cast<uint32_t>(rows_), &rows);
+      Status st = version_ == 1 ? DecodePostings(postings_[at], static_cast<uint32_t>(rows_), &rows)
+                                : DecodeColumns(at, &rows);
       if (!st.ok()) {
         return Status::DataLoss("word postings of '" + folded + "': " + st.message());
       }
@@ -356,16 +380,26 @@ class WordPostingsView final : public IndexView {
   }
 
  private:
-  // A word's postings: version 1, "gaps" holds its interleaved runs (runs == kInterleaved);
-  // version 2, its "runs" gaps and lengths start "gaps" and "lengths".
-  static constexpr uint32_t kInterleaved = UINT32_MAX;
-  struct Postings {
-    std::string_view gaps, lengths;
-    uint32_t runs = kInterleaved;
-  };
+  // Version 2: words between two checkpoints, whose gaps and run lengths start are kept.
+  static constexpr size_t kCheckpointWords = 64;
+
+  // Decodes the postings of posted word "at" of version 2 into "*rows": from the checkpoint
+  // before it, skips the runs of the words in between in both columns.
+  Status DecodeColumns(size_t at, roaring::Roaring* rows) const {
+    const size_t checkpoint = at / kCheckpointWords;
+    uint64_t skip = 0;
+    for (size_t i = checkpoint * kCheckpointWords; i < at; ++i) skip += runs_[i];
+    std::string_view gaps = std::string_view(data_).substr(gaps_at_[checkpoint]);
+    std::string_view lengths = std::string_view(data_).substr(lengths_at_[checkpoint]);
+    if (!SkipVarints(&gaps, skip) || !SkipVarints(&lengths, skip)) {
+      return Status::DataLoss("truncated postings");
+    }
+    return DecodeSplitPostings(gaps, lengths, runs_[at], static_cast<uint32_t>(rows_), rows);
+  }
 
   // Version 1 after the header: entry* unposted_count word(lp)*.
   Status ParseEntries(std::string_view in, uint64_t posted) {
+    version_ = 1;
     words_.reserve(posted);
     postings_.reserve(posted);
     for (uint64_t i = 0; i < posted; ++i) {
@@ -377,7 +411,7 @@ class WordPostingsView final : public IndexView {
         return Status::DataLoss("word_postings: words out of order at entry " + std::to_string(i));
       }
       words_.push_back(word);
-      postings_.push_back(Postings{runs, {}, kInterleaved});
+      postings_.push_back(runs);
     }
     uint64_t unposted;
     if (!GetVarint64(&in, &unposted) || unposted > in.size()) {
@@ -404,29 +438,33 @@ class WordPostingsView final : public IndexView {
     std::vector<uint32_t> ends;  // of each word in text_: the posted, then the unposted
     ends.reserve(posted + unposted);
     RETURN_IF_ERROR(GetWords(&in, posted, "posted", &ends));
-    std::vector<uint32_t> runs(posted);
+    runs_.resize(posted);
     uint64_t total_runs = 0;
     for (uint64_t i = 0; i < posted; ++i) {
       // A word has at least one run and no more than the segment has rows.
-      if (!GetVarint32(&in, &runs[i]) || runs[i] == 0 || runs[i] > rows_ ||
-          runs[i] == kInterleaved) {
+      if (!GetVarint32(&in, &runs_[i]) || runs_[i] == 0 || runs_[i] > rows_) {
         return Status::DataLoss("word_postings: bad run count of word " + std::to_string(i));
       }
-      total_runs += runs[i];
+      total_runs += runs_[i];
     }
     if (total_runs > in.size()) {
       return Status::DataLoss("word_postings: " + std::to_string(total_runs) +
                               " runs in a block of " + std::to_string(in.size()) + " bytes left");
     }
-    postings_.resize(posted);
-    for (std::string_view Postings::*column : {&Postings::gaps, &Postings::lengths}) {
-      for (uint64_t i = 0; i < posted; ++i) {
-        postings_[i].*column = in;
-        postings_[i].runs = runs[i];
-        if (!SkipVarints(&in, runs[i])) {
+    // Where the gaps and lengths of every kCheckpointWords-th word start; both columns must
+    // hold all their varints.
+    for (std::vector<uint32_t>* at : {&gaps_at_, &lengths_at_}) {
+      at->reserve(posted / kCheckpointWords + 1);
+      for (size_t first = 0; first < posted; first += kCheckpointWords) {
+        at->push_back(static_cast<uint32_t>(in.data() - data_.data()));
+        const size_t last = std::min<size_t>(posted, first + kCheckpointWords);
+        uint64_t skip = 0;
+        for (size_t i = first; i < last; ++i) skip += runs_[i];
+        if (!SkipVarints(&in, skip)) {
           return Status::DataLoss(std::string("word_postings: the ") +
-                                  (column == &Postings::gaps ? "gaps" : "run lengths") +
-                                  " of word " + std::to_string(i) + " are truncated");
+                                  (at == &gaps_at_ ? "gaps" : "run lengths") + " of words " +
+                                  std::to_string(first) + " to " + std::to_string(last - 1) +
+                                  " are truncated");
         }
       }
     }
@@ -452,9 +490,14 @@ class WordPostingsView final : public IndexView {
                               ": " + why);
     };
     std::vector<uint64_t> shared(n);
+    uint64_t spelt = 0;  // bytes the shared prefixes add to the suffixes
     for (uint64_t i = 0; i < n; ++i) {
       if (!GetVarint64(in, &shared[i])) return bad(i, "truncated");
+      spelt += std::min<uint64_t>(shared[i], 1024);
     }
+    // The spelt-out words, at most the suffixes and the prefixes (validated below; the cap keeps
+    // a damaged block from reserving much).
+    text_.reserve(text_.size() + std::min<uint64_t>(spelt + in->size(), 64 * data_.size()));
     size_t prev_begin = 0, prev_size = 0;  // the word before, in text_
     for (uint64_t i = 0; i < n; ++i) {
       const size_t end = in->find('\n');
@@ -484,9 +527,12 @@ class WordPostingsView final : public IndexView {
   uint32_t min_rows_ = 1;
   bool numbers_ = true;
   uint64_t rows_ = 0;
-  std::vector<std::string_view> words_;     // posted, sorted
-  std::vector<Postings> postings_;          // of words_[i]
-  std::vector<std::string_view> unposted_;  // frequent words without postings, sorted
+  std::vector<std::string_view> words_;  // posted, sorted
+  uint32_t version_ = 2;
+  std::vector<std::string_view> postings_;      // version 1: the runs of words_[i]
+  std::vector<uint32_t> runs_;                  // version 2: the run count of words_[i]
+  std::vector<uint32_t> gaps_at_, lengths_at_;  // version 2: checkpoints, offsets in data_
+  std::vector<std::string_view> unposted_;      // frequent words without postings, sorted
 };
 
 std::unique_ptr<IndexBuilder> NewBuilder(const BuildOptions& options) {

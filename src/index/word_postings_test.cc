@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <set>
 
@@ -182,6 +183,31 @@ TEST(WordPostings, ADamagedOrNewerBlockDoesNotOpen) {
     }
     std::string trailing = good + "x";
     EXPECT_FALSE(OpenKindBlock(Kind(), version, trailing, 1).ok());
+  }
+}
+
+// Version 2 keeps where the gaps and run lengths of every 64th word start; a word between two
+// checkpoints is found by skipping the runs of the words before it: every word of a block of
+// hundreds of words, with runs of one row and of many, gives its rows.
+TEST(WordPostings, Version2FindsEveryWordBetweenItsCheckpoints) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 3000; ++i) {
+    texts.push_back("word" + std::to_string(i % 700) + "x run" + std::to_string(i / 100) +
+                    "y every");
+  }
+  std::vector<Record> rows = Messages(texts);
+  for (uint32_t version : {1u, 2u}) {
+    SCOPED_TRACE("layout version " + std::to_string(version));
+    auto view = Open(Build(rows, WithMessage({}, version), 256), 12, version);
+    ASSERT_NE(view, nullptr);
+    std::map<std::string, std::vector<uint32_t>> expected;
+    for (uint32_t r = 0; r < texts.size(); ++r) {
+      for (const std::string& w : Tokenize(texts[r])) {
+        if (expected[w].empty() || expected[w].back() != r) expected[w].push_back(r);
+      }
+    }
+    ASSERT_GT(expected.size(), 700u);
+    for (const auto& [word, want] : expected) EXPECT_EQ(RowsOf(*view, word), want) << word;
   }
 }
 
