@@ -18,10 +18,9 @@
 //   words(n)      := shared[n] (suffix '\n')[n]
 // A word of version 2 is the first "shared" bytes of the word before it followed by its suffix
 // (front coding: sorted words share long prefixes; no word holds a newline, tokenizer.h), and
-// each word's runs are the next
-// run_count of the gap and length columns. Words, gaps and lengths each predict their own kind
-// of bytes, so zstd compresses the columns 15-20 % smaller than the entries word by word
-// (docs/format/index.md "Word postings").
+// each word's runs are the next run_count of the gap and of the length column. Words, gaps and
+// lengths each predict their own kind of bytes, so zstd compresses the columns 15-20 % smaller
+// than the entries word by word (docs/format/index.md "Word postings").
 // min_rows: words in fewer rows are not posted. flags bit 0: number words
 // (IsNumberWord) are posted. "rows" is the segment's row count. Entries and unposted words are
 // sorted by their bytes; unposted words are those above the rule's row limit, listed only when
