@@ -13,7 +13,8 @@
 // benchmark corpus (--corpus, normalised as the server does; without it, generated lines),
 // beside zstd -3 and zstd -19 of the same raw bytes, met/missed for the goal warm <= zstd -19,
 // where the warm bytes go, and the per-lever table (each warm lever alone on top of the warm
-// options before it, then the chosen ones; --no-candidates leaves the levers out);
+// options before it, then the chosen ones; --no-candidates leaves the levers out; --warm-levers
+// adds the chosen options with one change each to the word postings or the message bloom);
 // docs/storage.md "Warm encoding: measured".
 //
 // --merge N: the memory of a compaction of N segments of the first --lines lines of the corpus
@@ -74,6 +75,7 @@ size_t ZstdSize(const std::string& raw, int level) {
 
 bool print_columns = false;
 bool tier_candidates = true;
+bool warm_levers = false;  // --warm-levers
 int tiers_met = 0, tiers_missed = 0;
 bool sort_rows = true;
 // --time-slice: overrides every writer's time_slice_rows (-1: each options' own).
@@ -84,6 +86,9 @@ struct Measure {
   uint64_t file_bytes = 0;
   uint64_t column_bytes = 0, index_bytes = 0, bloom_bytes = 0, word_bytes = 0;
   double write_s = 0, scan_all_s = 0, scan_msg_s = 0;
+  // A word query's first touch of the segment: open it and look a word up (the word postings
+  // block read, decompressed and parsed), best of 20.
+  double word_lookup_s = 0;
   // Where the bytes went: "column message", "fields (N columns)", "index trace_id",
   // "bloom message", "kind word_postings", "footer, header, trailer"; largest first.
   std::vector<std::pair<uint64_t, std::string>> parts;
@@ -199,6 +204,19 @@ Measure WriteAndScan(const std::string& path, const std::vector<Record>& records
     (*reader)->ReadBlock(b, kColMessage, &rows, nullptr).IgnoreError();
   }
   m.scan_msg_s = Seconds(start);
+  m.word_lookup_s = 1e9;
+  for (int run = 0; run < 20; ++run) {
+    start = Clock::now();
+    auto fresh = SegmentFileReader::OpenFile(env, path);
+    if (!fresh.ok()) break;
+    index::FieldPredicate p;
+    p.field = "message";
+    p.builtin = true;
+    p.op = index::FieldPredicate::Op::kWord;
+    p.value = "nosuchwordanywhere";
+    (void)(*fresh)->MatchingRows(p);
+    m.word_lookup_s = std::min(m.word_lookup_s, Seconds(start));
+  }
   env->RemoveFile(path).IgnoreError();
   return m;
 }
@@ -374,6 +392,53 @@ std::vector<std::string> MessageBlocks(std::vector<Record> records, uint32_t blo
   return blocks;
 }
 
+// --warm-levers: the chosen warm options with one change each to the word postings or the
+// message bloom (docs/storage.md "Warm encoding: measured"): bytes, the word postings block,
+// the message bloom, warm / zstd -19 and the write CPU.
+void WarmIndexLevers(const std::string& path, const std::vector<Record>& records, size_t z19,
+                     double mb) {
+  struct Lever {
+    const char* what;
+    void (*apply)(WriterOptions*);
+  };
+  const Lever levers[] = {
+      {"before: word postings laid out word by word (layout 1), from 3 rows",
+       [](WriterOptions* o) {
+         o->word_postings_version = 1;
+         o->word_postings.min_rows = 3;
+       }},
+      {"word postings front-coded in columns (layout 2), from 3 rows",
+       [](WriterOptions* o) { o->word_postings.min_rows = 3; }},
+      {"layout 2, from 4 rows", [](WriterOptions* o) { o->word_postings.min_rows = 4; }},
+      {"chosen: WarmWriterOptions() (layout 2, from 5 rows)", [](WriterOptions*) {}},
+      {"layout 2, from 3 rows, no message bloom",
+       [](WriterOptions* o) {
+         o->word_postings.min_rows = 3;
+         o->bloom_fields.erase(
+             std::remove(o->bloom_fields.begin(), o->bloom_fields.end(), "message"),
+             o->bloom_fields.end());
+       }},
+  };
+  for (const Lever& l : levers) {
+    WriterOptions o = WarmWriterOptions();
+    l.apply(&o);
+    const Measure m = WriteAndScan(path, records, o);
+    uint64_t postings = 0, bloom = 0;
+    for (const auto& [bytes, what] : m.parts) {
+      if (what == "kind word_postings") postings = bytes;
+      if (what == "bloom message") bloom = bytes;
+    }
+    std::printf(
+        "|   %s | | | | | | %llu | postings %llu, message bloom %llu | %.3f | write %.2f MB/s, "
+        "open + word lookup %.0f us |\n",
+        l.what, static_cast<unsigned long long>(m.file_bytes),
+        static_cast<unsigned long long>(postings), static_cast<unsigned long long>(bloom),
+        static_cast<double>(m.file_bytes) / static_cast<double>(z19), mb / m.write_s,
+        m.word_lookup_s * 1e6);
+    std::fflush(stdout);
+  }
+}
+
 // --tiers: one dataset's row of the tier table and its warm candidates.
 void TierRows(const std::string& name, const std::string& path, const std::vector<Record>& records,
               const std::string& raw) {
@@ -392,6 +457,7 @@ void TierRows(const std::string& name, const std::string& path, const std::vecto
   std::printf("|   warm bytes: %s | | | | | | | | | |\n", PartsText(warm).c_str());
   std::printf("|   hot bytes: %s | | | | | | | | | |\n", PartsText(hot).c_str());
   std::fflush(stdout);
+  if (warm_levers) WarmIndexLevers(path, records, z19, mb);
   if (!tier_candidates) return;
   uint64_t base_bytes = 0;
   // The levers, each alone on top of the warm options before this measurement, then all the
@@ -608,6 +674,8 @@ int Main(int argc, char** argv) {
       tiers = true;
     } else if (std::strcmp(argv[i], "--no-candidates") == 0) {
       tier_candidates = false;
+    } else if (std::strcmp(argv[i], "--warm-levers") == 0) {
+      warm_levers = true;
     } else if (std::strcmp(argv[i], "--columns") == 0) {
       print_columns = true;
     } else if (std::strcmp(argv[i], "--datasets") == 0 && i + 1 < argc) {
@@ -621,7 +689,7 @@ int Main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: bench_segment [--codecs] [--columns] [--store] [--tiers] [--merge N] "
-                   "[--no-candidates] "
+                   "[--no-candidates] [--warm-levers] "
                    "[--no-sort] [--time-slice ROWS] [--datasets a,b] [--dir DIR] "
                    "[--lines N] [--corpus NDJSON]\n");
       return 2;

@@ -89,6 +89,10 @@ struct BuildOptions {
   std::vector<IndexedField> indexed;  // exact-value inverted indexes; "message": word postings
   std::vector<IndexedField> blooms;   // per-block blooms
   WordPostingsRule words;
+  // The layout of the word_postings block to write: 0 the kind's newest (2: words front-coded,
+  // gaps and run lengths in columns of their own), 1 the layout builds before it wrote
+  // (compatibility tests and the size comparison of bench_segment).
+  uint32_t word_postings_version = 0;
   // When set, the words of the messages of the block being added, split once for every kind
   // (the writer fills it before each AddBlock); kinds that read message words use it instead of
   // splitting the messages again. Null: each kind splits them itself.
@@ -110,6 +114,7 @@ struct IndexPart {
   IndexedField field;
   uint64_t count = 0;              // distinct values or tokens, as the directory records them
   std::vector<std::string> blobs;  // the stored blocks, in the layout's order; "" is absent
+  uint32_t version = 0;            // kKindBlock: the version the block is in; 0: the kind's
 };
 
 // Builds one kind's index for one segment. Not thread-safe; one per segment being written.

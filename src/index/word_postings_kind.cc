@@ -8,18 +8,31 @@
 // "Word postings") stored in the block itself, so a reader knows whether a word it does not find
 // is absent (no row holds it) or was only left out (it then answers "cannot tell").
 //
-// Serialized block, version 1 (integers are varints; postings as in inverted_index.h):
+// Serialized block (integers are varints; postings as in inverted_index.h), version 1:
 //   word_postings := min_rows flags rows posted_count entry* unposted_count word(lp)*
 //   entry         := word(lp) postings(lp)
+// version 2 (written since; the same content, as columns):
+//   word_postings := min_rows flags rows posted_count unposted_count
+//                    words(posted_count) run_count[posted_count] gap[runs] length_minus_1[runs]
+//                    words(unposted_count)
+//   words(n)      := shared[n] (suffix '\n')[n]
+// A word of version 2 is the first "shared" bytes of the word before it followed by its suffix
+// (front coding: sorted words share long prefixes; no word holds a newline, tokenizer.h), and
+// each word's runs are the next run_count of the gap and of the length column. Words, gaps and
+// lengths each predict their own kind of bytes, so zstd compresses the columns 15-20 % smaller
+// than the entries word by word (docs/format/index.md "Word postings").
 // min_rows: words in fewer rows are not posted. flags bit 0: number words
 // (IsNumberWord) are posted. "rows" is the segment's row count. Entries and unposted words are
 // sorted by their bytes; unposted words are those above the rule's row limit, listed only when
 // min_rows is 1 (otherwise a word not found is "cannot tell" anyway); words below min_rows and
 // unposted numbers are not listed.
 // Written from segment format version 3 (the kind_index directory); a segment without the
-// block answers the same queries through the blooms and by reading blocks.
+// block answers the same queries through the blooms and by reading blocks, and so does a build
+// that knows only version 1 (the reader leaves out a kind block of a newer version).
 #include <algorithm>
+#include <bit>
 #include <cmath>
+#include <cstring>
 #include <deque>
 #include <unordered_map>
 
@@ -32,7 +45,7 @@ namespace sawmill::index {
 
 namespace {
 
-constexpr uint32_t kVersion = 1;
+constexpr uint32_t kVersion = 2;  // written by default; 1 is still read and can be written
 constexpr uint64_t kFlagNumbers = 1;
 // Distinct words a builder tracks per segment (bounded memory, about 150 bytes each); words met
 // after that are not posted, and the block then says "cannot tell" for a word it lacks.
@@ -55,7 +68,9 @@ struct HashOfWord {
 class WordPostingsBuilder final : public IndexBuilder {
  public:
   explicit WordPostingsBuilder(const BuildOptions& options)
-      : rule_(options.words), block_words_(options.block_words) {
+      : rule_(options.words),
+        version_(options.word_postings_version == 1 ? 1 : kVersion),
+        block_words_(options.block_words) {
     for (const IndexedField& f : options.indexed) enabled_ = enabled_ || f.message_words;
   }
 
@@ -110,21 +125,42 @@ class WordPostingsBuilder final : public IndexBuilder {
     }
     IndexPart part;
     part.count = posted.size();
+    part.version = version_;
     std::string& out = part.blobs.emplace_back();
     PutVarint32(&out, min_rows);
     PutVarint64(&out, rule_.numbers ? kFlagNumbers : 0);
     PutVarint64(&out, rows_);
     PutVarint64(&out, posted.size());
-    std::string runs;
-    for (const Entry* e : posted) {
-      PutLengthPrefixed(&out, e->word);
-      runs = e->runs;
-      PutVarint32(&runs, e->run_start - e->prev_end);
-      PutVarint32(&runs, e->run_end - e->run_start - 1);
-      PutLengthPrefixed(&out, runs);
+    if (version_ == 1) {
+      std::string runs;
+      for (const Entry* e : posted) {
+        PutLengthPrefixed(&out, e->word);
+        runs.clear();
+        ForEachRun(*e, [&](uint32_t gap, uint32_t length_minus_1) {
+          PutVarint32(&runs, gap);
+          PutVarint32(&runs, length_minus_1);
+        });
+        PutLengthPrefixed(&out, runs);
+      }
+      PutVarint64(&out, unposted.size());
+      for (const Entry* e : unposted) PutLengthPrefixed(&out, e->word);
+    } else {
+      PutVarint64(&out, unposted.size());
+      PutWords(posted, &out);
+      std::string gaps, lengths;
+      for (const Entry* e : posted) {
+        uint32_t runs = 0;
+        ForEachRun(*e, [&](uint32_t gap, uint32_t length_minus_1) {
+          PutVarint32(&gaps, gap);
+          PutVarint32(&lengths, length_minus_1);
+          ++runs;
+        });
+        PutVarint32(&out, runs);
+      }
+      out += gaps;
+      out += lengths;
+      PutWords(unposted, &out);
     }
-    PutVarint64(&out, unposted.size());
-    for (const Entry* e : unposted) PutLengthPrefixed(&out, e->word);
     parts->push_back(std::move(part));
   }
 
@@ -136,6 +172,35 @@ class WordPostingsBuilder final : public IndexBuilder {
     uint32_t prev_end = 0;                // end of the last finished run
     uint32_t rows = 0;
   };
+
+  // Calls fn(gap, length_minus_1) for each run of "e"'s rows: the finished runs, then the open one.
+  template <class Fn>
+  static void ForEachRun(const Entry& e, Fn fn) {
+    std::string_view finished(e.runs);
+    uint32_t gap = 0, length_minus_1 = 0;
+    while (GetVarint32(&finished, &gap) && GetVarint32(&finished, &length_minus_1)) {
+      fn(gap, length_minus_1);
+    }
+    fn(e.run_start - e.prev_end, e.run_end - e.run_start - 1);
+  }
+
+  // Version 2's words(n): each word's bytes shared with the word before it, then each word's
+  // suffix ended by a newline (no word holds one: tokenizer.h). "entries" are sorted by word.
+  static void PutWords(const std::vector<const Entry*>& entries, std::string* out) {
+    std::string suffixes;
+    std::string_view prev;
+    for (const Entry* e : entries) {
+      const std::string_view word = e->word;
+      const size_t limit = std::min(prev.size(), word.size());
+      size_t shared = 0;
+      while (shared < limit && prev[shared] == word[shared]) ++shared;
+      PutVarint64(out, shared);
+      suffixes.append(word.substr(shared));
+      suffixes.push_back('\n');
+      prev = word;
+    }
+    out->append(suffixes);
+  }
 
   // Adds "word" (folded, "hash" its BloomHash) for "row".
   void Add(std::string_view word, uint64_t hash, uint32_t row) {
@@ -169,6 +234,7 @@ class WordPostingsBuilder final : public IndexBuilder {
   }
 
   WordPostingsRule rule_;
+  uint32_t version_;  // of the block written
   const BlockWords* block_words_;
   bool enabled_ = false;
   bool capped_ = false;
@@ -178,6 +244,66 @@ class WordPostingsBuilder final : public IndexBuilder {
   std::deque<Entry> entries_;
   std::unordered_map<HashedWord, uint32_t, HashOfWord> by_word_;
 };
+
+// Decodes version 2's postings of one word: its gaps and lengths, each "runs" varints from the
+// start of "gaps" and "lengths" (the columns' rest follows). Checks as DecodePostings.
+Status DecodeSplitPostings(std::string_view gaps, std::string_view lengths, uint32_t runs,
+                           uint32_t max_rows, roaring::Roaring* out) {
+  uint64_t pos = 0;
+  for (uint32_t i = 0; i < runs; ++i) {
+    uint64_t gap, length_minus_1;
+    if (!GetVarint64(&gaps, &gap) || !GetVarint64(&lengths, &length_minus_1)) {
+      return Status::DataLoss("truncated postings");
+    }
+    const uint64_t start = pos + gap;
+    const uint64_t end = start + length_minus_1 + 1;
+    if (gap > max_rows || length_minus_1 >= max_rows || end > max_rows) {
+      return Status::DataLoss("postings name row " + std::to_string(end - 1) + " of only " +
+                              std::to_string(max_rows));
+    }
+    if (end - start == 1) {
+      out->add(static_cast<uint32_t>(start));
+    } else {
+      out->addRange(start, end);
+    }
+    pos = end;
+  }
+  return Status::OK();
+}
+
+// Skips "n" varints of "*in" (a varint ends at a byte below 0x80). False when they are not
+// there or one is longer than 10 bytes. Opening a block skips every gap and run length once, so
+// this counts the ending bytes of 8 bytes at a time.
+bool SkipVarints(std::string_view* in, uint64_t n) {
+  const char* p = in->data();
+  const char* const end = p + in->size();
+  size_t since_end = 0;  // bytes of the varint being skipped so far
+  while (n > 0) {
+    if (end - p >= 8) {
+      uint64_t chunk;
+      std::memcpy(&chunk, p, 8);
+      const uint64_t ends = ~chunk & 0x8080808080808080ull;
+      const uint64_t count = static_cast<uint64_t>(std::popcount(ends));
+      // Whole chunks while they end fewer varints than are left and the varint being skipped
+      // stays within 10 bytes (a chunk with no ending byte extends it).
+      const size_t first_end = static_cast<size_t>(std::countr_zero(ends)) / 8;  // 8: none
+      if (count < n && since_end + first_end < 10) {
+        n -= count;
+        since_end = count > 0 ? static_cast<size_t>(std::countl_zero(ends)) / 8 : since_end + 8;
+        p += 8;
+        continue;
+      }
+    }
+    if (p == end || since_end >= 10) return false;
+    ++since_end;
+    if ((static_cast<uint8_t>(*p++) & 0x80) == 0) {
+      --n;
+      since_end = 0;
+    }
+  }
+  in->remove_prefix(static_cast<size_t>(p - in->data()));
+  return true;
+}
 
 class WordPostingsView final : public IndexView {
  public:
@@ -192,7 +318,8 @@ class WordPostingsView final : public IndexView {
     if (state == State::kUnknown) return std::optional<roaring::Roaring>();
     roaring::Roaring rows;
     if (state == State::kPosted) {
-      Status st = DecodePostings(postings_[at], static_cast<uint32_t>(rows_), &rows);
+      Status st = version_ == 1 ? DecodePostings(postings_[at], static_cast<uint32_t>(rows_), &rows)
+                                : DecodeColumns(at, &rows);
       if (!st.ok()) {
         return Status::DataLoss("word postings of '" + folded + "': " + st.message());
       }
@@ -229,7 +356,7 @@ class WordPostingsView final : public IndexView {
 
   static Result<std::unique_ptr<WordPostingsView>> Parse(uint32_t version, std::string data,
                                                          uint64_t segment_rows) {
-    if (version != kVersion) {
+    if (version != 1 && version != 2) {
       return Status::DataLoss("word_postings version " + std::to_string(version) +
                               " is not readable by this build");
     }
@@ -246,18 +373,44 @@ class WordPostingsView final : public IndexView {
                               " rows, the segment has " + std::to_string(segment_rows));
     }
     view->numbers_ = (flags & kFlagNumbers) != 0;
-    view->words_.reserve(posted);
-    view->postings_.reserve(posted);
+    Status st = version == 1 ? view->ParseEntries(in, posted) : view->ParseColumns(in, posted);
+    if (!st.ok()) return st;
+    return view;
+  }
+
+ private:
+  // Version 2: words between two checkpoints, whose gaps and run lengths start are kept.
+  static constexpr size_t kCheckpointWords = 64;
+
+  // Decodes the postings of posted word "at" of version 2 into "*rows": from the checkpoint
+  // before it, skips the runs of the words in between in both columns.
+  Status DecodeColumns(size_t at, roaring::Roaring* rows) const {
+    const size_t checkpoint = at / kCheckpointWords;
+    uint64_t skip = 0;
+    for (size_t i = checkpoint * kCheckpointWords; i < at; ++i) skip += runs_[i];
+    std::string_view gaps = std::string_view(data_).substr(gaps_at_[checkpoint]);
+    std::string_view lengths = std::string_view(data_).substr(lengths_at_[checkpoint]);
+    if (!SkipVarints(&gaps, skip) || !SkipVarints(&lengths, skip)) {
+      return Status::DataLoss("truncated postings");
+    }
+    return DecodeSplitPostings(gaps, lengths, runs_[at], static_cast<uint32_t>(rows_), rows);
+  }
+
+  // Version 1 after the header: entry* unposted_count word(lp)*.
+  Status ParseEntries(std::string_view in, uint64_t posted) {
+    version_ = 1;
+    words_.reserve(posted);
+    postings_.reserve(posted);
     for (uint64_t i = 0; i < posted; ++i) {
-      std::string_view word, postings;
-      if (!GetLengthPrefixed(&in, &word) || !GetLengthPrefixed(&in, &postings)) {
+      std::string_view word, runs;
+      if (!GetLengthPrefixed(&in, &word) || !GetLengthPrefixed(&in, &runs)) {
         return Status::DataLoss("word_postings: entry " + std::to_string(i) + " is truncated");
       }
-      if (!view->words_.empty() && !(view->words_.back() < word)) {
+      if (!words_.empty() && !(words_.back() < word)) {
         return Status::DataLoss("word_postings: words out of order at entry " + std::to_string(i));
       }
-      view->words_.push_back(word);
-      view->postings_.push_back(postings);
+      words_.push_back(word);
+      postings_.push_back(runs);
     }
     uint64_t unposted;
     if (!GetVarint64(&in, &unposted) || unposted > in.size()) {
@@ -265,24 +418,120 @@ class WordPostingsView final : public IndexView {
     }
     for (uint64_t i = 0; i < unposted; ++i) {
       std::string_view word;
-      if (!GetLengthPrefixed(&in, &word) ||
-          (!view->unposted_.empty() && !(view->unposted_.back() < word))) {
+      if (!GetLengthPrefixed(&in, &word) || (!unposted_.empty() && !(unposted_.back() < word))) {
         return Status::DataLoss("word_postings: bad unposted word " + std::to_string(i));
       }
-      view->unposted_.push_back(word);
+      unposted_.push_back(word);
     }
     if (!in.empty()) return Status::DataLoss("word_postings: trailing bytes");
-    return view;
+    return Status::OK();
   }
 
- private:
+  // Version 2 after posted_count: unposted_count words(posted) run_count[posted] gap[runs]
+  // length_minus_1[runs] words(unposted).
+  Status ParseColumns(std::string_view in, uint64_t posted) {
+    uint64_t unposted;
+    if (!GetVarint64(&in, &unposted) || unposted > in.size()) {
+      return Status::DataLoss("word_postings: bad unposted word count");
+    }
+    std::vector<uint32_t> ends;  // of each word in text_: the posted, then the unposted
+    ends.reserve(posted + unposted);
+    RETURN_IF_ERROR(GetWords(&in, posted, "posted", &ends));
+    runs_.resize(posted);
+    uint64_t total_runs = 0;
+    for (uint64_t i = 0; i < posted; ++i) {
+      // A word has at least one run and no more than the segment has rows.
+      if (!GetVarint32(&in, &runs_[i]) || runs_[i] == 0 || runs_[i] > rows_) {
+        return Status::DataLoss("word_postings: bad run count of word " + std::to_string(i));
+      }
+      total_runs += runs_[i];
+    }
+    if (total_runs > in.size()) {
+      return Status::DataLoss("word_postings: " + std::to_string(total_runs) +
+                              " runs in a block of " + std::to_string(in.size()) + " bytes left");
+    }
+    // Where the gaps and lengths of every kCheckpointWords-th word start; both columns must
+    // hold all their varints.
+    for (std::vector<uint32_t>* at : {&gaps_at_, &lengths_at_}) {
+      at->reserve(posted / kCheckpointWords + 1);
+      for (size_t first = 0; first < posted; first += kCheckpointWords) {
+        at->push_back(static_cast<uint32_t>(in.data() - data_.data()));
+        const size_t last = std::min<size_t>(posted, first + kCheckpointWords);
+        uint64_t skip = 0;
+        for (size_t i = first; i < last; ++i) skip += runs_[i];
+        if (!SkipVarints(&in, skip)) {
+          return Status::DataLoss(std::string("word_postings: the ") +
+                                  (at == &gaps_at_ ? "gaps" : "run lengths") + " of words " +
+                                  std::to_string(first) + " to " + std::to_string(last - 1) +
+                                  " are truncated");
+        }
+      }
+    }
+    RETURN_IF_ERROR(GetWords(&in, unposted, "unposted", &ends));
+    if (!in.empty()) return Status::DataLoss("word_postings: trailing bytes");
+    // text_ no longer grows: the views into it stay valid.
+    words_.reserve(posted);
+    unposted_.reserve(unposted);
+    uint32_t begin = 0;
+    for (size_t i = 0; i < ends.size(); ++i) {
+      std::string_view word(text_.data() + begin, ends[i] - begin);
+      (i < posted ? words_ : unposted_).push_back(word);
+      begin = ends[i];
+    }
+    return Status::OK();
+  }
+
+  // Reads version 2's words(n) from "*in", appending each word to text_ and its end to "*ends".
+  // The words must be in increasing order. "what" names the list in errors.
+  Status GetWords(std::string_view* in, uint64_t n, const char* what, std::vector<uint32_t>* ends) {
+    auto bad = [&](uint64_t i, const std::string& why) {
+      return Status::DataLoss(std::string("word_postings: ") + what + " word " + std::to_string(i) +
+                              ": " + why);
+    };
+    std::vector<uint64_t> shared(n);
+    uint64_t spelt = 0;  // bytes the shared prefixes add to the suffixes
+    for (uint64_t i = 0; i < n; ++i) {
+      if (!GetVarint64(in, &shared[i])) return bad(i, "truncated");
+      spelt += std::min<uint64_t>(shared[i], 1024);
+    }
+    // The spelt-out words, at most the suffixes and the prefixes (validated below; the cap keeps
+    // a damaged block from reserving much).
+    text_.reserve(text_.size() + std::min<uint64_t>(spelt + in->size(), 64 * data_.size()));
+    size_t prev_begin = 0, prev_size = 0;  // the word before, in text_
+    for (uint64_t i = 0; i < n; ++i) {
+      const size_t end = in->find('\n');
+      if (end == std::string_view::npos) return bad(i, "truncated");
+      if (shared[i] > prev_size) {
+        return bad(i, "shares " + std::to_string(shared[i]) + " bytes of a word of " +
+                          std::to_string(prev_size));
+      }
+      if (text_.size() + shared[i] + end > UINT32_MAX) return bad(i, "too long");
+      const size_t begin = text_.size();
+      text_.append(text_, prev_begin, shared[i]);
+      text_.append(in->substr(0, end));
+      in->remove_prefix(end + 1);
+      const std::string_view word(text_.data() + begin, text_.size() - begin);
+      if (i > 0 && !(std::string_view(text_.data() + prev_begin, prev_size) < word)) {
+        return bad(i, "out of order");
+      }
+      prev_begin = begin;
+      prev_size = word.size();
+      ends->push_back(static_cast<uint32_t>(text_.size()));
+    }
+    return Status::OK();
+  }
+
   std::string data_;
+  std::string text_;  // version 2: the words, spelt out
   uint32_t min_rows_ = 1;
   bool numbers_ = true;
   uint64_t rows_ = 0;
-  std::vector<std::string_view> words_;     // posted, sorted
-  std::vector<std::string_view> postings_;  // of words_[i]
-  std::vector<std::string_view> unposted_;  // frequent words without postings, sorted
+  std::vector<std::string_view> words_;  // posted, sorted
+  uint32_t version_ = 2;
+  std::vector<std::string_view> postings_;      // version 1: the runs of words_[i]
+  std::vector<uint32_t> runs_;                  // version 2: the run count of words_[i]
+  std::vector<uint32_t> gaps_at_, lengths_at_;  // version 2: checkpoints, offsets in data_
+  std::vector<std::string_view> unposted_;      // frequent words without postings, sorted
 };
 
 std::unique_ptr<IndexBuilder> NewBuilder(const BuildOptions& options) {

@@ -1,10 +1,12 @@
 // The word_postings kind on its own: a word's rows are exactly the rows whose message the
 // tokenizer gives that word, the rule's left-out words answer "cannot tell" (never zero), and a
-// damaged or newer block does not open.
+// damaged or newer block does not open; both layouts (1: word by word, 2: front-coded columns)
+// answer alike.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
 #include <set>
 
@@ -21,8 +23,9 @@ const IndexKind& Kind() {
   return *kind;
 }
 
-BuildOptions WithMessage(WordPostingsRule rule = {}) {
+BuildOptions WithMessage(WordPostingsRule rule = {}, uint32_t version = 0) {
   BuildOptions o;
+  o.word_postings_version = version;
   IndexedField f;
   f.name = "message";
   f.builtin = true;
@@ -46,11 +49,13 @@ std::string Build(const std::vector<Record>& rows, const BuildOptions& options,
   builder->Finish(&parts);
   if (parts.empty()) return "";
   EXPECT_EQ(parts.size(), 1u);
+  EXPECT_EQ(parts[0].version, options.word_postings_version == 1 ? 1u : Kind().version);
   return parts[0].blobs.at(0);
 }
 
-std::unique_ptr<IndexView> Open(std::string data, uint32_t blocks = 1) {
-  auto view = OpenKindBlock(Kind(), Kind().version, std::move(data), blocks);
+std::unique_ptr<IndexView> Open(std::string data, uint32_t blocks = 1, uint32_t version = 0) {
+  auto view =
+      OpenKindBlock(Kind(), version == 0 ? Kind().version : version, std::move(data), blocks);
   EXPECT_TRUE(view.ok()) << view.status().ToString();
   return view.ok() ? std::move(view).value() : nullptr;
 }
@@ -123,39 +128,41 @@ TEST(WordPostings, RandomMessagesAgreeWithTheTokenizer) {
     texts.push_back(t);
   }
   std::vector<Record> rows = Messages(texts);
-  for (WordPostingsRule rule :
-       {WordPostingsRule{}, WordPostingsRule{1, 0, false, 0.2, 0},
-        WordPostingsRule{3, 1000, true, 0.01, 40}, WordPostingsRule{5, 5000, false, 1.0, 0}}) {
-    auto view = Open(Build(rows, WithMessage(rule), 128), 24);
-    ASSERT_NE(view, nullptr);
-    std::set<std::string> words;
-    for (const std::string& t : texts) {
-      for (const std::string& w : Tokenize(t)) words.insert(w);
-    }
-    words.insert("absent");
-    for (const std::string& w : words) {
-      std::vector<uint32_t> expected;
-      for (uint32_t r = 0; r < texts.size(); ++r) {
-        auto tokens = Tokenize(texts[r]);
-        if (std::find(tokens.begin(), tokens.end(), w) != tokens.end()) expected.push_back(r);
+  for (uint32_t version : {1u, 2u})
+    for (WordPostingsRule rule :
+         {WordPostingsRule{}, WordPostingsRule{1, 0, false, 0.2, 0},
+          WordPostingsRule{3, 1000, true, 0.01, 40}, WordPostingsRule{5, 5000, false, 1.0, 0}}) {
+      SCOPED_TRACE("layout version " + std::to_string(version));
+      auto view = Open(Build(rows, WithMessage(rule, version), 128), 24, version);
+      ASSERT_NE(view, nullptr);
+      std::set<std::string> words;
+      for (const std::string& t : texts) {
+        for (const std::string& w : Tokenize(t)) words.insert(w);
       }
-      auto got = RowsOf(*view, w);
-      const double limit = rule.max_fraction >= 1.0
-                               ? 1e300
-                               : std::max<double>(static_cast<double>(rule.max_rows_floor),
-                                                  std::floor(rule.max_fraction * texts.size()));
-      const uint32_t min_rows = texts.size() <= rule.small_segment_rows ? 1 : rule.min_rows;
-      bool left_out = (!rule.numbers && IsNumberWord(w)) ||
-                      static_cast<double>(expected.size()) > limit ||
-                      (min_rows > 1 && expected.size() < min_rows);
-      if (left_out) {
-        EXPECT_EQ(got, std::nullopt) << w;
-      } else {
-        ASSERT_TRUE(got.has_value()) << w;
-        EXPECT_EQ(*got, expected) << w;
+      words.insert("absent");
+      for (const std::string& w : words) {
+        std::vector<uint32_t> expected;
+        for (uint32_t r = 0; r < texts.size(); ++r) {
+          auto tokens = Tokenize(texts[r]);
+          if (std::find(tokens.begin(), tokens.end(), w) != tokens.end()) expected.push_back(r);
+        }
+        auto got = RowsOf(*view, w);
+        const double limit = rule.max_fraction >= 1.0
+                                 ? 1e300
+                                 : std::max<double>(static_cast<double>(rule.max_rows_floor),
+                                                    std::floor(rule.max_fraction * texts.size()));
+        const uint32_t min_rows = texts.size() <= rule.small_segment_rows ? 1 : rule.min_rows;
+        bool left_out = (!rule.numbers && IsNumberWord(w)) ||
+                        static_cast<double>(expected.size()) > limit ||
+                        (min_rows > 1 && expected.size() < min_rows);
+        if (left_out) {
+          EXPECT_EQ(got, std::nullopt) << w;
+        } else {
+          ASSERT_TRUE(got.has_value()) << w;
+          EXPECT_EQ(*got, expected) << w;
+        }
       }
     }
-  }
 }
 
 TEST(WordPostings, NothingIsStoredWithoutTheMessageInTheIndexedFields) {
@@ -164,14 +171,96 @@ TEST(WordPostings, NothingIsStoredWithoutTheMessageInTheIndexedFields) {
 }
 
 TEST(WordPostings, ADamagedOrNewerBlockDoesNotOpen) {
-  std::string good = Build(Messages({"one two", "two three"}), WithMessage());
-  ASSERT_FALSE(good.empty());
-  EXPECT_FALSE(OpenKindBlock(Kind(), Kind().version + 1, good, 1).ok());
-  for (size_t cut = 0; cut < good.size(); ++cut) {
-    EXPECT_FALSE(OpenKindBlock(Kind(), Kind().version, good.substr(0, cut), 1).ok()) << cut;
+  for (uint32_t version : {1u, 2u}) {
+    SCOPED_TRACE("layout version " + std::to_string(version));
+    std::string good =
+        Build(Messages({"one two", "two three", "twofold three"}), WithMessage({}, version));
+    ASSERT_FALSE(good.empty());
+    EXPECT_TRUE(OpenKindBlock(Kind(), version, good, 1).ok());
+    EXPECT_FALSE(OpenKindBlock(Kind(), Kind().version + 1, good, 1).ok());
+    for (size_t cut = 0; cut < good.size(); ++cut) {
+      EXPECT_FALSE(OpenKindBlock(Kind(), version, good.substr(0, cut), 1).ok()) << cut;
+    }
+    std::string trailing = good + "x";
+    EXPECT_FALSE(OpenKindBlock(Kind(), version, trailing, 1).ok());
   }
-  std::string trailing = good + "x";
-  EXPECT_FALSE(OpenKindBlock(Kind(), Kind().version, trailing, 1).ok());
+}
+
+// Version 2 keeps where the gaps and run lengths of every 64th word start; a word between two
+// checkpoints is found by skipping the runs of the words before it: every word of a block of
+// hundreds of words, with runs of one row and of many, gives its rows.
+TEST(WordPostings, Version2FindsEveryWordBetweenItsCheckpoints) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 3000; ++i) {
+    texts.push_back("word" + std::to_string(i % 700) + "x run" + std::to_string(i / 100) +
+                    "y every");
+  }
+  std::vector<Record> rows = Messages(texts);
+  for (uint32_t version : {1u, 2u}) {
+    SCOPED_TRACE("layout version " + std::to_string(version));
+    auto view = Open(Build(rows, WithMessage({}, version), 256), 12, version);
+    ASSERT_NE(view, nullptr);
+    std::map<std::string, std::vector<uint32_t>> expected;
+    for (uint32_t r = 0; r < texts.size(); ++r) {
+      for (const std::string& w : Tokenize(texts[r])) {
+        if (expected[w].empty() || expected[w].back() != r) expected[w].push_back(r);
+      }
+    }
+    ASSERT_GT(expected.size(), 700u);
+    for (const auto& [word, want] : expected) EXPECT_EQ(RowsOf(*view, word), want) << word;
+  }
+}
+
+// Version 2 spells each word as a prefix of the word before it and a suffix: a block whose
+// words are out of order, or that shares more bytes than the word before has, does not open;
+// any byte changed gives an error or a block that still opens, never a crash (the sanitizer
+// builds run this).
+TEST(WordPostings, Version2ChecksItsFrontCodingAndSurvivesEveryByteChanged) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 200; ++i) {
+    texts.push_back("request" + std::to_string(i % 7) + " requests reply replies re" +
+                    std::string(1 + i % 3, 'x'));
+  }
+  std::vector<Record> rows = Messages(texts);
+  std::string good = Build(rows, WithMessage({}, 2), 16);
+  ASSERT_FALSE(good.empty());
+  auto view = Open(good, 13, 2);
+  ASSERT_NE(view, nullptr);
+  std::vector<uint32_t> every;
+  for (uint32_t r = 0; r < 200; ++r) every.push_back(r);
+  EXPECT_EQ(RowsOf(*view, "replies"), every);
+  EXPECT_EQ(RowsOf(*view, "rexx").value().size(), 67u);
+  // Hand-made blocks: min_rows 1, flags 1, rows 2, one posted word, no unposted ones.
+  auto block = [](std::vector<uint8_t> words) {
+    std::string b = {1, 1, 2, 2, 0};
+    b.append(words.begin(), words.end());
+    b += std::string{1, 1, 0, 1, 0, 0};  // run counts 1 1, gaps 0 1, lengths 0 0
+    return b;
+  };
+  // words(2) := shared[2] (suffix '\n')[2]. "ab", then "abc" (shares 2, suffix "c"): opens.
+  EXPECT_TRUE(OpenKindBlock(Kind(), 2, block({0, 2, 'a', 'b', '\n', 'c', '\n'}), 1).ok());
+  // "ab", then "a" sharing 3 bytes of a 2-byte word: refused.
+  EXPECT_FALSE(OpenKindBlock(Kind(), 2, block({0, 3, 'a', 'b', '\n', '\n'}), 1).ok());
+  // "ab", then "aa" (shares 1, suffix "a"): out of order.
+  EXPECT_FALSE(OpenKindBlock(Kind(), 2, block({0, 1, 'a', 'b', '\n', 'a', '\n'}), 1).ok());
+  // "ab" twice: not increasing.
+  EXPECT_FALSE(OpenKindBlock(Kind(), 2, block({0, 2, 'a', 'b', '\n', '\n'}), 1).ok());
+  for (size_t at = 0; at < good.size(); ++at) {
+    for (uint8_t flip : {0x01, 0x80, 0xff}) {
+      std::string bad = good;
+      bad[at] = static_cast<char>(bad[at] ^ flip);
+      auto opened = OpenKindBlock(Kind(), 2, bad, 13);
+      if (!opened.ok()) continue;
+      for (const char* w : {"request0", "replies", "rex", "zzz"}) {
+        FieldPredicate p;
+        p.field = "message";
+        p.builtin = true;
+        p.op = FieldPredicate::Op::kWord;
+        p.value = w;
+        (void)(*opened)->Rows(p);
+      }
+    }
+  }
 }
 
 // The one split of the write path (BlockWords, fed to the blooms and the word postings) gives

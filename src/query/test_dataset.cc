@@ -150,6 +150,9 @@ std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& reco
     info.tenant = "default";
     std::string path = dir + "/" + std::to_string(id) + ".seg";
     wo.format_version = old_every != 0 && id % old_every == 0 ? 2 : segment::kFormatVersion;
+    // Every other one of the current version with the word postings laid out as builds before
+    // the front-coded layout wrote them (word_postings version 1).
+    wo.word_postings_version = old_every != 0 && id % (2 * old_every) == 2 ? 1 : 0;
     // Every "old_every"-th segment after it in the warm tier's encoding (its text layouts and
     // blooms), with the test's block size, the hot indexes (the tests that count without
     // reading rows need trace_id's), and the default zstd levels (no answer depends on them;

@@ -47,8 +47,10 @@ class TempDir {
 // stay in one memtable chunk) written in "dir", "per_segment" records each, blocks of
 // "block_rows"; every "old_every"-th segment (0: none) as format version 2 wrote it (no index
 // kinds), and every "old_every"-th after it in the warm tier's encoding (WarmWriterOptions'
-// text layouts and blooms, with the test's block size and indexes), so the differential tests mix
-// old and warm files in. "words": the rule of the message's word postings (null: the default).
+// text layouts and blooms, with the test's block size and indexes), and every other one of the
+// rest with the word postings laid out as before the front-coded layout (version 1), so the
+// differential tests mix old and warm files in. "words": the rule of the message's word postings
+// (null: the default).
 std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& records,
                                                  const std::string& dir, size_t per_segment,
                                                  size_t in_memory, uint32_t block_rows,

@@ -95,6 +95,10 @@ struct WriterOptions {
   std::vector<std::string> indexed_fields = DefaultIndexedFields();
   // Which words get postings (docs/format/index.md "Word postings").
   index::WordPostingsRule word_postings = DefaultWordPostingsRule();
+  // The layout of the word postings block (docs/format/index.md "Word postings"): 0 the newest
+  // (version 2, front-coded words and column-split postings), 1 as builds before it wrote it
+  // (compatibility tests, bench_segment's comparison). Old builds ignore a version-2 block.
+  uint32_t word_postings_version = 0;
   // Fields with per-block blooms; "message" means the words of the message.
   std::vector<std::string> bloom_fields = DefaultBloomFields();
   // Sort rows before writing (compresses better). Row numbers then follow the sorted order.
