@@ -113,6 +113,7 @@ Status StorageEngine::Init() {
   } else {
     ASSIGN_OR_RETURN(catalog_, catalog::OpenCatalog(catalog_path));
   }
+  if (options_.wrap_catalog) catalog_ = options_.wrap_catalog(std::move(catalog_));
 
   // Reconciliation: the segment objects say who they are; the catalog is made to agree with
   // them, and nothing that verifies is deleted unless proven superseded (catalog/reconcile.h).
@@ -299,6 +300,9 @@ Status StorageEngine::InitSharedKeys(const std::string& catalog_path) {
   keys.node = options_.node_id;
   keys.incarnation = incarnation;
   keys.window_ns = options_.idempotency_window_ns;
+  keys.gone_after_ns = options_.node_timeout_ns;
+  keys.max_done = options_.idempotency_max_keys;
+  keys.trim_interval_ns = options_.background_threads ? options_.idempotency_trim_interval_ns : 0;
   shared_keys_ = std::make_unique<SharedIdempotencyKeys>(keys_catalog_.get(), clock_, keys);
   return Status::OK();
 }
