@@ -287,6 +287,16 @@ class Engine {
   // The query engine found a corrupt block: mark the segment corrupt in the catalog (it stays
   // readable except for that block), count it and log it.
   virtual void ReportCorruption(uint64_t segment_id, const Status& status) = 0;
+  // A query found segment "segment_id"'s bytes gone (NotFound): true when retention deleted it
+  // meanwhile (Catalog::ListRetiredSegments names it), so that its lines expired and the query
+  // skips it without calling its answer partial. On a cluster node another node's retention
+  // round deletes shared segments that this node's view still names until its next refresh
+  // (docs/cluster.md "Retention of shared segments"). Asks the catalog: call only after a read
+  // failed.
+  virtual bool SegmentRetired(uint64_t segment_id) {
+    (void)segment_id;
+    return false;
+  }
 
   virtual EngineStats stats() const = 0;
 

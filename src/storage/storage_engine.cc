@@ -606,6 +606,16 @@ void StorageEngine::ReportCorruption(uint64_t segment_id, const Status& status) 
   if (!s.ok()) spdlog::error("cannot mark segment {} corrupt: {}", segment_id, s.ToString());
 }
 
+bool StorageEngine::SegmentRetired(uint64_t segment_id) {
+  // Rare (a read that found the bytes gone), so the whole record is read.
+  auto retired = catalog_->ListRetiredSegments();
+  if (!retired.ok()) return false;  // unknown: the query says it is partial
+  for (const catalog::RetiredSegmentRow& r : *retired) {
+    if (r.id == segment_id) return true;
+  }
+  return false;
+}
+
 Result<std::vector<SegmentStatus>> StorageEngine::ListSegments() const {
   ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, catalog_->List());
   std::vector<SegmentStatus> out;
