@@ -500,7 +500,9 @@ class Catalog {
   // "adopted": only the claim of row's node and incarnation becomes done (Errors:
   // FailedPrecondition when that claim is gone). "adopted" (a batch replayed from a WAL object,
   // which is stored whoever claimed its key since): inserts the row, or replaces a pending one;
-  // a done row is kept. Then deletes the rows created before "expire_before_ns".
+  // a done row is kept. Then deletes the rows created before "expire_before_ns" (0: none, for a
+  // caller whose periodic TrimIdempotencyClaims expires them; PostgreSQL then completes a claim
+  // in one statement).
   virtual Status CompleteIdempotencyKey(const IdempotencyClaimRow& row, bool adopted,
                                         int64_t expire_before_ns) = 0;
   // Forgets the pending claim of row's tenant, key, node and incarnation (its batch failed); a

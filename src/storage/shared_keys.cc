@@ -203,8 +203,10 @@ std::optional<IdempotencyKey> SharedIdempotencyKeys::Find(std::string_view tenan
 }
 
 void SharedIdempotencyKeys::Finish(catalog::IdempotencyClaimRow row, bool adopted) {
-  Status s =
-      catalog_->CompleteIdempotencyKey(row, adopted, clock_->NowNanos() - options_.window_ns);
+  // With the trim round on, nothing is expired here: one statement, one round trip.
+  const int64_t expire_before =
+      options_.trim_interval_ns > 0 ? 0 : clock_->NowNanos() - options_.window_ns;
+  Status s = catalog_->CompleteIdempotencyKey(row, adopted, expire_before);
   if (s.ok()) return;
   if (s.code() == StatusCode::kFailedPrecondition) {
     // The claim was taken from this node (it was judged dead): nothing to record.
