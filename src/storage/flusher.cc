@@ -212,10 +212,15 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
   const std::string where = "flush of tenant " + key.first + " partition " +
                             std::to_string(key.second) + " to the shared store";
   constexpr int kFencedTries = 3;
-  if (auto it = unresolved_.find(frozen.get()); it != unresolved_.end()) {
+  std::optional<Unresolved> unresolved;
+  {
+    MutexLock l(&*mu_);
+    if (auto it = unresolved_.find(frozen.get()); it != unresolved_.end()) unresolved = it->second;
+  }
+  if (unresolved) {
     // An earlier flush of this memtable lost its registration's answer and could not learn the
     // outcome: nothing is written again until the catalog says whether it committed.
-    const Unresolved pending = it->second;
+    const Unresolved& pending = *unresolved;
     auto outcome = RegisteredAfterAll(pending.row.id, /*tries=*/1);
     if (!outcome.ok()) {
       metrics.flush_errors->Increment();
@@ -225,7 +230,10 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
                                  "); its memtable and WAL objects are kept and asked about again")
           .WithContext(where);
     }
-    unresolved_.erase(it);
+    {
+      MutexLock l(&*mu_);
+      unresolved_.erase(frozen.get());
+    }
     if (*outcome != 0) {
       spdlog::info("{}: segment {} turned out registered (change {}); published as it is", where,
                    pending.row.id, *outcome);
@@ -303,7 +311,10 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
       if (unknown) {
         // The commit may have happened: the object stays, and this memtable is not written
         // again until the outcome is known (above, at its next flush).
-        unresolved_[frozen.get()] = Unresolved{row, name};
+        {
+          MutexLock l(&*mu_);
+          unresolved_[frozen.get()] = Unresolved{row, name};
+        }
         metrics.flush_errors->Increment();
         spdlog::error(
             "{}: the answer of segment {}'s registration was lost and the catalog cannot say "

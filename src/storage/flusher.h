@@ -199,7 +199,7 @@ class Flusher {
     catalog::SegmentRow row;
     std::string name;  // the object in the shared store
   };
-  std::map<const MemtableSet::Frozen*, Unresolved> unresolved_ GUARDED_BY(flush_mu_);
+  std::map<const MemtableSet::Frozen*, Unresolved> unresolved_ GUARDED_BY(mu_);
   std::atomic<bool> keys_persist_failing_{false};
   uint64_t flushes_ GUARDED_BY(mu_) = 0;
   // A cluster node's cut (AddCutTo): the ids whose registration began, by frozen memtable (kept
