@@ -500,7 +500,9 @@ class Catalog {
   // "adopted": only the claim of row's node and incarnation becomes done (Errors:
   // FailedPrecondition when that claim is gone). "adopted" (a batch replayed from a WAL object,
   // which is stored whoever claimed its key since): inserts the row, or replaces a pending one;
-  // a done row is kept. Then deletes the rows created before "expire_before_ns".
+  // a done row is kept. Then deletes the rows created before "expire_before_ns" (0: none, for a
+  // caller whose periodic TrimIdempotencyClaims expires them; PostgreSQL then completes a claim
+  // in one statement).
   virtual Status CompleteIdempotencyKey(const IdempotencyClaimRow& row, bool adopted,
                                         int64_t expire_before_ns) = 0;
   // Forgets the pending claim of row's tenant, key, node and incarnation (its batch failed); a
@@ -515,6 +517,12 @@ class Catalog {
   // The row of "tenant" and "key", if any.
   virtual Result<std::optional<IdempotencyClaimRow>> GetIdempotencyKey(
       std::string_view tenant, std::string_view key) const = 0;
+  // Housekeeping of the claims (a periodic round on one node, docs/cluster.md): deletes the rows
+  // created before "expire_before_ns" (every state: past the window a key is forgotten), then
+  // the oldest done rows past the newest "max_done" (a pending claim is never deleted here: its
+  // batch may be being stored). Returns {expired, evicted}.
+  virtual Result<std::pair<uint64_t, uint64_t>> TrimIdempotencyClaims(int64_t expire_before_ns,
+                                                                      uint64_t max_done) = 0;
 
   // ---- Alerts (issue 16) ----
 
@@ -715,6 +723,14 @@ class Catalog {
   };
   virtual Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,
                                            WalFence* fence) = 0;
+  // After a RegisterSegment of segment "id" whose answer was lost (Unavailable: the connection
+  // broke, the commit may have happened): whether it committed. First waits for every
+  // registration still in flight (a commit the catalog received and had not finished: in
+  // PostgreSQL each holds the segment change counter's row lock to its end), so that the answer
+  // is final. Returns the number of the change that registered the segment (also when it was
+  // removed since, while that change is kept: PruneSegmentChanges), or 0 when it was never
+  // registered. Errors: as any call (Unavailable: ask again later; the outcome stays unknown).
+  virtual Result<uint64_t> SegmentRegistration(uint64_t id) = 0;
   // What changed after change "after", at most "limit" changes (0: every one; more: ask again
   // from "last"),
   // read in one consistent state. From 0, from a change older than the kept ones (see

@@ -717,6 +717,25 @@ struct View {
   }
 };
 
+// A registration whose answer was lost is read back: its change number while registered and
+// after it was removed, 0 for one never registered.
+TEST_P(CatalogTest, ASegmentRegistrationIsReadBackAlsoAfterTheSegmentIsGone) {
+  auto c = OpenCatalog();
+  EXPECT_EQ(*c->SegmentRegistration(2), 0u);
+  ASSERT_TRUE(c->Insert(Row(1)).ok());
+  auto registered = c->RegisterSegment(Row(2), "node-a", nullptr);
+  ASSERT_TRUE(registered.ok()) << registered.status().ToString();
+  auto read = c->SegmentRegistration(2);
+  ASSERT_TRUE(read.ok()) << read.status().ToString();
+  EXPECT_EQ(*read, *registered);
+  // Registered without a node (Insert): a number at or above its change.
+  EXPECT_GE(*c->SegmentRegistration(1), 1u);
+  EXPECT_EQ(*c->SegmentRegistration(3), 0u);
+  // Removed since (retention, compaction): still known as registered, by the same change.
+  ASSERT_TRUE(c->Delete(2).ok());
+  EXPECT_EQ(*c->SegmentRegistration(2), *registered);
+}
+
 TEST_P(CatalogTest, SegmentChangesAreListedSinceAPointWithTheNodeThatFlushedEach) {
   auto c = OpenCatalog();
   auto empty = c->ListSegmentChanges(0, 0);
@@ -1042,6 +1061,38 @@ TEST_P(CatalogTest, AnIdempotencyKeyIsClaimedByOneNodeAndItsAnswerSeenByAll) {
   ASSERT_TRUE(a.CompleteIdempotencyKey(replayed, true, /*expire_before_ns=*/kNow + 1).ok());
   EXPECT_FALSE(a.GetIdempotencyKey("t1", "k3")->has_value());
   EXPECT_TRUE(a.GetIdempotencyKey("t1", "k4")->has_value());
+}
+
+// Housekeeping of the claims: rows past the window go whatever their state; past that, the
+// oldest done rows beyond the bound; a pending claim is never evicted by the bound.
+TEST_P(CatalogTest, IdempotencyClaimsAreTrimmedByAgeAndTheDoneOnesByCount) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 10, 1000}).ok());
+  for (int i = 0; i < 6; ++i) {
+    IdempotencyClaimRow row = Claim("a", 10, "k" + std::to_string(i), 100 + i);
+    ASSERT_EQ(*c->ClaimIdempotencyKey(row, 0, 0), row);
+    if (i == 4) continue;  // k4 stays pending
+    ASSERT_TRUE(c->CompleteIdempotencyKey(row, false, 0).ok());
+  }
+  // k0 (created 100) is past the window; of the rest, the two newest done rows are kept (k5,
+  // k3) and pending k4 whatever its age.
+  auto trimmed = c->TrimIdempotencyClaims(/*expire_before_ns=*/101, /*max_done=*/2);
+  ASSERT_TRUE(trimmed.ok()) << trimmed.status().ToString();
+  EXPECT_EQ(trimmed->first, 1u);
+  EXPECT_EQ(trimmed->second, 2u);  // k1, k2
+  for (int i = 0; i < 6; ++i) {
+    const bool kept = i >= 3;
+    EXPECT_EQ(c->GetIdempotencyKey("t1", "k" + std::to_string(i))->has_value(), kept) << i;
+  }
+  // Nothing more to do: nothing goes.
+  trimmed = c->TrimIdempotencyClaims(101, 2);
+  ASSERT_TRUE(trimmed.ok());
+  EXPECT_EQ(*trimmed, std::make_pair(uint64_t{0}, uint64_t{0}));
+  // A pending claim past the window goes (its key is forgotten, as any other).
+  trimmed = c->TrimIdempotencyClaims(105, 100);
+  ASSERT_TRUE(trimmed.ok());
+  EXPECT_EQ(trimmed->first, 2u);  // k3, k4
+  EXPECT_FALSE(c->GetIdempotencyKey("t1", "k4")->has_value());
 }
 
 // A pending claim of a node that stopped: kept while the node's heartbeat is current or one of

@@ -806,6 +806,18 @@ class PgCatalog final : public Catalog {
                                                   int64_t expire_before_ns,
                                                   int64_t alive_since_ns) override {
     MutexLock l(&mu_);
+    if (!commit_hook_) {
+      // The common case in one round trip (docs/cluster.md "Idempotency-Keys across nodes": a
+      // keyed batch's cost): no row of the key yet, inserted by one statement of its own.
+      RETURN_IF_ERROR(EnsureConnectedLocked());
+      ASSIGN_OR_RETURN(PgResult ins,
+                       Run("claim an idempotency key",
+                           std::string("INSERT INTO idempotency_claims (") + kClaimColumns +
+                               ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                               "ON CONFLICT (tenant, key) DO NOTHING",
+                           ClaimParams(row)));
+      if (ins.affected() == 1) return row;
+    }
     IdempotencyClaimRow out = row;
     RETURN_IF_ERROR(Change([&]() -> Status {
       // A claimant at the same moment: the second INSERT waits for the first's commit and
@@ -864,7 +876,10 @@ class PgCatalog final : public Catalog {
     MutexLock l(&mu_);
     IdempotencyClaimRow done = row;
     done.state = std::string(kIdempotencyDone);
-    return Change([&]() -> Status {
+    // One statement when nothing is to be expired (the trim round does it): one round trip.
+    const bool one_statement = !adopted && expire_before_ns <= 0 && !commit_hook_;
+    if (one_statement) RETURN_IF_ERROR(EnsureConnectedLocked());
+    auto body = [&]() -> Status {
       if (adopted) {
         RETURN_IF_ERROR(Run("record a replayed idempotency key",
                             std::string("INSERT INTO idempotency_claims AS c (") + kClaimColumns +
@@ -898,11 +913,13 @@ class PgCatalog final : public Catalog {
                                             "' of tenant '" + row.tenant + "'");
         }
       }
+      if (expire_before_ns <= 0) return Status::OK();
       return Run("expire idempotency claims",
                  "DELETE FROM idempotency_claims WHERE created_ns < $1",
                  Params().Int(expire_before_ns))
           .status();
-    });
+    };
+    return one_statement ? body() : Change(body);
   }
 
   Status ReleaseIdempotencyKey(const IdempotencyClaimRow& row) override {
@@ -949,6 +966,27 @@ class PgCatalog final : public Catalog {
                          Params().Text(tenant).Text(key), ReadClaim));
     if (rows.empty()) return std::optional<IdempotencyClaimRow>();
     return std::optional<IdempotencyClaimRow>(std::move(rows[0]));
+  }
+
+  Result<std::pair<uint64_t, uint64_t>> TrimIdempotencyClaims(int64_t expire_before_ns,
+                                                              uint64_t max_done) override {
+    MutexLock l(&mu_);
+    uint64_t expired = 0, evicted = 0;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      ASSIGN_OR_RETURN(PgResult e, Run("expire idempotency claims",
+                                       "DELETE FROM idempotency_claims WHERE created_ns < $1",
+                                       Params().Int(expire_before_ns)));
+      expired = e.affected();
+      ASSIGN_OR_RETURN(
+          PgResult v,
+          Run("evict idempotency claims",
+              "DELETE FROM idempotency_claims WHERE (tenant, key) IN (SELECT tenant, key FROM "
+              "idempotency_claims WHERE state = $1 ORDER BY created_ns DESC OFFSET $2)",
+              Params().Text(kIdempotencyDone).Uint(max_done)));
+      evicted = v.affected();
+      return Status::OK();
+    }));
+    return std::make_pair(expired, evicted);
   }
 
   // ---- Alerts ----
@@ -1834,6 +1872,30 @@ class PgCatalog final : public Catalog {
       return Status::OK();
     }));
     return change;
+  }
+
+  Result<uint64_t> SegmentRegistration(uint64_t id) override {
+    MutexLock l(&mu_);
+    int64_t change = 0;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      // Every registration's trigger updates this row and holds its lock to the commit: once
+      // the share lock is granted, no registration is in flight, and the next statement (a new
+      // snapshot) sees whether the lost one committed.
+      RETURN_IF_ERROR(Run("wait for segment registrations in flight",
+                          "SELECT value FROM meta WHERE key = 'segment_change' FOR SHARE")
+                          .status());
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          Run("read the registration of segment " + std::to_string(id),
+              "SELECT COALESCE((SELECT registered FROM segment_origins WHERE segment_id = $1), "
+              "(SELECT min(change_id) FROM segment_changes WHERE segment_id = $1 AND NOT "
+              "removed), CASE WHEN EXISTS (SELECT 1 FROM segments WHERE id = $1) THEN (SELECT "
+              "value FROM meta WHERE key = 'segment_change') ELSE 0 END)",
+              Params().Uint(id)));
+      change = r.Int(0, 0);
+      return Status::OK();
+    }));
+    return static_cast<uint64_t>(change);
   }
 
   // RegisterSegment's fence (catalog.h): OK while "node", as fence->incarnation, answers for

@@ -600,6 +600,23 @@ Result<uint64_t> SqliteCatalog::RegisterSegment(const SegmentRow& row, std::stri
   return *change;
 }
 
+Result<uint64_t> SqliteCatalog::SegmentRegistration(uint64_t id) {
+  // One writer: no registration is in flight while this holds the database.
+  MutexLock l(&mu_);
+  Stmt st(db_,
+          "SELECT COALESCE((SELECT registered FROM segment_origins WHERE segment_id = ?1), "
+          "(SELECT min(change_id) FROM segment_changes WHERE segment_id = ?1 AND removed = 0), "
+          "CASE WHEN EXISTS (SELECT 1 FROM segments WHERE id = ?1) THEN -1 ELSE 0 END)");
+  if (!st.ok()) return Error("prepare segment registration");
+  st.Bind(1, static_cast<int64_t>(id));
+  if (st.Step() != SQLITE_ROW)
+    return Error("read the registration of segment " + std::to_string(id));
+  const int64_t change = st.Int(0);
+  // Registered, its change pruned: the newest change is at or above it.
+  if (change < 0) return NewestSegmentChangeLocked();
+  return static_cast<uint64_t>(change);
+}
+
 Result<SegmentChanges> SqliteCatalog::ListSegmentChanges(uint64_t after, size_t limit) const {
   MutexLock l(&mu_);
   // One read transaction: the numbers and the rows are of one state.

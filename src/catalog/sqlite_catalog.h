@@ -79,6 +79,8 @@ class SqliteCatalog final : public Catalog {
   Result<uint64_t> ReleaseIdempotencyClaimsOf(std::string_view node, int64_t started_ns) override;
   Result<std::optional<IdempotencyClaimRow>> GetIdempotencyKey(std::string_view tenant,
                                                                std::string_view key) const override;
+  Result<std::pair<uint64_t, uint64_t>> TrimIdempotencyClaims(int64_t expire_before_ns,
+                                                              uint64_t max_done) override;
 
   // Implemented in sqlite_alerts.cc.
   Status SaveAlertStates(const std::vector<AlertStateRow>& states,
@@ -151,6 +153,7 @@ class SqliteCatalog final : public Catalog {
   // Segment changes (sqlite_catalog.cc, at the end).
   Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,
                                    WalFence* fence) override;
+  Result<uint64_t> SegmentRegistration(uint64_t id) override;
   Result<SegmentChanges> ListSegmentChanges(uint64_t after, size_t limit) const override;
   Result<uint64_t> PruneSegmentChanges(int64_t before_ns) override;
 

@@ -2,6 +2,7 @@
 // docs/cluster.md "Idempotency-Keys across nodes"). An additive table: an older build ignores it.
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 
@@ -231,6 +232,33 @@ Result<std::optional<IdempotencyClaimRow>> SqliteCatalog::GetIdempotencyKey(
   if (rc == SQLITE_ROW) return std::optional<IdempotencyClaimRow>(ReadClaim(st));
   if (rc != SQLITE_DONE) return Error("idempotency claim lookup");
   return std::optional<IdempotencyClaimRow>();
+}
+
+Result<std::pair<uint64_t, uint64_t>> SqliteCatalog::TrimIdempotencyClaims(int64_t expire_before_ns,
+                                                                           uint64_t max_done) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  uint64_t expired = 0, evicted = 0;
+  {
+    Stmt st(db_, "DELETE FROM idempotency_claims WHERE created_ns < ?");
+    if (!st.ok()) return RollbackLocked(Error("prepare expire idempotency claims"));
+    st.Bind(1, expire_before_ns);
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("expire idempotency claims"));
+    expired = static_cast<uint64_t>(sqlite3_changes(db_));
+  }
+  {
+    Stmt st(db_,
+            "DELETE FROM idempotency_claims WHERE rowid IN (SELECT rowid FROM "
+            "idempotency_claims WHERE state = ? ORDER BY created_ns DESC LIMIT -1 OFFSET ?)");
+    if (!st.ok()) return RollbackLocked(Error("prepare evict idempotency claims"));
+    st.Bind(1, kIdempotencyDone);
+    st.Bind(
+        2, static_cast<int64_t>(std::min<uint64_t>(max_done, std::numeric_limits<int64_t>::max())));
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("evict idempotency claims"));
+    evicted = static_cast<uint64_t>(sqlite3_changes(db_));
+  }
+  RETURN_IF_ERROR(CommitLocked());
+  return std::make_pair(expired, evicted);
 }
 
 }  // namespace sawmill::catalog

@@ -62,6 +62,8 @@ void ClusterNode::Configure(storage::EngineOptions* options,
   // Its flushes are registered under its id, and its view takes the others' (docs/cluster.md
   // "The segment view").
   options->node_id = options_.registry.id;
+  // A node gone for the registry is gone for its Idempotency-Key claims too.
+  options->node_timeout_ns = registry_->node_timeout_ns();
   segment_store_ = objstore::Uncached(segment_store);
   options->cold_store = std::move(segment_store);
   // Compaction's outputs and warm copies go to the shared store too, merged only within one

@@ -23,11 +23,13 @@
 #include "catalog/pg_catalog.h"
 #include "cluster/cluster_node.h"
 #include "cluster/fanout.h"
+#include "cluster/job_leases.h"
 #include "cluster/part_codec.h"
 #include "cluster/segment_refresh.h"
 #include "objstore/local_directory_store.h"
 #include "query/query_engine.h"
 #include "storage/engine.h"
+#include "storage/retention.h"
 
 namespace sawmill::cluster {
 namespace {
@@ -520,6 +522,147 @@ TEST(SegmentView, CompactionAndWarmMovesOfSharedSegmentsKeepEveryAnswerWhole) {
     ASSERT_TRUE(r.ok());
     EXPECT_EQ(CountOf(*r), total) << "on " << node->id << " after the tier round";
   }
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
+// Retention of shared segments (docs/cluster.md "Retention of shared segments"): three nodes
+// each flush lines received 3 days ago (expired under a 1-day retention), 5 days ago (expired,
+// but under a hold) and now, and hold more in memtables. The retention round runs on the node
+// holding the "retention" lease only; it deletes every node's expired segments, whose objects
+// leave the store, and keeps the held ones. Every node's answer then drops exactly the expired
+// lines, also node c, whose view still names the deleted segments (not refreshed since): it
+// skips them without calling its answer partial.
+TEST(SegmentView, RetentionOnTheLeaseHolderDeletesExpiredSharedSegmentsForEveryNode) {
+  const auto dir = TestDir();
+  auto cluster = std::make_unique<Cluster>(dir, 3, 600 * kNanosPerSecond);
+  ASSERT_TRUE(cluster->ok());
+  auto& nodes = cluster->nodes();
+  const int64_t now = Clock::Real()->NowNanos();
+  const int64_t day = 86400 * kNanosPerSecond;
+  constexpr int kLines = 30, kInMemtables = 10;
+  // Node w's lines of one kind: the kind is the host, received at "at".
+  auto lines = [](int w, const std::string& kind, int64_t at, int n) {
+    std::vector<Record> batch;
+    for (int i = 0; i < n; ++i) {
+      Record r = Line(w, i);
+      r.host = kind;
+      r.message = "w" + std::to_string(w) + " " + kind + " " + std::to_string(i);
+      r.ts = at;
+      r.ingest_ts = at;
+      batch.push_back(std::move(r));
+    }
+    return batch;
+  };
+  const std::vector<std::pair<std::string, int64_t>> kinds = {
+      {"expired", now - 3 * day}, {"held", now - 5 * day}, {"fresh", now}};
+  for (int w = 0; w < 3; ++w) {
+    for (const auto& [kind, at] : kinds) {
+      auto batch = lines(w, kind, at, kLines);
+      ASSERT_TRUE(nodes[w]->engine->Append("default", &batch).ok());
+      ASSERT_TRUE(nodes[w]->engine->Flush().ok());  // each kind in segments of its own
+    }
+    auto batch = lines(w, "memtable", now, kInMemtables);
+    ASSERT_TRUE(nodes[w]->engine->Append("default", &batch).ok());
+  }
+  for (auto& node : nodes) ASSERT_TRUE(node->refresh->RefreshNow().ok());
+  // The segments that must go: every node's expired ones.
+  std::set<uint64_t> expired;
+  std::map<uint64_t, std::string> objects;
+  {
+    auto rows = nodes[0]->engine->catalog()->List();
+    ASSERT_TRUE(rows.ok());
+    for (const catalog::SegmentRow& row : *rows) {
+      objects[row.id] = row.path;
+      if (row.max_ingest_ts == now - 3 * day) expired.insert(row.id);
+    }
+  }
+  ASSERT_GE(expired.size(), 3u);  // at least one per node
+
+  // Every node runs retention rounds gated by its lease; node a claims it first.
+  std::vector<std::unique_ptr<JobLeases>> leases;
+  std::vector<std::unique_ptr<storage::Retention>> retention;
+  for (auto& node : nodes) {
+    JobLeaseOptions lease_options;
+    lease_options.holder = node->id + "#1";
+    lease_options.background = false;
+    leases.push_back(std::make_unique<JobLeases>(node->engine->catalog(), lease_options));
+    storage::RetentionOptions options;
+    options.engine = node->engine.get();
+    options.config.defaults.retention_ns = day;
+    options.interval_ns = 0;  // rounds by hand, below
+    auto started = storage::Retention::Start(std::move(options));
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    retention.push_back(std::move(*started));
+  }
+  ASSERT_TRUE(leases[0]->Claim("retention"));
+  storage::HoldRequest hold;
+  hold.tenant = "default";
+  hold.from_ns = now - 5 * day - 3600 * kNanosPerSecond;
+  hold.to_ns = now - 5 * day + 3600 * kNanosPerSecond;
+  hold.reason = "INC-1";
+  ASSERT_TRUE(retention[1]->AddHold(hold, "test").ok());  // any node records it
+  int rounds = 0;
+  for (size_t i = 0; i < nodes.size(); ++i) {
+    if (!leases[i]->Claim("retention")) continue;
+    ++rounds;
+    EXPECT_EQ(i, 0u) << "node " << nodes[i]->id << " ran retention without the lease";
+    auto report = retention[i]->RunOnce();
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(report->deleted_segments, expired.size());
+    EXPECT_EQ(report->deleted_rows, 3u * kLines);
+    EXPECT_FALSE(report->held.empty()) << "the held segments were not even considered";
+    for (const std::string& e : report->errors) ADD_FAILURE() << e;
+  }
+  EXPECT_EQ(rounds, 1);
+
+  // Gone from the catalog and from the store; every other segment is still in both.
+  {
+    auto rows = nodes[1]->engine->catalog()->List();
+    ASSERT_TRUE(rows.ok());
+    std::set<uint64_t> left;
+    for (const catalog::SegmentRow& row : *rows) left.insert(row.id);
+    for (const auto& [id, path] : objects) {
+      const bool exists = std::filesystem::exists(dir / "store" / path);
+      if (expired.count(id) > 0) {
+        EXPECT_EQ(left.count(id), 0u) << "segment " << id << " is still registered";
+        EXPECT_FALSE(exists) << path << " of a deleted segment is still in the store";
+      } else {
+        EXPECT_EQ(left.count(id), 1u) << "segment " << id << " was deleted";
+        EXPECT_TRUE(exists) << path << " of a kept segment left the store";
+      }
+    }
+  }
+
+  // Nodes a and b refresh; node c's view still names the deleted segments.
+  ASSERT_TRUE(nodes[0]->refresh->RefreshNow().ok());
+  ASSERT_TRUE(nodes[1]->refresh->RefreshNow().ok());
+  {
+    auto stale = nodes[2]->engine->GetSnapshot("default");
+    size_t named = 0;
+    for (const auto& h : stale->segments) named += expired.count(h.info.id);
+    ASSERT_GT(named, 0u) << "node c's view is not stale: the test shows nothing";
+  }
+  const std::map<std::string, int64_t> want = {
+      {"held", 3 * kLines}, {"fresh", 3 * kLines}, {"memtable", 3 * kInMemtables}};
+  for (auto& node : nodes) {
+    auto by_host = Search(node.get(), "* | count by host");
+    ASSERT_TRUE(by_host.ok()) << by_host.status().ToString();
+    EXPECT_FALSE(by_host->partial)
+        << "on " << node->id << ": " << (by_host->warnings.empty() ? "" : by_host->warnings[0]);
+    std::map<std::string, int64_t> got;
+    for (const auto& row : by_host->rows) {
+      got[std::get<std::string>(row.front().second)] = std::get<int64_t>(row.back().second);
+    }
+    EXPECT_EQ(got, want) << "on " << node->id;
+    auto hits = Search(node.get(), "host=held OR host=expired", 10000);
+    ASSERT_TRUE(hits.ok());
+    EXPECT_FALSE(hits->partial) << "on " << node->id << ": "
+                                << (hits->warnings.empty() ? "" : hits->warnings[0]);
+    EXPECT_EQ(hits->hits.size(), static_cast<size_t>(3 * kLines)) << "on " << node->id;
+  }
+  retention.clear();
+  leases.clear();
   cluster.reset();  // closed before its directory goes
   std::filesystem::remove_all(dir);
 }

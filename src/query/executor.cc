@@ -509,6 +509,10 @@ class Job {
     if (!CheckLimits(ws)) return false;
     Result<std::shared_ptr<segment::SegmentReader>> opened = h.open();
     if (!opened.ok()) {
+      if (Retired(h, opened.status())) {
+        ws->plan.push_back(name + ": deleted by retention meanwhile (its lines expired), skipped");
+        return false;
+      }
       ws->partial = true;
       ws->warnings.push_back(name +
                              " could not be read and was skipped: " + opened.status().ToString());
@@ -1061,8 +1065,22 @@ class Job {
     bytes_read_.fetch_add(rs.bytes_read_compressed);
   }
 
+  // A segment whose bytes are gone (NotFound) because retention deleted it after the snapshot
+  // was taken: on a cluster node, another node's round, while this node's view still names it
+  // (engine.h SegmentRetired). Its lines expired: skipped, not a partial answer.
+  bool Retired(const storage::SegmentHandle& h, const Status& st) {
+    return st.IsNotFound() && options_.engine != nullptr &&
+           options_.engine->SegmentRetired(h.info.id);
+  }
+
   void CorruptBlock(const storage::SegmentHandle& h, uint32_t block, const Status& st,
                     WorkerState* ws) {
+    if (Retired(h, st)) {
+      ws->plan.push_back("segment " + std::to_string(h.info.id) + " block " +
+                         std::to_string(block) +
+                         ": deleted by retention meanwhile (its lines expired), skipped");
+      return;
+    }
     if (options_.engine != nullptr) options_.engine->ReportCorruption(h.info.id, st);
     ws->partial = true;
     ws->warnings.push_back("segment " + std::to_string(h.info.id) + " block " +

@@ -123,6 +123,16 @@ struct EngineOptions {
   // (Catalog::RegisterSegment), and ApplySegmentChanges leaves its own flushes to the flusher.
   // "": not a cluster node.
   std::string node_id;
+  // The node registry's node_timeout (cluster::NodeRegistry::node_timeout_ns): a node whose
+  // heartbeat is older is gone, and its pending Idempotency-Key claims may be taken once none of
+  // its WAL objects is unreplayed (docs/cluster.md "Idempotency-Keys across nodes").
+  int64_t node_timeout_ns = 10 * 1'000'000'000ll;
+  // The housekeeping round of the shared Idempotency-Key claims (on the node holding the job
+  // lease "idempotency_claims"): rows past idempotency_window, and done rows past
+  // idempotency_max_keys, oldest first. 0: never.
+  int64_t idempotency_trim_interval_ns = 60 * 1'000'000'000ll;
+  // Tests: wraps the catalog the engine opened (e.g. one that loses answers); null: none.
+  std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)> wrap_catalog;
 };
 
 // A segment as of a snapshot. The reader is opened lazily and shared.
@@ -288,6 +298,16 @@ class Engine {
   // The query engine found a corrupt block: mark the segment corrupt in the catalog (it stays
   // readable except for that block), count it and log it.
   virtual void ReportCorruption(uint64_t segment_id, const Status& status) = 0;
+  // A query found segment "segment_id"'s bytes gone (NotFound): true when retention deleted it
+  // meanwhile (Catalog::ListRetiredSegments names it), so that its lines expired and the query
+  // skips it without calling its answer partial. On a cluster node another node's retention
+  // round deletes shared segments that this node's view still names until its next refresh
+  // (docs/cluster.md "Retention of shared segments"). Asks the catalog: call only after a read
+  // failed.
+  virtual bool SegmentRetired(uint64_t segment_id) {
+    (void)segment_id;
+    return false;
+  }
 
   virtual EngineStats stats() const = 0;
 

@@ -212,6 +212,47 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
   const std::string where = "flush of tenant " + key.first + " partition " +
                             std::to_string(key.second) + " to the shared store";
   constexpr int kFencedTries = 3;
+  std::optional<Unresolved> unresolved;
+  {
+    MutexLock l(&*mu_);
+    if (auto it = unresolved_.find(frozen.get()); it != unresolved_.end()) unresolved = it->second;
+  }
+  if (unresolved) {
+    // An earlier flush of this memtable lost its registration's answer and could not learn the
+    // outcome: nothing is written again until the catalog says whether it committed.
+    const Unresolved& pending = *unresolved;
+    auto outcome = RegisteredAfterAll(pending.row.id, /*tries=*/1);
+    if (!outcome.ok()) {
+      metrics.flush_errors->Increment();
+      return Status::Unavailable("segment " + std::to_string(pending.row.id) +
+                                 ": whether its registration committed is still unknown (" +
+                                 outcome.status().ToString() +
+                                 "); its memtable and WAL objects are kept and asked about again")
+          .WithContext(where);
+    }
+    {
+      MutexLock l(&*mu_);
+      unresolved_.erase(frozen.get());
+    }
+    if (*outcome != 0) {
+      spdlog::info("{}: segment {} turned out registered (change {}); published as it is", where,
+                   pending.row.id, *outcome);
+      auto entry = std::make_shared<SegmentEntry>(env_, shared, shared->Location(pending.name),
+                                                  pending.row, reporter_);
+      entry->node = options_.node_id;
+      entry->registered = *outcome;
+      Publish(key, frozen, std::move(entry), start, *outcome);
+      return Status::OK();
+    }
+    // Never registered: the object goes, and the rows are written again below.
+    spdlog::warn("{}: segment {} turned out not registered; its rows are written again", where,
+                 pending.row.id);
+    Status deleted = shared->Delete(pending.name);
+    if (!deleted.ok() && !deleted.IsNotFound()) {
+      spdlog::warn("{}: cannot delete {} (the segment sweep will): {}", where,
+                   shared->Location(pending.name), deleted.ToString());
+    }
+  }
   for (int attempt = 1;; ++attempt) {
     // Rows of WAL objects another node took over are that node's to store now.
     std::vector<std::pair<uint64_t, uint64_t>> lost;
@@ -267,7 +308,23 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
       // one (docs/cluster.md "Compaction and tier moves on cluster nodes").
       row = RowFromInfo(out, name, std::string(catalog::kTierHot), clock_->NowNanos());
       row.store = std::string(catalog::kColdStore);
-      s = Register(row, fence, key, frozen, sorted, &registered);
+      bool unknown = false;
+      s = Register(row, fence, key, frozen, sorted, &registered, &unknown);
+      if (unknown) {
+        // The commit may have happened: the object stays, and this memtable is not written
+        // again until the outcome is known (above, at its next flush).
+        {
+          MutexLock l(&*mu_);
+          unresolved_[frozen.get()] = Unresolved{row, name};
+        }
+        metrics.flush_errors->Increment();
+        spdlog::error(
+            "{}: the answer of segment {}'s registration was lost and the catalog cannot say "
+            "yet whether it committed; its memtable and WAL objects are kept, and nothing is "
+            "written again until it can: {}",
+            where, id, s.ToString());
+        return s.WithContext(where);
+      }
       if (s.code() == StatusCode::kFailedPrecondition && fence != nullptr &&
           attempt < kFencedTries) {
         // Fenced: nothing was registered. The object goes; the rows the node lost are left
@@ -281,9 +338,9 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
                           : "could not be deleted (an orphan): " + deleted.ToString());
         continue;
       }
-      // A failed registration whose commit may still have happened (a lost connection) leaves
-      // the object: deleting it could leave a registered row without bytes. Otherwise it goes.
-      if (!s.ok() && s.code() != StatusCode::kUnavailable) shared->Delete(name).IgnoreError();
+      // Refused, or known not to have committed (a registration whose commit may have
+      // happened returned above, keeping its object): the object goes.
+      if (!s.ok()) shared->Delete(name).IgnoreError();
     } else {
       shared->Delete(name).IgnoreError();
     }
@@ -300,48 +357,34 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
   }
 }
 
-uint64_t Flusher::RegisteredAfterAll(uint64_t id) {
+Result<uint64_t> Flusher::RegisteredAfterAll(uint64_t id, int tries) {
   // The registration's answer was lost: the commit may have happened. Asked again (a few
-  // times, as the catalog reconnects), so that a retry does not register the rows twice; if it
-  // is registered, its number is found among the changes since this node's last flush.
-  for (int attempt = 0; attempt < 5; ++attempt) {
+  // times, as the catalog reconnects), so that a retry does not register the rows twice. The
+  // catalog waits for any registration still in flight before it answers
+  // (Catalog::SegmentRegistration), so "not registered" is final.
+  Status last;
+  for (int attempt = 0; attempt < tries; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
-    auto row = catalog_->Get(id);
-    if (!row.ok()) continue;
-    if (!row->has_value()) return 0;
-    uint64_t after = 0;
-    {
-      MutexLock l(&*mu_);
-      after = registered_through_;
+    auto number = catalog_->SegmentRegistration(id);
+    if (!number.ok()) {
+      last = number.status();
+      continue;
     }
-    uint64_t number = 0;
-    bool read = true;
-    while (true) {
-      auto changes = catalog_->ListSegmentChanges(after, 1000);
-      if (!changes.ok()) {
-        read = false;
-        break;
-      }
-      for (const catalog::SegmentView& v : changes->segments) {
-        if (v.row.id == id) number = v.registered;
-      }
-      after = changes->last;
-      if (!changes->more || number != 0) break;
+    if (*number != 0) {
+      spdlog::info(
+          "segment {}: its registration's answer was lost, but it is registered (change {})", id,
+          *number);
     }
-    if (!read) continue;
-    // Not among them (removed meanwhile, say): the newest change read is at or above its
-    // number, which is what the cut needs (docs/cluster.md "Exactly once across nodes").
-    if (number == 0) number = after;
-    spdlog::info("segment {}: its registration's answer was lost, but it is registered (change {})",
-                 id, number);
-    return number;
+    return *number;
   }
-  return 0;
+  return Status::Unavailable("cannot read back the registration of segment " + std::to_string(id) +
+                             ": " + last.ToString());
 }
 
 Status Flusher::Register(const catalog::SegmentRow& row, FlushFence* fence, const PartitionKey& key,
                          const std::shared_ptr<const MemtableSet::Frozen>& frozen,
-                         const std::vector<uint64_t>& seqs, uint64_t* registered) {
+                         const std::vector<uint64_t>& seqs, uint64_t* registered, bool* unknown) {
+  *unknown = false;
   if (options_.node_id.empty()) return catalog_->Insert(row);
   // Queries on other nodes leave this segment out while its memtable is held here, whatever
   // becomes of the call (docs/cluster.md "Exactly once across nodes").
@@ -365,8 +408,17 @@ Status Flusher::Register(const catalog::SegmentRow& row, FlushFence* fence, cons
       !prepared.ok() ? Result<uint64_t>(prepared)
                      : catalog_->RegisterSegment(row, options_.node_id,
                                                  fence != nullptr ? &wal_fence : nullptr);
-  if (change.status().code() == StatusCode::kUnavailable) {
-    if (const uint64_t after_all = RegisteredAfterAll(row.id); after_all != 0) change = after_all;
+  if (change.status().code() == StatusCode::kUnavailable && prepared.ok()) {
+    auto after_all = RegisteredAfterAll(row.id, /*tries=*/5);
+    if (!after_all.ok()) {
+      *unknown = true;  // the id stays among the registering ones (below)
+    } else if (*after_all != 0) {
+      change = *after_all;
+    } else {
+      change =
+          Status::Unavailable("segment " + std::to_string(row.id) +
+                              " was not registered (read back): " + change.status().ToString());
+    }
   }
   if (change.ok()) {
     *registered = *change;
@@ -376,7 +428,7 @@ Status Flusher::Register(const catalog::SegmentRow& row, FlushFence* fence, cons
       prepared.ok()) {
     fence->Fenced(catalog_, wal_fence);
   }
-  if (change.status().code() != StatusCode::kUnavailable) {
+  if (!*unknown) {
     // Refused: not registered (a lost connection may have committed it: then the id stays).
     MutexLock l(&*mu_);
     std::vector<uint64_t>& ids = registering_[frozen.get()];

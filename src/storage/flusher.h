@@ -139,14 +139,16 @@ class Flusher {
   // RegisterSegment through "fence" (null: none; flush_fence.h), with its id among the
   // registering ones meanwhile; "seqs": the seqs of its rows, ascending. "*registered" is the
   // change that registered it (0 for Insert). An answer lost (Unavailable) is checked with
-  // RegisteredAfterAll; FailedPrecondition: fenced, nothing registered, the fence told.
+  // RegisteredAfterAll; still Unavailable: the outcome is unknown ("*unknown" set), and the
+  // frozen memtable must not be registered again before it is known. FailedPrecondition:
+  // fenced, nothing registered, the fence told.
   Status Register(const catalog::SegmentRow& row, FlushFence* fence, const PartitionKey& key,
                   const std::shared_ptr<const MemtableSet::Frozen>& frozen,
-                  const std::vector<uint64_t>& seqs, uint64_t* registered);
+                  const std::vector<uint64_t>& seqs, uint64_t* registered, bool* unknown);
   // After a registration answered Unavailable: the change that registered segment "id" (or
-  // one above it) if it is registered after all; 0 when it is not or the catalog does not
-  // answer (asked a few times).
-  uint64_t RegisteredAfterAll(uint64_t id);
+  // one above it) if it is registered after all, 0 when it is not; Unavailable when the
+  // catalog does not answer (asked "tries" times, a moment apart): the outcome is unknown.
+  Result<uint64_t> RegisteredAfterAll(uint64_t id, int tries);
   // Makes a registered segment visible and drops its frozen memtable, in one step.
   // "registered": the catalog change that registered it (RegisterSegment), 0 when not a
   // cluster node's flush.
@@ -188,6 +190,16 @@ class Flusher {
   Mutex flush_mu_;                                     // one flush at a time
   wal::WalSink* wal_ GUARDED_BY(flush_mu_) = nullptr;  // null: no trimming yet
   FlushFence* fence_ GUARDED_BY(flush_mu_) = nullptr;
+  // A cluster node's registrations whose outcome is unknown (the answer was lost and the
+  // catalog did not answer the read-back), by frozen memtable: its segment row and object. The
+  // memtable's next flush first asks the catalog again, and writes nothing until it knows
+  // (docs/cluster.md "Fenced flush"): registered, the segment is published as it is; not, its
+  // object goes and the rows are written anew. Meanwhile the memtable and its WAL objects stay.
+  struct Unresolved {
+    catalog::SegmentRow row;
+    std::string name;  // the object in the shared store
+  };
+  std::map<const MemtableSet::Frozen*, Unresolved> unresolved_ GUARDED_BY(mu_);
   std::atomic<bool> keys_persist_failing_{false};
   uint64_t flushes_ GUARDED_BY(mu_) = 0;
   // A cluster node's cut (AddCutTo): the ids whose registration began, by frozen memtable (kept

@@ -9,6 +9,7 @@
 #include <utility>
 
 #include "common/metrics.h"
+#include "storage/job_gate.h"
 
 namespace sawmill::storage {
 namespace {
@@ -23,6 +24,8 @@ struct ClaimMetrics {
   prometheus::Counter* used;
   prometheus::Counter* busy;
   prometheus::Counter* record_failed;
+  prometheus::Counter* expired;
+  prometheus::Counter* evicted;
 
   static ClaimMetrics& Get() {
     static ClaimMetrics m = [] {
@@ -42,6 +45,17 @@ struct ClaimMetrics {
       c.used = &family.Add({{"outcome", "used"}});
       c.busy = &family.Add({{"outcome", "busy"}});
       c.record_failed = &family.Add({{"outcome", "record_failed"}});
+      auto& trimmed =
+          prometheus::BuildCounter()
+              .Name("sawmill_idempotency_claims_trimmed_total")
+              .Help(
+                  "Idempotency-Key claims deleted from the shared catalog by the housekeeping "
+                  "round: reason=expired (older than idempotency_window), capacity (answered "
+                  "keys past idempotency_max_keys, oldest first: a retry of their batch would "
+                  "be stored again)")
+              .Register(MetricsRegistry());
+      c.expired = &trimmed.Add({{"reason", "expired"}});
+      c.evicted = &trimmed.Add({{"reason", "capacity"}});
       return c;
     }();
     return m;
@@ -59,6 +73,34 @@ SharedIdempotencyKeys::SharedIdempotencyKeys(catalog::Catalog* catalog, Clock* c
                                              SharedKeysOptions options)
     : catalog_(catalog), clock_(clock), options_(std::move(options)) {
   ClaimMetrics::Get();
+  if (options_.trim_interval_ns > 0) {
+    trim_.Start(options_.trim_interval_ns, [this] {
+      // One node of the cluster at a time: the one holding the job's lease.
+      if (!MayRunJob("idempotency_claims")) return;
+      auto trimmed = TrimNow();
+      if (!trimmed.ok()) {
+        spdlog::warn("idempotency: trimming the shared claims failed (retried next round): {}",
+                     trimmed.status().ToString());
+      }
+    });
+  }
+}
+
+Result<std::pair<uint64_t, uint64_t>> SharedIdempotencyKeys::TrimNow() {
+  const int64_t now = clock_->NowNanos();
+  ASSIGN_OR_RETURN(auto trimmed,
+                   catalog_->TrimIdempotencyClaims(now - options_.window_ns, options_.max_done));
+  auto& m = ClaimMetrics::Get();
+  m.expired->Increment(static_cast<double>(trimmed.first));
+  m.evicted->Increment(static_cast<double>(trimmed.second));
+  if (trimmed.second > 0) {
+    spdlog::warn(
+        "idempotency: {} answered keys younger than the {} s window forgotten across the cluster "
+        "because more than {} are kept (oldest first); a retry of their batches would be "
+        "stored again: raise idempotency_max_keys",
+        trimmed.second, options_.window_ns / kNanosPerSecond, options_.max_done);
+  }
+  return trimmed;
 }
 
 Result<catalog::IdempotencyClaimRow> SharedIdempotencyKeys::Claim(std::string_view tenant,
@@ -161,8 +203,10 @@ std::optional<IdempotencyKey> SharedIdempotencyKeys::Find(std::string_view tenan
 }
 
 void SharedIdempotencyKeys::Finish(catalog::IdempotencyClaimRow row, bool adopted) {
-  Status s =
-      catalog_->CompleteIdempotencyKey(row, adopted, clock_->NowNanos() - options_.window_ns);
+  // With the trim round on, nothing is expired here: one statement, one round trip.
+  const int64_t expire_before =
+      options_.trim_interval_ns > 0 ? 0 : clock_->NowNanos() - options_.window_ns;
+  Status s = catalog_->CompleteIdempotencyKey(row, adopted, expire_before);
   if (s.ok()) return;
   if (s.code() == StatusCode::kFailedPrecondition) {
     // The claim was taken from this node (it was judged dead): nothing to record.

@@ -10,11 +10,13 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/mutex.h"
+#include "common/periodic_worker.h"
 #include "sawmill/status.h"
 #include "storage/engine.h"
 
@@ -26,10 +28,15 @@ struct SharedKeysOptions {
   int64_t window_ns = 0;    // the idempotency window
   // How long a batch waits while another node holds the claim on its key.
   int64_t claim_wait_ns = 15 * kNanosPerSecond;
-  // A node whose heartbeat is older than this may have died holding a claim (see
-  // Catalog::ClaimIdempotencyKey for the rest of the rule). Longer than any node_timeout in use
-  // (a live node heartbeats every node_heartbeat), so a live node's claim is never taken.
-  int64_t gone_after_ns = 60 * kNanosPerSecond;
+  // A node whose heartbeat is older than this is gone, as the node registry judges it (its
+  // node_timeout): its pending claim may be taken once none of its WAL objects is unreplayed
+  // (Catalog::ClaimIdempotencyKey has the rule).
+  int64_t gone_after_ns = 10 * kNanosPerSecond;
+  // Housekeeping (TrimNow): every trim_interval_ns (0: never), on the node holding the job lease
+  // "idempotency_claims", rows older than the window go, and done rows past the newest
+  // max_done.
+  int64_t trim_interval_ns = 0;
+  uint64_t max_done = 1'000'000;
 };
 
 class SharedIdempotencyKeys {
@@ -56,6 +63,10 @@ class SharedIdempotencyKeys {
   void ReleaseEarlierIncarnations();
   // The stored batch of "key", from the catalog (another node's), within the window.
   std::optional<IdempotencyKey> Find(std::string_view tenant, std::string_view key, int64_t now_ns);
+  // One housekeeping round now (the periodic one asks for the job lease first): deletes the
+  // claims older than the window and the oldest done ones past max_done, logged and counted
+  // (sawmill_idempotency_claims_trimmed_total{reason}). Returns {expired, evicted}.
+  Result<std::pair<uint64_t, uint64_t>> TrimNow();
 
  private:
   struct Unfinished {
@@ -71,6 +82,7 @@ class SharedIdempotencyKeys {
   const SharedKeysOptions options_;
   Mutex mu_;
   std::vector<Unfinished> unfinished_ GUARDED_BY(mu_);
+  PeriodicWorker trim_;  // declared last: stops first
 };
 
 }  // namespace sawmill::storage

@@ -112,6 +112,7 @@ Status StorageEngine::Init() {
   } else {
     ASSIGN_OR_RETURN(catalog_, catalog::OpenCatalog(catalog_path));
   }
+  if (options_.wrap_catalog) catalog_ = options_.wrap_catalog(std::move(catalog_));
 
   // Reconciliation: the segment objects say who they are; the catalog is made to agree with
   // them, and nothing that verifies is deleted unless proven superseded (catalog/reconcile.h).
@@ -298,6 +299,9 @@ Status StorageEngine::InitSharedKeys(const std::string& catalog_path) {
   keys.node = options_.node_id;
   keys.incarnation = incarnation;
   keys.window_ns = options_.idempotency_window_ns;
+  keys.gone_after_ns = options_.node_timeout_ns;
+  keys.max_done = options_.idempotency_max_keys;
+  keys.trim_interval_ns = options_.background_threads ? options_.idempotency_trim_interval_ns : 0;
   shared_keys_ = std::make_unique<SharedIdempotencyKeys>(keys_catalog_.get(), clock_, keys);
   return Status::OK();
 }
@@ -595,6 +599,16 @@ void StorageEngine::ReportCorruption(uint64_t segment_id, const Status& status) 
                 entry->path(), status.ToString());
   Status s = catalog_->SetState(segment_id, catalog::kStateCorrupt);
   if (!s.ok()) spdlog::error("cannot mark segment {} corrupt: {}", segment_id, s.ToString());
+}
+
+bool StorageEngine::SegmentRetired(uint64_t segment_id) {
+  // Rare (a read that found the bytes gone), so the whole record is read.
+  auto retired = catalog_->ListRetiredSegments();
+  if (!retired.ok()) return false;  // unknown: the query says it is partial
+  for (const catalog::RetiredSegmentRow& r : *retired) {
+    if (r.id == segment_id) return true;
+  }
+  return false;
 }
 
 Result<std::vector<SegmentStatus>> StorageEngine::ListSegments() const {

@@ -52,6 +52,7 @@ class StorageEngine final : public Engine {
   Status CompactNow() override;
   std::shared_ptr<const Snapshot> GetSnapshot(std::string_view tenant) const override;
   void ReportCorruption(uint64_t segment_id, const Status& status) override;
+  bool SegmentRetired(uint64_t segment_id) override;
   EngineStats stats() const override;
   Result<std::vector<SegmentStatus>> ListSegments() const override;
   Status WriteHealth() override;
