@@ -105,7 +105,7 @@ struct WriterOptions {
   // sorts the whole segment by (service, host, ts), as builds before it did. The default was
   // chosen by measurement (docs/performance.md, "Time-ordered blocks").
   uint32_t time_slice_rows = 8192;
-  // The format version to write: kFormatVersion (7), or 6 down to 1 to produce files as older
+  // The format version to write: kFormatVersion (8), or 7 down to 1 to produce files as older
   // builds wrote them (compatibility tests; 1 and 2 hold no index kinds of index/index_kind.h,
   // only 5 and later may use the text layouts, 6 and later the prefix split, 7 the scaled and
   // hex encodings). Anything else is InvalidArgument.
