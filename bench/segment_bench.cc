@@ -13,7 +13,9 @@
 // benchmark corpus (--corpus, normalised as the server does; without it, generated lines),
 // beside zstd -3 and zstd -19 of the same raw bytes, met/missed for the goal warm <= zstd -19,
 // where the warm bytes go, and the per-lever table (each warm lever alone on top of the warm
-// options before it, then the chosen ones; --no-candidates leaves the levers out);
+// options before it, then the chosen ones; --no-candidates leaves the levers out; --pack-sweep
+// adds hot and warm rows for each size below which column blocks share a frame, with the CPU
+// time of reading only ts or only the fields of every block);
 // docs/storage.md "Warm encoding: measured".
 //
 // --merge N: the memory of a compaction of N segments of the first --lines lines of the corpus
@@ -37,6 +39,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -74,6 +77,7 @@ size_t ZstdSize(const std::string& raw, int level) {
 
 bool print_columns = false;
 bool tier_candidates = true;
+bool pack_sweep = false;
 int tiers_met = 0, tiers_missed = 0;
 bool sort_rows = true;
 // --time-slice: overrides every writer's time_slice_rows (-1: each options' own).
@@ -84,6 +88,9 @@ struct Measure {
   uint64_t file_bytes = 0;
   uint64_t column_bytes = 0, index_bytes = 0, bloom_bytes = 0, word_bytes = 0;
   double write_s = 0, scan_all_s = 0, scan_msg_s = 0;
+  // CPU seconds per pass of reading one small column (ts) of every block, and the fields of
+  // every block; filled only for the --pack-sweep rows (best of several passes).
+  double read_ts_s = 0, read_fields_s = 0;
   // Where the bytes went: "column message", "fields (N columns)", "index trace_id",
   // "bloom message", "kind word_postings", "footer, header, trailer"; largest first.
   std::vector<std::pair<uint64_t, std::string>> parts;
@@ -94,9 +101,15 @@ void BreakDown(const Footer& f, Measure* m) {
   std::vector<std::pair<uint64_t, std::string>> parts;
   uint64_t accounted = 0, fields = 0;
   size_t field_columns = 0;
+  size_t packed_columns = 0;
   for (const ColumnMeta& c : f.columns) {
     uint64_t stored = 0;
-    for (const BlockRef& r : c.blocks) stored += r.size;
+    bool packed = false;
+    for (const BlockRef& r : c.blocks) {
+      if (!r.packed) stored += r.size;  // packed ones: in the shared frames, below
+      packed = packed || r.packed;
+    }
+    packed_columns += packed;
     accounted += stored;
     if (c.id == ColumnId::kDynamic) {
       fields += stored;
@@ -107,6 +120,12 @@ void BreakDown(const Footer& f, Measure* m) {
   }
   if (field_columns > 0) {
     parts.emplace_back(fields, "fields (" + std::to_string(field_columns) + " columns)");
+  }
+  uint64_t frames = 0;
+  for (const BlockRef& r : f.frames) frames += r.size;
+  if (frames > 0) {
+    parts.emplace_back(frames, "shared frames (" + std::to_string(packed_columns) + " columns)");
+    accounted += frames;
   }
   for (const IndexMeta& i : f.indexes) {
     parts.emplace_back(i.ref.size, "index " + i.field);
@@ -165,13 +184,14 @@ Measure WriteAndScan(const std::string& path, const std::vector<Record>& records
   }
   const Footer& f = (*reader)->footer();
   for (const ColumnMeta& c : f.columns) {
-    for (const BlockRef& r : c.blocks) m.column_bytes += r.size;
+    for (const BlockRef& r : c.blocks) m.column_bytes += r.packed ? 0 : r.size;
   }
+  for (const BlockRef& r : f.frames) m.column_bytes += r.size;
   if (print_columns) {
     std::vector<std::pair<uint64_t, std::string>> sizes;
     for (const ColumnMeta& c : f.columns) {
       uint64_t stored = 0, raw = 0;
-      for (const BlockRef& r : c.blocks) stored += r.size, raw += r.raw_size;
+      for (const BlockRef& r : c.blocks) stored += StoredShare(r), raw += r.raw_size;
       sizes.emplace_back(stored, c.name + " (raw " + std::to_string(raw) + ")");
     }
     std::sort(sizes.rbegin(), sizes.rend());
@@ -199,6 +219,32 @@ Measure WriteAndScan(const std::string& path, const std::vector<Record>& records
     (*reader)->ReadBlock(b, kColMessage, &rows, nullptr).IgnoreError();
   }
   m.scan_msg_s = Seconds(start);
+  if (pack_sweep) {
+    // A small column (what a time filter reads) and the fields (what a field filter reads): what
+    // a shared frame costs a reader that wants only some of its columns. Each pass opens the
+    // segment afresh (no cache lives past one block read anyway); the best of enough passes to
+    // take 0.2 s.
+    auto best_of = [&](uint32_t mask) {
+      double best = 1e9, total = 0;
+      for (int pass = 0; pass < 200 && (pass < 3 || total < 0.2); ++pass) {
+        const double t = Clock::now();
+        for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+          rows.clear();
+          (*reader)->ReadBlock(b, mask, &rows, nullptr).IgnoreError();
+        }
+        const double took = Seconds(t);
+        best = std::min(best, took);
+        total += took;
+      }
+      return best;
+    };
+    m.read_ts_s = best_of(kColTs);
+    m.read_fields_s = best_of(kColFields);
+  }
+  if (const char* keep = std::getenv("BENCH_KEEP_SEGMENTS")) {  // for `sawmill segment dump`
+    static int kept = 0;
+    env->RenameFile(path, std::string(keep) + "/" + std::to_string(kept++) + ".seg").IgnoreError();
+  }
   env->RemoveFile(path).IgnoreError();
   return m;
 }
@@ -392,6 +438,30 @@ void TierRows(const std::string& name, const std::string& path, const std::vecto
   std::printf("|   warm bytes: %s | | | | | | | | | |\n", PartsText(warm).c_str());
   std::printf("|   hot bytes: %s | | | | | | | | | |\n", PartsText(hot).c_str());
   std::fflush(stdout);
+  if (pack_sweep) {
+    // Shared frames (format version 8): the column blocks below each size share one frame per
+    // row block; hot and warm, each beside its own row without them.
+    for (const bool is_warm : {true, false}) {
+      for (uint32_t below : {0u, 1u << 10, 2u << 10, 4u << 10}) {
+        for (uint32_t whole : {0u, 1u << 20}) {
+          WriterOptions o = is_warm ? WarmWriterOptions() : WriterOptions();
+          o.pack_columns_below = below;
+          o.pack_blocks_below = whole;
+          const Measure m = WriteAndScan(path, records, o);
+          std::printf(
+              "|   %s, shared frame of columns below %u bytes, of blocks below %u | | | | | | %llu "
+              "| "
+              "%.3f of zstd-%d | write %.2f MB/s | read ts %.1f us, fields %.1f us, all %.1f MB/s "
+              "|\n",
+              is_warm ? "warm" : "hot", below, whole, static_cast<unsigned long long>(m.file_bytes),
+              static_cast<double>(m.file_bytes) / static_cast<double>(is_warm ? z19 : z3),
+              is_warm ? 19 : 3, mb / m.write_s, m.read_ts_s * 1e6, m.read_fields_s * 1e6,
+              mb / m.scan_all_s);
+          std::fflush(stdout);
+        }
+      }
+    }
+  }
   if (!tier_candidates) return;
   uint64_t base_bytes = 0;
   // The levers, each alone on top of the warm options before this measurement, then all the
@@ -606,6 +676,8 @@ int Main(int argc, char** argv) {
       words = true;
     } else if (std::strcmp(argv[i], "--tiers") == 0) {
       tiers = true;
+    } else if (std::strcmp(argv[i], "--pack-sweep") == 0) {
+      pack_sweep = true;
     } else if (std::strcmp(argv[i], "--no-candidates") == 0) {
       tier_candidates = false;
     } else if (std::strcmp(argv[i], "--columns") == 0) {
@@ -621,7 +693,7 @@ int Main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: bench_segment [--codecs] [--columns] [--store] [--tiers] [--merge N] "
-                   "[--no-candidates] "
+                   "[--no-candidates] [--pack-sweep] "
                    "[--no-sort] [--time-slice ROWS] [--datasets a,b] [--dir DIR] "
                    "[--lines N] [--corpus NDJSON]\n");
       return 2;

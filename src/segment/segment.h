@@ -129,6 +129,17 @@ struct WriterOptions {
   // runs split out: column_encoding.h) when zstd makes them smaller. Needs format version 5
   // (and 6 for the third, kPrefixSplit).
   bool text_layouts = false;
+  // (Version 8) Column blocks of fewer encoded bytes than this share one physical block per row
+  // block, its shared frame, compressed as one (docs/format/segment.md "Shared frames"): a small
+  // column compressed alone loses the context the others give, and costs a block trailer and a
+  // directory entry. Reading one of them decompresses the frame (once per block read). 0 gives
+  // every column block its own physical block, as versions 1 to 7 always do.
+  uint32_t pack_columns_below = 0;
+  // (Version 8) A row block whose column blocks add up to at most this many encoded bytes is
+  // packed whole into its shared frame: its columns repeat each other's text (one JSON key's
+  // value inside another's, a source's lines beside their parsed fields), which zstd finds
+  // only in one frame. Reading any of its columns then decompresses the whole block. 0: never.
+  uint32_t pack_blocks_below = 0;
 };
 
 // The warm tier's options (docs/storage.md "Tiers"): larger blocks, stronger zstd, and no
