@@ -8,15 +8,25 @@ namespace sawmill::segment {
 
 namespace {
 
-// The tags of a version-8 column_ref.
-constexpr uint8_t kColumnRefNone = 0;
-constexpr uint8_t kColumnRefSlice = 1;
-constexpr uint8_t kColumnRefOwn = 2;
+// A version-8 column_ref or frame starts with a varint that is a block's offset (at least
+// kHeaderSize) or one of these.
+constexpr uint64_t kRefNone = 0;   // no block: the whole entry
+constexpr uint64_t kRefSlice = 1;  // a slice of the row block's frame: raw_size follows
+static_assert(kHeaderSize > kRefSlice);
 
 void PutRef(std::string* out, const BlockRef& ref) {
   PutVarint64(out, ref.offset);
   PutVarint64(out, ref.size);
   PutVarint64(out, ref.raw_size);
+}
+
+// Version 8: a block that is absent costs one byte.
+void PutRefOrNone(std::string* out, const BlockRef& ref) {
+  if (ref.present()) {
+    PutRef(out, ref);
+  } else {
+    PutVarint64(out, kRefNone);
+  }
 }
 
 // Consumes from "in_"; the first failure is remembered and every later Get fails too.
@@ -79,7 +89,7 @@ void EncodeFooter(const Footer& f, std::string* out) {
     PutVarsint64(out, info.max_ts);
     PutVarsint64(out, info.min_ingest_ts);
     PutVarsint64(out, info.max_ingest_ts);
-    if (f.version >= 8) PutRef(out, b < f.frames.size() ? f.frames[b] : BlockRef{});
+    if (f.version >= 8) PutRefOrNone(out, b < f.frames.size() ? f.frames[b] : BlockRef{});
   }
   PutVarint64(out, f.columns.size());
   for (const ColumnMeta& c : f.columns) {
@@ -88,15 +98,12 @@ void EncodeFooter(const Footer& f, std::string* out) {
     for (const BlockRef& r : c.blocks) {
       if (f.version < 8) {
         PutRef(out, r);
-      } else if (!r.present()) {
-        out->push_back(static_cast<char>(kColumnRefNone));
-      } else if (r.packed) {
+      } else if (r.packed && r.present()) {
         // The slice's place in the frame follows from the order: no offset to store.
-        out->push_back(static_cast<char>(kColumnRefSlice));
+        PutVarint64(out, kRefSlice);
         PutVarint64(out, r.raw_size);
       } else {
-        out->push_back(static_cast<char>(kColumnRefOwn));
-        PutRef(out, r);
+        PutRefOrNone(out, r);
       }
     }
   }
@@ -188,7 +195,10 @@ Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* f) {
     p.I64(&b.max_ts);
     p.I64(&b.min_ingest_ts);
     p.I64(&b.max_ingest_ts);
-    if (f->version >= 8) p.Ref(&f->frames[i]);
+    if (f->version >= 8 && p.U64(&f->frames[i].offset) && f->frames[i].offset != kRefNone) {
+      p.U64(&f->frames[i].size);
+      p.U64(&f->frames[i].raw_size);
+    }
     if (!p.ok()) return bad("truncated block list");
     if (b.rows == 0 || b.rows > kMaxBlockRows)
       return bad("block with " + std::to_string(b.rows) + " rows");
@@ -221,10 +231,10 @@ Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* f) {
     c.blocks.resize(block_count);
     for (BlockRef& r : c.blocks) {
       if (f->version >= 8) {
-        uint8_t tag = 0;
-        if (!p.Byte(&tag)) return bad("truncated column directory");
-        if (tag == kColumnRefNone) continue;
-        if (tag == kColumnRefSlice) {
+        if (!p.U64(&r.offset)) return bad("truncated column directory");
+        if (r.offset == kRefNone) continue;
+        if (r.offset == kRefSlice) {
+          r.offset = 0;
           r.packed = true;
           if (!p.U64(&r.raw_size)) return bad("truncated column directory");
           if (r.raw_size > kMaxBlockRawBytes) {
@@ -233,9 +243,12 @@ Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* f) {
           }
           continue;  // placed in its frame below, once every column is known
         }
-        if (tag != kColumnRefOwn) {
-          return bad("column '" + c.name + "' has a block of unknown kind " + std::to_string(tag));
+        if (!p.U64(&r.size) || !p.U64(&r.raw_size)) return bad("truncated column directory");
+        // A present block: an absent one is kRefNone alone.
+        if (!r.present() || !check_ref(r)) {
+          return bad("column '" + c.name + "' has a block outside the file");
         }
+        continue;
       }
       if (!p.Ref(&r)) return bad("truncated column directory");
       if (!check_ref(r)) return bad("column '" + c.name + "' has a block outside the file");

@@ -6,13 +6,14 @@
 //   info        := id tenant partition rows min_ts max_ts min_ingest_ts max_ingest_ts
 //                  min_seq max_seq raw_bytes
 //   block_info  := rows min_ts max_ts min_ingest_ts max_ingest_ts    (first_row is implied)
-//                  [frame(block_ref)]       (v8: the row block's shared frame; size 0: none)
+//                  [frame]                  (v8: the row block's shared frame)
 //   column      := column_id(u8) name(lp) block_ref[block_count]      (versions 1 to 7)
 //                | column_id(u8) name(lp) column_ref[block_count]     (v8)
+//   frame       := 0 (none) | block_ref                                (v8; offset >= 16)
 //   column_ref  := 0                       no block (no values)
 //                | 1 raw_size(varint)      a slice of the row block's shared frame; the slices
 //                                          lie back to back in FrameOrder (below)
-//                | 2 block_ref             its own physical block
+//                | block_ref               its own physical block (its offset is >= 16)
 //   index       := field(lp) distinct_values(varint) block_ref
 //   bloom       := field(lp) distinct_tokens(varint) block_ref(segment filter)
 //                  block_ref(block filters)
