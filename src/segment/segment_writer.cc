@@ -63,7 +63,8 @@ class Writer {
   // (Version 8) Writes the current row block's shared frame, if any, and places its slices.
   Status EmitFrame();
   // (Version 8) Once the row block is too large to be packed whole: writes the waiting column
-  // blocks of at least pack_columns_below bytes as blocks of their own.
+  // blocks of at least pack_columns_below bytes, and those past kMaxFrameRawBytes, as blocks
+  // of their own.
   Status EmitLargeSlices();
   Status FlushPending(bool force);
   void AssignFieldOrdinals(const Record& r, uint32_t row_in_block);
@@ -318,7 +319,8 @@ Status Writer::EmitLargeSlices() {
   size_t kept = 0;
   slice_total_ = 0;
   for (size_t i = 0; i < slices_.size(); ++i) {
-    if (slice_bytes_[i].size() >= options_.pack_columns_below) {
+    if (slice_bytes_[i].size() >= options_.pack_columns_below ||
+        slice_total_ + slice_bytes_[i].size() > kMaxFrameRawBytes) {
       RETURN_IF_ERROR(EmitBlock(slice_bytes_[i], slices_[i].choice,
                                 &footer_.columns[slices_[i].column].blocks[block]));
       continue;
