@@ -6,8 +6,10 @@
 //
 //   bench_query [--lines N] [--dir DIR] [--runs N] [--data DIR] [--time-slice ROWS]
 //               [--no-compact] [--only a,b] [--word-postings 0|1] [--columnar 0|1]
-//               [--keep] [--reuse] [--baselines 0|1]
+//               [--keep] [--reuse] [--baselines 0|1] [--pack-columns-below BYTES]
 //
+// --pack-columns-below sets the segment writer's pack_columns_below (format version 8: column
+// blocks below that many bytes share one frame per block; hot segments default to 0).
 // --time-slice sets the segment writer's time_slice_rows (0: rows sorted by service, host, ts
 // over the whole segment). After loading, the segments are compacted as a running server's
 // background compaction leaves them (compaction rounds with the engine's default options until
@@ -108,7 +110,8 @@ int Main(int argc, char** argv) {
   std::string dir = "/tmp/sawmill_query_bench_" + std::to_string(::getpid());
   const char* shared = std::getenv("SAWMILL_SHARED_DIR");
   std::string data = std::string(shared && *shared ? shared : "../shared") + "/data/real";
-  int64_t time_slice_rows = -1;  // -1: the writer's default
+  int64_t time_slice_rows = -1;     // -1: the writer's default
+  int64_t pack_columns_below = -1;  // -1: the writer's default
   bool compact = true;
   std::string only;
   bool word_postings = true;
@@ -127,6 +130,8 @@ int Main(int argc, char** argv) {
     if (i + 1 >= argc) break;
     if (flag == "--time-slice")
       time_slice_rows = std::atoll(argv[i + 1]);
+    else if (flag == "--pack-columns-below")
+      pack_columns_below = std::atoll(argv[i + 1]);
     else if (flag == "--lines")
       lines = std::strtoull(argv[i + 1], nullptr, 10);
     else if (flag == "--runs")
@@ -167,6 +172,8 @@ int Main(int argc, char** argv) {
   eo.partitions = 16;
   if (time_slice_rows >= 0)
     eo.segment_options.time_slice_rows = static_cast<uint32_t>(time_slice_rows);
+  if (pack_columns_below >= 0)
+    eo.segment_options.pack_columns_below = static_cast<uint32_t>(pack_columns_below);
   if (!word_postings) {
     auto& fields = eo.segment_options.indexed_fields;
     fields.erase(std::remove(fields.begin(), fields.end(), "message"), fields.end());

@@ -14,7 +14,9 @@
 // beside zstd -3 and zstd -19 of the same raw bytes, met/missed for the goal warm <= zstd -19,
 // where the warm bytes go, and the per-lever table (each warm lever alone on top of the warm
 // options before it, then the chosen ones; --no-candidates leaves the levers out; --warm-levers
-// adds the chosen options with one change each to the word postings or the message bloom);
+// adds the chosen options with one change each to the word postings or the message bloom;
+// --pack-sweep adds hot and warm rows for each size below which column blocks share a frame, with
+// the CPU time of reading only ts or only the fields of every block);
 // docs/storage.md "Warm encoding: measured".
 //
 // --merge N: the memory of a compaction of N segments of the first --lines lines of the corpus
@@ -38,6 +40,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -76,6 +79,7 @@ size_t ZstdSize(const std::string& raw, int level) {
 bool print_columns = false;
 bool tier_candidates = true;
 bool warm_levers = false;  // --warm-levers
+bool pack_sweep = false;
 int tiers_met = 0, tiers_missed = 0;
 bool sort_rows = true;
 // --time-slice: overrides every writer's time_slice_rows (-1: each options' own).
@@ -89,6 +93,9 @@ struct Measure {
   // A word query's first touch of the segment: open it and look a word up (the word postings
   // block read, decompressed and parsed), best of 20.
   double word_lookup_s = 0;
+  // CPU seconds per pass of reading one small column (ts) of every block, and the fields of
+  // every block; filled only for the --pack-sweep rows (best of several passes).
+  double read_ts_s = 0, read_fields_s = 0;
   // Where the bytes went: "column message", "fields (N columns)", "index trace_id",
   // "bloom message", "kind word_postings", "footer, header, trailer"; largest first.
   std::vector<std::pair<uint64_t, std::string>> parts;
@@ -99,9 +106,15 @@ void BreakDown(const Footer& f, Measure* m) {
   std::vector<std::pair<uint64_t, std::string>> parts;
   uint64_t accounted = 0, fields = 0;
   size_t field_columns = 0;
+  size_t packed_columns = 0;
   for (const ColumnMeta& c : f.columns) {
     uint64_t stored = 0;
-    for (const BlockRef& r : c.blocks) stored += r.size;
+    bool packed = false;
+    for (const BlockRef& r : c.blocks) {
+      if (!r.packed) stored += r.size;  // packed ones: in the shared frames, below
+      packed = packed || r.packed;
+    }
+    packed_columns += packed;
     accounted += stored;
     if (c.id == ColumnId::kDynamic) {
       fields += stored;
@@ -112,6 +125,12 @@ void BreakDown(const Footer& f, Measure* m) {
   }
   if (field_columns > 0) {
     parts.emplace_back(fields, "fields (" + std::to_string(field_columns) + " columns)");
+  }
+  uint64_t frames = 0;
+  for (const BlockRef& r : f.frames) frames += r.size;
+  if (frames > 0) {
+    parts.emplace_back(frames, "shared frames (" + std::to_string(packed_columns) + " columns)");
+    accounted += frames;
   }
   for (const IndexMeta& i : f.indexes) {
     parts.emplace_back(i.ref.size, "index " + i.field);
@@ -170,13 +189,14 @@ Measure WriteAndScan(const std::string& path, const std::vector<Record>& records
   }
   const Footer& f = (*reader)->footer();
   for (const ColumnMeta& c : f.columns) {
-    for (const BlockRef& r : c.blocks) m.column_bytes += r.size;
+    for (const BlockRef& r : c.blocks) m.column_bytes += r.packed ? 0 : r.size;
   }
+  for (const BlockRef& r : f.frames) m.column_bytes += r.size;
   if (print_columns) {
     std::vector<std::pair<uint64_t, std::string>> sizes;
     for (const ColumnMeta& c : f.columns) {
       uint64_t stored = 0, raw = 0;
-      for (const BlockRef& r : c.blocks) stored += r.size, raw += r.raw_size;
+      for (const BlockRef& r : c.blocks) stored += StoredShare(r), raw += r.raw_size;
       sizes.emplace_back(stored, c.name + " (raw " + std::to_string(raw) + ")");
     }
     std::sort(sizes.rbegin(), sizes.rend());
@@ -216,6 +236,32 @@ Measure WriteAndScan(const std::string& path, const std::vector<Record>& records
     p.value = "nosuchwordanywhere";
     (void)(*fresh)->MatchingRows(p);
     m.word_lookup_s = std::min(m.word_lookup_s, Seconds(start));
+  }
+  if (pack_sweep) {
+    // A small column (what a time filter reads) and the fields (what a field filter reads): what
+    // a shared frame costs a reader that wants only some of its columns. Each pass opens the
+    // segment afresh (no cache lives past one block read anyway); the best of enough passes to
+    // take 0.2 s.
+    auto best_of = [&](uint32_t mask) {
+      double best = 1e9, total = 0;
+      for (int pass = 0; pass < 200 && (pass < 3 || total < 0.2); ++pass) {
+        const double t = Clock::now();
+        for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+          rows.clear();
+          (*reader)->ReadBlock(b, mask, &rows, nullptr).IgnoreError();
+        }
+        const double took = Seconds(t);
+        best = std::min(best, took);
+        total += took;
+      }
+      return best;
+    };
+    m.read_ts_s = best_of(kColTs);
+    m.read_fields_s = best_of(kColFields);
+  }
+  if (const char* keep = std::getenv("BENCH_KEEP_SEGMENTS")) {  // for `sawmill segment dump`
+    static int kept = 0;
+    env->RenameFile(path, std::string(keep) + "/" + std::to_string(kept++) + ".seg").IgnoreError();
   }
   env->RemoveFile(path).IgnoreError();
   return m;
@@ -458,6 +504,32 @@ void TierRows(const std::string& name, const std::string& path, const std::vecto
   std::printf("|   hot bytes: %s | | | | | | | | | |\n", PartsText(hot).c_str());
   std::fflush(stdout);
   if (warm_levers) WarmIndexLevers(path, records, z19, mb);
+  if (pack_sweep) {
+    // Shared frames (format version 8): warm without them, with the columns below 2 KiB
+    // packed, and with the chosen rule (also blocks below 1 MiB whole); hot without them and
+    // with the columns below 2 KiB packed. Each with its write throughput and the CPU time of
+    // reading only ts, or only the fields, of every block.
+    struct Pack {
+      bool warm;
+      uint32_t columns_below, blocks_below;
+    };
+    for (const Pack& p : {Pack{true, 0, 0}, Pack{true, 2 << 10, 0}, Pack{true, 2 << 10, 1 << 20},
+                          Pack{false, 0, 0}, Pack{false, 2 << 10, 0}}) {
+      WriterOptions o = p.warm ? WarmWriterOptions() : WriterOptions();
+      o.pack_columns_below = p.columns_below;
+      o.pack_blocks_below = p.blocks_below;
+      const Measure m = WriteAndScan(path, records, o);
+      std::printf(
+          "|   %s, shared frame of columns below %u bytes, of blocks below %u | | | | | | %llu | "
+          "%.3f of zstd-%d | write %.2f MB/s | read ts %.1f us, fields %.1f us, all %.1f MB/s |\n",
+          p.warm ? "warm" : "hot", p.columns_below, p.blocks_below,
+          static_cast<unsigned long long>(m.file_bytes),
+          static_cast<double>(m.file_bytes) / static_cast<double>(p.warm ? z19 : z3),
+          p.warm ? 19 : 3, mb / m.write_s, m.read_ts_s * 1e6, m.read_fields_s * 1e6,
+          mb / m.scan_all_s);
+      std::fflush(stdout);
+    }
+  }
   if (!tier_candidates) return;
   uint64_t base_bytes = 0;
   // The levers, each alone on top of the warm options before this measurement, then all the
@@ -672,6 +744,8 @@ int Main(int argc, char** argv) {
       words = true;
     } else if (std::strcmp(argv[i], "--tiers") == 0) {
       tiers = true;
+    } else if (std::strcmp(argv[i], "--pack-sweep") == 0) {
+      pack_sweep = true;
     } else if (std::strcmp(argv[i], "--no-candidates") == 0) {
       tier_candidates = false;
     } else if (std::strcmp(argv[i], "--warm-levers") == 0) {
@@ -689,7 +763,7 @@ int Main(int argc, char** argv) {
     } else {
       std::fprintf(stderr,
                    "usage: bench_segment [--codecs] [--columns] [--store] [--tiers] [--merge N] "
-                   "[--no-candidates] [--warm-levers] "
+                   "[--no-candidates] [--warm-levers] [--pack-sweep] "
                    "[--no-sort] [--time-slice ROWS] [--datasets a,b] [--dir DIR] "
                    "[--lines N] [--corpus NDJSON]\n");
       return 2;

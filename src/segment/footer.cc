@@ -1,15 +1,32 @@
 #include "segment/footer.h"
 
+#include <algorithm>
+
 #include "common/coding.h"
 
 namespace sawmill::segment {
 
 namespace {
 
+// A version-8 column_ref or frame starts with a varint that is a block's offset (at least
+// kHeaderSize) or one of these.
+constexpr uint64_t kRefNone = 0;   // no block: the whole entry
+constexpr uint64_t kRefSlice = 1;  // a slice of the row block's frame: raw_size follows
+static_assert(kHeaderSize > kRefSlice);
+
 void PutRef(std::string* out, const BlockRef& ref) {
   PutVarint64(out, ref.offset);
   PutVarint64(out, ref.size);
   PutVarint64(out, ref.raw_size);
+}
+
+// Version 8: a block that is absent costs one byte.
+void PutRefOrNone(std::string* out, const BlockRef& ref) {
+  if (ref.present()) {
+    PutRef(out, ref);
+  } else {
+    PutVarint64(out, kRefNone);
+  }
 }
 
 // Consumes from "in_"; the first failure is remembered and every later Get fails too.
@@ -65,18 +82,30 @@ void EncodeFooter(const Footer& f, std::string* out) {
   PutVarint64(out, f.info.raw_bytes);
   PutVarint32(out, f.block_rows);
   PutVarint64(out, f.blocks.size());
-  for (const BlockInfo& b : f.blocks) {
-    PutVarint32(out, b.rows);
-    PutVarsint64(out, b.min_ts);
-    PutVarsint64(out, b.max_ts);
-    PutVarsint64(out, b.min_ingest_ts);
-    PutVarsint64(out, b.max_ingest_ts);
+  for (size_t b = 0; b < f.blocks.size(); ++b) {
+    const BlockInfo& info = f.blocks[b];
+    PutVarint32(out, info.rows);
+    PutVarsint64(out, info.min_ts);
+    PutVarsint64(out, info.max_ts);
+    PutVarsint64(out, info.min_ingest_ts);
+    PutVarsint64(out, info.max_ingest_ts);
+    if (f.version >= 8) PutRefOrNone(out, b < f.frames.size() ? f.frames[b] : BlockRef{});
   }
   PutVarint64(out, f.columns.size());
   for (const ColumnMeta& c : f.columns) {
     out->push_back(static_cast<char>(c.id));
     PutLengthPrefixed(out, c.name);
-    for (const BlockRef& r : c.blocks) PutRef(out, r);
+    for (const BlockRef& r : c.blocks) {
+      if (f.version < 8) {
+        PutRef(out, r);
+      } else if (r.packed && r.present()) {
+        // The slice's place in the frame follows from the order: no offset to store.
+        PutVarint64(out, kRefSlice);
+        PutVarint64(out, r.raw_size);
+      } else {
+        PutRefOrNone(out, r);
+      }
+    }
   }
   PutVarint64(out, f.indexes.size());
   for (const IndexMeta& i : f.indexes) {
@@ -156,16 +185,26 @@ Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* f) {
     return bad("implausible block count " + std::to_string(block_count));
   }
   f->blocks.resize(block_count);
+  f->frames.clear();
+  if (f->version >= 8) f->frames.resize(block_count);
   uint64_t row = 0;
-  for (BlockInfo& b : f->blocks) {
+  for (size_t i = 0; i < f->blocks.size(); ++i) {
+    BlockInfo& b = f->blocks[i];
     p.U32(&b.rows);
     p.I64(&b.min_ts);
     p.I64(&b.max_ts);
     p.I64(&b.min_ingest_ts);
     p.I64(&b.max_ingest_ts);
+    if (f->version >= 8 && p.U64(&f->frames[i].offset) && f->frames[i].offset != kRefNone) {
+      p.U64(&f->frames[i].size);
+      p.U64(&f->frames[i].raw_size);
+    }
     if (!p.ok()) return bad("truncated block list");
     if (b.rows == 0 || b.rows > kMaxBlockRows)
       return bad("block with " + std::to_string(b.rows) + " rows");
+    if (f->version >= 8 && !check_ref(f->frames[i])) {
+      return bad("the shared frame of block " + std::to_string(i) + " lies outside the file");
+    }
     b.first_row = static_cast<uint32_t>(row);
     row += b.rows;
   }
@@ -185,11 +224,69 @@ Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* f) {
     if (id >= static_cast<uint8_t>(ColumnId::kBuiltinCount) && c.id != ColumnId::kDynamic) {
       return bad("unknown column id " + std::to_string(id));
     }
-    if (block_count * 3 > p.remaining()) return bad("truncated column directory");
+    // At least one byte per block (a version-8 "no block"), three before.
+    if (block_count * (f->version >= 8 ? 1 : 3) > p.remaining()) {
+      return bad("truncated column directory");
+    }
     c.blocks.resize(block_count);
     for (BlockRef& r : c.blocks) {
+      if (f->version >= 8) {
+        if (!p.U64(&r.offset)) return bad("truncated column directory");
+        if (r.offset == kRefNone) continue;
+        if (r.offset == kRefSlice) {
+          r.offset = 0;
+          r.packed = true;
+          if (!p.U64(&r.raw_size)) return bad("truncated column directory");
+          if (r.raw_size > kMaxBlockRawBytes) {
+            return bad("column '" + c.name + "' has a slice of " + std::to_string(r.raw_size) +
+                       " bytes");
+          }
+          continue;  // placed in its frame below, once every column is known
+        }
+        if (!p.U64(&r.size) || !p.U64(&r.raw_size)) return bad("truncated column directory");
+        // A present block: an absent one is kRefNone alone.
+        if (!r.present() || !check_ref(r)) {
+          return bad("column '" + c.name + "' has a block outside the file");
+        }
+        continue;
+      }
       if (!p.Ref(&r)) return bad("truncated column directory");
       if (!check_ref(r)) return bad("column '" + c.name + "' has a block outside the file");
+    }
+  }
+  // Version 8: the packed blocks of each row block are the slices of its frame, back to back in
+  // FrameOrder, and together exactly the frame.
+  std::vector<size_t> packed;
+  for (size_t b = 0; b < f->frames.size(); ++b) {
+    const BlockRef& frame = f->frames[b];
+    packed.clear();
+    for (size_t c = 0; c < f->columns.size(); ++c) {
+      if (f->columns[c].blocks[b].packed) packed.push_back(c);
+    }
+    std::sort(packed.begin(), packed.end(), [&](size_t x, size_t y) {
+      return FrameOrder(f->columns[x].blocks[b].raw_size, x, f->columns[y].blocks[b].raw_size, y);
+    });
+    uint64_t at = 0;
+    for (size_t column : packed) {
+      ColumnMeta& c = f->columns[column];
+      BlockRef& r = c.blocks[b];
+      if (!frame.present()) {
+        return bad("column '" + c.name + "' has a slice of block " + std::to_string(b) +
+                   ", which has no shared frame");
+      }
+      if (r.raw_size > frame.raw_size - at) {
+        return bad("the slices of block " + std::to_string(b) + " run past its shared frame of " +
+                   std::to_string(frame.raw_size) + " bytes (column '" + c.name + "')");
+      }
+      r.offset = frame.offset;
+      r.size = frame.size;
+      r.frame_raw_size = frame.raw_size;
+      r.slice_start = at;
+      at += r.raw_size;
+    }
+    if (at != frame.raw_size) {
+      return bad("the shared frame of block " + std::to_string(b) + " holds " +
+                 std::to_string(frame.raw_size) + " bytes, its slices " + std::to_string(at));
     }
   }
   uint64_t index_count = 0;

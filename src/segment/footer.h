@@ -6,7 +6,14 @@
 //   info        := id tenant partition rows min_ts max_ts min_ingest_ts max_ingest_ts
 //                  min_seq max_seq raw_bytes
 //   block_info  := rows min_ts max_ts min_ingest_ts max_ingest_ts    (first_row is implied)
-//   column      := column_id(u8) name(lp) block_ref[block_count]
+//                  [frame]                  (v8: the row block's shared frame)
+//   column      := column_id(u8) name(lp) block_ref[block_count]      (versions 1 to 7)
+//                | column_id(u8) name(lp) column_ref[block_count]     (v8)
+//   frame       := 0 (none) | block_ref                                (v8; offset >= 16)
+//   column_ref  := 0                       no block (no values)
+//                | 1 raw_size(varint)      a slice of the row block's shared frame; the slices
+//                                          lie back to back in FrameOrder (below)
+//                | block_ref               its own physical block (its offset is >= 16)
 //   index       := field(lp) distinct_values(varint) block_ref
 //   bloom       := field(lp) distinct_tokens(varint) block_ref(segment filter)
 //                  block_ref(block filters)
@@ -30,8 +37,30 @@ struct BlockRef {
   uint64_t offset = 0;
   uint64_t size = 0;  // physical bytes including the block trailer; 0 when absent
   uint64_t raw_size = 0;
+  // (Version 8) A column block packed with the other small column blocks of its row block into
+  // the block's shared frame: offset and size are then the frame's, and the column block is the
+  // bytes [slice_start, slice_start + raw_size) of the frame's frame_raw_size decompressed bytes
+  // (SegmentFileReader::ReadPhysical reads it like any block).
+  bool packed = false;
+  uint64_t slice_start = 0;
+  uint64_t frame_raw_size = 0;
   bool present() const { return size != 0; }
 };
+
+// (Version 8) The order of the slices in a shared frame: larger first, then by directory
+// position. zstd matches only backwards, and the larger columns hold the text that the smaller
+// ones repeat (docs/format/segment.md "Shared frames"). The reader derives it from the
+// directory's raw sizes, so it costs no byte.
+inline bool FrameOrder(uint64_t raw_a, size_t column_a, uint64_t raw_b, size_t column_b) {
+  return raw_a != raw_b ? raw_a > raw_b : column_a < column_b;
+}
+
+// The stored bytes a block accounts for: its physical block, or for a packed column block its
+// share of the shared frame by raw bytes (rounded down; dumps and benchmarks).
+inline uint64_t StoredShare(const BlockRef& ref) {
+  if (!ref.packed || ref.frame_raw_size == 0) return ref.size;
+  return ref.size * ref.raw_size / ref.frame_raw_size;
+}
 
 struct ColumnMeta {
   ColumnId id = ColumnId::kDynamic;
@@ -66,6 +95,9 @@ struct Footer {
   SegmentInfo info;
   uint32_t block_rows = 0;
   std::vector<BlockInfo> blocks;
+  // (Version 8) By row block: its shared frame, the physical block holding the packed column
+  // blocks (absent when none is packed). Empty before version 8.
+  std::vector<BlockRef> frames;
   std::vector<ColumnMeta> columns;  // built-in columns first, then dynamic ones
   std::vector<IndexMeta> indexes;
   std::vector<BloomMeta> blooms;

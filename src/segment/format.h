@@ -21,8 +21,10 @@ inline constexpr size_t kMagicSize = 8;
 // text layouts); nothing else changed. Version 6: column blocks may use the encoding
 // kPrefixSplit (the warm tier's third text layout); nothing else changed. Version 7: column
 // blocks may use the encodings kScaled (time columns) and kHex (ids); nothing else changed.
+// Version 8: the small column blocks of a row block may share one physical block, its shared
+// frame (footer.h: block_info names the frame, a column_ref a slice of it).
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 7;
+inline constexpr uint32_t kFormatVersion = 8;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)

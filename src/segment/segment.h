@@ -109,7 +109,7 @@ struct WriterOptions {
   // sorts the whole segment by (service, host, ts), as builds before it did. The default was
   // chosen by measurement (docs/performance.md, "Time-ordered blocks").
   uint32_t time_slice_rows = 8192;
-  // The format version to write: kFormatVersion (7), or 6 down to 1 to produce files as older
+  // The format version to write: kFormatVersion (8), or 7 down to 1 to produce files as older
   // builds wrote them (compatibility tests; 1 and 2 hold no index kinds of index/index_kind.h,
   // only 5 and later may use the text layouts, 6 and later the prefix split, 7 the scaled and
   // hex encodings). Anything else is InvalidArgument.
@@ -133,6 +133,17 @@ struct WriterOptions {
   // runs split out: column_encoding.h) when zstd makes them smaller. Needs format version 5
   // (and 6 for the third, kPrefixSplit).
   bool text_layouts = false;
+  // (Version 8) Column blocks of fewer encoded bytes than this share one physical block per row
+  // block, its shared frame, compressed as one (docs/format/segment.md "Shared frames"): a small
+  // column compressed alone loses the context the others give, and costs a block trailer and a
+  // directory entry. Reading one of them decompresses the frame (once per block read). 0 gives
+  // every column block its own physical block, as versions 1 to 7 always do.
+  uint32_t pack_columns_below = 0;
+  // (Version 8) A row block whose column blocks add up to at most this many encoded bytes is
+  // packed whole into its shared frame: its columns repeat each other's text (one JSON key's
+  // value inside another's, a source's lines beside their parsed fields), which zstd finds
+  // only in one frame. Reading any of its columns then decompresses the whole block. 0: never.
+  uint32_t pack_blocks_below = 0;
 };
 
 // The warm tier's options (docs/storage.md "Tiers"): larger blocks, stronger zstd, and no

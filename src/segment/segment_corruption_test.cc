@@ -3,9 +3,11 @@
 // crashes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <random>
 
 #include "common/fault_env.h"
+#include "segment/footer.h"
 #include "segment/format.h"
 #include "segment/segment.h"
 #include "segment/segment_file_reader.h"
@@ -305,6 +307,153 @@ TEST_F(SegmentCorruption, DamagedIndexKindBlockPrunesNothingAndVerifySaysWhere) 
               std::string::npos)
         << problems[0];
   }
+}
+
+// Format version 8: a damaged shared frame fails the reads of its packed columns with a
+// DataLoss naming the segment, the block, a column and the frame; the block's own column blocks,
+// the other blocks and the indexes stay readable, and verify reports the frame once.
+TEST_F(SegmentCorruption, DamagedSharedFrameNamesSegmentBlockAndColumn) {
+  constexpr char kPacked[] = "/d/packed.seg";
+  std::vector<Record> want;
+  {
+    auto reader = SegmentReader::Open(&env_, kPath);
+    ASSERT_TRUE(reader.ok());
+    for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b)
+      ASSERT_TRUE((*reader)->ReadBlock(b, kColAll, &want, nullptr).ok());
+  }
+  WriterOptions options;
+  options.block_rows = 100;
+  options.pack_columns_below = 256;  // the messages (about 2 KB a block) keep their own block
+  ASSERT_TRUE(WriteSegment(&env_, kPacked, SegmentInfo{}, want, options, nullptr).ok());
+  std::string good;
+  ASSERT_TRUE(env_.GetContents(kPacked, &good).ok());
+  auto opened = SegmentFileReader::OpenFile(&env_, kPacked);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  const Footer footer = (*opened)->footer();
+  ASSERT_EQ(footer.frames.size(), 3u);
+  const BlockRef frame = footer.frames[1];
+  ASSERT_TRUE(frame.present());
+  std::vector<std::string> packed;
+  for (const ColumnMeta& c : footer.columns) {
+    if (c.blocks[1].packed) packed.push_back(c.name);
+  }
+  ASSERT_GE(packed.size(), 2u);
+  ASSERT_FALSE(footer.columns[static_cast<size_t>(ColumnId::kMessage)].blocks[1].packed);
+
+  std::string bad = good;
+  bad[frame.offset + frame.size / 2] ^= 0x5a;
+  ASSERT_TRUE(env_.SetContents(kPacked, bad).ok());
+  auto reader = SegmentReader::Open(&env_, kPacked);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::vector<Record> rows;
+  Status s = (*reader)->ReadBlock(1, kColAll, &rows, nullptr);
+  ASSERT_TRUE(s.IsDataLoss()) << s.ToString();
+  EXPECT_TRUE(rows.empty());
+  const std::string& m = s.message();
+  EXPECT_NE(m.find("segment " + std::string(kPacked) + ": column '"), std::string::npos) << m;
+  EXPECT_NE(m.find("' block 1, in the shared frame of its row block at offset " +
+                   std::to_string(frame.offset)),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("checksum mismatch"), std::string::npos) << m;
+  EXPECT_TRUE(std::any_of(packed.begin(), packed.end(), [&](const std::string& name) {
+    return m.find("column '" + name + "' block 1") != std::string::npos;
+  })) << m;
+  // The block's own column block, the other blocks and the indexes still read.
+  ASSERT_TRUE((*reader)->ReadBlock(1, kColMessage, &rows, nullptr).ok());
+  ASSERT_EQ(rows.size(), 100u);
+  EXPECT_EQ(rows[0].message, want[100].message);
+  rows.clear();
+  ASSERT_TRUE((*reader)->ReadBlock(0, kColAll, &rows, nullptr).ok());
+  ASSERT_TRUE((*reader)->ReadBlock(2, kColAll, &rows, nullptr).ok());
+  std::vector<Record> others(want.begin(), want.begin() + 100);
+  others.insert(others.end(), want.begin() + 200, want.end());
+  EXPECT_EQ(rows, others);
+  auto api = (*reader)->Postings("service", "api");
+  ASSERT_TRUE(api.ok() && api->has_value());
+  EXPECT_EQ((*api)->cardinality(), 150u);
+  VerifyReport report;
+  ASSERT_TRUE(VerifySegment(&env_, kPacked, &report).ok());
+  ASSERT_EQ(report.problems.size(), 1u);
+  EXPECT_NE(report.problems[0].find("block 1, in the shared frame of its row block at offset " +
+                                    std::to_string(frame.offset)),
+            std::string::npos)
+      << report.problems[0];
+
+  // Random flips anywhere in a file with shared frames: never a crash, never wrong records.
+  std::mt19937 rng(20261205);
+  for (int trial = 0; trial < 300; ++trial) {
+    std::string flipped = good;
+    for (int f = 0, flips = 1 + static_cast<int>(rng() % 3); f < flips; ++f) {
+      flipped[rng() % flipped.size()] ^= static_cast<char>(1 + rng() % 255);
+    }
+    ASSERT_TRUE(env_.SetContents(kPacked, flipped).ok());
+    auto r = SegmentReader::Open(&env_, kPacked);
+    if (!r.ok()) {
+      EXPECT_TRUE(r.status().IsDataLoss()) << r.status().ToString();
+      continue;
+    }
+    std::vector<Record> got;
+    bool all_ok = true;
+    for (uint32_t b = 0; b < (*r)->blocks().size(); ++b) {
+      all_ok &= (*r)->ReadBlock(b, kColAll, &got, nullptr).ok();
+    }
+    if (all_ok && (*r)->blocks().size() == 3) {
+      EXPECT_EQ(got, want) << "trial " << trial;
+    }
+    VerifyReport flipped_report;
+    EXPECT_TRUE(VerifySegment(&env_, kPacked, &flipped_report).ok());
+  }
+}
+
+// A version-8 footer cut short or with any byte changed (behind its CRC's back) decodes to an
+// error or to a directory whose every slice lies inside its frame: never a crash.
+TEST_F(SegmentCorruption, MangledVersion8FooterNeverCrashes) {
+  WriterOptions options;
+  options.block_rows = 100;
+  options.pack_columns_below = 256;
+  std::vector<Record> want;
+  {
+    auto reader = SegmentReader::Open(&env_, kPath);
+    ASSERT_TRUE(reader.ok());
+    for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b)
+      ASSERT_TRUE((*reader)->ReadBlock(b, kColAll, &want, nullptr).ok());
+  }
+  ASSERT_TRUE(WriteSegment(&env_, "/d/p8.seg", SegmentInfo{}, want, options, nullptr).ok());
+  auto reader = SegmentFileReader::OpenFile(&env_, "/d/p8.seg");
+  ASSERT_TRUE(reader.ok());
+  std::string encoded;
+  EncodeFooter((*reader)->footer(), &encoded);
+  const uint64_t data_end = (*reader)->info().file_bytes;
+  Footer decoded;
+  ASSERT_TRUE(DecodeFooter(encoded, data_end, &decoded).ok());
+  std::mt19937 rng(8);
+  size_t refused = 0;
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::string bad = encoded;
+    if (trial % 3 == 0) {
+      bad.resize(rng() % bad.size());
+    } else {
+      bad[rng() % bad.size()] = static_cast<char>(rng());
+    }
+    Footer f;
+    Status s = DecodeFooter(bad, data_end, &f);
+    if (!s.ok()) {
+      EXPECT_TRUE(s.IsDataLoss());
+      ++refused;
+      continue;
+    }
+    for (const ColumnMeta& c : f.columns) {
+      for (size_t b = 0; b < c.blocks.size(); ++b) {
+        const BlockRef& r = c.blocks[b];
+        if (!r.packed) continue;
+        ASSERT_LT(b, f.frames.size());
+        EXPECT_EQ(r.offset, f.frames[b].offset);
+        EXPECT_LE(r.slice_start + r.raw_size, f.frames[b].raw_size);
+      }
+    }
+  }
+  EXPECT_GT(refused, 1000u);
 }
 
 TEST_F(SegmentCorruption, MissingFileIsNotFound) {

@@ -24,7 +24,7 @@ class SegmentFileReader final : public SegmentReader {
   static Result<std::shared_ptr<SegmentFileReader>> OpenFile(Env* env, const std::string& path);
 
   const SegmentInfo& info() const override { return footer_.info; }
-  // The format version the file was written with (1 to 4).
+  // The format version the file was written with (1 to kFormatVersion).
   uint32_t format_version() const { return version_; }
   const std::vector<BlockInfo>& blocks() const override { return footer_.blocks; }
   const std::vector<std::string>& field_names() const override { return field_names_; }
@@ -45,11 +45,21 @@ class SegmentFileReader final : public SegmentReader {
   // Where the segment is, as errors name it: the file path, or the store's location of the name.
   const std::string& path() const { return path_; }
 
+  // (Version 8) The last shared frame read, decompressed, so that the packed column blocks of
+  // one row block read together decompress it once. One per read of a block (not thread-safe).
+  struct FrameCache {
+    uint64_t offset = UINT64_MAX;  // of the frame held; UINT64_MAX: none
+    std::string raw;
+  };
+
   // Reads, verifies and decompresses the physical block "ref" into "*raw". "what" names the
-  // block in errors ("column 'message' block 3"). Errors: DataLoss "segment PATH: WHAT at
+  // block in errors ("column 'message' block 3"). A packed column block (version 8) is its slice
+  // of the row block's shared frame, which is read and decompressed (or taken from "*frames",
+  // when given and holding it). Errors: DataLoss "segment PATH: WHAT at offset N (M bytes):
+  // REASON", for a packed block "segment PATH: WHAT, in the shared frame of its row block at
   // offset N (M bytes): REASON"; IOError from the Env.
   Status ReadPhysical(const BlockRef& ref, std::string_view what, std::string* raw,
-                      ReadStats* stats) const;
+                      ReadStats* stats, FrameCache* frames = nullptr) const;
 
   // The inverted index of "field" read and parsed afresh, or nullptr when the segment has none
   // (`sawmill segment verify` and dump). Errors: DataLoss.
@@ -70,13 +80,14 @@ class SegmentFileReader final : public SegmentReader {
                       std::vector<Record>* out, ReadStats* stats) const;
   // ReadSelected without rendering message shapes (a shaped row's message is left empty).
   Status ReadColumns(uint32_t block, uint32_t column_mask, const std::vector<uint32_t>* selected,
-                     std::vector<Record>* out, ReadStats* stats) const;
+                     std::vector<Record>* out, ReadStats* stats, FrameCache* frames) const;
   // Reads and decodes the built-in column "field" (not kInternal) of "block", which holds
   // "rows" rows: integers into "*ints", text into "*views" (pointing into "*raw" or "*arena").
   // Errors: DataLoss naming the column and block.
   Status DecodeBuiltinColumn(uint32_t block, const BuiltinField& field, uint32_t rows,
                              std::string* raw, std::string* arena, std::vector<int64_t>* ints,
-                             std::vector<std::string_view>* views, ReadStats* stats) const;
+                             std::vector<std::string_view>* views, ReadStats* stats,
+                             FrameCache* frames) const;
 
   // Lists the kinds of this build whose data the footer holds.
   void FindKinds();

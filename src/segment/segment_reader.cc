@@ -211,7 +211,25 @@ Result<SegmentIdentity> ReadSegmentIdentity(Env* env, const std::string& path) {
 }
 
 Status SegmentFileReader::ReadPhysical(const BlockRef& ref, std::string_view what, std::string* raw,
-                                       ReadStats* stats) const {
+                                       ReadStats* stats, FrameCache* frames) const {
+  if (ref.packed) {
+    // A slice of the row block's shared frame (DecodeFooter checked that it lies inside it).
+    FrameCache local;
+    FrameCache* cache = frames != nullptr ? frames : &local;
+    if (cache->offset != ref.offset) {
+      cache->offset = UINT64_MAX;
+      RETURN_IF_ERROR(ReadPhysical(BlockRef{ref.offset, ref.size, ref.frame_raw_size},
+                                   std::string(what) + ", in the shared frame of its row block",
+                                   &cache->raw, stats));
+      cache->offset = ref.offset;
+    }
+    if (ref.slice_start > cache->raw.size() || ref.raw_size > cache->raw.size() - ref.slice_start) {
+      return Status::DataLoss("segment " + path_ + ": " + std::string(what) +
+                              ": its slice lies outside its shared frame");
+    }
+    raw->assign(cache->raw, ref.slice_start, ref.raw_size);
+    return Status::OK();
+  }
   auto loss = [&](const std::string& why) {
     return Status::DataLoss("segment " + path_ + ": " + std::string(what) + " at offset " +
                             std::to_string(ref.offset) + " (" + std::to_string(ref.size) +
@@ -266,15 +284,16 @@ Status SegmentFileReader::ReadRows(uint32_t block, uint32_t column_mask,
 Status SegmentFileReader::ReadSelected(uint32_t block, uint32_t column_mask,
                                        const std::vector<uint32_t>* selected,
                                        std::vector<Record>* out, ReadStats* stats) const {
+  FrameCache frames;  // the block's shared frame, decompressed once for all its columns
   if ((column_mask & kColMessage) == 0 || version_ < 4) {
-    return ReadColumns(block, column_mask, selected, out, stats);
+    return ReadColumns(block, column_mask, selected, out, stats, &frames);
   }
   // Version 4: messages stored as shapes are rendered from the columns they refer to, which are
   // decoded too (and cleared again when the caller did not ask for them).
   const size_t shape_col = static_cast<size_t>(ColumnId::kMessageShape);
   const size_t extra_col = static_cast<size_t>(ColumnId::kMessageExtra);
   const BlockRef& shape_ref = footer_.columns[shape_col].blocks[block];
-  if (!shape_ref.present()) return ReadColumns(block, column_mask, selected, out, stats);
+  if (!shape_ref.present()) return ReadColumns(block, column_mask, selected, out, stats, &frames);
   const uint32_t rows = footer_.blocks[block].rows;
   const size_t n = selected != nullptr ? selected->size() : rows;
   auto row_of = [selected](size_t i) {
@@ -290,13 +309,13 @@ Status SegmentFileReader::ReadSelected(uint32_t block, uint32_t column_mask,
   };
   std::string shape_raw, extra_raw, shape_arena, extra_arena;
   std::vector<std::string_view> shapes, extras;
-  RETURN_IF_ERROR(ReadPhysical(shape_ref, name(shape_col), &shape_raw, stats));
+  RETURN_IF_ERROR(ReadPhysical(shape_ref, name(shape_col), &shape_raw, stats, &frames));
   Status s = DecodeStringColumn(shape_raw, rows, &shapes, &shape_arena);
   if (s.ok() && shapes.size() != rows) s = Status::DataLoss("holds too few values");
   if (!s.ok()) return decode_loss(shape_col, s);
   const BlockRef& extra_ref = footer_.columns[extra_col].blocks[block];
   if (extra_ref.present()) {
-    RETURN_IF_ERROR(ReadPhysical(extra_ref, name(extra_col), &extra_raw, stats));
+    RETURN_IF_ERROR(ReadPhysical(extra_ref, name(extra_col), &extra_raw, stats, &frames));
     s = DecodeStringColumn(extra_raw, rows, &extras, &extra_arena);
     if (s.ok() && extras.size() != rows) s = Status::DataLoss("holds too few values");
     if (!s.ok()) return decode_loss(extra_col, s);
@@ -306,7 +325,7 @@ Status SegmentFileReader::ReadSelected(uint32_t block, uint32_t column_mask,
   for (size_t i = 0; i < n; ++i) needed |= JsonShapeColumns(shapes[row_of(i)]);
   const uint32_t added = needed & ~column_mask;
   const size_t base = out->size();
-  RETURN_IF_ERROR(ReadColumns(block, column_mask | needed, selected, out, stats));
+  RETURN_IF_ERROR(ReadColumns(block, column_mask | needed, selected, out, stats, &frames));
   Record* dst = out->data() + base;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t row = row_of(i);
@@ -338,7 +357,8 @@ Status SegmentFileReader::ReadSelected(uint32_t block, uint32_t column_mask,
 
 Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
                                       const std::vector<uint32_t>* selected,
-                                      std::vector<Record>* out, ReadStats* stats) const {
+                                      std::vector<Record>* out, ReadStats* stats,
+                                      FrameCache* frames) const {
   const uint32_t rows = footer_.blocks[block].rows;
   const size_t n = selected != nullptr ? selected->size() : rows;
   auto row_of = [selected](size_t i) {
@@ -365,7 +385,7 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
   std::vector<std::string_view> views;
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
-    Status s = DecodeBuiltinColumn(block, field, rows, &raw, &arena, &ints, &views, stats);
+    Status s = DecodeBuiltinColumn(block, field, rows, &raw, &arena, &ints, &views, stats, frames);
     if (!s.ok()) return fail(s);
     if (field.type == FieldType::kString) {
       for (size_t i = 0; i < n; ++i) (dst[i].*field.text).assign(views[row_of(i)]);
@@ -392,8 +412,8 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
   std::vector<size_t> cursor(values.size(), 0);
   const size_t layout_col = static_cast<size_t>(ColumnId::kFieldLayout);
   std::string& layout_raw = raws.back();
-  Status s =
-      ReadPhysical(footer_.columns[layout_col].blocks[block], name(layout_col), &layout_raw, stats);
+  Status s = ReadPhysical(footer_.columns[layout_col].blocks[block], name(layout_col), &layout_raw,
+                          stats, frames);
   if (!s.ok()) return fail(s);
   std::vector<std::string_view> layout;
   std::string layout_arena;
@@ -419,7 +439,7 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
     size_t col = ord == 0 ? static_cast<size_t>(ColumnId::kFieldOverflow) : builtin + ord - 1;
     const BlockRef& ref = footer_.columns[col].blocks[block];
     if (!ref.present()) continue;
-    s = ReadPhysical(ref, name(col), &raws[ord], stats);
+    s = ReadPhysical(ref, name(col), &raws[ord], stats, frames);
     if (!s.ok()) return fail(s);
     s = DecodeStringColumn(raws[ord], expected[ord], &values[ord], &arenas[ord]);
     if (!s.ok()) return fail(decode_loss(col, s));
@@ -469,7 +489,7 @@ Status SegmentFileReader::DecodeBuiltinColumn(uint32_t block, const BuiltinField
                                               uint32_t rows, std::string* raw, std::string* arena,
                                               std::vector<int64_t>* ints,
                                               std::vector<std::string_view>* views,
-                                              ReadStats* stats) const {
+                                              ReadStats* stats, FrameCache* frames) const {
   const size_t col = static_cast<size_t>(field.column);
   const BlockRef& ref = footer_.columns[col].blocks[block];
   const std::string name =
@@ -478,7 +498,7 @@ Status SegmentFileReader::DecodeBuiltinColumn(uint32_t block, const BuiltinField
     return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
                             std::to_string(ref.offset) + ": " + s.message());
   };
-  RETURN_IF_ERROR(ReadPhysical(ref, name, raw, stats));
+  RETURN_IF_ERROR(ReadPhysical(ref, name, raw, stats, frames));
   if (!ref.present()) return decode_loss(Status::DataLoss("block is missing"));
   if (field.type == FieldType::kString) {
     views->clear();
@@ -516,11 +536,12 @@ Status SegmentFileReader::ReadColumnValues(uint32_t block, uint32_t column_mask,
   }
   out->rows = footer_.blocks[block].rows;
   out->records.clear();
+  FrameCache frames;
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
     const int slot = std::countr_zero(field.column_bit);
     Status s = DecodeBuiltinColumn(block, field, out->rows, &out->raw[slot], &out->arena[slot],
-                                   &out->ints[slot], &out->text[slot], stats);
+                                   &out->ints[slot], &out->text[slot], stats, &frames);
     if (!s.ok()) {
       out->rows = 0;
       return s;

@@ -438,18 +438,19 @@ TEST(Segment, RealDatasetsRoundTrip) {
   }
 }
 
-// The warm tier's encoding (format version 7: text layouts with the prefix split, scaled times,
-// hex ids, no segment-wide blooms, zstd 19 metadata) gives every real record back, and so does
-// the same written as format version 6 (no scaled or hex block), 5 (no kPrefixSplit block either)
-// and 3 (no text layouts), as older builds wrote them, which this build still reads.
-TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions7To3) {
+// The warm tier's encoding (format version 8: text layouts with the prefix split, scaled times,
+// hex ids, shared frames, no segment-wide blooms, zstd 19 metadata) gives every real record
+// back, and so does the same written as format version 7 (no shared frame), 6 (no scaled or hex
+// block either), 5 (no kPrefixSplit block either) and 3 (no text layouts), as older builds wrote
+// them, which this build still reads.
+TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions8To3) {
   FaultInjectionEnv env;
-  size_t layouts = 0, prefix_splits = 0, scaled = 0;
+  size_t layouts = 0, prefix_splits = 0, scaled = 0, packed = 0;
   for (const std::string& rel : testdata::RealFiles()) {
     std::string path = testdata::SharedDir() + "/data/real/" + rel;
     std::vector<Record> records = testdata::LoadRecords(path, 6000);
     ASSERT_FALSE(records.empty()) << path;
-    for (uint32_t version : {kFormatVersion, 6u, 5u, 3u}) {
+    for (uint32_t version : {kFormatVersion, 7u, 6u, 5u, 3u}) {
       WriterOptions options = WarmWriterOptions();
       options.block_rows = options.time_slice_rows = 1000;
       options.text_zstd_level = options.other_zstd_level = 3;  // levels change no byte read back
@@ -486,10 +487,18 @@ TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions7To3) {
         layouts += layout;
         prefix_splits += enc == Encoding::kPrefixSplit;
       }
-      // Version 7's encodings (scaled times, hex ids) in no older version's column.
+      // Version 8's shared frames and version 7's encodings (scaled times, hex ids) in no older
+      // version's file.
+      if (version < 8) {
+        EXPECT_TRUE((*reader)->footer().frames.empty()) << rel << " v" << version;
+      }
       for (const ColumnMeta& column : (*reader)->footer().columns) {
         for (const BlockRef& ref : column.blocks) {
           if (!ref.present()) continue;
+          if (version < 8) {
+            EXPECT_FALSE(ref.packed) << rel << " " << column.name;
+          }
+          packed += ref.packed;
           std::string raw;
           ASSERT_TRUE((*reader)->ReadPhysical(ref, column.name, &raw, nullptr).ok());
           const auto enc = static_cast<Encoding>(raw[0]);
@@ -505,6 +514,155 @@ TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions7To3) {
   EXPECT_GT(layouts, 0u);
   EXPECT_GT(prefix_splits, 0u);
   EXPECT_GT(scaled, 0u);
+  EXPECT_GT(packed, 0u);
+}
+
+// Format version 8: the small column blocks of a row block share one frame, or a small block
+// is packed whole. Every real dataset, written so in blocks of 1,000 rows (frames of several
+// blocks), both ways, reads back record for record (JSON lines rendered from their shapes byte
+// for byte), each packed block is byte for byte the physical block it replaced, and each column
+// read alone gives what it gives without frames.
+TEST(Segment, SharedFramesRoundTripEveryRealDataset) {
+  FaultInjectionEnv env;
+  uint64_t packed_bytes = 0, unpacked_bytes = 0;
+  size_t datasets = 0, whole_frames = 0, small_frames = 0;
+  for (const std::string& rel : testdata::RealFiles()) {
+    SCOPED_TRACE(rel);
+    std::string path = testdata::SharedDir() + "/data/real/" + rel;
+    std::vector<Record> records = testdata::LoadRecords(path, 6000);
+    ASSERT_FALSE(records.empty()) << path;
+    WriterOptions unpacked = WarmWriterOptions();
+    unpacked.block_rows = unpacked.time_slice_rows = 1000;
+    unpacked.text_zstd_level = unpacked.other_zstd_level = unpacked.metadata_zstd_level = 3;
+    ASSERT_GT(unpacked.pack_columns_below, 0u);
+    ASSERT_GT(unpacked.pack_blocks_below, 0u);
+    unpacked.pack_columns_below = unpacked.pack_blocks_below = 0;
+    SegmentInfo out;
+    ASSERT_TRUE(WriteSegment(&env, "/unpacked.seg", TestInfo(), records, unpacked, &out).ok());
+    auto plain = SegmentFileReader::OpenFile(&env, "/unpacked.seg");
+    ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+    const Footer& g = (*plain)->footer();
+    EXPECT_TRUE(std::none_of(g.frames.begin(), g.frames.end(),
+                             [](const BlockRef& r) { return r.present(); }));
+    // The warm rule (small columns, and blocks of up to 1 MiB whole), then small columns only.
+    for (const bool whole : {true, false}) {
+      SCOPED_TRACE(whole ? "small blocks whole" : "small columns only");
+      WriterOptions options = WarmWriterOptions();
+      options.block_rows = options.time_slice_rows = 1000;
+      options.text_zstd_level = options.other_zstd_level = options.metadata_zstd_level = 3;
+      if (!whole) options.pack_blocks_below = 0;
+      SegmentInfo packed_out;
+      ASSERT_TRUE(
+          WriteSegment(&env, "/packed.seg", TestInfo(), records, options, &packed_out).ok());
+      if (whole) {
+        packed_bytes += packed_out.file_bytes;
+        unpacked_bytes += out.file_bytes;
+      }
+      auto packed = SegmentFileReader::OpenFile(&env, "/packed.seg");
+      ASSERT_TRUE(packed.ok()) << packed.status().ToString();
+      EXPECT_TRUE(ReadAll(**packed) == Expected(records, true));
+      // Block by block, column by column: the slice is the block it replaced.
+      const Footer& f = (*packed)->footer();
+      ASSERT_EQ(f.columns.size(), g.columns.size());
+      ASSERT_EQ(f.frames.size(), f.blocks.size());
+      for (size_t b = 0; b < f.blocks.size(); ++b) {
+        size_t present = 0, packed_here = 0, large = 0;
+        for (size_t c = 0; c < f.columns.size(); ++c) {
+          ASSERT_EQ(f.columns[c].name, g.columns[c].name);
+          const BlockRef& ref = f.columns[c].blocks[b];
+          ASSERT_EQ(ref.present(), g.columns[c].blocks[b].present()) << f.columns[c].name;
+          if (!ref.present()) continue;
+          std::string got, want;
+          ASSERT_TRUE((*packed)->ReadPhysical(ref, "packed", &got, nullptr).ok());
+          ASSERT_TRUE((*plain)->ReadPhysical(g.columns[c].blocks[b], "own", &want, nullptr).ok());
+          EXPECT_EQ(got, want) << f.columns[c].name << " block " << b;
+          ++present;
+          if (!ref.packed) continue;
+          ++packed_here;
+          EXPECT_EQ(ref.offset, f.frames[b].offset);
+          large += ref.raw_size >= options.pack_columns_below;
+        }
+        if (!f.frames[b].present()) continue;
+        // A column of pack_columns_below bytes or more is in the frame only when the whole
+        // block is, and that block is no larger than pack_blocks_below.
+        if (large > 0) {
+          EXPECT_TRUE(whole);
+          EXPECT_EQ(packed_here, present) << "block " << b;
+          EXPECT_LE(f.frames[b].raw_size, options.pack_blocks_below);
+        }
+        ++(packed_here == present ? whole_frames : small_frames);
+      }
+      // One column alone, as a query reads it: records and values.
+      for (uint32_t mask : std::initializer_list<uint32_t>{
+               kColTs, kColSeq, kColService, kColHost, kColLevel, kColTraceId, kColMessage,
+               kColFields, kColFlags, kColLevel | kColFields}) {
+        EXPECT_TRUE(ReadAll(**packed, mask) == ReadAll(**plain, mask)) << "mask " << mask;
+      }
+      for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+        BlockColumns x, y;
+        const uint32_t mask = kColTs | kColLevel | kColService | kColSeq;
+        ASSERT_TRUE((*packed)->ReadColumnValues(b, mask, &x, nullptr).ok());
+        ASSERT_TRUE((*plain)->ReadColumnValues(b, mask, &y, nullptr).ok());
+        EXPECT_EQ(x.rows, y.rows);
+        EXPECT_EQ(x.ints, y.ints);
+        EXPECT_EQ(x.text, y.text);
+      }
+    }
+    ++datasets;
+  }
+  EXPECT_GE(datasets, 8u);
+  EXPECT_GT(whole_frames, 0u);
+  EXPECT_GT(small_frames, 0u);
+  // Smaller over all datasets (each dataset's figures: docs/storage.md).
+  EXPECT_LT(packed_bytes, unpacked_bytes);
+}
+
+// Reading some packed columns of a block decompresses its shared frame once, not once per
+// column: forty small field columns and the level read as one physical block.
+TEST(Segment, PackedColumnsOfABlockReadTheirFrameOnce) {
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 2000; ++i) {
+    Record r = MakeRecord(i, "api", "h1", "request " + std::to_string(i) + " done");
+    for (int k = 0; k < 40; ++k) {
+      r.fields.emplace_back("key" + std::to_string(k), std::to_string((i + k) % 7));
+    }
+    records.push_back(std::move(r));
+  }
+  FaultInjectionEnv env;
+  WriterOptions options;
+  options.block_rows = 1000;
+  options.pack_columns_below = 4096;
+  ASSERT_TRUE(WriteSegment(&env, "/frames.seg", TestInfo(), records, options, nullptr).ok());
+  auto reader = SegmentFileReader::OpenFile(&env, "/frames.seg");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const Footer& f = (*reader)->footer();
+  ASSERT_EQ(f.blocks.size(), 2u);
+  size_t packed = 0;
+  for (const ColumnMeta& c : f.columns) {
+    if (c.id == ColumnId::kDynamic || c.id == ColumnId::kFieldLayout || c.id == ColumnId::kLevel) {
+      EXPECT_TRUE(c.blocks[1].packed) << c.name;
+    }
+    packed += c.blocks[1].packed;
+  }
+  EXPECT_GE(packed, 42u);
+  const std::vector<Record> want = Expected(records, true);
+  for (uint32_t mask :
+       std::initializer_list<uint32_t>{kColFields, kColLevel, kColFields | kColLevel}) {
+    ReadStats stats;
+    std::vector<Record> rows;
+    ASSERT_TRUE((*reader)->ReadBlock(1, mask, &rows, &stats).ok());
+    EXPECT_EQ(stats.blocks_read, 1u) << mask;
+    EXPECT_EQ(stats.bytes_read_compressed, f.frames[1].size) << mask;
+    ASSERT_EQ(rows.size(), 1000u);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      if (mask & kColFields) {
+        ASSERT_EQ(rows[i].fields, want[1000 + i].fields) << i;
+      }
+      if (mask & kColLevel) {
+        ASSERT_EQ(rows[i].level, want[1000 + i].level) << i;
+      }
+    }
+  }
 }
 
 // Format version 7 in the warm tier: a time column of microsecond precision is stored scaled

@@ -29,6 +29,11 @@ namespace sawmill::segment {
 namespace {
 
 constexpr size_t kFlushBytes = 1 << 20;
+// (Version 8) A shared frame of small column blocks holds at most this many bytes before
+// compression (a whole block packed is bounded by WriterOptions::pack_blocks_below instead).
+constexpr size_t kMaxFrameRawBytes = 256 << 10;
+// ... and a whole block packed at most this many (whatever WriterOptions::pack_blocks_below).
+constexpr size_t kMaxWholeFrameRawBytes = 16 << 20;
 
 class Writer {
  public:
@@ -52,7 +57,15 @@ class Writer {
   Status WriteBlock(const Record* rows, uint32_t count, uint32_t first_row);
   // Compresses "raw" as a physical block and returns where it went.
   Status EmitBlock(std::string_view raw, CodecChoice choice, BlockRef* ref);
+  // Writes the current row block's block of "column": its own physical block, or (version 8,
+  // options_.pack_columns_below) a slice of the block's shared frame, which EmitFrame writes.
   Status EmitColumn(ColumnMeta* column, std::string_view raw, CodecChoice choice);
+  // (Version 8) Writes the current row block's shared frame, if any, and places its slices.
+  Status EmitFrame();
+  // (Version 8) Once the row block is too large to be packed whole: writes the waiting column
+  // blocks of at least pack_columns_below bytes, and those past kMaxFrameRawBytes, as blocks
+  // of their own.
+  Status EmitLargeSlices();
   Status FlushPending(bool force);
   void AssignFieldOrdinals(const Record& r, uint32_t row_in_block);
   // CodecFor with the options' zstd levels.
@@ -82,6 +95,18 @@ class Writer {
   uint64_t offset_ = 0;  // file offset of pending_[0]
   Footer footer_;
   std::string raw_;  // one encoded column block
+
+  // (Version 8) The column blocks of the current row block waiting for its shared frame.
+  struct Slice {
+    size_t column;  // in footer_.columns
+    CodecChoice choice;
+  };
+  std::vector<Slice> slices_;
+  std::vector<std::string> slice_bytes_;  // by slices_ position; strings reused across blocks
+  size_t slice_total_ = 0;
+  // Whether the current row block may still be packed whole (options_.pack_blocks_below).
+  bool whole_block_ = false;
+  std::string frame_;
   std::string layout_bytes_;
   std::vector<size_t> layout_ends_;
   StringEncodeScratch scratch_;
@@ -269,7 +294,92 @@ Status Writer::EmitBlock(std::string_view raw, CodecChoice choice, BlockRef* ref
 
 Status Writer::EmitColumn(ColumnMeta* column, std::string_view raw, CodecChoice choice) {
   column->blocks.emplace_back();
-  return EmitBlock(raw, choice, &column->blocks.back());
+  BlockRef* ref = &column->blocks.back();
+  if (footer_.version < 8) return EmitBlock(raw, choice, ref);
+  // While the block's column blocks add up to at most pack_blocks_below, all of them wait for
+  // the frame; past it, only those below pack_columns_below do.
+  if (whole_block_ && slice_total_ + raw.size() >
+                          std::min<size_t>(options_.pack_blocks_below, kMaxWholeFrameRawBytes)) {
+    whole_block_ = false;
+    RETURN_IF_ERROR(EmitLargeSlices());
+  }
+  const bool small =
+      raw.size() < options_.pack_columns_below && slice_total_ + raw.size() <= kMaxFrameRawBytes;
+  if (!whole_block_ && !small) return EmitBlock(raw, choice, ref);
+  const size_t at = slices_.size();
+  slices_.push_back(Slice{static_cast<size_t>(column - footer_.columns.data()), choice});
+  if (slice_bytes_.size() <= at) slice_bytes_.emplace_back();
+  slice_bytes_[at].assign(raw);
+  slice_total_ += raw.size();
+  return Status::OK();
+}
+
+Status Writer::EmitLargeSlices() {
+  const size_t block = footer_.blocks.size();
+  size_t kept = 0;
+  slice_total_ = 0;
+  for (size_t i = 0; i < slices_.size(); ++i) {
+    if (slice_bytes_[i].size() >= options_.pack_columns_below ||
+        slice_total_ + slice_bytes_[i].size() > kMaxFrameRawBytes) {
+      RETURN_IF_ERROR(EmitBlock(slice_bytes_[i], slices_[i].choice,
+                                &footer_.columns[slices_[i].column].blocks[block]));
+      continue;
+    }
+    slices_[kept] = slices_[i];
+    std::swap(slice_bytes_[kept], slice_bytes_[i]);
+    slice_total_ += slice_bytes_[kept].size();
+    ++kept;
+  }
+  slices_.resize(kept);
+  return Status::OK();
+}
+
+Status Writer::EmitFrame() {
+  const size_t block = footer_.blocks.size();  // the row block being written
+  if (footer_.version < 8) return Status::OK();
+  footer_.frames.emplace_back();
+  const size_t n = slices_.size();
+  slice_total_ = 0;
+  whole_block_ = options_.pack_blocks_below > 0;
+  if (n == 1) {
+    // Nothing to share: its own block, which spares the frame's directory entry.
+    const Slice only = slices_[0];
+    slices_.clear();
+    return EmitBlock(slice_bytes_[0], only.choice, &footer_.columns[only.column].blocks[block]);
+  }
+  if (n == 0) return Status::OK();
+  // The slices in FrameOrder, as the reader places them back; the frame's codec is the
+  // strongest its columns ask for (zstd at the highest level among them).
+  std::vector<size_t> order(n);
+  std::iota(order.begin(), order.end(), 0);
+  std::sort(order.begin(), order.end(), [&](size_t a, size_t b) {
+    return FrameOrder(slice_bytes_[a].size(), slices_[a].column, slice_bytes_[b].size(),
+                      slices_[b].column);
+  });
+  CodecChoice choice = slices_[order[0]].choice;
+  frame_.clear();
+  for (size_t i : order) {
+    const Slice& slice = slices_[i];
+    if (slice.choice.codec == Codec::kZstd &&
+        (choice.codec != Codec::kZstd || slice.choice.level > choice.level)) {
+      choice = slice.choice;
+    }
+    BlockRef& ref = footer_.columns[slice.column].blocks[block];
+    ref.packed = true;
+    ref.slice_start = frame_.size();
+    ref.raw_size = slice_bytes_[i].size();
+    frame_ += slice_bytes_[i];
+  }
+  BlockRef& frame = footer_.frames.back();
+  RETURN_IF_ERROR(EmitBlock(frame_, choice, &frame));
+  for (const Slice& slice : slices_) {
+    BlockRef& ref = footer_.columns[slice.column].blocks[block];
+    ref.offset = frame.offset;
+    ref.size = frame.size;
+    ref.frame_raw_size = frame.raw_size;
+  }
+  slices_.clear();
+  return Status::OK();
 }
 
 uint32_t Writer::NewFieldColumn(std::string_view name) {
@@ -453,6 +563,8 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
     RETURN_IF_ERROR(EmitColumn(meta, raw_, Choice(ColumnId::kDynamic)));
   }
 
+  RETURN_IF_ERROR(EmitFrame());
+
   // The index kinds.
   if (split_words_) block_words_.Fill(rows, count);
   for (auto& [kind, builder] : kinds_) builder->AddBlock(rows, count);
@@ -467,6 +579,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   footer_.info = info;
   SegmentInfo& out = footer_.info;
   builtin_columns_ = BuiltinColumnCount(options_.format_version);
+  whole_block_ = options_.pack_blocks_below > 0;
   footer_.version = options_.format_version;
   for (uint8_t id = 0; id < builtin_columns_; ++id) {
     ColumnMeta meta;
@@ -637,6 +750,8 @@ WriterOptions WarmWriterOptions() {
   // those blocks for their counts: their postings were what kept elastic_apache_access over
   // the goal warm <= zstd -19 (docs/storage.md "Warm encoding: measured").
   o.word_postings.min_rows = 5;
+  o.pack_columns_below = 2 << 10;
+  o.pack_blocks_below = 1 << 20;
   return o;
 }
 

@@ -71,11 +71,12 @@ Status VerifyPhysical(const segment::SegmentFileReader& reader, const segment::S
   }
   const segment::Footer& footer = reader.footer();
   std::string raw;
-  for (const segment::ColumnMeta& column : footer.columns) {
-    for (size_t b = 0; b < column.blocks.size(); ++b) {
+  for (size_t b = 0; b < footer.blocks.size(); ++b) {
+    segment::SegmentFileReader::FrameCache frames;  // the block's shared frame, read once
+    for (const segment::ColumnMeta& column : footer.columns) {
       RETURN_IF_ERROR(reader.ReadPhysical(column.blocks[b],
                                           "column '" + column.name + "' block " + std::to_string(b),
-                                          &raw, nullptr));
+                                          &raw, nullptr, &frames));
     }
   }
   for (const segment::IndexMeta& index : footer.indexes) {

@@ -139,13 +139,17 @@ def main(binary, shared, store_dir):
             uploaded, cold["cold"]["bytes"]))
 
         # First time: the ranges come from S3. Second time: from the cold cache, no request.
+        # (The first may also take from the cache a range it already fetched: a small warm
+        # block is one shared frame (format version 8), which the level filter and then the
+        # rows both read.)
         q = "level=ERROR"
         sent = requests_sent(s)
         status, first = s.search(q, limit="10000", cache="0")
         check(status == 200, "cold search: %d %s" % (status, first))
         stats = first["stats"]
         check(stats["cold_segments"] == cold["cold"]["segments"] and
-              stats["cold_bytes_fetched"] > 0 and stats["cold_bytes_cached"] == 0,
+              stats["cold_bytes_fetched"] > 0 and
+              stats["cold_bytes_fetched"] <= stats["cold_bytes"],
               "first cold search stats: %s" % stats)
         check(requests_sent(s) > sent, "the first cold search sent no request to S3")
         check(sorted((h["id"], h["message"]) for h in first["hits"]) == before[q],
