@@ -163,13 +163,16 @@ Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs
   }
   if (s.code() != StatusCode::kUnavailable) return s;  // refused: nothing committed
   // The connection broke: the commit may have happened (the catalog reconnects on its next
-  // call). The output's row says which, once the catalog answers.
+  // call). The output's registration says which, once the catalog answers. Asked through
+  // SegmentRegistration, which first waits for every registration still in flight: a plain read
+  // of the output's row could run while the swap's commit is still finishing on the server, see
+  // no row, and have the caller delete an object the catalog names a moment later.
   for (int attempt = 0; attempt < 5; ++attempt) {
     if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
-    auto row = catalog->Get(output.id);
-    if (!row.ok()) continue;
-    *keep_output = row->has_value();
-    return row->has_value() ? Status::OK() : s;
+    auto registered = catalog->SegmentRegistration(output.id);
+    if (!registered.ok()) continue;
+    *keep_output = *registered != 0;
+    return *keep_output ? Status::OK() : s;
   }
   *keep_output = true;  // unknown: never delete an object a row may name
   return s;

@@ -207,10 +207,15 @@ Status TierMover::MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::strin
   if (!s.ok()) {
     if (options_.shared_store && s.IsNotFound()) {
       // Another node retired the source first (its compaction, say): not a failure of this
-      // move. The segment view removes the source when it applies that node's swap.
-      release();
-      *skipped = true;
-      return Status::OK();
+      // move. The segment view removes the source when it applies that node's swap. Only when
+      // its row is really gone: a source object missing while the catalog still names it is a
+      // failure, counted and logged, not skipped forever.
+      auto row = catalog_->Get(source.id);
+      if (row.ok() && !row->has_value()) {
+        release();
+        *skipped = true;
+        return Status::OK();
+      }
     }
     return fail(s);
   }
