@@ -169,8 +169,8 @@ Status Compactor::CompactOnce(bool* did_work) {
   const bool shared = options_.shared_store;
   const std::shared_ptr<objstore::ObjectStore> out_store =
       shared ? objstore::Uncached(segments_cold()) : store();
-  const std::string rel = shared ? PathComponent(tenant) + "/" + std::to_string(id) + ".seg"
-                                 : SegmentRelPath("hot", tenant, partition, id);
+  const std::string rel =
+      shared ? SharedSegmentName(tenant, id) : SegmentRelPath("hot", tenant, partition, id);
   const std::string path =
       shared ? segments_cold()->Location(rel) : JoinPath(options_.data_dir, rel);
   segment::SegmentInfo in, out;

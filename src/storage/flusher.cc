@@ -293,7 +293,7 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
       return allocated.status().WithContext(where);
     }
     const uint64_t id = *allocated;
-    const std::string name = PathComponent(key.first) + "/" + std::to_string(id) + ".seg";
+    const std::string name = SharedSegmentName(key.first, id);
     segment::SegmentInfo in, out;
     in.id = id;
     in.tenant = key.first;
@@ -362,23 +362,12 @@ Result<uint64_t> Flusher::RegisteredAfterAll(uint64_t id, int tries) {
   // times, as the catalog reconnects), so that a retry does not register the rows twice. The
   // catalog waits for any registration still in flight before it answers
   // (Catalog::SegmentRegistration), so "not registered" is final.
-  Status last;
-  for (int attempt = 0; attempt < tries; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
-    auto number = catalog_->SegmentRegistration(id);
-    if (!number.ok()) {
-      last = number.status();
-      continue;
-    }
-    if (*number != 0) {
-      spdlog::info(
-          "segment {}: its registration's answer was lost, but it is registered (change {})", id,
-          *number);
-    }
-    return *number;
+  ASSIGN_OR_RETURN(const uint64_t number, ReadBackRegistration(catalog_, id, tries));
+  if (number != 0) {
+    spdlog::info("segment {}: its registration's answer was lost, but it is registered (change {})",
+                 id, number);
   }
-  return Status::Unavailable("cannot read back the registration of segment " + std::to_string(id) +
-                             ": " + last.ToString());
+  return number;
 }
 
 Status Flusher::Register(const catalog::SegmentRow& row, FlushFence* fence, const PartitionKey& key,

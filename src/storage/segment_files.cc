@@ -11,6 +11,10 @@
 
 namespace sawmill::storage {
 
+std::string SharedSegmentName(std::string_view tenant, uint64_t id) {
+  return PathComponent(tenant) + "/" + std::to_string(id) + ".seg";
+}
+
 std::string PathComponent(std::string_view s) {
   if (s.empty()) return "%";
   std::string out;
@@ -153,6 +157,18 @@ Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const 
   return Status::OK();
 }
 
+Result<uint64_t> ReadBackRegistration(catalog::Catalog* catalog, uint64_t id, int tries) {
+  Status last;
+  for (int attempt = 0; attempt < tries; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
+    auto number = catalog->SegmentRegistration(id);
+    if (number.ok()) return number;
+    last = number.status();
+  }
+  return Status::Unavailable("cannot read back the registration of segment " + std::to_string(id) +
+                             ": " + last.ToString());
+}
+
 Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs,
                   const catalog::SegmentRow& output, bool* keep_output) {
   *keep_output = false;
@@ -163,14 +179,11 @@ Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs
   }
   if (s.code() != StatusCode::kUnavailable) return s;  // refused: nothing committed
   // The connection broke: the commit may have happened (the catalog reconnects on its next
-  // call). The output's registration says which, once the catalog answers. Asked through
-  // SegmentRegistration, which first waits for every registration still in flight: a plain read
-  // of the output's row could run while the swap's commit is still finishing on the server, see
-  // no row, and have the caller delete an object the catalog names a moment later.
-  for (int attempt = 0; attempt < 5; ++attempt) {
-    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(200 * attempt));
-    auto registered = catalog->SegmentRegistration(output.id);
-    if (!registered.ok()) continue;
+  // call). The output's registration says which, once the catalog answers (read back after
+  // registrations in flight: a plain read of the output's row could run while the swap's commit
+  // is still finishing, see no row, and have the caller delete an object named a moment later).
+  auto registered = ReadBackRegistration(catalog, output.id, /*tries=*/5);
+  if (registered.ok()) {
     *keep_output = *registered != 0;
     return *keep_output ? Status::OK() : s;
   }

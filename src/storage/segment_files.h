@@ -24,6 +24,9 @@ namespace sawmill::storage {
 // A tenant name as one safe path component: [A-Za-z0-9_-] and inner dots kept, the rest %XX.
 std::string PathComponent(std::string_view s);
 
+// "<tenant>/<id>.seg": a segment's object name in the shared (cluster or cold) store.
+std::string SharedSegmentName(std::string_view tenant, uint64_t id);
+
 // "segments/<tier>/<tenant>/<partition>/<id>.seg", relative to the data directory.
 std::string SegmentRelPath(const std::string& tier, const std::string& tenant, uint32_t partition,
                            uint64_t id);
@@ -52,6 +55,12 @@ Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const 
 // is then read back (a few tries): found is OK. "*keep_output": the output's object must stay
 // (the swap committed, or whether it did is unknown; if no row names it, the orphan sweep
 // deletes it later); false when it was certainly not registered.
+// After a registration of segment "id" (a flush's, or a swap's output) whose answer was lost:
+// the change that registered it, 0 if it certainly was not (Catalog::SegmentRegistration, which
+// waits for registrations still in flight), asked up to "tries" times 200 ms apart and more as
+// the catalog reconnects. Unavailable (the last error) when no try was answered.
+Result<uint64_t> ReadBackRegistration(catalog::Catalog* catalog, uint64_t id, int tries);
+
 Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs,
                   const catalog::SegmentRow& output, bool* keep_output);
 

@@ -250,7 +250,7 @@ Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry,
   const std::shared_ptr<objstore::ObjectStore> out_store =
       shared ? objstore::Uncached(cold()) : local();
   const std::string rel =
-      shared ? PathComponent(source.tenant) + "/" + std::to_string(id) + ".seg"
+      shared ? SharedSegmentName(source.tenant, id)
              : SegmentRelPath(std::string(catalog::kTierWarm), source.tenant, source.partition, id);
   in_flight_ = {std::string(shared ? catalog::kColdStore : catalog::kLocalStore), rel};
   segment::SegmentInfo in, written;
@@ -306,7 +306,7 @@ Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, const Roari
     return Status::FailedPrecondition("segment " + std::to_string(source.id) +
                                       " is not an object of the data directory's store");
   }
-  const std::string name = PathComponent(source.tenant) + "/" + std::to_string(source.id) + ".seg";
+  const std::string name = SharedSegmentName(source.tenant, source.id);
   in_flight_ = {std::string(catalog::kColdStore), name};
   // The same bytes: the warm encoding is already the one for size.
   Status s = objstore::CopyObject(local().get(), source.path, cold().get(), name).status();
