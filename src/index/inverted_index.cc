@@ -108,6 +108,23 @@ Result<std::unique_ptr<InvertedIndexReader>> InvertedIndexReader::Parse(std::str
   return reader;
 }
 
+Status AddPostingsRun(uint64_t gap, uint64_t len_minus_1, uint32_t max_rows, uint64_t* pos,
+                      roaring::Roaring* out) {
+  const uint64_t start = *pos + gap;
+  const uint64_t end = start + len_minus_1 + 1;
+  if (gap > max_rows || len_minus_1 >= max_rows || end > max_rows) {
+    return Status::DataLoss("postings name row " + std::to_string(end - 1) + " of only " +
+                            std::to_string(max_rows));
+  }
+  if (end - start == 1) {
+    out->add(static_cast<uint32_t>(start));
+  } else {
+    out->addRange(start, end);
+  }
+  *pos = end;
+  return Status::OK();
+}
+
 Status DecodePostings(std::string_view runs, uint32_t max_rows, roaring::Roaring* out) {
   uint64_t pos = 0;
   while (!runs.empty()) {
@@ -115,18 +132,7 @@ Status DecodePostings(std::string_view runs, uint32_t max_rows, roaring::Roaring
     if (!GetVarint64(&runs, &gap) || !GetVarint64(&runs, &len_minus_1)) {
       return Status::DataLoss("truncated postings");
     }
-    uint64_t start = pos + gap;
-    uint64_t end = start + len_minus_1 + 1;
-    if (gap > max_rows || len_minus_1 >= max_rows || end > max_rows) {
-      return Status::DataLoss("postings name row " + std::to_string(end - 1) + " of only " +
-                              std::to_string(max_rows));
-    }
-    if (end - start == 1) {
-      out->add(static_cast<uint32_t>(start));
-    } else {
-      out->addRange(start, end);
-    }
-    pos = end;
+    RETURN_IF_ERROR(AddPostingsRun(gap, len_minus_1, max_rows, &pos, out));
   }
   return Status::OK();
 }

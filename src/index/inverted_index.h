@@ -76,5 +76,11 @@ class InvertedIndexReader {
 
 // Decodes postings runs into "*out". Errors: DataLoss (rows beyond "max_rows", bad varints).
 Status DecodePostings(std::string_view runs, uint32_t max_rows, roaring::Roaring* out);
+// One run of postings, as DecodePostings reads them: rows ["*pos" + gap, + len_minus_1 + 1) added
+// to "out", "*pos" moved to the run's end. DataLoss when the run names a row past "max_rows".
+// Shared by every layout of postings (the word postings' version 2 keeps gaps and lengths in
+// separate columns).
+Status AddPostingsRun(uint64_t gap, uint64_t len_minus_1, uint32_t max_rows, uint64_t* pos,
+                      roaring::Roaring* out);
 
 }  // namespace sawmill::index

@@ -255,18 +255,7 @@ Status DecodeSplitPostings(std::string_view gaps, std::string_view lengths, uint
     if (!GetVarint64(&gaps, &gap) || !GetVarint64(&lengths, &length_minus_1)) {
       return Status::DataLoss("truncated postings");
     }
-    const uint64_t start = pos + gap;
-    const uint64_t end = start + length_minus_1 + 1;
-    if (gap > max_rows || length_minus_1 >= max_rows || end > max_rows) {
-      return Status::DataLoss("postings name row " + std::to_string(end - 1) + " of only " +
-                              std::to_string(max_rows));
-    }
-    if (end - start == 1) {
-      out->add(static_cast<uint32_t>(start));
-    } else {
-      out->addRange(start, end);
-    }
-    pos = end;
+    RETURN_IF_ERROR(AddPostingsRun(gap, length_minus_1, max_rows, &pos, out));
   }
   return Status::OK();
 }
