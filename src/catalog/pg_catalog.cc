@@ -806,16 +806,19 @@ class PgCatalog final : public Catalog {
                                                   int64_t expire_before_ns,
                                                   int64_t alive_since_ns) override {
     MutexLock l(&mu_);
+    // Inserts the claim unless the key has a row (then affects none).
+    auto insert = [&]() {
+      return Run("claim an idempotency key",
+                 std::string("INSERT INTO idempotency_claims (") + kClaimColumns +
+                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
+                     "ON CONFLICT (tenant, key) DO NOTHING",
+                 ClaimParams(row));
+    };
     if (!commit_hook_) {
       // The common case in one round trip (docs/cluster.md "Idempotency-Keys across nodes": a
       // keyed batch's cost): no row of the key yet, inserted by one statement of its own.
       RETURN_IF_ERROR(EnsureConnectedLocked());
-      ASSIGN_OR_RETURN(PgResult ins,
-                       Run("claim an idempotency key",
-                           std::string("INSERT INTO idempotency_claims (") + kClaimColumns +
-                               ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-                               "ON CONFLICT (tenant, key) DO NOTHING",
-                           ClaimParams(row)));
+      ASSIGN_OR_RETURN(PgResult ins, insert());
       if (ins.affected() == 1) return row;
     }
     IdempotencyClaimRow out = row;
@@ -823,12 +826,7 @@ class PgCatalog final : public Catalog {
       // A claimant at the same moment: the second INSERT waits for the first's commit and
       // then inserts nothing; the row it then reads (and locks) is the winner's.
       for (int attempt = 0; attempt < 3; ++attempt) {
-        ASSIGN_OR_RETURN(PgResult ins,
-                         Run("claim an idempotency key",
-                             std::string("INSERT INTO idempotency_claims (") + kClaimColumns +
-                                 ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) "
-                                 "ON CONFLICT (tenant, key) DO NOTHING",
-                             ClaimParams(row)));
+        ASSIGN_OR_RETURN(PgResult ins, insert());
         if (ins.affected() == 1) {
           out = row;
           return Status::OK();
