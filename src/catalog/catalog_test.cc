@@ -31,6 +31,8 @@
 
 #include <chrono>
 #include <fstream>
+
+#include "catalog/pg_test_server.h"
 #endif
 
 namespace sawmill::catalog {
@@ -71,16 +73,6 @@ struct Implementation {
 };
 
 #ifdef SAWMILL_CATALOG_TEST_PG
-// The PostgreSQL started by the ctest fixture pg_server (scripts/pg-test-server.sh).
-std::string PgUrl() {
-  std::ifstream in(std::string(SAWMILL_PG_TEST_DIR) + "/url");
-  std::string url;
-  std::getline(in, url);
-  EXPECT_FALSE(url.empty()) << "no PostgreSQL URL in " << SAWMILL_PG_TEST_DIR
-                            << "/url: run through ctest (fixture pg_server)";
-  return url;
-}
-
 // One schema per test directory, so tests running at once never see each other's rows.
 std::string SchemaFor(const std::filesystem::path& dir) {
   return "t" + std::to_string(std::hash<std::string>{}(dir.string()));
@@ -88,7 +80,7 @@ std::string SchemaFor(const std::filesystem::path& dir) {
 
 // Runs "sql" through a connection of its own; returns the first value of the first row.
 std::string PgSql(const std::string& sql) {
-  PGconn* conn = PQconnectdb(PgUrl().c_str());
+  PGconn* conn = PQconnectdb(PgTestUrl().c_str());
   EXPECT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
   PGresult* r = PQexec(conn, sql.c_str());
   const ExecStatusType st = PQresultStatus(r);
@@ -104,7 +96,7 @@ std::vector<Implementation> Implementations() {
   return {
       {"postgresql",
        [](const std::filesystem::path& dir) {
-         return OpenPostgresCatalog(PgUrl(), {.schema = SchemaFor(dir)});
+         return OpenPostgresCatalog(PgTestUrl(), {.schema = SchemaFor(dir)});
        }},
   };
 }
@@ -1536,7 +1528,7 @@ class PgCatalogTest : public ::testing::Test {
   void TearDown() override { PgSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE"); }
   std::unique_ptr<Catalog> Open(PgCatalogOptions options = {}) {
     options.schema = schema_;
-    auto c = OpenPostgresCatalog(PgUrl(), options);
+    auto c = OpenPostgresCatalog(PgTestUrl(), options);
     EXPECT_TRUE(c.ok()) << c.status().ToString();
     return c.ok() ? std::move(c).value() : nullptr;
   }
@@ -1565,7 +1557,7 @@ TEST_F(PgCatalogTest, UnreachableServerIsUnavailableAndNamesIt) {
 TEST_F(PgCatalogTest, ASecondExclusiveCatalogIsRefusedUntilTheFirstCloses) {
   auto first = Open({.exclusive = true});
   ASSERT_NE(first, nullptr);
-  auto second = OpenPostgresCatalog(PgUrl(), {.schema = schema_, .exclusive = true});
+  auto second = OpenPostgresCatalog(PgTestUrl(), {.schema = schema_, .exclusive = true});
   ASSERT_FALSE(second.ok());
   EXPECT_EQ(second.status().code(), StatusCode::kFailedPrecondition) << second.status().ToString();
   EXPECT_NE(second.status().message().find("in use"), std::string::npos);
@@ -1631,7 +1623,7 @@ TEST_F(PgCatalogTest, AKilledConnectionIsUnavailableOnceThenReconnected) {
 // The cluster's superuser (trust on loopback): "postgres" when the fixture runs as root, else
 // the user who ran initdb.
 std::string PgSuperuserUrl() {
-  const std::string url = PgUrl();
+  const std::string url = PgTestUrl();
   const size_t at = url.find('@');
   const char* me = std::getenv("USER");
   for (std::string user : {std::string("postgres"), std::string(me != nullptr ? me : "root")}) {
@@ -1667,7 +1659,7 @@ TEST_F(PgCatalogTest, AUserWithoutCreateRightsRunsACatalogWhoseTablesExist) {
   ASSERT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << PQresultErrorMessage(r);
   PQclear(r);
   {
-    const std::string url = PgUrl();
+    const std::string url = PgTestUrl();
     auto c = OpenPostgresCatalog("postgresql://" + role + url.substr(url.find('@')),
                                  {.schema = schema_});
     ASSERT_TRUE(c.ok()) << c.status().ToString();

@@ -25,6 +25,7 @@
 
 #include "catalog/forwarding_catalog.h"
 #include "catalog/pg_catalog.h"
+#include "catalog/pg_test_server.h"
 #include "cluster/cluster_node.h"
 #include "common/mutex.h"
 #include "objstore/local_directory_store.h"
@@ -35,24 +36,6 @@
 
 namespace sawmill::cluster {
 namespace {
-
-std::string PgUrl() {
-  std::ifstream in(std::string(SAWMILL_PG_TEST_DIR) + "/url");
-  std::string url;
-  std::getline(in, url);
-  EXPECT_FALSE(url.empty()) << "no PostgreSQL URL in " << SAWMILL_PG_TEST_DIR
-                            << "/url: run through ctest (fixture pg_server)";
-  return url;
-}
-
-void PgSql(const std::string& sql) {
-  PGconn* conn = PQconnectdb(PgUrl().c_str());
-  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
-  PGresult* r = PQexec(conn, sql.c_str());
-  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << sql << ": " << PQresultErrorMessage(r);
-  PQclear(r);
-  PQfinish(conn);
-}
 
 // Forwards to the real catalog; LoseNext makes the next RegisterSegment lose its answer.
 class LosingCatalog final : public catalog::ForwardingCatalog {
@@ -134,9 +117,10 @@ class LostAnswerTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "store");
     schema_ = "la" + std::to_string(std::hash<std::string>{}(dir_.string()) % 1000000007);
-    PgSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-    PgSql("CREATE SCHEMA " + schema_);
-    url_ = PgUrl() + (PgUrl().find('?') == std::string::npos ? "?" : "&") +
+    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+    catalog::PgTestSql("CREATE SCHEMA " + schema_);
+    url_ = catalog::PgTestUrl() +
+           (catalog::PgTestUrl().find('?') == std::string::npos ? "?" : "&") +
            "options=-csearch_path%3D" + schema_;
     store_ =
         std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), (dir_ / "store").string());
@@ -180,7 +164,7 @@ class LostAnswerTest : public ::testing::Test {
     engine_.reset();
     node_.reset();
     reader_.reset();
-    PgSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
     std::filesystem::remove_all(dir_);
   }
 

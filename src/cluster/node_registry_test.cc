@@ -10,6 +10,9 @@
 
 #include "catalog/pg_catalog.h"
 #include "catalog/sqlite_catalog.h"
+#ifdef SAWMILL_CLUSTER_TEST_PG
+#include "catalog/pg_test_server.h"
+#endif
 
 namespace sawmill::cluster {
 namespace {
@@ -26,17 +29,6 @@ std::filesystem::path TestDir() {
   return dir;
 }
 
-#ifdef SAWMILL_CLUSTER_TEST_PG
-std::string PgUrl() {
-  std::ifstream in(std::string(SAWMILL_PG_TEST_DIR) + "/url");
-  std::string url;
-  std::getline(in, url);
-  EXPECT_FALSE(url.empty()) << "no PostgreSQL URL in " << SAWMILL_PG_TEST_DIR
-                            << "/url: run through ctest (fixture pg_server)";
-  return url;
-}
-#endif
-
 // The catalogs the nodes of one test use: the same object on SQLite, one connection each on
 // PostgreSQL (a schema per test).
 class Catalogs {
@@ -45,7 +37,8 @@ class Catalogs {
   Catalog* Get() {
 #ifdef SAWMILL_CLUSTER_TEST_PG
     auto opened = catalog::OpenPostgresCatalog(
-        PgUrl(), {.schema = "c" + std::to_string(std::hash<std::string>{}(dir_.string()))});
+        catalog::PgTestUrl(),
+        {.schema = "c" + std::to_string(std::hash<std::string>{}(dir_.string()))});
 #else
     if (!owned_.empty()) return owned_.front().get();
     auto opened = catalog::OpenSqliteCatalog((dir_ / "catalog.db").string());

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "catalog/pg_catalog.h"
+#include "catalog/pg_test_server.h"
 #include "cluster/cluster_node.h"
 #include "cluster/fanout.h"
 #include "cluster/job_leases.h"
@@ -33,24 +34,6 @@
 
 namespace sawmill::cluster {
 namespace {
-
-std::string PgUrl() {
-  std::ifstream in(std::string(SAWMILL_PG_TEST_DIR) + "/url");
-  std::string url;
-  std::getline(in, url);
-  EXPECT_FALSE(url.empty()) << "no PostgreSQL URL in " << SAWMILL_PG_TEST_DIR
-                            << "/url: run through ctest (fixture pg_server)";
-  return url;
-}
-
-void PgSql(const std::string& sql) {
-  PGconn* conn = PQconnectdb(PgUrl().c_str());
-  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
-  PGresult* r = PQexec(conn, sql.c_str());
-  EXPECT_EQ(PQresultStatus(r), PGRES_COMMAND_OK) << sql << ": " << PQresultErrorMessage(r);
-  PQclear(r);
-  PQfinish(conn);
-}
 
 std::filesystem::path TestDir() {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
@@ -80,9 +63,10 @@ class Cluster {
           const std::function<void(storage::EngineOptions*)>& tune = nullptr,
           size_t refresh_batch = 10000, int64_t orphan_grace_ns = 3600 * kNanosPerSecond) {
     schema_ = "v" + std::to_string(std::hash<std::string>{}(dir.string()) % 1000000007);
-    PgSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-    PgSql("CREATE SCHEMA " + schema_);
-    const std::string url = PgUrl() + (PgUrl().find('?') == std::string::npos ? "?" : "&") +
+    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+    catalog::PgTestSql("CREATE SCHEMA " + schema_);
+    const std::string url = catalog::PgTestUrl() +
+                            (catalog::PgTestUrl().find('?') == std::string::npos ? "?" : "&") +
                             "options=-csearch_path%3D" + schema_;
     std::filesystem::create_directories(dir / "store");
     auto store =
@@ -158,7 +142,7 @@ class Cluster {
     }
     for (auto& node : nodes_) node->engine->Close().IgnoreError();
     for (auto& node : nodes_) node->cluster->registry()->Stop(/*remove=*/true);
-    PgSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
   }
   bool ok() const { return !nodes_.empty(); }
   Node* Find(const std::string& id) {
