@@ -333,6 +333,13 @@ struct NodeRow {
   std::string url;  // where other nodes reach it
   int64_t started_ns = 0;
   int64_t heartbeat_ns = 0;
+  // Every segment this node registered with a change at or below this number has left its
+  // memtables (published, or found retired), so no answer of this node still holds its lines;
+  // a segment above it may be one whose registration's outcome the node does not know yet.
+  // Other nodes merge or re-encode a node's segments only at or below it (docs/cluster.md
+  // "Compaction and tier moves on cluster nodes"). Written with every heartbeat (table
+  // node_confirmed); 0 until the node's engine says.
+  uint64_t confirmed_through = 0;
 
   friend bool operator==(const NodeRow&, const NodeRow&) = default;
 };
@@ -640,7 +647,8 @@ class Catalog {
 
   // Stores (or replaces) the node's row. Errors: FailedPrecondition when the row of node.id is of
   // a later incarnation (started_ns): a process started before the one registered (it stalled
-  // and was replaced) cannot take the id back; nothing changes then.
+  // and was replaced) cannot take the id back; nothing changes then. node.confirmed_through is
+  // stored with the row (in the same transaction).
   virtual Status Heartbeat(const NodeRow& node) = 0;
   // Every registered node, by id.
   virtual Result<std::vector<NodeRow>> ListNodes() const = 0;

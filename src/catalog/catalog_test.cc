@@ -1152,6 +1152,23 @@ TEST_P(CatalogTest, TwoNodesClaimingTheSameKeysAtOnceGetOneWinnerEach) {
   }
 }
 
+// The number through which a node confirmed its registrations (NodeRow::confirmed_through)
+// goes with its heartbeat: stored, replaced by the next, not by an earlier incarnation's, and
+// gone with the row (a node of the same id registered again starts from what it writes).
+TEST_P(CatalogTest, ANodesConfirmedThroughGoesWithItsHeartbeat) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 5, 6, 40}).ok());
+  EXPECT_EQ(c->ListNodes()->at(0), (NodeRow{"a", "http://a", 5, 6, 40}));
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 5, 8, 7}).ok());  // lower: stored as it is
+  EXPECT_EQ(c->ListNodes()->at(0).confirmed_through, 7u);
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 9, 10, 12}).ok());
+  EXPECT_EQ(c->Heartbeat({"a", "http://a", 5, 11, 99}).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(c->ListNodes()->at(0), (NodeRow{"a", "http://a", 9, 10, 12}));
+  ASSERT_TRUE(c->RemoveNode("a").ok());
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 20, 21}).ok());
+  EXPECT_EQ(c->ListNodes()->at(0), (NodeRow{"a", "http://a", 20, 21, 0}));
+}
+
 #ifndef SAWMILL_CATALOG_TEST_PG
 TEST_P(CatalogTest, NodesHeartbeatAndAreRemoved) {
   auto c = OpenCatalog();

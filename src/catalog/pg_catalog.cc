@@ -177,6 +177,7 @@ CREATE TABLE IF NOT EXISTS nodes (
   id TEXT PRIMARY KEY, url TEXT NOT NULL,
   started_ns BIGINT NOT NULL, heartbeat_ns BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS node_confirmed (id TEXT PRIMARY KEY, through BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ns BIGINT NOT NULL, epoch BIGINT NOT NULL
 );
@@ -1624,7 +1625,11 @@ class PgCatalog final : public Catalog {
             name_ + ": node " + node.id + " is registered by a later incarnation than " +
             std::to_string(node.started_ns) + " (this process was replaced)");
       }
-      return Status::OK();
+      return Run("heartbeat",
+                 "INSERT INTO node_confirmed (id, through) VALUES ($1, $2) "
+                 "ON CONFLICT (id) DO UPDATE SET through = excluded.through",
+                 Params().Text(node.id).Uint(node.confirmed_through))
+          .status();
     });
   }
 
@@ -1632,10 +1637,10 @@ class PgCatalog final : public Catalog {
     MutexLock l(&mu_);
     return SelectLocked<NodeRow>(
         "list nodes",
-        "SELECT id, url, started_ns, heartbeat_ns "
-        "FROM nodes ORDER BY id",
+        "SELECT n.id, n.url, n.started_ns, n.heartbeat_ns, COALESCE(c.through, 0) "
+        "FROM nodes n LEFT JOIN node_confirmed c ON c.id = n.id ORDER BY n.id",
         [](const PgResult& r, int i) {
-          return NodeRow{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3)};
+          return NodeRow{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3), r.Uint(i, 4)};
         });
   }
 
@@ -1645,7 +1650,8 @@ class PgCatalog final : public Catalog {
       ASSIGN_OR_RETURN(PgResult r,
                        Run("remove node", "DELETE FROM nodes WHERE id = $1", Params().Text(id)));
       if (r.affected() == 0) return Status::NotFound("no node with id " + std::string(id));
-      return Status::OK();
+      return Run("remove node", "DELETE FROM node_confirmed WHERE id = $1", Params().Text(id))
+          .status();
     });
   }
 

@@ -18,6 +18,11 @@ CREATE TABLE IF NOT EXISTS nodes (
   started_ns INTEGER NOT NULL,
   heartbeat_ns INTEGER NOT NULL
 );
+-- NodeRow::confirmed_through, beside the row (additive: an older build ignores it).
+CREATE TABLE IF NOT EXISTS node_confirmed (
+  id TEXT PRIMARY KEY,
+  through INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY,
   holder TEXT NOT NULL,
@@ -53,16 +58,24 @@ Status SqliteCatalog::Heartbeat(const NodeRow& node) {
         "catalog " + path_ + ": node " + node.id + " is registered by a later incarnation than " +
         std::to_string(node.started_ns) + " (this process was replaced)"));
   }
+  Stmt confirmed(db_, "INSERT OR REPLACE INTO node_confirmed (id, through) VALUES (?, ?)");
+  if (!confirmed.ok()) return RollbackLocked(Error("prepare heartbeat"));
+  confirmed.Bind(1, node.id);
+  confirmed.Bind(2, static_cast<int64_t>(node.confirmed_through));
+  if (confirmed.Step() != SQLITE_DONE) return RollbackLocked(Error("heartbeat"));
   return CommitLocked();
 }
 
 Result<std::vector<NodeRow>> SqliteCatalog::ListNodes() const {
   MutexLock l(&mu_);
-  Stmt st(db_, "SELECT id, url, started_ns, heartbeat_ns FROM nodes ORDER BY id");
+  Stmt st(db_,
+          "SELECT n.id, n.url, n.started_ns, n.heartbeat_ns, COALESCE(c.through, 0) FROM nodes n "
+          "LEFT JOIN node_confirmed c ON c.id = n.id ORDER BY n.id");
   if (!st.ok()) return Error("prepare node list");
   std::vector<NodeRow> out;
   if (!ReadAll(st, &out, [](Stmt& st) {
-        return NodeRow{st.Text(0), st.Text(1), st.Int(2), st.Int(3)};
+        return NodeRow{st.Text(0), st.Text(1), st.Int(2), st.Int(3),
+                       static_cast<uint64_t>(st.Int(4))};
       })) {
     return Error("node list");
   }
@@ -79,6 +92,10 @@ Status SqliteCatalog::RemoveNode(std::string_view id) {
   if (sqlite3_changes(db_) == 0) {
     return RollbackLocked(Status::NotFound("no node with id " + std::string(id)));
   }
+  Stmt confirmed(db_, "DELETE FROM node_confirmed WHERE id = ?");
+  if (!confirmed.ok()) return RollbackLocked(Error("prepare node removal"));
+  confirmed.Bind(1, id);
+  if (confirmed.Step() != SQLITE_DONE) return RollbackLocked(Error("remove node"));
   return CommitLocked();
 }
 

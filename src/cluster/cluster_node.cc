@@ -80,6 +80,9 @@ void ClusterNode::Configure(storage::EngineOptions* options,
 
 void ClusterNode::Start(storage::Engine* engine) {
   engine_ = engine;
+  // Other nodes merge this node's segments only once its heartbeat confirms them
+  // (docs/cluster.md "Compaction and tier moves on cluster nodes").
+  registry_->SetConfirmedThrough([engine] { return engine->ConfirmedThrough(); });
   takeover_.Start(options_.registry.heartbeat_interval_ns, [this] { TakeoverRound(); });
   if (options_.segment_sweep_interval_ns > 0) {
     sweep_.Start(options_.segment_sweep_interval_ns, [this] { SweepRound(); });
@@ -88,6 +91,7 @@ void ClusterNode::Start(storage::Engine* engine) {
 
 void ClusterNode::Stop() {
   stopping_.store(true);
+  registry_->SetConfirmedThrough(nullptr);  // the engine closes next
   takeover_.Stop();
   sweep_.Stop();
 }

@@ -160,6 +160,11 @@ Status NodeRegistry::Beat() {
     }
   }
   catalog::NodeRow self{id(), url(), started_ns_, now};
+  {
+    MutexLock lock(&confirmed_mu_);
+    if (confirmed_fn_) confirmed_ = confirmed_fn_();
+    self.confirmed_through = confirmed_;
+  }
   Status status = catalog_->Heartbeat(self);
   if (!status.ok()) {
     Metrics().heartbeat_failures->Increment();
@@ -196,6 +201,11 @@ bool NodeRegistry::CatalogSteadyForNodeTimeout() const {
   const int64_t now = options_.clock->NowNanos();
   MutexLock lock(&mu_);
   return reachable_since_ns_ != 0 && now - reachable_since_ns_ >= options_.node_timeout_ns;
+}
+
+void NodeRegistry::SetConfirmedThrough(std::function<uint64_t()> fn) {
+  MutexLock lock(&confirmed_mu_);
+  confirmed_fn_ = std::move(fn);
 }
 
 void NodeRegistry::BeatAndLog() {

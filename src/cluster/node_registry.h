@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -71,6 +72,12 @@ class NodeRegistry {
   Result<std::vector<NodeView>> List() const;
   // Heartbeats and reads the table now (also done every heartbeat_interval).
   Status Beat();
+  // Where each heartbeat reads this node's confirmed-through (catalog::NodeRow::confirmed_through)
+  // from: the engine, once it is open (ClusterNode::Start). Null (before, and once the engine
+  // closes): the last value read is written again. Called under a mutex of its own (never the
+  // registry's, which others may take under the engine's), so that once
+  // SetConfirmedThrough(nullptr) returns, the previous function is no longer running.
+  void SetConfirmedThrough(std::function<uint64_t()> fn);
   // True when every heartbeat of the last node_timeout succeeded. After a catalog outage every
   // node's heartbeat is stale, the live ones' too: until each has had node_timeout to beat
   // again, none may be judged dead from the table (takeover waits for this).
@@ -94,6 +101,9 @@ class NodeRegistry {
   int64_t last_ok_ns_ GUARDED_BY(mu_) = 0;
   // Start of the current run of successful heartbeats; 0 while they fail.
   int64_t reachable_since_ns_ GUARDED_BY(mu_) = 0;
+  Mutex confirmed_mu_;  // taken before the engine's state mutex (confirmed_fn_)
+  std::function<uint64_t()> confirmed_fn_ GUARDED_BY(confirmed_mu_);
+  uint64_t confirmed_ GUARDED_BY(confirmed_mu_) = 0;
   int failures_ = 0;  // heartbeats failed in a row (the worker's thread only)
   PeriodicWorker worker_;
 };

@@ -119,6 +119,16 @@ Status SegmentRefresh::RefreshNow() {
 Status SegmentRefresh::RefreshLocked() {
   Metrics().refreshes->Increment();
   uint64_t from = last();
+  // A swap of this node's whose outcome stayed unknown may have committed while this view
+  // passed its changes (left to the swap, then never applied): only the whole table mends that
+  // (engine.h FullSegmentViewWanted).
+  const uint64_t full_wanted = engine_->FullSegmentViewWanted();
+  if (full_wanted != full_done_) {
+    spdlog::info(
+        "segment view: a compaction or warm move of this node may have committed without its "
+        "answer; reading every segment from the catalog");
+    from = 0;
+  }
   Status status;
   // Every batch up to the newest change is read before any is applied: a limit can cut one
   // transaction's changes in two (a compaction's swap retires its inputs and adds its output),
@@ -144,6 +154,7 @@ Status SegmentRefresh::RefreshLocked() {
   if (status.ok() && any) {
     status = engine_->ApplySegmentChanges(all);
     if (status.ok()) {
+      full_done_ = full_wanted;
       {
         MutexLock l(&mu_);
         last_ = all.last;

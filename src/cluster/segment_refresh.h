@@ -69,6 +69,8 @@ class SegmentRefresh {
 
   Mutex refresh_mu_;  // one refresh at a time
   int64_t last_prune_ns_ GUARDED_BY(refresh_mu_) = 0;
+  // The engine's Engine::FullSegmentViewWanted last satisfied by a full listing applied.
+  uint64_t full_done_ GUARDED_BY(refresh_mu_) = 0;
   mutable Mutex mu_;
   uint64_t last_ GUARDED_BY(mu_) = 0;
   PeriodicWorker worker_;

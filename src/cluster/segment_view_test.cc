@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "catalog/forwarding_catalog.h"
 #include "catalog/pg_catalog.h"
 #include "catalog/pg_test_server.h"
 #include "cluster/cluster_node.h"
@@ -27,6 +28,7 @@
 #include "cluster/job_leases.h"
 #include "cluster/part_codec.h"
 #include "cluster/segment_refresh.h"
+#include "common/mutex.h"
 #include "objstore/local_directory_store.h"
 #include "query/query_engine.h"
 #include "storage/engine.h"
@@ -42,6 +44,102 @@ std::filesystem::path TestDir() {
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
   return dir;
+}
+
+// A node's engine catalog (EngineOptions::wrap_catalog) that forwards every call to the real
+// one and loses what it is told to: the next RegisterSegment, or the next Replace (a compaction's
+// or a warm move's swap), commits and answers Unavailable, and from then on, until Restore,
+// every SegmentRegistration answers Unavailable, so the node cannot learn the outcome. Every
+// other call goes through (a flaky connection, not a dead catalog). Counts the calls by name.
+class LosingCatalog final : public catalog::ForwardingCatalog {
+ public:
+  using ForwardingCatalog::ForwardingCatalog;
+
+  void LoseNextRegistration() {
+    MutexLock l(&mu_);
+    lose_register_ = true;
+  }
+  // "after_commit" runs between the commit and the lost answer (the node's view refreshing
+  // while the output is pending).
+  void LoseNextSwap(std::function<void()> after_commit) {
+    MutexLock l(&mu_);
+    lose_swap_ = true;
+    after_commit_ = std::move(after_commit);
+  }
+  void Restore() {
+    MutexLock l(&mu_);
+    down_ = false;
+  }
+  uint64_t lost_id() const {
+    MutexLock l(&mu_);
+    return lost_id_;
+  }
+  int calls(const std::string& name) const {
+    MutexLock l(&mu_);
+    auto it = calls_.find(name);
+    return it == calls_.end() ? 0 : it->second;
+  }
+
+  Result<uint64_t> RegisterSegment(const catalog::SegmentRow& row, std::string_view node,
+                                   WalFence* fence) override {
+    if (Status s = Before("RegisterSegment"); !s.ok()) return s;
+    auto committed = target()->RegisterSegment(row, node, fence);
+    MutexLock l(&mu_);
+    if (!lose_register_ || !committed.ok()) return committed;
+    lose_register_ = false;
+    down_ = true;
+    lost_id_ = row.id;
+    return Status::Unavailable("test: the connection broke during the commit");
+  }
+
+  Status Replace(const std::vector<uint64_t>& removed,
+                 const std::vector<catalog::SegmentRow>& added) override {
+    if (Status s = Before("Replace"); !s.ok()) return s;
+    Status committed = target()->Replace(removed, added);
+    std::function<void()> after;
+    {
+      MutexLock l(&mu_);
+      if (!lose_swap_ || !committed.ok()) return committed;
+      lose_swap_ = false;
+      down_ = true;
+      lost_id_ = added.empty() ? 0 : added[0].id;
+      after = std::move(after_commit_);
+    }
+    if (after) after();
+    return Status::Unavailable("test: the connection broke during the commit");
+  }
+
+ protected:
+  Status Before(std::string_view call) const override {
+    MutexLock l(&mu_);
+    ++calls_[std::string(call)];
+    if (down_ && call == "SegmentRegistration") {
+      return Status::Unavailable("test: the catalog cannot be reached (" + std::string(call) + ")");
+    }
+    return Status::OK();
+  }
+
+ private:
+  mutable Mutex mu_;
+  bool lose_register_ GUARDED_BY(mu_) = false;
+  bool lose_swap_ GUARDED_BY(mu_) = false;
+  bool down_ GUARDED_BY(mu_) = false;
+  std::function<void()> after_commit_ GUARDED_BY(mu_);
+  uint64_t lost_id_ GUARDED_BY(mu_) = 0;
+  mutable std::map<std::string, int> calls_ GUARDED_BY(mu_);
+};
+
+// Wraps the engine catalog of the node whose data directory ends in "node" with a LosingCatalog,
+// set in "*out" (an EngineOptions tune for Cluster).
+std::function<void(storage::EngineOptions*)> LoseOn(const std::string& node, LosingCatalog** out) {
+  return [node, out](storage::EngineOptions* o) {
+    if (std::filesystem::path(o->data_dir).filename() != node) return;
+    o->wrap_catalog = [out](std::unique_ptr<catalog::Catalog> real) {
+      auto losing = std::make_unique<LosingCatalog>(std::move(real));
+      *out = losing.get();
+      return std::unique_ptr<catalog::Catalog>(std::move(losing));
+    };
+  };
 }
 
 // One node of the cluster.
@@ -183,6 +281,60 @@ Record Line(int w, int i) {
   r.level = Level::kInfo;
   r.message = "w" + std::to_string(w) + " line " + std::to_string(i);
   return r;
+}
+
+// "n" lines of one (service, host), so of one partition: each flush makes one segment.
+std::vector<Record> OneKeyLines(const std::string& prefix, int n) {
+  std::vector<Record> batch;
+  for (int i = 0; i < n; ++i) {
+    Record r;
+    r.service = "svc";
+    r.host = "host";
+    r.level = Level::kInfo;
+    r.message = prefix + " " + std::to_string(i);
+    batch.push_back(std::move(r));
+  }
+  return batch;
+}
+
+// The ids of the segments "node"'s view holds, and of those the catalog names.
+std::set<uint64_t> ViewIds(Node* node) {
+  std::set<uint64_t> out;
+  auto snapshot = node->engine->GetSnapshot("default");
+  for (const auto& h : snapshot->segments) out.insert(h.info.id);
+  return out;
+}
+std::set<uint64_t> CatalogIds(catalog::Catalog* catalog) {
+  std::set<uint64_t> out;
+  auto rows = catalog->List();
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  if (rows.ok()) {
+    for (const auto& row : *rows) out.insert(row.id);
+  }
+  return out;
+}
+
+// Waits (at most 10 s) until every node's heartbeat has confirmed each registration of its
+// flushes so far (catalog::NodeRow::confirmed_through): other nodes merge and re-encode a
+// node's segments only then.
+void WaitConfirmed(std::vector<std::unique_ptr<Node>>& nodes) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  for (auto& node : nodes) {
+    const uint64_t want = node->engine->GetSnapshot("default")->registered_through;
+    while (true) {
+      uint64_t confirmed = 0;
+      auto rows = node->engine->catalog()->ListNodes();
+      if (rows.ok()) {
+        for (const auto& row : *rows) {
+          if (row.id == node->id) confirmed = row.confirmed_through;
+        }
+      }
+      if (confirmed >= want) break;
+      ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+          << node->id << " confirmed " << confirmed << ", not " << want;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
 }
 
 // While every node ingests and flushes all the time, every query on every node counts each line
@@ -382,6 +534,7 @@ TEST(SegmentView, CompactionAndWarmMovesOfSharedSegmentsKeepEveryAnswerWhole) {
   std::set<std::string> inputs;
   for (const auto& row : *before) inputs.insert(row.path);
   ASSERT_GE(before->size(), 3u * kRounds);
+  WaitConfirmed(nodes);  // merged and moved only once their nodes confirm them
 
   std::atomic<bool> working{true};
   std::atomic<int> queries{0};
@@ -496,6 +649,7 @@ TEST(SegmentView, CompactionAndWarmMovesOfSharedSegmentsKeepEveryAnswerWhole) {
   ASSERT_TRUE(nodes[1]->engine->Append("default", &more).ok());
   ASSERT_TRUE(nodes[1]->engine->Flush().ok());
   total += 30;
+  WaitConfirmed(nodes);
   ASSERT_TRUE(nodes[1]->engine->RunTiersNow().ok());
   auto tiered = catalog->List();
   ASSERT_TRUE(tiered.ok());
@@ -516,10 +670,13 @@ TEST(SegmentView, CompactionAndWarmMovesOfSharedSegmentsKeepEveryAnswerWhole) {
 // holding the "retention" lease only; it deletes every node's expired segments, whose objects
 // leave the store, and keeps the held ones. Every node's answer then drops exactly the expired
 // lines, also node c, whose view still names the deleted segments (not refreshed since): it
-// skips them without calling its answer partial.
+// skips them without calling its answer partial, reading the retention record once per query
+// (not once per segment or block it finds gone).
 TEST(SegmentView, RetentionOnTheLeaseHolderDeletesExpiredSharedSegmentsForEveryNode) {
   const auto dir = TestDir();
-  auto cluster = std::make_unique<Cluster>(dir, 3, 600 * kNanosPerSecond);
+  LosingCatalog* c_catalog = nullptr;  // node c's, to count its calls (it loses nothing)
+  auto cluster =
+      std::make_unique<Cluster>(dir, 3, 600 * kNanosPerSecond, LoseOn("node-c", &c_catalog));
   ASSERT_TRUE(cluster->ok());
   auto& nodes = cluster->nodes();
   const int64_t now = Clock::Real()->NowNanos();
@@ -629,7 +786,9 @@ TEST(SegmentView, RetentionOnTheLeaseHolderDeletesExpiredSharedSegmentsForEveryN
   }
   const std::map<std::string, int64_t> want = {
       {"held", 3 * kLines}, {"fresh", 3 * kLines}, {"memtable", 3 * kInMemtables}};
+  ASSERT_NE(c_catalog, nullptr);
   for (auto& node : nodes) {
+    const int record_reads = c_catalog->calls("ListRetiredSegments");
     auto by_host = Search(node.get(), "* | count by host");
     ASSERT_TRUE(by_host.ok()) << by_host.status().ToString();
     EXPECT_FALSE(by_host->partial)
@@ -644,11 +803,231 @@ TEST(SegmentView, RetentionOnTheLeaseHolderDeletesExpiredSharedSegmentsForEveryN
     EXPECT_FALSE(hits->partial) << "on " << node->id << ": "
                                 << (hits->warnings.empty() ? "" : hits->warnings[0]);
     EXPECT_EQ(hits->hits.size(), static_cast<size_t>(3 * kLines)) << "on " << node->id;
+    if (node->id == "node-c") {
+      EXPECT_LE(c_catalog->calls("ListRetiredSegments") - record_reads, 2)
+          << "node c read the retention record more than once per query";
+    }
   }
   retention.clear();
   leases.clear();
   cluster.reset();  // closed before its directory goes
   std::filesystem::remove_all(dir);
+}
+
+// ---- Outcomes lost after the commit (docs/cluster.md "Fenced flush", "Compaction and tier
+// moves on cluster nodes"): node a's or b's engine catalog loses an answer after the commit and
+// cannot read the outcome back for a while ----
+
+// Node a's second flush registered its segment, the answer was lost, and a cannot learn the
+// outcome (for longer than query_timeout: shared_settle_ns is 0 here). It keeps the memtable,
+// its answers hold the lines, and other nodes' cuts leave the segment out. Node b must not
+// merge that segment meanwhile: its output has no origin, so every query would count the lines
+// from the output and from a's memtable. Once a learns the outcome it publishes the segment and
+// its heartbeat confirms it; b merges then. Each node counts every line once throughout.
+TEST(SegmentView, AFlushWhoseOutcomeIsUnknownIsNotMergedUntilItsNodeConfirmsIt) {
+  const auto dir = TestDir();
+  LosingCatalog* losing = nullptr;
+  auto cluster =
+      std::make_unique<Cluster>(dir, 2, 600 * kNanosPerSecond, [&](storage::EngineOptions* o) {
+        o->shared_settle_ns = 0;
+        o->compaction_min_inputs = 2;
+        LoseOn("node-a", &losing)(o);
+      });
+  ASSERT_TRUE(cluster->ok());
+  ASSERT_NE(losing, nullptr);
+  Node* a = cluster->nodes()[0].get();
+  Node* b = cluster->nodes()[1].get();
+  auto first = OneKeyLines("first", 40);
+  ASSERT_TRUE(a->engine->Append("default", &first).ok());
+  ASSERT_TRUE(a->engine->Flush().ok());
+  auto second = OneKeyLines("second", 40);
+  ASSERT_TRUE(a->engine->Append("default", &second).ok());
+  losing->LoseNextRegistration();
+  EXPECT_FALSE(a->engine->Flush().ok()) << "the outcome was known after all";
+  const uint64_t lost = losing->lost_id();
+  ASSERT_NE(lost, 0u);
+  catalog::Catalog* catalog = b->engine->catalog();
+  auto lost_row = catalog->Get(lost);
+  ASSERT_TRUE(lost_row.ok() && lost_row->has_value()) << "the lost registration did not commit";
+  ASSERT_EQ(CatalogIds(catalog).size(), 2u);
+
+  // b knows both segments and a's heartbeats go on (every 200 ms); b's rounds merge nothing.
+  ASSERT_TRUE(b->refresh->RefreshNow().ok());
+  for (int round = 0; round < 5; ++round) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    b->engine->CompactNow().IgnoreError();
+  }
+  EXPECT_EQ(b->engine->stats().compactions, 0u)
+      << "b merged a segment whose node does not know yet that it is registered";
+  for (Node* node : {a, b}) {
+    ASSERT_TRUE(node->refresh->RefreshNow().ok());
+    auto r = Search(node, "* | count");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(r->partial) << "on " << node->id;
+    EXPECT_EQ(CountOf(*r), 80) << "on " << node->id << " (lines counted twice?)";
+  }
+
+  // a learns the outcome: registered. It publishes the segment, confirms it, and b merges.
+  losing->Restore();
+  ASSERT_TRUE(a->engine->Flush().ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (b->engine->stats().compactions == 0 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(b->refresh->RefreshNow().ok());
+    b->engine->CompactNow().IgnoreError();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(b->engine->stats().compactions, 1u) << "the confirmed segments were never merged";
+  EXPECT_EQ(CatalogIds(catalog).size(), 1u);
+  for (Node* node : {a, b}) {
+    ASSERT_TRUE(node->refresh->RefreshNow().ok());
+    EXPECT_EQ(ViewIds(node), CatalogIds(catalog)) << "the view of " << node->id;
+    auto r = Search(node, "* | count");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(r->partial) << "on " << node->id;
+    EXPECT_EQ(CountOf(*r), 80) << "on " << node->id;
+  }
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
+// The same lost answer, but the segment is retired before node a learns the outcome: a's row
+// is gone (a clean stop removes it first; a node without a row holds no memtables for anyone
+// else), so node b merges it. When a learns that the registration committed, the segment is
+// no longer registered: a drops the memtable as flushed (its lines are in b's output) and does
+// not publish the segment next to the output. Every line is then in exactly one registered
+// segment, no WAL object is left, and a's answers count each line once.
+TEST(SegmentView, AFlushWhoseOutcomeTurnsOutRegisteredButRetiredIsNotPublished) {
+  const auto dir = TestDir();
+  LosingCatalog* losing = nullptr;
+  auto cluster =
+      std::make_unique<Cluster>(dir, 2, 600 * kNanosPerSecond, [&](storage::EngineOptions* o) {
+        o->shared_settle_ns = 0;
+        o->compaction_min_inputs = 2;
+        LoseOn("node-a", &losing)(o);
+      });
+  ASSERT_TRUE(cluster->ok());
+  ASSERT_NE(losing, nullptr);
+  Node* a = cluster->nodes()[0].get();
+  Node* b = cluster->nodes()[1].get();
+  auto first = OneKeyLines("first", 40);
+  ASSERT_TRUE(a->engine->Append("default", &first).ok());
+  ASSERT_TRUE(a->engine->Flush().ok());
+  auto second = OneKeyLines("second", 40);
+  ASSERT_TRUE(a->engine->Append("default", &second).ok());
+  losing->LoseNextRegistration();
+  EXPECT_FALSE(a->engine->Flush().ok());
+  const uint64_t lost = losing->lost_id();
+  ASSERT_NE(lost, 0u);
+  catalog::Catalog* catalog = b->engine->catalog();
+
+  a->cluster->registry()->Stop(/*remove=*/true);
+  ASSERT_TRUE(b->cluster->registry()->Beat().ok());  // b no longer asks a
+  ASSERT_TRUE(b->refresh->RefreshNow().ok());
+  ASSERT_TRUE(b->engine->CompactNow().ok());
+  ASSERT_EQ(b->engine->stats().compactions, 1u);
+  const std::set<uint64_t> merged = CatalogIds(catalog);
+  ASSERT_EQ(merged.size(), 1u);
+  ASSERT_EQ(merged.count(lost), 0u);
+  // a's view sees the swap before a learns the outcome (its own segment's removal included).
+  ASSERT_TRUE(a->refresh->RefreshNow().ok());
+
+  losing->Restore();
+  ASSERT_TRUE(a->engine->Flush().ok());
+  ASSERT_TRUE(a->refresh->RefreshNow().ok());
+  EXPECT_EQ(ViewIds(a), merged) << "a published a segment that was retired";
+  auto snapshot = a->engine->GetSnapshot("default");
+  for (const auto& m : snapshot->memtables) EXPECT_TRUE(m.chunks.empty()) << "a memtable kept";
+  snapshot.reset();
+  for (Node* node : {a, b}) {
+    auto r = Search(node, "* | count");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(r->partial) << "on " << node->id;
+    EXPECT_EQ(CountOf(*r), 80) << "on " << node->id << " (lines counted twice?)";
+    auto hits = Search(node, "*", 1000);
+    ASSERT_TRUE(hits.ok());
+    std::set<std::string> seen;
+    for (const Record& hit : hits->hits) {
+      EXPECT_TRUE(seen.insert(hit.message).second) << hit.message << " twice on " << node->id;
+    }
+    EXPECT_EQ(seen.size(), 80u) << "on " << node->id;
+  }
+  // Nothing of a's is left to replay: every WAL object went with its lines' segment.
+  size_t wal_objects = 0;
+  if (std::filesystem::exists(dir / "store" / "wal")) {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "store" / "wal")) {
+      wal_objects += e.is_regular_file() ? 1 : 0;
+    }
+  }
+  EXPECT_EQ(wal_objects, 0u);
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
+// Node b's swap (a compaction, or a warm move) commits, its answer is lost, and b cannot read
+// the outcome back; meanwhile b's view refreshed past the swap's changes, which it leaves to
+// the swap while the output is pending. The swap then gives up, the output's object kept. b's
+// view must still come to show the output and not the inputs (a full listing of the catalog):
+// once the orphan sweep deletes the inputs' objects, a view still naming them would answer
+// with their lines missing.
+void SwapWhoseOutcomeIsUnknown(bool warm) {
+  const auto dir = TestDir();
+  LosingCatalog* losing = nullptr;
+  auto cluster = std::make_unique<Cluster>(
+      dir, 2, 600 * kNanosPerSecond,
+      [&](storage::EngineOptions* o) {
+        o->shared_settle_ns = 0;
+        o->compaction_min_inputs = 2;
+        LoseOn("node-b", &losing)(o);
+      },
+      /*refresh_batch=*/10000, /*orphan_grace_ns=*/0);
+  ASSERT_TRUE(cluster->ok());
+  ASSERT_NE(losing, nullptr);
+  Node* a = cluster->nodes()[0].get();
+  Node* b = cluster->nodes()[1].get();
+  for (const char* prefix : {"first", "second"}) {
+    auto lines = OneKeyLines(prefix, 40);
+    ASSERT_TRUE(a->engine->Append("default", &lines).ok());
+    ASSERT_TRUE(a->engine->Flush().ok());
+  }
+  WaitConfirmed(cluster->nodes());
+  ASSERT_TRUE(b->refresh->RefreshNow().ok());
+  ASSERT_EQ(ViewIds(b).size(), 2u);
+
+  losing->LoseNextSwap([b] { EXPECT_TRUE(b->refresh->RefreshNow().ok()); });
+  if (warm) {
+    auto moved = b->engine->MoveTiers(0, "warm");
+    EXPECT_TRUE(!moved.ok() || moved->failed > 0) << "the swap's outcome was known after all";
+  } else {
+    EXPECT_FALSE(b->engine->CompactNow().ok()) << "the swap's outcome was known after all";
+  }
+  const uint64_t output = losing->lost_id();
+  ASSERT_NE(output, 0u);
+  catalog::Catalog* catalog = a->engine->catalog();
+  const std::set<uint64_t> now = CatalogIds(catalog);
+  ASSERT_EQ(now.count(output), 1u) << "the lost swap did not commit";
+
+  losing->Restore();
+  ASSERT_TRUE(b->refresh->RefreshNow().ok());
+  EXPECT_EQ(ViewIds(b), now) << "b's view after the swap whose answer was lost";
+  ASSERT_TRUE(a->cluster->SweepSegmentsNow().ok());  // grace 0: the inputs' objects go
+  for (Node* node : {a, b}) {
+    ASSERT_TRUE(node->refresh->RefreshNow().ok());
+    auto r = Search(node, "* | count");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(r->partial) << "on " << node->id << ": "
+                             << (r->warnings.empty() ? "" : r->warnings[0]);
+    EXPECT_EQ(CountOf(*r), 80) << "on " << node->id;
+  }
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SegmentView, ACompactionWhoseSwapCommittedUnseenLeavesTheViewWhole) {
+  SwapWhoseOutcomeIsUnknown(/*warm=*/false);
+}
+
+TEST(SegmentView, AWarmMoveWhoseSwapCommittedUnseenLeavesTheViewWhole) {
+  SwapWhoseOutcomeIsUnknown(/*warm=*/true);
 }
 
 }  // namespace

@@ -475,12 +475,15 @@ Status ValidateServerConfig(const ServerConfig& c) {
           std::to_string(c.node_timeout_ms) +
           "ms): a node stalled for less may still register a segment it uploaded");
     }
-    if (c.segment_orphan_grace_ms < c.query_timeout_ms) {
+    // A node's view lags the catalog by up to its refresh interval, so a query may start on a
+    // compaction's inputs that long after their swap, and then run for query_timeout.
+    if (c.segment_orphan_grace_ms < c.query_timeout_ms + c.segment_refresh_interval_ms) {
       return Status::InvalidArgument(
-          "segment_orphan_grace: must be at least query_timeout (" +
-          std::to_string(c.query_timeout_ms) +
+          "segment_orphan_grace: must be at least query_timeout + segment_refresh_interval (" +
+          std::to_string(c.query_timeout_ms) + "ms + " +
+          std::to_string(c.segment_refresh_interval_ms) +
           "ms): the inputs of a compaction or warm move are deleted as orphans, and a query "
-          "still running on another node may read them");
+          "on another node whose view has not yet seen the swap may still start on them");
     }
   }
   if (!c.cold_store.empty()) {

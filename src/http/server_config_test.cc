@@ -67,8 +67,9 @@ TEST(ServerConfig, NonsenseCombinationsAreRefused) {
 }
 
 // A cluster node leaves compaction inputs to the orphan sweep, which a query on another node may
-// still read: the grace must be at least query_timeout (docs/cluster.md).
-TEST(ServerConfig, AClusterNodesOrphanGraceIsAtLeastTheQueryTimeout) {
+// still read, starting up to a view refresh after the swap: the grace must be at least
+// query_timeout + segment_refresh_interval (docs/cluster.md).
+TEST(ServerConfig, AClusterNodesOrphanGraceIsAtLeastTheQueryTimeoutAndARefresh) {
   ServerConfig config;
   config.catalog = "postgresql://sawmill@127.0.0.1:5432/sawmill";
   config.store = "s3://bucket/prefix";
@@ -79,11 +80,18 @@ TEST(ServerConfig, AClusterNodesOrphanGraceIsAtLeastTheQueryTimeout) {
   config.query_timeout_ms = 30'000;
   Status status = ValidateServerConfig(config);
   EXPECT_TRUE(status.IsInvalidArgument());
-  EXPECT_NE(status.message().find("segment_orphan_grace: must be at least query_timeout"),
+  EXPECT_NE(status.message().find(
+                "segment_orphan_grace: must be at least query_timeout + segment_refresh_interval"),
             std::string::npos)
       << status.ToString();
+  // Equal to query_timeout is not enough: a view a refresh behind may start a query later.
   config.query_timeout_ms = 20'000;
+  config.segment_refresh_interval_ms = 1'000;
+  EXPECT_TRUE(ValidateServerConfig(config).IsInvalidArgument());
+  config.query_timeout_ms = 19'000;
   EXPECT_TRUE(ValidateServerConfig(config).ok()) << ValidateServerConfig(config).ToString();
+  config.segment_refresh_interval_ms = 1'001;
+  EXPECT_TRUE(ValidateServerConfig(config).IsInvalidArgument());
 }
 
 TEST(ServerConfig, BadValueNamesTheOption) {

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <set>
 #include <thread>
 
 #include "common/mutex.h"
@@ -1067,10 +1068,19 @@ class Job {
 
   // A segment whose bytes are gone (NotFound) because retention deleted it after the snapshot
   // was taken: on a cluster node, another node's round, while this node's view still names it
-  // (engine.h SegmentRetired). Its lines expired: skipped, not a partial answer.
+  // (engine.h RetiredSegmentIds). Its lines expired: skipped, not a partial answer.
+  // The record is read once per query, not per failing block (a retired segment fails at every
+  // block a worker queued), and again only for a segment it did not name that was not asked
+  // about yet (retired after the first read).
   bool Retired(const storage::SegmentHandle& h, const Status& st) {
-    return st.IsNotFound() && options_.engine != nullptr &&
-           options_.engine->SegmentRetired(h.info.id);
+    if (!st.IsNotFound() || options_.engine == nullptr) return false;
+    MutexLock lock(&retired_mu_);
+    if (retired_.count(h.info.id) > 0) return true;
+    if (!retired_asked_.insert(h.info.id).second) return false;
+    // Unknown (the catalog failed): not retired, and the query says it is partial.
+    auto ids = options_.engine->RetiredSegmentIds();
+    if (ids.ok()) retired_ = std::move(ids).value();
+    return retired_.count(h.info.id) > 0;
   }
 
   void CorruptBlock(const storage::SegmentHandle& h, uint32_t block, const Status& st,
@@ -1220,6 +1230,11 @@ class Job {
 
   Mutex heap_mu_;
   std::vector<Record> heap_ GUARDED_BY(heap_mu_);  // min-heap of the best hits so far
+
+  // Retired(): the segments retention retired as last read, and the missing ones asked about.
+  Mutex retired_mu_;
+  std::set<uint64_t> retired_ GUARDED_BY(retired_mu_);
+  std::set<uint64_t> retired_asked_ GUARDED_BY(retired_mu_);
 
   std::atomic<StopReason> stop_{StopReason::kNone};
   std::atomic<uint64_t> bytes_read_{0};

@@ -34,11 +34,15 @@ Compactor::Compactor(const EngineOptions& options, Env* env, Clock* clock,
       engine_(engine) {}
 
 std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> Compactor::SharedCandidates(
-    std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates) const {
+    std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates,
+    const std::map<std::string, uint64_t>& confirmed) const {
   // A cluster node (docs/cluster.md "Compaction and tier moves on cluster nodes"):
   // - only segments known for shared_settle_ns (query_timeout): a query that asked a peer for
   //   its memtables before the segment was registered has ended, so none can hold its lines in
   //   that answer while also reading the output (which, flushed by no node, is not cut);
+  // - only segments whose node has confirmed their registration ("confirmed", OriginConfirmed):
+  //   a node that lost a registration's answer keeps the memtable, and its answers hold the
+  //   lines, however long it takes to learn the outcome;
   // - only segments one node flushed (an output or a segment of unknown origin is not merged
   //   again), merged within a seq span narrower than a seq block: the output's seq range, which
   //   WAL replay and takeover skip as stored, then holds no seq of another node's block.
@@ -48,6 +52,7 @@ std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> Compactor::Sh
     std::map<std::string, std::vector<std::shared_ptr<SegmentEntry>>> by_node;
     for (auto& entry : list) {
       if (entry->node.empty() || now - entry->known_since_ns < options_.shared_settle_ns) continue;
+      if (!OriginConfirmed(confirmed, entry->node, entry->registered)) continue;
       by_node[entry->node].push_back(entry);
     }
     // The largest run of one node's segments (by seq) within the span.
@@ -92,6 +97,17 @@ void Compactor::TestPauseBeforeSwap(uint64_t id) {
 Status Compactor::CompactOnce(bool* did_work) {
   *did_work = false;
   MutexLock cl(&compaction_mu_);
+  // A cluster node merges only segments their nodes have confirmed (SharedCandidates), read
+  // before the candidates are: a number read earlier is only lower.
+  std::map<std::string, uint64_t> confirmed;
+  if (options_.shared_store) {
+    auto read = ConfirmedThroughByNode(catalog_);
+    if (!read.ok()) {
+      return read.status().WithContext(
+          "compaction: reading which registrations the nodes have confirmed");
+    }
+    confirmed = std::move(read).value();
+  }
   std::vector<std::shared_ptr<SegmentEntry>> inputs;
   {
     MutexLock l(&*mu_);
@@ -100,7 +116,7 @@ Status Compactor::CompactOnce(bool* did_work) {
     }
     std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates =
         segments_->SmallActive(options_.compaction_small_bytes);
-    if (options_.shared_store) candidates = SharedCandidates(std::move(candidates));
+    if (options_.shared_store) candidates = SharedCandidates(std::move(candidates), confirmed);
     size_t best = 0;
     for (auto& [key, list] : candidates) {
       if (list.size() >= std::max<uint32_t>(2, options_.compaction_min_inputs) &&
@@ -214,7 +230,7 @@ Status Compactor::CompactOnce(bool* did_work) {
     if (!keep_output) out_store->Delete(rel).IgnoreError();
     if (shared) {
       MutexLock l(&*mu_);
-      segments_->DropPendingOutput(id);
+      segments_->DropPendingOutput(id, /*may_have_committed=*/keep_output);
     }
     // Inputs another node retired meanwhile leave this node's view when it applies that node's
     // swap, with its output (segment_view.cc), not before.

@@ -5,7 +5,9 @@
 
 #include <atomic>
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "catalog/catalog.h"
 #include "common/clock.h"
@@ -63,9 +65,11 @@ class Compactor {
     return segments_->cold();
   }
   // A cluster node's candidates: per (tenant, partition), the largest run of one node's settled
-  // segments within shared_merge_seq_span (compactor.cc says why). REQUIRES: "mu".
+  // segments within shared_merge_seq_span whose node has confirmed them ("confirmed":
+  // ConfirmedThroughByNode; compactor.cc says why). REQUIRES: "mu".
   std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SharedCandidates(
-      std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates) const;
+      std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates,
+      const std::map<std::string, uint64_t>& confirmed) const;
   // Sleeps SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS (tests that kill a node mid-round); else nothing.
   static void TestPauseBeforeSwap(uint64_t id);
   const EngineOptions& options_;

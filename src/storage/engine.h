@@ -13,6 +13,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -298,16 +299,14 @@ class Engine {
   // The query engine found a corrupt block: mark the segment corrupt in the catalog (it stays
   // readable except for that block), count it and log it.
   virtual void ReportCorruption(uint64_t segment_id, const Status& status) = 0;
-  // A query found segment "segment_id"'s bytes gone (NotFound): true when retention deleted it
-  // meanwhile (Catalog::ListRetiredSegments names it), so that its lines expired and the query
-  // skips it without calling its answer partial. On a cluster node another node's retention
-  // round deletes shared segments that this node's view still names until its next refresh
-  // (docs/cluster.md "Retention of shared segments"). Asks the catalog: call only after a read
-  // failed.
-  virtual bool SegmentRetired(uint64_t segment_id) {
-    (void)segment_id;
-    return false;
-  }
+  // The segments retention retired (Catalog::ListRetiredSegments). A query that found a
+  // segment's bytes gone (NotFound) skips it without calling its answer partial when it is
+  // among them: its lines expired. On a cluster node another node's retention round deletes
+  // shared segments that this node's view still names until its next refresh (docs/cluster.md
+  // "Retention of shared segments"). Reads the catalog: a query calls it only after a read
+  // failed, and keeps the answer (query/executor.cc). Errors: the catalog's (the query then
+  // says it is partial). Engines without a catalog: none.
+  virtual Result<std::set<uint64_t>> RetiredSegmentIds() { return std::set<uint64_t>(); }
 
   virtual EngineStats stats() const = 0;
 
@@ -410,6 +409,15 @@ class Engine {
     (void)changes;
     return Status::FailedPrecondition("this engine keeps no view of other nodes' segments");
   }
+  // A number that grows each time this node's view must be replaced by a full listing of the
+  // catalog's segments: a swap of its own (compaction, warm move) whose outcome stayed unknown
+  // may have committed while the view passed its changes and left them to the swap
+  // (docs/cluster.md "Compaction and tier moves on cluster nodes"). The segment refresh reads
+  // the whole table when it differs from the last one it satisfied.
+  virtual uint64_t FullSegmentViewWanted() { return 0; }
+  // A cluster node: the change number through which every registration of its flushes has
+  // left its memtables (catalog::NodeRow::confirmed_through); 0 for other engines.
+  virtual uint64_t ConfirmedThrough() { return 0; }
 
   // Stops background work, syncs the WAL. Further Appends return Unavailable.
   virtual Status Close() = 0;

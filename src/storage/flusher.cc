@@ -219,30 +219,51 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
   }
   if (unresolved) {
     // An earlier flush of this memtable lost its registration's answer and could not learn the
-    // outcome: nothing is written again until the catalog says whether it committed.
+    // outcome: nothing is written again until the catalog says whether it committed, and, if it
+    // did, whether the segment is still registered.
     const Unresolved& pending = *unresolved;
     auto outcome = RegisteredAfterAll(pending.row.id, /*tries=*/1);
-    if (!outcome.ok()) {
+    Result<std::optional<catalog::SegmentRow>> named = std::optional<catalog::SegmentRow>();
+    if (outcome.ok() && *outcome != 0) named = catalog_->Get(pending.row.id);
+    if (!outcome.ok() || !named.ok()) {
       metrics.flush_errors->Increment();
       return Status::Unavailable("segment " + std::to_string(pending.row.id) +
                                  ": whether its registration committed is still unknown (" +
-                                 outcome.status().ToString() +
+                                 (!outcome.ok() ? outcome.status() : named.status()).ToString() +
                                  "); its memtable and WAL objects are kept and asked about again")
           .WithContext(where);
+    }
+    if (*outcome != 0) {
+      std::shared_ptr<SegmentEntry> entry;
+      if (named->has_value()) {
+        spdlog::info("{}: segment {} turned out registered (change {}); published as it is", where,
+                     pending.row.id, *outcome);
+        entry = std::make_shared<SegmentEntry>(env_, shared, shared->Location(pending.name),
+                                               pending.row, reporter_);
+        entry->node = options_.node_id;
+        entry->registered = *outcome;
+      } else {
+        // Registered, and retired since: by a compaction or a warm move (its lines are in the
+        // output, which the view holds or will) or by retention (they expired). Published, it
+        // would count them a second time (docs/cluster.md "Fenced flush").
+        spdlog::warn(
+            "{}: segment {} turned out registered (change {}) and retired since; its memtable "
+            "is dropped as flushed, the segment is not published",
+            where, pending.row.id, *outcome);
+      }
+      // Publish drops the memtable and forgets the unresolved registration in one step; it
+      // publishes nothing if the view saw the row removed after the read above.
+      Publish(key, frozen, std::move(entry), start, *outcome);
+      return Status::OK();
     }
     {
       MutexLock l(&*mu_);
       unresolved_.erase(frozen.get());
-    }
-    if (*outcome != 0) {
-      spdlog::info("{}: segment {} turned out registered (change {}); published as it is", where,
-                   pending.row.id, *outcome);
-      auto entry = std::make_shared<SegmentEntry>(env_, shared, shared->Location(pending.name),
-                                                  pending.row, reporter_);
-      entry->node = options_.node_id;
-      entry->registered = *outcome;
-      Publish(key, frozen, std::move(entry), start, *outcome);
-      return Status::OK();
+      // Known not to have committed: no longer among the ids queries must leave out.
+      if (auto it = registering_.find(frozen.get()); it != registering_.end()) {
+        std::erase(it->second.ids, pending.row.id);
+        if (it->second.ids.empty()) registering_.erase(it);
+      }
     }
     // Never registered: the object goes, and the rows are written again below.
     spdlog::warn("{}: segment {} turned out not registered; its rows are written again", where,
@@ -277,6 +298,7 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
       {
         MutexLock l(&*mu_);
         memtables_->DropFlushed(key, frozen);
+        registering_.erase(frozen.get());
         memtables_->UpdateGauge();
       }
       flushed_cv_->NotifyAll();
@@ -315,7 +337,7 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
         // again until the outcome is known (above, at its next flush).
         {
           MutexLock l(&*mu_);
-          unresolved_[frozen.get()] = Unresolved{row, name};
+          unresolved_[frozen.get()] = Unresolved{row, name, false};
         }
         metrics.flush_errors->Increment();
         spdlog::error(
@@ -379,7 +401,11 @@ Status Flusher::Register(const catalog::SegmentRow& row, FlushFence* fence, cons
   // becomes of the call (docs/cluster.md "Exactly once across nodes").
   {
     MutexLock l(&*mu_);
-    registering_[frozen.get()].push_back(row.id);
+    // The first registration of this memtable fixes the floor: whatever of it commits, commits
+    // above every registration whose memtable is dropped by now.
+    auto [it, first] = registering_.try_emplace(frozen.get());
+    if (first) it->second.floor = registered_through_;
+    it->second.ids.push_back(row.id);
   }
   // Through the node's fence, if it has one (docs/cluster.md "Fenced flush").
   catalog::Catalog::WalFence wal_fence;
@@ -420,7 +446,7 @@ Status Flusher::Register(const catalog::SegmentRow& row, FlushFence* fence, cons
   if (!*unknown) {
     // Refused: not registered (a lost connection may have committed it: then the id stays).
     MutexLock l(&*mu_);
-    std::vector<uint64_t>& ids = registering_[frozen.get()];
+    std::vector<uint64_t>& ids = registering_[frozen.get()].ids;
     ids.erase(std::remove(ids.begin(), ids.end(), row.id), ids.end());
     if (ids.empty()) registering_.erase(frozen.get());
   }
@@ -429,8 +455,23 @@ Status Flusher::Register(const catalog::SegmentRow& row, FlushFence* fence, cons
 
 void Flusher::AddCutTo(Snapshot* snapshot) const {
   snapshot->registered_through = registered_through_;
-  for (const auto& [frozen, ids] : registering_) {
-    snapshot->registering.insert(snapshot->registering.end(), ids.begin(), ids.end());
+  for (const auto& [frozen, registering] : registering_) {
+    snapshot->registering.insert(snapshot->registering.end(), registering.ids.begin(),
+                                 registering.ids.end());
+  }
+}
+
+uint64_t Flusher::ConfirmedThrough() const {
+  uint64_t through = registered_through_;
+  for (const auto& [frozen, registering] : registering_) {
+    through = std::min(through, registering.floor);
+  }
+  return through;
+}
+
+void Flusher::NoteRemoved(uint64_t id) {
+  for (auto& [frozen, pending] : unresolved_) {
+    if (pending.row.id == id) pending.removed = true;
   }
 }
 
@@ -439,9 +480,19 @@ void Flusher::Publish(const PartitionKey& key,
                       std::shared_ptr<SegmentEntry> entry, int64_t start, uint64_t registered) {
   {
     MutexLock l(&*mu_);
+    if (auto it = unresolved_.find(frozen.get()); it != unresolved_.end()) {
+      if (it->second.removed && entry != nullptr) {
+        spdlog::warn(
+            "segment {} was retired just before it was to be published; its memtable "
+            "is dropped as flushed, the segment is not published",
+            it->second.row.id);
+        entry.reset();  // retired meanwhile (NoteRemoved)
+      }
+      unresolved_.erase(it);
+    }
     // Registered and visible, and out of the memtables, in one step for snapshots (and for
     // other nodes' queries: the cut moves with the memtable).
-    segments_->Add(std::move(entry));
+    if (entry != nullptr) segments_->Add(std::move(entry));
     memtables_->DropFlushed(key, frozen);
     registering_.erase(frozen.get());
     registered_through_ = std::max(registered_through_, registered);

@@ -97,6 +97,19 @@ class Flusher {
   // catalog change that registered a flush whose memtable is dropped) and registering (the ids
   // of segments whose registration began and whose memtable is still held).
   void AddCutTo(Snapshot* snapshot) const NO_THREAD_SAFETY_ANALYSIS;
+  // A cluster node, under the engine's state mutex: every segment this node registered with a
+  // change at or below the number returned has left its memtables (published, or found retired),
+  // so no memtable answer of this node holds its lines. A registration still running or whose
+  // outcome is unknown committed, if at all, above the registered-through it began with, so the
+  // number is the lowest of those and registered-through. Other nodes merge or re-encode this
+  // node's segments only at or below it (catalog::NodeRow::confirmed_through, written with each
+  // heartbeat; docs/cluster.md "Compaction and tier moves on cluster nodes").
+  uint64_t ConfirmedThrough() const NO_THREAD_SAFETY_ANALYSIS;
+  // A cluster node's segment view, under the engine's state mutex: another node's change
+  // removed segment "id". If it is a registration of this node whose outcome is unknown, it is
+  // noted: once that registration turns out committed, its segment is not published (it was
+  // retired: its lines are in a compaction's output, or expired) and its memtable is dropped.
+  void NoteRemoved(uint64_t id) NO_THREAD_SAFETY_ANALYSIS;
   // At open, before any flush can run: every flush of this node registered so far is at or
   // below "change" (the catalog's newest), and none of their memtables is held.
   void RegisteredThroughAtLeast(uint64_t change) NO_THREAD_SAFETY_ANALYSIS {
@@ -151,7 +164,9 @@ class Flusher {
   Result<uint64_t> RegisteredAfterAll(uint64_t id, int tries);
   // Makes a registered segment visible and drops its frozen memtable, in one step.
   // "registered": the catalog change that registered it (RegisterSegment), 0 when not a
-  // cluster node's flush.
+  // cluster node's flush. A registration whose outcome was unknown and whose segment the view
+  // has seen removed meanwhile (NoteRemoved), or "entry" null: the memtable is dropped and
+  // nothing is published (its segment was retired: its lines are elsewhere or expired).
   void Publish(const PartitionKey& key, const std::shared_ptr<const MemtableSet::Frozen>& frozen,
                std::shared_ptr<SegmentEntry> entry, int64_t start, uint64_t registered = 0);
   // The shared (cold) store; never changes, read without the engine's mutex.
@@ -197,15 +212,21 @@ class Flusher {
   // object goes and the rows are written anew. Meanwhile the memtable and its WAL objects stay.
   struct Unresolved {
     catalog::SegmentRow row;
-    std::string name;  // the object in the shared store
+    std::string name;      // the object in the shared store
+    bool removed = false;  // the segment view saw its row removed (NoteRemoved)
   };
   std::map<const MemtableSet::Frozen*, Unresolved> unresolved_ GUARDED_BY(mu_);
   std::atomic<bool> keys_persist_failing_{false};
   uint64_t flushes_ GUARDED_BY(mu_) = 0;
   // A cluster node's cut (AddCutTo): the ids whose registration began, by frozen memtable (kept
-  // until that memtable is dropped: a failed call may still have committed), and the highest
-  // change of a registration whose memtable is dropped.
-  std::map<const MemtableSet::Frozen*, std::vector<uint64_t>> registering_ GUARDED_BY(mu_);
+  // until that memtable is dropped: a failed call may still have committed), with the
+  // registered-through when the first of them began (ConfirmedThrough), and the highest change
+  // of a registration whose memtable is dropped.
+  struct Registering {
+    std::vector<uint64_t> ids;
+    uint64_t floor = 0;  // any of ids committed above this
+  };
+  std::map<const MemtableSet::Frozen*, Registering> registering_ GUARDED_BY(mu_);
   uint64_t registered_through_ GUARDED_BY(mu_) = 0;
 
   AppendPacer* pacer_ PT_GUARDED_BY(mu_) = nullptr;

@@ -191,4 +191,11 @@ Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs
   return s;
 }
 
+Result<std::map<std::string, uint64_t>> ConfirmedThroughByNode(catalog::Catalog* catalog) {
+  ASSIGN_OR_RETURN(std::vector<catalog::NodeRow> rows, catalog->ListNodes());
+  std::map<std::string, uint64_t> out;
+  for (const catalog::NodeRow& row : rows) out[row.id] = row.confirmed_through;
+  return out;
+}
+
 }  // namespace sawmill::storage

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <roaring/roaring64map.hh>
 #include <string>
@@ -63,6 +64,23 @@ Result<uint64_t> ReadBackRegistration(catalog::Catalog* catalog, uint64_t id, in
 
 Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs,
                   const catalog::SegmentRow& output, bool* keep_output);
+
+// A cluster node merges or re-encodes a segment that a node flushed only once that node has
+// confirmed its registration (docs/cluster.md "Compaction and tier moves on cluster nodes"): a
+// flush whose registration's answer was lost keeps its memtable, which the node's answers
+// hold, until it learns the outcome, and an output has no origin that would cut it from a
+// query, so merged meanwhile its lines would be counted twice. Per node with a row in the
+// catalog, the change through which it has confirmed (catalog::NodeRow::confirmed_through).
+Result<std::map<std::string, uint64_t>> ConfirmedThroughByNode(catalog::Catalog* catalog);
+// Whether a segment flushed by "node" and registered by change "registered" may be merged or
+// re-encoded: it has no origin (not a flush), its node has no row (it stopped cleanly or was
+// removed: it holds no memtables), or the node has confirmed through "registered".
+inline bool OriginConfirmed(const std::map<std::string, uint64_t>& confirmed,
+                            const std::string& node, uint64_t registered) {
+  if (node.empty()) return true;
+  auto it = confirmed.find(node);
+  return it == confirmed.end() || registered <= it->second;
+}
 
 // Adds the seqs of every row of "reader" to "*seqs" and their number to "*rows", reading only
 // the seq column block by block. Errors: as SegmentReader::ReadColumnValues.

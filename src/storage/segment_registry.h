@@ -146,7 +146,15 @@ class SegmentRegistry {
   void AddPendingOutput(uint64_t id, std::vector<uint64_t> inputs) {
     pending_outputs_[id] = std::move(inputs);
   }
-  void DropPendingOutput(uint64_t id) { pending_outputs_.erase(id); }
+  // "may_have_committed": the swap's outcome is unknown (its answer was lost and not read back);
+  // if it committed while the view passed its changes (left to the swap, above), only a full
+  // listing shows the output and drops the inputs, so the view asks for one
+  // (full_view_wanted, Engine::FullSegmentViewWanted).
+  void DropPendingOutput(uint64_t id, bool may_have_committed) {
+    pending_outputs_.erase(id);
+    if (may_have_committed) ++full_view_wanted_;
+  }
+  uint64_t full_view_wanted() const { return full_view_wanted_; }
   bool IsPendingOutput(uint64_t id) const { return pending_outputs_.count(id) > 0; }
   // The inputs of this node's pending swaps whose output is among "changed" (the swap has
   // committed: its removals are this node's to apply).
@@ -191,6 +199,7 @@ class SegmentRegistry {
   const std::shared_ptr<objstore::ObjectStore> cold_;
   std::vector<std::weak_ptr<SegmentEntry>> replaced_;          // pruned by HeldObsolete
   std::map<uint64_t, std::vector<uint64_t>> pending_outputs_;  // output id -> input ids
+  uint64_t full_view_wanted_ = 0;
 };
 
 }  // namespace sawmill::storage

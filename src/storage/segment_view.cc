@@ -56,6 +56,8 @@ Status StorageEngine::ApplySegmentChanges(const catalog::SegmentChanges& changes
   }
   for (uint64_t id : changes.removed) {
     if (own.count(id) == 0) segments_.Forget(id);
+    // A flush of this node whose registration's outcome is unknown: not published once known.
+    flusher_->NoteRemoved(id);
   }
   if (changes.full) {
     // Every segment registered by then is named: the others were removed meanwhile. A flush
@@ -68,6 +70,16 @@ Status StorageEngine::ApplySegmentChanges(const catalog::SegmentChanges& changes
   }
   segments_.UpdateGauges();
   return Status::OK();
+}
+
+uint64_t StorageEngine::FullSegmentViewWanted() {
+  MutexLock l(&mu_);
+  return segments_.full_view_wanted();
+}
+
+uint64_t StorageEngine::ConfirmedThrough() {
+  MutexLock l(&mu_);
+  return flusher_->ConfirmedThrough();
 }
 
 Status StorageEngine::InitSegmentView() {

@@ -601,14 +601,12 @@ void StorageEngine::ReportCorruption(uint64_t segment_id, const Status& status) 
   if (!s.ok()) spdlog::error("cannot mark segment {} corrupt: {}", segment_id, s.ToString());
 }
 
-bool StorageEngine::SegmentRetired(uint64_t segment_id) {
-  // Rare (a read that found the bytes gone), so the whole record is read.
-  auto retired = catalog_->ListRetiredSegments();
-  if (!retired.ok()) return false;  // unknown: the query says it is partial
-  for (const catalog::RetiredSegmentRow& r : *retired) {
-    if (r.id == segment_id) return true;
-  }
-  return false;
+Result<std::set<uint64_t>> StorageEngine::RetiredSegmentIds() {
+  ASSIGN_OR_RETURN(std::vector<catalog::RetiredSegmentRow> retired,
+                   catalog_->ListRetiredSegments());
+  std::set<uint64_t> out;
+  for (const catalog::RetiredSegmentRow& r : retired) out.insert(r.id);
+  return out;
 }
 
 Result<std::vector<SegmentStatus>> StorageEngine::ListSegments() const {

@@ -52,7 +52,7 @@ class StorageEngine final : public Engine {
   Status CompactNow() override;
   std::shared_ptr<const Snapshot> GetSnapshot(std::string_view tenant) const override;
   void ReportCorruption(uint64_t segment_id, const Status& status) override;
-  bool SegmentRetired(uint64_t segment_id) override;
+  Result<std::set<uint64_t>> RetiredSegmentIds() override;
   EngineStats stats() const override;
   Result<std::vector<SegmentStatus>> ListSegments() const override;
   Status WriteHealth() override;
@@ -71,6 +71,8 @@ class StorageEngine final : public Engine {
   void SetTierPolicy(TierPolicy policy) override;
   Status WithoutWalTrim(const std::function<Status()>& fn) override;
   Status ApplySegmentChanges(const catalog::SegmentChanges& changes) override;
+  uint64_t FullSegmentViewWanted() override;
+  uint64_t ConfirmedThrough() override;
   Status Close() override;
 
   // Test hook: the catalog, e.g. to model a crash before a catalog commit.

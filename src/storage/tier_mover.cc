@@ -69,6 +69,17 @@ Result<TierMoveReport> TierMover::MoveWhere(
   TierMoveReport report;
   report.to = std::string(to);
   // Warm first, then cold: a hot segment going cold is re-encoded on the way.
+  // A cluster node re-encodes only segments their nodes have confirmed (segment_files.h
+  // OriginConfirmed), read before the candidates are: a number read earlier is only lower.
+  std::map<std::string, uint64_t> confirmed;
+  if (options_.shared_store) {
+    auto read = ConfirmedThroughByNode(catalog_);
+    if (!read.ok()) {
+      return read.status().WithContext(
+          "tier move: reading which registrations the nodes have confirmed");
+    }
+    confirmed = std::move(read).value();
+  }
   for (int step = first_step; step <= target; ++step) {
     const std::string_view step_to = step == 1 ? catalog::kTierWarm : catalog::kTierCold;
     std::vector<std::shared_ptr<SegmentEntry>> due;
@@ -81,7 +92,8 @@ Result<TierMoveReport> TierMover::MoveWhere(
         // query can then hold their lines in a peer's memtable answer while it reads the warm
         // copy (docs/cluster.md "Compaction and tier moves on cluster nodes").
         if (options_.shared_store &&
-            SegmentEntry::SteadyClockNanos() - entry->known_since_ns < options_.shared_settle_ns) {
+            (SegmentEntry::SteadyClockNanos() - entry->known_since_ns < options_.shared_settle_ns ||
+             !OriginConfirmed(confirmed, entry->node, entry->registered))) {
           continue;
         }
         if (TierRank(row.tier) == step - 1 && due_fn(row, step_to)) due.push_back(entry);
@@ -288,7 +300,7 @@ Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry,
     if (!keep_output) out_store->Delete(rel).IgnoreError();
     if (shared) {
       MutexLock l(&*mu_);
-      segments_->DropPendingOutput(id);
+      segments_->DropPendingOutput(id, /*may_have_committed=*/keep_output);
     }
     in_flight_ = {};
     return s;

@@ -31,8 +31,9 @@ def main(binary, shared, store_dir):
     cluster = Cluster(binary, shared, store_dir, node_args=[
         "--node-timeout", "4s", "--node-heartbeat", "1s", "--flush-interval", "3s",
         "--segment-sweep-interval", "2s", "--segment-orphan-grace", "%ds" % GRACE,
-        # The grace must be at least query_timeout (compaction inputs wait that long).
-        "--query-timeout", "%ds" % GRACE])
+        # The grace must be at least query_timeout + segment_refresh_interval (1 s by default:
+        # compaction inputs wait that long).
+        "--query-timeout", "%ds" % (GRACE - 2)])
     failed = True
     stopped = None
     try:
