@@ -53,6 +53,9 @@ class StorageEngine final : public Engine {
   std::shared_ptr<const Snapshot> GetSnapshot(std::string_view tenant) const override;
   void ReportCorruption(uint64_t segment_id, const Status& status) override;
   bool SegmentRetired(uint64_t segment_id) override;
+  Status MemtableAnswerFence() override {
+    return options_.memtable_answer_fence ? options_.memtable_answer_fence() : Status::OK();
+  }
   EngineStats stats() const override;
   Result<std::vector<SegmentStatus>> ListSegments() const override;
   Status WriteHealth() override;
@@ -95,9 +98,12 @@ class StorageEngine final : public Engine {
   // reads segments from them.
   std::vector<catalog::ReconcileStore> ReconcileStores();
   catalog::SegmentFileOps ReconcileOps();
-  // Append's work; "idempotency" (may be null) goes into the WAL record. Sets "*base_seq".
+  // Append's work; "idempotency" (may be null) goes into the WAL record, and "claim" (a cluster
+  // node's claim on its key; may be null) is kept by the WAL object's registration. Sets
+  // "*base_seq".
   Status AppendBatch(std::string_view tenant, std::vector<Record>* records,
-                     const wal::BatchIdempotency* idempotency, uint64_t* base_seq);
+                     const wal::BatchIdempotency* idempotency, uint64_t* base_seq,
+                     const catalog::IdempotencyClaimRow* claim = nullptr);
   // Called by the WAL commit leader for each durable batch, in seq order.
   void ApplyBatch(wal::WalBatch& batch);
   // ApplyBatch for a batch this process did not commit (context null): decodes the payload.

@@ -106,8 +106,11 @@ def main(binary, shared, store_dir):
         lost = metric_value(metrics_a, "sawmill_wal_objects_fenced_total") or 0
         print("node a after it woke: %d segment(s) fenced, %d rows dropped, %d WAL objects lost" %
               (fenced, dropped, lost))
-        check(fenced >= 1 and dropped > 0 and lost >= 1,
-              "node a's flush was not fenced (segments %d, rows %d, objects %d)" %
+        # A segment is refused (fenced) only when the flush is the first to learn of the
+        # takeover; a's heartbeat gap makes it check its objects first (docs/cluster.md "Fenced
+        # answers"), and then the flush leaves the lost rows out before it registers.
+        check(dropped > 0 and lost >= 1,
+              "node a's flush did not drop the rows it lost (segments %d, rows %d, objects %d)" %
               (fenced, dropped, lost))
         check("were taken over by another node" in log_a,
               "node a's log does not say its WAL objects were taken over")
