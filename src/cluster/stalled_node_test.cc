@@ -39,9 +39,9 @@ namespace sawmill::cluster {
 namespace {
 
 constexpr int64_t kHeartbeat = 200 * kNanosPerMilli;
-constexpr int64_t kNodeTimeout = 2 * kNanosPerSecond;
+constexpr int64_t kNodeTimeout = 3 * kNanosPerSecond;
 // Longer than node_timeout: the others find the stalled node dead.
-constexpr auto kStall = std::chrono::milliseconds(2600);
+constexpr auto kStall = std::chrono::milliseconds(3600);
 
 // Forwards to the real catalog; after HoldNextRegistration, the next RegisterWalObject waits,
 // before it reaches the catalog, until Release (the node stalls between its claim and the
