@@ -53,15 +53,15 @@ class StorageEngine final : public Engine {
   std::shared_ptr<const Snapshot> GetSnapshot(std::string_view tenant) const override;
   void ReportCorruption(uint64_t segment_id, const Status& status) override;
   bool SegmentRetired(uint64_t segment_id) override;
-  Status MemtableAnswerFence() override {
-    return options_.memtable_answer_fence ? options_.memtable_answer_fence() : Status::OK();
-  }
   EngineStats stats() const override;
   Result<std::vector<SegmentStatus>> ListSegments() const override;
   Status WriteHealth() override;
   catalog::Catalog* catalog() override { return catalog_.get(); }
   Result<std::vector<WalDamageEntry>> ListWalDamage(bool unacknowledged_only) override;
   Result<uint64_t> AcknowledgeWalDamage(uint64_t id) override;
+  Status MemtableAnswerFence() override {
+    return options_.memtable_answer_fence ? options_.memtable_answer_fence() : Status::OK();
+  }
   Status RetireSegments(
       const std::vector<uint64_t>& ids,
       const std::function<Status(const std::vector<SegmentStatus>& rows)>& commit) override;
