@@ -666,9 +666,18 @@ class Catalog {
 
   // ---- WAL objects of cluster nodes (issue 20; docs/cluster.md "Write path") ----
 
-  // Registers a WAL object (state and claims as given). Errors: AlreadyExists for a name that is
-  // registered.
-  virtual Status RegisterWalObject(const WalObjectRow& row) = 0;
+  // Registers a WAL object (state and claims as given), in one transaction that first checks
+  // that every claim of "key_claims" (the Idempotency-Keys of the object's batches, claimed by
+  // ClaimIdempotencyKey) is still pending as made (tenant, key, node, node_started_ns and
+  // created_ns as given) and keeps each until the commit (PostgreSQL: the rows locked FOR
+  // SHARE), so that a claimant taking a claim over either committed first (and this fails) or
+  // then finds the object registered (and does not take it). Errors: AlreadyExists for a name
+  // that is registered; FailedPrecondition naming a claim that is not held (taken over by
+  // another node while this one stalled past node_timeout, or expired): nothing is registered,
+  // and no batch of the object may be acknowledged (docs/cluster.md "Idempotency-Keys across
+  // nodes").
+  virtual Status RegisterWalObject(const WalObjectRow& row,
+                                   const std::vector<IdempotencyClaimRow>& key_claims) = 0;
   // The objects "owner" answers for ("" : every one), by first_seq.
   virtual Result<std::vector<WalObjectRow>> ListWalObjects(std::string_view owner) const = 0;
   // Marks "names" flushed (their records are in registered segments), in one transaction that

@@ -598,10 +598,10 @@ TEST_P(CatalogTest, WalObjectsAreRegisteredListedByOwnerFlushedAndDeletedByTheir
   auto c = OpenCatalog();
   const WalObjectRow a1 = WalObject("a", 1, 10), a2 = WalObject("a", 11, 20);
   const WalObjectRow b1 = WalObject("b", 1000, 1005);
-  ASSERT_TRUE(c->RegisterWalObject(a2).ok());
-  ASSERT_TRUE(c->RegisterWalObject(b1).ok());
-  ASSERT_TRUE(c->RegisterWalObject(a1).ok());
-  EXPECT_EQ(c->RegisterWalObject(a1).code(), StatusCode::kAlreadyExists);
+  ASSERT_TRUE(c->RegisterWalObject(a2, {}).ok());
+  ASSERT_TRUE(c->RegisterWalObject(b1, {}).ok());
+  ASSERT_TRUE(c->RegisterWalObject(a1, {}).ok());
+  EXPECT_EQ(c->RegisterWalObject(a1, {}).code(), StatusCode::kAlreadyExists);
   EXPECT_EQ(*c->ListWalObjects("a"), (std::vector<WalObjectRow>{a1, a2}));
   EXPECT_EQ(*c->ListWalObjects(""), (std::vector<WalObjectRow>{a1, a2, b1}));
   // Fencing: b cannot mark a's objects, and a refused mark changes nothing (all or nothing).
@@ -627,12 +627,12 @@ TEST_P(CatalogTest, ClaimedWalObjectsChangeOwnerOnceAndTheOldOwnerIsFencedOut) {
   ASSERT_TRUE(c->Heartbeat({"dead", "http://d", 1, 500}).ok());
   ASSERT_TRUE(c->Heartbeat({"live", "http://l", 1, 2000}).ok());
   for (uint64_t i = 0; i < 5; ++i) {
-    ASSERT_TRUE(c->RegisterWalObject(WalObject("dead", 10 * i + 1, 10 * i + 9)).ok());
+    ASSERT_TRUE(c->RegisterWalObject(WalObject("dead", 10 * i + 1, 10 * i + 9), {}).ok());
   }
-  ASSERT_TRUE(c->RegisterWalObject(WalObject("live", 500, 510)).ok());
+  ASSERT_TRUE(c->RegisterWalObject(WalObject("live", 500, 510), {}).ok());
   WalObjectRow flushed = WalObject("dead", 900, 901);
   flushed.state = std::string(kWalObjectFlushed);
-  ASSERT_TRUE(c->RegisterWalObject(flushed).ok());
+  ASSERT_TRUE(c->RegisterWalObject(flushed, {}).ok());
   EXPECT_TRUE(c->ClaimWalObjects({"dead", "live"}, "x", 10, 400)->empty());
   EXPECT_TRUE(c->ClaimWalObjects({"live"}, "x", 10, 1000)->empty());
   // Oldest first, at most "limit", never a flushed one nor another node's.
@@ -892,7 +892,7 @@ TEST_P(CatalogTest, ASegmentIsRegisteredOnlyWhileItsNodeOwnsItsWalObjectsAsThatI
   ASSERT_TRUE(c->Heartbeat({"a", "http://a", 10, 500}).ok());
   const WalObjectRow a1 = WalObject("a", 1, 10), a2 = WalObject("a", 11, 20);
   const WalObjectRow a3 = WalObject("a", 21, 30);
-  for (const WalObjectRow& w : {a1, a2, a3}) ASSERT_TRUE(c->RegisterWalObject(w).ok());
+  for (const WalObjectRow& w : {a1, a2, a3}) ASSERT_TRUE(c->RegisterWalObject(w, {}).ok());
   auto fence = [](int64_t incarnation, std::vector<std::string> objects,
                   std::vector<std::string> mark) {
     return Catalog::WalFence{incarnation, std::move(objects), std::move(mark), {"stale"}};
@@ -973,7 +973,7 @@ TEST_P(CatalogTest, ASegmentIsRegisteredOnlyWhileItsNodeOwnsItsWalObjectsAsThatI
   // A node that removed its row (a clean stop, before its last flush) still registers what it
   // owns; another node's objects stay fenced.
   const WalObjectRow a4 = WalObject("a", 31, 40);
-  ASSERT_TRUE(c->RegisterWalObject(a4).ok());
+  ASSERT_TRUE(c->RegisterWalObject(a4, {}).ok());
   ASSERT_TRUE(c->RemoveNode("a").ok());
   f = fence(20, {a2.name}, {});
   EXPECT_EQ(c->RegisterSegment(fourth, "a", &f).status().code(), StatusCode::kFailedPrecondition);
@@ -1101,7 +1101,7 @@ TEST_P(CatalogTest, APendingIdempotencyClaimOfADeadNodeIsTakenOnlyOnceItsWalObje
   // x dead, but a WAL object it wrote is registered (taken over by y, maybe not replayed).
   WalObjectRow object = WalObject("x", 1, 10);
   object.owner = "y";
-  ASSERT_TRUE(c->RegisterWalObject(object).ok());
+  ASSERT_TRUE(c->RegisterWalObject(object, {}).ok());
   EXPECT_EQ(*c->ClaimIdempotencyKey(Claim("y", 20, "k", 1100), kExpire, 2000), x);
   // Restarted (incarnation 3000), its old objects still registered: kept; and its own release
   // of earlier claims keeps it too while another node holds one of those objects.
@@ -1119,6 +1119,49 @@ TEST_P(CatalogTest, APendingIdempotencyClaimOfADeadNodeIsTakenOnlyOnceItsWalObje
   EXPECT_EQ(*c->ReleaseIdempotencyClaimsOf("x", 3000), 1u);
   EXPECT_FALSE(c->GetIdempotencyKey("t1", "old")->has_value());
   EXPECT_TRUE(c->GetIdempotencyKey("t1", "new")->has_value());
+}
+
+// A WAL object is registered only while the Idempotency-Key claims of its batches are still the
+// ones its node made: a node that stalled past node_timeout after claiming, whose claim another
+// node then took, is refused (nothing registered), so that it acknowledges nothing; a claim
+// still held is kept until the commit, so that once the object is registered nobody takes it.
+TEST_P(CatalogTest, AWalObjectIsRegisteredOnlyWhileTheClaimsOfItsKeyedBatchesAreHeld) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Heartbeat({"x", "http://x", 10, 1000}).ok());
+  const IdempotencyClaimRow held = Claim("x", 10, "held", 500);
+  const IdempotencyClaimRow lost = Claim("x", 10, "lost", 510);
+  ASSERT_EQ(*c->ClaimIdempotencyKey(held, 0, 0), held);
+  ASSERT_EQ(*c->ClaimIdempotencyKey(lost, 0, 0), lost);
+  // x looks dead (heartbeat 1000 < 2000) and has no registered WAL object: y takes "lost".
+  const IdempotencyClaimRow taken = Claim("y", 20, "lost", 2100);
+  ASSERT_EQ(*c->ClaimIdempotencyKey(taken, 0, 2000), taken);
+  // x wakes and registers the object holding both batches: refused, nothing registered.
+  const WalObjectRow both = WalObject("x", 1, 10);
+  Status refused = c->RegisterWalObject(both, {held, lost});
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition) << refused.ToString();
+  EXPECT_NE(refused.message().find("'lost'"), std::string::npos) << refused.ToString();
+  EXPECT_TRUE(c->ListWalObjects("x")->empty());
+  EXPECT_EQ(**c->GetIdempotencyKey("t1", "lost"), taken);  // y's claim untouched
+  // A claim of another incarnation, or made at another moment, is not this batch's either.
+  IdempotencyClaimRow other = held;
+  other.node_started_ns = 11;
+  EXPECT_EQ(c->RegisterWalObject(both, {other}).code(), StatusCode::kFailedPrecondition);
+  other = held;
+  other.created_ns = 501;
+  EXPECT_EQ(c->RegisterWalObject(both, {other}).code(), StatusCode::kFailedPrecondition);
+  // With only the claim it still holds: registered; the claim is then kept from y (x's object
+  // is registered), and a retry of the registration finds the name.
+  ASSERT_TRUE(c->RegisterWalObject(both, {held}).ok());
+  EXPECT_EQ(c->ListWalObjects("x")->size(), 1u);
+  EXPECT_EQ(*c->ClaimIdempotencyKey(Claim("y", 20, "held", 2200), 0, 2000), held);
+  EXPECT_EQ(c->RegisterWalObject(both, {held}).code(), StatusCode::kAlreadyExists);
+  // A done claim is no pending one: an object registered after its batch was answered by
+  // another node's replay is refused.
+  IdempotencyClaimRow done = held;
+  done.state = std::string(kIdempotencyDone);
+  ASSERT_TRUE(c->CompleteIdempotencyKey(done, /*adopted=*/true, 0).ok());
+  EXPECT_EQ(c->RegisterWalObject(WalObject("x", 11, 20), {held}).code(),
+            StatusCode::kFailedPrecondition);
 }
 
 // Two nodes claiming the same keys at the same moment: each key has one winner, and the loser
@@ -1740,7 +1783,7 @@ TEST_F(PgCatalogTest, TwoNodesTakingOverOneDeadNodeSplitItsWalObjectsAndSeqBlock
     w.node = w.owner = "dead";
     w.first_seq = w.last_seq = i + 1;
     w.state = std::string(kWalObjectUnflushed);
-    ASSERT_TRUE(a->RegisterWalObject(w).ok());
+    ASSERT_TRUE(a->RegisterWalObject(w, {}).ok());
   }
   std::vector<std::string> got_a, got_b;
   std::vector<uint64_t> seqs_a, seqs_b;

@@ -324,9 +324,10 @@ class ForwardingCatalog : public Catalog {
     return target_->ListLeases();
   }
 
-  Status RegisterWalObject(const WalObjectRow& row) override {
+  Status RegisterWalObject(const WalObjectRow& row,
+                           const std::vector<IdempotencyClaimRow>& key_claims) override {
     if (Status s = Before("RegisterWalObject"); !s.ok()) return s;
-    return target_->RegisterWalObject(row);
+    return target_->RegisterWalObject(row, key_claims);
   }
 
   Result<std::vector<WalObjectRow>> ListWalObjects(std::string_view owner) const override {

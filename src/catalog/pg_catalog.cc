@@ -1704,31 +1704,88 @@ class PgCatalog final : public Catalog {
 
   // ---- WAL objects of cluster nodes ----
 
-  Status RegisterWalObject(const WalObjectRow& row) override {
+  Status RegisterWalObject(const WalObjectRow& row,
+                           const std::vector<IdempotencyClaimRow>& key_claims) override {
     MutexLock l(&mu_);
     Status s = Change([&]() -> Status {
-      return Run("register WAL object " + row.name,
-                 std::string("INSERT INTO wal_objects (") + kWalObjectColumns +
-                     ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-                 Params()
-                     .Text(row.name)
-                     .Text(row.node)
-                     .Text(row.owner)
-                     .Uint(row.first_seq)
-                     .Uint(row.last_seq)
-                     .Uint(row.bytes)
-                     .Uint(row.batches)
-                     .Int(row.min_ingest_ts)
-                     .Int(row.max_ingest_ts)
-                     .Int(row.created_ns)
-                     .Text(row.state)
-                     .Uint(row.claims))
-          .status();
+      RETURN_IF_ERROR(InsertWalObject(row));
+      return KeepIdempotencyClaims(row.name, key_claims);
     });
     if (s.code() == StatusCode::kAlreadyExists) {
       return Status::AlreadyExists(name_ + ": WAL object " + row.name + " is already registered");
     }
     return s;
+  }
+
+  Status InsertWalObject(const WalObjectRow& row) REQUIRES(mu_) {
+    return Run("register WAL object " + row.name,
+               std::string("INSERT INTO wal_objects (") + kWalObjectColumns +
+                   ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+               Params()
+                   .Text(row.name)
+                   .Text(row.node)
+                   .Text(row.owner)
+                   .Uint(row.first_seq)
+                   .Uint(row.last_seq)
+                   .Uint(row.bytes)
+                   .Uint(row.batches)
+                   .Int(row.min_ingest_ts)
+                   .Int(row.max_ingest_ts)
+                   .Int(row.created_ns)
+                   .Text(row.state)
+                   .Uint(row.claims))
+        .status();
+  }
+
+  // Within the registration of WAL object "object": every claim of "claims" is still pending as
+  // made, and stays so until the commit (FOR SHARE). A claimant taking one over (its SELECT ...
+  // FOR UPDATE in ClaimIdempotencyKey) either committed first, and is seen here, or waits for
+  // this commit and then finds the object registered, which keeps the claim. Rows locked in key
+  // order, in one statement.
+  Status KeepIdempotencyClaims(const std::string& object,
+                               const std::vector<IdempotencyClaimRow>& claims) REQUIRES(mu_) {
+    if (claims.empty()) return Status::OK();
+    std::string tenants = "{", keys = "{", created = "{";
+    for (const IdempotencyClaimRow& c : claims) {
+      if (tenants.size() > 1) {
+        tenants += ',';
+        keys += ',';
+        created += ',';
+      }
+      tenants += QuoteArrayElement(c.tenant);
+      keys += QuoteArrayElement(c.key);
+      created += std::to_string(c.created_ns);
+    }
+    tenants += '}';
+    keys += '}';
+    created += '}';
+    // One registering node and incarnation per object (its writer's).
+    ASSIGN_OR_RETURN(
+        PgResult r,
+        Run("check the Idempotency-Key claims of WAL object " + object,
+            "SELECT c.tenant, c.key FROM idempotency_claims c JOIN unnest($1::text[], "
+            "$2::text[], $3::bigint[]) AS k(tenant, key, created_ns) ON c.tenant = k.tenant AND "
+            "c.key = k.key AND c.created_ns = k.created_ns WHERE c.state = $4 AND c.node = $5 "
+            "AND c.node_started_ns = $6 ORDER BY c.tenant, c.key FOR SHARE OF c",
+            Params()
+                .Text(tenants)
+                .Text(keys)
+                .Text(created)
+                .Text(kIdempotencyPending)
+                .Text(claims.front().node)
+                .Int(claims.front().node_started_ns)));
+    std::set<std::pair<std::string, std::string>> held;
+    for (int i = 0; i < r.rows(); ++i) held.emplace(r.Text(i, 0), r.Text(i, 1));
+    for (const IdempotencyClaimRow& c : claims) {
+      if (c.node != claims.front().node || c.node_started_ns != claims.front().node_started_ns ||
+          held.count({c.tenant, c.key}) == 0) {
+        return Status::FailedPrecondition(
+            name_ + ": node " + c.node + " no longer holds the claim on Idempotency-Key '" + c.key +
+            "' of tenant '" + c.tenant + "' (taken over by another node, or expired): WAL object " +
+            object + " is not registered");
+      }
+    }
+    return Status::OK();
   }
 
   Result<std::vector<WalObjectRow>> ListWalObjects(std::string_view owner) const override {

@@ -139,7 +139,8 @@ class SqliteCatalog final : public Catalog {
   Result<std::vector<LeaseRow>> ListLeases() const override;
 
   // Implemented in sqlite_wal_objects.cc.
-  Status RegisterWalObject(const WalObjectRow& row) override;
+  Status RegisterWalObject(const WalObjectRow& row,
+                           const std::vector<IdempotencyClaimRow>& key_claims) override;
   Result<std::vector<WalObjectRow>> ListWalObjects(std::string_view owner) const override;
   Status MarkWalObjectsFlushed(const std::vector<std::string>& names,
                                std::string_view owner) override;

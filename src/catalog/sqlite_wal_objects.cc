@@ -56,7 +56,8 @@ WalObjectRow ReadWalObject(Stmt& st) {
 
 Status SqliteCatalog::EnsureWalObjectTablesLocked() const { return Exec(kWalObjectSchema); }
 
-Status SqliteCatalog::RegisterWalObject(const WalObjectRow& row) {
+Status SqliteCatalog::RegisterWalObject(const WalObjectRow& row,
+                                        const std::vector<IdempotencyClaimRow>& key_claims) {
   MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   {
@@ -86,6 +87,28 @@ Status SqliteCatalog::RegisterWalObject(const WalObjectRow& row) {
   st.Bind(11, row.state);
   st.Bind(12, static_cast<int64_t>(row.claims));
   if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("register WAL object " + row.name));
+  // The claims of its keyed batches, still as they were made (one writer: nothing changes them
+  // before the commit).
+  for (const IdempotencyClaimRow& c : key_claims) {
+    Stmt held(db_,
+              "SELECT 1 FROM idempotency_claims WHERE tenant = ? AND key = ? AND state = ? AND "
+              "node = ? AND node_started_ns = ? AND created_ns = ?");
+    if (!held.ok()) return RollbackLocked(Error("prepare idempotency claim check"));
+    held.Bind(1, c.tenant);
+    held.Bind(2, c.key);
+    held.Bind(3, kIdempotencyPending);
+    held.Bind(4, c.node);
+    held.Bind(5, c.node_started_ns);
+    held.Bind(6, c.created_ns);
+    const int rc = held.Step();
+    if (rc == SQLITE_DONE) {
+      return RollbackLocked(Status::FailedPrecondition(
+          "catalog " + path_ + ": node " + c.node + " no longer holds the claim on " +
+          "Idempotency-Key '" + c.key + "' of tenant '" + c.tenant + "': WAL object " + row.name +
+          " is not registered"));
+    }
+    if (rc != SQLITE_ROW) return RollbackLocked(Error("idempotency claim check"));
+  }
   return CommitLocked();
 }
 

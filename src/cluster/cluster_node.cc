@@ -44,6 +44,9 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Open(ClusterNodeOptions option
   pg.application_name = "sawmill wal " + registry.id;
   ASSIGN_OR_RETURN(node->wal_catalog_,
                    catalog::OpenPostgresCatalog(node->options_.catalog_url, pg));
+  if (node->options_.wrap_wal_catalog) {
+    node->wal_catalog_ = node->options_.wrap_wal_catalog(std::move(node->wal_catalog_));
+  }
   // Registered before anything else: from this heartbeat on, no other node takes over this
   // node's WAL objects (ClaimWalObjects checks the heartbeat in the same statement), and the
   // registry keeps heartbeating while the engine replays them.
@@ -69,6 +72,7 @@ void ClusterNode::Configure(storage::EngineOptions* options,
   // Compaction's outputs and warm copies go to the shared store too, merged only within one
   // node's seq block (engine.h shared_merge_seq_span).
   options->shared_merge_seq_span = options_.wal.seq_block;
+  options->memtable_answer_fence = [this] { return FenceMemtableAnswer(); };
   options->wal_factory =
       [this](wal::WalSink::ApplyFn apply) -> Result<std::unique_ptr<wal::WalSink>> {
     ASSIGN_OR_RETURN(auto writer, WalObjectWriter::Open(wal_catalog_.get(), options_.wal_store,
@@ -132,6 +136,44 @@ Result<size_t> ClusterNode::TakeOverNow() {
     if (!s.ok()) spdlog::warn("flush after a takeover failed (retried): {}", s.ToString());
   }
   return taken;
+}
+
+Status ClusterNode::FenceMemtableAnswer() {
+  if (writer_ == nullptr) return Status::OK();  // no WAL objects yet: nothing to lose
+  const NodeRegistry::OwnBeats own = registry_->Own();
+  if (own.age_ns > registry_->may_look_dead_after_ns()) {
+    return Status::Unavailable(
+        "node " + id() + " does not answer for its memtables: its newest heartbeat is " +
+        (own.age_ns == INT64_MAX ? std::string("missing")
+                                 : std::to_string(own.age_ns / kNanosPerMilli) + " ms old") +
+        " (node_timeout " + std::to_string(registry_->node_timeout_ns() / kNanosPerMilli) +
+        " ms), so another node may be taking its WAL objects over");
+  }
+  if (own.gaps != checked_gaps_.load()) {
+    // The others may have found this node dead during the gap and taken its objects over:
+    // learn which before answering for rows they may hold too.
+    if (Status s = writer_->CheckOwnership(); !s.ok()) {
+      return Status::Unavailable("node " + id() +
+                                 " does not answer for its memtables: after a gap in its "
+                                 "heartbeats it cannot read which of its WAL objects were "
+                                 "taken over: " +
+                                 s.ToString());
+    }
+    uint64_t seen = checked_gaps_.load();
+    while (seen < own.gaps && !checked_gaps_.compare_exchange_weak(seen, own.gaps)) {
+    }
+  }
+  if (const size_t lost = writer_->LostRangesHeld(); lost > 0) {
+    return Status::Unavailable(
+        "node " + id() +
+        " does not answer for its memtables: it was found dead while it stalled and " +
+        (lost == SIZE_MAX ? std::string("a later incarnation of its id took over every WAL "
+                                        "object")
+                          : std::to_string(lost) + " of its WAL objects were taken over") +
+        "; the taker answers for their lines, and this node answers again once its next flush "
+        "has dropped them");
+  }
+  return Status::OK();
 }
 
 Result<size_t> ClusterNode::SweepSegmentsNow() {
@@ -204,6 +246,17 @@ void ClusterNode::SweepRound() {
 }
 
 void ClusterNode::TakeoverRound() {
+  // A node that was fenced (FenceMemtableAnswer) drops the rows it lost with its next flush,
+  // and answers no other node's query until then: that flush now, not at flush_interval.
+  if (writer_ != nullptr && engine_ != nullptr && !FenceMemtableAnswer().ok()) {
+    const size_t lost = writer_->LostRangesHeld();  // SIZE_MAX: superseded, writes nothing
+    if (lost > 0 && lost != SIZE_MAX) {
+      Status s = engine_->Flush();
+      if (!s.ok()) {
+        spdlog::warn("flush after this node was fenced failed (retried): {}", s.ToString());
+      }
+    }
+  }
   auto taken = TakeOverNow();
   // Until every object is taken: another round at once.
   while (taken.ok() && *taken >= options_.takeover_batch && !stopping_.load()) {

@@ -19,6 +19,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -52,6 +53,10 @@ struct ClusterNodeOptions {
   int64_t segment_sweep_interval_ns = 5 * 60 * kNanosPerSecond;
   int64_t segment_orphan_grace_ns = 60 * 60 * kNanosPerSecond;
   Clock* clock = nullptr;  // nullptr: Clock::Real()
+  // Tests: wraps the WAL object writer's catalog connection (e.g. to stall a registration);
+  // null: none.
+  std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)>
+      wrap_wal_catalog;
 };
 
 class ClusterNode {
@@ -80,6 +85,14 @@ class ClusterNode {
   NodeRegistry* registry() const { return registry_.get(); }
   // One takeover round now (tests): returns how many WAL objects were taken over.
   Result<size_t> TakeOverNow();
+  // Whether this node may answer for its memtables in another node's query (docs/cluster.md
+  // "Fenced flush"; asked after the answer's snapshot is taken): not while its heartbeat is
+  // too old (it may be being taken over), nor after a gap in its heartbeats until it has read
+  // from the catalog which of its WAL objects were taken over meanwhile, nor while its
+  // memtables still hold rows of objects taken over (until its flush drops them: the taker
+  // answers for those). Errors: Unavailable saying which; the querying node then reports its
+  // answer partial, naming this one.
+  Status FenceMemtableAnswer();
   // One sweep of orphan segment objects now, without asking for the lease (tests; the rounds
   // ask): returns how many objects were deleted.
   Result<size_t> SweepSegmentsNow();
@@ -100,6 +113,8 @@ class ClusterNode {
   // Orphan candidates: unnamed segment objects and when (monotonic) a sweep first saw them.
   std::map<std::string, int64_t> first_seen_;  // the sweep worker's thread only
   std::atomic<bool> stopping_{false};
+  // NodeRegistry::Own().gaps as of the last ownership check that succeeded.
+  std::atomic<uint64_t> checked_gaps_{0};
   bool takeover_failing_ = false;  // the worker's thread only
   PeriodicWorker sweep_;
   PeriodicWorker takeover_;  // declared last: stops first

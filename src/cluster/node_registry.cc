@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -145,6 +146,7 @@ std::vector<NodeView> NodeRegistry::Classify(const std::vector<catalog::NodeRow>
 
 Status NodeRegistry::Beat() {
   const int64_t now = options_.clock->NowNanos();
+  const int64_t mono = options_.clock->MonotonicNanos();
   // Before writing: a row of our id with a later incarnation means another process took the id.
   auto before = catalog_->ListNodes();
   if (before.ok()) {
@@ -189,7 +191,20 @@ Status NodeRegistry::Beat() {
   live_ = std::max<size_t>(live, 1);
   last_ok_ns_ = now;
   if (reachable_since_ns_ == 0) reachable_since_ns_ = now;
+  // Counted in the same step as the heartbeat becomes the newest: whoever sees it fresh (Own)
+  // sees the gap before it too.
+  if (last_ok_mono_ != 0 && mono - last_ok_mono_ > may_look_dead_after_ns()) ++gaps_;
+  last_ok_mono_ = std::max(last_ok_mono_, mono);
   return Status::OK();
+}
+
+NodeRegistry::OwnBeats NodeRegistry::Own() const {
+  const int64_t mono = options_.clock->MonotonicNanos();
+  MutexLock lock(&mu_);
+  OwnBeats own;
+  own.age_ns = last_ok_mono_ == 0 ? INT64_MAX : mono - last_ok_mono_;
+  own.gaps = gaps_;
+  return own;
 }
 
 void NodeRegistry::MarkUnreachable() {

@@ -83,6 +83,23 @@ class NodeRegistry {
   // again, none may be judged dead from the table (takeover waits for this).
   bool CatalogSteadyForNodeTimeout() const;
 
+  // This node's own heartbeats as the others may see them (docs/cluster.md "Fenced flush": a
+  // node answers for its memtables only while it cannot have been taken over): how long ago
+  // (monotonic) the newest heartbeat that was written started (INT64_MAX before any), and how
+  // many heartbeats so far were written after a gap longer than may_look_dead_after_ns() since
+  // the one before (a stall, a pause, a catalog cut: the others may have found it dead).
+  struct OwnBeats {
+    int64_t age_ns = 0;
+    uint64_t gaps = 0;
+  };
+  OwnBeats Own() const;
+  // Halfway between the heartbeat interval and node_timeout: a heartbeat older than this may be
+  // past node_timeout on another node's clock by the time an answer reaches it.
+  int64_t may_look_dead_after_ns() const {
+    return options_.heartbeat_interval_ns +
+           (options_.node_timeout_ns - options_.heartbeat_interval_ns) / 2;
+  }
+
  private:
   NodeRegistry(catalog::Catalog* catalog, NodeRegistryOptions options, int64_t started_ns);
   // One heartbeat of the background worker; failures logged at the first and then once a
@@ -99,6 +116,8 @@ class NodeRegistry {
   std::vector<catalog::NodeRow> peers_ GUARDED_BY(mu_);
   size_t live_ GUARDED_BY(mu_) = 1;
   int64_t last_ok_ns_ GUARDED_BY(mu_) = 0;
+  int64_t last_ok_mono_ GUARDED_BY(mu_) = 0;  // start of the newest heartbeat written; 0: none
+  uint64_t gaps_ GUARDED_BY(mu_) = 0;         // Own().gaps
   // Start of the current run of successful heartbeats; 0 while they fail.
   int64_t reachable_since_ns_ GUARDED_BY(mu_) = 0;
   Mutex confirmed_mu_;  // taken before the engine's state mutex (confirmed_fn_)

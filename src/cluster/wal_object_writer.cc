@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cinttypes>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <set>
@@ -47,7 +48,10 @@ struct Metrics {
                          .Name("sawmill_wal_object_failures_total")
                          .Help(
                              "Failed attempts to write (stage put) or register (stage "
-                             "register) a WAL object; each is retried until the deadline")
+                             "register) a WAL object, each retried until the deadline; and "
+                             "registrations refused because a batch's Idempotency-Key claim "
+                             "was taken over by another node (stage claim: not retried, "
+                             "nothing of the object acknowledged)")
                          .Register(MetricsRegistry());
       m->batches_refused = UnlabelledCounter(
           "sawmill_wal_object_batches_refused_total",
@@ -451,11 +455,25 @@ Result<catalog::WalObjectRow> WalObjectWriter::Persist(const Group& group) {
     SleepNanos(backoff);
     backoff = std::min<int64_t>(backoff * 2, 2 * kNanosPerSecond);
   }
-  // 2. The row, in the catalog. An attempt whose answer was lost may have committed: the
-  // retry then finds the name registered, which is success.
+  // 2. The row, in the catalog, with the claims of its keyed batches checked and kept in the
+  // same transaction. An attempt whose answer was lost may have committed: the retry then
+  // finds the name registered, which is success (and the claims were held: while the object
+  // is registered, nobody takes them).
+  std::vector<catalog::IdempotencyClaimRow> claims;
+  for (const wal::WalBatch* b : group.batches) {
+    if (b->key_claim.key.empty()) continue;
+    catalog::IdempotencyClaimRow c;
+    c.tenant = b->key_claim.tenant;
+    c.key = b->key_claim.key;
+    c.node = b->key_claim.node;
+    c.node_started_ns = b->key_claim.node_started_ns;
+    c.created_ns = b->key_claim.created_ns;
+    claims.push_back(std::move(c));
+  }
   while (true) {
-    Status s = catalog_->RegisterWalObject(row);
+    Status s = catalog_->RegisterWalObject(row, claims);
     if (s.ok() || (s.code() == StatusCode::kAlreadyExists)) break;
+    if (s.code() == StatusCode::kFailedPrecondition) return ClaimLost(row, s);
     m.failures->Add({{"stage", "register"}}).Increment();
     if (clock_->MonotonicNanos() + backoff > deadline) {
       // Left in the store: if a lost answer hid a commit, the row names it and a restart
@@ -472,6 +490,28 @@ Result<catalog::WalObjectRow> WalObjectWriter::Persist(const Group& group) {
   m.objects->Increment();
   m.object_bytes->Increment(static_cast<double>(row.bytes));
   return row;
+}
+
+Status WalObjectWriter::ClaimLost(const catalog::WalObjectRow& row, const Status& why) {
+  // This node stalled past node_timeout between claiming a key and registering the object
+  // that holds its batch, and another node took the claim over (and may have stored the
+  // batch): nothing of the object is acknowledged, and the object goes (no row names it, and
+  // only this node writes under wal/<node>/; a failed delete leaves it to the start-up sweep).
+  Metrics::Get().failures->Add({{"stage", "claim"}}).Increment();
+  spdlog::error(
+      "WAL object {} ({} batches) is not registered and none of its batches is acknowledged: "
+      "{} (this node stalled past node_timeout while a batch held its claim?)",
+      row.name, row.batches, why.ToString());
+  Status d = store_->Delete(row.name);
+  if (!d.ok() && !d.IsNotFound()) {
+    spdlog::warn("cannot delete the unregistered WAL object {} (the next start's sweep will): {}",
+                 row.name, d.ToString());
+  }
+  return Status::Unavailable(
+      "node " + options_.node +
+      ": a batch of this write's WAL object lost its Idempotency-Key claim to another node "
+      "while this node stalled (" +
+      why.message() + "); nothing of it was acknowledged here: retry (with the same key)");
 }
 
 int WalObjectWriter::DeleteObsoleteFiles(uint64_t min_unflushed_seq) {
@@ -645,12 +685,28 @@ void WalObjectWriter::Fenced(catalog::Catalog* catalog, const catalog::Catalog::
     MutexLock l(&mu_);
     owned.assign(owned_.begin(), owned_.end());
   }
-  FindLost(catalog, owned, fence.lost);
+  FindLost(catalog, owned, fence.lost).IgnoreError();  // the flush is refused either way
 }
 
-void WalObjectWriter::FindLost(catalog::Catalog* catalog,
-                               const std::vector<catalog::WalObjectRow>& owned,
-                               const std::vector<std::string>& lost) {
+Status WalObjectWriter::CheckOwnership() {
+  // Not while objects are deleted (their rows go before they leave owned_) or taken over.
+  MutexLock tl(&trim_mu_);
+  std::vector<catalog::WalObjectRow> owned;
+  {
+    MutexLock l(&mu_);
+    owned.assign(owned_.begin(), owned_.end());
+  }
+  return FindLost(catalog_, owned, {});
+}
+
+size_t WalObjectWriter::LostRangesHeld() const {
+  MutexLock l(&mu_);
+  return superseded_ ? SIZE_MAX : lost_.size();
+}
+
+Status WalObjectWriter::FindLost(catalog::Catalog* catalog,
+                                 const std::vector<catalog::WalObjectRow>& owned,
+                                 const std::vector<std::string>& lost) {
   // The transaction named what it found; a takeover claims in rounds, so whatever else of
   // "owned" this node no longer owns is lost too (one read now rather than one failed flush
   // per round).
@@ -663,6 +719,7 @@ void WalObjectWriter::FindLost(catalog::Catalog* catalog,
     }
   }
   auto mine = catalog->ListWalObjects(options_.node);
+  Status read = !nodes.ok() ? nodes.status() : mine.status();
   if (mine.ok()) {
     std::set<std::string> still;
     for (const catalog::WalObjectRow& r : *mine) still.insert(r.name);
@@ -698,6 +755,7 @@ void WalObjectWriter::FindLost(catalog::Catalog* catalog,
         "dropped here, the taker stores them",
         options_.node, names.size(), names.front());
   }
+  return read;
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> WalObjectWriter::LostSeqs() const {

@@ -106,6 +106,15 @@ class WalObjectWriter final : public wal::WalSink, public storage::FlushFence {
   void Fenced(catalog::Catalog* catalog, const catalog::Catalog::WalFence& fence) override;
   std::vector<std::pair<uint64_t, uint64_t>> LostSeqs() const override;
 
+  // After a gap in this node's heartbeats (NodeRegistry::Own): reads which of the objects it
+  // answers for were taken over meanwhile (or all, when a later incarnation of its id started);
+  // they become lost (LostSeqs), logged and counted. Errors: the catalog's (nothing learnt).
+  Status CheckOwnership();
+  // How many seq ranges of objects taken over from this node may still be in its memtables
+  // (pruned as flushes drop them), or SIZE_MAX when a later incarnation took everything: while
+  // any, this node's memtables hold rows another node answers for.
+  size_t LostRangesHeld() const;
+
   const std::string& node() const { return options_.node; }
 
  private:
@@ -122,13 +131,18 @@ class WalObjectWriter final : public wal::WalSink, public storage::FlushFence {
   void SealerThread();
   // PUTs and registers "group" (retrying until persist_deadline); the row on success.
   Result<catalog::WalObjectRow> Persist(const Group& group);
+  // The registration of "row" was refused (FailedPrecondition "why"): a batch's Idempotency-Key
+  // claim is no longer this node's. Deletes the object; returns the batches' Unavailable.
+  Status ClaimLost(const catalog::WalObjectRow& row, const Status& why);
   // Reads a whole object (retrying a failing store a few times).
   Result<std::string> ReadObject(const std::string& name);
   Status Unavailable(const std::string& why) const;
   // After a fenced registration failed: which objects of "owned" another node (or a later
   // incarnation) answers for now; they leave owned_ for lost_.
-  void FindLost(catalog::Catalog* catalog, const std::vector<catalog::WalObjectRow>& owned,
-                const std::vector<std::string>& lost);
+  // Errors: the catalog's, when it could not say which objects this node still owns (the ones
+  // named in "lost" are lost all the same).
+  Status FindLost(catalog::Catalog* catalog, const std::vector<catalog::WalObjectRow>& owned,
+                  const std::vector<std::string>& lost);
 
   catalog::Catalog* const catalog_;
   const std::shared_ptr<objstore::ObjectStore> store_;

@@ -259,6 +259,8 @@ class QueryEngineImpl final : public QueryEngine {
     o.memtables_only = true;
     o.keep_groups = true;
     std::shared_ptr<const storage::Snapshot> snapshot = engine_->GetSnapshot(request.tenant);
+    // After the snapshot: rows it holds were still this node's when the fence was checked.
+    RETURN_IF_ERROR(engine_->MemtableAnswerFence());
     ExecResult r = snapshot ? Execute(snapshot, query, o) : ExecResult{};
     CountStopped(r.stopped);
     PartAnswer out;

@@ -134,6 +134,9 @@ struct EngineOptions {
   int64_t idempotency_trim_interval_ns = 60 * 1'000'000'000ll;
   // Tests: wraps the catalog the engine opened (e.g. one that loses answers); null: none.
   std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)> wrap_catalog;
+  // A cluster node's fence on its memtable answers (Engine::MemtableAnswerFence; set by
+  // cluster::ClusterNode::Configure); null: none.
+  std::function<Status()> memtable_answer_fence;
 };
 
 // A segment as of a snapshot. The reader is opened lazily and shared.
@@ -307,6 +310,13 @@ class Engine {
   // failed, and keeps the answer (query/executor.cc). Errors: the catalog's (the query then
   // says it is partial). Engines without a catalog: none.
   virtual Result<std::set<uint64_t>> RetiredSegmentIds() { return std::set<uint64_t>(); }
+
+  // Asked after taking the snapshot of an answer for another node's query (its memtables,
+  // docs/cluster.md "Fenced flush"): OK when the snapshot's memtables hold only rows this node
+  // still answers for. A cluster node that was found dead while it stalled, and whose WAL
+  // objects were taken over, holds rows the taker answers for until its next flush: Unavailable
+  // then, and the querying node reports its answer partial, naming this one.
+  virtual Status MemtableAnswerFence() { return Status::OK(); }
 
   virtual EngineStats stats() const = 0;
 

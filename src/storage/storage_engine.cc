@@ -331,8 +331,9 @@ Status StorageEngine::AppendIdempotent(std::string_view tenant, std::vector<Reco
     claim = std::move(claimed).value();
   }
   uint64_t base_seq = 0;
-  // ApplyBatch acknowledges the key (before a flush can take the records).
-  Status status = AppendBatch(tenant, records, &idempotency, &base_seq);
+  // ApplyBatch acknowledges the key (before a flush can take the records). A claim is checked
+  // again when the batch's WAL object is registered (WalBatch::key_claim).
+  Status status = AppendBatch(tenant, records, &idempotency, &base_seq, claim ? &*claim : nullptr);
   if (!status.ok()) {
     keys_.Release(tenant, key.key);
     if (claim) shared_keys_->Release(*claim);
@@ -365,7 +366,8 @@ int64_t SteadyNanos() {
 }  // namespace
 
 Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* records,
-                                  const wal::BatchIdempotency* idempotency, uint64_t* base_seq) {
+                                  const wal::BatchIdempotency* idempotency, uint64_t* base_seq,
+                                  const catalog::IdempotencyClaimRow* claim) {
   auto& metrics = StorageMetrics::Get();
   // Every wait below (twice the cap, 1.5 x it, the paced slot) ends by this one deadline.
   const auto deadline =
@@ -406,6 +408,10 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
   // the catalog (files are deleted by seq).
   batch.count = std::max<uint64_t>(records->size(), idempotency != nullptr ? 1 : 0);
   batch.context = &context;
+  if (claim != nullptr) {
+    batch.key_claim = {claim->tenant, claim->key, claim->node, claim->node_started_ns,
+                       claim->created_ns};
+  }
   if (options_.pace_appends && options_.background_threads) {
     // Past memtable_cap, wait for this batch's slot (append_pacer.h): writers slow down a
     // little each, at the rate flushes free memory, instead of some waiting seconds at the

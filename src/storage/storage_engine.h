@@ -59,6 +59,9 @@ class StorageEngine final : public Engine {
   catalog::Catalog* catalog() override { return catalog_.get(); }
   Result<std::vector<WalDamageEntry>> ListWalDamage(bool unacknowledged_only) override;
   Result<uint64_t> AcknowledgeWalDamage(uint64_t id) override;
+  Status MemtableAnswerFence() override {
+    return options_.memtable_answer_fence ? options_.memtable_answer_fence() : Status::OK();
+  }
   Status RetireSegments(
       const std::vector<uint64_t>& ids,
       const std::function<Status(const std::vector<SegmentStatus>& rows)>& commit) override;
@@ -97,9 +100,12 @@ class StorageEngine final : public Engine {
   // reads segments from them.
   std::vector<catalog::ReconcileStore> ReconcileStores();
   catalog::SegmentFileOps ReconcileOps();
-  // Append's work; "idempotency" (may be null) goes into the WAL record. Sets "*base_seq".
+  // Append's work; "idempotency" (may be null) goes into the WAL record, and "claim" (a cluster
+  // node's claim on its key; may be null) is kept by the WAL object's registration. Sets
+  // "*base_seq".
   Status AppendBatch(std::string_view tenant, std::vector<Record>* records,
-                     const wal::BatchIdempotency* idempotency, uint64_t* base_seq);
+                     const wal::BatchIdempotency* idempotency, uint64_t* base_seq,
+                     const catalog::IdempotencyClaimRow* claim = nullptr);
   // Called by the WAL commit leader for each durable batch, in seq order.
   void ApplyBatch(wal::WalBatch& batch);
   // ApplyBatch for a batch this process did not commit (context null): decodes the payload.

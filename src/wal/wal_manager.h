@@ -36,6 +36,15 @@ struct WalBatch {
   uint64_t count = 0;       // seqs the batch takes
   uint64_t base_seq = 0;    // set by Commit: the batch holds seqs [base_seq, base_seq + count)
   void* context = nullptr;  // handed to the apply function untouched
+  // A cluster node's claim on the batch's Idempotency-Key in the shared catalog (docs/cluster.md
+  // "Idempotency-Keys across nodes"), as made: the WAL object holding the batch is registered
+  // only while the claim is still this one, so that a node that stalled past node_timeout and
+  // lost it acknowledges nothing another node may store too. Empty key: no claim (the local WAL
+  // ignores it).
+  struct KeyClaim {
+    std::string tenant, key, node;
+    int64_t node_started_ns = 0, created_ns = 0;
+  } key_claim;
   // Time ranges of the batch's records (ts and ingest_ts, ns), kept per WAL file in the synced
   // sizes file so that damage found later can name the time it affects. min > max: unknown.
   int64_t min_ts = std::numeric_limits<int64_t>::max();

@@ -1,0 +1,431 @@
+// Cluster nodes that stall past node_timeout and wake up (docs/cluster.md "Idempotency-Keys across
+// nodes" and "Fenced flush"), nodes of one process with the real write path (WAL objects,
+// ClusterNode, takeover) on one real PostgreSQL (ctest fixture pg_server) and one shared store
+// (a directory). The stalled node's heartbeats are the test's (its registry has no heartbeat
+// thread), so the stall is exact: the node writes no heartbeat until the test says it woke.
+//
+// - A node that claimed an Idempotency-Key and stalled before registering the WAL object of the
+//   batch, while another node took the claim over and stored the batch, must not acknowledge
+//   it when it wakes: the registration checks the claim in its transaction (its WAL catalog is
+//   wrapped to hold the registration back until the test lets it go).
+// - A node whose WAL objects were taken over while it stalled must not answer other nodes'
+//   queries from the rows it lost (they are the taker's now): before the fence, a query counted
+//   them twice, from its memtables and from the taker's segments.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catalog/forwarding_catalog.h"
+#include "catalog/pg_catalog.h"
+#include "catalog/pg_test_server.h"
+#include "cluster/cluster_node.h"
+#include "cluster/fanout.h"
+#include "cluster/part_codec.h"
+#include "cluster/segment_refresh.h"
+#include "common/mutex.h"
+#include "objstore/local_directory_store.h"
+#include "query/query_engine.h"
+#include "segment/segment.h"
+#include "storage/engine.h"
+
+namespace sawmill::cluster {
+namespace {
+
+constexpr int64_t kHeartbeat = 200 * kNanosPerMilli;
+constexpr int64_t kNodeTimeout = 3 * kNanosPerSecond;
+// Longer than node_timeout: the others find the stalled node dead.
+constexpr auto kStall = std::chrono::milliseconds(3600);
+
+// Forwards to the real catalog; after HoldNextRegistration, the next RegisterWalObject waits,
+// before it reaches the catalog, until Release (the node stalls between its claim and the
+// registration of the WAL object holding the claimed batch).
+class StallingCatalog final : public catalog::ForwardingCatalog {
+ public:
+  using ForwardingCatalog::ForwardingCatalog;
+
+  void HoldNextRegistration() {
+    MutexLock l(&mu_);
+    armed_ = true;
+  }
+  // True once a registration is held (within "timeout").
+  bool WaitHeld(std::chrono::milliseconds timeout) {
+    UniqueLock l(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!held_) {
+      if (!cv_.WaitUntil(&l, deadline)) return held_;
+    }
+    return true;
+  }
+  void Release() {
+    MutexLock l(&mu_);
+    released_ = true;
+    cv_.NotifyAll();
+  }
+
+  Status RegisterWalObject(const catalog::WalObjectRow& row,
+                           const std::vector<catalog::IdempotencyClaimRow>& key_claims) override {
+    {
+      UniqueLock l(&mu_);
+      if (armed_) {
+        armed_ = false;
+        held_ = true;
+        cv_.NotifyAll();
+        while (!released_) cv_.Wait(&l);
+      }
+    }
+    return target()->RegisterWalObject(row, key_claims);
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool armed_ GUARDED_BY(mu_) = false;
+  bool held_ GUARDED_BY(mu_) = false;
+  bool released_ GUARDED_BY(mu_) = false;
+};
+
+struct Node {
+  std::string id;
+  StallingCatalog* wal_catalog = nullptr;  // owned by the cluster node
+  std::unique_ptr<ClusterNode> cluster;
+  std::unique_ptr<storage::Engine> engine;
+  std::unique_ptr<query::QueryEngine> local;
+  std::unique_ptr<SegmentRefresh> refresh;
+  std::unique_ptr<Fanout> fanout;
+  std::unique_ptr<FanoutQueryEngine> query;
+};
+
+class StalledNodeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sawmill_stalled_" + std::to_string(::getpid()) + "_" + info->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "store");
+    schema_ = "st" + std::to_string(std::hash<std::string>{}(dir_.string()) % 1000000007);
+    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+    catalog::PgTestSql("CREATE SCHEMA " + schema_);
+    url_ = catalog::PgTestUrl() +
+           (catalog::PgTestUrl().find('?') == std::string::npos ? "?" : "&") +
+           "options=-csearch_path%3D" + schema_;
+    store_ =
+        std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), (dir_ / "store").string());
+    auto reader = catalog::OpenPostgresCatalog(url_);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    reader_ = std::move(*reader);
+  }
+
+  void TearDown() override {
+    for (auto& node : nodes_) {
+      if (node->refresh) node->refresh->Stop();
+      if (node->cluster) node->cluster->Stop();
+    }
+    for (auto& node : nodes_) {
+      if (node->engine) node->engine->Close().IgnoreError();
+    }
+    for (auto& node : nodes_) {
+      if (node->cluster) node->cluster->registry()->Stop(/*remove=*/true);
+    }
+    nodes_.clear();
+    reader_.reset();
+    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.
+  Node* Add(const std::string& id, bool stalls) {
+    auto node = std::make_unique<Node>();
+    node->id = id;
+    ClusterNodeOptions options;
+    options.catalog_url = url_;
+    options.registry.id = id;
+    options.registry.url = "http://" + id + ".invalid";
+    options.registry.heartbeat_interval_ns = kHeartbeat;
+    options.registry.node_timeout_ns = kNodeTimeout;
+    options.registry.background = !stalls;
+    options.wal_store = store_;
+    options.wal.interval_ns = 5 * kNanosPerMilli;
+    options.segment_sweep_interval_ns = 0;
+    Node* raw = node.get();
+    options.wrap_wal_catalog = [raw](std::unique_ptr<catalog::Catalog> real) {
+      auto stalling = std::make_unique<StallingCatalog>(std::move(real));
+      raw->wal_catalog = stalling.get();
+      return std::unique_ptr<catalog::Catalog>(std::move(stalling));
+    };
+    auto opened = ClusterNode::Open(std::move(options));
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    if (!opened.ok()) return nullptr;
+    node->cluster = std::move(*opened);
+    storage::EngineOptions engine_options;
+    engine_options.data_dir = (dir_ / id).string();
+    engine_options.partitions = 1;
+    engine_options.background_threads = false;  // the test and the takeover rounds flush
+    node->cluster->Configure(&engine_options, store_);
+    auto engine = storage::Engine::Open(engine_options);
+    EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+    if (!engine.ok()) return nullptr;
+    node->engine = std::move(*engine);
+    if (!stalls) node->cluster->Start(node->engine.get());
+    query::QueryOptions query_options;
+    query_options.worker_threads = 2;
+    node->local = query::QueryEngine::Create(node->engine.get(), query_options);
+    SegmentRefreshOptions refresh_options;
+    refresh_options.interval_ns = 100 * kNanosPerMilli;
+    node->refresh = std::make_unique<SegmentRefresh>(node->engine->catalog(), node->engine.get(),
+                                                     refresh_options);
+    node->refresh->Start();
+    NodeRegistry* registry = node->cluster->registry();
+    // A peer is asked by calling its query engine, through the wire codec both ways; an error
+    // is a partial part naming the node, as over HTTP (fanout.cc).
+    node->fanout = std::make_unique<Fanout>(
+        [registry] { return registry->Peers(); }, FanoutOptions{},
+        [this](const catalog::NodeRow& peer, const std::string& body, int64_t) {
+          query::PartAnswer failed;
+          failed.partial = true;
+          auto request = DecodePartRequest(body);
+          Node* asked = Find(peer.id);
+          if (!request.ok() || asked == nullptr) return failed;
+          auto part = asked->local->SearchMemtables(*request);
+          if (!part.ok()) {
+            failed.warnings.push_back("node " + peer.id + " answered " + part.status().ToString());
+            return failed;
+          }
+          auto back = DecodePartAnswer(EncodePartAnswer(*part));
+          return back.ok() ? *back : failed;
+        });
+    SegmentRefresh* refresh = node->refresh.get();
+    node->query = std::make_unique<FanoutQueryEngine>(
+        node->local.get(), node->fanout.get(),
+        [refresh](uint64_t at_least, int64_t timeout_ns, std::string* error) {
+          return refresh->CatchUp(at_least, timeout_ns, error);
+        });
+    nodes_.push_back(std::move(node));
+    return raw;
+  }
+
+  Node* Find(const std::string& id) {
+    for (auto& node : nodes_) {
+      if (node->id == id) return node.get();
+    }
+    return nullptr;
+  }
+
+  // Every node heartbeats now and sees the others as they are.
+  void BeatAll() {
+    for (auto& node : nodes_) ASSERT_TRUE(node->cluster->registry()->Beat().ok());
+  }
+
+  // Appends "n" lines "<prefix> line <i>" on "node", one batch; must be acknowledged.
+  void Ingest(Node* node, const std::string& prefix, int n) {
+    std::vector<Record> batch;
+    for (int i = 0; i < n; ++i) batch.push_back(Line(prefix, i));
+    Status s = node->engine->Append("default", &batch);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  static Record Line(const std::string& prefix, int i) {
+    Record r;
+    r.service = "svc";
+    r.host = "host";
+    r.level = Level::kInfo;
+    r.message = prefix + " line " + std::to_string(i);
+    return r;
+  }
+
+  // How many times each message is in the registered segments (read from the store).
+  std::map<std::string, int> LinesInSegments() {
+    std::map<std::string, int> seen;
+    auto rows = reader_->List();
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    if (!rows.ok()) return seen;
+    for (const catalog::SegmentRow& row : *rows) {
+      auto segment = segment::SegmentReader::Open(store_, row.path);
+      EXPECT_TRUE(segment.ok()) << row.path << ": " << segment.status().ToString();
+      if (!segment.ok()) continue;
+      for (uint32_t b = 0; b < (*segment)->blocks().size(); ++b) {
+        std::vector<Record> records;
+        Status s = (*segment)->ReadBlock(b, segment::kColMessage, &records, nullptr);
+        EXPECT_TRUE(s.ok()) << s.ToString();
+        for (const Record& r : records) ++seen[r.message];
+      }
+    }
+    return seen;
+  }
+
+  // Registered WAL objects written by "node" (whoever owns them now).
+  size_t WalObjectsWrittenBy(const std::string& node) {
+    auto rows = reader_->ListWalObjects("");
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    size_t n = 0;
+    if (rows.ok()) {
+      for (const auto& row : *rows) n += row.node == node ? 1 : 0;
+    }
+    return n;
+  }
+
+  static Result<query::SearchResponse> Count(Node* node) {
+    query::SearchRequest r;
+    r.q = "* | count";
+    r.all_time = true;
+    r.limit = 100;
+    r.use_cache = false;
+    return node->query->Search(r);
+  }
+
+  static int64_t CountOf(const query::SearchResponse& response) {
+    if (response.rows.size() != 1) return -1;
+    for (const auto& [name, value] : response.rows[0]) {
+      if (name == "count") return std::get<int64_t>(value);
+    }
+    return -1;
+  }
+
+  static std::string Warnings(const query::SearchResponse& response) {
+    std::string out;
+    for (const std::string& w : response.warnings) out += w + "\n";
+    return out;
+  }
+
+  std::filesystem::path dir_;
+  std::string schema_, url_;
+  std::shared_ptr<objstore::LocalDirectoryStore> store_;
+  std::unique_ptr<catalog::Catalog> reader_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+// Node a claims a key and stalls before the WAL object holding the batch is registered; b finds
+// a dead after node_timeout, takes the claim over for the client's retry and stores the batch.
+// When a wakes, its registration is refused: the batch is not acknowledged on a (Unavailable,
+// retryable), its object is deleted, a retry on a gets b's first answer, and the lines are
+// stored once. Before the check, a registered and acknowledged the batch too: every line twice.
+TEST_F(StalledNodeTest, AKeyedBatchWhoseClaimWasTakenWhileItsNodeStalledIsNotAcknowledged) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  Node* b = Add("node-b", /*stalls=*/false);
+  ASSERT_TRUE(a != nullptr && b != nullptr && a->wal_catalog != nullptr);
+  BeatAll();
+  const storage::IdempotencyKey key{"k-stall", 42, "5 lines", 0, 0, 0};
+  a->wal_catalog->HoldNextRegistration();
+  Status a_status;
+  std::thread client([&] {
+    std::vector<Record> batch;
+    for (int i = 0; i < 5; ++i) batch.push_back(Line("keyed", i));
+    a_status = a->engine->AppendIdempotent("default", &batch, key);
+  });
+  ASSERT_TRUE(a->wal_catalog->WaitHeld(std::chrono::seconds(10)));
+  auto claim = reader_->GetIdempotencyKey("default", "k-stall");
+  ASSERT_TRUE(claim.ok() && claim->has_value());
+  EXPECT_EQ((*claim)->node, "node-a");
+  EXPECT_EQ((*claim)->state, catalog::kIdempotencyPending);
+
+  // a writes no heartbeat while it stalls: past node_timeout it is dead to b.
+  std::this_thread::sleep_for(kStall);
+  std::vector<Record> retry;
+  for (int i = 0; i < 5; ++i) retry.push_back(Line("keyed", i));
+  Status b_status = b->engine->AppendIdempotent("default", &retry, key);
+  ASSERT_TRUE(b_status.ok()) << b_status.ToString();
+  claim = reader_->GetIdempotencyKey("default", "k-stall");
+  ASSERT_TRUE(claim.ok() && claim->has_value());
+  EXPECT_EQ((*claim)->node, "node-b");
+  EXPECT_EQ((*claim)->state, catalog::kIdempotencyDone);
+
+  // a wakes.
+  a->wal_catalog->Release();
+  client.join();
+  EXPECT_FALSE(a_status.ok()) << "node a acknowledged a batch whose claim node b had taken";
+  EXPECT_EQ(a_status.code(), StatusCode::kUnavailable) << a_status.ToString();
+  EXPECT_EQ(WalObjectsWrittenBy("node-a"), 0u) << "node a registered the batch's WAL object";
+  auto left = store_->List("wal/node-a/");
+  ASSERT_TRUE(left.ok());
+  EXPECT_TRUE(left->empty()) << "the refused WAL object was left in the store";
+  // The client's next retry, on a, gets the first answer (b's).
+  auto found = a->engine->FindIdempotencyKey("default", "k-stall");
+  ASSERT_TRUE(found.has_value());
+  EXPECT_EQ(found->answer, "5 lines");
+  EXPECT_EQ(found->count, 5u);
+
+  // Stored once: in b's segment, nothing of it on a.
+  ASSERT_TRUE(a->engine->Flush().ok());
+  ASSERT_TRUE(b->engine->Flush().ok());
+  const std::map<std::string, int> seen = LinesInSegments();
+  for (int i = 0; i < 5; ++i) {
+    auto it = seen.find("keyed line " + std::to_string(i));
+    ASSERT_NE(it, seen.end()) << "keyed line " << i << " is in no segment";
+    EXPECT_EQ(it->second, 1) << "keyed line " << i << " is stored " << it->second << " times";
+  }
+  EXPECT_EQ(seen.size(), 5u);
+}
+
+// Node a holds acknowledged lines in its memtables and stalls past node_timeout; b or c takes
+// its WAL objects over and flushes them. When a wakes and heartbeats again, queries fan out to
+// it again: it must not answer from the rows it lost (they are in the taker's segments), so the
+// answer counts each line once; it is partial, naming a, while a holds them (lines a takes
+// after waking are in its memtables only), and whole again once a's flush has dropped them.
+// Before the fence, a answered from its memtables and every lost line was counted twice.
+TEST_F(StalledNodeTest, ANodeThatWokeAfterItsWalObjectsWereTakenOverDoesNotAnswerForThem) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  Node* b = Add("node-b", /*stalls=*/false);
+  Node* c = Add("node-c", /*stalls=*/false);
+  ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
+  BeatAll();
+  Ingest(a, "a", 100);
+  Ingest(b, "b", 50);
+  Ingest(c, "c", 30);
+  BeatAll();
+  auto before = Count(c);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  EXPECT_EQ(CountOf(*before), 180);
+  EXPECT_FALSE(before->partial) << Warnings(*before);
+
+  // a stalls (no heartbeat); a taker claims its objects, replays and flushes them.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (WalObjectsWrittenBy("node-a") > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(WalObjectsWrittenBy("node-a"), 0u) << "node a's WAL objects were not taken over";
+  const std::map<std::string, int> stored = LinesInSegments();
+  ASSERT_EQ(stored.count("a line 0"), 1u) << "the taker did not flush node a's lines";
+
+  // a wakes: it heartbeats, and the others ask it again.
+  BeatAll();
+  ASSERT_EQ(c->cluster->registry()->Peers().size(), 2u) << "node c does not see node a live";
+  auto woke = Count(c);
+  ASSERT_TRUE(woke.ok()) << woke.status().ToString();
+  EXPECT_EQ(CountOf(*woke), 180) << "node a answered for lines node b or c took over";
+  EXPECT_TRUE(woke->partial);
+  EXPECT_NE(Warnings(*woke).find("node-a"), std::string::npos) << Warnings(*woke);
+  // a takes 10 more lines: acknowledged, in its memtables only, so the answers stay partial.
+  Ingest(a, "a-after", 10);
+  BeatAll();
+  for (Node* asking : {b, c}) {
+    auto r = Count(asking);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(CountOf(*r), 180) << "on " << asking->id;
+    EXPECT_TRUE(r->partial) << "on " << asking->id;
+  }
+
+  // a's flush drops the rows it lost and stores its own: every answer whole and exact.
+  ASSERT_TRUE(a->engine->Flush().ok());
+  BeatAll();
+  for (Node* asking : {a, b, c}) {
+    auto r = Count(asking);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(CountOf(*r), 190) << "on " << asking->id;
+    EXPECT_FALSE(r->partial) << "on " << asking->id << ": " << Warnings(*r);
+  }
+  // And stored once: every line in one segment once all have flushed.
+  for (Node* node : {b, c}) ASSERT_TRUE(node->engine->Flush().ok());
+  const std::map<std::string, int> seen = LinesInSegments();
+  EXPECT_EQ(seen.size(), 190u);
+  for (const auto& [message, n] : seen) EXPECT_EQ(n, 1) << message;
+}
+
+}  // namespace
+}  // namespace sawmill::cluster
