@@ -202,6 +202,7 @@ Status StorageEngine::Init() {
     MutexLock l(&mu_);
     memtables_.SetApplied(next_seq);
   }
+  PackChunks();
   flusher_->EnableWalTrim(wal_.get());
   flusher_->TrimWal();
   if (!options_.node_id.empty()) RETURN_IF_ERROR(InitSegmentView());
@@ -446,8 +447,10 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
   // Acknowledged. Now see whether a flush is due.
   std::vector<Key> big;
   bool over_cap = false;
+  std::vector<std::weak_ptr<const RecordChunk>> to_pack;
   {
     MutexLock l(&mu_);
+    to_pack = memtables_.TakeToPack();
     std::set<uint32_t> touched;
     for (const Record& r : *records) {
       touched.insert(PartitionOf(r.service, r.host, options_.partitions));
@@ -462,10 +465,27 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
     over_cap = memtables_.bytes() > options_.memtable_cap_bytes;
     if ((!big.empty() || over_cap) && options_.background_threads) work_cv_.NotifyAll();
   }
+  // The chunks this batch (or another, if the leader applied it) filled: packed by the writer,
+  // so that their cost slows the senders that cause it, outside every lock.
+  PackChunks(&to_pack);
   if ((!big.empty() || over_cap) && !options_.background_threads) {
     flusher_->FlushForAppend(big);
   }
   return Status::OK();
+}
+
+void StorageEngine::PackChunks(std::vector<std::weak_ptr<const RecordChunk>>* to_pack) {
+  std::vector<std::weak_ptr<const RecordChunk>> taken;
+  if (to_pack == nullptr) {
+    MutexLock l(&mu_);
+    taken = memtables_.TakeToPack();
+    to_pack = &taken;
+  }
+  if (to_pack->empty()) return;
+  for (const auto& weak : *to_pack) {
+    if (Chunk chunk = weak.lock()) chunk->Pack();  // expired: flushed meanwhile
+  }
+  StorageMetrics::Get().memtable_memory_bytes->Set(static_cast<double>(RecordChunk::HeldBytes()));
 }
 
 void StorageEngine::ApplyBatch(wal::WalBatch& batch) {

@@ -11,6 +11,14 @@ StorageMetrics& StorageMetrics::Get() {
                             .Help("Bytes of acknowledged records held in memtables")
                             .Register(reg)
                             .Add({});
+    s.memtable_memory_bytes =
+        &prometheus::BuildGauge()
+             .Name("sawmill_memtable_memory_bytes")
+             .Help(
+                 "Bytes of memory the sealed memtable chunks hold (packed chunks compressed; "
+                 "active chunks and copies readers decompress are not counted)")
+             .Register(reg)
+             .Add({});
     s.segments = &prometheus::BuildGauge()
                       .Name("sawmill_segments")
                       .Help("Registered segments, by tier")
