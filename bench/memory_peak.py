@@ -87,7 +87,9 @@ def main():
 
         def sampler():
             while not stop.is_set():
-                s = {"t": round(time.time() - t0, 2), "rss_mib": status_kib(proc.pid, "VmRSS") / 1024}
+                s = {"t": round(time.time() - t0, 2), "rss_mib": status_kib(proc.pid, "VmRSS") / 1024,
+                     "anon_mib": status_kib(proc.pid, "RssAnon") / 1024,
+                     "file_mib": status_kib(proc.pid, "RssFile") / 1024}
                 s.update({k: v / (1 << 20) if k != "flushes" else v
                           for k, v in metric_sums(url).items()})
                 samples.append(s)

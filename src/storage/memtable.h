@@ -24,10 +24,10 @@ using PartitionKey = std::pair<std::string, uint32_t>;
 // Not thread-safe: the engine guards every memtable with its mutex.
 class Memtable {
  public:
-  // An active chunk is sealed at this many rows even without a snapshot. 2048 corpus rows are
-  // about 600 KB: zstd packs them as well as twice as many (5.2x), and a busy memtable's active
-  // chunk, which is not packed, holds half as much.
-  static constexpr size_t kChunkRows = 2048;
+  // An active chunk is sealed at this many rows even without a snapshot. 1024 corpus rows are
+  // about 300 KB: zstd packs them as well as four times as many (5.1x against 5.2x), and a busy
+  // memtable's active chunk, which is not packed, holds a quarter as much.
+  static constexpr size_t kChunkRows = 1024;
   // A chunk sealed with this many rows or more is packed (RecordChunk::Pack); smaller ones (a
   // snapshot sealed the active chunk early) stay raw and are merged with the next ones.
   static constexpr size_t kPackRows = kChunkRows / 2;
