@@ -482,10 +482,13 @@ void StorageEngine::PackChunks(std::vector<std::weak_ptr<const RecordChunk>>* to
     to_pack = &taken;
   }
   if (to_pack->empty()) return;
+  const int64_t start = SteadyNanos();
   for (const auto& weak : *to_pack) {
     if (Chunk chunk = weak.lock()) chunk->Pack();  // expired: flushed meanwhile
   }
-  StorageMetrics::Get().memtable_memory_bytes->Set(static_cast<double>(RecordChunk::HeldBytes()));
+  auto& metrics = StorageMetrics::Get();
+  metrics.append_pack_seconds->Observe(Seconds(SteadyNanos() - start));
+  metrics.memtable_memory_bytes->Set(static_cast<double>(RecordChunk::HeldBytes()));
 }
 
 void StorageEngine::ApplyBatch(wal::WalBatch& batch) {
