@@ -98,7 +98,8 @@ TEST(RecordChunk, PackingWhileReadersHoldTheRowsChangesNothingTheySee) {
   for (size_t i = 0; i < records.size(); ++i) ASSERT_EQ((*after)[i], records[i]) << "row " << i;
 }
 
-// Packing races with readers on other threads (run under TSan in the sanitizer build).
+// Packing races with readers on other threads: each reader sees every row (a reader that took
+// the raw rows keeps them; one that came after decompresses).
 TEST(RecordChunk, ReadersOnOtherThreadsSeeEveryRowWhileTheChunkIsPacked) {
   const std::vector<Record> records = TrickyRecords();
   for (int round = 0; round < 20; ++round) {
