@@ -14,6 +14,7 @@ void MemtableSet::Insert(const PartitionKey& key, const Record& record) {
   const uint64_t before = slot->bytes();
   slot->Add(record);
   bytes_ += slot->bytes() - before;
+  slot->TakeToPack(&to_pack_);
 }
 
 uint64_t MemtableSet::ActiveBytes(const PartitionKey& key) const {
@@ -28,6 +29,7 @@ void MemtableSet::Freeze(const PartitionKey& key) {
     auto frozen = std::make_shared<Frozen>();
     Memtable& m = *it->second;
     frozen->chunks = m.Seal();
+    m.TakeToPack(&to_pack_);
     frozen->bytes = m.bytes();
     frozen->rows = m.rows();
     frozen->min_seq = m.min_seq();
@@ -128,6 +130,7 @@ uint64_t MemtableSet::MinUnflushedSeqWithout(const PartitionKey& key,
 
 void MemtableSet::UpdateGauge() const {
   StorageMetrics::Get().memtable_bytes->Set(static_cast<double>(bytes_));
+  StorageMetrics::Get().memtable_memory_bytes->Set(static_cast<double>(RecordChunk::HeldBytes()));
 }
 
 void MemtableSet::AddToSnapshot(Snapshot* snapshot) {
@@ -147,6 +150,7 @@ void MemtableSet::AddToSnapshot(Snapshot* snapshot) {
     v.partition = it->first.second;
     const auto& chunks = it->second->Seal();
     v.chunks.insert(v.chunks.end(), chunks.begin(), chunks.end());
+    it->second->TakeToPack(&to_pack_);
   }
   for (auto& [p, v] : views) snapshot->memtables.push_back(std::move(v));
 }

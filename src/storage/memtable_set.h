@@ -82,8 +82,12 @@ class MemtableSet {
   uint64_t MinUnflushedSeqWithout(const PartitionKey& key,
                                   const std::shared_ptr<const Frozen>& frozen) const;
 
-  // Sets the sawmill_memtable_bytes gauge.
+  // Sets the sawmill_memtable_bytes and sawmill_memtable_memory_bytes gauges.
   void UpdateGauge() const;
+
+  // The chunks sealed since the last call that are to be packed (Memtable::TakeToPack). The
+  // caller packs them after releasing the engine mutex (StorageEngine::PackChunks).
+  std::vector<std::weak_ptr<const RecordChunk>> TakeToPack() { return std::move(to_pack_); }
 
   // Appends the memtables of snapshot->tenant, one view per partition in partition order,
   // frozen (older) chunks before active (newer) ones. Seals the active chunks (cheap), so the
@@ -96,6 +100,7 @@ class MemtableSet {
   std::map<PartitionKey, std::deque<std::shared_ptr<const Frozen>>> frozen_;
   uint64_t bytes_ = 0;             // active + frozen
   uint64_t applied_next_seq_ = 1;  // every seq below is applied or failed
+  std::vector<std::weak_ptr<const RecordChunk>> to_pack_;
 };
 
 }  // namespace sawmill::storage

@@ -1,14 +1,16 @@
-// Memtable records in a compact arena form (issue 19, "Write path and memory"): a chunk keeps
+// Memtable records in a compact arena form (issue 19, "Write path and memory"). A RawChunk keeps
 // its rows as one array of fixed-size row headers (times, seq, level, flags, where the row's
 // bytes start) and one byte buffer holding every row's strings back to back (tenant, service,
 // host, trace, span and user ids, message, fields, each length-prefixed). A row costs its text
 // plus about 50 bytes, instead of a Record (about 300 bytes) plus one heap block per string
 // longer than 15 bytes and one per fields vector.
 //
-// Readers see records: iterating a chunk (`for (const Record& r : *chunk)`) decodes each row into
-// one Record the iterator keeps (so a row's strings are copied once per visit, and the reference
-// is valid until the iterator moves); Get decodes one row. The sort keys of the segment writer
-// (ts, seq, service, host) are read without decoding a row.
+// A RecordChunk is a sealed RawChunk as memtables share it with snapshots and flushes: it never
+// changes again, except that a full one is packed (zstd) once its writer has been acknowledged,
+// which cuts what it holds to about a fifth (docs/storage.md "Packed chunks"). Readers see
+// records: iterating a chunk (`for (const Record& r : *chunk)`) decodes each row into one Record
+// the iterator keeps (a packed chunk is decompressed once per iteration, into a copy the
+// iterator holds); Rows() gives the arena form for random access (the flush's sort keys).
 #pragma once
 
 #include <cstddef>
@@ -19,21 +21,21 @@
 #include <string_view>
 #include <vector>
 
+#include "common/mutex.h"
 #include "sawmill/record.h"
 #include "segment/segment.h"
 
 namespace sawmill::storage {
 
-class RecordChunk {
+// The rows of a chunk in the arena form, uncompressed: what a memtable appends to, and what
+// readers get from RecordChunk::Rows(). Not thread-safe while it is appended to; read-only after.
+class RawChunk {
  public:
-  RecordChunk() = default;
-  RecordChunk(const RecordChunk&) = delete;
-  RecordChunk& operator=(const RecordChunk&) = delete;
-  RecordChunk(RecordChunk&&) = default;
-  RecordChunk& operator=(RecordChunk&&) = default;
-
-  // A chunk holding "records", in order (tests, and readers that have records).
-  static std::shared_ptr<const RecordChunk> FromRecords(const std::vector<Record>& records);
+  RawChunk() = default;
+  RawChunk(const RawChunk&) = delete;
+  RawChunk& operator=(const RawChunk&) = delete;
+  RawChunk(RawChunk&&) = default;
+  RawChunk& operator=(RawChunk&&) = default;
 
   size_t size() const { return rows_.size(); }
   bool empty() const { return rows_.empty(); }
@@ -55,17 +57,20 @@ class RecordChunk {
     return r;
   }
 
-  // Bytes of memory this chunk holds (row headers and text, by capacity).
+  // Bytes of memory the rows hold (row headers and text, by capacity).
   uint64_t memory_bytes() const {
     return rows_.capacity() * sizeof(Row) + data_.capacity() + sizeof(*this);
   }
+  // Bytes the rows would hold without spare capacity.
+  uint64_t used_bytes() const { return rows_.size() * sizeof(Row) + data_.size() + sizeof(*this); }
+  // Bytes of row text (without the headers).
+  uint64_t text_bytes() const { return data_.size(); }
   // Bytes a row of "r" adds to a chunk: what memtables account per record.
   static uint64_t RowBytes(const Record& r);
 
-  // Appends "r" (a chunk is filled by the memtable that owns it, then shared read-only).
   void Append(const Record& r);
   // Appends every row of "other".
-  void AppendChunk(const RecordChunk& other);
+  void AppendChunk(const RawChunk& other);
   // Drops spare capacity (when a chunk is sealed).
   void Shrink() {
     rows_.shrink_to_fit();
@@ -75,48 +80,19 @@ class RecordChunk {
     rows_.reserve(rows);
     data_.reserve(bytes);
   }
+  // Drops every row, keeping the capacity.
+  void Clear() {
+    rows_.clear();
+    data_.clear();
+  }
 
-  class const_iterator {
-   public:
-    using iterator_category = std::input_iterator_tag;
-    using value_type = Record;
-    using difference_type = std::ptrdiff_t;
-    using pointer = const Record*;
-    using reference = const Record&;
-
-    const_iterator() = default;
-    const_iterator(const RecordChunk* chunk, size_t i) : chunk_(chunk), i_(i) {}
-    // Copies share nothing: each decodes into its own record.
-    const_iterator(const const_iterator& o) : chunk_(o.chunk_), i_(o.i_) {}
-    const_iterator& operator=(const const_iterator& o) {
-      chunk_ = o.chunk_;
-      i_ = o.i_;
-      decoded_ = SIZE_MAX;
-      return *this;
-    }
-    const Record& operator*() const {
-      if (decoded_ != i_) {
-        chunk_->Get(i_, &record_);
-        decoded_ = i_;
-      }
-      return record_;
-    }
-    const Record* operator->() const { return &**this; }
-    const_iterator& operator++() {
-      ++i_;
-      return *this;
-    }
-    bool operator==(const const_iterator& o) const { return i_ == o.i_; }
-    bool operator!=(const const_iterator& o) const { return i_ != o.i_; }
-
-   private:
-    const RecordChunk* chunk_ = nullptr;
-    size_t i_ = 0;
-    mutable size_t decoded_ = SIZE_MAX;
-    mutable Record record_;
-  };
-  const_iterator begin() const { return const_iterator(this, 0); }
-  const_iterator end() const { return const_iterator(this, rows_.size()); }
+  // The packed form: the text, then per row its header as varints (times and seq as deltas from
+  // the row before, the text's length instead of its offset), compressed with zstd level 1.
+  std::string Pack() const;
+  // The rows "packed" (what Pack gave for "rows" rows of "text_bytes" bytes of text) held.
+  // Aborts when the bytes do not decompress to that: they never left this process's memory, so
+  // anything else is a bug or broken memory, not input to report.
+  static RawChunk Unpack(std::string_view packed, size_t rows, size_t text_bytes);
 
  private:
   // The fixed part of a row; its strings start at data_[offset].
@@ -135,13 +111,100 @@ class RecordChunk {
   std::string_view Text(size_t i, int which) const;
 
   std::vector<Row> rows_;
-  std::string data_;
+  std::string data_;  // rows' strings back to back: row i at rows_[i].offset, in row order
+};
+
+// A sealed chunk: rows nobody appends to again, shared by a memtable, snapshots and a flush.
+// Thread-safe: Pack may run while others read; a reader keeps the rows it was given.
+class RecordChunk {
+ public:
+  explicit RecordChunk(RawChunk rows);
+  ~RecordChunk();
+  RecordChunk(const RecordChunk&) = delete;
+  RecordChunk& operator=(const RecordChunk&) = delete;
+
+  // A chunk holding "records", in order (tests, and readers that have records).
+  static std::shared_ptr<const RecordChunk> FromRecords(const std::vector<Record>& records);
+
+  size_t size() const { return rows_count_; }
+  bool empty() const { return rows_count_ == 0; }
+
+  // The rows: this chunk's own while it is not packed, else a copy decompressed for the caller
+  // (the rows' raw size, held as long as the caller keeps it).
+  std::shared_ptr<const RawChunk> Rows() const;
+  // Replaces the rows by their packed form (RawChunk::Pack). Logically const: every reader sees
+  // the same rows before and after; readers that hold Rows() keep theirs. A no-op when packed.
+  // Compresses outside the chunk's mutex, so readers wait only for the swap.
+  void Pack() const;
+  bool packed() const;
+
+  // Bytes of memory this chunk holds now (packed or not).
+  uint64_t memory_bytes() const;
+  // Bytes every RecordChunk of the process holds (the sawmill_memtable_memory_bytes gauge; the
+  // memtables' active chunks and the copies readers decompress are not in it).
+  static int64_t HeldBytes();
+
+  // Record "i" (tests; decompresses a packed chunk).
+  Record operator[](size_t i) const { return (*Rows())[i]; }
+
+  class const_iterator {
+   public:
+    using iterator_category = std::input_iterator_tag;
+    using value_type = Record;
+    using difference_type = std::ptrdiff_t;
+    using pointer = const Record*;
+    using reference = const Record&;
+
+    const_iterator() = default;
+    const_iterator(std::shared_ptr<const RawChunk> rows, size_t i)
+        : rows_(std::move(rows)), i_(i) {}
+    // Copies share the rows, not the decoded record.
+    const_iterator(const const_iterator& o) : rows_(o.rows_), i_(o.i_) {}
+    const_iterator& operator=(const const_iterator& o) {
+      rows_ = o.rows_;
+      i_ = o.i_;
+      decoded_ = SIZE_MAX;
+      return *this;
+    }
+    const Record& operator*() const {
+      if (decoded_ != i_) {
+        rows_->Get(i_, &record_);
+        decoded_ = i_;
+      }
+      return record_;
+    }
+    const Record* operator->() const { return &**this; }
+    const_iterator& operator++() {
+      ++i_;
+      return *this;
+    }
+    bool operator==(const const_iterator& o) const { return i_ == o.i_; }
+    bool operator!=(const const_iterator& o) const { return i_ != o.i_; }
+
+   private:
+    std::shared_ptr<const RawChunk> rows_;  // null for end()
+    size_t i_ = 0;
+    mutable size_t decoded_ = SIZE_MAX;
+    mutable Record record_;
+  };
+  // Opens the rows (decompressing a packed chunk) for the iteration.
+  const_iterator begin() const { return const_iterator(Rows(), 0); }
+  const_iterator end() const { return const_iterator(nullptr, rows_count_); }
+
+ private:
+  const size_t rows_count_;
+  const size_t text_bytes_;
+  mutable Mutex mu_;
+  mutable std::shared_ptr<const RawChunk> rows_ GUARDED_BY(mu_);  // null once packed
+  mutable std::string packed_ GUARDED_BY(mu_);
+  mutable uint64_t held_ GUARDED_BY(mu_) = 0;  // what this chunk adds to HeldBytes()
 };
 
 using Chunk = std::shared_ptr<const RecordChunk>;
 
 // The rows of several chunks, one after the other, as the segment writer reads them (a flush
-// writes a frozen memtable's chunks without copying them into records).
+// writes a frozen memtable's chunks without copying them into records). Holds each chunk's rows
+// (Rows(): packed chunks decompressed) for as long as it lives: about the memtable's raw size.
 class ChunkRows final : public segment::RowSource {
  public:
   explicit ChunkRows(const std::vector<Chunk>& chunks);
@@ -159,9 +222,9 @@ class ChunkRows final : public segment::RowSource {
     uint32_t chunk;
     uint32_t row;
   };
-  const RecordChunk& chunk(size_t row) const { return *chunks_[at_[row].chunk]; }
+  const RawChunk& chunk(size_t row) const { return *rows_[at_[row].chunk]; }
 
-  const std::vector<Chunk>& chunks_;
+  std::vector<std::shared_ptr<const RawChunk>> rows_;
   std::vector<At> at_;  // 8 bytes per row
 };
 

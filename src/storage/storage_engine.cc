@@ -202,6 +202,7 @@ Status StorageEngine::Init() {
     MutexLock l(&mu_);
     memtables_.SetApplied(next_seq);
   }
+  PackChunks();
   flusher_->EnableWalTrim(wal_.get());
   flusher_->TrimWal();
   if (!options_.node_id.empty()) RETURN_IF_ERROR(InitSegmentView());
@@ -452,8 +453,10 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
   // Acknowledged. Now see whether a flush is due.
   std::vector<Key> big;
   bool over_cap = false;
+  std::vector<std::weak_ptr<const RecordChunk>> to_pack;
   {
     MutexLock l(&mu_);
+    to_pack = memtables_.TakeToPack();
     std::set<uint32_t> touched;
     for (const Record& r : *records) {
       touched.insert(PartitionOf(r.service, r.host, options_.partitions));
@@ -468,10 +471,30 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
     over_cap = memtables_.bytes() > options_.memtable_cap_bytes;
     if ((!big.empty() || over_cap) && options_.background_threads) work_cv_.NotifyAll();
   }
+  // The chunks this batch (or another, if the leader applied it) filled: packed by the writer,
+  // so that their cost slows the senders that cause it, outside every lock.
+  PackChunks(&to_pack);
   if ((!big.empty() || over_cap) && !options_.background_threads) {
     flusher_->FlushForAppend(big);
   }
   return Status::OK();
+}
+
+void StorageEngine::PackChunks(std::vector<std::weak_ptr<const RecordChunk>>* to_pack) {
+  std::vector<std::weak_ptr<const RecordChunk>> taken;
+  if (to_pack == nullptr) {
+    MutexLock l(&mu_);
+    taken = memtables_.TakeToPack();
+    to_pack = &taken;
+  }
+  if (to_pack->empty()) return;
+  const int64_t start = SteadyNanos();
+  for (const auto& weak : *to_pack) {
+    if (Chunk chunk = weak.lock()) chunk->Pack();  // expired: flushed meanwhile
+  }
+  auto& metrics = StorageMetrics::Get();
+  metrics.append_pack_seconds->Observe(Seconds(SteadyNanos() - start));
+  metrics.memtable_memory_bytes->Set(static_cast<double>(RecordChunk::HeldBytes()));
 }
 
 void StorageEngine::ApplyBatch(wal::WalBatch& batch) {

@@ -110,6 +110,10 @@ class StorageEngine final : public Engine {
   void ApplyBatch(wal::WalBatch& batch);
   // ApplyBatch for a batch this process did not commit (context null): decodes the payload.
   void ApplyAdopted(wal::WalBatch& batch);
+  // Packs the memtable chunks sealed full since the last call (MemtableSet::TakeToPack).
+  // Called without mu_: compression takes a few milliseconds per chunk, which neither the WAL
+  // commit leader nor readers should wait for. "to_pack" null: takes them under mu_ first.
+  void PackChunks(std::vector<std::weak_ptr<const RecordChunk>>* to_pack = nullptr) EXCLUDES(mu_);
 
   void FlushThread();
   void CompactionThread();

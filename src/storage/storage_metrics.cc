@@ -11,6 +11,14 @@ StorageMetrics& StorageMetrics::Get() {
                             .Help("Bytes of acknowledged records held in memtables")
                             .Register(reg)
                             .Add({});
+    s.memtable_memory_bytes =
+        &prometheus::BuildGauge()
+             .Name("sawmill_memtable_memory_bytes")
+             .Help(
+                 "Bytes of memory the sealed memtable chunks hold (packed chunks compressed; "
+                 "active chunks and copies readers decompress are not counted)")
+             .Register(reg)
+             .Add({});
     s.segments = &prometheus::BuildGauge()
                       .Name("sawmill_segments")
                       .Help("Registered segments, by tier")
@@ -127,7 +135,8 @@ StorageMetrics& StorageMetrics::Get() {
                            "Time an Append spent by stage: pace (its slot while memtables are "
                            "between memtable_cap and 1.5 x it), stall (memtables at twice the "
                            "cap), wal_commit (group commit including the group's memtable "
-                           "inserts), memtable_insert (one batch's insert)")
+                           "inserts), memtable_insert (one batch's insert), pack (compressing the "
+                           "memtable chunks it filled, after the commit)")
                        .Register(reg);
     const prometheus::Histogram::BucketBoundaries stage_buckets{
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
@@ -135,6 +144,7 @@ StorageMetrics& StorageMetrics::Get() {
     s.append_stall_seconds = &stages.Add({{"stage", "stall"}}, stage_buckets);
     s.append_wal_commit_seconds = &stages.Add({{"stage", "wal_commit"}}, stage_buckets);
     s.append_memtable_insert_seconds = &stages.Add({{"stage", "memtable_insert"}}, stage_buckets);
+    s.append_pack_seconds = &stages.Add({{"stage", "pack"}}, stage_buckets);
     s.flush_drain_bytes_per_second =
         &prometheus::BuildGauge()
              .Name("sawmill_flush_drain_bytes_per_second")

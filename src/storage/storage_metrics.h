@@ -10,6 +10,7 @@ namespace sawmill::storage {
 
 struct StorageMetrics {
   prometheus::Gauge* memtable_bytes;
+  prometheus::Gauge* memtable_memory_bytes;
   prometheus::Family<prometheus::Gauge>* segments;
   prometheus::Family<prometheus::Gauge>* segment_bytes;
   prometheus::Histogram* flush_seconds;
@@ -39,6 +40,7 @@ struct StorageMetrics {
   prometheus::Histogram* append_stall_seconds;
   prometheus::Histogram* append_wal_commit_seconds;
   prometheus::Histogram* append_memtable_insert_seconds;
+  prometheus::Histogram* append_pack_seconds;
   // The flush rate the pacer assumes (memtable bytes per second, all flush threads).
   prometheus::Gauge* flush_drain_bytes_per_second;
 
