@@ -47,6 +47,11 @@ namespace {
 
 constexpr uint32_t kVersion = 2;  // written by default; 1 is still read and can be written
 constexpr uint64_t kFlagNumbers = 1;
+// Version 2's words spelt out are at most this many times the block's bytes. Front coding lets
+// a word repeat all of the word before it, so a crafted block could otherwise spell out the
+// square of its size (n words each one byte longer than the last); the writer shares fewer
+// bytes where a list would pass the bound (PutWords), so every block it writes opens.
+constexpr uint64_t kMaxSpeltPerByte = 16;
 // Distinct words a builder tracks per segment (bounded memory, about 150 bytes each); words met
 // after that are not posted, and the block then says "cannot tell" for a word it lacks.
 constexpr size_t kMaxWords = 1 << 20;
@@ -186,14 +191,21 @@ class WordPostingsBuilder final : public IndexBuilder {
 
   // Version 2's words(n): each word's bytes shared with the word before it, then each word's
   // suffix ended by a newline (no word holds one: tokenizer.h). "entries" are sorted by word.
+  // A word shares nothing when sharing would spell out more than kMaxSpeltPerByte times the
+  // list's bytes so far (only lists of long words that differ at their ends come near it).
   static void PutWords(const std::vector<const Entry*>& entries, std::string* out) {
     std::string suffixes;
     std::string_view prev;
+    uint64_t spelt = 0, encoded = 0;  // of the words so far: spelt out, and as written
     for (const Entry* e : entries) {
       const std::string_view word = e->word;
       const size_t limit = std::min(prev.size(), word.size());
       size_t shared = 0;
       while (shared < limit && prev[shared] == word[shared]) ++shared;
+      auto bytes = [&](size_t s) { return encoded + VarintLength(s) + (word.size() - s) + 1; };
+      if (spelt + word.size() > kMaxSpeltPerByte * bytes(shared)) shared = 0;
+      spelt += word.size();
+      encoded = bytes(shared);
       PutVarint64(out, shared);
       suffixes.append(word.substr(shared));
       suffixes.push_back('\n');
@@ -483,9 +495,10 @@ class WordPostingsView final : public IndexView {
       if (!GetVarint64(in, &shared[i])) return bad(i, "truncated");
       spelt += std::min<uint64_t>(shared[i], 1024);
     }
-    // The spelt-out words, at most the suffixes and the prefixes (validated below; the cap keeps
-    // a damaged block from reserving much).
-    text_.reserve(text_.size() + std::min<uint64_t>(spelt + in->size(), 64 * data_.size()));
+    // The spelt-out words, at most the suffixes and the prefixes, and (checked below) at most
+    // kMaxSpeltPerByte times the block's bytes.
+    const uint64_t max_text = kMaxSpeltPerByte * data_.size();
+    text_.reserve(std::min<uint64_t>(text_.size() + spelt + in->size(), max_text));
     size_t prev_begin = 0, prev_size = 0;  // the word before, in text_
     for (uint64_t i = 0; i < n; ++i) {
       const size_t end = in->find('\n');
@@ -493,6 +506,12 @@ class WordPostingsView final : public IndexView {
       if (shared[i] > prev_size) {
         return bad(i, "shares " + std::to_string(shared[i]) + " bytes of a word of " +
                           std::to_string(prev_size));
+      }
+      if (text_.size() + shared[i] + end > max_text) {
+        // A crafted block (a checksum stops only random damage): refused before it allocates.
+        return bad(i, "the words spelt out would pass " + std::to_string(max_text) + " bytes, " +
+                          std::to_string(kMaxSpeltPerByte) + " times the block's " +
+                          std::to_string(data_.size()) + " bytes");
       }
       if (text_.size() + shared[i] + end > UINT32_MAX) return bad(i, "too long");
       const size_t begin = text_.size();

@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "common/coding.h"
 #include "index/index_kind.h"
 #include "index/tokenizer.h"
 #include "index/word_hash.h"
@@ -260,6 +261,53 @@ TEST(WordPostings, Version2ChecksItsFrontCodingAndSurvivesEveryByteChanged) {
         (void)(*opened)->Rows(p);
       }
     }
+  }
+}
+
+// Front coding lets a word repeat all of the word before it, so a crafted block of n words
+// "a", "ab", "abb", ... would spell out n^2/2 bytes from a few bytes per word (checksums stop
+// random damage, not a crafted file): the reader refuses a block whose words spelt out pass 16
+// times its bytes, naming the block and the word, before it allocates them. The writer shares
+// fewer bytes where it would pass that bound, so long words that differ only at their ends still
+// give a block that opens, with every word's rows.
+TEST(WordPostings, Version2RefusesWordsSpeltOutFarBeyondItsSize) {
+  constexpr uint32_t kWords = 4000;  // 8,000,000 bytes spelt out from a block of about 28,000
+  std::string b = {1, 1, 2};         // min_rows 1, flags 1, rows 2
+  PutVarint64(&b, kWords);           // posted
+  b.push_back(0);                    // unposted
+  for (uint32_t i = 0; i < kWords; ++i) PutVarint64(&b, i);  // each shares all of the one before
+  b += "a\n";
+  for (uint32_t i = 1; i < kWords; ++i) b += "b\n";
+  b += std::string(3 * kWords, '\0');  // run counts below: one run each (then gaps, lengths 0)
+  for (uint32_t i = 0; i < kWords; ++i) b[b.size() - 3 * kWords + i] = 1;
+  auto crafted = OpenKindBlock(Kind(), 2, b, 1);
+  ASSERT_FALSE(crafted.ok());
+  EXPECT_TRUE(crafted.status().IsDataLoss());
+  EXPECT_NE(crafted.status().message().find("word_postings: posted word "), std::string::npos)
+      << crafted.status().ToString();
+  EXPECT_NE(crafted.status().message().find("16 times the block's " + std::to_string(b.size()) +
+                                            " bytes"),
+            std::string::npos)
+      << crafted.status().ToString();
+  // The same words, few enough to stay within the bound, open.
+  std::string few = {1, 1, 2, 8, 0, 0, 1, 2, 3, 4, 5, 6, 7};
+  few += "a\n";
+  for (int i = 1; i < 8; ++i) few += "b\n";
+  few += std::string(8, '\1') + std::string(16, '\0');
+  EXPECT_TRUE(OpenKindBlock(Kind(), 2, few, 1).ok());
+
+  // Written: 300 words of 3,000 bytes that differ in their last two letters.
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i) {
+    texts.push_back(std::string(3000, 'q') + static_cast<char>('a' + i / 26) +
+                    static_cast<char>('a' + i % 26) + " common");
+  }
+  std::string written = Build(Messages(texts), WithMessage({}, 2), 64);
+  auto view = Open(written, 5, 2);
+  ASSERT_NE(view, nullptr);
+  for (int i = 0; i < 300; i += 37) {
+    EXPECT_EQ(RowsOf(*view, texts[i].substr(0, 3002)),
+              (std::vector<uint32_t>{static_cast<uint32_t>(i)}));
   }
 }
 
