@@ -82,6 +82,10 @@ struct WordPostingsRule {
   // posted (their blocks are read; the query checks each row).
   double max_fraction = 1.0;
   uint64_t max_rows_floor = 0;
+  // The rows of each block holding each word above that limit (word_postings version 3) are
+  // written in segments of more than this many rows; smaller segments get version 2, without
+  // them (a count of such a word then reads its blocks).
+  uint64_t counts_above_rows = 0;
 };
 
 struct BlockWords;  // index/word_hash.h

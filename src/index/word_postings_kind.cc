@@ -127,13 +127,15 @@ class WordPostingsBuilder final : public IndexBuilder {
         rows_ <= rule_.small_segment_rows ? 1 : std::max<uint32_t>(1, rule_.min_rows);
     // Words were dropped at the cap: a word not found may be one of them.
     if (capped_) min_rows = std::max<uint32_t>(min_rows, 2);
+    // The counts per block (version 3) only in segments above the rule's size.
+    const uint32_t version = version_ >= 3 && rows_ <= rule_.counts_above_rows ? 2 : version_;
     std::vector<const Entry*> posted, unposted;
     for (const Entry* e : sorted) {
       if (!rule_.numbers && IsNumberWord(e->word)) continue;
       if (e->rows < min_rows) continue;
       if (e->rows <= max_rows) {
         posted.push_back(e);
-      } else if (min_rows <= 1 || version_ >= 3) {
+      } else if (min_rows <= 1 || version >= 3) {
         // Listed so that "not found" still proves absence (with min_rows > 1 it cannot anyway),
         // and from version 3 with its rows in each block.
         unposted.push_back(e);
@@ -141,13 +143,13 @@ class WordPostingsBuilder final : public IndexBuilder {
     }
     IndexPart part;
     part.count = posted.size();
-    part.version = version_;
+    part.version = version;
     std::string& out = part.blobs.emplace_back();
     PutVarint32(&out, min_rows);
     PutVarint64(&out, rule_.numbers ? kFlagNumbers : 0);
     PutVarint64(&out, rows_);
     PutVarint64(&out, posted.size());
-    if (version_ == 1) {
+    if (version == 1) {
       std::string runs;
       for (const Entry* e : posted) {
         PutLengthPrefixed(&out, e->word);
@@ -176,7 +178,7 @@ class WordPostingsBuilder final : public IndexBuilder {
       out += gaps;
       out += lengths;
       PutWords(unposted, &out);
-      if (version_ >= 3) PutBlockCounts(unposted, &out);
+      if (version >= 3) PutBlockCounts(unposted, &out);
     }
     parts->push_back(std::move(part));
   }
@@ -281,7 +283,7 @@ class WordPostingsBuilder final : public IndexBuilder {
   }
 
   WordPostingsRule rule_;
-  uint32_t version_;  // of the block written
+  uint32_t version_;  // of the block written (2 in segments of at most rule_.counts_above_rows)
   const BlockWords* block_words_;
   bool enabled_ = false;
   bool capped_ = false;

@@ -191,6 +191,31 @@ TEST(WordPostings, ADamagedOrNewerBlockDoesNotOpen) {
   }
 }
 
+std::optional<std::vector<uint32_t>> CountsOf(const IndexView& view, std::string_view word);
+
+// The rule's counts_above_rows: a segment of at most that many rows is written as version 2,
+// without counts; one row more gives version 3 with them.
+TEST(WordPostings, CountsOnlyInSegmentsAboveTheRulesSize) {
+  std::vector<Record> rows = Messages({"one two", "two three", "twofold three two", "two"});
+  for (uint64_t above : {3u, 4u}) {
+    WordPostingsRule rule{1, 0, true, 0.0, 1};
+    rule.counts_above_rows = above;
+    auto builder = Kind().new_builder(WithMessage(rule));
+    builder->AddBlock(rows.data(), 2);
+    builder->AddBlock(rows.data() + 2, 2);
+    std::vector<IndexPart> parts;
+    builder->Finish(&parts);
+    ASSERT_EQ(parts.size(), 1u);
+    EXPECT_EQ(parts[0].version, above < 4 ? 3u : 2u);
+    auto view = Open(parts[0].blobs[0], 2, parts[0].version);
+    ASSERT_NE(view, nullptr);
+    EXPECT_EQ(CountsOf(*view, "two"),
+              above < 4 ? std::optional<std::vector<uint32_t>>({2, 2}) : std::nullopt);
+    EXPECT_EQ(RowsOf(*view, "twofold"), (std::vector<uint32_t>{2}));
+    EXPECT_EQ(RowsOf(*view, "two"), std::nullopt);  // too frequent to post either way
+  }
+}
+
 std::optional<std::vector<uint32_t>> CountsOf(const IndexView& view, std::string_view word) {
   FieldPredicate p;
   p.field = "message";

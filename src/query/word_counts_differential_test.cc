@@ -134,7 +134,9 @@ uint64_t RowsOfCutBlocks(const storage::Snapshot& snap, const ExecOptions& o) {
 }
 
 // Segments of "records" in the warm tier's encoding (WarmWriterOptions, with "block_rows"-row
-// blocks so that a segment has several, and the default zstd levels: no answer depends on them).
+// blocks so that a segment has several, and the default zstd levels: no answer depends on them),
+// with the counts per block as the warm tier writes them in segments of more than one of its
+// blocks.
 std::shared_ptr<storage::Snapshot> WarmSnapshot(const std::vector<Record>& records,
                                                 const std::string& dir, size_t per_segment,
                                                 uint32_t block_rows) {
@@ -143,6 +145,7 @@ std::shared_ptr<storage::Snapshot> WarmSnapshot(const std::vector<Record>& recor
   segment::WriterOptions warm = segment::WarmWriterOptions();
   warm.block_rows = warm.time_slice_rows = block_rows;
   warm.text_zstd_level = warm.other_zstd_level = warm.metadata_zstd_level = 0;
+  warm.word_postings.counts_above_rows = 0;
   uint64_t id = 1;
   for (size_t start = 0; start < records.size(); start += per_segment, ++id) {
     std::vector<Record> part(
