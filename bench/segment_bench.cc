@@ -5,7 +5,8 @@
 //                 [--datasets a,b] [--dir DIR] [--lines N] [--corpus NDJSON]
 //
 // --words: bytes of the message's word postings (index kind word_postings) per real dataset,
-// under each candidate rule of which words to post, beside the segment without them
+// under each candidate rule of which words to post (the chosen one also without the counts per
+// block of the words above its limit: layout 2), beside the segment without them
 // (docs/format/index.md "Word postings" records the table and the rule chosen from it).
 //
 // --tiers: bytes per tier (hot as flushed, warm re-encoded with WarmWriterOptions, cold = the
@@ -456,7 +457,9 @@ void WarmIndexLevers(const std::string& path, const std::vector<Record>& records
       {"word postings front-coded in columns (layout 2), from 3 rows",
        [](WriterOptions* o) { o->word_postings.min_rows = 3; }},
       {"layout 2, from 4 rows", [](WriterOptions* o) { o->word_postings.min_rows = 4; }},
-      {"chosen: WarmWriterOptions() (layout 2, from 5 rows)", [](WriterOptions*) {}},
+      {"layout 3 in every segment (counts per block even in one-block segments), from 5 rows",
+       [](WriterOptions* o) { o->word_postings.counts_above_rows = 0; }},
+      {"chosen: WarmWriterOptions() (from 5 rows; counts above one block)", [](WriterOptions*) {}},
       {"layout 2, from 3 rows, no message bloom",
        [](WriterOptions* o) {
          o->word_postings.min_rows = 3;
@@ -840,6 +843,7 @@ int Main(int argc, char** argv) {
       const char* name;
       bool postings;
       index::WordPostingsRule rule;
+      uint32_t layout = 0;  // WriterOptions::word_postings_version
     };
     const Rule rules[] = {
         {"none", false, {}},
@@ -851,6 +855,7 @@ int Main(int argc, char** argv) {
         {"no numbers, 2 rows to 0.1%", true, {2, 0, false, 0.001, 0}},
         {"no numbers, 3 rows to 1%", true, {3, 0, false, 0.01, 0}},
         {"no numbers, 3 rows to 0.1%", true, {3, 0, false, 0.001, 0}},
+        {"chosen, layout 2 (no counts of the unposted words)", true, DefaultWordPostingsRule(), 2},
         {"chosen (DefaultWordPostingsRule)", true, DefaultWordPostingsRule()},
     };
     std::printf(
@@ -882,6 +887,7 @@ int Main(int argc, char** argv) {
               o.indexed_fields.end());
         }
         o.word_postings = r.rule;
+        o.word_postings_version = r.layout;
         Measure m = WriteAndScan(path, records, o);
         std::printf(" %llu (%llu) |", static_cast<unsigned long long>(m.file_bytes),
                     static_cast<unsigned long long>(m.word_bytes));

@@ -5,8 +5,9 @@
 // per-block time ranges (time_range_kind.cc) and the per-block numeric ranges of dynamic fields
 // (numeric_range_index.cc).
 //
-// A kind may answer three questions, each only when it can (the defaults say "cannot tell"):
+// A kind may answer these questions, each only when it can (the defaults say "cannot tell"):
 //   - which rows of the segment satisfy a condition, exactly (Rows, Values: postings);
+//   - how many rows of each block satisfy it, exactly (BlockCounts: counts without postings);
 //   - "may the segment / this row block hold a match?" (SegmentMayMatch, BlockMayMatch).
 // "May match" false is a proof that no row satisfies the predicate, true means "read it". A
 // kind that cannot decide, or whose stored data is damaged, says true (or nullopt for rows), so
@@ -81,6 +82,10 @@ struct WordPostingsRule {
   // posted (their blocks are read; the query checks each row).
   double max_fraction = 1.0;
   uint64_t max_rows_floor = 0;
+  // The rows of each block holding each word above that limit (word_postings version 3) are
+  // written in segments of more than this many rows; smaller segments get version 2, without
+  // them (a count of such a word then reads its blocks).
+  uint64_t counts_above_rows = 0;
 };
 
 struct BlockWords;  // index/word_hash.h
@@ -89,9 +94,10 @@ struct BuildOptions {
   std::vector<IndexedField> indexed;  // exact-value inverted indexes; "message": word postings
   std::vector<IndexedField> blooms;   // per-block blooms
   WordPostingsRule words;
-  // The layout of the word_postings block to write: 0 the kind's newest (2: words front-coded,
-  // gaps and run lengths in columns of their own), 1 the layout builds before it wrote
-  // (compatibility tests and the size comparison of bench_segment).
+  // The layout of the word_postings block to write: 0 the kind's newest (3: words front-coded,
+  // gaps and run lengths in columns of their own, the rows of each unposted word in each block),
+  // 1 or 2 the layouts builds before it wrote (compatibility tests and the size comparisons of
+  // bench_segment).
   uint32_t word_postings_version = 0;
   // When set, the words of the messages of the block being added, split once for every kind
   // (the writer fills it before each AddBlock); kinds that read message words use it instead of
@@ -164,6 +170,14 @@ class IndexView {
   // cannot say. Errors: DataLoss when the kind's data is damaged.
   virtual Result<std::optional<roaring::Roaring>> Rows(const FieldPredicate& /*predicate*/) const {
     return std::optional<roaring::Roaring>();
+  }
+  // How many rows of each row block of the segment satisfy "predicate", exactly (one count per
+  // block, in block order), for a predicate the kind counts without giving its rows (the word
+  // postings: words too frequent to post); nullopt when this kind cannot say. A plain count is
+  // then the sum over the blocks inside a query's time range. Errors: DataLoss when damaged.
+  virtual Result<std::optional<std::vector<uint32_t>>> BlockCounts(
+      const FieldPredicate& /*predicate*/) const {
+    return std::optional<std::vector<uint32_t>>();
   }
   // Every distinct value of a field the kind answers Rows for (for prefix, range and !=
   // filters), or nullopt.

@@ -11,11 +11,17 @@
 // Serialized block (integers are varints; postings as in inverted_index.h), version 1:
 //   word_postings := min_rows flags rows posted_count entry* unposted_count word(lp)*
 //   entry         := word(lp) postings(lp)
-// version 2 (written since; the same content, as columns):
+// version 2 (the same content, as columns):
 //   word_postings := min_rows flags rows posted_count unposted_count
 //                    words(posted_count) run_count[posted_count] gap[runs] length_minus_1[runs]
 //                    words(unposted_count)
 //   words(n)      := shared[n] (suffix '\n')[n]
+// version 3 (written since issue 19's counts; version 2 and the rows of the unposted words in
+// each row block):
+//   word_postings := <version 2> block_count row_count[unposted_count x block_count]
+// The row counts are word by word, each word's in block order: how many rows of each block hold
+// the word. So `word | count` of a word too frequent to post is the sum of its counts over the
+// blocks inside the query's time range; only blocks the range cuts are read.
 // A word of version 2 is the first "shared" bytes of the word before it followed by its suffix
 // (front coding: sorted words share long prefixes; no word holds a newline, tokenizer.h), and
 // each word's runs are the next run_count of the gap and of the length column. Words, gaps and
@@ -23,9 +29,10 @@
 // than the entries word by word (docs/format/index.md "Word postings").
 // min_rows: words in fewer rows are not posted. flags bit 0: number words
 // (IsNumberWord) are posted. "rows" is the segment's row count. Entries and unposted words are
-// sorted by their bytes; unposted words are those above the rule's row limit, listed only when
-// min_rows is 1 (otherwise a word not found is "cannot tell" anyway); words below min_rows and
-// unposted numbers are not listed.
+// sorted by their bytes; unposted words are those above the rule's row limit, listed (up to
+// version 2) only when min_rows is 1 (otherwise a word not found is "cannot tell" anyway), always
+// from version 3 (they carry their row counts); words below min_rows and unposted numbers are not
+// listed.
 // Written from segment format version 3 (the kind_index directory); a segment without the
 // block answers the same queries through the blooms and by reading blocks, and so does a build
 // that knows only version 1 (the reader leaves out a kind block of a newer version).
@@ -45,8 +52,13 @@ namespace sawmill::index {
 
 namespace {
 
-constexpr uint32_t kVersion = 2;  // written by default; 1 is still read and can be written
+constexpr uint32_t kVersion = 3;  // written by default; 1 and 2 are still read and can be written
 constexpr uint64_t kFlagNumbers = 1;
+// Version 2's words spelt out are at most this many times the block's bytes. Front coding lets
+// a word repeat all of the word before it, so a crafted block could otherwise spell out the
+// square of its size (n words each one byte longer than the last); the writer shares fewer
+// bytes where a list would pass the bound (PutWords), so every block it writes opens.
+constexpr uint64_t kMaxSpeltPerByte = 16;
 // Distinct words a builder tracks per segment (bounded memory, about 150 bytes each); words met
 // after that are not posted, and the block then says "cannot tell" for a word it lacks.
 constexpr size_t kMaxWords = 1 << 20;
@@ -69,7 +81,9 @@ class WordPostingsBuilder final : public IndexBuilder {
  public:
   explicit WordPostingsBuilder(const BuildOptions& options)
       : rule_(options.words),
-        version_(options.word_postings_version == 1 ? 1 : kVersion),
+        version_(options.word_postings_version == 1 || options.word_postings_version == 2
+                     ? options.word_postings_version
+                     : kVersion),
         block_words_(options.block_words) {
     for (const IndexedField& f : options.indexed) enabled_ = enabled_ || f.message_words;
   }
@@ -93,6 +107,7 @@ class WordPostingsBuilder final : public IndexBuilder {
       }
     }
     rows_ += count;
+    block_ends_.push_back(rows_);
   }
 
   void Finish(std::vector<IndexPart>* parts) override {
@@ -112,26 +127,29 @@ class WordPostingsBuilder final : public IndexBuilder {
         rows_ <= rule_.small_segment_rows ? 1 : std::max<uint32_t>(1, rule_.min_rows);
     // Words were dropped at the cap: a word not found may be one of them.
     if (capped_) min_rows = std::max<uint32_t>(min_rows, 2);
+    // The counts per block (version 3) only in segments above the rule's size.
+    const uint32_t version = version_ >= 3 && rows_ <= rule_.counts_above_rows ? 2 : version_;
     std::vector<const Entry*> posted, unposted;
     for (const Entry* e : sorted) {
       if (!rule_.numbers && IsNumberWord(e->word)) continue;
       if (e->rows < min_rows) continue;
       if (e->rows <= max_rows) {
         posted.push_back(e);
-      } else if (min_rows <= 1) {
-        // Listed so that "not found" still proves absence; with min_rows > 1 it cannot anyway.
+      } else if (min_rows <= 1 || version >= 3) {
+        // Listed so that "not found" still proves absence (with min_rows > 1 it cannot anyway),
+        // and from version 3 with its rows in each block.
         unposted.push_back(e);
       }
     }
     IndexPart part;
     part.count = posted.size();
-    part.version = version_;
+    part.version = version;
     std::string& out = part.blobs.emplace_back();
     PutVarint32(&out, min_rows);
     PutVarint64(&out, rule_.numbers ? kFlagNumbers : 0);
     PutVarint64(&out, rows_);
     PutVarint64(&out, posted.size());
-    if (version_ == 1) {
+    if (version == 1) {
       std::string runs;
       for (const Entry* e : posted) {
         PutLengthPrefixed(&out, e->word);
@@ -160,6 +178,7 @@ class WordPostingsBuilder final : public IndexBuilder {
       out += gaps;
       out += lengths;
       PutWords(unposted, &out);
+      if (version >= 3) PutBlockCounts(unposted, &out);
     }
     parts->push_back(std::move(part));
   }
@@ -186,20 +205,50 @@ class WordPostingsBuilder final : public IndexBuilder {
 
   // Version 2's words(n): each word's bytes shared with the word before it, then each word's
   // suffix ended by a newline (no word holds one: tokenizer.h). "entries" are sorted by word.
+  // A word shares nothing when sharing would spell out more than kMaxSpeltPerByte times the
+  // list's bytes so far (only lists of long words that differ at their ends come near it).
   static void PutWords(const std::vector<const Entry*>& entries, std::string* out) {
     std::string suffixes;
     std::string_view prev;
+    uint64_t spelt = 0, encoded = 0;  // of the words so far: spelt out, and as written
     for (const Entry* e : entries) {
       const std::string_view word = e->word;
       const size_t limit = std::min(prev.size(), word.size());
       size_t shared = 0;
       while (shared < limit && prev[shared] == word[shared]) ++shared;
+      auto bytes = [&](size_t s) { return encoded + VarintLength(s) + (word.size() - s) + 1; };
+      if (spelt + word.size() > kMaxSpeltPerByte * bytes(shared)) shared = 0;
+      spelt += word.size();
+      encoded = bytes(shared);
       PutVarint64(out, shared);
       suffixes.append(word.substr(shared));
       suffixes.push_back('\n');
       prev = word;
     }
     out->append(suffixes);
+  }
+
+  // Version 3's block_count row_count[entries x block_count]: how many rows of each block hold
+  // each word, from its runs (a run may span blocks).
+  void PutBlockCounts(const std::vector<const Entry*>& entries, std::string* out) const {
+    PutVarint64(out, block_ends_.size());
+    std::vector<uint32_t> counts(block_ends_.size());
+    for (const Entry* e : entries) {
+      std::fill(counts.begin(), counts.end(), 0);
+      size_t block = 0;
+      uint32_t end = 0;  // of the run before
+      ForEachRun(*e, [&](uint32_t gap, uint32_t length_minus_1) {
+        uint32_t row = end + gap;
+        end = row + length_minus_1 + 1;
+        while (row < end) {
+          while (block_ends_[block] <= row) ++block;
+          const uint32_t stop = std::min(end, block_ends_[block]);
+          counts[block] += stop - row;
+          row = stop;
+        }
+      });
+      for (uint32_t n : counts) PutVarint32(out, n);
+    }
   }
 
   // Adds "word" (folded, "hash" its BloomHash) for "row".
@@ -234,11 +283,12 @@ class WordPostingsBuilder final : public IndexBuilder {
   }
 
   WordPostingsRule rule_;
-  uint32_t version_;  // of the block written
+  uint32_t version_;  // of the block written (2 in segments of at most rule_.counts_above_rows)
   const BlockWords* block_words_;
   bool enabled_ = false;
   bool capped_ = false;
   uint32_t rows_ = 0;
+  std::vector<uint32_t> block_ends_;  // the row after each block added
   std::string scratch_;
   std::deque<std::string> arena_;  // the distinct words; a deque never moves its elements
   std::deque<Entry> entries_;
@@ -296,15 +346,18 @@ bool SkipVarints(std::string_view* in, uint64_t n) {
 
 class WordPostingsView final : public IndexView {
  public:
-  // What the block says about a word.
-  enum class State : uint8_t { kPosted, kAbsent, kUnknown };
+  // What the block says about a word: its rows; no row; listed as too frequent to post (its
+  // rows per block from version 3); cannot tell.
+  enum class State : uint8_t { kPosted, kAbsent, kFrequent, kUnknown };
 
   Result<std::optional<roaring::Roaring>> Rows(const FieldPredicate& p) const override {
     if (!Answers(p)) return std::optional<roaring::Roaring>();
     size_t at = 0;
     std::string folded;
     State state = Find(p.value, &folded, &at);
-    if (state == State::kUnknown) return std::optional<roaring::Roaring>();
+    if (state == State::kUnknown || state == State::kFrequent) {
+      return std::optional<roaring::Roaring>();
+    }
     roaring::Roaring rows;
     if (state == State::kPosted) {
       Status st = version_ == 1 ? DecodePostings(postings_[at], static_cast<uint32_t>(rows_), &rows)
@@ -315,6 +368,25 @@ class WordPostingsView final : public IndexView {
       rows.runOptimize();
     }
     return std::optional<roaring::Roaring>(std::move(rows));
+  }
+
+  // Version 3: a word too frequent to post has its row count in every block.
+  Result<std::optional<std::vector<uint32_t>>> BlockCounts(const FieldPredicate& p) const override {
+    if (!Answers(p) || version_ < 3) return std::optional<std::vector<uint32_t>>();
+    size_t at = 0;
+    std::string folded;
+    if (Find(p.value, &folded, &at) != State::kFrequent) {
+      return std::optional<std::vector<uint32_t>>();
+    }
+    std::vector<uint32_t> counts(block_count_);
+    std::string_view in = std::string_view(data_).substr(counts_at_[at]);
+    for (uint32_t& n : counts) {
+      if (!GetVarint32(&in, &n)) {  // checked when the block was opened
+        return Status::DataLoss("word_postings: the block counts of '" + folded +
+                                "' are truncated");
+      }
+    }
+    return std::optional<std::vector<uint32_t>>(std::move(counts));
   }
 
   bool SegmentMayMatch(const FieldPredicate& p) const override {
@@ -337,15 +409,19 @@ class WordPostingsView final : public IndexView {
       *at = static_cast<size_t>(it - words_.begin());
       return State::kPosted;
     }
-    if (std::binary_search(unposted_.begin(), unposted_.end(), std::string_view(*folded))) {
-      return State::kUnknown;
+    auto frequent = std::lower_bound(unposted_.begin(), unposted_.end(), std::string_view(*folded));
+    if (frequent != unposted_.end() && *frequent == *folded) {
+      *at = static_cast<size_t>(frequent - unposted_.begin());
+      return State::kFrequent;
     }
     return min_rows_ <= 1 ? State::kAbsent : State::kUnknown;
   }
 
+  // "block_count": the segment's row blocks (version 3 counts rows in each).
   static Result<std::unique_ptr<WordPostingsView>> Parse(uint32_t version, std::string data,
-                                                         uint64_t segment_rows) {
-    if (version != 1 && version != 2) {
+                                                         uint64_t segment_rows,
+                                                         uint32_t block_count) {
+    if (version < 1 || version > kVersion) {
       return Status::DataLoss("word_postings version " + std::to_string(version) +
                               " is not readable by this build");
     }
@@ -362,6 +438,8 @@ class WordPostingsView final : public IndexView {
                               " rows, the segment has " + std::to_string(segment_rows));
     }
     view->numbers_ = (flags & kFlagNumbers) != 0;
+    view->version_ = version;
+    view->block_count_ = block_count;
     Status st = version == 1 ? view->ParseEntries(in, posted) : view->ParseColumns(in, posted);
     if (!st.ok()) return st;
     return view;
@@ -417,7 +495,8 @@ class WordPostingsView final : public IndexView {
   }
 
   // Version 2 after posted_count: unposted_count words(posted) run_count[posted] gap[runs]
-  // length_minus_1[runs] words(unposted).
+  // length_minus_1[runs] words(unposted); version 3 then block_count row_count[unposted x
+  // block_count].
   Status ParseColumns(std::string_view in, uint64_t posted) {
     uint64_t unposted;
     if (!GetVarint64(&in, &unposted) || unposted > in.size()) {
@@ -457,6 +536,7 @@ class WordPostingsView final : public IndexView {
       }
     }
     RETURN_IF_ERROR(GetWords(&in, unposted, "unposted", &ends));
+    if (version_ >= 3) RETURN_IF_ERROR(GetBlockCounts(&in, unposted));
     if (!in.empty()) return Status::DataLoss("word_postings: trailing bytes");
     // text_ no longer grows: the views into it stay valid.
     words_.reserve(posted);
@@ -466,6 +546,41 @@ class WordPostingsView final : public IndexView {
       std::string_view word(text_.data() + begin, ends[i] - begin);
       (i < posted ? words_ : unposted_).push_back(word);
       begin = ends[i];
+    }
+    return Status::OK();
+  }
+
+  // Reads version 3's block_count row_count[words x block_count] from "*in", keeping where each
+  // word's counts start. The block count must be the segment's, and a word's counts may not add
+  // up to more than the segment's rows.
+  Status GetBlockCounts(std::string_view* in, uint64_t words) {
+    uint64_t blocks;
+    if (!GetVarint64(in, &blocks) || blocks != block_count_) {
+      return Status::DataLoss("word_postings: block counts for " + std::to_string(blocks) +
+                              " blocks, the segment has " + std::to_string(block_count_));
+    }
+    if (words * blocks > in->size()) {
+      return Status::DataLoss("word_postings: " + std::to_string(words) + " words' counts in " +
+                              std::to_string(blocks) + " blocks do not fit in " +
+                              std::to_string(in->size()) + " bytes");
+    }
+    counts_at_.reserve(words);
+    for (uint64_t i = 0; i < words; ++i) {
+      counts_at_.push_back(static_cast<uint32_t>(in->data() - data_.data()));
+      uint64_t sum = 0;
+      for (uint64_t b = 0; b < blocks; ++b) {
+        uint32_t n;
+        if (!GetVarint32(in, &n)) {
+          return Status::DataLoss("word_postings: the block counts of unposted word " +
+                                  std::to_string(i) + " are truncated");
+        }
+        sum += n;
+      }
+      if (sum > rows_) {
+        return Status::DataLoss("word_postings: unposted word " + std::to_string(i) + " is in " +
+                                std::to_string(sum) + " rows of a segment of " +
+                                std::to_string(rows_));
+      }
     }
     return Status::OK();
   }
@@ -483,9 +598,10 @@ class WordPostingsView final : public IndexView {
       if (!GetVarint64(in, &shared[i])) return bad(i, "truncated");
       spelt += std::min<uint64_t>(shared[i], 1024);
     }
-    // The spelt-out words, at most the suffixes and the prefixes (validated below; the cap keeps
-    // a damaged block from reserving much).
-    text_.reserve(text_.size() + std::min<uint64_t>(spelt + in->size(), 64 * data_.size()));
+    // The spelt-out words, at most the suffixes and the prefixes, and (checked below) at most
+    // kMaxSpeltPerByte times the block's bytes.
+    const uint64_t max_text = kMaxSpeltPerByte * data_.size();
+    text_.reserve(std::min<uint64_t>(text_.size() + spelt + in->size(), max_text));
     size_t prev_begin = 0, prev_size = 0;  // the word before, in text_
     for (uint64_t i = 0; i < n; ++i) {
       const size_t end = in->find('\n');
@@ -493,6 +609,12 @@ class WordPostingsView final : public IndexView {
       if (shared[i] > prev_size) {
         return bad(i, "shares " + std::to_string(shared[i]) + " bytes of a word of " +
                           std::to_string(prev_size));
+      }
+      if (text_.size() + shared[i] + end > max_text) {
+        // A crafted block (a checksum stops only random damage): refused before it allocates.
+        return bad(i, "the words spelt out would pass " + std::to_string(max_text) + " bytes, " +
+                          std::to_string(kMaxSpeltPerByte) + " times the block's " +
+                          std::to_string(data_.size()) + " bytes");
       }
       if (text_.size() + shared[i] + end > UINT32_MAX) return bad(i, "too long");
       const size_t begin = text_.size();
@@ -517,10 +639,12 @@ class WordPostingsView final : public IndexView {
   uint64_t rows_ = 0;
   std::vector<std::string_view> words_;  // posted, sorted
   uint32_t version_ = 2;
+  uint32_t block_count_ = 0;                    // the segment's row blocks
   std::vector<std::string_view> postings_;      // version 1: the runs of words_[i]
   std::vector<uint32_t> runs_;                  // version 2: the run count of words_[i]
   std::vector<uint32_t> gaps_at_, lengths_at_;  // version 2: checkpoints, offsets in data_
   std::vector<std::string_view> unposted_;      // frequent words without postings, sorted
+  std::vector<uint32_t> counts_at_;  // version 3: where unposted_[i]'s block counts start
 };
 
 std::unique_ptr<IndexBuilder> NewBuilder(const BuildOptions& options) {
@@ -531,9 +655,9 @@ Result<std::unique_ptr<IndexView>> Open(std::shared_ptr<const IndexSource> sourc
   if (source->parts().size() != 1) return Status::DataLoss("word_postings: not one block");
   std::string raw;
   RETURN_IF_ERROR(source->Read(0, 0, &raw));
-  ASSIGN_OR_RETURN(
-      std::unique_ptr<WordPostingsView> view,
-      WordPostingsView::Parse(source->parts()[0].version, std::move(raw), source->row_count()));
+  ASSIGN_OR_RETURN(std::unique_ptr<WordPostingsView> view,
+                   WordPostingsView::Parse(source->parts()[0].version, std::move(raw),
+                                           source->row_count(), source->block_count()));
   return std::unique_ptr<IndexView>(std::move(view));
 }
 

@@ -10,6 +10,7 @@
 #include <random>
 #include <set>
 
+#include "common/coding.h"
 #include "index/index_kind.h"
 #include "index/tokenizer.h"
 #include "index/word_hash.h"
@@ -49,7 +50,8 @@ std::string Build(const std::vector<Record>& rows, const BuildOptions& options,
   builder->Finish(&parts);
   if (parts.empty()) return "";
   EXPECT_EQ(parts.size(), 1u);
-  EXPECT_EQ(parts[0].version, options.word_postings_version == 1 ? 1u : Kind().version);
+  EXPECT_EQ(parts[0].version,
+            options.word_postings_version == 0 ? Kind().version : options.word_postings_version);
   return parts[0].blobs.at(0);
 }
 
@@ -128,7 +130,7 @@ TEST(WordPostings, RandomMessagesAgreeWithTheTokenizer) {
     texts.push_back(t);
   }
   std::vector<Record> rows = Messages(texts);
-  for (uint32_t version : {1u, 2u})
+  for (uint32_t version : {1u, 2u, 3u})
     for (WordPostingsRule rule :
          {WordPostingsRule{}, WordPostingsRule{1, 0, false, 0.2, 0},
           WordPostingsRule{3, 1000, true, 0.01, 40}, WordPostingsRule{5, 5000, false, 1.0, 0}}) {
@@ -171,10 +173,11 @@ TEST(WordPostings, NothingIsStoredWithoutTheMessageInTheIndexedFields) {
 }
 
 TEST(WordPostings, ADamagedOrNewerBlockDoesNotOpen) {
-  for (uint32_t version : {1u, 2u}) {
+  for (uint32_t version : {1u, 2u, 3u}) {
     SCOPED_TRACE("layout version " + std::to_string(version));
-    std::string good =
-        Build(Messages({"one two", "two three", "twofold three"}), WithMessage({}, version));
+    // "two" is in two of the three rows, above the limit of 1 row: version 3 counts it.
+    std::string good = Build(Messages({"one two", "two three", "twofold three"}),
+                             WithMessage({1, 0, true, 0.0, 1}, version));
     ASSERT_FALSE(good.empty());
     EXPECT_TRUE(OpenKindBlock(Kind(), version, good, 1).ok());
     EXPECT_FALSE(OpenKindBlock(Kind(), Kind().version + 1, good, 1).ok());
@@ -183,6 +186,112 @@ TEST(WordPostings, ADamagedOrNewerBlockDoesNotOpen) {
     }
     std::string trailing = good + "x";
     EXPECT_FALSE(OpenKindBlock(Kind(), version, trailing, 1).ok());
+    // Version 3 counts rows in each block of the segment: made for one block, not two.
+    EXPECT_EQ(OpenKindBlock(Kind(), version, good, 2).ok(), version < 3);
+  }
+}
+
+std::optional<std::vector<uint32_t>> CountsOf(const IndexView& view, std::string_view word);
+
+// The rule's counts_above_rows: a segment of at most that many rows is written as version 2,
+// without counts; one row more gives version 3 with them.
+TEST(WordPostings, CountsOnlyInSegmentsAboveTheRulesSize) {
+  std::vector<Record> rows = Messages({"one two", "two three", "twofold three two", "two"});
+  for (uint64_t above : {3u, 4u}) {
+    WordPostingsRule rule{1, 0, true, 0.0, 1};
+    rule.counts_above_rows = above;
+    auto builder = Kind().new_builder(WithMessage(rule));
+    builder->AddBlock(rows.data(), 2);
+    builder->AddBlock(rows.data() + 2, 2);
+    std::vector<IndexPart> parts;
+    builder->Finish(&parts);
+    ASSERT_EQ(parts.size(), 1u);
+    EXPECT_EQ(parts[0].version, above < 4 ? 3u : 2u);
+    auto view = Open(parts[0].blobs[0], 2, parts[0].version);
+    ASSERT_NE(view, nullptr);
+    EXPECT_EQ(CountsOf(*view, "two"),
+              above < 4 ? std::optional<std::vector<uint32_t>>({2, 2}) : std::nullopt);
+    EXPECT_EQ(RowsOf(*view, "twofold"), (std::vector<uint32_t>{2}));
+    EXPECT_EQ(RowsOf(*view, "two"), std::nullopt);  // too frequent to post either way
+  }
+}
+
+std::optional<std::vector<uint32_t>> CountsOf(const IndexView& view, std::string_view word) {
+  FieldPredicate p;
+  p.field = "message";
+  p.builtin = true;
+  p.op = FieldPredicate::Op::kWord;
+  p.value = word;
+  auto counts = view.BlockCounts(p);
+  EXPECT_TRUE(counts.ok()) << counts.status().ToString();
+  return counts.ok() ? *counts : std::nullopt;
+}
+
+// Version 3: a word above the rule's row limit has no postings but its row count in every block,
+// exactly the rows of that block whose message holds it (rows of one message holding it twice
+// count once; runs of rows that cross block edges are split between the blocks); a posted word,
+// an absent one, a left-out number and the words of version 2 have none. Random messages, four
+// rules, blocks of 1, 7 and 128 rows (the last one short).
+TEST(WordPostings, Version3CountsTheRowsOfEachFrequentWordInEachBlock) {
+  std::mt19937 rng(1903);
+  const std::vector<std::string> vocabulary = {"Alpha", "beta", "GAMMA", "délta", "404",
+                                               "10ms",  "x",    "a_b",   "e-f",   "tail"};
+  std::vector<std::string> texts;
+  for (int i = 0; i < 3001; ++i) {
+    std::string t;
+    int n = static_cast<int>(rng() % 6);
+    for (int k = 0; k < n; ++k) t += vocabulary[rng() % vocabulary.size()] + " ";
+    if (i >= 100 && i < 900) t += " Streak streak";  // one run across many blocks
+    if (i % 97 == 0) t += " sparse";
+    texts.push_back(t);
+  }
+  std::vector<Record> rows = Messages(texts);
+  for (uint32_t block_rows : {1u, 7u, 128u}) {
+    const uint32_t blocks = static_cast<uint32_t>((texts.size() + block_rows - 1) / block_rows);
+    for (WordPostingsRule rule :
+         {WordPostingsRule{1, 0, true, 0.0, 16}, WordPostingsRule{1, 0, false, 0.2, 0},
+          WordPostingsRule{3, 1000, true, 0.01, 40}, WordPostingsRule{5, 5000, false, 1.0, 0}}) {
+      SCOPED_TRACE("blocks of " + std::to_string(block_rows) + " rows, limit " +
+                   std::to_string(rule.max_fraction));
+      auto view = Open(Build(rows, WithMessage(rule), block_rows), blocks);
+      ASSERT_NE(view, nullptr);
+      auto v2 = Open(Build(rows, WithMessage(rule, 2), block_rows), blocks, 2);
+      ASSERT_NE(v2, nullptr);
+      const double limit = rule.max_fraction >= 1.0
+                               ? 1e300
+                               : std::max<double>(static_cast<double>(rule.max_rows_floor),
+                                                  std::floor(rule.max_fraction * texts.size()));
+      std::set<std::string> words = {"absent"};
+      for (const std::string& t : texts) {
+        for (const std::string& w : Tokenize(t)) words.insert(w);
+      }
+      size_t counted = 0;
+      for (const std::string& w : words) {
+        std::vector<uint32_t> want(blocks);
+        uint64_t total = 0;
+        for (uint32_t r = 0; r < texts.size(); ++r) {
+          auto tokens = Tokenize(texts[r]);
+          if (std::find(tokens.begin(), tokens.end(), w) == tokens.end()) continue;
+          ++want[r / block_rows];
+          ++total;
+        }
+        const bool frequent =
+            static_cast<double>(total) > limit && (rule.numbers || !IsNumberWord(w));
+        EXPECT_EQ(CountsOf(*v2, w), std::nullopt) << w;
+        if (frequent) {
+          ++counted;
+          EXPECT_EQ(CountsOf(*view, w), want) << w;
+          std::string upper = w;
+          for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+          EXPECT_EQ(CountsOf(*view, upper), want) << upper;  // folded as the query folds
+        } else {
+          EXPECT_EQ(CountsOf(*view, w), std::nullopt) << w;
+        }
+      }
+      if (rule.max_fraction < 1.0) {
+        EXPECT_GE(counted, 3u);
+      }
+    }
   }
 }
 
@@ -196,7 +305,7 @@ TEST(WordPostings, Version2FindsEveryWordBetweenItsCheckpoints) {
                     "y every");
   }
   std::vector<Record> rows = Messages(texts);
-  for (uint32_t version : {1u, 2u}) {
+  for (uint32_t version : {1u, 2u, 3u}) {
     SCOPED_TRACE("layout version " + std::to_string(version));
     auto view = Open(Build(rows, WithMessage({}, version), 256), 12, version);
     ASSERT_NE(view, nullptr);
@@ -260,6 +369,53 @@ TEST(WordPostings, Version2ChecksItsFrontCodingAndSurvivesEveryByteChanged) {
         (void)(*opened)->Rows(p);
       }
     }
+  }
+}
+
+// Front coding lets a word repeat all of the word before it, so a crafted block of n words
+// "a", "ab", "abb", ... would spell out n^2/2 bytes from a few bytes per word (checksums stop
+// random damage, not a crafted file): the reader refuses a block whose words spelt out pass 16
+// times its bytes, naming the block and the word, before it allocates them. The writer shares
+// fewer bytes where it would pass that bound, so long words that differ only at their ends still
+// give a block that opens, with every word's rows.
+TEST(WordPostings, Version2RefusesWordsSpeltOutFarBeyondItsSize) {
+  constexpr uint32_t kWords = 4000;  // 8,000,000 bytes spelt out from a block of about 28,000
+  std::string b = {1, 1, 2};         // min_rows 1, flags 1, rows 2
+  PutVarint64(&b, kWords);           // posted
+  b.push_back(0);                    // unposted
+  for (uint32_t i = 0; i < kWords; ++i) PutVarint64(&b, i);  // each shares all of the one before
+  b += "a\n";
+  for (uint32_t i = 1; i < kWords; ++i) b += "b\n";
+  b += std::string(3 * kWords, '\0');  // run counts below: one run each (then gaps, lengths 0)
+  for (uint32_t i = 0; i < kWords; ++i) b[b.size() - 3 * kWords + i] = 1;
+  auto crafted = OpenKindBlock(Kind(), 2, b, 1);
+  ASSERT_FALSE(crafted.ok());
+  EXPECT_TRUE(crafted.status().IsDataLoss());
+  EXPECT_NE(crafted.status().message().find("word_postings: posted word "), std::string::npos)
+      << crafted.status().ToString();
+  EXPECT_NE(crafted.status().message().find("16 times the block's " + std::to_string(b.size()) +
+                                            " bytes"),
+            std::string::npos)
+      << crafted.status().ToString();
+  // The same words, few enough to stay within the bound, open.
+  std::string few = {1, 1, 2, 8, 0, 0, 1, 2, 3, 4, 5, 6, 7};
+  few += "a\n";
+  for (int i = 1; i < 8; ++i) few += "b\n";
+  few += std::string(8, '\1') + std::string(16, '\0');
+  EXPECT_TRUE(OpenKindBlock(Kind(), 2, few, 1).ok());
+
+  // Written: 300 words of 3,000 bytes that differ in their last two letters.
+  std::vector<std::string> texts;
+  for (int i = 0; i < 300; ++i) {
+    texts.push_back(std::string(3000, 'q') + static_cast<char>('a' + i / 26) +
+                    static_cast<char>('a' + i % 26) + " common");
+  }
+  std::string written = Build(Messages(texts), WithMessage({}, 2), 64);
+  auto view = Open(written, 5, 2);
+  ASSERT_NE(view, nullptr);
+  for (int i = 0; i < 300; i += 37) {
+    EXPECT_EQ(RowsOf(*view, texts[i].substr(0, 3002)),
+              (std::vector<uint32_t>{static_cast<uint32_t>(i)}));
   }
 }
 

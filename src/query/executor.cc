@@ -390,6 +390,9 @@ class Job {
     std::shared_ptr<segment::SegmentReader> reader;
     std::optional<roaring::Roaring> rows;
     bool exact = false;  // "rows" is exactly the rows the filter matches (time aside)
+    // A plain count whose filter is a word too frequent to post: the matching rows of each
+    // block (BlockCounts), checked against the block list.
+    std::optional<std::vector<uint32_t>> block_counts;
   };
 
   void ScanSegment(const Task& task, WorkerState* ws) {
@@ -432,6 +435,14 @@ class Job {
       if (!aggregates_ && Exhausted(block_max(b))) continue;
       if (!CheckLimits(ws)) break;
       const segment::BlockInfo& info = blocks[b];
+      if (scan.block_counts &&
+          Within(info.min_ts, info.max_ts, info.min_ingest_ts, info.max_ingest_ts)) {
+        // The block's matching rows are its count; only blocks the time range cuts are read.
+        const uint64_t n = (*scan.block_counts)[b];
+        CountFromIndex(n, ws);
+        counted_here += n;
+        continue;
+      }
       if (exact && count_only_ &&
           Within(info.min_ts, info.max_ts, info.min_ingest_ts, info.max_ingest_ts)) {
         // The block's matching rows are the postings in its row range.
@@ -545,6 +556,21 @@ class Job {
         return false;
       }
       ++ws->stats.segments_after_index;
+      if (!rows && count_only_) LoadBlockCounts(reader, name, ws, scan);
+      if (scan->block_counts &&
+          Within(h.info.min_ts, h.info.max_ts, h.info.min_ingest_ts, h.info.max_ingest_ts)) {
+        // A word too frequent to post, in a segment wholly inside the time range: the sum of its
+        // counts per block.
+        uint64_t total = 0;
+        for (uint32_t n : *scan->block_counts) total += n;
+        ++ws->stats.segments_after_bloom;
+        ws->stats.blocks_total += blocks.size();
+        CountFromIndex(total, ws);
+        ws->plan.push_back(name + " (partition " + std::to_string(h.info.partition) + ", " +
+                           std::to_string(h.info.rows) + " rows): counted from the index's " +
+                           "counts per block, " + std::to_string(total) + " rows, 0 blocks read");
+        return false;
+      }
       // A plain count whose filter the index answers exactly needs no row of the segment when
       // the segment lies wholly inside the time range: the count is the postings' cardinality.
       if (exact && count_only_ &&
@@ -591,6 +617,27 @@ class Job {
     return true;
   }
 
+  // Sets scan->block_counts when the filter is a word the segment counts per block (BlockCounts)
+  // and the counts agree with the block list; otherwise the blocks are read as before.
+  void LoadBlockCounts(const segment::SegmentReader& reader, const std::string& name,
+                       WorkerState* ws, SegmentScan* scan) {
+    Result<std::optional<std::vector<uint32_t>>> counts = BlockCounts(*query_->filter, reader);
+    if (!counts.ok()) {
+      ws->warnings.push_back(
+          name + ": index counts unreadable, scanning instead: " + counts.status().ToString());
+      return;
+    }
+    if (!*counts) return;
+    const std::vector<segment::BlockInfo>& blocks = reader.blocks();
+    bool fits = (*counts)->size() == blocks.size();
+    for (size_t b = 0; fits && b < blocks.size(); ++b) fits = (**counts)[b] <= blocks[b].rows;
+    if (!fits) {
+      ws->warnings.push_back(name + ": index counts do not fit the block list, scanning instead");
+      return;
+    }
+    scan->block_counts = std::move(*counts);
+  }
+
   // The blocks of an opened segment that may hold matches, newest first. The time range is
   // pruned with and without indexes.
   std::vector<uint32_t> CandidateBlocks(const SegmentScan& scan) {
@@ -604,6 +651,7 @@ class Job {
       const segment::BlockInfo& bi = blocks[b];
       if (!reader.BlockMayMatch(b, time_predicate)) continue;
       if (rows && bi.rows > 0 && RowsInBlock(*rows, bi) == 0) continue;
+      if (scan.block_counts && (*scan.block_counts)[b] == 0) continue;
       if (options_.use_indexes &&
           !KindsMayMatch(*query_->filter, reader, static_cast<int64_t>(b))) {
         continue;

@@ -222,6 +222,19 @@ Result<IndexAnswer> EvaluateIndex(const Node& n, const segment::SegmentReader& r
   }
 }
 
+Result<std::optional<std::vector<uint32_t>>> BlockCounts(const Node& n,
+                                                         const segment::SegmentReader& reader) {
+  if (n.kind != NodeKind::kWord || n.word_prefix || n.words.size() != 1) {
+    return std::optional<std::vector<uint32_t>>();
+  }
+  index::FieldPredicate p;
+  p.field = "message";
+  p.builtin = true;
+  p.op = index::FieldPredicate::Op::kWord;
+  p.value = n.words[0];
+  return reader.MatchingRowsPerBlock(p);
+}
+
 bool KindsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t block) {
   auto may = [&](const index::FieldPredicate& p) {
     return block < 0 ? reader.SegmentMayMatch(p)

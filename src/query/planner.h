@@ -65,6 +65,14 @@ struct IndexAnswer {
 // Errors: DataLoss from the reader's index.
 Result<IndexAnswer> EvaluateIndex(const Node& filter, const segment::SegmentReader& reader);
 
+// How many rows of each block of the segment match "filter", exactly, when it is one bare word
+// that the segment does not post for being too frequent but counts per block (the word postings'
+// counts, docs/format/index.md "Word postings"); nullopt for any other filter, or when the
+// segment has no counts for the word (an older segment: the blocks are read). A plain `count` is
+// the sum over the blocks inside the time range. Errors: DataLoss from the reader's index.
+Result<std::optional<std::vector<uint32_t>>> BlockCounts(const Node& filter,
+                                                         const segment::SegmentReader& reader);
+
 // False only when the segment's index kinds prove that no row of the segment (block < 0) or
 // of "block" can match: each condition every match must meet (nothing under a NOT) goes to the
 // kinds as an index::FieldPredicate (`field op value` for =, <, <=, >, >=; a word or each word

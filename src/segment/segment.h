@@ -96,8 +96,9 @@ struct WriterOptions {
   // Which words get postings (docs/format/index.md "Word postings").
   index::WordPostingsRule word_postings = DefaultWordPostingsRule();
   // The layout of the word postings block (docs/format/index.md "Word postings"): 0 the newest
-  // (version 2, front-coded words and column-split postings), 1 as builds before it wrote it
-  // (compatibility tests, bench_segment's comparison). Old builds ignore a version-2 block.
+  // (version 3: version 2's front-coded words and column-split postings, and the rows of each
+  // word too frequent to post in each block), 1 or 2 as builds before it wrote it (compatibility
+  // tests, bench_segment's comparisons). Old builds ignore a block of a newer version.
   uint32_t word_postings_version = 0;
   // Fields with per-block blooms; "message" means the words of the message.
   std::vector<std::string> bloom_fields = DefaultBloomFields();
@@ -243,6 +244,14 @@ class SegmentReader {
   // segment and the index when a kind's data is damaged.
   virtual Result<std::optional<roaring::Roaring>> MatchingRows(
       const index::FieldPredicate& predicate) const = 0;
+  // How many rows of each block (in block order, one count per block) satisfy "predicate",
+  // exactly, from the first kind that counts them without postings (the word postings: words too
+  // frequent to post, index/index_kind.h BlockCounts); nullopt when none does (the default).
+  // Errors: DataLoss naming the segment when a kind's data is damaged.
+  virtual Result<std::optional<std::vector<uint32_t>>> MatchingRowsPerBlock(
+      const index::FieldPredicate& /*predicate*/) const {
+    return std::optional<std::vector<uint32_t>>();
+  }
   // Every distinct value of "field" (built-in when "builtin") a kind holds rows for, or nullopt.
   virtual Result<std::optional<std::vector<std::string>>> FieldValues(std::string_view field,
                                                                       bool builtin) const = 0;

@@ -30,6 +30,8 @@ class SegmentFileReader final : public SegmentReader {
   const std::vector<std::string>& field_names() const override { return field_names_; }
   Result<std::optional<roaring::Roaring>> MatchingRows(
       const index::FieldPredicate& predicate) const override;
+  Result<std::optional<std::vector<uint32_t>>> MatchingRowsPerBlock(
+      const index::FieldPredicate& predicate) const override;
   Result<std::optional<std::vector<std::string>>> FieldValues(std::string_view field,
                                                               bool builtin) const override;
   bool SegmentMayMatch(const index::FieldPredicate& predicate) const override;

@@ -693,6 +693,23 @@ Result<std::optional<roaring::Roaring>> SegmentFileReader::MatchingRows(
   return std::optional<roaring::Roaring>();
 }
 
+Result<std::optional<std::vector<uint32_t>>> SegmentFileReader::MatchingRowsPerBlock(
+    const index::FieldPredicate& predicate) const {
+  for (size_t k = 0; k < kinds_.size(); ++k) {
+    if (!kinds_[k].kind->gives_rows || !kinds_[k].kind->answers(predicate)) continue;
+    std::shared_ptr<const index::IndexView> view = KindView(k);
+    if (view == nullptr) continue;
+    Result<std::optional<std::vector<uint32_t>>> counts = view->BlockCounts(predicate);
+    if (!counts.ok()) {
+      return Status::DataLoss("segment " + path_ + ": index kind '" +
+                              std::string(kinds_[k].kind->name) +
+                              "': " + counts.status().message());
+    }
+    if (*counts) return counts;
+  }
+  return std::optional<std::vector<uint32_t>>();
+}
+
 Result<std::optional<std::vector<std::string>>> SegmentFileReader::FieldValues(
     std::string_view field, bool builtin) const {
   for (size_t k = 0; k < kinds_.size(); ++k) {
