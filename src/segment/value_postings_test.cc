@@ -4,11 +4,13 @@
 // whose values repeat, a field without a bloom, service, host and level keep their postings.
 #include <gtest/gtest.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
 #include "common/fault_env.h"
 #include "segment/segment.h"
+#include "segment/segment_file_reader.h"
 
 namespace sawmill::segment {
 namespace {
@@ -148,6 +150,34 @@ TEST(ValuePostings, AFieldWithoutABloomKeepsItsPostings) {
   auto reader = SegmentReader::Open(&env, "/nobloom.seg");
   ASSERT_TRUE(reader.ok());
   EXPECT_TRUE(Posted(**reader, "trace_id", rows[17].trace_id));
+}
+
+// The segment-wide bloom is kept only where it is the smaller answer: the message's words repeat
+// in every block (kept), a trace id is in one block (left out: the block filters together are as
+// large). Without it every held value is still "maybe" for the segment, and absent ones mostly
+// "no" from the block filters.
+TEST(ValuePostings, SegmentBloomOnlyForValuesRepeatedAcrossBlocks) {
+  FaultInjectionEnv env;
+  const std::vector<Record> rows = Rows();
+  Write(&env, "/blooms.seg", rows, DefaultValuePostingsRule());
+  auto reader = SegmentFileReader::OpenFile(&env, "/blooms.seg");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_GT((*reader)->blocks().size(), 1u);
+  std::map<std::string, const BloomMeta*> blooms;
+  for (const BloomMeta& b : (*reader)->footer().blooms) blooms[b.field] = &b;
+  ASSERT_TRUE(blooms.count("trace_id") && blooms.count("message") && blooms.count("user_id"));
+  EXPECT_EQ(blooms["trace_id"]->segment_filter.size, 0u);
+  EXPECT_EQ(blooms["user_id"]->segment_filter.size, 0u);  // 4 rows a value: mostly one block
+  EXPECT_GT(blooms["message"]->segment_filter.size, 0u);  // "line" in every block
+  EXPECT_GT(blooms["trace_id"]->block_filters.size, 0u);
+  for (const Record& r : rows) {
+    ASSERT_TRUE((*reader)->SegmentMayContain("trace_id", r.trace_id)) << r.trace_id;
+  }
+  int absent_maybe = 0;
+  for (int i = 0; i < 1000; ++i) {
+    absent_maybe += (*reader)->SegmentMayContain("trace_id", "absent" + std::to_string(i));
+  }
+  EXPECT_LT(absent_maybe, 150);  // about 1 % per block filter, 6 blocks
 }
 
 }  // namespace
