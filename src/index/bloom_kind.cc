@@ -5,8 +5,9 @@
 // their non-empty values.
 //
 // Stored in the footer's bloom directory (IndexLayout::kFieldBlooms): per field, its distinct
-// token count, the segment filter (left out when the segment has one block: the block filter
-// says the same) and one block of per-block filters,
+// token count, the segment filter (left out when the segment has one block, or when its distinct
+// tokens are more than half of the block filters' tokens: the block filters then say the same in
+// about as many bytes) and one block of per-block filters,
 //   block_filters := count(varint) (lp filter)*
 // both uncompressed (filters do not compress). Every segment format version has it. A filter
 // that does not read answers "maybe".
@@ -30,7 +31,7 @@ class BloomBuilderKind final : public IndexBuilder {
  public:
   explicit BloomBuilderKind(const BuildOptions& options) : block_words_(options.block_words) {
     for (const IndexedField& f : options.blooms) {
-      fields_.push_back(Field{f, {}, {}, {}, 0});
+      fields_.push_back(Field{f, {}, {}, {}, 0, 0});
     }
   }
 
@@ -68,6 +69,7 @@ class BloomBuilderKind final : public IndexBuilder {
       WriteBloom(bloom.block_hashes, &filter);
       PutLengthPrefixed(&bloom.block_filters, filter);
       ++bloom.filters;
+      bloom.block_keys += bloom.block_hashes.size();
       bloom.segment_hashes.insert(bloom.segment_hashes.end(), bloom.block_hashes.begin(),
                                   bloom.block_hashes.end());
     }
@@ -84,9 +86,13 @@ class BloomBuilderKind final : public IndexBuilder {
           bloom.segment_hashes.end());
       part.count = bloom.segment_hashes.size();
       part.blobs.resize(2);
-      // With one block the segment filter would repeat the block filter: readers fall back to
-      // the block filters when a segment has none.
-      if (blocks_ > 1) WriteBloom(bloom.segment_hashes, &part.blobs[0]);
+      // The segment filter only where it is the smaller answer: with one block it would repeat
+      // the block filter, and for values that seldom repeat across blocks (trace ids: one row
+      // each) it would be about as large as the block filters together. Readers fall back to
+      // the block filters when a segment has none (docs/format/index.md "Blooms").
+      if (blocks_ > 1 && bloom.segment_hashes.size() * 2 <= bloom.block_keys) {
+        WriteBloom(bloom.segment_hashes, &part.blobs[0]);
+      }
       PutVarint64(&part.blobs[1], bloom.filters);
       part.blobs[1].append(bloom.block_filters);
       parts->push_back(std::move(part));
@@ -102,6 +108,7 @@ class BloomBuilderKind final : public IndexBuilder {
     std::vector<uint64_t> segment_hashes;
     std::string block_filters;  // count-less concatenation of lp filters
     uint64_t filters = 0;
+    uint64_t block_keys = 0;  // keys of every block filter (a key in two blocks counts twice)
   };
   std::vector<Field> fields_;
   const BlockWords* block_words_;

@@ -88,12 +88,30 @@ struct WordPostingsRule {
   uint64_t counts_above_rows = 0;
 };
 
+// Which exact-value fields of the writer's indexed_fields get postings in a segment's inverted
+// index (inverted_index_kind.cc; docs/format/index.md "Near-unique fields"). The rule is decided
+// per field and per segment on the values the segment holds. A field left out has no index in
+// that segment, exactly as if it were not in indexed_fields: its values are "cannot tell" (its
+// blooms, then a scan of the blocks they leave), never "no row". service, host and level, and
+// fields without a bloom, are always posted. The defaults post every field;
+// segment::DefaultValuePostingsRule() is the measured rule.
+struct ValuePostingsRule {
+  // A field whose distinct values are more than this fraction of its values (occurrences) in
+  // the segment is near-unique (trace ids, user ids): its postings are about one entry per row,
+  // the value spelt out each time, while its bloom finds the one or few blocks of a value.
+  // >= 1: every field is posted.
+  double max_distinct_fraction = 1.0;
+  // Segments of at most this many rows post every field.
+  uint64_t small_segment_rows = 0;
+};
+
 struct BlockWords;  // index/word_hash.h
 
 struct BuildOptions {
   std::vector<IndexedField> indexed;  // exact-value inverted indexes; "message": word postings
   std::vector<IndexedField> blooms;   // per-block blooms
   WordPostingsRule words;
+  ValuePostingsRule values;  // which exact-value fields get postings (the inverted kind)
   // The layout of the word_postings block to write: 0 the kind's newest (3: words front-coded,
   // gaps and run lengths in columns of their own, the rows of each unposted word in each block),
   // 1 or 2 the layouts builds before it wrote (compatibility tests and the size comparisons of

@@ -1,7 +1,8 @@
 // Index kind "inverted": per field, value -> the rows holding it (inverted_index.h), so
 // `service=api`, `level=ERROR` or `trace_id=X` find their rows without reading a block, and
 // prefix, range and != filters enumerate the values. The fields are service, host and level in
-// every segment (empty values included) plus the writer's indexed_fields.
+// every segment (empty values included) plus the writer's indexed_fields, except a field the
+// ValuePostingsRule finds near-unique in the segment (its blooms serve it; index_kind.h).
 //
 // Stored in the footer's index directory (IndexLayout::kFieldIndexes): one compressed block per
 // field, its serialized inverted index, listed with the field's name and distinct value count.
@@ -22,9 +23,14 @@ bool Answers(const FieldPredicate& p) { return p.op == FieldPredicate::Op::kEqua
 
 class InvertedBuilder final : public IndexBuilder {
  public:
-  explicit InvertedBuilder(const BuildOptions& options) {
+  explicit InvertedBuilder(const BuildOptions& options) : rule_(options.values) {
     for (const IndexedField& f : options.indexed) {
-      if (!f.message_words) fields_.push_back(Field{f, {}});
+      if (f.message_words) continue;
+      bool bloom = false;
+      for (const IndexedField& b : options.blooms) {
+        bloom = bloom || (b.name == f.name && b.builtin == f.builtin && !b.message_words);
+      }
+      fields_.push_back(Field{f, bloom, 0, {}});
     }
   }
 
@@ -34,11 +40,17 @@ class InvertedBuilder final : public IndexBuilder {
         const Record& r = rows[row];
         if (!f.field.builtin) {
           for (const auto& [key, value] : r.fields) {
-            if (key == f.field.name && !value.empty()) f.builder.Add(value, rows_ + row);
+            if (key == f.field.name && !value.empty()) {
+              f.builder.Add(value, rows_ + row);
+              ++f.values;
+            }
           }
         } else {
           std::string_view v = BuiltinValue(r, f.field);
-          if (f.field.keep_empty || !v.empty()) f.builder.Add(v, rows_ + row);
+          if (f.field.keep_empty || !v.empty()) {
+            f.builder.Add(v, rows_ + row);
+            ++f.values;
+          }
         }
       }
     }
@@ -47,6 +59,7 @@ class InvertedBuilder final : public IndexBuilder {
 
   void Finish(std::vector<IndexPart>* parts) override {
     for (Field& f : fields_) {
+      if (NearUnique(f)) continue;  // no part: the field's values are "cannot tell" here
       IndexPart part;
       part.field = f.field;
       part.count = f.builder.distinct_values();
@@ -59,8 +72,19 @@ class InvertedBuilder final : public IndexBuilder {
  private:
   struct Field {
     IndexedField field;
+    bool bloom = false;   // the field has a bloom, which serves its values when not posted
+    uint64_t values = 0;  // values added (occurrences)
     InvertedIndexBuilder builder;
   };
+
+  // Whether the rule leaves "f" without postings in this segment (ValuePostingsRule).
+  bool NearUnique(const Field& f) const {
+    if (f.field.keep_empty || !f.bloom || rows_ <= rule_.small_segment_rows) return false;
+    return static_cast<double>(f.builder.distinct_values()) >
+           rule_.max_distinct_fraction * static_cast<double>(f.values);
+  }
+
+  const ValuePostingsRule rule_;
   std::vector<Field> fields_;
   uint32_t rows_ = 0;
 };

@@ -56,7 +56,8 @@ std::vector<Record> TiedRecords() {
 // 40. The segments take turns: time slices of one block (the default layout), rows sorted by
 // service, host and ts over the whole segment (every block spans the segment's time), format
 // version 2 (no index kinds: every block is a candidate), the warm encoding; and every other one
-// posts every message word (words found from exact postings) instead of the default rule.
+// posts every message word (words found from exact postings) and every near-unique field's values
+// instead of the default rules.
 std::shared_ptr<storage::Snapshot> Spread(const std::vector<Record>& records,
                                           const std::string& dir, size_t per_segment,
                                           size_t in_memory) {
@@ -84,6 +85,7 @@ std::shared_ptr<storage::Snapshot> Spread(const std::vector<Record>& records,
       if (id % 2 == 0) {
         wo.word_postings.min_rows = 1;
         wo.word_postings.max_fraction = 1.0;
+        wo.value_postings = index::ValuePostingsRule();  // near-unique trace ids posted too
       }
       segment::SegmentInfo info;
       info.id = id;

@@ -132,7 +132,8 @@ std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& reco
                                                  const std::string& dir, size_t per_segment,
                                                  size_t in_memory, uint32_t block_rows,
                                                  uint64_t old_every,
-                                                 const index::WordPostingsRule* words) {
+                                                 const index::WordPostingsRule* words,
+                                                 const index::ValuePostingsRule* values) {
   auto snap = std::make_shared<storage::Snapshot>();
   snap->tenant = "default";
   Env* env = Env::Default();
@@ -153,6 +154,10 @@ std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& reco
     // Every other one of the current version with the word postings laid out as builds before
     // the front-coded layout wrote them (word_postings version 1).
     wo.word_postings_version = old_every != 0 && id % (2 * old_every) == 2 ? 1 : 0;
+    // Segments with and without the postings of near-unique fields mixed, unless told.
+    wo.value_postings = values != nullptr ? *values
+                        : id % 2 == 0     ? index::ValuePostingsRule()
+                                          : segment::DefaultValuePostingsRule();
     // Every "old_every"-th segment after it in the warm tier's encoding (its text layouts and
     // blooms), with the test's block size, the hot indexes (the tests that count without
     // reading rows need trace_id's), and the default zstd levels (no answer depends on them;
@@ -162,6 +167,7 @@ std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& reco
     warm.text_zstd_level = warm.other_zstd_level = warm.metadata_zstd_level = 0;
     warm.indexed_fields = wo.indexed_fields;
     warm.word_postings = wo.word_postings;
+    warm.value_postings = wo.value_postings;
     const bool as_warm = old_every != 0 && id % old_every == 1;
     ++id;
     storage::SegmentHandle h;

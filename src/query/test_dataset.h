@@ -50,12 +50,16 @@ class TempDir {
 // text layouts and blooms, with the test's block size and indexes), and every other one of the
 // rest with the word postings laid out as before the front-coded layout (version 1), so the
 // differential tests mix old and warm files in. "words": the rule of the message's word postings
-// (null: the default).
+// (null: the default). "values": which exact-value fields get postings (null: every even-numbered
+// segment posts every field, the others follow segment::DefaultValuePostingsRule(), which leaves
+// near-unique fields such as the dataset's trace_id to their blooms: both kinds of segments
+// mixed).
 std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& records,
                                                  const std::string& dir, size_t per_segment,
                                                  size_t in_memory, uint32_t block_rows,
                                                  uint64_t old_every = 3,
-                                                 const index::WordPostingsRule* words = nullptr);
+                                                 const index::WordPostingsRule* words = nullptr,
+                                                 const index::ValuePostingsRule* values = nullptr);
 
 // The differential tests' shared loops. Inline: only the tests that use them link
 // sawmill_segment_testdata.

@@ -87,6 +87,9 @@ std::vector<std::string> DefaultIndexedFields();
 std::vector<std::string> DefaultBloomFields();
 // The measured rule of which message words get postings (docs/format/index.md "Word postings").
 index::WordPostingsRule DefaultWordPostingsRule();
+// The measured rule of which exact-value fields get postings: none for a near-unique field
+// (docs/format/index.md "Near-unique fields").
+index::ValuePostingsRule DefaultValuePostingsRule();
 
 struct WriterOptions {
   uint32_t block_rows = 8192;  // rows per column block
@@ -95,6 +98,8 @@ struct WriterOptions {
   std::vector<std::string> indexed_fields = DefaultIndexedFields();
   // Which words get postings (docs/format/index.md "Word postings").
   index::WordPostingsRule word_postings = DefaultWordPostingsRule();
+  // Which of indexed_fields get postings in a segment (docs/format/index.md "Near-unique fields").
+  index::ValuePostingsRule value_postings = DefaultValuePostingsRule();
   // The layout of the word postings block (docs/format/index.md "Word postings"): 0 the newest
   // (version 3: version 2's front-coded words and column-split postings, and the rows of each
   // word too frequent to post in each block), 1 or 2 as builds before it wrote it (compatibility

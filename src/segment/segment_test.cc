@@ -668,7 +668,7 @@ TEST(Segment, PackedColumnsOfABlockReadTheirFrameOnce) {
 // Format version 7 in the warm tier: a time column of microsecond precision is stored scaled
 // and a column of hex trace ids as bytes, smaller than as version 6 wrote them, and both read
 // back the same records.
-TEST(Segment, WarmVersion7StoresScaledTimesAndHexIds) {
+TEST(Segment, Version7StoresScaledTimesAndHexIdsInBothTiers) {
   std::mt19937_64 rng(77);
   std::vector<Record> records;
   int64_t ts = 1'764'374'400'000'000'000;
@@ -681,26 +681,29 @@ TEST(Segment, WarmVersion7StoresScaledTimesAndHexIds) {
     records.push_back(std::move(r));
   }
   FaultInjectionEnv env;
-  uint64_t bytes[2] = {0, 0};
-  for (uint32_t version : {kFormatVersion, 6u}) {
-    WriterOptions options = WarmWriterOptions();
-    options.format_version = version;
-    SegmentInfo out;
-    ASSERT_TRUE(WriteSegment(&env, "/v7.seg", TestInfo(), records, options, &out).ok());
-    bytes[version == kFormatVersion ? 0 : 1] = out.file_bytes;
-    auto reader = SegmentFileReader::OpenFile(&env, "/v7.seg");
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    EXPECT_TRUE(ReadAll(**reader) == Expected(records, true)) << version;
-    auto encoding_of = [&](ColumnId id) {
-      std::string raw;
-      const BlockRef& ref = (*reader)->footer().columns[static_cast<size_t>(id)].blocks[0];
-      EXPECT_TRUE((*reader)->ReadPhysical(ref, "column", &raw, nullptr).ok());
-      return raw.empty() ? Encoding{} : static_cast<Encoding>(raw[0]);
-    };
-    EXPECT_EQ(encoding_of(ColumnId::kTs) == Encoding::kScaled, version == kFormatVersion);
-    EXPECT_EQ(encoding_of(ColumnId::kTraceId) == Encoding::kHex, version == kFormatVersion);
+  // Both tiers: hot segments use the version-7 encodings too (issue 19, docs/storage.md).
+  for (bool warm : {true, false}) {
+    uint64_t bytes[2] = {0, 0};
+    for (uint32_t version : {kFormatVersion, 6u}) {
+      WriterOptions options = warm ? WarmWriterOptions() : WriterOptions();
+      options.format_version = version;
+      SegmentInfo out;
+      ASSERT_TRUE(WriteSegment(&env, "/v7.seg", TestInfo(), records, options, &out).ok());
+      bytes[version == kFormatVersion ? 0 : 1] = out.file_bytes;
+      auto reader = SegmentFileReader::OpenFile(&env, "/v7.seg");
+      ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+      EXPECT_TRUE(ReadAll(**reader) == Expected(records, true)) << version;
+      auto encoding_of = [&](ColumnId id) {
+        std::string raw;
+        const BlockRef& ref = (*reader)->footer().columns[static_cast<size_t>(id)].blocks[0];
+        EXPECT_TRUE((*reader)->ReadPhysical(ref, "column", &raw, nullptr).ok());
+        return raw.empty() ? Encoding{} : static_cast<Encoding>(raw[0]);
+      };
+      EXPECT_EQ(encoding_of(ColumnId::kTs) == Encoding::kScaled, version == kFormatVersion);
+      EXPECT_EQ(encoding_of(ColumnId::kTraceId) == Encoding::kHex, version == kFormatVersion);
+    }
+    EXPECT_LT(bytes[0], bytes[1]) << (warm ? "warm" : "hot");
   }
-  EXPECT_LT(bytes[0], bytes[1]);
 }
 
 TEST(Segment, BloomsNeverGiveAFalseNegativeOnRealData) {

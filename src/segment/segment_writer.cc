@@ -609,6 +609,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   }
 
   build.words = options_.word_postings;
+  build.values = options_.value_postings;
   build.word_postings_version = options_.word_postings_version;
   for (const auto* fields : {&build.indexed, &build.blooms}) {
     for (const index::IndexedField& f : *fields) split_words_ = split_words_ || f.message_words;
@@ -618,8 +619,8 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   footer_.version = version;
   scratch_.text_layouts = options_.text_layouts && version >= 5;
   scratch_.prefix_split = scratch_.text_layouts && version >= 6;
-  // Version 7: time columns divided by their common divisor, hex ids as bytes (warm tier).
-  scratch_.hex = scratch_.text_layouts && version >= 7;
+  // Version 7: time columns divided by their common divisor, hex ids as bytes (both tiers).
+  scratch_.hex = version >= 7;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
     // kKindBlock data lives in the kind_index directory, which format version 3 added.
     if (kind->new_builder == nullptr ||

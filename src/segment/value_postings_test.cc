@@ -1,0 +1,184 @@
+// The rule of which exact-value fields get postings (index::ValuePostingsRule, issue 19): a
+// near-unique field (trace ids) has no inverted index in a segment, so its values are "cannot
+// tell" (nullopt), never "no row", while its blooms still find every value it holds; a field
+// whose values repeat, a field without a bloom, service, host and level keep their postings.
+#include <gtest/gtest.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/fault_env.h"
+#include "segment/segment.h"
+#include "segment/segment_file_reader.h"
+
+namespace sawmill::segment {
+namespace {
+
+SegmentInfo Info() {
+  SegmentInfo info;
+  info.id = 7;
+  info.tenant = "acme";
+  return info;
+}
+
+// 3,000 rows: a trace_id of its own in every row (near-unique); a user_id of 4 rows each (on
+// the rule's boundary: 1 distinct value per 4, posted); a span_id of 3 rows each (1 per 3,
+// above 0.25: not posted); a dynamic field "order" unique per row but without a bloom.
+std::vector<Record> Rows() {
+  std::vector<Record> out;
+  for (uint64_t i = 0; i < 3000; ++i) {
+    Record r;
+    r.seq = i;
+    r.ts = r.ingest_ts = 1'000'000'000 + static_cast<int64_t>(i) * 1000;
+    r.service = "svc" + std::to_string(i % 3);
+    r.host = "h" + std::to_string(i % 5);
+    r.level = static_cast<Level>(i % kLevelCount);
+    r.message = "line " + std::to_string(i);
+    r.trace_id = "t" + std::to_string(i * 7919);
+    r.user_id = "u" + std::to_string(i / 4);
+    r.span_id = "s" + std::to_string(i / 3);
+    r.fields.emplace_back("order", "o" + std::to_string(i));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+std::shared_ptr<SegmentReader> Write(FaultInjectionEnv* env, const std::string& path,
+                                     const std::vector<Record>& rows,
+                                     const index::ValuePostingsRule& rule) {
+  WriterOptions o;
+  o.block_rows = 512;
+  o.time_slice_rows = 512;
+  o.indexed_fields = {"trace_id", "user_id", "span_id", "order", "message"};
+  o.value_postings = rule;
+  Status s = WriteSegment(env, path, Info(), rows, o, nullptr);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  auto reader = SegmentReader::Open(env, path);
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  return reader.ok() ? *reader : nullptr;
+}
+
+// Whether the segment answers `field = value` with rows (an index) rather than "cannot tell".
+bool Posted(const SegmentReader& reader, const std::string& field, const std::string& value) {
+  auto rows = reader.Postings(field, value);
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  return rows.ok() && rows->has_value();
+}
+
+TEST(ValuePostings, NearUniqueFieldsAreCannotTellAndTheirBloomsFindEveryValue) {
+  FaultInjectionEnv env;
+  const std::vector<Record> rows = Rows();
+  auto reader = Write(&env, "/rule.seg", rows, DefaultValuePostingsRule());
+  ASSERT_NE(reader, nullptr);
+  std::vector<Record> stored;
+  for (uint32_t b = 0; b < reader->blocks().size(); ++b) {
+    ASSERT_TRUE(reader->ReadBlock(b, kColAll, &stored, nullptr).ok());
+  }
+  ASSERT_EQ(stored.size(), rows.size());
+
+  // Near-unique with a bloom: no postings, for a value held or not, and no value list.
+  EXPECT_FALSE(Posted(*reader, "trace_id", rows[17].trace_id));
+  EXPECT_FALSE(Posted(*reader, "trace_id", "no-such-trace"));
+  EXPECT_FALSE(Posted(*reader, "span_id", rows[17].span_id));
+  auto values = reader->IndexedValues("trace_id");
+  ASSERT_TRUE(values.ok());
+  EXPECT_FALSE(values->has_value());
+  // Its blooms still say "maybe" for every value the segment and each block hold.
+  for (uint32_t row = 0; row < stored.size(); ++row) {
+    const std::string& t = stored[row].trace_id;
+    ASSERT_TRUE(reader->SegmentMayContain("trace_id", t)) << t;
+    const uint32_t block = row / 512;
+    ASSERT_TRUE(reader->BlockMayContain(block, "trace_id", t)) << t << " block " << block;
+  }
+
+  // On the boundary (4 rows a value) and without a bloom: posted, exactly.
+  for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
+           {"user_id", "u10"}, {"order", "o123"}, {"service", "svc1"}, {"host", "h4"}}) {
+    auto got = reader->Postings(field, value);
+    ASSERT_TRUE(got.ok() && got->has_value()) << field;
+    roaring::Roaring want;
+    for (uint32_t row = 0; row < stored.size(); ++row) {
+      const Record& r = stored[row];
+      const std::string* v = r.FindField(field);
+      std::string_view have = field == "user_id"   ? std::string_view(r.user_id)
+                              : field == "service" ? std::string_view(r.service)
+                              : field == "host"    ? std::string_view(r.host)
+                              : v != nullptr       ? std::string_view(*v)
+                                                   : std::string_view();
+      if (have == value) want.add(row);
+    }
+    EXPECT_GT(want.cardinality(), 0u) << field;
+    EXPECT_EQ(**got, want) << field;
+  }
+  // A posted field still answers "no row" for a value it does not hold.
+  auto absent = reader->Postings("user_id", "no-such-user");
+  ASSERT_TRUE(absent.ok() && absent->has_value());
+  EXPECT_TRUE((*absent)->isEmpty());
+}
+
+TEST(ValuePostings, RuleOffOrSmallSegmentPostsEveryField) {
+  FaultInjectionEnv env;
+  const std::vector<Record> rows = Rows();
+  auto off = Write(&env, "/off.seg", rows, index::ValuePostingsRule());
+  ASSERT_NE(off, nullptr);
+  EXPECT_TRUE(Posted(*off, "trace_id", rows[17].trace_id));
+  EXPECT_TRUE(Posted(*off, "span_id", rows[17].span_id));
+
+  index::ValuePostingsRule small = DefaultValuePostingsRule();
+  small.small_segment_rows = rows.size();
+  auto few = Write(&env, "/small.seg", rows, small);
+  ASSERT_NE(few, nullptr);
+  auto got = few->Postings("trace_id", rows[17].trace_id);
+  ASSERT_TRUE(got.ok() && got->has_value());
+  EXPECT_EQ((*got)->cardinality(), 1u);
+
+  small.small_segment_rows = rows.size() - 1;  // one row more than the exception covers
+  auto more = Write(&env, "/more.seg", rows, small);
+  ASSERT_NE(more, nullptr);
+  EXPECT_FALSE(Posted(*more, "trace_id", rows[17].trace_id));
+}
+
+TEST(ValuePostings, AFieldWithoutABloomKeepsItsPostings) {
+  FaultInjectionEnv env;
+  const std::vector<Record> rows = Rows();
+  WriterOptions o;
+  o.block_rows = 512;
+  o.bloom_fields = {"message"};  // trace_id has no bloom: its postings are all that serve it
+  Status s = WriteSegment(&env, "/nobloom.seg", Info(), rows, o, nullptr);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  auto reader = SegmentReader::Open(&env, "/nobloom.seg");
+  ASSERT_TRUE(reader.ok());
+  EXPECT_TRUE(Posted(**reader, "trace_id", rows[17].trace_id));
+}
+
+// The segment-wide bloom is kept only where it is the smaller answer: the message's words repeat
+// in every block (kept), a trace id is in one block (left out: the block filters together are as
+// large). Without it every held value is still "maybe" for the segment, and absent ones mostly
+// "no" from the block filters.
+TEST(ValuePostings, SegmentBloomOnlyForValuesRepeatedAcrossBlocks) {
+  FaultInjectionEnv env;
+  const std::vector<Record> rows = Rows();
+  Write(&env, "/blooms.seg", rows, DefaultValuePostingsRule());
+  auto reader = SegmentFileReader::OpenFile(&env, "/blooms.seg");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_GT((*reader)->blocks().size(), 1u);
+  std::map<std::string, const BloomMeta*> blooms;
+  for (const BloomMeta& b : (*reader)->footer().blooms) blooms[b.field] = &b;
+  ASSERT_TRUE(blooms.count("trace_id") && blooms.count("message") && blooms.count("user_id"));
+  EXPECT_EQ(blooms["trace_id"]->segment_filter.size, 0u);
+  EXPECT_EQ(blooms["user_id"]->segment_filter.size, 0u);  // 4 rows a value: mostly one block
+  EXPECT_GT(blooms["message"]->segment_filter.size, 0u);  // "line" in every block
+  EXPECT_GT(blooms["trace_id"]->block_filters.size, 0u);
+  for (const Record& r : rows) {
+    ASSERT_TRUE((*reader)->SegmentMayContain("trace_id", r.trace_id)) << r.trace_id;
+  }
+  int absent_maybe = 0;
+  for (int i = 0; i < 1000; ++i) {
+    absent_maybe += (*reader)->SegmentMayContain("trace_id", "absent" + std::to_string(i));
+  }
+  EXPECT_LT(absent_maybe, 150);  // about 1 % per block filter, 6 blocks
+}
+
+}  // namespace
+}  // namespace sawmill::segment
