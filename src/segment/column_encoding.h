@@ -106,6 +106,19 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
 Status DecodeStringColumn(std::string_view block, size_t max_count,
                           std::vector<std::string_view>* out, std::string* arena);
 
+// Reading a few rows of a kPlain block without decompressing all of it (ReadRows): its lengths
+// come first, so the bytes of rows 0..last_row end at a known place. Given the first bytes of a
+// column block, PlainBytesThrough says how many leading bytes hold rows 0..last_row: more than
+// 0 when it cannot tell yet (the header is not all there), UINT64_MAX when the
+// block is not kPlain or holds no row "last_row" (it is then read whole). DecodePlainRows
+// decodes the rows "rows" (ascending) from such a prefix of a block of "raw_size" bytes holding
+// exactly "count" values: "*views" gets "count" views, empty but for the listed rows. Errors:
+// DataLoss (a malformed header, lengths that do not add up to raw_size, a listed row past
+// the prefix).
+uint64_t PlainBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);
+Status DecodePlainRows(std::string_view prefix, uint64_t raw_size, size_t count,
+                       const std::vector<uint32_t>& rows, std::vector<std::string_view>* views);
+
 // Encoding::kDecimal (decimal_encoding.cc): a string column whose values are all canonical
 // decimal integers ("0", "-17", "1674982348243675358"; no sign on zero, no leading zeros) is
 // stored as those integers, delta-of-delta: numeric ids and epoch timestamps kept as strings

@@ -84,6 +84,72 @@ Status DecodePlainBlock(std::string_view body, size_t count, std::vector<std::st
 }
 }  // namespace
 
+namespace {
+
+// The header of a kPlain block: where its bytes start and its lengths (false when "prefix" is
+// too short to hold it, or it is malformed).
+bool ParsePlainHeader(std::string_view prefix, size_t max_count, uint64_t* bytes_at,
+                      std::vector<uint64_t>* lengths) {
+  std::string_view in = prefix;
+  uint64_t count;
+  if (in.empty() || static_cast<Encoding>(in[0]) != Encoding::kPlain) return false;
+  in.remove_prefix(1);
+  if (!GetVarint64(&in, &count) || count > max_count) return false;
+  lengths->resize(count);
+  for (uint64_t& length : *lengths) {
+    if (!GetVarint64(&in, &length)) return false;
+  }
+  *bytes_at = prefix.size() - in.size();
+  return true;
+}
+
+}  // namespace
+
+uint64_t PlainBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row) {
+  if (prefix.empty()) return 0;
+  if (static_cast<Encoding>(prefix[0]) != Encoding::kPlain) return UINT64_MAX;
+  uint64_t at = 0;
+  std::vector<uint64_t> lengths;
+  // Too short to tell (or a corrupt header: the block is then decompressed whole, and its
+  // decoding says what is wrong).
+  if (!ParsePlainHeader(prefix, max_count, &at, &lengths)) return 0;
+  if (last_row >= lengths.size()) return UINT64_MAX;
+  for (uint32_t row = 0; row <= last_row; ++row) at += lengths[row];
+  return at;
+}
+
+Status DecodePlainRows(std::string_view prefix, uint64_t raw_size, size_t max_count,
+                       const std::vector<uint32_t>& rows, std::vector<std::string_view>* views) {
+  uint64_t at = 0;
+  std::vector<uint64_t> lengths;
+  if (!ParsePlainHeader(prefix, max_count, &at, &lengths) || lengths.size() != max_count) {
+    return Status::DataLoss("bad plain string column header");
+  }
+  // The lengths must add up to the whole block, as a whole read checks.
+  uint64_t total = at;
+  for (uint64_t length : lengths) {
+    total += length;
+    if (total > raw_size) break;
+  }
+  if (total != raw_size) {
+    return Status::DataLoss("string column needs " + std::to_string(total - at) + " bytes, has " +
+                            std::to_string(raw_size - at));
+  }
+  views->assign(lengths.size(), std::string_view());
+  size_t next = 0;
+  for (uint32_t row = 0; row < lengths.size() && next < rows.size(); ++row) {
+    if (rows[next] == row) {
+      if (at + lengths[row] > prefix.size()) {
+        return Status::DataLoss("row " + std::to_string(row) + " lies past the bytes decompressed");
+      }
+      (*views)[row] = prefix.substr(at, lengths[row]);
+      ++next;
+    }
+    at += lengths[row];
+  }
+  return Status::OK();
+}
+
 extern const ColumnEncoding kPlainEncoding;  // registered in column_encoding.cc
 const ColumnEncoding kPlainEncoding{Encoding::kPlain, "plain", nullptr, &DecodePlainBlock};
 
