@@ -112,9 +112,16 @@ Status DecodeStringColumn(std::string_view block, size_t max_count,
 // 0 when it cannot tell yet (the header is not all there), UINT64_MAX when the
 // block is not kPlain or holds no row "last_row" (it is then read whole). DecodePlainRows
 // decodes the rows "rows" (ascending) from such a prefix of a block of "raw_size" bytes holding
-// exactly "count" values: "*views" gets "count" views, empty but for the listed rows. Errors:
-// DataLoss (a malformed header, lengths that do not add up to raw_size, a listed row past
-// the prefix).
+// exactly "count" values: "*views" gets one view per listed row. Errors: DataLoss (a malformed
+// header, lengths that do not add up to raw_size, a listed row past the prefix).
+// DecodeStringColumn of the rows "rows" (ascending, below the block's count, which must be
+// exactly "count") only: "*out" gets one view per listed row (replacing what it held). A plain
+// or dictionary block builds views for those rows only (a dictionary's ids are read up to the
+// last listed row); the other encodings decode every row and keep the listed ones.
+Status DecodeStringRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
+                        std::vector<std::string_view>* out, std::string* arena);
+Status DecodeDictRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
+                      std::vector<std::string_view>* out);
 uint64_t PlainBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);
 Status DecodePlainRows(std::string_view prefix, uint64_t raw_size, size_t count,
                        const std::vector<uint32_t>& rows, std::vector<std::string_view>* views);

@@ -66,11 +66,11 @@ class SegmentFileReader final : public SegmentReader {
                       ReadStats* stats, FrameCache* frames = nullptr) const;
 
   // Reads and decodes the per-row text column "col" (footer position) of "block", which holds
-  // "rows" rows, into "*views" (one per row, pointing into "*buf"). A split column block
-  // (version 9) reads only the sub-blocks holding the rows "*selected" (ascending; every row when
-  // null), in one ranged read per run of adjacent sub-blocks; the views of the other rows are
-  // empty. An absent block gives empty views. Errors: DataLoss naming the column, block and
-  // sub-block.
+  // "rows" rows, into "*views" (pointing into "*buf"): one per row, or with "selected" one per
+  // row it lists (ascending), decoded for those rows only where the encoding allows. A split
+  // column block (version 9) reads only the sub-blocks holding them, in one ranged read per run
+  // of adjacent sub-blocks. An absent block gives empty views. Errors: DataLoss naming the
+  // column, block and sub-block.
   Status ReadTextColumn(size_t col, uint32_t block, uint32_t rows,
                         const std::vector<uint32_t>* selected, TextBuffer* buf,
                         std::vector<std::string_view>* views, ReadStats* stats,
@@ -99,15 +99,14 @@ class SegmentFileReader final : public SegmentReader {
   // Reads and decodes the built-in column "field" (not kInternal) of "block", which holds
   // "rows" rows: integers into "*ints", text into "*views" (pointing into "*raw" or "*arena").
   // Errors: DataLoss naming the column and block.
-  // Text columns through ReadTextColumn (only the rows *selected, when given, are sure to be
-  // set).
+  // Text columns through ReadTextColumn (one view per row *selected, when given); integer
+  // columns one value per row of the block.
   Status DecodeBuiltinColumn(uint32_t block, const BuiltinField& field, uint32_t rows,
                              const std::vector<uint32_t>* selected, TextBuffer* buf,
                              std::vector<int64_t>* ints, std::vector<std::string_view>* views,
                              ReadStats* stats, FrameCache* frames) const;
   // ReadTextColumn of the rows "selected" (not empty) of an unsplit, unpacked, present block:
-  // a plain block is decompressed only as far as its last listed row (zstd), and only the
-  // listed rows' views are set.
+  // a plain block is decompressed only as far as its last listed row (zstd).
   Status ReadTextRows(const BlockRef& ref, const std::string& name, uint32_t rows,
                       const std::vector<uint32_t>& selected, TextBuffer* buf,
                       std::vector<std::string_view>* views, ReadStats* stats) const;

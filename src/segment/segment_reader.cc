@@ -348,9 +348,7 @@ Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& n
   if (buf->raw.size() < ref.raw_size) {
     s = DecodePlainRows(buf->raw, ref.raw_size, rows, selected, views);
   } else {
-    s = DecodeStringColumn(buf->raw, rows, views, &buf->arena);
-    if (s.ok() && views->size() != rows)
-      s = Status::DataLoss("holds " + std::to_string(views->size()) + " values");
+    s = DecodeStringRows(buf->raw, rows, selected, views, &buf->arena);
   }
   if (!s.ok()) {
     return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
@@ -374,12 +372,17 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
   if (!ref.is_split()) {
     RETURN_IF_ERROR(ReadPhysical(ref, name, &buf->raw, stats, frames));
     if (!ref.present()) {
-      views->resize(rows);
+      views->resize(selected != nullptr ? selected->size() : rows);
       return Status::OK();
     }
-    Status s = DecodeStringColumn(buf->raw, rows, views, &buf->arena);
-    if (s.ok() && views->size() != rows)
-      s = Status::DataLoss("holds " + std::to_string(views->size()) + " values");
+    Status s;
+    if (selected != nullptr) {
+      s = DecodeStringRows(buf->raw, rows, *selected, views, &buf->arena);
+    } else {
+      s = DecodeStringColumn(buf->raw, rows, views, &buf->arena);
+      if (s.ok() && views->size() != rows)
+        s = Status::DataLoss("holds " + std::to_string(views->size()) + " values");
+    }
     if (!s.ok()) {
       return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
                               std::to_string(ref.offset) + ": " + s.message());
@@ -405,7 +408,9 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
   buf->piece_arenas.clear();
   // Never reallocated below: a short arena's views point into the string object itself.
   buf->piece_arenas.reserve(subs.size());
-  views->resize(rows);
+  if (selected == nullptr) views->resize(rows);
+  std::vector<uint32_t> in_piece;  // the listed rows of one sub-block, relative to it
+  size_t next = 0;                 // the next entry of *selected
   for (size_t first = 0; first < subs.size();) {
     if (!wanted[first]) {
       ++first;
@@ -422,9 +427,18 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
       run.remove_prefix(sub.raw_size);
       std::string& arena = buf->piece_arenas.emplace_back();
       buf->piece.clear();
-      Status s = DecodeStringColumn(piece_raw, sub.rows, &buf->piece, &arena);
-      if (s.ok() && buf->piece.size() != sub.rows)
-        s = Status::DataLoss("holds " + std::to_string(buf->piece.size()) + " values");
+      Status s;
+      if (selected != nullptr) {
+        in_piece.clear();
+        for (; next < selected->size() && (*selected)[next] < sub.first_row + sub.rows; ++next) {
+          in_piece.push_back((*selected)[next] - sub.first_row);
+        }
+        s = DecodeStringRows(piece_raw, sub.rows, in_piece, &buf->piece, &arena);
+      } else {
+        s = DecodeStringColumn(piece_raw, sub.rows, &buf->piece, &arena);
+        if (s.ok() && buf->piece.size() != sub.rows)
+          s = Status::DataLoss("holds " + std::to_string(buf->piece.size()) + " values");
+      }
       if (!s.ok()) {
         return Status::DataLoss("segment " + path_ + ": " + name + ", sub-block " +
                                 std::to_string(i + 1) + " of " + std::to_string(subs.size()) +
@@ -432,7 +446,11 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
                                 std::to_string(sub.first_row + sub.rows - 1) + ") at offset " +
                                 std::to_string(sub.offset) + ": " + s.message());
       }
-      std::copy(buf->piece.begin(), buf->piece.end(), views->begin() + sub.first_row);
+      if (selected != nullptr) {
+        views->insert(views->end(), buf->piece.begin(), buf->piece.end());
+      } else {
+        std::copy(buf->piece.begin(), buf->piece.end(), views->begin() + sub.first_row);
+      }
     }
     first = last;
   }
@@ -504,18 +522,18 @@ Status SegmentFileReader::ReadSelected(uint32_t block, uint32_t column_mask,
   }
   Status s;
   // Only the columns the rows built here refer to.
-  uint32_t needed = 0;
-  for (size_t i = 0; i < n; ++i) needed |= JsonShapeColumns(shapes[row_of(i)]);
+  uint32_t needed = 0;  // (shapes and extras hold one value per row built: row_of(i) is row i)
+  for (size_t i = 0; i < n; ++i) needed |= JsonShapeColumns(shapes[i]);
   const uint32_t added = needed & ~column_mask;
   const size_t base = out->size();
   RETURN_IF_ERROR(ReadColumns(block, column_mask | needed, selected, out, stats, &frames));
   Record* dst = out->data() + base;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t row = row_of(i);
-    if (shapes[row].empty()) continue;
+    if (shapes[i].empty()) continue;
     std::string& message = dst[i].message;
     message.clear();
-    s = RenderJsonShape(shapes[row], extras.empty() ? std::string_view() : extras[row], dst[i],
+    s = RenderJsonShape(shapes[i], extras.empty() ? std::string_view() : extras[i], dst[i],
                         &message);
     if (!s.ok()) {
       out->resize(base);
@@ -572,7 +590,8 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
         DecodeBuiltinColumn(block, field, rows, selected, &buf, &ints, &views, stats, frames);
     if (!s.ok()) return fail(s);
     if (field.type == FieldType::kString) {
-      for (size_t i = 0; i < n; ++i) (dst[i].*field.text).assign(views[row_of(i)]);
+      // One view per row built (ReadTextColumn).
+      for (size_t i = 0; i < n; ++i) (dst[i].*field.text).assign(views[i]);
       continue;
     }
     for (size_t i = 0; i < n; ++i) {
