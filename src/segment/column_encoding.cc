@@ -178,6 +178,17 @@ Status DecodeIntColumn(std::string_view block, size_t max_count, std::vector<int
                           " is not an integer encoding");
 }
 
+Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t through,
+                              std::vector<int64_t>* out) {
+  std::string_view body = block;
+  Encoding enc;
+  size_t count;
+  Status error;
+  if (!ReadHeader(&body, max_count, &enc, &count, &error)) return error;
+  if (enc == Encoding::kRle) return DecodeRlePrefix(body, count, through, out);
+  return DecodeIntColumn(block, max_count, out);
+}
+
 Status DecodeStringColumn(std::string_view block, size_t max_count,
                           std::vector<std::string_view>* out, std::string* arena) {
   Encoding enc;

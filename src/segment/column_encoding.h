@@ -165,6 +165,13 @@ bool EncodeHex(const std::string_view* values, size_t count, std::string* out);
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,
                        std::vector<int64_t>* out);
 Status DecodeRleBody(std::string_view body, size_t count, std::vector<int64_t>* out);
+// DecodeRleBody of the first "through" values or more (whole runs), not looking further.
+Status DecodeRlePrefix(std::string_view body, size_t count, size_t through,
+                       std::vector<int64_t>* out);
+// DecodeIntColumn of at least the first "through" values (ReadRows of rows up to through - 1):
+// an RLE block stops after the run holding value through - 1; the others decode every value.
+Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t through,
+                              std::vector<int64_t>* out);
 Status DecodePlainBody(std::string_view* body, size_t count, std::vector<std::string_view>* out);
 Status DecodeDictBody(std::string_view body, size_t count, std::vector<std::string_view>* out);
 

@@ -705,8 +705,11 @@ Status SegmentFileReader::DecodeBuiltinColumn(uint32_t block, const BuiltinField
   if (ref.is_split()) return decode_loss(Status::DataLoss("an integer column block is split"));
   RETURN_IF_ERROR(ReadPhysical(ref, name, &buf->raw, stats, frames));
   ints->clear();
-  Status s = DecodeIntColumn(buf->raw, rows, ints);
-  if (s.ok() && ints->size() != rows)
+  // ReadRows: an RLE block (level, flags) only as far as the last listed row.
+  const size_t through = selected != nullptr && !selected->empty() ? selected->back() + 1 : rows;
+  Status s = DecodeIntColumnThrough(buf->raw, rows, through, ints);
+  if (s.ok() &&
+      (ints->size() < through || ints->size() > rows || (through == rows && ints->size() != rows)))
     s = Status::DataLoss("holds " + std::to_string(ints->size()) + " values");
   if (!s.ok()) return decode_loss(s);
   if (field.type == FieldType::kLevel) {
