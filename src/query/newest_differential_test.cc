@@ -20,6 +20,7 @@
 #include "query/random_query_test_util.h"
 #include "query/test_dataset.h"
 #include "segment/segment.h"
+#include "segment/segment_file_reader.h"
 #include "storage/record_chunk.h"
 
 namespace sawmill::query {
@@ -246,6 +247,73 @@ TEST_F(NewestFirst, TheNewestFewReadFewBlocks) {
   EXPECT_LT((scanned.stats.rows_scanned - scanned.stats.memtable_rows_scanned) * 4,
             scanned.stats.blocks_read * 64)
       << scanned.plan;
+}
+
+// The newest 100 of a sparse exact filter over a hot segment of 8,192-row blocks read all columns
+// of a hundred rows of the newest block: the reader decompresses less than half of what that
+// block's columns hold (a plain message only up to the rows, the trace ids' sub-blocks holding
+// them; format version 9), and the page is the brute-force scan's. Without that it decompressed
+// every column whole.
+TEST(NewestFirstRowFetch, TheNewest100OfASparseFilterDecompressFarLessThanTheirBlocks) {
+  std::vector<Record> base = testing::LoadDataset();
+  ASSERT_FALSE(base.empty());
+  std::vector<Record> records;
+  std::mt19937_64 rng(19);
+  for (uint64_t i = 0; i < 32768; ++i) {
+    Record r = base[i % base.size()];
+    char id[40];
+    std::snprintf(id, sizeof(id), "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                  static_cast<unsigned long long>(rng()));
+    r.trace_id = id;
+    r.fields.clear();
+    r.service = "svc-" + std::to_string(i % 7);
+    r.host = "node-" + std::to_string(i % 3);
+    r.level = r.service == "svc-0" && i % 9 == 0 ? Level::kError : Level::kInfo;
+    r.ts = r.ingest_ts = kDatasetStart + static_cast<int64_t>(i) * kNanosPerSecond / 10;
+    r.seq = i + 1;
+    records.push_back(std::move(r));
+  }
+  testing::TempDir dir("rowfetch");
+  const std::string path = dir.path() + "/1.seg";
+  segment::SegmentInfo info;
+  info.id = 1;
+  info.tenant = "default";
+  storage::SegmentHandle h;
+  ASSERT_TRUE(
+      segment::WriteSegment(Env::Default(), path, info, records, segment::WriterOptions(), &h.info)
+          .ok());
+  auto reader = segment::SegmentFileReader::OpenFile(Env::Default(), path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::shared_ptr<segment::SegmentReader> shared = *reader;
+  h.path = path;
+  h.open = [shared]() -> Result<std::shared_ptr<segment::SegmentReader>> { return shared; };
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  snap->segments.push_back(h);
+  // What a block's columns hold decompressed, the largest block's.
+  uint64_t block_raw = 0;
+  const segment::Footer& footer = (*reader)->footer();
+  for (size_t b = 0; b < footer.blocks.size(); ++b) {
+    uint64_t raw = 0;
+    for (const segment::ColumnMeta& c : footer.columns) raw += c.blocks[b].raw_size;
+    block_raw = std::max(block_raw, raw);
+  }
+  ASSERT_EQ(footer.blocks.size(), 4u);
+  ExecOptions o;
+  o.range = {INT64_MIN, INT64_MAX, false};
+  o.limit = 100;
+  // svc-0's rows come first in each block (sorted by service inside its time slice).
+  auto query = std::make_shared<const Query>(*ParseQuery("service=svc-0 level=ERROR"));
+  ExecResult page = Execute(snap, query, o);
+  ASSERT_EQ(page.hits.size(), 100u);
+  ExecOptions brute = o;
+  brute.use_indexes = false;
+  ExpectSamePage(page, Execute(snap, query, brute), "service=svc-0 level=ERROR");
+  ASSERT_GE(page.stats.blocks_read, 1u);
+  EXPECT_LT(page.stats.bytes_read_raw * 2, page.stats.blocks_read * block_raw)
+      << page.stats.bytes_read_raw << " bytes decompressed in " << page.stats.blocks_read
+      << " blocks of up to " << block_raw << "\n"
+      << page.plan;
 }
 
 // Monotonic time moves by one second on every read, so the N-th limit check passes a deadline of

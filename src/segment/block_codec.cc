@@ -26,7 +26,7 @@ Status DecompressNone(std::string_view payload, std::string* raw, void** /*state
   return Status::OK();
 }
 
-const BlockCodecKind kNoneCodec{Codec::kNone, "none", nullptr, &DecompressNone, nullptr};
+const BlockCodecKind kNoneCodec{Codec::kNone, "none", nullptr, &DecompressNone, nullptr, nullptr};
 
 // The registry: one line per codec.
 const BlockCodecKind* const kCodecs[] = {
@@ -89,6 +89,30 @@ Status CheckBlockCrc(std::string_view stored) {
   uint32_t got = crc32c::Value(stored.data(), n);
   if (want != got) return Status::DataLoss("checksum mismatch");
   return Status::OK();
+}
+
+Status BlockCodec::DecompressPrefix(std::string_view stored, uint64_t raw_size,
+                                    const std::function<uint64_t(std::string_view)>& need,
+                                    std::string* raw) {
+  RETURN_IF_ERROR(CheckBlockCrc(stored));
+  if (raw_size > kMaxBlockRawBytes) {
+    return Status::DataLoss("block claims " + std::to_string(raw_size) + " raw bytes");
+  }
+  size_t payload_size = stored.size() - kBlockTrailerSize;
+  auto codec = static_cast<Codec>(static_cast<uint8_t>(stored[payload_size]));
+  const BlockCodecKind* kind = FindBlockCodec(codec);
+  if (kind == nullptr || static_cast<uint8_t>(codec) >= kMaxCodecs) {
+    return Status::DataLoss("unknown codec " + std::to_string(static_cast<int>(codec)));
+  }
+  void** state = &states_[static_cast<uint8_t>(codec)];
+  if (kind->decompress_prefix == nullptr) {
+    raw->resize(raw_size);
+    return kind->decompress(stored.substr(0, payload_size), raw, state);
+  }
+  // The codec grows "*raw" as it writes: clear() keeps the capacity.
+  raw->clear();
+  raw->reserve(raw_size);
+  return kind->decompress_prefix(stored.substr(0, payload_size), raw_size, raw, need, state);
 }
 
 Status BlockCodec::Decompress(std::string_view stored, uint64_t raw_size, std::string* raw) {

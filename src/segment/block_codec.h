@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 
@@ -32,6 +33,12 @@ struct BlockCodecKind {
   // Errors: DataLoss saying what is wrong.
   Status (*decompress)(std::string_view payload, std::string* raw, void** state);
   void (*free_state)(void* state);  // nullptr when the codec keeps no state
+  // Decompresses the start of "payload" (raw_size bytes in all) into "*raw" (empty), growing
+  // it as it writes: stops once "need" (given the bytes out so far) says that is enough, and
+  // leaves "*raw" holding what it wrote. nullptr: the codec cannot stop early (the caller
+  // decompresses all of it).
+  Status (*decompress_prefix)(std::string_view payload, uint64_t raw_size, std::string* raw,
+                              const std::function<uint64_t(std::string_view)>& need, void** state);
 };
 
 // The registered codec with id "id", or nullptr.
@@ -54,6 +61,14 @@ class BlockCodec {
   // mismatch", "unknown codec 7", "zstd block decompressed to 10 bytes, expected 12"); the
   // caller adds where.
   Status Decompress(std::string_view stored, uint64_t raw_size, std::string* raw);
+
+  // Decompress, but of the start of the payload only, as far as "need" asks: it is given the
+  // bytes decompressed so far and returns how many are needed in all (raw_size or more: all of
+  // it); "*raw" is left holding at least that many (or all). A codec that cannot stop early
+  // (LZ4, none) decompresses all of it. The CRC is always checked over the whole block.
+  // Errors as Decompress.
+  Status DecompressPrefix(std::string_view stored, uint64_t raw_size,
+                          const std::function<uint64_t(std::string_view)>& need, std::string* raw);
 
  private:
   static constexpr size_t kMaxCodecs = 8;  // codec ids are below this

@@ -178,6 +178,17 @@ Status DecodeIntColumn(std::string_view block, size_t max_count, std::vector<int
                           " is not an integer encoding");
 }
 
+Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t through,
+                              std::vector<int64_t>* out) {
+  std::string_view body = block;
+  Encoding enc;
+  size_t count;
+  Status error;
+  if (!ReadHeader(&body, max_count, &enc, &count, &error)) return error;
+  if (enc == Encoding::kRle) return DecodeRlePrefix(body, count, through, out);
+  return DecodeIntColumn(block, max_count, out);
+}
+
 Status DecodeStringColumn(std::string_view block, size_t max_count,
                           std::vector<std::string_view>* out, std::string* arena) {
   Encoding enc;
@@ -190,6 +201,29 @@ Status DecodeStringColumn(std::string_view block, size_t max_count,
   }
   return Status::DataLoss("encoding " + std::to_string(static_cast<int>(enc)) +
                           " is not a string encoding");
+}
+
+Status DecodeStringRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
+                        std::vector<std::string_view>* out, std::string* arena) {
+  std::string_view body = block;
+  Encoding enc;
+  size_t n;
+  Status error;
+  if (!ReadHeader(&body, count, &enc, &n, &error)) return error;
+  if (n != count) return Status::DataLoss("holds " + std::to_string(n) + " values");
+  if (!rows.empty() && rows.back() >= count) {
+    return Status::DataLoss("holds no row " + std::to_string(rows.back()));
+  }
+  if (enc == Encoding::kPlain) return DecodePlainRows(block, block.size(), count, rows, out);
+  if (enc == Encoding::kDict) return DecodeDictRows(body, count, rows, out);
+  std::vector<std::string_view> all;
+  RETURN_IF_ERROR(DecodeStringColumn(block, count, &all, arena));
+  if (all.size() != count)
+    return Status::DataLoss("holds " + std::to_string(all.size()) + " values");
+  out->clear();
+  out->reserve(rows.size());
+  for (uint32_t row : rows) out->push_back(all[row]);
+  return Status::OK();
 }
 
 }  // namespace sawmill::segment

@@ -106,6 +106,26 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
 Status DecodeStringColumn(std::string_view block, size_t max_count,
                           std::vector<std::string_view>* out, std::string* arena);
 
+// Reading a few rows of a kPlain block without decompressing all of it (ReadRows): its lengths
+// come first, so the bytes of rows 0..last_row end at a known place. Given the first bytes of a
+// column block, PlainBytesThrough says how many leading bytes hold rows 0..last_row: more than
+// 0 when it cannot tell yet (the header is not all there), UINT64_MAX when the
+// block is not kPlain or holds no row "last_row" (it is then read whole). DecodePlainRows
+// decodes the rows "rows" (ascending) from such a prefix of a block of "raw_size" bytes holding
+// exactly "count" values: "*views" gets one view per listed row. Errors: DataLoss (a malformed
+// header, lengths that do not add up to raw_size, a listed row past the prefix).
+// DecodeStringColumn of the rows "rows" (ascending, below the block's count, which must be
+// exactly "count") only: "*out" gets one view per listed row (replacing what it held). A plain
+// or dictionary block builds views for those rows only (a dictionary's ids are read up to the
+// last listed row); the other encodings decode every row and keep the listed ones.
+Status DecodeStringRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
+                        std::vector<std::string_view>* out, std::string* arena);
+Status DecodeDictRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
+                      std::vector<std::string_view>* out);
+uint64_t PlainBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);
+Status DecodePlainRows(std::string_view prefix, uint64_t raw_size, size_t count,
+                       const std::vector<uint32_t>& rows, std::vector<std::string_view>* views);
+
 // Encoding::kDecimal (decimal_encoding.cc): a string column whose values are all canonical
 // decimal integers ("0", "-17", "1674982348243675358"; no sign on zero, no leading zeros) is
 // stored as those integers, delta-of-delta: numeric ids and epoch timestamps kept as strings
@@ -145,6 +165,13 @@ bool EncodeHex(const std::string_view* values, size_t count, std::string* out);
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,
                        std::vector<int64_t>* out);
 Status DecodeRleBody(std::string_view body, size_t count, std::vector<int64_t>* out);
+// DecodeRleBody of the first "through" values or more (whole runs), not looking further.
+Status DecodeRlePrefix(std::string_view body, size_t count, size_t through,
+                       std::vector<int64_t>* out);
+// DecodeIntColumn of at least the first "through" values (ReadRows of rows up to through - 1):
+// an RLE block stops after the run holding value through - 1; the others decode every value.
+Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t through,
+                              std::vector<int64_t>* out);
 Status DecodePlainBody(std::string_view* body, size_t count, std::vector<std::string_view>* out);
 Status DecodeDictBody(std::string_view body, size_t count, std::vector<std::string_view>* out);
 

@@ -83,6 +83,55 @@ Status DecodeDictBody(std::string_view body, size_t count, std::vector<std::stri
   return Status::OK();
 }
 
+Status DecodeDictRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
+                      std::vector<std::string_view>* out) {
+  uint64_t dict_size;
+  if (!GetVarint64(&body, &dict_size) || dict_size > body.size() || dict_size > count) {
+    return Status::DataLoss("bad dictionary size");
+  }
+  std::vector<std::string_view> dict;
+  RETURN_IF_ERROR(DecodePlainBody(&body, dict_size, &dict));
+  if (body.empty()) return Status::DataLoss("dictionary column lacks its id mode");
+  uint8_t mode = static_cast<uint8_t>(body[0]);
+  body.remove_prefix(1);
+  out->clear();
+  out->reserve(rows.size());
+  // Only as far as the last listed row: the ids after it are not looked at.
+  size_t next = 0;
+  if (mode == kIdsRle) {
+    size_t done = 0;
+    while (done < count && next < rows.size()) {
+      uint64_t run, id;
+      if (!GetVarint64(&body, &run) || !GetVarint64(&body, &id) || run == 0 || run > count - done ||
+          id >= dict_size) {
+        return Status::DataLoss("bad dictionary run at value " + std::to_string(done));
+      }
+      done += run;
+      while (next < rows.size() && rows[next] < done) {
+        out->push_back(dict[id]);
+        ++next;
+      }
+    }
+  } else if (mode == kIdsPlain) {
+    for (size_t row = 0; row < count && next < rows.size(); ++row) {
+      uint64_t id;
+      if (!GetVarint64(&body, &id) || id >= dict_size) {
+        return Status::DataLoss("bad dictionary id at value " + std::to_string(row));
+      }
+      if (rows[next] == row) {
+        out->push_back(dict[id]);
+        ++next;
+      }
+    }
+  } else {
+    return Status::DataLoss("unknown dictionary id mode " + std::to_string(mode));
+  }
+  if (next != rows.size()) {
+    return Status::DataLoss("dictionary column holds no row " + std::to_string(rows[next]));
+  }
+  return Status::OK();
+}
+
 namespace {
 Status DecodeDictBlock(std::string_view body, size_t count, std::vector<std::string_view>* out,
                        std::string* /*arena*/) {

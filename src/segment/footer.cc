@@ -12,7 +12,8 @@ namespace {
 // kHeaderSize) or one of these.
 constexpr uint64_t kRefNone = 0;   // no block: the whole entry
 constexpr uint64_t kRefSlice = 1;  // a slice of the row block's frame: raw_size follows
-static_assert(kHeaderSize > kRefSlice);
+constexpr uint64_t kRefSplit = 2;  // (version 9) sub-blocks: count, offset, then each one
+static_assert(kHeaderSize > kRefSplit);
 
 void PutRef(std::string* out, const BlockRef& ref) {
   PutVarint64(out, ref.offset);
@@ -65,6 +66,51 @@ class Parser {
   bool ok_ = true;
 };
 
+// (Version 9) Parses a split column block's entry after its tag: the count, the first
+// sub-block's offset and each sub-block; sets "*r" to cover them all and appends them to
+// f->splits. "check_ref" says whether a block lies inside the file.
+template <typename CheckRef>
+Status DecodeSplit(Parser* p, const ColumnMeta& c, uint32_t block, uint32_t block_rows,
+                   const CheckRef& check_ref, Footer* f, BlockRef* r) {
+  const std::string where = "column '" + c.name + "' block " + std::to_string(block);
+  if (!SplittableColumn(c.id)) return Status::DataLoss(where + " is split, which it cannot be");
+  uint64_t count = 0, offset = 0;
+  if (!p->U64(&count) || !p->U64(&offset)) return Status::DataLoss("truncated column directory");
+  // Each sub-block holds at least one row and takes at least three bytes here.
+  if (count < 2 || count > block_rows || count * 3 > p->remaining()) {
+    return Status::DataLoss(where + " is split in " + std::to_string(count) + " sub-blocks");
+  }
+  std::vector<SubBlock> subs(count);
+  uint64_t at = offset, raw = 0;
+  uint32_t row = 0;
+  for (SubBlock& sub : subs) {
+    if (!p->U32(&sub.rows) || !p->U64(&sub.size) || !p->U64(&sub.raw_size)) {
+      return Status::DataLoss("truncated column directory");
+    }
+    sub.offset = at;
+    sub.first_row = row;
+    if (sub.rows == 0 || sub.rows > block_rows - row || sub.size < kBlockTrailerSize ||
+        !check_ref(BlockRef{sub.offset, sub.size, sub.raw_size})) {
+      return Status::DataLoss(where + " has a sub-block at offset " + std::to_string(sub.offset) +
+                              " (" + std::to_string(sub.size) + " bytes, " +
+                              std::to_string(sub.rows) + " rows) outside the file or its rows");
+    }
+    row += sub.rows;
+    at += sub.size;
+    raw += sub.raw_size;
+  }
+  if (row != block_rows || raw > kMaxBlockRawBytes) {
+    return Status::DataLoss(where + ": its sub-blocks hold " + std::to_string(row) +
+                            " rows, the block " + std::to_string(block_rows));
+  }
+  r->offset = offset;
+  r->size = at - offset;
+  r->raw_size = raw;
+  r->split = static_cast<uint32_t>(f->splits.size());
+  f->splits.push_back(std::move(subs));
+  return Status::OK();
+}
+
 }  // namespace
 
 void EncodeFooter(const Footer& f, std::string* out) {
@@ -98,6 +144,17 @@ void EncodeFooter(const Footer& f, std::string* out) {
     for (const BlockRef& r : c.blocks) {
       if (f.version < 8) {
         PutRef(out, r);
+      } else if (r.is_split() && f.version >= 9) {
+        // The sub-blocks lie back to back from the first one's offset.
+        const std::vector<SubBlock>& subs = f.splits[r.split];
+        PutVarint64(out, kRefSplit);
+        PutVarint64(out, subs.size());
+        PutVarint64(out, r.offset);
+        for (const SubBlock& sub : subs) {
+          PutVarint32(out, sub.rows);
+          PutVarint64(out, sub.size);
+          PutVarint64(out, sub.raw_size);
+        }
       } else if (r.packed && r.present()) {
         // The slice's place in the frame follows from the order: no offset to store.
         PutVarint64(out, kRefSlice);
@@ -215,6 +272,7 @@ Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* f) {
   uint64_t column_count = 0;
   if (!p.U64(&column_count) || column_count > p.remaining()) return bad("bad column count");
   f->columns.resize(column_count);
+  f->splits.clear();
   for (ColumnMeta& c : f->columns) {
     uint8_t id = 0;
     p.Byte(&id);
@@ -229,10 +287,17 @@ Status DecodeFooter(std::string_view in, uint64_t data_end, Footer* f) {
       return bad("truncated column directory");
     }
     c.blocks.resize(block_count);
-    for (BlockRef& r : c.blocks) {
+    for (size_t b = 0; b < block_count; ++b) {
+      BlockRef& r = c.blocks[b];
       if (f->version >= 8) {
         if (!p.U64(&r.offset)) return bad("truncated column directory");
         if (r.offset == kRefNone) continue;
+        if (r.offset == kRefSplit && f->version >= 9) {
+          Status s =
+              DecodeSplit(&p, c, static_cast<uint32_t>(b), f->blocks[b].rows, check_ref, f, &r);
+          if (!s.ok()) return bad(s.message());
+          continue;
+        }
         if (r.offset == kRefSlice) {
           r.offset = 0;
           r.packed = true;

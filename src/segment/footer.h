@@ -14,6 +14,10 @@
 //                | 1 raw_size(varint)      a slice of the row block's shared frame; the slices
 //                                          lie back to back in FrameOrder (below)
 //                | block_ref               its own physical block (its offset is >= 16)
+//                | 2 count(varint) offset(varint) sub_block*count
+//                                          (v9) split into sub-blocks of consecutive rows,
+//                                          physical blocks back to back from offset
+//   sub_block   := rows(varint) size(varint) raw_size(varint)
 //   index       := field(lp) distinct_values(varint) block_ref
 //   bloom       := field(lp) distinct_tokens(varint) block_ref(segment filter)
 //                  block_ref(block filters)
@@ -44,8 +48,42 @@ struct BlockRef {
   bool packed = false;
   uint64_t slice_start = 0;
   uint64_t frame_raw_size = 0;
+  // (Version 9) A column block split into sub-blocks (Footer::splits[split]): offset, size and
+  // raw_size then cover all of them. kNotSplit: one block (or a slice, or none).
+  static constexpr uint32_t kNotSplit = UINT32_MAX;
+  uint32_t split = kNotSplit;
   bool present() const { return size != 0; }
+  bool is_split() const { return split != kNotSplit; }
 };
+
+// (Version 9) One sub-block of a split column block: its own physical block whose payload is a
+// whole column block (encoding count body) of the rows [first_row, first_row + rows) of its row
+// block (block-relative).
+struct SubBlock {
+  uint64_t offset = 0;
+  uint64_t size = 0;  // physical bytes including the block trailer
+  uint64_t raw_size = 0;
+  uint32_t first_row = 0;
+  uint32_t rows = 0;
+};
+
+// (Version 9) The columns a column block may be split in: the built-in text columns that hold
+// one value per row (not the overflow column's key, value pairs, nor a dynamic field's values
+// of the rows that have it).
+inline bool SplittableColumn(ColumnId id) {
+  switch (id) {
+    case ColumnId::kService:
+    case ColumnId::kHost:
+    case ColumnId::kTraceId:
+    case ColumnId::kSpanId:
+    case ColumnId::kUserId:
+    case ColumnId::kMessage:
+    case ColumnId::kFieldLayout:
+    case ColumnId::kMessageShape:
+    case ColumnId::kMessageExtra: return true;
+    default: return false;
+  }
+}
 
 // (Version 8) The order of the slices in a shared frame: larger first, then by directory
 // position. zstd matches only backwards, and the larger columns hold the text that the smaller
@@ -98,6 +136,8 @@ struct Footer {
   // (Version 8) By row block: its shared frame, the physical block holding the packed column
   // blocks (absent when none is packed). Empty before version 8.
   std::vector<BlockRef> frames;
+  // (Version 9) The sub-blocks of each split column block, in row order (BlockRef::split).
+  std::vector<std::vector<SubBlock>> splits;
   std::vector<ColumnMeta> columns;  // built-in columns first, then dynamic ones
   std::vector<IndexMeta> indexes;
   std::vector<BloomMeta> blooms;

@@ -22,9 +22,12 @@ inline constexpr size_t kMagicSize = 8;
 // kPrefixSplit (the warm tier's third text layout); nothing else changed. Version 7: column
 // blocks may use the encodings kScaled (time columns) and kHex (ids); nothing else changed.
 // Version 8: the small column blocks of a row block may share one physical block, its shared
-// frame (footer.h: block_info names the frame, a column_ref a slice of it).
+// frame (footer.h: block_info names the frame, a column_ref a slice of it). Version 9: a large
+// per-row text column block may be split into sub-blocks of consecutive rows, each its own
+// physical block (footer.h: a column_ref lists them), so that reading a few rows decompresses
+// only the sub-blocks holding them.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 8;
+inline constexpr uint32_t kFormatVersion = 9;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)

@@ -18,9 +18,16 @@ void EncodeRle(const uint64_t* values, size_t count, std::string* out) {
 }
 
 Status DecodeRleBody(std::string_view body, size_t count, std::vector<int64_t>* out) {
+  return DecodeRlePrefix(body, count, count, out);
+}
+
+Status DecodeRlePrefix(std::string_view body, size_t count, size_t through,
+                       std::vector<int64_t>* out) {
   size_t base = out->size();
+  out->reserve(base + count);
   size_t done = 0;
   while (done < count) {
+    if (done >= through) return Status::OK();  // the rest is not looked at
     uint64_t run, value;
     if (!GetVarint64(&body, &run) || !GetVarint64(&body, &value) || run == 0 ||
         run > count - done) {

@@ -115,10 +115,10 @@ struct WriterOptions {
   // sorts the whole segment by (service, host, ts), as builds before it did. The default was
   // chosen by measurement (docs/performance.md, "Time-ordered blocks").
   uint32_t time_slice_rows = 8192;
-  // The format version to write: kFormatVersion (8), or 7 down to 1 to produce files as older
+  // The format version to write: kFormatVersion (9), or 8 down to 1 to produce files as older
   // builds wrote them (compatibility tests; 1 and 2 hold no index kinds of index/index_kind.h,
   // only 5 and later may use the text layouts, 6 and later the prefix split, 7 the scaled and
-  // hex encodings). Anything else is InvalidArgument.
+  // hex encodings, 8 shared frames, 9 sub-blocks). Anything else is InvalidArgument.
   uint32_t format_version = kFormatVersion;
   // (Version 4 and later) A JSON message that the record's columns reproduce is stored as its
   // shape (segment/json_shape.h) instead of its text. false stores every message as text, as
@@ -150,6 +150,16 @@ struct WriterOptions {
   // value inside another's, a source's lines beside their parsed fields), which zstd finds
   // only in one frame. Reading any of its columns then decompresses the whole block. 0: never.
   uint32_t pack_blocks_below = 0;
+  // (Version 9) A per-row text column block (message, trace_id, ...: SplittableColumn in
+  // footer.h) whose encoding exceeds 1.5 times this many bytes is split into sub-blocks of
+  // consecutive rows of about this many encoded bytes each, each its own physical block, so that
+  // ReadRows decompresses only the sub-blocks holding the rows it lists (docs/format/segment.md
+  // "Sub-blocks"). 0: never split. The default was chosen by measurement (docs/performance.md,
+  // "Reading a few rows of a block").
+  uint32_t subblock_bytes = 32 << 10;
+  // (Tests) Split every such block, whatever it costs: the writer otherwise keeps a block whole
+  // when zstd shrinks it 4 times or more, or when its sub-blocks would take over 1 % more.
+  bool subblock_always = false;
 };
 
 // The warm tier's options (docs/storage.md "Tiers"): larger blocks, stronger zstd, and no
@@ -165,17 +175,24 @@ struct ReadStats {
   uint64_t bytes_read_raw = 0;         // the same blocks decompressed
 };
 
+// What the decoded values of one text column block point into (a reader's scratch).
+struct TextBuffer {
+  std::string raw, arena;
+  std::vector<std::string> piece_arenas;  // (split blocks, format version 9) by sub-block read
+  std::vector<std::string_view> piece;    // one sub-block's values
+};
+
 // Some built-in columns of one row block decoded as values, without building a Record per row:
 // what an aggregation reads (docs/performance.md "Counts and aggregations without records").
 // Slots are by column bit position (std::countr_zero of the ColumnBit): the integer columns
 // (ts, ingest_ts, seq, level, flags) in "ints", the text columns in "text", whose views point
-// into "raw" and "arena" (or "records"), so they live as long as this object is not reused.
+// into "buffers" (or "records"), so they live as long as this object is not reused.
 struct BlockColumns {
   static constexpr size_t kSlots = 12;
   uint32_t rows = 0;
   std::array<std::vector<int64_t>, kSlots> ints;
   std::array<std::vector<std::string_view>, kSlots> text;
-  std::array<std::string, kSlots> raw, arena;
+  std::array<TextBuffer, kSlots> buffers;
   std::vector<Record> records;  // SegmentReader's default ReadColumnValues keeps its rows here
 };
 

@@ -60,8 +60,23 @@ class SegmentFileReader final : public SegmentReader {
   // when given and holding it). Errors: DataLoss "segment PATH: WHAT at offset N (M bytes):
   // REASON", for a packed block "segment PATH: WHAT, in the shared frame of its row block at
   // offset N (M bytes): REASON"; IOError from the Env.
+  // A split column block (version 9) is read whole, each sub-block checked: "*raw" holds their
+  // column blocks back to back (verification; decoding goes through ReadTextColumn). Errors
+  // name the sub-block: "segment PATH: WHAT, sub-block 2 of 34 (rows 480..719) at offset N
+  // (M bytes): REASON".
   Status ReadPhysical(const BlockRef& ref, std::string_view what, std::string* raw,
                       ReadStats* stats, FrameCache* frames = nullptr) const;
+
+  // Reads and decodes the per-row text column "col" (footer position) of "block", which holds
+  // "rows" rows, into "*views" (pointing into "*buf"): one per row, or with "selected" one per
+  // row it lists (ascending), decoded for those rows only where the encoding allows. A split
+  // column block (version 9) reads only the sub-blocks holding them, in one ranged read per run
+  // of adjacent sub-blocks. An absent block gives empty views. Errors: DataLoss naming the
+  // column, block and sub-block.
+  Status ReadTextColumn(size_t col, uint32_t block, uint32_t rows,
+                        const std::vector<uint32_t>* selected, TextBuffer* buf,
+                        std::vector<std::string_view>* views, ReadStats* stats,
+                        FrameCache* frames) const;
 
   // The inverted index of "field" read and parsed afresh, or nullptr when the segment has none
   // (`sawmill segment verify` and dump). Errors: DataLoss.
@@ -86,10 +101,22 @@ class SegmentFileReader final : public SegmentReader {
   // Reads and decodes the built-in column "field" (not kInternal) of "block", which holds
   // "rows" rows: integers into "*ints", text into "*views" (pointing into "*raw" or "*arena").
   // Errors: DataLoss naming the column and block.
+  // Text columns through ReadTextColumn (one view per row *selected, when given); integer
+  // columns one value per row of the block.
   Status DecodeBuiltinColumn(uint32_t block, const BuiltinField& field, uint32_t rows,
-                             std::string* raw, std::string* arena, std::vector<int64_t>* ints,
-                             std::vector<std::string_view>* views, ReadStats* stats,
-                             FrameCache* frames) const;
+                             const std::vector<uint32_t>* selected, TextBuffer* buf,
+                             std::vector<int64_t>* ints, std::vector<std::string_view>* views,
+                             ReadStats* stats, FrameCache* frames) const;
+  // ReadTextColumn of the rows "selected" (not empty) of an unsplit, unpacked, present block:
+  // a plain block is decompressed only as far as its last listed row (zstd).
+  Status ReadTextRows(const BlockRef& ref, const std::string& name, uint32_t rows,
+                      const std::vector<uint32_t>& selected, TextBuffer* buf,
+                      std::vector<std::string_view>* views, ReadStats* stats) const;
+  // Reads the sub-blocks [first, last) of split block "ref" (one ranged read), checks and
+  // decompresses each and appends their column blocks to "*raw" (whose capacity the caller
+  // reserved, so that views into it stay valid). "what" names the column block in errors.
+  Status ReadSubBlocks(const BlockRef& ref, size_t first, size_t last, std::string_view what,
+                       std::string* raw, ReadStats* stats) const;
 
   // Lists the kinds of this build whose data the footer holds.
   void FindKinds();

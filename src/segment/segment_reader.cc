@@ -1,4 +1,5 @@
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <cstring>
 
@@ -18,6 +19,28 @@ namespace {
 BlockCodec& ThreadCodec() {
   thread_local BlockCodec codec;
   return codec;
+}
+
+// Scratch for the blocks one thread reads: kept from read to read, so that a column block of a
+// MiB is not allocated (and its pages faulted in) afresh each time (docs/performance.md
+// "Reading a few rows of a block"); let go once it grew past kMaxKeptScratchBytes (a warm
+// block's). No call that uses one calls another that uses the same one.
+constexpr size_t kMaxKeptScratchBytes = 8 << 20;
+enum Scratch { kColumnsScratch, kLayoutScratch, kShapeScratch, kExtraScratch, kScratchCount };
+
+TextBuffer& ThreadScratch(Scratch which) {
+  thread_local std::array<TextBuffer, kScratchCount> buffers;
+  TextBuffer& b = buffers[which];
+  if (b.raw.capacity() > kMaxKeptScratchBytes) b.raw = std::string();
+  if (b.arena.capacity() > kMaxKeptScratchBytes) b.arena = std::string();
+  return b;
+}
+
+// The stored bytes of the block being read (ReadPhysical, ReadSubBlocks, ReadTextRows).
+std::string& ThreadStored() {
+  thread_local std::string stored;
+  if (stored.capacity() > kMaxKeptScratchBytes) stored = std::string();
+  return stored;
 }
 
 }  // namespace
@@ -230,6 +253,11 @@ Status SegmentFileReader::ReadPhysical(const BlockRef& ref, std::string_view wha
     raw->assign(cache->raw, ref.slice_start, ref.raw_size);
     return Status::OK();
   }
+  if (ref.is_split()) {
+    raw->clear();
+    raw->reserve(ref.raw_size);
+    return ReadSubBlocks(ref, 0, footer_.splits[ref.split].size(), what, raw, stats);
+  }
   auto loss = [&](const std::string& why) {
     return Status::DataLoss("segment " + path_ + ": " + std::string(what) + " at offset " +
                             std::to_string(ref.offset) + " (" + std::to_string(ref.size) +
@@ -242,7 +270,7 @@ Status SegmentFileReader::ReadPhysical(const BlockRef& ref, std::string_view wha
   if (ref.offset > object_->size() || ref.size > object_->size() - ref.offset) {
     return loss("file ends early (truncated)");
   }
-  std::string stored;
+  std::string& stored = ThreadStored();
   RETURN_IF_ERROR(object_->ReadRange(ref.offset, ref.size, &stored));
   Status s = ThreadCodec().Decompress(stored, ref.raw_size, raw);
   if (!s.ok()) return loss(s.message());
@@ -250,6 +278,181 @@ Status SegmentFileReader::ReadPhysical(const BlockRef& ref, std::string_view wha
     ++stats->blocks_read;
     stats->bytes_read_compressed += ref.size;
     stats->bytes_read_raw += ref.raw_size;
+  }
+  return Status::OK();
+}
+
+Status SegmentFileReader::ReadSubBlocks(const BlockRef& ref, size_t first, size_t last,
+                                        std::string_view what, std::string* raw,
+                                        ReadStats* stats) const {
+  const std::vector<SubBlock>& subs = footer_.splits[ref.split];
+  auto loss = [&](const SubBlock& sub, size_t i, const std::string& why) {
+    return Status::DataLoss(
+        "segment " + path_ + ": " + std::string(what) + ", sub-block " + std::to_string(i + 1) +
+        " of " + std::to_string(subs.size()) + " (rows " + std::to_string(sub.first_row) + ".." +
+        std::to_string(sub.first_row + sub.rows - 1) + ") at offset " + std::to_string(sub.offset) +
+        " (" + std::to_string(sub.size) + " bytes): " + why);
+  };
+  const uint64_t begin = subs[first].offset;
+  const uint64_t end = subs[last - 1].offset + subs[last - 1].size;
+  if (begin > object_->size() || end > object_->size()) {
+    const size_t i = end > object_->size() ? last - 1 : first;
+    return loss(subs[i], i, "file ends early (truncated)");
+  }
+  std::string& stored = ThreadStored();
+  RETURN_IF_ERROR(object_->ReadRange(begin, end - begin, &stored));
+  std::string piece;
+  for (size_t i = first; i < last; ++i) {
+    const SubBlock& sub = subs[i];
+    Status s = ThreadCodec().Decompress(
+        std::string_view(stored).substr(sub.offset - begin, sub.size), sub.raw_size, &piece);
+    if (!s.ok()) return loss(sub, i, s.message());
+    raw->append(piece);
+    if (stats != nullptr) {
+      ++stats->blocks_read;
+      stats->bytes_read_compressed += sub.size;
+      stats->bytes_read_raw += sub.raw_size;
+    }
+  }
+  return Status::OK();
+}
+
+Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& name, uint32_t rows,
+                                       const std::vector<uint32_t>& selected, TextBuffer* buf,
+                                       std::vector<std::string_view>* views,
+                                       ReadStats* stats) const {
+  auto loss = [&](const std::string& why) {
+    return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
+                            std::to_string(ref.offset) + " (" + std::to_string(ref.size) +
+                            " bytes): " + why);
+  };
+  if (ref.offset > object_->size() || ref.size > object_->size() - ref.offset) {
+    return loss("file ends early (truncated)");
+  }
+  std::string& stored = ThreadStored();
+  RETURN_IF_ERROR(object_->ReadRange(ref.offset, ref.size, &stored));
+  // A plain block's lengths come first: once they are out, the bytes of the last listed row end
+  // at a known place, and the rest of the block need not be decompressed.
+  uint64_t through = 0;
+  auto need = [&](std::string_view got) -> uint64_t {
+    if (through == 0) through = PlainBytesThrough(got, rows, selected.back());
+    return through != 0 ? through : got.size() + 1;
+  };
+  Status s = ThreadCodec().DecompressPrefix(stored, ref.raw_size, need, &buf->raw);
+  if (!s.ok()) return loss(s.message());
+  if (stats != nullptr) {
+    ++stats->blocks_read;
+    stats->bytes_read_compressed += ref.size;
+    stats->bytes_read_raw += buf->raw.size();
+  }
+  if (buf->raw.size() < ref.raw_size) {
+    s = DecodePlainRows(buf->raw, ref.raw_size, rows, selected, views);
+  } else {
+    s = DecodeStringRows(buf->raw, rows, selected, views, &buf->arena);
+  }
+  if (!s.ok()) {
+    return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
+                            std::to_string(ref.offset) + ": " + s.message());
+  }
+  return Status::OK();
+}
+
+Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t rows,
+                                         const std::vector<uint32_t>* selected, TextBuffer* buf,
+                                         std::vector<std::string_view>* views, ReadStats* stats,
+                                         FrameCache* frames) const {
+  const BlockRef& ref = footer_.columns[col].blocks[block];
+  const std::string name =
+      "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
+  views->clear();
+  if (selected != nullptr && !selected->empty() && ref.present() && !ref.packed &&
+      !ref.is_split()) {
+    return ReadTextRows(ref, name, rows, *selected, buf, views, stats);
+  }
+  if (!ref.is_split()) {
+    RETURN_IF_ERROR(ReadPhysical(ref, name, &buf->raw, stats, frames));
+    if (!ref.present()) {
+      views->resize(selected != nullptr ? selected->size() : rows);
+      return Status::OK();
+    }
+    Status s;
+    if (selected != nullptr) {
+      s = DecodeStringRows(buf->raw, rows, *selected, views, &buf->arena);
+    } else {
+      s = DecodeStringColumn(buf->raw, rows, views, &buf->arena);
+      if (s.ok() && views->size() != rows)
+        s = Status::DataLoss("holds " + std::to_string(views->size()) + " values");
+    }
+    if (!s.ok()) {
+      return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
+                              std::to_string(ref.offset) + ": " + s.message());
+    }
+    return Status::OK();
+  }
+  // Which sub-blocks hold a listed row.
+  const std::vector<SubBlock>& subs = footer_.splits[ref.split];
+  std::vector<bool> wanted(subs.size(), selected == nullptr);
+  uint64_t raw_bytes = 0;
+  if (selected != nullptr) {
+    size_t i = 0;
+    for (uint32_t row : *selected) {
+      while (i < subs.size() && row >= subs[i].first_row + subs[i].rows) ++i;
+      if (i == subs.size()) break;
+      wanted[i] = true;
+    }
+  }
+  for (size_t i = 0; i < subs.size(); ++i) raw_bytes += wanted[i] ? subs[i].raw_size : 0;
+  // Every piece is appended to buf->raw, which never grows past this: views into it stay valid.
+  buf->raw.clear();
+  buf->raw.reserve(raw_bytes);
+  buf->piece_arenas.clear();
+  // Never reallocated below: a short arena's views point into the string object itself.
+  buf->piece_arenas.reserve(subs.size());
+  if (selected == nullptr) views->resize(rows);
+  std::vector<uint32_t> in_piece;  // the listed rows of one sub-block, relative to it
+  size_t next = 0;                 // the next entry of *selected
+  for (size_t first = 0; first < subs.size();) {
+    if (!wanted[first]) {
+      ++first;
+      continue;
+    }
+    size_t last = first + 1;
+    while (last < subs.size() && wanted[last]) ++last;
+    const size_t at = buf->raw.size();
+    RETURN_IF_ERROR(ReadSubBlocks(ref, first, last, name, &buf->raw, stats));
+    std::string_view run = std::string_view(buf->raw).substr(at);
+    for (size_t i = first; i < last; ++i) {
+      const SubBlock& sub = subs[i];
+      std::string_view piece_raw = run.substr(0, sub.raw_size);
+      run.remove_prefix(sub.raw_size);
+      std::string& arena = buf->piece_arenas.emplace_back();
+      buf->piece.clear();
+      Status s;
+      if (selected != nullptr) {
+        in_piece.clear();
+        for (; next < selected->size() && (*selected)[next] < sub.first_row + sub.rows; ++next) {
+          in_piece.push_back((*selected)[next] - sub.first_row);
+        }
+        s = DecodeStringRows(piece_raw, sub.rows, in_piece, &buf->piece, &arena);
+      } else {
+        s = DecodeStringColumn(piece_raw, sub.rows, &buf->piece, &arena);
+        if (s.ok() && buf->piece.size() != sub.rows)
+          s = Status::DataLoss("holds " + std::to_string(buf->piece.size()) + " values");
+      }
+      if (!s.ok()) {
+        return Status::DataLoss("segment " + path_ + ": " + name + ", sub-block " +
+                                std::to_string(i + 1) + " of " + std::to_string(subs.size()) +
+                                " (rows " + std::to_string(sub.first_row) + ".." +
+                                std::to_string(sub.first_row + sub.rows - 1) + ") at offset " +
+                                std::to_string(sub.offset) + ": " + s.message());
+      }
+      if (selected != nullptr) {
+        views->insert(views->end(), buf->piece.begin(), buf->piece.end());
+      } else {
+        std::copy(buf->piece.begin(), buf->piece.end(), views->begin() + sub.first_row);
+      }
+    }
+    first = last;
   }
   return Status::OK();
 }
@@ -307,32 +510,30 @@ Status SegmentFileReader::ReadSelected(uint32_t block, uint32_t column_mask,
                             std::to_string(footer_.columns[col].blocks[block].offset) + ": " +
                             s.message());
   };
-  std::string shape_raw, extra_raw, shape_arena, extra_arena;
+  TextBuffer& shape_buf = ThreadScratch(kShapeScratch);
+  TextBuffer& extra_buf = ThreadScratch(kExtraScratch);
   std::vector<std::string_view> shapes, extras;
-  RETURN_IF_ERROR(ReadPhysical(shape_ref, name(shape_col), &shape_raw, stats, &frames));
-  Status s = DecodeStringColumn(shape_raw, rows, &shapes, &shape_arena);
-  if (s.ok() && shapes.size() != rows) s = Status::DataLoss("holds too few values");
-  if (!s.ok()) return decode_loss(shape_col, s);
+  RETURN_IF_ERROR(
+      ReadTextColumn(shape_col, block, rows, selected, &shape_buf, &shapes, stats, &frames));
   const BlockRef& extra_ref = footer_.columns[extra_col].blocks[block];
   if (extra_ref.present()) {
-    RETURN_IF_ERROR(ReadPhysical(extra_ref, name(extra_col), &extra_raw, stats, &frames));
-    s = DecodeStringColumn(extra_raw, rows, &extras, &extra_arena);
-    if (s.ok() && extras.size() != rows) s = Status::DataLoss("holds too few values");
-    if (!s.ok()) return decode_loss(extra_col, s);
+    RETURN_IF_ERROR(
+        ReadTextColumn(extra_col, block, rows, selected, &extra_buf, &extras, stats, &frames));
   }
+  Status s;
   // Only the columns the rows built here refer to.
-  uint32_t needed = 0;
-  for (size_t i = 0; i < n; ++i) needed |= JsonShapeColumns(shapes[row_of(i)]);
+  uint32_t needed = 0;  // (shapes and extras hold one value per row built: row_of(i) is row i)
+  for (size_t i = 0; i < n; ++i) needed |= JsonShapeColumns(shapes[i]);
   const uint32_t added = needed & ~column_mask;
   const size_t base = out->size();
   RETURN_IF_ERROR(ReadColumns(block, column_mask | needed, selected, out, stats, &frames));
   Record* dst = out->data() + base;
   for (size_t i = 0; i < n; ++i) {
     const uint32_t row = row_of(i);
-    if (shapes[row].empty()) continue;
+    if (shapes[i].empty()) continue;
     std::string& message = dst[i].message;
     message.clear();
-    s = RenderJsonShape(shapes[row], extras.empty() ? std::string_view() : extras[row], dst[i],
+    s = RenderJsonShape(shapes[i], extras.empty() ? std::string_view() : extras[i], dst[i],
                         &message);
     if (!s.ok()) {
       out->resize(base);
@@ -380,15 +581,17 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
                             std::to_string(footer_.columns[col].blocks[block].offset) + ": " +
                             s.message());
   };
-  std::string raw, arena;
+  TextBuffer& buf = ThreadScratch(kColumnsScratch);
   std::vector<int64_t> ints;
   std::vector<std::string_view> views;
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
-    Status s = DecodeBuiltinColumn(block, field, rows, &raw, &arena, &ints, &views, stats, frames);
+    Status s =
+        DecodeBuiltinColumn(block, field, rows, selected, &buf, &ints, &views, stats, frames);
     if (!s.ok()) return fail(s);
     if (field.type == FieldType::kString) {
-      for (size_t i = 0; i < n; ++i) (dst[i].*field.text).assign(views[row_of(i)]);
+      // One view per row built (ReadTextColumn).
+      for (size_t i = 0; i < n; ++i) (dst[i].*field.text).assign(views[i]);
       continue;
     }
     for (size_t i = 0; i < n; ++i) {
@@ -406,20 +609,16 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
   // Dynamic fields: the layout says, per row, which columns hold its fields, in order.
   const size_t builtin = builtin_columns_;
   const size_t ncols = footer_.columns.size();
-  std::vector<std::string> raws(ncols - builtin + 2);
+  std::vector<std::string> raws(ncols - builtin + 1);
   std::vector<std::string> arenas(ncols - builtin + 1);
   std::vector<std::vector<std::string_view>> values(ncols - builtin + 1);  // by ordinal
   std::vector<size_t> cursor(values.size(), 0);
   const size_t layout_col = static_cast<size_t>(ColumnId::kFieldLayout);
-  std::string& layout_raw = raws.back();
-  Status s = ReadPhysical(footer_.columns[layout_col].blocks[block], name(layout_col), &layout_raw,
-                          stats, frames);
-  if (!s.ok()) return fail(s);
+  // Every row's layout: it says where each listed row's values are in the field columns.
   std::vector<std::string_view> layout;
-  std::string layout_arena;
-  s = DecodeStringColumn(layout_raw, rows, &layout, &layout_arena);
-  if (s.ok() && layout.size() != rows) s = Status::DataLoss("holds too few values");
-  if (!s.ok()) return fail(decode_loss(layout_col, s));
+  TextBuffer& layout_buf = ThreadScratch(kLayoutScratch);
+  Status s = ReadTextColumn(layout_col, block, rows, nullptr, &layout_buf, &layout, stats, frames);
+  if (!s.ok()) return fail(s);
   // The layout says exactly how many values each column must hold in this block; decoding
   // accepts no more, so a corrupt count cannot make the reader allocate without bound.
   std::vector<size_t> expected(values.size(), 0);
@@ -486,8 +685,8 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
 }
 
 Status SegmentFileReader::DecodeBuiltinColumn(uint32_t block, const BuiltinField& field,
-                                              uint32_t rows, std::string* raw, std::string* arena,
-                                              std::vector<int64_t>* ints,
+                                              uint32_t rows, const std::vector<uint32_t>* selected,
+                                              TextBuffer* buf, std::vector<int64_t>* ints,
                                               std::vector<std::string_view>* views,
                                               ReadStats* stats, FrameCache* frames) const {
   const size_t col = static_cast<size_t>(field.column);
@@ -498,18 +697,19 @@ Status SegmentFileReader::DecodeBuiltinColumn(uint32_t block, const BuiltinField
     return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
                             std::to_string(ref.offset) + ": " + s.message());
   };
-  RETURN_IF_ERROR(ReadPhysical(ref, name, raw, stats, frames));
   if (!ref.present()) return decode_loss(Status::DataLoss("block is missing"));
   if (field.type == FieldType::kString) {
-    views->clear();
-    Status s = DecodeStringColumn(*raw, rows, views, arena);
-    if (s.ok() && views->size() != rows)
-      s = Status::DataLoss("holds " + std::to_string(views->size()) + " values");
-    return s.ok() ? s : decode_loss(s);
+    return ReadTextColumn(col, block, rows, selected, buf, views, stats, frames);
   }
+  // DecodeFooter lets only text columns be split.
+  if (ref.is_split()) return decode_loss(Status::DataLoss("an integer column block is split"));
+  RETURN_IF_ERROR(ReadPhysical(ref, name, &buf->raw, stats, frames));
   ints->clear();
-  Status s = DecodeIntColumn(*raw, rows, ints);
-  if (s.ok() && ints->size() != rows)
+  // ReadRows: an RLE block (level, flags) only as far as the last listed row.
+  const size_t through = selected != nullptr && !selected->empty() ? selected->back() + 1 : rows;
+  Status s = DecodeIntColumnThrough(buf->raw, rows, through, ints);
+  if (s.ok() &&
+      (ints->size() < through || ints->size() > rows || (through == rows && ints->size() != rows)))
     s = Status::DataLoss("holds " + std::to_string(ints->size()) + " values");
   if (!s.ok()) return decode_loss(s);
   if (field.type == FieldType::kLevel) {
@@ -540,7 +740,7 @@ Status SegmentFileReader::ReadColumnValues(uint32_t block, uint32_t column_mask,
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
     const int slot = std::countr_zero(field.column_bit);
-    Status s = DecodeBuiltinColumn(block, field, out->rows, &out->raw[slot], &out->arena[slot],
+    Status s = DecodeBuiltinColumn(block, field, out->rows, nullptr, &out->buffers[slot],
                                    &out->ints[slot], &out->text[slot], stats, &frames);
     if (!s.ok()) {
       out->rows = 0;

@@ -443,16 +443,21 @@ TEST(Segment, RealDatasetsRoundTrip) {
 // back, and so does the same written as format version 7 (no shared frame), 6 (no scaled or hex
 // block either), 5 (no kPrefixSplit block either) and 3 (no text layouts), as older builds wrote
 // them, which this build still reads.
-TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions8To3) {
+TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions9To3) {
   FaultInjectionEnv env;
-  size_t layouts = 0, prefix_splits = 0, scaled = 0, packed = 0;
+  size_t layouts = 0, prefix_splits = 0, scaled = 0, packed = 0, split = 0;
   for (const std::string& rel : testdata::RealFiles()) {
     std::string path = testdata::SharedDir() + "/data/real/" + rel;
     std::vector<Record> records = testdata::LoadRecords(path, 6000);
     ASSERT_FALSE(records.empty()) << path;
-    for (uint32_t version : {kFormatVersion, 7u, 6u, 5u, 3u}) {
+    for (uint32_t version : {kFormatVersion, 8u, 7u, 6u, 5u, 3u}) {
       WriterOptions options = WarmWriterOptions();
       options.block_rows = options.time_slice_rows = 1000;
+      // Version 9's sub-blocks wherever a text block is over 3 KiB (none before 9).
+      options.subblock_bytes = 2048;
+      options.subblock_always = true;
+      // (A block packed whole is never split: the shared frames test covers those.)
+      if (version == kFormatVersion) options.pack_blocks_below = 0;
       options.text_zstd_level = options.other_zstd_level = 3;  // levels change no byte read back
       options.format_version = version;
       ASSERT_TRUE(WriteSegment(&env, "/warm.seg", TestInfo(), records, options, nullptr).ok());
@@ -492,6 +497,11 @@ TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions8To3) {
       if (version < 8) {
         EXPECT_TRUE((*reader)->footer().frames.empty()) << rel << " v" << version;
       }
+      if (version < 9) {
+        EXPECT_TRUE((*reader)->footer().splits.empty()) << rel << " v" << version;
+      } else {
+        split += (*reader)->footer().splits.size();
+      }
       for (const ColumnMeta& column : (*reader)->footer().columns) {
         for (const BlockRef& ref : column.blocks) {
           if (!ref.present()) continue;
@@ -515,6 +525,7 @@ TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions8To3) {
   EXPECT_GT(prefix_splits, 0u);
   EXPECT_GT(scaled, 0u);
   EXPECT_GT(packed, 0u);
+  EXPECT_GT(split, 0u);
 }
 
 // Format version 8: the small column blocks of a row block share one frame, or a small block
@@ -615,6 +626,142 @@ TEST(Segment, SharedFramesRoundTripEveryRealDataset) {
   EXPECT_GT(small_frames, 0u);
   // Smaller over all datasets (each dataset's figures: docs/storage.md).
   EXPECT_LT(packed_bytes, unpacked_bytes);
+}
+
+// Format version 9: large text column blocks split into sub-blocks of consecutive rows. Every
+// real dataset, hot and warm, with every text column block of over 3 KiB split (whatever it
+// costs, so that each dataset has splits), reads back record for record; each column read alone
+// (records and values) gives what the unsplit segment gives; and ReadRows of any subset gives
+// the rows of ReadBlock.
+TEST(Segment, SubBlocksRoundTripEveryRealDataset) {
+  FaultInjectionEnv env;
+  std::mt19937 rng(9);
+  size_t datasets = 0, split_blocks = 0, sub_blocks = 0;
+  for (const std::string& rel : testdata::RealFiles()) {
+    SCOPED_TRACE(rel);
+    std::string path = testdata::SharedDir() + "/data/real/" + rel;
+    std::vector<Record> records = testdata::LoadRecords(path, 6000);
+    ASSERT_FALSE(records.empty()) << path;
+    for (const bool warm : {false, true}) {
+      SCOPED_TRACE(warm ? "warm" : "hot");
+      WriterOptions whole = warm ? WarmWriterOptions() : WriterOptions();
+      whole.block_rows = whole.time_slice_rows = 1000;
+      whole.text_zstd_level = whole.other_zstd_level = whole.metadata_zstd_level = 3;
+      whole.subblock_bytes = 0;
+      WriterOptions split = whole;
+      split.subblock_bytes = 2048;
+      split.subblock_always = true;
+      ASSERT_TRUE(WriteSegment(&env, "/whole.seg", TestInfo(), records, whole, nullptr).ok());
+      ASSERT_TRUE(WriteSegment(&env, "/split.seg", TestInfo(), records, split, nullptr).ok());
+      auto plain = SegmentFileReader::OpenFile(&env, "/whole.seg");
+      auto reader = SegmentFileReader::OpenFile(&env, "/split.seg");
+      ASSERT_TRUE(plain.ok() && reader.ok()) << reader.status().ToString();
+      EXPECT_TRUE((*plain)->footer().splits.empty());
+      const Footer& f = (*reader)->footer();
+      for (const ColumnMeta& c : f.columns) {
+        for (const BlockRef& ref : c.blocks) {
+          if (!ref.is_split()) continue;
+          EXPECT_TRUE(SplittableColumn(c.id)) << c.name;
+          EXPECT_GE(ref.raw_size, 3072u) << c.name;
+          ++split_blocks;
+          sub_blocks += f.splits[ref.split].size();
+        }
+      }
+      EXPECT_TRUE(ReadAll(**reader) == Expected(records, true));
+      for (uint32_t mask : std::initializer_list<uint32_t>{
+               kColTs, kColService, kColHost, kColTraceId, kColUserId, kColMessage, kColFields,
+               kColLevel | kColFields, kColMessage | kColHost}) {
+        EXPECT_TRUE(ReadAll(**reader, mask) == ReadAll(**plain, mask)) << "mask " << mask;
+      }
+      for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+        BlockColumns x, y;
+        const uint32_t mask = kColTs | kColService | kColHost | kColTraceId | kColUserId;
+        ASSERT_TRUE((*reader)->ReadColumnValues(b, mask, &x, nullptr).ok());
+        ASSERT_TRUE((*plain)->ReadColumnValues(b, mask, &y, nullptr).ok());
+        EXPECT_EQ(x.rows, y.rows);
+        EXPECT_EQ(x.ints, y.ints);
+        EXPECT_EQ(x.text, y.text);
+        std::vector<Record> block;
+        ASSERT_TRUE((*plain)->ReadBlock(b, kColAll, &block, nullptr).ok());
+        for (int trial = 0; trial < 4; ++trial) {
+          std::vector<uint32_t> wanted;
+          for (uint32_t r = 0; r < block.size(); ++r) {
+            if (rng() % (trial == 0 ? 2 : 40) == 0) wanted.push_back(r);
+          }
+          if (wanted.empty()) wanted.push_back(static_cast<uint32_t>(block.size() - 1));
+          std::vector<Record> got;
+          ASSERT_TRUE((*reader)->ReadRows(b, kColAll, wanted, &got, nullptr).ok());
+          ASSERT_EQ(got.size(), wanted.size());
+          for (size_t i = 0; i < wanted.size(); ++i) {
+            ASSERT_EQ(got[i], block[wanted[i]]) << "block " << b << " row " << wanted[i];
+          }
+        }
+      }
+    }
+    ++datasets;
+  }
+  EXPECT_GE(datasets, 8u);
+  EXPECT_GT(split_blocks, 0u);
+  EXPECT_GT(sub_blocks, 2 * split_blocks);
+}
+
+// The newest-first search of a sparse filter reads all columns of a few rows per block
+// (ReadRows): for a row near the start of an 8,192-row block of real lines with random trace
+// ids, as the hot tier writes them, it decompresses a fraction of what the block's columns hold
+// (the message only as far as the row: its lengths come first; the trace ids' sub-block only)
+// and reads from the file well under the blocks' compressed size. Without sub-blocks and
+// prefix decompression it decompressed every column whole.
+TEST(Segment, ReadingAFewRowsDecompressesFarLessThanTheirColumns) {
+  FaultInjectionEnv env;
+  std::vector<Record> records;
+  for (const std::string& rel : testdata::RealFiles()) {
+    for (Record& r : testdata::LoadRecords(testdata::SharedDir() + "/data/real/" + rel, 3000)) {
+      records.push_back(std::move(r));
+    }
+  }
+  ASSERT_GE(records.size(), 16384u);
+  records.resize(16384);
+  std::mt19937_64 rng(19);
+  for (size_t i = 0; i < records.size(); ++i) {
+    char id[40];
+    std::snprintf(id, sizeof(id), "%016llx%016llx", static_cast<unsigned long long>(rng()),
+                  static_cast<unsigned long long>(rng()));
+    records[i].trace_id = id;
+    records[i].service = "svc-" + std::to_string(i % 7);
+    records[i].ts = records[i].ingest_ts = 1'000'000'000 + static_cast<int64_t>(i) * 1000;
+    records[i].seq = i;
+    records[i].fields.clear();  // the corpus's lines have none (a field column is read whole)
+  }
+  ASSERT_TRUE(WriteSegment(&env, "/few.seg", TestInfo(), records, WriterOptions(), nullptr).ok());
+  auto reader = SegmentFileReader::OpenFile(&env, "/few.seg");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const Footer& f = (*reader)->footer();
+  ASSERT_EQ(f.blocks.size(), 2u);
+  const uint32_t mask = kColAll & ~(kColTs | kColIngestTs | kColSeq);
+  for (uint32_t b = 0; b < 2; ++b) {
+    uint64_t whole_raw = 0, whole_stored = 0;
+    for (const ColumnMeta& c : f.columns) {
+      if (c.id == ColumnId::kTs || c.id == ColumnId::kIngestTs || c.id == ColumnId::kSeq) continue;
+      whole_raw += c.blocks[b].raw_size;
+      whole_stored += c.blocks[b].size;
+    }
+    EXPECT_TRUE(f.columns[static_cast<size_t>(ColumnId::kTraceId)].blocks[b].is_split());
+    std::vector<uint32_t> rows = {3, 40, 41, 300};
+    ReadStats stats;
+    std::vector<Record> got;
+    ASSERT_TRUE((*reader)->ReadRows(b, mask, rows, &got, &stats).ok());
+    std::vector<Record> block;
+    ASSERT_TRUE((*reader)->ReadBlock(b, mask, &block, nullptr).ok());
+    for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(got[i], block[rows[i]]);
+    std::string per_column;
+    for (const ColumnMeta& c : f.columns) {
+      per_column += " " + c.name + "=" + std::to_string(c.blocks[b].raw_size);
+    }
+    EXPECT_LT(stats.bytes_read_raw * 4, whole_raw)
+        << "decompressed " << stats.bytes_read_raw << " of " << whole_raw << ":" << per_column;
+    EXPECT_LT(stats.bytes_read_compressed * 10, whole_stored * 9)
+        << "read " << stats.bytes_read_compressed << " of " << whole_stored;
+  }
 }
 
 // Reading some packed columns of a block decompresses its shared frame once, not once per

@@ -34,6 +34,9 @@ constexpr size_t kFlushBytes = 1 << 20;
 constexpr size_t kMaxFrameRawBytes = 256 << 10;
 // ... and a whole block packed at most this many (whatever WriterOptions::pack_blocks_below).
 constexpr size_t kMaxWholeFrameRawBytes = 16 << 20;
+// (Version 9) A text column block that zstd shrinks this many times or more is never split into
+// sub-blocks (Writer::EmitTextColumn).
+constexpr size_t kSplitMinRatio = 4;
 
 class Writer {
  public:
@@ -57,9 +60,16 @@ class Writer {
   Status WriteBlock(const Record* rows, uint32_t count, uint32_t first_row);
   // Compresses "raw" as a physical block and returns where it went.
   Status EmitBlock(std::string_view raw, CodecChoice choice, BlockRef* ref);
+  // Appends physical blocks compressed already ("stored") and returns where they went.
+  Status EmitStored(std::string_view stored, uint64_t raw_size, BlockRef* ref);
   // Writes the current row block's block of "column": its own physical block, or (version 8,
   // options_.pack_columns_below) a slice of the block's shared frame, which EmitFrame writes.
   Status EmitColumn(ColumnMeta* column, std::string_view raw, CodecChoice choice);
+  // EmitColumn of the per-row text column "column" (SplittableColumn) holding "values", one per
+  // row of the current block; (version 9, options_.subblock_bytes) a large one is split into
+  // sub-blocks of consecutive rows instead, each its own physical block.
+  Status EmitTextColumn(ColumnMeta* column, const std::string_view* values, uint32_t count,
+                        CodecChoice choice);
   // (Version 8) Writes the current row block's shared frame, if any, and places its slices.
   Status EmitFrame();
   // (Version 8) Once the row block is too large to be packed whole: writes the waiting column
@@ -94,7 +104,10 @@ class Writer {
   std::string pending_;  // bytes not yet appended to the file
   uint64_t offset_ = 0;  // file offset of pending_[0]
   Footer footer_;
-  std::string raw_;  // one encoded column block
+  std::string raw_;           // one encoded column block
+  std::string sub_raw_;       // one encoded sub-block (version 9)
+  std::string whole_stored_;  // a column block compressed whole, beside ...
+  std::string split_stored_;  // ... its sub-blocks compressed, back to back (version 9)
 
   // (Version 8) The column blocks of the current row block waiting for its shared frame.
   struct Slice {
@@ -314,6 +327,87 @@ Status Writer::EmitColumn(ColumnMeta* column, std::string_view raw, CodecChoice 
   return Status::OK();
 }
 
+Status Writer::EmitTextColumn(ColumnMeta* column, const std::string_view* values, uint32_t count,
+                              CodecChoice choice) {
+  raw_.clear();
+  EncodeStringColumn(values, count, &scratch_, &raw_);
+  const uint64_t target = options_.subblock_bytes;
+  // A block packed whole (its column blocks add up to at most pack_blocks_below) is never split:
+  // reading any of its columns decompresses the frame anyway.
+  const bool packed_whole =
+      whole_block_ && slice_total_ + raw_.size() <=
+                          std::min<size_t>(options_.pack_blocks_below, kMaxWholeFrameRawBytes);
+  if (footer_.version < 9 || target == 0 || raw_.size() <= target + target / 2 || packed_whole ||
+      count < 2) {
+    return EmitColumn(column, raw_, choice);
+  }
+  if (whole_block_) {
+    whole_block_ = false;
+    RETURN_IF_ERROR(EmitLargeSlices());
+  }
+  // Split only where it costs (almost) nothing: text that zstd shrinks 4 times or more (log
+  // lines, whose templates repeat across the whole block) loses that to independent sub-blocks
+  // (the corpus's messages: +46 % at 32 KiB, docs/performance.md "Reading a few rows of a
+  // block"), so it stays whole; ids and hashes compress little either way, and are kept split
+  // when the sub-blocks add up to at most 1 % more.
+  whole_stored_.clear();
+  codec_.Compress(raw_, choice, &whole_stored_);
+  if (whole_stored_.size() * kSplitMinRatio <= raw_.size() && !options_.subblock_always) {
+    return EmitStored(whole_stored_, raw_.size(), &column->blocks.emplace_back());
+  }
+  // Rows are cut where the values' bytes reach each piece's share: sub-blocks of about "target"
+  // encoded bytes (a dictionary-encoded piece is smaller).
+  const uint64_t pieces = std::min<uint64_t>((raw_.size() + target - 1) / target, count);
+  uint64_t total = 0;
+  for (uint32_t row = 0; row < count; ++row) total += values[row].size() + 1;
+  std::vector<SubBlock> subs;
+  subs.reserve(pieces);
+  split_stored_.clear();
+  uint64_t bytes = 0;
+  uint32_t first = 0;
+  for (uint32_t row = 0; row < count; ++row) {
+    bytes += values[row].size() + 1;
+    const uint64_t k = subs.size() + 1;  // the piece that ends here, if it does
+    const bool last = row + 1 == count;
+    // Leave at least one row for each piece still to come.
+    const bool cut = k < pieces && bytes * pieces >= total * k && count - row - 1 >= pieces - k;
+    if (!cut && !last) continue;
+    SubBlock sub;
+    sub.first_row = first;
+    sub.rows = row + 1 - first;
+    sub_raw_.clear();
+    EncodeStringColumn(values + first, sub.rows, &scratch_, &sub_raw_);
+    sub.offset = split_stored_.size();  // relative until placed
+    codec_.Compress(sub_raw_, choice, &split_stored_);
+    sub.size = split_stored_.size() - sub.offset;
+    sub.raw_size = sub_raw_.size();
+    subs.push_back(sub);
+    first = row + 1;
+  }
+  BlockRef& ref = column->blocks.emplace_back();
+  if (subs.size() < 2 ||
+      (split_stored_.size() > whole_stored_.size() + whole_stored_.size() / 100 &&
+       !options_.subblock_always)) {
+    return EmitStored(whole_stored_, raw_.size(), &ref);
+  }
+  RETURN_IF_ERROR(EmitStored(split_stored_, 0, &ref));
+  for (SubBlock& sub : subs) {
+    sub.offset += ref.offset;
+    ref.raw_size += sub.raw_size;
+  }
+  ref.split = static_cast<uint32_t>(footer_.splits.size());
+  footer_.splits.push_back(std::move(subs));
+  return Status::OK();
+}
+
+Status Writer::EmitStored(std::string_view stored, uint64_t raw_size, BlockRef* ref) {
+  ref->offset = offset_ + pending_.size();
+  ref->size = stored.size();
+  ref->raw_size = raw_size;
+  pending_.append(stored);
+  return FlushPending(false);
+}
+
 Status Writer::EmitLargeSlices() {
   const size_t block = footer_.blocks.size();
   size_t kept = 0;
@@ -488,8 +582,9 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
             if (!shapes_[row].empty()) views_[row] = std::string_view();
           }
         }
-        EncodeStringColumn(views_.data(), count, &scratch_, &raw_);
-        break;
+        RETURN_IF_ERROR(
+            EmitTextColumn(col(field.column), views_.data(), count, Choice(field.column)));
+        continue;
       case FieldType::kLevel:
         uints_.resize(count);
         for (uint32_t row = 0; row < count; ++row) {
@@ -521,9 +616,8 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
     views_[row] = std::string_view(layout_bytes_).substr(begin, layout_ends_[row] - begin);
     begin = static_cast<uint32_t>(layout_ends_[row]);
   }
-  raw_.clear();
-  EncodeStringColumn(views_.data(), count, &scratch_, &raw_);
-  RETURN_IF_ERROR(EmitColumn(col(ColumnId::kFieldLayout), raw_, Choice(ColumnId::kFieldLayout)));
+  RETURN_IF_ERROR(EmitTextColumn(col(ColumnId::kFieldLayout), views_.data(), count,
+                                 Choice(ColumnId::kFieldLayout)));
   if (overflow_values_.empty()) {
     col(ColumnId::kFieldOverflow)->blocks.emplace_back();
   } else {
@@ -545,9 +639,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
         continue;
       }
       for (uint32_t row = 0; row < count; ++row) views_[row] = by_row[row];
-      raw_.clear();
-      EncodeStringColumn(views_.data(), count, &scratch_, &raw_);
-      RETURN_IF_ERROR(EmitColumn(col(id), raw_, Choice(id)));
+      RETURN_IF_ERROR(EmitTextColumn(col(id), views_.data(), count, Choice(id)));
     }
   }
   const size_t builtin = builtin_columns_;

@@ -6,6 +6,8 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 
+#include <algorithm>
+
 namespace sawmill::segment {
 
 namespace {
@@ -68,11 +70,50 @@ Status Decompress(std::string_view payload, std::string* raw, void** state) {
   return Status::OK();
 }
 
+// Streaming, into zstd's own window buffer and out as far as "need" asks: zstd decodes a block
+// (at most 128 KiB of output) at a time, so it stops within a block of what is needed.
+Status DecompressPrefix(std::string_view payload, uint64_t raw_size, std::string* raw,
+                        const std::function<uint64_t(std::string_view)>& need, void** state) {
+  Contexts* ctx = StateOf(state);
+  if (ctx->dctx == nullptr) {
+    ctx->dctx = ZSTD_createDCtx();
+    ZSTD_DCtx_setParameter(ctx->dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
+  }
+  ZSTD_DCtx_reset(ctx->dctx, ZSTD_reset_session_only);
+  ZSTD_inBuffer in{payload.data(), payload.size(), 0};
+  ZSTD_outBuffer out{nullptr, 0, 0};
+  const size_t total = static_cast<size_t>(raw_size);
+  for (;;) {
+    const uint64_t wanted = need(std::string_view(raw->data(), out.pos));
+    if (wanted <= out.pos || out.pos == total) break;
+    // At least a block's worth more per call: "need" may ask for one byte at a time. "*raw"
+    // grows only as far as it is written (its zero-filling is not free at 1 MiB).
+    out.size = static_cast<size_t>(
+        std::min<uint64_t>(total, std::max<uint64_t>(wanted, out.pos + ZSTD_BLOCKSIZE_MAX)));
+    raw->resize(out.size);
+    out.dst = raw->data();
+    const size_t before_in = in.pos, before_out = out.pos;
+    size_t n = ZSTD_decompressStream(ctx->dctx, &out, &in);
+    if (ZSTD_isError(n)) return Status::DataLoss(std::string("zstd: ") + ZSTD_getErrorName(n));
+    if (n == 0 && out.pos != total) {
+      return Status::DataLoss("zstd block decompressed to " + std::to_string(out.pos) +
+                              " bytes, expected " + std::to_string(total));
+    }
+    if (in.pos == before_in && out.pos == before_out) {
+      return Status::DataLoss("zstd block ends early (" + std::to_string(out.pos) + " of " +
+                              std::to_string(total) + " bytes)");
+    }
+  }
+  raw->resize(out.pos);
+  return Status::OK();
+}
+
 void FreeState(void* state) { delete static_cast<Contexts*>(state); }
 
 }  // namespace
 
 extern const BlockCodecKind kZstdCodec;  // registered in block_codec.cc
-const BlockCodecKind kZstdCodec{Codec::kZstd, "zstd", &Compress, &Decompress, &FreeState};
+const BlockCodecKind kZstdCodec{Codec::kZstd, "zstd",     &Compress,
+                                &Decompress,  &FreeState, &DecompressPrefix};
 
 }  // namespace sawmill::segment
