@@ -404,7 +404,8 @@ TEST_F(StalledNodeTest, ANodeThatWokeAfterItsWalObjectsWereTakenOverDoesNotAnswe
   // a takes 10 more lines: acknowledged, in its memtables only, so the answers stay partial.
   Ingest(a, "a-after", 10);
   BeatAll();
-  for (Node* asking : {b, c}) {
+  // Through a itself too: its own memtables are under the same fence as its part for others.
+  for (Node* asking : {a, b, c}) {
     auto r = Count(asking);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_EQ(CountOf(*r), 180) << "on " << asking->id;

@@ -168,6 +168,22 @@ class QueryEngineImpl final : public QueryEngine {
     // runs on this very snapshot, so that a cached answer always matches the data it keys.
     std::shared_ptr<const storage::Snapshot> snapshot = engine_->GetSnapshot(request.tenant);
     if (remote_part && snapshot) snapshot = CutSnapshot(std::move(snapshot), remote_part->cuts);
+    if (remote_part && snapshot && !snapshot->memtables.empty()) {
+      // This node's own memtables answer under the fence its part for another node does
+      // (SearchMemtables; docs/cluster.md "Fenced answers"), checked after the snapshot: a node
+      // woken after its WAL objects were taken over holds rows the taker answers for too. They
+      // are left out and the answer is partial, as when another node's part is refused.
+      if (Status fence = engine_->MemtableAnswerFence(); !fence.ok()) {
+        auto fenced = std::make_shared<storage::Snapshot>(*snapshot);
+        fenced->memtables.clear();
+        snapshot = std::move(fenced);
+        auto part = std::make_shared<PartAnswer>(*remote_part);
+        part->partial = true;
+        part->warnings.push_back("this node's own unflushed lines were left out: " +
+                                 fence.ToString());
+        remote_part = std::move(part);
+      }
+    }
     std::string key =
         request.tenant + '\x1f' + ToString(*query) + '\x1f' + std::to_string(range.from_ns) +
         '\x1f' + std::to_string(range.to_ns) + '\x1f' + std::to_string(limit) + '\x1f' +
