@@ -31,4 +31,14 @@ inline void PgTestSql(const std::string& sql) {
   PQfinish(conn);
 }
 
+// Drops and creates "schema" on the fixture's server and returns a URL whose connections use it
+// (search_path), so that each test has a catalog of its own on the one server.
+inline std::string PgTestSchemaUrl(const std::string& schema) {
+  PgTestSql("DROP SCHEMA IF EXISTS " + schema + " CASCADE");
+  PgTestSql("CREATE SCHEMA " + schema);
+  const std::string url = PgTestUrl();
+  return url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+         schema;
+}
+
 }  // namespace sawmill::catalog

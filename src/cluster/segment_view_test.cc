@@ -161,11 +161,7 @@ class Cluster {
           const std::function<void(storage::EngineOptions*)>& tune = nullptr,
           size_t refresh_batch = 10000, int64_t orphan_grace_ns = 3600 * kNanosPerSecond) {
     schema_ = "v" + std::to_string(std::hash<std::string>{}(dir.string()) % 1000000007);
-    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-    catalog::PgTestSql("CREATE SCHEMA " + schema_);
-    const std::string url = catalog::PgTestUrl() +
-                            (catalog::PgTestUrl().find('?') == std::string::npos ? "?" : "&") +
-                            "options=-csearch_path%3D" + schema_;
+    const std::string url = catalog::PgTestSchemaUrl(schema_);
     std::filesystem::create_directories(dir / "store");
     auto store =
         std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), (dir / "store").string());

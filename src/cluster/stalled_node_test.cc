@@ -111,11 +111,7 @@ class StalledNodeTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_ / "store");
     schema_ = "st" + std::to_string(std::hash<std::string>{}(dir_.string()) % 1000000007);
-    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-    catalog::PgTestSql("CREATE SCHEMA " + schema_);
-    url_ = catalog::PgTestUrl() +
-           (catalog::PgTestUrl().find('?') == std::string::npos ? "?" : "&") +
-           "options=-csearch_path%3D" + schema_;
+    url_ = catalog::PgTestSchemaUrl(schema_);
     store_ =
         std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), (dir_ / "store").string());
     auto reader = catalog::OpenPostgresCatalog(url_);
