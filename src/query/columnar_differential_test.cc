@@ -12,6 +12,7 @@
 #include <map>
 
 #include "corpus_generator.h"
+#include "query/corpus_records.h"
 #include "query/executor.h"
 #include "query/parser.h"
 #include "query/random_query_test_util.h"
@@ -237,42 +238,16 @@ TEST(ColumnOnlyAggregation, EveryRealDataset) {
 // The benchmark corpus (50 Zipf services, 500 hosts, four levels, trace ids), as bench_query
 // loads it, in segments of one partition each.
 TEST(ColumnOnlyAggregation, GeneratedCorpus) {
-  auto pool = bench::LoadMessagePool(testing::SharedDir() + "/data/real");
-  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
   TempDir dir("colagg_corpus");
-  const std::string path = dir.path() + "/corpus.ndjson";
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  auto facts = bench::GenerateCorpus(*pool, 30000, f);
-  std::fclose(f);
-  ASSERT_TRUE(facts.ok());
-  std::vector<Record> records;
-  simdjson::ondemand::parser parser;
-  simdjson::padded_string json = simdjson::padded_string::load(path);
-  simdjson::ondemand::document_stream stream;
-  ASSERT_FALSE(parser.iterate_many(json).get(stream));
-  for (auto doc : stream) {
-    Record r;
-    r.tenant = "default";
-    std::string_view sv;
-    if (!doc["ts"].get_string().get(sv)) {
-      if (auto t = ParseInstant(sv)) r.ts = r.ingest_ts = *t;
-    }
-    if (!doc["service"].get_string().get(sv)) r.service = std::string(sv);
-    if (!doc["host"].get_string().get(sv)) r.host = std::string(sv);
-    if (!doc["level"].get_string().get(sv)) r.level = ParseLevel(sv).value_or(Level::kUnknown);
-    if (!doc["trace_id"].get_string().get(sv)) r.trace_id = std::string(sv);
-    if (!doc["user_id"].get_string().get(sv)) r.user_id = std::string(sv);
-    if (!doc["message"].get_string().get(sv)) r.message = std::string(sv);
-    r.seq = records.size() + 1;
-    records.push_back(std::move(r));
-  }
+  bench::CorpusFacts facts;
+  const std::vector<Record> records =
+      testing::GeneratedCorpusRecords(30000, dir.path() + "/corpus.ndjson", &facts);
   ASSERT_EQ(records.size(), 30000u);
   auto snap = BuildSnapshot(records, dir.path(), 7000, 1000, 2048, 3);
   auto [lo, hi] = IngestSpan(records);
   std::vector<std::string> filters = {"*", "level=ERROR",
-                                      "service=" + facts->error_service + " level=ERROR",
-                                      "trace_id=" + facts->needle_trace_id, facts->rare_word};
+                                      "service=" + facts.error_service + " level=ERROR",
+                                      "trace_id=" + facts.needle_trace_id, facts.rare_word};
   EXPECT_GT(ExpectSameAnswers(snap, records, filters, lo, hi, false), 0u);
 }
 

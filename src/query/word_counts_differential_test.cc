@@ -17,6 +17,7 @@
 #include "corpus_generator.h"
 #include "index/tokenizer.h"
 #include "index/word_hash.h"
+#include "query/corpus_records.h"
 #include "query/executor.h"
 #include "query/parser.h"
 #include "query/test_dataset.h"
@@ -254,35 +255,10 @@ TEST(WordCountsDifferential, EveryRealDatasetAndTheLoghubMix) {
 // The benchmark corpus (bench/corpus_generator.h, as bench_query loads it): its common word
 // (about 12 % of lines) and rare word, and the most frequent words.
 TEST(WordCountsDifferential, GeneratedCorpus) {
-  auto pool = bench::LoadMessagePool(testing::SharedDir() + "/data/real");
-  ASSERT_TRUE(pool.ok()) << pool.status().ToString();
   TempDir dir("wordcounts_corpus");
-  const std::string path = dir.path() + "/corpus.ndjson";
-  std::FILE* f = std::fopen(path.c_str(), "w");
-  ASSERT_NE(f, nullptr);
-  auto facts = bench::GenerateCorpus(*pool, 30000, f);
-  std::fclose(f);
-  ASSERT_TRUE(facts.ok());
-  std::vector<Record> records;
-  simdjson::ondemand::parser parser;
-  simdjson::padded_string json = simdjson::padded_string::load(path);
-  simdjson::ondemand::document_stream stream;
-  ASSERT_FALSE(parser.iterate_many(json).get(stream));
-  for (auto doc : stream) {
-    Record r;
-    r.tenant = "default";
-    std::string_view sv;
-    if (!doc["ts"].get_string().get(sv)) {
-      if (auto t = ParseInstant(sv)) r.ts = r.ingest_ts = *t;
-    }
-    if (!doc["service"].get_string().get(sv)) r.service = std::string(sv);
-    if (!doc["host"].get_string().get(sv)) r.host = std::string(sv);
-    if (!doc["level"].get_string().get(sv)) r.level = ParseLevel(sv).value_or(Level::kUnknown);
-    if (!doc["trace_id"].get_string().get(sv)) r.trace_id = std::string(sv);
-    if (!doc["message"].get_string().get(sv)) r.message = std::string(sv);
-    r.seq = records.size() + 1;
-    records.push_back(std::move(r));
-  }
+  bench::CorpusFacts facts;
+  const std::vector<Record> records =
+      testing::GeneratedCorpusRecords(30000, dir.path() + "/corpus.ndjson", &facts);
   ASSERT_EQ(records.size(), 30000u);
   Totals totals;
   CheckRecords(records, "corpus", 2026, &totals);
@@ -291,14 +267,14 @@ TEST(WordCountsDifferential, GeneratedCorpus) {
   std::mt19937 rng(5);
   std::vector<ExecOptions> ranges = CuttingRanges(records, &rng);
   ranges.insert(ranges.begin(), AllTime());
-  for (const std::string& w : {facts->common_word, facts->rare_word}) {
+  for (const std::string& w : {facts.common_word, facts.rare_word}) {
     for (const ExecOptions& o : ranges) {
       SCOPED_TRACE(w);
       Outcome run = Count(snap, records, w, o);
       ASSERT_EQ(run.planned.rows, run.brute.rows);
     }
   }
-  Outcome common = Count(snap, records, facts->common_word, AllTime());
+  Outcome common = Count(snap, records, facts.common_word, AllTime());
   EXPECT_GT(common.brute.stats.rows_matched, records.size() / 20);
   EXPECT_NE(common.planned.plan.find("counts per block"), std::string::npos);
   EXPECT_GT(totals.from_block_counts, 5u);
