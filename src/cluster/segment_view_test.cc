@@ -814,6 +814,37 @@ TEST(SegmentView, RetentionOnTheLeaseHolderDeletesExpiredSharedSegmentsForEveryN
 // moves on cluster nodes"): node a's or b's engine catalog loses an answer after the commit and
 // cannot read the outcome back for a while ----
 
+// Two nodes on a real catalog whose node a loses answers on request: a flushes "first" (40
+// lines), then "second" (40 lines), whose registration commits but whose answer is lost, so a
+// does not know the outcome (for longer than query_timeout: shared_settle_ns is 0). "*lost" is
+// that segment's id. Fails the calling test (check HasFailure) when any step does.
+std::unique_ptr<Cluster> TwoNodesWithALostFlush(const std::filesystem::path& dir,
+                                                LosingCatalog** losing, uint64_t* lost) {
+  auto cluster =
+      std::make_unique<Cluster>(dir, 2, 600 * kNanosPerSecond, [&](storage::EngineOptions* o) {
+        o->shared_settle_ns = 0;
+        o->compaction_min_inputs = 2;
+        LoseOn("node-a", losing)(o);
+      });
+  EXPECT_TRUE(cluster->ok());
+  EXPECT_NE(*losing, nullptr);
+  if (!cluster->ok() || *losing == nullptr) {
+    ADD_FAILURE() << "the cluster did not start";
+    return cluster;
+  }
+  Node* a = cluster->nodes()[0].get();
+  auto first = OneKeyLines("first", 40);
+  EXPECT_TRUE(a->engine->Append("default", &first).ok());
+  EXPECT_TRUE(a->engine->Flush().ok());
+  auto second = OneKeyLines("second", 40);
+  EXPECT_TRUE(a->engine->Append("default", &second).ok());
+  (*losing)->LoseNextRegistration();
+  EXPECT_FALSE(a->engine->Flush().ok()) << "the outcome was known after all";
+  *lost = (*losing)->lost_id();
+  if (*lost == 0) ADD_FAILURE() << "no registration was lost";
+  return cluster;
+}
+
 // Node a's second flush registered its segment, the answer was lost, and a cannot learn the
 // outcome (for longer than query_timeout: shared_settle_ns is 0 here). It keeps the memtable,
 // its answers hold the lines, and other nodes' cuts leave the segment out. Node b must not
@@ -823,25 +854,11 @@ TEST(SegmentView, RetentionOnTheLeaseHolderDeletesExpiredSharedSegmentsForEveryN
 TEST(SegmentView, AFlushWhoseOutcomeIsUnknownIsNotMergedUntilItsNodeConfirmsIt) {
   const auto dir = TestDir();
   LosingCatalog* losing = nullptr;
-  auto cluster =
-      std::make_unique<Cluster>(dir, 2, 600 * kNanosPerSecond, [&](storage::EngineOptions* o) {
-        o->shared_settle_ns = 0;
-        o->compaction_min_inputs = 2;
-        LoseOn("node-a", &losing)(o);
-      });
-  ASSERT_TRUE(cluster->ok());
-  ASSERT_NE(losing, nullptr);
+  uint64_t lost = 0;
+  auto cluster = TwoNodesWithALostFlush(dir, &losing, &lost);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   Node* a = cluster->nodes()[0].get();
   Node* b = cluster->nodes()[1].get();
-  auto first = OneKeyLines("first", 40);
-  ASSERT_TRUE(a->engine->Append("default", &first).ok());
-  ASSERT_TRUE(a->engine->Flush().ok());
-  auto second = OneKeyLines("second", 40);
-  ASSERT_TRUE(a->engine->Append("default", &second).ok());
-  losing->LoseNextRegistration();
-  EXPECT_FALSE(a->engine->Flush().ok()) << "the outcome was known after all";
-  const uint64_t lost = losing->lost_id();
-  ASSERT_NE(lost, 0u);
   catalog::Catalog* catalog = b->engine->catalog();
   auto lost_row = catalog->Get(lost);
   ASSERT_TRUE(lost_row.ok() && lost_row->has_value()) << "the lost registration did not commit";
@@ -895,25 +912,11 @@ TEST(SegmentView, AFlushWhoseOutcomeIsUnknownIsNotMergedUntilItsNodeConfirmsIt) 
 TEST(SegmentView, AFlushWhoseOutcomeTurnsOutRegisteredButRetiredIsNotPublished) {
   const auto dir = TestDir();
   LosingCatalog* losing = nullptr;
-  auto cluster =
-      std::make_unique<Cluster>(dir, 2, 600 * kNanosPerSecond, [&](storage::EngineOptions* o) {
-        o->shared_settle_ns = 0;
-        o->compaction_min_inputs = 2;
-        LoseOn("node-a", &losing)(o);
-      });
-  ASSERT_TRUE(cluster->ok());
-  ASSERT_NE(losing, nullptr);
+  uint64_t lost = 0;
+  auto cluster = TwoNodesWithALostFlush(dir, &losing, &lost);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   Node* a = cluster->nodes()[0].get();
   Node* b = cluster->nodes()[1].get();
-  auto first = OneKeyLines("first", 40);
-  ASSERT_TRUE(a->engine->Append("default", &first).ok());
-  ASSERT_TRUE(a->engine->Flush().ok());
-  auto second = OneKeyLines("second", 40);
-  ASSERT_TRUE(a->engine->Append("default", &second).ok());
-  losing->LoseNextRegistration();
-  EXPECT_FALSE(a->engine->Flush().ok());
-  const uint64_t lost = losing->lost_id();
-  ASSERT_NE(lost, 0u);
   catalog::Catalog* catalog = b->engine->catalog();
 
   a->cluster->registry()->Stop(/*remove=*/true);
