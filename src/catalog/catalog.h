@@ -356,6 +356,19 @@ struct LeaseRow {
   friend bool operator==(const LeaseRow&, const LeaseRow&) = default;
 };
 
+// The lease a job's commit is made under (Replace): the commit happens only if, inside its own
+// transaction, lease "name" is still held by "holder" at "epoch" (docs/cluster.md "Job leases as
+// built"). A node that stalled past the lease's ttl while another took the job over cannot then
+// commit what it did under the lease, however late its commit arrives.
+struct LeaseFence {
+  std::string name;
+  std::string holder;
+  uint64_t epoch = 0;
+};
+
+// The most names AcquireLeases takes in one call.
+inline constexpr size_t kMaxLeasesPerCall = 256;
+
 // ---- WAL objects of cluster nodes (issue 20; docs/cluster.md "Write path") ----
 
 // One WAL object in the shared object store (table wal_objects): acknowledged batches of one
@@ -439,14 +452,23 @@ class Catalog {
 
   // ---- Segments ----
 
-  // In one transaction: deletes the rows "removed" and inserts "added". Errors: NotFound if a
-  // removed row does not exist; AlreadyExists for an added id that is registered already.
-  virtual Status Replace(const std::vector<uint64_t>& removed,
-                         const std::vector<SegmentRow>& added) = 0;
+  // In one transaction: deletes the rows "removed" and inserts "added"; with a "fence" (a job's
+  // commit: compaction's swap, a warm move), only if lease fence->name is held by fence->holder
+  // at fence->epoch when the transaction checks it, and kept so until the commit (PostgreSQL:
+  // the lease row locked FOR SHARE, so a takeover waits for this commit or happened before the
+  // check). The lease's expiry is not compared: nobody else can have run the job under it
+  // unless its holder or epoch changed. Errors: NotFound if a removed row does not exist;
+  // AlreadyExists for an added id that is registered already; FailedPrecondition naming the
+  // lease and its holder when the fence does not hold (nothing changes then).
+  virtual Status Replace(const std::vector<uint64_t>& removed, const std::vector<SegmentRow>& added,
+                         const LeaseFence* fence) = 0;
+  Status Replace(const std::vector<uint64_t>& removed, const std::vector<SegmentRow>& added) {
+    return Replace(removed, added, nullptr);
+  }
   // Adds a row. Errors: AlreadyExists for a duplicate id.
-  Status Insert(const SegmentRow& row) { return Replace({}, {row}); }
+  Status Insert(const SegmentRow& row) { return Replace({}, {row}, nullptr); }
   // Errors: NotFound for an unknown id.
-  Status Delete(uint64_t id) { return Replace({id}, {}); }
+  Status Delete(uint64_t id) { return Replace({id}, {}, nullptr); }
   // Errors: NotFound for an unknown id.
   virtual Status SetState(uint64_t id, std::string_view state) = 0;
   // Rewrites every column of each row (matched by id) in one transaction: reconciliation's
@@ -659,6 +681,17 @@ class Catalog {
   // stands afterwards: the caller holds it when the returned holder is "holder".
   virtual Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder,
                                         int64_t now_ns, int64_t ttl_ns) = 0;
+  // Takes or renews several leases in one transaction: the first "max" of "names", in the order
+  // given (the caller's preference), that AcquireLease would give "holder" (free, expired or its
+  // own); a lease held by another, or that another transaction is changing at that moment (or
+  // holds a fence on), is passed over, not waited for (PostgreSQL: FOR UPDATE SKIP LOCKED).
+  // Returns the leases taken or renewed, as they now stand, in the order given. So when fewer
+  // than "max" come back, every other name was busy; when "max" did, the names after the last
+  // one returned were not tried. Errors: InvalidArgument as AcquireLease, and for more than
+  // kMaxLeasesPerCall names, an empty or repeated name, or "max" 0.
+  virtual Result<std::vector<LeaseRow>> AcquireLeases(const std::vector<std::string>& names,
+                                                      std::string_view holder, int64_t now_ns,
+                                                      int64_t ttl_ns, size_t max) = 0;
   // Gives the lease up if "holder" has it (a no-op otherwise: it may have expired and moved on).
   virtual Status ReleaseLease(std::string_view name, std::string_view holder) = 0;
   // Every lease, by name.

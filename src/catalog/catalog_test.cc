@@ -22,6 +22,7 @@
 
 #include "catalog/pg_catalog.h"
 #include "catalog/sqlite_catalog.h"
+#include "common/mutex.h"
 
 #ifdef SAWMILL_CATALOG_TEST_PG
 #include <arpa/inet.h>
@@ -1212,6 +1213,98 @@ TEST_P(CatalogTest, ANodesConfirmedThroughGoesWithItsHeartbeat) {
   EXPECT_EQ(c->ListNodes()->at(0), (NodeRow{"a", "http://a", 20, 21, 0}));
 }
 
+TEST_P(CatalogTest, SeveralLeasesAreTakenInOneCallFirstFreeFirstUpToMax) {
+  auto c = OpenCatalog();
+  const std::vector<std::string> names = {"compaction/1", "compaction/2", "compaction/3"};
+  auto a = c->AcquireLeases(names, "node-a", 100, 50, 2);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  EXPECT_EQ(*a, (std::vector<LeaseRow>{{"compaction/1", "node-a", 150, 1},
+                                       {"compaction/2", "node-a", 150, 1}}));
+  // Node b, preferring another order, passes over a's leases and takes the free one.
+  auto b = c->AcquireLeases({"compaction/2", "compaction/1", "compaction/3"}, "node-b", 120, 50, 2);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_EQ(*b, (std::vector<LeaseRow>{{"compaction/3", "node-b", 170, 1}}));
+  // Renewals keep the epoch; AcquireLease sees the same leases.
+  auto renewed = c->AcquireLeases({"compaction/2", "compaction/1"}, "node-a", 140, 50, 5);
+  ASSERT_TRUE(renewed.ok());
+  EXPECT_EQ(*renewed, (std::vector<LeaseRow>{{"compaction/2", "node-a", 190, 1},
+                                             {"compaction/1", "node-a", 190, 1}}));
+  EXPECT_EQ(c->AcquireLease("compaction/3", "node-a", 150, 50)->holder, "node-b");
+  // Past their expiry, another node takes them with the next epoch; a released one too.
+  ASSERT_TRUE(c->ReleaseLease("compaction/3", "node-b").ok());
+  auto later = c->AcquireLeases(names, "node-c", 190, 50, 3);
+  ASSERT_TRUE(later.ok());
+  EXPECT_EQ(*later, (std::vector<LeaseRow>{{"compaction/1", "node-c", 240, 2},
+                                           {"compaction/2", "node-c", 240, 2},
+                                           {"compaction/3", "node-c", 240, 2}}));
+  // Nothing to take: an empty answer, not an error.
+  auto none = c->AcquireLeases(names, "node-a", 200, 50, 3);
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->empty());
+}
+
+TEST_P(CatalogTest, SeveralLeasesForNobodyTwiceTooManyOrNoneAreRefused) {
+  auto c = OpenCatalog();
+  EXPECT_TRUE(c->AcquireLeases({"a"}, "", 100, 50, 1).status().IsInvalidArgument());
+  EXPECT_TRUE(c->AcquireLeases({"a"}, "node-a", 100, 0, 1).status().IsInvalidArgument());
+  EXPECT_TRUE(c->AcquireLeases({"a"}, "node-a", 100, 50, 0).status().IsInvalidArgument());
+  EXPECT_TRUE(c->AcquireLeases({"a", "b", "a"}, "node-a", 100, 50, 1).status().IsInvalidArgument());
+  EXPECT_TRUE(c->AcquireLeases({"a", ""}, "node-a", 100, 50, 1).status().IsInvalidArgument());
+  std::vector<std::string> many;
+  for (size_t i = 0; i <= kMaxLeasesPerCall; ++i) many.push_back("job/" + std::to_string(i));
+  auto refused = c->AcquireLeases(many, "node-a", 100, 50, 1);
+  EXPECT_TRUE(refused.status().IsInvalidArgument()) << refused.status().ToString();
+  auto leases = c->ListLeases();
+  ASSERT_TRUE(leases.ok());
+  for (const LeaseRow& l : *leases) EXPECT_EQ(l.holder, "") << l.name;
+}
+
+// A job's commit under a lease (Replace with a fence) happens only while the lease is still its
+// holder's at the epoch it claimed: a node whose lease was taken over, however late its commit
+// arrives, changes nothing.
+TEST_P(CatalogTest, AReplaceUnderALeaseCommitsOnlyWhileItsHolderHoldsItAtItsEpoch) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Insert(Row(1)).ok());
+  ASSERT_TRUE(c->Insert(Row(2)).ok());
+  ASSERT_TRUE(c->AcquireLease("compaction/7", "node-a", 100, 50).ok());  // epoch 1
+  auto ids = [&] {
+    std::vector<uint64_t> out;
+    auto rows = c->List();
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    for (const SegmentRow& r : rows.ok() ? *rows : std::vector<SegmentRow>{}) out.push_back(r.id);
+    return out;
+  };
+  const LeaseFence a1{"compaction/7", "node-a", 1};
+  // Another holder, another epoch, or a lease that does not exist: refused, nothing changed.
+  for (const LeaseFence& wrong :
+       {LeaseFence{"compaction/7", "node-b", 1}, LeaseFence{"compaction/7", "node-a", 2},
+        LeaseFence{"compaction/8", "node-a", 1}}) {
+    Status s = c->Replace({1, 2}, {Row(3)}, &wrong);
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+    EXPECT_NE(s.message().find(wrong.name), std::string::npos) << s.ToString();
+  }
+  EXPECT_EQ(ids(), (std::vector<uint64_t>{1, 2}));
+  // Node a stalls past the expiry and node b takes the job over (epoch 2): a's late commit is
+  // refused and says who holds the lease now.
+  ASSERT_EQ(c->AcquireLease("compaction/7", "node-b", 200, 50)->epoch, 2u);
+  Status late = c->Replace({1, 2}, {Row(3)}, &a1);
+  EXPECT_EQ(late.code(), StatusCode::kFailedPrecondition) << late.ToString();
+  EXPECT_NE(late.message().find("node-b"), std::string::npos) << late.ToString();
+  EXPECT_EQ(ids(), (std::vector<uint64_t>{1, 2}));
+  // The holder commits; its fence does not care that the lease expired meanwhile (nobody took
+  // it), only that it is still its own at its epoch.
+  const LeaseFence b2{"compaction/7", "node-b", 2};
+  ASSERT_TRUE(c->Replace({1, 2}, {Row(4)}, &b2).ok());
+  EXPECT_EQ(ids(), (std::vector<uint64_t>{4}));
+  // A released lease fences its former holder out too.
+  ASSERT_TRUE(c->ReleaseLease("compaction/7", "node-b").ok());
+  EXPECT_EQ(c->Replace({4}, {Row(5)}, &b2).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(ids(), (std::vector<uint64_t>{4}));
+  // Replace without a fence is unchanged.
+  ASSERT_TRUE(c->Replace({4}, {Row(5)}).ok());
+  EXPECT_EQ(ids(), (std::vector<uint64_t>{5}));
+}
+
 #ifndef SAWMILL_CATALOG_TEST_PG
 TEST_P(CatalogTest, NodesHeartbeatAndAreRemoved) {
   auto c = OpenCatalog();
@@ -1770,6 +1863,87 @@ TEST_F(PgCatalogTest, TwoConnectionsRacingForALeaseGetOneHolder) {
   auto leases = a->ListLeases();
   ASSERT_EQ(leases->size(), 30u);
   for (const LeaseRow& l : *leases) EXPECT_EQ(l.epoch, 1u) << l.name;
+}
+
+// Two nodes claiming partition leases from one list at the same moment, a few at a time, as
+// their compaction and tier rounds do: each lease ends with one holder, taken once (epoch 1),
+// and neither waits for the other (the rows one is taking are passed over by the other).
+TEST_F(PgCatalogTest, TwoConnectionsClaimingFromOneListOfLeasesSplitItWithoutWaiting) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  std::vector<std::string> names;
+  for (int i = 0; i < 64; ++i) names.push_back("tiers/" + std::to_string(i));
+  std::map<std::string, std::string> holder;
+  Mutex mu;
+  // Each asks for the leases it does not hold yet, two at a time, until none is left to take.
+  auto run = [&](Catalog* c, const std::string& me) {
+    std::set<std::string> mine;
+    while (true) {
+      std::vector<std::string> wanted;
+      for (const std::string& name : names) {
+        if (mine.count(name) == 0) wanted.push_back(name);
+      }
+      if (wanted.empty()) return;
+      auto got = c->AcquireLeases(wanted, me, 100, 1000000, 2);
+      ASSERT_TRUE(got.ok()) << got.status().ToString();
+      if (got->empty()) return;
+      MutexLock l(&mu);
+      for (const LeaseRow& lease : *got) {
+        EXPECT_EQ(lease.holder, me);
+        mine.insert(lease.name);
+        auto [it, fresh] = holder.emplace(lease.name, me);
+        EXPECT_TRUE(fresh) << lease.name << " taken twice";
+      }
+    }
+  };
+  std::thread ta([&] { run(a.get(), "a"); });
+  std::thread tb([&] { run(b.get(), "b"); });
+  ta.join();
+  tb.join();
+  auto leases = a->ListLeases();
+  ASSERT_TRUE(leases.ok());
+  ASSERT_EQ(leases->size(), names.size());
+  int by_a = 0;
+  for (const LeaseRow& l : *leases) {
+    EXPECT_EQ(l.epoch, 1u) << l.name;
+    EXPECT_EQ(l.holder, holder[l.name]) << l.name;
+    by_a += l.holder == "a";
+  }
+  EXPECT_EQ(holder.size(), names.size());
+  EXPECT_GT(by_a, 0);
+  EXPECT_LT(by_a, 64);
+}
+
+// A commit under a lease keeps the lease from changing hands until it ends: while a's Replace
+// runs (its commit hook is inside the transaction), b's claim passes the lease over instead of
+// taking it; once a committed, b takes it (epoch 2) and a's next commit under it is refused.
+TEST_F(PgCatalogTest, ALeaseIsNotTakenOverWhileACommitUnderItRuns) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  ASSERT_TRUE(a->AcquireLease("compaction/3", "node-a", 100, 50).ok());
+  ASSERT_TRUE(a->Insert(Row(1)).ok());
+  const LeaseFence fence{"compaction/3", "node-a", 1};
+  size_t taken_during = 99;
+  a->SetCommitHook([&] {
+    // Expired from b's clock, but a's commit holds the lease: passed over, not waited for.
+    auto got = b->AcquireLeases({"compaction/3"}, "node-b", 1000, 50, 1);
+    EXPECT_TRUE(got.ok()) << got.status().ToString();
+    taken_during = got.ok() ? got->size() : 99;
+    return Status::OK();
+  });
+  ASSERT_TRUE(a->Replace({1}, {Row(2)}, &fence).ok());
+  a->SetCommitHook(nullptr);
+  EXPECT_EQ(taken_during, 0u);
+  auto after = b->AcquireLeases({"compaction/3"}, "node-b", 1000, 50, 1);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, (std::vector<LeaseRow>{{"compaction/3", "node-b", 1050, 2}}));
+  EXPECT_EQ(a->Replace({2}, {Row(3)}, &fence).code(), StatusCode::kFailedPrecondition);
+  const LeaseFence b2{"compaction/3", "node-b", 2};
+  EXPECT_TRUE(b->Replace({2}, {Row(3)}, &b2).ok());
 }
 
 TEST_F(PgCatalogTest, TwoNodesTakingOverOneDeadNodeSplitItsWalObjectsAndSeqBlocksDoNotMeet) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "common/mutex.h"
 
 namespace sawmill::catalog {
 
@@ -22,10 +23,11 @@ class ForwardingCatalog : public Catalog {
 
   Catalog* target() const { return target_.get(); }
 
-  Status Replace(const std::vector<uint64_t>& removed,
-                 const std::vector<SegmentRow>& added) override {
+  using Catalog::Replace;
+  Status Replace(const std::vector<uint64_t>& removed, const std::vector<SegmentRow>& added,
+                 const LeaseFence* fence) override {
     if (Status s = Before("Replace"); !s.ok()) return s;
-    return target_->Replace(removed, added);
+    return target_->Replace(removed, added, fence);
   }
 
   Status SetState(uint64_t id, std::string_view state) override {
@@ -314,6 +316,13 @@ class ForwardingCatalog : public Catalog {
     return target_->AcquireLease(name, holder, now_ns, ttl_ns);
   }
 
+  Result<std::vector<LeaseRow>> AcquireLeases(const std::vector<std::string>& names,
+                                              std::string_view holder, int64_t now_ns,
+                                              int64_t ttl_ns, size_t max) override {
+    if (Status s = Before("AcquireLeases"); !s.ok()) return s;
+    return target_->AcquireLeases(names, holder, now_ns, ttl_ns, max);
+  }
+
   Status ReleaseLease(std::string_view name, std::string_view holder) override {
     if (Status s = Before("ReleaseLease"); !s.ok()) return s;
     return target_->ReleaseLease(name, holder);
@@ -393,6 +402,38 @@ class ForwardingCatalog : public Catalog {
 
  private:
   std::unique_ptr<Catalog> target_;
+};
+
+// For tests: forwards every call, and runs an action once just before the named call is
+// forwarded (another node taking a job's lease between a round's claim and its commit, say).
+// The action runs on the caller's thread, with no lock held: it may call this catalog.
+class OnceBeforeCatalog final : public ForwardingCatalog {
+ public:
+  using ForwardingCatalog::ForwardingCatalog;
+  // Replaces any action set before and not yet run.
+  void Once(std::string call, std::function<void()> action) {
+    MutexLock l(&mu_);
+    call_ = std::move(call);
+    action_ = std::move(action);
+  }
+
+ protected:
+  Status Before(std::string_view call) const override {
+    std::function<void()> action;
+    {
+      MutexLock l(&mu_);
+      if (call_.empty() || call != call_) return Status::OK();
+      call_.clear();
+      action = std::move(action_);
+    }
+    if (action) action();
+    return Status::OK();
+  }
+
+ private:
+  mutable Mutex mu_;
+  mutable std::string call_ GUARDED_BY(mu_);
+  mutable std::function<void()> action_ GUARDED_BY(mu_);
 };
 
 }  // namespace sawmill::catalog

@@ -547,10 +547,14 @@ class PgCatalog final : public Catalog {
 
   // ---- Segments ----
 
-  Status Replace(const std::vector<uint64_t>& removed,
-                 const std::vector<SegmentRow>& added) override {
+  using Catalog::Replace;
+  Status Replace(const std::vector<uint64_t>& removed, const std::vector<SegmentRow>& added,
+                 const LeaseFence* fence) override {
     MutexLock l(&mu_);
     return Change([&]() -> Status {
+      // First, and kept to the commit: a takeover of the lease (FOR UPDATE) waits for this
+      // transaction, or committed before and is seen here.
+      if (fence != nullptr) RETURN_IF_ERROR(CheckLeaseFenceLocked(*fence));
       for (uint64_t id : removed) RETURN_IF_ERROR(DeleteSegmentLocked(id));
       for (const SegmentRow& row : added) RETURN_IF_ERROR(InsertLocked(row));
       return Status::OK();
@@ -1681,6 +1685,57 @@ class PgCatalog final : public Catalog {
     return lease;
   }
 
+  Result<std::vector<LeaseRow>> AcquireLeases(const std::vector<std::string>& names,
+                                              std::string_view holder, int64_t now_ns,
+                                              int64_t ttl_ns, size_t max) override {
+    MutexLock l(&mu_);
+    RETURN_IF_ERROR(CheckLeasesRequest(names, holder, ttl_ns, max));
+    std::vector<LeaseRow> out;
+    if (names.empty()) return out;
+    std::string array = "{";
+    for (const std::string& name : names) {
+      if (array.size() > 1) array += ',';
+      array += QuoteArrayElement(name);
+    }
+    array += '}';
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      out.clear();
+      // The rows exist before they are locked (as in AcquireLease), created in name order so
+      // that two first claims of overlapping sets do not deadlock.
+      RETURN_IF_ERROR(Run("create leases",
+                          "INSERT INTO leases (name, holder, expires_ns, epoch) SELECT n, '', 0, 0 "
+                          "FROM unnest($1::text[]) AS n ORDER BY n ON CONFLICT (name) DO NOTHING",
+                          Params().Text(array))
+                          .status());
+      // The first "max" leases "holder" may take, in the order given; one another transaction
+      // is taking or renewing right now, or that a commit holds a fence on, is passed over: two
+      // nodes claiming at once split the work instead of queueing. Only these rows are locked.
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          Run("lock leases",
+              "SELECT name, holder, expires_ns, epoch FROM leases WHERE name = ANY($1::text[]) "
+              "AND (holder = '' OR holder = $2 OR expires_ns <= $3) "
+              "ORDER BY array_position($1::text[], name) LIMIT $4 FOR UPDATE SKIP LOCKED",
+              Params().Text(array).Text(holder).Int(now_ns).Uint(max)));
+      for (int i = 0; i < r.rows(); ++i) {
+        LeaseRow lease{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Uint(i, 3)};
+        if (!TakeLease(&lease, holder, now_ns, ttl_ns)) continue;  // (the WHERE says it may)
+        RETURN_IF_ERROR(
+            Run("store lease",
+                "UPDATE leases SET holder = $2, expires_ns = $3, epoch = $4 WHERE name = $1",
+                Params()
+                    .Text(lease.name)
+                    .Text(lease.holder)
+                    .Int(lease.expires_ns)
+                    .Uint(lease.epoch))
+                .status());
+        out.push_back(std::move(lease));
+      }
+      return Status::OK();
+    }));
+    return out;
+  }
+
   Status ReleaseLease(std::string_view name, std::string_view holder) override {
     MutexLock l(&mu_);
     return Change([&]() -> Status {
@@ -1700,6 +1755,18 @@ class PgCatalog final : public Catalog {
         [](const PgResult& r, int i) {
           return LeaseRow{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Uint(i, 3)};
         });
+  }
+
+  // Replace's lease fence (catalog.h LeaseFence), in the open transaction: the lease row read
+  // FOR SHARE, so that it cannot change hands before this transaction ends.
+  Status CheckLeaseFenceLocked(const LeaseFence& fence) REQUIRES(mu_) {
+    ASSIGN_OR_RETURN(PgResult r, Run("lease fence",
+                                     "SELECT name, holder, expires_ns, epoch FROM leases WHERE "
+                                     "name = $1 FOR SHARE",
+                                     Params().Text(fence.name)));
+    std::optional<LeaseRow> lease;
+    if (r.rows() > 0) lease = LeaseRow{r.Text(0, 0), r.Text(0, 1), r.Int(0, 2), r.Uint(0, 3)};
+    return CheckLeaseFence(fence, lease, name_);
   }
 
   // ---- WAL objects of cluster nodes ----

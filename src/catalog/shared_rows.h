@@ -48,6 +48,43 @@ inline Status CheckLeaseRequest(std::string_view holder, int64_t ttl_ns) {
   return Status::OK();
 }
 
+// What AcquireLeases refuses besides (InvalidArgument): too many names, a name twice, max 0.
+inline Status CheckLeasesRequest(const std::vector<std::string>& names, std::string_view holder,
+                                 int64_t ttl_ns, size_t max) {
+  RETURN_IF_ERROR(CheckLeaseRequest(holder, ttl_ns));
+  if (max == 0) return Status::InvalidArgument("leases: max is 0");
+  if (names.size() > kMaxLeasesPerCall) {
+    return Status::InvalidArgument("leases: " + std::to_string(names.size()) +
+                                   " names in one call, at most " +
+                                   std::to_string(kMaxLeasesPerCall));
+  }
+  std::set<std::string_view> seen;
+  for (const std::string& name : names) {
+    if (name.empty()) return Status::InvalidArgument("leases: a name is empty");
+    if (!seen.insert(name).second) {
+      return Status::InvalidArgument("leases: the name " + name + " is given twice");
+    }
+  }
+  return Status::OK();
+}
+
+// The fence of Replace (catalog.h LeaseFence), on the lease as stored (nullopt: no such row):
+// OK when it holds, else FailedPrecondition naming the catalog ("catalog X"), the lease, its
+// holder and epoch.
+inline Status CheckLeaseFence(const LeaseFence& fence, const std::optional<LeaseRow>& lease,
+                              const std::string& catalog) {
+  if (lease && lease->holder == fence.holder && lease->epoch == fence.epoch) return Status::OK();
+  std::string now = !lease                  ? "does not exist"
+                    : lease->holder.empty() ? "is free (epoch " + std::to_string(lease->epoch) + ")"
+                                            : "is held by " + lease->holder + " (epoch " +
+                                                  std::to_string(lease->epoch) + ")";
+  return Status::FailedPrecondition(catalog + ": the lease " + fence.name + " " + now +
+                                    ", not by " + fence.holder + " (epoch " +
+                                    std::to_string(fence.epoch) +
+                                    "): the commit made under it is refused (the job was taken "
+                                    "over or given up)");
+}
+
 // The lease decision of AcquireLease, on the row as stored ("lease"): when "holder" may take or
 // renew it, updates "lease" (a new holder gets the next epoch; the expiry moves to now + ttl)
 // and returns true; when another holds it unexpired, leaves it and returns false.

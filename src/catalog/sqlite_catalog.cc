@@ -322,9 +322,12 @@ Status SqliteCatalog::InsertLocked(const SegmentRow& row) {
 }
 
 Status SqliteCatalog::Replace(const std::vector<uint64_t>& removed,
-                              const std::vector<SegmentRow>& added) {
+                              const std::vector<SegmentRow>& added, const LeaseFence* fence) {
   MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  if (fence != nullptr) {
+    if (Status s = CheckLeaseFenceLocked(*fence); !s.ok()) return RollbackLocked(std::move(s));
+  }
   for (uint64_t id : removed) {
     Stmt st(db_, "DELETE FROM segments WHERE id = ?");
     if (!st.ok()) {

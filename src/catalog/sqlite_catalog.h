@@ -49,8 +49,9 @@ class SqliteCatalog final : public Catalog {
  public:
   ~SqliteCatalog() override;
 
-  Status Replace(const std::vector<uint64_t>& removed,
-                 const std::vector<SegmentRow>& added) override;
+  using Catalog::Replace;
+  Status Replace(const std::vector<uint64_t>& removed, const std::vector<SegmentRow>& added,
+                 const LeaseFence* fence) override;
   Status SetState(uint64_t id, std::string_view state) override;
   Status Update(const std::vector<SegmentRow>& rows) override;
   Result<std::vector<SegmentRow>> List(const ListFilter& filter = {}) const override;
@@ -135,6 +136,9 @@ class SqliteCatalog final : public Catalog {
   Status RemoveNode(std::string_view id) override;
   Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder, int64_t now_ns,
                                 int64_t ttl_ns) override;
+  Result<std::vector<LeaseRow>> AcquireLeases(const std::vector<std::string>& names,
+                                              std::string_view holder, int64_t now_ns,
+                                              int64_t ttl_ns, size_t max) override;
   Status ReleaseLease(std::string_view name, std::string_view holder) override;
   Result<std::vector<LeaseRow>> ListLeases() const override;
 
@@ -197,6 +201,9 @@ class SqliteCatalog final : public Catalog {
   // fence->lost set.
   Status CheckFenceLocked(const SegmentRow& row, std::string_view node, WalFence* fence) const
       REQUIRES(mu_);
+  // Replace's lease fence, in its transaction (sqlite_nodes.cc): OK when lease fence.name is
+  // held by fence.holder at fence.epoch, else FailedPrecondition (shared_rows.h CheckLeaseFence).
+  Status CheckLeaseFenceLocked(const LeaseFence& fence) const REQUIRES(mu_);
   // sqlite_retention.cc: appends "event" in the open transaction; returns its id.
   Result<uint64_t> InsertEventLocked(const RetentionEventRow& event) REQUIRES(mu_);
 

@@ -92,10 +92,11 @@ class LosingCatalog final : public catalog::ForwardingCatalog {
     return Status::Unavailable("test: the connection broke during the commit");
   }
 
-  Status Replace(const std::vector<uint64_t>& removed,
-                 const std::vector<catalog::SegmentRow>& added) override {
+  using ForwardingCatalog::Replace;
+  Status Replace(const std::vector<uint64_t>& removed, const std::vector<catalog::SegmentRow>& added,
+                 const catalog::LeaseFence* fence) override {
     if (Status s = Before("Replace"); !s.ok()) return s;
-    Status committed = target()->Replace(removed, added);
+    Status committed = target()->Replace(removed, added, fence);
     std::function<void()> after;
     {
       MutexLock l(&mu_);
