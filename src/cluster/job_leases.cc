@@ -36,6 +36,14 @@ LeaseMetrics& Metrics() {
   return m;
 }
 
+// Leases of partition slots ("compaction/17", storage/job_gate.h) are many and short: no gauge
+// per slot, and their claims are not logged one by one.
+bool IsPartitionLease(std::string_view name) { return name.find('/') != std::string_view::npos; }
+
+void SetHeldGauge(const std::string& job, bool held) {
+  if (!IsPartitionLease(job)) Metrics().held->Add({{"job", job}}).Set(held ? 1 : 0);
+}
+
 }  // namespace
 
 JobLeases::JobLeases(catalog::Catalog* catalog, JobLeaseOptions options)
@@ -74,7 +82,7 @@ bool JobLeases::Acquire(const std::string& job) {
     }
     // A lease that cannot be renewed may have expired: not ours to act on any more.
     held_.erase(job);
-    Metrics().held->Add({{"job", job}}).Set(0);
+    SetHeldGauge(job, false);
     return false;
   }
   failures_[job] = 0;
@@ -89,13 +97,13 @@ bool JobLeases::Acquire(const std::string& job) {
     held_.erase(it);
   }
   if (mine) {
-    if (held_.find(job) == held_.end()) {
+    if (held_.find(job) == held_.end() && !IsPartitionLease(job)) {
       spdlog::info("job {}: lease taken by this node (epoch {})", job, lease->epoch);
     }
     held_[job] = lease->epoch;
     renewed_ns_[job] = now_ns;
   }
-  Metrics().held->Add({{"job", job}}).Set(mine ? 1 : 0);
+  SetHeldGauge(job, mine);
   return mine;
 }
 
@@ -136,7 +144,73 @@ uint64_t JobLeases::Epoch(std::string_view job) const {
   return it == held_.end() ? 0 : it->second;
 }
 
+std::vector<std::string> JobLeases::ClaimSome(const std::vector<std::string>& names, size_t max) {
+  {
+    MutexLock lock(&mu_);
+    if (stopped_) return {};
+  }
+  const int64_t now_ns = options_.clock->NowNanos();
+  auto leases = catalog_->AcquireLeases(names, options_.holder, now_ns, options_.ttl_ns, max);
+  MutexLock lock(&mu_);
+  if (!leases.ok()) {
+    Metrics().errors->Increment();
+    if (claim_failures_++ == 0) {
+      spdlog::warn(
+          "jobs: cannot claim partition leases in the catalog ({}); their rounds do nothing "
+          "until it can",
+          leases.status().ToString());
+    }
+    return {};
+  }
+  claim_failures_ = 0;
+  std::vector<std::string> got;
+  for (const catalog::LeaseRow& lease : *leases) {
+    auto it = held_.find(lease.name);
+    if (it != held_.end() && it->second != lease.epoch) {
+      // Held before at another epoch: it was lost (and is taken anew now), so a round that
+      // claimed it then must not commit (StillHeld compares the claimed epoch).
+      Metrics().lost->Increment();
+    }
+    held_[lease.name] = lease.epoch;
+    claimed_[lease.name] = lease.epoch;
+    renewed_ns_[lease.name] = now_ns;
+    got.push_back(lease.name);
+  }
+  return got;
+}
+
+void JobLeases::ReleaseSome(const std::vector<std::string>& names) {
+  MutexLock renewing(&renew_mu_);
+  std::vector<std::string> held;
+  {
+    MutexLock lock(&mu_);
+    if (stopped_) return;  // Stop gave up every lease
+    for (const std::string& name : names) {
+      if (held_.erase(name) > 0) held.push_back(name);
+      claimed_.erase(name);
+      renewed_ns_.erase(name);
+      failures_.erase(name);
+    }
+  }
+  for (const std::string& name : held) {
+    // A release that fails leaves the lease to expire after the ttl: only a delay.
+    if (Status s = catalog_->ReleaseLease(name, options_.holder); !s.ok()) {
+      spdlog::debug("job {}: cannot release the lease ({}); it expires after the ttl", name,
+                    s.ToString());
+    }
+  }
+}
+
+std::optional<catalog::LeaseFence> JobLeases::Fence(std::string_view job) const {
+  MutexLock lock(&mu_);
+  auto c = claimed_.find(job);
+  auto h = held_.find(job);
+  if (c == claimed_.end() || h == held_.end() || h->second != c->second) return std::nullopt;
+  return catalog::LeaseFence{std::string(job), options_.holder, c->second};
+}
+
 void JobLeases::RenewHeld() {
+  MutexLock renewing(&renew_mu_);
   std::vector<std::string> jobs;
   {
     MutexLock lock(&mu_);
@@ -166,7 +240,7 @@ void JobLeases::Stop(bool release) {
           "after {} ms",
           job, s.ToString(), options_.ttl_ns / kNanosPerMilli);
     }
-    Metrics().held->Add({{"job", job}}).Set(0);
+    SetHeldGauge(job, false);
   }
 }
 

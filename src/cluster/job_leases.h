@@ -8,17 +8,24 @@
 // The holder is "node id#incarnation", so a restarted node does not carry on its previous
 // incarnation's claims: it releases them at start (that incarnation is dead) and claims anew. On
 // the embedded single node (one node, SQLite) every claim succeeds: behaviour is unchanged.
+//
+// Compaction and tier moves claim leases per partition slot instead (storage/job_gate.h "Jobs
+// per partition"): ClaimSome takes a few in one catalog call for the round that works on them,
+// renewed like the others while it runs, and ReleaseSome gives them up when it is done.
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "catalog/catalog.h"
 #include "common/clock.h"
 #include "common/mutex.h"
 #include "common/periodic_worker.h"
+#include "storage/job_gate.h"
 
 namespace sawmill::cluster {
 
@@ -33,7 +40,7 @@ struct JobLeaseOptions {
   std::string node_id;
 };
 
-class JobLeases {
+class JobLeases final : public storage::PartitionLeases {
  public:
   // "catalog" must outlive this.
   JobLeases(catalog::Catalog* catalog, JobLeaseOptions options);
@@ -49,9 +56,16 @@ class JobLeases {
   // other node took it (the epoch is still the claimed one), and it was renewed less than ttl/2
   // ago or is renewed now, so it stays this node's for at least half the ttl after this returns.
   // False: the round must not commit (storage/job_gate.h abandons it, logged and counted).
-  bool StillHeld(std::string_view job);
+  bool StillHeld(std::string_view job) override;
   // The epoch of the lease this node holds on "job", 0 when it holds none.
   uint64_t Epoch(std::string_view job) const;
+
+  // Partition leases (storage::PartitionLeases): Catalog::AcquireLeases for "names"; each taken
+  // is held and renewed as a claimed job until ReleaseSome. Refused (none) after Stop.
+  std::vector<std::string> ClaimSome(const std::vector<std::string>& names, size_t max) override;
+  void ReleaseSome(const std::vector<std::string>& names) override;
+  // This node's holder and the epoch of the last claim of "job", while it holds it at that epoch.
+  std::optional<catalog::LeaseFence> Fence(std::string_view job) const override;
   // Stops the renewal; with "release" (a clean shutdown) gives every held lease up, so another
   // node takes the jobs at once instead of after the ttl. Claims are refused from then on.
   // Idempotent.
@@ -65,6 +79,10 @@ class JobLeases {
 
   catalog::Catalog* const catalog_;
   const JobLeaseOptions options_;
+  // Held by a renewal pass and by ReleaseSome, so that a pass never takes back a lease given
+  // up after it listed the held ones (it would then be held and renewed with no round on it).
+  // Taken before mu_.
+  Mutex renew_mu_;
   mutable Mutex mu_;
   bool stopped_ GUARDED_BY(mu_) = false;  // Stop was called: no claims any more
   std::map<std::string, uint64_t, std::less<>> held_ GUARDED_BY(mu_);  // job -> epoch
@@ -73,7 +91,8 @@ class JobLeases {
   std::map<std::string, uint64_t, std::less<>> claimed_ GUARDED_BY(mu_);
   std::map<std::string, int64_t, std::less<>> renewed_ns_ GUARDED_BY(mu_);
   std::map<std::string, int, std::less<>> failures_ GUARDED_BY(mu_);  // catalog errors in a row
-  PeriodicWorker renewal_;  // every ttl/3 (not started without options.background)
+  int claim_failures_ GUARDED_BY(mu_) = 0;  // ClaimSome's catalog errors in a row
+  PeriodicWorker renewal_;                  // every ttl/3 (not started without options.background)
 };
 
 }  // namespace sawmill::cluster

@@ -1,10 +1,12 @@
 // A node that loses a job's lease while its round runs (it stalled past the ttl and another node
 // took the job, or a renewal failed) must not commit what the round did: the real storage engine
 // (real files, a real SQLite catalog) with JobLeases behind storage/job_gate.h, as the server
-// wires them. Each round claims its lease, loses it to another node, and then tries to commit:
-// compaction (the swap), tiers (the move's transaction and the sweep) and retention (a deletion)
-// are abandoned, logged and counted, and nothing they did shows; with the lease held the same
-// round commits (so the check is what stopped it). StillHeld's own rules are tested first.
+// wires them. Each round claims its lease (compaction and tiers: the partition's), loses it to
+// another node, and then tries to commit: compaction (the swap), tiers (the move's transaction)
+// and retention (a deletion) are abandoned, logged and counted, and nothing they did shows,
+// whether the check before the commit sees the loss or the catalog refuses the commit in its
+// own transaction (the lease taken after the check); with the lease held the same round commits
+// (so the lease is what stopped it). StillHeld's own rules are tested first.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -15,6 +17,7 @@
 #include <thread>
 
 #include "catalog/catalog.h"
+#include "catalog/forwarding_catalog.h"
 #include "catalog/sqlite_catalog.h"
 #include "cluster/job_leases.h"
 #include "common/metrics.h"
@@ -122,6 +125,11 @@ class LostLeaseRound : public ::testing::Test {
  protected:
   void SetUp() override {
     dir_ = TestDir();
+    options_.wrap_catalog = [this](std::unique_ptr<catalog::Catalog> real) {
+      auto hooked = std::make_unique<catalog::OnceBeforeCatalog>(std::move(real));
+      hooked_ = hooked.get();
+      return std::unique_ptr<catalog::Catalog>(std::move(hooked));
+    };
     options_.data_dir = (dir_ / "data").string();
     options_.clock = &clock_;
     options_.background_threads = false;
@@ -137,10 +145,12 @@ class LostLeaseRound : public ::testing::Test {
     // As the server sets them (src/http/server_app.cc).
     storage::SetJobGate([this](std::string_view job) { return a_->Claim(job); });
     storage::SetJobLeaseCheck([this](std::string_view job) { return a_->StillHeld(job); });
+    storage::SetPartitionLeases([this]() -> storage::PartitionLeases* { return a_.get(); });
   }
   void TearDown() override {
     storage::SetJobGate(nullptr);
     storage::SetJobLeaseCheck(nullptr);
+    storage::SetPartitionLeases(nullptr);
     a_.reset();
     b_.reset();
     engine_.reset();
@@ -191,6 +201,18 @@ class LostLeaseRound : public ::testing::Test {
     lease_clock_.Advance(kTtl + kNanosPerSecond);
     ASSERT_TRUE(b_->Claim(job));
   }
+  // The lease of "job" on the engine's one partition of tenant acme.
+  static std::string Lease(const std::string& job) {
+    return storage::PartitionJobLease(job, "acme", 0);
+  }
+  // Node a stalls past the ttl and node b takes the partition lease of "job", the next time a's
+  // round calls the catalog's "call": after its claim, before its commit.
+  void LoseTheLeaseAt(const std::string& call, const std::string& job) {
+    hooked_->Once(call, [this, job] {
+      lease_clock_.Advance(kTtl + kNanosPerSecond);
+      EXPECT_EQ(b_->ClaimSome({Lease(job)}, 1).size(), 1u);
+    });
+  }
   // b hands the jobs back (a clean stop), so a's next claim succeeds.
   void HandBack() { b_->Stop(/*release=*/true); }
 
@@ -200,32 +222,38 @@ class LostLeaseRound : public ::testing::Test {
   storage::EngineOptions options_;
   std::unique_ptr<storage::Engine> engine_;
   std::unique_ptr<JobLeases> a_, b_;
+  catalog::OnceBeforeCatalog* hooked_ = nullptr;
   int lines_ = 0;
 };
 
-TEST_F(LostLeaseRound, CompactionDoesNotSwapAfterTheLeaseIsLost) {
+// The loss seen by the check before the swap (b took the lease while a merged).
+TEST_F(LostLeaseRound, CompactionDoesNotSwapAfterThePartitionLeaseIsLost) {
   for (int i = 0; i < 4; ++i) Ingest(50, 0);
   ASSERT_EQ(Tiers()["hot"], 4);
   const double abandoned = Abandoned("compaction");
   {
-    ASSERT_TRUE(storage::MayRunJob("compaction"));
-    storage::JobRound round("compaction");
-    LoseTheLease("compaction");
+    storage::JobRound round("compaction", storage::JobRound::kPerPartition);
+    LoseTheLeaseAt("AllocateSegmentId", "compaction");  // after the claim, before the merge
     Status s = engine_->CompactNow();
     EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
-    EXPECT_NE(s.message().find("compaction round lost its lease"), std::string::npos)
+    EXPECT_NE(s.message().find("compaction round lost its lease " + Lease("compaction")),
+              std::string::npos)
         << s.message();
   }
   EXPECT_EQ(Abandoned("compaction"), abandoned + 1);
   EXPECT_EQ(Tiers()["hot"], 4);   // no swap
   EXPECT_EQ(SegmentFiles(), 4u);  // the merged output is deleted
   EXPECT_EQ(Lines(), 200);
-  EXPECT_FALSE(storage::MayRunJob("compaction"));  // b's job now
+  {
+    // b holds the partition now: a's next round leaves it alone.
+    storage::JobRound round("compaction", storage::JobRound::kPerPartition);
+    ASSERT_TRUE(engine_->CompactNow().ok());
+    EXPECT_EQ(Tiers()["hot"], 4);
+  }
 
   HandBack();
   {
-    ASSERT_TRUE(storage::MayRunJob("compaction"));
-    storage::JobRound round("compaction");
+    storage::JobRound round("compaction", storage::JobRound::kPerPartition);
     ASSERT_TRUE(engine_->CompactNow().ok());
   }
   EXPECT_EQ(Tiers()["hot"], 1);
@@ -233,34 +261,65 @@ TEST_F(LostLeaseRound, CompactionDoesNotSwapAfterTheLeaseIsLost) {
   EXPECT_EQ(Abandoned("compaction"), abandoned + 1);
 }
 
-TEST_F(LostLeaseRound, ATierRoundMovesNothingAndSweepsNothingAfterTheLeaseIsLost) {
+// The lease taken after the check, just before the swap: the catalog refuses the swap in its own
+// transaction (a node's check passing half a ttl before a slow commit is no fence). Before the
+// fence was in the transaction, this swap committed under b's lease.
+TEST_F(LostLeaseRound, ACompactionWhoseLeaseIsTakenAfterItsCheckIsRefusedInTheSwap) {
+  for (int i = 0; i < 4; ++i) Ingest(50, 0);
+  const double abandoned = Abandoned("compaction");
+  {
+    storage::JobRound round("compaction", storage::JobRound::kPerPartition);
+    LoseTheLeaseAt("Replace", "compaction");
+    Status s = engine_->CompactNow();
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+    EXPECT_NE(s.message().find("is held by b#1"), std::string::npos) << s.message();
+  }
+  EXPECT_EQ(Abandoned("compaction"), abandoned + 1);
+  EXPECT_EQ(Tiers()["hot"], 4);   // no swap
+  EXPECT_EQ(SegmentFiles(), 4u);  // the merged output is deleted
+  EXPECT_EQ(Lines(), 200);
+  HandBack();
+  {
+    storage::JobRound round("compaction", storage::JobRound::kPerPartition);
+    ASSERT_TRUE(engine_->CompactNow().ok());
+  }
+  EXPECT_EQ(Tiers()["hot"], 1);
+  EXPECT_EQ(Lines(), 200);
+}
+
+TEST_F(LostLeaseRound, ATierRoundMovesNothingAfterThePartitionLeaseIsLost) {
   Ingest(50, 5 * kDay);
   Ingest(50, 4 * kDay);
   const double abandoned = Abandoned("tiers");
   {
-    ASSERT_TRUE(storage::MayRunJob("tiers"));
-    storage::JobRound round("tiers");
-    LoseTheLease("tiers");
+    storage::JobRound round("tiers", storage::JobRound::kPerPartition);
+    LoseTheLeaseAt("Replace", "tiers");  // the first move's transaction
     Status s = engine_->RunTiersNow();
     EXPECT_FALSE(s.ok());
-    EXPECT_NE(s.message().find("tiers round lost its lease"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("is held by b#1"), std::string::npos) << s.message();
   }
-  EXPECT_EQ(Abandoned("tiers"), abandoned + 1);  // once for the round, not per segment
+  EXPECT_EQ(Abandoned("tiers"), abandoned + 1);
   EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"hot", 2}}));
-  EXPECT_EQ(SegmentFiles(), 2u);  // the warm copy written before the check is deleted
+  EXPECT_EQ(SegmentFiles(), 2u);  // the warm copy is deleted
   EXPECT_EQ(Lines(), 100);
+  {
+    // b holds the partition now: a's next round leaves it alone.
+    storage::JobRound round("tiers", storage::JobRound::kPerPartition);
+    ASSERT_TRUE(engine_->RunTiersNow().ok());
+  }
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"hot", 2}}));
 
   HandBack();
   {
-    ASSERT_TRUE(storage::MayRunJob("tiers"));
-    storage::JobRound round("tiers");
+    storage::JobRound round("tiers", storage::JobRound::kPerPartition);
     ASSERT_TRUE(engine_->RunTiersNow().ok());
   }
   EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"warm", 2}}));
   EXPECT_EQ(Lines(), 100);
+  EXPECT_EQ(Abandoned("tiers"), abandoned + 1);
 
   // Outside a round (an operator's move, disk pressure) no lease is asked for.
-  storage::SetJobLeaseCheck([](std::string_view) { return false; });
+  storage::SetPartitionLeases([]() -> storage::PartitionLeases* { return nullptr; });
   Ingest(50, 6 * kDay);
   auto moved = engine_->MoveTiers(3 * kDay, "warm");
   ASSERT_TRUE(moved.ok()) << moved.status().ToString();

@@ -32,6 +32,7 @@
 #include "objstore/local_directory_store.h"
 #include "query/query_engine.h"
 #include "storage/engine.h"
+#include "storage/job_gate.h"
 #include "storage/retention.h"
 
 namespace sawmill::cluster {
@@ -93,7 +94,8 @@ class LosingCatalog final : public catalog::ForwardingCatalog {
   }
 
   using ForwardingCatalog::Replace;
-  Status Replace(const std::vector<uint64_t>& removed, const std::vector<catalog::SegmentRow>& added,
+  Status Replace(const std::vector<uint64_t>& removed,
+                 const std::vector<catalog::SegmentRow>& added,
                  const catalog::LeaseFence* fence) override {
     if (Status s = Before("Replace"); !s.ok()) return s;
     Status committed = target()->Replace(removed, added, fence);
@@ -1005,6 +1007,226 @@ TEST(SegmentView, ACompactionWhoseSwapCommittedUnseenLeavesTheViewWhole) {
 
 TEST(SegmentView, AWarmMoveWhoseSwapCommittedUnseenLeavesTheViewWhole) {
   SwapWhoseOutcomeIsUnknown(/*warm=*/true);
+}
+
+// ---- Compaction claimed per partition (docs/cluster.md "Job leases as built") ----
+
+// Wraps the engine catalog of node "node" with a OnceBeforeCatalog, set in "*out".
+std::function<void(storage::EngineOptions*)> HookOn(const std::string& node,
+                                                    catalog::OnceBeforeCatalog** out) {
+  return [node, out](storage::EngineOptions* o) {
+    o->shared_settle_ns = 0;  // no query outlives the test's flushes here
+    o->compaction_min_inputs = 2;
+    if (std::filesystem::path(o->data_dir).filename() != node) return;
+    o->wrap_catalog = [out](std::unique_ptr<catalog::Catalog> real) {
+      auto hooked = std::make_unique<catalog::OnceBeforeCatalog>(std::move(real));
+      *out = hooked.get();
+      return std::unique_ptr<catalog::Catalog>(std::move(hooked));
+    };
+  };
+}
+
+// Node a ingests lines of every partition in four flushes (four segments per partition), and
+// every node's view holds them, confirmed: what each returns is the number of lines.
+int64_t FourFlushesOfEveryPartition(std::vector<std::unique_ptr<Node>>& nodes) {
+  int64_t total = 0;
+  for (int flush = 0; flush < 4; ++flush) {
+    std::vector<Record> batch;
+    for (int i = 0; i < 120; ++i) batch.push_back(Line(i % 8, flush * 120 + i));
+    EXPECT_TRUE(nodes[0]->engine->Append("default", &batch).ok());
+    total += 120;
+    EXPECT_TRUE(nodes[0]->engine->Flush().ok());
+  }
+  for (auto& node : nodes) EXPECT_TRUE(node->refresh->RefreshNow().ok());
+  WaitConfirmed(nodes);
+  return total;
+}
+
+// The partitions of the segments the catalog names, by id.
+std::map<uint64_t, uint32_t> PartitionsById(catalog::Catalog* catalog) {
+  std::map<uint64_t, uint32_t> out;
+  auto rows = catalog->List();
+  EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+  if (rows.ok()) {
+    for (const auto& row : *rows) out[row.id] = row.partition;
+  }
+  return out;
+}
+
+// The partitions of the segments "before" names and "after" does not.
+std::set<uint32_t> MergedPartitions(const std::map<uint64_t, uint32_t>& before,
+                                    const std::map<uint64_t, uint32_t>& after) {
+  std::set<uint32_t> out;
+  for (const auto& [id, partition] : before) {
+    if (after.count(id) == 0) out.insert(partition);
+  }
+  return out;
+}
+
+// The segment objects in the shared store (a directory).
+std::set<std::string> SegmentObjects(const std::filesystem::path& store) {
+  std::set<std::string> out;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(store)) {
+    if (e.is_regular_file() && e.path().extension() == ".seg") out.insert(e.path().string());
+  }
+  return out;
+}
+
+// Every node counts "total" lines, not partial.
+void EveryNodeCounts(std::vector<std::unique_ptr<Node>>& nodes, int64_t total) {
+  for (auto& node : nodes) {
+    ASSERT_TRUE(node->refresh->RefreshNow().ok());
+    auto r = Search(node.get(), "* | count");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(r->partial) << "on " << node->id << ": "
+                             << (r->warnings.empty() ? "" : r->warnings[0]);
+    EXPECT_EQ(CountOf(*r), total) << "on " << node->id;
+  }
+}
+
+// While node a merges one partition (its output written, paused just before its swap, holding
+// the partition's lease), node b runs a whole compaction round of its own: it passes a's
+// partition over (its first choice too: the same candidates) and merges another one, at the
+// same time; then a's swap commits. Each partition is merged once, by one node, and every node
+// counts every line once.
+TEST(SegmentView, TwoNodesCompactDifferentPartitionsAtOnceAndNeverTheSameOne) {
+  const auto dir = TestDir();
+  catalog::OnceBeforeCatalog* a_catalog = nullptr;
+  auto cluster =
+      std::make_unique<Cluster>(dir, 3, 600 * kNanosPerSecond, HookOn("node-a", &a_catalog));
+  ASSERT_TRUE(cluster->ok());
+  ASSERT_NE(a_catalog, nullptr);
+  auto& nodes = cluster->nodes();
+  const int64_t total = FourFlushesOfEveryPartition(nodes);
+  catalog::Catalog* catalog = nodes[2]->engine->catalog();
+  const std::map<uint64_t, uint32_t> before = PartitionsById(catalog);
+  std::map<uint32_t, int> per_partition;
+  for (const auto& [id, partition] : before) ++per_partition[partition];
+  std::set<std::string> slots;
+  for (const auto& [partition, n] : per_partition) {
+    EXPECT_EQ(n, 4) << "partition " << partition;
+    slots.insert(storage::PartitionJobLease("compaction", "default", partition));
+  }
+  ASSERT_GE(slots.size(), 2u) << "the test needs partitions of two lease slots";
+
+  std::vector<std::unique_ptr<JobLeases>> leases;
+  for (auto& node : nodes) {
+    JobLeaseOptions lease_options;
+    lease_options.holder = node->id + "#1";
+    leases.push_back(std::make_unique<JobLeases>(node->engine->catalog(), lease_options));
+  }
+  std::set<uint32_t> merged_by_b;
+  std::vector<std::string> held_by_a;
+  Status b_status;
+  a_catalog->Once("Replace", [&] {
+    // a's swap is next; a holds its partition's lease. b's round runs now, on its own thread.
+    auto all = catalog->ListLeases();
+    ASSERT_TRUE(all.ok());
+    for (const catalog::LeaseRow& l : *all) {
+      if (l.holder == "node-a#1") held_by_a.push_back(l.name);
+    }
+    std::thread b([&] {
+      storage::JobRound round("compaction", storage::JobRound::kPerPartition, leases[1].get());
+      const auto b_before = PartitionsById(catalog);
+      b_status = nodes[1]->engine->CompactNow();
+      merged_by_b = MergedPartitions(b_before, PartitionsById(catalog));
+    });
+    b.join();
+  });
+  Status a_status;
+  {
+    storage::JobRound round("compaction", storage::JobRound::kPerPartition, leases[0].get());
+    a_status = nodes[0]->engine->CompactNow();
+  }
+  ASSERT_TRUE(a_status.ok()) << a_status.ToString();
+  ASSERT_TRUE(b_status.ok()) << b_status.ToString();
+  const std::map<uint64_t, uint32_t> after = PartitionsById(catalog);
+  const std::set<uint32_t> merged = MergedPartitions(before, after);
+  // a merged its first choice, the first partition (all have four candidates); b another.
+  ASSERT_EQ(held_by_a.size(), 1u);
+  const uint32_t first = per_partition.begin()->first;
+  EXPECT_EQ(held_by_a[0], storage::PartitionJobLease("compaction", "default", first));
+  ASSERT_EQ(merged_by_b.size(), 1u) << "b merged nothing while a held its partition";
+  const uint32_t by_b = *merged_by_b.begin();
+  EXPECT_NE(storage::PartitionJobLease("compaction", "default", by_b), held_by_a[0]);
+  EXPECT_EQ(merged, (std::set<uint32_t>{first, by_b}));
+  // One output per merged partition, in place of its four inputs.
+  std::map<uint32_t, int> now;
+  for (const auto& [id, partition] : after) ++now[partition];
+  for (const auto& [partition, n] : per_partition) {
+    EXPECT_EQ(now[partition], merged.count(partition) > 0 ? 1 : 4) << "partition " << partition;
+  }
+  // The leases were given up when the rounds ended.
+  auto all = catalog->ListLeases();
+  ASSERT_TRUE(all.ok());
+  for (const catalog::LeaseRow& l : *all) EXPECT_EQ(l.holder, "") << l.name;
+  EveryNodeCounts(nodes, total);
+  for (auto& l : leases) l->Stop(/*release=*/true);
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
+// Node a's lease on the partition it merges is taken by node b after a's check and before a's
+// swap (a stalled past the ttl from b's point of view: the check leaves a commit half a ttl, and
+// a slow commit may take longer): the catalog refuses a's swap in the swap's own transaction,
+// a's output is deleted, and b, holding the lease, merges the partition itself. On the build
+// before (the lease checked only before the swap), a's swap committed under b's lease.
+TEST(SegmentView, ASwapOfANodeWhoseLeaseWasTakenIsRefusedInItsTransaction) {
+  const auto dir = TestDir();
+  catalog::OnceBeforeCatalog* a_catalog = nullptr;
+  auto cluster =
+      std::make_unique<Cluster>(dir, 2, 600 * kNanosPerSecond, HookOn("node-a", &a_catalog));
+  ASSERT_TRUE(cluster->ok());
+  ASSERT_NE(a_catalog, nullptr);
+  auto& nodes = cluster->nodes();
+  const int64_t total = FourFlushesOfEveryPartition(nodes);
+  catalog::Catalog* catalog = nodes[1]->engine->catalog();
+  const std::map<uint64_t, uint32_t> before = PartitionsById(catalog);
+  ManualClock lease_clock(1'000 * kNanosPerSecond);
+  constexpr int64_t kTtl = 30 * kNanosPerSecond;
+  std::vector<std::unique_ptr<JobLeases>> leases;
+  for (auto& node : nodes) {
+    JobLeaseOptions lease_options;
+    lease_options.holder = node->id + "#1";
+    lease_options.ttl_ns = kTtl;
+    lease_options.clock = &lease_clock;
+    lease_options.background = false;
+    leases.push_back(std::make_unique<JobLeases>(node->engine->catalog(), lease_options));
+  }
+  std::string taken;
+  a_catalog->Once("Replace", [&] {
+    auto all = catalog->ListLeases();
+    ASSERT_TRUE(all.ok());
+    for (const catalog::LeaseRow& l : *all) {
+      if (l.holder == "node-a#1") taken = l.name;
+    }
+    lease_clock.Advance(kTtl + kNanosPerSecond);
+    EXPECT_EQ(leases[1]->ClaimSome({taken}, 1), (std::vector<std::string>{taken}));
+  });
+  const std::set<std::string> objects_before = SegmentObjects(dir / "store");
+  {
+    storage::JobRound round("compaction", storage::JobRound::kPerPartition, leases[0].get());
+    Status s = nodes[0]->engine->CompactNow();
+    EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+    EXPECT_NE(s.message().find("is held by node-b#1"), std::string::npos) << s.ToString();
+  }
+  ASSERT_FALSE(taken.empty());
+  EXPECT_EQ(PartitionsById(catalog), before) << "a's swap committed";
+  // a's output is gone from the store: nothing was added.
+  EXPECT_EQ(SegmentObjects(dir / "store"), objects_before);
+  EveryNodeCounts(nodes, total);
+  // b, holding the lease, merges that partition.
+  {
+    storage::JobRound round("compaction", storage::JobRound::kPerPartition, leases[1].get());
+    ASSERT_TRUE(nodes[1]->engine->CompactNow().ok());
+  }
+  const std::set<uint32_t> merged = MergedPartitions(before, PartitionsById(catalog));
+  ASSERT_EQ(merged.size(), 1u);
+  EXPECT_EQ(storage::PartitionJobLease("compaction", "default", *merged.begin()), taken);
+  EveryNodeCounts(nodes, total);
+  for (auto& l : leases) l->Stop(/*release=*/true);
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

@@ -468,10 +468,15 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
     cluster::JobLeases* leases = job_leases.load();
     return leases != nullptr && leases->StillHeld(job);
   });
+  // Compaction and tier moves claim leases per partition (storage/job_gate.h), from the same
+  // leases; none before the node registered.
+  storage::SetPartitionLeases(
+      [&job_leases]() -> storage::PartitionLeases* { return job_leases.load(); });
   struct UnsetJobGate {
     ~UnsetJobGate() {
       storage::SetJobGate(nullptr);
       storage::SetJobLeaseCheck(nullptr);
+      storage::SetPartitionLeases(nullptr);
     }
   } unset_job_gate;
   // The node's registry settings (docs/cluster.md "Nodes"): a cluster node starts its registry

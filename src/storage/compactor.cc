@@ -82,6 +82,23 @@ std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> Compactor::Sh
   return out;
 }
 
+std::vector<std::pair<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>>>
+Compactor::RankedCandidates(const std::map<std::string, uint64_t>& confirmed) const {
+  std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates =
+      segments_->SmallActive(options_.compaction_small_bytes);
+  if (options_.shared_store) candidates = SharedCandidates(std::move(candidates), confirmed);
+  std::vector<std::pair<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>>> out;
+  for (auto& [key, list] : candidates) {
+    if (list.size() >= std::max<uint32_t>(2, options_.compaction_min_inputs)) {
+      out.emplace_back(key, std::move(list));
+    }
+  }
+  // The most inputs first; among equals, the first key (stable).
+  std::stable_sort(out.begin(), out.end(),
+                   [](const auto& a, const auto& b) { return a.second.size() > b.second.size(); });
+  return out;
+}
+
 void Compactor::TestPauseBeforeSwap(uint64_t id) {
   // Tests only (e2e_cluster_compact kills a node here): SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS.
   static const int64_t pause_ms = [] {
@@ -108,21 +125,33 @@ Status Compactor::CompactOnce(bool* did_work) {
     }
     confirmed = std::move(read).value();
   }
-  std::vector<std::shared_ptr<SegmentEntry>> inputs;
+  // The partitions worth a merge, best first. In a round of the job this node merges the best
+  // one whose partition lease it claims (storage/job_gate.h), so that the nodes of a cluster
+  // merge different partitions at once and never one partition twice.
+  std::vector<std::string> leases;
   {
     MutexLock l(&*mu_);
     if (memtables_->bytes() > options_.memtable_cap_bytes / 2) {
       return Status::OK();  // ingestion first
     }
-    std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates =
-        segments_->SmallActive(options_.compaction_small_bytes);
-    if (options_.shared_store) candidates = SharedCandidates(std::move(candidates), confirmed);
-    size_t best = 0;
-    for (auto& [key, list] : candidates) {
-      if (list.size() >= std::max<uint32_t>(2, options_.compaction_min_inputs) &&
-          list.size() > best) {
-        best = list.size();
-        inputs = list;
+    for (const auto& [key, list] : RankedCandidates(confirmed)) {
+      std::string lease = PartitionJobLease("compaction", key.first, key.second);
+      if (std::find(leases.begin(), leases.end(), lease) == leases.end()) leases.push_back(lease);
+      if (leases.size() == catalog::kMaxLeasesPerCall) break;
+    }
+  }
+  if (leases.empty()) return Status::OK();
+  const std::vector<std::string> claimed = ClaimPartitionJobs(leases, 1);
+  if (claimed.empty()) return Status::OK();  // every one is another node's now
+  const std::string& lease = claimed.front();
+  std::vector<std::shared_ptr<SegmentEntry>> inputs;
+  {
+    MutexLock l(&*mu_);
+    // Asked again: the registry may have changed while the lease was claimed.
+    for (auto& [key, list] : RankedCandidates(confirmed)) {
+      if (PartitionJobLease("compaction", key.first, key.second) == lease) {
+        inputs = std::move(list);
+        break;
       }
     }
     if (inputs.empty()) return Status::OK();
@@ -211,18 +240,17 @@ Status Compactor::CompactOnce(bool* did_work) {
     row = RowFromInfo(out, rel, "hot", clock_->NowNanos());
     if (shared) row.store = std::string(catalog::kColdStore);
     TestPauseBeforeSwap(id);
-    // Not after this node lost the compaction lease mid-round (storage/job_gate.h).
-    s = StillHoldingJobLease();
-    // The swap: readers of the catalog see the inputs or the output, never both.
-    if (s.ok() && shared) {
+    // The swap: readers of the catalog see the inputs or the output, never both. Not after this
+    // node lost the partition's lease: checked before, and in the swap's own transaction
+    // (storage/job_gate.h).
+    s = CommitUnderJobLease(lease, [&](const catalog::LeaseFence* fence) {
+      if (!shared) return catalog_->Replace(input_ids, {row}, fence);
       {
         MutexLock l(&*mu_);
         segments_->AddPendingOutput(id, input_ids);  // the view leaves it to the swap
       }
-      s = SwapShared(catalog_, input_ids, row, &keep_output);
-    } else if (s.ok()) {
-      s = catalog_->Replace(input_ids, {row});
-    }
+      return SwapShared(catalog_, input_ids, row, fence, &keep_output);
+    });
   }
   if (!s.ok()) {
     // Never an object a row may name: one whose swap may have committed stays (an orphan the

@@ -8,6 +8,8 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "catalog/catalog.h"
 #include "common/clock.h"
@@ -40,7 +42,8 @@ class Compactor {
             std::shared_ptr<CorruptionReporter> reporter, Engine* engine);
 
   // One round: picks the (tenant, partition) with the most active segments smaller than
-  // compaction_small_bytes (at least max(2, compaction_min_inputs)), takes the oldest of them up
+  // compaction_small_bytes (at least max(2, compaction_min_inputs)) whose partition lease this
+  // round claims (storage/job_gate.h; any outside a round: the best), takes the oldest of them up
   // to about two target segments of raw bytes (at least two, at most 64), and merges them.
   // Does nothing while the memtables hold more than half their cap (ingestion first).
   // "*did_work": a compaction replaced segments.
@@ -70,6 +73,11 @@ class Compactor {
   std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SharedCandidates(
       std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates,
       const std::map<std::string, uint64_t>& confirmed) const;
+  // The (tenant, partition)s with at least max(2, compaction_min_inputs) candidates (on a
+  // cluster node, SharedCandidates), the most candidates first. REQUIRES: "mu" (the analysis
+  // cannot tie the caller's lock of it to mu_).
+  std::vector<std::pair<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>>> RankedCandidates(
+      const std::map<std::string, uint64_t>& confirmed) const NO_THREAD_SAFETY_ANALYSIS;
   // Sleeps SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS (tests that kill a node mid-round); else nothing.
   static void TestPauseBeforeSwap(uint64_t id);
   const EngineOptions& options_;

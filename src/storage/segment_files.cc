@@ -170,9 +170,10 @@ Result<uint64_t> ReadBackRegistration(catalog::Catalog* catalog, uint64_t id, in
 }
 
 Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs,
-                  const catalog::SegmentRow& output, bool* keep_output) {
+                  const catalog::SegmentRow& output, const catalog::LeaseFence* fence,
+                  bool* keep_output) {
   *keep_output = false;
-  Status s = catalog->Replace(inputs, {output});
+  Status s = catalog->Replace(inputs, {output}, fence);
   if (s.ok()) {
     *keep_output = true;
     return s;

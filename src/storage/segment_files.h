@@ -62,8 +62,10 @@ Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const 
 // the catalog reconnects. Unavailable (the last error) when no try was answered.
 Result<uint64_t> ReadBackRegistration(catalog::Catalog* catalog, uint64_t id, int tries);
 
+// "fence": the job lease the swap is made under (Catalog::Replace), null for none.
 Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs,
-                  const catalog::SegmentRow& output, bool* keep_output);
+                  const catalog::SegmentRow& output, const catalog::LeaseFence* fence,
+                  bool* keep_output);
 
 // A cluster node merges or re-encodes a segment that a node flushed only once that node has
 // confirmed its registration (docs/cluster.md "Compaction and tier moves on cluster nodes"): a

@@ -64,9 +64,9 @@ Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options
     }
     if (options.tier_interval_ns > 0) {
       engine->tier_worker_.Start(options.tier_interval_ns, [e = engine.get()] {
-        // In a cluster only the node holding the job's lease moves tiers (storage/job_gate.h).
-        if (!MayRunJob("tiers")) return;
-        JobRound round("tiers");  // a lost lease abandons it before its next commit
+        // In a cluster a partition's segments are moved by the node that claims the partition's
+        // lease (storage/job_gate.h); a lost lease abandons the move before its commit.
+        JobRound round("tiers", JobRound::kPerPartition);
         Status s = e->RunTiersNow();
         if (!s.ok()) spdlog::warn("tier round failed (retried next round): {}", s.ToString());
       });
@@ -775,15 +775,12 @@ void StorageEngine::CompactionThread() {
       if (!did_work) work_cv_.WaitFor(&l, std::chrono::seconds(2));
       if (closing_) return;
     }
-    // In a cluster only the node holding the job's lease compacts (storage/job_gate.h).
-    if (!MayRunJob("compaction")) {
-      did_work = false;
-      continue;
-    }
     const int64_t start = clock_->MonotonicNanos();
     Status s;
     {
-      JobRound round("compaction");  // a lost lease abandons it before its swap
+      // In a cluster a partition is merged by the node that claims the partition's lease
+      // (storage/job_gate.h); a lost lease abandons the merge before its swap.
+      JobRound round("compaction", JobRound::kPerPartition);
       s = compactor_->CompactOnce(&did_work);
     }
     if (!s.ok()) {
@@ -833,10 +830,9 @@ void StorageEngine::SetTierPolicy(TierPolicy policy) { mover_->SetPolicy(std::mo
 
 Status StorageEngine::RunTiersNow() {
   Status status = mover_->RunDue();
-  // The sweep deletes: not after this node lost the tier lease (storage/job_gate.h).
-  if (Status held = StillHoldingJobLease(); !held.ok()) return status.ok() ? held : status;
   // A cluster node's shared store is swept by the segment sweep (cluster_node.h), which knows
-  // that other nodes write there; its own directory holds no segments.
+  // that other nodes write there; its own directory holds no segments. Any other server is the
+  // one process of its catalog, so its sweep needs no lease.
   if (options_.shared_store) return status;
   // No compaction while sweeping: an output is superseded by its inputs until its swap commits.
   MutexLock cl(compactor_->mutex());

@@ -4,7 +4,10 @@
 
 #include <algorithm>
 #include <map>
+#include <set>
+#include <string>
 #include <utility>
+#include <vector>
 
 #include "objstore/cold_cache.h"
 #include "segment/segment_merge.h"
@@ -103,27 +106,82 @@ Result<TierMoveReport> TierMover::MoveWhere(
     std::sort(due.begin(), due.end(), [](const auto& a, const auto& b) {
       return std::pair(a->row().max_ts, a->row().id) < std::pair(b->row().max_ts, b->row().id);
     });
-    for (std::shared_ptr<SegmentEntry>& entry : due) {
-      if (enough && enough()) return report;
-      const uint64_t before = entry->row().bytes;
-      uint64_t written = 0;
-      bool skipped = false;
-      Status s = MoveOne(entry, step_to, &written, &skipped);
-      // Let go of the source now: its object is deleted when the last holder does, and "enough"
-      // must see the space it leaves.
-      entry.reset();
-      if (skipped) continue;  // taken by a compaction or another move meanwhile
-      if (!s.ok()) {
-        ++report.failed;
-        report.error = s.ToString();
-        return report;
-      }
-      ++(step == 1 ? report.to_warm : report.to_cold);
-      report.bytes_read += before;
-      report.bytes_written += written;
+    // In a round of the job, a partition's segments are moved by the node that claims its lease,
+    // a few partitions at a time (TakeClaimed), so that the nodes of a cluster move different
+    // ones at once; elsewhere (admin commands, disk pressure) all of "due" in one batch.
+    while (!due.empty()) {
+      std::vector<std::string> claimed;
+      std::vector<std::shared_ptr<SegmentEntry>> batch = TakeClaimed(&due, &claimed);
+      if (batch.empty()) break;  // the rest is other nodes' now
+      MoveBatch(step, &batch, enough, &report);
+      ReleasePartitionJobs(claimed);
+      if (!report.error.empty() || (enough && enough())) return report;
     }
   }
   return report;
+}
+
+void TierMover::MoveBatch(int step, std::vector<std::shared_ptr<SegmentEntry>>* batch,
+                          const std::function<bool()>& enough, TierMoveReport* report) {
+  const std::string_view step_to = step == 1 ? catalog::kTierWarm : catalog::kTierCold;
+  for (std::shared_ptr<SegmentEntry>& entry : *batch) {
+    if (enough && enough()) return;
+    const uint64_t before = entry->row().bytes;
+    uint64_t written = 0;
+    bool skipped = false;
+    Status s = MoveOne(entry, step_to, &written, &skipped);
+    // Let go of the source now: its object is deleted when the last holder does, and "enough"
+    // must see the space it leaves.
+    entry.reset();
+    if (skipped) continue;  // taken by a compaction or another move meanwhile
+    if (!s.ok()) {
+      ++report->failed;
+      report->error = s.ToString();
+      return;
+    }
+    ++(step == 1 ? report->to_warm : report->to_cold);
+    report->bytes_read += before;
+    report->bytes_written += written;
+  }
+}
+
+std::vector<std::shared_ptr<SegmentEntry>> TierMover::TakeClaimed(
+    std::vector<std::shared_ptr<SegmentEntry>>* due, std::vector<std::string>* claimed) {
+  std::vector<std::shared_ptr<SegmentEntry>> batch;
+  if (!ClaimingPartitionJobs()) {
+    batch.swap(*due);
+    return batch;
+  }
+  // The partitions' leases in the order of their oldest due segment.
+  auto lease_of = [](const std::shared_ptr<SegmentEntry>& e) {
+    return PartitionJobLease("tiers", e->row().tenant, e->row().partition);
+  };
+  std::vector<std::string> wanted;
+  for (const auto& entry : *due) {
+    std::string lease = lease_of(entry);
+    if (std::find(wanted.begin(), wanted.end(), lease) == wanted.end()) wanted.push_back(lease);
+    if (wanted.size() == catalog::kMaxLeasesPerCall) break;
+  }
+  *claimed = ClaimPartitionJobs(wanted, kPartitionsPerClaim);
+  // Passed over (another node's, or being claimed by one): every name not claimed when fewer
+  // than asked came back, else those before the last one claimed (the rest were not tried).
+  std::set<std::string> got(claimed->begin(), claimed->end());
+  std::set<std::string> busy;
+  for (const std::string& name : wanted) {
+    if (claimed->size() == kPartitionsPerClaim && name == claimed->back()) break;
+    if (got.count(name) == 0) busy.insert(name);
+  }
+  std::vector<std::shared_ptr<SegmentEntry>> rest;
+  for (auto& entry : *due) {
+    const std::string lease = lease_of(entry);
+    if (got.count(lease) > 0) {
+      batch.push_back(std::move(entry));
+    } else if (busy.count(lease) == 0) {
+      rest.push_back(std::move(entry));
+    }
+  }
+  due->swap(rest);
+  return batch;
 }
 
 Status TierMover::RunDue() {
@@ -282,18 +340,18 @@ Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry,
     row = RowFromInfo(written, rel, std::string(catalog::kTierWarm), clock_->NowNanos());
     row.created_ns = source.created_ns;  // when the records were first stored
     if (shared) row.store = std::string(catalog::kColdStore);
-    // Not after this node lost the tier lease mid-round (storage/job_gate.h).
-    s = StillHoldingJobLease();
-    // The one transaction: the warm segment registered, the hot one retired.
-    if (s.ok() && shared) {
+    // The one transaction: the warm segment registered, the hot one retired. Not after this
+    // node lost the partition's lease: checked before, and in the transaction itself
+    // (storage/job_gate.h).
+    const std::string lease = PartitionJobLease("tiers", source.tenant, source.partition);
+    s = CommitUnderJobLease(lease, [&](const catalog::LeaseFence* fence) {
+      if (!shared) return catalog_->Replace({source.id}, {row}, fence);
       {
         MutexLock l(&*mu_);
         segments_->AddPendingOutput(id, {source.id});  // the view leaves it to MoveOne
       }
-      s = SwapShared(catalog_, {source.id}, row, &keep_output);
-    } else if (s.ok()) {
-      s = catalog_->Replace({source.id}, {row});
-    }
+      return SwapShared(catalog_, {source.id}, row, fence, &keep_output);
+    });
   }
   if (!s.ok()) {
     // Never an object a row may name (a swap whose answer was lost may have committed).
@@ -331,8 +389,9 @@ Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, const Roari
     row.store = std::string(catalog::kColdStore);
     row.path = name;
     row.state = std::string(catalog::kStateActive);
-    // Not after this node lost the tier lease mid-round (storage/job_gate.h).
-    s = StillHoldingJobLease();
+    // Not after this node lost the partition's lease mid-round (storage/job_gate.h). Checked
+    // just before, not in the transaction: no cluster node moves to cold (there is one node).
+    s = StillHoldingJobLease(PartitionJobLease("tiers", source.tenant, source.partition));
     // The one transaction: the row now names the cold copy; the local one is retired.
     if (s.ok()) s = catalog_->Update({row});
   }

@@ -87,6 +87,18 @@ class TierMover {
       std::string_view to, int first_step,
       const std::function<bool(const catalog::SegmentRow&, std::string_view step_to)>& due,
       const std::function<bool()>& enough);
+  // In a per-partition round of the job (storage/job_gate.h), the segments of "due" (oldest
+  // first) of the next few partitions whose leases the round claims, taken out of "due", whose
+  // segments of partitions another node holds are dropped (it moves them); "*claimed": the
+  // leases, to give up once they are moved. Elsewhere: all of "due".
+  static std::vector<std::shared_ptr<SegmentEntry>> TakeClaimed(
+      std::vector<std::shared_ptr<SegmentEntry>>* due, std::vector<std::string>* claimed);
+  // The partitions claimed at once by TakeClaimed.
+  static constexpr size_t kPartitionsPerClaim = 4;
+  // Moves "batch" (in order) one step (1: warm, 2: cold), adding to "report"; stops when
+  // "enough" says so and at the first failure (report->error).
+  void MoveBatch(int step, std::vector<std::shared_ptr<SegmentEntry>>* batch,
+                 const std::function<bool()>& enough, TierMoveReport* report);
   // One segment one tier further ("warm" or "cold"). "*written": the target's bytes;
   // "*skipped": the segment was taken meanwhile (a compaction, another move, replaced).
   Status MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::string_view to, uint64_t* written,

@@ -3,15 +3,18 @@
 --store s3://bucket/prefix` processes on a private PostgreSQL and the real S3 API of OpenStack
 Swift (the ctest fixture s3_store), started through cluster_lib.Cluster.
 
-1. Node a starts first and holds the compaction lease; b and c join. Each node ingests and
-   flushes five times: five small segments of each node in the shared store, registered. Every
-   node answers the count and the newest 100 hits alike, and every line exactly once.
-2. Node a's compaction round (background, under the lease) writes its merged output to the store
-   and pauses before its swap (the test hook SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS); the test kills
-   it there (SIGKILL): its output is in the store, named by no catalog row. After the lease's
-   ttl, b or c takes the compaction lease and merges every node's segments (the segment count
-   drops from 15 to 3). Queries on b and c all through it count every line exactly once and
-   answer the same newest 100 hits; no object the catalog names is ever missing from the store.
+1. Nodes a, b and c start, b and c with compaction off (so that a is the one whose round
+   claims the partition). Each node ingests and flushes five times: five small segments of each
+   node in the shared store, registered. Every node answers the count and the newest 100 hits
+   alike, and every line exactly once.
+2. Node a's compaction round (background) claims the partition's lease (compaction/<slot>),
+   writes its merged output to the store and pauses before its swap (the test hook
+   SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS); the test kills it there (SIGKILL): its output is in the
+   store, named by no catalog row, and the lease is still a's. b and c restart with compaction
+   on; after the lease's ttl, b or c takes the partition's lease and merges every node's
+   segments (the segment count drops from 15 to 3). Queries on b and c all through it count
+   every line exactly once and answer the same newest 100 hits; no object the catalog names is
+   ever missing from the store.
 3. a is restarted; all three answer as before (counts, newest 100, each line once); the retired
    inputs' objects and a's unregistered output are deleted by the orphan sweep after the grace,
    and the outputs the catalog names are still there.
@@ -149,19 +152,19 @@ def main(binary, shared, store_dir):
     cluster = Cluster(binary, shared, store_dir, node_args=[
         "--node-heartbeat", "500ms", "--node-timeout", "5s", "--flush-interval", "10m",
         "--segment-refresh-interval", "1s", "--query-timeout", "%ds" % QUERY_TIMEOUT,
-        "--compaction", "on",
         "--tier-interval", "0s", "--segment-sweep-interval", "2s",
         "--segment-orphan-grace", "%ds" % GRACE])
     failed = True
     try:
-        # 1. a first, with the pause before its swap, so that it holds the compaction lease.
+        # 1. a with the pause before its swap; b and c do not compact yet, so a's round is the
+        # one that claims the partition.
         os.environ["SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS"] = "600000"
         a = cluster.node("a")
         del os.environ["SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS"]
-        lease = lambda: cluster.pg.psql("SELECT holder FROM leases WHERE name = 'compaction'")
-        wait_for("node a holding the compaction lease", lambda: lease().startswith("a#"), 30,
-                 lambda: "holder %r" % lease())
-        b, c = cluster.node("b"), cluster.node("c")
+        lease = lambda: cluster.pg.psql(
+            "SELECT name, holder FROM leases WHERE name LIKE 'compaction/%' AND holder <> ''")
+        b = cluster.node("b", extra_args=["--compaction", "off"])
+        c = cluster.node("c", extra_args=["--compaction", "off"])
         nodes = [a, b, c]
         time.sleep(1.5)  # every registry lists the others
         ingesters = [Ingester(n, n.name) for n in nodes]
@@ -176,8 +179,8 @@ def main(binary, shared, store_dir):
         print("%d lines in %d hot segments (%d per node); every node answers them alike" %
               (len(acked), before["hot"], ROUNDS))
 
-        # 2. a merges and stops before its swap; killed there; b or c finishes the job.
-        watch = Watch(cluster, [b, c], len(acked), hits)
+        # 2. a merges and stops before its swap, holding the partition's lease; killed there;
+        # b or c finishes the job once the lease expired.
         pause = re.compile(r"test hook: compaction output (\d+) written")
         wait_for("node a's compaction paused before its swap",
                  lambda: pause.search(a.read_log(100000)), 60, lambda: a.read_log(1500))
@@ -187,10 +190,18 @@ def main(binary, shared, store_dir):
               (output, sorted(stored_paths(cluster))[:20]))
         check(not cluster.pg.psql("SELECT id FROM segments WHERE id = %s" % output),
               "a's output %s is registered before its swap" % output)
+        held = lease().split("|")
+        check(len(held) == 2 and held[1].startswith("a#"),
+              "the partition's lease while a is paused: %r" % lease())
         a.kill9()
         killed = time.time()
-        print("node a killed in its compaction round: output %s in the store, unregistered" %
-              orphan[0])
+        print("node a killed in its compaction round holding %s: output %s in the store, "
+              "unregistered" % (held[0], orphan[0]))
+        b.stop()
+        c.stop()
+        b, c = cluster.restart(b), cluster.restart(c)  # compaction on (the default)
+        time.sleep(1.5)  # every registry lists the others
+        watch = Watch(cluster, [b, c], len(acked), hits)
         flushed_left = lambda: int(cluster.pg.psql(
             "SELECT count(*) FROM segments s JOIN segment_origins o ON o.segment_id = s.id"))
         wait_for("another node to compact every node's segments", lambda: flushed_left() == 0,
