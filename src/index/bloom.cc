@@ -45,16 +45,58 @@ void WriteBloom(const std::vector<uint64_t>& hashes, std::string* out) {
   }
 }
 
+void SortUniqueHashes(std::vector<uint64_t>* hashes, std::vector<uint64_t>* scratch) {
+  std::vector<uint64_t>& v = *hashes;
+  const size_t n = v.size();
+  // Below this std::sort is as fast (the six histograms alone are 48 KiB to clear).
+  constexpr size_t kRadixMin = 4096;
+  if (n < kRadixMin || n > UINT32_MAX) {
+    std::sort(v.begin(), v.end());
+  } else {
+    // Least significant digit first, six passes of 11 bits; the histograms of every pass are
+    // counted in one read, and a pass whose digit is the same in every hash is skipped.
+    constexpr int kBits = 11;
+    constexpr int kPasses = 6;  // 6 x 11 >= 64
+    constexpr size_t kBuckets = size_t{1} << kBits;
+    constexpr uint64_t kMask = kBuckets - 1;
+    std::vector<uint32_t> counts(kPasses * kBuckets, 0);
+    for (uint64_t h : v) {
+      for (int p = 0; p < kPasses; ++p) ++counts[p * kBuckets + ((h >> (p * kBits)) & kMask)];
+    }
+    scratch->resize(n);
+    uint64_t* from = v.data();
+    uint64_t* to = scratch->data();
+    for (int p = 0; p < kPasses; ++p) {
+      uint32_t* count = &counts[p * kBuckets];
+      const int shift = p * kBits;
+      if (count[(from[0] >> shift) & kMask] == n) continue;  // one digit for all
+      uint32_t at = 0;
+      for (size_t b = 0; b < kBuckets; ++b) {
+        const uint32_t c = count[b];
+        count[b] = at;
+        at += c;
+      }
+      for (size_t i = 0; i < n; ++i) {
+        const uint64_t h = from[i];
+        to[count[(h >> shift) & kMask]++] = h;
+      }
+      std::swap(from, to);
+    }
+    if (from != v.data()) v.swap(*scratch);  // the sorted hashes are in the scratch buffer
+  }
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+}
+
 void BloomBuilder::TakeDistinct(std::vector<uint64_t>* out) {
-  std::sort(hashes_.begin(), hashes_.end());
-  hashes_.erase(std::unique(hashes_.begin(), hashes_.end()), hashes_.end());
+  std::vector<uint64_t> scratch;
+  SortUniqueHashes(&hashes_, &scratch);
   out->assign(hashes_.begin(), hashes_.end());
   hashes_.clear();
 }
 
 void BloomBuilder::Finish(std::string* out, size_t* distinct_out) {
-  std::sort(hashes_.begin(), hashes_.end());
-  hashes_.erase(std::unique(hashes_.begin(), hashes_.end()), hashes_.end());
+  std::vector<uint64_t> scratch;
+  SortUniqueHashes(&hashes_, &scratch);
   WriteBloom(hashes_, out);
   if (distinct_out != nullptr) *distinct_out = hashes_.size();
   hashes_.clear();

@@ -37,6 +37,12 @@ class BloomBuilder {
   std::vector<uint64_t> hashes_;
 };
 
+// Sorts "*hashes" and drops repeats; "*scratch" is a buffer reused between calls (its contents
+// are not kept). A radix sort above a few thousand hashes: the segment writer sorts every
+// block's bloom hashes (about 20 per message) and then a segment's, which std::sort made 4 % of
+// a flush's CPU.
+void SortUniqueHashes(std::vector<uint64_t>* hashes, std::vector<uint64_t>* scratch);
+
 // Writes a filter holding the sorted distinct "hashes".
 void WriteBloom(const std::vector<uint64_t>& hashes, std::string* out);
 

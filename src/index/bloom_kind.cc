@@ -62,9 +62,7 @@ class BloomBuilderKind final : public IndexBuilder {
           if (!v.empty()) bloom.block_hashes.push_back(BloomHash(v));
         }
       }
-      std::sort(bloom.block_hashes.begin(), bloom.block_hashes.end());
-      bloom.block_hashes.erase(std::unique(bloom.block_hashes.begin(), bloom.block_hashes.end()),
-                               bloom.block_hashes.end());
+      SortUniqueHashes(&bloom.block_hashes, &sort_scratch_);
       std::string filter;
       WriteBloom(bloom.block_hashes, &filter);
       PutLengthPrefixed(&bloom.block_filters, filter);
@@ -80,10 +78,7 @@ class BloomBuilderKind final : public IndexBuilder {
     for (Field& bloom : fields_) {
       IndexPart part;
       part.field = bloom.field;
-      std::sort(bloom.segment_hashes.begin(), bloom.segment_hashes.end());
-      bloom.segment_hashes.erase(
-          std::unique(bloom.segment_hashes.begin(), bloom.segment_hashes.end()),
-          bloom.segment_hashes.end());
+      SortUniqueHashes(&bloom.segment_hashes, &sort_scratch_);
       part.count = bloom.segment_hashes.size();
       part.blobs.resize(2);
       // The segment filter only where it is the smaller answer: with one block it would repeat
@@ -99,6 +94,7 @@ class BloomBuilderKind final : public IndexBuilder {
       bloom.segment_hashes = {};
       bloom.block_filters = {};
     }
+    sort_scratch_ = {};
   }
 
  private:
@@ -114,6 +110,7 @@ class BloomBuilderKind final : public IndexBuilder {
   const BlockWords* block_words_;
   uint32_t blocks_ = 0;
   std::string word_scratch_;
+  std::vector<uint64_t> sort_scratch_;  // SortUniqueHashes' buffer
 };
 
 class BloomKindView final : public IndexView {

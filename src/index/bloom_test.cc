@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <random>
 #include <string>
+#include <vector>
 
 #include "index/tokenizer.h"
 #include "index/word_hash.h"
@@ -82,6 +85,29 @@ TEST(WordHash, AgreesWithTheTokenizer) {
   EXPECT_FALSE(IsSingleFoldedWord("Refused"));
   EXPECT_FALSE(IsSingleFoldedWord("two words"));
   EXPECT_FALSE(IsSingleFoldedWord(""));
+}
+
+// SortUniqueHashes gives what std::sort and std::unique give: on both sides of the size where it
+// turns to a radix sort, with many repeats, and with digits all hashes share (skipped passes).
+TEST(Bloom, SortUniqueHashesSortsAndDropsRepeats) {
+  std::mt19937_64 rng(19);
+  std::vector<uint64_t> scratch;
+  for (size_t n : {0, 1, 2, 100, 4095, 4096, 4097, 20000, 150000}) {
+    for (int shape = 0; shape < 4; ++shape) {
+      std::vector<uint64_t> hashes(n);
+      for (uint64_t& h : hashes) {
+        h = rng();
+        if (shape == 1) h %= 1000;                              // many repeats, high digits 0
+        if (shape == 2) h = (h & 0xffff) | 0xabcd000000000000;  // middle digits shared
+        if (shape == 3) h = ~uint64_t{0} - (h % 5000);          // high digits all ones
+      }
+      std::vector<uint64_t> want = hashes;
+      std::sort(want.begin(), want.end());
+      want.erase(std::unique(want.begin(), want.end()), want.end());
+      SortUniqueHashes(&hashes, &scratch);
+      EXPECT_EQ(hashes, want) << n << " hashes, shape " << shape;
+    }
+  }
 }
 
 }  // namespace

@@ -121,6 +121,10 @@ struct BuildOptions {
   // (the writer fills it before each AddBlock); kinds that read message words use it instead of
   // splitting the messages again. Null: each kind splits them itself.
   const BlockWords* block_words = nullptr;
+  // The rows the segment will hold (all blocks together), when the writer knows them before the
+  // first block (it always does); 0: unknown. The inverted kind stops collecting a built-in
+  // field's values as soon as it is sure the ValuePostingsRule will find it near-unique.
+  uint64_t segment_rows = 0;
 };
 
 // Where a kind's data lives in a segment file (docs/format/segment.md). A new kind uses

@@ -30,13 +30,13 @@ class InvertedBuilder final : public IndexBuilder {
       for (const IndexedField& b : options.blooms) {
         bloom = bloom || (b.name == f.name && b.builtin == f.builtin && !b.message_words);
       }
-      fields_.push_back(Field{f, bloom, 0, {}});
+      fields_.push_back(Field{f, bloom, 0, {}, DropAbove(f, bloom, options.segment_rows), false});
     }
   }
 
   void AddBlock(const Record* rows, uint32_t count) override {
     for (Field& f : fields_) {
-      for (uint32_t row = 0; row < count; ++row) {
+      for (uint32_t row = 0; row < count && !f.dropped; ++row) {
         const Record& r = rows[row];
         if (!f.field.builtin) {
           for (const auto& [key, value] : r.fields) {
@@ -50,6 +50,7 @@ class InvertedBuilder final : public IndexBuilder {
           if (f.field.keep_empty || !v.empty()) {
             f.builder.Add(v, rows_ + row);
             ++f.values;
+            if (f.builder.distinct_values() > f.drop_above) Drop(&f);
           }
         }
       }
@@ -59,7 +60,7 @@ class InvertedBuilder final : public IndexBuilder {
 
   void Finish(std::vector<IndexPart>* parts) override {
     for (Field& f : fields_) {
-      if (NearUnique(f)) continue;  // no part: the field's values are "cannot tell" here
+      if (f.dropped || NearUnique(f)) continue;  // no part: its values are "cannot tell" here
       IndexPart part;
       part.field = f.field;
       part.count = f.builder.distinct_values();
@@ -75,7 +76,35 @@ class InvertedBuilder final : public IndexBuilder {
     bool bloom = false;   // the field has a bloom, which serves its values when not posted
     uint64_t values = 0;  // values added (occurrences)
     InvertedIndexBuilder builder;
+    // More distinct values than this and NearUnique is sure to hold at Finish (DropAbove).
+    uint64_t drop_above = UINT64_MAX;
+    bool dropped = false;  // near-unique for sure: no values collected any more (Drop)
   };
+
+  // For a built-in field, whose values are at most one per row: the distinct values above which
+  // NearUnique holds whatever the rows still to come are. Distinct values only grow, and the
+  // values the rule compares them with are at most "segment_rows", so once there are more than
+  // max_distinct_fraction x segment_rows distinct values the field is near-unique (the same
+  // decision NearUnique takes at Finish; the segment is the same bytes). Not for dynamic fields
+  // (a record may repeat a key, so their values are not bounded by the rows) nor when the rows
+  // are unknown (0).
+  uint64_t DropAbove(const IndexedField& f, bool bloom, uint64_t segment_rows) const {
+    if (!f.builtin || f.keep_empty || !bloom || segment_rows == 0 ||
+        segment_rows <= rule_.small_segment_rows || rule_.max_distinct_fraction >= 1.0) {
+      return UINT64_MAX;
+    }
+    const double limit = rule_.max_distinct_fraction * static_cast<double>(segment_rows);
+    if (limit < 0) return 0;
+    // The largest count that is not above the limit: "distinct > limit" as NearUnique compares.
+    return static_cast<uint64_t>(limit);
+  }
+
+  // Stops collecting "f"'s values and lets go of those collected (a flush of near-unique trace
+  // and user ids held an entry per row until the segment was written).
+  static void Drop(Field* f) {
+    f->dropped = true;
+    f->builder = InvertedIndexBuilder();
+  }
 
   // Whether the rule leaves "f" without postings in this segment (ValuePostingsRule).
   bool NearUnique(const Field& f) const {

@@ -5,6 +5,9 @@
 #include <map>
 #include <random>
 
+#include "index/index_kind.h"
+#include "sawmill/record.h"
+
 namespace sawmill::index {
 namespace {
 
@@ -61,6 +64,81 @@ TEST(InvertedIndex, MalformedBytesGiveDataLoss) {
       for (const std::string& v : (*r)->Values()) (*r)->Lookup(v).status().IgnoreError();
     }
   }
+}
+
+// The parts the "inverted" kind gives for "rows" added in blocks of "block_rows", told the
+// segment's rows in advance ("segment_rows") or not (0).
+std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t block_rows,
+                                     uint64_t segment_rows, const ValuePostingsRule& rule) {
+  const IndexKind* kind = FindIndexKind("inverted");
+  EXPECT_NE(kind, nullptr);
+  BuildOptions options;
+  auto field = [](const char* name, std::string Record::*text) {
+    IndexedField f;
+    f.name = name;
+    f.builtin = true;
+    f.text = text;
+    return f;
+  };
+  IndexedField service = field("service", &Record::service);
+  service.keep_empty = true;
+  options.indexed = {service, field("trace_id", &Record::trace_id),
+                     field("user_id", &Record::user_id)};
+  options.blooms = {field("trace_id", &Record::trace_id), field("user_id", &Record::user_id)};
+  options.values = rule;
+  options.segment_rows = segment_rows;
+  std::unique_ptr<IndexBuilder> builder = kind->new_builder(options);
+  for (size_t first = 0; first < rows.size(); first += block_rows) {
+    const auto count = static_cast<uint32_t>(std::min<size_t>(block_rows, rows.size() - first));
+    builder->AddBlock(rows.data() + first, count);
+  }
+  std::vector<IndexPart> parts;
+  builder->Finish(&parts);
+  return parts;
+}
+
+// A near-unique field is left out of the index as soon as the builder is sure of it (issue 19:
+// it held an entry per row until the segment was written); the parts, and so the segment's
+// bytes, are those of the builder that decides at the end. Around the rule's limit (a quarter
+// of 800 rows is 200 distinct values), with empty values, repeats in any order and a limit that
+// is not a whole number.
+TEST(InvertedIndexKind, NearUniqueFieldsDroppedEarlyGiveTheSameParts) {
+  std::mt19937 rng(19);
+  ValuePostingsRule rule;
+  rule.max_distinct_fraction = 0.25;
+  size_t cases = 0, dropped = 0;
+  for (uint32_t rows : {800u, 801u, 803u}) {
+    for (uint32_t distinct : {1u, 150u, 199u, 200u, 201u, 202u, 400u, 800u}) {
+      for (int empty_every : {0, 7}) {
+        std::vector<Record> records(rows);
+        for (uint32_t row = 0; row < rows; ++row) {
+          Record& r = records[row];
+          r.service = "svc" + std::to_string(rng() % 3);
+          // Every distinct value at least once (while rows last), then repeats at random.
+          const uint32_t v = row < distinct ? row : static_cast<uint32_t>(rng() % distinct);
+          r.trace_id = "t" + std::to_string(v);
+          if (empty_every != 0 && row % static_cast<uint32_t>(empty_every) == 0) r.trace_id.clear();
+          r.user_id = "u" + std::to_string(rng() % (distinct / 2 + 1));
+        }
+        std::shuffle(records.begin(), records.end(), rng);
+        const std::vector<IndexPart> late = InvertedParts(records, 100, 0, rule);
+        const std::vector<IndexPart> early = InvertedParts(records, 100, rows, rule);
+        ASSERT_EQ(early.size(), late.size()) << rows << " rows, " << distinct << " distinct";
+        for (size_t i = 0; i < late.size(); ++i) {
+          EXPECT_EQ(early[i].field.name, late[i].field.name);
+          EXPECT_EQ(early[i].count, late[i].count);
+          EXPECT_EQ(early[i].blobs, late[i].blobs) << late[i].field.name;
+        }
+        bool trace_posted = false;
+        for (const IndexPart& p : late) trace_posted = trace_posted || p.field.name == "trace_id";
+        dropped += trace_posted ? 0 : 1;
+        ++cases;
+      }
+    }
+  }
+  // Both sides of the limit were exercised.
+  EXPECT_GT(dropped, 0u);
+  EXPECT_LT(dropped, cases);
 }
 
 }  // namespace

@@ -41,7 +41,7 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
-#include <unordered_map>
+#include <vector>
 
 #include "common/coding.h"
 #include "index/index_kind.h"
@@ -66,16 +66,6 @@ constexpr size_t kMaxWords = 1 << 20;
 bool Answers(const FieldPredicate& p) {
   return p.op == FieldPredicate::Op::kWord && p.builtin && p.field == "message";
 }
-
-// A word with its hash (BloomHash, computed once per word of a block: BlockWords).
-struct HashedWord {
-  std::string_view word;
-  uint64_t hash;
-  bool operator==(const HashedWord& o) const { return word == o.word; }
-};
-struct HashOfWord {
-  size_t operator()(const HashedWord& w) const { return static_cast<size_t>(w.hash); }
-};
 
 class WordPostingsBuilder final : public IndexBuilder {
  public:
@@ -253,22 +243,29 @@ class WordPostingsBuilder final : public IndexBuilder {
 
   // Adds "word" (folded, "hash" its BloomHash) for "row".
   void Add(std::string_view word, uint64_t hash, uint32_t row) {
-    auto it = by_word_.find(HashedWord{word, hash});
-    if (it == by_word_.end()) {
+    if (slots_.empty()) Rehash(1 << 12);
+    size_t slot = static_cast<size_t>(hash) & (slots_.size() - 1);
+    while (slots_[slot].entry != 0 &&
+           (slots_[slot].hash != hash || entries_[slots_[slot].entry - 1].word != word)) {
+      slot = (slot + 1) & (slots_.size() - 1);
+    }
+    if (slots_[slot].entry == 0) {
       if (entries_.size() >= kMaxWords) {
         capped_ = true;
         return;
       }
       std::string_view stable = arena_.emplace_back(word);
-      it = by_word_.emplace(HashedWord{stable, hash}, static_cast<uint32_t>(entries_.size())).first;
       Entry& e = entries_.emplace_back();
       e.word = stable;
       e.run_start = row;
       e.run_end = row + 1;
       e.rows = 1;
+      slots_[slot] = Slot{hash, static_cast<uint32_t>(entries_.size())};
+      // At most half full: probes stay short.
+      if (entries_.size() * 2 > slots_.size()) Rehash(slots_.size() * 2);
       return;
     }
-    Entry& e = entries_[it->second];
+    Entry& e = entries_[slots_[slot].entry - 1];
     if (row < e.run_end) return;  // the same row again
     ++e.rows;
     if (row == e.run_end) {
@@ -292,7 +289,25 @@ class WordPostingsBuilder final : public IndexBuilder {
   std::string scratch_;
   std::deque<std::string> arena_;  // the distinct words; a deque never moves its elements
   std::deque<Entry> entries_;
-  std::unordered_map<HashedWord, uint32_t, HashOfWord> by_word_;
+  // The words' index, open addressing by their BloomHash (an unordered_map's node per word and
+  // its pointer chase were half of this builder's time in a flush).
+  struct Slot {
+    uint64_t hash = 0;
+    uint32_t entry = 0;  // 1 + the word's index in entries_; 0: empty
+  };
+  std::vector<Slot> slots_;  // a power of two long
+
+  // Moves every word into a table of "size" slots (a power of two).
+  void Rehash(size_t size) {
+    std::vector<Slot> old = std::move(slots_);
+    slots_.assign(size, Slot{});
+    for (const Slot& s : old) {
+      if (s.entry == 0) continue;
+      size_t slot = static_cast<size_t>(s.hash) & (size - 1);
+      while (slots_[slot].entry != 0) slot = (slot + 1) & (size - 1);
+      slots_[slot] = s;
+    }
+  }
 };
 
 // Decodes version 2's postings of one word: its gaps and lengths, each "runs" varints from the

@@ -471,7 +471,19 @@ TEST(ColumnEncoding, HexIdsRoundTripAsBytes) {
   }
   // Refused: upper case, odd or mixed lengths, empty values, no values.
   const std::vector<std::vector<std::string>> refused = {
-      {"abcDEF"}, {"abc"}, {"abcd", "abcdef"}, {"", ""}, {"abcd", ""}, {"0x12"}};
+      {"abcDEF"},
+      {"abc"},
+      {"abcd", "abcdef"},
+      {"", ""},
+      {"abcd", ""},
+      {"0x12"},
+      // The bytes next to the digits' ranges, a high byte and a zero byte, also after a valid id.
+      {"0g"},
+      {"/0"},
+      {":0"},
+      {"`0"},
+      {"a\xff"},
+      {"ab", std::string("a\0", 2)}};
   for (const auto& values : refused) {
     std::vector<std::string_view> v(values.begin(), values.end());
     std::string none;

@@ -703,6 +703,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   build.words = options_.word_postings;
   build.values = options_.value_postings;
   build.word_postings_version = options_.word_postings_version;
+  build.segment_rows = out.rows;  // exactly the rows the loop below writes
   for (const auto* fields : {&build.indexed, &build.blooms}) {
     for (const index::IndexedField& f : *fields) split_words_ = split_words_ || f.message_words;
   }
