@@ -47,6 +47,10 @@ def status_kib(pid, field):
     return 0
 
 
+def tree_bytes(path):
+    return sum(os.path.getsize(os.path.join(d, f)) for d, _, fs in os.walk(path) for f in fs)
+
+
 def metric_sums(url):
     try:
         with urllib.request.urlopen(url + "/metrics", timeout=5) as r:
@@ -114,6 +118,7 @@ def main():
             urllib.request.urlopen(req, timeout=600).read()
             out["peak_rss_after_flush_mib"] = round(status_kib(proc.pid, "VmHWM") / 1024, 1)
             out["cpu_s_ingest_flush"] = round(proc_cpu_seconds(proc.pid) - cpu0, 2)
+            out["segment_bytes"] = tree_bytes(os.path.join(data, "d", "segments"))
         time.sleep(0.3)
         stop.set()
         th.join()

@@ -26,7 +26,8 @@ Status DecompressNone(std::string_view payload, std::string* raw, void** /*state
   return Status::OK();
 }
 
-const BlockCodecKind kNoneCodec{Codec::kNone, "none", nullptr, &DecompressNone, nullptr, nullptr};
+const BlockCodecKind kNoneCodec{Codec::kNone, "none",  nullptr, &DecompressNone,
+                                nullptr,      nullptr, nullptr};
 
 // The registry: one line per codec.
 const BlockCodecKind* const kCodecs[] = {
@@ -51,6 +52,15 @@ const BlockCodecKind* FindBlockCodec(Codec id) {
 }
 
 BlockCodec::BlockCodec() = default;
+
+size_t BlockCodec::StateBytes() const {
+  size_t n = 0;
+  for (const BlockCodecKind* kind : kCodecs) {
+    const void* state = states_[static_cast<uint8_t>(kind->id)];
+    if (state != nullptr && kind->state_bytes != nullptr) n += kind->state_bytes(state);
+  }
+  return n;
+}
 
 BlockCodec::~BlockCodec() {
   for (const BlockCodecKind* kind : kCodecs) {

@@ -39,6 +39,8 @@ struct BlockCodecKind {
   // decompresses all of it).
   Status (*decompress_prefix)(std::string_view payload, uint64_t raw_size, std::string* raw,
                               const std::function<uint64_t(std::string_view)>& need, void** state);
+  // Bytes of memory "state" holds (a zstd context's tables and buffers); nullptr: none.
+  size_t (*state_bytes)(const void* state);
 };
 
 // The registered codec with id "id", or nullptr.
@@ -69,6 +71,9 @@ class BlockCodec {
   // Errors as Decompress.
   Status DecompressPrefix(std::string_view stored, uint64_t raw_size,
                           const std::function<uint64_t(std::string_view)>& need, std::string* raw);
+
+  // Bytes of memory the codecs' states hold now (what a writer keeps between blocks).
+  size_t StateBytes() const;
 
  private:
   static constexpr size_t kMaxCodecs = 8;  // codec ids are below this

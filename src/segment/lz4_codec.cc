@@ -36,6 +36,7 @@ Status Decompress(std::string_view payload, std::string* raw, void** /*state*/) 
 }  // namespace
 
 extern const BlockCodecKind kLz4Codec;  // registered in block_codec.cc
-const BlockCodecKind kLz4Codec{Codec::kLz4, "lz4", &Compress, &Decompress, nullptr, nullptr};
+const BlockCodecKind kLz4Codec{Codec::kLz4, "lz4",   &Compress, &Decompress,
+                               nullptr,     nullptr, nullptr};
 
 }  // namespace sawmill::segment

@@ -223,6 +223,15 @@ class RowSource {
   virtual uint64_t raw_bytes(size_t row) const = 0;
   // Decodes "row" into "*out", reusing the capacity of its strings.
   virtual void Get(size_t row, Record* out) const = 0;
+  // Called before the rows of each block are read with Get: "rows" are their row numbers, each
+  // block once, blocks in write order. A source that holds rows compressed (a flush's packed
+  // memtable chunks) opens what these need and lets go of what they do not, so that it holds
+  // about one block's worth instead of every row (docs/storage.md "Flush memory"). Get must work
+  // without it. The default does nothing.
+  virtual void WillGet(const uint32_t* rows, size_t count) const {
+    (void)rows;
+    (void)count;
+  }
 };
 // WriteSegment over "rows" (which must stay unchanged during the call); the same segment bytes
 // as the rows' records in a vector would give.

@@ -898,14 +898,22 @@ Status WriteSegment(objstore::ObjectStore* store, const std::string& name, const
   SegmentInfo ranges = info;
   RangesOf(rows, n, &ranges);
   std::vector<Record> block;
+  std::vector<uint32_t> in_order;  // the block's row numbers when "order" is empty (identity)
   auto file = store->NewWriter(name);
   if (!file.ok()) return file.status().WithContext("writing segment " + store->Location(name));
   Writer writer(options, std::move(file).value());
   Status s = writer.Write(ranges, [&](uint32_t first, uint32_t count) {
     if (block.size() < count) block.resize(count);
-    for (uint32_t i = 0; i < count; ++i) {
-      rows.Get(order.empty() ? first + i : order[first + i], &block[i]);
+    const uint32_t* ids;
+    if (order.empty()) {
+      in_order.resize(count);
+      std::iota(in_order.begin(), in_order.end(), first);
+      ids = in_order.data();
+    } else {
+      ids = order.data() + first;
     }
+    rows.WillGet(ids, count);
+    for (uint32_t i = 0; i < count; ++i) rows.Get(ids[i], &block[i]);
     return block.data();
   });
   if (!s.ok()) return s.WithContext("writing segment " + store->Location(name));

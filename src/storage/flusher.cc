@@ -44,10 +44,16 @@ class KeptRows final : public segment::RowSource {
   std::string_view host(size_t row) const override { return base_.host(at_[row]); }
   uint64_t raw_bytes(size_t row) const override { return base_.raw_bytes(at_[row]); }
   void Get(size_t row, Record* out) const override { base_.Get(at_[row], out); }
+  void WillGet(const uint32_t* rows, size_t count) const override {
+    base_rows_.resize(count);
+    for (size_t i = 0; i < count; ++i) base_rows_[i] = static_cast<uint32_t>(at_[rows[i]]);
+    base_.WillGet(base_rows_.data(), count);
+  }
 
  private:
   const segment::RowSource& base_;
   std::vector<size_t> at_;
+  mutable std::vector<uint32_t> base_rows_;  // WillGet's rows as base_'s row numbers
 };
 
 }  // namespace

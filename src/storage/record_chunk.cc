@@ -2,9 +2,12 @@
 
 #include <zstd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <unordered_map>
+#include <utility>
 
 #include "common/coding.h"
 
@@ -321,15 +324,63 @@ uint64_t RecordChunk::memory_bytes() const {
 
 int64_t RecordChunk::HeldBytes() { return g_held_bytes.load(std::memory_order_relaxed); }
 
-ChunkRows::ChunkRows(const std::vector<Chunk>& chunks) {
+ChunkRows::ChunkRows(const std::vector<Chunk>& chunks) : chunks_(chunks) {
   size_t n = 0;
   for (const Chunk& c : chunks) n += c->size();
-  at_.reserve(n);
-  rows_.reserve(chunks.size());
+  keys_.reserve(n);
+  open_.resize(chunks.size());
+  wanted_.resize(chunks.size());
+  // (service, host) pairs by name, as views of groups_' strings; rows of one source often come
+  // in runs, so the previous row's group is tried first.
+  struct PairHash {
+    size_t operator()(const std::pair<std::string_view, std::string_view>& p) const {
+      return std::hash<std::string_view>()(p.first) * 31 + std::hash<std::string_view>()(p.second);
+    }
+  };
+  std::unordered_map<std::pair<std::string_view, std::string_view>, uint32_t, PairHash> group_of;
+  uint32_t last = UINT32_MAX;
   for (uint32_t c = 0; c < chunks.size(); ++c) {
-    rows_.push_back(chunks[c]->Rows());
-    for (uint32_t r = 0; r < rows_.back()->size(); ++r) at_.push_back(At{c, r});
+    const std::shared_ptr<const RawChunk> rows = chunks[c]->Rows();
+    for (uint32_t r = 0; r < rows->size(); ++r) {
+      const std::string_view service = rows->service(r), host = rows->host(r);
+      if (last == UINT32_MAX || groups_[last].service != service || groups_[last].host != host) {
+        auto it = group_of.find({service, host});
+        if (it == group_of.end()) {
+          groups_.push_back(Group{std::string(service), std::string(host)});
+          const Group& g = groups_.back();
+          it = group_of
+                   .emplace(std::pair<std::string_view, std::string_view>(g.service, g.host),
+                            static_cast<uint32_t>(groups_.size() - 1))
+                   .first;
+        }
+        last = it->second;
+      }
+      keys_.push_back(
+          Key{rows->ts(r), rows->ingest_ts(r), rows->seq(r), rows->raw_bytes(r), last, c, r});
+    }
   }
+}
+
+void ChunkRows::WillGet(const uint32_t* rows, size_t count) const {
+  for (size_t i = 0; i < count; ++i) wanted_[keys_[rows[i]].chunk] = 1;
+  for (size_t c = 0; c < open_.size(); ++c) {
+    if (open_[c] != nullptr && wanted_[c] == 0) {
+      open_[c].reset();
+      --open_count_;
+    }
+    wanted_[c] = 0;
+  }
+}
+
+void ChunkRows::Get(size_t row, Record* out) const {
+  const Key& k = keys_[row];
+  std::shared_ptr<const RawChunk>& rows = open_[k.chunk];
+  if (rows == nullptr) {
+    rows = chunks_[k.chunk]->Rows();
+    ++opens_;
+    max_open_ = std::max(max_open_, ++open_count_);
+  }
+  rows->Get(k.row, out);
 }
 
 }  // namespace sawmill::storage

@@ -15,6 +15,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <iterator>
 #include <memory>
 #include <string>
@@ -203,29 +204,55 @@ class RecordChunk {
 using Chunk = std::shared_ptr<const RecordChunk>;
 
 // The rows of several chunks, one after the other, as the segment writer reads them (a flush
-// writes a frozen memtable's chunks without copying them into records). Holds each chunk's rows
-// (Rows(): packed chunks decompressed) for as long as it lives: about the memtable's raw size.
+// writes a frozen memtable's chunks without copying them into records). What the writer reads of
+// every row (times, seq, service and host, raw bytes: its sort keys and the segment's ranges) is
+// taken from each chunk once, at construction, into about 50 bytes per row; the rows themselves
+// are opened (a packed chunk decompressed) only while the block being written needs them
+// (WillGet), so a flush holds about a block's chunks instead of the memtable's raw size
+// (docs/storage.md "Flush memory"). One writer at a time: not thread-safe.
 class ChunkRows final : public segment::RowSource {
  public:
   explicit ChunkRows(const std::vector<Chunk>& chunks);
-  size_t size() const override { return at_.size(); }
-  int64_t ts(size_t row) const override { return chunk(row).ts(at_[row].row); }
-  int64_t ingest_ts(size_t row) const override { return chunk(row).ingest_ts(at_[row].row); }
-  uint64_t seq(size_t row) const override { return chunk(row).seq(at_[row].row); }
-  std::string_view service(size_t row) const override { return chunk(row).service(at_[row].row); }
-  std::string_view host(size_t row) const override { return chunk(row).host(at_[row].row); }
-  uint64_t raw_bytes(size_t row) const override { return chunk(row).raw_bytes(at_[row].row); }
-  void Get(size_t row, Record* out) const override { chunk(row).Get(at_[row].row, out); }
+  size_t size() const override { return keys_.size(); }
+  int64_t ts(size_t row) const override { return keys_[row].ts; }
+  int64_t ingest_ts(size_t row) const override { return keys_[row].ingest_ts; }
+  uint64_t seq(size_t row) const override { return keys_[row].seq; }
+  std::string_view service(size_t row) const override { return groups_[keys_[row].group].service; }
+  std::string_view host(size_t row) const override { return groups_[keys_[row].group].host; }
+  uint64_t raw_bytes(size_t row) const override { return keys_[row].raw_bytes; }
+  // Lets go of the open chunks that none of "rows" is in (they are opened again by Get).
+  void WillGet(const uint32_t* rows, size_t count) const override;
+  // Opens the row's chunk when it is not open.
+  void Get(size_t row, Record* out) const override;
+
+  // Chunks open now, the most open at once so far, and how often a chunk was opened (each
+  // chunk is read once more at construction, not counted here): tests and the flush's figures.
+  size_t chunks_open() const { return open_count_; }
+  size_t max_chunks_open() const { return max_open_; }
+  uint64_t opens() const { return opens_; }
 
  private:
-  struct At {
+  struct Key {
+    int64_t ts;
+    int64_t ingest_ts;
+    uint64_t seq;
+    uint64_t raw_bytes;
+    uint32_t group;  // groups_[group]: the row's service and host
     uint32_t chunk;
-    uint32_t row;
+    uint32_t row;  // in its chunk
   };
-  const RawChunk& chunk(size_t row) const { return *rows_[at_[row].chunk]; }
+  struct Group {
+    std::string service, host;
+  };
 
-  std::vector<std::shared_ptr<const RawChunk>> rows_;
-  std::vector<At> at_;  // 8 bytes per row
+  std::vector<Chunk> chunks_;
+  std::vector<Key> keys_;
+  std::deque<Group> groups_;  // a deque: service() and host() hand out views of its strings
+  mutable std::vector<std::shared_ptr<const RawChunk>> open_;  // per chunk; null when not open
+  mutable std::vector<uint8_t> wanted_;                        // WillGet's marks, per chunk
+  mutable size_t open_count_ = 0;
+  mutable size_t max_open_ = 0;
+  mutable uint64_t opens_ = 0;
 };
 
 }  // namespace sawmill::storage

@@ -221,5 +221,65 @@ TEST(RecordChunk, ASegmentWrittenFromChunksIsTheSegmentOfTheSameRecords) {
   std::filesystem::remove_all(dir);
 }
 
+// A flush holds only the chunks of the block being written, not its whole memtable decompressed:
+// rows arriving nearly in time order (as a memtable's do), packed in chunks of 256, written in
+// blocks of 1,024 rows (time slices of 1,024) open about five chunks at a time and each chunk
+// about once, and the file is the one the records in a vector give.
+TEST(RecordChunk, AFlushOpensOnlyTheChunksOfTheBlockBeingWritten) {
+  constexpr size_t kChunks = 40, kPerChunk = 256;
+  std::vector<Record> records;
+  for (size_t i = 0; i < kChunks * kPerChunk; ++i) {
+    Record r;
+    r.seq = i + 1;
+    r.tenant = "t";
+    // Up to 300 rows out of time order, as concurrent senders' batches arrive.
+    r.ts = 1'700'000'000'000'000'000 + static_cast<int64_t>(i) * 1000 +
+           static_cast<int64_t>((i * 7919) % 300) * 1000;
+    r.ingest_ts = r.ts + 5;
+    r.service = "svc" + std::to_string((i * 31) % 11);
+    r.host = "host-" + std::to_string((i * 17) % 23);
+    r.level = static_cast<Level>(i % kLevelCount);
+    r.trace_id = std::to_string(i * 2654435761u);
+    r.message = "request " + std::to_string(i % 97) + " took " + std::to_string(i % 1013) + " ms";
+    if (i % 3 == 0) r.fields.emplace_back("status", std::to_string(200 + i % 5));
+    records.push_back(std::move(r));
+  }
+  std::vector<Chunk> chunks;
+  for (size_t first = 0; first < records.size(); first += kPerChunk) {
+    chunks.push_back(RecordChunk::FromRecords(
+        std::vector<Record>(records.begin() + static_cast<long>(first),
+                            records.begin() + static_cast<long>(first + kPerChunk))));
+    chunks.back()->Pack();
+  }
+  const auto dir = std::filesystem::temp_directory_path() /
+                   ("record_chunk_test.open." + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  segment::WriterOptions options;
+  options.block_rows = 1024;
+  options.time_slice_rows = 1024;
+  segment::SegmentInfo info, from_vector, from_chunks;
+  info.id = 1;
+  info.tenant = "t";
+  const std::string a = (dir / "a.seg").string(), b = (dir / "b.seg").string();
+  ASSERT_TRUE(segment::WriteSegment(Env::Default(), a, info, records, options, &from_vector).ok());
+  objstore::LocalDirectoryStore store(Env::Default(), dir.string());
+  ChunkRows rows(chunks);
+  EXPECT_EQ(rows.chunks_open(), 0u);  // the sort keys were taken without keeping any chunk
+  ASSERT_TRUE(segment::WriteSegment(&store, "b.seg", info, rows, options, &from_chunks).ok());
+  // 1,024 rows are four chunks; the rows out of order reach into the neighbours.
+  EXPECT_LE(rows.max_chunks_open(), 6u);
+  EXPECT_GE(rows.opens(), kChunks);
+  EXPECT_LE(rows.opens(), kChunks + kChunks / 2);
+  auto slurp = [](const std::string& p) {
+    std::ifstream in(p, std::ios::binary);
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  EXPECT_EQ(slurp(a), slurp(b));
+  EXPECT_EQ(from_vector.rows, records.size());
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace sawmill::storage
