@@ -133,6 +133,10 @@ class SqliteCatalog final : public Catalog {
   Status Heartbeat(const NodeRow& node) override;
   Result<std::vector<NodeRow>> ListNodes() const override;
   Status RemoveNode(std::string_view id) override;
+  Status LeaveCluster(std::string_view id, int64_t started_ns, int64_t gone_ns) override;
+  Result<bool> FenceDeadNode(std::string_view id, int64_t started_ns, int64_t dead_before_ns,
+                             int64_t now_ns) override;
+  Result<std::vector<GoneNodeRow>> ListGoneNodes() const override;
   Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder, int64_t now_ns,
                                 int64_t ttl_ns) override;
   Status ReleaseLease(std::string_view name, std::string_view holder) override;
@@ -185,8 +189,10 @@ class SqliteCatalog final : public Catalog {
       REQUIRES(mu_);
   Status EnsureDamageTableLocked() const REQUIRES(mu_);
   Status EnsureAlertTablesLocked() const REQUIRES(mu_);
-  Status EnsureAuthTablesLocked() const REQUIRES(mu_);             // sqlite_auth.cc
-  Status EnsureNodeTablesLocked() const REQUIRES(mu_);             // sqlite_nodes.cc
+  Status EnsureAuthTablesLocked() const REQUIRES(mu_);  // sqlite_auth.cc
+  Status EnsureNodeTablesLocked() const REQUIRES(mu_);  // sqlite_nodes.cc
+  // Upserts node_gone (id, gone_ns) inside the caller's transaction (sqlite_nodes.cc).
+  Status RecordGoneLocked(std::string_view id, int64_t gone_ns) REQUIRES(mu_);
   Status EnsureWalObjectTablesLocked() const REQUIRES(mu_);        // sqlite_wal_objects.cc
   Status EnsureIdempotencyClaimTableLocked() const REQUIRES(mu_);  // sqlite_idempotency.cc
   // Segment changes: reads a meta value (0 when absent) and the newest change number.
