@@ -26,8 +26,8 @@
 #include "catalog/pg_catalog.h"
 #include "catalog/pg_test_server.h"
 #include "cluster/cluster_node.h"
+#include "cluster/cluster_test_nodes.h"
 #include "cluster/fanout.h"
-#include "cluster/part_codec.h"
 #include "cluster/segment_refresh.h"
 #include "common/mutex.h"
 #include "objstore/local_directory_store.h"
@@ -178,40 +178,12 @@ class StalledNodeTest : public ::testing::Test {
     node->refresh = std::make_unique<SegmentRefresh>(node->engine->catalog(), node->engine.get(),
                                                      refresh_options);
     node->refresh->Start();
-    NodeRegistry* registry = node->cluster->registry();
-    // A peer is asked by calling its query engine, through the wire codec both ways; an error
-    // is a partial part naming the node, as over HTTP (fanout.cc).
-    node->fanout = std::make_unique<Fanout>(
-        [registry] { return registry->Peers(); }, FanoutOptions{},
-        [this](const catalog::NodeRow& peer, const std::string& body, int64_t) {
-          query::PartAnswer failed;
-          failed.partial = true;
-          auto request = DecodePartRequest(body);
-          Node* asked = Find(peer.id);
-          if (!request.ok() || asked == nullptr) return failed;
-          auto part = asked->local->SearchMemtables(*request);
-          if (!part.ok()) {
-            failed.warnings.push_back("node " + peer.id + " answered " + part.status().ToString());
-            return failed;
-          }
-          auto back = DecodePartAnswer(EncodePartAnswer(*part));
-          return back.ok() ? *back : failed;
-        });
-    SegmentRefresh* refresh = node->refresh.get();
-    node->query = std::make_unique<FanoutQueryEngine>(
-        node->local.get(), node->fanout.get(),
-        [refresh](uint64_t at_least, int64_t timeout_ns, std::string* error) {
-          return refresh->CatchUp(at_least, timeout_ns, error);
-        });
+    InProcessFanout fanned(node->cluster->registry(), node->local.get(), node->refresh.get(),
+                           LocalEngineIn(&nodes_));
+    node->fanout = std::move(fanned.fanout);
+    node->query = std::move(fanned.query);
     nodes_.push_back(std::move(node));
     return raw;
-  }
-
-  Node* Find(const std::string& id) {
-    for (auto& node : nodes_) {
-      if (node->id == id) return node.get();
-    }
-    return nullptr;
   }
 
   // Every node heartbeats now and sees the others as they are.

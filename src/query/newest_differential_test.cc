@@ -94,16 +94,8 @@ std::shared_ptr<storage::Snapshot> Spread(const std::vector<Record>& records,
       info.partition = partition;
       const std::string path = dir + "/" + std::to_string(id) + ".seg";
       ++id;
-      storage::SegmentHandle h;
-      EXPECT_TRUE(
-          segment::WriteSegment(Env::Default(), path, info, std::move(part), wo, &h.info).ok());
-      auto reader = segment::SegmentReader::Open(Env::Default(), path);
-      EXPECT_TRUE(reader.ok()) << reader.status().ToString();
-      if (!reader.ok()) continue;
-      std::shared_ptr<segment::SegmentReader> shared = *reader;
-      h.path = path;
-      h.open = [shared]() -> Result<std::shared_ptr<segment::SegmentReader>> { return shared; };
-      snap->segments.push_back(std::move(h));
+      auto h = testing::OpenedSegment(path, info, std::move(part), wo);
+      if (h) snap->segments.push_back(std::move(*h));
     }
     storage::MemtableView view;
     view.partition = partition;

@@ -128,6 +128,23 @@ TempDir::TempDir(const std::string& name) {
 
 TempDir::~TempDir() { std::filesystem::remove_all(path_); }
 
+std::optional<storage::SegmentHandle> OpenedSegment(const std::string& path,
+                                                    const segment::SegmentInfo& info,
+                                                    std::vector<Record> records,
+                                                    const segment::WriterOptions& options) {
+  Env* env = Env::Default();
+  storage::SegmentHandle h;
+  Status written = segment::WriteSegment(env, path, info, std::move(records), options, &h.info);
+  EXPECT_TRUE(written.ok()) << path << ": " << written.ToString();
+  auto reader = segment::SegmentReader::Open(env, path);
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  if (!reader.ok()) return std::nullopt;
+  std::shared_ptr<segment::SegmentReader> shared = *reader;
+  h.path = path;
+  h.open = [shared]() -> Result<std::shared_ptr<segment::SegmentReader>> { return shared; };
+  return h;
+}
+
 std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& records,
                                                  const std::string& dir, size_t per_segment,
                                                  size_t in_memory, uint32_t block_rows,
@@ -136,7 +153,6 @@ std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& reco
                                                  const index::ValuePostingsRule* values) {
   auto snap = std::make_shared<storage::Snapshot>();
   snap->tenant = "default";
-  Env* env = Env::Default();
   segment::WriterOptions wo;
   wo.block_rows = block_rows;
   if (words != nullptr) wo.word_postings = *words;
@@ -170,16 +186,8 @@ std::shared_ptr<storage::Snapshot> BuildSnapshot(const std::vector<Record>& reco
     warm.value_postings = wo.value_postings;
     const bool as_warm = old_every != 0 && id % old_every == 1;
     ++id;
-    storage::SegmentHandle h;
-    EXPECT_TRUE(
-        segment::WriteSegment(env, path, info, std::move(part), as_warm ? warm : wo, &h.info).ok());
-    auto reader = segment::SegmentReader::Open(env, path);
-    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
-    if (!reader.ok()) continue;
-    std::shared_ptr<segment::SegmentReader> shared = *reader;
-    h.path = path;
-    h.open = [shared]() -> Result<std::shared_ptr<segment::SegmentReader>> { return shared; };
-    snap->segments.push_back(std::move(h));
+    auto h = OpenedSegment(path, info, std::move(part), as_warm ? warm : wo);
+    if (h) snap->segments.push_back(std::move(*h));
   }
   if (in_memory > 0) {
     storage::MemtableView view;

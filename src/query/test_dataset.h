@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "common/clock.h"
 #include "query/executor.h"
 #include "sawmill/record.h"
+#include "segment/segment.h"
 #include "segment/testdata.h"
 #include "storage/engine.h"
 
@@ -42,6 +44,14 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// "records" written as the segment file "path" ("info", "options") and opened once: a handle
+// whose open() answers that reader, as the engine's would. A failed write or open fails the
+// test; a failed open answers nothing (the caller leaves the segment out).
+std::optional<storage::SegmentHandle> OpenedSegment(const std::string& path,
+                                                    const segment::SegmentInfo& info,
+                                                    std::vector<Record> records,
+                                                    const segment::WriterOptions& options);
 
 // A snapshot of tenant "default": segments of "records" (all but the last "in_memory", which
 // stay in one memtable chunk) written in "dir", "per_segment" records each, blocks of

@@ -156,16 +156,8 @@ std::shared_ptr<storage::Snapshot> WarmSnapshot(const std::vector<Record>& recor
     info.id = id;
     info.tenant = "default";
     const std::string path = dir + "/warm" + std::to_string(id) + ".seg";
-    storage::SegmentHandle h;
-    EXPECT_TRUE(
-        segment::WriteSegment(Env::Default(), path, info, std::move(part), warm, &h.info).ok());
-    auto reader = segment::SegmentReader::Open(Env::Default(), path);
-    EXPECT_TRUE(reader.ok()) << reader.status().ToString();
-    if (!reader.ok()) continue;
-    std::shared_ptr<segment::SegmentReader> shared = *reader;
-    h.path = path;
-    h.open = [shared]() -> Result<std::shared_ptr<segment::SegmentReader>> { return shared; };
-    snap->segments.push_back(std::move(h));
+    auto h = testing::OpenedSegment(path, info, std::move(part), warm);
+    if (h) snap->segments.push_back(std::move(*h));
   }
   return snap;
 }

@@ -1,0 +1,33 @@
+#include "cluster/cluster_test_nodes.h"
+
+#include <utility>
+
+#include "cluster/part_codec.h"
+
+namespace sawmill::cluster {
+
+InProcessFanout::InProcessFanout(NodeRegistry* registry, query::QueryEngine* local,
+                                 SegmentRefresh* refresh, FindLocalEngine find) {
+  fanout = std::make_unique<Fanout>(
+      [registry] { return registry->Peers(); }, FanoutOptions{},
+      [find = std::move(find)](const catalog::NodeRow& peer, const std::string& body, int64_t) {
+        query::PartAnswer failed;
+        failed.partial = true;
+        auto request = DecodePartRequest(body);
+        query::QueryEngine* asked = find(peer.id);
+        if (!request.ok() || asked == nullptr) return failed;
+        auto part = asked->SearchMemtables(*request);
+        if (!part.ok()) {
+          failed.warnings.push_back("node " + peer.id + " answered " + part.status().ToString());
+          return failed;
+        }
+        auto back = DecodePartAnswer(EncodePartAnswer(*part));
+        return back.ok() ? *back : failed;
+      });
+  query = std::make_unique<FanoutQueryEngine>(
+      local, fanout.get(), [refresh](uint64_t at_least, int64_t timeout_ns, std::string* error) {
+        return refresh->CatchUp(at_least, timeout_ns, error);
+      });
+}
+
+}  // namespace sawmill::cluster

@@ -1,0 +1,45 @@
+// Test-only: the fan-out of cluster nodes that live in one process (the cluster tests on one
+// PostgreSQL), each asking its peers by calling their query engines instead of over HTTP.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "cluster/fanout.h"
+#include "cluster/node_registry.h"
+#include "cluster/segment_refresh.h"
+#include "query/query_engine.h"
+
+namespace sawmill::cluster {
+
+// The local query engine (the node's own, not its fan-out) of the test's node "id"; null when
+// the test has no such node.
+using FindLocalEngine = std::function<query::QueryEngine*(const std::string& id)>;
+
+// The FindLocalEngine of a test's nodes: "nodes" points to a container of pointers to nodes
+// with an "id" and a "local" query engine, read at each call.
+template <class Nodes>
+FindLocalEngine LocalEngineIn(const Nodes* nodes) {
+  return [nodes](const std::string& id) -> query::QueryEngine* {
+    for (const auto& node : *nodes) {
+      if (node->id == id) return node->local.get();
+    }
+    return nullptr;
+  };
+}
+
+// A node's fan-out over the peers "registry" sees and the query engine over it: "local" with
+// the fan-out, its segment view caught up by "refresh". A peer is asked by calling
+// SearchMemtables on the engine "find" gives for it, through the wire codec both ways
+// (part_codec.h); a peer not found or a request that does not decode is a partial part, and an
+// error a partial part with a warning naming the node, as over HTTP (fanout.cc).
+struct InProcessFanout {
+  InProcessFanout(NodeRegistry* registry, query::QueryEngine* local, SegmentRefresh* refresh,
+                  FindLocalEngine find);
+
+  std::unique_ptr<Fanout> fanout;
+  std::unique_ptr<FanoutQueryEngine> query;  // uses "fanout": declared after it
+};
+
+}  // namespace sawmill::cluster
