@@ -280,6 +280,13 @@ void ClusterNode::SweepRound() {
 }
 
 void ClusterNode::TakeoverRound() {
+  // A node without a heartbeat written for longer than node_timeout may have been taken over or
+  // fenced out meanwhile (docs/cluster.md "Gone nodes"): it reads which of its objects it still
+  // owns and whether a later incarnation of its id is registered, so that a fenced process stops
+  // taking writes now rather than at its next flush. Nothing learnt when the catalog is away.
+  if (writer_ != nullptr && registry_->Own().age_ns > registry_->node_timeout_ns()) {
+    writer_->CheckOwnership().IgnoreError();
+  }
   // A node that was fenced (FenceMemtableAnswer) drops the rows it lost with its next flush,
   // and answers no other node's query until then: that flush now, not at flush_interval.
   if (writer_ != nullptr && engine_ != nullptr && !FenceMemtableAnswer().ok()) {

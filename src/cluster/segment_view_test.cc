@@ -1102,6 +1102,11 @@ TEST(SegmentView, ADeadNodesUnconfirmedSegmentsAreMergedOnceItIsFencedOutAndNotB
   // is dead to b and does not answer for its memtables, not even in its own queries.
   Status beat = a->cluster->registry()->Beat();
   EXPECT_EQ(beat.code(), StatusCode::kFailedPrecondition) << beat.ToString();
+  // ... and its takeover rounds (every heartbeat interval, with no heartbeat of its own for
+  // longer than node_timeout) have learnt that it was fenced: it takes no more writes.
+  auto more = OneKeyLines("after the fence", 1);
+  Status append = a->engine->Append("default", &more);
+  EXPECT_EQ(append.code(), StatusCode::kUnavailable) << "the fenced a still takes writes";
   ASSERT_TRUE(b->cluster->registry()->Beat().ok());
   EXPECT_TRUE(b->cluster->registry()->Peers().empty()) << "b still asks the fenced a";
   ASSERT_TRUE(a->refresh->RefreshNow().ok());
