@@ -189,10 +189,8 @@ class SqliteCatalog final : public Catalog {
       REQUIRES(mu_);
   Status EnsureDamageTableLocked() const REQUIRES(mu_);
   Status EnsureAlertTablesLocked() const REQUIRES(mu_);
-  Status EnsureAuthTablesLocked() const REQUIRES(mu_);  // sqlite_auth.cc
-  Status EnsureNodeTablesLocked() const REQUIRES(mu_);  // sqlite_nodes.cc
-  // Upserts node_gone (id, gone_ns) inside the caller's transaction (sqlite_nodes.cc).
-  Status RecordGoneLocked(std::string_view id, int64_t gone_ns) REQUIRES(mu_);
+  Status EnsureAuthTablesLocked() const REQUIRES(mu_);             // sqlite_auth.cc
+  Status EnsureNodeTablesLocked() const REQUIRES(mu_);             // sqlite_nodes.cc
   Status EnsureWalObjectTablesLocked() const REQUIRES(mu_);        // sqlite_wal_objects.cc
   Status EnsureIdempotencyClaimTableLocked() const REQUIRES(mu_);  // sqlite_idempotency.cc
   // Segment changes: reads a meta value (0 when absent) and the newest change number.
@@ -203,6 +201,8 @@ class SqliteCatalog final : public Catalog {
   // fence->lost set.
   Status CheckFenceLocked(const SegmentRow& row, std::string_view node, WalFence* fence) const
       REQUIRES(mu_);
+  // Upserts node_gone (id, gone_ns) inside the caller's transaction (sqlite_nodes.cc).
+  Status RecordGoneLocked(std::string_view id, int64_t gone_ns) REQUIRES(mu_);
   // sqlite_retention.cc: appends "event" in the open transaction; returns its id.
   Result<uint64_t> InsertEventLocked(const RetentionEventRow& event) REQUIRES(mu_);
 

@@ -149,29 +149,6 @@ Result<size_t> ClusterNode::TakeOverNow() {
   return taken;
 }
 
-void ClusterNode::FenceDeadNodes(const std::vector<catalog::NodeRow>& dead, int64_t alive_since) {
-  // A dead node whose WAL objects are all taken over or flushed may still hold, in the memtables
-  // of its paused process, the lines of segments it registered and never confirmed; no node
-  // merges those while the process could wake and answer from them. Fenced (the catalog checks
-  // that it is still dead, owns no unflushed object and holds such segments back), it cannot:
-  // its id has a later incarnation. Others merge them query_timeout + node_timeout later
-  // (docs/cluster.md "Compaction and tier moves on cluster nodes").
-  for (const catalog::NodeRow& row : dead) {
-    auto fenced =
-        node_catalog_->FenceDeadNode(row.id, row.started_ns, alive_since, clock_->NowNanos());
-    if (!fenced.ok()) {
-      spdlog::warn("cannot fence dead node {} (retried next round): {}", row.id,
-                   fenced.status().ToString());
-    } else if (*fenced) {
-      spdlog::warn(
-          "fenced dead node {} (no heartbeat since {} ns, none of its WAL objects left): the "
-          "segments it registered and never confirmed are merged after query_timeout + "
-          "node_timeout; its process, if it wakes, answers and writes nothing until restarted",
-          row.id, row.heartbeat_ns);
-    }
-  }
-}
-
 Status ClusterNode::FenceMemtableAnswer() {
   if (writer_ == nullptr) return Status::OK();  // no WAL objects yet: nothing to lose
   const NodeRegistry::OwnBeats own = registry_->Own();
@@ -280,13 +257,6 @@ void ClusterNode::SweepRound() {
 }
 
 void ClusterNode::TakeoverRound() {
-  // A node without a heartbeat written for longer than node_timeout may have been taken over or
-  // fenced out meanwhile (docs/cluster.md "Gone nodes"): it reads which of its objects it still
-  // owns and whether a later incarnation of its id is registered, so that a fenced process stops
-  // taking writes now rather than at its next flush. Nothing learnt when the catalog is away.
-  if (writer_ != nullptr && registry_->Own().age_ns > registry_->node_timeout_ns()) {
-    writer_->CheckOwnership().IgnoreError();
-  }
   // A node that was fenced (FenceMemtableAnswer) drops the rows it lost with its next flush,
   // and answers no other node's query until then: that flush now, not at flush_interval.
   if (writer_ != nullptr && engine_ != nullptr && !FenceMemtableAnswer().ok()) {
@@ -313,6 +283,36 @@ void ClusterNode::TakeoverRound() {
   } else if (takeover_failing_) {
     spdlog::info("takeover rounds work again");
     takeover_failing_ = false;
+  }
+  // A node without a heartbeat written for longer than node_timeout may have been taken over or
+  // fenced out meanwhile (docs/cluster.md "Gone nodes"): it reads which of its objects it still
+  // owns and whether a later incarnation of its id is registered, so that a fenced process stops
+  // taking writes now rather than at its next flush. Nothing learnt when the catalog is away.
+  if (writer_ != nullptr && registry_->Own().age_ns > registry_->node_timeout_ns()) {
+    writer_->CheckOwnership().IgnoreError();
+  }
+}
+
+void ClusterNode::FenceDeadNodes(const std::vector<catalog::NodeRow>& dead, int64_t alive_since) {
+  // A dead node whose WAL objects are all taken over or flushed may still hold, in the memtables
+  // of its paused process, the lines of segments it registered and never confirmed; no node
+  // merges those while the process could wake and answer from them. Fenced (the catalog checks
+  // that it is still dead, owns no unflushed object and holds such segments back), it cannot:
+  // its id has a later incarnation. Others merge them query_timeout + node_timeout later
+  // (docs/cluster.md "Compaction and tier moves on cluster nodes").
+  for (const catalog::NodeRow& row : dead) {
+    auto fenced =
+        node_catalog_->FenceDeadNode(row.id, row.started_ns, alive_since, clock_->NowNanos());
+    if (!fenced.ok()) {
+      spdlog::warn("cannot fence dead node {} (retried next round): {}", row.id,
+                   fenced.status().ToString());
+    } else if (*fenced) {
+      spdlog::warn(
+          "fenced dead node {} (no heartbeat since {} ns, none of its WAL objects left): the "
+          "segments it registered and never confirmed are merged after query_timeout + "
+          "node_timeout; its process, if it wakes, answers and writes nothing until restarted",
+          row.id, row.heartbeat_ns);
+    }
   }
 }
 

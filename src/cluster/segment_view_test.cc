@@ -962,73 +962,6 @@ TEST(SegmentView, AFlushWhoseOutcomeTurnsOutRegisteredButRetiredIsNotPublished) 
   std::filesystem::remove_all(dir);
 }
 
-// Node b's swap (a compaction, or a warm move) commits, its answer is lost, and b cannot read
-// the outcome back; meanwhile b's view refreshed past the swap's changes, which it leaves to
-// the swap while the output is pending. The swap then gives up, the output's object kept. b's
-// view must still come to show the output and not the inputs (a full listing of the catalog):
-// once the orphan sweep deletes the inputs' objects, a view still naming them would answer
-// with their lines missing.
-void SwapWhoseOutcomeIsUnknown(bool warm) {
-  const auto dir = TestDir();
-  LosingCatalog* losing = nullptr;
-  auto cluster = std::make_unique<Cluster>(
-      dir, 2, 600 * kNanosPerSecond,
-      [&](storage::EngineOptions* o) {
-        o->shared_settle_ns = 0;
-        o->compaction_min_inputs = 2;
-        LoseOn("node-b", &losing)(o);
-      },
-      /*refresh_batch=*/10000, /*orphan_grace_ns=*/0);
-  ASSERT_TRUE(cluster->ok());
-  ASSERT_NE(losing, nullptr);
-  Node* a = cluster->nodes()[0].get();
-  Node* b = cluster->nodes()[1].get();
-  for (const char* prefix : {"first", "second"}) {
-    auto lines = OneKeyLines(prefix, 40);
-    ASSERT_TRUE(a->engine->Append("default", &lines).ok());
-    ASSERT_TRUE(a->engine->Flush().ok());
-  }
-  WaitConfirmed(cluster->nodes());
-  ASSERT_TRUE(b->refresh->RefreshNow().ok());
-  ASSERT_EQ(ViewIds(b).size(), 2u);
-
-  losing->LoseNextSwap([b] { EXPECT_TRUE(b->refresh->RefreshNow().ok()); });
-  if (warm) {
-    auto moved = b->engine->MoveTiers(0, "warm");
-    EXPECT_TRUE(!moved.ok() || moved->failed > 0) << "the swap's outcome was known after all";
-  } else {
-    EXPECT_FALSE(b->engine->CompactNow().ok()) << "the swap's outcome was known after all";
-  }
-  const uint64_t output = losing->lost_id();
-  ASSERT_NE(output, 0u);
-  catalog::Catalog* catalog = a->engine->catalog();
-  const std::set<uint64_t> now = CatalogIds(catalog);
-  ASSERT_EQ(now.count(output), 1u) << "the lost swap did not commit";
-
-  losing->Restore();
-  ASSERT_TRUE(b->refresh->RefreshNow().ok());
-  EXPECT_EQ(ViewIds(b), now) << "b's view after the swap whose answer was lost";
-  ASSERT_TRUE(a->cluster->SweepSegmentsNow().ok());  // grace 0: the inputs' objects go
-  for (Node* node : {a, b}) {
-    ASSERT_TRUE(node->refresh->RefreshNow().ok());
-    auto r = Search(node, "* | count");
-    ASSERT_TRUE(r.ok()) << r.status().ToString();
-    EXPECT_FALSE(r->partial) << "on " << node->id << ": "
-                             << (r->warnings.empty() ? "" : r->warnings[0]);
-    EXPECT_EQ(CountOf(*r), 80) << "on " << node->id;
-  }
-  cluster.reset();  // closed before its directory goes
-  std::filesystem::remove_all(dir);
-}
-
-TEST(SegmentView, ACompactionWhoseSwapCommittedUnseenLeavesTheViewWhole) {
-  SwapWhoseOutcomeIsUnknown(/*warm=*/false);
-}
-
-TEST(SegmentView, AWarmMoveWhoseSwapCommittedUnseenLeavesTheViewWhole) {
-  SwapWhoseOutcomeIsUnknown(/*warm=*/true);
-}
-
 // ---- Nodes that answer nobody any more (docs/cluster.md "Compaction and tier moves on
 // cluster nodes"): a node that left cleanly or was fenced out while dead has the segments it
 // never confirmed merged only once no query that asked it can still run ----
@@ -1149,6 +1082,73 @@ TEST(SegmentView, ACleanlyStoppedNodesUnconfirmedSegmentIsNotMergedWhileItDrains
   ExpectEveryLineOnce(b, "after the merge");
   cluster.reset();  // closed before its directory goes
   std::filesystem::remove_all(dir);
+}
+
+// Node b's swap (a compaction, or a warm move) commits, its answer is lost, and b cannot read
+// the outcome back; meanwhile b's view refreshed past the swap's changes, which it leaves to
+// the swap while the output is pending. The swap then gives up, the output's object kept. b's
+// view must still come to show the output and not the inputs (a full listing of the catalog):
+// once the orphan sweep deletes the inputs' objects, a view still naming them would answer
+// with their lines missing.
+void SwapWhoseOutcomeIsUnknown(bool warm) {
+  const auto dir = TestDir();
+  LosingCatalog* losing = nullptr;
+  auto cluster = std::make_unique<Cluster>(
+      dir, 2, 600 * kNanosPerSecond,
+      [&](storage::EngineOptions* o) {
+        o->shared_settle_ns = 0;
+        o->compaction_min_inputs = 2;
+        LoseOn("node-b", &losing)(o);
+      },
+      /*refresh_batch=*/10000, /*orphan_grace_ns=*/0);
+  ASSERT_TRUE(cluster->ok());
+  ASSERT_NE(losing, nullptr);
+  Node* a = cluster->nodes()[0].get();
+  Node* b = cluster->nodes()[1].get();
+  for (const char* prefix : {"first", "second"}) {
+    auto lines = OneKeyLines(prefix, 40);
+    ASSERT_TRUE(a->engine->Append("default", &lines).ok());
+    ASSERT_TRUE(a->engine->Flush().ok());
+  }
+  WaitConfirmed(cluster->nodes());
+  ASSERT_TRUE(b->refresh->RefreshNow().ok());
+  ASSERT_EQ(ViewIds(b).size(), 2u);
+
+  losing->LoseNextSwap([b] { EXPECT_TRUE(b->refresh->RefreshNow().ok()); });
+  if (warm) {
+    auto moved = b->engine->MoveTiers(0, "warm");
+    EXPECT_TRUE(!moved.ok() || moved->failed > 0) << "the swap's outcome was known after all";
+  } else {
+    EXPECT_FALSE(b->engine->CompactNow().ok()) << "the swap's outcome was known after all";
+  }
+  const uint64_t output = losing->lost_id();
+  ASSERT_NE(output, 0u);
+  catalog::Catalog* catalog = a->engine->catalog();
+  const std::set<uint64_t> now = CatalogIds(catalog);
+  ASSERT_EQ(now.count(output), 1u) << "the lost swap did not commit";
+
+  losing->Restore();
+  ASSERT_TRUE(b->refresh->RefreshNow().ok());
+  EXPECT_EQ(ViewIds(b), now) << "b's view after the swap whose answer was lost";
+  ASSERT_TRUE(a->cluster->SweepSegmentsNow().ok());  // grace 0: the inputs' objects go
+  for (Node* node : {a, b}) {
+    ASSERT_TRUE(node->refresh->RefreshNow().ok());
+    auto r = Search(node, "* | count");
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_FALSE(r->partial) << "on " << node->id << ": "
+                             << (r->warnings.empty() ? "" : r->warnings[0]);
+    EXPECT_EQ(CountOf(*r), 80) << "on " << node->id;
+  }
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
+TEST(SegmentView, ACompactionWhoseSwapCommittedUnseenLeavesTheViewWhole) {
+  SwapWhoseOutcomeIsUnknown(/*warm=*/false);
+}
+
+TEST(SegmentView, AWarmMoveWhoseSwapCommittedUnseenLeavesTheViewWhole) {
+  SwapWhoseOutcomeIsUnknown(/*warm=*/true);
 }
 
 }  // namespace
