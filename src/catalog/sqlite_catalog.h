@@ -196,13 +196,13 @@ class SqliteCatalog final : public Catalog {
   // Segment changes: reads a meta value (0 when absent) and the newest change number.
   Result<uint64_t> MetaValueLocked(const char* key) const REQUIRES(mu_);
   Result<uint64_t> NewestSegmentChangeLocked() const REQUIRES(mu_);
+  // Upserts node_gone (id, gone_ns) inside the caller's transaction (sqlite_nodes.cc).
+  Status RecordGoneLocked(std::string_view id, int64_t gone_ns) REQUIRES(mu_);
   // RegisterSegment's fence, in its transaction (sqlite_wal_objects.cc): OK while "node", as
   // fence->incarnation, answers for every WAL object of the fence; else FailedPrecondition with
   // fence->lost set.
   Status CheckFenceLocked(const SegmentRow& row, std::string_view node, WalFence* fence) const
       REQUIRES(mu_);
-  // Upserts node_gone (id, gone_ns) inside the caller's transaction (sqlite_nodes.cc).
-  Status RecordGoneLocked(std::string_view id, int64_t gone_ns) REQUIRES(mu_);
   // sqlite_retention.cc: appends "event" in the open transaction; returns its id.
   Result<uint64_t> InsertEventLocked(const RetentionEventRow& event) REQUIRES(mu_);
 
