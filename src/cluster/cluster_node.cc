@@ -24,6 +24,14 @@ prometheus::Counter& OrphansDeleted() {
   return *c;
 }
 
+// The error of a check that answers a Status or a Result (FenceMemtableAnswer answers a Result
+// on a branch being merged; either compiles, the other overload then unused).
+[[maybe_unused]] const Status& StatusOf(const Status& status) { return status; }
+template <typename T>
+const Status& StatusOf(const Result<T>& result) {
+  return result.status();
+}
+
 }  // namespace
 
 ClusterNode::ClusterNode(ClusterNodeOptions options)
@@ -126,9 +134,9 @@ Result<size_t> ClusterNode::TakeOverNow() {
   // flush"): after a gap in its heartbeats it first learns which were taken over, and its flush
   // drops their rows, before it may take any back from a taker that died in turn; else its
   // memtables would hold those rows twice, the old copies and the replayed ones.
-  if (Status fenced = FenceMemtableAnswer(); !fenced.ok()) {
+  if (const auto fenced = FenceMemtableAnswer(); !fenced.ok()) {
     return Status::Unavailable("this node takes nothing over until its own rows are settled: " +
-                               fenced.ToString());
+                               StatusOf(fenced).ToString());
   }
   // After a catalog outage (ours, so probably everyone's) a live node's heartbeat is as stale as
   // a dead one's: each gets node_timeout to beat again before its objects may be taken, or a
