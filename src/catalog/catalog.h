@@ -344,6 +344,19 @@ struct NodeRow {
   friend bool operator==(const NodeRow&, const NodeRow&) = default;
 };
 
+// A node that answers nobody any more, and since when (table node_gone, docs/cluster.md
+// "Compaction and tier moves on cluster nodes"): it left the cluster cleanly (LeaveCluster) or
+// was fenced out while dead (FenceDeadNode). It no longer counts once its id heartbeats again
+// (a row in nodes with heartbeat_ns at or after gone_ns: a later process). "confirmed_through"
+// is the node's number as it last wrote it (0 when none is kept).
+struct GoneNodeRow {
+  std::string id;
+  int64_t gone_ns = 0;
+  uint64_t confirmed_through = 0;
+
+  friend bool operator==(const GoneNodeRow&, const GoneNodeRow&) = default;
+};
+
 // A lease on a named job (table leases): while "expires_ns" is in the future only "holder" runs
 // the job. "epoch" grows by one each time the lease changes hands, so a holder that lost it (it
 // stalled past the expiry) can tell from a stale epoch that another took over.
@@ -674,8 +687,28 @@ class Catalog {
   virtual Status Heartbeat(const NodeRow& node) = 0;
   // Every registered node, by id.
   virtual Result<std::vector<NodeRow>> ListNodes() const = 0;
-  // Errors: NotFound for an unknown id.
+  // Errors: NotFound for an unknown id. Forgets the node entirely (its confirmed-through and
+  // any node_gone row too): other nodes treat a node without a row as holding no memtables.
   virtual Status RemoveNode(std::string_view id) = 0;
+  // A clean stop: removes the row of node "id" if it is of incarnation "started_ns" (a later
+  // process keeps its registration) and records, in the same transaction, that the node answers
+  // nobody from "gone_ns" on (node_gone); its confirmed-through is kept, so that its segments it
+  // had not confirmed are merged only once no query that asked it can still run.
+  // Errors: NotFound when no row of that incarnation exists; nothing changes then.
+  virtual Status LeaveCluster(std::string_view id, int64_t started_ns, int64_t gone_ns) = 0;
+  // Fences a dead node out for good, in one transaction, when all of these hold: its row is of
+  // incarnation "started_ns" and its heartbeat is older than "dead_before_ns" (checked under
+  // the row's lock, so a heartbeat committed first wins); it was not fenced already; it owns no
+  // unflushed WAL object (every one was taken over or flushed); and a segment it registered
+  // above its confirmed-through still exists (the fence is needed only to let those be merged).
+  // Then its row's incarnation becomes "now_ns" (at least started_ns + 1) with the heartbeat
+  // left as it was, so the process, if it wakes, is refused like one replaced by a later
+  // incarnation (Heartbeat, the fenced RegisterSegment), and node_gone records "now_ns".
+  // Returns whether it fenced.
+  virtual Result<bool> FenceDeadNode(std::string_view id, int64_t started_ns,
+                                     int64_t dead_before_ns, int64_t now_ns) = 0;
+  // Every node_gone row, by id (also those a later heartbeat of the id superseded).
+  virtual Result<std::vector<GoneNodeRow>> ListGoneNodes() const = 0;
   // Takes lease "name" for "holder" until now_ns + ttl_ns when it is free, expired or held by
   // "holder" already (a renewal keeps the epoch), in one transaction; returns the lease as it
   // stands afterwards: the caller holds it when the returned holder is "holder".

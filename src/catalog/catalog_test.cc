@@ -986,6 +986,56 @@ TEST_P(CatalogTest, ASegmentIsRegisteredOnlyWhileItsNodeOwnsItsWalObjectsAsThatI
   EXPECT_EQ(view.segments[4].node, "a");
 }
 
+// A dead node is fenced out (FenceDeadNode) only as the incarnation that died, past the cutoff,
+// once it owns no unflushed WAL object, and only while a segment it registered above its
+// confirmed-through exists (docs/cluster.md "Compaction and tier moves on cluster nodes"). Its
+// process is then refused like a replaced one, node_gone says since when, a second fence does
+// not move that time, and a later process of the id heartbeats as usual. A clean stop
+// (LeaveCluster) removes only its own incarnation's row and records when it left.
+TEST_P(CatalogTest, ADeadNodeIsFencedOnlyWhileItHoldsBackItsSegmentsAndOwnsNoWalObject) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 10, 100, 0}).ok());
+  ASSERT_TRUE(c->Heartbeat({"b", "http://b", 10, 1000, 0}).ok());
+  EXPECT_FALSE(*c->FenceDeadNode("a", 10, 200, 300)) << "nothing of a's is held back";
+  const WalObjectRow a1 = WalObject("a", 1, 10);
+  ASSERT_TRUE(c->RegisterWalObject(a1, {}).ok());
+  SegmentRow first = Row(1);
+  first.min_seq = 1;
+  first.max_seq = 5;
+  Catalog::WalFence f{10, {a1.name}, {}, {}};
+  auto registered = c->RegisterSegment(first, "a", &f);
+  ASSERT_TRUE(registered.ok()) << registered.status().ToString();
+  EXPECT_FALSE(*c->FenceDeadNode("a", 10, 200, 300)) << "a still owns an unflushed object";
+  ASSERT_EQ(c->ClaimWalObjects({"a"}, "b", 10, 200)->size(), 1u);
+  EXPECT_FALSE(*c->FenceDeadNode("a", 10, 100, 300)) << "a is not dead before 100";
+  EXPECT_FALSE(*c->FenceDeadNode("a", 9, 200, 300)) << "another incarnation";
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 10, 100, *registered}).ok());
+  EXPECT_FALSE(*c->FenceDeadNode("a", 10, 200, 300)) << "a confirmed its segment";
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 10, 100, *registered - 1}).ok());
+  EXPECT_TRUE(c->ListGoneNodes()->empty());
+
+  ASSERT_TRUE(*c->FenceDeadNode("a", 10, 200, 300));
+  EXPECT_EQ(c->ListNodes()->at(0), (NodeRow{"a", "http://a", 300, 100, *registered - 1}));
+  EXPECT_EQ(*c->ListGoneNodes(), (std::vector<GoneNodeRow>{{"a", 300, *registered - 1}}));
+  EXPECT_EQ(c->Heartbeat({"a", "http://a", 10, 400}).code(), StatusCode::kFailedPrecondition);
+  Catalog::WalFence late{10, {}, {}, {}};
+  EXPECT_EQ(c->RegisterSegment(Row(2), "a", &late).status().code(), StatusCode::kFailedPrecondition)
+      << "the fenced process registered a segment";
+  EXPECT_FALSE(*c->FenceDeadNode("a", 300, 500, 600)) << "fenced twice";
+  EXPECT_EQ(c->ListGoneNodes()->at(0).gone_ns, 300);
+
+  // A later process of the id: its heartbeat goes through; node_gone stays, older than it.
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 700, 701, 0}).ok());
+  EXPECT_EQ(c->ListGoneNodes()->at(0).gone_ns, 300);
+  EXPECT_FALSE(*c->FenceDeadNode("a", 700, 600, 900)) << "a confirmed nothing, but lives";
+  // It stops cleanly: only as its own incarnation, and the time it left is kept.
+  EXPECT_TRUE(c->LeaveCluster("a", 10, 800).IsNotFound());
+  ASSERT_TRUE(c->LeaveCluster("a", 700, 800).ok());
+  ASSERT_EQ(c->ListNodes()->size(), 1u);
+  EXPECT_EQ(*c->ListGoneNodes(), (std::vector<GoneNodeRow>{{"a", 800, 0}}));
+  EXPECT_TRUE(c->LeaveCluster("a", 700, 900).IsNotFound());
+}
+
 // ---- Idempotency-Keys across nodes (issue 20; docs/cluster.md) ----
 
 IdempotencyClaimRow Claim(std::string node, int64_t started, std::string key, int64_t at) {

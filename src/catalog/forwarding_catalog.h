@@ -309,6 +309,19 @@ class ForwardingCatalog : public Catalog {
     if (Status s = Before("RemoveNode"); !s.ok()) return s;
     return target_->RemoveNode(id);
   }
+  Status LeaveCluster(std::string_view id, int64_t started_ns, int64_t gone_ns) override {
+    if (Status s = Before("LeaveCluster"); !s.ok()) return s;
+    return target_->LeaveCluster(id, started_ns, gone_ns);
+  }
+  Result<bool> FenceDeadNode(std::string_view id, int64_t started_ns, int64_t dead_before_ns,
+                             int64_t now_ns) override {
+    if (Status s = Before("FenceDeadNode"); !s.ok()) return s;
+    return target_->FenceDeadNode(id, started_ns, dead_before_ns, now_ns);
+  }
+  Result<std::vector<GoneNodeRow>> ListGoneNodes() const override {
+    if (Status s = Before("ListGoneNodes"); !s.ok()) return s;
+    return target_->ListGoneNodes();
+  }
 
   Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder, int64_t now_ns,
                                 int64_t ttl_ns) override {

@@ -178,6 +178,7 @@ CREATE TABLE IF NOT EXISTS nodes (
   started_ns BIGINT NOT NULL, heartbeat_ns BIGINT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS node_confirmed (id TEXT PRIMARY KEY, through BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS node_gone (id TEXT PRIMARY KEY, gone_ns BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ns BIGINT NOT NULL, epoch BIGINT NOT NULL
 );
@@ -1654,9 +1655,79 @@ class PgCatalog final : public Catalog {
       ASSIGN_OR_RETURN(PgResult r,
                        Run("remove node", "DELETE FROM nodes WHERE id = $1", Params().Text(id)));
       if (r.affected() == 0) return Status::NotFound("no node with id " + std::string(id));
-      return Run("remove node", "DELETE FROM node_confirmed WHERE id = $1", Params().Text(id))
-          .status();
+      RETURN_IF_ERROR(
+          Run("remove node", "DELETE FROM node_confirmed WHERE id = $1", Params().Text(id))
+              .status());
+      return Run("remove node", "DELETE FROM node_gone WHERE id = $1", Params().Text(id)).status();
     });
+  }
+
+  Status LeaveCluster(std::string_view id, int64_t started_ns, int64_t gone_ns) override {
+    MutexLock l(&mu_);
+    return Change([&]() -> Status {
+      ASSIGN_OR_RETURN(PgResult r, Run("leave the cluster",
+                                       "DELETE FROM nodes WHERE id = $1 AND started_ns = $2",
+                                       Params().Text(id).Int(started_ns)));
+      if (r.affected() == 0) {
+        return Status::NotFound("no node " + std::string(id) + " of incarnation " +
+                                std::to_string(started_ns));
+      }
+      return RecordGoneLocked(id, gone_ns);
+    });
+  }
+
+  Result<bool> FenceDeadNode(std::string_view id, int64_t started_ns, int64_t dead_before_ns,
+                             int64_t now_ns) override {
+    MutexLock l(&mu_);
+    bool fenced = false;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      // The row locked first: a heartbeat, or another fencer, that commits first is seen here
+      // (READ COMMITTED re-checks the locked row), and one that comes later waits for this.
+      ASSIGN_OR_RETURN(
+          PgResult dead,
+          Run("fence a dead node",
+              "SELECT 1 FROM nodes n WHERE n.id = $1 AND n.started_ns = $2 AND n.heartbeat_ns < $3 "
+              "AND NOT EXISTS (SELECT 1 FROM node_gone g WHERE g.id = n.id AND "
+              "g.gone_ns > n.heartbeat_ns) FOR UPDATE OF n",
+              Params().Text(id).Int(started_ns).Int(dead_before_ns)));
+      if (dead.rows() == 0) return Status::OK();
+      ASSIGN_OR_RETURN(
+          PgResult needed,
+          Run("fence a dead node",
+              "SELECT NOT EXISTS (SELECT 1 FROM wal_objects WHERE owner = $1 AND state = $2) "
+              "AND EXISTS (SELECT 1 FROM segment_origins o WHERE o.node = $1 AND o.registered > "
+              "COALESCE((SELECT through FROM node_confirmed WHERE id = $1), 0))",
+              Params().Text(id).Text(kWalObjectUnflushed)));
+      if (!needed.Bool(0, 0)) return Status::OK();
+      const int64_t at = std::max(now_ns, started_ns + 1);
+      RETURN_IF_ERROR(Run("fence a dead node", "UPDATE nodes SET started_ns = $2 WHERE id = $1",
+                          Params().Text(id).Int(at))
+                          .status());
+      RETURN_IF_ERROR(RecordGoneLocked(id, at));
+      fenced = true;
+      return Status::OK();
+    }));
+    return fenced;
+  }
+
+  Result<std::vector<GoneNodeRow>> ListGoneNodes() const override {
+    MutexLock l(&mu_);
+    return SelectLocked<GoneNodeRow>(
+        "list gone nodes",
+        "SELECT g.id, g.gone_ns, COALESCE(c.through, 0) FROM node_gone g "
+        "LEFT JOIN node_confirmed c ON c.id = g.id ORDER BY g.id",
+        [](const PgResult& r, int i) {
+          return GoneNodeRow{r.Text(i, 0), r.Int(i, 1), r.Uint(i, 2)};
+        });
+  }
+
+  // Upserts node_gone (id, gone_ns) inside the caller's transaction.
+  Status RecordGoneLocked(std::string_view id, int64_t gone_ns) REQUIRES(mu_) {
+    return Run("record a node gone",
+               "INSERT INTO node_gone (id, gone_ns) VALUES ($1, $2) "
+               "ON CONFLICT (id) DO UPDATE SET gone_ns = excluded.gone_ns",
+               Params().Text(id).Int(gone_ns))
+        .status();
   }
 
   Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder, int64_t now_ns,

@@ -134,6 +134,10 @@ class SqliteCatalog final : public Catalog {
   Status Heartbeat(const NodeRow& node) override;
   Result<std::vector<NodeRow>> ListNodes() const override;
   Status RemoveNode(std::string_view id) override;
+  Status LeaveCluster(std::string_view id, int64_t started_ns, int64_t gone_ns) override;
+  Result<bool> FenceDeadNode(std::string_view id, int64_t started_ns, int64_t dead_before_ns,
+                             int64_t now_ns) override;
+  Result<std::vector<GoneNodeRow>> ListGoneNodes() const override;
   Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder, int64_t now_ns,
                                 int64_t ttl_ns) override;
   Result<std::vector<LeaseRow>> AcquireLeases(const std::vector<std::string>& names,
@@ -196,6 +200,8 @@ class SqliteCatalog final : public Catalog {
   // Segment changes: reads a meta value (0 when absent) and the newest change number.
   Result<uint64_t> MetaValueLocked(const char* key) const REQUIRES(mu_);
   Result<uint64_t> NewestSegmentChangeLocked() const REQUIRES(mu_);
+  // Upserts node_gone (id, gone_ns) inside the caller's transaction (sqlite_nodes.cc).
+  Status RecordGoneLocked(std::string_view id, int64_t gone_ns) REQUIRES(mu_);
   // RegisterSegment's fence, in its transaction (sqlite_wal_objects.cc): OK while "node", as
   // fence->incarnation, answers for every WAL object of the fence; else FailedPrecondition with
   // fence->lost set.

@@ -3,6 +3,8 @@
 // SQLite and PostgreSQL.
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "catalog/shared_rows.h"
 #include "catalog/sqlite_catalog.h"
 #include "catalog/sqlite_stmt.h"
@@ -22,6 +24,11 @@ CREATE TABLE IF NOT EXISTS nodes (
 CREATE TABLE IF NOT EXISTS node_confirmed (
   id TEXT PRIMARY KEY,
   through INTEGER NOT NULL
+);
+-- GoneNodeRow: nodes that answer nobody any more, and since when (LeaveCluster, FenceDeadNode).
+CREATE TABLE IF NOT EXISTS node_gone (
+  id TEXT PRIMARY KEY,
+  gone_ns INTEGER NOT NULL
 );
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY,
@@ -92,11 +99,87 @@ Status SqliteCatalog::RemoveNode(std::string_view id) {
   if (sqlite3_changes(db_) == 0) {
     return RollbackLocked(Status::NotFound("no node with id " + std::string(id)));
   }
-  Stmt confirmed(db_, "DELETE FROM node_confirmed WHERE id = ?");
-  if (!confirmed.ok()) return RollbackLocked(Error("prepare node removal"));
-  confirmed.Bind(1, id);
-  if (confirmed.Step() != SQLITE_DONE) return RollbackLocked(Error("remove node"));
+  for (const char* sql :
+       {"DELETE FROM node_confirmed WHERE id = ?", "DELETE FROM node_gone WHERE id = ?"}) {
+    Stmt side(db_, sql);
+    if (!side.ok()) return RollbackLocked(Error("prepare node removal"));
+    side.Bind(1, id);
+    if (side.Step() != SQLITE_DONE) return RollbackLocked(Error("remove node"));
+  }
   return CommitLocked();
+}
+
+Status SqliteCatalog::RecordGoneLocked(std::string_view id, int64_t gone_ns) {
+  Stmt st(db_, "INSERT OR REPLACE INTO node_gone (id, gone_ns) VALUES (?, ?)");
+  if (!st.ok()) return Error("prepare node_gone");
+  st.Bind(1, id);
+  st.Bind(2, gone_ns);
+  if (st.Step() != SQLITE_DONE) return Error("record node " + std::string(id) + " gone");
+  return Status::OK();
+}
+
+Status SqliteCatalog::LeaveCluster(std::string_view id, int64_t started_ns, int64_t gone_ns) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt st(db_, "DELETE FROM nodes WHERE id = ? AND started_ns = ?");
+  if (!st.ok()) return RollbackLocked(Error("prepare node removal"));
+  st.Bind(1, id);
+  st.Bind(2, started_ns);
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("remove node"));
+  if (sqlite3_changes(db_) == 0) {
+    return RollbackLocked(Status::NotFound("no node " + std::string(id) + " of incarnation " +
+                                           std::to_string(started_ns)));
+  }
+  if (Status s = RecordGoneLocked(id, gone_ns); !s.ok()) return RollbackLocked(s);
+  return CommitLocked();
+}
+
+Result<bool> SqliteCatalog::FenceDeadNode(std::string_view id, int64_t started_ns,
+                                          int64_t dead_before_ns, int64_t now_ns) {
+  MutexLock l(&mu_);
+  // BEGIN IMMEDIATE: no heartbeat, claim or registration runs between the checks and the fence.
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  Stmt st(db_,
+          "SELECT EXISTS (SELECT 1 FROM nodes n WHERE n.id = ?1 AND n.started_ns = ?2 AND "
+          "n.heartbeat_ns < ?3 AND NOT EXISTS (SELECT 1 FROM node_gone g WHERE g.id = n.id AND "
+          "g.gone_ns > n.heartbeat_ns)) "
+          "AND NOT EXISTS (SELECT 1 FROM wal_objects WHERE owner = ?1 AND state = ?4) "
+          "AND EXISTS (SELECT 1 FROM segment_origins o WHERE o.node = ?1 AND o.registered > "
+          "COALESCE((SELECT through FROM node_confirmed WHERE id = ?1), 0))");
+  if (!st.ok()) return RollbackLocked(Error("prepare node fence"));
+  st.Bind(1, id);
+  st.Bind(2, started_ns);
+  st.Bind(3, dead_before_ns);
+  st.Bind(4, kWalObjectUnflushed);
+  if (st.Step() != SQLITE_ROW) return RollbackLocked(Error("node fence check"));
+  if (st.Int(0) == 0) {
+    RETURN_IF_ERROR(Exec("ROLLBACK"));
+    return false;
+  }
+  const int64_t fenced = std::max(now_ns, started_ns + 1);
+  Stmt update(db_, "UPDATE nodes SET started_ns = ? WHERE id = ?");
+  if (!update.ok()) return RollbackLocked(Error("prepare node fence"));
+  update.Bind(1, fenced);
+  update.Bind(2, id);
+  if (update.Step() != SQLITE_DONE) return RollbackLocked(Error("fence node"));
+  if (Status s = RecordGoneLocked(id, fenced); !s.ok()) return RollbackLocked(s);
+  RETURN_IF_ERROR(CommitLocked());
+  return true;
+}
+
+Result<std::vector<GoneNodeRow>> SqliteCatalog::ListGoneNodes() const {
+  MutexLock l(&mu_);
+  Stmt st(db_,
+          "SELECT g.id, g.gone_ns, COALESCE(c.through, 0) FROM node_gone g "
+          "LEFT JOIN node_confirmed c ON c.id = g.id ORDER BY g.id");
+  if (!st.ok()) return Error("prepare gone node list");
+  std::vector<GoneNodeRow> out;
+  if (!ReadAll(st, &out, [](Stmt& st) {
+        return GoneNodeRow{st.Text(0), st.Int(1), static_cast<uint64_t>(st.Int(2))};
+      })) {
+    return Error("gone node list");
+  }
+  return out;
 }
 
 Result<LeaseRow> SqliteCatalog::AcquireLease(std::string_view name, std::string_view holder,

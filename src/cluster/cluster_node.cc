@@ -24,6 +24,14 @@ prometheus::Counter& OrphansDeleted() {
   return *c;
 }
 
+// The error of a check that answers a Status or a Result (FenceMemtableAnswer answers a Result
+// on a branch being merged; either compiles, the other overload then unused).
+[[maybe_unused]] const Status& StatusOf(const Status& status) { return status; }
+template <typename T>
+const Status& StatusOf(const Result<T>& result) {
+  return result.status();
+}
+
 }  // namespace
 
 ClusterNode::ClusterNode(ClusterNodeOptions options)
@@ -108,11 +116,13 @@ Result<size_t> ClusterNode::TakeOverNow() {
   ASSIGN_OR_RETURN(std::vector<NodeView> nodes, registry_->List());
   bool self_live = false;
   std::vector<std::string> dead;
+  std::vector<catalog::NodeRow> dead_rows;
   for (const NodeView& view : nodes) {
     if (view.self) {
       self_live = view.live;
     } else if (!view.live && view.row.id != id()) {
       dead.push_back(view.row.id);
+      dead_rows.push_back(view.row);
     }
   }
   // A node whose own heartbeat is not current may be found dead itself: it takes nothing over.
@@ -120,6 +130,14 @@ Result<size_t> ClusterNode::TakeOverNow() {
     return Status::Unavailable("this node's heartbeat is not current; no takeover");
   }
   if (dead.empty()) return size_t{0};
+  // Nor does a node that may still hold rows of objects it lost (docs/cluster.md "Fenced
+  // flush"): after a gap in its heartbeats it first learns which were taken over, and its flush
+  // drops their rows, before it may take any back from a taker that died in turn; else its
+  // memtables would hold those rows twice, the old copies and the replayed ones.
+  if (const auto fenced = FenceMemtableAnswer(); !fenced.ok()) {
+    return Status::Unavailable("this node takes nothing over until its own rows are settled: " +
+                               StatusOf(fenced).ToString());
+  }
   // After a catalog outage (ours, so probably everyone's) a live node's heartbeat is as stale as
   // a dead one's: each gets node_timeout to beat again before its objects may be taken, or a
   // node that merely lost the catalog for a moment would have its lines flushed twice.
@@ -135,6 +153,7 @@ Result<size_t> ClusterNode::TakeOverNow() {
     Status s = engine_->Flush();
     if (!s.ok()) spdlog::warn("flush after a takeover failed (retried): {}", s.ToString());
   }
+  if (taken < options_.takeover_batch) FenceDeadNodes(dead_rows, alive_since);
   return taken;
 }
 
@@ -272,6 +291,36 @@ void ClusterNode::TakeoverRound() {
   } else if (takeover_failing_) {
     spdlog::info("takeover rounds work again");
     takeover_failing_ = false;
+  }
+  // A node without a heartbeat written for longer than node_timeout may have been taken over or
+  // fenced out meanwhile (docs/cluster.md "Gone nodes"): it reads which of its objects it still
+  // owns and whether a later incarnation of its id is registered, so that a fenced process stops
+  // taking writes now rather than at its next flush. Nothing learnt when the catalog is away.
+  if (writer_ != nullptr && registry_->Own().age_ns > registry_->node_timeout_ns()) {
+    writer_->CheckOwnership().IgnoreError();
+  }
+}
+
+void ClusterNode::FenceDeadNodes(const std::vector<catalog::NodeRow>& dead, int64_t alive_since) {
+  // A dead node whose WAL objects are all taken over or flushed may still hold, in the memtables
+  // of its paused process, the lines of segments it registered and never confirmed; no node
+  // merges those while the process could wake and answer from them. Fenced (the catalog checks
+  // that it is still dead, owns no unflushed object and holds such segments back), it cannot:
+  // its id has a later incarnation. Others merge them query_timeout + node_timeout later
+  // (docs/cluster.md "Compaction and tier moves on cluster nodes").
+  for (const catalog::NodeRow& row : dead) {
+    auto fenced =
+        node_catalog_->FenceDeadNode(row.id, row.started_ns, alive_since, clock_->NowNanos());
+    if (!fenced.ok()) {
+      spdlog::warn("cannot fence dead node {} (retried next round): {}", row.id,
+                   fenced.status().ToString());
+    } else if (*fenced) {
+      spdlog::warn(
+          "fenced dead node {} (no heartbeat since {} ns, none of its WAL objects left): the "
+          "segments it registered and never confirmed are merged after query_timeout + "
+          "node_timeout; its process, if it wakes, answers and writes nothing until restarted",
+          row.id, row.heartbeat_ns);
+    }
   }
 }
 

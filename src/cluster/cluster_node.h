@@ -100,6 +100,9 @@ class ClusterNode {
  private:
   explicit ClusterNode(ClusterNodeOptions options);
   void TakeoverRound();
+  // Fences each of "dead" (rows as read, found dead before "alive_since") that holds merges of
+  // its segments back (Catalog::FenceDeadNode); failures are logged and retried next round.
+  void FenceDeadNodes(const std::vector<catalog::NodeRow>& dead, int64_t alive_since);
   void SweepRound();
 
   ClusterNodeOptions options_;

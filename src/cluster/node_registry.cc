@@ -111,24 +111,16 @@ void NodeRegistry::Stop(bool remove) {
   }
   worker_.Stop();
   if (!remove) return;
-  // Only our own incarnation's row: a newer process with this id keeps its registration.
-  auto rows = catalog_->ListNodes();
-  bool ours = false;
-  if (rows.ok()) {
-    for (const auto& row : *rows) ours |= row.id == id() && row.started_ns == started_ns_;
-  }
-  if (!rows.ok()) {
+  // Only our own incarnation's row: a newer process with this id keeps its registration. The
+  // catalog records when we left (node_gone), so that the others merge the segments we had not
+  // confirmed only once no query that asked us can still run (docs/cluster.md "Compaction and
+  // tier moves on cluster nodes").
+  Status left = catalog_->LeaveCluster(id(), started_ns_, options_.clock->NowNanos());
+  if (!left.ok() && !left.IsNotFound()) {
     spdlog::warn(
         "node {}: cannot remove its row on shutdown ({}); the others see it dead after "
         "node_timeout",
-        id(), rows.status().ToString());
-  } else if (ours) {
-    if (Status removed = catalog_->RemoveNode(id()); !removed.ok() && !removed.IsNotFound()) {
-      spdlog::warn(
-          "node {}: cannot remove its row on shutdown ({}); the others see it dead "
-          "after node_timeout",
-          id(), removed.ToString());
-    }
+        id(), left.ToString());
   }
 }
 
@@ -151,7 +143,13 @@ Status NodeRegistry::Beat() {
   auto before = catalog_->ListNodes();
   if (before.ok()) {
     for (const catalog::NodeRow& row : *before) {
-      if (row.id == id() && row.started_ns > started_ns_) {
+      if (row.id == id() && row.started_ns > started_ns_ && row.heartbeat_ns < row.started_ns) {
+        spdlog::error(
+            "node {}: another node fenced this process out at {} ns while it was dead (no "
+            "heartbeat for longer than node_timeout; its WAL objects were taken over or flushed): "
+            "it answers and writes nothing more; restart it",
+            id(), row.started_ns);
+      } else if (row.id == id() && row.started_ns > started_ns_) {
         Metrics().id_conflicts->Increment();
         spdlog::error(
             "node {}: the catalog names another process with this node id (started at {} ns, "

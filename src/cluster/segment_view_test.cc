@@ -162,7 +162,8 @@ class Cluster {
   // "refresh_batch": the changes each refresh asks per catalog call.
   Cluster(const std::filesystem::path& dir, int nodes, int64_t refresh_interval_ns,
           const std::function<void(storage::EngineOptions*)>& tune = nullptr,
-          size_t refresh_batch = 10000, int64_t orphan_grace_ns = 3600 * kNanosPerSecond) {
+          size_t refresh_batch = 10000, int64_t orphan_grace_ns = 3600 * kNanosPerSecond,
+          int64_t node_timeout_ns = 30 * kNanosPerSecond) {
     schema_ = "v" + std::to_string(std::hash<std::string>{}(dir.string()) % 1000000007);
     const std::string url = catalog::PgTestSchemaUrl(schema_);
     std::filesystem::create_directories(dir / "store");
@@ -176,7 +177,7 @@ class Cluster {
       options.registry.id = node->id;
       options.registry.url = "http://" + node->id + ".invalid";
       options.registry.heartbeat_interval_ns = 200 * kNanosPerMilli;
-      options.registry.node_timeout_ns = 30 * kNanosPerSecond;
+      options.registry.node_timeout_ns = node_timeout_ns;
       options.wal_store = store;
       options.wal.interval_ns = 5 * kNanosPerMilli;
       options.segment_sweep_interval_ns = 0;  // SweepSegmentsNow only
@@ -288,6 +289,19 @@ std::set<uint64_t> CatalogIds(catalog::Catalog* catalog) {
     for (const auto& row : *rows) out.insert(row.id);
   }
   return out;
+}
+
+// Refreshes "node"'s view and runs its compaction until it has merged once (true), or "limit"
+// passed (false).
+bool MergedWithin(Node* node, std::chrono::seconds limit) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (node->engine->stats().compactions == 0) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    EXPECT_TRUE(node->refresh->RefreshNow().ok());
+    node->engine->CompactNow().IgnoreError();
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
 }
 
 // Waits (at most 10 s) until every node's heartbeat has confirmed each registration of its
@@ -797,15 +811,20 @@ TEST(SegmentView, RetentionOnTheLeaseHolderDeletesExpiredSharedSegmentsForEveryN
 // Two nodes on a real catalog whose node a loses answers on request: a flushes "first" (40
 // lines), then "second" (40 lines), whose registration commits but whose answer is lost, so a
 // does not know the outcome (for longer than query_timeout: shared_settle_ns is 0). "*lost" is
-// that segment's id. Fails the calling test (check HasFailure) when any step does.
+// that segment's id. Fails the calling test (check HasFailure) when any step does. Its
+// node_timeout is kLostFlushNodeTimeout: a node that left or was fenced has its segments merged
+// that long (query_timeout being 0) after it went.
+constexpr int64_t kLostFlushNodeTimeout = 4 * kNanosPerSecond;
 std::unique_ptr<Cluster> TwoNodesWithALostFlush(const std::filesystem::path& dir,
                                                 LosingCatalog** losing, uint64_t* lost) {
-  auto cluster =
-      std::make_unique<Cluster>(dir, 2, 600 * kNanosPerSecond, [&](storage::EngineOptions* o) {
+  auto cluster = std::make_unique<Cluster>(
+      dir, 2, 600 * kNanosPerSecond,
+      [&](storage::EngineOptions* o) {
         o->shared_settle_ns = 0;
         o->compaction_min_inputs = 2;
         LoseOn("node-a", losing)(o);
-      });
+      },
+      /*refresh_batch=*/10000, /*orphan_grace_ns=*/3600 * kNanosPerSecond, kLostFlushNodeTimeout);
   EXPECT_TRUE(cluster->ok());
   EXPECT_NE(*losing, nullptr);
   if (!cluster->ok() || *losing == nullptr) {
@@ -901,9 +920,9 @@ TEST(SegmentView, AFlushWhoseOutcomeTurnsOutRegisteredButRetiredIsNotPublished) 
 
   a->cluster->registry()->Stop(/*remove=*/true);
   ASSERT_TRUE(b->cluster->registry()->Beat().ok());  // b no longer asks a
-  ASSERT_TRUE(b->refresh->RefreshNow().ok());
-  ASSERT_TRUE(b->engine->CompactNow().ok());
-  ASSERT_EQ(b->engine->stats().compactions, 1u);
+  // b merges a's segments once no query that asked a can still run (query_timeout, 0 here, and
+  // node_timeout after a left).
+  ASSERT_TRUE(MergedWithin(b, std::chrono::seconds(20)));
   const std::set<uint64_t> merged = CatalogIds(catalog);
   ASSERT_EQ(merged.size(), 1u);
   ASSERT_EQ(merged.count(lost), 0u);
@@ -920,7 +939,11 @@ TEST(SegmentView, AFlushWhoseOutcomeTurnsOutRegisteredButRetiredIsNotPublished) 
   for (Node* node : {a, b}) {
     auto r = Search(node, "* | count");
     ASSERT_TRUE(r.ok()) << r.status().ToString();
-    EXPECT_FALSE(r->partial) << "on " << node->id;
+    // a, long past its drain, is under its own memtable fence (its heartbeats stopped) and may
+    // say its answer is partial; b's is whole.
+    if (node == b) {
+      EXPECT_FALSE(r->partial) << "on " << node->id;
+    }
     EXPECT_EQ(CountOf(*r), 80) << "on " << node->id << " (lines counted twice?)";
     auto hits = Search(node, "*", 1000);
     ASSERT_TRUE(hits.ok());
@@ -938,6 +961,128 @@ TEST(SegmentView, AFlushWhoseOutcomeTurnsOutRegisteredButRetiredIsNotPublished) 
     }
   }
   EXPECT_EQ(wal_objects, 0u);
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
+// ---- Nodes that answer nobody any more (docs/cluster.md "Compaction and tier moves on
+// cluster nodes"): a node that left cleanly or was fenced out while dead has the segments it
+// never confirmed merged only once no query that asked it can still run ----
+
+// The node_gone row of "id" in "catalog", gone_ns 0 when there is none.
+int64_t GoneAt(catalog::Catalog* catalog, const std::string& id) {
+  auto gone = catalog->ListGoneNodes();
+  EXPECT_TRUE(gone.ok()) << gone.status().ToString();
+  if (!gone.ok()) return 0;
+  for (const catalog::GoneNodeRow& row : *gone) {
+    if (row.id == id) return row.gone_ns;
+  }
+  return 0;
+}
+
+// Every line once on "node": the count, and the 80 messages each once.
+void ExpectEveryLineOnce(Node* node, const std::string& when) {
+  auto r = Search(node, "* | count");
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(CountOf(*r), 80) << "on " << node->id << " " << when;
+  auto hits = Search(node, "*", 1000);
+  ASSERT_TRUE(hits.ok()) << hits.status().ToString();
+  std::set<std::string> seen;
+  for (const Record& hit : hits->hits) {
+    EXPECT_TRUE(seen.insert(hit.message).second)
+        << hit.message << " twice on " << node->id << " " << when;
+  }
+  EXPECT_EQ(seen.size(), 80u) << "on " << node->id << " " << when;
+}
+
+// Node a's second flush registered its segment and lost the answer, and then a dies: no more
+// heartbeats, while its process (paused, say) still holds that memtable and so never confirms
+// the segment. Node b must not merge a's segments while that process could wake and answer
+// from the memtable (the output, having no origin, would be counted beside it), and must merge
+// them once it cannot: b's takeover round fences a (dead past node_timeout, every WAL object
+// flushed, a segment held back), and query_timeout (0 here) + node_timeout later b merges.
+// a, woken, is refused: its heartbeat, its memtables in its own answers. Every line is counted
+// once on both nodes throughout. On the build before, a dead node's segments were merged only
+// once its row was removed: never, here.
+TEST(SegmentView, ADeadNodesUnconfirmedSegmentsAreMergedOnceItIsFencedOutAndNotBefore) {
+  const auto dir = TestDir();
+  LosingCatalog* losing = nullptr;
+  uint64_t lost = 0;
+  auto cluster = TwoNodesWithALostFlush(dir, &losing, &lost);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  Node* a = cluster->nodes()[0].get();
+  Node* b = cluster->nodes()[1].get();
+  catalog::Catalog* catalog = b->engine->catalog();
+
+  a->cluster->registry()->Stop(/*remove=*/false);  // a dies; its process and memtable stay
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
+  int rounds = 0;
+  while (b->engine->stats().compactions == 0 && std::chrono::steady_clock::now() < deadline) {
+    ASSERT_TRUE(b->refresh->RefreshNow().ok());
+    b->engine->CompactNow().IgnoreError();
+    if (b->engine->stats().compactions > 0) {
+      // Merged: only after the fence, and query_timeout + node_timeout after it.
+      const int64_t now = Clock::Real()->NowNanos();
+      const int64_t gone = GoneAt(catalog, "node-a");
+      ASSERT_GT(gone, 0) << "b merged a's segments before a was fenced";
+      EXPECT_GE(now, gone + kLostFlushNodeTimeout) << "b merged a's segments too early";
+    }
+    if (++rounds % 10 == 0) ExpectEveryLineOnce(b, "while a is dead");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(b->engine->stats().compactions, 1u) << "a's segments were never merged";
+  EXPECT_EQ(CatalogIds(catalog).size(), 1u);
+  EXPECT_EQ(CatalogIds(catalog).count(lost), 0u);
+
+  // a wakes: the catalog refuses its heartbeat (a later incarnation of its id, the fence), so it
+  // is dead to b and does not answer for its memtables, not even in its own queries.
+  Status beat = a->cluster->registry()->Beat();
+  EXPECT_EQ(beat.code(), StatusCode::kFailedPrecondition) << beat.ToString();
+  // ... and its takeover rounds (every heartbeat interval, with no heartbeat of its own for
+  // longer than node_timeout) have learnt that it was fenced: it takes no more writes.
+  auto more = OneKeyLines("after the fence", 1);
+  Status append = a->engine->Append("default", &more);
+  EXPECT_EQ(append.code(), StatusCode::kUnavailable) << "the fenced a still takes writes";
+  ASSERT_TRUE(b->cluster->registry()->Beat().ok());
+  EXPECT_TRUE(b->cluster->registry()->Peers().empty()) << "b still asks the fenced a";
+  ASSERT_TRUE(a->refresh->RefreshNow().ok());
+  EXPECT_EQ(ViewIds(a), CatalogIds(catalog)) << "the view of node-a";
+  for (Node* node : {a, b}) ExpectEveryLineOnce(node, "after the merge");
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
+// Node a's second flush registered its segment and lost the answer; then a stops cleanly: its
+// row goes first and it drains, still holding that memtable. A query a coordinates meanwhile
+// (or one on b that asked a from a live list not yet refreshed) holds the lines from a's
+// memtable and leaves the segment out; b must not merge it then, or the output is counted too.
+// b merges query_timeout (0) + node_timeout after a left. On the build before, b merged at once
+// and a's query counted 120 of 80 lines.
+TEST(SegmentView, ACleanlyStoppedNodesUnconfirmedSegmentIsNotMergedWhileItDrains) {
+  const auto dir = TestDir();
+  LosingCatalog* losing = nullptr;
+  uint64_t lost = 0;
+  auto cluster = TwoNodesWithALostFlush(dir, &losing, &lost);
+  ASSERT_FALSE(::testing::Test::HasFailure());
+  Node* a = cluster->nodes()[0].get();
+  Node* b = cluster->nodes()[1].get();
+
+  const int64_t left = Clock::Real()->NowNanos();
+  a->cluster->registry()->Stop(/*remove=*/true);  // a clean stop's first step
+  ASSERT_TRUE(b->refresh->RefreshNow().ok());
+  b->engine->CompactNow().IgnoreError();
+  EXPECT_EQ(b->engine->stats().compactions, 0u) << "b merged a segment a may still answer for";
+  ASSERT_TRUE(a->refresh->RefreshNow().ok());
+  {
+    auto r = Search(a, "* | count");  // a query a coordinates in its drain
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(CountOf(*r), 80) << "on node-a while it drains (lines counted twice?)";
+  }
+  ExpectEveryLineOnce(b, "while a drains");
+
+  ASSERT_TRUE(MergedWithin(b, std::chrono::seconds(20))) << "a's segments were never merged";
+  EXPECT_GE(Clock::Real()->NowNanos(), left + kLostFlushNodeTimeout) << "merged too early";
+  ExpectEveryLineOnce(b, "after the merge");
   cluster.reset();  // closed before its directory goes
   std::filesystem::remove_all(dir);
 }

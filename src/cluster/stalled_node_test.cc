@@ -14,8 +14,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -91,6 +93,24 @@ class StallingCatalog final : public catalog::ForwardingCatalog {
   bool released_ GUARDED_BY(mu_) = false;
 };
 
+// Forwards to the real catalog; while Refuse(true), every RegisterSegment fails before it reaches
+// the catalog (a node whose flushes cannot be registered).
+class RefusingCatalog final : public catalog::ForwardingCatalog {
+ public:
+  using ForwardingCatalog::ForwardingCatalog;
+
+  void Refuse(bool refuse) { refuse_.store(refuse); }
+
+  Result<uint64_t> RegisterSegment(const catalog::SegmentRow& row, std::string_view node,
+                                   WalFence* fence) override {
+    if (refuse_.load()) return Status::IOError("test: segment registrations are refused");
+    return target()->RegisterSegment(row, node, fence);
+  }
+
+ private:
+  std::atomic<bool> refuse_{false};
+};
+
 struct Node {
   std::string id;
   StallingCatalog* wal_catalog = nullptr;  // owned by the cluster node
@@ -137,7 +157,9 @@ class StalledNodeTest : public ::testing::Test {
   }
 
   // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.
-  Node* Add(const std::string& id, bool stalls) {
+  // "tune" adjusts its engine's options after ClusterNode::Configure (null: none).
+  Node* Add(const std::string& id, bool stalls,
+            const std::function<void(storage::EngineOptions*)>& tune = nullptr) {
     auto node = std::make_unique<Node>();
     node->id = id;
     ClusterNodeOptions options;
@@ -165,6 +187,7 @@ class StalledNodeTest : public ::testing::Test {
     engine_options.partitions = 1;
     engine_options.background_threads = false;  // the test and the takeover rounds flush
     node->cluster->Configure(&engine_options, store_);
+    if (tune) tune(&engine_options);
     auto engine = storage::Engine::Open(engine_options);
     EXPECT_TRUE(engine.ok()) << engine.status().ToString();
     if (!engine.ok()) return nullptr;
@@ -394,6 +417,77 @@ TEST_F(StalledNodeTest, ANodeThatWokeAfterItsWalObjectsWereTakenOverDoesNotAnswe
   const std::map<std::string, int> seen = LinesInSegments();
   EXPECT_EQ(seen.size(), 190u);
   for (const auto& [message, n] : seen) EXPECT_EQ(n, 1) << message;
+}
+
+// Node a stalls holding acknowledged lines; b takes its WAL objects over but cannot flush them
+// (its catalog refuses every segment registration) and then dies too, still holding them. a
+// wakes and, b being dead, takes the same objects back (docs/cluster.md "Fenced flush"). It must
+// not hold their lines twice, its old rows and the replayed ones: a node takes nothing over
+// until it knows which of its objects were taken while it stalled and its flush has dropped
+// their rows. Before, a's first takeover claimed them at once, and a counted and stored each of
+// those lines twice.
+TEST_F(StalledNodeTest, ANodeThatTakesBackObjectsItLostHoldsTheirLinesOnce) {
+  RefusingCatalog* refusing = nullptr;
+  Node* a = Add("node-a", /*stalls=*/true);
+  Node* b = Add("node-b", /*stalls=*/false, [&](storage::EngineOptions* o) {
+    o->wrap_catalog = [&](std::unique_ptr<catalog::Catalog> real) {
+      auto wrapped = std::make_unique<RefusingCatalog>(std::move(real));
+      refusing = wrapped.get();
+      return std::unique_ptr<catalog::Catalog>(std::move(wrapped));
+    };
+  });
+  ASSERT_TRUE(a != nullptr && b != nullptr && refusing != nullptr);
+  BeatAll();
+  Ingest(a, "a", 60);
+  BeatAll();
+  refusing->Refuse(true);
+
+  // a stalls (no heartbeat): b takes its objects over and cannot flush them.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto owned_by = [&](const std::string& owner) {
+    auto rows = reader_->ListWalObjects(owner);
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    return rows.ok() ? rows->size() : size_t{0};
+  };
+  while (owned_by("node-a") > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(owned_by("node-a"), 0u) << "node a's WAL objects were not taken over";
+  ASSERT_GT(owned_by("node-b"), 0u);
+  // b dies, holding them in its memtables and unflushed.
+  b->cluster->Stop();
+  b->cluster->registry()->Stop(/*remove=*/false);
+
+  // a wakes: it heartbeats again, and once b is dead (node_timeout), it runs takeover rounds.
+  std::atomic<bool> awake{true};
+  std::thread beats([&] {
+    while (awake.load()) {
+      a->cluster->registry()->Beat().IgnoreError();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  std::this_thread::sleep_for(kStall);
+  a->cluster->Start(a->engine.get());  // its first round one heartbeat from now
+  // A takeover right away (as a round may run before anything else since it woke).
+  auto taken = a->cluster->TakeOverNow();
+  // Then its rounds: every object back with a, replayed, flushed and gone.
+  while ((owned_by("node-b") > 0 || WalObjectsWrittenBy("node-a") > 0) &&
+         std::chrono::steady_clock::now() < deadline + std::chrono::seconds(30)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(owned_by("node-b"), 0u) << "a did not take its objects back";
+  EXPECT_EQ(WalObjectsWrittenBy("node-a"), 0u) << "a did not flush them";
+  auto counted = Count(a);
+  ASSERT_TRUE(counted.ok()) << counted.status().ToString();
+  EXPECT_EQ(CountOf(*counted), 60)
+      << "node a holds lines twice (first takeover: "
+      << (taken.ok() ? std::to_string(*taken) + " objects" : taken.status().ToString()) << ")";
+  ASSERT_TRUE(a->engine->Flush().ok());
+  const std::map<std::string, int> seen = LinesInSegments();
+  EXPECT_EQ(seen.size(), 60u);
+  for (const auto& [message, n] : seen) EXPECT_EQ(n, 1) << message << " stored " << n << " times";
+  awake = false;
+  beats.join();
 }
 
 }  // namespace

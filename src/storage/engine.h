@@ -126,7 +126,9 @@ struct EngineOptions {
   std::string node_id;
   // The node registry's node_timeout (cluster::NodeRegistry::node_timeout_ns): a node whose
   // heartbeat is older is gone, and its pending Idempotency-Key claims may be taken once none of
-  // its WAL objects is unreplayed (docs/cluster.md "Idempotency-Keys across nodes").
+  // its WAL objects is unreplayed (docs/cluster.md "Idempotency-Keys across nodes"). Also the
+  // margin after shared_settle_ns once a node left or was fenced before its segments it had not
+  // confirmed are merged (docs/cluster.md "Compaction and tier moves on cluster nodes").
   int64_t node_timeout_ns = 10 * 1'000'000'000ll;
   // The housekeeping round of the shared Idempotency-Key claims (on the node holding the job
   // lease "idempotency_claims"): rows past idempotency_window, and done rows past

@@ -192,10 +192,27 @@ Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs
   return s;
 }
 
-Result<std::map<std::string, uint64_t>> ConfirmedThroughByNode(catalog::Catalog* catalog) {
+Result<std::map<std::string, uint64_t>> ConfirmedThroughByNode(catalog::Catalog* catalog,
+                                                               int64_t now_ns,
+                                                               int64_t gone_wait_ns) {
   ASSIGN_OR_RETURN(std::vector<catalog::NodeRow> rows, catalog->ListNodes());
+  // Read after the rows: a node that leaves or is fenced in between is seen gone with the
+  // number of its row, never seen with no row and not gone (which would take everything).
+  ASSIGN_OR_RETURN(std::vector<catalog::GoneNodeRow> gone, catalog->ListGoneNodes());
   std::map<std::string, uint64_t> out;
-  for (const catalog::NodeRow& row : rows) out[row.id] = row.confirmed_through;
+  std::map<std::string, const catalog::NodeRow*> by_id;
+  for (const catalog::NodeRow& row : rows) {
+    out[row.id] = row.confirmed_through;
+    by_id[row.id] = &row;
+  }
+  for (const catalog::GoneNodeRow& g : gone) {
+    auto it = by_id.find(g.id);
+    const catalog::NodeRow* row = it != by_id.end() ? it->second : nullptr;
+    // A heartbeat since: a later process of the id, which answers with its own number.
+    if (row != nullptr && row->heartbeat_ns >= g.gone_ns) continue;
+    const uint64_t last = row != nullptr ? row->confirmed_through : g.confirmed_through;
+    out[g.id] = now_ns - g.gone_ns >= gone_wait_ns ? UINT64_MAX : last;
+  }
   return out;
 }
 

@@ -71,12 +71,19 @@ Status SwapShared(catalog::Catalog* catalog, const std::vector<uint64_t>& inputs
 // confirmed its registration (docs/cluster.md "Compaction and tier moves on cluster nodes"): a
 // flush whose registration's answer was lost keeps its memtable, which the node's answers
 // hold, until it learns the outcome, and an output has no origin that would cut it from a
-// query, so merged meanwhile its lines would be counted twice. Per node with a row in the
-// catalog, the change through which it has confirmed (catalog::NodeRow::confirmed_through).
-Result<std::map<std::string, uint64_t>> ConfirmedThroughByNode(catalog::Catalog* catalog);
+// query, so merged meanwhile its lines would be counted twice. Per node the catalog knows, the
+// change through which its segments may be taken (catalog::NodeRow::confirmed_through), or
+// UINT64_MAX for every segment once the node answers nobody and no query that asked it can
+// still run: it left cleanly or was fenced out while dead (catalog::GoneNodeRow) at least
+// "gone_wait_ns" (query_timeout and a margin for stale live lists and clocks) before "now_ns".
+// Until then a gone node's number is the one it last wrote.
+Result<std::map<std::string, uint64_t>> ConfirmedThroughByNode(catalog::Catalog* catalog,
+                                                               int64_t now_ns,
+                                                               int64_t gone_wait_ns);
 // Whether a segment flushed by "node" and registered by change "registered" may be merged or
-// re-encoded: it has no origin (not a flush), its node has no row (it stopped cleanly or was
-// removed: it holds no memtables), or the node has confirmed through "registered".
+// re-encoded: it has no origin (not a flush), the catalog knows nothing of its node (no row,
+// none gone: removed by an operator, or a build before node_gone), or the node's number
+// (ConfirmedThroughByNode) is at least "registered".
 inline bool OriginConfirmed(const std::map<std::string, uint64_t>& confirmed,
                             const std::string& node, uint64_t registered) {
   if (node.empty()) return true;

@@ -76,7 +76,10 @@ Result<TierMoveReport> TierMover::MoveWhere(
   // OriginConfirmed), read before the candidates are: a number read earlier is only lower.
   std::map<std::string, uint64_t> confirmed;
   if (options_.shared_store) {
-    auto read = ConfirmedThroughByNode(catalog_);
+    // A node gone (left or fenced) counts once query_timeout and node_timeout have passed:
+    // no query that asked it can still run (a live list lags a heartbeat; clocks differ).
+    auto read = ConfirmedThroughByNode(catalog_, clock_->NowNanos(),
+                                       options_.shared_settle_ns + options_.node_timeout_ns);
     if (!read.ok()) {
       return read.status().WithContext(
           "tier move: reading which registrations the nodes have confirmed");
