@@ -41,6 +41,9 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Open(ClusterNodeOptions option
   pg.application_name = "sawmill node " + registry.id;
   ASSIGN_OR_RETURN(node->node_catalog_,
                    catalog::OpenPostgresCatalog(node->options_.catalog_url, pg));
+  if (node->options_.wrap_node_catalog) {
+    node->node_catalog_ = node->options_.wrap_node_catalog(std::move(node->node_catalog_));
+  }
   pg.application_name = "sawmill wal " + registry.id;
   ASSIGN_OR_RETURN(node->wal_catalog_,
                    catalog::OpenPostgresCatalog(node->options_.catalog_url, pg));
@@ -72,7 +75,9 @@ void ClusterNode::Configure(storage::EngineOptions* options,
   // Compaction's outputs and warm copies go to the shared store too, merged only within one
   // node's seq block (engine.h shared_merge_seq_span).
   options->shared_merge_seq_span = options_.wal.seq_block;
-  options->memtable_answer_fence = [this] { return FenceMemtableAnswer(); };
+  options->memtable_answer_fence = [this](bool own_query) {
+    return FenceMemtableAnswer(own_query);
+  };
   options->wal_factory =
       [this](wal::WalSink::ApplyFn apply) -> Result<std::unique_ptr<wal::WalSink>> {
     ASSIGN_OR_RETURN(auto writer, WalObjectWriter::Open(wal_catalog_.get(), options_.wal_store,
@@ -138,30 +143,45 @@ Result<size_t> ClusterNode::TakeOverNow() {
   return taken;
 }
 
-Status ClusterNode::FenceMemtableAnswer() {
-  if (writer_ == nullptr) return Status::OK();  // no WAL objects yet: nothing to lose
-  const NodeRegistry::OwnBeats own = registry_->Own();
-  if (own.age_ns > registry_->may_look_dead_after_ns()) {
-    return Status::Unavailable(
-        "node " + id() + " does not answer for its memtables: its newest heartbeat is " +
-        (own.age_ns == INT64_MAX ? std::string("missing")
-                                 : std::to_string(own.age_ns / kNanosPerMilli) + " ms old") +
-        " (node_timeout " + std::to_string(registry_->node_timeout_ns() / kNanosPerMilli) +
-        " ms), so another node may be taking its WAL objects over");
+Result<std::map<std::string, uint64_t>> ClusterNode::ReadTakeovers() const {
+  return node_catalog_->ReadWalTakeovers();
+}
+
+Status ClusterNode::ConfirmGeneration(uint64_t gaps) {
+  MutexLock lock(&confirm_mu_);
+  using Generations = std::map<std::string, uint64_t>;
+  ASSIGN_OR_RETURN(const Generations generations, ReadTakeovers());
+  auto it = generations.find(id());
+  const uint64_t generation = it == generations.end() ? 0 : it->second;
+  // Read after the generation: every object taken over up to it is seen as lost here (one taken
+  // over after the read only makes the querying node's check fail).
+  if (!confirmed_ || generation != confirmed_generation_) {
+    RETURN_IF_ERROR(writer_->CheckOwnership());
   }
-  if (own.gaps != checked_gaps_.load()) {
-    // The others may have found this node dead during the gap and taken its objects over:
-    // learn which before answering for rows they may hold too.
-    if (Status s = writer_->CheckOwnership(); !s.ok()) {
-      return Status::Unavailable("node " + id() +
-                                 " does not answer for its memtables: after a gap in its "
-                                 "heartbeats it cannot read which of its WAL objects were "
-                                 "taken over: " +
-                                 s.ToString());
-    }
-    uint64_t seen = checked_gaps_.load();
-    while (seen < own.gaps && !checked_gaps_.compare_exchange_weak(seen, own.gaps)) {
-    }
+  confirmed_ = true;
+  confirmed_generation_ = generation;
+  confirmed_gaps_ = std::max(confirmed_gaps_, gaps);
+  return Status::OK();
+}
+
+Result<storage::MemtableFence> ClusterNode::FenceMemtableAnswer(bool own_query) {
+  storage::MemtableFence fence;
+  if (writer_ == nullptr) return fence;  // no WAL objects yet: nothing to lose
+  const NodeRegistry::OwnBeats own = registry_->Own();
+  bool confirmed = false;
+  uint64_t confirmed_gaps = 0;
+  {
+    MutexLock lock(&confirm_mu_);
+    confirmed = confirmed_;
+    confirmed_gaps = confirmed_gaps_;
+  }
+  Status confirm = Status::OK();
+  if (!confirmed || own.gaps != confirmed_gaps) {
+    // After a gap in its heartbeats the others may have found this node dead and taken its
+    // objects over: learn which before answering for rows they may hold too. When the catalog
+    // cannot be read, the answer goes under the generation confirmed before, and the querying
+    // node's check decides.
+    confirm = ConfirmGeneration(own.gaps);
   }
   if (const size_t lost = writer_->LostRangesHeld(); lost > 0) {
     return Status::Unavailable(
@@ -173,7 +193,41 @@ Status ClusterNode::FenceMemtableAnswer() {
         "; the taker answers for their lines, and this node answers again once its next flush "
         "has dropped them");
   }
-  return Status::OK();
+  {
+    MutexLock lock(&confirm_mu_);
+    if (!confirmed_) {
+      return Status::Unavailable("node " + id() +
+                                 " does not answer for its memtables: it has not yet read "
+                                 "whether any of its WAL objects were taken over: " +
+                                 confirm.ToString());
+    }
+    fence.set = true;
+    fence.takeover_generation = confirmed_generation_;
+    // A gap since the confirmation: the heartbeat's age says nothing of the time in between.
+    fence.heartbeat_age_ns = own.gaps == confirmed_gaps_ ? own.age_ns : INT64_MAX;
+  }
+  if (!own_query || fence.heartbeat_age_ns <= registry_->may_look_dead_after_ns()) return fence;
+  // Its own memtables in its own query: nobody else checks them, so the catalog is asked here.
+  auto generations = ReadTakeovers();
+  if (!generations.ok()) {
+    return Status::Unavailable(
+        "node " + id() + " cannot vouch for its memtables: its newest heartbeat is " +
+        (own.age_ns == INT64_MAX ? std::string("missing")
+                                 : std::to_string(own.age_ns / kNanosPerMilli) + " ms old") +
+        " (node_timeout " + std::to_string(registry_->node_timeout_ns() / kNanosPerMilli) +
+        " ms) and the catalog cannot be read to learn whether its WAL objects were taken over: " +
+        generations.status().ToString());
+  }
+  auto it = generations->find(id());
+  if (it != generations->end() && it->second > fence.takeover_generation) {
+    return Status::Unavailable("node " + id() +
+                               " does not answer for its memtables: another node took some of "
+                               "its WAL objects over since it last confirmed them (takeover "
+                               "generation " +
+                               std::to_string(it->second) + ", confirmed " +
+                               std::to_string(fence.takeover_generation) + ")");
+  }
+  return fence;
 }
 
 Result<size_t> ClusterNode::SweepSegmentsNow() {
@@ -246,9 +300,14 @@ void ClusterNode::SweepRound() {
 }
 
 void ClusterNode::TakeoverRound() {
-  // A node that was fenced (FenceMemtableAnswer) drops the rows it lost with its next flush,
-  // and answers no other node's query until then: that flush now, not at flush_interval.
-  if (writer_ != nullptr && engine_ != nullptr && !FenceMemtableAnswer().ok()) {
+  // The node's takeover generation, confirmed every round (one small read), so that its
+  // answers carry a current one; and a node that was fenced drops the rows it lost with its
+  // next flush, and answers no other node's query until then: that flush now, not at
+  // flush_interval.
+  if (writer_ != nullptr && engine_ != nullptr) {
+    if (Status s = ConfirmGeneration(registry_->Own().gaps); !s.ok()) {
+      spdlog::debug("node {}: cannot confirm its takeover generation: {}", id(), s.ToString());
+    }
     const size_t lost = writer_->LostRangesHeld();  // SIZE_MAX: superseded, writes nothing
     if (lost > 0 && lost != SIZE_MAX) {
       Status s = engine_->Flush();

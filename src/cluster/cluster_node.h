@@ -30,6 +30,7 @@
 #include "cluster/node_registry.h"
 #include "cluster/wal_object_writer.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/periodic_worker.h"
 #include "objstore/object_store.h"
 #include "sawmill/status.h"
@@ -57,6 +58,9 @@ struct ClusterNodeOptions {
   // null: none.
   std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)>
       wrap_wal_catalog;
+  // Tests: wraps the node's own connection (heartbeats, takeover, its fence's reads); null: none.
+  std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)>
+      wrap_node_catalog;
 };
 
 class ClusterNode {
@@ -85,14 +89,20 @@ class ClusterNode {
   NodeRegistry* registry() const { return registry_.get(); }
   // One takeover round now (tests): returns how many WAL objects were taken over.
   Result<size_t> TakeOverNow();
-  // Whether this node may answer for its memtables in another node's query (docs/cluster.md
-  // "Fenced flush"; asked after the answer's snapshot is taken): not while its heartbeat is
-  // too old (it may be being taken over), nor after a gap in its heartbeats until it has read
-  // from the catalog which of its WAL objects were taken over meanwhile, nor while its
-  // memtables still hold rows of objects taken over (until its flush drops them: the taker
-  // answers for those). Errors: Unavailable saying which; the querying node then reports its
-  // answer partial, naming this one.
-  Status FenceMemtableAnswer();
+  // The fence of this node's memtable answers (docs/cluster.md "Fenced answers"; asked after
+  // the answer's snapshot is taken). Refused (Unavailable, saying which) while its memtables
+  // still hold rows of WAL objects it knows were taken over (until its flush drops them: the
+  // taker answers for those), once a later incarnation of its id started, and before it ever
+  // learnt its takeover generation. Otherwise returns the generation it last confirmed and its
+  // heartbeat's age, which the querying node checks once every answer is in
+  // (CheckPeerAnswers); after a gap in its heartbeats it first reads which of its objects were
+  // taken over, when the catalog answers. "own_query" (its memtables in a query it coordinates
+  // itself, which no other node checks): also refused unless its heartbeat is recent enough or
+  // the catalog says its generation has not moved.
+  Result<storage::MemtableFence> FenceMemtableAnswer(bool own_query);
+  // The catalog's takeover generations (catalog::Catalog::ReadWalTakeovers), on the node's own
+  // connection: the querying side's check of other nodes' answers.
+  Result<std::map<std::string, uint64_t>> ReadTakeovers() const;
   // One sweep of orphan segment objects now, without asking for the lease (tests; the rounds
   // ask): returns how many objects were deleted.
   Result<size_t> SweepSegmentsNow();
@@ -113,8 +123,14 @@ class ClusterNode {
   // Orphan candidates: unnamed segment objects and when (monotonic) a sweep first saw them.
   std::map<std::string, int64_t> first_seen_;  // the sweep worker's thread only
   std::atomic<bool> stopping_{false};
-  // NodeRegistry::Own().gaps as of the last ownership check that succeeded.
-  std::atomic<uint64_t> checked_gaps_{0};
+  // Reads this node's takeover generation and, when it moved, which objects were taken over
+  // (WalObjectWriter::CheckOwnership); then the generation is confirmed as of heartbeat gap
+  // count "gaps" (NodeRegistry::Own, read before). Errors: the catalog's (nothing confirmed).
+  Status ConfirmGeneration(uint64_t gaps);
+  Mutex confirm_mu_;  // one confirmation at a time
+  bool confirmed_ GUARDED_BY(confirm_mu_) = false;
+  uint64_t confirmed_generation_ GUARDED_BY(confirm_mu_) = 0;
+  uint64_t confirmed_gaps_ GUARDED_BY(confirm_mu_) = 0;
   bool takeover_failing_ = false;  // the worker's thread only
   PeriodicWorker sweep_;
   PeriodicWorker takeover_;  // declared last: stops first

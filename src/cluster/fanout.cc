@@ -17,6 +17,8 @@ namespace {
 struct FanoutMetrics {
   prometheus::Counter* asked;
   prometheus::Counter* failed;
+  prometheus::Counter* fenced;
+  prometheus::Counter* takeover_reads;
 };
 
 FanoutMetrics& Metrics() {
@@ -26,6 +28,12 @@ FanoutMetrics& Metrics() {
       UnlabelledCounter("sawmill_fanout_failures_total",
                         "Of those, the ones that failed or did not answer in time (each made "
                         "its query's answer partial)"),
+      UnlabelledCounter("sawmill_fanout_answers_fenced_total",
+                        "Answers of other nodes left out because the node may have been taken "
+                        "over while the query ran (each made its query's answer partial)"),
+      UnlabelledCounter("sawmill_fanout_takeover_reads_total",
+                        "Queries that read the catalog's takeover generations to check an "
+                        "answer whose node's heartbeat could not vouch for it"),
   };
   return m;
 }
@@ -128,6 +136,10 @@ query::PartAnswer MergeParts(std::vector<query::PartAnswer> parts) {
 }
 
 query::PartAnswer Fanout::AskPeers(const query::PartRequest& request) const {
+  return MergeParts(AskEach(request));
+}
+
+std::vector<query::PartAnswer> Fanout::AskEach(const query::PartRequest& request) const {
   const std::vector<catalog::NodeRow> peers = peers_();
   if (peers.empty()) return {};
   const int64_t timeout =
@@ -153,19 +165,26 @@ query::PartAnswer Fanout::AskPeers(const query::PartRequest& request) const {
   std::vector<query::PartAnswer> answers;
   answers.reserve(parts.size());
   for (auto& future : parts) answers.push_back(future.get());
-  return MergeParts(std::move(answers));
+  return answers;
 }
 
 query::PartAnswer AskPeersAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
                                      const query::PartRequest& request) {
+  return MergeParts(AskEachAndCatchUp(fanout, catch_up, request));
+}
+
+std::vector<query::PartAnswer> AskEachAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
+                                                 const query::PartRequest& request) {
   const auto start = std::chrono::steady_clock::now();
-  query::PartAnswer part = fanout.AskPeers(request);
-  if (!catch_up) return part;
+  std::vector<query::PartAnswer> parts = fanout.AskEach(request);
+  if (!catch_up) return parts;
   // The segments each answering node's part does not hold must all be in the view (docs/
   // cluster.md "Exactly once across nodes").
   uint64_t need = 0;
-  for (const query::SegmentCut& cut : part.cuts) need = std::max(need, cut.registered_through);
-  if (need == 0) return part;
+  for (const query::PartAnswer& part : parts) {
+    for (const query::SegmentCut& cut : part.cuts) need = std::max(need, cut.registered_through);
+  }
+  if (need == 0) return parts;
   std::string error;
   const int64_t spent =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
@@ -173,22 +192,115 @@ query::PartAnswer AskPeersAndCatchUp(const Fanout& fanout, const ViewCatchUp& ca
   const int64_t left = std::max<int64_t>(request.timeout_ns > 0 ? request.timeout_ns - spent : 0,
                                          100 * kNanosPerMilli);
   const uint64_t reached = catch_up(need, left, &error);
-  if (reached >= need) return part;
-  for (const query::SegmentCut& cut : part.cuts) {
-    if (cut.registered_through <= reached) continue;
-    part.partial = true;
-    part.warnings.push_back(
-        "segments node " + cut.node +
-        " flushed in the last moments may be missing from this answer: " + error);
+  if (reached >= need) return parts;
+  query::PartAnswer behind;
+  for (const query::PartAnswer& part : parts) {
+    for (const query::SegmentCut& cut : part.cuts) {
+      if (cut.registered_through <= reached) continue;
+      behind.partial = true;
+      behind.warnings.push_back(
+          "segments node " + cut.node +
+          " flushed in the last moments may be missing from this answer: " + error);
+    }
   }
-  return part;
+  parts.push_back(std::move(behind));
+  return parts;
+}
+
+std::vector<std::pair<std::string, std::string>> AnswersThatDoNotStand(
+    const std::vector<query::PartAnswer>& parts, int64_t asked_mono_ns, const AnswerCheck& check,
+    Clock* clock) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!check.read_takeovers) return out;
+  const int64_t took = clock->MonotonicNanos() - asked_mono_ns;
+  // Answers the heartbeat rule vouches for stand: the node's heartbeat was H old when it checked
+  // its fence, after this node asked, so until H + took nobody could have found it dead (clocks
+  // in step within node_timeout - fresh_ns), and everything this query holds was in place by
+  // now. The others are checked against the catalog, all with one read.
+  std::vector<const query::SegmentCut*> unsure;
+  for (const query::PartAnswer& part : parts) {
+    for (const query::SegmentCut& cut : part.cuts) {
+      if (!cut.fence.set) continue;  // a node of an older build, or no fence: as before
+      const int64_t age = cut.fence.heartbeat_age_ns;
+      if (age >= 0 && age != INT64_MAX && took >= 0 && age <= check.fresh_ns - took) continue;
+      unsure.push_back(&cut);
+    }
+  }
+  if (unsure.empty()) return out;
+  Metrics().takeover_reads->Increment();
+  auto generations = check.read_takeovers();
+  for (const query::SegmentCut* cut : unsure) {
+    const std::string age =
+        cut->fence.heartbeat_age_ns == INT64_MAX
+            ? std::string("it had missed heartbeats since it last read its takeover generation")
+            : "its newest heartbeat was " +
+                  std::to_string(cut->fence.heartbeat_age_ns / kNanosPerMilli) +
+                  " ms old when it answered, " + std::to_string(took / kNanosPerMilli) +
+                  " ms after it was asked";
+    std::string why;
+    if (!generations.ok()) {
+      why = "node " + cut->node + "'s answer could not be checked (" + age +
+            ", and the catalog could not be read to learn whether another node took its WAL "
+            "objects over meanwhile: " +
+            generations.status().ToString() + ")";
+    } else {
+      auto it = generations->find(cut->node);
+      const uint64_t now = it == generations->end() ? 0 : it->second;
+      if (now <= cut->fence.takeover_generation) continue;  // nobody took it over: it stands
+      why = "node " + cut->node +
+            " was taken over while this query ran (another node claimed its WAL objects after "
+            "it last confirmed them: takeover generation " +
+            std::to_string(now) + ", its answer " + std::to_string(cut->fence.takeover_generation) +
+            "; " + age + "), so its answer may hold lines the taker answers for too";
+    }
+    Metrics().fenced->Increment();
+    out.emplace_back(cut->node,
+                     why +
+                         ": its answer was left out, and lines it acknowledged and has not yet "
+                         "flushed to segments may be missing from this answer");
+  }
+  return out;
 }
 
 Result<query::SearchResponse> FanoutQueryEngine::Search(const query::SearchRequest& request) {
   if (request.remote || !fanout_->HasPeers()) return inner_->Search(request);
   query::SearchRequest fanned = request;
-  fanned.remote = [fanout = fanout_, catch_up = catch_up_](const query::PartRequest& part) {
-    return AskPeersAndCatchUp(*fanout, catch_up, part);
+  if (!check_.read_takeovers) {
+    fanned.remote = [fanout = fanout_, catch_up = catch_up_](const query::PartRequest& part) {
+      return AskPeersAndCatchUp(*fanout, catch_up, part);
+    };
+    return inner_->Search(fanned);
+  }
+  // The parts are kept per node until the check after the snapshot, which may leave some out.
+  struct Asked {
+    std::vector<query::PartAnswer> parts;
+    int64_t at_mono_ns = 0;
+  };
+  auto asked = std::make_shared<Asked>();
+  fanned.remote = [fanout = fanout_, catch_up = catch_up_, asked](const query::PartRequest& part) {
+    asked->at_mono_ns = Clock::Real()->MonotonicNanos();
+    asked->parts = AskEachAndCatchUp(*fanout, catch_up, part);
+    return MergeParts(asked->parts);
+  };
+  fanned.check_remote = [check = check_,
+                         asked](const query::PartAnswer&) -> std::optional<query::PartAnswer> {
+    const auto gone = AnswersThatDoNotStand(asked->parts, asked->at_mono_ns, check, Clock::Real());
+    if (gone.empty()) return std::nullopt;
+    std::vector<query::PartAnswer> kept;
+    for (query::PartAnswer& part : asked->parts) {
+      bool left_out = false;
+      for (const query::SegmentCut& cut : part.cuts) {
+        for (const auto& [node, why] : gone) left_out |= cut.node == node;
+      }
+      if (!left_out) kept.push_back(std::move(part));
+    }
+    // A node left out is as one that did not answer: its segments are taken from the view as
+    // they are (its cut goes with its answer).
+    query::PartAnswer warnings;
+    warnings.partial = true;
+    for (const auto& [node, why] : gone) warnings.warnings.push_back(why);
+    kept.push_back(std::move(warnings));
+    return MergeParts(std::move(kept));
   };
   return inner_->Search(fanned);
 }

@@ -93,6 +93,11 @@ struct SearchRequest {
   // Such a search is not answered from, nor stored in, the result cache (other nodes'
   // memtables are not part of its key). Null: this node only.
   std::function<PartAnswer(const PartRequest&)> remote;
+  // Cluster fan-out, second step: called with remote's part after this node took its snapshot
+  // and before anything is read (so that whatever the snapshot holds was in place when it is
+  // called); returns the part to use instead when some node's answer must be left out (a node
+  // taken over while the query ran, docs/cluster.md "Fenced answers"). Null: none.
+  std::function<std::optional<PartAnswer>(const PartAnswer&)> check_remote;
 };
 
 struct QueryStats {
@@ -183,6 +188,10 @@ struct SegmentCut {
   std::string node;  // the node's id (set by the asking side)
   uint64_t registered_through = 0;
   std::vector<uint64_t> registering;  // segment ids whose registration was under way
+  // What the answer stands on (docs/cluster.md "Fenced answers"): the asking node checks it
+  // after its snapshot (SearchRequest::check_remote) and leaves out the answer of a node taken
+  // over meanwhile.
+  storage::MemtableFence fence;
 
   friend bool operator==(const SegmentCut&, const SegmentCut&) = default;
 };

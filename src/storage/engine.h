@@ -34,6 +34,22 @@ struct SegmentChanges;
 
 namespace sawmill::storage {
 
+// What a cluster node's memtable answer stands on (docs/cluster.md "Fenced answers"), carried
+// with the answer so that the querying node can check, once every answer is in, that no other
+// node took this one's WAL objects over in the meantime.
+struct MemtableFence {
+  bool set = false;  // false: no fence (not a cluster node, or a node of an older build)
+  // This node's takeover generation (catalog::Catalog::ReadWalTakeovers) as it last confirmed
+  // it, having learnt which of its WAL objects were taken over up to it and holding none of
+  // their rows: a larger generation in the catalog means it was taken over since.
+  uint64_t takeover_generation = 0;
+  // How old its newest heartbeat was at the check, with none missed (no gap past halfway to
+  // node_timeout) since that confirmation; INT64_MAX: not known.
+  int64_t heartbeat_age_ns = INT64_MAX;
+
+  friend bool operator==(const MemtableFence&, const MemtableFence&) = default;
+};
+
 struct EngineOptions {
   std::string data_dir;      // DIR: DIR/wal, DIR/segments/<tier>/..., DIR/catalog.db
   Env* env = nullptr;        // nullptr: Env::Default()
@@ -136,7 +152,7 @@ struct EngineOptions {
   std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)> wrap_catalog;
   // A cluster node's fence on its memtable answers (Engine::MemtableAnswerFence; set by
   // cluster::ClusterNode::Configure); null: none.
-  std::function<Status()> memtable_answer_fence;
+  std::function<Result<MemtableFence>(bool own_query)> memtable_answer_fence;
 };
 
 // A segment as of a snapshot. The reader is opened lazily and shared.
@@ -316,7 +332,13 @@ class Engine {
   // still answers for. A cluster node that was found dead while it stalled, and whose WAL
   // objects were taken over, holds rows the taker answers for until its next flush: Unavailable
   // then, and the querying node reports its answer partial, naming this one.
-  virtual Status MemtableAnswerFence() { return Status::OK(); }
+  // Returns what the answer stands on (MemtableFence: unset without a fence). "own_query": the
+  // node's own memtables in a query it coordinates, which no other node checks: the fence then
+  // also makes sure nobody took this node over since it confirmed its generation.
+  virtual Result<MemtableFence> MemtableAnswerFence(bool own_query) {
+    (void)own_query;
+    return MemtableFence{};
+  }
 
   virtual EngineStats stats() const = 0;
 
