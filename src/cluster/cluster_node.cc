@@ -75,9 +75,7 @@ void ClusterNode::Configure(storage::EngineOptions* options,
   // Compaction's outputs and warm copies go to the shared store too, merged only within one
   // node's seq block (engine.h shared_merge_seq_span).
   options->shared_merge_seq_span = options_.wal.seq_block;
-  options->memtable_answer_fence = [this](bool own_query) {
-    return FenceMemtableAnswer(own_query);
-  };
+  options->memtable_answer_fence = [this] { return FenceMemtableAnswer(); };
   options->wal_factory =
       [this](wal::WalSink::ApplyFn apply) -> Result<std::unique_ptr<wal::WalSink>> {
     ASSIGN_OR_RETURN(auto writer, WalObjectWriter::Open(wal_catalog_.get(), options_.wal_store,
@@ -131,10 +129,16 @@ Result<size_t> ClusterNode::TakeOverNow() {
   if (!registry_->CatalogSteadyForNodeTimeout()) return size_t{0};
   const int64_t alive_since = clock_->NowNanos() - registry_->node_timeout_ns();
   size_t taken = 0;
-  RETURN_IF_ERROR(engine_->WithoutWalTrim([&]() -> Status {
+  // While a claim runs, and after one took something until the segment view's next read of the
+  // generations, this node's answers do not vouch for what it knows (KnownTakeovers).
+  claims_running_.fetch_add(1);
+  Status claimed = engine_->WithoutWalTrim([&]() -> Status {
     ASSIGN_OR_RETURN(taken, writer_->TakeOver(dead, alive_since, options_.takeover_batch));
     return Status::OK();
-  }));
+  });
+  if (taken > 0 || !claimed.ok()) claims_done_.fetch_add(1);
+  claims_running_.fetch_sub(1);
+  RETURN_IF_ERROR(claimed);
   if (taken > 0) {
     // Into segments now, so that the objects go and the lines are in the shared store.
     Status s = engine_->Flush();
@@ -164,7 +168,7 @@ Status ClusterNode::ConfirmGeneration(uint64_t gaps) {
   return Status::OK();
 }
 
-Result<storage::MemtableFence> ClusterNode::FenceMemtableAnswer(bool own_query) {
+Result<storage::MemtableFence> ClusterNode::FenceMemtableAnswer() {
   storage::MemtableFence fence;
   if (writer_ == nullptr) return fence;  // no WAL objects yet: nothing to lose
   const NodeRegistry::OwnBeats own = registry_->Own();
@@ -206,28 +210,31 @@ Result<storage::MemtableFence> ClusterNode::FenceMemtableAnswer(bool own_query) 
     // A gap since the confirmation: the heartbeat's age says nothing of the time in between.
     fence.heartbeat_age_ns = own.gaps == confirmed_gaps_ ? own.age_ns : INT64_MAX;
   }
-  if (!own_query || fence.heartbeat_age_ns <= registry_->may_look_dead_after_ns()) return fence;
-  // Its own memtables in its own query: nobody else checks them, so the catalog is asked here.
-  auto generations = ReadTakeovers();
-  if (!generations.ok()) {
-    return Status::Unavailable(
-        "node " + id() + " cannot vouch for its memtables: its newest heartbeat is " +
-        (own.age_ns == INT64_MAX ? std::string("missing")
-                                 : std::to_string(own.age_ns / kNanosPerMilli) + " ms old") +
-        " (node_timeout " + std::to_string(registry_->node_timeout_ns() / kNanosPerMilli) +
-        " ms) and the catalog cannot be read to learn whether its WAL objects were taken over: " +
-        generations.status().ToString());
-  }
-  auto it = generations->find(id());
-  if (it != generations->end() && it->second > fence.takeover_generation) {
-    return Status::Unavailable("node " + id() +
-                               " does not answer for its memtables: another node took some of "
-                               "its WAL objects over since it last confirmed them (takeover "
-                               "generation " +
-                               std::to_string(it->second) + ", confirmed " +
-                               std::to_string(fence.takeover_generation) + ")");
+  if (std::optional<std::map<std::string, uint64_t>> known = KnownTakeovers()) {
+    fence.knows_takeovers = true;
+    fence.takeovers = std::move(*known);
   }
   return fence;
+}
+
+void ClusterNode::NoteViewRead() {
+  // The claims this read covers: those done before it starts (a claim still under way, or done
+  // after, makes KnownTakeovers unsure until the next read).
+  const uint64_t done = claims_done_.load();
+  auto generations = ReadTakeovers();
+  MutexLock lock(&known_mu_);
+  known_valid_ = generations.ok();
+  if (!generations.ok()) return;
+  known_ = std::move(*generations);
+  known_claims_done_ = done;
+}
+
+std::optional<std::map<std::string, uint64_t>> ClusterNode::KnownTakeovers() const {
+  if (claims_running_.load() > 0) return std::nullopt;
+  const uint64_t done = claims_done_.load();
+  MutexLock lock(&known_mu_);
+  if (!known_valid_ || known_claims_done_ != done) return std::nullopt;
+  return known_;
 }
 
 Result<size_t> ClusterNode::SweepSegmentsNow() {

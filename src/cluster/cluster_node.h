@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -90,16 +91,22 @@ class ClusterNode {
   // One takeover round now (tests): returns how many WAL objects were taken over.
   Result<size_t> TakeOverNow();
   // The fence of this node's memtable answers (docs/cluster.md "Fenced answers"; asked after
-  // the answer's snapshot is taken). Refused (Unavailable, saying which) while its memtables
-  // still hold rows of WAL objects it knows were taken over (until its flush drops them: the
-  // taker answers for those), once a later incarnation of its id started, and before it ever
-  // learnt its takeover generation. Otherwise returns the generation it last confirmed and its
-  // heartbeat's age, which the querying node checks once every answer is in
-  // (CheckPeerAnswers); after a gap in its heartbeats it first reads which of its objects were
-  // taken over, when the catalog answers. "own_query" (its memtables in a query it coordinates
-  // itself, which no other node checks): also refused unless its heartbeat is recent enough or
-  // the catalog says its generation has not moved.
-  Result<storage::MemtableFence> FenceMemtableAnswer(bool own_query);
+  // the answer's snapshot is taken, also for its own memtables in a query it coordinates).
+  // Refused (Unavailable, saying which) while its memtables still hold rows of WAL objects it
+  // knows were taken over (until its flush drops them: the taker answers for those), once a
+  // later incarnation of its id started, and before it ever learnt its takeover generation.
+  // Otherwise returns the generation it last confirmed, its heartbeat's age and what it knows
+  // of every node's generation, which the querying node checks once every answer is in
+  // (AnswersThatDoNotStand); after a gap in its heartbeats it first reads which of its objects
+  // were taken over, when the catalog answers.
+  Result<storage::MemtableFence> FenceMemtableAnswer();
+  // Called by the segment refresh after each read of the catalog's segment changes and before
+  // they are applied (SegmentRefreshOptions::before_apply): reads every node's takeover
+  // generation, so that what KnownTakeovers says covers every segment the view holds.
+  void NoteViewRead();
+  // Every node's takeover generation as of the segment view's last read, when that read covers
+  // every claim this node made (none is running, none took something since): nullopt when not.
+  std::optional<std::map<std::string, uint64_t>> KnownTakeovers() const;
   // The catalog's takeover generations (catalog::Catalog::ReadWalTakeovers), on the node's own
   // connection: the querying side's check of other nodes' answers.
   Result<std::map<std::string, uint64_t>> ReadTakeovers() const;
@@ -127,6 +134,14 @@ class ClusterNode {
   // (WalObjectWriter::CheckOwnership); then the generation is confirmed as of heartbeat gap
   // count "gaps" (NodeRegistry::Own, read before). Errors: the catalog's (nothing confirmed).
   Status ConfirmGeneration(uint64_t gaps);
+  // KnownTakeovers: this node's claims running and done (one that took something, or failed),
+  // and the generations the segment view's last read found, with claims_done_ as of then.
+  std::atomic<uint64_t> claims_running_{0};
+  std::atomic<uint64_t> claims_done_{0};
+  mutable Mutex known_mu_;
+  bool known_valid_ GUARDED_BY(known_mu_) = false;
+  uint64_t known_claims_done_ GUARDED_BY(known_mu_) = 0;
+  std::map<std::string, uint64_t> known_ GUARDED_BY(known_mu_);
   Mutex confirm_mu_;  // one confirmation at a time
   bool confirmed_ GUARDED_BY(confirm_mu_) = false;
   uint64_t confirmed_generation_ GUARDED_BY(confirm_mu_) = 0;

@@ -208,56 +208,101 @@ std::vector<query::PartAnswer> AskEachAndCatchUp(const Fanout& fanout, const Vie
 }
 
 std::vector<std::pair<std::string, std::string>> AnswersThatDoNotStand(
-    const std::vector<query::PartAnswer>& parts, int64_t asked_mono_ns, const AnswerCheck& check,
-    Clock* clock) {
+    const std::vector<query::PartAnswer>& parts, const storage::MemtableFence& own,
+    int64_t asked_mono_ns, const AnswerCheck& check, Clock* clock) {
   std::vector<std::pair<std::string, std::string>> out;
   if (!check.read_takeovers) return out;
   const int64_t took = clock->MonotonicNanos() - asked_mono_ns;
-  // Answers the heartbeat rule vouches for stand: the node's heartbeat was H old when it checked
-  // its fence, after this node asked, so until H + took nobody could have found it dead (clocks
-  // in step within node_timeout - fresh_ns), and everything this query holds was in place by
-  // now. The others are checked against the catalog, all with one read.
-  std::vector<const query::SegmentCut*> unsure;
+  struct Unsure {
+    std::string node;
+    const storage::MemtableFence* fence;
+    int64_t took;
+  };
+  // 1. Answers the heartbeat rule vouches for stand: the node's heartbeat was H old when it
+  // checked its fence, after this node asked, so until H + took nobody could have found it dead
+  // (clocks in step within node_timeout - fresh_ns), and everything this query holds was in
+  // place by now (this node's own memtables: checked after the snapshot, took 0).
+  std::vector<Unsure> unsure;
+  auto vouched = [&check](const storage::MemtableFence& fence, int64_t t) {
+    const int64_t age = fence.heartbeat_age_ns;
+    return age >= 0 && age != INT64_MAX && t >= 0 && age <= check.fresh_ns - t;
+  };
   for (const query::PartAnswer& part : parts) {
     for (const query::SegmentCut& cut : part.cuts) {
-      if (!cut.fence.set) continue;  // a node of an older build, or no fence: as before
-      const int64_t age = cut.fence.heartbeat_age_ns;
-      if (age >= 0 && age != INT64_MAX && took >= 0 && age <= check.fresh_ns - took) continue;
-      unsure.push_back(&cut);
+      // A node of an older build, or no fence: taken as before.
+      if (cut.fence.set && !vouched(cut.fence, took))
+        unsure.push_back({cut.node, &cut.fence, took});
     }
   }
+  if (own.set && !vouched(own, 0)) unsure.push_back({check.self, &own, 0});
   if (unsure.empty()) return out;
+  auto describe = [](const Unsure& u) {
+    return u.fence->heartbeat_age_ns == INT64_MAX
+               ? std::string("it had missed heartbeats since it last read its takeover generation")
+               : "its newest heartbeat was " +
+                     std::to_string(u.fence->heartbeat_age_ns / kNanosPerMilli) +
+                     " ms old when it answered, " + std::to_string(u.took / kNanosPerMilli) +
+                     " ms after it was asked";
+  };
+  auto name = [&check](const Unsure& u) {
+    return u.node == check.self ? "this node (" + u.node + ")" : "node " + u.node;
+  };
+  auto taken_over = [&](const Unsure& u, uint64_t now) {
+    Metrics().fenced->Increment();
+    out.emplace_back(
+        u.node, name(u) +
+                    " was taken over while this query ran (another node claimed its WAL "
+                    "objects after it last confirmed them: takeover generation " +
+                    std::to_string(now) + ", its answer " +
+                    std::to_string(u.fence->takeover_generation) + "; " + describe(u) +
+                    "), so its answer may hold lines the taker answers for too: its answer was "
+                    "left out, and lines it acknowledged and has not yet flushed to segments "
+                    "may be missing from this answer");
+  };
+  // 2. What the nodes know without the catalog: this node's generations as of its view's last
+  // read, and each answering node's, each covering the claims whose lines it holds (a takeover
+  // that put lines into this query's snapshot or into an answer is in one of them). Complete
+  // only when every answer says what it knows.
+  std::optional<std::map<std::string, uint64_t>> known;
+  if (check.known_takeovers) known = check.known_takeovers();
+  for (const query::PartAnswer& part : parts) {
+    for (const query::SegmentCut& cut : part.cuts) {
+      if (!known) break;
+      if (!cut.fence.set || !cut.fence.knows_takeovers) {
+        known.reset();
+        break;
+      }
+      for (const auto& [node, generation] : cut.fence.takeovers) {
+        uint64_t& k = (*known)[node];
+        k = std::max(k, generation);
+      }
+    }
+  }
+  if (known) {
+    for (const Unsure& u : unsure) {
+      auto it = known->find(u.node);
+      const uint64_t now = it == known->end() ? 0 : it->second;
+      if (now > u.fence->takeover_generation) taken_over(u, now);
+    }
+    return out;
+  }
+  // 3. The catalog, once.
   Metrics().takeover_reads->Increment();
   auto generations = check.read_takeovers();
-  for (const query::SegmentCut* cut : unsure) {
-    const std::string age =
-        cut->fence.heartbeat_age_ns == INT64_MAX
-            ? std::string("it had missed heartbeats since it last read its takeover generation")
-            : "its newest heartbeat was " +
-                  std::to_string(cut->fence.heartbeat_age_ns / kNanosPerMilli) +
-                  " ms old when it answered, " + std::to_string(took / kNanosPerMilli) +
-                  " ms after it was asked";
-    std::string why;
-    if (!generations.ok()) {
-      why = "node " + cut->node + "'s answer could not be checked (" + age +
-            ", and the catalog could not be read to learn whether another node took its WAL "
-            "objects over meanwhile: " +
-            generations.status().ToString() + ")";
-    } else {
-      auto it = generations->find(cut->node);
+  for (const Unsure& u : unsure) {
+    if (generations.ok()) {
+      auto it = generations->find(u.node);
       const uint64_t now = it == generations->end() ? 0 : it->second;
-      if (now <= cut->fence.takeover_generation) continue;  // nobody took it over: it stands
-      why = "node " + cut->node +
-            " was taken over while this query ran (another node claimed its WAL objects after "
-            "it last confirmed them: takeover generation " +
-            std::to_string(now) + ", its answer " + std::to_string(cut->fence.takeover_generation) +
-            "; " + age + "), so its answer may hold lines the taker answers for too";
+      if (now > u.fence->takeover_generation) taken_over(u, now);
+      continue;  // nobody took it over: it stands
     }
     Metrics().fenced->Increment();
-    out.emplace_back(cut->node,
-                     why +
-                         ": its answer was left out, and lines it acknowledged and has not yet "
-                         "flushed to segments may be missing from this answer");
+    out.emplace_back(u.node, name(u) + "'s answer could not be checked (" + describe(u) +
+                                 ", and neither the catalog, " + generations.status().ToString() +
+                                 ", nor what the nodes know says whether another node took its "
+                                 "WAL objects over meanwhile): its answer was left out, and "
+                                 "lines it acknowledged and has not yet flushed to segments may "
+                                 "be missing from this answer");
   }
   return out;
 }
@@ -282,9 +327,11 @@ Result<query::SearchResponse> FanoutQueryEngine::Search(const query::SearchReque
     asked->parts = AskEachAndCatchUp(*fanout, catch_up, part);
     return MergeParts(asked->parts);
   };
-  fanned.check_remote = [check = check_,
-                         asked](const query::PartAnswer&) -> std::optional<query::PartAnswer> {
-    const auto gone = AnswersThatDoNotStand(asked->parts, asked->at_mono_ns, check, Clock::Real());
+  fanned.check_remote = [check = check_, asked](
+                            const query::PartAnswer&, const storage::MemtableFence& own,
+                            std::string* own_refused) -> std::optional<query::PartAnswer> {
+    const auto gone =
+        AnswersThatDoNotStand(asked->parts, own, asked->at_mono_ns, check, Clock::Real());
     if (gone.empty()) return std::nullopt;
     std::vector<query::PartAnswer> kept;
     for (query::PartAnswer& part : asked->parts) {
@@ -297,8 +344,14 @@ Result<query::SearchResponse> FanoutQueryEngine::Search(const query::SearchReque
     // A node left out is as one that did not answer: its segments are taken from the view as
     // they are (its cut goes with its answer).
     query::PartAnswer warnings;
-    warnings.partial = true;
-    for (const auto& [node, why] : gone) warnings.warnings.push_back(why);
+    for (const auto& [node, why] : gone) {
+      if (node == check.self) {
+        *own_refused = why;
+        continue;
+      }
+      warnings.partial = true;
+      warnings.warnings.push_back(why);
+    }
     kept.push_back(std::move(warnings));
     return MergeParts(std::move(kept));
   };

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -68,21 +69,25 @@ class Fanout {
 // WAL objects over since the generation its answer carries (a stalled answer would otherwise
 // count their lines twice, from its memtables and from the taker's).
 struct AnswerCheck {
-  // The catalog's takeover generations (ClusterNode::ReadTakeovers), read once per query and
-  // only for answers the heartbeat rule below cannot vouch for.
+  std::string self;  // this node's id: its own memtables are checked as one more answer
+  // The catalog's takeover generations (ClusterNode::ReadTakeovers), read at most once per
+  // query, and only for answers neither rule below can vouch for.
   std::function<Result<std::map<std::string, uint64_t>>()> read_takeovers;
+  // What this node knows of them without reading (ClusterNode::KnownTakeovers); null: nothing.
+  std::function<std::optional<std::map<std::string, uint64_t>>()> known_takeovers;
   // NodeRegistry::may_look_dead_after_ns: an answer whose node's heartbeat was H old when it
   // answered, and which took at most T from the request to the check, stands when H + T is
   // within it (the node could not yet be dead to anyone).
   int64_t fresh_ns = 0;
 };
 
-// The answers of "parts" (per peer, as AskEach returns them) that do not stand, as of now
-// (after the snapshot): each such node's id with the warning that says why. "asked_mono_ns":
-// when the request was sent (Clock::MonotonicNanos of "clock").
+// The answers of "parts" (per peer, as AskEach returns them) and this node's own memtables
+// ("own", unset when they are not in the answer) that do not stand as of now (after the
+// snapshot): each such node's id (check.self for its own) with the warning that says why.
+// "asked_mono_ns": when the request was sent (Clock::MonotonicNanos of "clock").
 std::vector<std::pair<std::string, std::string>> AnswersThatDoNotStand(
-    const std::vector<query::PartAnswer>& parts, int64_t asked_mono_ns, const AnswerCheck& check,
-    Clock* clock);
+    const std::vector<query::PartAnswer>& parts, const storage::MemtableFence& own,
+    int64_t asked_mono_ns, const AnswerCheck& check, Clock* clock);
 
 // The query engine the routes use on a node that may have peers: a search gets
 // SearchRequest::remote set to the fan-out while other live nodes exist, else it is the inner

@@ -144,6 +144,8 @@ class FencedAnswerTest : public ::testing::Test {
     node->local = query::QueryEngine::Create(node->engine.get(), query_options);
     SegmentRefreshOptions refresh_options;
     refresh_options.interval_ns = 100 * kNanosPerMilli;
+    ClusterNode* cluster = node->cluster.get();
+    refresh_options.before_apply = [cluster] { cluster->NoteViewRead(); };
     node->refresh = std::make_unique<SegmentRefresh>(node->engine->catalog(), node->engine.get(),
                                                      refresh_options);
     node->refresh->Start();
@@ -171,8 +173,9 @@ class FencedAnswerTest : public ::testing::Test {
     SegmentRefresh* refresh = node->refresh.get();
     AnswerCheck check;
     if (checks) {
-      ClusterNode* cluster = node->cluster.get();
+      check.self = id;
       check.read_takeovers = [cluster] { return cluster->ReadTakeovers(); };
+      check.known_takeovers = [cluster] { return cluster->KnownTakeovers(); };
       check.fresh_ns = registry->may_look_dead_after_ns();
     }
     node->query = std::make_unique<FanoutQueryEngine>(
@@ -373,6 +376,48 @@ TEST_F(FencedAnswerTest, ANodeCutOffFromPostgresqlAnswersWholeUntilItIsTakenOver
     EXPECT_EQ(CountOf(*r), 180) << "on " << asking->id;
     EXPECT_TRUE(r->partial) << "on " << asking->id;
     EXPECT_NE(Warnings(*r).find("node-a"), std::string::npos) << Warnings(*r);
+  }
+}
+
+// Every node is cut off from PostgreSQL for longer than half of node_timeout: nobody can take
+// anything over, and no querying node can read the takeover generations either. What the nodes
+// know proves it (each one's generations as of its segment view's last read, with no claim of
+// its own since, sent with every answer), so every answer is whole, through each node, its own
+// memtables included. Before, every node refused to answer (its heartbeat was old) and each
+// answer was partial, naming both other nodes, and left its own memtables out.
+TEST_F(FencedAnswerTest, APostgresqlOutageForEveryNodeGivesWholeAnswers) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  Node* b = Add("node-b", /*stalls=*/false);
+  Node* c = Add("node-c", /*stalls=*/false);
+  ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
+  BeatAll();
+  Ingest(a, "a", 100);
+  Ingest(b, "b", 50);
+  Ingest(c, "c", 30);
+  BeatAll();
+  for (Node* asking : {a, b, c}) {
+    auto r = Count(asking);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(CountOf(*r), 180) << "on " << asking->id;
+    ASSERT_FALSE(r->partial) << "on " << asking->id << ": " << Warnings(*r);
+  }
+  // Each node's view has read the generations since its last claim (none here).
+  ASSERT_TRUE(WaitFor([&] {
+    return a->cluster->KnownTakeovers() && b->cluster->KnownTakeovers() &&
+           c->cluster->KnownTakeovers();
+  }));
+
+  for (Node* node : {a, b, c}) node->cut.store(true);
+  const auto cut_at = std::chrono::steady_clock::now();
+  // Past the halfway mark (1.6 s of 3 s), before node_timeout.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1800));
+  for (Node* asking : {a, b, c}) {
+    auto r = Count(asking);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_LT(std::chrono::steady_clock::now() - cut_at, std::chrono::milliseconds(2900))
+        << "the machine is too slow for this test's timing";
+    EXPECT_EQ(CountOf(*r), 180) << "on " << asking->id;
+    EXPECT_FALSE(r->partial) << "on " << asking->id << ": " << Warnings(*r);
   }
 }
 

@@ -121,6 +121,12 @@ std::string EncodePartAnswer(const query::PartAnswer& a) {
     PutVarint32(&out, cut.fence.set ? 1 : 0);
     PutVarint64(&out, cut.fence.takeover_generation);
     PutVarsint64(&out, cut.fence.heartbeat_age_ns);
+    PutVarint32(&out, cut.fence.knows_takeovers ? 1 : 0);
+    PutVarint32(&out, static_cast<uint32_t>(cut.fence.takeovers.size()));
+    for (const auto& [node, generation] : cut.fence.takeovers) {
+      PutLengthPrefixed(&out, node);
+      PutVarint64(&out, generation);
+    }
   }
   return out;
 }
@@ -201,6 +207,20 @@ Result<query::PartAnswer> DecodePartAnswer(std::string_view in) {
           return bad("a cut's fence");
         }
         cut.fence.set = set == 1;
+        uint32_t knows = 0, known = 0;
+        if (!GetVarint32(&in, &knows) || knows > 1 || !GetVarint32(&in, &known) ||
+            known > in.size()) {
+          return bad("a cut's known takeovers");
+        }
+        cut.fence.knows_takeovers = knows == 1;
+        for (uint32_t k = 0; k < known; ++k) {
+          std::string_view node;
+          uint64_t generation = 0;
+          if (!GetLengthPrefixed(&in, &node) || !GetVarint64(&in, &generation)) {
+            return bad("a cut's known takeover");
+          }
+          cut.fence.takeovers[std::string(node)] = generation;
+        }
       }
       a.cuts.push_back(std::move(cut));
     }

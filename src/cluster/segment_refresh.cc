@@ -152,6 +152,7 @@ Status SegmentRefresh::RefreshLocked() {
     if (!all.more) break;
   }
   if (status.ok() && any) {
+    if (options_.before_apply) options_.before_apply();
     status = engine_->ApplySegmentChanges(all);
     if (status.ok()) {
       full_done_ = full_wanted;

@@ -526,6 +526,10 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   cluster::SegmentRefreshOptions refresh_options;
   refresh_options.apply = *cluster_node != nullptr;
   refresh_options.interval_ns = ms_to_ns(config.segment_refresh_interval_ms);
+  if (*cluster_node) {
+    // The takeover generations each view read covers (docs/cluster.md "Fenced answers").
+    refresh_options.before_apply = [node = cluster_node->get()] { node->NoteViewRead(); };
+  }
   std::unique_ptr<cluster::SegmentRefresh> segment_refresh;
   if (engine->catalog() != nullptr) {
     segment_refresh =
@@ -544,7 +548,9 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   cluster::AnswerCheck answer_check;
   if (*cluster_node) {
     cluster::ClusterNode* node = cluster_node->get();
+    answer_check.self = node->id();
     answer_check.read_takeovers = [node] { return node->ReadTakeovers(); };
+    answer_check.known_takeovers = [node] { return node->KnownTakeovers(); };
     answer_check.fresh_ns = node->registry()->may_look_dead_after_ns();
   }
   cluster::FanoutQueryEngine fanout_engine(query_engine.get(), &fanout, std::move(catch_up),

@@ -93,11 +93,15 @@ struct SearchRequest {
   // Such a search is not answered from, nor stored in, the result cache (other nodes'
   // memtables are not part of its key). Null: this node only.
   std::function<PartAnswer(const PartRequest&)> remote;
-  // Cluster fan-out, second step: called with remote's part after this node took its snapshot
-  // and before anything is read (so that whatever the snapshot holds was in place when it is
-  // called); returns the part to use instead when some node's answer must be left out (a node
-  // taken over while the query ran, docs/cluster.md "Fenced answers"). Null: none.
-  std::function<std::optional<PartAnswer>(const PartAnswer&)> check_remote;
+  // Cluster fan-out, second step: called after this node took its snapshot and before
+  // anything is read (so that whatever the snapshot holds was in place when it is called), with
+  // remote's part and the fence of this node's own memtables (unset when they are not in the
+  // answer); returns the part to use instead when some node's answer must be left out (a node
+  // taken over while the query ran, docs/cluster.md "Fenced answers"), and says in
+  // "*own_refused" why this node's own memtables must be left out, if they must. Null: none.
+  std::function<std::optional<PartAnswer>(const PartAnswer& part, const storage::MemtableFence& own,
+                                          std::string* own_refused)>
+      check_remote;
 };
 
 struct QueryStats {

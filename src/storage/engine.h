@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,6 +47,12 @@ struct MemtableFence {
   // How old its newest heartbeat was at the check, with none missed (no gap past halfway to
   // node_timeout) since that confirmation; INT64_MAX: not known.
   int64_t heartbeat_age_ns = INT64_MAX;
+  // What this node knows of every node's takeover generation, as of its segment view's last
+  // read of the catalog, and covering every claim of this node whose lines the answer may hold
+  // (cluster::ClusterNode::KnownTakeovers): lets the querying node check the answers when it
+  // cannot read the catalog itself. Unset when a claim of this node is newer than that read.
+  bool knows_takeovers = false;
+  std::map<std::string, uint64_t> takeovers;
 
   friend bool operator==(const MemtableFence&, const MemtableFence&) = default;
 };
@@ -152,7 +159,7 @@ struct EngineOptions {
   std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)> wrap_catalog;
   // A cluster node's fence on its memtable answers (Engine::MemtableAnswerFence; set by
   // cluster::ClusterNode::Configure); null: none.
-  std::function<Result<MemtableFence>(bool own_query)> memtable_answer_fence;
+  std::function<Result<MemtableFence>()> memtable_answer_fence;
 };
 
 // A segment as of a snapshot. The reader is opened lazily and shared.
@@ -332,13 +339,9 @@ class Engine {
   // still answers for. A cluster node that was found dead while it stalled, and whose WAL
   // objects were taken over, holds rows the taker answers for until its next flush: Unavailable
   // then, and the querying node reports its answer partial, naming this one.
-  // Returns what the answer stands on (MemtableFence: unset without a fence). "own_query": the
-  // node's own memtables in a query it coordinates, which no other node checks: the fence then
-  // also makes sure nobody took this node over since it confirmed its generation.
-  virtual Result<MemtableFence> MemtableAnswerFence(bool own_query) {
-    (void)own_query;
-    return MemtableFence{};
-  }
+  // Returns what the answer stands on (MemtableFence: unset without a fence), which the
+  // querying node checks (and a node its own memtables in a query it coordinates).
+  virtual Result<MemtableFence> MemtableAnswerFence() { return MemtableFence{}; }
 
   virtual EngineStats stats() const = 0;
 
