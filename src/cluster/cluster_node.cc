@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 #include <utility>
 #include <vector>
@@ -152,18 +153,24 @@ Result<std::map<std::string, uint64_t>> ClusterNode::ReadTakeovers() const {
 }
 
 Status ClusterNode::ConfirmGeneration(uint64_t gaps) {
-  MutexLock lock(&confirm_mu_);
+  // The catalog is read without holding confirm_mu_: an answer never waits for a read that a
+  // dead network holds up (connect_timeout), only for the state below.
   using Generations = std::map<std::string, uint64_t>;
   ASSIGN_OR_RETURN(const Generations generations, ReadTakeovers());
   auto it = generations.find(id());
   const uint64_t generation = it == generations.end() ? 0 : it->second;
+  bool check = false;
+  {
+    MutexLock lock(&confirm_mu_);
+    check = !confirmed_ || generation != confirmed_generation_;
+  }
   // Read after the generation: every object taken over up to it is seen as lost here (one taken
   // over after the read only makes the querying node's check fail).
-  if (!confirmed_ || generation != confirmed_generation_) {
-    RETURN_IF_ERROR(writer_->CheckOwnership());
-  }
+  if (check) RETURN_IF_ERROR(writer_->CheckOwnership());
+  // Two confirmations at once each finished their look-up: the newest of each stands.
+  MutexLock lock(&confirm_mu_);
   confirmed_ = true;
-  confirmed_generation_ = generation;
+  confirmed_generation_ = std::max(confirmed_generation_, generation);
   confirmed_gaps_ = std::max(confirmed_gaps_, gaps);
   return Status::OK();
 }

@@ -142,7 +142,7 @@ class ClusterNode {
   bool known_valid_ GUARDED_BY(known_mu_) = false;
   uint64_t known_claims_done_ GUARDED_BY(known_mu_) = 0;
   std::map<std::string, uint64_t> known_ GUARDED_BY(known_mu_);
-  Mutex confirm_mu_;  // one confirmation at a time
+  Mutex confirm_mu_;  // the confirmed state below; never held across a catalog call
   bool confirmed_ GUARDED_BY(confirm_mu_) = false;
   uint64_t confirmed_generation_ GUARDED_BY(confirm_mu_) = 0;
   uint64_t confirmed_gaps_ GUARDED_BY(confirm_mu_) = 0;
