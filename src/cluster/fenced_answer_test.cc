@@ -424,5 +424,42 @@ TEST_F(FencedAnswerTest, APostgresqlOutageForEveryNodeGivesWholeAnswers) {
   }
 }
 
+// Node a and the querying node c are cut off from PostgreSQL for longer than half of
+// node_timeout while b still reaches it: c cannot read the takeover generations, a's heartbeat
+// and c's own are old, but every answer says what its node knows (a's and b's, and c's own as
+// of its view's last read), and none says a or c was taken over: whole. Without what the nodes
+// know (rule 3 alone) a's answer and c's own memtables were left out, 50 of 180, as under the
+// heartbeat rule before, where a refused and c left its own out.
+TEST_F(FencedAnswerTest, AQueryingNodeCutOffTooGetsWholeAnswersWhileNobodyTookOver) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  Node* b = Add("node-b", /*stalls=*/false);
+  Node* c = Add("node-c", /*stalls=*/false);
+  ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
+  BeatAll();
+  Ingest(a, "a", 100);
+  Ingest(b, "b", 50);
+  Ingest(c, "c", 30);
+  BeatAll();
+  auto before = Count(c);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_EQ(CountOf(*before), 180);
+  ASSERT_TRUE(WaitFor([&] {
+    return a->cluster->KnownTakeovers() && b->cluster->KnownTakeovers() &&
+           c->cluster->KnownTakeovers();
+  }));
+
+  a->cut.store(true);
+  c->cut.store(true);
+  const auto cut_at = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3300));  // past 3.1 s of 6 s
+  auto r = Count(c);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_LT(std::chrono::steady_clock::now() - cut_at, std::chrono::milliseconds(5800))
+      << "the machine is too slow for this test's timing";
+  EXPECT_EQ(CountOf(*r), 180);
+  EXPECT_FALSE(r->partial) << Warnings(*r);
+  EXPECT_EQ(TakenOver("node-a") + TakenOver("node-c"), 0u);
+}
+
 }  // namespace
 }  // namespace sawmill::cluster
