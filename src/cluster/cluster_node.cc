@@ -224,14 +224,19 @@ Result<storage::MemtableFence> ClusterNode::FenceMemtableAnswer() {
   return fence;
 }
 
-void ClusterNode::NoteViewRead() {
+void ClusterNode::NoteViewRead(bool changes) {
   // The claims this read covers: those done before it starts (a claim still under way, or done
   // after, makes KnownTakeovers unsure until the next read).
   const uint64_t done = claims_done_.load();
   auto generations = ReadTakeovers();
   MutexLock lock(&known_mu_);
-  known_valid_ = generations.ok();
-  if (!generations.ok()) return;
+  if (!generations.ok()) {
+    // A view that does not change is still covered by the read before (a catalog cut between
+    // the two reads of a quiet refresh costs nothing); one that changes is not.
+    if (changes) known_valid_ = false;
+    return;
+  }
+  known_valid_ = true;
   known_ = std::move(*generations);
   known_claims_done_ = done;
 }

@@ -101,9 +101,10 @@ class ClusterNode {
   // were taken over, when the catalog answers.
   Result<storage::MemtableFence> FenceMemtableAnswer();
   // Called by the segment refresh after each read of the catalog's segment changes and before
-  // they are applied (SegmentRefreshOptions::before_apply): reads every node's takeover
-  // generation, so that what KnownTakeovers says covers every segment the view holds.
-  void NoteViewRead();
+  // they are applied (SegmentRefreshOptions::before_apply; "changes": whether they change the
+  // view): reads every node's takeover generation, so that what KnownTakeovers says covers every
+  // segment the view holds.
+  void NoteViewRead(bool changes);
   // Every node's takeover generation as of the segment view's last read, when that read covers
   // every claim this node made (none is running, none took something since): nullopt when not.
   std::optional<std::map<std::string, uint64_t>> KnownTakeovers() const;

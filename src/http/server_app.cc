@@ -528,7 +528,9 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   refresh_options.interval_ns = ms_to_ns(config.segment_refresh_interval_ms);
   if (*cluster_node) {
     // The takeover generations each view read covers (docs/cluster.md "Fenced answers").
-    refresh_options.before_apply = [node = cluster_node->get()] { node->NoteViewRead(); };
+    refresh_options.before_apply = [node = cluster_node->get()](bool changes) {
+      node->NoteViewRead(changes);
+    };
   }
   std::unique_ptr<cluster::SegmentRefresh> segment_refresh;
   if (engine->catalog() != nullptr) {
