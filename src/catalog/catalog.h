@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -762,11 +763,18 @@ class Catalog {
   // same moment is skipped, not waited for (PostgreSQL: SELECT ... FOR UPDATE SKIP LOCKED).
   // An owner whose nodes row has a heartbeat at or after "alive_since_ns" is alive again and
   // keeps its objects (checked in the same statement; INT64_MAX: no check, e.g. a node
-  // claiming its own objects at start). Returns the rows as they now are (owner "to", claims
-  // one higher).
+  // claiming its own objects at start). Each previous owner of a claimed object has its
+  // takeover generation (ReadWalTakeovers) raised by one in the same transaction. Returns the
+  // rows as they now are (owner "to", claims one higher).
   virtual Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
                                                             std::string_view to, size_t limit,
                                                             int64_t alive_since_ns) = 0;
+  // Each node's takeover generation (table wal_takeovers), by node id: how many claims
+  // (ClaimWalObjects, in the claim's own transaction) took at least one object the node owned.
+  // A node that never had an object taken over has no entry (generation 0). A memtable answer
+  // carries the generation its node last confirmed, and the querying node compares
+  // (docs/cluster.md "Fenced answers"): a larger one means the node was taken over since.
+  virtual Result<std::map<std::string, uint64_t>> ReadWalTakeovers() const = 0;
   // Reserves "count" seqs for the caller alone: returns "first", the block being [first, first +
   // count), with first >= at_least and above every block handed out before and every seq of a
   // registered segment. Errors: InvalidArgument for a count of 0.

@@ -661,6 +661,40 @@ TEST_P(CatalogTest, ClaimedWalObjectsChangeOwnerOnceAndTheOldOwnerIsFencedOut) {
   EXPECT_EQ(*c->DeleteWalObjects({(*first)[0].name}, "x"), 1u);
 }
 
+// docs/cluster.md "Fenced answers": a querying node compares the generation a node answered
+// under with the catalog's; every claim that took one of the node's objects must raise it.
+TEST_P(CatalogTest, AClaimRaisesTheTakeoverGenerationOfEachNodeItTookObjectsFrom) {
+  auto c = OpenCatalog();
+  EXPECT_TRUE(c->ReadWalTakeovers()->empty());
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 1, 500}).ok());
+  ASSERT_TRUE(c->Heartbeat({"b", "http://b", 1, 500}).ok());
+  ASSERT_TRUE(c->Heartbeat({"live", "http://l", 1, 2000}).ok());
+  for (uint64_t i = 0; i < 4; ++i) {
+    ASSERT_TRUE(c->RegisterWalObject(WalObject("a", 10 * i + 1, 10 * i + 9), {}).ok());
+  }
+  ASSERT_TRUE(c->RegisterWalObject(WalObject("b", 100, 109), {}).ok());
+  ASSERT_TRUE(c->RegisterWalObject(WalObject("live", 500, 510), {}).ok());
+  // A claim that takes nothing raises nothing (a live owner keeps its objects).
+  ASSERT_TRUE(c->ClaimWalObjects({"live"}, "x", 10, 1000)->empty());
+  EXPECT_TRUE(c->ReadWalTakeovers()->empty());
+  // One claim of several objects of two nodes: one step each, not one per object.
+  ASSERT_EQ(c->ClaimWalObjects({"a", "b"}, "x", 3, 1000)->size(), 3u);
+  EXPECT_EQ(*c->ReadWalTakeovers(), (std::map<std::string, uint64_t>{{"a", 1}}));
+  ASSERT_EQ(c->ClaimWalObjects({"a", "b"}, "x", 10, 1000)->size(), 2u);
+  EXPECT_EQ(*c->ReadWalTakeovers(), (std::map<std::string, uint64_t>{{"a", 2}, {"b", 1}}));
+  // Taken over again from the taker: the taker's generation rises, the writer's stays.
+  ASSERT_EQ(c->ClaimWalObjects({"x"}, "y", 1, kNoCheck)->size(), 1u);
+  EXPECT_EQ(*c->ReadWalTakeovers(),
+            (std::map<std::string, uint64_t>{{"a", 2}, {"b", 1}, {"x", 1}}));
+  // Nothing left of a: no further step.
+  ASSERT_TRUE(c->ClaimWalObjects({"a"}, "y", 10, kNoCheck)->empty());
+  EXPECT_EQ(c->ReadWalTakeovers()->at("a"), 2u);
+  // A node that restarts and claims its own objects raises its own: its earlier incarnation's
+  // answers are taken over too.
+  ASSERT_EQ(c->ClaimWalObjects({"live"}, "live", 10, kNoCheck)->size(), 1u);
+  EXPECT_EQ(c->ReadWalTakeovers()->at("live"), 1u);
+}
+
 TEST_P(CatalogTest, SeqBlocksNeverOverlapAndStartAboveEverySegmentAndTheFloor) {
   auto c = OpenCatalog();
   SegmentRow row = Row(1);
@@ -2011,12 +2045,14 @@ TEST_F(PgCatalogTest, TwoNodesTakingOverOneDeadNodeSplitItsWalObjectsAndSeqBlock
   }
   std::vector<std::string> got_a, got_b;
   std::vector<uint64_t> seqs_a, seqs_b;
-  auto run = [](Catalog* c, const char* me, std::vector<std::string>* got,
-                std::vector<uint64_t>* seqs) {
+  std::atomic<uint64_t> claims{0};  // claims that took something
+  auto run = [&claims](Catalog* c, const char* me, std::vector<std::string>* got,
+                       std::vector<uint64_t>* seqs) {
     for (int i = 0; i < 20; ++i) {
       auto claimed = c->ClaimWalObjects({"dead"}, me, 3, INT64_MAX);
       ASSERT_TRUE(claimed.ok()) << claimed.status().ToString();
       for (const auto& w : *claimed) got->push_back(w.name);
+      if (!claimed->empty()) ++claims;
       auto first = c->AllocateSeqs(100, 0);
       ASSERT_TRUE(first.ok()) << first.status().ToString();
       seqs->push_back(*first);
@@ -2031,6 +2067,8 @@ TEST_F(PgCatalogTest, TwoNodesTakingOverOneDeadNodeSplitItsWalObjectsAndSeqBlock
   all.insert(got_b.begin(), got_b.end());
   EXPECT_EQ(all.size(), 40u);
   EXPECT_EQ(got_a.size() + got_b.size(), 40u);
+  // Each claim that took something raised the generation once, none lost between the two.
+  EXPECT_EQ(a->ReadWalTakeovers()->at("dead"), claims.load());
   std::vector<uint64_t> seqs = seqs_a;
   seqs.insert(seqs.end(), seqs_b.begin(), seqs_b.end());
   std::sort(seqs.begin(), seqs.end());

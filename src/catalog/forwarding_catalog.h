@@ -376,6 +376,11 @@ class ForwardingCatalog : public Catalog {
     return target_->ClaimWalObjects(from, to, limit, alive_since_ns);
   }
 
+  Result<std::map<std::string, uint64_t>> ReadWalTakeovers() const override {
+    if (Status s = Before("ReadWalTakeovers"); !s.ok()) return s;
+    return target_->ReadWalTakeovers();
+  }
+
   Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) override {
     if (Status s = Before("AllocateSeqs"); !s.ok()) return s;
     return target_->AllocateSeqs(count, at_least);

@@ -189,6 +189,7 @@ CREATE TABLE IF NOT EXISTS wal_objects (
   created_ns BIGINT NOT NULL, state TEXT NOT NULL, claims BIGINT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS wal_objects_by_owner ON wal_objects (owner, first_seq);
+CREATE TABLE IF NOT EXISTS wal_takeovers (node TEXT PRIMARY KEY, generation BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS segment_changes (
   change_id BIGINT PRIMARY KEY, segment_id BIGINT NOT NULL, removed BOOLEAN NOT NULL,
   at_ns BIGINT NOT NULL
@@ -1992,14 +1993,15 @@ class PgCatalog final : public Catalog {
       ASSIGN_OR_RETURN(
           PgResult r,
           Run("claim WAL objects",
-              "WITH picked AS (SELECT name FROM wal_objects WHERE owner = ANY($1::text[]) AND "
+              "WITH picked AS (SELECT name, owner FROM wal_objects WHERE owner = ANY($1::text[]) "
+              "AND "
               "state = $2 AND NOT EXISTS (SELECT 1 FROM nodes WHERE nodes.id = wal_objects.owner "
               "AND nodes.heartbeat_ns >= $5) ORDER BY first_seq, name LIMIT $3 "
               "FOR UPDATE OF wal_objects SKIP LOCKED) "
               "UPDATE wal_objects w SET owner = $4, claims = w.claims + 1 FROM picked "
               "WHERE w.name = picked.name RETURNING w.name, w.node, w.owner, w.first_seq, "
               "w.last_seq, w.bytes, w.batches, w.min_ingest_ts, w.max_ingest_ts, w.created_ns, "
-              "w.state, w.claims",
+              "w.state, w.claims, picked.owner",
               Params()
                   .Text(nodes)
                   .Text(kWalObjectUnflushed)
@@ -2007,11 +2009,25 @@ class PgCatalog final : public Catalog {
                   .Text(to)
                   .Int(alive_since_ns)));
       out = RowsOf<WalObjectRow>(r, ReadWalObject);
-      return Status::OK();
+      // Every previous owner's takeover generation, in this transaction (docs/cluster.md
+      // "Fenced answers").
+      std::vector<std::string> previous;
+      for (int i = 0; i < r.rows(); ++i) previous.push_back(r.Text(i, 12));
+      return BumpWalTakeoversLocked(std::move(previous));
     }));
     std::sort(out.begin(), out.end(), [](const WalObjectRow& a, const WalObjectRow& b) {
       return std::tie(a.first_seq, a.name) < std::tie(b.first_seq, b.name);
     });
+    return out;
+  }
+
+  Result<std::map<std::string, uint64_t>> ReadWalTakeovers() const override {
+    MutexLock l(&mu_);
+    RETURN_IF_ERROR(EnsureConnectedLocked());
+    ASSIGN_OR_RETURN(
+        PgResult r, Run("read takeover generations", "SELECT node, generation FROM wal_takeovers"));
+    std::map<std::string, uint64_t> out;
+    for (int i = 0; i < r.rows(); ++i) out[r.Text(i, 0)] = r.Uint(i, 1);
     return out;
   }
 
@@ -2366,6 +2382,25 @@ class PgCatalog final : public Catalog {
       RETURN_IF_ERROR(Run("lock the retention record", kRetentionLockSql).status());
       return body();
     });
+  }
+
+  // Raises the takeover generation of each of "owners" by one (inside ClaimWalObjects'
+  // transaction).
+  Status BumpWalTakeoversLocked(std::vector<std::string> owners) const REQUIRES(mu_) {
+    std::sort(owners.begin(), owners.end());
+    owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
+    if (owners.empty()) return Status::OK();
+    std::string nodes = "{";
+    for (const std::string& owner : owners) {
+      if (nodes.size() > 1) nodes += ',';
+      nodes += QuoteArrayElement(owner);
+    }
+    nodes += '}';
+    return Run("raise takeover generations",
+               "INSERT INTO wal_takeovers (node, generation) SELECT unnest($1::text[]), 1 "
+               "ON CONFLICT (node) DO UPDATE SET generation = wal_takeovers.generation + 1",
+               Params().Text(nodes))
+        .status();
   }
 
   static WalObjectRow ReadWalObject(const PgResult& r, int i) {

@@ -157,6 +157,7 @@ class SqliteCatalog final : public Catalog {
   Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
                                                     std::string_view to, size_t limit,
                                                     int64_t alive_since_ns) override;
+  Result<std::map<std::string, uint64_t>> ReadWalTakeovers() const override;
   Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) override;
 
   // Segment changes (sqlite_catalog.cc, at the end).
@@ -193,9 +194,11 @@ class SqliteCatalog final : public Catalog {
       REQUIRES(mu_);
   Status EnsureDamageTableLocked() const REQUIRES(mu_);
   Status EnsureAlertTablesLocked() const REQUIRES(mu_);
-  Status EnsureAuthTablesLocked() const REQUIRES(mu_);             // sqlite_auth.cc
-  Status EnsureNodeTablesLocked() const REQUIRES(mu_);             // sqlite_nodes.cc
-  Status EnsureWalObjectTablesLocked() const REQUIRES(mu_);        // sqlite_wal_objects.cc
+  Status EnsureAuthTablesLocked() const REQUIRES(mu_);       // sqlite_auth.cc
+  Status EnsureNodeTablesLocked() const REQUIRES(mu_);       // sqlite_nodes.cc
+  Status EnsureWalObjectTablesLocked() const REQUIRES(mu_);  // sqlite_wal_objects.cc
+  // Raises the takeover generation of each of "owners" by one (ClaimWalObjects' transaction).
+  Status BumpWalTakeoversLocked(std::vector<std::string> owners) const REQUIRES(mu_);
   Status EnsureIdempotencyClaimTableLocked() const REQUIRES(mu_);  // sqlite_idempotency.cc
   // Segment changes: reads a meta value (0 when absent) and the newest change number.
   Result<uint64_t> MetaValueLocked(const char* key) const REQUIRES(mu_);

@@ -29,6 +29,10 @@ CREATE TABLE IF NOT EXISTS wal_objects (
   claims INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS wal_objects_by_owner ON wal_objects (owner, first_seq);
+CREATE TABLE IF NOT EXISTS wal_takeovers (
+  node TEXT PRIMARY KEY,
+  generation INTEGER NOT NULL
+);
 )sql";
 
 constexpr const char* kWalObjectColumns =
@@ -183,6 +187,11 @@ Result<std::vector<WalObjectRow>> SqliteCatalog::ClaimWalObjects(
     st.Bind(4, static_cast<int64_t>(limit - out.size()));
     if (!ReadAll(st, &out, ReadWalObject)) return RollbackLocked(Error("WAL object claim"));
   }
+  // Every previous owner's takeover generation, in this transaction (docs/cluster.md "Fenced
+  // answers").
+  std::vector<std::string> previous;
+  for (const WalObjectRow& row : out) previous.push_back(row.owner);
+  if (Status s = BumpWalTakeoversLocked(previous); !s.ok()) return RollbackLocked(s);
   for (WalObjectRow& row : out) {
     Stmt st(db_, "UPDATE wal_objects SET owner = ?, claims = claims + 1 WHERE name = ?");
     if (!st.ok()) return RollbackLocked(Error("prepare WAL object claim"));
@@ -193,6 +202,31 @@ Result<std::vector<WalObjectRow>> SqliteCatalog::ClaimWalObjects(
     ++row.claims;
   }
   RETURN_IF_ERROR(CommitLocked());
+  return out;
+}
+
+Status SqliteCatalog::BumpWalTakeoversLocked(std::vector<std::string> owners) const {
+  std::sort(owners.begin(), owners.end());
+  owners.erase(std::unique(owners.begin(), owners.end()), owners.end());
+  for (const std::string& owner : owners) {
+    Stmt st(db_,
+            "INSERT INTO wal_takeovers (node, generation) VALUES (?, 1) "
+            "ON CONFLICT (node) DO UPDATE SET generation = generation + 1");
+    if (!st.ok()) return Error("prepare takeover generation");
+    st.Bind(1, owner);
+    if (st.Step() != SQLITE_DONE) return Error("raise the takeover generation of " + owner);
+  }
+  return Status::OK();
+}
+
+Result<std::map<std::string, uint64_t>> SqliteCatalog::ReadWalTakeovers() const {
+  MutexLock l(&mu_);
+  Stmt st(db_, "SELECT node, generation FROM wal_takeovers");
+  if (!st.ok()) return Error("prepare takeover generations");
+  std::map<std::string, uint64_t> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) out[st.Text(0)] = static_cast<uint64_t>(st.Int(1));
+  if (rc != SQLITE_DONE) return Error("read takeover generations");
   return out;
 }
 

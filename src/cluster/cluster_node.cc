@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 #include <utility>
 #include <vector>
@@ -49,6 +50,9 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Open(ClusterNodeOptions option
   pg.application_name = "sawmill node " + registry.id;
   ASSIGN_OR_RETURN(node->node_catalog_,
                    catalog::OpenPostgresCatalog(node->options_.catalog_url, pg));
+  if (node->options_.wrap_node_catalog) {
+    node->node_catalog_ = node->options_.wrap_node_catalog(std::move(node->node_catalog_));
+  }
   pg.application_name = "sawmill wal " + registry.id;
   ASSIGN_OR_RETURN(node->wal_catalog_,
                    catalog::OpenPostgresCatalog(node->options_.catalog_url, pg));
@@ -144,10 +148,16 @@ Result<size_t> ClusterNode::TakeOverNow() {
   if (!registry_->CatalogSteadyForNodeTimeout()) return size_t{0};
   const int64_t alive_since = clock_->NowNanos() - registry_->node_timeout_ns();
   size_t taken = 0;
-  RETURN_IF_ERROR(engine_->WithoutWalTrim([&]() -> Status {
+  // While a claim runs, and after one took something until the segment view's next read of the
+  // generations, this node's answers do not vouch for what it knows (KnownTakeovers).
+  claims_running_.fetch_add(1);
+  Status claimed = engine_->WithoutWalTrim([&]() -> Status {
     ASSIGN_OR_RETURN(taken, writer_->TakeOver(dead, alive_since, options_.takeover_batch));
     return Status::OK();
-  }));
+  });
+  if (taken > 0 || !claimed.ok()) claims_done_.fetch_add(1);
+  claims_running_.fetch_sub(1);
+  RETURN_IF_ERROR(claimed);
   if (taken > 0) {
     // Into segments now, so that the objects go and the lines are in the shared store.
     Status s = engine_->Flush();
@@ -157,30 +167,51 @@ Result<size_t> ClusterNode::TakeOverNow() {
   return taken;
 }
 
-Status ClusterNode::FenceMemtableAnswer() {
-  if (writer_ == nullptr) return Status::OK();  // no WAL objects yet: nothing to lose
-  const NodeRegistry::OwnBeats own = registry_->Own();
-  if (own.age_ns > registry_->may_look_dead_after_ns()) {
-    return Status::Unavailable(
-        "node " + id() + " does not answer for its memtables: its newest heartbeat is " +
-        (own.age_ns == INT64_MAX ? std::string("missing")
-                                 : std::to_string(own.age_ns / kNanosPerMilli) + " ms old") +
-        " (node_timeout " + std::to_string(registry_->node_timeout_ns() / kNanosPerMilli) +
-        " ms), so another node may be taking its WAL objects over");
+Result<std::map<std::string, uint64_t>> ClusterNode::ReadTakeovers() const {
+  return node_catalog_->ReadWalTakeovers();
+}
+
+Status ClusterNode::ConfirmGeneration(uint64_t gaps) {
+  // The catalog is read without holding confirm_mu_: an answer never waits for a read that a
+  // dead network holds up (connect_timeout), only for the state below.
+  using Generations = std::map<std::string, uint64_t>;
+  ASSIGN_OR_RETURN(const Generations generations, ReadTakeovers());
+  auto it = generations.find(id());
+  const uint64_t generation = it == generations.end() ? 0 : it->second;
+  bool check = false;
+  {
+    MutexLock lock(&confirm_mu_);
+    check = !confirmed_ || generation != confirmed_generation_;
   }
-  if (own.gaps != checked_gaps_.load()) {
-    // The others may have found this node dead during the gap and taken its objects over:
-    // learn which before answering for rows they may hold too.
-    if (Status s = writer_->CheckOwnership(); !s.ok()) {
-      return Status::Unavailable("node " + id() +
-                                 " does not answer for its memtables: after a gap in its "
-                                 "heartbeats it cannot read which of its WAL objects were "
-                                 "taken over: " +
-                                 s.ToString());
-    }
-    uint64_t seen = checked_gaps_.load();
-    while (seen < own.gaps && !checked_gaps_.compare_exchange_weak(seen, own.gaps)) {
-    }
+  // Read after the generation: every object taken over up to it is seen as lost here (one taken
+  // over after the read only makes the querying node's check fail).
+  if (check) RETURN_IF_ERROR(writer_->CheckOwnership());
+  // Two confirmations at once each finished their look-up: the newest of each stands.
+  MutexLock lock(&confirm_mu_);
+  confirmed_ = true;
+  confirmed_generation_ = std::max(confirmed_generation_, generation);
+  confirmed_gaps_ = std::max(confirmed_gaps_, gaps);
+  return Status::OK();
+}
+
+Result<storage::MemtableFence> ClusterNode::FenceMemtableAnswer() {
+  storage::MemtableFence fence;
+  if (writer_ == nullptr) return fence;  // no WAL objects yet: nothing to lose
+  const NodeRegistry::OwnBeats own = registry_->Own();
+  bool confirmed = false;
+  uint64_t confirmed_gaps = 0;
+  {
+    MutexLock lock(&confirm_mu_);
+    confirmed = confirmed_;
+    confirmed_gaps = confirmed_gaps_;
+  }
+  Status confirm = Status::OK();
+  if (!confirmed || own.gaps != confirmed_gaps) {
+    // After a gap in its heartbeats the others may have found this node dead and taken its
+    // objects over: learn which before answering for rows they may hold too. When the catalog
+    // cannot be read, the answer goes under the generation confirmed before, and the querying
+    // node's check decides.
+    confirm = ConfirmGeneration(own.gaps);
   }
   if (const size_t lost = writer_->LostRangesHeld(); lost > 0) {
     return Status::Unavailable(
@@ -192,7 +223,49 @@ Status ClusterNode::FenceMemtableAnswer() {
         "; the taker answers for their lines, and this node answers again once its next flush "
         "has dropped them");
   }
-  return Status::OK();
+  {
+    MutexLock lock(&confirm_mu_);
+    if (!confirmed_) {
+      return Status::Unavailable("node " + id() +
+                                 " does not answer for its memtables: it has not yet read "
+                                 "whether any of its WAL objects were taken over: " +
+                                 confirm.ToString());
+    }
+    fence.set = true;
+    fence.takeover_generation = confirmed_generation_;
+    // A gap since the confirmation: the heartbeat's age says nothing of the time in between.
+    fence.heartbeat_age_ns = own.gaps == confirmed_gaps_ ? own.age_ns : INT64_MAX;
+  }
+  if (std::optional<std::map<std::string, uint64_t>> known = KnownTakeovers()) {
+    fence.knows_takeovers = true;
+    fence.takeovers = std::move(*known);
+  }
+  return fence;
+}
+
+void ClusterNode::NoteViewRead(bool changes) {
+  // The claims this read covers: those done before it starts (a claim still under way, or done
+  // after, makes KnownTakeovers unsure until the next read).
+  const uint64_t done = claims_done_.load();
+  auto generations = ReadTakeovers();
+  MutexLock lock(&known_mu_);
+  if (!generations.ok()) {
+    // A view that does not change is still covered by the read before (a catalog cut between
+    // the two reads of a quiet refresh costs nothing); one that changes is not.
+    if (changes) known_valid_ = false;
+    return;
+  }
+  known_valid_ = true;
+  known_ = std::move(*generations);
+  known_claims_done_ = done;
+}
+
+std::optional<std::map<std::string, uint64_t>> ClusterNode::KnownTakeovers() const {
+  if (claims_running_.load() > 0) return std::nullopt;
+  const uint64_t done = claims_done_.load();
+  MutexLock lock(&known_mu_);
+  if (!known_valid_ || known_claims_done_ != done) return std::nullopt;
+  return known_;
 }
 
 Result<size_t> ClusterNode::SweepSegmentsNow() {
@@ -265,9 +338,14 @@ void ClusterNode::SweepRound() {
 }
 
 void ClusterNode::TakeoverRound() {
-  // A node that was fenced (FenceMemtableAnswer) drops the rows it lost with its next flush,
-  // and answers no other node's query until then: that flush now, not at flush_interval.
-  if (writer_ != nullptr && engine_ != nullptr && !FenceMemtableAnswer().ok()) {
+  // The node's takeover generation, confirmed every round (one small read), so that its
+  // answers carry a current one; and a node that was fenced drops the rows it lost with its
+  // next flush, and answers no other node's query until then: that flush now, not at
+  // flush_interval.
+  if (writer_ != nullptr && engine_ != nullptr) {
+    if (Status s = ConfirmGeneration(registry_->Own().gaps); !s.ok()) {
+      spdlog::debug("node {}: cannot confirm its takeover generation: {}", id(), s.ToString());
+    }
     const size_t lost = writer_->LostRangesHeld();  // SIZE_MAX: superseded, writes nothing
     if (lost > 0 && lost != SIZE_MAX) {
       Status s = engine_->Flush();

@@ -22,6 +22,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +31,7 @@
 #include "cluster/node_registry.h"
 #include "cluster/wal_object_writer.h"
 #include "common/clock.h"
+#include "common/mutex.h"
 #include "common/periodic_worker.h"
 #include "objstore/object_store.h"
 #include "sawmill/status.h"
@@ -57,6 +59,9 @@ struct ClusterNodeOptions {
   // null: none.
   std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)>
       wrap_wal_catalog;
+  // Tests: wraps the node's own connection (heartbeats, takeover, its fence's reads); null: none.
+  std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)>
+      wrap_node_catalog;
 };
 
 class ClusterNode {
@@ -85,14 +90,27 @@ class ClusterNode {
   NodeRegistry* registry() const { return registry_.get(); }
   // One takeover round now (tests): returns how many WAL objects were taken over.
   Result<size_t> TakeOverNow();
-  // Whether this node may answer for its memtables in another node's query (docs/cluster.md
-  // "Fenced flush"; asked after the answer's snapshot is taken): not while its heartbeat is
-  // too old (it may be being taken over), nor after a gap in its heartbeats until it has read
-  // from the catalog which of its WAL objects were taken over meanwhile, nor while its
-  // memtables still hold rows of objects taken over (until its flush drops them: the taker
-  // answers for those). Errors: Unavailable saying which; the querying node then reports its
-  // answer partial, naming this one.
-  Status FenceMemtableAnswer();
+  // The fence of this node's memtable answers (docs/cluster.md "Fenced answers"; asked after
+  // the answer's snapshot is taken, also for its own memtables in a query it coordinates).
+  // Refused (Unavailable, saying which) while its memtables still hold rows of WAL objects it
+  // knows were taken over (until its flush drops them: the taker answers for those), once a
+  // later incarnation of its id started, and before it ever learnt its takeover generation.
+  // Otherwise returns the generation it last confirmed, its heartbeat's age and what it knows
+  // of every node's generation, which the querying node checks once every answer is in
+  // (AnswersThatDoNotStand); after a gap in its heartbeats it first reads which of its objects
+  // were taken over, when the catalog answers.
+  Result<storage::MemtableFence> FenceMemtableAnswer();
+  // Called by the segment refresh after each read of the catalog's segment changes and before
+  // they are applied (SegmentRefreshOptions::before_apply; "changes": whether they change the
+  // view): reads every node's takeover generation, so that what KnownTakeovers says covers every
+  // segment the view holds.
+  void NoteViewRead(bool changes);
+  // Every node's takeover generation as of the segment view's last read, when that read covers
+  // every claim this node made (none is running, none took something since): nullopt when not.
+  std::optional<std::map<std::string, uint64_t>> KnownTakeovers() const;
+  // The catalog's takeover generations (catalog::Catalog::ReadWalTakeovers), on the node's own
+  // connection: the querying side's check of other nodes' answers.
+  Result<std::map<std::string, uint64_t>> ReadTakeovers() const;
   // One sweep of orphan segment objects now, without asking for the lease (tests; the rounds
   // ask): returns how many objects were deleted.
   Result<size_t> SweepSegmentsNow();
@@ -116,8 +134,22 @@ class ClusterNode {
   // Orphan candidates: unnamed segment objects and when (monotonic) a sweep first saw them.
   std::map<std::string, int64_t> first_seen_;  // the sweep worker's thread only
   std::atomic<bool> stopping_{false};
-  // NodeRegistry::Own().gaps as of the last ownership check that succeeded.
-  std::atomic<uint64_t> checked_gaps_{0};
+  // Reads this node's takeover generation and, when it moved, which objects were taken over
+  // (WalObjectWriter::CheckOwnership); then the generation is confirmed as of heartbeat gap
+  // count "gaps" (NodeRegistry::Own, read before). Errors: the catalog's (nothing confirmed).
+  Status ConfirmGeneration(uint64_t gaps);
+  // KnownTakeovers: this node's claims running and done (one that took something, or failed),
+  // and the generations the segment view's last read found, with claims_done_ as of then.
+  std::atomic<uint64_t> claims_running_{0};
+  std::atomic<uint64_t> claims_done_{0};
+  mutable Mutex known_mu_;
+  bool known_valid_ GUARDED_BY(known_mu_) = false;
+  uint64_t known_claims_done_ GUARDED_BY(known_mu_) = 0;
+  std::map<std::string, uint64_t> known_ GUARDED_BY(known_mu_);
+  Mutex confirm_mu_;  // the confirmed state below; never held across a catalog call
+  bool confirmed_ GUARDED_BY(confirm_mu_) = false;
+  uint64_t confirmed_generation_ GUARDED_BY(confirm_mu_) = 0;
+  uint64_t confirmed_gaps_ GUARDED_BY(confirm_mu_) = 0;
   bool takeover_failing_ = false;  // the worker's thread only
   PeriodicWorker sweep_;
   PeriodicWorker takeover_;  // declared last: stops first

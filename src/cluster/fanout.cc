@@ -17,6 +17,8 @@ namespace {
 struct FanoutMetrics {
   prometheus::Counter* asked;
   prometheus::Counter* failed;
+  prometheus::Counter* fenced;
+  prometheus::Counter* takeover_reads;
 };
 
 FanoutMetrics& Metrics() {
@@ -26,6 +28,12 @@ FanoutMetrics& Metrics() {
       UnlabelledCounter("sawmill_fanout_failures_total",
                         "Of those, the ones that failed or did not answer in time (each made "
                         "its query's answer partial)"),
+      UnlabelledCounter("sawmill_fanout_answers_fenced_total",
+                        "Answers of other nodes left out because the node may have been taken "
+                        "over while the query ran (each made its query's answer partial)"),
+      UnlabelledCounter("sawmill_fanout_takeover_reads_total",
+                        "Queries that read the catalog's takeover generations to check an "
+                        "answer whose node's heartbeat could not vouch for it"),
   };
   return m;
 }
@@ -128,6 +136,10 @@ query::PartAnswer MergeParts(std::vector<query::PartAnswer> parts) {
 }
 
 query::PartAnswer Fanout::AskPeers(const query::PartRequest& request) const {
+  return MergeParts(AskEach(request));
+}
+
+std::vector<query::PartAnswer> Fanout::AskEach(const query::PartRequest& request) const {
   const std::vector<catalog::NodeRow> peers = peers_();
   if (peers.empty()) return {};
   const int64_t timeout =
@@ -153,19 +165,26 @@ query::PartAnswer Fanout::AskPeers(const query::PartRequest& request) const {
   std::vector<query::PartAnswer> answers;
   answers.reserve(parts.size());
   for (auto& future : parts) answers.push_back(future.get());
-  return MergeParts(std::move(answers));
+  return answers;
 }
 
 query::PartAnswer AskPeersAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
                                      const query::PartRequest& request) {
+  return MergeParts(AskEachAndCatchUp(fanout, catch_up, request));
+}
+
+std::vector<query::PartAnswer> AskEachAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
+                                                 const query::PartRequest& request) {
   const auto start = std::chrono::steady_clock::now();
-  query::PartAnswer part = fanout.AskPeers(request);
-  if (!catch_up) return part;
+  std::vector<query::PartAnswer> parts = fanout.AskEach(request);
+  if (!catch_up) return parts;
   // The segments each answering node's part does not hold must all be in the view (docs/
   // cluster.md "Exactly once across nodes").
   uint64_t need = 0;
-  for (const query::SegmentCut& cut : part.cuts) need = std::max(need, cut.registered_through);
-  if (need == 0) return part;
+  for (const query::PartAnswer& part : parts) {
+    for (const query::SegmentCut& cut : part.cuts) need = std::max(need, cut.registered_through);
+  }
+  if (need == 0) return parts;
   std::string error;
   const int64_t spent =
       std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
@@ -173,22 +192,168 @@ query::PartAnswer AskPeersAndCatchUp(const Fanout& fanout, const ViewCatchUp& ca
   const int64_t left = std::max<int64_t>(request.timeout_ns > 0 ? request.timeout_ns - spent : 0,
                                          100 * kNanosPerMilli);
   const uint64_t reached = catch_up(need, left, &error);
-  if (reached >= need) return part;
-  for (const query::SegmentCut& cut : part.cuts) {
-    if (cut.registered_through <= reached) continue;
-    part.partial = true;
-    part.warnings.push_back(
-        "segments node " + cut.node +
-        " flushed in the last moments may be missing from this answer: " + error);
+  if (reached >= need) return parts;
+  query::PartAnswer behind;
+  for (const query::PartAnswer& part : parts) {
+    for (const query::SegmentCut& cut : part.cuts) {
+      if (cut.registered_through <= reached) continue;
+      behind.partial = true;
+      behind.warnings.push_back(
+          "segments node " + cut.node +
+          " flushed in the last moments may be missing from this answer: " + error);
+    }
   }
-  return part;
+  parts.push_back(std::move(behind));
+  return parts;
+}
+
+std::vector<std::pair<std::string, std::string>> AnswersThatDoNotStand(
+    const std::vector<query::PartAnswer>& parts, const storage::MemtableFence& own,
+    int64_t asked_mono_ns, const AnswerCheck& check, Clock* clock) {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!check.read_takeovers) return out;
+  const int64_t took = clock->MonotonicNanos() - asked_mono_ns;
+  struct Unsure {
+    std::string node;
+    const storage::MemtableFence* fence;
+    int64_t took;
+  };
+  // 1. Answers the heartbeat rule vouches for stand: the node's heartbeat was H old when it
+  // checked its fence, after this node asked, so until H + took nobody could have found it dead
+  // (clocks in step within node_timeout - fresh_ns), and everything this query holds was in
+  // place by now (this node's own memtables: checked after the snapshot, took 0).
+  std::vector<Unsure> unsure;
+  auto vouched = [&check](const storage::MemtableFence& fence, int64_t t) {
+    const int64_t age = fence.heartbeat_age_ns;
+    return age >= 0 && age != INT64_MAX && t >= 0 && age <= check.fresh_ns - t;
+  };
+  for (const query::PartAnswer& part : parts) {
+    for (const query::SegmentCut& cut : part.cuts) {
+      // A node of an older build, or no fence: taken as before.
+      if (cut.fence.set && !vouched(cut.fence, took))
+        unsure.push_back({cut.node, &cut.fence, took});
+    }
+  }
+  if (own.set && !vouched(own, 0)) unsure.push_back({check.self, &own, 0});
+  if (unsure.empty()) return out;
+  auto describe = [](const Unsure& u) {
+    return u.fence->heartbeat_age_ns == INT64_MAX
+               ? std::string("it had missed heartbeats since it last read its takeover generation")
+               : "its newest heartbeat was " +
+                     std::to_string(u.fence->heartbeat_age_ns / kNanosPerMilli) +
+                     " ms old when it answered, " + std::to_string(u.took / kNanosPerMilli) +
+                     " ms after it was asked";
+  };
+  auto name = [&check](const Unsure& u) {
+    return u.node == check.self ? "this node (" + u.node + ")" : "node " + u.node;
+  };
+  auto taken_over = [&](const Unsure& u, uint64_t now) {
+    Metrics().fenced->Increment();
+    out.emplace_back(
+        u.node, name(u) +
+                    " was taken over while this query ran (another node claimed its WAL "
+                    "objects after it last confirmed them: takeover generation " +
+                    std::to_string(now) + ", its answer " +
+                    std::to_string(u.fence->takeover_generation) + "; " + describe(u) +
+                    "), so its answer may hold lines the taker answers for too: its answer was "
+                    "left out, and lines it acknowledged and has not yet flushed to segments "
+                    "may be missing from this answer");
+  };
+  // 2. What the nodes know without the catalog: this node's generations as of its view's last
+  // read, and each answering node's, each covering the claims whose lines it holds (a takeover
+  // that put lines into this query's snapshot or into an answer is in one of them). Complete
+  // only when every answer says what it knows.
+  std::optional<std::map<std::string, uint64_t>> known;
+  if (check.known_takeovers) known = check.known_takeovers();
+  for (const query::PartAnswer& part : parts) {
+    for (const query::SegmentCut& cut : part.cuts) {
+      if (!known) break;
+      if (!cut.fence.set || !cut.fence.knows_takeovers) {
+        known.reset();
+        break;
+      }
+      for (const auto& [node, generation] : cut.fence.takeovers) {
+        uint64_t& k = (*known)[node];
+        k = std::max(k, generation);
+      }
+    }
+  }
+  if (known) {
+    for (const Unsure& u : unsure) {
+      auto it = known->find(u.node);
+      const uint64_t now = it == known->end() ? 0 : it->second;
+      if (now > u.fence->takeover_generation) taken_over(u, now);
+    }
+    return out;
+  }
+  // 3. The catalog, once.
+  Metrics().takeover_reads->Increment();
+  auto generations = check.read_takeovers();
+  for (const Unsure& u : unsure) {
+    if (generations.ok()) {
+      auto it = generations->find(u.node);
+      const uint64_t now = it == generations->end() ? 0 : it->second;
+      if (now > u.fence->takeover_generation) taken_over(u, now);
+      continue;  // nobody took it over: it stands
+    }
+    Metrics().fenced->Increment();
+    out.emplace_back(u.node, name(u) + "'s answer could not be checked (" + describe(u) +
+                                 ", and neither the catalog, " + generations.status().ToString() +
+                                 ", nor what the nodes know says whether another node took its "
+                                 "WAL objects over meanwhile): its answer was left out, and "
+                                 "lines it acknowledged and has not yet flushed to segments may "
+                                 "be missing from this answer");
+  }
+  return out;
 }
 
 Result<query::SearchResponse> FanoutQueryEngine::Search(const query::SearchRequest& request) {
   if (request.remote || !fanout_->HasPeers()) return inner_->Search(request);
   query::SearchRequest fanned = request;
-  fanned.remote = [fanout = fanout_, catch_up = catch_up_](const query::PartRequest& part) {
-    return AskPeersAndCatchUp(*fanout, catch_up, part);
+  if (!check_.read_takeovers) {
+    fanned.remote = [fanout = fanout_, catch_up = catch_up_](const query::PartRequest& part) {
+      return AskPeersAndCatchUp(*fanout, catch_up, part);
+    };
+    return inner_->Search(fanned);
+  }
+  // The parts are kept per node until the check after the snapshot, which may leave some out.
+  struct Asked {
+    std::vector<query::PartAnswer> parts;
+    int64_t at_mono_ns = 0;
+  };
+  auto asked = std::make_shared<Asked>();
+  fanned.remote = [fanout = fanout_, catch_up = catch_up_, asked](const query::PartRequest& part) {
+    asked->at_mono_ns = Clock::Real()->MonotonicNanos();
+    asked->parts = AskEachAndCatchUp(*fanout, catch_up, part);
+    return MergeParts(asked->parts);
+  };
+  fanned.check_remote = [check = check_, asked](
+                            const query::PartAnswer&, const storage::MemtableFence& own,
+                            std::string* own_refused) -> std::optional<query::PartAnswer> {
+    const auto gone =
+        AnswersThatDoNotStand(asked->parts, own, asked->at_mono_ns, check, Clock::Real());
+    if (gone.empty()) return std::nullopt;
+    std::vector<query::PartAnswer> kept;
+    for (query::PartAnswer& part : asked->parts) {
+      bool left_out = false;
+      for (const query::SegmentCut& cut : part.cuts) {
+        for (const auto& [node, why] : gone) left_out |= cut.node == node;
+      }
+      if (!left_out) kept.push_back(std::move(part));
+    }
+    // A node left out is as one that did not answer: its segments are taken from the view as
+    // they are (its cut goes with its answer).
+    query::PartAnswer warnings;
+    for (const auto& [node, why] : gone) {
+      if (node == check.self) {
+        *own_refused = why;
+        continue;
+      }
+      warnings.partial = true;
+      warnings.warnings.push_back(why);
+    }
+    kept.push_back(std::move(warnings));
+    return MergeParts(std::move(kept));
   };
   return inner_->Search(fanned);
 }

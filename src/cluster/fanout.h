@@ -7,11 +7,15 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cluster/node_registry.h"
+#include "common/clock.h"
 #include "query/query_engine.h"
 
 namespace sawmill::cluster {
@@ -48,6 +52,8 @@ class Fanout {
   // The other nodes' parts of "request", merged: every live peer asked in parallel, each given
   // what is left of request.timeout_ns; each answering peer's cut names it. Thread-safe.
   query::PartAnswer AskPeers(const query::PartRequest& request) const;
+  // The same, one part per peer (in the order of the peer list).
+  std::vector<query::PartAnswer> AskEach(const query::PartRequest& request) const;
 
   // True when other live nodes exist (as of the last heartbeat).
   bool HasPeers() const { return !peers_().empty(); }
@@ -58,6 +64,31 @@ class Fanout {
   const AskPeer ask_;
 };
 
+// The querying side of the fenced answers (docs/cluster.md "Fenced answers"): after this node
+// took its snapshot, every answer must still stand, i.e. no other node took the answering node's
+// WAL objects over since the generation its answer carries (a stalled answer would otherwise
+// count their lines twice, from its memtables and from the taker's).
+struct AnswerCheck {
+  std::string self;  // this node's id: its own memtables are checked as one more answer
+  // The catalog's takeover generations (ClusterNode::ReadTakeovers), read at most once per
+  // query, and only for answers neither rule below can vouch for.
+  std::function<Result<std::map<std::string, uint64_t>>()> read_takeovers;
+  // What this node knows of them without reading (ClusterNode::KnownTakeovers); null: nothing.
+  std::function<std::optional<std::map<std::string, uint64_t>>()> known_takeovers;
+  // NodeRegistry::may_look_dead_after_ns: an answer whose node's heartbeat was H old when it
+  // answered, and which took at most T from the request to the check, stands when H + T is
+  // within it (the node could not yet be dead to anyone).
+  int64_t fresh_ns = 0;
+};
+
+// The answers of "parts" (per peer, as AskEach returns them) and this node's own memtables
+// ("own", unset when they are not in the answer) that do not stand as of now (after the
+// snapshot): each such node's id (check.self for its own) with the warning that says why.
+// "asked_mono_ns": when the request was sent (Clock::MonotonicNanos of "clock").
+std::vector<std::pair<std::string, std::string>> AnswersThatDoNotStand(
+    const std::vector<query::PartAnswer>& parts, const storage::MemtableFence& own,
+    int64_t asked_mono_ns, const AnswerCheck& check, Clock* clock);
+
 // The query engine the routes use on a node that may have peers: a search gets
 // SearchRequest::remote set to the fan-out while other live nodes exist, else it is the inner
 // engine's alone (the embedded single node: no change at all). With "catch_up", the fan-out
@@ -66,8 +97,10 @@ class Fanout {
 class FanoutQueryEngine final : public query::QueryEngine {
  public:
   // "inner" and "fanout" must outlive this.
-  FanoutQueryEngine(query::QueryEngine* inner, const Fanout* fanout, ViewCatchUp catch_up = nullptr)
-      : inner_(inner), fanout_(fanout), catch_up_(std::move(catch_up)) {}
+  // "check": the fenced answers' check (null read_takeovers: none, every answer is taken).
+  FanoutQueryEngine(query::QueryEngine* inner, const Fanout* fanout, ViewCatchUp catch_up = nullptr,
+                    AnswerCheck check = {})
+      : inner_(inner), fanout_(fanout), catch_up_(std::move(catch_up)), check_(std::move(check)) {}
 
   Result<query::SearchResponse> Search(const query::SearchRequest& request) override;
   Result<query::ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
@@ -82,10 +115,14 @@ class FanoutQueryEngine final : public query::QueryEngine {
   query::QueryEngine* const inner_;
   const Fanout* const fanout_;
   const ViewCatchUp catch_up_;
+  const AnswerCheck check_;
 };
 
 // The fan-out of one search with its view catch-up (FanoutQueryEngine; exposed for tests).
 query::PartAnswer AskPeersAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
                                      const query::PartRequest& request);
+// The same, one part per peer; the catch-up's warnings, if any, in one more part at the end.
+std::vector<query::PartAnswer> AskEachAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
+                                                 const query::PartRequest& request);
 
 }  // namespace sawmill::cluster

@@ -190,8 +190,11 @@ Status NodeRegistry::Beat() {
   last_ok_ns_ = now;
   if (reachable_since_ns_ == 0) reachable_since_ns_ = now;
   // Counted in the same step as the heartbeat becomes the newest: whoever sees it fresh (Own)
-  // sees the gap before it too.
-  if (last_ok_mono_ != 0 && mono - last_ok_mono_ > may_look_dead_after_ns()) ++gaps_;
+  // sees the gap before it too. Measured to the end of this write, not its start: until it
+  // committed, the catalog showed the one before (a write held up for long, PostgreSQL slow or
+  // cut, is a gap too, docs/cluster.md "Fenced answers").
+  const int64_t written = options_.clock->MonotonicNanos();
+  if (last_ok_mono_ != 0 && written - last_ok_mono_ > may_look_dead_after_ns()) ++gaps_;
   last_ok_mono_ = std::max(last_ok_mono_, mono);
   return Status::OK();
 }

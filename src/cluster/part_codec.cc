@@ -10,10 +10,12 @@ namespace sawmill::cluster {
 namespace {
 
 // "SWP" and a version byte: a body of another kind or version is refused, not misread. Version
-// 2 adds the node's segment cut at the end; a version 1 answer (a node of an older build) is
-// read without one.
+// 2 adds the node's segment cut at the end, version 3 the fence after each cut
+// (docs/cluster.md "Fenced answers"); a version 1 or 2 answer (a node of an older build) is read
+// without them.
 constexpr std::string_view kMagicV1 = "SWP\x01";
-constexpr std::string_view kMagic = "SWP\x02";
+constexpr std::string_view kMagicV2 = "SWP\x02";
+constexpr std::string_view kMagic = "SWP\x03";
 
 }  // namespace
 
@@ -116,6 +118,15 @@ std::string EncodePartAnswer(const query::PartAnswer& a) {
     PutVarint64(&out, cut.registered_through);
     PutVarint32(&out, static_cast<uint32_t>(cut.registering.size()));
     for (uint64_t id : cut.registering) PutVarint64(&out, id);
+    PutVarint32(&out, cut.fence.set ? 1 : 0);
+    PutVarint64(&out, cut.fence.takeover_generation);
+    PutVarsint64(&out, cut.fence.heartbeat_age_ns);
+    PutVarint32(&out, cut.fence.knows_takeovers ? 1 : 0);
+    PutVarint32(&out, static_cast<uint32_t>(cut.fence.takeovers.size()));
+    for (const auto& [node, generation] : cut.fence.takeovers) {
+      PutLengthPrefixed(&out, node);
+      PutVarint64(&out, generation);
+    }
   }
   return out;
 }
@@ -125,8 +136,9 @@ Result<query::PartAnswer> DecodePartAnswer(std::string_view in) {
     return Status::DataLoss(std::string("memtable-search answer: cannot decode ") + what);
   };
   const bool v1 = in.substr(0, kMagicV1.size()) == kMagicV1;
-  if (!v1 && in.substr(0, kMagic.size()) != kMagic) {
-    return bad("its header (not a part answer v1 or v2)");
+  const bool v2 = in.substr(0, kMagicV2.size()) == kMagicV2;
+  if (!v1 && !v2 && in.substr(0, kMagic.size()) != kMagic) {
+    return bad("its header (not a part answer v1, v2 or v3)");
   }
   in.remove_prefix(kMagic.size());
   query::PartAnswer a;
@@ -186,6 +198,29 @@ Result<query::PartAnswer> DecodePartAnswer(std::string_view in) {
       cut.registering.resize(ids);
       for (uint64_t& id : cut.registering) {
         if (!GetVarint64(&in, &id)) return bad("a cut's segment id");
+      }
+      if (!v2) {
+        uint32_t set = 0;
+        if (!GetVarint32(&in, &set) || set > 1 ||
+            !GetVarint64(&in, &cut.fence.takeover_generation) ||
+            !GetVarsint64(&in, &cut.fence.heartbeat_age_ns)) {
+          return bad("a cut's fence");
+        }
+        cut.fence.set = set == 1;
+        uint32_t knows = 0, known = 0;
+        if (!GetVarint32(&in, &knows) || knows > 1 || !GetVarint32(&in, &known) ||
+            known > in.size()) {
+          return bad("a cut's known takeovers");
+        }
+        cut.fence.knows_takeovers = knows == 1;
+        for (uint32_t k = 0; k < known; ++k) {
+          std::string_view node;
+          uint64_t generation = 0;
+          if (!GetLengthPrefixed(&in, &node) || !GetVarint64(&in, &generation)) {
+            return bad("a cut's known takeover");
+          }
+          cut.fence.takeovers[std::string(node)] = generation;
+        }
       }
       a.cuts.push_back(std::move(cut));
     }

@@ -33,7 +33,10 @@ query::PartAnswer Sample() {
   a.groups.dropped = true;
   a.groups.min_bucket = -60;
   a.groups.max_bucket = 5;
-  a.cuts = {{"", 9'000'000'001, {17, 1ull << 40}}};
+  a.cuts = {{"",
+             9'000'000'001,
+             {17, 1ull << 40},
+             {true, 7, 1'500'000'000, true, {{"node-a", 3}, {"node-b", 1}}}}};
   return a;
 }
 
@@ -72,6 +75,23 @@ TEST(PartCodec, AVersionOneAnswerIsReadWithoutACut) {
   EXPECT_EQ(back->hits, a.hits);
   EXPECT_EQ(back->groups.groups, a.groups.groups);
   EXPECT_TRUE(back->cuts.empty());
+}
+
+// A node of the build before the fence answers version 2: its cut is read without a fence, and
+// the asking node does not check it (docs/format/cluster.md).
+TEST(PartCodec, AVersionTwoAnswerIsReadWithItsCutAndNoFence) {
+  query::PartAnswer a = Sample();
+  a.cuts[0].fence = {};
+  std::string body = EncodePartAnswer(a);
+  body[3] = '\x02';
+  // The unset fence, which version 2 does not have: flag 0, generation 0, INT64_MAX zigzagged
+  // (10 bytes), knows 0 and no known takeovers.
+  body.resize(body.size() - 14);
+  auto back = DecodePartAnswer(body);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->hits, a.hits);
+  EXPECT_EQ(back->cuts, a.cuts);
+  EXPECT_FALSE(back->cuts[0].fence.set);
 }
 
 TEST(PartCodec, DamagedAnswersAreRefused) {

@@ -152,6 +152,13 @@ Status SegmentRefresh::RefreshLocked() {
     if (!all.more) break;
   }
   if (status.ok() && any) {
+    if (options_.before_apply) {
+      // Whether applying it changes the view: a newer change, or a listing that differs. (A view
+      // of a catalog without any change yet reads the whole table every time, the same table.)
+      const bool changes = all.last != last() || full_wanted != full_done_ ||
+                           !all.removed.empty() || (!all.full && !all.segments.empty());
+      options_.before_apply(changes);
+    }
     status = engine_->ApplySegmentChanges(all);
     if (status.ok()) {
       full_done_ = full_wanted;

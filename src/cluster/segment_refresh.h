@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "catalog/catalog.h"
@@ -29,6 +30,10 @@ struct SegmentRefreshOptions {
   int64_t prune_every_ns = 600 * kNanosPerSecond;
   // Changes asked per catalog call.
   size_t batch = 10000;
+  // Called after every read of the catalog's changes that is about to be applied, before it is,
+  // saying whether it changes the view (a cluster node reads the takeover generations then:
+  // ClusterNode::NoteViewRead). Null: none.
+  std::function<void(bool changes)> before_apply;
 };
 
 // Threading: thread-safe. Refreshes are one at a time; callers that need one while another runs

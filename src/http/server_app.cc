@@ -531,6 +531,12 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   cluster::SegmentRefreshOptions refresh_options;
   refresh_options.apply = *cluster_node != nullptr;
   refresh_options.interval_ns = ms_to_ns(config.segment_refresh_interval_ms);
+  if (*cluster_node) {
+    // The takeover generations each view read covers (docs/cluster.md "Fenced answers").
+    refresh_options.before_apply = [node = cluster_node->get()](bool changes) {
+      node->NoteViewRead(changes);
+    };
+  }
   std::unique_ptr<cluster::SegmentRefresh> segment_refresh;
   if (engine->catalog() != nullptr) {
     segment_refresh =
@@ -544,7 +550,18 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
       return refresh->CatchUp(at_least, timeout_ns, error);
     };
   }
-  cluster::FanoutQueryEngine fanout_engine(query_engine.get(), &fanout, std::move(catch_up));
+  // A cluster node checks, after its snapshot, that no answering node was taken over while the
+  // query ran (docs/cluster.md "Fenced answers").
+  cluster::AnswerCheck answer_check;
+  if (*cluster_node) {
+    cluster::ClusterNode* node = cluster_node->get();
+    answer_check.self = node->id();
+    answer_check.read_takeovers = [node] { return node->ReadTakeovers(); };
+    answer_check.known_takeovers = [node] { return node->KnownTakeovers(); };
+    answer_check.fresh_ns = node->registry()->may_look_dead_after_ns();
+  }
+  cluster::FanoutQueryEngine fanout_engine(query_engine.get(), &fanout, std::move(catch_up),
+                                           std::move(answer_check));
   // What the routes use: the tenant's scan quota and role limits first (tenant_limits.h).
   QuotaQueryEngine quota_engine(&fanout_engine, &scan_quota, quota_of(QuotaKey::kReaderMaxRange),
                                 state.clock);

@@ -167,22 +167,40 @@ class QueryEngineImpl final : public QueryEngine {
     // The snapshot is taken before the cache is consulted: it is part of the key, and the query
     // runs on this very snapshot, so that a cached answer always matches the data it keys.
     std::shared_ptr<const storage::Snapshot> snapshot = engine_->GetSnapshot(request.tenant);
-    if (remote_part && snapshot) snapshot = CutSnapshot(std::move(snapshot), remote_part->cuts);
-    if (remote_part && snapshot && !snapshot->memtables.empty()) {
-      // This node's own memtables answer under the fence its part for another node does
-      // (SearchMemtables; docs/cluster.md "Fenced answers"), checked after the snapshot: a node
-      // woken after its WAL objects were taken over holds rows the taker answers for too. They
-      // are left out and the answer is partial, as when another node's part is refused.
-      if (Status fence = engine_->MemtableAnswerFence(); !fence.ok()) {
-        auto fenced = std::make_shared<storage::Snapshot>(*snapshot);
-        fenced->memtables.clear();
-        snapshot = std::move(fenced);
-        auto part = std::make_shared<PartAnswer>(*remote_part);
-        part->partial = true;
-        part->warnings.push_back("this node's own unflushed lines were left out: " +
-                                 fence.ToString());
-        remote_part = std::move(part);
+    // This node's own memtables answer under the fence its part for another node does
+    // (SearchMemtables; docs/cluster.md "Fenced answers"), checked after the snapshot: a node
+    // woken after its WAL objects were taken over holds rows the taker answers for too, and one
+    // taken over while the query ran as well. They are left out and the answer is partial, as
+    // when another node's part is refused.
+    const bool own_memtables = remote_part && snapshot && !snapshot->memtables.empty();
+    std::string own_refused;
+    storage::MemtableFence own_fence;
+    if (own_memtables) {
+      auto fence = engine_->MemtableAnswerFence();
+      if (fence.ok()) {
+        own_fence = std::move(*fence);
+      } else {
+        own_refused = fence.status().ToString();
       }
+    }
+    if (remote_part && request.check_remote) {
+      // After the snapshot: every takeover whose lines it or an answer holds has committed.
+      std::string refused;
+      if (std::optional<PartAnswer> checked =
+              request.check_remote(*remote_part, own_fence, &refused)) {
+        remote_part = std::make_shared<const PartAnswer>(std::move(*checked));
+      }
+      if (own_memtables && own_refused.empty()) own_refused = std::move(refused);
+    }
+    if (remote_part && snapshot) snapshot = CutSnapshot(std::move(snapshot), remote_part->cuts);
+    if (own_memtables && !own_refused.empty()) {
+      auto fenced = std::make_shared<storage::Snapshot>(*snapshot);
+      fenced->memtables.clear();
+      snapshot = std::move(fenced);
+      auto part = std::make_shared<PartAnswer>(*remote_part);
+      part->partial = true;
+      part->warnings.push_back("this node's own unflushed lines were left out: " + own_refused);
+      remote_part = std::move(part);
     }
     std::string key =
         request.tenant + '\x1f' + ToString(*query) + '\x1f' + std::to_string(range.from_ns) +
@@ -275,8 +293,9 @@ class QueryEngineImpl final : public QueryEngine {
     o.memtables_only = true;
     o.keep_groups = true;
     std::shared_ptr<const storage::Snapshot> snapshot = engine_->GetSnapshot(request.tenant);
-    // After the snapshot: rows it holds were still this node's when the fence was checked.
-    RETURN_IF_ERROR(engine_->MemtableAnswerFence());
+    // After the snapshot: rows it holds were still this node's when the fence was checked, and
+    // the asking node checks that nobody took it over since (docs/cluster.md "Fenced answers").
+    ASSIGN_OR_RETURN(storage::MemtableFence fence, engine_->MemtableAnswerFence());
     ExecResult r = snapshot ? Execute(snapshot, query, o) : ExecResult{};
     CountStopped(r.stopped);
     PartAnswer out;
@@ -286,7 +305,10 @@ class QueryEngineImpl final : public QueryEngine {
     out.partial = r.partial;
     out.warnings = std::move(r.warnings);
     // Where this part ends, as of the snapshot it read (taken with the memtables).
-    if (snapshot) out.cuts.push_back({"", snapshot->registered_through, snapshot->registering});
+    // (No snapshot: no memtables, nothing to fence.)
+    if (snapshot) {
+      out.cuts.push_back({"", snapshot->registered_through, snapshot->registering, fence});
+    }
     return out;
   }
 

@@ -93,6 +93,15 @@ struct SearchRequest {
   // Such a search is not answered from, nor stored in, the result cache (other nodes'
   // memtables are not part of its key). Null: this node only.
   std::function<PartAnswer(const PartRequest&)> remote;
+  // Cluster fan-out, second step: called after this node took its snapshot and before
+  // anything is read (so that whatever the snapshot holds was in place when it is called), with
+  // remote's part and the fence of this node's own memtables (unset when they are not in the
+  // answer); returns the part to use instead when some node's answer must be left out (a node
+  // taken over while the query ran, docs/cluster.md "Fenced answers"), and says in
+  // "*own_refused" why this node's own memtables must be left out, if they must. Null: none.
+  std::function<std::optional<PartAnswer>(const PartAnswer& part, const storage::MemtableFence& own,
+                                          std::string* own_refused)>
+      check_remote;
 };
 
 struct QueryStats {
@@ -183,6 +192,10 @@ struct SegmentCut {
   std::string node;  // the node's id (set by the asking side)
   uint64_t registered_through = 0;
   std::vector<uint64_t> registering;  // segment ids whose registration was under way
+  // What the answer stands on (docs/cluster.md "Fenced answers"): the asking node checks it
+  // after its snapshot (SearchRequest::check_remote) and leaves out the answer of a node taken
+  // over meanwhile.
+  storage::MemtableFence fence;
 
   friend bool operator==(const SegmentCut&, const SegmentCut&) = default;
 };

@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -33,6 +34,28 @@ struct SegmentChanges;
 }  // namespace sawmill::catalog
 
 namespace sawmill::storage {
+
+// What a cluster node's memtable answer stands on (docs/cluster.md "Fenced answers"), carried
+// with the answer so that the querying node can check, once every answer is in, that no other
+// node took this one's WAL objects over in the meantime.
+struct MemtableFence {
+  bool set = false;  // false: no fence (not a cluster node, or a node of an older build)
+  // This node's takeover generation (catalog::Catalog::ReadWalTakeovers) as it last confirmed
+  // it, having learnt which of its WAL objects were taken over up to it and holding none of
+  // their rows: a larger generation in the catalog means it was taken over since.
+  uint64_t takeover_generation = 0;
+  // How old its newest heartbeat was at the check, with none missed (no gap past halfway to
+  // node_timeout) since that confirmation; INT64_MAX: not known.
+  int64_t heartbeat_age_ns = INT64_MAX;
+  // What this node knows of every node's takeover generation, as of its segment view's last
+  // read of the catalog, and covering every claim of this node whose lines the answer may hold
+  // (cluster::ClusterNode::KnownTakeovers): lets the querying node check the answers when it
+  // cannot read the catalog itself. Unset when a claim of this node is newer than that read.
+  bool knows_takeovers = false;
+  std::map<std::string, uint64_t> takeovers;
+
+  friend bool operator==(const MemtableFence&, const MemtableFence&) = default;
+};
 
 struct EngineOptions {
   std::string data_dir;      // DIR: DIR/wal, DIR/segments/<tier>/..., DIR/catalog.db
@@ -138,7 +161,7 @@ struct EngineOptions {
   std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)> wrap_catalog;
   // A cluster node's fence on its memtable answers (Engine::MemtableAnswerFence; set by
   // cluster::ClusterNode::Configure); null: none.
-  std::function<Status()> memtable_answer_fence;
+  std::function<Result<MemtableFence>()> memtable_answer_fence;
 };
 
 // A segment as of a snapshot. The reader is opened lazily and shared.
@@ -318,7 +341,9 @@ class Engine {
   // still answers for. A cluster node that was found dead while it stalled, and whose WAL
   // objects were taken over, holds rows the taker answers for until its next flush: Unavailable
   // then, and the querying node reports its answer partial, naming this one.
-  virtual Status MemtableAnswerFence() { return Status::OK(); }
+  // Returns what the answer stands on (MemtableFence: unset without a fence), which the
+  // querying node checks (and a node its own memtables in a query it coordinates).
+  virtual Result<MemtableFence> MemtableAnswerFence() { return MemtableFence{}; }
 
   virtual EngineStats stats() const = 0;
 

@@ -59,8 +59,9 @@ class StorageEngine final : public Engine {
   catalog::Catalog* catalog() override { return catalog_.get(); }
   Result<std::vector<WalDamageEntry>> ListWalDamage(bool unacknowledged_only) override;
   Result<uint64_t> AcknowledgeWalDamage(uint64_t id) override;
-  Status MemtableAnswerFence() override {
-    return options_.memtable_answer_fence ? options_.memtable_answer_fence() : Status::OK();
+  Result<MemtableFence> MemtableAnswerFence() override {
+    if (!options_.memtable_answer_fence) return MemtableFence{};
+    return options_.memtable_answer_fence();
   }
   Status RetireSegments(
       const std::vector<uint64_t>& ids,

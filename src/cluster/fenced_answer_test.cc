@@ -1,0 +1,465 @@
+// The querying side of the fenced answers (docs/cluster.md "Fenced answers"): three cluster
+// nodes of one process with the real write path (WAL objects, ClusterNode, takeover) on one
+// real PostgreSQL (ctest fixture pg_server) and one shared store (a directory). Node a's
+// heartbeats are the test's (its registry has no heartbeat thread, and it runs no takeover
+// rounds), so its stall is exact; its catalog connections can be cut (every call Unavailable).
+//
+// - A node that passed its fence check and then stalls before its answer arrives, while
+//   another node takes its WAL objects over and answers for their lines, must not be counted
+//   as well: the querying node checks the answer's takeover generation after its snapshot.
+// - A node cut off from PostgreSQL for longer than half of node_timeout, whom nobody took over,
+//   answers whole (it used to refuse: its heartbeat was old); once it is taken over, its answer
+//   is left out and the answer is partial.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "catalog/forwarding_catalog.h"
+#include "catalog/pg_catalog.h"
+#include "catalog/pg_test_server.h"
+#include "cluster/cluster_node.h"
+#include "cluster/fanout.h"
+#include "cluster/part_codec.h"
+#include "cluster/segment_refresh.h"
+#include "objstore/local_directory_store.h"
+#include "query/query_engine.h"
+#include "storage/engine.h"
+
+namespace sawmill::cluster {
+namespace {
+
+constexpr int64_t kHeartbeat = 200 * kNanosPerMilli;
+// Long enough that the queries made between the halfway mark (3.1 s) and node_timeout have
+// 2.9 s to run on a loaded machine.
+constexpr int64_t kNodeTimeout = 6 * kNanosPerSecond;
+
+// Forwards to the real catalog unless cut: then every call fails as with PostgreSQL down.
+class CuttableCatalog final : public catalog::ForwardingCatalog {
+ public:
+  CuttableCatalog(std::unique_ptr<catalog::Catalog> target, const std::atomic<bool>* cut)
+      : ForwardingCatalog(std::move(target)), cut_(cut) {}
+
+ protected:
+  Status Before(std::string_view call) const override {
+    if (!cut_->load()) return Status::OK();
+    return Status::Unavailable("test: PostgreSQL cut off (" + std::string(call) + ")");
+  }
+
+ private:
+  const std::atomic<bool>* cut_;
+};
+
+struct Node {
+  std::string id;
+  std::atomic<bool> cut{false};  // every catalog connection of the node fails while set
+  // Called by the asking side around this node's answer (the test's stalls).
+  std::function<void()> before_answer, after_answer;
+  std::unique_ptr<ClusterNode> cluster;
+  std::unique_ptr<storage::Engine> engine;
+  std::unique_ptr<query::QueryEngine> local;
+  std::unique_ptr<SegmentRefresh> refresh;
+  std::unique_ptr<Fanout> fanout;
+  std::unique_ptr<FanoutQueryEngine> query;
+};
+
+class FencedAnswerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sawmill_fenced_" + std::to_string(::getpid()) + "_" + info->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_ / "store");
+    schema_ = "fa" + std::to_string(std::hash<std::string>{}(dir_.string()) % 1000000007);
+    url_ = catalog::PgTestSchemaUrl(schema_);
+    store_ =
+        std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), (dir_ / "store").string());
+    auto reader = catalog::OpenPostgresCatalog(url_);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    reader_ = std::move(*reader);
+  }
+
+  void TearDown() override {
+    for (auto& node : nodes_) {
+      node->cut.store(false);
+      if (node->refresh) node->refresh->Stop();
+      if (node->cluster) node->cluster->Stop();
+    }
+    for (auto& node : nodes_) {
+      if (node->engine) node->engine->Close().IgnoreError();
+    }
+    for (auto& node : nodes_) {
+      if (node->cluster) node->cluster->registry()->Stop(/*remove=*/true);
+    }
+    nodes_.clear();
+    reader_.reset();
+    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.
+  // "checks": its queries check the answers after the snapshot (false: as before the check).
+  Node* Add(const std::string& id, bool stalls, bool checks = true) {
+    auto node = std::make_unique<Node>();
+    Node* raw = node.get();
+    node->id = id;
+    auto wrap = [raw](std::unique_ptr<catalog::Catalog> real) {
+      return std::unique_ptr<catalog::Catalog>(
+          std::make_unique<CuttableCatalog>(std::move(real), &raw->cut));
+    };
+    ClusterNodeOptions options;
+    options.catalog_url = url_;
+    options.registry.id = id;
+    options.registry.url = "http://" + id + ".invalid";
+    options.registry.heartbeat_interval_ns = kHeartbeat;
+    options.registry.node_timeout_ns = kNodeTimeout;
+    options.registry.background = !stalls;
+    options.wal_store = store_;
+    options.wal.interval_ns = 5 * kNanosPerMilli;
+    options.segment_sweep_interval_ns = 0;
+    options.wrap_wal_catalog = wrap;
+    options.wrap_node_catalog = wrap;
+    auto opened = ClusterNode::Open(std::move(options));
+    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+    if (!opened.ok()) return nullptr;
+    node->cluster = std::move(*opened);
+    storage::EngineOptions engine_options;
+    engine_options.data_dir = (dir_ / id).string();
+    engine_options.partitions = 1;
+    engine_options.background_threads = false;  // the test and the takeover rounds flush
+    engine_options.wrap_catalog = wrap;
+    node->cluster->Configure(&engine_options, store_);
+    auto engine = storage::Engine::Open(engine_options);
+    EXPECT_TRUE(engine.ok()) << engine.status().ToString();
+    if (!engine.ok()) return nullptr;
+    node->engine = std::move(*engine);
+    if (!stalls) node->cluster->Start(node->engine.get());
+    query::QueryOptions query_options;
+    query_options.worker_threads = 2;
+    node->local = query::QueryEngine::Create(node->engine.get(), query_options);
+    SegmentRefreshOptions refresh_options;
+    refresh_options.interval_ns = 100 * kNanosPerMilli;
+    ClusterNode* cluster = node->cluster.get();
+    refresh_options.before_apply = [cluster](bool changes) { cluster->NoteViewRead(changes); };
+    node->refresh = std::make_unique<SegmentRefresh>(node->engine->catalog(), node->engine.get(),
+                                                     refresh_options);
+    node->refresh->Start();
+    NodeRegistry* registry = node->cluster->registry();
+    // A peer is asked by calling its query engine, through the wire codec both ways; an error
+    // is a partial part naming the node, as over HTTP (fanout.cc).
+    node->fanout = std::make_unique<Fanout>(
+        [registry] { return registry->Peers(); }, FanoutOptions{},
+        [this](const catalog::NodeRow& peer, const std::string& body, int64_t) {
+          query::PartAnswer failed;
+          failed.partial = true;
+          auto request = DecodePartRequest(body);
+          Node* asked = Find(peer.id);
+          if (!request.ok() || asked == nullptr) return failed;
+          if (asked->before_answer) asked->before_answer();
+          auto part = asked->local->SearchMemtables(*request);
+          if (asked->after_answer) asked->after_answer();
+          if (!part.ok()) {
+            failed.warnings.push_back("node " + peer.id + " answered " + part.status().ToString());
+            return failed;
+          }
+          auto back = DecodePartAnswer(EncodePartAnswer(*part));
+          return back.ok() ? *back : failed;
+        });
+    SegmentRefresh* refresh = node->refresh.get();
+    AnswerCheck check;
+    if (checks) {
+      check.self = id;
+      check.read_takeovers = [cluster] { return cluster->ReadTakeovers(); };
+      check.known_takeovers = [cluster] { return cluster->KnownTakeovers(); };
+      check.fresh_ns = registry->may_look_dead_after_ns();
+    }
+    node->query = std::make_unique<FanoutQueryEngine>(
+        node->local.get(), node->fanout.get(),
+        [refresh](uint64_t at_least, int64_t timeout_ns, std::string* error) {
+          return refresh->CatchUp(at_least, timeout_ns, error);
+        },
+        check);
+    nodes_.push_back(std::move(node));
+    return raw;
+  }
+
+  Node* Find(const std::string& id) {
+    for (auto& node : nodes_) {
+      if (node->id == id) return node.get();
+    }
+    return nullptr;
+  }
+
+  void BeatAll() {
+    for (auto& node : nodes_) ASSERT_TRUE(node->cluster->registry()->Beat().ok());
+  }
+
+  void Ingest(Node* node, const std::string& prefix, int n) {
+    std::vector<Record> batch;
+    for (int i = 0; i < n; ++i) {
+      Record r;
+      r.service = "svc";
+      r.host = "host";
+      r.level = Level::kInfo;
+      r.message = prefix + " line " + std::to_string(i);
+      batch.push_back(std::move(r));
+    }
+    Status s = node->engine->Append("default", &batch);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+
+  // Registered WAL objects written by "node" that it no longer owns.
+  size_t TakenOver(const std::string& node) {
+    auto rows = reader_->ListWalObjects("");
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    size_t n = 0;
+    if (rows.ok()) {
+      for (const auto& row : *rows) n += row.node == node && row.owner != node ? 1 : 0;
+    }
+    return n;
+  }
+  size_t WrittenBy(const std::string& node) {
+    auto rows = reader_->ListWalObjects("");
+    size_t n = 0;
+    if (rows.ok()) {
+      for (const auto& row : *rows) n += row.node == node ? 1 : 0;
+    }
+    return n;
+  }
+
+  static Result<query::SearchResponse> Count(Node* node) {
+    query::SearchRequest r;
+    r.q = "* | count";
+    r.all_time = true;
+    r.limit = 100;
+    r.use_cache = false;
+    return node->query->Search(r);
+  }
+
+  static int64_t CountOf(const query::SearchResponse& response) {
+    if (response.rows.size() != 1) return -1;
+    for (const auto& [name, value] : response.rows[0]) {
+      if (name == "count") return std::get<int64_t>(value);
+    }
+    return -1;
+  }
+
+  static std::string Warnings(const query::SearchResponse& response) {
+    std::string out;
+    for (const std::string& w : response.warnings) out += w + "\n";
+    return out;
+  }
+
+  // Waits (up to 30 s) until "done" holds.
+  template <class Done>
+  static bool WaitFor(Done done) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    return true;
+  }
+
+  std::filesystem::path dir_;
+  std::string schema_, url_;
+  std::shared_ptr<objstore::LocalDirectoryStore> store_;
+  std::unique_ptr<catalog::Catalog> reader_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+};
+
+// Node a passes its fence (its heartbeat is fresh) and stalls before its answer reaches node c;
+// meanwhile a is found dead, another node takes its WAL objects over and flushes them, and node
+// b answers after that. Node c must count a's 100 lines once, not from a's answer as well: it
+// leaves a's answer out (partial, naming a). Without the check (Add(..., checks=false) for c,
+// as the build before it) c counted 280 of 180 lines.
+TEST_F(FencedAnswerTest, AnAnswerThatStalledWhileItsNodeWasTakenOverIsNotCounted) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  Node* b = Add("node-b", /*stalls=*/false);
+  Node* c = Add("node-c", /*stalls=*/false);
+  ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
+  BeatAll();
+  Ingest(a, "a", 100);
+  Ingest(b, "b", 50);
+  Ingest(c, "c", 30);
+  BeatAll();
+  auto before = Count(c);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_EQ(CountOf(*before), 180);
+  ASSERT_FALSE(before->partial) << Warnings(*before);
+
+  // a answers (its check passes: its heartbeat is fresh) and then stalls; b answers only once
+  // a's objects were taken over and flushed, so that its answer or its segments hold a's lines.
+  std::atomic<bool> taken{false}, a_answered{false};
+  a->after_answer = [&] {
+    a_answered.store(true);
+    while (!taken.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  };
+  b->before_answer = [&] {
+    while (!taken.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  };
+  Result<query::SearchResponse> stalled = Status::Internal("not run");
+  std::thread query([&] { stalled = Count(c); });
+  ASSERT_TRUE(WaitFor([&] { return a_answered.load(); }));
+  // a writes no heartbeat: past node_timeout, b or c takes its objects over and flushes them.
+  const bool took = WaitFor([&] { return WrittenBy("node-a") == 0; });
+  taken.store(true);
+  query.join();
+  ASSERT_TRUE(took) << "node a's WAL objects were not taken over and flushed";
+  a->after_answer = nullptr;
+  b->before_answer = nullptr;
+  ASSERT_TRUE(stalled.ok()) << stalled.status().ToString();
+  EXPECT_EQ(CountOf(*stalled), 180) << "node a's lines were counted from its stalled answer too";
+  EXPECT_TRUE(stalled->partial);
+  EXPECT_NE(Warnings(*stalled).find("node node-a was taken over while this query ran"),
+            std::string::npos)
+      << Warnings(*stalled);
+}
+
+// Node a is cut off from PostgreSQL (every connection) for longer than half of node_timeout but
+// less than node_timeout (3.3 s of 6 s): nobody takes it over, so its answer is whole (node c reads
+// the takeover generations once and finds a's unchanged). Before, a refused to answer (its
+// heartbeat was older than the halfway mark) and every answer was partial. Then the cut lasts past
+// node_timeout: b or c takes a's objects over, and a's lines are counted once, from the taker,
+// also after a comes back.
+TEST_F(FencedAnswerTest, ANodeCutOffFromPostgresqlAnswersWholeUntilItIsTakenOver) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  Node* b = Add("node-b", /*stalls=*/false);
+  Node* c = Add("node-c", /*stalls=*/false);
+  ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
+  BeatAll();
+  Ingest(a, "a", 100);
+  Ingest(b, "b", 50);
+  Ingest(c, "c", 30);
+  BeatAll();
+  auto before = Count(c);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_EQ(CountOf(*before), 180);
+  ASSERT_FALSE(before->partial) << Warnings(*before);
+
+  a->cut.store(true);
+  const auto cut_at = std::chrono::steady_clock::now();
+  // Past the halfway mark (3.1 s of 6 s), well before node_timeout.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3300));
+  for (Node* asking : {b, c}) {
+    auto r = Count(asking);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_LT(std::chrono::steady_clock::now() - cut_at, std::chrono::milliseconds(5800))
+        << "the machine is too slow for this test's timing";
+    EXPECT_EQ(CountOf(*r), 180) << "on " << asking->id;
+    EXPECT_FALSE(r->partial) << "on " << asking->id << ": " << Warnings(*r);
+  }
+  EXPECT_EQ(TakenOver("node-a"), 0u);
+
+  // Past node_timeout: a is taken over while still cut off. It is dead to the others and no
+  // longer asked; the taker answers for its lines, each once.
+  // (Taken over, flushed and deleted: the taker may do all three between two looks.)
+  ASSERT_TRUE(WaitFor([&] { return WrittenBy("node-a") == 0; }))
+      << "node a's WAL objects were not taken over and flushed";
+  for (Node* asking : {b, c}) {
+    auto r = Count(asking);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(CountOf(*r), 180) << "on " << asking->id;
+  }
+  // a's connection comes back and it heartbeats: asked again, it does not answer for the rows
+  // it lost (the woken node's own fence, "Fenced answers"), so the answers stay exact.
+  a->cut.store(false);
+  BeatAll();
+  for (Node* asking : {b, c}) {
+    auto r = Count(asking);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(CountOf(*r), 180) << "on " << asking->id;
+    EXPECT_TRUE(r->partial) << "on " << asking->id;
+    EXPECT_NE(Warnings(*r).find("node-a"), std::string::npos) << Warnings(*r);
+  }
+}
+
+// Every node is cut off from PostgreSQL for longer than half of node_timeout (3.3 s of 6 s):
+// nobody can take
+// anything over, and no querying node can read the takeover generations either. What the nodes
+// know proves it (each one's generations as of its segment view's last read, with no claim of
+// its own since, sent with every answer), so every answer is whole, through each node, its own
+// memtables included. Before, every node refused to answer (its heartbeat was old) and each
+// answer was partial, naming both other nodes, and left its own memtables out.
+TEST_F(FencedAnswerTest, APostgresqlOutageForEveryNodeGivesWholeAnswers) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  Node* b = Add("node-b", /*stalls=*/false);
+  Node* c = Add("node-c", /*stalls=*/false);
+  ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
+  BeatAll();
+  Ingest(a, "a", 100);
+  Ingest(b, "b", 50);
+  Ingest(c, "c", 30);
+  BeatAll();
+  for (Node* asking : {a, b, c}) {
+    auto r = Count(asking);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(CountOf(*r), 180) << "on " << asking->id;
+    ASSERT_FALSE(r->partial) << "on " << asking->id << ": " << Warnings(*r);
+  }
+  // Each node's view has read the generations since its last claim (none here).
+  ASSERT_TRUE(WaitFor([&] {
+    return a->cluster->KnownTakeovers() && b->cluster->KnownTakeovers() &&
+           c->cluster->KnownTakeovers();
+  }));
+
+  for (Node* node : {a, b, c}) node->cut.store(true);
+  const auto cut_at = std::chrono::steady_clock::now();
+  // Past the halfway mark (3.1 s of 6 s), before node_timeout.
+  std::this_thread::sleep_for(std::chrono::milliseconds(3300));
+  for (Node* asking : {a, b, c}) {
+    auto r = Count(asking);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_LT(std::chrono::steady_clock::now() - cut_at, std::chrono::milliseconds(5800))
+        << "the machine is too slow for this test's timing";
+    EXPECT_EQ(CountOf(*r), 180) << "on " << asking->id;
+    EXPECT_FALSE(r->partial) << "on " << asking->id << ": " << Warnings(*r);
+  }
+}
+
+// Node a and the querying node c are cut off from PostgreSQL for longer than half of
+// node_timeout while b still reaches it: c cannot read the takeover generations, a's heartbeat
+// and c's own are old, but every answer says what its node knows (a's and b's, and c's own as
+// of its view's last read), and none says a or c was taken over: whole. Without what the nodes
+// know (rule 3 alone) a's answer and c's own memtables were left out, 50 of 180, as under the
+// heartbeat rule before, where a refused and c left its own out.
+TEST_F(FencedAnswerTest, AQueryingNodeCutOffTooGetsWholeAnswersWhileNobodyTookOver) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  Node* b = Add("node-b", /*stalls=*/false);
+  Node* c = Add("node-c", /*stalls=*/false);
+  ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
+  BeatAll();
+  Ingest(a, "a", 100);
+  Ingest(b, "b", 50);
+  Ingest(c, "c", 30);
+  BeatAll();
+  auto before = Count(c);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_EQ(CountOf(*before), 180);
+  ASSERT_TRUE(WaitFor([&] {
+    return a->cluster->KnownTakeovers() && b->cluster->KnownTakeovers() &&
+           c->cluster->KnownTakeovers();
+  }));
+
+  a->cut.store(true);
+  c->cut.store(true);
+  const auto cut_at = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(std::chrono::milliseconds(3300));  // past 3.1 s of 6 s
+  auto r = Count(c);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  ASSERT_LT(std::chrono::steady_clock::now() - cut_at, std::chrono::milliseconds(5800))
+      << "the machine is too slow for this test's timing";
+  EXPECT_EQ(CountOf(*r), 180);
+  EXPECT_FALSE(r->partial) << Warnings(*r);
+  EXPECT_EQ(TakenOver("node-a") + TakenOver("node-c"), 0u);
+}
+
+}  // namespace
+}  // namespace sawmill::cluster
