@@ -1048,7 +1048,10 @@ TEST_P(CatalogTest, ADeadNodeIsFencedOnlyWhileItHoldsBackItsSegmentsAndOwnsNoWal
   ASSERT_TRUE(c->Heartbeat({"a", "http://a", 10, 100, *registered - 1}).ok());
   EXPECT_TRUE(c->ListGoneNodes()->empty());
 
+  const uint64_t claimed = c->ReadWalTakeovers()->at("a");
   ASSERT_TRUE(*c->FenceDeadNode("a", 10, 200, 300));
+  EXPECT_EQ(c->ReadWalTakeovers()->at("a"), claimed + 1)
+      << "a fence raises the takeover generation: an answer a gave before is left out";
   EXPECT_EQ(c->ListNodes()->at(0), (NodeRow{"a", "http://a", 300, 100, *registered - 1}));
   EXPECT_EQ(*c->ListGoneNodes(), (std::vector<GoneNodeRow>{{"a", 300, *registered - 1}}));
   EXPECT_EQ(c->Heartbeat({"a", "http://a", 10, 400}).code(), StatusCode::kFailedPrecondition);
@@ -1056,6 +1059,7 @@ TEST_P(CatalogTest, ADeadNodeIsFencedOnlyWhileItHoldsBackItsSegmentsAndOwnsNoWal
   EXPECT_EQ(c->RegisterSegment(Row(2), "a", &late).status().code(), StatusCode::kFailedPrecondition)
       << "the fenced process registered a segment";
   EXPECT_FALSE(*c->FenceDeadNode("a", 300, 500, 600)) << "fenced twice";
+  EXPECT_EQ(c->ReadWalTakeovers()->at("a"), claimed + 1) << "a fence that did not fence";
   EXPECT_EQ(c->ListGoneNodes()->at(0).gone_ns, 300);
 
   // A later process of the id: its heartbeat goes through; node_gone stays, older than it.

@@ -1705,6 +1705,10 @@ class PgCatalog final : public Catalog {
                           Params().Text(id).Int(at))
                           .status());
       RETURN_IF_ERROR(RecordGoneLocked(id, at));
+      // A fence is a takeover of what the process holds: an answer it gave from its memtables
+      // before, still on its way, is left out by the querying node (docs/cluster.md "Gone
+      // nodes"), as after a claim of its WAL objects.
+      RETURN_IF_ERROR(BumpWalTakeoversLocked({std::string(id)}));
       fenced = true;
       return Status::OK();
     }));

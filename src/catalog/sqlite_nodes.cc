@@ -163,6 +163,8 @@ Result<bool> SqliteCatalog::FenceDeadNode(std::string_view id, int64_t started_n
   update.Bind(2, id);
   if (update.Step() != SQLITE_DONE) return RollbackLocked(Error("fence node"));
   if (Status s = RecordGoneLocked(id, fenced); !s.ok()) return RollbackLocked(s);
+  // A fence is a takeover of what the process holds (see pg_catalog.cc).
+  if (Status s = BumpWalTakeoversLocked({std::string(id)}); !s.ok()) return RollbackLocked(s);
   RETURN_IF_ERROR(CommitLocked());
   return true;
 }
