@@ -61,7 +61,9 @@ Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,
   const char* const end = p + body.size();
   for (size_t row = 0; row < count; ++row) {
     uint64_t z;
-    if (!ParseVarint64(&p, end, &z)) {
+    if (p < end && static_cast<unsigned char>(*p) < 0x80) {  // one byte: the most common
+      z = static_cast<unsigned char>(*p++);
+    } else if (!ParseVarint64(&p, end, &z)) {
       out->resize(base);
       return Status::DataLoss("truncated delta column at value " + std::to_string(row));
     }

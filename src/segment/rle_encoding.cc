@@ -31,8 +31,16 @@ Status DecodeRlePrefix(std::string_view body, size_t count, size_t through,
   while (done < count) {
     if (done >= through) return Status::OK();  // the rest is not looked at
     uint64_t run, value;
-    if (!ParseVarint64(&p, end, &run) || !ParseVarint64(&p, end, &value) || run == 0 ||
-        run > count - done) {
+    // Runs and values of one byte each (a level's or flags' short runs): the most common.
+    if (end - p >= 2 &&
+        ((static_cast<unsigned char>(p[0]) | static_cast<unsigned char>(p[1])) & 0x80) == 0) {
+      run = static_cast<unsigned char>(p[0]);
+      value = static_cast<unsigned char>(p[1]);
+      p += 2;
+    } else if (!ParseVarint64(&p, end, &run) || !ParseVarint64(&p, end, &value)) {
+      run = 0;
+    }
+    if (run == 0 || run > count - done) {
       out->resize(base);
       return Status::DataLoss("bad run in RLE column at value " + std::to_string(done));
     }
