@@ -6,7 +6,7 @@
 //
 //   bench_query [--lines N] [--dir DIR] [--runs N] [--data DIR] [--time-slice ROWS]
 //               [--no-compact] [--only a,b] [--word-postings 0|1] [--columnar 0|1]
-//               [--keep] [--reuse] [--baselines 0|1] [--pack-columns-below BYTES]
+//               [--keep] [--reuse] [--baselines 0|1] [--pack-columns-below BYTES] [--explain]
 //
 // --pack-columns-below sets the segment writer's pack_columns_below (format version 8: column
 // blocks below that many bytes share one frame per block; hot segments default to 0).
@@ -22,7 +22,8 @@
 // records, as before issue 19's column-only aggregations), beside the default; --columnar 0 makes
 // the record path the default too. --keep leaves DIR in place at the end; --reuse queries the
 // segments a --keep run left in DIR (same --lines, the same options) without loading again (for
-// profiling the queries alone); --baselines 0 leaves out the record-path and no-index runs.
+// profiling the queries alone); --baselines 0 leaves out the record-path and no-index runs;
+// --explain prints each query's plan (one more run, untimed) after its row.
 //
 // Each row shows the rows the query evaluated (rows_scanned), how many of them it read as
 // columns only and how many it counted from postings, and the compressed bytes read. The goals
@@ -116,9 +117,13 @@ int Main(int argc, char** argv) {
   std::string only;
   bool word_postings = true;
   bool columnar = true;
-  bool keep = false, reuse = false, baselines = true;
+  bool keep = false, reuse = false, baselines = true, explain = false;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
+    if (flag == "--explain") {
+      explain = true;
+      continue;
+    }
     if (flag == "--compact" || flag == "--no-compact") {  // --compact: the default, kept
       compact = flag == "--compact";
       continue;
@@ -314,6 +319,12 @@ int Main(int argc, char** argv) {
         c.name, with.median, with.cpu_median, with.p95, u(with.scanned), u(with.from_columns),
         u(with.from_index), u(with.bytes), records.median, records.cpu_median, u(records.scanned),
         u(records.bytes), without.median, without.median / with.median, goal);
+    if (explain) {
+      req.use_indexes = true;
+      req.explain = true;
+      auto r = qe->Search(req);
+      if (r.ok()) std::printf("%s\n", r->plan.c_str());
+    }
   }
 
   // 200 identical concurrent queries (cache on, fresh key) against one.

@@ -83,6 +83,47 @@ TEST(Coding, TruncatedAndOverlongVarintsAreRejected) {
   EXPECT_FALSE(GetVarint64(&e, &v));
 }
 
+// ParseVarint64 reads eight bytes at once where eight remain: every length, at every distance
+// from the end of the input (so both of its paths), gives GetVarint64's answer.
+TEST(Coding, ParseVarint64AgreesWithGetVarint64AtEveryLengthAndPosition) {
+  std::vector<uint64_t> values;
+  for (int shift = 0; shift < 64; ++shift) {
+    uint64_t p = 1ull << shift;
+    values.push_back(p - 1);
+    values.push_back(p);
+    values.push_back(p | (p >> 1) | 1);
+  }
+  values.push_back(std::numeric_limits<uint64_t>::max());
+  std::string buf;
+  for (uint64_t v : values) PutVarint64(&buf, v);
+  for (size_t tail = 0; tail < 12; ++tail) {  // bytes after the last varint
+    std::string in = buf + std::string(tail, '\x80');
+    const char* p = in.data();
+    const char* end = in.data() + buf.size() + tail;
+    for (uint64_t v : values) {
+      uint64_t got = 0;
+      const char* before = p;
+      ASSERT_TRUE(ParseVarint64(&p, end, &got)) << v;
+      EXPECT_EQ(got, v);
+      EXPECT_EQ(static_cast<size_t>(p - before), VarintLength(v)) << v;
+    }
+    EXPECT_EQ(p, in.data() + buf.size());
+  }
+  // Truncated (the continuation bits run to the end) and overlong: rejected, nothing consumed.
+  for (size_t n = 1; n <= 11; ++n) {
+    std::string bad(n, '\xff');
+    const char* p = bad.data();
+    uint64_t v;
+    EXPECT_FALSE(ParseVarint64(&p, bad.data() + bad.size(), &v)) << n;
+    EXPECT_EQ(p, bad.data());
+  }
+  std::string over(10, '\xff');
+  over[9] = '\x02';  // a tenth byte above 1 overflows 64 bits
+  const char* p = over.data();
+  uint64_t v;
+  EXPECT_FALSE(ParseVarint64(&p, over.data() + over.size(), &v));
+}
+
 TEST(Coding, SignedVarintsKeepSmallNegativesSmall) {
   std::string buf;
   const std::vector<int64_t> values = {

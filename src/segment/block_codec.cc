@@ -119,9 +119,6 @@ Status BlockCodec::DecompressPrefix(std::string_view stored, uint64_t raw_size,
     raw->resize(raw_size);
     return kind->decompress(stored.substr(0, payload_size), raw, state);
   }
-  // The codec grows "*raw" as it writes: clear() keeps the capacity.
-  raw->clear();
-  raw->reserve(raw_size);
   return kind->decompress_prefix(stored.substr(0, payload_size), raw_size, raw, need, state);
 }
 

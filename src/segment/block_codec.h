@@ -33,10 +33,10 @@ struct BlockCodecKind {
   // Errors: DataLoss saying what is wrong.
   Status (*decompress)(std::string_view payload, std::string* raw, void** state);
   void (*free_state)(void* state);  // nullptr when the codec keeps no state
-  // Decompresses the start of "payload" (raw_size bytes in all) into "*raw" (empty), growing
-  // it as it writes: stops once "need" (given the bytes out so far) says that is enough, and
-  // leaves "*raw" holding what it wrote. nullptr: the codec cannot stop early (the caller
-  // decompresses all of it).
+  // Decompresses the start of "payload" (raw_size bytes in all) into "*raw" (its contents
+  // replaced; a reused buffer keeps its capacity): stops once "need" (given the bytes out so
+  // far) says that is enough, and leaves "*raw" holding what it wrote. nullptr: the codec cannot
+  // stop early (the caller decompresses all of it).
   Status (*decompress_prefix)(std::string_view payload, uint64_t raw_size, std::string* raw,
                               const std::function<uint64_t(std::string_view)>& need, void** state);
   // Bytes of memory "state" holds (a zstd context's tables and buffers); nullptr: none.

@@ -57,19 +57,15 @@ Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,
   out->resize(base + count);
   int64_t* dst = out->data() + base;
   uint64_t prev = 0, prev_delta = 0;
-  const auto* p = reinterpret_cast<const unsigned char*>(body.data());
-  const auto* end = p + body.size();
+  const char* p = body.data();
+  const char* const end = p + body.size();
   for (size_t row = 0; row < count; ++row) {
     uint64_t z;
-    if (p < end && *p < 0x80) {
-      z = *p++;
-    } else {
-      std::string_view rest(reinterpret_cast<const char*>(p), static_cast<size_t>(end - p));
-      if (!GetVarint64(&rest, &z)) {
-        out->resize(base);
-        return Status::DataLoss("truncated delta column at value " + std::to_string(row));
-      }
-      p = reinterpret_cast<const unsigned char*>(rest.data());
+    if (p < end && static_cast<unsigned char>(*p) < 0x80) {  // one byte: the most common
+      z = static_cast<unsigned char>(*p++);
+    } else if (!ParseVarint64(&p, end, &z)) {
+      out->resize(base);
+      return Status::DataLoss("truncated delta column at value " + std::to_string(row));
     }
     uint64_t v = static_cast<uint64_t>(ZigZagDecode(z));
     uint64_t delta = of_delta ? prev_delta + v : v;

@@ -26,18 +26,28 @@ Status DecodeRlePrefix(std::string_view body, size_t count, size_t through,
   size_t base = out->size();
   out->reserve(base + count);
   size_t done = 0;
+  const char* p = body.data();
+  const char* const end = p + body.size();
   while (done < count) {
     if (done >= through) return Status::OK();  // the rest is not looked at
     uint64_t run, value;
-    if (!GetVarint64(&body, &run) || !GetVarint64(&body, &value) || run == 0 ||
-        run > count - done) {
+    // Runs and values of one byte each (a level's or flags' short runs): the most common.
+    if (end - p >= 2 &&
+        ((static_cast<unsigned char>(p[0]) | static_cast<unsigned char>(p[1])) & 0x80) == 0) {
+      run = static_cast<unsigned char>(p[0]);
+      value = static_cast<unsigned char>(p[1]);
+      p += 2;
+    } else if (!ParseVarint64(&p, end, &run) || !ParseVarint64(&p, end, &value)) {
+      run = 0;
+    }
+    if (run == 0 || run > count - done) {
       out->resize(base);
       return Status::DataLoss("bad run in RLE column at value " + std::to_string(done));
     }
     out->insert(out->end(), run, static_cast<int64_t>(value));
     done += run;
   }
-  if (!body.empty()) {
+  if (p != end) {
     out->resize(base);
     return Status::DataLoss("RLE column has trailing bytes");
   }

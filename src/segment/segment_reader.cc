@@ -24,9 +24,18 @@ BlockCodec& ThreadCodec() {
 // Scratch for the blocks one thread reads: kept from read to read, so that a column block of a
 // MiB is not allocated (and its pages faulted in) afresh each time (docs/performance.md
 // "Reading a few rows of a block"); let go once it grew past kMaxKeptScratchBytes (a warm
-// block's). No call that uses one calls another that uses the same one.
+// block's). No call that uses one calls another that uses the same one. The message, the
+// largest column by far, has its own: a buffer is zero-filled where it grows, and a message
+// block read after a small column's block would grow it by a MiB each time.
 constexpr size_t kMaxKeptScratchBytes = 8 << 20;
-enum Scratch { kColumnsScratch, kLayoutScratch, kShapeScratch, kExtraScratch, kScratchCount };
+enum Scratch {
+  kColumnsScratch,
+  kMessageScratch,
+  kLayoutScratch,
+  kShapeScratch,
+  kExtraScratch,
+  kScratchCount
+};
 
 TextBuffer& ThreadScratch(Scratch which) {
   thread_local std::array<TextBuffer, kScratchCount> buffers;
@@ -582,12 +591,14 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
                             s.message());
   };
   TextBuffer& buf = ThreadScratch(kColumnsScratch);
+  TextBuffer& message_buf = ThreadScratch(kMessageScratch);
   std::vector<int64_t> ints;
   std::vector<std::string_view> views;
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
+    TextBuffer* field_buf = field.column == ColumnId::kMessage ? &message_buf : &buf;
     Status s =
-        DecodeBuiltinColumn(block, field, rows, selected, &buf, &ints, &views, stats, frames);
+        DecodeBuiltinColumn(block, field, rows, selected, field_buf, &ints, &views, stats, frames);
     if (!s.ok()) return fail(s);
     if (field.type == FieldType::kString) {
       // One view per row built (ReadTextColumn).
@@ -614,6 +625,17 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
   std::vector<std::vector<std::string_view>> values(ncols - builtin + 1);  // by ordinal
   std::vector<size_t> cursor(values.size(), 0);
   const size_t layout_col = static_cast<size_t>(ColumnId::kFieldLayout);
+  if (selected != nullptr) {
+    // A block none of whose rows has a dynamic field (no field column holds a value in it):
+    // the listed rows have none, and the layout, empty for every row, is not read. A whole
+    // block (ReadBlock, which `sawmill segment verify` uses) still checks the layout.
+    bool any =
+        footer_.columns[static_cast<size_t>(ColumnId::kFieldOverflow)].blocks[block].present();
+    for (size_t col = builtin; !any && col < ncols; ++col) {
+      any = footer_.columns[col].blocks[block].present();
+    }
+    if (!any) return Status::OK();
+  }
   // Every row's layout: it says where each listed row's values are in the field columns.
   std::vector<std::string_view> layout;
   TextBuffer& layout_buf = ThreadScratch(kLayoutScratch);

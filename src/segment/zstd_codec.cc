@@ -87,8 +87,12 @@ Status Decompress(std::string_view payload, std::string* raw, void** state) {
   return Status::OK();
 }
 
-// Streaming, into zstd's own window buffer and out as far as "need" asks: zstd decodes a block
-// (at most 128 KiB of output) at a time, so it stops within a block of what is needed.
+// Block by block, straight into "*raw" (zstd's buffer-less API: each block is decoded where it
+// belongs, with the bytes before it as its history), as far as "need" asks: zstd decodes a block
+// (at most 128 KiB of output) at a time, so it stops within a block of what is needed. "*raw" is
+// sized to the whole block first and cut back at the end, so a reused buffer is zero-filled only
+// where it grows past what it held before (that filling is not free at 1 MiB a block), and no
+// block is copied out of a window buffer (docs/performance.md "Reading a few rows of a block").
 Status DecompressPrefix(std::string_view payload, uint64_t raw_size, std::string* raw,
                         const std::function<uint64_t(std::string_view)>& need, void** state) {
   Contexts* ctx = StateOf(state);
@@ -96,33 +100,41 @@ Status DecompressPrefix(std::string_view payload, uint64_t raw_size, std::string
     ctx->dctx = ZSTD_createDCtx();
     ZSTD_DCtx_setParameter(ctx->dctx, ZSTD_d_format, ZSTD_f_zstd1_magicless);
   }
-  ZSTD_DCtx_reset(ctx->dctx, ZSTD_reset_session_only);
-  ZSTD_inBuffer in{payload.data(), payload.size(), 0};
-  ZSTD_outBuffer out{nullptr, 0, 0};
   const size_t total = static_cast<size_t>(raw_size);
-  for (;;) {
-    const uint64_t wanted = need(std::string_view(raw->data(), out.pos));
-    if (wanted <= out.pos || out.pos == total) break;
-    // At least a block's worth more per call: "need" may ask for one byte at a time. "*raw"
-    // grows only as far as it is written (its zero-filling is not free at 1 MiB).
-    out.size = static_cast<size_t>(
-        std::min<uint64_t>(total, std::max<uint64_t>(wanted, out.pos + ZSTD_BLOCKSIZE_MAX)));
-    raw->resize(out.size);
-    out.dst = raw->data();
-    const size_t before_in = in.pos, before_out = out.pos;
-    size_t n = ZSTD_decompressStream(ctx->dctx, &out, &in);
-    if (ZSTD_isError(n)) return Status::DataLoss(std::string("zstd: ") + ZSTD_getErrorName(n));
-    if (n == 0 && out.pos != total) {
-      return Status::DataLoss("zstd block decompressed to " + std::to_string(out.pos) +
-                              " bytes, expected " + std::to_string(total));
-    }
-    if (in.pos == before_in && out.pos == before_out) {
-      return Status::DataLoss("zstd block ends early (" + std::to_string(out.pos) + " of " +
-                              std::to_string(total) + " bytes)");
-    }
+  raw->resize(total);
+  size_t begun = ZSTD_decompressBegin(ctx->dctx);
+  if (ZSTD_isError(begun)) {
+    raw->clear();
+    return Status::DataLoss(std::string("zstd: ") + ZSTD_getErrorName(begun));
   }
-  raw->resize(out.pos);
-  return Status::OK();
+  size_t in = 0, out = 0;
+  Status result;
+  for (;;) {
+    const size_t next = ZSTD_nextSrcSizeToDecompress(ctx->dctx);
+    if (next == 0) {  // the frame is complete
+      if (out != total) {
+        result = Status::DataLoss("zstd block decompressed to " + std::to_string(out) +
+                                  " bytes, expected " + std::to_string(total));
+      }
+      break;
+    }
+    if (out == total || (out > 0 && need(std::string_view(raw->data(), out)) <= out)) break;
+    if (next > payload.size() - in) {
+      result = Status::DataLoss("zstd block ends early (" + std::to_string(out) + " of " +
+                                std::to_string(total) + " bytes)");
+      break;
+    }
+    const size_t n = ZSTD_decompressContinue(ctx->dctx, raw->data() + out, total - out,
+                                             payload.data() + in, next);
+    if (ZSTD_isError(n)) {
+      result = Status::DataLoss(std::string("zstd: ") + ZSTD_getErrorName(n));
+      break;
+    }
+    in += next;
+    out += n;
+  }
+  raw->resize(result.ok() ? out : 0);
+  return result;
 }
 
 void FreeState(void* state) { delete static_cast<Contexts*>(state); }
