@@ -25,14 +25,6 @@ prometheus::Counter& OrphansDeleted() {
   return *c;
 }
 
-// The error of a check that answers a Status or a Result (FenceMemtableAnswer answers a Result
-// on a branch being merged; either compiles, the other overload then unused).
-[[maybe_unused]] const Status& StatusOf(const Status& status) { return status; }
-template <typename T>
-const Status& StatusOf(const Result<T>& result) {
-  return result.status();
-}
-
 }  // namespace
 
 ClusterNode::ClusterNode(ClusterNodeOptions options)
@@ -138,9 +130,19 @@ Result<size_t> ClusterNode::TakeOverNow() {
   // flush"): after a gap in its heartbeats it first learns which were taken over, and its flush
   // drops their rows, before it may take any back from a taker that died in turn; else its
   // memtables would hold those rows twice, the old copies and the replayed ones.
-  if (const auto fenced = FenceMemtableAnswer(); !fenced.ok()) {
+  // An answer's fence may stand on an older confirmation (heartbeat_age_ns INT64_MAX: the
+  // querying node decides), a takeover may not: it needs this node to have read, since its
+  // last gap, which of its objects were taken over (found by the session's reading: with the
+  // read failing once after a gap, a node took its lost objects back beside their old copies).
+  const Result<storage::MemtableFence> fenced = FenceMemtableAnswer();
+  if (!fenced.ok()) {
     return Status::Unavailable("this node takes nothing over until its own rows are settled: " +
-                               StatusOf(fenced).ToString());
+                               fenced.status().ToString());
+  }
+  if (fenced->set && fenced->heartbeat_age_ns == INT64_MAX) {
+    return Status::Unavailable(
+        "this node takes nothing over until it has read which of its WAL objects were taken "
+        "over since its last gap in heartbeats (the read failed)");
   }
   // After a catalog outage (ours, so probably everyone's) a live node's heartbeat is as stale as
   // a dead one's: each gets node_timeout to beat again before its objects may be taken, or a

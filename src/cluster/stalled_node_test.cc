@@ -111,6 +111,25 @@ class RefusingCatalog final : public catalog::ForwardingCatalog {
   std::atomic<bool> refuse_{false};
 };
 
+// A node's own catalog connection whose reads of the takeover generations fail while told to.
+class UnreadableTakeoversCatalog final : public catalog::ForwardingCatalog {
+ public:
+  using ForwardingCatalog::ForwardingCatalog;
+
+  void Fail(bool fail) { fail_.store(fail); }
+
+ protected:
+  Status Before(std::string_view call) const override {
+    if (fail_.load() && call == "ReadWalTakeovers") {
+      return Status::IOError("test: the takeover generations cannot be read");
+    }
+    return Status::OK();
+  }
+
+ private:
+  std::atomic<bool> fail_{false};
+};
+
 struct Node {
   std::string id;
   StallingCatalog* wal_catalog = nullptr;  // owned by the cluster node
@@ -158,8 +177,11 @@ class StalledNodeTest : public ::testing::Test {
 
   // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.
   // "tune" adjusts its engine's options after ClusterNode::Configure (null: none).
+  void TakeBackObjectsLost(bool unreadable);
+
   Node* Add(const std::string& id, bool stalls,
-            const std::function<void(storage::EngineOptions*)>& tune = nullptr) {
+            const std::function<void(storage::EngineOptions*)>& tune = nullptr,
+            UnreadableTakeoversCatalog** node_catalog = nullptr) {
     auto node = std::make_unique<Node>();
     node->id = id;
     ClusterNodeOptions options;
@@ -178,6 +200,13 @@ class StalledNodeTest : public ::testing::Test {
       raw->wal_catalog = stalling.get();
       return std::unique_ptr<catalog::Catalog>(std::move(stalling));
     };
+    if (node_catalog != nullptr) {
+      options.wrap_node_catalog = [node_catalog](std::unique_ptr<catalog::Catalog> real) {
+        auto wrapped = std::make_unique<UnreadableTakeoversCatalog>(std::move(real));
+        *node_catalog = wrapped.get();
+        return std::unique_ptr<catalog::Catalog>(std::move(wrapped));
+      };
+    }
     auto opened = ClusterNode::Open(std::move(options));
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
     if (!opened.ok()) return nullptr;
@@ -426,9 +455,14 @@ TEST_F(StalledNodeTest, ANodeThatWokeAfterItsWalObjectsWereTakenOverDoesNotAnswe
 // until it knows which of its objects were taken while it stalled and its flush has dropped
 // their rows. Before, a's first takeover claimed them at once, and a counted and stored each of
 // those lines twice.
-TEST_F(StalledNodeTest, ANodeThatTakesBackObjectsItLostHoldsTheirLinesOnce) {
+// Node a stalls, b takes its objects over and dies before flushing them, a wakes and takes
+// them back: its memtables must hold each line once. "unreadable": a's reads of the takeover
+// generations fail from its wake until after its first takeover round.
+void StalledNodeTest::TakeBackObjectsLost(bool unreadable) {
   RefusingCatalog* refusing = nullptr;
-  Node* a = Add("node-a", /*stalls=*/true);
+  UnreadableTakeoversCatalog* a_catalog = nullptr;
+  Node* a = Add("node-a", /*stalls=*/true, nullptr, &a_catalog);
+  ASSERT_TRUE(a_catalog != nullptr);
   Node* b = Add("node-b", /*stalls=*/false, [&](storage::EngineOptions* o) {
     o->wrap_catalog = [&](std::unique_ptr<catalog::Catalog> real) {
       auto wrapped = std::make_unique<RefusingCatalog>(std::move(real));
@@ -440,6 +474,10 @@ TEST_F(StalledNodeTest, ANodeThatTakesBackObjectsItLostHoldsTheirLinesOnce) {
   BeatAll();
   Ingest(a, "a", 60);
   BeatAll();
+  // a answers a query before it stalls: it has confirmed its takeover generation once.
+  auto before = Count(a);
+  ASSERT_TRUE(before.ok()) << before.status().ToString();
+  ASSERT_EQ(CountOf(*before), 60);
   refusing->Refuse(true);
 
   // a stalls (no heartbeat): b takes its objects over and cannot flush them.
@@ -467,9 +505,15 @@ TEST_F(StalledNodeTest, ANodeThatTakesBackObjectsItLostHoldsTheirLinesOnce) {
     }
   });
   std::this_thread::sleep_for(kStall);
+  a_catalog->Fail(unreadable);
   a->cluster->Start(a->engine.get());  // its first round one heartbeat from now
   // A takeover right away (as a round may run before anything else since it woke).
   auto taken = a->cluster->TakeOverNow();
+  a_catalog->Fail(false);
+  if (unreadable) {
+    EXPECT_FALSE(taken.ok()) << "a took " << *taken
+                             << " objects over without knowing which of its own it had lost";
+  }
   // Then its rounds: every object back with a, replayed, flushed and gone.
   while ((owned_by("node-b") > 0 || WalObjectsWrittenBy("node-a") > 0) &&
          std::chrono::steady_clock::now() < deadline + std::chrono::seconds(30)) {
@@ -488,6 +532,14 @@ TEST_F(StalledNodeTest, ANodeThatTakesBackObjectsItLostHoldsTheirLinesOnce) {
   for (const auto& [message, n] : seen) EXPECT_EQ(n, 1) << message << " stored " << n << " times";
   awake = false;
   beats.join();
+}
+
+TEST_F(StalledNodeTest, ANodeThatTakesBackObjectsItLostHoldsTheirLinesOnce) {
+  TakeBackObjectsLost(/*unreadable=*/false);
+}
+
+TEST_F(StalledNodeTest, ANodeThatCannotReadWhatItLostTakesNothingBack) {
+  TakeBackObjectsLost(/*unreadable=*/true);
 }
 
 }  // namespace
