@@ -213,6 +213,11 @@ class SqliteCatalog final : public Catalog {
   // Replace's lease fence, in its transaction (sqlite_nodes.cc): OK when lease fence.name is
   // held by fence.holder at fence.epoch, else FailedPrecondition (shared_rows.h CheckLeaseFence).
   Status CheckLeaseFenceLocked(const LeaseFence& fence) const REQUIRES(mu_);
+  // Inside the caller's transaction: reads lease "name" (a free one if it has no row) into
+  // *lease and, when TakeLease gives it to "holder", stores it taken; *taken says whether.
+  // An error leaves the rollback to the caller.
+  Status TakeLeaseLocked(std::string_view name, std::string_view holder, int64_t now_ns,
+                         int64_t ttl_ns, LeaseRow* lease, bool* taken) REQUIRES(mu_);
   // sqlite_retention.cc: appends "event" in the open transaction; returns its id.
   Result<uint64_t> InsertEventLocked(const RetentionEventRow& event) REQUIRES(mu_);
 

@@ -184,34 +184,45 @@ Result<std::vector<GoneNodeRow>> SqliteCatalog::ListGoneNodes() const {
   return out;
 }
 
+Status SqliteCatalog::TakeLeaseLocked(std::string_view name, std::string_view holder,
+                                      int64_t now_ns, int64_t ttl_ns, LeaseRow* lease,
+                                      bool* taken) {
+  *lease = LeaseRow{std::string(name), "", 0, 0};
+  *taken = false;
+  {
+    Stmt st(db_, "SELECT name, holder, expires_ns, epoch FROM leases WHERE name = ?");
+    if (!st.ok()) return Error("prepare lease lookup");
+    st.Bind(1, name);
+    const int rc = st.Step();
+    if (rc == SQLITE_ROW) *lease = ReadLease(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error("lease lookup");
+  }
+  if (!TakeLease(lease, holder, now_ns, ttl_ns)) return Status::OK();  // another's, unexpired
+  Stmt st(db_,
+          "INSERT OR REPLACE INTO leases (name, holder, expires_ns, epoch) VALUES (?, ?, ?, ?)");
+  if (!st.ok()) return Error("prepare lease");
+  st.Bind(1, lease->name);
+  st.Bind(2, lease->holder);
+  st.Bind(3, lease->expires_ns);
+  st.Bind(4, static_cast<int64_t>(lease->epoch));
+  if (st.Step() != SQLITE_DONE) return Error("store lease");
+  *taken = true;
+  return Status::OK();
+}
+
 Result<LeaseRow> SqliteCatalog::AcquireLease(std::string_view name, std::string_view holder,
                                              int64_t now_ns, int64_t ttl_ns) {
   MutexLock l(&mu_);
   RETURN_IF_ERROR(CheckLeaseRequest(holder, ttl_ns));
   // BEGIN IMMEDIATE: the read and the write below are one step for every connection.
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
-  LeaseRow lease{std::string(name), "", 0, 0};
-  {
-    Stmt st(db_, "SELECT name, holder, expires_ns, epoch FROM leases WHERE name = ?");
-    if (!st.ok()) return RollbackLocked(Error("prepare lease lookup"));
-    st.Bind(1, name);
-    int rc = st.Step();
-    if (rc == SQLITE_ROW) lease = ReadLease(st);
-    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RollbackLocked(Error("lease lookup"));
+  LeaseRow lease;
+  bool taken = false;
+  if (Status s = TakeLeaseLocked(name, holder, now_ns, ttl_ns, &lease, &taken); !s.ok()) {
+    return RollbackLocked(s);
   }
-  if (!TakeLease(&lease, holder, now_ns, ttl_ns)) {
-    RETURN_IF_ERROR(Exec("ROLLBACK"));
-    return lease;  // held by another, unexpired
-  }
-  Stmt st(db_,
-          "INSERT OR REPLACE INTO leases (name, holder, expires_ns, epoch) VALUES (?, ?, ?, ?)");
-  if (!st.ok()) return RollbackLocked(Error("prepare lease"));
-  st.Bind(1, lease.name);
-  st.Bind(2, lease.holder);
-  st.Bind(3, lease.expires_ns);
-  st.Bind(4, static_cast<int64_t>(lease.epoch));
-  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("store lease"));
-  RETURN_IF_ERROR(CommitLocked());
+  // Not taken: held by another, unexpired; nothing was written.
+  RETURN_IF_ERROR(taken ? CommitLocked() : Exec("ROLLBACK"));
   return lease;
 }
 
@@ -224,29 +235,14 @@ Result<std::vector<LeaseRow>> SqliteCatalog::AcquireLeases(const std::vector<std
   // (nothing to skip, unlike PostgreSQL).
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   std::vector<LeaseRow> out;
-  size_t held = 0;
   for (const std::string& name : names) {
-    if (held == max) break;
-    LeaseRow lease{name, "", 0, 0};
-    {
-      Stmt st(db_, "SELECT name, holder, expires_ns, epoch FROM leases WHERE name = ?");
-      if (!st.ok()) return RollbackLocked(Error("prepare lease lookup"));
-      st.Bind(1, name);
-      int rc = st.Step();
-      if (rc == SQLITE_ROW) lease = ReadLease(st);
-      if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RollbackLocked(Error("lease lookup"));
+    if (out.size() == max) break;
+    LeaseRow lease;
+    bool taken = false;
+    if (Status s = TakeLeaseLocked(name, holder, now_ns, ttl_ns, &lease, &taken); !s.ok()) {
+      return RollbackLocked(s);
     }
-    if (!TakeLease(&lease, holder, now_ns, ttl_ns)) continue;  // another's
-    Stmt st(db_,
-            "INSERT OR REPLACE INTO leases (name, holder, expires_ns, epoch) VALUES (?, ?, ?, ?)");
-    if (!st.ok()) return RollbackLocked(Error("prepare lease"));
-    st.Bind(1, lease.name);
-    st.Bind(2, lease.holder);
-    st.Bind(3, lease.expires_ns);
-    st.Bind(4, static_cast<int64_t>(lease.epoch));
-    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("store lease"));
-    ++held;
-    out.push_back(std::move(lease));
+    if (taken) out.push_back(std::move(lease));
   }
   RETURN_IF_ERROR(CommitLocked());
   return out;
