@@ -87,13 +87,6 @@ void SortUniqueHashes(std::vector<uint64_t>* hashes, std::vector<uint64_t>* scra
   v.erase(std::unique(v.begin(), v.end()), v.end());
 }
 
-void BloomBuilder::TakeDistinct(std::vector<uint64_t>* out) {
-  std::vector<uint64_t> scratch;
-  SortUniqueHashes(&hashes_, &scratch);
-  out->assign(hashes_.begin(), hashes_.end());
-  hashes_.clear();
-}
-
 void BloomBuilder::Finish(std::string* out, size_t* distinct_out) {
   std::vector<uint64_t> scratch;
   SortUniqueHashes(&hashes_, &scratch);

@@ -30,8 +30,6 @@ class BloomBuilder {
   // Appends the serialized filter to "*out" and clears the builder (keeping its capacity).
   // "distinct_out", when not null, receives the number of distinct keys.
   void Finish(std::string* out, size_t* distinct_out = nullptr);
-  // The distinct hashes added so far, sorted (clears the builder like Finish).
-  void TakeDistinct(std::vector<uint64_t>* out);
 
  private:
   std::vector<uint64_t> hashes_;
