@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "common/coding.h"
+#include "common/string_pair_hash.h"
 #include "index/index_kind.h"
 #include "index/word_hash.h"
 #include "objstore/local_directory_store.h"
@@ -157,12 +158,8 @@ class Writer {
 // seq(i) for i < n. Returns row numbers in write order; empty when that is the order given.
 template <typename Rows>
 std::vector<uint32_t> SortedOrder(const Rows& rows, size_t n, uint32_t slice_rows) {
-  struct PairHash {
-    size_t operator()(const std::pair<std::string_view, std::string_view>& p) const {
-      return std::hash<std::string_view>()(p.first) * 31 + std::hash<std::string_view>()(p.second);
-    }
-  };
-  std::unordered_map<std::pair<std::string_view, std::string_view>, uint32_t, PairHash> groups;
+  std::unordered_map<std::pair<std::string_view, std::string_view>, uint32_t, StringViewPairHash>
+      groups;
   std::vector<std::pair<std::string_view, std::string_view>> names;
   std::vector<uint32_t> group_of(n);
   uint32_t last = UINT32_MAX;

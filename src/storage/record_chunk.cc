@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/coding.h"
+#include "common/string_pair_hash.h"
 
 namespace sawmill::storage {
 
@@ -332,12 +333,8 @@ ChunkRows::ChunkRows(const std::vector<Chunk>& chunks) : chunks_(chunks) {
   wanted_.resize(chunks.size());
   // (service, host) pairs by name, as views of groups_' strings; rows of one source often come
   // in runs, so the previous row's group is tried first.
-  struct PairHash {
-    size_t operator()(const std::pair<std::string_view, std::string_view>& p) const {
-      return std::hash<std::string_view>()(p.first) * 31 + std::hash<std::string_view>()(p.second);
-    }
-  };
-  std::unordered_map<std::pair<std::string_view, std::string_view>, uint32_t, PairHash> group_of;
+  std::unordered_map<std::pair<std::string_view, std::string_view>, uint32_t, StringViewPairHash>
+      group_of;
   uint32_t last = UINT32_MAX;
   for (uint32_t c = 0; c < chunks.size(); ++c) {
     const std::shared_ptr<const RawChunk> rows = chunks[c]->Rows();
