@@ -152,7 +152,8 @@ class Job {
     newest_ = !aggregates_ && limit_ > 0;
     time_col_ = options_.time_field_ts ? segment::kColTs : segment::kColIngestTs;
     pinned_ = PinnedPartition(*query_->filter, options_.partitions);
-    if (options_.use_indexes) id_eq_ = IdEqualityOf(*query_->filter);
+    // The record path (columnar off: before/after benchmarks) reads every row as a record.
+    if (options_.use_indexes && options_.columnar) id_eq_ = IdEqualityOf(*query_->filter);
     filter_mask_ =
         ColumnsOf(*query_->filter) | time_col_ | segment::kColIngestTs | segment::kColSeq;
     if (aggregates_) {
