@@ -711,6 +711,8 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   scratch_.prefix_split = scratch_.text_layouts && version >= 6;
   // Version 7: time columns divided by their common divisor, hex ids as bytes (both tiers).
   scratch_.hex = version >= 7;
+  // Version 10: text rows that begin with an RFC 3339 UTC time keep it as nanoseconds.
+  scratch_.iso_prefix = version >= 10;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
     // kKindBlock data lives in the kind_index directory, which format version 3 added.
     if (kind->new_builder == nullptr ||
