@@ -148,6 +148,9 @@ std::shared_ptr<storage::Snapshot> WarmSnapshot(const std::vector<Record>& recor
   warm.block_rows = warm.time_slice_rows = block_rows;
   warm.text_zstd_level = warm.other_zstd_level = warm.metadata_zstd_level = 0;
   warm.word_postings.counts_above_rows = 0;
+  // As the warm tier does relative to its blocks: words without a digit from one row on in
+  // segments of more than one block.
+  warm.word_postings.letter_words_above_rows = block_rows;
   uint64_t id = 1;
   for (size_t start = 0; start < records.size(); start += per_segment, ++id) {
     std::vector<Record> part(
@@ -333,6 +336,16 @@ TEST(WordCountsDifferential, OneRowWordsOfALargeSegmentComeFromPostings) {
   }
   // The rule before read the words' blocks whole (8,192 rows each, the last 5,424).
   EXPECT_GE(read_before, 20u * 5424u);
+  // The warm tier's segments of more than one block follow the same rule.
+  TempDir warm_dir("wordcounts_large_warm");
+  auto warm = WarmSnapshot(records, warm_dir.path(), records.size(), 8192);
+  for (const std::string& w : letters) {
+    SCOPED_TRACE("warm, letter word " + w);
+    Outcome count = Count(warm, records, w, AllTime());
+    ASSERT_EQ(count.planned.rows, count.brute.rows);
+    EXPECT_EQ(count.planned.stats.rows_scanned, 0u) << count.planned.plan;
+    EXPECT_EQ(count.planned.stats.rows_counted_from_index, rows_of[w]);
+  }
   for (const std::string& w : digits) {
     SCOPED_TRACE("word with a digit " + w);
     Outcome count = Count(snap, records, w, AllTime());
