@@ -845,6 +845,9 @@ int Main(int argc, char** argv) {
       index::WordPostingsRule rule;
       uint32_t layout = 0;  // WriterOptions::word_postings_version
     };
+    // The rule before words without a digit were posted from one row (session 11's).
+    index::WordPostingsRule main_rule = DefaultWordPostingsRule();
+    main_rule.letter_words_above_rows = UINT64_MAX;
     const Rule rules[] = {
         {"none", false, {}},
         {"all words", true, {}},
@@ -857,6 +860,8 @@ int Main(int argc, char** argv) {
         {"no numbers, 3 rows to 0.1%", true, {3, 0, false, 0.001, 0}},
         {"chosen, layout 2 (no counts of the unposted words)", true, DefaultWordPostingsRule(), 2},
         {"chosen (DefaultWordPostingsRule)", true, DefaultWordPostingsRule()},
+        {"chosen without letter words below 3 rows (main before it)", true, main_rule},
+        {"chosen, every word (ids too) from 1 row", true, {1, 0, false, 0.001, 16, 0}},
     };
     std::printf(
         "## Word postings: segment bytes (word postings bytes) per rule\n\n| dataset | lines |");

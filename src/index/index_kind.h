@@ -86,6 +86,11 @@ struct WordPostingsRule {
   // written in segments of more than this many rows; smaller segments get version 2, without
   // them (a count of such a word then reads its blocks).
   uint64_t counts_above_rows = 0;
+  // In segments of more than this many rows, words without a digit (index::IsLetterWord:
+  // "accountname", not ids, hex or times) are posted from one row on, whatever min_rows: a rare
+  // word of a large segment (one or two of its hundreds of thousands of rows) is then answered
+  // from postings, where below min_rows its blocks were read whole. UINT64_MAX: never.
+  uint64_t letter_words_above_rows = UINT64_MAX;
 };
 
 // Which exact-value fields of the writer's indexed_fields get postings in a segment's inverted

@@ -30,6 +30,17 @@ inline bool IsNumberWord(std::string_view word) {
   return true;
 }
 
+// True for a word without an ASCII digit: letters and bytes >= 0x80 only ("accountname",
+// "refused"). The word postings post such words from one row on in large segments
+// (WordPostingsRule::letter_words_above_rows): they are what a person searches for, while the
+// near-unique words of a log (ids, hashes, hex, times) almost all hold a digit.
+inline bool IsLetterWord(std::string_view word) {
+  for (char c : word) {
+    if (c >= '0' && c <= '9') return false;
+  }
+  return true;
+}
+
 // Calls fn(std::string_view word) for each word of "text" as index/tokenizer.h splits and folds
 // them, in order, without allocating per call: a word without upper-case ASCII is a view into
 // "text", any other is folded into "*scratch" (reused between calls). The view is valid only

@@ -28,11 +28,14 @@
 // lengths each predict their own kind of bytes, so zstd compresses the columns 15-20 % smaller
 // than the entries word by word (docs/format/index.md "Word postings").
 // min_rows: words in fewer rows are not posted. flags bit 0: number words
-// (IsNumberWord) are posted. "rows" is the segment's row count. Entries and unposted words are
-// sorted by their bytes; unposted words are those above the rule's row limit, listed (up to
-// version 2) only when min_rows is 1 (otherwise a word not found is "cannot tell" anyway), always
+// (IsNumberWord) are posted; bit 1: words without a digit (IsLetterWord) are posted from one row
+// on whatever min_rows (WordPostingsRule::letter_words_above_rows), so such a word not found is
+// in no row. "rows" is the segment's row count. Entries and unposted words are sorted by their
+// bytes; unposted words are those above the rule's row limit, listed (up to version 2) only when
+// min_rows is 1 or bit 1 is set (otherwise a word not found is "cannot tell" anyway), always
 // from version 3 (they carry their row counts); words below min_rows and unposted numbers are not
-// listed.
+// listed. Builds before bit 1 ignore it: they answer the posted words and "cannot tell" for the
+// rest, as for any block with min_rows above 1.
 // Written from segment format version 3 (the kind_index directory); a segment without the
 // block answers the same queries through the blooms and by reading blocks, and so does a build
 // that knows only version 1 (the reader leaves out a kind block of a newer version).
@@ -54,6 +57,7 @@ namespace {
 
 constexpr uint32_t kVersion = 3;  // written by default; 1 and 2 are still read and can be written
 constexpr uint64_t kFlagNumbers = 1;
+constexpr uint64_t kFlagLetterWords = 2;
 // Version 2's words spelt out are at most this many times the block's bytes. Front coding lets
 // a word repeat all of the word before it, so a crafted block could otherwise spell out the
 // square of its size (n words each one byte longer than the last); the writer shares fewer
@@ -117,17 +121,20 @@ class WordPostingsBuilder final : public IndexBuilder {
         rows_ <= rule_.small_segment_rows ? 1 : std::max<uint32_t>(1, rule_.min_rows);
     // Words were dropped at the cap: a word not found may be one of them.
     if (capped_) min_rows = std::max<uint32_t>(min_rows, 2);
+    // Words without a digit from one row on in a large segment (flag bit 1): not when the cap
+    // dropped words (one of them may have been such a word).
+    const bool letters = !capped_ && min_rows > 1 && rows_ > rule_.letter_words_above_rows;
     // The counts per block (version 3) only in segments above the rule's size.
     const uint32_t version = version_ >= 3 && rows_ <= rule_.counts_above_rows ? 2 : version_;
     std::vector<const Entry*> posted, unposted;
     for (const Entry* e : sorted) {
       if (!rule_.numbers && IsNumberWord(e->word)) continue;
-      if (e->rows < min_rows) continue;
+      if (e->rows < min_rows && !(letters && IsLetterWord(e->word))) continue;
       if (e->rows <= max_rows) {
         posted.push_back(e);
-      } else if (min_rows <= 1 || version >= 3) {
-        // Listed so that "not found" still proves absence (with min_rows > 1 it cannot anyway),
-        // and from version 3 with its rows in each block.
+      } else if (min_rows <= 1 || letters || version >= 3) {
+        // Listed so that "not found" still proves absence (with min_rows > 1 and no flag bit 1
+        // it cannot anyway), and from version 3 with its rows in each block.
         unposted.push_back(e);
       }
     }
@@ -136,7 +143,7 @@ class WordPostingsBuilder final : public IndexBuilder {
     part.version = version;
     std::string& out = part.blobs.emplace_back();
     PutVarint32(&out, min_rows);
-    PutVarint64(&out, rule_.numbers ? kFlagNumbers : 0);
+    PutVarint64(&out, (rule_.numbers ? kFlagNumbers : 0) | (letters ? kFlagLetterWords : 0));
     PutVarint64(&out, rows_);
     PutVarint64(&out, posted.size());
     if (version == 1) {
@@ -429,7 +436,10 @@ class WordPostingsView final : public IndexView {
       *at = static_cast<size_t>(frequent - unposted_.begin());
       return State::kFrequent;
     }
-    return min_rows_ <= 1 ? State::kAbsent : State::kUnknown;
+    // Not found: no row holds it when every word (min_rows 1), or every word without a digit
+    // (flag bit 1), of one row and up was posted or listed.
+    if (min_rows_ <= 1 || (letters_ && IsLetterWord(*folded))) return State::kAbsent;
+    return State::kUnknown;
   }
 
   // "block_count": the segment's row blocks (version 3 counts rows in each).
@@ -453,6 +463,7 @@ class WordPostingsView final : public IndexView {
                               " rows, the segment has " + std::to_string(segment_rows));
     }
     view->numbers_ = (flags & kFlagNumbers) != 0;
+    view->letters_ = (flags & kFlagLetterWords) != 0;
     view->version_ = version;
     view->block_count_ = block_count;
     Status st = version == 1 ? view->ParseEntries(in, posted) : view->ParseColumns(in, posted);
@@ -651,6 +662,7 @@ class WordPostingsView final : public IndexView {
   std::string text_;  // version 2: the words, spelt out
   uint32_t min_rows_ = 1;
   bool numbers_ = true;
+  bool letters_ = false;  // flag bit 1: words without a digit posted from one row on
   uint64_t rows_ = 0;
   std::vector<std::string_view> words_;  // posted, sorted
   uint32_t version_ = 2;

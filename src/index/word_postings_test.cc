@@ -127,13 +127,24 @@ TEST(WordPostings, RandomMessagesAgreeWithTheTokenizer) {
       const char* seps[] = {" ", ", ", "", "/", "\t", "=", ".."};
       t += seps[rng() % 7];
     }
+    // Words of one or two rows: letters only (posted from one row under letter_words_above_rows),
+    // and with a digit (left to min_rows).
+    if (i % 101 == 0) t += " once" + std::string(1, static_cast<char>('a' + i % 26)) + "q";
+    if (i % 103 == 0) t += " id" + std::to_string(i / 2) + "x";
     texts.push_back(t);
   }
   std::vector<Record> rows = Messages(texts);
+  WordPostingsRule letters3{3, 1000, true, 0.01, 40};
+  letters3.letter_words_above_rows = 2999;  // the segment's 3,000 rows are above it
+  WordPostingsRule letters5{5, 0, false, 1.0, 0};
+  letters5.letter_words_above_rows = 0;
+  WordPostingsRule not_above{3, 0, false, 1.0, 0};
+  not_above.letter_words_above_rows = 3000;  // not above: min_rows for every word
   for (uint32_t version : {1u, 2u, 3u})
     for (WordPostingsRule rule :
          {WordPostingsRule{}, WordPostingsRule{1, 0, false, 0.2, 0},
-          WordPostingsRule{3, 1000, true, 0.01, 40}, WordPostingsRule{5, 5000, false, 1.0, 0}}) {
+          WordPostingsRule{3, 1000, true, 0.01, 40}, WordPostingsRule{5, 5000, false, 1.0, 0},
+          letters3, letters5, not_above}) {
       SCOPED_TRACE("layout version " + std::to_string(version));
       auto view = Open(Build(rows, WithMessage(rule, version), 128), 24, version);
       ASSERT_NE(view, nullptr);
@@ -142,6 +153,7 @@ TEST(WordPostings, RandomMessagesAgreeWithTheTokenizer) {
         for (const std::string& w : Tokenize(t)) words.insert(w);
       }
       words.insert("absent");
+      words.insert("absent7");
       for (const std::string& w : words) {
         std::vector<uint32_t> expected;
         for (uint32_t r = 0; r < texts.size(); ++r) {
@@ -153,7 +165,9 @@ TEST(WordPostings, RandomMessagesAgreeWithTheTokenizer) {
                                  ? 1e300
                                  : std::max<double>(static_cast<double>(rule.max_rows_floor),
                                                     std::floor(rule.max_fraction * texts.size()));
-        const uint32_t min_rows = texts.size() <= rule.small_segment_rows ? 1 : rule.min_rows;
+        const bool letters = texts.size() > rule.letter_words_above_rows && IsLetterWord(w);
+        const uint32_t min_rows =
+            texts.size() <= rule.small_segment_rows || letters ? 1 : rule.min_rows;
         bool left_out = (!rule.numbers && IsNumberWord(w)) ||
                         static_cast<double>(expected.size()) > limit ||
                         (min_rows > 1 && expected.size() < min_rows);
@@ -188,6 +202,50 @@ TEST(WordPostings, ADamagedOrNewerBlockDoesNotOpen) {
     EXPECT_FALSE(OpenKindBlock(Kind(), version, trailing, 1).ok());
     // Version 3 counts rows in each block of the segment: made for one block, not two.
     EXPECT_EQ(OpenKindBlock(Kind(), version, good, 2).ok(), version < 3);
+  }
+}
+
+// letter_words_above_rows: in a segment of more rows, a word without a digit is posted from its
+// one row although min_rows is 3, and one that is nowhere is "no row" (the segment is pruned);
+// a word with a digit in one row is still "cannot tell". In a segment of at most that many rows
+// (and under main's rule, which had no such field) the one-row word is "cannot tell" too.
+TEST(WordPostings, LetterWordsOfOneRowArePostedInLargeSegments) {
+  std::vector<std::string> texts;
+  for (int i = 0; i < 40; ++i) texts.push_back("user logged in from gateway");
+  texts[17] = "AccountName missing for user 4d1c8b7b";
+  texts[29] = "user deadbeef42 logged in";
+  std::vector<Record> rows = Messages(texts);
+  FieldPredicate p;
+  p.field = "message";
+  p.builtin = true;
+  p.op = FieldPredicate::Op::kWord;
+  for (uint64_t above : {uint64_t{0}, uint64_t{39}, uint64_t{40}, UINT64_MAX}) {
+    SCOPED_TRACE("letter_words_above_rows " + std::to_string(above));
+    for (uint32_t version : {1u, 2u, 3u}) {
+      WordPostingsRule rule{3, 0, false, 0.5, 16};
+      rule.letter_words_above_rows = above;
+      auto view = Open(Build(rows, WithMessage(rule, version), 8), 5, version);
+      ASSERT_NE(view, nullptr);
+      const bool large = above < 40;
+      const std::optional<std::vector<uint32_t>> row17 =
+          large ? std::optional<std::vector<uint32_t>>(std::vector<uint32_t>{17}) : std::nullopt;
+      EXPECT_EQ(RowsOf(*view, "accountname"), row17);
+      EXPECT_EQ(RowsOf(*view, "missing"), row17);
+      p.value = "nowhere";
+      EXPECT_EQ(view->SegmentMayMatch(p), !large);
+      EXPECT_EQ(
+          RowsOf(*view, "nowhere"),
+          large ? std::optional<std::vector<uint32_t>>(std::vector<uint32_t>{}) : std::nullopt);
+      // With a digit: below min_rows whatever the segment's size.
+      EXPECT_EQ(RowsOf(*view, "deadbeef42"), std::nullopt);
+      EXPECT_EQ(RowsOf(*view, "4d1c8b7b"), std::nullopt);
+      p.value = "nowhere42";
+      EXPECT_TRUE(view->SegmentMayMatch(p));
+      // Above the row limit (20 of 40 rows): listed, never "no row".
+      EXPECT_EQ(RowsOf(*view, "user"), std::nullopt);
+      p.value = "gateway";
+      EXPECT_TRUE(view->SegmentMayMatch(p));
+    }
   }
 }
 

@@ -9,12 +9,15 @@
 // matches, and a deadline or a hang-up that stops the page part way.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <random>
 
 #include "common/env.h"
 #include "common/hash.h"
+#include "index/tokenizer.h"
+#include "index/word_hash.h"
 #include "query/executor.h"
 #include "query/parser.h"
 #include "query/random_query_test_util.h"
@@ -87,6 +90,11 @@ std::shared_ptr<storage::Snapshot> Spread(const std::vector<Record>& records,
         wo.word_postings.min_rows = 1;
         wo.word_postings.max_fraction = 1.0;
         wo.value_postings = index::ValuePostingsRule();  // near-unique trace ids posted too
+      } else {
+        // The default rule as in a large segment (these are small): words in fewer than 3 rows
+        // posted only when they hold no digit (letter_words_above_rows).
+        wo.word_postings.small_segment_rows = 0;
+        wo.word_postings.letter_words_above_rows = 100;
       }
       segment::SegmentInfo info;
       info.id = id;
@@ -147,6 +155,23 @@ TEST_F(NewestFirst, PagesAgreeWithBruteForceOverPartitionsSegmentsAndMemtables) 
   ASSERT_EQ((*snapshot_)->memtables.size(), kPartitions);
   size_t traced = 700;
   while (records[traced].trace_id.empty()) ++traced;
+  // Words of one row: one without a digit (posted in every segment with word postings), one
+  // with a digit (below min_rows in the segments of the default rule: blooms and a read).
+  std::map<std::string, int> word_rows;
+  for (const Record& r : records) {
+    std::vector<std::string> words = index::Tokenize(r.message);
+    std::sort(words.begin(), words.end());
+    words.erase(std::unique(words.begin(), words.end()), words.end());
+    for (const std::string& w : words) ++word_rows[w];
+  }
+  std::string letter_word, digit_word;
+  for (const auto& [w, n] : word_rows) {
+    if (n != 1 || w.size() < 6 || index::IsNumberWord(w)) continue;
+    std::string& slot = index::IsLetterWord(w) ? letter_word : digit_word;
+    if (slot.empty()) slot = w;
+  }
+  ASSERT_FALSE(letter_word.empty());
+  ASSERT_FALSE(digit_word.empty());
   const std::vector<std::string> queries = {
       "*",
       "service=hdfs",
@@ -162,6 +187,8 @@ TEST_F(NewestFirst, PagesAgreeWithBruteForceOverPartitionsSegmentsAndMemtables) 
       "NOT level=INFO",
       "service=zookeeper OR trace_id=" + records[traced].trace_id,
       "nosuchword",
+      "\"" + letter_word + "\"",
+      "\"" + digit_word + "\"",
       "level=WARN | head 3",
       "service=hadoop | fields seq, host, message",
   };

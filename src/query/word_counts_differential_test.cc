@@ -22,6 +22,7 @@
 #include "query/parser.h"
 #include "query/test_dataset.h"
 #include "query/time_range.h"
+#include "segment/segment.h"
 #include "segment/segment_file_reader.h"
 
 namespace sawmill::query {
@@ -147,6 +148,9 @@ std::shared_ptr<storage::Snapshot> WarmSnapshot(const std::vector<Record>& recor
   warm.block_rows = warm.time_slice_rows = block_rows;
   warm.text_zstd_level = warm.other_zstd_level = warm.metadata_zstd_level = 0;
   warm.word_postings.counts_above_rows = 0;
+  // As the warm tier does relative to its blocks: words without a digit from one row on in
+  // segments of more than one block.
+  warm.word_postings.letter_words_above_rows = block_rows;
   uint64_t id = 1;
   for (size_t start = 0; start < records.size(); start += per_segment, ++id) {
     std::vector<Record> part(
@@ -270,6 +274,92 @@ TEST(WordCountsDifferential, GeneratedCorpus) {
   EXPECT_GT(common.brute.stats.rows_matched, records.size() / 20);
   EXPECT_NE(common.planned.plan.find("counts per block"), std::string::npos);
   EXPECT_GT(totals.from_block_counts, 5u);
+}
+
+// A word in one or two rows of a large segment (the benchmark corpus's rare word is in 1 or 2
+// rows of each compacted segment of hundreds of thousands at 10,000,000 lines): under the default
+// rule a word without a digit is posted from one row on in any segment above 8,192 rows, so its
+// count comes from postings (no row, no block read) and its newest hits read only its own rows,
+// no block scanned whole. Words with a digit (ids, hex) stay below min_rows: the blooms and a
+// read of their blocks answer them, as the brute force does. Under the rule before
+// (letter_words_above_rows never) the same counts read every row of their blocks.
+TEST(WordCountsDifferential, OneRowWordsOfALargeSegmentComeFromPostings) {
+  TempDir dir("wordcounts_large");
+  bench::CorpusFacts facts;
+  const std::vector<Record> records =
+      testing::GeneratedCorpusRecords(30000, dir.path() + "/corpus.ndjson", &facts);
+  ASSERT_EQ(records.size(), 30000u);
+  // Words of one or two rows, with and without a digit (numbers are never posted), the
+  // corpus's rare word first.
+  std::vector<std::pair<size_t, std::string>> by_rows = WordsByRows(records);
+  std::vector<std::string> letters = {facts.rare_word}, digits;
+  std::map<std::string, size_t> rows_of;
+  for (const auto& [n, w] : by_rows) {
+    rows_of[w] = n;
+    if (n > 2) continue;
+    (index::IsLetterWord(w) ? letters : digits).push_back(w);
+  }
+  ASSERT_LE(rows_of[facts.rare_word], 2u);
+  ASSERT_GT(letters.size(), 20u);
+  ASSERT_GT(digits.size(), 20u);
+  std::mt19937 rng(1919);
+  std::shuffle(letters.begin() + 1, letters.end(), rng);
+  std::shuffle(digits.begin(), digits.end(), rng);
+  letters.resize(20);
+  digits.resize(10);
+  index::WordPostingsRule before = segment::DefaultWordPostingsRule();
+  before.letter_words_above_rows = UINT64_MAX;
+  TempDir one("wordcounts_large_one"), old("wordcounts_large_before");
+  // One segment of the 30,000 rows in default 8,192-row blocks (no memtable, no old layout).
+  auto snap = BuildSnapshot(records, one.path(), records.size(), 0, 8192, 0);
+  auto snap_before = BuildSnapshot(records, old.path(), records.size(), 0, 8192, 0, &before);
+  ExecOptions newest = AllTime();
+  newest.limit = 100;
+  uint64_t read_before = 0;
+  for (const std::string& w : letters) {
+    SCOPED_TRACE("letter word " + w);
+    Outcome count = Count(snap, records, w, AllTime());
+    ASSERT_EQ(count.planned.rows, count.brute.rows);
+    EXPECT_EQ(count.brute.stats.rows_matched, rows_of[w]);
+    EXPECT_EQ(count.planned.stats.rows_scanned, 0u) << count.planned.plan;
+    EXPECT_EQ(count.planned.stats.blocks_read, 0u);
+    EXPECT_EQ(count.planned.stats.rows_counted_from_index, rows_of[w]);
+    auto query = std::make_shared<const Query>(*ParseQuery("\"" + w + "\""));
+    ExecResult page = Execute(snap, query, newest);
+    ExecResult brute = BruteForce(records, *query, newest);
+    ASSERT_EQ(page.hits.size(), brute.hits.size());
+    for (size_t i = 0; i < page.hits.size(); ++i) EXPECT_EQ(page.hits[i].seq, brute.hits[i].seq);
+    // Only the word's own rows are looked at: no block scanned whole.
+    EXPECT_LE(page.stats.rows_scanned, rows_of[w]) << page.plan;
+    EXPECT_LE(page.stats.blocks_read, rows_of[w]);
+    read_before += Count(snap_before, records, w, AllTime()).planned.stats.rows_scanned;
+  }
+  // The rule before read the words' blocks whole (8,192 rows each, the last 5,424).
+  EXPECT_GE(read_before, 20u * 5424u);
+  // The warm tier's segments of more than one block follow the same rule.
+  TempDir warm_dir("wordcounts_large_warm");
+  auto warm = WarmSnapshot(records, warm_dir.path(), records.size(), 8192);
+  for (const std::string& w : letters) {
+    SCOPED_TRACE("warm, letter word " + w);
+    Outcome count = Count(warm, records, w, AllTime());
+    ASSERT_EQ(count.planned.rows, count.brute.rows);
+    EXPECT_EQ(count.planned.stats.rows_scanned, 0u) << count.planned.plan;
+    EXPECT_EQ(count.planned.stats.rows_counted_from_index, rows_of[w]);
+  }
+  for (const std::string& w : digits) {
+    SCOPED_TRACE("word with a digit " + w);
+    Outcome count = Count(snap, records, w, AllTime());
+    ASSERT_EQ(count.planned.rows, count.brute.rows);
+    auto query = std::make_shared<const Query>(*ParseQuery("\"" + w + "\""));
+    ExecResult page = Execute(snap, query, newest);
+    ExecResult brute = BruteForce(records, *query, newest);
+    ASSERT_EQ(page.hits.size(), brute.hits.size());
+    for (size_t i = 0; i < page.hits.size(); ++i) EXPECT_EQ(page.hits[i].seq, brute.hits[i].seq);
+  }
+  // A word without a digit that no row holds: the postings prove it, nothing is read.
+  Outcome absent = Count(snap, records, "nosuchwordanywhere", AllTime());
+  EXPECT_EQ(absent.planned.rows, absent.brute.rows);
+  EXPECT_EQ(absent.planned.stats.blocks_read, 0u);
 }
 
 }  // namespace
