@@ -31,6 +31,7 @@
 #include "cluster/cluster_test_nodes.h"
 #include "cluster/fanout.h"
 #include "cluster/segment_refresh.h"
+#include "common/hash.h"
 #include "common/mutex.h"
 #include "objstore/local_directory_store.h"
 #include "query/query_engine.h"
@@ -130,6 +131,14 @@ class FlushWatchingCatalog final : public catalog::ForwardingCatalog {
   using ForwardingCatalog::ForwardingCatalog;
 
   void Die() { dead_.store(true); }
+  // The node dies right after the "n"th registration or a later one commits while another
+  // registration runs (so that one fails: killed between the two flushes' commits);
+  // "on_death" runs then (the node's other catalogs die with it).
+  void DieMidFlushAfter(int n, std::function<void()> on_death) {
+    die_after_ = n;
+    on_death_ = std::move(on_death);
+  }
+  bool dead() const { return dead_.load(); }
   int most_at_once() const { return most_.load(); }
   int registered() const { return registered_.load(); }
 
@@ -143,8 +152,11 @@ class FlushWatchingCatalog final : public catalog::ForwardingCatalog {
     std::this_thread::sleep_for(std::chrono::milliseconds(15));
     auto change = dead_.load() ? Result<uint64_t>(Status::IOError("test: node killed"))
                                : target()->RegisterSegment(row, node, fence);
+    if (change.ok() && ++registered_ >= die_after_ && running_.load() >= 2 && !dead_.load()) {
+      dead_.store(true);
+      if (on_death_) on_death_();
+    }
     --running_;
-    if (change.ok()) ++registered_;
     return change;
   }
 
@@ -157,6 +169,8 @@ class FlushWatchingCatalog final : public catalog::ForwardingCatalog {
  private:
   std::atomic<bool> dead_{false};
   std::atomic<int> running_{0}, most_{0}, registered_{0};
+  int die_after_ = INT32_MAX;  // set before the node flushes
+  std::function<void()> on_death_;
 };
 
 // A node's own catalog connection whose reads of the takeover generations fail while told to.
@@ -583,7 +597,7 @@ void StalledNodeTest::TakeBackObjectsLost(bool unreadable) {
 }
 
 // A cluster node flushing two memtables at once (flush_threads 2; docs/cluster.md "Exactly once
-// across nodes"): while it ingests lines of four partitions and flushes all the time, its
+// across nodes"): while it ingests lines of two partitions and flushes all the time, its
 // registrations mark WAL objects flushed (each holding lines of every partition) and its WAL
 // trims delete them. It is killed mid-flush (every catalog call of its process fails from that
 // moment), and another node takes its WAL objects over. Every acknowledged line is then in
@@ -605,8 +619,19 @@ TEST_F(StalledNodeTest, TwoFlushThreadsLoseNoLineAndStoreNoneTwiceWhenTheNodeIsK
   // and skips those a registered segment of that partition holds.
   Node* b = Add("node-b", /*stalls=*/false, [](storage::EngineOptions* o) { o->partitions = 4; });
   ASSERT_TRUE(a != nullptr && b != nullptr && watching != nullptr);
+  watching->DieMidFlushAfter(40, [a] { a->wal_catalog->Die(); });
   BeatAll();
 
+  // Two hosts of two partitions: the two flushes of a round hold every line not yet in a
+  // segment, so a marking that left the other flush's memtable out would mark objects whose
+  // lines only that memtable holds (an active memtable of another partition would hide it).
+  std::vector<std::string> hosts;
+  for (int h = 0; hosts.size() < 2; ++h) {
+    const std::string host = "host" + std::to_string(h);
+    if (hosts.empty() || PartitionOf("svc", host, 4) != PartitionOf("svc", hosts[0], 4)) {
+      hosts.push_back(host);
+    }
+  }
   std::atomic<bool> running{true};
   std::vector<std::string> acknowledged;
   std::thread beats([&] {
@@ -621,7 +646,7 @@ TEST_F(StalledNodeTest, TwoFlushThreadsLoseNoLineAndStoreNoneTwiceWhenTheNodeIsK
       std::vector<std::string> messages;
       for (int i = 0; i < 16; ++i) {
         Record r = Line("b" + std::to_string(batch), i);
-        r.host = "host" + std::to_string(i % 8);  // every partition in each batch
+        r.host = hosts[i % 2];  // both partitions in each batch
         messages.push_back(r.message);
         lines.push_back(std::move(r));
       }
@@ -633,11 +658,13 @@ TEST_F(StalledNodeTest, TwoFlushThreadsLoseNoLineAndStoreNoneTwiceWhenTheNodeIsK
   std::thread flusher([&] {
     while (running.load()) a->engine->Flush().IgnoreError();
   });
-  // Flushes run (two at once) until the kill, mid-flush.
-  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (watching->registered() < 40 && std::chrono::steady_clock::now() < until) {
+  // Flushes run (two at once) until the kill, between the commits of two flushes running at
+  // once: the one still running fails.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!watching->dead() && std::chrono::steady_clock::now() < until) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  EXPECT_TRUE(watching->dead()) << "no two registrations ran at once after the 40th";
   watching->Die();
   a->wal_catalog->Die();
   running = false;
