@@ -370,15 +370,24 @@ struct LeaseRow {
   friend bool operator==(const LeaseRow&, const LeaseRow&) = default;
 };
 
-// The lease a job's commit is made under (Replace): the commit happens only if, inside its own
-// transaction, lease "name" is still held by "holder" at "epoch" (docs/cluster.md "Job leases as
-// built"). A node that stalled past the lease's ttl while another took the job over cannot then
-// commit what it did under the lease, however late its commit arrives.
+// The lease a job's commit is made under (Replace, Update, RetireSegments, SweepSegmentObjects):
+// the commit happens only if, inside its own transaction, lease "name" is still held by "holder"
+// at "epoch" (docs/cluster.md "Job leases as built"). A node that stalled past the lease's ttl
+// while another took the job over cannot then commit what it did under the lease, however late
+// its commit arrives.
 struct LeaseFence {
   std::string name;
   std::string holder;
   uint64_t epoch = 0;
 };
+
+// What every refusal of a commit for its LeaseFence says (FailedPrecondition), so that a job can
+// tell it from its other FailedPreconditions (retention's "a hold was recorded since").
+inline constexpr std::string_view kLeaseFenceRefused = "the commit made under it is refused";
+inline bool IsLeaseFenceRefusal(const Status& s) {
+  return s.code() == StatusCode::kFailedPrecondition &&
+         s.message().find(kLeaseFenceRefused) != std::string::npos;
+}
 
 // The most names AcquireLeases takes in one call.
 inline constexpr size_t kMaxLeasesPerCall = 256;
@@ -486,8 +495,25 @@ class Catalog {
   // Errors: NotFound for an unknown id.
   virtual Status SetState(uint64_t id, std::string_view state) = 0;
   // Rewrites every column of each row (matched by id) in one transaction: reconciliation's
-  // repairs from the segment files. Errors: NotFound if a row does not exist.
-  virtual Status Update(const std::vector<SegmentRow>& rows) = 0;
+  // repairs from the segment files, and a cold move's new location, under its partition's lease
+  // "fence" as Replace (null: none). Errors: NotFound if a row does not exist;
+  // FailedPrecondition naming the lease and its holder when the fence does not hold (nothing
+  // changes then).
+  virtual Status Update(const std::vector<SegmentRow>& rows, const LeaseFence* fence) = 0;
+  Status Update(const std::vector<SegmentRow>& rows) { return Update(rows, nullptr); }
+
+  // The segment sweep of a cluster's shared store (docs/cluster.md "Orphan segment objects"), in
+  // one transaction: of "paths" (objects of store "store"), those no segment row names are
+  // recorded as swept, and returned: the caller may delete exactly those. From then on no
+  // registration may name a swept object (Replace, Insert and RegisterSegment refuse it with
+  // FailedPrecondition), so an upload registered late (its node stalled past the sweep's grace)
+  // can never name an object the sweep deletes. Records older than "keep_ns" before "now_ns" are
+  // dropped in the same transaction (bounded: one row per orphan swept in that time). With a
+  // "fence" (the sweep's job lease), only while the lease holds, as Replace. Errors:
+  // FailedPrecondition when the fence does not hold (nothing recorded).
+  virtual Result<std::vector<std::string>> SweepSegmentObjects(
+      std::string_view store, const std::vector<std::string>& paths, int64_t now_ns,
+      int64_t keep_ns, const LeaseFence* fence) = 0;
 
   // Rows matching "filter", ordered by id.
   virtual Result<std::vector<SegmentRow>> List(const ListFilter& filter = {}) const = 0;
@@ -667,9 +693,15 @@ class Catalog {
   // changed, when an event other than a segment_delete was recorded after "decided_after" (the
   // id of the newest event when the decision was made: a hold or a policy change since may keep
   // these segments): FailedPrecondition. Errors: NotFound if a row is not registered.
+  // With a "fence" (the retention round's job lease), only while the lease holds, as Replace:
+  // FailedPrecondition naming the lease and its holder otherwise.
   virtual Status RetireSegments(const std::vector<RetiredSegmentRow>& retired,
                                 const std::vector<RetentionEventRow>& events,
-                                uint64_t decided_after) = 0;
+                                uint64_t decided_after, const LeaseFence* fence) = 0;
+  Status RetireSegments(const std::vector<RetiredSegmentRow>& retired,
+                        const std::vector<RetentionEventRow>& events, uint64_t decided_after) {
+    return RetireSegments(retired, events, decided_after, nullptr);
+  }
   virtual Result<std::vector<RetiredSegmentRow>> ListRetiredSegments() const = 0;
   // Events matching "filter", newest first.
   virtual Result<std::vector<RetentionEventRow>> ListRetentionEvents(

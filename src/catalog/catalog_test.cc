@@ -1393,6 +1393,87 @@ TEST_P(CatalogTest, AReplaceUnderALeaseCommitsOnlyWhileItsHolderHoldsItAtItsEpoc
   EXPECT_EQ(ids(), (std::vector<uint64_t>{5}));
 }
 
+// Retention's deletion, a cold move's update and the segment sweep's record carry their job's
+// lease like Replace: a node that stalled while another took the job commits nothing.
+TEST_P(CatalogTest, RetirementsUpdatesAndSweepsUnderALeaseCommitOnlyWhileItsHolderHoldsIt) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Insert(Row(1)).ok());
+  ASSERT_TRUE(c->Insert(Row(2)).ok());
+  ASSERT_TRUE(c->AcquireLease("retention", "node-a", 100, 50).ok());  // epoch 1
+  ASSERT_EQ(c->AcquireLease("retention", "node-b", 200, 50)->epoch, 2u);
+  const LeaseFence a1{"retention", "node-a", 1}, b2{"retention", "node-b", 2};
+  const RetiredSegmentRow r1{1, "t1", 3, 100, 199, "local", Row(1).path, 300};
+  auto decided = c->LastRetentionEventId();
+  ASSERT_TRUE(decided.ok());
+  Status late = c->RetireSegments({r1}, {}, *decided, &a1);
+  EXPECT_EQ(late.code(), StatusCode::kFailedPrecondition) << late.ToString();
+  EXPECT_TRUE(IsLeaseFenceRefusal(late)) << late.ToString();
+  EXPECT_NE(late.message().find("node-b"), std::string::npos) << late.ToString();
+  EXPECT_TRUE(c->Get(1)->has_value());
+  EXPECT_TRUE(c->ListRetiredSegments()->empty());
+  ASSERT_TRUE(c->RetireSegments({r1}, {}, *decided, &b2).ok());
+  EXPECT_FALSE(c->Get(1)->has_value());
+
+  SegmentRow moved = Row(2);
+  moved.tier = std::string(kTierCold);
+  moved.store = std::string(kColdStore);
+  moved.path = "segments/t1/2.seg";
+  EXPECT_TRUE(IsLeaseFenceRefusal(c->Update({moved}, &a1)));
+  EXPECT_EQ(c->Get(2)->value().path, Row(2).path);
+  ASSERT_TRUE(c->Update({moved}, &b2).ok());
+  EXPECT_EQ(c->Get(2)->value().path, moved.path);
+
+  auto refused = c->SweepSegmentObjects(kColdStore, {"segments/t1/9.seg"}, 300, 1000, &a1);
+  EXPECT_TRUE(IsLeaseFenceRefusal(refused.status())) << refused.status().ToString();
+  auto swept = c->SweepSegmentObjects(kColdStore, {"segments/t1/9.seg"}, 300, 1000, &b2);
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  EXPECT_EQ(*swept, (std::vector<std::string>{"segments/t1/9.seg"}));
+}
+
+// The sweep records the objects it deletes in the transaction that finds them named by no row,
+// and no registration names one afterwards: an upload registered after the sweep read the
+// catalog (its node stalled past the grace) cannot name an object the sweep deletes.
+TEST_P(CatalogTest, ASweptObjectIsNeverRegistered) {
+  auto c = OpenCatalog();
+  auto shared = [](uint64_t id, const std::string& path) {
+    SegmentRow r = Row(id);
+    r.store = std::string(kColdStore);
+    r.path = path;
+    return r;
+  };
+  ASSERT_TRUE(c->Insert(shared(1, "segments/t1/1.seg")).ok());
+  auto swept = c->SweepSegmentObjects(
+      kColdStore, {"segments/t1/1.seg", "segments/t1/2.seg", "segments/t1/3.seg"}, 1000, 500,
+      nullptr);
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  // The named one is not swept.
+  EXPECT_EQ(*swept, (std::vector<std::string>{"segments/t1/2.seg", "segments/t1/3.seg"}));
+  Status insert = c->Insert(shared(2, "segments/t1/2.seg"));
+  EXPECT_EQ(insert.code(), StatusCode::kFailedPrecondition) << insert.ToString();
+  EXPECT_NE(insert.message().find("segments/t1/2.seg"), std::string::npos) << insert.ToString();
+  EXPECT_EQ(c->Replace({1}, {shared(3, "segments/t1/3.seg")}).code(),
+            StatusCode::kFailedPrecondition);
+  auto registered = c->RegisterSegment(shared(4, "segments/t1/2.seg"), "node-a", nullptr);
+  EXPECT_EQ(registered.status().code(), StatusCode::kFailedPrecondition);
+  auto rows = c->List();
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);
+  EXPECT_EQ((*rows)[0].id, 1u);  // the refused Replace removed nothing either
+  // Another store's object of the same name is another object.
+  SegmentRow local = Row(5);
+  local.path = "segments/t1/2.seg";
+  EXPECT_TRUE(c->Insert(local).ok());
+  // Swept again (a deletion that failed is retried): still swept.
+  swept = c->SweepSegmentObjects(kColdStore, {"segments/t1/2.seg"}, 1200, 500, nullptr);
+  ASSERT_TRUE(swept.ok());
+  EXPECT_EQ(*swept, (std::vector<std::string>{"segments/t1/2.seg"}));
+  // Records older than "keep" go with a later sweep: 3 (swept at 1000) is forgotten at 1600,
+  // 2 (swept again at 1200) is not.
+  ASSERT_TRUE(c->SweepSegmentObjects(kColdStore, {}, 1600, 500, nullptr).ok());
+  EXPECT_TRUE(c->Insert(shared(6, "segments/t1/3.seg")).ok());
+  EXPECT_EQ(c->Insert(shared(7, "segments/t1/2.seg")).code(), StatusCode::kFailedPrecondition);
+}
+
 #ifndef SAWMILL_CATALOG_TEST_PG
 TEST_P(CatalogTest, NodesHeartbeatAndAreRemoved) {
   auto c = OpenCatalog();
@@ -2032,6 +2113,38 @@ TEST_F(PgCatalogTest, ALeaseIsNotTakenOverWhileACommitUnderItRuns) {
   EXPECT_EQ(a->Replace({2}, {Row(3)}, &fence).code(), StatusCode::kFailedPrecondition);
   const LeaseFence b2{"compaction/3", "node-b", 2};
   EXPECT_TRUE(b->Replace({2}, {Row(3)}, &b2).ok());
+}
+
+// A sweep and a registration of one object on two connections at once: the sweep waits for the
+// registration's commit and then finds the object named (it is not swept); before the lock, both
+// committed, and the sweep deleted an object a row names.
+TEST_F(PgCatalogTest, ASweepWaitsForARegistrationOfTheSameObjectInFlight) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  SegmentRow row = Row(1);
+  row.store = std::string(kColdStore);
+  row.path = "segments/t1/1.seg";
+  std::atomic<bool> sweep_done{false};
+  Result<std::vector<std::string>> swept = std::vector<std::string>{};
+  std::thread sweeper;
+  a->SetCommitHook([&] {
+    sweeper = std::thread([&] {
+      swept =
+          b->SweepSegmentObjects(kColdStore, {row.path, "segments/t1/2.seg"}, 1000, 500, nullptr);
+      sweep_done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(sweep_done.load());  // waiting for this registration
+    return Status::OK();
+  });
+  auto registered = a->RegisterSegment(row, "node-a", nullptr);
+  a->SetCommitHook(nullptr);
+  sweeper.join();
+  ASSERT_TRUE(registered.ok()) << registered.status().ToString();
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  EXPECT_EQ(*swept, (std::vector<std::string>{"segments/t1/2.seg"}));
 }
 
 TEST_F(PgCatalogTest, TwoNodesTakingOverOneDeadNodeSplitItsWalObjectsAndSeqBlocksDoNotMeet) {

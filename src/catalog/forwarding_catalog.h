@@ -35,9 +35,18 @@ class ForwardingCatalog : public Catalog {
     return target_->SetState(id, state);
   }
 
-  Status Update(const std::vector<SegmentRow>& rows) override {
+  using Catalog::Update;
+  Status Update(const std::vector<SegmentRow>& rows, const LeaseFence* fence) override {
     if (Status s = Before("Update"); !s.ok()) return s;
-    return target_->Update(rows);
+    return target_->Update(rows, fence);
+  }
+
+  Result<std::vector<std::string>> SweepSegmentObjects(std::string_view store,
+                                                       const std::vector<std::string>& paths,
+                                                       int64_t now_ns, int64_t keep_ns,
+                                                       const LeaseFence* fence) override {
+    if (Status s = Before("SweepSegmentObjects"); !s.ok()) return s;
+    return target_->SweepSegmentObjects(store, paths, now_ns, keep_ns, fence);
   }
 
   Result<std::vector<SegmentRow>> List(const ListFilter& filter) const override {
@@ -272,11 +281,12 @@ class ForwardingCatalog : public Catalog {
     return target_->ListComplianceRules();
   }
 
+  using Catalog::RetireSegments;
   Status RetireSegments(const std::vector<RetiredSegmentRow>& retired,
-                        const std::vector<RetentionEventRow>& events,
-                        uint64_t decided_after) override {
+                        const std::vector<RetentionEventRow>& events, uint64_t decided_after,
+                        const LeaseFence* fence) override {
     if (Status s = Before("RetireSegments"); !s.ok()) return s;
-    return target_->RetireSegments(retired, events, decided_after);
+    return target_->RetireSegments(retired, events, decided_after, fence);
   }
 
   Result<std::vector<RetiredSegmentRow>> ListRetiredSegments() const override {

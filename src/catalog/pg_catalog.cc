@@ -197,6 +197,9 @@ CREATE TABLE IF NOT EXISTS segment_changes (
 CREATE TABLE IF NOT EXISTS segment_origins (
   segment_id BIGINT PRIMARY KEY, node TEXT NOT NULL, registered BIGINT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS swept_objects (
+  store TEXT NOT NULL, path TEXT NOT NULL, swept_ns BIGINT NOT NULL, PRIMARY KEY (store, path)
+);
 INSERT INTO meta (key, value) VALUES ('segment_change', 0), ('segment_changes_pruned', 0)
   ON CONFLICT (key) DO NOTHING;
 CREATE OR REPLACE FUNCTION sawmill_segment_changed() RETURNS trigger LANGUAGE plpgsql AS $fn$
@@ -558,9 +561,55 @@ class PgCatalog final : public Catalog {
       // transaction, or committed before and is seen here.
       if (fence != nullptr) RETURN_IF_ERROR(CheckLeaseFenceLocked(*fence));
       for (uint64_t id : removed) RETURN_IF_ERROR(DeleteSegmentLocked(id));
+      RETURN_IF_ERROR(CheckNotSweptLocked(added));
       for (const SegmentRow& row : added) RETURN_IF_ERROR(InsertLocked(row));
       return Status::OK();
     });
+  }
+
+  Result<std::vector<std::string>> SweepSegmentObjects(std::string_view store,
+                                                       const std::vector<std::string>& paths,
+                                                       int64_t now_ns, int64_t keep_ns,
+                                                       const LeaseFence* fence) override {
+    MutexLock l(&mu_);
+    std::vector<std::string> sorted = paths;
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    std::string array = "{";
+    for (const std::string& path : sorted) {
+      if (array.size() > 1) array += ',';
+      array += QuoteArrayElement(path);
+    }
+    array += '}';
+    std::vector<std::string> swept;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      swept.clear();
+      if (fence != nullptr) RETURN_IF_ERROR(CheckLeaseFenceLocked(*fence));
+      // Each object's lock, in path order, as a registration naming it takes it
+      // (CheckNotSweptLocked): a registration either committed first (its row is seen below) or
+      // waits for this commit and then finds the object swept.
+      RETURN_IF_ERROR(Run("lock swept objects",
+                          "SELECT pg_advisory_xact_lock(hashtext('sawmill.object.' || $1::text || "
+                          "'/' || p)) FROM unnest($2::text[]) AS p ORDER BY p",
+                          Params().Text(store).Text(array))
+                          .status());
+      RETURN_IF_ERROR(Run("prune swept objects", "DELETE FROM swept_objects WHERE swept_ns < $1",
+                          Params().Int(now_ns - keep_ns))
+                          .status());
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          Run("record swept objects",
+              "INSERT INTO swept_objects (store, path, swept_ns) SELECT $1::text, p, $3::bigint "
+              "FROM unnest($2::text[]) AS p WHERE NOT EXISTS (SELECT 1 FROM segments s WHERE "
+              "s.store = $1::text AND s.path = p) ON CONFLICT (store, path) DO UPDATE SET swept_ns "
+              "= "
+              "excluded.swept_ns RETURNING path",
+              Params().Text(store).Text(array).Int(now_ns)));
+      for (int i = 0; i < r.rows(); ++i) swept.push_back(r.Text(i, 0));
+      return Status::OK();
+    }));
+    std::sort(swept.begin(), swept.end());
+    return swept;
   }
 
   Status SetState(uint64_t id, std::string_view state) override {
@@ -574,9 +623,11 @@ class PgCatalog final : public Catalog {
     });
   }
 
-  Status Update(const std::vector<SegmentRow>& rows) override {
+  using Catalog::Update;
+  Status Update(const std::vector<SegmentRow>& rows, const LeaseFence* fence) override {
     MutexLock l(&mu_);
     return Change([&]() -> Status {
+      if (fence != nullptr) RETURN_IF_ERROR(CheckLeaseFenceLocked(*fence));
       for (const SegmentRow& row : rows) {
         ASSIGN_OR_RETURN(
             PgResult r,
@@ -1538,11 +1589,14 @@ class PgCatalog final : public Catalog {
         });
   }
 
+  using Catalog::RetireSegments;
   Status RetireSegments(const std::vector<RetiredSegmentRow>& retired,
-                        const std::vector<RetentionEventRow>& events,
-                        uint64_t decided_after) override {
+                        const std::vector<RetentionEventRow>& events, uint64_t decided_after,
+                        const LeaseFence* fence) override {
     MutexLock l(&mu_);
     return RetentionChange([&]() -> Status {
+      // First, and kept to the commit (as Replace's).
+      if (fence != nullptr) RETURN_IF_ERROR(CheckLeaseFenceLocked(*fence));
       ASSIGN_OR_RETURN(PgResult c, Run("check the retention record",
                                        "SELECT id, action FROM retention_events WHERE id > $1 AND "
                                        "action != 'segment_delete' ORDER BY id LIMIT 1",
@@ -2071,6 +2125,7 @@ class PgCatalog final : public Catalog {
     RETURN_IF_ERROR(Change([&]() -> Status {
       // The fence first: nothing is written (and no number taken) for a fenced node.
       if (fence != nullptr) RETURN_IF_ERROR(CheckFenceLocked(row, node, fence));
+      RETURN_IF_ERROR(CheckNotSweptLocked({row}));
       RETURN_IF_ERROR(InsertLocked(row));
       // The insert's trigger took the number and holds its row until the commit.
       ASSIGN_OR_RETURN(PgResult r,
@@ -2442,6 +2497,27 @@ class PgCatalog final : public Catalog {
     ASSIGN_OR_RETURN(PgResult r, Run("delete segment " + std::to_string(id),
                                      "DELETE FROM segments WHERE id = $1", Params().Uint(id)));
     if (r.affected() != 1) return NotRegistered(id);
+    return Status::OK();
+  }
+
+  // In the open transaction: takes the lock of each object "rows" name (in (store, path) order,
+  // as SweepSegmentObjects takes them), held to the commit, and refuses (catalog.h
+  // SweepSegmentObjects) a row naming an object the segment sweep recorded.
+  Status CheckNotSweptLocked(const std::vector<SegmentRow>& rows) const REQUIRES(mu_) {
+    std::vector<const SegmentRow*> sorted;
+    for (const SegmentRow& row : rows) sorted.push_back(&row);
+    std::sort(sorted.begin(), sorted.end(), [](const SegmentRow* a, const SegmentRow* b) {
+      return std::tie(a->store, a->path) < std::tie(b->store, b->path);
+    });
+    for (const SegmentRow* row : sorted) {
+      ASSIGN_OR_RETURN(
+          PgResult r,
+          Run("check swept object " + row->path,
+              "SELECT pg_advisory_xact_lock(hashtext('sawmill.object.' || $1::text || '/' || "
+              "$2::text)), EXISTS (SELECT 1 FROM swept_objects WHERE store = $1 AND path = $2)",
+              Params().Text(row->store).Text(row->path)));
+      if (r.rows() == 1 && r.Bool(0, 1)) return SweptObject(*row, name_);
+    }
     return Status::OK();
   }
 

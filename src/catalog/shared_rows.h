@@ -78,11 +78,20 @@ inline Status CheckLeaseFence(const LeaseFence& fence, const std::optional<Lease
                     : lease->holder.empty() ? "is free (epoch " + std::to_string(lease->epoch) + ")"
                                             : "is held by " + lease->holder + " (epoch " +
                                                   std::to_string(lease->epoch) + ")";
-  return Status::FailedPrecondition(catalog + ": the lease " + fence.name + " " + now +
-                                    ", not by " + fence.holder + " (epoch " +
-                                    std::to_string(fence.epoch) +
-                                    "): the commit made under it is refused (the job was taken "
-                                    "over or given up)");
+  return Status::FailedPrecondition(
+      catalog + ": the lease " + fence.name + " " + now + ", not by " + fence.holder + " (epoch " +
+      std::to_string(fence.epoch) + "): " + std::string(kLeaseFenceRefused) +
+      " (the job was taken over or given up)");
+}
+
+// The refusal of a registration (Replace, Insert, RegisterSegment) of "row", whose object the
+// segment sweep recorded as swept (catalog.h SweepSegmentObjects): it is deleted, or about to be.
+inline Status SweptObject(const SegmentRow& row, const std::string& catalog) {
+  return Status::FailedPrecondition(
+      catalog + ": segment " + std::to_string(row.id) + " names " + row.store + " object " +
+      row.path +
+      ", which the segment sweep found named by no row for its whole grace and deletes: its "
+      "upload is not registered (write it again)");
 }
 
 // The lease decision of AcquireLease, on the row as stored ("lease"): when "holder" may take or

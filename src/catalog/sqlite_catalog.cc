@@ -64,8 +64,9 @@ CREATE INDEX IF NOT EXISTS idempotency_keys_by_age ON idempotency_keys (created_
 // Segment changes (catalog.h "Segment changes"): every insert, update and delete of a segment row
 // is numbered by a trigger, whatever call made it (AUTOINCREMENT: numbers are never reused, and
 // SQLite's single writer commits them in order); segment_origins names the node that flushed a
-// segment registered with RegisterSegment. Additive: an older build ignores the tables and its
-// changes are still numbered by the triggers.
+// segment registered with RegisterSegment; swept_objects holds the objects the segment sweep
+// deletes, which no registration may name (SweepSegmentObjects). Additive: an older build ignores
+// the tables and its changes are still numbered by the triggers.
 constexpr const char* kSegmentChangeSchema = R"sql(
 CREATE TABLE IF NOT EXISTS segment_changes (
   change_id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -77,6 +78,12 @@ CREATE TABLE IF NOT EXISTS segment_origins (
   segment_id INTEGER PRIMARY KEY,
   node TEXT NOT NULL,
   registered INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS swept_objects (
+  store TEXT NOT NULL,
+  path TEXT NOT NULL,
+  swept_ns INTEGER NOT NULL,
+  PRIMARY KEY (store, path)
 );
 CREATE TRIGGER IF NOT EXISTS segment_added AFTER INSERT ON segments BEGIN
   INSERT INTO segment_changes (segment_id, removed, at_ns)
@@ -306,6 +313,16 @@ Status SqliteCatalog::RaiseMaxIdLocked(uint64_t id) {
 }
 
 Status SqliteCatalog::InsertLocked(const SegmentRow& row) {
+  {
+    // A swept object is never named again: the sweep deleted it, or is about to.
+    Stmt swept(db_, "SELECT swept_ns FROM swept_objects WHERE store = ? AND path = ?");
+    if (!swept.ok()) return Error("prepare swept object check");
+    swept.Bind(1, row.store);
+    swept.Bind(2, row.path);
+    const int rc = swept.Step();
+    if (rc == SQLITE_ROW) return SweptObject(row, "catalog " + path_);
+    if (rc != SQLITE_DONE) return Error("swept object check");
+  }
   Stmt st(db_,
           "INSERT INTO segments (id, tenant, partition, min_ts, max_ts, min_ingest_ts, "
           "max_ingest_ts, min_seq, max_seq, rows, bytes, raw_bytes, tier, path, state, created, "
@@ -351,6 +368,37 @@ Status SqliteCatalog::Replace(const std::vector<uint64_t>& removed,
   return CommitLocked();
 }
 
+Result<std::vector<std::string>> SqliteCatalog::SweepSegmentObjects(
+    std::string_view store, const std::vector<std::string>& paths, int64_t now_ns, int64_t keep_ns,
+    const LeaseFence* fence) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  if (fence != nullptr) {
+    if (Status s = CheckLeaseFenceLocked(*fence); !s.ok()) return RollbackLocked(std::move(s));
+  }
+  {
+    Stmt prune(db_, "DELETE FROM swept_objects WHERE swept_ns < ?");
+    if (!prune.ok()) return RollbackLocked(Error("prepare swept object prune"));
+    prune.Bind(1, now_ns - keep_ns);
+    if (prune.Step() != SQLITE_DONE) return RollbackLocked(Error("prune swept objects"));
+  }
+  std::vector<std::string> swept;
+  for (const std::string& path : paths) {
+    Stmt st(db_,
+            "INSERT INTO swept_objects (store, path, swept_ns) SELECT ?1, ?2, ?3 WHERE NOT "
+            "EXISTS (SELECT 1 FROM segments WHERE store = ?1 AND path = ?2) ON CONFLICT (store, "
+            "path) DO UPDATE SET swept_ns = excluded.swept_ns");
+    if (!st.ok()) return RollbackLocked(Error("prepare swept object"));
+    st.Bind(1, store);
+    st.Bind(2, path);
+    st.Bind(3, now_ns);
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("record swept object " + path));
+    if (sqlite3_changes(db_) == 1) swept.push_back(path);
+  }
+  RETURN_IF_ERROR(CommitLocked());
+  return swept;
+}
+
 Status SqliteCatalog::SetState(uint64_t id, std::string_view state) {
   MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -370,9 +418,12 @@ Status SqliteCatalog::SetState(uint64_t id, std::string_view state) {
   return CommitLocked();
 }
 
-Status SqliteCatalog::Update(const std::vector<SegmentRow>& rows) {
+Status SqliteCatalog::Update(const std::vector<SegmentRow>& rows, const LeaseFence* fence) {
   MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  if (fence != nullptr) {
+    if (Status s = CheckLeaseFenceLocked(*fence); !s.ok()) return RollbackLocked(std::move(s));
+  }
   for (const SegmentRow& row : rows) {
     Stmt st(db_,
             "UPDATE segments SET tenant = ?2, partition = ?3, min_ts = ?4, max_ts = ?5, "

@@ -53,7 +53,12 @@ class SqliteCatalog final : public Catalog {
   Status Replace(const std::vector<uint64_t>& removed, const std::vector<SegmentRow>& added,
                  const LeaseFence* fence) override;
   Status SetState(uint64_t id, std::string_view state) override;
-  Status Update(const std::vector<SegmentRow>& rows) override;
+  using Catalog::Update;
+  Status Update(const std::vector<SegmentRow>& rows, const LeaseFence* fence) override;
+  Result<std::vector<std::string>> SweepSegmentObjects(std::string_view store,
+                                                       const std::vector<std::string>& paths,
+                                                       int64_t now_ns, int64_t keep_ns,
+                                                       const LeaseFence* fence) override;
   Result<std::vector<SegmentRow>> List(const ListFilter& filter = {}) const override;
   Result<std::optional<SegmentRow>> Get(uint64_t id) const override;
 
@@ -122,9 +127,10 @@ class SqliteCatalog final : public Catalog {
                                               const RetentionEventRow& event) override;
   Status RemoveComplianceRule(uint64_t id, const RetentionEventRow& event) override;
   Result<std::vector<ComplianceRuleRow>> ListComplianceRules() const override;
+  using Catalog::RetireSegments;
   Status RetireSegments(const std::vector<RetiredSegmentRow>& retired,
-                        const std::vector<RetentionEventRow>& events,
-                        uint64_t decided_after) override;
+                        const std::vector<RetentionEventRow>& events, uint64_t decided_after,
+                        const LeaseFence* fence) override;
   Result<std::vector<RetiredSegmentRow>> ListRetiredSegments() const override;
   Result<std::vector<RetentionEventRow>> ListRetentionEvents(
       const RetentionEventFilter& filter) const override;

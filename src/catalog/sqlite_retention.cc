@@ -331,9 +331,12 @@ Result<std::vector<ComplianceRuleRow>> SqliteCatalog::ListComplianceRules() cons
 
 Status SqliteCatalog::RetireSegments(const std::vector<RetiredSegmentRow>& retired,
                                      const std::vector<RetentionEventRow>& events,
-                                     uint64_t decided_after) {
+                                     uint64_t decided_after, const LeaseFence* fence) {
   MutexLock l(&mu_);
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  if (fence != nullptr) {
+    if (Status s = CheckLeaseFenceLocked(*fence); !s.ok()) return RollbackLocked(std::move(s));
+  }
   {
     // A hold or a policy change recorded since the decision may keep some of these segments.
     Stmt st(db_,

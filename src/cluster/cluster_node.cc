@@ -270,6 +270,13 @@ std::optional<std::map<std::string, uint64_t>> ClusterNode::KnownTakeovers() con
   return known_;
 }
 
+int64_t ClusterNode::SweptObjectsKeptNs() const {
+  // A registration the record refuses comes from an upload at least a grace old whose node
+  // stalled that long; a day (or four graces) past the sweep is far beyond any such stall, and
+  // bounds the table to the orphans of that time (mostly compaction inputs, one row each).
+  return std::max<int64_t>(24 * 3600 * kNanosPerSecond, 4 * options_.segment_orphan_grace_ns);
+}
+
 Result<size_t> ClusterNode::SweepSegmentsNow() {
   if (segment_store_ == nullptr) return Status::FailedPrecondition("no shared segment store");
   // The store first, then the catalog: an object registered in between is named.
@@ -293,13 +300,23 @@ Result<size_t> ClusterNode::SweepSegmentsNow() {
   first_seen_ = std::move(seen);  // gone or named since: forgotten
   size_t deleted = 0;
   if (!due.empty()) {
-    // Asked once more just before deleting: never an object the catalog names.
-    ASSIGN_OR_RETURN(rows, node_catalog_->List());
-    named.clear();
-    for (const catalog::SegmentRow& row : rows) named.insert(row.path);
+    // Asked once more just before deleting, in one transaction that also records the objects
+    // no row names as swept, so that no registration names them afterwards (an upload whose
+    // node stalled past the grace is refused, not registered over a deleted object): never an
+    // object the catalog names, however late a registration comes. Under the sweep's lease,
+    // checked before and in that transaction (storage/job_gate.h): a node that lost it while
+    // it listed deletes nothing.
+    std::vector<std::string> swept;
+    RETURN_IF_ERROR(storage::CommitUnderJobLease([&](const catalog::LeaseFence* fence) {
+      auto recorded = node_catalog_->SweepSegmentObjects(
+          catalog::kColdStore, due, clock_->NowNanos(), SweptObjectsKeptNs(), fence);
+      if (!recorded.ok()) return recorded.status();
+      swept = std::move(recorded).value();
+      return Status::OK();
+    }));
+    due = std::move(swept);
   }
   for (const std::string& name : due) {
-    if (named.count(name) > 0) continue;
     Status s = segment_store_->Delete(name);
     if (s.ok() || s.IsNotFound()) {
       ++deleted;
@@ -333,6 +350,7 @@ Result<size_t> ClusterNode::SweepSegmentsNow() {
 void ClusterNode::SweepRound() {
   // One node sweeps at a time: the one holding the job's lease.
   if (!storage::MayRunJob("segment_sweep")) return;
+  storage::JobRound round("segment_sweep");  // a lost lease abandons it before its deletions
   auto deleted = SweepSegmentsNow();
   if (!deleted.ok()) {
     spdlog::warn("segment sweep failed (retried next round): {}", deleted.status().ToString());

@@ -114,6 +114,8 @@ class ClusterNode {
   // One sweep of orphan segment objects now, without asking for the lease (tests; the rounds
   // ask): returns how many objects were deleted.
   Result<size_t> SweepSegmentsNow();
+  // How long the catalog keeps the record of a swept object (Catalog::SweepSegmentObjects).
+  int64_t SweptObjectsKeptNs() const;
 
  private:
   explicit ClusterNode(ClusterNodeOptions options);

@@ -174,6 +174,7 @@ std::vector<std::string> JobLeases::ClaimSome(const std::vector<std::string>& na
     held_[lease.name] = lease.epoch;
     claimed_[lease.name] = lease.epoch;
     renewed_ns_[lease.name] = now_ns;
+    ++rounds_[lease.name];
     got.push_back(lease.name);
   }
   return got;
@@ -186,6 +187,11 @@ void JobLeases::ReleaseSome(const std::vector<std::string>& names) {
     MutexLock lock(&mu_);
     if (stopped_) return;  // Stop gave up every lease
     for (const std::string& name : names) {
+      // Another round of this node (an admin's beside the background one) still works under
+      // it: kept until the last lets go.
+      auto r = rounds_.find(name);
+      if (r != rounds_.end() && --r->second > 0) continue;
+      if (r != rounds_.end()) rounds_.erase(r);
       if (held_.erase(name) > 0) held.push_back(name);
       claimed_.erase(name);
       renewed_ns_.erase(name);
@@ -232,6 +238,7 @@ void JobLeases::Stop(bool release) {
     MutexLock lock(&mu_);
     for (const auto& [job, epoch] : held_) jobs.push_back(job);
     held_.clear();
+    rounds_.clear();
   }
   for (const std::string& job : jobs) {
     if (Status s = catalog_->ReleaseLease(job, options_.holder); !s.ok()) {

@@ -61,7 +61,9 @@ class JobLeases final : public storage::PartitionLeases {
   uint64_t Epoch(std::string_view job) const;
 
   // Partition leases (storage::PartitionLeases): Catalog::AcquireLeases for "names"; each taken
-  // is held and renewed as a claimed job until ReleaseSome. Refused (none) after Stop.
+  // is held and renewed as a claimed job until ReleaseSome (by every round that took it: each
+  // ClaimSome that returns a name is matched by one ReleaseSome of it). Refused (none) after
+  // Stop.
   std::vector<std::string> ClaimSome(const std::vector<std::string>& names, size_t max) override;
   void ReleaseSome(const std::vector<std::string>& names) override;
   // This node's holder and the epoch of the last claim of "job", while it holds it at that epoch.
@@ -91,6 +93,9 @@ class JobLeases final : public storage::PartitionLeases {
   std::map<std::string, uint64_t, std::less<>> claimed_ GUARDED_BY(mu_);
   std::map<std::string, int64_t, std::less<>> renewed_ns_ GUARDED_BY(mu_);
   std::map<std::string, int, std::less<>> failures_ GUARDED_BY(mu_);  // catalog errors in a row
+  // The rounds of this node holding each partition lease (ClaimSome, ReleaseSome): a manual
+  // round and a background one may both work under one; it is given up when both are done.
+  std::map<std::string, int, std::less<>> rounds_ GUARDED_BY(mu_);
   int claim_failures_ GUARDED_BY(mu_) = 0;  // ClaimSome's catalog errors in a row
   PeriodicWorker renewal_;                  // every ttl/3 (not started without options.background)
 };

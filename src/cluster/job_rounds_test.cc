@@ -24,6 +24,7 @@
 #include "storage/engine.h"
 #include "storage/job_gate.h"
 #include "storage/retention.h"
+#include "storage/segment_files.h"
 
 namespace sawmill::cluster {
 namespace {
@@ -213,6 +214,13 @@ class LostLeaseRound : public ::testing::Test {
       EXPECT_EQ(b_->ClaimSome({Lease(job)}, 1).size(), 1u);
     });
   }
+  // The same for the whole-job lease "job" (retention).
+  void LoseTheWholeLeaseAt(const std::string& call, const std::string& job) {
+    hooked_->Once(call, [this, job] {
+      lease_clock_.Advance(kTtl + kNanosPerSecond);
+      EXPECT_TRUE(b_->Claim(job));
+    });
+  }
   // b hands the jobs back (a clean stop), so a's next claim succeeds.
   void HandBack() { b_->Stop(/*release=*/true); }
 
@@ -364,6 +372,96 @@ TEST_F(LostLeaseRound, RetentionDeletesNothingAfterTheLeaseIsLost) {
   }
   EXPECT_EQ(Lines(), 0);
   retention->Stop();
+}
+
+// The lease taken after the round's check, just before a deletion's transaction: the catalog
+// refuses the deletion in that transaction and the round ends. Before the fence was in the
+// transaction, both segments were deleted under b's lease.
+TEST_F(LostLeaseRound, ARetentionDeletionWhoseLeaseIsTakenAfterItsCheckIsRefusedInItsTransaction) {
+  storage::RetentionOptions o;
+  o.engine = engine_.get();
+  o.clock = &clock_;
+  o.config.defaults.retention_ns = kDay;
+  o.interval_ns = 0;
+  auto started = storage::Retention::Start(std::move(o));
+  ASSERT_TRUE(started.ok()) << started.status().ToString();
+  std::unique_ptr<storage::Retention> retention = std::move(*started);
+  Ingest(50, 0);
+  Ingest(50, 0);
+  clock_.Advance(2 * kDay);
+  const double abandoned = Abandoned("retention");
+  {
+    ASSERT_TRUE(storage::MayRunJob("retention"));
+    storage::JobRound round("retention");
+    LoseTheWholeLeaseAt("RetireSegments", "retention");
+    auto report = retention->RunOnce();
+    ASSERT_FALSE(report.ok());
+    EXPECT_TRUE(catalog::IsLeaseFenceRefusal(report.status())) << report.status().ToString();
+    EXPECT_NE(report.status().message().find("is held by b#1"), std::string::npos)
+        << report.status().message();
+  }
+  EXPECT_EQ(Abandoned("retention"), abandoned + 1);
+  EXPECT_EQ(Tiers()["hot"], 2);
+  EXPECT_EQ(SegmentFiles(), 2u);  // nothing the catalog names is deleted
+  EXPECT_EQ(Lines(), 100);
+  auto retired = engine_->catalog()->ListRetiredSegments();
+  ASSERT_TRUE(retired.ok());
+  EXPECT_TRUE(retired->empty());
+
+  HandBack();
+  {
+    ASSERT_TRUE(storage::MayRunJob("retention"));
+    storage::JobRound round("retention");
+    auto report = retention->RunOnce();
+    ASSERT_TRUE(report.ok()) << report.status().ToString();
+    EXPECT_EQ(report->deleted_segments, 2u);
+  }
+  EXPECT_EQ(Lines(), 0);
+  retention->Stop();
+}
+
+// A cold move whose partition lease is taken after its check, by a node that moves the same
+// segment (its update names the cold object of the same name): a's update is refused in its
+// transaction, and a deletes nothing the row names. Before the fence, a's update committed under
+// b's lease; before the read-back, a refused move deleted the cold copy b's row names.
+TEST_F(LostLeaseRound, AColdMoveWhoseLeaseIsTakenAfterItsCheckIsRefusedAndKeepsWhatTheRowNames) {
+  Ingest(50, 5 * kDay);
+  // Warm first (a cold move copies a warm segment's bytes), outside a round: no lease asked.
+  auto warm = engine_->MoveTiers(0, "warm");
+  ASSERT_TRUE(warm.ok() && warm->to_warm == 1u);
+  auto before = engine_->catalog()->List();
+  ASSERT_TRUE(before.ok());
+  ASSERT_EQ(before->size(), 1u);
+  const catalog::SegmentRow source = before->front();
+  const std::string cold_name = storage::SharedSegmentName(source.tenant, source.id);
+  hooked_->Once("Update", [&] {
+    lease_clock_.Advance(kTtl + kNanosPerSecond);
+    ASSERT_EQ(b_->ClaimSome({Lease("tiers")}, 1).size(), 1u);
+    // b's move of the same segment: the same bytes under the same name, committed under its
+    // lease.
+    catalog::SegmentRow moved = source;
+    moved.tier = std::string(catalog::kTierCold);
+    moved.store = std::string(catalog::kColdStore);
+    moved.path = cold_name;
+    const std::optional<catalog::LeaseFence> fence = b_->Fence(Lease("tiers"));
+    ASSERT_TRUE(fence.has_value());
+    ASSERT_TRUE(engine_->catalog()->Update({moved}, &*fence).ok());
+  });
+  const double abandoned = Abandoned("tiers");
+  {
+    storage::JobRound round("tiers", storage::JobRound::kPerPartition);
+    auto moved = engine_->MoveTiers(0, "cold");
+    ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+    EXPECT_EQ(moved->to_cold, 0u);
+    EXPECT_EQ(moved->failed, 1u);
+    EXPECT_NE(moved->error.find("is held by b#1"), std::string::npos) << moved->error;
+  }
+  EXPECT_EQ(Abandoned("tiers"), abandoned + 1);
+  auto row = engine_->catalog()->Get(source.id);
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_EQ((*row)->path, cold_name);  // b's move
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "data" / "cold" / cold_name))
+      << "the cold object the catalog names was deleted";
 }
 
 }  // namespace

@@ -1374,5 +1374,139 @@ TEST(SegmentView, ASwapOfANodeWhoseLeaseWasTakenIsRefusedInItsTransaction) {
   std::filesystem::remove_all(dir);
 }
 
+// A compaction round runs every 2 s on every node; one with nothing it could merge (no partition
+// with enough small segments) reads nothing from the catalog. Before, every round read the nodes'
+// confirmed numbers (ListNodes and ListGoneNodes) first, idle or not.
+TEST(SegmentView, AnIdleCompactionRoundReadsNothingFromTheCatalog) {
+  const auto dir = TestDir();
+  LosingCatalog* a_catalog = nullptr;
+  auto cluster =
+      std::make_unique<Cluster>(dir, 2, 600 * kNanosPerSecond, [&](storage::EngineOptions* o) {
+        o->shared_settle_ns = 0;
+        o->compaction_min_inputs = 2;
+        LoseOn("node-a", &a_catalog)(o);
+      });
+  ASSERT_TRUE(cluster->ok());
+  ASSERT_NE(a_catalog, nullptr);
+  auto& nodes = cluster->nodes();
+  auto reads = [&] { return a_catalog->calls("ListNodes") + a_catalog->calls("ListGoneNodes"); };
+  // One segment per partition: nothing to merge.
+  std::vector<Record> batch;
+  for (int i = 0; i < 40; ++i) batch.push_back(Line(i % 8, i));
+  ASSERT_TRUE(nodes[0]->engine->Append("default", &batch).ok());
+  ASSERT_TRUE(nodes[0]->engine->Flush().ok());
+  const int before = reads();
+  for (int round = 0; round < 10; ++round) ASSERT_TRUE(nodes[0]->engine->CompactNow().ok());
+  EXPECT_EQ(reads(), before) << "idle rounds read the nodes' confirmed numbers";
+  // With something to merge the round reads them (once per round) and merges.
+  for (int flush = 0; flush < 3; ++flush) {
+    batch.clear();
+    for (int i = 0; i < 40; ++i) batch.push_back(Line(i % 8, 40 * (flush + 1) + i));
+    ASSERT_TRUE(nodes[0]->engine->Append("default", &batch).ok());
+    ASSERT_TRUE(nodes[0]->engine->Flush().ok());
+  }
+  WaitConfirmed(nodes);
+  const int with_work = reads();
+  ASSERT_TRUE(nodes[0]->engine->CompactNow().ok());
+  EXPECT_EQ(reads(), with_work + 2);
+  EXPECT_EQ(nodes[0]->engine->stats().compactions, 1u);
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
+// Node a's sweep passes its lease check and stalls; node b takes the lease (the ttl passed in
+// its eyes). a's sweep is refused in the transaction that records what it deletes, and deletes
+// nothing; b's sweep then deletes the orphan, and a registration naming it afterwards (an upload
+// of a node stalled past the grace) is refused. On the build before, a's sweep deleted under b's
+// lease (its last catalog read took no fence).
+TEST(SegmentView, ASweepOfANodeWhoseLeaseWasTakenIsRefusedInItsTransaction) {
+  const auto dir = TestDir();
+  auto cluster = std::make_unique<Cluster>(dir, 2, 600 * kNanosPerSecond, nullptr, 10000,
+                                           /*orphan_grace_ns=*/0);
+  ASSERT_TRUE(cluster->ok());
+  auto& nodes = cluster->nodes();
+  const int64_t total = FourFlushesOfEveryPartition(nodes);
+  catalog::Catalog* catalog = nodes[1]->engine->catalog();
+  // An orphan beside the flushed segments: an object no row names (a compaction's output whose
+  // node died before its swap).
+  auto rows = catalog->List();
+  ASSERT_TRUE(rows.ok() && !rows->empty());
+  const std::string named_path = rows->front().path;
+  const std::string orphan_path = named_path.substr(0, named_path.rfind('/') + 1) + "999999999.seg";
+  std::string named_file;
+  for (const std::string& f : SegmentObjects(dir / "store")) {
+    if (f.ends_with("/" + named_path)) named_file = f;
+  }
+  ASSERT_FALSE(named_file.empty()) << named_path;
+  const std::string orphan_file =
+      named_file.substr(0, named_file.size() - named_path.size()) + orphan_path;
+  std::filesystem::copy_file(named_file, orphan_file);
+  const std::set<std::string> objects_before = SegmentObjects(dir / "store");
+
+  ManualClock lease_clock(1'000 * kNanosPerSecond);
+  constexpr int64_t kTtl = 30 * kNanosPerSecond;
+  std::vector<std::unique_ptr<JobLeases>> leases;
+  for (auto& node : nodes) {
+    JobLeaseOptions lease_options;
+    lease_options.holder = node->id + "#1";
+    lease_options.ttl_ns = kTtl;
+    lease_options.clock = &lease_clock;
+    lease_options.background = false;
+    leases.push_back(std::make_unique<JobLeases>(node->engine->catalog(), lease_options));
+  }
+  JobLeases* sweeping = leases[0].get();
+  bool taken = false;
+  // As the server sets them, with a's check followed at once by b's takeover.
+  storage::SetJobLeaseCheck([&](std::string_view job) {
+    const bool held = sweeping->StillHeld(job);
+    if (sweeping == leases[0].get()) {
+      lease_clock.Advance(kTtl + kNanosPerSecond);
+      taken = leases[1]->Claim(job);
+    }
+    return held;
+  });
+  storage::SetPartitionLeases([&]() -> storage::PartitionLeases* { return sweeping; });
+  struct Unset {
+    ~Unset() {
+      storage::SetJobLeaseCheck(nullptr);
+      storage::SetPartitionLeases(nullptr);
+    }
+  } unset;
+  ASSERT_TRUE(leases[0]->Claim("segment_sweep"));
+  {
+    storage::JobRound round("segment_sweep");
+    auto swept = nodes[0]->cluster->SweepSegmentsNow();
+    EXPECT_TRUE(catalog::IsLeaseFenceRefusal(swept.status())) << swept.status().ToString();
+    EXPECT_NE(swept.status().message().find("is held by node-b#1"), std::string::npos)
+        << swept.status().ToString();
+  }
+  EXPECT_TRUE(taken);
+  EXPECT_EQ(SegmentObjects(dir / "store"), objects_before) << "a swept under b's lease";
+
+  // b, holding the lease, sweeps: the orphan goes, nothing the catalog names does.
+  sweeping = leases[1].get();
+  {
+    storage::JobRound round("segment_sweep");
+    auto swept = nodes[1]->cluster->SweepSegmentsNow();
+    ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+    EXPECT_EQ(*swept, 1u);
+  }
+  std::set<std::string> want = objects_before;
+  want.erase(orphan_file);
+  EXPECT_EQ(SegmentObjects(dir / "store"), want);
+  // An upload naming the swept object, registered late, is refused.
+  catalog::SegmentRow late = rows->front();
+  auto id = catalog->AllocateSegmentId();
+  ASSERT_TRUE(id.ok());
+  late.id = *id;
+  late.path = orphan_path;
+  Status s = catalog->Insert(late);
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition) << s.ToString();
+  EveryNodeCounts(nodes, total);
+  for (auto& l : leases) l->Stop(/*release=*/true);
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace sawmill::cluster

@@ -31,6 +31,7 @@
 #include "cluster/cluster_test_nodes.h"
 #include "cluster/fanout.h"
 #include "cluster/segment_refresh.h"
+#include "common/hash.h"
 #include "common/mutex.h"
 #include "objstore/local_directory_store.h"
 #include "query/query_engine.h"
@@ -85,7 +86,18 @@ class StallingCatalog final : public catalog::ForwardingCatalog {
     return target()->RegisterWalObject(row, key_claims);
   }
 
+  // From now on every call fails before it reaches the catalog (the node's process is killed:
+  // nothing it does reaches the catalog any more).
+  void Die() { dead_.store(true); }
+
+ protected:
+  Status Before(std::string_view call) const override {
+    if (dead_.load()) return Status::IOError("test: node killed (" + std::string(call) + ")");
+    return Status::OK();
+  }
+
  private:
+  std::atomic<bool> dead_{false};
   Mutex mu_;
   CondVar cv_;
   bool armed_ GUARDED_BY(mu_) = false;
@@ -109,6 +121,56 @@ class RefusingCatalog final : public catalog::ForwardingCatalog {
 
  private:
   std::atomic<bool> refuse_{false};
+};
+
+// A node's engine catalog that counts the segment registrations running at once (each held
+// back a moment, so that two flushes overlap when two threads flush), and fails every call
+// once the node is killed (Die).
+class FlushWatchingCatalog final : public catalog::ForwardingCatalog {
+ public:
+  using ForwardingCatalog::ForwardingCatalog;
+
+  void Die() { dead_.store(true); }
+  // The node dies right after the "n"th registration or a later one commits while another
+  // registration runs (so that one fails: killed between the two flushes' commits);
+  // "on_death" runs then (the node's other catalogs die with it).
+  void DieMidFlushAfter(int n, std::function<void()> on_death) {
+    die_after_ = n;
+    on_death_ = std::move(on_death);
+  }
+  bool dead() const { return dead_.load(); }
+  int most_at_once() const { return most_.load(); }
+  int registered() const { return registered_.load(); }
+
+  Result<uint64_t> RegisterSegment(const catalog::SegmentRow& row, std::string_view node,
+                                   WalFence* fence) override {
+    if (Status s = Before("RegisterSegment"); !s.ok()) return s;
+    const int now = ++running_;
+    int most = most_.load();
+    while (now > most && !most_.compare_exchange_weak(most, now)) {
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(15));
+    auto change = dead_.load() ? Result<uint64_t>(Status::IOError("test: node killed"))
+                               : target()->RegisterSegment(row, node, fence);
+    if (change.ok() && ++registered_ >= die_after_ && running_.load() >= 2 && !dead_.load()) {
+      dead_.store(true);
+      if (on_death_) on_death_();
+    }
+    --running_;
+    return change;
+  }
+
+ protected:
+  Status Before(std::string_view call) const override {
+    if (dead_.load()) return Status::IOError("test: node killed (" + std::string(call) + ")");
+    return Status::OK();
+  }
+
+ private:
+  std::atomic<bool> dead_{false};
+  std::atomic<int> running_{0}, most_{0}, registered_{0};
+  int die_after_ = INT32_MAX;  // set before the node flushes
+  std::function<void()> on_death_;
 };
 
 // A node's own catalog connection whose reads of the takeover generations fail while told to.
@@ -532,6 +594,144 @@ void StalledNodeTest::TakeBackObjectsLost(bool unreadable) {
   for (const auto& [message, n] : seen) EXPECT_EQ(n, 1) << message << " stored " << n << " times";
   awake = false;
   beats.join();
+}
+
+// A cluster node flushing two memtables at once (flush_threads 2; docs/cluster.md "Exactly once
+// across nodes"): while it ingests lines of two partitions and flushes all the time, its
+// registrations mark WAL objects flushed (each holding lines of every partition) and its WAL
+// trims delete them. It is killed mid-flush (every catalog call of its process fails from that
+// moment), and another node takes its WAL objects over. Every acknowledged line is then in
+// exactly one segment: an object marked flushed or deleted while one of its lines was only in
+// a memtable (the other flush's, say) would have lost that line, and a line replayed although
+// a segment held it would be there twice.
+TEST_F(StalledNodeTest, TwoFlushThreadsLoseNoLineAndStoreNoneTwiceWhenTheNodeIsKilled) {
+  FlushWatchingCatalog* watching = nullptr;
+  Node* a = Add("node-a", /*stalls=*/true, [&](storage::EngineOptions* o) {
+    o->partitions = 4;
+    o->flush_threads = 2;
+    o->wrap_catalog = [&](std::unique_ptr<catalog::Catalog> real) {
+      auto wrapped = std::make_unique<FlushWatchingCatalog>(std::move(real));
+      watching = wrapped.get();
+      return std::unique_ptr<catalog::Catalog>(std::move(wrapped));
+    };
+  });
+  // The same partitions as a: a taker files the lines it replays under its own partition count,
+  // and skips those a registered segment of that partition holds.
+  Node* b = Add("node-b", /*stalls=*/false, [](storage::EngineOptions* o) { o->partitions = 4; });
+  ASSERT_TRUE(a != nullptr && b != nullptr && watching != nullptr);
+  watching->DieMidFlushAfter(40, [a] { a->wal_catalog->Die(); });
+  BeatAll();
+
+  // Two hosts of two partitions: the two flushes of a round hold every line not yet in a
+  // segment, so a marking that left the other flush's memtable out would mark objects whose
+  // lines only that memtable holds (an active memtable of another partition would hide it).
+  std::vector<std::string> hosts;
+  for (int h = 0; hosts.size() < 2; ++h) {
+    const std::string host = "host" + std::to_string(h);
+    if (hosts.empty() || PartitionOf("svc", host, 4) != PartitionOf("svc", hosts[0], 4)) {
+      hosts.push_back(host);
+    }
+  }
+  std::atomic<bool> running{true};
+  std::vector<std::string> acknowledged;
+  std::thread beats([&] {
+    while (running.load()) {
+      a->cluster->registry()->Beat().IgnoreError();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  std::thread writer([&] {
+    for (int batch = 0; running.load(); ++batch) {
+      std::vector<Record> lines;
+      std::vector<std::string> messages;
+      for (int i = 0; i < 16; ++i) {
+        Record r = Line("b" + std::to_string(batch), i);
+        r.host = hosts[i % 2];  // both partitions in each batch
+        messages.push_back(r.message);
+        lines.push_back(std::move(r));
+      }
+      if (a->engine->Append("default", &lines).ok()) {
+        acknowledged.insert(acknowledged.end(), messages.begin(), messages.end());
+      }
+    }
+  });
+  std::thread flusher([&] {
+    while (running.load()) a->engine->Flush().IgnoreError();
+  });
+  // Flushes run (two at once) until the kill, between the commits of two flushes running at
+  // once: the one still running fails.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!watching->dead() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(watching->dead()) << "no two registrations ran at once after the 40th";
+  watching->Die();
+  a->wal_catalog->Die();
+  running = false;
+  writer.join();
+  flusher.join();
+  beats.join();
+  EXPECT_GE(watching->registered(), 40);
+  EXPECT_GE(watching->most_at_once(), 2) << "the two flush threads never registered at once";
+  ASSERT_GT(acknowledged.size(), 0u);
+
+  // b finds a dead, takes its unflushed objects over, replays and flushes them.
+  auto unflushed_of_a = [&] {
+    auto rows = reader_->ListWalObjects("");
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    size_t n = 0;
+    for (const auto& row : rows.ok() ? *rows : std::vector<catalog::WalObjectRow>{}) {
+      n += row.node == "node-a" && row.state == catalog::kWalObjectUnflushed ? 1 : 0;
+    }
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (unflushed_of_a() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(unflushed_of_a(), 0u) << "node a's WAL objects were not taken over and flushed";
+  ASSERT_TRUE(b->engine->Flush().ok());
+  const std::map<std::string, int> seen = LinesInSegments();
+  size_t missing = 0;
+  for (const std::string& message : acknowledged) {
+    auto it = seen.find(message);
+    if (it == seen.end()) {
+      if (++missing <= 5) ADD_FAILURE() << message << " was acknowledged and is in no segment";
+      continue;
+    }
+    EXPECT_EQ(it->second, 1) << message << " stored " << it->second << " times";
+  }
+  EXPECT_EQ(missing, 0u) << "of " << acknowledged.size() << " acknowledged lines";
+  EXPECT_EQ(seen.size(), acknowledged.size());
+  if (::testing::Test::HasFailure()) {
+    // Which segments hold the lines stored twice, and who registered them.
+    auto views = reader_->ListSegmentChanges(0, 100000);
+    ASSERT_TRUE(views.ok());
+    std::map<uint64_t, std::string> origin;
+    for (const auto& v : views->segments) origin[v.row.id] = v.node;
+    int shown = 0;
+    auto rows = reader_->List();
+    ASSERT_TRUE(rows.ok());
+    for (const catalog::SegmentRow& row : *rows) {
+      auto segment = segment::SegmentReader::Open(store_, row.path);
+      if (!segment.ok()) continue;
+      for (uint32_t blk = 0; blk < (*segment)->blocks().size(); ++blk) {
+        std::vector<Record> records;
+        if (!(*segment)
+                 ->ReadBlock(blk, segment::kColMessage | segment::kColSeq, &records, nullptr)
+                 .ok()) {
+          continue;
+        }
+        for (const Record& r : records) {
+          if (seen.at(r.message) > 1 && shown++ < 12) {
+            ADD_FAILURE() << r.message << " seq " << r.seq << " in segment " << row.id
+                          << " (partition " << row.partition << ", seqs " << row.min_seq << "-"
+                          << row.max_seq << ", node " << origin[row.id] << ")";
+          }
+        }
+      }
+    }
+  }
 }
 
 TEST_F(StalledNodeTest, ANodeThatTakesBackObjectsItLostHoldsTheirLinesOnce) {

@@ -11,6 +11,7 @@
 #include "common/time_format.h"
 #include "query/parser.h"
 #include "query/planner.h"
+#include "storage/job_gate.h"
 
 namespace sawmill::http {
 namespace {
@@ -257,6 +258,14 @@ HttpResponse HandleComplianceRemove(storage::Retention* retention, const HttpReq
 }
 
 HttpResponse HandleRun(storage::Retention* retention) {
+  // Under the job's lease like the background rounds (docs/cluster.md "Job leases as built"):
+  // in a cluster the node holding it runs retention, and each deletion is fenced by it.
+  if (!storage::MayRunJob("retention")) {
+    return HttpResponse::Error(Status::FailedPrecondition(
+        "retention run: another node of the cluster holds the retention lease (or the catalog "
+        "cannot be reached); its rounds delete for the whole cluster: run it there, or retry"));
+  }
+  storage::JobRound job("retention");
   auto report = retention->RunOnce();
   if (!report.ok()) return HttpResponse::Error(report.status());
   std::string body = "{";

@@ -8,6 +8,7 @@
 #include "common/config_values.h"
 #include "common/json_string.h"
 #include "common/time_format.h"
+#include "storage/job_gate.h"
 
 namespace sawmill::http {
 namespace {
@@ -70,7 +71,13 @@ HttpResponse HandleTierMove(ApiState* state, const HttpRequest& request) {
     return HttpResponse::Error(Status::InvalidArgument("older_than: " + older.status().message()));
   }
   const int64_t start = state->clock->MonotonicNanos();
-  auto report = engine->MoveTiers(*older, to);
+  // A round of the job like the background ones: in a cluster it moves only partitions whose
+  // lease it claims, each move fenced by that lease (docs/cluster.md "Job leases as built").
+  auto move = [&] {
+    storage::JobRound job("tiers", storage::JobRound::kPerPartition);
+    return engine->MoveTiers(*older, to);
+  };
+  auto report = move();
   if (!report.ok()) return HttpResponse::Error(report.status());
   char elapsed[32];
   std::snprintf(elapsed, sizeof(elapsed), "%.3f",

@@ -14,6 +14,7 @@
 #include "http/shipper_routes.h"
 #include "ingest/normalize.h"
 #include "query/parser.h"
+#include "storage/job_gate.h"
 
 namespace sawmill::http {
 
@@ -489,7 +490,14 @@ HttpResponse HandleCompact(ApiState* state, const HttpRequest&) {
   const uint64_t before = engine->stats().segments;
   for (int round = 0; round < kMaxRounds; ++round) {
     uint64_t compactions = engine->stats().compactions;
-    Status status = engine->CompactNow();
+    Status status;
+    {
+      // A round of the job like the background ones: in a cluster it merges only partitions
+      // whose lease it claims, its swap fenced by that lease (docs/cluster.md "Job leases as
+      // built"); partitions another node works on are left to it.
+      storage::JobRound job("compaction", storage::JobRound::kPerPartition);
+      status = engine->CompactNow();
+    }
     if (!status.ok()) return HttpResponse::Error(status);
     if (engine->stats().compactions == compactions) break;
   }

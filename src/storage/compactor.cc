@@ -118,6 +118,18 @@ Status Compactor::CompactOnce(bool* did_work) {
   // before the candidates are: a number read earlier is only lower.
   std::map<std::string, uint64_t> confirmed;
   if (options_.shared_store) {
+    // Not when no partition holds enough small segments to merge even before the cluster's
+    // rules narrow them (SharedCandidates only takes some away): an idle round, every 2 s on
+    // every node, then reads nothing from the catalog (docs/cluster.md "Job leases as built").
+    bool any = false;
+    {
+      MutexLock l(&*mu_);
+      const size_t min_inputs = std::max<uint32_t>(2, options_.compaction_min_inputs);
+      for (const auto& [key, list] : segments_->SmallActive(options_.compaction_small_bytes)) {
+        if (list.size() >= min_inputs) any = true;
+      }
+    }
+    if (!any) return Status::OK();
     // A node gone (left or fenced) counts once query_timeout and node_timeout have passed:
     // no query that asked it can still run (a live list lags a heartbeat; clocks differ).
     auto read = ConfirmedThroughByNode(catalog_, clock_->NowNanos(),

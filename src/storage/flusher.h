@@ -32,19 +32,18 @@ namespace sawmill::storage {
 // CONTRACT
 // Threading: thread-safe. One flush round runs at a time: every public call except flushes()
 //   takes the flusher's own mutex first. A round of FlushDue or FlushAll writes up to
-//   Threads() memtables at once (this thread and helpers started for the round; one on a
-//   cluster node), never two of one (tenant, partition) at once, so each key's segments are still
-//   written and registered oldest first. Flushes of a round end in any order: the WAL is
-//   trimmed (after the round, and by its threads meanwhile every wal_trim_interval_ns, one at
-//   a time) only below the smallest seq of a memtable still in the set, and a frozen memtable
-//   leaves it only with its segment registered (Publish), so a flush that ends first never lets
-//   the WAL drop a running one's records; registered-through is the highest change of a dropped
-//   memtable, and a running one's id is in "registering" (docs/cluster.md "Exactly once across
-//   nodes"). Lock order: flusher mutex -> round mutex, or round trim mutex -> (WAL manager's
-//   mutex) -> the engine's state mutex ("mu", which guards the memtable set and the segment
-//   registry). The state mutex is never held across I/O. Called by the engine's flush
-//   thread, by Append (when the engine runs without background threads), by WAL replay
-//   (RelieveMemory), by Engine::Flush and by Close.
+//   Threads() memtables at once (this thread and helpers started for the round), never two of one
+//   (tenant, partition) at once, so each key's segments are still written and registered oldest
+//   first. Flushes of a round end in any order: the WAL is trimmed (after the round, and by its
+//   threads meanwhile every wal_trim_interval_ns, one at a time) only below the smallest seq of a
+//   memtable still in the set, and a frozen memtable leaves it only with its segment registered
+//   (Publish), so a flush that ends first never lets the WAL drop a running one's records;
+//   registered-through is the highest change of a dropped memtable, and a running one's id is in
+//   "registering" (docs/cluster.md "Exactly once across nodes"). Lock order: flusher mutex -> round
+//   mutex, or round trim mutex -> (WAL manager's mutex) -> the engine's state mutex ("mu", which
+//   guards the memtable set and the segment registry). The state mutex is never held across I/O.
+//   Called by the engine's flush thread, by Append (when the engine runs without background
+//   threads), by WAL replay (RelieveMemory), by Engine::Flush and by Close.
 // Errors: a failed write, read-back (DataLoss) or catalog insert removes the new file, counts
 //   sawmill_flush_errors_total and returns the error with the tenant and partition; the frozen
 //   memtable stays visible and is retried by the next flush. A failed write of Idempotency-Keys
@@ -116,13 +115,12 @@ class Flusher {
     registered_through_ = std::max(registered_through_, change);
   }
 
-  // Memtables a round flushes at once: EngineOptions::flush_threads, but one on a cluster node
-  // (shared_store or node_id): its fenced registration (flush_fence.h, RegisteredAfterAll) was
-  // built and tested with one flush at a time, so a node keeps to that (docs/cluster.md).
-  static int Threads(const EngineOptions& options) {
-    if (options.shared_store || !options.node_id.empty()) return 1;
-    return std::max(1, options.flush_threads);
-  }
+  // Memtables a round flushes at once: EngineOptions::flush_threads, on a cluster node too
+  // (docs/cluster.md "Exactly once across nodes": each registration marks flushed only the WAL
+  // objects below the smallest seq of every other memtable, the other flush's included until
+  // it is dropped; the lost objects and unknown outcomes are per memtable and fenced in the
+  // catalog's transaction).
+  static int Threads(const EngineOptions& options) { return std::max(1, options.flush_threads); }
 
   // From now on each flush of a memtable tells "pacer" (guarded by "mu") how fast it went.
   void SetPacer(AppendPacer* pacer) NO_THREAD_SAFETY_ANALYSIS { pacer_ = pacer; }

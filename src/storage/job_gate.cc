@@ -163,10 +163,14 @@ std::vector<std::string> ClaimPartitionJobs(const std::vector<std::string>& name
   }
   if (this_round.leases == nullptr || names.empty() || max == 0) return {};
   std::vector<std::string> got = this_round.leases->ClaimSome(names, max);
+  std::vector<std::string> again;
   for (const std::string& name : got) {
-    this_round.claimed.insert(name);
+    // Each claim is matched by one release (PartitionLeases counts the rounds under a lease):
+    // a name this round holds already is given back once now, so its end releases it once.
+    if (!this_round.claimed.insert(name).second) again.push_back(name);
     this_round.lost_leases.erase(name);  // claimed anew: a new epoch
   }
+  if (!again.empty()) this_round.leases->ReleaseSome(again);
   return got;
 }
 
@@ -199,11 +203,26 @@ Status CommitUnderJobLease(std::string_view name,
     if (!fence) return LosePartitionLease(name, "this round never claimed it");
   }
   Status s = commit(fence ? &*fence : nullptr);
-  if (fence && s.code() == StatusCode::kFailedPrecondition) {
+  if (fence && catalog::IsLeaseFenceRefusal(s)) {
     (void)LosePartitionLease(name, "the catalog refused the commit: " + s.ToString());
   }
   return s;
 }
+
+namespace {
+
+// The whole-job round lost its lease: noted, logged and counted once.
+void LoseJobLease(const std::string& why) {
+  if (this_round.lost) return;
+  this_round.lost = true;
+  AbandonedRounds().Add({{"job", this_round.job}}).Increment();
+  spdlog::warn(
+      "job {}: this node lost the lease while its round ran ({}); the round is abandoned "
+      "before its commit (the node holding the lease now runs the job)",
+      this_round.job, why);
+}
+
+}  // namespace
 
 Status StillHoldingJobLease() {
   if (this_round.job.empty() || this_round.per_partition) return Status::OK();
@@ -213,13 +232,35 @@ Status StillHoldingJobLease() {
   if (this_round.lost) return Status::FailedPrecondition(lost);
   std::shared_ptr<const JobPredicate> check = Get(LeaseCheck());
   if (check == nullptr || (*check)(this_round.job)) return Status::OK();
-  this_round.lost = true;
-  AbandonedRounds().Add({{"job", this_round.job}}).Increment();
-  spdlog::warn(
-      "job {}: this node lost the lease while its round ran; the round is abandoned "
-      "before its commit (the node holding the lease now runs the job)",
-      this_round.job);
+  LoseJobLease("a renewal failed or another node took it");
   return Status::FailedPrecondition(lost);
+}
+
+Status CommitUnderJobLease(const std::function<Status(const catalog::LeaseFence* fence)>& commit) {
+  RETURN_IF_ERROR(StillHoldingJobLease());
+  std::optional<catalog::LeaseFence> fence;
+  if (!this_round.job.empty() && !this_round.per_partition) {
+    std::shared_ptr<const LeasesGetter> get;
+    {
+      std::lock_guard<std::mutex> lock(GateMutex());
+      get = Leases();
+    }
+    PartitionLeases* leases = get != nullptr ? (*get)() : nullptr;
+    if (leases != nullptr) {
+      fence = leases->Fence(this_round.job);
+      if (!fence) {
+        LoseJobLease("this node holds no claim of it");
+        return Status::FailedPrecondition("the " + this_round.job +
+                                          " round holds no claim of its lease: abandoned before "
+                                          "its commit");
+      }
+    }
+  }
+  Status s = commit(fence ? &*fence : nullptr);
+  if (fence && catalog::IsLeaseFenceRefusal(s)) {
+    LoseJobLease("the catalog refused the commit: " + s.ToString());
+  }
+  return s;
 }
 
 }  // namespace sawmill::storage

@@ -66,7 +66,9 @@ class PartitionLeases {
   // in one catalog call (Catalog::AcquireLeases); returns them, in that order. A catalog error
   // takes none (logged once per streak).
   virtual std::vector<std::string> ClaimSome(const std::vector<std::string>& names, size_t max) = 0;
-  // Gives up those of "names" this node holds.
+  // Gives up those of "names" this node holds. Each name a ClaimSome returned is given up by one
+  // ReleaseSome: two rounds of one node under one lease (an admin's and the background one)
+  // keep it until both let go.
   virtual void ReleaseSome(const std::vector<std::string>& names) = 0;
   // Whether this node has held "name" without a break since ClaimSome took it, renewed less
   // than half a ttl ago or now (as JobLeases::StillHeld).
@@ -78,7 +80,8 @@ class PartitionLeases {
 
 // The process's partition leases (the server's, set with the gate): "leases" answers them, or
 // null while the node has none yet (rounds then claim nothing). Unset (tests, tools): every
-// partition may be worked on and no commit is fenced. Thread-safe.
+// partition may be worked on and no commit is fenced. They also give the fence of a whole-job
+// round's commit (CommitUnderJobLease without a name). Thread-safe.
 void SetPartitionLeases(std::function<PartitionLeases*()> leases);
 
 // While alive, the constructing thread runs a round of "job" whose lease was claimed (MayRunJob,
@@ -116,6 +119,15 @@ void ReleasePartitionJobs(const std::vector<std::string>& names);
 // check does (logged and counted once). Returns the check's or the commit's status.
 Status CommitUnderJobLease(std::string_view name,
                            const std::function<Status(const catalog::LeaseFence* fence)>& commit);
+
+// The commit step of a round of a whole-job lease ("retention", "segment_sweep", claimed with
+// MayRunJob): asks StillHoldingJobLease(), then calls "commit" with the fence of the round's
+// claim (the process's leases, SetPartitionLeases, give it: PartitionLeases::Fence of the job's
+// name), which the catalog checks in the commit's own transaction; null outside a round or
+// without leases. A commit the catalog refused for its fence (catalog::IsLeaseFenceRefusal)
+// loses the round as the check does (logged and counted once; StillHoldingJobLease says so from
+// then on). Returns the check's or the commit's status.
+Status CommitUnderJobLease(const std::function<Status(const catalog::LeaseFence* fence)>& commit);
 
 // Immediately before each commit step of a round (a catalog swap or update, a sweep, a
 // deletion): FailedPrecondition naming the job when this thread's round lost its lease since the

@@ -410,37 +410,42 @@ std::vector<uint64_t> Retention::HoldsCovering(
 Status Retention::Retire(const SegmentStatus& segment, std::string reason, std::string rule,
                          uint64_t decided_after) {
   const int64_t now = clock_->NowNanos();
-  return engine_->RetireSegments({segment.id},
-                                 [&](const std::vector<SegmentStatus>& rows) -> Status {
-                                   std::vector<catalog::RetiredSegmentRow> retired;
-                                   std::vector<catalog::RetentionEventRow> events;
-                                   for (const SegmentStatus& s : rows) {
-                                     catalog::RetiredSegmentRow r;
-                                     r.id = s.id;
-                                     r.tenant = s.tenant;
-                                     r.partition = s.partition;
-                                     r.min_seq = s.min_seq;
-                                     r.max_seq = s.max_seq;
-                                     r.store = s.store;
-                                     r.path = s.path;
-                                     r.retired_ns = now;
-                                     retired.push_back(std::move(r));
-                                     catalog::RetentionEventRow e;
-                                     e.at_ns = now;
-                                     e.actor = "retention";
-                                     e.action = "segment_delete";
-                                     e.tenant = s.tenant;
-                                     e.segment_id = s.id;
-                                     e.reason = reason;
-                                     std::string detail = SegmentDetail(s);
-                                     detail.pop_back();
-                                     Field(&detail, "rule", rule);
-                                     detail += '}';
-                                     e.detail = std::move(detail);
-                                     events.push_back(std::move(e));
-                                   }
-                                   return catalog_->RetireSegments(retired, events, decided_after);
-                                 });
+  return engine_->RetireSegments(
+      {segment.id}, [&](const std::vector<SegmentStatus>& rows) -> Status {
+        std::vector<catalog::RetiredSegmentRow> retired;
+        std::vector<catalog::RetentionEventRow> events;
+        for (const SegmentStatus& s : rows) {
+          catalog::RetiredSegmentRow r;
+          r.id = s.id;
+          r.tenant = s.tenant;
+          r.partition = s.partition;
+          r.min_seq = s.min_seq;
+          r.max_seq = s.max_seq;
+          r.store = s.store;
+          r.path = s.path;
+          r.retired_ns = now;
+          retired.push_back(std::move(r));
+          catalog::RetentionEventRow e;
+          e.at_ns = now;
+          e.actor = "retention";
+          e.action = "segment_delete";
+          e.tenant = s.tenant;
+          e.segment_id = s.id;
+          e.reason = reason;
+          std::string detail = SegmentDetail(s);
+          detail.pop_back();
+          Field(&detail, "rule", rule);
+          detail += '}';
+          e.detail = std::move(detail);
+          events.push_back(std::move(e));
+        }
+        // In a round of the job (the background one or an admin's), under its lease:
+        // checked before and in the transaction itself (storage/job_gate.h). Outside one
+        // (disk pressure) no fence.
+        return CommitUnderJobLease([&](const catalog::LeaseFence* fence) {
+          return catalog_->RetireSegments(retired, events, decided_after, fence);
+        });
+      });
 }
 
 Result<RetentionReport> Retention::RunOnce() {
@@ -501,6 +506,8 @@ Result<RetentionReport> Retention::RoundLocked() {
       if (!st.ok()) {
         metrics.errors->Increment();
         report.errors.push_back("segment " + std::to_string(s->id) + ": " + st.ToString());
+        // The lease refused in the deletion's own transaction: the round ends here too.
+        if (Status held = StillHoldingJobLease(); !held.ok()) return st;
         if (st.code() == StatusCode::kFailedPrecondition)
           continue;  // busy or a change meanwhile: next round
         return st;

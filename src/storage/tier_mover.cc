@@ -392,11 +392,24 @@ Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, const Roari
     row.store = std::string(catalog::kColdStore);
     row.path = name;
     row.state = std::string(catalog::kStateActive);
-    // Not after this node lost the partition's lease mid-round (storage/job_gate.h). Checked
-    // just before, not in the transaction: no cluster node moves to cold (there is one node).
-    s = StillHoldingJobLease(PartitionJobLease("tiers", source.tenant, source.partition));
-    // The one transaction: the row now names the cold copy; the local one is retired.
-    if (s.ok()) s = catalog_->Update({row});
+    // The one transaction: the row now names the cold copy; the local one is retired. Not
+    // after this node lost the partition's lease mid-round: checked before, and in the
+    // transaction itself (storage/job_gate.h).
+    const std::string lease = PartitionJobLease("tiers", source.tenant, source.partition);
+    s = CommitUnderJobLease(
+        lease, [&](const catalog::LeaseFence* fence) { return catalog_->Update({row}, fence); });
+    if (!s.ok()) {
+      // Never an object a row names: the name is the source's id, so a move of the same
+      // segment that committed elsewhere (the node that took the lease) names this very
+      // object, and an update whose answer was lost may have committed. Deleted only when the
+      // row is read back and does not name it (else the tier sweep decides, from the catalog).
+      auto now = catalog_->Get(source.id);
+      const bool named =
+          !now.ok() || (now->has_value() && (*now)->store == row.store && (*now)->path == row.path);
+      if (!named) cold()->Delete(name).IgnoreError();
+      in_flight_ = {};
+      return s;
+    }
   }
   if (!s.ok()) {
     cold()->Delete(name).IgnoreError();
