@@ -99,6 +99,8 @@ void ClusterNode::Start(storage::Engine* engine) {
 
 void ClusterNode::Stop() {
   stopping_.store(true);
+  // No registry when Open failed at registering (the destructor runs then too).
+  if (registry_ == nullptr) return;
   registry_->SetConfirmedThrough(nullptr);  // the engine closes next
   takeover_.Stop();
   sweep_.Stop();
