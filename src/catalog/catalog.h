@@ -771,9 +771,16 @@ class Catalog {
   // claiming its own objects at start). Each previous owner of a claimed object has its
   // takeover generation (ReadWalTakeovers) raised by one in the same transaction. Returns the
   // rows as they now are (owner "to", claims one higher).
-  virtual Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
-                                                            std::string_view to, size_t limit,
-                                                            int64_t alive_since_ns) = 0;
+  // With "to_generation" (the claimer's own takeover generation as it last read it, having
+  // learnt which of its objects were taken up to it: docs/cluster.md "Fenced flush"), nothing
+  // is claimed when the catalog's generation of "to" is above it: another node took objects of
+  // the claimer since, whose rows the claimer's memtables may still hold, and claiming them back
+  // would hold them twice. Checked first in the claim's own transaction (PostgreSQL: the
+  // generation's row read FOR SHARE, so a claim raising it that runs at the same moment is
+  // waited for). Errors: FailedPrecondition then, nothing claimed.
+  virtual Result<std::vector<WalObjectRow>> ClaimWalObjects(
+      const std::vector<std::string>& from, std::string_view to, size_t limit,
+      int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) = 0;
   // Each node's takeover generation (table wal_takeovers), by node id: how many claims
   // (ClaimWalObjects, in the claim's own transaction) took at least one object the node owned.
   // A node that never had an object taken over has no entry (generation 0). A memtable answer

@@ -695,6 +695,36 @@ TEST_P(CatalogTest, AClaimRaisesTheTakeoverGenerationOfEachNodeItTookObjectsFrom
   EXPECT_EQ(c->ReadWalTakeovers()->at("live"), 1u);
 }
 
+// A node that takes objects back (docs/cluster.md "Fenced flush") claims with its generation as
+// it last confirmed it: when another claim took objects of it since (their rows may still be in
+// its memtables), its claim takes nothing, checked in the claim's own transaction.
+TEST_P(CatalogTest, AClaimOfANodeTakenOverSinceItConfirmedTakesNothing) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 1, 500}).ok());
+  ASSERT_TRUE(c->Heartbeat({"dead", "http://d", 1, 100}).ok());
+  ASSERT_TRUE(c->RegisterWalObject(WalObject("a", 1, 9), {}).ok());
+  ASSERT_TRUE(c->RegisterWalObject(WalObject("dead", 100, 109), {}).ok());
+  // a never taken over: generation 0 stands.
+  auto none = c->ClaimWalObjects({"dead"}, "a", 10, 200, uint64_t{0});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->size(), 1u);
+  // "dead" (alive a moment, its heartbeat old again) took a's object: a's generation is 1.
+  ASSERT_EQ(c->ClaimWalObjects({"a"}, "dead", 10, kNoCheck)->size(), 2u);  // its own, and one
+  ASSERT_TRUE(c->RegisterWalObject(WalObject("dead", 200, 209), {}).ok());
+  const uint64_t dead_generation = c->ReadWalTakeovers()->at("dead");
+  auto refused = c->ClaimWalObjects({"dead"}, "a", 10, 200, uint64_t{0});
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition)
+      << (refused.ok() ? "claimed " + std::to_string(refused->size())
+                       : refused.status().ToString());
+  EXPECT_EQ(c->ListWalObjects("dead")->size(), 3u) << "a refused claim took something";
+  EXPECT_EQ(c->ReadWalTakeovers()->at("dead"), dead_generation)
+      << "a refused claim raised a generation";
+  // Once a has read its generation (1), and dropped what it lost, it takes them back.
+  auto back = c->ClaimWalObjects({"dead"}, "a", 10, 200, uint64_t{1});
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->size(), 3u);
+}
+
 TEST_P(CatalogTest, SeqBlocksNeverOverlapAndStartAboveEverySegmentAndTheFloor) {
   auto c = OpenCatalog();
   SegmentRow row = Row(1);

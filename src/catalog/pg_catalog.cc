@@ -2024,9 +2024,9 @@ class PgCatalog final : public Catalog {
     return deleted;
   }
 
-  Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
-                                                    std::string_view to, size_t limit,
-                                                    int64_t alive_since_ns) override {
+  Result<std::vector<WalObjectRow>> ClaimWalObjects(
+      const std::vector<std::string>& from, std::string_view to, size_t limit,
+      int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) override {
     MutexLock l(&mu_);
     std::vector<WalObjectRow> out;
     if (from.empty() || limit == 0) return out;
@@ -2038,6 +2038,17 @@ class PgCatalog final : public Catalog {
     nodes += '}';
     RETURN_IF_ERROR(Change([&]() -> Status {
       out.clear();
+      if (to_generation.has_value()) {
+        // FOR SHARE: a claim raising it that runs now is waited for and its value read. One
+        // creating the row at this moment is not: its taker is alive (a claimer's heartbeat is
+        // current), so what it takes is owned by no node this claim may take from.
+        ASSIGN_OR_RETURN(PgResult g,
+                         Run("claim WAL objects",
+                             "SELECT generation FROM wal_takeovers WHERE node = $1 FOR SHARE",
+                             Params().Text(to)));
+        const uint64_t now = g.rows() > 0 ? g.Uint(0, 0) : 0;
+        if (now > *to_generation) return ClaimerTakenOver(to, now, *to_generation);
+      }
       // Rows another claimer (or the owner, marking them flushed) has locked are skipped: two
       // nodes taking over one dead node's objects split them instead of queueing.
       ASSIGN_OR_RETURN(

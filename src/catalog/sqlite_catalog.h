@@ -154,9 +154,9 @@ class SqliteCatalog final : public Catalog {
                                std::string_view owner) override;
   Result<uint64_t> DeleteWalObjects(const std::vector<std::string>& names,
                                     std::string_view owner) override;
-  Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
-                                                    std::string_view to, size_t limit,
-                                                    int64_t alive_since_ns) override;
+  Result<std::vector<WalObjectRow>> ClaimWalObjects(
+      const std::vector<std::string>& from, std::string_view to, size_t limit,
+      int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) override;
   Result<std::map<std::string, uint64_t>> ReadWalTakeovers() const override;
   Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) override;
 

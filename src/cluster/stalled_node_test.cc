@@ -85,12 +85,50 @@ class StallingCatalog final : public catalog::ForwardingCatalog {
     return target()->RegisterWalObject(row, key_claims);
   }
 
+  // The same for the next claim of WAL objects (a takeover round between its check and its
+  // claim).
+  void HoldNextClaim() {
+    MutexLock l(&mu_);
+    claim_armed_ = true;
+  }
+  bool WaitClaimHeld(std::chrono::milliseconds timeout) {
+    UniqueLock l(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!claim_held_) {
+      if (!cv_.WaitUntil(&l, deadline)) return claim_held_;
+    }
+    return true;
+  }
+  void ReleaseClaim() {
+    MutexLock l(&mu_);
+    claim_released_ = true;
+    cv_.NotifyAll();
+  }
+
+  Result<std::vector<catalog::WalObjectRow>> ClaimWalObjects(
+      const std::vector<std::string>& from, std::string_view to, size_t limit,
+      int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) override {
+    {
+      UniqueLock l(&mu_);
+      if (claim_armed_) {
+        claim_armed_ = false;
+        claim_held_ = true;
+        cv_.NotifyAll();
+        while (!claim_released_) cv_.Wait(&l);
+      }
+    }
+    return target()->ClaimWalObjects(from, to, limit, alive_since_ns, to_generation);
+  }
+
  private:
   Mutex mu_;
   CondVar cv_;
   bool armed_ GUARDED_BY(mu_) = false;
   bool held_ GUARDED_BY(mu_) = false;
   bool released_ GUARDED_BY(mu_) = false;
+  bool claim_armed_ GUARDED_BY(mu_) = false;
+  bool claim_held_ GUARDED_BY(mu_) = false;
+  bool claim_released_ GUARDED_BY(mu_) = false;
 };
 
 // Forwards to the real catalog; while Refuse(true), every RegisterSegment fails before it reaches
@@ -587,6 +625,76 @@ TEST_F(StalledNodeTest, ANodeThatTakesBackObjectsItLostHoldsTheirLinesOnce) {
 
 TEST_F(StalledNodeTest, ANodeThatCannotReadWhatItLostTakesNothingBack) {
   TakeBackObjectsLost(/*unreadable=*/true);
+}
+
+// Node a holds 30 acknowledged lines and its takeover round passes its check (it has read its
+// takeover generation since its last gap, and holds no rows it lost) when it stalls again,
+// between that check and its claim (the test's hook holds the claim): past node_timeout, node b
+// takes a's objects over and dies in turn (b's claim is made on the catalog directly, b's row
+// dead throughout). a wakes and its claim, decided before, goes on over b's objects: they are
+// a's own, whose rows its memtables still hold. The claim compares a's generation in its
+// transaction and takes nothing; a's next round learns what it lost, flushes it out, and takes
+// the objects back once: every line once. Before, the claim took them back beside their old
+// rows: 60 of 30 lines, every line stored twice.
+TEST_F(StalledNodeTest, ANodeThatStallsBetweenItsTakeoverCheckAndItsClaimTakesNothingBackTwice) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  ASSERT_TRUE(a != nullptr && a->wal_catalog != nullptr);
+  // A dead node whose objects a's rounds claim (none yet): its heartbeat is long past.
+  ASSERT_TRUE(reader_->Heartbeat({"node-b", "http://node-b.invalid", 1, 2}).ok());
+  Ingest(a, "a", 30);
+  // a's heartbeats, every 100 ms while "awake", until the end of the test.
+  std::atomic<bool> awake{true}, done{false};
+  std::thread beats([&] {
+    while (!done.load()) {
+      if (awake.load()) a->cluster->registry()->Beat().IgnoreError();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  struct Join {
+    std::atomic<bool>* done;
+    std::thread* thread;
+    ~Join() {
+      done->store(true);
+      thread->join();
+    }
+  } join{&done, &beats};
+  a->wal_catalog->HoldNextClaim();
+  a->cluster->Start(a->engine.get());
+  // Once a's heartbeats are steady for node_timeout, its round passes the check and claims.
+  const bool held = a->wal_catalog->WaitClaimHeld(std::chrono::seconds(30));
+  if (held) {
+    // The second stall: no heartbeat; b finds a dead, takes its objects, and dies.
+    awake = false;
+    std::this_thread::sleep_for(kStall);
+    auto taken = reader_->ClaimWalObjects({"node-a"}, "node-b", 64,
+                                          Clock::Real()->NowNanos() - kNodeTimeout);
+    EXPECT_TRUE(taken.ok() && !taken->empty()) << "node b took nothing of node a";
+    awake = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a beats again
+  }
+  a->wal_catalog->ReleaseClaim();
+  ASSERT_TRUE(held) << "node a's takeover round never claimed";
+
+  // a's rounds: every object back with a, replayed, flushed and gone.
+  auto owned_by = [&](const std::string& owner) {
+    auto rows = reader_->ListWalObjects(owner);
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    return rows.ok() ? rows->size() : size_t{0};
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((owned_by("node-b") > 0 || WalObjectsWrittenBy("node-a") > 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(owned_by("node-b"), 0u) << "a did not take its objects back";
+  EXPECT_EQ(WalObjectsWrittenBy("node-a"), 0u) << "a did not flush them";
+  auto counted = Count(a);
+  ASSERT_TRUE(counted.ok()) << counted.status().ToString();
+  EXPECT_EQ(CountOf(*counted), 30) << "node a holds lines twice";
+  ASSERT_TRUE(a->engine->Flush().ok());
+  const std::map<std::string, int> seen = LinesInSegments();
+  EXPECT_EQ(seen.size(), 30u);
+  for (const auto& [message, n] : seen) EXPECT_EQ(n, 1) << message << " stored " << n << " times";
 }
 
 // Node a flushes 40 lines (a segment its heartbeat never confirms: it has no engine-fed
