@@ -715,8 +715,12 @@ class Catalog {
 
   // Stores (or replaces) the node's row. Errors: FailedPrecondition when the row of node.id is of
   // a later incarnation (started_ns): a process started before the one registered (it stalled
-  // and was replaced) cannot take the id back; nothing changes then. node.confirmed_through is
-  // stored with the row (in the same transaction).
+  // and was replaced) cannot take the id back; nothing changes then. Except over a fence
+  // (FenceDeadNode) aimed at an incarnation older than node.started_ns: that is a restart whose
+  // start time may be below the fence's (the fence committed between the restart and its first
+  // heartbeat, or the fencing node's clock is ahead), not the fenced process; its heartbeat
+  // takes the row, and the fence's node_gone row goes. node.confirmed_through is stored with the
+  // row (in the same transaction).
   virtual Status Heartbeat(const NodeRow& node) = 0;
   // Every registered node, by id.
   virtual Result<std::vector<NodeRow>> ListNodes() const = 0;
@@ -736,8 +740,9 @@ class Catalog {
   // above its confirmed-through still exists (the fence is needed only to let those be merged).
   // Then its row's incarnation becomes "now_ns" (at least started_ns + 1) with the heartbeat
   // left as it was, so the process, if it wakes, is refused like one replaced by a later
-  // incarnation (Heartbeat, the fenced RegisterSegment), and node_gone records "now_ns".
-  // Returns whether it fenced.
+  // incarnation (Heartbeat, the fenced RegisterSegment), node_gone records "now_ns", and the
+  // fence records that it is aimed at "started_ns" (a process of a later incarnation registers
+  // over it, Heartbeat). Returns whether it fenced.
   virtual Result<bool> FenceDeadNode(std::string_view id, int64_t started_ns,
                                      int64_t dead_before_ns, int64_t now_ns) = 0;
   // Every node_gone row, by id (also those a later heartbeat of the id superseded).
@@ -798,9 +803,16 @@ class Catalog {
   // claiming its own objects at start). Each previous owner of a claimed object has its
   // takeover generation (ReadWalTakeovers) raised by one in the same transaction. Returns the
   // rows as they now are (owner "to", claims one higher).
-  virtual Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
-                                                            std::string_view to, size_t limit,
-                                                            int64_t alive_since_ns) = 0;
+  // With "to_generation" (the claimer's own takeover generation as it last read it, having
+  // learnt which of its objects were taken up to it: docs/cluster.md "Fenced flush"), nothing
+  // is claimed when the catalog's generation of "to" is above it: another node took objects of
+  // the claimer since, whose rows the claimer's memtables may still hold, and claiming them back
+  // would hold them twice. Checked first in the claim's own transaction (PostgreSQL: the
+  // generation's row read FOR SHARE, so a claim raising it that runs at the same moment is
+  // waited for). Errors: FailedPrecondition then, nothing claimed.
+  virtual Result<std::vector<WalObjectRow>> ClaimWalObjects(
+      const std::vector<std::string>& from, std::string_view to, size_t limit,
+      int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) = 0;
   // Each node's takeover generation (table wal_takeovers), by node id: how many claims
   // (ClaimWalObjects, in the claim's own transaction) took at least one object the node owned.
   // A node that never had an object taken over has no entry (generation 0). A memtable answer

@@ -695,6 +695,36 @@ TEST_P(CatalogTest, AClaimRaisesTheTakeoverGenerationOfEachNodeItTookObjectsFrom
   EXPECT_EQ(c->ReadWalTakeovers()->at("live"), 1u);
 }
 
+// A node that takes objects back (docs/cluster.md "Fenced flush") claims with its generation as
+// it last confirmed it: when another claim took objects of it since (their rows may still be in
+// its memtables), its claim takes nothing, checked in the claim's own transaction.
+TEST_P(CatalogTest, AClaimOfANodeTakenOverSinceItConfirmedTakesNothing) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 1, 500}).ok());
+  ASSERT_TRUE(c->Heartbeat({"dead", "http://d", 1, 100}).ok());
+  ASSERT_TRUE(c->RegisterWalObject(WalObject("a", 1, 9), {}).ok());
+  ASSERT_TRUE(c->RegisterWalObject(WalObject("dead", 100, 109), {}).ok());
+  // a never taken over: generation 0 stands.
+  auto none = c->ClaimWalObjects({"dead"}, "a", 10, 200, uint64_t{0});
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_EQ(none->size(), 1u);
+  // "dead" (alive a moment, its heartbeat old again) took a's object: a's generation is 1.
+  ASSERT_EQ(c->ClaimWalObjects({"a"}, "dead", 10, kNoCheck)->size(), 2u);  // its own, and one
+  ASSERT_TRUE(c->RegisterWalObject(WalObject("dead", 200, 209), {}).ok());
+  const uint64_t dead_generation = c->ReadWalTakeovers()->at("dead");
+  auto refused = c->ClaimWalObjects({"dead"}, "a", 10, 200, uint64_t{0});
+  EXPECT_EQ(refused.status().code(), StatusCode::kFailedPrecondition)
+      << (refused.ok() ? "claimed " + std::to_string(refused->size())
+                       : refused.status().ToString());
+  EXPECT_EQ(c->ListWalObjects("dead")->size(), 3u) << "a refused claim took something";
+  EXPECT_EQ(c->ReadWalTakeovers()->at("dead"), dead_generation)
+      << "a refused claim raised a generation";
+  // Once a has read its generation (1), and dropped what it lost, it takes them back.
+  auto back = c->ClaimWalObjects({"dead"}, "a", 10, 200, uint64_t{1});
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->size(), 3u);
+}
+
 TEST_P(CatalogTest, SeqBlocksNeverOverlapAndStartAboveEverySegmentAndTheFloor) {
   auto c = OpenCatalog();
   SegmentRow row = Row(1);
@@ -1072,6 +1102,47 @@ TEST_P(CatalogTest, ADeadNodeIsFencedOnlyWhileItHoldsBackItsSegmentsAndOwnsNoWal
   ASSERT_EQ(c->ListNodes()->size(), 1u);
   EXPECT_EQ(*c->ListGoneNodes(), (std::vector<GoneNodeRow>{{"a", 800, 0}}));
   EXPECT_TRUE(c->LeaveCluster("a", 700, 900).IsNotFound());
+}
+
+// A fence of a dead node's incarnation commits after its restart took its start time and
+// before the restart's first heartbeat (a slow first heartbeat, or a fencing node whose clock is
+// ahead): the fence's time is above the restart's. The restart registers all the same, since the
+// fence was aimed at the earlier incarnation; the fenced process, and any older one, stays
+// refused. Before, the restart was refused like the fenced process and had to be restarted again.
+TEST_P(CatalogTest, ARestartRegistersOverAFenceAimedAtItsEarlierIncarnation) {
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 10, 100, 0}).ok());
+  ASSERT_TRUE(c->Heartbeat({"b", "http://b", 10, 1000, 0}).ok());
+  const WalObjectRow a1 = WalObject("a", 1, 10);
+  ASSERT_TRUE(c->RegisterWalObject(a1, {}).ok());
+  SegmentRow first = Row(1);
+  first.min_seq = 1;
+  first.max_seq = 5;
+  Catalog::WalFence f{10, {a1.name}, {}, {}};
+  ASSERT_TRUE(c->RegisterSegment(first, "a", &f).ok());
+  ASSERT_EQ(c->ClaimWalObjects({"a"}, "b", 10, 200)->size(), 1u);
+  ASSERT_TRUE(*c->FenceDeadNode("a", 10, 200, 300));
+  // The fenced process wakes: refused, saying so.
+  Status woken = c->Heartbeat({"a", "http://a", 10, 310});
+  EXPECT_EQ(woken.code(), StatusCode::kFailedPrecondition) << woken.ToString();
+  EXPECT_NE(woken.ToString().find("fenced out"), std::string::npos) << woken.ToString();
+  EXPECT_EQ(c->Heartbeat({"a", "http://a", 5, 310}).code(), StatusCode::kFailedPrecondition)
+      << "an older process than the fenced one";
+  // The restart started at 250, before the fence's 300: it registers.
+  Status restarted = c->Heartbeat({"a", "http://a2", 250, 320, 0});
+  ASSERT_TRUE(restarted.ok()) << restarted.ToString();
+  EXPECT_EQ(c->ListNodes()->at(0), (NodeRow{"a", "http://a2", 250, 320, 0}));
+  EXPECT_TRUE(c->ListGoneNodes()->empty()) << "the id answers again";
+  Catalog::WalFence mine{250, {}, {}, {}};
+  EXPECT_TRUE(c->RegisterSegment(Row(2), "a", &mine).ok()) << "the restart's flush is refused";
+  // The fenced process is still refused, by the restart's row now, and cannot register.
+  EXPECT_EQ(c->Heartbeat({"a", "http://a", 10, 330}).code(), StatusCode::kFailedPrecondition);
+  Catalog::WalFence old{10, {}, {}, {}};
+  EXPECT_EQ(c->RegisterSegment(Row(3), "a", &old).status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(c->ListNodes()->at(0).started_ns, 250);
+  // A plain later incarnation (no fence) still keeps its row from an earlier one.
+  ASSERT_TRUE(c->Heartbeat({"b", "http://b", 2000, 2001, 0}).ok());
+  EXPECT_EQ(c->Heartbeat({"b", "http://b", 1500, 2002}).code(), StatusCode::kFailedPrecondition);
 }
 
 // ---- Idempotency-Keys across nodes (issue 20; docs/cluster.md) ----

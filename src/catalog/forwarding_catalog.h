@@ -379,11 +379,11 @@ class ForwardingCatalog : public Catalog {
     return target_->DeleteWalObjects(names, owner);
   }
 
-  Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
-                                                    std::string_view to, size_t limit,
-                                                    int64_t alive_since_ns) override {
+  Result<std::vector<WalObjectRow>> ClaimWalObjects(
+      const std::vector<std::string>& from, std::string_view to, size_t limit,
+      int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) override {
     if (Status s = Before("ClaimWalObjects"); !s.ok()) return s;
-    return target_->ClaimWalObjects(from, to, limit, alive_since_ns);
+    return target_->ClaimWalObjects(from, to, limit, alive_since_ns, to_generation);
   }
 
   Result<std::map<std::string, uint64_t>> ReadWalTakeovers() const override {

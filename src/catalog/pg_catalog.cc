@@ -179,6 +179,9 @@ CREATE TABLE IF NOT EXISTS nodes (
 );
 CREATE TABLE IF NOT EXISTS node_confirmed (id TEXT PRIMARY KEY, through BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS node_gone (id TEXT PRIMARY KEY, gone_ns BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS node_fences (
+  id TEXT PRIMARY KEY, incarnation BIGINT NOT NULL, fenced_ns BIGINT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ns BIGINT NOT NULL, epoch BIGINT NOT NULL
 );
@@ -1680,11 +1683,7 @@ class PgCatalog final : public Catalog {
               "started_ns = excluded.started_ns, heartbeat_ns = excluded.heartbeat_ns "
               "WHERE nodes.started_ns <= excluded.started_ns",
               Params().Text(node.id).Text(node.url).Int(node.started_ns).Int(node.heartbeat_ns)));
-      if (r.affected() == 0) {
-        return Status::FailedPrecondition(
-            name_ + ": node " + node.id + " is registered by a later incarnation than " +
-            std::to_string(node.started_ns) + " (this process was replaced)");
-      }
+      if (r.affected() == 0) RETURN_IF_ERROR(RegisterOverFenceLocked(node));
       return Run("heartbeat",
                  "INSERT INTO node_confirmed (id, through) VALUES ($1, $2) "
                  "ON CONFLICT (id) DO UPDATE SET through = excluded.through",
@@ -1713,8 +1712,46 @@ class PgCatalog final : public Catalog {
       RETURN_IF_ERROR(
           Run("remove node", "DELETE FROM node_confirmed WHERE id = $1", Params().Text(id))
               .status());
+      RETURN_IF_ERROR(
+          Run("remove node", "DELETE FROM node_fences WHERE id = $1", Params().Text(id)).status());
       return Run("remove node", "DELETE FROM node_gone WHERE id = $1", Params().Text(id)).status();
     });
+  }
+
+  // The heartbeat of "node" found its id's row of a later incarnation (inside the heartbeat's
+  // transaction). When that row is a fence (FenceDeadNode) aimed at an incarnation older than
+  // node.started_ns, this process is a restart, not the fenced process: the row becomes its
+  // own, and the fence's node_gone and node_fences rows go (the id answers again, from a process
+  // that holds nothing of the fenced one). Otherwise FailedPrecondition, nothing changed.
+  Status RegisterOverFenceLocked(const NodeRow& node) REQUIRES(mu_) {
+    // The row locked first, and the fence read by a statement after it: a fence that committed
+    // while this waited for the lock is seen (READ COMMITTED: each statement's own snapshot).
+    ASSIGN_OR_RETURN(PgResult row,
+                     Run("heartbeat", "SELECT started_ns FROM nodes WHERE id = $1 FOR UPDATE",
+                         Params().Text(node.id)));
+    const int64_t registered = row.rows() > 0 ? row.Int(0, 0) : 0;
+    ASSIGN_OR_RETURN(
+        PgResult fence,
+        Run("heartbeat", "SELECT incarnation FROM node_fences WHERE id = $1 AND fenced_ns = $2",
+            Params().Text(node.id).Int(registered)));
+    if (fence.rows() == 0 || fence.Int(0, 0) >= node.started_ns) {
+      return Status::FailedPrecondition(
+          name_ + ": node " + node.id + " is registered by a later incarnation than " +
+          std::to_string(node.started_ns) +
+          (fence.rows() > 0 ? " (this process was fenced out at " + std::to_string(registered) +
+                                  " ns while it was dead: restart it)"
+                            : " (this process was replaced)"));
+    }
+    RETURN_IF_ERROR(
+        Run("heartbeat",
+            "UPDATE nodes SET url = $2, started_ns = $3, heartbeat_ns = $4 "
+            "WHERE id = $1",
+            Params().Text(node.id).Text(node.url).Int(node.started_ns).Int(node.heartbeat_ns))
+            .status());
+    RETURN_IF_ERROR(
+        Run("heartbeat", "DELETE FROM node_gone WHERE id = $1", Params().Text(node.id)).status());
+    return Run("heartbeat", "DELETE FROM node_fences WHERE id = $1", Params().Text(node.id))
+        .status();
   }
 
   Status LeaveCluster(std::string_view id, int64_t started_ns, int64_t gone_ns) override {
@@ -1759,6 +1796,15 @@ class PgCatalog final : public Catalog {
                           Params().Text(id).Int(at))
                           .status());
       RETURN_IF_ERROR(RecordGoneLocked(id, at));
+      // Which incarnation the fence is aimed at: a later process of the id registers over it
+      // even when its own start time is below the fence's (RegisterOverFenceLocked).
+      RETURN_IF_ERROR(
+          Run("fence a dead node",
+              "INSERT INTO node_fences (id, incarnation, fenced_ns) VALUES ($1, $2, $3) "
+              "ON CONFLICT (id) DO UPDATE SET incarnation = excluded.incarnation, "
+              "fenced_ns = excluded.fenced_ns",
+              Params().Text(id).Int(started_ns).Int(at))
+              .status());
       // A fence is a takeover of what the process holds: an answer it gave from its memtables
       // before, still on its way, is left out by the querying node (docs/cluster.md "Gone
       // nodes"), as after a claim of its WAL objects.
@@ -2032,9 +2078,9 @@ class PgCatalog final : public Catalog {
     return deleted;
   }
 
-  Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
-                                                    std::string_view to, size_t limit,
-                                                    int64_t alive_since_ns) override {
+  Result<std::vector<WalObjectRow>> ClaimWalObjects(
+      const std::vector<std::string>& from, std::string_view to, size_t limit,
+      int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) override {
     MutexLock l(&mu_);
     std::vector<WalObjectRow> out;
     if (from.empty() || limit == 0) return out;
@@ -2046,6 +2092,17 @@ class PgCatalog final : public Catalog {
     nodes += '}';
     RETURN_IF_ERROR(Change([&]() -> Status {
       out.clear();
+      if (to_generation.has_value()) {
+        // FOR SHARE: a claim raising it that runs now is waited for and its value read. One
+        // creating the row at this moment is not: its taker is alive (a claimer's heartbeat is
+        // current), so what it takes is owned by no node this claim may take from.
+        ASSIGN_OR_RETURN(PgResult g,
+                         Run("claim WAL objects",
+                             "SELECT generation FROM wal_takeovers WHERE node = $1 FOR SHARE",
+                             Params().Text(to)));
+        const uint64_t now = g.rows() > 0 ? g.Uint(0, 0) : 0;
+        if (now > *to_generation) return ClaimerTakenOver(to, now, *to_generation);
+      }
       // Rows another claimer (or the owner, marking them flushed) has locked are skipped: two
       // nodes taking over one dead node's objects split them instead of queueing.
       ASSIGN_OR_RETURN(

@@ -109,6 +109,15 @@ inline bool TakeLease(LeaseRow* lease, std::string_view holder, int64_t now_ns, 
   return true;
 }
 
+// ClaimWalObjects' refusal (catalog.h "to_generation"): claimer "to" was taken over since it
+// last read its generation.
+inline Status ClaimerTakenOver(std::string_view to, uint64_t now, uint64_t known) {
+  return Status::FailedPrecondition(
+      "node " + std::string(to) + " claims nothing: another node took over its WAL objects since " +
+      "it last read its takeover generation (" + std::to_string(known) + ", now " +
+      std::to_string(now) + "), so its memtables may still hold their rows");
+}
+
 // ListSegmentChanges (catalog.h): the changes after "after", read in change order with the
 // segment each names as it is now (nullopt: it is gone), become an answer. Ids are never reused,
 // so a segment once gone stays gone.

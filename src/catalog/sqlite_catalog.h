@@ -160,9 +160,9 @@ class SqliteCatalog final : public Catalog {
                                std::string_view owner) override;
   Result<uint64_t> DeleteWalObjects(const std::vector<std::string>& names,
                                     std::string_view owner) override;
-  Result<std::vector<WalObjectRow>> ClaimWalObjects(const std::vector<std::string>& from,
-                                                    std::string_view to, size_t limit,
-                                                    int64_t alive_since_ns) override;
+  Result<std::vector<WalObjectRow>> ClaimWalObjects(
+      const std::vector<std::string>& from, std::string_view to, size_t limit,
+      int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) override;
   Result<std::map<std::string, uint64_t>> ReadWalTakeovers() const override;
   Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) override;
 
@@ -211,6 +211,9 @@ class SqliteCatalog final : public Catalog {
   Result<uint64_t> NewestSegmentChangeLocked() const REQUIRES(mu_);
   // Upserts node_gone (id, gone_ns) inside the caller's transaction (sqlite_nodes.cc).
   Status RecordGoneLocked(std::string_view id, int64_t gone_ns) REQUIRES(mu_);
+  // Heartbeat's step when its id's row is of a later incarnation (sqlite_nodes.cc): takes the
+  // row over when it is a fence aimed at an older incarnation than node.started_ns.
+  Status RegisterOverFenceLocked(const NodeRow& node) REQUIRES(mu_);
   // RegisterSegment's fence, in its transaction (sqlite_wal_objects.cc): OK while "node", as
   // fence->incarnation, answers for every WAL object of the fence; else FailedPrecondition with
   // fence->lost set.

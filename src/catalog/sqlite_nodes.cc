@@ -30,6 +30,13 @@ CREATE TABLE IF NOT EXISTS node_gone (
   id TEXT PRIMARY KEY,
   gone_ns INTEGER NOT NULL
 );
+-- Which incarnation a fence (FenceDeadNode) was aimed at: a later process of the id registers
+-- over the fenced row even when its start time is below the fence's (Heartbeat).
+CREATE TABLE IF NOT EXISTS node_fences (
+  id TEXT PRIMARY KEY,
+  incarnation INTEGER NOT NULL,
+  fenced_ns INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY,
   holder TEXT NOT NULL,
@@ -61,9 +68,7 @@ Status SqliteCatalog::Heartbeat(const NodeRow& node) {
   st.Bind(4, node.heartbeat_ns);
   if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("heartbeat"));
   if (sqlite3_changes(db_) == 0) {
-    return RollbackLocked(Status::FailedPrecondition(
-        "catalog " + path_ + ": node " + node.id + " is registered by a later incarnation than " +
-        std::to_string(node.started_ns) + " (this process was replaced)"));
+    if (Status s = RegisterOverFenceLocked(node); !s.ok()) return RollbackLocked(s);
   }
   Stmt confirmed(db_, "INSERT OR REPLACE INTO node_confirmed (id, through) VALUES (?, ?)");
   if (!confirmed.ok()) return RollbackLocked(Error("prepare heartbeat"));
@@ -71,6 +76,42 @@ Status SqliteCatalog::Heartbeat(const NodeRow& node) {
   confirmed.Bind(2, static_cast<int64_t>(node.confirmed_through));
   if (confirmed.Step() != SQLITE_DONE) return RollbackLocked(Error("heartbeat"));
   return CommitLocked();
+}
+
+Status SqliteCatalog::RegisterOverFenceLocked(const NodeRow& node) {
+  // Inside Heartbeat's BEGIN IMMEDIATE: no fence commits between this read and the update.
+  Stmt st(db_,
+          "SELECT n.started_ns, f.incarnation FROM nodes n LEFT JOIN node_fences f ON f.id = n.id "
+          "AND f.fenced_ns = n.started_ns WHERE n.id = ?");
+  if (!st.ok()) return Error("prepare heartbeat");
+  st.Bind(1, node.id);
+  if (st.Step() != SQLITE_ROW) return Error("heartbeat");
+  const int64_t registered = st.Int(0);
+  const bool fence = sqlite3_column_type(st.get(), 1) != SQLITE_NULL;
+  if (!fence || st.Int(1) >= node.started_ns) {
+    return Status::FailedPrecondition(
+        "catalog " + path_ + ": node " + node.id + " is registered by a later incarnation than " +
+        std::to_string(node.started_ns) +
+        (fence ? " (this process was fenced out at " + std::to_string(registered) +
+                     " ns while it was dead: restart it)"
+               : " (this process was replaced)"));
+  }
+  // A restart, not the fenced process: the row becomes its own and the fence goes (pg_catalog.cc).
+  Stmt update(db_, "UPDATE nodes SET url = ?, started_ns = ?, heartbeat_ns = ? WHERE id = ?");
+  if (!update.ok()) return Error("prepare heartbeat");
+  update.Bind(1, node.url);
+  update.Bind(2, node.started_ns);
+  update.Bind(3, node.heartbeat_ns);
+  update.Bind(4, node.id);
+  if (update.Step() != SQLITE_DONE) return Error("heartbeat");
+  for (const char* sql :
+       {"DELETE FROM node_gone WHERE id = ?", "DELETE FROM node_fences WHERE id = ?"}) {
+    Stmt side(db_, sql);
+    if (!side.ok()) return Error("prepare heartbeat");
+    side.Bind(1, node.id);
+    if (side.Step() != SQLITE_DONE) return Error("heartbeat");
+  }
+  return Status::OK();
 }
 
 Result<std::vector<NodeRow>> SqliteCatalog::ListNodes() const {
@@ -100,7 +141,8 @@ Status SqliteCatalog::RemoveNode(std::string_view id) {
     return RollbackLocked(Status::NotFound("no node with id " + std::string(id)));
   }
   for (const char* sql :
-       {"DELETE FROM node_confirmed WHERE id = ?", "DELETE FROM node_gone WHERE id = ?"}) {
+       {"DELETE FROM node_confirmed WHERE id = ?", "DELETE FROM node_gone WHERE id = ?",
+        "DELETE FROM node_fences WHERE id = ?"}) {
     Stmt side(db_, sql);
     if (!side.ok()) return RollbackLocked(Error("prepare node removal"));
     side.Bind(1, id);
@@ -163,6 +205,14 @@ Result<bool> SqliteCatalog::FenceDeadNode(std::string_view id, int64_t started_n
   update.Bind(2, id);
   if (update.Step() != SQLITE_DONE) return RollbackLocked(Error("fence node"));
   if (Status s = RecordGoneLocked(id, fenced); !s.ok()) return RollbackLocked(s);
+  // Which incarnation the fence is aimed at (RegisterOverFenceLocked).
+  Stmt aimed(db_,
+             "INSERT OR REPLACE INTO node_fences (id, incarnation, fenced_ns) VALUES (?, ?, ?)");
+  if (!aimed.ok()) return RollbackLocked(Error("prepare node fence"));
+  aimed.Bind(1, id);
+  aimed.Bind(2, started_ns);
+  aimed.Bind(3, fenced);
+  if (aimed.Step() != SQLITE_DONE) return RollbackLocked(Error("fence node"));
   // A fence is a takeover of what the process holds (see pg_catalog.cc).
   if (Status s = BumpWalTakeoversLocked({std::string(id)}); !s.ok()) return RollbackLocked(s);
   RETURN_IF_ERROR(CommitLocked());

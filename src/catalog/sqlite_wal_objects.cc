@@ -6,6 +6,7 @@
 
 #include <algorithm>
 
+#include "catalog/shared_rows.h"
 #include "catalog/sqlite_catalog.h"
 #include "catalog/sqlite_stmt.h"
 #include "common/mutex.h"
@@ -167,13 +168,25 @@ Result<uint64_t> SqliteCatalog::DeleteWalObjects(const std::vector<std::string>&
 }
 
 Result<std::vector<WalObjectRow>> SqliteCatalog::ClaimWalObjects(
-    const std::vector<std::string>& from, std::string_view to, size_t limit,
-    int64_t alive_since_ns) {
+    const std::vector<std::string>& from, std::string_view to, size_t limit, int64_t alive_since_ns,
+    std::optional<uint64_t> to_generation) {
   MutexLock l(&mu_);
   std::vector<WalObjectRow> out;
   if (from.empty() || limit == 0) return out;
-  // BEGIN IMMEDIATE: one writer at a time, so two claimers never take the same object.
+  // BEGIN IMMEDIATE: one writer at a time, so two claimers never take the same object, and no
+  // claim raises the claimer's generation between its check below and this claim.
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  if (to_generation.has_value()) {
+    Stmt st(db_, "SELECT generation FROM wal_takeovers WHERE node = ?");
+    if (!st.ok()) return RollbackLocked(Error("prepare WAL object claim"));
+    st.Bind(1, to);
+    const int rc = st.Step();
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE) return RollbackLocked(Error("WAL object claim"));
+    const uint64_t now = rc == SQLITE_ROW ? static_cast<uint64_t>(st.Int(0)) : 0;
+    if (now > *to_generation) {
+      return RollbackLocked(ClaimerTakenOver(to, now, *to_generation));
+    }
+  }
   for (const std::string& node : from) {
     if (out.size() >= limit) break;
     Stmt st(db_, std::string("SELECT ") + kWalObjectColumns +

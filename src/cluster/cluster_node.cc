@@ -99,6 +99,8 @@ void ClusterNode::Start(storage::Engine* engine) {
 
 void ClusterNode::Stop() {
   stopping_.store(true);
+  // No registry when Open failed at registering (the destructor runs then too).
+  if (registry_ == nullptr) return;
   registry_->SetConfirmedThrough(nullptr);  // the engine closes next
   takeover_.Stop();
   sweep_.Stop();
@@ -153,8 +155,15 @@ Result<size_t> ClusterNode::TakeOverNow() {
   // While a claim runs, and after one took something until the segment view's next read of the
   // generations, this node's answers do not vouch for what it knows (KnownTakeovers).
   claims_running_.fetch_add(1);
+  // The check above read this node's generation; the claim compares it in its own transaction,
+  // so a second stall between the two (objects of this node taken over meanwhile by a taker
+  // that died in turn, whose rows its memtables still hold) claims nothing: the next round
+  // learns what was lost and flushes first (docs/cluster.md "Fenced flush").
+  const std::optional<uint64_t> own_generation =
+      fenced->set ? std::optional<uint64_t>(fenced->takeover_generation) : std::nullopt;
   Status claimed = engine_->WithoutWalTrim([&]() -> Status {
-    ASSIGN_OR_RETURN(taken, writer_->TakeOver(dead, alive_since, options_.takeover_batch));
+    ASSIGN_OR_RETURN(taken,
+                     writer_->TakeOver(dead, alive_since, options_.takeover_batch, own_generation));
     return Status::OK();
   });
   if (taken > 0 || !claimed.ok()) claims_done_.fetch_add(1);

@@ -7,27 +7,33 @@
 namespace sawmill::cluster {
 
 InProcessFanout::InProcessFanout(NodeRegistry* registry, query::QueryEngine* local,
-                                 SegmentRefresh* refresh, FindLocalEngine find) {
+                                 SegmentRefresh* refresh, FindLocalEngine find, AnswerCheck check,
+                                 AnswerHooks hooks) {
   fanout = std::make_unique<Fanout>(
       [registry] { return registry->Peers(); }, FanoutOptions{},
-      [find = std::move(find)](const catalog::NodeRow& peer, const std::string& body, int64_t) {
+      [find = std::move(find), hooks = std::move(hooks)](const catalog::NodeRow& peer,
+                                                         const std::string& body, int64_t) {
         query::PartAnswer failed;
         failed.partial = true;
         auto request = DecodePartRequest(body);
         query::QueryEngine* asked = find(peer.id);
         if (!request.ok() || asked == nullptr) return failed;
+        if (hooks.before) hooks.before(peer.id);
         auto part = asked->SearchMemtables(*request);
+        if (hooks.after) hooks.after(peer.id);
         if (!part.ok()) {
           failed.warnings.push_back("node " + peer.id + " answered " + part.status().ToString());
           return failed;
         }
-        auto back = DecodePartAnswer(EncodePartAnswer(*part));
+        auto back = DecodePartAnswer(EncodePartAnswer(*part, PartAnswerVersionFor(*request)));
         return back.ok() ? *back : failed;
       });
   query = std::make_unique<FanoutQueryEngine>(
-      local, fanout.get(), [refresh](uint64_t at_least, int64_t timeout_ns, std::string* error) {
+      local, fanout.get(),
+      [refresh](uint64_t at_least, int64_t timeout_ns, std::string* error) {
         return refresh->CatchUp(at_least, timeout_ns, error);
-      });
+      },
+      std::move(check));
 }
 
 }  // namespace sawmill::cluster

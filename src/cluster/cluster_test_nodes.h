@@ -29,14 +29,22 @@ FindLocalEngine LocalEngineIn(const Nodes* nodes) {
   };
 }
 
+// Called by the asking side just before and just after a peer answers (the peer's id), e.g. to
+// stall an answer after its node checked its fence; null: nothing.
+struct AnswerHooks {
+  std::function<void(const std::string&id)> before, after;
+};
+
 // A node's fan-out over the peers "registry" sees and the query engine over it: "local" with
-// the fan-out, its segment view caught up by "refresh". A peer is asked by calling
-// SearchMemtables on the engine "find" gives for it, through the wire codec both ways
-// (part_codec.h); a peer not found or a request that does not decode is a partial part, and an
-// error a partial part with a warning naming the node, as over HTTP (fanout.cc).
+// the fan-out, its segment view caught up by "refresh", the answers checked after the snapshot
+// by "check" (FanoutQueryEngine; {}: not checked). A peer is asked by calling SearchMemtables
+// on the engine "find" gives for it, between "hooks", through the wire codec both ways
+// (part_codec.h, in the version the request asks for); a peer not found or a request that
+// does not decode is a partial part, and an error a partial part with a warning naming the
+// node, as over HTTP (fanout.cc).
 struct InProcessFanout {
   InProcessFanout(NodeRegistry* registry, query::QueryEngine* local, SegmentRefresh* refresh,
-                  FindLocalEngine find);
+                  FindLocalEngine find, AnswerCheck check = {}, AnswerHooks hooks = {});
 
   std::unique_ptr<Fanout> fanout;
   std::unique_ptr<FanoutQueryEngine> query;  // uses "fanout": declared after it

@@ -25,8 +25,8 @@
 #include "catalog/pg_catalog.h"
 #include "catalog/pg_test_server.h"
 #include "cluster/cluster_node.h"
+#include "cluster/cluster_test_nodes.h"
 #include "cluster/fanout.h"
-#include "cluster/part_codec.h"
 #include "cluster/segment_refresh.h"
 #include "objstore/local_directory_store.h"
 #include "query/query_engine.h"
@@ -152,27 +152,6 @@ class FencedAnswerTest : public ::testing::Test {
                                                      refresh_options);
     node->refresh->Start();
     NodeRegistry* registry = node->cluster->registry();
-    // A peer is asked by calling its query engine, through the wire codec both ways; an error
-    // is a partial part naming the node, as over HTTP (fanout.cc).
-    node->fanout = std::make_unique<Fanout>(
-        [registry] { return registry->Peers(); }, FanoutOptions{},
-        [this](const catalog::NodeRow& peer, const std::string& body, int64_t) {
-          query::PartAnswer failed;
-          failed.partial = true;
-          auto request = DecodePartRequest(body);
-          Node* asked = Find(peer.id);
-          if (!request.ok() || asked == nullptr) return failed;
-          if (asked->before_answer) asked->before_answer();
-          auto part = asked->local->SearchMemtables(*request);
-          if (asked->after_answer) asked->after_answer();
-          if (!part.ok()) {
-            failed.warnings.push_back("node " + peer.id + " answered " + part.status().ToString());
-            return failed;
-          }
-          auto back = DecodePartAnswer(EncodePartAnswer(*part));
-          return back.ok() ? *back : failed;
-        });
-    SegmentRefresh* refresh = node->refresh.get();
     AnswerCheck check;
     if (checks) {
       check.self = id;
@@ -180,12 +159,18 @@ class FencedAnswerTest : public ::testing::Test {
       check.known_takeovers = [cluster] { return cluster->KnownTakeovers(); };
       check.fresh_ns = registry->may_look_dead_after_ns();
     }
-    node->query = std::make_unique<FanoutQueryEngine>(
-        node->local.get(), node->fanout.get(),
-        [refresh](uint64_t at_least, int64_t timeout_ns, std::string* error) {
-          return refresh->CatchUp(at_least, timeout_ns, error);
-        },
-        check);
+    // The asked node's own hooks, around its answer (the test's stalls).
+    AnswerHooks hooks;
+    hooks.before = [this](const std::string& asked) {
+      if (Node* n = Find(asked); n != nullptr && n->before_answer) n->before_answer();
+    };
+    hooks.after = [this](const std::string& asked) {
+      if (Node* n = Find(asked); n != nullptr && n->after_answer) n->after_answer();
+    };
+    InProcessFanout fanned(registry, node->local.get(), node->refresh.get(), LocalEngineIn(&nodes_),
+                           std::move(check), std::move(hooks));
+    node->fanout = std::move(fanned.fanout);
+    node->query = std::move(fanned.query);
     nodes_.push_back(std::move(node));
     return raw;
   }

@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <sstream>
 
@@ -139,24 +140,13 @@ std::vector<NodeView> NodeRegistry::Classify(const std::vector<catalog::NodeRow>
 Status NodeRegistry::Beat() {
   const int64_t now = options_.clock->NowNanos();
   const int64_t mono = options_.clock->MonotonicNanos();
-  // Before writing: a row of our id with a later incarnation means another process took the id.
-  auto before = catalog_->ListNodes();
-  if (before.ok()) {
-    for (const catalog::NodeRow& row : *before) {
-      if (row.id == id() && row.started_ns > started_ns_ && row.heartbeat_ns < row.started_ns) {
-        spdlog::error(
-            "node {}: another node fenced this process out at {} ns while it was dead (no "
-            "heartbeat for longer than node_timeout; its WAL objects were taken over or flushed): "
-            "it answers and writes nothing more; restart it",
-            id(), row.started_ns);
-      } else if (row.id == id() && row.started_ns > started_ns_) {
-        Metrics().id_conflicts->Increment();
-        spdlog::error(
-            "node {}: the catalog names another process with this node id (started at {} ns, "
-            "url {}; this one started at {} ns, url {}): two servers share one data "
-            "directory's node_id, so each overwrites the other's registration",
-            id(), row.started_ns, row.url, started_ns_, url());
-      }
+  // Before writing: a row of our id with a later incarnation means another process took the id,
+  // or another node fenced the id out while it was dead (the row's heartbeat is older than its
+  // incarnation: FenceDeadNode leaves it). The catalog decides which of the two refuses us.
+  std::optional<catalog::NodeRow> later;
+  if (auto before = catalog_->ListNodes(); before.ok()) {
+    for (catalog::NodeRow& row : *before) {
+      if (row.id == id() && row.started_ns > started_ns_) later = std::move(row);
     }
   }
   catalog::NodeRow self{id(), url(), started_ns_, now};
@@ -166,6 +156,29 @@ Status NodeRegistry::Beat() {
     self.confirmed_through = confirmed_;
   }
   Status status = catalog_->Heartbeat(self);
+  const bool fence = later.has_value() && later->heartbeat_ns < later->started_ns;
+  if (status.ok() && fence) {
+    // A restart whose start time is below a fence aimed at an earlier incarnation (the fence
+    // committed between this process's start and its first heartbeat, or the fencing node's
+    // clock is ahead): the catalog let this process take the row (docs/cluster.md "Gone nodes").
+    spdlog::warn(
+        "node {}: registered over the fence another node set at {} ns on an earlier incarnation "
+        "of this id while it was dead; this process (incarnation {}) holds nothing of it",
+        id(), later->started_ns, started_ns_);
+  } else if (!status.ok() && status.code() == StatusCode::kFailedPrecondition && fence) {
+    spdlog::error(
+        "node {}: another node fenced this process out at {} ns while it was dead (no "
+        "heartbeat for longer than node_timeout; its WAL objects were taken over or flushed): "
+        "it answers and writes nothing more; restart it",
+        id(), later->started_ns);
+  } else if (!status.ok() && status.code() == StatusCode::kFailedPrecondition && later) {
+    Metrics().id_conflicts->Increment();
+    spdlog::error(
+        "node {}: the catalog names another process with this node id (started at {} ns, "
+        "url {}; this one started at {} ns, url {}): two servers share one data "
+        "directory's node_id, so each overwrites the other's registration",
+        id(), later->started_ns, later->url, started_ns_, url());
+  }
   if (!status.ok()) {
     Metrics().heartbeat_failures->Increment();
     MarkUnreachable();

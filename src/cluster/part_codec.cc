@@ -1,6 +1,8 @@
 #include "cluster/part_codec.h"
 
+#include <algorithm>
 #include <boost/json.hpp>
+#include <cstdint>
 
 #include "common/coding.h"
 #include "common/json_string.h"
@@ -29,7 +31,8 @@ std::string EncodePartRequest(const query::PartRequest& r) {
          ",\"all_time\":" + (r.all_time ? "true" : "false") +
          ",\"time_field\":" + (r.time_field_ts ? "\"ts\"" : "\"ingest_ts\"") +
          ",\"limit\":" + std::to_string(r.limit) +
-         ",\"timeout_ms\":" + std::to_string(std::max<int64_t>(1, r.timeout_ns / 1'000'000)) + "}";
+         ",\"timeout_ms\":" + std::to_string(std::max<int64_t>(1, r.timeout_ns / 1'000'000)) +
+         ",\"answer_version\":" + std::to_string(kPartAnswerVersion) + "}";
   return out;
 }
 
@@ -83,11 +86,26 @@ Result<query::PartRequest> DecodePartRequest(std::string_view body) {
   }
   r.limit = static_cast<size_t>(limit);
   r.timeout_ns = timeout_ms > INT64_MAX / 1'000'000 ? INT64_MAX : timeout_ms * 1'000'000;
+  // Optional: a node of an older build does not send it.
+  if (o.contains("answer_version")) {
+    int64_t version = 0;
+    RETURN_IF_ERROR(number("answer_version", &version));
+    if (version < 1) {
+      return Status::InvalidArgument("memtable-search: \"answer_version\" must be at least 1");
+    }
+    r.answer_version = static_cast<uint32_t>(std::min<int64_t>(version, UINT32_MAX));
+  }
   return r;
 }
 
-std::string EncodePartAnswer(const query::PartAnswer& a) {
-  std::string out(kMagic);
+uint32_t PartAnswerVersionFor(const query::PartRequest& request) {
+  if (request.answer_version == 0) return kPartAnswerVersionUnsaid;
+  return std::min(request.answer_version, kPartAnswerVersion);
+}
+
+std::string EncodePartAnswer(const query::PartAnswer& a, uint32_t version) {
+  version = std::clamp<uint32_t>(version, 1, kPartAnswerVersion);
+  std::string out(version == 1 ? kMagicV1 : version == 2 ? kMagicV2 : kMagic);
   PutVarint32(&out, a.partial ? 1 : 0);
   PutVarint64(&out, a.stats.rows_scanned);
   PutVarint64(&out, a.stats.rows_matched);
@@ -112,12 +130,14 @@ std::string EncodePartAnswer(const query::PartAnswer& a) {
     for (const std::string& value : g.values) PutLengthPrefixed(&out, value);
     PutVarsint64(&out, g.count);
   }
+  if (version == 1) return out;  // no cuts
   // The node's own cut (its id is known to the asking side).
   PutVarint32(&out, static_cast<uint32_t>(a.cuts.size()));
   for (const query::SegmentCut& cut : a.cuts) {
     PutVarint64(&out, cut.registered_through);
     PutVarint32(&out, static_cast<uint32_t>(cut.registering.size()));
     for (uint64_t id : cut.registering) PutVarint64(&out, id);
+    if (version == 2) continue;  // no fence
     PutVarint32(&out, cut.fence.set ? 1 : 0);
     PutVarint64(&out, cut.fence.takeover_generation);
     PutVarsint64(&out, cut.fence.heartbeat_age_ns);

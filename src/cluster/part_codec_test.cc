@@ -94,6 +94,67 @@ TEST(PartCodec, AVersionTwoAnswerIsReadWithItsCutAndNoFence) {
   EXPECT_FALSE(back->cuts[0].fence.set);
 }
 
+// How a node of the build before this one reads an answer: only "SWP\x01" or "SWP\x02", and
+// then the layout of that version (docs/format/cluster.md). Any other header was refused, so a
+// version 3 answer made its node's part fail (the answer partial) during a rolling upgrade.
+bool OldBuildReads(std::string_view body) {
+  if (body.substr(0, 4) != std::string_view("SWP\x01", 4) &&
+      body.substr(0, 4) != std::string_view("SWP\x02", 4)) {
+    return false;
+  }
+  return DecodePartAnswer(body).ok();
+}
+
+// A request from a node of an older build (no "answer_version") is answered in version 2, which
+// that build reads: the cut without the fence. A request of this build is answered in version 3,
+// fence and all. Before, every answer was version 3, which the older build refused.
+TEST(PartCodec, AnAnswerIsInTheHighestVersionTheAskingNodeReads) {
+  const query::PartAnswer a = Sample();
+  auto old_request = DecodePartRequest(
+      R"({"tenant":"a","q":"x","from_ns":0,"to_ns":1,"all_time":false,"time_field":"ts","limit":1,"timeout_ms":5})");
+  ASSERT_TRUE(old_request.ok()) << old_request.status().ToString();
+  EXPECT_EQ(old_request->answer_version, 0u);
+  ASSERT_EQ(PartAnswerVersionFor(*old_request), 2u);
+  const std::string for_old = EncodePartAnswer(a, PartAnswerVersionFor(*old_request));
+  EXPECT_TRUE(OldBuildReads(for_old)) << "an older build cannot read the answer it asked for";
+  auto old_read = DecodePartAnswer(for_old);
+  ASSERT_TRUE(old_read.ok()) << old_read.status().ToString();
+  EXPECT_EQ(old_read->hits, a.hits);
+  EXPECT_EQ(old_read->groups.groups, a.groups.groups);
+  ASSERT_EQ(old_read->cuts.size(), 1u);
+  EXPECT_EQ(old_read->cuts[0].registered_through, a.cuts[0].registered_through);
+  EXPECT_EQ(old_read->cuts[0].registering, a.cuts[0].registering);
+  EXPECT_FALSE(old_read->cuts[0].fence.set) << "a version 2 answer carries no fence";
+
+  query::PartRequest mine;
+  mine.tenant = "a";
+  mine.q = "x";
+  mine.timeout_ns = 5'000'000;
+  auto new_request = DecodePartRequest(EncodePartRequest(mine));
+  ASSERT_TRUE(new_request.ok()) << new_request.status().ToString();
+  EXPECT_EQ(new_request->answer_version, kPartAnswerVersion);
+  ASSERT_EQ(PartAnswerVersionFor(*new_request), 3u);
+  const std::string for_new = EncodePartAnswer(a, PartAnswerVersionFor(*new_request));
+  EXPECT_EQ(for_new.substr(0, 4), std::string_view("SWP\x03", 4));
+  EXPECT_FALSE(OldBuildReads(for_new));
+  auto new_read = DecodePartAnswer(for_new);
+  ASSERT_TRUE(new_read.ok()) << new_read.status().ToString();
+  EXPECT_EQ(new_read->cuts, a.cuts) << "the fence is lost on the way";
+
+  // A later build that reads more is answered in the highest this one writes; one that reads
+  // only version 1 gets no cut; a version below 1 is refused.
+  new_request->answer_version = 9;
+  EXPECT_EQ(PartAnswerVersionFor(*new_request), 3u);
+  new_request->answer_version = 1;
+  auto v1 = DecodePartAnswer(EncodePartAnswer(a, PartAnswerVersionFor(*new_request)));
+  ASSERT_TRUE(v1.ok()) << v1.status().ToString();
+  EXPECT_TRUE(v1->cuts.empty());
+  EXPECT_EQ(v1->hits, a.hits);
+  auto zero = DecodePartRequest(
+      R"({"tenant":"a","q":"x","from_ns":0,"to_ns":1,"all_time":false,"time_field":"ts","limit":1,"timeout_ms":5,"answer_version":0})");
+  EXPECT_TRUE(zero.status().IsInvalidArgument());
+}
+
 TEST(PartCodec, DamagedAnswersAreRefused) {
   const std::string body = EncodePartAnswer(Sample());
   // Every truncation fails (none decodes to a shorter answer).

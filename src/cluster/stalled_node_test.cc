@@ -86,6 +86,41 @@ class StallingCatalog final : public catalog::ForwardingCatalog {
     return target()->RegisterWalObject(row, key_claims);
   }
 
+  // The same for the next claim of WAL objects (a takeover round between its check and its
+  // claim).
+  void HoldNextClaim() {
+    MutexLock l(&mu_);
+    claim_armed_ = true;
+  }
+  bool WaitClaimHeld(std::chrono::milliseconds timeout) {
+    UniqueLock l(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!claim_held_) {
+      if (!cv_.WaitUntil(&l, deadline)) return claim_held_;
+    }
+    return true;
+  }
+  void ReleaseClaim() {
+    MutexLock l(&mu_);
+    claim_released_ = true;
+    cv_.NotifyAll();
+  }
+
+  Result<std::vector<catalog::WalObjectRow>> ClaimWalObjects(
+      const std::vector<std::string>& from, std::string_view to, size_t limit,
+      int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) override {
+    {
+      UniqueLock l(&mu_);
+      if (claim_armed_) {
+        claim_armed_ = false;
+        claim_held_ = true;
+        cv_.NotifyAll();
+        while (!claim_released_) cv_.Wait(&l);
+      }
+    }
+    return target()->ClaimWalObjects(from, to, limit, alive_since_ns, to_generation);
+  }
+
   // From now on every call fails before it reaches the catalog (the node's process is killed:
   // nothing it does reaches the catalog any more).
   void Die() { dead_.store(true); }
@@ -103,6 +138,9 @@ class StallingCatalog final : public catalog::ForwardingCatalog {
   bool armed_ GUARDED_BY(mu_) = false;
   bool held_ GUARDED_BY(mu_) = false;
   bool released_ GUARDED_BY(mu_) = false;
+  bool claim_armed_ GUARDED_BY(mu_) = false;
+  bool claim_held_ GUARDED_BY(mu_) = false;
+  bool claim_released_ GUARDED_BY(mu_) = false;
 };
 
 // Forwards to the real catalog; while Refuse(true), every RegisterSegment fails before it reaches
@@ -173,12 +211,32 @@ class FlushWatchingCatalog final : public catalog::ForwardingCatalog {
   std::function<void()> on_death_;
 };
 
-// A node's own catalog connection whose reads of the takeover generations fail while told to.
+// A node's own catalog connection whose reads of the takeover generations fail while told to,
+// and whose heartbeats wait, before they reach the catalog, while held (a restart whose first
+// heartbeat is slow: its incarnation is taken before the wait, e.g. a slow connection).
 class UnreadableTakeoversCatalog final : public catalog::ForwardingCatalog {
  public:
   using ForwardingCatalog::ForwardingCatalog;
 
   void Fail(bool fail) { fail_.store(fail); }
+  void HoldHeartbeats() {
+    MutexLock l(&mu_);
+    hold_ = true;
+  }
+  // True once a heartbeat waits (within "timeout").
+  bool WaitHeartbeatHeld(std::chrono::milliseconds timeout) const {
+    UniqueLock l(&mu_);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (!held_) {
+      if (!cv_.WaitUntil(&l, deadline)) return held_;
+    }
+    return true;
+  }
+  void ReleaseHeartbeats() {
+    MutexLock l(&mu_);
+    hold_ = false;
+    cv_.NotifyAll();
+  }
 
  protected:
   Status Before(std::string_view call) const override {
@@ -188,8 +246,29 @@ class UnreadableTakeoversCatalog final : public catalog::ForwardingCatalog {
     return Status::OK();
   }
 
+ public:
+  // A held heartbeat is written with the time it is let go at: the process started (took its
+  // incarnation) before the wait, and its first heartbeat is as fresh as a slow one can be.
+  Status Heartbeat(const catalog::NodeRow& node) override {
+    catalog::NodeRow row = node;
+    {
+      UniqueLock l(&mu_);
+      if (hold_) {
+        held_ = true;
+        cv_.NotifyAll();
+        while (hold_) cv_.Wait(&l);
+        row.heartbeat_ns = Clock::Real()->NowNanos();
+      }
+    }
+    return ForwardingCatalog::Heartbeat(row);
+  }
+
  private:
   std::atomic<bool> fail_{false};
+  mutable Mutex mu_;
+  mutable CondVar cv_;
+  bool hold_ GUARDED_BY(mu_) = false;
+  mutable bool held_ GUARDED_BY(mu_) = false;
 };
 
 struct Node {
@@ -240,6 +319,8 @@ class StalledNodeTest : public ::testing::Test {
   // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.
   // "tune" adjusts its engine's options after ClusterNode::Configure (null: none).
   void TakeBackObjectsLost(bool unreadable);
+  void StallWithUnconfirmedSegment(Node* a);
+  int64_t WaitFenced(int64_t incarnation);
 
   Node* Add(const std::string& id, bool stalls,
             const std::function<void(storage::EngineOptions*)>& tune = nullptr,
@@ -263,11 +344,13 @@ class StalledNodeTest : public ::testing::Test {
       return std::unique_ptr<catalog::Catalog>(std::move(stalling));
     };
     if (node_catalog != nullptr) {
-      options.wrap_node_catalog = [node_catalog](std::unique_ptr<catalog::Catalog> real) {
-        auto wrapped = std::make_unique<UnreadableTakeoversCatalog>(std::move(real));
-        *node_catalog = wrapped.get();
-        return std::unique_ptr<catalog::Catalog>(std::move(wrapped));
-      };
+      options.wrap_node_catalog =
+          [node_catalog, hold = hold_first_heartbeat_](std::unique_ptr<catalog::Catalog> real) {
+            auto wrapped = std::make_unique<UnreadableTakeoversCatalog>(std::move(real));
+            if (hold) wrapped->HoldHeartbeats();
+            *node_catalog = wrapped.get();
+            return std::unique_ptr<catalog::Catalog>(std::move(wrapped));
+          };
     }
     auto opened = ClusterNode::Open(std::move(options));
     EXPECT_TRUE(opened.ok()) << opened.status().ToString();
@@ -376,6 +459,8 @@ class StalledNodeTest : public ::testing::Test {
     return out;
   }
 
+  // The next Add's node catalog holds its heartbeats from the first on (Add's "node_catalog").
+  bool hold_first_heartbeat_ = false;
   std::filesystem::path dir_;
   std::string schema_, url_;
   std::shared_ptr<objstore::LocalDirectoryStore> store_;
@@ -740,6 +825,213 @@ TEST_F(StalledNodeTest, ANodeThatTakesBackObjectsItLostHoldsTheirLinesOnce) {
 
 TEST_F(StalledNodeTest, ANodeThatCannotReadWhatItLostTakesNothingBack) {
   TakeBackObjectsLost(/*unreadable=*/true);
+}
+
+// Node a holds 30 acknowledged lines and its takeover round passes its check (it has read its
+// takeover generation since its last gap, and holds no rows it lost) when it stalls again,
+// between that check and its claim (the test's hook holds the claim): past node_timeout, node b
+// takes a's objects over and dies in turn (b's claim is made on the catalog directly, b's row
+// dead throughout). a wakes and its claim, decided before, goes on over b's objects: they are
+// a's own, whose rows its memtables still hold. The claim compares a's generation in its
+// transaction and takes nothing; a's next round learns what it lost, flushes it out, and takes
+// the objects back once: every line once. Before, the claim took them back beside their old
+// rows: 60 of 30 lines, every line stored twice.
+TEST_F(StalledNodeTest, ANodeThatStallsBetweenItsTakeoverCheckAndItsClaimTakesNothingBackTwice) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  ASSERT_TRUE(a != nullptr && a->wal_catalog != nullptr);
+  // A dead node whose objects a's rounds claim (none yet): its heartbeat is long past.
+  ASSERT_TRUE(reader_->Heartbeat({"node-b", "http://node-b.invalid", 1, 2}).ok());
+  Ingest(a, "a", 30);
+  // a's heartbeats, every 100 ms while "awake", until the end of the test.
+  std::atomic<bool> awake{true}, done{false};
+  std::thread beats([&] {
+    while (!done.load()) {
+      if (awake.load()) a->cluster->registry()->Beat().IgnoreError();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  struct Join {
+    std::atomic<bool>* done;
+    std::thread* thread;
+    ~Join() {
+      done->store(true);
+      thread->join();
+    }
+  } join{&done, &beats};
+  a->wal_catalog->HoldNextClaim();
+  a->cluster->Start(a->engine.get());
+  // Once a's heartbeats are steady for node_timeout, its round passes the check and claims.
+  const bool held = a->wal_catalog->WaitClaimHeld(std::chrono::seconds(30));
+  if (held) {
+    // The second stall: no heartbeat; b finds a dead, takes its objects, and dies.
+    awake = false;
+    std::this_thread::sleep_for(kStall);
+    auto taken = reader_->ClaimWalObjects({"node-a"}, "node-b", 64,
+                                          Clock::Real()->NowNanos() - kNodeTimeout);
+    EXPECT_TRUE(taken.ok() && !taken->empty()) << "node b took nothing of node a";
+    awake = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a beats again
+  }
+  a->wal_catalog->ReleaseClaim();
+  ASSERT_TRUE(held) << "node a's takeover round never claimed";
+
+  // a's rounds: every object back with a, replayed, flushed and gone.
+  auto owned_by = [&](const std::string& owner) {
+    auto rows = reader_->ListWalObjects(owner);
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    return rows.ok() ? rows->size() : size_t{0};
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while ((owned_by("node-b") > 0 || WalObjectsWrittenBy("node-a") > 0) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(owned_by("node-b"), 0u) << "a did not take its objects back";
+  EXPECT_EQ(WalObjectsWrittenBy("node-a"), 0u) << "a did not flush them";
+  auto counted = Count(a);
+  ASSERT_TRUE(counted.ok()) << counted.status().ToString();
+  EXPECT_EQ(CountOf(*counted), 30) << "node a holds lines twice";
+  ASSERT_TRUE(a->engine->Flush().ok());
+  const std::map<std::string, int> seen = LinesInSegments();
+  EXPECT_EQ(seen.size(), 30u);
+  for (const auto& [message, n] : seen) EXPECT_EQ(n, 1) << message << " stored " << n << " times";
+}
+
+// Node a flushes 40 lines (a segment its heartbeat never confirms: it has no engine-fed
+// confirmation, as a node whose flush answer came back just before it died) and then stops
+// heartbeating; b's takeover round fences it once it is dead (docs/cluster.md "Gone nodes").
+// Returns once a is dead to b; "a" stays as the paused old process.
+void StalledNodeTest::StallWithUnconfirmedSegment(Node* a) {
+  Ingest(a, "a", 40);
+  ASSERT_TRUE(a->engine->Flush().ok());
+  ASSERT_EQ(WalObjectsWrittenBy("node-a"), 0u);
+  ASSERT_EQ(LinesInSegments().size(), 40u);
+}
+
+// Waits (up to 30 s) for a fence of node-a: the row's incarnation above "incarnation". Returns
+// the fence's time (the row's incarnation then), 0 when none came.
+int64_t StalledNodeTest::WaitFenced(int64_t incarnation) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto gone = reader_->ListGoneNodes();
+    auto rows = reader_->ListNodes();
+    if (gone.ok() && rows.ok() && !gone->empty()) {
+      for (const catalog::NodeRow& row : *rows) {
+        if (row.id == "node-a" && row.started_ns > incarnation) return row.started_ns;
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return 0;
+}
+
+// Node a dies (its process paused, never to be resumed as this id's process) holding a segment
+// it never confirmed; it is restarted, and its restart's first heartbeat is slow: node b's
+// takeover round fences the dead incarnation between the restart's start (its incarnation) and
+// that heartbeat, so the fence's time is above the restart's incarnation. The restart must
+// register all the same (the fence was aimed at the incarnation before it), ingest and answer;
+// the old process, woken, stays refused. Before, the catalog refused the restart's first
+// heartbeat like the fenced process's and the restart failed ("registered by a later
+// incarnation"), needing another restart.
+TEST_F(StalledNodeTest, ARestartWhoseFirstHeartbeatRacesAFenceOfItsEarlierIncarnationRegisters) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  Node* b = Add("node-b", /*stalls=*/false);
+  ASSERT_TRUE(a != nullptr && b != nullptr);
+  BeatAll();
+  StallWithUnconfirmedSegment(a);
+  const int64_t old_incarnation = a->cluster->registry()->incarnation();
+
+  // The restart (its own data directory: a node's disk holds nothing durable) takes its
+  // incarnation now and waits in its first heartbeat.
+  UnreadableTakeoversCatalog* restart_catalog = nullptr;
+  hold_first_heartbeat_ = true;
+  Node* a2 = nullptr;
+  std::thread restart([&] {
+    a2 = Add(
+        "node-a", /*stalls=*/false,
+        [&](storage::EngineOptions* o) { o->data_dir = (dir_ / "node-a-restarted").string(); },
+        &restart_catalog);
+  });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (restart_catalog == nullptr && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(restart_catalog != nullptr);
+  ASSERT_TRUE(restart_catalog->WaitHeartbeatHeld(std::chrono::seconds(30)));
+  // b finds the old incarnation dead and fences it (its rounds run every heartbeat).
+  const int64_t fenced_at = WaitFenced(old_incarnation);
+  restart_catalog->ReleaseHeartbeats();
+  restart.join();
+  hold_first_heartbeat_ = false;
+  ASSERT_NE(fenced_at, 0) << "node b did not fence node a";
+  ASSERT_TRUE(a2 != nullptr) << "the restart of node a was refused";
+  // The race as meant: the fence's time is above the restart's incarnation.
+  EXPECT_LT(a2->cluster->registry()->incarnation(), fenced_at)
+      << "old " << old_incarnation << ", restart " << a2->cluster->registry()->incarnation();
+  // The test's in-process fan-out finds a node by id: node-a is the restart now.
+  a->id = "node-a-paused";
+
+  // The restart ingests and answers, through itself and through b, every line once.
+  Ingest(a2, "a2", 10);
+  ASSERT_TRUE(a2->cluster->registry()->Beat().ok());
+  ASSERT_TRUE(b->cluster->registry()->Beat().ok());
+  ASSERT_EQ(b->cluster->registry()->Peers().size(), 1u) << "node b does not see node a live";
+  for (Node* asking : {a2, b}) {
+    auto r = Count(asking);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(CountOf(*r), 50) << "on " << asking->id;
+    EXPECT_FALSE(r->partial) << "on " << asking->id << ": " << Warnings(*r);
+  }
+  // The old process wakes: refused, and the restart keeps its row.
+  Status woken = a->cluster->registry()->Beat();
+  EXPECT_EQ(woken.code(), StatusCode::kFailedPrecondition) << woken.ToString();
+  auto rows = reader_->ListNodes();
+  ASSERT_TRUE(rows.ok());
+  for (const catalog::NodeRow& row : *rows) {
+    if (row.id == "node-a") {
+      EXPECT_EQ(row.started_ns, a2->cluster->registry()->incarnation());
+    }
+  }
+  ASSERT_TRUE(a2->engine->Flush().ok());
+  const std::map<std::string, int> seen = LinesInSegments();
+  EXPECT_EQ(seen.size(), 50u);
+  for (const auto& [message, n] : seen) EXPECT_EQ(n, 1) << message << " stored " << n << " times";
+}
+
+// The fenced process itself wakes (paused, not restarted): its heartbeat is refused, saying it
+// was fenced out, its flush registers nothing, and no node asks it; a restart afterwards
+// registers. Holds on the build before too: the restart rule must not let the old process in.
+TEST_F(StalledNodeTest, AFencedProcessThatWakesStaysRefused) {
+  Node* a = Add("node-a", /*stalls=*/true);
+  Node* b = Add("node-b", /*stalls=*/false);
+  ASSERT_TRUE(a != nullptr && b != nullptr);
+  BeatAll();
+  StallWithUnconfirmedSegment(a);
+  Ingest(a, "a-late", 5);  // acknowledged before the stall ends, in an object b takes over
+  const int64_t old_incarnation = a->cluster->registry()->incarnation();
+  ASSERT_NE(WaitFenced(old_incarnation), 0) << "node b did not fence node a";
+
+  Status woken = a->cluster->registry()->Beat();
+  EXPECT_EQ(woken.code(), StatusCode::kFailedPrecondition) << woken.ToString();
+  EXPECT_FALSE(a->engine->Flush().ok() && LinesInSegments().count("a-late line 0") > 1)
+      << "the fenced process stored lines its taker holds";
+  ASSERT_TRUE(b->cluster->registry()->Beat().ok());
+  EXPECT_TRUE(b->cluster->registry()->Peers().empty()) << "node b asks the fenced process";
+  ASSERT_TRUE(b->engine->Flush().ok());
+  auto r = Count(b);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(CountOf(*r), 45);
+
+  // A restart after the fence registers as ever; the old process stays out.
+  a->id = "node-a-paused";  // the in-process fan-out finds a node by id
+  Node* a2 = Add("node-a", /*stalls=*/false, [&](storage::EngineOptions* o) {
+    o->data_dir = (dir_ / "node-a-restarted").string();
+  });
+  ASSERT_TRUE(a2 != nullptr);
+  EXPECT_EQ(a->cluster->registry()->Beat().code(), StatusCode::kFailedPrecondition);
+  const std::map<std::string, int> seen = LinesInSegments();
+  EXPECT_EQ(seen.size(), 45u);
+  for (const auto& [message, n] : seen) EXPECT_EQ(n, 1) << message << " stored " << n << " times";
 }
 
 }  // namespace

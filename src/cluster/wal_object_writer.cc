@@ -598,10 +598,12 @@ int WalObjectWriter::DeleteObsoleteFiles(uint64_t min_unflushed_seq) {
 }
 
 Result<size_t> WalObjectWriter::TakeOver(const std::vector<std::string>& dead,
-                                         int64_t alive_since_ns, size_t limit) {
+                                         int64_t alive_since_ns, size_t limit,
+                                         std::optional<uint64_t> own_generation) {
   MutexLock tl(&trim_mu_);
-  ASSIGN_OR_RETURN(std::vector<catalog::WalObjectRow> rows,
-                   catalog_->ClaimWalObjects(dead, options_.node, limit, alive_since_ns));
+  ASSIGN_OR_RETURN(
+      std::vector<catalog::WalObjectRow> rows,
+      catalog_->ClaimWalObjects(dead, options_.node, limit, alive_since_ns, own_generation));
   size_t adopted = 0;
   for (catalog::WalObjectRow& row : rows) {
     auto data = ReadObject(row.name);

@@ -34,6 +34,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -96,8 +97,11 @@ class WalObjectWriter final : public wal::WalSink, public storage::FlushFence {
   // "alive_since_ns"), applies their batches and answers for them from then on. Returns how
   // many objects were taken over. The caller must keep the engine from trimming meanwhile
   // (Engine::WithoutWalTrim): a trim decided before the batches were applied would delete them.
+  // "own_generation": this node's takeover generation as it confirmed it, having learnt which
+  // of its objects were lost up to it; the claim takes nothing (FailedPrecondition) when the
+  // catalog's is above it (Catalog::ClaimWalObjects "to_generation").
   Result<size_t> TakeOver(const std::vector<std::string>& dead, int64_t alive_since_ns,
-                          size_t limit);
+                          size_t limit, std::optional<uint64_t> own_generation = std::nullopt);
 
   // The fence of the engine's flushes (storage::FlushFence; see above).
   Status PrepareFence(const std::vector<uint64_t>& seqs,

@@ -87,7 +87,10 @@ HttpResponse HandleMemtableSearch(ClusterRouteState* cluster, const HttpRequest&
   HttpResponse response;
   response.status = 200;
   response.content_type = cluster::kPartAnswerContentType;
-  response.body = cluster::EncodePartAnswer(*answer);
+  // In the highest version both nodes know: an asking node of an older build (no
+  // answer_version) gets version 2, without the fence it could not read (docs/cluster.md
+  // "Fenced answers").
+  response.body = cluster::EncodePartAnswer(*answer, cluster::PartAnswerVersionFor(*part));
   return response;
 }
 

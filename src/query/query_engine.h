@@ -180,6 +180,9 @@ struct PartRequest {
   bool time_field_ts = false;
   size_t limit = 100;
   int64_t timeout_ns = 0;  // what is left of the query's time; > 0
+  // The highest part answer version the asking node reads (cluster/part_codec.h); 0 when the
+  // request did not say (a node of a build before it was asked: answered in version 2).
+  uint32_t answer_version = 0;
 };
 
 // Where a node's answer stops and its segments start (docs/cluster.md "Exactly once across
