@@ -6,12 +6,20 @@
 // next allocation in the same arena, so memory goes back to the kernel after a burst even when
 // the server is idle. dirty_decay_ms / muzzy_decay_ms: unused pages are given back after about
 // a second (default 10 s): the probe measured the same peak and a lower after-burst RSS.
-// percpu_arena: one arena per CPU instead of four per CPU, each thread allocating from the arena
-// of the CPU it runs on: the pages one arena freed are reused by the next request on that CPU
-// instead of sitting dirty in another (peak RSS after ingesting 1,000,000 corpus lines 182 ->
-// 142 MiB, same CPU; docs/performance.md "Where the peak RSS comes from").
+// narenas:1: one arena for every thread. Pages freed by one thread (a request's body and
+// records, a packed chunk's raw rows, a flush's block buffers) are reused by the next
+// allocation of any thread instead of sitting dirty in the arena of another CPU or thread until
+// the decay returns them. Four arenas per CPU (jemalloc's default) and then one per CPU
+// (percpu_arena, session 10) each left more of that memory dirty: peak RSS after ingesting
+// 1,000,000 corpus lines 182 (four per CPU) -> 142 (one per CPU) -> about 8 MiB less again
+// with one arena, 10,000,000 lines about 15 MiB less, the same CPU (docs/performance.md "Where
+// the peak RSS comes from").
+// tcache:false: no per-thread caches of small objects, so a freed one goes back to its slab at
+// once and whole slabs can be returned: another 5 MiB less at 1,000,000 lines and about 7 MiB
+// at 10,000,000, for 3-5 % more ingest CPU (each small allocation takes the arena's lock;
+// docs/performance.md "Peak RSS at 10,000,000 lines").
 extern "C" {
 // NOLINTNEXTLINE: the name is jemalloc's.
 const char* malloc_conf =
-    "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000,percpu_arena:percpu";
+    "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000,narenas:1,tcache:false";
 }

@@ -84,7 +84,8 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"segment_target", T::kBytes, "a memtable this big is flushed", nullptr,
        &c->segment_target_bytes},
       {"flush_threads", T::kCount,
-       "memtables flushed to segments at once when memtables pass memtable_cap (one per core)",
+       "memtables flushed to segments at once when memtables pass memtable_cap (each holds its "
+       "own buffers: more drains faster, at that memory)",
        nullptr, &c->flush_threads},
       {"idempotency_window", T::kDuration, "Idempotency-Keys are kept at least this long", nullptr,
        &c->idempotency_window_ms},

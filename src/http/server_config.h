@@ -43,7 +43,12 @@ struct ServerConfig {
   uint64_t flush_interval_ms = 30'000;
   uint64_t memtable_cap_bytes = 256ull << 20;
   uint64_t segment_target_bytes = 64ull << 20;
-  uint64_t flush_threads = 2;  // memtables flushed at once under pressure
+  // Memtables flushed at once under pressure (and by a flush of all). One: each running flush
+  // holds 25-45 MiB of writer state (zstd context, a block's words and bloom hashes, sort keys),
+  // which at 2 was the largest part of the peak RSS once flushes ran during ingest (issue 19,
+  // docs/performance.md "Peak RSS at 10,000,000 lines"); 2 empties memtables faster on an idle
+  // second core at that memory.
+  uint64_t flush_threads = 1;
   uint64_t idempotency_window_ms = 24ull * 3'600'000;
   uint64_t idempotency_max_keys = 1'000'000;
   std::string compaction = "on";  // "off": segments merge only on `sawmill admin compact`
