@@ -25,9 +25,10 @@ inline constexpr size_t kMagicSize = 8;
 // frame (footer.h: block_info names the frame, a column_ref a slice of it). Version 9: a large
 // per-row text column block may be split into sub-blocks of consecutive rows, each its own
 // physical block (footer.h: a column_ref lists them), so that reading a few rows decompresses
-// only the sub-blocks holding them.
+// only the sub-blocks holding them. Version 10: int column blocks may use the encoding kIntDict
+// (distinct values and an id per row: ingest_ts, level); nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 9;
+inline constexpr uint32_t kFormatVersion = 10;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -70,6 +71,7 @@ enum class Encoding : uint8_t {
   kPrefixSplit = 10,  // skeletons (leading runs of shared text marked), runs grouped (version 6)
   kScaled = 11,       // int64 divided by their common divisor, then a delta block (version 7)
   kHex = 12,          // strings that are all lower-case hex of one even length: the bytes (v7)
+  kIntDict = 13,      // int64: distinct values (a delta block) and an id per row (version 10)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.
