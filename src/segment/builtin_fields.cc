@@ -58,12 +58,9 @@ index::WordPostingsRule DefaultWordPostingsRule() {
 index::ValuePostingsRule DefaultValuePostingsRule() {
   // Measured on the benchmark corpus (docs/format/index.md "Near-unique fields"): the postings
   // of trace_id and user_id were a third of a compacted segment's bytes, about one entry per
-  // row each, while a value's bloom finds its one or few blocks. Fewer than 16 rows a value on
-  // average, not 4 (issue 19, session 12): in the compacted segments of 10,000,000 lines a
-  // user_id is in about 10 rows, and its postings were 2.6 bytes a line (5 % of the store)
-  // where its bloom finds its few blocks.
+  // row each, while a value's bloom finds its one or few blocks.
   index::ValuePostingsRule rule;
-  rule.max_distinct_fraction = 1.0 / 16;
+  rule.max_distinct_fraction = 0.25;
   rule.small_segment_rows = 0;
   return rule;
 }

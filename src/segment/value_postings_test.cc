@@ -22,13 +22,12 @@ SegmentInfo Info() {
   return info;
 }
 
-// 3,200 rows: a trace_id of its own in every row (near-unique); a user_id of 16 rows each (on
-// the rule's boundary: 1 distinct value per 16, posted); a span_id of 10 rows each (1 per 10,
-// above 1/16, as the benchmark corpus's user_id in a compacted segment of 10,000,000 lines: not
-// posted); a dynamic field "order" unique per row but without a bloom.
+// 3,000 rows: a trace_id of its own in every row (near-unique); a user_id of 4 rows each (on
+// the rule's boundary: 1 distinct value per 4, posted); a span_id of 3 rows each (1 per 3,
+// above 0.25: not posted); a dynamic field "order" unique per row but without a bloom.
 std::vector<Record> Rows() {
   std::vector<Record> out;
-  for (uint64_t i = 0; i < 3200; ++i) {
+  for (uint64_t i = 0; i < 3000; ++i) {
     Record r;
     r.seq = i;
     r.ts = r.ingest_ts = 1'000'000'000 + static_cast<int64_t>(i) * 1000;
@@ -37,8 +36,8 @@ std::vector<Record> Rows() {
     r.level = static_cast<Level>(i % kLevelCount);
     r.message = "line " + std::to_string(i);
     r.trace_id = "t" + std::to_string(i * 7919);
-    r.user_id = "u" + std::to_string(i / 16);
-    r.span_id = "s" + std::to_string(i / 10);
+    r.user_id = "u" + std::to_string(i / 4);
+    r.span_id = "s" + std::to_string(i / 3);
     r.fields.emplace_back("order", "o" + std::to_string(i));
     out.push_back(std::move(r));
   }
@@ -93,7 +92,7 @@ TEST(ValuePostings, NearUniqueFieldsAreCannotTellAndTheirBloomsFindEveryValue) {
     ASSERT_TRUE(reader->BlockMayContain(block, "trace_id", t)) << t << " block " << block;
   }
 
-  // On the boundary (16 rows a value) and without a bloom: posted, exactly.
+  // On the boundary (4 rows a value) and without a bloom: posted, exactly.
   for (const auto& [field, value] : std::vector<std::pair<std::string, std::string>>{
            {"user_id", "u10"}, {"order", "o123"}, {"service", "svc1"}, {"host", "h4"}}) {
     auto got = reader->Postings(field, value);
@@ -168,7 +167,7 @@ TEST(ValuePostings, SegmentBloomOnlyForValuesRepeatedAcrossBlocks) {
   for (const BloomMeta& b : (*reader)->footer().blooms) blooms[b.field] = &b;
   ASSERT_TRUE(blooms.count("trace_id") && blooms.count("message") && blooms.count("user_id"));
   EXPECT_EQ(blooms["trace_id"]->segment_filter.size, 0u);
-  EXPECT_EQ(blooms["user_id"]->segment_filter.size, 0u);  // 16 rows a value: mostly one block
+  EXPECT_EQ(blooms["user_id"]->segment_filter.size, 0u);  // 4 rows a value: mostly one block
   EXPECT_GT(blooms["message"]->segment_filter.size, 0u);  // "line" in every block
   EXPECT_GT(blooms["trace_id"]->block_filters.size, 0u);
   for (const Record& r : rows) {
@@ -178,7 +177,7 @@ TEST(ValuePostings, SegmentBloomOnlyForValuesRepeatedAcrossBlocks) {
   for (int i = 0; i < 1000; ++i) {
     absent_maybe += (*reader)->SegmentMayContain("trace_id", "absent" + std::to_string(i));
   }
-  EXPECT_LT(absent_maybe, 150);  // about 1 % per block filter, 7 blocks
+  EXPECT_LT(absent_maybe, 150);  // about 1 % per block filter, 6 blocks
 }
 
 }  // namespace
