@@ -53,7 +53,9 @@ Status DecodeIntDict(std::string_view body, size_t count, std::vector<int64_t>* 
   uint64_t id = 0;
   for (size_t row = 0; row < count; ++row) {
     uint64_t v;
-    if (!ParseVarint64(&p, limit, &v)) {
+    if (p < limit && static_cast<unsigned char>(*p) < 0x80) {  // one byte: nearly every id
+      v = static_cast<unsigned char>(*p++);
+    } else if (!ParseVarint64(&p, limit, &v)) {
       out->resize(base);
       return Status::DataLoss("int-dict column: ids end at row " + std::to_string(row));
     }
