@@ -10,6 +10,8 @@
 #                 noisy,tiers,profile,peers (default all)
 #   LOKI_SRC, VL_SRC  local Go sources of the peers area's Grafana Loki and VictoriaLogs
 #                 (docs/performance.md); unset: that peer is not run
+#   BENCH_PEERS_SAWMILL_ONLY=1  the peers area measures Sawmill even with no peer (its own
+#                 figures only: no ratio, no goal)
 #   BENCH_KEEP=1  keep the temporary data directories and server logs
 # The areas are bench/areas/*.py; an area that fails prints "not measured: <why>" and the run
 # goes on. Every program it runs comes from the normal build (`make bench` builds first).

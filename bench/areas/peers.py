@@ -161,7 +161,9 @@ def run_area(corpus, manifest):
             notes.append(f"{label}: {e}")
             put(f"peers.{label.lower()}.not_run", str(e))
             print(f"{label}: {e}", flush=True)
-    if not peers:
+    # BENCH_PEERS_SAWMILL_ONLY=1: Sawmill's own figures without a peer (a baseline for a change
+    # measured at a scale where a peer's run takes too long); no ratio and no goal is printed.
+    if not peers and os.environ.get("BENCH_PEERS_SAWMILL_ONLY") != "1":
         emit_table(title, ["figure", "Sawmill", "peers"],
                    [["—", "not measured: no peer available", "—"]], notes)
         return

@@ -25,10 +25,10 @@ inline uint32_t Bit(uint32_t key, int word) { return 1u << ((key * kSalt[word]) 
 
 uint64_t BloomHash(std::string_view token) { return Hash64(token, 0x5eed5a11ULL); }
 
-void WriteBloom(const std::vector<uint64_t>& hashes, std::string* out) {
+void WriteBloom(std::span<const uint64_t> hashes, std::string* out, double bits_per_key) {
   out->push_back(static_cast<char>(kBloomVersion));
   if (hashes.empty()) return;
-  size_t bits = static_cast<size_t>(std::ceil(static_cast<double>(hashes.size()) * kBitsPerKey));
+  size_t bits = static_cast<size_t>(std::ceil(static_cast<double>(hashes.size()) * bits_per_key));
   size_t num_blocks = std::max<size_t>(1, (bits + kBlockBytes * 8 - 1) / (kBlockBytes * 8));
   size_t start = out->size();
   out->resize(start + num_blocks * kBlockBytes, '\0');

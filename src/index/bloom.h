@@ -9,6 +9,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,11 @@ namespace sawmill::index {
 
 inline constexpr uint8_t kBloomVersion = 1;
 inline constexpr double kBitsPerKey = 11.0;
+// The block filters of a field whose values are each in one block (ids; bloom_kind.cc) are
+// sized at this many bits per key: a lookup of such a value probes every block filter of every
+// segment, so the false blocks it reads are the blocks times the rate (about 0.13 % here against
+// 0.9 % at kBitsPerKey; docs/format/index.md "Blooms").
+inline constexpr double kIdBitsPerKey = 16.0;
 
 // The hash every bloom of a segment uses for a token.
 uint64_t BloomHash(std::string_view token);
@@ -41,8 +47,9 @@ class BloomBuilder {
 // a flush's CPU.
 void SortUniqueHashes(std::vector<uint64_t>* hashes, std::vector<uint64_t>* scratch);
 
-// Writes a filter holding the sorted distinct "hashes".
-void WriteBloom(const std::vector<uint64_t>& hashes, std::string* out);
+// Writes a filter holding the distinct "hashes", sized at "bits_per_key" bits per hash.
+void WriteBloom(std::span<const uint64_t> hashes, std::string* out,
+                double bits_per_key = kBitsPerKey);
 
 // A read-only view of a serialized filter. An unknown version or malformed size makes
 // every probe answer true (a bloom may say "maybe", never a false "no").

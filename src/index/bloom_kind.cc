@@ -10,8 +10,11 @@
 // about as many bytes) and one block of per-block filters,
 //   block_filters := count(varint) (lp filter)*
 // both uncompressed (filters do not compress). Every segment format version has it. A filter
-// that does not read answers "maybe".
+// that does not read answers "maybe". Filters hold kBitsPerKey bits a key, the block filters of
+// ids (a field whose values are each in one block) kIdBitsPerKey; a reader sizes each filter
+// from its bytes, so no version tells them apart.
 #include <algorithm>
+#include <span>
 
 #include "common/coding.h"
 #include "common/mutex.h"
@@ -31,7 +34,7 @@ class BloomBuilderKind final : public IndexBuilder {
  public:
   explicit BloomBuilderKind(const BuildOptions& options) : block_words_(options.block_words) {
     for (const IndexedField& f : options.blooms) {
-      fields_.push_back(Field{f, {}, {}, {}, 0, 0});
+      fields_.push_back(Field{f, {}, {}, {}});
     }
   }
 
@@ -63,13 +66,11 @@ class BloomBuilderKind final : public IndexBuilder {
         }
       }
       SortUniqueHashes(&bloom.block_hashes, &sort_scratch_);
-      std::string filter;
-      WriteBloom(bloom.block_hashes, &filter);
-      PutLengthPrefixed(&bloom.block_filters, filter);
-      ++bloom.filters;
-      bloom.block_keys += bloom.block_hashes.size();
+      // The block's distinct keys, kept until Finish: how many bits a key gets depends on
+      // whether the field's values repeat across the segment's blocks.
       bloom.segment_hashes.insert(bloom.segment_hashes.end(), bloom.block_hashes.begin(),
                                   bloom.block_hashes.end());
+      bloom.block_ends.push_back(bloom.segment_hashes.size());
     }
     ++blocks_;
   }
@@ -78,21 +79,40 @@ class BloomBuilderKind final : public IndexBuilder {
     for (Field& bloom : fields_) {
       IndexPart part;
       part.field = bloom.field;
-      SortUniqueHashes(&bloom.segment_hashes, &sort_scratch_);
-      part.count = bloom.segment_hashes.size();
       part.blobs.resize(2);
+      const uint64_t block_keys = bloom.segment_hashes.size();  // a key in two blocks twice
+      // The segment's distinct keys, sorted apart: the blocks' own are still needed below.
+      std::vector<uint64_t> distinct(bloom.segment_hashes);
+      SortUniqueHashes(&distinct, &sort_scratch_);
+      part.count = distinct.size();
       // The segment filter only where it is the smaller answer: with one block it would repeat
       // the block filter, and for values that seldom repeat across blocks (trace ids: one row
       // each) it would be about as large as the block filters together. Readers fall back to
       // the block filters when a segment has none (docs/format/index.md "Blooms").
-      if (blocks_ > 1 && bloom.segment_hashes.size() * 2 <= bloom.block_keys) {
-        WriteBloom(bloom.segment_hashes, &part.blobs[0]);
+      const bool seldom_repeat = part.count * 2 > block_keys;
+      // Ids: values in one block each (at most 1.1 blocks a value on average; no segment
+      // filter then). A lookup of one probes every block filter of every segment and reads the
+      // one block holding it plus the false positives, the segment's blocks times the filters'
+      // rate: at kBitsPerKey on 10,000,000 corpus lines 7 false blocks to 1 true. Their filters
+      // get kIdBitsPerKey. Values in more blocks (user ids, words) keep kBitsPerKey: their true
+      // blocks are more of what a lookup reads, and the bits would cost as much again.
+      const bool ids = blocks_ > 1 && !bloom.field.message_words && part.count > 0 &&
+                       block_keys * 10 <= part.count * 11;
+      const double bits = ids ? kIdBitsPerKey : kBitsPerKey;
+      PutVarint64(&part.blobs[1], bloom.block_ends.size());
+      std::string filter;
+      size_t begin = 0;
+      for (size_t end : bloom.block_ends) {
+        filter.clear();
+        WriteBloom(std::span<const uint64_t>(bloom.segment_hashes).subspan(begin, end - begin),
+                   &filter, bits);
+        PutLengthPrefixed(&part.blobs[1], filter);
+        begin = end;
       }
-      PutVarint64(&part.blobs[1], bloom.filters);
-      part.blobs[1].append(bloom.block_filters);
+      if (blocks_ > 1 && !seldom_repeat) WriteBloom(distinct, &part.blobs[0]);
       parts->push_back(std::move(part));
       bloom.segment_hashes = {};
-      bloom.block_filters = {};
+      bloom.block_ends = {};
     }
     sort_scratch_ = {};
   }
@@ -101,10 +121,10 @@ class BloomBuilderKind final : public IndexBuilder {
   struct Field {
     IndexedField field;
     std::vector<uint64_t> block_hashes;
+    // Every block's distinct keys, block after block (a key in two blocks is there twice);
+    // block i's end at block_ends[i].
     std::vector<uint64_t> segment_hashes;
-    std::string block_filters;  // count-less concatenation of lp filters
-    uint64_t filters = 0;
-    uint64_t block_keys = 0;  // keys of every block filter (a key in two blocks counts twice)
+    std::vector<size_t> block_ends;
   };
   std::vector<Field> fields_;
   const BlockWords* block_words_;

@@ -40,6 +40,30 @@ TEST(Bloom, FalsePositiveRateIsAboutOnePercent) {
   EXPECT_LT(filter.size(), 10000 * kBitsPerKey / 8 + 64);
 }
 
+// The filters of ids (kIdBitsPerKey): about 0.13 % false positives, in about 16 bits a key.
+TEST(Bloom, IdFiltersHaveASeventhOfTheFalsePositives) {
+  std::vector<uint64_t> hashes;
+  for (int i = 0; i < 10000; ++i) hashes.push_back(BloomHash("in" + std::to_string(i)));
+  std::string plain, id;
+  WriteBloom(hashes, &plain);
+  WriteBloom(hashes, &id, kIdBitsPerKey);
+  BloomView plain_view(plain), id_view(id);
+  int plain_hits = 0, id_hits = 0;
+  const int probes = 400000;
+  for (int i = 0; i < probes; ++i) {
+    const uint64_t h = BloomHash("out" + std::to_string(i));
+    plain_hits += plain_view.MayContainHash(h);
+    id_hits += id_view.MayContainHash(h);
+  }
+  for (uint64_t h : hashes) ASSERT_TRUE(id_view.MayContainHash(h));
+  const double plain_rate = static_cast<double>(plain_hits) / probes;
+  const double id_rate = static_cast<double>(id_hits) / probes;
+  EXPECT_LT(id_rate, 0.0025) << id_rate;
+  EXPECT_LT(id_rate * 4, plain_rate) << id_rate << " vs " << plain_rate;
+  EXPECT_LT(id.size(), 10000 * kIdBitsPerKey / 8 + 64);
+  EXPECT_GT(id.size(), 10000 * kIdBitsPerKey / 8);
+}
+
 TEST(Bloom, EmptyFilterHoldsNothingAndGarbageSaysMaybe) {
   BloomBuilder builder;
   std::string filter;

@@ -63,6 +63,36 @@ void SelectBlockRows(const roaring::Roaring* rows, const segment::BlockInfo& inf
   for (uint32_t& r : *out) r -= info.first_row;
 }
 
+// An equality on an id column (trace_id, span_id, user_id) that every match must meet: the
+// filter itself, or one condition of its top-level AND. A candidate block is first checked on
+// that column alone, read as values, and only its rows holding the value go on to be read as
+// records and evaluated: the other rows of the block, and every row of a block that a bloom
+// false positive let through, cost one column's decode instead of a record each
+// (docs/performance.md "Id lookups").
+struct IdEquality {
+  uint32_t column = 0;  // the column's bit; 0: the filter has no such condition
+  std::string value;
+};
+
+IdEquality IdEqualityOf(const Node& filter) {
+  auto of = [](const Node& n) -> IdEquality {
+    // An empty value matches no row (an empty id is an absent one): left to the evaluator.
+    if (n.kind != NodeKind::kField || n.op != FieldOp::kEq || n.value.empty()) return {};
+    switch (n.field) {
+      case FieldId::kTraceId: return {segment::kColTraceId, n.value};
+      case FieldId::kSpanId: return {segment::kColSpanId, n.value};
+      case FieldId::kUserId: return {segment::kColUserId, n.value};
+      default: return {};
+    }
+  };
+  if (filter.kind != NodeKind::kAnd) return of(filter);
+  for (const auto& c : filter.children) {
+    IdEquality e = of(*c);
+    if (e.column != 0) return e;
+  }
+  return {};
+}
+
 // Moves the columns in "mask" from "src" into "dst".
 void MoveColumns(Record&& src, uint32_t mask, Record* dst) {
   for (const segment::BuiltinField& field : segment::kBuiltinFields) {
@@ -122,6 +152,8 @@ class Job {
     newest_ = !aggregates_ && limit_ > 0;
     time_col_ = options_.time_field_ts ? segment::kColTs : segment::kColIngestTs;
     pinned_ = PinnedPartition(*query_->filter, options_.partitions);
+    // The record path (columnar off: before/after benchmarks) reads every row as a record.
+    if (options_.use_indexes && options_.columnar) id_eq_ = IdEqualityOf(*query_->filter);
     filter_mask_ =
         ColumnsOf(*query_->filter) | time_col_ | segment::kColIngestTs | segment::kColSeq;
     if (aggregates_) {
@@ -468,19 +500,31 @@ class Job {
         }
       }
       block_rows.clear();
-      segment::ReadStats rs;
-      Status st = reader.ReadBlock(b, first_mask, &block_rows, &rs);
-      Account(rs, ws);
       ++read_here;
       ++ws->stats.blocks_read;  // row blocks; the reader counts one per column block
+      // With an id equality (and no exact rows), only the rows holding the id become records.
+      const bool by_id = id_eq_.column != 0 && !exact;
+      std::vector<uint32_t> id_rows;  // by_id: the rows read, block-relative, ascending
+      if (by_id) {
+        SelectBlockRows(rows ? &*rows : nullptr, info, &id_rows);
+        if (!NarrowById(h, reader, b, &id_rows, ws) || id_rows.empty()) continue;
+      }
+      segment::ReadStats rs;
+      Status st = by_id ? reader.ReadRows(b, first_mask, id_rows, &block_rows, &rs)
+                        : reader.ReadBlock(b, first_mask, &block_rows, &rs);
+      Account(rs, ws);
+      if (st.ok() && by_id && block_rows.size() != id_rows.size()) {
+        st = Status::DataLoss("row count differs between columns");
+      }
       if (!st.ok()) {
         CorruptBlock(h, b, st, ws);
         continue;
       }
       const segment::BlockInfo& bi = blocks[b];
+      auto row_of = [&](uint32_t i) { return by_id ? id_rows[i] : i; };
       std::vector<uint32_t> hit_index;
       for (uint32_t i = 0; i < block_rows.size(); ++i) {
-        if (rows && !rows->contains(bi.first_row + i)) continue;
+        if (rows && !rows->contains(bi.first_row + row_of(i))) continue;
         const Record& r = block_rows[i];
         if (Consider(r, ws)) hit_index.push_back(i);
         // The hits found so far in this block are still kept (they are real hits); the next
@@ -491,7 +535,8 @@ class Job {
       if (rest_mask != 0) {
         rest_rows.clear();
         segment::ReadStats rs2;
-        Status st2 = reader.ReadBlock(b, rest_mask, &rest_rows, &rs2);
+        Status st2 = by_id ? reader.ReadRows(b, rest_mask, id_rows, &rest_rows, &rs2)
+                           : reader.ReadBlock(b, rest_mask, &rest_rows, &rs2);
         Account(rs2, ws);
         if (!st2.ok() || rest_rows.size() != block_rows.size()) {
           CorruptBlock(h, b, st2.ok() ? Status::DataLoss("row count differs between columns") : st2,
@@ -815,6 +860,7 @@ class Job {
     ++ws->stats.blocks_read;         // row blocks; the reader counts one per column block
     std::vector<uint32_t> selected;  // candidate rows, block-relative, ascending
     SelectBlockRows(rows ? &*rows : nullptr, info, &selected);
+    if (!s.scan.exact && !NarrowById(h, reader, b, &selected, ws)) return;
     if (selected.empty()) return;
     const uint32_t key_mask = time_col_ | segment::kColIngestTs | segment::kColSeq;
     segment::ReadStats rs;
@@ -1108,6 +1154,34 @@ class Job {
     ws->stats.rows_counted_from_index += n;
   }
 
+  // With an id equality in the filter (id_eq_), narrows "*selected" (block-relative rows of
+  // block "b", ascending) to the rows whose id column holds the value, reading that column
+  // alone as values; the rows dropped count as scanned, from columns. True when there is no
+  // such equality or the column was read; false when it could not be (the block is reported
+  // corrupt, as a failed read of the block would be).
+  bool NarrowById(const storage::SegmentHandle& h, const segment::SegmentReader& reader, uint32_t b,
+                  std::vector<uint32_t>* selected, WorkerState* ws) {
+    if (id_eq_.column == 0 || selected->empty()) return true;
+    segment::ReadStats rs;
+    Status st = reader.ReadColumnValues(b, id_eq_.column, &ws->columns, &rs);
+    Account(rs, ws);
+    if (!st.ok() || ws->columns.rows != reader.blocks()[b].rows) {
+      CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the block list") : st,
+                   ws);
+      return false;
+    }
+    const std::vector<std::string_view>& ids = ws->columns.text[std::countr_zero(id_eq_.column)];
+    size_t kept = 0;
+    for (uint32_t r : *selected) {
+      if (ids[r] == id_eq_.value) (*selected)[kept++] = r;
+    }
+    const uint64_t dropped = selected->size() - kept;
+    selected->resize(kept);
+    ws->stats.rows_scanned += dropped;
+    ws->stats.rows_from_columns += dropped;
+    return true;
+  }
+
   void Account(const segment::ReadStats& rs, WorkerState* ws) {
     ws->stats.bytes_read_compressed += rs.bytes_read_compressed;
     ws->stats.bytes_read_raw += rs.bytes_read_raw;
@@ -1253,6 +1327,7 @@ class Job {
   uint32_t time_col_;
   uint32_t filter_mask_;
   std::optional<uint32_t> pinned_;
+  IdEquality id_eq_;  // with indexes on: an id equality every match meets (IdEqualityOf)
 
   std::vector<Task> tasks_;                     // fixed after Plan()
   std::vector<PlannedSegment> merge_segments_;  // newest_: the planned segments, fixed after Plan()

@@ -122,7 +122,7 @@ struct QueryStats {
   // `count` whose filter the index answers exactly, over blocks wholly inside the time range).
   uint64_t rows_counted_from_index = 0;
   // Of rows_scanned: rows of which an aggregation read only the columns it groups by (and the
-  // time), building no record.
+  // time), or which an id lookup ruled out from its id column alone, building no record.
   uint64_t rows_from_columns = 0;
   // Cold tier (docs/api.md): planned segments in the cold store and how many were read, their
   // bytes (the most this query could fetch), bytes fetched from the cold store and bytes served

@@ -19,6 +19,7 @@ extern const ColumnEncoding kPrefixSplitEncoding;                   // text_enco
 extern const ColumnEncoding kScaledEncoding;                        // scaled_encoding.cc
 extern const ColumnEncoding kHexEncoding;                           // hex_encoding.cc
 extern const ColumnEncoding kIntDictEncoding;                       // int_dict_encoding.cc
+extern const ColumnEncoding kIsoPrefixEncoding;                     // iso_prefix_encoding.cc
 
 namespace {
 
@@ -28,6 +29,7 @@ const ColumnEncoding* const kEncodings[] = {
     &kDictEncoding,         &kDecimalEncoding,     &kIsoTimeEncoding, &kLinesEncoding,
     &kDigitSplitEncoding,   &kPrefixSplitEncoding, &kScaledEncoding,  &kHexEncoding,
     &kIntDictEncoding,
+    &kIsoPrefixEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
@@ -95,6 +97,23 @@ bool EncodeTextLayout(const std::string_view* values, size_t count, StringEncode
   return true;
 }
 
+// Appends kIsoPrefix of the values when at least half of them begin with an RFC 3339 time and
+// zstd (level 3, as for the text layouts) makes it smaller than plain; false otherwise. Times
+// that do not follow the rows' order (a message's own stamp in rows sorted by another time)
+// cost more as deltas than as text, where zstd finds the digits they share.
+bool EncodeIsoPrefixIfSmaller(const std::string_view* values, size_t count,
+                              StringEncodeScratch* scratch, std::string* out) {
+  std::string& candidate = scratch->split;
+  candidate.clear();
+  if (!EncodeIsoPrefix(values, count, &candidate)) return false;
+  const size_t start = out->size();
+  EncodePlain(values, count, out);
+  if (ZstdBytes(candidate, 3) >= ZstdBytes(std::string_view(*out).substr(start), 3)) return true;
+  out->resize(start);
+  out->append(candidate);
+  return true;
+}
+
 }  // namespace
 
 void EncodeStringColumn(const std::string_view* values, size_t count, StringEncodeScratch* scratch,
@@ -144,6 +163,9 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
     out->append(candidate);
   } else if (scratch->hex && count > 0 && EncodeHex(values, count, out)) {
     // ids: their bytes
+  } else if (scratch->iso_prefix && !scratch->text_layouts && count > 0 &&
+             EncodeIsoPrefixIfSmaller(values, count, scratch, out)) {
+    // log lines stamped with their RFC 3339 time: the times as nanoseconds
   } else if (!scratch->text_layouts || count == 0 ||
              !EncodeTextLayout(values, count, scratch, out)) {
     EncodePlain(values, count, out);
@@ -248,6 +270,9 @@ Status DecodeStringRows(std::string_view block, size_t count, const std::vector<
   }
   if (enc == Encoding::kPlain) return DecodePlainRows(block, block.size(), count, rows, out);
   if (enc == Encoding::kDict) return DecodeDictRows(body, count, rows, out);
+  if (enc == Encoding::kIsoPrefix) {
+    return DecodeIsoPrefixRows(block, block.size(), count, rows, out, arena);
+  }
   std::vector<std::string_view> all;
   RETURN_IF_ERROR(DecodeStringColumn(block, count, &all, arena));
   if (all.size() != count)

@@ -61,6 +61,9 @@ struct StringEncodeScratch {
   // kHex (format version 7) before the text layouts, for columns of hex ids; the writer also
   // lets time columns use kScaled (EncodeTimeColumn) when this is set.
   bool hex = false;
+  // kIsoPrefix (format version 10) before the plain layout, for text whose rows mostly begin
+  // with an RFC 3339 UTC time (not with text_layouts, whose digit split groups those digits).
+  bool iso_prefix = false;
   std::vector<int64_t> ints;
   std::string candidate;
   std::string split;
@@ -169,6 +172,17 @@ void EncodeLevelColumn(const uint64_t* values, size_t count, bool int_dict, std:
 // one even length of at most 2 x kMaxHexBytes characters, stored as the bytes they spell.
 // Returns false (appends nothing) otherwise.
 inline constexpr size_t kMaxHexBytes = 64;
+// Encoding::kIsoPrefix (iso_prefix_encoding.cc, format version 10): at least half of the values
+// begin with "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" that renders back to the same bytes; those times
+// as nanoseconds, then every value's rest as a plain block. Returns false (appends nothing)
+// otherwise.
+bool EncodeIsoPrefix(const std::string_view* values, size_t count, std::string* out);
+// PlainBytesThrough and DecodePlainRows for a kIsoPrefix block: its two int blocks, then the
+// plain block's bytes through "last_row"; the rows' values are rendered into "arena".
+uint64_t IsoPrefixBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);
+Status DecodeIsoPrefixRows(std::string_view prefix, uint64_t raw_size, size_t max_count,
+                           const std::vector<uint32_t>& rows, std::vector<std::string_view>* views,
+                           std::string* arena);
 bool EncodeHex(const std::string_view* values, size_t count, std::string* out);
 
 // Used by the decoders of each encoding; "body" follows the encoding byte and count.

@@ -26,7 +26,8 @@ inline constexpr size_t kMagicSize = 8;
 // per-row text column block may be split into sub-blocks of consecutive rows, each its own
 // physical block (footer.h: a column_ref lists them), so that reading a few rows decompresses
 // only the sub-blocks holding them. Version 10: int column blocks may use the encoding kIntDict
-// (distinct values and an id per row: ingest_ts, level); nothing else changed.
+// (distinct values and an id per row: ingest_ts, level), and text column blocks the encoding
+// kIsoPrefix (rows that begin with an RFC 3339 UTC time keep it as nanoseconds).
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
 inline constexpr uint32_t kFormatVersion = 10;
 inline constexpr uint32_t kMinReadableVersion = 1;
@@ -72,6 +73,7 @@ enum class Encoding : uint8_t {
   kScaled = 11,       // int64 divided by their common divisor, then a delta block (version 7)
   kHex = 12,          // strings that are all lower-case hex of one even length: the bytes (v7)
   kIntDict = 13,      // int64: distinct values (a delta block) and an id per row (version 10)
+  kIsoPrefix = 14,  // strings mostly beginning "YYYY-MM-DDTHH:MM:SS[.f]Z": ns, then the rest (v10)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

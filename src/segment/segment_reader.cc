@@ -343,8 +343,13 @@ Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& n
   // A plain block's lengths come first: once they are out, the bytes of the last listed row end
   // at a known place, and the rest of the block need not be decompressed.
   uint64_t through = 0;
+  // A kIsoPrefix block (version 10) holds such a plain block after two small int blocks.
   auto need = [&](std::string_view got) -> uint64_t {
-    if (through == 0) through = PlainBytesThrough(got, rows, selected.back());
+    if (through == 0) {
+      through = !got.empty() && static_cast<Encoding>(got[0]) == Encoding::kIsoPrefix
+                    ? IsoPrefixBytesThrough(got, rows, selected.back())
+                    : PlainBytesThrough(got, rows, selected.back());
+    }
     return through != 0 ? through : got.size() + 1;
   };
   Status s = ThreadCodec().DecompressPrefix(stored, ref.raw_size, need, &buf->raw);
@@ -354,7 +359,10 @@ Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& n
     stats->bytes_read_compressed += ref.size;
     stats->bytes_read_raw += buf->raw.size();
   }
-  if (buf->raw.size() < ref.raw_size) {
+  if (buf->raw.size() < ref.raw_size && !buf->raw.empty() &&
+      static_cast<Encoding>(buf->raw[0]) == Encoding::kIsoPrefix) {
+    s = DecodeIsoPrefixRows(buf->raw, ref.raw_size, rows, selected, views, &buf->arena);
+  } else if (buf->raw.size() < ref.raw_size) {
     s = DecodePlainRows(buf->raw, ref.raw_size, rows, selected, views);
   } else {
     s = DecodeStringRows(buf->raw, rows, selected, views, &buf->arena);

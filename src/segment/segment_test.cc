@@ -12,6 +12,7 @@
 #include "common/fault_env.h"
 #include "index/tokenizer.h"
 #include "objstore/local_directory_store.h"
+#include "segment/column_encoding.h"
 #include "segment/format.h"
 #include "segment/json_shape.h"
 #include "segment/segment_file_reader.h"
@@ -767,6 +768,76 @@ TEST(Segment, ReadingAFewRowsDecompressesFarLessThanTheirColumns) {
     EXPECT_LT(stats.bytes_read_compressed * 10, whole_stored * 9)
         << "read " << stats.bytes_read_compressed << " of " << whole_stored;
   }
+}
+
+// Format version 10: the message column of lines stamped with their own RFC 3339 time
+// (cidiff_gha_build_logs, as a server stores them: ts parsed from the line, the line kept whole)
+// is stored as kIsoPrefix; the segment is far smaller than as version 9, every record reads back
+// the same, and ReadRows of a few rows reads only the front of the message block (the two int
+// blocks and the plain block through the last row) and gives ReadBlock's rows.
+TEST(Segment, StampedLinesKeepTheirTimesAsNanosecondsAndReadAFewRows) {
+  FaultInjectionEnv env;
+  std::vector<Record> records;
+  for (const testdata::Dataset& d : testdata::RealDatasets()) {
+    if (d.name != "cidiff_gha_build_logs") continue;
+    for (const std::string& file : d.files) {
+      for (Record& r : testdata::LoadRecords(file)) {
+        int64_t ns;
+        if (records.size() < 16384 && r.message.size() > 28 &&
+            ParseIsoTimestamp(std::string_view(r.message).substr(0, 28), &ns)) {
+          r.ts = ns;
+          r.seq = records.size();
+          records.push_back(std::move(r));
+        }
+      }
+    }
+  }
+  if (records.size() < 16384) GTEST_SKIP() << "cidiff_gha_build_logs not found";
+  uint64_t bytes[2] = {0, 0};
+  for (uint32_t version : {kFormatVersion, 9u}) {
+    WriterOptions options;
+    options.format_version = version;
+    const std::string path = "/stamped-" + std::to_string(version) + ".seg";
+    SegmentInfo out;
+    ASSERT_TRUE(WriteSegment(&env, path, TestInfo(), records, options, &out).ok());
+    bytes[version == kFormatVersion ? 0 : 1] = out.file_bytes;
+    auto reader = SegmentFileReader::OpenFile(&env, path);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    const Footer& f = (*reader)->footer();
+    const ColumnMeta& message = f.columns[static_cast<size_t>(ColumnId::kMessage)];
+    std::vector<Record> all;
+    for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+      std::string raw;
+      ASSERT_TRUE((*reader)->ReadPhysical(message.blocks[b], "message", &raw, nullptr).ok());
+      ASSERT_FALSE(raw.empty());
+      EXPECT_EQ(static_cast<Encoding>(raw[0]),
+                version == kFormatVersion ? Encoding::kIsoPrefix : Encoding::kPlain);
+      std::vector<Record> block;
+      ASSERT_TRUE((*reader)->ReadBlock(b, kColAll, &block, nullptr).ok());
+      for (const std::vector<uint32_t>& rows : {std::vector<uint32_t>{0},
+                                                {3, 40, 41, 300},
+                                                {static_cast<uint32_t>(block.size() - 1)}}) {
+        ReadStats stats;
+        std::vector<Record> got;
+        ASSERT_TRUE((*reader)->ReadRows(b, kColMessage, rows, &got, &stats).ok());
+        ASSERT_EQ(got.size(), rows.size());
+        for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(got[i].message, block[rows[i]].message);
+        if (rows.back() < 1000) {  // zstd decompresses 128 KiB at a time: a third or so
+          EXPECT_LT(stats.bytes_read_raw * 2, message.blocks[b].raw_size)
+              << "decompressed " << stats.bytes_read_raw << " for rows through " << rows.back();
+        }
+      }
+      for (Record& r : block) all.push_back(std::move(r));
+    }
+    // The same lines (in the writer's row order, which sorts by time).
+    std::vector<std::string> got, want;
+    for (const Record& r : all) got.push_back(r.message);
+    for (const Record& r : records) want.push_back(r.message);
+    std::sort(got.begin(), got.end());
+    std::sort(want.begin(), want.end());
+    EXPECT_TRUE(got == want);
+  }
+  EXPECT_LT(bytes[0] * 10, bytes[1] * 8) << "version 10 " << bytes[0] << ", version 9 " << bytes[1];
 }
 
 // A block none of whose rows has a dynamic field: ReadRows of every column reads no more than

@@ -714,6 +714,8 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   scratch_.hex = version >= 7;
   // Version 10: int columns whose values repeat (ingest_ts, level) as distinct values and ids.
   int_dict_ = version >= 10;
+  // Version 10: text rows that begin with an RFC 3339 UTC time keep it as nanoseconds.
+  scratch_.iso_prefix = version >= 10;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
     // kKindBlock data lives in the kind_index directory, which format version 3 added.
     if (kind->new_builder == nullptr ||
