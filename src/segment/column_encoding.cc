@@ -28,8 +28,7 @@ const ColumnEncoding* const kEncodings[] = {
     &kDeltaOfDeltaEncoding, &kDeltaEncoding,       &kRleEncoding,     &kPlainEncoding,
     &kDictEncoding,         &kDecimalEncoding,     &kIsoTimeEncoding, &kLinesEncoding,
     &kDigitSplitEncoding,   &kPrefixSplitEncoding, &kScaledEncoding,  &kHexEncoding,
-    &kIntDictEncoding,
-    &kIsoPrefixEncoding,
+    &kIntDictEncoding,      &kIsoPrefixEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
