@@ -18,6 +18,7 @@ extern const ColumnEncoding kLinesEncoding, kDigitSplitEncoding;    // text_enco
 extern const ColumnEncoding kPrefixSplitEncoding;                   // text_encoding.cc
 extern const ColumnEncoding kScaledEncoding;                        // scaled_encoding.cc
 extern const ColumnEncoding kHexEncoding;                           // hex_encoding.cc
+extern const ColumnEncoding kIntDictEncoding;                       // int_dict_encoding.cc
 extern const ColumnEncoding kIsoPrefixEncoding;                     // iso_prefix_encoding.cc
 
 namespace {
@@ -27,7 +28,7 @@ const ColumnEncoding* const kEncodings[] = {
     &kDeltaOfDeltaEncoding, &kDeltaEncoding,       &kRleEncoding,     &kPlainEncoding,
     &kDictEncoding,         &kDecimalEncoding,     &kIsoTimeEncoding, &kLinesEncoding,
     &kDigitSplitEncoding,   &kPrefixSplitEncoding, &kScaledEncoding,  &kHexEncoding,
-    &kIsoPrefixEncoding,
+    &kIntDictEncoding,      &kIsoPrefixEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
@@ -170,12 +171,42 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
   }
 }
 
-void EncodeTimeColumn(const int64_t* values, size_t count, bool scaled, std::string* out) {
+void EncodeTimeColumn(const int64_t* values, size_t count, bool scaled, std::string* out,
+                      bool int_dict) {
   const size_t start = out->size();
   EncodeDeltaOfDelta(values, count, out);
   if (!scaled) return;
+  size_t best = ZstdBytes(std::string_view(*out).substr(start), 3);
   std::string candidate;
-  if (EncodeScaled(values, count, &candidate) &&
+  auto consider = [&] {
+    const size_t bytes = ZstdBytes(candidate, 3);
+    if (bytes >= best) return;
+    best = bytes;
+    out->resize(start);
+    out->append(candidate);
+  };
+  if (EncodeScaled(values, count, &candidate)) consider();
+  // A time of one value per request (ingest_ts): its distinct values and an id per row, which
+  // steps through them in the rows' time order.
+  thread_local std::vector<int64_t> scratch;
+  candidate.clear();
+  if (int_dict && EncodeIntDict(values, count, true, &scratch, &candidate)) consider();
+}
+
+void EncodeLevelColumn(const uint64_t* values, size_t count, bool int_dict, std::string* out) {
+  const size_t start = out->size();
+  EncodeRle(values, count, out);
+  if (!int_dict || count == 0) return;
+  // Levels that change from row to row (rows sorted by source and time mix them) cost two
+  // varints a row as runs; as ids, one byte that zstd's entropy coder brings to about 2 bits.
+  thread_local std::vector<int64_t> ints, scratch;
+  ints.resize(count);
+  for (size_t row = 0; row < count; ++row) {
+    if (values[row] > uint64_t{INT64_MAX}) return;
+    ints[row] = static_cast<int64_t>(values[row]);
+  }
+  std::string candidate;
+  if (EncodeIntDict(ints.data(), count, false, &scratch, &candidate) &&
       ZstdBytes(candidate, 3) < ZstdBytes(std::string_view(*out).substr(start), 3)) {
     out->resize(start);
     out->append(candidate);

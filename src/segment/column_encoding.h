@@ -155,9 +155,19 @@ void EncodeIntsSmallest(const int64_t* values, size_t count, std::string* out);
 // greatest common divisor (nanosecond times of microsecond precision: 1000), as the smaller
 // delta block. Returns false (appends nothing) when the divisor is below 2.
 bool EncodeScaled(const int64_t* values, size_t count, std::string* out);
-// A time column: delta-of-delta, or (with "scaled", format version 7) kScaled when zstd makes
-// that smaller.
-void EncodeTimeColumn(const int64_t* values, size_t count, bool scaled, std::string* out);
+// Encoding::kIntDict (int_dict_encoding.cc, format version 10): the distinct values, ascending,
+// and one id per row, as varints ("id_steps" false) or as zigzag steps from the previous row's
+// id. Returns false (appends nothing) when the values are not at most a quarter as many distinct
+// as rows. "scratch" is working memory.
+bool EncodeIntDict(const int64_t* values, size_t count, bool id_steps,
+                   std::vector<int64_t>* scratch, std::string* out);
+// A time column: delta-of-delta, or (with "scaled", format version 7) kScaled, or (with
+// "int_dict", format version 10) kIntDict, whichever zstd makes smallest.
+void EncodeTimeColumn(const int64_t* values, size_t count, bool scaled, std::string* out,
+                      bool int_dict = false);
+// The level (or another small unsigned column): RLE, or (with "int_dict", format version 10)
+// kIntDict when zstd makes that smaller (levels that change from row to row).
+void EncodeLevelColumn(const uint64_t* values, size_t count, bool int_dict, std::string* out);
 // Encoding::kHex (hex_encoding.cc, format version 7): values that are all lower-case hex of
 // one even length of at most 2 x kMaxHexBytes characters, stored as the bytes they spell.
 // Returns false (appends nothing) otherwise.

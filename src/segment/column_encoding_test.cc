@@ -15,6 +15,14 @@
 namespace sawmill::segment {
 namespace {
 
+// The bytes a hot segment stores for a non-text column block (zstd 3).
+size_t ZstdSize(const std::string& raw) {
+  BlockCodec codec;
+  std::string out;
+  codec.Compress(raw, CodecChoice{Codec::kZstd, 3}, &out);
+  return out.size();
+}
+
 std::vector<int64_t> RoundTripInts(const std::vector<int64_t>& values, Encoding enc) {
   std::string block;
   if (enc == Encoding::kDeltaOfDelta) EncodeDeltaOfDelta(values.data(), values.size(), &block);
@@ -438,6 +446,116 @@ TEST(ColumnEncoding, ScaledIntsRoundTripAndRefuseWhatTheyCannotHold) {
   EXPECT_EQ(out, std::vector<int64_t>{big * 2});
 }
 
+// kIntDict (format version 10): a time of one value per request (ingest_ts, rows sorted by
+// source and time step through the requests) and levels that change from row to row are stored
+// as distinct values and ids, chosen only where zstd makes them smaller, and come back exactly;
+// a near-unique column is refused; a damaged block is DataLoss.
+TEST(ColumnEncoding, IntDictHoldsRepeatedIntsInFewerBytes) {
+  std::mt19937_64 rng(11);
+  // 8,192 rows of 30 sources, each source's rows in time order, its requests' times shared
+  // with the other sources' rows of the same request (the server's ingest_ts).
+  std::vector<int64_t> requests;
+  int64_t t = 1'796'538'583'185'902'604;
+  for (int i = 0; i < 130; ++i) requests.push_back(t += 1'000'000 + rng() % 3'000'000);
+  std::vector<int64_t> ingest;
+  for (int source = 0; source < 30; ++source) {
+    size_t at = 0;
+    for (int row = 0; row < 273; ++row) {
+      at = std::min(requests.size() - 1, at + rng() % 2);
+      ingest.push_back(requests[at]);
+    }
+  }
+  std::vector<uint64_t> levels;
+  for (size_t i = 0; i < ingest.size(); ++i) {
+    const uint64_t draw = rng() % 100;
+    levels.push_back(draw < 50 ? 0 : draw < 85 ? 1 : draw < 95 ? 2 : 3);
+  }
+  std::vector<int64_t> level_ints(levels.begin(), levels.end());
+  std::vector<int64_t> scratch;
+  const std::vector<std::vector<int64_t>> cases = {
+      ingest,
+      level_ints,
+      {5, 5, 5, 5},
+      {INT64_MIN, INT64_MAX, INT64_MIN, INT64_MAX, 0, 0, 0, 0, 0, 0, 0, 0}};
+  for (const auto& values : cases) {
+    for (bool steps : {false, true}) {
+      std::string block;
+      ASSERT_TRUE(EncodeIntDict(values.data(), values.size(), steps, &scratch, &block));
+      EXPECT_EQ(static_cast<Encoding>(block[0]), Encoding::kIntDict);
+      std::vector<int64_t> out;
+      ASSERT_TRUE(DecodeIntColumn(block, values.size(), &out).ok());
+      EXPECT_EQ(out, values);
+      for (size_t cut = 0; cut < block.size(); cut += 1 + block.size() / 50) {
+        std::vector<int64_t> partial;
+        EXPECT_FALSE(DecodeIntColumn(block.substr(0, cut), values.size(), &partial).ok()) << cut;
+        EXPECT_TRUE(partial.empty());
+      }
+    }
+  }
+  // The choosers take it only with "int_dict" (format version 10), where zstd says smaller.
+  std::string chosen, before;
+  EncodeTimeColumn(ingest.data(), ingest.size(), true, &chosen, true);
+  EncodeTimeColumn(ingest.data(), ingest.size(), true, &before, false);
+  EXPECT_EQ(static_cast<Encoding>(chosen[0]), Encoding::kIntDict);
+  EXPECT_NE(static_cast<Encoding>(before[0]), Encoding::kIntDict);
+  EXPECT_LT(ZstdSize(chosen), ZstdSize(before) / 2);
+  std::string level_chosen, level_before;
+  EncodeLevelColumn(levels.data(), levels.size(), true, &level_chosen);
+  EncodeLevelColumn(levels.data(), levels.size(), false, &level_before);
+  EXPECT_EQ(static_cast<Encoding>(level_chosen[0]), Encoding::kIntDict);
+  EXPECT_EQ(static_cast<Encoding>(level_before[0]), Encoding::kRle);
+  EXPECT_LT(ZstdSize(level_chosen), ZstdSize(level_before) * 7 / 8);
+  std::vector<int64_t> back;
+  ASSERT_TRUE(DecodeIntColumn(level_chosen, levels.size(), &back).ok());
+  EXPECT_EQ(back, level_ints);
+  // Long runs of one level stay runs.
+  const std::vector<uint64_t> runs(8192, 1);
+  std::string run_block;
+  EncodeLevelColumn(runs.data(), runs.size(), true, &run_block);
+  EXPECT_EQ(static_cast<Encoding>(run_block[0]), Encoding::kRle);
+  // Near-unique (a time in microseconds): refused, nothing appended.
+  std::vector<int64_t> unique;
+  for (int i = 0; i < 8192; ++i) unique.push_back(t += 1 + static_cast<int64_t>(rng() % 1000));
+  std::string none;
+  EXPECT_FALSE(EncodeIntDict(unique.data(), unique.size(), true, &scratch, &none));
+  EXPECT_TRUE(none.empty());
+  std::string unique_chosen;
+  EncodeTimeColumn(unique.data(), unique.size(), true, &unique_chosen, true);
+  EXPECT_NE(static_cast<Encoding>(unique_chosen[0]), Encoding::kIntDict);
+  // Damage: an id past the values, values not ascending, an unknown ids mode, bytes after the
+  // ids, values that are not a delta block.
+  auto block_of = [](const std::vector<int64_t>& values, int mode, const std::string& ids,
+                     bool delta = true) {
+    std::string inner;
+    if (delta) {
+      EncodeDelta(values.data(), values.size(), &inner);
+    } else {
+      EncodeDeltaOfDelta(values.data(), values.size(), &inner);
+    }
+    std::string b(1, static_cast<char>(Encoding::kIntDict));
+    PutVarint64(&b, ids.size());  // one byte per id below
+    PutVarint64(&b, inner.size());
+    return b + inner + std::string(1, static_cast<char>(mode)) + ids;
+  };
+  std::vector<int64_t> out;
+  ASSERT_TRUE(DecodeIntColumn(block_of({10, 20}, 0, std::string("\x01\x00", 2)), 2, &out).ok());
+  EXPECT_EQ(out, (std::vector<int64_t>{20, 10}));
+  EXPECT_TRUE(
+      DecodeIntColumn(block_of({10, 20}, 0, std::string("\x02\x00", 2)), 2, &out).IsDataLoss());
+  EXPECT_TRUE(
+      DecodeIntColumn(block_of({20, 10}, 0, std::string("\x01\x00", 2)), 2, &out).IsDataLoss());
+  EXPECT_TRUE(
+      DecodeIntColumn(block_of({10, 10}, 0, std::string("\x01\x00", 2)), 2, &out).IsDataLoss());
+  EXPECT_TRUE(
+      DecodeIntColumn(block_of({10, 20}, 2, std::string("\x01\x00", 2)), 2, &out).IsDataLoss());
+  EXPECT_TRUE(DecodeIntColumn(block_of({10, 20}, 1, std::string("\x03\x00", 2)), 2, &out)
+                  .IsDataLoss());  // a step below id 0
+  EXPECT_TRUE(DecodeIntColumn(block_of({10, 20}, 0, std::string("\x01\x00", 2), false), 2, &out)
+                  .IsDataLoss());
+  std::string trailing = block_of({10, 20}, 0, std::string("\x01\x00", 2)) + "x";
+  EXPECT_TRUE(DecodeIntColumn(trailing, 2, &out).IsDataLoss());
+}
+
 // kHex: lower-case hex ids of one even length are stored as their bytes and rendered back
 // byte for byte; anything else is refused; a damaged block is DataLoss.
 TEST(ColumnEncoding, HexIdsRoundTripAsBytes) {
@@ -547,7 +665,7 @@ TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
   for (int trial = 0; trial < 3000; ++trial) {
     std::string junk(rng() % 64, '\0');
     for (char& c : junk) c = static_cast<char>(rng());
-    if (!junk.empty()) junk[0] = static_cast<char>(1 + rng() % 12);
+    if (!junk.empty()) junk[0] = static_cast<char>(1 + rng() % 14);
     std::vector<int64_t> ints;
     std::vector<std::string_view> strs;
     DecodeIntColumn(junk, 1000, &ints).IgnoreError();
@@ -563,7 +681,7 @@ TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
 }
 
 TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
-  for (int id = 1; id <= 12; ++id) {
+  for (int id = 1; id <= 14; ++id) {
     const ColumnEncoding* e = FindColumnEncoding(static_cast<Encoding>(id));
     ASSERT_NE(e, nullptr) << id;
     EXPECT_EQ(static_cast<int>(e->id), id);
@@ -571,7 +689,7 @@ TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
     EXPECT_NE(e->decode_ints == nullptr, e->decode_strings == nullptr) << e->name;
   }
   EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(0)), nullptr);
-  EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(13)), nullptr);
+  EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(15)), nullptr);
   // An integer block is refused as strings and the other way round, naming the encoding.
   std::string block;
   int64_t values[] = {1, 2, 3};

@@ -25,7 +25,8 @@ inline constexpr size_t kMagicSize = 8;
 // frame (footer.h: block_info names the frame, a column_ref a slice of it). Version 9: a large
 // per-row text column block may be split into sub-blocks of consecutive rows, each its own
 // physical block (footer.h: a column_ref lists them), so that reading a few rows decompresses
-// only the sub-blocks holding them. Version 10: text column blocks may use the encoding
+// only the sub-blocks holding them. Version 10: int column blocks may use the encoding kIntDict
+// (distinct values and an id per row: ingest_ts, level), and text column blocks the encoding
 // kIsoPrefix (rows that begin with an RFC 3339 UTC time keep it as nanoseconds).
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
 inline constexpr uint32_t kFormatVersion = 10;
@@ -71,6 +72,7 @@ enum class Encoding : uint8_t {
   kPrefixSplit = 10,  // skeletons (leading runs of shared text marked), runs grouped (version 6)
   kScaled = 11,       // int64 divided by their common divisor, then a delta block (version 7)
   kHex = 12,          // strings that are all lower-case hex of one even length: the bytes (v7)
+  kIntDict = 13,      // int64: distinct values (a delta block) and an id per row (version 10)
   kIsoPrefix = 14,  // strings mostly beginning "YYYY-MM-DDTHH:MM:SS[.f]Z": ns, then the rest (v10)
 };
 

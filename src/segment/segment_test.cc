@@ -444,14 +444,14 @@ TEST(Segment, RealDatasetsRoundTrip) {
 // back, and so does the same written as format version 7 (no shared frame), 6 (no scaled or hex
 // block either), 5 (no kPrefixSplit block either) and 3 (no text layouts), as older builds wrote
 // them, which this build still reads.
-TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions9To3) {
+TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions10To3) {
   FaultInjectionEnv env;
-  size_t layouts = 0, prefix_splits = 0, scaled = 0, packed = 0, split = 0;
+  size_t layouts = 0, prefix_splits = 0, scaled = 0, packed = 0, split = 0, int_dicts = 0;
   for (const std::string& rel : testdata::RealFiles()) {
     std::string path = testdata::SharedDir() + "/data/real/" + rel;
     std::vector<Record> records = testdata::LoadRecords(path, 6000);
     ASSERT_FALSE(records.empty()) << path;
-    for (uint32_t version : {kFormatVersion, 8u, 7u, 6u, 5u, 3u}) {
+    for (uint32_t version : {kFormatVersion, 9u, 8u, 7u, 6u, 5u, 3u}) {
       WriterOptions options = WarmWriterOptions();
       options.block_rows = options.time_slice_rows = 1000;
       // Version 9's sub-blocks wherever a text block is over 3 KiB (none before 9).
@@ -517,7 +517,11 @@ TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions9To3) {
             EXPECT_NE(enc, Encoding::kScaled) << rel << " " << column.name;
             EXPECT_NE(enc, Encoding::kHex) << rel << " " << column.name;
           }
+          if (version < 10) {
+            EXPECT_NE(enc, Encoding::kIntDict) << rel << " " << column.name;
+          }
           scaled += enc == Encoding::kScaled;
+          int_dicts += enc == Encoding::kIntDict;
         }
       }
     }
@@ -527,6 +531,7 @@ TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions9To3) {
   EXPECT_GT(scaled, 0u);
   EXPECT_GT(packed, 0u);
   EXPECT_GT(split, 0u);
+  EXPECT_GT(int_dicts, 0u);
 }
 
 // Format version 8: the small column blocks of a row block share one frame, or a small block
@@ -922,6 +927,53 @@ TEST(Segment, PackedColumnsOfABlockReadTheirFrameOnce) {
         ASSERT_EQ(rows[i].level, want[1000 + i].level) << i;
       }
     }
+  }
+}
+
+// Format version 10 (issue 19): the server's ingest time, one per request, and levels that
+// change from row to row are stored as distinct values and ids (kIntDict) in both tiers,
+// smaller than version 9 stored them, and both versions read back the same records.
+TEST(Segment, Version10StoresRepeatedIngestTimesAndLevelsAsIds) {
+  std::mt19937_64 rng(10);
+  std::vector<Record> records;
+  int64_t ts = 1'764'374'400'000'000'000;
+  int64_t request = 1'796'538'583'185'902'604;
+  for (uint64_t i = 0; i < 8000; ++i) {
+    // Requests of 200 lines from 40 sources (one time slice); the rows are sorted by source and
+    // time, so each source's rows step through the requests.
+    Record r = MakeRecord(i, "svc" + std::to_string(rng() % 8), "h" + std::to_string(rng() % 5),
+                          "request " + std::to_string(rng() % 100000) + " done");
+    ts += static_cast<int64_t>(rng() % 2'000'000) * 1000;
+    r.ts = ts;
+    if (i % 200 == 0) request += 1'000'000 + static_cast<int64_t>(rng() % 5'000'000);
+    r.ingest_ts = request;
+    r.level = static_cast<Level>(rng() % kLevelCount);
+    records.push_back(std::move(r));
+  }
+  FaultInjectionEnv env;
+  for (bool warm : {false, true}) {
+    uint64_t ingest_bytes[2] = {0, 0}, level_bytes[2] = {0, 0};
+    for (uint32_t version : {kFormatVersion, 9u}) {
+      WriterOptions options = warm ? WarmWriterOptions() : WriterOptions();
+      options.format_version = version;
+      ASSERT_TRUE(WriteSegment(&env, "/v10.seg", TestInfo(), records, options, nullptr).ok());
+      auto reader = SegmentFileReader::OpenFile(&env, "/v10.seg");
+      ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+      EXPECT_TRUE(ReadAll(**reader) == Expected(records, true)) << version;
+      const int v = version == kFormatVersion ? 0 : 1;
+      for (ColumnId id : {ColumnId::kIngestTs, ColumnId::kLevel}) {
+        for (const BlockRef& ref : (*reader)->footer().columns[static_cast<size_t>(id)].blocks) {
+          std::string raw;
+          ASSERT_TRUE((*reader)->ReadPhysical(ref, "column", &raw, nullptr).ok());
+          EXPECT_EQ(static_cast<Encoding>(raw[0]) == Encoding::kIntDict, version == kFormatVersion)
+              << static_cast<int>(id) << " v" << version << (warm ? " warm" : " hot");
+          (id == ColumnId::kIngestTs ? ingest_bytes : level_bytes)[v] += ref.size;
+        }
+      }
+    }
+    if (warm) continue;  // (the warm tier packs these small blocks into shared frames)
+    EXPECT_LT(ingest_bytes[0] * 2, ingest_bytes[1]);
+    EXPECT_LT(level_bytes[0], level_bytes[1]);
   }
 }
 

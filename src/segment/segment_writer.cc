@@ -124,6 +124,7 @@ class Writer {
   std::string layout_bytes_;
   std::vector<size_t> layout_ends_;
   StringEncodeScratch scratch_;
+  bool int_dict_ = false;  // kIntDict for ingest_ts and level (format version 10)
   std::vector<int64_t> ints_;
   std::vector<uint64_t> uints_;
   std::vector<std::string_view> views_;
@@ -563,7 +564,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
       case FieldType::kTime:
         ints_.resize(count);
         for (uint32_t row = 0; row < count; ++row) ints_[row] = rows[row].*field.time;
-        EncodeTimeColumn(ints_.data(), count, scratch_.hex, &raw_);
+        EncodeTimeColumn(ints_.data(), count, scratch_.hex, &raw_, int_dict_);
         break;
       case FieldType::kSequence:
         ints_.resize(count);
@@ -587,7 +588,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
         for (uint32_t row = 0; row < count; ++row) {
           uints_[row] = static_cast<uint64_t>(rows[row].level);
         }
-        EncodeRle(uints_.data(), count, &raw_);
+        EncodeLevelColumn(uints_.data(), count, int_dict_, &raw_);
         break;
       case FieldType::kFlags:
         uints_.resize(count);
@@ -711,6 +712,8 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   scratch_.prefix_split = scratch_.text_layouts && version >= 6;
   // Version 7: time columns divided by their common divisor, hex ids as bytes (both tiers).
   scratch_.hex = version >= 7;
+  // Version 10: int columns whose values repeat (ingest_ts, level) as distinct values and ids.
+  int_dict_ = version >= 10;
   // Version 10: text rows that begin with an RFC 3339 UTC time keep it as nanoseconds.
   scratch_.iso_prefix = version >= 10;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {

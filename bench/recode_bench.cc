@@ -1,0 +1,185 @@
+// bench_recode: re-encodes existing segments with other writer options and prints their bytes
+// per column and the writer's CPU, to measure an encoding lever on the segments a real server
+// wrote (issue 19, "bytes on disk"; docs/performance.md "Bytes at 10,000,000 lines").
+//
+//   bench_recode [--variant NAME]... [--dir TMP] SEGMENT...
+//
+// The segments are merged into one (as compaction would: MergeSegments), once per variant, and
+// the output's bytes per column, index and bloom are printed beside the inputs'. Variants are
+// the named option sets of Variant() below; "hot" is WriterOptions() as compaction writes today.
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/env.h"
+#include "objstore/local_directory_store.h"
+#include "segment/segment.h"
+#include "segment/segment_merge.h"
+#include "segment/segment_tools.h"
+
+namespace sawmill::segment {
+namespace {
+
+double CpuSeconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+bool Variant(const std::string& name, WriterOptions* o) {
+  *o = WriterOptions();
+  if (name == "hot") return true;
+  if (name == "warm") {
+    *o = WarmWriterOptions();
+    return true;
+  }
+  // name := part ("+" part)*; part := key "=" value
+  size_t pos = 0;
+  while (pos < name.size()) {
+    size_t end = name.find('+', pos);
+    if (end == std::string::npos) end = name.size();
+    const std::string part = name.substr(pos, end - pos);
+    pos = end + 1;
+    const size_t eq = part.find('=');
+    if (eq == std::string::npos) return false;
+    const std::string key = part.substr(0, eq);
+    const long v = std::atol(part.c_str() + eq + 1);
+    if (key == "rows") {
+      o->block_rows = static_cast<uint32_t>(v);
+    } else if (key == "slice") {
+      o->time_slice_rows = static_cast<uint32_t>(v);
+    } else if (key == "text") {
+      o->text_zstd_level = static_cast<int>(v);
+    } else if (key == "other") {
+      o->other_zstd_level = static_cast<int>(v);
+    } else if (key == "meta") {
+      o->metadata_zstd_level = static_cast<int>(v);
+    } else if (key == "layouts") {
+      o->text_layouts = v != 0;
+    } else if (key == "segblooms") {
+      o->segment_blooms = v != 0;
+    } else if (key == "sub") {
+      o->subblock_bytes = static_cast<uint32_t>(v);
+    } else if (key == "version") {
+      o->format_version = static_cast<uint32_t>(v);
+    } else if (key == "pack") {
+      o->pack_columns_below = static_cast<uint32_t>(v);
+    } else {
+      return false;
+    }
+  }
+  return true;
+}
+
+// "columns:" to the end of the index kinds of a DumpSegment, the sizes only.
+std::string Sizes(const std::string& dump) {
+  std::string out;
+  size_t at = dump.find("columns:");
+  size_t end = dump.find("first ");
+  if (at == std::string::npos) return dump;
+  out = dump.substr(at, end == std::string::npos ? std::string::npos : end - at);
+  return out;
+}
+
+int Main(int argc, char** argv) {
+  std::vector<std::string> variants, inputs;
+  std::string dir = "/tmp/bench-recode";
+  bool dumps = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--variant") == 0 && i + 1 < argc) {
+      variants.push_back(argv[++i]);
+    } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
+      dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--dump") == 0) {
+      dumps = true;
+    } else {
+      inputs.push_back(argv[i]);
+    }
+  }
+  if (inputs.empty()) {
+    std::fprintf(stderr, "usage: bench_recode [--variant V]... [--dir D] [--dump] SEGMENT...\n");
+    return 2;
+  }
+  if (variants.empty()) variants.push_back("hot");
+  Env* env = Env::Default();
+  env->CreateDirs(dir).IgnoreError();
+  std::vector<std::shared_ptr<SegmentReader>> readers;
+  uint64_t in_bytes = 0, rows = 0;
+  SegmentInfo info;
+  for (const auto& path : inputs) {
+    auto r = SegmentReader::Open(env, path);
+    if (!r.ok()) {
+      std::fprintf(stderr, "%s: %s\n", path.c_str(), r.status().ToString().c_str());
+      return 1;
+    }
+    in_bytes += (*r)->info().file_bytes;
+    rows += (*r)->info().rows;
+    if (info.tenant.empty()) {
+      info.tenant = (*r)->info().tenant;
+      info.partition = (*r)->info().partition;
+    }
+    readers.push_back(*r);
+  }
+  info.id = 999999;
+  std::printf("inputs: %zu segments, %llu rows, %llu bytes (%.2f a row)\n", inputs.size(),
+              static_cast<unsigned long long>(rows), static_cast<unsigned long long>(in_bytes),
+              static_cast<double>(in_bytes) / static_cast<double>(rows));
+  objstore::LocalDirectoryStore store(env, dir);
+  for (const auto& v : variants) {
+    WriterOptions o;
+    if (!Variant(v, &o)) {
+      std::fprintf(stderr, "unknown variant %s\n", v.c_str());
+      return 2;
+    }
+    const std::string name = "recode.seg";
+    const double cpu0 = CpuSeconds();
+    SegmentInfo out;
+    Status s = MergeSegments(&store, name, info, readers, o, &out);
+    const double cpu = CpuSeconds() - cpu0;
+    if (!s.ok()) {
+      std::fprintf(stderr, "%s: %s\n", v.c_str(), s.ToString().c_str());
+      return 1;
+    }
+    std::printf("variant %-40s %12llu bytes  %6.2f a row  %.3fx inputs  write CPU %.2f s\n",
+                v.c_str(), static_cast<unsigned long long>(out.file_bytes),
+                static_cast<double>(out.file_bytes) / static_cast<double>(rows),
+                static_cast<double>(out.file_bytes) / static_cast<double>(in_bytes), cpu);
+    // The read side of the time and level columns: every block's ingest_ts and level decoded
+    // (ReadColumnValues, as an aggregation reads them), best of 5 passes, CPU.
+    auto out_reader = SegmentReader::Open(env, dir + "/" + name);
+    if (out_reader.ok()) {
+      for (auto [mask, what] : {std::pair{kColIngestTs, "ingest_ts"}, {kColLevel, "level"}}) {
+        double best = 1e9;
+        for (int pass = 0; pass < 5; ++pass) {
+          BlockColumns columns;
+          const double t0 = CpuSeconds();
+          for (uint32_t b = 0; b < (*out_reader)->blocks().size(); ++b) {
+            (*out_reader)->ReadColumnValues(b, mask, &columns, nullptr).IgnoreError();
+          }
+          best = std::min(best, CpuSeconds() - t0);
+        }
+        std::printf("  read %-9s of every block: %.1f ms CPU (best of 5)\n", what, best * 1e3);
+      }
+    }
+    if (dumps) {
+      std::string dump;
+      if (DumpSegment(env, dir + "/" + name, 0, &dump).ok())
+        std::printf("%s\n", Sizes(dump).c_str());
+    }
+    std::fflush(stdout);
+    env->RemoveFile(dir + "/" + name).IgnoreError();
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace sawmill::segment
+
+int main(int argc, char** argv) { return sawmill::segment::Main(argc, argv); }
