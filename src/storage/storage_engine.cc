@@ -364,6 +364,9 @@ int64_t SteadyNanos() {
       .count();
 }
 
+// A paced Append asks the pacer again at least this often (the rate moves with the memtables).
+constexpr int64_t kPaceRecheckNs = 20'000'000;
+
 }  // namespace
 
 Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* records,
@@ -414,10 +417,10 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
                        claim->created_ns};
   }
   if (options_.pace_appends && options_.background_threads) {
-    // Past memtable_cap, wait for this batch's slot (append_pacer.h): writers slow down a
+    // Past memtable_cap, wait for this batch's turn (append_pacer.h): writers slow down a
     // little each, at the rate flushes free memory, instead of some waiting seconds at the
-    // limit. The slot is left early when flushes bring the memtables back under the cap, or
-    // closing; it is never after the deadline, where the batch goes on (memory is still bounded
+    // limit. The wait ends early when flushes bring the memtables back under the cap, or
+    // closing; it never passes the deadline, where the batch goes on (memory is still bounded
     // by the 429 at 1.5 x the cap and the stall at twice it).
     UniqueLock l(&mu_);
     const int64_t arrived = SteadyNanos();
@@ -430,17 +433,26 @@ Status StorageEngine::AppendBatch(std::string_view tenant, std::vector<Record>* 
         if (!flushed_cv_.WaitUntil(&l, deadline)) break;
       }
     }
-    const int64_t now = SteadyNanos();
-    const int64_t slot = pacer_.Admit(
-        now, memtables_.bytes(), batch.payload.size(),
-        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count());
-    metrics.flush_drain_bytes_per_second->Set(pacer_.drain_bytes_per_s(now));
-    if (slot > now) {
-      work_cv_.NotifyAll();
-      const auto until = std::chrono::steady_clock::time_point(std::chrono::nanoseconds(slot));
-      while (!closing_ && memtables_.bytes() >= options_.memtable_cap_bytes) {
-        if (!flushed_cv_.WaitUntil(&l, until)) break;
+    // The wait is asked again as it goes (a flush ending, or every 20 ms): the queue before
+    // this batch is paid at the rate of each moment, so a moment of low rate delays it only for
+    // that moment.
+    const int64_t latest =
+        std::chrono::duration_cast<std::chrono::nanoseconds>(deadline.time_since_epoch()).count();
+    const AppendPacer::Ticket ticket =
+        pacer_.Enqueue(SteadyNanos(), memtables_.bytes(), batch.payload.size(), latest);
+    metrics.flush_drain_bytes_per_second->Set(pacer_.drain_bytes_per_s(SteadyNanos()));
+    bool woke_flusher = false;
+    while (!closing_) {
+      const int64_t now = SteadyNanos();
+      const int64_t ready = pacer_.ReadyAt(ticket, now, memtables_.bytes());
+      if (ready <= now) break;
+      if (!woke_flusher) {
+        work_cv_.NotifyAll();
+        woke_flusher = true;
       }
+      const int64_t until = std::min(ready, now + kPaceRecheckNs);
+      flushed_cv_.WaitUntil(&l,
+                            std::chrono::steady_clock::time_point(std::chrono::nanoseconds(until)));
     }
     metrics.append_pace_seconds->Observe(Seconds(SteadyNanos() - arrived));
     if (closing_) return Status::Unavailable("storage engine is closing");
@@ -519,11 +531,14 @@ void StorageEngine::ApplyBatch(wal::WalBatch& batch) {
     partitions[i] = PartitionOf(records[i].service, records[i].host, options_.partitions);
   }
   MutexLock l(&mu_);
+  const uint64_t held_before = memtables_.bytes();
   Key key{std::string(context->tenant), 0};
   for (size_t i = 0; i < records.size(); ++i) {
     key.second = partitions[i];
     memtables_.Insert(key, records[i]);
   }
+  // What a WAL byte becomes in the memtables, the unit the pacer charges batches in.
+  pacer_.NoteApplied(batch.payload.size(), memtables_.bytes() - held_before);
   memtables_.SetApplied(batch.base_seq + batch.count);
   memtables_.UpdateGauge();
   StorageMetrics::Get().append_memtable_insert_seconds->Observe(Seconds(SteadyNanos() - start));
