@@ -9,17 +9,34 @@ AppendPacer::AppendPacer(uint64_t cap, uint64_t hard, int flush_threads)
     : cap_(cap), hard_(std::max(hard, cap + 1)), flush_threads_(std::max(1, flush_threads)) {}
 
 double AppendPacer::drain_bytes_per_s(int64_t now_ns) const {
-  double drain = per_flush_rate_ * flush_threads_;
-  // The flushes that ended in the window: what all but the oldest freed since it ended.
-  size_t first = 0;
-  while (first < ended_.size() && now_ns - ended_[first].end_ns > kDrainWindowNs) ++first;
-  if (ended_.size() - first >= kDrainFlushes) {
-    uint64_t freed = 0;
-    for (size_t i = first + 1; i < ended_.size(); ++i) freed += ended_[i].bytes;
-    const double span_s =
-        static_cast<double>(std::max<int64_t>(now_ns - ended_[first].end_ns, 10'000'000)) / 1e9;
-    drain = static_cast<double>(freed) / span_s;
+  if (ended_.size() >= kDrainFlushes) {
+    // What the flushes freed in the window, each flush's bytes spread evenly over its run, and a
+    // running flush's counted at one flush's measured rate up to its bytes: no step when a flush
+    // (or two together) ends, and a flush that stalls stops counting once it should have ended.
+    const int64_t from = now_ns - kDrainWindowNs;
+    int64_t covered = now_ns;  // the earliest time the flushes below cover
+    double freed = 0;
+    for (const Ended& e : ended_) {
+      covered = std::min(covered, e.start_ns);
+      const int64_t a = std::max(e.start_ns, from), b = std::min(e.end_ns, now_ns);
+      if (b <= a) continue;
+      freed += static_cast<double>(e.bytes) * static_cast<double>(b - a) /
+               static_cast<double>(std::max<int64_t>(e.end_ns - e.start_ns, 1));
+    }
+    auto progress = [this](const Running& r, int64_t at) {
+      return std::min(
+          static_cast<double>(r.bytes),
+          per_flush_rate_ * static_cast<double>(std::max<int64_t>(at - r.start_ns, 0)) / 1e9);
+    };
+    for (const Running& r : running_) {
+      covered = std::min(covered, r.start_ns);
+      freed += progress(r, now_ns) - progress(r, std::max(from, r.start_ns));
+    }
+    const int64_t span =
+        std::min(kDrainWindowNs, std::max<int64_t>(now_ns - covered, 1'000'000'000));
+    return freed / (static_cast<double>(span) / 1e9);
   }
+  double drain = per_flush_rate_ * flush_threads_;
   for (const Running& r : running_) {
     // Until 10 ms have passed a running flush says nothing.
     const double elapsed_s =
@@ -123,9 +140,13 @@ void AppendPacer::FlushEnded(int token, bool ok, int64_t now_ns) {
   if (it == running_.end()) return;
   const Running r = *it;
   running_.erase(it);
-  if (ok) {
-    ended_.push_back(Ended{now_ns, r.bytes});
-    if (ended_.size() > 16) ended_.erase(ended_.begin());
+  if (ok && now_ns > r.start_ns) {
+    ended_.push_back(Ended{r.start_ns, now_ns, r.bytes});
+    // Those that ended before the window are of no more use.
+    while (!ended_.empty() && now_ns - ended_.front().end_ns > kDrainWindowNs) {
+      ended_.erase(ended_.begin());
+    }
+    if (ended_.size() > 64) ended_.erase(ended_.begin());
   }
   // Small flushes (a partition due by age) are mostly fixed costs and would understate the rate.
   const uint64_t small = std::min<uint64_t>(1u << 20, cap_ / 64);

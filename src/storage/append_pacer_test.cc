@@ -174,6 +174,29 @@ TEST(AppendPacer, AFlushThatFreesNothingCannotOverflowTheSlots) {
   EXPECT_LE(second, now + 30 * kSecond);
 }
 
+TEST(AppendPacer, TwoFlushesEndingTogetherMakeNoStepInTheDrain) {
+  // Two threads flush 24 MiB each in 4 s, side by side, over and over: 12 MiB/s in all. The
+  // drain just before two of them end is the drain just after (counting each flush's bytes when
+  // it ended made it jump by half).
+  AppendPacer pacer(256 * kMiB, 384 * kMiB, 2);
+  int64_t t = 0;
+  for (int i = 0; i < 10; ++i) {
+    const int a = pacer.FlushStarted(24 * kMiB, t), b = pacer.FlushStarted(24 * kMiB, t);
+    t += 4 * kSecond;
+    if (i == 9) {
+      const double before = pacer.drain_bytes_per_s(t - 1'000'000);
+      pacer.FlushEnded(a, true, t);
+      pacer.FlushEnded(b, true, t);
+      const double after = pacer.drain_bytes_per_s(t + 1'000'000);
+      EXPECT_NEAR(after, 12.0 * kMiB, 0.5 * kMiB);
+      EXPECT_NEAR(before / after, 1.0, 0.02) << before / kMiB << " -> " << after / kMiB;
+    } else {
+      pacer.FlushEnded(a, true, t);
+      pacer.FlushEnded(b, true, t);
+    }
+  }
+}
+
 // A sustained overload, simulated in 1 ms steps: two senders post 4 MiB batches back to back
 // (each batch takes 20 ms to handle once admitted, and adds "added" bytes to the memtables), and
 // two flush threads each free a partition at once when its flush ends, at 6 MiB/s each, while
