@@ -2,6 +2,7 @@
 //
 //   ingest --addr H:P --file F [--clients 8] [--batch 1000] [--lines N] [--rate LINES_PER_S]
 //          [--path /api/v1/ingest] [--max-seconds S] [--batch-bytes B] [--retry-429 0|1]
+//          [--latencies FILE]
 //       Sends F's lines in batches of --batch from --clients keep-alive connections and times
 //       each acknowledgement (request sent -> 200 received). --batch-bytes B: batches of whole
 //       lines of at most B bytes instead (--batch is then ignored). --retry-429 1: a batch
@@ -29,6 +30,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -411,9 +413,30 @@ int IngestMode(const Args& args) {
     bodies.push_back(b.text);
     lines.push_back(b.lines);
   }
-  IngestResult r = RunIngest(address, path, bodies, lines, clients,
-                             rate > 0 ? rate / static_cast<double>(batch) : 0,
-                             args.Number("max-seconds", 0), [](size_t, int64_t, int64_t) {});
+  // --latencies FILE: one line per acknowledged batch, "batch sent_s latency_ms" (sent_s from the
+  // start of the run), to see when in a run the slow acknowledgements came (docs/performance.md
+  // "Ingest ack p99 at 10,000,000 lines").
+  const std::string latencies_path = args.Get("latencies", "");
+  std::mutex acks_mu;
+  std::vector<std::array<int64_t, 3>> acks;  // batch, sent ns, acked ns
+  const int64_t run_start = NowNs();
+  IngestResult r = RunIngest(
+      address, path, bodies, lines, clients, rate > 0 ? rate / static_cast<double>(batch) : 0,
+      args.Number("max-seconds", 0), [&](size_t i, int64_t sent, int64_t acked) {
+        std::lock_guard<std::mutex> lock(acks_mu);
+        acks.push_back({static_cast<int64_t>(i), sent, acked});
+      });
+  if (!latencies_path.empty()) {
+    std::FILE* out = std::fopen(latencies_path.c_str(), "w");
+    if (out == nullptr) Die("--latencies: cannot write " + latencies_path);
+    std::sort(acks.begin(), acks.end(), [](const auto& a, const auto& b) { return a[1] < b[1]; });
+    for (const auto& [i, sent, acked] : acks) {
+      std::fprintf(out, "%lld %.3f %.1f\n", static_cast<long long>(i),
+                   static_cast<double>(sent - run_start) / 1e9,
+                   static_cast<double>(acked - sent) / 1e6);
+    }
+    std::fclose(out);
+  }
   std::printf(
       "{\"lines_sent\":%llu,\"lines_acked\":%llu,\"batches\":%llu,\"errors\":%llu,"
       "\"statuses\":%s,\"first_error\":\"%s\",\"wall_s\":%s,\"lines_per_s\":%s,"

@@ -1,6 +1,7 @@
 #include "storage/append_pacer.h"
 
 #include <algorithm>
+#include <cmath>
 
 namespace sawmill::storage {
 
@@ -8,37 +9,123 @@ AppendPacer::AppendPacer(uint64_t cap, uint64_t hard, int flush_threads)
     : cap_(cap), hard_(std::max(hard, cap + 1)), flush_threads_(std::max(1, flush_threads)) {}
 
 double AppendPacer::drain_bytes_per_s(int64_t now_ns) const {
-  double rate = per_flush_rate_;
+  if (ended_.size() >= kDrainFlushes) {
+    // What the flushes freed in the window, each flush's bytes spread evenly over its run, and a
+    // running flush's counted at one flush's measured rate up to its bytes: no step when a flush
+    // (or two together) ends, and a flush that stalls stops counting once it should have ended.
+    const int64_t from = now_ns - kDrainWindowNs;
+    int64_t covered = now_ns;  // the earliest time the flushes below cover
+    double freed = 0;
+    for (const Ended& e : ended_) {
+      covered = std::min(covered, e.start_ns);
+      const int64_t a = std::max(e.start_ns, from), b = std::min(e.end_ns, now_ns);
+      if (b <= a) continue;
+      freed += static_cast<double>(e.bytes) * static_cast<double>(b - a) /
+               static_cast<double>(std::max<int64_t>(e.end_ns - e.start_ns, 1));
+    }
+    auto progress = [this](const Running& r, int64_t at) {
+      return std::min(
+          static_cast<double>(r.bytes),
+          per_flush_rate_ * static_cast<double>(std::max<int64_t>(at - r.start_ns, 0)) / 1e9);
+    };
+    for (const Running& r : running_) {
+      covered = std::min(covered, r.start_ns);
+      freed += progress(r, now_ns) - progress(r, std::max(from, r.start_ns));
+    }
+    const int64_t span =
+        std::min(kDrainWindowNs, std::max<int64_t>(now_ns - covered, 1'000'000'000));
+    return freed / (static_cast<double>(span) / 1e9);
+  }
+  double drain = per_flush_rate_ * flush_threads_;
   for (const Running& r : running_) {
     // Until 10 ms have passed a running flush says nothing.
     const double elapsed_s =
         static_cast<double>(std::max<int64_t>(now_ns - r.start_ns, 10'000'000)) / 1e9;
-    rate = std::min(rate, static_cast<double>(r.bytes) / elapsed_s);
+    drain = std::min(drain, static_cast<double>(r.bytes) / elapsed_s * flush_threads_);
   }
-  return rate * flush_threads_;
+  return drain;
+}
+
+double AppendPacer::Factor(uint64_t held) const {
+  if (held >= hard_) return 0.125;
+  const double x =
+      held <= cap_ ? 0.0 : static_cast<double>(held - cap_) / static_cast<double>(hard_ - cap_);
+  // Steep at both ends, gentle in the middle: a flush freeing a fifth of the band at once moves
+  // the rate by about 10 %, where the straight line from 2 to 1/8 (before) moved it by 75 %.
+  struct Point {
+    double x, factor;
+  };
+  static constexpr Point kCurve[] = {{0.0, 2.0}, {0.15, 1.2}, {0.85, 0.85}, {1.0, 0.125}};
+  for (size_t i = 1; i < std::size(kCurve); ++i) {
+    if (x <= kCurve[i].x) {
+      const Point& a = kCurve[i - 1];
+      const Point& b = kCurve[i];
+      return a.factor + (b.factor - a.factor) * (x - a.x) / (b.x - a.x);
+    }
+  }
+  return 0.125;
 }
 
 double AppendPacer::AdmitRate(uint64_t held, int64_t now_ns) const {
   if (held < cap_) return 0;
-  // 2 at the cap, 1 at the middle, falling to 1/8 near the hard limit.
-  const double room =
-      held >= hard_ ? 0.0 : static_cast<double>(hard_ - held) / static_cast<double>(hard_ - cap_);
-  const double factor = std::clamp(2.0 * room, 0.125, 2.0);
-  return drain_bytes_per_s(now_ns) * factor;
+  return drain_bytes_per_s(now_ns) * Factor(held);
+}
+
+void AppendPacer::Advance(int64_t now_ns, uint64_t held) {
+  if (!started_) {
+    started_ = true;
+    last_ns_ = now_ns;
+  }
+  if (held < cap_) {
+    // Nothing is paced: whatever was queued is forgotten.
+    paid_ = queued_;
+  } else if (now_ns > last_ns_) {
+    // At least a byte a second: a flush that reports nothing freed still moves the queue (the
+    // deadline bounds every wait anyway).
+    const double rate = std::max(AdmitRate(held, now_ns), 1.0);
+    paid_ = std::min(queued_, paid_ + rate * static_cast<double>(now_ns - last_ns_) / 1e9);
+  }
+  last_ns_ = std::max(last_ns_, now_ns);
+}
+
+AppendPacer::Ticket AppendPacer::Enqueue(int64_t now_ns, uint64_t held, uint64_t bytes,
+                                         int64_t latest_ns) {
+  Advance(now_ns, held);
+  Ticket ticket;
+  ticket.latest_ns = latest_ns;
+  if (held < cap_) return ticket;
+  ticket.paced = true;
+  ticket.start = queued_;
+  queued_ += static_cast<double>(bytes) * ratio_;
+  return ticket;
+}
+
+int64_t AppendPacer::ReadyAt(const Ticket& ticket, int64_t now_ns, uint64_t held) {
+  if (!ticket.paced) return now_ns;
+  Advance(now_ns, held);
+  if (held < cap_ || paid_ >= ticket.start) return now_ns;
+  if (now_ns >= ticket.latest_ns) {
+    // Goes at its deadline: the queue after it moves up to it.
+    paid_ = ticket.start;
+    return now_ns;
+  }
+  const double rate = std::max(AdmitRate(held, now_ns), 1.0);
+  // At most an hour ahead: the arithmetic cannot overflow (the deadline bounds it anyway).
+  const double wait_s = std::min((ticket.start - paid_) / rate, 3600.0);
+  return std::min(now_ns + static_cast<int64_t>(wait_s * 1e9), ticket.latest_ns);
 }
 
 int64_t AppendPacer::Admit(int64_t now_ns, uint64_t held, uint64_t bytes, int64_t latest_ns) {
-  if (held < cap_) {
-    next_ns_ = std::min(next_ns_, now_ns);
-    return now_ns;
-  }
-  // At least a byte a second, and a batch's span at most an hour: a flush that reports nothing
-  // freed cannot make the arithmetic overflow (the deadline bounds the wait anyway).
-  const double rate = std::max(AdmitRate(held, now_ns), 1.0);
-  const int64_t slot = std::min(std::max(now_ns, next_ns_), std::max(now_ns, latest_ns));
-  const double span_s = std::min(static_cast<double>(bytes) / rate, 3600.0);
-  next_ns_ = slot + static_cast<int64_t>(span_s * 1e9);
-  return slot;
+  const Ticket ticket = Enqueue(now_ns, held, bytes, latest_ns);
+  return ReadyAt(ticket, now_ns, held);
+}
+
+void AppendPacer::NoteApplied(uint64_t wal_bytes, uint64_t memtable_bytes) {
+  if (wal_bytes < 4096) return;  // a tiny batch is mostly fixed costs
+  const double ratio = static_cast<double>(memtable_bytes) / static_cast<double>(wal_bytes);
+  ratio_ = ratio_measured_ ? 0.9 * ratio_ + 0.1 * ratio : ratio;
+  ratio_ = std::clamp(ratio_, 0.1, 10.0);
+  ratio_measured_ = true;
 }
 
 int AppendPacer::FlushStarted(uint64_t bytes, int64_t now_ns) {
@@ -53,6 +140,14 @@ void AppendPacer::FlushEnded(int token, bool ok, int64_t now_ns) {
   if (it == running_.end()) return;
   const Running r = *it;
   running_.erase(it);
+  if (ok && now_ns > r.start_ns) {
+    ended_.push_back(Ended{r.start_ns, now_ns, r.bytes});
+    // Those that ended before the window are of no more use.
+    while (!ended_.empty() && now_ns - ended_.front().end_ns > kDrainWindowNs) {
+      ended_.erase(ended_.begin());
+    }
+    if (ended_.size() > 64) ended_.erase(ended_.begin());
+  }
   // Small flushes (a partition due by age) are mostly fixed costs and would understate the rate.
   const uint64_t small = std::min<uint64_t>(1u << 20, cap_ / 64);
   if (!ok || r.bytes < small || now_ns <= r.start_ns) return;

@@ -114,10 +114,17 @@ class StorageEngine final : public Engine {
   // Packs the memtable chunks sealed full since the last call (MemtableSet::TakeToPack).
   // Called without mu_: compression takes a few milliseconds per chunk, which neither the WAL
   // commit leader nor readers should wait for. "to_pack" null: takes them under mu_ first.
-  void PackChunks(std::vector<std::weak_ptr<const RecordChunk>>* to_pack = nullptr) EXCLUDES(mu_);
+  // "writer": an Append packing before its acknowledgement (the "pack" stage of
+  // sawmill_append_stage_seconds), not the packer thread.
+  void PackChunks(std::vector<std::weak_ptr<const RecordChunk>>* to_pack = nullptr,
+                  bool writer = false) EXCLUDES(mu_);
+  // Gives the packer thread as many of "*to_pack" as the backlog has room for (kPackBacklog);
+  // the rest stay in "*to_pack", for the Append to pack itself.
+  void HandToPacker(std::vector<std::weak_ptr<const RecordChunk>>* to_pack) REQUIRES(mu_);
 
   void FlushThread();
   void CompactionThread();
+  void PackThread();
 
   EngineOptions options_;
   Env* env_;
@@ -143,6 +150,11 @@ class StorageEngine final : public Engine {
   AppendPacer pacer_ GUARDED_BY(mu_);  // Append between memtable_cap and 1.5 x it
   bool closing_ GUARDED_BY(mu_) = false;
   bool closed_ GUARDED_BY(mu_) = false;
+  // Chunks an Append filled, packed by the packer thread after the acknowledgement
+  // (background_threads only); pack_pending_ counts them until they are packed.
+  std::vector<std::weak_ptr<const RecordChunk>> pack_queue_ GUARDED_BY(mu_);
+  size_t pack_pending_ GUARDED_BY(mu_) = 0;
+  CondVar pack_cv_;  // pack_queue_ filled, or closing
 
   // Created by Init once the catalog is open; they use the members above.
   std::unique_ptr<Flusher> flusher_;
@@ -152,6 +164,7 @@ class StorageEngine final : public Engine {
   int lock_fd_ = -1;  // flock on DIR/LOCK (POSIX Env only)
   std::thread flush_thread_;
   std::thread compaction_thread_;
+  std::thread pack_thread_;
   PeriodicWorker tier_worker_;  // RunTiersNow every tier_interval_ns
 };
 

@@ -136,7 +136,8 @@ StorageMetrics& StorageMetrics::Get() {
                            "between memtable_cap and 1.5 x it), stall (memtables at twice the "
                            "cap), wal_commit (group commit including the group's memtable "
                            "inserts), memtable_insert (one batch's insert), pack (compressing the "
-                           "memtable chunks it filled, after the commit)")
+                           "memtable chunks it filled that the packer thread had no room for, "
+                           "after the commit)")
                        .Register(reg);
     const prometheus::Histogram::BucketBoundaries stage_buckets{
         0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};
