@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -2216,6 +2217,43 @@ TEST_F(PgCatalogTest, ASweepWaitsForARegistrationOfTheSameObjectInFlight) {
   ASSERT_TRUE(registered.ok()) << registered.status().ToString();
   ASSERT_TRUE(swept.ok()) << swept.status().ToString();
   EXPECT_EQ(*swept, (std::vector<std::string>{"segments/t1/2.seg"}));
+}
+
+// The other order: a registration that waits for a sweep's lock on its object reads
+// swept_objects after the sweep committed (under READ COMMITTED, in a statement after the lock),
+// so it is refused rather than naming an object the sweep then deletes.
+TEST_F(PgCatalogTest, ARegistrationThatWaitedForASweepOfItsObjectIsRefused) {
+  auto a = Open();
+  auto b = Open();
+  ASSERT_NE(a, nullptr);
+  ASSERT_NE(b, nullptr);
+  SegmentRow row = Row(1);
+  row.store = std::string(kColdStore);
+  row.path = "segments/t1/1.seg";
+  std::atomic<bool> registration_done{false};
+  std::optional<Result<uint64_t>> registered;
+  std::thread registrar;
+  b->SetCommitHook([&] {
+    registrar = std::thread([&] {
+      registered = a->RegisterSegment(row, "node-a", nullptr);
+      registration_done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(registration_done.load());  // waiting for the sweep's lock
+    return Status::OK();
+  });
+  auto swept = b->SweepSegmentObjects(kColdStore, {row.path}, 1000, 500, nullptr);
+  b->SetCommitHook(nullptr);
+  registrar.join();
+  ASSERT_TRUE(swept.ok()) << swept.status().ToString();
+  EXPECT_EQ(*swept, (std::vector<std::string>{row.path}));
+  ASSERT_TRUE(registered.has_value());
+  EXPECT_FALSE(registered->ok()) << "a segment row names an object the sweep deletes";
+  EXPECT_NE(registered->status().message().find("segment sweep"), std::string::npos)
+      << registered->status().ToString();
+  auto listed = a->List();
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  for (const SegmentRow& r : *listed) EXPECT_NE(r.path, row.path);
 }
 
 TEST_F(PgCatalogTest, TwoNodesTakingOverOneDeadNodeSplitItsWalObjectsAndSeqBlocksDoNotMeet) {

@@ -2566,14 +2566,21 @@ class PgCatalog final : public Catalog {
     std::sort(sorted.begin(), sorted.end(), [](const SegmentRow* a, const SegmentRow* b) {
       return std::tie(a->store, a->path) < std::tie(b->store, b->path);
     });
+    // Two statements: under READ COMMITTED a statement reads from a snapshot taken when it
+    // starts, so an EXISTS in the statement that waits for the lock would not see a sweep that
+    // committed during the wait (and the row would name an object the sweep then deletes).
     for (const SegmentRow* row : sorted) {
+      RETURN_IF_ERROR(Run("lock object " + row->path,
+                          "SELECT pg_advisory_xact_lock(hashtext('sawmill.object.' || $1::text || "
+                          "'/' || $2::text))",
+                          Params().Text(row->store).Text(row->path))
+                          .status());
       ASSIGN_OR_RETURN(
           PgResult r,
           Run("check swept object " + row->path,
-              "SELECT pg_advisory_xact_lock(hashtext('sawmill.object.' || $1::text || '/' || "
-              "$2::text)), EXISTS (SELECT 1 FROM swept_objects WHERE store = $1 AND path = $2)",
+              "SELECT EXISTS (SELECT 1 FROM swept_objects WHERE store = $1 AND path = $2)",
               Params().Text(row->store).Text(row->path)));
-      if (r.rows() == 1 && r.Bool(0, 1)) return SweptObject(*row, name_);
+      if (r.rows() == 1 && r.Bool(0, 0)) return SweptObject(*row, name_);
     }
     return Status::OK();
   }
