@@ -505,10 +505,10 @@ class Catalog {
   // The segment sweep of a cluster's shared store (docs/cluster.md "Orphan segment objects"), in
   // one transaction: of "paths" (objects of store "store"), those no segment row names are
   // recorded as swept, and returned: the caller may delete exactly those. From then on no
-  // registration may name a swept object (Replace, Insert and RegisterSegment refuse it with
-  // FailedPrecondition), so an upload registered late (its node stalled past the sweep's grace)
-  // can never name an object the sweep deletes. Records older than "keep_ns" before "now_ns" are
-  // dropped in the same transaction (bounded: one row per orphan swept in that time). With a
+  // registration may name a swept object (Replace, Insert, RegisterSegment and Update refuse it
+  // with FailedPrecondition), so an upload registered late (its node stalled past the sweep's
+  // grace) can never name an object the sweep deletes. Records older than "keep_ns" before "now_ns"
+  // are dropped in the same transaction (bounded: one row per orphan swept in that time). With a
   // "fence" (the sweep's job lease), only while the lease holds, as Replace. Errors:
   // FailedPrecondition when the fence does not hold (nothing recorded).
   virtual Result<std::vector<std::string>> SweepSegmentObjects(

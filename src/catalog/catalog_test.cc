@@ -1527,10 +1527,14 @@ TEST_P(CatalogTest, ASweptObjectIsNeverRegistered) {
             StatusCode::kFailedPrecondition);
   auto registered = c->RegisterSegment(shared(4, "segments/t1/2.seg"), "node-a", nullptr);
   EXPECT_EQ(registered.status().code(), StatusCode::kFailedPrecondition);
+  // Nor by an update (a cold move's copy, written again under the name the sweep recorded).
+  Status update = c->Update({shared(1, "segments/t1/2.seg")});
+  EXPECT_EQ(update.code(), StatusCode::kFailedPrecondition) << update.ToString();
   auto rows = c->List();
   ASSERT_TRUE(rows.ok());
   ASSERT_EQ(rows->size(), 1u);
-  EXPECT_EQ((*rows)[0].id, 1u);  // the refused Replace removed nothing either
+  EXPECT_EQ((*rows)[0].id, 1u);                     // the refused Replace removed nothing either
+  EXPECT_EQ((*rows)[0].path, "segments/t1/1.seg");  // nor did the refused update change it
   // Another store's object of the same name is another object.
   SegmentRow local = Row(5);
   local.path = "segments/t1/2.seg";

@@ -631,6 +631,8 @@ class PgCatalog final : public Catalog {
     MutexLock l(&mu_);
     return Change([&]() -> Status {
       if (fence != nullptr) RETURN_IF_ERROR(CheckLeaseFenceLocked(*fence));
+      // An update may name a new object (a cold move's copy): never one the sweep recorded.
+      RETURN_IF_ERROR(CheckNotSweptLocked(rows));
       for (const SegmentRow& row : rows) {
         ASSIGN_OR_RETURN(
             PgResult r,

@@ -312,17 +312,20 @@ Status SqliteCatalog::RaiseMaxIdLocked(uint64_t id) {
   return Status::OK();
 }
 
+// A swept object is never named again: the sweep deleted it, or is about to.
+Status SqliteCatalog::CheckNotSweptLocked(const SegmentRow& row) {
+  Stmt swept(db_, "SELECT swept_ns FROM swept_objects WHERE store = ? AND path = ?");
+  if (!swept.ok()) return Error("prepare swept object check");
+  swept.Bind(1, row.store);
+  swept.Bind(2, row.path);
+  const int rc = swept.Step();
+  if (rc == SQLITE_ROW) return SweptObject(row, "catalog " + path_);
+  if (rc != SQLITE_DONE) return Error("swept object check");
+  return Status::OK();
+}
+
 Status SqliteCatalog::InsertLocked(const SegmentRow& row) {
-  {
-    // A swept object is never named again: the sweep deleted it, or is about to.
-    Stmt swept(db_, "SELECT swept_ns FROM swept_objects WHERE store = ? AND path = ?");
-    if (!swept.ok()) return Error("prepare swept object check");
-    swept.Bind(1, row.store);
-    swept.Bind(2, row.path);
-    const int rc = swept.Step();
-    if (rc == SQLITE_ROW) return SweptObject(row, "catalog " + path_);
-    if (rc != SQLITE_DONE) return Error("swept object check");
-  }
+  RETURN_IF_ERROR(CheckNotSweptLocked(row));
   Stmt st(db_,
           "INSERT INTO segments (id, tenant, partition, min_ts, max_ts, min_ingest_ts, "
           "max_ingest_ts, min_seq, max_seq, rows, bytes, raw_bytes, tier, path, state, created, "
@@ -425,6 +428,8 @@ Status SqliteCatalog::Update(const std::vector<SegmentRow>& rows, const LeaseFen
     if (Status s = CheckLeaseFenceLocked(*fence); !s.ok()) return RollbackLocked(std::move(s));
   }
   for (const SegmentRow& row : rows) {
+    // An update may name a new object (a cold move's copy): never one the sweep recorded.
+    if (Status s = CheckNotSweptLocked(row); !s.ok()) return RollbackLocked(std::move(s));
     Stmt st(db_,
             "UPDATE segments SET tenant = ?2, partition = ?3, min_ts = ?4, max_ts = ?5, "
             "min_ingest_ts = ?6, max_ingest_ts = ?7, min_seq = ?8, max_seq = ?9, rows = ?10, "

@@ -185,6 +185,7 @@ class SqliteCatalog final : public Catalog {
   Status Error(std::string_view what) const REQUIRES(mu_);
   Status Exec(const char* sql) const REQUIRES(mu_);
   Status MigrateLocked() REQUIRES(mu_);
+  Status CheckNotSweptLocked(const SegmentRow& row) REQUIRES(mu_);
   Status InsertLocked(const SegmentRow& row) REQUIRES(mu_);  // in a transaction
   Status RaiseMaxIdLocked(uint64_t id) REQUIRES(mu_);        // in a transaction
   // Rolls the open transaction back and returns "s" (compute "s" first: Error reads the
