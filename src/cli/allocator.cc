@@ -14,12 +14,14 @@
 // 1,000,000 corpus lines 182 (four per CPU) -> 142 (one per CPU) -> about 8 MiB less again
 // with one arena, 10,000,000 lines about 15 MiB less, the same CPU (docs/performance.md "Where
 // the peak RSS comes from").
-// tcache:false: no per-thread caches of small objects, so a freed one goes back to its slab at
-// once and whole slabs can be returned: another 5 MiB less at 1,000,000 lines and about 7 MiB
-// at 10,000,000, for 3-5 % more ingest CPU (each small allocation takes the arena's lock;
-// docs/performance.md "Peak RSS at 10,000,000 lines").
+// Thread caches stay on (jemalloc's default). tcache:false (no per-thread caches, so a freed
+// small object goes back to its slab at once) gave 5 MiB less at 1,000,000 lines and about
+// 7 MiB at 10,000,000 for 3-5 % more ingest CPU, but 11-16 % more server CPU for a search that
+// builds records (`service=users level=ERROR`, newest 100, on 10,000,000 lines: 15.5-16.25 ->
+// 14.0 ms a search with bench/search_cpu.py): taken off at the merge, session 12
+// (docs/performance.md "Peak RSS at 10,000,000 lines").
 extern "C" {
 // NOLINTNEXTLINE: the name is jemalloc's.
 const char* malloc_conf =
-    "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000,narenas:1,tcache:false";
+    "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:1000,narenas:1";
 }
