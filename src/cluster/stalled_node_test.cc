@@ -49,15 +49,14 @@ constexpr auto kStall = std::chrono::milliseconds(3600);
 // Forwards to the real catalog; after HoldNextRegistration, the next RegisterWalObject waits,
 // before it reaches the catalog, until Release (the node stalls between its claim and the
 // registration of the WAL object holding the claimed batch).
-class StallingCatalog final : public catalog::ForwardingCatalog {
+// A one-shot gate: after Arm, the next Pass waits until Release; WaitHeld says when one does.
+class OneShotGate {
  public:
-  using ForwardingCatalog::ForwardingCatalog;
-
-  void HoldNextRegistration() {
+  void Arm() {
     MutexLock l(&mu_);
     armed_ = true;
   }
-  // True once a registration is held (within "timeout").
+  // True once a call is held (within "timeout").
   bool WaitHeld(std::chrono::milliseconds timeout) {
     UniqueLock l(&mu_);
     const auto deadline = std::chrono::steady_clock::now() + timeout;
@@ -71,53 +70,47 @@ class StallingCatalog final : public catalog::ForwardingCatalog {
     released_ = true;
     cv_.NotifyAll();
   }
+  void Pass() {
+    UniqueLock l(&mu_);
+    if (!armed_) return;
+    armed_ = false;
+    held_ = true;
+    cv_.NotifyAll();
+    while (!released_) cv_.Wait(&l);
+  }
+
+ private:
+  Mutex mu_;
+  CondVar cv_;
+  bool armed_ GUARDED_BY(mu_) = false;
+  bool held_ GUARDED_BY(mu_) = false;
+  bool released_ GUARDED_BY(mu_) = false;
+};
+
+class StallingCatalog final : public catalog::ForwardingCatalog {
+ public:
+  using ForwardingCatalog::ForwardingCatalog;
+
+  void HoldNextRegistration() { registration_.Arm(); }
+  bool WaitHeld(std::chrono::milliseconds timeout) { return registration_.WaitHeld(timeout); }
+  void Release() { registration_.Release(); }
 
   Status RegisterWalObject(const catalog::WalObjectRow& row,
                            const std::vector<catalog::IdempotencyClaimRow>& key_claims) override {
-    {
-      UniqueLock l(&mu_);
-      if (armed_) {
-        armed_ = false;
-        held_ = true;
-        cv_.NotifyAll();
-        while (!released_) cv_.Wait(&l);
-      }
-    }
+    registration_.Pass();
     return target()->RegisterWalObject(row, key_claims);
   }
 
   // The same for the next claim of WAL objects (a takeover round between its check and its
   // claim).
-  void HoldNextClaim() {
-    MutexLock l(&mu_);
-    claim_armed_ = true;
-  }
-  bool WaitClaimHeld(std::chrono::milliseconds timeout) {
-    UniqueLock l(&mu_);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!claim_held_) {
-      if (!cv_.WaitUntil(&l, deadline)) return claim_held_;
-    }
-    return true;
-  }
-  void ReleaseClaim() {
-    MutexLock l(&mu_);
-    claim_released_ = true;
-    cv_.NotifyAll();
-  }
+  void HoldNextClaim() { claim_.Arm(); }
+  bool WaitClaimHeld(std::chrono::milliseconds timeout) { return claim_.WaitHeld(timeout); }
+  void ReleaseClaim() { claim_.Release(); }
 
   Result<std::vector<catalog::WalObjectRow>> ClaimWalObjects(
       const std::vector<std::string>& from, std::string_view to, size_t limit,
       int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) override {
-    {
-      UniqueLock l(&mu_);
-      if (claim_armed_) {
-        claim_armed_ = false;
-        claim_held_ = true;
-        cv_.NotifyAll();
-        while (!claim_released_) cv_.Wait(&l);
-      }
-    }
+    claim_.Pass();
     return target()->ClaimWalObjects(from, to, limit, alive_since_ns, to_generation);
   }
 
@@ -133,14 +126,8 @@ class StallingCatalog final : public catalog::ForwardingCatalog {
 
  private:
   std::atomic<bool> dead_{false};
-  Mutex mu_;
-  CondVar cv_;
-  bool armed_ GUARDED_BY(mu_) = false;
-  bool held_ GUARDED_BY(mu_) = false;
-  bool released_ GUARDED_BY(mu_) = false;
-  bool claim_armed_ GUARDED_BY(mu_) = false;
-  bool claim_held_ GUARDED_BY(mu_) = false;
-  bool claim_released_ GUARDED_BY(mu_) = false;
+  OneShotGate registration_;
+  OneShotGate claim_;
 };
 
 // Forwards to the real catalog; while Refuse(true), every RegisterSegment fails before it reaches
