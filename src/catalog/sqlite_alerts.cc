@@ -8,9 +8,9 @@
 #include "common/mutex.h"
 
 namespace sawmill::catalog {
-namespace {
 
-constexpr const char* kAlertSchema = R"sql(
+extern const char* const kAlertSchema;  // created on first use (sqlite_catalog.cc)
+const char* const kAlertSchema = R"sql(
 CREATE TABLE IF NOT EXISTS alert_states (
   tenant TEXT NOT NULL,
   rule TEXT NOT NULL,
@@ -42,16 +42,12 @@ CREATE TABLE IF NOT EXISTS alert_rules (
 );
 )sql";
 
-}  // namespace
-
-Status SqliteCatalog::EnsureAlertTablesLocked() const { return Exec(kAlertSchema); }
-
 Status SqliteCatalog::SaveAlertStates(const std::vector<AlertStateRow>& states,
                                       const std::vector<AlertStateRow>& removed,
                                       const std::vector<AlertTransitionRow>& transitions,
                                       uint64_t max_transitions) {
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(EnsureAlertTablesLocked());
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kAlerts}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   {
     Stmt put(db_,
@@ -110,7 +106,8 @@ Status SqliteCatalog::SaveAlertStates(const std::vector<AlertStateRow>& states,
 
 Result<std::vector<AlertStateRow>> SqliteCatalog::ListAlertStates() const {
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(EnsureAlertTablesLocked());
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kAlerts));
+  if (!present) return std::vector<AlertStateRow>{};  // the group was never written
   Stmt st(db_,
           "SELECT tenant, rule, grp, state, active_since, state_since, last_notified, value "
           "FROM alert_states ORDER BY tenant, rule, grp");
@@ -138,7 +135,8 @@ Result<std::vector<AlertTransitionRow>> SqliteCatalog::ListAlertTransitions(std:
                                                                             int64_t since_ns,
                                                                             uint64_t limit) const {
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(EnsureAlertTablesLocked());
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kAlerts));
+  if (!present) return std::vector<AlertTransitionRow>{};  // the group was never written
   Stmt st(db_,
           "SELECT id, tenant, rule, grp, from_state, to_state, at, value FROM alert_transitions "
           "WHERE (? = '' OR tenant = ?) AND (? = '' OR rule = ?) AND at >= ? "
@@ -170,7 +168,7 @@ Result<std::vector<AlertTransitionRow>> SqliteCatalog::ListAlertTransitions(std:
 
 Status SqliteCatalog::PutAlertRule(const AlertRuleRow& row) {
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(EnsureAlertTablesLocked());
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kAlerts}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_,
           "INSERT OR REPLACE INTO alert_rules (tenant, name, definition, updated) "
@@ -186,7 +184,7 @@ Status SqliteCatalog::PutAlertRule(const AlertRuleRow& row) {
 
 Status SqliteCatalog::DeleteAlertRule(std::string_view tenant, std::string_view name) {
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(EnsureAlertTablesLocked());
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kAlerts}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_, "DELETE FROM alert_rules WHERE tenant = ? AND name = ?");
   if (!st.ok()) return RollbackLocked(Error("prepare alert rule delete"));
@@ -202,7 +200,8 @@ Status SqliteCatalog::DeleteAlertRule(std::string_view tenant, std::string_view 
 
 Result<std::vector<AlertRuleRow>> SqliteCatalog::ListAlertRules() const {
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(EnsureAlertTablesLocked());
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kAlerts));
+  if (!present) return std::vector<AlertRuleRow>{};  // the group was never written
   Stmt st(db_, "SELECT tenant, name, definition, updated FROM alert_rules ORDER BY tenant, name");
   if (!st.ok()) return Error("prepare alert rule list");
   std::vector<AlertRuleRow> rows;

@@ -11,9 +11,12 @@
 #include "common/mutex.h"
 
 namespace sawmill::catalog {
-namespace {
 
-constexpr const char* kAuthSchema = R"sql(
+// Three table groups, each created by its first write (sqlite_catalog.cc "Table groups").
+extern const char* const kTokenSchema;
+extern const char* const kAuditSchema;
+extern const char* const kQuotaSchema;
+const char* const kTokenSchema = R"sql(
 CREATE TABLE IF NOT EXISTS api_tokens (
   id TEXT PRIMARY KEY,
   name TEXT NOT NULL,
@@ -25,6 +28,8 @@ CREATE TABLE IF NOT EXISTS api_tokens (
   revoked_ns INTEGER NOT NULL,
   created_by TEXT NOT NULL
 );
+)sql";
+const char* const kAuditSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_log (
   seq INTEGER PRIMARY KEY,
   at_ns INTEGER NOT NULL,
@@ -47,6 +52,8 @@ CREATE TABLE IF NOT EXISTS audit_anchor (
   seq INTEGER NOT NULL,
   hash TEXT NOT NULL
 );
+)sql";
+const char* const kQuotaSchema = R"sql(
 CREATE TABLE IF NOT EXISTS tenant_quotas (
   tenant TEXT PRIMARY KEY,
   settings TEXT NOT NULL,
@@ -60,6 +67,8 @@ CREATE TABLE IF NOT EXISTS tenant_scan_usage (
   PRIMARY KEY (tenant, minute)
 );
 )sql";
+
+namespace {
 
 constexpr const char* kTokenColumns =
     "id, name, tenants, role, secret_hash, created_ns, expires_ns, revoked_ns, created_by";
@@ -119,10 +128,9 @@ void BindAudit(Stmt& st, const AuditRow& row) {
 
 }  // namespace
 
-Status SqliteCatalog::EnsureAuthTablesLocked() const { return Exec(kAuthSchema); }
-
 Status SqliteCatalog::InsertToken(const TokenRow& row) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kTokens}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_, std::string("INSERT INTO api_tokens (") + kTokenColumns +
                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -148,6 +156,8 @@ Status SqliteCatalog::InsertToken(const TokenRow& row) {
 
 Result<std::vector<TokenRow>> SqliteCatalog::ListTokens() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kTokens));
+  if (!present) return std::vector<TokenRow>{};  // the group was never written
   Stmt st(db_, std::string("SELECT ") + kTokenColumns + " FROM api_tokens ORDER BY created_ns, id");
   if (!st.ok()) return Error("prepare token list");
   std::vector<TokenRow> rows;
@@ -157,6 +167,7 @@ Result<std::vector<TokenRow>> SqliteCatalog::ListTokens() const {
 
 Status SqliteCatalog::RevokeToken(std::string_view id, int64_t now_ns) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kTokens}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_, "UPDATE api_tokens SET revoked_ns = ? WHERE id = ? AND revoked_ns = 0");
   if (!st.ok()) return RollbackLocked(Error("prepare token revoke"));
@@ -176,6 +187,7 @@ Status SqliteCatalog::RevokeToken(std::string_view id, int64_t now_ns) {
 
 Status SqliteCatalog::AppendAudit(const AuditRow& row) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kAudit}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_, std::string("INSERT INTO audit_log (") + kAuditColumns +
                    ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
@@ -213,6 +225,8 @@ Result<AuditRow> SqliteCatalog::AppendAuditChained(
 
 Result<AuditRow> SqliteCatalog::AppendAuditChainedLocked(
     AuditRow row, uint64_t min_seq, const std::function<std::string(const AuditRow&)>& hash) {
+  // Under synchronous=NORMAL like the entry: the first append's tables wait for no disk either.
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kAudit}));
   // BEGIN IMMEDIATE takes the database's write lock: every other connection (another process
   // sharing the file) appends before or after this one, never in between the read and insert.
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -253,6 +267,8 @@ Result<AuditRow> SqliteCatalog::AppendAuditChainedLocked(
 
 Result<std::vector<AuditRow>> SqliteCatalog::ListAudit(const AuditFilter& filter) const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kAudit));
+  if (!present) return std::vector<AuditRow>{};  // the group was never written
   std::string sql = std::string("SELECT ") + kAuditColumns + " FROM audit_log WHERE seq > ?1";
   if (filter.since_ns != 0) sql += " AND at_ns >= ?2";
   if (filter.until_ns != 0) sql += " AND at_ns < ?3";
@@ -276,6 +292,8 @@ Result<std::vector<AuditRow>> SqliteCatalog::ListAudit(const AuditFilter& filter
 
 Result<std::optional<AuditRow>> SqliteCatalog::LastAudit() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kAudit));
+  if (!present) return std::optional<AuditRow>{};  // the group was never written
   Stmt st(db_,
           std::string("SELECT ") + kAuditColumns + " FROM audit_log ORDER BY seq DESC LIMIT 1");
   if (!st.ok()) return Error("prepare last audit entry");
@@ -287,6 +305,7 @@ Result<std::optional<AuditRow>> SqliteCatalog::LastAudit() const {
 
 Result<uint64_t> SqliteCatalog::PruneAudit(int64_t before_ns) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kAudit}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   // Only a prefix of the chain goes: everything up to the last entry older than "before_ns".
   int64_t last = 0;
@@ -327,6 +346,8 @@ Result<uint64_t> SqliteCatalog::PruneAudit(int64_t before_ns) {
 
 Result<AuditAnchor> SqliteCatalog::GetAuditAnchor() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kAudit));
+  if (!present) return AuditAnchor{};  // the group was never written
   Stmt st(db_, "SELECT seq, hash FROM audit_anchor WHERE id = 1");
   if (!st.ok()) return Error("prepare audit anchor");
   AuditAnchor anchor;
@@ -342,6 +363,7 @@ Result<AuditAnchor> SqliteCatalog::GetAuditAnchor() const {
 
 Status SqliteCatalog::PutTenantQuota(const TenantQuotaRow& row) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kQuotas}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_, row.settings.empty()
                    ? "DELETE FROM tenant_quotas WHERE tenant = ?"
@@ -360,6 +382,8 @@ Status SqliteCatalog::PutTenantQuota(const TenantQuotaRow& row) {
 
 Result<std::vector<TenantQuotaRow>> SqliteCatalog::ListTenantQuotas() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kQuotas));
+  if (!present) return std::vector<TenantQuotaRow>{};  // the group was never written
   Stmt st(db_,
           "SELECT tenant, settings, updated_ns, updated_by FROM tenant_quotas ORDER BY tenant");
   if (!st.ok()) return Error("prepare tenant quota list");
@@ -374,6 +398,11 @@ Result<std::vector<TenantQuotaRow>> SqliteCatalog::ListTenantQuotas() const {
 
 Status SqliteCatalog::PutScanUsage(const std::vector<ScanUsageRow>& rows, int64_t before_minute) {
   MutexLock l(&mu_);
+  if (rows.empty()) {  // only pruning (each server's periodic call): nothing to prune yet
+    ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kQuotas));
+    if (!present) return Status::OK();
+  }
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kQuotas}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   {
     Stmt st(db_,
@@ -396,6 +425,8 @@ Status SqliteCatalog::PutScanUsage(const std::vector<ScanUsageRow>& rows, int64_
 
 Result<std::vector<ScanUsageRow>> SqliteCatalog::ListScanUsage(int64_t since_minute) const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kQuotas));
+  if (!present) return std::vector<ScanUsageRow>{};  // the group was never written
   Stmt st(db_,
           "SELECT tenant, minute, bytes FROM tenant_scan_usage WHERE minute >= ? ORDER BY tenant, "
           "minute");

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 
 #include "catalog/shared_rows.h"
 #include "catalog/sqlite_stmt.h"
@@ -12,8 +13,18 @@
 
 namespace sawmill::catalog {
 
-// sqlite_retention.cc: the retention tables (holds, policies, compliance rules, the record).
-extern const char* const kRetentionSchema;
+// The schemas of the table groups created on first use (see "Table groups" below), each beside
+// the code that uses it.
+extern const char* const kTokenSchema;      // sqlite_auth.cc
+extern const char* const kAuditSchema;      // sqlite_auth.cc
+extern const char* const kQuotaSchema;      // sqlite_auth.cc
+extern const char* const kNodeSchema;       // sqlite_nodes.cc
+extern const char* const kLeaseSchema;      // sqlite_nodes.cc
+extern const char* const kWalObjectSchema;  // sqlite_wal_objects.cc
+extern const char* const kClaimSchema;      // sqlite_idempotency.cc
+extern const char* const kRetentionSchema;  // sqlite_retention.cc: holds, policies, the record
+extern const char* const kDamageSchema;     // sqlite_damage.cc
+extern const char* const kAlertSchema;      // sqlite_alerts.cc
 
 namespace {
 
@@ -79,12 +90,6 @@ CREATE TABLE IF NOT EXISTS segment_origins (
   node TEXT NOT NULL,
   registered INTEGER NOT NULL
 );
-CREATE TABLE IF NOT EXISTS swept_objects (
-  store TEXT NOT NULL,
-  path TEXT NOT NULL,
-  swept_ns INTEGER NOT NULL,
-  PRIMARY KEY (store, path)
-);
 CREATE TRIGGER IF NOT EXISTS segment_added AFTER INSERT ON segments BEGIN
   INSERT INTO segment_changes (segment_id, removed, at_ns)
   VALUES (NEW.id, 0, CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER) * 1000000);
@@ -99,6 +104,43 @@ CREATE TRIGGER IF NOT EXISTS segment_removed AFTER DELETE ON segments BEGIN
   DELETE FROM segment_origins WHERE segment_id = OLD.id;
 END;
 )sql";
+
+// The objects the segment sweep deleted (a table group of its own: created by the first sweep).
+constexpr const char* kSweptSchema = R"sql(
+CREATE TABLE IF NOT EXISTS swept_objects (
+  store TEXT NOT NULL,
+  path TEXT NOT NULL,
+  swept_ns INTEGER NOT NULL,
+  PRIMARY KEY (store, path)
+);
+)sql";
+
+// Table groups (sqlite_catalog.h, Tables). Every table and index is at least one page of the
+// file, used or not: created all at once, the 50 of them made an empty catalog.db 68 KiB, more
+// than the segments of a small data set. So a new catalog holds the segments' tables and meta,
+// and each group below is created by the first write that needs it; a catalog of an earlier
+// version, which has them all, is unchanged. "probe" is a table every version that created the
+// group has, so its presence says the group was created (a savepoint makes creation whole).
+struct TableGroup {
+  const char* probe;
+  const char* const* schema;
+};
+
+// In the order of SqliteCatalog::Tables.
+constexpr TableGroup kGroups[] = {
+    {"idempotency_keys", &kIdempotencySchema},
+    {"swept_objects", &kSweptSchema},
+    {"api_tokens", &kTokenSchema},
+    {"audit_log", &kAuditSchema},
+    {"tenant_quotas", &kQuotaSchema},
+    {"nodes", &kNodeSchema},
+    {"leases", &kLeaseSchema},
+    {"wal_objects", &kWalObjectSchema},
+    {"idempotency_claims", &kClaimSchema},
+    {"holds", &kRetentionSchema},
+    {"wal_damage", &kDamageSchema},
+    {"alert_states", &kAlertSchema},
+};
 
 constexpr const char* kColumns =
     "id, tenant, partition, min_ts, max_ts, min_ingest_ts, max_ingest_ts, min_seq, max_seq, "
@@ -188,13 +230,8 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
   }
   RETURN_IF_ERROR(catalog->Exec("PRAGMA synchronous=FULL"));
   RETURN_IF_ERROR(catalog->Exec(kSchema));
-  RETURN_IF_ERROR(catalog->Exec(kIdempotencySchema));
-  RETURN_IF_ERROR(catalog->EnsureAuthTablesLocked());
-  RETURN_IF_ERROR(catalog->EnsureNodeTablesLocked());
-  RETURN_IF_ERROR(catalog->EnsureWalObjectTablesLocked());
-  RETURN_IF_ERROR(catalog->EnsureIdempotencyClaimTableLocked());
-  RETURN_IF_ERROR(catalog->Exec(kRetentionSchema));
   RETURN_IF_ERROR(catalog->Exec(kSegmentChangeSchema));
+  RETURN_IF_ERROR(catalog->CompleteTableGroupsLocked());
   RETURN_IF_ERROR(catalog->MigrateLocked());
   {
     Stmt st(db, "PRAGMA quick_check");
@@ -223,6 +260,43 @@ Status SqliteCatalog::Exec(const char* sql) const {
     std::string msg = err != nullptr ? err : "unknown error";
     sqlite3_free(err);
     return SqliteStatus(rc, "catalog " + path_ + ": " + msg);
+  }
+  return Status::OK();
+}
+
+Status SqliteCatalog::CreateTablesLocked(std::initializer_list<Tables> groups) {
+  for (Tables group : groups) {
+    const size_t i = static_cast<size_t>(group);
+    if (has_tables_[i]) continue;
+    // Inside the caller's transaction or as one of its own: the group is created whole or not.
+    RETURN_IF_ERROR(Exec("SAVEPOINT create_tables"));
+    if (Status s = Exec(*kGroups[i].schema); !s.ok()) {
+      Exec("ROLLBACK TO create_tables").IgnoreError();
+      Exec("RELEASE create_tables").IgnoreError();
+      return s;
+    }
+    RETURN_IF_ERROR(Exec("RELEASE create_tables"));
+    has_tables_[i] = true;
+  }
+  return Status::OK();
+}
+
+Result<bool> SqliteCatalog::HasTablesLocked(Tables group) const {
+  if (has_tables_[static_cast<size_t>(group)]) return true;
+  Stmt st(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  if (!st.ok()) return Error("prepare table lookup");
+  st.Bind(1, std::string_view(kGroups[static_cast<size_t>(group)].probe));
+  const int rc = st.Step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error("look up table group");
+  return rc == SQLITE_ROW;
+}
+
+Status SqliteCatalog::CompleteTableGroupsLocked() {
+  static_assert(std::size(kGroups) == kTableGroups, "a group without its schema");
+  for (size_t i = 0; i < kTableGroups; ++i) {
+    const auto group = static_cast<Tables>(i);
+    ASSIGN_OR_RETURN(bool present, HasTablesLocked(group));
+    if (present) RETURN_IF_ERROR(CreateTablesLocked({group}));
   }
   return Status::OK();
 }
@@ -314,6 +388,8 @@ Status SqliteCatalog::RaiseMaxIdLocked(uint64_t id) {
 
 // A swept object is never named again: the sweep deleted it, or is about to.
 Status SqliteCatalog::CheckNotSweptLocked(const SegmentRow& row) {
+  ASSIGN_OR_RETURN(bool swept_any, HasTablesLocked(Tables::kSwept));
+  if (!swept_any) return Status::OK();  // nothing was ever swept
   Stmt swept(db_, "SELECT swept_ns FROM swept_objects WHERE store = ? AND path = ?");
   if (!swept.ok()) return Error("prepare swept object check");
   swept.Bind(1, row.store);
@@ -375,6 +451,7 @@ Result<std::vector<std::string>> SqliteCatalog::SweepSegmentObjects(
     std::string_view store, const std::vector<std::string>& paths, int64_t now_ns, int64_t keep_ns,
     const LeaseFence* fence) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kSwept}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   if (fence != nullptr) {
     if (Status s = CheckLeaseFenceLocked(*fence); !s.ok()) return RollbackLocked(std::move(s));
@@ -532,6 +609,7 @@ Result<uint64_t> SqliteCatalog::MaxId() const {
 Result<uint64_t> SqliteCatalog::PutIdempotencyKeys(const std::vector<IdempotencyKeyRow>& rows,
                                                    int64_t expire_before_ns, uint64_t max_rows) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kIdempotencyKeys}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   {
     Stmt st(db_,
@@ -574,6 +652,8 @@ Result<uint64_t> SqliteCatalog::PutIdempotencyKeys(const std::vector<Idempotency
 Result<std::vector<IdempotencyKeyRow>> SqliteCatalog::ListIdempotencyKeys(int64_t created_since_ns,
                                                                           uint64_t max_rows) const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kIdempotencyKeys));
+  if (!present) return std::vector<IdempotencyKeyRow>{};  // the group was never written
   Stmt st(db_,
           "SELECT tenant, key, body_hash, answer, first_seq, count, created_ns FROM ("
           "SELECT * FROM idempotency_keys WHERE created_ns >= ? ORDER BY created_ns DESC "
@@ -630,6 +710,8 @@ Result<uint64_t> SqliteCatalog::RegisterSegment(const SegmentRow& row, std::stri
                                    " registered for no node");
   }
   MutexLock l(&mu_);
+  // The fence reads the nodes and WAL objects, and marks the objects flushed.
+  if (fence != nullptr) RETURN_IF_ERROR(CreateTablesLocked({Tables::kNodes, Tables::kWalObjects}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   // The fence first: nothing is written (and no number taken) for a fenced node.
   if (fence != nullptr) {

@@ -11,7 +11,11 @@
 // connections never collide.
 #pragma once
 
+#include <array>
+#include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -199,14 +203,36 @@ class SqliteCatalog final : public Catalog {
   Result<AuditRow> AppendAuditChainedLocked(AuditRow row, uint64_t min_seq,
                                             const std::function<std::string(const AuditRow&)>& hash)
       REQUIRES(mu_);
-  Status EnsureDamageTableLocked() const REQUIRES(mu_);
-  Status EnsureAlertTablesLocked() const REQUIRES(mu_);
-  Status EnsureAuthTablesLocked() const REQUIRES(mu_);       // sqlite_auth.cc
-  Status EnsureNodeTablesLocked() const REQUIRES(mu_);       // sqlite_nodes.cc
-  Status EnsureWalObjectTablesLocked() const REQUIRES(mu_);  // sqlite_wal_objects.cc
+  // Tables created on first use (sqlite_catalog.cc, "Table groups"): a new catalog holds the
+  // segments' tables and meta only; each group below appears with its first write, so that an
+  // empty data directory is a few KiB instead of a page for each of 50 tables and indexes.
+  enum class Tables : uint8_t {
+    kIdempotencyKeys,  // sqlite_catalog.cc
+    kSwept,            // sqlite_catalog.cc: swept_objects
+    kTokens,           // sqlite_auth.cc: api_tokens
+    kAudit,            // sqlite_auth.cc: audit_log, audit_anchor
+    kQuotas,           // sqlite_auth.cc: tenant_quotas, tenant_scan_usage
+    kNodes,            // sqlite_nodes.cc: nodes, node_confirmed, node_gone, node_fences
+    kLeases,           // sqlite_nodes.cc
+    kWalObjects,       // sqlite_wal_objects.cc: wal_objects, wal_takeovers
+    kClaims,           // sqlite_idempotency.cc: idempotency_claims
+    kRetention,        // sqlite_retention.cc
+    kDamage,           // sqlite_damage.cc
+    kAlerts,           // sqlite_alerts.cc
+  };
+  static constexpr size_t kTableGroups = 12;
+  // A write's first step, before its BEGIN: creates each group's tables unless this connection
+  // already did (CREATE TABLE IF NOT EXISTS, one savepoint per group, so a group is whole or
+  // absent). A change names every group its statements touch, also those it only reads.
+  Status CreateTablesLocked(std::initializer_list<Tables> groups) REQUIRES(mu_);
+  // Whether "group"'s tables exist: a read of a group that does not returns nothing, as the
+  // empty tables would. In a shared catalog another connection may create it at any time, so an
+  // absent group is looked up again on each call (sqlite_master, in memory).
+  Result<bool> HasTablesLocked(Tables group) const REQUIRES(mu_);
+  // At open: completes each group a catalog already has (tables a later build added to it).
+  Status CompleteTableGroupsLocked() REQUIRES(mu_);
   // Raises the takeover generation of each of "owners" by one (ClaimWalObjects' transaction).
   Status BumpWalTakeoversLocked(std::vector<std::string> owners) const REQUIRES(mu_);
-  Status EnsureIdempotencyClaimTableLocked() const REQUIRES(mu_);  // sqlite_idempotency.cc
   // Segment changes: reads a meta value (0 when absent) and the newest change number.
   Result<uint64_t> MetaValueLocked(const char* key) const REQUIRES(mu_);
   Result<uint64_t> NewestSegmentChangeLocked() const REQUIRES(mu_);
@@ -236,6 +262,8 @@ class SqliteCatalog final : public Catalog {
   const std::string path_;
   const bool shared_;
   std::function<Status()> commit_hook_ GUARDED_BY(mu_);
+  // Groups whose CREATE statements this connection ran (CreateTablesLocked) or found at open.
+  std::array<bool, kTableGroups> has_tables_ GUARDED_BY(mu_){};
 };
 
 }  // namespace sawmill::catalog

@@ -7,9 +7,9 @@
 #include "common/mutex.h"
 
 namespace sawmill::catalog {
-namespace {
 
-constexpr const char* kDamageSchema = R"sql(
+extern const char* const kDamageSchema;  // created on first use (sqlite_catalog.cc)
+const char* const kDamageSchema = R"sql(
 CREATE TABLE IF NOT EXISTS wal_damage (
   id INTEGER PRIMARY KEY AUTOINCREMENT,
   file TEXT NOT NULL,
@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS wal_damage (
   UNIQUE (file, offset, kind, bytes)
 );
 )sql";
+
+namespace {
 
 constexpr const char* kDamageColumns =
     "id, file, offset, bytes, kind, detail, acknowledged_loss, range_known, min_ts, max_ts, "
@@ -52,11 +54,9 @@ DamageRow ReadDamage(Stmt& st) {
 
 }  // namespace
 
-Status SqliteCatalog::EnsureDamageTableLocked() const { return Exec(kDamageSchema); }
-
 Result<std::pair<uint64_t, bool>> SqliteCatalog::RecordDamage(const DamageRow& row) {
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(EnsureDamageTableLocked());
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kDamage}));
   {
     Stmt find(db_,
               "SELECT id FROM wal_damage WHERE file = ? AND offset = ? AND kind = ? AND "
@@ -92,7 +92,8 @@ Result<std::pair<uint64_t, bool>> SqliteCatalog::RecordDamage(const DamageRow& r
 
 Result<std::vector<DamageRow>> SqliteCatalog::ListDamage() const {
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(EnsureDamageTableLocked());
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kDamage));
+  if (!present) return std::vector<DamageRow>{};  // the group was never written
   Stmt st(db_, std::string("SELECT ") + kDamageColumns + " FROM wal_damage ORDER BY id");
   if (!st.ok()) return Error("prepare damage list");
   std::vector<DamageRow> rows;
@@ -102,7 +103,7 @@ Result<std::vector<DamageRow>> SqliteCatalog::ListDamage() const {
 
 Result<uint64_t> SqliteCatalog::AcknowledgeDamage(uint64_t id, int64_t now_ns) {
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(EnsureDamageTableLocked());
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kDamage}));
   if (id != 0) {
     Stmt find(db_, "SELECT acked FROM wal_damage WHERE id = ?");
     if (!find.ok()) return Error("prepare damage lookup");

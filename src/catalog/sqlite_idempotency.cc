@@ -11,9 +11,9 @@
 #include "common/mutex.h"
 
 namespace sawmill::catalog {
-namespace {
 
-constexpr const char* kClaimSchema = R"sql(
+extern const char* const kClaimSchema;  // created on first use (sqlite_catalog.cc)
+const char* const kClaimSchema = R"sql(
 CREATE TABLE IF NOT EXISTS idempotency_claims (
   tenant TEXT NOT NULL,
   key TEXT NOT NULL,
@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS idempotency_claims (
 CREATE INDEX IF NOT EXISTS idempotency_claims_by_age ON idempotency_claims (created_ns);
 CREATE INDEX IF NOT EXISTS idempotency_claims_by_node ON idempotency_claims (node, state);
 )sql";
+
+namespace {
 
 constexpr const char* kClaimColumns =
     "tenant, key, body_hash, node, node_started_ns, state, answer, first_seq, count, created_ns";
@@ -68,12 +70,11 @@ constexpr const char* kUpsertClaim =
 
 }  // namespace
 
-Status SqliteCatalog::EnsureIdempotencyClaimTableLocked() const { return Exec(kClaimSchema); }
-
 Result<IdempotencyClaimRow> SqliteCatalog::ClaimIdempotencyKey(const IdempotencyClaimRow& row,
                                                                int64_t expire_before_ns,
                                                                int64_t alive_since_ns) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kClaims, Tables::kNodes, Tables::kWalObjects}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   std::optional<IdempotencyClaimRow> existing;
   {
@@ -133,6 +134,7 @@ Result<IdempotencyClaimRow> SqliteCatalog::ClaimIdempotencyKey(const Idempotency
 Status SqliteCatalog::CompleteIdempotencyKey(const IdempotencyClaimRow& row, bool adopted,
                                              int64_t expire_before_ns) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kClaims}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   IdempotencyClaimRow done = row;
   done.state = std::string(kIdempotencyDone);
@@ -188,6 +190,7 @@ Status SqliteCatalog::CompleteIdempotencyKey(const IdempotencyClaimRow& row, boo
 
 Status SqliteCatalog::ReleaseIdempotencyKey(const IdempotencyClaimRow& row) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kClaims}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_,
           "DELETE FROM idempotency_claims WHERE tenant = ? AND key = ? AND state = ? AND "
@@ -205,6 +208,7 @@ Status SqliteCatalog::ReleaseIdempotencyKey(const IdempotencyClaimRow& row) {
 Result<uint64_t> SqliteCatalog::ReleaseIdempotencyClaimsOf(std::string_view node,
                                                            int64_t started_ns) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kClaims, Tables::kWalObjects}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_,
           "DELETE FROM idempotency_claims WHERE node = ?1 AND state = ?2 AND node_started_ns < ?3 "
@@ -223,6 +227,8 @@ Result<uint64_t> SqliteCatalog::ReleaseIdempotencyClaimsOf(std::string_view node
 Result<std::optional<IdempotencyClaimRow>> SqliteCatalog::GetIdempotencyKey(
     std::string_view tenant, std::string_view key) const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kClaims));
+  if (!present) return std::optional<IdempotencyClaimRow>{};  // the group was never written
   Stmt st(db_, std::string("SELECT ") + kClaimColumns +
                    " FROM idempotency_claims WHERE tenant = ? AND key = ?");
   if (!st.ok()) return Error("prepare idempotency claim lookup");
@@ -237,6 +243,7 @@ Result<std::optional<IdempotencyClaimRow>> SqliteCatalog::GetIdempotencyKey(
 Result<std::pair<uint64_t, uint64_t>> SqliteCatalog::TrimIdempotencyClaims(int64_t expire_before_ns,
                                                                            uint64_t max_done) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kClaims}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   uint64_t expired = 0, evicted = 0;
   {

@@ -11,9 +11,11 @@
 #include "common/mutex.h"
 
 namespace sawmill::catalog {
-namespace {
 
-constexpr const char* kNodeSchema = R"sql(
+// Two table groups, each created by its first write (sqlite_catalog.cc "Table groups").
+extern const char* const kNodeSchema;
+extern const char* const kLeaseSchema;
+const char* const kNodeSchema = R"sql(
 CREATE TABLE IF NOT EXISTS nodes (
   id TEXT PRIMARY KEY,
   url TEXT NOT NULL,
@@ -37,6 +39,8 @@ CREATE TABLE IF NOT EXISTS node_fences (
   incarnation INTEGER NOT NULL,
   fenced_ns INTEGER NOT NULL
 );
+)sql";
+const char* const kLeaseSchema = R"sql(
 CREATE TABLE IF NOT EXISTS leases (
   name TEXT PRIMARY KEY,
   holder TEXT NOT NULL,
@@ -45,16 +49,17 @@ CREATE TABLE IF NOT EXISTS leases (
 );
 )sql";
 
+namespace {
+
 LeaseRow ReadLease(Stmt& st) {
   return {st.Text(0), st.Text(1), st.Int(2), static_cast<uint64_t>(st.Int(3))};
 }
 
 }  // namespace
 
-Status SqliteCatalog::EnsureNodeTablesLocked() const { return Exec(kNodeSchema); }
-
 Status SqliteCatalog::Heartbeat(const NodeRow& node) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kNodes}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   // A row of a later incarnation is kept (catalog.h): the upsert's WHERE leaves it unchanged.
   Stmt st(db_,
@@ -116,6 +121,8 @@ Status SqliteCatalog::RegisterOverFenceLocked(const NodeRow& node) {
 
 Result<std::vector<NodeRow>> SqliteCatalog::ListNodes() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kNodes));
+  if (!present) return std::vector<NodeRow>{};  // the group was never written
   Stmt st(db_,
           "SELECT n.id, n.url, n.started_ns, n.heartbeat_ns, COALESCE(c.through, 0) FROM nodes n "
           "LEFT JOIN node_confirmed c ON c.id = n.id ORDER BY n.id");
@@ -132,6 +139,7 @@ Result<std::vector<NodeRow>> SqliteCatalog::ListNodes() const {
 
 Status SqliteCatalog::RemoveNode(std::string_view id) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kNodes}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_, "DELETE FROM nodes WHERE id = ?");
   if (!st.ok()) return RollbackLocked(Error("prepare node removal"));
@@ -162,6 +170,7 @@ Status SqliteCatalog::RecordGoneLocked(std::string_view id, int64_t gone_ns) {
 
 Status SqliteCatalog::LeaveCluster(std::string_view id, int64_t started_ns, int64_t gone_ns) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kNodes}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_, "DELETE FROM nodes WHERE id = ? AND started_ns = ?");
   if (!st.ok()) return RollbackLocked(Error("prepare node removal"));
@@ -179,6 +188,7 @@ Status SqliteCatalog::LeaveCluster(std::string_view id, int64_t started_ns, int6
 Result<bool> SqliteCatalog::FenceDeadNode(std::string_view id, int64_t started_ns,
                                           int64_t dead_before_ns, int64_t now_ns) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kNodes, Tables::kWalObjects}));
   // BEGIN IMMEDIATE: no heartbeat, claim or registration runs between the checks and the fence.
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_,
@@ -221,6 +231,8 @@ Result<bool> SqliteCatalog::FenceDeadNode(std::string_view id, int64_t started_n
 
 Result<std::vector<GoneNodeRow>> SqliteCatalog::ListGoneNodes() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kNodes));
+  if (!present) return std::vector<GoneNodeRow>{};  // the group was never written
   Stmt st(db_,
           "SELECT g.id, g.gone_ns, COALESCE(c.through, 0) FROM node_gone g "
           "LEFT JOIN node_confirmed c ON c.id = g.id ORDER BY g.id");
@@ -263,6 +275,7 @@ Status SqliteCatalog::TakeLeaseLocked(std::string_view name, std::string_view ho
 Result<LeaseRow> SqliteCatalog::AcquireLease(std::string_view name, std::string_view holder,
                                              int64_t now_ns, int64_t ttl_ns) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kLeases}));
   RETURN_IF_ERROR(CheckLeaseRequest(holder, ttl_ns));
   // BEGIN IMMEDIATE: the read and the write below are one step for every connection.
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
@@ -280,6 +293,7 @@ Result<std::vector<LeaseRow>> SqliteCatalog::AcquireLeases(const std::vector<std
                                                            std::string_view holder, int64_t now_ns,
                                                            int64_t ttl_ns, size_t max) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kLeases}));
   RETURN_IF_ERROR(CheckLeasesRequest(names, holder, ttl_ns, max));
   // BEGIN IMMEDIATE: one writer, so no lease is being changed by another connection meanwhile
   // (nothing to skip, unlike PostgreSQL).
@@ -299,6 +313,8 @@ Result<std::vector<LeaseRow>> SqliteCatalog::AcquireLeases(const std::vector<std
 }
 
 Status SqliteCatalog::CheckLeaseFenceLocked(const LeaseFence& fence) const {
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kLeases));
+  if (!present) return CheckLeaseFence(fence, std::nullopt, "catalog " + path_);  // never taken
   Stmt st(db_, "SELECT name, holder, expires_ns, epoch FROM leases WHERE name = ?");
   if (!st.ok()) return Error("prepare lease fence");
   st.Bind(1, fence.name);
@@ -311,6 +327,7 @@ Status SqliteCatalog::CheckLeaseFenceLocked(const LeaseFence& fence) const {
 
 Status SqliteCatalog::ReleaseLease(std::string_view name, std::string_view holder) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kLeases}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_, "UPDATE leases SET holder = '', expires_ns = 0 WHERE name = ? AND holder = ?");
   if (!st.ok()) return RollbackLocked(Error("prepare lease release"));
@@ -322,6 +339,8 @@ Status SqliteCatalog::ReleaseLease(std::string_view name, std::string_view holde
 
 Result<std::vector<LeaseRow>> SqliteCatalog::ListLeases() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kLeases));
+  if (!present) return std::vector<LeaseRow>{};  // the group was never written
   Stmt st(db_, "SELECT name, holder, expires_ns, epoch FROM leases ORDER BY name");
   if (!st.ok()) return Error("prepare lease list");
   std::vector<LeaseRow> out;

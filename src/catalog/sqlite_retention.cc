@@ -114,6 +114,7 @@ Result<uint64_t> SqliteCatalog::InsertEventLocked(const RetentionEventRow& e) {
 
 Result<HoldRow> SqliteCatalog::AddHold(const HoldRow& hold, const RetentionEventRow& event) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kRetention}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   HoldRow stored = hold;
   {
@@ -145,6 +146,7 @@ Result<HoldRow> SqliteCatalog::AddHold(const HoldRow& hold, const RetentionEvent
 
 Result<HoldRow> SqliteCatalog::ReleaseHold(uint64_t id, const RetentionEventRow& event) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kRetention}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   HoldRow hold;
   {
@@ -187,6 +189,8 @@ Result<HoldRow> SqliteCatalog::ReleaseHold(uint64_t id, const RetentionEventRow&
 
 Result<std::vector<HoldRow>> SqliteCatalog::ListHolds(bool active_only) const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kRetention));
+  if (!present) return std::vector<HoldRow>{};  // the group was never written
   Stmt st(db_, std::string("SELECT ") + kHoldColumns + " FROM holds" +
                    (active_only ? " WHERE released_ns = 0" : "") + " ORDER BY id");
   if (!st.ok()) return Error("prepare hold list");
@@ -198,6 +202,7 @@ Result<std::vector<HoldRow>> SqliteCatalog::ListHolds(bool active_only) const {
 Status SqliteCatalog::SetRetentionPolicy(const RetentionPolicyRow& row,
                                          const RetentionEventRow& event) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kRetention}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   const bool clear =
       row.retention_ns < 0 && row.warm_after_ns < 0 && row.cold_after_ns < 0 && row.max_bytes < 0;
@@ -228,6 +233,8 @@ Status SqliteCatalog::SetRetentionPolicy(const RetentionPolicyRow& row,
 
 Result<std::vector<RetentionPolicyRow>> SqliteCatalog::ListRetentionPolicies() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kRetention));
+  if (!present) return std::vector<RetentionPolicyRow>{};  // the group was never written
   Stmt st(db_,
           "SELECT tenant, retention_ns, warm_after_ns, cold_after_ns, max_bytes, updated_ns, "
           "updated_by FROM retention_policies ORDER BY tenant");
@@ -252,6 +259,7 @@ Result<std::vector<RetentionPolicyRow>> SqliteCatalog::ListRetentionPolicies() c
 Result<ComplianceRuleRow> SqliteCatalog::AddComplianceRule(const ComplianceRuleRow& rule,
                                                            const RetentionEventRow& event) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kRetention}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   ComplianceRuleRow stored = rule;
   {
@@ -279,6 +287,7 @@ Result<ComplianceRuleRow> SqliteCatalog::AddComplianceRule(const ComplianceRuleR
 
 Status SqliteCatalog::RemoveComplianceRule(uint64_t id, const RetentionEventRow& event) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kRetention}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   std::string tenant;
   {
@@ -308,6 +317,8 @@ Status SqliteCatalog::RemoveComplianceRule(uint64_t id, const RetentionEventRow&
 
 Result<std::vector<ComplianceRuleRow>> SqliteCatalog::ListComplianceRules() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kRetention));
+  if (!present) return std::vector<ComplianceRuleRow>{};  // the group was never written
   Stmt st(db_,
           "SELECT id, tenant, service, retention_ns, reason, created_ns, created_by FROM "
           "compliance_rules ORDER BY id");
@@ -333,6 +344,7 @@ Status SqliteCatalog::RetireSegments(const std::vector<RetiredSegmentRow>& retir
                                      const std::vector<RetentionEventRow>& events,
                                      uint64_t decided_after, const LeaseFence* fence) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kRetention}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   if (fence != nullptr) {
     if (Status s = CheckLeaseFenceLocked(*fence); !s.ok()) return RollbackLocked(std::move(s));
@@ -388,6 +400,8 @@ Status SqliteCatalog::RetireSegments(const std::vector<RetiredSegmentRow>& retir
 
 Result<std::vector<RetiredSegmentRow>> SqliteCatalog::ListRetiredSegments() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kRetention));
+  if (!present) return std::vector<RetiredSegmentRow>{};  // the group was never written
   Stmt st(db_,
           "SELECT id, tenant, partition, min_seq, max_seq, store, path, retired_ns FROM "
           "retired_segments ORDER BY id");
@@ -413,6 +427,8 @@ Result<std::vector<RetiredSegmentRow>> SqliteCatalog::ListRetiredSegments() cons
 Result<std::vector<RetentionEventRow>> SqliteCatalog::ListRetentionEvents(
     const RetentionEventFilter& filter) const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kRetention));
+  if (!present) return std::vector<RetentionEventRow>{};  // the group was never written
   std::string sql = std::string("SELECT ") + kEventColumns + " FROM retention_events WHERE 1";
   if (!filter.action.empty()) sql += " AND action = ?1";
   if (!filter.tenant.empty()) sql += " AND tenant = ?2";
@@ -431,6 +447,8 @@ Result<std::vector<RetentionEventRow>> SqliteCatalog::ListRetentionEvents(
 
 Result<uint64_t> SqliteCatalog::LastRetentionEventId() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kRetention));
+  if (!present) return uint64_t{0};  // the group was never written
   Stmt st(db_, "SELECT COALESCE(MAX(id), 0) FROM retention_events");
   if (!st.ok() || st.Step() != SQLITE_ROW) return Error("read the newest retention event");
   return static_cast<uint64_t>(st.Int(0));

@@ -1,7 +1,7 @@
 // The SQLite catalog's WAL objects, seq blocks and the fence check of a segment registration
 // (catalog.h, issue 20): table "wal_objects", and the "next_seq" entry of "meta". A single node
-// never writes WAL objects; the table exists so that both catalogs keep one contract
-// (catalog_test.cc).
+// never writes WAL objects, so its catalog has no such table (created by the first write,
+// sqlite_catalog.cc "Table groups"); both catalogs keep one contract (catalog_test.cc).
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -12,9 +12,9 @@
 #include "common/mutex.h"
 
 namespace sawmill::catalog {
-namespace {
 
-constexpr const char* kWalObjectSchema = R"sql(
+extern const char* const kWalObjectSchema;  // created on first use (sqlite_catalog.cc)
+const char* const kWalObjectSchema = R"sql(
 CREATE TABLE IF NOT EXISTS wal_objects (
   name TEXT PRIMARY KEY,
   node TEXT NOT NULL,
@@ -35,6 +35,8 @@ CREATE TABLE IF NOT EXISTS wal_takeovers (
   generation INTEGER NOT NULL
 );
 )sql";
+
+namespace {
 
 constexpr const char* kWalObjectColumns =
     "name, node, owner, first_seq, last_seq, bytes, batches, min_ingest_ts, max_ingest_ts, "
@@ -59,11 +61,10 @@ WalObjectRow ReadWalObject(Stmt& st) {
 
 }  // namespace
 
-Status SqliteCatalog::EnsureWalObjectTablesLocked() const { return Exec(kWalObjectSchema); }
-
 Status SqliteCatalog::RegisterWalObject(const WalObjectRow& row,
                                         const std::vector<IdempotencyClaimRow>& key_claims) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kWalObjects, Tables::kClaims}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   {
     Stmt st(db_, "SELECT 1 FROM wal_objects WHERE name = ?");
@@ -119,6 +120,8 @@ Status SqliteCatalog::RegisterWalObject(const WalObjectRow& row,
 
 Result<std::vector<WalObjectRow>> SqliteCatalog::ListWalObjects(std::string_view owner) const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kWalObjects));
+  if (!present) return std::vector<WalObjectRow>{};  // the group was never written
   Stmt st(db_, std::string("SELECT ") + kWalObjectColumns +
                    " FROM wal_objects WHERE ? = '' OR owner = ? ORDER BY first_seq, name");
   if (!st.ok()) return Error("prepare WAL object list");
@@ -132,6 +135,7 @@ Result<std::vector<WalObjectRow>> SqliteCatalog::ListWalObjects(std::string_view
 Status SqliteCatalog::MarkWalObjectsFlushed(const std::vector<std::string>& names,
                                             std::string_view owner) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kWalObjects}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   for (const std::string& name : names) {
     Stmt st(db_, "UPDATE wal_objects SET state = ? WHERE name = ? AND owner = ?");
@@ -152,6 +156,7 @@ Status SqliteCatalog::MarkWalObjectsFlushed(const std::vector<std::string>& name
 Result<uint64_t> SqliteCatalog::DeleteWalObjects(const std::vector<std::string>& names,
                                                  std::string_view owner) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kWalObjects}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   uint64_t deleted = 0;
   for (const std::string& name : names) {
@@ -171,6 +176,7 @@ Result<std::vector<WalObjectRow>> SqliteCatalog::ClaimWalObjects(
     const std::vector<std::string>& from, std::string_view to, size_t limit, int64_t alive_since_ns,
     std::optional<uint64_t> to_generation) {
   MutexLock l(&mu_);
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kWalObjects, Tables::kNodes}));
   std::vector<WalObjectRow> out;
   if (from.empty() || limit == 0) return out;
   // BEGIN IMMEDIATE: one writer at a time, so two claimers never take the same object, and no
@@ -234,6 +240,8 @@ Status SqliteCatalog::BumpWalTakeoversLocked(std::vector<std::string> owners) co
 
 Result<std::map<std::string, uint64_t>> SqliteCatalog::ReadWalTakeovers() const {
   MutexLock l(&mu_);
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kWalObjects));
+  if (!present) return std::map<std::string, uint64_t>{};  // the group was never written
   Stmt st(db_, "SELECT node, generation FROM wal_takeovers");
   if (!st.ok()) return Error("prepare takeover generations");
   std::map<std::string, uint64_t> out;
