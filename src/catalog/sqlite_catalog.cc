@@ -28,6 +28,9 @@ extern const char* const kAlertSchema;      // sqlite_alerts.cc
 
 namespace {
 
+// meta is WITHOUT ROWID (one B-tree, not a table and its key's index; as the nodes' tables in
+// sqlite_nodes.cc): a catalog created before keeps its rowid table, and the statements are the
+// same on both.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS segments (
   id INTEGER PRIMARY KEY,
@@ -46,7 +49,7 @@ CREATE TABLE IF NOT EXISTS segments (
   store TEXT NOT NULL DEFAULT 'local'
 );
 CREATE INDEX IF NOT EXISTS segments_by_tenant ON segments (tenant, partition, max_ingest_ts);
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', 2);
 )sql";
 
