@@ -267,43 +267,6 @@ Status SqliteCatalog::Exec(const char* sql) const {
   return Status::OK();
 }
 
-Status SqliteCatalog::CreateTablesLocked(std::initializer_list<Tables> groups) {
-  for (Tables group : groups) {
-    const size_t i = static_cast<size_t>(group);
-    if (has_tables_[i]) continue;
-    // Inside the caller's transaction or as one of its own: the group is created whole or not.
-    RETURN_IF_ERROR(Exec("SAVEPOINT create_tables"));
-    if (Status s = Exec(*kGroups[i].schema); !s.ok()) {
-      Exec("ROLLBACK TO create_tables").IgnoreError();
-      Exec("RELEASE create_tables").IgnoreError();
-      return s;
-    }
-    RETURN_IF_ERROR(Exec("RELEASE create_tables"));
-    has_tables_[i] = true;
-  }
-  return Status::OK();
-}
-
-Result<bool> SqliteCatalog::HasTablesLocked(Tables group) const {
-  if (has_tables_[static_cast<size_t>(group)]) return true;
-  Stmt st(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
-  if (!st.ok()) return Error("prepare table lookup");
-  st.Bind(1, std::string_view(kGroups[static_cast<size_t>(group)].probe));
-  const int rc = st.Step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error("look up table group");
-  return rc == SQLITE_ROW;
-}
-
-Status SqliteCatalog::CompleteTableGroupsLocked() {
-  static_assert(std::size(kGroups) == kTableGroups, "a group without its schema");
-  for (size_t i = 0; i < kTableGroups; ++i) {
-    const auto group = static_cast<Tables>(i);
-    ASSIGN_OR_RETURN(bool present, HasTablesLocked(group));
-    if (present) RETURN_IF_ERROR(CreateTablesLocked({group}));
-  }
-  return Status::OK();
-}
-
 Status SqliteCatalog::MigrateLocked() {
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   int64_t version = 1;
@@ -343,6 +306,43 @@ Status SqliteCatalog::MigrateLocked() {
   RETURN_IF_ERROR(Exec("COMMIT"));
   spdlog::info("catalog {}: schema version {} migrated to {} (segments are in the local store)",
                path_, version, kSqliteSchemaVersion);
+  return Status::OK();
+}
+
+Status SqliteCatalog::CreateTablesLocked(std::initializer_list<Tables> groups) {
+  for (Tables group : groups) {
+    const size_t i = static_cast<size_t>(group);
+    if (has_tables_[i]) continue;
+    // Inside the caller's transaction or as one of its own: the group is created whole or not.
+    RETURN_IF_ERROR(Exec("SAVEPOINT create_tables"));
+    if (Status s = Exec(*kGroups[i].schema); !s.ok()) {
+      Exec("ROLLBACK TO create_tables").IgnoreError();
+      Exec("RELEASE create_tables").IgnoreError();
+      return s;
+    }
+    RETURN_IF_ERROR(Exec("RELEASE create_tables"));
+    has_tables_[i] = true;
+  }
+  return Status::OK();
+}
+
+Result<bool> SqliteCatalog::HasTablesLocked(Tables group) const {
+  if (has_tables_[static_cast<size_t>(group)]) return true;
+  Stmt st(db_, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?");
+  if (!st.ok()) return Error("prepare table lookup");
+  st.Bind(1, std::string_view(kGroups[static_cast<size_t>(group)].probe));
+  const int rc = st.Step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error("look up table group");
+  return rc == SQLITE_ROW;
+}
+
+Status SqliteCatalog::CompleteTableGroupsLocked() {
+  static_assert(std::size(kGroups) == kTableGroups, "a group without its schema");
+  for (size_t i = 0; i < kTableGroups; ++i) {
+    const auto group = static_cast<Tables>(i);
+    ASSIGN_OR_RETURN(bool present, HasTablesLocked(group));
+    if (present) RETURN_IF_ERROR(CreateTablesLocked({group}));
+  }
   return Status::OK();
 }
 
