@@ -313,7 +313,8 @@ Status SqliteCatalog::CreateTablesLocked(std::initializer_list<Tables> groups) {
   for (Tables group : groups) {
     const size_t i = static_cast<size_t>(group);
     if (has_tables_[i]) continue;
-    // Inside the caller's transaction or as one of its own: the group is created whole or not.
+    // Before the caller's BEGIN (has_tables_ must not outlive a rollback of the caller's
+    // transaction): a transaction of its own, so the group is created whole or not at all.
     RETURN_IF_ERROR(Exec("SAVEPOINT create_tables"));
     if (Status s = Exec(*kGroups[i].schema); !s.ok()) {
       Exec("ROLLBACK TO create_tables").IgnoreError();
