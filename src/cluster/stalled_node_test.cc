@@ -884,6 +884,21 @@ void StalledNodeTest::KillBetweenTwoFlushes(bool oldest_first) {
   Node* b = Add("node-b", /*stalls=*/false, [](storage::EngineOptions* o) { o->partitions = 4; });
   ASSERT_TRUE(a != nullptr && b != nullptr && gates != nullptr);
   BeatAll();
+  // a is alive until it is killed: its heartbeats go on until then (or the test's end).
+  std::thread beats([&] {
+    while (!gates->dead()) {
+      a->cluster->registry()->Beat().IgnoreError();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  });
+  struct StopBeats {
+    TwoRegistrationsCatalog* gates;
+    std::thread* beats;
+    ~StopBeats() {
+      gates->Die();
+      beats->join();
+    }
+  } stop_beats{gates, &beats};
 
   std::vector<std::string> acknowledged;
   for (int batch = 0; batch < 3; ++batch) {
@@ -900,13 +915,6 @@ void StalledNodeTest::KillBetweenTwoFlushes(bool oldest_first) {
   const size_t objects = WalObjectsWrittenBy("node-a");
   ASSERT_GE(objects, 2u);
 
-  // a is alive until it is killed: its heartbeats go on until then.
-  std::thread beats([&] {
-    while (!gates->dead()) {
-      a->cluster->registry()->Beat().IgnoreError();
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  });
   Status flushed;
   std::thread flush([&] { flushed = a->engine->Flush(); });
   const bool both = gates->first().WaitHeld(std::chrono::seconds(30)) &&
@@ -920,8 +928,6 @@ void StalledNodeTest::KillBetweenTwoFlushes(bool oldest_first) {
   gates->second().Release();
   flush.join();
   const bool killed = gates->dead();
-  if (!killed) gates->Die();  // the test fails below; the heartbeats stop
-  beats.join();
   ASSERT_TRUE(both) << "the two flushes never registered at once";
   ASSERT_TRUE(killed) << "the first registration did not commit";
   EXPECT_FALSE(flushed.ok()) << "the second flush registered after the node was killed";
