@@ -2299,6 +2299,36 @@ TEST_F(PgCatalogTest, ALeaseIsNotTakenOverWhileACommitUnderItRuns) {
   EXPECT_TRUE(b->Replace({2}, {Row(3)}, &b2).ok());
 }
 
+// Segment "id"'s row as a cluster node registers it: in the shared (cold) store.
+SegmentRow SharedRow(uint64_t id) {
+  SegmentRow row = Row(id);
+  row.store = std::string(kColdStore);
+  row.path = "segments/t1/" + std::to_string(id) + ".seg";
+  return row;
+}
+
+// Runs "outer", a call on "committing", and from inside its commit (the commit hook) starts
+// "inner" on a thread of its own, which must still be waiting 300 ms later (for a lock "outer"
+// holds). Returns once both have ended.
+void StartDuringCommit(Catalog* committing, const std::function<void()>& outer,
+                       const std::function<void()>& inner) {
+  std::atomic<bool> inner_done{false};
+  std::thread thread;
+  committing->SetCommitHook([&] {
+    thread = std::thread([&] {
+      inner();
+      inner_done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(inner_done.load()) << "it did not wait for the commit";
+    return Status::OK();
+  });
+  outer();
+  committing->SetCommitHook(nullptr);
+  ASSERT_TRUE(thread.joinable()) << "the commit hook never ran";
+  thread.join();
+}
+
 // A sweep and a registration of one object on two connections at once: the sweep waits for the
 // registration's commit and then finds the object named (it is not swept); before the lock, both
 // committed, and the sweep deleted an object a row names.
@@ -2307,25 +2337,15 @@ TEST_F(PgCatalogTest, ASweepWaitsForARegistrationOfTheSameObjectInFlight) {
   auto b = Open();
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
-  SegmentRow row = Row(1);
-  row.store = std::string(kColdStore);
-  row.path = "segments/t1/1.seg";
-  std::atomic<bool> sweep_done{false};
+  const SegmentRow row = SharedRow(1);
+  Result<uint64_t> registered = uint64_t{0};
   Result<std::vector<std::string>> swept = std::vector<std::string>{};
-  std::thread sweeper;
-  a->SetCommitHook([&] {
-    sweeper = std::thread([&] {
-      swept =
-          b->SweepSegmentObjects(kColdStore, {row.path, "segments/t1/2.seg"}, 1000, 500, nullptr);
-      sweep_done = true;
-    });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    EXPECT_FALSE(sweep_done.load());  // waiting for this registration
-    return Status::OK();
-  });
-  auto registered = a->RegisterSegment(row, "node-a", nullptr);
-  a->SetCommitHook(nullptr);
-  sweeper.join();
+  StartDuringCommit(
+      a.get(), [&] { registered = a->RegisterSegment(row, "node-a", nullptr); },
+      [&] {
+        swept =
+            b->SweepSegmentObjects(kColdStore, {row.path, "segments/t1/2.seg"}, 1000, 500, nullptr);
+      });
   ASSERT_TRUE(registered.ok()) << registered.status().ToString();
   ASSERT_TRUE(swept.ok()) << swept.status().ToString();
   EXPECT_EQ(*swept, (std::vector<std::string>{"segments/t1/2.seg"}));
@@ -2339,24 +2359,12 @@ TEST_F(PgCatalogTest, ARegistrationThatWaitedForASweepOfItsObjectIsRefused) {
   auto b = Open();
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
-  SegmentRow row = Row(1);
-  row.store = std::string(kColdStore);
-  row.path = "segments/t1/1.seg";
-  std::atomic<bool> registration_done{false};
+  const SegmentRow row = SharedRow(1);
+  Result<std::vector<std::string>> swept = std::vector<std::string>{};
   std::optional<Result<uint64_t>> registered;
-  std::thread registrar;
-  b->SetCommitHook([&] {
-    registrar = std::thread([&] {
-      registered = a->RegisterSegment(row, "node-a", nullptr);
-      registration_done = true;
-    });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    EXPECT_FALSE(registration_done.load());  // waiting for the sweep's lock
-    return Status::OK();
-  });
-  auto swept = b->SweepSegmentObjects(kColdStore, {row.path}, 1000, 500, nullptr);
-  b->SetCommitHook(nullptr);
-  registrar.join();
+  StartDuringCommit(
+      b.get(), [&] { swept = b->SweepSegmentObjects(kColdStore, {row.path}, 1000, 500, nullptr); },
+      [&] { registered = a->RegisterSegment(row, "node-a", nullptr); });
   ASSERT_TRUE(swept.ok()) << swept.status().ToString();
   EXPECT_EQ(*swept, (std::vector<std::string>{row.path}));
   ASSERT_TRUE(registered.has_value());

@@ -13,6 +13,11 @@
 
 namespace sawmill::cluster {
 
+// The flush threads of an in-process node unless its test sets them: what `sawmill server`
+// ships (ServerConfig::flush_threads, src/http/server_config.h: 1, for memory), on a cluster
+// node too, rather than the engine's own default (2). Tests of two flushes at once set 2.
+inline constexpr int kServerFlushThreads = 1;
+
 // The local query engine (the node's own, not its fan-out) of the test's node "id"; null when
 // the test has no such node.
 using FindLocalEngine = std::function<query::QueryEngine*(const std::string& id)>;

@@ -133,7 +133,8 @@ class FencedAnswerTest : public ::testing::Test {
     storage::EngineOptions engine_options;
     engine_options.data_dir = (dir_ / id).string();
     engine_options.partitions = 1;
-    engine_options.background_threads = false;  // the test and the takeover rounds flush
+    engine_options.background_threads = false;           // the test and the takeover rounds flush
+    engine_options.flush_threads = kServerFlushThreads;  // as the server ships
     engine_options.wrap_catalog = wrap;
     node->cluster->Configure(&engine_options, store_);
     auto engine = storage::Engine::Open(engine_options);

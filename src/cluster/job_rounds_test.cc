@@ -221,6 +221,42 @@ class LostLeaseRound : public ::testing::Test {
       EXPECT_TRUE(b_->Claim(job));
     });
   }
+  // A retention of one day, run by the test (RunOnce), and two segments of 50 lines each that
+  // the clock has moved two days past.
+  void StartRetentionPastTwoSegments(std::unique_ptr<storage::Retention>* retention) {
+    storage::RetentionOptions o;
+    o.engine = engine_.get();
+    o.clock = &clock_;
+    o.config.defaults.retention_ns = kDay;
+    o.interval_ns = 0;
+    auto started = storage::Retention::Start(std::move(o));
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    *retention = std::move(*started);
+    Ingest(50, 0);
+    Ingest(50, 0);
+    clock_.Advance(2 * kDay);
+  }
+  // The retention round was abandoned once more than "abandoned" and deleted nothing: both
+  // segments, their files and their lines are there.
+  void ExpectAbandonedDeletingNothing(double abandoned) {
+    EXPECT_EQ(Abandoned("retention"), abandoned + 1);
+    EXPECT_EQ(Tiers()["hot"], 2);
+    EXPECT_EQ(SegmentFiles(), 2u);  // nothing the catalog names is deleted
+    EXPECT_EQ(Lines(), 100);
+  }
+  // b hands the lease back: a's next round deletes both segments. Stops "retention".
+  void HandBackAndDeleteBoth(storage::Retention* retention) {
+    HandBack();
+    {
+      ASSERT_TRUE(storage::MayRunJob("retention"));
+      storage::JobRound round("retention");
+      auto report = retention->RunOnce();
+      ASSERT_TRUE(report.ok()) << report.status().ToString();
+      EXPECT_EQ(report->deleted_segments, 2u);
+    }
+    EXPECT_EQ(Lines(), 0);
+    retention->Stop();
+  }
   // b hands the jobs back (a clean stop), so a's next claim succeeds.
   void HandBack() { b_->Stop(/*release=*/true); }
 
@@ -335,17 +371,8 @@ TEST_F(LostLeaseRound, ATierRoundMovesNothingAfterThePartitionLeaseIsLost) {
 }
 
 TEST_F(LostLeaseRound, RetentionDeletesNothingAfterTheLeaseIsLost) {
-  storage::RetentionOptions o;
-  o.engine = engine_.get();
-  o.clock = &clock_;
-  o.config.defaults.retention_ns = kDay;
-  o.interval_ns = 0;
-  auto started = storage::Retention::Start(std::move(o));
-  ASSERT_TRUE(started.ok()) << started.status().ToString();
-  std::unique_ptr<storage::Retention> retention = std::move(*started);
-  Ingest(50, 0);
-  Ingest(50, 0);
-  clock_.Advance(2 * kDay);  // both past the day of retention
+  std::unique_ptr<storage::Retention> retention;
+  ASSERT_NO_FATAL_FAILURE(StartRetentionPastTwoSegments(&retention));
   const double abandoned = Abandoned("retention");
   {
     ASSERT_TRUE(storage::MayRunJob("retention"));
@@ -357,38 +384,17 @@ TEST_F(LostLeaseRound, RetentionDeletesNothingAfterTheLeaseIsLost) {
     EXPECT_NE(report.status().message().find("retention round lost its lease"), std::string::npos)
         << report.status().message();
   }
-  EXPECT_EQ(Abandoned("retention"), abandoned + 1);
-  EXPECT_EQ(Tiers()["hot"], 2);
-  EXPECT_EQ(SegmentFiles(), 2u);
-  EXPECT_EQ(Lines(), 100);
+  ExpectAbandonedDeletingNothing(abandoned);
 
-  HandBack();
-  {
-    ASSERT_TRUE(storage::MayRunJob("retention"));
-    storage::JobRound round("retention");
-    auto report = retention->RunOnce();
-    ASSERT_TRUE(report.ok()) << report.status().ToString();
-    EXPECT_EQ(report->deleted_segments, 2u);
-  }
-  EXPECT_EQ(Lines(), 0);
-  retention->Stop();
+  ASSERT_NO_FATAL_FAILURE(HandBackAndDeleteBoth(retention.get()));
 }
 
 // The lease taken after the round's check, just before a deletion's transaction: the catalog
 // refuses the deletion in that transaction and the round ends. Before the fence was in the
 // transaction, both segments were deleted under b's lease.
 TEST_F(LostLeaseRound, ARetentionDeletionWhoseLeaseIsTakenAfterItsCheckIsRefusedInItsTransaction) {
-  storage::RetentionOptions o;
-  o.engine = engine_.get();
-  o.clock = &clock_;
-  o.config.defaults.retention_ns = kDay;
-  o.interval_ns = 0;
-  auto started = storage::Retention::Start(std::move(o));
-  ASSERT_TRUE(started.ok()) << started.status().ToString();
-  std::unique_ptr<storage::Retention> retention = std::move(*started);
-  Ingest(50, 0);
-  Ingest(50, 0);
-  clock_.Advance(2 * kDay);
+  std::unique_ptr<storage::Retention> retention;
+  ASSERT_NO_FATAL_FAILURE(StartRetentionPastTwoSegments(&retention));
   const double abandoned = Abandoned("retention");
   {
     ASSERT_TRUE(storage::MayRunJob("retention"));
@@ -400,24 +406,12 @@ TEST_F(LostLeaseRound, ARetentionDeletionWhoseLeaseIsTakenAfterItsCheckIsRefused
     EXPECT_NE(report.status().message().find("is held by b#1"), std::string::npos)
         << report.status().message();
   }
-  EXPECT_EQ(Abandoned("retention"), abandoned + 1);
-  EXPECT_EQ(Tiers()["hot"], 2);
-  EXPECT_EQ(SegmentFiles(), 2u);  // nothing the catalog names is deleted
-  EXPECT_EQ(Lines(), 100);
+  ExpectAbandonedDeletingNothing(abandoned);
   auto retired = engine_->catalog()->ListRetiredSegments();
   ASSERT_TRUE(retired.ok());
   EXPECT_TRUE(retired->empty());
 
-  HandBack();
-  {
-    ASSERT_TRUE(storage::MayRunJob("retention"));
-    storage::JobRound round("retention");
-    auto report = retention->RunOnce();
-    ASSERT_TRUE(report.ok()) << report.status().ToString();
-    EXPECT_EQ(report->deleted_segments, 2u);
-  }
-  EXPECT_EQ(Lines(), 0);
-  retention->Stop();
+  ASSERT_NO_FATAL_FAILURE(HandBackAndDeleteBoth(retention.get()));
 }
 
 // A cold move whose partition lease is taken after its check, by a node that moves the same

@@ -189,7 +189,8 @@ class Cluster {
       storage::EngineOptions engine_options;
       engine_options.data_dir = (dir / node->id).string();
       engine_options.partitions = 4;
-      engine_options.background_threads = false;  // the test flushes, all the time
+      engine_options.background_threads = false;           // the test flushes, all the time
+      engine_options.flush_threads = kServerFlushThreads;  // as the server ships
       node->cluster->Configure(&engine_options, store);
       if (tune) tune(&engine_options);
       auto engine = storage::Engine::Open(engine_options);
@@ -330,10 +331,13 @@ void WaitConfirmed(std::vector<std::unique_ptr<Node>>& nodes) {
 // While every node ingests and flushes all the time, every query on every node counts each line
 // acknowledged before it started, and none twice nor one never acknowledged; once the writers
 // stop, every node answers exactly what was acknowledged.
-TEST(SegmentView, QueriesOnEveryNodeCountEachAcknowledgedLineOnceWhilePeersFlush) {
+// Each node flushes "flush_threads" memtables at once (its lines are of up to 3 partitions).
+void CountEachLineOnceWhilePeersFlush(int flush_threads) {
   const auto dir = TestDir();
   // The periodic refresh is rare here: what keeps the answers whole is the refresh on demand.
-  auto cluster = std::make_unique<Cluster>(dir, 3, 600 * kNanosPerSecond);
+  auto cluster = std::make_unique<Cluster>(
+      dir, 3, 600 * kNanosPerSecond,
+      [flush_threads](storage::EngineOptions* o) { o->flush_threads = flush_threads; });
   ASSERT_TRUE(cluster->ok());
   auto& nodes = cluster->nodes();
   constexpr int kWriters = 3, kBatches = 60, kBatch = 20;
@@ -437,6 +441,16 @@ TEST(SegmentView, QueriesOnEveryNodeCountEachAcknowledgedLineOnceWhilePeersFlush
   }
   cluster.reset();  // closed before its directory goes
   std::filesystem::remove_all(dir);
+}
+
+TEST(SegmentView, QueriesOnEveryNodeCountEachAcknowledgedLineOnceWhilePeersFlush) {
+  CountEachLineOnceWhilePeersFlush(kServerFlushThreads);
+}
+
+// The cut with two flushes of a node registering at once (docs/cluster.md "Exactly once across
+// nodes": registered-through and the registering ids, whichever flush ends first).
+TEST(SegmentView, QueriesOnEveryNodeCountEachAcknowledgedLineOnceWhilePeersFlushTwoAtOnce) {
+  CountEachLineOnceWhilePeersFlush(2);
 }
 
 // A segment another node flushed is in the view after a refresh, read from the shared store; a
@@ -810,39 +824,52 @@ TEST(SegmentView, RetentionOnTheLeaseHolderDeletesExpiredSharedSegmentsForEveryN
 
 // Two nodes on a real catalog whose node a loses answers on request: a flushes "first" (40
 // lines), then "second" (40 lines), whose registration commits but whose answer is lost, so a
-// does not know the outcome (for longer than query_timeout: shared_settle_ns is 0). "*lost" is
+// does not know the outcome (for longer than query_timeout: shared_settle_ns is 0). "lost" is
 // that segment's id. Fails the calling test (check HasFailure) when any step does. Its
 // node_timeout is kLostFlushNodeTimeout: a node that left or was fenced has its segments merged
-// that long (query_timeout being 0) after it went.
+// that long (query_timeout being 0) after it went. The cluster is closed and its directory
+// removed when this goes.
 constexpr int64_t kLostFlushNodeTimeout = 4 * kNanosPerSecond;
-std::unique_ptr<Cluster> TwoNodesWithALostFlush(const std::filesystem::path& dir,
-                                                LosingCatalog** losing, uint64_t* lost) {
-  auto cluster = std::make_unique<Cluster>(
-      dir, 2, 600 * kNanosPerSecond,
-      [&](storage::EngineOptions* o) {
-        o->shared_settle_ns = 0;
-        o->compaction_min_inputs = 2;
-        LoseOn("node-a", losing)(o);
-      },
-      /*refresh_batch=*/10000, /*orphan_grace_ns=*/3600 * kNanosPerSecond, kLostFlushNodeTimeout);
-  EXPECT_TRUE(cluster->ok());
-  EXPECT_NE(*losing, nullptr);
-  if (!cluster->ok() || *losing == nullptr) {
-    ADD_FAILURE() << "the cluster did not start";
-    return cluster;
+struct TwoNodesWithALostFlush {
+  TwoNodesWithALostFlush() {
+    cluster = std::make_unique<Cluster>(
+        dir, 2, 600 * kNanosPerSecond,
+        [this](storage::EngineOptions* o) {
+          o->shared_settle_ns = 0;
+          o->compaction_min_inputs = 2;
+          LoseOn("node-a", &losing)(o);
+        },
+        /*refresh_batch=*/10000, /*orphan_grace_ns=*/3600 * kNanosPerSecond, kLostFlushNodeTimeout);
+    if (!cluster->ok() || losing == nullptr) {
+      ADD_FAILURE() << "the cluster did not start";
+      return;
+    }
+    a = cluster->nodes()[0].get();
+    b = cluster->nodes()[1].get();
+    catalog = b->engine->catalog();
+    auto first = OneKeyLines("first", 40);
+    EXPECT_TRUE(a->engine->Append("default", &first).ok());
+    EXPECT_TRUE(a->engine->Flush().ok());
+    auto second = OneKeyLines("second", 40);
+    EXPECT_TRUE(a->engine->Append("default", &second).ok());
+    losing->LoseNextRegistration();
+    EXPECT_FALSE(a->engine->Flush().ok()) << "the outcome was known after all";
+    lost = losing->lost_id();
+    if (lost == 0) ADD_FAILURE() << "no registration was lost";
   }
-  Node* a = cluster->nodes()[0].get();
-  auto first = OneKeyLines("first", 40);
-  EXPECT_TRUE(a->engine->Append("default", &first).ok());
-  EXPECT_TRUE(a->engine->Flush().ok());
-  auto second = OneKeyLines("second", 40);
-  EXPECT_TRUE(a->engine->Append("default", &second).ok());
-  (*losing)->LoseNextRegistration();
-  EXPECT_FALSE(a->engine->Flush().ok()) << "the outcome was known after all";
-  *lost = (*losing)->lost_id();
-  if (*lost == 0) ADD_FAILURE() << "no registration was lost";
-  return cluster;
-}
+  ~TwoNodesWithALostFlush() {
+    cluster.reset();  // closed before its directory goes
+    std::filesystem::remove_all(dir);
+  }
+
+  const std::filesystem::path dir = TestDir();
+  LosingCatalog* losing = nullptr;
+  uint64_t lost = 0;
+  std::unique_ptr<Cluster> cluster;
+  Node* a = nullptr;
+  Node* b = nullptr;
+  catalog::Catalog* catalog = nullptr;  // b's engine catalog
+};
 
 // Node a's second flush registered its segment, the answer was lost, and a cannot learn the
 // outcome (for longer than query_timeout: shared_settle_ns is 0 here). It keeps the memtable,
@@ -851,17 +878,13 @@ std::unique_ptr<Cluster> TwoNodesWithALostFlush(const std::filesystem::path& dir
 // from the output and from a's memtable. Once a learns the outcome it publishes the segment and
 // its heartbeat confirms it; b merges then. Each node counts every line once throughout.
 TEST(SegmentView, AFlushWhoseOutcomeIsUnknownIsNotMergedUntilItsNodeConfirmsIt) {
-  const auto dir = TestDir();
-  LosingCatalog* losing = nullptr;
-  uint64_t lost = 0;
-  auto cluster = TwoNodesWithALostFlush(dir, &losing, &lost);
+  TwoNodesWithALostFlush two;
   ASSERT_FALSE(::testing::Test::HasFailure());
-  Node* a = cluster->nodes()[0].get();
-  Node* b = cluster->nodes()[1].get();
-  catalog::Catalog* catalog = b->engine->catalog();
-  auto lost_row = catalog->Get(lost);
+  Node* a = two.a;
+  Node* b = two.b;
+  auto lost_row = two.catalog->Get(two.lost);
   ASSERT_TRUE(lost_row.ok() && lost_row->has_value()) << "the lost registration did not commit";
-  ASSERT_EQ(CatalogIds(catalog).size(), 2u);
+  ASSERT_EQ(CatalogIds(two.catalog).size(), 2u);
 
   // b knows both segments and a's heartbeats go on (every 200 ms); b's rounds merge nothing.
   ASSERT_TRUE(b->refresh->RefreshNow().ok());
@@ -880,7 +903,7 @@ TEST(SegmentView, AFlushWhoseOutcomeIsUnknownIsNotMergedUntilItsNodeConfirmsIt) 
   }
 
   // a learns the outcome: registered. It publishes the segment, confirms it, and b merges.
-  losing->Restore();
+  two.losing->Restore();
   ASSERT_TRUE(a->engine->Flush().ok());
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (b->engine->stats().compactions == 0 && std::chrono::steady_clock::now() < deadline) {
@@ -889,17 +912,15 @@ TEST(SegmentView, AFlushWhoseOutcomeIsUnknownIsNotMergedUntilItsNodeConfirmsIt) 
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_EQ(b->engine->stats().compactions, 1u) << "the confirmed segments were never merged";
-  EXPECT_EQ(CatalogIds(catalog).size(), 1u);
+  EXPECT_EQ(CatalogIds(two.catalog).size(), 1u);
   for (Node* node : {a, b}) {
     ASSERT_TRUE(node->refresh->RefreshNow().ok());
-    EXPECT_EQ(ViewIds(node), CatalogIds(catalog)) << "the view of " << node->id;
+    EXPECT_EQ(ViewIds(node), CatalogIds(two.catalog)) << "the view of " << node->id;
     auto r = Search(node, "* | count");
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     EXPECT_FALSE(r->partial) << "on " << node->id;
     EXPECT_EQ(CountOf(*r), 80) << "on " << node->id;
   }
-  cluster.reset();  // closed before its directory goes
-  std::filesystem::remove_all(dir);
 }
 
 // The same lost answer, but the segment is retired before node a learns the outcome: a's row
@@ -909,27 +930,23 @@ TEST(SegmentView, AFlushWhoseOutcomeIsUnknownIsNotMergedUntilItsNodeConfirmsIt) 
 // not publish the segment next to the output. Every line is then in exactly one registered
 // segment, no WAL object is left, and a's answers count each line once.
 TEST(SegmentView, AFlushWhoseOutcomeTurnsOutRegisteredButRetiredIsNotPublished) {
-  const auto dir = TestDir();
-  LosingCatalog* losing = nullptr;
-  uint64_t lost = 0;
-  auto cluster = TwoNodesWithALostFlush(dir, &losing, &lost);
+  TwoNodesWithALostFlush two;
   ASSERT_FALSE(::testing::Test::HasFailure());
-  Node* a = cluster->nodes()[0].get();
-  Node* b = cluster->nodes()[1].get();
-  catalog::Catalog* catalog = b->engine->catalog();
+  Node* a = two.a;
+  Node* b = two.b;
 
   a->cluster->registry()->Stop(/*remove=*/true);
   ASSERT_TRUE(b->cluster->registry()->Beat().ok());  // b no longer asks a
   // b merges a's segments once no query that asked a can still run (query_timeout, 0 here, and
   // node_timeout after a left).
   ASSERT_TRUE(MergedWithin(b, std::chrono::seconds(20)));
-  const std::set<uint64_t> merged = CatalogIds(catalog);
+  const std::set<uint64_t> merged = CatalogIds(two.catalog);
   ASSERT_EQ(merged.size(), 1u);
-  ASSERT_EQ(merged.count(lost), 0u);
+  ASSERT_EQ(merged.count(two.lost), 0u);
   // a's view sees the swap before a learns the outcome (its own segment's removal included).
   ASSERT_TRUE(a->refresh->RefreshNow().ok());
 
-  losing->Restore();
+  two.losing->Restore();
   ASSERT_TRUE(a->engine->Flush().ok());
   ASSERT_TRUE(a->refresh->RefreshNow().ok());
   EXPECT_EQ(ViewIds(a), merged) << "a published a segment that was retired";
@@ -955,14 +972,12 @@ TEST(SegmentView, AFlushWhoseOutcomeTurnsOutRegisteredButRetiredIsNotPublished) 
   }
   // Nothing of a's is left to replay: every WAL object went with its lines' segment.
   size_t wal_objects = 0;
-  if (std::filesystem::exists(dir / "store" / "wal")) {
-    for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "store" / "wal")) {
+  if (std::filesystem::exists(two.dir / "store" / "wal")) {
+    for (const auto& e : std::filesystem::recursive_directory_iterator(two.dir / "store" / "wal")) {
       wal_objects += e.is_regular_file() ? 1 : 0;
     }
   }
   EXPECT_EQ(wal_objects, 0u);
-  cluster.reset();  // closed before its directory goes
-  std::filesystem::remove_all(dir);
 }
 
 // ---- Nodes that answer nobody any more (docs/cluster.md "Compaction and tier moves on
@@ -1005,14 +1020,10 @@ void ExpectEveryLineOnce(Node* node, const std::string& when) {
 // once on both nodes throughout. On the build before, a dead node's segments were merged only
 // once its row was removed: never, here.
 TEST(SegmentView, ADeadNodesUnconfirmedSegmentsAreMergedOnceItIsFencedOutAndNotBefore) {
-  const auto dir = TestDir();
-  LosingCatalog* losing = nullptr;
-  uint64_t lost = 0;
-  auto cluster = TwoNodesWithALostFlush(dir, &losing, &lost);
+  TwoNodesWithALostFlush two;
   ASSERT_FALSE(::testing::Test::HasFailure());
-  Node* a = cluster->nodes()[0].get();
-  Node* b = cluster->nodes()[1].get();
-  catalog::Catalog* catalog = b->engine->catalog();
+  Node* a = two.a;
+  Node* b = two.b;
 
   a->cluster->registry()->Stop(/*remove=*/false);  // a dies; its process and memtable stay
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(40);
@@ -1023,7 +1034,7 @@ TEST(SegmentView, ADeadNodesUnconfirmedSegmentsAreMergedOnceItIsFencedOutAndNotB
     if (b->engine->stats().compactions > 0) {
       // Merged: only after the fence, and query_timeout + node_timeout after it.
       const int64_t now = Clock::Real()->NowNanos();
-      const int64_t gone = GoneAt(catalog, "node-a");
+      const int64_t gone = GoneAt(two.catalog, "node-a");
       ASSERT_GT(gone, 0) << "b merged a's segments before a was fenced";
       EXPECT_GE(now, gone + kLostFlushNodeTimeout) << "b merged a's segments too early";
     }
@@ -1031,8 +1042,8 @@ TEST(SegmentView, ADeadNodesUnconfirmedSegmentsAreMergedOnceItIsFencedOutAndNotB
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   ASSERT_EQ(b->engine->stats().compactions, 1u) << "a's segments were never merged";
-  EXPECT_EQ(CatalogIds(catalog).size(), 1u);
-  EXPECT_EQ(CatalogIds(catalog).count(lost), 0u);
+  EXPECT_EQ(CatalogIds(two.catalog).size(), 1u);
+  EXPECT_EQ(CatalogIds(two.catalog).count(two.lost), 0u);
 
   // a wakes: the catalog refuses its heartbeat (a later incarnation of its id, the fence), so it
   // is dead to b and does not answer for its memtables, not even in its own queries.
@@ -1046,10 +1057,8 @@ TEST(SegmentView, ADeadNodesUnconfirmedSegmentsAreMergedOnceItIsFencedOutAndNotB
   ASSERT_TRUE(b->cluster->registry()->Beat().ok());
   EXPECT_TRUE(b->cluster->registry()->Peers().empty()) << "b still asks the fenced a";
   ASSERT_TRUE(a->refresh->RefreshNow().ok());
-  EXPECT_EQ(ViewIds(a), CatalogIds(catalog)) << "the view of node-a";
+  EXPECT_EQ(ViewIds(a), CatalogIds(two.catalog)) << "the view of node-a";
   for (Node* node : {a, b}) ExpectEveryLineOnce(node, "after the merge");
-  cluster.reset();  // closed before its directory goes
-  std::filesystem::remove_all(dir);
 }
 
 // Node a's second flush registered its segment and lost the answer; then a stops cleanly: its
@@ -1059,13 +1068,10 @@ TEST(SegmentView, ADeadNodesUnconfirmedSegmentsAreMergedOnceItIsFencedOutAndNotB
 // b merges query_timeout (0) + node_timeout after a left. On the build before, b merged at once
 // and a's query counted 120 of 80 lines.
 TEST(SegmentView, ACleanlyStoppedNodesUnconfirmedSegmentIsNotMergedWhileItDrains) {
-  const auto dir = TestDir();
-  LosingCatalog* losing = nullptr;
-  uint64_t lost = 0;
-  auto cluster = TwoNodesWithALostFlush(dir, &losing, &lost);
+  TwoNodesWithALostFlush two;
   ASSERT_FALSE(::testing::Test::HasFailure());
-  Node* a = cluster->nodes()[0].get();
-  Node* b = cluster->nodes()[1].get();
+  Node* a = two.a;
+  Node* b = two.b;
 
   const int64_t left = Clock::Real()->NowNanos();
   a->cluster->registry()->Stop(/*remove=*/true);  // a clean stop's first step
@@ -1083,8 +1089,6 @@ TEST(SegmentView, ACleanlyStoppedNodesUnconfirmedSegmentIsNotMergedWhileItDrains
   ASSERT_TRUE(MergedWithin(b, std::chrono::seconds(20))) << "a's segments were never merged";
   EXPECT_GE(Clock::Real()->NowNanos(), left + kLostFlushNodeTimeout) << "merged too early";
   ExpectEveryLineOnce(b, "after the merge");
-  cluster.reset();  // closed before its directory goes
-  std::filesystem::remove_all(dir);
 }
 
 // Node b's swap (a compaction, or a warm move) commits, its answer is lost, and b cannot read

@@ -46,15 +46,14 @@ constexpr int64_t kNodeTimeout = 3 * kNanosPerSecond;
 // Longer than node_timeout: the others find the stalled node dead.
 constexpr auto kStall = std::chrono::milliseconds(3600);
 
-// Forwards to the real catalog; after HoldNextRegistration, the next RegisterWalObject waits,
-// before it reaches the catalog, until Release (the node stalls between its claim and the
-// registration of the WAL object holding the claimed batch).
-// A one-shot gate: after Arm, the next Pass waits until Release; WaitHeld says when one does.
-class OneShotGate {
+// A gate on calls: after Arm, the next Pass waits until Release (with "every", each Pass does);
+// WaitHeld says when one does. Once released, no Pass waits.
+class CallGate {
  public:
-  void Arm() {
+  void Arm(bool every = false) {
     MutexLock l(&mu_);
     armed_ = true;
+    every_ = every;
   }
   // True once a call is held (within "timeout").
   bool WaitHeld(std::chrono::milliseconds timeout) {
@@ -70,26 +69,51 @@ class OneShotGate {
     released_ = true;
     cv_.NotifyAll();
   }
-  void Pass() {
+  // True when the call waited.
+  bool Pass() {
     UniqueLock l(&mu_);
-    if (!armed_) return;
-    armed_ = false;
+    if (!armed_ || released_) return false;
+    armed_ = every_;
     held_ = true;
     cv_.NotifyAll();
     while (!released_) cv_.Wait(&l);
+    return true;
   }
 
  private:
   Mutex mu_;
   CondVar cv_;
   bool armed_ GUARDED_BY(mu_) = false;
+  bool every_ GUARDED_BY(mu_) = false;
   bool held_ GUARDED_BY(mu_) = false;
   bool released_ GUARDED_BY(mu_) = false;
 };
 
-class StallingCatalog final : public catalog::ForwardingCatalog {
+// Forwards to the real catalog until the node is killed (Die): from then on every call fails
+// before it reaches the catalog (nothing the node's process does reaches it any more).
+class KillableCatalog : public catalog::ForwardingCatalog {
  public:
   using ForwardingCatalog::ForwardingCatalog;
+
+  void Die() { dead_.store(true); }
+  bool dead() const { return dead_.load(); }
+
+ protected:
+  Status Before(std::string_view call) const override {
+    if (dead_.load()) return Status::IOError("test: node killed (" + std::string(call) + ")");
+    return Status::OK();
+  }
+
+ private:
+  std::atomic<bool> dead_{false};
+};
+
+// Forwards to the real catalog; after HoldNextRegistration, the next RegisterWalObject waits,
+// before it reaches the catalog, until Release (the node stalls between its claim and the
+// registration of the WAL object holding the claimed batch).
+class StallingCatalog final : public KillableCatalog {
+ public:
+  using KillableCatalog::KillableCatalog;
 
   void HoldNextRegistration() { registration_.Arm(); }
   bool WaitHeld(std::chrono::milliseconds timeout) { return registration_.WaitHeld(timeout); }
@@ -98,6 +122,7 @@ class StallingCatalog final : public catalog::ForwardingCatalog {
   Status RegisterWalObject(const catalog::WalObjectRow& row,
                            const std::vector<catalog::IdempotencyClaimRow>& key_claims) override {
     registration_.Pass();
+    if (Status s = Before("RegisterWalObject"); !s.ok()) return s;
     return target()->RegisterWalObject(row, key_claims);
   }
 
@@ -111,23 +136,13 @@ class StallingCatalog final : public catalog::ForwardingCatalog {
       const std::vector<std::string>& from, std::string_view to, size_t limit,
       int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) override {
     claim_.Pass();
+    if (Status s = Before("ClaimWalObjects"); !s.ok()) return s;
     return target()->ClaimWalObjects(from, to, limit, alive_since_ns, to_generation);
   }
 
-  // From now on every call fails before it reaches the catalog (the node's process is killed:
-  // nothing it does reaches the catalog any more).
-  void Die() { dead_.store(true); }
-
- protected:
-  Status Before(std::string_view call) const override {
-    if (dead_.load()) return Status::IOError("test: node killed (" + std::string(call) + ")");
-    return Status::OK();
-  }
-
  private:
-  std::atomic<bool> dead_{false};
-  OneShotGate registration_;
-  OneShotGate claim_;
+  CallGate registration_;
+  CallGate claim_;
 };
 
 // Forwards to the real catalog; while Refuse(true), every RegisterSegment fails before it reaches
@@ -151,11 +166,10 @@ class RefusingCatalog final : public catalog::ForwardingCatalog {
 // A node's engine catalog that counts the segment registrations running at once (each held
 // back a moment, so that two flushes overlap when two threads flush), and fails every call
 // once the node is killed (Die).
-class FlushWatchingCatalog final : public catalog::ForwardingCatalog {
+class FlushWatchingCatalog final : public KillableCatalog {
  public:
-  using ForwardingCatalog::ForwardingCatalog;
+  using KillableCatalog::KillableCatalog;
 
-  void Die() { dead_.store(true); }
   // The node dies right after the "n"th registration or a later one commits while another
   // registration runs (so that one fails: killed between the two flushes' commits);
   // "on_death" runs then (the node's other catalogs die with it).
@@ -163,7 +177,6 @@ class FlushWatchingCatalog final : public catalog::ForwardingCatalog {
     die_after_ = n;
     on_death_ = std::move(on_death);
   }
-  bool dead() const { return dead_.load(); }
   int most_at_once() const { return most_.load(); }
   int registered() const { return registered_.load(); }
 
@@ -175,27 +188,67 @@ class FlushWatchingCatalog final : public catalog::ForwardingCatalog {
     while (now > most && !most_.compare_exchange_weak(most, now)) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(15));
-    auto change = dead_.load() ? Result<uint64_t>(Status::IOError("test: node killed"))
-                               : target()->RegisterSegment(row, node, fence);
-    if (change.ok() && ++registered_ >= die_after_ && running_.load() >= 2 && !dead_.load()) {
-      dead_.store(true);
+    auto change = dead() ? Result<uint64_t>(Status::IOError("test: node killed"))
+                         : target()->RegisterSegment(row, node, fence);
+    if (change.ok() && ++registered_ >= die_after_ && running_.load() >= 2 && !dead()) {
+      Die();
       if (on_death_) on_death_();
     }
     --running_;
     return change;
   }
 
- protected:
-  Status Before(std::string_view call) const override {
-    if (dead_.load()) return Status::IOError("test: node killed (" + std::string(call) + ")");
-    return Status::OK();
-  }
-
  private:
-  std::atomic<bool> dead_{false};
   std::atomic<int> running_{0}, most_{0}, registered_{0};
   int die_after_ = INT32_MAX;  // set before the node flushes
   std::function<void()> on_death_;
+};
+
+// A node's engine catalog on which two flushes' segment registrations meet: each is held at a
+// gate before it reaches the catalog (its fence, and with it the WAL objects it marks flushed,
+// made by then), the one of partition "first" at first(), the other at second(). The node is
+// killed the moment the first commits: from then on every call fails (a registration let go
+// after that too), and "on_death" kills the node's other catalogs.
+class TwoRegistrationsCatalog final : public KillableCatalog {
+ public:
+  TwoRegistrationsCatalog(std::unique_ptr<catalog::Catalog> target, uint32_t first,
+                          std::function<void()> on_death)
+      : KillableCatalog(std::move(target)), first_(first), on_death_(std::move(on_death)) {
+    first_gate_.Arm();
+    second_gate_.Arm();
+  }
+
+  CallGate& first() { return first_gate_; }
+  CallGate& second() { return second_gate_; }
+  // The WAL objects the first registration marked flushed as it committed.
+  std::vector<std::string> marked() const {
+    MutexLock l(&mu_);
+    return marked_;
+  }
+
+  Result<uint64_t> RegisterSegment(const catalog::SegmentRow& row, std::string_view node,
+                                   WalFence* fence) override {
+    const bool first = row.partition == first_;
+    (first ? first_gate_ : second_gate_).Pass();
+    if (Status s = Before("RegisterSegment"); !s.ok()) return s;
+    auto change = target()->RegisterSegment(row, node, fence);
+    if (first && change.ok()) {
+      {
+        MutexLock l(&mu_);
+        if (fence != nullptr) marked_ = fence->mark_flushed;
+      }
+      Die();
+      on_death_();
+    }
+    return change;
+  }
+
+ private:
+  const uint32_t first_;
+  const std::function<void()> on_death_;
+  CallGate first_gate_, second_gate_;
+  mutable Mutex mu_;
+  std::vector<std::string> marked_ GUARDED_BY(mu_);
 };
 
 // A node's own catalog connection whose reads of the takeover generations fail while told to,
@@ -206,23 +259,19 @@ class UnreadableTakeoversCatalog final : public catalog::ForwardingCatalog {
   using ForwardingCatalog::ForwardingCatalog;
 
   void Fail(bool fail) { fail_.store(fail); }
-  void HoldHeartbeats() {
-    MutexLock l(&mu_);
-    hold_ = true;
-  }
+  void HoldHeartbeats() { heartbeats_.Arm(/*every=*/true); }
   // True once a heartbeat waits (within "timeout").
-  bool WaitHeartbeatHeld(std::chrono::milliseconds timeout) const {
-    UniqueLock l(&mu_);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (!held_) {
-      if (!cv_.WaitUntil(&l, deadline)) return held_;
-    }
-    return true;
+  bool WaitHeartbeatHeld(std::chrono::milliseconds timeout) {
+    return heartbeats_.WaitHeld(timeout);
   }
-  void ReleaseHeartbeats() {
-    MutexLock l(&mu_);
-    hold_ = false;
-    cv_.NotifyAll();
+  void ReleaseHeartbeats() { heartbeats_.Release(); }
+
+  // A held heartbeat is written with the time it is let go at: the process started (took its
+  // incarnation) before the wait, and its first heartbeat is as fresh as a slow one can be.
+  Status Heartbeat(const catalog::NodeRow& node) override {
+    catalog::NodeRow row = node;
+    if (heartbeats_.Pass()) row.heartbeat_ns = Clock::Real()->NowNanos();
+    return ForwardingCatalog::Heartbeat(row);
   }
 
  protected:
@@ -233,29 +282,9 @@ class UnreadableTakeoversCatalog final : public catalog::ForwardingCatalog {
     return Status::OK();
   }
 
- public:
-  // A held heartbeat is written with the time it is let go at: the process started (took its
-  // incarnation) before the wait, and its first heartbeat is as fresh as a slow one can be.
-  Status Heartbeat(const catalog::NodeRow& node) override {
-    catalog::NodeRow row = node;
-    {
-      UniqueLock l(&mu_);
-      if (hold_) {
-        held_ = true;
-        cv_.NotifyAll();
-        while (hold_) cv_.Wait(&l);
-        row.heartbeat_ns = Clock::Real()->NowNanos();
-      }
-    }
-    return ForwardingCatalog::Heartbeat(row);
-  }
-
  private:
   std::atomic<bool> fail_{false};
-  mutable Mutex mu_;
-  mutable CondVar cv_;
-  bool hold_ GUARDED_BY(mu_) = false;
-  mutable bool held_ GUARDED_BY(mu_) = false;
+  CallGate heartbeats_;
 };
 
 struct Node {
@@ -308,6 +337,20 @@ class StalledNodeTest : public ::testing::Test {
   void TakeBackObjectsLost(bool unreadable);
   void StallWithUnconfirmedSegment(Node* a);
   int64_t WaitFenced(int64_t incarnation);
+  void TakeOverAndExpectStoredOnce(Node* taker, const std::vector<std::string>& acknowledged);
+  void KillBetweenTwoFlushes(bool oldest_first);
+
+  // Two hosts whose lines (of service "svc") fall in two partitions of 4.
+  static std::vector<std::string> HostsOfTwoPartitions() {
+    std::vector<std::string> hosts;
+    for (int h = 0; hosts.size() < 2; ++h) {
+      const std::string host = "host" + std::to_string(h);
+      if (hosts.empty() || PartitionOf("svc", host, 4) != PartitionOf("svc", hosts[0], 4)) {
+        hosts.push_back(host);
+      }
+    }
+    return hosts;
+  }
 
   Node* Add(const std::string& id, bool stalls,
             const std::function<void(storage::EngineOptions*)>& tune = nullptr,
@@ -346,7 +389,8 @@ class StalledNodeTest : public ::testing::Test {
     storage::EngineOptions engine_options;
     engine_options.data_dir = (dir_ / id).string();
     engine_options.partitions = 1;
-    engine_options.background_threads = false;  // the test and the takeover rounds flush
+    engine_options.background_threads = false;           // the test and the takeover rounds flush
+    engine_options.flush_threads = kServerFlushThreads;  // as the server ships
     node->cluster->Configure(&engine_options, store_);
     if (tune) tune(&engine_options);
     auto engine = storage::Engine::Open(engine_options);
@@ -668,6 +712,68 @@ void StalledNodeTest::TakeBackObjectsLost(bool unreadable) {
   beats.join();
 }
 
+// Node a is dead: "taker" takes its unflushed WAL objects over, replays and flushes them. Every
+// line of "acknowledged" is then in exactly one registered segment, and no other line is.
+void StalledNodeTest::TakeOverAndExpectStoredOnce(Node* taker,
+                                                  const std::vector<std::string>& acknowledged) {
+  auto unflushed_of_a = [&] {
+    auto rows = reader_->ListWalObjects("");
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    size_t n = 0;
+    for (const auto& row : rows.ok() ? *rows : std::vector<catalog::WalObjectRow>{}) {
+      n += row.node == "node-a" && row.state == catalog::kWalObjectUnflushed ? 1 : 0;
+    }
+    return n;
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (unflushed_of_a() > 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(unflushed_of_a(), 0u) << "node a's WAL objects were not taken over and flushed";
+  ASSERT_TRUE(taker->engine->Flush().ok());
+  const std::map<std::string, int> seen = LinesInSegments();
+  size_t missing = 0;
+  for (const std::string& message : acknowledged) {
+    auto it = seen.find(message);
+    if (it == seen.end()) {
+      if (++missing <= 5) ADD_FAILURE() << message << " was acknowledged and is in no segment";
+      continue;
+    }
+    EXPECT_EQ(it->second, 1) << message << " stored " << it->second << " times";
+  }
+  EXPECT_EQ(missing, 0u) << "of " << acknowledged.size() << " acknowledged lines";
+  EXPECT_EQ(seen.size(), acknowledged.size());
+  if (::testing::Test::HasFailure()) {
+    // Which segments hold the lines stored twice, and who registered them.
+    auto views = reader_->ListSegmentChanges(0, 100000);
+    ASSERT_TRUE(views.ok());
+    std::map<uint64_t, std::string> origin;
+    for (const auto& v : views->segments) origin[v.row.id] = v.node;
+    int shown = 0;
+    auto rows = reader_->List();
+    ASSERT_TRUE(rows.ok());
+    for (const catalog::SegmentRow& row : *rows) {
+      auto segment = segment::SegmentReader::Open(store_, row.path);
+      if (!segment.ok()) continue;
+      for (uint32_t blk = 0; blk < (*segment)->blocks().size(); ++blk) {
+        std::vector<Record> records;
+        if (!(*segment)
+                 ->ReadBlock(blk, segment::kColMessage | segment::kColSeq, &records, nullptr)
+                 .ok()) {
+          continue;
+        }
+        for (const Record& r : records) {
+          if (seen.at(r.message) > 1 && shown++ < 12) {
+            ADD_FAILURE() << r.message << " seq " << r.seq << " in segment " << row.id
+                          << " (partition " << row.partition << ", seqs " << row.min_seq << "-"
+                          << row.max_seq << ", node " << origin[row.id] << ")";
+          }
+        }
+      }
+    }
+  }
+}
+
 // A cluster node flushing two memtables at once (flush_threads 2; docs/cluster.md "Exactly once
 // across nodes"): while it ingests lines of two partitions and flushes all the time, its
 // registrations mark WAL objects flushed (each holding lines of every partition) and its WAL
@@ -697,13 +803,7 @@ TEST_F(StalledNodeTest, TwoFlushThreadsLoseNoLineAndStoreNoneTwiceWhenTheNodeIsK
   // Two hosts of two partitions: the two flushes of a round hold every line not yet in a
   // segment, so a marking that left the other flush's memtable out would mark objects whose
   // lines only that memtable holds (an active memtable of another partition would hide it).
-  std::vector<std::string> hosts;
-  for (int h = 0; hosts.size() < 2; ++h) {
-    const std::string host = "host" + std::to_string(h);
-    if (hosts.empty() || PartitionOf("svc", host, 4) != PartitionOf("svc", hosts[0], 4)) {
-      hosts.push_back(host);
-    }
-  }
+  const std::vector<std::string> hosts = HostsOfTwoPartitions();
   std::atomic<bool> running{true};
   std::vector<std::string> acknowledged;
   std::thread beats([&] {
@@ -747,63 +847,108 @@ TEST_F(StalledNodeTest, TwoFlushThreadsLoseNoLineAndStoreNoneTwiceWhenTheNodeIsK
   EXPECT_GE(watching->most_at_once(), 2) << "the two flush threads never registered at once";
   ASSERT_GT(acknowledged.size(), 0u);
 
-  // b finds a dead, takes its unflushed objects over, replays and flushes them.
-  auto unflushed_of_a = [&] {
-    auto rows = reader_->ListWalObjects("");
-    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
-    size_t n = 0;
-    for (const auto& row : rows.ok() ? *rows : std::vector<catalog::WalObjectRow>{}) {
-      n += row.node == "node-a" && row.state == catalog::kWalObjectUnflushed ? 1 : 0;
+  TakeOverAndExpectStoredOnce(b, acknowledged);
+}
+
+// A cluster node flushing two memtables at once is killed exactly between the commit of one
+// flush's registration (which marks WAL objects flushed in its transaction) and the other's
+// (which then fails); node b takes over what a left unflushed. Node a's first batch is of one
+// partition only (the "old" one), its next two of both, so the old partition's memtable holds
+// the oldest lines. Both flushes have frozen their memtables and made their fences (the
+// objects they mark) before either registration reaches the catalog (the test's gates).
+// - "oldest_first": the old partition's flush commits first. It may mark only the objects below
+//   the other memtable's smallest seq: the first batch's (asserted: at least one). b replays
+//   the rest and skips the lines of the committed segment.
+// - otherwise the other flush commits first, and may mark nothing: every object holds a line of
+//   the old partition's memtable (asserted: none). b replays every object and skips the lines
+//   of the committed segment.
+// Either way every acknowledged line is in exactly one segment. With the marking deliberately
+// broken (MinUnflushedSeqWithout leaving every frozen memtable out), the first registration
+// marks every object and the failed flush's lines are lost: 16 or 32 of 48 in no segment.
+void StalledNodeTest::KillBetweenTwoFlushes(bool oldest_first) {
+  const std::vector<std::string> hosts = HostsOfTwoPartitions();
+  const uint32_t old_partition = PartitionOf("svc", hosts[0], 4);
+  const uint32_t first = oldest_first ? old_partition : PartitionOf("svc", hosts[1], 4);
+  TwoRegistrationsCatalog* gates = nullptr;
+  Node* a = nullptr;
+  a = Add("node-a", /*stalls=*/true, [&](storage::EngineOptions* o) {
+    o->partitions = 4;
+    o->flush_threads = 2;
+    o->wrap_catalog = [&](std::unique_ptr<catalog::Catalog> real) {
+      auto wrapped = std::make_unique<TwoRegistrationsCatalog>(std::move(real), first,
+                                                               [&a] { a->wal_catalog->Die(); });
+      gates = wrapped.get();
+      return std::unique_ptr<catalog::Catalog>(std::move(wrapped));
+    };
+  });
+  Node* b = Add("node-b", /*stalls=*/false, [](storage::EngineOptions* o) { o->partitions = 4; });
+  ASSERT_TRUE(a != nullptr && b != nullptr && gates != nullptr);
+  BeatAll();
+  // a is alive until it is killed: its heartbeats go on until then (or the test's end).
+  std::thread beats([&] {
+    while (!gates->dead()) {
+      a->cluster->registry()->Beat().IgnoreError();
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
     }
-    return n;
-  };
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-  while (unflushed_of_a() > 0 && std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  ASSERT_EQ(unflushed_of_a(), 0u) << "node a's WAL objects were not taken over and flushed";
-  ASSERT_TRUE(b->engine->Flush().ok());
-  const std::map<std::string, int> seen = LinesInSegments();
-  size_t missing = 0;
-  for (const std::string& message : acknowledged) {
-    auto it = seen.find(message);
-    if (it == seen.end()) {
-      if (++missing <= 5) ADD_FAILURE() << message << " was acknowledged and is in no segment";
-      continue;
+  });
+  struct StopBeats {
+    TwoRegistrationsCatalog* gates;
+    std::thread* beats;
+    ~StopBeats() {
+      gates->Die();
+      beats->join();
     }
-    EXPECT_EQ(it->second, 1) << message << " stored " << it->second << " times";
-  }
-  EXPECT_EQ(missing, 0u) << "of " << acknowledged.size() << " acknowledged lines";
-  EXPECT_EQ(seen.size(), acknowledged.size());
-  if (::testing::Test::HasFailure()) {
-    // Which segments hold the lines stored twice, and who registered them.
-    auto views = reader_->ListSegmentChanges(0, 100000);
-    ASSERT_TRUE(views.ok());
-    std::map<uint64_t, std::string> origin;
-    for (const auto& v : views->segments) origin[v.row.id] = v.node;
-    int shown = 0;
-    auto rows = reader_->List();
-    ASSERT_TRUE(rows.ok());
-    for (const catalog::SegmentRow& row : *rows) {
-      auto segment = segment::SegmentReader::Open(store_, row.path);
-      if (!segment.ok()) continue;
-      for (uint32_t blk = 0; blk < (*segment)->blocks().size(); ++blk) {
-        std::vector<Record> records;
-        if (!(*segment)
-                 ->ReadBlock(blk, segment::kColMessage | segment::kColSeq, &records, nullptr)
-                 .ok()) {
-          continue;
-        }
-        for (const Record& r : records) {
-          if (seen.at(r.message) > 1 && shown++ < 12) {
-            ADD_FAILURE() << r.message << " seq " << r.seq << " in segment " << row.id
-                          << " (partition " << row.partition << ", seqs " << row.min_seq << "-"
-                          << row.max_seq << ", node " << origin[row.id] << ")";
-          }
-        }
-      }
+  } stop_beats{gates, &beats};
+
+  std::vector<std::string> acknowledged;
+  for (int batch = 0; batch < 3; ++batch) {
+    std::vector<Record> lines;
+    for (int i = 0; i < 16; ++i) {
+      Record r = Line("b" + std::to_string(batch), i);
+      r.host = hosts[batch == 0 ? 0 : i % 2];
+      acknowledged.push_back(r.message);
+      lines.push_back(std::move(r));
     }
+    Status s = a->engine->Append("default", &lines);
+    ASSERT_TRUE(s.ok()) << s.ToString();
   }
+  const size_t objects = WalObjectsWrittenBy("node-a");
+  ASSERT_GE(objects, 2u);
+
+  Status flushed;
+  std::thread flush([&] { flushed = a->engine->Flush(); });
+  const bool both = gates->first().WaitHeld(std::chrono::seconds(30)) &&
+                    gates->second().WaitHeld(std::chrono::seconds(30));
+  // The first commits and the node dies with it; then the second goes on, and fails.
+  gates->first().Release();
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (both && !gates->dead() && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  gates->second().Release();
+  flush.join();
+  const bool killed = gates->dead();
+  ASSERT_TRUE(both) << "the two flushes never registered at once";
+  ASSERT_TRUE(killed) << "the first registration did not commit";
+  EXPECT_FALSE(flushed.ok()) << "the second flush registered after the node was killed";
+  // What the committed registration marked: the first batch's objects, or nothing.
+  const size_t marked = gates->marked().size();
+  if (oldest_first) {
+    EXPECT_GE(marked, 1u) << "the first batch's objects were not marked flushed";
+    EXPECT_LT(marked, objects) << "objects holding lines of the other flush were marked";
+  } else {
+    EXPECT_EQ(marked, 0u) << "objects holding lines of the other flush were marked";
+  }
+
+  TakeOverAndExpectStoredOnce(b, acknowledged);
+}
+
+TEST_F(StalledNodeTest, ANodeKilledBetweenTwoFlushCommitsLosesNoLineWhenTheOldestCommitsFirst) {
+  KillBetweenTwoFlushes(/*oldest_first=*/true);
+}
+
+TEST_F(StalledNodeTest, ANodeKilledBetweenTwoFlushCommitsLosesNoLineWhenTheNewestCommitsFirst) {
+  KillBetweenTwoFlushes(/*oldest_first=*/false);
 }
 
 TEST_F(StalledNodeTest, ANodeThatTakesBackObjectsItLostHoldsTheirLinesOnce) {

@@ -68,16 +68,6 @@ Result<std::unique_ptr<cluster::ClusterNode>> OpenClusterNode(
   spdlog::info("cluster store: {} at {}", config.store, options.wal_store->Location("wal/"));
   ASSIGN_OR_RETURN(auto node, cluster::ClusterNode::Open(std::move(options)));
   node->Configure(engine_options, std::move(segment_store));
-  // A cluster node writes one memtable at a time: the engine's registrations under two flush
-  // threads are argued and pass a kill-and-takeover test, but that test also passed with the
-  // flushed-marking deliberately broken, so it does not prove the marking (docs/cluster.md
-  // "Exactly once across nodes").
-  if (engine_options->flush_threads > 1) {
-    spdlog::warn(
-        "flush_threads {}: a cluster node flushes one memtable at a time (docs/cluster.md)",
-        engine_options->flush_threads);
-    engine_options->flush_threads = 1;
-  }
   return node;
 }
 

@@ -81,7 +81,8 @@ struct EngineOptions {
   // Memtables flushed at once under pressure (and by Engine::Flush), each on its own thread
   // (docs/storage.md "Backpressure"): a flush is CPU-bound (encoding, indexes, zstd), so one
   // thread per core empties memtables that many times faster. Each running flush holds its own
-  // block and index buffers. A cluster node (shared_store, node_id) flushes one at a time.
+  // block and index buffers. A cluster node (shared_store, node_id) too (docs/cluster.md
+  // "Exactly once across nodes"); `sawmill server` ships 1 (src/http/server_config.h).
   int flush_threads = 2;
   // A flush round that lasts (a sustained overload keeps the memtables over the cap, so the
   // memory round goes on) trims the WAL at least this often meanwhile, as far as every memtable
