@@ -823,6 +823,13 @@ class Catalog {
   // count), with first >= at_least and above every block handed out before and every seq of a
   // registered segment. Errors: InvalidArgument for a count of 0.
   virtual Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) = 0;
+  // A setting every node of the store must share (docs/cluster.md "One partition count per
+  // store"; "partitions", the count everything is filed by, storage::EngineOptions::partitions):
+  // records "value" under "name" when nothing is recorded yet (the meta row "setting.<name>")
+  // and returns the recorded value, in one transaction, so that of nodes starting at once
+  // exactly one sets it and the others are given it. The caller compares and refuses to start
+  // when it differs. Errors: InvalidArgument for an empty name.
+  virtual Result<uint64_t> SettleSetting(std::string_view name, uint64_t value) = 0;
 
   // ---- Segment changes: every node's view of the shared segments (issue 20; docs/cluster.md
   // "Read path") ----

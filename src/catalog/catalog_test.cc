@@ -744,6 +744,58 @@ TEST_P(CatalogTest, SeqBlocksNeverOverlapAndStartAboveEverySegmentAndTheFloor) {
   EXPECT_EQ(c->AllocateSeqs(0, 0).status().code(), StatusCode::kInvalidArgument);
 }
 
+// Settings every node must share (docs/cluster.md "One partition count per store"): the first
+// caller records its value; every later one, also after a reopen, is given that value and not
+// its own, so that the caller can refuse to start. Each name is its own setting.
+TEST_P(CatalogTest, TheFirstValueOfASettingIsKeptAndEveryLaterCallerIsGivenIt) {
+  {
+    auto c = OpenCatalog();
+    ASSERT_NE(c, nullptr);
+    auto first = c->SettleSetting("partitions", 8);
+    ASSERT_TRUE(first.ok()) << first.status().ToString();
+    EXPECT_EQ(*first, 8u);
+    EXPECT_EQ(*c->SettleSetting("partitions", 8), 8u);
+    EXPECT_EQ(*c->SettleSetting("partitions", 16), 8u);
+    EXPECT_EQ(*c->SettleSetting("node_timeout_ns", 0), 0u);
+    EXPECT_EQ(*c->SettleSetting("node_timeout_ns", 5), 0u);
+    EXPECT_EQ(c->SettleSetting("", 1).status().code(), StatusCode::kInvalidArgument);
+    // A setting is no other meta row: seq blocks go on as before.
+    EXPECT_EQ(*c->SettleSetting("next_seq", 1u << 30), 1u << 30);
+    EXPECT_EQ(*c->AllocateSeqs(10, 0), 1u);
+  }
+  auto reopened = OpenCatalog();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(*reopened->SettleSetting("partitions", 1), 8u);
+  EXPECT_EQ(*reopened->SettleSetting("node_timeout_ns", 7), 0u);
+}
+
+// Nodes starting at once, each with another value: exactly one is recorded and every node is
+// given it (in PostgreSQL the upsert waits on the row another node inserts; in SQLite one
+// writer at a time).
+TEST_P(CatalogTest, NodesSettlingASettingAtOnceAreAllGivenOneValue) {
+  const bool one_connection = GetParam().name == "sqlite";
+  constexpr int kNodes = 4;
+  std::vector<std::unique_ptr<Catalog>> catalogs;
+  for (int n = 0; n < (one_connection ? 1 : kNodes); ++n) {
+    catalogs.push_back(OpenCatalog());
+    ASSERT_NE(catalogs.back(), nullptr);
+  }
+  uint64_t got[kNodes] = {};
+  std::vector<std::thread> threads;
+  for (int n = 0; n < kNodes; ++n) {
+    threads.emplace_back([&, n] {
+      Catalog* c = catalogs[one_connection ? 0 : n].get();
+      auto r = c->SettleSetting("partitions", static_cast<uint64_t>(n + 1));
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      got[n] = *r;
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GE(got[0], 1u);
+  EXPECT_LE(got[0], static_cast<uint64_t>(kNodes));
+  for (int n = 1; n < kNodes; ++n) EXPECT_EQ(got[n], got[0]) << "node " << n;
+}
+
 // ---- Segment changes (catalog.h "Segment changes") ----
 
 // A node's view of the catalog's segments, kept up to date from ListSegmentChanges as the

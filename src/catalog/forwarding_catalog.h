@@ -396,6 +396,11 @@ class ForwardingCatalog : public Catalog {
     return target_->AllocateSeqs(count, at_least);
   }
 
+  Result<uint64_t> SettleSetting(std::string_view name, uint64_t value) override {
+    if (Status s = Before("SettleSetting"); !s.ok()) return s;
+    return target_->SettleSetting(name, value);
+  }
+
   Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,
                                    WalFence* fence) override {
     if (Status s = Before("RegisterSegment"); !s.ok()) return s;

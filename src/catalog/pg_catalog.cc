@@ -2170,6 +2170,25 @@ class PgCatalog final : public Catalog {
     return first;
   }
 
+  Result<uint64_t> SettleSetting(std::string_view name, uint64_t value) override {
+    if (name.empty()) return Status::InvalidArgument(name_ + ": a setting with no name");
+    MutexLock l(&mu_);
+    uint64_t recorded = 0;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      // The upsert answers the row as it stands after it: the value just recorded, or the one
+      // a node recorded before (a node inserting at the same moment waits on the row and then
+      // takes the "update", which changes nothing).
+      ASSIGN_OR_RETURN(PgResult r,
+                       Run("settle setting " + std::string(name),
+                           "INSERT INTO meta (key, value) VALUES ('setting.' || $1, $2) "
+                           "ON CONFLICT (key) DO UPDATE SET value = meta.value RETURNING value",
+                           Params().Text(name).Uint(value)));
+      recorded = r.Uint(0, 0);
+      return Status::OK();
+    }));
+    return recorded;
+  }
+
   // ---- Segment changes (catalog.h; docs/cluster.md "Read path") ----
 
   Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,

@@ -169,6 +169,7 @@ class SqliteCatalog final : public Catalog {
       int64_t alive_since_ns, std::optional<uint64_t> to_generation = std::nullopt) override;
   Result<std::map<std::string, uint64_t>> ReadWalTakeovers() const override;
   Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) override;
+  Result<uint64_t> SettleSetting(std::string_view name, uint64_t value) override;
 
   // Segment changes (sqlite_catalog.cc, at the end).
   Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,

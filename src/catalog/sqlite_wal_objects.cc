@@ -271,6 +271,24 @@ Result<uint64_t> SqliteCatalog::AllocateSeqs(uint64_t count, uint64_t at_least) 
   return first;
 }
 
+Result<uint64_t> SqliteCatalog::SettleSetting(std::string_view name, uint64_t value) {
+  if (name.empty()) return Status::InvalidArgument("catalog " + path_ + ": a setting with no name");
+  const std::string key = "setting." + std::string(name);
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  {
+    Stmt st(db_, "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)");
+    if (!st.ok()) return RollbackLocked(Error("prepare setting " + key));
+    st.Bind(1, std::string_view(key));
+    st.Bind(2, static_cast<int64_t>(value));
+    if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("record setting " + key));
+  }
+  Result<uint64_t> recorded = MetaValueLocked(key.c_str());
+  if (!recorded.ok()) return RollbackLocked(recorded.status());
+  RETURN_IF_ERROR(CommitLocked());
+  return *recorded;
+}
+
 Status SqliteCatalog::CheckFenceLocked(const SegmentRow& row, std::string_view node,
                                        WalFence* fence) const {
   // The caller's transaction is BEGIN IMMEDIATE: no other writer (a claim, a heartbeat) runs

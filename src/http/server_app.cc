@@ -436,6 +436,7 @@ int RunServer(const ServerConfig& config, const RunOptions& run) {
   engine_options.flush_interval_ns = static_cast<int64_t>(config.flush_interval_ms) * 1'000'000;
   engine_options.memtable_cap_bytes = config.memtable_cap_bytes;
   engine_options.segment_target_bytes = config.segment_target_bytes;
+  engine_options.partitions = static_cast<uint32_t>(config.partitions);  // validated <= 4096
   engine_options.flush_threads = static_cast<int>(std::min<uint64_t>(config.flush_threads, 64));
   engine_options.idempotency_window_ns = static_cast<int64_t>(std::min<uint64_t>(
                                              config.idempotency_window_ms, INT64_MAX / 1'000'000)) *

@@ -83,6 +83,10 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        &c->memtable_cap_bytes},
       {"segment_target", T::kBytes, "a memtable this big is flushed", nullptr,
        &c->segment_target_bytes},
+      {"partitions", T::kCount,
+       "memtables and segment streams per tenant, by hash of service and host; fixed for a store "
+       "at its first start (every node of a cluster the same)",
+       nullptr, &c->partitions},
       {"flush_threads", T::kCount,
        "memtables flushed to segments at once when memtables pass memtable_cap (each holds its "
        "own buffers: more drains faster, at that memory)",
@@ -530,6 +534,11 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("alert_max_groups", c.alert_max_groups, 1, "1"));
   RETURN_IF_ERROR(at_least("flush_interval", c.flush_interval_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("flush_threads", c.flush_threads, 1, "1"));
+  RETURN_IF_ERROR(at_least("partitions", c.partitions, 1, "1"));
+  if (c.partitions > 4096) {
+    return Status::InvalidArgument("partitions: at most 4096 (got " + std::to_string(c.partitions) +
+                                   ")");
+  }
   RETURN_IF_ERROR(at_least("idempotency_window", c.idempotency_window_ms, 60'000, "1m"));
   RETURN_IF_ERROR(at_least("idempotency_max_keys", c.idempotency_max_keys, 1, "1"));
   RETURN_IF_ERROR(at_least("retention_interval", c.retention_interval_ms, 100, "100ms"));

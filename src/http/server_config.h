@@ -43,6 +43,10 @@ struct ServerConfig {
   uint64_t flush_interval_ms = 30'000;
   uint64_t memtable_cap_bytes = 256ull << 20;
   uint64_t segment_target_bytes = 64ull << 20;
+  // Memtables and segment streams per tenant (storage::EngineOptions::partitions): fixed for
+  // a store by its first start (recorded in the catalog; docs/cluster.md "One partition count
+  // per store").
+  uint64_t partitions = 16;
   // Memtables flushed at once under pressure (and by a flush of all). One: each running flush
   // holds 25-45 MiB of writer state (zstd context, a block's words and bloom hashes, sort keys),
   // which at 2 was the largest part of the peak RSS once flushes ran during ingest (issue 19,

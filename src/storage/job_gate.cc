@@ -71,6 +71,25 @@ prometheus::Family<prometheus::Counter>& AbandonedRounds() {
   return family;
 }
 
+using CommitFn = std::function<Status(const catalog::LeaseFence* fence)>;
+using MaybeFence = std::optional<catalog::LeaseFence>;
+
+// The commit step of both kinds of round: the round's check that it still holds its lease, then
+// the fence "fence_of" answers (nullopt: nothing to fence, outside a round or without leases;
+// an error: the round holds no claim, which fence_of has noted as lost), the commit under it,
+// and "lose" when the catalog refused the commit for that fence.
+Status CommitFenced(Status check, const std::function<Result<MaybeFence>()>& fence_of,
+                    const std::function<void(const std::string& why)>& lose,
+                    const CommitFn& commit) {
+  RETURN_IF_ERROR(check);
+  ASSIGN_OR_RETURN(MaybeFence fence, fence_of());
+  Status s = commit(fence ? &*fence : nullptr);
+  if (fence && catalog::IsLeaseFenceRefusal(s)) {
+    lose("the catalog refused the commit: " + s.ToString());
+  }
+  return s;
+}
+
 }  // namespace
 
 void SetJobGate(std::function<bool(std::string_view job)> gate) { Set(&Gate(), std::move(gate)); }
@@ -194,19 +213,16 @@ Status StillHoldingJobLease(std::string_view name) {
   return LosePartitionLease(name, "a renewal failed or another node took it");
 }
 
-Status CommitUnderJobLease(std::string_view name,
-                           const std::function<Status(const catalog::LeaseFence* fence)>& commit) {
-  RETURN_IF_ERROR(StillHoldingJobLease(name));
-  std::optional<catalog::LeaseFence> fence;
-  if (this_round.per_partition && this_round.leases != nullptr) {
-    fence = this_round.leases->Fence(name);
-    if (!fence) return LosePartitionLease(name, "this round never claimed it");
-  }
-  Status s = commit(fence ? &*fence : nullptr);
-  if (fence && catalog::IsLeaseFenceRefusal(s)) {
-    (void)LosePartitionLease(name, "the catalog refused the commit: " + s.ToString());
-  }
-  return s;
+Status CommitUnderJobLease(std::string_view name, const CommitFn& commit) {
+  return CommitFenced(
+      StillHoldingJobLease(name),
+      [name]() -> Result<MaybeFence> {
+        if (!this_round.per_partition || this_round.leases == nullptr) return MaybeFence();
+        std::optional<catalog::LeaseFence> fence = this_round.leases->Fence(name);
+        if (!fence) return LosePartitionLease(name, "this round never claimed it");
+        return fence;
+      },
+      [name](const std::string& why) { (void)LosePartitionLease(name, why); }, commit);
 }
 
 namespace {
@@ -236,31 +252,26 @@ Status StillHoldingJobLease() {
   return Status::FailedPrecondition(lost);
 }
 
-Status CommitUnderJobLease(const std::function<Status(const catalog::LeaseFence* fence)>& commit) {
-  RETURN_IF_ERROR(StillHoldingJobLease());
-  std::optional<catalog::LeaseFence> fence;
-  if (!this_round.job.empty() && !this_round.per_partition) {
-    std::shared_ptr<const LeasesGetter> get;
-    {
-      std::lock_guard<std::mutex> lock(GateMutex());
-      get = Leases();
-    }
-    PartitionLeases* leases = get != nullptr ? (*get)() : nullptr;
-    if (leases != nullptr) {
-      fence = leases->Fence(this_round.job);
-      if (!fence) {
+Status CommitUnderJobLease(const CommitFn& commit) {
+  return CommitFenced(
+      StillHoldingJobLease(),
+      []() -> Result<MaybeFence> {
+        if (this_round.job.empty() || this_round.per_partition) return MaybeFence();
+        std::shared_ptr<const LeasesGetter> get;
+        {
+          std::lock_guard<std::mutex> lock(GateMutex());
+          get = Leases();
+        }
+        PartitionLeases* leases = get != nullptr ? (*get)() : nullptr;
+        if (leases == nullptr) return MaybeFence();
+        std::optional<catalog::LeaseFence> fence = leases->Fence(this_round.job);
+        if (fence) return fence;
         LoseJobLease("this node holds no claim of it");
         return Status::FailedPrecondition("the " + this_round.job +
                                           " round holds no claim of its lease: abandoned before "
                                           "its commit");
-      }
-    }
-  }
-  Status s = commit(fence ? &*fence : nullptr);
-  if (fence && catalog::IsLeaseFenceRefusal(s)) {
-    LoseJobLease("the catalog refused the commit: " + s.ToString());
-  }
-  return s;
+      },
+      LoseJobLease, commit);
 }
 
 }  // namespace sawmill::storage

@@ -220,6 +220,10 @@ TEST_F(RetentionTest, AYearOfTimeTravel) {
 
 // One partition: a segment holds both services, and is kept whole for the longest retention.
 TEST_F(RetentionTest, MixedSegmentIsKeptForItsLongestRule) {
+  // A new store: a store's partition count is fixed at its first open.
+  retention_.reset();
+  engine_.reset();
+  std::filesystem::remove_all(dir_);
   options_.partitions = 1;
   RetentionConfig config;
   config.defaults.retention_ns = 30 * kDay;

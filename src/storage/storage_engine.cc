@@ -114,6 +114,7 @@ Status StorageEngine::Init() {
     ASSIGN_OR_RETURN(catalog_, catalog::OpenCatalog(catalog_path));
   }
   if (options_.wrap_catalog) catalog_ = options_.wrap_catalog(std::move(catalog_));
+  RETURN_IF_ERROR(SettlePartitions(catalog_path));
 
   // Reconciliation: the segment objects say who they are; the catalog is made to agree with
   // them, and nothing that verifies is deleted unless proven superseded (catalog/reconcile.h).
@@ -208,6 +209,28 @@ Status StorageEngine::Init() {
   flusher_->TrimWal();
   if (!options_.node_id.empty()) RETURN_IF_ERROR(InitSegmentView());
   return Status::OK();
+}
+
+Status StorageEngine::SettlePartitions(const std::string& catalog_path) {
+  // Before anything is replayed or written: a record's memtable, the segment it is flushed to,
+  // WAL replay's skip of records already in segments (also of WAL objects taken over from
+  // another node) and a search's pruning by partition all compute PartitionOf(service, host,
+  // partitions) and find the same partition only with the count the segments were filed by.
+  ASSIGN_OR_RETURN(uint64_t recorded, catalog_->SettleSetting("partitions", options_.partitions));
+  if (recorded == options_.partitions) return Status::OK();
+  const std::string where = catalog::IsPostgresUrl(catalog_path)
+                                ? catalog::RedactPostgresUrl(catalog_path)
+                                : catalog_path;
+  return Status::FailedPrecondition(
+      "storage: partitions = " + std::to_string(options_.partitions) +
+      " in this server's configuration, but the data under catalog " + where +
+      " is filed by partitions = " + std::to_string(recorded) +
+      " (recorded when it was first opened); with another count lines replayed from the WAL "
+      "would be stored twice and searches for a service and host would skip segments. Start "
+      "with partitions = " +
+      std::to_string(recorded) +
+      " (--partitions); the count of a store cannot be changed (docs/cluster.md \"One partition "
+      "count per store\")");
 }
 
 std::vector<catalog::ReconcileStore> StorageEngine::ReconcileStores() {

@@ -97,6 +97,9 @@ class StorageEngine final : public Engine {
   Status InitSegmentView();
   // A cluster node: Idempotency-Keys across nodes (shared_keys.h), on a connection of their own.
   Status InitSharedKeys(const std::string& catalog_path);
+  // Records the partition count in a catalog that has none and refuses a count other than the
+  // recorded one (FailedPrecondition naming both; catalog::Catalog::SettleSetting).
+  Status SettlePartitions(const std::string& catalog_path);
   // The stores reconciliation looks at (the data directory's and the cold one), and how it
   // reads segments from them.
   std::vector<catalog::ReconcileStore> ReconcileStores();
