@@ -72,6 +72,13 @@ void SelectBlockRows(const roaring::Roaring* rows, const segment::BlockInfo& inf
 struct IdEquality {
   uint32_t column = 0;  // the column's bit; 0: the filter has no such condition
   std::string value;
+  std::string Record::*member = nullptr;  // the record's field of that column
+
+  // Rows that NarrowById kept hold exactly "value" in the column: their records get it without
+  // the column being read (and decoded) a second time.
+  void Fill(std::vector<Record>* records) const {
+    for (Record& r : *records) r.*member = value;
+  }
 };
 
 IdEquality IdEqualityOf(const Node& filter) {
@@ -79,9 +86,9 @@ IdEquality IdEqualityOf(const Node& filter) {
     // An empty value matches no row (an empty id is an absent one): left to the evaluator.
     if (n.kind != NodeKind::kField || n.op != FieldOp::kEq || n.value.empty()) return {};
     switch (n.field) {
-      case FieldId::kTraceId: return {segment::kColTraceId, n.value};
-      case FieldId::kSpanId: return {segment::kColSpanId, n.value};
-      case FieldId::kUserId: return {segment::kColUserId, n.value};
+      case FieldId::kTraceId: return {segment::kColTraceId, n.value, &Record::trace_id};
+      case FieldId::kSpanId: return {segment::kColSpanId, n.value, &Record::span_id};
+      case FieldId::kUserId: return {segment::kColUserId, n.value, &Record::user_id};
       default: return {};
     }
   };
@@ -510,7 +517,7 @@ class Job {
         if (!NarrowById(h, reader, b, &id_rows, ws) || id_rows.empty()) continue;
       }
       segment::ReadStats rs;
-      Status st = by_id ? reader.ReadRows(b, first_mask, id_rows, &block_rows, &rs)
+      Status st = by_id ? reader.ReadRows(b, first_mask & ~id_eq_.column, id_rows, &block_rows, &rs)
                         : reader.ReadBlock(b, first_mask, &block_rows, &rs);
       Account(rs, ws);
       if (st.ok() && by_id && block_rows.size() != id_rows.size()) {
@@ -520,6 +527,7 @@ class Job {
         CorruptBlock(h, b, st, ws);
         continue;
       }
+      if (by_id && (first_mask & id_eq_.column) != 0) id_eq_.Fill(&block_rows);
       const segment::BlockInfo& bi = blocks[b];
       auto row_of = [&](uint32_t i) { return by_id ? id_rows[i] : i; };
       std::vector<uint32_t> hit_index;
@@ -925,13 +933,16 @@ class Job {
     for (const auto& k : keep) selected.push_back(k.second);  // ascending: "selected" was
     std::vector<Record> candidates;
     const uint32_t filter_mask = filter_mask_ & ~key_mask;
+    // The id column was read by NarrowById: its rows left hold the id.
+    const uint32_t known = id_eq_.column & filter_mask;
     segment::ReadStats rs2;
-    st = reader.ReadRows(b, filter_mask, selected, &candidates, &rs2);
+    st = reader.ReadRows(b, filter_mask & ~known, selected, &candidates, &rs2);
     Account(rs2, ws);
     if (!st.ok() || candidates.size() != selected.size()) {
       CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs between columns") : st, ws);
       return;
     }
+    if (known != 0) id_eq_.Fill(&candidates);
     set_keys(selected, &candidates);
     std::vector<uint32_t> hit_index;
     for (uint32_t i = 0; i < candidates.size(); ++i) {
