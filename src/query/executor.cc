@@ -1167,27 +1167,22 @@ class Job {
 
   // With an id equality in the filter (id_eq_), narrows "*selected" (block-relative rows of
   // block "b", ascending) to the rows whose id column holds the value, reading that column
-  // alone as values; the rows dropped count as scanned, from columns. True when there is no
-  // such equality or the column was read; false when it could not be (the block is reported
-  // corrupt, as a failed read of the block would be).
+  // alone and building no view of a row (SegmentReader::KeepRowsHolding: a hex id column is
+  // compared as the bytes the value spells); the rows dropped count as scanned, from columns.
+  // True when there is no such equality or the column was read; false when it could not be
+  // (the block is reported corrupt, as a failed read of the block would be).
   bool NarrowById(const storage::SegmentHandle& h, const segment::SegmentReader& reader, uint32_t b,
                   std::vector<uint32_t>* selected, WorkerState* ws) {
     if (id_eq_.column == 0 || selected->empty()) return true;
     segment::ReadStats rs;
-    Status st = reader.ReadColumnValues(b, id_eq_.column, &ws->columns, &rs);
+    const size_t before = selected->size();
+    Status st = reader.KeepRowsHolding(b, id_eq_.column, id_eq_.value, selected, &rs);
     Account(rs, ws);
-    if (!st.ok() || ws->columns.rows != reader.blocks()[b].rows) {
-      CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the block list") : st,
-                   ws);
+    if (!st.ok()) {
+      CorruptBlock(h, b, st, ws);
       return false;
     }
-    const std::vector<std::string_view>& ids = ws->columns.text[std::countr_zero(id_eq_.column)];
-    size_t kept = 0;
-    for (uint32_t r : *selected) {
-      if (ids[r] == id_eq_.value) (*selected)[kept++] = r;
-    }
-    const uint64_t dropped = selected->size() - kept;
-    selected->resize(kept);
+    const uint64_t dropped = before - selected->size();
     ws->stats.rows_scanned += dropped;
     ws->stats.rows_from_columns += dropped;
     return true;
