@@ -229,9 +229,11 @@ Result<AuditRow> SqliteCatalog::AppendAuditChainedLocked(
   RETURN_IF_ERROR(CreateTablesLocked({Tables::kAudit}));
   // BEGIN IMMEDIATE takes the database's write lock: every other connection (another process
   // sharing the file) appends before or after this one, never in between the read and insert.
-  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
+  // Every audited request comes here: its statements are kept prepared (stmts_), all but the
+  // caller's two PRAGMAs, which take effect when prepared.
+  RETURN_IF_ERROR(ExecCached("BEGIN IMMEDIATE"));
   {
-    Stmt st(db_, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+    Stmt st(stmts_.get(), db_, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
     if (!st.ok()) return RollbackLocked(Error("prepare read of the audit chain's head"));
     int rc = st.Step();
     if (rc == SQLITE_ROW) {
@@ -240,7 +242,7 @@ Result<AuditRow> SqliteCatalog::AppendAuditChainedLocked(
     } else if (rc != SQLITE_DONE) {
       return RollbackLocked(Error("read the audit chain's head"));
     } else {
-      Stmt anchor(db_, "SELECT seq, hash FROM audit_anchor WHERE id = 1");
+      Stmt anchor(stmts_.get(), db_, "SELECT seq, hash FROM audit_anchor WHERE id = 1");
       if (!anchor.ok()) return RollbackLocked(Error("prepare audit anchor"));
       rc = anchor.Step();
       if (rc == SQLITE_ROW) {
@@ -256,8 +258,9 @@ Result<AuditRow> SqliteCatalog::AppendAuditChainedLocked(
   }
   row.seq = std::max(row.seq, min_seq);
   row.hash = hash(row);
-  Stmt st(db_, std::string("INSERT INTO audit_log (") + kAuditColumns +
-                   ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
+  Stmt st(stmts_.get(), db_,
+          std::string("INSERT INTO audit_log (") + kAuditColumns +
+              ") VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
   if (!st.ok()) return RollbackLocked(Error("prepare audit insert"));
   BindAudit(st, row);
   if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("insert audit entry"));

@@ -246,8 +246,12 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
   return std::unique_ptr<Catalog>(std::move(catalog));
 }
 
+SqliteCatalog::SqliteCatalog(sqlite3* db, std::string path, bool shared)
+    : db_(db), stmts_(std::make_unique<StmtCache>()), path_(std::move(path)), shared_(shared) {}
+
 SqliteCatalog::~SqliteCatalog() {
   MutexLock l(&mu_);
+  stmts_->Finalize();  // sqlite3_close refuses a connection with statements left
   sqlite3_close(db_);
 }
 
@@ -264,6 +268,12 @@ Status SqliteCatalog::Exec(const char* sql) const {
     sqlite3_free(err);
     return SqliteStatus(rc, "catalog " + path_ + ": " + msg);
   }
+  return Status::OK();
+}
+
+Status SqliteCatalog::ExecCached(const char* sql) const {
+  Stmt st(stmts_.get(), db_, sql);
+  if (!st.ok() || st.Step() != SQLITE_DONE) return Error(sql);
   return Status::OK();
 }
 
@@ -364,7 +374,7 @@ Status SqliteCatalog::CommitLocked(Sync sync) {
       return RollbackLocked(std::move(s));
     }
   }
-  Status s = Exec("COMMIT");
+  Status s = ExecCached("COMMIT");
   if (!s.ok()) {
     return RollbackLocked(std::move(s));
   }

@@ -28,6 +28,8 @@ struct sqlite3;
 
 namespace sawmill::catalog {
 
+class StmtCache;  // sqlite_stmt.h
+
 struct SqliteCatalogOptions {
   // false: exclusive locking mode (one connection; the server's setting). true: normal locking,
   // so that other connections and processes can open the same file (SQLite adds a -shm file).
@@ -183,12 +185,14 @@ class SqliteCatalog final : public Catalog {
  private:
   friend Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
                                                             const SqliteCatalogOptions& options);
-  SqliteCatalog(sqlite3* db, std::string path, bool shared)
-      : db_(db), path_(std::move(path)), shared_(shared) {}
+  SqliteCatalog(sqlite3* db, std::string path, bool shared);
   // The connection's last error as a Status (Unavailable when busy, DataLoss when the file is
   // damaged, IOError otherwise), prefixed with the catalog's path and "what".
   Status Error(std::string_view what) const REQUIRES(mu_);
   Status Exec(const char* sql) const REQUIRES(mu_);
+  // Exec of one statement kept prepared in stmts_ (BEGIN IMMEDIATE, COMMIT: every audited
+  // request's append runs them).
+  Status ExecCached(const char* sql) const REQUIRES(mu_);
   Status MigrateLocked() REQUIRES(mu_);
   Status CheckNotSweptLocked(const SegmentRow& row) REQUIRES(mu_);
   Status InsertLocked(const SegmentRow& row) REQUIRES(mu_);  // in a transaction
@@ -260,6 +264,8 @@ class SqliteCatalog final : public Catalog {
 
   mutable Mutex mu_;
   sqlite3* db_ GUARDED_BY(mu_);
+  // Statements kept prepared (sqlite_stmt.h); finalised before db_ is closed.
+  const std::unique_ptr<StmtCache> stmts_ GUARDED_BY(mu_);
   const std::string path_;
   const bool shared_;
   std::function<Status()> commit_hook_ GUARDED_BY(mu_);

@@ -72,6 +72,13 @@ void SelectBlockRows(const roaring::Roaring* rows, const segment::BlockInfo& inf
 struct IdEquality {
   uint32_t column = 0;  // the column's bit; 0: the filter has no such condition
   std::string value;
+  std::string Record::*member = nullptr;  // the record's field of that column
+
+  // Rows that NarrowById kept hold exactly "value" in the column: their records get it without
+  // the column being read (and decoded) a second time.
+  void Fill(std::vector<Record>* records) const {
+    for (Record& r : *records) r.*member = value;
+  }
 };
 
 IdEquality IdEqualityOf(const Node& filter) {
@@ -79,9 +86,9 @@ IdEquality IdEqualityOf(const Node& filter) {
     // An empty value matches no row (an empty id is an absent one): left to the evaluator.
     if (n.kind != NodeKind::kField || n.op != FieldOp::kEq || n.value.empty()) return {};
     switch (n.field) {
-      case FieldId::kTraceId: return {segment::kColTraceId, n.value};
-      case FieldId::kSpanId: return {segment::kColSpanId, n.value};
-      case FieldId::kUserId: return {segment::kColUserId, n.value};
+      case FieldId::kTraceId: return {segment::kColTraceId, n.value, &Record::trace_id};
+      case FieldId::kSpanId: return {segment::kColSpanId, n.value, &Record::span_id};
+      case FieldId::kUserId: return {segment::kColUserId, n.value, &Record::user_id};
       default: return {};
     }
   };
@@ -510,7 +517,7 @@ class Job {
         if (!NarrowById(h, reader, b, &id_rows, ws) || id_rows.empty()) continue;
       }
       segment::ReadStats rs;
-      Status st = by_id ? reader.ReadRows(b, first_mask, id_rows, &block_rows, &rs)
+      Status st = by_id ? reader.ReadRows(b, first_mask & ~id_eq_.column, id_rows, &block_rows, &rs)
                         : reader.ReadBlock(b, first_mask, &block_rows, &rs);
       Account(rs, ws);
       if (st.ok() && by_id && block_rows.size() != id_rows.size()) {
@@ -520,6 +527,7 @@ class Job {
         CorruptBlock(h, b, st, ws);
         continue;
       }
+      if (by_id && (first_mask & id_eq_.column) != 0) id_eq_.Fill(&block_rows);
       const segment::BlockInfo& bi = blocks[b];
       auto row_of = [&](uint32_t i) { return by_id ? id_rows[i] : i; };
       std::vector<uint32_t> hit_index;
@@ -925,13 +933,16 @@ class Job {
     for (const auto& k : keep) selected.push_back(k.second);  // ascending: "selected" was
     std::vector<Record> candidates;
     const uint32_t filter_mask = filter_mask_ & ~key_mask;
+    // The id column was read by NarrowById: its rows left hold the id.
+    const uint32_t known = id_eq_.column & filter_mask;
     segment::ReadStats rs2;
-    st = reader.ReadRows(b, filter_mask, selected, &candidates, &rs2);
+    st = reader.ReadRows(b, filter_mask & ~known, selected, &candidates, &rs2);
     Account(rs2, ws);
     if (!st.ok() || candidates.size() != selected.size()) {
       CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs between columns") : st, ws);
       return;
     }
+    if (known != 0) id_eq_.Fill(&candidates);
     set_keys(selected, &candidates);
     std::vector<uint32_t> hit_index;
     for (uint32_t i = 0; i < candidates.size(); ++i) {
@@ -1156,27 +1167,22 @@ class Job {
 
   // With an id equality in the filter (id_eq_), narrows "*selected" (block-relative rows of
   // block "b", ascending) to the rows whose id column holds the value, reading that column
-  // alone as values; the rows dropped count as scanned, from columns. True when there is no
-  // such equality or the column was read; false when it could not be (the block is reported
-  // corrupt, as a failed read of the block would be).
+  // alone and building no view of a row (SegmentReader::KeepRowsHolding: a hex id column is
+  // compared as the bytes the value spells); the rows dropped count as scanned, from columns.
+  // True when there is no such equality or the column was read; false when it could not be
+  // (the block is reported corrupt, as a failed read of the block would be).
   bool NarrowById(const storage::SegmentHandle& h, const segment::SegmentReader& reader, uint32_t b,
                   std::vector<uint32_t>* selected, WorkerState* ws) {
     if (id_eq_.column == 0 || selected->empty()) return true;
     segment::ReadStats rs;
-    Status st = reader.ReadColumnValues(b, id_eq_.column, &ws->columns, &rs);
+    const size_t before = selected->size();
+    Status st = reader.KeepRowsHolding(b, id_eq_.column, id_eq_.value, selected, &rs);
     Account(rs, ws);
-    if (!st.ok() || ws->columns.rows != reader.blocks()[b].rows) {
-      CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the block list") : st,
-                   ws);
+    if (!st.ok()) {
+      CorruptBlock(h, b, st, ws);
       return false;
     }
-    const std::vector<std::string_view>& ids = ws->columns.text[std::countr_zero(id_eq_.column)];
-    size_t kept = 0;
-    for (uint32_t r : *selected) {
-      if (ids[r] == id_eq_.value) (*selected)[kept++] = r;
-    }
-    const uint64_t dropped = selected->size() - kept;
-    selected->resize(kept);
+    const uint64_t dropped = before - selected->size();
     ws->stats.rows_scanned += dropped;
     ws->stats.rows_from_columns += dropped;
     return true;

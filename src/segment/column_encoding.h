@@ -184,6 +184,13 @@ Status DecodeIsoPrefixRows(std::string_view prefix, uint64_t raw_size, size_t ma
                            const std::vector<uint32_t>& rows, std::vector<std::string_view>* views,
                            std::string* arena);
 bool EncodeHex(const std::string_view* values, size_t count, std::string* out);
+// An id lookup on a column block of "count" values (SegmentReader::KeepRowsHolding): when the
+// block is kHex, keeps in "*rows" (ascending, each below "count") the rows whose value is
+// "value", comparing the stored bytes with the bytes "value" spells (no row is rendered), and
+// returns true; returns false, changing nothing, for any other encoding. Errors: DataLoss for a
+// malformed kHex block.
+Result<bool> KeepHexRowsHolding(std::string_view block, size_t count, std::string_view value,
+                                std::vector<uint32_t>* rows);
 
 // Used by the decoders of each encoding; "body" follows the encoding byte and count.
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,

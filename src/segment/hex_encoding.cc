@@ -7,6 +7,7 @@
 // Decoding renders each value back as lower-case hex: the text is given back byte for byte.
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 #include "common/coding.h"
 #include "segment/column_encoding.h"
@@ -78,6 +79,41 @@ bool EncodeHex(const std::string_view* values, size_t count, std::string* out) {
       *p++ = static_cast<unsigned char>(kHexValues[v[i]] << 4 | kHexValues[v[i + 1]]);
     }
   }
+  return true;
+}
+
+Result<bool> KeepHexRowsHolding(std::string_view block, size_t count, std::string_view value,
+                                std::vector<uint32_t>* rows) {
+  if (block.empty() || static_cast<Encoding>(block[0]) != Encoding::kHex) return false;
+  std::string_view body = block.substr(1);
+  uint64_t n, width;
+  if (!GetVarint64(&body, &n) || n != count) {
+    return Status::DataLoss("hex column: holds a count other than " + std::to_string(count));
+  }
+  if (!GetVarint64(&body, &width) || width == 0 || width > kMaxHexBytes) {
+    return Status::DataLoss("hex column: bad value width");
+  }
+  if (body.size() / width != count || body.size() % width != 0) {
+    return Status::DataLoss("hex column: " + std::to_string(body.size()) + " bytes for " +
+                            std::to_string(count) + " values of " + std::to_string(width));
+  }
+  // Every row renders as 2 x width lower-case hex digits: any other value is in no row.
+  std::array<unsigned char, kMaxHexBytes> want;
+  bool spelled = value.size() == 2 * width;
+  for (size_t i = 0; spelled && i < width; ++i) {
+    const uint8_t hi = kHexValues[static_cast<unsigned char>(value[2 * i])];
+    const uint8_t lo = kHexValues[static_cast<unsigned char>(value[2 * i + 1])];
+    spelled = ((hi | lo) & kNotHex) == 0;
+    want[i] = static_cast<unsigned char>(hi << 4 | lo);
+  }
+  size_t kept = 0;
+  for (uint32_t r : *rows) {
+    if (r >= count) return Status::DataLoss("hex column: holds no row " + std::to_string(r));
+    if (spelled && std::memcmp(body.data() + r * width, want.data(), width) == 0) {
+      (*rows)[kept++] = r;
+    }
+  }
+  rows->resize(kept);
   return true;
 }
 

@@ -323,6 +323,15 @@ class SegmentReader {
   // InvalidArgument for kColFields.
   virtual Status ReadColumnValues(uint32_t block, uint32_t column_mask, BlockColumns* out,
                                   ReadStats* stats) const;
+  // Keeps in "*rows" (block-relative, strictly ascending, each below the block's row count) the
+  // rows of "block" whose built-in text column "column_bit" (one ColumnBit) holds exactly
+  // "value": the first step of an id lookup (query/executor.cc NarrowById), which needs no view
+  // of a row. The file reader compares a hex id column's stored bytes with the bytes "value"
+  // spells instead of rendering every row's hex; the default (and any other encoding) decodes
+  // the column as ReadColumnValues does. Errors: as ReadColumnValues; InvalidArgument when
+  // "column_bit" is not one built-in text column or "rows" is out of order or past the block.
+  virtual Status KeepRowsHolding(uint32_t block, uint32_t column_bit, std::string_view value,
+                                 std::vector<uint32_t>* rows, ReadStats* stats) const;
 };
 
 }  // namespace sawmill::segment

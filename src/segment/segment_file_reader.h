@@ -42,6 +42,8 @@ class SegmentFileReader final : public SegmentReader {
                   std::vector<Record>* out, ReadStats* stats) const override;
   Status ReadColumnValues(uint32_t block, uint32_t column_mask, BlockColumns* out,
                           ReadStats* stats) const override;
+  Status KeepRowsHolding(uint32_t block, uint32_t column_bit, std::string_view value,
+                         std::vector<uint32_t>* rows, ReadStats* stats) const override;
 
   const Footer& footer() const { return footer_; }
   // Where the segment is, as errors name it: the file path, or the store's location of the name.

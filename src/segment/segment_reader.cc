@@ -827,6 +827,141 @@ Status SegmentReader::ReadColumnValues(uint32_t block, uint32_t column_mask, Blo
   return Status::OK();
 }
 
+namespace {
+
+// The built-in text column whose bit is "column_bit", or nullptr.
+const BuiltinField* TextFieldOfBit(uint32_t column_bit) {
+  for (const BuiltinField& field : kBuiltinFields) {
+    if (field.column_bit == column_bit && field.type == FieldType::kString) return &field;
+  }
+  return nullptr;
+}
+
+// KeepRowsHolding's argument checks: the field of "column_bit", rows ascending below "count".
+Status CheckKeepRows(uint32_t column_bit, uint32_t count, const std::vector<uint32_t>& rows,
+                     const BuiltinField** field) {
+  *field = TextFieldOfBit(column_bit);
+  if (*field == nullptr) {
+    return Status::InvalidArgument("KeepRowsHolding: column bit " + std::to_string(column_bit) +
+                                   " is not one built-in text column");
+  }
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= count || (i > 0 && rows[i] <= rows[i - 1])) {
+      return Status::InvalidArgument("KeepRowsHolding: row " + std::to_string(rows[i]) +
+                                     " at position " + std::to_string(i) + " is past the block (" +
+                                     std::to_string(count) + " rows) or out of order");
+    }
+  }
+  return Status::OK();
+}
+
+// Keeps the rows of "*rows" whose view in "values" is "value".
+void KeepEqual(const std::vector<std::string_view>& values, std::string_view value,
+               std::vector<uint32_t>* rows) {
+  size_t kept = 0;
+  for (uint32_t r : *rows) {
+    if (values[r] == value) (*rows)[kept++] = r;
+  }
+  rows->resize(kept);
+}
+
+}  // namespace
+
+Status SegmentReader::KeepRowsHolding(uint32_t block, uint32_t column_bit, std::string_view value,
+                                      std::vector<uint32_t>* rows, ReadStats* stats) const {
+  if (rows->empty()) return Status::OK();
+  if (block >= blocks().size()) {
+    return Status::InvalidArgument("segment has no block " + std::to_string(block));
+  }
+  const BuiltinField* field;
+  RETURN_IF_ERROR(CheckKeepRows(column_bit, blocks()[block].rows, *rows, &field));
+  BlockColumns columns;
+  RETURN_IF_ERROR(ReadColumnValues(block, column_bit, &columns, stats));
+  const std::vector<std::string_view>& values = columns.text[std::countr_zero(column_bit)];
+  if (values.size() != blocks()[block].rows) {
+    return Status::DataLoss("column '" + std::string(field->name) + "' block " +
+                            std::to_string(block) + " holds " + std::to_string(values.size()) +
+                            " values");
+  }
+  KeepEqual(values, value, rows);
+  return Status::OK();
+}
+
+Status SegmentFileReader::KeepRowsHolding(uint32_t block, uint32_t column_bit,
+                                          std::string_view value, std::vector<uint32_t>* rows,
+                                          ReadStats* stats) const {
+  if (rows->empty()) return Status::OK();
+  if (block >= footer_.blocks.size()) {
+    return Status::InvalidArgument("segment " + path_ + " has no block " + std::to_string(block));
+  }
+  const uint32_t count = footer_.blocks[block].rows;
+  const BuiltinField* field;
+  RETURN_IF_ERROR(CheckKeepRows(column_bit, count, *rows, &field));
+  const size_t col = static_cast<size_t>(field->column);
+  const BlockRef& ref = footer_.columns[col].blocks[block];
+  // A missing block is reported as ReadColumnValues reports it; a version-4 message may be
+  // rendered from a JSON shape (ReadBlock renders it).
+  if (!ref.present() || (column_bit == kColMessage && version_ >= 4)) {
+    return SegmentReader::KeepRowsHolding(block, column_bit, value, rows, stats);
+  }
+  const std::string name =
+      "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
+  TextBuffer& buf = ThreadScratch(kColumnsScratch);
+  FrameCache frames;
+  // A split block (version 9) is its sub-blocks' column blocks back to back.
+  RETURN_IF_ERROR(ReadPhysical(ref, name, &buf.raw, stats, &frames));
+  struct Piece {
+    uint64_t raw_size;
+    uint32_t first_row, rows;
+  };
+  std::vector<Piece> pieces;
+  if (ref.is_split()) {
+    for (const SubBlock& sub : footer_.splits[ref.split]) {
+      pieces.push_back({sub.raw_size, sub.first_row, sub.rows});
+    }
+  } else {
+    pieces.push_back({buf.raw.size(), 0, count});
+  }
+  std::string_view raw = buf.raw;
+  std::vector<uint32_t> kept, in_piece;
+  std::vector<std::string_view> views;
+  size_t next = 0;  // the next entry of *rows
+  for (size_t i = 0; i < pieces.size() && next < rows->size(); ++i) {
+    const Piece& p = pieces[i];
+    auto loss = [&](const Status& s) {
+      return Status::DataLoss("segment " + path_ + ": " + name +
+                              (pieces.size() > 1 ? ", sub-block " + std::to_string(i + 1) : "") +
+                              " at offset " + std::to_string(ref.offset) + ": " + s.message());
+    };
+    if (p.raw_size > raw.size()) return loss(Status::DataLoss("sub-blocks end early"));
+    const std::string_view piece = raw.substr(0, p.raw_size);
+    raw.remove_prefix(p.raw_size);
+    in_piece.clear();
+    for (; next < rows->size() && (*rows)[next] < p.first_row + p.rows; ++next) {
+      in_piece.push_back((*rows)[next] - p.first_row);
+    }
+    if (in_piece.empty()) continue;
+    Result<bool> hex = KeepHexRowsHolding(piece, p.rows, value, &in_piece);
+    if (!hex.ok()) return loss(hex.status());
+    if (!*hex) {
+      views.clear();
+      Status s = DecodeStringColumn(piece, p.rows, &views, &buf.arena);
+      if (s.ok() && views.size() != p.rows) {
+        s = Status::DataLoss("holds " + std::to_string(views.size()) + " values");
+      }
+      if (!s.ok()) return loss(s);
+      KeepEqual(views, value, &in_piece);
+    }
+    for (uint32_t r : in_piece) kept.push_back(r + p.first_row);
+  }
+  if (next < rows->size()) {
+    return Status::DataLoss("segment " + path_ + ": " + name + ": its sub-blocks hold no row " +
+                            std::to_string((*rows)[next]));
+  }
+  *rows = std::move(kept);
+  return Status::OK();
+}
+
 // A kind's data in this segment, where its layout keeps it (index/index_kind.h IndexLayout).
 class SegmentFileReader::KindSource final : public index::IndexSource {
  public:

@@ -1018,6 +1018,102 @@ TEST(Segment, Version7StoresScaledTimesAndHexIdsInBothTiers) {
   }
 }
 
+// An id lookup's first step (KeepRowsHolding) keeps exactly the rows whose column holds the
+// value, as reading the column and comparing each row does: hex ids compared as bytes (whole
+// and split in sub-blocks, both tiers), ids that are not all hex of one length (other
+// encodings), a format without kHex; values present in many rows, in one, absent, in upper
+// case, of another length, empty; every row or a few of them as candidates.
+TEST(Segment, KeepRowsHoldingKeepsTheRowsHoldingTheValueLikeReadingTheColumn) {
+  std::mt19937_64 rng(19);
+  auto hex = [&](size_t chars) {
+    std::string id;
+    for (size_t k = 0; k < chars; ++k) id.push_back("0123456789abcdef"[rng() % 16]);
+    return id;
+  };
+  const std::string shared = hex(32);
+  const std::string once = hex(32);
+  for (const bool all_hex : {true, false}) {
+    SCOPED_TRACE(all_hex ? "hex ids" : "mixed ids");
+    std::vector<Record> records;
+    for (uint64_t i = 0; i < 3000; ++i) {
+      Record r = MakeRecord(i, "svc" + std::to_string(i % 3), "h" + std::to_string(i % 5),
+                            "request " + std::to_string(rng() % 100000) + " done");
+      r.trace_id = i % 7 == 0 ? shared : i == 1234 ? once : hex(32);
+      if (!all_hex && i % 11 == 0 && i % 7 != 0 && i != 1234) r.trace_id = "T" + hex(31);
+      r.user_id = "u" + std::to_string(rng() % 40);
+      records.push_back(std::move(r));
+    }
+    FaultInjectionEnv env;
+    for (const bool warm : {false, true}) {
+      for (const uint32_t version : {kFormatVersion, 6u}) {
+        for (const size_t subblock : {size_t{0}, size_t{2048}}) {
+          SCOPED_TRACE(std::string(warm ? "warm" : "hot") + " version " + std::to_string(version) +
+                       " sub-blocks " + std::to_string(subblock));
+          WriterOptions options = warm ? WarmWriterOptions() : WriterOptions();
+          options.format_version = version;
+          options.block_rows = options.time_slice_rows = 1000;
+          options.subblock_bytes = subblock;
+          options.subblock_always = subblock != 0;
+          ASSERT_TRUE(WriteSegment(&env, "/ids.seg", TestInfo(), records, options, nullptr).ok());
+          auto reader = SegmentFileReader::OpenFile(&env, "/ids.seg");
+          ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+          if (all_hex && version == kFormatVersion) {
+            std::string raw;
+            const BlockRef& ref =
+                (*reader)->footer().columns[static_cast<size_t>(ColumnId::kTraceId)].blocks[0];
+            ASSERT_TRUE((*reader)->ReadPhysical(ref, "trace_id", &raw, nullptr).ok());
+            EXPECT_EQ(static_cast<Encoding>(raw[0]), Encoding::kHex);  // the bytes are compared
+            if (!warm) {
+              EXPECT_EQ(ref.is_split(), subblock != 0);  // the warm tier never splits hex
+            }
+          }
+          std::string upper = shared;
+          std::transform(upper.begin(), upper.end(), upper.begin(), ::toupper);
+          size_t found_shared = 0, found_once = 0;
+          for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b) {
+            std::vector<Record> block;
+            ASSERT_TRUE((*reader)->ReadBlock(b, kColAll, &block, nullptr).ok());
+            for (const std::string& value : {shared, once, hex(32), upper, shared.substr(0, 30),
+                                             std::string(), std::string("u7")}) {
+              for (const uint32_t bit : {kColTraceId, kColUserId}) {
+                for (int trial = 0; trial < 3; ++trial) {
+                  std::vector<uint32_t> rows;
+                  for (uint32_t r = 0; r < block.size(); ++r) {
+                    if (trial == 0 || rng() % (trial == 1 ? 3 : 50) == 0) rows.push_back(r);
+                  }
+                  std::vector<uint32_t> want;
+                  for (uint32_t r : rows) {
+                    const std::string& v =
+                        bit == kColTraceId ? block[r].trace_id : block[r].user_id;
+                    if (v == value) want.push_back(r);
+                  }
+                  std::vector<uint32_t> got = rows;
+                  Status st = (*reader)->KeepRowsHolding(b, bit, value, &got, nullptr);
+                  ASSERT_TRUE(st.ok()) << st.ToString();
+                  ASSERT_EQ(got, want) << "block " << b << " value '" << value << "' bit " << bit;
+                  if (trial == 0 && bit == kColTraceId) {
+                    found_shared += value == shared ? got.size() : 0;
+                    found_once += value == once ? got.size() : 0;
+                  }
+                }
+              }
+            }
+          }
+          EXPECT_EQ(found_shared, 3000u / 7 + 1);
+          EXPECT_EQ(found_once, 1u);
+          std::vector<uint32_t> rows = {5, 3};
+          EXPECT_TRUE((*reader)
+                          ->KeepRowsHolding(0, kColTraceId, shared, &rows, nullptr)
+                          .IsInvalidArgument());
+          rows = {1};
+          EXPECT_TRUE(
+              (*reader)->KeepRowsHolding(0, kColTs, "1", &rows, nullptr).IsInvalidArgument());
+        }
+      }
+    }
+  }
+}
+
 TEST(Segment, BloomsNeverGiveAFalseNegativeOnRealData) {
   FaultInjectionEnv env;
   for (const std::string& rel :
