@@ -191,23 +191,39 @@ bool BloomView::IdFilterMayContain(uint64_t hash) const {
   const uint64_t v = IdValue(hash, keys_ << low_bits_);
   const uint64_t high = v >> low_bits_;
   const uint64_t low = v & ((uint64_t{1} << low_bits_) - 1);
-  // Scan "highs" from the start of high's bucket: a 1 is the next key (of the current high
-  // value), a 0 moves to the next high value. Every index is checked against the sections, so a
-  // damaged filter gives a wrong answer at worst, never a read out of bounds.
+  // Pass (high - bucket start) zeros of "highs" from the start of high's bucket, counting the
+  // ones (keys) on the way, a few bytes at a time; then compare the lows of the run of ones
+  // that follows (the keys whose high part is high's). Every index is checked against the
+  // sections, so a damaged filter gives a wrong answer at worst, never a read out of bounds.
   const uint64_t bucket = high / kIdBucket;
   uint64_t key =
       bucket == 0 ? 0 : GetBits(directory_, (bucket - 1) * directory_width_, directory_width_);
-  uint64_t at = bucket * kIdBucket;  // the high value of the bits being read
-  uint64_t bit = at + key;
+  uint64_t bit = bucket * kIdBucket + key;
+  uint64_t zeros = high - bucket * kIdBucket;  // still to pass
   const uint64_t high_bits = highs_.size() * 8;
-  while (key < keys_ && bit < high_bits) {
-    if (((static_cast<unsigned char>(highs_[bit >> 3]) >> (bit & 7)) & 1) == 0) {
-      if (++at > high) return false;
-    } else {
-      if (at == high && GetBits(lows_, key * low_bits_, low_bits_) == low) return true;
-      ++key;
+  while (zeros > 0) {
+    if (bit >= high_bits || key > keys_) return false;
+    constexpr int width = 57;  // GetBits' most
+    const uint64_t ones = GetBits(highs_, bit, width);
+    const uint64_t clear = ~ones & ((uint64_t{1} << width) - 1);
+    const auto count = static_cast<uint64_t>(__builtin_popcountll(clear));
+    if (count < zeros) {
+      zeros -= count;
+      key += width - count;
+      bit += width;
+      continue;
     }
-    ++bit;
+    // The zeros-th clear bit of this word: drop the ones before it.
+    uint64_t rest = clear;
+    for (uint64_t z = 1; z < zeros; ++z) rest &= rest - 1;
+    const int at = __builtin_ctzll(rest);
+    key += static_cast<uint64_t>(at) + 1 - zeros;  // the ones below it
+    bit += static_cast<uint64_t>(at) + 1;
+    zeros = 0;
+  }
+  for (; bit < high_bits && key < keys_; ++bit, ++key) {
+    if (((static_cast<unsigned char>(highs_[bit >> 3]) >> (bit & 7)) & 1) == 0) return false;
+    if (GetBits(lows_, key * low_bits_, low_bits_) == low) return true;
   }
   return false;
 }
