@@ -286,6 +286,9 @@ Status DecodeStringRows(std::string_view block, size_t count, const std::vector<
   if (enc == Encoding::kIsoPrefix) {
     return DecodeIsoPrefixRows(block, block.size(), count, rows, out, arena);
   }
+  if (enc == Encoding::kPrefixedNumber) {
+    return DecodePrefixedNumberRows(body, count, rows, out, arena);
+  }
   std::vector<std::string_view> all;
   RETURN_IF_ERROR(DecodeStringColumn(block, count, &all, arena));
   if (all.size() != count)

@@ -194,6 +194,16 @@ bool EncodePrefixedNumber(const std::string_view* values, size_t count,
 // limit on the distinct values; false when "count" is 0 or above 2^32 - 1.
 bool EncodeIntDictPlanes(const int64_t* values, size_t count, std::vector<int64_t>* scratch,
                          std::string* out);
+// Appends the values of the rows "rows" (each below "count") of the complete int block
+// "block" of "count" values to "*out": of an int-dict block with ids in planes only those
+// rows' ids are read, of any other the block is decoded whole. Errors: DataLoss.
+Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
+                     std::vector<int64_t>* out);
+// ReadRows of a kPrefixedNumber block ("body" after its encoding byte and count): only the
+// listed rows are rendered.
+Status DecodePrefixedNumberRows(std::string_view body, size_t count,
+                                const std::vector<uint32_t>& rows,
+                                std::vector<std::string_view>* out, std::string* arena);
 // The bytes zstd at "level" makes of "data": how encodings are compared (the block is
 // compressed for real later, by the codec its column gets).
 size_t ZstdBytes(std::string_view data, int level);

@@ -31,7 +31,7 @@ constexpr size_t kMaxDistinctFraction = 4;
 
 // Ids mode 2: width(u8) and the ids' bytes in planes; "body" must hold exactly those.
 Status DecodeIdPlanes(std::string_view body, size_t count, const std::vector<int64_t>& values,
-                      std::vector<int64_t>* out) {
+                      const std::vector<uint32_t>* rows, std::vector<int64_t>* out) {
   if (body.empty()) return Status::DataLoss("int-dict column: id width missing");
   const size_t width = static_cast<uint8_t>(body[0]);
   body.remove_prefix(1);
@@ -45,8 +45,14 @@ Status DecodeIdPlanes(std::string_view body, size_t count, const std::vector<int
   }
   const auto* planes = reinterpret_cast<const unsigned char*>(body.data());
   const size_t base = out->size();
-  out->resize(base + count);
-  for (size_t row = 0; row < count; ++row) {
+  const size_t n = rows == nullptr ? count : rows->size();
+  out->resize(base + n);
+  for (size_t i = 0; i < n; ++i) {
+    const size_t row = rows == nullptr ? i : (*rows)[i];
+    if (row >= count) {
+      out->resize(base);
+      return Status::DataLoss("int-dict column holds no row " + std::to_string(row));
+    }
     uint64_t id = 0;
     for (size_t k = 0; k < width; ++k) id |= uint64_t{planes[k * count + row]} << (8 * k);
     if (id >= values.size()) {
@@ -54,12 +60,14 @@ Status DecodeIdPlanes(std::string_view body, size_t count, const std::vector<int
       return Status::DataLoss("int-dict column: row " + std::to_string(row) + " has id " +
                               std::to_string(id) + " of " + std::to_string(values.size()));
     }
-    (*out)[base + row] = values[id];
+    (*out)[base + i] = values[id];
   }
   return Status::OK();
 }
 
-Status DecodeIntDict(std::string_view body, size_t count, std::vector<int64_t>* out) {
+// The ids of every row, or (ids mode 2 only: "rows" not null) of the listed rows.
+Status DecodeIntDictRows(std::string_view body, size_t count, const std::vector<uint32_t>* rows,
+                         std::vector<int64_t>* out) {
   uint64_t values_size;
   if (!GetVarint64(&body, &values_size) || values_size > body.size()) {
     return Status::DataLoss("int-dict column: bad values size");
@@ -81,7 +89,8 @@ Status DecodeIntDict(std::string_view body, size_t count, std::vector<int64_t>* 
   const uint8_t mode = static_cast<uint8_t>(body[0]);
   body.remove_prefix(1);
   if (mode > 2) return Status::DataLoss("int-dict column: ids mode " + std::to_string(mode));
-  if (mode == 2) return DecodeIdPlanes(body, count, values, out);
+  if (mode == 2) return DecodeIdPlanes(body, count, values, rows, out);
+  if (rows != nullptr) return Status::DataLoss("int-dict column: ids mode " + std::to_string(mode));
   const size_t base = out->size();
   out->resize(base + count);
   const char* p = body.data();
@@ -110,7 +119,42 @@ Status DecodeIntDict(std::string_view body, size_t count, std::vector<int64_t>* 
   return Status::OK();
 }
 
+Status DecodeIntDict(std::string_view body, size_t count, std::vector<int64_t>* out) {
+  return DecodeIntDictRows(body, count, nullptr, out);
+}
+
 }  // namespace
+
+Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
+                     std::vector<int64_t>* out) {
+  // An int-dict block of ids in planes: the listed rows' ids alone.
+  std::string_view body = block;
+  uint64_t n;
+  if (!body.empty() && static_cast<Encoding>(body[0]) == Encoding::kIntDict) {
+    body.remove_prefix(1);
+    if (!GetVarint64(&body, &n) || n != count) {
+      return Status::DataLoss("int column block does not hold " + std::to_string(count) +
+                              " values");
+    }
+    std::string_view probe = body;  // ids mode 2? (values_size, values, mode)
+    uint64_t values_size;
+    if (GetVarint64(&probe, &values_size) && values_size < probe.size() &&
+        static_cast<uint8_t>(probe[values_size]) == 2) {
+      return DecodeIntDictRows(body, count, &rows, out);
+    }
+  }
+  std::vector<int64_t> all;
+  RETURN_IF_ERROR(DecodeIntColumn(block, count, &all));
+  if (all.size() != count) {
+    return Status::DataLoss("int column block holds " + std::to_string(all.size()) + " of " +
+                            std::to_string(count) + " values");
+  }
+  for (uint32_t row : rows) {
+    if (row >= count) return Status::DataLoss("int column holds no row " + std::to_string(row));
+    out->push_back(all[row]);
+  }
+  return Status::OK();
+}
 
 bool EncodeIntDict(const int64_t* values, size_t count, bool id_steps,
                    std::vector<int64_t>* scratch, std::string* out) {

@@ -29,40 +29,20 @@ constexpr int64_t Pow10(size_t n) {
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-Status DecodePrefixedNumberBody(std::string_view body, size_t count,
-                                std::vector<std::string_view>* out, std::string* arena) {
-  std::string_view prefix;
-  if (!GetLengthPrefixed(&body, &prefix)) {
-    return Status::DataLoss("prefixed-number column: prefix missing");
-  }
-  if (body.empty()) return Status::DataLoss("prefixed-number column: width missing");
-  const size_t width = static_cast<uint8_t>(body[0]);
-  body.remove_prefix(1);
-  if (width == 0 || width > kMaxWidth) {
-    return Status::DataLoss("prefixed-number column: width " + std::to_string(width));
-  }
-  // Each value's text is prefix + width digits: refuse a block whose rendering would be
-  // larger than any column block can be before allocating it.
-  const uint64_t value_bytes = prefix.size() + width;
-  if (count > 0 && value_bytes > (uint64_t{2} << 30) / count) {
-    return Status::DataLoss("prefixed-number column: " + std::to_string(count) + " values of " +
-                            std::to_string(value_bytes) + " bytes");
-  }
-  std::vector<int64_t> numbers;
-  RETURN_IF_ERROR(DecodeIntColumn(body, count, &numbers));
-  if (numbers.size() != count) {
-    return Status::DataLoss("prefixed-number column holds " + std::to_string(numbers.size()) +
-                            " of " + std::to_string(count) + " numbers");
-  }
+// Renders prefix + each of "numbers" zero-padded to "width" digits into "*arena" and appends
+// a view of each to "*out".
+Status Render(std::string_view prefix, size_t width, const std::vector<int64_t>& numbers,
+              std::vector<std::string_view>* out, std::string* arena) {
+  const size_t value_bytes = prefix.size() + width;
   const int64_t limit = Pow10(width);
   arena->clear();
-  arena->resize(count * value_bytes);
+  arena->resize(numbers.size() * value_bytes);
   char* p = arena->data();
-  for (size_t row = 0; row < count; ++row) {
-    int64_t n = numbers[row];
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    int64_t n = numbers[i];
     if (n < 0 || n >= limit) {
       arena->clear();
-      return Status::DataLoss("prefixed-number column: row " + std::to_string(row) + " holds " +
+      return Status::DataLoss("prefixed-number column: value " + std::to_string(i) + " is " +
                               std::to_string(n) + ", not " + std::to_string(width) + " digits");
     }
     prefix.copy(p, prefix.size());
@@ -73,10 +53,46 @@ Status DecodePrefixedNumberBody(std::string_view body, size_t count,
     p += value_bytes;
   }
   // The arena is complete: the views may point into it now.
-  for (size_t row = 0; row < count; ++row) {
-    out->emplace_back(arena->data() + row * value_bytes, value_bytes);
+  for (size_t i = 0; i < numbers.size(); ++i) {
+    out->emplace_back(arena->data() + i * value_bytes, value_bytes);
   }
   return Status::OK();
+}
+
+// The prefix and width of a body; "*body" is left at its int block.
+Status ReadPrefixAndWidth(std::string_view* body, size_t count, std::string_view* prefix,
+                          size_t* width) {
+  if (!GetLengthPrefixed(body, prefix)) {
+    return Status::DataLoss("prefixed-number column: prefix missing");
+  }
+  if (body->empty()) return Status::DataLoss("prefixed-number column: width missing");
+  *width = static_cast<uint8_t>((*body)[0]);
+  body->remove_prefix(1);
+  if (*width == 0 || *width > kMaxWidth) {
+    return Status::DataLoss("prefixed-number column: width " + std::to_string(*width));
+  }
+  // Refuse a block whose rendering would be larger than any column block can be before
+  // allocating it.
+  const uint64_t value_bytes = prefix->size() + *width;
+  if (count > 0 && value_bytes > (uint64_t{2} << 30) / count) {
+    return Status::DataLoss("prefixed-number column: " + std::to_string(count) + " values of " +
+                            std::to_string(value_bytes) + " bytes");
+  }
+  return Status::OK();
+}
+
+Status DecodePrefixedNumberBody(std::string_view body, size_t count,
+                                std::vector<std::string_view>* out, std::string* arena) {
+  std::string_view prefix;
+  size_t width;
+  RETURN_IF_ERROR(ReadPrefixAndWidth(&body, count, &prefix, &width));
+  std::vector<int64_t> numbers;
+  RETURN_IF_ERROR(DecodeIntColumn(body, count, &numbers));
+  if (numbers.size() != count) {
+    return Status::DataLoss("prefixed-number column holds " + std::to_string(numbers.size()) +
+                            " of " + std::to_string(count) + " numbers");
+  }
+  return Render(prefix, width, numbers, out, arena);
 }
 
 }  // namespace
@@ -117,6 +133,18 @@ bool EncodePrefixedNumber(const std::string_view* values, size_t count,
     out->append(planes);
   }
   return true;
+}
+
+Status DecodePrefixedNumberRows(std::string_view body, size_t count,
+                                const std::vector<uint32_t>& rows,
+                                std::vector<std::string_view>* out, std::string* arena) {
+  std::string_view prefix;
+  size_t width;
+  RETURN_IF_ERROR(ReadPrefixAndWidth(&body, count, &prefix, &width));
+  std::vector<int64_t> numbers;
+  RETURN_IF_ERROR(DecodeIntRows(body, count, rows, &numbers));
+  out->clear();
+  return Render(prefix, width, numbers, out, arena);
 }
 
 extern const ColumnEncoding kPrefixedNumberEncoding;  // registered in column_encoding.cc
