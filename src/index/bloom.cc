@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "common/coding.h"
 #include "common/hash.h"
 
 namespace sawmill::index {
@@ -20,6 +21,32 @@ inline size_t BlockIndex(uint64_t hash, size_t num_blocks) {
 }
 
 inline uint32_t Bit(uint32_t key, int word) { return 1u << ((key * kSalt[word]) >> 27); }
+
+// Id filters: "width" (at most 57) bits at bit "bit" of "bytes" (least significant first), the
+// bytes past its end read as zeros.
+uint64_t GetBits(std::string_view bytes, uint64_t bit, int width) {
+  const uint64_t at = bit >> 3;
+  uint64_t word = 0;
+  if (at < bytes.size()) {
+    std::memcpy(&word, bytes.data() + at, std::min<size_t>(8, bytes.size() - at));
+  }
+  return (word >> (bit & 7)) & ((uint64_t{1} << width) - 1);
+}
+
+void PutBits(std::string* bytes, uint64_t bit, int width, uint64_t value) {
+  for (int i = 0; i < width; ++i, ++bit) {
+    if ((value >> i) & 1)
+      (*bytes)[bit >> 3] = static_cast<char>((*bytes)[bit >> 3] | (1 << (bit & 7)));
+  }
+}
+
+inline uint64_t IdValue(uint64_t hash, uint64_t range) {
+  return static_cast<uint64_t>((static_cast<unsigned __int128>(hash) * range) >> 64);
+}
+
+constexpr uint64_t kIdBucket = 64;  // high values per directory entry
+
+int BitWidth(uint64_t v) { return v == 0 ? 1 : 64 - __builtin_clzll(v); }
 
 }  // namespace
 
@@ -43,6 +70,34 @@ void WriteBloom(std::span<const uint64_t> hashes, std::string* out, double bits_
       std::memcpy(block + word * 4, &w, 4);
     }
   }
+}
+
+void WriteIdFilter(std::span<const uint64_t> hashes, std::string* out, int low_bits) {
+  out->push_back(static_cast<char>(kIdFilterVersion));
+  const uint64_t keys = hashes.size();
+  PutVarint64(out, keys);
+  out->push_back(static_cast<char>(low_bits));
+  if (keys == 0) return;
+  const uint64_t range = keys << low_bits;
+  const uint64_t buckets = (keys + kIdBucket - 1) / kIdBucket;
+  const int width = BitWidth(keys);
+  std::string directory(((buckets - 1) * width + 7) / 8, '\0');
+  std::string lows((keys * low_bits + 7) / 8, '\0');
+  std::string highs((2 * keys + 7) / 8, '\0');
+  uint64_t bucket = 1;  // the next directory entry to fill: keys below bucket * kIdBucket
+  for (uint64_t i = 0; i < keys; ++i) {
+    const uint64_t v = IdValue(hashes[i], range);
+    const uint64_t high = v >> low_bits;
+    for (; bucket < buckets && bucket * kIdBucket <= high; ++bucket) {
+      PutBits(&directory, (bucket - 1) * width, width, i);
+    }
+    PutBits(&lows, i * low_bits, low_bits, v);
+    PutBits(&highs, high + i, 1, 1);
+  }
+  for (; bucket < buckets; ++bucket) PutBits(&directory, (bucket - 1) * width, width, keys);
+  out->append(directory);
+  out->append(lows);
+  out->append(highs);
 }
 
 void SortUniqueHashes(std::vector<uint64_t>* hashes, std::vector<uint64_t>* scratch) {
@@ -96,6 +151,33 @@ void BloomBuilder::Finish(std::string* out, size_t* distinct_out) {
 }
 
 BloomView::BloomView(std::string_view serialized) {
+  if (!serialized.empty() && static_cast<uint8_t>(serialized[0]) == kIdFilterVersion) {
+    // An id filter: every section's size follows from keys and low_bits, and must be exact.
+    serialized.remove_prefix(1);
+    uint64_t keys;
+    if (!GetVarint64(&serialized, &keys) || serialized.empty() || keys > UINT32_MAX) return;
+    const int low_bits = static_cast<uint8_t>(serialized[0]);
+    serialized.remove_prefix(1);
+    if (low_bits < 1 || low_bits > 32) return;
+    id_filter_ = true;
+    keys_ = keys;
+    low_bits_ = low_bits;
+    if (keys == 0) {
+      valid_ = serialized.empty();
+      return;
+    }
+    const uint64_t buckets = (keys + kIdBucket - 1) / kIdBucket;
+    directory_width_ = BitWidth(keys);
+    const uint64_t directory_bytes = ((buckets - 1) * directory_width_ + 7) / 8;
+    const uint64_t low_bytes = (keys * low_bits + 7) / 8;
+    const uint64_t high_bytes = (2 * keys + 7) / 8;
+    if (serialized.size() != directory_bytes + low_bytes + high_bytes) return;
+    directory_ = serialized.substr(0, directory_bytes);
+    lows_ = serialized.substr(directory_bytes, low_bytes);
+    highs_ = serialized.substr(directory_bytes + low_bytes);
+    valid_ = true;
+    return;
+  }
   if (serialized.empty() || static_cast<uint8_t>(serialized[0]) != kBloomVersion) return;
   serialized.remove_prefix(1);
   if (serialized.size() % kBlockBytes != 0) return;
@@ -104,8 +186,51 @@ BloomView::BloomView(std::string_view serialized) {
   valid_ = true;
 }
 
+bool BloomView::IdFilterMayContain(uint64_t hash) const {
+  if (keys_ == 0) return false;
+  const uint64_t v = IdValue(hash, keys_ << low_bits_);
+  const uint64_t high = v >> low_bits_;
+  const uint64_t low = v & ((uint64_t{1} << low_bits_) - 1);
+  // Pass (high - bucket start) zeros of "highs" from the start of high's bucket, counting the
+  // ones (keys) on the way, a few bytes at a time; then compare the lows of the run of ones
+  // that follows (the keys whose high part is high's). Every index is checked against the
+  // sections, so a damaged filter gives a wrong answer at worst, never a read out of bounds.
+  const uint64_t bucket = high / kIdBucket;
+  uint64_t key =
+      bucket == 0 ? 0 : GetBits(directory_, (bucket - 1) * directory_width_, directory_width_);
+  uint64_t bit = bucket * kIdBucket + key;
+  uint64_t zeros = high - bucket * kIdBucket;  // still to pass
+  const uint64_t high_bits = highs_.size() * 8;
+  while (zeros > 0) {
+    if (bit >= high_bits || key > keys_) return false;
+    constexpr int width = 57;  // GetBits' most
+    const uint64_t ones = GetBits(highs_, bit, width);
+    const uint64_t clear = ~ones & ((uint64_t{1} << width) - 1);
+    const auto count = static_cast<uint64_t>(__builtin_popcountll(clear));
+    if (count < zeros) {
+      zeros -= count;
+      key += width - count;
+      bit += width;
+      continue;
+    }
+    // The zeros-th clear bit of this word: drop the ones before it.
+    uint64_t rest = clear;
+    for (uint64_t z = 1; z < zeros; ++z) rest &= rest - 1;
+    const int at = __builtin_ctzll(rest);
+    key += static_cast<uint64_t>(at) + 1 - zeros;  // the ones below it
+    bit += static_cast<uint64_t>(at) + 1;
+    zeros = 0;
+  }
+  for (; bit < high_bits && key < keys_; ++bit, ++key) {
+    if (((static_cast<unsigned char>(highs_[bit >> 3]) >> (bit & 7)) & 1) == 0) return false;
+    if (GetBits(lows_, key * low_bits_, low_bits_) == low) return true;
+  }
+  return false;
+}
+
 bool BloomView::MayContainHash(uint64_t hash) const {
   if (!valid_) return true;
+  if (id_filter_) return IdFilterMayContain(hash);
   if (num_blocks_ == 0) return false;
   const char* block = blocks_ + BlockIndex(hash, num_blocks_) * kBlockBytes;
   auto key = static_cast<uint32_t>(hash);

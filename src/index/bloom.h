@@ -51,8 +51,26 @@ void SortUniqueHashes(std::vector<uint64_t>* hashes, std::vector<uint64_t>* scra
 void WriteBloom(std::span<const uint64_t> hashes, std::string* out,
                 double bits_per_key = kBitsPerKey);
 
+// Id filters (version 2, segment format version 11): the block filters of ids (bloom_kind.cc)
+// as a compressed set of hash fingerprints instead of bloom bits, for the same false positive
+// rate in three quarters of the bytes:
+//   id_filter := version(u8 = 2) keys(varint >= 1) low_bits(u8, 1..32) directory lows highs
+// Each key's hash h becomes v = (h * (keys << low_bits)) >> 64, a number below keys << low_bits
+// that keeps the hashes' order; the sorted v are stored Elias-Fano: "lows" holds each one's
+// low_bits low bits (packed, least significant bit first), "highs" is a bit vector of
+// 2 * keys bits where the i-th v (from 0) sets bit (v >> low_bits) + i, and "directory" holds,
+// for every 64 high values after the first 64, how many v lie below them, in
+// bit_width(keys) bits each (so a probe reads about 64 bits of "highs", not all of them). Each
+// section is padded to a whole byte. A probe finds v's high part and compares the lows there:
+// a key not in the set matches with probability 2^-low_bits (kIdLowBits: 0.1 %).
+inline constexpr uint8_t kIdFilterVersion = 2;
+inline constexpr int kIdLowBits = 10;
+void WriteIdFilter(std::span<const uint64_t> sorted_unique_hashes, std::string* out,
+                   int low_bits = kIdLowBits);
+
 // A read-only view of a serialized filter. An unknown version or malformed size makes
 // every probe answer true (a bloom may say "maybe", never a false "no").
+// Version 2 (an id filter, above) is read too.
 class BloomView {
  public:
   BloomView() = default;
@@ -63,9 +81,17 @@ class BloomView {
   size_t num_blocks() const { return num_blocks_; }
 
  private:
+  bool IdFilterMayContain(uint64_t hash) const;
+
   const char* blocks_ = nullptr;
   size_t num_blocks_ = 0;
   bool valid_ = false;
+  // An id filter (version 2): its sections, each bounds-checked when the view is made.
+  bool id_filter_ = false;
+  uint64_t keys_ = 0;
+  int low_bits_ = 0;
+  int directory_width_ = 0;
+  std::string_view directory_, lows_, highs_;
 };
 
 }  // namespace sawmill::index

@@ -12,7 +12,9 @@
 // both uncompressed (filters do not compress). Every segment format version has it. A filter
 // that does not read answers "maybe". Filters hold kBitsPerKey bits a key, the block filters of
 // ids (a field whose values are each in one block) kIdBitsPerKey; a reader sizes each filter
-// from its bytes, so no version tells them apart.
+// from its bytes, so no version tells them apart. From segment format version 11 the block
+// filters of ids are id filters (bloom.h, a filter's version byte 2): sorted fingerprints in
+// about 12 bits a key for the false positives of 16 bloom bits.
 #include <algorithm>
 #include <span>
 
@@ -32,7 +34,8 @@ bool Answers(const FieldPredicate& p) {
 
 class BloomBuilderKind final : public IndexBuilder {
  public:
-  explicit BloomBuilderKind(const BuildOptions& options) : block_words_(options.block_words) {
+  explicit BloomBuilderKind(const BuildOptions& options)
+      : block_words_(options.block_words), id_filters_(options.id_filters) {
     for (const IndexedField& f : options.blooms) {
       fields_.push_back(Field{f, {}, {}, {}});
     }
@@ -104,8 +107,13 @@ class BloomBuilderKind final : public IndexBuilder {
       size_t begin = 0;
       for (size_t end : bloom.block_ends) {
         filter.clear();
-        WriteBloom(std::span<const uint64_t>(bloom.segment_hashes).subspan(begin, end - begin),
-                   &filter, bits);
+        const auto keys =
+            std::span<const uint64_t>(bloom.segment_hashes).subspan(begin, end - begin);
+        if (ids && id_filters_) {
+          WriteIdFilter(keys, &filter);  // (sorted and distinct: AddBlock)
+        } else {
+          WriteBloom(keys, &filter, bits);
+        }
         PutLengthPrefixed(&part.blobs[1], filter);
         begin = end;
       }
@@ -128,6 +136,7 @@ class BloomBuilderKind final : public IndexBuilder {
   };
   std::vector<Field> fields_;
   const BlockWords* block_words_;
+  const bool id_filters_;
   uint32_t blocks_ = 0;
   std::string word_scratch_;
   std::vector<uint64_t> sort_scratch_;  // SortUniqueHashes' buffer

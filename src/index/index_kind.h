@@ -130,6 +130,9 @@ struct BuildOptions {
   // first block (it always does); 0: unknown. The inverted kind stops collecting a built-in
   // field's values as soon as it is sure the ValuePostingsRule will find it near-unique.
   uint64_t segment_rows = 0;
+  // (Segment format version 11) The block filters of ids as id filters (bloom.h, version 2):
+  // the false positives of kIdBitsPerKey in about 12 bits a key. False: bloom bits.
+  bool id_filters = false;
 };
 
 // Where a kind's data lives in a segment file (docs/format/segment.md). A new kind uses

@@ -20,15 +20,17 @@ extern const ColumnEncoding kScaledEncoding;                        // scaled_en
 extern const ColumnEncoding kHexEncoding;                           // hex_encoding.cc
 extern const ColumnEncoding kIntDictEncoding;                       // int_dict_encoding.cc
 extern const ColumnEncoding kIsoPrefixEncoding;                     // iso_prefix_encoding.cc
+extern const ColumnEncoding kPrefixedNumberEncoding;                // prefixed_number_encoding.cc
 
 namespace {
 
 // The registry: one line per encoding.
 const ColumnEncoding* const kEncodings[] = {
-    &kDeltaOfDeltaEncoding, &kDeltaEncoding,       &kRleEncoding,     &kPlainEncoding,
-    &kDictEncoding,         &kDecimalEncoding,     &kIsoTimeEncoding, &kLinesEncoding,
-    &kDigitSplitEncoding,   &kPrefixSplitEncoding, &kScaledEncoding,  &kHexEncoding,
-    &kIntDictEncoding,      &kIsoPrefixEncoding,
+    &kDeltaOfDeltaEncoding, &kDeltaEncoding,     &kRleEncoding,
+    &kPlainEncoding,        &kDictEncoding,      &kDecimalEncoding,
+    &kIsoTimeEncoding,      &kLinesEncoding,     &kDigitSplitEncoding,
+    &kPrefixSplitEncoding,  &kScaledEncoding,    &kHexEncoding,
+    &kIntDictEncoding,      &kIsoPrefixEncoding, &kPrefixedNumberEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
@@ -53,8 +55,8 @@ bool ReadHeader(std::string_view* block, size_t max_count, Encoding* enc, size_t
   return true;
 }
 
-// The bytes zstd at "level" makes of "data": how the text layouts are compared (the block is
-// compressed for real later, by the codec its column gets).
+}  // namespace
+
 size_t ZstdBytes(std::string_view data, int level) {
   struct Context {
     ZSTD_CCtx* cctx = ZSTD_createCCtx();
@@ -67,6 +69,8 @@ size_t ZstdBytes(std::string_view data, int level) {
       ZSTD_compressCCtx(ctx.cctx, ctx.out.data(), ctx.out.size(), data.data(), data.size(), level);
   return ZSTD_isError(n) ? data.size() : n;
 }
+
+namespace {
 
 // Appends kLines, kDigitSplit or (scratch->prefix_split) kPrefixSplit of the values, whichever
 // compresses smaller (zstd 3 decides: the layouts differ by far more than the levels do), or
@@ -168,6 +172,16 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
   } else if (!scratch->text_layouts || count == 0 ||
              !EncodeTextLayout(values, count, scratch, out)) {
     EncodePlain(values, count, out);
+  }
+  // Ids spelled as a prefix and a fixed-width number (user ids): the numbers, where smaller.
+  // Any other text is refused at its first value without the fixed width's digits.
+  if (scratch->prefixed_number && count > 0) {
+    candidate.clear();
+    if (EncodePrefixedNumber(values, count, &scratch->ints, &candidate) &&
+        ZstdBytes(candidate, 3) < ZstdBytes(std::string_view(*out).substr(start), 3)) {
+      out->resize(start);
+      out->append(candidate);
+    }
   }
 }
 
@@ -271,6 +285,9 @@ Status DecodeStringRows(std::string_view block, size_t count, const std::vector<
   if (enc == Encoding::kDict) return DecodeDictRows(body, count, rows, out);
   if (enc == Encoding::kIsoPrefix) {
     return DecodeIsoPrefixRows(block, block.size(), count, rows, out, arena);
+  }
+  if (enc == Encoding::kPrefixedNumber) {
+    return DecodePrefixedNumberRows(body, count, rows, out, arena);
   }
   std::vector<std::string_view> all;
   RETURN_IF_ERROR(DecodeStringColumn(block, count, &all, arena));

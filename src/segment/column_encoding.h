@@ -64,6 +64,8 @@ struct StringEncodeScratch {
   // kIsoPrefix (format version 10) before the plain layout, for text whose rows mostly begin
   // with an RFC 3339 UTC time (not with text_layouts, whose digit split groups those digits).
   bool iso_prefix = false;
+  // kPrefixedNumber (format version 11) where zstd makes it smaller than the other answer.
+  bool prefixed_number = false;
   std::vector<int64_t> ints;
   std::string candidate;
   std::string split;
@@ -191,6 +193,27 @@ bool EncodeHex(const std::string_view* values, size_t count, std::string* out);
 // malformed kHex block.
 Result<bool> KeepHexRowsHolding(std::string_view block, size_t count, std::string_view value,
                                 std::vector<uint32_t>* rows);
+// Appends kPrefixedNumber of the values when they are all one prefix followed by a decimal
+// number of one width (1 to 18 digits); false otherwise (nothing appended).
+bool EncodePrefixedNumber(const std::string_view* values, size_t count,
+                          std::vector<int64_t>* scratch, std::string* out);
+// Appends kIntDict of the values with ids mode 2 (byte planes; format version 11), with no
+// limit on the distinct values; false when "count" is 0 or above 2^32 - 1.
+bool EncodeIntDictPlanes(const int64_t* values, size_t count, std::vector<int64_t>* scratch,
+                         std::string* out);
+// Appends the values of the rows "rows" (each below "count") of the complete int block
+// "block" of "count" values to "*out": of an int-dict block with ids in planes only those
+// rows' ids are read, of any other the block is decoded whole. Errors: DataLoss.
+Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
+                     std::vector<int64_t>* out);
+// ReadRows of a kPrefixedNumber block ("body" after its encoding byte and count): only the
+// listed rows are rendered.
+Status DecodePrefixedNumberRows(std::string_view body, size_t count,
+                                const std::vector<uint32_t>& rows,
+                                std::vector<std::string_view>* out, std::string* arena);
+// The bytes zstd at "level" makes of "data": how encodings are compared (the block is
+// compressed for real later, by the codec its column gets).
+size_t ZstdBytes(std::string_view data, int level);
 
 // Used by the decoders of each encoding; "body" follows the encoding byte and count.
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,

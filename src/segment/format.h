@@ -29,7 +29,7 @@ inline constexpr size_t kMagicSize = 8;
 // (distinct values and an id per row: ingest_ts, level), and text column blocks the encoding
 // kIsoPrefix (rows that begin with an RFC 3339 UTC time keep it as nanoseconds).
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 10;
+inline constexpr uint32_t kFormatVersion = 11;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -74,6 +74,7 @@ enum class Encoding : uint8_t {
   kHex = 12,          // strings that are all lower-case hex of one even length: the bytes (v7)
   kIntDict = 13,      // int64: distinct values (a delta block) and an id per row (version 10)
   kIsoPrefix = 14,  // strings mostly beginning "YYYY-MM-DDTHH:MM:SS[.f]Z": ns, then the rest (v10)
+  kPrefixedNumber = 15,  // strings that are all one prefix + fixed-width digits: ints (v11)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

@@ -716,6 +716,10 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   int_dict_ = version >= 10;
   // Version 10: text rows that begin with an RFC 3339 UTC time keep it as nanoseconds.
   scratch_.iso_prefix = version >= 10;
+  // Version 11: ids spelled as a prefix and a fixed-width number (user ids) as the numbers.
+  scratch_.prefixed_number = version >= 11;
+  // Version 11: the block filters of ids as sorted fingerprints (index/bloom.h, id filters).
+  build.id_filters = version >= 11;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
     // kKindBlock data lives in the kind_index directory, which format version 3 added.
     if (kind->new_builder == nullptr ||
