@@ -27,6 +27,7 @@
 #include "cluster/cluster_node.h"
 #include "cluster/cluster_test_nodes.h"
 #include "cluster/fanout.h"
+#include "cluster/pg_cluster_test.h"
 #include "cluster/segment_refresh.h"
 #include "objstore/local_directory_store.h"
 #include "query/query_engine.h"
@@ -69,22 +70,9 @@ struct Node {
   std::unique_ptr<FanoutQueryEngine> query;
 };
 
-class FencedAnswerTest : public ::testing::Test {
+class FencedAnswerTest : public PgClusterTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sawmill_fenced_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_ / "store");
-    schema_ = "fa" + std::to_string(std::hash<std::string>{}(dir_.string()) % 1000000007);
-    url_ = catalog::PgTestSchemaUrl(schema_);
-    store_ =
-        std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), (dir_ / "store").string());
-    auto reader = catalog::OpenPostgresCatalog(url_);
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    reader_ = std::move(*reader);
-  }
+  FencedAnswerTest() : PgClusterTest("fenced", "fa") {}
 
   void TearDown() override {
     for (auto& node : nodes_) {
@@ -99,9 +87,7 @@ class FencedAnswerTest : public ::testing::Test {
       if (node->cluster) node->cluster->registry()->Stop(/*remove=*/true);
     }
     nodes_.clear();
-    reader_.reset();
-    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-    std::filesystem::remove_all(dir_);
+    DropStore();
   }
 
   // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.
@@ -254,10 +240,6 @@ class FencedAnswerTest : public ::testing::Test {
     return true;
   }
 
-  std::filesystem::path dir_;
-  std::string schema_, url_;
-  std::shared_ptr<objstore::LocalDirectoryStore> store_;
-  std::unique_ptr<catalog::Catalog> reader_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };
 

@@ -22,6 +22,7 @@
 #include "catalog/pg_catalog.h"
 #include "catalog/pg_test_server.h"
 #include "cluster/cluster_node.h"
+#include "cluster/pg_cluster_test.h"
 #include "common/hash.h"
 #include "objstore/local_directory_store.h"
 #include "segment/segment.h"
@@ -33,14 +34,12 @@ namespace {
 constexpr int64_t kHeartbeat = 200 * kNanosPerMilli;
 constexpr int64_t kNodeTimeout = 3 * kNanosPerSecond;
 
-// Forwards to the real catalog until the node is killed: from then on every call fails before
-// it reaches the catalog. DieAfterRegistrations(n) kills it right after its n-th segment
+// A KillableCatalog that DieAfterRegistrations(n) kills right after its n-th segment
 // registration commits (a node killed in the middle of a flush of several memtables).
-class KillableCatalog final : public catalog::ForwardingCatalog {
+class RegistrationKillingCatalog final : public KillableCatalog {
  public:
-  using ForwardingCatalog::ForwardingCatalog;
+  using KillableCatalog::KillableCatalog;
 
-  void Die() { dead_.store(true); }
   void DieAfterRegistrations(int n) { die_after_.store(n); }
 
   Result<uint64_t> RegisterSegment(const catalog::SegmentRow& row, std::string_view node,
@@ -51,40 +50,20 @@ class KillableCatalog final : public catalog::ForwardingCatalog {
     return change;
   }
 
- protected:
-  Status Before(std::string_view call) const override {
-    if (dead_.load()) return Status::IOError("test: node killed (" + std::string(call) + ")");
-    return Status::OK();
-  }
-
  private:
-  std::atomic<bool> dead_{false};
   std::atomic<int> die_after_{-1};
 };
 
 struct Node {
   std::unique_ptr<ClusterNode> cluster;
   std::unique_ptr<storage::Engine> engine;
-  KillableCatalog* catalog = nullptr;      // the engine's, owned by it
-  KillableCatalog* wal_catalog = nullptr;  // the WAL objects', owned by the cluster node
+  RegistrationKillingCatalog* catalog = nullptr;      // the engine's, owned by it
+  RegistrationKillingCatalog* wal_catalog = nullptr;  // the WAL objects', the cluster node's
 };
 
-class PartitionCountTest : public ::testing::Test {
+class PartitionCountTest : public PgClusterTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sawmill_partitions_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_ / "store");
-    schema_ = "pc" + std::to_string(std::hash<std::string>{}(dir_.string()) % 1000000007);
-    url_ = catalog::PgTestSchemaUrl(schema_);
-    store_ =
-        std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), (dir_ / "store").string());
-    auto reader = catalog::OpenPostgresCatalog(url_);
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    reader_ = std::move(*reader);
-  }
+  PartitionCountTest() : PgClusterTest("partitions", "pc") {}
 
   void TearDown() override {
     for (auto& node : nodes_) {
@@ -97,9 +76,7 @@ class PartitionCountTest : public ::testing::Test {
       if (node->cluster) node->cluster->registry()->Stop(/*remove=*/true);
     }
     nodes_.clear();
-    reader_.reset();
-    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-    std::filesystem::remove_all(dir_);
+    DropStore();
   }
 
   // Node "id" with "partitions". A "taker" heartbeats and runs takeover rounds (Start); any
@@ -121,7 +98,7 @@ class PartitionCountTest : public ::testing::Test {
     options.wal.interval_ns = 5 * kNanosPerMilli;
     options.segment_sweep_interval_ns = 0;
     options.wrap_wal_catalog = [raw](std::unique_ptr<catalog::Catalog> real) {
-      auto wrapped = std::make_unique<KillableCatalog>(std::move(real));
+      auto wrapped = std::make_unique<RegistrationKillingCatalog>(std::move(real));
       raw->wal_catalog = wrapped.get();
       return std::unique_ptr<catalog::Catalog>(std::move(wrapped));
     };
@@ -139,7 +116,7 @@ class PartitionCountTest : public ::testing::Test {
     raw->cluster->Configure(&engine_options, store_);
     engine_options.partitions = partitions;
     engine_options.wrap_catalog = [raw](std::unique_ptr<catalog::Catalog> real) {
-      auto wrapped = std::make_unique<KillableCatalog>(std::move(real));
+      auto wrapped = std::make_unique<RegistrationKillingCatalog>(std::move(real));
       raw->catalog = wrapped.get();
       return std::unique_ptr<catalog::Catalog>(std::move(wrapped));
     };
@@ -199,10 +176,6 @@ class PartitionCountTest : public ::testing::Test {
     ASSERT_TRUE(taker->engine->Flush().ok());
   }
 
-  std::filesystem::path dir_;
-  std::string schema_, url_;
-  std::shared_ptr<objstore::LocalDirectoryStore> store_;
-  std::unique_ptr<catalog::Catalog> reader_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };
 

@@ -30,6 +30,7 @@
 #include "cluster/cluster_node.h"
 #include "cluster/cluster_test_nodes.h"
 #include "cluster/fanout.h"
+#include "cluster/pg_cluster_test.h"
 #include "cluster/segment_refresh.h"
 #include "common/hash.h"
 #include "common/mutex.h"
@@ -87,25 +88,6 @@ class CallGate {
   bool every_ GUARDED_BY(mu_) = false;
   bool held_ GUARDED_BY(mu_) = false;
   bool released_ GUARDED_BY(mu_) = false;
-};
-
-// Forwards to the real catalog until the node is killed (Die): from then on every call fails
-// before it reaches the catalog (nothing the node's process does reaches it any more).
-class KillableCatalog : public catalog::ForwardingCatalog {
- public:
-  using ForwardingCatalog::ForwardingCatalog;
-
-  void Die() { dead_.store(true); }
-  bool dead() const { return dead_.load(); }
-
- protected:
-  Status Before(std::string_view call) const override {
-    if (dead_.load()) return Status::IOError("test: node killed (" + std::string(call) + ")");
-    return Status::OK();
-  }
-
- private:
-  std::atomic<bool> dead_{false};
 };
 
 // Forwards to the real catalog; after HoldNextRegistration, the next RegisterWalObject waits,
@@ -298,22 +280,9 @@ struct Node {
   std::unique_ptr<FanoutQueryEngine> query;
 };
 
-class StalledNodeTest : public ::testing::Test {
+class StalledNodeTest : public PgClusterTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sawmill_stalled_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_ / "store");
-    schema_ = "st" + std::to_string(std::hash<std::string>{}(dir_.string()) % 1000000007);
-    url_ = catalog::PgTestSchemaUrl(schema_);
-    store_ =
-        std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), (dir_ / "store").string());
-    auto reader = catalog::OpenPostgresCatalog(url_);
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    reader_ = std::move(*reader);
-  }
+  StalledNodeTest() : PgClusterTest("stalled", "st") {}
 
   void TearDown() override {
     for (auto& node : nodes_) {
@@ -327,9 +296,7 @@ class StalledNodeTest : public ::testing::Test {
       if (node->cluster) node->cluster->registry()->Stop(/*remove=*/true);
     }
     nodes_.clear();
-    reader_.reset();
-    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-    std::filesystem::remove_all(dir_);
+    DropStore();
   }
 
   // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.
@@ -492,10 +459,6 @@ class StalledNodeTest : public ::testing::Test {
 
   // The next Add's node catalog holds its heartbeats from the first on (Add's "node_catalog").
   bool hold_first_heartbeat_ = false;
-  std::filesystem::path dir_;
-  std::string schema_, url_;
-  std::shared_ptr<objstore::LocalDirectoryStore> store_;
-  std::unique_ptr<catalog::Catalog> reader_;
   std::vector<std::unique_ptr<Node>> nodes_;
 };
 
