@@ -27,6 +27,7 @@
 #include "catalog/pg_catalog.h"
 #include "catalog/pg_test_server.h"
 #include "cluster/cluster_node.h"
+#include "cluster/pg_cluster_test.h"
 #include "common/mutex.h"
 #include "objstore/local_directory_store.h"
 #include "segment/segment.h"
@@ -108,19 +109,13 @@ class LosingCatalog final : public catalog::ForwardingCatalog {
   mutable int refused_ GUARDED_BY(mu_) = 0;
 };
 
-class LostAnswerTest : public ::testing::Test {
+class LostAnswerTest : public PgClusterTest {
  protected:
-  void SetUp() override {
-    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sawmill_lost_answer_" + std::to_string(::getpid()) + "_" + info->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_ / "store");
-    schema_ = "la" + std::to_string(std::hash<std::string>{}(dir_.string()) % 1000000007);
-    url_ = catalog::PgTestSchemaUrl(schema_);
-    store_ =
-        std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), (dir_ / "store").string());
+  LostAnswerTest() : PgClusterTest("lost_answer", "la") {}
 
+  void SetUp() override {
+    PgClusterTest::SetUp();
+    if (HasFatalFailure()) return;
     ClusterNodeOptions options;
     options.catalog_url = url_;
     options.registry.id = "node-a";
@@ -148,9 +143,6 @@ class LostAnswerTest : public ::testing::Test {
     engine_ = std::move(*engine);
     node_->Start(engine_.get());
     ASSERT_NE(losing_, nullptr);
-    auto reader = catalog::OpenPostgresCatalog(url_);
-    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    reader_ = std::move(*reader);
   }
 
   void TearDown() override {
@@ -159,9 +151,7 @@ class LostAnswerTest : public ::testing::Test {
     if (node_ != nullptr) node_->registry()->Stop(/*remove=*/true);
     engine_.reset();
     node_.reset();
-    reader_.reset();
-    catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
-    std::filesystem::remove_all(dir_);
+    DropStore();
   }
 
   // Appends "batches" batches of "lines" lines; every one must be acknowledged. Returns how
@@ -254,13 +244,9 @@ class LostAnswerTest : public ::testing::Test {
     EXPECT_EQ(seen.size(), static_cast<size_t>(acked)) << "lines never acknowledged";
   }
 
-  std::filesystem::path dir_;
-  std::string schema_, url_;
-  std::shared_ptr<objstore::LocalDirectoryStore> store_;
   std::unique_ptr<ClusterNode> node_;
   std::unique_ptr<storage::Engine> engine_;
   LosingCatalog* losing_ = nullptr;
-  std::unique_ptr<catalog::Catalog> reader_;
   int next_line_ = 0;
 };
 
