@@ -123,6 +123,17 @@ Status DecodeIntDict(std::string_view body, size_t count, std::vector<int64_t>* 
   return DecodeIntDictRows(body, count, nullptr, out);
 }
 
+// An int-dict block's head: the encoding byte, the row count and the sorted distinct values
+// as a delta block behind its length (the ids mode byte and the ids follow).
+void AppendIntDictHead(const std::vector<int64_t>& distinct, size_t count, std::string* out) {
+  out->push_back(static_cast<char>(Encoding::kIntDict));
+  PutVarint64(out, count);
+  std::string block;
+  EncodeDelta(distinct.data(), distinct.size(), &block);
+  PutVarint64(out, block.size());
+  out->append(block);
+}
+
 }  // namespace
 
 Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
@@ -171,12 +182,7 @@ bool EncodeIntDict(const int64_t* values, size_t count, bool id_steps,
   std::vector<int64_t>& distinct = *scratch;
   distinct.assign(seen.begin(), seen.end());
   std::sort(distinct.begin(), distinct.end());
-  out->push_back(static_cast<char>(Encoding::kIntDict));
-  PutVarint64(out, count);
-  std::string block;
-  EncodeDelta(distinct.data(), distinct.size(), &block);
-  PutVarint64(out, block.size());
-  out->append(block);
+  AppendIntDictHead(distinct, count, out);
   out->push_back(static_cast<char>(id_steps ? 1 : 0));
   uint64_t prev = 0;
   for (size_t row = 0; row < count; ++row) {
@@ -197,12 +203,7 @@ bool EncodeIntDictPlanes(const int64_t* values, size_t count, std::vector<int64_
   distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
   size_t width = 1;
   while (width < 4 && distinct.size() - 1 >= (uint64_t{1} << (8 * width))) ++width;
-  out->push_back(static_cast<char>(Encoding::kIntDict));
-  PutVarint64(out, count);
-  std::string block;
-  EncodeDelta(distinct.data(), distinct.size(), &block);
-  PutVarint64(out, block.size());
-  out->append(block);
+  AppendIntDictHead(distinct, count, out);
   out->push_back(2);
   out->push_back(static_cast<char>(width));
   const size_t planes = out->size();
