@@ -54,7 +54,8 @@ void WriteBloom(std::span<const uint64_t> hashes, std::string* out,
 // Id filters (version 2, segment format version 11): the block filters of ids (bloom_kind.cc)
 // as a compressed set of hash fingerprints instead of bloom bits, for the same false positive
 // rate in three quarters of the bytes:
-//   id_filter := version(u8 = 2) keys(varint >= 1) low_bits(u8, 1..32) directory lows highs
+//   id_filter := version(u8 = 2) keys(varint) low_bits(u8, 1..32) directory lows highs
+// (keys 0: a block without ids).
 // Each key's hash h becomes v = (h * (keys << low_bits)) >> 64, a number below keys << low_bits
 // that keeps the hashes' order; the sorted v are stored Elias-Fano: "lows" holds each one's
 // low_bits low bits (packed, least significant bit first), "highs" is a bit vector of
