@@ -1191,6 +1191,23 @@ int64_t FourFlushesOfEveryPartition(std::vector<std::unique_ptr<Node>>& nodes) {
   return total;
 }
 
+// A JobLeases for each node (holder "<id>#1"), on "clock", claiming for "ttl_ns", with no
+// background renewal: the test claims and lets them lapse by hand.
+template <class Nodes>
+std::vector<std::unique_ptr<JobLeases>> HandHeldLeases(const Nodes& nodes, Clock* clock,
+                                                       int64_t ttl_ns) {
+  std::vector<std::unique_ptr<JobLeases>> leases;
+  for (auto& node : nodes) {
+    JobLeaseOptions lease_options;
+    lease_options.holder = node->id + "#1";
+    lease_options.ttl_ns = ttl_ns;
+    lease_options.clock = clock;
+    lease_options.background = false;
+    leases.push_back(std::make_unique<JobLeases>(node->engine->catalog(), lease_options));
+  }
+  return leases;
+}
+
 // The partitions of the segments the catalog names, by id.
 std::map<uint64_t, uint32_t> PartitionsById(catalog::Catalog* catalog) {
   std::map<uint64_t, uint32_t> out;
@@ -1333,15 +1350,7 @@ TEST(SegmentView, ASwapOfANodeWhoseLeaseWasTakenIsRefusedInItsTransaction) {
   const std::map<uint64_t, uint32_t> before = PartitionsById(catalog);
   ManualClock lease_clock(1'000 * kNanosPerSecond);
   constexpr int64_t kTtl = 30 * kNanosPerSecond;
-  std::vector<std::unique_ptr<JobLeases>> leases;
-  for (auto& node : nodes) {
-    JobLeaseOptions lease_options;
-    lease_options.holder = node->id + "#1";
-    lease_options.ttl_ns = kTtl;
-    lease_options.clock = &lease_clock;
-    lease_options.background = false;
-    leases.push_back(std::make_unique<JobLeases>(node->engine->catalog(), lease_options));
-  }
+  std::vector<std::unique_ptr<JobLeases>> leases = HandHeldLeases(nodes, &lease_clock, kTtl);
   std::string taken;
   a_catalog->Once("Replace", [&] {
     auto all = catalog->ListLeases();
@@ -1449,15 +1458,7 @@ TEST(SegmentView, ASweepOfANodeWhoseLeaseWasTakenIsRefusedInItsTransaction) {
 
   ManualClock lease_clock(1'000 * kNanosPerSecond);
   constexpr int64_t kTtl = 30 * kNanosPerSecond;
-  std::vector<std::unique_ptr<JobLeases>> leases;
-  for (auto& node : nodes) {
-    JobLeaseOptions lease_options;
-    lease_options.holder = node->id + "#1";
-    lease_options.ttl_ns = kTtl;
-    lease_options.clock = &lease_clock;
-    lease_options.background = false;
-    leases.push_back(std::make_unique<JobLeases>(node->engine->catalog(), lease_options));
-  }
+  std::vector<std::unique_ptr<JobLeases>> leases = HandHeldLeases(nodes, &lease_clock, kTtl);
   JobLeases* sweeping = leases[0].get();
   bool taken = false;
   // As the server sets them, with a's check followed at once by b's takeover.
