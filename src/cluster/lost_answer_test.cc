@@ -191,28 +191,6 @@ class LostAnswerTest : public PgClusterTest {
     }
   }
 
-  // Every segment the catalog names, read from the store: how many times each message is in
-  // one, and the segments' objects.
-  std::map<std::string, int> LinesInSegments(std::vector<std::string>* objects) {
-    std::map<std::string, int> seen;
-    auto rows = reader_->List();
-    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
-    if (!rows.ok()) return seen;
-    for (const catalog::SegmentRow& row : *rows) {
-      if (objects != nullptr) objects->push_back(row.path);
-      auto segment = segment::SegmentReader::Open(store_, row.path);
-      EXPECT_TRUE(segment.ok()) << row.path << ": " << segment.status().ToString();
-      if (!segment.ok()) continue;
-      for (uint32_t b = 0; b < (*segment)->blocks().size(); ++b) {
-        std::vector<Record> records;
-        Status s = (*segment)->ReadBlock(b, segment::kColMessage, &records, nullptr);
-        EXPECT_TRUE(s.ok()) << s.ToString();
-        for (const Record& r : records) ++seen[r.message];
-      }
-    }
-    return seen;
-  }
-
   // Segment objects in the store (under the tenant's directory).
   std::vector<std::string> SegmentObjects() {
     std::vector<std::string> out;

@@ -9,15 +9,18 @@
 #include <atomic>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "catalog/forwarding_catalog.h"
 #include "catalog/pg_catalog.h"
 #include "catalog/pg_test_server.h"
 #include "common/env.h"
 #include "objstore/local_directory_store.h"
+#include "segment/segment.h"
 
 namespace sawmill::cluster {
 
@@ -67,6 +70,28 @@ class PgClusterTest : public ::testing::Test {
     reader_.reset();
     catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
     std::filesystem::remove_all(dir_);
+  }
+
+  // Every segment the catalog names, read from the store: how many times each message is in
+  // one, and (when "objects" is not null) the segments' objects.
+  std::map<std::string, int> LinesInSegments(std::vector<std::string>* objects = nullptr) {
+    std::map<std::string, int> seen;
+    auto rows = reader_->List();
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    if (!rows.ok()) return seen;
+    for (const catalog::SegmentRow& row : *rows) {
+      if (objects != nullptr) objects->push_back(row.path);
+      auto segment = segment::SegmentReader::Open(store_, row.path);
+      EXPECT_TRUE(segment.ok()) << row.path << ": " << segment.status().ToString();
+      if (!segment.ok()) continue;
+      for (uint32_t b = 0; b < (*segment)->blocks().size(); ++b) {
+        std::vector<Record> records;
+        Status s = (*segment)->ReadBlock(b, segment::kColMessage, &records, nullptr);
+        EXPECT_TRUE(s.ok()) << s.ToString();
+        for (const Record& r : records) ++seen[r.message];
+      }
+    }
+    return seen;
   }
 
   std::filesystem::path dir_;

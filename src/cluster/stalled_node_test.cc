@@ -403,26 +403,6 @@ class StalledNodeTest : public PgClusterTest {
     return r;
   }
 
-  // How many times each message is in the registered segments (read from the store).
-  std::map<std::string, int> LinesInSegments() {
-    std::map<std::string, int> seen;
-    auto rows = reader_->List();
-    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
-    if (!rows.ok()) return seen;
-    for (const catalog::SegmentRow& row : *rows) {
-      auto segment = segment::SegmentReader::Open(store_, row.path);
-      EXPECT_TRUE(segment.ok()) << row.path << ": " << segment.status().ToString();
-      if (!segment.ok()) continue;
-      for (uint32_t b = 0; b < (*segment)->blocks().size(); ++b) {
-        std::vector<Record> records;
-        Status s = (*segment)->ReadBlock(b, segment::kColMessage, &records, nullptr);
-        EXPECT_TRUE(s.ok()) << s.ToString();
-        for (const Record& r : records) ++seen[r.message];
-      }
-    }
-    return seen;
-  }
-
   // Registered WAL objects written by "node" (whoever owns them now).
   size_t WalObjectsWrittenBy(const std::string& node) {
     auto rows = reader_->ListWalObjects("");
