@@ -747,6 +747,26 @@ class Catalog {
                                      int64_t dead_before_ns, int64_t now_ns) = 0;
   // Every node_gone row, by id (also those a later heartbeat of the id superseded).
   virtual Result<std::vector<GoneNodeRow>> ListGoneNodes() const = 0;
+  // The value recorded under setting "name" (SettleSetting, the meta row "setting.<name>"),
+  // nullopt when none is: read without recording anything (a store of an earlier build has no
+  // row; docs/cluster.md "One partition count per store").
+  virtual Result<std::optional<uint64_t>> ReadSetting(std::string_view name) const = 0;
+  // The store's segment format version (docs/cluster.md "Format version in a rolling upgrade"):
+  // the setting "format_version" (SettleSetting records the first), which every node writes its
+  // segments in, raised only by RaiseFormatVersion.
+  // Records that node "node" reads segment formats up to "reads" (the meta row
+  // "node_format.<node>") and returns the store's format version read after it in the same
+  // transaction (0 when none is recorded). PostgreSQL: the setting's row is read FOR SHARE, so a
+  // raise running at the same moment either commits first (and is returned) or waits for this
+  // record and sees it.
+  virtual Result<uint64_t> RecordNodeFormat(std::string_view node, uint64_t reads) = 0;
+  // Raises the store's format version to "version", in one transaction, when one is recorded
+  // below it and every node whose heartbeat is at or after "alive_since_ns" has recorded that it
+  // reads "version" or newer (a node without a record, as of a build before, reads nothing newer
+  // than the store's). INT64_MAX for "alive_since_ns" checks no node (a store one node holds
+  // alone). Returns the version recorded afterwards (0 when none is). PostgreSQL: the setting's
+  // row is taken FOR UPDATE before the nodes are read.
+  virtual Result<uint64_t> RaiseFormatVersion(uint64_t version, int64_t alive_since_ns) = 0;
   // Takes lease "name" for "holder" until now_ns + ttl_ns when it is free, expired or held by
   // "holder" already (a renewal keeps the epoch), in one transaction; returns the lease as it
   // stands afterwards: the caller holds it when the returned holder is "holder".

@@ -796,6 +796,55 @@ TEST_P(CatalogTest, NodesSettlingASettingAtOnceAreAllGivenOneValue) {
   for (int n = 1; n < kNodes; ++n) EXPECT_EQ(got[n], got[0]) << "node " << n;
 }
 
+// A setting is read without being recorded (a store of an earlier build has none: the caller
+// decides what to record, docs/cluster.md "One partition count per store").
+TEST_P(CatalogTest, ASettingIsReadWithoutRecordingIt) {
+  auto c = OpenCatalog();
+  ASSERT_NE(c, nullptr);
+  auto none = c->ReadSetting("partitions");
+  ASSERT_TRUE(none.ok()) << none.status().ToString();
+  EXPECT_FALSE(none->has_value());
+  EXPECT_FALSE(c->ReadSetting("partitions")->has_value()) << "reading recorded it";
+  EXPECT_EQ(*c->SettleSetting("partitions", 6), 6u);
+  EXPECT_EQ(c->ReadSetting("partitions")->value_or(0), 6u);
+  EXPECT_FALSE(c->ReadSetting("next_seq")->has_value()) << "a setting is no other meta row";
+  EXPECT_EQ(c->ReadSetting("").status().code(), StatusCode::kInvalidArgument);
+}
+
+// The store's segment format version (docs/cluster.md "Format version in a rolling upgrade"):
+// raised only when one is recorded and every live node recorded that it reads the new one (a
+// live node with no record, a build before, holds it back; a dead one does not), never
+// lowered; a node's record returns the version as it stands.
+TEST_P(CatalogTest, TheFormatVersionIsRaisedOnlyWhenEveryLiveNodeReadsIt) {
+  {
+    auto c = OpenCatalog();
+    ASSERT_NE(c, nullptr);
+    constexpr int64_t kAlive = 500;  // heartbeats at or after it are live
+    EXPECT_EQ(*c->RaiseFormatVersion(12, kAlive), 0u) << "nothing recorded: nothing to raise";
+    EXPECT_FALSE(c->ReadSetting("format_version")->has_value());
+    EXPECT_EQ(*c->SettleSetting("format_version", 10), 10u);
+    for (const char* id : {"old", "new", "quiet"}) {
+      ASSERT_TRUE(c->Heartbeat({id, std::string("http://") + id, 1, 1000}).ok());
+    }
+    ASSERT_TRUE(c->Heartbeat({"dead", "http://dead", 1, 10}).ok());
+    EXPECT_EQ(*c->RecordNodeFormat("old", 10), 10u);
+    EXPECT_EQ(*c->RecordNodeFormat("new", 12), 10u);
+    EXPECT_EQ(*c->RaiseFormatVersion(12, kAlive), 10u) << "node old reads 10";
+    EXPECT_EQ(*c->RecordNodeFormat("old", 12), 10u);  // upgraded and restarted
+    EXPECT_EQ(*c->RaiseFormatVersion(12, kAlive), 10u) << "node quiet never said what it reads";
+    ASSERT_TRUE(c->RemoveNode("quiet").ok());
+    EXPECT_EQ(*c->RaiseFormatVersion(12, kAlive), 12u) << "node dead is not asked";
+    EXPECT_EQ(c->ReadSetting("format_version")->value_or(0), 12u);
+    EXPECT_EQ(*c->RecordNodeFormat("dead", 10), 12u);  // it learns the store is newer
+    EXPECT_EQ(*c->RaiseFormatVersion(11, kAlive), 12u) << "never lowered";
+    EXPECT_EQ(*c->RaiseFormatVersion(13, INT64_MAX), 13u) << "a store held by one node";
+    EXPECT_EQ(c->RecordNodeFormat("", 12).status().code(), StatusCode::kInvalidArgument);
+  }
+  auto reopened = OpenCatalog();
+  ASSERT_NE(reopened, nullptr);
+  EXPECT_EQ(reopened->ReadSetting("format_version")->value_or(0), 13u);
+}
+
 // ---- Segment changes (catalog.h "Segment changes") ----
 
 // A node's view of the catalog's segments, kept up to date from ListSegmentChanges as the

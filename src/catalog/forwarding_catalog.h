@@ -332,6 +332,18 @@ class ForwardingCatalog : public Catalog {
     if (Status s = Before("ListGoneNodes"); !s.ok()) return s;
     return target_->ListGoneNodes();
   }
+  Result<std::optional<uint64_t>> ReadSetting(std::string_view name) const override {
+    if (Status s = Before("ReadSetting"); !s.ok()) return s;
+    return target_->ReadSetting(name);
+  }
+  Result<uint64_t> RecordNodeFormat(std::string_view node, uint64_t reads) override {
+    if (Status s = Before("RecordNodeFormat"); !s.ok()) return s;
+    return target_->RecordNodeFormat(node, reads);
+  }
+  Result<uint64_t> RaiseFormatVersion(uint64_t version, int64_t alive_since_ns) override {
+    if (Status s = Before("RaiseFormatVersion"); !s.ok()) return s;
+    return target_->RaiseFormatVersion(version, alive_since_ns);
+  }
 
   Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder, int64_t now_ns,
                                 int64_t ttl_ns) override {

@@ -1828,6 +1828,70 @@ class PgCatalog final : public Catalog {
         });
   }
 
+  // ---- Settings read and the store's format version (catalog.h) ----
+
+  Result<std::optional<uint64_t>> ReadSetting(std::string_view name) const override {
+    if (name.empty()) return Status::InvalidArgument(name_ + ": a setting with no name");
+    MutexLock l(&mu_);
+    RETURN_IF_ERROR(EnsureConnectedLocked());
+    ASSIGN_OR_RETURN(PgResult r, Run("read setting " + std::string(name),
+                                     "SELECT value FROM meta WHERE key = 'setting.' || $1",
+                                     Params().Text(name)));
+    if (r.rows() == 0) return std::optional<uint64_t>();
+    return std::optional<uint64_t>(r.Uint(0, 0));
+  }
+
+  Result<uint64_t> RecordNodeFormat(std::string_view node, uint64_t reads) override {
+    if (node.empty()) return Status::InvalidArgument(name_ + ": a node with no id");
+    MutexLock l(&mu_);
+    uint64_t version = 0;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      RETURN_IF_ERROR(Run("record the format node " + std::string(node) + " reads",
+                          "INSERT INTO meta (key, value) VALUES ('node_format.' || $1, $2) "
+                          "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                          Params().Text(node).Uint(reads))
+                          .status());
+      // FOR SHARE: a raise holding the row (FOR UPDATE) is waited for and its value read; one
+      // that comes later waits for this commit and then sees the record above.
+      ASSIGN_OR_RETURN(PgResult r, Run("read the store's format version",
+                                       "SELECT value FROM meta WHERE key = "
+                                       "'setting.format_version' FOR SHARE"));
+      version = r.rows() == 0 ? 0 : r.Uint(0, 0);
+      return Status::OK();
+    }));
+    return version;
+  }
+
+  Result<uint64_t> RaiseFormatVersion(uint64_t version, int64_t alive_since_ns) override {
+    MutexLock l(&mu_);
+    uint64_t recorded = 0;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      ASSIGN_OR_RETURN(PgResult r, Run("lock the store's format version",
+                                       "SELECT value FROM meta WHERE key = "
+                                       "'setting.format_version' FOR UPDATE"));
+      recorded = r.rows() == 0 ? 0 : r.Uint(0, 0);
+      if (recorded == 0 || recorded >= version) return Status::OK();
+      if (alive_since_ns != INT64_MAX) {
+        // A statement of its own after the lock (READ COMMITTED): it sees every record
+        // (RecordNodeFormat) committed before the lock was granted.
+        ASSIGN_OR_RETURN(
+            PgResult behind,
+            Run("nodes reading an older format",
+                "SELECT count(*) FROM nodes n WHERE n.heartbeat_ns >= $1 AND COALESCE((SELECT "
+                "value FROM meta WHERE key = 'node_format.' || n.id), 0) < $2",
+                Params().Int(alive_since_ns).Uint(version)));
+        if (behind.Uint(0, 0) > 0) return Status::OK();
+      }
+      RETURN_IF_ERROR(Run("raise the store's format version",
+                          "UPDATE meta SET value = $1 WHERE key = 'setting.format_version'",
+                          Params().Uint(version))
+                          .status());
+      recorded = version;
+      return Status::OK();
+    }));
+    return recorded;
+  }
+
   // Upserts node_gone (id, gone_ns) inside the caller's transaction.
   Status RecordGoneLocked(std::string_view id, int64_t gone_ns) REQUIRES(mu_) {
     return Run("record a node gone",

@@ -150,6 +150,9 @@ class SqliteCatalog final : public Catalog {
   Result<bool> FenceDeadNode(std::string_view id, int64_t started_ns, int64_t dead_before_ns,
                              int64_t now_ns) override;
   Result<std::vector<GoneNodeRow>> ListGoneNodes() const override;
+  Result<std::optional<uint64_t>> ReadSetting(std::string_view name) const override;
+  Result<uint64_t> RecordNodeFormat(std::string_view node, uint64_t reads) override;
+  Result<uint64_t> RaiseFormatVersion(uint64_t version, int64_t alive_since_ns) override;
   Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder, int64_t now_ns,
                                 int64_t ttl_ns) override;
   Result<std::vector<LeaseRow>> AcquireLeases(const std::vector<std::string>& names,

@@ -249,6 +249,70 @@ Result<std::vector<GoneNodeRow>> SqliteCatalog::ListGoneNodes() const {
   return out;
 }
 
+// ---- Settings read and the store's format version (catalog.h) ----
+
+Result<std::optional<uint64_t>> SqliteCatalog::ReadSetting(std::string_view name) const {
+  if (name.empty()) return Status::InvalidArgument("catalog " + path_ + ": a setting with no name");
+  MutexLock l(&mu_);
+  Stmt st(db_, "SELECT value FROM meta WHERE key = ?");
+  if (!st.ok()) return Error("prepare setting read");
+  const std::string key = "setting." + std::string(name);
+  st.Bind(1, std::string_view(key));
+  const int rc = st.Step();
+  if (rc == SQLITE_ROW) return std::optional<uint64_t>(static_cast<uint64_t>(st.Int(0)));
+  if (rc != SQLITE_DONE) return Error("read setting " + key);
+  return std::optional<uint64_t>();
+}
+
+Result<uint64_t> SqliteCatalog::RecordNodeFormat(std::string_view node, uint64_t reads) {
+  if (node.empty()) return Status::InvalidArgument("catalog " + path_ + ": a node with no id");
+  const std::string key = "node_format." + std::string(node);
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));  // no raise runs between the record and the read
+  Stmt st(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare " + key));
+  st.Bind(1, std::string_view(key));
+  st.Bind(2, static_cast<int64_t>(reads));
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("record " + key));
+  Result<uint64_t> version = MetaValueLocked("setting.format_version");
+  if (!version.ok()) return RollbackLocked(version.status());
+  RETURN_IF_ERROR(CommitLocked());
+  return *version;
+}
+
+Result<uint64_t> SqliteCatalog::RaiseFormatVersion(uint64_t version, int64_t alive_since_ns) {
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));  // no node records its format meanwhile
+  Result<uint64_t> recorded = MetaValueLocked("setting.format_version");
+  if (!recorded.ok()) return RollbackLocked(recorded.status());
+  if (*recorded == 0 || *recorded >= version) {
+    RETURN_IF_ERROR(CommitLocked());
+    return *recorded;
+  }
+  Result<bool> present = HasTablesLocked(Tables::kNodes);
+  if (!present.ok()) return RollbackLocked(present.status());
+  if (*present && alive_since_ns != INT64_MAX) {
+    // A live node that reads less, or never said (a build before the record).
+    Stmt st(db_,
+            "SELECT count(*) FROM nodes n WHERE n.heartbeat_ns >= ? AND COALESCE((SELECT value "
+            "FROM meta WHERE key = 'node_format.' || n.id), 0) < ?");
+    if (!st.ok()) return RollbackLocked(Error("prepare format raise"));
+    st.Bind(1, alive_since_ns);
+    st.Bind(2, static_cast<int64_t>(version));
+    if (st.Step() != SQLITE_ROW) return RollbackLocked(Error("format raise"));
+    if (st.Int(0) > 0) {
+      RETURN_IF_ERROR(CommitLocked());
+      return *recorded;
+    }
+  }
+  Stmt up(db_, "UPDATE meta SET value = ? WHERE key = 'setting.format_version'");
+  if (!up.ok()) return RollbackLocked(Error("prepare format raise"));
+  up.Bind(1, static_cast<int64_t>(version));
+  if (up.Step() != SQLITE_DONE) return RollbackLocked(Error("format raise"));
+  RETURN_IF_ERROR(CommitLocked());
+  return version;
+}
+
 Status SqliteCatalog::TakeLeaseLocked(std::string_view name, std::string_view holder,
                                       int64_t now_ns, int64_t ttl_ns, LeaseRow* lease,
                                       bool* taken) {

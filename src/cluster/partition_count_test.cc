@@ -224,5 +224,36 @@ TEST_F(PartitionCountTest, TheFirstNodeSetsTheCountForEveryLaterOne) {
   EXPECT_NE(opened.ToString().find("partitions = 8"), std::string::npos) << opened.ToString();
 }
 
+// A store of a build before the count was recorded (its row removed here): node b, with fewer
+// partitions than a's segments were filed by, is refused naming the highest partition found
+// and the catalog, and records nothing; node c, with the count of the segments, opens and
+// records it. Without the guard b opens and records 3.
+TEST_F(PartitionCountTest, AnUnrecordedStoreRefusesACountNotAboveItsSegmentsPartitions) {
+  Status opened;
+  Node* a = Add("node-a", 4, /*taker=*/false, &opened);
+  ASSERT_TRUE(opened.ok()) << opened.ToString();
+  std::vector<Record> lines = Lines(120);
+  ASSERT_TRUE(a->engine->Append("default", &lines).ok());
+  ASSERT_TRUE(a->engine->Flush().ok());
+  ASSERT_TRUE(a->engine->Close().ok());
+  uint32_t highest = 0;
+  auto rows = reader_->List();
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  for (const auto& row : *rows) highest = std::max(highest, row.partition);
+  ASSERT_EQ(highest, 3u) << "the test needs a segment in the last partition";
+  catalog::PgTestSql("DELETE FROM " + schema_ + ".meta WHERE key = 'setting.partitions'");
+  ASSERT_FALSE(reader_->ReadSetting("partitions")->has_value());
+
+  Add("node-b", 3, /*taker=*/false, &opened);
+  EXPECT_EQ(opened.code(), StatusCode::kFailedPrecondition) << opened.ToString();
+  EXPECT_NE(opened.ToString().find("of partition 3"), std::string::npos) << opened.ToString();
+  EXPECT_NE(opened.ToString().find(schema_), std::string::npos) << opened.ToString();
+  EXPECT_FALSE(reader_->ReadSetting("partitions")->has_value()) << "the refused node recorded";
+
+  Add("node-c", 4, /*taker=*/false, &opened);
+  EXPECT_TRUE(opened.ok()) << opened.ToString();
+  EXPECT_EQ(reader_->ReadSetting("partitions")->value_or(0), 4u);
+}
+
 }  // namespace
 }  // namespace sawmill::cluster

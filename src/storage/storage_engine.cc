@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstring>
 #include <map>
+#include <optional>
 #include <set>
 
 #include "catalog/pg_catalog.h"
@@ -114,7 +115,8 @@ Status StorageEngine::Init() {
     ASSIGN_OR_RETURN(catalog_, catalog::OpenCatalog(catalog_path));
   }
   if (options_.wrap_catalog) catalog_ = options_.wrap_catalog(std::move(catalog_));
-  RETURN_IF_ERROR(SettlePartitions(catalog_path));
+  bool partitions_recorded = false;
+  RETURN_IF_ERROR(CheckPartitions(catalog_path, &partitions_recorded));
 
   // Reconciliation: the segment objects say who they are; the catalog is made to agree with
   // them, and nothing that verifies is deleted unless proven superseded (catalog/reconcile.h).
@@ -135,6 +137,9 @@ Status StorageEngine::Init() {
                                        reporter_, this);
 
   ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, catalog_->List());
+  // After reconciliation (a damaged partition column is rewritten from its file first), before
+  // anything is replayed or written.
+  if (!partitions_recorded) RETURN_IF_ERROR(SettlePartitions(catalog_path, rows));
   uint64_t max_seq = 0;
   WalReplay replay;
   {
@@ -211,18 +216,20 @@ Status StorageEngine::Init() {
   return Status::OK();
 }
 
-Status StorageEngine::SettlePartitions(const std::string& catalog_path) {
-  // Before anything is replayed or written: a record's memtable, the segment it is flushed to,
-  // WAL replay's skip of records already in segments (also of WAL objects taken over from
-  // another node) and a search's pruning by partition all compute PartitionOf(service, host,
-  // partitions) and find the same partition only with the count the segments were filed by.
-  ASSIGN_OR_RETURN(uint64_t recorded, catalog_->SettleSetting("partitions", options_.partitions));
-  if (recorded == options_.partitions) return Status::OK();
-  const std::string where = catalog::IsPostgresUrl(catalog_path)
-                                ? catalog::RedactPostgresUrl(catalog_path)
-                                : catalog_path;
+std::string StorageEngine::CatalogForMessages(const std::string& catalog_path) {
+  return catalog::IsPostgresUrl(catalog_path) ? catalog::RedactPostgresUrl(catalog_path)
+                                              : catalog_path;
+}
+
+namespace {
+
+// A record's memtable, the segment it is flushed to, WAL replay's skip of records already in
+// segments (also of WAL objects taken over from another node) and a search's pruning by
+// partition all compute PartitionOf(service, host, partitions) and find the same partition only
+// with the count the segments were filed by.
+Status OtherPartitionCount(uint32_t partitions, uint64_t recorded, const std::string& where) {
   return Status::FailedPrecondition(
-      "storage: partitions = " + std::to_string(options_.partitions) +
+      "storage: partitions = " + std::to_string(partitions) +
       " in this server's configuration, but the data under catalog " + where +
       " is filed by partitions = " + std::to_string(recorded) +
       " (recorded when it was first opened); with another count lines replayed from the WAL "
@@ -231,6 +238,44 @@ Status StorageEngine::SettlePartitions(const std::string& catalog_path) {
       std::to_string(recorded) +
       " (--partitions); the count of a store cannot be changed (docs/cluster.md \"One partition "
       "count per store\")");
+}
+
+}  // namespace
+
+Status StorageEngine::CheckPartitions(const std::string& catalog_path, bool* recorded) {
+  // Before reconciliation, replay or any write: a node of another count changes nothing.
+  ASSIGN_OR_RETURN(std::optional<uint64_t> count, catalog_->ReadSetting("partitions"));
+  *recorded = count.has_value();
+  if (!count || *count == options_.partitions) return Status::OK();
+  return OtherPartitionCount(options_.partitions, *count, CatalogForMessages(catalog_path));
+}
+
+Status StorageEngine::SettlePartitions(const std::string& catalog_path,
+                                       const std::vector<catalog::SegmentRow>& rows) {
+  // No count recorded: a new store, or one made by a build before the count was recorded,
+  // whose first open by this build records the count it is given. A segment filed under a
+  // partition that count does not have proves it too small. (A larger count, or a smaller one
+  // above every partition the segments happen to be in, cannot be told from the segments:
+  // docs/cluster.md "One partition count per store".) The rows are those reconciliation left:
+  // a partition column damaged in the catalog has been rewritten from the segment's file.
+  const catalog::SegmentRow* highest = nullptr;
+  for (const catalog::SegmentRow& row : rows) {
+    if (highest == nullptr || row.partition > highest->partition) highest = &row;
+  }
+  if (highest != nullptr && highest->partition >= options_.partitions) {
+    return Status::FailedPrecondition(
+        "storage: partitions = " + std::to_string(options_.partitions) +
+        " in this server's configuration, but the catalog " + CatalogForMessages(catalog_path) +
+        " records no partition count (a store of an earlier build) and names segment " +
+        std::to_string(highest->id) + " of partition " + std::to_string(highest->partition) +
+        ": the data was filed by partitions = " + std::to_string(highest->partition + 1) +
+        " or more. Start with the count it was filed by (--partitions; 16 unless it was set), "
+        "which is then recorded (docs/cluster.md \"One partition count per store\")");
+  }
+  ASSIGN_OR_RETURN(uint64_t recorded, catalog_->SettleSetting("partitions", options_.partitions));
+  if (recorded == options_.partitions) return Status::OK();
+  // Another node recorded its count between CheckPartitions and here.
+  return OtherPartitionCount(options_.partitions, recorded, CatalogForMessages(catalog_path));
 }
 
 std::vector<catalog::ReconcileStore> StorageEngine::ReconcileStores() {

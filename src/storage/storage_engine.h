@@ -97,9 +97,17 @@ class StorageEngine final : public Engine {
   Status InitSegmentView();
   // A cluster node: Idempotency-Keys across nodes (shared_keys.h), on a connection of their own.
   Status InitSharedKeys(const std::string& catalog_path);
-  // Records the partition count in a catalog that has none and refuses a count other than the
-  // recorded one (FailedPrecondition naming both; catalog::Catalog::SettleSetting).
-  Status SettlePartitions(const std::string& catalog_path);
+  // Before reconciliation: refuses a partition count other than the one the catalog records
+  // (FailedPrecondition naming both). Sets "*recorded" to whether one is recorded.
+  Status CheckPartitions(const std::string& catalog_path, bool* recorded);
+  // After reconciliation, before replay or any write, when CheckPartitions found no count (a
+  // store of an earlier build, or a new one): refuses a count not above every registered
+  // segment's partition in "rows", else records the count (catalog::Catalog::SettleSetting) and
+  // refuses it when another node recorded another meanwhile.
+  Status SettlePartitions(const std::string& catalog_path,
+                          const std::vector<catalog::SegmentRow>& rows);
+  // The catalog named for messages (a PostgreSQL URL without its password).
+  static std::string CatalogForMessages(const std::string& catalog_path);
   // The stores reconciliation looks at (the data directory's and the cold one), and how it
   // reads segments from them.
   std::vector<catalog::ReconcileStore> ReconcileStores();
