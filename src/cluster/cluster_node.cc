@@ -383,6 +383,15 @@ void ClusterNode::TakeoverRound() {
       }
     }
   }
+  if (engine_ != nullptr) {
+    // A rolling upgrade ends here: once every live node reads this build's segment format, the
+    // store's version is raised and every node writes it (docs/cluster.md "Format version in a
+    // rolling upgrade"). No catalog call once this node writes its newest.
+    if (auto raised = engine_->RaiseWriteFormat(); !raised.ok()) {
+      spdlog::debug("node {}: cannot raise the store's format version (retried): {}", id(),
+                    raised.status().ToString());
+    }
+  }
   auto taken = TakeOverNow();
   // Until every object is taken: another round at once.
   while (taken.ok() && *taken >= options_.takeover_batch && !stopping_.load()) {

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <random>
 
+#include "common/coding.h"
 #include "common/fault_env.h"
 #include "segment/footer.h"
 #include "segment/format.h"
@@ -166,6 +167,23 @@ TEST_F(SegmentCorruption, NewerFormatVersionIsRefused) {
   auto reader = SegmentReader::Open(&env_, kPath);
   ASSERT_FALSE(reader.ok());
   EXPECT_NE(reader.status().message().find("format version 99"), std::string::npos)
+      << reader.status().message();
+}
+
+// A file whose header and trailer both say a newer version is a newer build's (a rolling
+// upgrade), not a damaged one: FailedPrecondition, which nobody marks corrupt (DataLoss before).
+TEST_F(SegmentCorruption, AFileOfANewerBuildIsNotDataLoss) {
+  std::string newer = good_;
+  const uint32_t next = kFormatVersion + 1;
+  EncodeFixed32(newer.data() + kMagicSize, next);
+  EncodeFixed32(newer.data() + newer.size() - kMagicSize - 4, next);
+  ASSERT_TRUE(env_.SetContents(kPath, newer).ok());
+  auto reader = SegmentReader::Open(&env_, kPath);
+  ASSERT_FALSE(reader.ok());
+  EXPECT_EQ(reader.status().code(), StatusCode::kFailedPrecondition) << reader.status().ToString();
+  EXPECT_NE(reader.status().message().find("format version " + std::to_string(next) +
+                                           " is not readable by this build"),
+            std::string::npos)
       << reader.status().message();
 }
 

@@ -126,10 +126,16 @@ Result<std::shared_ptr<SegmentFileReader>> SegmentFileReader::OpenReader(
   uint32_t footer_raw = DecodeFixed32(got.data() + 12);
   uint32_t version = DecodeFixed32(got.data() + 16);
   if (version < kMinReadableVersion || version > kFormatVersion) {
-    return loss(trailer_at + 16, "format version " + std::to_string(version) +
-                                     " is not readable by this build (reads " +
-                                     std::to_string(kMinReadableVersion) + ".." +
-                                     std::to_string(kFormatVersion) + ")");
+    const std::string what =
+        "format version " + std::to_string(version) + " is not readable by this build (reads " +
+        std::to_string(kMinReadableVersion) + ".." + std::to_string(kFormatVersion) + ")";
+    // Header and trailer agree on a newer version: a segment a newer build wrote (a rolling
+    // upgrade, docs/cluster.md "Format version in a rolling upgrade"), not damage. Not DataLoss,
+    // so that nobody marks it corrupt; a newer build reads it.
+    if (version > kFormatVersion && header_version == version) {
+      return Status::FailedPrecondition("segment " + path + ": " + what);
+    }
+    return loss(trailer_at + 16, what);
   }
   if (footer_offset < kHeaderSize || footer_offset > trailer_at ||
       footer_size != trailer_at - footer_offset || footer_size < kBlockTrailerSize ||

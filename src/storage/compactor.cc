@@ -248,7 +248,7 @@ Status Compactor::CompactOnce(bool* did_work) {
   in.tenant = tenant;
   in.partition = partition;
   segment::MergeStats merge;
-  segment::WriterOptions writer = options_.segment_options;
+  segment::WriterOptions writer = Writer(options_.segment_options);
   if (writer.text_zstd_level == 0) writer.text_zstd_level = kCompactedTextZstdLevel;
   Status s = segment::MergeSegments(out_store.get(), rel, in, readers, writer, &out, &merge);
   if (!s.ok() && merge.failed_input >= 0) {

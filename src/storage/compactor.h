@@ -63,6 +63,10 @@ class Compactor {
   const std::shared_ptr<objstore::ObjectStore>& store() const NO_THREAD_SAFETY_ANALYSIS {
     return segments_->store();
   }
+  // "options" in the store's format version (SegmentRegistry::Writer needs no lock either).
+  segment::WriterOptions Writer(segment::WriterOptions options) const NO_THREAD_SAFETY_ANALYSIS {
+    return segments_->Writer(std::move(options));
+  }
   // The cold store: on a cluster node (EngineOptions::shared_store), the store every node shares.
   const std::shared_ptr<objstore::ObjectStore>& segments_cold() const NO_THREAD_SAFETY_ANALYSIS {
     return segments_->cold();

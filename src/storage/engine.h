@@ -158,6 +158,11 @@ struct EngineOptions {
   // lease "idempotency_claims"): rows past idempotency_window, and done rows past
   // idempotency_max_keys, oldest first. 0: never.
   int64_t idempotency_trim_interval_ns = 60 * 1'000'000'000ll;
+  // The newest segment format version this node reads and writes; 0: this build's
+  // (segment::kFormatVersion). Tests set a lower one to play a node of a previous build in a
+  // rolling upgrade (docs/cluster.md "Format version in a rolling upgrade"): it then neither
+  // writes nor opens a newer segment (it answers partial naming it, as that build would).
+  uint32_t newest_format_version = 0;
   // Tests: wraps the catalog the engine opened (e.g. one that loses answers); null: none.
   std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)> wrap_catalog;
   // A cluster node's fence on its memtable answers (Engine::MemtableAnswerFence; set by
@@ -336,6 +341,15 @@ class Engine {
   // failed, and keeps the answer (query/executor.cc). Errors: the catalog's (the query then
   // says it is partial). Engines without a catalog: none.
   virtual Result<std::set<uint64_t>> RetiredSegmentIds() { return std::set<uint64_t>(); }
+
+  // The store's segment format version (docs/cluster.md "Format version in a rolling
+  // upgrade"): raises it to the newest this node writes once every live node reads that one
+  // (catalog::Catalog::RaiseFormatVersion), and from then on writes new segments in the version
+  // the catalog records. Returns the version this node writes. Once it writes its newest, one
+  // read of the setting (a cluster node: to log, once, that the store was raised past it while
+  // it looked dead). The cluster node's rounds call it every heartbeat interval. Engines
+  // without a catalog: 0.
+  virtual Result<uint32_t> RaiseWriteFormat() { return uint32_t{0}; }
 
   // Asked after taking the snapshot of an answer for another node's query (its memtables,
   // docs/cluster.md "Fenced flush"): OK when the snapshot's memtables hold only rows this node

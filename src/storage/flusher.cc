@@ -184,7 +184,8 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   in.id = id;
   in.tenant = key.first;
   in.partition = key.second;
-  Status s = segment::WriteSegment(store().get(), rel, in, rows, options_.segment_options, &out);
+  Status s =
+      segment::WriteSegment(store().get(), rel, in, rows, Writer(options_.segment_options), &out);
   if (s.ok()) s = VerifyWritten(store(), rel, out, std::move(seqs));
   catalog::SegmentRow row;
   if (s.ok()) {
@@ -327,7 +328,7 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
     in.tenant = key.first;
     in.partition = key.second;
     Status s = segment::WriteSegment(objstore::Uncached(shared).get(), name, in, *rows,
-                                     options_.segment_options, &out);
+                                     Writer(options_.segment_options), &out);
     if (s.ok()) s = VerifyWritten(objstore::Uncached(shared), name, out, std::move(seqs));
     catalog::SegmentRow row;
     uint64_t registered = 0;

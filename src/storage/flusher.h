@@ -135,6 +135,10 @@ class Flusher {
   const std::shared_ptr<objstore::ObjectStore>& store() const NO_THREAD_SAFETY_ANALYSIS {
     return segments_->store();
   }
+  // "options" in the store's format version (SegmentRegistry::Writer needs no lock either).
+  segment::WriterOptions Writer(segment::WriterOptions options) const NO_THREAD_SAFETY_ANALYSIS {
+    return segments_->Writer(std::move(options));
+  }
   // Freezes the active memtable of "key" (if any) and writes every frozen memtable of "key" to
   // segments, oldest first.
   Status FlushKey(const PartitionKey& key) REQUIRES(flush_mu_);

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/mutex.h"
+#include "segment/segment_file_reader.h"
 #include "storage/storage_metrics.h"
 
 namespace sawmill::storage {
@@ -50,6 +51,17 @@ Result<std::shared_ptr<segment::SegmentReader>> SegmentEntry::Open() {
     auto opened = !row_.path.empty() && row_.path[0] != '/'
                       ? segment::SegmentReader::Open(store_, row_.path)
                       : segment::SegmentReader::Open(env_, path_);
+    const auto* file =
+        opened.ok() ? dynamic_cast<const segment::SegmentFileReader*>(opened->get()) : nullptr;
+    if (file != nullptr && reporter_ != nullptr &&
+        file->format_version() > reporter_->newest_format()) {
+      // A node playing a previous build (EngineOptions::newest_format_version): as its reader
+      // would answer (segment_reader.cc), not damage.
+      return Status::FailedPrecondition(
+          "segment " + path_ + ": format version " + std::to_string(file->format_version()) +
+          " is not readable by this build (reads " + std::to_string(segment::kMinReadableVersion) +
+          ".." + std::to_string(reporter_->newest_format()) + ")");
+    }
     if (opened.ok()) {
       const segment::SegmentInfo& info = (*opened)->info();
       if (info.id == row_.id && info.tenant == row_.tenant && info.partition == row_.partition) {

@@ -3,6 +3,7 @@
 // segment-id counter.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -26,7 +27,12 @@ namespace sawmill::storage {
 // Threading: thread-safe (own mutex). Report calls Engine::ReportCorruption under that mutex.
 class CorruptionReporter {
  public:
-  explicit CorruptionReporter(Engine* engine) : engine_(engine) {}
+  // "newest_format": the newest segment format the engine reads (EngineOptions::
+  // newest_format_version): SegmentEntry::Open refuses a newer one, as the reader does a file
+  // newer than the build (FailedPrecondition, never reported corrupt).
+  explicit CorruptionReporter(Engine* engine, uint32_t newest_format = segment::kFormatVersion)
+      : engine_(engine), newest_format_(newest_format) {}
+  uint32_t newest_format() const { return newest_format_; }
   void Report(uint64_t segment_id, const Status& status);
   // After Detach, Report does nothing. Called by the engine's destructor.
   void Detach();
@@ -34,6 +40,7 @@ class CorruptionReporter {
  private:
   Mutex mu_;
   Engine* engine_ GUARDED_BY(mu_);  // nullptr once the engine is gone
+  const uint32_t newest_format_;
 };
 
 // One registered segment as the engine sees it. Shared by the registry and by every snapshot
@@ -127,6 +134,19 @@ class SegmentRegistry {
   const std::shared_ptr<objstore::ObjectStore>& cold() const { return cold_; }
   // The store a row's "store" column names, or nullptr. Any thread, no mutex.
   std::shared_ptr<objstore::ObjectStore> StoreNamed(std::string_view name) const;
+  // The format version new segments are written in (flushes, compaction, tier moves): the
+  // store's, which the engine sets at open and when it is raised (docs/cluster.md "Format
+  // version in a rolling upgrade"). Any thread, no mutex.
+  uint32_t write_format() const { return write_format_.load(std::memory_order_relaxed); }
+  void set_write_format(uint32_t version) {
+    write_format_.store(version, std::memory_order_relaxed);
+  }
+  // "options" written in no newer version than write_format() (an older one asked for, as
+  // tests do to write files of older builds, is kept).
+  segment::WriterOptions Writer(segment::WriterOptions options) const {
+    options.format_version = std::min(options.format_version, write_format());
+    return options;
+  }
 
   // Adds (or replaces) the entry of its row's tenant and id.
   void Add(std::shared_ptr<SegmentEntry> entry);
@@ -200,6 +220,7 @@ class SegmentRegistry {
   std::vector<std::weak_ptr<SegmentEntry>> replaced_;          // pruned by HeldObsolete
   std::map<uint64_t, std::vector<uint64_t>> pending_outputs_;  // output id -> input ids
   uint64_t full_view_wanted_ = 0;
+  std::atomic<uint32_t> write_format_{segment::kFormatVersion};
 };
 
 }  // namespace sawmill::storage

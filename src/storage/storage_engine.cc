@@ -41,7 +41,10 @@ StorageEngine::StorageEngine(const EngineOptions& options)
       clock_(options.clock != nullptr ? options.clock : Clock::Real()),
       wal_dir_(JoinPath(options.data_dir, "wal")),
       segments_dir_(JoinPath(options.data_dir, "segments")),
-      reporter_(std::make_shared<CorruptionReporter>(this)),
+      reporter_(std::make_shared<CorruptionReporter>(
+          this, options.newest_format_version != 0
+                    ? std::min(options.newest_format_version, segment::kFormatVersion)
+                    : segment::kFormatVersion)),
       keys_(options.idempotency_window_ns, options.idempotency_max_keys),
       memtables_(clock_),
       segments_(std::make_shared<objstore::LocalDirectoryStore>(env_, options.data_dir),
@@ -117,6 +120,8 @@ Status StorageEngine::Init() {
   if (options_.wrap_catalog) catalog_ = options_.wrap_catalog(std::move(catalog_));
   bool partitions_recorded = false;
   RETURN_IF_ERROR(CheckPartitions(catalog_path, &partitions_recorded));
+  std::optional<uint64_t> format;
+  RETURN_IF_ERROR(CheckFormat(catalog_path, &format));
 
   // Reconciliation: the segment objects say who they are; the catalog is made to agree with
   // them, and nothing that verifies is deleted unless proven superseded (catalog/reconcile.h).
@@ -140,6 +145,7 @@ Status StorageEngine::Init() {
   // After reconciliation (a damaged partition column is rewritten from its file first), before
   // anything is replayed or written.
   if (!partitions_recorded) RETURN_IF_ERROR(SettlePartitions(catalog_path, rows));
+  RETURN_IF_ERROR(SettleFormat(catalog_path, format, rows));
   uint64_t max_seq = 0;
   WalReplay replay;
   {
@@ -276,6 +282,128 @@ Status StorageEngine::SettlePartitions(const std::string& catalog_path,
   if (recorded == options_.partitions) return Status::OK();
   // Another node recorded its count between CheckPartitions and here.
   return OtherPartitionCount(options_.partitions, recorded, CatalogForMessages(catalog_path));
+}
+
+namespace {
+
+Status NewerFormat(uint32_t newest, uint64_t recorded, const std::string& where) {
+  return Status::FailedPrecondition(
+      "storage: the segments under catalog " + where + " are written in format version " +
+      std::to_string(recorded) +
+      " (raised once every node could read it), but this build reads format versions up to " +
+      std::to_string(newest) +
+      ": it could not read the newer segments. Start a build that reads format version " +
+      std::to_string(recorded) +
+      " (the one that raised it, or newer); a store's format version is never lowered "
+      "(docs/cluster.md \"Format version in a rolling upgrade\")");
+}
+
+}  // namespace
+
+Status StorageEngine::CheckFormat(const std::string& catalog_path,
+                                  std::optional<uint64_t>* recorded) {
+  ASSIGN_OR_RETURN(*recorded, catalog_->ReadSetting("format_version"));
+  const uint32_t newest = reporter_->newest_format();
+  if (!*recorded || **recorded <= newest) return Status::OK();
+  return NewerFormat(newest, **recorded, CatalogForMessages(catalog_path));
+}
+
+uint32_t StorageEngine::NewestSegmentFormat(const std::vector<catalog::SegmentRow>& rows) {
+  std::vector<const catalog::SegmentRow*> newest;
+  for (const catalog::SegmentRow& row : rows) {
+    if (row.state == catalog::kStateActive) newest.push_back(&row);
+  }
+  std::sort(newest.begin(), newest.end(),
+            [](const auto* a, const auto* b) { return a->id > b->id; });
+  constexpr size_t kTries = 4;  // a damaged or missing newest one is passed over
+  for (size_t i = 0; i < newest.size() && i < kTries; ++i) {
+    const catalog::SegmentRow& row = *newest[i];
+    auto store = segments_.StoreNamed(row.store);
+    if (store == nullptr) continue;
+    auto reader = !row.path.empty() && row.path[0] != '/'
+                      ? segment::SegmentFileReader::OpenObject(store, row.path)
+                      : segment::SegmentFileReader::OpenFile(env_, row.path);
+    if (reader.ok()) return (*reader)->format_version();
+    spdlog::warn("segment {}: not read for the store's format version: {}", row.id,
+                 reader.status().ToString());
+  }
+  return 0;
+}
+
+Status StorageEngine::SettleFormat(const std::string& catalog_path,
+                                   std::optional<uint64_t> recorded,
+                                   const std::vector<catalog::SegmentRow>& rows) {
+  const uint32_t newest = reporter_->newest_format();
+  uint64_t version = recorded.value_or(0);
+  if (!recorded) {
+    // A new store, or one of a build before the version was recorded. A cluster's nodes of that
+    // build may still be running: they wrote, and read, the version of the newest segment, so
+    // that is recorded (it is raised once they are gone). One node alone raises it below.
+    uint64_t first = newest;
+    if (options_.shared_store) {
+      const uint32_t found = NewestSegmentFormat(rows);
+      if (found != 0) first = std::min<uint64_t>(found, newest);
+    }
+    ASSIGN_OR_RETURN(version, catalog_->SettleSetting("format_version", first));
+  }
+  if (options_.shared_store) {
+    // What this node reads, and the version as it stands after that record: a raise either
+    // counted this node or committed before (Catalog::RecordNodeFormat).
+    if (!options_.node_id.empty()) {
+      ASSIGN_OR_RETURN(version, catalog_->RecordNodeFormat(options_.node_id, newest));
+    }
+  } else if (version < newest) {
+    // The embedded node, or a PostgreSQL catalog held under its exclusive lock: no other node
+    // reads this store, so it takes this build's version at once.
+    ASSIGN_OR_RETURN(version, catalog_->RaiseFormatVersion(newest, INT64_MAX));
+  }
+  if (version > newest) return NewerFormat(newest, version, CatalogForMessages(catalog_path));
+  if (version < segment::kMinReadableVersion) {
+    return Status::DataLoss("storage: catalog " + CatalogForMessages(catalog_path) +
+                            " records segment format version " + std::to_string(version) +
+                            ", which no build writes");
+  }
+  segments_.set_write_format(static_cast<uint32_t>(version));
+  if (version < newest) {
+    spdlog::info(
+        "segments are written in format version {}, the store's, until every live node reads {} "
+        "(docs/cluster.md \"Format version in a rolling upgrade\")",
+        version, newest);
+  }
+  return Status::OK();
+}
+
+Result<uint32_t> StorageEngine::RaiseWriteFormat() {
+  const uint32_t newest = reporter_->newest_format();
+  const uint32_t writing = segments_.write_format();
+  uint64_t version = writing;
+  if (writing < newest) {
+    const int64_t alive_since =
+        options_.shared_store ? clock_->NowNanos() - options_.node_timeout_ns : INT64_MAX;
+    ASSIGN_OR_RETURN(version, catalog_->RaiseFormatVersion(newest, alive_since));
+  } else if (options_.shared_store && !newer_store_logged_.load()) {
+    // One small read a round: was the store raised past this build while it looked dead?
+    ASSIGN_OR_RETURN(std::optional<uint64_t> recorded, catalog_->ReadSetting("format_version"));
+    version = recorded.value_or(writing);
+  }
+  if (version > newest) {
+    // Raised while this node looked dead (paused past node_timeout): it goes on writing what
+    // every node reads, and answers partial for the segments it cannot read. Logged once.
+    if (!newer_store_logged_.exchange(true)) {
+      spdlog::error(
+          "the store's segment format version is {}, newer than this build reads ({}): it was "
+          "raised while this node looked dead; segments of version {} are skipped with a "
+          "warning (answers are partial). Upgrade this node",
+          version, newest, version);
+    }
+    return writing;
+  }
+  if (version > writing) {
+    segments_.set_write_format(static_cast<uint32_t>(version));
+    spdlog::info("segments are now written in format version {} (every live node reads it)",
+                 version);
+  }
+  return segments_.write_format();
 }
 
 std::vector<catalog::ReconcileStore> StorageEngine::ReconcileStores() {

@@ -13,7 +13,9 @@
 // and writes the catalog after releasing it).
 #pragma once
 
+#include <atomic>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <utility>
@@ -53,6 +55,7 @@ class StorageEngine final : public Engine {
   std::shared_ptr<const Snapshot> GetSnapshot(std::string_view tenant) const override;
   void ReportCorruption(uint64_t segment_id, const Status& status) override;
   Result<std::set<uint64_t>> RetiredSegmentIds() override;
+  Result<uint32_t> RaiseWriteFormat() override;
   EngineStats stats() const override;
   Result<std::vector<SegmentStatus>> ListSegments() const override;
   Status WriteHealth() override;
@@ -106,6 +109,19 @@ class StorageEngine final : public Engine {
   // refuses it when another node recorded another meanwhile.
   Status SettlePartitions(const std::string& catalog_path,
                           const std::vector<catalog::SegmentRow>& rows);
+  // Before reconciliation: refuses a store whose recorded segment format version is newer than
+  // this node reads (FailedPrecondition naming both and the fix); "*recorded": the version, or
+  // nullopt when none is recorded.
+  Status CheckFormat(const std::string& catalog_path, std::optional<uint64_t>* recorded);
+  // After reconciliation, before replay or any write: records the store's format version when
+  // none is (docs/cluster.md "Format version in a rolling upgrade"), records what this cluster
+  // node reads (or, a store one node holds alone, raises the version to its newest), and sets
+  // the version new segments are written in.
+  Status SettleFormat(const std::string& catalog_path, std::optional<uint64_t> recorded,
+                      const std::vector<catalog::SegmentRow>& rows);
+  // The format version of the newest of "rows" whose segment opens (a few are tried); 0 when
+  // none does.
+  uint32_t NewestSegmentFormat(const std::vector<catalog::SegmentRow>& rows);
   // The catalog named for messages (a PostgreSQL URL without its password).
   static std::string CatalogForMessages(const std::string& catalog_path);
   // The stores reconciliation looks at (the data directory's and the cold one), and how it
@@ -173,6 +189,8 @@ class StorageEngine final : public Engine {
   std::unique_ptr<TierMover> mover_;
 
   int lock_fd_ = -1;  // flock on DIR/LOCK (POSIX Env only)
+  // RaiseWriteFormat found the store raised past this build (logged once).
+  std::atomic<bool> newer_store_logged_{false};
   std::thread flush_thread_;
   std::thread compaction_thread_;
   std::thread pack_thread_;

@@ -332,7 +332,7 @@ Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry,
   in.partition = source.partition;
   segment::MergeStats merge;
   Status s = segment::MergeSegments(out_store.get(), rel, in, {reader},
-                                    options_.warm_segment_options, &written, &merge);
+                                    Writer(options_.warm_segment_options), &written, &merge);
   if (!s.ok() && s.IsDataLoss() && merge.failed_input >= 0) {
     engine_->ReportCorruption(source.id, s);
   }

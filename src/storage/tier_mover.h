@@ -112,6 +112,10 @@ class TierMover {
   const std::shared_ptr<objstore::ObjectStore>& local() const NO_THREAD_SAFETY_ANALYSIS {
     return segments_->store();
   }
+  // "options" in the store's format version (SegmentRegistry::Writer needs no lock either).
+  segment::WriterOptions Writer(segment::WriterOptions options) const NO_THREAD_SAFETY_ANALYSIS {
+    return segments_->Writer(std::move(options));
+  }
   const std::shared_ptr<objstore::ObjectStore>& cold() const NO_THREAD_SAFETY_ANALYSIS {
     return segments_->cold();
   }
