@@ -197,36 +197,9 @@ class FencedAnswerTest : public PgClusterTest {
     }
     return n;
   }
-  size_t WrittenBy(const std::string& node) {
-    auto rows = reader_->ListWalObjects("");
-    size_t n = 0;
-    if (rows.ok()) {
-      for (const auto& row : *rows) n += row.node == node ? 1 : 0;
-    }
-    return n;
-  }
 
   static Result<query::SearchResponse> Count(Node* node) {
-    query::SearchRequest r;
-    r.q = "* | count";
-    r.all_time = true;
-    r.limit = 100;
-    r.use_cache = false;
-    return node->query->Search(r);
-  }
-
-  static int64_t CountOf(const query::SearchResponse& response) {
-    if (response.rows.size() != 1) return -1;
-    for (const auto& [name, value] : response.rows[0]) {
-      if (name == "count") return std::get<int64_t>(value);
-    }
-    return -1;
-  }
-
-  static std::string Warnings(const query::SearchResponse& response) {
-    std::string out;
-    for (const std::string& w : response.warnings) out += w + "\n";
-    return out;
+    return SearchAllTime(*node->query, "* | count");
   }
 
   // Waits (up to 30 s) until "done" holds.
@@ -277,7 +250,7 @@ TEST_F(FencedAnswerTest, AnAnswerThatStalledWhileItsNodeWasTakenOverIsNotCounted
   std::thread query([&] { stalled = Count(c); });
   ASSERT_TRUE(WaitFor([&] { return a_answered.load(); }));
   // a writes no heartbeat: past node_timeout, b or c takes its objects over and flushes them.
-  const bool took = WaitFor([&] { return WrittenBy("node-a") == 0; });
+  const bool took = WaitFor([&] { return WalObjectsWrittenBy("node-a") == 0; });
   taken.store(true);
   query.join();
   ASSERT_TRUE(took) << "node a's WAL objects were not taken over and flushed";
@@ -329,7 +302,7 @@ TEST_F(FencedAnswerTest, ANodeCutOffFromPostgresqlAnswersWholeUntilItIsTakenOver
   // Past node_timeout: a is taken over while still cut off. It is dead to the others and no
   // longer asked; the taker answers for its lines, each once.
   // (Taken over, flushed and deleted: the taker may do all three between two looks.)
-  ASSERT_TRUE(WaitFor([&] { return WrittenBy("node-a") == 0; }))
+  ASSERT_TRUE(WaitFor([&] { return WalObjectsWrittenBy("node-a") == 0; }))
       << "node a's WAL objects were not taken over and flushed";
   for (Node* asking : {b, c}) {
     auto r = Count(asking);
