@@ -10,6 +10,8 @@
 #include <filesystem>
 
 #include "catalog/sqlite_catalog.h"
+#include "common/clock.h"
+#include "storage/shared_keys.h"
 
 namespace sawmill::cluster {
 namespace {
@@ -98,6 +100,60 @@ TEST_F(ClusterSettingsTest, TheFirstNodesValuesAreTheClustersAndALaterNodeAdopts
   Node restarted;
   ASSERT_TRUE(SettleNodeSettings(catalog_.get(), "CAT", restarted.Settings(), nullptr).ok());
   EXPECT_EQ(restarted.timeout, 8000u);
+}
+
+// idempotency_window: node a (24 h, the cluster's) stores a keyed batch; the client retries it
+// two minutes later through node b, configured with one minute. Given, b is refused; not given,
+// it adopts 24 h and the retry finds a's answer instead of storing the batch again. With its
+// own minute (the build before, which settled nothing) b took a fresh claim on the key: the
+// batch would have been stored twice.
+TEST_F(ClusterSettingsTest, ARetryThroughANodeNotGivenAWindowIsRecognisedWithinTheClusters) {
+  ManualClock clock(1'000 * kNanosPerSecond);
+  auto keys_of = [&](const std::string& node, uint64_t window_ms) {
+    storage::SharedKeysOptions options;
+    options.node = node;
+    options.incarnation = 1;
+    options.window_ns = static_cast<int64_t>(window_ms) * kNanosPerMilli;
+    options.claim_wait_ns = 0;
+    return std::make_unique<storage::SharedIdempotencyKeys>(catalog_.get(), &clock, options);
+  };
+  Node a;
+  ASSERT_TRUE(SettleNodeSettings(catalog_.get(), "CAT", a.Settings(), nullptr).ok());
+  auto a_keys = keys_of("node-a", a.window);
+  storage::IdempotencyKey key;
+  key.key = "batch-1";
+  key.body_hash = 42;
+  auto claim = a_keys->Claim("default", key, clock.NowNanos());
+  ASSERT_TRUE(claim.ok()) << claim.status().ToString();
+  storage::IdempotencyKey stored = key;
+  stored.answer = "{}";
+  stored.first_seq = 1;
+  stored.count = 10;
+  stored.created_ns = clock.NowNanos();
+  a_keys->Complete(*claim, stored);
+  clock.Advance(120 * kNanosPerSecond);
+
+  Node b;
+  b.window = 60'000;
+  std::vector<NodeSetting> given = b.Settings();
+  given[3].given = true;
+  Status refused = SettleNodeSettings(catalog_.get(), "CAT", given, nullptr);
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find(
+                "idempotency_window = 1m in this node's configuration, but the cluster's is 24h"),
+            std::string::npos)
+      << refused.message();
+  if (refused.ok()) {
+    // The build without settling: b runs with its own minute.
+    auto retry = keys_of("node-b", b.window)->Claim("default", key, clock.NowNanos());
+    EXPECT_EQ(retry.status().code(), StatusCode::kAlreadyExists)
+        << "the retry through node b was claimed anew: its batch is stored twice";
+    return;
+  }
+  ASSERT_TRUE(SettleNodeSettings(catalog_.get(), "CAT", b.Settings(), nullptr).ok());
+  EXPECT_EQ(b.window, a.window);
+  auto retry = keys_of("node-b", b.window)->Claim("default", key, clock.NowNanos());
+  EXPECT_EQ(retry.status().code(), StatusCode::kAlreadyExists) << retry.status().ToString();
 }
 
 // While nodes run, a node_heartbeat or node_timeout change is allowed only where nodes of the
