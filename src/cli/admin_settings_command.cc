@@ -68,7 +68,7 @@ int Show(catalog::Catalog* catalog, const std::string& where) {
   }
   for (const auto& [name, value] : *recorded) {
     if (cluster::FindClusterWideSetting(name) != nullptr) continue;
-    std::printf("  %-20s %llu  (fixed for the store)\n", name.c_str(),
+    std::printf("  %-20s %llu  (the store's own: not changed here)\n", name.c_str(),
                 static_cast<unsigned long long>(value));
   }
   std::printf("live nodes: %zu", live->size());
