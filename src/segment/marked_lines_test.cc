@@ -307,6 +307,50 @@ TEST(MarkedLinesEncoding, CorruptOffsetsAreDataLossNamingTheRows) {
   expect_loss(block, {0}, "rows 0..63");
 }
 
+// Junk after the encoding byte, and every cut of a good block, read as a few rows of a block
+// decompressed so far: an error or rows inside the bytes given, never a read past them.
+TEST(MarkedLinesEncoding, GarbageAndCutsNeverReadPastThePrefix) {
+  std::mt19937 rng(16);
+  auto inside = [](std::string_view v, std::string_view in) {
+    return v.empty() || (v.data() >= in.data() && v.data() + v.size() <= in.data() + in.size());
+  };
+  std::vector<std::string> owned;
+  for (int i = 0; i < 300; ++i) owned.push_back(std::string(rng() % 40, 'x') + std::to_string(i));
+  std::vector<std::string_view> values(owned.begin(), owned.end());
+  std::string good;
+  ASSERT_TRUE(EncodeMarkedLines(values.data(), values.size(), &good, 16));
+  for (int trial = 0; trial < 4000; ++trial) {
+    std::string block;
+    size_t count;
+    if (trial % 2 == 0) {
+      block.assign(1 + rng() % 80, '\0');
+      for (char& c : block) c = rng() % 3 == 0 ? '\n' : static_cast<char>(rng());
+      block[0] = static_cast<char>(Encoding::kMarkedLines);
+      count = 1 + rng() % 40;
+    } else {
+      block = good.substr(0, rng() % (good.size() + 1));
+      count = values.size();
+    }
+    std::vector<uint32_t> rows;
+    for (uint32_t r = static_cast<uint32_t>(rng() % 4); r < count; r += 1 + rng() % 50) {
+      rows.push_back(r);
+    }
+    if (rows.empty()) continue;
+    TextBytesThrough(block, count, rows.back());
+    std::vector<std::string_view> got;
+    const uint64_t raw_size = block.size() + (trial % 3 == 0 ? 0 : rng() % 100);
+    if (DecodeTextRows(block, raw_size, count, rows, &got).ok()) {
+      ASSERT_EQ(got.size(), rows.size());
+      for (std::string_view v : got) EXPECT_TRUE(inside(v, block)) << trial;
+    }
+    std::string arena;
+    got.clear();
+    if (DecodeStringColumn(block, count, &got, &arena).ok()) {
+      for (std::string_view v : got) EXPECT_TRUE(inside(v, block)) << trial;
+    }
+  }
+}
+
 // Format version 12 stores the message column of a hot segment as marked lines, smaller than
 // version 11's plain; every record reads back the same; ReadRows of a few rows decompresses the
 // block only as far as their group and gives ReadBlock's rows. The same binary still writes
