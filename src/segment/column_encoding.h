@@ -150,6 +150,12 @@ uint64_t MarkedLinesBytesThrough(std::string_view prefix, size_t max_count, uint
 Status DecodeMarkedLinesRows(std::string_view prefix, uint64_t raw_size, size_t count,
                              const std::vector<uint32_t>& rows,
                              std::vector<std::string_view>* views);
+// How a marked lines group is split (exposed for tests): views[0..k) get the first k <=
+// "newlines" newline-ended rows of text[begin, end), "*at" the offset after the k-th newline;
+// returns k. "vectorised" (the reader's choice) scans 32 bytes at a time where the CPU has
+// AVX2; false takes a memchr a row, as on a CPU without.
+uint64_t SplitNewlineRows(std::string_view text, size_t begin, size_t end, uint64_t newlines,
+                          std::string_view* views, size_t* at, bool vectorised = true);
 // Either of the two (kPlain or kMarkedLines), as the block's first byte says.
 uint64_t TextBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);
 Status DecodeTextRows(std::string_view prefix, uint64_t raw_size, size_t count,

@@ -251,6 +251,16 @@ bool EncodeMarkedLines(const std::string_view* values, size_t count, std::string
   return true;
 }
 
+uint64_t SplitNewlineRows(std::string_view text, size_t begin, size_t end, uint64_t newlines,
+                          std::string_view* views, size_t* at, bool vectorised) {
+  if (begin > end || end > text.size()) {
+    *at = begin;
+    return 0;
+  }
+  if (!vectorised) return SplitRowsMemchr(text.data(), begin, end, newlines, views, at);
+  return SplitRows(text.data(), begin, end, newlines, views, at);
+}
+
 uint64_t MarkedLinesBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row) {
   thread_local Marked m;
   std::string why;

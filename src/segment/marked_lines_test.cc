@@ -351,6 +351,39 @@ TEST(MarkedLinesEncoding, GarbageAndCutsNeverReadPastThePrefix) {
   }
 }
 
+// The split 32 bytes at a time (AVX2, where the CPU has it) and the memchr a row it falls back
+// to give the same rows, wherever the newlines fall (runs of them, none, at either end, past
+// the count asked for).
+TEST(MarkedLinesEncoding, BothSplitsFindTheSameRows) {
+  std::mt19937 rng(32);
+  for (int trial = 0; trial < 3000; ++trial) {
+    std::string text(rng() % 300, 'a');
+    const uint32_t density = 1 + rng() % 40;
+    for (char& c : text) c = rng() % density == 0 ? '\n' : static_cast<char>('a' + rng() % 26);
+    const size_t begin = text.empty() ? 0 : rng() % (text.size() + 1);
+    const size_t end = begin + rng() % (text.size() - begin + 1);
+    const uint64_t newlines = rng() % 64;
+    std::vector<std::string_view> a(newlines), b(newlines);
+    size_t at_a = 0, at_b = 0;
+    const uint64_t found_a = SplitNewlineRows(text, begin, end, newlines, a.data(), &at_a, true);
+    const uint64_t found_b = SplitNewlineRows(text, begin, end, newlines, b.data(), &at_b, false);
+    ASSERT_EQ(found_a, found_b) << trial;
+    ASSERT_EQ(at_a, at_b) << trial;
+    size_t expect_at = begin;
+    for (uint64_t i = 0; i < found_a; ++i) {
+      ASSERT_EQ(a[i].data(), b[i].data()) << trial << " row " << i;
+      ASSERT_EQ(a[i].size(), b[i].size()) << trial << " row " << i;
+      ASSERT_EQ(a[i].data(), text.data() + expect_at);
+      expect_at += a[i].size() + 1;
+      ASSERT_EQ(text[expect_at - 1], '\n');
+    }
+    const auto all =
+        static_cast<uint64_t>(std::count(text.begin() + static_cast<ptrdiff_t>(begin),
+                                         text.begin() + static_cast<ptrdiff_t>(end), '\n'));
+    EXPECT_EQ(found_a, std::min(all, newlines)) << trial;
+  }
+}
+
 // Format version 12 stores the message column of a hot segment as marked lines, smaller than
 // version 11's plain; every record reads back the same; ReadRows of a few rows decompresses the
 // block only as far as their group and gives ReadBlock's rows. The same binary still writes
