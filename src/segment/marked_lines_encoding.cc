@@ -7,11 +7,11 @@
 // hold wanted rows, instead of scanning the block from its start (docs/performance.md
 // "Messages as marked lines").
 //
-//   body  := step(varint) mark_step(varint)*marks text
+//   body  := step(varint) group_size(varint)*marks text
 //   step:   rows in a group (the writer: kLineMarkRows = 64), 1 to kMaxBlockRows
-//   marks:  (count - 1) / step of them (none for count 0): the k-th (k from 1) is the byte size
-//           of group k - 1, newlines included, i.e. group k begins that far after group k - 1
-//           (group 0 at the start of "text")
+//   marks:  (count - 1) / step (none for count 0); the k-th group_size (k from 1) is the byte
+//           size of group k - 1, newlines included, i.e. group k begins that far after group
+//           k - 1 (group 0 at the start of "text")
 //   text:   the values joined by '\n'; a group of step rows other than the last is exactly its
 //           rows each followed by '\n'; the last group's last row ends at the block's end
 //
