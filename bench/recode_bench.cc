@@ -63,6 +63,8 @@ bool Variant(const std::string& name, WriterOptions* o) {
       o->metadata_zstd_level = static_cast<int>(v);
     } else if (key == "layouts") {
       o->text_layouts = v != 0;
+    } else if (key == "probe") {
+      o->text_layout_probe = v != 0;
     } else if (key == "segblooms") {
       o->segment_blooms = v != 0;
     } else if (key == "sub") {

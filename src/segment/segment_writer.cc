@@ -710,6 +710,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   footer_.version = version;
   scratch_.text_layouts = options_.text_layouts && version >= 5;
   scratch_.prefix_split = scratch_.text_layouts && version >= 6;
+  scratch_.layout_probe = options_.text_layout_probe;
   // Version 7: time columns divided by their common divisor, hex ids as bytes (both tiers).
   scratch_.hex = version >= 7;
   // Version 10: int columns whose values repeat (ingest_ts, level) as distinct values and ids.
