@@ -40,8 +40,12 @@ bool Variant(const std::string& name, WriterOptions* o) {
     *o = WarmWriterOptions();
     return true;
   }
-  // name := part ("+" part)*; part := key "=" value
+  // name := ["warm+"] part ("+" part)*; part := key "=" value
   size_t pos = 0;
+  if (name.rfind("warm+", 0) == 0) {
+    *o = WarmWriterOptions();
+    pos = 5;
+  }
   while (pos < name.size()) {
     size_t end = name.find('+', pos);
     if (end == std::string::npos) end = name.size();

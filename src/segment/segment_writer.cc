@@ -845,6 +845,9 @@ WriterOptions WarmWriterOptions() {
   // blocks and the footer at zstd 19 too, and no segment-wide blooms (the block filters answer
   // the same question).
   o.text_layouts = true;
+  // Each block's layout picked by a probe of a sample of its rows rather than by compressing
+  // every candidate whole (docs/storage.md "Text layouts picked by a probe").
+  o.text_layout_probe = true;
   o.metadata_zstd_level = 19;
   o.segment_blooms = false;
   // Words in 3 or 4 rows are left to the message bloom (which finds their blocks) and a read of

@@ -27,12 +27,6 @@ namespace {
 // writer CPU per 928,000 rows; 12 gave the same bytes for more CPU (docs/performance.md
 // "Message column at 10,000,000 lines").
 constexpr int kCompactedTextZstdLevel = 11;
-// Compaction writes text columns in the text layouts (lines, digit-split, prefix-split: the warm
-// tier's), each block's layout picked by a probe of a sample of its rows: on the largest 10 M
-// segment the message column 15.6 % smaller for 0.6 s more writer CPU per 848,000 rows, where
-// compressing every candidate whole cost 2.4 s (docs/performance.md "Text layouts in compacted
-// segments, picked by a probe").
-constexpr bool kCompactedTextLayouts = true;
 }  // namespace
 
 Compactor::Compactor(const EngineOptions& options, Env* env, Clock* clock,
@@ -256,7 +250,7 @@ Status Compactor::CompactOnce(bool* did_work) {
   segment::MergeStats merge;
   segment::WriterOptions writer = options_.segment_options;
   if (writer.text_zstd_level == 0) writer.text_zstd_level = kCompactedTextZstdLevel;
-  if (kCompactedTextLayouts && !writer.text_layouts) {
+  if (options_.compaction_text_layouts && !writer.text_layouts) {
     writer.text_layouts = true;
     writer.text_layout_probe = true;
   }
