@@ -141,7 +141,7 @@ struct WriterOptions {
   bool text_layouts = false;
   // With text_layouts: each block's layout is picked by a probe of a sample of its rows
   // (column_encoding.h ProbeTextLayout) instead of by compressing every candidate layout of the
-  // whole block, for a fraction of the writer CPU (docs/storage.md "Text layouts").
+  // whole block, for less writer CPU (docs/storage.md "Text layouts picked by a probe").
   bool text_layout_probe = false;
   // (Version 8) Column blocks of fewer encoded bytes than this share one physical block per row
   // block, its shared frame, compressed as one (docs/format/segment.md "Shared frames"): a small
