@@ -44,8 +44,12 @@ bool Variant(const std::string& name, WriterOptions* o) {
     *o = WarmWriterOptions();
     return true;
   }
-  // name := part ("+" part)*; part := key "=" value
+  // name := ["warm+"] part ("+" part)*; part := key "=" value
   size_t pos = 0;
+  if (name.rfind("warm+", 0) == 0) {
+    *o = WarmWriterOptions();
+    pos = 5;
+  }
   while (pos < name.size()) {
     size_t end = name.find('+', pos);
     if (end == std::string::npos) end = name.size();
@@ -67,6 +71,8 @@ bool Variant(const std::string& name, WriterOptions* o) {
       o->metadata_zstd_level = static_cast<int>(v);
     } else if (key == "layouts") {
       o->text_layouts = v != 0;
+    } else if (key == "probe") {
+      o->text_layout_probe = v != 0;
     } else if (key == "segblooms") {
       o->segment_blooms = v != 0;
     } else if (key == "sub") {

@@ -3,6 +3,9 @@
 
 #include <zstd.h>
 
+#include <algorithm>
+#include <cstdint>
+
 #include "common/coding.h"
 
 namespace sawmill::segment {
@@ -39,6 +42,10 @@ const ColumnEncoding* const kEncodings[] = {
 // (messages, ids) goes straight to plain without hashing every value.
 constexpr size_t kDictSample = 64;
 
+// ProbeTextLayout compresses its samples at this level: the ranking of the layouts is what it
+// needs, and they differ by far more than the levels do.
+constexpr int kProbeZstdLevel = 1;
+
 bool ReadHeader(std::string_view* block, size_t max_count, Encoding* enc, size_t* count,
                 Status* error) {
   uint64_t n;
@@ -74,12 +81,34 @@ size_t ZstdBytes(std::string_view data, int level) {
 
 namespace {
 
-// Appends kLines, kDigitSplit or (scratch->prefix_split) kPrefixSplit of the values, whichever
-// compresses smaller (zstd 3 decides: the layouts differ by far more than the levels do), or
-// returns false when none applies.
+// Appends the values in "layout"; false (nothing appended) when they cannot take it.
+bool EncodeAs(TextLayout layout, const std::string_view* values, size_t count, uint32_t min_rows,
+              std::string* out) {
+  switch (layout) {
+    case TextLayout::kLines: return EncodeLines(values, count, out);
+    case TextLayout::kDigitSplit: return EncodeDigitSplit(values, count, out);
+    case TextLayout::kPrefixSplit: return EncodePrefixSplit(values, count, false, out, min_rows);
+    case TextLayout::kPrefixSplitSeparators:
+      return EncodePrefixSplit(values, count, true, out, min_rows);
+  }
+  return false;
+}
+
+// Appends kLines, kDigitSplit or (scratch->prefix_split) kPrefixSplit of the values, or returns
+// false when none applies (a value holds a newline). Without scratch->layout_probe every
+// candidate is encoded and the smallest under zstd 3 kept (the layouts differ by far more than
+// the levels do); with it, only the layout ProbeTextLayout picks is encoded (kLines when the
+// pick cannot take a row outside the sample).
 bool EncodeTextLayout(const std::string_view* values, size_t count, StringEncodeScratch* scratch,
                       std::string* out) {
   const size_t start = out->size();
+  if (scratch->layout_probe) {
+    const TextLayout pick = ProbeTextLayout(values, count, scratch->prefix_split, scratch);
+    if (pick != TextLayout::kLines && EncodeAs(pick, values, count, kPrefixSplitMinRows, out)) {
+      return true;
+    }
+    return EncodeLines(values, count, out);
+  }
   if (!EncodeLines(values, count, out)) return false;
   size_t best = ZstdBytes(std::string_view(*out).substr(start), 3);
   std::string& split = scratch->split;
@@ -122,6 +151,39 @@ bool EncodeIsoPrefixIfSmaller(const std::string_view* values, size_t count,
 }
 
 }  // namespace
+
+TextLayout ProbeTextLayout(const std::string_view* values, size_t count, bool prefix_split,
+                           StringEncodeScratch* scratch) {
+  std::vector<std::string_view>& sample = scratch->sample;
+  sample.clear();
+  if (count <= kProbeChunks * kProbeChunkRows) {
+    sample.assign(values, values + count);
+  } else {
+    for (size_t chunk = 0; chunk < kProbeChunks; ++chunk) {
+      const std::string_view* first = values + chunk * count / kProbeChunks;
+      sample.insert(sample.end(), first, first + kProbeChunkRows);
+    }
+  }
+  // A prefix is shared by as large a part of the sample as kPrefixSplitMinRows is of the block
+  // (at least 2 rows: text of one row is never a prefix to split at).
+  const uint32_t min_rows = static_cast<uint32_t>(std::max<size_t>(
+      2, (kPrefixSplitMinRows * sample.size() + count - 1) / std::max<size_t>(count, 1)));
+  TextLayout best = TextLayout::kLines;
+  size_t best_bytes = SIZE_MAX;
+  std::string& encoded = scratch->split;
+  for (TextLayout layout : {TextLayout::kLines, TextLayout::kDigitSplit, TextLayout::kPrefixSplit,
+                            TextLayout::kPrefixSplitSeparators}) {
+    if (!prefix_split && layout >= TextLayout::kPrefixSplit) break;
+    encoded.clear();
+    if (!EncodeAs(layout, sample.data(), sample.size(), min_rows, &encoded)) continue;
+    const size_t bytes = ZstdBytes(encoded, kProbeZstdLevel);
+    if (bytes < best_bytes) {
+      best = layout;
+      best_bytes = bytes;
+    }
+  }
+  return best;
+}
 
 void EncodeStringColumn(const std::string_view* values, size_t count, StringEncodeScratch* scratch,
                         std::string* out) {

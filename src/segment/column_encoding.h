@@ -70,9 +70,14 @@ struct StringEncodeScratch {
   // kMarkedLines when no value holds a newline. The writer sets it for the message column of
   // hot and compacted segments (not with text_layouts, whose candidates include kLines).
   bool marked_lines = false;
+  // With text_layouts: the layout is chosen by a probe (a sample of the block's rows encoded in
+  // each candidate layout and compressed at zstd 1) and only the winner is encoded for the whole
+  // block, instead of every candidate encoded and compressed whole (ProbeTextLayout).
+  bool layout_probe = false;
   std::vector<int64_t> ints;
   std::string candidate;
   std::string split;
+  std::vector<std::string_view> sample;
   std::unordered_map<std::string_view, uint32_t> dict_index;
   std::vector<std::string_view> dict;
   std::vector<uint32_t> ids;
@@ -97,10 +102,24 @@ bool EncodeDigitSplit(const std::string_view* values, size_t count, std::string*
 // Encoding::kPrefixSplit (text_encoding.cc, format version 6): skeletons with each row's leading
 // runs of widely shared text marked, the runs grouped by that text. A run is a digit run or,
 // with "with_separators", digits with . : / , - between them ("10.0.0.1", "2015:10:05:03").
-// Returns false (appends nothing) when a value holds a newline or the byte 0x11, or no run is
-// split out.
+// A run is split out where the text before it is that of at least "min_rows" rows of the block
+// (the writer's choice; a probe of a sample of the rows scales it down). Returns false (appends
+// nothing) when a value holds a newline or the byte 0x11, or no run is split out.
+constexpr uint32_t kPrefixSplitMinRows = 32;
 bool EncodePrefixSplit(const std::string_view* values, size_t count, bool with_separators,
-                       std::string* out);
+                       std::string* out, uint32_t min_rows = kPrefixSplitMinRows);
+
+// The text layouts a block may take (EncodeStringColumn with scratch->text_layouts).
+enum class TextLayout : uint8_t { kLines, kDigitSplit, kPrefixSplit, kPrefixSplitSeparators };
+// The layout the probe picks for these values: a sample of rows (kProbeChunks chunks of
+// kProbeChunkRows consecutive rows, spread evenly over the block, since rows are grouped by
+// source within a block) encoded in each candidate layout and compressed at zstd 1, the
+// smallest winning (ties: the earlier of lines, digit-split, prefix-split, prefix-split with
+// separators). Candidates that cannot encode the sample are skipped; kLines when none can.
+constexpr size_t kProbeChunks = 16;
+constexpr size_t kProbeChunkRows = 128;
+TextLayout ProbeTextLayout(const std::string_view* values, size_t count, bool prefix_split,
+                           StringEncodeScratch* scratch);
 
 // Encoding::kMarkedLines (marked_lines_encoding.cc, format version 12): the values joined by
 // '\n' as kLines, after the byte size of each group of "step" rows but the last, so that a read

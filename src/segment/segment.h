@@ -139,6 +139,10 @@ struct WriterOptions {
   // runs split out: column_encoding.h) when zstd makes them smaller. Needs format version 5
   // (and 6 for the third, kPrefixSplit).
   bool text_layouts = false;
+  // With text_layouts: each block's layout is picked by a probe of a sample of its rows
+  // (column_encoding.h ProbeTextLayout) instead of by compressing every candidate layout of the
+  // whole block, for less writer CPU (docs/storage.md "Text layouts picked by a probe").
+  bool text_layout_probe = false;
   // (Version 8) Column blocks of fewer encoded bytes than this share one physical block per row
   // block, its shared frame, compressed as one (docs/format/segment.md "Shared frames"): a small
   // column compressed alone loses the context the others give, and costs a block trailer and a

@@ -717,6 +717,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   footer_.version = version;
   scratch_.text_layouts = options_.text_layouts && version >= 5;
   scratch_.prefix_split = scratch_.text_layouts && version >= 6;
+  scratch_.layout_probe = options_.text_layout_probe;
   // Version 7: time columns divided by their common divisor, hex ids as bytes (both tiers).
   scratch_.hex = version >= 7;
   // Version 10: int columns whose values repeat (ingest_ts, level) as distinct values and ids.
@@ -854,6 +855,9 @@ WriterOptions WarmWriterOptions() {
   // blocks and the footer at zstd 19 too, and no segment-wide blooms (the block filters answer
   // the same question).
   o.text_layouts = true;
+  // Each block's layout picked by a probe of a sample of its rows rather than by compressing
+  // every candidate whole (docs/storage.md "Text layouts picked by a probe").
+  o.text_layout_probe = true;
   o.metadata_zstd_level = 19;
   o.segment_blooms = false;
   // Words in 3 or 4 rows are left to the message bloom (which finds their blocks) and a read of

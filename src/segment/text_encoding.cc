@@ -20,10 +20,10 @@
 // first; the skeleton bytes between that mark, or the row's start, and this one); groups are
 // numbered in order of first appearance (rows in order, marks left to right), and each group's
 // runs are in row order, each followed by ' '. The writer marks, in each row, the longest
-// leading sequence of runs whose pairs occur in at least kPrefixSplitMinRows rows of the block
-// and leaves the later runs in the skeleton as text, so the time, address and counter fields
-// at the start of a line become columns even when the rest of the line is unique (an access
-// log's request path, a trace's message). What a run is (digits only, or digits with the
+// leading sequence of runs whose pairs occur in at least kPrefixSplitMinRows (column_encoding.h)
+// rows of the block and leaves the later runs in the skeleton as text, so the time, address and
+// counter fields at the start of a line become columns even when the rest of the line is unique (an
+// access log's request path, a trace's message). What a run is (digits only, or digits with the
 // separators . : / , - between them) is the writer's choice and not recorded: the reader only
 // sees marks and runs ending with ' '.
 #include <unordered_map>
@@ -38,8 +38,6 @@ namespace {
 constexpr char kLineEnd = '\n';
 constexpr char kDigitMark = '\x11';
 constexpr char kRunEnd = ' ';
-// kPrefixSplit: a run is split out when the text before it is that of this many rows.
-constexpr uint32_t kPrefixSplitMinRows = 32;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
@@ -254,7 +252,7 @@ size_t RunEnd(std::string_view v, size_t i, bool with_separators) {
 }  // namespace
 
 bool EncodePrefixSplit(const std::string_view* values, size_t count, bool with_separators,
-                       std::string* out) {
+                       std::string* out, uint32_t min_rows) {
   // Pass 1: every row's runs and the pair of each, counted over the rows (pairs are those of
   // the skeleton with every run marked; a pair can only be marked if its parent is).
   struct Run {
@@ -304,7 +302,7 @@ bool EncodePrefixSplit(const std::string_view* values, size_t count, bool with_s
     size_t copied = 0;
     for (uint32_t r = first_run[row]; r < first_run[row + 1]; ++r) {
       const Run& run = runs[r];
-      if (rows_of[run.node] < kPrefixSplitMinRows) break;
+      if (rows_of[run.node] < min_rows) break;
       uint32_t& group = group_of_node[run.node];
       if (group == kNoGroup) {
         group = static_cast<uint32_t>(groups.size());

@@ -250,6 +250,10 @@ Status Compactor::CompactOnce(bool* did_work) {
   segment::MergeStats merge;
   segment::WriterOptions writer = Writer(options_.segment_options);
   if (writer.text_zstd_level == 0) writer.text_zstd_level = kCompactedTextZstdLevel;
+  if (options_.compaction_text_layouts && !writer.text_layouts) {
+    writer.text_layouts = true;
+    writer.text_layout_probe = true;
+  }
   Status s = segment::MergeSegments(out_store.get(), rel, in, readers, writer, &out, &merge);
   if (!s.ok() && merge.failed_input >= 0) {
     // An input that cannot be read: the same as before the merge started.

@@ -75,6 +75,12 @@ struct EngineOptions {
   uint32_t compaction_min_inputs = 4;
   // Compaction reads and writes at most about this many bytes per second (yields to ingestion).
   uint64_t compaction_bytes_per_sec = 64ull << 20;
+  // Compaction writes text columns in the text layouts (the warm tier's lines, digit-split and
+  // prefix-split), each block's picked by a probe (WriterOptions::text_layout_probe). Off: the
+  // message of a compacted segment is 15 % smaller, but a search reading a few rows of a block
+  // decodes all of it (`trace_id=X` 1.2 -> 4.2 ms CPU at 1 M; docs/performance.md "Session 14:
+  // text layouts picked by a probe").
+  bool compaction_text_layouts = false;
   // When memtables hold twice memtable_cap_bytes (flushing cannot keep up, e.g. the disk is
   // failing), Append waits up to this long for flushes, then returns Unavailable.
   int64_t append_stall_ns = 30'000'000'000;
