@@ -830,6 +830,14 @@ class Catalog {
   // exactly one sets it and the others are given it. The caller compares and refuses to start
   // when it differs. Errors: InvalidArgument for an empty name.
   virtual Result<uint64_t> SettleSetting(std::string_view name, uint64_t value) = 0;
+  // Records every one of "values" (name -> value) in one transaction, but only when none of them
+  // is recorded yet; otherwise records nothing. Returns the recorded values of these names after
+  // it (absent: not recorded), so that of nodes starting at once with different values exactly
+  // one records its whole set and the others see it whole, never a mix of two nodes' values
+  // (cluster::SettleNodeSettings reads and compares first, then records what is missing).
+  // Errors: InvalidArgument for an empty name.
+  virtual Result<std::map<std::string, uint64_t>> SettleSettings(
+      const std::map<std::string, uint64_t>& values) = 0;
   // Every recorded setting (SettleSetting, ChangeSetting), by name (without "setting."); nothing
   // is recorded by reading.
   virtual Result<std::map<std::string, uint64_t>> ReadSettings() const = 0;

@@ -17,6 +17,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -822,6 +823,48 @@ TEST_P(CatalogTest, NodesSettlingASettingAtOnceAreAllGivenOneValue) {
   EXPECT_GE(got[0], 1u);
   EXPECT_LE(got[0], static_cast<uint64_t>(kNodes));
   for (int n = 1; n < kNodes; ++n) EXPECT_EQ(got[n], got[0]) << "node " << n;
+}
+
+// Nodes settling a set of settings at once, each with its own values (cluster-wide settings,
+// docs/cluster.md): exactly one node's whole set is recorded, never a mix of two nodes' values,
+// and a set of which any is recorded already records nothing.
+TEST_P(CatalogTest, NodesSettlingSetsAtOnceRecordOneWholeSet) {
+  const bool one_connection = GetParam().name == "sqlite";
+  constexpr int kNodes = 4;
+  std::vector<std::unique_ptr<Catalog>> catalogs;
+  for (int n = 0; n < (one_connection ? 1 : kNodes); ++n) {
+    catalogs.push_back(OpenCatalog());
+    ASSERT_NE(catalogs.back(), nullptr);
+  }
+  std::vector<std::thread> threads;
+  int recorded_by = -1, winners = 0;
+  std::mutex mu;
+  for (int n = 0; n < kNodes; ++n) {
+    threads.emplace_back([&, n] {
+      const uint64_t v = static_cast<uint64_t>(n + 1);
+      const std::map<std::string, uint64_t> mine = {{"a", v}, {"b", 10 * v}, {"c", 100 * v}};
+      auto r = catalogs[one_connection ? 0 : n]->SettleSettings(mine);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      std::lock_guard<std::mutex> l(mu);
+      if (*r == mine) {
+        recorded_by = n;
+        ++winners;
+      } else {
+        EXPECT_TRUE(r->empty() || r->size() == 3) << "node " << n << " saw part of a set";
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(winners, 1);
+  const uint64_t v = static_cast<uint64_t>(recorded_by + 1);
+  const std::map<std::string, uint64_t> whole = {{"a", v}, {"b", 10 * v}, {"c", 100 * v}};
+  EXPECT_EQ(*catalogs[0]->ReadSettings(), whole);
+  auto partly = catalogs[0]->SettleSettings({{"a", 99}, {"d", 4}});
+  ASSERT_TRUE(partly.ok());
+  const std::map<std::string, uint64_t> only_a = {{"a", v}};
+  EXPECT_EQ(*partly, only_a);
+  EXPECT_EQ(catalogs[0]->ReadSettings()->count("d"), 0u);
+  EXPECT_EQ(catalogs[0]->SettleSettings({{"", 1}}).status().code(), StatusCode::kInvalidArgument);
 }
 
 // ---- Segment changes (catalog.h "Segment changes") ----

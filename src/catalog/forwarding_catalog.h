@@ -401,6 +401,12 @@ class ForwardingCatalog : public Catalog {
     return target_->SettleSetting(name, value);
   }
 
+  Result<std::map<std::string, uint64_t>> SettleSettings(
+      const std::map<std::string, uint64_t>& values) override {
+    if (Status s = Before("SettleSettings"); !s.ok()) return s;
+    return target_->SettleSettings(values);
+  }
+
   Result<std::map<std::string, uint64_t>> ReadSettings() const override {
     if (Status s = Before("ReadSettings"); !s.ok()) return s;
     return target_->ReadSettings();

@@ -2189,6 +2189,42 @@ class PgCatalog final : public Catalog {
     return recorded;
   }
 
+  Result<std::map<std::string, uint64_t>> SettleSettings(
+      const std::map<std::string, uint64_t>& values) override {
+    for (const auto& [name, value] : values) {
+      if (name.empty()) return Status::InvalidArgument(name_ + ": a setting with no name");
+    }
+    MutexLock l(&mu_);
+    std::map<std::string, uint64_t> recorded;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      // Serialised with every other settle of this schema: two nodes starting at once each see
+      // the other's whole set or nothing (read committed: the second reads after the first's
+      // commit).
+      RETURN_IF_ERROR(Run("lock the settings",
+                          "SELECT pg_advisory_xact_lock(hashtext('sawmill.settings.' || "
+                          "current_schema()))")
+                          .status());
+      recorded.clear();
+      for (const auto& [name, value] : values) {
+        ASSIGN_OR_RETURN(PgResult r, Run("read setting " + name,
+                                         "SELECT value FROM meta WHERE key = 'setting.' || $1",
+                                         Params().Text(name)));
+        if (r.rows() > 0) recorded[name] = r.Uint(0, 0);
+      }
+      if (!recorded.empty()) return Status::OK();
+      for (const auto& [name, value] : values) {
+        RETURN_IF_ERROR(Run("record setting " + name,
+                            "INSERT INTO meta (key, value) VALUES ('setting.' || $1, $2) "
+                            "ON CONFLICT (key) DO NOTHING",
+                            Params().Text(name).Uint(value))
+                            .status());
+      }
+      recorded = values;
+      return Status::OK();
+    }));
+    return recorded;
+  }
+
   Result<std::map<std::string, uint64_t>> ReadSettings() const override {
     MutexLock l(&mu_);
     ASSIGN_OR_RETURN(auto rows,
