@@ -845,6 +845,13 @@ class Catalog {
   // cluster-wide setting, docs/cluster.md "Cluster-wide settings"; the caller checks that the
   // change is safe). Errors: InvalidArgument for an empty name.
   virtual Status ChangeSetting(std::string_view name, uint64_t value) = 0;
+  // The same, but only when every recorded setting is still exactly "expected" (what the
+  // caller read and checked the change against), in one transaction with that comparison: two
+  // operators' changes at once (node_heartbeat 9s and node_timeout 5s, each safe alone) cannot
+  // both pass. Errors: FailedPrecondition "changed meanwhile" when the settings differ from
+  // "expected"; InvalidArgument for an empty name.
+  virtual Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected,
+                                 std::string_view name, uint64_t value) = 0;
 
   // ---- Segment changes: every node's view of the shared segments (issue 20; docs/cluster.md
   // "Read path") ----

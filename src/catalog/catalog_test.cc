@@ -798,6 +798,26 @@ TEST_P(CatalogTest, AChangedSettingIsWhatEveryLaterCallerIsGiven) {
   EXPECT_EQ(*reopened->SettleSetting("query_timeout", 60000), 30000u);
 }
 
+// An operator's checked change (sawmill admin settings set): recorded only while the settings
+// are what the operator checked it against; another change meanwhile refuses it.
+TEST_P(CatalogTest, ACheckedSettingChangeIsRefusedWhenAnotherChangedMeanwhile) {
+  auto c = OpenCatalog();
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->SettleSettings({{"node_heartbeat", 2000}, {"node_timeout", 10000}}).ok());
+  const std::map<std::string, uint64_t> seen = *c->ReadSettings();
+  // Two operators read the same settings; the first sets the heartbeat to 9s ...
+  Status first = c->ChangeSettingIf(seen, "node_heartbeat", 9000);
+  ASSERT_TRUE(first.ok()) << first.ToString();
+  // ... the second's node_timeout 5s, checked against heartbeat 2s, is refused.
+  Status second = c->ChangeSettingIf(seen, "node_timeout", 5000);
+  EXPECT_EQ(second.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.message().find("changed meanwhile"), std::string::npos) << second.message();
+  const std::map<std::string, uint64_t> after = {{"node_heartbeat", 9000}, {"node_timeout", 10000}};
+  EXPECT_EQ(*c->ReadSettings(), after);
+  EXPECT_TRUE(c->ChangeSettingIf(after, "node_timeout", 20000).ok());
+  EXPECT_EQ(c->ChangeSettingIf(after, "", 1).code(), StatusCode::kInvalidArgument);
+}
+
 // Nodes starting at once, each with another value: exactly one is recorded and every node is
 // given it (in PostgreSQL the upsert waits on the row another node inserts; in SQLite one
 // writer at a time).

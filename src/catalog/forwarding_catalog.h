@@ -412,6 +412,12 @@ class ForwardingCatalog : public Catalog {
     return target_->ReadSettings();
   }
 
+  Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected, std::string_view name,
+                         uint64_t value) override {
+    if (Status s = Before("ChangeSettingIf"); !s.ok()) return s;
+    return target_->ChangeSettingIf(expected, name, value);
+  }
+
   Status ChangeSetting(std::string_view name, uint64_t value) override {
     if (Status s = Before("ChangeSetting"); !s.ok()) return s;
     return target_->ChangeSetting(name, value);

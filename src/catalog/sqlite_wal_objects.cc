@@ -348,6 +348,26 @@ Status SqliteCatalog::ChangeSetting(std::string_view name, uint64_t value) {
   return Status::OK();
 }
 
+Status SqliteCatalog::ChangeSettingIf(const std::map<std::string, uint64_t>& expected,
+                                      std::string_view name, uint64_t value) {
+  if (name.empty()) return Status::InvalidArgument("catalog " + path_ + ": a setting with no name");
+  const std::string key = "setting." + std::string(name);
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));  // no other writer between the look and the write
+  Result<std::map<std::string, uint64_t>> now = ReadSettingsLocked();
+  if (!now.ok()) return RollbackLocked(now.status());
+  if (*now != expected) {
+    return RollbackLocked(Status::FailedPrecondition(
+        "catalog " + path_ + ": the cluster-wide settings changed meanwhile; run it again"));
+  }
+  Stmt st(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare setting change " + key));
+  st.Bind(1, std::string_view(key));
+  st.Bind(2, static_cast<int64_t>(value));
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("change setting " + key));
+  return CommitLocked();
+}
+
 Status SqliteCatalog::CheckFenceLocked(const SegmentRow& row, std::string_view node,
                                        WalFence* fence) const {
   // The caller's transaction is BEGIN IMMEDIATE: no other writer (a claim, a heartbeat) runs
