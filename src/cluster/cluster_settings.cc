@@ -24,7 +24,8 @@ uint64_t ValueOf(const std::map<std::string, uint64_t>& values, std::string_view
 // The heartbeat age up to which a node with these values vouches for another node's answer
 // (NodeRegistry::may_look_dead_after_ns): halfway between node_heartbeat and node_timeout.
 uint64_t HalfwayMark(uint64_t heartbeat, uint64_t timeout) {
-  return heartbeat + (timeout - heartbeat) / 2;
+  // An invalid recorded pair (timeout not above heartbeat) must not wrap around.
+  return timeout <= heartbeat ? heartbeat : heartbeat + (timeout - heartbeat) / 2;
 }
 
 std::string NodeList(const std::vector<std::string>& live) {

@@ -192,6 +192,16 @@ TEST_F(ClusterSettingsTest, ARetryThroughANodeNotGivenAWindowIsRecognisedWithinT
 // old and of the new value side by side still cannot vouch for an answer of a node another has
 // taken over (the halfway marks a heartbeat below every node_timeout); with no node live any
 // change is; a query_timeout change never while nodes run; an idempotency window always.
+// An invalid recorded pair (node_timeout 3s not above node_heartbeat 5s, e.g. written by hand)
+// gives a refusal with the real halfway mark, not one wrapped around to 2^64 ms.
+TEST_F(ClusterSettingsTest, AnInvalidRecordedPairGivesNoWrappedHalfwayMark) {
+  const std::map<std::string, uint64_t> current = {{"node_heartbeat", 5000},
+                                                   {"node_timeout", 3000}};
+  Status s = CheckSettingChange("node_heartbeat", 1000, current, {"node-a"});
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("whose heartbeat is up to 5s old"), std::string::npos) << s.message();
+}
+
 TEST_F(ClusterSettingsTest, AChangeWhileNodesRunIsAllowedOnlyWhereTheMixIsSafe) {
   const std::map<std::string, uint64_t> current = {{"node_heartbeat", 2000},
                                                    {"node_timeout", 10000},
