@@ -850,6 +850,14 @@ class Catalog {
   // exactly one sets it and the others are given it. The caller compares and refuses to start
   // when it differs. Errors: InvalidArgument for an empty name.
   virtual Result<uint64_t> SettleSetting(std::string_view name, uint64_t value) = 0;
+  // Records every one of "values" (name -> value) in one transaction, but only when none of them
+  // is recorded yet; otherwise records nothing. Returns the recorded values of these names after
+  // it (absent: not recorded), so that of nodes starting at once with different values exactly
+  // one records its whole set and the others see it whole, never a mix of two nodes' values
+  // (cluster::SettleNodeSettings reads and compares first, then records what is missing).
+  // Errors: InvalidArgument for an empty name.
+  virtual Result<std::map<std::string, uint64_t>> SettleSettings(
+      const std::map<std::string, uint64_t>& values) = 0;
   // Every recorded setting (SettleSetting, ChangeSetting), by name (without "setting."); nothing
   // is recorded by reading.
   virtual Result<std::map<std::string, uint64_t>> ReadSettings() const = 0;
@@ -857,6 +865,13 @@ class Catalog {
   // cluster-wide setting, docs/cluster.md "Cluster-wide settings"; the caller checks that the
   // change is safe). Errors: InvalidArgument for an empty name.
   virtual Status ChangeSetting(std::string_view name, uint64_t value) = 0;
+  // The same, but only when every recorded setting is still exactly "expected" (what the
+  // caller read and checked the change against), in one transaction with that comparison: two
+  // operators' changes at once (node_heartbeat 9s and node_timeout 5s, each safe alone) cannot
+  // both pass. Errors: FailedPrecondition "changed meanwhile" when the settings differ from
+  // "expected"; InvalidArgument for an empty name.
+  virtual Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected,
+                                 std::string_view name, uint64_t value) = 0;
 
   // ---- Segment changes: every node's view of the shared segments (issue 20; docs/cluster.md
   // "Read path") ----

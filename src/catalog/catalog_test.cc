@@ -17,6 +17,7 @@
 #include <functional>
 #include <iterator>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -797,6 +798,26 @@ TEST_P(CatalogTest, AChangedSettingIsWhatEveryLaterCallerIsGiven) {
   EXPECT_EQ(*reopened->SettleSetting("query_timeout", 60000), 30000u);
 }
 
+// An operator's checked change (sawmill admin settings set): recorded only while the settings
+// are what the operator checked it against; another change meanwhile refuses it.
+TEST_P(CatalogTest, ACheckedSettingChangeIsRefusedWhenAnotherChangedMeanwhile) {
+  auto c = OpenCatalog();
+  ASSERT_NE(c, nullptr);
+  ASSERT_TRUE(c->SettleSettings({{"node_heartbeat", 2000}, {"node_timeout", 10000}}).ok());
+  const std::map<std::string, uint64_t> seen = *c->ReadSettings();
+  // Two operators read the same settings; the first sets the heartbeat to 9s ...
+  Status first = c->ChangeSettingIf(seen, "node_heartbeat", 9000);
+  ASSERT_TRUE(first.ok()) << first.ToString();
+  // ... the second's node_timeout 5s, checked against heartbeat 2s, is refused.
+  Status second = c->ChangeSettingIf(seen, "node_timeout", 5000);
+  EXPECT_EQ(second.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(second.message().find("changed meanwhile"), std::string::npos) << second.message();
+  const std::map<std::string, uint64_t> after = {{"node_heartbeat", 9000}, {"node_timeout", 10000}};
+  EXPECT_EQ(*c->ReadSettings(), after);
+  EXPECT_TRUE(c->ChangeSettingIf(after, "node_timeout", 20000).ok());
+  EXPECT_EQ(c->ChangeSettingIf(after, "", 1).code(), StatusCode::kInvalidArgument);
+}
+
 // Nodes starting at once, each with another value: exactly one is recorded and every node is
 // given it (in PostgreSQL the upsert waits on the row another node inserts; in SQLite one
 // writer at a time).
@@ -871,6 +892,48 @@ TEST_P(CatalogTest, TheFormatVersionIsRaisedOnlyWhenEveryLiveNodeReadsIt) {
   auto reopened = OpenCatalog();
   ASSERT_NE(reopened, nullptr);
   EXPECT_EQ(reopened->ReadSetting("format_version")->value_or(0), 13u);
+}
+
+// Nodes settling a set of settings at once, each with its own values (cluster-wide settings,
+// docs/cluster.md): exactly one node's whole set is recorded, never a mix of two nodes' values,
+// and a set of which any is recorded already records nothing.
+TEST_P(CatalogTest, NodesSettlingSetsAtOnceRecordOneWholeSet) {
+  const bool one_connection = GetParam().name == "sqlite";
+  constexpr int kNodes = 4;
+  std::vector<std::unique_ptr<Catalog>> catalogs;
+  for (int n = 0; n < (one_connection ? 1 : kNodes); ++n) {
+    catalogs.push_back(OpenCatalog());
+    ASSERT_NE(catalogs.back(), nullptr);
+  }
+  std::vector<std::thread> threads;
+  int recorded_by = -1, winners = 0;
+  std::mutex mu;
+  for (int n = 0; n < kNodes; ++n) {
+    threads.emplace_back([&, n] {
+      const uint64_t v = static_cast<uint64_t>(n + 1);
+      const std::map<std::string, uint64_t> mine = {{"a", v}, {"b", 10 * v}, {"c", 100 * v}};
+      auto r = catalogs[one_connection ? 0 : n]->SettleSettings(mine);
+      ASSERT_TRUE(r.ok()) << r.status().ToString();
+      std::lock_guard<std::mutex> l(mu);
+      if (*r == mine) {
+        recorded_by = n;
+        ++winners;
+      } else {
+        EXPECT_TRUE(r->empty() || r->size() == 3) << "node " << n << " saw part of a set";
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  ASSERT_EQ(winners, 1);
+  const uint64_t v = static_cast<uint64_t>(recorded_by + 1);
+  const std::map<std::string, uint64_t> whole = {{"a", v}, {"b", 10 * v}, {"c", 100 * v}};
+  EXPECT_EQ(*catalogs[0]->ReadSettings(), whole);
+  auto partly = catalogs[0]->SettleSettings({{"a", 99}, {"d", 4}});
+  ASSERT_TRUE(partly.ok());
+  const std::map<std::string, uint64_t> only_a = {{"a", v}};
+  EXPECT_EQ(*partly, only_a);
+  EXPECT_EQ(catalogs[0]->ReadSettings()->count("d"), 0u);
+  EXPECT_EQ(catalogs[0]->SettleSettings({{"", 1}}).status().code(), StatusCode::kInvalidArgument);
 }
 
 // ---- Segment changes (catalog.h "Segment changes") ----

@@ -413,9 +413,21 @@ class ForwardingCatalog : public Catalog {
     return target_->SettleSetting(name, value);
   }
 
+  Result<std::map<std::string, uint64_t>> SettleSettings(
+      const std::map<std::string, uint64_t>& values) override {
+    if (Status s = Before("SettleSettings"); !s.ok()) return s;
+    return target_->SettleSettings(values);
+  }
+
   Result<std::map<std::string, uint64_t>> ReadSettings() const override {
     if (Status s = Before("ReadSettings"); !s.ok()) return s;
     return target_->ReadSettings();
+  }
+
+  Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected, std::string_view name,
+                         uint64_t value) override {
+    if (Status s = Before("ChangeSettingIf"); !s.ok()) return s;
+    return target_->ChangeSettingIf(expected, name, value);
   }
 
   Status ChangeSetting(std::string_view name, uint64_t value) override {

@@ -242,6 +242,10 @@ std::string SchemaRelations() {
 }
 
 // Advisory lock keys, per schema (several catalogs may share one database).
+// Serialises the settles and checked changes of cluster-wide settings (SettleSettings,
+// ChangeSettingIf) of one schema.
+constexpr const char* kSettingsLockSql =
+    "SELECT pg_advisory_xact_lock(hashtext('sawmill.settings.' || current_schema()))";
 constexpr const char* kSchemaLockSql = "SELECT pg_advisory_xact_lock(hashtext('sawmill.schema'))";
 constexpr const char* kExclusiveLockSql =
     "SELECT pg_try_advisory_lock(hashtext('sawmill.catalog.' || current_schema()))";
@@ -2253,6 +2257,39 @@ class PgCatalog final : public Catalog {
     return recorded;
   }
 
+  Result<std::map<std::string, uint64_t>> SettleSettings(
+      const std::map<std::string, uint64_t>& values) override {
+    for (const auto& [name, value] : values) {
+      if (name.empty()) return Status::InvalidArgument(name_ + ": a setting with no name");
+    }
+    MutexLock l(&mu_);
+    std::map<std::string, uint64_t> recorded;
+    RETURN_IF_ERROR(Change([&]() -> Status {
+      // Serialised with every other settle of this schema: two nodes starting at once each see
+      // the other's whole set or nothing (read committed: the second reads after the first's
+      // commit).
+      RETURN_IF_ERROR(Run("lock the settings", kSettingsLockSql).status());
+      recorded.clear();
+      for (const auto& [name, value] : values) {
+        ASSIGN_OR_RETURN(PgResult r, Run("read setting " + name,
+                                         "SELECT value FROM meta WHERE key = 'setting.' || $1",
+                                         Params().Text(name)));
+        if (r.rows() > 0) recorded[name] = r.Uint(0, 0);
+      }
+      if (!recorded.empty()) return Status::OK();
+      for (const auto& [name, value] : values) {
+        RETURN_IF_ERROR(Run("record setting " + name,
+                            "INSERT INTO meta (key, value) VALUES ('setting.' || $1, $2) "
+                            "ON CONFLICT (key) DO NOTHING",
+                            Params().Text(name).Uint(value))
+                            .status());
+      }
+      recorded = values;
+      return Status::OK();
+    }));
+    return recorded;
+  }
+
   Result<std::map<std::string, uint64_t>> ReadSettings() const override {
     MutexLock l(&mu_);
     ASSIGN_OR_RETURN(auto rows,
@@ -2269,6 +2306,29 @@ class PgCatalog final : public Catalog {
     if (name.empty()) return Status::InvalidArgument(name_ + ": a setting with no name");
     MutexLock l(&mu_);
     return Change([&]() -> Status {
+      return Run("change setting " + std::string(name),
+                 "INSERT INTO meta (key, value) VALUES ('setting.' || $1, $2) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 Params().Text(name).Uint(value))
+          .status();
+    });
+  }
+
+  Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected, std::string_view name,
+                         uint64_t value) override {
+    if (name.empty()) return Status::InvalidArgument(name_ + ": a setting with no name");
+    MutexLock l(&mu_);
+    return Change([&]() -> Status {
+      RETURN_IF_ERROR(Run("lock the settings", kSettingsLockSql).status());
+      ASSIGN_OR_RETURN(PgResult r, Run("read settings",
+                                       "SELECT substr(key, 9), value FROM meta "
+                                       "WHERE left(key, 8) = 'setting.'"));
+      std::map<std::string, uint64_t> now;
+      for (int i = 0; i < r.rows(); ++i) now[r.Text(i, 0)] = r.Uint(i, 1);
+      if (now != expected) {
+        return Status::FailedPrecondition(
+            name_ + ": the cluster-wide settings changed meanwhile; run it again");
+      }
       return Run("change setting " + std::string(name),
                  "INSERT INTO meta (key, value) VALUES ('setting.' || $1, $2) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

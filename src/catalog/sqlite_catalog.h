@@ -175,8 +175,12 @@ class SqliteCatalog final : public Catalog {
   Result<std::map<std::string, uint64_t>> ReadWalTakeovers() const override;
   Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) override;
   Result<uint64_t> SettleSetting(std::string_view name, uint64_t value) override;
+  Result<std::map<std::string, uint64_t>> SettleSettings(
+      const std::map<std::string, uint64_t>& values) override;
   Result<std::map<std::string, uint64_t>> ReadSettings() const override;
   Status ChangeSetting(std::string_view name, uint64_t value) override;
+  Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected, std::string_view name,
+                         uint64_t value) override;
 
   // Segment changes (sqlite_catalog.cc, at the end).
   Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,
@@ -245,6 +249,7 @@ class SqliteCatalog final : public Catalog {
   Status BumpWalTakeoversLocked(std::vector<std::string> owners) const REQUIRES(mu_);
   // Segment changes: reads a meta value (0 when absent) and the newest change number.
   Result<uint64_t> MetaValueLocked(const char* key) const REQUIRES(mu_);
+  Result<std::map<std::string, uint64_t>> ReadSettingsLocked() const REQUIRES(mu_);
   Result<uint64_t> NewestSegmentChangeLocked() const REQUIRES(mu_);
   // Upserts node_gone (id, gone_ns) inside the caller's transaction (sqlite_nodes.cc).
   Status RecordGoneLocked(std::string_view id, int64_t gone_ns) REQUIRES(mu_);

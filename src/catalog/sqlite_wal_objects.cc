@@ -289,8 +289,41 @@ Result<uint64_t> SqliteCatalog::SettleSetting(std::string_view name, uint64_t va
   return *recorded;
 }
 
+Result<std::map<std::string, uint64_t>> SqliteCatalog::SettleSettings(
+    const std::map<std::string, uint64_t>& values) {
+  for (const auto& [name, value] : values) {
+    if (name.empty())
+      return Status::InvalidArgument("catalog " + path_ + ": a setting with no name");
+  }
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));  // no other writer between the look and the write
+  Result<std::map<std::string, uint64_t>> all = ReadSettingsLocked();
+  if (!all.ok()) return RollbackLocked(all.status());
+  std::map<std::string, uint64_t> recorded;
+  for (const auto& [name, value] : values) {
+    if (auto it = all->find(name); it != all->end()) recorded.insert(*it);
+  }
+  if (recorded.empty()) {
+    for (const auto& [name, value] : values) {
+      const std::string key = "setting." + name;
+      Stmt st(db_, "INSERT INTO meta (key, value) VALUES (?, ?)");
+      if (!st.ok()) return RollbackLocked(Error("prepare setting " + key));
+      st.Bind(1, std::string_view(key));
+      st.Bind(2, static_cast<int64_t>(value));
+      if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("record setting " + key));
+    }
+    recorded = values;
+  }
+  RETURN_IF_ERROR(CommitLocked());
+  return recorded;
+}
+
 Result<std::map<std::string, uint64_t>> SqliteCatalog::ReadSettings() const {
   MutexLock l(&mu_);
+  return ReadSettingsLocked();
+}
+
+Result<std::map<std::string, uint64_t>> SqliteCatalog::ReadSettingsLocked() const {
   // '.' and '_' are no LIKE wildcards here only with ESCAPE: compare the prefix instead.
   Stmt st(db_, "SELECT key, value FROM meta WHERE substr(key, 1, 8) = 'setting.'");
   if (!st.ok()) return Error("prepare settings read");
@@ -313,6 +346,26 @@ Status SqliteCatalog::ChangeSetting(std::string_view name, uint64_t value) {
   st.Bind(2, static_cast<int64_t>(value));
   if (st.Step() != SQLITE_DONE) return Error("change setting " + key);
   return Status::OK();
+}
+
+Status SqliteCatalog::ChangeSettingIf(const std::map<std::string, uint64_t>& expected,
+                                      std::string_view name, uint64_t value) {
+  if (name.empty()) return Status::InvalidArgument("catalog " + path_ + ": a setting with no name");
+  const std::string key = "setting." + std::string(name);
+  MutexLock l(&mu_);
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));  // no other writer between the look and the write
+  Result<std::map<std::string, uint64_t>> now = ReadSettingsLocked();
+  if (!now.ok()) return RollbackLocked(now.status());
+  if (*now != expected) {
+    return RollbackLocked(Status::FailedPrecondition(
+        "catalog " + path_ + ": the cluster-wide settings changed meanwhile; run it again"));
+  }
+  Stmt st(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  if (!st.ok()) return RollbackLocked(Error("prepare setting change " + key));
+  st.Bind(1, std::string_view(key));
+  st.Bind(2, static_cast<int64_t>(value));
+  if (st.Step() != SQLITE_DONE) return RollbackLocked(Error("change setting " + key));
+  return CommitLocked();
 }
 
 Status SqliteCatalog::CheckFenceLocked(const SegmentRow& row, std::string_view node,

@@ -103,7 +103,9 @@ int Set(catalog::Catalog* catalog, const SettingsCommands& commands, const std::
   if (Status safe = cluster::CheckSettingChange(name, value, current, *live); !safe.ok()) {
     return Fail(" set", safe);
   }
-  if (Status changed = catalog->ChangeSetting(name, value); !changed.ok()) {
+  // Compared with what was checked above in the write's own transaction: another operator's
+  // change meanwhile (the other half of the heartbeat/timeout pair) refuses this one.
+  if (Status changed = catalog->ChangeSettingIf(*recorded, name, value); !changed.ok()) {
     return Fail(" set", changed);
   }
   std::printf("%s: %s -> %s in catalog %s.\n", name.c_str(),

@@ -24,7 +24,8 @@ uint64_t ValueOf(const std::map<std::string, uint64_t>& values, std::string_view
 // The heartbeat age up to which a node with these values vouches for another node's answer
 // (NodeRegistry::may_look_dead_after_ns): halfway between node_heartbeat and node_timeout.
 uint64_t HalfwayMark(uint64_t heartbeat, uint64_t timeout) {
-  return heartbeat + (timeout - heartbeat) / 2;
+  // An invalid recorded pair (timeout not above heartbeat) must not wrap around.
+  return timeout <= heartbeat ? heartbeat : heartbeat + (timeout - heartbeat) / 2;
 }
 
 std::string NodeList(const std::vector<std::string>& live) {
@@ -73,34 +74,51 @@ std::string FormatMillis(uint64_t ms) {
   return std::to_string(ms) + "ms";
 }
 
-Status SettleNodeSettings(catalog::Catalog* catalog, std::string_view where,
-                          const std::vector<NodeSetting>& settings,
-                          std::vector<std::string>* adopted) {
+namespace {
+
+// Compares the node's settings with "recorded" (the catalog's): the values the node would run
+// ("merged": recorded where recorded and not given, else the node's), the lines of what it
+// adopts, and the refusal for given values that differ. Writes nothing.
+Status CompareWithRecorded(std::string_view where, const std::vector<NodeSetting>& settings,
+                           const std::map<std::string, uint64_t>& recorded,
+                           std::map<std::string, uint64_t>* merged,
+                           std::vector<std::string>* adopted) {
   std::string differ, names;
+  merged->clear();
+  adopted->clear();
   for (const NodeSetting& setting : settings) {
-    const ClusterWideSetting* spec = FindClusterWideSetting(setting.name);
-    if (spec == nullptr || setting.value == nullptr) {
-      return Status::InvalidArgument("cluster settings: '" + std::string(setting.name) +
-                                     "' is not a cluster-wide setting");
-    }
-    ASSIGN_OR_RETURN(uint64_t recorded, catalog->SettleSetting(setting.name, *setting.value));
-    if (recorded == *setting.value) continue;
     const std::string name(setting.name);
+    auto it = recorded.find(name);
+    if (it == recorded.end() || it->second == *setting.value) {
+      (*merged)[name] = *setting.value;
+      continue;
+    }
     if (!setting.given) {
-      if (adopted != nullptr) {
-        adopted->push_back(name + " = " + FormatMillis(recorded) + " from the catalog (the " +
-                           "cluster's; this node's default is " + FormatMillis(*setting.value) +
-                           ")");
-      }
-      *setting.value = recorded;
+      adopted->push_back(name + " = " + FormatMillis(it->second) + " from the catalog (the " +
+                         "cluster's; this node's default is " + FormatMillis(*setting.value) + ")");
+      (*merged)[name] = it->second;
       continue;
     }
     differ += (differ.empty() ? "" : "; ") + name + " = " + FormatMillis(*setting.value) +
-              " in this node's configuration, but the cluster's is " + FormatMillis(recorded) +
-              " (" + std::string(spec->why) + ")";
+              " in this node's configuration, but the cluster's is " + FormatMillis(it->second) +
+              " (" + std::string(FindClusterWideSetting(setting.name)->why) + ")";
     names += (names.empty() ? "" : ", ") + Flag(setting.name);
   }
-  if (differ.empty()) return Status::OK();
+  if (differ.empty()) {
+    // Recorded values and this node's given ones together must still be a valid pair (e.g. a
+    // heartbeat recorded at 5s and this node's node_timeout of 3s, not recorded yet).
+    auto hb = merged->find(std::string(kHeartbeat)), to = merged->find(std::string(kTimeout));
+    if (hb != merged->end() && to != merged->end() && to->second <= hb->second) {
+      return Status::FailedPrecondition(
+          "cluster-wide settings: with the values recorded in catalog " + std::string(where) +
+          " this node would run node_timeout " + FormatMillis(to->second) +
+          ", not longer than node_heartbeat " + FormatMillis(hb->second) +
+          ": start it with values that keep node_timeout above node_heartbeat (sawmill admin "
+          "settings --catalog " +
+          std::string(where) + " shows the recorded ones)");
+    }
+    return Status::OK();
+  }
   return Status::FailedPrecondition(
       "cluster-wide settings: every node of the cluster of catalog " + std::string(where) +
       " must have the same values, recorded in that catalog: " + differ +
@@ -109,6 +127,44 @@ Status SettleNodeSettings(catalog::Catalog* catalog, std::string_view where,
       "cluster's value: sawmill admin settings set NAME VALUE --catalog " +
       std::string(where) +
       ", which each node takes at its next start (docs/cluster.md \"Cluster-wide settings\")");
+}
+
+}  // namespace
+
+Status SettleNodeSettings(catalog::Catalog* catalog, std::string_view where,
+                          const std::vector<NodeSetting>& settings,
+                          std::vector<std::string>* adopted) {
+  for (const NodeSetting& setting : settings) {
+    if (FindClusterWideSetting(setting.name) == nullptr || setting.value == nullptr) {
+      return Status::InvalidArgument("cluster settings: '" + std::string(setting.name) +
+                                     "' is not a cluster-wide setting");
+    }
+  }
+  // Read and compare everything first and refuse before writing anything; then record what is
+  // missing in one transaction, which records nothing when another node recorded any of it
+  // meanwhile: then compare again with that. Each round that records nothing found at least one
+  // more setting recorded, so this ends after at most one round per setting.
+  std::map<std::string, uint64_t> merged;
+  std::vector<std::string> lines;
+  for (size_t round = 0; round <= settings.size(); ++round) {
+    ASSIGN_OR_RETURN(auto recorded, catalog->ReadSettings());
+    RETURN_IF_ERROR(CompareWithRecorded(where, settings, recorded, &merged, &lines));
+    std::map<std::string, uint64_t> missing;
+    for (const auto& [name, value] : merged) {
+      if (recorded.count(name) == 0) missing[name] = value;
+    }
+    bool settled = missing.empty();
+    if (!settled) {
+      ASSIGN_OR_RETURN(auto now, catalog->SettleSettings(missing));
+      settled = now == missing;
+    }
+    if (!settled) continue;
+    for (const NodeSetting& setting : settings) *setting.value = merged[std::string(setting.name)];
+    if (adopted != nullptr) adopted->insert(adopted->end(), lines.begin(), lines.end());
+    return Status::OK();
+  }
+  return Status::Unavailable("cluster-wide settings: catalog " + std::string(where) +
+                             " kept changing while this node settled them; start it again");
 }
 
 Status CheckSettingChange(std::string_view name, uint64_t value,

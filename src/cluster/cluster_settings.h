@@ -36,10 +36,12 @@ struct NodeSetting {
   bool given = false;         // by a flag or the --config file (false: the built-in default)
 };
 
-// Settles the node's cluster-wide settings against "catalog" (one SettleSetting each): a
-// setting nothing recorded yet is recorded with the node's value (the first node's values are
-// the cluster's); a recorded value replaces the node's where the node's was not given, and
-// refuses the start where it was given and differs. "where": the catalog as messages name it
+// Settles the node's cluster-wide settings against "catalog": reads and compares them all
+// first, refusing before writing anything, then records the settings nothing recorded yet with
+// the node's values in one transaction (Catalog::SettleSettings; the first node's values are the
+// cluster's, never a mix of two starting nodes'). A recorded value replaces the node's where the
+// node's was not given, and refuses the start where it was given and differs, or where with the
+// recorded values node_timeout would not be above node_heartbeat. "where": the catalog as messages name it
 // (password hidden). "adopted" (may be null): one line per setting taken from the catalog with
 // a value other than the node's default, for the log.
 // Errors: FailedPrecondition naming every given value that differs, with the recorded one, the

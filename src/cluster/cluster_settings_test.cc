@@ -102,6 +102,38 @@ TEST_F(ClusterSettingsTest, TheFirstNodesValuesAreTheClustersAndALaterNodeAdopts
   EXPECT_EQ(restarted.timeout, 8000u);
 }
 
+// Node Y recorded node_heartbeat 5s (its other settings not yet: an earlier build, or a start
+// racing this one); node X, given node_timeout 3s, would run 5s/3s, a pair nobody configured and
+// every later node would be refused with: X is refused and records nothing, not even the settings
+// still missing. SettleSettings records a whole set or nothing.
+TEST_F(ClusterSettingsTest, ANodeWhoseValuesMakeAnInvalidPairWithTheRecordedOnesRecordsNothing) {
+  ASSERT_TRUE(catalog_->ChangeSetting("node_heartbeat", 5000).ok());
+  Node x;
+  x.timeout = 3000;
+  x.heartbeat = 1000;
+  Status refused = SettleNodeSettings(catalog_.get(), "CAT", x.Settings(true), nullptr);
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find("node_timeout 3s, not longer than node_heartbeat 5s"),
+            std::string::npos)
+      << refused.message();
+  const std::map<std::string, uint64_t> only_heartbeat = {{"node_heartbeat", 5000}};
+  EXPECT_EQ(*catalog_->ReadSettings(), only_heartbeat) << "a refused node records nothing";
+  EXPECT_EQ(x.heartbeat, 1000u) << "a refused node adopts nothing";
+
+  // A node with a valid pair records the missing three in one go.
+  Node z;
+  ASSERT_TRUE(SettleNodeSettings(catalog_.get(), "CAT", z.Settings(), nullptr).ok());
+  EXPECT_EQ(z.heartbeat, 5000u);
+  EXPECT_EQ(catalog_->ReadSettings()->size(), 4u);
+
+  // SettleSettings: a set of which any is recorded records nothing and answers what is.
+  auto none = catalog_->SettleSettings({{"node_timeout", 1}, {"other", 2}});
+  ASSERT_TRUE(none.ok());
+  const std::map<std::string, uint64_t> timeout_only = {{"node_timeout", 10000}};
+  EXPECT_EQ(*none, timeout_only);
+  EXPECT_EQ(catalog_->ReadSettings()->count("other"), 0u);
+}
+
 // idempotency_window: node a (24 h, the cluster's) stores a keyed batch; the client retries it
 // two minutes later through node b, configured with one minute. Given, b is refused; not given,
 // it adopts 24 h and the retry finds a's answer instead of storing the batch again. With its
@@ -160,6 +192,16 @@ TEST_F(ClusterSettingsTest, ARetryThroughANodeNotGivenAWindowIsRecognisedWithinT
 // old and of the new value side by side still cannot vouch for an answer of a node another has
 // taken over (the halfway marks a heartbeat below every node_timeout); with no node live any
 // change is; a query_timeout change never while nodes run; an idempotency window always.
+// An invalid recorded pair (node_timeout 3s not above node_heartbeat 5s, e.g. written by hand)
+// gives a refusal with the real halfway mark, not one wrapped around to 2^64 ms.
+TEST_F(ClusterSettingsTest, AnInvalidRecordedPairGivesNoWrappedHalfwayMark) {
+  const std::map<std::string, uint64_t> current = {{"node_heartbeat", 5000},
+                                                   {"node_timeout", 3000}};
+  Status s = CheckSettingChange("node_heartbeat", 1000, current, {"node-a"});
+  EXPECT_EQ(s.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(s.message().find("whose heartbeat is up to 5s old"), std::string::npos) << s.message();
+}
+
 TEST_F(ClusterSettingsTest, AChangeWhileNodesRunIsAllowedOnlyWhereTheMixIsSafe) {
   const std::map<std::string, uint64_t> current = {{"node_heartbeat", 2000},
                                                    {"node_timeout", 10000},

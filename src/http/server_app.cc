@@ -179,7 +179,11 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
   ServerConfig config = configured;
   std::vector<std::string> adopted;
   if (Status settled = SettleClusterSettings(&config, &adopted); !settled.ok()) {
-    std::fprintf(stderr, "sawmill server: %s\n", settled.ToString().c_str());
+    // A refusal says what it is; any other error (the catalog's) says where it happened.
+    const bool refused = settled.code() == StatusCode::kFailedPrecondition;
+    std::fprintf(
+        stderr, "sawmill server: %s%s\n",
+        refused ? "" : "while settling the cluster-wide settings: ", settled.message().c_str());
     return 1;
   }
   for (const std::string& line : adopted) spdlog::info("cluster-wide setting: {}", line);
