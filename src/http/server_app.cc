@@ -451,6 +451,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
   engine_options.segment_target_bytes = config.segment_target_bytes;
   engine_options.partitions = static_cast<uint32_t>(config.partitions);  // validated <= 4096
   engine_options.flush_threads = static_cast<int>(std::min<uint64_t>(config.flush_threads, 64));
+  engine_options.pressure_text_zstd_level = static_cast<int>(config.pressure_zstd_level);
   engine_options.idempotency_window_ns = static_cast<int64_t>(std::min<uint64_t>(
                                              config.idempotency_window_ms, INT64_MAX / 1'000'000)) *
                                          1'000'000;

@@ -91,6 +91,10 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        "memtables flushed to segments at once when memtables pass memtable_cap (each holds its "
        "own buffers: more drains faster, at that memory)",
        nullptr, &c->flush_threads},
+      {"pressure_zstd_level", T::kCount,
+       "zstd level of message text in flushes made while memtables are over memtable_cap, so "
+       "that they free memory sooner (compaction rewrites them at 11); 0: the usual 9",
+       nullptr, &c->pressure_zstd_level},
       {"idempotency_window", T::kDuration, "Idempotency-Keys are kept at least this long", nullptr,
        &c->idempotency_window_ms},
       {"warm_after", T::kDuration,
@@ -535,6 +539,10 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("alert_max_groups", c.alert_max_groups, 1, "1"));
   RETURN_IF_ERROR(at_least("flush_interval", c.flush_interval_ms, 100, "100ms"));
   RETURN_IF_ERROR(at_least("flush_threads", c.flush_threads, 1, "1"));
+  if (c.pressure_zstd_level > 19) {
+    return Status::InvalidArgument("pressure_zstd_level: 0 to 19 (got " +
+                                   std::to_string(c.pressure_zstd_level) + ")");
+  }
   RETURN_IF_ERROR(at_least("partitions", c.partitions, 1, "1"));
   if (c.partitions > 4096) {
     return Status::InvalidArgument("partitions: at most 4096 (got " + std::to_string(c.partitions) +

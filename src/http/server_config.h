@@ -53,6 +53,9 @@ struct ServerConfig {
   // docs/performance.md "Peak RSS at 10,000,000 lines"); 2 empties memtables faster on an idle
   // second core at that memory.
   uint64_t flush_threads = 1;
+  // The zstd level of the text of flushes made over memtable_cap (storage::EngineOptions::
+  // pressure_text_zstd_level; 0: flushes keep the usual 9 under pressure too).
+  uint64_t pressure_zstd_level = 1;
   uint64_t idempotency_window_ms = 24ull * 3'600'000;
   uint64_t idempotency_max_keys = 1'000'000;
   std::string compaction = "on";  // "off": segments merge only on `sawmill admin compact`

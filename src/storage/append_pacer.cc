@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
 namespace sawmill::storage {
 
@@ -34,7 +35,20 @@ double AppendPacer::drain_bytes_per_s(int64_t now_ns) const {
     }
     const int64_t span =
         std::min(kDrainWindowNs, std::max<int64_t>(now_ns - covered, 1'000'000'000));
-    return freed / (static_cast<double>(span) / 1e9);
+    // Never more than the latest flush's own rate times the threads: when flushes slow down
+    // (the machine's other work, a larger partition) the window's average lags for up to 30 s,
+    // admitting more than is freed until the memtables reach the hard limit, where acks stall
+    // for seconds; the latest flush tells within one flush. A rate that rises needs no such
+    // care: the memtables fall under the cap, where nothing is paced.
+    double latest = last_flush_rate_ > 0 ? last_flush_rate_ * flush_threads_
+                                         : std::numeric_limits<double>::infinity();
+    // And a running flush that has taken longer than that rate allows bounds it as it runs.
+    for (const Running& r : running_) {
+      const double elapsed_s =
+          static_cast<double>(std::max<int64_t>(now_ns - r.start_ns, 10'000'000)) / 1e9;
+      latest = std::min(latest, static_cast<double>(r.bytes) / elapsed_s * flush_threads_);
+    }
+    return std::min(freed / (static_cast<double>(span) / 1e9), latest);
   }
   double drain = per_flush_rate_ * flush_threads_;
   for (const Running& r : running_) {
@@ -154,6 +168,7 @@ void AppendPacer::FlushEnded(int token, bool ok, int64_t now_ns) {
   const double rate =
       static_cast<double>(r.bytes) / (static_cast<double>(now_ns - r.start_ns) / 1e9);
   per_flush_rate_ = measured_ ? 0.7 * per_flush_rate_ + 0.3 * rate : rate;
+  last_flush_rate_ = rate;
   measured_ = true;
 }
 

@@ -70,7 +70,9 @@ class AppendPacer {
   // flushes ended in the last kDrainWindowNs: what flushes freed in that window (or since the
   // first of them began), each flush's bytes spread evenly over its run and a running flush's
   // counted at one flush's measured rate up to its bytes, so that the drain takes no step when
-  // flushes end (two often end together) and falls when a flush stalls. Before that: the
+  // flushes end (two often end together) and falls when a flush stalls; never more than the
+  // latest measured flush's rate times flush_threads (a slowdown is seen within one flush, not
+  // after the window's 30 s). Before that: the
   // measured rate of one flush (or kInitialFlushRate) times flush_threads, bounded by every
   // running flush's bytes / time so far times flush_threads.
   double drain_bytes_per_s(int64_t now_ns) const;
@@ -106,6 +108,7 @@ class AppendPacer {
   const int flush_threads_;
   double per_flush_rate_ = kInitialFlushRate;  // bytes/s of one flush, smoothed
   bool measured_ = false;                      // per_flush_rate_ is measured
+  double last_flush_rate_ = 0;                 // bytes/s of the latest measured flush (0: none)
   double ratio_ = 1.0;                         // memtable bytes per WAL byte, smoothed
   bool ratio_measured_ = false;
   // The queue as two running counts of bytes: queued_ (every ticket's bytes, in arrival order)

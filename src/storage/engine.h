@@ -90,6 +90,15 @@ struct EngineOptions {
   // block and index buffers. A cluster node (shared_store, node_id) too (docs/cluster.md
   // "Exactly once across nodes"); `sawmill server` ships 1 (src/http/server_config.h).
   int flush_threads = 2;
+  // The zstd level of the text columns (the message above all) of a flush that starts while the
+  // memtables hold more than memtable_cap_bytes (writers are being paced: the flush rate sets
+  // how long each acknowledgement waits, and zstd at the default 9 was 43 % of the flush
+  // thread's CPU at 10 M lines). Compaction rewrites such segments at its own level (11) where it
+  // merges them (a partition with compaction_min_inputs small segments); until then, or where it
+  // does not, they cost their bytes (+1.7 % of the store at 10 M lines) (docs/storage.md
+  // "Backpressure"). 0: pressure changes no level. Only ever lowers the level segment_options would
+  // use.
+  int pressure_text_zstd_level = 1;
   // A flush round that lasts (a sustained overload keeps the memtables over the cap, so the
   // memory round goes on) trims the WAL at least this often meanwhile, as far as every memtable
   // not yet flushed allows (docs/storage.md "Backpressure").
@@ -249,6 +258,7 @@ struct EngineStats {
   uint64_t wal_bytes = 0;
   uint64_t wal_corrupt_records = 0;
   uint64_t flushes = 0;
+  uint64_t pressure_flushes = 0;  // of them, written at pressure_text_zstd_level
   uint64_t compactions = 0;
   uint64_t next_seq = 0;
 };

@@ -13,6 +13,7 @@
 
 #include "common/mutex.h"
 #include "objstore/cold_cache.h"
+#include "segment/compression_policy.h"
 #include "storage/segment_files.h"
 #include "storage/storage_metrics.h"
 
@@ -141,28 +142,49 @@ Status Flusher::FlushKey(const PartitionKey& key) {
     // The pacer measures each flush (in real time, also when a test drives clock_ by hand); one
     // that fails ends unmeasured.
     int pace_token = -1;
+    bool pressure = false;
     {
       MutexLock l(&*mu_);
       if (pacer_ != nullptr) pace_token = pacer_->FlushStarted(frozen->bytes, SteadyNanos());
+      // Over the cap, writers wait for flushes to free memory: this one is written at the
+      // cheaper level, and compaction rewrites it later at its own.
+      pressure = memtables_->bytes() > options_.memtable_cap_bytes;
     }
-    Status s = WriteFrozen(key, frozen);
-    if (pace_token >= 0) {
+    const segment::WriterOptions writer = WriterFor(pressure);
+    const bool lowered = writer.text_zstd_level != options_.segment_options.text_zstd_level;
+    Status s = WriteFrozen(key, frozen, writer);
+    {
       MutexLock l(&*mu_);
-      pacer_->FlushEnded(pace_token, s.ok(), SteadyNanos());
+      if (pace_token >= 0) pacer_->FlushEnded(pace_token, s.ok(), SteadyNanos());
+      if (s.ok() && lowered) ++pressure_flushes_;
     }
+    if (s.ok() && lowered) StorageMetrics::Get().pressure_flushes->Increment();
     RETURN_IF_ERROR(s);
   }
   return Status::OK();
 }
 
+segment::WriterOptions Flusher::WriterFor(bool pressure) const {
+  // At the store's format version (SegmentRegistry::Writer), then the pressure level.
+  segment::WriterOptions writer = Writer(options_.segment_options);
+  const int level = options_.pressure_text_zstd_level;
+  if (!pressure || level == 0) return writer;
+  const int usual = writer.text_zstd_level != 0
+                        ? writer.text_zstd_level
+                        : segment::CodecFor(segment::ColumnId::kMessage).level;
+  if (level < usual) writer.text_zstd_level = level;
+  return writer;
+}
+
 Status Flusher::WriteFrozen(const PartitionKey& key,
-                            const std::shared_ptr<const MemtableSet::Frozen>& frozen) {
+                            const std::shared_ptr<const MemtableSet::Frozen>& frozen,
+                            const segment::WriterOptions& writer) {
   const int64_t start = clock_->MonotonicNanos();
   // The frozen chunks are written as they are: the segment writer sorts row numbers and decodes
   // one block of rows at a time, so a flush no longer copies the memtable (docs/storage.md,
   // "Flush memory").
   ChunkRows rows(frozen->chunks);
-  if (options_.shared_store) return WriteFrozenShared(key, frozen, rows, start);
+  if (options_.shared_store) return WriteFrozenShared(key, frozen, rows, start, writer);
   std::vector<uint64_t> seqs;
   seqs.reserve(rows.size());
   for (size_t i = 0; i < rows.size(); ++i) seqs.push_back(rows.seq(i));
@@ -184,8 +206,7 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   in.id = id;
   in.tenant = key.first;
   in.partition = key.second;
-  Status s =
-      segment::WriteSegment(store().get(), rel, in, rows, Writer(options_.segment_options), &out);
+  Status s = segment::WriteSegment(store().get(), rel, in, rows, writer, &out);
   if (s.ok()) s = VerifyWritten(store(), rel, out, std::move(seqs));
   catalog::SegmentRow row;
   if (s.ok()) {
@@ -207,7 +228,8 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
 
 Status Flusher::WriteFrozenShared(const PartitionKey& key,
                                   const std::shared_ptr<const MemtableSet::Frozen>& frozen,
-                                  const ChunkRows& all_rows, int64_t start) {
+                                  const ChunkRows& all_rows, int64_t start,
+                                  const segment::WriterOptions& writer) {
   // A cluster node (engine.h, shared_store): the segment goes straight to the store every node
   // shares, as the tier mover's cold upload puts it there, read back past any cache, and is
   // registered through the node's fence (docs/cluster.md "Fenced flush"); only then may the WAL
@@ -327,8 +349,8 @@ Status Flusher::WriteFrozenShared(const PartitionKey& key,
     in.id = id;
     in.tenant = key.first;
     in.partition = key.second;
-    Status s = segment::WriteSegment(objstore::Uncached(shared).get(), name, in, *rows,
-                                     Writer(options_.segment_options), &out);
+    Status s =
+        segment::WriteSegment(objstore::Uncached(shared).get(), name, in, *rows, writer, &out);
     if (s.ok()) s = VerifyWritten(objstore::Uncached(shared), name, out, std::move(seqs));
     catalog::SegmentRow row;
     uint64_t registered = 0;

@@ -128,6 +128,8 @@ class Flusher {
   // Memtables written as segments since open. The caller holds the engine's state mutex (the
   // "mu" given to the constructor): the analysis cannot tie the caller's name for it to mu_.
   uint64_t flushes() const NO_THREAD_SAFETY_ANALYSIS { return flushes_; }
+  // Of them, those written at EngineOptions::pressure_text_zstd_level (same lock).
+  uint64_t pressure_flushes() const NO_THREAD_SAFETY_ANALYSIS { return pressure_flushes_; }
 
  private:
   // The segments' object store. It never changes (SegmentRegistry::store needs no lock), so it
@@ -142,14 +144,21 @@ class Flusher {
   // Freezes the active memtable of "key" (if any) and writes every frozen memtable of "key" to
   // segments, oldest first.
   Status FlushKey(const PartitionKey& key) REQUIRES(flush_mu_);
+  // "writer": the segment options of this flush (WriterFor).
   Status WriteFrozen(const PartitionKey& key,
-                     const std::shared_ptr<const MemtableSet::Frozen>& frozen) REQUIRES(flush_mu_);
+                     const std::shared_ptr<const MemtableSet::Frozen>& frozen,
+                     const segment::WriterOptions& writer) REQUIRES(flush_mu_);
+  // The segment options of a flush: segment_options, with the text columns at
+  // pressure_text_zstd_level when "pressure" (the memtables held more than the cap when the
+  // flush started) and that level is lower.
+  segment::WriterOptions WriterFor(bool pressure) const;
   // WriteFrozen on a cluster node (EngineOptions::shared_store): into the shared store.
   // Through fence_ when set: rows of WAL objects taken over are left out, and a fenced
   // registration deletes the object and tries again without the rows lost.
   Status WriteFrozenShared(const PartitionKey& key,
                            const std::shared_ptr<const MemtableSet::Frozen>& frozen,
-                           const ChunkRows& rows, int64_t start) REQUIRES(flush_mu_);
+                           const ChunkRows& rows, int64_t start,
+                           const segment::WriterOptions& writer) REQUIRES(flush_mu_);
   // Registers "row" in the catalog: Insert, or on a cluster node (EngineOptions::node_id)
   // RegisterSegment through "fence" (null: none; flush_fence.h), with its id among the
   // registering ones meanwhile; "seqs": the seqs of its rows, ascending. "*registered" is the
@@ -220,6 +229,7 @@ class Flusher {
   std::map<const MemtableSet::Frozen*, Unresolved> unresolved_ GUARDED_BY(mu_);
   std::atomic<bool> keys_persist_failing_{false};
   uint64_t flushes_ GUARDED_BY(mu_) = 0;
+  uint64_t pressure_flushes_ GUARDED_BY(mu_) = 0;
   // A cluster node's cut (AddCutTo): the ids whose registration began, by frozen memtable (kept
   // until that memtable is dropped: a failed call may still have committed), with the
   // registered-through when the first of them began (ConfirmedThrough), and the highest change

@@ -983,6 +983,7 @@ EngineStats StorageEngine::stats() const {
     s.segments = segments_.count();
     s.segment_bytes = segments_.bytes();
     s.flushes = flusher_ != nullptr ? flusher_->flushes() : 0;
+    s.pressure_flushes = flusher_ != nullptr ? flusher_->pressure_flushes() : 0;
     s.compactions = compactor_ != nullptr ? compactor_->compactions() : 0;
   }
   if (wal_ != nullptr) {

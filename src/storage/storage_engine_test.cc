@@ -1180,5 +1180,85 @@ TEST_F(StorageEngineTest, CloseEndsAPacedWaitAtOnce) {
   engine_.reset();
 }
 
+// Lines whose text zstd 1 stores visibly larger than zstd 9 (words from a vocabulary of 400 in
+// a pseudo-random order, as real messages repeat words but not whole lines).
+std::vector<Record> WordyBatch(int first, int count) {
+  std::vector<Record> v(count);
+  uint64_t x = 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(first + 1);
+  for (int i = 0; i < count; ++i) {
+    Record& r = v[i];
+    const int n = first + i;
+    r.service = "svc" + std::to_string(n % 7);
+    r.host = "host" + std::to_string(n % 3);
+    r.level = static_cast<Level>(n % kLevelCount);
+    r.ts = 1700000000000000000 + n;
+    r.message = "line " + std::to_string(n);
+    for (int w = 0; w < 12; ++w) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      r.message += " w" + std::to_string(x % 400) + (x % 3 == 0 ? "=" + std::to_string(x % 9) : "");
+    }
+  }
+  return v;
+}
+
+// Flushes that start while the memtables hold more than the cap (writers are being paced) write
+// their text at pressure_text_zstd_level, so they take less CPU and free memory sooner; a flush
+// under the cap writes at the usual level, and compaction rewrites both at its own: the same
+// appends with the pressure level off and at 1 give larger segments while they are flushed
+// under pressure, then exactly the same bytes once compacted, and the same lines.
+TEST_F(StorageEngineTest, FlushesOverTheCapWriteCheaperTextThatCompactionRewritesAtItsLevel) {
+  options_.memtable_cap_bytes = 96 << 10;
+  options_.compaction_min_inputs = 2;
+  struct Run {
+    uint64_t flushes = 0, pressure_flushes = 0, pressure_bytes = 0, compacted_bytes = 0;
+    std::map<std::string, int> lines;
+  };
+  auto run = [&](int level) {
+    SCOPED_TRACE("pressure level " + std::to_string(level));
+    Run out;
+    options_.pressure_text_zstd_level = level;
+    env_ = std::make_unique<FaultInjectionEnv>();
+    options_.env = env_.get();
+    std::filesystem::remove(dir_ / "catalog.db");
+    OpenEngine();
+    for (int i = 0; i < 60; ++i) {
+      auto batch = WordyBatch(i * 100, 100);
+      EXPECT_TRUE(engine_->Append("acme", &batch).ok());
+    }
+    out.flushes = engine_->stats().flushes;
+    out.pressure_flushes = engine_->stats().pressure_flushes;
+    out.pressure_bytes = engine_->stats().segment_bytes;
+    // Under the cap now: the rest is flushed at the usual level.
+    EXPECT_TRUE(engine_->Flush().ok());
+    EXPECT_EQ(engine_->stats().pressure_flushes, out.pressure_flushes);
+    EXPECT_GT(engine_->stats().flushes, out.flushes);
+    for (uint64_t done = 0;;) {
+      EXPECT_TRUE(engine_->CompactNow().ok());
+      if (engine_->stats().compactions == done) break;
+      done = engine_->stats().compactions;
+    }
+    EXPECT_GT(engine_->stats().compactions, 0u);
+    out.compacted_bytes = engine_->stats().segment_bytes;
+    Contents c = ReadAll();
+    EXPECT_EQ(c.errors, 0);
+    EXPECT_EQ(c.total(), 6000u);
+    out.lines = std::move(c.lines);
+    engine_.reset();
+    return out;
+  };
+  const Run usual = run(0), cheap = run(1);
+  EXPECT_GT(usual.flushes, 0u);
+  EXPECT_EQ(usual.pressure_flushes, 0u);
+  // Every flush during the appends was made over the cap.
+  EXPECT_EQ(cheap.flushes, usual.flushes);
+  EXPECT_EQ(cheap.pressure_flushes, cheap.flushes);
+  // (4 % on these lines; the same level gives the same bytes.)
+  EXPECT_GT(cheap.pressure_bytes, usual.pressure_bytes * 51 / 50)
+      << "segments flushed under pressure are not written at the cheaper level";
+  EXPECT_EQ(cheap.compacted_bytes, usual.compacted_bytes)
+      << "compaction did not rewrite the segments flushed under pressure at its own level";
+  EXPECT_EQ(cheap.lines, usual.lines);
+}
+
 }  // namespace
 }  // namespace sawmill::storage

@@ -44,6 +44,14 @@ StorageMetrics& StorageMetrics::Get() {
                      .Help("Memtables written as segments")
                      .Register(reg)
                      .Add({});
+    s.pressure_flushes =
+        &prometheus::BuildCounter()
+             .Name("sawmill_flushes_under_pressure_total")
+             .Help(
+                 "Flushes started over memtable_cap, their text written at the cheaper zstd "
+                 "level (compaction rewrites them)")
+             .Register(reg)
+             .Add({});
     s.flush_errors = &prometheus::BuildCounter()
                           .Name("sawmill_flush_errors_total")
                           .Help("Failed flushes (retried; the WAL keeps the records)")

@@ -16,6 +16,7 @@ struct StorageMetrics {
   prometheus::Histogram* flush_seconds;
   prometheus::Histogram* compaction_seconds;
   prometheus::Counter* flushes;
+  prometheus::Counter* pressure_flushes;
   prometheus::Counter* flush_errors;
   prometheus::Counter* compactions;
   prometheus::Counter* compacted_bytes;
