@@ -27,9 +27,12 @@ inline constexpr size_t kMagicSize = 8;
 // physical block (footer.h: a column_ref lists them), so that reading a few rows decompresses
 // only the sub-blocks holding them. Version 10: int column blocks may use the encoding kIntDict
 // (distinct values and an id per row: ingest_ts, level), and text column blocks the encoding
-// kIsoPrefix (rows that begin with an RFC 3339 UTC time keep it as nanoseconds).
+// kIsoPrefix (rows that begin with an RFC 3339 UTC time keep it as nanoseconds). Version 11:
+// the prefixed-number encoding and id filters. Version 12: the message's bloom filters leave out
+// the words the segment's word postings decide (index_kind.h DecidedWords; a reader asks the
+// postings first).
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 11;
+inline constexpr uint32_t kFormatVersion = 12;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/fault_env.h"
+#include "index/tokenizer.h"
 #include "segment/segment.h"
 #include "segment/segment_file_reader.h"
 
@@ -94,6 +95,56 @@ TEST(DefaultWordRule, AOneBlockSegmentLeavesIdsToItsBloomAndPostsLetterWordsFrom
   auto old_bytes = env.GetFileSize("/old.seg");
   ASSERT_TRUE(new_bytes.ok() && old_bytes.ok());
   EXPECT_LT(*new_bytes + rows.size(), *old_bytes) << *new_bytes << " vs " << *old_bytes;
+}
+
+// Format version 12: the message's block filters hold only the words the word postings do not
+// decide (ids of one or two rows), and a word of any row still may match its block and the
+// segment; a posted word answers from its postings (the blocks holding it, no other), a word in
+// no row answers no. Version 11 of the same rows keeps every word in its filters.
+TEST(DefaultWordRule, Version12BloomsHoldOnlyTheWordsThePostingsDoNotDecide) {
+  FaultInjectionEnv env;
+  std::vector<Record> rows = Rows();
+  // Three blocks; "accountname" only in the second, "DescribeInstances" in every row.
+  WriterOptions o;
+  o.block_rows = 200;
+  o.time_slice_rows = 200;
+  WriterOptions v11 = o;
+  v11.format_version = 11;
+  ASSERT_TRUE(WriteSegment(&env, "/v12.seg", SegmentInfo{}, rows, o, nullptr).ok());
+  ASSERT_TRUE(WriteSegment(&env, "/v11.seg", SegmentInfo{}, rows, v11, nullptr).ok());
+  uint64_t tokens[2] = {0, 0};
+  for (int v = 0; v < 2; ++v) {
+    const std::string path = v == 0 ? "/v11.seg" : "/v12.seg";
+    SCOPED_TRACE(path);
+    auto reader = SegmentFileReader::OpenFile(&env, path);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    ASSERT_EQ((*reader)->format_version(), v == 0 ? 11u : 12u);
+    ASSERT_EQ((*reader)->blocks().size(), 3u);
+    for (const BloomMeta& m : (*reader)->footer().blooms) {
+      if (m.field == "message") tokens[v] = m.distinct_tokens;
+    }
+    for (uint32_t b = 0; b < 3; ++b) {
+      std::vector<Record> block;
+      ASSERT_TRUE((*reader)->ReadBlock(b, kColAll, &block, nullptr).ok());
+      for (const Record& r : block) {
+        for (const std::string& w : index::Tokenize(r.message)) {
+          EXPECT_TRUE((*reader)->BlockMayMatch(b, Word(w))) << w << " in block " << b;
+          EXPECT_TRUE((*reader)->SegmentMayMatch(Word(w))) << w;
+        }
+      }
+      // Posted: exactly the block holding it.
+      const bool holds = (*reader)->blocks()[b].first_row <= 300 &&
+                         300 < (*reader)->blocks()[b].first_row + (*reader)->blocks()[b].rows;
+      if (v == 1) {
+        EXPECT_EQ((*reader)->BlockMayMatch(b, Word("accountname")), holds) << b;
+      }
+    }
+    EXPECT_FALSE((*reader)->SegmentMayMatch(Word("nowhere")));
+  }
+  // The words version 12 leaves out: all but the ids' parts of one or two rows.
+  EXPECT_GT(tokens[0], 0u);
+  EXPECT_LT(tokens[1], tokens[0]);
+  EXPECT_LT(env.GetFileSize("/v12.seg").value(), env.GetFileSize("/v11.seg").value());
 }
 
 }  // namespace
