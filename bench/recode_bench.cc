@@ -3,10 +3,13 @@
 // wrote (issue 19, "bytes on disk"; docs/performance.md "Bytes at 10,000,000 lines").
 //
 //   bench_recode [--variant NAME]... [--dir TMP] SEGMENT...
+//   bench_recode [--variant NAME]... [--dir TMP] --real
 //
 // The segments are merged into one (as compaction would: MergeSegments), once per variant, and
 // the output's bytes per column, index and bloom are printed beside the inputs'. Variants are
 // the named option sets of Variant() below; "hot" is WriterOptions() as compaction writes today.
+// --real writes every real dataset of shared/data/real (each one segment, all its files, as
+// bench_segment loads them) once per variant and prints its bytes and its message column's.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -22,6 +25,7 @@
 #include "segment/segment.h"
 #include "segment/segment_merge.h"
 #include "segment/segment_tools.h"
+#include "segment/testdata.h"
 
 namespace sawmill::segment {
 namespace {
@@ -88,8 +92,68 @@ std::string Sizes(const std::string& dump) {
   return out;
 }
 
+// The message column's stored bytes of the segment at "path" (its blocks and sub-blocks).
+uint64_t MessageBytes(Env* env, const std::string& path) {
+  std::string dump;
+  if (!DumpSegment(env, path, 0, &dump).ok()) return 0;
+  const size_t at = dump.find("\n  message ");
+  if (at == std::string::npos) return 0;
+  unsigned long long blocks = 0, stored = 0;
+  std::sscanf(dump.c_str() + at, "\n  message %llu %llu", &blocks, &stored);
+  return stored;
+}
+
+// --real: each real dataset written as one segment per variant.
+int Real(Env* env, const std::string& dir, const std::vector<std::string>& variants) {
+  objstore::LocalDirectoryStore store(env, dir);
+  std::vector<uint64_t> totals(variants.size()), messages(variants.size());
+  std::vector<double> cpus(variants.size());
+  for (const testdata::Dataset& d : testdata::RealDatasets()) {
+    std::vector<Record> records;
+    for (const std::string& file : d.files) {
+      for (Record& r : testdata::LoadRecords(file)) records.push_back(std::move(r));
+    }
+    for (size_t i = 0; i < records.size(); ++i) records[i].seq = i;
+    SegmentInfo info;
+    info.id = 1;
+    info.tenant = "default";
+    for (size_t v = 0; v < variants.size(); ++v) {
+      WriterOptions o;
+      if (!Variant(variants[v], &o)) {
+        std::fprintf(stderr, "unknown variant %s\n", variants[v].c_str());
+        return 2;
+      }
+      SegmentInfo out;
+      const double cpu0 = CpuSeconds();
+      Status s = WriteSegment(&store, "real.seg", info, records, o, &out);
+      const double cpu = CpuSeconds() - cpu0;
+      if (!s.ok()) {
+        std::fprintf(stderr, "%s: %s\n", d.name.c_str(), s.ToString().c_str());
+        return 1;
+      }
+      const uint64_t message = MessageBytes(env, dir + "/real.seg");
+      std::printf("%-28s %-30s %8zu lines %10llu bytes  message %10llu  write CPU %.2f s\n",
+                  d.name.c_str(), variants[v].c_str(), records.size(),
+                  static_cast<unsigned long long>(out.file_bytes),
+                  static_cast<unsigned long long>(message), cpu);
+      totals[v] += out.file_bytes;
+      messages[v] += message;
+      cpus[v] += cpu;
+      env->RemoveFile(dir + "/real.seg").IgnoreError();
+    }
+    std::fflush(stdout);
+  }
+  for (size_t v = 0; v < variants.size(); ++v) {
+    std::printf("%-28s %-30s %10llu bytes  message %10llu  write CPU %.2f s\n", "all",
+                variants[v].c_str(), static_cast<unsigned long long>(totals[v]),
+                static_cast<unsigned long long>(messages[v]), cpus[v]);
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   std::vector<std::string> variants, inputs;
+  bool real = false;
   std::string dir = "/tmp/bench-recode";
   bool dumps = false;
   for (int i = 1; i < argc; ++i) {
@@ -99,9 +163,16 @@ int Main(int argc, char** argv) {
       dir = argv[++i];
     } else if (std::strcmp(argv[i], "--dump") == 0) {
       dumps = true;
+    } else if (std::strcmp(argv[i], "--real") == 0) {
+      real = true;
     } else {
       inputs.push_back(argv[i]);
     }
+  }
+  if (real) {
+    if (variants.empty()) variants.push_back("hot");
+    Env::Default()->CreateDirs(dir).IgnoreError();
+    return Real(Env::Default(), dir, variants);
   }
   if (inputs.empty()) {
     std::fprintf(stderr, "usage: bench_recode [--variant V]... [--dir D] [--dump] SEGMENT...\n");

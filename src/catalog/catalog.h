@@ -830,6 +830,13 @@ class Catalog {
   // exactly one sets it and the others are given it. The caller compares and refuses to start
   // when it differs. Errors: InvalidArgument for an empty name.
   virtual Result<uint64_t> SettleSetting(std::string_view name, uint64_t value) = 0;
+  // Every recorded setting (SettleSetting, ChangeSetting), by name (without "setting."); nothing
+  // is recorded by reading.
+  virtual Result<std::map<std::string, uint64_t>> ReadSettings() const = 0;
+  // Records "value" under "name" whatever was recorded before (an operator's change of a
+  // cluster-wide setting, docs/cluster.md "Cluster-wide settings"; the caller checks that the
+  // change is safe). Errors: InvalidArgument for an empty name.
+  virtual Status ChangeSetting(std::string_view name, uint64_t value) = 0;
 
   // ---- Segment changes: every node's view of the shared segments (issue 20; docs/cluster.md
   // "Read path") ----

@@ -769,6 +769,34 @@ TEST_P(CatalogTest, TheFirstValueOfASettingIsKeptAndEveryLaterCallerIsGivenIt) {
   EXPECT_EQ(*reopened->SettleSetting("node_timeout_ns", 7), 0u);
 }
 
+// An operator's change of a cluster-wide setting (docs/cluster.md "Cluster-wide settings"):
+// ReadSettings lists what is recorded and records nothing; ChangeSetting replaces a recorded
+// value, and every later SettleSetting, also after a reopen, is given the new one.
+TEST_P(CatalogTest, AChangedSettingIsWhatEveryLaterCallerIsGiven) {
+  {
+    auto c = OpenCatalog();
+    ASSERT_NE(c, nullptr);
+    auto none = c->ReadSettings();
+    ASSERT_TRUE(none.ok()) << none.status().ToString();
+    EXPECT_TRUE(none->empty());
+    EXPECT_EQ(*c->SettleSetting("node_timeout", 10000), 10000u);
+    EXPECT_EQ(*c->SettleSetting("partitions", 4), 4u);
+    ASSERT_TRUE(c->AllocateSeqs(10, 0).ok());  // a meta row that is no setting
+    ASSERT_TRUE(c->ChangeSetting("node_timeout", 15000).ok());
+    ASSERT_TRUE(c->ChangeSetting("query_timeout", 30000).ok());  // none recorded before
+    EXPECT_EQ(*c->SettleSetting("node_timeout", 10000), 15000u);
+    EXPECT_EQ(c->ChangeSetting("", 1).code(), StatusCode::kInvalidArgument);
+  }
+  auto reopened = OpenCatalog();
+  ASSERT_NE(reopened, nullptr);
+  auto settings = reopened->ReadSettings();
+  ASSERT_TRUE(settings.ok()) << settings.status().ToString();
+  const std::map<std::string, uint64_t> expected = {
+      {"node_timeout", 15000}, {"partitions", 4}, {"query_timeout", 30000}};
+  EXPECT_EQ(*settings, expected);
+  EXPECT_EQ(*reopened->SettleSetting("query_timeout", 60000), 30000u);
+}
+
 // Nodes starting at once, each with another value: exactly one is recorded and every node is
 // given it (in PostgreSQL the upsert waits on the row another node inserts; in SQLite one
 // writer at a time).

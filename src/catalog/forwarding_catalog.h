@@ -401,6 +401,16 @@ class ForwardingCatalog : public Catalog {
     return target_->SettleSetting(name, value);
   }
 
+  Result<std::map<std::string, uint64_t>> ReadSettings() const override {
+    if (Status s = Before("ReadSettings"); !s.ok()) return s;
+    return target_->ReadSettings();
+  }
+
+  Status ChangeSetting(std::string_view name, uint64_t value) override {
+    if (Status s = Before("ChangeSetting"); !s.ok()) return s;
+    return target_->ChangeSetting(name, value);
+  }
+
   Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,
                                    WalFence* fence) override {
     if (Status s = Before("RegisterSegment"); !s.ok()) return s;

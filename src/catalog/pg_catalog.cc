@@ -2189,6 +2189,30 @@ class PgCatalog final : public Catalog {
     return recorded;
   }
 
+  Result<std::map<std::string, uint64_t>> ReadSettings() const override {
+    MutexLock l(&mu_);
+    ASSIGN_OR_RETURN(auto rows,
+                     (SelectLocked<std::pair<std::string, uint64_t>>(
+                         "read settings",
+                         "SELECT substr(key, 9), value FROM meta WHERE left(key, 8) = 'setting.'",
+                         [](const PgResult& r, int i) {
+                           return std::pair<std::string, uint64_t>(r.Text(i, 0), r.Uint(i, 1));
+                         })));
+    return std::map<std::string, uint64_t>(rows.begin(), rows.end());
+  }
+
+  Status ChangeSetting(std::string_view name, uint64_t value) override {
+    if (name.empty()) return Status::InvalidArgument(name_ + ": a setting with no name");
+    MutexLock l(&mu_);
+    return Change([&]() -> Status {
+      return Run("change setting " + std::string(name),
+                 "INSERT INTO meta (key, value) VALUES ('setting.' || $1, $2) "
+                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                 Params().Text(name).Uint(value))
+          .status();
+    });
+  }
+
   // ---- Segment changes (catalog.h; docs/cluster.md "Read path") ----
 
   Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,

@@ -172,6 +172,8 @@ class SqliteCatalog final : public Catalog {
   Result<std::map<std::string, uint64_t>> ReadWalTakeovers() const override;
   Result<uint64_t> AllocateSeqs(uint64_t count, uint64_t at_least) override;
   Result<uint64_t> SettleSetting(std::string_view name, uint64_t value) override;
+  Result<std::map<std::string, uint64_t>> ReadSettings() const override;
+  Status ChangeSetting(std::string_view name, uint64_t value) override;
 
   // Segment changes (sqlite_catalog.cc, at the end).
   Result<uint64_t> RegisterSegment(const SegmentRow& row, std::string_view node,

@@ -289,6 +289,32 @@ Result<uint64_t> SqliteCatalog::SettleSetting(std::string_view name, uint64_t va
   return *recorded;
 }
 
+Result<std::map<std::string, uint64_t>> SqliteCatalog::ReadSettings() const {
+  MutexLock l(&mu_);
+  // '.' and '_' are no LIKE wildcards here only with ESCAPE: compare the prefix instead.
+  Stmt st(db_, "SELECT key, value FROM meta WHERE substr(key, 1, 8) = 'setting.'");
+  if (!st.ok()) return Error("prepare settings read");
+  std::map<std::string, uint64_t> out;
+  int rc;
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    out[st.Text(0).substr(8)] = static_cast<uint64_t>(st.Int(1));
+  }
+  if (rc != SQLITE_DONE) return Error("read settings");
+  return out;
+}
+
+Status SqliteCatalog::ChangeSetting(std::string_view name, uint64_t value) {
+  if (name.empty()) return Status::InvalidArgument("catalog " + path_ + ": a setting with no name");
+  const std::string key = "setting." + std::string(name);
+  MutexLock l(&mu_);
+  Stmt st(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
+  if (!st.ok()) return Error("prepare setting change " + key);
+  st.Bind(1, std::string_view(key));
+  st.Bind(2, static_cast<int64_t>(value));
+  if (st.Step() != SQLITE_DONE) return Error("change setting " + key);
+  return Status::OK();
+}
+
 Status SqliteCatalog::CheckFenceLocked(const SegmentRow& row, std::string_view node,
                                        WalFence* fence) const {
   // The caller's transaction is BEGIN IMMEDIATE: no other writer (a claim, a heartbeat) runs

@@ -5,6 +5,7 @@
 #include <boost/json.hpp>
 
 #include "cli/admin_retention_command.h"
+#include "cli/admin_settings_command.h"
 #include "cli/auth_command.h"
 #include "cli/client_options.h"
 #include "cli/http_client.h"
@@ -182,7 +183,8 @@ int RunAdminCommand(int argc, char** argv) {
       "Examples:\n"
       "  sawmill admin flush\n"
       "  sawmill admin segments --server http://logs:9640\n"
-      "  sawmill admin damage list");
+      "  sawmill admin damage list\n"
+      "  sawmill admin settings --catalog postgresql://sawmill@db:5432/sawmill");
   ClientOptions client_options;
   client_options.timeout_s = 600;
   client_options.max_timeout_s = 86400;
@@ -244,12 +246,15 @@ int RunAdminCommand(int argc, char** argv) {
   CLI::App* nodes = app.add_subcommand(
       "nodes", "the nodes registered in the catalog: id, live or dead, URL, heartbeat");
   nodes->fallthrough();
+  SettingsCommands settings;  // against the catalog, not a server
+  AddSettingsCommands(&app, &settings);
   app.require_subcommand(1);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  if (int code = RunSettingsCommand(settings); code >= 0) return code;
   Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
     std::fprintf(stderr, "sawmill admin: %s\n", url.status().message().c_str());

@@ -28,7 +28,7 @@ const std::vector<Command>& Commands() {
       {"tail", "follow matching lines live", RunTailCommand},
       {"admin",
        "operator actions: flush, compact, segments, damage list|ack, tiers, nodes, token, "
-       "audit, tenants, quotas, retention, hold, deletions",
+       "audit, tenants, quotas, retention, hold, deletions, settings",
        RunAdminCommand},
       {"segment", "verify or dump segment files", RunSegmentCommand},
       {"alerts", "alerting rules: list, get, test (backtest), silence", RunAlertsCommand},

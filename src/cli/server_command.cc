@@ -52,6 +52,7 @@ int RunServerCommand(int argc, char** argv) {
   for (size_t i = 0; i < options.size(); ++i) {
     if (flags[i]->count() == 0) continue;
     set_by_flags.insert(options[i].key);
+    config.given.insert(options[i].key);
     Status status = http::SetOption(options[i], raw[i]);
     if (!status.ok()) {
       std::fprintf(stderr, "sawmill server: %s: %s\n", http::FlagName(options[i]).c_str(),

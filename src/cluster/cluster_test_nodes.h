@@ -2,9 +2,11 @@
 // PostgreSQL), each asking its peers by calling their query engines instead of over HTTP.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
+#include <variant>
 
 #include "cluster/fanout.h"
 #include "cluster/node_registry.h"
@@ -17,6 +19,33 @@ namespace sawmill::cluster {
 // ships (ServerConfig::flush_threads, src/http/server_config.h: 1, for memory), on a cluster
 // node too, rather than the engine's own default (2). Tests of two flushes at once set 2.
 inline constexpr int kServerFlushThreads = 1;
+
+// What a user's query asks a node: "q" over all time, the newest "limit", the result cache off.
+inline Result<query::SearchResponse> SearchAllTime(query::QueryEngine& engine, const std::string& q,
+                                                   size_t limit = 100) {
+  query::SearchRequest r;
+  r.q = q;
+  r.all_time = true;
+  r.limit = limit;
+  r.use_cache = false;
+  return engine.Search(r);
+}
+
+// The "count" of a `| count` answer; -1 when the answer is not one row with a count.
+inline int64_t CountOf(const query::SearchResponse& response) {
+  if (response.rows.size() != 1) return -1;
+  for (const auto& [name, value] : response.rows[0]) {
+    if (name == "count") return std::get<int64_t>(value);
+  }
+  return -1;
+}
+
+// An answer's warnings, one a line (for a failure message).
+inline std::string Warnings(const query::SearchResponse& response) {
+  std::string out;
+  for (const std::string& w : response.warnings) out += w + "\n";
+  return out;
+}
 
 // The local query engine (the node's own, not its fan-out) of the test's node "id"; null when
 // the test has no such node.

@@ -25,6 +25,7 @@
 #include "catalog/pg_catalog.h"
 #include "catalog/pg_test_server.h"
 #include "cluster/cluster_node.h"
+#include "cluster/cluster_settings.h"
 #include "cluster/cluster_test_nodes.h"
 #include "cluster/fanout.h"
 #include "cluster/pg_cluster_test.h"
@@ -92,7 +93,9 @@ class FencedAnswerTest : public PgClusterTest {
 
   // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.
   // "checks": its queries check the answers after the snapshot (false: as before the check).
-  Node* Add(const std::string& id, bool stalls, bool checks = true) {
+  // "node_timeout_ns": its registry's (when it takes others over, and its halfway mark).
+  Node* Add(const std::string& id, bool stalls, bool checks = true,
+            int64_t node_timeout_ns = kNodeTimeout) {
     auto node = std::make_unique<Node>();
     Node* raw = node.get();
     node->id = id;
@@ -105,7 +108,7 @@ class FencedAnswerTest : public PgClusterTest {
     options.registry.id = id;
     options.registry.url = "http://" + id + ".invalid";
     options.registry.heartbeat_interval_ns = kHeartbeat;
-    options.registry.node_timeout_ns = kNodeTimeout;
+    options.registry.node_timeout_ns = node_timeout_ns;
     options.registry.background = !stalls;
     options.wal_store = store_;
     options.wal.interval_ns = 5 * kNanosPerMilli;
@@ -197,36 +200,9 @@ class FencedAnswerTest : public PgClusterTest {
     }
     return n;
   }
-  size_t WrittenBy(const std::string& node) {
-    auto rows = reader_->ListWalObjects("");
-    size_t n = 0;
-    if (rows.ok()) {
-      for (const auto& row : *rows) n += row.node == node ? 1 : 0;
-    }
-    return n;
-  }
 
   static Result<query::SearchResponse> Count(Node* node) {
-    query::SearchRequest r;
-    r.q = "* | count";
-    r.all_time = true;
-    r.limit = 100;
-    r.use_cache = false;
-    return node->query->Search(r);
-  }
-
-  static int64_t CountOf(const query::SearchResponse& response) {
-    if (response.rows.size() != 1) return -1;
-    for (const auto& [name, value] : response.rows[0]) {
-      if (name == "count") return std::get<int64_t>(value);
-    }
-    return -1;
-  }
-
-  static std::string Warnings(const query::SearchResponse& response) {
-    std::string out;
-    for (const std::string& w : response.warnings) out += w + "\n";
-    return out;
+    return SearchAllTime(*node->query, "* | count");
   }
 
   // Waits (up to 30 s) until "done" holds.
@@ -238,6 +214,39 @@ class FencedAnswerTest : public PgClusterTest {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     return true;
+  }
+
+  // Nodes a (stalls), b and c hold 100, 50 and 30 lines; a query through c, in which a answers
+  // (its check passes: its heartbeat is fresh) and then stalls, and b answers only once a's
+  // objects were taken over and flushed, so that its answer or its segments hold a's lines.
+  void QueryWhileAStalls(Node* a, Node* b, Node* c, Result<query::SearchResponse>* stalled) {
+    BeatAll();
+    Ingest(a, "a", 100);
+    Ingest(b, "b", 50);
+    Ingest(c, "c", 30);
+    BeatAll();
+    auto before = Count(c);
+    ASSERT_TRUE(before.ok()) << before.status().ToString();
+    ASSERT_EQ(CountOf(*before), 180);
+    ASSERT_FALSE(before->partial) << Warnings(*before);
+
+    std::atomic<bool> taken{false}, a_answered{false};
+    a->after_answer = [&] {
+      a_answered.store(true);
+      while (!taken.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    };
+    b->before_answer = [&] {
+      while (!taken.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    };
+    std::thread query([&] { *stalled = Count(c); });
+    ASSERT_TRUE(WaitFor([&] { return a_answered.load(); }));
+    // a writes no heartbeat: past node_timeout, b or c takes its objects over and flushes them.
+    const bool took = WaitFor([&] { return WalObjectsWrittenBy("node-a") == 0; });
+    taken.store(true);
+    query.join();
+    ASSERT_TRUE(took) << "node a's WAL objects were not taken over and flushed";
+    a->after_answer = nullptr;
+    b->before_answer = nullptr;
   }
 
   std::vector<std::unique_ptr<Node>> nodes_;
@@ -253,42 +262,54 @@ TEST_F(FencedAnswerTest, AnAnswerThatStalledWhileItsNodeWasTakenOverIsNotCounted
   Node* b = Add("node-b", /*stalls=*/false);
   Node* c = Add("node-c", /*stalls=*/false);
   ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
-  BeatAll();
-  Ingest(a, "a", 100);
-  Ingest(b, "b", 50);
-  Ingest(c, "c", 30);
-  BeatAll();
-  auto before = Count(c);
-  ASSERT_TRUE(before.ok()) << before.status().ToString();
-  ASSERT_EQ(CountOf(*before), 180);
-  ASSERT_FALSE(before->partial) << Warnings(*before);
-
-  // a answers (its check passes: its heartbeat is fresh) and then stalls; b answers only once
-  // a's objects were taken over and flushed, so that its answer or its segments hold a's lines.
-  std::atomic<bool> taken{false}, a_answered{false};
-  a->after_answer = [&] {
-    a_answered.store(true);
-    while (!taken.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  };
-  b->before_answer = [&] {
-    while (!taken.load()) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  };
   Result<query::SearchResponse> stalled = Status::Internal("not run");
-  std::thread query([&] { stalled = Count(c); });
-  ASSERT_TRUE(WaitFor([&] { return a_answered.load(); }));
-  // a writes no heartbeat: past node_timeout, b or c takes its objects over and flushes them.
-  const bool took = WaitFor([&] { return WrittenBy("node-a") == 0; });
-  taken.store(true);
-  query.join();
-  ASSERT_TRUE(took) << "node a's WAL objects were not taken over and flushed";
-  a->after_answer = nullptr;
-  b->before_answer = nullptr;
+  QueryWhileAStalls(a, b, c, &stalled);
   ASSERT_TRUE(stalled.ok()) << stalled.status().ToString();
   EXPECT_EQ(CountOf(*stalled), 180) << "node a's lines were counted from its stalled answer too";
   EXPECT_TRUE(stalled->partial);
   EXPECT_NE(Warnings(*stalled).find("node node-a was taken over while this query ran"),
             std::string::npos)
       << Warnings(*stalled);
+}
+
+// Cluster-wide settings (docs/cluster.md "Cluster-wide settings"): the cluster's node_timeout is
+// 6 s (recorded by node a, the first to start). Node c, configured with 20 s, is refused at start
+// when the value is given (flag or --config) and adopts 6 s when it is the default. Then a's
+// answer stalls while b takes a over (after 6 s), and c counts a's lines once. With its own 20 s
+// (the build before, which settled nothing) c vouched for a's stalled answer by its heartbeat
+// (c's halfway mark 10.1 s, b's takeover after 6 s) and counted 280 of 180 lines, not partial.
+TEST_F(FencedAnswerTest, ANodeGivenAnotherNodeTimeoutIsRefusedAndOneNotGivenCountsOnce) {
+  // What a node starting with "timeout_ns" ("given" or its default) runs with, or its refusal.
+  auto settle = [this](int64_t timeout_ns, bool given) -> Result<int64_t> {
+    uint64_t heartbeat = kHeartbeat / kNanosPerMilli;
+    uint64_t timeout = timeout_ns / kNanosPerMilli;
+    RETURN_IF_ERROR(SettleNodeSettings(
+        reader_.get(), "postgresql://test/" + schema_,
+        {{"node_heartbeat", &heartbeat, true}, {"node_timeout", &timeout, given}}, nullptr));
+    return static_cast<int64_t>(timeout) * kNanosPerMilli;
+  };
+  auto first = settle(kNodeTimeout, /*given=*/true);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  Node* a = Add("node-a", /*stalls=*/true, true, *first);
+  auto second = settle(kNodeTimeout, /*given=*/true);
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  Node* b = Add("node-b", /*stalls=*/false, true, *second);
+  auto given = settle(20 * kNanosPerSecond, /*given=*/true);
+  EXPECT_EQ(given.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(given.status().message().find(
+                "node_timeout = 20s in this node's configuration, but the cluster's is 6s"),
+            std::string::npos)
+      << given.status().ToString();
+  auto taken = given.ok() ? given : settle(20 * kNanosPerSecond, /*given=*/false);
+  ASSERT_TRUE(taken.ok()) << taken.status().ToString();
+  EXPECT_EQ(*taken, kNodeTimeout) << "node c runs with another node_timeout than the cluster's";
+  Node* c = Add("node-c", /*stalls=*/false, true, *taken);
+  ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
+  Result<query::SearchResponse> stalled = Status::Internal("not run");
+  QueryWhileAStalls(a, b, c, &stalled);
+  ASSERT_TRUE(stalled.ok()) << stalled.status().ToString();
+  EXPECT_EQ(CountOf(*stalled), 180) << "node a's lines were counted from its stalled answer too";
+  EXPECT_TRUE(stalled->partial) << "a's answer stood by c's halfway mark";
 }
 
 // Node a is cut off from PostgreSQL (every connection) for longer than half of node_timeout but
@@ -329,7 +350,7 @@ TEST_F(FencedAnswerTest, ANodeCutOffFromPostgresqlAnswersWholeUntilItIsTakenOver
   // Past node_timeout: a is taken over while still cut off. It is dead to the others and no
   // longer asked; the taker answers for its lines, each once.
   // (Taken over, flushed and deleted: the taker may do all three between two looks.)
-  ASSERT_TRUE(WaitFor([&] { return WrittenBy("node-a") == 0; }))
+  ASSERT_TRUE(WaitFor([&] { return WalObjectsWrittenBy("node-a") == 0; }))
       << "node a's WAL objects were not taken over and flushed";
   for (Node* asking : {b, c}) {
     auto r = Count(asking);

@@ -72,6 +72,17 @@ class PgClusterTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+  // Registered WAL objects written by "node" (whoever owns them now).
+  size_t WalObjectsWrittenBy(const std::string& node) {
+    auto rows = reader_->ListWalObjects("");
+    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
+    size_t n = 0;
+    if (rows.ok()) {
+      for (const auto& row : *rows) n += row.node == node ? 1 : 0;
+    }
+    return n;
+  }
+
   // Every segment the catalog names, read from the store: how many times each message is in
   // one, and (when "objects" is not null) the segments' objects.
   std::map<std::string, int> LinesInSegments(std::vector<std::string>* objects = nullptr) {

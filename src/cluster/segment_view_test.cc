@@ -235,20 +235,7 @@ class Cluster {
 };
 
 Result<query::SearchResponse> Search(Node* node, const std::string& q, size_t limit = 100) {
-  query::SearchRequest r;
-  r.q = q;
-  r.all_time = true;
-  r.limit = limit;
-  r.use_cache = false;
-  return node->query->Search(r);
-}
-
-int64_t CountOf(const query::SearchResponse& response) {
-  if (response.rows.size() != 1) return -1;
-  for (const auto& [name, value] : response.rows[0]) {
-    if (name == "count") return std::get<int64_t>(value);
-  }
-  return -1;
+  return SearchAllTime(*node->query, q, limit);
 }
 
 // Writer w's line i: service "svc<i % 3>", message "w<w> line <i>".

@@ -403,38 +403,8 @@ class StalledNodeTest : public PgClusterTest {
     return r;
   }
 
-  // Registered WAL objects written by "node" (whoever owns them now).
-  size_t WalObjectsWrittenBy(const std::string& node) {
-    auto rows = reader_->ListWalObjects("");
-    EXPECT_TRUE(rows.ok()) << rows.status().ToString();
-    size_t n = 0;
-    if (rows.ok()) {
-      for (const auto& row : *rows) n += row.node == node ? 1 : 0;
-    }
-    return n;
-  }
-
   static Result<query::SearchResponse> Count(Node* node) {
-    query::SearchRequest r;
-    r.q = "* | count";
-    r.all_time = true;
-    r.limit = 100;
-    r.use_cache = false;
-    return node->query->Search(r);
-  }
-
-  static int64_t CountOf(const query::SearchResponse& response) {
-    if (response.rows.size() != 1) return -1;
-    for (const auto& [name, value] : response.rows[0]) {
-      if (name == "count") return std::get<int64_t>(value);
-    }
-    return -1;
-  }
-
-  static std::string Warnings(const query::SearchResponse& response) {
-    std::string out;
-    for (const std::string& w : response.warnings) out += w + "\n";
-    return out;
+    return SearchAllTime(*node->query, "* | count");
   }
 
   // The next Add's node catalog holds its heartbeats from the first on (Add's "node_catalog").

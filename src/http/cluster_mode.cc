@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <string>
 
+#include "catalog/pg_catalog.h"
+#include "cluster/cluster_settings.h"
 #include "http/cold_store.h"
 #include "objstore/s3_store.h"
 
@@ -28,6 +30,28 @@ Result<cluster::NodeRegistryOptions> NodeRegistryOptionsFor(const ServerConfig& 
   options.heartbeat_interval_ns = ms_to_ns(config.node_heartbeat_ms);
   options.node_timeout_ns = ms_to_ns(config.node_timeout_ms);
   return options;
+}
+
+Status SettleClusterSettings(ServerConfig* config, std::vector<std::string>* adopted) {
+  if (config->store.empty()) return Status::OK();
+  const std::string where = catalog::RedactPostgresUrl(config->catalog);
+  std::vector<cluster::NodeSetting> settings;
+  for (const ConfigOption& option : ServerOptions(config)) {
+    if (cluster::FindClusterWideSetting(option.key) == nullptr) continue;
+    settings.push_back({cluster::FindClusterWideSetting(option.key)->name, option.number,
+                        config->given.count(option.key) > 0});
+  }
+  ASSIGN_OR_RETURN(auto catalog, catalog::OpenPostgresCatalog(config->catalog));
+  std::vector<std::string> taken;
+  RETURN_IF_ERROR(cluster::SettleNodeSettings(catalog.get(), where, settings, &taken));
+  if (adopted != nullptr) adopted->insert(adopted->end(), taken.begin(), taken.end());
+  if (taken.empty()) return Status::OK();
+  // A value taken from the catalog must still fit this node's own options (e.g.
+  // segment_orphan_grace longer than node_timeout).
+  if (Status valid = ValidateServerConfig(*config); !valid.ok()) {
+    return valid.WithContext("with the cluster-wide settings of catalog " + where);
+  }
+  return Status::OK();
 }
 
 Result<std::unique_ptr<cluster::ClusterNode>> OpenClusterNode(

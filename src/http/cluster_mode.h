@@ -4,6 +4,8 @@
 #pragma once
 
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "cluster/cluster_node.h"
 #include "cluster/node_registry.h"
@@ -19,6 +21,17 @@ namespace sawmill::http {
 Result<cluster::NodeRegistryOptions> NodeRegistryOptionsFor(const ServerConfig& config,
                                                             const std::string& scheme,
                                                             const std::string& address, int port);
+
+// A cluster node's cluster-wide settings (cluster::ClusterWideSettings(); docs/cluster.md
+// "Cluster-wide settings") are the cluster's: settled against the catalog
+// (cluster::SettleNodeSettings, on a connection of its own), each one not given by a flag or the
+// --config file (config->given) replaced by the recorded value, and the result validated again.
+// Nothing is read or recorded for any other server (no store): one server shares them with
+// nobody and takes them from its configuration. "adopted": the settings taken from the catalog,
+// for the log. Errors: FailedPrecondition (a given value differs: both named, the catalog with
+// its password hidden, how to start and how to change it), InvalidArgument (the settled values
+// do not fit this node's other options), the catalog's errors.
+Status SettleClusterSettings(ServerConfig* config, std::vector<std::string>* adopted);
 
 // nullptr when config.store is empty (one server on its own data directory). Otherwise opens
 // the shared store (WAL objects under PREFIX/wal/, segments under PREFIX/segments/ through a

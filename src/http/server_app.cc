@@ -173,7 +173,16 @@ std::string WelcomeText(const std::string& cli, const std::string& url,
   return out;
 }
 
-int RunServer(const ServerConfig& config, const RunOptions& run) {
+int RunServer(const ServerConfig& configured, const RunOptions& run) {
+  // A cluster node's cluster-wide settings are the cluster's, from its catalog (docs/cluster.md
+  // "Cluster-wide settings"): settled before anything uses them.
+  ServerConfig config = configured;
+  std::vector<std::string> adopted;
+  if (Status settled = SettleClusterSettings(&config, &adopted); !settled.ok()) {
+    std::fprintf(stderr, "sawmill server: %s\n", settled.ToString().c_str());
+    return 1;
+  }
+  for (const std::string& line : adopted) spdlog::info("cluster-wide setting: {}", line);
   HttpServerOptions http_options;
   Status status = ParseHostPort(config.http_address, &http_options.address, &http_options.port);
   if (!status.ok()) {

@@ -415,6 +415,7 @@ Status LoadServerConfigFile(const std::string& path, const std::set<std::string>
       return status.WithContext("--config " + path + ": line " +
                                 std::to_string(item.second.Mark().line + 1));
     }
+    config->given.insert(found->key);
   }
   return Status::OK();
 }

@@ -155,6 +155,11 @@ struct ServerConfig {
   // (docs/cluster.md "The segment view"); queries also refresh it when they need to.
   uint64_t segment_refresh_interval_ms = 1'000;
   std::string cluster_secret;
+
+  // The keys given by a flag or the --config file (not left at their defaults): a cluster node
+  // takes a cluster-wide setting not given from the catalog (docs/cluster.md "Cluster-wide
+  // settings"), and is refused when a given one differs from it.
+  std::set<std::string> given;
 };
 
 enum class OptionType { kString, kBytes, kDuration, kCount };
@@ -184,9 +189,9 @@ std::string FormatOption(const ConfigOption& option);
 // Errors: InvalidArgument naming the option, what was expected and the value.
 Status SetOption(const ConfigOption& option, std::string_view text);
 
-// Reads a YAML mapping of option keys from "path" into "*config", skipping the keys in
-// "set_by_flags". Errors: InvalidArgument for an unreadable file, bad YAML (with line and
-// column), an unknown key or a bad value (naming the key).
+// Reads a YAML mapping of option keys from "path" into "*config" (each key read is added to
+// config->given), skipping the keys in "set_by_flags". Errors: InvalidArgument for an unreadable
+// file, bad YAML (with line and column), an unknown key or a bad value (naming the key).
 Status LoadServerConfigFile(const std::string& path, const std::set<std::string>& set_by_flags,
                             ServerConfig* config);
 

@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <set>
 #include <string>
 
 namespace sawmill::http {
@@ -145,6 +146,18 @@ TEST(ServerConfig, FileSetsEveryOptionFlagsWin) {
   EXPECT_EQ(config.http_address, "127.0.0.1:7000");
   EXPECT_EQ(config.max_body_bytes, 8u << 20);
   EXPECT_EQ(config.tail_max_sessions, 10u);
+}
+
+// A key of the file counts as given (a cluster node takes a cluster-wide setting from its catalog
+// only where it was not; docs/cluster.md "Cluster-wide settings"); a key the flags won is
+// skipped here, since the flag marked it; an option left at its default is not given.
+TEST(ServerConfig, TheFileMarksItsKeysAsGiven) {
+  ServerConfig config;
+  std::string path = WriteFile("node-timeout: 20s\nhttp: 0.0.0.0:9999\n");
+  ASSERT_TRUE(LoadServerConfigFile(path, {"http"}, &config).ok());
+  EXPECT_EQ(config.given, std::set<std::string>({"node_timeout"}));
+  EXPECT_EQ(config.node_timeout_ms, 20'000u);
+  EXPECT_EQ(config.query_timeout_ms, 60'000u);
 }
 
 TEST(ServerConfig, BackgroundCompactionIsOnUnlessTurnedOff) {

@@ -21,6 +21,7 @@ extern const ColumnEncoding kHexEncoding;                           // hex_encod
 extern const ColumnEncoding kIntDictEncoding;                       // int_dict_encoding.cc
 extern const ColumnEncoding kIsoPrefixEncoding;                     // iso_prefix_encoding.cc
 extern const ColumnEncoding kPrefixedNumberEncoding;                // prefixed_number_encoding.cc
+extern const ColumnEncoding kMarkedLinesEncoding;                   // marked_lines_encoding.cc
 
 namespace {
 
@@ -31,6 +32,7 @@ const ColumnEncoding* const kEncodings[] = {
     &kIsoTimeEncoding,      &kLinesEncoding,     &kDigitSplitEncoding,
     &kPrefixSplitEncoding,  &kScaledEncoding,    &kHexEncoding,
     &kIntDictEncoding,      &kIsoPrefixEncoding, &kPrefixedNumberEncoding,
+    &kMarkedLinesEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
@@ -108,9 +110,11 @@ bool EncodeIsoPrefixIfSmaller(const std::string_view* values, size_t count,
                               StringEncodeScratch* scratch, std::string* out) {
   std::string& candidate = scratch->split;
   candidate.clear();
-  if (!EncodeIsoPrefix(values, count, &candidate)) return false;
+  if (!EncodeIsoPrefix(values, count, &candidate, scratch->marked_lines)) return false;
   const size_t start = out->size();
-  EncodePlain(values, count, out);
+  if (!scratch->marked_lines || !EncodeMarkedLines(values, count, out)) {
+    EncodePlain(values, count, out);
+  }
   if (ZstdBytes(candidate, 3) >= ZstdBytes(std::string_view(*out).substr(start), 3)) return true;
   out->resize(start);
   out->append(candidate);
@@ -169,8 +173,9 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
   } else if (scratch->iso_prefix && !scratch->text_layouts && count > 0 &&
              EncodeIsoPrefixIfSmaller(values, count, scratch, out)) {
     // log lines stamped with their RFC 3339 time: the times as nanoseconds
-  } else if (!scratch->text_layouts || count == 0 ||
-             !EncodeTextLayout(values, count, scratch, out)) {
+  } else if (scratch->text_layouts && count > 0 && EncodeTextLayout(values, count, scratch, out)) {
+    // the warm tier's layouts
+  } else if (!scratch->marked_lines || count == 0 || !EncodeMarkedLines(values, count, out)) {
     EncodePlain(values, count, out);
   }
   // Ids spelled as a prefix and a fixed-width number (user ids): the numbers, where smaller.
@@ -282,6 +287,9 @@ Status DecodeStringRows(std::string_view block, size_t count, const std::vector<
     return Status::DataLoss("holds no row " + std::to_string(rows.back()));
   }
   if (enc == Encoding::kPlain) return DecodePlainRows(block, block.size(), count, rows, out);
+  if (enc == Encoding::kMarkedLines) {
+    return DecodeMarkedLinesRows(block, block.size(), count, rows, out);
+  }
   if (enc == Encoding::kDict) return DecodeDictRows(body, count, rows, out);
   if (enc == Encoding::kIsoPrefix) {
     return DecodeIsoPrefixRows(block, block.size(), count, rows, out, arena);

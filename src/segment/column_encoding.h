@@ -66,6 +66,10 @@ struct StringEncodeScratch {
   bool iso_prefix = false;
   // kPrefixedNumber (format version 11) where zstd makes it smaller than the other answer.
   bool prefixed_number = false;
+  // (Format version 12) A block that would be plain (or kIsoPrefix's text after the times) is
+  // kMarkedLines when no value holds a newline. The writer sets it for the message column of
+  // hot and compacted segments (not with text_layouts, whose candidates include kLines).
+  bool marked_lines = false;
   std::vector<int64_t> ints;
   std::string candidate;
   std::string split;
@@ -97,6 +101,14 @@ bool EncodeDigitSplit(const std::string_view* values, size_t count, std::string*
 // split out.
 bool EncodePrefixSplit(const std::string_view* values, size_t count, bool with_separators,
                        std::string* out);
+
+// Encoding::kMarkedLines (marked_lines_encoding.cc, format version 12): the values joined by
+// '\n' as kLines, after the byte size of each group of "step" rows but the last, so that a read
+// of a few rows finds them without scanning the block from its start. Returns false (appends
+// nothing) when a value holds a newline or "step" is 0.
+inline constexpr uint32_t kLineMarkRows = 64;
+bool EncodeMarkedLines(const std::string_view* values, size_t count, std::string* out,
+                       uint32_t step = kLineMarkRows);
 
 // Picks dictionary or plain by the values' cardinality and appends the encoded block. With
 // scratch->text_layouts, a block that would be plain is kLines or kDigitSplit (or, with
@@ -130,6 +142,24 @@ Status DecodeDictRows(std::string_view body, size_t count, const std::vector<uin
 uint64_t PlainBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);
 Status DecodePlainRows(std::string_view prefix, uint64_t raw_size, size_t count,
                        const std::vector<uint32_t>& rows, std::vector<std::string_view>* views);
+// The same for a kMarkedLines block (format version 12): once its row offsets are out, the
+// bytes through the group of "step" rows holding "last_row" (UINT64_MAX for the last group,
+// which ends at the block's end); only the groups holding listed rows are split into rows, each
+// checked to hold exactly its rows (DataLoss naming the rows and bytes otherwise).
+uint64_t MarkedLinesBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);
+Status DecodeMarkedLinesRows(std::string_view prefix, uint64_t raw_size, size_t count,
+                             const std::vector<uint32_t>& rows,
+                             std::vector<std::string_view>* views);
+// How a marked lines group is split (exposed for tests): views[0..k) get the first k <=
+// "newlines" newline-ended rows of text[begin, end), "*at" the offset after the k-th newline;
+// returns k. "vectorised" (the reader's choice) scans 32 bytes at a time where the CPU has
+// AVX2; false takes a memchr a row, as on a CPU without.
+uint64_t SplitNewlineRows(std::string_view text, size_t begin, size_t end, uint64_t newlines,
+                          std::string_view* views, size_t* at, bool vectorised = true);
+// Either of the two (kPlain or kMarkedLines), as the block's first byte says.
+uint64_t TextBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);
+Status DecodeTextRows(std::string_view prefix, uint64_t raw_size, size_t count,
+                      const std::vector<uint32_t>& rows, std::vector<std::string_view>* views);
 
 // Encoding::kDecimal (decimal_encoding.cc): a string column whose values are all canonical
 // decimal integers ("0", "-17", "1674982348243675358"; no sign on zero, no leading zeros) is
@@ -176,11 +206,14 @@ void EncodeLevelColumn(const uint64_t* values, size_t count, bool int_dict, std:
 inline constexpr size_t kMaxHexBytes = 64;
 // Encoding::kIsoPrefix (iso_prefix_encoding.cc, format version 10): at least half of the values
 // begin with "YYYY-MM-DDTHH:MM:SS[.f{1,9}]Z" that renders back to the same bytes; those times
-// as nanoseconds, then every value's rest as a plain block. Returns false (appends nothing)
+// as nanoseconds, then every value's rest as a plain block (or, with "marked_lines" and no rest
+// holding a newline, format version 12, a kMarkedLines block). Returns false (appends nothing)
 // otherwise.
-bool EncodeIsoPrefix(const std::string_view* values, size_t count, std::string* out);
-// PlainBytesThrough and DecodePlainRows for a kIsoPrefix block: its two int blocks, then the
-// plain block's bytes through "last_row"; the rows' values are rendered into "arena".
+bool EncodeIsoPrefix(const std::string_view* values, size_t count, std::string* out,
+                     bool marked_lines = false);
+// TextBytesThrough and DecodeTextRows for a kIsoPrefix block: its two int blocks, then the
+// plain (or marked lines) block's bytes through "last_row"; the rows' values are rendered into
+// "arena".
 uint64_t IsoPrefixBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);
 Status DecodeIsoPrefixRows(std::string_view prefix, uint64_t raw_size, size_t max_count,
                            const std::vector<uint32_t>& rows, std::vector<std::string_view>* views,

@@ -801,7 +801,7 @@ TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
   for (int trial = 0; trial < 3000; ++trial) {
     std::string junk(rng() % 64, '\0');
     for (char& c : junk) c = static_cast<char>(rng());
-    if (!junk.empty()) junk[0] = static_cast<char>(1 + rng() % 15);
+    if (!junk.empty()) junk[0] = static_cast<char>(1 + rng() % 16);
     std::vector<int64_t> ints;
     std::vector<std::string_view> strs;
     DecodeIntColumn(junk, 1000, &ints).IgnoreError();
@@ -817,7 +817,7 @@ TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
 }
 
 TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
-  for (int id = 1; id <= 15; ++id) {
+  for (int id = 1; id <= 16; ++id) {
     const ColumnEncoding* e = FindColumnEncoding(static_cast<Encoding>(id));
     ASSERT_NE(e, nullptr) << id;
     EXPECT_EQ(static_cast<int>(e->id), id);
@@ -825,7 +825,7 @@ TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
     EXPECT_NE(e->decode_ints == nullptr, e->decode_strings == nullptr) << e->name;
   }
   EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(0)), nullptr);
-  EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(16)), nullptr);
+  EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(17)), nullptr);
   // An integer block is refused as strings and the other way round, naming the encoding.
   std::string block;
   int64_t values[] = {1, 2, 3};

@@ -28,7 +28,9 @@ inline constexpr size_t kMagicSize = 8;
 // only the sub-blocks holding them. Version 10: int column blocks may use the encoding kIntDict
 // (distinct values and an id per row: ingest_ts, level), and text column blocks the encoding
 // kIsoPrefix (rows that begin with an RFC 3339 UTC time keep it as nanoseconds). Version 11:
-// the prefixed-number encoding and id filters. Version 12: the message's bloom filters leave out
+// string column blocks may use the encoding kPrefixedNumber, and the index id filters. Version
+// 12: text column blocks may use the encoding kMarkedLines (the message of hot and compacted
+// segments: lines with the offset of every 64th row), and the message's bloom filters leave out
 // the words the segment's word postings decide (index_kind.h DecidedWords; a reader asks the
 // postings first).
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
@@ -78,6 +80,8 @@ enum class Encoding : uint8_t {
   kIntDict = 13,      // int64: distinct values (a delta block) and an id per row (version 10)
   kIsoPrefix = 14,  // strings mostly beginning "YYYY-MM-DDTHH:MM:SS[.f]Z": ns, then the rest (v10)
   kPrefixedNumber = 15,  // strings that are all one prefix + fixed-width digits: ints (v11)
+  kMarkedLines = 16,     // strings without a newline, joined by newlines, every 64th row's
+                         // offset first, so that a few rows are found without a scan (v12)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

@@ -13,10 +13,12 @@
 //                 Kubernetes exports of nezha_k8s_microservice_logs: "...Z,1661145496154660034,"),
 //                 which the rest then leaves out
 //   ns_block:     an int column block, the prefixed rows' times in row order
-//   plain_block:  a complete kPlain column block of every row's text after its prefix
+//   plain_block:  a complete kPlain column block of every row's text after its prefix (or,
+//                 format version 12, a kMarkedLines block where no such text holds a newline)
 //
 // The plain block comes last, so a read of a few rows (SegmentReader::ReadRows) decompresses
-// only the two small blocks and the plain block through its last wanted row, as for kPlain.
+// only the two small blocks and the plain block through its last wanted row, as for kPlain
+// (or through the group of rows holding it, as for kMarkedLines).
 
 #include "common/coding.h"
 #include "common/time_format.h"
@@ -158,9 +160,11 @@ Status DecodeIsoPrefix(std::string_view body, size_t count, std::vector<std::str
                        std::string* arena) {
   Parsed p;
   RETURN_IF_ERROR(ParseBody(body, count, &p));
-  // Only a plain block may follow (no time-prefixed block inside another).
-  if (p.plain.empty() || static_cast<Encoding>(p.plain[0]) != Encoding::kPlain) {
-    return Status::DataLoss("time-prefixed text column: its text is not a plain block");
+  // Only a plain or marked lines block may follow (no time-prefixed block inside another).
+  if (p.plain.empty() || (static_cast<Encoding>(p.plain[0]) != Encoding::kPlain &&
+                          static_cast<Encoding>(p.plain[0]) != Encoding::kMarkedLines)) {
+    return Status::DataLoss(
+        "time-prefixed text column: its text is not a plain or marked lines block");
   }
   std::vector<std::string_view> rest;
   std::string unused;
@@ -195,7 +199,8 @@ size_t HeaderBytes(std::string_view block) {
 
 }  // namespace
 
-bool EncodeIsoPrefix(const std::string_view* values, size_t count, std::string* out) {
+bool EncodeIsoPrefix(const std::string_view* values, size_t count, std::string* out,
+                     bool marked_lines) {
   std::vector<int64_t> digits(count);
   std::vector<int64_t> ns;
   std::vector<std::string_view> rest(count);
@@ -232,7 +237,9 @@ bool EncodeIsoPrefix(const std::string_view* values, size_t count, std::string* 
   block.clear();
   EncodeIntsSmallest(ns.data(), ns.size(), &block);
   PutLengthPrefixed(out, block);
-  EncodePlain(rest.data(), count, out);
+  if (!marked_lines || !EncodeMarkedLines(rest.data(), count, out)) {
+    EncodePlain(rest.data(), count, out);
+  }
   return true;
 }
 
@@ -241,7 +248,7 @@ uint64_t IsoPrefixBytesThrough(std::string_view prefix, size_t max_count, uint32
   if (static_cast<Encoding>(prefix[0]) != Encoding::kIsoPrefix) return UINT64_MAX;
   const size_t header = HeaderBytes(prefix);
   if (header == 0) return 0;
-  const uint64_t inner = PlainBytesThrough(prefix.substr(header), max_count, last_row);
+  const uint64_t inner = TextBytesThrough(prefix.substr(header), max_count, last_row);
   return inner == 0 || inner == UINT64_MAX ? inner : header + inner;
 }
 
@@ -260,8 +267,7 @@ Status DecodeIsoPrefixRows(std::string_view prefix, uint64_t raw_size, size_t ma
   Parsed p;
   RETURN_IF_ERROR(ParseBody(in, count, &p));
   std::vector<std::string_view> rest;
-  RETURN_IF_ERROR(
-      DecodePlainRows(prefix.substr(header), raw_size - header, max_count, rows, &rest));
+  RETURN_IF_ERROR(DecodeTextRows(prefix.substr(header), raw_size - header, max_count, rows, &rest));
   // The times of the listed rows: the k-th prefixed row holds the k-th time.
   arena->clear();
   std::vector<size_t> ends;

@@ -341,14 +341,16 @@ Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& n
   std::string& stored = ThreadStored();
   RETURN_IF_ERROR(object_->ReadRange(ref.offset, ref.size, &stored));
   // A plain block's lengths come first: once they are out, the bytes of the last listed row end
-  // at a known place, and the rest of the block need not be decompressed.
+  // at a known place, and the rest of the block need not be decompressed. A marked lines block
+  // (version 12) says where each group of 64 rows begins: it is decompressed through the group
+  // holding the last listed row.
   uint64_t through = 0;
-  // A kIsoPrefix block (version 10) holds such a plain block after two small int blocks.
+  // A kIsoPrefix block (version 10) holds such a block after two small int blocks.
   auto need = [&](std::string_view got) -> uint64_t {
     if (through == 0) {
       through = !got.empty() && static_cast<Encoding>(got[0]) == Encoding::kIsoPrefix
                     ? IsoPrefixBytesThrough(got, rows, selected.back())
-                    : PlainBytesThrough(got, rows, selected.back());
+                    : TextBytesThrough(got, rows, selected.back());
     }
     return through != 0 ? through : got.size() + 1;
   };
@@ -363,7 +365,7 @@ Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& n
       static_cast<Encoding>(buf->raw[0]) == Encoding::kIsoPrefix) {
     s = DecodeIsoPrefixRows(buf->raw, ref.raw_size, rows, selected, views, &buf->arena);
   } else if (buf->raw.size() < ref.raw_size) {
-    s = DecodePlainRows(buf->raw, ref.raw_size, rows, selected, views);
+    s = DecodeTextRows(buf->raw, ref.raw_size, rows, selected, views);
   } else {
     s = DecodeStringRows(buf->raw, rows, selected, views, &buf->arena);
   }

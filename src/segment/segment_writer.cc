@@ -124,7 +124,8 @@ class Writer {
   std::string layout_bytes_;
   std::vector<size_t> layout_ends_;
   StringEncodeScratch scratch_;
-  bool int_dict_ = false;  // kIntDict for ingest_ts and level (format version 10)
+  bool int_dict_ = false;       // kIntDict for ingest_ts and level (format version 10)
+  bool message_lines_ = false;  // (version 12) scratch_.marked_lines for the message column
   std::vector<int64_t> ints_;
   std::vector<uint64_t> uints_;
   std::vector<std::string_view> views_;
@@ -582,8 +583,14 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
             if (!shapes_[row].empty()) views_[row] = std::string_view();
           }
         }
-        RETURN_IF_ERROR(
-            EmitTextColumn(col(field.column), views_.data(), count, Choice(field.column)));
+        // Version 12: the message as marked lines (a hot or compacted segment's).
+        scratch_.marked_lines = message_lines_ && field.column == ColumnId::kMessage;
+        {
+          const Status s =
+              EmitTextColumn(col(field.column), views_.data(), count, Choice(field.column));
+          scratch_.marked_lines = false;
+          RETURN_IF_ERROR(s);
+        }
         continue;
       case FieldType::kLevel:
         uints_.resize(count);
@@ -720,6 +727,9 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   scratch_.iso_prefix = version >= 10;
   // Version 11: ids spelled as a prefix and a fixed-width number (user ids) as the numbers.
   scratch_.prefixed_number = version >= 11;
+  // Version 12: the message of a hot or compacted segment as kMarkedLines instead of plain (the
+  // warm tier's layouts choose their own).
+  message_lines_ = version >= 12 && !scratch_.text_layouts;
   // Version 11: the block filters of ids as sorted fingerprints (index/bloom.h, id filters).
   build.id_filters = version >= 11;
   // Version 12: the message blooms leave out the words the word postings decide.

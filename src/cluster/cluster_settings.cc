@@ -1,0 +1,167 @@
+#include "cluster/cluster_settings.h"
+
+#include <algorithm>
+
+namespace sawmill::cluster {
+namespace {
+
+constexpr std::string_view kHeartbeat = "node_heartbeat";
+constexpr std::string_view kTimeout = "node_timeout";
+constexpr std::string_view kQueryTimeout = "query_timeout";
+
+// "--node-timeout" for "node_timeout".
+std::string Flag(std::string_view name) {
+  std::string flag = "--" + std::string(name);
+  std::replace(flag.begin(), flag.end(), '_', '-');
+  return flag;
+}
+
+uint64_t ValueOf(const std::map<std::string, uint64_t>& values, std::string_view name) {
+  auto it = values.find(std::string(name));
+  return it == values.end() ? 0 : it->second;
+}
+
+// The heartbeat age up to which a node with these values vouches for another node's answer
+// (NodeRegistry::may_look_dead_after_ns): halfway between node_heartbeat and node_timeout.
+uint64_t HalfwayMark(uint64_t heartbeat, uint64_t timeout) {
+  return heartbeat + (timeout - heartbeat) / 2;
+}
+
+std::string NodeList(const std::vector<std::string>& live) {
+  std::string out;
+  for (size_t i = 0; i < live.size() && i < 5; ++i) out += (i == 0 ? "" : ", ") + live[i];
+  if (live.size() > 5) out += ", ...";
+  return out;
+}
+
+}  // namespace
+
+const std::vector<ClusterWideSetting>& ClusterWideSettings() {
+  static const std::vector<ClusterWideSetting> kSettings = {
+      {kHeartbeat,
+       "a node vouches for another node's answer while that node's heartbeat is younger than "
+       "halfway between node_heartbeat and node_timeout, which holds only when nobody takes a "
+       "node over sooner; otherwise an answer counts a taken-over node's lines twice"},
+      {kTimeout,
+       "a node takes another over after node_timeout without a heartbeat, and vouches for "
+       "answers by the halfway mark between node_heartbeat and node_timeout: a node with a "
+       "shorter node_timeout may take over a node whose answer another node still vouches "
+       "for, and that answer counts its lines twice"},
+      {kQueryTimeout,
+       "a node merges and re-encodes a segment only once it is older than its query_timeout: a "
+       "node with a shorter one may merge while a longer query on another node holds the lines, "
+       "and that answer counts them twice"},
+      {"idempotency_window",
+       "a retried batch is recognised only within the shortest window of the nodes: a retry "
+       "later than that through another node is stored again"},
+  };
+  return kSettings;
+}
+
+const ClusterWideSetting* FindClusterWideSetting(std::string_view name) {
+  for (const ClusterWideSetting& setting : ClusterWideSettings()) {
+    if (setting.name == name) return &setting;
+  }
+  return nullptr;
+}
+
+std::string FormatMillis(uint64_t ms) {
+  constexpr uint64_t kSecond = 1000, kMinute = 60 * kSecond, kHour = 60 * kMinute;
+  if (ms != 0 && ms % kHour == 0) return std::to_string(ms / kHour) + "h";
+  if (ms != 0 && ms % kMinute == 0) return std::to_string(ms / kMinute) + "m";
+  if (ms % kSecond == 0) return std::to_string(ms / kSecond) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+Status SettleNodeSettings(catalog::Catalog* catalog, std::string_view where,
+                          const std::vector<NodeSetting>& settings,
+                          std::vector<std::string>* adopted) {
+  std::string differ, names;
+  for (const NodeSetting& setting : settings) {
+    const ClusterWideSetting* spec = FindClusterWideSetting(setting.name);
+    if (spec == nullptr || setting.value == nullptr) {
+      return Status::InvalidArgument("cluster settings: '" + std::string(setting.name) +
+                                     "' is not a cluster-wide setting");
+    }
+    ASSIGN_OR_RETURN(uint64_t recorded, catalog->SettleSetting(setting.name, *setting.value));
+    if (recorded == *setting.value) continue;
+    const std::string name(setting.name);
+    if (!setting.given) {
+      if (adopted != nullptr) {
+        adopted->push_back(name + " = " + FormatMillis(recorded) + " from the catalog (the " +
+                           "cluster's; this node's default is " + FormatMillis(*setting.value) +
+                           ")");
+      }
+      *setting.value = recorded;
+      continue;
+    }
+    differ += (differ.empty() ? "" : "; ") + name + " = " + FormatMillis(*setting.value) +
+              " in this node's configuration, but the cluster's is " + FormatMillis(recorded) +
+              " (" + std::string(spec->why) + ")";
+    names += (names.empty() ? "" : ", ") + Flag(setting.name);
+  }
+  if (differ.empty()) return Status::OK();
+  return Status::FailedPrecondition(
+      "cluster-wide settings: every node of the cluster of catalog " + std::string(where) +
+      " must have the same values, recorded in that catalog: " + differ +
+      ". Start this node without " + names +
+      " (flag or --config key) to take the cluster's values, or with them; to change the "
+      "cluster's value: sawmill admin settings set NAME VALUE --catalog " +
+      std::string(where) +
+      ", which each node takes at its next start (docs/cluster.md \"Cluster-wide settings\")");
+}
+
+Status CheckSettingChange(std::string_view name, uint64_t value,
+                          const std::map<std::string, uint64_t>& current,
+                          const std::vector<std::string>& live) {
+  if (FindClusterWideSetting(name) == nullptr) {
+    std::string known;
+    for (const ClusterWideSetting& s : ClusterWideSettings()) {
+      known += (known.empty() ? "" : ", ") + std::string(s.name);
+    }
+    return Status::InvalidArgument("'" + std::string(name) +
+                                   "' is not a cluster-wide setting (those are " + known + ")");
+  }
+  std::map<std::string, uint64_t> next = current;
+  next[std::string(name)] = value;
+  const uint64_t heartbeat0 = ValueOf(current, kHeartbeat), timeout0 = ValueOf(current, kTimeout);
+  const uint64_t heartbeat1 = ValueOf(next, kHeartbeat), timeout1 = ValueOf(next, kTimeout);
+  if (timeout1 <= heartbeat1) {
+    return Status::InvalidArgument("node_timeout (" + FormatMillis(timeout1) +
+                                   ") must be longer than node_heartbeat (" +
+                                   FormatMillis(heartbeat1) + ")");
+  }
+  if (value == ValueOf(current, name) || live.empty()) return Status::OK();
+  const std::string nodes = std::to_string(live.size()) + " node" +
+                            (live.size() == 1 ? " is" : "s are") + " live (" + NodeList(live) +
+                            ") and take" + (live.size() == 1 ? "s" : "") +
+                            " the new value only as each restarts";
+  if (name == kHeartbeat || name == kTimeout) {
+    // Until every node restarted, nodes of both values run side by side: each one's halfway
+    // mark must stay below each one's node_timeout, by a heartbeat for clocks and the answer's
+    // way back, or a node vouches for an answer of a node another one has taken over already.
+    const uint64_t halfway =
+        std::max(HalfwayMark(heartbeat0, timeout0), HalfwayMark(heartbeat1, timeout1));
+    const uint64_t shortest = std::min(timeout0, timeout1);
+    const uint64_t margin = std::max(heartbeat0, heartbeat1);
+    if (halfway + margin <= shortest) return Status::OK();
+    return Status::FailedPrecondition(
+        nodes + ": meanwhile a node vouches for answers of nodes whose heartbeat is up to " +
+        FormatMillis(halfway) + " old while another takes a node over after " +
+        FormatMillis(shortest) + " without one (at least one node_heartbeat, " +
+        FormatMillis(margin) +
+        ", must lie between), so an answer could count a taken-over node's lines twice. Change "
+        "it in smaller steps, restarting every node between them, or stop every node, change it "
+        "and start them");
+  }
+  if (name == kQueryTimeout) {
+    return Status::FailedPrecondition(
+        nodes +
+        ": meanwhile a node merges segments after the shorter query_timeout while a query "
+        "on a node of the longer one may still hold their lines, and its answer would count "
+        "them twice. Stop every node, change it and start them");
+  }
+  return Status::OK();  // idempotency_window: the shorter window holds until every node took it
+}
+
+}  // namespace sawmill::cluster

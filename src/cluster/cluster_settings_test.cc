@@ -1,0 +1,198 @@
+// Cluster-wide settings (docs/cluster.md "Cluster-wide settings"): what a node starting against
+// a catalog is given (SettleNodeSettings) and which changes an operator may make while nodes run
+// (CheckSettingChange). On a SQLite catalog; the same against PostgreSQL, with the answers a
+// user would see, is cluster_settings_pg_test.
+#include "cluster/cluster_settings.h"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "catalog/sqlite_catalog.h"
+#include "common/clock.h"
+#include "storage/shared_keys.h"
+
+namespace sawmill::cluster {
+namespace {
+
+class ClusterSettingsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("sawmill_cluster_settings_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    auto opened = catalog::OpenSqliteCatalog((dir_ / "catalog.db").string());
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    catalog_ = std::move(*opened);
+  }
+  void TearDown() override {
+    catalog_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  // A node's four settings: heartbeat, timeout, query timeout, idempotency window (ms), and
+  // which of them it was given.
+  struct Node {
+    uint64_t heartbeat = 2000, timeout = 10000, query = 60000, window = 86400000;
+    std::vector<NodeSetting> Settings(bool given_timeout = false, bool given_query = false) {
+      return {{"node_heartbeat", &heartbeat, false},
+              {"node_timeout", &timeout, given_timeout},
+              {"query_timeout", &query, given_query},
+              {"idempotency_window", &window, false}};
+    }
+  };
+
+  std::filesystem::path dir_;
+  std::unique_ptr<catalog::Catalog> catalog_;
+};
+
+// The first node records its values, given or not; a later node not given a value takes the
+// recorded one (and says so), one given the recorded value starts, one given another is
+// refused with both values, the catalog and the way to change it, and adopts nothing.
+TEST_F(ClusterSettingsTest, TheFirstNodesValuesAreTheClustersAndALaterNodeAdoptsOrIsRefused) {
+  Node first;
+  first.timeout = 6000;
+  std::vector<std::string> adopted;
+  ASSERT_TRUE(SettleNodeSettings(catalog_.get(), "CAT", first.Settings(true), &adopted).ok());
+  EXPECT_TRUE(adopted.empty());
+  auto recorded = catalog_->ReadSettings();
+  ASSERT_TRUE(recorded.ok());
+  const std::map<std::string, uint64_t> expected = {{"idempotency_window", 86400000},
+                                                    {"node_heartbeat", 2000},
+                                                    {"node_timeout", 6000},
+                                                    {"query_timeout", 60000}};
+  EXPECT_EQ(*recorded, expected);
+
+  Node defaults;  // 10 s, not given
+  ASSERT_TRUE(SettleNodeSettings(catalog_.get(), "CAT", defaults.Settings(), &adopted).ok());
+  EXPECT_EQ(defaults.timeout, 6000u);
+  ASSERT_EQ(adopted.size(), 1u);
+  EXPECT_EQ(adopted[0],
+            "node_timeout = 6s from the catalog (the cluster's; this node's default "
+            "is 10s)");
+
+  Node same;
+  same.timeout = 6000;
+  EXPECT_TRUE(SettleNodeSettings(catalog_.get(), "CAT", same.Settings(true), nullptr).ok());
+
+  Node other;
+  other.timeout = 20000;
+  other.query = 30000;
+  Status refused = SettleNodeSettings(catalog_.get(), "postgresql://u:***@db/logs",
+                                      other.Settings(true, true), nullptr);
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  const std::string message = refused.message();
+  for (const char* part :
+       {"node_timeout = 20s in this node's configuration, but the cluster's is 6s",
+        "query_timeout = 30s in this node's configuration, but the cluster's is 1m",
+        "catalog postgresql://u:***@db/logs", "without --node-timeout, --query-timeout",
+        "sawmill admin settings set NAME VALUE --catalog postgresql://u:***@db/logs"}) {
+    EXPECT_NE(message.find(part), std::string::npos) << part << " not in: " << message;
+  }
+  EXPECT_EQ(other.timeout, 20000u) << "a refused node adopts nothing";
+  EXPECT_EQ(*catalog_->ReadSettings(), expected) << "a refused node records nothing";
+
+  // After an operator's change, the next start of a node not given the value takes it.
+  ASSERT_TRUE(catalog_->ChangeSetting("node_timeout", 8000).ok());
+  Node restarted;
+  ASSERT_TRUE(SettleNodeSettings(catalog_.get(), "CAT", restarted.Settings(), nullptr).ok());
+  EXPECT_EQ(restarted.timeout, 8000u);
+}
+
+// idempotency_window: node a (24 h, the cluster's) stores a keyed batch; the client retries it
+// two minutes later through node b, configured with one minute. Given, b is refused; not given,
+// it adopts 24 h and the retry finds a's answer instead of storing the batch again. With its
+// own minute (the build before, which settled nothing) b took a fresh claim on the key: the
+// batch would have been stored twice.
+TEST_F(ClusterSettingsTest, ARetryThroughANodeNotGivenAWindowIsRecognisedWithinTheClusters) {
+  ManualClock clock(1'000 * kNanosPerSecond);
+  auto keys_of = [&](const std::string& node, uint64_t window_ms) {
+    storage::SharedKeysOptions options;
+    options.node = node;
+    options.incarnation = 1;
+    options.window_ns = static_cast<int64_t>(window_ms) * kNanosPerMilli;
+    options.claim_wait_ns = 0;
+    return std::make_unique<storage::SharedIdempotencyKeys>(catalog_.get(), &clock, options);
+  };
+  Node a;
+  ASSERT_TRUE(SettleNodeSettings(catalog_.get(), "CAT", a.Settings(), nullptr).ok());
+  auto a_keys = keys_of("node-a", a.window);
+  storage::IdempotencyKey key;
+  key.key = "batch-1";
+  key.body_hash = 42;
+  auto claim = a_keys->Claim("default", key, clock.NowNanos());
+  ASSERT_TRUE(claim.ok()) << claim.status().ToString();
+  storage::IdempotencyKey stored = key;
+  stored.answer = "{}";
+  stored.first_seq = 1;
+  stored.count = 10;
+  stored.created_ns = clock.NowNanos();
+  a_keys->Complete(*claim, stored);
+  clock.Advance(120 * kNanosPerSecond);
+
+  Node b;
+  b.window = 60'000;
+  std::vector<NodeSetting> given = b.Settings();
+  given[3].given = true;
+  Status refused = SettleNodeSettings(catalog_.get(), "CAT", given, nullptr);
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(refused.message().find(
+                "idempotency_window = 1m in this node's configuration, but the cluster's is 24h"),
+            std::string::npos)
+      << refused.message();
+  if (refused.ok()) {
+    // The build without settling: b runs with its own minute.
+    auto retry = keys_of("node-b", b.window)->Claim("default", key, clock.NowNanos());
+    EXPECT_EQ(retry.status().code(), StatusCode::kAlreadyExists)
+        << "the retry through node b was claimed anew: its batch is stored twice";
+    return;
+  }
+  ASSERT_TRUE(SettleNodeSettings(catalog_.get(), "CAT", b.Settings(), nullptr).ok());
+  EXPECT_EQ(b.window, a.window);
+  auto retry = keys_of("node-b", b.window)->Claim("default", key, clock.NowNanos());
+  EXPECT_EQ(retry.status().code(), StatusCode::kAlreadyExists) << retry.status().ToString();
+}
+
+// While nodes run, a node_heartbeat or node_timeout change is allowed only where nodes of the
+// old and of the new value side by side still cannot vouch for an answer of a node another has
+// taken over (the halfway marks a heartbeat below every node_timeout); with no node live any
+// change is; a query_timeout change never while nodes run; an idempotency window always.
+TEST_F(ClusterSettingsTest, AChangeWhileNodesRunIsAllowedOnlyWhereTheMixIsSafe) {
+  const std::map<std::string, uint64_t> current = {{"node_heartbeat", 2000},
+                                                   {"node_timeout", 10000},
+                                                   {"query_timeout", 60000},
+                                                   {"idempotency_window", 86400000}};
+  const std::vector<std::string> live = {"node-a", "node-b"};
+  // 10 s -> 14 s: halfway marks 6 s and 8 s, +2 s <= 10 s.
+  EXPECT_TRUE(CheckSettingChange("node_timeout", 14000, current, live).ok());
+  // 10 s -> 20 s: a new node vouches up to 11 s, an old one takes over after 10 s.
+  Status up = CheckSettingChange("node_timeout", 20000, current, live);
+  EXPECT_EQ(up.code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(up.message().find("2 nodes are live (node-a, node-b)"), std::string::npos)
+      << up.message();
+  EXPECT_NE(up.message().find("up to 11s old while another takes a node over after 10s"),
+            std::string::npos)
+      << up.message();
+  // 10 s -> 5 s: an old node vouches up to 6 s, a new one takes over after 5 s.
+  EXPECT_EQ(CheckSettingChange("node_timeout", 5000, current, live).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(CheckSettingChange("node_timeout", 20000, current, {}).ok());
+  EXPECT_TRUE(CheckSettingChange("node_heartbeat", 1000, current, live).ok());
+  EXPECT_EQ(CheckSettingChange("node_heartbeat", 5000, current, live).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(CheckSettingChange("node_heartbeat", 10000, current, {}).code(),
+            StatusCode::kInvalidArgument)
+      << "node_timeout must stay above node_heartbeat";
+  EXPECT_EQ(CheckSettingChange("query_timeout", 120000, current, live).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(CheckSettingChange("query_timeout", 120000, current, {}).ok());
+  EXPECT_TRUE(CheckSettingChange("query_timeout", 60000, current, live).ok()) << "no change";
+  EXPECT_TRUE(CheckSettingChange("idempotency_window", 3600000, current, live).ok());
+  EXPECT_EQ(CheckSettingChange("partitions", 4, current, {}).code(), StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace sawmill::cluster
