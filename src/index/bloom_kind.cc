@@ -35,7 +35,9 @@ bool Answers(const FieldPredicate& p) {
 class BloomBuilderKind final : public IndexBuilder {
  public:
   explicit BloomBuilderKind(const BuildOptions& options)
-      : block_words_(options.block_words), id_filters_(options.id_filters) {
+      : block_words_(options.block_words),
+        id_filters_(options.id_filters),
+        decided_words_(options.decided_words) {
     for (const IndexedField& f : options.blooms) {
       fields_.push_back(Field{f, {}, {}, {}});
     }
@@ -80,6 +82,7 @@ class BloomBuilderKind final : public IndexBuilder {
 
   void Finish(std::vector<IndexPart>* parts) override {
     for (Field& bloom : fields_) {
+      if (bloom.field.message_words) LeaveOutDecided(&bloom);
       IndexPart part;
       part.field = bloom.field;
       part.blobs.resize(2);
@@ -134,9 +137,29 @@ class BloomBuilderKind final : public IndexBuilder {
     std::vector<uint64_t> segment_hashes;
     std::vector<size_t> block_ends;
   };
+  // (Segment format version 12) Takes the words the word postings decide out of the message's
+  // block keys (DecidedWords): a reader asks the postings first and the bloom only for the rest.
+  void LeaveOutDecided(Field* bloom) const {
+    if (decided_words_ == nullptr || !decided_words_->filled) return;
+    const std::vector<uint64_t>& decided = decided_words_->hashes;
+    size_t begin = 0, kept = 0;
+    for (size_t& end : bloom->block_ends) {
+      for (size_t i = begin; i < end; ++i) {
+        const uint64_t h = bloom->segment_hashes[i];
+        if (!std::binary_search(decided.begin(), decided.end(), h)) {
+          bloom->segment_hashes[kept++] = h;
+        }
+      }
+      begin = end;
+      end = kept;
+    }
+    bloom->segment_hashes.resize(kept);
+  }
+
   std::vector<Field> fields_;
   const BlockWords* block_words_;
   const bool id_filters_;
+  const DecidedWords* decided_words_;  // filled by the word postings' Finish, before this one's
   uint32_t blocks_ = 0;
   std::string word_scratch_;
   std::vector<uint64_t> sort_scratch_;  // SortUniqueHashes' buffer

@@ -112,6 +112,18 @@ struct ValuePostingsRule {
 
 struct BlockWords;  // index/word_hash.h
 
+// (Segment format version 12) The message words the segment's word postings decide, by their
+// BloomHash: posted (their rows) or counted in each block (version 3). The word postings
+// builder fills it in Finish and the message blooms leave these words out (the writer finishes
+// the blooms last), so a bloom holds only what the postings cannot answer: ids of one or two
+// rows (docs/format/index.md "Blooms"). A hash shared with a word the postings do not decide
+// is not in it. "filled" false: no word postings, or words dropped at the builder's cap; the
+// blooms then keep every word.
+struct DecidedWords {
+  bool filled = false;
+  std::vector<uint64_t> hashes;  // sorted, distinct
+};
+
 struct BuildOptions {
   std::vector<IndexedField> indexed;  // exact-value inverted indexes; "message": word postings
   std::vector<IndexedField> blooms;   // per-block blooms
@@ -133,6 +145,9 @@ struct BuildOptions {
   // (Segment format version 11) The block filters of ids as id filters (bloom.h, version 2):
   // the false positives of kIdBitsPerKey in about 12 bits a key. False: bloom bits.
   bool id_filters = false;
+  // (Segment format version 12) Filled by the word postings builder, read by the bloom builder
+  // (DecidedWords); null: the message blooms keep every word (earlier versions).
+  DecidedWords* decided_words = nullptr;
 };
 
 // Where a kind's data lives in a segment file (docs/format/segment.md). A new kind uses

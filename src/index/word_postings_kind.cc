@@ -44,6 +44,7 @@
 #include <cmath>
 #include <cstring>
 #include <deque>
+#include <iterator>
 #include <vector>
 
 #include "common/coding.h"
@@ -78,7 +79,8 @@ class WordPostingsBuilder final : public IndexBuilder {
         version_(options.word_postings_version == 1 || options.word_postings_version == 2
                      ? options.word_postings_version
                      : kVersion),
-        block_words_(options.block_words) {
+        block_words_(options.block_words),
+        decided_words_(options.decided_words) {
     for (const IndexedField& f : options.indexed) enabled_ = enabled_ || f.message_words;
   }
 
@@ -106,9 +108,9 @@ class WordPostingsBuilder final : public IndexBuilder {
 
   void Finish(std::vector<IndexPart>* parts) override {
     if (!enabled_ || rows_ == 0) return;
-    std::vector<const Entry*> sorted;
+    std::vector<Entry*> sorted;
     sorted.reserve(entries_.size());
-    for (const Entry& e : entries_) sorted.push_back(&e);
+    for (Entry& e : entries_) sorted.push_back(&e);
     std::sort(sorted.begin(), sorted.end(),
               [](const Entry* a, const Entry* b) { return a->word < b->word; });
     const uint64_t max_rows =
@@ -127,17 +129,20 @@ class WordPostingsBuilder final : public IndexBuilder {
     // The counts per block (version 3) only in segments above the rule's size.
     const uint32_t version = version_ >= 3 && rows_ <= rule_.counts_above_rows ? 2 : version_;
     std::vector<const Entry*> posted, unposted;
-    for (const Entry* e : sorted) {
+    for (Entry* e : sorted) {
       if (!rule_.numbers && IsNumberWord(e->word)) continue;
       if (e->rows < min_rows && !(letters && IsLetterWord(e->word))) continue;
       if (e->rows <= max_rows) {
         posted.push_back(e);
+        e->decided = true;
       } else if (min_rows <= 1 || letters || version >= 3) {
         // Listed so that "not found" still proves absence (with min_rows > 1 and no flag bit 1
         // it cannot anyway), and from version 3 with its rows in each block.
         unposted.push_back(e);
+        e->decided = version >= 3;  // its rows in each block answer any block
       }
     }
+    FillDecided();
     IndexPart part;
     part.count = posted.size();
     part.version = version;
@@ -187,7 +192,27 @@ class WordPostingsBuilder final : public IndexBuilder {
     uint32_t run_start = 0, run_end = 0;  // the open run [run_start, run_end)
     uint32_t prev_end = 0;                // end of the last finished run
     uint32_t rows = 0;
+    bool decided = false;  // posted, or counted in each block (DecidedWords)
   };
+
+  // The hashes of the words this block decides (BuildOptions::decided_words), less any hash a
+  // word it does not decide shares: the blooms leave them out. Not when words were dropped at
+  // the cap (one of them may share a decided word's hash).
+  void FillDecided() {
+    if (decided_words_ == nullptr || capped_) return;
+    std::vector<uint64_t> decided, undecided;
+    for (const Slot& s : slots_) {
+      if (s.entry == 0) continue;
+      (entries_[s.entry - 1].decided ? decided : undecided).push_back(s.hash);
+    }
+    std::sort(decided.begin(), decided.end());
+    decided.erase(std::unique(decided.begin(), decided.end()), decided.end());
+    std::sort(undecided.begin(), undecided.end());
+    decided_words_->hashes.clear();
+    std::set_difference(decided.begin(), decided.end(), undecided.begin(), undecided.end(),
+                        std::back_inserter(decided_words_->hashes));
+    decided_words_->filled = true;
+  }
 
   // Calls fn(gap, length_minus_1) for each run of "e"'s rows: the finished runs, then the open one.
   template <class Fn>
@@ -289,6 +314,7 @@ class WordPostingsBuilder final : public IndexBuilder {
   WordPostingsRule rule_;
   uint32_t version_;  // of the block written (2 in segments of at most rule_.counts_above_rows)
   const BlockWords* block_words_;
+  DecidedWords* decided_words_;  // null: not asked (segment format before 12)
   bool enabled_ = false;
   bool capped_ = false;
   uint32_t rows_ = 0;

@@ -42,22 +42,26 @@ std::vector<std::string> DefaultBloomFields() { return BuiltinFieldsWith(kBloomB
 
 index::WordPostingsRule DefaultWordPostingsRule() {
   // Measured on the real datasets (docs/format/index.md "Word postings"): number words are
-  // most of the distinct words and rarely searched; words in one or two rows of a segment of
-  // more than one default block are most of the rest (ids), and a block filter finds their
-  // blocks; words in more than 0.1% of the rows are in nearly every 8,192-row block, so their
-  // postings would only serve counts, at up to a quarter of the segment's bytes.
+  // most of the distinct words and rarely searched; words in one or two rows of a segment are
+  // most of the rest (ids), and a block filter finds their blocks; words in more than 0.1% of
+  // the rows are in nearly every 8,192-row block, so their postings would only serve counts, at
+  // up to a quarter of the segment's bytes.
   index::WordPostingsRule rule;
   rule.min_rows = 3;
-  rule.small_segment_rows = 8192;
+  // In every segment, however small: a small segment used to post every word from one row on,
+  // as a fresh flush that compaction rewrites, but a partition's only segment is never
+  // compacted (a quiet service; every real dataset through a server), and there the ids of one
+  // or two rows were up to a third of the segment (otrf_linux_aws: 27,492 bytes of postings,
+  // mostly CloudTrail hex ids, for 566 rows; docs/performance.md "Session 14").
+  rule.small_segment_rows = 0;
   rule.numbers = false;
   rule.max_fraction = 0.001;
   rule.max_rows_floor = 16;
-  // Except words without a digit, posted from one row on in every segment (above the small
-  // ones, which post every word anyway): a rare word ("accountname", in 25 of 10,000,000 corpus
-  // lines) is in one or two rows of each compacted segment, below min_rows, so its count and
-  // hits read whole blocks; ids, hashes and times almost all hold a digit and stay unposted
-  // (docs/format/index.md "Words without a digit").
-  rule.letter_words_above_rows = rule.small_segment_rows;
+  // Except words without a digit, posted from one row on in every segment: a rare word
+  // ("accountname", in 25 of 10,000,000 corpus lines) is in one or two rows of each segment,
+  // below min_rows, so its count and hits would read whole blocks; ids, hashes and times almost
+  // all hold a digit and stay unposted (docs/format/index.md "Words without a digit").
+  rule.letter_words_above_rows = 0;
   return rule;
 }
 

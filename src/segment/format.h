@@ -30,7 +30,9 @@ inline constexpr size_t kMagicSize = 8;
 // kIsoPrefix (rows that begin with an RFC 3339 UTC time keep it as nanoseconds). Version 11:
 // string column blocks may use the encoding kPrefixedNumber, and the index id filters. Version
 // 12: text column blocks may use the encoding kMarkedLines (the message of hot and compacted
-// segments: lines with the offset of every 64th row); nothing else changed.
+// segments: lines with the offset of every 64th row), and the message's bloom filters leave out
+// the words the segment's word postings decide (index_kind.h DecidedWords; a reader asks the
+// postings first).
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
 inline constexpr uint32_t kFormatVersion = 12;
 inline constexpr uint32_t kMinReadableVersion = 1;

@@ -124,6 +124,12 @@ class SegmentFileReader final : public SegmentReader {
   void FindKinds();
   // The view of kinds_[k], opened on first use.
   std::shared_ptr<const index::IndexView> KindView(size_t k) const;
+  // (Version 12) The message's blooms hold only the words the word postings do not decide
+  // (index_kind.h DecidedWords). For a message word: the postings' answer to "may block (-1: the
+  // segment) hold it?" when they decide it; true ("maybe") when the segment's word postings do
+  // not open or are of a newer version (its blooms then lack the words they decide); nullopt
+  // when the blooms are to be asked (an earlier version, no word postings, an undecided word).
+  std::optional<bool> WordPostingsDecide(int64_t block, const index::FieldPredicate& p) const;
 
   // Reads the header, trailer, identity and footer of "object" and checks them.
   static Result<std::shared_ptr<SegmentFileReader>> OpenReader(

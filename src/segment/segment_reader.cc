@@ -1095,7 +1095,42 @@ Result<std::optional<std::vector<std::string>>> SegmentFileReader::FieldValues(
   return std::optional<std::vector<std::string>>();
 }
 
+std::optional<bool> SegmentFileReader::WordPostingsDecide(int64_t block,
+                                                          const index::FieldPredicate& p) const {
+  if (version_ < 12 || p.op != index::FieldPredicate::Op::kWord || !p.builtin ||
+      p.field != "message") {
+    return std::nullopt;
+  }
+  constexpr std::string_view kWordPostings = "word_postings";
+  bool stored = false;
+  for (const KindIndexMeta& m : footer_.kind_indexes) stored = stored || m.kind == kWordPostings;
+  if (!stored) return std::nullopt;  // the writer had no postings: the blooms hold every word
+  for (size_t k = 0; k < kinds_.size(); ++k) {
+    if (kinds_[k].kind->name != kWordPostings) continue;
+    std::shared_ptr<const index::IndexView> view = KindView(k);
+    if (view == nullptr) return true;
+    Result<std::optional<roaring::Roaring>> rows = view->Rows(p);
+    if (!rows.ok()) return true;
+    if (*rows) {
+      if (block < 0) return !(*rows)->isEmpty();
+      const BlockInfo& info = footer_.blocks[static_cast<size_t>(block)];
+      if (info.rows == 0) return false;
+      const uint64_t before = info.first_row == 0 ? 0 : (*rows)->rank(info.first_row - 1);
+      return (*rows)->rank(info.first_row + info.rows - 1) > before;
+    }
+    Result<std::optional<std::vector<uint32_t>>> counts = view->BlockCounts(p);
+    if (!counts.ok()) return true;
+    if (!*counts) return std::nullopt;  // undecided: the blooms hold it
+    const std::vector<uint32_t>& per_block = **counts;
+    if (per_block.size() != footer_.blocks.size()) return true;
+    if (block >= 0) return per_block[static_cast<size_t>(block)] > 0;
+    return std::any_of(per_block.begin(), per_block.end(), [](uint32_t n) { return n > 0; });
+  }
+  return true;  // stored, but of a kind version this build does not read (FindKinds)
+}
+
 bool SegmentFileReader::SegmentMayMatch(const index::FieldPredicate& predicate) const {
+  if (std::optional<bool> decided = WordPostingsDecide(-1, predicate)) return *decided;
   for (size_t k = 0; k < kinds_.size(); ++k) {
     if (!kinds_[k].kind->answers(predicate)) continue;
     std::shared_ptr<const index::IndexView> view = KindView(k);
@@ -1107,6 +1142,7 @@ bool SegmentFileReader::SegmentMayMatch(const index::FieldPredicate& predicate) 
 bool SegmentFileReader::BlockMayMatch(uint32_t block,
                                       const index::FieldPredicate& predicate) const {
   if (block >= footer_.blocks.size()) return true;
+  if (std::optional<bool> decided = WordPostingsDecide(block, predicate)) return *decided;
   for (size_t k = 0; k < kinds_.size(); ++k) {
     if (!kinds_[k].kind->answers(predicate)) continue;
     std::shared_ptr<const index::IndexView> view = KindView(k);

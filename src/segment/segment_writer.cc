@@ -149,6 +149,8 @@ class Writer {
   // when one does (split_words_).
   index::BlockWords block_words_;
   bool split_words_ = false;
+  // (Version 12) The words the word postings decide, which the message blooms leave out.
+  index::DecidedWords decided_words_;
   // The registered index kinds this format version stores, with their builders.
   std::vector<std::pair<const index::IndexKind*, std::unique_ptr<index::IndexBuilder>>> kinds_;
 };
@@ -731,6 +733,8 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   message_lines_ = version >= 12 && !scratch_.text_layouts;
   // Version 11: the block filters of ids as sorted fingerprints (index/bloom.h, id filters).
   build.id_filters = version >= 11;
+  // Version 12: the message blooms leave out the words the word postings decide.
+  if (version >= 12) build.decided_words = &decided_words_;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
     // kKindBlock data lives in the kind_index directory, which format version 3 added.
     if (kind->new_builder == nullptr ||
@@ -782,12 +786,19 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
     out.raw_bytes = late_ranges->raw_bytes;
   }
 
-  // Each kind's data, in registration order, where its layout keeps it.
-  std::vector<index::IndexPart> parts;
-  for (auto& [kind, builder] : kinds_) {
-    parts.clear();
-    builder->Finish(&parts);
-    for (index::IndexPart& part : parts) {
+  // Each kind's data, in registration order, where its layout keeps it. The blooms finish last:
+  // from version 12 they leave out the words the word postings decided in their Finish.
+  std::vector<std::vector<index::IndexPart>> finished(kinds_.size());
+  for (bool blooms : {false, true}) {
+    for (size_t k = 0; k < kinds_.size(); ++k) {
+      if ((kinds_[k].first->layout == index::IndexLayout::kFieldBlooms) == blooms) {
+        kinds_[k].second->Finish(&finished[k]);
+      }
+    }
+  }
+  for (size_t k = 0; k < kinds_.size(); ++k) {
+    const index::IndexKind* kind = kinds_[k].first;
+    for (index::IndexPart& part : finished[k]) {
       switch (kind->layout) {
         case index::IndexLayout::kFieldIndexes: {
           IndexMeta meta;
