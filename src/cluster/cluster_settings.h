@@ -41,11 +41,11 @@ struct NodeSetting {
 // the node's values in one transaction (Catalog::SettleSettings; the first node's values are the
 // cluster's, never a mix of two starting nodes'). A recorded value replaces the node's where the
 // node's was not given, and refuses the start where it was given and differs, or where with the
-// recorded values node_timeout would not be above node_heartbeat. "where": the catalog as messages name it
-// (password hidden). "adopted" (may be null): one line per setting taken from the catalog with
-// a value other than the node's default, for the log.
-// Errors: FailedPrecondition naming every given value that differs, with the recorded one, the
-// catalog and how to start or to change the cluster's value; the catalog's errors.
+// recorded values node_timeout would not be above node_heartbeat. "where": the catalog as messages
+// name it (password hidden). "adopted" (may be null): one line per setting taken from the catalog
+// with a value other than the node's default, for the log. Errors: FailedPrecondition naming every
+// given value that differs, with the recorded one, the catalog and how to start or to change the
+// cluster's value; the catalog's errors.
 Status SettleNodeSettings(catalog::Catalog* catalog, std::string_view where,
                           const std::vector<NodeSetting>& settings,
                           std::vector<std::string>* adopted);
