@@ -216,19 +216,29 @@ class FencedAnswerTest : public PgClusterTest {
     return true;
   }
 
-  // Nodes a (stalls), b and c hold 100, 50 and 30 lines; a query through c, in which a answers
-  // (its check passes: its heartbeat is fresh) and then stalls, and b answers only once a's
-  // objects were taken over and flushed, so that its answer or its segments hold a's lines.
-  void QueryWhileAStalls(Node* a, Node* b, Node* c, Result<query::SearchResponse>* stalled) {
+  // Nodes a, b and c hold 100, 50 and 30 lines (heartbeats fresh before and after).
+  void IngestThree(Node* a, Node* b, Node* c) {
     BeatAll();
     Ingest(a, "a", 100);
     Ingest(b, "b", 50);
     Ingest(c, "c", 30);
     BeatAll();
+  }
+
+  // IngestThree, then a count through c: all 180 lines, not partial.
+  void IngestAndCountWhole(Node* a, Node* b, Node* c) {
+    IngestThree(a, b, c);
     auto before = Count(c);
     ASSERT_TRUE(before.ok()) << before.status().ToString();
     ASSERT_EQ(CountOf(*before), 180);
     ASSERT_FALSE(before->partial) << Warnings(*before);
+  }
+
+  // Nodes a (stalls), b and c hold 100, 50 and 30 lines; a query through c, in which a answers
+  // (its check passes: its heartbeat is fresh) and then stalls, and b answers only once a's
+  // objects were taken over and flushed, so that its answer or its segments hold a's lines.
+  void QueryWhileAStalls(Node* a, Node* b, Node* c, Result<query::SearchResponse>* stalled) {
+    ASSERT_NO_FATAL_FAILURE(IngestAndCountWhole(a, b, c));
 
     std::atomic<bool> taken{false}, a_answered{false};
     a->after_answer = [&] {
@@ -323,15 +333,7 @@ TEST_F(FencedAnswerTest, ANodeCutOffFromPostgresqlAnswersWholeUntilItIsTakenOver
   Node* b = Add("node-b", /*stalls=*/false);
   Node* c = Add("node-c", /*stalls=*/false);
   ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
-  BeatAll();
-  Ingest(a, "a", 100);
-  Ingest(b, "b", 50);
-  Ingest(c, "c", 30);
-  BeatAll();
-  auto before = Count(c);
-  ASSERT_TRUE(before.ok()) << before.status().ToString();
-  ASSERT_EQ(CountOf(*before), 180);
-  ASSERT_FALSE(before->partial) << Warnings(*before);
+  ASSERT_NO_FATAL_FAILURE(IngestAndCountWhole(a, b, c));
 
   a->cut.store(true);
   const auto cut_at = std::chrono::steady_clock::now();
@@ -382,11 +384,7 @@ TEST_F(FencedAnswerTest, APostgresqlOutageForEveryNodeGivesWholeAnswers) {
   Node* b = Add("node-b", /*stalls=*/false);
   Node* c = Add("node-c", /*stalls=*/false);
   ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
-  BeatAll();
-  Ingest(a, "a", 100);
-  Ingest(b, "b", 50);
-  Ingest(c, "c", 30);
-  BeatAll();
+  IngestThree(a, b, c);
   for (Node* asking : {a, b, c}) {
     auto r = Count(asking);
     ASSERT_TRUE(r.ok()) << r.status().ToString();
@@ -424,11 +422,7 @@ TEST_F(FencedAnswerTest, AQueryingNodeCutOffTooGetsWholeAnswersWhileNobodyTookOv
   Node* b = Add("node-b", /*stalls=*/false);
   Node* c = Add("node-c", /*stalls=*/false);
   ASSERT_TRUE(a != nullptr && b != nullptr && c != nullptr);
-  BeatAll();
-  Ingest(a, "a", 100);
-  Ingest(b, "b", 50);
-  Ingest(c, "c", 30);
-  BeatAll();
+  IngestThree(a, b, c);
   auto before = Count(c);
   ASSERT_TRUE(before.ok()) << before.status().ToString();
   ASSERT_EQ(CountOf(*before), 180);
