@@ -103,14 +103,8 @@ class FencedAnswerTest : public PgClusterTest {
       return std::unique_ptr<catalog::Catalog>(
           std::make_unique<CuttableCatalog>(std::move(real), &raw->cut));
     };
-    ClusterNodeOptions options;
-    options.catalog_url = url_;
-    options.registry.id = id;
-    options.registry.url = "http://" + id + ".invalid";
-    options.registry.heartbeat_interval_ns = kHeartbeat;
-    options.registry.node_timeout_ns = node_timeout_ns;
+    ClusterNodeOptions options = NodeOptions(id, kHeartbeat, node_timeout_ns);
     options.registry.background = !stalls;
-    options.wal_store = store_;
     options.wal.interval_ns = 5 * kNanosPerMilli;
     options.segment_sweep_interval_ns = 0;
     options.wrap_wal_catalog = wrap;

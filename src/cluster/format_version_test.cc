@@ -64,13 +64,7 @@ class FormatVersionTest : public PgClusterTest {
     node->id = id;
     Node* raw = node.get();
     nodes_.push_back(std::move(node));
-    ClusterNodeOptions options;
-    options.catalog_url = url_;
-    options.registry.id = id;
-    options.registry.url = "http://" + id + ".invalid";
-    options.registry.heartbeat_interval_ns = kHeartbeat;
-    options.registry.node_timeout_ns = kNodeTimeout;
-    options.wal_store = store_;
+    ClusterNodeOptions options = NodeOptions(id, kHeartbeat, kNodeTimeout);
     options.wal.interval_ns = 5 * kNanosPerMilli;
     options.segment_sweep_interval_ns = 0;
     auto cluster = ClusterNode::Open(std::move(options));

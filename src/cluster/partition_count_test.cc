@@ -87,14 +87,8 @@ class PartitionCountTest : public PgClusterTest {
     auto node = std::make_unique<Node>();
     Node* raw = node.get();
     nodes_.push_back(std::move(node));
-    ClusterNodeOptions options;
-    options.catalog_url = url_;
-    options.registry.id = id;
-    options.registry.url = "http://" + id + ".invalid";
-    options.registry.heartbeat_interval_ns = kHeartbeat;
-    options.registry.node_timeout_ns = kNodeTimeout;
+    ClusterNodeOptions options = NodeOptions(id, kHeartbeat, kNodeTimeout);
     options.registry.background = taker;
-    options.wal_store = store_;
     options.wal.interval_ns = 5 * kNanosPerMilli;
     options.segment_sweep_interval_ns = 0;
     options.wrap_wal_catalog = [raw](std::unique_ptr<catalog::Catalog> real) {

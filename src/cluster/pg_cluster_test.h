@@ -18,6 +18,7 @@
 #include "catalog/forwarding_catalog.h"
 #include "catalog/pg_catalog.h"
 #include "catalog/pg_test_server.h"
+#include "cluster/cluster_node.h"
 #include "common/env.h"
 #include "objstore/local_directory_store.h"
 #include "segment/segment.h"
@@ -70,6 +71,20 @@ class PgClusterTest : public ::testing::Test {
     reader_.reset();
     catalog::PgTestSql("DROP SCHEMA IF EXISTS " + schema_ + " CASCADE");
     std::filesystem::remove_all(dir_);
+  }
+
+  // The options of node "id" on the test's catalog and store: heartbeats every "heartbeat_ns",
+  // peers dead after "node_timeout_ns", an unreachable URL (peers are asked in process).
+  ClusterNodeOptions NodeOptions(const std::string& id, int64_t heartbeat_ns,
+                                 int64_t node_timeout_ns) const {
+    ClusterNodeOptions options;
+    options.catalog_url = url_;
+    options.registry.id = id;
+    options.registry.url = "http://" + id + ".invalid";
+    options.registry.heartbeat_interval_ns = heartbeat_ns;
+    options.registry.node_timeout_ns = node_timeout_ns;
+    options.wal_store = store_;
+    return options;
   }
 
   // Registered WAL objects written by "node" (whoever owns them now).

@@ -324,14 +324,8 @@ class StalledNodeTest : public PgClusterTest {
             UnreadableTakeoversCatalog** node_catalog = nullptr) {
     auto node = std::make_unique<Node>();
     node->id = id;
-    ClusterNodeOptions options;
-    options.catalog_url = url_;
-    options.registry.id = id;
-    options.registry.url = "http://" + id + ".invalid";
-    options.registry.heartbeat_interval_ns = kHeartbeat;
-    options.registry.node_timeout_ns = kNodeTimeout;
+    ClusterNodeOptions options = NodeOptions(id, kHeartbeat, kNodeTimeout);
     options.registry.background = !stalls;
-    options.wal_store = store_;
     options.wal.interval_ns = 5 * kNanosPerMilli;
     options.segment_sweep_interval_ns = 0;
     Node* raw = node.get();
