@@ -341,6 +341,11 @@ struct NodeRow {
   // "Compaction and tier moves on cluster nodes"). Written with every heartbeat (table
   // node_confirmed); 0 until the node's engine says.
   uint64_t confirmed_through = 0;
+  // The cluster-wide settings this incarnation runs (docs/cluster.md "Cluster-wide settings"),
+  // by name, in milliseconds, as it recorded them with its registration (table node_settings,
+  // tagged with started_ns). Empty when this incarnation recorded none: a node of a build before
+  // session 15, which may run other values than the recorded ones.
+  std::map<std::string, uint64_t> settings = {};
 
   friend bool operator==(const NodeRow&, const NodeRow&) = default;
 };
@@ -720,9 +725,11 @@ class Catalog {
   // start time may be below the fence's (the fence committed between the restart and its first
   // heartbeat, or the fencing node's clock is ahead), not the fenced process; its heartbeat
   // takes the row, and the fence's node_gone row goes. node.confirmed_through is stored with the
-  // row (in the same transaction).
+  // row (in the same transaction), and so is node.settings when not empty: it replaces what was
+  // recorded for node.id (a node registers with them, and later heartbeats leave them out).
   virtual Status Heartbeat(const NodeRow& node) = 0;
-  // Every registered node, by id.
+  // Every registered node, by id, each with the settings its incarnation recorded (none when
+  // they were recorded by another incarnation of the id).
   virtual Result<std::vector<NodeRow>> ListNodes() const = 0;
   // Errors: NotFound for an unknown id. Forgets the node entirely (its confirmed-through and
   // any node_gone row too): other nodes treat a node without a row as holding no memtables.
@@ -749,8 +756,14 @@ class Catalog {
   virtual Result<std::vector<GoneNodeRow>> ListGoneNodes() const = 0;
   // The value recorded under setting "name" (SettleSetting, the meta row "setting.<name>"),
   // nullopt when none is: read without recording anything (a store of an earlier build has no
-  // row; docs/cluster.md "One partition count per store").
-  virtual Result<std::optional<uint64_t>> ReadSetting(std::string_view name) const = 0;
+  // row; docs/cluster.md "One partition count per store"). ReadSettings' entry; an empty name is
+  // InvalidArgument.
+  Result<std::optional<uint64_t>> ReadSetting(std::string_view name) const {
+    if (name.empty()) return Status::InvalidArgument("catalog: a setting with no name");
+    ASSIGN_OR_RETURN(auto all, ReadSettings());
+    auto it = all.find(std::string(name));
+    return it == all.end() ? std::optional<uint64_t>() : std::optional<uint64_t>(it->second);
+  }
   // The store's segment format version (docs/cluster.md "Format version in a rolling upgrade"):
   // the setting "format_version" (SettleSetting records the first), which every node writes its
   // segments in, raised only by RaiseFormatVersion.

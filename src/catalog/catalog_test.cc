@@ -1567,6 +1567,45 @@ TEST_P(CatalogTest, ANodesConfirmedThroughGoesWithItsHeartbeat) {
   EXPECT_EQ(c->ListNodes()->at(0), (NodeRow{"a", "http://a", 20, 21, 0}));
 }
 
+// The values a node runs of the cluster-wide settings (NodeRow::settings, docs/cluster.md
+// "Cluster-wide settings") are recorded with its registration, kept by its later heartbeats,
+// which leave them out, and belong to its incarnation: a later process of the id that records
+// none (a build before) runs values nobody knows, and so does a row made again after a removal.
+TEST_P(CatalogTest, ANodesSettingsGoWithTheIncarnationThatRecordedThem) {
+  const std::map<std::string, uint64_t> values = {{"node_heartbeat", 2000},
+                                                  {"node_timeout", 10000}};
+  auto c = OpenCatalog();
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 5, 6, 0, values}).ok());
+  ASSERT_TRUE(c->Heartbeat({"b", "http://b", 5, 6}).ok());
+  auto nodes = c->ListNodes();
+  ASSERT_TRUE(nodes.ok()) << nodes.status().ToString();
+  ASSERT_EQ(nodes->size(), 2u);
+  EXPECT_EQ((*nodes)[0], (NodeRow{"a", "http://a", 5, 6, 0, values}));
+  EXPECT_TRUE((*nodes)[1].settings.empty());
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 5, 9, 3}).ok());  // a later heartbeat: kept
+  EXPECT_EQ(c->ListNodes()->at(0), (NodeRow{"a", "http://a", 5, 9, 3, values}));
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 20, 21}).ok());  // a restart recording none
+  EXPECT_TRUE(c->ListNodes()->at(0).settings.empty());
+  const std::map<std::string, uint64_t> later = {{"node_timeout", 14000}};
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 30, 31, 0, later}).ok());
+  EXPECT_EQ(c->ListNodes()->at(0).settings, later);
+  // A refused heartbeat (an earlier incarnation) records nothing.
+  EXPECT_EQ(c->Heartbeat({"a", "http://a", 25, 32, 0, values}).code(),
+            StatusCode::kFailedPrecondition);
+  EXPECT_EQ(c->ListNodes()->at(0).settings, later);
+  // Kept across a reopen; gone with a clean stop and with a removal.
+  c.reset();
+  c = OpenCatalog();
+  EXPECT_EQ(c->ListNodes()->at(0).settings, later);
+  ASSERT_TRUE(c->LeaveCluster("a", 30, 40).ok());
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 30, 41}).ok());
+  EXPECT_TRUE(c->ListNodes()->at(0).settings.empty());
+  ASSERT_TRUE(c->Heartbeat({"b", "http://b", 5, 7, 0, values}).ok());
+  ASSERT_TRUE(c->RemoveNode("b").ok());
+  ASSERT_TRUE(c->Heartbeat({"b", "http://b", 5, 8}).ok());
+  EXPECT_TRUE(c->ListNodes()->at(1).settings.empty());
+}
+
 TEST_P(CatalogTest, SeveralLeasesAreTakenInOneCallFirstFreeFirstUpToMax) {
   auto c = OpenCatalog();
   const std::vector<std::string> names = {"compaction/1", "compaction/2", "compaction/3"};
@@ -2184,8 +2223,10 @@ TEST_F(SqliteCatalogTest, ACatalogOfThePreviousVersionOpensAndWorks) {
   ASSERT_EQ(gone->size(), 1u);
   EXPECT_EQ((*gone)[0].id, "vm-6dde3d7026bb61b1");
   EXPECT_EQ(*c->AllocateSegmentId(), 2u);
-  ASSERT_TRUE(c->Heartbeat({"node-a", "http://a", 1, 2, 7}).ok());
+  // The group's table added since (node_settings) is created at open.
+  ASSERT_TRUE(c->Heartbeat({"node-a", "http://a", 1, 2, 7, {{"node_timeout", 6000}}}).ok());
   EXPECT_EQ((*c->ListNodes())[0].confirmed_through, 7u);
+  EXPECT_EQ((*c->ListNodes())[0].settings.at("node_timeout"), 6000u);
   ASSERT_TRUE(c->Insert(Row(2)).ok());
   ASSERT_TRUE(c->RecordDamage({}).ok());
   ASSERT_TRUE(c->PutTenantQuota({"t1", "{}", 1, "admin"}).ok());
@@ -2261,6 +2302,48 @@ TEST_F(PgCatalogTest, ASecondExclusiveCatalogIsRefusedUntilTheFirstCloses) {
   EXPECT_NE(second.status().message().find("in use"), std::string::npos);
   first.reset();
   EXPECT_NE(Open({.exclusive = true}), nullptr);
+}
+
+// A catalog of an earlier build, without the node_settings table, gets it at open (and the
+// nodes' settings are then recorded and read).
+TEST_F(PgCatalogTest, ACatalogWithoutTheNodeSettingsTableGetsItAtOpen) {
+  auto c = Open();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 1, 2}).ok());
+  c.reset();
+  PgSql("DROP TABLE " + schema_ + ".node_settings");
+  c = Open();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 1, 3, 0, {{"node_timeout", 6000}}}).ok());
+  auto nodes = c->ListNodes();
+  ASSERT_TRUE(nodes.ok()) << nodes.status().ToString();
+  EXPECT_EQ(nodes->at(0).settings, (std::map<std::string, uint64_t>{{"node_timeout", 6000}}));
+}
+
+// `sawmill admin settings` tells a catalog a server on its own holds (its exclusive lock) and
+// takes nothing: the probe lets the lock go, so such a server still starts after it.
+TEST_F(PgCatalogTest, AServerOnItsOwnHoldingTheCatalogIsFoundAndTheProbeHoldsNothing) {
+  PgCatalogOptions options;
+  options.schema = schema_;
+  auto held = PostgresCatalogHeldExclusively(PgTestUrl(), options);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  EXPECT_FALSE(*held);
+  auto alone = Open({.exclusive = true});  // starts after the probe
+  ASSERT_TRUE(alone);
+  held = PostgresCatalogHeldExclusively(PgTestUrl(), options);
+  ASSERT_TRUE(held.ok()) << held.status().ToString();
+  EXPECT_TRUE(*held);
+  alone.reset();
+  held = PostgresCatalogHeldExclusively(PgTestUrl(), options);
+  ASSERT_TRUE(held.ok());
+  EXPECT_FALSE(*held);
+  // Another schema's server is another catalog.
+  alone = Open({.exclusive = true});
+  options.schema = schema_ + "x";
+  held = PostgresCatalogHeldExclusively(PgTestUrl(), options);
+  ASSERT_TRUE(held.ok());
+  EXPECT_FALSE(*held);
+  PgSql("DROP SCHEMA IF EXISTS " + schema_ + "x CASCADE");
 }
 
 TEST_F(PgCatalogTest, TwoConnectionsAllocateDisjointIdsAndSeeEachOthersRows) {

@@ -332,10 +332,6 @@ class ForwardingCatalog : public Catalog {
     if (Status s = Before("ListGoneNodes"); !s.ok()) return s;
     return target_->ListGoneNodes();
   }
-  Result<std::optional<uint64_t>> ReadSetting(std::string_view name) const override {
-    if (Status s = Before("ReadSetting"); !s.ok()) return s;
-    return target_->ReadSetting(name);
-  }
   Result<uint64_t> RecordNodeFormat(std::string_view node, uint64_t reads) override {
     if (Status s = Before("RecordNodeFormat"); !s.ok()) return s;
     return target_->RecordNodeFormat(node, reads);

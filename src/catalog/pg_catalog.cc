@@ -179,6 +179,10 @@ CREATE TABLE IF NOT EXISTS nodes (
 );
 CREATE TABLE IF NOT EXISTS node_confirmed (id TEXT PRIMARY KEY, through BIGINT NOT NULL);
 CREATE TABLE IF NOT EXISTS node_gone (id TEXT PRIMARY KEY, gone_ns BIGINT NOT NULL);
+CREATE TABLE IF NOT EXISTS node_settings (
+  id TEXT NOT NULL, name TEXT NOT NULL, value BIGINT NOT NULL, started_ns BIGINT NOT NULL,
+  PRIMARY KEY (id, name)
+);
 CREATE TABLE IF NOT EXISTS node_fences (
   id TEXT PRIMARY KEY, incarnation BIGINT NOT NULL, fenced_ns BIGINT NOT NULL
 );
@@ -249,6 +253,8 @@ constexpr const char* kSettingsLockSql =
 constexpr const char* kSchemaLockSql = "SELECT pg_advisory_xact_lock(hashtext('sawmill.schema'))";
 constexpr const char* kExclusiveLockSql =
     "SELECT pg_try_advisory_lock(hashtext('sawmill.catalog.' || current_schema()))";
+constexpr const char* kExclusiveUnlockSql =
+    "SELECT pg_advisory_unlock(hashtext('sawmill.catalog.' || current_schema()))";
 // Every transaction that appends to the retention record takes this first, so that the check of
 // RetireSegments ("no other event since the decision") sees every committed event.
 constexpr const char* kRetentionLockSql =
@@ -555,6 +561,17 @@ class PgCatalog final : public Catalog {
       return Status::OK();
     });
     return s;
+  }
+
+  // PostgresCatalogHeldExclusively's probe, on a connection of this (not exclusive) catalog:
+  // takes the exclusive lock when it is free and lets it go at once.
+  Result<bool> HeldExclusively() {
+    MutexLock l(&mu_);
+    RETURN_IF_ERROR(ConnectLocked());
+    ASSIGN_OR_RETURN(PgResult r, Run("look for a server holding the catalog", kExclusiveLockSql));
+    if (!r.Bool(0, 0)) return true;
+    RETURN_IF_ERROR(Run("let the catalog's lock go", kExclusiveUnlockSql).status());
+    return false;
   }
 
   // ---- Segments ----
@@ -1690,23 +1707,59 @@ class PgCatalog final : public Catalog {
               "WHERE nodes.started_ns <= excluded.started_ns",
               Params().Text(node.id).Text(node.url).Int(node.started_ns).Int(node.heartbeat_ns)));
       if (r.affected() == 0) RETURN_IF_ERROR(RegisterOverFenceLocked(node));
-      return Run("heartbeat",
-                 "INSERT INTO node_confirmed (id, through) VALUES ($1, $2) "
-                 "ON CONFLICT (id) DO UPDATE SET through = excluded.through",
-                 Params().Text(node.id).Uint(node.confirmed_through))
-          .status();
+      RETURN_IF_ERROR(Run("heartbeat",
+                          "INSERT INTO node_confirmed (id, through) VALUES ($1, $2) "
+                          "ON CONFLICT (id) DO UPDATE SET through = excluded.through",
+                          Params().Text(node.id).Uint(node.confirmed_through))
+                          .status());
+      if (node.settings.empty()) return Status::OK();  // a later heartbeat: kept as registered
+      RETURN_IF_ERROR(Run("record node settings", "DELETE FROM node_settings WHERE id = $1",
+                          Params().Text(node.id))
+                          .status());
+      for (const auto& [name, value] : node.settings) {
+        RETURN_IF_ERROR(Run("record node settings",
+                            "INSERT INTO node_settings (id, name, value, started_ns) "
+                            "VALUES ($1, $2, $3, $4)",
+                            Params().Text(node.id).Text(name).Uint(value).Int(node.started_ns))
+                            .status());
+      }
+      return Status::OK();
     });
   }
 
   Result<std::vector<NodeRow>> ListNodes() const override {
     MutexLock l(&mu_);
-    return SelectLocked<NodeRow>(
-        "list nodes",
-        "SELECT n.id, n.url, n.started_ns, n.heartbeat_ns, COALESCE(c.through, 0) "
-        "FROM nodes n LEFT JOIN node_confirmed c ON c.id = n.id ORDER BY n.id",
-        [](const PgResult& r, int i) {
-          return NodeRow{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3), r.Uint(i, 4)};
-        });
+    ASSIGN_OR_RETURN(
+        std::vector<NodeRow> nodes,
+        SelectLocked<NodeRow>(
+            "list nodes",
+            "SELECT n.id, n.url, n.started_ns, n.heartbeat_ns, COALESCE(c.through, 0) "
+            "FROM nodes n LEFT JOIN node_confirmed c ON c.id = n.id ORDER BY n.id",
+            [](const PgResult& r, int i) {
+              return NodeRow{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3), r.Uint(i, 4)};
+            }));
+    if (nodes.empty()) return nodes;
+    // Each row's settings, as recorded by its own incarnation. A registration writes the row
+    // and its settings in one transaction, so a row listed above has its settings committed.
+    struct Entry {
+      std::string id, name;
+      uint64_t value;
+    };
+    ASSIGN_OR_RETURN(std::vector<Entry> entries,
+                     SelectLocked<Entry>("list node settings",
+                                         "SELECT s.id, s.name, s.value FROM node_settings s "
+                                         "JOIN nodes n ON n.id = s.id AND n.started_ns = "
+                                         "s.started_ns",
+                                         [](const PgResult& r, int i) {
+                                           return Entry{r.Text(i, 0), r.Text(i, 1), r.Uint(i, 2)};
+                                         }));
+    for (Entry& entry : entries) {
+      auto row =
+          std::lower_bound(nodes.begin(), nodes.end(), entry.id,
+                           [](const NodeRow& n, const std::string& id) { return n.id < id; });
+      if (row != nodes.end() && row->id == entry.id) row->settings[entry.name] = entry.value;
+    }
+    return nodes;
   }
 
   Status RemoveNode(std::string_view id) override {
@@ -1720,6 +1773,9 @@ class PgCatalog final : public Catalog {
               .status());
       RETURN_IF_ERROR(
           Run("remove node", "DELETE FROM node_fences WHERE id = $1", Params().Text(id)).status());
+      RETURN_IF_ERROR(
+          Run("remove node", "DELETE FROM node_settings WHERE id = $1", Params().Text(id))
+              .status());
       return Run("remove node", "DELETE FROM node_gone WHERE id = $1", Params().Text(id)).status();
     });
   }
@@ -1770,6 +1826,9 @@ class PgCatalog final : public Catalog {
         return Status::NotFound("no node " + std::string(id) + " of incarnation " +
                                 std::to_string(started_ns));
       }
+      RETURN_IF_ERROR(
+          Run("leave the cluster", "DELETE FROM node_settings WHERE id = $1", Params().Text(id))
+              .status());
       return RecordGoneLocked(id, gone_ns);
     });
   }
@@ -1832,18 +1891,7 @@ class PgCatalog final : public Catalog {
         });
   }
 
-  // ---- Settings read and the store's format version (catalog.h) ----
-
-  Result<std::optional<uint64_t>> ReadSetting(std::string_view name) const override {
-    if (name.empty()) return Status::InvalidArgument(name_ + ": a setting with no name");
-    MutexLock l(&mu_);
-    RETURN_IF_ERROR(EnsureConnectedLocked());
-    ASSIGN_OR_RETURN(PgResult r, Run("read setting " + std::string(name),
-                                     "SELECT value FROM meta WHERE key = 'setting.' || $1",
-                                     Params().Text(name)));
-    if (r.rows() == 0) return std::optional<uint64_t>();
-    return std::optional<uint64_t>(r.Uint(0, 0));
-  }
+  // ---- The store's format version (catalog.h) ----
 
   Result<uint64_t> RecordNodeFormat(std::string_view node, uint64_t reads) override {
     if (node.empty()) return Status::InvalidArgument(name_ + ": a node with no id");
@@ -2846,6 +2894,14 @@ Result<std::unique_ptr<Catalog>> OpenPostgresCatalog(const std::string& url,
   auto catalog = std::make_unique<PgCatalog>(url, options);
   RETURN_IF_ERROR(catalog->Open());
   return std::unique_ptr<Catalog>(std::move(catalog));
+}
+
+Result<bool> PostgresCatalogHeldExclusively(const std::string& url,
+                                            const PgCatalogOptions& options) {
+  PgCatalogOptions probe = options;
+  probe.exclusive = false;
+  PgCatalog catalog(url, probe);
+  return catalog.HeldExclusively();
 }
 
 Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& location) {

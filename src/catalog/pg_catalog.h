@@ -54,6 +54,13 @@ bool IsPostgresUrl(const std::string& location);
 Result<std::unique_ptr<Catalog>> OpenPostgresCatalog(const std::string& url,
                                                      const PgCatalogOptions& options = {});
 
+// Whether a server on its own (`sawmill server --catalog postgresql://...` without --store) holds
+// the catalog at "url" now: its exclusive lock ("Sharing" above) is taken. Probed on a connection
+// of its own, which takes the lock when it is free and lets it go at once; "options.exclusive" is
+// ignored. Errors: as OpenPostgresCatalog's connection.
+Result<bool> PostgresCatalogHeldExclusively(const std::string& url,
+                                            const PgCatalogOptions& options = {});
+
 // A catalog by location: a PostgreSQL URL opens OpenPostgresCatalog (exclusive), anything else
 // is a SQLite file path (OpenSqliteCatalog).
 Result<std::unique_ptr<Catalog>> OpenCatalog(const std::string& location);

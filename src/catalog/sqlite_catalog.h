@@ -150,7 +150,6 @@ class SqliteCatalog final : public Catalog {
   Result<bool> FenceDeadNode(std::string_view id, int64_t started_ns, int64_t dead_before_ns,
                              int64_t now_ns) override;
   Result<std::vector<GoneNodeRow>> ListGoneNodes() const override;
-  Result<std::optional<uint64_t>> ReadSetting(std::string_view name) const override;
   Result<uint64_t> RecordNodeFormat(std::string_view node, uint64_t reads) override;
   Result<uint64_t> RaiseFormatVersion(uint64_t version, int64_t alive_since_ns) override;
   Result<LeaseRow> AcquireLease(std::string_view name, std::string_view holder, int64_t now_ns,
@@ -253,6 +252,8 @@ class SqliteCatalog final : public Catalog {
   Result<uint64_t> NewestSegmentChangeLocked() const REQUIRES(mu_);
   // Upserts node_gone (id, gone_ns) inside the caller's transaction (sqlite_nodes.cc).
   Status RecordGoneLocked(std::string_view id, int64_t gone_ns) REQUIRES(mu_);
+  // Heartbeat's step for node.settings (none: nothing changes), inside its transaction.
+  Status RecordNodeSettingsLocked(const NodeRow& node) REQUIRES(mu_);
   // Heartbeat's step when its id's row is of a later incarnation (sqlite_nodes.cc): takes the
   // row over when it is a fence aimed at an older incarnation than node.started_ns.
   Status RegisterOverFenceLocked(const NodeRow& node) REQUIRES(mu_);

@@ -35,6 +35,15 @@ CREATE TABLE IF NOT EXISTS node_gone (
   id TEXT PRIMARY KEY,
   gone_ns INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- NodeRow::settings: the cluster-wide settings the incarnation "started_ns" of node "id" runs,
+-- recorded with its registration (additive: an older build ignores it and records none).
+CREATE TABLE IF NOT EXISTS node_settings (
+  id TEXT NOT NULL,
+  name TEXT NOT NULL,
+  value INTEGER NOT NULL,
+  started_ns INTEGER NOT NULL,
+  PRIMARY KEY (id, name)
+) WITHOUT ROWID;
 -- Which incarnation a fence (FenceDeadNode) was aimed at: a later process of the id registers
 -- over the fenced row even when its start time is below the fence's (Heartbeat).
 CREATE TABLE IF NOT EXISTS node_fences (
@@ -83,7 +92,26 @@ Status SqliteCatalog::Heartbeat(const NodeRow& node) {
   confirmed.Bind(1, node.id);
   confirmed.Bind(2, static_cast<int64_t>(node.confirmed_through));
   if (confirmed.Step() != SQLITE_DONE) return RollbackLocked(Error("heartbeat"));
+  if (Status s = RecordNodeSettingsLocked(node); !s.ok()) return RollbackLocked(s);
   return CommitLocked();
+}
+
+Status SqliteCatalog::RecordNodeSettingsLocked(const NodeRow& node) {
+  if (node.settings.empty()) return Status::OK();  // a later heartbeat: kept as registered
+  Stmt clear(db_, "DELETE FROM node_settings WHERE id = ?");
+  if (!clear.ok()) return Error("prepare node settings");
+  clear.Bind(1, node.id);
+  if (clear.Step() != SQLITE_DONE) return Error("record node settings");
+  for (const auto& [name, value] : node.settings) {
+    Stmt st(db_, "INSERT INTO node_settings (id, name, value, started_ns) VALUES (?, ?, ?, ?)");
+    if (!st.ok()) return Error("prepare node settings");
+    st.Bind(1, node.id);
+    st.Bind(2, name);
+    st.Bind(3, static_cast<int64_t>(value));
+    st.Bind(4, node.started_ns);
+    if (st.Step() != SQLITE_DONE) return Error("record node settings");
+  }
+  return Status::OK();
 }
 
 Status SqliteCatalog::RegisterOverFenceLocked(const NodeRow& node) {
@@ -137,6 +165,22 @@ Result<std::vector<NodeRow>> SqliteCatalog::ListNodes() const {
       })) {
     return Error("node list");
   }
+  // Each row's settings, as recorded by its own incarnation. A registration writes the row and
+  // its settings in one transaction, so a row listed above has its settings committed already.
+  Stmt settings(db_,
+                "SELECT s.id, s.name, s.value FROM node_settings s JOIN nodes n ON n.id = s.id "
+                "AND n.started_ns = s.started_ns");
+  if (!settings.ok()) return Error("prepare node settings list");
+  int rc;
+  while ((rc = settings.Step()) == SQLITE_ROW) {
+    const std::string id = settings.Text(0);
+    auto row = std::lower_bound(out.begin(), out.end(), id,
+                                [](const NodeRow& r, const std::string& id) { return r.id < id; });
+    if (row != out.end() && row->id == id) {
+      row->settings[settings.Text(1)] = static_cast<uint64_t>(settings.Int(2));
+    }
+  }
+  if (rc != SQLITE_DONE) return Error("node settings list");
   return out;
 }
 
@@ -153,7 +197,7 @@ Status SqliteCatalog::RemoveNode(std::string_view id) {
   }
   for (const char* sql :
        {"DELETE FROM node_confirmed WHERE id = ?", "DELETE FROM node_gone WHERE id = ?",
-        "DELETE FROM node_fences WHERE id = ?"}) {
+        "DELETE FROM node_fences WHERE id = ?", "DELETE FROM node_settings WHERE id = ?"}) {
     Stmt side(db_, sql);
     if (!side.ok()) return RollbackLocked(Error("prepare node removal"));
     side.Bind(1, id);
@@ -184,6 +228,10 @@ Status SqliteCatalog::LeaveCluster(std::string_view id, int64_t started_ns, int6
     return RollbackLocked(Status::NotFound("no node " + std::string(id) + " of incarnation " +
                                            std::to_string(started_ns)));
   }
+  Stmt settings(db_, "DELETE FROM node_settings WHERE id = ?");
+  if (!settings.ok()) return RollbackLocked(Error("prepare node removal"));
+  settings.Bind(1, id);
+  if (settings.Step() != SQLITE_DONE) return RollbackLocked(Error("remove node"));
   if (Status s = RecordGoneLocked(id, gone_ns); !s.ok()) return RollbackLocked(s);
   return CommitLocked();
 }
@@ -249,20 +297,7 @@ Result<std::vector<GoneNodeRow>> SqliteCatalog::ListGoneNodes() const {
   return out;
 }
 
-// ---- Settings read and the store's format version (catalog.h) ----
-
-Result<std::optional<uint64_t>> SqliteCatalog::ReadSetting(std::string_view name) const {
-  if (name.empty()) return Status::InvalidArgument("catalog " + path_ + ": a setting with no name");
-  MutexLock l(&mu_);
-  Stmt st(db_, "SELECT value FROM meta WHERE key = ?");
-  if (!st.ok()) return Error("prepare setting read");
-  const std::string key = "setting." + std::string(name);
-  st.Bind(1, std::string_view(key));
-  const int rc = st.Step();
-  if (rc == SQLITE_ROW) return std::optional<uint64_t>(static_cast<uint64_t>(st.Int(0)));
-  if (rc != SQLITE_DONE) return Error("read setting " + key);
-  return std::optional<uint64_t>();
-}
+// ---- The store's format version (catalog.h) ----
 
 Result<uint64_t> SqliteCatalog::RecordNodeFormat(std::string_view node, uint64_t reads) {
   if (node.empty()) return Status::InvalidArgument("catalog " + path_ + ": a node with no id");
