@@ -169,7 +169,8 @@ Status SettleNodeSettings(catalog::Catalog* catalog, std::string_view where,
 
 Status CheckSettingChange(std::string_view name, uint64_t value,
                           const std::map<std::string, uint64_t>& current,
-                          const std::vector<std::string>& live) {
+                          const std::vector<std::string>& live,
+                          const std::vector<std::map<std::string, uint64_t>>& running) {
   if (FindClusterWideSetting(name) == nullptr) {
     std::string known;
     for (const ClusterWideSetting& s : ClusterWideSettings()) {
@@ -196,10 +197,19 @@ Status CheckSettingChange(std::string_view name, uint64_t value,
     // Until every node restarted, nodes of both values run side by side: each one's halfway
     // mark must stay below each one's node_timeout, by a heartbeat for clocks and the answer's
     // way back, or a node vouches for an answer of a node another one has taken over already.
-    const uint64_t halfway =
+    uint64_t halfway =
         std::max(HalfwayMark(heartbeat0, timeout0), HalfwayMark(heartbeat1, timeout1));
-    const uint64_t shortest = std::min(timeout0, timeout1);
-    const uint64_t margin = std::max(heartbeat0, heartbeat1);
+    uint64_t shortest = std::min(timeout0, timeout1);
+    uint64_t margin = std::max(heartbeat0, heartbeat1);
+    for (const std::map<std::string, uint64_t>& values : running) {
+      // A value a node does not name is the recorded one ("current").
+      auto of = [&](std::string_view n) {
+        return values.count(std::string(n)) > 0 ? ValueOf(values, n) : ValueOf(current, n);
+      };
+      halfway = std::max(halfway, HalfwayMark(of(kHeartbeat), of(kTimeout)));
+      shortest = std::min(shortest, of(kTimeout));
+      margin = std::max(margin, of(kHeartbeat));
+    }
     if (halfway + margin <= shortest) return Status::OK();
     return Status::FailedPrecondition(
         nodes + ": meanwhile a node vouches for answers of nodes whose heartbeat is up to " +

@@ -58,12 +58,15 @@ Status SettleNodeSettings(catalog::Catalog* catalog, std::string_view where,
 // node's halfway mark, by which it vouches for another's answer, stays at least one heartbeat
 // below every node's node_timeout; idempotency_window: the shorter promise holds meanwhile;
 // query_timeout: never, a merge after the shorter timeout could meet a longer query).
+// "running": the values live nodes run where they differ from "current" (a node not restarted
+// since an earlier change; catalog::NodeRow::settings), each in the mix too.
 // Errors: InvalidArgument for a name that is not cluster-wide or a node_timeout not above
 // node_heartbeat; FailedPrecondition for a change unsafe while "live" run, naming the nodes,
 // why, and what to do instead.
 Status CheckSettingChange(std::string_view name, uint64_t value,
                           const std::map<std::string, uint64_t>& current,
-                          const std::vector<std::string>& live);
+                          const std::vector<std::string>& live,
+                          const std::vector<std::map<std::string, uint64_t>>& running = {});
 
 // "20s", "1500ms", "24h", "90m": milliseconds as the server's flags take them.
 std::string FormatMillis(uint64_t ms);

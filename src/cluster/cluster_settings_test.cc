@@ -1,7 +1,8 @@
 // Cluster-wide settings (docs/cluster.md "Cluster-wide settings"): what a node starting against
 // a catalog is given (SettleNodeSettings) and which changes an operator may make while nodes run
-// (CheckSettingChange). On a SQLite catalog; the same against PostgreSQL, with the answers a
-// user would see, is cluster_settings_pg_test.
+// (CheckSettingChange, and as `sawmill admin settings` checks it: settings_admin.h). On a SQLite
+// catalog; the same against PostgreSQL, with the answers a user would see, is
+// cluster_settings_pg_test.
 #include "cluster/cluster_settings.h"
 
 #include <gtest/gtest.h>
@@ -10,6 +11,8 @@
 #include <filesystem>
 
 #include "catalog/sqlite_catalog.h"
+#include "cluster/node_registry.h"
+#include "cluster/settings_admin.h"
 #include "common/clock.h"
 #include "storage/shared_keys.h"
 
@@ -234,6 +237,176 @@ TEST_F(ClusterSettingsTest, AChangeWhileNodesRunIsAllowedOnlyWhereTheMixIsSafe) 
   EXPECT_TRUE(CheckSettingChange("query_timeout", 60000, current, live).ok()) << "no change";
   EXPECT_TRUE(CheckSettingChange("idempotency_window", 3600000, current, live).ok());
   EXPECT_EQ(CheckSettingChange("partitions", 4, current, {}).code(), StatusCode::kInvalidArgument);
+}
+
+// The real clock shifted by "offset_ns": a node whose wall clock is off from the admin machine's.
+class ShiftedClock final : public Clock {
+ public:
+  explicit ShiftedClock(int64_t offset_ns) : offset_ns_(offset_ns) {}
+  int64_t NowNanos() const override { return Clock::Real()->NowNanos() + offset_ns_; }
+  int64_t MonotonicNanos() const override { return Clock::Real()->MonotonicNanos(); }
+
+ private:
+  int64_t offset_ns_;
+};
+
+const std::map<std::string, uint64_t> kDefaults = {{"node_heartbeat", 2000},
+                                                   {"node_timeout", 10000},
+                                                   {"query_timeout", 60000},
+                                                   {"idempotency_window", 86400000}};
+
+// `sawmill admin settings` (settings_admin.h): what it reads of a cluster and checks a change
+// against, with nodes heartbeating on the catalog as the command sees them.
+class ClusterSettingsAdminTest : public ClusterSettingsTest {
+ protected:
+  void TearDown() override {
+    nodes_.clear();
+    ClusterSettingsTest::TearDown();
+  }
+
+  // Starts node "id" heartbeating every 50 ms by "clock", recording "settings" (none: a node of
+  // a build before session 15). The values are what it claims to run; its registry's own
+  // interval is short so that the tests watch for little time.
+  void StartNode(const std::string& id, std::map<std::string, uint64_t> settings,
+                 Clock* clock = Clock::Real()) {
+    NodeRegistryOptions options;
+    options.id = id;
+    options.url = "http://127.0.0.1:1/" + id;
+    options.heartbeat_interval_ns = 50 * kNanosPerMilli;
+    options.node_timeout_ns = 10 * kNanosPerSecond;
+    options.clock = clock;
+    options.settings = std::move(settings);
+    auto started = NodeRegistry::Start(catalog_.get(), options);
+    ASSERT_TRUE(started.ok()) << started.status().ToString();
+    nodes_.push_back(std::move(*started));
+  }
+  // Stops every node cleanly (their rows go).
+  void StopNodes() {
+    for (auto& node : nodes_) node->Stop(/*remove=*/true);
+    nodes_.clear();
+  }
+
+  ClusterSettingsView View() {
+    auto view = ReadClusterSettingsView(catalog_.get(), kDefaults);
+    EXPECT_TRUE(view.ok()) << view.status().ToString();
+    return view.ok() ? *view : ClusterSettingsView{};
+  }
+  // Checks and records as `sawmill admin settings set` does.
+  Status Set(const std::string& name, uint64_t value) {
+    const ClusterSettingsView view = View();
+    RETURN_IF_ERROR(CheckSettingChangeNow(view, name, value));
+    return catalog_->ChangeSettingIf(view.recorded, name, value);
+  }
+
+  std::vector<std::unique_ptr<NodeRegistry>> nodes_;
+};
+
+std::vector<std::string> Ids(const std::vector<catalog::NodeRow>& rows) {
+  std::vector<std::string> ids;
+  for (const auto& row : rows) ids.push_back(row.id);
+  return ids;
+}
+
+// 10s -> 14s is safe beside nodes of 10s (heartbeat 2s), and 14s -> 18s beside nodes of 14s, but
+// nodes not restarted since the first change still run 10s, beside which 18s is not: a node of
+// 18s vouches for answers up to 10s old while one of 10s takes a node over after 10s. Before,
+// the second step was checked against the recorded 14s only and taken.
+TEST_F(ClusterSettingsAdminTest, AChainedChangeIsCheckedAgainstWhatANodeNotRestartedStillRuns) {
+  ASSERT_TRUE(catalog_->SettleSettings(kDefaults).ok());
+  StartNode("a", kDefaults);
+  StartNode("b", kDefaults);
+  ASSERT_TRUE(Set("node_timeout", 14000).ok());
+  const ClusterSettingsView view = View();
+  EXPECT_EQ(Ids(view.live), (std::vector<std::string>{"a", "b"}));
+  ASSERT_EQ(DescribeLiveNodeValues(view).size(), 2u);
+  EXPECT_EQ(DescribeLiveNodeValues(view)[0],
+            "a runs node_timeout 10s (14s recorded): it started before the change and takes the "
+            "recorded value at its restart");
+  Status chained = Set("node_timeout", 18000);
+  EXPECT_EQ(chained.code(), StatusCode::kFailedPrecondition) << chained.ToString();
+  EXPECT_NE(chained.message().find("2 nodes are live (a, b)"), std::string::npos)
+      << chained.ToString();
+  EXPECT_NE(chained.message().find("a runs node_timeout 10s (14s recorded)"), std::string::npos)
+      << chained.ToString();
+  EXPECT_EQ(catalog_->ReadSetting("node_timeout")->value_or(0), 14000u);
+
+  // Once both restarted with 14s, 14s -> 18s is taken.
+  StopNodes();
+  std::map<std::string, uint64_t> restarted = kDefaults;
+  restarted["node_timeout"] = 14000;
+  StartNode("a", restarted);
+  StartNode("b", restarted);
+  EXPECT_TRUE(DescribeLiveNodeValues(View()).empty());
+  Status taken = Set("node_timeout", 18000);
+  EXPECT_TRUE(taken.ok()) << taken.ToString();
+}
+
+// A cluster of an earlier build recorded nothing, neither the settings nor what its nodes run:
+// the values shown are no node's for sure, and a change of node_heartbeat, node_timeout or
+// query_timeout cannot be checked while such a node is live (10s -> 12s was taken before,
+// checked against the default 10s while the node may run 6s). The idempotency window can.
+TEST_F(ClusterSettingsAdminTest, ANodeThatRecordedNoValuesHoldsBackChangesItCouldRunUnsafely) {
+  StartNode("old", {});
+  const ClusterSettingsView view = View();
+  EXPECT_TRUE(view.recorded.empty());
+  EXPECT_EQ(view.current.at("node_timeout"), 10000u);
+  EXPECT_EQ(Ids(view.live), (std::vector<std::string>{"old"}));
+  ASSERT_EQ(DescribeLiveNodeValues(view).size(), 1u);
+  EXPECT_NE(DescribeLiveNodeValues(view)[0].find("old recorded no values"), std::string::npos);
+  for (const auto& [name, value] : std::map<std::string, uint64_t>{
+           {"node_timeout", 12000}, {"node_heartbeat", 1000}, {"query_timeout", 90000}}) {
+    Status refused = Set(name, value);
+    EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition)
+        << name << ": " << refused.ToString();
+    EXPECT_NE(refused.message().find("1 live node (old) recorded no values"), std::string::npos)
+        << refused.ToString();
+  }
+  EXPECT_TRUE(Set("idempotency_window", 3600000).ok());
+  // Restarted with this build (it records what it runs), it no longer holds them back.
+  StopNodes();
+  StartNode("old", kDefaults);
+  Status taken = Set("node_timeout", 12000);
+  EXPECT_TRUE(taken.ok()) << taken.ToString();
+}
+
+// Liveness is told by the heartbeats advancing, not by the admin machine's clock: nodes whose
+// clocks are an hour behind and ahead of it are live (before, the one behind looked dead, and
+// 10s -> 20s was taken beside it), and a row whose heartbeat stopped long before the others'
+// is dead, decided by the live nodes' heartbeats without waiting for its node_timeout.
+TEST_F(ClusterSettingsAdminTest, LiveNodesAreToldByTheirHeartbeatsNotByThisMachinesClock) {
+  ASSERT_TRUE(catalog_->SettleSettings(kDefaults).ok());
+  constexpr int64_t kHour = 3600 * kNanosPerSecond;
+  ShiftedClock behind(-kHour), ahead(kHour);
+  StartNode("behind", kDefaults, &behind);
+  StartNode("ahead", kDefaults, &ahead);
+  // A node killed a minute before (by the nodes' clocks): its row stays, its heartbeat old.
+  const int64_t minute_ago = Clock::Real()->NowNanos() - 60 * kNanosPerSecond;
+  ASSERT_TRUE(
+      catalog_->Heartbeat({"killed", "http://k", minute_ago, minute_ago, 0, kDefaults}).ok());
+  const ClusterSettingsView view = View();
+  EXPECT_EQ(Ids(view.live), (std::vector<std::string>{"ahead", "behind"}));
+  EXPECT_LT(view.watched_ns, 5 * kNanosPerSecond) << "waited for the killed node's timeout";
+  Status refused = Set("node_timeout", 20000);
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition) << refused.ToString();
+  EXPECT_NE(refused.message().find("2 nodes are live (ahead, behind)"), std::string::npos)
+      << refused.ToString();
+}
+
+// A node that stopped beating lately (killed, or stalled) is live until its heartbeat has not
+// advanced for node_timeout (plus a heartbeat): the others take it over only then, and until
+// then it may wake and run its values.
+TEST_F(ClusterSettingsAdminTest,
+       ANodeThatStoppedBeatingLatelyIsWatchedForItsTimeoutBeforeItCountsAsDead) {
+  std::map<std::string, uint64_t> values = kDefaults;
+  values["node_heartbeat"] = 100;
+  values["node_timeout"] = 1500;
+  ASSERT_TRUE(catalog_->SettleSettings(values).ok());
+  const int64_t now = Clock::Real()->NowNanos();
+  ASSERT_TRUE(catalog_->Heartbeat({"stalled", "http://s", now, now, 0, values}).ok());
+  const ClusterSettingsView view = View();
+  EXPECT_TRUE(view.live.empty());
+  EXPECT_GE(view.watched_ns, 1600 * kNanosPerMilli);
+  EXPECT_LT(view.watched_ns, 10 * kNanosPerSecond);
 }
 
 }  // namespace

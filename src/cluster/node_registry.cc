@@ -6,12 +6,14 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <optional>
 #include <random>
 #include <sstream>
+#include <thread>
 
 #include "common/metrics.h"
 
@@ -130,7 +132,7 @@ std::vector<NodeView> NodeRegistry::Classify(const std::vector<catalog::NodeRow>
   std::vector<NodeView> out;
   out.reserve(rows.size());
   for (const catalog::NodeRow& row : rows) {
-    NodeView view{row, now - row.heartbeat_ns <= options_.node_timeout_ns,
+    NodeView view{row, HeartbeatLive(row, now, options_.node_timeout_ns),
                   row.id == id() && row.started_ns == started_ns_};
     out.push_back(std::move(view));
   }
@@ -155,7 +157,10 @@ Status NodeRegistry::Beat() {
     if (confirmed_fn_) confirmed_ = confirmed_fn_();
     self.confirmed_through = confirmed_;
   }
+  const bool with_settings = !settings_written_.load();
+  if (with_settings) self.settings = options_.settings;
   Status status = catalog_->Heartbeat(self);
+  if (status.ok() && with_settings) settings_written_.store(true);
   const bool fence = later.has_value() && later->heartbeat_ns < later->started_ns;
   if (status.ok() && fence) {
     // A restart whose start time is below a fence aimed at an earlier incarnation (the fence
@@ -266,6 +271,55 @@ size_t NodeRegistry::LiveCount() const {
 Result<std::vector<NodeView>> NodeRegistry::List() const {
   ASSIGN_OR_RETURN(std::vector<catalog::NodeRow> rows, catalog_->ListNodes());
   return Classify(rows);
+}
+
+bool HeartbeatLive(const catalog::NodeRow& row, int64_t now_ns, int64_t node_timeout_ns) {
+  return now_ns - row.heartbeat_ns <= node_timeout_ns;
+}
+
+Result<WatchedNodes> WatchLiveNodes(const catalog::Catalog* catalog, int64_t heartbeat_interval_ns,
+                                    int64_t node_timeout_ns, int64_t poll_ns) {
+  const Clock* clock = Clock::Real();  // its monotonic time only: how long this watched
+  const int64_t start = clock->MonotonicNanos();
+  ASSIGN_OR_RETURN(const std::vector<catalog::NodeRow> first, catalog->ListNodes());
+  std::map<std::string, int64_t> first_beat;
+  for (const catalog::NodeRow& row : first) first_beat[row.id] = row.heartbeat_ns;
+  WatchedNodes out;
+  std::vector<catalog::NodeRow> rows = first;
+  while (!rows.empty()) {
+    out.watched_ns = clock->MonotonicNanos() - start;
+    // Every node beating has written a heartbeat after one interval of watching (before, a
+    // node whose clock is ahead would make those not beaten yet look old).
+    const bool waited_interval = out.watched_ns >= heartbeat_interval_ns;
+    const bool waited_enough = out.watched_ns >= node_timeout_ns + heartbeat_interval_ns;
+    // Live: advanced (or registered) since the first read. The newest of their heartbeats is
+    // the nodes' own "now", at most one interval behind it.
+    std::vector<catalog::NodeRow> live;
+    std::optional<int64_t> reference;
+    for (const catalog::NodeRow& row : rows) {
+      auto before = first_beat.find(row.id);
+      if (before != first_beat.end() && row.heartbeat_ns <= before->second) continue;
+      reference = std::max(reference.value_or(row.heartbeat_ns), row.heartbeat_ns);
+      live.push_back(row);
+    }
+    bool undecided = false;
+    for (const catalog::NodeRow& row : rows) {
+      auto before = first_beat.find(row.id);
+      if (before == first_beat.end() || row.heartbeat_ns > before->second) continue;
+      if (!waited_interval || !reference.has_value() ||
+          HeartbeatLive(row, *reference, node_timeout_ns)) {
+        undecided = true;  // stalled, or stopped lately: as the others would judge it, later
+      }
+    }
+    if (!undecided || waited_enough) {
+      out.live = std::move(live);
+      return out;
+    }
+    std::this_thread::sleep_for(std::chrono::nanoseconds(poll_ns));
+    ASSIGN_OR_RETURN(rows, catalog->ListNodes());
+  }
+  out.watched_ns = clock->MonotonicNanos() - start;
+  return out;
 }
 
 Result<std::string> LoadOrCreateNodeId(const std::string& data_dir) {

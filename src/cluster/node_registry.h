@@ -13,8 +13,10 @@
 // fan-out), so that the shapes are the same everywhere.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +36,11 @@ struct NodeRegistryOptions {
   int64_t node_timeout_ns = 10 * kNanosPerSecond;  // older heartbeats: dead
   Clock* clock = Clock::Real();
   bool background = true;  // false: no heartbeat thread (tests call Beat themselves)
+  // The cluster-wide settings this node runs (catalog::NodeRow::settings: node_heartbeat,
+  // node_timeout, query_timeout, idempotency_window in milliseconds), recorded with its
+  // registration so that `sawmill admin settings set` checks a change against what every live
+  // node runs (docs/cluster.md "Cluster-wide settings"). Empty: none recorded.
+  std::map<std::string, uint64_t> settings = {};
 };
 
 // One row of the nodes table as the registry sees it.
@@ -124,8 +131,34 @@ class NodeRegistry {
   std::function<uint64_t()> confirmed_fn_ GUARDED_BY(confirmed_mu_);
   uint64_t confirmed_ GUARDED_BY(confirmed_mu_) = 0;
   int failures_ = 0;  // heartbeats failed in a row (the worker's thread only)
+  // Whether a heartbeat wrote options_.settings (the registration's does; later ones leave them).
+  std::atomic<bool> settings_written_{false};
   PeriodicWorker worker_;
 };
+
+// Whether "row" is live at "now_ns" (the clock its heartbeats are written by): its heartbeat is
+// at most "node_timeout_ns" old. How nodes judge each other (NodeRegistry) and how
+// WatchLiveNodes judges a node that stopped beating.
+bool HeartbeatLive(const catalog::NodeRow& row, int64_t now_ns, int64_t node_timeout_ns);
+
+// The live nodes as judged without the wall clock of the machine that asks (`sawmill admin
+// settings`, which may run anywhere; docs/cluster.md "Cluster-wide settings"): by watching the
+// heartbeats. Reads the nodes table, then again every "poll_ns": a node whose heartbeat advances
+// meanwhile (or that registers meanwhile) is live; one that does not after one heartbeat
+// interval is dead once its heartbeat is older than "node_timeout_ns" by the newest heartbeat of
+// a node that advanced (the nodes' own clocks, as they judge each other), or once it has not
+// advanced for node_timeout_ns + heartbeat_interval_ns of watching. Returns once every node is
+// decided: as soon as each advanced, after one heartbeat interval when the others are long dead,
+// at most node_timeout + heartbeat_interval when a node stopped beating lately and none beats
+// to tell; at once for an empty table.
+// "heartbeat_interval_ns" and "node_timeout_ns": the longest any node may run.
+struct WatchedNodes {
+  std::vector<catalog::NodeRow> live;  // as last read, by id
+  int64_t watched_ns = 0;              // how long the heartbeats were watched
+};
+Result<WatchedNodes> WatchLiveNodes(const catalog::Catalog* catalog, int64_t heartbeat_interval_ns,
+                                    int64_t node_timeout_ns,
+                                    int64_t poll_ns = 100 * kNanosPerMilli);
 
 // The node's id, stable across restarts: read from DATA/node_id, or made (16 random hex digits
 // after the host name's first label) and written there (synced) at the first start.

@@ -78,6 +78,26 @@ std::vector<std::string> Ids(const std::vector<catalog::NodeRow>& rows) {
   return ids;
 }
 
+// A node records the values it runs of the cluster-wide settings with its registration (what
+// `sawmill admin settings set` checks a change against); its later heartbeats keep them.
+TEST(REGISTRY_SUITE, ANodeRecordsTheValuesItRunsWithItsRegistration) {
+  const auto dir = TestDir();
+  Catalogs catalogs(dir);
+  ManualClock clock(1'000 * kNanosPerSecond);
+  NodeRegistryOptions options = Options("a", &clock);
+  options.settings = {{"node_heartbeat", 2000}, {"node_timeout", 10000}};
+  auto a = NodeRegistry::Start(catalogs.Get(), options);
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+  clock.Advance(2 * kNanosPerSecond);
+  ASSERT_TRUE((*a)->Beat().ok());
+  auto listed = (*a)->List();
+  ASSERT_TRUE(listed.ok()) << listed.status().ToString();
+  ASSERT_EQ(listed->size(), 1u);
+  EXPECT_EQ((*listed)[0].row.settings, options.settings);
+  EXPECT_EQ((*listed)[0].row.heartbeat_ns, 1'002 * kNanosPerSecond);
+  std::filesystem::remove_all(dir);
+}
+
 TEST(REGISTRY_SUITE, NodesSeeEachOtherAndADeadNodeDropsOutAfterTheTimeout) {
   const auto dir = TestDir();
   Catalogs catalogs(dir);

@@ -29,6 +29,14 @@ Result<cluster::NodeRegistryOptions> NodeRegistryOptionsFor(const ServerConfig& 
   };
   options.heartbeat_interval_ns = ms_to_ns(config.node_heartbeat_ms);
   options.node_timeout_ns = ms_to_ns(config.node_timeout_ms);
+  // Recorded with the registration, so that `sawmill admin settings set` checks a change against
+  // what this node runs (docs/cluster.md "Cluster-wide settings"; settled already).
+  ServerConfig values = config;
+  for (const ConfigOption& option : ServerOptions(&values)) {
+    if (cluster::FindClusterWideSetting(option.key) != nullptr) {
+      options.settings[option.key] = *option.number;
+    }
+  }
   return options;
 }
 
