@@ -13,6 +13,7 @@ struct SettingsCommands {
   CLI::App* settings = nullptr;
   CLI::App* set = nullptr;
   std::string catalog, name, value;
+  std::string config;  // set --config: the nodes' configuration file, to check the value with
 };
 
 // Adds the subcommand to "admin"; its values land in "*commands" (which must outlive parsing).

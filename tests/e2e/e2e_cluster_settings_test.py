@@ -16,12 +16,14 @@ ctest fixture's S3 API:
 
 argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
 
+import os
 import re
 import subprocess
 import sys
+import tempfile
 
 from cluster_lib import Cluster
-from e2e_lib import Server, check
+from e2e_lib import Server, check, create_database, drop_database
 
 
 def admin(binary, url, *args):
@@ -67,12 +69,74 @@ def single_server(binary):
     print("single server: restarted with node_timeout 7s instead of 5s, it runs with 7s")
 
 
+def server_on_its_own_pg(binary, cluster):
+    """A server on its own with a PostgreSQL catalog (no --store) never reads the cluster-wide
+    settings: `admin settings` says so and refuses `set`, instead of showing defaults as if
+    they were its values."""
+    url = create_database(cluster.pg.url, "solo")
+    server = Server(binary, extra_args=["--catalog", url, "--node-timeout", "7s"]).start()
+    try:
+        for args in ((), ("set", "node_timeout", "20s")):
+            out = admin(binary, url, *args)
+            check(out.returncode == 1 and "held by a server on its own" in out.stderr and
+                  "never reads them from the catalog" in out.stderr,
+                  "admin settings %s on a server on its own: %d %s %s" %
+                  (" ".join(args), out.returncode, out.stdout, out.stderr))
+        check(server.stop() == 0, "exit code")
+    finally:
+        server.cleanup()
+    shown = admin(binary, url)
+    check(shown.returncode == 0 and "node_timeout" in shown.stdout,
+          "admin settings once the server stopped: %d %s" % (shown.returncode, shown.stderr))
+    drop_database(cluster.pg.url, "solo")
+    print("a server on its own on PostgreSQL: admin settings and set refused while it runs")
+
+
+def chained_change(binary, url):
+    """Nodes a and b still run node_timeout 6s after 6s -> 8s (heartbeat 300ms): 8s -> 12s is
+    refused beside them, naming what they run (beside 8s alone it would be safe), while `admin
+    settings` shows each."""
+    out = admin(binary, url, "set", "node_timeout", "12s")
+    check(out.returncode == 1 and "2 nodes are live (a, b)" in out.stderr and
+          "a runs node_timeout 6s (8s recorded)" in out.stderr,
+          "node_timeout 8s -> 12s beside nodes of 6s: %d %s %s" %
+          (out.returncode, out.stdout, out.stderr))
+    shown = admin(binary, url)
+    for node in ("a", "b"):
+        want = ("%s runs node_timeout 6s (8s recorded): it started before the change" % node)
+        check(want in shown.stdout, "admin settings does not say %r:\n%s" % (want, shown.stdout))
+    print("8s -> 12s refused while a and b still run 6s:", out.stderr.strip()[-300:])
+
+
+def checked_with_the_nodes_config(binary, url):
+    """With every node stopped: query_timeout 90m is refused with the default
+    segment_orphan_grace (1h), naming it and --config, and taken when the nodes' configuration
+    file (segment_orphan_grace 3h) is given."""
+    out = admin(binary, url, "set", "query_timeout", "90m")
+    check(out.returncode == 1 and "segment_orphan_grace" in out.stderr and
+          "--config FILE" in out.stderr,
+          "query_timeout 90m with the default grace: %d %s" % (out.returncode, out.stderr))
+    with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
+        f.write("segment_orphan_grace: 3h\n")
+    try:
+        out = admin(binary, url, "set", "query_timeout", "90m", "--config", f.name)
+        check(out.returncode == 0 and "query_timeout: " in out.stdout,
+              "query_timeout 90m with the nodes' grace of 3h: %d %s" % (out.returncode, out.stderr))
+    finally:
+        os.unlink(f.name)
+    back = admin(binary, url, "set", "query_timeout", "1m")  # the nodes here run the default grace
+    check(back.returncode == 0, "query_timeout back to 1m: %s" % back.stderr)
+    print("query_timeout 90m: refused with the default segment_orphan_grace, taken with "
+          "--config naming 3h")
+
+
 def main(binary, shared, store_dir):
     single_server(binary)
     cluster = Cluster(binary, shared, store_dir, node_args=["--node-heartbeat", "300ms"])
     url = cluster.pg.url
     failed = True
     try:
+        server_on_its_own_pg(binary, cluster)
         a = cluster.node("a", extra_args=["--node-timeout", "6s"])
         refused(cluster, "b", ["--node-timeout", "20s"],
                 ["node_timeout = 20s in this node's configuration, but the cluster's is 6s",
@@ -102,6 +166,7 @@ def main(binary, shared, store_dir):
         check(step.returncode == 0 and "node_timeout: 6s -> 8s" in step.stdout,
               "node_timeout 6s -> 8s with live nodes: %d %s %s" %
               (step.returncode, step.stdout, step.stderr))
+        chained_change(binary, url)
         window = admin(binary, url, "set", "idempotency_window", "1h")
         check(window.returncode == 0, "idempotency_window: %s" % window.stderr)
         bad = admin(binary, url, "set", "node_heartbeat", "9s")
@@ -112,6 +177,7 @@ def main(binary, shared, store_dir):
 
         # Every node stopped (a clean stop removes its row): any change is taken.
         check(a.stop() == 0 and b.stop() == 0, "the nodes did not stop cleanly")
+        checked_with_the_nodes_config(binary, url)
         for name, value in (("node_timeout", "20s"), ("query_timeout", "2m")):
             changed = admin(binary, url, "set", name, value)
             check(changed.returncode == 0, "%s %s with no node live: %s" %
