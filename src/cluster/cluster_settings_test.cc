@@ -298,6 +298,8 @@ class ClusterSettingsAdminTest : public ClusterSettingsTest {
     return catalog_->ChangeSettingIf(view.recorded, name, value);
   }
 
+  // Nodes' clocks an hour behind and ahead of this machine's (they outlive the nodes_ using them).
+  ShiftedClock behind_{-3600 * kNanosPerSecond}, ahead_{3600 * kNanosPerSecond};
   std::vector<std::unique_ptr<NodeRegistry>> nodes_;
 };
 
@@ -375,10 +377,8 @@ TEST_F(ClusterSettingsAdminTest, ANodeThatRecordedNoValuesHoldsBackChangesItCoul
 // is dead, decided by the live nodes' heartbeats without waiting for its node_timeout.
 TEST_F(ClusterSettingsAdminTest, LiveNodesAreToldByTheirHeartbeatsNotByThisMachinesClock) {
   ASSERT_TRUE(catalog_->SettleSettings(kDefaults).ok());
-  constexpr int64_t kHour = 3600 * kNanosPerSecond;
-  ShiftedClock behind(-kHour), ahead(kHour);
-  StartNode("behind", kDefaults, &behind);
-  StartNode("ahead", kDefaults, &ahead);
+  StartNode("behind", kDefaults, &behind_);
+  StartNode("ahead", kDefaults, &ahead_);
   // A node killed a minute before (by the nodes' clocks): its row stays, its heartbeat old.
   const int64_t minute_ago = Clock::Real()->NowNanos() - 60 * kNanosPerSecond;
   ASSERT_TRUE(
