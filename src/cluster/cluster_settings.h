@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "common/config_values.h"
 #include "sawmill/status.h"
 
 namespace sawmill::cluster {
@@ -65,7 +66,8 @@ Status CheckSettingChange(std::string_view name, uint64_t value,
                           const std::map<std::string, uint64_t>& current,
                           const std::vector<std::string>& live);
 
-// "20s", "1500ms", "24h", "90m": milliseconds as the server's flags take them.
-std::string FormatMillis(uint64_t ms);
+// "20s", "1500ms", "24h", "90m": milliseconds as the server's flags take them (one definition,
+// common/config_values.h).
+using ::sawmill::FormatMillis;
 
 }  // namespace sawmill::cluster
