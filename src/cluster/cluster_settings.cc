@@ -152,6 +152,25 @@ Status SettleNodeSettings(catalog::Catalog* catalog, std::string_view where,
                              " kept changing while this node settled them; start it again");
 }
 
+Status CheckSettledSettingsUnchanged(catalog::Catalog* catalog, std::string_view where,
+                                     const std::map<std::string, uint64_t>& settled) {
+  ASSIGN_OR_RETURN(const auto recorded, catalog->ReadSettings());
+  std::string changed;
+  for (const auto& [name, value] : settled) {
+    auto it = recorded.find(name);
+    if (it == recorded.end() || it->second == value) continue;
+    changed += (changed.empty() ? "" : "; ") + name + " was " + FormatMillis(value) +
+               " when this node took it, and is now " + FormatMillis(it->second);
+  }
+  if (changed.empty()) return Status::OK();
+  return Status::FailedPrecondition(
+      "cluster-wide settings changed while this node started: restart it (" + changed +
+      ", in catalog " + std::string(where) +
+      "; changed by sawmill admin settings set before this node was live, so that change was "
+      "checked without it, and this node would run the old value; docs/cluster.md "
+      "\"Cluster-wide settings\")");
+}
+
 Status CheckSettingChange(std::string_view name, uint64_t value,
                           const std::map<std::string, uint64_t>& current,
                           const std::vector<std::string>& live) {
