@@ -141,8 +141,9 @@ def start_window(cluster):
             proc.wait()
         log.close()
         s.cleanup()
+    refusal = [line for line in out.splitlines() if "changed while this node started" in line]
     print("a setting changed while node c started (before it registered): c refused at "
-          "registration, naming idempotency_window 1h and 2h")
+          "registration: %s" % refusal[-1][:400])
 
 
 def main(binary, shared, store_dir):
