@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
@@ -34,7 +35,6 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
-#include <chrono>
 #include <fstream>
 
 #include "catalog/pg_test_server.h"
@@ -860,6 +860,29 @@ TEST_P(CatalogTest, ASettingIsReadWithoutRecordingIt) {
   EXPECT_EQ(c->ReadSetting("").status().code(), StatusCode::kInvalidArgument);
 }
 
+// Runs "outer", a call on "committing", and from inside its commit (the commit hook; its first
+// only, so that "inner" may run on the same catalog) starts "inner" on a thread of its own, which
+// must still be waiting 300 ms later (for a lock "outer" holds). Returns once both have ended.
+void StartDuringCommit(Catalog* committing, const std::function<void()>& outer,
+                       const std::function<void()>& inner) {
+  std::atomic<bool> inner_done{false}, started{false};
+  std::thread thread;
+  committing->SetCommitHook([&] {
+    if (started.exchange(true)) return Status::OK();
+    thread = std::thread([&] {
+      inner();
+      inner_done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    EXPECT_FALSE(inner_done.load()) << "it did not wait for the commit";
+    return Status::OK();
+  });
+  outer();
+  committing->SetCommitHook(nullptr);
+  ASSERT_TRUE(thread.joinable()) << "the commit hook never ran";
+  thread.join();
+}
+
 // The store's segment format version (docs/cluster.md "Format version in a rolling upgrade"):
 // raised only when one is recorded and every live node recorded that it reads the new one (a
 // live node with no record, a build before, holds it back; a dead one does not), never
@@ -892,6 +915,66 @@ TEST_P(CatalogTest, TheFormatVersionIsRaisedOnlyWhenEveryLiveNodeReadsIt) {
   auto reopened = OpenCatalog();
   ASSERT_NE(reopened, nullptr);
   EXPECT_EQ(reopened->ReadSetting("format_version")->value_or(0), 13u);
+}
+
+// The raise and a node's record at once (docs/cluster.md "Format version in a rolling
+// upgrade"): node "back" ran a build reading 13 (its record says so) and restarts with one
+// reading only 12 while node "new"'s takeover round raises the store from 12 to 13. Whichever
+// commits first, the store must never be at 13 while back, live, was told 12 (it would write 12
+// and fail to read 13). "open": the test's catalog (a second connection to it unless
+// "one_connection"); "committing_first": "raise" or "record", the call whose commit the other
+// one meets; "*told": what back's record returned; returns the store's version after both.
+uint64_t RaiseAndRecordAtOnce(const std::function<std::unique_ptr<Catalog>()>& open,
+                              bool one_connection, const std::string& committing_first,
+                              uint64_t* told) {
+  std::unique_ptr<Catalog> raiser = open();
+  std::unique_ptr<Catalog> second = one_connection ? nullptr : open();
+  Catalog* node = one_connection ? raiser.get() : second.get();
+  if (raiser == nullptr || node == nullptr) return 0;
+  constexpr int64_t kAlive = 500;  // heartbeats at or after it are live
+  EXPECT_EQ(*raiser->SettleSetting("format_version", 12), 12u);
+  for (const char* id : {"new", "back"}) {
+    EXPECT_TRUE(raiser->Heartbeat({id, std::string("http://") + id, 1, 1000}).ok());
+    EXPECT_EQ(*raiser->RecordNodeFormat(id, 13), 12u);
+  }
+  auto raise = [&] {
+    auto raised = raiser->RaiseFormatVersion(13, kAlive);
+    EXPECT_TRUE(raised.ok()) << raised.status().ToString();
+  };
+  auto record = [&] {
+    auto recorded = node->RecordNodeFormat("back", 12);
+    EXPECT_TRUE(recorded.ok()) << recorded.status().ToString();
+    *told = recorded.ok() ? *recorded : 0;
+  };
+  if (committing_first == "raise") {
+    StartDuringCommit(raiser.get(), raise, record);
+  } else {
+    StartDuringCommit(node, record, raise);
+  }
+  return raiser->ReadSetting("format_version")->value_or(0);
+}
+
+// The raise decided (back's old record said 13) and committing: back's record waits for it and
+// is told 13, so back is refused at start (it reads only 12). Had the record read the version
+// without waiting for the raise's lock, back would have been told 12 and run beside a store at
+// 13.
+TEST_P(CatalogTest, ANodeRecordingItsFormatWhileARaiseCommitsIsToldTheRaisedVersion) {
+  uint64_t told = 0;
+  const uint64_t store = RaiseAndRecordAtOnce([this] { return OpenCatalog(); },
+                                              GetParam().name == "sqlite", "raise", &told);
+  EXPECT_EQ(store, 13u) << "every live node had said it reads 13 when the raise decided";
+  EXPECT_EQ(told, 13u) << "node back, reading only 12, was told the store is at 12";
+}
+
+// Back's record (12) committing while the raise starts: the raise waits for it and then counts
+// it, so the store stays at 12. Had the raise decided before its lock (on back's old record,
+// 13), it would have raised the store to 13 with back live and told 12.
+TEST_P(CatalogTest, ARaiseWhileANodeRecordsItsFormatCountsTheRecord) {
+  uint64_t told = 0;
+  const uint64_t store = RaiseAndRecordAtOnce([this] { return OpenCatalog(); },
+                                              GetParam().name == "sqlite", "record", &told);
+  EXPECT_EQ(told, 12u);
+  EXPECT_EQ(store, 12u) << "raised to 13 while node back, live, reads only 12 and was told 12";
 }
 
 // Nodes settling a set of settings at once, each with its own values (cluster-wide settings,
@@ -2580,28 +2663,6 @@ SegmentRow SharedRow(uint64_t id) {
   row.store = std::string(kColdStore);
   row.path = "segments/t1/" + std::to_string(id) + ".seg";
   return row;
-}
-
-// Runs "outer", a call on "committing", and from inside its commit (the commit hook) starts
-// "inner" on a thread of its own, which must still be waiting 300 ms later (for a lock "outer"
-// holds). Returns once both have ended.
-void StartDuringCommit(Catalog* committing, const std::function<void()>& outer,
-                       const std::function<void()>& inner) {
-  std::atomic<bool> inner_done{false};
-  std::thread thread;
-  committing->SetCommitHook([&] {
-    thread = std::thread([&] {
-      inner();
-      inner_done = true;
-    });
-    std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    EXPECT_FALSE(inner_done.load()) << "it did not wait for the commit";
-    return Status::OK();
-  });
-  outer();
-  committing->SetCommitHook(nullptr);
-  ASSERT_TRUE(thread.joinable()) << "the commit hook never ran";
-  thread.join();
 }
 
 // A sweep and a registration of one object on two connections at once: the sweep waits for the

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "catalog/pg_catalog.h"
+#include "cluster/cluster_settings.h"
 #include "common/metrics.h"
 #include "objstore/cold_cache.h"
 #include "storage/job_gate.h"
@@ -55,6 +56,14 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Open(ClusterNodeOptions option
   // node's WAL objects (ClaimWalObjects checks the heartbeat in the same statement), and the
   // registry keeps heartbeating while the engine replays them.
   ASSIGN_OR_RETURN(node->registry_, NodeRegistry::Start(node->node_catalog_.get(), registry));
+  // Live from that heartbeat on: a later `admin settings set` counts this node. One made since
+  // the node settled its settings did not, so the node must not run with the old values
+  // (docs/cluster.md "Cluster-wide settings").
+  if (!node->options_.settled.empty()) {
+    RETURN_IF_ERROR(CheckSettledSettingsUnchanged(
+        node->node_catalog_.get(), catalog::RedactPostgresUrl(node->options_.catalog_url),
+        node->options_.settled));
+  }
   node->options_.wal.incarnation = node->registry_->incarnation();
   spdlog::info("cluster node {} ({}): catalog {}, node timeout {} ms", node->id(),
                node->registry_->url(), catalog::RedactPostgresUrl(node->options_.catalog_url),

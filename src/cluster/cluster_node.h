@@ -55,6 +55,11 @@ struct ClusterNodeOptions {
   int64_t segment_sweep_interval_ns = 5 * 60 * kNanosPerSecond;
   int64_t segment_orphan_grace_ns = 60 * 60 * kNanosPerSecond;
   Clock* clock = nullptr;  // nullptr: Clock::Real()
+  // The cluster-wide settings the node settled at start (cluster::SettleNodeSettings; name ->
+  // milliseconds): read again after its registration, and Open refuses when any changed
+  // meanwhile (cluster::CheckSettledSettingsUnchanged: a change made while the node was not yet
+  // live was checked without it). Empty: not checked.
+  std::map<std::string, uint64_t> settled;
   // Tests: wraps the WAL object writer's catalog connection (e.g. to stall a registration);
   // null: none.
   std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)>
@@ -67,8 +72,11 @@ struct ClusterNodeOptions {
 class ClusterNode {
  public:
   // Opens the node's own catalog connections and starts its registry (one heartbeat, which
-  // must succeed). Errors: the registry's (InvalidArgument for a bad id or intervals) and the
-  // catalog's (Unavailable when PostgreSQL cannot be reached).
+  // must succeed), then compares options.settled with the recorded settings. Errors: the
+  // registry's (InvalidArgument for a bad id or intervals), FailedPrecondition for a settled
+  // setting changed meanwhile (its row stays until its heartbeat ages past node_timeout, as for
+  // any start refused after the registration: the others then take over any WAL objects of its
+  // earlier run), and the catalog's (Unavailable when PostgreSQL cannot be reached).
   static Result<std::unique_ptr<ClusterNode>> Open(ClusterNodeOptions options);
   ~ClusterNode();  // Stop()
 

@@ -9,13 +9,6 @@ constexpr std::string_view kHeartbeat = "node_heartbeat";
 constexpr std::string_view kTimeout = "node_timeout";
 constexpr std::string_view kQueryTimeout = "query_timeout";
 
-// "--node-timeout" for "node_timeout".
-std::string Flag(std::string_view name) {
-  std::string flag = "--" + std::string(name);
-  std::replace(flag.begin(), flag.end(), '_', '-');
-  return flag;
-}
-
 uint64_t ValueOf(const std::map<std::string, uint64_t>& values, std::string_view name) {
   auto it = values.find(std::string(name));
   return it == values.end() ? 0 : it->second;
@@ -66,14 +59,6 @@ const ClusterWideSetting* FindClusterWideSetting(std::string_view name) {
   return nullptr;
 }
 
-std::string FormatMillis(uint64_t ms) {
-  constexpr uint64_t kSecond = 1000, kMinute = 60 * kSecond, kHour = 60 * kMinute;
-  if (ms != 0 && ms % kHour == 0) return std::to_string(ms / kHour) + "h";
-  if (ms != 0 && ms % kMinute == 0) return std::to_string(ms / kMinute) + "m";
-  if (ms % kSecond == 0) return std::to_string(ms / kSecond) + "s";
-  return std::to_string(ms) + "ms";
-}
-
 namespace {
 
 // Compares the node's settings with "recorded" (the catalog's): the values the node would run
@@ -102,7 +87,7 @@ Status CompareWithRecorded(std::string_view where, const std::vector<NodeSetting
     differ += (differ.empty() ? "" : "; ") + name + " = " + FormatMillis(*setting.value) +
               " in this node's configuration, but the cluster's is " + FormatMillis(it->second) +
               " (" + std::string(FindClusterWideSetting(setting.name)->why) + ")";
-    names += (names.empty() ? "" : ", ") + Flag(setting.name);
+    names += (names.empty() ? "" : ", ") + FlagForKey(setting.name);
   }
   if (differ.empty()) {
     // Recorded values and this node's given ones together must still be a valid pair (e.g. a
@@ -165,6 +150,25 @@ Status SettleNodeSettings(catalog::Catalog* catalog, std::string_view where,
   }
   return Status::Unavailable("cluster-wide settings: catalog " + std::string(where) +
                              " kept changing while this node settled them; start it again");
+}
+
+Status CheckSettledSettingsUnchanged(catalog::Catalog* catalog, std::string_view where,
+                                     const std::map<std::string, uint64_t>& settled) {
+  ASSIGN_OR_RETURN(const auto recorded, catalog->ReadSettings());
+  std::string changed;
+  for (const auto& [name, value] : settled) {
+    auto it = recorded.find(name);
+    if (it == recorded.end() || it->second == value) continue;
+    changed += (changed.empty() ? "" : "; ") + name + " was " + FormatMillis(value) +
+               " when this node took it, and is now " + FormatMillis(it->second);
+  }
+  if (changed.empty()) return Status::OK();
+  return Status::FailedPrecondition(
+      "cluster-wide settings changed while this node started: restart it (" + changed +
+      ", in catalog " + std::string(where) +
+      "; changed by sawmill admin settings set before this node was live, so that change was "
+      "checked without it, and this node would run the old value; docs/cluster.md "
+      "\"Cluster-wide settings\")");
 }
 
 Status CheckSettingChange(std::string_view name, uint64_t value,

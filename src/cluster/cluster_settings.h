@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "catalog/catalog.h"
+#include "common/config_values.h"
 #include "sawmill/status.h"
 
 namespace sawmill::cluster {
@@ -68,7 +69,19 @@ Status CheckSettingChange(std::string_view name, uint64_t value,
                           const std::vector<std::string>& live,
                           const std::vector<std::map<std::string, uint64_t>>& running = {});
 
-// "20s", "1500ms", "24h", "90m": milliseconds as the server's flags take them.
-std::string FormatMillis(uint64_t ms);
+// A node's check after its registration (its first heartbeat; ClusterNodeOptions::settled):
+// until then it is not live, so a change of `sawmill admin settings set` meanwhile was checked
+// without it, and the node would run the value it settled while the cluster records another.
+// Reads the recorded settings again and compares each of "settled" (name -> milliseconds, the
+// values the node settled with SettleNodeSettings) with them; "where": the catalog as messages
+// name it. A setting no longer recorded is not a change (nothing removes one).
+// Errors: FailedPrecondition "cluster-wide settings changed while this node started: restart
+// it", naming every changed setting with the node's value and the recorded one; the catalog's.
+Status CheckSettledSettingsUnchanged(catalog::Catalog* catalog, std::string_view where,
+                                     const std::map<std::string, uint64_t>& settled);
+
+// "20s", "1500ms", "24h", "90m": milliseconds as the server's flags take them (one definition,
+// common/config_values.h).
+using ::sawmill::FormatMillis;
 
 }  // namespace sawmill::cluster

@@ -1,8 +1,9 @@
 // Cluster-wide settings (docs/cluster.md "Cluster-wide settings"): what a node starting against
 // a catalog is given (SettleNodeSettings) and which changes an operator may make while nodes run
 // (CheckSettingChange, and as `sawmill admin settings` checks it: settings_admin.h). On a SQLite
-// catalog; the same against PostgreSQL, with the answers a user would see, is
-// cluster_settings_pg_test.
+// catalog; a change between a node's settle and its registration on PostgreSQL is
+// cluster_settings_pg_test, the answers a user would see cluster_fenced_pg_test and
+// e2e_cluster_settings.
 #include "cluster/cluster_settings.h"
 
 #include <gtest/gtest.h>

@@ -314,6 +314,10 @@ TEST_F(FencedAnswerTest, ANodeGivenAnotherNodeTimeoutIsRefusedAndOneNotGivenCoun
   ASSERT_TRUE(stalled.ok()) << stalled.status().ToString();
   EXPECT_EQ(CountOf(*stalled), 180) << "node a's lines were counted from its stalled answer too";
   EXPECT_TRUE(stalled->partial) << "a's answer stood by c's halfway mark";
+  // Partial for the stalled node's answer, not for another reason.
+  EXPECT_NE(Warnings(*stalled).find("node node-a was taken over while this query ran"),
+            std::string::npos)
+      << Warnings(*stalled);
 }
 
 // Node a is cut off from PostgreSQL (every connection) for longer than half of node_timeout but

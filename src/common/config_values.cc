@@ -186,4 +186,20 @@ Result<bool> ParseBool(std::string_view text) {
   return Status::InvalidArgument("expected true or false (or yes/no, on/off), got " + Quoted(text));
 }
 
+std::string FormatMillis(uint64_t ms) {
+  constexpr uint64_t kSecond = 1000, kMinute = 60 * kSecond, kHour = 60 * kMinute;
+  if (ms != 0 && ms % kHour == 0) return std::to_string(ms / kHour) + "h";
+  if (ms != 0 && ms % kMinute == 0) return std::to_string(ms / kMinute) + "m";
+  if (ms % kSecond == 0) return std::to_string(ms / kSecond) + "s";
+  return std::to_string(ms) + "ms";
+}
+
+std::string FlagForKey(std::string_view key) {
+  std::string flag = "--" + std::string(key);
+  for (char& c : flag) {
+    if (c == '_') c = '-';
+  }
+  return flag;
+}
+
 }  // namespace sawmill

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <string>
 #include <string_view>
 
 #include "sawmill/status.h"
@@ -29,5 +30,12 @@ Result<uint64_t> ParseCount(std::string_view text);
 
 // true, yes, on / false, no, off, case-insensitive. Errors: InvalidArgument.
 Result<bool> ParseBool(std::string_view text);
+
+// A duration kept in milliseconds as ParseDuration reads it back, in the largest whole unit:
+// "24h", "90m", "20s", "1500ms", "0s".
+std::string FormatMillis(uint64_t ms);
+
+// The flag of an option key: "--node-timeout" for "node_timeout".
+std::string FlagForKey(std::string_view key);
 
 }  // namespace sawmill

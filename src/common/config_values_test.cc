@@ -103,5 +103,19 @@ TEST(ParseBool, WordsBothWays) {
   EXPECT_FALSE(ParseBool("").ok());
 }
 
+// Durations kept in milliseconds print in the largest whole unit, and read back the same.
+TEST(FormatMillis, TheLargestWholeUnitReadsBack) {
+  EXPECT_EQ(FormatMillis(86'400'000), "24h");
+  EXPECT_EQ(FormatMillis(5'400'000), "90m");
+  EXPECT_EQ(FormatMillis(20'000), "20s");
+  EXPECT_EQ(FormatMillis(1'500), "1500ms");
+  EXPECT_EQ(FormatMillis(0), "0s");
+  for (uint64_t ms : {86'400'000ull, 5'400'000ull, 20'000ull, 1'500ull, 300ull}) {
+    EXPECT_EQ(*ParseDuration(FormatMillis(ms)), static_cast<int64_t>(ms) * 1'000'000) << ms;
+  }
+  EXPECT_EQ(FlagForKey("node_timeout"), "--node-timeout");
+  EXPECT_EQ(FlagForKey("http"), "--http");
+}
+
 }  // namespace
 }  // namespace sawmill

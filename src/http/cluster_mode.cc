@@ -3,7 +3,10 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
+#include <cstdlib>
 #include <string>
+#include <thread>
 
 #include "catalog/pg_catalog.h"
 #include "cluster/cluster_settings.h"
@@ -11,6 +14,33 @@
 #include "objstore/s3_store.h"
 
 namespace sawmill::http {
+namespace {
+
+// The cluster-wide settings of "*config" (cluster::ClusterWideSettings()), pointing into it.
+std::vector<cluster::NodeSetting> ClusterWideOf(ServerConfig* config) {
+  std::vector<cluster::NodeSetting> settings;
+  for (const ConfigOption& option : ServerOptions(config)) {
+    const cluster::ClusterWideSetting* setting = cluster::FindClusterWideSetting(option.key);
+    if (setting == nullptr) continue;
+    settings.push_back({setting->name, option.number, config->given.count(option.key) > 0});
+  }
+  return settings;
+}
+
+// Tests only (e2e_cluster_settings changes a setting here): a pause of
+// SAWMILL_TEST_PAUSE_BEFORE_REGISTRATION_MS between the settle and the node's registration.
+void TestPauseBeforeRegistration() {
+  static const int64_t pause_ms = [] {
+    const char* env = std::getenv("SAWMILL_TEST_PAUSE_BEFORE_REGISTRATION_MS");
+    return env != nullptr ? std::atoll(env) : 0;
+  }();
+  if (pause_ms <= 0) return;
+  spdlog::warn("test hook: cluster-wide settings settled; pausing {} ms before the node registers",
+               pause_ms);
+  std::this_thread::sleep_for(std::chrono::milliseconds(pause_ms));
+}
+
+}  // namespace
 
 Result<cluster::NodeRegistryOptions> NodeRegistryOptionsFor(const ServerConfig& config,
                                                             const std::string& scheme,
@@ -43,12 +73,7 @@ Result<cluster::NodeRegistryOptions> NodeRegistryOptionsFor(const ServerConfig& 
 Status SettleClusterSettings(ServerConfig* config, std::vector<std::string>* adopted) {
   if (config->store.empty()) return Status::OK();
   const std::string where = catalog::RedactPostgresUrl(config->catalog);
-  std::vector<cluster::NodeSetting> settings;
-  for (const ConfigOption& option : ServerOptions(config)) {
-    if (cluster::FindClusterWideSetting(option.key) == nullptr) continue;
-    settings.push_back({cluster::FindClusterWideSetting(option.key)->name, option.number,
-                        config->given.count(option.key) > 0});
-  }
+  const std::vector<cluster::NodeSetting> settings = ClusterWideOf(config);
   ASSIGN_OR_RETURN(auto catalog, catalog::OpenPostgresCatalog(config->catalog));
   std::vector<std::string> taken;
   RETURN_IF_ERROR(cluster::SettleNodeSettings(catalog.get(), where, settings, &taken));
@@ -86,6 +111,11 @@ Result<std::unique_ptr<cluster::ClusterNode>> OpenClusterNode(
   cluster::ClusterNodeOptions options;
   options.catalog_url = config.catalog;
   options.registry = std::move(registry);
+  // The settled values (SettleClusterSettings), checked again once the node is live.
+  ServerConfig settled = config;
+  for (const cluster::NodeSetting& setting : ClusterWideOf(&settled)) {
+    options.settled[std::string(setting.name)] = *setting.value;
+  }
   options.wal_store = std::shared_ptr<objstore::ObjectStore>(std::move(wal_store));
   options.wal.interval_ns = static_cast<int64_t>(config.wal_object_interval_ms) * kNanosPerMilli;
   options.wal.max_bytes = config.wal_object_bytes;
@@ -98,6 +128,7 @@ Result<std::unique_ptr<cluster::ClusterNode>> OpenClusterNode(
           std::min<uint64_t>(config.segment_orphan_grace_ms, INT64_MAX / 2 / kNanosPerMilli)) *
       kNanosPerMilli;
   spdlog::info("cluster store: {} at {}", config.store, options.wal_store->Location("wal/"));
+  TestPauseBeforeRegistration();
   ASSIGN_OR_RETURN(auto node, cluster::ClusterNode::Open(std::move(options)));
   node->Configure(engine_options, std::move(segment_store));
   return node;

@@ -37,10 +37,13 @@ Status SettleClusterSettings(ServerConfig* config, std::vector<std::string>* ado
 // the shared store (WAL objects under PREFIX/wal/, segments under PREFIX/segments/ through a
 // local cache of cold_cache_bytes; endpoint, region and keys from the cold_store_* settings or
 // AWS_*), checks the keys and bucket with one request, registers the node in the catalog, and
-// makes "engine_options" a cluster node's. "registry": NodeRegistryOptionsFor's; the node's
-// registry (ClusterNode::registry) is the server's.
-// Errors: InvalidArgument (settings), FailedPrecondition (refused keys, no bucket), IOError,
-// the catalog's Unavailable.
+// makes "engine_options" a cluster node's. Once registered (live to the others), the node's
+// cluster-wide settings ("config"'s, as SettleClusterSettings left them) are compared with the
+// catalog's again: a change made meanwhile refuses the start (ClusterNodeOptions::settled).
+// "registry": NodeRegistryOptionsFor's; the node's registry (ClusterNode::registry) is the
+// server's. Errors: InvalidArgument (settings), FailedPrecondition (refused keys, no bucket;
+// "cluster-wide settings changed while this node started: restart it"), IOError, the catalog's
+// Unavailable.
 Result<std::unique_ptr<cluster::ClusterNode>> OpenClusterNode(
     const ServerConfig& config, cluster::NodeRegistryOptions registry,
     storage::EngineOptions* engine_options);

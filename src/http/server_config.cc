@@ -297,13 +297,7 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
   };
 }
 
-std::string FlagName(const ConfigOption& option) {
-  std::string flag = "--" + option.key;
-  for (char& c : flag) {
-    if (c == '_') c = '-';
-  }
-  return flag;
-}
+std::string FlagName(const ConfigOption& option) { return FlagForKey(option.key); }
 
 std::string FormatOption(const ConfigOption& option) {
   if (option.type == OptionType::kString) return *option.text;
@@ -314,9 +308,7 @@ std::string FormatOption(const ConfigOption& option) {
       if (v != 0 && v % (1ull << 20) == 0) return std::to_string(v >> 20) + "MiB";
       if (v != 0 && v % 1024 == 0) return std::to_string(v >> 10) + "KiB";
       return std::to_string(v);
-    case OptionType::kDuration:
-      if (v % 1000 == 0) return std::to_string(v / 1000) + "s";
-      return std::to_string(v) + "ms";
+    case OptionType::kDuration: return FormatMillis(v);
     default: return std::to_string(v);
   }
 }

@@ -51,6 +51,7 @@ TEST(ServerConfig, DefaultsPrintAsTheyAreWritten) {
   EXPECT_EQ(FormatOption(Find(options, "max_body")), "64MiB");
   EXPECT_EQ(FormatOption(Find(options, "max_line")), "256KiB");
   EXPECT_EQ(FormatOption(Find(options, "read_timeout")), "30s");
+  EXPECT_EQ(FormatOption(Find(options, "idempotency_window")), "24h");  // not 86400s
   EXPECT_EQ(FormatOption(Find(options, "max_connections")), "4096");
   EXPECT_EQ(FormatOption(Find(options, "http")), "127.0.0.1:9640");
 }

@@ -12,6 +12,10 @@ ctest fixture's S3 API:
   step and an idempotency window;
 - with every node stopped any change is taken, and each node takes it at its next start; a node
   still given the old value is refused;
+- a node started with --config is refused when its file holds another node-timeout (both values
+  named) and takes the cluster's when its file does not name it;
+- a setting changed between a node's settle and its registration (test hook
+  SAWMILL_TEST_PAUSE_BEFORE_REGISTRATION_MS) refuses that node once it registers;
 - a server on its own (SQLite catalog) restarted with another node_timeout runs with it.
 
 argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
@@ -21,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import time
 
 from cluster_lib import Cluster
 from e2e_lib import Server, check, create_database, drop_database
@@ -130,6 +135,78 @@ def checked_with_the_nodes_config(binary, url):
           "--config naming 3h")
 
 
+def config_file(cluster):
+    """Node c started with --config (docs/cluster.md "Cluster-wide settings"; the cluster's
+    node_timeout is 6s): a file holding node-timeout: 20s is refused (exit 1) naming both values
+    and the key; a file that does not name it takes the cluster's 6s and says so. Node c stops
+    cleanly afterwards (its row removed)."""
+    folder = tempfile.mkdtemp(prefix="sawmill_e2e_config_")
+    try:
+        given = os.path.join(folder, "given.yaml")
+        with open(given, "w") as f:
+            f.write("node-timeout: 20s\nmax-body: 32MiB\n")
+        refused(cluster, "c", ["--config", given],
+                ["node_timeout = 20s in this node's configuration, but the cluster's is 6s",
+                 "--node-timeout (flag or --config key)", "catalog " + cluster.pg.url])
+        silent = os.path.join(folder, "silent.yaml")
+        with open(silent, "w") as f:
+            f.write("max-body: 32MiB\n")
+        c = cluster.node("c", extra_args=["--config", silent])
+        log = c.read_log(tail=1 << 20)
+        check("cluster-wide setting: node_timeout = 6s from the catalog" in log,
+              "node c (--config without node-timeout) does not say it took 6s:\n" + log[-4000:])
+        check(c.stop() == 0, "node c did not stop cleanly")
+    finally:
+        for name in os.listdir(folder):
+            os.unlink(os.path.join(folder, name))
+        os.rmdir(folder)
+    print("--config: a file with node-timeout: 20s refused, naming 20s and 6s; one without it "
+          "took the cluster's 6s")
+
+
+def start_window(cluster):
+    """Node c settles its settings (idempotency_window 1h, the cluster's) and pauses before its
+    registration (test hook SAWMILL_TEST_PAUSE_BEFORE_REGISTRATION_MS): not live yet, so `admin
+    settings set idempotency_window 2h` meanwhile is checked without it and taken. Node c must
+    not run the old 1h: once registered it exits 1 saying the settings changed while it
+    started, naming the setting and both values. Its row stays live until node_timeout (as for
+    any start refused after the registration): the last step of the test."""
+    url = cluster.pg.url
+    s = Server(cluster.binary, extra_args=cluster.node_command_args("c"))
+    log = open(s.log_path, "ab")
+    env = dict(os.environ, SAWMILL_TEST_PAUSE_BEFORE_REGISTRATION_MS="3000")
+    proc = subprocess.Popen(s.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+    try:
+        deadline = time.time() + 60
+        while "pausing 3000 ms before the node registers" not in s.read_log(tail=1 << 20):
+            check(proc.poll() is None and time.time() < deadline,
+                  "node c did not reach the pause: %s" % s.read_log())
+            time.sleep(0.05)
+        changed = admin(cluster.binary, url, "set", "idempotency_window", "2h")
+        check(changed.returncode == 0 and "live (a, b)" not in changed.stderr,
+              "idempotency_window 2h while c starts: %d %s" % (changed.returncode, changed.stderr))
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            code = None  # it runs
+        out = s.read_log(tail=1 << 20)
+        check(code == 1, "node c started although a setting changed meanwhile: exit %s\n%s" %
+              (code, out[-3000:]))
+        for want in ("cluster-wide settings changed while this node started: restart it",
+                     "idempotency_window was 1h when this node took it, and is now 2h",
+                     "catalog " + url):
+            check(want in out, "node c's refusal does not say %r:\n%s" % (want, out[-3000:]))
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+        s.cleanup()
+    refusal = [line for line in out.splitlines() if "changed while this node started" in line]
+    print("a setting changed while node c started (before it registered): c refused at "
+          "registration: %s" % refusal[-1][:400])
+
+
 def main(binary, shared, store_dir):
     single_server(binary)
     cluster = Cluster(binary, shared, store_dir, node_args=["--node-heartbeat", "300ms"])
@@ -146,6 +223,7 @@ def main(binary, shared, store_dir):
         check("cluster-wide setting: node_timeout = 6s from the catalog" in b.read_log(),
               "node b's log does not say it took node_timeout from the catalog:\n" +
               b.read_log())
+        config_file(cluster)
 
         shown = admin(binary, url)
         check(shown.returncode == 0, "admin settings: %s" % shown.stderr)
@@ -195,6 +273,7 @@ def main(binary, shared, store_dir):
               "after the restarts:\n%s" % shown.stdout)
         print("with every node stopped: node_timeout 20s and query_timeout 2m taken; b took "
               "them at its restart, a given 6s was refused and started without it")
+        start_window(cluster)
         failed = False
     finally:
         cluster.cleanup(failed)
