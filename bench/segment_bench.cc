@@ -47,7 +47,7 @@
 #include <vector>
 
 #include "common/env.h"
-#include "ingest/normalize.h"
+#include "corpus_records.h"
 #include "objstore/local_directory_store.h"
 #include "segment/compression_policy.h"
 #include "segment/segment.h"
@@ -370,48 +370,6 @@ std::vector<Record> Generated(size_t lines, std::string* raw) {
   return out;
 }
 
-// The first "lines" lines of the benchmark corpus (NDJSON, bench/corpus_generator.h) as the
-// server stores them: normalised by ingest::NormalizeBody, in batches of 1,000 lines that share
-// an ingest time (as a shipper's requests would), seqs in order. "*raw" gets the lines read.
-std::vector<Record> CorpusRecords(const std::string& path, size_t lines, std::string* raw) {
-  std::vector<Record> out;
-  std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) {
-    std::fprintf(stderr, "cannot open corpus %s\n", path.c_str());
-    return out;
-  }
-  const int64_t start = 1'795'910'400'000'000'000;  // the corpus window's first second
-  ingest::Defaults defaults;
-  ingest::NormalizeOptions options;
-  ingest::IngestCounts counts;
-  std::string batch;
-  char* line = nullptr;
-  size_t cap = 0;
-  ssize_t n;
-  size_t read = 0;
-  auto flush = [&] {
-    const size_t first = out.size();
-    ingest::NormalizeBody(batch, defaults, options, start + static_cast<int64_t>(read) * 1'000'000,
-                          &out, &counts);
-    for (size_t i = first; i < out.size(); ++i) {
-      out[i].seq = i + 1;
-      out[i].ingest_ts = start + static_cast<int64_t>(read) * 1'000'000;
-      if (out[i].ts == 0) out[i].ts = out[i].ingest_ts;
-      out[i].tenant = "bench";
-    }
-    raw->append(batch);
-    batch.clear();
-  };
-  while (read < lines && (n = getline(&line, &cap, f)) > 0) {
-    batch.append(line, static_cast<size_t>(n));
-    if (++read % 1000 == 0) flush();
-  }
-  flush();
-  std::free(line);
-  std::fclose(f);
-  return out;
-}
-
 // Zstd of "raw" at "level" with long-distance matching over a 128 MiB window ("zstd --long").
 size_t ZstdLongSize(const std::string& raw, int level) {
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
@@ -656,7 +614,7 @@ std::pair<uint64_t, double> ChildPeak(Fn work) {
 int MergeMemory(const std::string& dir, size_t inputs, const std::string& corpus, size_t lines) {
   std::string raw;
   std::vector<Record> records =
-      corpus.empty() ? Generated(lines, &raw) : CorpusRecords(corpus, lines, &raw);
+      corpus.empty() ? Generated(lines, &raw) : bench::CorpusRecords(corpus, lines, &raw);
   if (records.empty() || inputs == 0) return 1;
   const double raw_mb = static_cast<double>(raw.size()) / 1048576.0;
   raw = std::string();
@@ -823,7 +781,7 @@ int Main(int argc, char** argv) {
     }
     if (gen_lines > 0 && !corpus.empty()) {
       std::string raw;
-      std::vector<Record> records = CorpusRecords(corpus, gen_lines, &raw);
+      std::vector<Record> records = bench::CorpusRecords(corpus, gen_lines, &raw);
       if (!records.empty()) {
         TierRows("corpus (first " + std::to_string(records.size()) + " lines)", path, records, raw);
       }

@@ -2,7 +2,18 @@
 // index build), on the real disk through the POSIX Env. Prints a table; asserts nothing.
 //
 //   bench_storage [--dir DIR] [--lines N] [--batch N] [--real-lines N]
+//   bench_storage --flush-cpu RUNS --corpus NDJSON [--lines N] [--batch N] [--text-level L]
+//                 [--dir DIR] [--keep]
 //
+// --flush-cpu: the CPU of flushes alone, as a server under memory pressure makes them (issue 19,
+// ack p99: the flush rate sets it). The first --lines corpus lines (normalised as the server
+// does, bench/corpus_records.h) are appended in batches of --batch (default 13,400: a 4 MiB
+// body) to a fresh engine without background threads (the full chunks packed as they fill),
+// then Engine::Flush writes every partition's memtable (one flush thread) and the process's CPU
+// seconds of that Flush alone are printed, RUNS times, with the segments' bytes; --text-level
+// sets the text columns' zstd level (default 1: what a flush under pressure writes; 0: the
+// writer's own). Under `perf record` the flushes are the part worth reading. --keep leaves
+// the last run's segments in DIR (to compare bytes between builds).
 // "lines/s/core" divides by the process CPU time (all threads), "lines/s" by wall time. Each
 // Append of a batch waits for its own fdatasync (one sync per batch). Baselines in the same run:
 // the bare cost of writing the same bytes with one fdatasync per batch, and the engine with its
@@ -20,6 +31,7 @@
 #include <vector>
 
 #include "common/env.h"
+#include "corpus_records.h"
 #include "segment/testdata.h"
 #include "storage/engine.h"
 
@@ -153,19 +165,95 @@ void Row(const std::string& name, const Result& r) {
               r.bytes ? static_cast<double>(r.segment_bytes) / static_cast<double>(r.bytes) : 0.0);
 }
 
+// --flush-cpu: the CPU seconds of Engine::Flush of "lines" appended in batches of "batch", with
+// the text columns at "text_level" (0: the writer's own), "runs" times.
+int FlushCpu(const std::string& dir, const std::vector<Record>& lines, size_t batch, int text_level,
+             int runs, bool keep) {
+  std::printf(
+      "| run | lines | segments | segment bytes | append CPU s | flush CPU s | flush wall s |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+  double total = 0;
+  for (int run = 1; run <= runs; ++run) {
+    std::filesystem::remove_all(dir);
+    storage::EngineOptions options;
+    options.data_dir = dir;
+    options.background_threads = false;
+    options.flush_threads = 1;
+    options.memtable_cap_bytes = 64ull << 30;  // nothing flushes before Flush
+    options.segment_target_bytes = 64ull << 30;
+    options.segment_options.text_zstd_level = text_level;
+    auto engine = storage::Engine::Open(options);
+    if (!engine.ok()) {
+      std::fprintf(stderr, "open: %s\n", engine.status().ToString().c_str());
+      return 1;
+    }
+    const double cpu0 = CpuSeconds();
+    std::vector<Record> b;
+    for (size_t i = 0; i < lines.size(); i += batch) {
+      b.assign(lines.begin() + static_cast<std::ptrdiff_t>(i),
+               lines.begin() + static_cast<std::ptrdiff_t>(std::min(lines.size(), i + batch)));
+      Status s = (*engine)->Append("bench", &b);
+      if (!s.ok()) {
+        std::fprintf(stderr, "append: %s\n", s.ToString().c_str());
+        return 1;
+      }
+    }
+    const double cpu1 = CpuSeconds(), wall1 = WallSeconds();
+    Status s = (*engine)->Flush();
+    const double cpu2 = CpuSeconds(), wall2 = WallSeconds();
+    if (!s.ok()) {
+      std::fprintf(stderr, "flush: %s\n", s.ToString().c_str());
+      return 1;
+    }
+    auto st = (*engine)->stats();
+    (*engine)->Close().IgnoreError();
+    total += cpu2 - cpu1;
+    std::printf("| %d | %zu | %llu | %llu | %.2f | %.2f | %.2f |\n", run, lines.size(),
+                static_cast<unsigned long long>(st.segments),
+                static_cast<unsigned long long>(st.segment_bytes), cpu1 - cpu0, cpu2 - cpu1,
+                wall2 - wall1);
+    std::fflush(stdout);
+  }
+  std::printf("\nflush CPU s, mean of %d: %.3f\n", runs, total / runs);
+  if (!keep) std::filesystem::remove_all(dir);
+  return 0;
+}
+
 }  // namespace
 }  // namespace sawmill
 
 int main(int argc, char** argv) {
   using namespace sawmill;  // NOLINT
   std::string dir = "/tmp/sawmill_storage_bench_" + std::to_string(::getpid());
-  size_t lines = 1000000, batch = 1000, real_lines = 200000;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  size_t lines = 1000000, batch = 0, real_lines = 200000;
+  int flush_runs = 0, text_level = 1;
+  bool keep = false;
+  std::string corpus;
+  for (int i = 1; i < argc; ++i) {
+    if (!std::strcmp(argv[i], "--keep")) {
+      keep = true;
+      continue;
+    }
+    if (i + 1 >= argc) break;
     if (!std::strcmp(argv[i], "--dir")) dir = argv[i + 1];
     if (!std::strcmp(argv[i], "--lines")) lines = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--batch")) batch = std::stoul(argv[i + 1]);
     if (!std::strcmp(argv[i], "--real-lines")) real_lines = std::stoul(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--flush-cpu")) flush_runs = std::stoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--text-level")) text_level = std::stoi(argv[i + 1]);
+    if (!std::strcmp(argv[i], "--corpus")) corpus = argv[i + 1];
+    ++i;
   }
+  if (flush_runs > 0) {
+    if (corpus.empty()) {
+      std::fprintf(stderr, "--flush-cpu needs --corpus NDJSON\n");
+      return 2;
+    }
+    const std::vector<Record> records = bench::CorpusRecords(corpus, lines, nullptr);
+    if (records.empty()) return 1;
+    return FlushCpu(dir, records, batch == 0 ? 13400 : batch, text_level, flush_runs, keep);
+  }
+  if (batch == 0) batch = 1000;
   std::printf("Storage write path: Append(batch of %zu, one fdatasync each) + flush to segments\n",
               batch);
   std::printf("| %-42s | %9s | %12s | %14s | %12s | %14s | %8s | %8s | %8s |\n", "workload",

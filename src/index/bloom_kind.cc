@@ -48,11 +48,12 @@ class BloomBuilderKind final : public IndexBuilder {
       bloom.block_hashes.clear();
       const bool split_once = bloom.field.message_words && block_words_ != nullptr;
       if (split_once) {
-        // The block's words, split and hashed once for every kind (word postings too).
+        // The block's words, split and hashed once for every kind (word postings too): its
+        // distinct keys already, unsorted, which a message bloom takes as they are (a bloom's
+        // bits do not depend on the order of its keys, and a message field never gets id
+        // filters, which need them sorted).
         const BlockWords& w = *block_words_;
-        for (size_t i = 0; i < w.hashes.size(); ++i) {
-          if (w.numbers[i] == 0) bloom.block_hashes.push_back(w.hashes[i]);
-        }
+        bloom.block_hashes.assign(w.bloom_hashes.begin(), w.bloom_hashes.end());
       }
       for (uint32_t row = 0; row < count && !split_once; ++row) {
         const Record& r = rows[row];
@@ -70,7 +71,7 @@ class BloomBuilderKind final : public IndexBuilder {
           if (!v.empty()) bloom.block_hashes.push_back(BloomHash(v));
         }
       }
-      SortUniqueHashes(&bloom.block_hashes, &sort_scratch_);
+      if (!split_once) SortUniqueHashes(&bloom.block_hashes, &sort_scratch_);
       // The block's distinct keys, kept until Finish: how many bits a key gets depends on
       // whether the field's values repeat across the segment's blocks.
       bloom.segment_hashes.insert(bloom.segment_hashes.end(), bloom.block_hashes.begin(),

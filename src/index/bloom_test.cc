@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/hash.h"
 #include "index/tokenizer.h"
 #include "index/word_hash.h"
 
@@ -199,6 +200,20 @@ TEST(WordHash, AgreesWithTheTokenizer) {
 
 // SortUniqueHashes gives what std::sort and std::unique give: on both sides of the size where it
 // turns to a radix sort, with many repeats, and with digits all hashes share (skipped passes).
+// BloomHash compiles XXH3 in from the header; it must stay the library's Hash64 with its seed
+// (every stored bloom and word postings block was written with it), at every length XXH3 treats
+// apart (0, 1-3, 4-8, 9-16, 17-128, 129-240, longer).
+TEST(Bloom, BloomHashIsHash64WithItsSeed) {
+  std::mt19937_64 rng(7);
+  std::string text;
+  for (size_t length = 0; length <= 1100; ++length) {
+    text.resize(length);
+    for (char& c : text) c = static_cast<char>(rng());
+    EXPECT_EQ(BloomHash(text), Hash64(text, 0x5eed5a11ULL)) << "length " << length;
+  }
+  EXPECT_EQ(BloomHash("timeout"), Hash64("timeout", 0x5eed5a11ULL));
+}
+
 TEST(Bloom, SortUniqueHashesSortsAndDropsRepeats) {
   std::mt19937_64 rng(19);
   std::vector<uint64_t> scratch;

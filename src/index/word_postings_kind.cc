@@ -86,12 +86,18 @@ class WordPostingsBuilder final : public IndexBuilder {
 
   void AddBlock(const Record* rows, uint32_t count) override {
     if (enabled_ && block_words_ != nullptr) {
-      // The block's words, split and hashed once for every kind (the blooms read them too).
+      // The block's words, split and hashed once for every kind (the blooms read them too);
+      // each distinct word is looked up in the segment's table once, at its first occurrence.
       const BlockWords& w = *block_words_;
+      entry_of_.assign(w.words.size(), kUnresolved);
       for (uint32_t row = 0; row < count; ++row) {
         for (uint32_t i = w.row_begin[row]; i < w.row_begin[row + 1]; ++i) {
-          if (!rule_.numbers && w.numbers[i] != 0) continue;
-          Add(w.words[i], w.hashes[i], rows_ + row);
+          const uint32_t d = w.ids[i];
+          if (!rule_.numbers && w.numbers[d] != 0) continue;
+          uint32_t& entry = entry_of_[d];
+          bool created = false;
+          if (entry == kUnresolved) entry = EntryOf(w.words[d], w.hashes[d], rows_ + row, &created);
+          if (entry != kCapped && !created) AddRow(&entries_[entry], rows_ + row);
         }
       }
     } else if (enabled_) {
@@ -275,41 +281,56 @@ class WordPostingsBuilder final : public IndexBuilder {
 
   // Adds "word" (folded, "hash" its BloomHash) for "row".
   void Add(std::string_view word, uint64_t hash, uint32_t row) {
+    bool created = false;
+    const uint32_t entry = EntryOf(word, hash, row, &created);
+    if (entry != kCapped && !created) AddRow(&entries_[entry], row);
+  }
+
+  // The index in entries_ of "word" ("hash" its BloomHash); when it has none, a new entry that
+  // holds "row" ("*created" set), or kCapped when the builder tracks kMaxWords words already.
+  uint32_t EntryOf(std::string_view word, uint64_t hash, uint32_t row, bool* created) {
     if (slots_.empty()) Rehash(1 << 12);
     size_t slot = static_cast<size_t>(hash) & (slots_.size() - 1);
     while (slots_[slot].entry != 0 &&
            (slots_[slot].hash != hash || entries_[slots_[slot].entry - 1].word != word)) {
       slot = (slot + 1) & (slots_.size() - 1);
     }
-    if (slots_[slot].entry == 0) {
-      if (entries_.size() >= kMaxWords) {
-        capped_ = true;
-        return;
-      }
-      std::string_view stable = arena_.emplace_back(word);
-      Entry& e = entries_.emplace_back();
-      e.word = stable;
-      e.run_start = row;
-      e.run_end = row + 1;
-      e.rows = 1;
-      slots_[slot] = Slot{hash, static_cast<uint32_t>(entries_.size())};
-      // At most half full: probes stay short.
-      if (entries_.size() * 2 > slots_.size()) Rehash(slots_.size() * 2);
-      return;
+    if (slots_[slot].entry != 0) return slots_[slot].entry - 1;
+    if (entries_.size() >= kMaxWords) {
+      capped_ = true;
+      return kCapped;
     }
-    Entry& e = entries_[slots_[slot].entry - 1];
-    if (row < e.run_end) return;  // the same row again
-    ++e.rows;
-    if (row == e.run_end) {
-      e.run_end = row + 1;
-      return;
-    }
-    PutVarint32(&e.runs, e.run_start - e.prev_end);
-    PutVarint32(&e.runs, e.run_end - e.run_start - 1);
-    e.prev_end = e.run_end;
+    std::string_view stable = arena_.emplace_back(word);
+    Entry& e = entries_.emplace_back();
+    e.word = stable;
     e.run_start = row;
     e.run_end = row + 1;
+    e.rows = 1;
+    const uint32_t index = static_cast<uint32_t>(entries_.size() - 1);
+    slots_[slot] = Slot{hash, index + 1};
+    *created = true;
+    // At most half full: probes stay short.
+    if (entries_.size() * 2 > slots_.size()) Rehash(slots_.size() * 2);
+    return index;
   }
+
+  // Counts "row" (not before any row counted so far) into "*e".
+  static void AddRow(Entry* e, uint32_t row) {
+    if (row < e->run_end) return;  // the same row again
+    ++e->rows;
+    if (row == e->run_end) {
+      e->run_end = row + 1;
+      return;
+    }
+    PutVarint32(&e->runs, e->run_start - e->prev_end);
+    PutVarint32(&e->runs, e->run_end - e->run_start - 1);
+    e->prev_end = e->run_end;
+    e->run_start = row;
+    e->run_end = row + 1;
+  }
+
+  static constexpr uint32_t kUnresolved = UINT32_MAX;
+  static constexpr uint32_t kCapped = UINT32_MAX - 1;
 
   WordPostingsRule rule_;
   uint32_t version_;  // of the block written (2 in segments of at most rule_.counts_above_rows)
@@ -319,6 +340,7 @@ class WordPostingsBuilder final : public IndexBuilder {
   bool capped_ = false;
   uint32_t rows_ = 0;
   std::vector<uint32_t> block_ends_;  // the row after each block added
+  std::vector<uint32_t> entry_of_;    // by distinct word of the block: its entry (AddBlock)
   std::string scratch_;
   std::deque<std::string> arena_;  // the distinct words; a deque never moves its elements
   std::deque<Entry> entries_;
