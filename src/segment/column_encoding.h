@@ -70,6 +70,12 @@ struct StringEncodeScratch {
   // kMarkedLines when no value holds a newline. The writer sets it for the message column of
   // hot and compacted segments (not with text_layouts, whose candidates include kLines).
   bool marked_lines = false;
+  // (Format version 13) kTimeText, after kIsoPrefix, for text whose rows mostly hold a time in
+  // another common log form near their start (not with text_layouts).
+  bool time_text = false;
+  // With time_text: the ts of each row of the block (the message column's), which kTimeText's
+  // times are then stored against (set by the writer; nullptr: the times themselves).
+  const int64_t* row_times = nullptr;
   // With text_layouts: the layout is chosen by a probe (a sample of the block's rows encoded in
   // each candidate layout and compressed at zstd 1) and only the winner is encoded for the whole
   // block, instead of every candidate encoded and compressed whole (ProbeTextLayout).
@@ -237,6 +243,47 @@ uint64_t IsoPrefixBytesThrough(std::string_view prefix, size_t max_count, uint32
 Status DecodeIsoPrefixRows(std::string_view prefix, uint64_t raw_size, size_t max_count,
                            const std::vector<uint32_t>& rows, std::vector<std::string_view>* views,
                            std::string* arena);
+// Encoding::kTimeText (time_text_encoding.cc, format version 13): at least half of the values
+// hold, among their first 64 bytes, a time in one of the encoding's forms (syslog, Apache, log4j,
+// ...; time_text_encoding.cc kForms) that renders back to the same bytes; those times as
+// numbers with their forms and offsets, then every value with its time cut out as a plain block
+// (or, with "marked_lines" and no such text holding a newline, a kMarkedLines block). Returns
+// false (appends nothing) otherwise.
+// With "times" (the ts of each row, format version 13's message), each time is stored less its
+// row's time: a block the reader then decodes only inside a RowTimesScope of those times.
+bool EncodeTimeText(const std::string_view* values, size_t count, std::string* out,
+                    bool marked_lines = false, const int64_t* times = nullptr);
+// Benchmarks only (bench_recode's "timeref=0"): EncodeStringColumn stores kTimeText's times
+// themselves even where the scratch holds the rows' times (false), or against them again (true,
+// the default). Not thread-safe with concurrent writers.
+void StoreTimesAgainstRowTimesForBenchmark(bool against);
+// Whether "block" (a column block, or the front of one) is a kTimeText block stored against its
+// rows' times.
+bool TimeTextNeedsRowTimes(std::string_view block);
+// The rows' times (the `ts` of each row of the column block being decoded) that a kTimeText
+// block stored against them needs: the segment reader sets them around its decoding of the
+// message column of a block (or sub-block: its rows' times). Without a scope whose count is the
+// block's, such a block is DataLoss ("stored against its rows' times, which were not given").
+// Scopes nest; one thread's scope is not seen by another.
+class RowTimesScope {
+ public:
+  RowTimesScope(const int64_t* times, size_t count);
+  ~RowTimesScope();
+  RowTimesScope(const RowTimesScope&) = delete;
+  RowTimesScope& operator=(const RowTimesScope&) = delete;
+  static const int64_t* times();
+  static size_t count();
+
+ private:
+  const int64_t* prev_times_;
+  size_t prev_count_;
+};
+// TextBytesThrough and DecodeTextRows for a kTimeText block: its three int blocks, then the
+// text block's bytes through "last_row"; the rows' values are rendered into "arena".
+uint64_t TimeTextBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);
+Status DecodeTimeTextRows(std::string_view prefix, uint64_t raw_size, size_t max_count,
+                          const std::vector<uint32_t>& rows, std::vector<std::string_view>* views,
+                          std::string* arena);
 bool EncodeHex(const std::string_view* values, size_t count, std::string* out);
 // An id lookup on a column block of "count" values (SegmentReader::KeepRowsHolding): when the
 // block is kHex, keeps in "*rows" (ascending, each below "count") the rows whose value is
