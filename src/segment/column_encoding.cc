@@ -142,9 +142,7 @@ bool EncodeIsoPrefixIfSmaller(const std::string_view* values, size_t count,
   candidate.clear();
   if (!EncodeIsoPrefix(values, count, &candidate, scratch->marked_lines)) return false;
   const size_t start = out->size();
-  if (!scratch->marked_lines || !EncodeMarkedLines(values, count, out)) {
-    EncodePlain(values, count, out);
-  }
+  EncodeRowTexts(values, count, scratch->marked_lines, out);
   if (ZstdBytes(candidate, 3) >= ZstdBytes(std::string_view(*out).substr(start), 3)) return true;
   out->resize(start);
   out->append(candidate);
@@ -184,17 +182,13 @@ bool EncodeTimeTextIfSmaller(const std::string_view* values, size_t count,
       return false;
     }
     other.clear();
-    if (!scratch->marked_lines || !EncodeMarkedLines(sample.data(), sample.size(), &other)) {
-      EncodePlain(sample.data(), sample.size(), &other);
-    }
+    EncodeRowTexts(sample.data(), sample.size(), scratch->marked_lines, &other);
     if (ZstdBytes(candidate, kProbeZstdLevel) >= ZstdBytes(other, kProbeZstdLevel)) return false;
     return EncodeTimeText(values, count, out, scratch->marked_lines, times);
   }
   candidate.clear();
   if (!EncodeTimeText(values, count, &candidate, scratch->marked_lines, times)) return false;
-  if (!scratch->marked_lines || !EncodeMarkedLines(values, count, out)) {
-    EncodePlain(values, count, out);
-  }
+  EncodeRowTexts(values, count, scratch->marked_lines, out);
   if (ZstdBytes(candidate, 3) >= ZstdBytes(std::string_view(*out).substr(start), 3)) {
     out->resize(start);
     return false;
@@ -207,6 +201,27 @@ bool EncodeTimeTextIfSmaller(const std::string_view* values, size_t count,
 }  // namespace
 
 void StoreTimesAgainstRowTimesForBenchmark(bool against) { times_against_row_times = against; }
+
+void EncodeRowTexts(const std::string_view* values, size_t count, bool marked_lines,
+                    std::string* out) {
+  if (!marked_lines || !EncodeMarkedLines(values, count, out)) EncodePlain(values, count, out);
+}
+
+uint64_t TextBytesThroughAfter(std::string_view prefix, size_t header, size_t max_count,
+                               uint32_t last_row) {
+  if (header == 0) return 0;
+  const uint64_t inner = TextBytesThrough(prefix.substr(header), max_count, last_row);
+  return inner == 0 || inner == UINT64_MAX ? inner : header + inner;
+}
+
+void AppendArenaViews(const std::string& arena, const std::vector<size_t>& ends,
+                      std::vector<std::string_view>* out) {
+  size_t begin = 0;
+  for (size_t end : ends) {
+    out->emplace_back(arena.data() + begin, end - begin);
+    begin = end;
+  }
+}
 
 TextLayout ProbeTextLayout(const std::string_view* values, size_t count, bool prefix_split,
                            StringEncodeScratch* scratch) {

@@ -314,6 +314,18 @@ Status DecodePrefixedNumberRows(std::string_view body, size_t count,
 // compressed for real later, by the codec its column gets).
 size_t ZstdBytes(std::string_view data, int level);
 
+// Shared by the encodings that put a text block after a header (kIsoPrefix, kTimeText):
+// the rows' texts as a kMarkedLines block (with "marked_lines", when no text holds a newline) or
+// else kPlain; the bytes of "prefix" through "last_row" of the text block that follows its
+// "header" bytes (as TextBytesThrough; 0 when "header" is 0, i.e. not all there yet); and views
+// of "ends" (offsets into "arena", one per value, ascending) appended to "out".
+void EncodeRowTexts(const std::string_view* values, size_t count, bool marked_lines,
+                    std::string* out);
+uint64_t TextBytesThroughAfter(std::string_view prefix, size_t header, size_t max_count,
+                               uint32_t last_row);
+void AppendArenaViews(const std::string& arena, const std::vector<size_t>& ends,
+                      std::vector<std::string_view>* out);
+
 // Used by the decoders of each encoding; "body" follows the encoding byte and count.
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,
                        std::vector<int64_t>* out);

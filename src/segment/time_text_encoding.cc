@@ -520,15 +520,6 @@ Status RenderRow(const Parsed& p, size_t i, size_t* k, std::string_view rest, Re
   return Status::OK();
 }
 
-void ViewsOf(const std::string& arena, const std::vector<size_t>& ends,
-             std::vector<std::string_view>* out) {
-  size_t begin = 0;
-  for (size_t end : ends) {
-    out->emplace_back(arena.data() + begin, end - begin);
-    begin = end;
-  }
-}
-
 Status CheckTextBlock(std::string_view text) {
   if (text.empty() || (static_cast<Encoding>(text[0]) != Encoding::kPlain &&
                        static_cast<Encoding>(text[0]) != Encoding::kMarkedLines)) {
@@ -579,7 +570,7 @@ Status DecodeTimeText(std::string_view body, size_t count, std::vector<std::stri
     ends[i] = static_cast<size_t>(o - begin);
   }
   arena->resize(static_cast<size_t>(o - begin));
-  ViewsOf(*arena, ends, out);
+  AppendArenaViews(*arena, ends, out);
   return Status::OK();
 }
 
@@ -689,19 +680,14 @@ bool EncodeTimeText(const std::string_view* values, size_t count, std::string* o
   block.clear();
   EncodeIntsSmallest(times_values.data(), times_values.size(), &block);
   PutLengthPrefixed(out, block);
-  if (!marked_lines || !EncodeMarkedLines(rest.data(), count, out)) {
-    EncodePlain(rest.data(), count, out);
-  }
+  EncodeRowTexts(rest.data(), count, marked_lines, out);
   return true;
 }
 
 uint64_t TimeTextBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row) {
   if (prefix.empty()) return 0;
   if (static_cast<Encoding>(prefix[0]) != Encoding::kTimeText) return UINT64_MAX;
-  const size_t header = HeaderBytes(prefix);
-  if (header == 0) return 0;
-  const uint64_t inner = TextBytesThrough(prefix.substr(header), max_count, last_row);
-  return inner == 0 || inner == UINT64_MAX ? inner : header + inner;
+  return TextBytesThroughAfter(prefix, HeaderBytes(prefix), max_count, last_row);
 }
 
 Status DecodeTimeTextRows(std::string_view prefix, uint64_t raw_size, size_t max_count,
@@ -739,7 +725,7 @@ Status DecodeTimeTextRows(std::string_view prefix, uint64_t raw_size, size_t max
     ends.push_back(arena->size());
   }
   views->clear();
-  ViewsOf(*arena, ends, views);
+  AppendArenaViews(*arena, ends, views);
   return Status::OK();
 }
 
