@@ -22,6 +22,7 @@
 
 #include "common/env.h"
 #include "objstore/local_directory_store.h"
+#include "segment/column_encoding.h"
 #include "segment/segment.h"
 #include "segment/segment_merge.h"
 #include "segment/segment_tools.h"
@@ -39,6 +40,7 @@ double CpuSeconds() {
 
 bool Variant(const std::string& name, WriterOptions* o) {
   *o = WriterOptions();
+  StoreTimesAgainstRowTimesForBenchmark(true);
   if (name == "hot") return true;
   if (name == "warm") {
     *o = WarmWriterOptions();
@@ -81,6 +83,9 @@ bool Variant(const std::string& name, WriterOptions* o) {
       o->format_version = static_cast<uint32_t>(v);
     } else if (key == "pack") {
       o->pack_columns_below = static_cast<uint32_t>(v);
+    } else if (key == "timeref") {
+      // (Version 13) 0: kTimeText stores the times themselves, not against the rows' ts.
+      StoreTimesAgainstRowTimesForBenchmark(v != 0);
     } else {
       return false;
     }

@@ -25,6 +25,7 @@ extern const ColumnEncoding kIntDictEncoding;                       // int_dict_
 extern const ColumnEncoding kIsoPrefixEncoding;                     // iso_prefix_encoding.cc
 extern const ColumnEncoding kPrefixedNumberEncoding;                // prefixed_number_encoding.cc
 extern const ColumnEncoding kMarkedLinesEncoding;                   // marked_lines_encoding.cc
+extern const ColumnEncoding kTimeTextEncoding;                      // time_text_encoding.cc
 
 namespace {
 
@@ -35,7 +36,7 @@ const ColumnEncoding* const kEncodings[] = {
     &kIsoTimeEncoding,      &kLinesEncoding,     &kDigitSplitEncoding,
     &kPrefixSplitEncoding,  &kScaledEncoding,    &kHexEncoding,
     &kIntDictEncoding,      &kIsoPrefixEncoding, &kPrefixedNumberEncoding,
-    &kMarkedLinesEncoding,
+    &kMarkedLinesEncoding,  &kTimeTextEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
@@ -141,16 +142,86 @@ bool EncodeIsoPrefixIfSmaller(const std::string_view* values, size_t count,
   candidate.clear();
   if (!EncodeIsoPrefix(values, count, &candidate, scratch->marked_lines)) return false;
   const size_t start = out->size();
-  if (!scratch->marked_lines || !EncodeMarkedLines(values, count, out)) {
-    EncodePlain(values, count, out);
-  }
+  EncodeRowTexts(values, count, scratch->marked_lines, out);
   if (ZstdBytes(candidate, 3) >= ZstdBytes(std::string_view(*out).substr(start), 3)) return true;
   out->resize(start);
   out->append(candidate);
   return true;
 }
 
+bool times_against_row_times = true;  // StoreTimesAgainstRowTimesForBenchmark
+
+// Appends kTimeText of the values when at least half of them hold a time in a common log form
+// and zstd makes it smaller than plain (or marked lines); false otherwise (nothing appended). A
+// block of more rows than the text layouts' probe takes is judged on that probe's sample (16
+// chunks of 128 rows spread over it, compressed at zstd 1) and only the winner is encoded whole:
+// the corpus's messages (lines replayed from other logs, each with its own old stamp, rows of
+// many sources in a block) hold times that do not pay, and comparing whole blocks at zstd 3
+// cost its flushes 20 % more CPU for nothing (docs/performance.md "Session 15").
+bool EncodeTimeTextIfSmaller(const std::string_view* values, size_t count,
+                             StringEncodeScratch* scratch, std::string* out) {
+  const int64_t* times = times_against_row_times ? scratch->row_times : nullptr;
+  std::string& candidate = scratch->split;
+  std::string& other = scratch->candidate;
+  const size_t start = out->size();
+  if (count > kProbeChunks * kProbeChunkRows) {
+    std::vector<std::string_view>& sample = scratch->sample;
+    std::vector<int64_t>& sample_times = scratch->ints;
+    sample.clear();
+    sample_times.clear();
+    for (size_t chunk = 0; chunk < kProbeChunks; ++chunk) {
+      const size_t first = chunk * count / kProbeChunks;
+      sample.insert(sample.end(), values + first, values + first + kProbeChunkRows);
+      if (times != nullptr) {
+        sample_times.insert(sample_times.end(), times + first, times + first + kProbeChunkRows);
+      }
+    }
+    candidate.clear();
+    if (!EncodeTimeText(sample.data(), sample.size(), &candidate, scratch->marked_lines,
+                        times != nullptr ? sample_times.data() : nullptr)) {
+      return false;
+    }
+    other.clear();
+    EncodeRowTexts(sample.data(), sample.size(), scratch->marked_lines, &other);
+    if (ZstdBytes(candidate, kProbeZstdLevel) >= ZstdBytes(other, kProbeZstdLevel)) return false;
+    return EncodeTimeText(values, count, out, scratch->marked_lines, times);
+  }
+  candidate.clear();
+  if (!EncodeTimeText(values, count, &candidate, scratch->marked_lines, times)) return false;
+  EncodeRowTexts(values, count, scratch->marked_lines, out);
+  if (ZstdBytes(candidate, 3) >= ZstdBytes(std::string_view(*out).substr(start), 3)) {
+    out->resize(start);
+    return false;
+  }
+  out->resize(start);
+  out->append(candidate);
+  return true;
+}
+
 }  // namespace
+
+void StoreTimesAgainstRowTimesForBenchmark(bool against) { times_against_row_times = against; }
+
+void EncodeRowTexts(const std::string_view* values, size_t count, bool marked_lines,
+                    std::string* out) {
+  if (!marked_lines || !EncodeMarkedLines(values, count, out)) EncodePlain(values, count, out);
+}
+
+uint64_t TextBytesThroughAfter(std::string_view prefix, size_t header, size_t max_count,
+                               uint32_t last_row) {
+  if (header == 0) return 0;
+  const uint64_t inner = TextBytesThrough(prefix.substr(header), max_count, last_row);
+  return inner == 0 || inner == UINT64_MAX ? inner : header + inner;
+}
+
+void AppendArenaViews(const std::string& arena, const std::vector<size_t>& ends,
+                      std::vector<std::string_view>* out) {
+  size_t begin = 0;
+  for (size_t end : ends) {
+    out->emplace_back(arena.data() + begin, end - begin);
+    begin = end;
+  }
+}
 
 TextLayout ProbeTextLayout(const std::string_view* values, size_t count, bool prefix_split,
                            StringEncodeScratch* scratch) {
@@ -235,6 +306,9 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
   } else if (scratch->iso_prefix && !scratch->text_layouts && count > 0 &&
              EncodeIsoPrefixIfSmaller(values, count, scratch, out)) {
     // log lines stamped with their RFC 3339 time: the times as nanoseconds
+  } else if (scratch->time_text && !scratch->text_layouts && count > 0 &&
+             EncodeTimeTextIfSmaller(values, count, scratch, out)) {
+    // log lines with a time in another common form: the times as numbers
   } else if (scratch->text_layouts && count > 0 && EncodeTextLayout(values, count, scratch, out)) {
     // the warm tier's layouts
   } else if (!scratch->marked_lines || count == 0 || !EncodeMarkedLines(values, count, out)) {
@@ -355,6 +429,9 @@ Status DecodeStringRows(std::string_view block, size_t count, const std::vector<
   if (enc == Encoding::kDict) return DecodeDictRows(body, count, rows, out);
   if (enc == Encoding::kIsoPrefix) {
     return DecodeIsoPrefixRows(block, block.size(), count, rows, out, arena);
+  }
+  if (enc == Encoding::kTimeText) {
+    return DecodeTimeTextRows(block, block.size(), count, rows, out, arena);
   }
   if (enc == Encoding::kPrefixedNumber) {
     return DecodePrefixedNumberRows(body, count, rows, out, arena);

@@ -70,6 +70,12 @@ struct StringEncodeScratch {
   // kMarkedLines when no value holds a newline. The writer sets it for the message column of
   // hot and compacted segments (not with text_layouts, whose candidates include kLines).
   bool marked_lines = false;
+  // (Format version 13) kTimeText, after kIsoPrefix, for text whose rows mostly hold a time in
+  // another common log form near their start (not with text_layouts).
+  bool time_text = false;
+  // With time_text: the ts of each row of the block (the message column's), which kTimeText's
+  // times are then stored against (set by the writer; nullptr: the times themselves).
+  const int64_t* row_times = nullptr;
   // With text_layouts: the layout is chosen by a probe (a sample of the block's rows encoded in
   // each candidate layout and compressed at zstd 1) and only the winner is encoded for the whole
   // block, instead of every candidate encoded and compressed whole (ProbeTextLayout).
@@ -237,6 +243,47 @@ uint64_t IsoPrefixBytesThrough(std::string_view prefix, size_t max_count, uint32
 Status DecodeIsoPrefixRows(std::string_view prefix, uint64_t raw_size, size_t max_count,
                            const std::vector<uint32_t>& rows, std::vector<std::string_view>* views,
                            std::string* arena);
+// Encoding::kTimeText (time_text_encoding.cc, format version 13): at least half of the values
+// hold, among their first 64 bytes, a time in one of the encoding's forms (syslog, Apache, log4j,
+// ...; time_text_encoding.cc kForms) that renders back to the same bytes; those times as
+// numbers with their forms and offsets, then every value with its time cut out as a plain block
+// (or, with "marked_lines" and no such text holding a newline, a kMarkedLines block). Returns
+// false (appends nothing) otherwise.
+// With "times" (the ts of each row, format version 13's message), each time is stored less its
+// row's time: a block the reader then decodes only inside a RowTimesScope of those times.
+bool EncodeTimeText(const std::string_view* values, size_t count, std::string* out,
+                    bool marked_lines = false, const int64_t* times = nullptr);
+// Benchmarks only (bench_recode's "timeref=0"): EncodeStringColumn stores kTimeText's times
+// themselves even where the scratch holds the rows' times (false), or against them again (true,
+// the default). Not thread-safe with concurrent writers.
+void StoreTimesAgainstRowTimesForBenchmark(bool against);
+// Whether "block" (a column block, or the front of one) is a kTimeText block stored against its
+// rows' times.
+bool TimeTextNeedsRowTimes(std::string_view block);
+// The rows' times (the `ts` of each row of the column block being decoded) that a kTimeText
+// block stored against them needs: the segment reader sets them around its decoding of the
+// message column of a block (or sub-block: its rows' times). Without a scope whose count is the
+// block's, such a block is DataLoss ("stored against its rows' times, which were not given").
+// Scopes nest; one thread's scope is not seen by another.
+class RowTimesScope {
+ public:
+  RowTimesScope(const int64_t* times, size_t count);
+  ~RowTimesScope();
+  RowTimesScope(const RowTimesScope&) = delete;
+  RowTimesScope& operator=(const RowTimesScope&) = delete;
+  static const int64_t* times();
+  static size_t count();
+
+ private:
+  const int64_t* prev_times_;
+  size_t prev_count_;
+};
+// TextBytesThrough and DecodeTextRows for a kTimeText block: its three int blocks, then the
+// text block's bytes through "last_row"; the rows' values are rendered into "arena".
+uint64_t TimeTextBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);
+Status DecodeTimeTextRows(std::string_view prefix, uint64_t raw_size, size_t max_count,
+                          const std::vector<uint32_t>& rows, std::vector<std::string_view>* views,
+                          std::string* arena);
 bool EncodeHex(const std::string_view* values, size_t count, std::string* out);
 // An id lookup on a column block of "count" values (SegmentReader::KeepRowsHolding): when the
 // block is kHex, keeps in "*rows" (ascending, each below "count") the rows whose value is
@@ -266,6 +313,18 @@ Status DecodePrefixedNumberRows(std::string_view body, size_t count,
 // The bytes zstd at "level" makes of "data": how encodings are compared (the block is
 // compressed for real later, by the codec its column gets).
 size_t ZstdBytes(std::string_view data, int level);
+
+// Shared by the encodings that put a text block after a header (kIsoPrefix, kTimeText):
+// the rows' texts as a kMarkedLines block (with "marked_lines", when no text holds a newline) or
+// else kPlain; the bytes of "prefix" through "last_row" of the text block that follows its
+// "header" bytes (as TextBytesThrough; 0 when "header" is 0, i.e. not all there yet); and views
+// of "ends" (offsets into "arena", one per value, ascending) appended to "out".
+void EncodeRowTexts(const std::string_view* values, size_t count, bool marked_lines,
+                    std::string* out);
+uint64_t TextBytesThroughAfter(std::string_view prefix, size_t header, size_t max_count,
+                               uint32_t last_row);
+void AppendArenaViews(const std::string& arena, const std::vector<size_t>& ends,
+                      std::vector<std::string_view>* out);
 
 // Used by the decoders of each encoding; "body" follows the encoding byte and count.
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,

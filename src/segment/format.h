@@ -32,9 +32,10 @@ inline constexpr size_t kMagicSize = 8;
 // 12: text column blocks may use the encoding kMarkedLines (the message of hot and compacted
 // segments: lines with the offset of every 64th row), and the message's bloom filters leave out
 // the words the segment's word postings decide (index_kind.h DecidedWords; a reader asks the
-// postings first).
+// postings first). Version 13: text column blocks may use the encoding kTimeText (a time in one
+// of the common log forms among a row's first bytes, kept as a number).
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 12;
+inline constexpr uint32_t kFormatVersion = 13;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -82,6 +83,8 @@ enum class Encoding : uint8_t {
   kPrefixedNumber = 15,  // strings that are all one prefix + fixed-width digits: ints (v11)
   kMarkedLines = 16,     // strings without a newline, joined by newlines, every 64th row's
                          // offset first, so that a few rows are found without a scan (v12)
+  kTimeText = 18,        // strings mostly holding a time in a common log form near their start: the
+                         // forms, offsets and times as ints, then the rest (v13)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

@@ -146,16 +146,6 @@ Status Render(const Parsed& p, size_t i, size_t* k, std::string_view rest, TimeR
   return Status::OK();
 }
 
-// Views of "ends" (offsets into "arena", one per value) appended to "out".
-void ViewsOf(const std::string& arena, const std::vector<size_t>& ends,
-             std::vector<std::string_view>* out) {
-  size_t begin = 0;
-  for (size_t end : ends) {
-    out->emplace_back(arena.data() + begin, end - begin);
-    begin = end;
-  }
-}
-
 Status DecodeIsoPrefix(std::string_view body, size_t count, std::vector<std::string_view>* out,
                        std::string* arena) {
   Parsed p;
@@ -181,7 +171,7 @@ Status DecodeIsoPrefix(std::string_view body, size_t count, std::vector<std::str
     RETURN_IF_ERROR(Render(p, i, &k, rest[i], &times, arena));
     ends[i] = arena->size();
   }
-  ViewsOf(*arena, ends, out);
+  AppendArenaViews(*arena, ends, out);
   return Status::OK();
 }
 
@@ -237,19 +227,14 @@ bool EncodeIsoPrefix(const std::string_view* values, size_t count, std::string* 
   block.clear();
   EncodeIntsSmallest(ns.data(), ns.size(), &block);
   PutLengthPrefixed(out, block);
-  if (!marked_lines || !EncodeMarkedLines(rest.data(), count, out)) {
-    EncodePlain(rest.data(), count, out);
-  }
+  EncodeRowTexts(rest.data(), count, marked_lines, out);
   return true;
 }
 
 uint64_t IsoPrefixBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row) {
   if (prefix.empty()) return 0;
   if (static_cast<Encoding>(prefix[0]) != Encoding::kIsoPrefix) return UINT64_MAX;
-  const size_t header = HeaderBytes(prefix);
-  if (header == 0) return 0;
-  const uint64_t inner = TextBytesThrough(prefix.substr(header), max_count, last_row);
-  return inner == 0 || inner == UINT64_MAX ? inner : header + inner;
+  return TextBytesThroughAfter(prefix, HeaderBytes(prefix), max_count, last_row);
 }
 
 Status DecodeIsoPrefixRows(std::string_view prefix, uint64_t raw_size, size_t max_count,
@@ -283,7 +268,7 @@ Status DecodeIsoPrefixRows(std::string_view prefix, uint64_t raw_size, size_t ma
     ends.push_back(arena->size());
   }
   views->clear();
-  ViewsOf(*arena, ends, views);
+  AppendArenaViews(*arena, ends, views);
   return Status::OK();
 }
 

@@ -111,9 +111,14 @@ class SegmentFileReader final : public SegmentReader {
                              ReadStats* stats, FrameCache* frames) const;
   // ReadTextColumn of the rows "selected" (not empty) of an unsplit, unpacked, present block:
   // a plain block is decompressed only as far as its last listed row (zstd).
-  Status ReadTextRows(const BlockRef& ref, const std::string& name, uint32_t rows,
+  Status ReadTextRows(const BlockRef& ref, const std::string& name, uint32_t block, uint32_t rows,
                       const std::vector<uint32_t>& selected, TextBuffer* buf,
                       std::vector<std::string_view>* views, ReadStats* stats) const;
+  // (Version 13) The `ts` of every row of "block" into "*times", when "raw" (a text column
+  // block of it, or the front of one) is a kTimeText block stored against its rows' times
+  // (TimeTextNeedsRowTimes); "*times" is left empty otherwise. Errors: as DecodeBuiltinColumn.
+  Status RowTimesFor(std::string_view raw, uint32_t block, std::vector<int64_t>* times,
+                     ReadStats* stats, FrameCache* frames) const;
   // Reads the sub-blocks [first, last) of split block "ref" (one ranged read), checks and
   // decompresses each and appends their column blocks to "*raw" (whose capacity the caller
   // reserved, so that views into it stay valid). "what" names the column block in errors.

@@ -2,6 +2,7 @@
 #include <array>
 #include <bit>
 #include <cstring>
+#include <optional>
 
 #include "common/coding.h"
 #include "objstore/local_directory_store.h"
@@ -332,9 +333,25 @@ Status SegmentFileReader::ReadSubBlocks(const BlockRef& ref, size_t first, size_
   return Status::OK();
 }
 
-Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& name, uint32_t rows,
-                                       const std::vector<uint32_t>& selected, TextBuffer* buf,
-                                       std::vector<std::string_view>* views,
+Status SegmentFileReader::RowTimesFor(std::string_view raw, uint32_t block,
+                                      std::vector<int64_t>* times, ReadStats* stats,
+                                      FrameCache* frames) const {
+  times->clear();
+  if (version_ < 13 || !TimeTextNeedsRowTimes(raw)) return Status::OK();
+  // ReadColumns gives the block's ts it decoded already.
+  if (RowTimesScope::times() != nullptr && RowTimesScope::count() == footer_.blocks[block].rows) {
+    return Status::OK();
+  }
+  TextBuffer buf;
+  std::vector<std::string_view> unused;
+  const BuiltinField& ts = kBuiltinFields[0];
+  return DecodeBuiltinColumn(block, ts, footer_.blocks[block].rows, nullptr, &buf, times, &unused,
+                             stats, frames);
+}
+
+Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& name, uint32_t block,
+                                       uint32_t rows, const std::vector<uint32_t>& selected,
+                                       TextBuffer* buf, std::vector<std::string_view>* views,
                                        ReadStats* stats) const {
   auto loss = [&](const std::string& why) {
     return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
@@ -354,9 +371,10 @@ Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& n
   // A kIsoPrefix block (version 10) holds such a block after two small int blocks.
   auto need = [&](std::string_view got) -> uint64_t {
     if (through == 0) {
-      through = !got.empty() && static_cast<Encoding>(got[0]) == Encoding::kIsoPrefix
-                    ? IsoPrefixBytesThrough(got, rows, selected.back())
-                    : TextBytesThrough(got, rows, selected.back());
+      const Encoding enc = got.empty() ? Encoding::kPlain : static_cast<Encoding>(got[0]);
+      through = enc == Encoding::kIsoPrefix  ? IsoPrefixBytesThrough(got, rows, selected.back())
+                : enc == Encoding::kTimeText ? TimeTextBytesThrough(got, rows, selected.back())
+                                             : TextBytesThrough(got, rows, selected.back());
     }
     return through != 0 ? through : got.size() + 1;
   };
@@ -367,9 +385,16 @@ Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& n
     stats->bytes_read_compressed += ref.size;
     stats->bytes_read_raw += buf->raw.size();
   }
+  std::vector<int64_t> times;
+  RETURN_IF_ERROR(RowTimesFor(buf->raw, block, &times, stats, nullptr));
+  std::optional<RowTimesScope> scope;
+  if (!times.empty()) scope.emplace(times.data(), times.size());
   if (buf->raw.size() < ref.raw_size && !buf->raw.empty() &&
       static_cast<Encoding>(buf->raw[0]) == Encoding::kIsoPrefix) {
     s = DecodeIsoPrefixRows(buf->raw, ref.raw_size, rows, selected, views, &buf->arena);
+  } else if (buf->raw.size() < ref.raw_size && !buf->raw.empty() &&
+             static_cast<Encoding>(buf->raw[0]) == Encoding::kTimeText) {
+    s = DecodeTimeTextRows(buf->raw, ref.raw_size, rows, selected, views, &buf->arena);
   } else if (buf->raw.size() < ref.raw_size) {
     s = DecodeTextRows(buf->raw, ref.raw_size, rows, selected, views);
   } else {
@@ -392,7 +417,7 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
   views->clear();
   if (selected != nullptr && !selected->empty() && ref.present() && !ref.packed &&
       !ref.is_split()) {
-    return ReadTextRows(ref, name, rows, *selected, buf, views, stats);
+    return ReadTextRows(ref, name, block, rows, *selected, buf, views, stats);
   }
   if (!ref.is_split()) {
     RETURN_IF_ERROR(ReadPhysical(ref, name, &buf->raw, stats, frames));
@@ -400,6 +425,10 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
       views->resize(selected != nullptr ? selected->size() : rows);
       return Status::OK();
     }
+    std::vector<int64_t> times;
+    RETURN_IF_ERROR(RowTimesFor(buf->raw, block, &times, stats, frames));
+    std::optional<RowTimesScope> scope;
+    if (!times.empty()) scope.emplace(times.data(), times.size());
     Status s;
     if (selected != nullptr) {
       s = DecodeStringRows(buf->raw, rows, *selected, views, &buf->arena);
@@ -434,8 +463,9 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
   // Never reallocated below: a short arena's views point into the string object itself.
   buf->piece_arenas.reserve(subs.size());
   if (selected == nullptr) views->resize(rows);
-  std::vector<uint32_t> in_piece;  // the listed rows of one sub-block, relative to it
-  size_t next = 0;                 // the next entry of *selected
+  std::vector<uint32_t> in_piece;    // the listed rows of one sub-block, relative to it
+  size_t next = 0;                   // the next entry of *selected
+  std::vector<int64_t> block_times;  // (version 13) the block's ts, once a piece needs them
   for (size_t first = 0; first < subs.size();) {
     if (!wanted[first]) {
       ++first;
@@ -452,6 +482,17 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
       run.remove_prefix(sub.raw_size);
       std::string& arena = buf->piece_arenas.emplace_back();
       buf->piece.clear();
+      // A piece stored against its rows' times reads the block's ts (once) for them.
+      if (block_times.empty() && TimeTextNeedsRowTimes(piece_raw)) {
+        if (RowTimesScope::times() != nullptr && RowTimesScope::count() == rows) {
+          block_times.assign(RowTimesScope::times(), RowTimesScope::times() + rows);
+        } else {
+          RETURN_IF_ERROR(RowTimesFor(piece_raw, block, &block_times, stats, frames));
+        }
+      }
+      const bool with_times = block_times.size() >= sub.first_row + sub.rows;
+      RowTimesScope scope(with_times ? block_times.data() + sub.first_row : nullptr,
+                          with_times ? sub.rows : 0);
       Status s;
       if (selected != nullptr) {
         in_piece.clear();
@@ -609,12 +650,20 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
   TextBuffer& buf = ThreadScratch(kColumnsScratch);
   TextBuffer& message_buf = ThreadScratch(kMessageScratch);
   std::vector<int64_t> ints;
+  std::vector<int64_t> block_ts;  // (version 13) every row's ts, for the message's times
   std::vector<std::string_view> views;
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
     TextBuffer* field_buf = field.column == ColumnId::kMessage ? &message_buf : &buf;
+    std::optional<RowTimesScope> scope;
+    if (field.column == ColumnId::kMessage && block_ts.size() == rows) {
+      scope.emplace(block_ts.data(), block_ts.size());
+    }
     Status s =
         DecodeBuiltinColumn(block, field, rows, selected, field_buf, &ints, &views, stats, frames);
+    if (s.ok() && field.column == ColumnId::kTs && version_ >= 13 && ints.size() == rows) {
+      block_ts = ints;
+    }
     if (!s.ok()) return fail(s);
     if (field.type == FieldType::kString) {
       // One view per row built (ReadTextColumn).

@@ -452,7 +452,7 @@ TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions11To3) {
     std::string path = testdata::SharedDir() + "/data/real/" + rel;
     std::vector<Record> records = testdata::LoadRecords(path, 6000);
     ASSERT_FALSE(records.empty()) << path;
-    for (uint32_t version : {kFormatVersion, 11u, 10u, 9u, 8u, 7u, 6u, 5u, 3u}) {
+    for (uint32_t version : {kFormatVersion, 12u, 11u, 10u, 9u, 8u, 7u, 6u, 5u, 3u}) {
       WriterOptions options = WarmWriterOptions();
       options.block_rows = options.time_slice_rows = 1000;
       // Version 9's sub-blocks wherever a text block is over 3 KiB (none before 9).

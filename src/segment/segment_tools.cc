@@ -57,6 +57,7 @@ Status VerifySegment(Env* env, const std::string& path, VerifyReport* report) {
     bool block_ok = true;
     SegmentFileReader::FrameCache frames;  // the block's shared frame, checked once
     bool frame_reported = false;
+    std::vector<int64_t> block_times;  // the block's ts, once decoded
     for (const ColumnMeta& col : footer.columns) {
       const BlockRef& ref = col.blocks[b];
       std::string what = "column '" + col.name + "' block " + std::to_string(b);
@@ -78,9 +79,13 @@ Status VerifySegment(Env* env, const std::string& path, VerifyReport* report) {
       if (IsIntColumn(col.id)) {
         std::vector<int64_t> ints;
         s = DecodeIntColumn(raw, max_values, &ints);
+        if (col.id == ColumnId::kTs) block_times = std::move(ints);
       } else {
         std::vector<std::string_view> views;
         std::string arena;
+        // (Version 13) A message whose times are stored against the rows' ts (the ts column
+        // comes first in the directory).
+        RowTimesScope scope(block_times.data(), block_times.size());
         s = DecodeStringColumn(raw, max_values, &views, &arena);
       }
       if (!s.ok()) {

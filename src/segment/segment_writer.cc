@@ -127,6 +127,7 @@ class Writer {
   bool int_dict_ = false;       // kIntDict for ingest_ts and level (format version 10)
   bool message_lines_ = false;  // (version 12) scratch_.marked_lines for the message column
   std::vector<int64_t> ints_;
+  std::vector<int64_t> row_ts_;  // (version 13) the ts of the block's rows, for the message
   std::vector<uint64_t> uints_;
   std::vector<std::string_view> views_;
 
@@ -377,7 +378,13 @@ Status Writer::EmitTextColumn(ColumnMeta* column, const std::string_view* values
     sub.first_row = first;
     sub.rows = row + 1 - first;
     sub_raw_.clear();
-    EncodeStringColumn(values + first, sub.rows, &scratch_, &sub_raw_);
+    {
+      // The rows' times of the piece (kTimeText stored against them), as the reader gives them.
+      const int64_t* block_times = scratch_.row_times;
+      if (block_times != nullptr) scratch_.row_times = block_times + first;
+      EncodeStringColumn(values + first, sub.rows, &scratch_, &sub_raw_);
+      scratch_.row_times = block_times;
+    }
     sub.offset = split_stored_.size();  // relative until placed
     codec_.Compress(sub_raw_, choice, &split_stored_);
     sub.size = split_stored_.size() - sub.offset;
@@ -585,10 +592,17 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
         }
         // Version 12: the message as marked lines (a hot or compacted segment's).
         scratch_.marked_lines = message_lines_ && field.column == ColumnId::kMessage;
+        // Version 13: the times its text holds stored against the rows' ts (kTimeText).
+        if (scratch_.time_text && field.column == ColumnId::kMessage) {
+          row_ts_.resize(count);
+          for (uint32_t row = 0; row < count; ++row) row_ts_[row] = rows[row].ts;
+          scratch_.row_times = row_ts_.data();
+        }
         {
           const Status s =
               EmitTextColumn(col(field.column), views_.data(), count, Choice(field.column));
           scratch_.marked_lines = false;
+          scratch_.row_times = nullptr;
           RETURN_IF_ERROR(s);
         }
         continue;
@@ -728,6 +742,8 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   scratch_.iso_prefix = version >= 10;
   // Version 11: ids spelled as a prefix and a fixed-width number (user ids) as the numbers.
   scratch_.prefixed_number = version >= 11;
+  // Version 13: text rows holding a time in another common log form keep it as a number.
+  scratch_.time_text = version >= 13;
   // Version 12: the message of a hot or compacted segment as kMarkedLines instead of plain (the
   // warm tier's layouts choose their own).
   message_lines_ = version >= 12 && !scratch_.text_layouts;

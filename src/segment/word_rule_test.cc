@@ -118,7 +118,7 @@ TEST(DefaultWordRule, Version12BloomsHoldOnlyTheWordsThePostingsDoNotDecide) {
     SCOPED_TRACE(path);
     auto reader = SegmentFileReader::OpenFile(&env, path);
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    ASSERT_EQ((*reader)->format_version(), v == 0 ? 11u : 12u);
+    ASSERT_EQ((*reader)->format_version(), v == 0 ? 11u : kFormatVersion);
     ASSERT_EQ((*reader)->blocks().size(), 3u);
     for (const BloomMeta& m : (*reader)->footer().blooms) {
       if (m.field == "message") tokens[v] = m.distinct_tokens;
