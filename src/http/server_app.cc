@@ -457,6 +457,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
                                          1'000'000;
   engine_options.idempotency_max_keys = config.idempotency_max_keys;
   engine_options.background_compaction = config.compaction == "on";
+  engine_options.compaction_text_layouts = config.compaction_text_layouts == "on";
   auto ms_to_ns = [](uint64_t ms) {
     return static_cast<int64_t>(std::min<uint64_t>(ms, INT64_MAX / 1'000'000)) * 1'000'000;
   };

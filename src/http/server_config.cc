@@ -130,6 +130,11 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
       {"compaction", T::kString,
        "on: small segments are merged in the background; off: only by `sawmill admin compact`",
        &c->compaction},
+      {"compaction_text_layouts", T::kString,
+       "on: compaction writes text in the warm tier's text layouts (messages about 15 % smaller, "
+       "more compaction CPU, a search reading a few rows of a block decodes all of it); off: "
+       "messages as marked lines",
+       &c->compaction_text_layouts},
       {"catalog", T::kString,
        "the segment catalog: empty for DIR/catalog.db (SQLite), or postgresql://USER@HOST:PORT/DB "
        "for PostgreSQL (one server per catalog until cluster mode; docs/operations.md)",
@@ -570,6 +575,10 @@ Status ValidateServerConfig(const ServerConfig& c) {
   RETURN_IF_ERROR(at_least("tls_handshake_timeout", c.tls_handshake_timeout_ms, 100, "100ms"));
   if (c.compaction != "on" && c.compaction != "off") {
     return Status::InvalidArgument("compaction: '" + c.compaction + "' is not on or off");
+  }
+  if (c.compaction_text_layouts != "on" && c.compaction_text_layouts != "off") {
+    return Status::InvalidArgument("compaction_text_layouts: '" + c.compaction_text_layouts +
+                                   "' is not on or off");
   }
   if (auto exempt = NetworkList::Parse(SplitList(c.connection_cap_exempt)); !exempt.ok()) {
     return exempt.status().WithContext("connection_cap_exempt");

@@ -59,6 +59,11 @@ struct ServerConfig {
   uint64_t idempotency_window_ms = 24ull * 3'600'000;
   uint64_t idempotency_max_keys = 1'000'000;
   std::string compaction = "on";  // "off": segments merge only on `sawmill admin compact`
+  // "on": compaction writes text columns in the warm tier's text layouts, each block's picked by
+  // a probe (storage::EngineOptions::compaction_text_layouts): smaller messages, more compaction
+  // CPU, and a search reading a few rows of a block renders all of it (docs/performance.md
+  // "Session 14: text layouts picked by a probe", "Session 15").
+  std::string compaction_text_layouts = "off";
   // Storage tiers (docs/storage.md "Tiers"): ages after which segments go warm / cold (0: never)
   // and the background tier mover's period (0: off; `sawmill admin tiers move` still works).
   uint64_t warm_after_ms = 3ull * 24 * 3'600'000;

@@ -174,6 +174,20 @@ TEST(ServerConfig, BackgroundCompactionIsOnUnlessTurnedOff) {
   EXPECT_NE(status.message().find("compaction: 'no'"), std::string::npos) << status.message();
 }
 
+TEST(ServerConfig, CompactionTextLayoutsAreOnOrOff) {
+  ServerConfig config;
+  EXPECT_EQ(config.compaction_text_layouts, "off");
+  std::string path = WriteFile("compaction_text_layouts: on\n");
+  ASSERT_TRUE(LoadServerConfigFile(path, {}, &config).ok());
+  EXPECT_EQ(config.compaction_text_layouts, "on");
+  EXPECT_TRUE(ValidateServerConfig(config).ok());
+  config.compaction_text_layouts = "yes";
+  Status status = ValidateServerConfig(config);
+  EXPECT_TRUE(status.IsInvalidArgument());
+  EXPECT_NE(status.message().find("compaction_text_layouts: 'yes'"), std::string::npos)
+      << status.message();
+}
+
 TEST(ServerConfig, UnknownKeyIsAnErrorWithItsLine) {
   ServerConfig config;
   std::string path = WriteFile("data: /x\nmax_bodyy: 1MiB\n");
