@@ -881,9 +881,17 @@ class Catalog {
   // The same, but only when every recorded setting is still exactly "expected" (what the
   // caller read and checked the change against), in one transaction with that comparison: two
   // operators' changes at once (node_heartbeat 9s and node_timeout 5s, each safe alone) cannot
-  // both pass. Errors: FailedPrecondition "changed meanwhile" when the settings differ from
-  // "expected"; InvalidArgument for an empty name.
+  // both pass. "registered": the node incarnations the caller read (every row of the nodes
+  // table it counted, live or dead: id -> started_ns); a registration since (a node of another
+  // id or incarnation) refuses the change too, so that a node registering and re-reading the
+  // settings between the caller's check and this write (it would run the old value, unchecked)
+  // is either seen here or reads the new value (docs/cluster.md "Cluster-wide settings"): a
+  // registration (Heartbeat) and this write are serialised (PostgreSQL: the settings lock,
+  // shared by heartbeats; SQLite: BEGIN IMMEDIATE). Errors:
+  // FailedPrecondition "changed meanwhile" when the settings differ from "expected", "registered
+  // meanwhile" for such a node; InvalidArgument for an empty name.
   virtual Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected,
+                                 const std::map<std::string, int64_t>& registered,
                                  std::string_view name, uint64_t value) = 0;
 
   // ---- Segment changes: every node's view of the shared segments (issue 20; docs/cluster.md

@@ -806,16 +806,49 @@ TEST_P(CatalogTest, ACheckedSettingChangeIsRefusedWhenAnotherChangedMeanwhile) {
   ASSERT_TRUE(c->SettleSettings({{"node_heartbeat", 2000}, {"node_timeout", 10000}}).ok());
   const std::map<std::string, uint64_t> seen = *c->ReadSettings();
   // Two operators read the same settings; the first sets the heartbeat to 9s ...
-  Status first = c->ChangeSettingIf(seen, "node_heartbeat", 9000);
+  Status first = c->ChangeSettingIf(seen, {}, "node_heartbeat", 9000);
   ASSERT_TRUE(first.ok()) << first.ToString();
   // ... the second's node_timeout 5s, checked against heartbeat 2s, is refused.
-  Status second = c->ChangeSettingIf(seen, "node_timeout", 5000);
+  Status second = c->ChangeSettingIf(seen, {}, "node_timeout", 5000);
   EXPECT_EQ(second.code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(second.message().find("changed meanwhile"), std::string::npos) << second.message();
   const std::map<std::string, uint64_t> after = {{"node_heartbeat", 9000}, {"node_timeout", 10000}};
   EXPECT_EQ(*c->ReadSettings(), after);
-  EXPECT_TRUE(c->ChangeSettingIf(after, "node_timeout", 20000).ok());
-  EXPECT_EQ(c->ChangeSettingIf(after, "", 1).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(c->ChangeSettingIf(after, {}, "node_timeout", 20000).ok());
+  EXPECT_EQ(c->ChangeSettingIf(after, {}, "", 1).code(), StatusCode::kInvalidArgument);
+}
+
+// A node registered between an operator's check and the write (docs/cluster.md "Cluster-wide
+// settings"): the check did not count it and it may run the old value, so the write is refused;
+// so is it after a restart of a node the check counted (another incarnation), not after a node
+// left.
+TEST_P(CatalogTest, ACheckedSettingChangeIsRefusedWhenANodeRegisteredMeanwhile) {
+  auto c = OpenCatalog();
+  ASSERT_NE(c, nullptr);
+  const std::map<std::string, uint64_t> runs = {{"node_heartbeat", 2000}, {"node_timeout", 10000}};
+  ASSERT_TRUE(c->SettleSettings(runs).ok());
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 1, 1000, 0, runs}).ok());
+  ASSERT_TRUE(c->Heartbeat({"b", "http://b", 1, 1000, 0, runs}).ok());
+  const std::map<std::string, uint64_t> seen = *c->ReadSettings();
+  const std::map<std::string, int64_t> checked = {{"a", 1}, {"b", 1}};
+  // Node c registers (and re-reads 10s) after the operator's look at the nodes.
+  ASSERT_TRUE(c->Heartbeat({"c", "http://c", 5, 1000, 0, runs}).ok());
+  Status refused = c->ChangeSettingIf(seen, checked, "node_timeout", 14000);
+  EXPECT_EQ(refused.code(), StatusCode::kFailedPrecondition) << refused.ToString();
+  EXPECT_NE(refused.message().find("a node registered meanwhile (c)"), std::string::npos)
+      << refused.message();
+  EXPECT_EQ(*c->ReadSettings(), seen) << "recorded with node c, unchecked, running 10s";
+  ASSERT_TRUE(c->RemoveNode("c").ok());
+  // Node a restarted meanwhile: another incarnation, which re-read the settings too.
+  ASSERT_TRUE(c->Heartbeat({"a", "http://a", 7, 1000, 0, runs}).ok());
+  refused = c->ChangeSettingIf(seen, checked, "node_timeout", 14000);
+  EXPECT_NE(refused.message().find("a node registered meanwhile (a)"), std::string::npos)
+      << refused.ToString();
+  // Read again, and node b gone since: taken.
+  ASSERT_TRUE(c->RemoveNode("b").ok());
+  Status taken = c->ChangeSettingIf(seen, {{"a", 7}, {"b", 1}}, "node_timeout", 14000);
+  EXPECT_TRUE(taken.ok()) << taken.ToString();
+  EXPECT_EQ(c->ReadSettings()->at("node_timeout"), 14000u);
 }
 
 // Nodes starting at once, each with another value: exactly one is recorded and every node is
@@ -2710,6 +2743,64 @@ TEST_F(PgCatalogTest, ARegistrationThatWaitedForASweepOfItsObjectIsRefused) {
   auto listed = a->List();
   ASSERT_TRUE(listed.ok()) << listed.status().ToString();
   for (const SegmentRow& r : *listed) EXPECT_NE(r.path, row.path);
+}
+
+// An operator's command (`sawmill admin settings set`) and a node starting, each on a connection
+// of its own, over settings a first node settled; "seen" is what the command read and checked.
+class PgSettingsRaceTest : public PgCatalogTest {
+ protected:
+  void SetUp() override {
+    PgCatalogTest::SetUp();
+    command_ = Open();
+    node_ = Open();
+    ASSERT_NE(command_, nullptr);
+    ASSERT_NE(node_, nullptr);
+    ASSERT_TRUE(command_->SettleSettings(runs_).ok());
+    seen_ = *command_->ReadSettings();
+  }
+  const std::map<std::string, uint64_t> runs_ = {{"node_heartbeat", 2000}, {"node_timeout", 10000}};
+  std::unique_ptr<Catalog> command_, node_;
+  std::map<std::string, uint64_t> seen_;
+};
+
+// An operator's checked change committing while a node registers (docs/cluster.md "Cluster-wide
+// settings"): the registration waits for the commit (the settings lock, held shared by
+// registrations), so the node's re-read after it finds the new value and the node is refused at
+// start. Had it registered and re-read before the commit, it would run 10s beside nodes that
+// start with 20s, unseen by the check, which found no node.
+TEST_F(PgSettingsRaceTest, ANodeRegisteringWhileACheckedSettingChangeCommitsReadsTheNewValue) {
+  Status changed = Status::Internal("not run"), registered = Status::Internal("not run");
+  Result<std::map<std::string, uint64_t>> reread = std::map<std::string, uint64_t>{};
+  StartDuringCommit(
+      command_.get(),
+      [&] { changed = command_->ChangeSettingIf(seen_, {}, "node_timeout", 20000); },
+      [&] {
+        registered = node_->Heartbeat({"n", "http://n", 5, 1000, 0, runs_});
+        reread = node_->ReadSettings();
+      });
+  ASSERT_TRUE(changed.ok()) << changed.ToString();
+  ASSERT_TRUE(registered.ok()) << registered.ToString();
+  ASSERT_TRUE(reread.ok()) << reread.status().ToString();
+  EXPECT_EQ(reread->at("node_timeout"), 20000u) << "the node re-read the old value and runs it";
+}
+
+// The other order: a node's registration committing while the change starts. The change waits
+// for it, then counts the node it did not check with and is refused; without the wait it read the
+// nodes before the registration's commit, took the change, and the node's re-read (before the
+// change's commit) found the old value.
+TEST_F(PgSettingsRaceTest, ACheckedSettingChangeWhileANodeRegistersIsRefused) {
+  Status changed = Status::Internal("not run"), registered = Status::Internal("not run");
+  StartDuringCommit(
+      node_.get(),
+      [&] {
+        registered = node_->Heartbeat({"n", "http://n", 5, 1000, 0, runs_});
+      },
+      [&] { changed = command_->ChangeSettingIf(seen_, {}, "node_timeout", 20000); });
+  ASSERT_TRUE(registered.ok()) << registered.ToString();
+  EXPECT_EQ(changed.code(), StatusCode::kFailedPrecondition) << changed.ToString();
+  EXPECT_NE(changed.message().find("a node registered meanwhile (n)"), std::string::npos)
+      << changed.message();
+  EXPECT_EQ(command_->ReadSettings()->at("node_timeout"), 10000u);
 }
 
 TEST_F(PgCatalogTest, TwoNodesTakingOverOneDeadNodeSplitItsWalObjectsAndSeqBlocksDoNotMeet) {

@@ -420,10 +420,11 @@ class ForwardingCatalog : public Catalog {
     return target_->ReadSettings();
   }
 
-  Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected, std::string_view name,
+  Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected,
+                         const std::map<std::string, int64_t>& registered, std::string_view name,
                          uint64_t value) override {
     if (Status s = Before("ChangeSettingIf"); !s.ok()) return s;
-    return target_->ChangeSettingIf(expected, name, value);
+    return target_->ChangeSettingIf(expected, registered, name, value);
   }
 
   Status ChangeSetting(std::string_view name, uint64_t value) override {

@@ -247,9 +247,13 @@ std::string SchemaRelations() {
 
 // Advisory lock keys, per schema (several catalogs may share one database).
 // Serialises the settles and checked changes of cluster-wide settings (SettleSettings,
-// ChangeSettingIf) of one schema.
+// ChangeSettingIf) of one schema, and these with the nodes' registrations (Heartbeat).
 constexpr const char* kSettingsLockSql =
     "SELECT pg_advisory_xact_lock(hashtext('sawmill.settings.' || current_schema()))";
+// Taken shared by every heartbeat (a node's registration among them), so heartbeats do not wait
+// for each other, only for a settle or a checked change.
+constexpr const char* kSettingsSharedLockSql =
+    "SELECT pg_advisory_xact_lock_shared(hashtext('sawmill.settings.' || current_schema()))";
 constexpr const char* kSchemaLockSql = "SELECT pg_advisory_xact_lock(hashtext('sawmill.schema'))";
 constexpr const char* kExclusiveLockSql =
     "SELECT pg_try_advisory_lock(hashtext('sawmill.catalog.' || current_schema()))";
@@ -1697,6 +1701,12 @@ class PgCatalog final : public Catalog {
   Status Heartbeat(const NodeRow& node) override {
     MutexLock l(&mu_);
     return Change([&]() -> Status {
+      // Holds the settings lock shared to its commit, so a registration (the first heartbeat of
+      // an incarnation, with or without the values it settled) and a checked change
+      // (ChangeSettingIf) are serialised: the change either sees it or commits before it, and the
+      // node's re-read after it then finds the new value. Every heartbeat takes it, so that no
+      // registration goes without (it waits only while a settle or a checked change commits).
+      RETURN_IF_ERROR(Run("lock the settings", kSettingsSharedLockSql).status());
       // A row of a later incarnation is kept (catalog.h): the upsert's WHERE leaves it unchanged.
       ASSIGN_OR_RETURN(
           PgResult r,
@@ -2362,21 +2372,25 @@ class PgCatalog final : public Catalog {
     });
   }
 
-  Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected, std::string_view name,
+  Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected,
+                         const std::map<std::string, int64_t>& registered, std::string_view name,
                          uint64_t value) override {
     if (name.empty()) return Status::InvalidArgument(name_ + ": a setting with no name");
     MutexLock l(&mu_);
     return Change([&]() -> Status {
+      // Exclusive: a registration in flight (which holds it shared, Heartbeat) has committed
+      // before the reads below, which are statements after the lock (READ COMMITTED), and one
+      // starting now waits for this commit and then re-reads the new value.
       RETURN_IF_ERROR(Run("lock the settings", kSettingsLockSql).status());
       ASSIGN_OR_RETURN(PgResult r, Run("read settings",
                                        "SELECT substr(key, 9), value FROM meta "
                                        "WHERE left(key, 8) = 'setting.'"));
       std::map<std::string, uint64_t> now;
       for (int i = 0; i < r.rows(); ++i) now[r.Text(i, 0)] = r.Uint(i, 1);
-      if (now != expected) {
-        return Status::FailedPrecondition(
-            name_ + ": the cluster-wide settings changed meanwhile; run it again");
-      }
+      ASSIGN_OR_RETURN(PgResult n, Run("list nodes", "SELECT id, started_ns FROM nodes"));
+      std::map<std::string, int64_t> nodes;
+      for (int i = 0; i < n.rows(); ++i) nodes[n.Text(i, 0)] = n.Int(i, 1);
+      RETURN_IF_ERROR(CheckSettingsAsSeen(name_, expected, now, registered, nodes));
       return Run("change setting " + std::string(name),
                  "INSERT INTO meta (key, value) VALUES ('setting.' || $1, $2) "
                  "ON CONFLICT (key) DO UPDATE SET value = excluded.value",

@@ -1,6 +1,6 @@
 // What the SQLite and PostgreSQL catalogs do alike, written once: the text form of a token's
-// tenants, the arguments a lease request is refused for, the lease decision, and how a list of
-// segment changes becomes an answer.
+// tenants, the arguments a lease request is refused for, the lease decision, a checked setting
+// change's comparison, and how a list of segment changes becomes an answer.
 #pragma once
 
 #include <algorithm>
@@ -92,6 +92,31 @@ inline Status SweptObject(const SegmentRow& row, const std::string& catalog) {
       row.path +
       ", which the segment sweep found named by no row for its whole grace and deletes: its "
       "upload is not registered (write it again)");
+}
+
+// ChangeSettingIf's comparison, in its transaction: the settings "now" must be exactly
+// "expected", and every node row "now" (id -> started_ns) an incarnation of "registered" (rows
+// gone since are no concern: a node that left runs nothing).
+inline Status CheckSettingsAsSeen(const std::string& catalog,
+                                  const std::map<std::string, uint64_t>& expected,
+                                  const std::map<std::string, uint64_t>& now,
+                                  const std::map<std::string, int64_t>& registered,
+                                  const std::map<std::string, int64_t>& nodes) {
+  if (now != expected) {
+    return Status::FailedPrecondition(
+        catalog + ": the cluster-wide settings changed meanwhile; run it again");
+  }
+  std::string meanwhile;
+  for (const auto& [id, started_ns] : nodes) {
+    auto seen = registered.find(id);
+    if (seen == registered.end() || seen->second != started_ns) {
+      meanwhile += (meanwhile.empty() ? "" : ", ") + id;
+    }
+  }
+  if (meanwhile.empty()) return Status::OK();
+  return Status::FailedPrecondition(
+      catalog + ": a node registered meanwhile (" + meanwhile +
+      "), unseen by the check of the change, and may run the old value; run it again");
 }
 
 // The lease decision of AcquireLease, on the row as stored ("lease"): when "holder" may take or

@@ -178,7 +178,8 @@ class SqliteCatalog final : public Catalog {
       const std::map<std::string, uint64_t>& values) override;
   Result<std::map<std::string, uint64_t>> ReadSettings() const override;
   Status ChangeSetting(std::string_view name, uint64_t value) override;
-  Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected, std::string_view name,
+  Status ChangeSettingIf(const std::map<std::string, uint64_t>& expected,
+                         const std::map<std::string, int64_t>& registered, std::string_view name,
                          uint64_t value) override;
 
   // Segment changes (sqlite_catalog.cc, at the end).

@@ -349,16 +349,27 @@ Status SqliteCatalog::ChangeSetting(std::string_view name, uint64_t value) {
 }
 
 Status SqliteCatalog::ChangeSettingIf(const std::map<std::string, uint64_t>& expected,
+                                      const std::map<std::string, int64_t>& registered,
                                       std::string_view name, uint64_t value) {
   if (name.empty()) return Status::InvalidArgument("catalog " + path_ + ": a setting with no name");
   const std::string key = "setting." + std::string(name);
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));  // no other writer between the look and the write
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kNodes}));
+  // No other writer (a change, a node's registration) between the look and the write.
+  RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Result<std::map<std::string, uint64_t>> now = ReadSettingsLocked();
   if (!now.ok()) return RollbackLocked(now.status());
-  if (*now != expected) {
-    return RollbackLocked(Status::FailedPrecondition(
-        "catalog " + path_ + ": the cluster-wide settings changed meanwhile; run it again"));
+  std::map<std::string, int64_t> nodes;
+  {
+    Stmt st(db_, "SELECT id, started_ns FROM nodes");
+    if (!st.ok()) return RollbackLocked(Error("prepare node list"));
+    int rc;
+    while ((rc = st.Step()) == SQLITE_ROW) nodes[st.Text(0)] = st.Int(1);
+    if (rc != SQLITE_DONE) return RollbackLocked(Error("list nodes"));
+  }
+  if (Status seen = CheckSettingsAsSeen("catalog " + path_, expected, *now, registered, nodes);
+      !seen.ok()) {
+    return RollbackLocked(seen);
   }
   Stmt st(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)");
   if (!st.ok()) return RollbackLocked(Error("prepare setting change " + key));

@@ -121,8 +121,10 @@ int Set(catalog::Catalog* catalog, const SettingsCommands& commands, const std::
     return Fail(" set", safe);
   }
   // Compared with what was checked above in the write's own transaction: another operator's
-  // change meanwhile (the other half of the heartbeat/timeout pair) refuses this one.
-  if (Status changed = catalog->ChangeSettingIf(view->recorded, name, value); !changed.ok()) {
+  // change meanwhile (the other half of the heartbeat/timeout pair) refuses this one, and so
+  // does a node registered since the watch (it may run the old value, unchecked).
+  if (Status changed = catalog->ChangeSettingIf(view->recorded, view->registered, name, value);
+      !changed.ok()) {
     return Fail(" set", changed);
   }
   std::printf("%s: %s -> %s in catalog %s.\n", name.c_str(),

@@ -6,11 +6,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <map>
 #include <memory>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "catalog/forwarding_catalog.h"
@@ -50,17 +52,22 @@ class NodeStartSettingsTest : public PgClusterTest {
 
   // What `sawmill admin settings set NAME VALUE` does (src/cli/admin_settings_command.cc): reads
   // the recorded values, checks the change against the nodes live now, and records it compared
-  // with what it read. Returns its refusal, if any.
-  Status AdminSet(const std::string& name, uint64_t value) {
+  // with what it read and the nodes it counted ("between" runs after the check, before the
+  // write). Returns its refusal, if any.
+  Status AdminSet(
+      const std::string& name, uint64_t value, const std::function<void()>& between = [] {}) {
     ASSIGN_OR_RETURN(auto recorded, reader_->ReadSettings());
     ASSIGN_OR_RETURN(auto rows, reader_->ListNodes());
     std::vector<std::string> live;
+    std::map<std::string, int64_t> registered;
     const int64_t alive_since = Clock::Real()->NowNanos() - kNodeTimeout;
     for (const catalog::NodeRow& row : rows) {
       if (row.heartbeat_ns >= alive_since) live.push_back(row.id);
+      registered[row.id] = row.started_ns;
     }
     RETURN_IF_ERROR(CheckSettingChange(name, value, recorded, live));
-    return reader_->ChangeSettingIf(recorded, name, value);
+    between();
+    return reader_->ChangeSettingIf(recorded, registered, name, value);
   }
 
   // Node "id" settles its four settings (none given: it adopts what is recorded) and returns
@@ -136,6 +143,59 @@ TEST_F(NodeStartSettingsTest, AChangeAfterTheRegistrationIsCheckedWithTheNode) {
   EXPECT_EQ(after.code(), StatusCode::kFailedPrecondition) << after.ToString();
   EXPECT_NE(after.message().find("1 node is live (node-a)"), std::string::npos) << after.ToString();
   (*opened)->registry()->Stop(/*remove=*/true);
+}
+
+// The command's own window (docs/cluster.md "Cluster-wide settings"): node a registers, re-reads
+// the settings (6 s, unchanged) and opens after the command checked with no node live and before
+// its write. The write is refused, naming a ("run it again", which then counts a and refuses the
+// change while a runs 6 s); without the comparison it recorded 20 s with a running 6 s.
+TEST_F(NodeStartSettingsTest, ANodeStartedBetweenTheCheckAndTheWriteRefusesTheChange) {
+  const std::map<std::string, uint64_t> settled = Settle();
+  Result<std::unique_ptr<ClusterNode>> opened = Status::Internal("not run");
+  const Status set =
+      AdminSet("node_timeout", 20'000, [&] { opened = Open("node-a", settled, [] {}); });
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_EQ(set.code(), StatusCode::kFailedPrecondition) << set.ToString();
+  EXPECT_NE(set.message().find("a node registered meanwhile (node-a)"), std::string::npos)
+      << set.ToString();
+  EXPECT_EQ(reader_->ReadSettings()->at("node_timeout"), 6000u)
+      << "recorded 20s while node a, unchecked, runs 6s";
+  const Status again = AdminSet("node_timeout", 20'000);
+  EXPECT_NE(again.message().find("1 node is live (node-a)"), std::string::npos) << again.ToString();
+  (*opened)->registry()->Stop(/*remove=*/true);
+}
+
+// The other order: node a registers while the command's write commits (its registration starts
+// from inside the commit). The registration waits for the commit, so a's re-read finds 20 s and
+// its start is refused; without the wait a registered and re-read 6 s before the commit and ran
+// 6 s, unseen by the check.
+TEST_F(NodeStartSettingsTest, ANodeStartingWhileTheChangeCommitsIsRefused) {
+  const std::map<std::string, uint64_t> settled = Settle();
+  Result<std::unique_ptr<ClusterNode>> opened = Status::Internal("not run");
+  std::atomic<bool> done{false}, started{false};
+  std::thread node;
+  reader_->SetCommitHook([&] {
+    if (started.exchange(true)) return Status::OK();
+    node = std::thread([&] {
+      opened = Open("node-a", settled, [] {});
+      done = true;
+    });
+    // Until node a opened (it did not wait for this commit) or 2 s passed (it waits).
+    for (int i = 0; i < 200 && !done.load(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return Status::OK();
+  });
+  const Status set = AdminSet("node_timeout", 20'000);
+  reader_->SetCommitHook(nullptr);
+  ASSERT_TRUE(node.joinable()) << "the commit hook never ran";
+  node.join();
+  ASSERT_TRUE(set.ok()) << set.ToString();
+  ASSERT_FALSE(opened.ok()) << "node a opened with node_timeout 6s while the cluster's is 20s";
+  EXPECT_NE(opened.status().message().find("node_timeout was 6s when this node took it, and is "
+                                           "now 20s"),
+            std::string::npos)
+      << opened.status().ToString();
 }
 
 }  // namespace

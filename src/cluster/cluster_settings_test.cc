@@ -296,7 +296,7 @@ class ClusterSettingsAdminTest : public ClusterSettingsTest {
   Status Set(const std::string& name, uint64_t value) {
     const ClusterSettingsView view = View();
     RETURN_IF_ERROR(CheckSettingChangeNow(view, name, value));
-    return catalog_->ChangeSettingIf(view.recorded, name, value);
+    return catalog_->ChangeSettingIf(view.recorded, view.registered, name, value);
   }
 
   // Nodes' clocks an hour behind and ahead of this machine's (they outlive the nodes_ using them).

@@ -288,6 +288,8 @@ Result<WatchedNodes> WatchLiveNodes(const catalog::Catalog* catalog, int64_t hea
   std::vector<catalog::NodeRow> rows = first;
   while (!rows.empty()) {
     out.watched_ns = clock->MonotonicNanos() - start;
+    out.registered.clear();
+    for (const catalog::NodeRow& row : rows) out.registered[row.id] = row.started_ns;
     // Every node beating has written a heartbeat after one interval of watching (before, a
     // node whose clock is ahead would make those not beaten yet look old).
     const bool waited_interval = out.watched_ns >= heartbeat_interval_ns;

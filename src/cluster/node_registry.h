@@ -155,6 +155,9 @@ bool HeartbeatLive(const catalog::NodeRow& row, int64_t now_ns, int64_t node_tim
 struct WatchedNodes {
   std::vector<catalog::NodeRow> live;  // as last read, by id
   int64_t watched_ns = 0;              // how long the heartbeats were watched
+  // Every row of the last read, live or dead: id -> started_ns (the incarnations the judgement
+  // counted, for Catalog::ChangeSettingIf).
+  std::map<std::string, int64_t> registered;
 };
 Result<WatchedNodes> WatchLiveNodes(const catalog::Catalog* catalog, int64_t heartbeat_interval_ns,
                                     int64_t node_timeout_ns,

@@ -72,6 +72,7 @@ Result<ClusterSettingsView> ReadClusterSettingsView(
                    WatchLiveNodes(catalog, MillisToNanos(heartbeat), MillisToNanos(timeout)));
   view.live = std::move(watched.live);
   view.watched_ns = watched.watched_ns;
+  view.registered = std::move(watched.registered);
   return view;
 }
 

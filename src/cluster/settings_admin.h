@@ -24,6 +24,9 @@ struct ClusterSettingsView {
   std::map<std::string, uint64_t> current;
   std::vector<catalog::NodeRow> live;  // WatchLiveNodes', by id, each with what it runs
   int64_t watched_ns = 0;              // how long the heartbeats were watched
+  // The incarnations the watch counted, live or dead (WatchedNodes::registered): given to
+  // Catalog::ChangeSettingIf, which refuses the change when a node registered since.
+  std::map<std::string, int64_t> registered;
 };
 
 // Reads the settings and watches the live nodes for the longest node_heartbeat and node_timeout
