@@ -1722,6 +1722,40 @@ TEST_P(CatalogTest, ANodesSettingsGoWithTheIncarnationThatRecordedThem) {
   EXPECT_TRUE(c->ListNodes()->at(1).settings.empty());
 }
 
+// Each node's values are listed with its own row, whatever order the ids' case and punctuation
+// put them in (a byte order and a natural-language collation differ: "Bravo" < "alpha" in bytes).
+TEST_P(CatalogTest, EachNodesSettingsAreListedWithItsRowWhateverItsIdsCase) {
+  auto c = OpenCatalog();
+  const std::vector<std::string> ids = {"alpha", "Bravo", "Edge-1", "core-2", "edge-0"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const uint64_t v = 1000 * (i + 1);
+    ASSERT_TRUE(c->Heartbeat({ids[i],
+                              "http://" + ids[i],
+                              5,
+                              6,
+                              0,
+                              {{"node_heartbeat", v}, {"node_timeout", 5 * v}}})
+                    .ok());
+  }
+  ASSERT_TRUE(c->Heartbeat({"delta", "http://delta", 5, 6}).ok());  // recorded none
+  auto nodes = c->ListNodes();
+  ASSERT_TRUE(nodes.ok()) << nodes.status().ToString();
+  ASSERT_EQ(nodes->size(), ids.size() + 1);
+  for (const NodeRow& row : *nodes) {
+    auto it = std::find(ids.begin(), ids.end(), row.id);
+    if (it == ids.end()) {
+      EXPECT_EQ(row.id, "delta");
+      EXPECT_TRUE(row.settings.empty()) << row.id;
+      continue;
+    }
+    const uint64_t v = 1000 * (it - ids.begin() + 1);
+    EXPECT_EQ(row.settings,
+              (std::map<std::string, uint64_t>{{"node_heartbeat", v}, {"node_timeout", 5 * v}}))
+        << row.id;
+    EXPECT_EQ(row.url, "http://" + row.id);
+  }
+}
+
 TEST_P(CatalogTest, SeveralLeasesAreTakenInOneCallFirstFreeFirstUpToMax) {
   auto c = OpenCatalog();
   const std::vector<std::string> names = {"compaction/1", "compaction/2", "compaction/3"};
@@ -2460,6 +2494,67 @@ TEST_F(PgCatalogTest, AServerOnItsOwnHoldingTheCatalogIsFoundAndTheProbeHoldsNot
   ASSERT_TRUE(held.ok());
   EXPECT_FALSE(*held);
   PgSql("DROP SCHEMA IF EXISTS " + schema_ + "x CASCADE");
+}
+
+// The same under a natural-language collation of the ids (a database created with en_US or an
+// ICU locale orders "alpha" < "Bravo" < "core-2" < "Edge-1"): each node keeps its own values.
+TEST_F(PgCatalogTest, EachNodesSettingsAreListedWithItsRowUnderANaturalLanguageCollation) {
+  if (PgSql("SELECT count(*) FROM pg_collation WHERE collname = 'en-x-icu'") != "1") {
+    GTEST_FAIL() << "the test server has no ICU collation en-x-icu";
+  }
+  auto c = Open();
+  ASSERT_TRUE(c);
+  PgSql("ALTER TABLE " + schema_ + ".nodes ALTER COLUMN id TYPE text COLLATE \"en-x-icu\"");
+  const std::vector<std::string> ids = {"alpha", "Bravo", "Edge-1", "core-2"};
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_TRUE(
+        c->Heartbeat({ids[i], "http://" + ids[i], 5, 6, 0, {{"node_timeout", 1000 * (i + 1)}}})
+            .ok());
+  }
+  auto nodes = c->ListNodes();
+  ASSERT_TRUE(nodes.ok()) << nodes.status().ToString();
+  ASSERT_EQ(nodes->size(), ids.size());
+  EXPECT_EQ((*nodes)[1].id, "Bravo");  // the collation's order, not the bytes'
+  for (const NodeRow& row : *nodes) {
+    const uint64_t v = 1000 * (std::find(ids.begin(), ids.end(), row.id) - ids.begin() + 1);
+    EXPECT_EQ(row.settings, (std::map<std::string, uint64_t>{{"node_timeout", v}})) << row.id;
+  }
+}
+
+// The probe of `sawmill admin settings` never takes the exclusive lock: a server on its own
+// taking it while probes run (a start, a reconnection) is never refused as "in use".
+TEST_F(PgCatalogTest, AServerTakingTheCatalogWhileItIsProbedIsNeverRefused) {
+  auto c = Open();  // the schema
+  ASSERT_TRUE(c);
+  PGconn* conn = PQconnectdb(PgTestUrl().c_str());
+  ASSERT_EQ(PQstatus(conn), CONNECTION_OK) << PQerrorMessage(conn);
+  const std::string key = "hashtext('sawmill.catalog.' || '" + schema_ + "')";
+  std::atomic<bool> done{false};
+  std::thread probes([&] {
+    PgCatalogOptions options;
+    options.schema = schema_;
+    for (int i = 0; i < 60; ++i) {
+      auto held = PostgresCatalogHeldExclusively(PgTestUrl(), options);
+      EXPECT_TRUE(held.ok()) << held.status().ToString();
+    }
+    done = true;
+  });
+  int tries = 0, refused = 0;
+  while (!done) {
+    PGresult* r = PQexec(conn, ("SELECT pg_try_advisory_lock(" + key + ")").c_str());
+    const bool taken = PQresultStatus(r) == PGRES_TUPLES_OK && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    ++tries;
+    if (!taken) {
+      ++refused;
+      continue;
+    }
+    PQclear(PQexec(conn, ("SELECT pg_advisory_unlock(" + key + ")").c_str()));
+  }
+  probes.join();
+  PQfinish(conn);
+  EXPECT_GT(tries, 0);
+  EXPECT_EQ(refused, 0) << "of " << tries << " tries";
 }
 
 TEST_F(PgCatalogTest, TwoConnectionsAllocateDisjointIdsAndSeeEachOthersRows) {

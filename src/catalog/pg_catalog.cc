@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <functional>
+#include <optional>
 #include <set>
 #include <string_view>
 #include <tuple>
@@ -257,8 +258,6 @@ constexpr const char* kSettingsSharedLockSql =
 constexpr const char* kSchemaLockSql = "SELECT pg_advisory_xact_lock(hashtext('sawmill.schema'))";
 constexpr const char* kExclusiveLockSql =
     "SELECT pg_try_advisory_lock(hashtext('sawmill.catalog.' || current_schema()))";
-constexpr const char* kExclusiveUnlockSql =
-    "SELECT pg_advisory_unlock(hashtext('sawmill.catalog.' || current_schema()))";
 // Every transaction that appends to the retention record takes this first, so that the check of
 // RetireSegments ("no other event since the decision") sees every committed event.
 constexpr const char* kRetentionLockSql =
@@ -359,6 +358,7 @@ class PgResult {
   uint64_t Uint(int row, int col) const { return static_cast<uint64_t>(Int(row, col)); }
   double Real(int row, int col) const { return std::strtod(PQgetvalue(r_, row, col), nullptr); }
   bool Bool(int row, int col) const { return PQgetvalue(r_, row, col)[0] == 't'; }
+  bool IsNull(int row, int col) const { return PQgetisnull(r_, row, col) != 0; }
   std::string Text(int row, int col) const {
     return std::string(PQgetvalue(r_, row, col), static_cast<size_t>(PQgetlength(r_, row, col)));
   }
@@ -568,14 +568,22 @@ class PgCatalog final : public Catalog {
   }
 
   // PostgresCatalogHeldExclusively's probe, on a connection of this (not exclusive) catalog:
-  // takes the exclusive lock when it is free and lets it go at once.
+  // looks for the exclusive lock (kExclusiveLockSql's key) among the granted locks, without
+  // taking it (taking it for a moment refused a server starting in that moment). A bigint
+  // advisory key is listed as classid (its high 32 bits), objid (its low 32 bits), objsubid 1.
   Result<bool> HeldExclusively() {
     MutexLock l(&mu_);
     RETURN_IF_ERROR(ConnectLocked());
-    ASSIGN_OR_RETURN(PgResult r, Run("look for a server holding the catalog", kExclusiveLockSql));
-    if (!r.Bool(0, 0)) return true;
-    RETURN_IF_ERROR(Run("let the catalog's lock go", kExclusiveUnlockSql).status());
-    return false;
+    ASSIGN_OR_RETURN(
+        PgResult r,
+        Run("look for a server holding the catalog",
+            "WITH k AS (SELECT hashtext('sawmill.catalog.' || current_schema())::bigint AS key) "
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l, k WHERE l.locktype = 'advisory' "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.classid = ((k.key >> 32) & 4294967295)::oid "
+            "AND l.objid = (k.key & 4294967295)::oid AND l.objsubid = 1 "
+            "AND l.mode = 'ExclusiveLock' AND l.granted)"));
+    return r.Bool(0, 0);
   }
 
   // ---- Segments ----
@@ -1739,35 +1747,31 @@ class PgCatalog final : public Catalog {
 
   Result<std::vector<NodeRow>> ListNodes() const override {
     MutexLock l(&mu_);
-    ASSIGN_OR_RETURN(
-        std::vector<NodeRow> nodes,
-        SelectLocked<NodeRow>(
-            "list nodes",
-            "SELECT n.id, n.url, n.started_ns, n.heartbeat_ns, COALESCE(c.through, 0) "
-            "FROM nodes n LEFT JOIN node_confirmed c ON c.id = n.id ORDER BY n.id",
-            [](const PgResult& r, int i) {
-              return NodeRow{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3), r.Uint(i, 4)};
-            }));
-    if (nodes.empty()) return nodes;
-    // Each row's settings, as recorded by its own incarnation. A registration writes the row
-    // and its settings in one transaction, so a row listed above has its settings committed.
+    // One statement: each row with its settings as recorded by its own incarnation (a
+    // registration writes both in one transaction), one result row per setting. A row's result
+    // rows are adjacent (ORDER BY n.id), whatever the database's collation orders ids by.
     struct Entry {
-      std::string id, name;
-      uint64_t value;
+      NodeRow node;
+      std::optional<std::pair<std::string, uint64_t>> setting;
     };
-    ASSIGN_OR_RETURN(std::vector<Entry> entries,
-                     SelectLocked<Entry>("list node settings",
-                                         "SELECT s.id, s.name, s.value FROM node_settings s "
-                                         "JOIN nodes n ON n.id = s.id AND n.started_ns = "
-                                         "s.started_ns",
-                                         [](const PgResult& r, int i) {
-                                           return Entry{r.Text(i, 0), r.Text(i, 1), r.Uint(i, 2)};
-                                         }));
+    ASSIGN_OR_RETURN(
+        std::vector<Entry> entries,
+        SelectLocked<Entry>(
+            "list nodes",
+            "SELECT n.id, n.url, n.started_ns, n.heartbeat_ns, COALESCE(c.through, 0), s.name, "
+            "s.value FROM nodes n LEFT JOIN node_confirmed c ON c.id = n.id "
+            "LEFT JOIN node_settings s ON s.id = n.id AND s.started_ns = n.started_ns "
+            "ORDER BY n.id",
+            [](const PgResult& r, int i) {
+              Entry e{NodeRow{r.Text(i, 0), r.Text(i, 1), r.Int(i, 2), r.Int(i, 3), r.Uint(i, 4)},
+                      std::nullopt};
+              if (!r.IsNull(i, 5)) e.setting.emplace(r.Text(i, 5), r.Uint(i, 6));
+              return e;
+            }));
+    std::vector<NodeRow> nodes;
     for (Entry& entry : entries) {
-      auto row =
-          std::lower_bound(nodes.begin(), nodes.end(), entry.id,
-                           [](const NodeRow& n, const std::string& id) { return n.id < id; });
-      if (row != nodes.end() && row->id == entry.id) row->settings[entry.name] = entry.value;
+      if (nodes.empty() || nodes.back().id != entry.node.id) nodes.push_back(std::move(entry.node));
+      if (entry.setting) nodes.back().settings[entry.setting->first] = entry.setting->second;
     }
     return nodes;
   }

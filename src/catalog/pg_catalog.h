@@ -56,8 +56,9 @@ Result<std::unique_ptr<Catalog>> OpenPostgresCatalog(const std::string& url,
 
 // Whether a server on its own (`sawmill server --catalog postgresql://...` without --store) holds
 // the catalog at "url" now: its exclusive lock ("Sharing" above) is taken. Probed on a connection
-// of its own, which takes the lock when it is free and lets it go at once; "options.exclusive" is
-// ignored. Errors: as OpenPostgresCatalog's connection.
+// of its own, which looks for the lock in pg_locks and never takes it (a server starting at that
+// moment is not refused); "options.exclusive" is ignored. Errors: as OpenPostgresCatalog's
+// connection.
 Result<bool> PostgresCatalogHeldExclusively(const std::string& url,
                                             const PgCatalogOptions& options = {});
 

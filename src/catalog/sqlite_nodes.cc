@@ -154,33 +154,25 @@ Result<std::vector<NodeRow>> SqliteCatalog::ListNodes() const {
   MutexLock l(&mu_);
   ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kNodes));
   if (!present) return std::vector<NodeRow>{};  // the group was never written
+  // One statement: each row with its settings as recorded by its own incarnation (a
+  // registration writes both in one transaction), one result row per setting, a row's adjacent.
   Stmt st(db_,
-          "SELECT n.id, n.url, n.started_ns, n.heartbeat_ns, COALESCE(c.through, 0) FROM nodes n "
-          "LEFT JOIN node_confirmed c ON c.id = n.id ORDER BY n.id");
+          "SELECT n.id, n.url, n.started_ns, n.heartbeat_ns, COALESCE(c.through, 0), s.name, "
+          "s.value FROM nodes n LEFT JOIN node_confirmed c ON c.id = n.id "
+          "LEFT JOIN node_settings s ON s.id = n.id AND s.started_ns = n.started_ns ORDER BY n.id");
   if (!st.ok()) return Error("prepare node list");
   std::vector<NodeRow> out;
-  if (!ReadAll(st, &out, [](Stmt& st) {
-        return NodeRow{st.Text(0), st.Text(1), st.Int(2), st.Int(3),
-                       static_cast<uint64_t>(st.Int(4))};
-      })) {
-    return Error("node list");
-  }
-  // Each row's settings, as recorded by its own incarnation. A registration writes the row and
-  // its settings in one transaction, so a row listed above has its settings committed already.
-  Stmt settings(db_,
-                "SELECT s.id, s.name, s.value FROM node_settings s JOIN nodes n ON n.id = s.id "
-                "AND n.started_ns = s.started_ns");
-  if (!settings.ok()) return Error("prepare node settings list");
   int rc;
-  while ((rc = settings.Step()) == SQLITE_ROW) {
-    const std::string id = settings.Text(0);
-    auto row = std::lower_bound(out.begin(), out.end(), id,
-                                [](const NodeRow& r, const std::string& id) { return r.id < id; });
-    if (row != out.end() && row->id == id) {
-      row->settings[settings.Text(1)] = static_cast<uint64_t>(settings.Int(2));
+  while ((rc = st.Step()) == SQLITE_ROW) {
+    std::string id = st.Text(0);
+    if (out.empty() || out.back().id != id) {
+      out.push_back(NodeRow{std::move(id), st.Text(1), st.Int(2), st.Int(3),
+                            static_cast<uint64_t>(st.Int(4))});
     }
+    if (sqlite3_column_type(st.get(), 5) != SQLITE_NULL)
+      out.back().settings[st.Text(5)] = static_cast<uint64_t>(st.Int(6));
   }
-  if (rc != SQLITE_DONE) return Error("node settings list");
+  if (rc != SQLITE_DONE) return Error("node list");
   return out;
 }
 

@@ -112,11 +112,16 @@ int Set(catalog::Catalog* catalog, const SettingsCommands& commands, const std::
   Result<int64_t> ns = ParseDuration(commands.value);
   if (!ns.ok()) return Fail(" set", ns.status().WithContext(name));
   const uint64_t value = static_cast<uint64_t>(*ns / 1'000'000);
-  auto view = cluster::ReadClusterSettingsView(catalog, Defaults());
+  // Validated against the recorded values first: a value no node could run is refused at once,
+  // not after watching the heartbeats (up to node_timeout + node_heartbeat).
+  auto view = cluster::ReadClusterSettings(catalog, Defaults());
   if (!view.ok()) return Fail(" set", view.status());
   std::map<std::string, uint64_t> next = view->current;
   next[name] = value;
   if (Status valid = Validate(commands, next); !valid.ok()) return Fail(" set", valid);
+  if (Status watched = cluster::WatchLiveNodeValues(catalog, &*view); !watched.ok()) {
+    return Fail(" set", watched);
+  }
   if (Status safe = cluster::CheckSettingChangeNow(*view, name, value); !safe.ok()) {
     return Fail(" set", safe);
   }

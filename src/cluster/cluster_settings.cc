@@ -5,15 +5,6 @@
 namespace sawmill::cluster {
 namespace {
 
-constexpr std::string_view kHeartbeat = "node_heartbeat";
-constexpr std::string_view kTimeout = "node_timeout";
-constexpr std::string_view kQueryTimeout = "query_timeout";
-
-uint64_t ValueOf(const std::map<std::string, uint64_t>& values, std::string_view name) {
-  auto it = values.find(std::string(name));
-  return it == values.end() ? 0 : it->second;
-}
-
 // The heartbeat age up to which a node with these values vouches for another node's answer
 // (NodeRegistry::may_look_dead_after_ns): halfway between node_heartbeat and node_timeout.
 uint64_t HalfwayMark(uint64_t heartbeat, uint64_t timeout) {
@@ -30,13 +21,18 @@ std::string NodeList(const std::vector<std::string>& live) {
 
 }  // namespace
 
+uint64_t ValueOf(const std::map<std::string, uint64_t>& values, std::string_view name) {
+  auto it = values.find(std::string(name));
+  return it == values.end() ? 0 : it->second;
+}
+
 const std::vector<ClusterWideSetting>& ClusterWideSettings() {
   static const std::vector<ClusterWideSetting> kSettings = {
-      {kHeartbeat,
+      {kNodeHeartbeat,
        "a node vouches for another node's answer while that node's heartbeat is younger than "
        "halfway between node_heartbeat and node_timeout, which holds only when nobody takes a "
        "node over sooner; otherwise an answer counts a taken-over node's lines twice"},
-      {kTimeout,
+      {kNodeTimeout,
        "a node takes another over after node_timeout without a heartbeat, and vouches for "
        "answers by the halfway mark between node_heartbeat and node_timeout: a node with a "
        "shorter node_timeout may take over a node whose answer another node still vouches "
@@ -45,7 +41,7 @@ const std::vector<ClusterWideSetting>& ClusterWideSettings() {
        "a node merges and re-encodes a segment only once it is older than its query_timeout: a "
        "node with a shorter one may merge while a longer query on another node holds the lines, "
        "and that answer counts them twice"},
-      {"idempotency_window",
+      {kIdempotencyWindow,
        "a retried batch is recognised only within the shortest window of the nodes: a retry "
        "later than that through another node is stored again"},
   };
@@ -92,7 +88,8 @@ Status CompareWithRecorded(std::string_view where, const std::vector<NodeSetting
   if (differ.empty()) {
     // Recorded values and this node's given ones together must still be a valid pair (e.g. a
     // heartbeat recorded at 5s and this node's node_timeout of 3s, not recorded yet).
-    auto hb = merged->find(std::string(kHeartbeat)), to = merged->find(std::string(kTimeout));
+    auto hb = merged->find(std::string(kNodeHeartbeat)),
+         to = merged->find(std::string(kNodeTimeout));
     if (hb != merged->end() && to != merged->end() && to->second <= hb->second) {
       return Status::FailedPrecondition(
           "cluster-wide settings: with the values recorded in catalog " + std::string(where) +
@@ -185,8 +182,9 @@ Status CheckSettingChange(std::string_view name, uint64_t value,
   }
   std::map<std::string, uint64_t> next = current;
   next[std::string(name)] = value;
-  const uint64_t heartbeat0 = ValueOf(current, kHeartbeat), timeout0 = ValueOf(current, kTimeout);
-  const uint64_t heartbeat1 = ValueOf(next, kHeartbeat), timeout1 = ValueOf(next, kTimeout);
+  const uint64_t heartbeat0 = ValueOf(current, kNodeHeartbeat),
+                 timeout0 = ValueOf(current, kNodeTimeout);
+  const uint64_t heartbeat1 = ValueOf(next, kNodeHeartbeat), timeout1 = ValueOf(next, kNodeTimeout);
   if (timeout1 <= heartbeat1) {
     return Status::InvalidArgument("node_timeout (" + FormatMillis(timeout1) +
                                    ") must be longer than node_heartbeat (" +
@@ -197,7 +195,7 @@ Status CheckSettingChange(std::string_view name, uint64_t value,
                             (live.size() == 1 ? " is" : "s are") + " live (" + NodeList(live) +
                             ") and take" + (live.size() == 1 ? "s" : "") +
                             " the new value only as each restarts";
-  if (name == kHeartbeat || name == kTimeout) {
+  if (name == kNodeHeartbeat || name == kNodeTimeout) {
     // Until every node restarted, nodes of both values run side by side: each one's halfway
     // mark must stay below each one's node_timeout, by a heartbeat for clocks and the answer's
     // way back, or a node vouches for an answer of a node another one has taken over already.
@@ -210,9 +208,9 @@ Status CheckSettingChange(std::string_view name, uint64_t value,
       auto of = [&](std::string_view n) {
         return values.count(std::string(n)) > 0 ? ValueOf(values, n) : ValueOf(current, n);
       };
-      halfway = std::max(halfway, HalfwayMark(of(kHeartbeat), of(kTimeout)));
-      shortest = std::min(shortest, of(kTimeout));
-      margin = std::max(margin, of(kHeartbeat));
+      halfway = std::max(halfway, HalfwayMark(of(kNodeHeartbeat), of(kNodeTimeout)));
+      shortest = std::min(shortest, of(kNodeTimeout));
+      margin = std::max(margin, of(kNodeHeartbeat));
     }
     if (halfway + margin <= shortest) return Status::OK();
     return Status::FailedPrecondition(

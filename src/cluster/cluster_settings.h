@@ -25,8 +25,17 @@ struct ClusterWideSetting {
   std::string_view why;   // what nodes with different values get wrong (for messages)
 };
 
+// Their names.
+inline constexpr std::string_view kNodeHeartbeat = "node_heartbeat";
+inline constexpr std::string_view kNodeTimeout = "node_timeout";
+inline constexpr std::string_view kQueryTimeout = "query_timeout";
+inline constexpr std::string_view kIdempotencyWindow = "idempotency_window";
+
 // node_heartbeat, node_timeout, query_timeout, idempotency_window.
 const std::vector<ClusterWideSetting>& ClusterWideSettings();
+
+// The value of setting "name" in "values" (name -> milliseconds); 0 where it is absent.
+uint64_t ValueOf(const std::map<std::string, uint64_t>& values, std::string_view name);
 // nullptr for a name that is not cluster-wide.
 const ClusterWideSetting* FindClusterWideSetting(std::string_view name);
 

@@ -266,7 +266,7 @@ class ClusterSettingsAdminTest : public ClusterSettingsTest {
   }
 
   // Starts node "id" heartbeating every 50 ms by "clock", recording "settings" (none: a node of
-  // a build before session 15). The values are what it claims to run; its registry's own
+  // a build that records no values). The values are what it claims to run; its registry's own
   // interval is short so that the tests watch for little time.
   void StartNode(const std::string& id, std::map<std::string, uint64_t> settings,
                  Clock* clock = Clock::Real()) {
@@ -342,6 +342,28 @@ TEST_F(ClusterSettingsAdminTest, AChainedChangeIsCheckedAgainstWhatANodeNotResta
   EXPECT_TRUE(DescribeLiveNodeValues(View()).empty());
   Status taken = Set("node_timeout", 18000);
   EXPECT_TRUE(taken.ok()) << taken.ToString();
+}
+
+// A refusal names the nodes whose values of the changed setting differ (of node_heartbeat or
+// node_timeout, either: they are checked together), not those that differ in another setting
+// only: before, a node_timeout or query_timeout refusal named every node not restarted since an
+// idempotency_window change, as if that were why.
+TEST_F(ClusterSettingsAdminTest, ARefusalNamesOnlyTheNodesWhoseValuesOfTheSettingDiffer) {
+  ASSERT_TRUE(catalog_->SettleSettings(kDefaults).ok());
+  StartNode("a", kDefaults);
+  std::map<std::string, uint64_t> b_runs = kDefaults;
+  b_runs["node_heartbeat"] = 1000;
+  StartNode("b", b_runs);
+  ASSERT_TRUE(Set("idempotency_window", 3600000).ok());  // a and b run 24h now
+  Status timeout = Set("node_timeout", 60000);
+  EXPECT_EQ(timeout.code(), StatusCode::kFailedPrecondition) << timeout.ToString();
+  EXPECT_NE(timeout.message().find("b runs node_heartbeat 1s (2s recorded)"), std::string::npos)
+      << timeout.ToString();
+  EXPECT_EQ(timeout.message().find("idempotency_window"), std::string::npos) << timeout.ToString();
+  EXPECT_EQ(timeout.message().find("a runs"), std::string::npos) << timeout.ToString();
+  Status query = Set("query_timeout", 90000);
+  EXPECT_EQ(query.code(), StatusCode::kFailedPrecondition) << query.ToString();
+  EXPECT_EQ(query.message().find(" runs "), std::string::npos) << query.ToString();
 }
 
 // A cluster of an earlier build recorded nothing, neither the settings nor what its nodes run:

@@ -4,36 +4,25 @@
 
 #include "cluster/cluster_settings.h"
 #include "cluster/node_registry.h"
-#include "common/clock.h"
 
 namespace sawmill::cluster {
 namespace {
 
-constexpr std::string_view kHeartbeat = "node_heartbeat";
-constexpr std::string_view kTimeout = "node_timeout";
-constexpr std::string_view kWindow = "idempotency_window";
-
-uint64_t ValueOf(const std::map<std::string, uint64_t>& values, std::string_view name) {
-  auto it = values.find(std::string(name));
-  return it == values.end() ? 0 : it->second;
-}
-
-int64_t MillisToNanos(uint64_t ms) {
-  return static_cast<int64_t>(std::min<uint64_t>(ms, INT64_MAX / kNanosPerMilli / 2)) *
-         kNanosPerMilli;
-}
-
-// "a runs node_timeout 10s (14s recorded)..." for a live node whose values differ; "" when none
-// does.
+// "a runs node_timeout 10s (14s recorded)..." for a live node whose values of "names" (every
+// cluster-wide setting when empty) differ; "" when none does.
 std::string DescribeNode(const catalog::NodeRow& row,
-                         const std::map<std::string, uint64_t>& current) {
+                         const std::map<std::string, uint64_t>& current,
+                         const std::vector<std::string_view>& names = {}) {
   if (RunsUnknownValues(row)) {
     return row.id +
-           " recorded no values (a build before session 15): it may run other values than "
-           "the recorded ones";
+           " recorded no values (a build that records none: upgrade and restart it): it may run "
+           "other values than the recorded ones";
   }
   std::string differ;
   for (const ClusterWideSetting& setting : ClusterWideSettings()) {
+    if (!names.empty() && std::find(names.begin(), names.end(), setting.name) == names.end()) {
+      continue;
+    }
     auto it = row.settings.find(std::string(setting.name));
     if (it == row.settings.end() || it->second == ValueOf(current, setting.name)) continue;
     differ += (differ.empty() ? "" : ", ") + std::string(setting.name) + " " +
@@ -49,8 +38,8 @@ std::string DescribeNode(const catalog::NodeRow& row,
 
 bool RunsUnknownValues(const catalog::NodeRow& row) { return row.settings.empty(); }
 
-Result<ClusterSettingsView> ReadClusterSettingsView(
-    const catalog::Catalog* catalog, const std::map<std::string, uint64_t>& defaults) {
+Result<ClusterSettingsView> ReadClusterSettings(const catalog::Catalog* catalog,
+                                                const std::map<std::string, uint64_t>& defaults) {
   ClusterSettingsView view;
   ASSIGN_OR_RETURN(view.recorded, catalog->ReadSettings());
   for (const ClusterWideSetting& setting : ClusterWideSettings()) {
@@ -58,21 +47,32 @@ Result<ClusterSettingsView> ReadClusterSettingsView(
     auto it = view.recorded.find(name);
     view.current[name] = it != view.recorded.end() ? it->second : ValueOf(defaults, name);
   }
+  return view;
+}
+
+Status WatchLiveNodeValues(const catalog::Catalog* catalog, ClusterSettingsView* view) {
   // Watched for the longest heartbeat and timeout any node may run: the recorded ones (the
   // defaults where none is), and those of every registered node (one not restarted since a
   // change runs another).
-  uint64_t heartbeat = ValueOf(view.current, kHeartbeat);
-  uint64_t timeout = ValueOf(view.current, kTimeout);
+  uint64_t heartbeat = ValueOf(view->current, kNodeHeartbeat);
+  uint64_t timeout = ValueOf(view->current, kNodeTimeout);
   ASSIGN_OR_RETURN(const std::vector<catalog::NodeRow> rows, catalog->ListNodes());
   for (const catalog::NodeRow& row : rows) {
-    heartbeat = std::max(heartbeat, ValueOf(row.settings, kHeartbeat));
-    timeout = std::max(timeout, ValueOf(row.settings, kTimeout));
+    heartbeat = std::max(heartbeat, ValueOf(row.settings, kNodeHeartbeat));
+    timeout = std::max(timeout, ValueOf(row.settings, kNodeTimeout));
   }
   ASSIGN_OR_RETURN(WatchedNodes watched,
                    WatchLiveNodes(catalog, MillisToNanos(heartbeat), MillisToNanos(timeout)));
-  view.live = std::move(watched.live);
-  view.watched_ns = watched.watched_ns;
-  view.registered = std::move(watched.registered);
+  view->live = std::move(watched.live);
+  view->watched_ns = watched.watched_ns;
+  view->registered = std::move(watched.registered);
+  return Status::OK();
+}
+
+Result<ClusterSettingsView> ReadClusterSettingsView(
+    const catalog::Catalog* catalog, const std::map<std::string, uint64_t>& defaults) {
+  ASSIGN_OR_RETURN(ClusterSettingsView view, ReadClusterSettings(catalog, defaults));
+  RETURN_IF_ERROR(WatchLiveNodeValues(catalog, &view));
   return view;
 }
 
@@ -86,6 +86,10 @@ std::vector<std::string> DescribeLiveNodeValues(const ClusterSettingsView& view)
 
 Status CheckSettingChangeNow(const ClusterSettingsView& view, std::string_view name,
                              uint64_t value) {
+  // The nodes a refusal names: those whose values of the changed setting differ (of node_heartbeat
+  // or node_timeout, the pair, which are checked together).
+  std::vector<std::string_view> relevant = {name};
+  if (name == kNodeHeartbeat || name == kNodeTimeout) relevant = {kNodeHeartbeat, kNodeTimeout};
   std::vector<std::string> live, unknown, differ;
   std::vector<std::map<std::string, uint64_t>> running;
   for (const catalog::NodeRow& row : view.live) {
@@ -94,27 +98,25 @@ Status CheckSettingChangeNow(const ClusterSettingsView& view, std::string_view n
       unknown.push_back(row.id);
     } else {
       running.push_back(row.settings);
-      if (std::string line = DescribeNode(row, view.current); !line.empty()) {
+      if (std::string line = DescribeNode(row, view.current, relevant); !line.empty()) {
         differ.push_back(line);
       }
     }
   }
   Status checked = CheckSettingChange(name, value, view.current, live, running);
   if (checked.code() == StatusCode::kInvalidArgument) return checked;
-  if (!unknown.empty() && name != kWindow && value != ValueOf(view.current, name)) {
+  if (!unknown.empty() && name != kIdempotencyWindow && value != ValueOf(view.current, name)) {
     std::string nodes;
     for (const std::string& id : unknown) nodes += (nodes.empty() ? "" : ", ") + id;
     return Status::FailedPrecondition(
         std::to_string(unknown.size()) + (unknown.size() == 1 ? " live node (" : " live nodes (") +
-        nodes +
-        ") recorded no values: of a build before session 15, which records none, it may run "
-        "another " +
+        nodes + ") recorded no values: of a build that records none, it may run another " +
         std::string(name) + " than the " +
         (view.recorded.count(std::string(name)) > 0 ? "recorded " : "default ") +
         FormatMillis(ValueOf(view.current, name)) +
-        ", so no change of it can be checked as safe. Restart those nodes with this build "
-        "first (each records its values at start), or stop every node, change it and start "
-        "them");
+        ", so no change of it can be checked as safe. Upgrade those nodes to this build and "
+        "restart them first (each records its values at start), or stop every node, change it "
+        "and start them");
   }
   if (checked.ok() || differ.empty()) return checked;
   std::string why;

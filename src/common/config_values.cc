@@ -1,5 +1,6 @@
 #include "common/config_values.h"
 
+#include <algorithm>
 #include <iterator>
 #include <limits>
 #include <string>
@@ -200,6 +201,12 @@ std::string FlagForKey(std::string_view key) {
     if (c == '_') c = '-';
   }
   return flag;
+}
+
+int64_t MillisToNanos(uint64_t ms) {
+  constexpr int64_t kNanosPerMilli = 1000 * 1000;
+  constexpr uint64_t kCap = std::numeric_limits<int64_t>::max() / kNanosPerMilli / 2;
+  return static_cast<int64_t>(std::min<uint64_t>(ms, kCap)) * kNanosPerMilli;
 }
 
 }  // namespace sawmill

@@ -35,6 +35,10 @@ Result<bool> ParseBool(std::string_view text);
 // "24h", "90m", "20s", "1500ms", "0s".
 std::string FormatMillis(uint64_t ms);
 
+// A duration kept in milliseconds, in nanoseconds: capped at half of INT64_MAX nanoseconds
+// (about 146 years), so that a sum of two never overflows.
+int64_t MillisToNanos(uint64_t ms);
+
 // The flag of an option key: "--node-timeout" for "node_timeout".
 std::string FlagForKey(std::string_view key);
 

@@ -53,12 +53,8 @@ Result<cluster::NodeRegistryOptions> NodeRegistryOptionsFor(const ServerConfig& 
   }
   options.url = !config.advertise_url.empty() ? config.advertise_url
                                               : cluster::DefaultAdvertiseUrl(scheme, address, port);
-  auto ms_to_ns = [](uint64_t ms) {
-    return static_cast<int64_t>(std::min<uint64_t>(ms, INT64_MAX / kNanosPerMilli)) *
-           kNanosPerMilli;
-  };
-  options.heartbeat_interval_ns = ms_to_ns(config.node_heartbeat_ms);
-  options.node_timeout_ns = ms_to_ns(config.node_timeout_ms);
+  options.heartbeat_interval_ns = MillisToNanos(config.node_heartbeat_ms);
+  options.node_timeout_ns = MillisToNanos(config.node_timeout_ms);
   // Recorded with the registration, so that `sawmill admin settings set` checks a change against
   // what this node runs (docs/cluster.md "Cluster-wide settings"; settled already).
   ServerConfig values = config;
@@ -119,14 +115,8 @@ Result<std::unique_ptr<cluster::ClusterNode>> OpenClusterNode(
   options.wal_store = std::shared_ptr<objstore::ObjectStore>(std::move(wal_store));
   options.wal.interval_ns = static_cast<int64_t>(config.wal_object_interval_ms) * kNanosPerMilli;
   options.wal.max_bytes = config.wal_object_bytes;
-  options.segment_sweep_interval_ns =
-      static_cast<int64_t>(
-          std::min<uint64_t>(config.segment_sweep_interval_ms, INT64_MAX / 2 / kNanosPerMilli)) *
-      kNanosPerMilli;
-  options.segment_orphan_grace_ns =
-      static_cast<int64_t>(
-          std::min<uint64_t>(config.segment_orphan_grace_ms, INT64_MAX / 2 / kNanosPerMilli)) *
-      kNanosPerMilli;
+  options.segment_sweep_interval_ns = MillisToNanos(config.segment_sweep_interval_ms);
+  options.segment_orphan_grace_ns = MillisToNanos(config.segment_orphan_grace_ms);
   spdlog::info("cluster store: {} at {}", config.store, options.wal_store->Location("wal/"));
   TestPauseBeforeRegistration();
   ASSIGN_OR_RETURN(auto node, cluster::ClusterNode::Open(std::move(options)));

@@ -19,6 +19,7 @@
 #include "cluster/fanout.h"
 #include "cluster/job_leases.h"
 #include "cluster/segment_refresh.h"
+#include "common/config_values.h"
 #include "common/mutex.h"
 #include "common/tls.h"
 #include "http/admin_retention_routes.h"
@@ -458,14 +459,11 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
   engine_options.idempotency_max_keys = config.idempotency_max_keys;
   engine_options.background_compaction = config.compaction == "on";
   engine_options.compaction_text_layouts = config.compaction_text_layouts == "on";
-  auto ms_to_ns = [](uint64_t ms) {
-    return static_cast<int64_t>(std::min<uint64_t>(ms, INT64_MAX / 1'000'000)) * 1'000'000;
-  };
-  engine_options.warm_after_ns = ms_to_ns(config.warm_after_ms);
-  engine_options.cold_after_ns = ms_to_ns(config.cold_after_ms);
-  engine_options.tier_interval_ns = ms_to_ns(config.tier_interval_ms);
+  engine_options.warm_after_ns = MillisToNanos(config.warm_after_ms);
+  engine_options.cold_after_ns = MillisToNanos(config.cold_after_ms);
+  engine_options.tier_interval_ns = MillisToNanos(config.tier_interval_ms);
   // A cluster node merges and re-encodes only segments older than any running query.
-  engine_options.shared_settle_ns = ms_to_ns(config.query_timeout_ms);
+  engine_options.shared_settle_ns = MillisToNanos(config.query_timeout_ms);
   // nullptr (no --cold-store): the engine keeps cold segments in DIR/cold.
   engine_options.cold_store = std::move(cold_store).value();
   // Background jobs run on the node holding their lease in the catalog (docs/cluster.md
@@ -534,7 +532,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
   // changes.
   cluster::FanoutOptions fanout_options;
   fanout_options.secret = config.cluster_secret;
-  fanout_options.max_wait_ns = ms_to_ns(config.query_timeout_ms);
+  fanout_options.max_wait_ns = MillisToNanos(config.query_timeout_ms);
   cluster::Fanout fanout(
       [&cluster_routes] {
         cluster::NodeRegistry* registry = cluster_routes.registry.load();
@@ -546,7 +544,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
   // answers need; every server prunes the catalog's old segment changes.
   cluster::SegmentRefreshOptions refresh_options;
   refresh_options.apply = *cluster_node != nullptr;
-  refresh_options.interval_ns = ms_to_ns(config.segment_refresh_interval_ms);
+  refresh_options.interval_ns = MillisToNanos(config.segment_refresh_interval_ms);
   if (*cluster_node) {
     // The takeover generations each view read covers (docs/cluster.md "Fenced answers").
     refresh_options.before_apply = [node = cluster_node->get()](bool changes) {

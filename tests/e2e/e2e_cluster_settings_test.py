@@ -207,6 +207,30 @@ def start_window(cluster):
           "registration: %s" % refusal[-1][:400])
 
 
+def invalid_value_at_once(binary, cluster):
+    """A value no node could run is refused before the heartbeats are watched: with a node row of
+    node_heartbeat 20s and node_timeout 25s (a node gone without a clean stop), `set node_timeout
+    2s` (below the least node_timeout a server takes) fails at once, not after a watch of up to
+    45 s."""
+    url = cluster.pg.url
+    cluster.pg.psql("INSERT INTO nodes (id, url, started_ns, heartbeat_ns) "
+                    "VALUES ('z', 'http://127.0.0.1:9', 1, 1); "
+                    "INSERT INTO node_settings (id, name, value, started_ns) "
+                    "VALUES ('z', 'node_heartbeat', 20000, 1), ('z', 'node_timeout', 25000, 1)")
+    try:
+        start = time.monotonic()
+        bad = admin(binary, url, "set", "node_timeout", "2s")
+        took = time.monotonic() - start
+    finally:
+        cluster.pg.psql("DELETE FROM node_settings WHERE id = 'z'; DELETE FROM nodes WHERE id = 'z'")
+    check(bad.returncode == 1 and "node_timeout: must be" in bad.stderr,
+          "node_timeout 2s was not refused: %d %s" % (bad.returncode, bad.stderr))
+    check(took < 15, "node_timeout 2s refused after %.1f s (the heartbeats watched first)" %
+          took)
+    print("an invalid value refused in %.1f s with a node row of heartbeat 20s: %s" %
+          (took, bad.stderr.strip()[:200]))
+
+
 def main(binary, shared, store_dir):
     single_server(binary)
     cluster = Cluster(binary, shared, store_dir, node_args=["--node-heartbeat", "300ms"])
@@ -256,6 +280,7 @@ def main(binary, shared, store_dir):
         # Every node stopped (a clean stop removes its row): any change is taken.
         check(a.stop() == 0 and b.stop() == 0, "the nodes did not stop cleanly")
         checked_with_the_nodes_config(binary, url)
+        invalid_value_at_once(binary, cluster)
         for name, value in (("node_timeout", "20s"), ("query_timeout", "2m")):
             changed = admin(binary, url, "set", name, value)
             check(changed.returncode == 0, "%s %s with no node live: %s" %
