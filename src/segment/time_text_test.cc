@@ -463,5 +463,66 @@ TEST(TimeTextEncoding, EveryRealDatasetReadsBackFromAVersion13Segment) {
   EXPECT_GT(referenced_blocks, 0u);
 }
 
+// "blocks" blocks of 3000 auth.log lines each, each row's ts the time its line holds (as a server
+// parses it), written as a version 13 segment at "path": every message block stored against its
+// rows' ts.
+void WriteTimedSegment(FaultInjectionEnv* env, const std::string& path, uint32_t blocks) {
+  std::vector<Record> records;
+  int64_t t = 1'774'616'816;
+  for (uint32_t i = 0; i < blocks * 3000; ++i) {
+    t += 1 + static_cast<int64_t>(i % 7);
+    const time_t tt = static_cast<time_t>(t);
+    tm parts{};
+    gmtime_r(&tt, &parts);
+    char buf[64];
+    strftime(buf, sizeof buf, "%b %e %H:%M:%S", &parts);
+    Record r;
+    r.seq = i;
+    r.ts = r.ingest_ts = t * 1'000'000'000;
+    r.service = "sshd";
+    r.message = std::string(buf) + " ip-10-77-20-248 sshd[" + std::to_string(1000 + i % 7) +
+                "]: Invalid user admin from 1.2.3." + std::to_string(i % 250);
+    records.push_back(std::move(r));
+  }
+  WriterOptions options;
+  options.block_rows = 3000;
+  options.json_shapes = false;
+  ASSERT_TRUE(WriteSegment(env, path, SegmentInfo{}, records, options, nullptr).ok());
+  auto reader = SegmentFileReader::OpenFile(env, path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const Footer& f = (*reader)->footer();
+  ASSERT_EQ(f.blocks.size(), blocks);
+  for (uint32_t b = 0; b < blocks; ++b) {
+    std::string raw;
+    const BlockRef& message = f.columns[static_cast<size_t>(ColumnId::kMessage)].blocks[b];
+    ASSERT_FALSE(message.packed);
+    ASSERT_TRUE((*reader)->ReadPhysical(message, "message", &raw, nullptr).ok());
+    ASSERT_TRUE(TimeTextNeedsRowTimes(raw)) << "block " << b;
+  }
+}
+
+// `sawmill segment verify` on a segment whose ts block is damaged names the ts block only: the
+// intact message stored against those times is not reported broken for want of them.
+TEST(TimeTextEncoding, VerifyNamesADamagedTsBlockWithoutBlamingTheMessageStoredAgainstIt) {
+  FaultInjectionEnv env;
+  const std::string path = "/timed.seg";
+  WriteTimedSegment(&env, path, 1);
+  auto reader = SegmentFileReader::OpenFile(&env, path);
+  ASSERT_TRUE(reader.ok());
+  const BlockRef ts = (*reader)->footer().columns[static_cast<size_t>(ColumnId::kTs)].blocks[0];
+  ASSERT_FALSE(ts.packed);
+  std::string bytes;
+  ASSERT_TRUE(env.GetContents(path, &bytes).ok());
+  bytes[ts.offset + ts.size / 2] = static_cast<char>(bytes[ts.offset + ts.size / 2] ^ 0x5a);
+  ASSERT_TRUE(env.SetContents(path, bytes).ok());
+  VerifyReport report;
+  ASSERT_TRUE(VerifySegment(&env, path, &report).ok());
+  ASSERT_FALSE(report.problems.empty());
+  for (const std::string& problem : report.problems) {
+    EXPECT_NE(problem.find("column 'ts' block 0"), std::string::npos) << problem;
+    EXPECT_EQ(problem.find("message"), std::string::npos) << problem;
+  }
+}
+
 }  // namespace
 }  // namespace sawmill::segment
