@@ -524,5 +524,32 @@ TEST(TimeTextEncoding, VerifyNamesADamagedTsBlockWithoutBlamingTheMessageStoredA
   }
 }
 
+// A reader trusts an enclosing RowTimesScope only when it opened it for the same block: a scope
+// of as many rows left open for another block (here: block 0's times around a read of block 1)
+// is not taken for block 1's times, which would give wrong text without an error.
+TEST(TimeTextEncoding, AScopeOpenForAnotherBlockOfAsManyRowsIsNotTaken) {
+  FaultInjectionEnv env;
+  const std::string path = "/timed2.seg";
+  WriteTimedSegment(&env, path, 2);
+  auto reader = SegmentFileReader::OpenFile(&env, path);
+  ASSERT_TRUE(reader.ok());
+  std::vector<Record> block0, block1, read;
+  ASSERT_TRUE((*reader)->ReadBlock(0, kColAll, &block0, nullptr).ok());
+  ASSERT_TRUE((*reader)->ReadBlock(1, kColAll, &block1, nullptr).ok());
+  ASSERT_EQ(block0.size(), block1.size());
+  std::vector<int64_t> times0;
+  for (const Record& r : block0) times0.push_back(r.ts);
+  RowTimesScope other(times0.data(), times0.size());
+  Status s = (*reader)->ReadBlock(1, kColMessage, &read, nullptr);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(read.size(), block1.size());
+  for (size_t i = 0; i < read.size(); ++i) ASSERT_EQ(read[i].message, block1[i].message) << i;
+  read.clear();
+  s = (*reader)->ReadRows(1, kColMessage, {0, 1, 2999}, &read, nullptr);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_EQ(read[2].message, block1[2999].message);
+}
+
 }  // namespace
 }  // namespace sawmill::segment
