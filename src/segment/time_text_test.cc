@@ -389,14 +389,17 @@ int64_t ServerTime(const std::string& line) {
 
 // Every real dataset written as a version 13 segment (its rows' ts: a server's parse of the line
 // where the test knows the form, the loader's times elsewhere, which have nothing to do with the
-// text) and as version 12: every message comes back byte for byte through ReadBlock, ReadRows
-// of a few rows and `sawmill segment verify`; on auth.log and the Apache access log, whose ts the
-// server parses from the line, version 13's message column is smaller by a quarter and by 8 %
-// (auth.log's times stored on their own, not against ts, leave it at 0.79 of version 12's).
+// text) and as version 12, and as version 13 with every message block split in sub-blocks (each
+// stored against its own rows' ts): every message comes back byte for byte through ReadBlock,
+// ReadRows of a few rows and `sawmill segment verify`; on auth.log and the Apache access log,
+// whose ts the server parses from the line, version 13's message column is smaller by a quarter
+// and by 8 % (auth.log's times stored on their own, not against ts, leave it at 0.79 of version
+// 12's).
 TEST(TimeTextEncoding, EveryRealDatasetReadsBackFromAVersion13Segment) {
   FaultInjectionEnv env;
   std::mt19937 rng(130);
   size_t referenced_blocks = 0;
+  size_t referenced_split_blocks = 0;  // split message blocks stored against their rows' ts
   for (const testdata::Dataset& d : testdata::RealDatasets()) {
     SCOPED_TRACE(d.name);
     std::vector<Record> records;
@@ -408,12 +411,24 @@ TEST(TimeTextEncoding, EveryRealDatasetReadsBackFromAVersion13Segment) {
     }
     ASSERT_FALSE(records.empty());
     uint64_t message_bytes[2] = {0, 0};
-    for (uint32_t version : {kFormatVersion, 12u}) {
-      SCOPED_TRACE(version);
+    struct Pass {
+      uint32_t version;
+      bool split;
+    };
+    for (const Pass pass :
+         {Pass{kFormatVersion, false}, Pass{12u, false}, Pass{kFormatVersion, true}}) {
+      const uint32_t version = pass.version;
+      SCOPED_TRACE(std::to_string(version) + (pass.split ? " split" : ""));
       WriterOptions options;
       options.format_version = version;
       options.json_shapes = false;  // every message as text
-      const std::string path = "/" + d.name + "-" + std::to_string(version) + ".seg";
+      if (pass.split) {
+        // Every message block in sub-blocks, each stored against its own rows' times.
+        options.subblock_always = true;
+        options.subblock_bytes = 4096;
+      }
+      const std::string path =
+          "/" + d.name + "-" + std::to_string(version) + (pass.split ? "-split" : "") + ".seg";
       SegmentInfo info;
       info.id = 1;
       info.tenant = "t";
@@ -424,10 +439,15 @@ TEST(TimeTextEncoding, EveryRealDatasetReadsBackFromAVersion13Segment) {
       const ColumnMeta& message = f.columns[static_cast<size_t>(ColumnId::kMessage)];
       std::vector<std::string> got;
       for (uint32_t b = 0; b < f.blocks.size(); ++b) {
-        message_bytes[version == kFormatVersion ? 0 : 1] += message.blocks[b].size;
+        if (!pass.split) message_bytes[version == kFormatVersion ? 0 : 1] += message.blocks[b].size;
         std::string raw;
         ASSERT_TRUE((*reader)->ReadPhysical(message.blocks[b], "message", &raw, nullptr).ok());
-        referenced_blocks += TimeTextNeedsRowTimes(raw);
+        // (A split block's raw: its sub-blocks' column blocks, the first one's at the front.)
+        if (pass.split && message.blocks[b].is_split()) {
+          referenced_split_blocks += TimeTextNeedsRowTimes(raw);
+        } else {
+          referenced_blocks += TimeTextNeedsRowTimes(raw);
+        }
         if (version != kFormatVersion) {
           EXPECT_NE(static_cast<Encoding>(raw[0]), Encoding::kTimeText);
         }
@@ -461,6 +481,7 @@ TEST(TimeTextEncoding, EveryRealDatasetReadsBackFromAVersion13Segment) {
     }
   }
   EXPECT_GT(referenced_blocks, 0u);
+  EXPECT_GT(referenced_split_blocks, 0u);
 }
 
 // "blocks" blocks of 3000 auth.log lines each, each row's ts the time its line holds (as a server
