@@ -52,6 +52,22 @@ void ExpectBlockHolds(const std::string& block, const std::vector<std::string_vi
   }
 }
 
+// The form each row of a kTimeText block is stored in: 0 (as text) or 1 + the index of its
+// time's form.
+std::vector<int64_t> RowForms(const std::string& block) {
+  std::string_view in(block);
+  in.remove_prefix(1);  // encoding
+  uint64_t count = 0;
+  std::string_view forms_block;
+  std::vector<int64_t> forms;
+  EXPECT_TRUE(GetVarint64(&in, &count) && !in.empty());
+  in.remove_prefix(1);  // reference
+  EXPECT_TRUE(GetLengthPrefixed(&in, &forms_block));
+  EXPECT_TRUE(DecodeIntColumn(forms_block, count, &forms).ok());
+  EXPECT_EQ(forms.size(), count);
+  return forms;
+}
+
 // Each form, its near misses (which must stay text and still come back), times inside the
 // line, and rows without one.
 TEST(TimeTextEncoding, EveryFormAndItsNearMissesRoundTripByteForByte) {
@@ -127,6 +143,25 @@ TEST(TimeTextEncoding, EveryFormAndItsNearMissesRoundTripByteForByte) {
     ASSERT_TRUE(EncodeTimeText(views.data(), views.size(), &block, marked));
     ASSERT_EQ(static_cast<Encoding>(block[0]), Encoding::kTimeText);
     ASSERT_NE(FindColumnEncoding(Encoding::kTimeText), nullptr);
+    // Each form's row holds its time as a number; each near miss is stored as text (form 0).
+    const std::vector<int64_t> forms = RowForms(block);
+    ASSERT_EQ(forms.size(), values.size());
+    auto at = [&](std::string_view v) {
+      return static_cast<size_t>(std::find(values.begin(), values.end(), v) - values.begin());
+    };
+    const size_t first_miss = at("Mar 32 13:06:56 no such day");
+    for (size_t i = 0; i < first_miss; ++i) EXPECT_NE(forms[i], 0) << values[i];
+    std::vector<size_t> misses;
+    for (size_t i = first_miss; i <= at("2015-10-18 18:01"); ++i) misses.push_back(i);
+    misses.push_back(
+        at("a time past the first 64 bytes ................................... Mar 27 13:06:56"));
+    for (size_t i : misses) {
+      ASSERT_LT(i, values.size());
+      EXPECT_EQ(forms[i], 0) << values[i];
+    }
+    // Nine digits past int64's nanoseconds: the seconds alone are a number ("Y-M-DTh:m:s", form
+    // 11), the digits stay text.
+    EXPECT_EQ(forms[at("2262-01-01T00:00:00.000000000 nine digits past int64 stay text")], 11);
     ExpectBlockHolds(block, views,
                      {{0}, {1, 5, 9, 12, 30}, {3, 200}, {static_cast<uint32_t>(views.size() - 1)}});
     // Every strict prefix of the block is refused as a whole block.
