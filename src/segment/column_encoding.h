@@ -253,10 +253,6 @@ Status DecodeIsoPrefixRows(std::string_view prefix, uint64_t raw_size, size_t ma
 // row's time: a block the reader then decodes only inside a RowTimesScope of those times.
 bool EncodeTimeText(const std::string_view* values, size_t count, std::string* out,
                     bool marked_lines = false, const int64_t* times = nullptr);
-// Benchmarks only (bench_recode's "timeref=0"): EncodeStringColumn stores kTimeText's times
-// themselves even where the scratch holds the rows' times (false), or against them again (true,
-// the default). Not thread-safe with concurrent writers.
-void StoreTimesAgainstRowTimesForBenchmark(bool against);
 // Whether "block" (a column block, or the front of one) is a kTimeText block stored against its
 // rows' times.
 bool TimeTextNeedsRowTimes(std::string_view block);

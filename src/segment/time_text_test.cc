@@ -520,9 +520,10 @@ TEST(TimeTextEncoding, EveryRealDatasetReadsBackFromAVersion13Segment) {
 }
 
 // "blocks" blocks of 3000 auth.log lines each, each row's ts the time its line holds (as a server
-// parses it), written as a version 13 segment at "path": every message block stored against its
-// rows' ts.
-void WriteTimedSegment(FaultInjectionEnv* env, const std::string& path, uint32_t blocks) {
+// parses it), written as a version 13 segment at "path": every message block kTimeText, stored
+// against its rows' ts (with "against_ts" false, WriterOptions::time_text_against_ts: not).
+void WriteTimedSegment(FaultInjectionEnv* env, const std::string& path, uint32_t blocks,
+                       bool against_ts = true) {
   std::vector<Record> records;
   int64_t t = 1'774'616'816;
   for (uint32_t i = 0; i < blocks * 3000; ++i) {
@@ -543,6 +544,7 @@ void WriteTimedSegment(FaultInjectionEnv* env, const std::string& path, uint32_t
   WriterOptions options;
   options.block_rows = 3000;
   options.json_shapes = false;
+  options.time_text_against_ts = against_ts;
   ASSERT_TRUE(WriteSegment(env, path, SegmentInfo{}, records, options, nullptr).ok());
   auto reader = SegmentFileReader::OpenFile(env, path);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
@@ -553,8 +555,25 @@ void WriteTimedSegment(FaultInjectionEnv* env, const std::string& path, uint32_t
     const BlockRef& message = f.columns[static_cast<size_t>(ColumnId::kMessage)].blocks[b];
     ASSERT_FALSE(message.packed);
     ASSERT_TRUE((*reader)->ReadPhysical(message, "message", &raw, nullptr).ok());
-    ASSERT_TRUE(TimeTextNeedsRowTimes(raw)) << "block " << b;
+    ASSERT_EQ(static_cast<Encoding>(raw[0]), Encoding::kTimeText) << "block " << b;
+    ASSERT_EQ(TimeTextNeedsRowTimes(raw), against_ts) << "block " << b;
   }
+}
+
+// bench_recode's "timeref=0" (WriterOptions::time_text_against_ts = false): the message's times
+// stored themselves, not against the rows' ts, and read back the same.
+TEST(TimeTextEncoding, TimesStoredThemselvesWhenTheWriterIsToldSo) {
+  FaultInjectionEnv env;
+  WriteTimedSegment(&env, "/against.seg", 1);
+  WriteTimedSegment(&env, "/themselves.seg", 1, false);
+  std::vector<Record> against, themselves;
+  auto a = SegmentFileReader::OpenFile(&env, "/against.seg");
+  auto t = SegmentFileReader::OpenFile(&env, "/themselves.seg");
+  ASSERT_TRUE(a.ok() && t.ok());
+  ASSERT_TRUE((*a)->ReadBlock(0, kColAll, &against, nullptr).ok());
+  ASSERT_TRUE((*t)->ReadBlock(0, kColAll, &themselves, nullptr).ok());
+  ASSERT_EQ(against.size(), themselves.size());
+  for (size_t i = 0; i < against.size(); ++i) ASSERT_EQ(against[i].message, themselves[i].message);
 }
 
 // `sawmill segment verify` on a segment whose ts block is damaged names the ts block only: the
