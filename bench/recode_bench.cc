@@ -40,7 +40,6 @@ double CpuSeconds() {
 
 bool Variant(const std::string& name, WriterOptions* o) {
   *o = WriterOptions();
-  StoreTimesAgainstRowTimesForBenchmark(true);
   if (name == "hot") return true;
   if (name == "warm") {
     *o = WarmWriterOptions();
@@ -85,7 +84,7 @@ bool Variant(const std::string& name, WriterOptions* o) {
       o->pack_columns_below = static_cast<uint32_t>(v);
     } else if (key == "timeref") {
       // (Version 13) 0: kTimeText stores the times themselves, not against the rows' ts.
-      StoreTimesAgainstRowTimesForBenchmark(v != 0);
+      o->time_text_against_ts = v != 0;
     } else {
       return false;
     }

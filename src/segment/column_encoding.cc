@@ -149,8 +149,6 @@ bool EncodeIsoPrefixIfSmaller(const std::string_view* values, size_t count,
   return true;
 }
 
-bool times_against_row_times = true;  // StoreTimesAgainstRowTimesForBenchmark
-
 // Appends kTimeText of the values when at least half of them hold a time in a common log form
 // and zstd makes it smaller than plain (or marked lines); false otherwise (nothing appended). A
 // block of more rows than the text layouts' probe takes is judged on that probe's sample (16
@@ -160,7 +158,7 @@ bool times_against_row_times = true;  // StoreTimesAgainstRowTimesForBenchmark
 // cost its flushes 20 % more CPU for nothing (docs/performance.md "Session 15").
 bool EncodeTimeTextIfSmaller(const std::string_view* values, size_t count,
                              StringEncodeScratch* scratch, std::string* out) {
-  const int64_t* times = times_against_row_times ? scratch->row_times : nullptr;
+  const int64_t* times = scratch->row_times;
   std::string& candidate = scratch->split;
   std::string& other = scratch->candidate;
   const size_t start = out->size();
@@ -199,8 +197,6 @@ bool EncodeTimeTextIfSmaller(const std::string_view* values, size_t count,
 }
 
 }  // namespace
-
-void StoreTimesAgainstRowTimesForBenchmark(bool against) { times_against_row_times = against; }
 
 void EncodeRowTexts(const std::string_view* values, size_t count, bool marked_lines,
                     std::string* out) {

@@ -253,10 +253,6 @@ Status DecodeIsoPrefixRows(std::string_view prefix, uint64_t raw_size, size_t ma
 // row's time: a block the reader then decodes only inside a RowTimesScope of those times.
 bool EncodeTimeText(const std::string_view* values, size_t count, std::string* out,
                     bool marked_lines = false, const int64_t* times = nullptr);
-// Benchmarks only (bench_recode's "timeref=0"): EncodeStringColumn stores kTimeText's times
-// themselves even where the scratch holds the rows' times (false), or against them again (true,
-// the default). Not thread-safe with concurrent writers.
-void StoreTimesAgainstRowTimesForBenchmark(bool against);
 // Whether "block" (a column block, or the front of one) is a kTimeText block stored against its
 // rows' times.
 bool TimeTextNeedsRowTimes(std::string_view block);
@@ -264,19 +260,27 @@ bool TimeTextNeedsRowTimes(std::string_view block);
 // block stored against them needs: the segment reader sets them around its decoding of the
 // message column of a block (or sub-block: its rows' times). Without a scope whose count is the
 // block's, such a block is DataLoss ("stored against its rows' times, which were not given").
-// Scopes nest; one thread's scope is not seen by another.
+// Scopes nest; one thread's scope is not seen by another. A reader that opens a scope around
+// more than one decoding names itself and the block ("owner", "block"), and trusts an enclosing
+// scope only when HeldFor says it is its own (never one left open for another block of as many
+// rows).
 class RowTimesScope {
  public:
-  RowTimesScope(const int64_t* times, size_t count);
+  RowTimesScope(const int64_t* times, size_t count, const void* owner = nullptr,
+                uint32_t block = 0);
   ~RowTimesScope();
   RowTimesScope(const RowTimesScope&) = delete;
   RowTimesScope& operator=(const RowTimesScope&) = delete;
   static const int64_t* times();
   static size_t count();
+  // Whether the innermost scope holds "count" times and was opened by "owner" for "block".
+  static bool HeldFor(const void* owner, uint32_t block, size_t count);
 
  private:
   const int64_t* prev_times_;
   size_t prev_count_;
+  const void* prev_owner_;
+  uint32_t prev_block_;
 };
 // TextBytesThrough and DecodeTextRows for a kTimeText block: its three int blocks, then the
 // text block's bytes through "last_row"; the rows' values are rendered into "arena".

@@ -164,6 +164,9 @@ struct WriterOptions {
   // (Tests) Split every such block, whatever it costs: the writer otherwise keeps a block whole
   // when zstd shrinks it 4 times or more, or when its sub-blocks would take over 1 % more.
   bool subblock_always = false;
+  // (Version 13; benchmarks, bench_recode's "timeref=0") false: the message's kTimeText blocks
+  // store their times themselves, not against the rows' ts (which a reader then does not need).
+  bool time_text_against_ts = true;
 };
 
 // The warm tier's options (docs/storage.md "Tiers"): larger blocks, stronger zstd, and no

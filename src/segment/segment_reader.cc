@@ -339,7 +339,7 @@ Status SegmentFileReader::RowTimesFor(std::string_view raw, uint32_t block,
   times->clear();
   if (version_ < 13 || !TimeTextNeedsRowTimes(raw)) return Status::OK();
   // ReadColumns gives the block's ts it decoded already.
-  if (RowTimesScope::times() != nullptr && RowTimesScope::count() == footer_.blocks[block].rows) {
+  if (RowTimesScope::HeldFor(this, block, footer_.blocks[block].rows)) {
     return Status::OK();
   }
   TextBuffer buf;
@@ -484,7 +484,7 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
       buf->piece.clear();
       // A piece stored against its rows' times reads the block's ts (once) for them.
       if (block_times.empty() && TimeTextNeedsRowTimes(piece_raw)) {
-        if (RowTimesScope::times() != nullptr && RowTimesScope::count() == rows) {
+        if (RowTimesScope::HeldFor(this, block, rows)) {
           block_times.assign(RowTimesScope::times(), RowTimesScope::times() + rows);
         } else {
           RETURN_IF_ERROR(RowTimesFor(piece_raw, block, &block_times, stats, frames));
@@ -657,7 +657,7 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
     TextBuffer* field_buf = field.column == ColumnId::kMessage ? &message_buf : &buf;
     std::optional<RowTimesScope> scope;
     if (field.column == ColumnId::kMessage && block_ts.size() == rows) {
-      scope.emplace(block_ts.data(), block_ts.size());
+      scope.emplace(block_ts.data(), block_ts.size(), this, block);
     }
     Status s =
         DecodeBuiltinColumn(block, field, rows, selected, field_buf, &ints, &views, stats, frames);

@@ -445,7 +445,7 @@ TEST(Segment, RealDatasetsRoundTrip) {
 // back, and so does the same written as format version 7 (no shared frame), 6 (no scaled or hex
 // block either), 5 (no kPrefixSplit block either) and 3 (no text layouts), as older builds wrote
 // them, which this build still reads.
-TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions11To3) {
+TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions13To3) {
   FaultInjectionEnv env;
   size_t layouts = 0, prefix_splits = 0, scaled = 0, packed = 0, split = 0, int_dicts = 0;
   for (const std::string& rel : testdata::RealFiles()) {

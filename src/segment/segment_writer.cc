@@ -593,7 +593,8 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
         // Version 12: the message as marked lines (a hot or compacted segment's).
         scratch_.marked_lines = message_lines_ && field.column == ColumnId::kMessage;
         // Version 13: the times its text holds stored against the rows' ts (kTimeText).
-        if (scratch_.time_text && field.column == ColumnId::kMessage) {
+        if (scratch_.time_text && options_.time_text_against_ts &&
+            field.column == ColumnId::kMessage) {
           row_ts_.resize(count);
           for (uint32_t row = 0; row < count; ++row) row_ts_[row] = rows[row].ts;
           scratch_.row_times = row_ts_.data();

@@ -43,6 +43,8 @@ namespace {
 // The rows' times a referenced block is decoded against (RowTimesScope).
 thread_local const int64_t* row_times = nullptr;
 thread_local size_t row_times_count = 0;
+thread_local const void* row_times_owner = nullptr;  // who opened the scope, for which block
+thread_local uint32_t row_times_block = 0;
 
 // A form's pattern: 'Y' four-digit year, 'y' two-digit year (2000 + yy), 'M' two-digit month,
 // 'b' month name (Jan..Dec), 'D' two-digit day, 'e' day padded with a space (" 7"), 'E' day
@@ -591,19 +593,30 @@ size_t HeaderBytes(std::string_view block) {
 
 }  // namespace
 
-RowTimesScope::RowTimesScope(const int64_t* times, size_t count)
-    : prev_times_(row_times), prev_count_(row_times_count) {
+RowTimesScope::RowTimesScope(const int64_t* times, size_t count, const void* owner, uint32_t block)
+    : prev_times_(row_times),
+      prev_count_(row_times_count),
+      prev_owner_(row_times_owner),
+      prev_block_(row_times_block) {
   row_times = times;
   row_times_count = count;
+  row_times_owner = owner;
+  row_times_block = block;
 }
 
 RowTimesScope::~RowTimesScope() {
   row_times = prev_times_;
   row_times_count = prev_count_;
+  row_times_owner = prev_owner_;
+  row_times_block = prev_block_;
 }
 
 const int64_t* RowTimesScope::times() { return row_times; }
 size_t RowTimesScope::count() { return row_times_count; }
+bool RowTimesScope::HeldFor(const void* owner, uint32_t block, size_t count) {
+  return row_times != nullptr && owner != nullptr && row_times_owner == owner &&
+         row_times_block == block && row_times_count == count;
+}
 
 bool TimeTextNeedsRowTimes(std::string_view block) {
   if (block.empty() || static_cast<Encoding>(block[0]) != Encoding::kTimeText) return false;

@@ -52,6 +52,22 @@ void ExpectBlockHolds(const std::string& block, const std::vector<std::string_vi
   }
 }
 
+// The form each row of a kTimeText block is stored in: 0 (as text) or 1 + the index of its
+// time's form.
+std::vector<int64_t> RowForms(const std::string& block) {
+  std::string_view in(block);
+  in.remove_prefix(1);  // encoding
+  uint64_t count = 0;
+  std::string_view forms_block;
+  std::vector<int64_t> forms;
+  EXPECT_TRUE(GetVarint64(&in, &count) && !in.empty());
+  in.remove_prefix(1);  // reference
+  EXPECT_TRUE(GetLengthPrefixed(&in, &forms_block));
+  EXPECT_TRUE(DecodeIntColumn(forms_block, count, &forms).ok());
+  EXPECT_EQ(forms.size(), count);
+  return forms;
+}
+
 // Each form, its near misses (which must stay text and still come back), times inside the
 // line, and rows without one.
 TEST(TimeTextEncoding, EveryFormAndItsNearMissesRoundTripByteForByte) {
@@ -127,6 +143,25 @@ TEST(TimeTextEncoding, EveryFormAndItsNearMissesRoundTripByteForByte) {
     ASSERT_TRUE(EncodeTimeText(views.data(), views.size(), &block, marked));
     ASSERT_EQ(static_cast<Encoding>(block[0]), Encoding::kTimeText);
     ASSERT_NE(FindColumnEncoding(Encoding::kTimeText), nullptr);
+    // Each form's row holds its time as a number; each near miss is stored as text (form 0).
+    const std::vector<int64_t> forms = RowForms(block);
+    ASSERT_EQ(forms.size(), values.size());
+    auto at = [&](std::string_view v) {
+      return static_cast<size_t>(std::find(values.begin(), values.end(), v) - values.begin());
+    };
+    const size_t first_miss = at("Mar 32 13:06:56 no such day");
+    for (size_t i = 0; i < first_miss; ++i) EXPECT_NE(forms[i], 0) << values[i];
+    std::vector<size_t> misses;
+    for (size_t i = first_miss; i <= at("2015-10-18 18:01"); ++i) misses.push_back(i);
+    misses.push_back(
+        at("a time past the first 64 bytes ................................... Mar 27 13:06:56"));
+    for (size_t i : misses) {
+      ASSERT_LT(i, values.size());
+      EXPECT_EQ(forms[i], 0) << values[i];
+    }
+    // Nine digits past int64's nanoseconds: the seconds alone are a number ("Y-M-DTh:m:s", form
+    // 11), the digits stay text.
+    EXPECT_EQ(forms[at("2262-01-01T00:00:00.000000000 nine digits past int64 stay text")], 11);
     ExpectBlockHolds(block, views,
                      {{0}, {1, 5, 9, 12, 30}, {3, 200}, {static_cast<uint32_t>(views.size() - 1)}});
     // Every strict prefix of the block is refused as a whole block.
@@ -389,14 +424,17 @@ int64_t ServerTime(const std::string& line) {
 
 // Every real dataset written as a version 13 segment (its rows' ts: a server's parse of the line
 // where the test knows the form, the loader's times elsewhere, which have nothing to do with the
-// text) and as version 12: every message comes back byte for byte through ReadBlock, ReadRows
-// of a few rows and `sawmill segment verify`; on auth.log and the Apache access log, whose ts the
-// server parses from the line, version 13's message column is smaller by a quarter and by 8 %
-// (auth.log's times stored on their own, not against ts, leave it at 0.79 of version 12's).
+// text) and as version 12, and as version 13 with every message block split in sub-blocks (each
+// stored against its own rows' ts): every message comes back byte for byte through ReadBlock,
+// ReadRows of a few rows and `sawmill segment verify`; on auth.log and the Apache access log,
+// whose ts the server parses from the line, version 13's message column is smaller by a quarter
+// and by 8 % (auth.log's times stored on their own, not against ts, leave it at 0.79 of version
+// 12's).
 TEST(TimeTextEncoding, EveryRealDatasetReadsBackFromAVersion13Segment) {
   FaultInjectionEnv env;
   std::mt19937 rng(130);
   size_t referenced_blocks = 0;
+  size_t referenced_split_blocks = 0;  // split message blocks stored against their rows' ts
   for (const testdata::Dataset& d : testdata::RealDatasets()) {
     SCOPED_TRACE(d.name);
     std::vector<Record> records;
@@ -408,12 +446,24 @@ TEST(TimeTextEncoding, EveryRealDatasetReadsBackFromAVersion13Segment) {
     }
     ASSERT_FALSE(records.empty());
     uint64_t message_bytes[2] = {0, 0};
-    for (uint32_t version : {kFormatVersion, 12u}) {
-      SCOPED_TRACE(version);
+    struct Pass {
+      uint32_t version;
+      bool split;
+    };
+    for (const Pass pass :
+         {Pass{kFormatVersion, false}, Pass{12u, false}, Pass{kFormatVersion, true}}) {
+      const uint32_t version = pass.version;
+      SCOPED_TRACE(std::to_string(version) + (pass.split ? " split" : ""));
       WriterOptions options;
       options.format_version = version;
       options.json_shapes = false;  // every message as text
-      const std::string path = "/" + d.name + "-" + std::to_string(version) + ".seg";
+      if (pass.split) {
+        // Every message block in sub-blocks, each stored against its own rows' times.
+        options.subblock_always = true;
+        options.subblock_bytes = 4096;
+      }
+      const std::string path =
+          "/" + d.name + "-" + std::to_string(version) + (pass.split ? "-split" : "") + ".seg";
       SegmentInfo info;
       info.id = 1;
       info.tenant = "t";
@@ -424,10 +474,15 @@ TEST(TimeTextEncoding, EveryRealDatasetReadsBackFromAVersion13Segment) {
       const ColumnMeta& message = f.columns[static_cast<size_t>(ColumnId::kMessage)];
       std::vector<std::string> got;
       for (uint32_t b = 0; b < f.blocks.size(); ++b) {
-        message_bytes[version == kFormatVersion ? 0 : 1] += message.blocks[b].size;
+        if (!pass.split) message_bytes[version == kFormatVersion ? 0 : 1] += message.blocks[b].size;
         std::string raw;
         ASSERT_TRUE((*reader)->ReadPhysical(message.blocks[b], "message", &raw, nullptr).ok());
-        referenced_blocks += TimeTextNeedsRowTimes(raw);
+        // (A split block's raw: its sub-blocks' column blocks, the first one's at the front.)
+        if (pass.split && message.blocks[b].is_split()) {
+          referenced_split_blocks += TimeTextNeedsRowTimes(raw);
+        } else {
+          referenced_blocks += TimeTextNeedsRowTimes(raw);
+        }
         if (version != kFormatVersion) {
           EXPECT_NE(static_cast<Encoding>(raw[0]), Encoding::kTimeText);
         }
@@ -461,6 +516,114 @@ TEST(TimeTextEncoding, EveryRealDatasetReadsBackFromAVersion13Segment) {
     }
   }
   EXPECT_GT(referenced_blocks, 0u);
+  EXPECT_GT(referenced_split_blocks, 0u);
+}
+
+// "blocks" blocks of 3000 auth.log lines each, each row's ts the time its line holds (as a server
+// parses it), written as a version 13 segment at "path": every message block kTimeText, stored
+// against its rows' ts (with "against_ts" false, WriterOptions::time_text_against_ts: not).
+void WriteTimedSegment(FaultInjectionEnv* env, const std::string& path, uint32_t blocks,
+                       bool against_ts = true) {
+  std::vector<Record> records;
+  int64_t t = 1'774'616'816;
+  for (uint32_t i = 0; i < blocks * 3000; ++i) {
+    t += 1 + static_cast<int64_t>(i % 7);
+    const time_t tt = static_cast<time_t>(t);
+    tm parts{};
+    gmtime_r(&tt, &parts);
+    char buf[64];
+    strftime(buf, sizeof buf, "%b %e %H:%M:%S", &parts);
+    Record r;
+    r.seq = i;
+    r.ts = r.ingest_ts = t * 1'000'000'000;
+    r.service = "sshd";
+    r.message = std::string(buf) + " ip-10-77-20-248 sshd[" + std::to_string(1000 + i % 7) +
+                "]: Invalid user admin from 1.2.3." + std::to_string(i % 250);
+    records.push_back(std::move(r));
+  }
+  WriterOptions options;
+  options.block_rows = 3000;
+  options.json_shapes = false;
+  options.time_text_against_ts = against_ts;
+  ASSERT_TRUE(WriteSegment(env, path, SegmentInfo{}, records, options, nullptr).ok());
+  auto reader = SegmentFileReader::OpenFile(env, path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  const Footer& f = (*reader)->footer();
+  ASSERT_EQ(f.blocks.size(), blocks);
+  for (uint32_t b = 0; b < blocks; ++b) {
+    std::string raw;
+    const BlockRef& message = f.columns[static_cast<size_t>(ColumnId::kMessage)].blocks[b];
+    ASSERT_FALSE(message.packed);
+    ASSERT_TRUE((*reader)->ReadPhysical(message, "message", &raw, nullptr).ok());
+    ASSERT_EQ(static_cast<Encoding>(raw[0]), Encoding::kTimeText) << "block " << b;
+    ASSERT_EQ(TimeTextNeedsRowTimes(raw), against_ts) << "block " << b;
+  }
+}
+
+// bench_recode's "timeref=0" (WriterOptions::time_text_against_ts = false): the message's times
+// stored themselves, not against the rows' ts, and read back the same.
+TEST(TimeTextEncoding, TimesStoredThemselvesWhenTheWriterIsToldSo) {
+  FaultInjectionEnv env;
+  WriteTimedSegment(&env, "/against.seg", 1);
+  WriteTimedSegment(&env, "/themselves.seg", 1, false);
+  std::vector<Record> against, themselves;
+  auto a = SegmentFileReader::OpenFile(&env, "/against.seg");
+  auto t = SegmentFileReader::OpenFile(&env, "/themselves.seg");
+  ASSERT_TRUE(a.ok() && t.ok());
+  ASSERT_TRUE((*a)->ReadBlock(0, kColAll, &against, nullptr).ok());
+  ASSERT_TRUE((*t)->ReadBlock(0, kColAll, &themselves, nullptr).ok());
+  ASSERT_EQ(against.size(), themselves.size());
+  for (size_t i = 0; i < against.size(); ++i) ASSERT_EQ(against[i].message, themselves[i].message);
+}
+
+// `sawmill segment verify` on a segment whose ts block is damaged names the ts block only: the
+// intact message stored against those times is not reported broken for want of them.
+TEST(TimeTextEncoding, VerifyNamesADamagedTsBlockWithoutBlamingTheMessageStoredAgainstIt) {
+  FaultInjectionEnv env;
+  const std::string path = "/timed.seg";
+  WriteTimedSegment(&env, path, 1);
+  auto reader = SegmentFileReader::OpenFile(&env, path);
+  ASSERT_TRUE(reader.ok());
+  const BlockRef ts = (*reader)->footer().columns[static_cast<size_t>(ColumnId::kTs)].blocks[0];
+  ASSERT_FALSE(ts.packed);
+  std::string bytes;
+  ASSERT_TRUE(env.GetContents(path, &bytes).ok());
+  bytes[ts.offset + ts.size / 2] = static_cast<char>(bytes[ts.offset + ts.size / 2] ^ 0x5a);
+  ASSERT_TRUE(env.SetContents(path, bytes).ok());
+  VerifyReport report;
+  ASSERT_TRUE(VerifySegment(&env, path, &report).ok());
+  ASSERT_FALSE(report.problems.empty());
+  for (const std::string& problem : report.problems) {
+    EXPECT_NE(problem.find("column 'ts' block 0"), std::string::npos) << problem;
+    EXPECT_EQ(problem.find("message"), std::string::npos) << problem;
+  }
+}
+
+// A reader trusts an enclosing RowTimesScope only when it opened it for the same block: a scope
+// of as many rows left open for another block (here: block 0's times around a read of block 1)
+// is not taken for block 1's times, which would give wrong text without an error.
+TEST(TimeTextEncoding, AScopeOpenForAnotherBlockOfAsManyRowsIsNotTaken) {
+  FaultInjectionEnv env;
+  const std::string path = "/timed2.seg";
+  WriteTimedSegment(&env, path, 2);
+  auto reader = SegmentFileReader::OpenFile(&env, path);
+  ASSERT_TRUE(reader.ok());
+  std::vector<Record> block0, block1, read;
+  ASSERT_TRUE((*reader)->ReadBlock(0, kColAll, &block0, nullptr).ok());
+  ASSERT_TRUE((*reader)->ReadBlock(1, kColAll, &block1, nullptr).ok());
+  ASSERT_EQ(block0.size(), block1.size());
+  std::vector<int64_t> times0;
+  for (const Record& r : block0) times0.push_back(r.ts);
+  RowTimesScope other(times0.data(), times0.size());
+  Status s = (*reader)->ReadBlock(1, kColMessage, &read, nullptr);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(read.size(), block1.size());
+  for (size_t i = 0; i < read.size(); ++i) ASSERT_EQ(read[i].message, block1[i].message) << i;
+  read.clear();
+  s = (*reader)->ReadRows(1, kColMessage, {0, 1, 2999}, &read, nullptr);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(read.size(), 3u);
+  EXPECT_EQ(read[2].message, block1[2999].message);
 }
 
 }  // namespace
