@@ -3,6 +3,7 @@
 #include <bit>
 #include <cstring>
 #include <optional>
+#include <utility>
 
 #include "common/coding.h"
 #include "objstore/local_directory_store.h"
@@ -661,9 +662,6 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
     }
     Status s =
         DecodeBuiltinColumn(block, field, rows, selected, field_buf, &ints, &views, stats, frames);
-    if (s.ok() && field.column == ColumnId::kTs && version_ >= 13 && ints.size() == rows) {
-      block_ts = ints;
-    }
     if (!s.ok()) return fail(s);
     if (field.type == FieldType::kString) {
       // One view per row built (ReadTextColumn).
@@ -679,6 +677,12 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
         case FieldType::kFlags: dst[i].flags = static_cast<uint32_t>(v); break;
         default: break;
       }
+    }
+    // Kept (moved, not copied) only when the message is read after it.
+    if (field.column == ColumnId::kTs && version_ >= 13 && ints.size() == rows &&
+        (column_mask & kColMessage) != 0) {
+      block_ts = std::move(ints);
+      ints.clear();
     }
   }
   if ((column_mask & kColFields) == 0) return Status::OK();

@@ -643,12 +643,13 @@ bool EncodeTimeText(const std::string_view* values, size_t count, std::string* o
   }
   std::vector<uint64_t> forms(count);
   std::vector<int64_t> offsets, times_values;
-  std::vector<std::string> cut;  // the rests of the rows with a time
+  std::string cut;               // the rests of the rows with a time, one after another
+  std::vector<size_t> cut_ends;  // where each ends in "cut"
   std::vector<std::string_view> rest(count);
   std::vector<size_t> cut_of;
   offsets.reserve(count);
   times_values.reserve(count);
-  cut.reserve(count);
+  cut_ends.reserve(count);
   int64_t hint_form = 0;
   size_t hint_at = 0;
   for (size_t row = 0; row < count; ++row) {
@@ -662,14 +663,19 @@ bool EncodeTimeText(const std::string_view* values, size_t count, std::string* o
     hint_at = at;
     offsets.push_back(static_cast<int64_t>(at));
     times_values.push_back(value);
-    std::string r(values[row].substr(0, at));
-    r.append(values[row].substr(at + len));
+    cut.append(values[row].substr(0, at));
+    cut.append(values[row].substr(at + len));
     cut_of.push_back(row);
-    cut.push_back(std::move(r));
+    cut_ends.push_back(cut.size());
   }
   // Worth a layout of its own only where most rows hold a time.
   if (times_values.size() * 2 < count) return false;
-  for (size_t i = 0; i < cut.size(); ++i) rest[cut_of[i]] = cut[i];
+  // (Views into "cut" once it no longer grows.)
+  size_t begin = 0;
+  for (size_t i = 0; i < cut_ends.size(); ++i) {
+    rest[cut_of[i]] = std::string_view(cut).substr(begin, cut_ends[i] - begin);
+    begin = cut_ends[i];
+  }
   out->push_back(static_cast<char>(Encoding::kTimeText));
   PutVarint64(out, count);
   out->push_back(times != nullptr ? 1 : 0);
