@@ -45,17 +45,20 @@ class BloomBuilderKind final : public IndexBuilder {
 
   void AddBlock(const Record* rows, uint32_t count) override {
     for (Field& bloom : fields_) {
-      bloom.block_hashes.clear();
-      const bool split_once = bloom.field.message_words && block_words_ != nullptr;
-      if (split_once) {
+      // The block's distinct keys, kept until Finish: how many bits a key gets depends on
+      // whether the field's values repeat across the segment's blocks.
+      if (bloom.field.message_words && block_words_ != nullptr) {
         // The block's words, split and hashed once for every kind (word postings too): its
         // distinct keys already, unsorted, which a message bloom takes as they are (a bloom's
         // bits do not depend on the order of its keys, and a message field never gets id
         // filters, which need them sorted).
-        const BlockWords& w = *block_words_;
-        bloom.block_hashes.assign(w.bloom_hashes.begin(), w.bloom_hashes.end());
+        const std::vector<uint64_t>& keys = block_words_->bloom_hashes;
+        bloom.segment_hashes.insert(bloom.segment_hashes.end(), keys.begin(), keys.end());
+        bloom.block_ends.push_back(bloom.segment_hashes.size());
+        continue;
       }
-      for (uint32_t row = 0; row < count && !split_once; ++row) {
+      bloom.block_hashes.clear();
+      for (uint32_t row = 0; row < count; ++row) {
         const Record& r = rows[row];
         if (bloom.field.message_words) {
           AppendWordHashes(r.message, &word_scratch_, &bloom.block_hashes,
@@ -71,9 +74,7 @@ class BloomBuilderKind final : public IndexBuilder {
           if (!v.empty()) bloom.block_hashes.push_back(BloomHash(v));
         }
       }
-      if (!split_once) SortUniqueHashes(&bloom.block_hashes, &sort_scratch_);
-      // The block's distinct keys, kept until Finish: how many bits a key gets depends on
-      // whether the field's values repeat across the segment's blocks.
+      SortUniqueHashes(&bloom.block_hashes, &sort_scratch_);
       bloom.segment_hashes.insert(bloom.segment_hashes.end(), bloom.block_hashes.begin(),
                                   bloom.block_hashes.end());
       bloom.block_ends.push_back(bloom.segment_hashes.size());

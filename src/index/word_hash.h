@@ -142,11 +142,10 @@ struct BlockWords {
     size_t size = 1 << 10;
     while (size < last_distinct_ * 2) size *= 2;
     table_.assign(size, Slot{});
-    std::string scratch;
     for (uint32_t r = 0; r < count; ++r) {
       row_begin.push_back(static_cast<uint32_t>(ids.size()));
-      ForEachFoldedWord(rows[r].message, &scratch, [&](std::string_view word) {
-        Add(word, /*in_scratch=*/word.data() == scratch.data());
+      ForEachFoldedWord(rows[r].message, &scratch_, [&](std::string_view word) {
+        Add(word, /*in_scratch=*/word.data() == scratch_.data());
       });
     }
     row_begin.push_back(static_cast<uint32_t>(ids.size()));
@@ -222,6 +221,7 @@ struct BlockWords {
   }
 
   std::vector<Slot> table_;  // the block's distinct words by hash, open addressing
+  std::string scratch_;      // ForEachFoldedWord's, kept between blocks
   size_t last_distinct_ = 0;
 };
 
