@@ -142,6 +142,13 @@ class CatalogTest : public ::testing::TestWithParam<Implementation> {
     return c.ok() ? std::move(c).value() : nullptr;
   }
 
+  // "count" connections to the one catalog (nodes racing each other); a failed open is null.
+  std::vector<std::unique_ptr<Catalog>> OpenCatalogs(int count) {
+    std::vector<std::unique_ptr<Catalog>> catalogs;
+    for (int n = 0; n < count; ++n) catalogs.push_back(OpenCatalog());
+    return catalogs;
+  }
+
   std::filesystem::path dir_;
 };
 
@@ -857,11 +864,8 @@ TEST_P(CatalogTest, ACheckedSettingChangeIsRefusedWhenANodeRegisteredMeanwhile) 
 TEST_P(CatalogTest, NodesSettlingASettingAtOnceAreAllGivenOneValue) {
   const bool one_connection = GetParam().name == "sqlite";
   constexpr int kNodes = 4;
-  std::vector<std::unique_ptr<Catalog>> catalogs;
-  for (int n = 0; n < (one_connection ? 1 : kNodes); ++n) {
-    catalogs.push_back(OpenCatalog());
-    ASSERT_NE(catalogs.back(), nullptr);
-  }
+  std::vector<std::unique_ptr<Catalog>> catalogs = OpenCatalogs(one_connection ? 1 : kNodes);
+  for (const auto& c : catalogs) ASSERT_NE(c, nullptr);
   uint64_t got[kNodes] = {};
   std::vector<std::thread> threads;
   for (int n = 0; n < kNodes; ++n) {
@@ -1016,11 +1020,8 @@ TEST_P(CatalogTest, ARaiseWhileANodeRecordsItsFormatCountsTheRecord) {
 TEST_P(CatalogTest, NodesSettlingSetsAtOnceRecordOneWholeSet) {
   const bool one_connection = GetParam().name == "sqlite";
   constexpr int kNodes = 4;
-  std::vector<std::unique_ptr<Catalog>> catalogs;
-  for (int n = 0; n < (one_connection ? 1 : kNodes); ++n) {
-    catalogs.push_back(OpenCatalog());
-    ASSERT_NE(catalogs.back(), nullptr);
-  }
+  std::vector<std::unique_ptr<Catalog>> catalogs = OpenCatalogs(one_connection ? 1 : kNodes);
+  for (const auto& c : catalogs) ASSERT_NE(c, nullptr);
   std::vector<std::thread> threads;
   int recorded_by = -1, winners = 0;
   std::mutex mu;
