@@ -139,7 +139,8 @@ int Set(catalog::Catalog* catalog, const SettingsCommands& commands, const std::
       "Each node takes it at its next start: restart them one by one. A node given %s by a flag "
       "or its --config file is refused until that says %s or is removed.\n",
       name.c_str(), cluster::FormatMillis(value).c_str());
-  if (name == "idempotency_window" && !view->live.empty() && value != view->current.at(name)) {
+  if (name == cluster::kIdempotencyWindow && !view->live.empty() &&
+      value != view->current.at(name)) {
     std::printf(
         "Until every node restarted, a retried batch is recognised within the shorter window.\n");
   }
