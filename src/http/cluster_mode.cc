@@ -58,10 +58,8 @@ Result<cluster::NodeRegistryOptions> NodeRegistryOptionsFor(const ServerConfig& 
   // Recorded with the registration, so that `sawmill admin settings set` checks a change against
   // what this node runs (docs/cluster.md "Cluster-wide settings"; settled already).
   ServerConfig values = config;
-  for (const ConfigOption& option : ServerOptions(&values)) {
-    if (cluster::FindClusterWideSetting(option.key) != nullptr) {
-      options.settings[option.key] = *option.number;
-    }
+  for (const cluster::NodeSetting& setting : ClusterWideOf(&values)) {
+    options.settings[std::string(setting.name)] = *setting.value;
   }
   return options;
 }
