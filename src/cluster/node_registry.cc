@@ -146,9 +146,10 @@ Status NodeRegistry::Beat() {
   // or another node fenced the id out while it was dead (the row's heartbeat is older than its
   // incarnation: FenceDeadNode leaves it). The catalog decides which of the two refuses us.
   std::optional<catalog::NodeRow> later;
-  if (auto before = catalog_->ListNodes(); before.ok()) {
-    for (catalog::NodeRow& row : *before) {
-      if (row.id == id() && row.started_ns > started_ns_) later = std::move(row);
+  auto rows = catalog_->ListNodes();
+  if (rows.ok()) {
+    for (const catalog::NodeRow& row : *rows) {
+      if (row.id == id() && row.started_ns > started_ns_) later = row;
     }
   }
   catalog::NodeRow self{id(), url(), started_ns_, now};
@@ -189,10 +190,17 @@ Status NodeRegistry::Beat() {
     MarkUnreachable();
     return status;
   }
-  auto rows = catalog_->ListNodes();
-  if (!rows.ok()) {
-    MarkUnreachable();
-    return rows.status();
+  if (rows.ok()) {
+    // The peers as listed before the write (one round trip ago), and this node's own row as the
+    // write just left it: no second listing per beat.
+    std::erase_if(*rows, [&](const catalog::NodeRow& row) { return row.id == id(); });
+    rows->push_back(self);
+  } else {
+    rows = catalog_->ListNodes();
+    if (!rows.ok()) {
+      MarkUnreachable();
+      return rows.status();
+    }
   }
   std::vector<catalog::NodeRow> peers;
   size_t live = 0;
