@@ -77,6 +77,11 @@ int RunContextCommand(int argc, char** argv) {
     return 1;
   }
   std::fwrite(text->data(), 1, text->size(), stdout);
+  // A cluster node that did not answer (docs/cluster.md "Context across nodes").
+  if (Result<AnswerNotes> notes = NotesOf(result->body); notes.ok()) {
+    std::fflush(stdout);
+    std::fputs(NotesText(*notes).c_str(), stderr);
+  }
   return 0;
 }
 

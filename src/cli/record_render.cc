@@ -204,6 +204,23 @@ Result<std::string> RenderRecord(std::string_view record_json, const RenderOptio
   return LineOf(v.as_object(), options);
 }
 
+namespace {
+
+AnswerNotes NotesIn(const json::object& top) {
+  AnswerNotes notes;
+  if (const json::value* p = top.if_contains("partial"); p != nullptr && p->is_bool()) {
+    notes.partial = p->as_bool();
+  }
+  if (const json::value* w = top.if_contains("warnings"); w != nullptr && w->is_array()) {
+    for (const json::value& warning : w->as_array()) {
+      if (warning.is_string()) notes.warnings.emplace_back(warning.as_string());
+    }
+  }
+  return notes;
+}
+
+}  // namespace
+
 Result<SearchOutput> RenderSearch(std::string_view response_json, const RenderOptions& options) {
   ASSIGN_OR_RETURN(json::value v, ParseJson(response_json));
   if (!v.is_object()) return Status::InvalidArgument("expected a JSON object from search");
@@ -242,14 +259,22 @@ Result<SearchOutput> RenderSearch(std::string_view response_json, const RenderOp
   } else {
     return Status::InvalidArgument("the search answer has neither \"hits\" nor \"rows\"");
   }
-  if (const json::value* p = top.if_contains("partial"); p != nullptr && p->is_bool()) {
-    out.partial = p->as_bool();
-  }
-  if (const json::value* w = top.if_contains("warnings"); w != nullptr && w->is_array()) {
-    for (const json::value& warning : w->as_array()) {
-      if (warning.is_string()) out.warnings.emplace_back(warning.as_string());
-    }
-  }
+  AnswerNotes notes = NotesIn(top);
+  out.partial = notes.partial;
+  out.warnings = std::move(notes.warnings);
+  return out;
+}
+
+Result<AnswerNotes> NotesOf(std::string_view answer_json) {
+  ASSIGN_OR_RETURN(json::value v, ParseJson(answer_json));
+  if (!v.is_object()) return Status::InvalidArgument("expected a JSON object from the server");
+  return NotesIn(v.as_object());
+}
+
+std::string NotesText(const AnswerNotes& notes) {
+  std::string out;
+  for (const std::string& warning : notes.warnings) out += "warning: " + warning + "\n";
+  if (notes.partial) out += "partial results: see warnings\n";
   return out;
 }
 

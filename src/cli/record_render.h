@@ -61,6 +61,16 @@ Result<std::vector<std::string>> HitIds(std::string_view response_json);
 Result<std::string> RenderContext(std::string_view context_json, OutputMode mode,
                                   const RenderOptions& options);
 
+// The "partial" flag and "warnings" of an answer (a search's, or a cluster node's context:
+// docs/cluster.md "Context across nodes"); false and none when it has neither.
+struct AnswerNotes {
+  bool partial = false;
+  std::vector<std::string> warnings;
+};
+Result<AnswerNotes> NotesOf(std::string_view answer_json);
+// For stderr: "warning: W\n" for each, then "partial results: see warnings\n" when partial.
+std::string NotesText(const AnswerNotes& notes);
+
 // One pipe row: (column, text, is_number) in the server's order.
 struct TableCell {
   std::string column;

@@ -327,6 +327,15 @@ int RunSearchCommand(int argc, char** argv) {
         }
         if (i > 0 && mode == OutputMode::kTable) std::fputs("--\n", stdout);
         std::fwrite(text->data(), 1, text->size(), stdout);
+        // A cluster node that did not answer (docs/cluster.md "Context across nodes").
+        if (Result<AnswerNotes> notes = NotesOf(context->body); notes.ok()) {
+          std::fflush(stdout);
+          std::fputs(NotesText(*notes).c_str(), stderr);
+        }
+      }
+      // The search's own (a partial search), as without -C.
+      if (Result<AnswerNotes> notes = NotesOf(result->body); notes.ok()) {
+        std::fputs(NotesText(*notes).c_str(), stderr);
       }
       return 0;
     }
@@ -339,12 +348,8 @@ int RunSearchCommand(int argc, char** argv) {
     }
     std::fwrite(lines->data(), 1, lines->size(), stdout);
     // Warnings (a partial answer) still go to stderr: a script must not miss them.
-    Result<SearchOutput> out = RenderSearch(result->body, RenderOptions{});
-    if (out.ok()) {
-      for (const std::string& warning : out->warnings) {
-        std::fprintf(stderr, "warning: %s\n", warning.c_str());
-      }
-      if (out->partial) std::fprintf(stderr, "partial results: see warnings\n");
+    if (Result<AnswerNotes> notes = NotesOf(result->body); notes.ok()) {
+      std::fputs(NotesText(*notes).c_str(), stderr);
     }
     return 0;
   }

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <chrono>
 #include <future>
+#include <optional>
+#include <string>
 #include <vector>
 
 #include "cluster/part_codec.h"
@@ -57,8 +59,8 @@ std::string Seconds(int64_t ns) {
 }
 
 // One peer's part; a failure is a partial part with a warning naming the node.
-query::PartAnswer AskOne(const catalog::NodeRow& peer, const std::string& body,
-                         const std::string& secret, int64_t timeout_ns) {
+query::PartAnswer AskOne(const catalog::NodeRow& peer, std::string_view route,
+                         const std::string& body, const std::string& secret, int64_t timeout_ns) {
   Metrics().asked->Increment();
   query::PartAnswer failed;
   failed.partial = true;
@@ -73,7 +75,7 @@ query::PartAnswer AskOne(const catalog::NodeRow& peer, const std::string& body,
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return fail("could not be asked (curl_easy_init failed)");
   std::string answer;
-  const std::string url = peer.url + "/internal/v1/memtable-search";
+  const std::string url = peer.url + std::string(route);
   const std::string secret_header = "X-Sawmill-Cluster-Secret: " + secret;
   curl_slist* headers = nullptr;
   headers = curl_slist_append(headers, "Content-Type: application/json");
@@ -139,23 +141,21 @@ query::PartAnswer Fanout::AskPeers(const query::PartRequest& request) const {
   return MergeParts(AskEach(request));
 }
 
-std::vector<query::PartAnswer> Fanout::AskEach(const query::PartRequest& request) const {
-  const std::vector<catalog::NodeRow> peers = peers_();
-  if (peers.empty()) return {};
-  const int64_t timeout =
-      std::min(request.timeout_ns > 0 ? request.timeout_ns : INT64_MAX, options_.max_wait_ns);
-  // The peer stops its part a little before this node stops waiting, so that a partial part
-  // still arrives in time.
-  query::PartRequest sent = request;
-  sent.timeout_ns = std::max<int64_t>(
-      kNanosPerMilli, timeout - std::min<int64_t>(timeout / 5, 500 * kNanosPerMilli));
-  const std::string body = EncodePartRequest(sent);
+int64_t Fanout::PeerTimeout(int64_t timeout_ns, int64_t* wait) const {
+  *wait = std::min(timeout_ns > 0 ? timeout_ns : INT64_MAX, options_.max_wait_ns);
+  return std::max<int64_t>(kNanosPerMilli,
+                           *wait - std::min<int64_t>(*wait / 5, 500 * kNanosPerMilli));
+}
+
+std::vector<query::PartAnswer> Fanout::AskAll(const std::vector<catalog::NodeRow>& peers,
+                                              std::string_view route, const std::string& body,
+                                              int64_t timeout) const {
   std::vector<std::future<query::PartAnswer>> parts;
   parts.reserve(peers.size());
   for (const catalog::NodeRow& peer : peers) {
-    parts.push_back(std::async(std::launch::async, [&peer, &body, this, timeout] {
-      query::PartAnswer part =
-          ask_ ? ask_(peer, body, timeout) : AskOne(peer, body, options_.secret, timeout);
+    parts.push_back(std::async(std::launch::async, [&peer, route, &body, this, timeout] {
+      query::PartAnswer part = ask_ ? ask_(peer, route, body, timeout)
+                                    : AskOne(peer, route, body, options_.secret, timeout);
       // The answer's cut is the peer's own (at most one): it names the peer.
       if (part.cuts.size() > 1) part.cuts.resize(1);
       for (query::SegmentCut& cut : part.cuts) cut.node = peer.id;
@@ -168,31 +168,47 @@ std::vector<query::PartAnswer> Fanout::AskEach(const query::PartRequest& request
   return answers;
 }
 
-query::PartAnswer AskPeersAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
-                                     const query::PartRequest& request) {
-  return MergeParts(AskEachAndCatchUp(fanout, catch_up, request));
+std::vector<query::PartAnswer> Fanout::AskEach(const query::PartRequest& request) const {
+  const std::vector<catalog::NodeRow> peers = peers_();
+  if (peers.empty()) return {};
+  query::PartRequest sent = request;
+  int64_t timeout = 0;
+  sent.timeout_ns = PeerTimeout(request.timeout_ns, &timeout);
+  return AskAll(peers, kMemtableSearchRoute, EncodePartRequest(sent), timeout);
 }
 
-std::vector<query::PartAnswer> AskEachAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
-                                                 const query::PartRequest& request) {
-  const auto start = std::chrono::steady_clock::now();
-  std::vector<query::PartAnswer> parts = fanout.AskEach(request);
-  if (!catch_up) return parts;
+std::vector<query::PartAnswer> Fanout::AskEachContext(const query::ContextPartRequest& request,
+                                                      const std::vector<std::string>* only) const {
+  std::vector<catalog::NodeRow> peers = peers_();
+  if (only != nullptr) {
+    std::erase_if(peers, [only](const catalog::NodeRow& peer) {
+      return std::find(only->begin(), only->end(), peer.id) == only->end();
+    });
+  }
+  if (peers.empty()) return {};
+  query::ContextPartRequest sent = request;
+  int64_t timeout = 0;
+  sent.timeout_ns = PeerTimeout(request.timeout_ns, &timeout);
+  sent.memtables_only = true;
+  return AskAll(peers, kMemtableContextRoute, EncodeContextPartRequest(sent), timeout);
+}
+
+namespace {
+
+// Brings the view up to the highest registered-through of "parts" within "left_ns" (at least
+// 100 ms); when it cannot, a part with a warning for each node whose segments may be missing.
+std::optional<query::PartAnswer> CatchUpFor(const std::vector<query::PartAnswer>& parts,
+                                            const ViewCatchUp& catch_up, int64_t left_ns) {
   // The segments each answering node's part does not hold must all be in the view (docs/
   // cluster.md "Exactly once across nodes").
   uint64_t need = 0;
   for (const query::PartAnswer& part : parts) {
     for (const query::SegmentCut& cut : part.cuts) need = std::max(need, cut.registered_through);
   }
-  if (need == 0) return parts;
+  if (need == 0 || !catch_up) return std::nullopt;
   std::string error;
-  const int64_t spent =
-      std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start)
-          .count();
-  const int64_t left = std::max<int64_t>(request.timeout_ns > 0 ? request.timeout_ns - spent : 0,
-                                         100 * kNanosPerMilli);
-  const uint64_t reached = catch_up(need, left, &error);
-  if (reached >= need) return parts;
+  const uint64_t reached = catch_up(need, std::max<int64_t>(left_ns, 100 * kNanosPerMilli), &error);
+  if (reached >= need) return std::nullopt;
   query::PartAnswer behind;
   for (const query::PartAnswer& part : parts) {
     for (const query::SegmentCut& cut : part.cuts) {
@@ -203,7 +219,28 @@ std::vector<query::PartAnswer> AskEachAndCatchUp(const Fanout& fanout, const Vie
           " flushed in the last moments may be missing from this answer: " + error);
     }
   }
-  parts.push_back(std::move(behind));
+  return behind;
+}
+
+int64_t NanosSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() -
+                                                              start)
+      .count();
+}
+
+}  // namespace
+
+query::PartAnswer AskPeersAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
+                                     const query::PartRequest& request) {
+  return MergeParts(AskEachAndCatchUp(fanout, catch_up, request));
+}
+
+std::vector<query::PartAnswer> AskEachAndCatchUp(const Fanout& fanout, const ViewCatchUp& catch_up,
+                                                 const query::PartRequest& request) {
+  const auto start = std::chrono::steady_clock::now();
+  std::vector<query::PartAnswer> parts = fanout.AskEach(request);
+  const int64_t left = request.timeout_ns > 0 ? request.timeout_ns - NanosSince(start) : 0;
+  if (auto behind = CatchUpFor(parts, catch_up, left)) parts.push_back(std::move(*behind));
   return parts;
 }
 
@@ -356,6 +393,130 @@ Result<query::SearchResponse> FanoutQueryEngine::Search(const query::SearchReque
     return MergeParts(std::move(kept));
   };
   return inner_->Search(fanned);
+}
+
+namespace {
+
+// The record with seq "id" among "hits", if any.
+const Record* RecordWithId(const std::vector<Record>& hits, uint64_t id) {
+  for (const Record& r : hits) {
+    if (r.seq == id) return &r;
+  }
+  return nullptr;
+}
+
+// The answer of a cluster context from "parts" (the lines around "hit" of every answering node,
+// this node's own included): each line once (a line answered by two nodes, a peer's memtable
+// and a segment it flushed meanwhile, has one seq), the "before" nearest below and the "after"
+// nearest above the hit by (ingest_ts, seq), oldest first.
+query::ContextResponse MergeContext(const Record& hit, std::vector<query::PartAnswer>& parts,
+                                    size_t before, size_t after) {
+  auto key = [](const Record& r) { return std::make_pair(r.ingest_ts, r.seq); };
+  const auto at = key(hit);
+  std::vector<Record> below, above;
+  for (query::PartAnswer& part : parts) {
+    for (Record& r : part.hits) {
+      if (r.service != hit.service || r.host != hit.host || r.seq == hit.seq) continue;
+      (key(r) < at ? below : above).push_back(std::move(r));
+    }
+  }
+  auto by_key = [&key](const Record& a, const Record& b) { return key(a) < key(b); };
+  auto same = [](const Record& a, const Record& b) { return a.seq == b.seq; };
+  query::ContextResponse out;
+  for (std::vector<Record>* side : {&below, &above}) {
+    std::sort(side->begin(), side->end(), by_key);
+    side->erase(std::unique(side->begin(), side->end(), same), side->end());
+  }
+  if (below.size() > before)
+    below.erase(below.begin(), below.end() - static_cast<ptrdiff_t>(before));
+  if (above.size() > after) above.resize(after);
+  out.before = std::move(below);
+  out.hit = hit;
+  out.after = std::move(above);
+  return out;
+}
+
+}  // namespace
+
+Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenant, uint64_t id,
+                                                          size_t before, size_t after) {
+  // The embedded single node: no view of other nodes' segments and no peers.
+  if (!catch_up_ && !fanout_->HasPeers()) return inner_->Context(tenant, id, before, after);
+  RETURN_IF_ERROR(query::CheckContextLines(before, after));
+  const auto start = std::chrono::steady_clock::now();
+  auto left = [&] {
+    return std::max<int64_t>(kNanosPerMilli, fanout_->max_wait_ns() - NanosSince(start));
+  };
+  query::ContextPartRequest request;
+  request.tenant = std::string(tenant);
+  request.id = id;
+  request.before = before;
+  request.after = after;
+  request.answer_version = kPartAnswerVersion;
+  // The hit, looked for on this node alone (its memtables and its view's segments).
+  auto probe = [&]() -> Result<std::optional<Record>> {
+    query::ContextPartRequest find = request;
+    find.before = find.after = 0;
+    find.around.reset();
+    find.timeout_ns = left();
+    ASSIGN_OR_RETURN(query::PartAnswer found, inner_->ContextPart(find));
+    const Record* hit = RecordWithId(found.hits, id);
+    return hit != nullptr ? std::optional<Record>(*hit) : std::nullopt;
+  };
+  ASSIGN_OR_RETURN(std::optional<Record> hit, probe());
+
+  query::ContextResponse failures;        // partial, and the warnings of every node that failed
+  std::vector<query::PartAnswer> around;  // answers around the hit
+  std::vector<std::string> ask_again;     // nodes asked before the hit was known, without it
+  // Every live peer's memtables, around the hit when it is known; then the view caught up to
+  // every answer's cut, so that no line a peer flushed before it answered is missed.
+  auto ask = [&](const std::vector<std::string>* only) {
+    const bool anchored = request.around.has_value();
+    request.timeout_ns = left();
+    std::vector<query::PartAnswer> parts = fanout_->AskEachContext(request, only);
+    if (auto behind = CatchUpFor(parts, catch_up_, left())) parts.push_back(std::move(*behind));
+    for (query::PartAnswer& part : parts) {
+      failures.partial = failures.partial || part.partial;
+      for (std::string& w : part.warnings) failures.warnings.push_back(std::move(w));
+      if (part.cuts.empty()) continue;  // failed (or the catch-up's warnings)
+      const Record* has = RecordWithId(part.hits, id);
+      if (!hit && has != nullptr) hit = *has;
+      if (anchored || has != nullptr) {
+        around.push_back(std::move(part));
+      } else {
+        ask_again.push_back(part.cuts[0].node);
+      }
+    }
+  };
+  if (hit) request.around = query::AnchorOf(*hit);
+  ask(nullptr);
+  // Flushed by a peer a moment ago: in the view now.
+  if (!hit) {
+    ASSIGN_OR_RETURN(hit, probe());
+  }
+  if (!hit) {
+    if (!failures.partial) return Status::NotFound("no record with id " + std::to_string(id));
+    std::string why;
+    for (const std::string& w : failures.warnings) why += (why.empty() ? "" : "; ") + w;
+    return Status::Unavailable("no record with id " + std::to_string(id) +
+                               " on the nodes that answered, but not every node did, so it may "
+                               "exist; ask again (" +
+                               why + ")");
+  }
+  request.around = query::AnchorOf(*hit);
+  if (!ask_again.empty()) {
+    const std::vector<std::string> nodes = std::move(ask_again);
+    ask_again.clear();
+    ask(&nodes);
+  }
+  // This node's own lines last, from a view holding every segment the answers need.
+  request.timeout_ns = left();
+  ASSIGN_OR_RETURN(query::PartAnswer own, inner_->ContextPart(request));
+  around.push_back(std::move(own));
+  query::ContextResponse out = MergeContext(*hit, around, before, after);
+  out.partial = failures.partial;
+  out.warnings = std::move(failures.warnings);
+  return out;
 }
 
 }  // namespace sawmill::cluster

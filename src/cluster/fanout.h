@@ -11,6 +11,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -39,14 +40,20 @@ using PeerList = std::function<std::vector<catalog::NodeRow>()>;
 using ViewCatchUp =
     std::function<uint64_t(uint64_t at_least, int64_t timeout_ns, std::string* error)>;
 
-// One peer's part, asked over HTTP by default (the cluster tests of one process ask engines
-// directly). A failure is a partial part with a warning naming the node.
-using AskPeer = std::function<query::PartAnswer(const catalog::NodeRow& peer,
-                                                const std::string& body, int64_t timeout_ns)>;
+// The internal routes a peer is asked on (docs/api.md "Cluster").
+inline constexpr const char* kMemtableSearchRoute = "/internal/v1/memtable-search";
+inline constexpr const char* kMemtableContextRoute = "/internal/v1/memtable-context";
+
+// One peer's part, asked with "body" on "route" (one of the two above) over HTTP by default (the
+// cluster tests of one process ask engines directly). A failure is a partial part with a
+// warning naming the node.
+using AskPeer =
+    std::function<query::PartAnswer(const catalog::NodeRow& peer, std::string_view route,
+                                    const std::string& body, int64_t timeout_ns)>;
 
 class Fanout {
  public:
-  // "ask" null: POST /internal/v1/memtable-search with the cluster secret.
+  // "ask" null: POST on the route with the cluster secret.
   Fanout(PeerList peers, FanoutOptions options, AskPeer ask = nullptr);
 
   // The other nodes' parts of "request", merged: every live peer asked in parallel, each given
@@ -54,11 +61,26 @@ class Fanout {
   query::PartAnswer AskPeers(const query::PartRequest& request) const;
   // The same, one part per peer (in the order of the peer list).
   std::vector<query::PartAnswer> AskEach(const query::PartRequest& request) const;
+  // A cluster context's parts (POST /internal/v1/memtable-context, memtables only), one per
+  // live peer, or per peer of "only" when set; each answering peer's part has its cut, naming
+  // it; a failed one has none.
+  std::vector<query::PartAnswer> AskEachContext(const query::ContextPartRequest& request,
+                                                const std::vector<std::string>* only) const;
 
   // True when other live nodes exist (as of the last heartbeat).
   bool HasPeers() const { return !peers_().empty(); }
+  // FanoutOptions::max_wait_ns.
+  int64_t max_wait_ns() const { return options_.max_wait_ns; }
 
  private:
+  // "body" on "route" to every peer of "peers" at once, given "timeout" each.
+  std::vector<query::PartAnswer> AskAll(const std::vector<catalog::NodeRow>& peers,
+                                        std::string_view route, const std::string& body,
+                                        int64_t timeout) const;
+  // What a peer is given of "timeout_ns" (at most max_wait_ns): this node waits "*wait", the
+  // peer stops a little before, so that a partial part still arrives in time.
+  int64_t PeerTimeout(int64_t timeout_ns, int64_t* wait) const;
+
   const PeerList peers_;
   const FanoutOptions options_;
   const AskPeer ask_;
@@ -103,12 +125,16 @@ class FanoutQueryEngine final : public query::QueryEngine {
       : inner_(inner), fanout_(fanout), catch_up_(std::move(catch_up)), check_(std::move(check)) {}
 
   Result<query::SearchResponse> Search(const query::SearchRequest& request) override;
+  // On a cluster node (one with a segment view to catch up, or with live peers): every live
+  // peer asked for its memtables' part, the view caught up, the parts merged in the cluster's
+  // order (docs/cluster.md "Context across nodes"). Else the inner engine's (one node: no change).
   Result<query::ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
-                                         size_t after) override {
-    return inner_->Context(tenant, id, before, after);
-  }
+                                         size_t after) override;
   Result<query::PartAnswer> SearchMemtables(const query::PartRequest& request) override {
     return inner_->SearchMemtables(request);
+  }
+  Result<query::PartAnswer> ContextPart(const query::ContextPartRequest& request) override {
+    return inner_->ContextPart(request);
   }
 
  private:

@@ -36,70 +36,162 @@ std::string EncodePartRequest(const query::PartRequest& r) {
   return out;
 }
 
-Result<query::PartRequest> DecodePartRequest(std::string_view body) {
+namespace {
+
+// The fields of an internal request's JSON body; errors name the route ("memtable-search")
+// and the field.
+class RequestFields {
+ public:
+  RequestFields(const boost::json::object& o, std::string_view route) : o_(o), route_(route) {}
+
+  Status Text(const char* key, std::string* out) const {
+    const auto* x = o_.if_contains(key);
+    if (x == nullptr || !x->is_string()) return Wrong(key, "a string");
+    *out = std::string(x->as_string());
+    return Status::OK();
+  }
+  Status Number(const char* key, int64_t* out) const {
+    const auto* x = o_.if_contains(key);
+    if (x == nullptr || !(x->is_int64() || x->is_uint64())) return Wrong(key, "an integer");
+    *out = x->is_int64() ? x->as_int64() : static_cast<int64_t>(x->as_uint64());
+    return Status::OK();
+  }
+  Status Unsigned(const char* key, uint64_t* out) const {
+    const auto* x = o_.if_contains(key);
+    if (x == nullptr || !(x->is_uint64() || (x->is_int64() && x->as_int64() >= 0))) {
+      return Wrong(key, "an integer >= 0");
+    }
+    *out = x->is_uint64() ? x->as_uint64() : static_cast<uint64_t>(x->as_int64());
+    return Status::OK();
+  }
+  // The optional "answer_version" (a node of an older build does not send it): 0 when absent.
+  Status AnswerVersion(uint32_t* out) const {
+    if (!o_.contains("answer_version")) return Status::OK();
+    int64_t version = 0;
+    RETURN_IF_ERROR(Number("answer_version", &version));
+    if (version < 1) return Error("\"answer_version\" must be at least 1");
+    *out = static_cast<uint32_t>(std::min<int64_t>(version, UINT32_MAX));
+    return Status::OK();
+  }
+  Status Error(const std::string& what) const {
+    return Status::InvalidArgument(std::string(route_) + ": " + what);
+  }
+
+ private:
+  Status Wrong(const char* key, const char* what) const {
+    return Error(std::string("\"") + key + "\" must be " + what);
+  }
+  const boost::json::object& o_;
+  const std::string_view route_;
+};
+
+Result<boost::json::object> ParseObject(std::string_view body, std::string_view route) {
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(body, ec);
   if (ec || !v.is_object()) {
-    return Status::InvalidArgument("memtable-search: the body is not a JSON object");
+    return Status::InvalidArgument(std::string(route) + ": the body is not a JSON object");
   }
-  const boost::json::object& o = v.as_object();
-  auto text = [&o](const char* key, std::string* out) -> Status {
-    const auto* x = o.if_contains(key);
-    if (x == nullptr || !x->is_string()) {
-      return Status::InvalidArgument(std::string("memtable-search: \"") + key +
-                                     "\" must be a string");
-    }
-    *out = std::string(x->as_string());
-    return Status::OK();
-  };
-  auto number = [&o](const char* key, int64_t* out) -> Status {
-    const auto* x = o.if_contains(key);
-    if (x == nullptr || !(x->is_int64() || x->is_uint64())) {
-      return Status::InvalidArgument(std::string("memtable-search: \"") + key +
-                                     "\" must be an integer");
-    }
-    *out = x->is_int64() ? x->as_int64() : static_cast<int64_t>(x->as_uint64());
-    return Status::OK();
-  };
+  return std::move(v.as_object());
+}
+
+int64_t MillisToNanosCapped(int64_t ms) {
+  return ms > INT64_MAX / 1'000'000 ? INT64_MAX : ms * 1'000'000;
+}
+
+}  // namespace
+
+Result<query::PartRequest> DecodePartRequest(std::string_view body) {
+  ASSIGN_OR_RETURN(boost::json::object o, ParseObject(body, "memtable-search"));
+  const RequestFields fields(o, "memtable-search");
   query::PartRequest r;
   std::string field;
   int64_t limit = 0, timeout_ms = 0;
-  RETURN_IF_ERROR(text("tenant", &r.tenant));
-  RETURN_IF_ERROR(text("q", &r.q));
-  RETURN_IF_ERROR(number("from_ns", &r.range.from_ns));
-  RETURN_IF_ERROR(number("to_ns", &r.range.to_ns));
-  RETURN_IF_ERROR(text("time_field", &field));
-  RETURN_IF_ERROR(number("limit", &limit));
-  RETURN_IF_ERROR(number("timeout_ms", &timeout_ms));
+  RETURN_IF_ERROR(fields.Text("tenant", &r.tenant));
+  RETURN_IF_ERROR(fields.Text("q", &r.q));
+  RETURN_IF_ERROR(fields.Number("from_ns", &r.range.from_ns));
+  RETURN_IF_ERROR(fields.Number("to_ns", &r.range.to_ns));
+  RETURN_IF_ERROR(fields.Text("time_field", &field));
+  RETURN_IF_ERROR(fields.Number("limit", &limit));
+  RETURN_IF_ERROR(fields.Number("timeout_ms", &timeout_ms));
   const auto* all = o.if_contains("all_time");
   if (all == nullptr || !all->is_bool()) {
-    return Status::InvalidArgument("memtable-search: \"all_time\" must be true or false");
+    return fields.Error("\"all_time\" must be true or false");
   }
   r.all_time = all->as_bool();
   if (field != "ts" && field != "ingest_ts") {
-    return Status::InvalidArgument("memtable-search: \"time_field\" must be ts or ingest_ts");
+    return fields.Error("\"time_field\" must be ts or ingest_ts");
   }
   r.time_field_ts = field == "ts";
   if (limit < 0 || timeout_ms <= 0 || r.range.to_ns < r.range.from_ns) {
-    return Status::InvalidArgument(
-        "memtable-search: limit must be >= 0, timeout_ms > 0 and from_ns <= to_ns");
+    return fields.Error("limit must be >= 0, timeout_ms > 0 and from_ns <= to_ns");
   }
   r.limit = static_cast<size_t>(limit);
-  r.timeout_ns = timeout_ms > INT64_MAX / 1'000'000 ? INT64_MAX : timeout_ms * 1'000'000;
-  // Optional: a node of an older build does not send it.
-  if (o.contains("answer_version")) {
-    int64_t version = 0;
-    RETURN_IF_ERROR(number("answer_version", &version));
-    if (version < 1) {
-      return Status::InvalidArgument("memtable-search: \"answer_version\" must be at least 1");
-    }
-    r.answer_version = static_cast<uint32_t>(std::min<int64_t>(version, UINT32_MAX));
+  r.timeout_ns = MillisToNanosCapped(timeout_ms);
+  RETURN_IF_ERROR(fields.AnswerVersion(&r.answer_version));
+  return r;
+}
+
+std::string EncodeContextPartRequest(const query::ContextPartRequest& r) {
+  std::string out = "{\"tenant\":";
+  AppendJsonString(r.tenant, &out);
+  out += ",\"id\":" + std::to_string(r.id) + ",\"before\":" + std::to_string(r.before) +
+         ",\"after\":" + std::to_string(r.after) +
+         ",\"timeout_ms\":" + std::to_string(std::max<int64_t>(1, r.timeout_ns / 1'000'000)) +
+         ",\"answer_version\":" + std::to_string(kPartAnswerVersion);
+  if (r.around) {
+    out += ",\"around\":{\"service\":";
+    AppendJsonString(r.around->service, &out);
+    out += ",\"host\":";
+    AppendJsonString(r.around->host, &out);
+    out += ",\"ingest_ts\":" + std::to_string(r.around->ingest_ts) +
+           ",\"seq\":" + std::to_string(r.around->seq) + "}";
   }
+  out += "}";
+  return out;
+}
+
+Result<query::ContextPartRequest> DecodeContextPartRequest(std::string_view body) {
+  ASSIGN_OR_RETURN(boost::json::object o, ParseObject(body, "memtable-context"));
+  const RequestFields fields(o, "memtable-context");
+  query::ContextPartRequest r;
+  uint64_t before = 0, after = 0;
+  int64_t timeout_ms = 0;
+  RETURN_IF_ERROR(fields.Text("tenant", &r.tenant));
+  RETURN_IF_ERROR(fields.Unsigned("id", &r.id));
+  RETURN_IF_ERROR(fields.Unsigned("before", &before));
+  RETURN_IF_ERROR(fields.Unsigned("after", &after));
+  RETURN_IF_ERROR(fields.Number("timeout_ms", &timeout_ms));
+  // The cap holds across the fan-out: a peer answers no more than the asking node may.
+  if (before > query::kMaxContextLines || after > query::kMaxContextLines || timeout_ms <= 0) {
+    return fields.Error("before and after must be at most " +
+                        std::to_string(query::kMaxContextLines) + ", timeout_ms > 0");
+  }
+  r.before = static_cast<size_t>(before);
+  r.after = static_cast<size_t>(after);
+  r.timeout_ns = MillisToNanosCapped(timeout_ms);
+  RETURN_IF_ERROR(fields.AnswerVersion(&r.answer_version));
+  if (const auto* around = o.if_contains("around")) {
+    if (!around->is_object()) return fields.Error("\"around\" must be an object");
+    const RequestFields anchor(around->as_object(), "memtable-context: around");
+    query::ContextAnchor a;
+    RETURN_IF_ERROR(anchor.Text("service", &a.service));
+    RETURN_IF_ERROR(anchor.Text("host", &a.host));
+    RETURN_IF_ERROR(anchor.Number("ingest_ts", &a.ingest_ts));
+    RETURN_IF_ERROR(anchor.Unsigned("seq", &a.seq));
+    r.around = std::move(a);
+  }
+  r.memtables_only = true;  // a peer answers for its memtables alone
   return r;
 }
 
 uint32_t PartAnswerVersionFor(const query::PartRequest& request) {
   if (request.answer_version == 0) return kPartAnswerVersionUnsaid;
+  return std::min(request.answer_version, kPartAnswerVersion);
+}
+
+uint32_t PartAnswerVersionFor(const query::ContextPartRequest& request) {
+  // The route is newer than version 3: a request that does not say still reads it.
+  if (request.answer_version == 0) return kPartAnswerVersion;
   return std::min(request.answer_version, kPartAnswerVersion);
 }
 

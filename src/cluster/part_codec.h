@@ -30,6 +30,19 @@ Result<query::PartRequest> DecodePartRequest(std::string_view body);
 // (kPartAnswerVersionUnsaid when the request does not say).
 uint32_t PartAnswerVersionFor(const query::PartRequest& request);
 
+// The request body of POST /internal/v1/memtable-context (a cluster context's part):
+// {"tenant":..,"id":..,"before":..,"after":..,"timeout_ms":..,"answer_version":..} and, when the
+// asking node has the hit, "around":{"service":..,"host":..,"ingest_ts":..,"seq":..}. The
+// answer is a part answer (below): the hit when it was looked for and found, and its
+// neighbours; before and after at most query::kMaxContextLines.
+std::string EncodeContextPartRequest(const query::ContextPartRequest& request);
+// Errors: InvalidArgument naming the field that is missing, of the wrong type or over the cap.
+// The request decoded is for the memtables alone.
+Result<query::ContextPartRequest> DecodeContextPartRequest(std::string_view body);
+// The version to answer a context part in (the route came with version 3: a request that does
+// not say is answered in it).
+uint32_t PartAnswerVersionFor(const query::ContextPartRequest& request);
+
 // The answer body (Content-Type application/x-sawmill-part), in "version" (1 to
 // kPartAnswerVersion): version 2 leaves out the cuts' fences, version 1 the cuts, for an asking
 // node of an older build (docs/cluster.md "Fenced answers": what it gets).

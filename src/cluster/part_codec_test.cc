@@ -204,5 +204,45 @@ TEST(PartCodec, RequestRoundTripsAndBadRequestsNameTheField) {
   EXPECT_TRUE(no_timeout.status().IsInvalidArgument());
 }
 
+// POST /internal/v1/memtable-context's body: with and without the hit; the cap on before and
+// after holds on the asked node too, and a bad field is named.
+TEST(PartCodec, AContextRequestRoundTripsAndKeepsTheCap) {
+  query::ContextPartRequest r;
+  r.tenant = "acme";
+  r.id = 18'000'000'000'000'000'001u;
+  r.before = 1000;
+  r.after = 7;
+  r.timeout_ns = 2'500'000'000;
+  auto back = DecodeContextPartRequest(EncodeContextPartRequest(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->tenant, "acme");
+  EXPECT_EQ(back->id, r.id);
+  EXPECT_EQ(back->before, 1000u);
+  EXPECT_EQ(back->after, 7u);
+  EXPECT_EQ(back->timeout_ns, 2'500'000'000);
+  EXPECT_FALSE(back->around.has_value());
+  EXPECT_TRUE(back->memtables_only);
+  EXPECT_EQ(PartAnswerVersionFor(*back), kPartAnswerVersion);
+  r.around = query::ContextAnchor{"pay \"ments\"", "web-1", -5, 3'000'001};
+  back = DecodeContextPartRequest(EncodeContextPartRequest(r));
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  ASSERT_TRUE(back->around.has_value());
+  EXPECT_EQ(*back->around, *r.around);
+
+  auto over =
+      DecodeContextPartRequest(R"({"tenant":"a","id":1,"before":1001,"after":0,"timeout_ms":5})");
+  ASSERT_TRUE(over.status().IsInvalidArgument());
+  EXPECT_EQ(over.status().message(),
+            "memtable-context: before and after must be at most 1000, timeout_ms > 0");
+  auto bad_id =
+      DecodeContextPartRequest(R"({"tenant":"a","id":"12","before":1,"after":0,"timeout_ms":5})");
+  ASSERT_TRUE(bad_id.status().IsInvalidArgument());
+  EXPECT_EQ(bad_id.status().message(), "memtable-context: \"id\" must be an integer >= 0");
+  auto bad_anchor = DecodeContextPartRequest(
+      R"({"tenant":"a","id":1,"before":1,"after":0,"timeout_ms":5,"around":{"service":"s"}})");
+  ASSERT_TRUE(bad_anchor.status().IsInvalidArgument());
+  EXPECT_EQ(bad_anchor.status().message(), "memtable-context: around: \"host\" must be a string");
+}
+
 }  // namespace
 }  // namespace sawmill::cluster

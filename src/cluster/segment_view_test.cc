@@ -1500,5 +1500,164 @@ TEST(SegmentView, ASweepOfANodeWhoseLeaseWasTakenIsRefusedInItsTransaction) {
   std::filesystem::remove_all(dir);
 }
 
+// ---- Context across nodes (docs/cluster.md "Context across nodes") ----
+
+// Line k of the context tests: service "ctx", host "h2" for every third line and "h1" for the
+// rest, taken in 1 ms after the one before it (ingest_ts as the pipeline stamps it).
+Record ContextLine(int k) {
+  Record r;
+  r.service = "ctx";
+  r.host = k % 3 == 2 ? "h2" : "h1";
+  r.level = Level::kInfo;
+  r.message = "ctx line " + std::to_string(k);
+  r.ingest_ts = 1'800'000'000 * kNanosPerSecond + int64_t{k} * kNanosPerMilli;
+  r.ts = r.ingest_ts;
+  return r;
+}
+
+// Lines [from, to) as one batch.
+std::vector<Record> ContextLines(int from, int to) {
+  std::vector<Record> batch;
+  for (int k = from; k < to; ++k) batch.push_back(ContextLine(k));
+  return batch;
+}
+
+// The id of every line "engine" finds for service "ctx", by its message.
+std::map<std::string, uint64_t> IdsByMessage(query::QueryEngine& engine) {
+  std::map<std::string, uint64_t> out;
+  auto all = SearchAllTime(engine, "service=ctx", 10000);
+  EXPECT_TRUE(all.ok()) << all.status().ToString();
+  if (all.ok()) {
+    for (const Record& r : all->hits) out[r.message] = r.seq;
+  }
+  return out;
+}
+
+// A context as its messages, "before | hit | after".
+std::string Shown(const query::ContextResponse& c) {
+  std::string out;
+  for (const Record& r : c.before) out += r.message + ", ";
+  out += "| " + c.hit.message + " |";
+  for (const Record& r : c.after) out += ", " + r.message;
+  return out;
+}
+
+// Differential: the same lines, sent in the same order to three nodes (each batch to one of them,
+// in turn) and to one server on its own; some flushed on every node, some on one node, the last
+// in each node's memtables. The context of any line asked of any node is the one server's: the
+// same lines before and after, in the same order. (Before the fan-out: a line in another node's
+// memtables was "no record with id N", and the neighbours were the lines of the asked node's
+// seq block, i.e. those sent to the same node.)
+TEST(ClusterContext, ContextThroughEveryNodeIsTheOneServersContextOfTheSameLines) {
+  const auto dir = TestDir();
+  // The periodic refresh is rare: what finds other nodes' recent flushes is the catch-up.
+  auto cluster = std::make_unique<Cluster>(dir, 3, 600 * kNanosPerSecond);
+  ASSERT_TRUE(cluster->ok());
+  auto& nodes = cluster->nodes();
+  storage::EngineOptions single_options;
+  single_options.data_dir = (dir / "single").string();
+  single_options.partitions = 4;
+  single_options.background_threads = false;
+  auto single = storage::Engine::Open(single_options);
+  ASSERT_TRUE(single.ok()) << single.status().ToString();
+  auto single_query = query::QueryEngine::Create(single->get(), query::QueryOptions{});
+
+  constexpr int kBatch = 5, kBatchesPerRound = 12, kRounds = 3;
+  int k = 0;
+  for (int round = 0; round < kRounds; ++round) {
+    for (int b = 0; b < kBatchesPerRound; ++b, k += kBatch) {
+      auto to_node = ContextLines(k, k + kBatch);
+      auto to_single = ContextLines(k, k + kBatch);
+      ASSERT_TRUE(nodes[b % 3]->engine->Append("default", &to_node).ok());
+      ASSERT_TRUE((*single)->Append("default", &to_single).ok());
+    }
+    // Round 0 flushed everywhere, round 1 on node a only, round 2 in memtables.
+    if (round == 0) {
+      for (auto& node : nodes) ASSERT_TRUE(node->engine->Flush().ok());
+    }
+    if (round == 1) {
+      ASSERT_TRUE(nodes[0]->engine->Flush().ok());
+    }
+  }
+  ASSERT_TRUE((*single)->Flush().ok());
+  const int total = k;
+
+  const auto single_ids = IdsByMessage(*single_query);
+  ASSERT_EQ(single_ids.size(), static_cast<size_t>(total));
+  int compared = 0;
+  for (auto& node : nodes) {
+    const auto ids = IdsByMessage(*node->query);
+    ASSERT_EQ(ids.size(), static_cast<size_t>(total)) << "through " << node->id;
+    for (int hit = 0; hit < total; hit += hit < 6 || hit >= total - 7 ? 1 : 7) {
+      const std::string message = "ctx line " + std::to_string(hit);
+      for (auto [before, after] : {std::pair<size_t, size_t>{4, 6}, {0, 3}, {1000, 1000}}) {
+        auto want = single_query->Context("default", single_ids.at(message), before, after);
+        ASSERT_TRUE(want.ok()) << want.status().ToString();
+        auto got = node->query->Context("default", ids.at(message), before, after);
+        ASSERT_TRUE(got.ok()) << message << " through " << node->id << ": "
+                              << got.status().ToString();
+        EXPECT_FALSE(got->partial) << got->warnings.size() << " warnings";
+        EXPECT_EQ(Shown(*got), Shown(*want)) << message << " through " << node->id << ", " << before
+                                             << " before and " << after << " after";
+        ++compared;
+      }
+    }
+  }
+  EXPECT_GT(compared, 3 * 3 * 20);
+  single_query.reset();
+  EXPECT_TRUE((*single)->Close().ok());
+  single->reset();
+  cluster.reset();  // closed before its directory goes
+  std::filesystem::remove_all(dir);
+}
+
+// A line still in node a's memtables, and one node c flushed a moment ago (not yet in b's view:
+// its periodic refresh is 600 s off), asked through b: each found, with its neighbours from all
+// three nodes' memtables and segments. An id no node has is "no record" (404), as on one node.
+TEST(ClusterContext, AHitInAnotherNodesMemtableOrFreshSegmentIsFoundThroughAnyNode) {
+  const auto dir = TestDir();
+  auto cluster = std::make_unique<Cluster>(dir, 3, 600 * kNanosPerSecond);
+  ASSERT_TRUE(cluster->ok());
+  Node* a = cluster->nodes()[0].get();
+  Node* b = cluster->nodes()[1].get();
+  Node* c = cluster->nodes()[2].get();
+  // Lines 0..11 one at a time: k % 3 == 0 to a (kept in memtables), 1 to b and 2 to c (both
+  // flushed). Host h1 holds every line but 2, 5, 8 and 11.
+  for (int k = 0; k < 12; ++k) {
+    auto line = ContextLines(k, k + 1);
+    ASSERT_TRUE(cluster->nodes()[k % 3]->engine->Append("default", &line).ok());
+  }
+  ASSERT_TRUE(b->engine->Flush().ok());
+  ASSERT_TRUE(c->engine->Flush().ok());
+  ASSERT_TRUE(b->engine->GetSnapshot("default")->segments.size() == 1u)
+      << "b's view holds its own segment only";
+  auto ids = IdsByMessage(*a->query);
+  ASSERT_EQ(ids.size(), 12u);
+
+  // Line 6 (h1) is in a's memtables: before it 3, 4 (b's segment, a's memtables), after it 7, 9.
+  auto in_memtable = b->query->Context("default", ids.at("ctx line 6"), 2, 2);
+  ASSERT_TRUE(in_memtable.ok()) << in_memtable.status().ToString();
+  EXPECT_EQ(Shown(*in_memtable), "ctx line 3, ctx line 4, | ctx line 6 |, ctx line 7, ctx line 9");
+  EXPECT_FALSE(in_memtable->partial);
+  // Line 5 (h2) is in c's segment, which b's view did not hold: its h2 neighbours 2 and 8.
+  auto fresh = b->query->Context("default", ids.at("ctx line 5"), 5, 5);
+  ASSERT_TRUE(fresh.ok()) << fresh.status().ToString();
+  EXPECT_EQ(Shown(*fresh), "ctx line 2, | ctx line 5 |, ctx line 8, ctx line 11");
+  EXPECT_FALSE(fresh->partial);
+  // Through c, the line in a's memtables.
+  auto through_c = c->query->Context("default", ids.at("ctx line 0"), 3, 3);
+  ASSERT_TRUE(through_c.ok()) << through_c.status().ToString();
+  EXPECT_EQ(Shown(*through_c), "| ctx line 0 |, ctx line 1, ctx line 3, ctx line 4");
+
+  for (Node* node : {a, b, c}) {
+    auto nowhere = node->query->Context("default", 999'999'999'999, 3, 3);
+    ASSERT_FALSE(nowhere.ok());
+    EXPECT_TRUE(nowhere.status().IsNotFound()) << nowhere.status().ToString();
+    EXPECT_EQ(nowhere.status().message(), "no record with id 999999999999");
+  }
+  cluster.reset();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace sawmill::cluster

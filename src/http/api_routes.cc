@@ -460,7 +460,18 @@ HttpResponse HandleContext(ApiState* state, const HttpRequest& request) {
     if (i > 0) body += ',';
     AppendRecordJson(result->after[i], &body);
   }
-  body += "]}";
+  body += "]";
+  // A cluster node's context, when a node did not answer (docs/cluster.md "Context across
+  // nodes"); one node's answer has neither.
+  if (result->partial || !result->warnings.empty()) {
+    body += std::string(",\"partial\":") + (result->partial ? "true" : "false") + ",\"warnings\":[";
+    for (size_t i = 0; i < result->warnings.size(); ++i) {
+      if (i > 0) body += ',';
+      AppendJsonString(result->warnings[i], &body);
+    }
+    body += "]";
+  }
+  body += "}";
   HttpResponse response = HttpResponse::Json(200, std::move(body));
   response.rows = static_cast<int64_t>(result->before.size() + 1 + result->after.size());
   return response;

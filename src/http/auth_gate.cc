@@ -58,6 +58,7 @@ std::vector<RouteRight> BuildRouteRights() {
   // their handlers check the cluster secret (CheckClusterSecret) before anything else.
   add("GET", "/api/v1/admin/nodes", Right::kPlatformAdmin);
   add("POST", "/internal/v1/memtable-search", Right::kPublic);
+  add("POST", "/internal/v1/memtable-context", Right::kPublic);
   add("GET", "/internal/v1/tail-feed", Right::kPublic);
   // Tokens: a tenant-admin manages its own tenant's (auth_routes.cc decides which).
   add("POST", "/api/v1/admin/tokens", Right::kTenantAdmin);

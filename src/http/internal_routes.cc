@@ -5,6 +5,7 @@
 
 #include <string>
 
+#include "cluster/fanout.h"
 #include "cluster/part_codec.h"
 #include "common/json_string.h"
 #include "common/metrics.h"
@@ -71,8 +72,13 @@ Status AdmitPeer(const ClusterRouteState& cluster, const HttpRequest& request) {
   return allowed;
 }
 
-// POST /internal/v1/memtable-search: this node's part of a cluster query (its memtables only).
-HttpResponse HandleMemtableSearch(ClusterRouteState* cluster, const HttpRequest& request) {
+// A part route's steps: the cluster secret, this node's own engine, the request decoded
+// ("decode"), the part run ("run") and answered in the highest version both nodes know (an
+// asking node of an older build, which does not say, gets what it reads: docs/cluster.md
+// "Fenced answers").
+template <class Decode, class Run>
+HttpResponse AnswerPart(ClusterRouteState* cluster, const HttpRequest& request, Decode decode,
+                        Run run) {
   if (Status allowed = AdmitPeer(*cluster, request); !allowed.ok()) {
     return HttpResponse::Error(allowed);
   }
@@ -80,18 +86,33 @@ HttpResponse HandleMemtableSearch(ClusterRouteState* cluster, const HttpRequest&
   if (engine == nullptr) {
     return HttpResponse::Error(Status::Unavailable("the node is starting or stopping"));
   }
-  auto part = cluster::DecodePartRequest(request.body);
+  auto part = decode(request.body);
   if (!part.ok()) return HttpResponse::Error(part.status());
-  auto answer = engine->SearchMemtables(*part);
+  Result<query::PartAnswer> answer = run(engine, *part);
   if (!answer.ok()) return HttpResponse::Error(answer.status());
   HttpResponse response;
   response.status = 200;
   response.content_type = cluster::kPartAnswerContentType;
-  // In the highest version both nodes know: an asking node of an older build (no
-  // answer_version) gets version 2, without the fence it could not read (docs/cluster.md
-  // "Fenced answers").
   response.body = cluster::EncodePartAnswer(*answer, cluster::PartAnswerVersionFor(*part));
   return response;
+}
+
+// POST /internal/v1/memtable-search: this node's part of a cluster query (its memtables only).
+HttpResponse HandleMemtableSearch(ClusterRouteState* cluster, const HttpRequest& request) {
+  return AnswerPart(cluster, request, cluster::DecodePartRequest,
+                    [](query::QueryEngine* engine, const query::PartRequest& part) {
+                      return engine->SearchMemtables(part);
+                    });
+}
+
+// POST /internal/v1/memtable-context: this node's part of a cluster context (its memtables
+// only): the hit when asked for it and found here, and its neighbours (docs/cluster.md "Context
+// across nodes").
+HttpResponse HandleMemtableContext(ClusterRouteState* cluster, const HttpRequest& request) {
+  return AnswerPart(cluster, request, cluster::DecodeContextPartRequest,
+                    [](query::QueryEngine* engine, const query::ContextPartRequest& part) {
+                      return engine->ContextPart(part);
+                    });
 }
 
 // GET /internal/v1/tail-feed: this node's acknowledged batches, streamed to another node for its
@@ -142,6 +163,9 @@ void RegisterClusterRoutes(Router* router, ApiState* /*api*/, ClusterRouteState*
               [cluster](const HttpRequest& request) { return HandleNodes(cluster, request); });
   router->Add("POST", "/internal/v1/memtable-search", [cluster](const HttpRequest& request) {
     return HandleMemtableSearch(cluster, request);
+  });
+  router->Add("POST", cluster::kMemtableContextRoute, [cluster](const HttpRequest& request) {
+    return HandleMemtableContext(cluster, request);
   });
   router->Add("GET", "/internal/v1/tail-feed",
               [cluster](const HttpRequest& request) { return HandleTailFeed(cluster, request); });

@@ -121,6 +121,9 @@ class QuotaQueryEngine final : public query::QueryEngine {
   Result<query::PartAnswer> SearchMemtables(const query::PartRequest& request) override {
     return inner_->SearchMemtables(request);
   }
+  Result<query::PartAnswer> ContextPart(const query::ContextPartRequest& request) override {
+    return inner_->ContextPart(request);
+  }
   // The reader_max_range check of Search alone, for a caller that searches "request"'s range
   // in several pieces (an export): PermissionDenied with Search's message, else OK.
   Status CheckReaderRange(const query::SearchRequest& request) const;

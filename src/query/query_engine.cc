@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <compare>
+#include <functional>
 #include <future>
 #include <map>
 #include <thread>
@@ -268,6 +270,7 @@ class QueryEngineImpl final : public QueryEngine {
 
   Result<ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
                                   size_t after) override;
+  Result<PartAnswer> ContextPart(const ContextPartRequest& request) override;
 
   Result<PartAnswer> SearchMemtables(const PartRequest& request) override {
     ASSIGN_OR_RETURN(Query parsed, ParseQuery(request.q));
@@ -321,6 +324,10 @@ class QueryEngineImpl final : public QueryEngine {
     Status status;
     std::shared_ptr<const SearchResponse> response;
   };
+
+  // Past "budget_ns" from now: DeadlineExceeded naming query_timeout (context has no partial
+  // answer), counted as a query stopped by its deadline.
+  std::function<Status()> ContextDeadline(int64_t budget_ns);
 
   // "*stopped": why the query stopped early, if it did.
   Result<SearchResponse> Run(const SearchRequest& request,
@@ -392,35 +399,33 @@ class QueryEngineImpl final : public QueryEngine {
 
 bool SeqLess(const Record& a, const Record& b) { return a.seq < b.seq; }
 
-Result<ContextResponse> QueryEngineImpl::Context(std::string_view tenant, uint64_t id,
-                                                 size_t before, size_t after) {
-  constexpr size_t kMaxContext = 1000;
-  if (before > kMaxContext || after > kMaxContext) {
-    return Status::InvalidArgument("context: at most " + std::to_string(kMaxContext) +
-                                   " lines before and after");
-  }
-  std::shared_ptr<const storage::Snapshot> snap = engine_->GetSnapshot(tenant);
-  if (!snap) return Status::NotFound("no record with id " + std::to_string(id));
-  // Context has no partial answer: past the time limit it is an error that names the limit.
-  int64_t now = clock_->MonotonicNanos();
-  int64_t deadline =
-      options_.max_query_ns > INT64_MAX - now ? INT64_MAX : now + options_.max_query_ns;
-  auto check_deadline = [&]() -> Status {
-    if (clock_->MonotonicNanos() <= deadline) return Status::OK();
-    CountStopped(StopReason::kTime);
-    return Status::DeadlineExceeded("context stopped at the " + FormatLimit(options_.max_query_ns) +
-                                    " time limit (query_timeout); ask for fewer lines");
-  };
-  // 1. The hit itself.
+// Where a line sits in a context's order (query_engine.h "Context in a cluster"): on one node by
+// seq alone (its ingest order), in a cluster by (ingest_ts, seq).
+enum class ContextOrder { kSeq, kIngestTime };
+struct OrderKey {
+  int64_t time = 0;  // 0 in seq order
+  uint64_t seq = 0;
+  friend auto operator<=>(const OrderKey&, const OrderKey&) = default;
+};
+OrderKey KeyOf(const Record& r, ContextOrder order) {
+  return {order == ContextOrder::kSeq ? 0 : r.ingest_ts, r.seq};
+}
+
+// The record with seq "id" in "snap": in its memtables, then (unless "memtables_only") in the
+// segments whose seq range holds it. "check_deadline" before every block read.
+Result<std::optional<Record>> FindRecord(const storage::Snapshot& snap, uint64_t id,
+                                         bool memtables_only,
+                                         const std::function<Status()>& check_deadline) {
   std::optional<Record> hit;
-  for (const auto& m : snap->memtables) {
+  for (const auto& m : snap.memtables) {
     for (const auto& chunk : m.chunks) {
       for (const Record& r : *chunk) {
         if (r.seq == id) hit = r;
       }
     }
   }
-  for (const auto& h : snap->segments) {
+  if (memtables_only) return hit;
+  for (const auto& h : snap.segments) {
     if (hit) break;
     if (id < h.info.min_seq || id > h.info.max_seq) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<segment::SegmentReader> reader, h.open());
@@ -438,64 +443,96 @@ Result<ContextResponse> QueryEngineImpl::Context(std::string_view tenant, uint64
       }
     }
   }
-  if (!hit) return Status::NotFound("no record with id " + std::to_string(id));
+  return hit;
+}
 
-  // 2. Neighbours from the same service and host: the "before" nearest below, "after" above.
-  std::vector<Record> below, above;  // heaps: below is a min-heap by seq, above a max-heap
-  auto below_cmp = [](const Record& a, const Record& b) { return a.seq > b.seq; };
+// The "before" lines nearest below "anchor" and the "after" nearest above it in "order", of
+// its service and host, from "snap" (its memtables alone when "memtables_only"); "partition":
+// the anchor's, when partitions prune. Each side in no particular order.
+struct Neighbours {
+  std::vector<Record> below, above;
+};
+Result<Neighbours> FindNeighbours(const storage::Snapshot& snap, const ContextAnchor& anchor,
+                                  size_t before, size_t after, ContextOrder order,
+                                  bool memtables_only, std::optional<uint32_t> partition,
+                                  const std::function<Status()>& check_deadline) {
+  const OrderKey at{order == ContextOrder::kSeq ? 0 : anchor.ingest_ts, anchor.seq};
+  // Heaps: below keeps its farthest (smallest) on top, above its farthest (largest).
+  Neighbours n;
+  std::vector<Record>& below = n.below;
+  std::vector<Record>& above = n.above;
+  auto farther_below = [order](const Record& a, const Record& b) {
+    return KeyOf(a, order) > KeyOf(b, order);
+  };
+  auto farther_above = [order](const Record& a, const Record& b) {
+    return KeyOf(a, order) < KeyOf(b, order);
+  };
   auto offer = [&](const Record& r) {
-    if (r.service != hit->service || r.host != hit->host || r.seq == id) return;
-    if (r.seq < id) {
+    if (r.service != anchor.service || r.host != anchor.host) return;
+    const OrderKey key = KeyOf(r, order);
+    if (key == at) return;  // the hit itself
+    if (key < at) {
       if (before == 0) return;
       if (below.size() < before) {
         below.push_back(r);
-        std::push_heap(below.begin(), below.end(), below_cmp);
-      } else if (r.seq > below.front().seq) {
-        std::pop_heap(below.begin(), below.end(), below_cmp);
+        std::push_heap(below.begin(), below.end(), farther_below);
+      } else if (key > KeyOf(below.front(), order)) {
+        std::pop_heap(below.begin(), below.end(), farther_below);
         below.back() = r;
-        std::push_heap(below.begin(), below.end(), below_cmp);
+        std::push_heap(below.begin(), below.end(), farther_below);
       }
     } else {
       if (after == 0) return;
       if (above.size() < after) {
         above.push_back(r);
-        std::push_heap(above.begin(), above.end(), SeqLess);
-      } else if (r.seq < above.front().seq) {
-        std::pop_heap(above.begin(), above.end(), SeqLess);
+        std::push_heap(above.begin(), above.end(), farther_above);
+      } else if (key < KeyOf(above.front(), order)) {
+        std::pop_heap(above.begin(), above.end(), farther_above);
         above.back() = r;
-        std::push_heap(above.begin(), above.end(), SeqLess);
+        std::push_heap(above.begin(), above.end(), farther_above);
       }
     }
   };
-  std::optional<uint32_t> partition;
-  if (options_.partitions > 0)
-    partition = PartitionOf(hit->service, hit->host, options_.partitions);
-  for (const auto& m : snap->memtables) {
+  for (const auto& m : snap.memtables) {
     if (partition && m.partition != *partition) continue;
     for (const auto& chunk : m.chunks) {
       for (const Record& r : *chunk) offer(r);
     }
   }
-  for (const auto& h : snap->segments) {
+  if (memtables_only) return n;
+  const bool by_time = order == ContextOrder::kIngestTime;
+  for (const auto& h : snap.segments) {
     if (partition && h.info.partition != *partition) continue;
-    bool need_below = before > 0 && h.info.min_seq < id &&
-                      (below.size() < before || h.info.max_seq > below.front().seq);
-    bool need_above = after > 0 && h.info.max_seq > id &&
-                      (above.size() < after || h.info.min_seq < above.front().seq);
+    // Every row's key is within [lo, hi].
+    const OrderKey lo{by_time ? h.info.min_ingest_ts : 0, h.info.min_seq};
+    const OrderKey hi{by_time ? h.info.max_ingest_ts : 0, h.info.max_seq};
+    bool need_below =
+        before > 0 && lo < at && (below.size() < before || hi > KeyOf(below.front(), order));
+    bool need_above =
+        after > 0 && hi > at && (above.size() < after || lo < KeyOf(above.front(), order));
     if (!need_below && !need_above) continue;
     Result<std::shared_ptr<segment::SegmentReader>> opened = h.open();
     if (!opened.ok()) continue;
     const segment::SegmentReader& reader = **opened;
     std::optional<roaring::Roaring> rows;
-    auto svc = reader.Postings("service", hit->service);
-    auto hst = reader.Postings("host", hit->host);
+    auto svc = reader.Postings("service", anchor.service);
+    auto hst = reader.Postings("host", anchor.host);
     if (svc.ok() && *svc && hst.ok() && *hst) rows = **svc & **hst;
     if (rows && rows->isEmpty()) continue;
     const auto& blocks = reader.blocks();
     for (uint32_t b = 0; b < blocks.size(); ++b) {
       if (rows) {
-        uint64_t lo = blocks[b].first_row == 0 ? 0 : rows->rank(blocks[b].first_row - 1);
-        if (rows->rank(blocks[b].first_row + blocks[b].rows - 1) == lo) continue;
+        uint64_t first = blocks[b].first_row == 0 ? 0 : rows->rank(blocks[b].first_row - 1);
+        if (rows->rank(blocks[b].first_row + blocks[b].rows - 1) == first) continue;
+      }
+      if (by_time) {  // the block's ingest times rule it out (seq order keeps every block)
+        const OrderKey block_lo{blocks[b].min_ingest_ts, 0};
+        const OrderKey block_hi{blocks[b].max_ingest_ts, UINT64_MAX};
+        const bool below_wanted = before > 0 && block_lo < at &&
+                                  (below.size() < before || block_hi > KeyOf(below.front(), order));
+        const bool above_wanted = after > 0 && block_hi > at &&
+                                  (above.size() < after || block_lo < KeyOf(above.front(), order));
+        if (!below_wanted && !above_wanted) continue;
       }
       RETURN_IF_ERROR(check_deadline());
       std::vector<Record> recs;
@@ -504,16 +541,89 @@ Result<ContextResponse> QueryEngineImpl::Context(std::string_view tenant, uint64
       for (const Record& r : recs) offer(r);
     }
   }
+  return n;
+}
+
+std::function<Status()> QueryEngineImpl::ContextDeadline(int64_t budget_ns) {
+  const int64_t now = clock_->MonotonicNanos();
+  const int64_t deadline = budget_ns > INT64_MAX - now ? INT64_MAX : now + budget_ns;
+  return [this, deadline] {
+    if (clock_->MonotonicNanos() <= deadline) return Status::OK();
+    CountStopped(StopReason::kTime);
+    return Status::DeadlineExceeded("context stopped at the " + FormatLimit(options_.max_query_ns) +
+                                    " time limit (query_timeout); ask for fewer lines");
+  };
+}
+
+Result<ContextResponse> QueryEngineImpl::Context(std::string_view tenant, uint64_t id,
+                                                 size_t before, size_t after) {
+  RETURN_IF_ERROR(CheckContextLines(before, after));
+  std::shared_ptr<const storage::Snapshot> snap = engine_->GetSnapshot(tenant);
+  if (!snap) return Status::NotFound("no record with id " + std::to_string(id));
+  // Context has no partial answer: past the time limit it is an error that names the limit.
+  const std::function<Status()> check_deadline = ContextDeadline(options_.max_query_ns);
+  // 1. The hit itself.
+  ASSIGN_OR_RETURN(std::optional<Record> hit,
+                   FindRecord(*snap, id, /*memtables_only=*/false, check_deadline));
+  if (!hit) return Status::NotFound("no record with id " + std::to_string(id));
+
+  // 2. Neighbours from the same service and host: the "before" nearest below, "after" above.
+  std::optional<uint32_t> partition;
+  if (options_.partitions > 0)
+    partition = PartitionOf(hit->service, hit->host, options_.partitions);
+  ASSIGN_OR_RETURN(Neighbours n,
+                   FindNeighbours(*snap, AnchorOf(*hit), before, after, ContextOrder::kSeq,
+                                  /*memtables_only=*/false, partition, check_deadline));
   ContextResponse out;
-  std::sort(below.begin(), below.end(), SeqLess);
-  std::sort(above.begin(), above.end(), SeqLess);
-  out.before = std::move(below);
+  std::sort(n.below.begin(), n.below.end(), SeqLess);
+  std::sort(n.above.begin(), n.above.end(), SeqLess);
+  out.before = std::move(n.below);
   out.hit = std::move(*hit);
-  out.after = std::move(above);
+  out.after = std::move(n.above);
+  return out;
+}
+
+Result<PartAnswer> QueryEngineImpl::ContextPart(const ContextPartRequest& request) {
+  RETURN_IF_ERROR(CheckContextLines(request.before, request.after));
+  std::shared_ptr<const storage::Snapshot> snap = engine_->GetSnapshot(request.tenant);
+  PartAnswer out;
+  // Always one cut, so that the asking node tells an answer from a failure; no snapshot: no
+  // memtables and no segments, nothing it could have flushed.
+  out.cuts.push_back({});
+  if (!snap) return out;
+  out.cuts[0].registered_through = snap->registered_through;
+  out.cuts[0].registering = snap->registering;
+  const int64_t budget =
+      std::min(request.timeout_ns > 0 ? request.timeout_ns : INT64_MAX, options_.max_query_ns);
+  const std::function<Status()> check_deadline = ContextDeadline(budget);
+  std::optional<ContextAnchor> anchor = request.around;
+  if (!anchor) {
+    ASSIGN_OR_RETURN(std::optional<Record> hit,
+                     FindRecord(*snap, request.id, request.memtables_only, check_deadline));
+    if (!hit) return out;
+    anchor = AnchorOf(*hit);
+    out.hits.push_back(std::move(*hit));
+  }
+  std::optional<uint32_t> partition;
+  if (options_.partitions > 0)
+    partition = PartitionOf(anchor->service, anchor->host, options_.partitions);
+  ASSIGN_OR_RETURN(Neighbours n, FindNeighbours(*snap, *anchor, request.before, request.after,
+                                                ContextOrder::kIngestTime, request.memtables_only,
+                                                partition, check_deadline));
+  for (Record& r : n.below) out.hits.push_back(std::move(r));
+  for (Record& r : n.above) out.hits.push_back(std::move(r));
   return out;
 }
 
 }  // namespace
+
+Status CheckContextLines(size_t before, size_t after) {
+  if (before > kMaxContextLines || after > kMaxContextLines) {
+    return Status::InvalidArgument("context: at most " + std::to_string(kMaxContextLines) +
+                                   " lines before and after");
+  }
+  return Status::OK();
+}
 
 std::unique_ptr<QueryEngine> QueryEngine::Create(storage::Engine* engine,
                                                  const QueryOptions& options) {

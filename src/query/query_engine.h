@@ -222,10 +222,52 @@ struct PartAnswer {
 // (a node that does not answer by then makes the part partial, with a warning naming it).
 using RemoteParts = std::function<PartAnswer(const PartRequest&)>;  // SearchRequest::remote
 
+// The most lines a context answers on each side of its hit (GET /api/v1/context's own cap is
+// at most this); a part one node asks another for is capped alike.
+inline constexpr size_t kMaxContextLines = 1000;
+// InvalidArgument when "before" or "after" is over it.
+Status CheckContextLines(size_t before, size_t after);
+
 struct ContextResponse {
   std::vector<Record> before;  // oldest first
   Record hit;
   std::vector<Record> after;  // oldest first
+  // A cluster node's context (docs/cluster.md "Context across nodes"): a node that did not
+  // answer makes it partial, each warning naming the node. Always whole on one node.
+  bool partial = false;
+  std::vector<std::string> warnings;
+};
+
+// ---- Context in a cluster (docs/cluster.md "Context across nodes") ----
+// On one node the lines around a hit are its service's and host's nearest by seq, which is the
+// order that node took them in. A cluster has no such order (each node takes seqs in blocks of
+// its own), so there they are the nearest by (ingest_ts, seq): the time the node that took a
+// line in received it, ties broken by the seq, the same whichever node is asked.
+
+// The hit a context is taken around, in the cluster's order.
+struct ContextAnchor {
+  std::string service, host;
+  int64_t ingest_ts = 0;
+  uint64_t seq = 0;
+  friend bool operator==(const ContextAnchor&, const ContextAnchor&) = default;
+};
+inline ContextAnchor AnchorOf(const Record& hit) {
+  return {hit.service, hit.host, hit.ingest_ts, hit.seq};
+}
+
+// One node's part of a cluster context (POST /internal/v1/memtable-context when
+// memtables_only; the asking node's own part otherwise).
+struct ContextPartRequest {
+  std::string tenant;
+  uint64_t id = 0;               // the hit's id (its seq)
+  size_t before = 0, after = 0;  // each at most kMaxContextLines
+  // The hit, when the asking node has it: the part is its neighbours. Unset: the node looks for
+  // record "id" and, when it has it, answers it with its neighbours; else nothing.
+  std::optional<ContextAnchor> around;
+  bool memtables_only = false;  // this node's memtables alone (a peer's part)
+  int64_t timeout_ns = 0;       // > 0: what is left of the context's time
+  // The highest part answer version the asking node reads (cluster/part_codec.h).
+  uint32_t answer_version = 0;
 };
 
 struct QueryOptions {
@@ -270,6 +312,14 @@ class QueryEngine {
   // node's memtables only, hits newest first up to the limit or the unfinished groups, stopped
   // at the timeout (partial). Errors: InvalidArgument for a query that does not parse.
   virtual Result<PartAnswer> SearchMemtables(const PartRequest& request) = 0;
+
+  // A node's part of a cluster context (ContextPartRequest): in "hits", the record "id" when
+  // it was looked for and found, and the "before" nearest lines below and the "after" nearest
+  // above the anchor by (ingest_ts, seq) of the same service and host, in no order; in "cuts",
+  // this node's cut as of the snapshot it read (always one, so that an answer is told from a
+  // failure). Errors: InvalidArgument (before or after over kMaxContextLines), DeadlineExceeded
+  // (past the timeout or max_query_ns, checked before every block it reads).
+  virtual Result<PartAnswer> ContextPart(const ContextPartRequest& request) = 0;
 };
 
 }  // namespace sawmill::query

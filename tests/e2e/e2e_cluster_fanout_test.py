@@ -57,6 +57,13 @@ def search(server, q, **params):
     return answer
 
 
+def context(server, hit_id, before=2, after=2):
+    """GET /api/v1/context: (status, answer)."""
+    status, _, body = request(server.url + "/api/v1/context?id=%s&before=%d&after=%d" %
+                              (hit_id, before, after), timeout=120)
+    return status, json.loads(body)
+
+
 def ingest(server, body):
     status, _, answer = server.ingest(body)
     check(status == 200, "ingest: %d %s" % (status, answer))
@@ -175,7 +182,24 @@ def main(binary, pg_dir):
         status, _, answer = request(peers[0].url + "/internal/v1/memtable-search", "POST", body,
                                     headers={"X-Sawmill-Cluster-Secret": SECRET})
         check(status == 200, "right secret: %d %s" % (status, answer))
-        print("internal route: no secret 401, wrong secret 401, node without one 409")
+        # The context's part (docs/cluster.md "Context across nodes"): the same secret rules,
+        # and the 1,000-line cap on the asked node too.
+        body = json.dumps({"tenant": "default", "id": 1, "before": 2, "after": 2,
+                           "timeout_ms": 1000}).encode()
+        status, _, answer = request(peers[0].url + "/internal/v1/memtable-context", "POST", body)
+        check(status == 401 and b"X-Sawmill-Cluster-Secret" in answer,
+              "context part without a secret: %d %s" % (status, answer))
+        status, _, answer = request(peers[0].url + "/internal/v1/memtable-context", "POST", body,
+                                    headers={"X-Sawmill-Cluster-Secret": SECRET})
+        check(status == 200, "context part, right secret: %d %s" % (status, answer))
+        over = json.dumps({"tenant": "default", "id": 1, "before": 1001, "after": 2,
+                           "timeout_ms": 1000}).encode()
+        status, _, answer = request(peers[0].url + "/internal/v1/memtable-context", "POST", over,
+                                    headers={"X-Sawmill-Cluster-Secret": SECRET})
+        check(status == 400 and b"at most 1000" in answer,
+              "context part over the cap: %d %s" % (status, answer))
+        print("internal routes: no secret 401, wrong secret 401, node without one 409; "
+              "memtable-context alike, over 1,000 lines 400")
 
         # Live tail across nodes: a session on the coordinator sees lines ingested on all three.
         ws = WebSocket(coordinator.port, "/api/v1/tail?q=" + urllib.parse.quote("tailword"))
@@ -222,6 +246,22 @@ def main(binary, pg_dir):
               "the answering nodes' lines (and the 15 tail lines) still count: %s" % got)
         check(elapsed < 12, "the partial answer took %.1f s (query timeout 4 s)" % elapsed)
         print("hung node: partial after %.1f s, warning: %s" % (elapsed, got["warnings"][0][:160]))
+        # Context through the coordinator while a node hangs: the lines found, partial, the node
+        # named; an id found nowhere is 503 (it may be the hung node's), not 404.
+        mine = [h for h in search(coordinator, "service=tail", limit="100")["hits"]
+                if h["message"].startswith("tailword c ")][0]  # in the coordinator's memtables
+        started = time.time()
+        status, got = context(coordinator, mine["id"])
+        elapsed = time.time() - started
+        check(status == 200 and got["hit"]["message"] == mine["message"] and got["partial"] and
+              any("hung" in w and "did not answer" in w for w in got["warnings"]),
+              "context while a node hangs: %d %s" % (status, got))
+        check(elapsed < 12, "the partial context took %.1f s (query timeout 4 s)" % elapsed)
+        status, got = context(coordinator, 999999999999)
+        check(status == 503 and "no record with id 999999999999 on the nodes that answered" in
+              got.get("error", "") and "hung" in got.get("error", ""),
+              "context of an id found nowhere while a node hangs: %d %s" % (status, got))
+        print("hung node: context partial after %.1f s; an id found nowhere 503" % elapsed)
         psql(url, "DELETE FROM nodes WHERE id = 'hung'")
 
         # A node that is gone (killed, still in the table): partial, named, at once; the open
@@ -250,6 +290,13 @@ def main(binary, pg_dir):
         # Without the killed node's 250 + 5 lines.
         check(got["rows"][0]["count"] == 1165 - 255, "count without the killed node: %s" % got)
         print("killed node: partial, warning: %s" % got["warnings"][0][:160])
+        status, got = context(coordinator, mine["id"])
+        check(status == 200 and got["partial"] and any("peer1" in w for w in got["warnings"]),
+              "context with a killed node: %d %s" % (status, got))
+        status, got = context(coordinator, 999999999999)
+        check(status == 503 and "peer1" in got.get("error", ""),
+              "context of an id found nowhere with a killed node: %d %s" % (status, got))
+        print("killed node: context partial, naming it")
         metrics = coordinator.metrics()
         check("sawmill_fanout_failures_total" in metrics, "no fan-out failure metric")
     finally:

@@ -19,6 +19,9 @@ default 1.
 4. The audit log: a search served by each of the four nodes is recorded once, in one chain that
    verifies through every node, and no node logged that it could not record an entry.
 
+In phases 1 and 3, `sawmill search -C 3` (the context around each hit) through every node prints
+what it prints against the one server.
+
 argv: sawmill binary, the shared directory, the s3_store fixture's directory."""
 
 import json
@@ -150,6 +153,46 @@ def compare(nodes, reference, phase, total):
     return compared
 
 
+CONTEXT_QUERIES = ("card declined", "service=auth timeout", "host=h3 level=ERROR")
+
+
+def context_of(binary, server, q):
+    """`sawmill search -C 3` of the 4 newest hits of q: its stdout, and its stderr checked."""
+    out = subprocess.run([binary, "search", "--server", server.url, "--all-time", "-n", "4",
+                          "-C", "3", "--color", "never", q], capture_output=True, text=True,
+                         timeout=120)
+    check(out.returncode == 0 and out.stdout.count("\n> ") + out.stdout.startswith("> ") == 4,
+          "search -C 3 %r on %s: exit %d\n%s\n%s" % (q, server.url, out.returncode,
+                                                   out.stdout[-2000:], out.stderr[-2000:]))
+    check("warning" not in out.stderr and "partial" not in out.stderr,
+          "search -C 3 %r on %s warned: %s" % (q, server.url, out.stderr[-2000:]))
+    return out.stdout
+
+
+def compare_context(binary, nodes, reference, phase):
+    """`sawmill search -C` through every node prints what it prints against one server: the
+    same lines around each hit, in the same order (docs/cluster.md "Context across nodes"; with
+    the build before, the lines were those sent to the asked node, and a hit in another node's
+    memtables stopped it with "no record with id N")."""
+    on_one, on_nodes = 0.0, 0.0
+    for q in CONTEXT_QUERIES:
+        started = time.time()
+        want = context_of(binary, reference, q)
+        on_one += time.time() - started
+        for node in nodes:
+            started = time.time()
+            got = context_of(binary, node, q)
+            on_nodes += time.time() - started
+            check(got == want, "%s: search -C 3 %r: node %s and one server disagree:\n"
+                  "---- node %s\n%s---- one server\n%s" % (phase, q, node.name, node.name,
+                                                             got, want))
+    # Wall time of the commands (a search and 4 contexts each), for the record, not asserted.
+    print("%s: search -C 3 of %d queries through %s prints as on one server (%.2f s a command "
+          "through a node, %.2f s on one server)" %
+          (phase, len(CONTEXT_QUERIES), ", ".join(n.name for n in nodes),
+           on_nodes / (len(CONTEXT_QUERIES) * len(nodes)), on_one / len(CONTEXT_QUERIES)))
+
+
 def ingest_round(binary, nodes, reference, start, per_door, workdir):
     """Each node gets per_door lines through each of the three doors (a different slice each);
     the reference gets the same requests. Returns the next line number."""
@@ -243,6 +286,7 @@ def main(binary, shared, store_dir):
         # 1. Everything in memtables: answers fan out.
         total = ingest_round(binary, nodes, reference, 0, 120, workdir)
         compare(nodes, reference, "memtables", total)
+        compare_context(binary, nodes, reference, "memtables")
 
         # 2. Everything flushed into the shared store.
         cluster.flush_all(nodes)
@@ -259,6 +303,7 @@ def main(binary, shared, store_dir):
         # 3. More lines on every node: segments and memtables mixed.
         total = ingest_round(binary, nodes, reference, total, 40, workdir)
         compare(nodes + [d], reference, "segments and memtables", total)
+        compare_context(binary, nodes + [d], reference, "segments and memtables")
 
         # 4. One audit log for the cluster, with every node's searches in it.
         check_audit(cluster, nodes + [d])

@@ -47,6 +47,9 @@ export interface ContextAnswer {
   before: Hit[];
   hit: Hit;
   after: Hit[];
+  // A cluster node's context when a node did not answer (docs/cluster.md "Context across nodes").
+  partial?: boolean;
+  warnings?: string[];
 }
 
 // An error answer of the server: its text, and for query syntax errors the byte offset.

@@ -529,6 +529,12 @@ function ContextDialog({ hit, onClose }: { hit: Hit; onClose: () => void }) {
         <button class="icon" aria-label="Close" onClick={() => dialog.current?.close()}>×</button>
       </header>
       {error && <div class="error-text" role="alert">{error}</div>}
+      {data?.partial && (
+        <div class="partial" role="alert">
+          <strong>Partial context:</strong> a node of the cluster did not answer; lines it holds may be missing.
+          <ul>{(data.warnings ?? []).map((w) => <li>{w}</li>)}</ul>
+        </div>
+      )}
       <div class="ctx-body">
         <button class="load-more" disabled={before >= 1000 || (data !== null && data.before.length < before)}
           onClick={() => setBefore((b) => Math.min(1000, b + 50))}>

@@ -1,0 +1,162 @@
+// A cluster context whose peers fail (docs/cluster.md "Context across nodes"), over the real
+// HTTP fan-out (curl): a peer that takes the request and never answers, and one that cannot be
+// reached. The answer keeps this node's lines and is partial with a warning naming each; an id
+// this node does not have is not called missing (404) while a node did not answer.
+#include <arpa/inet.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "cluster/fanout.h"
+#include "cluster/part_codec.h"
+#include "query/fake_segment_test_util.h"
+#include "query/query_engine.h"
+#include "storage/record_chunk.h"
+
+namespace sawmill::cluster {
+namespace {
+
+// A socket listening on a loopback port that never accepts: a connection is made (the kernel's
+// backlog) and the request sent, but no answer ever comes.
+class SilentPeer {
+ public:
+  SilentPeer() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    EXPECT_EQ(::listen(fd_, 16), 0);
+    socklen_t len = sizeof(addr);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+  }
+  ~SilentPeer() { ::close(fd_); }
+  int port() const { return port_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+// A loopback port nothing listens on (bound, then closed).
+int ClosedPort() {
+  SilentPeer taken;
+  return taken.port();
+}
+
+// This node: 20 lines of one service and host in its memtables, seqs 100.., ingest_ts 1 s apart.
+std::shared_ptr<storage::Snapshot> OneNode() {
+  std::vector<Record> lines;
+  for (int i = 0; i < 20; ++i) {
+    Record r;
+    r.tenant = "default";
+    r.service = "checkout";
+    r.host = "web-1";
+    r.level = Level::kInfo;
+    r.seq = 100 + static_cast<uint64_t>(i);
+    r.ts = r.ingest_ts = (1'800'000'000 + i) * kNanosPerSecond;
+    r.message = "line " + std::to_string(i);
+    lines.push_back(std::move(r));
+  }
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  storage::MemtableView view;
+  view.chunks.push_back(storage::RecordChunk::FromRecords(lines));
+  snap->memtables.push_back(std::move(view));
+  return snap;
+}
+
+std::vector<std::string> Messages(const std::vector<Record>& records) {
+  std::vector<std::string> out;
+  for (const Record& r : records) out.push_back(r.message);
+  return out;
+}
+
+TEST(ClusterContext, APeerThatIsDownOrTooSlowMakesTheAnswerPartialNamingIt) {
+  query::testing::FakeEngine engine(OneNode());
+  auto local = query::QueryEngine::Create(&engine, query::QueryOptions{});
+  SilentPeer slow;
+  const int down = ClosedPort();
+  std::vector<catalog::NodeRow> peers(2);
+  peers[0].id = "node-slow";
+  peers[0].url = "http://127.0.0.1:" + std::to_string(slow.port());
+  peers[1].id = "node-down";
+  peers[1].url = "http://127.0.0.1:" + std::to_string(down);
+  FanoutOptions options;
+  options.secret = "a-cluster-secret-of-16+";
+  options.max_wait_ns = 1 * kNanosPerSecond;  // the query_timeout of this test
+  Fanout fanout([&peers] { return peers; }, options);
+  FanoutQueryEngine query(local.get(), &fanout);
+
+  const auto start = std::chrono::steady_clock::now();
+  auto ctx = query.Context("default", 110, 3, 2);
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  EXPECT_EQ(ctx->hit.message, "line 10");
+  EXPECT_EQ(Messages(ctx->before), (std::vector<std::string>{"line 7", "line 8", "line 9"}));
+  EXPECT_EQ(Messages(ctx->after), (std::vector<std::string>{"line 11", "line 12"}));
+  EXPECT_TRUE(ctx->partial);
+  ASSERT_EQ(ctx->warnings.size(), 2u);
+  std::string all = ctx->warnings[0] + "\n" + ctx->warnings[1];
+  EXPECT_NE(all.find("node node-slow (" + peers[0].url + ") did not answer within"),
+            std::string::npos)
+      << all;
+  EXPECT_NE(all.find("node node-down (" + peers[1].url + ") could not be asked"), std::string::npos)
+      << all;
+  EXPECT_LT(took, 5.0) << "the slow peer is waited for at most the query's time";
+
+  // An id this node does not have: not "no record" while a node did not answer.
+  auto missing = query.Context("default", 5000, 3, 3);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kUnavailable) << missing.status().ToString();
+  EXPECT_NE(missing.status().message().find("no record with id 5000 on the nodes that answered"),
+            std::string::npos)
+      << missing.status().message();
+  EXPECT_NE(missing.status().message().find("node-slow"), std::string::npos);
+  EXPECT_NE(missing.status().message().find("node-down"), std::string::npos);
+
+  // The cap holds before anything is asked, with the message of one node.
+  auto too_many = query.Context("default", 110, query::kMaxContextLines + 1, 0);
+  ASSERT_FALSE(too_many.ok());
+  EXPECT_EQ(too_many.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(too_many.status().message(), "context: at most 1000 lines before and after");
+}
+
+// With every peer answering (through the wire form) and none holding it, an id is missing: 404
+// as on one node.
+TEST(ClusterContext, AnIdNoNodeHasIsNotFound) {
+  query::testing::FakeEngine engine(OneNode()), peer_engine(OneNode());
+  auto local = query::QueryEngine::Create(&engine, query::QueryOptions{});
+  auto peer_local = query::QueryEngine::Create(&peer_engine, query::QueryOptions{});
+  std::vector<catalog::NodeRow> peers(1);
+  peers[0].id = "node-b";
+  int asked = 0;
+  Fanout fanout(
+      [&peers] { return peers; }, FanoutOptions{},
+      [&](const catalog::NodeRow&, std::string_view route, const std::string& body, int64_t) {
+        ++asked;
+        EXPECT_EQ(route, kMemtableContextRoute);
+        query::PartAnswer none;
+        auto request = DecodeContextPartRequest(body);
+        if (!request.ok()) return none;
+        auto part = peer_local->ContextPart(*request);
+        return part.ok() ? *part : none;
+      });
+  FanoutQueryEngine query(local.get(), &fanout);
+  auto missing = query.Context("default", 5000, 3, 3);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_TRUE(missing.status().IsNotFound()) << missing.status().ToString();
+  EXPECT_EQ(missing.status().message(), "no record with id 5000");
+  EXPECT_EQ(asked, 1);
+}
+
+}  // namespace
+}  // namespace sawmill::cluster
