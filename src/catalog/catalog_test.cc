@@ -70,6 +70,27 @@ SegmentRow Row(uint64_t id, std::string tenant = "t1", uint32_t partition = 3) {
   return r;
 }
 
+// "a" and "b" (two connections or instances on one catalog) each allocate "n" segment ids at
+// once, on a thread each: the ids each got, in order, and all of them together.
+struct AllocatedIds {
+  std::vector<uint64_t> a, b;
+  std::set<uint64_t> all;
+};
+AllocatedIds AllocateAtOnce(Catalog* a, Catalog* b, int n) {
+  AllocatedIds ids;
+  std::thread ta([&] {
+    for (int i = 0; i < n; ++i) ids.a.push_back(*a->AllocateSegmentId());
+  });
+  std::thread tb([&] {
+    for (int i = 0; i < n; ++i) ids.b.push_back(*b->AllocateSegmentId());
+  });
+  ta.join();
+  tb.join();
+  ids.all.insert(ids.a.begin(), ids.a.end());
+  ids.all.insert(ids.b.begin(), ids.b.end());
+  return ids;
+}
+
 // One implementation under test: opens the catalog that lives in "dir" (the same one on every
 // call, so that reopening and a second instance can be tested).
 struct Implementation {
@@ -2147,21 +2168,11 @@ TEST_F(SqliteCatalogTest, TwoInstancesOnOneFileAllocateDisjointIds) {
   auto b = Open({.shared = true});
   ASSERT_TRUE(a && b);
   ASSERT_TRUE(a->Insert(Row(5)).ok());
-  std::vector<uint64_t> from_a, from_b;
-  std::thread ta([&] {
-    for (int i = 0; i < 30; ++i) from_a.push_back(*a->AllocateSegmentId());
-  });
-  std::thread tb([&] {
-    for (int i = 0; i < 30; ++i) from_b.push_back(*b->AllocateSegmentId());
-  });
-  ta.join();
-  tb.join();
-  std::set<uint64_t> all(from_a.begin(), from_a.end());
-  all.insert(from_b.begin(), from_b.end());
-  EXPECT_EQ(all.size(), 60u);
-  EXPECT_EQ(*all.begin(), 6u);  // above the row the other instance stored
-  EXPECT_TRUE(std::is_sorted(from_a.begin(), from_a.end()));
-  EXPECT_TRUE(std::is_sorted(from_b.begin(), from_b.end()));
+  const AllocatedIds ids = AllocateAtOnce(a.get(), b.get(), 30);
+  EXPECT_EQ(ids.all.size(), 60u);
+  EXPECT_EQ(*ids.all.begin(), 6u);  // above the row the other instance stored
+  EXPECT_TRUE(std::is_sorted(ids.a.begin(), ids.a.end()));
+  EXPECT_TRUE(std::is_sorted(ids.b.begin(), ids.b.end()));
   // A row one instance stores is seen by the other.
   ASSERT_TRUE(b->Insert(Row(100)).ok());
   EXPECT_TRUE((*a->Get(100)).has_value());
@@ -2563,19 +2574,9 @@ TEST_F(PgCatalogTest, TwoConnectionsAllocateDisjointIdsAndSeeEachOthersRows) {
   auto b = Open();
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
-  std::vector<uint64_t> got_a, got_b;
-  std::thread ta([&] {
-    for (int i = 0; i < 40; ++i) got_a.push_back(*a->AllocateSegmentId());
-  });
-  std::thread tb([&] {
-    for (int i = 0; i < 40; ++i) got_b.push_back(*b->AllocateSegmentId());
-  });
-  ta.join();
-  tb.join();
-  std::set<uint64_t> all(got_a.begin(), got_a.end());
-  all.insert(got_b.begin(), got_b.end());
-  EXPECT_EQ(all.size(), 80u);
-  EXPECT_EQ(*all.rbegin(), 80u);
+  const AllocatedIds ids = AllocateAtOnce(a.get(), b.get(), 40);
+  EXPECT_EQ(ids.all.size(), 80u);
+  EXPECT_EQ(*ids.all.rbegin(), 80u);
   ASSERT_TRUE(a->Insert(Row(500)).ok());
   EXPECT_TRUE(b->Get(500)->has_value());
   EXPECT_EQ(b->Insert(Row(500)).code(), StatusCode::kAlreadyExists);

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -498,6 +499,30 @@ class OnceBeforeCatalog final : public ForwardingCatalog {
   mutable Mutex mu_;
   mutable std::string call_ GUARDED_BY(mu_);
   mutable std::function<void()> action_ GUARDED_BY(mu_);
+};
+
+// For tests: forwards every call and counts the calls of each name (how many round trips a
+// step takes).
+class CountingCatalog final : public ForwardingCatalog {
+ public:
+  using ForwardingCatalog::ForwardingCatalog;
+  // How many calls named "call" ("ListNodes") were forwarded so far.
+  int Calls(std::string_view call) const {
+    MutexLock l(&mu_);
+    auto it = calls_.find(call);
+    return it == calls_.end() ? 0 : it->second;
+  }
+
+ protected:
+  Status Before(std::string_view call) const override {
+    MutexLock l(&mu_);
+    ++calls_[std::string(call)];
+    return Status::OK();
+  }
+
+ private:
+  mutable Mutex mu_;
+  mutable std::map<std::string, int, std::less<>> calls_ GUARDED_BY(mu_);
 };
 
 }  // namespace sawmill::catalog

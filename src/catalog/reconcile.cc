@@ -115,6 +115,23 @@ struct Live {
   bool active;              // verified and active: can prove another file superseded
 };
 
+// Segment "row" as the overlap checks see it, its bytes at "name" in its store.
+Live LiveOf(const SegmentRow& row, const std::string& name) {
+  return Live{row.id, row.min_seq, row.max_seq, row.store, name, row.state == kStateActive};
+}
+
+// The catalog row "row" as its verified file "file" says it: where the file is, with the row's
+// creation time, corrupt if the row was, else active.
+SegmentRow RowFromFile(const FoundFile& file, const SegmentRow& row) {
+  SegmentRow truth = file.row;
+  truth.path = file.rel;
+  truth.tier = file.tier;
+  truth.store = file.where->name;
+  truth.created_ns = row.created_ns;
+  truth.state = std::string(row.state == kStateCorrupt ? kStateCorrupt : kStateActive);
+  return truth;
+}
+
 enum class Overlap { kNone, kSuperseded, kAmbiguous };
 
 // Compares the seqs of "file" with those of the registered segments whose ranges overlap it.
@@ -267,8 +284,7 @@ Result<ReconcileReport> Reconcile(const std::vector<ReconcileStore>& stores, Cat
       // Rows are taken as they are (their objects were not even listed); they can prove an
       // object superseded.
       if (row.state != kStateMissing) {
-        live[{row.tenant, row.partition}].push_back(
-            Live{row.id, row.min_seq, row.max_seq, row.store, row.path, row.state == kStateActive});
+        live[{row.tenant, row.partition}].push_back(LiveOf(row, row.path));
       }
       continue;
     }
@@ -288,12 +304,7 @@ Result<ReconcileReport> Reconcile(const std::vector<ReconcileStore>& stores, Cat
     }
     if (match != nullptr) {
       match->claimed = true;
-      SegmentRow truth = match->row;
-      truth.path = match->rel;
-      truth.tier = match->tier;
-      truth.store = match->where->name;
-      truth.created_ns = row.created_ns;
-      truth.state = std::string(row.state == kStateCorrupt ? kStateCorrupt : kStateActive);
+      SegmentRow truth = RowFromFile(*match, row);
       if (row.state == kStateMissing) {
         restores.emplace(match, truth);  // decided with the orphans: it may have been replaced
         continue;
@@ -306,9 +317,7 @@ Result<ReconcileReport> Reconcile(const std::vector<ReconcileStore>& stores, Cat
                                  ": the catalog row disagreed with its file " + match->full +
                                  " in " + diff + "; rewritten from the file");
       }
-      live[{truth.tenant, truth.partition}].push_back(Live{truth.id, truth.min_seq, truth.max_seq,
-                                                           truth.store, match->rel,
-                                                           truth.state == kStateActive});
+      live[{truth.tenant, truth.partition}].push_back(LiveOf(truth, match->rel));
       continue;
     }
     // No file verifies as this segment. Is one of the unreadable files this segment?
@@ -366,12 +375,7 @@ Result<ReconcileReport> Reconcile(const std::vector<ReconcileStore>& stores, Cat
     }
     if (same != nullptr) {
       same->claimed = true;
-      SegmentRow truth = same->row;
-      truth.path = same->rel;
-      truth.tier = same->tier;
-      truth.store = same->where->name;
-      truth.created_ns = row.created_ns;
-      truth.state = std::string(row.state == kStateCorrupt ? kStateCorrupt : kStateActive);
+      const SegmentRow truth = RowFromFile(*same, row);
       RETURN_IF_ERROR(catalog->Replace({row.id}, {truth}));
       row_ids.insert(truth.id);
       taken_ids.insert(truth.id);
@@ -380,9 +384,7 @@ Result<ReconcileReport> Reconcile(const std::vector<ReconcileStore>& stores, Cat
                                "damaged id; its file " + same->full + " is segment " +
                                std::to_string(truth.id) + " with the same tenant, partition, " +
                                "seq range and rows; the row now says " + std::to_string(truth.id));
-      live[{truth.tenant, truth.partition}].push_back(Live{truth.id, truth.min_seq, truth.max_seq,
-                                                           truth.store, same->rel,
-                                                           truth.state == kStateActive});
+      live[{truth.tenant, truth.partition}].push_back(LiveOf(truth, same->rel));
       continue;
     }
     if (row.state == kStateMissing) continue;

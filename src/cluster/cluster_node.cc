@@ -59,10 +59,10 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Open(ClusterNodeOptions option
   // Live from that heartbeat on: a later `admin settings set` counts this node. One made since
   // the node settled its settings did not, so the node must not run with the old values
   // (docs/cluster.md "Cluster-wide settings").
-  if (!node->options_.settled.empty()) {
+  if (!registry.settings.empty()) {
     RETURN_IF_ERROR(CheckSettledSettingsUnchanged(
         node->node_catalog_.get(), catalog::RedactPostgresUrl(node->options_.catalog_url),
-        node->options_.settled));
+        registry.settings));
   }
   node->options_.wal.incarnation = node->registry_->incarnation();
   spdlog::info("cluster node {} ({}): catalog {}, node timeout {} ms", node->id(),

@@ -42,7 +42,11 @@ namespace sawmill::cluster {
 struct ClusterNodeOptions {
   std::string catalog_url;  // postgresql://...
   // The node's id, URL, heartbeat interval and node_timeout (a node whose heartbeat is older is
-  // dead and taken over). registry.clock is set to "clock".
+  // dead and taken over). registry.clock is set to "clock". registry.settings: the cluster-wide
+  // settings the node settled at start (cluster::SettleNodeSettings; name -> milliseconds),
+  // recorded with its registration, then read again, and Open refuses when any changed meanwhile
+  // (cluster::CheckSettledSettingsUnchanged: a change made while the node was not yet live was
+  // checked without it). Empty: neither recorded nor checked.
   NodeRegistryOptions registry;
   // The shared store: WAL objects under wal/ (read and written past any cache).
   std::shared_ptr<objstore::ObjectStore> wal_store;
@@ -55,11 +59,6 @@ struct ClusterNodeOptions {
   int64_t segment_sweep_interval_ns = 5 * 60 * kNanosPerSecond;
   int64_t segment_orphan_grace_ns = 60 * 60 * kNanosPerSecond;
   Clock* clock = nullptr;  // nullptr: Clock::Real()
-  // The cluster-wide settings the node settled at start (cluster::SettleNodeSettings; name ->
-  // milliseconds): read again after its registration, and Open refuses when any changed
-  // meanwhile (cluster::CheckSettledSettingsUnchanged: a change made while the node was not yet
-  // live was checked without it). Empty: not checked.
-  std::map<std::string, uint64_t> settled;
   // Tests: wraps the WAL object writer's catalog connection (e.g. to stall a registration);
   // null: none.
   std::function<std::unique_ptr<catalog::Catalog>(std::unique_ptr<catalog::Catalog>)>
@@ -72,7 +71,7 @@ struct ClusterNodeOptions {
 class ClusterNode {
  public:
   // Opens the node's own catalog connections and starts its registry (one heartbeat, which
-  // must succeed), then compares options.settled with the recorded settings. Errors: the
+  // must succeed), then compares options.registry.settings with the recorded settings. Errors: the
   // registry's (InvalidArgument for a bad id or intervals), FailedPrecondition for a settled
   // setting changed meanwhile (its row stays until its heartbeat ages past node_timeout, as for
   // any start refused after the registration: the others then take over any WAL objects of its

@@ -78,7 +78,7 @@ Status CheckSettingChange(std::string_view name, uint64_t value,
                           const std::vector<std::string>& live,
                           const std::vector<std::map<std::string, uint64_t>>& running = {});
 
-// A node's check after its registration (its first heartbeat; ClusterNodeOptions::settled):
+// A node's check after its registration (its first heartbeat; ClusterNodeOptions::registry):
 // until then it is not live, so a change of `sawmill admin settings set` meanwhile was checked
 // without it, and the node would run the value it settled while the cluster records another.
 // Reads the recorded settings again and compares each of "settled" (name -> milliseconds, the

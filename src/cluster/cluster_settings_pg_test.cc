@@ -93,7 +93,7 @@ class NodeStartSettingsTest : public PgClusterTest {
                                             std::function<void()> before_registration) {
     ClusterNodeOptions options = NodeOptions(id, kHeartbeat, kNodeTimeout);
     options.segment_sweep_interval_ns = 0;
-    options.settled = settled;
+    options.registry.settings = settled;
     options.wrap_node_catalog =
         [hook = std::move(before_registration)](std::unique_ptr<catalog::Catalog> real) mutable {
           return std::unique_ptr<catalog::Catalog>(

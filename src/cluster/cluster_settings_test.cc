@@ -11,6 +11,7 @@
 
 #include <filesystem>
 
+#include "catalog/forwarding_catalog.h"
 #include "catalog/sqlite_catalog.h"
 #include "cluster/node_registry.h"
 #include "cluster/settings_admin.h"
@@ -430,6 +431,17 @@ TEST_F(ClusterSettingsAdminTest,
   EXPECT_TRUE(view.live.empty());
   EXPECT_GE(view.watched_ns, 1600 * kNanosPerMilli);
   EXPECT_LT(view.watched_ns, 10 * kNanosPerSecond);
+}
+
+// `sawmill admin settings` lists the nodes once to choose how long to watch and starts its watch
+// from that listing: over an empty nodes table it takes one ListNodes (two before: the listing
+// the intervals were chosen by, then the watch's own first read).
+TEST_F(ClusterSettingsTest, TheAdminCommandsWatchStartsFromTheListingItChoseItsIntervalsBy) {
+  catalog::CountingCatalog counting(std::move(catalog_));
+  auto view = ReadClusterSettingsView(&counting, kDefaults);
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  EXPECT_TRUE(view->live.empty());
+  EXPECT_EQ(counting.Calls("ListNodes"), 1);
 }
 
 }  // namespace

@@ -76,19 +76,8 @@ class FencedAnswerTest : public PgClusterTest {
   FencedAnswerTest() : PgClusterTest("fenced", "fa") {}
 
   void TearDown() override {
-    for (auto& node : nodes_) {
-      node->cut.store(false);
-      if (node->refresh) node->refresh->Stop();
-      if (node->cluster) node->cluster->Stop();
-    }
-    for (auto& node : nodes_) {
-      if (node->engine) node->engine->Close().IgnoreError();
-    }
-    for (auto& node : nodes_) {
-      if (node->cluster) node->cluster->registry()->Stop(/*remove=*/true);
-    }
-    nodes_.clear();
-    DropStore();
+    for (auto& node : nodes_) node->cut.store(false);
+    StopNodesAndDropStore(&nodes_);
   }
 
   // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.

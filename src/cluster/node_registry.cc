@@ -285,15 +285,16 @@ bool HeartbeatLive(const catalog::NodeRow& row, int64_t now_ns, int64_t node_tim
   return now_ns - row.heartbeat_ns <= node_timeout_ns;
 }
 
-Result<WatchedNodes> WatchLiveNodes(const catalog::Catalog* catalog, int64_t heartbeat_interval_ns,
-                                    int64_t node_timeout_ns, int64_t poll_ns) {
+Result<WatchedNodes> WatchLiveNodes(const catalog::Catalog* catalog,
+                                    std::vector<catalog::NodeRow> first, int64_t first_read_mono_ns,
+                                    int64_t heartbeat_interval_ns, int64_t node_timeout_ns,
+                                    int64_t poll_ns) {
   const Clock* clock = Clock::Real();  // its monotonic time only: how long this watched
-  const int64_t start = clock->MonotonicNanos();
-  ASSIGN_OR_RETURN(const std::vector<catalog::NodeRow> first, catalog->ListNodes());
+  const int64_t start = first_read_mono_ns;
   std::map<std::string, int64_t> first_beat;
   for (const catalog::NodeRow& row : first) first_beat[row.id] = row.heartbeat_ns;
   WatchedNodes out;
-  std::vector<catalog::NodeRow> rows = first;
+  std::vector<catalog::NodeRow> rows = std::move(first);
   while (!rows.empty()) {
     out.watched_ns = clock->MonotonicNanos() - start;
     out.registered.clear();

@@ -143,7 +143,10 @@ bool HeartbeatLive(const catalog::NodeRow& row, int64_t now_ns, int64_t node_tim
 
 // The live nodes as judged without the wall clock of the machine that asks (`sawmill admin
 // settings`, which may run anywhere; docs/cluster.md "Cluster-wide settings"): by watching the
-// heartbeats. Reads the nodes table, then again every "poll_ns": a node whose heartbeat advances
+// heartbeats. "first" is the caller's read of the nodes table (ListNodes), begun at
+// "first_read_mono_ns" (Clock::Real()'s monotonic time, taken just before that read: the caller
+// chose the intervals below from it, so the watch does not read it again). Reads the nodes table
+// again every "poll_ns": a node whose heartbeat advances
 // meanwhile (or that registers meanwhile) is live; one that does not after one heartbeat
 // interval is dead once its heartbeat is older than "node_timeout_ns" by the newest heartbeat of
 // a node that advanced (the nodes' own clocks, as they judge each other), or once it has not
@@ -159,8 +162,9 @@ struct WatchedNodes {
   // counted, for Catalog::ChangeSettingIf).
   std::map<std::string, int64_t> registered;
 };
-Result<WatchedNodes> WatchLiveNodes(const catalog::Catalog* catalog, int64_t heartbeat_interval_ns,
-                                    int64_t node_timeout_ns,
+Result<WatchedNodes> WatchLiveNodes(const catalog::Catalog* catalog,
+                                    std::vector<catalog::NodeRow> first, int64_t first_read_mono_ns,
+                                    int64_t heartbeat_interval_ns, int64_t node_timeout_ns,
                                     int64_t poll_ns = 100 * kNanosPerMilli);
 
 // The node's id, stable across restarts: read from DATA/node_id, or made (16 random hex digits

@@ -5,7 +5,6 @@
 
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <filesystem>
 #include <fstream>
 
@@ -101,38 +100,22 @@ TEST(REGISTRY_SUITE, ANodeRecordsTheValuesItRunsWithItsRegistration) {
 }
 
 #ifndef SAWMILL_CLUSTER_TEST_PG
-// Counts the ListNodes calls forwarded.
-class CountingListNodes final : public catalog::ForwardingCatalog {
- public:
-  using ForwardingCatalog::ForwardingCatalog;
-  int lists() const { return lists_.load(); }
-
- protected:
-  Status Before(std::string_view call) const override {
-    if (call == "ListNodes") ++lists_;
-    return Status::OK();
-  }
-
- private:
-  mutable std::atomic<int> lists_{0};
-};
-
 // A heartbeat lists the nodes once: the peers and the live count come from the listing it takes
 // before its write (with its own row as written), not from a second listing after it.
 TEST(REGISTRY_SUITE, AHeartbeatListsTheNodesOnce) {
   const auto dir = TestDir();
   auto opened = catalog::OpenSqliteCatalog((dir / "catalog.db").string());
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
-  CountingListNodes catalog(std::move(opened).value());
+  catalog::CountingCatalog catalog(std::move(opened).value());
   ManualClock clock(1'000 * kNanosPerSecond);
   auto a = NodeRegistry::Start(&catalog, Options("a", &clock));
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   auto b = NodeRegistry::Start(&catalog, Options("b", &clock));
   ASSERT_TRUE(b.ok()) << b.status().ToString();
   clock.Advance(2 * kNanosPerSecond);
-  const int before = catalog.lists();
+  const int before = catalog.Calls("ListNodes");
   ASSERT_TRUE((*a)->Beat().ok());
-  EXPECT_EQ(catalog.lists() - before, 1);
+  EXPECT_EQ(catalog.Calls("ListNodes") - before, 1);
   EXPECT_EQ(Ids((*a)->Peers()), (std::vector<std::string>{"b"}));
   EXPECT_EQ((*a)->LiveCount(), 2u);
   (*a)->Stop(/*remove=*/true);

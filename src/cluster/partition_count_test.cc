@@ -65,19 +65,7 @@ class PartitionCountTest : public PgClusterTest {
  protected:
   PartitionCountTest() : PgClusterTest("partitions", "pc") {}
 
-  void TearDown() override {
-    for (auto& node : nodes_) {
-      if (node->cluster) node->cluster->Stop();
-    }
-    for (auto& node : nodes_) {
-      if (node->engine) node->engine->Close().IgnoreError();
-    }
-    for (auto& node : nodes_) {
-      if (node->cluster) node->cluster->registry()->Stop(/*remove=*/true);
-    }
-    nodes_.clear();
-    DropStore();
-  }
+  void TearDown() override { StopNodesAndDropStore(&nodes_); }
 
   // Node "id" with "partitions". A "taker" heartbeats and runs takeover rounds (Start); any
   // other node heartbeats once, when it opens, and so is found dead after node_timeout.

@@ -73,6 +73,28 @@ class PgClusterTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
+  // A TearDown of nodes running together: "nodes" (pointers to a test's nodes, each with a
+  // "cluster" and an "engine", and a "refresh" where it keeps a segment view) stop their views
+  // and takeover rounds, then every engine closes (sealing its last WAL object), then every
+  // node leaves the nodes table; "nodes" is cleared, then DropStore.
+  template <typename Nodes>
+  void StopNodesAndDropStore(Nodes* nodes) {
+    for (auto& node : *nodes) {
+      if constexpr (requires { node->refresh; }) {
+        if (node->refresh) node->refresh->Stop();
+      }
+      if (node->cluster) node->cluster->Stop();
+    }
+    for (auto& node : *nodes) {
+      if (node->engine) node->engine->Close().IgnoreError();
+    }
+    for (auto& node : *nodes) {
+      if (node->cluster) node->cluster->registry()->Stop(/*remove=*/true);
+    }
+    nodes->clear();
+    DropStore();
+  }
+
   // The options of node "id" on the test's catalog and store: heartbeats every "heartbeat_ns",
   // peers dead after "node_timeout_ns", an unreachable URL (peers are asked in process).
   ClusterNodeOptions NodeOptions(const std::string& id, int64_t heartbeat_ns,

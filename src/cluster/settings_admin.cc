@@ -4,6 +4,7 @@
 
 #include "cluster/cluster_settings.h"
 #include "cluster/node_registry.h"
+#include "common/clock.h"
 
 namespace sawmill::cluster {
 namespace {
@@ -54,15 +55,18 @@ Status WatchLiveNodeValues(const catalog::Catalog* catalog, ClusterSettingsView*
   // Watched for the longest heartbeat and timeout any node may run: the recorded ones (the
   // defaults where none is), and those of every registered node (one not restarted since a
   // change runs another).
+  // That listing is the watch's first read: one listing, not two.
   uint64_t heartbeat = ValueOf(view->current, kNodeHeartbeat);
   uint64_t timeout = ValueOf(view->current, kNodeTimeout);
-  ASSIGN_OR_RETURN(const std::vector<catalog::NodeRow> rows, catalog->ListNodes());
+  const int64_t listed_mono = Clock::Real()->MonotonicNanos();
+  ASSIGN_OR_RETURN(std::vector<catalog::NodeRow> rows, catalog->ListNodes());
   for (const catalog::NodeRow& row : rows) {
     heartbeat = std::max(heartbeat, ValueOf(row.settings, kNodeHeartbeat));
     timeout = std::max(timeout, ValueOf(row.settings, kNodeTimeout));
   }
   ASSIGN_OR_RETURN(WatchedNodes watched,
-                   WatchLiveNodes(catalog, MillisToNanos(heartbeat), MillisToNanos(timeout)));
+                   WatchLiveNodes(catalog, std::move(rows), listed_mono, MillisToNanos(heartbeat),
+                                  MillisToNanos(timeout)));
   view->live = std::move(watched.live);
   view->watched_ns = watched.watched_ns;
   view->registered = std::move(watched.registered);

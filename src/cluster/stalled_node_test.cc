@@ -284,20 +284,7 @@ class StalledNodeTest : public PgClusterTest {
  protected:
   StalledNodeTest() : PgClusterTest("stalled", "st") {}
 
-  void TearDown() override {
-    for (auto& node : nodes_) {
-      if (node->refresh) node->refresh->Stop();
-      if (node->cluster) node->cluster->Stop();
-    }
-    for (auto& node : nodes_) {
-      if (node->engine) node->engine->Close().IgnoreError();
-    }
-    for (auto& node : nodes_) {
-      if (node->cluster) node->cluster->registry()->Stop(/*remove=*/true);
-    }
-    nodes_.clear();
-    DropStore();
-  }
+  void TearDown() override { StopNodesAndDropStore(&nodes_); }
 
   // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.
   // "tune" adjusts its engine's options after ClusterNode::Configure (null: none).

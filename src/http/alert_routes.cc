@@ -368,6 +368,15 @@ HttpResponse HandleSilence(AlertService* service, const HttpRequest& request) {
   return HttpResponse::Json(200, *answer);
 }
 
+// What tells a changed rules file: its modification time, size and inode ("" when it cannot be
+// read); the same stamp means the same rules.
+std::string FileStamp(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return "";
+  return std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "/" +
+         std::to_string(st.st_size) + "/" + std::to_string(st.st_ino);
+}
+
 }  // namespace
 
 AlertService::AlertService(Options options, catalog::Catalog* catalog,
@@ -396,12 +405,7 @@ Status AlertService::Start() {
   if (!options_.rules_file.empty()) {
     std::vector<alert::Rule> rules;
     RETURN_IF_ERROR(ReadFile(&rules));
-    struct stat st {};
-    std::string stamp;
-    if (::stat(options_.rules_file.c_str(), &st) == 0) {
-      stamp = std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "/" +
-              std::to_string(st.st_size) + "/" + std::to_string(st.st_ino);
-    }
+    std::string stamp = FileStamp(options_.rules_file);
     MutexLock lock(&mu_);
     file_rules_ = std::move(rules);
     file_stamp_ = stamp;
@@ -415,12 +419,7 @@ void AlertService::PollRulesFile(bool force) {
     if (force) spdlog::info("SIGHUP: no --alert-rules file to reload");
     return;
   }
-  struct stat st {};
-  std::string stamp;
-  if (::stat(options_.rules_file.c_str(), &st) == 0) {
-    stamp = std::to_string(st.st_mtim.tv_sec) + "." + std::to_string(st.st_mtim.tv_nsec) + "/" +
-            std::to_string(st.st_size) + "/" + std::to_string(st.st_ino);
-  }
+  const std::string stamp = FileStamp(options_.rules_file);
   {
     MutexLock lock(&mu_);
     if (!force && stamp == file_stamp_) return;

@@ -104,12 +104,9 @@ Result<std::unique_ptr<cluster::ClusterNode>> OpenClusterNode(
 
   cluster::ClusterNodeOptions options;
   options.catalog_url = config.catalog;
+  // Its settings are the settled values (SettleClusterSettings; NodeRegistryOptionsFor),
+  // checked again once the node is live.
   options.registry = std::move(registry);
-  // The settled values (SettleClusterSettings), checked again once the node is live.
-  ServerConfig settled = config;
-  for (const cluster::NodeSetting& setting : ClusterWideOf(&settled)) {
-    options.settled[std::string(setting.name)] = *setting.value;
-  }
   options.wal_store = std::shared_ptr<objstore::ObjectStore>(std::move(wal_store));
   options.wal.interval_ns = static_cast<int64_t>(config.wal_object_interval_ms) * kNanosPerMilli;
   options.wal.max_bytes = config.wal_object_bytes;

@@ -39,7 +39,7 @@ Status SettleClusterSettings(ServerConfig* config, std::vector<std::string>* ado
 // AWS_*), checks the keys and bucket with one request, registers the node in the catalog, and
 // makes "engine_options" a cluster node's. Once registered (live to the others), the node's
 // cluster-wide settings ("config"'s, as SettleClusterSettings left them) are compared with the
-// catalog's again: a change made meanwhile refuses the start (ClusterNodeOptions::settled).
+// catalog's again: a change made meanwhile refuses the start (ClusterNodeOptions::registry).
 // "registry": NodeRegistryOptionsFor's; the node's registry (ClusterNode::registry) is the
 // server's. Errors: InvalidArgument (settings), FailedPrecondition (refused keys, no bucket;
 // "cluster-wide settings changed while this node started: restart it"), IOError, the catalog's

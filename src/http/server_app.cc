@@ -521,6 +521,19 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     return 1;
   }
   std::unique_ptr<storage::Engine> engine = std::move(*opened);
+  // A part that cannot start once the engine is open: says why ("what"), stops serving, runs
+  // "stop_started" (what started after the engine and must stop before it closes), closes the
+  // engine and gives the exit code "code".
+  auto abort_start = [&](const std::string& what, int code,
+                         const std::function<void()>& stop_started = {}) {
+    std::fprintf(stderr, "sawmill server: %s\n", what.c_str());
+    state.stopping.store(true);
+    server.StopAccepting();
+    server.Stop();
+    if (stop_started) stop_started();
+    engine->Close().IgnoreError();
+    return code;
+  };
   if (*cluster_node) (*cluster_node)->Start(engine.get());
   query::QueryOptions query_options;
   query_options.partitions = engine_options.partitions;  // lets a service+host query prune
@@ -597,14 +610,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
       // The bytes scanned in the last hour, as stored before a restart.
       if (status.ok()) status = scan_quota.Attach(engine->catalog());
     }
-    if (!status.ok()) {
-      std::fprintf(stderr, "sawmill server: %s\n", status.ToString().c_str());
-      state.stopping.store(true);
-      server.StopAccepting();
-      server.Stop();
-      engine->Close().IgnoreError();
-      return 1;
-    }
+    if (!status.ok()) return abort_start(status.ToString(), 1);
     gate.Attach(tokens.get(), audit_log.get());
     spdlog::info(tokens->enabled()
                      ? "API tokens: required on every route but /healthz and /readyz"
@@ -628,14 +634,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
                                       1'000'000;
       started = storage::Retention::Start(std::move(retention_options));
     }
-    if (!started.ok()) {
-      std::fprintf(stderr, "sawmill server: %s\n", started.status().message().c_str());
-      state.stopping.store(true);
-      server.StopAccepting();
-      server.Stop();
-      engine->Close().IgnoreError();
-      return 1;
-    }
+    if (!started.ok()) return abort_start(started.status().message(), 1);
     retention = std::move(*started);
     retention_routes.store(retention.get());
     // The tier mover reads each tenant's warm_after / cold_after from the retention policies.
@@ -657,13 +656,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     Result<std::unique_ptr<storage::DiskWatch>> started = parsed;
     if (parsed.ok()) started = storage::DiskWatch::Start(std::move(watch_options));
     if (!started.ok()) {
-      std::fprintf(stderr, "sawmill server: %s\n", started.status().message().c_str());
-      state.stopping.store(true);
-      server.StopAccepting();
-      server.Stop();
-      retention->Stop();
-      engine->Close().IgnoreError();
-      return 1;
+      return abort_start(started.status().message(), 1, [&] { retention->Stop(); });
     }
     watch = std::move(*started);
     disk_watch.store(watch.get());
@@ -680,14 +673,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
         scheme + "://" + (any ? std::string("127.0.0.1") : http_options.address) + ":" +
             std::to_string(server.port()),
         engine.get(), query_engine.get(), [&signals] { return signals.hups(); }, &quota_engine);
-    if (!started.ok()) {
-      std::fprintf(stderr, "sawmill server: %s\n", started.status().message().c_str());
-      state.stopping.store(true);
-      server.StopAccepting();
-      server.Stop();
-      engine->Close().IgnoreError();
-      return 2;
-    }
+    if (!started.ok()) return abort_start(started.status().message(), 2);
     alerts = std::move(*started);
     alert_service.store(alerts.get());
   }
@@ -704,14 +690,10 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
       started = cluster::NodeRegistry::Start(engine->catalog(), *registry_options);
     }
     if (!started.ok()) {
-      std::fprintf(stderr, "sawmill server: %s\n", started.status().ToString().c_str());
-      state.stopping.store(true);
-      server.StopAccepting();
-      server.Stop();
-      alert_service.store(nullptr);
-      if (alerts) alerts->engine()->Stop();
-      engine->Close().IgnoreError();
-      return 1;
+      return abort_start(started.status().ToString(), 1, [&] {
+        alert_service.store(nullptr);
+        if (alerts) alerts->engine()->Stop();
+      });
     }
     if (registry == nullptr) {
       own_registry = std::move(*started);
@@ -741,14 +723,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     syslog_options.udp_receive_buffer_bytes = config.syslog_udp_buffer_bytes;
     auto started =
         ingest::SyslogServer::Start(config.syslog_address, &state.pipeline, syslog_options);
-    if (!started.ok()) {
-      std::fprintf(stderr, "sawmill server: --syslog: %s\n", started.status().message().c_str());
-      state.stopping.store(true);
-      server.StopAccepting();
-      server.Stop();
-      engine->Close().IgnoreError();
-      return 1;
-    }
+    if (!started.ok()) return abort_start("--syslog: " + started.status().message(), 1);
     syslog = std::move(*started);  // SyslogServer::Start logged where it listens
   }
   // Syslog over TLS (RFC 5425) on its own port, with the HTTPS listener's context (and reload).
@@ -763,14 +738,9 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     auto started =
         ingest::SyslogServer::Start(config.syslog_tls_address, &state.pipeline, syslog_options);
     if (!started.ok()) {
-      std::fprintf(stderr, "sawmill server: --syslog-tls: %s\n",
-                   started.status().message().c_str());
-      state.stopping.store(true);
-      if (syslog) syslog->Stop();
-      server.StopAccepting();
-      server.Stop();
-      engine->Close().IgnoreError();
-      return 1;
+      return abort_start("--syslog-tls: " + started.status().message(), 1, [&] {
+        if (syslog) syslog->Stop();
+      });
     }
     syslog_tls = std::move(*started);
   }

@@ -6,6 +6,7 @@
 #include <boost/json.hpp>
 #include <mutex>
 
+#include "http/route_test_util.h"
 #include "loki/push.pb.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "rpc_status.pb.h"
@@ -47,21 +48,7 @@ class ShipperRoutes : public ::testing::Test {
     request.query = std::move(query);
     request.headers.emplace("host", "127.0.0.1:9640");
     if (!content_type.empty()) request.headers.emplace("content-type", content_type);
-    bool not_allowed = false;
-    const Handler* handler = router_.Find(method, path, &not_allowed);
-    if (handler == nullptr) {
-      HttpResponse missing;
-      missing.status = not_allowed ? 405 : 404;
-      return missing;
-    }
-    return (*handler)(request);
-  }
-
-  static std::string Header(const HttpResponse& response, const std::string& name) {
-    for (const auto& [key, value] : response.headers) {
-      if (key == name) return value;
-    }
-    return "";
+    return Answer(router_, request);
   }
 
   Router router_;
@@ -72,7 +59,7 @@ class ShipperRoutes : public ::testing::Test {
 TEST_F(ShipperRoutes, ElasticsearchHandshakeLooksLikeAnElasticsearchNode) {
   auto info = Call("GET", "/");
   EXPECT_EQ(info.status, 200);
-  EXPECT_EQ(Header(info, "X-Elastic-Product"), "Elasticsearch");
+  EXPECT_EQ(HeaderOf(info, "X-Elastic-Product"), "Elasticsearch");
   auto json = boost::json::parse(info.body);
   EXPECT_TRUE(json.at("version").at("number").as_string().starts_with("8."));
   EXPECT_EQ(json.at("tagline"), "You Know, for Search");
@@ -87,7 +74,7 @@ TEST_F(ShipperRoutes, ElasticsearchHandshakeLooksLikeAnElasticsearchNode) {
   EXPECT_EQ(Call("GET", "/_ilm/policy/filebeat").status, 200);
   auto prefixed = Call("GET", "/api/v1/ingest/elasticsearch");
   EXPECT_EQ(prefixed.status, 200);
-  EXPECT_EQ(Header(prefixed, "X-Elastic-Product"), "Elasticsearch");
+  EXPECT_EQ(HeaderOf(prefixed, "X-Elastic-Product"), "Elasticsearch");
 }
 
 TEST_F(ShipperRoutes, BulkOnEveryPathStoresRecordsWithTenantAndIndex) {
@@ -97,7 +84,7 @@ TEST_F(ShipperRoutes, BulkOnEveryPathStoresRecordsWithTenantAndIndex) {
     sink_.records_.clear();
     auto response = Call("POST", path, body, "application/x-ndjson");
     ASSERT_EQ(response.status, 200) << path;
-    EXPECT_EQ(Header(response, "X-Elastic-Product"), "Elasticsearch");
+    EXPECT_EQ(HeaderOf(response, "X-Elastic-Product"), "Elasticsearch");
     EXPECT_EQ(boost::json::parse(response.body).at("errors"), false) << response.body;
     ASSERT_EQ(sink_.records_.size(), 1u) << path;
     EXPECT_EQ(sink_.tenant_, "team-a");
@@ -128,7 +115,7 @@ TEST_F(ShipperRoutes, SingleDocumentApiStoresOneRecord) {
 TEST_F(ShipperRoutes, MalformedBulkGetsElasticsearchErrorFormat) {
   auto response = Call("POST", "/_bulk", "not json\n", "application/x-ndjson");
   EXPECT_EQ(response.status, 400);
-  EXPECT_EQ(Header(response, "X-Elastic-Product"), "Elasticsearch");
+  EXPECT_EQ(HeaderOf(response, "X-Elastic-Product"), "Elasticsearch");
   auto json = boost::json::parse(response.body);
   EXPECT_EQ(json.at("status"), 400);
   EXPECT_EQ(json.at("error").at("type"), "illegal_argument_exception");
@@ -174,7 +161,7 @@ TEST_F(ShipperRoutes, LokiErrorsArePlainTextAndRetryableWhenTheSinkIsDown) {
       Call("POST", "/loki/api/v1/push",
            R"({"streams":[{"stream":{"app":"a"},"values":[["1","x"]]}]})", "application/json");
   EXPECT_EQ(down.status, 503);
-  EXPECT_EQ(Header(down, "Retry-After"), "1");
+  EXPECT_EQ(HeaderOf(down, "Retry-After"), "1");
 }
 
 TEST_F(ShipperRoutes, OtlpAnswersInTheRequestEncoding) {
@@ -211,7 +198,7 @@ TEST_F(ShipperRoutes, OtlpAnswersInTheRequestEncoding) {
   sink_.fail_ = Status::Unavailable("stopping");
   auto down = Call("POST", "/v1/logs", request.SerializeAsString(), "application/x-protobuf");
   EXPECT_EQ(down.status, 503);
-  EXPECT_EQ(Header(down, "Retry-After"), "1");
+  EXPECT_EQ(HeaderOf(down, "Retry-After"), "1");
 }
 
 TEST_F(ShipperRoutes, ABadLevelDefaultKeepsTheLinesWithTheTextAsAField) {

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "http/route_test_util.h"
 #include "http/shipper_handlers.h"
 #include "http/shipper_routes.h"
 
@@ -38,20 +39,7 @@ class UiRoutes : public ::testing::Test {
     request.target = target;
     request.path = target.substr(0, target.find('?'));
     request.headers = std::move(headers);
-    const Handler* handler = router_.Find(method, request.path, nullptr);
-    if (handler == nullptr) {
-      HttpResponse missing;
-      missing.status = 404;
-      return missing;
-    }
-    return (*handler)(request);
-  }
-
-  static std::string Header(const HttpResponse& response, const std::string& name) {
-    for (const auto& [key, value] : response.headers) {
-      if (key == name) return value;
-    }
-    return "";
+    return Answer(router_, request);
   }
 
   Router router_;
@@ -63,7 +51,7 @@ TEST_F(UiRoutes, BrowserAskingForTheRootIsRedirectedShippersKeepTheHandshake) {
   Register(UiSource{UiFiles{kFiles, 2}, ""});
   auto browser = Call("GET", "/", {{"accept", "text/html,application/xhtml+xml,*/*;q=0.8"}});
   EXPECT_EQ(browser.status, 302);
-  EXPECT_EQ(Header(browser, "Location"), "/ui/");
+  EXPECT_EQ(HeaderOf(browser, "Location"), "/ui/");
 
   // Elasticsearch clients and shippers (no Accept, JSON, the ES vendor type) get the node info.
   for (std::string accept :
@@ -73,7 +61,7 @@ TEST_F(UiRoutes, BrowserAskingForTheRootIsRedirectedShippersKeepTheHandshake) {
     auto info = Call("GET", "/", headers);
     EXPECT_EQ(info.status, 200) << accept;
     EXPECT_NE(info.body.find("\"tagline\""), std::string::npos) << accept << ": " << info.body;
-    EXPECT_EQ(Header(info, "X-Elastic-Product"), "Elasticsearch") << accept;
+    EXPECT_EQ(HeaderOf(info, "X-Elastic-Product"), "Elasticsearch") << accept;
   }
   auto head = Call("HEAD", "/");
   EXPECT_EQ(head.status, 200);
@@ -85,20 +73,21 @@ TEST_F(UiRoutes, ServesEmbeddedFilesWithTypesCachingAndGzip) {
   EXPECT_EQ(index.status, 200);
   EXPECT_EQ(index.body, "<!doctype html><title>Sawmill</title>");
   EXPECT_EQ(index.content_type, "text/html; charset=utf-8");
-  EXPECT_EQ(Header(index, "Cache-Control"), "no-cache");
-  EXPECT_NE(Header(index, "Content-Security-Policy").find("default-src 'self'"), std::string::npos);
+  EXPECT_EQ(HeaderOf(index, "Cache-Control"), "no-cache");
+  EXPECT_NE(HeaderOf(index, "Content-Security-Policy").find("default-src 'self'"),
+            std::string::npos);
 
   auto js = Call("GET", "/ui/assets/index-abc.js");
   EXPECT_EQ(js.status, 200);
   EXPECT_EQ(js.body, "console.log('ui')");
   EXPECT_EQ(js.content_type, "text/javascript; charset=utf-8");
-  EXPECT_EQ(Header(js, "Cache-Control"), "public, max-age=31536000, immutable");
-  EXPECT_EQ(Header(js, "Content-Encoding"), "");
+  EXPECT_EQ(HeaderOf(js, "Cache-Control"), "public, max-age=31536000, immutable");
+  EXPECT_EQ(HeaderOf(js, "Content-Encoding"), "");
 
   auto gz = Call("GET", "/ui/assets/index-abc.js", {{"accept-encoding", "gzip, deflate, br"}});
   EXPECT_EQ(gz.body, "GZIPPED-JS");
-  EXPECT_EQ(Header(gz, "Content-Encoding"), "gzip");
-  EXPECT_EQ(Header(gz, "Vary"), "Accept-Encoding");
+  EXPECT_EQ(HeaderOf(gz, "Content-Encoding"), "gzip");
+  EXPECT_EQ(HeaderOf(gz, "Vary"), "Accept-Encoding");
 }
 
 TEST_F(UiRoutes, PagesAreIndexMissingFilesAndEscapesAre404) {
@@ -111,7 +100,7 @@ TEST_F(UiRoutes, PagesAreIndexMissingFilesAndEscapesAre404) {
   }
   auto redirect = Call("GET", "/ui?q=x&since=1h");
   EXPECT_EQ(redirect.status, 301);
-  EXPECT_EQ(Header(redirect, "Location"), "/ui/?q=x&since=1h");
+  EXPECT_EQ(HeaderOf(redirect, "Location"), "/ui/?q=x&since=1h");
 
   for (std::string path : {"/ui/assets/gone.js", "/ui/../etc/passwd", "/ui/assets/../index.html",
                            "/ui//index.html", "/ui/favicon.ico"}) {

@@ -44,15 +44,17 @@ class BloomBuilderKind final : public IndexBuilder {
   }
 
   void AddBlock(const Record* rows, uint32_t count) override {
+    const BlockWords* words = nullptr;
     for (Field& bloom : fields_) {
       // The block's distinct keys, kept until Finish: how many bits a key gets depends on
       // whether the field's values repeat across the segment's blocks.
-      if (bloom.field.message_words && block_words_ != nullptr) {
+      if (bloom.field.message_words) {
         // The block's words, split and hashed once for every kind (word postings too): its
         // distinct keys already, unsorted, which a message bloom takes as they are (a bloom's
         // bits do not depend on the order of its keys, and a message field never gets id
         // filters, which need them sorted).
-        const std::vector<uint64_t>& keys = block_words_->bloom_hashes;
+        if (words == nullptr) words = &BlockWordsOf(block_words_, &own_words_, rows, count);
+        const std::vector<uint64_t>& keys = words->bloom_hashes;
         bloom.segment_hashes.insert(bloom.segment_hashes.end(), keys.begin(), keys.end());
         bloom.block_ends.push_back(bloom.segment_hashes.size());
         continue;
@@ -60,10 +62,7 @@ class BloomBuilderKind final : public IndexBuilder {
       bloom.block_hashes.clear();
       for (uint32_t row = 0; row < count; ++row) {
         const Record& r = rows[row];
-        if (bloom.field.message_words) {
-          AppendWordHashes(r.message, &word_scratch_, &bloom.block_hashes,
-                           /*with_numbers=*/false);
-        } else if (!bloom.field.builtin) {
+        if (!bloom.field.builtin) {
           for (const auto& [key, value] : r.fields) {
             if (key == bloom.field.name && !value.empty()) {
               bloom.block_hashes.push_back(BloomHash(value));
@@ -159,11 +158,11 @@ class BloomBuilderKind final : public IndexBuilder {
   }
 
   std::vector<Field> fields_;
-  const BlockWords* block_words_;
+  const BlockWords* block_words_;  // null: split into own_words_
+  BlockWords own_words_;
   const bool id_filters_;
   const DecidedWords* decided_words_;  // filled by the word postings' Finish, before this one's
   uint32_t blocks_ = 0;
-  std::string word_scratch_;
   std::vector<uint64_t> sort_scratch_;  // SortUniqueHashes' buffer
 };
 

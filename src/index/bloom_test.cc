@@ -175,7 +175,7 @@ TEST(WordHash, AgreesWithTheTokenizer) {
   for (const std::string& text : texts) {
     std::vector<uint64_t> got;
     std::string scratch;
-    AppendWordHashes(text, &scratch, &got);
+    ForEachFoldedWord(text, &scratch, [&](std::string_view w) { got.push_back(BloomHash(w)); });
     std::vector<uint64_t> want;
     ForEachWord(text, [&](std::string_view w) { want.push_back(BloomHash(w)); });
     EXPECT_EQ(got, want) << text;
@@ -187,11 +187,18 @@ TEST(WordHash, AgreesWithTheTokenizer) {
   EXPECT_FALSE(IsNumberWord("e1234"));
   EXPECT_FALSE(IsNumberWord("12345abcd"));
   EXPECT_FALSE(IsNumberWord("27t19"));
-  std::vector<uint64_t> without;
-  std::string scratch;
-  AppendWordHashes("took 10ms for 42 rows of 3d0481c2", &scratch, &without, false);
-  EXPECT_EQ(without, (std::vector<uint64_t>{BloomHash("took"), BloomHash("for"), BloomHash("rows"),
-                                            BloomHash("of"), BloomHash("3d0481c2")}));
+  // A message bloom's keys leave the numbers out.
+  struct Row {
+    std::string message;
+  } row{"took 10ms for 42 rows of 3d0481c2"};
+  BlockWords words;
+  words.Fill(&row, 1);
+  std::vector<uint64_t> without(words.bloom_hashes);
+  std::vector<uint64_t> want = {BloomHash("took"), BloomHash("for"), BloomHash("rows"),
+                                BloomHash("of"), BloomHash("3d0481c2")};
+  std::sort(without.begin(), without.end());
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(without, want);
   EXPECT_TRUE(IsSingleFoldedWord("refused"));
   EXPECT_FALSE(IsSingleFoldedWord("Refused"));
   EXPECT_FALSE(IsSingleFoldedWord("two words"));

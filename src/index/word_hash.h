@@ -60,7 +60,7 @@ inline const uint8_t* WordByteKinds() {
 // Calls fn(std::string_view word) for each word of "text" as index/tokenizer.h splits and folds
 // them, in order, without allocating per call: a word without upper-case ASCII is a view into
 // "text", any other is folded into "*scratch" (reused between calls). The view is valid only
-// during the call. The one split of the write path: the message blooms (AppendWordHashes) and
+// during the call. The one split of the write path: the message blooms (bloom_kind.cc) and
 // the word postings (word_postings_kind.cc) both read a message's words through it, once per
 // block (BlockWords below).
 template <typename Fn>
@@ -90,16 +90,6 @@ inline void ForEachFoldedWord(std::string_view text, std::string* scratch, Fn&& 
     }
     fn(word);
   }
-}
-
-// Appends BloomHash(word) for each word of "text" to "*out" (numbers too only when
-// "with_numbers"). "*scratch" is reused between calls to hold a lower-cased word.
-inline void AppendWordHashes(std::string_view text, std::string* scratch,
-                             std::vector<uint64_t>* out, bool with_numbers = true) {
-  ForEachFoldedWord(text, scratch, [&](std::string_view word) {
-    if (!with_numbers && IsNumberWord(word)) return;
-    out->push_back(BloomHash(word));
-  });
 }
 
 // The words of the messages of one row block, split, folded and hashed once for every index kind
@@ -224,6 +214,17 @@ struct BlockWords {
   std::string scratch_;      // ForEachFoldedWord's, kept between blocks
   size_t last_distinct_ = 0;
 };
+
+// The words of the block of rows [0, count) for a kind that reads them: "given" (the writer's,
+// BuildOptions::block_words) when set, else "*own" filled here (a caller that split nothing, as
+// the kinds' own tests). The kinds read message words this one way.
+template <typename RecordT>
+const BlockWords& BlockWordsOf(const BlockWords* given, BlockWords* own, const RecordT* rows,
+                               uint32_t count) {
+  if (given != nullptr) return *given;
+  own->Fill(rows, count);
+  return *own;
+}
 
 // True when "token" is one word as the tokenizer produces it (non-empty, only word bytes,
 // no upper-case ASCII).

@@ -85,10 +85,10 @@ class WordPostingsBuilder final : public IndexBuilder {
   }
 
   void AddBlock(const Record* rows, uint32_t count) override {
-    if (enabled_ && block_words_ != nullptr) {
+    if (enabled_) {
       // The block's words, split and hashed once for every kind (the blooms read them too);
       // each distinct word is looked up in the segment's table once, at its first occurrence.
-      const BlockWords& w = *block_words_;
+      const BlockWords& w = BlockWordsOf(block_words_, &own_words_, rows, count);
       entry_of_.assign(w.words.size(), kUnresolved);
       for (uint32_t row = 0; row < count; ++row) {
         for (uint32_t i = w.row_begin[row]; i < w.row_begin[row + 1]; ++i) {
@@ -99,13 +99,6 @@ class WordPostingsBuilder final : public IndexBuilder {
           if (entry == kUnresolved) entry = EntryOf(w.words[d], w.hashes[d], rows_ + row, &created);
           if (entry != kCapped && !created) AddRow(&entries_[entry], rows_ + row);
         }
-      }
-    } else if (enabled_) {
-      for (uint32_t row = 0; row < count; ++row) {
-        ForEachFoldedWord(rows[row].message, &scratch_, [&](std::string_view word) {
-          if (!rule_.numbers && IsNumberWord(word)) return;
-          Add(word, BloomHash(word), rows_ + row);
-        });
       }
     }
     rows_ += count;
@@ -279,13 +272,6 @@ class WordPostingsBuilder final : public IndexBuilder {
     }
   }
 
-  // Adds "word" (folded, "hash" its BloomHash) for "row".
-  void Add(std::string_view word, uint64_t hash, uint32_t row) {
-    bool created = false;
-    const uint32_t entry = EntryOf(word, hash, row, &created);
-    if (entry != kCapped && !created) AddRow(&entries_[entry], row);
-  }
-
   // The index in entries_ of "word" ("hash" its BloomHash); when it has none, a new entry that
   // holds "row" ("*created" set), or kCapped when the builder tracks kMaxWords words already.
   uint32_t EntryOf(std::string_view word, uint64_t hash, uint32_t row, bool* created) {
@@ -334,15 +320,15 @@ class WordPostingsBuilder final : public IndexBuilder {
 
   WordPostingsRule rule_;
   uint32_t version_;  // of the block written (2 in segments of at most rule_.counts_above_rows)
-  const BlockWords* block_words_;
+  const BlockWords* block_words_;  // null: split into own_words_
+  BlockWords own_words_;
   DecidedWords* decided_words_;  // null: not asked (segment format before 12)
   bool enabled_ = false;
   bool capped_ = false;
   uint32_t rows_ = 0;
   std::vector<uint32_t> block_ends_;  // the row after each block added
   std::vector<uint32_t> entry_of_;    // by distinct word of the block: its entry (AddBlock)
-  std::string scratch_;
-  std::deque<std::string> arena_;  // the distinct words; a deque never moves its elements
+  std::deque<std::string> arena_;     // the distinct words; a deque never moves its elements
   std::deque<Entry> entries_;
   // The words' index, open addressing by their BloomHash (an unordered_map's node per word and
   // its pointer chase were half of this builder's time in a flush).

@@ -13,6 +13,7 @@
 #include "common/crc32c.h"
 #include "common/time_format.h"
 #include "segment/block_codec.h"
+#include "segment/rows_test_util.h"
 #include "segment/testdata.h"
 
 namespace sawmill::segment {
@@ -1116,15 +1117,7 @@ TEST(ColumnEncoding, TimePrefixedTextRoundTripsByteForByteAndReadsAFewRows) {
                                      {1, 5, 9, 12},
                                      {3, 200},
                                      {static_cast<uint32_t>(values.size() - 1)}}) {
-    const uint64_t through = IsoPrefixBytesThrough(block, values.size(), rows.back());
-    ASSERT_GT(through, 0u);
-    ASSERT_LE(through, block.size());
-    std::vector<std::string_view> got;
-    s = DecodeIsoPrefixRows(std::string_view(block).substr(0, through), block.size(), values.size(),
-                            rows, &got, &arena);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    ASSERT_EQ(got.size(), rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(got[i], values[rows[i]]) << rows[i];
+    ExpectRowsRead(block, views, rows);
   }
   EXPECT_EQ(IsoPrefixBytesThrough(block.substr(0, 3), values.size(), 0), 0u);  // too short
   // Fewer than half of the rows with a time: not this encoding.

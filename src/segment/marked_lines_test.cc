@@ -9,39 +9,13 @@
 #include "common/fault_env.h"
 #include "segment/column_encoding.h"
 #include "segment/format.h"
+#include "segment/rows_test_util.h"
 #include "segment/segment.h"
 #include "segment/segment_file_reader.h"
 #include "segment/testdata.h"
 
 namespace sawmill::segment {
 namespace {
-
-// The rows "rows" of "block" (of "values.size()" values) as ReadRows reads them: decompressed
-// (here: cut) through the bytes MarkedLinesBytesThrough asks for, then decoded from that prefix;
-// and from the whole block. Both must give the values. Returns the bytes the prefix took.
-uint64_t ExpectRows(const std::string& block, const std::vector<std::string_view>& values,
-                    const std::vector<uint32_t>& rows) {
-  const uint64_t through = TextBytesThrough(block, values.size(), rows.back());
-  EXPECT_GT(through, 0u);
-  const size_t cut = through == UINT64_MAX ? block.size() : static_cast<size_t>(through);
-  EXPECT_LE(cut, block.size());
-  std::vector<std::string_view> got;
-  Status s = DecodeTextRows(std::string_view(block).substr(0, cut), block.size(), values.size(),
-                            rows, &got);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(got.size(), rows.size());
-  for (size_t i = 0; i < rows.size() && i < got.size(); ++i) {
-    EXPECT_EQ(got[i], values[rows[i]]) << "row " << rows[i] << " from a prefix of " << cut;
-  }
-  std::string arena;
-  s = DecodeStringRows(block, values.size(), rows, &got, &arena);
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  EXPECT_EQ(got.size(), rows.size());
-  for (size_t i = 0; i < rows.size() && i < got.size(); ++i) {
-    EXPECT_EQ(got[i], values[rows[i]]) << "row " << rows[i] << " from the whole block";
-  }
-  return cut;
-}
 
 // DecodeStringColumn; the views point into "block" or into a rendering arena kept until the next
 // call on this thread.
@@ -110,7 +84,7 @@ TEST(MarkedLinesEncoding, EveryRealDatasetsMessagesRoundTripByteForByte) {
         rows.erase(std::remove_if(rows.begin(), rows.end(), [&](uint32_t r) { return r >= n; }),
                    rows.end());
         if (rows.empty()) continue;
-        const uint64_t cut = ExpectRows(lines, values, rows);
+        const uint64_t cut = ExpectRowsRead(lines, values, rows);
         // A read stops after the group of 64 rows holding its last row.
         if (rows.back() / kLineMarkRows + 1 < (n + kLineMarkRows - 1) / kLineMarkRows) {
           EXPECT_LT(cut, lines.size());
@@ -157,20 +131,11 @@ TEST(MarkedLinesEncoding, TimePrefixedTextAfterTheTimesIsMarkedLines) {
   const std::vector<std::string_view> back = Decode(marked, values.size(), &s);
   ASSERT_TRUE(s.ok()) << s.ToString();
   EXPECT_TRUE(std::equal(back.begin(), back.end(), values.begin(), values.end()));
-  std::string arena;
   for (std::vector<uint32_t> rows : {std::vector<uint32_t>{0}, {63, 64}, {500}, {999}}) {
-    const uint64_t through = IsoPrefixBytesThrough(marked, values.size(), rows.back());
-    const size_t cut = through == UINT64_MAX ? marked.size() : through;
-    ASSERT_LE(cut, marked.size());
+    const uint64_t cut = ExpectRowsRead(marked, values, rows);
     if (rows.back() < 900) {
       EXPECT_LT(cut, marked.size());
     }
-    std::vector<std::string_view> got;
-    s = DecodeIsoPrefixRows(std::string_view(marked).substr(0, cut), marked.size(), values.size(),
-                            rows, &got, &arena);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    ASSERT_EQ(got.size(), rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(got[i], values[rows[i]]);
   }
 }
 
@@ -190,13 +155,13 @@ TEST(MarkedLinesEncoding, RowSubsetsAcrossTheMarks) {
       const std::vector<std::string_view> back = Decode(block, n, &s);
       ASSERT_TRUE(s.ok()) << s.ToString();
       ASSERT_TRUE(std::equal(back.begin(), back.end(), values.begin(), values.end()));
-      for (uint32_t r = 0; r < n; ++r) ExpectRows(block, values, {r});
+      for (uint32_t r = 0; r < n; ++r) ExpectRowsRead(block, values, {r});
       for (uint32_t mark = step; mark < n; mark += step)
-        ExpectRows(block, values, {mark - 1, mark});
-      ExpectRows(block, values, {0, static_cast<uint32_t>(n - 1)});
+        ExpectRowsRead(block, values, {mark - 1, mark});
+      ExpectRowsRead(block, values, {0, static_cast<uint32_t>(n - 1)});
       std::vector<uint32_t> all(n);
       for (uint32_t r = 0; r < n; ++r) all[r] = r;
-      ExpectRows(block, values, all);
+      ExpectRowsRead(block, values, all);
       // A prefix that stops before a listed row's group ends is refused, not read past.
       if (n > step) {
         const uint64_t through = MarkedLinesBytesThrough(block, n, 0);

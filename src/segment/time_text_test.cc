@@ -12,6 +12,7 @@
 #include "segment/block_codec.h"
 #include "segment/column_encoding.h"
 #include "segment/format.h"
+#include "segment/rows_test_util.h"
 #include "segment/segment.h"
 #include "segment/segment_file_reader.h"
 #include "segment/segment_tools.h"
@@ -34,22 +35,7 @@ void ExpectBlockHolds(const std::string& block, const std::vector<std::string_vi
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(out.size(), values.size());
   for (size_t i = 0; i < values.size(); ++i) ASSERT_EQ(out[i], values[i]) << "row " << i;
-  for (const std::vector<uint32_t>& rows : row_sets) {
-    const uint64_t through = TimeTextBytesThrough(block, values.size(), rows.back());
-    ASSERT_GT(through, 0u);
-    const size_t cut = through == UINT64_MAX ? block.size() : static_cast<size_t>(through);
-    ASSERT_LE(cut, block.size());
-    std::vector<std::string_view> got;
-    s = DecodeTimeTextRows(std::string_view(block).substr(0, cut), block.size(), values.size(),
-                           rows, &got, &arena);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    ASSERT_EQ(got.size(), rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(got[i], values[rows[i]]) << rows[i];
-    s = DecodeStringRows(block, values.size(), rows, &got, &arena);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-    ASSERT_EQ(got.size(), rows.size());
-    for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(got[i], values[rows[i]]) << rows[i];
-  }
+  for (const std::vector<uint32_t>& rows : row_sets) ExpectRowsRead(block, values, rows);
 }
 
 // The form each row of a kTimeText block is stored in: 0 (as text) or 1 + the index of its

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "storage/engine_test_fixture.h"
+#include "storage/lines_test_util.h"
 
 namespace sawmill::storage {
 namespace {
@@ -17,12 +18,7 @@ class CatalogIdsTest : public EngineTest {
  protected:
   // Appends "count" lines of one service and host (one partition) and flushes them.
   void AppendAndFlush(int first, int count) {
-    std::vector<Record> batch(count);
-    for (int i = 0; i < count; ++i) {
-      batch[i].service = "api";
-      batch[i].host = "h1";
-      batch[i].message = "line " + std::to_string(first + i);
-    }
+    std::vector<Record> batch = NumberedLines(first, count, {.services = 1, .hosts = 1});
     ASSERT_TRUE(engine_->Append("acme", &batch).ok());
     ASSERT_TRUE(engine_->Flush().ok());
   }

@@ -9,6 +9,7 @@
 
 #include "segment/segment_file_reader.h"
 #include "storage/engine_test_fixture.h"
+#include "storage/lines_test_util.h"
 #include "storage/storage_engine.h"
 
 namespace sawmill::storage {
@@ -20,13 +21,7 @@ constexpr uint32_t kOld = segment::kFormatVersion - 1;  // a previous build's
 class StoreFormatTest : public EngineTest {
  protected:
   Status Ingest(int first, int count) {
-    std::vector<Record> v(count);
-    for (int i = 0; i < count; ++i) {
-      v[i].service = "svc";
-      v[i].host = "host" + std::to_string((first + i) % 12);
-      v[i].ts = 1700000000000000000 + first + i;
-      v[i].message = "line " + std::to_string(first + i);
-    }
+    std::vector<Record> v = NumberedLines(first, count, {.services = 1, .hosts = 12});
     RETURN_IF_ERROR(engine_->Append("acme", &v));
     return engine_->Flush();
   }

@@ -10,6 +10,7 @@
 #include "common/fault_env.h"
 #include "common/metrics.h"
 #include "storage/engine_test_fixture.h"
+#include "storage/lines_test_util.h"
 #include "storage/storage_engine.h"
 #include "wal/log_writer.h"
 #include "wal/record_batch.h"
@@ -18,14 +19,8 @@ namespace sawmill::storage {
 namespace {
 
 std::vector<Record> Lines(const std::string& prefix, int count) {
-  std::vector<Record> v(count);
-  for (int i = 0; i < count; ++i) {
-    v[i].service = "svc" + std::to_string(i % 3);
-    v[i].host = "host" + std::to_string(i % 2);
-    v[i].ts = 1700000000000000000 + i;
-    v[i].message = prefix + " line " + std::to_string(i);
-  }
-  return v;
+  return NumberedLines(0, count, {},
+                       [&](int, Record* r) { r->message = prefix + " " + r->message; });
 }
 
 IdempotencyKey Key(const std::string& key, uint64_t body_hash = 42,

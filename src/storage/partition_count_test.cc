@@ -10,6 +10,7 @@
 #include "catalog/pg_catalog.h"
 #include "common/hash.h"
 #include "storage/engine_test_fixture.h"
+#include "storage/lines_test_util.h"
 #include "storage/storage_engine.h"
 
 namespace sawmill::storage {
@@ -18,15 +19,7 @@ namespace {
 // "count" lines of 12 hosts of 3 services, numbered from "first": spread over the partitions
 // of any count, so that most lines change partition when the count does.
 std::vector<Record> Lines(int first, int count) {
-  std::vector<Record> v(count);
-  for (int i = 0; i < count; ++i) {
-    const int n = first + i;
-    v[i].service = "svc" + std::to_string(n % 3);
-    v[i].host = "host" + std::to_string(n % 12);
-    v[i].ts = 1700000000000000000 + n;
-    v[i].message = "line " + std::to_string(n);
-  }
-  return v;
+  return NumberedLines(first, count, {.hosts = 12});
 }
 
 class PartitionCountTest : public EngineTest {

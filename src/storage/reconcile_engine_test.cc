@@ -19,6 +19,7 @@
 
 #include "catalog/catalog.h"
 #include "common/metrics.h"
+#include "storage/lines_test_util.h"
 #include "storage/storage_engine.h"
 
 namespace sawmill::storage {
@@ -30,17 +31,9 @@ constexpr int kLines = 3000;
 constexpr const char* kTenant = "acme";
 
 std::vector<Record> Batch(int first, int count) {
-  std::vector<Record> v(count);
-  for (int i = 0; i < count; ++i) {
-    Record& r = v[i];
-    const int n = first + i;
-    r.service = "svc" + std::to_string(n % 3);
-    r.host = "host" + std::to_string(n % 2);
-    r.level = static_cast<Level>(n % kLevelCount);
-    r.ts = 1700000000000000000 + int64_t{n} * 1000000;
-    r.message = "line " + std::to_string(n) + " GET /api/items took=" + std::to_string(n % 97);
-  }
-  return v;
+  return NumberedLines(first, count, {.ts_step = 1'000'000}, [](int n, Record* r) {
+    r->message += " GET /api/items took=" + std::to_string(n % 97);
+  });
 }
 
 double MetricValue(const std::string& name) {

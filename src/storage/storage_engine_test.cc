@@ -17,26 +17,20 @@
 #include "common/hash.h"
 #include "common/metrics.h"
 #include "storage/engine_test_fixture.h"
+#include "storage/lines_test_util.h"
 #include "storage/storage_metrics.h"
 #include "wal/slow_sync_env.h"
 
 namespace sawmill::storage {
 namespace {
 
+// "services" 1: one service and host (one partition).
 std::vector<Record> Batch(int first, int count, int services = 3) {
-  std::vector<Record> v(count);
-  for (int i = 0; i < count; ++i) {
-    Record& r = v[i];
-    const int n = first + i;
-    r.service = "svc" + std::to_string(n % services);
-    r.host = "host" + std::to_string((n % services) % 2);
-    r.level = static_cast<Level>(n % kLevelCount);
-    r.ts = 1700000000000000000 + n;
-    r.message = "line " + std::to_string(n) +
-                " GET /api/v1/items status=200 took=" + std::to_string(n % 97) + "ms";
-    if (n % 5 == 0) r.fields = {{"user", "u" + std::to_string(n % 11)}};
-  }
-  return v;
+  return NumberedLines(
+      first, count, {.services = services, .hosts = std::min(services, 2)}, [](int n, Record* r) {
+        r->message += " GET /api/v1/items status=200 took=" + std::to_string(n % 97) + "ms";
+        if (n % 5 == 0) r->fields = {{"user", "u" + std::to_string(n % 11)}};
+      });
 }
 
 class StorageEngineTest : public EngineTest {
@@ -1183,22 +1177,14 @@ TEST_F(StorageEngineTest, CloseEndsAPacedWaitAtOnce) {
 // Lines whose text zstd 1 stores visibly larger than zstd 9 (words from a vocabulary of 400 in
 // a pseudo-random order, as real messages repeat words but not whole lines).
 std::vector<Record> WordyBatch(int first, int count) {
-  std::vector<Record> v(count);
   uint64_t x = 0x9e3779b97f4a7c15ull * static_cast<uint64_t>(first + 1);
-  for (int i = 0; i < count; ++i) {
-    Record& r = v[i];
-    const int n = first + i;
-    r.service = "svc" + std::to_string(n % 7);
-    r.host = "host" + std::to_string(n % 3);
-    r.level = static_cast<Level>(n % kLevelCount);
-    r.ts = 1700000000000000000 + n;
-    r.message = "line " + std::to_string(n);
+  return NumberedLines(first, count, {.services = 7, .hosts = 3}, [&x](int, Record* r) {
     for (int w = 0; w < 12; ++w) {
       x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-      r.message += " w" + std::to_string(x % 400) + (x % 3 == 0 ? "=" + std::to_string(x % 9) : "");
+      r->message +=
+          " w" + std::to_string(x % 400) + (x % 3 == 0 ? "=" + std::to_string(x % 9) : "");
     }
-  }
-  return v;
+  });
 }
 
 // Flushes that start while the memtables hold more than the cap (writers are being paced) write
