@@ -8,12 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
 
 #include "cluster/fanout.h"
 #include "cluster/part_codec.h"
+#include "common/clock.h"
 #include "query/fake_segment_test_util.h"
 #include "query/query_engine.h"
 #include "storage/record_chunk.h"
@@ -128,6 +130,59 @@ TEST(ClusterContext, APeerThatIsDownOrTooSlowMakesTheAnswerPartialNamingIt) {
   ASSERT_FALSE(too_many.ok());
   EXPECT_EQ(too_many.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(too_many.status().message(), "context: at most 1000 lines before and after");
+}
+
+// A clock for this node's engine under which each look at the time is 2 ms later than the last,
+// as if every block read took 2 ms.
+class SlowReadsClock final : public Clock {
+ public:
+  int64_t NowNanos() const override { return MonotonicNanos(); }
+  int64_t MonotonicNanos() const override { return now_.fetch_add(2 * kNanosPerMilli); }
+
+ private:
+  mutable std::atomic<int64_t> now_{0};
+};
+
+// A peer that never answers must not take all of the context's time: this node reads its own
+// part (here every line in its segments, one line a block) after the peers, and still has time
+// for it, so the answer is its lines, partial, naming the peer (before: the own part was given
+// 1 ms, and the context failed with "context stopped at the ... time limit").
+TEST(ClusterContext, AHungPeerLeavesThisNodeTimeToReadItsOwnSegments) {
+  std::vector<Record> lines;
+  const std::shared_ptr<storage::Snapshot> one = OneNode();
+  for (const storage::MemtableView& m : one->memtables) {
+    for (const auto& chunk : m.chunks) {
+      for (const Record& r : *chunk) lines.push_back(r);
+    }
+  }
+  query::testing::FakeEngine engine(query::testing::MakeSnapshot(
+      "default", lines, /*partitions=*/1, /*segments=*/4, /*memtable_rows=*/0, /*block_rows=*/1));
+  SlowReadsClock clock;
+  query::QueryOptions options;
+  options.clock = &clock;
+  auto local = query::QueryEngine::Create(&engine, options);
+  SilentPeer slow;
+  std::vector<catalog::NodeRow> peers(1);
+  peers[0].id = "node-slow";
+  peers[0].url = "http://127.0.0.1:" + std::to_string(slow.port());
+  FanoutOptions fanout_options;
+  fanout_options.secret = "a-cluster-secret-of-16+";
+  fanout_options.max_wait_ns = 1 * kNanosPerSecond;  // the query_timeout of this test
+  Fanout fanout([&peers] { return peers; }, fanout_options);
+  FanoutQueryEngine query(local.get(), &fanout);
+
+  const auto start = std::chrono::steady_clock::now();
+  auto ctx = query.Context("default", 110, 3, 2);
+  const double took =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  EXPECT_EQ(ctx->hit.message, "line 10");
+  EXPECT_EQ(Messages(ctx->before), (std::vector<std::string>{"line 7", "line 8", "line 9"}));
+  EXPECT_EQ(Messages(ctx->after), (std::vector<std::string>{"line 11", "line 12"}));
+  EXPECT_TRUE(ctx->partial);
+  ASSERT_EQ(ctx->warnings.size(), 1u);
+  EXPECT_NE(ctx->warnings[0].find("node node-slow"), std::string::npos) << ctx->warnings[0];
+  EXPECT_LT(took, 5.0) << "the slow peer is waited for at most the query's time";
 }
 
 // With every peer answering (through the wire form) and none holding it, an id is missing: 404

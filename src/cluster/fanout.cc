@@ -447,6 +447,10 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   auto left = [&] {
     return std::max<int64_t>(kNanosPerMilli, fanout_->max_wait_ns() - NanosSince(start));
   };
+  // This node's own part is read last: the peers and the catch-up get the context's time less a
+  // fifth (at most 500 ms), so that a peer that never answers leaves that much for it.
+  const int64_t own_reserve = std::min<int64_t>(fanout_->max_wait_ns() / 5, 500 * kNanosPerMilli);
+  auto left_for_peers = [&] { return std::max<int64_t>(kNanosPerMilli, left() - own_reserve); };
   query::ContextPartRequest request;
   request.tenant = std::string(tenant);
   request.id = id;
@@ -472,9 +476,11 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   // every answer's cut, so that no line a peer flushed before it answered is missed.
   auto ask = [&](const std::vector<std::string>* only) {
     const bool anchored = request.around.has_value();
-    request.timeout_ns = left();
+    request.timeout_ns = left_for_peers();
     std::vector<query::PartAnswer> parts = fanout_->AskEachContext(request, only);
-    if (auto behind = CatchUpFor(parts, catch_up_, left())) parts.push_back(std::move(*behind));
+    if (auto behind = CatchUpFor(parts, catch_up_, left_for_peers())) {
+      parts.push_back(std::move(*behind));
+    }
     for (query::PartAnswer& part : parts) {
       failures.partial = failures.partial || part.partial;
       for (std::string& w : part.warnings) failures.warnings.push_back(std::move(w));
