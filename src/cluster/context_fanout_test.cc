@@ -81,31 +81,53 @@ std::vector<std::string> Messages(const std::vector<Record>& records) {
   return out;
 }
 
+// A peer "id" on loopback port "port".
+catalog::NodeRow PeerOnLoopback(const std::string& id, int port) {
+  catalog::NodeRow peer;
+  peer.id = id;
+  peer.url = "http://127.0.0.1:" + std::to_string(port);
+  return peer;
+}
+
+// The fan-out options of these tests: a query_timeout of 1 s.
+FanoutOptions OneSecondQueries() {
+  FanoutOptions options;
+  options.secret = "a-cluster-secret-of-16+";
+  options.max_wait_ns = 1 * kNanosPerSecond;
+  return options;
+}
+
+// The context of line 10 (seq 110), 3 lines before and 2 after, in less than 5 s (a peer that
+// does not answer is waited for at most the query's time).
+Result<query::ContextResponse> ContextOfLine10(FanoutQueryEngine& query) {
+  const auto start = std::chrono::steady_clock::now();
+  auto ctx = query.Context("default", 110, 3, 2);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0)
+      << "the slow peer is waited for at most the query's time";
+  return ctx;
+}
+
+// Line 10 with this node's lines around it, partial (a peer did not answer).
+void ExpectThisNodesLinesAroundLine10(const query::ContextResponse& ctx) {
+  EXPECT_EQ(ctx.hit.message, "line 10");
+  EXPECT_EQ(Messages(ctx.before), (std::vector<std::string>{"line 7", "line 8", "line 9"}));
+  EXPECT_EQ(Messages(ctx.after), (std::vector<std::string>{"line 11", "line 12"}));
+  EXPECT_TRUE(ctx.partial);
+}
+
 TEST(ClusterContext, APeerThatIsDownOrTooSlowMakesTheAnswerPartialNamingIt) {
   query::testing::FakeEngine engine(OneNode());
   auto local = query::QueryEngine::Create(&engine, query::QueryOptions{});
   SilentPeer slow;
   const int down = ClosedPort();
-  std::vector<catalog::NodeRow> peers(2);
-  peers[0].id = "node-slow";
-  peers[0].url = "http://127.0.0.1:" + std::to_string(slow.port());
-  peers[1].id = "node-down";
-  peers[1].url = "http://127.0.0.1:" + std::to_string(down);
-  FanoutOptions options;
-  options.secret = "a-cluster-secret-of-16+";
-  options.max_wait_ns = 1 * kNanosPerSecond;  // the query_timeout of this test
-  Fanout fanout([&peers] { return peers; }, options);
+  const std::vector<catalog::NodeRow> peers = {PeerOnLoopback("node-slow", slow.port()),
+                                               PeerOnLoopback("node-down", down)};
+  Fanout fanout([&peers] { return peers; }, OneSecondQueries());
   FanoutQueryEngine query(local.get(), &fanout);
 
-  const auto start = std::chrono::steady_clock::now();
-  auto ctx = query.Context("default", 110, 3, 2);
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto ctx = ContextOfLine10(query);
   ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
-  EXPECT_EQ(ctx->hit.message, "line 10");
-  EXPECT_EQ(Messages(ctx->before), (std::vector<std::string>{"line 7", "line 8", "line 9"}));
-  EXPECT_EQ(Messages(ctx->after), (std::vector<std::string>{"line 11", "line 12"}));
-  EXPECT_TRUE(ctx->partial);
+  ExpectThisNodesLinesAroundLine10(*ctx);
   ASSERT_EQ(ctx->warnings.size(), 2u);
   std::string all = ctx->warnings[0] + "\n" + ctx->warnings[1];
   EXPECT_NE(all.find("node node-slow (" + peers[0].url + ") did not answer within"),
@@ -113,7 +135,6 @@ TEST(ClusterContext, APeerThatIsDownOrTooSlowMakesTheAnswerPartialNamingIt) {
       << all;
   EXPECT_NE(all.find("node node-down (" + peers[1].url + ") could not be asked"), std::string::npos)
       << all;
-  EXPECT_LT(took, 5.0) << "the slow peer is waited for at most the query's time";
 
   // An id this node does not have: not "no record" while a node did not answer.
   auto missing = query.Context("default", 5000, 3, 3);
@@ -162,27 +183,15 @@ TEST(ClusterContext, AHungPeerLeavesThisNodeTimeToReadItsOwnSegments) {
   options.clock = &clock;
   auto local = query::QueryEngine::Create(&engine, options);
   SilentPeer slow;
-  std::vector<catalog::NodeRow> peers(1);
-  peers[0].id = "node-slow";
-  peers[0].url = "http://127.0.0.1:" + std::to_string(slow.port());
-  FanoutOptions fanout_options;
-  fanout_options.secret = "a-cluster-secret-of-16+";
-  fanout_options.max_wait_ns = 1 * kNanosPerSecond;  // the query_timeout of this test
-  Fanout fanout([&peers] { return peers; }, fanout_options);
+  const std::vector<catalog::NodeRow> peers = {PeerOnLoopback("node-slow", slow.port())};
+  Fanout fanout([&peers] { return peers; }, OneSecondQueries());
   FanoutQueryEngine query(local.get(), &fanout);
 
-  const auto start = std::chrono::steady_clock::now();
-  auto ctx = query.Context("default", 110, 3, 2);
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto ctx = ContextOfLine10(query);
   ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
-  EXPECT_EQ(ctx->hit.message, "line 10");
-  EXPECT_EQ(Messages(ctx->before), (std::vector<std::string>{"line 7", "line 8", "line 9"}));
-  EXPECT_EQ(Messages(ctx->after), (std::vector<std::string>{"line 11", "line 12"}));
-  EXPECT_TRUE(ctx->partial);
+  ExpectThisNodesLinesAroundLine10(*ctx);
   ASSERT_EQ(ctx->warnings.size(), 1u);
   EXPECT_NE(ctx->warnings[0].find("node node-slow"), std::string::npos) << ctx->warnings[0];
-  EXPECT_LT(took, 5.0) << "the slow peer is waited for at most the query's time";
 }
 
 // With every peer answering (through the wire form) and none holding it, an id is missing: 404
