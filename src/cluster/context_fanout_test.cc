@@ -194,6 +194,40 @@ TEST(ClusterContext, AHungPeerLeavesThisNodeTimeToReadItsOwnSegments) {
   EXPECT_NE(ctx->warnings[0].find("node node-slow"), std::string::npos) << ctx->warnings[0];
 }
 
+// A peer answering more lines than a context part holds (the hit and before + after) is not
+// trusted: its part is left out and the answer is partial naming it (before: its lines were
+// merged, here 20 lines it has no business answering placed right after the hit).
+TEST(ClusterContext, APeerAnsweringMoreLinesThanAskedIsLeftOutNamingIt) {
+  query::testing::FakeEngine engine(OneNode());
+  auto local = query::QueryEngine::Create(&engine, query::QueryOptions{});
+  const std::vector<catalog::NodeRow> peers = {PeerOnLoopback("node-b", 1)};
+  Fanout fanout([&peers] { return peers; }, FanoutOptions{},
+                [](const catalog::NodeRow&, std::string_view, const std::string&, int64_t) {
+                  query::PartAnswer part;
+                  part.cuts.push_back({});
+                  for (int i = 0; i < 20; ++i) {
+                    Record r;
+                    r.tenant = "default";
+                    r.service = "checkout";
+                    r.host = "web-1";
+                    r.seq = 1000 + static_cast<uint64_t>(i);
+                    r.ts = r.ingest_ts = (1'800'000'000 + 10) * kNanosPerSecond;  // line 10's
+                    r.message = "peer line " + std::to_string(i);
+                    part.hits.push_back(std::move(r));
+                  }
+                  return part;
+                });
+  FanoutQueryEngine query(local.get(), &fanout);
+  auto ctx = ContextOfLine10(query);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  ExpectThisNodesLinesAroundLine10(*ctx);
+  ASSERT_EQ(ctx->warnings.size(), 1u);
+  EXPECT_NE(ctx->warnings[0].find("node node-b (http://127.0.0.1:1) answered 20 lines to a "
+                                  "context part of at most 6"),
+            std::string::npos)
+      << ctx->warnings[0];
+}
+
 // With every peer answering (through the wire form) and none holding it, an id is missing: 404
 // as on one node.
 TEST(ClusterContext, AnIdNoNodeHasIsNotFound) {

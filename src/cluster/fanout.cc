@@ -58,20 +58,22 @@ std::string Seconds(int64_t ns) {
   return text;
 }
 
+// The part of a peer that failed ("why"): partial, with a warning naming the node, no cut.
+query::PartAnswer FailedPart(const catalog::NodeRow& peer, const std::string& why) {
+  Metrics().failed->Increment();
+  query::PartAnswer failed;
+  failed.partial = true;
+  failed.warnings.push_back(
+      "node " + peer.id + " (" + peer.url + ") " + why +
+      ": lines it acknowledged and has not yet flushed to segments are missing from this answer");
+  return failed;
+}
+
 // One peer's part; a failure is a partial part with a warning naming the node.
 query::PartAnswer AskOne(const catalog::NodeRow& peer, std::string_view route,
                          const std::string& body, const std::string& secret, int64_t timeout_ns) {
   Metrics().asked->Increment();
-  query::PartAnswer failed;
-  failed.partial = true;
-  auto fail = [&](const std::string& why) {
-    Metrics().failed->Increment();
-    failed.warnings.push_back(
-        "node " + peer.id + " (" + peer.url + ") " + why +
-        ": lines it acknowledged and has not yet flushed to segments are missing from this "
-        "answer");
-    return failed;
-  };
+  auto fail = [&peer](const std::string& why) { return FailedPart(peer, why); };
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return fail("could not be asked (curl_easy_init failed)");
   std::string answer;
@@ -190,7 +192,18 @@ std::vector<query::PartAnswer> Fanout::AskEachContext(const query::ContextPartRe
   int64_t timeout = 0;
   sent.timeout_ns = PeerTimeout(request.timeout_ns, &timeout);
   sent.memtables_only = true;
-  return AskAll(peers, kMemtableContextRoute, EncodeContextPartRequest(sent), timeout);
+  std::vector<query::PartAnswer> parts =
+      AskAll(peers, kMemtableContextRoute, EncodeContextPartRequest(sent), timeout);
+  // A part holds at most the hit and the lines asked for: a peer answering more is not trusted
+  // (docs/cluster.md "Context across nodes", "Bounded").
+  const size_t most = request.before + request.after + 1;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].hits.size() <= most) continue;
+    parts[i] =
+        FailedPart(peers[i], "answered " + std::to_string(parts[i].hits.size()) +
+                                 " lines to a context part of at most " + std::to_string(most));
+  }
+  return parts;
 }
 
 namespace {
