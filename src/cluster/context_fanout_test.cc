@@ -8,12 +8,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <string>
 #include <vector>
 
 #include "cluster/fanout.h"
 #include "cluster/part_codec.h"
+#include "common/clock.h"
 #include "query/fake_segment_test_util.h"
 #include "query/query_engine.h"
 #include "storage/record_chunk.h"
@@ -79,31 +81,53 @@ std::vector<std::string> Messages(const std::vector<Record>& records) {
   return out;
 }
 
+// A peer "id" on loopback port "port".
+catalog::NodeRow PeerOnLoopback(const std::string& id, int port) {
+  catalog::NodeRow peer;
+  peer.id = id;
+  peer.url = "http://127.0.0.1:" + std::to_string(port);
+  return peer;
+}
+
+// The fan-out options of these tests: a query_timeout of 1 s.
+FanoutOptions OneSecondQueries() {
+  FanoutOptions options;
+  options.secret = "a-cluster-secret-of-16+";
+  options.max_wait_ns = 1 * kNanosPerSecond;
+  return options;
+}
+
+// The context of line 10 (seq 110), 3 lines before and 2 after, in less than 5 s (a peer that
+// does not answer is waited for at most the query's time).
+Result<query::ContextResponse> ContextOfLine10(FanoutQueryEngine& query) {
+  const auto start = std::chrono::steady_clock::now();
+  auto ctx = query.Context("default", 110, 3, 2);
+  EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 5.0)
+      << "the slow peer is waited for at most the query's time";
+  return ctx;
+}
+
+// Line 10 with this node's lines around it, partial (a peer did not answer).
+void ExpectThisNodesLinesAroundLine10(const query::ContextResponse& ctx) {
+  EXPECT_EQ(ctx.hit.message, "line 10");
+  EXPECT_EQ(Messages(ctx.before), (std::vector<std::string>{"line 7", "line 8", "line 9"}));
+  EXPECT_EQ(Messages(ctx.after), (std::vector<std::string>{"line 11", "line 12"}));
+  EXPECT_TRUE(ctx.partial);
+}
+
 TEST(ClusterContext, APeerThatIsDownOrTooSlowMakesTheAnswerPartialNamingIt) {
   query::testing::FakeEngine engine(OneNode());
   auto local = query::QueryEngine::Create(&engine, query::QueryOptions{});
   SilentPeer slow;
   const int down = ClosedPort();
-  std::vector<catalog::NodeRow> peers(2);
-  peers[0].id = "node-slow";
-  peers[0].url = "http://127.0.0.1:" + std::to_string(slow.port());
-  peers[1].id = "node-down";
-  peers[1].url = "http://127.0.0.1:" + std::to_string(down);
-  FanoutOptions options;
-  options.secret = "a-cluster-secret-of-16+";
-  options.max_wait_ns = 1 * kNanosPerSecond;  // the query_timeout of this test
-  Fanout fanout([&peers] { return peers; }, options);
+  const std::vector<catalog::NodeRow> peers = {PeerOnLoopback("node-slow", slow.port()),
+                                               PeerOnLoopback("node-down", down)};
+  Fanout fanout([&peers] { return peers; }, OneSecondQueries());
   FanoutQueryEngine query(local.get(), &fanout);
 
-  const auto start = std::chrono::steady_clock::now();
-  auto ctx = query.Context("default", 110, 3, 2);
-  const double took =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  auto ctx = ContextOfLine10(query);
   ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
-  EXPECT_EQ(ctx->hit.message, "line 10");
-  EXPECT_EQ(Messages(ctx->before), (std::vector<std::string>{"line 7", "line 8", "line 9"}));
-  EXPECT_EQ(Messages(ctx->after), (std::vector<std::string>{"line 11", "line 12"}));
-  EXPECT_TRUE(ctx->partial);
+  ExpectThisNodesLinesAroundLine10(*ctx);
   ASSERT_EQ(ctx->warnings.size(), 2u);
   std::string all = ctx->warnings[0] + "\n" + ctx->warnings[1];
   EXPECT_NE(all.find("node node-slow (" + peers[0].url + ") did not answer within"),
@@ -111,7 +135,6 @@ TEST(ClusterContext, APeerThatIsDownOrTooSlowMakesTheAnswerPartialNamingIt) {
       << all;
   EXPECT_NE(all.find("node node-down (" + peers[1].url + ") could not be asked"), std::string::npos)
       << all;
-  EXPECT_LT(took, 5.0) << "the slow peer is waited for at most the query's time";
 
   // An id this node does not have: not "no record" while a node did not answer.
   auto missing = query.Context("default", 5000, 3, 3);
@@ -128,6 +151,81 @@ TEST(ClusterContext, APeerThatIsDownOrTooSlowMakesTheAnswerPartialNamingIt) {
   ASSERT_FALSE(too_many.ok());
   EXPECT_EQ(too_many.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(too_many.status().message(), "context: at most 1000 lines before and after");
+}
+
+// A clock for this node's engine under which each look at the time is 2 ms later than the last,
+// as if every block read took 2 ms.
+class SlowReadsClock final : public Clock {
+ public:
+  int64_t NowNanos() const override { return MonotonicNanos(); }
+  int64_t MonotonicNanos() const override { return now_.fetch_add(2 * kNanosPerMilli); }
+
+ private:
+  mutable std::atomic<int64_t> now_{0};
+};
+
+// A peer that never answers must not take all of the context's time: this node reads its own
+// part (here every line in its segments, one line a block) after the peers, and still has time
+// for it, so the answer is its lines, partial, naming the peer (before: the own part was given
+// 1 ms, and the context failed with "context stopped at the ... time limit").
+TEST(ClusterContext, AHungPeerLeavesThisNodeTimeToReadItsOwnSegments) {
+  std::vector<Record> lines;
+  const std::shared_ptr<storage::Snapshot> one = OneNode();
+  for (const storage::MemtableView& m : one->memtables) {
+    for (const auto& chunk : m.chunks) {
+      for (const Record& r : *chunk) lines.push_back(r);
+    }
+  }
+  query::testing::FakeEngine engine(query::testing::MakeSnapshot(
+      "default", lines, /*partitions=*/1, /*segments=*/4, /*memtable_rows=*/0, /*block_rows=*/1));
+  SlowReadsClock clock;
+  query::QueryOptions options;
+  options.clock = &clock;
+  auto local = query::QueryEngine::Create(&engine, options);
+  SilentPeer slow;
+  const std::vector<catalog::NodeRow> peers = {PeerOnLoopback("node-slow", slow.port())};
+  Fanout fanout([&peers] { return peers; }, OneSecondQueries());
+  FanoutQueryEngine query(local.get(), &fanout);
+
+  auto ctx = ContextOfLine10(query);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  ExpectThisNodesLinesAroundLine10(*ctx);
+  ASSERT_EQ(ctx->warnings.size(), 1u);
+  EXPECT_NE(ctx->warnings[0].find("node node-slow"), std::string::npos) << ctx->warnings[0];
+}
+
+// A peer answering more lines than a context part holds (the hit and before + after) is not
+// trusted: its part is left out and the answer is partial naming it (before: its lines were
+// merged, here 20 lines it has no business answering placed right after the hit).
+TEST(ClusterContext, APeerAnsweringMoreLinesThanAskedIsLeftOutNamingIt) {
+  query::testing::FakeEngine engine(OneNode());
+  auto local = query::QueryEngine::Create(&engine, query::QueryOptions{});
+  const std::vector<catalog::NodeRow> peers = {PeerOnLoopback("node-b", 1)};
+  Fanout fanout([&peers] { return peers; }, FanoutOptions{},
+                [](const catalog::NodeRow&, std::string_view, const std::string&, int64_t) {
+                  query::PartAnswer part;
+                  part.cuts.push_back({});
+                  for (int i = 0; i < 20; ++i) {
+                    Record r;
+                    r.tenant = "default";
+                    r.service = "checkout";
+                    r.host = "web-1";
+                    r.seq = 1000 + static_cast<uint64_t>(i);
+                    r.ts = r.ingest_ts = (1'800'000'000 + 10) * kNanosPerSecond;  // line 10's
+                    r.message = "peer line " + std::to_string(i);
+                    part.hits.push_back(std::move(r));
+                  }
+                  return part;
+                });
+  FanoutQueryEngine query(local.get(), &fanout);
+  auto ctx = ContextOfLine10(query);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  ExpectThisNodesLinesAroundLine10(*ctx);
+  ASSERT_EQ(ctx->warnings.size(), 1u);
+  EXPECT_NE(ctx->warnings[0].find("node node-b (http://127.0.0.1:1) answered 20 lines to a "
+                                  "context part of at most 6"),
+            std::string::npos)
+      << ctx->warnings[0];
 }
 
 // With every peer answering (through the wire form) and none holding it, an id is missing: 404

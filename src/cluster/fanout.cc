@@ -58,20 +58,22 @@ std::string Seconds(int64_t ns) {
   return text;
 }
 
+// The part of a peer that failed ("why"): partial, with a warning naming the node, no cut.
+query::PartAnswer FailedPart(const catalog::NodeRow& peer, const std::string& why) {
+  Metrics().failed->Increment();
+  query::PartAnswer failed;
+  failed.partial = true;
+  failed.warnings.push_back(
+      "node " + peer.id + " (" + peer.url + ") " + why +
+      ": lines it acknowledged and has not yet flushed to segments are missing from this answer");
+  return failed;
+}
+
 // One peer's part; a failure is a partial part with a warning naming the node.
 query::PartAnswer AskOne(const catalog::NodeRow& peer, std::string_view route,
                          const std::string& body, const std::string& secret, int64_t timeout_ns) {
   Metrics().asked->Increment();
-  query::PartAnswer failed;
-  failed.partial = true;
-  auto fail = [&](const std::string& why) {
-    Metrics().failed->Increment();
-    failed.warnings.push_back(
-        "node " + peer.id + " (" + peer.url + ") " + why +
-        ": lines it acknowledged and has not yet flushed to segments are missing from this "
-        "answer");
-    return failed;
-  };
+  auto fail = [&peer](const std::string& why) { return FailedPart(peer, why); };
   CURL* curl = curl_easy_init();
   if (curl == nullptr) return fail("could not be asked (curl_easy_init failed)");
   std::string answer;
@@ -190,7 +192,18 @@ std::vector<query::PartAnswer> Fanout::AskEachContext(const query::ContextPartRe
   int64_t timeout = 0;
   sent.timeout_ns = PeerTimeout(request.timeout_ns, &timeout);
   sent.memtables_only = true;
-  return AskAll(peers, kMemtableContextRoute, EncodeContextPartRequest(sent), timeout);
+  std::vector<query::PartAnswer> parts =
+      AskAll(peers, kMemtableContextRoute, EncodeContextPartRequest(sent), timeout);
+  // A part holds at most the hit and the lines asked for: a peer answering more is not trusted
+  // (docs/cluster.md "Context across nodes", "Bounded").
+  const size_t most = request.before + request.after + 1;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].hits.size() <= most) continue;
+    parts[i] =
+        FailedPart(peers[i], "answered " + std::to_string(parts[i].hits.size()) +
+                                 " lines to a context part of at most " + std::to_string(most));
+  }
+  return parts;
 }
 
 namespace {
@@ -447,6 +460,10 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   auto left = [&] {
     return std::max<int64_t>(kNanosPerMilli, fanout_->max_wait_ns() - NanosSince(start));
   };
+  // This node's own part is read last: the peers and the catch-up get the context's time less a
+  // fifth (at most 500 ms), so that a peer that never answers leaves that much for it.
+  const int64_t own_reserve = std::min<int64_t>(fanout_->max_wait_ns() / 5, 500 * kNanosPerMilli);
+  auto left_for_peers = [&] { return std::max<int64_t>(kNanosPerMilli, left() - own_reserve); };
   query::ContextPartRequest request;
   request.tenant = std::string(tenant);
   request.id = id;
@@ -472,9 +489,11 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   // every answer's cut, so that no line a peer flushed before it answered is missed.
   auto ask = [&](const std::vector<std::string>* only) {
     const bool anchored = request.around.has_value();
-    request.timeout_ns = left();
+    request.timeout_ns = left_for_peers();
     std::vector<query::PartAnswer> parts = fanout_->AskEachContext(request, only);
-    if (auto behind = CatchUpFor(parts, catch_up_, left())) parts.push_back(std::move(*behind));
+    if (auto behind = CatchUpFor(parts, catch_up_, left_for_peers())) {
+      parts.push_back(std::move(*behind));
+    }
     for (query::PartAnswer& part : parts) {
       failures.partial = failures.partial || part.partial;
       for (std::string& w : part.warnings) failures.warnings.push_back(std::move(w));
