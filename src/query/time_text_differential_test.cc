@@ -34,10 +34,14 @@ std::vector<uint64_t> Seqs(const std::vector<Record>& hits) {
 std::vector<std::string> Queries(const std::vector<Record>& records, uint32_t seed) {
   std::set<std::string> out = {"mar",          "dec",       "may",    "sun",  "ma*",
                                "de*",          "2015",      "13",     "0000", "\"mar 27\"",
-                               "\"may 2015\"", "\"10 05\"", "NOT mar"};
+                               "\"may 2015\"", "\"10 05\"", "NOT mar", "x", "alice", "\"x ip\""};
   std::mt19937 rng(seed);
-  for (int i = 0; i < 14; ++i) {
-    std::vector<std::string> w = index::Tokenize(records[rng() % records.size()].message);
+  // Lines chosen at random, and the first lines given a word before their time (AddWords).
+  std::vector<size_t> lines;
+  for (int i = 0; i < 14; ++i) lines.push_back(rng() % records.size());
+  for (size_t i : {7, 47, 87, 23, 63, 103}) lines.push_back(i % records.size());
+  for (size_t line : lines) {
+    std::vector<std::string> w = index::Tokenize(records[line].message);
     w.resize(std::min<size_t>(w.size(), 9));
     for (size_t a = 0; a < w.size(); ++a) {
       out.insert(w[a]);
@@ -56,10 +60,22 @@ std::vector<std::string> Queries(const std::vector<Record>& records, uint32_t se
   return std::vector<std::string>(out.begin(), out.end());
 }
 
+// Words right before the lines' times (most lines of the stamped datasets begin with theirs):
+// "alice " before every 40th line (from the 8th), and "x" glued to it before every 40th from the
+// 24th. As stored without the time, "alice" and the line's first word after the time are
+// adjacent, and "x" a word of its own.
+void AddWords(std::vector<Record>* records) {
+  for (size_t i = 0; i < records->size(); ++i) {
+    if (i % 40 == 7) (*records)[i].message.insert(0, "alice ");
+    if (i % 40 == 23) (*records)[i].message.insert(0, "x");
+  }
+}
+
 TEST(TimeTextSearch, WordsAndPhrasesAroundTimesAnswerAsTheRawLinesOnEveryRealDataset) {
   uint32_t seed = 1;
   uint64_t narrowed = 0, queries = 0;
   testing::ForEachRealDataset(6000, [&](std::vector<Record>& records) {
+    AddWords(&records);
     TempDir dir("timetext" + std::to_string(seed));
     // Two segments of 2,048-row blocks, every one of the current format (version 13).
     auto snap = BuildSnapshot(records, dir.path(), records.size() / 2 + 1, 0, 2048, 0);
