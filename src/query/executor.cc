@@ -15,6 +15,7 @@
 #include "query/planner.h"
 #include "query/time_range.h"
 #include "segment/builtin_fields.h"
+#include "segment/column_encoding.h"
 
 namespace sawmill::query {
 
@@ -100,6 +101,60 @@ IdEquality IdEqualityOf(const Node& filter) {
   return {};
 }
 
+// The words and phrases every match holds in its message: the filter itself when it is one, or
+// those among the conditions of its top-level AND. A candidate block's messages are tested for
+// them first, the message read alone (SegmentReader::KeepRowsWithMessage: a kTimeText block's
+// rows on their text as stored, without rendering each row's time back), and only the rows
+// holding them go on to be read as records and evaluated. Passes is Evaluate's ContainsWord and
+// ContainsPhrase, so no row that matches is dropped.
+class MessageNeedles final : public segment::TextTest {
+ public:
+  // Null when the filter has no such words.
+  static std::unique_ptr<MessageNeedles> Of(const Node& filter) {
+    auto out = std::make_unique<MessageNeedles>();
+    auto add = [&](const Node& n) {
+      if ((n.kind != NodeKind::kWord && n.kind != NodeKind::kPhrase) || n.words.empty()) return;
+      out->needles_.push_back(&n);
+      for (const std::string& w : n.words) {
+        if (segment::WordMayBeInTime(w, n.kind == NodeKind::kWord && n.word_prefix)) {
+          out->avoids_times_ = false;
+        }
+      }
+    };
+    if (filter.kind == NodeKind::kAnd) {
+      for (const auto& c : filter.children) add(*c);
+    } else {
+      add(filter);
+    }
+    if (out->needles_.empty()) return nullptr;
+    return out;
+  }
+
+  bool Passes(std::string_view text) const override {
+    for (const Node* n : needles_) {
+      if (!Holds(*n, text)) return false;
+    }
+    return true;
+  }
+  bool AvoidsTimes() const override { return avoids_times_; }
+  // A word of neither part nor of the time between them: each needle lies wholly in one part.
+  bool PassesAround(std::string_view before, std::string_view after) const override {
+    for (const Node* n : needles_) {
+      if (!Holds(*n, before) && !Holds(*n, after)) return false;
+    }
+    return true;
+  }
+
+ private:
+  static bool Holds(const Node& n, std::string_view text) {
+    return n.kind == NodeKind::kWord ? ContainsWord(text, n.words[0], n.word_prefix)
+                                     : ContainsPhrase(text, n.words);
+  }
+
+  std::vector<const Node*> needles_;  // nodes of the query's filter, which outlives this
+  bool avoids_times_ = true;
+};
+
 // Moves the columns in "mask" from "src" into "dst".
 void MoveColumns(Record&& src, uint32_t mask, Record* dst) {
   for (const segment::BuiltinField& field : segment::kBuiltinFields) {
@@ -160,7 +215,15 @@ class Job {
     time_col_ = options_.time_field_ts ? segment::kColTs : segment::kColIngestTs;
     pinned_ = PinnedPartition(*query_->filter, options_.partitions);
     // The record path (columnar off: before/after benchmarks) reads every row as a record.
-    if (options_.use_indexes && options_.columnar) id_eq_ = IdEqualityOf(*query_->filter);
+    if (options_.use_indexes && options_.columnar) {
+      id_eq_ = IdEqualityOf(*query_->filter);
+      // Only words that cannot be a time's: for the others every row of a kTimeText block
+      // is rendered anyway, and testing them twice (here, then Evaluate) cost more than it
+      // saved (`"Mozilla/5.0" | count` on the Apache log: 5.5 -> 7.7 ms server CPU;
+      // docs/performance.md "Session 16: time-text scans").
+      needles_ = MessageNeedles::Of(*query_->filter);
+      if (needles_ != nullptr && !needles_->AvoidsTimes()) needles_.reset();
+    }
     filter_mask_ =
         ColumnsOf(*query_->filter) | time_col_ | segment::kColIngestTs | segment::kColSeq;
     if (aggregates_) {
@@ -509,18 +572,28 @@ class Job {
       block_rows.clear();
       ++read_here;
       ++ws->stats.blocks_read;  // row blocks; the reader counts one per column block
-      // With an id equality (and no exact rows), only the rows holding the id become records.
+      // With an id equality, or words every match holds (and no exact rows), only the rows
+      // holding the id and the words become records.
       const bool by_id = id_eq_.column != 0 && !exact;
-      std::vector<uint32_t> id_rows;  // by_id: the rows read, block-relative, ascending
-      if (by_id) {
+      const bool by_text = needles_ != nullptr && !exact && (first_mask & segment::kColMessage);
+      const bool by_rows = by_id || by_text;
+      std::vector<uint32_t> id_rows;      // by_rows: the rows read, block-relative, ascending
+      std::vector<std::string> messages;  // by_text: their messages
+      if (by_rows) {
         SelectBlockRows(rows ? &*rows : nullptr, info, &id_rows);
         if (!NarrowById(h, reader, b, &id_rows, ws) || id_rows.empty()) continue;
+        if (by_text && (!NarrowByText(h, reader, b, &id_rows, &messages, ws) || id_rows.empty())) {
+          continue;
+        }
       }
+      // The columns the narrowing read: their records get them without a second read.
+      const uint32_t known =
+          (by_id ? id_eq_.column : 0) | (by_text ? uint32_t{segment::kColMessage} : 0);
       segment::ReadStats rs;
-      Status st = by_id ? reader.ReadRows(b, first_mask & ~id_eq_.column, id_rows, &block_rows, &rs)
-                        : reader.ReadBlock(b, first_mask, &block_rows, &rs);
+      Status st = by_rows ? reader.ReadRows(b, first_mask & ~known, id_rows, &block_rows, &rs)
+                          : reader.ReadBlock(b, first_mask, &block_rows, &rs);
       Account(rs, ws);
-      if (st.ok() && by_id && block_rows.size() != id_rows.size()) {
+      if (st.ok() && by_rows && block_rows.size() != id_rows.size()) {
         st = Status::DataLoss("row count differs between columns");
       }
       if (!st.ok()) {
@@ -528,8 +601,9 @@ class Job {
         continue;
       }
       if (by_id && (first_mask & id_eq_.column) != 0) id_eq_.Fill(&block_rows);
+      if (by_text) FillMessages(&messages, &block_rows);
       const segment::BlockInfo& bi = blocks[b];
-      auto row_of = [&](uint32_t i) { return by_id ? id_rows[i] : i; };
+      auto row_of = [&](uint32_t i) { return by_rows ? id_rows[i] : i; };
       std::vector<uint32_t> hit_index;
       for (uint32_t i = 0; i < block_rows.size(); ++i) {
         if (rows && !rows->contains(bi.first_row + row_of(i))) continue;
@@ -543,8 +617,8 @@ class Job {
       if (rest_mask != 0) {
         rest_rows.clear();
         segment::ReadStats rs2;
-        Status st2 = by_id ? reader.ReadRows(b, rest_mask, id_rows, &rest_rows, &rs2)
-                           : reader.ReadBlock(b, rest_mask, &rest_rows, &rs2);
+        Status st2 = by_rows ? reader.ReadRows(b, rest_mask, id_rows, &rest_rows, &rs2)
+                             : reader.ReadBlock(b, rest_mask, &rest_rows, &rs2);
         Account(rs2, ws);
         if (!st2.ok() || rest_rows.size() != block_rows.size()) {
           CorruptBlock(h, b, st2.ok() ? Status::DataLoss("row count differs between columns") : st2,
@@ -884,6 +958,10 @@ class Job {
         ws->columns.ints[std::countr_zero(static_cast<uint32_t>(segment::kColIngestTs))];
     const std::vector<int64_t>& seq =
         ws->columns.ints[std::countr_zero(static_cast<uint32_t>(segment::kColSeq))];
+    // The block's ts, read just now: a message whose times are stored against them (kTimeText,
+    // format version 13) is decoded with these instead of the reader decoding ts again.
+    std::optional<segment::RowTimesScope> ts_scope;
+    if (time_col_ == segment::kColTs) ts_scope.emplace(time.data(), time.size(), &reader, b);
     const std::optional<HitKey> floor = PageFloor();
     std::vector<std::pair<HitKey, uint32_t>> keep;
     uint64_t in_range = 0;
@@ -934,7 +1012,14 @@ class Job {
     std::vector<Record> candidates;
     const uint32_t filter_mask = filter_mask_ & ~key_mask;
     // The id column was read by NarrowById: its rows left hold the id.
-    const uint32_t known = id_eq_.column & filter_mask;
+    const uint32_t id_known = id_eq_.column & filter_mask;
+    // The words every match holds: the rows left are those whose message holds them.
+    const bool by_text = needles_ != nullptr && (filter_mask & segment::kColMessage) != 0;
+    std::vector<std::string> messages;
+    if (by_text && (!NarrowByText(h, reader, b, &selected, &messages, ws) || selected.empty())) {
+      return;
+    }
+    const uint32_t known = id_known | (by_text ? uint32_t{segment::kColMessage} : 0);
     segment::ReadStats rs2;
     st = reader.ReadRows(b, filter_mask & ~known, selected, &candidates, &rs2);
     Account(rs2, ws);
@@ -942,7 +1027,8 @@ class Job {
       CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs between columns") : st, ws);
       return;
     }
-    if (known != 0) id_eq_.Fill(&candidates);
+    if (id_known != 0) id_eq_.Fill(&candidates);
+    if (by_text) FillMessages(&messages, &candidates);
     set_keys(selected, &candidates);
     std::vector<uint32_t> hit_index;
     for (uint32_t i = 0; i < candidates.size(); ++i) {
@@ -1177,15 +1263,45 @@ class Job {
     segment::ReadStats rs;
     const size_t before = selected->size();
     Status st = reader.KeepRowsHolding(b, id_eq_.column, id_eq_.value, selected, &rs);
+    return Narrowed(h, b, st, rs, before - selected->size(), ws);
+  }
+
+  // The end of a narrowing read of block "b" (NarrowById, NarrowByText) that read "rs" and
+  // dropped "dropped" rows: they count as scanned, from columns. False when it failed ("st"):
+  // the block is reported corrupt.
+  bool Narrowed(const storage::SegmentHandle& h, uint32_t b, const Status& st,
+                const segment::ReadStats& rs, uint64_t dropped, WorkerState* ws) {
     Account(rs, ws);
     if (!st.ok()) {
       CorruptBlock(h, b, st, ws);
       return false;
     }
-    const uint64_t dropped = before - selected->size();
     ws->stats.rows_scanned += dropped;
     ws->stats.rows_from_columns += dropped;
     return true;
+  }
+
+  // With words or phrases every match holds in its message (needles_), narrows "*selected"
+  // (block-relative rows of block "b", ascending) to the rows whose message holds them, reading
+  // the message alone (SegmentReader::KeepRowsWithMessage); "*messages" gets the messages of the
+  // rows kept (FillMessages puts them in their records). The rows dropped count as scanned, from
+  // columns. False when the column could not be read (the block is reported corrupt, as a failed
+  // read of the block would be).
+  bool NarrowByText(const storage::SegmentHandle& h, const segment::SegmentReader& reader,
+                    uint32_t b, std::vector<uint32_t>* selected, std::vector<std::string>* messages,
+                    WorkerState* ws) {
+    segment::ReadStats rs;
+    const size_t before = selected->size();
+    Status st = reader.KeepRowsWithMessage(b, *needles_, selected, messages, &rs);
+    if (st.ok() && messages->size() != selected->size()) {
+      st = Status::DataLoss("row count differs between columns");
+    }
+    return Narrowed(h, b, st, rs, before - selected->size(), ws);
+  }
+
+  // The messages NarrowByText kept, one per record, moved into the records.
+  static void FillMessages(std::vector<std::string>* messages, std::vector<Record>* records) {
+    for (size_t i = 0; i < records->size(); ++i) (*records)[i].message = std::move((*messages)[i]);
   }
 
   void Account(const segment::ReadStats& rs, WorkerState* ws) {
@@ -1334,6 +1450,8 @@ class Job {
   uint32_t filter_mask_;
   std::optional<uint32_t> pinned_;
   IdEquality id_eq_;  // with indexes on: an id equality every match meets (IdEqualityOf)
+  // With indexes on: the words and phrases every match holds in its message, or null.
+  std::unique_ptr<MessageNeedles> needles_;
 
   std::vector<Task> tasks_;                     // fixed after Plan()
   std::vector<PlannedSegment> merge_segments_;  // newest_: the planned segments, fixed after Plan()

@@ -22,6 +22,8 @@
 
 namespace sawmill::segment {
 
+class TextTest;  // segment.h
+
 // A column encoding as the decoders see it: its id (the block's first byte) and the decoder of
 // its body, which follows the encoding byte and the value count. Exactly one of the two
 // decoders is set: an integer encoding or a string one. Decoders append "count" values to
@@ -263,7 +265,10 @@ bool TimeTextNeedsRowTimes(std::string_view block);
 // Scopes nest; one thread's scope is not seen by another. A reader that opens a scope around
 // more than one decoding names itself and the block ("owner", "block"), and trusts an enclosing
 // scope only when HeldFor says it is its own (never one left open for another block of as many
-// rows).
+// rows). The segment reader names itself as the SegmentReader it is, so that a caller holding
+// a block's ts already (the executor's newest-first read, which reads ts first) may open the
+// scope around its reads of that block, naming the reader and block, and the reader takes them
+// instead of decoding the block's ts again.
 class RowTimesScope {
  public:
   RowTimesScope(const int64_t* times, size_t count, const void* owner = nullptr,
@@ -282,6 +287,18 @@ class RowTimesScope {
   const void* prev_owner_;
   uint32_t prev_block_;
 };
+// Whether "word" (lower case, as index/tokenizer.h gives words) may be a word of a time as
+// kTimeText writes one, or with "prefix" the start of one: such a time's words are numbers (ISO's
+// "18T18" among them) and month and weekday names; a word holding no digit and no such name
+// (nor, with "prefix", the start of one) is never one.
+bool WordMayBeInTime(std::string_view word, bool prefix);
+// SegmentReader::KeepRowsWithMessage of the whole kTimeText block "block" of "count" values
+// (inside a RowTimesScope of the block's ts when it is stored against them): keeps in "*rows"
+// (ascending, each below "count") the rows whose value passes "test", testing each on its stored
+// text as TextTest says where it can, and appends the values of the rows kept to "*kept". Errors:
+// DataLoss for a malformed block.
+Status KeepTimeTextRowsPassing(std::string_view block, size_t count, const TextTest& test,
+                               std::vector<uint32_t>* rows, std::vector<std::string>* kept);
 // TextBytesThrough and DecodeTextRows for a kTimeText block: its three int blocks, then the
 // text block's bytes through "last_row"; the rows' values are rendered into "arena".
 uint64_t TimeTextBytesThrough(std::string_view prefix, size_t max_count, uint32_t last_row);

@@ -23,11 +23,13 @@
 #include "common/coding.h"
 #include "common/time_format.h"
 #include "segment/column_encoding.h"
+#include "segment/time_text_encoding.h"
 
 namespace sawmill::segment {
 
 namespace {
 
+constexpr std::string_view kWhat = "time-prefixed text";
 constexpr int64_t kNoPrefix = 10;
 constexpr int64_t kEcho = 16;
 
@@ -61,25 +63,28 @@ struct Parsed {
 Status ParseBody(std::string_view body, size_t count, Parsed* p) {
   std::string_view digits_block, ns_block;
   if (!GetLengthPrefixed(&body, &digits_block) || !GetLengthPrefixed(&body, &ns_block)) {
-    return Status::DataLoss("time-prefixed text column: malformed header");
+    return Status::DataLoss("time-prefixed text: malformed header");
   }
   RETURN_IF_ERROR(DecodeIntColumn(digits_block, count, &p->digits));
   if (p->digits.size() != count) {
-    return Status::DataLoss("time-prefixed text column holds " + std::to_string(p->digits.size()) +
+    return Status::DataLoss("time-prefixed text: " + std::to_string(p->digits.size()) +
                             " fraction digit counts for " + std::to_string(count) + " rows");
   }
   size_t prefixed = 0;
-  for (int64_t d : p->digits) {
+  for (size_t i = 0; i < count; ++i) {
+    const int64_t d = p->digits[i];
     const int64_t digits = d & ~kEcho;
     if (d < 0 || digits > kNoPrefix || d > (kEcho | 9)) {
-      return Status::DataLoss("time-prefixed text: bad digit count " + std::to_string(d));
+      return Status::DataLoss("time-prefixed text: row " + std::to_string(i) +
+                              " has fraction digit code " + std::to_string(d) +
+                              ", not one of 0 to 10 and 16 to 25");
     }
     prefixed += digits != kNoPrefix;
   }
   RETURN_IF_ERROR(DecodeIntColumn(ns_block, prefixed, &p->ns));
   if (p->ns.size() != prefixed) {
-    return Status::DataLoss("time-prefixed text column holds " + std::to_string(p->ns.size()) +
-                            " times for " + std::to_string(prefixed) + " prefixed rows");
+    return Status::DataLoss("time-prefixed text: " + std::to_string(p->ns.size()) + " times for " +
+                            std::to_string(prefixed) + " rows with a time");
   }
   p->plain = body;
   return Status::OK();
@@ -123,61 +128,56 @@ class TimeRenderer {
   std::string head_;
 };
 
-// Appends row "i"'s value (prefix and "rest") to "arena"; "k" is the next unused time.
-Status Render(const Parsed& p, size_t i, size_t* k, std::string_view rest, TimeRenderer* times,
-              std::string* arena) {
-  const int64_t code = p.digits[i];
-  if (code == kNoPrefix) {
-    arena->append(rest);
+// Puts a block's times back (TimesBack): row "i"'s prefix, then its "rest" (with the time
+// repeated after its first byte for a kEcho row).
+class IsoTimesBack final : public TimesBack {
+ public:
+  Status Parse(std::string_view body, size_t count) override { return ParseBody(body, count, &p_); }
+  bool Timed(size_t row) const override { return p_.digits[row] != kNoPrefix; }
+  Status Put(size_t i, size_t k, std::string_view rest, std::string* arena) override {
+    const int64_t code = p_.digits[i];
+    if (code == kNoPrefix) {
+      arena->append(rest);
+      return Status::OK();
+    }
+    const int64_t ns = p_.ns[k];
+    times_.Append(ns, static_cast<int>(code & ~kEcho), arena);
+    if ((code & kEcho) == 0) {
+      arena->append(rest);
+      return Status::OK();
+    }
+    if (rest.empty())
+      return Status::DataLoss("time-prefixed text: row " + std::to_string(i) +
+                              " repeats its time after a byte it lacks");
+    arena->push_back(rest[0]);
+    arena->append(std::to_string(ns));
+    arena->append(rest.substr(1));
     return Status::OK();
   }
-  const int64_t ns = p.ns[(*k)++];
-  times->Append(ns, static_cast<int>(code & ~kEcho), arena);
-  if ((code & kEcho) == 0) {
-    arena->append(rest);
-    return Status::OK();
-  }
-  if (rest.empty())
-    return Status::DataLoss("time-prefixed text: row " + std::to_string(i) +
-                            " repeats its time after a byte it lacks");
-  arena->push_back(rest[0]);
-  arena->append(std::to_string(ns));
-  arena->append(rest.substr(1));
-  return Status::OK();
-}
+  // The text block after the times.
+  std::string_view plain() const { return p_.plain; }
+
+ private:
+  Parsed p_;
+  TimeRenderer times_;
+};
 
 Status DecodeIsoPrefix(std::string_view body, size_t count, std::vector<std::string_view>* out,
                        std::string* arena) {
-  Parsed p;
-  RETURN_IF_ERROR(ParseBody(body, count, &p));
-  // Only a plain or marked lines block may follow (no time-prefixed block inside another).
-  if (p.plain.empty() || (static_cast<Encoding>(p.plain[0]) != Encoding::kPlain &&
-                          static_cast<Encoding>(p.plain[0]) != Encoding::kMarkedLines)) {
-    return Status::DataLoss(
-        "time-prefixed text column: its text is not a plain or marked lines block");
-  }
+  IsoTimesBack times;
+  RETURN_IF_ERROR(times.Parse(body, count));
   std::vector<std::string_view> rest;
-  std::string unused;
-  RETURN_IF_ERROR(DecodeStringColumn(p.plain, count, &rest, &unused));
-  if (rest.size() != count) {
-    return Status::DataLoss("time-prefixed text column holds " + std::to_string(rest.size()) +
-                            " values of " + std::to_string(count));
-  }
+  std::string scratch;
+  RETURN_IF_ERROR(ReadTextAfterTimes(kWhat, times.plain(), 0, times.plain().size(), count, nullptr,
+                                     &rest, &scratch));
   arena->clear();
-  std::vector<size_t> ends(count);
-  size_t k = 0;
-  TimeRenderer times;
-  for (size_t i = 0; i < count; ++i) {
-    RETURN_IF_ERROR(Render(p, i, &k, rest[i], &times, arena));
-    ends[i] = arena->size();
-  }
-  AppendArenaViews(*arena, ends, out);
-  return Status::OK();
+  return PutTimesBack(count, nullptr, rest, &times, out, arena);
 }
 
 // The bytes of the header (encoding, count, the two int blocks) at the front of "block", or 0
 // when "block" is too short to hold them.
 size_t HeaderBytes(std::string_view block) {
+  if (block.empty()) return 0;
   std::string_view in = block.substr(1);
   uint64_t count;
   std::string_view a, b;
@@ -240,36 +240,9 @@ uint64_t IsoPrefixBytesThrough(std::string_view prefix, size_t max_count, uint32
 Status DecodeIsoPrefixRows(std::string_view prefix, uint64_t raw_size, size_t max_count,
                            const std::vector<uint32_t>& rows, std::vector<std::string_view>* views,
                            std::string* arena) {
-  const size_t header = HeaderBytes(prefix);
-  if (header == 0 || header > raw_size) {
-    return Status::DataLoss("time-prefixed text column: malformed header");
-  }
-  std::string_view in = prefix.substr(1);
-  uint64_t count;
-  if (!GetVarint64(&in, &count) || count != max_count) {
-    return Status::DataLoss("time-prefixed text column: bad value count");
-  }
-  Parsed p;
-  RETURN_IF_ERROR(ParseBody(in, count, &p));
-  std::vector<std::string_view> rest;
-  RETURN_IF_ERROR(DecodeTextRows(prefix.substr(header), raw_size - header, max_count, rows, &rest));
-  // The times of the listed rows: the k-th prefixed row holds the k-th time.
-  arena->clear();
-  std::vector<size_t> ends;
-  ends.reserve(rows.size());
-  size_t k = 0, next = 0;
-  TimeRenderer times;
-  for (size_t i = 0; i < count && next < rows.size(); ++i) {
-    if (rows[next] != i) {
-      k += p.digits[i] != kNoPrefix;
-      continue;
-    }
-    RETURN_IF_ERROR(Render(p, i, &k, rest[next++], &times, arena));
-    ends.push_back(arena->size());
-  }
-  views->clear();
-  AppendArenaViews(*arena, ends, views);
-  return Status::OK();
+  IsoTimesBack times;
+  return DecodeRowsWithTimes(kWhat, prefix, HeaderBytes(prefix), raw_size, max_count, rows, &times,
+                             views, arena);
 }
 
 extern const ColumnEncoding kIsoPrefixEncoding;  // registered in column_encoding.cc

@@ -249,6 +249,26 @@ Status WriteSegment(objstore::ObjectStore* store, const std::string& name, const
 Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
                     std::vector<Record> records, const WriterOptions& options, SegmentInfo* out);
 
+// A test of a row's message that a reader may apply to a block's message column as stored
+// (SegmentReader::KeepRowsWithMessage): the words and phrases every match of a search holds.
+// A kTimeText block (format version 13) stores each row's text with its time cut out: a test
+// that AvoidsTimes() is asked PassesAround(the text before the time, the text after it) for a
+// row whose time has a byte that is no word byte (index/tokenizer.h) or the line's end on either
+// side, and answers as Passes would of the whole line; any other row is rendered and asked
+// Passes (docs/format/segment.md "Times in text").
+class TextTest {
+ public:
+  virtual ~TextTest() = default;
+  // Whether the message "text" passes.
+  virtual bool Passes(std::string_view text) const = 0;
+  // True when no word the test looks for can be a word of a time as kTimeText writes one
+  // (column_encoding.h WordMayBeInTime false for each).
+  virtual bool AvoidsTimes() const = 0;
+  // Passes of "before" + a time + "after", for a test that AvoidsTimes(), where "before" ends and
+  // "after" begins with no word byte (or is empty).
+  virtual bool PassesAround(std::string_view before, std::string_view after) const = 0;
+};
+
 // Thread-safe after Open: many queries may read one segment at once.
 class SegmentReader {
  public:
@@ -339,6 +359,16 @@ class SegmentReader {
   // "column_bit" is not one built-in text column or "rows" is out of order or past the block.
   virtual Status KeepRowsHolding(uint32_t block, uint32_t column_bit, std::string_view value,
                                  std::vector<uint32_t>* rows, ReadStats* stats) const;
+  // Keeps in "*rows" (block-relative, strictly ascending, each below the block's row count) the
+  // rows of "block" whose message passes "test", and sets "*messages" to their messages (one per
+  // row kept, in order): a search's words and phrases checked before any other column of a row
+  // is read (query/executor.cc NarrowByText). The file reader tests a kTimeText block's rows on
+  // their stored text where the test allows it (TextTest) and renders only the rows it keeps or
+  // cannot test so; the default (and a split block, or a message rendered from a JSON shape)
+  // reads the rows' messages as ReadRows does. Errors: as ReadRows.
+  virtual Status KeepRowsWithMessage(uint32_t block, const TextTest& test,
+                                     std::vector<uint32_t>* rows,
+                                     std::vector<std::string>* messages, ReadStats* stats) const;
 };
 
 }  // namespace sawmill::segment

@@ -44,6 +44,8 @@ class SegmentFileReader final : public SegmentReader {
                           ReadStats* stats) const override;
   Status KeepRowsHolding(uint32_t block, uint32_t column_bit, std::string_view value,
                          std::vector<uint32_t>* rows, ReadStats* stats) const override;
+  Status KeepRowsWithMessage(uint32_t block, const TextTest& test, std::vector<uint32_t>* rows,
+                             std::vector<std::string>* messages, ReadStats* stats) const override;
 
   const Footer& footer() const { return footer_; }
   // Where the segment is, as errors name it: the file path, or the store's location of the name.
@@ -116,7 +118,9 @@ class SegmentFileReader final : public SegmentReader {
                       std::vector<std::string_view>* views, ReadStats* stats) const;
   // (Version 13) The `ts` of every row of "block" into "*times", when "raw" (a text column
   // block of it, or the front of one) is a kTimeText block stored against its rows' times
-  // (TimeTextNeedsRowTimes); "*times" is left empty otherwise. Errors: as DecodeBuiltinColumn.
+  // (TimeTextNeedsRowTimes); "*times" is left empty otherwise, and when a RowTimesScope this
+  // reader (as the SegmentReader it is) or its caller opened for the block holds them already
+  // (RowTimesScope::HeldFor). Errors: as DecodeBuiltinColumn.
   Status RowTimesFor(std::string_view raw, uint32_t block, std::vector<int64_t>* times,
                      ReadStats* stats, FrameCache* frames) const;
   // Reads the sub-blocks [first, last) of split block "ref" (one ranged read), checks and
@@ -135,6 +139,10 @@ class SegmentFileReader final : public SegmentReader {
   // not open or are of a newer version (its blooms then lack the words they decide); nullopt
   // when the blooms are to be asked (an earlier version, no word postings, an undecided word).
   std::optional<bool> WordPostingsDecide(int64_t block, const index::FieldPredicate& p) const;
+
+  // Who a RowTimesScope this reader opens, or trusts, is opened by: the reader as the
+  // SegmentReader it is, which its callers know it as (column_encoding.h RowTimesScope).
+  const void* TimesOwner() const { return static_cast<const SegmentReader*>(this); }
 
   // Reads the header, trailer, identity and footer of "object" and checks them.
   static Result<std::shared_ptr<SegmentFileReader>> OpenReader(

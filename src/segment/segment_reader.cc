@@ -36,6 +36,7 @@ enum Scratch {
   kLayoutScratch,
   kShapeScratch,
   kExtraScratch,
+  kTimesScratch,  // a block's ts read for its message's times (RowTimesFor)
   kScratchCount
 };
 
@@ -339,15 +340,14 @@ Status SegmentFileReader::RowTimesFor(std::string_view raw, uint32_t block,
                                       FrameCache* frames) const {
   times->clear();
   if (version_ < 13 || !TimeTextNeedsRowTimes(raw)) return Status::OK();
-  // ReadColumns gives the block's ts it decoded already.
-  if (RowTimesScope::HeldFor(this, block, footer_.blocks[block].rows)) {
+  // ReadColumns (or the caller of a read, the executor) gives the block's ts it decoded already.
+  if (RowTimesScope::HeldFor(TimesOwner(), block, footer_.blocks[block].rows)) {
     return Status::OK();
   }
-  TextBuffer buf;
   std::vector<std::string_view> unused;
   const BuiltinField& ts = kBuiltinFields[0];
-  return DecodeBuiltinColumn(block, ts, footer_.blocks[block].rows, nullptr, &buf, times, &unused,
-                             stats, frames);
+  return DecodeBuiltinColumn(block, ts, footer_.blocks[block].rows, nullptr,
+                             &ThreadScratch(kTimesScratch), times, &unused, stats, frames);
 }
 
 Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& name, uint32_t block,
@@ -464,9 +464,12 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
   // Never reallocated below: a short arena's views point into the string object itself.
   buf->piece_arenas.reserve(subs.size());
   if (selected == nullptr) views->resize(rows);
-  std::vector<uint32_t> in_piece;    // the listed rows of one sub-block, relative to it
-  size_t next = 0;                   // the next entry of *selected
-  std::vector<int64_t> block_times;  // (version 13) the block's ts, once a piece needs them
+  std::vector<uint32_t> in_piece;  // the listed rows of one sub-block, relative to it
+  size_t next = 0;                 // the next entry of *selected
+  // (Version 13) The block's ts, once a piece needs them: those of the scope the caller opened
+  // for the block (ReadColumns), else read into "block_times".
+  std::vector<int64_t> block_times;
+  const int64_t* block_ts = nullptr;
   for (size_t first = 0; first < subs.size();) {
     if (!wanted[first]) {
       ++first;
@@ -484,15 +487,16 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
       std::string& arena = buf->piece_arenas.emplace_back();
       buf->piece.clear();
       // A piece stored against its rows' times reads the block's ts (once) for them.
-      if (block_times.empty() && TimeTextNeedsRowTimes(piece_raw)) {
-        if (RowTimesScope::HeldFor(this, block, rows)) {
-          block_times.assign(RowTimesScope::times(), RowTimesScope::times() + rows);
+      if (block_ts == nullptr && TimeTextNeedsRowTimes(piece_raw)) {
+        if (RowTimesScope::HeldFor(TimesOwner(), block, rows)) {
+          block_ts = RowTimesScope::times();
         } else {
           RETURN_IF_ERROR(RowTimesFor(piece_raw, block, &block_times, stats, frames));
+          if (block_times.size() == rows) block_ts = block_times.data();
         }
       }
-      const bool with_times = block_times.size() >= sub.first_row + sub.rows;
-      RowTimesScope scope(with_times ? block_times.data() + sub.first_row : nullptr,
+      const bool with_times = block_ts != nullptr && sub.first_row + sub.rows <= rows;
+      RowTimesScope scope(with_times ? block_ts + sub.first_row : nullptr,
                           with_times ? sub.rows : 0);
       Status s;
       if (selected != nullptr) {
@@ -658,7 +662,7 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
     TextBuffer* field_buf = field.column == ColumnId::kMessage ? &message_buf : &buf;
     std::optional<RowTimesScope> scope;
     if (field.column == ColumnId::kMessage && block_ts.size() == rows) {
-      scope.emplace(block_ts.data(), block_ts.size(), this, block);
+      scope.emplace(block_ts.data(), block_ts.size(), TimesOwner(), block);
     }
     Status s =
         DecodeBuiltinColumn(block, field, rows, selected, field_buf, &ints, &views, stats, frames);
@@ -898,17 +902,18 @@ const BuiltinField* TextFieldOfBit(uint32_t column_bit) {
   return nullptr;
 }
 
-// KeepRowsHolding's argument checks: the field of "column_bit", rows ascending below "count".
+// The argument checks of KeepRowsHolding and KeepRowsWithMessage ("caller"): the field of
+// "column_bit", rows ascending below "count".
 Status CheckKeepRows(uint32_t column_bit, uint32_t count, const std::vector<uint32_t>& rows,
-                     const BuiltinField** field) {
+                     const BuiltinField** field, std::string_view caller = "KeepRowsHolding") {
   *field = TextFieldOfBit(column_bit);
   if (*field == nullptr) {
-    return Status::InvalidArgument("KeepRowsHolding: column bit " + std::to_string(column_bit) +
-                                   " is not one built-in text column");
+    return Status::InvalidArgument(std::string(caller) + ": column bit " +
+                                   std::to_string(column_bit) + " is not one built-in text column");
   }
   for (size_t i = 0; i < rows.size(); ++i) {
     if (rows[i] >= count || (i > 0 && rows[i] <= rows[i - 1])) {
-      return Status::InvalidArgument("KeepRowsHolding: row " + std::to_string(rows[i]) +
+      return Status::InvalidArgument(std::string(caller) + ": row " + std::to_string(rows[i]) +
                                      " at position " + std::to_string(i) + " is past the block (" +
                                      std::to_string(count) + " rows) or out of order");
     }
@@ -1020,6 +1025,103 @@ Status SegmentFileReader::KeepRowsHolding(uint32_t block, uint32_t column_bit,
                             std::to_string((*rows)[next]));
   }
   *rows = std::move(kept);
+  return Status::OK();
+}
+
+namespace {
+
+// Keeps the rows of "*rows" whose message ("messages", one per row) passes "test", moving the
+// kept messages to the front of "*messages" (which is cut to them).
+void KeepPassing(const TextTest& test, std::vector<uint32_t>* rows,
+                 std::vector<std::string>* messages) {
+  size_t kept = 0;
+  for (size_t i = 0; i < rows->size(); ++i) {
+    if (!test.Passes((*messages)[i])) continue;
+    (*rows)[kept] = (*rows)[i];
+    if (kept != i) (*messages)[kept] = std::move((*messages)[i]);
+    ++kept;
+  }
+  rows->resize(kept);
+  messages->resize(kept);
+}
+
+}  // namespace
+
+Status SegmentReader::KeepRowsWithMessage(uint32_t block, const TextTest& test,
+                                          std::vector<uint32_t>* rows,
+                                          std::vector<std::string>* messages,
+                                          ReadStats* stats) const {
+  messages->clear();
+  if (rows->empty()) return Status::OK();
+  std::vector<Record> records;
+  RETURN_IF_ERROR(ReadRows(block, kColMessage, *rows, &records, stats));
+  if (records.size() != rows->size()) {
+    return Status::DataLoss("column 'message' block " + std::to_string(block) + ": " +
+                            std::to_string(records.size()) + " rows read of " +
+                            std::to_string(rows->size()));
+  }
+  messages->reserve(records.size());
+  for (Record& r : records) messages->push_back(std::move(r.message));
+  KeepPassing(test, rows, messages);
+  return Status::OK();
+}
+
+Status SegmentFileReader::KeepRowsWithMessage(uint32_t block, const TextTest& test,
+                                              std::vector<uint32_t>* rows,
+                                              std::vector<std::string>* messages,
+                                              ReadStats* stats) const {
+  messages->clear();
+  if (rows->empty()) return Status::OK();
+  if (block >= footer_.blocks.size()) {
+    return Status::InvalidArgument("segment " + path_ + " has no block " + std::to_string(block));
+  }
+  const uint32_t count = footer_.blocks[block].rows;
+  const BuiltinField* field;
+  RETURN_IF_ERROR(CheckKeepRows(kColMessage, count, *rows, &field, "KeepRowsWithMessage"));
+  const size_t col = static_cast<size_t>(ColumnId::kMessage);
+  const BlockRef& ref = footer_.columns[col].blocks[block];
+  // A missing or split block, or a message rendered from a JSON shape (version 4): as ReadRows
+  // reads them.
+  const bool shaped =
+      version_ >= 4 &&
+      footer_.columns[static_cast<size_t>(ColumnId::kMessageShape)].blocks[block].present();
+  if (!ref.present() || ref.is_split() || shaped) {
+    return SegmentReader::KeepRowsWithMessage(block, test, rows, messages, stats);
+  }
+  const std::string name =
+      "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
+  TextBuffer& buf = ThreadScratch(kMessageScratch);
+  FrameCache frames;
+  RETURN_IF_ERROR(ReadPhysical(ref, name, &buf.raw, stats, &frames));
+  Status s;
+  std::vector<int64_t> times;
+  RETURN_IF_ERROR(RowTimesFor(buf.raw, block, &times, stats, &frames));
+  std::optional<RowTimesScope> scope;
+  if (!times.empty()) scope.emplace(times.data(), times.size());
+  if (test.AvoidsTimes() && !buf.raw.empty() &&
+      static_cast<Encoding>(buf.raw[0]) == Encoding::kTimeText) {
+    // Tested on the text without its times: only the rows kept, and those whose time touches a
+    // word, have their time rendered.
+    s = KeepTimeTextRowsPassing(buf.raw, count, test, rows, messages);
+  } else {
+    // (A test that may look for a time's words: a kTimeText block rendered as a read of the
+    // rows would, in one pass when they are all of them.)
+    std::vector<std::string_view> views;
+    s = rows->size() == count ? DecodeStringColumn(buf.raw, count, &views, &buf.arena)
+                              : DecodeStringRows(buf.raw, count, *rows, &views, &buf.arena);
+    if (s.ok() && views.size() != rows->size()) {
+      s = Status::DataLoss(std::to_string(views.size()) + " rows read of " +
+                           std::to_string(rows->size()));
+    }
+    if (s.ok()) {
+      messages->assign(views.begin(), views.end());
+      KeepPassing(test, rows, messages);
+    }
+  }
+  if (!s.ok()) {
+    return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
+                            std::to_string(ref.offset) + ": " + s.message());
+  }
   return Status::OK();
 }
 

@@ -27,6 +27,8 @@
 // The text block comes last, so a read of a few rows (SegmentReader::ReadRows) decompresses the
 // three small blocks and the text through its last wanted row only, as for kIsoPrefix.
 
+#include "segment/time_text_encoding.h"
+
 #include <algorithm>
 #include <array>
 #include <cstdint>
@@ -34,11 +36,15 @@
 
 #include "common/coding.h"
 #include "common/time_format.h"
+#include "index/tokenizer.h"
 #include "segment/column_encoding.h"
+#include "segment/segment.h"
 
 namespace sawmill::segment {
 
 namespace {
+
+constexpr std::string_view kWhat = "text with times";
 
 // The rows' times a referenced block is decoded against (RowTimesScope).
 thread_local const int64_t* row_times = nullptr;
@@ -503,45 +509,46 @@ Status BadValue(size_t row, int64_t value) {
                           std::to_string(value) + ", out of range");
 }
 
-// Appends row "i"'s value (its "rest" with its time put back) to "arena"; "k" is the row's
-// index among the rows with a time (advanced past it).
-Status RenderRow(const Parsed& p, size_t i, size_t* k, std::string_view rest, Renderer* times,
-                 std::string* arena) {
-  const int64_t form = p.forms[i];
-  if (form == 0) {
-    arena->append(rest);
+// Puts a block's times back (TimesBack): row "i"'s "rest" with its time at its offset.
+class TimeTextBack final : public TimesBack {
+ public:
+  // The block's times (and, where they are stored against the rows' ts, those of the
+  // RowTimesScope) and "*rest", each row's text with its time cut out (into "*scratch").
+  Status ParseWithTexts(std::string_view body, size_t count, std::vector<std::string_view>* rest,
+                        std::string* scratch) {
+    RETURN_IF_ERROR(Parse(body, count));
+    return ReadTextAfterTimes(kWhat, p_.text, 0, p_.text.size(), count, nullptr, rest, scratch);
+  }
+  Status Parse(std::string_view body, size_t count) override { return ParseBody(body, count, &p_); }
+  const Parsed& parsed() const { return p_; }
+  bool Timed(size_t row) const override { return p_.forms[row] != 0; }
+  Status Put(size_t i, size_t k, std::string_view rest, std::string* arena) override {
+    const int64_t form = p_.forms[i];
+    if (form == 0) {
+      arena->append(rest);
+      return Status::OK();
+    }
+    const int64_t at = p_.offsets[k];
+    const int64_t value = p_.values[k];
+    if (at < 0 || static_cast<uint64_t>(at) > rest.size()) return BadOffset(i, at, rest.size());
+    arena->append(rest.substr(0, static_cast<size_t>(at)));
+    if (!times_.Append(static_cast<size_t>(form - 1), value, arena)) return BadValue(i, value);
+    arena->append(rest.substr(static_cast<size_t>(at)));
     return Status::OK();
   }
-  const int64_t at = p.offsets[*k];
-  const int64_t value = p.values[*k];
-  ++*k;
-  if (at < 0 || static_cast<uint64_t>(at) > rest.size()) return BadOffset(i, at, rest.size());
-  arena->append(rest.substr(0, static_cast<size_t>(at)));
-  if (!times->Append(static_cast<size_t>(form - 1), value, arena)) return BadValue(i, value);
-  arena->append(rest.substr(static_cast<size_t>(at)));
-  return Status::OK();
-}
 
-Status CheckTextBlock(std::string_view text) {
-  if (text.empty() || (static_cast<Encoding>(text[0]) != Encoding::kPlain &&
-                       static_cast<Encoding>(text[0]) != Encoding::kMarkedLines)) {
-    return Status::DataLoss("text with times: its text is not a plain or marked lines block");
-  }
-  return Status::OK();
-}
+ private:
+  Parsed p_;
+  Renderer times_;
+};
 
 Status DecodeTimeText(std::string_view body, size_t count, std::vector<std::string_view>* out,
                       std::string* arena) {
-  Parsed p;
-  RETURN_IF_ERROR(ParseBody(body, count, &p));
-  RETURN_IF_ERROR(CheckTextBlock(p.text));
+  TimeTextBack back;
   std::vector<std::string_view> rest;
   std::string unused;
-  RETURN_IF_ERROR(DecodeStringColumn(p.text, count, &rest, &unused));
-  if (rest.size() != count) {
-    return Status::DataLoss("text with times holds " + std::to_string(rest.size()) + " values of " +
-                            std::to_string(count));
-  }
+  RETURN_IF_ERROR(back.ParseWithTexts(body, count, &rest, &unused));
+  const Parsed& p = back.parsed();
   // Every row written once into an arena of room enough (the texts and the longest rendering
   // of each time), then cut to what was written.
   size_t bytes = 0;
@@ -712,39 +719,151 @@ uint64_t TimeTextBytesThrough(std::string_view prefix, size_t max_count, uint32_
 Status DecodeTimeTextRows(std::string_view prefix, uint64_t raw_size, size_t max_count,
                           const std::vector<uint32_t>& rows, std::vector<std::string_view>* views,
                           std::string* arena) {
-  const size_t header = HeaderBytes(prefix);
+  TimeTextBack times;
+  return DecodeRowsWithTimes(kWhat, prefix, HeaderBytes(prefix), raw_size, max_count, rows, &times,
+                             views, arena);
+}
+
+Status DecodeRowsWithTimes(std::string_view what, std::string_view prefix, size_t header,
+                           uint64_t raw_size, size_t max_count, const std::vector<uint32_t>& rows,
+                           TimesBack* times, std::vector<std::string_view>* views,
+                           std::string* arena) {
+  std::string_view body;
+  RETURN_IF_ERROR(CheckTimesHeader(what, prefix, header, raw_size, max_count, &body));
+  RETURN_IF_ERROR(times->Parse(body, max_count));
+  std::vector<std::string_view> rest;
+  std::string unused;
+  RETURN_IF_ERROR(
+      ReadTextAfterTimes(what, prefix, header, raw_size, max_count, &rows, &rest, &unused));
+  arena->clear();
+  views->clear();
+  return PutTimesBack(max_count, &rows, rest, times, views, arena);
+}
+
+Status CheckTimesHeader(std::string_view what, std::string_view prefix, size_t header,
+                        uint64_t raw_size, size_t max_count, std::string_view* body) {
   if (header == 0 || header > raw_size) {
-    return Status::DataLoss("text with times: malformed header");
+    return Status::DataLoss(std::string(what) + ": malformed header");
   }
   std::string_view in = prefix.substr(1);
   uint64_t count;
   if (!GetVarint64(&in, &count) || count != max_count) {
-    return Status::DataLoss("text with times: bad value count");
+    return Status::DataLoss(std::string(what) + ": bad value count");
   }
-  Parsed p;
-  RETURN_IF_ERROR(ParseBody(in, count, &p));
-  RETURN_IF_ERROR(CheckTextBlock(prefix.substr(header)));
-  std::vector<std::string_view> rest;
-  RETURN_IF_ERROR(DecodeTextRows(prefix.substr(header), raw_size - header, max_count, rows, &rest));
-  if (rest.size() != rows.size()) {
-    return Status::DataLoss("text with times: " + std::to_string(rest.size()) + " rows read of " +
-                            std::to_string(rows.size()));
+  *body = in;
+  return Status::OK();
+}
+
+Status ReadTextAfterTimes(std::string_view what, std::string_view prefix, size_t header,
+                          uint64_t raw_size, size_t count, const std::vector<uint32_t>* rows,
+                          std::vector<std::string_view>* rest, std::string* scratch) {
+  const std::string_view text = prefix.substr(std::min(header, prefix.size()));
+  if (text.empty() || (static_cast<Encoding>(text[0]) != Encoding::kPlain &&
+                       static_cast<Encoding>(text[0]) != Encoding::kMarkedLines)) {
+    return Status::DataLoss(std::string(what) + ": its text is not a plain or marked lines block");
   }
-  arena->clear();
+  rest->clear();
+  if (rows == nullptr) {
+    RETURN_IF_ERROR(DecodeStringColumn(text, count, rest, scratch));
+  } else {
+    RETURN_IF_ERROR(DecodeTextRows(text, raw_size - header, count, *rows, rest));
+  }
+  const size_t want = rows == nullptr ? count : rows->size();
+  if (rest->size() != want) {
+    return Status::DataLoss(std::string(what) + ": " + std::to_string(rest->size()) +
+                            " texts read for " + std::to_string(want) + " rows");
+  }
+  return Status::OK();
+}
+
+Status PutTimesBack(size_t count, const std::vector<uint32_t>* rows,
+                    const std::vector<std::string_view>& rest, TimesBack* times,
+                    std::vector<std::string_view>* views, std::string* arena) {
   std::vector<size_t> ends;
-  ends.reserve(rows.size());
-  size_t k = 0, next = 0;
-  Renderer times;
-  for (size_t i = 0; i < count && next < rows.size(); ++i) {
-    if (rows[next] != i) {
-      k += p.forms[i] != 0;
+  ends.reserve(rest.size());
+  size_t k = 0, next = 0;  // the row's place among the rows with a time; the next listed row
+  for (size_t i = 0; i < count && next < rest.size(); ++i) {
+    if (rows != nullptr && (*rows)[next] != i) {
+      k += times->Timed(i);
       continue;
     }
-    RETURN_IF_ERROR(RenderRow(p, i, &k, rest[next++], &times, arena));
+    RETURN_IF_ERROR(times->Put(i, k, rest[next++], arena));
+    k += times->Timed(i);
     ends.push_back(arena->size());
   }
-  views->clear();
   AppendArenaViews(*arena, ends, views);
+  return Status::OK();
+}
+
+bool WordMayBeInTime(std::string_view word, bool prefix) {
+  for (char c : word) {
+    if (Digit(c)) return true;
+  }
+  auto names = [&](const std::string_view* list, size_t n) {
+    for (size_t i = 0; i < n; ++i) {
+      const std::string_view name = list[i];
+      if (word.size() > name.size() || (!prefix && word.size() != name.size())) continue;
+      bool same = true;
+      for (size_t j = 0; j < word.size() && same; ++j) {
+        const char c = name[j];
+        same = word[j] == (c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c);
+      }
+      if (same) return true;
+    }
+    return false;
+  };
+  return names(kMonths, 12) || names(kWeekdays, 7);
+}
+
+Status KeepTimeTextRowsPassing(std::string_view block, size_t count, const TextTest& test,
+                               std::vector<uint32_t>* rows, std::vector<std::string>* kept) {
+  std::string_view body;
+  RETURN_IF_ERROR(CheckTimesHeader(kWhat, block, HeaderBytes(block), block.size(), count, &body));
+  TimeTextBack times;
+  std::vector<std::string_view> rest;
+  std::string unused;
+  RETURN_IF_ERROR(times.ParseWithTexts(body, count, &rest, &unused));
+  const Parsed& p = times.parsed();
+  const bool around = test.AvoidsTimes();
+  auto word_byte = [](char c) { return index::IsWordByte(static_cast<unsigned char>(c)); };
+  std::string line;                    // a row rendered
+  size_t kept_rows = 0, k = 0, i = 0;  // k: the rows with a time before row i
+  for (const uint32_t row : *rows) {
+    if (row >= count) {
+      return Status::DataLoss(std::string(kWhat) + ": holds no row " + std::to_string(row));
+    }
+    for (; i < row; ++i) k += p.forms[i] != 0;
+    const std::string_view text = rest[row];
+    bool rendered = false;
+    bool passes;
+    if (p.forms[row] == 0) {
+      passes = test.Passes(text);
+    } else {
+      const int64_t at = p.offsets[k];
+      if (at < 0 || static_cast<uint64_t>(at) > text.size()) return BadOffset(row, at, text.size());
+      const size_t cut = static_cast<size_t>(at);
+      if (around && (cut == 0 || !word_byte(text[cut - 1])) &&
+          (cut == text.size() || !word_byte(text[cut]))) {
+        passes = test.PassesAround(text.substr(0, cut), text.substr(cut));
+      } else {
+        line.clear();
+        RETURN_IF_ERROR(times.Put(row, k, text, &line));
+        rendered = true;
+        passes = test.Passes(line);
+      }
+    }
+    if (!passes) continue;
+    (*rows)[kept_rows++] = row;
+    if (p.forms[row] == 0) {
+      kept->emplace_back(text);
+    } else if (rendered) {
+      kept->push_back(line);
+    } else {
+      std::string& value = kept->emplace_back();
+      RETURN_IF_ERROR(times.Put(row, k, text, &value));
+    }
+  }
+  rows->resize(kept_rows);
   return Status::OK();
 }
 

@@ -5,10 +5,12 @@
 #include <algorithm>
 #include <ctime>
 #include <random>
+#include <set>
 
 #include "common/coding.h"
 #include "common/fault_env.h"
 #include "common/time_format.h"
+#include "index/tokenizer.h"
 #include "segment/block_codec.h"
 #include "segment/column_encoding.h"
 #include "segment/format.h"
@@ -232,6 +234,87 @@ TEST(TimeTextEncoding, DamagedBlocksAreDataLossSayingWhere) {
   EXPECT_NE(error(bad_reference).find("reference 7"), std::string::npos);
   // The text after the times must be a plain or marked lines block.
   std::string nested = make({1, 1, 0}, {0, 2}, {t0, t0 + 1}, {});
+  nested.resize(nested.size() - 2);  // the empty plain block: its encoding byte and count
+  nested.append(good);
+  EXPECT_NE(error(nested).find("not a plain or marked lines block"), std::string::npos);
+  // Cut anywhere: refused.
+  for (size_t cut = 1; cut < good.size(); ++cut) {
+    std::vector<std::string_view> out;
+    std::string arena;
+    EXPECT_TRUE(DecodeStringColumn(good.substr(0, cut), values.size(), &out, &arena).IsDataLoss())
+        << cut;
+  }
+}
+
+// kIsoPrefix (format version 10), the encoding kTimeText generalises, damaged in each of the ways
+// above that it can be (its times are nanoseconds: any value renders, and it has no reference
+// byte): DataLoss naming the row where one is to blame, read whole and a few rows at a time, as
+// kTimeText.
+TEST(TimeTextEncoding, DamagedIsoPrefixBlocksAreDataLossSayingWhereAsTimeTextBlocksAre) {
+  std::vector<std::string_view> values = {"2023-01-29T08:52:28Z a", "2023-01-29T08:52:29.5Z b",
+                                          "none"};
+  auto make = [&](const std::vector<uint64_t>& digits, const std::vector<int64_t>& ns,
+                  const std::vector<std::string_view>& rest) {
+    std::string block(1, static_cast<char>(Encoding::kIsoPrefix));
+    PutVarint64(&block, values.size());
+    std::string part;
+    EncodeRle(digits.data(), digits.size(), &part);
+    PutLengthPrefixed(&block, part);
+    part.clear();
+    EncodeIntsSmallest(ns.data(), ns.size(), &part);
+    PutLengthPrefixed(&block, part);
+    EncodePlain(rest.data(), rest.size(), &block);
+    return block;
+  };
+  // Read whole and as rows (ReadRows's way: the bytes through the last row, then those rows):
+  // both DataLoss; the message of the whole read.
+  auto error = [&](const std::string& block) {
+    std::vector<std::string_view> out;
+    std::string arena;
+    Status s = DecodeStringColumn(block, values.size(), &out, &arena);
+    EXPECT_TRUE(s.IsDataLoss()) << s.ToString();
+    // (Rows that include row 1, the row damaged where one is.)
+    for (const std::vector<uint32_t>& rows : {std::vector<uint32_t>{0, 1, 2}, {1}, {1, 2}}) {
+      std::vector<std::string_view> got;
+      Status r = DecodeStringRows(block, values.size(), rows, &got, &arena);
+      EXPECT_TRUE(r.IsDataLoss()) << r.ToString() << " rows through " << rows.back();
+      const uint64_t through = IsoPrefixBytesThrough(block, values.size(), rows.back());
+      if (through != 0 && through != UINT64_MAX && through <= block.size()) {
+        r = DecodeIsoPrefixRows(std::string_view(block).substr(0, through), block.size(),
+                                values.size(), rows, &got, &arena);
+        EXPECT_TRUE(r.IsDataLoss()) << r.ToString() << " rows through " << rows.back();
+      }
+    }
+    return s.message();
+  };
+  std::string good;
+  ASSERT_TRUE(EncodeIsoPrefix(values.data(), values.size(), &good));
+  int64_t t0 = 0;
+  ASSERT_TRUE(ParseIsoTimestamp("2023-01-29T08:52:28Z", &t0));
+  const int64_t t1 = t0 + 1'500'000'000;
+  const std::string same = make({0, 1, 10}, {t0, t1}, {" a", " b", "none"});
+  for (const std::string& block : {good, same}) {
+    std::vector<std::string_view> out;
+    std::string arena;
+    ASSERT_TRUE(DecodeStringColumn(block, values.size(), &out, &arena).ok());
+    EXPECT_EQ(Strings(out), Strings(values));
+  }
+  // A row's fraction digit count that is none of 0-9, 10 (no time) and those with kEcho (16).
+  EXPECT_NE(error(make({0, 12, 10}, {t0, t1}, {" a", " b", "none"}))
+                .find("row 1 has fraction digit code 12"),
+            std::string::npos);
+  // A row repeating its time after a byte its text lacks (kEcho on an empty rest).
+  EXPECT_NE(error(make({0, 1 | 16, 10}, {t0, t1}, {" a", "", "none"}))
+                .find("row 1 repeats its time after a byte it lacks"),
+            std::string::npos);
+  // More rows with a time than times.
+  EXPECT_NE(error(make({0, 1, 0}, {t0, t1}, {" a", " b", "none"})).find("3 rows with a time"),
+            std::string::npos);
+  // A text block of fewer rows than the block.
+  EXPECT_NE(error(make({0, 1, 10}, {t0, t1}, {" a", " b"})).find("time-prefixed text"),
+            std::string::npos);
+  // The text after the times must be a plain or marked lines block, read whole or as rows.
+  std::string nested = make({0, 1, 10}, {t0, t1}, {});
   nested.resize(nested.size() - 2);  // the empty plain block: its encoding byte and count
   nested.append(good);
   EXPECT_NE(error(nested).find("not a plain or marked lines block"), std::string::npos);
@@ -610,6 +693,163 @@ TEST(TimeTextEncoding, AScopeOpenForAnotherBlockOfAsManyRowsIsNotTaken) {
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(read.size(), 3u);
   EXPECT_EQ(read[2].message, block1[2999].message);
+}
+
+// A TextTest of one word (or word prefix) as a search's: whether a line's words, as the
+// tokenizer gives them, hold it. It counts the rows the reader asked about their parts.
+class OneWord final : public TextTest {
+ public:
+  OneWord(std::string word, bool prefix) : word_(std::move(word)), prefix_(prefix) {}
+  bool Passes(std::string_view text) const override {
+    bool found = false;
+    index::ForEachWord(text, [&](std::string_view w) {
+      found = found || w == word_ || (prefix_ && w.substr(0, word_.size()) == word_);
+    });
+    return found;
+  }
+  bool AvoidsTimes() const override { return !WordMayBeInTime(word_, prefix_); }
+  bool PassesAround(std::string_view before, std::string_view after) const override {
+    ++around_;
+    return Passes(before) || Passes(after);
+  }
+  mutable size_t around_ = 0;
+
+ private:
+  std::string word_;
+  bool prefix_;
+};
+
+// KeepRowsWithMessage on a version 13 segment whose messages hold times in every form the
+// encoding knows (each form's line, lines with a word or punctuation right against the time,
+// lines of the stamped real datasets): for every word among the first words of the lines (the
+// times' own words: digits, month and weekday names, words glued to a time) and prefixes of
+// them, the rows kept are exactly those whose line holds the word, and their messages are the
+// lines. Words that cannot be in a time are tested on the text without its times (PassesAround)
+// for most rows.
+TEST(TimeTextEncoding, RowsKeptForAWordAreThoseWhoseLineHoldsItWhateverTheTimesAround) {
+  const std::vector<std::string> forms = {
+      "Mar 27 13:06:56 ip-10-77-20-248 sshd[1291]: Server listening on 0.0.0.0 port 22.",
+      "Mar  7 13:06:56 padded day",
+      "Nov 9 12:01:01 unpadded day",
+      "83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET / HTTP/1.1\" 200 203023",
+      "2015-10-18 18:01:47,978 INFO [main] log4j",
+      "2017-05-16 00:00:00.008 25746 INFO nova",
+      "2017-05-16 00:00:00.123456 micro",
+      "x 2016-09-28T04:30:30.123456789 nine digits inside",
+      "2016-09-28T04:30:30.123 three",
+      "17/06/09 20:10:40 INFO spark",
+      "081109 203615 148 INFO dfs.DataNode",
+      "- 1117838570 2005.06.03 R02-M1-N0-C:J12-U11 2005-06-03-15.42.50.675872 RAS",
+      "03-17 16:13:38.811  1702  2395 D WindowManager",
+      "[Sun Dec 04 04:47:44 2005] [notice] workerEnv.init() ok",
+      "20171223-22:15:29:606|Step_LSC|30002312|onStandStepChanged 3579",
+      "[10.30 16:49:06] chrome.exe - proxy",
+      "Dec 10, 2020 06:55:46 comma form",
+      // Words right against the time, before and after it, and a phrase's words across it.
+      "xMar 27 13:06:56 glued before",
+      "Mar 27 13:06:56abc glued after",
+      "user Mar 27 13:06:56 opened session",
+      "at=2015-10-18 18:01:47,978 ok",
+      "pre_2015-10-18 18:01:47,978_post underscores",
+      "Sun Dec 04 04:47:44 2005x",
+      "éMar 27 13:06:56é unicode around",
+  };
+  std::vector<Record> records;
+  for (int copy = 0; copy < 40; ++copy) {
+    for (const std::string& line : forms) {
+      Record r;
+      r.message = line + " copy " + std::to_string(copy);  // (no dictionary of 24 lines)
+      records.push_back(std::move(r));
+    }
+  }
+  for (const testdata::Dataset& d : testdata::RealDatasets()) {
+    if (d.name != "elastic_auth_log" && d.name != "elastic_apache_access" &&
+        d.name != "loghub_2k") {
+      continue;
+    }
+    for (const std::string& file : d.files) {
+      for (Record& r : testdata::LoadRecords(file, 800)) {
+        if (const int64_t ns = ServerTime(r.message); ns != 0) r.ts = ns;
+        records.push_back(std::move(r));
+      }
+    }
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].seq = i;
+    if (records[i].ts == 0) records[i].ts = 1'700'000'000'000'000'000 + static_cast<int64_t>(i);
+    records[i].ingest_ts = records[i].ts;
+  }
+  FaultInjectionEnv env;
+  WriterOptions options;
+  options.json_shapes = false;
+  options.block_rows = 2048;
+  ASSERT_TRUE(WriteSegment(&env, "/words.seg", SegmentInfo{}, records, options, nullptr).ok());
+  auto opened = SegmentFileReader::OpenFile(&env, "/words.seg");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  const SegmentFileReader& reader = **opened;
+  const Footer& f = reader.footer();
+  // Each block's lines, and the words to look for: the first words of the lines, prefixes of
+  // some, the month and weekday names.
+  std::vector<std::vector<std::string>> lines(f.blocks.size());
+  size_t timed_blocks = 0;
+  std::set<std::pair<std::string, bool>> words = {{"mar", false}, {"dec", false}, {"sun", false},
+                                                  {"ma", true},   {"d", true},    {"s", true},
+                                                  {"1", true},    {"20", true},   {"x", true}};
+  for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+    std::string raw;
+    const BlockRef& ref = f.columns[static_cast<size_t>(ColumnId::kMessage)].blocks[b];
+    ASSERT_TRUE(reader.ReadPhysical(ref, "message", &raw, nullptr).ok());
+    timed_blocks += static_cast<Encoding>(raw[0]) == Encoding::kTimeText;
+    std::vector<Record> block;
+    ASSERT_TRUE(reader.ReadBlock(b, kColMessage, &block, nullptr).ok());
+    for (size_t i = 0; i < block.size(); ++i) {
+      lines[b].push_back(block[i].message);
+      const bool form = block[i].message.find(" copy ") != std::string::npos;
+      // The forms' lines are in kTimeText blocks.
+      if (form) {
+        ASSERT_EQ(static_cast<Encoding>(raw[0]), Encoding::kTimeText) << "block " << b;
+      }
+      if (i % 97 != 0 && !form) continue;
+      std::vector<std::string> first = index::Tokenize(block[i].message);
+      first.resize(std::min<size_t>(first.size(), 9));
+      for (const std::string& w : first) {
+        words.emplace(w, false);
+        if (w.size() > 2) words.emplace(w.substr(0, 2), true);
+      }
+    }
+  }
+  EXPECT_GE(timed_blocks, 3u);
+  size_t around = 0, avoiding = 0, tried = 0;
+  for (const auto& [word, prefix] : words) {
+    ++tried;
+    SCOPED_TRACE(word + (prefix ? "*" : ""));
+    const OneWord test(word, prefix);
+    avoiding += test.AvoidsTimes();
+    for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+      std::vector<uint32_t> rows(lines[b].size()), want;
+      for (uint32_t i = 0; i < rows.size(); ++i) {
+        rows[i] = i;
+        if (test.Passes(lines[b][i])) want.push_back(i);
+      }
+      // Every row, and (for one word in four) every third one.
+      for (uint32_t step = 1; step <= (tried % 4 == 0 ? 3u : 1u); step += 2) {
+        std::vector<uint32_t> kept, want_here;
+        for (uint32_t i = 0; i < rows.size(); i += step) kept.push_back(i);
+        for (uint32_t i : want) {
+          if (i % step == 0) want_here.push_back(i);
+        }
+        std::vector<std::string> messages;
+        Status s = reader.KeepRowsWithMessage(b, test, &kept, &messages, nullptr);
+        ASSERT_TRUE(s.ok()) << s.ToString();
+        ASSERT_EQ(kept, want_here) << "block " << b;
+        ASSERT_EQ(messages.size(), kept.size());
+        for (size_t i = 0; i < kept.size(); ++i) EXPECT_EQ(messages[i], lines[b][kept[i]]);
+      }
+    }
+    around += test.around_;
+  }
+  EXPECT_GT(avoiding, 20u);
+  EXPECT_GT(around, 5000u);
 }
 
 }  // namespace
