@@ -82,6 +82,16 @@ bool Variant(const std::string& name, WriterOptions* o) {
       o->format_version = static_cast<uint32_t>(v);
     } else if (key == "pack") {
       o->pack_columns_below = static_cast<uint32_t>(v);
+    } else if (key == "letters") {
+      // Words without a digit posted from one row on only in segments of more than this many
+      // rows (WordPostingsRule::letter_words_above_rows); -1: never.
+      o->word_postings.letter_words_above_rows = v < 0 ? UINT64_MAX : static_cast<uint64_t>(v);
+    } else if (key == "counts") {
+      // The rows per block of words too frequent to post only in segments of more than this
+      // many rows (WordPostingsRule::counts_above_rows).
+      o->word_postings.counts_above_rows = static_cast<uint64_t>(v);
+    } else if (key == "minrows") {
+      o->word_postings.min_rows = static_cast<uint32_t>(v);
     } else if (key == "timeref") {
       // (Version 13) 0: kTimeText stores the times themselves, not against the rows' ts.
       o->time_text_against_ts = v != 0;

@@ -2358,6 +2358,53 @@ TEST_F(SqliteCatalogTest, ANewCatalogIsAFewKiBAndReadsOfTablesNeverWrittenAnswer
   EXPECT_EQ((*c->List()).size(), 1u);
 }
 
+// The catalog of a single server as the `disk` benchmark leaves it (one segment registered, the
+// node's heartbeat and settings, an audited admin call): at most 12.5 KiB, in 512-byte pages
+// (with 1 KiB pages, 19,456 bytes: every table and index is a page at least, and so was the
+// directory's largest fixed cost; docs/performance.md "Session 16: disk"). A catalog an earlier
+// build created keeps its 1 KiB pages and takes writes.
+TEST_F(SqliteCatalogTest, ASingleServersCatalogIsTwelveKiBInSmallPages) {
+  auto c = Open();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Insert(Row(1)).ok());
+  NodeRow node{"node-a", "http://a", 1, 2, 0};
+  node.settings = {{"node_heartbeat", 3000}, {"node_timeout", 30000}};
+  ASSERT_TRUE(c->Heartbeat(node).ok());
+  AuditRow a;
+  a.seq = 1;
+  a.at_ns = 10;
+  a.tenant = "default";
+  a.action = "admin.flush";
+  a.status = 200;
+  a.hash = "h1";
+  ASSERT_TRUE(c->AppendAudit(a).ok());
+  c.reset();
+  EXPECT_LE(CatalogFileBytes(path_), 12u * 1024 + 512);
+  c = Open();
+  EXPECT_EQ(c->List()->size(), 1u);
+  EXPECT_EQ(c->ListNodes()->size(), 1u);
+  EXPECT_EQ(c->ListAudit({})->size(), 1u);
+  c.reset();
+
+  // An earlier build's catalog: 1 KiB pages, kept.
+  std::filesystem::remove(path_);
+  Sql("PRAGMA page_size=1024; PRAGMA journal_mode=WAL; CREATE TABLE t (x);");
+  c = Open();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Insert(Row(2)).ok());
+  c.reset();
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  sqlite3_stmt* st = nullptr;
+  ASSERT_EQ(sqlite3_prepare_v2(db, "PRAGMA page_size", -1, &st, nullptr), SQLITE_OK);
+  ASSERT_EQ(sqlite3_step(st), SQLITE_ROW);
+  EXPECT_EQ(sqlite3_column_int(st, 0), 1024);
+  sqlite3_finalize(st);
+  sqlite3_close(db);
+  c = Open();
+  EXPECT_EQ(c->List()->size(), 1u);
+}
+
 // The catalog of the previous version (every table created at open, rows in several of them, as
 // a server left it: testdata/catalog_v2_c9841d4.sql) opens, reads back and takes writes in every
 // group; a group an older build created without a later table (node_confirmed) is completed.

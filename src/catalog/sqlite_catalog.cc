@@ -221,9 +221,13 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
   // Exclusive locking (unless shared): the server is the catalog's only user (DIR/LOCK already
   // keeps a second process out), so SQLite keeps the WAL index in memory and writes no -shm file.
   if (!options.shared) RETURN_IF_ERROR(catalog->Exec("PRAGMA locking_mode=EXCLUSIVE"));
-  // Rows are small and few (one per segment): 1 KiB pages keep a new catalog at a few KiB.
-  // Takes effect only when the database is created.
-  RETURN_IF_ERROR(catalog->Exec("PRAGMA page_size=1024"));
+  // Rows are small and few (one per segment), and every table and index takes a page at least:
+  // SQLite's smallest pages (512 bytes) keep the catalog of a single server (its segments'
+  // tables, its node's, the audit's: 15 B-trees and the schema) at 12 KiB where 1 KiB pages made
+  // it 19 KiB, in every data directory. A catalog of 10,000 segments is 13 % larger (2.25 MB),
+  // and opening and listing it 10-30 % slower (about 45 ms; docs/performance.md "Session 16:
+  // disk"). Takes effect only when the database is created: a catalog keeps its page size.
+  RETURN_IF_ERROR(catalog->Exec("PRAGMA page_size=512"));
   {
     Stmt st(db, "PRAGMA journal_mode=WAL");
     const bool in_memory = path == ":memory:";

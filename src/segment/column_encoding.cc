@@ -26,6 +26,7 @@ extern const ColumnEncoding kIsoPrefixEncoding;                     // iso_prefi
 extern const ColumnEncoding kPrefixedNumberEncoding;                // prefixed_number_encoding.cc
 extern const ColumnEncoding kMarkedLinesEncoding;                   // marked_lines_encoding.cc
 extern const ColumnEncoding kTimeTextEncoding;                      // time_text_encoding.cc
+extern const ColumnEncoding kPermutedRunsEncoding;                  // permuted_runs_encoding.cc
 
 namespace {
 
@@ -36,7 +37,7 @@ const ColumnEncoding* const kEncodings[] = {
     &kIsoTimeEncoding,      &kLinesEncoding,     &kDigitSplitEncoding,
     &kPrefixSplitEncoding,  &kScaledEncoding,    &kHexEncoding,
     &kIntDictEncoding,      &kIsoPrefixEncoding, &kPrefixedNumberEncoding,
-    &kMarkedLinesEncoding,  &kTimeTextEncoding,
+    &kMarkedLinesEncoding,  &kTimeTextEncoding,  &kPermutedRunsEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
@@ -342,6 +343,20 @@ void EncodeTimeColumn(const int64_t* values, size_t count, bool scaled, std::str
   thread_local std::vector<int64_t> scratch;
   candidate.clear();
   if (int_dict && EncodeIntDict(values, count, true, &scratch, &candidate)) consider();
+}
+
+void EncodeSeqColumn(const int64_t* values, size_t count, bool permuted_runs, std::string* out) {
+  const size_t start = out->size();
+  EncodeDelta(values, count, out);
+  // Rows in seq order (nearly every source) are kDelta's best case: no permutation to store.
+  if (!permuted_runs || std::is_sorted(values, values + count)) return;
+  thread_local std::string candidate;
+  candidate.clear();
+  if (EncodePermutedRuns(values, count, &candidate) &&
+      ZstdBytes(candidate, 3) < ZstdBytes(std::string_view(*out).substr(start), 3)) {
+    out->resize(start);
+    out->append(candidate);
+  }
 }
 
 void EncodeLevelColumn(const uint64_t* values, size_t count, bool int_dict, std::string* out) {

@@ -224,6 +224,20 @@ bool EncodeIntDict(const int64_t* values, size_t count, bool id_steps,
 // "int_dict", format version 10) kIntDict, whichever zstd makes smallest.
 void EncodeTimeColumn(const int64_t* values, size_t count, bool scaled, std::string* out,
                       bool int_dict = false);
+// The head of kIntDict and kPermutedRuns bodies: a varint size, then one complete kDelta int
+// block of at most "max_count" values, strictly ascending; taken off the front of "*body".
+// Errors: DataLoss, prefixed with "what" ("int-dict column").
+Status TakeAscendingValues(std::string_view* body, size_t max_count, std::string_view what,
+                           std::vector<int64_t>* values);
+// Encoding::kPermutedRuns (permuted_runs_encoding.cc, format version 14): distinct values as
+// the values ascending (a kDelta block) and the permutation to the rows' order, cut into runs
+// of rows holding consecutive ranks, each run's Lehmer code packed in mixed-radix groups.
+// Returns false (appends nothing) when fewer than two values or two are equal, or when nearly
+// every row would be a run of its own (kDelta's case).
+bool EncodePermutedRuns(const int64_t* values, size_t count, std::string* out);
+// The seq column: kDelta, or (with "permuted_runs", format version 14) kPermutedRuns where zstd
+// makes that smaller (rows sorted by time that arrived in another order).
+void EncodeSeqColumn(const int64_t* values, size_t count, bool permuted_runs, std::string* out);
 // The level (or another small unsigned column): RLE, or (with "int_dict", format version 10)
 // kIntDict when zstd makes that smaller (levels that change from row to row).
 void EncodeLevelColumn(const uint64_t* values, size_t count, bool int_dict, std::string* out);

@@ -965,8 +965,149 @@ TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
   }
 }
 
+// kPermutedRuns (format version 14): seq of rows sorted by time that arrived in another order
+// (elastic_apache_access: each minute's lines shuffled) as the values ascending and the
+// permutation within each run of rows holding consecutive ranks.
+std::vector<int64_t> ShuffledRuns(std::mt19937* rng, size_t count, size_t max_run, int64_t first,
+                                  int64_t step) {
+  std::vector<int64_t> values(count);
+  for (size_t i = 0; i < count; ++i) values[i] = first + static_cast<int64_t>(i) * step;
+  for (size_t at = 0; at < count;) {
+    const size_t run = std::min(count - at, 1 + (*rng)() % max_run);
+    std::shuffle(values.begin() + static_cast<long>(at),
+                 values.begin() + static_cast<long>(at + run), *rng);
+    at += run;
+  }
+  return values;
+}
+
+TEST(ColumnEncoding, PermutedRunsRoundTripAndRefuseWhatTheyCannotHold) {
+  std::mt19937 rng(19);
+  for (size_t count : {2, 3, 17, 1000, 8192}) {
+    for (size_t max_run : {1, 2, 3, 64, 136, 5000, 8192}) {
+      const std::vector<int64_t> values =
+          ShuffledRuns(&rng, count, max_run, 1 + rng() % 1000, 1 + static_cast<int64_t>(rng() % 3));
+      std::string block;
+      if (!EncodePermutedRuns(values.data(), values.size(), &block)) {
+        // Refused only where most rows would be runs of one row (kDelta's case): runs of a
+        // few rows, or shuffled over more rows than the writer looks ahead for a run's end.
+        EXPECT_TRUE(max_run <= 3 || count <= 3 || max_run > 1024) << count << " " << max_run;
+        EXPECT_TRUE(block.empty());
+        continue;
+      }
+      EXPECT_EQ(static_cast<Encoding>(block[0]), Encoding::kPermutedRuns);
+      std::vector<int64_t> out;
+      const Status s = DecodeIntColumn(block, count, &out);
+      ASSERT_TRUE(s.ok()) << count << " " << max_run << ": " << s.ToString();
+      EXPECT_EQ(out, values) << count << " " << max_run;
+      std::vector<uint32_t> rows = {0, static_cast<uint32_t>(count - 1)};
+      out.clear();
+      ASSERT_TRUE(DecodeIntRows(block, count, rows, &out).ok());
+      EXPECT_EQ(out, (std::vector<int64_t>{values.front(), values.back()}));
+      // Every strict prefix is refused, never read past.
+      for (size_t cut = 0; cut < block.size(); cut += 1 + block.size() / 40) {
+        std::vector<int64_t> partial;
+        EXPECT_FALSE(DecodeIntColumn(block.substr(0, cut), count, &partial).ok()) << cut;
+      }
+    }
+  }
+  // Any order of distinct extremes; a whole block one run.
+  std::vector<int64_t> extremes = {INT64_MAX, INT64_MIN, 0, -1, 1, INT64_MAX - 1, INT64_MIN + 1};
+  std::string block;
+  ASSERT_TRUE(EncodePermutedRuns(extremes.data(), extremes.size(), &block));
+  std::vector<int64_t> out;
+  ASSERT_TRUE(DecodeIntColumn(block, extremes.size(), &out).ok());
+  EXPECT_EQ(out, extremes);
+  // Equal values (no permutation holds them) and fewer than two are refused.
+  std::vector<int64_t> equal = {5, 3, 5};
+  std::string none;
+  EXPECT_FALSE(EncodePermutedRuns(equal.data(), equal.size(), &none));
+  EXPECT_FALSE(EncodePermutedRuns(equal.data(), 1, &none));
+  EXPECT_TRUE(none.empty());
+}
+
+TEST(ColumnEncoding, PermutedRunsTakeTheSeqOfShuffledMinutesInFewerBytes) {
+  // Rows sorted by time whose arrival order was shuffled within runs of about 120 (apache's
+  // minutes): the chooser keeps kPermutedRuns, in at most three quarters of kDelta's bytes.
+  std::mt19937 rng(7);
+  const std::vector<int64_t> shuffled = ShuffledRuns(&rng, 8192, 240, 1, 1);
+  std::string delta, chosen, before;
+  EncodeDelta(shuffled.data(), shuffled.size(), &delta);
+  EncodeSeqColumn(shuffled.data(), shuffled.size(), true, &chosen);
+  EncodeSeqColumn(shuffled.data(), shuffled.size(), false, &before);
+  EXPECT_EQ(before, delta);
+  ASSERT_EQ(static_cast<Encoding>(chosen[0]), Encoding::kPermutedRuns);
+  EXPECT_LT(ZstdSize(chosen), ZstdSize(delta) * 3 / 4)
+      << ZstdSize(chosen) << " vs " << ZstdSize(delta);
+  // Rows in seq order (nearly every source), or rising with gaps (several sources' rows
+  // interleaved by time): kDelta, as before.
+  std::vector<int64_t> rising(8192);
+  for (size_t i = 0; i < rising.size(); ++i) rising[i] = 100 + 3 * static_cast<int64_t>(i);
+  std::string kept;
+  EncodeSeqColumn(rising.data(), rising.size(), true, &kept);
+  EXPECT_EQ(static_cast<Encoding>(kept[0]), Encoding::kDelta);
+}
+
+TEST(ColumnEncoding, DamagedPermutedRunsAreDataLoss) {
+  const std::vector<int64_t> values = {3, 1, 2, 4, 6, 5};  // two runs of 3 rows
+  std::string good;
+  ASSERT_TRUE(EncodePermutedRuns(values.data(), values.size(), &good));
+  std::vector<int64_t> out;
+  ASSERT_TRUE(DecodeIntColumn(good, values.size(), &out).ok());
+  ASSERT_EQ(out, values);
+  // Hand-made bodies: a values block, runs (length, start), digit bytes.
+  auto make = [](const std::vector<int64_t>& sorted,
+                 const std::vector<std::pair<uint64_t, int64_t>>& runs, const std::string& digits) {
+    std::string b(1, static_cast<char>(Encoding::kPermutedRuns));
+    PutVarint64(&b, sorted.size());
+    std::string v;
+    EncodeDelta(sorted.data(), sorted.size(), &v);
+    PutVarint64(&b, v.size());
+    b += v;
+    PutVarint64(&b, runs.size());
+    for (const auto& [k, start] : runs) {
+      PutVarint64(&b, k);
+      PutVarint64(&b, ZigZagEncode(start));
+    }
+    return b + digits;
+  };
+  // The same rows by hand: run 1 (ranks 2, 0, 1) digits 2, 0 = 2 x 2 + 0 = 4 in 3 bits; run 2
+  // (ranks 3, 5, 4: 0, 2, 1 from its start) digits 0, 1 = 0 x 2 + 1 = 1 in 3 bits: bits 0..2 =
+  // 4 (001 from the low bit), bits 3..5 = 1 -> 0b1100.
+  const std::vector<int64_t> sorted = {1, 2, 3, 4, 5, 6};
+  ASSERT_EQ(make(sorted, {{3, 0}, {3, 0}}, std::string(1, '\x0c')), good);
+  // A run may start anywhere its ranks are free: the second run first.
+  std::string swapped = make(sorted, {{3, 3}, {3, -6}}, std::string(1, '\x0c'));
+  out.clear();
+  ASSERT_TRUE(DecodeIntColumn(swapped, values.size(), &out).ok());
+  EXPECT_EQ(out, (std::vector<int64_t>{6, 4, 5, 1, 3, 2}));
+  struct Case {
+    std::string block;
+    std::string says;
+  };
+  const Case cases[] = {
+      {make({1, 2, 2, 4, 5, 6}, {{3, 0}, {3, 0}}, "\x0c"), "not ascending"},
+      {make(sorted, {{3, 0}, {2, 0}}, "\x0c"), "runs hold 5 of 6"},
+      {make(sorted, {{3, 0}, {0, 0}, {3, 0}}, "\x0c"), "bad run length"},
+      {make(sorted, {{3, 0}, {3, -1}}, "\x0c"), "holds rank 2 of an earlier run"},
+      {make(sorted, {{3, 0}, {3, 1}}, "\x0c"), "holds ranks past the 6 values"},
+      {make(sorted, {{3, 0}, {3, 0}}, ""), "ends in the run at row 0"},
+      {make(sorted, {{3, 0}, {3, 0}}, "\x06"), "ends in the run at row 0"},  // 6 >= 3 x 2
+      {make(sorted, {{3, 0}, {3, 0}}, "\x4c"), "bytes after"},               // a padding bit
+      {make(sorted, {{3, 0}, {3, 0}}, std::string("\x0c\x00", 2)), "bytes after"},
+  };
+  for (const Case& c : cases) {
+    out.clear();
+    const Status s = DecodeIntColumn(c.block, values.size(), &out);
+    EXPECT_TRUE(s.IsDataLoss()) << c.says;
+    EXPECT_NE(s.message().find(c.says), std::string::npos) << s.message();
+    EXPECT_TRUE(out.empty()) << c.says;
+  }
+}
+
 TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
-  for (int id = 1; id <= 16; ++id) {
+  for (int id = 1; id <= 19; ++id) {
+    if (id == 17) continue;  // not yet given
     const ColumnEncoding* e = FindColumnEncoding(static_cast<Encoding>(id));
     ASSERT_NE(e, nullptr) << id;
     EXPECT_EQ(static_cast<int>(e->id), id);
@@ -975,6 +1116,7 @@ TEST(ColumnEncodingRegistry, EveryEncodingByteHasExactlyOneDecoder) {
   }
   EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(0)), nullptr);
   EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(17)), nullptr);
+  EXPECT_EQ(FindColumnEncoding(static_cast<Encoding>(20)), nullptr);
   // An integer block is refused as strings and the other way round, naming the encoding.
   std::string block;
   int64_t values[] = {1, 2, 3};

@@ -33,9 +33,11 @@ inline constexpr size_t kMagicSize = 8;
 // segments: lines with the offset of every 64th row), and the message's bloom filters leave out
 // the words the segment's word postings decide (index_kind.h DecidedWords; a reader asks the
 // postings first). Version 13: text column blocks may use the encoding kTimeText (a time in one
-// of the common log forms among a row's first bytes, kept as a number).
+// of the common log forms among a row's first bytes, kept as a number). Version 14: int column
+// blocks may use the encoding kPermutedRuns (seq: the values ascending and the permutation
+// that puts them in the rows' order); nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 13;
+inline constexpr uint32_t kFormatVersion = 14;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -85,6 +87,8 @@ enum class Encoding : uint8_t {
                          // offset first, so that a few rows are found without a scan (v12)
   kTimeText = 18,        // strings mostly holding a time in a common log form near their start: the
                          // forms, offsets and times as ints, then the rest (v13)
+  kPermutedRuns = 19,    // int64 distinct values (seq): ascending, then the permutation to the
+                         // rows' order in runs (v14)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

@@ -68,23 +68,9 @@ Status DecodeIdPlanes(std::string_view body, size_t count, const std::vector<int
 // The ids of every row, or (ids mode 2 only: "rows" not null) of the listed rows.
 Status DecodeIntDictRows(std::string_view body, size_t count, const std::vector<uint32_t>* rows,
                          std::vector<int64_t>* out) {
-  uint64_t values_size;
-  if (!GetVarint64(&body, &values_size) || values_size > body.size()) {
-    return Status::DataLoss("int-dict column: bad values size");
-  }
-  const std::string_view values_block = body.substr(0, values_size);
-  body.remove_prefix(values_size);
-  if (values_block.empty() || static_cast<Encoding>(values_block[0]) != Encoding::kDelta) {
-    return Status::DataLoss("int-dict column: the values are not a delta block");
-  }
   std::vector<int64_t> values;
-  RETURN_IF_ERROR(DecodeIntColumn(values_block, count, &values));
+  RETURN_IF_ERROR(TakeAscendingValues(&body, count, "int-dict column", &values));
   if (values.empty() && count > 0) return Status::DataLoss("int-dict column: no values");
-  for (size_t i = 1; i < values.size(); ++i) {
-    if (values[i] <= values[i - 1]) {
-      return Status::DataLoss("int-dict column: values not ascending at " + std::to_string(i));
-    }
-  }
   if (body.empty()) return Status::DataLoss("int-dict column: ids missing");
   const uint8_t mode = static_cast<uint8_t>(body[0]);
   body.remove_prefix(1);
@@ -135,6 +121,27 @@ void AppendIntDictHead(const std::vector<int64_t>& distinct, size_t count, std::
 }
 
 }  // namespace
+
+Status TakeAscendingValues(std::string_view* body, size_t max_count, std::string_view what,
+                           std::vector<int64_t>* values) {
+  const std::string prefix(what);
+  uint64_t values_size;
+  if (!GetVarint64(body, &values_size) || values_size > body->size()) {
+    return Status::DataLoss(prefix + ": bad values size");
+  }
+  const std::string_view values_block = body->substr(0, values_size);
+  body->remove_prefix(values_size);
+  if (values_block.empty() || static_cast<Encoding>(values_block[0]) != Encoding::kDelta) {
+    return Status::DataLoss(prefix + ": the values are not a delta block");
+  }
+  RETURN_IF_ERROR(DecodeIntColumn(values_block, max_count, values));
+  for (size_t i = 1; i < values->size(); ++i) {
+    if ((*values)[i] <= (*values)[i - 1]) {
+      return Status::DataLoss(prefix + ": values not ascending at " + std::to_string(i));
+    }
+  }
+  return Status::OK();
+}
 
 Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
                      std::vector<int64_t>* out) {

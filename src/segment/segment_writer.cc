@@ -125,6 +125,7 @@ class Writer {
   std::vector<size_t> layout_ends_;
   StringEncodeScratch scratch_;
   bool int_dict_ = false;       // kIntDict for ingest_ts and level (format version 10)
+  bool permuted_runs_ = false;  // kPermutedRuns for seq (format version 14)
   bool message_lines_ = false;  // (version 12) scratch_.marked_lines for the message column
   std::vector<int64_t> ints_;
   std::vector<int64_t> row_ts_;  // (version 13) the ts of the block's rows, for the message
@@ -579,7 +580,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
       case FieldType::kSequence:
         ints_.resize(count);
         for (uint32_t row = 0; row < count; ++row) ints_[row] = static_cast<int64_t>(rows[row].seq);
-        EncodeDelta(ints_.data(), count, &raw_);
+        EncodeSeqColumn(ints_.data(), count, permuted_runs_, &raw_);
         break;
       case FieldType::kString:
         views_.resize(count);
@@ -739,6 +740,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   scratch_.hex = version >= 7;
   // Version 10: int columns whose values repeat (ingest_ts, level) as distinct values and ids.
   int_dict_ = version >= 10;
+  permuted_runs_ = version >= 14;
   // Version 10: text rows that begin with an RFC 3339 UTC time keep it as nanoseconds.
   scratch_.iso_prefix = version >= 10;
   // Version 11: ids spelled as a prefix and a fixed-width number (user ids) as the numbers.

@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 namespace sawmill::segment::testdata {
@@ -156,6 +157,16 @@ std::string RawText(const std::string& path, size_t max_lines) {
   for (const std::string& line : ReadLines(path, max_lines)) {
     out += line;
     out += '\n';
+  }
+  return out;
+}
+
+std::vector<Record> LoadDataset(const Dataset& d) {
+  std::vector<Record> out;
+  for (const std::string& file : d.files) {
+    std::vector<Record> records = LoadRecords(file);
+    out.insert(out.end(), std::make_move_iterator(records.begin()),
+               std::make_move_iterator(records.end()));
   }
   return out;
 }

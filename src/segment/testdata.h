@@ -33,6 +33,8 @@ std::vector<Dataset> RealDatasets();
 std::vector<Record> LoadRecords(const std::string& path, size_t max_lines = 0,
                                 std::string service = "", std::string host = "");
 
+// Every file of "d", in order, through LoadRecords.
+std::vector<Record> LoadDataset(const Dataset& d);
 // The raw bytes of the first "max_lines" lines of "path" (0: all), as LoadRecords read them.
 std::string RawText(const std::string& path, size_t max_lines = 0);
 
