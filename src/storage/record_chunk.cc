@@ -156,7 +156,7 @@ void UnpackFirstFrame(Decompressor* d, std::string_view packed, std::string* key
   *rest_frame = packed;
 }
 
-// One row's header in the first frame (RawChunk::Pack), "before" being the row before's.
+// One row's header in the first frame of a packed chunk (RawChunk::Pack), decoded.
 struct PackedHeader {
   int64_t ts = 0;
   int64_t ingest_ts = 0;
