@@ -14,7 +14,11 @@
 # CPU seconds and peak RSS, the load average before and after, and, when the server exports it,
 # where an Append's time went (sawmill_append_stage_seconds: the sum per stage and the slowest
 # bucket seen). The bench_http of the first argument that has one (else BENCH_HTTP) is the
-# client for every build. Results also go to $OUT/results.jsonl.
+# client for every build. Results also go to $OUT/results.jsonl. With LATENCIES=1, also when the
+# slow acks came: $OUT/acks-RUN-N.txt (bench_http --latencies: batch, sent s, latency ms) and
+# $OUT/server-RUN-N.txt (every second: s, memtable bytes, memtable memory bytes, pace seconds
+# summed, WAL commit seconds summed, flushes, flushes under pressure), N the build's position, and
+# a line per run of the ack p50/p99 in 10 s windows of send time.
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: ack_bench.sh SAWMILL_OR_BUILD_DIR..." >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -61,8 +65,24 @@ loadavg() { cut -d' ' -f1 /proc/loadavg; }
 
 echo "| run | build | ack p50 ms | ack p99 ms | max ms | 429s | lines/s | server CPU s | peak RSS MiB | load before/after |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---|"
+# Every second until killed: the server's memtables, pacing and flushes (LATENCIES=1).
+sample_server() {
+  local port=$1 out=$2 t0
+  t0=$(date +%s.%N)
+  while sleep 1; do
+    curl -sf "http://127.0.0.1:$port/metrics" 2>/dev/null | awk -v t="$(date +%s.%N)" -v t0="$t0" '
+      /^sawmill_memtable_bytes / {mb=$2} /^sawmill_memtable_memory_bytes / {mm=$2}
+      /^sawmill_append_stage_seconds_sum\{stage="pace"\}/ {pace=$2}
+      /^sawmill_append_stage_seconds_sum\{stage="wal_commit"\}/ {wal=$2}
+      /^sawmill_flushes_total / {f=$2} /^sawmill_flushes_under_pressure_total / {fp=$2}
+      END {printf "%.1f %s %s %s %s %s %s\n", t - t0, mb, mm, pace, wal, f, fp}' >>"$out" || true
+  done
+}
+
 for run in $(seq 1 "$RUNS"); do
+  n=0
   for bin in "${BINS[@]}"; do
+    n=$((n + 1))
     rm -rf "$WORK/data"
     mkdir -p "$WORK/data"
     PORT=$(free_port)
@@ -72,8 +92,19 @@ for run in $(seq 1 "$RUNS"); do
     wait_ready "$PORT" "$SERVER_PID" "$WORK/server.log"
     L0=$(loadavg)
     C0=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+    LAT_ARGS=()
+    SAMPLER=""
+    if [ "${LATENCIES:-0}" = 1 ]; then
+      LAT_ARGS=(--latencies "$OUT/acks-$run-$n.txt")
+      sample_server "$PORT" "$OUT/server-$run-$n.txt" &
+      SAMPLER=$!
+    fi
     "$HTTP" ingest --addr "127.0.0.1:$PORT" --file "$CORPUS" --clients 2 \
-      --batch-bytes 4194304 --lines "$LINES" --retry-429 1 >"$WORK/ingest.json"
+      --batch-bytes 4194304 --lines "$LINES" --retry-429 1 "${LAT_ARGS[@]}" >"$WORK/ingest.json"
+    if [ -n "$SAMPLER" ]; then
+      kill "$SAMPLER" 2>/dev/null || true
+      wait "$SAMPLER" 2>/dev/null || true
+    fi
     C1=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
     HWM=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
     L1=$(loadavg)
@@ -118,5 +149,20 @@ if stages:
              for k, v in sorted(stages.items())]
     print("|  | append stages: " + "; ".join(parts) + " |||||||||")
 EOF
+    if [ "${LATENCIES:-0}" = 1 ] && [ -s "$OUT/acks-$run-$n.txt" ]; then
+      python3 - "$OUT/acks-$run-$n.txt" <<'EOF'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+win = {}
+for _, sent, ms in rows:
+    win.setdefault(int(float(sent) // 10), []).append(float(ms))
+def pct(v, q):
+    v = sorted(v)
+    return v[min(len(v) - 1, int(q * len(v)))]
+print("|  | acks by 10 s of send time (p50/p99 ms): " +
+      ", ".join(f"{k * 10}s {pct(v, 0.5):.0f}/{pct(v, 0.99):.0f}" for k, v in sorted(win.items())) +
+      " |||||||||")
+EOF
+    fi
   done
 done

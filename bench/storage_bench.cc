@@ -34,6 +34,7 @@
 #include "corpus_records.h"
 #include "segment/testdata.h"
 #include "storage/engine.h"
+#include "storage/record_chunk.h"
 
 namespace sawmill {
 namespace {
@@ -170,8 +171,9 @@ void Row(const std::string& name, const Result& r) {
 int FlushCpu(const std::string& dir, const std::vector<Record>& lines, size_t batch, int text_level,
              int runs, bool keep) {
   std::printf(
-      "| run | lines | segments | segment bytes | append CPU s | flush CPU s | flush wall s |\n");
-  std::printf("|---:|---:|---:|---:|---:|---:|---:|\n");
+      "| run | lines | segments | segment bytes | chunks held bytes | append CPU s | flush CPU s | "
+      "flush wall s |\n");
+  std::printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
   double total = 0;
   for (int run = 1; run <= runs; ++run) {
     std::filesystem::remove_all(dir);
@@ -198,6 +200,8 @@ int FlushCpu(const std::string& dir, const std::vector<Record>& lines, size_t ba
         return 1;
       }
     }
+    // What the memtables' chunks hold (packed as they filled) when the flush starts.
+    const int64_t held = storage::RecordChunk::HeldBytes();
     const double cpu1 = CpuSeconds(), wall1 = WallSeconds();
     Status s = (*engine)->Flush();
     const double cpu2 = CpuSeconds(), wall2 = WallSeconds();
@@ -208,10 +212,10 @@ int FlushCpu(const std::string& dir, const std::vector<Record>& lines, size_t ba
     auto st = (*engine)->stats();
     (*engine)->Close().IgnoreError();
     total += cpu2 - cpu1;
-    std::printf("| %d | %zu | %llu | %llu | %.2f | %.2f | %.2f |\n", run, lines.size(),
+    std::printf("| %d | %zu | %llu | %llu | %lld | %.2f | %.2f | %.2f |\n", run, lines.size(),
                 static_cast<unsigned long long>(st.segments),
-                static_cast<unsigned long long>(st.segment_bytes), cpu1 - cpu0, cpu2 - cpu1,
-                wall2 - wall1);
+                static_cast<unsigned long long>(st.segment_bytes), static_cast<long long>(held),
+                cpu1 - cpu0, cpu2 - cpu1, wall2 - wall1);
     std::fflush(stdout);
   }
   std::printf("\nflush CPU s, mean of %d: %.3f\n", runs, total / runs);

@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "common/coding.h"
+#include "index/bloom.h"
 
 namespace sawmill::index {
 
@@ -27,14 +28,15 @@ void InvertedIndexBuilder::Add(std::string_view value, uint32_t row) {
   if (last_entry_ != UINT32_MAX && entries_[last_entry_].value == value) {
     e = &entries_[last_entry_];
   } else {
-    auto it = by_value_.find(value);
-    if (it == by_value_.end()) {
-      const std::string_view kept = Keep(value);
-      it = by_value_.emplace(kept, static_cast<uint32_t>(entries_.size())).first;
+    const uint64_t hash = BloomHash(value);
+    uint32_t id = by_value_.Find(hash, [&](uint32_t i) { return entries_[i].value == value; });
+    if (id == FlatIdTable::kNone) {
+      id = static_cast<uint32_t>(entries_.size());
+      by_value_.Insert(hash, id);
       entries_.emplace_back();
-      entries_.back().value = kept;
+      entries_.back().value = Keep(value);
     }
-    last_entry_ = it->second;
+    last_entry_ = id;
     e = &entries_[last_entry_];
   }
   if (e->open && row == e->run_end) {

@@ -16,6 +16,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "index/flat_id_table.h"
 #include "index/roaring_compat.h"
 #include "sawmill/status.h"
 
@@ -46,7 +47,7 @@ class InvertedIndexBuilder {
   // A copy of "value" that stays where it is until the builder goes.
   std::string_view Keep(std::string_view value);
 
-  std::unordered_map<std::string_view, uint32_t> by_value_;  // keys in blocks_
+  FlatIdTable by_value_;  // entries_' ids by their values
   std::vector<Entry> entries_;
   std::vector<std::unique_ptr<char[]>> blocks_;  // the distinct values' bytes
   char* block_at_ = nullptr;

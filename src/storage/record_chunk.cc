@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <unordered_map>
 #include <utility>
 
@@ -66,10 +67,13 @@ constexpr int kPackLevel = 1;
 struct Compressor {
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   std::string out;
+  std::string keys, rest;  // Pack's two frames before compression
+  std::string keys_out;    // the first frame compressed (out: the second)
   ~Compressor() { ZSTD_freeCCtx(cctx); }
 };
 struct Decompressor {
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
+  std::string keys;  // Unpack's first frame, decompressed
   ~Decompressor() { ZSTD_freeDCtx(dctx); }
 };
 
@@ -108,8 +112,75 @@ Pool<Decompressor>& Decompressors() {
 }
 
 std::atomic<int64_t> g_held_bytes{0};
+std::atomic<uint64_t> g_unpacks{0};
+
+// "in" compressed as one zstd frame (level kPackLevel, its size in the frame header) into
+// "*out" (resized to fit the largest frame; the frame is its first bytes): returns its size.
+size_t CompressFrame(Compressor* c, std::string_view in, std::string* out) {
+  out->resize(ZSTD_compressBound(in.size()));
+  ZSTD_CCtx_reset(c->cctx, ZSTD_reset_session_only);
+  ZSTD_CCtx_setParameter(c->cctx, ZSTD_c_compressionLevel, kPackLevel);
+  const size_t n = ZSTD_compress2(c->cctx, out->data(), out->size(), in.data(), in.size());
+  if (ZSTD_isError(n)) PackFailed("compression", n);
+  return n;
+}
+
+// The size a frame at the start of "*packed" holds decompressed; "*frame" is set to the frame
+// and "*packed" moved past it.
+size_t NextFrame(std::string_view* packed, std::string_view* frame) {
+  const size_t n = ZSTD_findFrameCompressedSize(packed->data(), packed->size());
+  if (ZSTD_isError(n)) PackFailed("frame size", n);
+  const unsigned long long plain = ZSTD_getFrameContentSize(packed->data(), packed->size());
+  if (plain == ZSTD_CONTENTSIZE_UNKNOWN || plain == ZSTD_CONTENTSIZE_ERROR) {
+    PackFailed("size check", static_cast<size_t>(-1));
+  }
+  *frame = packed->substr(0, n);
+  packed->remove_prefix(n);
+  return static_cast<size_t>(plain);
+}
+
+// Decompresses "frame" (of "plain" bytes decompressed) into "out[0, plain)".
+void DecompressFrame(Decompressor* d, std::string_view frame, char* out, size_t plain) {
+  const size_t n = ZSTD_decompressDCtx(d->dctx, out, plain, frame.data(), frame.size());
+  if (ZSTD_isError(n)) PackFailed("decompression", n);
+  if (n != plain) PackFailed("size check", static_cast<size_t>(-1));
+}
+
+// The first frame of a packed chunk, decompressed into "*keys": "rest_frame" is set to the second.
+void UnpackFirstFrame(Decompressor* d, std::string_view packed, std::string* keys,
+                      std::string_view* rest_frame) {
+  std::string_view frame;
+  const size_t plain = NextFrame(&packed, &frame);
+  keys->resize(plain);
+  DecompressFrame(d, frame, keys->data(), plain);
+  *rest_frame = packed;
+}
+
+// One row's header in the first frame of a packed chunk (RawChunk::Pack), decoded.
+struct PackedHeader {
+  int64_t ts = 0;
+  int64_t ingest_ts = 0;
+  uint64_t seq = 0;
+  uint64_t text_bytes = 0;
+  uint32_t flags = 0;
+  Level level = Level::kUnknown;
+  uint64_t raw_bytes = 0;
+};
+
+// Reads one row's header at "p" (moved past it) onto "*h", which holds the row before's.
+inline void ReadPackedHeader(const char*& p, PackedHeader* h) {
+  h->ts = AddTimeDelta(h->ts, ReadVarint(p));
+  h->ingest_ts = AddTimeDelta(h->ingest_ts, ReadVarint(p));
+  h->seq += ReadVarint(p);
+  h->text_bytes = ReadVarint(p);
+  h->flags = static_cast<uint32_t>(ReadVarint(p));
+  h->level = static_cast<Level>(*p++);
+  h->raw_bytes = ReadVarint(p);
+}
 
 }  // namespace
+
+uint64_t RawChunk::Unpacks() { return g_unpacks.load(std::memory_order_relaxed); }
 
 std::shared_ptr<const RecordChunk> RecordChunk::FromRecords(const std::vector<Record>& records) {
   RawChunk rows;
@@ -197,79 +268,104 @@ void RawChunk::Get(size_t i, Record* out) const {
 }
 
 std::string RawChunk::Pack() const {
-  std::string headers;
-  headers.reserve(rows_.size() * 12);
+  std::unique_ptr<Compressor> c = Compressors().Take();
+  std::string& keys = c->keys;
+  std::string& rest = c->rest;
+  keys.clear();
+  rest.clear();
+  rest.reserve(data_.size());
   Row before{};
   for (size_t i = 0; i < rows_.size(); ++i) {
     const Row& row = rows_[i];
     const uint64_t end = i + 1 < rows_.size() ? rows_[i + 1].offset : data_.size();
-    PutVarint64(&headers, TimeDelta(row.ts, before.ts));
-    PutVarint64(&headers, TimeDelta(row.ingest_ts, before.ingest_ts));
-    PutVarint64(&headers, row.seq - before.seq);  // wraps back in Unpack
-    PutVarint64(&headers, end - row.offset);
-    PutVarint64(&headers, row.flags);
-    headers.push_back(static_cast<char>(row.level));
+    PutVarint64(&keys, TimeDelta(row.ts, before.ts));
+    PutVarint64(&keys, TimeDelta(row.ingest_ts, before.ingest_ts));
+    PutVarint64(&keys, row.seq - before.seq);  // wraps back in Unpack
+    PutVarint64(&keys, end - row.offset);
+    PutVarint64(&keys, row.flags);
+    keys.push_back(static_cast<char>(row.level));
+    PutVarint64(&keys, raw_bytes(i));
+    // The row's tenant, service and host in the first frame, the rest of its text in the second.
+    const char* const text = data_.data() + row.offset;
+    const char* p = text;
+    for (int t = 0; t <= kHost; ++t) ReadText(p);
+    keys.append(text, p);
+    rest.append(p, data_.data() + end);
     before = row;
   }
-  // One frame of the text then the headers, streamed from both (no copy of the text), with its
-  // size in the frame header for Unpack.
-  const size_t plain = data_.size() + headers.size();
-  std::unique_ptr<Compressor> c = Compressors().Take();
-  ZSTD_CCtx* cctx = c->cctx;
-  c->out.resize(ZSTD_compressBound(plain));
-  ZSTD_CCtx_reset(cctx, ZSTD_reset_session_only);
-  ZSTD_CCtx_setParameter(cctx, ZSTD_c_compressionLevel, kPackLevel);
-  ZSTD_CCtx_setPledgedSrcSize(cctx, plain);
-  ZSTD_outBuffer dst{c->out.data(), c->out.size(), 0};
-  ZSTD_inBuffer text{data_.data(), data_.size(), 0};
-  ZSTD_inBuffer tail{headers.data(), headers.size(), 0};
-  size_t rc = 0;
-  while (text.pos < text.size && !ZSTD_isError(rc)) {
-    rc = ZSTD_compressStream2(cctx, &dst, &text, ZSTD_e_continue);
-  }
-  while (!ZSTD_isError(rc)) {
-    rc = ZSTD_compressStream2(cctx, &dst, &tail, ZSTD_e_end);
-    if (rc == 0) break;  // the frame is complete
-  }
-  if (ZSTD_isError(rc)) PackFailed("compression", rc);
-  std::string packed(c->out.data(), dst.pos);  // exactly its size
+  const size_t first = CompressFrame(c.get(), keys, &c->keys_out);
+  const size_t second = CompressFrame(c.get(), rest, &c->out);
+  std::string packed;
+  packed.reserve(first + second);  // held for the chunk's life: exactly its size
+  packed.append(c->keys_out.data(), first);
+  packed.append(c->out.data(), second);
   Compressors().Give(std::move(c));
   return packed;
 }
 
 RawChunk RawChunk::Unpack(std::string_view packed, size_t rows, size_t text_bytes) {
+  g_unpacks.fetch_add(1, std::memory_order_relaxed);
   RawChunk out;
-  // The text is decompressed in place into data_, the row headers behind it, then cut off.
-  const unsigned long long plain_size = ZSTD_getFrameContentSize(packed.data(), packed.size());
-  if (plain_size == ZSTD_CONTENTSIZE_UNKNOWN || plain_size == ZSTD_CONTENTSIZE_ERROR ||
-      plain_size < text_bytes) {
-    PackFailed("size check", static_cast<size_t>(-1));
-  }
-  out.data_.resize(plain_size);
   std::unique_ptr<Decompressor> d = Decompressors().Take();
-  const size_t n = ZSTD_decompressDCtx(d->dctx, out.data_.data(), out.data_.size(), packed.data(),
-                                       packed.size());
-  Decompressors().Give(std::move(d));
-  if (ZSTD_isError(n)) PackFailed("decompression", n);
-  const char* p = out.data_.data() + text_bytes;
+  std::string_view rest_frame;
+  UnpackFirstFrame(d.get(), packed, &d->keys, &rest_frame);
+  std::string_view frame;
+  const size_t rest = NextFrame(&rest_frame, &frame);
+  if (!rest_frame.empty() || rest > text_bytes) PackFailed("size check", static_cast<size_t>(-1));
+  // The rest of each row's text is decompressed at the end of data_, then each row's tenant,
+  // service and host are put before it, moving it down in place (it never moves up: what comes
+  // before a row's rest is at most every row's three strings, all of which are ahead of it).
+  out.data_.resize(text_bytes);
+  char* const data = out.data_.data();
+  DecompressFrame(d.get(), frame, data + (text_bytes - rest), rest);
+  const char* p = d->keys.data();
+  const char* const keys_end = p + d->keys.size();
   out.rows_.reserve(rows);
-  Row row{};
-  uint64_t offset = 0;
+  PackedHeader h;
+  uint64_t offset = 0, from = text_bytes - rest;
   for (size_t i = 0; i < rows; ++i) {
-    row.ts = AddTimeDelta(row.ts, ReadVarint(p));
-    row.ingest_ts = AddTimeDelta(row.ingest_ts, ReadVarint(p));
-    row.seq += ReadVarint(p);
-    row.offset = offset;
-    offset += ReadVarint(p);
-    row.flags = static_cast<uint32_t>(ReadVarint(p));
-    row.level = static_cast<Level>(*p++);
-    out.rows_.push_back(row);
+    if (p >= keys_end) PackFailed("row check", static_cast<size_t>(-1));
+    ReadPackedHeader(p, &h);
+    const char* const three = p;
+    for (int t = 0; t <= kHost; ++t) ReadText(p);
+    const uint64_t first = static_cast<uint64_t>(p - three);
+    if (first > h.text_bytes || offset + h.text_bytes > text_bytes ||
+        from + (h.text_bytes - first) > text_bytes || from < offset + first) {
+      PackFailed("row check", static_cast<size_t>(-1));
+    }
+    out.rows_.push_back(Row{h.ts, h.ingest_ts, h.seq, offset, h.flags, h.level});
+    std::memmove(data + offset + first, data + from, h.text_bytes - first);
+    std::memcpy(data + offset, three, first);
+    offset += h.text_bytes;
+    from += h.text_bytes - first;
   }
-  if (offset != text_bytes || p != out.data_.data() + out.data_.size()) {
+  if (offset != text_bytes || from != text_bytes || p != keys_end) {
     PackFailed("row check", static_cast<size_t>(-1));
   }
-  out.data_.resize(text_bytes);  // keeps the capacity of the headers: about 3% more
+  Decompressors().Give(std::move(d));
   return out;
+}
+
+void RawChunk::UnpackKeys(std::string_view packed, size_t rows, std::string* buffer,
+                          std::vector<RowKey>* out) {
+  std::unique_ptr<Decompressor> d = Decompressors().Take();
+  std::string_view rest_frame;
+  UnpackFirstFrame(d.get(), packed, buffer, &rest_frame);
+  Decompressors().Give(std::move(d));
+  out->clear();
+  out->reserve(rows);
+  const char* p = buffer->data();
+  const char* const end = p + buffer->size();
+  PackedHeader h;
+  for (size_t i = 0; i < rows; ++i) {
+    if (p >= end) PackFailed("row check", static_cast<size_t>(-1));
+    ReadPackedHeader(p, &h);
+    ReadText(p);  // tenant
+    const std::string_view service = ReadText(p);
+    const std::string_view host = ReadText(p);
+    out->push_back(RowKey{h.ts, h.ingest_ts, h.seq, h.raw_bytes, service, host});
+  }
+  if (p != end) PackFailed("row check", static_cast<size_t>(-1));
 }
 
 RecordChunk::RecordChunk(RawChunk rows) : rows_count_(rows.size()), text_bytes_(rows.text_bytes()) {
@@ -313,6 +409,29 @@ void RecordChunk::Pack() const {
   held_ = held;
 }
 
+void RecordChunk::Keys(std::vector<RowKey>* out, std::shared_ptr<const void>* hold) const {
+  std::shared_ptr<const RawChunk> rows;
+  std::string_view packed;
+  {
+    MutexLock l(&mu_);
+    rows = rows_;
+    packed = packed_;  // set once, never changed after: valid without the mutex
+  }
+  if (rows == nullptr) {
+    auto buffer = std::make_shared<std::string>();
+    RawChunk::UnpackKeys(packed, rows_count_, buffer.get(), out);
+    *hold = std::move(buffer);
+    return;
+  }
+  out->clear();
+  out->reserve(rows->size());
+  for (size_t r = 0; r < rows->size(); ++r) {
+    out->push_back(RowKey{rows->ts(r), rows->ingest_ts(r), rows->seq(r), rows->raw_bytes(r),
+                          rows->service(r), rows->host(r)});
+  }
+  *hold = std::move(rows);
+}
+
 bool RecordChunk::packed() const {
   MutexLock l(&mu_);
   return rows_ == nullptr;
@@ -336,10 +455,13 @@ ChunkRows::ChunkRows(const std::vector<Chunk>& chunks) : chunks_(chunks) {
   std::unordered_map<std::pair<std::string_view, std::string_view>, uint32_t, StringViewPairHash>
       group_of;
   uint32_t last = UINT32_MAX;
+  std::vector<RowKey> row_keys;
+  std::shared_ptr<const void> hold;
   for (uint32_t c = 0; c < chunks.size(); ++c) {
-    const std::shared_ptr<const RawChunk> rows = chunks[c]->Rows();
-    for (uint32_t r = 0; r < rows->size(); ++r) {
-      const std::string_view service = rows->service(r), host = rows->host(r);
+    chunks[c]->Keys(&row_keys, &hold);
+    for (uint32_t r = 0; r < row_keys.size(); ++r) {
+      const RowKey& k = row_keys[r];
+      const std::string_view service = k.service, host = k.host;
       if (last == UINT32_MAX || groups_[last].service != service || groups_[last].host != host) {
         auto it = group_of.find({service, host});
         if (it == group_of.end()) {
@@ -352,8 +474,7 @@ ChunkRows::ChunkRows(const std::vector<Chunk>& chunks) : chunks_(chunks) {
         }
         last = it->second;
       }
-      keys_.push_back(
-          Key{rows->ts(r), rows->ingest_ts(r), rows->seq(r), rows->raw_bytes(r), last, c, r});
+      keys_.push_back(Key{k.ts, k.ingest_ts, k.seq, k.raw_bytes, last, c, r});
     }
   }
 }

@@ -221,6 +221,47 @@ TEST(RecordChunk, ASegmentWrittenFromChunksIsTheSegmentOfTheSameRecords) {
   std::filesystem::remove_all(dir);
 }
 
+// A flush's sort keys come from a packed chunk's first frame alone: taking them decompresses no
+// chunk in full (the flush reads each chunk's rows only for the block that writes them), and they
+// are the keys of the rows as written, packed or not.
+TEST(RecordChunk, TheSortKeysOfAPackedChunkAreTakenWithoutDecompressingItsText) {
+  std::vector<Record> records = TrickyRecords();
+  records[5].tenant = std::string(300, 't');  // a tenant of a two-byte length
+  records[6].service = std::string(200, 's');
+  records[7].host = std::string(129, 'h');
+  std::vector<Chunk> chunks;
+  for (size_t first = 0; first < records.size(); first += 64) {
+    chunks.push_back(RecordChunk::FromRecords(std::vector<Record>(
+        records.begin() + static_cast<long>(first),
+        records.begin() + static_cast<long>(std::min(records.size(), first + 64)))));
+  }
+  for (bool packed : {false, true}) {
+    if (packed) {
+      for (const Chunk& c : chunks) c->Pack();
+    }
+    const uint64_t unpacks = RawChunk::Unpacks();
+    ChunkRows rows(chunks);
+    EXPECT_EQ(RawChunk::Unpacks(), unpacks) << (packed ? "packed" : "not packed");
+    ASSERT_EQ(rows.size(), records.size());
+    Record got;
+    for (size_t i = 0; i < records.size(); ++i) {
+      const Record& r = records[i];
+      EXPECT_EQ(rows.ts(i), r.ts) << i;
+      EXPECT_EQ(rows.ingest_ts(i), r.ingest_ts) << i;
+      EXPECT_EQ(rows.seq(i), r.seq) << i;
+      EXPECT_EQ(rows.service(i), r.service) << i;
+      EXPECT_EQ(rows.host(i), r.host) << i;
+      uint64_t raw = r.message.size();
+      for (const auto& [k, v] : r.fields) raw += k.size() + v.size();
+      EXPECT_EQ(rows.raw_bytes(i), raw) << i;
+      rows.Get(i, &got);
+      ASSERT_EQ(got, r) << "row " << i << (packed ? ", packed" : "");
+    }
+    // Reading the rows opened each packed chunk once.
+    EXPECT_EQ(RawChunk::Unpacks() - unpacks, packed ? chunks.size() : 0u);
+  }
+}
+
 // A flush holds only the chunks of the block being written, not its whole memtable decompressed:
 // rows arriving nearly in time order (as a memtable's do), packed in chunks of 256, written in
 // blocks of 1,024 rows (time slices of 1,024) open about five chunks at a time and each chunk

@@ -1,0 +1,133 @@
+#include "index/flat_id_table.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "common/coding.h"
+#include "index/bloom.h"
+#include "index/inverted_index.h"
+
+namespace sawmill::index {
+namespace {
+
+// Keys kept by the caller, as the builders keep them; ids are indexes into "keys".
+struct Owner {
+  FlatIdTable table;
+  std::vector<std::string> keys;
+
+  // The key's id, added when new.
+  uint32_t IdOf(const std::string& key, uint64_t hash) {
+    uint32_t id = table.Find(hash, [&](uint32_t i) { return keys[i] == key; });
+    if (id != FlatIdTable::kNone) return id;
+    id = static_cast<uint32_t>(keys.size());
+    table.Insert(hash, id);
+    keys.push_back(key);
+    return id;
+  }
+  uint32_t Find(const std::string& key, uint64_t hash) {
+    return table.Find(hash, [&](uint32_t i) { return keys[i] == key; });
+  }
+};
+
+TEST(FlatIdTable, AnEmptyTableFindsNothing) {
+  Owner o;
+  EXPECT_EQ(o.table.size(), 0u);
+  EXPECT_EQ(o.Find("", 0), FlatIdTable::kNone);
+  EXPECT_EQ(o.Find("a", BloomHash("a")), FlatIdTable::kNone);
+  EXPECT_EQ(o.table.size(), 0u);
+}
+
+// Keys of one hash (and keys whose hashes agree in the 32 bits the slots keep) are told apart by
+// their bytes, whatever the order they came in, across the table's growth.
+TEST(FlatIdTable, KeysOfTheSameHashAreToldApartByTheirBytes) {
+  Owner o;
+  for (int i = 0; i < 1000; ++i) {
+    const uint64_t hash = i % 3 == 0 ? 42 : (uint64_t{static_cast<uint32_t>(i % 5)} << 32) | 7;
+    ASSERT_EQ(o.IdOf("k" + std::to_string(i), hash), static_cast<uint32_t>(i));
+  }
+  EXPECT_EQ(o.table.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    const uint64_t hash = i % 3 == 0 ? 42 : (uint64_t{static_cast<uint32_t>(i % 5)} << 32) | 7;
+    EXPECT_EQ(o.IdOf("k" + std::to_string(i), hash), static_cast<uint32_t>(i)) << i;
+    EXPECT_EQ(o.Find("k" + std::to_string(i) + "x", hash), FlatIdTable::kNone);
+  }
+  // The empty key is a key like any other.
+  EXPECT_EQ(o.IdOf("", 42), 1000u);
+  EXPECT_EQ(o.IdOf("", 42), 1000u);
+  EXPECT_EQ(o.table.size(), 1001u);
+}
+
+TEST(FlatIdTable, ManyKeysAreEachFoundOnce) {
+  Owner o;
+  constexpr uint32_t kKeys = 300'000;
+  for (uint32_t i = 0; i < kKeys; ++i) {
+    const std::string key = "user-" + std::to_string(i * 2654435761u);
+    ASSERT_EQ(o.IdOf(key, BloomHash(key)), i);
+  }
+  EXPECT_EQ(o.table.size(), kKeys);
+  // At most half full: 8 bytes a slot, at most 4 slots a key once grown.
+  EXPECT_LE(o.table.memory_bytes(), size_t{kKeys} * 4 * 8);
+  for (uint32_t i = 0; i < kKeys; ++i) {
+    const std::string key = "user-" + std::to_string(i * 2654435761u);
+    ASSERT_EQ(o.Find(key, BloomHash(key)), i);
+    const std::string other = "user-" + std::to_string(i * 2654435761u) + "-";
+    ASSERT_EQ(o.Find(other, BloomHash(other)), FlatIdTable::kNone);
+  }
+}
+
+// The serialized index as the format says (inverted_index.h), written here from a std::map of
+// each value's rows, the way nothing in the builder is: the builder's bytes must be these.
+std::string ReferenceIndex(const std::vector<std::pair<std::string, uint32_t>>& adds) {
+  std::map<std::string, std::vector<uint32_t>> rows;
+  for (const auto& [value, row] : adds) {
+    auto& r = rows[value];
+    if (r.empty() || r.back() != row) r.push_back(row);
+  }
+  std::string out;
+  out.push_back(static_cast<char>(kInvertedIndexVersion));
+  PutVarint64(&out, rows.size());
+  for (const auto& [value, list] : rows) {
+    std::string runs;
+    uint32_t prev_end = 0;
+    for (size_t i = 0; i < list.size();) {
+      size_t j = i + 1;
+      while (j < list.size() && list[j] == list[j - 1] + 1) ++j;
+      PutVarint32(&runs, list[i] - prev_end);
+      PutVarint32(&runs, static_cast<uint32_t>(j - i - 1));
+      prev_end = list[j - 1] + 1;
+      i = j;
+    }
+    PutLengthPrefixed(&out, value);
+    PutVarint64(&out, runs.size());
+    out.append(runs);
+  }
+  return out;
+}
+
+// Ids (every row its own value), repeated values in runs and scattered, the empty value: the
+// builder's index is the format's, byte for byte.
+TEST(FlatIdTable, TheInvertedIndexOfManyValuesIsTheFormatsBytes) {
+  std::vector<std::pair<std::string, uint32_t>> adds;
+  uint32_t row = 0;
+  for (; row < 50'000; ++row) adds.emplace_back("trace-" + std::to_string(row * 7919u), row);
+  for (; row < 60'000; ++row) {
+    adds.emplace_back(row % 3 == 0 ? std::string() : "svc" + std::to_string(row / 700), row);
+    if (row % 11 == 0) adds.emplace_back("svc" + std::to_string(row / 700), row);  // same row
+  }
+  for (; row < 80'000; ++row) adds.emplace_back("v" + std::to_string((row * 31) % 997), row);
+  InvertedIndexBuilder builder;
+  for (const auto& [value, r] : adds) builder.Add(value, r);
+  std::string got;
+  builder.Finish(&got);
+  EXPECT_EQ(got, ReferenceIndex(adds));
+  std::set<std::string> distinct;
+  for (const auto& add : adds) distinct.insert(add.first);
+  EXPECT_EQ(builder.distinct_values(), distinct.size());
+}
+
+}  // namespace
+}  // namespace sawmill::index
