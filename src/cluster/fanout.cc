@@ -470,13 +470,16 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   request.before = before;
   request.after = after;
   request.answer_version = kPartAnswerVersion;
-  // The hit, looked for on this node alone (its memtables and its view's segments).
+  // The hit, looked for on this node alone (its memtables and its view's segments). Not found:
+  // the segments of the view that may hold it and could not be read, named in "unread".
+  std::vector<std::string> unread;
   auto probe = [&]() -> Result<std::optional<Record>> {
     query::ContextPartRequest find = request;
     find.before = find.after = 0;
     find.around.reset();
     find.timeout_ns = left();
     ASSIGN_OR_RETURN(query::PartAnswer found, inner_->ContextPart(find));
+    unread = std::move(found.warnings);
     const Record* hit = RecordWithId(found.hits, id);
     return hit != nullptr ? std::optional<Record>(*hit) : std::nullopt;
   };
@@ -514,12 +517,15 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
     ASSIGN_OR_RETURN(hit, probe());
   }
   if (!hit) {
+    // A segment that may hold it could not be read: it may exist (never a 404).
+    failures.partial = failures.partial || !unread.empty();
+    for (std::string& w : unread) failures.warnings.push_back(std::move(w));
     if (!failures.partial) return Status::NotFound("no record with id " + std::to_string(id));
     std::string why;
     for (const std::string& w : failures.warnings) why += (why.empty() ? "" : "; ") + w;
     return Status::Unavailable("no record with id " + std::to_string(id) +
-                               " on the nodes that answered, but not every node did, so it may "
-                               "exist; ask again (" +
+                               " on the nodes that answered, but not every node did (or not every "
+                               "segment could be read), so it may exist; ask again (" +
                                why + ")");
   }
   request.around = query::AnchorOf(*hit);
@@ -531,6 +537,9 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   // This node's own lines last, from a view holding every segment the answers need.
   request.timeout_ns = left();
   ASSIGN_OR_RETURN(query::PartAnswer own, inner_->ContextPart(request));
+  // Its segments that could not be read, each named (never a silent gap).
+  failures.partial = failures.partial || own.partial;
+  for (std::string& w : own.warnings) failures.warnings.push_back(std::move(w));
   around.push_back(std::move(own));
   query::ContextResponse out = MergeContext(*hit, around, before, after);
   out.partial = failures.partial;
