@@ -611,10 +611,11 @@ Status NotFoundInUnreadable(uint64_t id, const Unreadable& unreadable) {
 std::function<Status()> QueryEngineImpl::ContextDeadline(int64_t budget_ns) {
   const int64_t now = clock_->MonotonicNanos();
   const int64_t deadline = budget_ns > INT64_MAX - now ? INT64_MAX : now + budget_ns;
-  return [this, deadline] {
+  // The limit named is the budget given: a cluster part's is what is left of the context's time.
+  return [this, deadline, budget_ns] {
     if (clock_->MonotonicNanos() <= deadline) return Status::OK();
     CountStopped(StopReason::kTime);
-    return Status::DeadlineExceeded("context stopped at the " + FormatLimit(options_.max_query_ns) +
+    return Status::DeadlineExceeded("context stopped at the " + FormatLimit(budget_ns) +
                                     " time limit (query_timeout); ask for fewer lines");
   };
 }

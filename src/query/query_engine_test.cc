@@ -521,6 +521,27 @@ TEST_F(QueryEngineTest, ContextPastTheTimeLimitIsAnErrorNamingIt) {
             "context stopped at the 2 s time limit (query_timeout); ask for fewer lines");
 }
 
+// A cluster part given less time than max_query_ns (what is left of the context's): the error
+// names that budget, not max_query_ns (before: "the 10 s time limit" for a 2 s budget).
+TEST_F(QueryEngineTest, AContextPartPastItsTimeoutNamesThatTimeout) {
+  testing::FakeEngine engine(snapshot_);
+  SteppingClock clock(kDatasetNow, kNanosPerSecond);
+  QueryOptions o;
+  o.clock = &clock;
+  o.max_query_ns = 10 * kNanosPerSecond;
+  auto qe = QueryEngine::Create(&engine, o);
+  ContextPartRequest part;
+  part.tenant = "default";
+  part.id = (*records_)[100].seq;
+  part.before = part.after = 3;
+  part.timeout_ns = 2 * kNanosPerSecond;
+  auto answer = qe->ContextPart(part);
+  ASSERT_FALSE(answer.ok());
+  EXPECT_EQ(answer.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(answer.status().message(),
+            "context stopped at the 2 s time limit (query_timeout); ask for fewer lines");
+}
+
 // A leader whose client hangs up stops early; the identical queries waiting for it must neither
 // get its cut-short answer nor wait forever, and the cache must not keep it.
 TEST_F(QueryEngineTest, CancelledLeaderDoesNotPoisonTheCacheOrItsFollowers) {
