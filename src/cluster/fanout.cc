@@ -470,6 +470,11 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   request.before = before;
   request.after = after;
   request.answer_version = kPartAnswerVersion;
+  // The view's change now (at_least 0: read, never refreshed); 0 with no view.
+  auto view_change = [&]() -> uint64_t {
+    std::string ignored;
+    return catch_up_ ? catch_up_(0, 0, &ignored) : 0;
+  };
   // The hit, looked for on this node alone (its memtables and its view's segments). Not found:
   // the segments of the view that may hold it and could not be read, named in "unread".
   std::vector<std::string> unread;
@@ -483,8 +488,8 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
     const Record* hit = RecordWithId(found.hits, id);
     return hit != nullptr ? std::optional<Record>(*hit) : std::nullopt;
   };
-  ASSIGN_OR_RETURN(std::optional<Record> hit, probe());
 
+  std::optional<Record> hit;
   query::ContextResponse failures;        // partial, and the warnings of every node that failed
   std::vector<query::PartAnswer> around;  // answers around the hit
   std::vector<std::string> ask_again;     // nodes asked before the hit was known, without it
@@ -510,10 +515,12 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
       }
     }
   };
+  const uint64_t probed_at = view_change();  // read before the probe: never past what it saw
+  ASSIGN_OR_RETURN(hit, probe());
   if (hit) request.around = query::AnchorOf(*hit);
   ask(nullptr);
-  // Flushed by a peer a moment ago: in the view now.
-  if (!hit) {
+  // Flushed by a peer a moment ago: in the view now, if the view advanced since the probe.
+  if (!hit && view_change() > probed_at) {
     ASSIGN_OR_RETURN(hit, probe());
   }
   if (!hit) {

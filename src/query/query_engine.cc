@@ -684,6 +684,8 @@ Result<PartAnswer> QueryEngineImpl::ContextPart(const ContextPartRequest& reques
     anchor = AnchorOf(*hit);
     out.hits.push_back(std::move(*hit));
   }
+  // No lines asked for (the asking node's lookup of the hit): no neighbours to look for.
+  if (request.before == 0 && request.after == 0) return out;
   std::optional<uint32_t> partition;
   if (options_.partitions > 0)
     partition = PartitionOf(anchor->service, anchor->host, options_.partitions);
