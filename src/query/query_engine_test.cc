@@ -51,6 +51,14 @@ class QueryEngineTest : public ::testing::Test {
     snapshot_->segments.push_back(h);
   }
 
+  // A query engine over "engine" pruning by the snapshot's 4 partitions.
+  std::unique_ptr<QueryEngine> PartitionedEngine(testing::FakeEngine* engine) {
+    QueryOptions o;
+    o.clock = &clock_;
+    o.partitions = 4;
+    return QueryEngine::Create(engine, o);
+  }
+
   static std::vector<Record>* records_;
   std::shared_ptr<storage::Snapshot> snapshot_;
   std::shared_ptr<std::atomic<int>> executions_ = std::make_shared<std::atomic<int>>(0);
@@ -399,10 +407,7 @@ TEST_F(QueryEngineTest, ContextWithASegmentThatCannotBeReadIsPartialNamingIt) {
   storage::SegmentHandle& h = SegmentHolding(*snapshot_, hit, 4);
   const std::string error = RemoveAfterOpens(h, 1);
   testing::FakeEngine engine(snapshot_);
-  QueryOptions o;
-  o.clock = &clock_;
-  o.partitions = 4;
-  auto qe = QueryEngine::Create(&engine, o);
+  auto qe = PartitionedEngine(&engine);
   auto ctx = qe->Context("default", hit.seq, 3, 4);
   ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
   EXPECT_EQ(ctx->hit, hit);
@@ -424,7 +429,7 @@ TEST_F(QueryEngineTest, ContextWithASegmentThatCannotBeReadIsPartialNamingIt) {
   snapshot_ = testing::MakeSnapshot("default", *records_, 4, 3, 500, 256);
   RemoveAfterOpens(SegmentHolding(*snapshot_, hit, 4), 1);
   testing::FakeEngine engine2(snapshot_);
-  auto qe2 = QueryEngine::Create(&engine2, o);
+  auto qe2 = PartitionedEngine(&engine2);
   auto answer = qe2->ContextPart(part);
   ASSERT_TRUE(answer.ok()) << answer.status().ToString();
   ASSERT_FALSE(answer->hits.empty());
@@ -444,10 +449,7 @@ TEST_F(QueryEngineTest, ContextSkipsASegmentRetentionDeletedMeanwhile) {
   RemoveAfterOpens(h, 1);
   testing::FakeEngine engine(snapshot_);
   engine.retired = {h.info.id};
-  QueryOptions o;
-  o.clock = &clock_;
-  o.partitions = 4;
-  auto qe = QueryEngine::Create(&engine, o);
+  auto qe = PartitionedEngine(&engine);
   auto ctx = qe->Context("default", hit.seq, 3, 4);
   ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
   EXPECT_FALSE(ctx->partial);
@@ -462,10 +464,7 @@ TEST_F(QueryEngineTest, ContextWhoseHitsSegmentCannotBeReadIsAnErrorNamingIt) {
   storage::SegmentHandle& h = SegmentHolding(*snapshot_, hit, 4);
   const std::string error = RemoveAfterOpens(h, 0);
   testing::FakeEngine engine(snapshot_);
-  QueryOptions o;
-  o.clock = &clock_;
-  o.partitions = 4;
-  auto qe = QueryEngine::Create(&engine, o);
+  auto qe = PartitionedEngine(&engine);
   auto ctx = qe->Context("default", hit.seq, 3, 4);
   ASSERT_FALSE(ctx.ok());
   EXPECT_EQ(ctx.status().code(), StatusCode::kUnavailable) << ctx.status().ToString();
