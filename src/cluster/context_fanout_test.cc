@@ -256,5 +256,79 @@ TEST(ClusterContext, AnIdNoNodeHasIsNotFound) {
   EXPECT_EQ(asked, 1);
 }
 
+// This node: OneNode's lines 0-9 in a segment (id 7) whose object is gone (every open fails as
+// the store answers a missing object; not retired), 10-19 in its memtables; one peer, node-b,
+// answering through the wire form with nothing of its own.
+struct NodeWithAGoneSegment {
+  NodeWithAGoneSegment() {
+    std::shared_ptr<storage::Snapshot> snap = OneNode();
+    std::vector<Record> lines;
+    for (const Record& r : *snap->memtables[0].chunks[0]) lines.push_back(r);
+    auto reader = std::make_shared<query::testing::FakeSegmentReader>(
+        7, 0, std::vector<Record>(lines.begin(), lines.begin() + 10), 4);
+    storage::SegmentHandle h;
+    h.info = reader->info();
+    h.object = "segments/hot/default/0/7.seg";
+    h.open = []() -> Result<std::shared_ptr<segment::SegmentReader>> {
+      return Status::NotFound("object segments/hot/default/0/7.seg does not exist");
+    };
+    snap->segments.push_back(std::move(h));
+    snap->memtables[0].chunks[0] =
+        storage::RecordChunk::FromRecords(std::vector<Record>(lines.begin() + 10, lines.end()));
+    engine = std::make_unique<query::testing::FakeEngine>(snap);
+    local = query::QueryEngine::Create(engine.get(), query::QueryOptions{});
+    auto empty = std::make_shared<storage::Snapshot>();
+    empty->tenant = "default";
+    peer_engine = std::make_unique<query::testing::FakeEngine>(empty);
+    peer_local = query::QueryEngine::Create(peer_engine.get(), query::QueryOptions{});
+    peers.resize(1);
+    peers[0].id = "node-b";
+    fanout = std::make_unique<Fanout>(
+        [this] { return peers; }, FanoutOptions{},
+        [this](const catalog::NodeRow&, std::string_view, const std::string& body, int64_t) {
+          query::PartAnswer none;
+          auto request = DecodeContextPartRequest(body);
+          if (!request.ok()) return none;
+          auto part = peer_local->ContextPart(*request);
+          return part.ok() ? *part : none;
+        });
+    query = std::make_unique<FanoutQueryEngine>(local.get(), fanout.get());
+  }
+  static constexpr const char* kError =
+      "segment 7 could not be read and was skipped: NotFound: object "
+      "segments/hot/default/0/7.seg does not exist";
+  std::unique_ptr<query::testing::FakeEngine> engine, peer_engine;
+  std::unique_ptr<query::QueryEngine> local, peer_local;
+  std::vector<catalog::NodeRow> peers;
+  std::unique_ptr<Fanout> fanout;
+  std::unique_ptr<FanoutQueryEngine> query;
+};
+
+// Before, this node's own part skipped a segment it could not open with no word: the context
+// was whole (not partial) with the lines before the hit missing. Now partial, naming it.
+TEST(ClusterContext, ASegmentThisNodeCannotReadMakesTheAnswerPartialNamingIt) {
+  NodeWithAGoneSegment node;
+  auto ctx = node.query->Context("default", 110, 3, 2);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  EXPECT_EQ(ctx->hit.message, "line 10");
+  EXPECT_TRUE(ctx->before.empty());
+  EXPECT_EQ(Messages(ctx->after), (std::vector<std::string>{"line 11", "line 12"}));
+  EXPECT_TRUE(ctx->partial);
+  EXPECT_EQ(ctx->warnings, (std::vector<std::string>{NodeWithAGoneSegment::kError}));
+}
+
+// The hit in a segment this node cannot read, and no other node has it: it may exist, so the
+// answer is 503 naming the segment (before: the segment's NotFound, a 404 naming no segment).
+TEST(ClusterContext, AHitInASegmentThisNodeCannotReadIsUnavailableNamingIt) {
+  NodeWithAGoneSegment node;
+  auto ctx = node.query->Context("default", 105, 3, 2);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_EQ(ctx.status().code(), StatusCode::kUnavailable) << ctx.status().ToString();
+  EXPECT_NE(ctx.status().message().find(std::string("so it may exist; ask again (") +
+                                        NodeWithAGoneSegment::kError + ")"),
+            std::string::npos)
+      << ctx.status().message();
+}
+
 }  // namespace
 }  // namespace sawmill::cluster

@@ -470,18 +470,26 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   request.before = before;
   request.after = after;
   request.answer_version = kPartAnswerVersion;
-  // The hit, looked for on this node alone (its memtables and its view's segments).
+  // The view's change now (at_least 0: read, never refreshed); 0 with no view.
+  auto view_change = [&]() -> uint64_t {
+    std::string ignored;
+    return catch_up_ ? catch_up_(0, 0, &ignored) : 0;
+  };
+  // The hit, looked for on this node alone (its memtables and its view's segments). Not found:
+  // the segments of the view that may hold it and could not be read, named in "unread".
+  std::vector<std::string> unread;
   auto probe = [&]() -> Result<std::optional<Record>> {
     query::ContextPartRequest find = request;
     find.before = find.after = 0;
     find.around.reset();
     find.timeout_ns = left();
     ASSIGN_OR_RETURN(query::PartAnswer found, inner_->ContextPart(find));
+    unread = std::move(found.warnings);
     const Record* hit = RecordWithId(found.hits, id);
     return hit != nullptr ? std::optional<Record>(*hit) : std::nullopt;
   };
-  ASSIGN_OR_RETURN(std::optional<Record> hit, probe());
 
+  std::optional<Record> hit;
   query::ContextResponse failures;        // partial, and the warnings of every node that failed
   std::vector<query::PartAnswer> around;  // answers around the hit
   std::vector<std::string> ask_again;     // nodes asked before the hit was known, without it
@@ -507,19 +515,24 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
       }
     }
   };
+  const uint64_t probed_at = view_change();  // read before the probe: never past what it saw
+  ASSIGN_OR_RETURN(hit, probe());
   if (hit) request.around = query::AnchorOf(*hit);
   ask(nullptr);
-  // Flushed by a peer a moment ago: in the view now.
-  if (!hit) {
+  // Flushed by a peer a moment ago: in the view now, if the view advanced since the probe.
+  if (!hit && view_change() > probed_at) {
     ASSIGN_OR_RETURN(hit, probe());
   }
   if (!hit) {
+    // A segment that may hold it could not be read: it may exist (never a 404).
+    failures.partial = failures.partial || !unread.empty();
+    for (std::string& w : unread) failures.warnings.push_back(std::move(w));
     if (!failures.partial) return Status::NotFound("no record with id " + std::to_string(id));
     std::string why;
     for (const std::string& w : failures.warnings) why += (why.empty() ? "" : "; ") + w;
     return Status::Unavailable("no record with id " + std::to_string(id) +
-                               " on the nodes that answered, but not every node did, so it may "
-                               "exist; ask again (" +
+                               " on the nodes that answered, but not every node did (or not every "
+                               "segment could be read), so it may exist; ask again (" +
                                why + ")");
   }
   request.around = query::AnchorOf(*hit);
@@ -531,6 +544,9 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   // This node's own lines last, from a view holding every segment the answers need.
   request.timeout_ns = left();
   ASSIGN_OR_RETURN(query::PartAnswer own, inner_->ContextPart(request));
+  // Its segments that could not be read, each named (never a silent gap).
+  failures.partial = failures.partial || own.partial;
+  for (std::string& w : own.warnings) failures.warnings.push_back(std::move(w));
   around.push_back(std::move(own));
   query::ContextResponse out = MergeContext(*hit, around, before, after);
   out.partial = failures.partial;

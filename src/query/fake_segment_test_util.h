@@ -263,11 +263,13 @@ class FakeEngine final : public storage::Engine {
   void ReportCorruption(uint64_t segment_id, const Status&) override {
     corrupt_reports.push_back(segment_id);
   }
+  Result<std::set<uint64_t>> RetiredSegmentIds() override { return retired; }
   storage::EngineStats stats() const override { return {}; }
   Status Close() override { return Status::OK(); }
 
   mutable std::atomic<int> snapshots{0};  // GetSnapshot calls: one per executed query
   std::vector<uint64_t> corrupt_reports;  // segment ids given to ReportCorruption
+  std::set<uint64_t> retired;             // what RetiredSegmentIds answers
 
  private:
   std::shared_ptr<storage::Snapshot> snapshot_;

@@ -8,6 +8,7 @@
 #include <functional>
 #include <future>
 #include <map>
+#include <set>
 #include <thread>
 #include <unordered_map>
 
@@ -411,11 +412,48 @@ OrderKey KeyOf(const Record& r, ContextOrder order) {
   return {order == ContextOrder::kSeq ? 0 : r.ingest_ts, r.seq};
 }
 
+// The segments of a context that could not be read: never a silent gap. Each is named in a
+// warning with its error, except one retention deleted after the snapshot was taken (NotFound,
+// and among the engine's retired segments: its lines expired), skipped as a search skips it
+// (executor.cc Retired). A segment compaction replaced stays readable while the snapshot holds
+// it (storage/engine.h Snapshot), so no other vanished segment is skipped.
+class Unreadable {
+ public:
+  explicit Unreadable(storage::Engine* engine) : engine_(engine) {}
+  // "what": "segment N" or "segment N block B" of segment "h", which failed with "st".
+  void Add(const storage::SegmentHandle& h, const std::string& what, const Status& st) {
+    if (Retired(h, st)) return;
+    warnings.push_back(what + " could not be read and was skipped: " + st.ToString());
+  }
+  std::vector<std::string> warnings;
+
+ private:
+  bool Retired(const storage::SegmentHandle& h, const Status& st) {
+    if (!st.IsNotFound() || engine_ == nullptr) return false;
+    if (!retired_) {
+      // Unknown (the catalog failed): not retired, and the segment is named in a warning.
+      Result<std::set<uint64_t>> ids = engine_->RetiredSegmentIds();
+      if (!ids.ok()) return false;
+      retired_ = std::move(ids).value();
+    }
+    return retired_->count(h.info.id) > 0;
+  }
+  storage::Engine* engine_;
+  std::optional<std::set<uint64_t>> retired_;  // read at the first NotFound
+};
+
+std::string SegmentName(const storage::SegmentHandle& h) {
+  return "segment " + std::to_string(h.info.id);
+}
+
 // The record with seq "id" in "snap": in its memtables, then (unless "memtables_only") in the
-// segments whose seq range holds it. "check_deadline" before every block read.
+// segments whose seq range holds it. "check_deadline" before every block read. A segment that
+// cannot be read is skipped and named in "unreadable" (not found then means "not in the
+// segments that could be read").
 Result<std::optional<Record>> FindRecord(const storage::Snapshot& snap, uint64_t id,
                                          bool memtables_only,
-                                         const std::function<Status()>& check_deadline) {
+                                         const std::function<Status()>& check_deadline,
+                                         Unreadable* unreadable) {
   std::optional<Record> hit;
   for (const auto& m : snap.memtables) {
     for (const auto& chunk : m.chunks) {
@@ -428,19 +466,25 @@ Result<std::optional<Record>> FindRecord(const storage::Snapshot& snap, uint64_t
   for (const auto& h : snap.segments) {
     if (hit) break;
     if (id < h.info.min_seq || id > h.info.max_seq) continue;
-    ASSIGN_OR_RETURN(std::shared_ptr<segment::SegmentReader> reader, h.open());
-    for (uint32_t b = 0; b < reader->blocks().size() && !hit; ++b) {
+    Result<std::shared_ptr<segment::SegmentReader>> opened = h.open();
+    if (!opened.ok()) {
+      unreadable->Add(h, SegmentName(h), opened.status());
+      continue;
+    }
+    const segment::SegmentReader& reader = **opened;
+    for (uint32_t b = 0; b < reader.blocks().size() && !hit; ++b) {
       RETURN_IF_ERROR(check_deadline());
       std::vector<Record> rows;
       segment::ReadStats rs;
-      RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColSeq, &rows, &rs));
-      for (size_t i = 0; i < rows.size(); ++i) {
+      Status st = reader.ReadBlock(b, segment::kColSeq, &rows, &rs);
+      for (size_t i = 0; st.ok() && i < rows.size(); ++i) {
         if (rows[i].seq != id) continue;
         std::vector<Record> full;
-        RETURN_IF_ERROR(reader->ReadBlock(b, segment::kColAll, &full, &rs));
-        if (i < full.size()) hit = std::move(full[i]);
+        st = reader.ReadBlock(b, segment::kColAll, &full, &rs);
+        if (st.ok() && i < full.size()) hit = std::move(full[i]);
         break;
       }
+      if (!st.ok()) unreadable->Add(h, SegmentName(h) + " block " + std::to_string(b), st);
     }
   }
   return hit;
@@ -448,14 +492,16 @@ Result<std::optional<Record>> FindRecord(const storage::Snapshot& snap, uint64_t
 
 // The "before" lines nearest below "anchor" and the "after" nearest above it in "order", of
 // its service and host, from "snap" (its memtables alone when "memtables_only"); "partition":
-// the anchor's, when partitions prune. Each side in no particular order.
+// the anchor's, when partitions prune. Each side in no particular order. A segment (or block)
+// that cannot be read is skipped and named in "unreadable".
 struct Neighbours {
   std::vector<Record> below, above;
 };
 Result<Neighbours> FindNeighbours(const storage::Snapshot& snap, const ContextAnchor& anchor,
                                   size_t before, size_t after, ContextOrder order,
                                   bool memtables_only, std::optional<uint32_t> partition,
-                                  const std::function<Status()>& check_deadline) {
+                                  const std::function<Status()>& check_deadline,
+                                  Unreadable* unreadable) {
   const OrderKey at{order == ContextOrder::kSeq ? 0 : anchor.ingest_ts, anchor.seq};
   // Heaps: below keeps its farthest (smallest) on top, above its farthest (largest).
   Neighbours n;
@@ -512,7 +558,10 @@ Result<Neighbours> FindNeighbours(const storage::Snapshot& snap, const ContextAn
         after > 0 && hi > at && (above.size() < after || lo < KeyOf(above.front(), order));
     if (!need_below && !need_above) continue;
     Result<std::shared_ptr<segment::SegmentReader>> opened = h.open();
-    if (!opened.ok()) continue;
+    if (!opened.ok()) {
+      unreadable->Add(h, SegmentName(h), opened.status());
+      continue;
+    }
     const segment::SegmentReader& reader = **opened;
     std::optional<roaring::Roaring> rows;
     auto svc = reader.Postings("service", anchor.service);
@@ -537,20 +586,36 @@ Result<Neighbours> FindNeighbours(const storage::Snapshot& snap, const ContextAn
       RETURN_IF_ERROR(check_deadline());
       std::vector<Record> recs;
       segment::ReadStats rs;
-      if (!reader.ReadBlock(b, segment::kColAll, &recs, &rs).ok()) continue;
+      if (Status st = reader.ReadBlock(b, segment::kColAll, &recs, &rs); !st.ok()) {
+        unreadable->Add(h, SegmentName(h) + " block " + std::to_string(b), st);
+        continue;
+      }
       for (const Record& r : recs) offer(r);
     }
   }
   return n;
 }
 
+// The error of a context whose hit was not found while segments that may hold it could not be
+// read: Unavailable (503, as a cluster context whose hit may be on a node that did not answer),
+// naming each such segment and its error.
+Status NotFoundInUnreadable(uint64_t id, const Unreadable& unreadable) {
+  std::string why;
+  for (const std::string& w : unreadable.warnings) why += (why.empty() ? "" : "; ") + w;
+  return Status::Unavailable("no record with id " + std::to_string(id) +
+                             " in the segments that could be read, but not every segment could, "
+                             "so it may exist (" +
+                             why + ")");
+}
+
 std::function<Status()> QueryEngineImpl::ContextDeadline(int64_t budget_ns) {
   const int64_t now = clock_->MonotonicNanos();
   const int64_t deadline = budget_ns > INT64_MAX - now ? INT64_MAX : now + budget_ns;
-  return [this, deadline] {
+  // The limit named is the budget given: a cluster part's is what is left of the context's time.
+  return [this, deadline, budget_ns] {
     if (clock_->MonotonicNanos() <= deadline) return Status::OK();
     CountStopped(StopReason::kTime);
-    return Status::DeadlineExceeded("context stopped at the " + FormatLimit(options_.max_query_ns) +
+    return Status::DeadlineExceeded("context stopped at the " + FormatLimit(budget_ns) +
                                     " time limit (query_timeout); ask for fewer lines");
   };
 }
@@ -562,19 +627,27 @@ Result<ContextResponse> QueryEngineImpl::Context(std::string_view tenant, uint64
   if (!snap) return Status::NotFound("no record with id " + std::to_string(id));
   // Context has no partial answer: past the time limit it is an error that names the limit.
   const std::function<Status()> check_deadline = ContextDeadline(options_.max_query_ns);
-  // 1. The hit itself.
+  // 1. The hit itself. Not found while a segment that may hold it could not be read: no answer
+  // can be given, and it is not "no such record" (404) either.
+  Unreadable unreadable(engine_);
   ASSIGN_OR_RETURN(std::optional<Record> hit,
-                   FindRecord(*snap, id, /*memtables_only=*/false, check_deadline));
+                   FindRecord(*snap, id, /*memtables_only=*/false, check_deadline, &unreadable));
+  if (!hit && !unreadable.warnings.empty()) return NotFoundInUnreadable(id, unreadable);
   if (!hit) return Status::NotFound("no record with id " + std::to_string(id));
+  // Found: the segments it was not in are read again for the neighbours when they are needed.
+  unreadable.warnings.clear();
 
   // 2. Neighbours from the same service and host: the "before" nearest below, "after" above.
   std::optional<uint32_t> partition;
   if (options_.partitions > 0)
     partition = PartitionOf(hit->service, hit->host, options_.partitions);
-  ASSIGN_OR_RETURN(Neighbours n,
-                   FindNeighbours(*snap, AnchorOf(*hit), before, after, ContextOrder::kSeq,
-                                  /*memtables_only=*/false, partition, check_deadline));
+  ASSIGN_OR_RETURN(
+      Neighbours n,
+      FindNeighbours(*snap, AnchorOf(*hit), before, after, ContextOrder::kSeq,
+                     /*memtables_only=*/false, partition, check_deadline, &unreadable));
   ContextResponse out;
+  out.partial = !unreadable.warnings.empty();
+  out.warnings = std::move(unreadable.warnings);
   std::sort(n.below.begin(), n.below.end(), SeqLess);
   std::sort(n.above.begin(), n.above.end(), SeqLess);
   out.before = std::move(n.below);
@@ -596,20 +669,31 @@ Result<PartAnswer> QueryEngineImpl::ContextPart(const ContextPartRequest& reques
   const int64_t budget =
       std::min(request.timeout_ns > 0 ? request.timeout_ns : INT64_MAX, options_.max_query_ns);
   const std::function<Status()> check_deadline = ContextDeadline(budget);
+  Unreadable unreadable(engine_);
   std::optional<ContextAnchor> anchor = request.around;
   if (!anchor) {
-    ASSIGN_OR_RETURN(std::optional<Record> hit,
-                     FindRecord(*snap, request.id, request.memtables_only, check_deadline));
-    if (!hit) return out;
+    ASSIGN_OR_RETURN(
+        std::optional<Record> hit,
+        FindRecord(*snap, request.id, request.memtables_only, check_deadline, &unreadable));
+    if (!hit) {  // partial, naming the segments that may hold it
+      out.partial = !unreadable.warnings.empty();
+      out.warnings = std::move(unreadable.warnings);
+      return out;
+    }
+    unreadable.warnings.clear();  // as in Context
     anchor = AnchorOf(*hit);
     out.hits.push_back(std::move(*hit));
   }
+  // No lines asked for (the asking node's lookup of the hit): no neighbours to look for.
+  if (request.before == 0 && request.after == 0) return out;
   std::optional<uint32_t> partition;
   if (options_.partitions > 0)
     partition = PartitionOf(anchor->service, anchor->host, options_.partitions);
   ASSIGN_OR_RETURN(Neighbours n, FindNeighbours(*snap, *anchor, request.before, request.after,
                                                 ContextOrder::kIngestTime, request.memtables_only,
-                                                partition, check_deadline));
+                                                partition, check_deadline, &unreadable));
+  out.partial = !unreadable.warnings.empty();
+  out.warnings = std::move(unreadable.warnings);
   for (Record& r : n.below) out.hits.push_back(std::move(r));
   for (Record& r : n.above) out.hits.push_back(std::move(r));
   return out;

@@ -233,7 +233,8 @@ struct ContextResponse {
   Record hit;
   std::vector<Record> after;  // oldest first
   // A cluster node's context (docs/cluster.md "Context across nodes"): a node that did not
-  // answer makes it partial, each warning naming the node. Always whole on one node.
+  // answer makes it partial, each warning naming the node. On one node as on a cluster node, a
+  // segment that could not be read makes it partial, each warning naming the segment.
   bool partial = false;
   std::vector<std::string> warnings;
 };
@@ -303,8 +304,10 @@ class QueryEngine {
   virtual Result<SearchResponse> Search(const SearchRequest& request) = 0;
 
   // The "before" and "after" lines around record "id" (its seq) from the same service and host.
-  // Errors: NotFound when no record has that id; DeadlineExceeded when the lookup ran past
-  // max_query_ns (checked before every block it reads).
+  // A segment that cannot be read is skipped, the answer partial with a warning naming it
+  // (docs/cluster.md "A segment that cannot be read"). Errors: NotFound when no record has that
+  // id; Unavailable when none was found and a segment that may hold it could not be read (named);
+  // DeadlineExceeded when the lookup ran past max_query_ns (checked before every block it reads).
   virtual Result<ContextResponse> Context(std::string_view tenant, uint64_t id, size_t before,
                                           size_t after) = 0;
 
@@ -317,8 +320,10 @@ class QueryEngine {
   // it was looked for and found, and the "before" nearest lines below and the "after" nearest
   // above the anchor by (ingest_ts, seq) of the same service and host, in no order; in "cuts",
   // this node's cut as of the snapshot it read (always one, so that an answer is told from a
-  // failure). Errors: InvalidArgument (before or after over kMaxContextLines), DeadlineExceeded
-  // (past the timeout or max_query_ns, checked before every block it reads).
+  // failure). A segment that cannot be read makes it partial, a warning naming the segment (the
+  // hit not found then: it may be in that segment). Errors: InvalidArgument (before or after over
+  // kMaxContextLines), DeadlineExceeded (past the timeout or max_query_ns, checked before every
+  // block it reads).
   virtual Result<PartAnswer> ContextPart(const ContextPartRequest& request) = 0;
 };
 

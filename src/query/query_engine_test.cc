@@ -51,6 +51,14 @@ class QueryEngineTest : public ::testing::Test {
     snapshot_->segments.push_back(h);
   }
 
+  // A query engine over "engine" pruning by the snapshot's 4 partitions.
+  std::unique_ptr<QueryEngine> PartitionedEngine(testing::FakeEngine* engine) {
+    QueryOptions o;
+    o.clock = &clock_;
+    o.partitions = 4;
+    return QueryEngine::Create(engine, o);
+  }
+
   static std::vector<Record>* records_;
   std::shared_ptr<storage::Snapshot> snapshot_;
   std::shared_ptr<std::atomic<int>> executions_ = std::make_shared<std::atomic<int>>(0);
@@ -366,6 +374,107 @@ TEST_F(QueryEngineTest, ContextGivesNeighboursFromTheSameServiceAndHost) {
   EXPECT_EQ(missing.status().message(), "no record with id 999999");
 }
 
+// The segment of "snap" in the partition of "hit" whose seq range holds it.
+storage::SegmentHandle& SegmentHolding(storage::Snapshot& snap, const Record& hit,
+                                       uint32_t partitions) {
+  for (storage::SegmentHandle& h : snap.segments) {
+    if (h.info.partition == PartitionOf(hit.service, hit.host, partitions) &&
+        h.info.min_seq <= hit.seq && hit.seq <= h.info.max_seq)
+      return h;
+  }
+  ADD_FAILURE() << "no segment holds seq " << hit.seq;
+  return snap.segments.front();
+}
+
+// Segment "h"'s object removed (another node's retention, a damaged disk) after "opens" opens:
+// every later open fails as the store answers a missing object. The error it gives.
+std::string RemoveAfterOpens(storage::SegmentHandle& h, int opens) {
+  const std::string error = "object " + h.object + " does not exist";
+  auto count = std::make_shared<int>(0);
+  h.open = [inner = h.open, count, opens,
+            error]() -> Result<std::shared_ptr<segment::SegmentReader>> {
+    if ((*count)++ >= opens) return Status::NotFound(error);
+    return inner();
+  };
+  return "NotFound: " + error;
+}
+
+// The hit read, then its segment gone before its neighbours were read from it: before, they
+// were silently left out (a whole answer with lines missing). Now partial, naming the segment
+// and its error; the lines that could be read are still answered.
+TEST_F(QueryEngineTest, ContextWithASegmentThatCannotBeReadIsPartialNamingIt) {
+  const Record& hit = (*records_)[4000];
+  storage::SegmentHandle& h = SegmentHolding(*snapshot_, hit, 4);
+  const std::string error = RemoveAfterOpens(h, 1);
+  testing::FakeEngine engine(snapshot_);
+  auto qe = PartitionedEngine(&engine);
+  auto ctx = qe->Context("default", hit.seq, 3, 4);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  EXPECT_EQ(ctx->hit, hit);
+  EXPECT_TRUE(ctx->partial);
+  EXPECT_EQ(ctx->warnings,
+            (std::vector<std::string>{"segment " + std::to_string(h.info.id) +
+                                      " could not be read and was skipped: " + error}));
+  for (const auto* side : {&ctx->before, &ctx->after}) {
+    for (const Record& r : *side) {
+      EXPECT_TRUE(r.seq < h.info.min_seq || r.seq > h.info.max_seq) << "from the removed segment";
+    }
+  }
+  // The cluster's part of the same (ContextPart, looking for the hit): partial alike.
+  ContextPartRequest part;
+  part.tenant = "default";
+  part.id = hit.seq;
+  part.before = 3;
+  part.after = 4;
+  snapshot_ = testing::MakeSnapshot("default", *records_, 4, 3, 500, 256);
+  RemoveAfterOpens(SegmentHolding(*snapshot_, hit, 4), 1);
+  testing::FakeEngine engine2(snapshot_);
+  auto qe2 = PartitionedEngine(&engine2);
+  auto answer = qe2->ContextPart(part);
+  ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+  ASSERT_FALSE(answer->hits.empty());
+  EXPECT_EQ(answer->hits[0], hit);
+  EXPECT_TRUE(answer->partial);
+  ASSERT_EQ(answer->warnings.size(), 1u);
+  EXPECT_NE(answer->warnings[0].find("could not be read and was skipped: " + error),
+            std::string::npos)
+      << answer->warnings[0];
+}
+
+// A segment retention deleted after the snapshot was taken (NotFound, and the engine lists it
+// retired): its lines expired, skipped without a warning, as a search skips it.
+TEST_F(QueryEngineTest, ContextSkipsASegmentRetentionDeletedMeanwhile) {
+  const Record& hit = (*records_)[4000];
+  storage::SegmentHandle& h = SegmentHolding(*snapshot_, hit, 4);
+  RemoveAfterOpens(h, 1);
+  testing::FakeEngine engine(snapshot_);
+  engine.retired = {h.info.id};
+  auto qe = PartitionedEngine(&engine);
+  auto ctx = qe->Context("default", hit.seq, 3, 4);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  EXPECT_FALSE(ctx->partial);
+  EXPECT_TRUE(ctx->warnings.empty()) << ctx->warnings[0];
+}
+
+// The hit's own segment cannot be read: no answer can be given, and the record may exist.
+// Before, the segment's error was the answer: a missing object's NotFound became a 404 "no such
+// record" that named no segment. Now Unavailable (503) naming the segment and its error.
+TEST_F(QueryEngineTest, ContextWhoseHitsSegmentCannotBeReadIsAnErrorNamingIt) {
+  const Record& hit = (*records_)[4000];
+  storage::SegmentHandle& h = SegmentHolding(*snapshot_, hit, 4);
+  const std::string error = RemoveAfterOpens(h, 0);
+  testing::FakeEngine engine(snapshot_);
+  auto qe = PartitionedEngine(&engine);
+  auto ctx = qe->Context("default", hit.seq, 3, 4);
+  ASSERT_FALSE(ctx.ok());
+  EXPECT_EQ(ctx.status().code(), StatusCode::kUnavailable) << ctx.status().ToString();
+  EXPECT_EQ(ctx.status().message(),
+            "no record with id " + std::to_string(hit.seq) +
+                " in the segments that could be read, but not every segment could, so it may "
+                "exist (segment " +
+                std::to_string(h.info.id) + " could not be read and was skipped: " + error + ")");
+}
+
 // A request over all time: the blocking segment (the oldest) is in range.
 SearchRequest AllTime(std::string q) {
   SearchRequest r = Req(std::move(q));
@@ -408,6 +517,27 @@ TEST_F(QueryEngineTest, ContextPastTheTimeLimitIsAnErrorNamingIt) {
   ASSERT_FALSE(ctx.ok());
   EXPECT_EQ(ctx.status().code(), StatusCode::kDeadlineExceeded);
   EXPECT_EQ(ctx.status().message(),
+            "context stopped at the 2 s time limit (query_timeout); ask for fewer lines");
+}
+
+// A cluster part given less time than max_query_ns (what is left of the context's): the error
+// names that budget, not max_query_ns (before: "the 10 s time limit" for a 2 s budget).
+TEST_F(QueryEngineTest, AContextPartPastItsTimeoutNamesThatTimeout) {
+  testing::FakeEngine engine(snapshot_);
+  SteppingClock clock(kDatasetNow, kNanosPerSecond);
+  QueryOptions o;
+  o.clock = &clock;
+  o.max_query_ns = 10 * kNanosPerSecond;
+  auto qe = QueryEngine::Create(&engine, o);
+  ContextPartRequest part;
+  part.tenant = "default";
+  part.id = (*records_)[100].seq;
+  part.before = part.after = 3;
+  part.timeout_ns = 2 * kNanosPerSecond;
+  auto answer = qe->ContextPart(part);
+  ASSERT_FALSE(answer.ok());
+  EXPECT_EQ(answer.status().code(), StatusCode::kDeadlineExceeded);
+  EXPECT_EQ(answer.status().message(),
             "context stopped at the 2 s time limit (query_timeout); ask for fewer lines");
 }
 
