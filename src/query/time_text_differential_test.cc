@@ -32,9 +32,9 @@ std::vector<uint64_t> Seqs(const std::vector<Record>& hits) {
 // (across a time of up to six words: as stored without it they are adjacent); two words and a
 // phrase and a word together; and the times' own words.
 std::vector<std::string> Queries(const std::vector<Record>& records, uint32_t seed) {
-  std::set<std::string> out = {"mar",          "dec",       "may",    "sun",  "ma*",
-                               "de*",          "2015",      "13",     "0000", "\"mar 27\"",
-                               "\"may 2015\"", "\"10 05\"", "NOT mar", "x", "alice", "\"x ip\""};
+  std::set<std::string> out = {"mar",     "dec", "may",   "sun",        "ma*",          "de*",
+                               "2015",    "13",  "0000",  "\"mar 27\"", "\"may 2015\"", "\"10 05\"",
+                               "NOT mar", "x",   "alice", "\"x ip\""};
   std::mt19937 rng(seed);
   // Lines chosen at random, and the first lines given a word before their time (AddWords).
   std::vector<size_t> lines;
