@@ -88,6 +88,10 @@ class SegmentFileReader final : public SegmentReader {
 
  private:
   class KindSource;
+  // "column 'NAME' block N": how errors name column "col" (footer position) of "block".
+  std::string ColumnBlockName(size_t col, uint32_t block) const {
+    return "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
+  }
   // One kind this segment holds data for (every kind of layout kBlockList), in registration
   // order; its view is opened on first use (null when it does not open: every answer is then
   // "cannot tell").

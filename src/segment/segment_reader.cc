@@ -413,8 +413,7 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
                                          std::vector<std::string_view>* views, ReadStats* stats,
                                          FrameCache* frames) const {
   const BlockRef& ref = footer_.columns[col].blocks[block];
-  const std::string name =
-      "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
+  const std::string name = ColumnBlockName(col, block);
   views->clear();
   if (selected != nullptr && !selected->empty() && ref.present() && !ref.packed &&
       !ref.is_split()) {
@@ -573,9 +572,7 @@ Status SegmentFileReader::ReadSelected(uint32_t block, uint32_t column_mask,
   auto row_of = [selected](size_t i) {
     return selected != nullptr ? (*selected)[i] : static_cast<uint32_t>(i);
   };
-  auto name = [&](size_t col) {
-    return "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
-  };
+  auto name = [&](size_t col) { return ColumnBlockName(col, block); };
   auto decode_loss = [&](size_t col, const Status& s) {
     return Status::DataLoss("segment " + path_ + ": " + name(col) + " at offset " +
                             std::to_string(footer_.columns[col].blocks[block].offset) + ": " +
@@ -644,9 +641,7 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
     out->resize(base);
     return s;
   };
-  auto name = [&](size_t col) {
-    return "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
-  };
+  auto name = [&](size_t col) { return ColumnBlockName(col, block); };
   auto decode_loss = [&](size_t col, const Status& s) {
     return Status::DataLoss("segment " + path_ + ": " + name(col) + " at offset " +
                             std::to_string(footer_.columns[col].blocks[block].offset) + ": " +
@@ -786,8 +781,7 @@ Status SegmentFileReader::DecodeBuiltinColumn(uint32_t block, const BuiltinField
                                               ReadStats* stats, FrameCache* frames) const {
   const size_t col = static_cast<size_t>(field.column);
   const BlockRef& ref = footer_.columns[col].blocks[block];
-  const std::string name =
-      "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
+  const std::string name = ColumnBlockName(col, block);
   auto decode_loss = [&](const Status& s) {
     return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
                             std::to_string(ref.offset) + ": " + s.message());
@@ -970,8 +964,7 @@ Status SegmentFileReader::KeepRowsHolding(uint32_t block, uint32_t column_bit,
   if (!ref.present() || (column_bit == kColMessage && version_ >= 4)) {
     return SegmentReader::KeepRowsHolding(block, column_bit, value, rows, stats);
   }
-  const std::string name =
-      "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
+  const std::string name = ColumnBlockName(col, block);
   TextBuffer& buf = ThreadScratch(kColumnsScratch);
   FrameCache frames;
   // A split block (version 9) is its sub-blocks' column blocks back to back.
@@ -1088,8 +1081,7 @@ Status SegmentFileReader::KeepRowsWithMessage(uint32_t block, const TextTest& te
   if (!ref.present() || ref.is_split() || shaped) {
     return SegmentReader::KeepRowsWithMessage(block, test, rows, messages, stats);
   }
-  const std::string name =
-      "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
+  const std::string name = ColumnBlockName(col, block);
   TextBuffer& buf = ThreadScratch(kMessageScratch);
   FrameCache frames;
   RETURN_IF_ERROR(ReadPhysical(ref, name, &buf.raw, stats, &frames));
