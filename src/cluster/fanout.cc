@@ -493,6 +493,10 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   query::ContextResponse failures;        // partial, and the warnings of every node that failed
   std::vector<query::PartAnswer> around;  // answers around the hit
   std::vector<std::string> ask_again;     // nodes asked before the hit was known, without it
+  auto take_warnings = [&](bool partial, std::vector<std::string>* warnings) {
+    failures.partial = failures.partial || partial;
+    for (std::string& w : *warnings) failures.warnings.push_back(std::move(w));
+  };
   // Every live peer's memtables, around the hit when it is known; then the view caught up to
   // every answer's cut, so that no line a peer flushed before it answered is missed.
   auto ask = [&](const std::vector<std::string>* only) {
@@ -503,8 +507,7 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
       parts.push_back(std::move(*behind));
     }
     for (query::PartAnswer& part : parts) {
-      failures.partial = failures.partial || part.partial;
-      for (std::string& w : part.warnings) failures.warnings.push_back(std::move(w));
+      take_warnings(part.partial, &part.warnings);
       if (part.cuts.empty()) continue;  // failed (or the catch-up's warnings)
       const Record* has = RecordWithId(part.hits, id);
       if (!hit && has != nullptr) hit = *has;
@@ -525,8 +528,7 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   }
   if (!hit) {
     // A segment that may hold it could not be read: it may exist (never a 404).
-    failures.partial = failures.partial || !unread.empty();
-    for (std::string& w : unread) failures.warnings.push_back(std::move(w));
+    take_warnings(!unread.empty(), &unread);
     if (!failures.partial) return Status::NotFound("no record with id " + std::to_string(id));
     std::string why;
     for (const std::string& w : failures.warnings) why += (why.empty() ? "" : "; ") + w;
@@ -545,8 +547,7 @@ Result<query::ContextResponse> FanoutQueryEngine::Context(std::string_view tenan
   request.timeout_ns = left();
   ASSIGN_OR_RETURN(query::PartAnswer own, inner_->ContextPart(request));
   // Its segments that could not be read, each named (never a silent gap).
-  failures.partial = failures.partial || own.partial;
-  for (std::string& w : own.warnings) failures.warnings.push_back(std::move(w));
+  take_warnings(own.partial, &own.warnings);
   around.push_back(std::move(own));
   query::ContextResponse out = MergeContext(*hit, around, before, after);
   out.partial = failures.partial;
