@@ -17,8 +17,8 @@ std::string_view DropReasonName(DropReason reason) {
 
 namespace {
 
-prometheus::Gauge& NewGauge(const std::string& name, const std::string& help) {
-  return prometheus::BuildGauge().Name(name).Help(help).Register(MetricsRegistry()).Add({});
+prometheus::Gauge& NewGauge(const char* name, const char* help) {
+  return *UnlabelledGauge(name, help);
 }
 
 }  // namespace

@@ -49,11 +49,7 @@ AlertMetrics& Metrics() {
                              "rules (stage=match) and evaluating conditions (stage=evaluate)")
                          .Register(MetricsRegistry());
   static AlertMetrics metrics{
-      prometheus::BuildGauge()
-          .Name("sawmill_alert_rules_loaded")
-          .Help("Alerting rules loaded (rules file and API)")
-          .Register(MetricsRegistry())
-          .Add({}),
+      *UnlabelledGauge("sawmill_alert_rules_loaded", "Alerting rules loaded (rules file and API)"),
       prometheus::BuildCounter()
           .Name("sawmill_alert_evaluations_total")
           .Help("Evaluations of every alerting rule's condition (one per scheduler tick)")

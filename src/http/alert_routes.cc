@@ -36,12 +36,9 @@ FileMetrics& Metrics() {
           .Help("Reads of the alerting rules file that loaded its rules")
           .Register(MetricsRegistry())
           .Add({}),
-      prometheus::BuildGauge()
-          .Name("sawmill_alert_rules_file_valid")
-          .Help("1 when the last read of the alerting rules file loaded it, 0 when it had an "
-                "error (see GET /api/v1/alerts/rules)")
-          .Register(MetricsRegistry())
-          .Add({}),
+      *UnlabelledGauge("sawmill_alert_rules_file_valid",
+                       "1 when the last read of the alerting rules file loaded it, 0 when it had "
+                       "an error (see GET /api/v1/alerts/rules)"),
   };
   return metrics;
 }

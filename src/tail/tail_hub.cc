@@ -36,11 +36,7 @@ struct TailMetrics {
 
 TailMetrics& Metrics() {
   static TailMetrics metrics{
-      prometheus::BuildGauge()
-          .Name("sawmill_tail_sessions")
-          .Help("Open live-tail sessions")
-          .Register(MetricsRegistry())
-          .Add({}),
+      *UnlabelledGauge("sawmill_tail_sessions", "Open live-tail sessions"),
       prometheus::BuildCounter()
           .Name("sawmill_tail_dropped_lines_total")
           .Help("Matching lines a live-tail session lost because its client read too slowly")
