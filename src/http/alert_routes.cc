@@ -45,19 +45,6 @@ FileMetrics& Metrics() {
 
 std::string Time(int64_t ns) { return ns == 0 ? "null" : JsonString(FormatRfc3339Nanos(ns)); }
 
-void AppendStringMap(const std::map<std::string, std::string>& map, std::string* out) {
-  *out += '{';
-  bool first = true;
-  for (const auto& [k, v] : map) {
-    if (!first) *out += ',';
-    first = false;
-    AppendJsonString(k, out);
-    *out += ':';
-    AppendJsonString(v, out);
-  }
-  *out += '}';
-}
-
 std::string Number(double value) {
   char buf[64];
   std::snprintf(buf, sizeof(buf), "%.6g", value);
@@ -79,9 +66,9 @@ void AppendRuleJson(const alert::Rule& rule, std::string* out) {
   *out += "],\"for\":" + JsonString(alert::FormatDuration(rule.for_ns));
   *out += ",\"cooldown\":" + JsonString(alert::FormatDuration(rule.cooldown_ns));
   *out += ",\"labels\":";
-  AppendStringMap(rule.labels, out);
+  alert::AppendStringMapJson(rule.labels, out);
   *out += ",\"annotations\":";
-  AppendStringMap(rule.annotations, out);
+  alert::AppendStringMapJson(rule.annotations, out);
 }
 
 void AppendStatusJson(const alert::RuleStatus& status, std::string* out) {
