@@ -49,11 +49,8 @@ AgentMetrics::AgentMetrics()
                       .Help("Ingest requests by outcome")
                       .Register(MetricsRegistry())
                       .Add({{"outcome", "ok"}})),
-      requests_failed(prometheus::BuildCounter()
-                          .Name("sawmill_agent_requests_failed_total")
-                          .Help("Ingest requests that failed")
-                          .Register(MetricsRegistry())
-                          .Add({})) {
+      requests_failed(*UnlabelledCounter("sawmill_agent_requests_failed_total",
+                                         "Ingest requests that failed")) {
   auto& read = prometheus::BuildCounter()
                    .Name("sawmill_agent_lines_read_total")
                    .Help("Records read from inputs, by level")

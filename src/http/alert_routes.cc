@@ -25,17 +25,11 @@ struct FileMetrics {
 
 FileMetrics& Metrics() {
   static FileMetrics metrics{
-      prometheus::BuildCounter()
-          .Name("sawmill_alert_rules_file_errors_total")
-          .Help("Reads of the alerting rules file (--alert-rules) that found an error; the "
-                "previous rules stayed loaded")
-          .Register(MetricsRegistry())
-          .Add({}),
-      prometheus::BuildCounter()
-          .Name("sawmill_alert_rules_file_reloads_total")
-          .Help("Reads of the alerting rules file that loaded its rules")
-          .Register(MetricsRegistry())
-          .Add({}),
+      *UnlabelledCounter("sawmill_alert_rules_file_errors_total",
+                         "Reads of the alerting rules file (--alert-rules) that found an error; "
+                         "the previous rules stayed loaded"),
+      *UnlabelledCounter("sawmill_alert_rules_file_reloads_total",
+                         "Reads of the alerting rules file that loaded its rules"),
       *UnlabelledGauge("sawmill_alert_rules_file_valid",
                        "1 when the last read of the alerting rules file loaded it, 0 when it had "
                        "an error (see GET /api/v1/alerts/rules)"),

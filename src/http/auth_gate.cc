@@ -150,12 +150,9 @@ bool IsLoopbackAddress(const std::string& address) {
 namespace {
 
 prometheus::Counter& AuditFailures() {
-  static prometheus::Counter& counter =
-      prometheus::BuildCounter()
-          .Name("sawmill_audit_write_failures_total")
-          .Help("Audit log entries that could not be written to the catalog (each is logged)")
-          .Register(MetricsRegistry())
-          .Add({});
+  static prometheus::Counter& counter = *UnlabelledCounter(
+      "sawmill_audit_write_failures_total",
+      "Audit log entries that could not be written to the catalog (each is logged)");
   return counter;
 }
 

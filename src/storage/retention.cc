@@ -45,16 +45,10 @@ struct RetentionMetrics {
                                         "Expired segments kept because a hold covers them");
       r.held_bytes = UnlabelledGauge("sawmill_retention_held_bytes",
                                      "Bytes of expired segments kept because a hold covers them");
-      r.rounds = &prometheus::BuildCounter()
-                      .Name("sawmill_retention_rounds_total")
-                      .Help("Retention rounds run")
-                      .Register(reg)
-                      .Add({});
-      r.errors = &prometheus::BuildCounter()
-                      .Name("sawmill_retention_errors_total")
-                      .Help("Retention rounds or deletions that failed (retried next round)")
-                      .Register(reg)
-                      .Add({});
+      r.rounds = UnlabelledCounter("sawmill_retention_rounds_total", "Retention rounds run");
+      r.errors =
+          UnlabelledCounter("sawmill_retention_errors_total",
+                            "Retention rounds or deletions that failed (retried next round)");
       r.blocked_bytes =
           UnlabelledGauge("sawmill_disk_pressure_blocked_bytes",
                           "Bytes disk pressure would have deleted (tenants past max_bytes) but may "

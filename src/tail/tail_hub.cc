@@ -37,21 +37,13 @@ struct TailMetrics {
 TailMetrics& Metrics() {
   static TailMetrics metrics{
       *UnlabelledGauge("sawmill_tail_sessions", "Open live-tail sessions"),
-      prometheus::BuildCounter()
-          .Name("sawmill_tail_dropped_lines_total")
-          .Help("Matching lines a live-tail session lost because its client read too slowly")
-          .Register(MetricsRegistry())
-          .Add({}),
-      prometheus::BuildCounter()
-          .Name("sawmill_tail_queued_lines_total")
-          .Help("Matching lines queued for live-tail sessions")
-          .Register(MetricsRegistry())
-          .Add({}),
-      prometheus::BuildCounter()
-          .Name("sawmill_tail_refused_sessions_total")
-          .Help("Live-tail subscriptions refused because the session limit was reached")
-          .Register(MetricsRegistry())
-          .Add({}),
+      *UnlabelledCounter(
+          "sawmill_tail_dropped_lines_total",
+          "Matching lines a live-tail session lost because its client read too slowly"),
+      *UnlabelledCounter("sawmill_tail_queued_lines_total",
+                         "Matching lines queued for live-tail sessions"),
+      *UnlabelledCounter("sawmill_tail_refused_sessions_total",
+                         "Live-tail subscriptions refused because the session limit was reached"),
   };
   return metrics;
 }
