@@ -17,8 +17,8 @@ std::string_view DropReasonName(DropReason reason) {
 
 namespace {
 
-prometheus::Gauge& NewGauge(const std::string& name, const std::string& help) {
-  return prometheus::BuildGauge().Name(name).Help(help).Register(MetricsRegistry()).Add({});
+prometheus::Gauge& NewGauge(const char* name, const char* help) {
+  return *UnlabelledGauge(name, help);
 }
 
 }  // namespace
@@ -49,11 +49,8 @@ AgentMetrics::AgentMetrics()
                       .Help("Ingest requests by outcome")
                       .Register(MetricsRegistry())
                       .Add({{"outcome", "ok"}})),
-      requests_failed(prometheus::BuildCounter()
-                          .Name("sawmill_agent_requests_failed_total")
-                          .Help("Ingest requests that failed")
-                          .Register(MetricsRegistry())
-                          .Add({})) {
+      requests_failed(*UnlabelledCounter("sawmill_agent_requests_failed_total",
+                                         "Ingest requests that failed")) {
   auto& read = prometheus::BuildCounter()
                    .Name("sawmill_agent_lines_read_total")
                    .Help("Records read from inputs, by level")

@@ -49,43 +49,25 @@ AlertMetrics& Metrics() {
                              "rules (stage=match) and evaluating conditions (stage=evaluate)")
                          .Register(MetricsRegistry());
   static AlertMetrics metrics{
-      prometheus::BuildGauge()
-          .Name("sawmill_alert_rules_loaded")
-          .Help("Alerting rules loaded (rules file and API)")
-          .Register(MetricsRegistry())
-          .Add({}),
-      prometheus::BuildCounter()
-          .Name("sawmill_alert_evaluations_total")
-          .Help("Evaluations of every alerting rule's condition (one per scheduler tick)")
-          .Register(MetricsRegistry())
-          .Add({}),
+      *UnlabelledGauge("sawmill_alert_rules_loaded", "Alerting rules loaded (rules file and API)"),
+      *UnlabelledCounter("sawmill_alert_evaluations_total",
+                         "Evaluations of every alerting rule's condition (one per scheduler tick)"),
       prometheus::BuildGauge()
           .Name("sawmill_alert_firing")
           .Help("Groups of an alerting rule that are firing")
           .Register(MetricsRegistry()),
-      prometheus::BuildCounter()
-          .Name("sawmill_alert_groups_refused_lines_total")
-          .Help("Matching lines not counted because their group would pass the cap of groups "
-                "per rule (alert_max_groups)")
-          .Register(MetricsRegistry())
-          .Add({}),
+      *UnlabelledCounter("sawmill_alert_groups_refused_lines_total",
+                         "Matching lines not counted because their group would pass the cap of "
+                         "groups per rule (alert_max_groups)"),
       cpu.Add({{"stage", "match"}}),
       cpu.Add({{"stage", "evaluate"}}),
-      prometheus::BuildCounter()
-          .Name("sawmill_alert_matched_lines_total")
-          .Help("Acknowledged lines counted by at least one alerting rule")
-          .Register(MetricsRegistry())
-          .Add({}),
-      prometheus::BuildCounter()
-          .Name("sawmill_alert_state_save_errors_total")
-          .Help("Failed writes of alert states to the catalog (retried on the next second)")
-          .Register(MetricsRegistry())
-          .Add({}),
-      prometheus::BuildCounter()
-          .Name("sawmill_alert_prime_errors_total")
-          .Help("Rules whose window could not be rebuilt from stored data when loaded")
-          .Register(MetricsRegistry())
-          .Add({}),
+      *UnlabelledCounter("sawmill_alert_matched_lines_total",
+                         "Acknowledged lines counted by at least one alerting rule"),
+      *UnlabelledCounter(
+          "sawmill_alert_state_save_errors_total",
+          "Failed writes of alert states to the catalog (retried on the next second)"),
+      *UnlabelledCounter("sawmill_alert_prime_errors_total",
+                         "Rules whose window could not be rebuilt from stored data when loaded"),
   };
   return metrics;
 }

@@ -51,20 +51,22 @@ int AbortCheck(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   return static_cast<const std::atomic<bool>*>(user)->load() ? 1 : 0;
 }
 
-void AppendMap(const std::map<std::string, std::string>& map, std::string* out) {
-  *out += '{';
-  bool first = true;
-  for (const auto& [k, v] : map) {
-    if (!first) *out += ',';
-    first = false;
-    AppendJsonString(k, out);
-    *out += ':';
-    AppendJsonString(v, out);
-  }
-  *out += '}';
-}
-
 std::string Time(int64_t ns) { return FormatRfc3339(ns); }
+
+// "labels":{..},"annotations":{..},"startsAt":..,"endsAt":..,"generatorURL":".." of "n", the
+// fields of Alertmanager's API that the webhook body has too.
+void AppendAlertFields(const Notification& n, std::string* out) {
+  *out += "\"labels\":";
+  AppendStringMapJson(n.labels, out);
+  *out += ",\"annotations\":";
+  AppendStringMapJson(n.annotations, out);
+  *out += ",\"startsAt\":";
+  AppendJsonString(Time(n.starts_at_ns), out);
+  *out += ",\"endsAt\":";
+  AppendJsonString(Time(n.ends_at_ns), out);
+  *out += ",\"generatorURL\":";
+  AppendJsonString(n.generator_url, out);
+}
 
 std::string_view KindName(ReceiverKind kind) {
   return kind == ReceiverKind::kAlertmanager ? "alertmanager" : "webhook";
@@ -78,17 +80,22 @@ struct Shared {
 
 }  // namespace
 
+void AppendStringMapJson(const std::map<std::string, std::string>& map, std::string* out) {
+  *out += '{';
+  bool first = true;
+  for (const auto& [k, v] : map) {
+    if (!first) *out += ',';
+    first = false;
+    AppendJsonString(k, out);
+    *out += ':';
+    AppendJsonString(v, out);
+  }
+  *out += '}';
+}
+
 std::string AlertmanagerBody(const Notification& n) {
-  std::string out = "[{\"labels\":";
-  AppendMap(n.labels, &out);
-  out += ",\"annotations\":";
-  AppendMap(n.annotations, &out);
-  out += ",\"startsAt\":";
-  AppendJsonString(Time(n.starts_at_ns), &out);
-  out += ",\"endsAt\":";
-  AppendJsonString(Time(n.ends_at_ns), &out);
-  out += ",\"generatorURL\":";
-  AppendJsonString(n.generator_url, &out);
+  std::string out = "[{";
+  AppendAlertFields(n, &out);
   out += "}]";
   return out;
 }
@@ -111,16 +118,8 @@ std::string WebhookBody(const Notification& n) {
   std::snprintf(value, sizeof(value), "%.17g", n.value);
   out += ",\"value\":";
   out += value;
-  out += ",\"labels\":";
-  AppendMap(n.labels, &out);
-  out += ",\"annotations\":";
-  AppendMap(n.annotations, &out);
-  out += ",\"startsAt\":";
-  AppendJsonString(Time(n.starts_at_ns), &out);
-  out += ",\"endsAt\":";
-  AppendJsonString(Time(n.ends_at_ns), &out);
-  out += ",\"generatorURL\":";
-  AppendJsonString(n.generator_url, &out);
+  out += ',';
+  AppendAlertFields(n, &out);
   // Slack (and Mattermost, Rocket.Chat) incoming webhooks show "text".
   auto summary = n.annotations.find("summary");
   std::string text = std::string(n.resolved ? "[RESOLVED] " : "[FIRING] ") +

@@ -37,6 +37,9 @@ struct ReceiverOptions {
 std::string AlertmanagerBody(const Notification& n);
 std::string WebhookBody(const Notification& n);
 
+// Appends "map" (a rule's labels or annotations) as a JSON object of strings, in key order.
+void AppendStringMapJson(const std::map<std::string, std::string>& map, std::string* out);
+
 class HttpNotifier final : public Notifier {
  public:
   // Errors: InvalidArgument for a URL that is not http:// or https://.

@@ -132,6 +132,25 @@ TEST(AlertNotifier, WebhookBodyHasStatusAndSlackText) {
   EXPECT_THAT(body, HasSubstr("\"count\":51"));
 }
 
+// The bodies byte for byte (the receivers parse them; the bytes are pinned so that a change of
+// how they are written shows).
+TEST(AlertNotifier, TheBodiesAreTheseBytes) {
+  Notification n = Sample();
+  n.condition = "count > 50";
+  n.window = "5m";
+  const std::string fields =
+      R"("labels":{"alertname":"payments-errors","host":"a","tenant":"default"},)"
+      R"("annotations":{"summary":"too many \"errors\""},"startsAt":"2027-01-15T08:00:00Z",)"
+      R"("endsAt":"2027-01-15T09:00:00Z","generatorURL":"http://127.0.0.1:9640/api/v1/search?q=x")";
+  EXPECT_EQ(AlertmanagerBody(n), "[{" + fields + "}]");
+  EXPECT_EQ(
+      WebhookBody(n),
+      R"({"version":"1","status":"firing","tenant":"default","rule":"payments-errors",)"
+      R"("group":"host=a","condition":"count > 50","window":"5m","count":51,"value":51,)" +
+          fields +
+          R"(,"text":"[FIRING] too many \"errors\" http://127.0.0.1:9640/api/v1/search?q=x"})");
+}
+
 TEST(AlertNotifier, DeliversToAlertmanagerAndWebhook) {
   Receiver am, hook;
   auto notifier = HttpNotifier::Create(

@@ -9,6 +9,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/json_answer.h"
+
 namespace sawmill::cli {
 namespace {
 
@@ -37,23 +39,8 @@ void Param(std::string* target, const char* name, const std::string& value) {
 // The request, its errors printed as "sawmill admin WHAT: ...". nullopt on failure.
 std::optional<boost::json::object> Call(HttpClient* client, const char* what, const char* method,
                                         const std::string& target) {
-  Result<HttpResult> result = client->Request(method, target, {}, {{"X-Sawmill-User", Who()}});
-  if (!result.ok()) {
-    std::fprintf(stderr, "sawmill admin %s: %s\n", what, result.status().message().c_str());
-    return std::nullopt;
-  }
-  if (result->status != 200) {
-    std::fprintf(stderr, "sawmill admin %s: the server answered %d: %s\n", what, result->status,
-                 ErrorText(*result).c_str());
-    return std::nullopt;
-  }
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(result->body, ec);
-  if (ec || !v.is_object()) {
-    std::fprintf(stderr, "sawmill admin %s: unexpected answer: %s\n", what, result->body.c_str());
-    return std::nullopt;
-  }
-  return v.as_object();
+  return JsonObjectAnswer(client->Request(method, target, {}, {{"X-Sawmill-User", Who()}}),
+                          "sawmill admin", what);
 }
 
 void PrintPolicies(const boost::json::object& o) {

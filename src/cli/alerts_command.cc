@@ -7,6 +7,7 @@
 
 #include "cli/client_options.h"
 #include "cli/http_client.h"
+#include "cli/json_answer.h"
 
 namespace sawmill::cli {
 namespace {
@@ -29,23 +30,7 @@ std::optional<boost::json::object> Call(HttpClient* client, const char* what,
                                         const std::string& body = "") {
   std::vector<std::pair<std::string, std::string>> headers;  // the tenant: in the client's URL
   if (!body.empty()) headers.emplace_back("Content-Type", "application/yaml");
-  Result<HttpResult> result = client->Request(method, target, body, headers);
-  if (!result.ok()) {
-    std::fprintf(stderr, "sawmill alerts %s: %s\n", what, result.status().message().c_str());
-    return std::nullopt;
-  }
-  if (result->status != 200) {
-    std::fprintf(stderr, "sawmill alerts %s: the server answered %d: %s\n", what, result->status,
-                 ErrorText(*result).c_str());
-    return std::nullopt;
-  }
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(result->body, ec);
-  if (ec || !v.is_object()) {
-    std::fprintf(stderr, "sawmill alerts %s: unexpected answer: %s\n", what, result->body.c_str());
-    return std::nullopt;
-  }
-  return v.as_object();
+  return JsonObjectAnswer(client->Request(method, target, body, headers), "sawmill alerts", what);
 }
 
 int List(HttpClient* client) {

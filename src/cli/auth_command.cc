@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "cli/json_answer.h"
+
 namespace sawmill::cli {
 
 struct AuthCommands {
@@ -50,25 +52,9 @@ std::string Tenants(const boost::json::object& o) {
 std::optional<boost::json::object> Call(HttpClient* client, const char* what,
                                         std::string_view method, const std::string& target,
                                         int expected, int* code) {
-  Result<HttpResult> result = client->Request(method, target);
-  *code = 1;
-  if (!result.ok()) {
-    std::fprintf(stderr, "sawmill admin %s: %s\n", what, result.status().message().c_str());
-    return std::nullopt;
-  }
-  if (result->status != expected) {
-    std::fprintf(stderr, "sawmill admin %s: the server answered %d: %s\n", what, result->status,
-                 ErrorText(*result).c_str());
-    return std::nullopt;
-  }
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(result->body, ec);
-  if (ec || !v.is_object()) {
-    std::fprintf(stderr, "sawmill admin %s: unexpected answer: %s\n", what, result->body.c_str());
-    return std::nullopt;
-  }
-  *code = 0;
-  return v.as_object();
+  auto answer = JsonObjectAnswer(client->Request(method, target), "sawmill admin", what, expected);
+  *code = answer ? 0 : 1;
+  return answer;
 }
 
 int Create(const AuthCommands& c, HttpClient* client) {

@@ -1,5 +1,5 @@
-// Test-only: the fan-out of cluster nodes that live in one process (the cluster tests on one
-// PostgreSQL), each asking its peers by calling their query engines instead of over HTTP.
+// Test-only: cluster nodes that live in one process (the cluster tests on one PostgreSQL) and
+// their fan-out, each asking its peers by calling their query engines instead of over HTTP.
 #pragma once
 
 #include <cstdint>
@@ -8,10 +8,12 @@
 #include <string>
 #include <variant>
 
+#include "cluster/cluster_node.h"
 #include "cluster/fanout.h"
 #include "cluster/node_registry.h"
 #include "cluster/segment_refresh.h"
 #include "query/query_engine.h"
+#include "storage/engine.h"
 
 namespace sawmill::cluster {
 
@@ -50,6 +52,19 @@ inline std::string Warnings(const query::SearchResponse& response) {
 // The local query engine (the node's own, not its fan-out) of the test's node "id"; null when
 // the test has no such node.
 using FindLocalEngine = std::function<query::QueryEngine*(const std::string& id)>;
+
+// A node of such a test: its cluster node, engine, own query engine ("local"), segment view and
+// fan-out over the others, and the query engine over that ("query"). A test's own node type may
+// derive from it for what it adds (its catalog wrappers, its stalls).
+struct InProcessNode {
+  std::string id;
+  std::unique_ptr<ClusterNode> cluster;
+  std::unique_ptr<storage::Engine> engine;
+  std::unique_ptr<query::QueryEngine> local;
+  std::unique_ptr<SegmentRefresh> refresh;
+  std::unique_ptr<Fanout> fanout;
+  std::unique_ptr<FanoutQueryEngine> query;
+};
 
 // The FindLocalEngine of a test's nodes: "nodes" points to a container of pointers to nodes
 // with an "id" and a "local" query engine, read at each call.

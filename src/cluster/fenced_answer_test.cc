@@ -30,6 +30,7 @@
 #include "cluster/fanout.h"
 #include "cluster/pg_cluster_test.h"
 #include "cluster/segment_refresh.h"
+#include "cluster/stalling_nodes_test.h"
 #include "objstore/local_directory_store.h"
 #include "query/query_engine.h"
 #include "storage/engine.h"
@@ -58,26 +59,19 @@ class CuttableCatalog final : public catalog::ForwardingCatalog {
   const std::atomic<bool>* cut_;
 };
 
-struct Node {
-  std::string id;
+struct Node : InProcessNode {
   std::atomic<bool> cut{false};  // every catalog connection of the node fails while set
   // Called by the asking side around this node's answer (the test's stalls).
   std::function<void()> before_answer, after_answer;
-  std::unique_ptr<ClusterNode> cluster;
-  std::unique_ptr<storage::Engine> engine;
-  std::unique_ptr<query::QueryEngine> local;
-  std::unique_ptr<SegmentRefresh> refresh;
-  std::unique_ptr<Fanout> fanout;
-  std::unique_ptr<FanoutQueryEngine> query;
 };
 
-class FencedAnswerTest : public PgClusterTest {
+class FencedAnswerTest : public StallingNodesTest<Node> {
  protected:
-  FencedAnswerTest() : PgClusterTest("fenced", "fa") {}
+  FencedAnswerTest() : StallingNodesTest("fenced", "fa", kHeartbeat, kNodeTimeout) {}
 
   void TearDown() override {
     for (auto& node : nodes_) node->cut.store(false);
-    StopNodesAndDropStore(&nodes_);
+    StallingNodesTest::TearDown();
   }
 
   // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.
@@ -85,92 +79,42 @@ class FencedAnswerTest : public PgClusterTest {
   // "node_timeout_ns": its registry's (when it takes others over, and its halfway mark).
   Node* Add(const std::string& id, bool stalls, bool checks = true,
             int64_t node_timeout_ns = kNodeTimeout) {
-    auto node = std::make_unique<Node>();
-    Node* raw = node.get();
-    node->id = id;
-    auto wrap = [raw](std::unique_ptr<catalog::Catalog> real) {
-      return std::unique_ptr<catalog::Catalog>(
-          std::make_unique<CuttableCatalog>(std::move(real), &raw->cut));
+    auto wrap = [](Node* node) {
+      return [node](std::unique_ptr<catalog::Catalog> real) {
+        return std::unique_ptr<catalog::Catalog>(
+            std::make_unique<CuttableCatalog>(std::move(real), &node->cut));
+      };
     };
-    ClusterNodeOptions options = NodeOptions(id, kHeartbeat, node_timeout_ns);
-    options.registry.background = !stalls;
-    options.wal.interval_ns = 5 * kNanosPerMilli;
-    options.segment_sweep_interval_ns = 0;
-    options.wrap_wal_catalog = wrap;
-    options.wrap_node_catalog = wrap;
-    auto opened = ClusterNode::Open(std::move(options));
-    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
-    if (!opened.ok()) return nullptr;
-    node->cluster = std::move(*opened);
-    storage::EngineOptions engine_options;
-    engine_options.data_dir = (dir_ / id).string();
-    engine_options.partitions = 1;
-    engine_options.background_threads = false;           // the test and the takeover rounds flush
-    engine_options.flush_threads = kServerFlushThreads;  // as the server ships
-    engine_options.wrap_catalog = wrap;
-    node->cluster->Configure(&engine_options, store_);
-    auto engine = storage::Engine::Open(engine_options);
-    EXPECT_TRUE(engine.ok()) << engine.status().ToString();
-    if (!engine.ok()) return nullptr;
-    node->engine = std::move(*engine);
-    if (!stalls) node->cluster->Start(node->engine.get());
-    query::QueryOptions query_options;
-    query_options.worker_threads = 2;
-    node->local = query::QueryEngine::Create(node->engine.get(), query_options);
-    SegmentRefreshOptions refresh_options;
-    refresh_options.interval_ns = 100 * kNanosPerMilli;
-    ClusterNode* cluster = node->cluster.get();
-    refresh_options.before_apply = [cluster](bool changes) { cluster->NoteViewRead(changes); };
-    node->refresh = std::make_unique<SegmentRefresh>(node->engine->catalog(), node->engine.get(),
-                                                     refresh_options);
-    node->refresh->Start();
-    NodeRegistry* registry = node->cluster->registry();
-    AnswerCheck check;
+    NodeSetup<Node> setup;
+    setup.stalls = stalls;
+    setup.node_timeout_ns = node_timeout_ns;
+    setup.cluster = [wrap](Node* node, ClusterNodeOptions* options) {
+      options->wrap_wal_catalog = wrap(node);
+      options->wrap_node_catalog = wrap(node);
+    };
+    setup.engine = [wrap](Node* node, storage::EngineOptions* options) {
+      options->wrap_catalog = wrap(node);
+    };
+    setup.note_view_reads = true;
     if (checks) {
-      check.self = id;
-      check.read_takeovers = [cluster] { return cluster->ReadTakeovers(); };
-      check.known_takeovers = [cluster] { return cluster->KnownTakeovers(); };
-      check.fresh_ns = registry->may_look_dead_after_ns();
+      setup.check = [id](Node* node) {
+        ClusterNode* cluster = node->cluster.get();
+        AnswerCheck check;
+        check.self = id;
+        check.read_takeovers = [cluster] { return cluster->ReadTakeovers(); };
+        check.known_takeovers = [cluster] { return cluster->KnownTakeovers(); };
+        check.fresh_ns = cluster->registry()->may_look_dead_after_ns();
+        return check;
+      };
     }
     // The asked node's own hooks, around its answer (the test's stalls).
-    AnswerHooks hooks;
-    hooks.before = [this](const std::string& asked) {
+    setup.hooks.before = [this](const std::string& asked) {
       if (Node* n = Find(asked); n != nullptr && n->before_answer) n->before_answer();
     };
-    hooks.after = [this](const std::string& asked) {
+    setup.hooks.after = [this](const std::string& asked) {
       if (Node* n = Find(asked); n != nullptr && n->after_answer) n->after_answer();
     };
-    InProcessFanout fanned(registry, node->local.get(), node->refresh.get(), LocalEngineIn(&nodes_),
-                           std::move(check), std::move(hooks));
-    node->fanout = std::move(fanned.fanout);
-    node->query = std::move(fanned.query);
-    nodes_.push_back(std::move(node));
-    return raw;
-  }
-
-  Node* Find(const std::string& id) {
-    for (auto& node : nodes_) {
-      if (node->id == id) return node.get();
-    }
-    return nullptr;
-  }
-
-  void BeatAll() {
-    for (auto& node : nodes_) ASSERT_TRUE(node->cluster->registry()->Beat().ok());
-  }
-
-  void Ingest(Node* node, const std::string& prefix, int n) {
-    std::vector<Record> batch;
-    for (int i = 0; i < n; ++i) {
-      Record r;
-      r.service = "svc";
-      r.host = "host";
-      r.level = Level::kInfo;
-      r.message = prefix + " line " + std::to_string(i);
-      batch.push_back(std::move(r));
-    }
-    Status s = node->engine->Append("default", &batch);
-    ASSERT_TRUE(s.ok()) << s.ToString();
+    return Open(id, std::move(setup));
   }
 
   // Registered WAL objects written by "node" that it no longer owns.
@@ -182,10 +126,6 @@ class FencedAnswerTest : public PgClusterTest {
       for (const auto& row : *rows) n += row.node == node && row.owner != node ? 1 : 0;
     }
     return n;
-  }
-
-  static Result<query::SearchResponse> Count(Node* node) {
-    return SearchAllTime(*node->query, "* | count");
   }
 
   // Waits (up to 30 s) until "done" holds.
@@ -241,8 +181,6 @@ class FencedAnswerTest : public PgClusterTest {
     a->after_answer = nullptr;
     b->before_answer = nullptr;
   }
-
-  std::vector<std::unique_ptr<Node>> nodes_;
 };
 
 // Node a passes its fence (its heartbeat is fresh) and stalls before its answer reaches node c;

@@ -36,11 +36,9 @@ RegistryMetrics& Metrics() {
         "sawmill_node_id_conflicts_total",
         "Heartbeats that found this node's id registered by another process (another "
         "incarnation): two processes share one data directory's node id");
-    r.live_nodes = &prometheus::BuildGauge()
-                        .Name("sawmill_cluster_live_nodes")
-                        .Help("Nodes whose heartbeat is recent (node_timeout), this one included")
-                        .Register(MetricsRegistry())
-                        .Add({});
+    r.live_nodes =
+        UnlabelledGauge("sawmill_cluster_live_nodes",
+                        "Nodes whose heartbeat is recent (node_timeout), this one included");
     return r;
   }();
   return m;

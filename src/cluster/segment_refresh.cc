@@ -36,11 +36,8 @@ RefreshMetrics& Metrics() {
         "sawmill_segment_view_behind_total",
         "Queries whose segment view could not be brought up to what another node's answer "
         "needed in time (each answer partial, naming the node)");
-    r.last = &prometheus::BuildGauge()
-                  .Name("sawmill_segment_view_change")
-                  .Help("The newest catalog change this node's segment view has applied")
-                  .Register(MetricsRegistry())
-                  .Add({});
+    r.last = UnlabelledGauge("sawmill_segment_view_change",
+                             "The newest catalog change this node's segment view has applied");
     return r;
   }();
   return m;

@@ -146,15 +146,7 @@ std::function<void(storage::EngineOptions*)> LoseOn(const std::string& node, Los
 }
 
 // One node of the cluster.
-struct Node {
-  std::string id;
-  std::unique_ptr<ClusterNode> cluster;
-  std::unique_ptr<storage::Engine> engine;
-  std::unique_ptr<query::QueryEngine> local;
-  std::unique_ptr<SegmentRefresh> refresh;
-  std::unique_ptr<Fanout> fanout;
-  std::unique_ptr<FanoutQueryEngine> query;
-};
+using Node = InProcessNode;
 
 class Cluster {
  public:

@@ -32,6 +32,7 @@
 #include "cluster/fanout.h"
 #include "cluster/pg_cluster_test.h"
 #include "cluster/segment_refresh.h"
+#include "cluster/stalling_nodes_test.h"
 #include "common/hash.h"
 #include "common/mutex.h"
 #include "objstore/local_directory_store.h"
@@ -269,22 +270,13 @@ class UnreadableTakeoversCatalog final : public catalog::ForwardingCatalog {
   CallGate heartbeats_;
 };
 
-struct Node {
-  std::string id;
+struct Node : InProcessNode {
   StallingCatalog* wal_catalog = nullptr;  // owned by the cluster node
-  std::unique_ptr<ClusterNode> cluster;
-  std::unique_ptr<storage::Engine> engine;
-  std::unique_ptr<query::QueryEngine> local;
-  std::unique_ptr<SegmentRefresh> refresh;
-  std::unique_ptr<Fanout> fanout;
-  std::unique_ptr<FanoutQueryEngine> query;
 };
 
-class StalledNodeTest : public PgClusterTest {
+class StalledNodeTest : public StallingNodesTest<Node> {
  protected:
-  StalledNodeTest() : PgClusterTest("stalled", "st") {}
-
-  void TearDown() override { StopNodesAndDropStore(&nodes_); }
+  StalledNodeTest() : StallingNodesTest("stalled", "st", kHeartbeat, kNodeTimeout) {}
 
   // A node; "stalls": its heartbeats are the test's (Beat), and it runs no takeover rounds.
   // "tune" adjusts its engine's options after ClusterNode::Configure (null: none).
@@ -309,88 +301,30 @@ class StalledNodeTest : public PgClusterTest {
   Node* Add(const std::string& id, bool stalls,
             const std::function<void(storage::EngineOptions*)>& tune = nullptr,
             UnreadableTakeoversCatalog** node_catalog = nullptr) {
-    auto node = std::make_unique<Node>();
-    node->id = id;
-    ClusterNodeOptions options = NodeOptions(id, kHeartbeat, kNodeTimeout);
-    options.registry.background = !stalls;
-    options.wal.interval_ns = 5 * kNanosPerMilli;
-    options.segment_sweep_interval_ns = 0;
-    Node* raw = node.get();
-    options.wrap_wal_catalog = [raw](std::unique_ptr<catalog::Catalog> real) {
-      auto stalling = std::make_unique<StallingCatalog>(std::move(real));
-      raw->wal_catalog = stalling.get();
-      return std::unique_ptr<catalog::Catalog>(std::move(stalling));
+    NodeSetup<Node> setup;
+    setup.stalls = stalls;
+    setup.cluster = [node_catalog, hold = hold_first_heartbeat_](Node* node,
+                                                                 ClusterNodeOptions* options) {
+      options->wrap_wal_catalog = [node](std::unique_ptr<catalog::Catalog> real) {
+        auto stalling = std::make_unique<StallingCatalog>(std::move(real));
+        node->wal_catalog = stalling.get();
+        return std::unique_ptr<catalog::Catalog>(std::move(stalling));
+      };
+      if (node_catalog != nullptr) {
+        options->wrap_node_catalog = [node_catalog, hold](std::unique_ptr<catalog::Catalog> real) {
+          auto wrapped = std::make_unique<UnreadableTakeoversCatalog>(std::move(real));
+          if (hold) wrapped->HoldHeartbeats();
+          *node_catalog = wrapped.get();
+          return std::unique_ptr<catalog::Catalog>(std::move(wrapped));
+        };
+      }
     };
-    if (node_catalog != nullptr) {
-      options.wrap_node_catalog =
-          [node_catalog, hold = hold_first_heartbeat_](std::unique_ptr<catalog::Catalog> real) {
-            auto wrapped = std::make_unique<UnreadableTakeoversCatalog>(std::move(real));
-            if (hold) wrapped->HoldHeartbeats();
-            *node_catalog = wrapped.get();
-            return std::unique_ptr<catalog::Catalog>(std::move(wrapped));
-          };
-    }
-    auto opened = ClusterNode::Open(std::move(options));
-    EXPECT_TRUE(opened.ok()) << opened.status().ToString();
-    if (!opened.ok()) return nullptr;
-    node->cluster = std::move(*opened);
-    storage::EngineOptions engine_options;
-    engine_options.data_dir = (dir_ / id).string();
-    engine_options.partitions = 1;
-    engine_options.background_threads = false;           // the test and the takeover rounds flush
-    engine_options.flush_threads = kServerFlushThreads;  // as the server ships
-    node->cluster->Configure(&engine_options, store_);
-    if (tune) tune(&engine_options);
-    auto engine = storage::Engine::Open(engine_options);
-    EXPECT_TRUE(engine.ok()) << engine.status().ToString();
-    if (!engine.ok()) return nullptr;
-    node->engine = std::move(*engine);
-    if (!stalls) node->cluster->Start(node->engine.get());
-    query::QueryOptions query_options;
-    query_options.worker_threads = 2;
-    node->local = query::QueryEngine::Create(node->engine.get(), query_options);
-    SegmentRefreshOptions refresh_options;
-    refresh_options.interval_ns = 100 * kNanosPerMilli;
-    node->refresh = std::make_unique<SegmentRefresh>(node->engine->catalog(), node->engine.get(),
-                                                     refresh_options);
-    node->refresh->Start();
-    InProcessFanout fanned(node->cluster->registry(), node->local.get(), node->refresh.get(),
-                           LocalEngineIn(&nodes_));
-    node->fanout = std::move(fanned.fanout);
-    node->query = std::move(fanned.query);
-    nodes_.push_back(std::move(node));
-    return raw;
-  }
-
-  // Every node heartbeats now and sees the others as they are.
-  void BeatAll() {
-    for (auto& node : nodes_) ASSERT_TRUE(node->cluster->registry()->Beat().ok());
-  }
-
-  // Appends "n" lines "<prefix> line <i>" on "node", one batch; must be acknowledged.
-  void Ingest(Node* node, const std::string& prefix, int n) {
-    std::vector<Record> batch;
-    for (int i = 0; i < n; ++i) batch.push_back(Line(prefix, i));
-    Status s = node->engine->Append("default", &batch);
-    ASSERT_TRUE(s.ok()) << s.ToString();
-  }
-
-  static Record Line(const std::string& prefix, int i) {
-    Record r;
-    r.service = "svc";
-    r.host = "host";
-    r.level = Level::kInfo;
-    r.message = prefix + " line " + std::to_string(i);
-    return r;
-  }
-
-  static Result<query::SearchResponse> Count(Node* node) {
-    return SearchAllTime(*node->query, "* | count");
+    if (tune) setup.engine = [tune](Node*, storage::EngineOptions* options) { tune(options); };
+    return Open(id, std::move(setup));
   }
 
   // The next Add's node catalog holds its heartbeats from the first on (Add's "node_catalog").
   bool hold_first_heartbeat_ = false;
-  std::vector<std::unique_ptr<Node>> nodes_;
 };
 
 // Node a claims a key and stalls before the WAL object holding the batch is registered; b finds

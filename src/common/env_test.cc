@@ -138,6 +138,11 @@ TEST(PosixEnv, WriteReadRenameAndList) {
   ASSERT_TRUE((*raf)->Read(8, 16, &got, scratch).ok());
   EXPECT_EQ(got, "+more");
   EXPECT_TRUE(env->NewSequentialFile(dir + "/missing").status().IsNotFound());
+  // A file that cannot be opened: NotFound naming it, for reading and for appending.
+  const Status missing = env->NewRandomAccessFile(dir + "/missing").status();
+  EXPECT_TRUE(missing.IsNotFound());
+  EXPECT_EQ(missing.message(), dir + "/missing: No such file or directory");
+  EXPECT_TRUE(env->NewAppendableFile(dir + "/no/such/dir").status().IsNotFound());
   ASSERT_TRUE(env->RemoveFile(dir + "/a/b/file").ok());
   ASSERT_TRUE(env->RemoveDir(dir + "/a/b").ok());
   ASSERT_TRUE(env->RemoveDir(dir + "/a").ok());

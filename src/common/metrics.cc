@@ -15,6 +15,10 @@ prometheus::Counter* UnlabelledCounter(const char* name, const char* help) {
   return &prometheus::BuildCounter().Name(name).Help(help).Register(MetricsRegistry()).Add({});
 }
 
+prometheus::Gauge* UnlabelledGauge(const char* name, const char* help) {
+  return &prometheus::BuildGauge().Name(name).Help(help).Register(MetricsRegistry()).Add({});
+}
+
 std::string SerializeMetrics() {
   prometheus::TextSerializer serializer;
   return serializer.Serialize(MetricsRegistry().Collect());

@@ -15,8 +15,9 @@ namespace sawmill {
 prometheus::Registry& MetricsRegistry();
 std::shared_ptr<prometheus::Registry> MetricsRegistryPtr();
 
-// A counter without labels, registered once on the process registry under "name".
+// A counter or gauge without labels, registered once on the process registry under "name".
 prometheus::Counter* UnlabelledCounter(const char* name, const char* help);
+prometheus::Gauge* UnlabelledGauge(const char* name, const char* help);
 
 // Serialises the registry in the Prometheus text exposition format.
 std::string SerializeMetrics();

@@ -19,6 +19,25 @@ Status PosixError(const std::string& context, int err) {
   return Status::IOError(msg);
 }
 
+// A file opened with its size read (fstat).
+struct OpenFile {
+  int fd;
+  uint64_t size;
+};
+
+// Opens "path" with "flags" (O_CLOEXEC added); errors name the path (the descriptor closed).
+Result<OpenFile> OpenWithSize(const std::string& path, int flags) {
+  int fd = ::open(path.c_str(), flags | O_CLOEXEC, 0644);
+  if (fd < 0) return PosixError(path, errno);
+  struct stat st;
+  if (::fstat(fd, &st) != 0) {
+    int err = errno;
+    ::close(fd);
+    return PosixError(path, err);
+  }
+  return OpenFile{fd, static_cast<uint64_t>(st.st_size)};
+}
+
 class PosixWritableFile final : public WritableFile {
  public:
   PosixWritableFile(std::string path, int fd, uint64_t size)
@@ -150,28 +169,12 @@ class PosixEnv final : public Env {
     return std::unique_ptr<WritableFile>(new PosixWritableFile(path, fd, 0));
   }
   Result<std::unique_ptr<WritableFile>> NewAppendableFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (fd < 0) return PosixError(path, errno);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      int err = errno;
-      ::close(fd);
-      return PosixError(path, err);
-    }
-    return std::unique_ptr<WritableFile>(
-        new PosixWritableFile(path, fd, static_cast<uint64_t>(st.st_size)));
+    ASSIGN_OR_RETURN(OpenFile file, OpenWithSize(path, O_WRONLY | O_CREAT | O_APPEND));
+    return std::unique_ptr<WritableFile>(new PosixWritableFile(path, file.fd, file.size));
   }
   Result<std::unique_ptr<RandomAccessFile>> NewRandomAccessFile(const std::string& path) override {
-    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return PosixError(path, errno);
-    struct stat st;
-    if (::fstat(fd, &st) != 0) {
-      int err = errno;
-      ::close(fd);
-      return PosixError(path, err);
-    }
-    return std::unique_ptr<RandomAccessFile>(
-        new PosixRandomAccessFile(path, fd, static_cast<uint64_t>(st.st_size)));
+    ASSIGN_OR_RETURN(OpenFile file, OpenWithSize(path, O_RDONLY));
+    return std::unique_ptr<RandomAccessFile>(new PosixRandomAccessFile(path, file.fd, file.size));
   }
   Result<std::unique_ptr<SequentialFile>> NewSequentialFile(const std::string& path) override {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);

@@ -25,41 +25,19 @@ struct FileMetrics {
 
 FileMetrics& Metrics() {
   static FileMetrics metrics{
-      prometheus::BuildCounter()
-          .Name("sawmill_alert_rules_file_errors_total")
-          .Help("Reads of the alerting rules file (--alert-rules) that found an error; the "
-                "previous rules stayed loaded")
-          .Register(MetricsRegistry())
-          .Add({}),
-      prometheus::BuildCounter()
-          .Name("sawmill_alert_rules_file_reloads_total")
-          .Help("Reads of the alerting rules file that loaded its rules")
-          .Register(MetricsRegistry())
-          .Add({}),
-      prometheus::BuildGauge()
-          .Name("sawmill_alert_rules_file_valid")
-          .Help("1 when the last read of the alerting rules file loaded it, 0 when it had an "
-                "error (see GET /api/v1/alerts/rules)")
-          .Register(MetricsRegistry())
-          .Add({}),
+      *UnlabelledCounter("sawmill_alert_rules_file_errors_total",
+                         "Reads of the alerting rules file (--alert-rules) that found an error; "
+                         "the previous rules stayed loaded"),
+      *UnlabelledCounter("sawmill_alert_rules_file_reloads_total",
+                         "Reads of the alerting rules file that loaded its rules"),
+      *UnlabelledGauge("sawmill_alert_rules_file_valid",
+                       "1 when the last read of the alerting rules file loaded it, 0 when it had "
+                       "an error (see GET /api/v1/alerts/rules)"),
   };
   return metrics;
 }
 
 std::string Time(int64_t ns) { return ns == 0 ? "null" : JsonString(FormatRfc3339Nanos(ns)); }
-
-void AppendStringMap(const std::map<std::string, std::string>& map, std::string* out) {
-  *out += '{';
-  bool first = true;
-  for (const auto& [k, v] : map) {
-    if (!first) *out += ',';
-    first = false;
-    AppendJsonString(k, out);
-    *out += ':';
-    AppendJsonString(v, out);
-  }
-  *out += '}';
-}
 
 std::string Number(double value) {
   char buf[64];
@@ -82,9 +60,9 @@ void AppendRuleJson(const alert::Rule& rule, std::string* out) {
   *out += "],\"for\":" + JsonString(alert::FormatDuration(rule.for_ns));
   *out += ",\"cooldown\":" + JsonString(alert::FormatDuration(rule.cooldown_ns));
   *out += ",\"labels\":";
-  AppendStringMap(rule.labels, out);
+  alert::AppendStringMapJson(rule.labels, out);
   *out += ",\"annotations\":";
-  AppendStringMap(rule.annotations, out);
+  alert::AppendStringMapJson(rule.annotations, out);
 }
 
 void AppendStatusJson(const alert::RuleStatus& status, std::string* out) {

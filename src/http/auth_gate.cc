@@ -5,6 +5,7 @@
 #include <boost/asio/ip/address.hpp>
 #include <mutex>
 
+#include "common/base64.h"
 #include "common/metrics.h"
 #include "query/query_engine.h"
 
@@ -148,38 +149,10 @@ bool IsLoopbackAddress(const std::string& address) {
 
 namespace {
 
-std::string Base64Decode(std::string_view in) {
-  auto value = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  int bits = 0, acc = 0;
-  for (char c : in) {
-    if (c == '=') break;
-    int v = value(c);
-    if (v < 0) return "";
-    acc = (acc << 6) | v;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((acc >> bits) & 0xff));
-    }
-  }
-  return out;
-}
-
 prometheus::Counter& AuditFailures() {
-  static prometheus::Counter& counter =
-      prometheus::BuildCounter()
-          .Name("sawmill_audit_write_failures_total")
-          .Help("Audit log entries that could not be written to the catalog (each is logged)")
-          .Register(MetricsRegistry())
-          .Add({});
+  static prometheus::Counter& counter = *UnlabelledCounter(
+      "sawmill_audit_write_failures_total",
+      "Audit log entries that could not be written to the catalog (each is logged)");
   return counter;
 }
 
@@ -235,7 +208,7 @@ std::string TokenFromAuthorization(std::string_view header) {
   };
   if (starts("bearer ")) return trim(header.substr(7));
   if (starts("basic ")) {
-    std::string decoded = Base64Decode(trim(header.substr(6)));
+    std::string decoded = Base64Decode(trim(header.substr(6))).value_or("");
     size_t colon = decoded.find(':');
     return colon == std::string::npos ? "" : decoded.substr(colon + 1);
   }

@@ -284,11 +284,7 @@ ExportMetrics& Metrics() {
     out.lines = UnlabelledCounter("sawmill_export_lines_total", "Lines written by exports");
     out.bytes = UnlabelledCounter("sawmill_export_bytes_total",
                                   "Bytes of NDJSON or CSV written by exports");
-    out.running = &prometheus::BuildGauge()
-                       .Name("sawmill_exports_running")
-                       .Help("Exports streaming now")
-                       .Register(MetricsRegistry())
-                       .Add({});
+    out.running = UnlabelledGauge("sawmill_exports_running", "Exports streaming now");
     return out;
   }();
   return m;

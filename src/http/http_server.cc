@@ -303,6 +303,16 @@ std::shared_ptr<bhttp::response<bhttp::string_body>> ToBeastResponse(HttpRespons
   return res;
 }
 
+// What a tail connection is made with, whatever its transport: "tls_context" (null for plain
+// TCP) is the context its stream was made with, held by the connection so that it outlives the
+// stream (a member of the transport's class, destroyed first).
+struct TailStart {
+  Impl* impl;
+  std::shared_ptr<ssl::context> tls_context;
+  std::shared_ptr<tail::TailSession> session;
+  std::string address_key;
+};
+
 // A live-tail connection, over WebSocket or server-sent events: pulls from its hub session when
 // the hub notifies it (and once a second as a safety net), frames each event as the transport's
 // messages, writes them one at a time, and at shutdown sends what is queued, then the
@@ -310,13 +320,13 @@ std::shared_ptr<bhttp::response<bhttp::string_body>> ToBeastResponse(HttpRespons
 // heartbeat (Beast's pings for WebSocket, comments for SSE). Runs on the connection's executor.
 class TailConnection : public Closeable, public std::enable_shared_from_this<TailConnection> {
  public:
-  TailConnection(Impl* impl, const char* transport, const net::any_io_executor& executor,
-                 std::shared_ptr<tail::TailSession> session, std::string address_key)
-      : impl_(impl),
+  TailConnection(const char* transport, const net::any_io_executor& executor, TailStart start)
+      : impl_(start.impl),
         transport_(transport),
-        slot_(impl, std::move(address_key)),
+        tls_context_(std::move(start.tls_context)),
+        slot_(start.impl, std::move(start.address_key)),
         executor_(executor),
-        session_(std::move(session)),
+        session_(std::move(start.session)),
         timer_(executor),
         last_write_(std::chrono::steady_clock::now()) {}
   ~TailConnection() override {
@@ -436,6 +446,7 @@ class TailConnection : public Closeable, public std::enable_shared_from_this<Tai
   }
 
   const char* const transport_;  // "websocket" or "sse", the metric's label
+  const std::shared_ptr<ssl::context> tls_context_;
   ConnectionSlot slot_;
   net::any_io_executor executor_;
   std::shared_ptr<tail::TailSession> session_;
@@ -451,16 +462,11 @@ class TailConnection : public Closeable, public std::enable_shared_from_this<Tai
 // Live tail over WebSocket: one JSON record per text message, {"dropped":N} when the hub's
 // queue for it overflowed, pings from Beast's idle timeout, a going-away close frame at
 // shutdown.
-// "tls_context" (null for plain TCP) is the context the stream was made with; it is kept alive
-// with the stream.
 template <class Stream>
 class WsTail final : public TailConnection {
  public:
-  WsTail(Impl* impl, Stream&& stream, std::shared_ptr<ssl::context> tls_context,
-         std::shared_ptr<tail::TailSession> session, std::string address_key)
-      : TailConnection(impl, "websocket", stream.get_executor(), std::move(session),
-                       std::move(address_key)),
-        tls_context_(std::move(tls_context)),
+  WsTail(TailStart start, Stream&& stream)
+      : TailConnection("websocket", stream.get_executor(), std::move(start)),
         ws_(std::move(stream)) {}
 
   void Start(bhttp::request<bhttp::string_body> request) {
@@ -537,7 +543,6 @@ class WsTail final : public TailConnection {
         [self = Self()](beast::error_code) {});
   }
 
-  std::shared_ptr<ssl::context> tls_context_;  // before ws_: outlives it
   websocket::stream<Stream> ws_;
   bhttp::request<bhttp::string_body> request_;
   beast::flat_buffer read_buffer_;
@@ -549,11 +554,8 @@ class WsTail final : public TailConnection {
 template <class Stream>
 class SseTail final : public TailConnection {
  public:
-  SseTail(Impl* impl, Stream&& stream, std::shared_ptr<ssl::context> tls_context,
-          std::shared_ptr<tail::TailSession> session, std::string address_key)
-      : TailConnection(impl, "sse", stream.get_executor(), std::move(session),
-                       std::move(address_key)),
-        tls_context_(std::move(tls_context)),
+  SseTail(TailStart start, Stream&& stream)
+      : TailConnection("sse", stream.get_executor(), std::move(start)),
         stream_(std::move(stream)) {}
 
   void Start() {
@@ -618,7 +620,6 @@ class SseTail final : public TailConnection {
     beast::get_lowest_layer(stream_).close();
   }
 
-  std::shared_ptr<ssl::context> tls_context_;  // before stream_: outlives it
   Stream stream_;
   std::array<char, 512> scratch_{};
 };
@@ -1149,8 +1150,8 @@ class HttpConnection : public Closeable,
     }
     HttpMetrics::Get().CountRequest(request->path, 101, 0);
     Tcp().expires_never();
-    auto ws = std::make_shared<WsTail<Stream>>(impl_, std::move(stream_), tls_context_,
-                                               std::move(tail->session), address_key_);
+    auto ws =
+        std::make_shared<WsTail<Stream>>(Handover(std::move(tail->session)), std::move(stream_));
     ws->SetFraming(std::move(tail->initial), std::move(tail->frame));
     ws->Start(std::move(beast_request));
     moved_ = true;
@@ -1187,15 +1188,17 @@ class HttpConnection : public Closeable,
     }
     Tcp().expires_never();
     if (websocket_upgrade) {
-      std::make_shared<WsTail<Stream>>(impl_, std::move(stream_), tls_context_, std::move(*session),
-                                       address_key_)
+      std::make_shared<WsTail<Stream>>(Handover(std::move(*session)), std::move(stream_))
           ->Start(std::move(beast_request));
     } else {
-      std::make_shared<SseTail<Stream>>(impl_, std::move(stream_), tls_context_,
-                                        std::move(*session), address_key_)
-          ->Start();
+      std::make_shared<SseTail<Stream>>(Handover(std::move(*session)), std::move(stream_))->Start();
     }
     moved_ = true;
+  }
+
+  // What a tail connection taking this connection's stream over is made with.
+  TailStart Handover(std::shared_ptr<tail::TailSession> session) const {
+    return TailStart{impl_, tls_context_, std::move(session), address_key_};
   }
 
   void Close() {

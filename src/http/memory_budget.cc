@@ -26,16 +26,10 @@ BudgetMetrics& Metrics() {
                          .Name("sawmill_ingest_rejected_total")
                          .Help("Requests refused before being held, by the bound they would pass")
                          .Register(r);
-    auto& in_use = prometheus::BuildGauge()
-                       .Name("sawmill_ingest_memory_bytes")
-                       .Help("Bytes of the ingest memory budget held by requests in flight")
-                       .Register(r)
-                       .Add({});
-    auto& limit = prometheus::BuildGauge()
-                      .Name("sawmill_ingest_memory_limit_bytes")
-                      .Help("The ingest memory budget (ingest_memory)")
-                      .Register(r)
-                      .Add({});
+    auto& in_use = *UnlabelledGauge("sawmill_ingest_memory_bytes",
+                                    "Bytes of the ingest memory budget held by requests in flight");
+    auto& limit = *UnlabelledGauge("sawmill_ingest_memory_limit_bytes",
+                                   "The ingest memory budget (ingest_memory)");
     return new BudgetMetrics{rejected, in_use, limit};
   }();
   return *metrics;

@@ -6,6 +6,7 @@
 #include <limits>
 #include <optional>
 
+#include "common/base64.h"
 #include "ingest/field_map.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "rpc_status.pb.h"
@@ -93,32 +94,6 @@ std::optional<uint64_t> JsonUint64(const json::value& value) {
   auto signed_value = JsonInt64(value);
   if (!signed_value.has_value() || *signed_value < 0) return std::nullopt;
   return static_cast<uint64_t>(*signed_value);
-}
-
-std::optional<std::string> Base64Decode(std::string_view text) {
-  auto value_of = [](char c) -> int {
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '+' || c == '-') return 62;
-    if (c == '/' || c == '_') return 63;
-    return -1;
-  };
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    if (c == '=') break;
-    int v = value_of(c);
-    if (v < 0) return std::nullopt;
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buffer >> bits) & 0xFF);
-    }
-  }
-  return out;
 }
 
 std::optional<std::string> HexDecode(std::string_view text) {

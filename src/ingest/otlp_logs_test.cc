@@ -105,6 +105,25 @@ TEST(OtlpLogsJson, BadRecordsAreRejectedAsPartialSuccess) {
   EXPECT_EQ(proto.partial_success().rejected_log_records(), 2);
 }
 
+// A bytes attribute arrives as base64 (either alphabet) and is stored as standard base64; a value
+// that is not base64 rejects its record, saying where.
+TEST(OtlpLogsJson, BytesValuesAreBase64BothWays) {
+  auto batch = DecodeOtlpLogsJson(
+      R"({"resourceLogs":[{"scopeLogs":[{"logRecords":[
+          {"body":{"stringValue":"a"},"attributes":[{"key":"b","value":{"bytesValue":"AAE="}},
+                                                    {"key":"c","value":{"bytesValue":"-_8"}}]},
+          {"body":{"stringValue":"b"},"attributes":[{"key":"d","value":{"bytesValue":"A*E="}}]}
+        ]}]}]})",
+      Context());
+  ASSERT_TRUE(batch.ok()) << batch.status().ToString();
+  ASSERT_EQ(batch->records.size(), 1u);
+  EXPECT_EQ(*batch->records[0].FindField("b"), "AAE=");
+  EXPECT_EQ(*batch->records[0].FindField("c"), "+/8=");
+  EXPECT_EQ(batch->rejected, 1);
+  EXPECT_NE(batch->error_message.find("bytesValue is not base64"), std::string::npos)
+      << batch->error_message;
+}
+
 TEST(OtlpLogsJson, FullSuccessAnswersEmptyObject) {
   OtlpBatch batch;
   EXPECT_EQ(EncodeOtlpResponse(batch, true), "{}");

@@ -103,14 +103,11 @@ struct SyslogMetrics {
                   "octet-counted frame longer than the largest message; its connection was "
                   "closed)")
               .Register(registry);
-      auto& connections = prometheus::BuildGauge()
-                              .Name("sawmill_syslog_connections")
-                              .Help("Open syslog TCP connections")
-                              .Register(registry);
-      auto& udp_buffer = prometheus::BuildGauge()
-                             .Name("sawmill_syslog_udp_receive_buffer_bytes")
-                             .Help("The UDP socket's receive buffer as granted by the kernel")
-                             .Register(registry);
+      auto* connections =
+          UnlabelledGauge("sawmill_syslog_connections", "Open syslog TCP connections");
+      auto* udp_buffer =
+          UnlabelledGauge("sawmill_syslog_udp_receive_buffer_bytes",
+                          "The UDP socket's receive buffer as granted by the kernel");
       auto& refused = prometheus::BuildCounter()
                           .Name("sawmill_syslog_refused_connections_total")
                           .Help(
@@ -123,8 +120,8 @@ struct SyslogMetrics {
                                &dropped.Add({{"reason", "storage_refused"}}),
                                &dropped.Add({{"reason", "kernel_buffer"}}),
                                &dropped.Add({{"reason", "frame_too_long"}}),
-                               &connections.Add({}),
-                               &udp_buffer.Add({}),
+                               connections,
+                               udp_buffer,
                                &refused.Add({{"reason", "max_connections"}}),
                                &refused.Add({{"reason", "per_address"}})};
     }();

@@ -38,7 +38,6 @@ struct CacheMetrics {
 
   static CacheMetrics& Get() {
     static CacheMetrics m = [] {
-      auto& reg = MetricsRegistry();
       const auto counter = UnlabelledCounter;
       CacheMetrics c;
       c.hits = counter("sawmill_cold_cache_hits_total",
@@ -51,11 +50,8 @@ struct CacheMetrics {
                             "Cached ranges evicted to stay within cold_cache_bytes");
       c.damaged = counter("sawmill_cold_cache_damaged_total",
                           "Cold cache files found torn or damaged (deleted, never served)");
-      c.bytes = &prometheus::BuildGauge()
-                     .Name("sawmill_cold_cache_bytes")
-                     .Help("Bytes of cold object ranges in the local cold cache")
-                     .Register(reg)
-                     .Add({});
+      c.bytes = UnlabelledGauge("sawmill_cold_cache_bytes",
+                                "Bytes of cold object ranges in the local cold cache");
       return c;
     }();
     return m;

@@ -25,18 +25,11 @@ struct DiskMetrics {
     static DiskMetrics m = [] {
       auto& reg = MetricsRegistry();
       DiskMetrics d;
-      d.used_ratio = &prometheus::BuildGauge()
-                          .Name("sawmill_disk_used_ratio")
-                          .Help("Used fraction of the data directory's volume (last check)")
-                          .Register(reg)
-                          .Add({});
-      d.level = &prometheus::BuildGauge()
-                     .Name("sawmill_disk_watermark_level")
-                     .Help(
-                         "Disk watermark passed: 0 none, 1 warm (80%), 2 cold (90%), 3 shed "
-                         "(95%)")
-                     .Register(reg)
-                     .Add({});
+      d.used_ratio = UnlabelledGauge("sawmill_disk_used_ratio",
+                                     "Used fraction of the data directory's volume (last check)");
+      d.level = UnlabelledGauge(
+          "sawmill_disk_watermark_level",
+          "Disk watermark passed: 0 none, 1 warm (80%), 2 cold (90%), 3 shed (95%)");
       d.shed_lines = &prometheus::BuildCounter()
                           .Name("sawmill_ingest_shed_lines_total")
                           .Help("Lines refused (429) under disk pressure, by level")

@@ -24,11 +24,9 @@ struct KeyMetrics {
     static KeyMetrics m = [] {
       auto& reg = MetricsRegistry();
       KeyMetrics k;
-      k.keys = &prometheus::BuildGauge()
-                    .Name("sawmill_idempotency_keys")
-                    .Help("Idempotency-Keys remembered (acknowledged batches within the window)")
-                    .Register(reg)
-                    .Add({});
+      k.keys =
+          UnlabelledGauge("sawmill_idempotency_keys",
+                          "Idempotency-Keys remembered (acknowledged batches within the window)");
       auto& evicted = prometheus::BuildCounter()
                           .Name("sawmill_idempotency_keys_evicted_total")
                           .Help(

@@ -1,4 +1,5 @@
-// Shared by the storage tests: the batches of numbered lines they append.
+// Shared by the storage tests: the batches of numbered lines they append, the records of a
+// memtable.
 #pragma once
 
 #include <cstdint>
@@ -38,6 +39,14 @@ inline std::vector<Record> NumberedLines(int first, int count, const LineSpec& s
     if (more) more(n, &r);
   }
   return v;
+}
+
+// A record of "seq" alone with the message "m<seq>" (the memtable tests).
+inline Record SeqRecord(uint64_t seq) {
+  Record r;
+  r.seq = seq;
+  r.message = "m" + std::to_string(seq);
+  return r;
 }
 
 }  // namespace sawmill::storage

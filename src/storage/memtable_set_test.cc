@@ -5,15 +5,10 @@
 #include <string>
 #include <vector>
 
+#include "storage/lines_test_util.h"
+
 namespace sawmill::storage {
 namespace {
-
-Record Rec(uint64_t seq) {
-  Record r;
-  r.seq = seq;
-  r.message = "m" + std::to_string(seq);
-  return r;
-}
 
 // Every seq of one partition of a snapshot, in snapshot order.
 std::vector<uint64_t> Seqs(const Snapshot& snapshot, uint32_t partition) {
@@ -38,9 +33,9 @@ TEST(MemtableSet, AFrozenMemtableStaysVisibleUntilItsFlushIsDropped) {
   ManualClock clock(1000);
   MemtableSet set(&clock);
   const PartitionKey key{"acme", 2};
-  for (uint64_t s = 1; s <= 3; ++s) set.Insert(key, Rec(s));
+  for (uint64_t s = 1; s <= 3; ++s) set.Insert(key, SeqRecord(s));
   set.Freeze(key);
-  for (uint64_t s = 4; s <= 5; ++s) set.Insert(key, Rec(s));
+  for (uint64_t s = 4; s <= 5; ++s) set.Insert(key, SeqRecord(s));
   set.SetApplied(6);
   const uint64_t frozen_bytes = set.bytes() - set.ActiveBytes(key);
   EXPECT_GT(frozen_bytes, 0u);
@@ -68,7 +63,7 @@ TEST(MemtableSet, MinUnflushedSeqIsTheFirstUnappliedSeqWhenNothingIsHeld) {
   EXPECT_EQ(set.MinUnflushedSeq(), 1u);
   set.SetApplied(42);
   EXPECT_EQ(set.MinUnflushedSeq(), 42u);
-  set.Insert({"t", 0}, Rec(40));
+  set.Insert({"t", 0}, SeqRecord(40));
   EXPECT_EQ(set.MinUnflushedSeq(), 40u);
 }
 
@@ -84,11 +79,11 @@ TEST(MemtableSet, FreezingAnEmptyOrMissingMemtableFreezesNothing) {
 TEST(MemtableSet, ASnapshotHoldsOnlyItsTenantsMemtablesOnePerPartition) {
   ManualClock clock(0);
   MemtableSet set(&clock);
-  set.Insert({"a", 1}, Rec(1));
-  set.Insert({"ab", 0}, Rec(2));
-  set.Insert({"a", 0}, Rec(3));
-  set.Insert({"b", 0}, Rec(4));
-  set.Insert({"a", 1}, Rec(5));
+  set.Insert({"a", 1}, SeqRecord(1));
+  set.Insert({"ab", 0}, SeqRecord(2));
+  set.Insert({"a", 0}, SeqRecord(3));
+  set.Insert({"b", 0}, SeqRecord(4));
+  set.Insert({"a", 1}, SeqRecord(5));
   Snapshot snapshot = SnapshotOf(&set, "a");
   ASSERT_EQ(snapshot.memtables.size(), 2u);
   EXPECT_EQ(snapshot.memtables[0].partition, 0u);
@@ -101,12 +96,12 @@ TEST(MemtableSet, FlushCandidatesAreBigOrOldMemtablesAndEveryFrozenOne) {
   ManualClock clock(1'000);
   MemtableSet set(&clock);
   const PartitionKey old_key{"t", 0}, big_key{"t", 1}, young_key{"t", 2}, frozen_key{"t", 3};
-  set.Insert(old_key, Rec(1));
+  set.Insert(old_key, SeqRecord(1));
   clock.Advance(500);
-  set.Insert(frozen_key, Rec(2));
+  set.Insert(frozen_key, SeqRecord(2));
   set.Freeze(frozen_key);
-  for (uint64_t s = 3; s < 50; ++s) set.Insert(big_key, Rec(s));
-  set.Insert(young_key, Rec(50));
+  for (uint64_t s = 3; s < 50; ++s) set.Insert(big_key, SeqRecord(s));
+  set.Insert(young_key, SeqRecord(50));
   const uint64_t big_bytes = set.ActiveBytes(big_key);
   ASSERT_GT(big_bytes, set.ActiveBytes(young_key));
 
@@ -120,7 +115,7 @@ TEST(MemtableSet, FlushCandidatesAreBigOrOldMemtablesAndEveryFrozenOne) {
 TEST(MemtableSet, UnderMemoryPressureAFrozenMemtableIsFlushedWhenNoActiveOneIsLeft) {
   ManualClock clock(0);
   MemtableSet set(&clock);
-  set.Insert({"t", 3}, Rec(1));
+  set.Insert({"t", 3}, SeqRecord(1));
   set.Freeze({"t", 3});
   EXPECT_EQ(set.Largest(), (PartitionKey{"t", 3}));
 }

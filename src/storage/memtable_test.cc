@@ -2,15 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include "storage/lines_test_util.h"
+
 namespace sawmill::storage {
 namespace {
-
-Record Rec(uint64_t seq) {
-  Record r;
-  r.seq = seq;
-  r.message = "m" + std::to_string(seq);
-  return r;
-}
 
 std::vector<uint64_t> Seqs(const std::vector<Chunk>& chunks) {
   std::vector<uint64_t> out;
@@ -22,11 +17,11 @@ std::vector<uint64_t> Seqs(const std::vector<Chunk>& chunks) {
 
 TEST(Memtable, SealedChunksNeverChangeAfterASnapshot) {
   Memtable m("t", 0, 0);
-  for (uint64_t s = 1; s <= 10; ++s) m.Add(Rec(s));
+  for (uint64_t s = 1; s <= 10; ++s) m.Add(SeqRecord(s));
   std::vector<Chunk> snap = m.Seal();
   const std::vector<uint64_t> before = Seqs(snap);
   for (uint64_t s = 11; s <= 30; ++s) {
-    m.Add(Rec(s));
+    m.Add(SeqRecord(s));
     m.Seal();
   }
   EXPECT_EQ(Seqs(snap), before);
@@ -41,7 +36,7 @@ TEST(Memtable, SealedChunksNeverChangeAfterASnapshot) {
 TEST(Memtable, SnapshotStormKeepsFewChunks) {
   Memtable m("t", 0, 0);
   for (uint64_t s = 1; s <= 3000; ++s) {
-    m.Add(Rec(s));
+    m.Add(SeqRecord(s));
     m.Seal();  // a snapshot after every row
   }
   // Binary-counter merging: about log2(rows) chunks, not one per row.

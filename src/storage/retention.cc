@@ -41,34 +41,18 @@ struct RetentionMetrics {
                              .Name("sawmill_retention_deleted_bytes_total")
                              .Help("Bytes of segment files deleted, by reason")
                              .Register(reg);
-      r.held_segments = &prometheus::BuildGauge()
-                             .Name("sawmill_retention_held_segments")
-                             .Help("Expired segments kept because a hold covers them")
-                             .Register(reg)
-                             .Add({});
-      r.held_bytes = &prometheus::BuildGauge()
-                          .Name("sawmill_retention_held_bytes")
-                          .Help("Bytes of expired segments kept because a hold covers them")
-                          .Register(reg)
-                          .Add({});
-      r.rounds = &prometheus::BuildCounter()
-                      .Name("sawmill_retention_rounds_total")
-                      .Help("Retention rounds run")
-                      .Register(reg)
-                      .Add({});
-      r.errors = &prometheus::BuildCounter()
-                      .Name("sawmill_retention_errors_total")
-                      .Help("Retention rounds or deletions that failed (retried next round)")
-                      .Register(reg)
-                      .Add({});
+      r.held_segments = UnlabelledGauge("sawmill_retention_held_segments",
+                                        "Expired segments kept because a hold covers them");
+      r.held_bytes = UnlabelledGauge("sawmill_retention_held_bytes",
+                                     "Bytes of expired segments kept because a hold covers them");
+      r.rounds = UnlabelledCounter("sawmill_retention_rounds_total", "Retention rounds run");
+      r.errors =
+          UnlabelledCounter("sawmill_retention_errors_total",
+                            "Retention rounds or deletions that failed (retried next round)");
       r.blocked_bytes =
-          &prometheus::BuildGauge()
-               .Name("sawmill_disk_pressure_blocked_bytes")
-               .Help(
-                   "Bytes disk pressure would have deleted (tenants past max_bytes) but may "
-                   "not: held, or kept by a compliance rule")
-               .Register(reg)
-               .Add({});
+          UnlabelledGauge("sawmill_disk_pressure_blocked_bytes",
+                          "Bytes disk pressure would have deleted (tenants past max_bytes) but may "
+                          "not: held, or kept by a compliance rule");
       return r;
     }();
     return m;

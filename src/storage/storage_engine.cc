@@ -886,38 +886,12 @@ Result<std::set<uint64_t>> StorageEngine::RetiredSegmentIds() {
   return out;
 }
 
-Result<std::vector<SegmentStatus>> StorageEngine::ListSegments() const {
-  ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, catalog_->List());
-  std::vector<SegmentStatus> out;
-  out.reserve(rows.size());
-  for (catalog::SegmentRow& row : rows) {
-    SegmentStatus s;
-    s.id = row.id;
-    s.tenant = std::move(row.tenant);
-    s.partition = row.partition;
-    s.rows = row.rows;
-    s.bytes = row.bytes;
-    s.min_ts = row.min_ts;
-    s.max_ts = row.max_ts;
-    s.min_ingest_ts = row.min_ingest_ts;
-    s.max_ingest_ts = row.max_ingest_ts;
-    s.min_seq = row.min_seq;
-    s.max_seq = row.max_seq;
-    s.tier = std::move(row.tier);
-    s.store = std::move(row.store);
-    s.path = std::move(row.path);
-    s.state = std::move(row.state);
-    out.push_back(std::move(s));
-  }
-  return out;
-}
-
 namespace {
 
-SegmentStatus StatusOfRow(const catalog::SegmentRow& row) {
+SegmentStatus StatusOfRow(catalog::SegmentRow row) {
   SegmentStatus s;
   s.id = row.id;
-  s.tenant = row.tenant;
+  s.tenant = std::move(row.tenant);
   s.partition = row.partition;
   s.rows = row.rows;
   s.bytes = row.bytes;
@@ -927,14 +901,22 @@ SegmentStatus StatusOfRow(const catalog::SegmentRow& row) {
   s.max_ingest_ts = row.max_ingest_ts;
   s.min_seq = row.min_seq;
   s.max_seq = row.max_seq;
-  s.tier = row.tier;
-  s.store = row.store;
-  s.path = row.path;
-  s.state = row.state;
+  s.tier = std::move(row.tier);
+  s.store = std::move(row.store);
+  s.path = std::move(row.path);
+  s.state = std::move(row.state);
   return s;
 }
 
 }  // namespace
+
+Result<std::vector<SegmentStatus>> StorageEngine::ListSegments() const {
+  ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, catalog_->List());
+  std::vector<SegmentStatus> out;
+  out.reserve(rows.size());
+  for (catalog::SegmentRow& row : rows) out.push_back(StatusOfRow(std::move(row)));
+  return out;
+}
 
 // ---- Retention ----
 

@@ -6,19 +6,12 @@ StorageMetrics& StorageMetrics::Get() {
   static StorageMetrics m = [] {
     auto& reg = MetricsRegistry();
     StorageMetrics s;
-    s.memtable_bytes = &prometheus::BuildGauge()
-                            .Name("sawmill_memtable_bytes")
-                            .Help("Bytes of acknowledged records held in memtables")
-                            .Register(reg)
-                            .Add({});
+    s.memtable_bytes = UnlabelledGauge("sawmill_memtable_bytes",
+                                       "Bytes of acknowledged records held in memtables");
     s.memtable_memory_bytes =
-        &prometheus::BuildGauge()
-             .Name("sawmill_memtable_memory_bytes")
-             .Help(
-                 "Bytes of memory the sealed memtable chunks hold (packed chunks compressed; "
-                 "active chunks and copies readers decompress are not counted)")
-             .Register(reg)
-             .Add({});
+        UnlabelledGauge("sawmill_memtable_memory_bytes",
+                        "Bytes of memory the sealed memtable chunks hold (packed chunks "
+                        "compressed; active chunks and copies readers decompress are not counted)");
     s.segments = &prometheus::BuildGauge()
                       .Name("sawmill_segments")
                       .Help("Registered segments, by tier")
@@ -74,13 +67,9 @@ StorageMetrics& StorageMetrics::Get() {
                                   "unreadable header or footer, a truncated file)")
                               .Register(reg)
                               .Add({});
-    s.corrupt_registered = &prometheus::BuildGauge()
-                                .Name("sawmill_segments_corrupt")
-                                .Help(
-                                    "Registered segments in state corrupt (still queried; "
-                                    "searches that touch them warn)")
-                                .Register(reg)
-                                .Add({});
+    s.corrupt_registered = UnlabelledGauge(
+        "sawmill_segments_corrupt",
+        "Registered segments in state corrupt (still queried; searches that touch them warn)");
     s.tier_transitions = &prometheus::BuildCounter()
                               .Name("sawmill_tier_transitions_total")
                               .Help("Segments moved to a tier (label tier: the target)")
@@ -154,14 +143,10 @@ StorageMetrics& StorageMetrics::Get() {
     s.append_wal_commit_seconds = &stages.Add({{"stage", "wal_commit"}}, stage_buckets);
     s.append_memtable_insert_seconds = &stages.Add({{"stage", "memtable_insert"}}, stage_buckets);
     s.append_pack_seconds = &stages.Add({{"stage", "pack"}}, stage_buckets);
-    s.flush_drain_bytes_per_second =
-        &prometheus::BuildGauge()
-             .Name("sawmill_flush_drain_bytes_per_second")
-             .Help(
-                 "Memtable bytes per second the flush threads are assumed to free (measured "
-                 "per flush, times the flush threads); Appends past memtable_cap are paced to it")
-             .Register(reg)
-             .Add({});
+    s.flush_drain_bytes_per_second = UnlabelledGauge(
+        "sawmill_flush_drain_bytes_per_second",
+        "Memtable bytes per second the flush threads are assumed to free (measured per flush, "
+        "times the flush threads); Appends past memtable_cap are paced to it");
     return s;
   }();
   return m;

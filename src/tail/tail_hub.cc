@@ -36,26 +36,14 @@ struct TailMetrics {
 
 TailMetrics& Metrics() {
   static TailMetrics metrics{
-      prometheus::BuildGauge()
-          .Name("sawmill_tail_sessions")
-          .Help("Open live-tail sessions")
-          .Register(MetricsRegistry())
-          .Add({}),
-      prometheus::BuildCounter()
-          .Name("sawmill_tail_dropped_lines_total")
-          .Help("Matching lines a live-tail session lost because its client read too slowly")
-          .Register(MetricsRegistry())
-          .Add({}),
-      prometheus::BuildCounter()
-          .Name("sawmill_tail_queued_lines_total")
-          .Help("Matching lines queued for live-tail sessions")
-          .Register(MetricsRegistry())
-          .Add({}),
-      prometheus::BuildCounter()
-          .Name("sawmill_tail_refused_sessions_total")
-          .Help("Live-tail subscriptions refused because the session limit was reached")
-          .Register(MetricsRegistry())
-          .Add({}),
+      *UnlabelledGauge("sawmill_tail_sessions", "Open live-tail sessions"),
+      *UnlabelledCounter(
+          "sawmill_tail_dropped_lines_total",
+          "Matching lines a live-tail session lost because its client read too slowly"),
+      *UnlabelledCounter("sawmill_tail_queued_lines_total",
+                         "Matching lines queued for live-tail sessions"),
+      *UnlabelledCounter("sawmill_tail_refused_sessions_total",
+                         "Live-tail subscriptions refused because the session limit was reached"),
   };
   return metrics;
 }
