@@ -11,6 +11,7 @@
 #include <atomic>
 #include <chrono>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cluster/fanout.h"
@@ -41,10 +42,64 @@ class SilentPeer {
   }
   ~SilentPeer() { ::close(fd_); }
   int port() const { return port_; }
+  int fd() const { return fd_; }
 
  private:
   int fd_ = -1;
   int port_ = 0;
+};
+
+// A node of a build before the context route, on a loopback port: every request is read and
+// answered as that build's router answers a path it does not know (404, "no route for ...").
+class EarlierBuildPeer {
+ public:
+  EarlierBuildPeer() {
+    thread_ = std::thread([this] {
+      for (;;) {
+        const int conn = ::accept(listener_.fd(), nullptr, nullptr);
+        if (conn < 0 || stop_.load()) {
+          if (conn >= 0) ::close(conn);
+          return;
+        }
+        Answer(conn);
+        ::close(conn);
+      }
+    });
+  }
+  ~EarlierBuildPeer() {
+    stop_.store(true);
+    ::shutdown(listener_.fd(), SHUT_RDWR);  // wakes the accept
+    thread_.join();
+  }
+  int port() const { return listener_.port(); }
+
+ private:
+  static void Answer(int conn) {
+    std::string request;
+    char buf[4096];
+    size_t body_at = std::string::npos, length = 0;
+    while (body_at == std::string::npos || request.size() < body_at + length) {
+      const ssize_t n = ::read(conn, buf, sizeof(buf));
+      if (n <= 0) return;
+      request.append(buf, static_cast<size_t>(n));
+      if (body_at == std::string::npos && (body_at = request.find("\r\n\r\n")) != request.npos) {
+        body_at += 4;
+        const size_t at = request.find("Content-Length: ");
+        if (at != std::string::npos && at < body_at) length = std::stoul(request.substr(at + 16));
+      }
+    }
+    const std::string line = request.substr(0, request.find(" HTTP/"));
+    const std::string body = "{\"error\":\"no route for " + line + "\"}";
+    const std::string answer =
+        "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+        "Content-Length: " +
+        std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+    EXPECT_EQ(::write(conn, answer.data(), answer.size()), static_cast<ssize_t>(answer.size()));
+  }
+
+  SilentPeer listener_;  // the listening socket; accepted here
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
 };
 
 // A loopback port nothing listens on (bound, then closed).
@@ -151,6 +206,36 @@ TEST(ClusterContext, APeerThatIsDownOrTooSlowMakesTheAnswerPartialNamingIt) {
   ASSERT_FALSE(too_many.ok());
   EXPECT_EQ(too_many.status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(too_many.status().message(), "context: at most 1000 lines before and after");
+}
+
+// During a rolling upgrade a node of an earlier build answers 404 on the context route it does
+// not have. The warning (and the 503 of a hit found nowhere else) says that node does not
+// support context across nodes, instead of a bare "answered HTTP 404".
+TEST(ClusterContext, ANodeOfAnEarlierBuildIsNamedAsNotSupportingContext) {
+  query::testing::FakeEngine engine(OneNode());
+  auto local = query::QueryEngine::Create(&engine, query::QueryOptions{});
+  EarlierBuildPeer earlier;
+  const std::vector<catalog::NodeRow> peers = {PeerOnLoopback("node-old", earlier.port())};
+  Fanout fanout([&peers] { return peers; }, OneSecondQueries());
+  FanoutQueryEngine query(local.get(), &fanout);
+  const std::string said = "node node-old (" + peers[0].url +
+                           ") does not support context across nodes (answered HTTP 404 on "
+                           "/internal/v1/memtable-context: a node of an earlier build?)";
+
+  auto ctx = ContextOfLine10(query);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  ExpectThisNodesLinesAroundLine10(*ctx);
+  ASSERT_EQ(ctx->warnings.size(), 1u);
+  EXPECT_EQ(ctx->warnings[0].rfind(said, 0), 0u) << ctx->warnings[0];
+  EXPECT_NE(ctx->warnings[0].find("no route for POST /internal/v1/memtable-context"),
+            std::string::npos)
+      << ctx->warnings[0];
+
+  // A hit only that node could hold: unavailable, naming it as such.
+  auto missing = query.Context("default", 5000, 3, 3);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().code(), StatusCode::kUnavailable) << missing.status().ToString();
+  EXPECT_NE(missing.status().message().find(said), std::string::npos) << missing.status().message();
 }
 
 // A clock for this node's engine under which each look at the time is 2 ms later than the last,

@@ -104,6 +104,13 @@ query::PartAnswer AskOne(const catalog::NodeRow& peer, std::string_view route,
   }
   if (code != CURLE_OK)
     return fail("could not be asked (" + std::string(curl_easy_strerror(code)) + ")");
+  // This build's nodes answer every context part they are asked (never 404): a node that
+  // answers 404 there is of an earlier build, without the route, during a rolling upgrade.
+  if (status == 404 && route == kMemtableContextRoute) {
+    return fail("does not support context across nodes (answered HTTP 404 on " +
+                std::string(route) + ": a node of an earlier build?) (" + answer.substr(0, 300) +
+                ")");
+  }
   if (status != 200) {
     return fail("answered HTTP " + std::to_string(status) + " (" + answer.substr(0, 300) + ")");
   }

@@ -521,19 +521,6 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     return 1;
   }
   std::unique_ptr<storage::Engine> engine = std::move(*opened);
-  // A part that cannot start once the engine is open: says why ("what"), stops serving, runs
-  // "stop_started" (what started after the engine and must stop before it closes), closes the
-  // engine and gives the exit code "code".
-  auto abort_start = [&](const std::string& what, int code,
-                         const std::function<void()>& stop_started = {}) {
-    std::fprintf(stderr, "sawmill server: %s\n", what.c_str());
-    state.stopping.store(true);
-    server.StopAccepting();
-    server.Stop();
-    if (stop_started) stop_started();
-    engine->Close().IgnoreError();
-    return code;
-  };
   if (*cluster_node) (*cluster_node)->Start(engine.get());
   query::QueryOptions query_options;
   query_options.partitions = engine_options.partitions;  // lets a service+host query prune
@@ -592,6 +579,72 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
   // What the routes use: the tenant's scan quota and role limits first (tenant_limits.h).
   QuotaQueryEngine quota_engine(&fanout_engine, &scan_quota, quota_of(QuotaKey::kReaderMaxRange),
                                 state.clock);
+  // What starts from here on; each is stopped by shut_down if it started.
+  std::unique_ptr<storage::Retention> retention;
+  std::unique_ptr<storage::DiskWatch> watch;
+  std::unique_ptr<AlertService> alerts;
+  std::unique_ptr<cluster::PeerFeeds> peer_feeds;  // other nodes' lines for the tail sessions
+  // A cluster node's registry runs since before the engine opened (cluster_node.h); any other
+  // server's starts below.
+  std::unique_ptr<cluster::NodeRegistry> own_registry;
+  cluster::NodeRegistry* registry = *cluster_node ? (*cluster_node)->registry() : nullptr;
+  std::unique_ptr<ingest::SyslogServer> syslog, syslog_tls;
+  // Stops what started, in the order docs/operations.md promises, and closes the engine: the
+  // shutdown after a signal, and after a part that cannot start once the engine is open (before,
+  // such a start closed the engine with retention, the disk watch, alerting and the node's
+  // registration still running). Its exit code: 1 when the engine did not close cleanly.
+  auto shut_down = [&] {
+    state.stopping.store(true);
+    // Out of the nodes table first, so that other nodes stop asking this one.
+    cluster_routes.registry.store(nullptr);
+    cluster_routes.local_query.store(nullptr);
+    // The other nodes' feeds end (they reconnect elsewhere).
+    cluster_routes.feed_source->Shutdown();
+    if (peer_feeds) peer_feeds->Stop();
+    if (registry != nullptr) registry->Stop(/*remove=*/true);
+    if (syslog) syslog->Stop();
+    if (syslog_tls) syslog_tls->Stop();
+    server.StopAccepting();
+    if (!server.WaitIdle(static_cast<int>(config.shutdown_timeout_ms))) {
+      spdlog::warn("{} requests still in flight after {} ms; closing anyway", server.in_flight(),
+                   config.shutdown_timeout_ms);
+    }
+    state.sink.Stop();
+    // Alerting stops before the engine closes: its last states go to the catalog.
+    alert_service.store(nullptr);
+    if (alerts) alerts->engine()->Stop();
+    if (watch) watch->Stop();
+    engine->SetTierPolicy(nullptr);    // the mover no longer asks the retention about tenants
+    if (retention) retention->Stop();  // a round in progress finishes first
+    // The jobs' leases are given up (while the engine's catalog is open) so that another node
+    // takes the jobs at once; no background round starts here any more.
+    storage::SetJobGate([](std::string_view) { return false; });
+    job_leases.store(nullptr);
+    if (job_leases_owner) job_leases_owner->Stop(/*release=*/true);
+    if (Status flushed = scan_quota.Flush(); !flushed.ok()) {
+      spdlog::warn("scan quota: could not store the bytes scanned per tenant: {}",
+                   flushed.ToString());
+    }
+    if (*cluster_node) (*cluster_node)->Stop();  // no takeover while the engine closes
+    if (segment_refresh) segment_refresh->Stop();
+    int exit_code = 0;
+    if (Status closed = engine->Close(); !closed.ok()) {
+      spdlog::error("closing the storage engine: {}", closed.ToString());
+      exit_code = 1;
+    }
+    hub->Shutdown();
+    server.CloseTailSessions(2000);
+    server.Stop();
+    spdlog::info("stopped");
+    return exit_code;
+  };
+  // A part that cannot start once the engine is open: says why ("what"), shuts down what started
+  // and gives the exit code "code".
+  auto abort_start = [&](const std::string& what, int code) {
+    std::fprintf(stderr, "sawmill server: %s\n", what.c_str());
+    shut_down();
+    return code;
+  };
   std::unique_ptr<auth::TokenStore> tokens;
   std::unique_ptr<auth::AuditLog> audit_log;
   {
@@ -617,7 +670,6 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
                      : "API tokens: none exist, so none is required (docs/security.md)");
   }
   // Retention and holds (docs/storage.md): ValidateServerConfig has checked the policy.
-  std::unique_ptr<storage::Retention> retention;
   {
     storage::RetentionOptions retention_options;
     retention_options.engine = engine.get();
@@ -640,7 +692,6 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     // The tier mover reads each tenant's warm_after / cold_after from the retention policies.
     engine->SetTierPolicy(retention->TierAges());
   }
-  std::unique_ptr<storage::DiskWatch> watch;
   {
     storage::DiskWatchOptions watch_options;
     watch_options.engine = engine.get();
@@ -655,16 +706,13 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     watch_options.move_to_cold = !config.cold_store.empty();
     Result<std::unique_ptr<storage::DiskWatch>> started = parsed;
     if (parsed.ok()) started = storage::DiskWatch::Start(std::move(watch_options));
-    if (!started.ok()) {
-      return abort_start(started.status().message(), 1, [&] { retention->Stop(); });
-    }
+    if (!started.ok()) return abort_start(started.status().message(), 1);
     watch = std::move(*started);
     disk_watch.store(watch.get());
   }
   state.engine.store(engine.get());
   state.query.store(&quota_engine);
   state.sink.SetEngine(engine.get());
-  std::unique_ptr<AlertService> alerts;
   {
     const bool any = http_options.address.empty() || http_options.address == "0.0.0.0" ||
                      http_options.address == "::";
@@ -677,24 +725,15 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     alerts = std::move(*started);
     alert_service.store(alerts.get());
   }
-  std::unique_ptr<cluster::PeerFeeds> peer_feeds;  // other nodes' lines for the tail sessions
   // The node registers itself in the catalog and heartbeats (docs/cluster.md "Nodes"); the
   // embedded single node too, harmlessly (one live node: nothing fans out).
-  // A cluster node's registry runs since before the engine opened (cluster_node.h).
-  std::unique_ptr<cluster::NodeRegistry> own_registry;
-  cluster::NodeRegistry* registry = *cluster_node ? (*cluster_node)->registry() : nullptr;
   {
     Result<std::unique_ptr<cluster::NodeRegistry>> started =
         std::unique_ptr<cluster::NodeRegistry>();
     if (registry == nullptr) {
       started = cluster::NodeRegistry::Start(engine->catalog(), *registry_options);
     }
-    if (!started.ok()) {
-      return abort_start(started.status().ToString(), 1, [&] {
-        alert_service.store(nullptr);
-        if (alerts) alerts->engine()->Stop();
-      });
-    }
+    if (!started.ok()) return abort_start(started.status().ToString(), 1);
     if (registry == nullptr) {
       own_registry = std::move(*started);
       registry = own_registry.get();
@@ -717,7 +756,6 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
   }
   state.ready.store(true);
   spdlog::info("ready: write-ahead log replayed");
-  std::unique_ptr<ingest::SyslogServer> syslog;
   if (!config.syslog_address.empty()) {
     ingest::SyslogServerOptions syslog_options;
     syslog_options.udp_receive_buffer_bytes = config.syslog_udp_buffer_bytes;
@@ -727,7 +765,6 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     syslog = std::move(*started);  // SyslogServer::Start logged where it listens
   }
   // Syslog over TLS (RFC 5425) on its own port, with the HTTPS listener's context (and reload).
-  std::unique_ptr<ingest::SyslogServer> syslog_tls;
   if (!config.syslog_tls_address.empty()) {
     ingest::SyslogServerOptions syslog_options;
     syslog_options.tls = server_tls;
@@ -737,11 +774,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     syslog_options.threads = 2;
     auto started =
         ingest::SyslogServer::Start(config.syslog_tls_address, &state.pipeline, syslog_options);
-    if (!started.ok()) {
-      return abort_start("--syslog-tls: " + started.status().message(), 1, [&] {
-        if (syslog) syslog->Stop();
-      });
-    }
+    if (!started.ok()) return abort_start("--syslog-tls: " + started.status().message(), 1);
     syslog_tls = std::move(*started);
   }
 
@@ -768,49 +801,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     }
   }
 
-  // Shutdown, in the order docs/operations.md promises.
-  state.stopping.store(true);
-  // Out of the nodes table first, so that other nodes stop asking this one.
-  cluster_routes.registry.store(nullptr);
-  cluster_routes.local_query.store(nullptr);
-  cluster_routes.feed_source->Shutdown();  // the other nodes' feeds end (they reconnect elsewhere)
-  if (peer_feeds) peer_feeds->Stop();
-  registry->Stop(/*remove=*/true);
-  if (syslog) syslog->Stop();
-  if (syslog_tls) syslog_tls->Stop();
-  server.StopAccepting();
-  if (!server.WaitIdle(static_cast<int>(config.shutdown_timeout_ms))) {
-    spdlog::warn("{} requests still in flight after {} ms; closing anyway", server.in_flight(),
-                 config.shutdown_timeout_ms);
-  }
-  state.sink.Stop();
-  // Alerting stops before the engine closes: its last states go to the catalog.
-  alert_service.store(nullptr);
-  if (alerts) alerts->engine()->Stop();
-  watch->Stop();
-  engine->SetTierPolicy(nullptr);  // the mover no longer asks the retention about tenants
-  retention->Stop();               // a round in progress finishes first
-  // The jobs' leases are given up (while the engine's catalog is open) so that another node
-  // takes the jobs at once; no background round starts here any more.
-  storage::SetJobGate([](std::string_view) { return false; });
-  job_leases.store(nullptr);
-  job_leases_owner->Stop(/*release=*/true);
-  if (Status flushed = scan_quota.Flush(); !flushed.ok()) {
-    spdlog::warn("scan quota: could not store the bytes scanned per tenant: {}",
-                 flushed.ToString());
-  }
-  if (*cluster_node) (*cluster_node)->Stop();  // no takeover while the engine closes
-  if (segment_refresh) segment_refresh->Stop();
-  int exit_code = 0;
-  if (Status closed = engine->Close(); !closed.ok()) {
-    spdlog::error("closing the storage engine: {}", closed.ToString());
-    exit_code = 1;
-  }
-  hub->Shutdown();
-  server.CloseTailSessions(2000);
-  server.Stop();
-  spdlog::info("stopped");
-  return exit_code;
+  return shut_down();
 }
 
 }  // namespace sawmill::http

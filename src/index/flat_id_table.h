@@ -7,12 +7,20 @@
 // trace and user ids of a segment (docs/performance.md "Session 16: flush CPU and when slow acks
 // come").
 //
+// The hashes given are the format's (BloomHash: a fixed, public seed), so values crafted to share
+// a slot would make every Find walk one long run, a flush quadratic in them. A slot is therefore
+// chosen from the hash mixed with a seed drawn once per process (SlotSeed). Only where an id sits
+// depends on it: the owner writes its keys in its own order (by id or sorted), never the table's,
+// so the bytes written do not (FlatIdTable.TheSlotsDependOnTheSeedTheWrittenBytesDoNot).
+//
 // Not thread-safe. Ids must be added in order (0, 1, 2, ...); keys equal by "same" must have
 // equal hashes.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <random>
 #include <vector>
 
 namespace sawmill::index {
@@ -21,13 +29,26 @@ class FlatIdTable {
  public:
   static constexpr uint32_t kNone = UINT32_MAX;
 
+  // The seed tables made from now on mix into their slots: random, drawn once per process.
+  // Tests may set another to compare two.
+  static std::atomic<uint64_t>& SlotSeed() {
+    static std::atomic<uint64_t> seed{(static_cast<uint64_t>(std::random_device{}()) << 32) ^
+                                      std::random_device{}()};
+    return seed;
+  }
+
+  FlatIdTable() : seed_(SlotSeed().load(std::memory_order_relaxed)) {}
+
+  // The slot "hash" would be looked for first in a table of "slots" slots (a power of two).
+  size_t HomeSlot(uint64_t hash, size_t slots) const { return Tag(hash) & (slots - 1); }
+
   // The id whose key has "hash" and for which same(id) holds, or kNone. A miss leaves where the
   // key would go for Insert (valid until the next Insert).
   template <typename Same>
   uint32_t Find(uint64_t hash, Same&& same) {
     if (slots_.empty()) Grow(kMinSlots);
     const size_t mask = slots_.size() - 1;
-    const uint32_t tag = static_cast<uint32_t>(hash);
+    const uint32_t tag = Tag(hash);
     size_t at = tag & mask;
     for (;;) {
       const Slot& s = slots_[at];
@@ -42,7 +63,7 @@ class FlatIdTable {
   // Adds "id" (the next id: size() before the call) under "hash", right after a Find of that
   // hash that missed.
   void Insert(uint64_t hash, uint32_t id) {
-    slots_[miss_] = Slot{static_cast<uint32_t>(hash), id + 1};
+    slots_[miss_] = Slot{Tag(hash), id + 1};
     ++size_;
     if (size_ * 2 > slots_.size()) Grow(slots_.size() * 2);
   }
@@ -54,9 +75,21 @@ class FlatIdTable {
  private:
   static constexpr size_t kMinSlots = 16;
   struct Slot {
-    uint32_t tag = 0;          // the hash's low 32 bits: where the slot's id goes, and a filter
+    uint32_t tag = 0;          // Tag(hash): where the slot's id goes, and a filter
     uint32_t id_plus_one = 0;  // 0: empty
   };
+
+  // 32 bits of "hash" mixed with the seed (the finaliser of MurmurHash3's 64-bit hash): every
+  // bit of the hash and of the seed moves about half of them.
+  uint32_t Tag(uint64_t hash) const {
+    uint64_t x = hash ^ seed_;
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return static_cast<uint32_t>(x);
+  }
 
   void Grow(size_t slots) {
     std::vector<Slot> old = std::move(slots_);
@@ -70,6 +103,7 @@ class FlatIdTable {
     }
   }
 
+  uint64_t seed_;
   std::vector<Slot> slots_;
   size_t size_ = 0;
   size_t miss_ = 0;

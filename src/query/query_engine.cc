@@ -412,6 +412,10 @@ OrderKey KeyOf(const Record& r, ContextOrder order) {
   return {order == ContextOrder::kSeq ? 0 : r.ingest_ts, r.seq};
 }
 
+std::string SegmentName(const storage::SegmentHandle& h) {
+  return "segment " + std::to_string(h.info.id);
+}
+
 // The segments of a context that could not be read: never a silent gap. Each is named in a
 // warning with its error, except one retention deleted after the snapshot was taken (NotFound,
 // and among the engine's retired segments: its lines expired), skipped as a search skips it
@@ -420,10 +424,19 @@ OrderKey KeyOf(const Record& r, ContextOrder order) {
 class Unreadable {
  public:
   explicit Unreadable(storage::Engine* engine) : engine_(engine) {}
-  // "what": "segment N" or "segment N block B" of segment "h", which failed with "st".
-  void Add(const storage::SegmentHandle& h, const std::string& what, const Status& st) {
+  // Segment "h", which could not be opened ("st").
+  void Segment(const storage::SegmentHandle& h, const Status& st) {
     if (Retired(h, st)) return;
-    warnings.push_back(what + " could not be read and was skipped: " + st.ToString());
+    warnings.push_back(SegmentName(h) + " could not be read and was skipped: " + st.ToString());
+  }
+  // Block "b" of segment "h", which could not be read ("st"): also reported to the engine as
+  // corruption (the segment is marked corrupt and counted once), as a search reports it
+  // (executor.cc CorruptBlock).
+  void Block(const storage::SegmentHandle& h, uint32_t b, const Status& st) {
+    if (Retired(h, st)) return;
+    if (engine_ != nullptr) engine_->ReportCorruption(h.info.id, st);
+    warnings.push_back(SegmentName(h) + " block " + std::to_string(b) +
+                       " could not be read and was skipped: " + st.ToString());
   }
   std::vector<std::string> warnings;
 
@@ -441,10 +454,6 @@ class Unreadable {
   storage::Engine* engine_;
   std::optional<std::set<uint64_t>> retired_;  // read at the first NotFound
 };
-
-std::string SegmentName(const storage::SegmentHandle& h) {
-  return "segment " + std::to_string(h.info.id);
-}
 
 // The record with seq "id" in "snap": in its memtables, then (unless "memtables_only") in the
 // segments whose seq range holds it. "check_deadline" before every block read. A segment that
@@ -468,7 +477,7 @@ Result<std::optional<Record>> FindRecord(const storage::Snapshot& snap, uint64_t
     if (id < h.info.min_seq || id > h.info.max_seq) continue;
     Result<std::shared_ptr<segment::SegmentReader>> opened = h.open();
     if (!opened.ok()) {
-      unreadable->Add(h, SegmentName(h), opened.status());
+      unreadable->Segment(h, opened.status());
       continue;
     }
     const segment::SegmentReader& reader = **opened;
@@ -484,7 +493,7 @@ Result<std::optional<Record>> FindRecord(const storage::Snapshot& snap, uint64_t
         if (st.ok() && i < full.size()) hit = std::move(full[i]);
         break;
       }
-      if (!st.ok()) unreadable->Add(h, SegmentName(h) + " block " + std::to_string(b), st);
+      if (!st.ok()) unreadable->Block(h, b, st);
     }
   }
   return hit;
@@ -559,7 +568,7 @@ Result<Neighbours> FindNeighbours(const storage::Snapshot& snap, const ContextAn
     if (!need_below && !need_above) continue;
     Result<std::shared_ptr<segment::SegmentReader>> opened = h.open();
     if (!opened.ok()) {
-      unreadable->Add(h, SegmentName(h), opened.status());
+      unreadable->Segment(h, opened.status());
       continue;
     }
     const segment::SegmentReader& reader = **opened;
@@ -587,7 +596,7 @@ Result<Neighbours> FindNeighbours(const storage::Snapshot& snap, const ContextAn
       std::vector<Record> recs;
       segment::ReadStats rs;
       if (Status st = reader.ReadBlock(b, segment::kColAll, &recs, &rs); !st.ok()) {
-        unreadable->Add(h, SegmentName(h) + " block " + std::to_string(b), st);
+        unreadable->Block(h, b, st);
         continue;
       }
       for (const Record& r : recs) offer(r);

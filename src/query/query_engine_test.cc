@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <future>
+#include <set>
 #include <thread>
 
 #include "common/metrics.h"
@@ -276,10 +277,12 @@ TEST_F(QueryEngineTest, ByteLimitGivesAPartialAnswer) {
   EXPECT_NE(res->warnings.back().find("per-query scan limit (50000 bytes)"), std::string::npos);
 }
 
-TEST_F(QueryEngineTest, CorruptBlockIsSkippedReportedAndWarnedAbout) {
-  std::vector<Record> few(records_->begin(), records_->begin() + 1000);
-  auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, few, 100);
-  reader->CorruptBlock(3);
+// A snapshot of one segment (42) of "records" in blocks of 100 rows, its block "damaged"
+// unreadable.
+std::shared_ptr<storage::Snapshot> SegmentWithABlockDamaged(const std::vector<Record>& records,
+                                                            uint32_t damaged) {
+  auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, records, 100);
+  reader->CorruptBlock(damaged);
   auto snap = std::make_shared<storage::Snapshot>();
   snap->tenant = "default";
   storage::SegmentHandle h;
@@ -288,6 +291,12 @@ TEST_F(QueryEngineTest, CorruptBlockIsSkippedReportedAndWarnedAbout) {
     return std::shared_ptr<segment::SegmentReader>(reader);
   };
   snap->segments.push_back(h);
+  return snap;
+}
+
+TEST_F(QueryEngineTest, CorruptBlockIsSkippedReportedAndWarnedAbout) {
+  std::vector<Record> few(records_->begin(), records_->begin() + 1000);
+  auto snap = SegmentWithABlockDamaged(few, 3);
   testing::FakeEngine engine(snap);
   QueryOptions o;
   o.clock = &clock_;
@@ -439,6 +448,51 @@ TEST_F(QueryEngineTest, ContextWithASegmentThatCannotBeReadIsPartialNamingIt) {
   EXPECT_NE(answer->warnings[0].find("could not be read and was skipped: " + error),
             std::string::npos)
       << answer->warnings[0];
+}
+
+// A damaged block read by a context is reported to the engine as corruption (the segment marked
+// corrupt in the catalog, sawmill_segments_corrupt_total counted), as a search reports it; before,
+// the context only warned, so a damaged segment read by contexts alone was never marked.
+TEST_F(QueryEngineTest, AContextReportsADamagedBlockAsCorruptionAsASearchDoes) {
+  std::vector<Record> few(records_->begin(), records_->begin() + 1000);
+  // The segment's rows in its order (service, host, ts): the block damaged is one whose last
+  // line's service and host go on in the next block, and the hit is the next block's first line,
+  // so that the damaged block is read both to find the hit and for its neighbours.
+  std::vector<Record> rows = few;
+  std::stable_sort(rows.begin(), rows.end(), [](const Record& a, const Record& b) {
+    return std::tie(a.service, a.host, a.ts) < std::tie(b.service, b.host, b.ts);
+  });
+  uint32_t damaged = 1;
+  while (damaged < 9 &&
+         std::tie(rows[damaged * 100 + 99].service, rows[damaged * 100 + 99].host) !=
+             std::tie(rows[damaged * 100 + 100].service, rows[damaged * 100 + 100].host)) {
+    ++damaged;
+  }
+  ASSERT_LT(damaged, 9u) << "no source of the dataset spans two blocks";
+  const Record& hit = rows[damaged * 100 + 100];
+  auto snap = SegmentWithABlockDamaged(few, damaged);
+  QueryOptions o;
+  o.clock = &clock_;
+  testing::FakeEngine by_context(snap);
+  auto ctx = QueryEngine::Create(&by_context, o)->Context("default", hit.seq, 3, 3);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  EXPECT_EQ(ctx->hit, hit);
+  EXPECT_TRUE(ctx->partial);
+  ASSERT_EQ(ctx->warnings.size(), 1u);
+  const std::string block = std::to_string(damaged);
+  EXPECT_EQ(ctx->warnings[0], "segment 42 block " + block +
+                                  " could not be read and was skipped: DataLoss: checksum mismatch "
+                                  "in column message of block " +
+                                  block);
+  testing::FakeEngine by_search(snap);
+  SearchRequest r = Req(kScanCount);
+  r.all_time = true;
+  ASSERT_TRUE(QueryEngine::Create(&by_search, o)->Search(r).ok());
+  ASSERT_EQ(by_search.corrupt_reports, std::vector<uint64_t>{42});
+  ASSERT_FALSE(by_context.corrupt_reports.empty()) << "the context did not report the block";
+  EXPECT_EQ(
+      std::set<uint64_t>(by_context.corrupt_reports.begin(), by_context.corrupt_reports.end()),
+      std::set<uint64_t>{42});
 }
 
 // A segment retention deleted after the snapshot was taken (NotFound, and the engine lists it

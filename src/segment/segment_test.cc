@@ -11,6 +11,7 @@
 
 #include "common/env.h"
 #include "common/fault_env.h"
+#include "index/flat_id_table.h"
 #include "index/tokenizer.h"
 #include "objstore/local_directory_store.h"
 #include "segment/column_encoding.h"
@@ -421,6 +422,34 @@ TEST(Segment, PostingsAndValuesOfIndexedFields) {
   auto unindexed = (*reader)->IndexedValues("span_id");
   ASSERT_TRUE(unindexed.ok());
   EXPECT_FALSE(unindexed->has_value());
+}
+
+// The exact-value indexes' tables choose slots with a seed drawn per process (index/
+// flat_id_table.h): the segment written is the same file whatever the seed.
+TEST(Segment, TheFileDoesNotDependOnTheIndexTablesSlotSeed) {
+  FaultInjectionEnv env;
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 5000; ++i) {
+    Record r = MakeRecord(i, "svc" + std::to_string(i % 3), "h" + std::to_string(i % 2), "m");
+    r.trace_id = "trace" + std::to_string((i * 7919) % 1777);
+    r.user_id = "u" + std::to_string(i % 41);
+    r.fields.emplace_back("region", i % 8 == 0 ? "eu" : "us");
+    records.push_back(r);
+  }
+  WriterOptions options;
+  options.block_rows = 1000;
+  options.indexed_fields = {"trace_id", "user_id", "region"};
+  std::string files[2];
+  const uint64_t process_seed = index::FlatIdTable::SlotSeed().load();
+  for (int s = 0; s < 2; ++s) {
+    index::FlatIdTable::SlotSeed().store(s == 0 ? 1 : 0x9e3779b97f4a7c15ULL);
+    const std::string path = "/seed" + std::to_string(s) + ".seg";
+    ASSERT_TRUE(WriteSegment(&env, path, TestInfo(), records, options, nullptr).ok());
+    ASSERT_TRUE(ReadFileToString(&env, path, &files[s]).ok());
+  }
+  index::FlatIdTable::SlotSeed().store(process_seed);
+  EXPECT_GT(files[0].size(), 0u);
+  EXPECT_TRUE(files[0] == files[1]) << "the segment's bytes depend on the slot seed";
 }
 
 TEST(Segment, RealDatasetsRoundTrip) {

@@ -17,8 +17,8 @@ namespace sawmill::storage {
 
 namespace {
 
-// A varint written by PutVarint64 (lengths and counts of a row, always well formed: the chunk
-// wrote them itself).
+// A varint written by PutVarint64 (lengths and counts of a row's text, always well formed: the
+// chunk wrote them itself; the first frame of a packed chunk is read by KeyFrame instead).
 inline uint64_t ReadVarint(const char*& p) {
   uint64_t v = 0;
   for (int shift = 0;; shift += 7) {
@@ -64,17 +64,41 @@ constexpr int kPackLevel = 1;
 // compression context keeps its output buffer too (a chunk's compressBound, about its size):
 // a fresh one per chunk would be a large block freed again at once, which the allocator keeps
 // as dirty pages for a while.
+//
+// The buffers are not counted in sawmill_memtable_memory_bytes, so a pooled context keeps none
+// larger than kPooledBufferBytes: a chunk of long lines (1,024 rows of up to the largest line)
+// would otherwise leave about twice its size held per packing thread for the process's life
+// (RawChunk::PooledBytes). Corpus chunks (about 250 KiB) keep theirs.
+constexpr size_t kPooledBufferBytes = 4 << 20;
+
+// "*s" emptied, and its memory given back when it holds more than kPooledBufferBytes.
+void TrimBuffer(std::string* s) {
+  if (s->capacity() > kPooledBufferBytes) {
+    std::string().swap(*s);
+  } else {
+    s->clear();
+  }
+}
+
 struct Compressor {
   ZSTD_CCtx* cctx = ZSTD_createCCtx();
   std::string out;
   std::string keys, rest;  // Pack's two frames before compression
   std::string keys_out;    // the first frame compressed (out: the second)
   ~Compressor() { ZSTD_freeCCtx(cctx); }
+  void Trim() {
+    for (std::string* s : {&out, &keys, &rest, &keys_out}) TrimBuffer(s);
+  }
+  uint64_t buffer_bytes() const {
+    return out.capacity() + keys.capacity() + rest.capacity() + keys_out.capacity();
+  }
 };
 struct Decompressor {
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
   std::string keys;  // Unpack's first frame, decompressed
   ~Decompressor() { ZSTD_freeDCtx(dctx); }
+  void Trim() { TrimBuffer(&keys); }
+  uint64_t buffer_bytes() const { return keys.capacity(); }
 };
 
 template <typename T>
@@ -87,9 +111,18 @@ class Pool {
     free_.pop_back();
     return t;
   }
+  // Back in the pool, with no buffer larger than kPooledBufferBytes.
   void Give(std::unique_ptr<T> t) {
+    t->Trim();
     MutexLock l(&mu_);
     free_.push_back(std::move(t));
+  }
+  // Bytes the buffers of the pooled contexts hold.
+  uint64_t BufferBytes() {
+    MutexLock l(&mu_);
+    uint64_t n = 0;
+    for (const auto& t : free_) n += t->buffer_bytes();
+    return n;
   }
 
  private:
@@ -156,6 +189,52 @@ void UnpackFirstFrame(Decompressor* d, std::string_view packed, std::string* key
   *rest_frame = packed;
 }
 
+// The first frame of a packed chunk, read: each read checks the frame's end. The frame is
+// checked by its size alone (zstd checksums are off), so memory damaged since Pack could make a
+// length or a number run past it; that aborts naming where (as a failed row check does) instead
+// of reading past the frame.
+class KeyFrame {
+ public:
+  explicit KeyFrame(std::string_view frame)
+      : begin_(frame.data()), p_(frame.data()), end_(frame.data() + frame.size()) {}
+
+  uint64_t Varint() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (p_ == end_) Damaged("a number runs past its end");
+      const auto byte = static_cast<uint8_t>(*p_++);
+      v |= static_cast<uint64_t>(byte & 0x7f) << shift;
+      if (byte < 0x80) return v;
+    }
+    Damaged("a number of more than 10 bytes");
+  }
+  char Byte() {
+    if (p_ == end_) Damaged("a row's level runs past its end");
+    return *p_++;
+  }
+  std::string_view Text() {
+    const uint64_t n = Varint();
+    if (n > static_cast<uint64_t>(end_ - p_)) Damaged("a text runs past its end");
+    std::string_view s(p_, n);
+    p_ += n;
+    return s;
+  }
+  const char* at() const { return p_; }
+  bool done() const { return p_ == end_; }
+
+ private:
+  [[noreturn]] void Damaged(const char* what) const {
+    std::fprintf(stderr,
+                 "sawmill: memtable chunk row check failed: the packed chunk's key frame is "
+                 "damaged at byte %zu of %zu (%s)\n",
+                 static_cast<size_t>(p_ - begin_), static_cast<size_t>(end_ - begin_), what);
+    std::abort();
+  }
+  const char* const begin_;
+  const char* p_;
+  const char* const end_;
+};
+
 // One row's header in the first frame of a packed chunk (RawChunk::Pack), decoded.
 struct PackedHeader {
   int64_t ts = 0;
@@ -167,20 +246,24 @@ struct PackedHeader {
   uint64_t raw_bytes = 0;
 };
 
-// Reads one row's header at "p" (moved past it) onto "*h", which holds the row before's.
-inline void ReadPackedHeader(const char*& p, PackedHeader* h) {
-  h->ts = AddTimeDelta(h->ts, ReadVarint(p));
-  h->ingest_ts = AddTimeDelta(h->ingest_ts, ReadVarint(p));
-  h->seq += ReadVarint(p);
-  h->text_bytes = ReadVarint(p);
-  h->flags = static_cast<uint32_t>(ReadVarint(p));
-  h->level = static_cast<Level>(*p++);
-  h->raw_bytes = ReadVarint(p);
+// Reads one row's header from "*in" onto "*h", which holds the row before's.
+inline void ReadPackedHeader(KeyFrame* in, PackedHeader* h) {
+  h->ts = AddTimeDelta(h->ts, in->Varint());
+  h->ingest_ts = AddTimeDelta(h->ingest_ts, in->Varint());
+  h->seq += in->Varint();
+  h->text_bytes = in->Varint();
+  h->flags = static_cast<uint32_t>(in->Varint());
+  h->level = static_cast<Level>(in->Byte());
+  h->raw_bytes = in->Varint();
 }
 
 }  // namespace
 
 uint64_t RawChunk::Unpacks() { return g_unpacks.load(std::memory_order_relaxed); }
+
+uint64_t RawChunk::PooledBytes() {
+  return Compressors().BufferBytes() + Decompressors().BufferBytes();
+}
 
 std::shared_ptr<const RecordChunk> RecordChunk::FromRecords(const std::vector<Record>& records) {
   RawChunk rows;
@@ -318,17 +401,16 @@ RawChunk RawChunk::Unpack(std::string_view packed, size_t rows, size_t text_byte
   out.data_.resize(text_bytes);
   char* const data = out.data_.data();
   DecompressFrame(d.get(), frame, data + (text_bytes - rest), rest);
-  const char* p = d->keys.data();
-  const char* const keys_end = p + d->keys.size();
+  KeyFrame in(d->keys);
   out.rows_.reserve(rows);
   PackedHeader h;
   uint64_t offset = 0, from = text_bytes - rest;
   for (size_t i = 0; i < rows; ++i) {
-    if (p >= keys_end) PackFailed("row check", static_cast<size_t>(-1));
-    ReadPackedHeader(p, &h);
-    const char* const three = p;
-    for (int t = 0; t <= kHost; ++t) ReadText(p);
-    const uint64_t first = static_cast<uint64_t>(p - three);
+    if (in.done()) PackFailed("row check", static_cast<size_t>(-1));
+    ReadPackedHeader(&in, &h);
+    const char* const three = in.at();
+    for (int t = 0; t <= kHost; ++t) in.Text();
+    const uint64_t first = static_cast<uint64_t>(in.at() - three);
     if (first > h.text_bytes || offset + h.text_bytes > text_bytes ||
         from + (h.text_bytes - first) > text_bytes || from < offset + first) {
       PackFailed("row check", static_cast<size_t>(-1));
@@ -339,7 +421,7 @@ RawChunk RawChunk::Unpack(std::string_view packed, size_t rows, size_t text_byte
     offset += h.text_bytes;
     from += h.text_bytes - first;
   }
-  if (offset != text_bytes || from != text_bytes || p != keys_end) {
+  if (offset != text_bytes || from != text_bytes || !in.done()) {
     PackFailed("row check", static_cast<size_t>(-1));
   }
   Decompressors().Give(std::move(d));
@@ -354,18 +436,17 @@ void RawChunk::UnpackKeys(std::string_view packed, size_t rows, std::string* buf
   Decompressors().Give(std::move(d));
   out->clear();
   out->reserve(rows);
-  const char* p = buffer->data();
-  const char* const end = p + buffer->size();
+  KeyFrame in(*buffer);
   PackedHeader h;
   for (size_t i = 0; i < rows; ++i) {
-    if (p >= end) PackFailed("row check", static_cast<size_t>(-1));
-    ReadPackedHeader(p, &h);
-    ReadText(p);  // tenant
-    const std::string_view service = ReadText(p);
-    const std::string_view host = ReadText(p);
+    if (in.done()) PackFailed("row check", static_cast<size_t>(-1));
+    ReadPackedHeader(&in, &h);
+    in.Text();  // tenant
+    const std::string_view service = in.Text();
+    const std::string_view host = in.Text();
     out->push_back(RowKey{h.ts, h.ingest_ts, h.seq, h.raw_bytes, service, host});
   }
-  if (p != end) PackFailed("row check", static_cast<size_t>(-1));
+  if (!in.done()) PackFailed("row check", static_cast<size_t>(-1));
 }
 
 RecordChunk::RecordChunk(RawChunk rows) : rows_count_(rows.size()), text_bytes_(rows.text_bytes()) {

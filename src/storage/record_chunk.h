@@ -114,6 +114,9 @@ class RawChunk {
                          std::vector<RowKey>* out);
   // Full decompressions of packed chunks (Unpack) by this process so far (tests).
   static uint64_t Unpacks();
+  // Bytes the buffers of the pooled packing and unpacking contexts hold (tests): none keeps a
+  // buffer above 4 MiB once given back, whatever the largest chunk packed.
+  static uint64_t PooledBytes();
 
  private:
   // The fixed part of a row; its strings start at data_[offset].

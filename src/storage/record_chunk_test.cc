@@ -2,10 +2,13 @@
 
 #include <gtest/gtest.h>
 #include <unistd.h>
+#include <zstd.h>
 
 #include <atomic>
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <thread>
 
@@ -260,6 +263,90 @@ TEST(RecordChunk, TheSortKeysOfAPackedChunkAreTakenWithoutDecompressingItsText) 
     // Reading the rows opened each packed chunk once.
     EXPECT_EQ(RawChunk::Unpacks() - unpacks, packed ? chunks.size() : 0u);
   }
+}
+
+// "packed" (RawChunk::Pack) with its first frame, decompressed, changed by "damage" and
+// compressed again: memory damaged after packing (the frames carry no checksum).
+std::string WithKeyFrameDamaged(const std::string& packed,
+                                const std::function<void(std::string*)>& damage) {
+  const size_t first = ZSTD_findFrameCompressedSize(packed.data(), packed.size());
+  EXPECT_FALSE(ZSTD_isError(first));
+  std::string keys(ZSTD_getFrameContentSize(packed.data(), first), '\0');
+  EXPECT_EQ(ZSTD_decompress(keys.data(), keys.size(), packed.data(), first), keys.size());
+  damage(&keys);
+  std::string out(ZSTD_compressBound(keys.size()), '\0');
+  out.resize(ZSTD_compress(out.data(), out.size(), keys.data(), keys.size(), 1));
+  return out + packed.substr(first);
+}
+
+// A packed chunk whose key frame was damaged in memory (a row's tenant length now 2^40 - 1, a
+// number cut at the frame's end) stops the process saying what is damaged and where, as a failed
+// row check does, whether the rows or only the flush's sort keys are read. Before, the reads of
+// that frame had no end: the length moved the reader a terabyte past the frame and the next read
+// there killed the process with SIGSEGV (or read whatever memory was there).
+TEST(RecordChunk, ADamagedKeyFrameStopsNamingTheDamageInsteadOfReadingPastIt) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  Record first;  // every string empty: its key frame row is 7 header bytes and three lengths 0
+  first.seq = 1;
+  std::vector<Record> records = {first};
+  for (const Record& r : TrickyRecords()) records.push_back(r);
+  RawChunk rows;
+  for (const Record& r : records) rows.Append(r);
+  const std::string packed = rows.Pack();
+  const std::string long_tenant = WithKeyFrameDamaged(packed, [](std::string* keys) {
+    ASSERT_EQ(keys->substr(7, 3), std::string(3, '\0'));
+    keys->replace(7, 1, "\xff\xff\xff\xff\xff\x1f");
+  });
+  const std::string cut_number = WithKeyFrameDamaged(packed, [](std::string* keys) {
+    keys->push_back('\x80');  // a number's first byte, more to come, at the very end
+  });
+  std::string buffer;
+  std::vector<RowKey> keys;
+  const std::string said =
+      "memtable chunk row check failed: the packed chunk's key frame is damaged at byte ";
+  EXPECT_EXIT(RawChunk::Unpack(long_tenant, records.size(), rows.text_bytes()),
+              ::testing::KilledBySignal(SIGABRT),
+              said + "13 of [0-9]+ \\(a text runs past its end\\)");
+  EXPECT_EXIT(RawChunk::UnpackKeys(long_tenant, records.size(), &buffer, &keys),
+              ::testing::KilledBySignal(SIGABRT),
+              said + "13 of [0-9]+ \\(a text runs past its end\\)");
+  // One row more than the chunk holds asked for: the reads go on into the cut number.
+  EXPECT_EXIT(RawChunk::UnpackKeys(cut_number, records.size() + 1, &buffer, &keys),
+              ::testing::KilledBySignal(SIGABRT),
+              said + "[0-9]+ of [0-9]+ \\(a number runs past its end\\)");
+  // Undamaged, the same bytes read back.
+  RawChunk::UnpackKeys(packed, records.size(), &buffer, &keys);
+  ASSERT_EQ(keys.size(), records.size());
+  EXPECT_EQ(keys[3].service, records[3].service);
+  EXPECT_EQ(RawChunk::Unpack(packed, records.size(), rows.text_bytes()).size(), records.size());
+}
+
+// The packing contexts are pooled with their buffers, which sawmill_memtable_memory_bytes does not
+// count: after a chunk of long lines (12 MiB) they keep none of its size (before: about twice it,
+// for the process's life), and after a corpus-sized chunk they keep its buffers for the next.
+TEST(RecordChunk, ThePooledPackingBuffersDoNotKeepTheSizeOfALargeChunk) {
+  std::vector<Record> large, small;
+  for (int i = 0; i < 1024; ++i) {
+    Record r;
+    r.seq = static_cast<uint64_t>(i);
+    r.service = "svc";
+    r.message = std::string(12 << 10, static_cast<char>('a' + i % 26)) + std::to_string(i);
+    large.push_back(r);
+    r.message.resize(200);
+    small.push_back(std::move(r));
+  }
+  const uint64_t before = RawChunk::PooledBytes();
+  auto big = RecordChunk::FromRecords(large);
+  big->Pack();
+  const uint64_t after_large = RawChunk::PooledBytes();
+  EXPECT_LT(after_large, before + (1 << 20)) << "pooled buffers after packing a 12 MiB chunk";
+  EXPECT_EQ((*big)[1023].message, large[1023].message);  // unpacked through the pool too
+  EXPECT_LT(RawChunk::PooledBytes(), before + (1 << 20)) << "after unpacking it";
+  auto little = RecordChunk::FromRecords(small);
+  little->Pack();
+  // Kept for the next chunk: at least the second frame's input (about the chunk's text).
+  EXPECT_GE(RawChunk::PooledBytes(), 1024u * 200u);
+  EXPECT_LT(RawChunk::PooledBytes(), before + (4 << 20));
 }
 
 // A flush holds only the chunks of the block being written, not its whole memtable decompressed:
