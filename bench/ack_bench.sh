@@ -15,10 +15,13 @@
 # where an Append's time went (sawmill_append_stage_seconds: the sum per stage and the slowest
 # bucket seen). The bench_http of the first argument that has one (else BENCH_HTTP) is the
 # client for every build. Results also go to $OUT/results.jsonl. With LATENCIES=1, also when the
-# slow acks came: $OUT/acks-RUN-N.txt (bench_http --latencies: batch, sent s, latency ms) and
-# $OUT/server-RUN-N.txt (every second: s, memtable bytes, memtable memory bytes, pace seconds
-# summed, WAL commit seconds summed, flushes, flushes under pressure), N the build's position, and
-# a line per run of the ack p50/p99 in 10 s windows of send time.
+# slow acks came: $OUT/acks-RUN-N.txt (bench_http --latencies: batch, sent s, latency ms, sent
+# as Unix seconds) and $OUT/server-RUN-N.txt (every second: s, memtable bytes, memtable memory
+# bytes, pace seconds summed, WAL commit seconds summed, flushes, flushes under pressure, Unix
+# seconds), N the build's position, and a line per run of the ack p50/p99 in 10 s windows of send
+# time. The two "s" columns have different origins (bench_http starts its run after reading and
+# cutting the corpus, 2-3 s for 10 M lines, while the sampler already runs): join them by the
+# Unix seconds (session 17 found slow acks put outside the pace stage by that offset).
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: ack_bench.sh SAWMILL_OR_BUILD_DIR..." >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -75,7 +78,7 @@ sample_server() {
       /^sawmill_append_stage_seconds_sum\{stage="pace"\}/ {pace=$2}
       /^sawmill_append_stage_seconds_sum\{stage="wal_commit"\}/ {wal=$2}
       /^sawmill_flushes_total / {f=$2} /^sawmill_flushes_under_pressure_total / {fp=$2}
-      END {printf "%.1f %s %s %s %s %s %s\n", t - t0, mb, mm, pace, wal, f, fp}' >>"$out" || true
+      END {printf "%.1f %s %s %s %s %s %s %.1f\n", t - t0, mb, mm, pace, wal, f, fp, t}' >>"$out" || true
   done
 }
 
@@ -154,7 +157,8 @@ EOF
 import sys
 rows = [l.split() for l in open(sys.argv[1])]
 win = {}
-for _, sent, ms in rows:
+for row in rows:
+    sent, ms = row[1], row[2]
     win.setdefault(int(float(sent) // 10), []).append(float(ms))
 def pct(v, q):
     v = sorted(v)

@@ -413,13 +413,17 @@ int IngestMode(const Args& args) {
     bodies.push_back(b.text);
     lines.push_back(b.lines);
   }
-  // --latencies FILE: one line per acknowledged batch, "batch sent_s latency_ms" (sent_s from the
-  // start of the run), to see when in a run the slow acknowledgements came (docs/performance.md
-  // "Ingest ack p99 at 10,000,000 lines").
+  // --latencies FILE: one line per acknowledged batch, "batch sent_s latency_ms epoch_s" (sent_s
+  // from the start of the run; epoch_s the same moment in Unix seconds, to join with what the
+  // server did then: the run starts only after F was read and cut, seconds for a large F), to
+  // see when in a run the slow acknowledgements came (docs/performance.md "Ingest ack p99 at
+  // 10,000,000 lines", "Session 17: ack p99").
   const std::string latencies_path = args.Get("latencies", "");
   std::mutex acks_mu;
   std::vector<std::array<int64_t, 3>> acks;  // batch, sent ns, acked ns
   const int64_t run_start = NowNs();
+  const double run_start_epoch_s =
+      std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   IngestResult r = RunIngest(
       address, path, bodies, lines, clients, rate > 0 ? rate / static_cast<double>(batch) : 0,
       args.Number("max-seconds", 0), [&](size_t i, int64_t sent, int64_t acked) {
@@ -431,9 +435,9 @@ int IngestMode(const Args& args) {
     if (out == nullptr) Die("--latencies: cannot write " + latencies_path);
     std::sort(acks.begin(), acks.end(), [](const auto& a, const auto& b) { return a[1] < b[1]; });
     for (const auto& [i, sent, acked] : acks) {
-      std::fprintf(out, "%lld %.3f %.1f\n", static_cast<long long>(i),
-                   static_cast<double>(sent - run_start) / 1e9,
-                   static_cast<double>(acked - sent) / 1e6);
+      const double sent_s = static_cast<double>(sent - run_start) / 1e9;
+      std::fprintf(out, "%lld %.3f %.1f %.3f\n", static_cast<long long>(i), sent_s,
+                   static_cast<double>(acked - sent) / 1e6, run_start_epoch_s + sent_s);
     }
     std::fclose(out);
   }

@@ -50,7 +50,19 @@ double AppendPacer::drain_bytes_per_s(int64_t now_ns) const {
     }
     return std::min(freed / (static_cast<double>(span) / 1e9), latest);
   }
-  double drain = per_flush_rate_ * flush_threads_;
+  double per_flush = per_flush_rate_;
+  if (!measured_) {
+    // No flush measured yet: what the running ones wrote so far, per second of their run, when
+    // they have written enough to tell (the first paced Appends come as the first flush starts).
+    double done = 0, seconds = 0;
+    for (const Running& r : running_) {
+      if (r.done < kProgressBytes || r.done_ns - r.start_ns < kProgressNs) continue;
+      done += static_cast<double>(r.done);
+      seconds += static_cast<double>(r.done_ns - r.start_ns) / 1e9;
+    }
+    if (seconds > 0) per_flush = done / seconds;
+  }
+  double drain = per_flush * flush_threads_;
   for (const Running& r : running_) {
     // Until 10 ms have passed a running flush says nothing.
     const double elapsed_s =
@@ -146,6 +158,23 @@ int AppendPacer::FlushStarted(uint64_t bytes, int64_t now_ns) {
   const int token = next_token_++;
   running_.push_back(Running{token, bytes, now_ns});
   return token;
+}
+
+void AppendPacer::FlushProgress(int token, uint64_t done, int64_t now_ns) {
+  for (Running& r : running_) {
+    if (r.token != token) continue;
+    r.done = std::min(done, r.bytes);
+    r.done_ns = now_ns;
+  }
+}
+
+std::pair<uint64_t, uint64_t> AppendPacer::running_progress() const {
+  std::pair<uint64_t, uint64_t> sum{0, 0};
+  for (const Running& r : running_) {
+    sum.first += r.done;
+    sum.second += r.bytes;
+  }
+  return sum;
 }
 
 void AppendPacer::FlushEnded(int token, bool ok, int64_t now_ns) {

@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 #include <vector>
 
 namespace sawmill::storage {
@@ -62,6 +63,13 @@ class AppendPacer {
   // While it runs it bounds the rate (it cannot be faster than bytes / time so far), so a flush
   // that takes long slows writers before it ends.
   int FlushStarted(uint64_t bytes, int64_t now_ns);
+  // The flush of "token" has written "done" of its bytes by "now_ns" (reported as it goes, once
+  // per block). Until a flush is measured, the drain is what the running flushes wrote so far
+  // per second instead of kInitialFlushRate (issue 19, session 17: the first paced acks waited
+  // for a guessed 4 MiB/s, about 1 s each, while the first flush ran at several times that).
+  void FlushProgress(int token, uint64_t done, int64_t now_ns);
+  // What the running flushes reported written (FlushProgress) and their bytes, summed.
+  std::pair<uint64_t, uint64_t> running_progress() const;
   // The flush of "token" ended at "now_ns"; "ok": it wrote its memtable, and its rate (wall
   // time, so a loaded machine counts) is measured.
   void FlushEnded(int token, bool ok, int64_t now_ns);
@@ -73,8 +81,10 @@ class AppendPacer {
   // flushes end (two often end together) and falls when a flush stalls; never more than the
   // latest measured flush's rate times flush_threads (a slowdown is seen within one flush, not
   // after the window's 30 s). Before that: the
-  // measured rate of one flush (or kInitialFlushRate) times flush_threads, bounded by every
-  // running flush's bytes / time so far times flush_threads.
+  // measured rate of one flush times flush_threads; before any is measured, the running
+  // flushes' progress per second (FlushProgress, once one has written kProgressBytes for at
+  // least kProgressNs), else kInitialFlushRate, times flush_threads; all bounded by every running
+  // flush's bytes / time so far times flush_threads.
   double drain_bytes_per_s(int64_t now_ns) const;
   // The rate it admits at "held" bytes: the drain times Factor(held); 0 below the cap (no
   // pacing).
@@ -92,6 +102,11 @@ class AppendPacer {
   // reaches (docs/performance.md measured 2-3 MB/s at load 15-19; idle it is about ten times
   // that). Too low only delays more than needed until the first flush ends.
   static constexpr double kInitialFlushRate = 4.0 * 1024 * 1024;
+  // A running flush's progress tells its rate once it has written this much for this long (a
+  // block of rows, about 2 MiB of the corpus; before its first block a flush reads its chunks'
+  // keys and sorts them, which the time counts but no progress shows).
+  static constexpr uint64_t kProgressBytes = 1u << 20;
+  static constexpr int64_t kProgressNs = 50'000'000;
   // The drain is measured over the last 30 s once 4 flushes ended in them: per-flush rates
   // times flush_threads overstate it when fewer flushes run at once than there are threads
   // (measured 10-30 % too high at 3 M lines), which held the memtables near the hard limit;
@@ -121,6 +136,8 @@ class AppendPacer {
     int token;
     uint64_t bytes;
     int64_t start_ns;
+    uint64_t done = 0;  // FlushProgress: bytes written by done_ns
+    int64_t done_ns = 0;
   };
   std::vector<Running> running_;
   int next_token_ = 0;

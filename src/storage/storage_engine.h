@@ -84,6 +84,11 @@ class StorageEngine final : public Engine {
 
   // Test hook: the catalog, e.g. to model a crash before a catalog commit.
   catalog::Catalog* catalog_for_testing() { return catalog_.get(); }
+  // Test hook: the bytes the running flushes told the pacer they wrote, and their bytes.
+  std::pair<uint64_t, uint64_t> flush_progress_for_testing() {
+    MutexLock l(&mu_);
+    return pacer_.running_progress();
+  }
 
  private:
   using Key = PartitionKey;

@@ -1087,6 +1087,37 @@ TEST_F(StorageEngineTest, UnderSustainedOverloadAppendsArePacedAndMemoryStaysUnd
   }
 }
 
+// Until a flush is measured, the pacer's drain is what the running flushes wrote so far
+// (append_pacer.h, FlushProgress): a flush tells it once per block. Held in its segment's sync
+// after writing every block, a flush of 1,000 rows in blocks of 64 has told all but its last
+// block (15 of 16).
+TEST_F(StorageEngineTest, AFlushTellsThePacerHowFarItHasWrittenBeforeItEnds) {
+  HeldSegmentsEnv env(env_.get(), "segments/");
+  options_.env = &env;
+  options_.background_threads = true;
+  options_.background_compaction = false;
+  options_.segment_options.block_rows = 64;
+  OpenEngine();
+  ASSERT_TRUE(Append(0, 1000, /*services=*/1).ok());
+  Status flushed;
+  std::thread flusher([&] { flushed = engine_->Flush(); });
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (env.held.load() == 0 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  ASSERT_GT(env.held.load(), 0) << "the flush never reached its segment's sync";
+  const auto [done, bytes] =
+      dynamic_cast<StorageEngine*>(engine_.get())->flush_progress_for_testing();
+  env.Release();
+  flusher.join();
+  EXPECT_TRUE(flushed.ok()) << flushed.ToString();
+  EXPECT_GT(bytes, 0u);
+  EXPECT_NEAR(static_cast<double>(done), static_cast<double>(bytes) * 960 / 1000,
+              static_cast<double>(bytes) * 0.01)
+      << done << " of " << bytes << " bytes told";
+  ExpectExactly(0, 1000);
+}
+
 // Every segment sync is held (no flush ends): Appends past memtable_cap are paced to a drain
 // that shrinks while the flushes hang, so their slots lie further and further ahead. Each
 // Append is still held no longer than append_stall_ns in all (its slot is never after it),
