@@ -82,6 +82,10 @@ bool Variant(const std::string& name, WriterOptions* o) {
       o->format_version = static_cast<uint32_t>(v);
     } else if (key == "pack") {
       o->pack_columns_below = static_cast<uint32_t>(v);
+    } else if (key == "fields") {
+      o->pack_fields_below = static_cast<uint32_t>(v);
+    } else if (key == "packblocks") {
+      o->pack_blocks_below = static_cast<uint32_t>(v);
     } else if (key == "letters") {
       // Words without a digit posted from one row on only in segments of more than this many
       // rows (WordPostingsRule::letter_words_above_rows); -1: never.

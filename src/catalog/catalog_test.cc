@@ -2405,6 +2405,79 @@ TEST_F(SqliteCatalogTest, ASingleServersCatalogIsTwelveKiBInSmallPages) {
   EXPECT_EQ(c->List()->size(), 1u);
 }
 
+// A single server writes its segments, its node's heartbeats, its leaving, and the audit of its
+// admin calls, which it prunes at start (nothing old enough). The tables it never writes
+// (audit_anchor, node_fences) are not in its catalog, and the schema is stored without its
+// indentation: 21 pages of 512 bytes instead of 25. Each of those tables appears with its first
+// write (a prune that prunes, a fence), reads before answer empty, and what was written after
+// is there after a restart.
+TEST_F(SqliteCatalogTest, ASingleServersCatalogHoldsOnlyTheTablesItWrites) {
+  const auto tables = [this] {
+    std::string names;
+    sqlite3* db = nullptr;
+    EXPECT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+    sqlite3_stmt* st = nullptr;
+    sqlite3_prepare_v2(db, "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name", -1,
+                       &st, nullptr);
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      names += (names.empty() ? "" : " ") +
+               std::string(reinterpret_cast<const char*>(sqlite3_column_text(st, 0)));
+    }
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return names;
+  };
+  const auto audit = [](uint64_t seq, int64_t at, std::string hash) {
+    AuditRow a;
+    a.seq = seq;
+    a.at_ns = at;
+    a.tenant = "default";
+    a.action = "POST /api/v1/admin/flush";
+    a.status = 200;
+    a.hash = std::move(hash);
+    return a;
+  };
+  auto c = Open();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(*c->PruneAudit(5), 0u) << "an empty audit";
+  ASSERT_TRUE(c->Insert(Row(1)).ok());
+  ASSERT_TRUE(c->Heartbeat({"node-a", "http://a", 10, 20, 0, {{"node_timeout", 6000}}}).ok());
+  ASSERT_TRUE(c->AppendAudit(audit(1, 10, "h1")).ok());
+  EXPECT_EQ(*c->PruneAudit(5), 0u) << "nothing older than 5";
+  EXPECT_EQ(c->Heartbeat({"node-a", "http://a", 5, 30, 0}).code(), StatusCode::kFailedPrecondition)
+      << "an older incarnation is refused, with no fence to look at";
+  ASSERT_EQ(c->ListNodes()->size(), 1u);
+  EXPECT_EQ(c->ListNodes()->at(0).settings.at("node_timeout"), 6000u);
+  EXPECT_EQ(*c->GetAuditAnchor(), AuditAnchor{});
+  ASSERT_TRUE(c->LeaveCluster("node-a", 10, 40).ok());
+  c.reset();
+  EXPECT_EQ(tables(),
+            "audit_log meta node_confirmed node_gone node_settings nodes segment_changes "
+            "segment_origins segments sqlite_sequence");
+  EXPECT_LE(CatalogFileBytes(path_), 21u * 512) << "was 25 pages of 512 bytes";
+
+  // A restart, then the writes that need the other tables.
+  c = Open();
+  ASSERT_TRUE(c);
+  ASSERT_TRUE(c->Heartbeat({"node-a", "http://a", 50, 60, 0, {{"node_timeout", 7000}}}).ok());
+  ASSERT_TRUE(c->AppendAudit(audit(2, 20, "h2")).ok());
+  EXPECT_EQ(*c->PruneAudit(15), 1u);
+  c.reset();
+  EXPECT_EQ(tables(),
+            "audit_anchor audit_log meta node_confirmed node_gone node_settings nodes "
+            "segment_changes segment_origins segments sqlite_sequence");
+  c = Open();
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->List()->size(), 1u);
+  ASSERT_EQ(c->ListNodes()->size(), 1u);
+  EXPECT_EQ(c->ListNodes()->at(0).settings.at("node_timeout"), 7000u);
+  EXPECT_EQ(*c->GetAuditAnchor(), (AuditAnchor{1, "h1"}));
+  ASSERT_EQ(c->ListAudit({})->size(), 1u);
+  EXPECT_EQ(c->ListAudit({})->at(0).hash, "h2");
+  ASSERT_TRUE(c->RemoveNode("node-a").ok());
+  EXPECT_TRUE(c->ListNodes()->empty());
+}
+
 // The catalog of the previous version (every table created at open, rows in several of them, as
 // a server left it: testdata/catalog_v2_c9841d4.sql) opens, reads back and takes writes in every
 // group; a group an older build created without a later table (node_confirmed) is completed.

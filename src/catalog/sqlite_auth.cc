@@ -15,6 +15,7 @@ namespace sawmill::catalog {
 // Three table groups, each created by its first write (sqlite_catalog.cc "Table groups").
 extern const char* const kTokenSchema;
 extern const char* const kAuditSchema;
+extern const char* const kAuditAnchorSchema;
 extern const char* const kQuotaSchema;
 const char* const kTokenSchema = R"sql(
 CREATE TABLE IF NOT EXISTS api_tokens (
@@ -47,6 +48,9 @@ CREATE TABLE IF NOT EXISTS audit_log (
   hash TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS audit_log_by_time ON audit_log (at_ns);
+)sql";
+// Where a pruned chain continues (PruneAudit's first write creates it).
+const char* const kAuditAnchorSchema = R"sql(
 CREATE TABLE IF NOT EXISTS audit_anchor (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   seq INTEGER NOT NULL,
@@ -242,7 +246,12 @@ Result<AuditRow> SqliteCatalog::AppendAuditChainedLocked(
     } else if (rc != SQLITE_DONE) {
       return RollbackLocked(Error("read the audit chain's head"));
     } else {
-      Stmt anchor(stmts_.get(), db_, "SELECT seq, hash FROM audit_anchor WHERE id = 1");
+      // Inside the write lock: no other connection creates the anchor's table meanwhile.
+      Result<bool> anchored = HasTablesLocked(Tables::kAuditAnchor);
+      if (!anchored.ok()) return RollbackLocked(anchored.status());
+      Stmt anchor(stmts_.get(), db_,
+                  *anchored ? "SELECT seq, hash FROM audit_anchor WHERE id = 1"
+                            : "SELECT 0, '' WHERE 0");  // never pruned: no anchor
       if (!anchor.ok()) return RollbackLocked(Error("prepare audit anchor"));
       rc = anchor.Step();
       if (rc == SQLITE_ROW) {
@@ -308,7 +317,19 @@ Result<std::optional<AuditRow>> SqliteCatalog::LastAudit() const {
 
 Result<uint64_t> SqliteCatalog::PruneAudit(int64_t before_ns) {
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(CreateTablesLocked({Tables::kAudit}));
+  // Nothing older than "before_ns" (the server prunes at start, a single server's audit mostly
+  // holds nothing that old): no anchor to write, so its table is not created.
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kAudit));
+  if (!present) return uint64_t{0};  // the group was never written
+  {
+    Stmt st(db_, "SELECT 1 FROM audit_log WHERE at_ns < ? LIMIT 1");
+    if (!st.ok()) return Error("prepare audit prune");
+    st.Bind(1, before_ns);
+    const int rc = st.Step();
+    if (rc == SQLITE_DONE) return uint64_t{0};
+    if (rc != SQLITE_ROW) return Error("find audit prune point");
+  }
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kAudit, Tables::kAuditAnchor}));
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   // Only a prefix of the chain goes: everything up to the last entry older than "before_ns".
   int64_t last = 0;
@@ -349,8 +370,8 @@ Result<uint64_t> SqliteCatalog::PruneAudit(int64_t before_ns) {
 
 Result<AuditAnchor> SqliteCatalog::GetAuditAnchor() const {
   MutexLock l(&mu_);
-  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kAudit));
-  if (!present) return AuditAnchor{};  // the group was never written
+  ASSIGN_OR_RETURN(bool present, HasTablesLocked(Tables::kAuditAnchor));
+  if (!present) return AuditAnchor{};  // the audit was never pruned
   Stmt st(db_, "SELECT seq, hash FROM audit_anchor WHERE id = 1");
   if (!st.ok()) return Error("prepare audit anchor");
   AuditAnchor anchor;

@@ -15,16 +15,18 @@ namespace sawmill::catalog {
 
 // The schemas of the table groups created on first use (see "Table groups" below), each beside
 // the code that uses it.
-extern const char* const kTokenSchema;      // sqlite_auth.cc
-extern const char* const kAuditSchema;      // sqlite_auth.cc
-extern const char* const kQuotaSchema;      // sqlite_auth.cc
-extern const char* const kNodeSchema;       // sqlite_nodes.cc
-extern const char* const kLeaseSchema;      // sqlite_nodes.cc
-extern const char* const kWalObjectSchema;  // sqlite_wal_objects.cc
-extern const char* const kClaimSchema;      // sqlite_idempotency.cc
-extern const char* const kRetentionSchema;  // sqlite_retention.cc: holds, policies, the record
-extern const char* const kDamageSchema;     // sqlite_damage.cc
-extern const char* const kAlertSchema;      // sqlite_alerts.cc
+extern const char* const kTokenSchema;        // sqlite_auth.cc
+extern const char* const kAuditSchema;        // sqlite_auth.cc
+extern const char* const kQuotaSchema;        // sqlite_auth.cc
+extern const char* const kAuditAnchorSchema;  // sqlite_auth.cc
+extern const char* const kNodeSchema;         // sqlite_nodes.cc
+extern const char* const kNodeFencesSchema;   // sqlite_nodes.cc
+extern const char* const kLeaseSchema;        // sqlite_nodes.cc
+extern const char* const kWalObjectSchema;    // sqlite_wal_objects.cc
+extern const char* const kClaimSchema;        // sqlite_idempotency.cc
+extern const char* const kRetentionSchema;    // sqlite_retention.cc: holds, policies, the record
+extern const char* const kDamageSchema;       // sqlite_damage.cc
+extern const char* const kAlertSchema;        // sqlite_alerts.cc
 
 namespace {
 
@@ -143,7 +145,43 @@ constexpr TableGroup kGroups[] = {
     {"holds", &kRetentionSchema},
     {"wal_damage", &kDamageSchema},
     {"alert_states", &kAlertSchema},
+    {"audit_anchor", &kAuditAnchorSchema},
+    {"node_fences", &kNodeFencesSchema},
 };
+
+// "sql" as SQLite is given it: comments out, each run of white space one space, none after "("
+// or "," or before ")". SQLite keeps each CREATE statement's text in the schema table, which a
+// new catalog's small pages hold: the indentation and line breaks were 2 of its 25 pages
+// (docs/storage.md "Catalog durability"). Quoted text is kept as it is.
+std::string CompactSql(std::string_view sql) {
+  std::string out;
+  out.reserve(sql.size());
+  bool space = false;
+  for (size_t i = 0; i < sql.size(); ++i) {
+    const char c = sql[i];
+    if (c == '\'' || c == '"') {
+      const size_t end = sql.find(c, i + 1);
+      const size_t stop = end == std::string_view::npos ? sql.size() : end + 1;
+      if (space && !out.empty() && out.back() != '(' && out.back() != ',') out += ' ';
+      space = false;
+      out.append(sql.substr(i, stop - i));
+      i = stop - 1;
+    } else if (c == '-' && i + 1 < sql.size() && sql[i + 1] == '-') {
+      const size_t end = sql.find('\n', i);
+      i = end == std::string_view::npos ? sql.size() : end - 1;
+      space = true;
+    } else if (c == ' ' || c == '\n' || c == '\t' || c == '\r') {
+      space = true;
+    } else {
+      if (space && !out.empty() && c != ')' && out.back() != '(' && out.back() != ',') {
+        out += ' ';
+      }
+      space = false;
+      out += c;
+    }
+  }
+  return out;
+}
 
 constexpr const char* kColumns =
     "id, tenant, partition, min_ts, max_ts, min_ingest_ts, max_ingest_ts, min_seq, max_seq, "
@@ -236,8 +274,8 @@ Result<std::unique_ptr<Catalog>> OpenSqliteCatalog(const std::string& path,
     }
   }
   RETURN_IF_ERROR(catalog->Exec("PRAGMA synchronous=FULL"));
-  RETURN_IF_ERROR(catalog->Exec(kSchema));
-  RETURN_IF_ERROR(catalog->Exec(kSegmentChangeSchema));
+  RETURN_IF_ERROR(catalog->Exec(CompactSql(kSchema).c_str()));
+  RETURN_IF_ERROR(catalog->Exec(CompactSql(kSegmentChangeSchema).c_str()));
   RETURN_IF_ERROR(catalog->CompleteTableGroupsLocked());
   RETURN_IF_ERROR(catalog->MigrateLocked());
   {
@@ -330,7 +368,7 @@ Status SqliteCatalog::CreateTablesLocked(std::initializer_list<Tables> groups) {
     // Before the caller's BEGIN (has_tables_ must not outlive a rollback of the caller's
     // transaction): a transaction of its own, so the group is created whole or not at all.
     RETURN_IF_ERROR(Exec("SAVEPOINT create_tables"));
-    if (Status s = Exec(*kGroups[i].schema); !s.ok()) {
+    if (Status s = Exec(CompactSql(*kGroups[i].schema).c_str()); !s.ok()) {
       Exec("ROLLBACK TO create_tables").IgnoreError();
       Exec("RELEASE create_tables").IgnoreError();
       return s;

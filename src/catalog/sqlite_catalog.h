@@ -224,17 +224,21 @@ class SqliteCatalog final : public Catalog {
     kIdempotencyKeys,  // sqlite_catalog.cc
     kSwept,            // sqlite_catalog.cc: swept_objects
     kTokens,           // sqlite_auth.cc: api_tokens
-    kAudit,            // sqlite_auth.cc: audit_log, audit_anchor
+    kAudit,            // sqlite_auth.cc: audit_log
     kQuotas,           // sqlite_auth.cc: tenant_quotas, tenant_scan_usage
-    kNodes,            // sqlite_nodes.cc: nodes, node_confirmed, node_gone, node_fences
+    kNodes,            // sqlite_nodes.cc: nodes, node_confirmed, node_gone, node_settings
     kLeases,           // sqlite_nodes.cc
     kWalObjects,       // sqlite_wal_objects.cc: wal_objects, wal_takeovers
     kClaims,           // sqlite_idempotency.cc: idempotency_claims
     kRetention,        // sqlite_retention.cc
     kDamage,           // sqlite_damage.cc
     kAlerts,           // sqlite_alerts.cc
+    // Tables a single server never writes, split from the groups above (session 17): a catalog
+    // created before holds them already; a new one gets each with its first write.
+    kAuditAnchor,  // sqlite_auth.cc: audit_anchor (the first PruneAudit that prunes)
+    kNodeFences,   // sqlite_nodes.cc: node_fences (FenceDeadNode)
   };
-  static constexpr size_t kTableGroups = 12;
+  static constexpr size_t kTableGroups = 14;
   // A write's first step, before its BEGIN: creates each group's tables unless this connection
   // already did (CREATE TABLE IF NOT EXISTS, one savepoint per group, so a group is whole or
   // absent). A change names every group its statements touch, also those it only reads.

@@ -12,8 +12,10 @@
 
 namespace sawmill::catalog {
 
-// Two table groups, each created by its first write (sqlite_catalog.cc "Table groups").
+// Table groups, each created by its first write (sqlite_catalog.cc "Table groups"): the nodes,
+// their fences (which a single server never writes), the leases.
 extern const char* const kNodeSchema;
+extern const char* const kNodeFencesSchema;
 extern const char* const kLeaseSchema;
 // WITHOUT ROWID: a table keyed by text is then one B-tree (one page while small) instead of a
 // table and its key's index (two); the same statements work on either, so a catalog created
@@ -44,6 +46,8 @@ CREATE TABLE IF NOT EXISTS node_settings (
   started_ns INTEGER NOT NULL,
   PRIMARY KEY (id, name)
 ) WITHOUT ROWID;
+)sql";
+const char* const kNodeFencesSchema = R"sql(
 -- Which incarnation a fence (FenceDeadNode) was aimed at: a later process of the id registers
 -- over the fenced row even when its start time is below the fence's (Heartbeat).
 CREATE TABLE IF NOT EXISTS node_fences (
@@ -115,10 +119,12 @@ Status SqliteCatalog::RecordNodeSettingsLocked(const NodeRow& node) {
 }
 
 Status SqliteCatalog::RegisterOverFenceLocked(const NodeRow& node) {
-  // Inside Heartbeat's BEGIN IMMEDIATE: no fence commits between this read and the update.
-  Stmt st(db_,
-          "SELECT n.started_ns, f.incarnation FROM nodes n LEFT JOIN node_fences f ON f.id = n.id "
-          "AND f.fenced_ns = n.started_ns WHERE n.id = ?");
+  // Inside Heartbeat's BEGIN IMMEDIATE: no fence commits between this read and the update (nor
+  // does another connection create the fences' table).
+  ASSIGN_OR_RETURN(const bool fences, HasTablesLocked(Tables::kNodeFences));
+  Stmt st(db_, fences ? "SELECT n.started_ns, f.incarnation FROM nodes n LEFT JOIN node_fences f "
+                        "ON f.id = n.id AND f.fenced_ns = n.started_ns WHERE n.id = ?"
+                      : "SELECT started_ns, NULL FROM nodes WHERE id = ?");
   if (!st.ok()) return Error("prepare heartbeat");
   st.Bind(1, node.id);
   if (st.Step() != SQLITE_ROW) return Error("heartbeat");
@@ -140,8 +146,9 @@ Status SqliteCatalog::RegisterOverFenceLocked(const NodeRow& node) {
   update.Bind(3, node.heartbeat_ns);
   update.Bind(4, node.id);
   if (update.Step() != SQLITE_DONE) return Error("heartbeat");
-  for (const char* sql :
-       {"DELETE FROM node_gone WHERE id = ?", "DELETE FROM node_fences WHERE id = ?"}) {
+  for (const char* sql : {"DELETE FROM node_gone WHERE id = ?",
+                          fences ? "DELETE FROM node_fences WHERE id = ?" : nullptr}) {
+    if (sql == nullptr) continue;  // a table never created holds nothing
     Stmt side(db_, sql);
     if (!side.ok()) return Error("prepare heartbeat");
     side.Bind(1, node.id);
@@ -187,9 +194,13 @@ Status SqliteCatalog::RemoveNode(std::string_view id) {
   if (sqlite3_changes(db_) == 0) {
     return RollbackLocked(Status::NotFound("no node with id " + std::string(id)));
   }
+  Result<bool> fences = HasTablesLocked(Tables::kNodeFences);
+  if (!fences.ok()) return RollbackLocked(fences.status());
   for (const char* sql :
        {"DELETE FROM node_confirmed WHERE id = ?", "DELETE FROM node_gone WHERE id = ?",
-        "DELETE FROM node_fences WHERE id = ?", "DELETE FROM node_settings WHERE id = ?"}) {
+        *fences ? "DELETE FROM node_fences WHERE id = ?" : nullptr,
+        "DELETE FROM node_settings WHERE id = ?"}) {
+    if (sql == nullptr) continue;  // a table never created holds nothing
     Stmt side(db_, sql);
     if (!side.ok()) return RollbackLocked(Error("prepare node removal"));
     side.Bind(1, id);
@@ -231,7 +242,7 @@ Status SqliteCatalog::LeaveCluster(std::string_view id, int64_t started_ns, int6
 Result<bool> SqliteCatalog::FenceDeadNode(std::string_view id, int64_t started_ns,
                                           int64_t dead_before_ns, int64_t now_ns) {
   MutexLock l(&mu_);
-  RETURN_IF_ERROR(CreateTablesLocked({Tables::kNodes, Tables::kWalObjects}));
+  RETURN_IF_ERROR(CreateTablesLocked({Tables::kNodes, Tables::kNodeFences, Tables::kWalObjects}));
   // BEGIN IMMEDIATE: no heartbeat, claim or registration runs between the checks and the fence.
   RETURN_IF_ERROR(Exec("BEGIN IMMEDIATE"));
   Stmt st(db_,

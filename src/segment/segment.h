@@ -149,6 +149,13 @@ struct WriterOptions {
   // directory entry. Reading one of them decompresses the frame (once per block read). 0 gives
   // every column block its own physical block, as versions 1 to 7 always do.
   uint32_t pack_columns_below = 0;
+  // (Version 8) The same for the blocks of dynamic fields (fields.*) only, whatever
+  // pack_columns_below: a many-field JSON source's small field columns then share the frame,
+  // while the built-in columns an aggregation reads (level, service, host, the layout) keep
+  // their own blocks. Reading a packed field decompresses the frame, which holds only small
+  // field blocks (at most this many bytes each). Measured: docs/performance.md "Session 17:
+  // otrf and fixed costs".
+  uint32_t pack_fields_below = 2 << 10;
   // (Version 8) A row block whose column blocks add up to at most this many encoded bytes is
   // packed whole into its shared frame: its columns repeat each other's text (one JSON key's
   // value inside another's, a source's lines beside their parsed fields), which zstd finds

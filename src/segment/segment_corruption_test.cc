@@ -41,6 +41,9 @@ class SegmentCorruption : public ::testing::Test {
     }
     WriterOptions options;
     options.block_rows = 100;
+    // Every column block its own physical block: the damages below name one column's block (a
+    // damaged shared frame, which hot segments give their small fields: DamagedSharedFrame...).
+    options.pack_fields_below = 0;
     ASSERT_TRUE(WriteSegment(&env_, kPath, SegmentInfo{}, records, options, nullptr).ok());
     ASSERT_TRUE(env_.GetContents(kPath, &good_).ok());
     auto reader = SegmentFileReader::OpenFile(&env_, kPath);

@@ -589,7 +589,7 @@ TEST(Segment, SharedFramesRoundTripEveryRealDataset) {
     unpacked.text_zstd_level = unpacked.other_zstd_level = unpacked.metadata_zstd_level = 3;
     ASSERT_GT(unpacked.pack_columns_below, 0u);
     ASSERT_GT(unpacked.pack_blocks_below, 0u);
-    unpacked.pack_columns_below = unpacked.pack_blocks_below = 0;
+    unpacked.pack_columns_below = unpacked.pack_blocks_below = unpacked.pack_fields_below = 0;
     SegmentInfo out;
     ASSERT_TRUE(WriteSegment(&env, "/unpacked.seg", TestInfo(), records, unpacked, &out).ok());
     auto plain = SegmentFileReader::OpenFile(&env, "/unpacked.seg");
@@ -668,6 +668,94 @@ TEST(Segment, SharedFramesRoundTripEveryRealDataset) {
   EXPECT_GT(small_frames, 0u);
   // Smaller over all datasets (each dataset's figures: docs/storage.md).
   EXPECT_LT(packed_bytes, unpacked_bytes);
+}
+
+// Hot segments (session 17): the small blocks of dynamic fields (below pack_fields_below) share
+// their row block's frame; the built-in columns keep blocks of their own. Every real dataset,
+// written as the server writes it and with pack_fields_below 0 (as before), reads back the
+// same, record for record, column by column and a few rows at a time; the many-field JSON
+// sources are smaller (otrf_linux_aws's ~100 field columns of 565 lines: by at least 1,500
+// bytes) and none is larger; a damaged frame fails its fields with a DataLoss naming it, while
+// the built-in columns of its block still read.
+TEST(Segment, HotSegmentsShareAFrameForTheirSmallFieldColumns) {
+  FaultInjectionEnv env;
+  size_t datasets = 0, smaller = 0;
+  for (const testdata::Dataset& d : testdata::RealDatasets()) {
+    SCOPED_TRACE(d.name);
+    std::vector<Record> records = testdata::LoadDataset(d);
+    ASSERT_FALSE(records.empty());
+    for (size_t i = 0; i < records.size(); ++i) records[i].seq = i + 1;  // one per line
+    WriterOptions own;
+    ASSERT_GT(own.pack_fields_below, 0u);
+    own.pack_fields_below = 0;
+    SegmentInfo own_out, hot_out;
+    ASSERT_TRUE(WriteSegment(&env, "/own.seg", TestInfo(), records, own, &own_out).ok());
+    ASSERT_TRUE(
+        WriteSegment(&env, "/hot.seg", TestInfo(), records, WriterOptions(), &hot_out).ok());
+    auto plain = SegmentFileReader::OpenFile(&env, "/own.seg");
+    auto hot = SegmentFileReader::OpenFile(&env, "/hot.seg");
+    ASSERT_TRUE(plain.ok() && hot.ok());
+    EXPECT_LE(hot_out.file_bytes, own_out.file_bytes);
+    if (d.name == "otrf_linux_aws") {
+      EXPECT_LE(hot_out.file_bytes + 1500, own_out.file_bytes);
+    }
+    smaller += hot_out.file_bytes < own_out.file_bytes;
+    // Every record as written (rows are sorted within time slices: compared in seq order).
+    std::vector<Record> all = ReadAll(**hot);
+    EXPECT_TRUE(all == ReadAll(**plain));
+    const auto by_seq = [](const Record& a, const Record& b) { return a.seq < b.seq; };
+    std::sort(all.begin(), all.end(), by_seq);
+    std::vector<Record> want = Expected(records, false);
+    std::sort(want.begin(), want.end(), by_seq);
+    EXPECT_TRUE(all == want);
+    for (uint32_t mask : std::initializer_list<uint32_t>{kColLevel, kColService, kColMessage,
+                                                         kColFields, kColLevel | kColFields}) {
+      EXPECT_TRUE(ReadAll(**hot, mask) == ReadAll(**plain, mask)) << "mask " << mask;
+    }
+    const Footer& f = (*hot)->footer();
+    size_t packed = 0;
+    for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+      for (const ColumnMeta& c : f.columns) {
+        if (!c.blocks[b].packed) continue;
+        EXPECT_EQ(c.id, ColumnId::kDynamic) << c.name << " is built in";
+        EXPECT_LT(c.blocks[b].raw_size, WriterOptions().pack_fields_below) << c.name;
+        ++packed;
+      }
+      // A few rows, every column, as a newest-first search reads them.
+      const uint32_t rows = f.blocks[b].rows;
+      const std::vector<uint32_t> few = {0, rows / 2, rows - 1};
+      std::vector<Record> x, y;
+      ASSERT_TRUE((*hot)->ReadRows(b, kColAll, few, &x, nullptr).ok());
+      ASSERT_TRUE((*plain)->ReadRows(b, kColAll, few, &y, nullptr).ok());
+      EXPECT_EQ(x, y) << "block " << b;
+    }
+    if (d.name == "otrf_linux_aws") {
+      EXPECT_GE(packed, 80u);
+      std::string good;
+      ASSERT_TRUE(env.GetContents("/hot.seg", &good).ok());
+      const BlockRef frame = f.frames[0];
+      ASSERT_TRUE(frame.present());
+      std::string bad = good;
+      bad[frame.offset + frame.size / 2] ^= 0x5a;
+      ASSERT_TRUE(env.SetContents("/hot.seg", bad).ok());
+      auto damaged = SegmentReader::Open(&env, "/hot.seg");
+      ASSERT_TRUE(damaged.ok()) << damaged.status().ToString();
+      std::vector<Record> rows;
+      const Status s = (*damaged)->ReadBlock(0, kColFields, &rows, nullptr);
+      ASSERT_TRUE(s.IsDataLoss()) << s.ToString();
+      EXPECT_NE(s.message().find("block 0, in the shared frame of its row block at offset " +
+                                 std::to_string(frame.offset)),
+                std::string::npos)
+          << s.message();
+      rows.clear();
+      ASSERT_TRUE(
+          (*damaged)->ReadBlock(0, kColLevel | kColMessage | kColService, &rows, nullptr).ok());
+      EXPECT_EQ(rows.size(), records.size());
+    }
+    ++datasets;
+  }
+  EXPECT_GE(datasets, 9u);
+  EXPECT_GE(smaller, 3u);  // otrf, mordor, nginx json (pgbadger's few fields too)
 }
 
 // Format version 9: large text column blocks split into sub-blocks of consecutive rows. Every

@@ -77,6 +77,12 @@ class Writer {
   // blocks of at least pack_columns_below bytes, and those past kMaxFrameRawBytes, as blocks
   // of their own.
   Status EmitLargeSlices();
+  // (Version 8) Whether a column block of "size" encoded bytes of "column" waits for the shared
+  // frame in a row block not packed whole (pack_columns_below, pack_fields_below).
+  bool Packable(const ColumnMeta& column, size_t size) const {
+    return size < options_.pack_columns_below ||
+           (column.id == ColumnId::kDynamic && size < options_.pack_fields_below);
+  }
   Status FlushPending(bool force);
   void AssignFieldOrdinals(const Record& r, uint32_t row_in_block);
   // CodecFor with the options' zstd levels.
@@ -320,7 +326,7 @@ Status Writer::EmitColumn(ColumnMeta* column, std::string_view raw, CodecChoice 
     RETURN_IF_ERROR(EmitLargeSlices());
   }
   const bool small =
-      raw.size() < options_.pack_columns_below && slice_total_ + raw.size() <= kMaxFrameRawBytes;
+      Packable(*column, raw.size()) && slice_total_ + raw.size() <= kMaxFrameRawBytes;
   if (!whole_block_ && !small) return EmitBlock(raw, choice, ref);
   const size_t at = slices_.size();
   slices_.push_back(Slice{static_cast<size_t>(column - footer_.columns.data()), choice});
@@ -422,7 +428,7 @@ Status Writer::EmitLargeSlices() {
   size_t kept = 0;
   slice_total_ = 0;
   for (size_t i = 0; i < slices_.size(); ++i) {
-    if (slice_bytes_[i].size() >= options_.pack_columns_below ||
+    if (!Packable(footer_.columns[slices_[i].column], slice_bytes_[i].size()) ||
         slice_total_ + slice_bytes_[i].size() > kMaxFrameRawBytes) {
       RETURN_IF_ERROR(EmitBlock(slice_bytes_[i], slices_[i].choice,
                                 &footer_.columns[slices_[i].column].blocks[block]));
