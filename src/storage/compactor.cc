@@ -109,6 +109,20 @@ Compactor::RankedCandidates(const std::map<std::string, uint64_t>& confirmed) co
   return out;
 }
 
+std::vector<std::shared_ptr<SegmentEntry>> Compactor::RecodeCandidates() const {
+  std::vector<std::shared_ptr<SegmentEntry>> out;
+  if (options_.shared_store) return out;  // a cluster node merges by its own rules
+  for (auto& [key, list] : segments_->SmallActive(UINT64_MAX)) {
+    if (memtables_->KeyBytes(key) != 0) continue;  // not quiet: a flush may come to merge with
+    for (auto& entry : list) {
+      if (entry->cheap_text) out.push_back(entry);
+    }
+  }
+  std::sort(out.begin(), out.end(),
+            [](const auto& a, const auto& b) { return a->row().id < b->row().id; });
+  return out;
+}
+
 void Compactor::TestPauseBeforeSwap(uint64_t id) {
   // Tests only (e2e_cluster_compact kills a node here): SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS.
   static const int64_t pause_ms = [] {
@@ -154,6 +168,7 @@ Status Compactor::CompactOnce(bool* did_work) {
   // one whose partition lease it claims (storage/job_gate.h), so that the nodes of a cluster
   // merge different partitions at once and never one partition twice.
   std::vector<std::string> leases;
+  bool recode = false;  // no merge to do: one cheap segment re-encoded alone (RecodeCandidates)
   {
     MutexLock l(&*mu_);
     if (memtables_->bytes() > options_.memtable_cap_bytes / 2) {
@@ -164,6 +179,17 @@ Status Compactor::CompactOnce(bool* did_work) {
       if (std::find(leases.begin(), leases.end(), lease) == leases.end()) leases.push_back(lease);
       if (leases.size() == catalog::kMaxLeasesPerCall) break;
     }
+    if (leases.empty()) {
+      for (const auto& entry : RecodeCandidates()) {
+        std::string lease =
+            PartitionJobLease("compaction", entry->row().tenant, entry->row().partition);
+        if (std::find(leases.begin(), leases.end(), lease) == leases.end()) {
+          leases.push_back(lease);
+        }
+        if (leases.size() == catalog::kMaxLeasesPerCall) break;
+      }
+      recode = !leases.empty();
+    }
   }
   if (leases.empty()) return Status::OK();
   const std::vector<std::string> claimed = ClaimPartitionJobs(leases, 1);
@@ -173,10 +199,19 @@ Status Compactor::CompactOnce(bool* did_work) {
   {
     MutexLock l(&*mu_);
     // Asked again: the registry may have changed while the lease was claimed.
-    for (auto& [key, list] : RankedCandidates(confirmed)) {
-      if (PartitionJobLease("compaction", key.first, key.second) == lease) {
-        inputs = std::move(list);
-        break;
+    if (recode) {
+      for (auto& entry : RecodeCandidates()) {
+        if (PartitionJobLease("compaction", entry->row().tenant, entry->row().partition) == lease) {
+          inputs.push_back(std::move(entry));
+          break;
+        }
+      }
+    } else {
+      for (auto& [key, list] : RankedCandidates(confirmed)) {
+        if (PartitionJobLease("compaction", key.first, key.second) == lease) {
+          inputs = std::move(list);
+          break;
+        }
       }
     }
     if (inputs.empty()) return Status::OK();
@@ -315,9 +350,9 @@ Status Compactor::CompactOnce(bool* did_work) {
   m.compacted_bytes->Increment(static_cast<double>(input_bytes));
   last_bytes_ = input_bytes + out.file_bytes;
   m.compaction_seconds->Observe(Seconds(elapsed));
-  spdlog::info("compaction: {} segments of {}/{} ({} bytes) -> segment {} ({} bytes) in {:.3f}s",
+  spdlog::info("compaction: {} segments of {}/{} ({} bytes) -> segment {} ({} bytes) in {:.3f}s{}",
                input_ids.size(), tenant, partition, input_bytes, id, out.file_bytes,
-               Seconds(elapsed));
+               Seconds(elapsed), recode ? " (flushed under pressure, re-encoded)" : "");
   *did_work = true;
   return Status::OK();
 }

@@ -46,6 +46,10 @@ class Compactor {
   // round claims (storage/job_gate.h; any outside a round: the best), takes the oldest of them up
   // to about two target segments of raw bytes (at least two, at most 64), and merges them.
   // Does nothing while the memtables hold more than half their cap (ingestion first).
+  // When no partition has enough small segments to merge, a single server re-encodes one
+  // segment alone: the oldest that a flush under memory pressure wrote at the cheap text level
+  // (SegmentEntry::cheap_text) in a partition whose memtables are empty (quiet: no flush is
+  // coming to merge it with), at the compaction level (docs/storage.md "Backpressure").
   // "*did_work": a compaction replaced segments.
   Status CompactOnce(bool* did_work);
 
@@ -82,6 +86,9 @@ class Compactor {
   // cannot tie the caller's lock of it to mu_).
   std::vector<std::pair<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>>> RankedCandidates(
       const std::map<std::string, uint64_t>& confirmed) const NO_THREAD_SAFETY_ANALYSIS;
+  // A single server's segments written at the cheap text level under memory pressure in
+  // partitions whose memtables are empty, oldest first (CompactOnce). REQUIRES: "mu".
+  std::vector<std::shared_ptr<SegmentEntry>> RecodeCandidates() const NO_THREAD_SAFETY_ANALYSIS;
   // Sleeps SAWMILL_TEST_PAUSE_BEFORE_SWAP_MS (tests that kill a node mid-round); else nothing.
   static void TestPauseBeforeSwap(uint64_t id);
   const EngineOptions& options_;

@@ -259,6 +259,7 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
                          std::to_string(key.second));
   }
   auto entry = std::make_shared<SegmentEntry>(env_, store(), path, std::move(row), reporter_);
+  entry->cheap_text = writer.text_zstd_level != WriterFor(/*pressure=*/false).text_zstd_level;
   Publish(key, frozen, std::move(entry), start);
   return Status::OK();
 }
