@@ -1335,7 +1335,11 @@ class Job {
                          ": deleted by retention meanwhile (its lines expired), skipped");
       return;
     }
-    if (options_.engine != nullptr) options_.engine->ReportCorruption(h.info.id, st);
+    // Only damage marks a segment corrupt: a failed disk or network read (IOError, Unavailable)
+    // is named and skipped, and the next read may succeed.
+    if (options_.engine != nullptr && st.IsDataLoss()) {
+      options_.engine->ReportCorruption(h.info.id, st);
+    }
     ws->partial = true;
     ws->warnings.push_back("segment " + std::to_string(h.info.id) + " block " +
                            std::to_string(block) + " is corrupt and was skipped: " + st.ToString());
