@@ -78,6 +78,10 @@ bool Variant(const std::string& name, WriterOptions* o) {
       o->segment_blooms = v != 0;
     } else if (key == "sub") {
       o->subblock_bytes = static_cast<uint32_t>(v);
+    } else if (key == "suball") {
+      // Every per-row text column block over 1.5 times "sub" split, whatever it costs (the
+      // message too: what sub-frames of a message block cost in bytes).
+      o->subblock_always = v != 0;
     } else if (key == "version") {
       o->format_version = static_cast<uint32_t>(v);
     } else if (key == "pack") {

@@ -593,7 +593,10 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
   // shutdown after a signal, and after a part that cannot start once the engine is open (before,
   // such a start closed the engine with retention, the disk watch, alerting and the node's
   // registration still running). Its exit code: 1 when the engine did not close cleanly.
-  auto shut_down = [&] {
+  // "aborted": a start that failed; a cluster node then keeps its row in the nodes table, so that
+  // once it looks dead (node_timeout) another node takes over the WAL objects a failed close may
+  // leave (docs/cluster.md: a node without a row is not taken over).
+  auto shut_down = [&](bool aborted) {
     state.stopping.store(true);
     // Out of the nodes table first, so that other nodes stop asking this one.
     cluster_routes.registry.store(nullptr);
@@ -601,7 +604,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     // The other nodes' feeds end (they reconnect elsewhere).
     cluster_routes.feed_source->Shutdown();
     if (peer_feeds) peer_feeds->Stop();
-    if (registry != nullptr) registry->Stop(/*remove=*/true);
+    if (registry != nullptr) registry->Stop(/*remove=*/!(aborted && *cluster_node));
     if (syslog) syslog->Stop();
     if (syslog_tls) syslog_tls->Stop();
     server.StopAccepting();
@@ -642,7 +645,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
   // and gives the exit code "code".
   auto abort_start = [&](const std::string& what, int code) {
     std::fprintf(stderr, "sawmill server: %s\n", what.c_str());
-    shut_down();
+    shut_down(/*aborted=*/true);
     return code;
   };
   std::unique_ptr<auth::TokenStore> tokens;
@@ -801,7 +804,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     }
   }
 
-  return shut_down();
+  return shut_down(/*aborted=*/false);
 }
 
 }  // namespace sawmill::http

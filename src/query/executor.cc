@@ -946,8 +946,22 @@ class Job {
     if (selected.empty()) return;
     const uint32_t key_mask = time_col_ | segment::kColIngestTs | segment::kColSeq;
     segment::ReadStats rs;
-    Status st = reader.ReadColumnValues(b, key_mask, &ws->columns, &rs);
+    // The keys of the rows before the last candidate only: a delta-coded column (ts, ingest_ts)
+    // is decoded no further (a rare word's one row in a block: half the block on average).
+    // (A search narrowed by its words tests the whole message block against the block's ts:
+    // every row's are read for it.)
+    const bool whole_ts =
+        !s.scan.exact && needles_ != nullptr && (filter_mask_ & segment::kColMessage) != 0;
+    const uint32_t through = whole_ts ? info.rows : selected.back() + 1;
+    Status st = reader.ReadIntColumnsThrough(b, key_mask, through, &ws->columns, &rs);
     Account(rs, ws);
+    auto short_of = [&](uint32_t bit) {
+      return ws->columns.ints[std::countr_zero(bit)].size() < through;
+    };
+    if (st.ok() && ws->columns.rows == info.rows &&
+        (short_of(time_col_) || short_of(segment::kColIngestTs) || short_of(segment::kColSeq))) {
+      st = Status::DataLoss("a key column holds fewer values than the block's rows");
+    }
     if (!st.ok() || ws->columns.rows != info.rows) {
       CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the block list") : st,
                    ws);
@@ -958,8 +972,9 @@ class Job {
         ws->columns.ints[std::countr_zero(static_cast<uint32_t>(segment::kColIngestTs))];
     const std::vector<int64_t>& seq =
         ws->columns.ints[std::countr_zero(static_cast<uint32_t>(segment::kColSeq))];
-    // The block's ts, read just now: a message whose times are stored against them (kTimeText,
-    // format version 13) is decoded with these instead of the reader decoding ts again.
+    // The block's ts, read just now (those of its rows before "through" at least): a message
+    // whose times are stored against them (kTimeText, format version 13) is decoded with these
+    // instead of the reader decoding ts again (a read of the rows before "through" needs no more).
     std::optional<segment::RowTimesScope> ts_scope;
     if (time_col_ == segment::kColTs) ts_scope.emplace(time.data(), time.size(), &reader, b);
     const std::optional<HitKey> floor = PageFloor();
@@ -1335,7 +1350,11 @@ class Job {
                          ": deleted by retention meanwhile (its lines expired), skipped");
       return;
     }
-    if (options_.engine != nullptr) options_.engine->ReportCorruption(h.info.id, st);
+    // Only damage marks a segment corrupt: a failed disk or network read (IOError, Unavailable)
+    // is named and skipped, and the next read may succeed.
+    if (options_.engine != nullptr && st.IsDataLoss()) {
+      options_.engine->ReportCorruption(h.info.id, st);
+    }
     ws->partial = true;
     ws->warnings.push_back("segment " + std::to_string(h.info.id) + " block " +
                            std::to_string(block) + " is corrupt and was skipped: " + st.ToString());

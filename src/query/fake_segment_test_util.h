@@ -138,14 +138,19 @@ class FakeSegmentReader final : public segment::SegmentReader {
   }
 
   // Makes ReadBlock(block) fail with DataLoss, as a checksum mismatch would.
-  void CorruptBlock(uint32_t block) { corrupt_block_ = static_cast<int64_t>(block); }
+  void CorruptBlock(uint32_t block) {
+    FailBlock(block, Status::DataLoss("checksum mismatch in column message of block " +
+                                      std::to_string(block)));
+  }
+  // Makes ReadBlock(block) fail with "st" (e.g. an IOError, as a failed disk or network read).
+  void FailBlock(uint32_t block, Status st) {
+    corrupt_block_ = static_cast<int64_t>(block);
+    block_error_ = std::move(st);
+  }
 
   Status ReadBlock(uint32_t block, uint32_t mask, std::vector<Record>* out,
                    segment::ReadStats* stats) const override {
-    if (static_cast<int64_t>(block) == corrupt_block_) {
-      return Status::DataLoss("checksum mismatch in column message of block " +
-                              std::to_string(block));
-    }
+    if (static_cast<int64_t>(block) == corrupt_block_) return block_error_;
     const segment::BlockInfo& b = blocks_[block];
     ++stats->blocks_read;
     for (uint32_t row = b.first_row; row < b.first_row + b.rows; ++row) {
@@ -180,6 +185,7 @@ class FakeSegmentReader final : public segment::SegmentReader {
   std::vector<std::set<std::string>> block_tokens_;
   std::set<std::string> segment_tokens_;
   int64_t corrupt_block_ = -1;
+  Status block_error_;
 };
 
 // Splits "records" (in seq order) into "segments" fake segments per partition and keeps the

@@ -429,12 +429,12 @@ class Unreadable {
     if (Retired(h, st)) return;
     warnings.push_back(SegmentName(h) + " could not be read and was skipped: " + st.ToString());
   }
-  // Block "b" of segment "h", which could not be read ("st"): also reported to the engine as
-  // corruption (the segment is marked corrupt and counted once), as a search reports it
-  // (executor.cc CorruptBlock).
+  // Block "b" of segment "h", which could not be read ("st"): when damaged (DataLoss) also
+  // reported to the engine as corruption (the segment is marked corrupt and counted once), as a
+  // search reports it (executor.cc CorruptBlock); a failed read (IOError, ...) is not.
   void Block(const storage::SegmentHandle& h, uint32_t b, const Status& st) {
     if (Retired(h, st)) return;
-    if (engine_ != nullptr) engine_->ReportCorruption(h.info.id, st);
+    if (engine_ != nullptr && st.IsDataLoss()) engine_->ReportCorruption(h.info.id, st);
     warnings.push_back(SegmentName(h) + " block " + std::to_string(b) +
                        " could not be read and was skipped: " + st.ToString());
   }

@@ -314,6 +314,51 @@ TEST_F(QueryEngineTest, CorruptBlockIsSkippedReportedAndWarnedAbout) {
   EXPECT_EQ(engine.corrupt_reports, std::vector<uint64_t>{42});
 }
 
+TEST_F(QueryEngineTest, ABlockThatFailsToBeReadIsSkippedButNotMarkedCorrupt) {
+  // A disk or network read that fails (IOError) says nothing of the segment's bytes: the search
+  // and the context name it and answer partial, but do not mark the segment corrupt (which would
+  // keep it from compaction, tiers and retention for good).
+  std::vector<Record> few(records_->begin(), records_->begin() + 1000);
+  auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, few, 100);
+  reader->FailBlock(3, Status::IOError("read segments/42.seg: Input/output error"));
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  storage::SegmentHandle h;
+  h.info = reader->info();
+  h.open = [reader]() -> Result<std::shared_ptr<segment::SegmentReader>> {
+    return std::shared_ptr<segment::SegmentReader>(reader);
+  };
+  snap->segments.push_back(h);
+  QueryOptions o;
+  o.clock = &clock_;
+  testing::FakeEngine by_search(snap);
+  SearchRequest r = Req(kScanCount);
+  r.all_time = true;
+  auto res = QueryEngine::Create(&by_search, o)->Search(r);
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_EQ(res->rows[0][0].second, Value(int64_t{900}));
+  EXPECT_TRUE(res->partial);
+  ASSERT_EQ(res->warnings.size(), 1u);
+  EXPECT_NE(res->warnings[0].find("segment 42 block 3"), std::string::npos) << res->warnings[0];
+  EXPECT_NE(res->warnings[0].find("Input/output error"), std::string::npos) << res->warnings[0];
+  EXPECT_TRUE(by_search.corrupt_reports.empty()) << "a failed read marked the segment corrupt";
+  // The context of the line after block 3 reads block 3 for its neighbours (as in
+  // AContextReportsADamagedBlockAsCorruptionAsASearchDoes): partial, named, not marked corrupt.
+  std::vector<Record> rows = few;
+  std::stable_sort(rows.begin(), rows.end(), [](const Record& a, const Record& b) {
+    return std::tie(a.service, a.host, a.ts) < std::tie(b.service, b.host, b.ts);
+  });
+  const Record& hit = rows[400];
+  testing::FakeEngine by_context(snap);
+  auto ctx = QueryEngine::Create(&by_context, o)->Context("default", hit.seq, 3, 3);
+  ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
+  EXPECT_EQ(ctx->hit, hit);
+  EXPECT_TRUE(ctx->partial);
+  ASSERT_EQ(ctx->warnings.size(), 1u);
+  EXPECT_NE(ctx->warnings[0].find("Input/output error"), std::string::npos) << ctx->warnings[0];
+  EXPECT_TRUE(by_context.corrupt_reports.empty()) << "a failed read marked the segment corrupt";
+}
+
 TEST_F(QueryEngineTest, RequestErrorsAreClear) {
   testing::FakeEngine engine(snapshot_);
   QueryOptions o;

@@ -103,7 +103,8 @@ Status CheckBlockCrc(std::string_view stored) {
 
 Status BlockCodec::DecompressPrefix(std::string_view stored, uint64_t raw_size,
                                     const std::function<uint64_t(std::string_view)>& need,
-                                    std::string* raw) {
+                                    std::string* raw, size_t* got) {
+  *got = 0;
   RETURN_IF_ERROR(CheckBlockCrc(stored));
   if (raw_size > kMaxBlockRawBytes) {
     return Status::DataLoss("block claims " + std::to_string(raw_size) + " raw bytes");
@@ -117,9 +118,11 @@ Status BlockCodec::DecompressPrefix(std::string_view stored, uint64_t raw_size,
   void** state = &states_[static_cast<uint8_t>(codec)];
   if (kind->decompress_prefix == nullptr) {
     raw->resize(raw_size);
-    return kind->decompress(stored.substr(0, payload_size), raw, state);
+    RETURN_IF_ERROR(kind->decompress(stored.substr(0, payload_size), raw, state));
+    *got = raw->size();
+    return Status::OK();
   }
-  return kind->decompress_prefix(stored.substr(0, payload_size), raw_size, raw, need, state);
+  return kind->decompress_prefix(stored.substr(0, payload_size), raw_size, raw, need, state, got);
 }
 
 Status BlockCodec::Decompress(std::string_view stored, uint64_t raw_size, std::string* raw) {

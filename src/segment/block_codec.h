@@ -35,10 +35,11 @@ struct BlockCodecKind {
   void (*free_state)(void* state);  // nullptr when the codec keeps no state
   // Decompresses the start of "payload" (raw_size bytes in all) into "*raw" (its contents
   // replaced; a reused buffer keeps its capacity): stops once "need" (given the bytes out so
-  // far) says that is enough, and leaves "*raw" holding what it wrote. nullptr: the codec cannot
-  // stop early (the caller decompresses all of it).
+  // far) says that is enough, and sets "*got" to how many bytes of "*raw" (sized "raw_size")
+  // it wrote. nullptr: the codec cannot stop early (the caller decompresses all of it).
   Status (*decompress_prefix)(std::string_view payload, uint64_t raw_size, std::string* raw,
-                              const std::function<uint64_t(std::string_view)>& need, void** state);
+                              const std::function<uint64_t(std::string_view)>& need, void** state,
+                              size_t* got);
   // Bytes of memory "state" holds (a zstd context's tables and buffers); nullptr: none.
   size_t (*state_bytes)(const void* state);
 };
@@ -66,11 +67,15 @@ class BlockCodec {
 
   // Decompress, but of the start of the payload only, as far as "need" asks: it is given the
   // bytes decompressed so far and returns how many are needed in all (raw_size or more: all of
-  // it); "*raw" is left holding at least that many (or all). A codec that cannot stop early
-  // (LZ4, none) decompresses all of it. The CRC is always checked over the whole block.
-  // Errors as Decompress.
+  // it); "*got" is set to how many were decompressed, at least that many (or all), at the front
+  // of "*raw". "*raw" is left "raw_size" bytes long whatever "*got" (what follows the first
+  // "*got" bytes is not the block's): a buffer reused for the next block is then not zero-filled
+  // again over what this one did not decompress. A codec that cannot stop early (LZ4, none)
+  // decompresses all of it. The CRC is always checked over the whole block. Errors as
+  // Decompress ("*got" is then 0).
   Status DecompressPrefix(std::string_view stored, uint64_t raw_size,
-                          const std::function<uint64_t(std::string_view)>& need, std::string* raw);
+                          const std::function<uint64_t(std::string_view)>& need, std::string* raw,
+                          size_t* got);
 
   // Bytes of memory the codecs' states hold now (what a writer keeps between blocks).
   size_t StateBytes() const;

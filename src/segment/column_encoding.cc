@@ -405,6 +405,10 @@ Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t t
   Status error;
   if (!ReadHeader(&body, max_count, &enc, &count, &error)) return error;
   if (enc == Encoding::kRle) return DecodeRlePrefix(body, count, through, out);
+  if (enc == Encoding::kDelta || enc == Encoding::kDeltaOfDelta) {
+    return DecodeDeltaPrefix(body, count, enc == Encoding::kDeltaOfDelta, through, out);
+  }
+  if (enc == Encoding::kScaled) return DecodeScaledPrefix(body, count, through, out);
   return DecodeIntColumn(block, max_count, out);
 }
 

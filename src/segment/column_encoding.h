@@ -275,7 +275,9 @@ bool TimeTextNeedsRowTimes(std::string_view block);
 // The rows' times (the `ts` of each row of the column block being decoded) that a kTimeText
 // block stored against them needs: the segment reader sets them around its decoding of the
 // message column of a block (or sub-block: its rows' times). Without a scope whose count is the
-// block's, such a block is DataLoss ("stored against its rows' times, which were not given").
+// block's, such a block is DataLoss ("stored against its rows' times, which were not given"),
+// except that a read of the block's rows before a row needs only those rows' times (a scope
+// holding the first N rows' times serves a read of rows before N: HeldThrough).
 // Scopes nest; one thread's scope is not seen by another. A reader that opens a scope around
 // more than one decoding names itself and the block ("owner", "block"), and trusts an enclosing
 // scope only when HeldFor says it is its own (never one left open for another block of as many
@@ -294,6 +296,9 @@ class RowTimesScope {
   static size_t count();
   // Whether the innermost scope holds "count" times and was opened by "owner" for "block".
   static bool HeldFor(const void* owner, uint32_t block, size_t count);
+  // Whether the innermost scope was opened by "owner" for "block" and holds the times of its
+  // first "through" rows at least.
+  static bool HeldThrough(const void* owner, uint32_t block, size_t through);
 
  private:
   const int64_t* prev_times_;
@@ -364,12 +369,20 @@ void AppendArenaViews(const std::string& arena, const std::vector<size_t>& ends,
 // Used by the decoders of each encoding; "body" follows the encoding byte and count.
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,
                        std::vector<int64_t>* out);
+// DecodeDeltaBody of the first "through" values (all "count" when through >= count), not
+// looking further.
+Status DecodeDeltaPrefix(std::string_view body, size_t count, bool of_delta, size_t through,
+                         std::vector<int64_t>* out);
+// A kScaled body's first "through" values or more (all "count" when through >= count).
+Status DecodeScaledPrefix(std::string_view body, size_t count, size_t through,
+                          std::vector<int64_t>* out);
 Status DecodeRleBody(std::string_view body, size_t count, std::vector<int64_t>* out);
 // DecodeRleBody of the first "through" values or more (whole runs), not looking further.
 Status DecodeRlePrefix(std::string_view body, size_t count, size_t through,
                        std::vector<int64_t>* out);
 // DecodeIntColumn of at least the first "through" values (ReadRows of rows up to through - 1):
-// an RLE block stops after the run holding value through - 1; the others decode every value.
+// an RLE block stops after the run holding value through - 1, a delta, delta-of-delta or scaled
+// block after value through - 1; the others decode every value.
 Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t through,
                               std::vector<int64_t>* out);
 Status DecodePlainBody(std::string_view* body, size_t count, std::vector<std::string_view>* out);

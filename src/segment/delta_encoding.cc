@@ -1,4 +1,6 @@
 // Encoding::kDeltaOfDelta and Encoding::kDelta for int64 columns.
+#include <algorithm>
+
 #include "common/coding.h"
 #include "segment/column_encoding.h"
 
@@ -53,13 +55,19 @@ void EncodeIntsSmallest(const int64_t* values, size_t count, std::string* out) {
 
 Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,
                        std::vector<int64_t>* out) {
+  return DecodeDeltaPrefix(body, count, of_delta, count, out);
+}
+
+Status DecodeDeltaPrefix(std::string_view body, size_t count, bool of_delta, size_t through,
+                         std::vector<int64_t>* out) {
+  const size_t n = std::min(count, through);
   size_t base = out->size();
-  out->resize(base + count);
+  out->resize(base + n);
   int64_t* dst = out->data() + base;
   uint64_t prev = 0, prev_delta = 0;
   const char* p = body.data();
   const char* const end = p + body.size();
-  for (size_t row = 0; row < count; ++row) {
+  for (size_t row = 0; row < n; ++row) {
     uint64_t z;
     if (p < end && static_cast<unsigned char>(*p) < 0x80) {  // one byte: the most common
       z = static_cast<unsigned char>(*p++);
@@ -73,7 +81,7 @@ Status DecodeDeltaBody(std::string_view body, size_t count, bool of_delta,
     prev_delta = delta;
     dst[row] = static_cast<int64_t>(prev);
   }
-  if (p != end) {
+  if (n == count && p != end) {  // (a prefix does not look at the rest)
     out->resize(base);
     return Status::DataLoss("delta column has " + std::to_string(end - p) + " trailing bytes");
   }

@@ -4,6 +4,7 @@
 // carry the divisor's always-zero low digits.
 //
 //   body := divisor(varint >= 2) int_block   (kDeltaOfDelta or kDelta, "count" values)
+#include <algorithm>
 #include <numeric>
 
 #include "common/coding.h"
@@ -11,9 +12,8 @@
 
 namespace sawmill::segment {
 
-namespace {
-
-Status DecodeScaled(std::string_view body, size_t count, std::vector<int64_t>* out) {
+Status DecodeScaledPrefix(std::string_view body, size_t count, size_t through,
+                          std::vector<int64_t>* out) {
   uint64_t divisor;
   if (!GetVarint64(&body, &divisor) || divisor < 2 || divisor > uint64_t{INT64_MAX}) {
     return Status::DataLoss("scaled int column: bad divisor");
@@ -25,8 +25,9 @@ Status DecodeScaled(std::string_view body, size_t count, std::vector<int64_t>* o
                             std::to_string(static_cast<int>(inner)) + " is not a delta block");
   }
   const size_t base = out->size();
-  RETURN_IF_ERROR(DecodeIntColumn(body, count, out));
-  if (out->size() - base != count) {
+  const size_t want = std::min(count, through);
+  RETURN_IF_ERROR(DecodeIntColumnThrough(body, count, want, out));
+  if (out->size() - base < want || (want == count && out->size() - base != count)) {
     out->resize(base);
     return Status::DataLoss("scaled int column holds too few values");
   }
@@ -40,6 +41,12 @@ Status DecodeScaled(std::string_view body, size_t count, std::vector<int64_t>* o
     (*out)[i] = v;
   }
   return Status::OK();
+}
+
+namespace {
+
+Status DecodeScaled(std::string_view body, size_t count, std::vector<int64_t>* out) {
+  return DecodeScaledPrefix(body, count, count, out);
 }
 
 }  // namespace

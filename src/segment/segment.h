@@ -357,6 +357,15 @@ class SegmentReader {
   // InvalidArgument for kColFields.
   virtual Status ReadColumnValues(uint32_t block, uint32_t column_mask, BlockColumns* out,
                                   ReadStats* stats) const;
+  // ReadColumnValues of the integer columns of "column_mask" (ts, ingest_ts, seq, level, flags:
+  // no text column) for the rows before "through" (1 to the block's row count) at least: a
+  // column whose encoding can stop early (RLE, delta, scaled) is decoded only as far as row
+  // through - 1, so "out->ints[slot]" holds at least "through" values, and all of them where
+  // it cannot; "out->rows" is the block's row count. A newest-first search reads its rows' keys
+  // so (docs/performance.md "Session 17: the rare word at 10 M"). The default reads every row.
+  // Errors: as ReadColumnValues; InvalidArgument for a text column or "through" out of range.
+  virtual Status ReadIntColumnsThrough(uint32_t block, uint32_t column_mask, uint32_t through,
+                                       BlockColumns* out, ReadStats* stats) const;
   // Keeps in "*rows" (block-relative, strictly ascending, each below the block's row count) the
   // rows of "block" whose built-in text column "column_bit" (one ColumnBit) holds exactly
   // "value": the first step of an id lookup (query/executor.cc NarrowById), which needs no view

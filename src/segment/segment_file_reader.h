@@ -42,6 +42,8 @@ class SegmentFileReader final : public SegmentReader {
                   std::vector<Record>* out, ReadStats* stats) const override;
   Status ReadColumnValues(uint32_t block, uint32_t column_mask, BlockColumns* out,
                           ReadStats* stats) const override;
+  Status ReadIntColumnsThrough(uint32_t block, uint32_t column_mask, uint32_t through,
+                               BlockColumns* out, ReadStats* stats) const override;
   Status KeepRowsHolding(uint32_t block, uint32_t column_bit, std::string_view value,
                          std::vector<uint32_t>* rows, ReadStats* stats) const override;
   Status KeepRowsWithMessage(uint32_t block, const TextTest& test, std::vector<uint32_t>* rows,
@@ -125,8 +127,11 @@ class SegmentFileReader final : public SegmentReader {
   // (TimeTextNeedsRowTimes); "*times" is left empty otherwise, and when a RowTimesScope this
   // reader (as the SegmentReader it is) or its caller opened for the block holds them already
   // (RowTimesScope::HeldFor). Errors: as DecodeBuiltinColumn.
+  // With "through" below the block's row count (a read of the rows before it), only the ts of
+  // those rows are needed: an enclosing scope holding at least them is taken, else only they are
+  // decoded as far as the encoding allows (ReadIntColumnsThrough).
   Status RowTimesFor(std::string_view raw, uint32_t block, std::vector<int64_t>* times,
-                     ReadStats* stats, FrameCache* frames) const;
+                     ReadStats* stats, FrameCache* frames, uint32_t through = UINT32_MAX) const;
   // Reads the sub-blocks [first, last) of split block "ref" (one ranged read), checks and
   // decompresses each and appends their column blocks to "*raw" (whose capacity the caller
   // reserved, so that views into it stay valid). "what" names the column block in errors.

@@ -251,6 +251,26 @@ Result<SegmentIdentity> ReadSegmentIdentity(Env* env, const std::string& path) {
   return identity;
 }
 
+namespace {
+
+// The argument check of ReadIntColumnsThrough: integer columns only, "through" at least 1.
+Status CheckIntColumnsThrough(uint32_t column_mask, uint32_t through) {
+  for (const BuiltinField& field : kBuiltinFields) {
+    if ((column_mask & field.column_bit) != 0 && field.type == FieldType::kString) {
+      return Status::InvalidArgument("ReadIntColumnsThrough reads integer columns only, not '" +
+                                     std::string(field.name) + "'");
+    }
+  }
+  if ((column_mask & kColFields) != 0 || through == 0) {
+    return Status::InvalidArgument(
+        "ReadIntColumnsThrough reads built-in integer columns through a row: " +
+        std::string((column_mask & kColFields) != 0 ? "not the fields" : "through 0 rows"));
+  }
+  return Status::OK();
+}
+
+}  // namespace
+
 Status SegmentFileReader::ReadPhysical(const BlockRef& ref, std::string_view what, std::string* raw,
                                        ReadStats* stats, FrameCache* frames) const {
   if (ref.packed) {
@@ -337,16 +357,21 @@ Status SegmentFileReader::ReadSubBlocks(const BlockRef& ref, size_t first, size_
 
 Status SegmentFileReader::RowTimesFor(std::string_view raw, uint32_t block,
                                       std::vector<int64_t>* times, ReadStats* stats,
-                                      FrameCache* frames) const {
+                                      FrameCache* frames, uint32_t through) const {
   times->clear();
   if (version_ < 13 || !TimeTextNeedsRowTimes(raw)) return Status::OK();
-  // ReadColumns (or the caller of a read, the executor) gives the block's ts it decoded already.
-  if (RowTimesScope::HeldFor(TimesOwner(), block, footer_.blocks[block].rows)) {
+  const uint32_t rows = footer_.blocks[block].rows;
+  const uint32_t needed = std::min(through, rows);
+  // ReadColumns (or the caller of a read, the executor) gives the block's ts it decoded already
+  // (for a read of the rows before "through", those rows' at least).
+  if (needed < rows ? RowTimesScope::HeldThrough(TimesOwner(), block, needed)
+                    : RowTimesScope::HeldFor(TimesOwner(), block, rows)) {
     return Status::OK();
   }
   std::vector<std::string_view> unused;
   const BuiltinField& ts = kBuiltinFields[0];
-  return DecodeBuiltinColumn(block, ts, footer_.blocks[block].rows, nullptr,
+  const std::vector<uint32_t> last{needed - 1};
+  return DecodeBuiltinColumn(block, ts, rows, needed < rows && needed > 0 ? &last : nullptr,
                              &ThreadScratch(kTimesScratch), times, &unused, stats, frames);
 }
 
@@ -379,27 +404,31 @@ Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& n
     }
     return through != 0 ? through : got.size() + 1;
   };
-  Status s = ThreadCodec().DecompressPrefix(stored, ref.raw_size, need, &buf->raw);
+  size_t got = 0;
+  Status s = ThreadCodec().DecompressPrefix(stored, ref.raw_size, need, &buf->raw, &got);
+  // buf->raw stays ref.raw_size long (not zero-filled again for the next block): its first "got"
+  // bytes are this block's.
+  const std::string_view raw(buf->raw.data(), got);
   if (!s.ok()) return loss(s.message());
   if (stats != nullptr) {
     ++stats->blocks_read;
     stats->bytes_read_compressed += ref.size;
-    stats->bytes_read_raw += buf->raw.size();
+    stats->bytes_read_raw += got;
   }
   std::vector<int64_t> times;
-  RETURN_IF_ERROR(RowTimesFor(buf->raw, block, &times, stats, nullptr));
+  RETURN_IF_ERROR(RowTimesFor(raw, block, &times, stats, nullptr, selected.back() + 1));
   std::optional<RowTimesScope> scope;
   if (!times.empty()) scope.emplace(times.data(), times.size());
-  if (buf->raw.size() < ref.raw_size && !buf->raw.empty() &&
-      static_cast<Encoding>(buf->raw[0]) == Encoding::kIsoPrefix) {
-    s = DecodeIsoPrefixRows(buf->raw, ref.raw_size, rows, selected, views, &buf->arena);
-  } else if (buf->raw.size() < ref.raw_size && !buf->raw.empty() &&
-             static_cast<Encoding>(buf->raw[0]) == Encoding::kTimeText) {
-    s = DecodeTimeTextRows(buf->raw, ref.raw_size, rows, selected, views, &buf->arena);
-  } else if (buf->raw.size() < ref.raw_size) {
-    s = DecodeTextRows(buf->raw, ref.raw_size, rows, selected, views);
+  if (raw.size() < ref.raw_size && !raw.empty() &&
+      static_cast<Encoding>(raw[0]) == Encoding::kIsoPrefix) {
+    s = DecodeIsoPrefixRows(raw, ref.raw_size, rows, selected, views, &buf->arena);
+  } else if (raw.size() < ref.raw_size && !raw.empty() &&
+             static_cast<Encoding>(raw[0]) == Encoding::kTimeText) {
+    s = DecodeTimeTextRows(raw, ref.raw_size, rows, selected, views, &buf->arena);
+  } else if (raw.size() < ref.raw_size) {
+    s = DecodeTextRows(raw, ref.raw_size, rows, selected, views);
   } else {
-    s = DecodeStringRows(buf->raw, rows, selected, views, &buf->arena);
+    s = DecodeStringRows(raw, rows, selected, views, &buf->arena);
   }
   if (!s.ok()) {
     return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
@@ -839,6 +868,38 @@ Status SegmentFileReader::ReadColumnValues(uint32_t block, uint32_t column_mask,
   return Status::OK();
 }
 
+Status SegmentFileReader::ReadIntColumnsThrough(uint32_t block, uint32_t column_mask,
+                                                uint32_t through, BlockColumns* out,
+                                                ReadStats* stats) const {
+  if (block >= footer_.blocks.size()) {
+    return Status::InvalidArgument("segment " + path_ + " has no block " + std::to_string(block));
+  }
+  RETURN_IF_ERROR(CheckIntColumnsThrough(column_mask, through));
+  out->rows = footer_.blocks[block].rows;
+  out->records.clear();
+  if (through > out->rows) {
+    const uint32_t rows = out->rows;
+    out->rows = 0;
+    return Status::InvalidArgument("segment " + path_ + " block " + std::to_string(block) + " (" +
+                                   std::to_string(rows) + " rows): no row " +
+                                   std::to_string(through - 1));
+  }
+  // DecodeBuiltinColumn decodes an integer column as far as the last row it is given.
+  const std::vector<uint32_t> last{through - 1};
+  FrameCache frames;
+  for (const BuiltinField& field : kBuiltinFields) {
+    if ((column_mask & field.column_bit) == 0) continue;
+    const int slot = std::countr_zero(field.column_bit);
+    Status s = DecodeBuiltinColumn(block, field, out->rows, &last, &out->buffers[slot],
+                                   &out->ints[slot], &out->text[slot], stats, &frames);
+    if (!s.ok()) {
+      out->rows = 0;
+      return s;
+    }
+  }
+  return Status::OK();
+}
+
 Status SegmentReader::ReadRows(uint32_t block, uint32_t column_mask,
                                const std::vector<uint32_t>& rows, std::vector<Record>* out,
                                ReadStats* stats) const {
@@ -884,6 +945,12 @@ Status SegmentReader::ReadColumnValues(uint32_t block, uint32_t column_mask, Blo
     }
   }
   return Status::OK();
+}
+
+Status SegmentReader::ReadIntColumnsThrough(uint32_t block, uint32_t column_mask, uint32_t through,
+                                            BlockColumns* out, ReadStats* stats) const {
+  RETURN_IF_ERROR(CheckIntColumnsThrough(column_mask, through));
+  return ReadColumnValues(block, column_mask, out, stats);
 }
 
 namespace {

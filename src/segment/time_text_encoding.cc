@@ -437,16 +437,19 @@ int64_t InFormUnits(size_t form_index, int64_t ns) {
 }
 
 // The values of a referenced block (stored less the rows' times) back to times: "times" holds
-// the ts of every row of the block.
+// the ts of the block's first "times_count" rows; the block has "count" rows, of which "p" holds
+// the first forms.size() (all, or those a read through a row needs: ParseBody's "through"),
+// whose times must be given.
 Status AddRowTimes(const int64_t* times, size_t times_count, size_t count, Parsed* p) {
-  if (times == nullptr || times_count != count) {
+  const size_t rows = p->forms.size();
+  if (times == nullptr || (rows == count ? times_count != count : times_count < rows)) {
     return Status::DataLoss(
         "text with times stored against its rows' times, which were not given for its " +
-        std::to_string(count) + " rows" +
+        std::to_string(rows == count ? count : rows) + (rows == count ? "" : " first") + " rows" +
         (times == nullptr ? std::string() : " (" + std::to_string(times_count) + " given)"));
   }
   size_t k = 0;
-  for (size_t i = 0; i < count; ++i) {
+  for (size_t i = 0; i < rows; ++i) {
     if (p->forms[i] == 0) continue;
     const int64_t ref = InFormUnits(static_cast<size_t>(p->forms[i] - 1), times[i]);
     p->values[k] =
@@ -456,7 +459,11 @@ Status AddRowTimes(const int64_t* times, size_t times_count, size_t count, Parse
   return Status::OK();
 }
 
-Status ParseBody(std::string_view body, size_t count, Parsed* p) {
+// The blocks of times of "body" for "count" rows; with "through" below "count" (a read of the
+// rows before it) only what those rows need: the forms of the first "through" rows, the offsets
+// and times of the timed ones among them, nothing of the rest looked at (as an RLE block read
+// so far, DecodeIntColumnThrough).
+Status ParseBody(std::string_view body, size_t count, size_t through, Parsed* p) {
   std::string_view forms_block, offsets_block, values_block;
   if (body.empty() || static_cast<uint8_t>(body[0]) > 1) {
     return Status::DataLoss(
@@ -470,13 +477,16 @@ Status ParseBody(std::string_view body, size_t count, Parsed* p) {
       !GetLengthPrefixed(&body, &values_block)) {
     return Status::DataLoss("text with times: malformed header");
   }
-  RETURN_IF_ERROR(DecodeIntColumn(forms_block, count, &p->forms));
-  if (p->forms.size() != count) {
+  const bool whole = through >= count;
+  p->forms.clear();
+  RETURN_IF_ERROR(DecodeIntColumnThrough(forms_block, count, whole ? count : through, &p->forms));
+  if (whole ? p->forms.size() != count : p->forms.size() < through || p->forms.size() > count) {
     return Status::DataLoss("text with times: " + std::to_string(p->forms.size()) +
                             " time forms for " + std::to_string(count) + " rows");
   }
+  if (!whole) p->forms.resize(through);  // (whole runs may hold more)
   size_t timed = 0;
-  for (size_t i = 0; i < count; ++i) {
+  for (size_t i = 0; i < p->forms.size(); ++i) {
     const int64_t form = p->forms[i];
     if (form < 0 || form > static_cast<int64_t>(kFormCount)) {
       return Status::DataLoss("text with times: row " + std::to_string(i) + " has time form " +
@@ -485,8 +495,18 @@ Status ParseBody(std::string_view body, size_t count, Parsed* p) {
     }
     timed += form != 0;
   }
-  RETURN_IF_ERROR(DecodeIntColumn(offsets_block, timed, &p->offsets));
-  RETURN_IF_ERROR(DecodeIntColumn(values_block, timed, &p->values));
+  p->offsets.clear();
+  p->values.clear();
+  if (whole) {
+    RETURN_IF_ERROR(DecodeIntColumn(offsets_block, timed, &p->offsets));
+    RETURN_IF_ERROR(DecodeIntColumn(values_block, timed, &p->values));
+  } else {
+    // The timed rows among those read come first; the block holds at most one a row.
+    RETURN_IF_ERROR(DecodeIntColumnThrough(offsets_block, count, timed, &p->offsets));
+    RETURN_IF_ERROR(DecodeIntColumnThrough(values_block, count, timed, &p->values));
+    if (p->offsets.size() > timed) p->offsets.resize(timed);
+    if (p->values.size() > timed) p->values.resize(timed);
+  }
   if (p->offsets.size() != timed || p->values.size() != timed) {
     return Status::DataLoss("text with times: " + std::to_string(p->offsets.size()) +
                             " offsets and " + std::to_string(p->values.size()) + " times for " +
@@ -519,7 +539,11 @@ class TimeTextBack final : public TimesBack {
     RETURN_IF_ERROR(Parse(body, count));
     return ReadTextAfterTimes(kWhat, p_.text, 0, p_.text.size(), count, nullptr, rest, scratch);
   }
-  Status Parse(std::string_view body, size_t count) override { return ParseBody(body, count, &p_); }
+  Status Parse(std::string_view body, size_t count) override {
+    return ParseBody(body, count, through_, &p_);
+  }
+  // Parse only as far as the rows up to through - 1 need (a read of rows no further).
+  void ParseThrough(size_t through) { through_ = through; }
   const Parsed& parsed() const { return p_; }
   bool Timed(size_t row) const override { return p_.forms[row] != 0; }
   Status Put(size_t i, size_t k, std::string_view rest, std::string* arena) override {
@@ -539,6 +563,7 @@ class TimeTextBack final : public TimesBack {
 
  private:
   Parsed p_;
+  size_t through_ = SIZE_MAX;
   Renderer times_;
 };
 
@@ -623,6 +648,10 @@ size_t RowTimesScope::count() { return row_times_count; }
 bool RowTimesScope::HeldFor(const void* owner, uint32_t block, size_t count) {
   return row_times != nullptr && owner != nullptr && row_times_owner == owner &&
          row_times_block == block && row_times_count == count;
+}
+bool RowTimesScope::HeldThrough(const void* owner, uint32_t block, size_t through) {
+  return row_times != nullptr && owner != nullptr && row_times_owner == owner &&
+         row_times_block == block && row_times_count >= through;
 }
 
 bool TimeTextNeedsRowTimes(std::string_view block) {
@@ -720,6 +749,7 @@ Status DecodeTimeTextRows(std::string_view prefix, uint64_t raw_size, size_t max
                           const std::vector<uint32_t>& rows, std::vector<std::string_view>* views,
                           std::string* arena) {
   TimeTextBack times;
+  if (!rows.empty()) times.ParseThrough(rows.back() + size_t{1});
   return DecodeRowsWithTimes(kWhat, prefix, HeaderBytes(prefix), raw_size, max_count, rows, &times,
                              views, arena);
 }

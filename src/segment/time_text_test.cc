@@ -695,6 +695,106 @@ TEST(TimeTextEncoding, AScopeOpenForAnotherBlockOfAsManyRowsIsNotTaken) {
   EXPECT_EQ(read[2].message, block1[2999].message);
 }
 
+// A newest-first search reads a block's keys only as far as its last candidate row
+// (ReadIntColumnsThrough: ts, ingest_ts and seq decoded no further where their encoding allows)
+// and gives the message read that prefix of ts: a read of the rows before row N of a message
+// stored against the rows' times needs only the first N times, taken from the caller's scope.
+// Before, the keys were decoded for every row of the block (a rare word's one row: the whole
+// block: 3000 values here, whatever the row), and a partial scope was not taken (the reader
+// decoded the block's ts again; the decoder alone: the next test).
+TEST(TimeTextEncoding, AReadOfTheRowsBeforeARowNeedsOnlyTheirTimes) {
+  FaultInjectionEnv env;
+  const std::string path = "/timed-through.seg";
+  WriteTimedSegment(&env, path, 2);
+  auto reader = SegmentFileReader::OpenFile(&env, path);
+  ASSERT_TRUE(reader.ok());
+  std::vector<Record> block1;
+  ASSERT_TRUE((*reader)->ReadBlock(1, kColAll, &block1, nullptr).ok());
+  ASSERT_EQ(block1.size(), 3000u);
+  for (uint32_t through : {1u, 2u, 78u, 1500u, 2999u, 3000u}) {
+    BlockColumns keys;
+    Status s = (*reader)->ReadIntColumnsThrough(1, kColTs | kColIngestTs | kColSeq, through, &keys,
+                                                nullptr);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    ASSERT_EQ(keys.rows, 3000u);
+    const std::vector<int64_t>& ts = keys.ints[0];
+    const std::vector<int64_t>& ingest = keys.ints[1];
+    // ts and ingest_ts (delta-coded) stop at the row; seq is read whole or as far.
+    EXPECT_EQ(ts.size(), through);
+    EXPECT_EQ(ingest.size(), through);
+    ASSERT_GE(keys.ints[2].size(), through);
+    for (uint32_t r = 0; r < through; ++r) {
+      ASSERT_EQ(ts[r], block1[r].ts) << r;
+      ASSERT_EQ(ingest[r], block1[r].ingest_ts) << r;
+      ASSERT_EQ(keys.ints[2][r], static_cast<int64_t>(block1[r].seq)) << r;
+    }
+    // The message of the last row and of a few before it, read with only those times held.
+    const SegmentReader* as_reader = reader->get();
+    RowTimesScope held(ts.data(), ts.size(), as_reader, 1);
+    std::vector<uint32_t> rows{through - 1};
+    if (through > 40) rows.insert(rows.begin(), {0, through / 2});
+    std::vector<Record> read;
+    s = (*reader)->ReadRows(1, kColMessage, rows, &read, nullptr);
+    ASSERT_TRUE(s.ok()) << through << ": " << s.ToString();
+    ASSERT_EQ(read.size(), rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_EQ(read[i].message, block1[rows[i]].message) << "row " << rows[i];
+    }
+  }
+  BlockColumns keys;
+  EXPECT_TRUE(
+      (*reader)->ReadIntColumnsThrough(1, kColTs, 3001, &keys, nullptr).IsInvalidArgument());
+  EXPECT_TRUE((*reader)->ReadIntColumnsThrough(1, kColTs, 0, &keys, nullptr).IsInvalidArgument());
+  EXPECT_TRUE(
+      (*reader)->ReadIntColumnsThrough(1, kColMessage, 5, &keys, nullptr).IsInvalidArgument());
+  // A scope of fewer times than a row read needs is not taken: the reader reads them itself.
+  std::vector<int64_t> few{block1[0].ts};
+  RowTimesScope short_scope(few.data(), few.size(), reader->get(), 1);
+  std::vector<Record> read;
+  Status s = (*reader)->ReadRows(1, kColMessage, {0, 2999}, &read, nullptr);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  ASSERT_EQ(read.size(), 2u);
+  EXPECT_EQ(read[1].message, block1[2999].message);
+}
+
+// The decoder alone: a few rows' values from a block stored against its rows' times, with the
+// times of the rows through the last one read (and no more); a whole block still wants all.
+TEST(TimeTextEncoding, TheRowsBeforeARowDecodeWithTheTimesOfThoseRowsOnly) {
+  std::vector<std::string> values;
+  std::vector<int64_t> parsed;
+  int64_t t = 1'774'616'816;
+  for (int i = 0; i < 4000; ++i) {
+    t += 1 + i % 13;
+    const time_t tt = static_cast<time_t>(t);
+    tm parts{};
+    gmtime_r(&tt, &parts);
+    char buf[64];
+    strftime(buf, sizeof buf, "%b %e %H:%M:%S", &parts);
+    values.push_back(i % 11 == 5 ? "no time here " + std::to_string(i)
+                                 : std::string(buf) + " host sshd[" + std::to_string(i) + "]: x");
+    parsed.push_back(t * 1'000'000'000);
+  }
+  std::vector<std::string_view> views(values.begin(), values.end());
+  std::string against;
+  ASSERT_TRUE(EncodeTimeText(views.data(), views.size(), &against, true, parsed.data()));
+  ASSERT_TRUE(TimeTextNeedsRowTimes(against));
+  for (const std::vector<uint32_t>& rows :
+       std::vector<std::vector<uint32_t>>{{0}, {5}, {4, 5, 6}, {77}, {100, 1999}, {3999}}) {
+    RowTimesScope scope(parsed.data(), rows.back() + size_t{1});
+    ExpectRowsRead(against, views, rows);
+  }
+  RowTimesScope fewer(parsed.data(), 77);
+  std::vector<std::string_view> out;
+  std::string arena;
+  Status s = DecodeStringRows(against, views.size(), {77}, &out, &arena);
+  EXPECT_TRUE(s.IsDataLoss()) << s.ToString();
+  EXPECT_NE(s.message().find("not given for its 78 first rows (77 given)"), std::string::npos)
+      << s.ToString();
+  s = DecodeStringColumn(against, views.size(), &out, &arena);
+  EXPECT_NE(s.message().find("not given for its 4000 rows (77 given)"), std::string::npos)
+      << s.ToString();
+}
+
 // A TextTest of one word (or word prefix) as a search's: whether a line's words, as the
 // tokenizer gives them, hold it. It counts the rows the reader asked about their parts.
 class OneWord final : public TextTest {

@@ -91,10 +91,14 @@ Status Decompress(std::string_view payload, std::string* raw, void** state) {
 // belongs, with the bytes before it as its history), as far as "need" asks: zstd decodes a block
 // (at most 128 KiB of output) at a time, so it stops within a block of what is needed. "*raw" is
 // sized to the whole block first and cut back at the end, so a reused buffer is zero-filled only
-// where it grows past what it held before (that filling is not free at 1 MiB a block), and no
-// block is copied out of a window buffer (docs/performance.md "Reading a few rows of a block").
+// where it grows past what it held before (that filling is not free at 1 MiB a block: it is
+// left at that size, "*got" saying how much of it was decompressed), and no block is copied out
+// of a window buffer (docs/performance.md "Reading a few rows of a block", "Session 17: the rare
+// word at 10 M").
 Status DecompressPrefix(std::string_view payload, uint64_t raw_size, std::string* raw,
-                        const std::function<uint64_t(std::string_view)>& need, void** state) {
+                        const std::function<uint64_t(std::string_view)>& need, void** state,
+                        size_t* got) {
+  *got = 0;
   Contexts* ctx = StateOf(state);
   if (ctx->dctx == nullptr) {
     ctx->dctx = ZSTD_createDCtx();
@@ -133,7 +137,7 @@ Status DecompressPrefix(std::string_view payload, uint64_t raw_size, std::string
     in += next;
     out += n;
   }
-  raw->resize(result.ok() ? out : 0);
+  *got = result.ok() ? out : 0;
   return result;
 }
 
