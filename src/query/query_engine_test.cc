@@ -279,10 +279,16 @@ TEST_F(QueryEngineTest, ByteLimitGivesAPartialAnswer) {
 
 // A snapshot of one segment (42) of "records" in blocks of 100 rows, its block "damaged"
 // unreadable.
-std::shared_ptr<storage::Snapshot> SegmentWithABlockDamaged(const std::vector<Record>& records,
-                                                            uint32_t damaged) {
+// Segment 42 of "records" in blocks of 100 rows, whose block "failing" cannot be read: with
+// "error", or DataLoss as a checksum mismatch would give when "error" is OK.
+std::shared_ptr<storage::Snapshot> SegmentWithABlockFailing(const std::vector<Record>& records,
+                                                            uint32_t failing, const Status& error) {
   auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, records, 100);
-  reader->CorruptBlock(damaged);
+  if (error.ok()) {
+    reader->CorruptBlock(failing);
+  } else {
+    reader->FailBlock(failing, error);
+  }
   auto snap = std::make_shared<storage::Snapshot>();
   snap->tenant = "default";
   storage::SegmentHandle h;
@@ -292,6 +298,28 @@ std::shared_ptr<storage::Snapshot> SegmentWithABlockDamaged(const std::vector<Re
   };
   snap->segments.push_back(h);
   return snap;
+}
+
+std::shared_ptr<storage::Snapshot> SegmentWithABlockDamaged(const std::vector<Record>& records,
+                                                            uint32_t damaged) {
+  return SegmentWithABlockFailing(records, damaged, Status::OK());
+}
+
+// "records" in the segment's order (service, host, ts) into "rows", and a block of 100 of them
+// whose last line's service and host go on in the next block (9 when none): the context of the
+// next block's first line reads that block both to find the hit and for its neighbours.
+uint32_t ABlockAContextReads(const std::vector<Record>& records, std::vector<Record>* rows) {
+  *rows = records;
+  std::stable_sort(rows->begin(), rows->end(), [](const Record& a, const Record& b) {
+    return std::tie(a.service, a.host, a.ts) < std::tie(b.service, b.host, b.ts);
+  });
+  const std::vector<Record>& r = *rows;
+  uint32_t block = 1;
+  while (block < 9 && std::tie(r[block * 100 + 99].service, r[block * 100 + 99].host) !=
+                          std::tie(r[block * 100 + 100].service, r[block * 100 + 100].host)) {
+    ++block;
+  }
+  return block;
 }
 
 TEST_F(QueryEngineTest, CorruptBlockIsSkippedReportedAndWarnedAbout) {
@@ -319,16 +347,11 @@ TEST_F(QueryEngineTest, ABlockThatFailsToBeReadIsSkippedButNotMarkedCorrupt) {
   // and the context name it and answer partial, but do not mark the segment corrupt (which would
   // keep it from compaction, tiers and retention for good).
   std::vector<Record> few(records_->begin(), records_->begin() + 1000);
-  auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, few, 100);
-  reader->FailBlock(3, Status::IOError("read segments/42.seg: Input/output error"));
-  auto snap = std::make_shared<storage::Snapshot>();
-  snap->tenant = "default";
-  storage::SegmentHandle h;
-  h.info = reader->info();
-  h.open = [reader]() -> Result<std::shared_ptr<segment::SegmentReader>> {
-    return std::shared_ptr<segment::SegmentReader>(reader);
-  };
-  snap->segments.push_back(h);
+  std::vector<Record> rows;
+  const uint32_t failing = ABlockAContextReads(few, &rows);
+  ASSERT_LT(failing, 9u) << "no source of the dataset spans two blocks";
+  auto snap = SegmentWithABlockFailing(few, failing,
+                                       Status::IOError("read segments/42.seg: Input/output error"));
   QueryOptions o;
   o.clock = &clock_;
   testing::FakeEngine by_search(snap);
@@ -339,16 +362,11 @@ TEST_F(QueryEngineTest, ABlockThatFailsToBeReadIsSkippedButNotMarkedCorrupt) {
   EXPECT_EQ(res->rows[0][0].second, Value(int64_t{900}));
   EXPECT_TRUE(res->partial);
   ASSERT_EQ(res->warnings.size(), 1u);
-  EXPECT_NE(res->warnings[0].find("segment 42 block 3"), std::string::npos) << res->warnings[0];
+  EXPECT_NE(res->warnings[0].find("segment 42 block " + std::to_string(failing)), std::string::npos)
+      << res->warnings[0];
   EXPECT_NE(res->warnings[0].find("Input/output error"), std::string::npos) << res->warnings[0];
   EXPECT_TRUE(by_search.corrupt_reports.empty()) << "a failed read marked the segment corrupt";
-  // The context of the line after block 3 reads block 3 for its neighbours (as in
-  // AContextReportsADamagedBlockAsCorruptionAsASearchDoes): partial, named, not marked corrupt.
-  std::vector<Record> rows = few;
-  std::stable_sort(rows.begin(), rows.end(), [](const Record& a, const Record& b) {
-    return std::tie(a.service, a.host, a.ts) < std::tie(b.service, b.host, b.ts);
-  });
-  const Record& hit = rows[400];
+  const Record& hit = rows[failing * 100 + 100];
   testing::FakeEngine by_context(snap);
   auto ctx = QueryEngine::Create(&by_context, o)->Context("default", hit.seq, 3, 3);
   ASSERT_TRUE(ctx.ok()) << ctx.status().ToString();
@@ -500,19 +518,8 @@ TEST_F(QueryEngineTest, ContextWithASegmentThatCannotBeReadIsPartialNamingIt) {
 // the context only warned, so a damaged segment read by contexts alone was never marked.
 TEST_F(QueryEngineTest, AContextReportsADamagedBlockAsCorruptionAsASearchDoes) {
   std::vector<Record> few(records_->begin(), records_->begin() + 1000);
-  // The segment's rows in its order (service, host, ts): the block damaged is one whose last
-  // line's service and host go on in the next block, and the hit is the next block's first line,
-  // so that the damaged block is read both to find the hit and for its neighbours.
-  std::vector<Record> rows = few;
-  std::stable_sort(rows.begin(), rows.end(), [](const Record& a, const Record& b) {
-    return std::tie(a.service, a.host, a.ts) < std::tie(b.service, b.host, b.ts);
-  });
-  uint32_t damaged = 1;
-  while (damaged < 9 &&
-         std::tie(rows[damaged * 100 + 99].service, rows[damaged * 100 + 99].host) !=
-             std::tie(rows[damaged * 100 + 100].service, rows[damaged * 100 + 100].host)) {
-    ++damaged;
-  }
+  std::vector<Record> rows;
+  const uint32_t damaged = ABlockAContextReads(few, &rows);
   ASSERT_LT(damaged, 9u) << "no source of the dataset spans two blocks";
   const Record& hit = rows[damaged * 100 + 100];
   auto snap = SegmentWithABlockDamaged(few, damaged);
