@@ -70,6 +70,12 @@ class Proxy:
                 client.close()
                 continue
             with self.lock:
+                # cut() or slow_down() may have come while this connection was being made
+                # (after the mode was read above): it must not outlive them.
+                if self.mode != "pass":
+                    client.close()
+                    upstream.close()
+                    continue
                 self.conns += [client, upstream]
             for a, b in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self.pipe, args=(a, b), daemon=True).start()
@@ -131,16 +137,19 @@ class Proxy:
             self.conns = []
 
     def cut(self):
-        self.mode = "cut"
+        with self.lock:
+            self.mode = "cut"
         self.close_all()
 
     def slow_down(self):
         """Every request from now on (open connections are closed) is answered 503 SlowDown."""
-        self.mode = "503"
+        with self.lock:
+            self.mode = "503"
         self.close_all()
 
     def restore(self):
-        self.mode = "pass"
+        with self.lock:
+            self.mode = "pass"
 
     def close(self):
         self.cut()
