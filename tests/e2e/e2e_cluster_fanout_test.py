@@ -24,7 +24,8 @@ import threading
 import time
 import urllib.parse
 
-from e2e_lib import Server, WebSocket, check, create_database, drop_database, psql, request
+from e2e_lib import (Server, WebSocket, check, create_database, drop_database, psql, request,
+                     wait_registries)
 
 SECRET = "e2e-cluster-secret-0123456789"
 BASE_TS = 1796500000  # 2026-12-05T...Z, seconds
@@ -148,7 +149,8 @@ def main(binary, pg_dir):
                 break
             time.sleep(0.2)
         check(json.loads(body)["live"] == 3, "the coordinator does not see 3 live nodes: %s" % body)
-        time.sleep(1.0)  # its registry's list of peers is the one read at its last heartbeat
+        # Its registry's list of peers is the one read at its last heartbeat.
+        wait_registries([coordinator], 3)
 
         counted = search(coordinator, "* | count")
         check(counted["rows"][0]["count"] == 1150,
@@ -235,7 +237,7 @@ def main(binary, pg_dir):
         psql(url, "INSERT INTO nodes (id, url, started_ns, heartbeat_ns) VALUES "
                   "('hung', 'http://127.0.0.1:%d', 1, 9000000000000000000)" %
                   stalled.getsockname()[1])
-        time.sleep(1.0)  # the coordinator's next heartbeat reads the table
+        wait_registries([coordinator], 4)  # the coordinator's next heartbeat reads the table
         started = time.time()
         got = search(coordinator, "* | count")
         elapsed = time.time() - started

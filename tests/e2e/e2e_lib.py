@@ -402,3 +402,21 @@ def drop_database(admin_url, name):
 def check(condition, message):
     if not condition:
         raise AssertionError(message)
+
+
+def wait_registries(servers, live, timeout=60):
+    """Waits until the node registry of every server in "servers" counts "live" live nodes (its
+    gauge sawmill_cluster_live_nodes): the heartbeat that sets the gauge replaces, in the same
+    step, the list of peers that queries fan out to and live tail feeds from. The catalog's
+    nodes table (GET /api/v1/admin/nodes) may list a peer a heartbeat earlier; a fixed sleep
+    for that heartbeat proved nothing on a loaded machine."""
+    deadline = time.time() + timeout
+    for s in servers:
+        seen = None
+        while True:
+            seen = metric_value(s.metrics(), "sawmill_cluster_live_nodes")
+            if seen == live or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        check(seen == live, "%s's registry counts %s live nodes after %d s, not %d" %
+              (s.url, seen, timeout, live))
