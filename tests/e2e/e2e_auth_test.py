@@ -94,8 +94,24 @@ def sse_lines(server, token, tenant, q, seconds, out):
     return s
 
 
-def read_sse(sock, seconds):
+def sse_connected(sock, seconds=30):
+    """Reads the session's answer head up to its first comment (": connected"), sent once the
+    session is subscribed: lines acknowledged from then on are delivered to it. Returns what
+    was read."""
     buf = b""
+    deadline = time.time() + seconds
+    while b": connected\n" not in buf and time.time() < deadline:
+        try:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            buf += chunk
+        except socket.timeout:
+            continue
+    return buf
+
+
+def read_sse(sock, seconds, buf=b""):
     deadline = time.time() + seconds
     while time.time() < deadline:
         try:
@@ -247,11 +263,13 @@ def test_cross_tenant(server, tokens):
     check(status == 200 and b"secretb" in answer, "context in tenant b: %d %s" % (status, answer))
     # Live tail: a session of tenant a sees a's lines only.
     sock = sse_lines(server, tokens["reader_a"], None, "tailmark", 0, None)
-    time.sleep(0.5)
+    head = sse_connected(sock)  # subscribed (a fixed 0.5 s could end before the server got to it)
+    check(b" 200 " in head.split(b"\r\n", 1)[0] and b": connected" in head,
+          "tail of a did not start: %r" % head[:300])
     for tenant in ("b", "a"):
         call(server, "POST", "/api/v1/ingest", token=tokens["ingest_" + tenant],
              body=json.dumps({"msg": "tailmark %s" % tenant}) + "\n")
-    raw, msgs = read_sse(sock, 3)
+    raw, msgs = read_sse(sock, 3, head)
     check(msgs == ["tailmark a"], "tail of a saw %s (%r)" % (msgs, raw[:300]))
     test_cross_tenant_reads(server, tokens, now)
 
