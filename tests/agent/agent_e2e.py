@@ -308,6 +308,24 @@ def scenario_sigkill(h):
     check_exactly_once(h, "killed", written)
 
 
+def wait_open(pid, path, timeout=60):
+    """Waits until process "pid" has "path" open (its /proc/PID/fd)."""
+    deadline = time.time() + timeout
+    path = os.path.realpath(path)
+    while time.time() < deadline:
+        try:
+            for fd in os.listdir("/proc/%d/fd" % pid):
+                try:
+                    if os.readlink("/proc/%d/fd/%s" % (pid, fd)) == path:
+                        return
+                except OSError:
+                    pass  # closed meanwhile
+        except OSError:
+            fail("the agent (pid %d) is gone" % pid)
+        time.sleep(0.01)
+    fail("the agent did not open %s within %d s" % (path, timeout))
+
+
 def scenario_files(h):
     inputs = [
         {"type": "file", "paths": [h.logs + "/app.log"], "service": "rot"},
@@ -341,7 +359,9 @@ def scenario_files(h):
     writer = Writer(os.path.join(h.logs, "app.log"), "r", 400)
     writer.start()
     h.start_agent()
-    time.sleep(0.3)
+    # Deleted while being read: once the agent holds it open (a fixed 0.3 s after the start
+    # could come before a loaded machine ran the agent that far: its lines were never read).
+    wait_open(h.agent.pid, os.path.join(h.logs, "deleted.log"))
     os.unlink(os.path.join(h.logs, "deleted.log"))
     time.sleep(2)
     # Rotation by rename under load.

@@ -94,10 +94,10 @@ def sse_lines(server, token, tenant, q, seconds, out):
     return s
 
 
-def read_sse(sock, seconds):
-    buf = b""
+def read_stream(sock, seconds, buf=b"", until=None):
+    """Appends what "sock" sends for "seconds" to "buf" (or until "until" is in it)."""
     deadline = time.time() + seconds
-    while time.time() < deadline:
+    while time.time() < deadline and not (until and until in buf):
         try:
             chunk = sock.recv(65536)
             if not chunk:
@@ -105,6 +105,11 @@ def read_sse(sock, seconds):
             buf += chunk
         except socket.timeout:
             continue
+    return buf
+
+
+def read_sse(sock, seconds, buf=b""):
+    buf = read_stream(sock, seconds, buf)
     sock.close()
     msgs = []
     for line in buf.split(b"\n"):
@@ -247,11 +252,15 @@ def test_cross_tenant(server, tokens):
     check(status == 200 and b"secretb" in answer, "context in tenant b: %d %s" % (status, answer))
     # Live tail: a session of tenant a sees a's lines only.
     sock = sse_lines(server, tokens["reader_a"], None, "tailmark", 0, None)
-    time.sleep(0.5)
+    # The answer head and ": connected" come once the session is subscribed (a fixed 0.5 s
+    # could end before the server got that far: the line below was then missed).
+    head = read_stream(sock, 30, until=b": connected\n")
+    check(b" 200 " in head.split(b"\r\n", 1)[0] and b": connected" in head,
+          "tail of a did not start: %r" % head[:300])
     for tenant in ("b", "a"):
         call(server, "POST", "/api/v1/ingest", token=tokens["ingest_" + tenant],
              body=json.dumps({"msg": "tailmark %s" % tenant}) + "\n")
-    raw, msgs = read_sse(sock, 3)
+    raw, msgs = read_sse(sock, 3, head)
     check(msgs == ["tailmark a"], "tail of a saw %s (%r)" % (msgs, raw[:300]))
     test_cross_tenant_reads(server, tokens, now)
 

@@ -33,7 +33,7 @@ import threading
 import time
 
 from cluster_lib import Cluster, Ingester, check_each_once, wait_for
-from e2e_lib import check
+from e2e_lib import check, wait_registries
 
 GRACE = 20  # segment_orphan_grace, s
 QUERY_TIMEOUT = 15  # s: segments are merged once this old; an export page must end within it
@@ -166,7 +166,7 @@ def main(binary, shared, store_dir):
         b = cluster.node("b", extra_args=["--compaction", "off"])
         c = cluster.node("c", extra_args=["--compaction", "off"])
         nodes = [a, b, c]
-        time.sleep(1.5)  # every registry lists the others
+        wait_registries(nodes, 3)  # every registry lists the others
         ingesters = [Ingester(n, n.name) for n in nodes]
         ingest_and_flush(nodes, ingesters, ROUNDS)
         acked = [m for i in ingesters for m in i.acked]
@@ -218,7 +218,7 @@ def main(binary, shared, store_dir):
         # 3. a back; answers alike; inputs and a's output swept after the grace, never a named one.
         a = cluster.restart(a)
         nodes = [a, b, c]
-        time.sleep(1.5)
+        wait_registries(nodes, 3)
         check_all_alike(nodes, acked, hits, "after compaction")
         named, _ = check_named_stored(cluster, "after compaction")
         retired = inputs - named

@@ -24,7 +24,8 @@ import threading
 import time
 import urllib.parse
 
-from e2e_lib import Server, WebSocket, check, create_database, drop_database, psql, request
+from e2e_lib import (Server, WebSocket, check, create_database, drop_database, metric_value, psql,
+                     request, wait_registries)
 
 SECRET = "e2e-cluster-secret-0123456789"
 BASE_TS = 1796500000  # 2026-12-05T...Z, seconds
@@ -148,7 +149,8 @@ def main(binary, pg_dir):
                 break
             time.sleep(0.2)
         check(json.loads(body)["live"] == 3, "the coordinator does not see 3 live nodes: %s" % body)
-        time.sleep(1.0)  # its registry's list of peers is the one read at its last heartbeat
+        # Its registry's list of peers is the one read at its last heartbeat.
+        wait_registries([coordinator], 3)
 
         counted = search(coordinator, "* | count")
         check(counted["rows"][0]["count"] == 1150,
@@ -204,7 +206,17 @@ def main(binary, pg_dir):
         # Live tail across nodes: a session on the coordinator sees lines ingested on all three.
         ws = WebSocket(coordinator.port, "/api/v1/tail?q=" + urllib.parse.quote("tailword"))
         check(ws.status == 101, "tail: %d" % ws.status)
-        time.sleep(2.0)  # the feeds connect once a session exists (checked every 250 ms)
+        # The feeds connect once a session exists (checked every 250 ms): wait until each peer
+        # has opened one (counted when the route's handler returns, after FeedSource::Open), so
+        # the lines acknowledged from then on are published to it. A fixed 2 s proved nothing.
+        deadline = time.time() + 60
+        while True:
+            opened = [metric_value(p.metrics(), "sawmill_http_requests_total",
+                                   route="/internal/v1/tail-feed", code="200") for p in peers]
+            if min(opened) >= 1 or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        check(min(opened) >= 1, "the peers' tail feeds were never opened: %s" % opened)
         want = set()
         for n, server in (("c", coordinator), ("p1", peers[0]), ("p2", peers[1])):
             for i in range(5):
@@ -235,7 +247,7 @@ def main(binary, pg_dir):
         psql(url, "INSERT INTO nodes (id, url, started_ns, heartbeat_ns) VALUES "
                   "('hung', 'http://127.0.0.1:%d', 1, 9000000000000000000)" %
                   stalled.getsockname()[1])
-        time.sleep(1.0)  # the coordinator's next heartbeat reads the table
+        wait_registries([coordinator], 4)  # the coordinator's next heartbeat reads the table
         started = time.time()
         got = search(coordinator, "* | count")
         elapsed = time.time() - started

@@ -19,7 +19,7 @@ import sys
 import threading
 
 from cluster_lib import Cluster, wait_for
-from e2e_lib import check, metric_value, request
+from e2e_lib import check, metric_value, request, wait_registries
 
 LINES = 7
 
@@ -47,6 +47,7 @@ def main(binary, shared, store_dir):
 
         for n in (a, b):
             wait_for("node %s to see 2 live nodes" % n.name, lambda: live_nodes(n) == 2, 30)
+        wait_registries([a, b], 2)  # the peers each fans out to: read at its next heartbeat
 
         # 1. Node a stores the batch; the retry to node b gets a's answer.
         status, _, first = send(a, body_of("one"), "agent-7-1")

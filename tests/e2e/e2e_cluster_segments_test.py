@@ -22,7 +22,7 @@ import threading
 import time
 
 from cluster_lib import Cluster, Ingester, check_each_once, wait_for
-from e2e_lib import check, metric_value
+from e2e_lib import check, metric_value, wait_registries
 
 # The catalog's sessions that are in a transaction or waiting, with what blocks them (shown when
 # the flushes do not come).
@@ -55,7 +55,7 @@ def main(binary, shared, store_dir):
     failed = True
     try:
         nodes = [cluster.node(name) for name in ("a", "b", "c")]
-        time.sleep(1.5)  # every node's registry lists the others
+        wait_registries(nodes, 3)  # every node's registry lists the others
 
         # 1. Ingest on every node, flushes every second, counts on every node meanwhile.
         ingesters = [Ingester(n, n_name).start() for n, n_name in zip(nodes, "abc")]

@@ -174,11 +174,13 @@ def start_window(cluster):
     url = cluster.pg.url
     s = Server(cluster.binary, extra_args=cluster.node_command_args("c"))
     log = open(s.log_path, "ab")
-    env = dict(os.environ, SAWMILL_TEST_PAUSE_BEFORE_REGISTRATION_MS="3000")
+    # The `admin settings set` below (a process of its own and a catalog transaction) must end
+    # within the pause: 10 s, so a loaded machine does not run it after c registered.
+    env = dict(os.environ, SAWMILL_TEST_PAUSE_BEFORE_REGISTRATION_MS="10000")
     proc = subprocess.Popen(s.command(), stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
         deadline = time.time() + 60
-        while "pausing 3000 ms before the node registers" not in s.read_log(tail=1 << 20):
+        while "pausing 10000 ms before the node registers" not in s.read_log(tail=1 << 20):
             check(proc.poll() is None and time.time() < deadline,
                   "node c did not reach the pause: %s" % s.read_log())
             time.sleep(0.05)

@@ -33,7 +33,7 @@ import time
 import urllib.parse
 
 from cluster_lib import Cluster, wait_for
-from e2e_lib import Server, check, request
+from e2e_lib import Server, check, request, wait_registries
 
 BASE_TS = 1796500000  # 2026-12-05T..Z, seconds; one line per second, never equal
 SERVICES = ("payments", "search", "auth", "billing")
@@ -281,7 +281,7 @@ def main(binary, shared, store_dir):
 
         for n in nodes:
             wait_for("node %s to see 3 live nodes" % n.name, lambda: live_nodes(n) == 3, 30)
-        time.sleep(1.0)  # each registry's list of peers is the one read at its last heartbeat
+        wait_registries(nodes, 3)  # the list of peers each fans out to: read at a heartbeat
 
         # 1. Everything in memtables: answers fan out.
         total = ingest_round(binary, nodes, reference, 0, 120, workdir)
@@ -297,7 +297,7 @@ def main(binary, shared, store_dir):
               (segments, total))
         d = cluster.node("d")
         wait_for("node d to see 4 live nodes", lambda: live_nodes(d) == 4, 30)
-        time.sleep(1.0)
+        wait_registries([d], 4)
         compare(nodes + [d], reference, "flushed", total)
 
         # 3. More lines on every node: segments and memtables mixed.

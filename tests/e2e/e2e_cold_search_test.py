@@ -179,14 +179,15 @@ def main(binary, shared, store_dir):
         # Periodically too: an upload left behind while the server runs is aborted by the next
         # tier round (every second here; nothing is left to move).
         s.extra_args = args[:2] + ["--tier-interval", "1s", "--compaction", "off",
-                                   "--cold-store-upload-grace", "3s"]
+                                   "--cold-store-upload-grace", "10s"]
         s.start()
         left = leave_upload_behind(env, "sawmill-e2e/%s/default/888888.seg" % prefix)
-        # (S3 may state an upload's start to the second: checked well inside the grace.)
+        # (S3 may state an upload's start to the second: checked well inside the grace, which
+        # is long enough that a loaded machine's pauses before the look do not reach it.)
         time.sleep(0.5)
         check(unfinished_uploads(env, prefix + "/") == [left],
               "an upload younger than the grace period was aborted")
-        deadline = time.time() + 30
+        deadline = time.time() + 60
         while unfinished_uploads(env, prefix + "/"):
             check(time.time() < deadline, "the upload left behind was never aborted: %s" %
                   s.read_log())

@@ -32,6 +32,9 @@ class Server:
         self.own_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sawmill_e2e_")
         self.extra_args = list(extra_args)
+        # A port of free_port()'s is only free when picked: another test running beside this
+        # one may take it before the server binds it; start() then picks another.
+        self.own_port = port is None
         self.port = port or free_port()
         self.proc = None
         self.log = None
@@ -49,17 +52,38 @@ class Server:
                 "127.0.0.1:%d" % self.port] + self.extra_args
 
     def start(self, timeout=60):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT)
+        for attempt in range(3):
+            if self.log is not None:
+                self.log.close()
+            self.log = open(self.log_path, "ab")
+            logged = self.log.tell()
+            self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT)
+            if not self.wait_ready(timeout, logged):
+                return self
+            # The port was taken between free_port() and the server's bind (see __init__).
+            if not self.own_port or attempt == 2:
+                break
+            self.port = free_port()
+        raise RuntimeError("server exited with %d; log:\n%s" % (self.proc.returncode,
+                                                                self.read_log()))
+
+    def wait_ready(self, timeout, logged):
+        """Waits for /readyz 200 (returns False); True when the server exited because its HTTP
+        port was taken; raises for any other exit, or when not ready within "timeout" s."""
+        taken = "cannot listen on 127.0.0.1:%d: Address already in use" % self.port
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
+                with open(self.log_path, "rb") as f:
+                    f.seek(logged)
+                    if taken in f.read().decode("utf-8", "replace"):
+                        return True
                 raise RuntimeError("server exited with %d; log:\n%s" % (self.proc.returncode,
                                                                         self.read_log()))
             try:
                 status, _, _ = request(self.url + "/readyz", timeout=2, context=self.ssl_context)
                 if status == 200:
-                    return self
+                    return False
             except OSError:
                 pass
             time.sleep(0.05)
@@ -402,3 +426,21 @@ def drop_database(admin_url, name):
 def check(condition, message):
     if not condition:
         raise AssertionError(message)
+
+
+def wait_registries(servers, live, timeout=60):
+    """Waits until the node registry of every server in "servers" counts "live" live nodes (its
+    gauge sawmill_cluster_live_nodes): the heartbeat that sets the gauge replaces, in the same
+    step, the list of peers that queries fan out to and live tail feeds from. The catalog's
+    nodes table (GET /api/v1/admin/nodes) may list a peer a heartbeat earlier; a fixed sleep
+    for that heartbeat proved nothing on a loaded machine."""
+    deadline = time.time() + timeout
+    for s in servers:
+        seen = None
+        while True:
+            seen = metric_value(s.metrics(), "sawmill_cluster_live_nodes")
+            if seen == live or time.time() > deadline:
+                break
+            time.sleep(0.1)
+        check(seen == live, "%s's registry counts %s live nodes after %d s, not %d" %
+              (s.url, seen, timeout, live))
