@@ -757,6 +757,41 @@ TEST(TimeTextEncoding, AReadOfTheRowsBeforeARowNeedsOnlyTheirTimes) {
   EXPECT_EQ(read[1].message, block1[2999].message);
 }
 
+// A search by ingest_ts (the search API's default time field) holds no ts of a block itself: it
+// reads the rows' ts with their other columns (every column but its keys, for the rows it
+// returns). The message, stored against the rows' times, is decoded with the ts just read
+// through the last row; before, the reader decoded the block's ts a second time for it (one
+// more column block read: the search's bytes read said so).
+TEST(TimeTextEncoding, AFewRowsReadWithTheirTsDecodeTheTsOnceForTheirMessages) {
+  FaultInjectionEnv env;
+  const std::string path = "/ts-once.seg";
+  WriteTimedSegment(&env, path, 2);
+  auto reader = SegmentFileReader::OpenFile(&env, path);
+  ASSERT_TRUE(reader.ok());
+  std::vector<Record> block1;
+  ASSERT_TRUE((*reader)->ReadBlock(1, kColAll, &block1, nullptr).ok());
+  const uint32_t rest = kColAll & ~(kColIngestTs | kColSeq);
+  for (const std::vector<uint32_t>& rows :
+       std::vector<std::vector<uint32_t>>{{0}, {1500}, {2999}, {3, 1700}, {0, 1, 2998, 2999}}) {
+    ReadStats message_only, with_ts;
+    std::vector<Record> without, with;
+    Status s = (*reader)->ReadRows(1, rest & ~kColTs, rows, &without, &message_only);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    s = (*reader)->ReadRows(1, rest, rows, &with, &with_ts);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    // ts is read once either way: for the messages' times alone, or as the rows' ts too.
+    EXPECT_EQ(with_ts.blocks_read, message_only.blocks_read) << rows.back();
+    EXPECT_EQ(with_ts.bytes_read_compressed, message_only.bytes_read_compressed) << rows.back();
+    ASSERT_EQ(with.size(), rows.size());
+    ASSERT_EQ(without.size(), rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_EQ(with[i].message, block1[rows[i]].message) << rows[i];
+      EXPECT_EQ(with[i].ts, block1[rows[i]].ts) << rows[i];
+      EXPECT_EQ(without[i].message, block1[rows[i]].message) << rows[i];
+    }
+  }
+}
+
 // The decoder alone: a few rows' values from a block stored against its rows' times, with the
 // times of the rows through the last one read (and no more); a whole block still wants all.
 TEST(TimeTextEncoding, TheRowsBeforeARowDecodeWithTheTimesOfThoseRowsOnly) {
