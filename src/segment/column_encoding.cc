@@ -409,6 +409,7 @@ Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t t
     return DecodeDeltaPrefix(body, count, enc == Encoding::kDeltaOfDelta, through, out);
   }
   if (enc == Encoding::kScaled) return DecodeScaledPrefix(body, count, through, out);
+  if (enc == Encoding::kIntDict) return DecodeIntDictThrough(body, count, through, out);
   return DecodeIntColumn(block, max_count, out);
 }
 
@@ -451,6 +452,7 @@ Status DecodeStringRows(std::string_view block, size_t count, const std::vector<
   if (enc == Encoding::kPrefixedNumber) {
     return DecodePrefixedNumberRows(body, count, rows, out, arena);
   }
+  if (enc == Encoding::kHex) return DecodeHexRows(body, count, rows, out, arena);
   std::vector<std::string_view> all;
   RETURN_IF_ERROR(DecodeStringColumn(block, count, &all, arena));
   if (all.size() != count)

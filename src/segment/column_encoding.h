@@ -226,9 +226,11 @@ void EncodeTimeColumn(const int64_t* values, size_t count, bool scaled, std::str
                       bool int_dict = false);
 // The head of kIntDict and kPermutedRuns bodies: a varint size, then one complete kDelta int
 // block of at most "max_count" values, strictly ascending; taken off the front of "*body".
-// Errors: DataLoss, prefixed with "what" ("int-dict column").
+// Errors: DataLoss, prefixed with "what" ("int-dict column"). With "through" below "max_count",
+// the block's first "through" values at least (DecodeIntColumnThrough; ascending checked among
+// them only).
 Status TakeAscendingValues(std::string_view* body, size_t max_count, std::string_view what,
-                           std::vector<int64_t>* values);
+                           std::vector<int64_t>* values, size_t through = SIZE_MAX);
 // Encoding::kPermutedRuns (permuted_runs_encoding.cc, format version 14): distinct values as
 // the values ascending (a kDelta block) and the permutation to the rows' order, cut into runs
 // of rows holding consecutive ranks, each run's Lehmer code packed in mixed-radix groups.
@@ -345,6 +347,10 @@ bool EncodeIntDictPlanes(const int64_t* values, size_t count, std::vector<int64_
 // rows' ids are read, of any other the block is decoded whole. Errors: DataLoss.
 Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
                      std::vector<int64_t>* out);
+// ReadRows of a kHex block ("body" after its encoding byte and count): only the listed rows
+// (each below "count") are rendered.
+Status DecodeHexRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
+                     std::vector<std::string_view>* out, std::string* arena);
 // ReadRows of a kPrefixedNumber block ("body" after its encoding byte and count): only the
 // listed rows are rendered.
 Status DecodePrefixedNumberRows(std::string_view body, size_t count,
@@ -377,12 +383,16 @@ Status DecodeDeltaPrefix(std::string_view body, size_t count, bool of_delta, siz
 Status DecodeScaledPrefix(std::string_view body, size_t count, size_t through,
                           std::vector<int64_t>* out);
 Status DecodeRleBody(std::string_view body, size_t count, std::vector<int64_t>* out);
+// A kIntDict body's first "through" values (all "count" when through >= count): their ids only,
+// and the distinct values through the largest of them.
+Status DecodeIntDictThrough(std::string_view body, size_t count, size_t through,
+                            std::vector<int64_t>* out);
 // DecodeRleBody of the first "through" values or more (whole runs), not looking further.
 Status DecodeRlePrefix(std::string_view body, size_t count, size_t through,
                        std::vector<int64_t>* out);
 // DecodeIntColumn of at least the first "through" values (ReadRows of rows up to through - 1):
-// an RLE block stops after the run holding value through - 1, a delta, delta-of-delta or scaled
-// block after value through - 1; the others decode every value.
+// an RLE block stops after the run holding value through - 1, a delta, delta-of-delta, scaled or
+// int-dict block after value through - 1; the others decode every value.
 Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t through,
                               std::vector<int64_t>* out);
 Status DecodePlainBody(std::string_view* body, size_t count, std::vector<std::string_view>* out);

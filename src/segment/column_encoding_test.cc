@@ -865,6 +865,19 @@ TEST(ColumnEncoding, HexIdsRoundTripAsBytes) {
     EXPECT_FALSE(DecodeStringColumn(block.substr(0, cut), ids.size(), &partial, &arena).ok());
   }
   EXPECT_TRUE(DecodeStringColumn(block + "x", ids.size(), &out, &arena).IsDataLoss());
+  // A read of a few rows (a trace id sub-block's one row a search returns) renders those rows
+  // only: the arena holds their text, not the block's (before: every row's, 3000 x 32 digits).
+  for (const std::vector<uint32_t>& rows :
+       std::vector<std::vector<uint32_t>>{{0}, {1, 5, 6}, {2999}, {7, 1500, 2998, 2999}}) {
+    std::string few_arena;
+    ASSERT_TRUE(DecodeStringRows(block, ids.size(), rows, &out, &few_arena).ok());
+    ASSERT_EQ(out.size(), rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) EXPECT_EQ(out[i], ids[rows[i]]) << rows[i];
+    EXPECT_EQ(few_arena.size(), rows.size() * 32);
+  }
+  EXPECT_TRUE(DecodeStringRows(block, ids.size(), {3000}, &out, &arena).IsDataLoss());
+  EXPECT_TRUE(DecodeStringRows(block.substr(0, block.size() - 1), ids.size(), {0}, &out, &arena)
+                  .IsDataLoss());
   // The chooser takes it only with scratch.hex (format version 7, warm).
   for (bool hex : {false, true}) {
     StringEncodeScratch scratch;
@@ -962,6 +975,53 @@ TEST(ColumnEncoding, GarbageNeverDecodesOutOfBounds) {
           v.data() >= arena.data() && v.data() + v.size() <= arena.data() + arena.size();
       EXPECT_TRUE(in_junk || in_arena);
     }
+  }
+}
+
+// A read of a block's first rows (ReadRows of a few rows; a newest-first search's keys through its
+// last candidate row: ingest_ts, the level, ids in planes) decodes an int-dict block only through
+// the last row: the ids of the rows before it and the distinct values up to the largest of them.
+// Before, every row's value was decoded (and the executor used one).
+TEST(ColumnEncoding, IntDictBlocksDecodeOnlyThroughTheLastRowRead) {
+  std::mt19937 rng(24);
+  const size_t count = 5000;
+  std::vector<int64_t> level(count), ingest(count), users(count);
+  int64_t t = 1'700'000'000'000'000'000;
+  for (size_t i = 0; i < count; ++i) {
+    level[i] = static_cast<int64_t>(rng() % 6);
+    if (rng() % 20 == 0) t += 1000 + static_cast<int64_t>(rng() % 1000);
+    ingest[i] = t;
+    users[i] = static_cast<int64_t>(rng() % 3000) * 7;
+  }
+  std::vector<int64_t> scratch;
+  std::string by_level, by_step, in_planes;
+  ASSERT_TRUE(EncodeIntDict(level.data(), count, false, &scratch, &by_level));
+  ASSERT_TRUE(EncodeIntDict(ingest.data(), count, true, &scratch, &by_step));
+  ASSERT_TRUE(EncodeIntDictPlanes(users.data(), count, &scratch, &in_planes));
+  const std::vector<std::pair<const std::string*, const std::vector<int64_t>*>> blocks = {
+      {&by_level, &level}, {&by_step, &ingest}, {&in_planes, &users}};
+  for (const auto& [block, values] : blocks) {
+    ASSERT_EQ(static_cast<Encoding>((*block)[0]), Encoding::kIntDict);
+    for (size_t through : {1, 2, 77, 2500, 4999, 5000, 6000}) {
+      std::vector<int64_t> out;
+      const Status s = DecodeIntColumnThrough(*block, count, through, &out);
+      ASSERT_TRUE(s.ok()) << through << ": " << s.ToString();
+      ASSERT_EQ(out.size(), std::min(through, count)) << through;
+      EXPECT_TRUE(std::equal(out.begin(), out.end(), values->begin())) << through;
+    }
+    // The listed rows of a block whose ids are in planes: those rows alone, as before.
+    std::vector<int64_t> rows_out;
+    const std::vector<uint32_t> rows = {3, 2000, 4999};
+    const Status s = DecodeIntRows(*block, count, rows, &rows_out);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(rows_out, (std::vector<int64_t>{(*values)[3], (*values)[2000], (*values)[4999]}));
+    // A damaged block is still DataLoss read whole, and a prefix of it short of the ids a read
+    // needs is DataLoss too.
+    std::vector<int64_t> out;
+    EXPECT_TRUE(DecodeIntColumn(*block + "x", count, &out).IsDataLoss());
+    out.clear();
+    EXPECT_TRUE(DecodeIntColumnThrough(block->substr(0, block->size() / 2), count, count, &out)
+                    .IsDataLoss());
   }
 }
 

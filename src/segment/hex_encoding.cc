@@ -26,32 +26,53 @@ constexpr std::array<uint8_t, 256> kHexValues = [] {
   return t;
 }();
 
-Status DecodeHex(std::string_view body, size_t count, std::vector<std::string_view>* out,
-                 std::string* arena) {
-  uint64_t width;
-  if (!GetVarint64(&body, &width) || width == 0 || width > kMaxHexBytes) {
+// The body's value width, checked against its bytes and "count".
+Status HexWidth(std::string_view* body, size_t count, uint64_t* width) {
+  if (!GetVarint64(body, width) || *width == 0 || *width > kMaxHexBytes) {
     return Status::DataLoss("hex column: bad value width");
   }
-  if (body.size() / width != count || body.size() % width != 0) {
-    return Status::DataLoss("hex column: " + std::to_string(body.size()) + " bytes for " +
-                            std::to_string(count) + " values of " + std::to_string(width));
-  }
-  static constexpr char kDigits[] = "0123456789abcdef";
-  arena->resize(body.size() * 2);
-  char* p = arena->data();
-  for (char c : body) {
-    const auto b = static_cast<unsigned char>(c);
-    *p++ = kDigits[b >> 4];
-    *p++ = kDigits[b & 15];
-  }
-  out->reserve(out->size() + count);
-  for (size_t row = 0; row < count; ++row) {
-    out->emplace_back(arena->data() + row * width * 2, width * 2);
+  if (body->size() / *width != count || body->size() % *width != 0) {
+    return Status::DataLoss("hex column: " + std::to_string(body->size()) + " bytes for " +
+                            std::to_string(count) + " values of " + std::to_string(*width));
   }
   return Status::OK();
 }
 
+// The values of every row ("rows" null) or of the listed rows (each below "count") as lower-case
+// hex, in "*arena".
+Status RenderHex(std::string_view body, size_t count, const std::vector<uint32_t>* rows,
+                 std::vector<std::string_view>* out, std::string* arena) {
+  uint64_t width;
+  RETURN_IF_ERROR(HexWidth(&body, count, &width));
+  static constexpr char kDigits[] = "0123456789abcdef";
+  const size_t n = rows == nullptr ? count : rows->size();
+  arena->resize(n * width * 2);
+  char* p = arena->data();
+  for (size_t i = 0; i < n; ++i) {
+    const size_t row = rows == nullptr ? i : (*rows)[i];
+    for (char c : body.substr(row * width, width)) {
+      const auto b = static_cast<unsigned char>(c);
+      *p++ = kDigits[b >> 4];
+      *p++ = kDigits[b & 15];
+    }
+  }
+  out->reserve(out->size() + n);
+  for (size_t i = 0; i < n; ++i) out->emplace_back(arena->data() + i * width * 2, width * 2);
+  return Status::OK();
+}
+
+Status DecodeHex(std::string_view body, size_t count, std::vector<std::string_view>* out,
+                 std::string* arena) {
+  return RenderHex(body, count, nullptr, out, arena);
+}
+
 }  // namespace
+
+Status DecodeHexRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
+                     std::vector<std::string_view>* out, std::string* arena) {
+  out->clear();
+  return RenderHex(body, count, &rows, out, arena);
+}
 
 bool EncodeHex(const std::string_view* values, size_t count, std::string* out) {
   if (count == 0) return false;
@@ -90,13 +111,7 @@ Result<bool> KeepHexRowsHolding(std::string_view block, size_t count, std::strin
   if (!GetVarint64(&body, &n) || n != count) {
     return Status::DataLoss("hex column: holds a count other than " + std::to_string(count));
   }
-  if (!GetVarint64(&body, &width) || width == 0 || width > kMaxHexBytes) {
-    return Status::DataLoss("hex column: bad value width");
-  }
-  if (body.size() / width != count || body.size() % width != 0) {
-    return Status::DataLoss("hex column: " + std::to_string(body.size()) + " bytes for " +
-                            std::to_string(count) + " values of " + std::to_string(width));
-  }
+  RETURN_IF_ERROR(HexWidth(&body, count, &width));
   // Every row renders as 2 x width lower-case hex digits: any other value is in no row.
   std::array<unsigned char, kMaxHexBytes> want;
   bool spelled = value.size() == 2 * width;

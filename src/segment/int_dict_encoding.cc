@@ -29,9 +29,10 @@ namespace {
 // column (ts) is given up on early.
 constexpr size_t kMaxDistinctFraction = 4;
 
-// Ids mode 2: width(u8) and the ids' bytes in planes; "body" must hold exactly those.
-Status DecodeIdPlanes(std::string_view body, size_t count, const std::vector<int64_t>& values,
-                      const std::vector<uint32_t>* rows, std::vector<int64_t>* out) {
+// Ids mode 2: width(u8) and the ids' bytes in planes; "body" must hold exactly those. The ids
+// of the rows "rows" (ascending), or with "rows" null of the first "through" rows.
+Status DecodeIdPlanes(std::string_view body, size_t count, const std::vector<uint32_t>* rows,
+                      size_t through, std::vector<uint32_t>* ids) {
   if (body.empty()) return Status::DataLoss("int-dict column: id width missing");
   const size_t width = static_cast<uint8_t>(body[0]);
   body.remove_prefix(1);
@@ -44,69 +45,87 @@ Status DecodeIdPlanes(std::string_view body, size_t count, const std::vector<int
                             std::to_string(width) + " bytes");
   }
   const auto* planes = reinterpret_cast<const unsigned char*>(body.data());
-  const size_t base = out->size();
-  const size_t n = rows == nullptr ? count : rows->size();
-  out->resize(base + n);
+  const size_t n = rows == nullptr ? through : rows->size();
+  ids->resize(n);
   for (size_t i = 0; i < n; ++i) {
     const size_t row = rows == nullptr ? i : (*rows)[i];
-    if (row >= count) {
-      out->resize(base);
+    if (row >= count)
       return Status::DataLoss("int-dict column holds no row " + std::to_string(row));
-    }
     uint64_t id = 0;
     for (size_t k = 0; k < width; ++k) id |= uint64_t{planes[k * count + row]} << (8 * k);
-    if (id >= values.size()) {
-      out->resize(base);
-      return Status::DataLoss("int-dict column: row " + std::to_string(row) + " has id " +
-                              std::to_string(id) + " of " + std::to_string(values.size()));
-    }
-    (*out)[base + i] = values[id];
+    (*ids)[i] = static_cast<uint32_t>(id);
   }
   return Status::OK();
 }
 
-// The ids of every row, or (ids mode 2 only: "rows" not null) of the listed rows.
+// The values of every row, or of the first "through" rows, or (ids mode 2 only: "rows" not null)
+// of the listed rows. A read of fewer than every row decodes the ids no further than it needs and
+// the distinct values only through the largest id it met (a level's or an ingest time's first
+// rows, a few user ids of a block), not checking the bytes after them.
 Status DecodeIntDictRows(std::string_view body, size_t count, const std::vector<uint32_t>* rows,
-                         std::vector<int64_t>* out) {
-  std::vector<int64_t> values;
-  RETURN_IF_ERROR(TakeAscendingValues(&body, count, "int-dict column", &values));
-  if (values.empty() && count > 0) return Status::DataLoss("int-dict column: no values");
+                         size_t through, std::vector<int64_t>* out) {
+  through = std::min(through, count);
+  const bool whole = rows == nullptr && through == count;
+  // The distinct values' block, decoded once the ids say how many of them are needed.
+  std::string_view values_body = body;
+  uint64_t values_size;
+  if (!GetVarint64(&body, &values_size) || values_size > body.size()) {
+    return Status::DataLoss("int-dict column: bad values size");
+  }
+  body.remove_prefix(values_size);
   if (body.empty()) return Status::DataLoss("int-dict column: ids missing");
   const uint8_t mode = static_cast<uint8_t>(body[0]);
   body.remove_prefix(1);
   if (mode > 2) return Status::DataLoss("int-dict column: ids mode " + std::to_string(mode));
-  if (mode == 2) return DecodeIdPlanes(body, count, values, rows, out);
-  if (rows != nullptr) return Status::DataLoss("int-dict column: ids mode " + std::to_string(mode));
-  const size_t base = out->size();
-  out->resize(base + count);
-  const char* p = body.data();
-  const char* limit = p + body.size();
-  uint64_t id = 0;
-  for (size_t row = 0; row < count; ++row) {
-    uint64_t v;
-    if (p < limit && static_cast<unsigned char>(*p) < 0x80) {  // one byte: nearly every id
-      v = static_cast<unsigned char>(*p++);
-    } else if (!ParseVarint64(&p, limit, &v)) {
-      out->resize(base);
-      return Status::DataLoss("int-dict column: ids end at row " + std::to_string(row));
-    }
-    id = mode == 0 ? v : id + static_cast<uint64_t>(ZigZagDecode(v));
-    if (id >= values.size()) {
-      out->resize(base);
-      return Status::DataLoss("int-dict column: row " + std::to_string(row) + " has id " +
-                              std::to_string(id) + " of " + std::to_string(values.size()));
-    }
-    (*out)[base + row] = values[id];
+  if (rows != nullptr && mode != 2) {
+    return Status::DataLoss("int-dict column: ids mode " + std::to_string(mode));
   }
-  if (p != limit) {
-    out->resize(base);
-    return Status::DataLoss("int-dict column: bytes after the ids");
+  thread_local std::vector<uint32_t> ids;
+  if (mode == 2) {
+    RETURN_IF_ERROR(DecodeIdPlanes(body, count, rows, through, &ids));
+  } else {
+    ids.resize(through);
+    const char* p = body.data();
+    const char* limit = p + body.size();
+    uint64_t id = 0;
+    for (size_t row = 0; row < through; ++row) {
+      uint64_t v;
+      if (p < limit && static_cast<unsigned char>(*p) < 0x80) {  // one byte: nearly every id
+        v = static_cast<unsigned char>(*p++);
+      } else if (!ParseVarint64(&p, limit, &v)) {
+        return Status::DataLoss("int-dict column: ids end at row " + std::to_string(row));
+      }
+      id = mode == 0 ? v : id + static_cast<uint64_t>(ZigZagDecode(v));
+      if (id > UINT32_MAX) {
+        return Status::DataLoss("int-dict column: row " + std::to_string(row) + " has id " +
+                                std::to_string(id));
+      }
+      ids[row] = static_cast<uint32_t>(id);
+    }
+    if (whole && p != limit) return Status::DataLoss("int-dict column: bytes after the ids");
+  }
+  uint32_t largest = 0;
+  for (uint32_t id : ids) largest = std::max(largest, id);
+  std::vector<int64_t> values;
+  RETURN_IF_ERROR(TakeAscendingValues(&values_body, count, "int-dict column", &values,
+                                      whole ? count : size_t{largest} + 1));
+  if (values.empty() && count > 0) return Status::DataLoss("int-dict column: no values");
+  const size_t base = out->size();
+  out->resize(base + ids.size());
+  for (size_t i = 0; i < ids.size(); ++i) {
+    if (ids[i] >= values.size()) {
+      out->resize(base);
+      const size_t row = rows == nullptr ? i : (*rows)[i];
+      return Status::DataLoss("int-dict column: row " + std::to_string(row) + " has id " +
+                              std::to_string(ids[i]) + " of " + std::to_string(values.size()));
+    }
+    (*out)[base + i] = values[ids[i]];
   }
   return Status::OK();
 }
 
 Status DecodeIntDict(std::string_view body, size_t count, std::vector<int64_t>* out) {
-  return DecodeIntDictRows(body, count, nullptr, out);
+  return DecodeIntDictRows(body, count, nullptr, count, out);
 }
 
 // An int-dict block's head: the encoding byte, the row count and the sorted distinct values
@@ -122,8 +141,13 @@ void AppendIntDictHead(const std::vector<int64_t>& distinct, size_t count, std::
 
 }  // namespace
 
+Status DecodeIntDictThrough(std::string_view body, size_t count, size_t through,
+                            std::vector<int64_t>* out) {
+  return DecodeIntDictRows(body, count, nullptr, through, out);
+}
+
 Status TakeAscendingValues(std::string_view* body, size_t max_count, std::string_view what,
-                           std::vector<int64_t>* values) {
+                           std::vector<int64_t>* values, size_t through) {
   const std::string prefix(what);
   uint64_t values_size;
   if (!GetVarint64(body, &values_size) || values_size > body->size()) {
@@ -134,7 +158,9 @@ Status TakeAscendingValues(std::string_view* body, size_t max_count, std::string
   if (values_block.empty() || static_cast<Encoding>(values_block[0]) != Encoding::kDelta) {
     return Status::DataLoss(prefix + ": the values are not a delta block");
   }
-  RETURN_IF_ERROR(DecodeIntColumn(values_block, max_count, values));
+  RETURN_IF_ERROR(through >= max_count
+                      ? DecodeIntColumn(values_block, max_count, values)
+                      : DecodeIntColumnThrough(values_block, max_count, through, values));
   for (size_t i = 1; i < values->size(); ++i) {
     if ((*values)[i] <= (*values)[i - 1]) {
       return Status::DataLoss(prefix + ": values not ascending at " + std::to_string(i));
@@ -158,7 +184,7 @@ Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uin
     uint64_t values_size;
     if (GetVarint64(&probe, &values_size) && values_size < probe.size() &&
         static_cast<uint8_t>(probe[values_size]) == 2) {
-      return DecodeIntDictRows(body, count, &rows, out);
+      return DecodeIntDictRows(body, count, &rows, count, out);
     }
   }
   std::vector<int64_t> all;

@@ -679,13 +679,17 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
   TextBuffer& buf = ThreadScratch(kColumnsScratch);
   TextBuffer& message_buf = ThreadScratch(kMessageScratch);
   std::vector<int64_t> ints;
-  std::vector<int64_t> block_ts;  // (version 13) every row's ts, for the message's times
+  // (Version 13) The block's ts for the message's times: every row's, or (a read of listed
+  // rows) those of the rows through the last one listed, all its times need (RowTimesFor).
+  std::vector<int64_t> block_ts;
+  const size_t times_needed =
+      selected != nullptr && !selected->empty() ? selected->back() + 1 : rows;
   std::vector<std::string_view> views;
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
     TextBuffer* field_buf = field.column == ColumnId::kMessage ? &message_buf : &buf;
     std::optional<RowTimesScope> scope;
-    if (field.column == ColumnId::kMessage && block_ts.size() == rows) {
+    if (field.column == ColumnId::kMessage && !block_ts.empty()) {
       scope.emplace(block_ts.data(), block_ts.size(), TimesOwner(), block);
     }
     Status s =
@@ -706,9 +710,12 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
         default: break;
       }
     }
-    // Kept (moved, not copied) only when the message is read after it.
-    if (field.column == ColumnId::kTs && version_ >= 13 && ints.size() == rows &&
-        (column_mask & kColMessage) != 0) {
+    // Kept (moved, not copied) only when the message is read after it. A read of a few rows
+    // searched by ingest_ts (the search's default time field: the executor holds no ts of its
+    // own) decoded ts through its last row just now; the message's times are those (they were
+    // decoded a second time for it before).
+    if (field.column == ColumnId::kTs && version_ >= 13 && ints.size() >= times_needed &&
+        ints.size() <= rows && (column_mask & kColMessage) != 0) {
       block_ts = std::move(ints);
       ints.clear();
     }

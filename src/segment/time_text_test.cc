@@ -629,6 +629,17 @@ void WriteTimedSegment(FaultInjectionEnv* env, const std::string& path, uint32_t
   }
 }
 
+// A two-block segment of WriteTimedSegment, opened, and its block 1 read whole (3000 rows).
+void OpenTimedBlock1(FaultInjectionEnv* env, const std::string& path,
+                     std::shared_ptr<SegmentFileReader>* reader, std::vector<Record>* block1) {
+  WriteTimedSegment(env, path, 2);
+  auto opened = SegmentFileReader::OpenFile(env, path);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  *reader = *opened;
+  ASSERT_TRUE((*reader)->ReadBlock(1, kColAll, block1, nullptr).ok());
+  ASSERT_EQ(block1->size(), 3000u);
+}
+
 // bench_recode's "timeref=0" (WriterOptions::time_text_against_ts = false): the message's times
 // stored themselves, not against the rows' ts, and read back the same.
 TEST(TimeTextEncoding, TimesStoredThemselvesWhenTheWriterIsToldSo) {
@@ -704,17 +715,13 @@ TEST(TimeTextEncoding, AScopeOpenForAnotherBlockOfAsManyRowsIsNotTaken) {
 // decoded the block's ts again; the decoder alone: the next test).
 TEST(TimeTextEncoding, AReadOfTheRowsBeforeARowNeedsOnlyTheirTimes) {
   FaultInjectionEnv env;
-  const std::string path = "/timed-through.seg";
-  WriteTimedSegment(&env, path, 2);
-  auto reader = SegmentFileReader::OpenFile(&env, path);
-  ASSERT_TRUE(reader.ok());
+  std::shared_ptr<SegmentFileReader> reader;
   std::vector<Record> block1;
-  ASSERT_TRUE((*reader)->ReadBlock(1, kColAll, &block1, nullptr).ok());
-  ASSERT_EQ(block1.size(), 3000u);
+  ASSERT_NO_FATAL_FAILURE(OpenTimedBlock1(&env, "/timed-through.seg", &reader, &block1));
   for (uint32_t through : {1u, 2u, 78u, 1500u, 2999u, 3000u}) {
     BlockColumns keys;
-    Status s = (*reader)->ReadIntColumnsThrough(1, kColTs | kColIngestTs | kColSeq, through, &keys,
-                                                nullptr);
+    Status s =
+        reader->ReadIntColumnsThrough(1, kColTs | kColIngestTs | kColSeq, through, &keys, nullptr);
     ASSERT_TRUE(s.ok()) << s.ToString();
     ASSERT_EQ(keys.rows, 3000u);
     const std::vector<int64_t>& ts = keys.ints[0];
@@ -729,12 +736,12 @@ TEST(TimeTextEncoding, AReadOfTheRowsBeforeARowNeedsOnlyTheirTimes) {
       ASSERT_EQ(keys.ints[2][r], static_cast<int64_t>(block1[r].seq)) << r;
     }
     // The message of the last row and of a few before it, read with only those times held.
-    const SegmentReader* as_reader = reader->get();
+    const SegmentReader* as_reader = reader.get();
     RowTimesScope held(ts.data(), ts.size(), as_reader, 1);
     std::vector<uint32_t> rows{through - 1};
     if (through > 40) rows.insert(rows.begin(), {0, through / 2});
     std::vector<Record> read;
-    s = (*reader)->ReadRows(1, kColMessage, rows, &read, nullptr);
+    s = reader->ReadRows(1, kColMessage, rows, &read, nullptr);
     ASSERT_TRUE(s.ok()) << through << ": " << s.ToString();
     ASSERT_EQ(read.size(), rows.size());
     for (size_t i = 0; i < rows.size(); ++i) {
@@ -742,19 +749,49 @@ TEST(TimeTextEncoding, AReadOfTheRowsBeforeARowNeedsOnlyTheirTimes) {
     }
   }
   BlockColumns keys;
-  EXPECT_TRUE(
-      (*reader)->ReadIntColumnsThrough(1, kColTs, 3001, &keys, nullptr).IsInvalidArgument());
-  EXPECT_TRUE((*reader)->ReadIntColumnsThrough(1, kColTs, 0, &keys, nullptr).IsInvalidArgument());
-  EXPECT_TRUE(
-      (*reader)->ReadIntColumnsThrough(1, kColMessage, 5, &keys, nullptr).IsInvalidArgument());
+  EXPECT_TRUE(reader->ReadIntColumnsThrough(1, kColTs, 3001, &keys, nullptr).IsInvalidArgument());
+  EXPECT_TRUE(reader->ReadIntColumnsThrough(1, kColTs, 0, &keys, nullptr).IsInvalidArgument());
+  EXPECT_TRUE(reader->ReadIntColumnsThrough(1, kColMessage, 5, &keys, nullptr).IsInvalidArgument());
   // A scope of fewer times than a row read needs is not taken: the reader reads them itself.
   std::vector<int64_t> few{block1[0].ts};
-  RowTimesScope short_scope(few.data(), few.size(), reader->get(), 1);
+  RowTimesScope short_scope(few.data(), few.size(), reader.get(), 1);
   std::vector<Record> read;
-  Status s = (*reader)->ReadRows(1, kColMessage, {0, 2999}, &read, nullptr);
+  Status s = reader->ReadRows(1, kColMessage, {0, 2999}, &read, nullptr);
   ASSERT_TRUE(s.ok()) << s.ToString();
   ASSERT_EQ(read.size(), 2u);
   EXPECT_EQ(read[1].message, block1[2999].message);
+}
+
+// A search by ingest_ts (the search API's default time field) holds no ts of a block itself: it
+// reads the rows' ts with their other columns (every column but its keys, for the rows it
+// returns). The message, stored against the rows' times, is decoded with the ts just read
+// through the last row; before, the reader decoded the block's ts a second time for it (one
+// more column block read: the search's bytes read said so).
+TEST(TimeTextEncoding, AFewRowsReadWithTheirTsDecodeTheTsOnceForTheirMessages) {
+  FaultInjectionEnv env;
+  std::shared_ptr<SegmentFileReader> reader;
+  std::vector<Record> block1;
+  ASSERT_NO_FATAL_FAILURE(OpenTimedBlock1(&env, "/ts-once.seg", &reader, &block1));
+  const uint32_t rest = kColAll & ~(kColIngestTs | kColSeq);
+  for (const std::vector<uint32_t>& rows :
+       std::vector<std::vector<uint32_t>>{{0}, {1500}, {2999}, {3, 1700}, {0, 1, 2998, 2999}}) {
+    ReadStats message_only, with_ts;
+    std::vector<Record> without, with;
+    Status s = reader->ReadRows(1, rest & ~kColTs, rows, &without, &message_only);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    s = reader->ReadRows(1, rest, rows, &with, &with_ts);
+    ASSERT_TRUE(s.ok()) << s.ToString();
+    // ts is read once either way: for the messages' times alone, or as the rows' ts too.
+    EXPECT_EQ(with_ts.blocks_read, message_only.blocks_read) << rows.back();
+    EXPECT_EQ(with_ts.bytes_read_compressed, message_only.bytes_read_compressed) << rows.back();
+    ASSERT_EQ(with.size(), rows.size());
+    ASSERT_EQ(without.size(), rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) {
+      EXPECT_EQ(with[i].message, block1[rows[i]].message) << rows[i];
+      EXPECT_EQ(with[i].ts, block1[rows[i]].ts) << rows[i];
+      EXPECT_EQ(without[i].message, block1[rows[i]].message) << rows[i];
+    }
+  }
 }
 
 // The decoder alone: a few rows' values from a block stored against its rows' times, with the
