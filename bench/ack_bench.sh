@@ -22,6 +22,11 @@
 # time. The two "s" columns have different origins (bench_http starts its run after reading and
 # cutting the corpus, 2-3 s for 10 M lines, while the sampler already runs): join them by the
 # Unix seconds (session 17 found slow acks put outside the pace stage by that offset).
+# Also printed per run (from /proc/PID/task/*/schedstat of the threads alive when the senders
+# end): the seconds the server's threads ran and the seconds they waited, runnable, for a CPU,
+# and the same for its busiest thread (the flush thread in a run past the cap), so that a run
+# starved by the machine's other load shows as such (session 18: the flush thread waited 3.5 s
+# for a CPU for each second it ran, at load 10-14).
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: ack_bench.sh SAWMILL_OR_BUILD_DIR..." >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -109,6 +114,9 @@ for run in $(seq 1 "$RUNS"); do
       wait "$SAMPLER" 2>/dev/null || true
     fi
     C1=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
+    SCHED=$(cat /proc/"$SERVER_PID"/task/*/schedstat 2>/dev/null |
+      awk '{r += $1; w += $2; if ($1 > mr) {mr = $1; mw = $2}}
+           END {printf "%.1f %.1f %.1f %.1f", r / 1e9, w / 1e9, mr / 1e9, mw / 1e9}')
     HWM=$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status")
     L1=$(loadavg)
     curl -sf "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt" || true
@@ -116,13 +124,16 @@ for run in $(seq 1 "$RUNS"); do
     wait "$SERVER_PID" || true
     SERVER_PID=""
     python3 - "$WORK/ingest.json" "$WORK/metrics.txt" "$run" "$bin" "$C0" "$C1" "$TICK" "$HWM" \
-      "$L0" "$L1" "$OUT/results.jsonl" <<'EOF'
+      "$L0" "$L1" "$OUT/results.jsonl" "$SCHED" <<'EOF'
 import json, re, sys
-ingest, metrics, run, binary, c0, c1, tick, hwm, l0, l1, out = sys.argv[1:]
+ingest, metrics, run, binary, c0, c1, tick, hwm, l0, l1, out, sched = sys.argv[1:]
 r = json.load(open(ingest))
 cpu = (int(c1) - int(c0)) / int(tick)
 r.update(run=int(run), build=binary, server_cpu_s=cpu, peak_rss_mib=int(hwm) / 1024,
          load_before=float(l0), load_after=float(l1))
+ran, waited, top_ran, top_waited = (float(x) for x in sched.split())
+r.update(threads_ran_s=ran, threads_waited_s=waited, busiest_ran_s=top_ran,
+         busiest_waited_s=top_waited)
 # Where Append's time went: sawmill_append_stage_seconds{stage} (sum, count, slowest bucket).
 stages = {}
 for line in open(metrics, errors="replace"):
@@ -147,6 +158,8 @@ ok = r["lines_acked"] == r["lines_sent"]
 print(f"| {run} | {binary} | {r['ack_p50_ms']:.0f} | {r['ack_p99_ms']:.0f} | {r['ack_max_ms']:.0f} | "
       f"{r['retried_429']} | {r['lines_per_s']:.0f} | {cpu:.1f} | {r['peak_rss_mib']:.0f} | "
       f"{l0} / {l1} |" + ("" if ok else f" **{r['lines_acked']} of {r['lines_sent']} acked**"))
+print(f"|  | server threads ran {ran:.1f} s and waited {waited:.1f} s for a CPU; the busiest "
+      f"ran {top_ran:.1f} s and waited {top_waited:.1f} s |||||||||")
 if stages:
     parts = [f"{k} {v.get('sum', 0):.1f} s (n={v.get('count', 0):.0f}, p99 ≤ {v['p99_le_s']} s)"
              for k, v in sorted(stages.items())]
