@@ -91,6 +91,8 @@ enum class Encoding : uint8_t {
                          // forms, offsets and times as ints, then the rest (v13)
   kPermutedRuns = 19,    // int64 distinct values (seq): ascending, then the permutation to the
                          // rows' order in runs (v14)
+  kRiceRuns = 22,        // int64 in runs of ascending values (ts): each run's first value, then
+                         // its steps as Rice codes (v15)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.
