@@ -179,11 +179,49 @@ int Real(Env* env, const std::string& dir, const std::vector<std::string>& varia
   return 0;
 }
 
+// --tsv FILE: the key columns of every row of the inputs (block, ts, ingest_ts, seq, service,
+// host, trace_id) as tab-separated lines, in stored order, for studying their encodings.
+int Tsv(const std::vector<std::shared_ptr<SegmentReader>>& readers, const std::string& path,
+        const std::string& message_dir) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr) return 1;
+  uint32_t n = 0;
+  for (const auto& r : readers) {
+    for (uint32_t b = 0; b < r->blocks().size(); ++b, ++n) {
+      std::vector<Record> rows;
+      Status s =
+          r->ReadBlock(b, kColTs | kColIngestTs | kColSeq | kColService | kColHost | kColTraceId,
+                       &rows, nullptr);
+      if (!s.ok()) {
+        std::fprintf(stderr, "%s\n", s.ToString().c_str());
+        return 1;
+      }
+      if (!message_dir.empty()) {
+        std::vector<Record> texts;
+        if (!r->ReadBlock(b, kColMessage, &texts, nullptr).ok()) return 1;
+        std::string joined;
+        for (const Record& x : texts) joined.append(x.message).push_back('\n');
+        std::FILE* m = std::fopen((message_dir + "/" + std::to_string(n)).c_str(), "w");
+        if (m == nullptr) return 1;
+        std::fwrite(joined.data(), 1, joined.size(), m);
+        std::fclose(m);
+      }
+      for (const Record& x : rows) {
+        std::fprintf(f, "%u\t%lld\t%lld\t%llu\t%s\t%s\t%s\n", n, static_cast<long long>(x.ts),
+                     static_cast<long long>(x.ingest_ts), static_cast<unsigned long long>(x.seq),
+                     x.service.c_str(), x.host.c_str(), x.trace_id.c_str());
+      }
+    }
+  }
+  return std::fclose(f) == 0 ? 0 : 1;
+}
+
 int Main(int argc, char** argv) {
   std::vector<std::string> variants, inputs;
   bool real = false;
   std::string dir = "/tmp/bench-recode";
   bool dumps = false;
+  std::string tsv, message_dir;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--variant") == 0 && i + 1 < argc) {
       variants.push_back(argv[++i]);
@@ -193,6 +231,10 @@ int Main(int argc, char** argv) {
       dumps = true;
     } else if (std::strcmp(argv[i], "--real") == 0) {
       real = true;
+    } else if (std::strcmp(argv[i], "--tsv") == 0 && i + 1 < argc) {
+      tsv = argv[++i];
+    } else if (std::strcmp(argv[i], "--messages") == 0 && i + 1 < argc) {
+      message_dir = argv[++i];
     } else {
       inputs.push_back(argv[i]);
     }
@@ -227,6 +269,7 @@ int Main(int argc, char** argv) {
     readers.push_back(*r);
   }
   info.id = 999999;
+  if (!tsv.empty()) return Tsv(readers, tsv, message_dir);
   std::printf("inputs: %zu segments, %llu rows, %llu bytes (%.2f a row)\n", inputs.size(),
               static_cast<unsigned long long>(rows), static_cast<unsigned long long>(in_bytes),
               static_cast<double>(in_bytes) / static_cast<double>(rows));
@@ -254,8 +297,10 @@ int Main(int argc, char** argv) {
     // (ReadColumnValues, as an aggregation reads them), best of 5 passes, CPU.
     auto out_reader = SegmentReader::Open(env, dir + "/" + name);
     if (out_reader.ok()) {
-      for (auto [mask, what] :
-           {std::pair{kColIngestTs, "ingest_ts"}, {kColLevel, "level"}, {kColUserId, "user_id"}}) {
+      for (auto [mask, what] : {std::pair{kColTs, "ts"},
+                                {kColIngestTs, "ingest_ts"},
+                                {kColLevel, "level"},
+                                {kColUserId, "user_id"}}) {
         double best = 1e9;
         for (int pass = 0; pass < 5; ++pass) {
           BlockColumns columns;

@@ -221,9 +221,18 @@ bool EncodeScaled(const int64_t* values, size_t count, std::string* out);
 bool EncodeIntDict(const int64_t* values, size_t count, bool id_steps,
                    std::vector<int64_t>* scratch, std::string* out);
 // A time column: delta-of-delta, or (with "scaled", format version 7) kScaled, or (with
-// "int_dict", format version 10) kIntDict, whichever zstd makes smallest.
+// "int_dict", format version 10) kIntDict, or (with "rice_runs", format version 15) kRiceRuns,
+// whichever zstd makes smallest.
 void EncodeTimeColumn(const int64_t* values, size_t count, bool scaled, std::string* out,
-                      bool int_dict = false);
+                      bool int_dict = false, bool rice_runs = false);
+// Encoding::kRiceRuns (rice_runs_encoding.cc, format version 15): the values less the block's
+// least, divided by their common divisor, cut into runs where they fall; each run's first value,
+// then its steps as Rice codes with the run's parameter. Returns false (appends nothing) for no
+// values.
+bool EncodeRiceRuns(const int64_t* values, size_t count, std::string* out);
+// A kRiceRuns body's first "through" values (all "count" when through >= count).
+Status DecodeRiceRunsThrough(std::string_view body, size_t count, size_t through,
+                             std::vector<int64_t>* out);
 // The head of kIntDict and kPermutedRuns bodies: a varint size, then one complete kDelta int
 // block of at most "max_count" values, strictly ascending; taken off the front of "*body".
 // Errors: DataLoss, prefixed with "what" ("int-dict column"). With "through" below "max_count",
@@ -391,8 +400,8 @@ Status DecodeIntDictThrough(std::string_view body, size_t count, size_t through,
 Status DecodeRlePrefix(std::string_view body, size_t count, size_t through,
                        std::vector<int64_t>* out);
 // DecodeIntColumn of at least the first "through" values (ReadRows of rows up to through - 1):
-// an RLE block stops after the run holding value through - 1, a delta, delta-of-delta, scaled or
-// int-dict block after value through - 1; the others decode every value.
+// an RLE block stops after the run holding value through - 1, a delta, delta-of-delta, scaled,
+// int-dict or rice-runs block after value through - 1; the others decode every value.
 Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t through,
                               std::vector<int64_t>* out);
 Status DecodePlainBody(std::string_view* body, size_t count, std::vector<std::string_view>* out);

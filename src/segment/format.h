@@ -35,9 +35,11 @@ inline constexpr size_t kMagicSize = 8;
 // postings first). Version 13: text column blocks may use the encoding kTimeText (a time in one
 // of the common log forms among a row's first bytes, kept as a number). Version 14: int column
 // blocks may use the encoding kPermutedRuns (seq: the values ascending and the permutation
-// that puts them in the rows' order); nothing else changed.
+// that puts them in the rows' order); nothing else changed. Version 15: int column blocks may
+// use the encoding kRiceRuns (ts: runs of ascending values, Rice-coded steps); nothing else
+// changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 14;
+inline constexpr uint32_t kFormatVersion = 15;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -89,6 +91,8 @@ enum class Encoding : uint8_t {
                          // forms, offsets and times as ints, then the rest (v13)
   kPermutedRuns = 19,    // int64 distinct values (seq): ascending, then the permutation to the
                          // rows' order in runs (v14)
+  kRiceRuns = 22,        // int64 in runs of ascending values (ts): each run's first value, then
+                         // its steps as Rice codes (v15)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

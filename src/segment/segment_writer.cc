@@ -132,6 +132,7 @@ class Writer {
   StringEncodeScratch scratch_;
   bool int_dict_ = false;       // kIntDict for ingest_ts and level (format version 10)
   bool permuted_runs_ = false;  // kPermutedRuns for seq (format version 14)
+  bool rice_runs_ = false;      // kRiceRuns for the time columns (format version 15)
   bool message_lines_ = false;  // (version 12) scratch_.marked_lines for the message column
   std::vector<int64_t> ints_;
   std::vector<int64_t> row_ts_;  // (version 13) the ts of the block's rows, for the message
@@ -581,7 +582,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
       case FieldType::kTime:
         ints_.resize(count);
         for (uint32_t row = 0; row < count; ++row) ints_[row] = rows[row].*field.time;
-        EncodeTimeColumn(ints_.data(), count, scratch_.hex, &raw_, int_dict_);
+        EncodeTimeColumn(ints_.data(), count, scratch_.hex, &raw_, int_dict_, rice_runs_);
         break;
       case FieldType::kSequence:
         ints_.resize(count);
@@ -747,6 +748,9 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   // Version 10: int columns whose values repeat (ingest_ts, level) as distinct values and ids.
   int_dict_ = version >= 10;
   permuted_runs_ = version >= 14;
+  // Version 15: times in runs of ascending values (a source's, rows sorted by source and time)
+  // as Rice-coded steps.
+  rice_runs_ = version >= 15;
   // Version 10: text rows that begin with an RFC 3339 UTC time keep it as nanoseconds.
   scratch_.iso_prefix = version >= 10;
   // Version 11: ids spelled as a prefix and a fixed-width number (user ids) as the numbers.

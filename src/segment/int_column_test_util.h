@@ -1,0 +1,116 @@
+// Shared by the segment tests of int column encodings (seq_runs_test.cc, rice_runs_test.cc): every
+// block of a segment read back as the readers read an int column, checked against the records
+// written.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "segment/column_encoding.h"
+#include "segment/segment.h"
+#include "segment/segment_file_reader.h"
+#include "segment/segment_tools.h"
+
+namespace sawmill::segment {
+
+struct IntColumnReadBack {
+  std::map<Encoding, size_t> encodings;  // blocks of the column by their encoding
+  uint64_t bytes = 0;                    // the column's stored bytes
+  size_t rows = 0;                       // rows read
+};
+
+// Reads every block of "reader" whole (ReadBlock, every column), and the int column "column"
+// (mask bit "bit", a record's value "value") of the first, the last and five random rows of
+// each (ReadRows), of every row (ReadColumnValues) and of the rows before a random one
+// (ReadIntColumnsThrough): each row's value and message must be those of the record written
+// with its seq ("records[seq - 1]"; seqs 1, 2, ...), and each read must give ReadBlock's value.
+inline IntColumnReadBack ExpectIntColumnReadsBack(
+    const SegmentFileReader& reader, ColumnId column, uint32_t bit,
+    const std::function<int64_t(const Record&)>& value, const std::vector<Record>& records,
+    std::mt19937_64* rng) {
+  IntColumnReadBack out;
+  const Footer& f = reader.footer();
+  const ColumnMeta& meta = f.columns[static_cast<size_t>(column)];
+  const size_t slot = static_cast<size_t>(column);
+  for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+    SCOPED_TRACE("block " + std::to_string(b));
+    out.bytes += meta.blocks[b].size;
+    std::string raw;
+    EXPECT_TRUE(reader.ReadPhysical(meta.blocks[b], "column", &raw, nullptr).ok());
+    if (!raw.empty()) ++out.encodings[static_cast<Encoding>(raw[0])];
+    std::vector<Record> block;
+    Status s = reader.ReadBlock(b, kColAll, &block, nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    if (!s.ok() || block.empty()) return out;
+    for (const Record& r : block) {
+      EXPECT_TRUE(r.seq >= 1 && r.seq <= records.size()) << r.seq;
+      if (r.seq < 1 || r.seq > records.size()) return out;
+      EXPECT_EQ(value(r), value(records[r.seq - 1])) << "seq " << r.seq;
+      EXPECT_EQ(r.message, records[r.seq - 1].message) << "seq " << r.seq;
+    }
+    out.rows += block.size();
+    std::vector<uint32_t> rows = {0, static_cast<uint32_t>(block.size() - 1)};
+    for (int i = 0; i < 5; ++i) rows.push_back(static_cast<uint32_t>((*rng)() % block.size()));
+    std::sort(rows.begin(), rows.end());
+    rows.erase(std::unique(rows.begin(), rows.end()), rows.end());
+    std::vector<Record> some;
+    s = reader.ReadRows(b, bit | kColMessage, rows, &some, nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(some.size(), rows.size());
+    for (size_t i = 0; i < rows.size() && i < some.size(); ++i) {
+      EXPECT_EQ(value(some[i]), value(block[rows[i]])) << "row " << rows[i];
+    }
+    BlockColumns columns;
+    s = reader.ReadColumnValues(b, bit, &columns, nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_EQ(columns.ints[slot].size(), block.size());
+    for (size_t i = 0; i < columns.ints[slot].size() && i < block.size(); ++i) {
+      EXPECT_EQ(columns.ints[slot][i], value(block[i])) << "row " << i;
+    }
+    const uint32_t through = 1 + static_cast<uint32_t>((*rng)() % block.size());
+    BlockColumns keys;
+    s = reader.ReadIntColumnsThrough(b, bit, through, &keys, nullptr);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    EXPECT_GE(keys.ints[slot].size(), through);
+    for (size_t i = 0; i < through && i < keys.ints[slot].size(); ++i) {
+      EXPECT_EQ(keys.ints[slot][i], value(block[i])) << "row " << i;
+    }
+  }
+  return out;
+}
+
+// Writes "records" (seqs 1, 2, ...) at "path" of "env" as a segment of format "version", checks
+// that its footer says that version and that `sawmill segment verify` finds nothing, and reads
+// the int column back as ExpectIntColumnReadsBack does: every row of "records" must be read.
+inline IntColumnReadBack ExpectVersionReadsBack(Env* env, const std::string& path, uint32_t version,
+                                                ColumnId column, uint32_t bit,
+                                                const std::function<int64_t(const Record&)>& value,
+                                                const std::vector<Record>& records,
+                                                std::mt19937_64* rng) {
+  SCOPED_TRACE("version " + std::to_string(version));
+  WriterOptions options;
+  options.format_version = version;
+  SegmentInfo info;
+  info.id = 1;
+  info.tenant = "t";
+  EXPECT_TRUE(WriteSegment(env, path, info, records, options, nullptr).ok());
+  auto reader = SegmentFileReader::OpenFile(env, path);
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  if (!reader.ok()) return {};
+  EXPECT_EQ((*reader)->footer().version, version);
+  IntColumnReadBack read = ExpectIntColumnReadsBack(**reader, column, bit, value, records, rng);
+  EXPECT_EQ(read.rows, records.size());
+  VerifyReport report;
+  EXPECT_TRUE(VerifySegment(env, path, &report).ok());
+  EXPECT_TRUE(report.ok()) << (report.problems.empty() ? "" : report.problems[0]);
+  return read;
+}
+
+}  // namespace sawmill::segment
