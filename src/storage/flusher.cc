@@ -234,6 +234,7 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   }
   auto entry = std::make_shared<SegmentEntry>(env_, store(), path, std::move(row), reporter_);
   entry->cheap_text = writer.text_zstd_level != WriterFor(/*pressure=*/false).text_zstd_level;
+  entry->flushed_mono_ns = clock_->MonotonicNanos();
   Publish(key, frozen, std::move(entry), start);
   return Status::OK();
 }

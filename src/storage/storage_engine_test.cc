@@ -1113,8 +1113,7 @@ TEST_F(StorageEngineTest, AFlushTellsThePacerHowFarItHasWrittenBeforeItEnds) {
   EXPECT_TRUE(flushed.ok()) << flushed.ToString();
   EXPECT_GT(bytes, 0u);
   EXPECT_NEAR(static_cast<double>(done), static_cast<double>(bytes) * 960 / 1000,
-              static_cast<double>(bytes) * 0.01)
-      << done << " of " << bytes << " bytes told";
+              static_cast<double>(bytes) * 0.01) << done << " of " << bytes << " bytes told";
   ExpectExactly(0, 1000);
 }
 
@@ -1315,6 +1314,7 @@ TEST_F(PressureLevelTest, CheapFlushesLeftAloneAreReEncodedAtTheCompactionLevelW
     out.pressure_flushes = engine_->stats().pressure_flushes;
     out.segments = engine_->stats().segments;
     out.flushed_bytes = engine_->stats().segment_bytes;
+    clock_.Advance(options_.recode_quiet_ns);  // the partitions are quiet
     CompactUntilNothingIsLeft();
     out.compactions = engine_->stats().compactions;
     out.final_bytes = engine_->stats().segment_bytes;
@@ -1334,6 +1334,41 @@ TEST_F(PressureLevelTest, CheapFlushesLeftAloneAreReEncodedAtTheCompactionLevelW
   EXPECT_LE(cheap.final_bytes, usual.final_bytes)
       << "re-encoded at the compaction level (11), not above the flushes' usual level (9)";
   EXPECT_EQ(cheap.lines, usual.lines);
+}
+
+// A partition is quiet (its cheap segments are re-encoded alone) only with its memtables empty
+// and no flush of it for recode_quiet_ns: one that still gets a trickle of lines is flushed
+// again within flush_interval_ns, and its segment, re-encoded meanwhile, would be encoded a third
+// time by the merge with the next ones. Nothing is re-encoded while a trickle's lines wait in
+// the memtables, nor within recode_quiet_ns of the flush that took them; then every cheap
+// segment is, once.
+TEST_F(PressureLevelTest, ACheapFlushIsReEncodedOnlyOnceItsPartitionHasBeenQuietForAWhile) {
+  options_.memtable_cap_bytes = 96 << 10;
+  options_.compaction_min_inputs = 1000;  // no partition ever has enough to merge
+  AppendWordyLinesFromScratch(1);
+  ASSERT_TRUE(engine_->Flush().ok());
+  const uint64_t cheap = engine_->stats().pressure_flushes;
+  ASSERT_GT(cheap, 0u);
+  auto recoded = [&] {
+    CompactUntilNothingIsLeft();
+    return engine_->stats().compactions;
+  };
+  EXPECT_EQ(recoded(), 0u) << "re-encoded right after its partition's flush";
+  // A trickle: a line in every (service, host) the wordy lines use, as quiet_ns runs out.
+  clock_.Advance(options_.recode_quiet_ns - kNanosPerSecond);
+  auto trickle = WordyBatch(6000, 21);
+  ASSERT_TRUE(engine_->Append("acme", &trickle).ok());
+  clock_.Advance(2 * kNanosPerSecond);
+  EXPECT_EQ(recoded(), 0u) << "re-encoded while lines of its partition wait in the memtables";
+  ASSERT_TRUE(engine_->Flush().ok());
+  clock_.Advance(options_.recode_quiet_ns - kNanosPerSecond);
+  EXPECT_EQ(recoded(), 0u) << "re-encoded within recode_quiet_ns of its partition's last flush";
+  clock_.Advance(kNanosPerSecond);
+  EXPECT_EQ(recoded(), cheap) << "each cheap segment re-encoded once, alone, when quiet";
+  Contents c = ReadAll();
+  EXPECT_EQ(c.errors, 0);
+  EXPECT_EQ(c.total(), 6021u);
+  engine_.reset();
 }
 
 }  // namespace
