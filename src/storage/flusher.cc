@@ -153,11 +153,10 @@ Status Flusher::FlushKey(const PartitionKey& key) {
     segment::WriterOptions writer = WriterFor(pressure);
     const bool lowered = writer.text_zstd_level != options_.segment_options.text_zstd_level;
     if (pace_token >= 0 && !options_.shared_store) {
-      // The segment writer tells each block it has written; the last one is not told (the
-      // flush's tail follows it).
+      // The segment writer tells each block it has written (the pacer allows for the tail
+      // that follows the last one: AppendPacer::kFlushTailShare).
       writer.block_written = [this, pace_token, bytes = frozen->bytes](uint64_t written,
                                                                        uint64_t rows) {
-        if (written >= rows) return;
         const double fraction = static_cast<double>(written) / static_cast<double>(rows);
         MutexLock l(&*mu_);
         pacer_->FlushProgress(pace_token, static_cast<uint64_t>(fraction * bytes), SteadyNanos());
