@@ -1026,6 +1026,27 @@ TEST_F(StorageEngineTest, ThePackerPacksAfterTheAcknowledgementWithinABoundedBac
   ExpectExactly(0, kLines);
 }
 
+// The pooled zstd contexts that pack memtable chunks keep their buffers (up to 4 MiB each)
+// outside sawmill_memtable_memory_bytes: /metrics shows them, contexts and buffers, in
+// sawmill_memtable_pool_bytes once the engine has packed chunks.
+TEST_F(StorageEngineTest, MetricsShowWhatThePooledPackingContextsHold) {
+  options_.partitions = 1;
+  OpenEngine();
+  ASSERT_TRUE(Append(0, 4 * static_cast<int>(Memtable::kChunkRows), 1).ok());
+  ASSERT_GT(RawChunk::PooledBytes(), 0u) << "no chunk was packed";
+  // (The gauges are set as a batch is applied, before its chunks are packed: the next one.)
+  ASSERT_TRUE(Append(4 * static_cast<int>(Memtable::kChunkRows), 1, 1).ok());
+  const std::string text = SerializeMetrics();
+  const std::string name = "\nsawmill_memtable_pool_bytes ";
+  const size_t at = text.find(name);
+  ASSERT_NE(at, std::string::npos) << "no sawmill_memtable_pool_bytes in /metrics";
+  const double shown = std::stod(text.substr(at + name.size()));
+  // The buffers and at least the compression context (about a megabyte at level 1).
+  EXPECT_GT(shown, static_cast<double>(RawChunk::PooledBytes()));
+  EXPECT_EQ(shown, static_cast<double>(RawChunk::PoolMemoryBytes()));
+  ExpectExactly(0, 4 * static_cast<int>(Memtable::kChunkRows) + 1);
+}
+
 double PaceSeconds() {
   return StorageMetrics::Get().append_pace_seconds->Collect().histogram.sample_sum;
 }

@@ -12,6 +12,10 @@ StorageMetrics& StorageMetrics::Get() {
         UnlabelledGauge("sawmill_memtable_memory_bytes",
                         "Bytes of memory the sealed memtable chunks hold (packed chunks "
                         "compressed; active chunks and copies readers decompress are not counted)");
+    s.memtable_pool_bytes =
+        UnlabelledGauge("sawmill_memtable_pool_bytes",
+                        "Bytes of memory the pooled zstd contexts that pack and unpack memtable "
+                        "chunks hold, with their buffers (up to 4 MiB of buffers each)");
     s.segments = &prometheus::BuildGauge()
                       .Name("sawmill_segments")
                       .Help("Registered segments, by tier")
