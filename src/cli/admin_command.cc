@@ -8,6 +8,7 @@
 #include "cli/admin_settings_command.h"
 #include "cli/auth_command.h"
 #include "cli/client_options.h"
+#include "cli/command_error.h"
 #include "cli/http_client.h"
 
 namespace sawmill::cli {
@@ -18,18 +19,18 @@ int ListSegments(HttpClient* client, const std::string& state, int limit) {
   if (!state.empty()) target += "&state=" + state;
   Result<HttpResult> result = client->Request("GET", target);
   if (!result.ok()) {
-    std::fprintf(stderr, "sawmill admin segments: %s\n", result.status().message().c_str());
+    PrintError("admin segments", result.status());
     return 1;
   }
   if (result->status != 200) {
-    std::fprintf(stderr, "sawmill admin segments: the server answered %d: %s\n", result->status,
-                 ErrorText(*result).c_str());
+    PrintError("admin segments", "the server answered %d: %s\n", result->status,
+               ErrorText(*result).c_str());
     return 1;
   }
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(result->body, ec);
   if (ec || !v.is_object() || !v.as_object().contains("segments")) {
-    std::fprintf(stderr, "sawmill admin segments: unexpected answer: %s\n", result->body.c_str());
+    PrintError("admin segments", "unexpected answer: %s\n", result->body.c_str());
     return 1;
   }
   const boost::json::object& obj = v.as_object();
@@ -77,7 +78,7 @@ int PrintDamage(const std::string& body) {
   boost::json::value v = boost::json::parse(body, ec);
   if (ec || !v.is_object() || !v.as_object().contains("damage") ||
       !v.as_object().at("damage").is_array()) {
-    std::fprintf(stderr, "sawmill admin damage list: unexpected answer: %s\n", body.c_str());
+    PrintError("admin damage list", "unexpected answer: %s\n", body.c_str());
     return 1;
   }
   const auto& list = v.as_object().at("damage").as_array();
@@ -117,7 +118,7 @@ int PrintTiers(const std::string& body) {
   boost::json::value v = boost::json::parse(body, ec);
   if (ec || !v.is_object() || !v.as_object().contains("tiers") ||
       !v.as_object().at("tiers").is_array()) {
-    std::fprintf(stderr, "sawmill admin tiers: unexpected answer: %s\n", body.c_str());
+    PrintError("admin tiers", "unexpected answer: %s\n", body.c_str());
     return 1;
   }
   auto row = [](const boost::json::object& t, const std::string& tenant) {
@@ -145,19 +146,19 @@ int PrintTiers(const std::string& body) {
 int PrintNodes(HttpClient* client) {
   Result<HttpResult> result = client->Request("GET", "/api/v1/admin/nodes");
   if (!result.ok()) {
-    std::fprintf(stderr, "sawmill admin nodes: %s\n", result.status().message().c_str());
+    PrintError("admin nodes", result.status());
     return 1;
   }
   if (result->status != 200) {
-    std::fprintf(stderr, "sawmill admin nodes: the server answered %d: %s\n", result->status,
-                 ErrorText(*result).c_str());
+    PrintError("admin nodes", "the server answered %d: %s\n", result->status,
+               ErrorText(*result).c_str());
     return 1;
   }
   boost::system::error_code ec;
   boost::json::value v = boost::json::parse(result->body, ec);
   if (ec || !v.is_object() || !v.as_object().contains("nodes") ||
       !v.as_object().at("nodes").is_array()) {
-    std::fprintf(stderr, "sawmill admin nodes: unexpected answer: %s\n", result->body.c_str());
+    PrintError("admin nodes", "unexpected answer: %s\n", result->body.c_str());
     return 1;
   }
   std::printf("%-28s %-5s %-32s %-30s %s\n", "id", "state", "url", "started", "heartbeat");
@@ -257,7 +258,7 @@ int RunAdminCommand(int argc, char** argv) {
   if (int code = RunSettingsCommand(settings); code >= 0) return code;
   Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
-    std::fprintf(stderr, "sawmill admin: %s\n", url.status().message().c_str());
+    PrintError("admin", url.status());
     return 2;
   }
   HttpClient client(*url, client_options.timeout_s * 1000);
@@ -273,7 +274,7 @@ int RunAdminCommand(int argc, char** argv) {
                                           UrlEncode(older_than) + "&to=" + tier_to)
              : client.Request("GET", "/api/v1/admin/tiers");
     if (!result.ok()) {
-      std::fprintf(stderr, "sawmill admin %s: %s\n", what, result.status().message().c_str());
+      PrintError(std::string("admin ") + what, result.status());
       return 1;
     }
     boost::system::error_code ec;
@@ -282,14 +283,13 @@ int RunAdminCommand(int argc, char** argv) {
       std::string error = !ec && v.is_object() && v.as_object().contains("to")
                               ? JsonText(v.as_object(), "error")
                               : ErrorText(*result);
-      std::fprintf(stderr, "sawmill admin %s: the server answered %d: %s\n", what, result->status,
-                   error.c_str());
+      PrintError(std::string("admin ") + what, "the server answered %d: %s\n", result->status,
+                 error.c_str());
       return 1;
     }
     if (!move) return PrintTiers(result->body);
     if (ec || !v.is_object()) {
-      std::fprintf(stderr, "sawmill admin tiers move: unexpected answer: %s\n",
-                   result->body.c_str());
+      PrintError("admin tiers move", "unexpected answer: %s\n", result->body.c_str());
       return 1;
     }
     const auto& o = v.as_object();
@@ -309,7 +309,7 @@ int RunAdminCommand(int argc, char** argv) {
           std::string("/api/v1/admin/damage") + (unacknowledged_only ? "?unacknowledged=true" : "");
     } else {
       if (!ack_all && id_opt->count() == 0) {
-        std::fprintf(stderr, "sawmill admin damage ack: give an ID or --all\n");
+        PrintError("admin damage ack", "give an ID or --all\n");
         return 2;
       }
       target = ack_all ? std::string("/api/v1/admin/damage/ack?all=true")
@@ -317,12 +317,12 @@ int RunAdminCommand(int argc, char** argv) {
     }
     Result<HttpResult> result = client.Request(damage_list->parsed() ? "GET" : "POST", target);
     if (!result.ok()) {
-      std::fprintf(stderr, "sawmill admin %s: %s\n", what, result.status().message().c_str());
+      PrintError(std::string("admin ") + what, result.status());
       return 1;
     }
     if (result->status != 200) {
-      std::fprintf(stderr, "sawmill admin %s: the server answered %d: %s\n", what, result->status,
-                   ErrorText(*result).c_str());
+      PrintError(std::string("admin ") + what, "the server answered %d: %s\n", result->status,
+                 ErrorText(*result).c_str());
       return 1;
     }
     if (damage_list->parsed()) return PrintDamage(result->body);
@@ -335,12 +335,12 @@ int RunAdminCommand(int argc, char** argv) {
   const char* action = flush->parsed() ? "flush" : "compact";
   Result<HttpResult> result = client.Request("POST", std::string("/api/v1/admin/") + action);
   if (!result.ok()) {
-    std::fprintf(stderr, "sawmill admin %s: %s\n", action, result.status().message().c_str());
+    PrintError(std::string("admin ") + action, result.status());
     return 1;
   }
   if (result->status != 200) {
-    std::fprintf(stderr, "sawmill admin %s: the server answered %d: %s\n", action, result->status,
-                 ErrorText(*result).c_str());
+    PrintError(std::string("admin ") + action, "the server answered %d: %s\n", result->status,
+               ErrorText(*result).c_str());
     return 1;
   }
   boost::system::error_code ec;

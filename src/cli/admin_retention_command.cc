@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "cli/command_error.h"
 #include "cli/json_answer.h"
 
 namespace sawmill::cli {
@@ -186,7 +187,7 @@ int RunRetentionCommand(const RetentionCommands& c, HttpClient* client) {
         if (!c.service.empty()) Param(&target, "service", c.service);
       } else {
         if (!c.service.empty()) {
-          std::fprintf(stderr, "sawmill admin retention set: --service goes with --compliance\n");
+          PrintError("admin retention set", "--service goes with --compliance\n");
           return 2;
         }
         if (!c.retention_value.empty()) Param(&target, "retention", c.retention_value);

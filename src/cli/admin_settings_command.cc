@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "catalog/pg_catalog.h"
+#include "cli/command_error.h"
 #include "cluster/cluster_settings.h"
 #include "cluster/settings_admin.h"
 #include "common/config_values.h"
@@ -32,7 +33,7 @@ std::map<std::string, uint64_t> Defaults() {
 }
 
 int Fail(const char* what, const Status& status) {
-  std::fprintf(stderr, "sawmill admin settings%s: %s\n", what, status.message().c_str());
+  PrintError(std::string("admin settings") + what, status);
   return 1;
 }
 
@@ -182,10 +183,10 @@ void AddSettingsCommands(CLI::App* admin, SettingsCommands* commands) {
 int RunSettingsCommand(const SettingsCommands& commands) {
   if (commands.settings == nullptr || !commands.settings->parsed()) return -1;
   if (!catalog::IsPostgresUrl(commands.catalog)) {
-    std::fprintf(stderr,
-                 "sawmill admin settings: --catalog must be a cluster's catalog "
-                 "(postgresql://...); a server on its own takes these settings from its "
-                 "configuration (docs/cluster.md \"Cluster-wide settings\")\n");
+    PrintError("admin settings",
+               "--catalog must be a cluster's catalog "
+               "(postgresql://...); a server on its own takes these settings from its "
+               "configuration (docs/cluster.md \"Cluster-wide settings\")\n");
     return 2;
   }
   const std::string where = catalog::RedactPostgresUrl(commands.catalog);

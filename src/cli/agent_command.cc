@@ -11,6 +11,7 @@
 #include "agent/agent.h"
 #include "agent/agent_status.h"
 #include "agent/config.h"
+#include "cli/command_error.h"
 #include "common/clock.h"
 
 namespace sawmill::cli {
@@ -24,28 +25,27 @@ void OnSignal(int) { g_stop.store(true); }
 int RunStatus(const std::string& config_path, std::string status_file, bool as_json) {
   if (status_file.empty()) {
     if (config_path.empty()) {
-      std::fprintf(stderr, "sawmill agent status: give --config FILE or --status-file FILE\n");
+      PrintError("agent status", "give --config FILE or --status-file FILE\n");
       return 2;
     }
     auto config = agent::LoadAgentConfig(config_path);
     if (!config.ok()) {
-      std::fprintf(stderr, "sawmill agent status: %s\n", config.status().message().c_str());
+      PrintError("agent status", config.status());
       return 2;
     }
     status_file = config->status_file;
   }
   std::ifstream in(status_file);
   if (!in) {
-    std::fprintf(stderr, "sawmill agent status: no status file at %s (is the agent running?)\n",
-                 status_file.c_str());
+    PrintError("agent status", "no status file at %s (is the agent running?)\n",
+               status_file.c_str());
     return 1;
   }
   std::stringstream text;
   text << in.rdbuf();
   auto report = agent::ParseStatusJson(text.str());
   if (!report.ok()) {
-    std::fprintf(stderr, "sawmill agent status: %s: %s\n", status_file.c_str(),
-                 report.status().message().c_str());
+    PrintError("agent status", "%s: %s\n", status_file.c_str(), report.status().message().c_str());
     return 1;
   }
   int64_t now = Clock::Real()->NowNanos();
@@ -94,12 +94,12 @@ int RunAgentCommand(int argc, char** argv) {
     return 0;
   }
   if (config_path.empty()) {
-    std::fprintf(stderr, "sawmill agent: --config FILE is required\n%s", app.help().c_str());
+    PrintError("agent", "--config FILE is required\n%s", app.help().c_str());
     return 2;
   }
   auto config = agent::LoadAgentConfig(config_path);
   if (!config.ok()) {
-    std::fprintf(stderr, "sawmill agent: %s\n", config.status().message().c_str());
+    PrintError("agent", config.status());
     return 2;
   }
   if (check) {
@@ -112,13 +112,13 @@ int RunAgentCommand(int argc, char** argv) {
   std::signal(SIGPIPE, SIG_IGN);
   auto agent = agent::Agent::Create(*config, Env::Default(), 0);
   if (!agent.ok()) {
-    std::fprintf(stderr, "sawmill agent: %s\n", agent.status().ToString().c_str());
+    PrintError("agent", "%s\n", agent.status().ToString().c_str());
     return agent.status().IsInvalidArgument() ? 2 : 1;
   }
   spdlog::info("agent {} shipping to {}", (*agent)->agent_id(), config->server);
   Status st = (*agent)->Run(&g_stop);
   if (!st.ok()) {
-    std::fprintf(stderr, "sawmill agent: %s\n", st.ToString().c_str());
+    PrintError("agent", "%s\n", st.ToString().c_str());
     return 1;
   }
   return 0;

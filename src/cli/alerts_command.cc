@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "cli/client_options.h"
+#include "cli/command_error.h"
 #include "cli/http_client.h"
 #include "cli/json_answer.h"
 
@@ -127,7 +128,7 @@ int Test(HttpClient* client, const std::string& rule, const std::string& file,
   if (!path.empty()) {
     std::ifstream in(path, std::ios::binary);
     if (!in) {
-      std::fprintf(stderr, "sawmill alerts test: cannot read '%s'\n", path.c_str());
+      PrintError("alerts test", "cannot read '%s'\n", path.c_str());
       return 2;
     }
     std::stringstream text;
@@ -185,8 +186,7 @@ int Silence(HttpClient* client, const std::string& rule, const std::vector<std::
     for (const std::string& g : groups) {
       const size_t eq = g.find('=');
       if (eq == std::string::npos || eq == 0) {
-        std::fprintf(stderr, "sawmill alerts silence: --group '%s': expected field=value\n",
-                     g.c_str());
+        PrintError("alerts silence", "--group '%s': expected field=value\n", g.c_str());
         return 2;
       }
       group[g.substr(0, eq)] = g.substr(eq + 1);
@@ -249,12 +249,12 @@ int RunAlertsCommand(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (test->parsed() && since.empty() && from.empty()) {
-    std::fprintf(stderr, "sawmill alerts test: give --from (and --to) or --since\n");
+    PrintError("alerts test", "give --from (and --to) or --since\n");
     return 2;
   }
   Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
-    std::fprintf(stderr, "sawmill alerts: %s\n", url.status().message().c_str());
+    PrintError("alerts", url.status());
     return 2;
   }
   HttpClient client(*url, client_options.timeout_s * 1000);

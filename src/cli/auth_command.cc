@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/command_error.h"
 #include "cli/json_answer.h"
 
 namespace sawmill::cli {
@@ -184,7 +185,7 @@ int ListTenants(HttpClient* client) {
 int Quotas(const AuthCommands& c, HttpClient* client) {
   const bool change = !c.quota_set.empty() || c.quota_reset;
   if (change && c.tenant.empty()) {
-    std::fprintf(stderr, "sawmill admin quotas: --set and --reset need --tenant T\n");
+    PrintError("admin quotas", "--set and --reset need --tenant T\n");
     return 2;
   }
   std::string target = "/api/v1/admin/quotas";
@@ -193,7 +194,7 @@ int Quotas(const AuthCommands& c, HttpClient* client) {
   for (const std::string& pair : c.quota_set) {
     size_t eq = pair.find('=');
     if (eq == std::string::npos || eq == 0) {
-      std::fprintf(stderr, "sawmill admin quotas: --set wants KEY=VALUE, got '%s'\n", pair.c_str());
+      PrintError("admin quotas", "--set wants KEY=VALUE, got '%s'\n", pair.c_str());
       return 2;
     }
     query += "&" + UrlEncode(pair.substr(0, eq)) + "=" + UrlEncode(pair.substr(eq + 1));

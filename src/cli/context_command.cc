@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "cli/client_options.h"
+#include "cli/command_error.h"
 #include "cli/http_client.h"
 #include "cli/record_render.h"
 #include "cli/terminal.h"
@@ -38,15 +39,15 @@ int RunContextCommand(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (id.empty() || id.find_first_not_of("0123456789") != std::string::npos) {
-    std::fprintf(stderr,
-                 "sawmill context: '%s' is not a record id: use the \"id\" of a search hit "
-                 "(sawmill search --output jsonl ...)\n",
-                 id.c_str());
+    PrintError("context",
+               "'%s' is not a record id: use the \"id\" of a search hit "
+               "(sawmill search --output jsonl ...)\n",
+               id.c_str());
     return 2;
   }
   Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
-    std::fprintf(stderr, "sawmill context: %s\n", url.status().message().c_str());
+    PrintError("context", url.status());
     return 2;
   }
   if (before < 0) before = both;
@@ -56,11 +57,11 @@ int RunContextCommand(int argc, char** argv) {
       client.Request("GET", "/api/v1/context?id=" + id + "&before=" + std::to_string(before) +
                                 "&after=" + std::to_string(after));
   if (!result.ok()) {
-    std::fprintf(stderr, "sawmill context: %s\n", result.status().message().c_str());
+    PrintError("context", result.status());
     return 1;
   }
   if (result->status != 200) {
-    std::fprintf(stderr, "sawmill context: %s\n", ErrorText(*result).c_str());
+    PrintError("context", "%s\n", ErrorText(*result).c_str());
     return 1;
   }
   const OutputMode mode = *OutputModeFromName(output);
@@ -73,7 +74,7 @@ int RunContextCommand(int argc, char** argv) {
   options.color = client_options.Color(stdout);
   Result<std::string> text = RenderContext(result->body, mode, options);
   if (!text.ok()) {
-    std::fprintf(stderr, "sawmill context: %s\n", text.status().message().c_str());
+    PrintError("context", text.status());
     return 1;
   }
   std::fwrite(text->data(), 1, text->size(), stdout);

@@ -8,6 +8,7 @@
 #include <map>
 
 #include "cli/client_options.h"
+#include "cli/command_error.h"
 #include "cli/http_client.h"
 #include "cli/record_render.h"
 
@@ -41,7 +42,7 @@ std::optional<std::string> Search(const char* name, const Common& c, const std::
                                   size_t limit) {
   Result<ServerUrl> url = c.client.Url();
   if (!url.ok()) {
-    std::fprintf(stderr, "sawmill %s: %s\n", name, url.status().message().c_str());
+    PrintError(name, url.status());
     return std::nullopt;
   }
   std::string target = "/api/v1/search?q=" + UrlEncode(query) + "&limit=" + std::to_string(limit);
@@ -49,11 +50,11 @@ std::optional<std::string> Search(const char* name, const Common& c, const std::
   HttpClient client(*url, c.client.timeout_s * 1000);
   Result<HttpResult> result = client.Request("GET", target);
   if (!result.ok()) {
-    std::fprintf(stderr, "sawmill %s: %s\n", name, result.status().message().c_str());
+    PrintError(name, result.status());
     return std::nullopt;
   }
   if (result->status != 200) {
-    std::fprintf(stderr, "sawmill %s: %s\n", name, ErrorText(*result).c_str());
+    PrintError(name, "%s\n", ErrorText(*result).c_str());
     return std::nullopt;
   }
   return std::move(result->body);
@@ -86,7 +87,7 @@ int RunValuesCommand(int argc, char** argv) {
   }
   std::string query = Join(words);
   if (field.find_first_of(" |\"'") != std::string::npos) {
-    std::fprintf(stderr, "sawmill values: '%s' is not a field name\n", field.c_str());
+    PrintError("values", "'%s' is not a field name\n", field.c_str());
     return 2;
   }
   query += (query.empty() ? "* | top " : " | top ") + std::to_string(n) + " " + field;
@@ -94,7 +95,7 @@ int RunValuesCommand(int argc, char** argv) {
   if (!body) return 1;
   Result<SearchOutput> out = RenderSearch(*body, RenderOptions{});
   if (!out.ok()) {
-    std::fprintf(stderr, "sawmill values: %s\n", out.status().message().c_str());
+    PrintError("values", out.status());
     return 1;
   }
   std::fwrite(out->body.data(), 1, out->body.size(), stdout);
@@ -127,7 +128,7 @@ int RunFieldsCommand(int argc, char** argv) {
   }
   std::string query = Join(words);
   if (query.find('|') != std::string::npos) {
-    std::fprintf(stderr, "sawmill fields: the query must be a filter, without pipes\n");
+    PrintError("fields", "the query must be a filter, without pipes\n");
     return 2;
   }
   std::optional<std::string> body = Search("fields", c, query, sample);
@@ -137,7 +138,7 @@ int RunFieldsCommand(int argc, char** argv) {
   const boost::json::value* hits =
       !ec && v.is_object() ? v.as_object().if_contains("hits") : nullptr;
   if (hits == nullptr || !hits->is_array()) {
-    std::fprintf(stderr, "sawmill fields: the server's answer has no hits\n");
+    PrintError("fields", "the server's answer has no hits\n");
     return 1;
   }
   std::map<std::string, size_t> counts;

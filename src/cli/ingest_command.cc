@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "cli/client_options.h"
+#include "cli/command_error.h"
 #include "cli/http_client.h"
 #include "cli/ingest_batch.h"
 #include "cli/record_render.h"
@@ -90,8 +91,8 @@ class Sender {
                                    " attempts: " + problem);
       }
       ClearProgress();
-      std::fprintf(stderr, "sawmill ingest: %s; retrying %s in %.1f s\n", problem.c_str(),
-                   where.c_str(), retry_after_ms / 1000.0);
+      PrintError("ingest", "%s; retrying %s in %.1f s\n", problem.c_str(), where.c_str(),
+                 retry_after_ms / 1000.0);
       std::this_thread::sleep_for(std::chrono::milliseconds(retry_after_ms));
       delay_ms = std::min(delay_ms * 2, 8000);
     }
@@ -220,7 +221,7 @@ int RunIngestCommand(int argc, char** argv) {
   }
   Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
-    std::fprintf(stderr, "sawmill ingest: %s\n", url.status().message().c_str());
+    PrintError("ingest", url.status());
     return 2;
   }
   if (files.empty()) files.push_back("-");
@@ -232,8 +233,7 @@ int RunIngestCommand(int argc, char** argv) {
   for (const std::string& name : files) {
     FILE* f = name == "-" ? stdin : std::fopen(name.c_str(), "rb");
     if (f == nullptr) {
-      std::fprintf(stderr, "sawmill ingest: cannot open '%s': %s\n", name.c_str(),
-                   std::strerror(errno));
+      PrintError("ingest", "cannot open '%s': %s\n", name.c_str(), std::strerror(errno));
       for (FILE* h : handles) {
         if (h != stdin) std::fclose(h);
       }
@@ -266,10 +266,9 @@ int RunIngestCommand(int argc, char** argv) {
   sender.ClearProgress();
   const Totals& t = sender.totals();
   if (!status.ok()) {
-    std::fprintf(stderr, "sawmill ingest: %s\n", status.message().c_str());
+    PrintError("ingest", status);
     if (t.lines > 0) {
-      std::fprintf(stderr, "sawmill ingest: %s lines before that were stored\n",
-                   Thousands(t.lines).c_str());
+      PrintError("ingest", "%s lines before that were stored\n", Thousands(t.lines).c_str());
     }
     return 1;
   }

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "cli/client_options.h"
+#include "cli/command_error.h"
 #include "cli/http_client.h"
 #include "cli/record_render.h"
 #include "cli/terminal.h"
@@ -117,8 +118,8 @@ int SearchAllPages(HttpClient* client, const std::string& first_target, OutputMo
     Result<HttpResult> result = client->Request("GET", target);
     if (!result.ok() || result->status != 200) {
       end_progress();
-      std::fprintf(stderr, "sawmill search: %s\n",
-                   result.ok() ? ErrorText(*result).c_str() : result.status().message().c_str());
+      PrintError("search", "%s\n",
+                 result.ok() ? ErrorText(*result).c_str() : result.status().message().c_str());
       if (!cursor.empty()) {
         std::fprintf(stderr,
                      "%llu lines were written; the rest (older) is what the same search with "
@@ -131,7 +132,7 @@ int SearchAllPages(HttpClient* client, const std::string& first_target, OutputMo
     boost::json::value v = boost::json::parse(result->body, ec);
     if (ec || !v.is_object()) {
       end_progress();
-      std::fprintf(stderr, "sawmill search: the server's answer is not JSON\n");
+      PrintError("search", "the server's answer is not JSON\n");
       return 1;
     }
     ++pages;
@@ -145,7 +146,7 @@ int SearchAllPages(HttpClient* client, const std::string& first_target, OutputMo
       Result<SearchOutput> out = RenderSearch(result->body, options);
       if (!out.ok()) {
         end_progress();
-        std::fprintf(stderr, "sawmill search: %s\n", out.status().message().c_str());
+        PrintError("search", out.status());
         return 1;
       }
       if (mode == OutputMode::kTable) {
@@ -154,7 +155,7 @@ int SearchAllPages(HttpClient* client, const std::string& first_target, OutputMo
         Result<std::string> rendered = RenderLines(result->body, mode);
         if (!rendered.ok()) {
           end_progress();
-          std::fprintf(stderr, "sawmill search: %s\n", rendered.status().message().c_str());
+          PrintError("search", rendered.status());
           return 1;
         }
         text = std::move(*rendered);
@@ -177,10 +178,10 @@ int SearchAllPages(HttpClient* client, const std::string& first_target, OutputMo
       std::fprintf(stderr, "warning: %s\n", warning.c_str());
     }
     if (partial) {
-      std::fprintf(stderr,
-                   "sawmill search: partial results: a limit stopped the search early after "
-                   "%llu lines (narrow the time range or raise the server's limits)\n",
-                   static_cast<unsigned long long>(lines));
+      PrintError("search",
+                 "partial results: a limit stopped the search early after "
+                 "%llu lines (narrow the time range or raise the server's limits)\n",
+                 static_cast<unsigned long long>(lines));
       return 1;
     }
     const auto* next = v.as_object().if_contains("next_cursor");
@@ -261,12 +262,12 @@ int RunSearchCommand(int argc, char** argv) {
     return app.exit(e) == 0 ? 0 : 2;
   }
   if (!since.empty() && (!from.empty() || !to.empty())) {
-    std::fprintf(stderr, "sawmill search: --since cannot be combined with --from/--to\n");
+    PrintError("search", "--since cannot be combined with --from/--to\n");
     return 2;
   }
   Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
-    std::fprintf(stderr, "sawmill search: %s\n", url.status().message().c_str());
+    PrintError("search", url.status());
     return 2;
   }
   if (all_hits) limit = kMaxLimit;
@@ -295,11 +296,11 @@ int RunSearchCommand(int argc, char** argv) {
     return client.Request("GET", target + "&progress_id=" + progress.id());
   }();
   if (!result.ok()) {
-    std::fprintf(stderr, "sawmill search: %s\n", result.status().message().c_str());
+    PrintError("search", result.status());
     return 1;
   }
   if (result->status != 200) {
-    std::fprintf(stderr, "sawmill search: %s\n", ErrorText(*result).c_str());
+    PrintError("search", "%s\n", ErrorText(*result).c_str());
     return 1;
   }
   if (as_json) output = "json";
@@ -315,14 +316,14 @@ int RunSearchCommand(int argc, char** argv) {
         Result<HttpResult> context = client.Request(
             "GET", "/api/v1/context?id=" + (*ids)[i] + "&before=" + n + "&after=" + n);
         if (!context.ok() || context->status != 200) {
-          std::fprintf(
-              stderr, "sawmill search: context of %s: %s\n", (*ids)[i].c_str(),
+          PrintError(
+              "search", "context of %s: %s\n", (*ids)[i].c_str(),
               context.ok() ? ErrorText(*context).c_str() : context.status().message().c_str());
           return 1;
         }
         Result<std::string> text = RenderContext(context->body, mode, render);
         if (!text.ok()) {
-          std::fprintf(stderr, "sawmill search: %s\n", text.status().message().c_str());
+          PrintError("search", text.status());
           return 1;
         }
         if (i > 0 && mode == OutputMode::kTable) std::fputs("--\n", stdout);
@@ -343,7 +344,7 @@ int RunSearchCommand(int argc, char** argv) {
   if (mode == OutputMode::kJsonl || mode == OutputMode::kRaw) {
     Result<std::string> lines = RenderLines(result->body, mode);
     if (!lines.ok()) {
-      std::fprintf(stderr, "sawmill search: %s\n", lines.status().message().c_str());
+      PrintError("search", lines.status());
       return 1;
     }
     std::fwrite(lines->data(), 1, lines->size(), stdout);
@@ -364,7 +365,7 @@ int RunSearchCommand(int argc, char** argv) {
   options.max_limit = kMaxLimit;
   Result<SearchOutput> out = RenderSearch(result->body, options);
   if (!out.ok()) {
-    std::fprintf(stderr, "sawmill search: %s\n", out.status().message().c_str());
+    PrintError("search", out.status());
     return 1;
   }
   if (explain) {

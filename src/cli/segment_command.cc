@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/command_error.h"
 #include "common/env.h"
 #include "segment/segment_tools.h"
 
@@ -60,7 +61,7 @@ int RunSegmentCommand(int argc, char** argv) {
   Status s = segment::DumpSegment(env, dump_path, rows, &out);
   std::fputs(out.c_str(), stdout);
   if (!s.ok()) {
-    std::fprintf(stderr, "sawmill segment dump: %s\n", s.ToString().c_str());
+    PrintError("segment dump", "%s\n", s.ToString().c_str());
     return 1;
   }
   return 0;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/command_error.h"
 #include "http/server_app.h"
 #include "http/server_config.h"
 
@@ -55,26 +56,26 @@ int RunServerCommand(int argc, char** argv) {
     config.given.insert(options[i].key);
     Status status = http::SetOption(options[i], raw[i]);
     if (!status.ok()) {
-      std::fprintf(stderr, "sawmill server: %s: %s\n", http::FlagName(options[i]).c_str(),
-                   status.message().c_str());
+      PrintError("server", "%s: %s\n", http::FlagName(options[i]).c_str(),
+                 status.message().c_str());
       return 2;
     }
   }
   if (!config_path.empty()) {
     Status status = http::LoadServerConfigFile(config_path, set_by_flags, &config);
     if (!status.ok()) {
-      std::fprintf(stderr, "sawmill server: %s\n", status.message().c_str());
+      PrintError("server", status);
       return 2;
     }
   }
   if (config.data_dir.empty()) {
-    std::fprintf(stderr,
-                 "sawmill server: --data DIR is required (flag or 'data:' in --config)\n"
-                 "Run 'sawmill server --help' for the options.\n");
+    PrintError("server",
+               "--data DIR is required (flag or 'data:' in --config)\n"
+               "Run 'sawmill server --help' for the options.\n");
     return 2;
   }
   if (Status status = http::ValidateServerConfig(config); !status.ok()) {
-    std::fprintf(stderr, "sawmill server: %s\n", status.message().c_str());
+    PrintError("server", status);
     return 2;
   }
   run.ui_files = http::EmbeddedUiFiles();  // web/CMakeLists.txt builds and embeds them

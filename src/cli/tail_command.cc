@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "cli/client_options.h"
+#include "cli/command_error.h"
 #include "cli/http_client.h"
 #include "cli/record_render.h"
 #include "cli/tail_query.h"
@@ -50,12 +51,12 @@ int RunTailCommand(int argc, char** argv) {
   }
   Result<std::string> query = BuildTailQuery(filter);
   if (!query.ok()) {
-    std::fprintf(stderr, "sawmill tail: %s\n", query.status().message().c_str());
+    PrintError("tail", query.status());
     return 2;
   }
   Result<ServerUrl> url = client_options.Url();
   if (!url.ok()) {
-    std::fprintf(stderr, "sawmill tail: %s\n", url.status().message().c_str());
+    PrintError("tail", url.status());
     return 2;
   }
   RenderOptions options;
@@ -70,7 +71,7 @@ int RunTailCommand(int argc, char** argv) {
     Status connected = ws.Connect(*url, target, client_options.timeout_s * 1000);
     std::string problem;
     if (connected.IsInvalidArgument()) {
-      std::fprintf(stderr, "sawmill tail: %s\n", connected.message().c_str());
+      PrintError("tail", connected);
       return 1;
     }
     if (connected.ok()) {
@@ -99,7 +100,7 @@ int RunTailCommand(int argc, char** argv) {
           std::printf("%s\n", DroppedNotice(*dropped, options).c_str());
         } else if (std::optional<std::string> notice = NoticeText(text)) {
           // Not a line: what the server wants the reader to know (docs/cluster.md "Live tail").
-          std::fprintf(stderr, "sawmill tail: %s\n", notice->c_str());
+          PrintError("tail", "%s\n", notice->c_str());
         } else if (as_json) {
           std::printf("%s\n", text.c_str());
           ++printed;
@@ -117,11 +118,10 @@ int RunTailCommand(int argc, char** argv) {
       problem = connected.message();
     }
     if (no_reconnect) {
-      std::fprintf(stderr, "sawmill tail: %s\n", problem.c_str());
+      PrintError("tail", "%s\n", problem.c_str());
       return 1;
     }
-    std::fprintf(stderr, "sawmill tail: %s; reconnecting in %.1f s\n", problem.c_str(),
-                 backoff_ms / 1000.0);
+    PrintError("tail", "%s; reconnecting in %.1f s\n", problem.c_str(), backoff_ms / 1000.0);
     std::this_thread::sleep_for(std::chrono::milliseconds(backoff_ms));
     backoff_ms = std::min(backoff_ms * 2, 10000);
   }

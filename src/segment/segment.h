@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -174,6 +175,11 @@ struct WriterOptions {
   // (Version 13; benchmarks, bench_recode's "timeref=0") false: the message's kTimeText blocks
   // store their times themselves, not against the rows' ts (which a reader then does not need).
   bool time_text_against_ts = true;
+  // Told after each block of rows is written, on the writing thread: the rows written so far
+  // and the segment's rows (a flush's progress to the append pacer, docs/storage.md
+  // "Backpressure"). The indexes, the footer and the sync come after the last call. Empty:
+  // nothing is told.
+  std::function<void(uint64_t written, uint64_t rows)> block_written;
 };
 
 // The warm tier's options (docs/storage.md "Tiers"): larger blocks, stronger zstd, and no

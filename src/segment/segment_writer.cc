@@ -798,6 +798,7 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
     if (rows == nullptr)
       return Status::Internal("no rows for the block at row " + std::to_string(first));
     RETURN_IF_ERROR(WriteBlock(rows, count, first));
+    if (options_.block_written) options_.block_written(first + count, out.rows);
   }
   if (late_ranges != nullptr) {
     if (late_ranges->rows != out.rows || late_ranges->min_seq != out.min_seq ||

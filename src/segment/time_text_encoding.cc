@@ -847,23 +847,30 @@ bool WordMayBeInTime(std::string_view word, bool prefix) {
 
 Status KeepTimeTextRowsPassing(std::string_view block, size_t count, const TextTest& test,
                                std::vector<uint32_t>* rows, std::vector<std::string>* kept) {
+  if (rows->empty()) return Status::OK();
+  if (rows->back() >= count) {  // (ascending: the last is the largest)
+    return Status::DataLoss(std::string(kWhat) + ": holds no row " + std::to_string(rows->back()));
+  }
   std::string_view body;
   RETURN_IF_ERROR(CheckTimesHeader(kWhat, block, HeaderBytes(block), block.size(), count, &body));
+  // Only the rows tested are split out of the text, and the times parsed through the last.
   TimeTextBack times;
-  std::vector<std::string_view> rest;
-  std::string unused;
-  RETURN_IF_ERROR(times.ParseWithTexts(body, count, &rest, &unused));
+  times.ParseThrough(rows->back() + size_t{1});
+  RETURN_IF_ERROR(times.Parse(body, count));
   const Parsed& p = times.parsed();
+  const bool all = rows->size() == count;  // (then row j is rows[j])
+  std::vector<std::string_view> rest;      // the text of rows[j] without its time
+  std::string unused;
+  RETURN_IF_ERROR(ReadTextAfterTimes(kWhat, p.text, 0, p.text.size(), count, all ? nullptr : rows,
+                                     &rest, &unused));
   const bool around = test.AvoidsTimes();
   auto word_byte = [](char c) { return index::IsWordByte(static_cast<unsigned char>(c)); };
-  std::string line;                    // a row rendered
-  size_t kept_rows = 0, k = 0, i = 0;  // k: the rows with a time before row i
-  for (const uint32_t row : *rows) {
-    if (row >= count) {
-      return Status::DataLoss(std::string(kWhat) + ": holds no row " + std::to_string(row));
-    }
+  std::string line;                           // a row rendered
+  size_t kept_rows = 0, k = 0, i = 0, j = 0;  // k: the rows with a time before row i
+  for (; j < rows->size(); ++j) {
+    const uint32_t row = (*rows)[j];
     for (; i < row; ++i) k += p.forms[i] != 0;
-    const std::string_view text = rest[row];
+    const std::string_view text = rest[j];
     bool rendered = false;
     bool passes;
     if (p.forms[row] == 0) {

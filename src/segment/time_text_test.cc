@@ -968,12 +968,22 @@ TEST(TimeTextEncoding, RowsKeptForAWordAreThoseWhoseLineHoldsItWhateverTheTimesA
         rows[i] = i;
         if (test.Passes(lines[b][i])) want.push_back(i);
       }
-      // Every row, and (for one word in four) every third one.
-      for (uint32_t step = 1; step <= (tried % 4 == 0 ? 3u : 1u); step += 2) {
+      // Every row, (for one word in four) every third one, and a few rows before the block's
+      // end (a read of a hit's rows: only they are split out of the text).
+      const std::vector<uint32_t> few = {1, static_cast<uint32_t>(rows.size() / 2),
+                                         static_cast<uint32_t>(rows.size() / 2 + 1)};
+      for (int pick = 0; pick < 3; ++pick) {
+        if (pick == 1 && tried % 4 != 0) continue;
+        auto listed = [&](uint32_t i) {
+          return pick == 0 || (pick == 1 && i % 3 == 0) ||
+                 (pick == 2 && std::count(few.begin(), few.end(), i) > 0);
+        };
         std::vector<uint32_t> kept, want_here;
-        for (uint32_t i = 0; i < rows.size(); i += step) kept.push_back(i);
+        for (uint32_t i = 0; i < rows.size(); ++i) {
+          if (listed(i)) kept.push_back(i);
+        }
         for (uint32_t i : want) {
-          if (i % step == 0) want_here.push_back(i);
+          if (listed(i)) want_here.push_back(i);
         }
         std::vector<std::string> messages;
         Status s = reader.KeepRowsWithMessage(b, test, &kept, &messages, nullptr);

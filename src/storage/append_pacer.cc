@@ -60,7 +60,9 @@ double AppendPacer::drain_bytes_per_s(int64_t now_ns) const {
       done += static_cast<double>(r.done);
       seconds += static_cast<double>(r.done_ns - r.start_ns) / 1e9;
     }
-    if (seconds > 0) per_flush = done / seconds;
+    // The rows are not the whole flush: its tail (indexes, footer, sync, read-back, catalog)
+    // comes after the last block and frees nothing until it ends.
+    if (seconds > 0) per_flush = done / seconds * (1.0 - kFlushTailShare);
   }
   double drain = per_flush * flush_threads_;
   for (const Running& r : running_) {

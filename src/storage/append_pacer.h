@@ -63,10 +63,11 @@ class AppendPacer {
   // While it runs it bounds the rate (it cannot be faster than bytes / time so far), so a flush
   // that takes long slows writers before it ends.
   int FlushStarted(uint64_t bytes, int64_t now_ns);
-  // The flush of "token" has written "done" of its bytes by "now_ns" (reported as it goes, once
-  // per block). Until a flush is measured, the drain is what the running flushes wrote so far
-  // per second instead of kInitialFlushRate (issue 19, session 17: the first paced acks waited
-  // for a guessed 4 MiB/s, about 1 s each, while the first flush ran at several times that).
+  // The flush of "token" has written the rows of "done" of its bytes by "now_ns" (reported as it
+  // goes, once per block, the last block too). Until a flush is measured, the drain is what the
+  // running flushes wrote so far per second, less kFlushTailShare for the tail still to come,
+  // instead of kInitialFlushRate (issue 19, session 17: the first paced acks waited for a
+  // guessed 4 MiB/s, about 1 s each, while the first flush ran at several times that).
   void FlushProgress(int token, uint64_t done, int64_t now_ns);
   // What the running flushes reported written (FlushProgress) and their bytes, summed.
   std::pair<uint64_t, uint64_t> running_progress() const;
@@ -83,7 +84,8 @@ class AppendPacer {
   // after the window's 30 s). Before that: the
   // measured rate of one flush times flush_threads; before any is measured, the running
   // flushes' progress per second (FlushProgress, once one has written kProgressBytes for at
-  // least kProgressNs), else kInitialFlushRate, times flush_threads; all bounded by every running
+  // least kProgressNs) times 1 - kFlushTailShare, else kInitialFlushRate, times flush_threads;
+  // all bounded by every running
   // flush's bytes / time so far times flush_threads.
   double drain_bytes_per_s(int64_t now_ns) const;
   // The rate it admits at "held" bytes: the drain times Factor(held); 0 below the cap (no
@@ -107,6 +109,12 @@ class AppendPacer {
   // keys and sorts them, which the time counts but no progress shows).
   static constexpr uint64_t kProgressBytes = 1u << 20;
   static constexpr int64_t kProgressNs = 50'000'000;
+  // What a flush's progress leaves out: the share of its run after its last block (the indexes
+  // and footer, the sync, the read-back, the catalog), which frees nothing until it ends. The
+  // rate of the rows written so far is counted at 1 - this. Measured on the 1 M corpus's
+  // flushes at the pressure level, one flush thread at load 11: 11-16 % of the run for flushes
+  // of 8-29 MB (docs/performance.md "Session 18: mends").
+  static constexpr double kFlushTailShare = 0.15;
   // The drain is measured over the last 30 s once 4 flushes ended in them: per-flush rates
   // times flush_threads overstate it when fewer flushes run at once than there are threads
   // (measured 10-30 % too high at 3 M lines), which held the memtables near the hard limit;

@@ -110,10 +110,17 @@ Compactor::RankedCandidates(const std::map<std::string, uint64_t>& confirmed) co
 }
 
 std::vector<std::shared_ptr<SegmentEntry>> Compactor::RecodeCandidates() const {
+  // Only a single server's flushes mark segments cheap_text: a cluster node merges by its own
+  // rules (SharedCandidates).
   std::vector<std::shared_ptr<SegmentEntry>> out;
-  if (options_.shared_store) return out;  // a cluster node merges by its own rules
+  const int64_t now = clock_->MonotonicNanos();
   for (auto& [key, list] : segments_->SmallActive(UINT64_MAX)) {
-    if (memtables_->KeyBytes(key) != 0) continue;  // not quiet: a flush may come to merge with
+    // Quiet: nothing in its memtables and no flush of it for recode_quiet_ns; else a flush may
+    // come to merge with (a trickle of lines is flushed every flush_interval_ns).
+    if (memtables_->KeyBytes(key) != 0) continue;
+    int64_t latest = 0;
+    for (const auto& entry : list) latest = std::max(latest, entry->flushed_mono_ns);
+    if (latest != 0 && now - latest < options_.recode_quiet_ns) continue;
     for (auto& entry : list) {
       if (entry->cheap_text) out.push_back(entry);
     }
@@ -333,6 +340,9 @@ Status Compactor::CompactOnce(bool* did_work) {
   }
   auto output = std::make_shared<SegmentEntry>(env_, shared ? segments_cold() : store(), path,
                                                std::move(row), reporter_);
+  for (const auto& entry : inputs) {
+    output->flushed_mono_ns = std::max(output->flushed_mono_ns, entry->flushed_mono_ns);
+  }
   {
     MutexLock l(&*mu_);
     // Snapshots holding an input keep reading; the last one to let go deletes the file. On a

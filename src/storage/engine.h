@@ -99,6 +99,12 @@ struct EngineOptions {
   // "Backpressure"). 0: pressure changes no level. Only ever lowers the level segment_options would
   // use.
   int pressure_text_zstd_level = 1;
+  // A segment flushed under pressure at that level is re-encoded alone (when no merge takes it)
+  // only once its partition is quiet: its memtables empty and no flush of it for this long, so
+  // that a partition still getting a trickle of lines (flushed every flush_interval_ns) does
+  // not have it encoded three times, flushed, re-encoded and merged with the next flushes
+  // (docs/storage.md "Backpressure").
+  int64_t recode_quiet_ns = 60'000'000'000;
   // A flush round that lasts (a sustained overload keeps the memtables over the cap, so the
   // memory round goes on) trims the WAL at least this often meanwhile, as far as every memtable
   // not yet flushed allows (docs/storage.md "Backpressure").

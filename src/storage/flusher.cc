@@ -57,34 +57,6 @@ class KeptRows final : public segment::RowSource {
   mutable std::vector<uint32_t> base_rows_;  // WillGet's rows as base_'s row numbers
 };
 
-// "base" as it is, telling "progress" the fraction of its rows the segment writer has written
-// each time it names the next block's rows (WillGet): the pacer's rate of a running flush.
-class ProgressRows final : public segment::RowSource {
- public:
-  ProgressRows(const segment::RowSource& base, const std::function<void(double)>& progress)
-      : base_(base), progress_(progress) {}
-  size_t size() const override { return base_.size(); }
-  int64_t ts(size_t row) const override { return base_.ts(row); }
-  int64_t ingest_ts(size_t row) const override { return base_.ingest_ts(row); }
-  uint64_t seq(size_t row) const override { return base_.seq(row); }
-  std::string_view service(size_t row) const override { return base_.service(row); }
-  std::string_view host(size_t row) const override { return base_.host(row); }
-  uint64_t raw_bytes(size_t row) const override { return base_.raw_bytes(row); }
-  void Get(size_t row, Record* out) const override { base_.Get(row, out); }
-  void WillGet(const uint32_t* rows, size_t count) const override {
-    if (progress_ && done_ > 0) {
-      progress_(static_cast<double>(done_) / static_cast<double>(std::max<size_t>(size(), 1)));
-    }
-    done_ += count;
-    base_.WillGet(rows, count);
-  }
-
- private:
-  const segment::RowSource& base_;
-  const std::function<void(double)>& progress_;
-  mutable size_t done_ = 0;  // rows of the blocks named so far
-};
-
 }  // namespace
 
 Flusher::Flusher(const EngineOptions& options, Env* env, Clock* clock, catalog::Catalog* catalog,
@@ -178,16 +150,19 @@ Status Flusher::FlushKey(const PartitionKey& key) {
       // cheaper level, and compaction rewrites it later at its own.
       pressure = memtables_->bytes() > options_.memtable_cap_bytes;
     }
-    const segment::WriterOptions writer = WriterFor(pressure);
+    segment::WriterOptions writer = WriterFor(pressure);
     const bool lowered = writer.text_zstd_level != options_.segment_options.text_zstd_level;
-    std::function<void(double)> progress;
-    if (pace_token >= 0) {
-      progress = [this, pace_token, bytes = frozen->bytes](double fraction) {
+    if (pace_token >= 0 && !options_.shared_store) {
+      // The segment writer tells each block it has written (the pacer allows for the tail
+      // that follows the last one: AppendPacer::kFlushTailShare).
+      writer.block_written = [this, pace_token, bytes = frozen->bytes](uint64_t written,
+                                                                       uint64_t rows) {
+        const double fraction = static_cast<double>(written) / static_cast<double>(rows);
         MutexLock l(&*mu_);
         pacer_->FlushProgress(pace_token, static_cast<uint64_t>(fraction * bytes), SteadyNanos());
       };
     }
-    Status s = WriteFrozen(key, frozen, writer, progress);
+    Status s = WriteFrozen(key, frozen, writer);
     {
       MutexLock l(&*mu_);
       if (pace_token >= 0) pacer_->FlushEnded(pace_token, s.ok(), SteadyNanos());
@@ -213,8 +188,7 @@ segment::WriterOptions Flusher::WriterFor(bool pressure) const {
 
 Status Flusher::WriteFrozen(const PartitionKey& key,
                             const std::shared_ptr<const MemtableSet::Frozen>& frozen,
-                            const segment::WriterOptions& writer,
-                            const std::function<void(double)>& progress) {
+                            const segment::WriterOptions& writer) {
   const int64_t start = clock_->MonotonicNanos();
   // The frozen chunks are written as they are: the segment writer sorts row numbers and decodes
   // one block of rows at a time, so a flush no longer copies the memtable (docs/storage.md,
@@ -242,8 +216,7 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   in.id = id;
   in.tenant = key.first;
   in.partition = key.second;
-  Status s =
-      segment::WriteSegment(store().get(), rel, in, ProgressRows(rows, progress), writer, &out);
+  Status s = segment::WriteSegment(store().get(), rel, in, rows, writer, &out);
   if (s.ok()) s = VerifyWritten(store(), rel, out, std::move(seqs));
   catalog::SegmentRow row;
   if (s.ok()) {
@@ -260,6 +233,7 @@ Status Flusher::WriteFrozen(const PartitionKey& key,
   }
   auto entry = std::make_shared<SegmentEntry>(env_, store(), path, std::move(row), reporter_);
   entry->cheap_text = writer.text_zstd_level != WriterFor(/*pressure=*/false).text_zstd_level;
+  entry->flushed_mono_ns = clock_->MonotonicNanos();
   Publish(key, frozen, std::move(entry), start);
   return Status::OK();
 }

@@ -144,13 +144,11 @@ class Flusher {
   // Freezes the active memtable of "key" (if any) and writes every frozen memtable of "key" to
   // segments, oldest first.
   Status FlushKey(const PartitionKey& key) REQUIRES(flush_mu_);
-  // "writer": the segment options of this flush (WriterFor). "progress" (may be empty) is told
-  // the fraction of the rows written, once per block (the pacer's FlushProgress); not on a
-  // cluster node.
+  // "writer": the segment options of this flush (WriterFor; its block_written tells the pacer's
+  // FlushProgress, not on a cluster node).
   Status WriteFrozen(const PartitionKey& key,
                      const std::shared_ptr<const MemtableSet::Frozen>& frozen,
-                     const segment::WriterOptions& writer,
-                     const std::function<void(double)>& progress) REQUIRES(flush_mu_);
+                     const segment::WriterOptions& writer) REQUIRES(flush_mu_);
   // The segment options of a flush: segment_options, with the text columns at
   // pressure_text_zstd_level when "pressure" (the memtables held more than the cap when the
   // flush started) and that level is lower.

@@ -131,6 +131,7 @@ uint64_t MemtableSet::MinUnflushedSeqWithout(const PartitionKey& key,
 void MemtableSet::UpdateGauge() const {
   StorageMetrics::Get().memtable_bytes->Set(static_cast<double>(bytes_));
   StorageMetrics::Get().memtable_memory_bytes->Set(static_cast<double>(RecordChunk::HeldBytes()));
+  StorageMetrics::Get().memtable_pool_bytes->Set(static_cast<double>(RawChunk::PoolMemoryBytes()));
 }
 
 void MemtableSet::AddToSnapshot(Snapshot* snapshot) {

@@ -82,7 +82,8 @@ class MemtableSet {
   uint64_t MinUnflushedSeqWithout(const PartitionKey& key,
                                   const std::shared_ptr<const Frozen>& frozen) const;
 
-  // Sets the sawmill_memtable_bytes and sawmill_memtable_memory_bytes gauges.
+  // Sets the sawmill_memtable_bytes, sawmill_memtable_memory_bytes and sawmill_memtable_pool_bytes
+  // gauges.
   void UpdateGauge() const;
 
   // The chunks sealed since the last call that are to be packed (Memtable::TakeToPack). The

@@ -65,7 +65,8 @@ constexpr int kPackLevel = 1;
 // a fresh one per chunk would be a large block freed again at once, which the allocator keeps
 // as dirty pages for a while.
 //
-// The buffers are not counted in sawmill_memtable_memory_bytes, so a pooled context keeps none
+// The buffers are not counted in sawmill_memtable_memory_bytes (they are in
+// sawmill_memtable_pool_bytes, RawChunk::PoolMemoryBytes), and a pooled context keeps none
 // larger than kPooledBufferBytes: a chunk of long lines (1,024 rows of up to the largest line)
 // would otherwise leave about twice its size held per packing thread for the process's life
 // (RawChunk::PooledBytes). Corpus chunks (about 250 KiB) keep theirs.
@@ -92,6 +93,7 @@ struct Compressor {
   uint64_t buffer_bytes() const {
     return out.capacity() + keys.capacity() + rest.capacity() + keys_out.capacity();
   }
+  uint64_t context_bytes() const { return ZSTD_sizeof_CCtx(cctx); }
 };
 struct Decompressor {
   ZSTD_DCtx* dctx = ZSTD_createDCtx();
@@ -99,6 +101,7 @@ struct Decompressor {
   ~Decompressor() { ZSTD_freeDCtx(dctx); }
   void Trim() { TrimBuffer(&keys); }
   uint64_t buffer_bytes() const { return keys.capacity(); }
+  uint64_t context_bytes() const { return ZSTD_sizeof_DCtx(dctx); }
 };
 
 template <typename T>
@@ -117,11 +120,11 @@ class Pool {
     MutexLock l(&mu_);
     free_.push_back(std::move(t));
   }
-  // Bytes the buffers of the pooled contexts hold.
-  uint64_t BufferBytes() {
+  // Bytes the buffers of the pooled contexts hold (and, with "contexts", the contexts).
+  uint64_t BufferBytes(bool contexts = false) {
     MutexLock l(&mu_);
     uint64_t n = 0;
-    for (const auto& t : free_) n += t->buffer_bytes();
+    for (const auto& t : free_) n += t->buffer_bytes() + (contexts ? t->context_bytes() : 0);
     return n;
   }
 
@@ -263,6 +266,10 @@ uint64_t RawChunk::Unpacks() { return g_unpacks.load(std::memory_order_relaxed);
 
 uint64_t RawChunk::PooledBytes() {
   return Compressors().BufferBytes() + Decompressors().BufferBytes();
+}
+
+uint64_t RawChunk::PoolMemoryBytes() {
+  return Compressors().BufferBytes(true) + Decompressors().BufferBytes(true);
 }
 
 std::shared_ptr<const RecordChunk> RecordChunk::FromRecords(const std::vector<Record>& records) {

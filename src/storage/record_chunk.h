@@ -117,6 +117,9 @@ class RawChunk {
   // Bytes the buffers of the pooled packing and unpacking contexts hold (tests): none keeps a
   // buffer above 4 MiB once given back, whatever the largest chunk packed.
   static uint64_t PooledBytes();
+  // Those buffers and the pooled zstd contexts themselves: the sawmill_memtable_pool_bytes gauge
+  // (memory beside sawmill_memtable_memory_bytes, up to 4 MiB of buffers a pooled context).
+  static uint64_t PoolMemoryBytes();
 
  private:
   // The fixed part of a row; its strings start at data_[offset].

@@ -88,11 +88,16 @@ class SegmentEntry {
   // for other segments and before the node's view knows.
   std::string node;
   uint64_t registered = 0;
-  // Set by the flush that wrote it: its text is at EngineOptions::pressure_text_zstd_level, not
-  // the usual level (a flush under memory pressure). Compaction re-encodes such a segment alone
+  // Set by a single server's flush that wrote it (a cluster node's never sets it): its text is
+  // at EngineOptions::pressure_text_zstd_level, not the usual level (a flush under memory
+  // pressure). Compaction re-encodes such a segment alone
   // once its partition is quiet (compactor.h). Not kept across a restart: such a segment then
   // keeps its bytes until a merge takes it.
   bool cheap_text = false;
+  // (A single server) when the flush that wrote it published it (EngineOptions::clock,
+  // monotonic); a compaction's output: the latest of its inputs'; 0 for a segment found at
+  // open. A partition is quiet for that re-encoding once its latest is recode_quiet_ns old.
+  int64_t flushed_mono_ns = 0;
   // When this entry was made (steady clock, ns): its segment was registered no later, so a
   // cluster node knows how long ago at least (EngineOptions::shared_settle_ns).
   const int64_t known_since_ns = SteadyClockNanos();

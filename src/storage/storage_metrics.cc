@@ -12,6 +12,10 @@ StorageMetrics& StorageMetrics::Get() {
         UnlabelledGauge("sawmill_memtable_memory_bytes",
                         "Bytes of memory the sealed memtable chunks hold (packed chunks "
                         "compressed; active chunks and copies readers decompress are not counted)");
+    s.memtable_pool_bytes =
+        UnlabelledGauge("sawmill_memtable_pool_bytes",
+                        "Bytes of memory the pooled zstd contexts that pack and unpack memtable "
+                        "chunks hold, with their buffers (up to 4 MiB of buffers each)");
     s.segments = &prometheus::BuildGauge()
                       .Name("sawmill_segments")
                       .Help("Registered segments, by tier")
@@ -32,41 +36,20 @@ StorageMetrics& StorageMetrics::Get() {
                                 .Help("Time of one compaction (read, merge, write, swap)")
                                 .Register(reg)
                                 .Add({}, buckets);
-    s.flushes = &prometheus::BuildCounter()
-                     .Name("sawmill_flushes_total")
-                     .Help("Memtables written as segments")
-                     .Register(reg)
-                     .Add({});
-    s.pressure_flushes =
-        &prometheus::BuildCounter()
-             .Name("sawmill_flushes_under_pressure_total")
-             .Help(
-                 "Flushes started over memtable_cap, their text written at the cheaper zstd "
-                 "level (compaction rewrites them)")
-             .Register(reg)
-             .Add({});
-    s.flush_errors = &prometheus::BuildCounter()
-                          .Name("sawmill_flush_errors_total")
-                          .Help("Failed flushes (retried; the WAL keeps the records)")
-                          .Register(reg)
-                          .Add({});
-    s.compactions = &prometheus::BuildCounter()
-                         .Name("sawmill_compactions_total")
-                         .Help("Compactions that replaced segments")
-                         .Register(reg)
-                         .Add({});
-    s.compacted_bytes = &prometheus::BuildCounter()
-                             .Name("sawmill_compaction_input_bytes_total")
-                             .Help("Bytes of segments merged by compaction")
-                             .Register(reg)
-                             .Add({});
-    s.corrupt_segments = &prometheus::BuildCounter()
-                              .Name("sawmill_segments_corrupt_total")
-                              .Help(
-                                  "Segments found corrupt (a failed checksum, an "
-                                  "unreadable header or footer, a truncated file)")
-                              .Register(reg)
-                              .Add({});
+    s.flushes = UnlabelledCounter("sawmill_flushes_total", "Memtables written as segments");
+    s.pressure_flushes = UnlabelledCounter(
+        "sawmill_flushes_under_pressure_total",
+        "Flushes started over memtable_cap, their text written at the cheaper zstd "
+        "level (compaction rewrites them)");
+    s.flush_errors = UnlabelledCounter("sawmill_flush_errors_total",
+                                       "Failed flushes (retried; the WAL keeps the records)");
+    s.compactions =
+        UnlabelledCounter("sawmill_compactions_total", "Compactions that replaced segments");
+    s.compacted_bytes = UnlabelledCounter("sawmill_compaction_input_bytes_total",
+                                          "Bytes of segments merged by compaction");
+    s.corrupt_segments = UnlabelledCounter("sawmill_segments_corrupt_total",
+                                           "Segments found corrupt (a failed checksum, an "
+                                           "unreadable header or footer, a truncated file)");
     s.corrupt_registered = UnlabelledGauge(
         "sawmill_segments_corrupt",
         "Registered segments in state corrupt (still queried; searches that touch them warn)");
@@ -89,43 +72,28 @@ StorageMetrics& StorageMetrics::Get() {
       s.tier_transition_failures->Add({{"tier", tier}});
       s.tier_transition_bytes->Add({{"tier", tier}});
     }
-    s.delete_errors = &prometheus::BuildCounter()
-                           .Name("sawmill_segment_delete_errors_total")
-                           .Help(
-                               "Replaced segment objects whose deletion failed (the periodic "
-                               "reconciliation sweep deletes them later)")
-                           .Register(reg)
-                           .Add({});
-    s.adopted_undecodable = &prometheus::BuildCounter()
-                                 .Name("sawmill_adopted_batches_undecodable_total")
-                                 .Help(
-                                     "Batches of WAL objects taken over from another node that "
-                                     "did not decode and were dropped")
-                                 .Register(reg)
-                                 .Add({});
-    s.flush_fenced = &prometheus::BuildCounter()
-                          .Name("sawmill_flush_fenced_total")
-                          .Help(
-                              "Segments a cluster node wrote but could not register because "
-                              "another node had taken over WAL objects holding their rows; "
-                              "each object was deleted and the flush retried without those rows")
-                          .Register(reg)
-                          .Add({});
-    s.flush_fenced_rows = &prometheus::BuildCounter()
-                               .Name("sawmill_flush_fenced_rows_total")
-                               .Help(
-                                   "Memtable rows a cluster node dropped at flush because the WAL "
-                                   "objects holding them were taken over by another node (which "
-                                   "stores them)")
-                               .Register(reg)
-                               .Add({});
-    s.swept_objects = &prometheus::BuildCounter()
-                           .Name("sawmill_segment_objects_swept_total")
-                           .Help(
-                               "Superseded segment objects no catalog row names, deleted by the "
-                               "periodic reconciliation sweep")
-                           .Register(reg)
-                           .Add({});
+    s.delete_errors =
+        UnlabelledCounter("sawmill_segment_delete_errors_total",
+                          "Replaced segment objects whose deletion failed (the periodic "
+                          "reconciliation sweep deletes them later)");
+    s.adopted_undecodable =
+        UnlabelledCounter("sawmill_adopted_batches_undecodable_total",
+                          "Batches of WAL objects taken over from another node that "
+                          "did not decode and were dropped");
+    s.flush_fenced =
+        UnlabelledCounter("sawmill_flush_fenced_total",
+                          "Segments a cluster node wrote but could not register because "
+                          "another node had taken over WAL objects holding their rows; "
+                          "each object was deleted and the flush retried without those rows");
+    s.flush_fenced_rows =
+        UnlabelledCounter("sawmill_flush_fenced_rows_total",
+                          "Memtable rows a cluster node dropped at flush because the WAL "
+                          "objects holding them were taken over by another node (which "
+                          "stores them)");
+    s.swept_objects =
+        UnlabelledCounter("sawmill_segment_objects_swept_total",
+                          "Superseded segment objects no catalog row names, deleted by the "
+                          "periodic reconciliation sweep");
     auto& stages = prometheus::BuildHistogram()
                        .Name("sawmill_append_stage_seconds")
                        .Help(

@@ -11,6 +11,7 @@ namespace sawmill::storage {
 struct StorageMetrics {
   prometheus::Gauge* memtable_bytes;
   prometheus::Gauge* memtable_memory_bytes;
+  prometheus::Gauge* memtable_pool_bytes;
   prometheus::Family<prometheus::Gauge>* segments;
   prometheus::Family<prometheus::Gauge>* segment_bytes;
   prometheus::Histogram* flush_seconds;

@@ -45,26 +45,14 @@ struct WalMetrics {
         w.damage->Add({{"kind", kind}});
         w.damage_bytes->Add({{"kind", kind}});
       }
-      w.corrupt_records = &prometheus::BuildCounter()
-                               .Name("sawmill_wal_corrupt_records_total")
-                               .Help("Damaged WAL records skipped during replay")
-                               .Register(reg)
-                               .Add({});
-      w.syncs = &prometheus::BuildCounter()
-                     .Name("sawmill_wal_syncs_total")
-                     .Help("fdatasync calls on WAL files")
-                     .Register(reg)
-                     .Add({});
-      w.commits = &prometheus::BuildCounter()
-                       .Name("sawmill_wal_commits_total")
-                       .Help("Append batches made durable in the WAL")
-                       .Register(reg)
-                       .Add({});
-      w.write_errors = &prometheus::BuildCounter()
-                            .Name("sawmill_wal_write_errors_total")
-                            .Help("Failed WAL writes or syncs (the batches were not acknowledged)")
-                            .Register(reg)
-                            .Add({});
+      w.corrupt_records = UnlabelledCounter("sawmill_wal_corrupt_records_total",
+                                            "Damaged WAL records skipped during replay");
+      w.syncs = UnlabelledCounter("sawmill_wal_syncs_total", "fdatasync calls on WAL files");
+      w.commits =
+          UnlabelledCounter("sawmill_wal_commits_total", "Append batches made durable in the WAL");
+      w.write_errors =
+          UnlabelledCounter("sawmill_wal_write_errors_total",
+                            "Failed WAL writes or syncs (the batches were not acknowledged)");
       w.sync_seconds = &prometheus::BuildHistogram()
                             .Name("sawmill_wal_sync_seconds")
                             .Help("Latency of one WAL group write + fdatasync")
