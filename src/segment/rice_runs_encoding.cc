@@ -231,7 +231,9 @@ Status DecodeRiceRunsPrefix(std::string_view body, size_t count, size_t through,
             if (!bits.Bits(64, &step)) return fail("is past the end of the steps");
           } else {
             if (!bits.Bits(run.k, &low)) return fail("is past the end of the steps");
-            if (run.k > 0 && (q >> (64 - run.k)) != 0) return fail("has a step that overflows");
+            if (run.k > 0 && (uint64_t{q} >> (64 - run.k)) != 0) {
+              return fail("has a step that overflows");
+            }
             step = (run.k == 0 ? uint64_t{q} : uint64_t{q} << run.k) | low;
           }
         }

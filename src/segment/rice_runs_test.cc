@@ -116,6 +116,32 @@ TEST(RiceRuns, TheChooserTakesSourceRunsOfMicrosecondTimesInFewerBytes) {
   EXPECT_NE(static_cast<Encoding>(kept[0]), Encoding::kRiceRuns);
 }
 
+// Nanosecond times about a second apart (a Rice parameter near 30) with now and then a gap
+// dozens of times the usual step: the gap's quotient is too long for the fast path, and the
+// slow path's overflow check must take it (it shifted a 32-bit quotient by 32 or more, so such
+// blocks were written and then refused as DataLoss).
+TEST(RiceRuns, NanosecondTimesSecondsApartWithLongGapsReadBack) {
+  std::mt19937_64 rng(30);
+  for (int64_t mean : {int64_t{130'000'000}, int64_t{1'000'000'000}, int64_t{4'300'000'000}}) {
+    std::vector<int64_t> ts(3000);
+    int64_t t = 1'795'910'400'000'000'000;
+    for (size_t i = 0; i < ts.size(); ++i) {
+      const int64_t step = static_cast<int64_t>(rng() % static_cast<uint64_t>(2 * mean));
+      t += i % 200 == 199 ? step * 40 + 25 * mean : step;
+      ts[i] = t;
+    }
+    const std::string what = "mean step " + std::to_string(mean) + " ns";
+    ExpectRoundTrip(ts, what);
+    std::string block;
+    EncodeTimeColumn(ts.data(), ts.size(), true, &block, true, true);
+    std::vector<int64_t> out;
+    Status s = DecodeIntColumn(block, ts.size(), &out);
+    ASSERT_TRUE(s.ok()) << what << " (encoding " << static_cast<int>(block[0])
+                        << "): " << s.ToString();
+    EXPECT_EQ(out, ts) << what;
+  }
+}
+
 TEST(RiceRuns, DamagedBlocksAreDataLossNamingWhere) {
   const std::vector<int64_t> values = {1000, 3000, 7000, 2000, 2000, 9000};  // two runs of 3
   std::string good;
