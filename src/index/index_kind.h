@@ -124,6 +124,23 @@ struct DecidedWords {
   std::vector<uint64_t> hashes;  // sorted, distinct
 };
 
+// (Segment format version 15) The fields the inverted kind stores as block lists in the
+// segment (BuildOptions::value_block_lists), filled by its Finish, read by the bloom kind's (the
+// writer finishes the blooms last): a block list says exactly which blocks hold a value, so the
+// field's blooms would only repeat it, less exactly, in more bytes. The bloom kind leaves such a
+// field out (docs/format/index.md "Block lists"). "filled" false: every bloom field keeps its
+// filters (earlier versions).
+struct PostedFields {
+  bool filled = false;
+  std::vector<std::pair<std::string, bool>> fields;  // (name, builtin)
+  bool Has(std::string_view name, bool builtin) const {
+    for (const auto& [n, b] : fields) {
+      if (n == name && b == builtin) return true;
+    }
+    return false;
+  }
+};
+
 struct BuildOptions {
   std::vector<IndexedField> indexed;  // exact-value inverted indexes; "message": word postings
   std::vector<IndexedField> blooms;   // per-block blooms
@@ -148,6 +165,14 @@ struct BuildOptions {
   // (Segment format version 12) Filled by the word postings builder, read by the bloom builder
   // (DecidedWords); null: the message blooms keep every word (earlier versions).
   DecidedWords* decided_words = nullptr;
+  // (Segment format version 15) A field with a bloom that the ValuePostingsRule posts (its
+  // values repeat: user ids) is stored as block lists (inverted_index.h version 2: per value its
+  // blocks and their rows holding it) instead of rows, and the bloom kind leaves it out
+  // (PostedFields). Rows then come from reading the blocks; counts from the lists.
+  bool value_block_lists = false;
+  // (Segment format version 15) Filled by the inverted kind, read by the bloom kind
+  // (PostedFields); null: every bloom field keeps its filters (earlier versions).
+  PostedFields* posted_fields = nullptr;
 };
 
 // Where a kind's data lives in a segment file (docs/format/segment.md). A new kind uses

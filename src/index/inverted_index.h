@@ -6,6 +6,17 @@
 //   postings       := run*     run := gap(varint) length_minus_1(varint)
 // where gap is the first row of the run minus the end of the previous run (0 at the start).
 // Runs make the postings of sorted service/host columns a handful of bytes.
+//
+// Version 2 (segment format version 15): block lists, for a field whose values are spread over
+// the segment's blocks a few rows each (user ids): per value the row blocks holding it and how
+// many of the block's rows hold it, not the rows:
+//   inverted_index := version(u8 = 2) value_count(varint) block_count(varint)
+//                     values_size(varint) values lists_size(varint) lists counts
+//   values := (value: varint length, bytes)*                                (sorted)
+//   lists  := per value: entries(varint) block_gap(varint) x entries
+//   counts := per value, per entry: rows_minus_1(varint)
+// where block_gap is the block minus the one after the previous entry's (0 at the start). The
+// three sections apart compress better than interleaved (docs/format/index.md "Block lists").
 #pragma once
 
 #include <cstdint>
@@ -23,6 +34,13 @@
 namespace sawmill::index {
 
 inline constexpr uint8_t kInvertedIndexVersion = 1;
+inline constexpr uint8_t kInvertedIndexBlockListsVersion = 2;
+
+// One entry of a block list: block "block" holds "rows" rows with the value.
+struct BlockEntry {
+  uint32_t block = 0;
+  uint32_t rows = 0;
+};
 
 // Fed rows in increasing row order. Not thread-safe.
 class InvertedIndexBuilder {
@@ -34,6 +52,10 @@ class InvertedIndexBuilder {
   size_t distinct_values() const { return entries_.size(); }
   // Appends the serialized index to "*out".
   void Finish(std::string* out) const;
+  // Appends the serialized index as block lists (version 2) to "*out": "block_starts" holds the
+  // first row of every row block, ascending from 0; every row added is below "rows".
+  void FinishBlockLists(const std::vector<uint32_t>& block_starts, uint32_t rows,
+                        std::string* out) const;
 
  private:
   struct Entry {
@@ -61,18 +83,32 @@ class InvertedIndexReader {
   // Takes ownership of "data". Errors: DataLoss when the bytes are malformed, saying where.
   static Result<std::unique_ptr<InvertedIndexReader>> Parse(std::string data, uint32_t max_rows);
 
-  // Rows holding "value" (empty when none). Errors: DataLoss for malformed postings.
+  // Rows holding "value" (empty when none). Errors: DataLoss for malformed postings;
+  // FailedPrecondition for block lists (they hold no rows).
   Result<roaring::Roaring> Lookup(std::string_view value) const;
+  // Whether the index is block lists (version 2): LookupBlocks, not Lookup.
+  bool block_lists() const { return block_lists_; }
+  // (Block lists) The row blocks the lists name, as stored.
+  uint32_t block_count() const { return block_count_; }
+  // (Block lists) The blocks holding "value", ascending, with their rows holding it; empty when
+  // none. Errors: DataLoss for a malformed list (a block past block_count, rows past max_rows);
+  // FailedPrecondition for a row index.
+  Status LookupBlocks(std::string_view value, std::vector<BlockEntry>* out) const;
   std::vector<std::string> Values() const;
   size_t size() const { return values_.size(); }
   // Bytes of the postings of the value at "i" (for dump).
   size_t postings_bytes(size_t i) const { return postings_[i].size(); }
 
  private:
+  static Status ParseBlockLists(std::string_view in, InvertedIndexReader* reader);
+
   std::string data_;
   std::vector<std::string_view> values_;
-  std::vector<std::string_view> postings_;
+  std::vector<std::string_view> postings_;  // rows; block lists: each value's list
+  std::vector<std::string_view> counts_;    // block lists: each value's rows per entry
   uint32_t max_rows_ = 0;
+  bool block_lists_ = false;
+  uint32_t block_count_ = 0;
 };
 
 // Decodes postings runs into "*out". Errors: DataLoss (rows beyond "max_rows", bad varints).

@@ -7,7 +7,11 @@
 // Stored in the footer's index directory (IndexLayout::kFieldIndexes): one compressed block per
 // field, its serialized inverted index, listed with the field's name and distinct value count.
 // Every segment format version has it. Answers Rows and Values for an exact value; no may-match
-// (the executor skips the blocks holding none of the rows).
+// (the executor skips the blocks holding none of the rows). From segment format version 15 a
+// posted field with a bloom (user ids) is stored as block lists (inverted_index.h version 2):
+// its values answer BlockCounts and the may-match questions exactly, Rows "cannot tell"; the
+// field's blooms are left out (BuildOptions::value_block_lists, PostedFields).
+#include <algorithm>
 #include <mutex>
 #include <unordered_map>
 
@@ -23,7 +27,10 @@ bool Answers(const FieldPredicate& p) { return p.op == FieldPredicate::Op::kEqua
 
 class InvertedBuilder final : public IndexBuilder {
  public:
-  explicit InvertedBuilder(const BuildOptions& options) : rule_(options.values) {
+  explicit InvertedBuilder(const BuildOptions& options)
+      : rule_(options.values),
+        block_lists_(options.value_block_lists),
+        posted_(options.posted_fields) {
     for (const IndexedField& f : options.indexed) {
       if (f.message_words) continue;
       bool bloom = false;
@@ -35,6 +42,7 @@ class InvertedBuilder final : public IndexBuilder {
   }
 
   void AddBlock(const Record* rows, uint32_t count) override {
+    block_starts_.push_back(rows_);
     for (Field& f : fields_) {
       for (uint32_t row = 0; row < count && !f.dropped; ++row) {
         const Record& r = rows[row];
@@ -59,13 +67,19 @@ class InvertedBuilder final : public IndexBuilder {
   }
 
   void Finish(std::vector<IndexPart>* parts) override {
+    if (posted_ != nullptr) posted_->filled = true;
     for (Field& f : fields_) {
       if (f.dropped || NearUnique(f)) continue;  // no part: its values are "cannot tell" here
       IndexPart part;
       part.field = f.field;
       part.count = f.builder.distinct_values();
       part.blobs.emplace_back();
-      f.builder.Finish(&part.blobs.back());
+      if (block_lists_ && f.bloom && !f.field.keep_empty) {
+        f.builder.FinishBlockLists(block_starts_, rows_, &part.blobs.back());
+        if (posted_ != nullptr) posted_->fields.emplace_back(f.field.name, f.field.builtin);
+      } else {
+        f.builder.Finish(&part.blobs.back());
+      }
       parts->push_back(std::move(part));
     }
   }
@@ -114,8 +128,11 @@ class InvertedBuilder final : public IndexBuilder {
   }
 
   const ValuePostingsRule rule_;
+  const bool block_lists_;  // (version 15) posted fields with a bloom as block lists
+  PostedFields* posted_;    // (version 15) told the block-listed fields, for the blooms
   std::vector<Field> fields_;
   uint32_t rows_ = 0;
+  std::vector<uint32_t> block_starts_;  // the first row of every block added
 };
 
 class InvertedView final : public IndexView {
@@ -132,11 +149,33 @@ class InvertedView final : public IndexView {
       return std::optional<roaring::Roaring>();
     }
     ASSIGN_OR_RETURN(std::shared_ptr<const InvertedIndexReader> idx, Load(part));
+    if (idx->block_lists()) return std::optional<roaring::Roaring>();  // blocks, not rows
     auto rows = idx->Lookup(p.value);
     if (!rows.ok()) {
       return Status::DataLoss(source_->Where(part, 0) + ": " + rows.status().message());
     }
     return std::optional<roaring::Roaring>(std::move(rows).value());
+  }
+
+  // Block lists: the rows of each block holding the value (zero elsewhere).
+  Result<std::optional<std::vector<uint32_t>>> BlockCounts(const FieldPredicate& p) const override {
+    ASSIGN_OR_RETURN(std::optional<std::vector<BlockEntry>> entries, Blocks(p));
+    if (!entries) return std::optional<std::vector<uint32_t>>();
+    std::vector<uint32_t> counts(source_->block_count(), 0);
+    for (const BlockEntry& e : *entries) counts[e.block] = e.rows;
+    return std::optional<std::vector<uint32_t>>(std::move(counts));
+  }
+
+  bool SegmentMayMatch(const FieldPredicate& p) const override {
+    Result<std::optional<std::vector<BlockEntry>>> entries = Blocks(p);
+    return !entries.ok() || !*entries || !(*entries)->empty();
+  }
+
+  bool BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
+    Result<std::optional<std::vector<BlockEntry>>> entries = Blocks(p);
+    if (!entries.ok() || !*entries) return true;
+    return std::any_of((*entries)->begin(), (*entries)->end(),
+                       [&](const BlockEntry& e) { return e.block == block; });
   }
 
   Result<std::optional<std::vector<std::string>>> Values(std::string_view field,
@@ -156,6 +195,28 @@ class InvertedView final : public IndexView {
       }
     }
     return -1;
+  }
+
+  // The blocks holding `field = value` and their rows holding it, when the field is stored as
+  // block lists in this segment; nullopt otherwise (rows, or no index of the field). Errors:
+  // DataLoss for damaged lists, or lists of another block count than the segment's.
+  Result<std::optional<std::vector<BlockEntry>>> Blocks(const FieldPredicate& p) const {
+    if (p.op != FieldPredicate::Op::kEquals || p.value.empty()) {
+      return std::optional<std::vector<BlockEntry>>();
+    }
+    int part = Find(p.field, p.builtin);
+    if (part < 0) return std::optional<std::vector<BlockEntry>>();
+    ASSIGN_OR_RETURN(std::shared_ptr<const InvertedIndexReader> idx, Load(part));
+    if (!idx->block_lists()) return std::optional<std::vector<BlockEntry>>();
+    if (idx->block_count() != source_->block_count()) {
+      return Status::DataLoss(source_->Where(part, 0) + ": block lists of " +
+                              std::to_string(idx->block_count()) + " blocks in a segment of " +
+                              std::to_string(source_->block_count()));
+    }
+    std::vector<BlockEntry> entries;
+    Status s = idx->LookupBlocks(p.value, &entries);
+    if (!s.ok()) return Status::DataLoss(source_->Where(part, 0) + ": " + s.message());
+    return std::optional<std::vector<BlockEntry>>(std::move(entries));
   }
 
   // The parsed index of part "part", read on first use and kept.

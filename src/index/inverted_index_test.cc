@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -102,6 +103,82 @@ std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t b
 // bytes, are those of the builder that decides at the end. Around the rule's limit (a quarter
 // of 800 rows is 200 distinct values), with empty values, repeats in any order and a limit that
 // is not a whole number.
+// (Segment format version 15) Block lists: for every value, the blocks holding it and how many
+// of each block's rows, equal to the rows' own count for blocks of uneven sizes, runs that
+// cross block boundaries, a value in one row and one in every row; an absent value has none;
+// a row index answers no block lists and block lists no rows.
+TEST(InvertedIndex, BlockListsNameEachValuesBlocksAndRowsAsTheRowsDo) {
+  std::mt19937 rng(15);
+  const std::vector<uint32_t> starts = {0, 100, 612, 613, 1125, 3000};
+  const uint32_t rows = 3100;
+  std::vector<std::string> values(rows);
+  for (uint32_t row = 0; row < rows; ++row) {
+    values[row] = row >= 500 && row < 700 ? "run" : "u" + std::to_string(rng() % 300);
+  }
+  InvertedIndexBuilder builder;
+  for (uint32_t row = 0; row < rows; ++row) {
+    builder.Add(values[row], row);
+    builder.Add("every", row);
+    if (row == 612) builder.Add("once", row);
+  }
+  std::string data;
+  builder.FinishBlockLists(starts, rows, &data);
+  auto reader = InvertedIndexReader::Parse(data, rows);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_TRUE((*reader)->block_lists());
+  EXPECT_EQ((*reader)->block_count(), starts.size());
+  auto block_of = [&](uint32_t row) {
+    return static_cast<uint32_t>(std::upper_bound(starts.begin(), starts.end(), row) -
+                                 starts.begin() - 1);
+  };
+  std::map<std::string, std::map<uint32_t, uint32_t>> want;
+  for (uint32_t row = 0; row < rows; ++row) {
+    ++want[values[row]][block_of(row)];
+    ++want["every"][block_of(row)];
+  }
+  ++want["once"][block_of(612)];
+  EXPECT_EQ((*reader)->size(), want.size());
+  std::vector<BlockEntry> got;
+  for (const auto& [value, blocks] : want) {
+    ASSERT_TRUE((*reader)->LookupBlocks(value, &got).ok()) << value;
+    std::map<uint32_t, uint32_t> have;
+    for (const BlockEntry& e : got) have[e.block] = e.rows;
+    EXPECT_EQ(have, blocks) << value;
+    EXPECT_EQ(have.size(), got.size()) << value << ": a block twice";
+  }
+  ASSERT_TRUE((*reader)->LookupBlocks("absent", &got).ok());
+  EXPECT_TRUE(got.empty());
+  EXPECT_FALSE((*reader)->Lookup("run").ok()) << "block lists answered rows";
+
+  // Every cut of the bytes and every byte changed is refused or reads blocks and rows within
+  // the segment's; never a crash or a block past the list's count.
+  for (size_t cut = 0; cut < data.size(); ++cut) {
+    EXPECT_FALSE(InvertedIndexReader::Parse(data.substr(0, cut), rows).ok()) << "cut at " << cut;
+  }
+  for (size_t at = 1; at < data.size(); at += 7) {
+    std::string bad = data;
+    bad[at] = static_cast<char>(bad[at] ^ 0x5a);
+    auto damaged = InvertedIndexReader::Parse(bad, rows);
+    if (!damaged.ok()) continue;
+    for (const auto& [value, blocks] : want) {
+      if (!(*damaged)->LookupBlocks(value, &got).ok()) continue;
+      for (const BlockEntry& e : got) {
+        EXPECT_LT(e.block, (*damaged)->block_count());
+        EXPECT_LE(e.rows, rows);
+      }
+    }
+  }
+
+  InvertedIndexBuilder plain;
+  plain.Add("x", 3);
+  data.clear();
+  plain.Finish(&data);
+  auto rows_index = InvertedIndexReader::Parse(data, rows);
+  ASSERT_TRUE(rows_index.ok());
+  EXPECT_FALSE((*rows_index)->block_lists());
+  EXPECT_FALSE((*rows_index)->LookupBlocks("x", &got).ok()) << "rows answered block lists";
+}
+
 TEST(InvertedIndexKind, NearUniqueFieldsDroppedEarlyGiveTheSameParts) {
   std::mt19937 rng(19);
   ValuePostingsRule rule;
