@@ -205,7 +205,11 @@ class InvertedView final : public IndexView {
       return std::optional<std::vector<BlockEntry>>();
     }
     int part = Find(p.field, p.builtin);
-    if (part < 0) return std::optional<std::vector<BlockEntry>>();
+    // service, host and level are never block lists (no bloom): their index is not loaded for a
+    // may-match question.
+    if (part < 0 || source_->parts()[part].field.keep_empty) {
+      return std::optional<std::vector<BlockEntry>>();
+    }
     ASSIGN_OR_RETURN(std::shared_ptr<const InvertedIndexReader> idx, Load(part));
     if (!idx->block_lists()) return std::optional<std::vector<BlockEntry>>();
     if (idx->block_count() != source_->block_count()) {
