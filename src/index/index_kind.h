@@ -108,6 +108,13 @@ struct ValuePostingsRule {
   double max_distinct_fraction = 1.0;
   // Segments of at most this many rows post every field.
   uint64_t small_segment_rows = 0;
+  // (Segment format version 15, BuildOptions::value_block_lists) Of a posted field with a bloom
+  // (user ids), a value in fewer rows of the segment than this is stored as a block list (its
+  // blocks and their rows holding it), a value in as many or more as rows: a frequent value's
+  // rows keep its ANDs with other filters exact without reading a block, while a rare value's
+  // rows cost ~18 bits each against ~5 for its blocks (docs/format/index.md "Block lists").
+  // 0: every value as rows; UINT32_MAX: every value as a block list.
+  uint32_t list_below_rows = UINT32_MAX;
 };
 
 struct BlockWords;  // index/word_hash.h
@@ -230,6 +237,11 @@ class IndexSource {
   virtual std::string Where(size_t part, size_t blob) const = 0;
   // REQUIRES: block < block_count().
   virtual BlockTimes Times(uint32_t block) const = 0;
+  // The segment-global rows of "block": [*first_row, *first_row + *rows). False when the
+  // source does not know them (a kind block held alone). REQUIRES: block < block_count().
+  virtual bool BlockRows(uint32_t /*block*/, uint32_t* /*first_row*/, uint32_t* /*rows*/) const {
+    return false;
+  }
 };
 
 // A kind's view of one segment. Safe to use from many threads.

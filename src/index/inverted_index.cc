@@ -41,9 +41,11 @@ void InvertedIndexBuilder::Add(std::string_view value, uint32_t row) {
   }
   if (e->open && row == e->run_end) {
     e->run_end = row + 1;
+    ++e->rows;
     return;
   }
   if (e->open && row < e->run_end) return;  // the same row twice
+  ++e->rows;
   if (e->open) {
     PutVarint32(&e->runs, e->run_start - e->prev_end);
     PutVarint32(&e->runs, e->run_end - e->run_start - 1);
@@ -62,31 +64,40 @@ void InvertedIndexBuilder::Finish(std::string* out) const {
             [](const Entry* a, const Entry* b) { return a->value < b->value; });
   out->push_back(static_cast<char>(kInvertedIndexVersion));
   PutVarint64(out, sorted.size());
-  std::string tail;
   for (const Entry* e : sorted) {
     PutLengthPrefixed(out, e->value);
-    tail.clear();
-    if (e->open) {
-      PutVarint32(&tail, e->run_start - e->prev_end);
-      PutVarint32(&tail, e->run_end - e->run_start - 1);
-    }
-    PutVarint64(out, e->runs.size() + tail.size());
-    out->append(e->runs);
-    out->append(tail);
+    PutRuns(*e, out);
   }
 }
 
+void InvertedIndexBuilder::PutRuns(const Entry& e, std::string* out) {
+  std::string tail;
+  if (e.open) {
+    PutVarint32(&tail, e.run_start - e.prev_end);
+    PutVarint32(&tail, e.run_end - e.run_start - 1);
+  }
+  PutVarint64(out, e.runs.size() + tail.size());
+  out->append(e.runs);
+  out->append(tail);
+}
+
 void InvertedIndexBuilder::FinishBlockLists(const std::vector<uint32_t>& block_starts,
-                                            uint32_t rows, std::string* out) const {
+                                            uint32_t rows, uint32_t list_below,
+                                            std::string* out) const {
   std::vector<const Entry*> sorted;
   sorted.reserve(entries_.size());
   for (const Entry& e : entries_) sorted.push_back(&e);
   std::sort(sorted.begin(), sorted.end(),
             [](const Entry* a, const Entry* b) { return a->value < b->value; });
-  std::string values, lists, counts;
+  std::string values, lists, rows_section, counts;
   std::vector<BlockEntry> entries;
   for (const Entry* e : sorted) {
     PutLengthPrefixed(&values, e->value);
+    if (e->rows >= list_below) {
+      PutVarint32(&lists, 1);  // rows
+      PutRuns(*e, &rows_section);
+      continue;
+    }
     // The entry's runs, the open one last, as rows per block.
     entries.clear();
     auto add_run = [&](uint32_t start, uint32_t end) {
@@ -117,7 +128,7 @@ void InvertedIndexBuilder::FinishBlockLists(const std::vector<uint32_t>& block_s
       add_run(static_cast<uint32_t>(start), static_cast<uint32_t>(pos));
     }
     if (e->open) add_run(e->run_start, e->run_end);
-    PutVarint64(&lists, entries.size());
+    PutVarint64(&lists, 2 * entries.size());
     uint32_t next = 0;
     for (const BlockEntry& be : entries) {
       PutVarint32(&lists, be.block - next);
@@ -132,6 +143,8 @@ void InvertedIndexBuilder::FinishBlockLists(const std::vector<uint32_t>& block_s
   out->append(values);
   PutVarint64(out, lists.size());
   out->append(lists);
+  PutVarint64(out, rows_section.size());
+  out->append(rows_section);
   out->append(counts);
 }
 
@@ -154,13 +167,15 @@ Status InvertedIndexReader::ParseBlockLists(std::string_view in, InvertedIndexRe
     in.remove_prefix(size);
     return Status::OK();
   };
-  std::string_view values, lists;
+  std::string_view values, lists, rows;
   RETURN_IF_ERROR(section("values", &values));
   RETURN_IF_ERROR(section("lists", &lists));
+  RETURN_IF_ERROR(section("rows", &rows));
   std::string_view counts = in;
   reader->values_.reserve(count);
   reader->postings_.reserve(count);
   reader->counts_.reserve(count);
+  reader->listed_.reserve(count);
   for (uint64_t i = 0; i < count; ++i) {
     std::string_view value;
     if (!GetLengthPrefixed(&values, &value)) {
@@ -172,13 +187,26 @@ Status InvertedIndexReader::ParseBlockLists(std::string_view in, InvertedIndexRe
     }
     reader->values_.push_back(value);
     const char* list_start = lists.data();
-    const char* counts_start = counts.data();
-    uint64_t entries = 0, v = 0;
-    if (!GetVarint64(&lists, &entries) || entries > blocks) {
+    uint64_t tag = 0, v = 0;
+    if (!GetVarint64(&lists, &tag) || tag == 0 || tag / 2 > blocks) {
       return Status::DataLoss("inverted index (block lists): the list of value " +
-                              std::to_string(i) + " is truncated or names more than " +
+                              std::to_string(i) + " is truncated, empty or names more than " +
                               std::to_string(blocks) + " blocks");
     }
+    if (tag % 2 == 1) {
+      // Rows, as version 1 keeps them.
+      std::string_view runs;
+      if (tag != 1 || !GetLengthPrefixed(&rows, &runs)) {
+        return Status::DataLoss("inverted index (block lists): the rows of value " +
+                                std::to_string(i) + " are truncated");
+      }
+      reader->postings_.push_back(runs);
+      reader->counts_.emplace_back();
+      reader->listed_.push_back(false);
+      continue;
+    }
+    const uint64_t entries = tag / 2;
+    const char* counts_start = counts.data();
     for (uint64_t e = 0; e < entries; ++e) {
       if (!GetVarint64(&lists, &v) || !GetVarint64(&counts, &v)) {
         return Status::DataLoss("inverted index (block lists): the list of value " +
@@ -188,8 +216,9 @@ Status InvertedIndexReader::ParseBlockLists(std::string_view in, InvertedIndexRe
     }
     reader->postings_.emplace_back(list_start, static_cast<size_t>(lists.data() - list_start));
     reader->counts_.emplace_back(counts_start, static_cast<size_t>(counts.data() - counts_start));
+    reader->listed_.push_back(true);
   }
-  if (!values.empty() || !lists.empty() || !counts.empty()) {
+  if (!values.empty() || !lists.empty() || !rows.empty() || !counts.empty()) {
     return Status::DataLoss("inverted index (block lists) has trailing bytes");
   }
   return Status::OK();
@@ -271,9 +300,13 @@ Status InvertedIndexReader::LookupBlocks(std::string_view value,
   auto it = std::lower_bound(values_.begin(), values_.end(), value);
   if (it == values_.end() || *it != value) return Status::OK();
   const size_t i = static_cast<size_t>(it - values_.begin());
+  if (!listed_[i]) {
+    return Status::FailedPrecondition("the inverted index holds rows of this value, not blocks");
+  }
   std::string_view list = postings_[i], counts = counts_[i];
   uint64_t entries = 0;
-  GetVarint64(&list, &entries);  // (checked by Parse, as the varints below)
+  GetVarint64(&list, &entries);  // the tag (checked by Parse, as the varints below)
+  entries /= 2;
   out->reserve(entries);
   uint64_t next = 0;
   for (uint64_t e = 0; e < entries; ++e) {
@@ -293,13 +326,23 @@ Status InvertedIndexReader::LookupBlocks(std::string_view value,
   return Status::OK();
 }
 
+bool InvertedIndexReader::Holds(std::string_view value) const {
+  return std::binary_search(values_.begin(), values_.end(), value);
+}
+
+bool InvertedIndexReader::Listed(std::string_view value) const {
+  if (!block_lists_) return false;
+  auto it = std::lower_bound(values_.begin(), values_.end(), value);
+  return it != values_.end() && *it == value && listed_[static_cast<size_t>(it - values_.begin())];
+}
+
 Result<roaring::Roaring> InvertedIndexReader::Lookup(std::string_view value) const {
-  if (block_lists_) {
-    return Status::FailedPrecondition("the inverted index holds block lists, not rows");
-  }
   roaring::Roaring rows;
   auto it = std::lower_bound(values_.begin(), values_.end(), value);
   if (it == values_.end() || *it != value) return rows;
+  if (block_lists_ && listed_[static_cast<size_t>(it - values_.begin())]) {
+    return Status::FailedPrecondition("the inverted index holds blocks of this value, not rows");
+  }
   RETURN_IF_ERROR(
       DecodePostings(postings_[static_cast<size_t>(it - values_.begin())], max_rows_, &rows));
   rows.runOptimize();

@@ -194,8 +194,10 @@ TEST(ValuePostings, SegmentBloomOnlyForValuesRepeatedAcrossBlocks) {
 TEST(ValuePostings, Version15ListsAPostedBloomFieldsBlocksExactlyWithoutItsBlooms) {
   FaultInjectionEnv env;
   const std::vector<Record> rows = Rows();
-  auto v14 = Write(&env, "/v14.seg", rows, DefaultValuePostingsRule(), 14);
-  auto reader = Write(&env, "/v15.seg", rows, DefaultValuePostingsRule(), kFormatVersion);
+  index::ValuePostingsRule lists = DefaultValuePostingsRule();
+  lists.list_below_rows = 32;  // every user here (4 rows) listed
+  auto v14 = Write(&env, "/v14.seg", rows, lists, 14);
+  auto reader = Write(&env, "/v15.seg", rows, lists, kFormatVersion);
   ASSERT_NE(reader, nullptr);
   ASSERT_NE(v14, nullptr);
   EXPECT_LT(reader->info().file_bytes + 1000, v14->info().file_bytes)
