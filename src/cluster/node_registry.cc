@@ -207,10 +207,11 @@ Status NodeRegistry::Beat() {
     ++live;
     if (view.row.id != id()) peers.push_back(std::move(view.row));
   }
-  Metrics().live_nodes->Set(static_cast<double>(live));
   MutexLock lock(&mu_);
   peers_ = std::move(peers);
   live_ = std::max<size_t>(live, 1);
+  // After the peers it counts: whoever sees the gauge (a test waiting for it) asks them.
+  Metrics().live_nodes->Set(static_cast<double>(live));
   last_ok_ns_ = now;
   if (reachable_since_ns_ == 0) reachable_since_ns_ = now;
   // Counted in the same step as the heartbeat becomes the newest: whoever sees it fresh (Own)

@@ -183,8 +183,9 @@ def main(binary, shared, store_dir):
         s.start()
         left = leave_upload_behind(env, "sawmill-e2e/%s/default/888888.seg" % prefix)
         # (S3 may state an upload's start to the second: checked well inside the grace, which
-        # is long enough that a loaded machine's pauses before the look do not reach it.)
-        time.sleep(0.5)
+        # is long enough that a loaded machine's pauses before the look do not reach it; after
+        # 3 s, so that tier rounds, every second, came by: one ignoring the grace aborts it.)
+        time.sleep(3)
         check(unfinished_uploads(env, prefix + "/") == [left],
               "an upload younger than the grace period was aborted")
         deadline = time.time() + 60
