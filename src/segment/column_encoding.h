@@ -161,7 +161,8 @@ Status DecodeStringColumn(std::string_view block, size_t max_count,
 // DecodeStringColumn of the rows "rows" (ascending, below the block's count, which must be
 // exactly "count") only: "*out" gets one view per listed row (replacing what it held). A plain
 // or dictionary block builds views for those rows only (a dictionary's ids are read up to the
-// last listed row); the other encodings decode every row and keep the listed ones.
+// last listed row), a hex block renders those rows only; the other encodings decode every row
+// and keep the listed ones.
 Status DecodeStringRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
                         std::vector<std::string_view>* out, std::string* arena);
 Status DecodeDictRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
