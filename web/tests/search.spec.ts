@@ -14,6 +14,10 @@ test('a browser asking for / lands on the UI; a search shows rows and the histog
   await expect(page.locator('.results-head .count')).toHaveText('1,000 lines (the newest 1,000)');
   const rows = page.locator('.result .row-summary');
   await expect(rows.first()).toBeVisible();
+  // The landing query's rows may still be in the page under the same count text ("1,000 lines
+  // (the newest 1,000)"): wait for this query's rows to replace them.
+  await expect.poll(async () => [...new Set(await page.locator('.result .svc').allTextContents())])
+    .toEqual(['Hadoop']);
   const services = await page.locator('.result .svc').allTextContents();
   expect(services.length).toBeGreaterThan(10);
   expect(services.length).toBeLessThan(100);  // virtualised: only the rows in view are in the page
