@@ -10,6 +10,7 @@
 #include "cli/client_options.h"
 #include "cli/command_error.h"
 #include "cli/http_client.h"
+#include "cli/json_answer.h"
 
 namespace sawmill::cli {
 namespace {
@@ -18,22 +19,13 @@ int ListSegments(HttpClient* client, const std::string& state, int limit) {
   std::string target = "/api/v1/admin/segments?limit=" + std::to_string(limit);
   if (!state.empty()) target += "&state=" + state;
   Result<HttpResult> result = client->Request("GET", target);
-  if (!result.ok()) {
-    PrintError("admin segments", result.status());
-    return 1;
-  }
-  if (result->status != 200) {
-    PrintError("admin segments", "the server answered %d: %s\n", result->status,
-               ErrorText(*result).c_str());
-    return 1;
-  }
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(result->body, ec);
-  if (ec || !v.is_object() || !v.as_object().contains("segments")) {
+  const std::optional<boost::json::object> answer = JsonObjectAnswer(result, "admin", "segments");
+  if (!answer) return 1;
+  if (!answer->contains("segments")) {
     PrintError("admin segments", "unexpected answer: %s\n", result->body.c_str());
     return 1;
   }
-  const boost::json::object& obj = v.as_object();
+  const boost::json::object& obj = *answer;
   std::printf("%8s  %-16s %9s %10s %12s  %-8s %s\n", "id", "tenant", "partition", "rows", "bytes",
               "state", "path");
   auto num = [](const boost::json::object& o, const char* key) -> long long {
@@ -145,24 +137,14 @@ int PrintTiers(const std::string& body) {
 // Prints GET /api/v1/admin/nodes: one row per node registered in the catalog.
 int PrintNodes(HttpClient* client) {
   Result<HttpResult> result = client->Request("GET", "/api/v1/admin/nodes");
-  if (!result.ok()) {
-    PrintError("admin nodes", result.status());
-    return 1;
-  }
-  if (result->status != 200) {
-    PrintError("admin nodes", "the server answered %d: %s\n", result->status,
-               ErrorText(*result).c_str());
-    return 1;
-  }
-  boost::system::error_code ec;
-  boost::json::value v = boost::json::parse(result->body, ec);
-  if (ec || !v.is_object() || !v.as_object().contains("nodes") ||
-      !v.as_object().at("nodes").is_array()) {
+  const std::optional<boost::json::object> answer = JsonObjectAnswer(result, "admin", "nodes");
+  if (!answer) return 1;
+  if (!answer->contains("nodes") || !answer->at("nodes").is_array()) {
     PrintError("admin nodes", "unexpected answer: %s\n", result->body.c_str());
     return 1;
   }
   std::printf("%-28s %-5s %-32s %-30s %s\n", "id", "state", "url", "started", "heartbeat");
-  for (const auto& item : v.as_object().at("nodes").as_array()) {
+  for (const auto& item : answer->at("nodes").as_array()) {
     if (!item.is_object()) continue;
     const auto& n = item.as_object();
     const bool live = n.contains("live") && n.at("live").is_bool() && n.at("live").as_bool();
@@ -171,8 +153,8 @@ int PrintNodes(HttpClient* client) {
                 live ? "live" : "dead", JsonText(n, "url").c_str(), JsonText(n, "started").c_str(),
                 JsonText(n, "heartbeat_age_ms").c_str(), self ? "  (answered this)" : "");
   }
-  std::printf("%s live (node_timeout %s ms)\n", JsonText(v.as_object(), "live").c_str(),
-              JsonText(v.as_object(), "node_timeout_ms").c_str());
+  std::printf("%s live (node_timeout %s ms)\n", JsonText(*answer, "live").c_str(),
+              JsonText(*answer, "node_timeout_ms").c_str());
   return 0;
 }
 

@@ -40,8 +40,8 @@ void Param(std::string* target, const char* name, const std::string& value) {
 // The request, its errors printed as "sawmill admin WHAT: ...". nullopt on failure.
 std::optional<boost::json::object> Call(HttpClient* client, const char* what, const char* method,
                                         const std::string& target) {
-  return JsonObjectAnswer(client->Request(method, target, {}, {{"X-Sawmill-User", Who()}}),
-                          "sawmill admin", what);
+  return JsonObjectAnswer(client->Request(method, target, {}, {{"X-Sawmill-User", Who()}}), "admin",
+                          what);
 }
 
 void PrintPolicies(const boost::json::object& o) {

@@ -31,7 +31,7 @@ std::optional<boost::json::object> Call(HttpClient* client, const char* what,
                                         const std::string& body = "") {
   std::vector<std::pair<std::string, std::string>> headers;  // the tenant: in the client's URL
   if (!body.empty()) headers.emplace_back("Content-Type", "application/yaml");
-  return JsonObjectAnswer(client->Request(method, target, body, headers), "sawmill alerts", what);
+  return JsonObjectAnswer(client->Request(method, target, body, headers), "alerts", what);
 }
 
 int List(HttpClient* client) {

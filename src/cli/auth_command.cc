@@ -53,7 +53,7 @@ std::string Tenants(const boost::json::object& o) {
 std::optional<boost::json::object> Call(HttpClient* client, const char* what,
                                         std::string_view method, const std::string& target,
                                         int expected, int* code) {
-  auto answer = JsonObjectAnswer(client->Request(method, target), "sawmill admin", what, expected);
+  auto answer = JsonObjectAnswer(client->Request(method, target), "admin", what, expected);
   *code = answer ? 0 : 1;
   return answer;
 }

@@ -9,8 +9,9 @@
 namespace sawmill::cli {
 
 // "result" as a JSON object when the server answered "expected"; otherwise nullopt, with the
-// error printed on stderr after "<command> <what>: " (e.g. "sawmill admin list: "): the
-// client's error, "the server answered STATUS: ERROR", or "unexpected answer: BODY".
+// error printed on stderr (PrintError) after "sawmill <command> <what>: " (command "admin",
+// what "list": "sawmill admin list: "): the client's error, "the server answered STATUS: ERROR",
+// or "unexpected answer: BODY".
 std::optional<boost::json::object> JsonObjectAnswer(const Result<HttpResult>& result,
                                                     const char* command, const char* what,
                                                     int expected = 200);

@@ -15,10 +15,10 @@ HttpResult Answer(int status, std::string body) {
 // What `sawmill admin ...`, `sawmill admin token ...` and `sawmill alerts ...` print for an
 // answer they cannot use.
 TEST(JsonObjectAnswer, TheObjectOrTheErrorAfterTheCommand) {
-  auto object = JsonObjectAnswer(Answer(200, R"({"rules":[]})"), "sawmill alerts", "list");
+  auto object = JsonObjectAnswer(Answer(200, R"({"rules":[]})"), "alerts", "list");
   ASSERT_TRUE(object.has_value());
   EXPECT_TRUE(object->contains("rules"));
-  EXPECT_TRUE(JsonObjectAnswer(Answer(201, "{}"), "sawmill admin", "token create", 201));
+  EXPECT_TRUE(JsonObjectAnswer(Answer(201, "{}"), "admin", "token create", 201));
 
   const struct {
     Result<HttpResult> result;
@@ -35,7 +35,7 @@ TEST(JsonObjectAnswer, TheObjectOrTheErrorAfterTheCommand) {
   };
   for (const auto& c : cases) {
     ::testing::internal::CaptureStderr();
-    EXPECT_FALSE(JsonObjectAnswer(c.result, "sawmill admin", "get", c.expected).has_value());
+    EXPECT_FALSE(JsonObjectAnswer(c.result, "admin", "get", c.expected).has_value());
     EXPECT_EQ(::testing::internal::GetCapturedStderr(), c.printed);
   }
 }
