@@ -112,25 +112,33 @@ class Pool {
     if (free_.empty()) return std::make_unique<T>();
     std::unique_ptr<T> t = std::move(free_.back());
     free_.pop_back();
+    memory_.fetch_sub(t->buffer_bytes() + t->context_bytes(), std::memory_order_relaxed);
     return t;
   }
   // Back in the pool, with no buffer larger than kPooledBufferBytes.
   void Give(std::unique_ptr<T> t) {
     t->Trim();
+    // (A pooled context's sizes do not change until it is taken again.)
+    const uint64_t memory = t->buffer_bytes() + t->context_bytes();
     MutexLock l(&mu_);
     free_.push_back(std::move(t));
+    memory_.fetch_add(memory, std::memory_order_relaxed);
   }
-  // Bytes the buffers of the pooled contexts hold (and, with "contexts", the contexts).
-  uint64_t BufferBytes(bool contexts = false) {
+  // Bytes the buffers of the pooled contexts hold (tests).
+  uint64_t BufferBytes() {
     MutexLock l(&mu_);
     uint64_t n = 0;
-    for (const auto& t : free_) n += t->buffer_bytes() + (contexts ? t->context_bytes() : 0);
+    for (const auto& t : free_) n += t->buffer_bytes();
     return n;
   }
+  // Those buffers and the contexts: a running total, read without the lock (the gauge is set
+  // as every batch is applied).
+  uint64_t MemoryBytes() const { return memory_.load(std::memory_order_relaxed); }
 
  private:
   Mutex mu_;
   std::vector<std::unique_ptr<T>> free_ GUARDED_BY(mu_);
+  std::atomic<uint64_t> memory_{0};  // of the contexts in free_
 };
 
 Pool<Compressor>& Compressors() {
@@ -269,7 +277,7 @@ uint64_t RawChunk::PooledBytes() {
 }
 
 uint64_t RawChunk::PoolMemoryBytes() {
-  return Compressors().BufferBytes(true) + Decompressors().BufferBytes(true);
+  return Compressors().MemoryBytes() + Decompressors().MemoryBytes();
 }
 
 std::shared_ptr<const RecordChunk> RecordChunk::FromRecords(const std::vector<Record>& records) {
