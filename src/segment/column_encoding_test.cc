@@ -876,6 +876,8 @@ TEST(ColumnEncoding, HexIdsRoundTripAsBytes) {
     EXPECT_EQ(few_arena.size(), rows.size() * 32);
   }
   EXPECT_TRUE(DecodeStringRows(block, ids.size(), {3000}, &out, &arena).IsDataLoss());
+  // Rows out of order (against the contract) past the block: DataLoss, not a read past it.
+  EXPECT_TRUE(DecodeStringRows(block, ids.size(), {3001, 1}, &out, &arena).IsDataLoss());
   EXPECT_TRUE(DecodeStringRows(block.substr(0, block.size() - 1), ids.size(), {0}, &out, &arena)
                   .IsDataLoss());
   // The chooser takes it only with scratch.hex (format version 7, warm).

@@ -38,8 +38,8 @@ Status HexWidth(std::string_view* body, size_t count, uint64_t* width) {
   return Status::OK();
 }
 
-// The values of every row ("rows" null) or of the listed rows (each below "count") as lower-case
-// hex, in "*arena".
+// The values of every row ("rows" null) or of the listed rows as lower-case hex, in "*arena". A
+// listed row past "count" is DataLoss.
 Status RenderHex(std::string_view body, size_t count, const std::vector<uint32_t>* rows,
                  std::vector<std::string_view>* out, std::string* arena) {
   uint64_t width;
@@ -50,6 +50,7 @@ Status RenderHex(std::string_view body, size_t count, const std::vector<uint32_t
   char* p = arena->data();
   for (size_t i = 0; i < n; ++i) {
     const size_t row = rows == nullptr ? i : (*rows)[i];
+    if (row >= count) return Status::DataLoss("hex column: holds no row " + std::to_string(row));
     for (char c : body.substr(row * width, width)) {
       const auto b = static_cast<unsigned char>(c);
       *p++ = kDigits[b >> 4];
