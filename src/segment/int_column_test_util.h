@@ -13,10 +13,12 @@
 #include <string>
 #include <vector>
 
+#include "common/fault_env.h"
 #include "segment/column_encoding.h"
 #include "segment/segment.h"
 #include "segment/segment_file_reader.h"
 #include "segment/segment_tools.h"
+#include "segment/testdata.h"
 
 namespace sawmill::segment {
 
@@ -111,6 +113,48 @@ inline IntColumnReadBack ExpectVersionReadsBack(Env* env, const std::string& pat
   EXPECT_TRUE(VerifySegment(env, path, &report).ok());
   EXPECT_TRUE(report.ok()) << (report.problems.empty() ? "" : report.problems[0]);
   return read;
+}
+
+// One real dataset's int column bytes written at kFormatVersion ("now") and at an older version.
+struct DatasetColumnBytes {
+  std::string name;
+  uint64_t now = 0;
+  uint64_t older = 0;
+};
+
+// Every real dataset, each line's seq its arrival order (1, 2, ...) and then changed by "adjust",
+// written at kFormatVersion and at "older" and read back as ExpectVersionReadsBack does; no
+// block of the "older" segment may use "encoding". Returns each dataset's column bytes in both
+// versions, and adds to "*blocks" the blocks of the kFormatVersion segments that use "encoding".
+inline std::vector<DatasetColumnBytes> ExpectRealDatasetsReadBackInTwoVersions(
+    uint32_t older, ColumnId column, uint32_t bit,
+    const std::function<int64_t(const Record&)>& value, const std::function<void(Record*)>& adjust,
+    Encoding encoding, size_t* blocks, std::mt19937_64* rng) {
+  FaultInjectionEnv env;
+  std::vector<DatasetColumnBytes> out;
+  for (const testdata::Dataset& d : testdata::RealDatasets()) {
+    SCOPED_TRACE(d.name);
+    std::vector<Record> records = testdata::LoadDataset(d);
+    EXPECT_FALSE(records.empty());
+    for (size_t i = 0; i < records.size(); ++i) {
+      records[i].seq = i + 1;
+      adjust(&records[i]);
+    }
+    DatasetColumnBytes bytes{d.name};
+    for (const uint32_t version : {kFormatVersion, older}) {
+      const IntColumnReadBack read =
+          ExpectVersionReadsBack(&env, "/" + d.name + "-" + std::to_string(version) + ".seg",
+                                 version, column, bit, value, records, rng);
+      (version == kFormatVersion ? bytes.now : bytes.older) = read.bytes;
+      const auto used = read.encodings.find(encoding);
+      if (used != read.encodings.end()) {
+        EXPECT_EQ(version, kFormatVersion);
+        *blocks += used->second;
+      }
+    }
+    out.push_back(std::move(bytes));
+  }
+  return out;
 }
 
 }  // namespace sawmill::segment

@@ -219,36 +219,22 @@ TEST(RiceRuns, DamagedBlocksAreDataLossNamingWhere) {
 // ReadBlock, ReadRows, ReadColumnValues and ReadIntColumnsThrough, `sawmill segment verify`
 // finds nothing, no version-14 block uses kRiceRuns, and version 15's ts column is never larger.
 TEST(RiceRuns, EveryRealDatasetReadsBackItsTimesFromAVersion15Segment) {
-  FaultInjectionEnv env;
   std::mt19937_64 rng(1815);
   size_t rice_blocks = 0;
-  uint64_t all_bytes[2] = {0, 0};
-  for (const testdata::Dataset& d : testdata::RealDatasets()) {
-    SCOPED_TRACE(d.name);
-    std::vector<Record> records = testdata::LoadDataset(d);
-    ASSERT_FALSE(records.empty());
-    for (size_t i = 0; i < records.size(); ++i) {
-      records[i].seq = i + 1;
-      records[i].ts = records[i].ts / 1000 * 1000 + static_cast<int64_t>(rng() % 1'000'000) * 1000;
-    }
-    uint64_t ts_bytes[2] = {0, 0};
-    for (const uint32_t version : {kFormatVersion, 14u}) {
-      const IntColumnReadBack read = ExpectVersionReadsBack(
-          &env, "/" + d.name + "-" + std::to_string(version) + ".seg", version, ColumnId::kTs,
-          kColTs, [](const Record& r) { return r.ts; }, records, &rng);
-      ts_bytes[version == kFormatVersion ? 0 : 1] = read.bytes;
-      const auto rice = read.encodings.find(Encoding::kRiceRuns);
-      if (rice != read.encodings.end()) {
-        EXPECT_EQ(version, kFormatVersion);
-        rice_blocks += rice->second;
-      }
-    }
-    EXPECT_LE(ts_bytes[0], ts_bytes[1]) << "version 15 " << ts_bytes[0] << ", 14 " << ts_bytes[1];
-    all_bytes[0] += ts_bytes[0];
-    all_bytes[1] += ts_bytes[1];
+  const std::vector<DatasetColumnBytes> bytes = ExpectRealDatasetsReadBackInTwoVersions(
+      14, ColumnId::kTs, kColTs, [](const Record& r) { return r.ts; },
+      [&rng](Record* r) {
+        r->ts = r->ts / 1000 * 1000 + static_cast<int64_t>(rng() % 1'000'000) * 1000;
+      },
+      Encoding::kRiceRuns, &rice_blocks, &rng);
+  uint64_t all_now = 0, all_older = 0;
+  for (const DatasetColumnBytes& d : bytes) {
+    EXPECT_LE(d.now, d.older) << d.name << ": version 15 " << d.now << ", 14 " << d.older;
+    all_now += d.now;
+    all_older += d.older;
   }
   EXPECT_GT(rice_blocks, 0u);
-  EXPECT_LT(all_bytes[0], all_bytes[1]) << all_bytes[0] << " vs " << all_bytes[1];
+  EXPECT_LT(all_now, all_older) << all_now << " vs " << all_older;
 }
 
 }  // namespace

@@ -36,34 +36,18 @@ int64_t ApacheTime(const std::string& line) {
 // (one a millisecond, some going backwards). Version 14's seq column is never larger than version
 // 13's, and the Apache log's is at most three quarters of it.
 TEST(PermutedRuns, EveryRealDatasetReadsBackItsArrivalOrderFromAVersion14Segment) {
-  FaultInjectionEnv env;
   std::mt19937_64 rng(14);
   size_t permuted_blocks = 0;
-  for (const testdata::Dataset& d : testdata::RealDatasets()) {
-    SCOPED_TRACE(d.name);
-    std::vector<Record> records = testdata::LoadDataset(d);
-    ASSERT_FALSE(records.empty());
-    for (size_t i = 0; i < records.size(); ++i) {
-      records[i].seq = i + 1;
-      if (const int64_t ns = ApacheTime(records[i].message); ns != 0) records[i].ts = ns;
-    }
-    uint64_t seq_bytes[2] = {0, 0};
-    for (const uint32_t version : {kFormatVersion, 13u}) {
-      const IntColumnReadBack read = ExpectVersionReadsBack(
-          &env, "/" + d.name + "-" + std::to_string(version) + ".seg", version, ColumnId::kSeq,
-          kColSeq, [](const Record& r) { return static_cast<int64_t>(r.seq); }, records, &rng);
-      seq_bytes[version == kFormatVersion ? 0 : 1] = read.bytes;
-      const auto permuted = read.encodings.find(Encoding::kPermutedRuns);
-      if (permuted != read.encodings.end()) {
-        EXPECT_EQ(version, kFormatVersion);
-        permuted_blocks += permuted->second;
-      }
-    }
-    EXPECT_LE(seq_bytes[0], seq_bytes[1])
-        << "version 14 " << seq_bytes[0] << ", 13 " << seq_bytes[1];
+  const std::vector<DatasetColumnBytes> bytes = ExpectRealDatasetsReadBackInTwoVersions(
+      13, ColumnId::kSeq, kColSeq, [](const Record& r) { return static_cast<int64_t>(r.seq); },
+      [](Record* r) {
+        if (const int64_t ns = ApacheTime(r->message); ns != 0) r->ts = ns;
+      },
+      Encoding::kPermutedRuns, &permuted_blocks, &rng);
+  for (const DatasetColumnBytes& d : bytes) {
+    EXPECT_LE(d.now, d.older) << d.name << ": version 14 " << d.now << ", 13 " << d.older;
     if (d.name == "elastic_apache_access") {
-      EXPECT_LE(seq_bytes[0] * 4, seq_bytes[1] * 3)
-          << "version 14 " << seq_bytes[0] << ", 13 " << seq_bytes[1];
+      EXPECT_LE(d.now * 4, d.older * 3) << "version 14 " << d.now << ", 13 " << d.older;
     }
   }
   EXPECT_GT(permuted_blocks, 0u);
