@@ -1,7 +1,7 @@
 // Segment benchmark: bytes on disk per dataset beside zstd -3 / -19 of the raw text, write
 // throughput (sort + encode + compress + index + blooms + fsync), and scan throughput.
 //
-//   bench_segment [--codecs] [--columns] [--store] [--tiers] [--words] [--merge N]
+//   bench_segment [--codecs] [--columns] [--store] [--tiers] [--words] [--few-rows] [--merge N]
 //                 [--datasets a,b] [--dir DIR] [--lines N] [--corpus NDJSON]
 //
 // --words: bytes of the message's word postings (index kind word_postings) per real dataset,
@@ -27,6 +27,12 @@
 // block), its CPU time, and whether both wrote the same bytes (docs/storage.md "Compaction
 // memory").
 //
+// --few-rows: the CPU of a search's message test (SegmentReader::KeepRowsWithMessage of one
+// word) on a few rows of a kTimeText message block (3 rows from row 1,024, the block's last 3)
+// beside the same test on every row of the block (what any row count cost when the whole block
+// was split: docs/performance.md "Session 18: mends") and beside reading the block alone (its
+// decompression, which every call pays too), per real dataset with such blocks.
+//
 // --store compares reading one segment opened by path, through the local object store (one file
 // descriptor per segment, one pread per range), and through a store without handles (one
 // GetRange, so one open() and pread, per range: what a remote store without a read cache pays).
@@ -49,6 +55,7 @@
 #include "common/env.h"
 #include "corpus_records.h"
 #include "objstore/local_directory_store.h"
+#include "segment/column_encoding.h"
 #include "segment/compression_policy.h"
 #include "segment/segment.h"
 #include "segment/segment_file_reader.h"
@@ -680,11 +687,83 @@ int MergeMemory(const std::string& dir, size_t inputs, const std::string& corpus
   return same && held.first != UINT64_MAX && merged.first != UINT64_MAX ? 0 : 1;
 }
 
+// A search's test of one word, as the query layer builds it for a bare word (the bench does not
+// link the query layer): whether the message holds "word" as bytes.
+class WordTest final : public TextTest {
+ public:
+  explicit WordTest(std::string word) : word_(std::move(word)) {}
+  bool Passes(std::string_view text) const override {
+    return text.find(word_) != std::string_view::npos;
+  }
+  bool AvoidsTimes() const override { return !WordMayBeInTime(word_, false); }
+  bool PassesAround(std::string_view before, std::string_view after) const override {
+    return Passes(before) || Passes(after);
+  }
+
+ private:
+  std::string word_;
+};
+
+// --few-rows: one dataset's row of the table (nothing when it has no kTimeText message block of
+// more than 1,030 rows).
+void FewRowsRow(const std::string& name, const std::string& path, std::vector<Record> records,
+                const std::string& word) {
+  SegmentInfo info;
+  info.tenant = "bench";
+  if (!WriteSegment(Env::Default(), path, info, std::move(records), WriterOptions(), nullptr)
+           .ok()) {
+    return;
+  }
+  auto reader = SegmentFileReader::OpenFile(Env::Default(), path);
+  if (!reader.ok()) return;
+  const Footer& f = (*reader)->footer();
+  const ColumnMeta& message = f.columns[static_cast<size_t>(ColumnId::kMessage)];
+  const WordTest test(word);
+  double cpu[3] = {0, 0, 0};  // 3 rows from 1,024; the last 3; every row
+  double read = 0;            // the block's bytes read and decompressed alone (in each call)
+  size_t blocks = 0, rows = 0;
+  constexpr int kCalls = 200;
+  for (uint32_t b = 0; b < f.blocks.size(); ++b) {
+    std::string raw;
+    if (!(*reader)->ReadPhysical(message.blocks[b], "column", &raw, nullptr).ok() || raw.empty() ||
+        static_cast<Encoding>(raw[0]) != Encoding::kTimeText || f.blocks[b].rows < 1030) {
+      continue;
+    }
+    const uint32_t n = f.blocks[b].rows;
+    ++blocks;
+    rows += n;
+    std::vector<uint32_t> every(n);
+    for (uint32_t r = 0; r < n; ++r) every[r] = r;
+    const std::vector<uint32_t> cases[3] = {{1024, 1025, 1026}, {n - 3, n - 2, n - 1}, every};
+    const double read_start = Clock::now();
+    for (int i = 0; i < kCalls; ++i) {
+      if (!(*reader)->ReadPhysical(message.blocks[b], "column", &raw, nullptr).ok()) return;
+    }
+    read += Seconds(read_start) / kCalls;
+    for (int c = 0; c < 3; ++c) {
+      std::vector<std::string> kept;
+      const double start = Clock::now();
+      for (int i = 0; i < kCalls; ++i) {
+        std::vector<uint32_t> wanted = cases[c];
+        if (!(*reader)->KeepRowsWithMessage(b, test, &wanted, &kept, nullptr).ok()) return;
+      }
+      cpu[c] += Seconds(start) / kCalls;
+    }
+  }
+  Env::Default()->RemoveFile(path).IgnoreError();
+  if (blocks == 0) return;
+  const double us = 1e6 / static_cast<double>(blocks);
+  std::printf("| %s | %zu | %zu | %.1f | %.1f | %.1f | %.1f | %.1fx |\n", name.c_str(), blocks,
+              rows / blocks, read * us, cpu[0] * us, cpu[1] * us, cpu[2] * us,
+              (cpu[2] - read) / (cpu[0] - read));
+}
+
 int Main(int argc, char** argv) {
   bool codecs = false;
   bool tiers = false;
   bool words = false;
   bool store = false;
+  bool few_rows = false;
   std::string dir = "/tmp/sawmill-segment-bench";
   size_t gen_lines = 1'000'000;
   std::string only;         // comma-separated dataset names; empty: all
@@ -703,6 +782,8 @@ int Main(int argc, char** argv) {
       merge_inputs = std::stoul(argv[++i]);
     } else if (std::strcmp(argv[i], "--words") == 0) {
       words = true;
+    } else if (std::strcmp(argv[i], "--few-rows") == 0) {
+      few_rows = true;
     } else if (std::strcmp(argv[i], "--tiers") == 0) {
       tiers = true;
     } else if (std::strcmp(argv[i], "--pack-sweep") == 0) {
@@ -723,7 +804,8 @@ int Main(int argc, char** argv) {
       gen_lines = std::stoul(argv[++i]);
     } else {
       std::fprintf(stderr,
-                   "usage: bench_segment [--codecs] [--columns] [--store] [--tiers] [--merge N] "
+                   "usage: bench_segment [--codecs] [--columns] [--store] [--tiers] [--few-rows] "
+                   "[--merge N] "
                    "[--no-candidates] [--warm-levers] [--pack-sweep] "
                    "[--no-sort] [--time-slice ROWS] [--datasets a,b] [--dir DIR] "
                    "[--lines N] [--corpus NDJSON]\n");
@@ -754,6 +836,20 @@ int Main(int argc, char** argv) {
       ScanVia(how, dir, "bench.seg", mb, 5);
     }
     Env::Default()->RemoveFile(path).IgnoreError();
+    return 0;
+  }
+
+  if (few_rows) {
+    std::printf(
+        "## A search's word test on a few rows of a time-text message block (CPU us a call)\n\n"
+        "| dataset | blocks | rows a block | block read alone | 3 rows from 1,024 | last 3 rows "
+        "| every row | every row / 3 rows, less the read |\n|---|---|---|---|---|---|---|---|\n");
+    for (const testdata::Dataset& d : testdata::RealDatasets()) {
+      if (!only.empty() && ("," + only + ",").find("," + d.name + ",") == std::string::npos) {
+        continue;
+      }
+      FewRowsRow(d.name, path, testdata::LoadDataset(d), "session");
+    }
     return 0;
   }
 
