@@ -46,6 +46,11 @@ FIGURES = [
     ("peak_rss", "peak RSS after ingest", 0.5),
     ("bytes", "bytes on disk after ingest and flush", 0.7),
 ]
+# The issue's own VictoriaLogs figures (its 10 M run, a VictoriaLogs with stats pipes) for the two
+# aggregations v0.3.0 cannot run: at the issue's scale their goal is judged against these, so a
+# missed goal is not hidden behind "—".
+ISSUE_VL_MS = {"count_by_minute_level": 911.0, "top_error_services": 113.0}
+ISSUE_LINES = 10_000_000
 RUNS = min(QUERY_RUNS, int(os.environ.get("BENCH_PEER_QUERY_RUNS", "10")))
 
 
@@ -169,7 +174,8 @@ def run_area(corpus, manifest):
             put(f"peers.{label.lower()}.not_run", str(e))
             print(f"{label}: {e}", flush=True)
     # BENCH_PEERS_SAWMILL_ONLY=1: Sawmill's own figures without a peer (a baseline for a change
-    # measured at a scale where a peer's run takes too long); no ratio and no goal is printed.
+    # measured at a scale where a peer's run takes too long); no ratio and no goal against a
+    # peer is printed (the two aggregations at the issue's scale are judged against its figures).
     if not peers and os.environ.get("BENCH_PEERS_SAWMILL_ONLY") != "1":
         emit_table(title, ["figure", "Sawmill", "peers"],
                    [["—", "not measured: no peer available", "—"]], notes)
@@ -216,6 +222,12 @@ def run_area(corpus, manifest):
             status = goal("peers", f"{text}: ≤ {goal_x} ms", fmt_num(s),
                           None if s is None else s <= goal_x)
             goal_text = f"≤ {goal_x} ms"
+        elif rv is None and key in ISSUE_VL_MS and LINES == ISSUE_LINES:
+            limit = goal_x * ISSUE_VL_MS[key]
+            status = goal("peers", f"{text}: ≤ {goal_x}× the issue's VictoriaLogs "
+                          f"{ISSUE_VL_MS[key]:g} ms = {limit:g} ms", fmt_num(s),
+                          None if s is None else s <= limit)
+            goal_text = f"≤ {goal_x}× (issue's VL: ≤ {limit:g} ms)"
         else:
             status = goal("peers", f"{text}: Sawmill ÷ VictoriaLogs ≤ {goal_x}×", fmt_ratio(rv),
                           None if rv is None else rv <= goal_x)
@@ -243,7 +255,10 @@ def run_area(corpus, manifest):
             notes.append(f"{n}, {key}: not measured: {err}")
     for key, text, _ in QUESTIONS:
         if vl is not None and key not in vl["texts"]:
-            notes.append(f"VictoriaLogs could not run {text}: v0.3.0's LogsQL has no stats pipes.")
+            notes.append(f"VictoriaLogs could not run {text}: v0.3.0's LogsQL has no stats pipes."
+                         + (f" Its goal is judged against the issue's VictoriaLogs figure, "
+                            f"{ISSUE_VL_MS[key]:g} ms at {ISSUE_LINES:,} lines."
+                            if key in ISSUE_VL_MS and LINES == ISSUE_LINES else ""))
     load = f"load average (1 min) {load_start:.1f} at the start of this area, {os.getloadavg()[0]:.1f} at its end"
     put("peers.load_average", [load_start, os.getloadavg()[0]])
     notes.append(f"Machine: {os.cpu_count()} cores, {load}.")
