@@ -91,24 +91,46 @@ TEST(JobLeases, ARestartedNodeIsANewHolder) {
   EXPECT_TRUE(restarted.Claim("tiers"));
 }
 
+// The lease times are a manual clock's, so that whether b may take the lease depends on the
+// renewals alone, not on how long the machine took to run them: each step moves the clock 3/4 of
+// the ttl, waits until the renewal thread (real time, every ttl / 3) renewed the lease at that
+// time, and b must not take it. Four steps are three ttls; without renewals b takes it at the
+// second. Before, a real 2 s ttl with b asking every 200 ms for 5 s failed whenever one renewal
+// (a SQLite commit) was held up 1.3 s on a loaded machine.
 TEST(JobLeases, AHeldLeaseIsRenewedInTheBackground) {
   auto catalog = OpenCatalog("renew");
-  JobLeaseOptions o;
-  o.holder = "a#1";
-  o.ttl_ns = 2 * kNanosPerSecond;  // renewed every ~667 ms
+  ManualClock clock(1'000 * kNanosPerSecond);
+  JobLeaseOptions o = Options("a#1", &clock);
+  o.ttl_ns = 2 * kNanosPerSecond;  // renewed every ~667 ms (real time)
+  o.background = true;
   JobLeases a(catalog.get(), o);
-  JobLeaseOptions ob = o;
-  ob.holder = "b#1";
-  ob.background = false;
+  JobLeaseOptions ob = Options("b#1", &clock);
+  ob.ttl_ns = o.ttl_ns;
   JobLeases b(catalog.get(), ob);
   ASSERT_TRUE(a.Claim("compaction"));
-  // A "round" of a lasting 5 s, two and a half times the ttl: the renewal thread keeps the lease.
-  for (int i = 0; i < 25; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    ASSERT_FALSE(b.Claim("compaction")) << "taken over after " << (i + 1) * 200 << " ms";
+  // The lease's expiry in the catalog.
+  auto expires = [&]() -> int64_t {
+    auto leases = catalog->ListLeases();
+    EXPECT_TRUE(leases.ok()) << leases.status().ToString();
+    for (const auto& lease : leases.ok() ? *leases : std::vector<catalog::LeaseRow>{}) {
+      if (lease.name == "compaction" && lease.holder == "a#1") return lease.expires_ns;
+    }
+    return 0;
+  };
+  for (int step = 1; step <= 4; ++step) {
+    clock.Advance(o.ttl_ns * 3 / 4);
+    const int64_t renewed = clock.NowNanos() + o.ttl_ns;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (expires() < renewed && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    ASSERT_GE(expires(), renewed) << "not renewed in the background at step " << step;
+    ASSERT_FALSE(b.Claim("compaction")) << "taken over at step " << step;
   }
   a.Stop(/*release=*/false);  // killed: no renewals from now on
-  std::this_thread::sleep_for(std::chrono::milliseconds(2300));
+  clock.Advance(o.ttl_ns - 1);
+  EXPECT_FALSE(b.Claim("compaction")) << "taken before the last renewal's ttl ran out";
+  clock.Advance(1);
   EXPECT_TRUE(b.Claim("compaction"));
 }
 

@@ -78,11 +78,13 @@ def main(binary):
         ballast = os.path.join(volume, "ballast")
 
         def wait_for(condition, what):
-            """The server acts at its checks (every 100 ms): waits up to 60 s."""
+            """The server acts at its checks (every 100 ms): waits up to 60 s. "what" is called
+            when the wait fails, so its message shows the values as they were then, not before
+            the wait."""
             deadline = time.time() + 60
             while not condition():
                 check(time.time() < deadline, "%s (now %s): %s" % (
-                    what, tiers("big"), server_log(1500)))
+                    what(), tiers("big"), server_log(1500)))
                 time.sleep(0.1)
 
         def used():
@@ -130,30 +132,32 @@ def main(binary):
 
         fill_to(0.85, 1)
         wait_for(lambda: tiers() == {"hot": 0, "warm": 6, "cold": 0},
-                 "past 80%% not everything went warm: %s" % tiers())
+                 lambda: "past 80%% not everything went warm: %s" % tiers())
         check(stored("big") == big_before and stored("keep") == keep_before,
               "lines lost moving warm: %s %s" % (stored("big"), stored("keep")))
         # Counted once the move (the last segment visible warm above) has returned.
         wait_for(lambda: metric("sawmill_disk_pressure_actions_total",
                                 'action="hot_to_warm"') == 6,
-                 "hot_to_warm actions: %s" % metric("sawmill_disk_pressure_actions_total"))
+                 lambda: "hot_to_warm actions: %s" %
+                 metric("sawmill_disk_pressure_actions_total", 'action="hot_to_warm"'))
         print("past 80%: 6 hot segments re-encoded warm, every line found")
 
         fill_to(0.92, 2)
         wait_for(lambda: tiers("big").get("warm") == 1,
-                 "big kept more than its held segment: %s" % (tiers("big"),))
+                 lambda: "big kept more than its held segment: %s" % (tiers("big"),))
         check(stored("big") == {"INFO": 40, "WARN": 40}, "big past 90%%: %s" % stored("big"))
         check(stored("keep") == keep_before, "keep lost lines: %s" % stored("keep"))
         check(tiers("big").get("warm") == 1, "big's held segment: %s" % tiers("big"))
         # A deletion is counted and logged after its segment left the catalog, and the blocked
         # bytes are set when the round ends: the last deletion may be seen before them.
         wait_for(lambda: metric("sawmill_retention_deleted_segments_total", "max_bytes") == 3,
-                 "deleted for max_bytes: %s" %
-                 metric("sawmill_retention_deleted_segments_total"))
+                 lambda: "deleted for max_bytes: %s" %
+                 metric("sawmill_retention_deleted_segments_total", "max_bytes"))
         wait_for(lambda: metric("sawmill_disk_pressure_blocked_bytes") > 0,
-                 "blocked bytes not reported")
+                 lambda: "blocked bytes not reported: %s" %
+                 metric("sawmill_disk_pressure_blocked_bytes"))
         wait_for(lambda: "hold" in server_log(20000) and "max_bytes" in server_log(20000),
-                 "no log line about the held data: " + server_log())
+                 lambda: "no log line about the held data: " + server_log())
         status, _, body = call("/api/v1/admin/deletions?tenant=big")
         events = json.loads(body)["events"]
         check(len(events) == 3 and all("max_bytes" in e["why"] for e in events),
@@ -173,7 +177,8 @@ def main(binary):
         # The level stays 3, so fill_to's wait says nothing here: INFO is refused once a check
         # has seen the volume past 97.5% (the same comparison on the ratio it reports).
         wait_for(lambda: metric("sawmill_disk_used_ratio") >= 0.975,
-                 "the server did not see the volume past 97.5%% (%.1f%% used)" % (used() * 100))
+                 lambda: "the server did not see the volume past 97.5%% (%.1f%% used; it "
+                 "reports %s)" % (used() * 100, metric("sawmill_disk_used_ratio")))
         status, headers, body = ingest("keep", ["info"])
         check(status == 429 and headers.get("Retry-After") == "1", "INFO past 97.5%%: %d %s" % (
             status, body))

@@ -5,6 +5,7 @@ WebSocket client (RFC 6455, enough for live tail) because Debian's python3 has n
 import base64
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -68,26 +69,39 @@ class Server:
                                                                 self.read_log()))
 
     def wait_ready(self, timeout, logged):
-        """Waits for /readyz 200 (returns False); True when the server exited because its HTTP
-        port was taken; raises for any other exit, or when not ready within "timeout" s."""
+        """Waits until this process logged that it listens on its port and then /readyz answers
+        200 (returns False); True when the server exited because its HTTP port was taken; raises
+        for any other exit, or when not ready within "timeout" s. A 200 alone is not enough: the
+        port may be another server's (a sawmill of a test running beside, handed the same port
+        by its free_port()), which answers /readyz while ours fails to bind and exits."""
         taken = "cannot listen on 127.0.0.1:%d: Address already in use" % self.port
+        # server_app.cc: "listening on http://127.0.0.1:P/ (data in ...)", once its port is bound.
+        listening = re.compile(r"\blistening on https?://127\.0\.0\.1:%d/ " % self.port)
+        ours = False
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                with open(self.log_path, "rb") as f:
-                    f.seek(logged)
-                    if taken in f.read().decode("utf-8", "replace"):
-                        return True
+                if taken in self.log_since(logged):
+                    return True
                 raise RuntimeError("server exited with %d; log:\n%s" % (self.proc.returncode,
                                                                         self.read_log()))
-            try:
-                status, _, _ = request(self.url + "/readyz", timeout=2, context=self.ssl_context)
-                if status == 200:
-                    return False
-            except OSError:
-                pass
+            ours = ours or listening.search(self.log_since(logged)) is not None
+            if ours:
+                try:
+                    status, _, _ = request(self.url + "/readyz", timeout=2,
+                                           context=self.ssl_context)
+                    if status == 200:
+                        return False
+                except OSError:
+                    pass
             time.sleep(0.05)
         raise RuntimeError("server not ready within %d s; log:\n%s" % (timeout, self.read_log()))
+
+    def log_since(self, offset):
+        """The server's log from byte "offset" on (what this start wrote)."""
+        with open(self.log_path, "rb") as f:
+            f.seek(offset)
+            return f.read().decode("utf-8", "replace")
 
     def read_log(self, tail=4000):
         try:
