@@ -24,10 +24,13 @@ std::optional<ColumnAggregation> ColumnAggregation::Make(const Aggregator& agg,
   const uint32_t time_col = time_field_ts ? segment::kColTs : segment::kColIngestTs;
   out.time_slot_ = std::countr_zero(time_col);
   out.values_.resize(out.keys_.size());
+  out.keep_ = true;
   for (size_t k = 0; k < out.keys_.size(); ++k) {
     const Aggregator::ColumnKey& key = out.keys_[k];
     out.columns_ |= key.bucket ? time_col : key.column;
+    if (!key.bucket && key.column != segment::kColLevel) out.keep_ = false;
     if (!key.bucket && key.column == segment::kColLevel) {
+      out.kept_card_ *= kLevelCount;
       // A level's code is its value: the same values in every block.
       for (int l = 0; l < kLevelCount; ++l) {
         Record r;
@@ -139,7 +142,25 @@ bool ColumnAggregation::AddRows(const segment::BlockColumns& cols, size_t n, Row
   if (keys_.empty()) std::fill(cell_.begin(), cell_.end(), 0);
 
   std::vector<std::string> values(keys_.size() - (keys_.empty() || !keys_[0].bucket ? 0 : 1));
+  const bool bucket_first = !keys_.empty() && keys_[0].bucket;
   auto emit = [&](uint64_t cell, int64_t count) {
+    if (keep_) {
+      // The bucket is the first key (its code the lowest digit); the levels' codes the rest.
+      // Past kMaxGroups buckets the Aggregator is asked (and drops new groups, saying so).
+      const int64_t bucket =
+          bucket_first
+              ? dims[0].first_bucket + static_cast<int64_t>(cell % dims[0].card) * dims[0].width
+              : 0;
+      auto at = kept_at_.find(bucket);
+      if (at == kept_at_.end() && kept_at_.size() < kMaxGroups) {
+        at = kept_at_.emplace(bucket, kept_.size()).first;
+        kept_.resize(kept_.size() + kept_card_, 0);
+      }
+      if (at != kept_at_.end()) {
+        kept_[at->second + (bucket_first ? cell / dims[0].card : cell)] += count;
+        return;
+      }
+    }
     int64_t bucket = 0;
     size_t v = 0;
     for (size_t k = 0; k < keys_.size(); ++k) {
@@ -181,6 +202,26 @@ bool ColumnAggregation::AddRows(const segment::BlockColumns& cols, size_t n, Row
     for (const auto& [c, count] : sparse_) emit(c, count);
   }
   return true;
+}
+
+void ColumnAggregation::Flush(Aggregator* agg) {
+  std::vector<std::string> values;
+  for (const auto& [bucket, at] : kept_at_) {
+    for (uint64_t cell = 0; cell < kept_card_; ++cell) {
+      const int64_t count = kept_[at + cell];
+      if (count == 0) continue;
+      values.clear();
+      uint64_t rest = cell;
+      for (size_t k = 0; k < keys_.size(); ++k) {
+        if (keys_[k].bucket) continue;
+        values.push_back(values_[k][rest % kLevelCount]);
+        rest /= kLevelCount;
+      }
+      agg->AddBucketCount(bucket, values, count);
+    }
+  }
+  kept_at_.clear();
+  kept_.clear();
 }
 
 }  // namespace sawmill::query

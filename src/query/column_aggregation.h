@@ -30,7 +30,11 @@ class ColumnAggregation {
   // of "cols" to "*agg", as Aggregator::Add of each row's record would. False, having added
   // nothing, when the combinations of the block's values are too many to count in a table or a
   // level value is out of range (the caller then reads records).
+  // When every key is the bucket or a level (the same codes in every block), the counts are
+  // kept here across blocks and go to "*agg" at Flush, not a group lookup per block and value.
   bool Add(const segment::BlockColumns& cols, const std::vector<uint32_t>* rows, Aggregator* agg);
+  // Adds the counts Add kept back to "*agg" (the worker's Aggregator, before it is merged).
+  void Flush(Aggregator* agg);
 
  private:
   ColumnAggregation() = default;
@@ -46,6 +50,13 @@ class ColumnAggregation {
   // Per key: the value (GroupValue) of each code; a level key's are set by Make, a text key's
   // per block.
   std::vector<std::vector<std::string>> values_;
+
+  // Every key is the bucket or a level: counts kept across blocks, per bucket the counts of
+  // each combination of the levels' codes (kept_card_ of them) from kept_at_[bucket] on.
+  bool keep_ = false;
+  uint64_t kept_card_ = 1;
+  std::unordered_map<int64_t, size_t> kept_at_;
+  std::vector<int64_t> kept_;
 
   // Scratch reused from block to block.
   std::vector<uint64_t> cell_;  // per selected row: its combination's number

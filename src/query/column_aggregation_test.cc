@@ -50,6 +50,7 @@ Answers AddBoth(const std::string& text, const Block& block,
   EXPECT_TRUE(agg.has_value()) << text;
   if (!agg) return out;
   out.added = agg->Add(cols, rows, &by_columns);
+  agg->Flush(&by_columns);
   Aggregator by_records(&query, /*time_field_ts=*/true);
   for (size_t i = 0; i < block.ts.size(); ++i) {
     if (rows != nullptr && std::find(rows->begin(), rows->end(), i) == rows->end()) continue;
@@ -134,6 +135,43 @@ TEST(ColumnAggregationAdd, OnlyTheListedRowsOfABlockCutByTheTimeRange) {
     Answers a = AddBoth(text, b, &rows);
     ASSERT_TRUE(a.added);
     EXPECT_EQ(a.columns, a.records);
+  }
+}
+
+// With only a bucket and levels as keys the counts stay in the ColumnAggregation across blocks
+// until Flush: two blocks whose buckets overlap, flushed once, count as their rows do.
+TEST(ColumnAggregationAdd, CountsKeptAcrossBlocksUntilFlush) {
+  Block first, second;
+  AddRun(&first, kT0 + 5 * kNanosPerSecond, 17 * kNanosPerSecond, 60);
+  AddRun(&second, kT0 + 9 * kNanosPerSecond, 23 * kNanosPerSecond, 50);
+  Block both = first;
+  both.ts.insert(both.ts.end(), second.ts.begin(), second.ts.end());
+  both.levels.insert(both.levels.end(), second.levels.begin(), second.levels.end());
+  both.services.insert(both.services.end(), second.services.begin(), second.services.end());
+  for (const char* text : {"* | count by bucket(1m), level", "* | count by bucket_end(5m)",
+                           "* | count by level", "* | count by bucket(1m), level, service"}) {
+    SCOPED_TRACE(text);
+    Result<Query> parsed = ParseQuery(text);
+    ASSERT_TRUE(parsed.ok());
+    const Query query = std::move(*parsed);
+    Aggregator agg(&query, /*time_field_ts=*/true);
+    std::optional<ColumnAggregation> by_columns = ColumnAggregation::Make(agg, true);
+    ASSERT_TRUE(by_columns.has_value());
+    for (const Block* b : {&first, &second}) {
+      segment::BlockColumns cols;
+      cols.rows = static_cast<uint32_t>(b->ts.size());
+      cols.ints[std::countr_zero(uint32_t{segment::kColTs})] = b->ts;
+      for (int l : b->levels)
+        cols.ints[std::countr_zero(uint32_t{segment::kColLevel})].push_back(l);
+      for (const std::string& v : b->services) {
+        cols.text[std::countr_zero(uint32_t{segment::kColService})].push_back(v);
+      }
+      ASSERT_TRUE(by_columns->Add(cols, nullptr, &agg));
+    }
+    by_columns->Flush(&agg);
+    std::vector<std::string> warnings;
+    const TimeRange all{INT64_MIN, INT64_MAX, false};
+    EXPECT_EQ(agg.Finish(all, true, &warnings), AddBoth(text, both).records);
   }
 }
 
