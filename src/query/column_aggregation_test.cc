@@ -31,11 +31,8 @@ struct Answers {
   std::vector<Row> columns, records;
 };
 
-Answers AddBoth(const std::string& text, const Block& block,
-                const std::vector<uint32_t>* rows = nullptr) {
-  Result<Query> parsed = ParseQuery(text);
-  EXPECT_TRUE(parsed.ok()) << text;
-  const Query query = std::move(*parsed);
+// The block's ts, level and service columns as the reader gives them.
+segment::BlockColumns ColumnsOf(const Block& block) {
   segment::BlockColumns cols;
   cols.rows = static_cast<uint32_t>(block.ts.size());
   cols.ints[std::countr_zero(uint32_t{segment::kColTs})] = block.ts;
@@ -43,6 +40,15 @@ Answers AddBoth(const std::string& text, const Block& block,
   for (int l : block.levels) levels.push_back(l);
   auto& services = cols.text[std::countr_zero(uint32_t{segment::kColService})];
   for (const std::string& s : block.services) services.push_back(s);
+  return cols;
+}
+
+Answers AddBoth(const std::string& text, const Block& block,
+                const std::vector<uint32_t>* rows = nullptr) {
+  Result<Query> parsed = ParseQuery(text);
+  EXPECT_TRUE(parsed.ok()) << text;
+  const Query query = std::move(*parsed);
+  const segment::BlockColumns cols = ColumnsOf(block);
 
   Answers out;
   Aggregator by_columns(&query, /*time_field_ts=*/true);
@@ -83,15 +89,21 @@ const char* const kPipes[] = {
     "* | count by bucket(1m)",        "* | count by bucket(5m), level, service",
     "* | count by level, service",    "* | count"};
 
-TEST(ColumnAggregationAdd, ABlockInsideOneBucket) {
-  Block b;
-  AddRun(&b, kT0 + kNanosPerSecond, kNanosPerMilli, 500);
+// Every pipe of kPipes over "rows" of "b" (null: every row): added from the columns, the same
+// answer as the records'.
+void ExpectEveryPipeAgrees(const Block& b, const std::vector<uint32_t>* rows = nullptr) {
   for (const char* text : kPipes) {
     SCOPED_TRACE(text);
-    Answers a = AddBoth(text, b);
+    Answers a = AddBoth(text, b, rows);
     ASSERT_TRUE(a.added);
     EXPECT_EQ(a.columns, a.records);
   }
+}
+
+TEST(ColumnAggregationAdd, ABlockInsideOneBucket) {
+  Block b;
+  AddRun(&b, kT0 + kNanosPerSecond, kNanosPerMilli, 500);
+  ExpectEveryPipeAgrees(b);
 }
 
 TEST(ColumnAggregationAdd, ABlockAcrossBucketsWithRunsThatCrossEdgesAndFallBack) {
@@ -111,12 +123,7 @@ TEST(ColumnAggregationAdd, ABlockAcrossBucketsWithRunsThatCrossEdgesAndFallBack)
   AddRun(&b, kT0 + 1, 1, 3);
   AddRun(&b, kT0, 1, 3);
   AddRun(&b, kT0 - 1, 1, 3);
-  for (const char* text : kPipes) {
-    SCOPED_TRACE(text);
-    Answers a = AddBoth(text, b);
-    ASSERT_TRUE(a.added);
-    EXPECT_EQ(a.columns, a.records);
-  }
+  ExpectEveryPipeAgrees(b);
 }
 
 TEST(ColumnAggregationAdd, OnlyTheListedRowsOfABlockCutByTheTimeRange) {
@@ -130,12 +137,7 @@ TEST(ColumnAggregationAdd, OnlyTheListedRowsOfABlockCutByTheTimeRange) {
   }
   ASSERT_GT(rows.size(), 10u);
   ASSERT_LT(rows.size(), b.ts.size() / 2);
-  for (const char* text : kPipes) {
-    SCOPED_TRACE(text);
-    Answers a = AddBoth(text, b, &rows);
-    ASSERT_TRUE(a.added);
-    EXPECT_EQ(a.columns, a.records);
-  }
+  ExpectEveryPipeAgrees(b, &rows);
 }
 
 // With only a bucket and levels as keys the counts stay in the ColumnAggregation across blocks
@@ -158,15 +160,7 @@ TEST(ColumnAggregationAdd, CountsKeptAcrossBlocksUntilFlush) {
     std::optional<ColumnAggregation> by_columns = ColumnAggregation::Make(agg, true);
     ASSERT_TRUE(by_columns.has_value());
     for (const Block* b : {&first, &second}) {
-      segment::BlockColumns cols;
-      cols.rows = static_cast<uint32_t>(b->ts.size());
-      cols.ints[std::countr_zero(uint32_t{segment::kColTs})] = b->ts;
-      for (int l : b->levels)
-        cols.ints[std::countr_zero(uint32_t{segment::kColLevel})].push_back(l);
-      for (const std::string& v : b->services) {
-        cols.text[std::countr_zero(uint32_t{segment::kColService})].push_back(v);
-      }
-      ASSERT_TRUE(by_columns->Add(cols, nullptr, &agg));
+      ASSERT_TRUE(by_columns->Add(ColumnsOf(*b), nullptr, &agg));
     }
     by_columns->Flush(&agg);
     std::vector<std::string> warnings;
