@@ -1097,7 +1097,8 @@ class Job {
     constexpr size_t kMaxBlockGroupWork = 64;
     int64_t bucket = 0;
     if (!OneBucketBlock(info, *ws->agg, &bucket)) return false;
-    if (*loaded && !*groups) return false;  // (before the work: most blocks of a segment)
+    // Statistics that do not pay in this segment, or postings that could not be loaded.
+    if (*loaded && !*groups) return false;
     if (!*loaded) {
       *loaded = true;
       *groups = LoadGroupPostings(reader, key_names_, kMaxBlockGroupWork);
@@ -1138,8 +1139,8 @@ class Job {
   }
 
   // Whether the candidate blocks "order" that per-block statistics can answer hold at least a
-  // quarter of the segment's rows (decoding the postings of a level costs a few ns a row of the
-  // segment; reading a block's columns a few times that a row of the block).
+  // quarter of the segment's rows (decoding a group field's postings costs a few ns a row of
+  // the whole segment; reading a block's columns a few times that a row of the block).
   bool BlockStatisticsPay(const segment::SegmentReader& reader, const std::vector<uint32_t>& order,
                           WorkerState* ws) const {
     const std::vector<segment::BlockInfo>& blocks = reader.blocks();
