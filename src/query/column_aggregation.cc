@@ -204,7 +204,7 @@ bool ColumnAggregation::AddRows(const segment::BlockColumns& cols, size_t n, Row
   return true;
 }
 
-void ColumnAggregation::Flush(Aggregator* agg) {
+void ColumnAggregation::HandOver(Aggregator* agg) {
   std::vector<std::string> values;
   for (const auto& [bucket, at] : kept_at_) {
     for (uint64_t cell = 0; cell < kept_card_; ++cell) {

@@ -31,10 +31,10 @@ class ColumnAggregation {
   // nothing, when the combinations of the block's values are too many to count in a table or a
   // level value is out of range (the caller then reads records).
   // When every key is the bucket or a level (the same codes in every block), the counts are
-  // kept here across blocks and go to "*agg" at Flush, not a group lookup per block and value.
+  // kept here across blocks and go to "*agg" at HandOver, not a group lookup per block and value.
   bool Add(const segment::BlockColumns& cols, const std::vector<uint32_t>* rows, Aggregator* agg);
   // Adds the counts Add kept back to "*agg" (the worker's Aggregator, before it is merged).
-  void Flush(Aggregator* agg);
+  void HandOver(Aggregator* agg);
 
  private:
   ColumnAggregation() = default;

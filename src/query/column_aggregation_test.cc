@@ -56,7 +56,7 @@ Answers AddBoth(const std::string& text, const Block& block,
   EXPECT_TRUE(agg.has_value()) << text;
   if (!agg) return out;
   out.added = agg->Add(cols, rows, &by_columns);
-  agg->Flush(&by_columns);
+  agg->HandOver(&by_columns);
   Aggregator by_records(&query, /*time_field_ts=*/true);
   for (size_t i = 0; i < block.ts.size(); ++i) {
     if (rows != nullptr && std::find(rows->begin(), rows->end(), i) == rows->end()) continue;
@@ -141,8 +141,8 @@ TEST(ColumnAggregationAdd, OnlyTheListedRowsOfABlockCutByTheTimeRange) {
 }
 
 // With only a bucket and levels as keys the counts stay in the ColumnAggregation across blocks
-// until Flush: two blocks whose buckets overlap, flushed once, count as their rows do.
-TEST(ColumnAggregationAdd, CountsKeptAcrossBlocksUntilFlush) {
+// until HandOver: two blocks whose buckets overlap, handed over once, count as their rows do.
+TEST(ColumnAggregationAdd, CountsKeptAcrossBlocksUntilHandedOver) {
   Block first, second;
   AddRun(&first, kT0 + 5 * kNanosPerSecond, 17 * kNanosPerSecond, 60);
   AddRun(&second, kT0 + 9 * kNanosPerSecond, 23 * kNanosPerSecond, 50);
@@ -162,7 +162,7 @@ TEST(ColumnAggregationAdd, CountsKeptAcrossBlocksUntilFlush) {
     for (const Block* b : {&first, &second}) {
       ASSERT_TRUE(by_columns->Add(ColumnsOf(*b), nullptr, &agg));
     }
-    by_columns->Flush(&agg);
+    by_columns->HandOver(&agg);
     std::vector<std::string> warnings;
     const TimeRange all{INT64_MIN, INT64_MAX, false};
     EXPECT_EQ(agg.Finish(all, true, &warnings), AddBoth(text, both).records);

@@ -318,7 +318,7 @@ class Job {
       --in_flight_;
     }
     if (!claimed_any) return;  // a late helper: nothing to merge, and the answer may be gone
-    if (ws.by_columns) ws.by_columns->Flush(ws.agg.get());
+    if (ws.by_columns) ws.by_columns->HandOver(ws.agg.get());
     MutexLock lock(&mu_);
     Add(&totals_, ws.stats);
     if (ws.agg) {
