@@ -10,7 +10,12 @@ searches, then RUNS searches one after another (`GET /api/v1/search?q=QUERY&all_
 &cache=0`). Prints per query the median wall time, the server's CPU per search (user + system
 seconds from /proc over the RUNS searches, divided by RUNS) and the last answer's stats
 (blocks read, rows scanned, rows ruled out from columns). Run it with each build in turn, on the
-same data, alternated (docs/performance.md "Id lookups")."""
+same data, alternated (docs/performance.md "Id lookups").
+
+SEARCH_CPU_SERVER_ARGS adds arguments to the server's command line (e.g. "--warm-after 0", as
+the peers area pins the tiers so that an old store is not re-encoded while it is measured);
+SEARCH_CPU_PARAMS adds search parameters (e.g. "time_field=ts", as the peers area asks
+`| count by bucket(1m), level`)."""
 import json
 import os
 import socket
@@ -38,8 +43,10 @@ def main():
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     log = tempfile.NamedTemporaryFile(prefix="search_cpu-", suffix=".log", delete=False)
-    proc = subprocess.Popen([binary, "server", "--data", data, "--http", f"127.0.0.1:{port}"],
-                            stdout=log, stderr=log)
+    server_args = os.environ.get("SEARCH_CPU_SERVER_ARGS", "").split()
+    params = dict(kv.split("=", 1) for kv in os.environ.get("SEARCH_CPU_PARAMS", "").split())
+    proc = subprocess.Popen([binary, "server", "--data", data, "--http", f"127.0.0.1:{port}"] +
+                            server_args, stdout=log, stderr=log)
 
     def cpu_ms():
         fields = open(f"/proc/{proc.pid}/stat").read().rsplit(")", 1)[1].split()
@@ -56,7 +63,7 @@ def main():
             sys.exit(f"search_cpu: the server did not become ready; its log: {log.name}")
         for q in queries:
             target = url + "/api/v1/search?" + urllib.parse.urlencode(
-                {"q": q, "all_time": "1", "limit": "100", "cache": "0"})
+                {"q": q, "all_time": "1", "limit": "100", "cache": "0", **params})
             for _ in range(2):
                 urllib.request.urlopen(target).read()
             times = []

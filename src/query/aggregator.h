@@ -67,6 +67,13 @@ class Aggregator {
   // The bucket "t" (on the query's time field) falls in. REQUIRES: the query has a bucket.
   int64_t BucketOf(int64_t t) const;
   int64_t BucketWidth() const { return bucket_ns_; }
+  // The first time that falls in "bucket" (a value of BucketOf): the bucket holds the times
+  // [BucketFirstTime(bucket), BucketFirstTime(bucket) + BucketWidth()).
+  int64_t BucketFirstTime(int64_t bucket) const {
+    return bucket_end_ ? static_cast<int64_t>(static_cast<uint64_t>(bucket) -
+                                              static_cast<uint64_t>(bucket_ns_) + 1)
+                       : bucket;
+  }
   // As "n" calls of Add with records in bucket "bucket" (ignored without a bucket) whose
   // GroupValues are "values" (in Key::values order).
   void AddBucketCount(int64_t bucket, const std::vector<std::string>& values, int64_t n);

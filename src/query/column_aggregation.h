@@ -26,14 +26,22 @@ class ColumnAggregation {
   // The columns Add reads (the group columns, and the time column for a bucket).
   uint32_t columns() const { return columns_; }
 
-  // Adds the rows "rows" (numbers within the block, ascending) of "cols" to "*agg", as
-  // Aggregator::Add of each row's record would. False, having added nothing, when the
-  // combinations of the block's values are too many to count in a table (the caller then
-  // reads records).
-  bool Add(const segment::BlockColumns& cols, const std::vector<uint32_t>& rows, Aggregator* agg);
+  // Adds the rows "rows" (numbers within the block, ascending; null: every row of the block)
+  // of "cols" to "*agg", as Aggregator::Add of each row's record would. False, having added
+  // nothing, when the combinations of the block's values are too many to count in a table or a
+  // level value is out of range (the caller then reads records).
+  // When every key is the bucket or a level (the same codes in every block), the counts are
+  // kept here across blocks and go to "*agg" at HandOver, not a group lookup per block and value.
+  bool Add(const segment::BlockColumns& cols, const std::vector<uint32_t>* rows, Aggregator* agg);
+  // Adds the counts Add kept back to "*agg" (the worker's Aggregator, before it is merged).
+  void HandOver(Aggregator* agg);
 
  private:
   ColumnAggregation() = default;
+
+  // Add over "n" rows, the i-th at block row "row(i)".
+  template <typename RowAt>
+  bool AddRows(const segment::BlockColumns& cols, size_t n, RowAt row, Aggregator* agg);
 
   std::vector<Aggregator::ColumnKey> keys_;
   int time_slot_ = 0;  // the BlockColumns slot of the time field
@@ -43,9 +51,15 @@ class ColumnAggregation {
   // per block.
   std::vector<std::vector<std::string>> values_;
 
+  // Every key is the bucket or a level: counts kept across blocks, per bucket the counts of
+  // each combination of the levels' codes (kept_card_ of them) from kept_at_[bucket] on.
+  bool keep_ = false;
+  uint64_t kept_card_ = 1;
+  std::unordered_map<int64_t, size_t> kept_at_;
+  std::vector<int64_t> kept_;
+
   // Scratch reused from block to block.
-  std::vector<uint64_t> cell_;    // per selected row: its combination's number
-  std::vector<int64_t> buckets_;  // per selected row: its bucket (a bucket key)
+  std::vector<uint64_t> cell_;  // per selected row: its combination's number
   std::vector<int64_t> table_;
   std::unordered_map<uint64_t, int64_t> sparse_;
   std::unordered_map<std::string_view, uint32_t> intern_;

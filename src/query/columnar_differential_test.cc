@@ -251,5 +251,40 @@ TEST(ColumnOnlyAggregation, GeneratedCorpus) {
   EXPECT_GT(ExpectSameAnswers(snap, records, filters, lo, hi, false), 0u);
 }
 
+// Per-block statistics (a block inside one bucket counted from the level postings) are taken
+// only where the blocks they answer hold a good part of the segment: loading a level's postings
+// decodes them for the whole segment. One source, a row a second, blocks of 256 rows (about
+// four minutes), and a short last block of 20 rows inside one minute.
+TEST(ColumnOnlyAggregation, PerBlockStatisticsOnlyWhereTheyAnswerMuchOfTheSegment) {
+  const int64_t hour = 3600 * kNanosPerSecond;
+  const int64_t t0 = (kDatasetStart / hour + 1) * hour;
+  std::vector<Record> records;
+  for (int i = 0; i < 4096 + 20; ++i) {
+    Record r;
+    r.ts = t0 + i * kNanosPerSecond;
+    r.ingest_ts = r.ts;
+    r.seq = static_cast<uint64_t>(i);
+    r.service = "api";
+    r.host = "node-1";
+    r.level = static_cast<Level>(2 + (i * 7 + i / 3) % 4);
+    r.message = "line " + std::to_string(i);
+    records.push_back(std::move(r));
+  }
+  TempDir dir("colagg_stats");
+  auto snap = BuildSnapshot(records, dir.path(), records.size(), 0, 256, 0);
+  ExecOptions o = AllTime();
+  o.time_field_ts = true;
+  // Hour buckets: 15 of the 17 blocks lie inside one bucket and are counted from postings.
+  Runs hours = RunAll(snap, records, "* | count by bucket(1h), level", o);
+  ASSERT_EQ(hours.columns.rows, hours.brute.rows);
+  EXPECT_GE(hours.columns.stats.rows_counted_from_index, 3000u);
+  // Minute buckets: only the last block (20 rows) lies inside one; it is read as columns.
+  Runs minutes = RunAll(snap, records, "* | count by bucket(1m), level", o);
+  ASSERT_EQ(minutes.columns.rows, minutes.brute.rows);
+  ASSERT_EQ(minutes.records.rows, minutes.brute.rows);
+  EXPECT_EQ(minutes.columns.stats.rows_counted_from_index, 0u);
+  EXPECT_EQ(minutes.columns.stats.rows_from_columns, records.size());
+}
+
 }  // namespace
 }  // namespace sawmill::query

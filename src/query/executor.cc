@@ -318,6 +318,7 @@ class Job {
       --in_flight_;
     }
     if (!claimed_any) return;  // a late helper: nothing to merge, and the answer may be gone
+    if (ws.by_columns) ws.by_columns->HandOver(ws.agg.get());
     MutexLock lock(&mu_);
     Add(&totals_, ws.stats);
     if (ws.agg) {
@@ -531,8 +532,15 @@ class Job {
     // Every matching row of a block is known without evaluating the filter: the aggregation
     // reads only its columns (and the time column when the block is cut by the time range).
     const bool by_columns = ws->by_columns && (exact || query_->filter->kind == NodeKind::kAll);
+    // The rows a block aggregates from its columns: null for every row (`*`).
+    const roaring::Roaring* column_rows =
+        exact && query_->filter->kind != NodeKind::kAll ? &*rows : nullptr;
     std::optional<GroupPostings> block_groups;  // BlockFromPostings, loaded on first use
-    bool block_groups_loaded = false;
+    // Loading the group fields' postings decodes them for the whole segment: per-block
+    // statistics are used only when the blocks they can answer hold a good part of its rows;
+    // a few such blocks (the short last block of a segment inside one minute) are read as
+    // columns instead.
+    bool block_groups_loaded = !by_columns || !BlockStatisticsPay(reader, order, ws);
     for (uint32_t b : order) {
       if (!aggregates_ && Exhausted(block_max(b))) continue;
       if (!CheckLimits(ws)) break;
@@ -553,12 +561,12 @@ class Job {
         counted_here += n;
         continue;
       }
-      if (by_columns && BlockFromPostings(reader, info, exact ? &*rows : nullptr, &block_groups,
+      if (by_columns && BlockFromPostings(reader, info, column_rows, &block_groups,
                                           &block_groups_loaded, ws, &counted_here)) {
         continue;
       }
       if (by_columns) {
-        ColumnsResult done = AggregateColumns(h, reader, b, exact ? &*rows : nullptr, ws);
+        ColumnsResult done = AggregateColumns(h, reader, b, column_rows, ws);
         if (done == ColumnsResult::kCorrupt) {
           ++read_here;
           continue;
@@ -1087,17 +1095,10 @@ class Job {
                          const roaring::Roaring* rows, std::optional<GroupPostings>* groups,
                          bool* loaded, WorkerState* ws, uint64_t* counted) {
     constexpr size_t kMaxBlockGroupWork = 64;
-    if (info.rows == 0 ||
-        !Within(info.min_ts, info.max_ts, info.min_ingest_ts, info.max_ingest_ts)) {
-      return false;
-    }
     int64_t bucket = 0;
-    if (has_bucket_) {
-      const int64_t lo = options_.time_field_ts ? info.min_ts : info.min_ingest_ts;
-      const int64_t hi = options_.time_field_ts ? info.max_ts : info.max_ingest_ts;
-      bucket = ws->agg->BucketOf(lo);
-      if (ws->agg->BucketOf(hi) != bucket) return false;
-    }
+    if (!OneBucketBlock(info, *ws->agg, &bucket)) return false;
+    // Statistics that do not pay in this segment, or postings that could not be loaded.
+    if (*loaded && !*groups) return false;
     if (!*loaded) {
       *loaded = true;
       *groups = LoadGroupPostings(reader, key_names_, kMaxBlockGroupWork);
@@ -1119,6 +1120,39 @@ class Job {
     return true;
   }
 
+  // True when block "info" lies wholly inside the time range and (with a bucket) inside one
+  // bucket, "*bucket": per-block statistics can answer it.
+  bool OneBucketBlock(const segment::BlockInfo& info, const Aggregator& agg,
+                      int64_t* bucket) const {
+    if (info.rows == 0 ||
+        !Within(info.min_ts, info.max_ts, info.min_ingest_ts, info.max_ingest_ts)) {
+      return false;
+    }
+    *bucket = 0;
+    if (has_bucket_) {
+      const int64_t lo = options_.time_field_ts ? info.min_ts : info.min_ingest_ts;
+      const int64_t hi = options_.time_field_ts ? info.max_ts : info.max_ingest_ts;
+      *bucket = agg.BucketOf(lo);
+      if (agg.BucketOf(hi) != *bucket) return false;
+    }
+    return true;
+  }
+
+  // Whether the candidate blocks "order" that per-block statistics can answer hold at least a
+  // quarter of the segment's rows (decoding a group field's postings costs a few ns a row of
+  // the whole segment; reading a block's columns a few times that a row of the block).
+  bool BlockStatisticsPay(const segment::SegmentReader& reader, const std::vector<uint32_t>& order,
+                          WorkerState* ws) const {
+    const std::vector<segment::BlockInfo>& blocks = reader.blocks();
+    uint64_t answerable = 0, all = 0;
+    for (const segment::BlockInfo& info : blocks) all += info.rows;
+    int64_t bucket;
+    for (uint32_t b : order) {
+      if (OneBucketBlock(blocks[b], *ws->agg, &bucket)) answerable += blocks[b].rows;
+    }
+    return answerable > 0 && answerable * 4 >= all;
+  }
+
   enum class ColumnsResult { kDone, kCorrupt, kUseRecords };
 
   // Aggregates the rows of block "b" that are in "rows" (null: every row) and in the time
@@ -1138,10 +1172,16 @@ class Job {
                    ws);
       return ColumnsResult::kCorrupt;
     }
-    // The candidate rows, block-relative and ascending.
+    // The candidate rows, block-relative and ascending; every row of a block wholly inside
+    // the time range when "rows" is null.
+    const bool every_row = whole && rows == nullptr;
     std::vector<uint32_t>& selected = ws->selected;
-    SelectBlockRows(rows, info, &selected);
-    const uint64_t candidates = selected.size();
+    if (every_row) {
+      selected.clear();
+    } else {
+      SelectBlockRows(rows, info, &selected);
+    }
+    const uint64_t candidates = every_row ? info.rows : selected.size();
     if (!whole) {
       const std::vector<int64_t>& t = ws->columns.ints[std::countr_zero(time_col_)];
       size_t kept = 0;
@@ -1150,12 +1190,12 @@ class Job {
       }
       selected.resize(kept);
     }
-    if (!ws->by_columns->Add(ws->columns, selected, ws->agg.get())) {
+    if (!ws->by_columns->Add(ws->columns, every_row ? nullptr : &selected, ws->agg.get())) {
       return ColumnsResult::kUseRecords;
     }
     ws->stats.rows_scanned += candidates;
     ws->stats.rows_from_columns += candidates;
-    ws->stats.rows_matched += selected.size();
+    ws->stats.rows_matched += every_row ? info.rows : selected.size();
     return ColumnsResult::kDone;
   }
 

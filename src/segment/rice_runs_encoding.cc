@@ -137,11 +137,63 @@ class BitReader {
     *step = (uint64_t{q} << k) | low;
     return true;
   }
+  // Decodes up to "count" Rice codes with parameter k (<= 32) as the steps of a run whose value
+  // is "*u", into dst[i] = least + u * divisor, while every code is in the buffer (FastRice's
+  // case) and no value passes "max_u"; returns how many. Whatever it stops at (a long code, the
+  // end of the bytes, damage) is left to FastRice and the slow path, which report damage. The
+  // bit state lives in locals for the loop: one code is a few instructions.
+  size_t FastRun(uint32_t k, size_t count, uint64_t max_u, uint64_t least, uint64_t divisor,
+                 uint64_t* u, int64_t* dst) {
+    const uint8_t* p = p_;
+    uint64_t buf = buf_;
+    uint32_t fill = fill_;
+    uint64_t value = *u;
+    const uint64_t mask = (uint64_t{1} << k) - 1;
+    size_t i = 0;
+    for (; i < count; ++i) {
+      if (fill < 56 && end_ - p >= 8) {
+        const uint32_t bytes = (63 - fill) >> 3;
+        const uint32_t to = fill + bytes * 8;
+        buf |=
+            (DecodeFixed64(reinterpret_cast<const char*>(p)) << fill) & ((uint64_t{1} << to) - 1);
+        p += bytes;
+        fill = to;
+      }
+      if (buf == 0) break;
+      const uint32_t q = static_cast<uint32_t>(std::countr_zero(buf));
+      const uint32_t used = q + 1 + k;
+      if (q >= kEscape || used > fill) break;
+      const uint64_t step = (uint64_t{q} << k) | ((buf >> (q + 1)) & mask);
+      if (step > max_u - value) break;  // (value <= max_u)
+      buf >>= used;                     // used <= fill <= 63
+      fill -= used;
+      value += step;
+      dst[i] = static_cast<int64_t>(least + value * divisor);
+    }
+    p_ = p;
+    buf_ = buf;
+    fill_ = fill;
+    *u = value;
+    return i;
+  }
   // Whether nothing is left but the last byte's 0 high bits.
   bool Done() const { return p_ == end_ && buf_ == 0 && fill_ < 8; }
 
  private:
   void Refill() {
+    if (end_ - p_ >= 8) {
+      // Eight bytes loaded at once, of which the whole bytes that fit are taken (the bits
+      // above fill_ stay 0).
+      if (fill_ < 56) {
+        const uint32_t bytes = (63 - fill_) >> 3;
+        const uint32_t to = fill_ + bytes * 8;  // <= 63
+        buf_ |=
+            (DecodeFixed64(reinterpret_cast<const char*>(p_)) << fill_) & ((uint64_t{1} << to) - 1);
+        p_ += bytes;
+        fill_ = to;
+      }
+      return;
+    }
     while (fill_ <= 56 && p_ < end_) {
       buf_ |= static_cast<uint64_t>(*p_++) << fill_;
       fill_ += 8;
@@ -212,6 +264,7 @@ Status DecodeRiceRunsPrefix(std::string_view body, size_t count, size_t through,
   const uint64_t room = static_cast<uint64_t>(INT64_MAX) - static_cast<uint64_t>(least);
   const uint64_t max_u = room / divisor;
   BitReader bits(body);
+  int64_t* const dst = out->data() + base;
   size_t row = 0;
   auto fail = [&](const std::string& what) {
     out->resize(base);
@@ -221,6 +274,16 @@ Status DecodeRiceRunsPrefix(std::string_view body, size_t count, size_t through,
     if (row >= want) break;
     uint64_t u = run.first;
     for (uint64_t i = 0; i < run.length && row < want; ++i, ++row) {
+      if (i > 0 && run.k <= 32 && u <= max_u) {
+        // The run's codes that fit the buffer, at once; the loop goes on from the first that
+        // does not.
+        const size_t fast =
+            bits.FastRun(run.k, std::min<uint64_t>(run.length - i, want - row), max_u,
+                         static_cast<uint64_t>(least), divisor, &u, dst + row);
+        i += fast;
+        row += fast;
+        if (i >= run.length || row >= want) break;
+      }
       if (i > 0) {
         uint64_t step;
         if (!bits.FastRice(run.k, &step)) {
@@ -240,7 +303,7 @@ Status DecodeRiceRunsPrefix(std::string_view body, size_t count, size_t through,
         if (__builtin_add_overflow(u, step, &u)) return fail("overflows");
       }
       if (u > max_u) return fail("overflows");
-      (*out)[base + row] = static_cast<int64_t>(static_cast<uint64_t>(least) + u * divisor);
+      dst[row] = static_cast<int64_t>(static_cast<uint64_t>(least) + u * divisor);
     }
   }
   if (want == count && !bits.Done()) {
