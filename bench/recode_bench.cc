@@ -4,10 +4,14 @@
 //
 //   bench_recode [--variant NAME]... [--dir TMP] SEGMENT...
 //   bench_recode [--variant NAME]... [--dir TMP] --real
+//   bench_recode --variant NAME --keep OUT SEGMENT
 //
 // The segments are merged into one (as compaction would: MergeSegments), once per variant, and
-// the output's bytes per column, index and bloom are printed beside the inputs'. Variants are
-// the named option sets of Variant() below; "hot" is WriterOptions() as compaction writes today.
+// the output's bytes per column, index and bloom are printed beside the inputs'. --keep keeps
+// the last variant's output of one input segment at OUT, as the same segment (its id), to put a
+// store's segment re-encoded in its place (a copy of the store: query CPU of a format change).
+// Variants are the named option sets of Variant() below; "hot" is WriterOptions() as compaction
+// writes today.
 // --real writes every real dataset of shared/data/real (each one segment, all its files, as
 // bench_segment loads them) once per variant and prints its bytes and its message column's.
 #include <sys/resource.h>
@@ -100,6 +104,10 @@ bool Variant(const std::string& name, WriterOptions* o) {
       o->word_postings.counts_above_rows = static_cast<uint64_t>(v);
     } else if (key == "minrows") {
       o->word_postings.min_rows = static_cast<uint32_t>(v);
+    } else if (key == "listbelow") {
+      // (Version 15) Posted user ids in fewer rows than this as block lists, the rest as rows
+      // (ValuePostingsRule::list_below_rows); -1: every value as a block list.
+      o->value_postings.list_below_rows = v < 0 ? UINT32_MAX : static_cast<uint32_t>(v);
     } else if (key == "timeref") {
       // (Version 13) 0: kTimeText stores the times themselves, not against the rows' ts.
       o->time_text_against_ts = v != 0;
@@ -222,11 +230,14 @@ int Main(int argc, char** argv) {
   std::string dir = "/tmp/bench-recode";
   bool dumps = false;
   std::string tsv, message_dir;
+  std::string keep;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--variant") == 0 && i + 1 < argc) {
       variants.push_back(argv[++i]);
     } else if (std::strcmp(argv[i], "--dir") == 0 && i + 1 < argc) {
       dir = argv[++i];
+    } else if (std::strcmp(argv[i], "--keep") == 0 && i + 1 < argc) {
+      keep = argv[++i];
     } else if (std::strcmp(argv[i], "--dump") == 0) {
       dumps = true;
     } else if (std::strcmp(argv[i], "--real") == 0) {
@@ -270,6 +281,13 @@ int Main(int argc, char** argv) {
   }
   info.id = 999999;
   if (!tsv.empty()) return Tsv(readers, tsv, message_dir);
+  if (!keep.empty()) {
+    if (readers.size() != 1) {
+      std::fprintf(stderr, "--keep: one input segment\n");
+      return 2;
+    }
+    info.id = readers[0]->info().id;
+  }
   std::printf("inputs: %zu segments, %llu rows, %llu bytes (%.2f a row)\n", inputs.size(),
               static_cast<unsigned long long>(rows), static_cast<unsigned long long>(in_bytes),
               static_cast<double>(in_bytes) / static_cast<double>(rows));
@@ -319,6 +337,14 @@ int Main(int argc, char** argv) {
         std::printf("%s\n", Sizes(dump).c_str());
     }
     std::fflush(stdout);
+    if (!keep.empty() && v == variants.back()) {
+      Status kept = env->RenameFile(dir + "/" + name, keep);
+      if (!kept.ok()) {
+        std::fprintf(stderr, "--keep: %s\n", kept.ToString().c_str());
+        return 1;
+      }
+      continue;
+    }
     env->RemoveFile(dir + "/" + name).IgnoreError();
   }
   return 0;

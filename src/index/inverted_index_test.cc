@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -102,6 +103,131 @@ std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t b
 // bytes, are those of the builder that decides at the end. Around the rule's limit (a quarter
 // of 800 rows is 200 distinct values), with empty values, repeats in any order and a limit that
 // is not a whole number.
+// (Segment format version 15) Version 2: a value in fewer rows than the threshold as a block
+// list, the others as rows. For every listed value the blocks holding it and how many of each
+// block's rows, equal to the rows' own count for blocks of uneven sizes and values in one row;
+// every other value's rows equal to the rows holding it (a run that crosses block boundaries, a
+// value in every row); an absent value has neither; a listed value answers no rows and a value
+// of rows no blocks, as a version 1 index answers no block lists. Every cut is refused and every
+// damage reads within the segment's blocks and rows, or is DataLoss naming the value. Fails
+// with every value listed (bytes10m's lists) or every value as rows.
+TEST(InvertedIndex, VersionTwoListsRareValuesByBlockAndKeepFrequentValuesRows) {
+  std::mt19937 rng(15);
+  const std::vector<uint32_t> starts = {0, 100, 612, 613, 1125, 3000};
+  const uint32_t rows = 3100, list_below = 12;
+  std::vector<std::string> values(rows);
+  for (uint32_t row = 0; row < rows; ++row) {
+    // "run": 200 rows in a row; "hNN": ~24 rows each (rows); "uNNN": ~2 rows each (lists).
+    values[row] = row >= 500 && row < 700 ? "run"
+                  : rng() % 3 == 0        ? "h" + std::to_string(rng() % 40)
+                                          : "u" + std::to_string(rng() % 1000);
+  }
+  InvertedIndexBuilder builder;
+  for (uint32_t row = 0; row < rows; ++row) {
+    builder.Add(values[row], row);
+    builder.Add("every", row);
+    if (row == 612) builder.Add("once", row);
+  }
+  std::string data;
+  builder.FinishBlockLists(starts, rows, list_below, &data);
+  auto reader = InvertedIndexReader::Parse(data, rows);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_TRUE((*reader)->block_lists());
+  EXPECT_EQ((*reader)->block_count(), starts.size());
+  auto block_of = [&](uint32_t row) {
+    return static_cast<uint32_t>(std::upper_bound(starts.begin(), starts.end(), row) -
+                                 starts.begin() - 1);
+  };
+  std::map<std::string, std::map<uint32_t, uint32_t>> want;
+  std::map<std::string, std::vector<uint32_t>> want_rows;
+  for (uint32_t row = 0; row < rows; ++row) {
+    ++want[values[row]][block_of(row)];
+    ++want["every"][block_of(row)];
+    want_rows[values[row]].push_back(row);
+    want_rows["every"].push_back(row);
+  }
+  ++want["once"][block_of(612)];
+  want_rows["once"].push_back(612);
+  EXPECT_EQ((*reader)->size(), want.size());
+  std::vector<BlockEntry> got;
+  size_t listed = 0, posted = 0;
+  for (const auto& [value, blocks] : want) {
+    const bool rare = want_rows[value].size() < list_below;
+    ASSERT_EQ((*reader)->Listed(value), rare) << value;
+    if (rare) {
+      ++listed;
+      ASSERT_TRUE((*reader)->LookupBlocks(value, &got).ok()) << value;
+      std::map<uint32_t, uint32_t> have;
+      for (const BlockEntry& e : got) have[e.block] = e.rows;
+      EXPECT_EQ(have, blocks) << value;
+      EXPECT_EQ(have.size(), got.size()) << value << ": a block twice";
+      EXPECT_FALSE((*reader)->Lookup(value).ok()) << value << ": a listed value answered rows";
+    } else {
+      ++posted;
+      auto rows_of = (*reader)->Lookup(value);
+      ASSERT_TRUE(rows_of.ok()) << value;
+      std::vector<uint32_t> have(rows_of->cardinality());
+      rows_of->toUint32Array(have.data());
+      EXPECT_EQ(have, want_rows[value]) << value;
+      EXPECT_FALSE((*reader)->LookupBlocks(value, &got).ok()) << value << " answered blocks";
+    }
+  }
+  EXPECT_GT(listed, 500u);
+  EXPECT_GE(posted, 35u);  // hNN, "run", "every"
+  EXPECT_FALSE((*reader)->Listed("absent"));
+  ASSERT_TRUE((*reader)->LookupBlocks("absent", &got).ok());
+  EXPECT_TRUE(got.empty());
+  auto none = (*reader)->Lookup("absent");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->isEmpty());
+
+  // Every cut of the bytes and every byte changed is refused or reads blocks and rows within
+  // the segment's; never a crash or a block past the list's count.
+  for (size_t cut = 0; cut < data.size(); ++cut) {
+    EXPECT_FALSE(InvertedIndexReader::Parse(data.substr(0, cut), rows).ok()) << "cut at " << cut;
+  }
+  for (size_t at = 1; at < data.size(); at += 7) {
+    std::string bad = data;
+    bad[at] = static_cast<char>(bad[at] ^ 0x5a);
+    auto damaged = InvertedIndexReader::Parse(bad, rows);
+    if (!damaged.ok()) {
+      EXPECT_EQ(damaged.status().code(), StatusCode::kDataLoss);
+      continue;
+    }
+    for (const auto& [value, blocks] : want) {
+      if ((*damaged)->Listed(value)) {
+        Status s = (*damaged)->LookupBlocks(value, &got);
+        if (!s.ok()) {
+          EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+          EXPECT_NE(s.message().find(value), std::string::npos) << s.ToString();
+          continue;
+        }
+        for (const BlockEntry& e : got) {
+          EXPECT_LT(e.block, (*damaged)->block_count());
+          EXPECT_LE(e.rows, rows);
+        }
+      } else {
+        auto rows_of = (*damaged)->Lookup(value);
+        if (!rows_of.ok()) {
+          EXPECT_EQ(rows_of.status().code(), StatusCode::kDataLoss);
+        } else if (!rows_of->isEmpty()) {
+          EXPECT_LT(rows_of->maximum(), rows);
+        }
+      }
+    }
+  }
+
+  InvertedIndexBuilder plain;
+  plain.Add("x", 3);
+  data.clear();
+  plain.Finish(&data);
+  auto rows_index = InvertedIndexReader::Parse(data, rows);
+  ASSERT_TRUE(rows_index.ok());
+  EXPECT_FALSE((*rows_index)->block_lists());
+  EXPECT_FALSE((*rows_index)->Listed("x"));
+  EXPECT_FALSE((*rows_index)->LookupBlocks("x", &got).ok()) << "rows answered block lists";
+}
+
 TEST(InvertedIndexKind, NearUniqueFieldsDroppedEarlyGiveTheSameParts) {
   std::mt19937 rng(19);
   ValuePostingsRule rule;
