@@ -113,8 +113,10 @@ struct ValuePostingsRule {
   // blocks and their rows holding it), a value in as many or more as rows: a frequent value's
   // rows keep its ANDs with other filters exact without reading a block, while a rare value's
   // rows cost ~18 bits each against ~5 for its blocks (docs/format/index.md "Block lists").
-  // 0: every value as rows; UINT32_MAX: every value as a block list.
-  uint32_t list_below_rows = UINT32_MAX;
+  // 0 (the default, as segment::DefaultValuePostingsRule()): every value as rows, which answer
+  // the filter's rows exactly; UINT32_MAX: every value as a block list, whose rows only a read
+  // of its blocks tells (a writer option, measured slower).
+  uint32_t list_below_rows = 0;
 };
 
 struct BlockWords;  // index/word_hash.h
