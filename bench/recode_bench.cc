@@ -105,7 +105,7 @@ bool Variant(const std::string& name, WriterOptions* o) {
     } else if (key == "minrows") {
       o->word_postings.min_rows = static_cast<uint32_t>(v);
     } else if (key == "listbelow") {
-      // (Version 15) Posted user ids in fewer rows than this as block lists, the rest as rows
+      // (Version 16) Posted user ids in fewer rows than this as block lists, the rest as rows
       // (ValuePostingsRule::list_below_rows); -1: every value as a block list.
       o->value_postings.list_below_rows = v < 0 ? UINT32_MAX : static_cast<uint32_t>(v);
     } else if (key == "timeref") {

@@ -14,7 +14,7 @@
 // ids (a field whose values are each in one block) kIdBitsPerKey; a reader sizes each filter
 // from its bytes, so no version tells them apart. From segment format version 11 the block
 // filters of ids are id filters (bloom.h, a filter's version byte 2): sorted fingerprints in
-// about 12 bits a key for the false positives of 16 bloom bits. From version 15 a field the
+// about 12 bits a key for the false positives of 16 bloom bits. From version 16 a field the
 // segment's inverted index stores as block lists (index_kind.h PostedFields: user ids) has no
 // filters: its lists say exactly which blocks hold a value.
 #include <algorithm>
@@ -92,7 +92,7 @@ class BloomBuilderKind final : public IndexBuilder {
       part.blobs.resize(2);
       if (!bloom.field.message_words && posted_fields_ != nullptr && posted_fields_->filled &&
           posted_fields_->Has(bloom.field.name, bloom.field.builtin)) {
-        // (Version 15) Block lists decide its values exactly: no part.
+        // (Version 16) Block lists decide its values exactly: no part.
         bloom.segment_hashes = {};
         bloom.block_ends = {};
         continue;

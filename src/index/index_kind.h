@@ -108,7 +108,7 @@ struct ValuePostingsRule {
   double max_distinct_fraction = 1.0;
   // Segments of at most this many rows post every field.
   uint64_t small_segment_rows = 0;
-  // (Segment format version 15, BuildOptions::value_block_lists) Of a posted field with a bloom
+  // (Segment format version 16, BuildOptions::value_block_lists) Of a posted field with a bloom
   // (user ids), a value in fewer rows of the segment than this is stored as a block list (its
   // blocks and their rows holding it), a value in as many or more as rows: a frequent value's
   // rows keep its ANDs with other filters exact without reading a block, while a rare value's
@@ -133,7 +133,7 @@ struct DecidedWords {
   std::vector<uint64_t> hashes;  // sorted, distinct
 };
 
-// (Segment format version 15) The fields the inverted kind stores as block lists in the
+// (Segment format version 16) The fields the inverted kind stores as block lists in the
 // segment (BuildOptions::value_block_lists), filled by its Finish, read by the bloom kind's (the
 // writer finishes the blooms last): a block list says exactly which blocks hold a value, so the
 // field's blooms would only repeat it, less exactly, in more bytes. The bloom kind leaves such a
@@ -174,12 +174,12 @@ struct BuildOptions {
   // (Segment format version 12) Filled by the word postings builder, read by the bloom builder
   // (DecidedWords); null: the message blooms keep every word (earlier versions).
   DecidedWords* decided_words = nullptr;
-  // (Segment format version 15) A field with a bloom that the ValuePostingsRule posts (its
+  // (Segment format version 16) A field with a bloom that the ValuePostingsRule posts (its
   // values repeat: user ids) is stored as block lists (inverted_index.h version 2: per value its
   // blocks and their rows holding it) instead of rows, and the bloom kind leaves it out
   // (PostedFields). Rows then come from reading the blocks; counts from the lists.
   bool value_block_lists = false;
-  // (Segment format version 15) Filled by the inverted kind, read by the bloom kind
+  // (Segment format version 16) Filled by the inverted kind, read by the bloom kind
   // (PostedFields); null: every bloom field keeps its filters (earlier versions).
   PostedFields* posted_fields = nullptr;
 };

@@ -7,7 +7,7 @@
 // where gap is the first row of the run minus the end of the previous run (0 at the start).
 // Runs make the postings of sorted service/host columns a handful of bytes.
 //
-// Version 2 (segment format version 15): block lists for rare values, rows for frequent ones,
+// Version 2 (segment format version 16): block lists for rare values, rows for frequent ones,
 // for a field whose values are spread over the segment's blocks a few rows each (user ids): a
 // value in fewer rows than a threshold (ValuePostingsRule::list_below_rows) keeps the row
 // blocks holding it and how many of each block's rows hold it, not the rows; the others keep

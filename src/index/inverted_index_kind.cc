@@ -7,7 +7,7 @@
 // Stored in the footer's index directory (IndexLayout::kFieldIndexes): one compressed block per
 // field, its serialized inverted index, listed with the field's name and distinct value count.
 // Every segment format version has it. Answers Rows and Values for an exact value; no may-match
-// (the executor skips the blocks holding none of the rows). From segment format version 15 a
+// (the executor skips the blocks holding none of the rows). From segment format version 16 a
 // posted field with a bloom (user ids) is stored as inverted_index.h version 2: its rare values
 // (ValuePostingsRule::list_below_rows) as block lists, which answer BlockCounts and the
 // may-match questions exactly and Rows "cannot tell", its frequent values as rows, which answer
@@ -131,9 +131,9 @@ class InvertedBuilder final : public IndexBuilder {
   }
 
   const ValuePostingsRule rule_;
-  const bool block_lists_;     // (version 15) posted fields with a bloom as block lists
-  const uint32_t list_below_;  // (version 15) of those, values in fewer rows listed
-  PostedFields* posted_;       // (version 15) told the block-listed fields, for the blooms
+  const bool block_lists_;     // (version 16) posted fields with a bloom as block lists
+  const uint32_t list_below_;  // (version 16) of those, values in fewer rows listed
+  PostedFields* posted_;       // (version 16) told the block-listed fields, for the blooms
   std::vector<Field> fields_;
   uint32_t rows_ = 0;
   std::vector<uint32_t> block_starts_;  // the first row of every block added

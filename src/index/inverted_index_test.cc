@@ -103,7 +103,7 @@ std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t b
 // bytes, are those of the builder that decides at the end. Around the rule's limit (a quarter
 // of 800 rows is 200 distinct values), with empty values, repeats in any order and a limit that
 // is not a whole number.
-// (Segment format version 15) Version 2: a value in fewer rows than the threshold as a block
+// (Segment format version 16) Version 2: a value in fewer rows than the threshold as a block
 // list, the others as rows. For every listed value the blocks holding it and how many of each
 // block's rows, equal to the rows' own count for blocks of uneven sizes and values in one row;
 // every other value's rows equal to the rows holding it (a run that crosses block boundaries, a

@@ -225,7 +225,7 @@ Result<IndexAnswer> EvaluateIndex(const Node& n, const segment::SegmentReader& r
 Result<std::optional<std::vector<uint32_t>>> BlockCounts(const Node& n,
                                                          const segment::SegmentReader& reader) {
   if (n.kind == NodeKind::kField && n.op == FieldOp::kEq) {
-    // A built-in field stored as block lists (segment format version 15: user ids): exact,
+    // A built-in field stored as block lists (segment format version 16: user ids): exact,
     // one value a row. A dynamic field's lists count every occurrence of a repeated key, while
     // the query sees the first: not a count.
     std::optional<index::FieldPredicate> p = KindPredicate(n);

@@ -108,7 +108,7 @@ Status VerifySegment(Env* env, const std::string& path, VerifyReport* report) {
     auto loaded = reader.LoadIndex(idx.field);
     if (!note(loaded.status())) continue;
     if (!loaded.ok()) continue;
-    // (Format version 15) Block lists: every list decodes, names the segment's blocks, and
+    // (Format version 16) Block lists: every list decodes, names the segment's blocks, and
     // counts no more rows in a block than the block holds; every value's rows decode.
     std::string problem;
     if ((*loaded)->block_lists() && (*loaded)->block_count() != footer.blocks.size()) {

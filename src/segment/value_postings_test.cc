@@ -55,7 +55,7 @@ std::shared_ptr<SegmentReader> Write(FaultInjectionEnv* env, const std::string& 
   o.indexed_fields = {"trace_id", "user_id", "span_id", "order", "message"};
   o.value_postings = rule;
   // The rule of which fields get an index, with rows postings and blooms (version 14); from
-  // version 15 a posted field with a bloom is block lists without blooms (BlockLists.*).
+  // version 16 a posted field with a bloom is block lists without blooms (BlockLists.*).
   o.format_version = version;
   Status s = WriteSegment(env, path, Info(), rows, o, nullptr);
   EXPECT_TRUE(s.ok()) << s.ToString();
@@ -185,31 +185,37 @@ TEST(ValuePostings, SegmentBloomOnlyForValuesRepeatedAcrossBlocks) {
   EXPECT_LT(absent_maybe, 150);  // about 1 % per block filter, 6 blocks
 }
 
-// (Format version 15) A posted field with a bloom (user_id: 4 rows a value) is stored as block
+// (Format version 16) A posted field with a bloom (user_id: 4 rows a value) is stored as block
 // lists and has no blooms: its rows are "cannot tell" (the blocks are read), its values are
 // listed, and for every value and block "may hold" is exactly whether the block holds it and the
 // counts per block are its rows there; a value no row holds is in no block. The near-unique
-// trace_id keeps its blooms, service and host their rows. The file is smaller than version 14's
-// of the same rows and verifies. Fails with version 14's layout (rows and blooms).
-TEST(ValuePostings, Version15ListsAPostedBloomFieldsBlocksExactlyWithoutItsBlooms) {
+// trace_id keeps its blooms, service and host their rows. The file is smaller than version 15's
+// of the same rows and verifies. Fails with version 15's layout (rows and blooms).
+TEST(ValuePostings, Version16ListsAPostedBloomFieldsBlocksExactlyWithoutItsBlooms) {
   FaultInjectionEnv env;
   const std::vector<Record> rows = Rows();
   index::ValuePostingsRule lists = DefaultValuePostingsRule();
   lists.list_below_rows = 32;  // every user here (4 rows) listed
-  auto v14 = Write(&env, "/v14.seg", rows, lists, 14);
-  auto reader = Write(&env, "/v15.seg", rows, lists, kFormatVersion);
+  auto v15 = Write(&env, "/v15.seg", rows, lists, 15);
+  auto reader = Write(&env, "/v16.seg", rows, lists, kFormatVersion);
   ASSERT_NE(reader, nullptr);
-  ASSERT_NE(v14, nullptr);
-  EXPECT_LT(reader->info().file_bytes + 1000, v14->info().file_bytes)
-      << "version 15 " << reader->info().file_bytes << ", version 14 " << v14->info().file_bytes;
-  auto file = SegmentFileReader::OpenFile(&env, "/v15.seg");
+  ASSERT_NE(v15, nullptr);
+  EXPECT_LT(reader->info().file_bytes + 1000, v15->info().file_bytes)
+      << "version 16 " << reader->info().file_bytes << ", version 15 " << v15->info().file_bytes;
+  auto file = SegmentFileReader::OpenFile(&env, "/v16.seg");
   ASSERT_TRUE(file.ok());
   std::set<std::string> blooms;
   for (const BloomMeta& b : (*file)->footer().blooms) blooms.insert(b.field);
   EXPECT_EQ(blooms.count("user_id"), 0u) << "block lists and blooms both";
   EXPECT_EQ(blooms.count("trace_id"), 1u);
+  // A version 15 writer (a store not yet raised to 16) keeps the user ids' blooms and rows.
+  auto old_file = SegmentFileReader::OpenFile(&env, "/v15.seg");
+  ASSERT_TRUE(old_file.ok());
+  std::set<std::string> old_blooms;
+  for (const BloomMeta& b : (*old_file)->footer().blooms) old_blooms.insert(b.field);
+  EXPECT_EQ(old_blooms.count("user_id"), 1u) << "version 15 without the user ids' blooms";
   VerifyReport report;
-  ASSERT_TRUE(VerifySegment(&env, "/v15.seg", &report).ok());
+  ASSERT_TRUE(VerifySegment(&env, "/v16.seg", &report).ok());
   EXPECT_TRUE(report.ok()) << (report.ok() ? "" : report.problems[0]);
 
   std::vector<Record> stored;
