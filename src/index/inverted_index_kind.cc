@@ -153,7 +153,13 @@ class InvertedView final : public IndexView {
       return std::optional<roaring::Roaring>();
     }
     ASSIGN_OR_RETURN(std::shared_ptr<const InvertedIndexReader> idx, Load(part));
-    if (idx->Listed(p.value)) return std::optional<roaring::Roaring>();  // blocks, not rows
+    if (idx->Listed(p.value)) {
+      // Blocks, not rows. The list is decoded here, once a search, so that a damaged one is
+      // DataLoss naming where (the executor's "index unreadable" warning): the may-match
+      // questions that follow (BlockMayMatch) can only say "maybe" to it.
+      RETURN_IF_ERROR(Blocks(p, false).status());
+      return std::optional<roaring::Roaring>();
+    }
     auto rows = idx->Lookup(p.value);
     if (!rows.ok()) {
       return Status::DataLoss(source_->Where(part, 0) + ": " + rows.status().message());
@@ -187,8 +193,8 @@ class InvertedView final : public IndexView {
     // Asked block after block for the same value: the value's blocks are kept from the last ask.
     {
       MutexLock lock(&mu_);
-      if (asked_ && asked_field_ == p.field && asked_builtin_ == p.builtin &&
-          asked_value_ == p.value) {
+      if (asked_ && p.op == FieldPredicate::Op::kEquals && asked_field_ == p.field &&
+          asked_builtin_ == p.builtin && asked_value_ == p.value) {
         return HoldsBlock(asked_blocks_, block);
       }
     }
