@@ -104,6 +104,10 @@ bool Variant(const std::string& name, WriterOptions* o) {
       o->word_postings.counts_above_rows = static_cast<uint64_t>(v);
     } else if (key == "minrows") {
       o->word_postings.min_rows = static_cast<uint32_t>(v);
+    } else if (key == "listbelow") {
+      // (Version 16) Posted user ids in fewer rows than this as block lists, the rest as rows
+      // (ValuePostingsRule::list_below_rows); -1: every value as a block list.
+      o->value_postings.list_below_rows = v < 0 ? UINT32_MAX : static_cast<uint32_t>(v);
     } else if (key == "timeref") {
       // (Version 13) 0: kTimeText stores the times themselves, not against the rows' ts.
       o->time_text_against_ts = v != 0;
@@ -227,6 +231,7 @@ int Main(int argc, char** argv) {
   bool dumps = false;
   std::string keep;
   std::string tsv, message_dir;
+  std::string keep;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--variant") == 0 && i + 1 < argc) {
       variants.push_back(argv[++i]);
@@ -284,6 +289,13 @@ int Main(int argc, char** argv) {
     info.id = readers[0]->info().id;
   }
   if (!tsv.empty()) return Tsv(readers, tsv, message_dir);
+  if (!keep.empty()) {
+    if (readers.size() != 1) {
+      std::fprintf(stderr, "--keep: one input segment\n");
+      return 2;
+    }
+    info.id = readers[0]->info().id;
+  }
   std::printf("inputs: %zu segments, %llu rows, %llu bytes (%.2f a row)\n", inputs.size(),
               static_cast<unsigned long long>(rows), static_cast<unsigned long long>(in_bytes),
               static_cast<double>(in_bytes) / static_cast<double>(rows));

@@ -14,7 +14,9 @@
 // ids (a field whose values are each in one block) kIdBitsPerKey; a reader sizes each filter
 // from its bytes, so no version tells them apart. From segment format version 11 the block
 // filters of ids are id filters (bloom.h, a filter's version byte 2): sorted fingerprints in
-// about 12 bits a key for the false positives of 16 bloom bits.
+// about 12 bits a key for the false positives of 16 bloom bits. From version 16 a field the
+// segment's inverted index stores as block lists (index_kind.h PostedFields: user ids) has no
+// filters: its lists say exactly which blocks hold a value.
 #include <algorithm>
 #include <span>
 
@@ -37,7 +39,8 @@ class BloomBuilderKind final : public IndexBuilder {
   explicit BloomBuilderKind(const BuildOptions& options)
       : block_words_(options.block_words),
         id_filters_(options.id_filters),
-        decided_words_(options.decided_words) {
+        decided_words_(options.decided_words),
+        posted_fields_(options.posted_fields) {
     for (const IndexedField& f : options.blooms) {
       fields_.push_back(Field{f, {}, {}, {}});
     }
@@ -87,6 +90,13 @@ class BloomBuilderKind final : public IndexBuilder {
       IndexPart part;
       part.field = bloom.field;
       part.blobs.resize(2);
+      if (!bloom.field.message_words && posted_fields_ != nullptr && posted_fields_->filled &&
+          posted_fields_->Has(bloom.field.name, bloom.field.builtin)) {
+        // (Version 16) Block lists decide its values exactly: no part.
+        bloom.segment_hashes = {};
+        bloom.block_ends = {};
+        continue;
+      }
       const uint64_t block_keys = bloom.segment_hashes.size();  // a key in two blocks twice
       // The segment's distinct keys, sorted apart: the blocks' own are still needed below.
       std::vector<uint64_t> distinct(bloom.segment_hashes);
@@ -162,6 +172,7 @@ class BloomBuilderKind final : public IndexBuilder {
   BlockWords own_words_;
   const bool id_filters_;
   const DecidedWords* decided_words_;  // filled by the word postings' Finish, before this one's
+  const PostedFields* posted_fields_;  // filled by the inverted kind's Finish, before this one's
   uint32_t blocks_ = 0;
   std::vector<uint64_t> sort_scratch_;  // SortUniqueHashes' buffer
 };

@@ -108,6 +108,15 @@ struct ValuePostingsRule {
   double max_distinct_fraction = 1.0;
   // Segments of at most this many rows post every field.
   uint64_t small_segment_rows = 0;
+  // (Segment format version 16, BuildOptions::value_block_lists) Of a posted field with a bloom
+  // (user ids), a value in fewer rows of the segment than this is stored as a block list (its
+  // blocks and their rows holding it), a value in as many or more as rows: a frequent value's
+  // rows keep its ANDs with other filters exact without reading a block, while a rare value's
+  // rows cost ~18 bits each against ~5 for its blocks (docs/format/index.md "Block lists").
+  // 0 (the default, as segment::DefaultValuePostingsRule()): every value as rows, which answer
+  // the filter's rows exactly; UINT32_MAX: every value as a block list, whose rows only a read
+  // of its blocks tells (a writer option, measured slower).
+  uint32_t list_below_rows = 0;
 };
 
 struct BlockWords;  // index/word_hash.h
@@ -122,6 +131,23 @@ struct BlockWords;  // index/word_hash.h
 struct DecidedWords {
   bool filled = false;
   std::vector<uint64_t> hashes;  // sorted, distinct
+};
+
+// (Segment format version 16) The fields the inverted kind stores as block lists in the
+// segment (BuildOptions::value_block_lists), filled by its Finish, read by the bloom kind's (the
+// writer finishes the blooms last): a block list says exactly which blocks hold a value, so the
+// field's blooms would only repeat it, less exactly, in more bytes. The bloom kind leaves such a
+// field out (docs/format/index.md "Block lists"). "filled" false: every bloom field keeps its
+// filters (earlier versions).
+struct PostedFields {
+  bool filled = false;
+  std::vector<std::pair<std::string, bool>> fields;  // (name, builtin)
+  bool Has(std::string_view name, bool builtin) const {
+    for (const auto& [n, b] : fields) {
+      if (n == name && b == builtin) return true;
+    }
+    return false;
+  }
 };
 
 struct BuildOptions {
@@ -148,6 +174,14 @@ struct BuildOptions {
   // (Segment format version 12) Filled by the word postings builder, read by the bloom builder
   // (DecidedWords); null: the message blooms keep every word (earlier versions).
   DecidedWords* decided_words = nullptr;
+  // (Segment format version 16) A field with a bloom that the ValuePostingsRule posts (its
+  // values repeat: user ids) is stored as block lists (inverted_index.h version 2: per value its
+  // blocks and their rows holding it) instead of rows, and the bloom kind leaves it out
+  // (PostedFields). Rows then come from reading the blocks; counts from the lists.
+  bool value_block_lists = false;
+  // (Segment format version 16) Filled by the inverted kind, read by the bloom kind
+  // (PostedFields); null: every bloom field keeps its filters (earlier versions).
+  PostedFields* posted_fields = nullptr;
 };
 
 // Where a kind's data lives in a segment file (docs/format/segment.md). A new kind uses
@@ -205,6 +239,11 @@ class IndexSource {
   virtual std::string Where(size_t part, size_t blob) const = 0;
   // REQUIRES: block < block_count().
   virtual BlockTimes Times(uint32_t block) const = 0;
+  // The segment-global rows of "block": [*first_row, *first_row + *rows). False when the
+  // source does not know them (a kind block held alone). REQUIRES: block < block_count().
+  virtual bool BlockRows(uint32_t /*block*/, uint32_t* /*first_row*/, uint32_t* /*rows*/) const {
+    return false;
+  }
 };
 
 // A kind's view of one segment. Safe to use from many threads.

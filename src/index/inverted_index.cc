@@ -41,9 +41,11 @@ void InvertedIndexBuilder::Add(std::string_view value, uint32_t row) {
   }
   if (e->open && row == e->run_end) {
     e->run_end = row + 1;
+    ++e->rows;
     return;
   }
   if (e->open && row < e->run_end) return;  // the same row twice
+  ++e->rows;
   if (e->open) {
     PutVarint32(&e->runs, e->run_start - e->prev_end);
     PutVarint32(&e->runs, e->run_end - e->run_start - 1);
@@ -62,18 +64,164 @@ void InvertedIndexBuilder::Finish(std::string* out) const {
             [](const Entry* a, const Entry* b) { return a->value < b->value; });
   out->push_back(static_cast<char>(kInvertedIndexVersion));
   PutVarint64(out, sorted.size());
-  std::string tail;
   for (const Entry* e : sorted) {
     PutLengthPrefixed(out, e->value);
-    tail.clear();
-    if (e->open) {
-      PutVarint32(&tail, e->run_start - e->prev_end);
-      PutVarint32(&tail, e->run_end - e->run_start - 1);
-    }
-    PutVarint64(out, e->runs.size() + tail.size());
-    out->append(e->runs);
-    out->append(tail);
+    PutRuns(*e, out);
   }
+}
+
+void InvertedIndexBuilder::PutRuns(const Entry& e, std::string* out) {
+  std::string tail;
+  if (e.open) {
+    PutVarint32(&tail, e.run_start - e.prev_end);
+    PutVarint32(&tail, e.run_end - e.run_start - 1);
+  }
+  PutVarint64(out, e.runs.size() + tail.size());
+  out->append(e.runs);
+  out->append(tail);
+}
+
+void InvertedIndexBuilder::FinishBlockLists(const std::vector<uint32_t>& block_starts,
+                                            uint32_t rows, uint32_t list_below,
+                                            std::string* out) const {
+  std::vector<const Entry*> sorted;
+  sorted.reserve(entries_.size());
+  for (const Entry& e : entries_) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const Entry* a, const Entry* b) { return a->value < b->value; });
+  std::string values, lists, rows_section, counts;
+  std::vector<BlockEntry> entries;
+  for (const Entry* e : sorted) {
+    PutLengthPrefixed(&values, e->value);
+    if (e->rows >= list_below) {
+      PutVarint32(&lists, 1);  // rows
+      PutRuns(*e, &rows_section);
+      continue;
+    }
+    // The entry's runs, the open one last, as rows per block.
+    entries.clear();
+    auto add_run = [&](uint32_t start, uint32_t end) {
+      // The block holding "start": the last whose first row is not after it.
+      size_t b =
+          static_cast<size_t>(std::upper_bound(block_starts.begin(), block_starts.end(), start) -
+                              block_starts.begin() - 1);
+      while (start < end) {
+        const uint32_t block_end = b + 1 < block_starts.size() ? block_starts[b + 1] : rows;
+        const uint32_t stop = std::min(end, block_end);
+        if (!entries.empty() && entries.back().block == b) {
+          entries.back().rows += stop - start;
+        } else {
+          entries.push_back(BlockEntry{static_cast<uint32_t>(b), stop - start});
+        }
+        start = stop;
+        ++b;
+      }
+    };
+    std::string_view runs(e->runs);
+    uint64_t pos = 0;
+    while (!runs.empty()) {
+      uint64_t gap = 0, len_minus_1 = 0;
+      GetVarint64(&runs, &gap);
+      GetVarint64(&runs, &len_minus_1);
+      const uint64_t start = pos + gap;
+      pos = start + len_minus_1 + 1;
+      add_run(static_cast<uint32_t>(start), static_cast<uint32_t>(pos));
+    }
+    if (e->open) add_run(e->run_start, e->run_end);
+    PutVarint64(&lists, 2 * entries.size());
+    uint32_t next = 0;
+    for (const BlockEntry& be : entries) {
+      PutVarint32(&lists, be.block - next);
+      next = be.block + 1;
+      PutVarint32(&counts, be.rows - 1);
+    }
+  }
+  out->push_back(static_cast<char>(kInvertedIndexBlockListsVersion));
+  PutVarint64(out, sorted.size());
+  PutVarint64(out, block_starts.size());
+  PutVarint64(out, values.size());
+  out->append(values);
+  PutVarint64(out, lists.size());
+  out->append(lists);
+  PutVarint64(out, rows_section.size());
+  out->append(rows_section);
+  out->append(counts);
+}
+
+Status InvertedIndexReader::ParseBlockLists(std::string_view in, InvertedIndexReader* reader) {
+  uint64_t count = 0, blocks = 0, size = 0;
+  if (!GetVarint64(&in, &count) || count > in.size()) {
+    return Status::DataLoss("inverted index (block lists) has a bad value count");
+  }
+  if (!GetVarint64(&in, &blocks) || blocks > UINT32_MAX) {
+    return Status::DataLoss("inverted index (block lists) has a bad block count");
+  }
+  reader->block_lists_ = true;
+  reader->block_count_ = static_cast<uint32_t>(blocks);
+  auto section = [&](const char* what, std::string_view* out) -> Status {
+    if (!GetVarint64(&in, &size) || size > in.size()) {
+      return Status::DataLoss(std::string("inverted index (block lists): its ") + what +
+                              " are truncated");
+    }
+    *out = in.substr(0, size);
+    in.remove_prefix(size);
+    return Status::OK();
+  };
+  std::string_view values, lists, rows;
+  RETURN_IF_ERROR(section("values", &values));
+  RETURN_IF_ERROR(section("lists", &lists));
+  RETURN_IF_ERROR(section("rows", &rows));
+  std::string_view counts = in;
+  reader->values_.reserve(count);
+  reader->postings_.reserve(count);
+  reader->counts_.reserve(count);
+  reader->listed_.reserve(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    std::string_view value;
+    if (!GetLengthPrefixed(&values, &value)) {
+      return Status::DataLoss("inverted index (block lists) value " + std::to_string(i) +
+                              " is truncated");
+    }
+    if (!reader->values_.empty() && !(reader->values_.back() < value)) {
+      return Status::DataLoss("inverted index values out of order at entry " + std::to_string(i));
+    }
+    reader->values_.push_back(value);
+    const char* list_start = lists.data();
+    uint64_t tag = 0, v = 0;
+    if (!GetVarint64(&lists, &tag) || tag == 0 || tag / 2 > blocks) {
+      return Status::DataLoss("inverted index (block lists): the list of value " +
+                              std::to_string(i) + " is truncated, empty or names more than " +
+                              std::to_string(blocks) + " blocks");
+    }
+    if (tag % 2 == 1) {
+      // Rows, as version 1 keeps them.
+      std::string_view runs;
+      if (tag != 1 || !GetLengthPrefixed(&rows, &runs)) {
+        return Status::DataLoss("inverted index (block lists): the rows of value " +
+                                std::to_string(i) + " are truncated");
+      }
+      reader->postings_.push_back(runs);
+      reader->counts_.emplace_back();
+      reader->listed_.push_back(false);
+      continue;
+    }
+    const uint64_t entries = tag / 2;
+    const char* counts_start = counts.data();
+    for (uint64_t e = 0; e < entries; ++e) {
+      if (!GetVarint64(&lists, &v) || !GetVarint64(&counts, &v)) {
+        return Status::DataLoss("inverted index (block lists): the list of value " +
+                                std::to_string(i) + " is truncated at its entry " +
+                                std::to_string(e));
+      }
+    }
+    reader->postings_.emplace_back(list_start, static_cast<size_t>(lists.data() - list_start));
+    reader->counts_.emplace_back(counts_start, static_cast<size_t>(counts.data() - counts_start));
+    reader->listed_.push_back(true);
+  }
+  if (!values.empty() || !lists.empty() || !rows.empty() || !counts.empty()) {
+    return Status::DataLoss("inverted index (block lists) has trailing bytes");
+  }
+  return Status::OK();
 }
 
 Result<std::unique_ptr<InvertedIndexReader>> InvertedIndexReader::Parse(std::string data,
@@ -82,6 +230,10 @@ Result<std::unique_ptr<InvertedIndexReader>> InvertedIndexReader::Parse(std::str
   reader->data_ = std::move(data);
   reader->max_rows_ = max_rows;
   std::string_view in(reader->data_);
+  if (!in.empty() && static_cast<uint8_t>(in[0]) == kInvertedIndexBlockListsVersion) {
+    RETURN_IF_ERROR(ParseBlockLists(in.substr(1), reader.get()));
+    return reader;
+  }
   if (in.empty() || static_cast<uint8_t>(in[0]) != kInvertedIndexVersion) {
     return Status::DataLoss("inverted index has unknown version " +
                             std::to_string(in.empty() ? -1 : static_cast<uint8_t>(in[0])));
@@ -139,10 +291,58 @@ Status DecodePostings(std::string_view runs, uint32_t max_rows, roaring::Roaring
   return Status::OK();
 }
 
+Status InvertedIndexReader::LookupBlocks(std::string_view value,
+                                         std::vector<BlockEntry>* out) const {
+  out->clear();
+  if (!block_lists_) {
+    return Status::FailedPrecondition("the inverted index holds rows, not block lists");
+  }
+  auto it = std::lower_bound(values_.begin(), values_.end(), value);
+  if (it == values_.end() || *it != value) return Status::OK();
+  const size_t i = static_cast<size_t>(it - values_.begin());
+  if (!listed_[i]) {
+    return Status::FailedPrecondition("the inverted index holds rows of this value, not blocks");
+  }
+  std::string_view list = postings_[i], counts = counts_[i];
+  uint64_t entries = 0;
+  GetVarint64(&list, &entries);  // the tag (checked by Parse, as the varints below)
+  entries /= 2;
+  out->reserve(entries);
+  uint64_t next = 0;
+  for (uint64_t e = 0; e < entries; ++e) {
+    uint64_t gap = 0, rows_minus_1 = 0;
+    GetVarint64(&list, &gap);
+    GetVarint64(&counts, &rows_minus_1);
+    const uint64_t block = next + gap;
+    if (gap >= block_count_ || block >= block_count_ || rows_minus_1 >= max_rows_) {
+      return Status::DataLoss("block list of value '" + std::string(value) + "' names block " +
+                              std::to_string(block) + " of " + std::to_string(block_count_) +
+                              " with " + std::to_string(rows_minus_1 + 1) + " rows");
+    }
+    out->push_back(
+        BlockEntry{static_cast<uint32_t>(block), static_cast<uint32_t>(rows_minus_1 + 1)});
+    next = block + 1;
+  }
+  return Status::OK();
+}
+
+bool InvertedIndexReader::Holds(std::string_view value) const {
+  return std::binary_search(values_.begin(), values_.end(), value);
+}
+
+bool InvertedIndexReader::Listed(std::string_view value) const {
+  if (!block_lists_) return false;
+  auto it = std::lower_bound(values_.begin(), values_.end(), value);
+  return it != values_.end() && *it == value && listed_[static_cast<size_t>(it - values_.begin())];
+}
+
 Result<roaring::Roaring> InvertedIndexReader::Lookup(std::string_view value) const {
   roaring::Roaring rows;
   auto it = std::lower_bound(values_.begin(), values_.end(), value);
   if (it == values_.end() || *it != value) return rows;
+  if (block_lists_ && listed_[static_cast<size_t>(it - values_.begin())]) {
+    return Status::FailedPrecondition("the inverted index holds blocks of this value, not rows");
+  }
   RETURN_IF_ERROR(
       DecodePostings(postings_[static_cast<size_t>(it - values_.begin())], max_rows_, &rows));
   rows.runOptimize();

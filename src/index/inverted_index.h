@@ -6,6 +6,22 @@
 //   postings       := run*     run := gap(varint) length_minus_1(varint)
 // where gap is the first row of the run minus the end of the previous run (0 at the start).
 // Runs make the postings of sorted service/host columns a handful of bytes.
+//
+// Version 2 (segment format version 16): block lists for rare values, rows for frequent ones,
+// for a field whose values are spread over the segment's blocks a few rows each (user ids): a
+// value in fewer rows than a threshold (ValuePostingsRule::list_below_rows) keeps the row
+// blocks holding it and how many of each block's rows hold it, not the rows; the others keep
+// their rows as version 1 does:
+//   inverted_index := version(u8 = 2) value_count(varint) block_count(varint)
+//                     values_size(varint) values lists_size(varint) lists
+//                     rows_size(varint) rows counts
+//   values := (value: varint length, bytes)*                                (sorted)
+//   lists  := per value: tag(varint), then block_gap(varint) x entries when tag = 2 x entries
+//             (a block list, entries >= 1); tag = 1: the value's rows are in "rows"
+//   rows   := per value of tag 1: runs_size(varint) runs                    (version 1's)
+//   counts := per value, per block list entry: rows_minus_1(varint)
+// where block_gap is the block minus the one after the previous entry's (0 at the start). The
+// sections apart compress better than interleaved (docs/format/index.md "Block lists").
 #pragma once
 
 #include <cstdint>
@@ -23,6 +39,13 @@
 namespace sawmill::index {
 
 inline constexpr uint8_t kInvertedIndexVersion = 1;
+inline constexpr uint8_t kInvertedIndexBlockListsVersion = 2;
+
+// One entry of a block list: block "block" holds "rows" rows with the value.
+struct BlockEntry {
+  uint32_t block = 0;
+  uint32_t rows = 0;
+};
 
 // Fed rows in increasing row order. Not thread-safe.
 class InvertedIndexBuilder {
@@ -34,6 +57,11 @@ class InvertedIndexBuilder {
   size_t distinct_values() const { return entries_.size(); }
   // Appends the serialized index to "*out".
   void Finish(std::string* out) const;
+  // Appends the serialized index as version 2 to "*out": a value in fewer than "list_below"
+  // rows as a block list, the others as rows. "block_starts" holds the first row of every row
+  // block, ascending from 0; every row added is below "rows".
+  void FinishBlockLists(const std::vector<uint32_t>& block_starts, uint32_t rows,
+                        uint32_t list_below, std::string* out) const;
 
  private:
   struct Entry {
@@ -42,8 +70,11 @@ class InvertedIndexBuilder {
     uint32_t run_start = 0;  // the open run, [run_start, run_end)
     uint32_t run_end = 0;
     uint32_t prev_end = 0;  // end of the last finished run
+    uint32_t rows = 0;      // rows holding the value
     bool open = false;
   };
+  // Appends the entry's postings (runs), size first.
+  static void PutRuns(const Entry& e, std::string* out);
   // A copy of "value" that stays where it is until the builder goes.
   std::string_view Keep(std::string_view value);
 
@@ -61,18 +92,39 @@ class InvertedIndexReader {
   // Takes ownership of "data". Errors: DataLoss when the bytes are malformed, saying where.
   static Result<std::unique_ptr<InvertedIndexReader>> Parse(std::string data, uint32_t max_rows);
 
-  // Rows holding "value" (empty when none). Errors: DataLoss for malformed postings.
+  // Rows holding "value" (empty when none). Errors: DataLoss for malformed postings;
+  // FailedPrecondition for a value stored as a block list (Listed).
   Result<roaring::Roaring> Lookup(std::string_view value) const;
+  // Whether the index is version 2 (block lists for rare values, rows for the others).
+  bool block_lists() const { return block_lists_; }
+  // (Version 2) Whether "value" is stored as a block list: LookupBlocks, not Lookup. False for
+  // a value stored as rows, or held by no row (Lookup: none).
+  bool Listed(std::string_view value) const;
+  // Whether some row holds "value" (a value stored holds at least one), without decoding.
+  bool Holds(std::string_view value) const;
+  // (Version 2) The row blocks the lists name, as stored.
+  uint32_t block_count() const { return block_count_; }
+  // (Version 2) The blocks holding a listed "value", ascending, with their rows holding it;
+  // empty when no row holds it. Errors: DataLoss for a malformed list (a block past
+  // block_count, rows past max_rows); FailedPrecondition for a value stored as rows or an
+  // index of version 1.
+  Status LookupBlocks(std::string_view value, std::vector<BlockEntry>* out) const;
   std::vector<std::string> Values() const;
   size_t size() const { return values_.size(); }
   // Bytes of the postings of the value at "i" (for dump).
   size_t postings_bytes(size_t i) const { return postings_[i].size(); }
 
  private:
+  static Status ParseBlockLists(std::string_view in, InvertedIndexReader* reader);
+
   std::string data_;
   std::vector<std::string_view> values_;
-  std::vector<std::string_view> postings_;
+  std::vector<std::string_view> postings_;  // rows; block lists: each value's list
+  std::vector<std::string_view> counts_;    // block lists: each value's rows per entry
+  std::vector<bool> listed_;                // version 2: whether each value is a block list
   uint32_t max_rows_ = 0;
+  bool block_lists_ = false;
+  uint32_t block_count_ = 0;
 };
 
 // Decodes postings runs into "*out". Errors: DataLoss (rows beyond "max_rows", bad varints).

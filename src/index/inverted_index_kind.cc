@@ -7,7 +7,13 @@
 // Stored in the footer's index directory (IndexLayout::kFieldIndexes): one compressed block per
 // field, its serialized inverted index, listed with the field's name and distinct value count.
 // Every segment format version has it. Answers Rows and Values for an exact value; no may-match
-// (the executor skips the blocks holding none of the rows).
+// (the executor skips the blocks holding none of the rows). From segment format version 16 a
+// posted field with a bloom (user ids) is stored as inverted_index.h version 2: its rare values
+// (ValuePostingsRule::list_below_rows) as block lists, which answer BlockCounts and the
+// may-match questions exactly and Rows "cannot tell", its frequent values as rows, which answer
+// Rows and the may-match questions exactly; the field's blooms are left out
+// (BuildOptions::value_block_lists, PostedFields).
+#include <algorithm>
 #include <mutex>
 #include <unordered_map>
 
@@ -23,7 +29,11 @@ bool Answers(const FieldPredicate& p) { return p.op == FieldPredicate::Op::kEqua
 
 class InvertedBuilder final : public IndexBuilder {
  public:
-  explicit InvertedBuilder(const BuildOptions& options) : rule_(options.values) {
+  explicit InvertedBuilder(const BuildOptions& options)
+      : rule_(options.values),
+        block_lists_(options.value_block_lists),
+        list_below_(options.values.list_below_rows),
+        posted_(options.posted_fields) {
     for (const IndexedField& f : options.indexed) {
       if (f.message_words) continue;
       bool bloom = false;
@@ -35,6 +45,7 @@ class InvertedBuilder final : public IndexBuilder {
   }
 
   void AddBlock(const Record* rows, uint32_t count) override {
+    block_starts_.push_back(rows_);
     for (Field& f : fields_) {
       for (uint32_t row = 0; row < count && !f.dropped; ++row) {
         const Record& r = rows[row];
@@ -59,13 +70,19 @@ class InvertedBuilder final : public IndexBuilder {
   }
 
   void Finish(std::vector<IndexPart>* parts) override {
+    if (posted_ != nullptr) posted_->filled = true;
     for (Field& f : fields_) {
       if (f.dropped || NearUnique(f)) continue;  // no part: its values are "cannot tell" here
       IndexPart part;
       part.field = f.field;
       part.count = f.builder.distinct_values();
       part.blobs.emplace_back();
-      f.builder.Finish(&part.blobs.back());
+      if (block_lists_ && f.bloom && !f.field.keep_empty) {
+        f.builder.FinishBlockLists(block_starts_, rows_, list_below_, &part.blobs.back());
+        if (posted_ != nullptr) posted_->fields.emplace_back(f.field.name, f.field.builtin);
+      } else {
+        f.builder.Finish(&part.blobs.back());
+      }
       parts->push_back(std::move(part));
     }
   }
@@ -114,8 +131,12 @@ class InvertedBuilder final : public IndexBuilder {
   }
 
   const ValuePostingsRule rule_;
+  const bool block_lists_;     // (version 16) posted fields with a bloom as block lists
+  const uint32_t list_below_;  // (version 16) of those, values in fewer rows listed
+  PostedFields* posted_;       // (version 16) told the block-listed fields, for the blooms
   std::vector<Field> fields_;
   uint32_t rows_ = 0;
+  std::vector<uint32_t> block_starts_;  // the first row of every block added
 };
 
 class InvertedView final : public IndexView {
@@ -132,11 +153,61 @@ class InvertedView final : public IndexView {
       return std::optional<roaring::Roaring>();
     }
     ASSIGN_OR_RETURN(std::shared_ptr<const InvertedIndexReader> idx, Load(part));
+    if (idx->Listed(p.value)) {
+      // Blocks, not rows. The list is decoded here, once a search, so that a damaged one is
+      // DataLoss naming where (the executor's "index unreadable" warning): the may-match
+      // questions that follow (BlockMayMatch) can only say "maybe" to it.
+      RETURN_IF_ERROR(Blocks(p, false).status());
+      return std::optional<roaring::Roaring>();
+    }
     auto rows = idx->Lookup(p.value);
     if (!rows.ok()) {
       return Status::DataLoss(source_->Where(part, 0) + ": " + rows.status().message());
     }
     return std::optional<roaring::Roaring>(std::move(rows).value());
+  }
+
+  // A value stored as a block list (or held by no row): the rows of each block holding it (zero
+  // elsewhere). A value stored as rows: nullopt (its rows count it, as in earlier versions).
+  Result<std::optional<std::vector<uint32_t>>> BlockCounts(const FieldPredicate& p) const override {
+    ASSIGN_OR_RETURN(std::optional<std::vector<BlockEntry>> entries, Blocks(p, false));
+    if (!entries) return std::optional<std::vector<uint32_t>>();
+    std::vector<uint32_t> counts(source_->block_count(), 0);
+    for (const BlockEntry& e : *entries) counts[e.block] = e.rows;
+    return std::optional<std::vector<uint32_t>>(std::move(counts));
+  }
+
+  // (Version 2) Exact for every value: the field has no blooms to ask (PostedFields), so a
+  // value stored as rows answers from its rows, which an OR with a filter that is not posted
+  // (`user_id=X OR trace_id=Y`) prunes its blocks by.
+  bool SegmentMayMatch(const FieldPredicate& p) const override {
+    if (p.op != FieldPredicate::Op::kEquals || p.value.empty()) return true;
+    int part = Find(p.field, p.builtin);
+    if (part < 0 || source_->parts()[part].field.keep_empty) return true;
+    Result<std::shared_ptr<const InvertedIndexReader>> idx = Load(part);
+    // Every value of a version 2 index is listed or has rows: one not stored is in no row.
+    return !idx.ok() || !(*idx)->block_lists() || (*idx)->Holds(p.value);
+  }
+
+  bool BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
+    // Asked block after block for the same value: the value's blocks are kept from the last ask.
+    {
+      MutexLock lock(&mu_);
+      if (asked_ && p.op == FieldPredicate::Op::kEquals && asked_field_ == p.field &&
+          asked_builtin_ == p.builtin && asked_value_ == p.value) {
+        return HoldsBlock(asked_blocks_, block);
+      }
+    }
+    Result<std::optional<std::vector<BlockEntry>>> entries = Blocks(p, true);
+    if (!entries.ok() || !*entries) return true;
+    const bool holds = HoldsBlock(**entries, block);
+    MutexLock lock(&mu_);
+    asked_ = true;
+    asked_field_ = p.field;
+    asked_builtin_ = p.builtin;
+    asked_value_ = p.value;
+    asked_blocks_ = std::move(**entries);
+    return holds;
   }
 
   Result<std::optional<std::vector<std::string>>> Values(std::string_view field,
@@ -158,6 +229,53 @@ class InvertedView final : public IndexView {
     return -1;
   }
 
+  // The blocks holding `field = value` and their rows holding it, when the field is stored as
+  // version 2 in this segment and the value as a block list or by no row, or (with "rows_too")
+  // as rows and the source knows the blocks' rows; nullopt otherwise (version 1, or no index of
+  // the field). Errors: DataLoss for damaged lists or rows, or lists of another block count
+  // than the segment's.
+  Result<std::optional<std::vector<BlockEntry>>> Blocks(const FieldPredicate& p,
+                                                        bool rows_too) const {
+    if (p.op != FieldPredicate::Op::kEquals || p.value.empty()) {
+      return std::optional<std::vector<BlockEntry>>();
+    }
+    int part = Find(p.field, p.builtin);
+    // service, host and level are never block lists (no bloom): their index is not loaded for a
+    // may-match question.
+    if (part < 0 || source_->parts()[part].field.keep_empty) {
+      return std::optional<std::vector<BlockEntry>>();
+    }
+    ASSIGN_OR_RETURN(std::shared_ptr<const InvertedIndexReader> idx, Load(part));
+    if (!idx->block_lists()) return std::optional<std::vector<BlockEntry>>();
+    if (idx->block_count() != source_->block_count()) {
+      return Status::DataLoss(source_->Where(part, 0) + ": block lists of " +
+                              std::to_string(idx->block_count()) + " blocks in a segment of " +
+                              std::to_string(source_->block_count()));
+    }
+    std::vector<BlockEntry> entries;
+    if (idx->Listed(p.value)) {
+      Status s = idx->LookupBlocks(p.value, &entries);
+      if (!s.ok()) return Status::DataLoss(source_->Where(part, 0) + ": " + s.message());
+      return std::optional<std::vector<BlockEntry>>(std::move(entries));
+    }
+    auto rows = idx->Lookup(p.value);
+    if (!rows.ok()) {
+      return Status::DataLoss(source_->Where(part, 0) + ": " + rows.status().message());
+    }
+    if (rows->isEmpty()) return std::optional<std::vector<BlockEntry>>(std::move(entries));
+    if (!rows_too) return std::optional<std::vector<BlockEntry>>();
+    // A value stored as rows: the blocks holding them.
+    for (uint32_t b = 0; b < source_->block_count(); ++b) {
+      uint32_t first = 0, count = 0;
+      if (!source_->BlockRows(b, &first, &count)) return std::optional<std::vector<BlockEntry>>();
+      if (count == 0) continue;
+      const uint64_t before = first == 0 ? 0 : rows->rank(first - 1);
+      const uint64_t n = rows->rank(first + count - 1) - before;
+      if (n > 0) entries.push_back(BlockEntry{b, static_cast<uint32_t>(n)});
+    }
+    return std::optional<std::vector<BlockEntry>>(std::move(entries));
+  }
+
   // The parsed index of part "part", read on first use and kept.
   Result<std::shared_ptr<const InvertedIndexReader>> Load(int part) const {
     {
@@ -177,9 +295,21 @@ class InvertedView final : public IndexView {
     return loaded_[part];
   }
 
+  static bool HoldsBlock(const std::vector<BlockEntry>& entries, uint32_t block) {
+    auto it = std::lower_bound(entries.begin(), entries.end(), block,
+                               [](const BlockEntry& e, uint32_t b) { return e.block < b; });
+    return it != entries.end() && it->block == block;
+  }
+
   std::shared_ptr<const IndexSource> source_;
   mutable Mutex mu_;
   mutable std::vector<std::shared_ptr<const InvertedIndexReader>> loaded_ GUARDED_BY(mu_);
+  // The last BlockMayMatch question's value and its blocks (ascending), when they were known.
+  mutable bool asked_ GUARDED_BY(mu_) = false;
+  mutable std::string asked_field_ GUARDED_BY(mu_);
+  mutable bool asked_builtin_ GUARDED_BY(mu_) = false;
+  mutable std::string asked_value_ GUARDED_BY(mu_);
+  mutable std::vector<BlockEntry> asked_blocks_ GUARDED_BY(mu_);
 };
 
 std::unique_ptr<IndexBuilder> NewBuilder(const BuildOptions& options) {

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -69,7 +70,8 @@ TEST(InvertedIndex, MalformedBytesGiveDataLoss) {
 // The parts the "inverted" kind gives for "rows" added in blocks of "block_rows", told the
 // segment's rows in advance ("segment_rows") or not (0).
 std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t block_rows,
-                                     uint64_t segment_rows, const ValuePostingsRule& rule) {
+                                     uint64_t segment_rows, const ValuePostingsRule& rule,
+                                     bool block_lists = false) {
   const IndexKind* kind = FindIndexKind("inverted");
   EXPECT_NE(kind, nullptr);
   BuildOptions options;
@@ -87,6 +89,7 @@ std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t b
   options.blooms = {field("trace_id", &Record::trace_id), field("user_id", &Record::user_id)};
   options.values = rule;
   options.segment_rows = segment_rows;
+  options.value_block_lists = block_lists;
   std::unique_ptr<IndexBuilder> builder = kind->new_builder(options);
   for (size_t first = 0; first < rows.size(); first += block_rows) {
     const auto count = static_cast<uint32_t>(std::min<size_t>(block_rows, rows.size() - first));
@@ -102,6 +105,131 @@ std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t b
 // bytes, are those of the builder that decides at the end. Around the rule's limit (a quarter
 // of 800 rows is 200 distinct values), with empty values, repeats in any order and a limit that
 // is not a whole number.
+// (Segment format version 16) Version 2: a value in fewer rows than the threshold as a block
+// list, the others as rows. For every listed value the blocks holding it and how many of each
+// block's rows, equal to the rows' own count for blocks of uneven sizes and values in one row;
+// every other value's rows equal to the rows holding it (a run that crosses block boundaries, a
+// value in every row); an absent value has neither; a listed value answers no rows and a value
+// of rows no blocks, as a version 1 index answers no block lists. Every cut is refused and every
+// damage reads within the segment's blocks and rows, or is DataLoss naming the value. Fails
+// with every value listed (bytes10m's lists) or every value as rows.
+TEST(InvertedIndex, VersionTwoListsRareValuesByBlockAndKeepFrequentValuesRows) {
+  std::mt19937 rng(15);
+  const std::vector<uint32_t> starts = {0, 100, 612, 613, 1125, 3000};
+  const uint32_t rows = 3100, list_below = 12;
+  std::vector<std::string> values(rows);
+  for (uint32_t row = 0; row < rows; ++row) {
+    // "run": 200 rows in a row; "hNN": ~24 rows each (rows); "uNNN": ~2 rows each (lists).
+    values[row] = row >= 500 && row < 700 ? "run"
+                  : rng() % 3 == 0        ? "h" + std::to_string(rng() % 40)
+                                          : "u" + std::to_string(rng() % 1000);
+  }
+  InvertedIndexBuilder builder;
+  for (uint32_t row = 0; row < rows; ++row) {
+    builder.Add(values[row], row);
+    builder.Add("every", row);
+    if (row == 612) builder.Add("once", row);
+  }
+  std::string data;
+  builder.FinishBlockLists(starts, rows, list_below, &data);
+  auto reader = InvertedIndexReader::Parse(data, rows);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_TRUE((*reader)->block_lists());
+  EXPECT_EQ((*reader)->block_count(), starts.size());
+  auto block_of = [&](uint32_t row) {
+    return static_cast<uint32_t>(std::upper_bound(starts.begin(), starts.end(), row) -
+                                 starts.begin() - 1);
+  };
+  std::map<std::string, std::map<uint32_t, uint32_t>> want;
+  std::map<std::string, std::vector<uint32_t>> want_rows;
+  for (uint32_t row = 0; row < rows; ++row) {
+    ++want[values[row]][block_of(row)];
+    ++want["every"][block_of(row)];
+    want_rows[values[row]].push_back(row);
+    want_rows["every"].push_back(row);
+  }
+  ++want["once"][block_of(612)];
+  want_rows["once"].push_back(612);
+  EXPECT_EQ((*reader)->size(), want.size());
+  std::vector<BlockEntry> got;
+  size_t listed = 0, posted = 0;
+  for (const auto& [value, blocks] : want) {
+    const bool rare = want_rows[value].size() < list_below;
+    ASSERT_EQ((*reader)->Listed(value), rare) << value;
+    if (rare) {
+      ++listed;
+      ASSERT_TRUE((*reader)->LookupBlocks(value, &got).ok()) << value;
+      std::map<uint32_t, uint32_t> have;
+      for (const BlockEntry& e : got) have[e.block] = e.rows;
+      EXPECT_EQ(have, blocks) << value;
+      EXPECT_EQ(have.size(), got.size()) << value << ": a block twice";
+      EXPECT_FALSE((*reader)->Lookup(value).ok()) << value << ": a listed value answered rows";
+    } else {
+      ++posted;
+      auto rows_of = (*reader)->Lookup(value);
+      ASSERT_TRUE(rows_of.ok()) << value;
+      std::vector<uint32_t> have(rows_of->cardinality());
+      rows_of->toUint32Array(have.data());
+      EXPECT_EQ(have, want_rows[value]) << value;
+      EXPECT_FALSE((*reader)->LookupBlocks(value, &got).ok()) << value << " answered blocks";
+    }
+  }
+  EXPECT_GT(listed, 500u);
+  EXPECT_GE(posted, 35u);  // hNN, "run", "every"
+  EXPECT_FALSE((*reader)->Listed("absent"));
+  ASSERT_TRUE((*reader)->LookupBlocks("absent", &got).ok());
+  EXPECT_TRUE(got.empty());
+  auto none = (*reader)->Lookup("absent");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->isEmpty());
+
+  // Every cut of the bytes and every byte changed is refused or reads blocks and rows within
+  // the segment's; never a crash or a block past the list's count.
+  for (size_t cut = 0; cut < data.size(); ++cut) {
+    EXPECT_FALSE(InvertedIndexReader::Parse(data.substr(0, cut), rows).ok()) << "cut at " << cut;
+  }
+  for (size_t at = 1; at < data.size(); at += 7) {
+    std::string bad = data;
+    bad[at] = static_cast<char>(bad[at] ^ 0x5a);
+    auto damaged = InvertedIndexReader::Parse(bad, rows);
+    if (!damaged.ok()) {
+      EXPECT_EQ(damaged.status().code(), StatusCode::kDataLoss);
+      continue;
+    }
+    for (const auto& [value, blocks] : want) {
+      if ((*damaged)->Listed(value)) {
+        Status s = (*damaged)->LookupBlocks(value, &got);
+        if (!s.ok()) {
+          EXPECT_EQ(s.code(), StatusCode::kDataLoss);
+          EXPECT_NE(s.message().find(value), std::string::npos) << s.ToString();
+          continue;
+        }
+        for (const BlockEntry& e : got) {
+          EXPECT_LT(e.block, (*damaged)->block_count());
+          EXPECT_LE(e.rows, rows);
+        }
+      } else {
+        auto rows_of = (*damaged)->Lookup(value);
+        if (!rows_of.ok()) {
+          EXPECT_EQ(rows_of.status().code(), StatusCode::kDataLoss);
+        } else if (!rows_of->isEmpty()) {
+          EXPECT_LT(rows_of->maximum(), rows);
+        }
+      }
+    }
+  }
+
+  InvertedIndexBuilder plain;
+  plain.Add("x", 3);
+  data.clear();
+  plain.Finish(&data);
+  auto rows_index = InvertedIndexReader::Parse(data, rows);
+  ASSERT_TRUE(rows_index.ok());
+  EXPECT_FALSE((*rows_index)->block_lists());
+  EXPECT_FALSE((*rows_index)->Listed("x"));
+  EXPECT_FALSE((*rows_index)->LookupBlocks("x", &got).ok()) << "rows answered block lists";
+}
+
 TEST(InvertedIndexKind, NearUniqueFieldsDroppedEarlyGiveTheSameParts) {
   std::mt19937 rng(19);
   ValuePostingsRule rule;
@@ -139,6 +267,112 @@ TEST(InvertedIndexKind, NearUniqueFieldsDroppedEarlyGiveTheSameParts) {
   // Both sides of the limit were exercised.
   EXPECT_GT(dropped, 0u);
   EXPECT_LT(dropped, cases);
+}
+
+// A segment's stored parts of one kind held in memory, as the segment reader hands them over.
+class PartsSource final : public IndexSource {
+ public:
+  PartsSource(const std::vector<IndexPart>& parts, uint32_t blocks, uint64_t rows)
+      : stored_(parts), blocks_(blocks), rows_(rows) {
+    for (const IndexPart& p : parts) parts_.push_back(Part{p.field, p.count, 0, p.blobs.size()});
+  }
+  uint32_t block_count() const override { return blocks_; }
+  uint64_t row_count() const override { return rows_; }
+  const std::vector<Part>& parts() const override { return parts_; }
+  Status Read(size_t part, size_t blob, std::string* out) const override {
+    *out = stored_[part].blobs[blob];
+    return Status::OK();
+  }
+  std::string Where(size_t part, size_t) const override {
+    return "segment /s.seg: index '" + parts_[part].field.name + "'";
+  }
+  BlockTimes Times(uint32_t) const override { return {}; }
+
+ private:
+  std::vector<IndexPart> stored_;
+  std::vector<Part> parts_;
+  uint32_t blocks_;
+  uint64_t rows_;
+};
+
+// (Segment format version 16) A search asks a listed value's rows first (the planner's
+// EvaluateIndex; the executor warns "index unreadable, scanning instead" with the error): a block
+// list that does not decode (a block past the segment's, lists of another block count than the
+// segment's) is DataLoss naming the segment's index and the value, not "cannot tell", which left
+// the may-match questions after it to read the damage as "maybe" in silence (review18b finding
+// 2). Every byte of the user ids' part changed in turn: each damage the parse accepts and a
+// value's list (or the lists' block count) then refuses is DataLoss from Rows; every intact
+// listed value still answers
+// "cannot tell" (its blocks are read). Fails without the list's decode in InvertedView::Rows.
+TEST(InvertedIndexKind, ADamagedBlockListIsDataLossWhenASearchAsksTheValuesRows) {
+  constexpr uint32_t kBlockRows = 64, kBlocks = 8, kRows = kBlockRows * kBlocks;
+  std::mt19937 rng(16);
+  std::vector<Record> rows(kRows);
+  for (uint32_t i = 0; i < kRows; ++i) {
+    rows[i].service = "api";
+    rows[i].user_id = "u" + std::to_string(rng() % 100);  // ~5 rows each, in ~4 blocks
+    rows[i].trace_id = "t" + std::to_string(i);
+  }
+  ValuePostingsRule rule;
+  rule.list_below_rows = UINT32_MAX;  // every user listed
+  const std::vector<IndexPart> parts = InvertedParts(rows, kBlockRows, kRows, rule, true);
+  size_t users = parts.size();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].field.name == "user_id") users = i;
+  }
+  ASSERT_LT(users, parts.size());
+  const std::string intact = parts[users].blobs[0];
+  ASSERT_EQ(static_cast<uint8_t>(intact[0]), kInvertedIndexBlockListsVersion);
+  const IndexKind* kind = FindIndexKind("inverted");
+  ASSERT_NE(kind, nullptr);
+  auto rows_of = [&](const std::string& blob, uint32_t blocks, const std::string& user) {
+    std::vector<IndexPart> stored = parts;
+    stored[users].blobs[0] = blob;
+    auto view = kind->open(std::make_shared<PartsSource>(stored, blocks, kRows));
+    EXPECT_TRUE(view.ok()) << view.status().ToString();
+    if (!view.ok()) return Result<std::optional<roaring::Roaring>>(view.status());
+    FieldPredicate p;
+    p.field = "user_id";
+    p.builtin = true;
+    p.value = user;
+    return (*view)->Rows(p);
+  };
+  auto expect_loss = [](const Result<std::optional<roaring::Roaring>>& r, const std::string& user,
+                        const std::string& what) {
+    ASSERT_FALSE(r.ok()) << what << ": " << user << " read as 'cannot tell'";
+    EXPECT_EQ(r.status().code(), StatusCode::kDataLoss) << r.status().ToString();
+    EXPECT_NE(r.status().message().find("segment /s.seg: index 'user_id'"), std::string::npos)
+        << r.status().ToString();
+  };
+
+  auto intact_rows = rows_of(intact, kBlocks, "u7");
+  ASSERT_TRUE(intact_rows.ok()) << intact_rows.status().ToString();
+  EXPECT_FALSE(intact_rows->has_value()) << "a listed value answered rows";
+  expect_loss(rows_of(intact, kBlocks - 1, "u7"), "u7", "lists of 8 blocks in a segment of 7");
+
+  size_t refused = 0;
+  std::vector<BlockEntry> entries;
+  for (size_t at = 1; at < intact.size(); ++at) {
+    std::string bad = intact;
+    bad[at] = static_cast<char>(bad[at] ^ 0x40);
+    auto parsed = InvertedIndexReader::Parse(bad, kRows);
+    if (!parsed.ok()) continue;  // the segment's first question about the field says so
+    for (const std::string& user : (*parsed)->Values()) {
+      if (!(*parsed)->Listed(user)) continue;
+      auto r = rows_of(bad, kBlocks, user);
+      if ((*parsed)->block_count() == kBlocks && (*parsed)->LookupBlocks(user, &entries).ok()) {
+        ASSERT_TRUE(r.ok()) << "byte " << at << ", " << user << ": " << r.status().ToString();
+        EXPECT_FALSE(r->has_value());
+        continue;
+      }
+      ++refused;
+      expect_loss(r, user, "byte " + std::to_string(at));
+      if (r.ok() || (*parsed)->block_count() != kBlocks) continue;  // the block count's damage
+      EXPECT_NE(r.status().message().find("'" + user + "'"), std::string::npos)
+          << r.status().ToString();
+    }
+  }
+  EXPECT_GT(refused, 50u) << "damaged lists found";
 }
 
 }  // namespace

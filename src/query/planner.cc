@@ -224,6 +224,26 @@ Result<IndexAnswer> EvaluateIndex(const Node& n, const segment::SegmentReader& r
 
 Result<std::optional<std::vector<uint32_t>>> BlockCounts(const Node& n,
                                                          const segment::SegmentReader& reader) {
+  if (n.kind == NodeKind::kField && n.op == FieldOp::kEq) {
+    // A built-in field stored as block lists (segment format version 16: user ids): exact,
+    // one value a row. A dynamic field's lists count every occurrence of a repeated key, while
+    // the query sees the first: not a count.
+    std::optional<index::FieldPredicate> p = KindPredicate(n);
+    if (!p || !ExactField(*p) || p->value.empty()) return std::optional<std::vector<uint32_t>>();
+    return reader.MatchingRowsPerBlock(*p);
+  }
+  if (n.kind == NodeKind::kNot && n.children[0]->kind == NodeKind::kField) {
+    // `NOT field=value` of such a field: the rest of each block.
+    ASSIGN_OR_RETURN(std::optional<std::vector<uint32_t>> counts,
+                     BlockCounts(*n.children[0], reader));
+    if (!counts || counts->size() != reader.blocks().size()) return counts;
+    for (size_t b = 0; b < counts->size(); ++b) {
+      if ((*counts)[b] > reader.blocks()[b].rows) return counts;  // damaged: the executor says so
+    }
+    for (size_t b = 0; b < counts->size(); ++b)
+      (*counts)[b] = reader.blocks()[b].rows - (*counts)[b];
+    return counts;
+  }
   if (n.kind != NodeKind::kWord || n.word_prefix || n.words.size() != 1) {
     return std::optional<std::vector<uint32_t>>();
   }

@@ -67,8 +67,10 @@ Result<IndexAnswer> EvaluateIndex(const Node& filter, const segment::SegmentRead
 
 // How many rows of each block of the segment match "filter", exactly, when it is one bare word
 // that the segment does not post for being too frequent but counts per block (the word postings'
-// counts, docs/format/index.md "Word postings"); nullopt for any other filter, or when the
-// segment has no counts for the word (an older segment: the blocks are read). A plain `count` is
+// counts, docs/format/index.md "Word postings"), or `field=value` of a built-in field the segment
+// stores as block lists (format version 16: user ids, docs/format/index.md "Block lists");
+// nullopt for any other filter, or when the segment has no counts for the word or the field (an
+// older segment: the blocks are read). A plain `count` is
 // the sum over the blocks inside the time range. Errors: DataLoss from the reader's index.
 Result<std::optional<std::vector<uint32_t>>> BlockCounts(const Node& filter,
                                                          const segment::SegmentReader& reader);

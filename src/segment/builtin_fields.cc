@@ -72,6 +72,12 @@ index::ValuePostingsRule DefaultValuePostingsRule() {
   index::ValuePostingsRule rule;
   rule.max_distinct_fraction = 0.25;
   rule.small_segment_rows = 0;
+  // (Format version 16) Every posted user id as rows, without blooms: a user listed by block
+  // (in fewer rows than a threshold) made its ANDs with level or service and their counts
+  // 1.5-4x slower on the 10 M store at every threshold measured (6 to 29 rows a segment), where
+  // rows read only the blocks holding both; 32 would save 2.4 % more of a compacted segment
+  // (docs/performance.md "Session 18: user ids at 10 M").
+  rule.list_below_rows = 0;
   return rule;
 }
 

@@ -37,9 +37,12 @@ inline constexpr size_t kMagicSize = 8;
 // blocks may use the encoding kPermutedRuns (seq: the values ascending and the permutation
 // that puts them in the rows' order); nothing else changed. Version 15: int column blocks may
 // use the encoding kRiceRuns (ts: runs of ascending values, Rice-coded steps); nothing else
-// changed.
+// changed. Version 16: a field with a bloom that the segment's inverted index posts (user ids:
+// their values repeat) is indexed as index/inverted_index.h version 2 (a value in fewer rows
+// than ValuePostingsRule::list_below_rows as a block list: its blocks and their rows holding it;
+// the others as rows; by default every value as rows) and has no blooms; nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 15;
+inline constexpr uint32_t kFormatVersion = 16;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)

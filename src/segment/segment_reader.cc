@@ -1219,6 +1219,12 @@ class SegmentFileReader::KindSource final : public index::IndexSource {
     const BlockInfo& b = reader_->footer_.blocks[block];
     return BlockTimes{b.min_ts, b.max_ts, b.min_ingest_ts, b.max_ingest_ts};
   }
+  bool BlockRows(uint32_t block, uint32_t* first_row, uint32_t* rows) const override {
+    const BlockInfo& b = reader_->footer_.blocks[block];
+    *first_row = b.first_row;
+    *rows = b.rows;
+    return true;
+  }
 
  private:
   const SegmentFileReader* reader_;  // owns this source (through kinds_)

@@ -7,6 +7,7 @@
 #include "common/json_string.h"
 #include "index/bloom.h"
 #include "index/index_kind.h"
+#include "index/inverted_index.h"
 #include "segment/builtin_fields.h"
 #include "segment/column_encoding.h"
 #include "segment/segment_file_reader.h"
@@ -107,13 +108,33 @@ Status VerifySegment(Env* env, const std::string& path, VerifyReport* report) {
     auto loaded = reader.LoadIndex(idx.field);
     if (!note(loaded.status())) continue;
     if (!loaded.ok()) continue;
+    // (Format version 16) Block lists: every list decodes, names the segment's blocks, and
+    // counts no more rows in a block than the block holds; every value's rows decode.
+    std::string problem;
+    if ((*loaded)->block_lists() && (*loaded)->block_count() != footer.blocks.size()) {
+      problem = "block lists of " + std::to_string((*loaded)->block_count()) +
+                " blocks in a segment of " + std::to_string(footer.blocks.size());
+    }
+    std::vector<index::BlockEntry> entries;
     for (const std::string& value : (*loaded)->Values()) {
-      auto rows = (*loaded)->Lookup(value);
-      if (!rows.ok()) {
-        report->problems.push_back("segment " + path + ": index '" + idx.field + "' value " +
-                                   Quote(value, 60) + ": " + rows.status().message());
-        break;
+      if (!problem.empty()) break;
+      if (!(*loaded)->Listed(value)) {
+        auto rows = (*loaded)->Lookup(value);
+        if (!rows.ok()) problem = "value " + Quote(value, 60) + ": " + rows.status().message();
+        continue;
       }
+      Status s = (*loaded)->LookupBlocks(value, &entries);
+      if (!s.ok()) problem = "value " + Quote(value, 60) + ": " + s.message();
+      for (const index::BlockEntry& e : entries) {
+        if (problem.empty() && e.rows > footer.blocks[e.block].rows) {
+          problem = "value " + Quote(value, 60) + " in " + std::to_string(e.rows) +
+                    " rows of block " + std::to_string(e.block) + ", which holds " +
+                    std::to_string(footer.blocks[e.block].rows);
+        }
+      }
+    }
+    if (!problem.empty()) {
+      report->problems.push_back("segment " + path + ": index '" + idx.field + "' " + problem);
     }
   }
   for (const BloomMeta& bloom : footer.blooms) {
@@ -237,12 +258,23 @@ Status DumpSegment(Env* env, const std::string& path, size_t rows, std::string* 
     }
     std::vector<std::string> values = (*loaded)->Values();
     std::string sample;
+    std::vector<index::BlockEntry> entries;
+    size_t listed = 0;
+    for (const std::string& value : values) listed += (*loaded)->Listed(value) ? 1 : 0;
     for (size_t v = 0; v < values.size() && v < 5; ++v) {
-      auto rows_of = (*loaded)->Lookup(values[v]);
-      sample += (v ? ", " : "") + Quote(values[v], 40) +
-                Fmt("=%" PRIu64, rows_of.ok() ? rows_of->cardinality() : 0);
+      uint64_t rows = 0;
+      if ((*loaded)->Listed(values[v])) {
+        if ((*loaded)->LookupBlocks(values[v], &entries).ok()) {
+          for (const index::BlockEntry& e : entries) rows += e.rows;
+        }
+      } else {
+        auto rows_of = (*loaded)->Lookup(values[v]);
+        rows = rows_of.ok() ? rows_of->cardinality() : 0;
+      }
+      sample += (v ? ", " : "") + Quote(values[v], 40) + Fmt("=%" PRIu64, rows);
     }
-    *out += "  e.g. " + sample + (values.size() > 5 ? ", ..." : "") + "\n";
+    *out += ((*loaded)->block_lists() ? Fmt("  block lists %zu,", listed) : std::string()) +
+            "  e.g. " + sample + (values.size() > 5 ? ", ..." : "") + "\n";
   }
   *out += "blooms:\n";
   for (const BloomMeta& b : f.blooms) {

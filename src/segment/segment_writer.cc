@@ -160,6 +160,8 @@ class Writer {
   bool split_words_ = false;
   // (Version 12) The words the word postings decide, which the message blooms leave out.
   index::DecidedWords decided_words_;
+  // (Version 16) The fields the inverted index stores as block lists, which the blooms leave out.
+  index::PostedFields posted_fields_;
   // The registered index kinds this format version stores, with their builders.
   std::vector<std::pair<const index::IndexKind*, std::unique_ptr<index::IndexBuilder>>> kinds_;
 };
@@ -764,6 +766,12 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   build.id_filters = version >= 11;
   // Version 12: the message blooms leave out the words the word postings decide.
   if (version >= 12) build.decided_words = &decided_words_;
+  // Version 16: the posted fields with a bloom (user ids) as inverted index version 2 (rows, or
+  // block lists below ValuePostingsRule::list_below_rows), without blooms.
+  if (version >= 16) {
+    build.value_block_lists = true;
+    build.posted_fields = &posted_fields_;
+  }
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
     // kKindBlock data lives in the kind_index directory, which format version 3 added.
     if (kind->new_builder == nullptr ||
