@@ -229,7 +229,6 @@ int Main(int argc, char** argv) {
   bool real = false;
   std::string dir = "/tmp/bench-recode";
   bool dumps = false;
-  std::string keep;
   std::string tsv, message_dir;
   std::string keep;
   for (int i = 1; i < argc; ++i) {
@@ -281,13 +280,6 @@ int Main(int argc, char** argv) {
     readers.push_back(*r);
   }
   info.id = 999999;
-  if (!keep.empty()) {
-    if (readers.size() != 1) {
-      std::fprintf(stderr, "--keep: one input segment\n");
-      return 2;
-    }
-    info.id = readers[0]->info().id;
-  }
   if (!tsv.empty()) return Tsv(readers, tsv, message_dir);
   if (!keep.empty()) {
     if (readers.size() != 1) {
