@@ -16,6 +16,7 @@
 #include "common/fault_env.h"
 #include "common/hash.h"
 #include "common/metrics.h"
+#include "storage/compactor.h"
 #include "storage/engine_test_fixture.h"
 #include "storage/lines_test_util.h"
 #include "storage/storage_metrics.h"
@@ -1363,6 +1364,27 @@ TEST_F(PressureLevelTest, CheapFlushesLeftAloneAreReEncodedAtTheCompactionLevelW
 // time by the merge with the next ones. Nothing is re-encoded while a trickle's lines wait in
 // the memtables, nor within recode_quiet_ns of the flush that took them; then every cheap
 // segment is, once.
+// The re-encoding of a cheap segment alone is a single server's: a cluster node never takes it
+// (a segment of the store every node shares is merged by the cluster's rules only), even were a
+// segment of it marked cheap, nor a segment a node flushed. (Before, only the flusher's not
+// marking a cluster flush cheap kept it so: the old rule was cheap_text alone.)
+TEST(RecodableAlone, OnlyASingleServersCheapSegmentIsReEncodedAlone) {
+  catalog::SegmentRow row;
+  row.id = 7;
+  SegmentEntry entry(nullptr, nullptr, "segments/hot/acme/0/7.seg", row, nullptr);
+  EngineOptions server;
+  EXPECT_FALSE(Compactor::RecodableAlone(server, entry)) << "written at the usual level";
+  entry.cheap_text = true;
+  EXPECT_TRUE(Compactor::RecodableAlone(server, entry));
+  EngineOptions node;
+  node.node_id = "node-a";
+  node.shared_store = true;
+  EXPECT_FALSE(Compactor::RecodableAlone(node, entry)) << "on a cluster node";
+  entry.node = "node-b";
+  EXPECT_FALSE(Compactor::RecodableAlone(server, entry)) << "a segment a cluster node flushed";
+  EXPECT_FALSE(Compactor::RecodableAlone(node, entry));
+}
+
 TEST_F(PressureLevelTest, ACheapFlushIsReEncodedOnlyOnceItsPartitionHasBeenQuietForAWhile) {
   options_.memtable_cap_bytes = 96 << 10;
   options_.compaction_min_inputs = 1000;  // no partition ever has enough to merge
