@@ -16,6 +16,8 @@
 #include "common/fault_env.h"
 #include "common/hash.h"
 #include "common/metrics.h"
+#include "segment/column_encoding.h"
+#include "segment/writer_test_hook.h"
 #include "storage/compactor.h"
 #include "storage/engine_test_fixture.h"
 #include "storage/lines_test_util.h"
@@ -781,6 +783,76 @@ TEST_F(StorageEngineTest, AFailedDirectorySyncIsDoneAgainByTheNextFlush) {
   EXPECT_TRUE(env.synced.count(env.failed)) << env.failed << " was not synced again";
   EXPECT_EQ(ReadAll().lines.size(), 10u);
   engine_.reset();
+}
+
+// Planted encoder faults (segment/writer_test_hook.h): blocks whose checksums are right but that
+// a search could not decode, or that decode to other values. The flush's read-back decodes every
+// column it wrote, so the flush fails instead of a search later (before: the ts column was never
+// decoded on read-back; session 18's rice-runs bug was written and caught only on read): the
+// error says which column, it is counted, no segment is left, and the lines stay in the memtable
+// and the WAL (a crash then loses none); the next flush, without the fault, writes them once.
+TEST_F(StorageEngineTest, APlantedEncoderFaultIsCaughtByTheFlushNotByASearch) {
+  struct Hook {
+    explicit Hook(segment::EncodedBlockHook hook) { segment::SetEncodedBlockHookForTest(hook); }
+    ~Hook() { segment::SetEncodedBlockHookForTest(nullptr); }
+  };
+  OpenEngine();
+  ASSERT_TRUE(Append(0, 300).ok());
+  const std::vector<std::string> wal = *env_->GetChildren("/data/wal");
+  auto& errors = *StorageMetrics::Get().flush_errors;
+  // The ts blocks lose their last byte: they no longer decode.
+  const double before = errors.Value();
+  {
+    Hook hook([](segment::ColumnId column, std::string* encoded) {
+      if (column == segment::ColumnId::kTs) encoded->pop_back();
+    });
+    const Status s = engine_->Flush();
+    ASSERT_FALSE(s.ok()) << "a ts block that does not decode was flushed";
+    EXPECT_TRUE(s.IsDataLoss()) << s.ToString();
+    EXPECT_NE(s.message().find("column 'ts' block 0"), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("read back"), std::string::npos) << s.ToString();
+  }
+  EXPECT_GE(errors.Value(), before + 1);
+  auto snap = engine_->GetSnapshot("acme");
+  EXPECT_TRUE(snap->segments.empty());
+  EXPECT_FALSE(snap->memtables.empty());
+  EXPECT_EQ(*env_->GetChildren("/data/wal"), wal);
+  std::vector<std::string> files;
+  auto children = [&](const std::string& dir) {
+    return env_->GetChildren(dir).value_or(std::vector<std::string>{});
+  };
+  for (const std::string& tenant : children("/data/segments/hot")) {
+    for (const std::string& partition : children("/data/segments/hot/" + tenant)) {
+      for (const std::string& f : children("/data/segments/hot/" + tenant + "/" + partition)) {
+        files.push_back(tenant + "/" + partition + "/" + f);
+      }
+    }
+  }
+  EXPECT_TRUE(files.empty()) << files.size() << " segment files left, the first " << files[0];
+  ExpectExactly(0, 300);
+  CrashAndReopen();
+  ExpectExactly(0, 300);
+  // The ingest times decode, to other values (a day later): outside the block's range.
+  {
+    Hook hook([](segment::ColumnId column, std::string* encoded) {
+      if (column != segment::ColumnId::kIngestTs) return;
+      std::vector<int64_t> values;
+      ASSERT_TRUE(segment::DecodeIntColumn(*encoded, SIZE_MAX, &values).ok());
+      for (int64_t& v : values) v += 86'400'000'000'000;
+      encoded->clear();
+      segment::EncodeDelta(values.data(), values.size(), encoded);
+    });
+    const Status s = engine_->Flush();
+    ASSERT_FALSE(s.ok()) << "ingest times other than those written were flushed";
+    EXPECT_NE(s.message().find("column 'ingest_ts' block 0"), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("outside the block's range"), std::string::npos) << s.ToString();
+  }
+  EXPECT_TRUE(engine_->GetSnapshot("acme")->segments.empty());
+  ASSERT_TRUE(engine_->Flush().ok());
+  snap = engine_->GetSnapshot("acme");
+  EXPECT_FALSE(snap->segments.empty());
+  EXPECT_TRUE(snap->memtables.empty());
+  ExpectExactly(0, 300);
 }
 
 // On the real file system: a second engine on the same directory is refused with a clear error
