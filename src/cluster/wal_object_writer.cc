@@ -441,9 +441,11 @@ Result<catalog::WalObjectRow> WalObjectWriter::Persist(const Group& group) {
   const int64_t deadline = clock_->MonotonicNanos() + options_.persist_deadline_ns;
   int64_t backoff = 50 * kNanosPerMilli;
   auto& m = Metrics::Get();
-  // 1. The bytes, in the store.
+  // 1. The bytes, in the store: each Put stops at the deadline too (the S3 client's retries of
+  // one PUT would otherwise run their own budget past it).
   while (true) {
-    Status s = store_->Put(row.name, group.data);
+    Status s = store_->PutWithin(row.name, group.data,
+                                 std::max<int64_t>(1, deadline - clock_->MonotonicNanos()));
     if (s.ok()) break;
     m.failures->Add({{"stage", "put"}}).Increment();
     if (clock_->MonotonicNanos() + backoff > deadline) {

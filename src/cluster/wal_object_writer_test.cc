@@ -6,7 +6,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <functional>
 #include <thread>
@@ -301,6 +303,71 @@ TEST_F(WalObjectWriterTest, AFlushOfRecordsWhoseObjectsWereTakenOverIsFencedAndT
   EXPECT_TRUE(Covered(a->LostSeqs(), more.base_seq));
   wal::WalBatch refused = Batch(1);
   EXPECT_EQ(a->Commit(&refused).code(), StatusCode::kUnavailable);
+}
+
+// A store whose every Put fails after its own retry budget ("budget": the S3 client's 3 s for
+// WAL objects), or by the deadline PutWithin gives it when that comes first; it notes each.
+class FailingSlowStore final : public objstore::ObjectStore {
+ public:
+  FailingSlowStore(std::shared_ptr<objstore::ObjectStore> base, std::chrono::milliseconds budget)
+      : base_(std::move(base)), budget_(budget) {}
+  std::vector<int64_t> budgets;  // those PutWithin was given, in ns
+
+  Status Put(std::string_view name, std::string_view) override {
+    std::this_thread::sleep_for(budget_);
+    return Status::IOError("PUT " + std::string(name) + ": HTTP 503 SlowDown (gave up)");
+  }
+  Status PutWithin(std::string_view name, std::string_view, int64_t budget_ns) override {
+    budgets.push_back(budget_ns);
+    std::this_thread::sleep_for(
+        std::min<std::chrono::nanoseconds>(budget_, std::chrono::nanoseconds(budget_ns)));
+    return Status::IOError("PUT " + std::string(name) + ": HTTP 503 SlowDown (gave up)");
+  }
+  Result<uint64_t> Size(std::string_view name) override { return base_->Size(name); }
+  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
+                  std::string* out) override {
+    return base_->GetRange(name, offset, length, out);
+  }
+  Result<std::vector<std::string>> List(std::string_view prefix) override {
+    return base_->List(prefix);
+  }
+  Status Delete(std::string_view name) override { return base_->Delete(name); }
+  std::string Location(std::string_view name) const override { return base_->Location(name); }
+
+ private:
+  std::shared_ptr<objstore::ObjectStore> base_;
+  std::chrono::milliseconds budget_;
+};
+
+// The writer's persist deadline bounds the whole object, its last PUT included: each Put is
+// given what is left of it (ObjectStore::PutWithin), so a store that keeps failing refuses the
+// batch by the deadline, not up to one PUT's retry budget later (before: 10 s + 3 s in a
+// cluster; docs/cluster.md "Failure cases").
+TEST_F(WalObjectWriterTest, AnObjectTheStoreKeepsRefusingFailsByTheDeadlineNotAPutsBudgetLater) {
+  auto store = std::make_shared<FailingSlowStore>(store_, std::chrono::milliseconds(1500));
+  WalObjectOptions o;
+  o.node = "n1";
+  o.incarnation = 1;
+  o.interval_ns = 20 * kNanosPerMilli;
+  o.seq_block = 100;
+  o.persist_deadline_ns = 2 * kNanosPerSecond;
+  auto w = WalObjectWriter::Open(catalog_.get(), store, Clock::Real(), o,
+                                 [](wal::WalBatch&) { ADD_FAILURE() << "applied"; });
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_TRUE((*w)->Replay([](std::string_view, uint64_t*) { return Status::OK(); }).ok());
+  wal::WalBatch b = Batch(3);
+  const auto start = std::chrono::steady_clock::now();
+  const Status s = (*w)->Commit(&b);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_EQ(s.code(), StatusCode::kUnavailable) << s.ToString();
+  // The deadline, the interval before the buffer is sealed and a margin for a loaded machine;
+  // without the deadline passed on: 1.5 + 0.05 + 1.5 s.
+  EXPECT_LT(seconds, 2.0 + 0.5) << "refused " << seconds << " s after the commit";
+  ASSERT_FALSE(store->budgets.empty()) << "no Put was given the deadline";
+  for (int64_t budget : store->budgets) EXPECT_LE(budget, o.persist_deadline_ns);
+  EXPECT_LT(store->budgets.back(), store->budgets.front());
+  ASSERT_TRUE((*w)->Close().ok());
 }
 
 }  // namespace

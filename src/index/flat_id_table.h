@@ -13,6 +13,11 @@
 // depends on it: the owner writes its keys in its own order (by id or sorted), never the table's,
 // so the bytes written do not (FlatIdTable.TheSlotsDependOnTheSeedTheWrittenBytesDoNot).
 //
+// Values of one full 64-bit hash get one tag whatever the seed: a Find compares the bytes of each
+// of them it meets. To bound that, a Find gives up after kMaxSameTagProbes keys of its tag that
+// were not its key and answers kCrowded; the owner then keeps its keys elsewhere from then on (the
+// inverted index builder: an ordered map of the values, compared by bytes; inverted_index.h).
+//
 // Not thread-safe. Ids must be added in order (0, 1, 2, ...); keys equal by "same" must have
 // equal hashes.
 #pragma once
@@ -28,6 +33,12 @@ namespace sawmill::index {
 class FlatIdTable {
  public:
   static constexpr uint32_t kNone = UINT32_MAX;
+  // Find's answer when it met more than kMaxSameTagProbes other keys of its key's tag: the key
+  // may or may not be in the table, and must not be inserted.
+  static constexpr uint32_t kCrowded = UINT32_MAX - 1;
+  // Real keys share a 32-bit tag rarely (two in a table of 2^16 keys about every 2^17 Finds);
+  // this many is a crafted run.
+  static constexpr int kMaxSameTagProbes = 16;
 
   // The seed tables made from now on mix into their slots: random, drawn once per process.
   // Tests may set another to compare two.
@@ -42,18 +53,24 @@ class FlatIdTable {
   // The slot "hash" would be looked for first in a table of "slots" slots (a power of two).
   size_t HomeSlot(uint64_t hash, size_t slots) const { return Tag(hash) & (slots - 1); }
 
-  // The id whose key has "hash" and for which same(id) holds, or kNone. A miss leaves where the
-  // key would go for Insert (valid until the next Insert).
+  // The id whose key has "hash" and for which same(id) holds, or kNone; kCrowded after
+  // kMaxSameTagProbes calls of "same" that said no (same() is called at most
+  // kMaxSameTagProbes + 1 times). A miss (kNone) leaves where the key would go for Insert (valid
+  // until the next Insert).
   template <typename Same>
   uint32_t Find(uint64_t hash, Same&& same) {
     if (slots_.empty()) Grow(kMinSlots);
     const size_t mask = slots_.size() - 1;
     const uint32_t tag = Tag(hash);
     size_t at = tag & mask;
+    int others = 0;
     for (;;) {
       const Slot& s = slots_[at];
       if (s.id_plus_one == 0) break;
-      if (s.tag == tag && same(s.id_plus_one - 1)) return s.id_plus_one - 1;
+      if (s.tag == tag) {
+        if (same(s.id_plus_one - 1)) return s.id_plus_one - 1;
+        if (++others > kMaxSameTagProbes) return kCrowded;
+      }
       at = (at + 1) & mask;
     }
     miss_ = at;
@@ -71,6 +88,12 @@ class FlatIdTable {
   size_t size() const { return size_; }
   // Bytes the table holds.
   size_t memory_bytes() const { return slots_.capacity() * sizeof(Slot); }
+  // Empties the table and lets its memory go (an owner that keeps its keys elsewhere now).
+  void Release() {
+    slots_ = std::vector<Slot>();
+    size_ = 0;
+    miss_ = 0;
+  }
 
  private:
   static constexpr size_t kMinSlots = 16;

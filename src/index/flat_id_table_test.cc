@@ -14,21 +14,38 @@
 namespace sawmill::index {
 namespace {
 
-// Keys kept by the caller, as the builders keep them; ids are indexes into "keys".
+// Keys kept by the caller, as the builders keep them; ids are indexes into "keys". Once the table
+// says kCrowded, every key is kept in an ordered map instead (as InvertedIndexBuilder does).
 struct Owner {
   FlatIdTable table;
   std::vector<std::string> keys;
+  std::map<std::string, uint32_t> crowded;
+  bool left_table = false;
 
   // The key's id, added when new.
   uint32_t IdOf(const std::string& key, uint64_t hash) {
-    uint32_t id = table.Find(hash, [&](uint32_t i) { return keys[i] == key; });
-    if (id != FlatIdTable::kNone) return id;
-    id = static_cast<uint32_t>(keys.size());
-    table.Insert(hash, id);
-    keys.push_back(key);
-    return id;
+    if (!left_table) {
+      uint32_t id = table.Find(hash, [&](uint32_t i) { return keys[i] == key; });
+      if (id == FlatIdTable::kNone) {
+        id = static_cast<uint32_t>(keys.size());
+        table.Insert(hash, id);
+        keys.push_back(key);
+        return id;
+      }
+      if (id != FlatIdTable::kCrowded) return id;
+      left_table = true;
+      for (uint32_t i = 0; i < keys.size(); ++i) crowded.emplace(keys[i], i);
+      table.Release();
+    }
+    auto [it, added] = crowded.try_emplace(key, static_cast<uint32_t>(keys.size()));
+    if (added) keys.push_back(key);
+    return it->second;
   }
   uint32_t Find(const std::string& key, uint64_t hash) {
+    if (left_table) {
+      auto it = crowded.find(key);
+      return it == crowded.end() ? FlatIdTable::kNone : it->second;
+    }
     return table.Find(hash, [&](uint32_t i) { return keys[i] == key; });
   }
 };
@@ -42,14 +59,30 @@ TEST(FlatIdTable, AnEmptyTableFindsNothing) {
 }
 
 // Keys of one hash (and keys whose hashes agree in the 32 bits the slots keep) are told apart by
-// their bytes, whatever the order they came in, across the table's growth.
+// their bytes, whatever the order they came in, across the table's growth: up to
+// kMaxSameTagProbes of one hash in the table, and past that by the owner's fallback.
 TEST(FlatIdTable, KeysOfTheSameHashAreToldApartByTheirBytes) {
+  Owner few;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    const uint64_t hash = i % 63 == 0 ? 42 : BloomHash(key);  // 16 keys of hash 42
+    ASSERT_EQ(few.IdOf(key, hash), static_cast<uint32_t>(i));
+  }
+  EXPECT_FALSE(few.left_table);
+  EXPECT_EQ(few.table.size(), 1000u);
+  for (int i = 0; i < 1000; ++i) {
+    const std::string key = "k" + std::to_string(i);
+    const uint64_t hash = i % 63 == 0 ? 42 : BloomHash(key);
+    EXPECT_EQ(few.Find(key, hash), static_cast<uint32_t>(i)) << i;
+    EXPECT_EQ(few.Find(key + "x", hash), FlatIdTable::kNone);
+  }
   Owner o;
   for (int i = 0; i < 1000; ++i) {
     const uint64_t hash = i % 3 == 0 ? 42 : (uint64_t{static_cast<uint32_t>(i % 5)} << 32) | 7;
     ASSERT_EQ(o.IdOf("k" + std::to_string(i), hash), static_cast<uint32_t>(i));
   }
-  EXPECT_EQ(o.table.size(), 1000u);
+  EXPECT_TRUE(o.left_table) << "334 keys of one hash";
+  EXPECT_EQ(o.keys.size(), 1000u);
   for (int i = 0; i < 1000; ++i) {
     const uint64_t hash = i % 3 == 0 ? 42 : (uint64_t{static_cast<uint32_t>(i % 5)} << 32) | 7;
     EXPECT_EQ(o.IdOf("k" + std::to_string(i), hash), static_cast<uint32_t>(i)) << i;
@@ -58,7 +91,40 @@ TEST(FlatIdTable, KeysOfTheSameHashAreToldApartByTheirBytes) {
   // The empty key is a key like any other.
   EXPECT_EQ(o.IdOf("", 42), 1000u);
   EXPECT_EQ(o.IdOf("", 42), 1000u);
-  EXPECT_EQ(o.table.size(), 1001u);
+  EXPECT_EQ(o.keys.size(), 1001u);
+}
+
+// Keys crafted to share a full 64-bit hash (so one tag under every seed): a Find compares the
+// bytes of at most kMaxSameTagProbes + 1 of them and then answers kCrowded, instead of every one
+// (before: the n-th such key compared n - 1 others, 2,000 keys ~2 million compares).
+TEST(FlatIdTable, AFindComparesAtMostALimitOfKeysSharingItsHash) {
+  FlatIdTable table;
+  std::vector<std::string> keys;
+  size_t most = 0;
+  bool crowded = false;
+  for (int i = 0; i < 2000 && !crowded; ++i) {
+    const std::string key = "crafted-" + std::to_string(i);
+    size_t compares = 0;
+    const uint32_t id = table.Find(42, [&](uint32_t k) {
+      ++compares;
+      return keys[k] == key;
+    });
+    most = std::max(most, compares);
+    if (id == FlatIdTable::kCrowded) {
+      crowded = true;
+      EXPECT_EQ(keys.size(), size_t{FlatIdTable::kMaxSameTagProbes} + 1);
+      break;
+    }
+    ASSERT_EQ(id, FlatIdTable::kNone) << i;
+    table.Insert(42, static_cast<uint32_t>(keys.size()));
+    keys.push_back(key);
+  }
+  EXPECT_TRUE(crowded) << "2,000 keys of one hash never made a Find give up";
+  EXPECT_LE(most, size_t{FlatIdTable::kMaxSameTagProbes} + 1);
+  // The keys in it are still found (each within the limit of its run).
+  for (uint32_t i = 0; i < keys.size(); ++i) {
+    EXPECT_EQ(table.Find(42, [&](uint32_t k) { return keys[k] == keys[i]; }), i);
+  }
 }
 
 TEST(FlatIdTable, ManyKeysAreEachFoundOnce) {
@@ -106,6 +172,29 @@ std::string ReferenceIndex(const std::vector<std::pair<std::string, uint32_t>>& 
     out.append(runs);
   }
   return out;
+}
+
+// The inverted index builder, its values all of one hash (its test hook): past the limit it keeps
+// them in an ordered map, and the index it writes is the format's, byte for byte.
+TEST(FlatIdTable, AnIndexOfValuesCraftedToShareAHashIsStillTheFormatsBytes) {
+  std::vector<std::pair<std::string, uint32_t>> adds;
+  for (uint32_t row = 0; row < 40'000; ++row) {
+    adds.emplace_back("crafted-" + std::to_string(row % 3 == 0 ? row / 3 : row * 7919u), row);
+  }
+  InvertedIndexBuilder builder;
+  builder.SetHashForTest([](std::string_view) -> uint64_t { return 0x5eed; });
+  for (const auto& [value, r] : adds) builder.Add(value, r);
+  EXPECT_TRUE(builder.left_table());
+  std::string got;
+  builder.Finish(&got);
+  EXPECT_EQ(got, ReferenceIndex(adds));
+  // Real values keep to the table.
+  InvertedIndexBuilder usual;
+  for (const auto& [value, r] : adds) usual.Add(value, r);
+  EXPECT_FALSE(usual.left_table());
+  std::string usual_bytes;
+  usual.Finish(&usual_bytes);
+  EXPECT_EQ(usual_bytes, got);
 }
 
 // Ids (every row its own value), repeated values in runs and scattered, the empty value: the

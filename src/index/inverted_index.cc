@@ -23,20 +23,41 @@ std::string_view InvertedIndexBuilder::Keep(std::string_view value) {
   return kept;
 }
 
+uint32_t InvertedIndexBuilder::IdOf(std::string_view value) {
+  if (crowded_ == nullptr) {
+    const uint64_t hash = hash_(value);
+    const uint32_t id =
+        by_value_.Find(hash, [&](uint32_t i) { return entries_[i].value == value; });
+    if (id != FlatIdTable::kNone && id != FlatIdTable::kCrowded) return id;
+    if (id == FlatIdTable::kNone) {
+      const auto added = static_cast<uint32_t>(entries_.size());
+      by_value_.Insert(hash, added);
+      entries_.emplace_back();
+      entries_.back().value = Keep(value);
+      return added;
+    }
+    LeaveTable();
+  }
+  if (auto it = crowded_->find(value); it != crowded_->end()) return it->second;
+  const auto added = static_cast<uint32_t>(entries_.size());
+  entries_.emplace_back();
+  entries_.back().value = Keep(value);
+  crowded_->emplace(entries_.back().value, added);  // the kept copy, which outlives "value"
+  return added;
+}
+
+void InvertedIndexBuilder::LeaveTable() {
+  crowded_ = std::make_unique<std::map<std::string_view, uint32_t>>();
+  for (uint32_t i = 0; i < entries_.size(); ++i) crowded_->emplace(entries_[i].value, i);
+  by_value_.Release();
+}
+
 void InvertedIndexBuilder::Add(std::string_view value, uint32_t row) {
   Entry* e;
   if (last_entry_ != UINT32_MAX && entries_[last_entry_].value == value) {
     e = &entries_[last_entry_];
   } else {
-    const uint64_t hash = BloomHash(value);
-    uint32_t id = by_value_.Find(hash, [&](uint32_t i) { return entries_[i].value == value; });
-    if (id == FlatIdTable::kNone) {
-      id = static_cast<uint32_t>(entries_.size());
-      by_value_.Insert(hash, id);
-      entries_.emplace_back();
-      entries_.back().value = Keep(value);
-    }
-    last_entry_ = id;
+    last_entry_ = IdOf(value);
     e = &entries_[last_entry_];
   }
   if (e->open && row == e->run_end) {

@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -32,6 +33,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "index/bloom.h"
 #include "index/flat_id_table.h"
 #include "index/roaring_compat.h"
 #include "sawmill/status.h"
@@ -55,6 +57,12 @@ class InvertedIndexBuilder {
   // segment writer hands one block of rows at a time.
   void Add(std::string_view value, uint32_t row);
   size_t distinct_values() const { return entries_.size(); }
+  // Tests: the hash the values are found by (BloomHash unless set; a constant makes every value
+  // collide). Before the first Add.
+  void SetHashForTest(uint64_t (*hash)(std::string_view)) { hash_ = hash; }
+  // Whether the values were crafted to share hashes so that the builder keeps them in an ordered
+  // map instead (FlatIdTable::kCrowded).
+  bool left_table() const { return crowded_ != nullptr; }
   // Appends the serialized index to "*out".
   void Finish(std::string* out) const;
   // Appends the serialized index as version 2 to "*out": a value in fewer than "list_below"
@@ -78,7 +86,17 @@ class InvertedIndexBuilder {
   // A copy of "value" that stays where it is until the builder goes.
   std::string_view Keep(std::string_view value);
 
+  // The entry of "value", added when new.
+  uint32_t IdOf(std::string_view value);
+  // by_value_ said kCrowded (values crafted to share a hash): every value's id goes into
+  // crowded_ (compared by bytes, a few dozen compares at most for any values) and by_value_ is
+  // no longer used.
+  void LeaveTable();
+
   FlatIdTable by_value_;  // entries_' ids by their values
+  // After LeaveTable: entries_' ids by their values (views of their kept bytes).
+  std::unique_ptr<std::map<std::string_view, uint32_t>> crowded_;
+  uint64_t (*hash_)(std::string_view) = &BloomHash;
   std::vector<Entry> entries_;
   std::vector<std::unique_ptr<char[]>> blocks_;  // the distinct values' bytes
   char* block_at_ = nullptr;

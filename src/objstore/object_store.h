@@ -69,6 +69,14 @@ class ObjectStore {
   // object (or none) until the new one is complete, never a part of it; on an error the old
   // object is unchanged. Durable when it returns OK (a crash afterwards keeps the new object).
   virtual Status Put(std::string_view name, std::string_view data) = 0;
+  // Put by a deadline "budget_ns" from the call (a caller with a deadline of its own: the WAL
+  // writer's): a store that retries (S3) starts no attempt past it and cuts the attempt running
+  // then, answering the last error. The default is Put (a store that does not retry ends with
+  // its one try), and so is what a wrapper that does not forward it does.
+  virtual Status PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) {
+    (void)budget_ns;
+    return Put(name, data);
+  }
 
   // Starts writing "name" in pieces (ObjectWriter above). Errors: InvalidArgument for a bad
   // name, IOError. The default keeps the pieces in memory and Puts them on Commit; a store

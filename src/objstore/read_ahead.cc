@@ -52,6 +52,9 @@ class ReadAheadStore final : public ObjectStore {
   Status Put(std::string_view name, std::string_view data) override {
     return store_->Put(name, data);
   }
+  Status PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) override {
+    return store_->PutWithin(name, data, budget_ns);
+  }
   Result<std::unique_ptr<ObjectWriter>> NewWriter(std::string_view name) override {
     return store_->NewWriter(name);
   }

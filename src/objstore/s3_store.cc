@@ -12,6 +12,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "common/metrics.h"
 #include "common/time_format.h"
@@ -320,6 +321,9 @@ int64_t NowMs() {
       .count();
 }
 
+// The deadline (NowMs) of the PutWithin this thread runs, which its requests keep; 0: none.
+thread_local int64_t put_deadline_ms = 0;
+
 }  // namespace
 
 Status ParseS3Url(std::string_view url, S3Options* options) {
@@ -506,9 +510,13 @@ Result<S3Store::Response> S3Store::Perform(const Request& request) {
       "x-amz-content-sha256: " + HexOf(Digest(EVP_sha256(), request.body));
 
   const int64_t start = NowMs();
+  const int64_t deadline = put_deadline_ms;  // 0: none
   std::string last_error;
   thread_local std::mt19937_64 rng(std::random_device{}());
   for (int attempt = 1;; ++attempt) {
+    // A caller's deadline (PutWithin) bounds the attempt too.
+    int64_t timeout_ms = options_.request_timeout_ms;
+    if (deadline != 0) timeout_ms = std::max<int64_t>(1, std::min(timeout_ms, deadline - NowMs()));
     Response response;
     response.attempts = attempt;
     auto* handle = static_cast<CURL*>(AcquireHandle());
@@ -529,8 +537,8 @@ Result<S3Store::Response> S3Store::Perform(const Request& request) {
     curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(handle, CURLOPT_ERRORBUFFER, error_buffer);
     curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options_.connect_timeout_ms));
-    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout_ms));
+                     static_cast<long>(std::min(options_.connect_timeout_ms, timeout_ms)));
+    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout_ms));
     curl_easy_setopt(handle, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     curl_easy_setopt(handle, CURLOPT_LOW_SPEED_TIME,
                      static_cast<long>(std::max<int64_t>(1, options_.stall_timeout_ms / 1000)));
@@ -607,11 +615,15 @@ Result<S3Store::Response> S3Store::Perform(const Request& request) {
     int64_t cap = std::min<int64_t>(options_.max_backoff_ms,
                                     options_.initial_backoff_ms << std::min(attempt - 1, 20));
     int64_t wait = cap / 2 + static_cast<int64_t>(rng() % static_cast<uint64_t>(cap / 2 + 1));
-    const int64_t elapsed = NowMs() - start;
-    if (!retry || attempt >= options_.max_attempts || elapsed + wait > options_.retry_budget_ms) {
+    const int64_t now = NowMs();
+    const int64_t elapsed = now - start;
+    const bool past_deadline = deadline != 0 && now + wait >= deadline;
+    if (!retry || attempt >= options_.max_attempts || elapsed + wait > options_.retry_budget_ms ||
+        past_deadline) {
       return Status::IOError(std::string(request.method) + " " + url + ": " + last_error +
                              " (gave up after " + std::to_string(attempt) + " attempts in " +
-                             std::to_string(elapsed) + " ms)");
+                             std::to_string(elapsed) + " ms" +
+                             (past_deadline ? ", at the caller's deadline" : "") + ")");
     }
     retries_.fetch_add(1, std::memory_order_relaxed);
     S3Metrics::Get().retries->Increment();
@@ -651,6 +663,14 @@ Status S3Store::Put(std::string_view name, std::string_view data) {
     errors_.fetch_add(1, std::memory_order_relaxed);
     S3Metrics::Get().errors->Increment();
   }
+  return s;
+}
+
+Status S3Store::PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) {
+  const int64_t saved = put_deadline_ms;
+  put_deadline_ms = NowMs() + std::max<int64_t>(1, budget_ns / 1'000'000);
+  Status s = Put(name, data);
+  put_deadline_ms = saved;
   return s;
 }
 
@@ -847,7 +867,12 @@ Status S3Store::PutMultipart(std::string_view name, std::string_view data) {
   if (s.ok()) s = CompleteUpload(name, upload_id, state);
   // A failed upload is aborted, so no object and no parts are left behind (a failed Head after
   // a completed upload aborts nothing: the upload is gone already).
-  if (!s.ok()) (void)AbortUpload(Key(name), upload_id);
+  if (!s.ok()) {
+    // Aborted whatever the caller's deadline (PutWithin): the parts would be kept and billed.
+    const int64_t saved = std::exchange(put_deadline_ms, 0);
+    (void)AbortUpload(Key(name), upload_id);
+    put_deadline_ms = saved;
+  }
   return s;
 }
 

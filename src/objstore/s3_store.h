@@ -23,7 +23,8 @@
 //
 // Retries: a request that fails with a connection error, a timeout, HTTP 429 or 5xx (or the S3
 // codes SlowDown, RequestTimeout, InternalError) is retried with exponential backoff and jitter
-// until retry_budget_ms has passed since the operation started; other answers are final. Errors
+// until retry_budget_ms has passed since the operation started (or, for PutWithin, the caller's
+// deadline, whichever comes first); other answers are final. Errors
 // name the object's s3:// location, the HTTP status and the S3 error code: NotFound (404),
 // PermissionDenied-like failures (403: wrong keys, clock skew) and other 4xx are
 // FailedPrecondition (the configuration is wrong; a retry will not help), and exhausted retries
@@ -115,6 +116,10 @@ class S3Store final : public ObjectStore {
   ~S3Store() override;
 
   Status Put(std::string_view name, std::string_view data) override;
+  // Put whose requests stop at the deadline too (the earlier of it and retry_budget_ms): no
+  // attempt starts past it, the one running then is cut (CURLOPT_TIMEOUT_MS), and a multipart
+  // upload that failed is still aborted.
+  Status PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) override;
   // A streaming writer holding at most one part in memory (the table above).
   Result<std::unique_ptr<ObjectWriter>> NewWriter(std::string_view name) override;
   Result<uint64_t> Size(std::string_view name) override;

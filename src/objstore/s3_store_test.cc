@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <thread>
 
@@ -510,6 +511,60 @@ TEST(S3Store, AnAnswerThatNeverComesTimesOutAndIsRetried) {
   EXPECT_EQ((*store)->stats().retries, 1u);
   // Cut by the stall timeout (1 s here), not the much longer request timeout.
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10);
+}
+
+// The WAL writer's Put (PutWithin): its requests stop at the caller's deadline, not at the
+// client's own retry budget (3 s for WAL objects: a writer's 10 s deadline used to be overshot
+// by up to 3 s), nor at the stall timeout of an attempt that never gets an answer.
+TEST(S3Store, APutWithinADeadlineEndsByItUnderAStoreThatFailsOrNeverAnswers) {
+  S3Options o = TestOptions("deadline");
+  auto direct = MakeStore(o);
+  ASSERT_NE(direct, nullptr);
+  FaultProxy proxy(PortOf(o.endpoint));
+  o.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
+  // As the WAL's store (http/cluster_mode.cc), with the default backoff: without the deadline
+  // a 503 storm ends by the budget after 1.55-3.1 s (waits of 50-100, 100-200, ... ms).
+  o.retry_budget_ms = 3000;
+  o.request_timeout_ms = 10000;
+  o.stall_timeout_ms = 5000;
+  o.initial_backoff_ms = S3Options{}.initial_backoff_ms;
+  o.max_backoff_ms = S3Options{}.max_backoff_ms;
+  o.max_attempts = S3Options{}.max_attempts;
+  auto store = MakeStore(o);
+  ASSERT_NE(store, nullptr);
+  constexpr int64_t kBudgetNs = 500'000'000;
+  constexpr double kMarginSeconds = 0.75;
+  auto timed = [&](const char* name) {
+    const auto start = std::chrono::steady_clock::now();
+    const Status s = store->PutWithin(name, "never stored", kBudgetNs);
+    const double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    EXPECT_TRUE((s.code() == StatusCode::kIOError)) << s.ToString();
+    EXPECT_NE(s.message().find(name), std::string::npos) << s.message();
+    std::printf("%s: %s after %.3f s\n", name, s.ToString().c_str(), seconds);
+    return seconds;
+  };
+  // Every attempt answered 503: retried until the deadline (before: the 3 s budget).
+  proxy.fail_503 = 1000000;
+  proxy.DropConnections();
+  double seconds = timed("wal/n1/1.wal");
+  EXPECT_LT(seconds, kBudgetNs / 1e9 + kMarginSeconds) << "503 SlowDown for every attempt";
+  EXPECT_GE(store->stats().retries, 1u);
+  // Every attempt unanswered: cut at the deadline (before: at the 5 s stall timeout, then again).
+  proxy.fail_503 = 0;
+  proxy.stall = 1000000;
+  proxy.DropConnections();
+  seconds = timed("wal/n1/2.wal");
+  EXPECT_LT(seconds, kBudgetNs / 1e9 + kMarginSeconds) << "a store that never answers";
+  proxy.stall = 0;
+  proxy.DropConnections();
+  EXPECT_TRUE(direct->Size("wal/n1/1.wal").status().IsNotFound());
+  EXPECT_TRUE(direct->Size("wal/n1/2.wal").status().IsNotFound());
+  // A store that answers: PutWithin stores as Put does.
+  ASSERT_TRUE(store->PutWithin("wal/n1/3.wal", "stored", kBudgetNs).ok());
+  std::string got;
+  ASSERT_TRUE(direct->GetRange("wal/n1/3.wal", 0, 6, &got).ok());
+  EXPECT_EQ(got, "stored");
 }
 
 TEST(S3Store, AStoreThatIsDownIsAnIOErrorAfterTheRetryBudget) {

@@ -437,6 +437,18 @@ Status DecodeStringColumn(std::string_view block, size_t max_count,
                           " is not a string encoding");
 }
 
+Status CheckRowsAscending(const std::vector<uint32_t>& rows, size_t count) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= count) return Status::DataLoss("holds no row " + std::to_string(rows[i]));
+    if (i > 0 && rows[i] < rows[i - 1]) {
+      return Status::InvalidArgument("rows to decode must be ascending: row " +
+                                     std::to_string(rows[i]) + " is listed after row " +
+                                     std::to_string(rows[i - 1]));
+    }
+  }
+  return Status::OK();
+}
+
 Status DecodeStringRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
                         std::vector<std::string_view>* out, std::string* arena) {
   std::string_view body = block;
@@ -445,9 +457,7 @@ Status DecodeStringRows(std::string_view block, size_t count, const std::vector<
   Status error;
   if (!ReadHeader(&body, count, &enc, &n, &error)) return error;
   if (n != count) return Status::DataLoss("holds " + std::to_string(n) + " values");
-  if (!rows.empty() && rows.back() >= count) {
-    return Status::DataLoss("holds no row " + std::to_string(rows.back()));
-  }
+  RETURN_IF_ERROR(CheckRowsAscending(rows, count));
   if (enc == Encoding::kPlain) return DecodePlainRows(block, block.size(), count, rows, out);
   if (enc == Encoding::kMarkedLines) {
     return DecodeMarkedLinesRows(block, block.size(), count, rows, out);

@@ -162,7 +162,7 @@ Status DecodeStringColumn(std::string_view block, size_t max_count,
 // exactly "count") only: "*out" gets one view per listed row (replacing what it held). A plain
 // or dictionary block builds views for those rows only (a dictionary's ids are read up to the
 // last listed row), a hex block renders those rows only; the other encodings decode every row
-// and keep the listed ones.
+// and keep the listed ones. Rows not ascending: InvalidArgument (CheckRowsAscending).
 Status DecodeStringRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
                         std::vector<std::string_view>* out, std::string* arena);
 Status DecodeDictRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
@@ -357,8 +357,13 @@ bool EncodeIntDictPlanes(const int64_t* values, size_t count, std::vector<int64_
 // rows' ids are read, of any other the block is decoded whole. Errors: DataLoss.
 Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
                      std::vector<int64_t>* out);
+// Whether "rows" (the rows a few-rows decoder is asked for) are ascending (a row may repeat) and
+// each below "count": DataLoss "holds no row N" for a row past the block (its count is the
+// footer's), InvalidArgument naming the two rows for a row listed after a later one (a caller's
+// error: the few-rows decoders read forward through the block).
+Status CheckRowsAscending(const std::vector<uint32_t>& rows, size_t count);
 // ReadRows of a kHex block ("body" after its encoding byte and count): only the listed rows
-// (each below "count") are rendered.
+// (ascending, each below "count": CheckRowsAscending) are rendered.
 Status DecodeHexRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
                      std::vector<std::string_view>* out, std::string* arena);
 // ReadRows of a kPrefixedNumber block ("body" after its encoding byte and count): only the

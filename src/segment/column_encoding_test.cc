@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <map>
 #include <random>
+#include <tuple>
 
 #include "common/coding.h"
 #include "common/crc32c.h"
@@ -843,6 +844,64 @@ TEST(ColumnEncoding, PrefixedNumbersRoundTripAndTakeFewerBytes) {
 
 // kHex: lower-case hex ids of one even length are stored as their bytes and rendered back
 // byte for byte; anything else is refused; a damaged block is DataLoss.
+// A few-rows read is given its rows ascending: rows out of order are a clear error, the same in
+// every encoding (before, a hex block rendered {7, 1} as asked and a plain block answered
+// DataLoss "holds no row 1", as if the block were damaged).
+TEST(ColumnEncoding, RowsOutOfOrderAreAnErrorInEveryFewRowsDecoder) {
+  std::vector<std::string> hex, words, dict;
+  for (int i = 0; i < 300; ++i) {
+    char id[17];
+    std::snprintf(id, sizeof(id), "%016x", i * 2654435761u);
+    hex.emplace_back(id);
+    words.push_back("line " + std::to_string(i) + " of the block");
+    dict.push_back(i % 3 == 0 ? "GET" : "POST");
+  }
+  auto encode = [](const std::vector<std::string>& values, bool marked) {
+    std::vector<std::string_view> views(values.begin(), values.end());
+    std::string block;
+    StringEncodeScratch scratch;
+    scratch.hex = true;
+    scratch.marked_lines = marked;
+    EncodeStringColumn(views.data(), views.size(), &scratch, &block);
+    return block;
+  };
+  for (const auto& [values, marked, encoding] :
+       std::vector<std::tuple<std::vector<std::string>, bool, Encoding>>{
+           {hex, false, Encoding::kHex},
+           {words, false, Encoding::kPlain},
+           {words, true, Encoding::kMarkedLines},
+           {dict, false, Encoding::kDict}}) {
+    const std::string block = encode(values, marked);
+    ASSERT_EQ(static_cast<Encoding>(block[0]), encoding);
+    std::vector<std::string_view> out;
+    std::string arena;
+    const Status ok = DecodeStringRows(block, values.size(), {1, 7}, &out, &arena);
+    ASSERT_TRUE(ok.ok()) << static_cast<int>(encoding) << ": " << ok.ToString();
+    ASSERT_EQ(out.size(), 2u);
+    EXPECT_EQ(out[1], values[7]);
+    for (const std::vector<uint32_t>& rows :
+         std::vector<std::vector<uint32_t>>{{7, 1}, {3, 3, 2}, {0, 299, 5}}) {
+      const Status s = DecodeStringRows(block, values.size(), rows, &out, &arena);
+      EXPECT_TRUE(s.IsInvalidArgument()) << static_cast<int>(encoding) << ": " << s.ToString();
+      EXPECT_NE(s.message().find("ascending"), std::string::npos) << s.ToString();
+    }
+    // A row past the block, even listed first: DataLoss naming it.
+    const Status past = DecodeStringRows(block, values.size(), {300, 1}, &out, &arena);
+    EXPECT_TRUE(past.IsDataLoss()) << past.ToString();
+    EXPECT_NE(past.message().find("row 300"), std::string::npos) << past.ToString();
+  }
+  // The hex decoder on its own (its body after the encoding byte and count) says so too.
+  const std::string block = encode(hex, false);
+  std::string_view body(block);
+  body.remove_prefix(1);
+  uint64_t n;
+  ASSERT_TRUE(GetVarint64(&body, &n));
+  std::vector<std::string_view> out;
+  std::string arena;
+  EXPECT_TRUE(DecodeHexRows(body, n, {7, 1}, &out, &arena).IsInvalidArgument());
+  EXPECT_TRUE(DecodeHexRows(body, n, {300}, &out, &arena).IsDataLoss());
+}
+
 TEST(ColumnEncoding, HexIdsRoundTripAsBytes) {
   std::mt19937_64 rng(12);
   std::vector<std::string> ids;

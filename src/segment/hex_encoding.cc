@@ -72,6 +72,7 @@ Status DecodeHex(std::string_view body, size_t count, std::vector<std::string_vi
 Status DecodeHexRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
                      std::vector<std::string_view>* out, std::string* arena) {
   out->clear();
+  RETURN_IF_ERROR(CheckRowsAscending(rows, count).WithContext("hex column"));
   return RenderHex(body, count, &rows, out, arena);
 }
 

@@ -4,6 +4,7 @@
 // (docs/format/segment.md) through an object store's writer (for the local store: a temporary
 // file that is synced and renamed), 1 MiB at a time.
 #include <algorithm>
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <list>
@@ -24,10 +25,14 @@
 #include "segment/json_shape.h"
 #include "segment/segment.h"
 #include "segment/segment_merge.h"
+#include "segment/writer_test_hook.h"
 
 namespace sawmill::segment {
 
 namespace {
+
+// Tests only (writer_test_hook.h).
+std::atomic<EncodedBlockHook> encoded_block_hook{nullptr};
 
 constexpr size_t kFlushBytes = 1 << 20;
 // (Version 8) A shared frame of small column blocks holds at most this many bytes before
@@ -112,6 +117,7 @@ class Writer {
   uint64_t offset_ = 0;  // file offset of pending_[0]
   Footer footer_;
   std::string raw_;           // one encoded column block
+  std::string hook_scratch_;  // a block changed by the test hook (writer_test_hook.h)
   std::string sub_raw_;       // one encoded sub-block (version 9)
   std::string whole_stored_;  // a column block compressed whole, beside ...
   std::string split_stored_;  // ... its sub-blocks compressed, back to back (version 9)
@@ -318,6 +324,12 @@ Status Writer::EmitBlock(std::string_view raw, CodecChoice choice, BlockRef* ref
 }
 
 Status Writer::EmitColumn(ColumnMeta* column, std::string_view raw, CodecChoice choice) {
+  if (const EncodedBlockHook hook = encoded_block_hook.load(std::memory_order_relaxed)) {
+    std::string planted(raw);  // tests only (writer_test_hook.h)
+    hook(column->id, &planted);
+    hook_scratch_ = std::move(planted);
+    raw = hook_scratch_;
+  }
   column->blocks.emplace_back();
   BlockRef* ref = &column->blocks.back();
   if (footer_.version < 8) return EmitBlock(raw, choice, ref);
@@ -1262,5 +1274,7 @@ Status WriteSegment(Env* env, const std::string& path, const SegmentInfo& info,
   return WriteSegment(&store, slash == std::string::npos ? path : path.substr(slash + 1), info,
                       std::move(records), options, out);
 }
+
+void SetEncodedBlockHookForTest(EncodedBlockHook hook) { encoded_block_hook.store(hook); }
 
 }  // namespace sawmill::segment

@@ -109,10 +109,17 @@ Compactor::RankedCandidates(const std::map<std::string, uint64_t>& confirmed) co
   return out;
 }
 
+bool Compactor::RecodableAlone(const EngineOptions& options, const SegmentEntry& entry) {
+  // Checked, not assumed from the flusher (whose cluster flushes never set cheap_text today):
+  // a segment in the store every node shares is merged by the cluster's rules only.
+  return entry.cheap_text && !options.shared_store && entry.node.empty();
+}
+
 std::vector<std::shared_ptr<SegmentEntry>> Compactor::RecodeCandidates() const {
-  // Only a single server's flushes mark segments cheap_text: a cluster node merges by its own
+  // A single server's cheap segments only (RecodableAlone): a cluster node merges by its own
   // rules (SharedCandidates).
   std::vector<std::shared_ptr<SegmentEntry>> out;
+  if (options_.shared_store) return out;
   const int64_t now = clock_->MonotonicNanos();
   for (auto& [key, list] : segments_->SmallActive(UINT64_MAX)) {
     // Quiet: nothing in its memtables and no flush of it for recode_quiet_ns; else a flush may
@@ -122,7 +129,7 @@ std::vector<std::shared_ptr<SegmentEntry>> Compactor::RecodeCandidates() const {
     for (const auto& entry : list) latest = std::max(latest, entry->flushed_mono_ns);
     if (latest != 0 && now - latest < options_.recode_quiet_ns) continue;
     for (auto& entry : list) {
-      if (entry->cheap_text) out.push_back(entry);
+      if (RecodableAlone(options_, *entry)) out.push_back(entry);
     }
   }
   std::sort(out.begin(), out.end(),

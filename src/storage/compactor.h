@@ -56,6 +56,11 @@ class Compactor {
   // Compactions that replaced segments since open. The caller holds the engine's state mutex
   // (the "mu" given to the constructor): the analysis cannot tie the caller's name for it to mu_.
   uint64_t compactions() const NO_THREAD_SAFETY_ANALYSIS { return compactions_; }
+  // Whether CompactOnce may re-encode "entry" alone: a segment a single server's pressure flush
+  // wrote at the cheap text level (SegmentEntry::cheap_text), never on a cluster node
+  // ("options".shared_store) nor one a node flushed (SegmentEntry::node), whatever the flag says.
+  static bool RecodableAlone(const EngineOptions& options, const SegmentEntry& entry);
+
   // Held while no compaction may run (the reconciliation sweep, tier_mover.h).
   Mutex* mutex() RETURN_CAPABILITY(compaction_mu_) { return &compaction_mu_; }
   // Bytes read and written by the last compaction (for the rate limit).

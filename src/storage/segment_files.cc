@@ -4,9 +4,12 @@
 #include <bit>
 #include <cctype>
 #include <chrono>
+#include <optional>
 #include <thread>
 
 #include "objstore/read_ahead.h"
+#include "segment/builtin_fields.h"
+#include "segment/column_encoding.h"
 #include "segment/segment_file_reader.h"
 
 namespace sawmill::storage {
@@ -62,9 +65,24 @@ catalog::SegmentRow RowFromInfo(const segment::SegmentInfo& info, std::string pa
 
 namespace {
 
-// The identity and every physical block (columns, indexes, blooms) of a segment read back.
-Status VerifyPhysical(const segment::SegmentFileReader& reader, const segment::SegmentInfo& want,
-                      uint64_t rows) {
+// Whether built-in column "id" holds integers (ts, ingest_ts, seq, level, flags).
+bool IsIntColumn(segment::ColumnId id) {
+  if (id >= segment::ColumnId::kBuiltinCount) return false;
+  const segment::FieldType type = segment::BuiltinFieldOf(id).type;
+  return type != segment::FieldType::kString && type != segment::FieldType::kInternal;
+}
+
+// The identity and every block of a segment read back, each physical block checked (checksum,
+// decompression) and every column block decoded as a search decodes it: the integer columns
+// (every int encoding: ts as rice-runs, seq as permuted runs, ...) whole, each value count the
+// block's rows and ts and ingest_ts within the block's range the writer computed from the values
+// before encoding them; the text columns through the reader (sub-blocks, the message's times
+// against the block's ts); the dynamic fields as ReadBlock builds them. A planted encoder fault
+// (segment/writer_test_hook.h) is thus found here, before the segment counts as written, not by
+// the first search that reads the block. "add" gets the seq of every row.
+template <class Add>
+Status VerifyEveryBlock(const segment::SegmentFileReader& reader, const segment::SegmentInfo& want,
+                        uint64_t rows, Add add) {
   const std::string& path = reader.path();
   const segment::SegmentInfo& got = reader.info();
   if (got.id != want.id || got.tenant != want.tenant || got.partition != want.partition ||
@@ -73,15 +91,73 @@ Status VerifyPhysical(const segment::SegmentFileReader& reader, const segment::S
                             " with " + std::to_string(got.rows) + " rows, not segment " +
                             std::to_string(want.id) + " with " + std::to_string(rows));
   }
+  using segment::ColumnId;
   const segment::Footer& footer = reader.footer();
+  const size_t builtin = segment::BuiltinColumnCount(reader.format_version());
   std::string raw;
-  for (size_t b = 0; b < footer.blocks.size(); ++b) {
+  std::vector<int64_t> ints, times;
+  segment::TextBuffer text;
+  std::vector<std::string_view> views;
+  std::vector<Record> records;
+  for (uint32_t b = 0; b < footer.blocks.size(); ++b) {
+    const segment::BlockInfo& block = footer.blocks[b];
     segment::SegmentFileReader::FrameCache frames;  // the block's shared frame, read once
-    for (const segment::ColumnMeta& column : footer.columns) {
-      RETURN_IF_ERROR(reader.ReadPhysical(column.blocks[b],
-                                          "column '" + column.name + "' block " + std::to_string(b),
-                                          &raw, nullptr, &frames));
+    std::optional<segment::RowTimesScope> scope;    // the block's ts, once decoded
+    bool fields = false;
+    for (size_t col = 0; col < footer.columns.size(); ++col) {
+      const segment::ColumnMeta& column = footer.columns[col];
+      const segment::BlockRef& ref = column.blocks[b];
+      const std::string what = "column '" + column.name + "' block " + std::to_string(b);
+      auto loss = [&](const std::string& why) {
+        return Status::DataLoss("segment " + path + ": " + what + " at offset " +
+                                std::to_string(ref.offset) + " read back: " + why);
+      };
+      if (col >= builtin || column.id == ColumnId::kFieldOverflow) {
+        // The dynamic fields: their value counts follow the layout (ReadBlock, below).
+        RETURN_IF_ERROR(reader.ReadPhysical(ref, what, &raw, nullptr, &frames));
+        fields = fields || ref.present();
+        continue;
+      }
+      if (!IsIntColumn(column.id)) {
+        RETURN_IF_ERROR(
+            reader.ReadTextColumn(col, b, block.rows, nullptr, &text, &views, nullptr, &frames));
+        continue;
+      }
+      if (!ref.present()) return loss("the block is missing");
+      RETURN_IF_ERROR(reader.ReadPhysical(ref, what, &raw, nullptr, &frames));
+      ints.clear();
+      Status s = segment::DecodeIntColumn(raw, block.rows, &ints);
+      if (!s.ok()) return loss(s.message());
+      if (ints.size() != block.rows) {
+        return loss("holds " + std::to_string(ints.size()) + " values, not " +
+                    std::to_string(block.rows));
+      }
+      if (column.id == ColumnId::kTs || column.id == ColumnId::kIngestTs) {
+        const bool ts = column.id == ColumnId::kTs;
+        const int64_t lo = ts ? block.min_ts : block.min_ingest_ts;
+        const int64_t hi = ts ? block.max_ts : block.max_ingest_ts;
+        for (uint32_t i = 0; i < block.rows; ++i) {
+          if (ints[i] < lo || ints[i] > hi) {
+            return loss("row " + std::to_string(i) + " holds " + std::to_string(ints[i]) +
+                        ", outside the block's range " + std::to_string(lo) + ".." +
+                        std::to_string(hi));
+          }
+        }
+      }
+      if (column.id == ColumnId::kTs) {
+        // The message's times may be stored against them: handed to its decoding.
+        times.swap(ints);
+        scope.emplace(times.data(), times.size(),
+                      static_cast<const segment::SegmentReader*>(&reader), b);
+      } else if (column.id == ColumnId::kSeq) {
+        for (int64_t seq : ints) add(static_cast<uint64_t>(seq));
+      } else if (column.id == ColumnId::kLevel) {
+        for (int64_t v : ints) {
+          if (v < 0 || v >= kLevelCount) return loss("level " + std::to_string(v));
+        }
+      }
     }
+    if (fields) RETURN_IF_ERROR(reader.ReadBlock(b, segment::kColFields, &records, nullptr));
   }
   for (const segment::IndexMeta& index : footer.indexes) {
     RETURN_IF_ERROR(reader.ReadPhysical(index.ref, "index '" + index.field + "'", &raw, nullptr));
@@ -130,10 +206,12 @@ Status CollectSeqs(const segment::SegmentReader& reader, Roaring64Map* seqs, uin
 Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
                      const segment::SegmentInfo& want, const Roaring64Map& seqs, uint64_t rows) {
   ASSIGN_OR_RETURN(auto reader, OpenForReadBack(store, name));
-  RETURN_IF_ERROR(VerifyPhysical(*reader, want, rows));
   Roaring64Map stored;
   uint64_t stored_rows = 0;
-  RETURN_IF_ERROR(CollectSeqs(*reader, &stored, &stored_rows));
+  RETURN_IF_ERROR(VerifyEveryBlock(*reader, want, rows, [&](uint64_t seq) {
+    stored.add(seq);
+    ++stored_rows;
+  }));
   if (stored_rows != rows || stored.cardinality() != rows || !(stored == seqs)) {
     return Status::DataLoss("segment " + reader->path() +
                             " read back with other seqs than were written");
@@ -144,11 +222,11 @@ Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const 
 Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
                      const segment::SegmentInfo& want, std::vector<uint64_t> seqs) {
   ASSIGN_OR_RETURN(auto reader, OpenForReadBack(store, name));
-  RETURN_IF_ERROR(VerifyPhysical(*reader, want, seqs.size()));
   const std::string& path = reader->path();
   std::vector<uint64_t> stored;
   stored.reserve(seqs.size());
-  RETURN_IF_ERROR(ForEachSeq(*reader, [&](uint64_t seq) { stored.push_back(seq); }));
+  RETURN_IF_ERROR(
+      VerifyEveryBlock(*reader, want, seqs.size(), [&](uint64_t seq) { stored.push_back(seq); }));
   std::sort(stored.begin(), stored.end());
   std::sort(seqs.begin(), seqs.end());
   if (stored != seqs) {

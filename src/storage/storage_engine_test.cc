@@ -16,6 +16,9 @@
 #include "common/fault_env.h"
 #include "common/hash.h"
 #include "common/metrics.h"
+#include "segment/column_encoding.h"
+#include "segment/writer_test_hook.h"
+#include "storage/compactor.h"
 #include "storage/engine_test_fixture.h"
 #include "storage/lines_test_util.h"
 #include "storage/storage_metrics.h"
@@ -782,6 +785,76 @@ TEST_F(StorageEngineTest, AFailedDirectorySyncIsDoneAgainByTheNextFlush) {
   engine_.reset();
 }
 
+// Planted encoder faults (segment/writer_test_hook.h): blocks whose checksums are right but that
+// a search could not decode, or that decode to other values. The flush's read-back decodes every
+// column it wrote, so the flush fails instead of a search later (before: the ts column was never
+// decoded on read-back; session 18's rice-runs bug was written and caught only on read): the
+// error says which column, it is counted, no segment is left, and the lines stay in the memtable
+// and the WAL (a crash then loses none); the next flush, without the fault, writes them once.
+TEST_F(StorageEngineTest, APlantedEncoderFaultIsCaughtByTheFlushNotByASearch) {
+  struct Hook {
+    explicit Hook(segment::EncodedBlockHook hook) { segment::SetEncodedBlockHookForTest(hook); }
+    ~Hook() { segment::SetEncodedBlockHookForTest(nullptr); }
+  };
+  OpenEngine();
+  ASSERT_TRUE(Append(0, 300).ok());
+  const std::vector<std::string> wal = *env_->GetChildren("/data/wal");
+  auto& errors = *StorageMetrics::Get().flush_errors;
+  // The ts blocks lose their last byte: they no longer decode.
+  const double before = errors.Value();
+  {
+    Hook hook([](segment::ColumnId column, std::string* encoded) {
+      if (column == segment::ColumnId::kTs) encoded->pop_back();
+    });
+    const Status s = engine_->Flush();
+    ASSERT_FALSE(s.ok()) << "a ts block that does not decode was flushed";
+    EXPECT_TRUE(s.IsDataLoss()) << s.ToString();
+    EXPECT_NE(s.message().find("column 'ts' block 0"), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("read back"), std::string::npos) << s.ToString();
+  }
+  EXPECT_GE(errors.Value(), before + 1);
+  auto snap = engine_->GetSnapshot("acme");
+  EXPECT_TRUE(snap->segments.empty());
+  EXPECT_FALSE(snap->memtables.empty());
+  EXPECT_EQ(*env_->GetChildren("/data/wal"), wal);
+  std::vector<std::string> files;
+  auto children = [&](const std::string& dir) {
+    return env_->GetChildren(dir).value_or(std::vector<std::string>{});
+  };
+  for (const std::string& tenant : children("/data/segments/hot")) {
+    for (const std::string& partition : children("/data/segments/hot/" + tenant)) {
+      for (const std::string& f : children("/data/segments/hot/" + tenant + "/" + partition)) {
+        files.push_back(tenant + "/" + partition + "/" + f);
+      }
+    }
+  }
+  EXPECT_TRUE(files.empty()) << files.size() << " segment files left, the first " << files[0];
+  ExpectExactly(0, 300);
+  CrashAndReopen();
+  ExpectExactly(0, 300);
+  // The ingest times decode, to other values (a day later): outside the block's range.
+  {
+    Hook hook([](segment::ColumnId column, std::string* encoded) {
+      if (column != segment::ColumnId::kIngestTs) return;
+      std::vector<int64_t> values;
+      ASSERT_TRUE(segment::DecodeIntColumn(*encoded, SIZE_MAX, &values).ok());
+      for (int64_t& v : values) v += 86'400'000'000'000;
+      encoded->clear();
+      segment::EncodeDelta(values.data(), values.size(), encoded);
+    });
+    const Status s = engine_->Flush();
+    ASSERT_FALSE(s.ok()) << "ingest times other than those written were flushed";
+    EXPECT_NE(s.message().find("column 'ingest_ts' block 0"), std::string::npos) << s.ToString();
+    EXPECT_NE(s.message().find("outside the block's range"), std::string::npos) << s.ToString();
+  }
+  EXPECT_TRUE(engine_->GetSnapshot("acme")->segments.empty());
+  ASSERT_TRUE(engine_->Flush().ok());
+  snap = engine_->GetSnapshot("acme");
+  EXPECT_FALSE(snap->segments.empty());
+  EXPECT_TRUE(snap->memtables.empty());
+  ExpectExactly(0, 300);
+}
+
 // On the real file system: a second engine on the same directory is refused with a clear error
 // until the first one is gone.
 TEST_F(StorageEngineTest, DataDirectoryIsUsedByOneEngineAtATime) {
@@ -1366,6 +1439,27 @@ TEST_F(PressureLevelTest, CheapFlushesLeftAloneAreReEncodedAtTheCompactionLevelW
 // time by the merge with the next ones. Nothing is re-encoded while a trickle's lines wait in
 // the memtables, nor within recode_quiet_ns of the flush that took them; then every cheap
 // segment is, once.
+// The re-encoding of a cheap segment alone is a single server's: a cluster node never takes it
+// (a segment of the store every node shares is merged by the cluster's rules only), even were a
+// segment of it marked cheap, nor a segment a node flushed. (Before, only the flusher's not
+// marking a cluster flush cheap kept it so: the old rule was cheap_text alone.)
+TEST(RecodableAlone, OnlyASingleServersCheapSegmentIsReEncodedAlone) {
+  catalog::SegmentRow row;
+  row.id = 7;
+  SegmentEntry entry(nullptr, nullptr, "segments/hot/acme/0/7.seg", row, nullptr);
+  EngineOptions server;
+  EXPECT_FALSE(Compactor::RecodableAlone(server, entry)) << "written at the usual level";
+  entry.cheap_text = true;
+  EXPECT_TRUE(Compactor::RecodableAlone(server, entry));
+  EngineOptions node;
+  node.node_id = "node-a";
+  node.shared_store = true;
+  EXPECT_FALSE(Compactor::RecodableAlone(node, entry)) << "on a cluster node";
+  entry.node = "node-b";
+  EXPECT_FALSE(Compactor::RecodableAlone(server, entry)) << "a segment a cluster node flushed";
+  EXPECT_FALSE(Compactor::RecodableAlone(node, entry));
+}
+
 TEST_F(PressureLevelTest, ACheapFlushIsReEncodedOnlyOnceItsPartitionHasBeenQuietForAWhile) {
   options_.memtable_cap_bytes = 96 << 10;
   options_.compaction_min_inputs = 1000;  // no partition ever has enough to merge
