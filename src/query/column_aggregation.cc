@@ -1,5 +1,6 @@
 #include "query/column_aggregation.h"
 
+#include <algorithm>
 #include <bit>
 
 #include "segment/builtin_fields.h"
@@ -12,6 +13,12 @@ namespace {
 // beyond; past kMaxCells the block is read as records.
 constexpr uint64_t kMaxTableCells = 1u << 16;
 constexpr uint64_t kMaxCells = 1ull << 40;
+// Counts kept across blocks (every key the bucket or a level): a bucket's table has 7^L cells
+// for L level keys, kept only up to two level keys, and every bucket's tables together up to
+// 2^20 cells (8 MiB a worker); past either the Aggregator is asked, which bounds its groups.
+// (A query may name a level key many times: 7^10 cells a bucket would be 2.3 GB.)
+constexpr uint64_t kMaxKeptCard = uint64_t{kLevelCount} * kLevelCount;
+constexpr uint64_t kMaxKeptCells = 1u << 20;
 
 }  // namespace
 
@@ -39,6 +46,7 @@ std::optional<ColumnAggregation> ColumnAggregation::Make(const Aggregator& agg,
       }
     }
   }
+  if (out.kept_card_ > kMaxKeptCard) out.keep_ = false;
   return out;
 }
 
@@ -152,7 +160,8 @@ bool ColumnAggregation::AddRows(const segment::BlockColumns& cols, size_t n, Row
               ? dims[0].first_bucket + static_cast<int64_t>(cell % dims[0].card) * dims[0].width
               : 0;
       auto at = kept_at_.find(bucket);
-      if (at == kept_at_.end() && kept_at_.size() < kMaxGroups) {
+      if (at == kept_at_.end() && kept_at_.size() < kMaxGroups &&
+          kept_.size() + kept_card_ <= kMaxKeptCells) {
         at = kept_at_.emplace(bucket, kept_.size()).first;
         kept_.resize(kept_.size() + kept_card_, 0);
       }
@@ -205,8 +214,12 @@ bool ColumnAggregation::AddRows(const segment::BlockColumns& cols, size_t n, Row
 }
 
 void ColumnAggregation::HandOver(Aggregator* agg) {
+  // In bucket order: past the Aggregator's group limit, which groups it keeps does not depend
+  // on the hash map's order.
+  std::vector<std::pair<int64_t, size_t>> kept(kept_at_.begin(), kept_at_.end());
+  std::sort(kept.begin(), kept.end());
   std::vector<std::string> values;
-  for (const auto& [bucket, at] : kept_at_) {
+  for (const auto& [bucket, at] : kept) {
     for (uint64_t cell = 0; cell < kept_card_; ++cell) {
       const int64_t count = kept_[at + cell];
       if (count == 0) continue;

@@ -35,6 +35,8 @@ class ColumnAggregation {
   bool Add(const segment::BlockColumns& cols, const std::vector<uint32_t>* rows, Aggregator* agg);
   // Adds the counts Add kept back to "*agg" (the worker's Aggregator, before it is merged).
   void HandOver(Aggregator* agg);
+  // Bytes of the counts kept across blocks now (bounded: column_aggregation.cc kMaxKeptCells).
+  size_t KeptBytes() const { return kept_.size() * sizeof(int64_t); }
 
  private:
   ColumnAggregation() = default;

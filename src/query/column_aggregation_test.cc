@@ -169,6 +169,41 @@ TEST(ColumnAggregationAdd, CountsKeptAcrossBlocksUntilHandedOver) {
   }
 }
 
+// A query may name a level key many times, or ask for many buckets: the counts kept across
+// blocks stay bounded (7^8 cells a bucket would be 46 MB), the answer the records'.
+TEST(ColumnAggregationAdd, CountsKeptAcrossBlocksStayBoundedForRepeatedLevelsAndManyBuckets) {
+  Block levels;
+  AddRun(&levels, kT0 + 5 * kNanosPerSecond, 17 * kNanosPerSecond, 60);
+  Block buckets;  // 300,000 one-second buckets, one row each
+  AddRun(&buckets, kT0, kNanosPerSecond, 300'000);
+  struct Case {
+    const char* text;
+    const Block* block;
+  } cases[] = {
+      {"* | count by bucket(1m), level, level, level, level, level, level, level, level", &levels},
+      {"* | count by level, level, level, level, level, level, level, level, level, level",
+       &levels},
+      {"* | count by bucket(1s), level, level", &buckets},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.text);
+    Result<Query> parsed = ParseQuery(c.text);
+    ASSERT_TRUE(parsed.ok());
+    const Query query = std::move(*parsed);
+    Aggregator agg(&query, /*time_field_ts=*/true);
+    std::optional<ColumnAggregation> by_columns = ColumnAggregation::Make(agg, true);
+    ASSERT_TRUE(by_columns.has_value());
+    ASSERT_TRUE(by_columns->Add(ColumnsOf(*c.block), nullptr, &agg));
+    EXPECT_LE(by_columns->KeptBytes(), size_t{8} << 20);
+    by_columns->HandOver(&agg);
+    if (c.block == &levels) {
+      std::vector<std::string> warnings;
+      const TimeRange all{INT64_MIN, INT64_MAX, false};
+      EXPECT_EQ(agg.Finish(all, true, &warnings), AddBoth(c.text, levels).records);
+    }
+  }
+}
+
 TEST(ColumnAggregationAdd, UnknownLevelsAreTheEmptyGroupAndLevelsOutOfRangeAreLeftToRecords) {
   Block b;
   AddRun(&b, kT0, kNanosPerSecond, 300);
