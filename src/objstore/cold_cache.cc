@@ -403,11 +403,18 @@ CachingObjectStore::CachingObjectStore(std::shared_ptr<ObjectStore> remote,
     : remote_(std::move(remote)), cache_(std::move(cache)) {}
 
 Status CachingObjectStore::Put(std::string_view name, std::string_view data) {
+  return PutWithin(name, data, 0);
+}
+
+// The caller's deadline goes to the remote store (a wrapper that dropped it would let the WAL
+// writer's deadline be overshot by the remote's retry budget); 0 is none.
+Status CachingObjectStore::PutWithin(std::string_view name, std::string_view data,
+                                     int64_t budget_ns) {
   RETURN_IF_ERROR(ValidateObjectName(name));
   // Before and after: a read that raced with the Put may have fetched the old bytes; the second
   // Forget keeps them out (ColdCache::epoch).
   cache_->Forget(std::string(name));
-  Status s = remote_->Put(name, data);
+  Status s = budget_ns > 0 ? remote_->PutWithin(name, data, budget_ns) : remote_->Put(name, data);
   cache_->Forget(std::string(name));
   return s;
 }

@@ -130,6 +130,7 @@ class CachingObjectStore final : public ObjectStore {
   CachingObjectStore(std::shared_ptr<ObjectStore> remote, std::shared_ptr<ColdCache> cache);
 
   Status Put(std::string_view name, std::string_view data) override;
+  Status PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) override;
   // The remote store's writer (an S3 store streams it as a multipart upload), the name forgotten
   // by the cache before and after the commit, as Put does.
   Result<std::unique_ptr<ObjectWriter>> NewWriter(std::string_view name) override;

@@ -58,6 +58,46 @@ class ColdCacheTest : public testing::Test {
   std::vector<std::string> objects_;
 };
 
+// A remote store that records the deadline each Put was given (the S3 store honours it).
+class DeadlineRecordingStore final : public ObjectStore {
+ public:
+  explicit DeadlineRecordingStore(std::shared_ptr<ObjectStore> inner) : inner_(std::move(inner)) {}
+  Status Put(std::string_view name, std::string_view data) override {
+    budgets.push_back(0);
+    return inner_->Put(name, data);
+  }
+  Status PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) override {
+    budgets.push_back(budget_ns);
+    return inner_->Put(name, data);
+  }
+  Result<uint64_t> Size(std::string_view name) override { return inner_->Size(name); }
+  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
+                  std::string* out) override {
+    return inner_->GetRange(name, offset, length, out);
+  }
+  Result<std::vector<std::string>> List(std::string_view prefix) override {
+    return inner_->List(prefix);
+  }
+  Status Delete(std::string_view name) override { return inner_->Delete(name); }
+  std::string Location(std::string_view name) const override { return inner_->Location(name); }
+
+  std::vector<int64_t> budgets;
+
+ private:
+  std::shared_ptr<ObjectStore> inner_;
+};
+
+TEST_F(ColdCacheTest, APutWithinReachesTheRemoteStoreWithItsDeadline) {
+  auto cache = ColdCache::Open(Env::Default(), cache_dir(), 16 << 20);
+  ASSERT_TRUE(cache.ok()) << cache.status().ToString();
+  auto remote = std::make_shared<DeadlineRecordingStore>(remote_);
+  CachingObjectStore store(remote, std::move(*cache));
+  ASSERT_TRUE(store.PutWithin("t/9.seg", "nine", 2'000'000'000).ok());
+  ASSERT_TRUE(store.Put("t/10.seg", "ten").ok());
+  EXPECT_EQ(remote->budgets, (std::vector<int64_t>{2'000'000'000, 0}));
+  EXPECT_EQ(Read(store, 9, 0, 4), "nine");
+}
+
 TEST_F(ColdCacheTest, ASecondReadIsServedFromTheCacheAndCountedPerQuery) {
   auto store = Store(16 << 20);
   ColdReadTally first;
