@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "catalog/sqlite_catalog.h"
+#include "objstore/forwarding_store.h"
 #include "objstore/local_directory_store.h"
 #include "wal/record_batch.h"
 
@@ -307,10 +308,10 @@ TEST_F(WalObjectWriterTest, AFlushOfRecordsWhoseObjectsWereTakenOverIsFencedAndT
 
 // A store whose every Put fails after its own retry budget ("budget": the S3 client's 3 s for
 // WAL objects), or by the deadline PutWithin gives it when that comes first; it notes each.
-class FailingSlowStore final : public objstore::ObjectStore {
+class FailingSlowStore final : public objstore::ForwardingObjectStore {
  public:
   FailingSlowStore(std::shared_ptr<objstore::ObjectStore> base, std::chrono::milliseconds budget)
-      : base_(std::move(base)), budget_(budget) {}
+      : ForwardingObjectStore(std::move(base)), budget_(budget) {}
   std::vector<int64_t> budgets;  // those PutWithin was given, in ns
 
   Status Put(std::string_view name, std::string_view) override {
@@ -323,19 +324,8 @@ class FailingSlowStore final : public objstore::ObjectStore {
         std::min<std::chrono::nanoseconds>(budget_, std::chrono::nanoseconds(budget_ns)));
     return Status::IOError("PUT " + std::string(name) + ": HTTP 503 SlowDown (gave up)");
   }
-  Result<uint64_t> Size(std::string_view name) override { return base_->Size(name); }
-  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
-                  std::string* out) override {
-    return base_->GetRange(name, offset, length, out);
-  }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return base_->List(prefix);
-  }
-  Status Delete(std::string_view name) override { return base_->Delete(name); }
-  std::string Location(std::string_view name) const override { return base_->Location(name); }
 
  private:
-  std::shared_ptr<objstore::ObjectStore> base_;
   std::chrono::milliseconds budget_;
 };
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "objstore/forwarding_store.h"
 #include "objstore/local_directory_store.h"
 
 namespace sawmill::objstore {
@@ -59,32 +60,19 @@ class ColdCacheTest : public testing::Test {
 };
 
 // A remote store that records the deadline each Put was given (the S3 store honours it).
-class DeadlineRecordingStore final : public ObjectStore {
+class DeadlineRecordingStore final : public ForwardingObjectStore {
  public:
-  explicit DeadlineRecordingStore(std::shared_ptr<ObjectStore> inner) : inner_(std::move(inner)) {}
+  using ForwardingObjectStore::ForwardingObjectStore;
   Status Put(std::string_view name, std::string_view data) override {
     budgets.push_back(0);
-    return inner_->Put(name, data);
+    return target()->Put(name, data);
   }
   Status PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) override {
     budgets.push_back(budget_ns);
-    return inner_->Put(name, data);
+    return target()->Put(name, data);
   }
-  Result<uint64_t> Size(std::string_view name) override { return inner_->Size(name); }
-  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
-                  std::string* out) override {
-    return inner_->GetRange(name, offset, length, out);
-  }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return inner_->List(prefix);
-  }
-  Status Delete(std::string_view name) override { return inner_->Delete(name); }
-  std::string Location(std::string_view name) const override { return inner_->Location(name); }
 
   std::vector<int64_t> budgets;
-
- private:
-  std::shared_ptr<ObjectStore> inner_;
 };
 
 TEST_F(ColdCacheTest, APutWithinReachesTheRemoteStoreWithItsDeadline) {

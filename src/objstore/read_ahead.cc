@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/mutex.h"
+#include "objstore/forwarding_store.h"
 
 namespace sawmill::objstore {
 namespace {
@@ -44,43 +45,17 @@ class ReadAheadReader final : public ObjectReader {
   mutable std::string data_ GUARDED_BY(mu_);  // the bytes [start_, start_ + size)
 };
 
-class ReadAheadStore final : public ObjectStore {
+class ReadAheadStore final : public ForwardingObjectStore {
  public:
   ReadAheadStore(std::shared_ptr<ObjectStore> store, uint64_t window)
-      : store_(std::move(store)), window_(std::max<uint64_t>(window, 1)) {}
+      : ForwardingObjectStore(std::move(store)), window_(std::max<uint64_t>(window, 1)) {}
 
-  Status Put(std::string_view name, std::string_view data) override {
-    return store_->Put(name, data);
-  }
-  Status PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) override {
-    return store_->PutWithin(name, data, budget_ns);
-  }
-  Result<std::unique_ptr<ObjectWriter>> NewWriter(std::string_view name) override {
-    return store_->NewWriter(name);
-  }
-  Result<std::vector<std::string>> ListIncomplete(std::string_view prefix) override {
-    return store_->ListIncomplete(prefix);
-  }
-  Status DeleteIncomplete(std::string_view incomplete) override {
-    return store_->DeleteIncomplete(incomplete);
-  }
-  Result<uint64_t> Size(std::string_view name) override { return store_->Size(name); }
-  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
-                  std::string* out) override {
-    return store_->GetRange(name, offset, length, out);
-  }
   Result<std::unique_ptr<ObjectReader>> Open(std::string_view name) override {
-    ASSIGN_OR_RETURN(auto inner, store_->Open(name));
+    ASSIGN_OR_RETURN(auto inner, target()->Open(name));
     return std::unique_ptr<ObjectReader>(new ReadAheadReader(std::move(inner), window_));
   }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return store_->List(prefix);
-  }
-  Status Delete(std::string_view name) override { return store_->Delete(name); }
-  std::string Location(std::string_view name) const override { return store_->Location(name); }
 
  private:
-  const std::shared_ptr<ObjectStore> store_;
   const uint64_t window_;
 };
 
