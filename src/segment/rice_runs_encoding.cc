@@ -9,8 +9,8 @@
 //         row of the run u = the previous row's u + its step (a step >= 0: values within a run
 //         never fall). The runs' lengths add up to "count".
 //   steps: for each run of length L, its L - 1 steps, each as a Rice code with the run's k:
-//         q = step >> k as q 0-bits and a 1-bit, then the step's k low bits; a q of kEscape or
-//         more as kEscape 0-bits, then the step's 64 bits. Bits follow each other least
+//         q = step >> k as q 0-bits and a 1-bit, then the step's k low bits; a q of kRiceEscape
+//         or more as kRiceEscape 0-bits, then the step's 64 bits. Bits follow each other least
 //         significant bit first from the low bit of the first byte; the last byte's unused high
 //         bits are 0.
 //
@@ -27,194 +27,20 @@
 #include <numeric>
 
 #include "common/coding.h"
+#include "common/rice_code.h"
 #include "segment/column_encoding.h"
 
 namespace sawmill::segment {
 
 namespace {
 
-constexpr uint32_t kEscape = 48;
 constexpr uint32_t kMaxK = 63;
-
-class BitWriter {
- public:
-  explicit BitWriter(std::string* out) : out_(out) {}
-  // The low "n" (<= 57) bits of "bits".
-  void Put(uint64_t bits, uint32_t n) {
-    if (n == 0) return;
-    if (n < 64) bits &= (uint64_t{1} << n) - 1;
-    acc_ |= bits << fill_;
-    fill_ += n;
-    while (fill_ >= 8) {
-      out_->push_back(static_cast<char>(acc_ & 0xff));
-      acc_ >>= 8;
-      fill_ -= 8;
-    }
-  }
-  void PutWide(uint64_t bits, uint32_t n) {  // n <= 64
-    if (n > 32) {
-      Put(bits & 0xffffffffu, 32);
-      Put(bits >> 32, n - 32);
-    } else {
-      Put(bits, n);
-    }
-  }
-  void Zeros(uint32_t n) {
-    while (n > 32) {
-      Put(0, 32);
-      n -= 32;
-    }
-    Put(0, n);
-  }
-  void Finish() {
-    if (fill_ > 0) out_->push_back(static_cast<char>(acc_ & 0xff));
-    acc_ = 0;
-    fill_ = 0;
-  }
-
- private:
-  std::string* out_;
-  uint64_t acc_ = 0;
-  uint32_t fill_ = 0;
-};
-
-class BitReader {
- public:
-  explicit BitReader(std::string_view bytes)
-      : p_(reinterpret_cast<const uint8_t*>(bytes.data())), end_(p_ + bytes.size()) {}
-  // A unary count of 0-bits up to a 1-bit, at most "limit" (then the 0-bits only are taken).
-  bool Unary(uint32_t limit, uint32_t* q) {
-    uint32_t zeros = 0;
-    while (true) {
-      Refill();
-      if (fill_ == 0) return false;
-      if (buf_ == 0) {
-        const uint32_t take = std::min(fill_, limit - zeros);
-        Drop(take);
-        zeros += take;
-        if (zeros == limit) break;
-        continue;
-      }
-      const uint32_t t = static_cast<uint32_t>(std::countr_zero(buf_));
-      if (zeros + t >= limit) {
-        Drop(limit - zeros);
-        zeros = limit;
-        break;
-      }
-      Drop(t + 1);
-      zeros += t;
-      *q = zeros;
-      return true;
-    }
-    *q = limit;
-    return true;
-  }
-  // "n" (<= 64) bits.
-  bool Bits(uint32_t n, uint64_t* v) {
-    uint64_t value = 0;
-    uint32_t got = 0;
-    while (got < n) {
-      Refill();
-      if (fill_ == 0) return false;
-      const uint32_t take = std::min(fill_, n - got);
-      const uint64_t part = take == 64 ? buf_ : buf_ & ((uint64_t{1} << take) - 1);
-      value |= part << got;
-      Drop(take);
-      got += take;
-    }
-    *v = value;
-    return true;
-  }
-  // One Rice code with parameter k whose bits are all in the buffer (the common case: a q below
-  // the buffer's 0-bits and k below 32), else false with nothing taken.
-  bool FastRice(uint32_t k, uint64_t* step) {
-    Refill();
-    if (buf_ == 0 || k > 32) return false;
-    const uint32_t q = static_cast<uint32_t>(std::countr_zero(buf_));
-    if (q >= kEscape || q + 1 + k > fill_) return false;
-    const uint64_t low = (buf_ >> (q + 1)) & ((uint64_t{1} << k) - 1);
-    Drop(q + 1 + k);
-    *step = (uint64_t{q} << k) | low;
-    return true;
-  }
-  // Decodes up to "count" Rice codes with parameter k (<= 32) as the steps of a run whose value
-  // is "*u", into dst[i] = least + u * divisor, while every code is in the buffer (FastRice's
-  // case) and no value passes "max_u"; returns how many. Whatever it stops at (a long code, the
-  // end of the bytes, damage) is left to FastRice and the slow path, which report damage. The
-  // bit state lives in locals for the loop: one code is a few instructions.
-  size_t FastRun(uint32_t k, size_t count, uint64_t max_u, uint64_t least, uint64_t divisor,
-                 uint64_t* u, int64_t* dst) {
-    const uint8_t* p = p_;
-    uint64_t buf = buf_;
-    uint32_t fill = fill_;
-    uint64_t value = *u;
-    const uint64_t mask = (uint64_t{1} << k) - 1;
-    size_t i = 0;
-    for (; i < count; ++i) {
-      if (fill < 56 && end_ - p >= 8) {
-        const uint32_t bytes = (63 - fill) >> 3;
-        const uint32_t to = fill + bytes * 8;
-        buf |=
-            (DecodeFixed64(reinterpret_cast<const char*>(p)) << fill) & ((uint64_t{1} << to) - 1);
-        p += bytes;
-        fill = to;
-      }
-      if (buf == 0) break;
-      const uint32_t q = static_cast<uint32_t>(std::countr_zero(buf));
-      const uint32_t used = q + 1 + k;
-      if (q >= kEscape || used > fill) break;
-      const uint64_t step = (uint64_t{q} << k) | ((buf >> (q + 1)) & mask);
-      if (step > max_u - value) break;  // (value <= max_u)
-      buf >>= used;                     // used <= fill <= 63
-      fill -= used;
-      value += step;
-      dst[i] = static_cast<int64_t>(least + value * divisor);
-    }
-    p_ = p;
-    buf_ = buf;
-    fill_ = fill;
-    *u = value;
-    return i;
-  }
-  // Whether nothing is left but the last byte's 0 high bits.
-  bool Done() const { return p_ == end_ && buf_ == 0 && fill_ < 8; }
-
- private:
-  void Refill() {
-    if (end_ - p_ >= 8) {
-      // Eight bytes loaded at once, of which the whole bytes that fit are taken (the bits
-      // above fill_ stay 0).
-      if (fill_ < 56) {
-        const uint32_t bytes = (63 - fill_) >> 3;
-        const uint32_t to = fill_ + bytes * 8;  // <= 63
-        buf_ |=
-            (DecodeFixed64(reinterpret_cast<const char*>(p_)) << fill_) & ((uint64_t{1} << to) - 1);
-        p_ += bytes;
-        fill_ = to;
-      }
-      return;
-    }
-    while (fill_ <= 56 && p_ < end_) {
-      buf_ |= static_cast<uint64_t>(*p_++) << fill_;
-      fill_ += 8;
-    }
-  }
-  void Drop(uint32_t n) {
-    buf_ = n >= 64 ? 0 : buf_ >> n;
-    fill_ -= n;
-  }
-  const uint8_t* p_;
-  const uint8_t* end_;
-  uint64_t buf_ = 0;
-  uint32_t fill_ = 0;
-};
 
 // The bits of the Rice codes of "steps" with parameter k.
 uint64_t RiceBits(const uint64_t* steps, size_t n, uint32_t k) {
   uint64_t bits = 0;
   for (size_t i = 0; i < n; ++i) {
-    const uint64_t q = steps[i] >> k;
-    bits += q >= kEscape ? kEscape + 64 : q + 1 + k;
+    bits += RiceCodeBits(steps[i], k);
   }
   return bits;
 }
@@ -263,7 +89,7 @@ Status DecodeRiceRunsPrefix(std::string_view body, size_t count, size_t through,
   // The largest u whose value fits: least + u * divisor <= INT64_MAX.
   const uint64_t room = static_cast<uint64_t>(INT64_MAX) - static_cast<uint64_t>(least);
   const uint64_t max_u = room / divisor;
-  BitReader bits(body);
+  RiceBitReader bits(body);
   int64_t* const dst = out->data() + base;
   size_t row = 0;
   auto fail = [&](const std::string& what) {
@@ -286,20 +112,9 @@ Status DecodeRiceRunsPrefix(std::string_view body, size_t count, size_t through,
       }
       if (i > 0) {
         uint64_t step;
-        if (!bits.FastRice(run.k, &step)) {
-          uint32_t q;
-          uint64_t low = 0;
-          if (!bits.Unary(kEscape, &q)) return fail("is past the end of the steps");
-          if (q == kEscape) {
-            if (!bits.Bits(64, &step)) return fail("is past the end of the steps");
-          } else {
-            if (!bits.Bits(run.k, &low)) return fail("is past the end of the steps");
-            if (run.k > 0 && (uint64_t{q} >> (64 - run.k)) != 0) {
-              return fail("has a step that overflows");
-            }
-            step = (run.k == 0 ? uint64_t{q} : uint64_t{q} << run.k) | low;
-          }
-        }
+        const RiceBitReader::Read read = bits.Next(run.k, &step);
+        if (read == RiceBitReader::Read::kEnd) return fail("is past the end of the steps");
+        if (read == RiceBitReader::Read::kOverflow) return fail("has a step that overflows");
         if (__builtin_add_overflow(u, step, &u)) return fail("overflows");
       }
       if (u > max_u) return fail("overflows");
@@ -378,21 +193,10 @@ bool EncodeRiceRuns(const int64_t* values, size_t count, std::string* out) {
     out->push_back(static_cast<char>(run.k));
     PutVarint64(out, run.first);
   }
-  BitWriter writer(out);
+  RiceBitWriter writer(out);
   at = 0;
   for (const Run& run : runs) {
-    for (size_t i = 0; i + 1 < run.length; ++i) {
-      const uint64_t step = steps[at++];
-      const uint64_t q = step >> run.k;
-      if (q >= kEscape) {
-        writer.Zeros(kEscape);
-        writer.PutWide(step, 64);
-      } else {
-        writer.Zeros(static_cast<uint32_t>(q));
-        writer.Put(1, 1);
-        writer.PutWide(step, run.k);
-      }
-    }
+    for (size_t i = 0; i + 1 < run.length; ++i) writer.Rice(steps[at++], run.k);
   }
   writer.Finish();
   return true;
