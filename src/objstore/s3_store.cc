@@ -875,8 +875,11 @@ Status S3Store::PutMultipart(std::string_view name, std::string_view data, int64
   // A failed upload is aborted, so no object and no parts are left behind (a failed Head after
   // a completed upload aborts nothing: the upload is gone already).
   if (!s.ok()) {
-    // Aborted whatever the caller's deadline (PutWithin): the parts would be kept and billed.
-    (void)AbortUpload(Key(name), upload_id, 0);
+    // Aborted even past the caller's deadline (PutWithin), or the parts would be kept and
+    // billed, but by abort_within_ms from now at most (0: no deadline, the retry budget).
+    const int64_t abort_by =
+        deadline_ms == 0 ? 0 : std::max(deadline_ms, NowMs() + options_.abort_within_ms);
+    (void)AbortUpload(Key(name), upload_id, abort_by);
   }
   return s;
 }

@@ -74,6 +74,10 @@ struct S3Options {
   int64_t request_timeout_ms = 300000;
   // No new attempt starts this long after an operation began.
   int64_t retry_budget_ms = 60000;
+  // A PutWithin whose multipart upload failed still aborts it (else S3 keeps and bills its
+  // parts), by the later of the caller's deadline and this long after the failure: one small
+  // request, not given up for the deadline nor let run a whole retry budget past it.
+  int64_t abort_within_ms = 2000;
   int max_attempts = 10;
   int64_t initial_backoff_ms = 100;
   int64_t max_backoff_ms = 5000;
@@ -118,7 +122,7 @@ class S3Store final : public ObjectStore {
   Status Put(std::string_view name, std::string_view data) override;
   // Put whose requests stop at the deadline too (the earlier of it and retry_budget_ms): no
   // attempt starts past it, the one running then is cut (CURLOPT_TIMEOUT_MS), and a multipart
-  // upload that failed is still aborted.
+  // upload that failed is still aborted, within abort_within_ms past the deadline at most.
   Status PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) override;
   // A streaming writer holding at most one part in memory (the table above).
   Result<std::unique_ptr<ObjectWriter>> NewWriter(std::string_view name) override;

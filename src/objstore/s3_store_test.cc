@@ -47,6 +47,18 @@ S3Options MultipartTestOptions(const std::string& name) {
   return o;
 }
 
+// "o" as the WAL's store has it (http/cluster_mode.cc), with the default backoff: without a
+// deadline a 503 storm ends by the budget after 1.55-3.1 s (waits of 50-100, 100-200, ... ms).
+S3Options WalStoreOptions(S3Options o) {
+  o.retry_budget_ms = 3000;
+  o.request_timeout_ms = 10000;
+  o.stall_timeout_ms = 5000;
+  o.initial_backoff_ms = S3Options{}.initial_backoff_ms;
+  o.max_backoff_ms = S3Options{}.max_backoff_ms;
+  o.max_attempts = S3Options{}.max_attempts;
+  return o;
+}
+
 std::unique_ptr<S3Store> MakeStore(S3Options options) {
   auto store = S3Store::Create(std::move(options));
   EXPECT_TRUE(store.ok()) << store.status().ToString();
@@ -516,15 +528,7 @@ TEST(S3Store, AnAnswerThatNeverComesTimesOutAndIsRetried) {
 // client's own retry budget (3 s for WAL objects: a writer's 10 s deadline used to be overshot
 // by up to 3 s), nor at the stall timeout of an attempt that never gets an answer.
 TEST(S3Store, APutWithinADeadlineEndsByItUnderAStoreThatFailsOrNeverAnswers) {
-  S3Options o = TestOptions("deadline");
-  // As the WAL's store (http/cluster_mode.cc), with the default backoff: without the deadline
-  // a 503 storm ends by the budget after 1.55-3.1 s (waits of 50-100, 100-200, ... ms).
-  o.retry_budget_ms = 3000;
-  o.request_timeout_ms = 10000;
-  o.stall_timeout_ms = 5000;
-  o.initial_backoff_ms = S3Options{}.initial_backoff_ms;
-  o.max_backoff_ms = S3Options{}.max_backoff_ms;
-  o.max_attempts = S3Options{}.max_attempts;
+  const S3Options o = WalStoreOptions(TestOptions("deadline"));
   ProxiedStores stores(o);
   auto& [direct, proxy, store] = stores;
   ASSERT_TRUE(direct != nullptr && store != nullptr);
@@ -561,6 +565,49 @@ TEST(S3Store, APutWithinADeadlineEndsByItUnderAStoreThatFailsOrNeverAnswers) {
   std::string got;
   ASSERT_TRUE(direct->GetRange("wal/n1/3.wal", 0, 6, &got).ok());
   EXPECT_EQ(got, "stored");
+}
+
+// A PutWithin of a multipart upload that fails by the deadline still aborts the upload, but the
+// abort is bounded too (S3Options::abort_within_ms past the deadline): before, it ran without
+// the deadline, so an abort the store never answered held the caller for a whole stall timeout
+// and retry budget (here 5 s; with the defaults up to 30 s + 60 s) after its deadline.
+TEST(S3Store, AFailedMultipartPutWithinIsAbortedByABoundPastItsDeadline) {
+  S3Options o = WalStoreOptions(MultipartTestOptions("abortbound"));
+  o.abort_within_ms = 1000;
+  ProxiedStores stores(o);
+  auto& [direct, proxy, store] = stores;
+  ASSERT_TRUE(direct != nullptr && store != nullptr);
+  const std::string data = Pattern(6 << 20, 4);  // two parts
+  // The upload starts, then no part can arrive (every connection is cut after 3 MiB); from the
+  // part's second connection on, the store answers nothing at all, the abort included.
+  proxy.cut_after_bytes = 3 << 20;
+  proxy.cut_connections = -1;
+  proxy.DropConnections();
+  const int accepted = proxy.accepted.load();
+  std::thread arm([&proxy, accepted] {
+    while (proxy.accepted.load() < accepted + 2) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    proxy.stall = 1000000;
+  });
+  constexpr int64_t kBudgetNs = 1'000'000'000;
+  const auto start = std::chrono::steady_clock::now();
+  const Status s = store->PutWithin("wal/n1/9.wal", data, kBudgetNs);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  arm.join();
+  proxy.stall = 0;
+  proxy.cut_after_bytes = -1;
+  proxy.DropConnections();
+  std::printf("%s after %.3f s\n", s.ToString().c_str(), seconds);
+  EXPECT_TRUE((s.code() == StatusCode::kIOError)) << s.ToString();
+  EXPECT_NE(s.message().find("wal/n1/9.wal: part 1"), std::string::npos) << s.message();
+  EXPECT_EQ(store->stats().multipart_aborts, 1u);
+  EXPECT_LT(seconds, kBudgetNs / 1e9 + o.abort_within_ms / 1e3 + 0.75)
+      << "the abort ran past its bound";
+  // The abort never arrived: the upload is left for the sweep (ListIncomplete), no object.
+  EXPECT_EQ(direct->ListUploadsInProgress().value_or({}).size(), 1u);
+  EXPECT_TRUE(direct->Size("wal/n1/9.wal").status().IsNotFound());
 }
 
 TEST(S3Store, AStoreThatIsDownIsAnIOErrorAfterTheRetryBudget) {
