@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "objstore/forwarding_store.h"
 #include "objstore/local_directory_store.h"
 #include "segment/testdata.h"
 #include "storage/engine_test_fixture.h"
@@ -20,44 +21,30 @@ namespace {
 constexpr int64_t kDay = 24 * 3600 * kNanosPerSecond;
 
 // A cold store that fails the way a remote one does: refuses to start a put, cuts a put off in
-// the middle (the connection lost), or times out on the commit. Everything else goes through.
-class FaultyStore final : public objstore::ObjectStore {
+// the middle (the connection lost), or times out on the commit. Every other call goes through.
+class FaultyStore final : public objstore::ForwardingObjectStore {
  public:
   enum class Fault { kNone, kRefuse, kCutMidPut, kTimeout };
-  explicit FaultyStore(std::shared_ptr<objstore::ObjectStore> base) : base_(std::move(base)) {}
+  explicit FaultyStore(std::shared_ptr<objstore::ObjectStore> base)
+      : ForwardingObjectStore(std::move(base)) {}
   std::atomic<Fault> fault{Fault::kNone};
 
+  // Every put goes through the faulty writer.
   Status Put(std::string_view name, std::string_view data) override {
     ASSIGN_OR_RETURN(auto w, NewWriter(name));
     RETURN_IF_ERROR(w->Append(data));
     return w->Commit();
   }
+  Status PutWithin(std::string_view name, std::string_view data, int64_t) override {
+    return Put(name, data);
+  }
   Result<std::unique_ptr<objstore::ObjectWriter>> NewWriter(std::string_view name) override {
     if (fault == Fault::kRefuse) {
       return Status::IOError("PUT " + std::string(name) + ": 503 Slow Down (injected)");
     }
-    ASSIGN_OR_RETURN(auto w, base_->NewWriter(name));
+    ASSIGN_OR_RETURN(auto w, ForwardingObjectStore::NewWriter(name));
     return std::unique_ptr<objstore::ObjectWriter>(new Writer(this, std::move(w)));
   }
-  Result<uint64_t> Size(std::string_view name) override { return base_->Size(name); }
-  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
-                  std::string* out) override {
-    return base_->GetRange(name, offset, length, out);
-  }
-  Result<std::unique_ptr<objstore::ObjectReader>> Open(std::string_view name) override {
-    return base_->Open(name);
-  }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return base_->List(prefix);
-  }
-  Result<std::vector<std::string>> ListIncomplete(std::string_view prefix) override {
-    return base_->ListIncomplete(prefix);
-  }
-  Status DeleteIncomplete(std::string_view incomplete) override {
-    return base_->DeleteIncomplete(incomplete);
-  }
-  Status Delete(std::string_view name) override { return base_->Delete(name); }
-  std::string Location(std::string_view name) const override { return base_->Location(name); }
 
  private:
   class Writer final : public objstore::ObjectWriter {
@@ -85,7 +72,6 @@ class FaultyStore final : public objstore::ObjectStore {
     FaultyStore* store_;
     std::unique_ptr<objstore::ObjectWriter> base_;
   };
-  std::shared_ptr<objstore::ObjectStore> base_;
 };
 
 class TierTest : public EngineTest {
