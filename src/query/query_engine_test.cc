@@ -277,8 +277,19 @@ TEST_F(QueryEngineTest, ByteLimitGivesAPartialAnswer) {
   EXPECT_NE(res->warnings.back().find("per-query scan limit (50000 bytes)"), std::string::npos);
 }
 
-// A snapshot of one segment (42) of "records" in blocks of 100 rows, its block "damaged"
-// unreadable.
+// A snapshot of tenant "default" holding "reader"'s segment alone.
+std::shared_ptr<storage::Snapshot> SnapshotOf(std::shared_ptr<testing::FakeSegmentReader> reader) {
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  storage::SegmentHandle h;
+  h.info = reader->info();
+  h.open = [reader]() -> Result<std::shared_ptr<segment::SegmentReader>> {
+    return std::shared_ptr<segment::SegmentReader>(reader);
+  };
+  snap->segments.push_back(h);
+  return snap;
+}
+
 // Segment 42 of "records" in blocks of 100 rows, whose block "failing" cannot be read: with
 // "error", or DataLoss as a checksum mismatch would give when "error" is OK.
 std::shared_ptr<storage::Snapshot> SegmentWithABlockFailing(const std::vector<Record>& records,
@@ -289,15 +300,7 @@ std::shared_ptr<storage::Snapshot> SegmentWithABlockFailing(const std::vector<Re
   } else {
     reader->FailBlock(failing, error);
   }
-  auto snap = std::make_shared<storage::Snapshot>();
-  snap->tenant = "default";
-  storage::SegmentHandle h;
-  h.info = reader->info();
-  h.open = [reader]() -> Result<std::shared_ptr<segment::SegmentReader>> {
-    return std::shared_ptr<segment::SegmentReader>(reader);
-  };
-  snap->segments.push_back(h);
-  return snap;
+  return SnapshotOf(reader);
 }
 
 std::shared_ptr<storage::Snapshot> SegmentWithABlockDamaged(const std::vector<Record>& records,
@@ -361,15 +364,7 @@ TEST_F(QueryEngineTest, ADamagedIndexIsReportedAsCorruptionWhileTheSegmentIsScan
     SCOPED_TRACE(error.ToString());
     auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, few, 100);
     reader->FailIndex(error);
-    auto snap = std::make_shared<storage::Snapshot>();
-    snap->tenant = "default";
-    storage::SegmentHandle h;
-    h.info = reader->info();
-    h.open = [reader]() -> Result<std::shared_ptr<segment::SegmentReader>> {
-      return std::shared_ptr<segment::SegmentReader>(reader);
-    };
-    snap->segments.push_back(h);
-    testing::FakeEngine engine(snap);
+    testing::FakeEngine engine(SnapshotOf(reader));
     QueryOptions o;
     o.clock = &clock_;
     SearchRequest r = Req("user_id=user-3 | count");
