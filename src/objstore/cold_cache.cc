@@ -400,7 +400,7 @@ class CachedObjectReader final : public ObjectReader {
 
 CachingObjectStore::CachingObjectStore(std::shared_ptr<ObjectStore> remote,
                                        std::shared_ptr<ColdCache> cache)
-    : remote_(std::move(remote)), cache_(std::move(cache)) {}
+    : ForwardingObjectStore(std::move(remote)), cache_(std::move(cache)) {}
 
 Status CachingObjectStore::Put(std::string_view name, std::string_view data) {
   return PutWithin(name, data, 0);
@@ -414,7 +414,7 @@ Status CachingObjectStore::PutWithin(std::string_view name, std::string_view dat
   // Before and after: a read that raced with the Put may have fetched the old bytes; the second
   // Forget keeps them out (ColdCache::epoch).
   cache_->Forget(std::string(name));
-  Status s = budget_ns > 0 ? remote_->PutWithin(name, data, budget_ns) : remote_->Put(name, data);
+  Status s = budget_ns > 0 ? target()->PutWithin(name, data, budget_ns) : target()->Put(name, data);
   cache_->Forget(std::string(name));
   return s;
 }
@@ -446,7 +446,7 @@ class ForgettingObjectWriter final : public ObjectWriter {
 
 Result<std::unique_ptr<ObjectWriter>> CachingObjectStore::NewWriter(std::string_view name) {
   RETURN_IF_ERROR(ValidateObjectName(name));
-  ASSIGN_OR_RETURN(std::unique_ptr<ObjectWriter> remote, remote_->NewWriter(name));
+  ASSIGN_OR_RETURN(std::unique_ptr<ObjectWriter> remote, target()->NewWriter(name));
   return std::unique_ptr<ObjectWriter>(
       new ForgettingObjectWriter(std::move(remote), cache_, std::string(name)));
 }
@@ -455,7 +455,7 @@ Result<uint64_t> CachingObjectStore::Size(std::string_view name) {
   RETURN_IF_ERROR(ValidateObjectName(name));
   uint64_t size = 0;
   if (cache_->KnownSize(std::string(name), &size)) return size;
-  return remote_->Size(name);
+  return target()->Size(name);
 }
 
 Status CachingObjectStore::ReadThrough(const std::string& name, uint64_t object_size,
@@ -475,7 +475,7 @@ Status CachingObjectStore::ReadThrough(const std::string& name, uint64_t object_
   }
   const uint64_t epoch = cache_->epoch();
   Status s = reader != nullptr ? reader->ReadRange(offset, length, out)
-                               : remote_->GetRange(name, offset, length, out);
+                               : target()->GetRange(name, offset, length, out);
   RETURN_IF_ERROR(s);
   CacheMetrics::Get().fetched_bytes->Increment(static_cast<double>(out->size()));
   if (tally != nullptr) {
@@ -493,7 +493,7 @@ Status CachingObjectStore::GetRange(std::string_view name, uint64_t offset, uint
   uint64_t size = 0;
   if (!cache_->KnownSize(key, &size)) {
     // The remote store checks the range, and its answer is cached with the size it learns.
-    ASSIGN_OR_RETURN(size, remote_->Size(name));
+    ASSIGN_OR_RETURN(size, target()->Size(name));
   }
   RETURN_IF_ERROR(CheckRange(Location(name), size, offset, length));
   return ReadThrough(key, size, nullptr, offset, length, out);
@@ -506,25 +506,17 @@ Result<std::unique_ptr<ObjectReader>> CachingObjectStore::Open(std::string_view 
   if (cache_->KnownSize(key, &size)) {
     return std::unique_ptr<ObjectReader>(new CachedObjectReader(this, key, size, nullptr));
   }
-  ASSIGN_OR_RETURN(auto remote, remote_->Open(name));
+  ASSIGN_OR_RETURN(auto remote, target()->Open(name));
   size = remote->size();
   return std::unique_ptr<ObjectReader>(new CachedObjectReader(this, key, size, std::move(remote)));
-}
-
-Result<std::vector<std::string>> CachingObjectStore::List(std::string_view prefix) {
-  return remote_->List(prefix);
 }
 
 Status CachingObjectStore::Delete(std::string_view name) {
   RETURN_IF_ERROR(ValidateObjectName(name));
   cache_->Forget(std::string(name));
-  Status s = remote_->Delete(name);
+  Status s = target()->Delete(name);
   cache_->Forget(std::string(name));
   return s;
-}
-
-std::string CachingObjectStore::Location(std::string_view name) const {
-  return remote_->Location(name);
 }
 
 }  // namespace sawmill::objstore

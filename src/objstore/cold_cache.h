@@ -24,6 +24,7 @@
 
 #include "common/env.h"
 #include "common/mutex.h"
+#include "objstore/forwarding_store.h"
 #include "objstore/object_store.h"
 
 namespace sawmill::objstore {
@@ -124,8 +125,9 @@ class ColdCache {
   std::atomic<uint64_t> hits_{0}, misses_{0}, evictions_{0}, damaged_{0};
 };
 
-// An ObjectStore that reads "remote" through "cache". Thread-safe.
-class CachingObjectStore final : public ObjectStore {
+// An ObjectStore that reads "remote" through "cache". Thread-safe. What it does not override
+// (List, Location, the unfinished writes: nothing is cached for them) goes to "remote".
+class CachingObjectStore final : public ForwardingObjectStore {
  public:
   CachingObjectStore(std::shared_ptr<ObjectStore> remote, std::shared_ptr<ColdCache> cache);
 
@@ -141,18 +143,9 @@ class CachingObjectStore final : public ObjectStore {
   // Opens without a request when the size is cached; each range then comes from the cache or
   // one ranged read of the remote store, which is cached.
   Result<std::unique_ptr<ObjectReader>> Open(std::string_view name) override;
-  Result<std::vector<std::string>> List(std::string_view prefix) override;
   Status Delete(std::string_view name) override;
-  std::string Location(std::string_view name) const override;
-  // The remote store's unfinished writes (nothing is cached for them).
-  Result<std::vector<std::string>> ListIncomplete(std::string_view prefix) override {
-    return remote_->ListIncomplete(prefix);
-  }
-  Status DeleteIncomplete(std::string_view incomplete) override {
-    return remote_->DeleteIncomplete(incomplete);
-  }
 
-  const std::shared_ptr<ObjectStore>& remote() const { return remote_; }
+  const std::shared_ptr<ObjectStore>& remote() const { return target(); }
   const std::shared_ptr<ColdCache>& cache() const { return cache_; }
 
  private:
@@ -161,7 +154,6 @@ class CachingObjectStore final : public ObjectStore {
   Status ReadThrough(const std::string& name, uint64_t object_size, const ObjectReader* reader,
                      uint64_t offset, uint64_t length, std::string* out);
 
-  const std::shared_ptr<ObjectStore> remote_;
   const std::shared_ptr<ColdCache> cache_;
 };
 

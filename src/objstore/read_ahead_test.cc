@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/fault_env.h"
+#include "objstore/forwarding_store.h"
 #include "objstore/local_directory_store.h"
 
 namespace sawmill::objstore {
@@ -31,31 +32,20 @@ class CountingReader final : public ObjectReader {
   std::atomic<int>* reads_;
 };
 
-class CountingStore final : public ObjectStore {
+class CountingStore final : public ForwardingObjectStore {
  public:
-  explicit CountingStore(Env* env) : local_(env, "/data") {}
+  explicit CountingStore(Env* env)
+      : ForwardingObjectStore(std::make_shared<LocalDirectoryStore>(env, "/data")) {}
   std::atomic<int> reads{0};
-  Status Put(std::string_view name, std::string_view data) override {
-    return local_.Put(name, data);
-  }
-  Result<uint64_t> Size(std::string_view name) override { return local_.Size(name); }
   Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
                   std::string* out) override {
     reads.fetch_add(1);
-    return local_.GetRange(name, offset, length, out);
+    return ForwardingObjectStore::GetRange(name, offset, length, out);
   }
   Result<std::unique_ptr<ObjectReader>> Open(std::string_view name) override {
-    ASSIGN_OR_RETURN(auto inner, local_.Open(name));
+    ASSIGN_OR_RETURN(auto inner, ForwardingObjectStore::Open(name));
     return std::unique_ptr<ObjectReader>(new CountingReader(std::move(inner), &reads));
   }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return local_.List(prefix);
-  }
-  Status Delete(std::string_view name) override { return local_.Delete(name); }
-  std::string Location(std::string_view name) const override { return local_.Location(name); }
-
- private:
-  LocalDirectoryStore local_;
 };
 
 std::string Bytes(size_t n) {

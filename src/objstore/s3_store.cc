@@ -29,6 +29,9 @@ struct S3Store::Request {
   uint64_t max_body = 64 << 10;  // bytes of a successful answer kept; more is an error
   // CompleteMultipartUpload may answer 200 and put an error in the body.
   bool error_may_be_in_200 = false;
+  // The caller's deadline (NowMs; PutWithin), which bounds every attempt and the retries too;
+  // 0: none (the retry budget alone).
+  int64_t deadline_ms = 0;
 };
 
 struct S3Store::Response {
@@ -321,9 +324,6 @@ int64_t NowMs() {
       .count();
 }
 
-// The deadline (NowMs) of the PutWithin this thread runs, which its requests keep; 0: none.
-thread_local int64_t put_deadline_ms = 0;
-
 }  // namespace
 
 Status ParseS3Url(std::string_view url, S3Options* options) {
@@ -510,7 +510,7 @@ Result<S3Store::Response> S3Store::Perform(const Request& request) {
       "x-amz-content-sha256: " + HexOf(Digest(EVP_sha256(), request.body));
 
   const int64_t start = NowMs();
-  const int64_t deadline = put_deadline_ms;  // 0: none
+  const int64_t deadline = request.deadline_ms;  // 0: none
   std::string last_error;
   thread_local std::mt19937_64 rng(std::random_device{}());
   for (int attempt = 1;; ++attempt) {
@@ -655,10 +655,16 @@ Status S3Store::ErrorFor(std::string_view op, std::string_view name,
   return Status::FailedPrecondition(what);
 }
 
-Status S3Store::Put(std::string_view name, std::string_view data) {
+Status S3Store::Put(std::string_view name, std::string_view data) { return PutBy(name, data, 0); }
+
+Status S3Store::PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) {
+  return PutBy(name, data, NowMs() + std::max<int64_t>(1, budget_ns / 1'000'000));
+}
+
+Status S3Store::PutBy(std::string_view name, std::string_view data, int64_t deadline_ms) {
   RETURN_IF_ERROR(ValidateObjectName(name));
-  Status s =
-      data.size() > options_.multipart_threshold ? PutMultipart(name, data) : PutSingle(name, data);
+  Status s = data.size() > options_.multipart_threshold ? PutMultipart(name, data, deadline_ms)
+                                                        : PutSingle(name, data, deadline_ms);
   if (!s.ok()) {
     errors_.fetch_add(1, std::memory_order_relaxed);
     S3Metrics::Get().errors->Increment();
@@ -666,17 +672,10 @@ Status S3Store::Put(std::string_view name, std::string_view data) {
   return s;
 }
 
-Status S3Store::PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) {
-  const int64_t saved = put_deadline_ms;
-  put_deadline_ms = NowMs() + std::max<int64_t>(1, budget_ns / 1'000'000);
-  Status s = Put(name, data);
-  put_deadline_ms = saved;
-  return s;
-}
-
-Status S3Store::PutSingle(std::string_view name, std::string_view data) {
+Status S3Store::PutSingle(std::string_view name, std::string_view data, int64_t deadline_ms) {
   const std::string md5 = Digest(EVP_md5(), data);
   Request request;
+  request.deadline_ms = deadline_ms;
   request.method = "PUT";
   request.key = Key(name);
   request.upload = true;
@@ -697,10 +696,12 @@ Status S3Store::PutSingle(std::string_view name, std::string_view data) {
   return Status::OK();
 }
 
-Status S3Store::AbortUpload(const std::string& key, const std::string& upload_id) {
+Status S3Store::AbortUpload(const std::string& key, const std::string& upload_id,
+                            int64_t deadline_ms) {
   multipart_aborts_.fetch_add(1, std::memory_order_relaxed);
   S3Metrics::Get().multipart_aborts->Increment();
   Request request;
+  request.deadline_ms = deadline_ms;
   request.method = "DELETE";
   request.key = key;
   request.query = {{"uploadId", upload_id}};
@@ -720,8 +721,9 @@ Status S3Store::AbortUpload(const std::string& key, const std::string& upload_id
   return s;
 }
 
-Result<std::string> S3Store::StartUpload(std::string_view name) {
+Result<std::string> S3Store::StartUpload(std::string_view name, int64_t deadline_ms) {
   Request create;
+  create.deadline_ms = deadline_ms;
   create.method = "POST";
   create.key = Key(name);
   create.upload = true;  // an empty body
@@ -743,9 +745,11 @@ Result<std::string> S3Store::StartUpload(std::string_view name) {
 }
 
 Status S3Store::UploadPart(std::string_view name, const std::string& upload_id, int number,
-                           uint64_t offset, std::string_view part, MultipartState* state) {
+                           uint64_t offset, std::string_view part, MultipartState* state,
+                           int64_t deadline_ms) {
   const std::string md5 = Digest(EVP_md5(), part);
   Request put;
+  put.deadline_ms = deadline_ms;
   put.method = "PUT";
   put.key = Key(name);
   put.upload = true;
@@ -775,8 +779,9 @@ Status S3Store::UploadPart(std::string_view name, const std::string& upload_id, 
 }
 
 Status S3Store::CompleteUpload(std::string_view name, const std::string& upload_id,
-                               const MultipartState& state) {
+                               const MultipartState& state, int64_t deadline_ms) {
   Request finish;
+  finish.deadline_ms = deadline_ms;
   finish.method = "POST";
   finish.key = Key(name);
   finish.upload = true;
@@ -801,7 +806,8 @@ Status S3Store::CompleteUpload(std::string_view name, const std::string& upload_
     // An earlier attempt completed it and its answer was lost: the object says whether.
     uint64_t size = 0;
     std::string etag;
-    if (Head(name, &size, &etag).ok() && size == state.bytes && etag == expected_etag) {
+    if (Head(name, &size, &etag, deadline_ms).ok() && size == state.bytes &&
+        etag == expected_etag) {
       bytes_uploaded_.fetch_add(state.bytes, std::memory_order_relaxed);
       S3Metrics::Get().bytes_uploaded->Increment(static_cast<double>(state.bytes));
       return Status::OK();
@@ -813,14 +819,14 @@ Status S3Store::CompleteUpload(std::string_view name, const std::string& upload_
   // The object as stored: its size, and the ETag S3 derives from the parts' MD5s.
   uint64_t size = 0;
   std::string etag;
-  RETURN_IF_ERROR(Head(name, &size, &etag));
+  RETURN_IF_ERROR(Head(name, &size, &etag, deadline_ms));
   if (size != state.bytes || (etag.find('-') != std::string::npos && etag != expected_etag)) {
     Status bad = Status::IOError("put " + Location(name) + ": the stored object has " +
                                  std::to_string(size) + " bytes and ETag " + etag + ", not " +
                                  std::to_string(state.bytes) + " bytes and " + expected_etag);
     // The upload is complete, so no abort removes it: without this the object would stay in the
     // bucket, named by no segment (the caller keeps the segment local) and found by no sweep.
-    DeleteBadObject(name, bad);
+    DeleteBadObject(name, bad, deadline_ms);
     return bad;
   }
   bytes_uploaded_.fetch_add(state.bytes, std::memory_order_relaxed);
@@ -828,8 +834,9 @@ Status S3Store::CompleteUpload(std::string_view name, const std::string& upload_
   return Status::OK();
 }
 
-void S3Store::DeleteBadObject(std::string_view name, const Status& why) {
+void S3Store::DeleteBadObject(std::string_view name, const Status& why, int64_t deadline_ms) {
   Request request;
+  request.deadline_ms = deadline_ms;
   request.method = "DELETE";
   request.key = Key(name);
   // Perform retries a connection error, a timeout, 429 and 5xx, as for every request.
@@ -852,8 +859,8 @@ void S3Store::DeleteBadObject(std::string_view name, const Status& why) {
       Location(name), why.message(), s.ToString());
 }
 
-Status S3Store::PutMultipart(std::string_view name, std::string_view data) {
-  ASSIGN_OR_RETURN(const std::string upload_id, StartUpload(name));
+Status S3Store::PutMultipart(std::string_view name, std::string_view data, int64_t deadline_ms) {
+  ASSIGN_OR_RETURN(const std::string upload_id, StartUpload(name, deadline_ms));
   uint64_t part_size = options_.part_size;
   if ((data.size() + part_size - 1) / part_size > kMaxParts) {
     part_size = (data.size() + kMaxParts - 1) / kMaxParts;
@@ -861,17 +868,18 @@ Status S3Store::PutMultipart(std::string_view name, std::string_view data) {
   MultipartState state;
   Status s;
   for (uint64_t offset = 0; s.ok() && offset < data.size(); offset += part_size) {
-    s = UploadPart(name, upload_id, state.parts + 1, offset, data.substr(offset, part_size),
-                   &state);
+    s = UploadPart(name, upload_id, state.parts + 1, offset, data.substr(offset, part_size), &state,
+                   deadline_ms);
   }
-  if (s.ok()) s = CompleteUpload(name, upload_id, state);
+  if (s.ok()) s = CompleteUpload(name, upload_id, state, deadline_ms);
   // A failed upload is aborted, so no object and no parts are left behind (a failed Head after
   // a completed upload aborts nothing: the upload is gone already).
   if (!s.ok()) {
-    // Aborted whatever the caller's deadline (PutWithin): the parts would be kept and billed.
-    const int64_t saved = std::exchange(put_deadline_ms, 0);
-    (void)AbortUpload(Key(name), upload_id);
-    put_deadline_ms = saved;
+    // Aborted even past the caller's deadline (PutWithin), or the parts would be kept and
+    // billed, but by abort_within_ms from now at most (0: no deadline, the retry budget).
+    const int64_t abort_by =
+        deadline_ms == 0 ? 0 : std::max(deadline_ms, NowMs() + options_.abort_within_ms);
+    (void)AbortUpload(Key(name), upload_id, abort_by);
   }
   return s;
 }
@@ -993,8 +1001,10 @@ void S3Store::CountError() {
   S3Metrics::Get().errors->Increment();
 }
 
-Status S3Store::Head(std::string_view name, uint64_t* size, std::string* etag) {
+Status S3Store::Head(std::string_view name, uint64_t* size, std::string* etag,
+                     int64_t deadline_ms) {
   Request request;
+  request.deadline_ms = deadline_ms;
   request.method = "HEAD";
   request.key = Key(name);
   auto response = Perform(request);

@@ -74,6 +74,10 @@ struct S3Options {
   int64_t request_timeout_ms = 300000;
   // No new attempt starts this long after an operation began.
   int64_t retry_budget_ms = 60000;
+  // A PutWithin whose multipart upload failed still aborts it (else S3 keeps and bills its
+  // parts), by the later of the caller's deadline and this long after the failure: one small
+  // request, not given up for the deadline nor let run a whole retry budget past it.
+  int64_t abort_within_ms = 2000;
   int max_attempts = 10;
   int64_t initial_backoff_ms = 100;
   int64_t max_backoff_ms = 5000;
@@ -118,7 +122,7 @@ class S3Store final : public ObjectStore {
   Status Put(std::string_view name, std::string_view data) override;
   // Put whose requests stop at the deadline too (the earlier of it and retry_budget_ms): no
   // attempt starts past it, the one running then is cut (CURLOPT_TIMEOUT_MS), and a multipart
-  // upload that failed is still aborted.
+  // upload that failed is still aborted, within abort_within_ms past the deadline at most.
   Status PutWithin(std::string_view name, std::string_view data, int64_t budget_ns) override;
   // A streaming writer holding at most one part in memory (the table above).
   Result<std::unique_ptr<ObjectWriter>> NewWriter(std::string_view name) override;
@@ -169,30 +173,34 @@ class S3Store final : public ObjectStore {
   // Sends "request", retrying as the header says. Returns the final answer whatever its HTTP
   // status; IOError when no attempt got one within the budget.
   Result<Response> Perform(const Request& request);
-  Status PutSingle(std::string_view name, std::string_view data);
-  Status PutMultipart(std::string_view name, std::string_view data);
+  // The steps of a Put. "deadline_ms" (steady clock, NowMs in s3_store.cc; 0: none) is the
+  // caller's (PutWithin): every request they send carries it (Request::deadline_ms).
+  Status PutBy(std::string_view name, std::string_view data, int64_t deadline_ms);
+  Status PutSingle(std::string_view name, std::string_view data, int64_t deadline_ms);
+  Status PutMultipart(std::string_view name, std::string_view data, int64_t deadline_ms);
   // The steps of a multipart upload. StartUpload returns the upload id. UploadPart sends part
   // "number" (bytes [offset, offset + size) of the object) with its Content-MD5, checks the
   // ETag and adds it to "state". CompleteUpload completes and checks the stored object's size
   // and ETag; an object that fails that check is deleted (DeleteBadObject). None aborts: the
-  // caller does on failure.
-  Result<std::string> StartUpload(std::string_view name);
+  // caller does on failure. A streaming writer's steps have no deadline (0).
+  Result<std::string> StartUpload(std::string_view name, int64_t deadline_ms = 0);
   Status UploadPart(std::string_view name, const std::string& upload_id, int number,
-                    uint64_t offset, std::string_view part, MultipartState* state);
+                    uint64_t offset, std::string_view part, MultipartState* state,
+                    int64_t deadline_ms = 0);
   Status CompleteUpload(std::string_view name, const std::string& upload_id,
-                        const MultipartState& state);
+                        const MultipartState& state, int64_t deadline_ms = 0);
   void NotePeakBuffer(uint64_t bytes);
   void CountError();
-  Status AbortUpload(const std::string& key, const std::string& upload_id);
+  Status AbortUpload(const std::string& key, const std::string& upload_id, int64_t deadline_ms = 0);
   // Deletes an object whose upload completed but failed the size/ETag check ("why"): logged and
   // counted, and so is a delete that fails (the object then stays, named in the log).
-  void DeleteBadObject(std::string_view name, const Status& why);
+  void DeleteBadObject(std::string_view name, const Status& why, int64_t deadline_ms);
   // GET of [offset, offset + length) (length > 0, no overflow), with If-Match when "etag" is
   // not empty. Checks the range against the size the answer reports.
   Status GetRangeOnce(std::string_view name, uint64_t offset, uint64_t length,
                       const std::string& etag, std::string* out);
   // HEAD: size and ETag. NotFound when absent.
-  Status Head(std::string_view name, uint64_t* size, std::string* etag);
+  Status Head(std::string_view name, uint64_t* size, std::string* etag, int64_t deadline_ms = 0);
   // An error for a final answer that was not a success: the operation, the object, the HTTP
   // status and the S3 code and message.
   Status ErrorFor(std::string_view op, std::string_view name, const Response& response) const;

@@ -39,6 +39,26 @@ S3Options TestOptions(const std::string& name) {
   return o;
 }
 
+// TestOptions with parts of S3's least size, 5 MiB: an object above it goes up in parts.
+S3Options MultipartTestOptions(const std::string& name) {
+  S3Options o = TestOptions(name);
+  o.part_size = 5 << 20;
+  o.multipart_threshold = 5 << 20;
+  return o;
+}
+
+// "o" as the WAL's store has it (http/cluster_mode.cc), with the default backoff: without a
+// deadline a 503 storm ends by the budget after 1.55-3.1 s (waits of 50-100, 100-200, ... ms).
+S3Options WalStoreOptions(S3Options o) {
+  o.retry_budget_ms = 3000;
+  o.request_timeout_ms = 10000;
+  o.stall_timeout_ms = 5000;
+  o.initial_backoff_ms = S3Options{}.initial_backoff_ms;
+  o.max_backoff_ms = S3Options{}.max_backoff_ms;
+  o.max_attempts = S3Options{}.max_attempts;
+  return o;
+}
+
 std::unique_ptr<S3Store> MakeStore(S3Options options) {
   auto store = S3Store::Create(std::move(options));
   EXPECT_TRUE(store.ok()) << store.status().ToString();
@@ -51,6 +71,19 @@ std::unique_ptr<S3Store> MakeStore(S3Options options) {
 int PortOf(const std::string& endpoint) {
   return std::atoi(endpoint.substr(endpoint.rfind(':') + 1).c_str());
 }
+
+// A store under options "o" seen two ways: "direct" (what is really in the bucket) and "store",
+// through a fault proxy in front of the fixture (what a user's network and a loaded store do to
+// requests). Either is null when it could not be made (the test failed already).
+struct ProxiedStores {
+  explicit ProxiedStores(S3Options o) : direct(MakeStore(o)), proxy(PortOf(o.endpoint)) {
+    o.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
+    store = MakeStore(std::move(o));
+  }
+  std::unique_ptr<S3Store> direct;
+  FaultProxy proxy;
+  std::unique_ptr<S3Store> store;
+};
 
 // A directory removed with its holder.
 struct TempDir {
@@ -113,9 +146,7 @@ TEST(S3Store, TheFixtureIsARealS3Api) {
 }
 
 TEST(S3Store, ALargeObjectGoesUpInPartsAndReadsBackByRanges) {
-  S3Options o = TestOptions("multipart");
-  o.part_size = 5 << 20;
-  o.multipart_threshold = 5 << 20;
+  S3Options o = MultipartTestOptions("multipart");
   auto store = MakeStore(o);
   ASSERT_NE(store, nullptr);
   const std::string data = Pattern((12 << 20) + 12345, 7);  // 3 parts, the last one short
@@ -140,9 +171,7 @@ TEST(S3Store, ALargeObjectGoesUpInPartsAndReadsBackByRanges) {
 // store, 1 MiB at a time, into the cold store's writer. The S3 writer streams it as a multipart
 // upload holding one part at a time, never the whole segment.
 TEST(S3Store, AWriterStreamsASegmentOfSeveralPartsHoldingAtMostOnePart) {
-  S3Options o = TestOptions("stream");
-  o.part_size = 5 << 20;
-  o.multipart_threshold = 5 << 20;
+  S3Options o = MultipartTestOptions("stream");
   std::shared_ptr<S3Store> store = MakeStore(o);
   ASSERT_NE(store, nullptr);
   TempDir dir("sawmill_s3_stream");
@@ -188,16 +217,11 @@ TEST(S3Store, AWriterStreamsASegmentOfSeveralPartsHoldingAtMostOnePart) {
 }
 
 TEST(S3Store, AConnectionLostMidStreamLeavesNoObjectAndTheUploadIsAbortedOrReconciled) {
-  S3Options o = TestOptions("streamcut");
-  o.part_size = 5 << 20;
-  o.multipart_threshold = 5 << 20;
+  S3Options o = MultipartTestOptions("streamcut");
   o.incomplete_grace_ms = 0;
-  auto direct = MakeStore(o);
-  ASSERT_NE(direct, nullptr);
-  FaultProxy proxy(PortOf(o.endpoint));
-  o.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
-  auto store = MakeStore(o);
-  ASSERT_NE(store, nullptr);
+  ProxiedStores stores(o);
+  auto& [direct, proxy, store] = stores;
+  ASSERT_TRUE(direct != nullptr && store != nullptr);
   const std::string data = Pattern(12 << 20, 8);
   const std::string_view first(data.data(), (6 << 20) + 17);  // part 1 goes up, part 2 begun
   const std::string_view rest = std::string_view(data).substr(first.size());
@@ -290,9 +314,7 @@ TEST(S3Store, AConnectionLostMidStreamLeavesNoObjectAndTheUploadIsAbortedOrRecon
 // later, and nothing is left in the bucket that no segment names and no sweep would find. The
 // store really keeps a short object here: completing leaves out the last part.
 TEST(S3Store, ACompletedUploadThatFailsTheCheckIsDeletedNotLeftInTheBucket) {
-  S3Options o = TestOptions("badcomplete");
-  o.part_size = 5 << 20;
-  o.multipart_threshold = 5 << 20;
+  S3Options o = MultipartTestOptions("badcomplete");
   auto store = MakeStore(o);
   ASSERT_NE(store, nullptr);
   const std::string data = Pattern((12 << 20) + 777, 9);  // 3 parts, the last one short
@@ -408,12 +430,9 @@ TEST(S3Store, WrongCredentialsAreAClearErrorAndNotRetried) {
 
 TEST(S3Store, AStoreAnswering503ForAWhileIsRetriedWithBackoff) {
   S3Options o = TestOptions("503");
-  auto direct = MakeStore(o);
-  ASSERT_NE(direct, nullptr);
-  FaultProxy proxy(PortOf(o.endpoint));
-  o.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
-  auto store = MakeStore(o);
-  ASSERT_NE(store, nullptr);
+  ProxiedStores stores(o);
+  auto& [direct, proxy, store] = stores;
+  ASSERT_TRUE(direct != nullptr && store != nullptr);
 
   proxy.fail_503 = 3;
   proxy.DropConnections();
@@ -443,15 +462,10 @@ TEST(S3Store, AStoreAnswering503ForAWhileIsRetriedWithBackoff) {
 }
 
 TEST(S3Store, AConnectionLostMidUploadIsRetriedOrAbortedLeavingNoObject) {
-  S3Options o = TestOptions("cut");
-  o.part_size = 5 << 20;
-  o.multipart_threshold = 5 << 20;
-  auto direct = MakeStore(o);
-  ASSERT_NE(direct, nullptr);
-  FaultProxy proxy(PortOf(o.endpoint));
-  o.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
-  auto store = MakeStore(o);
-  ASSERT_NE(store, nullptr);
+  S3Options o = MultipartTestOptions("cut");
+  ProxiedStores stores(o);
+  auto& [direct, proxy, store] = stores;
+  ASSERT_TRUE(direct != nullptr && store != nullptr);
   const std::string data = Pattern(11 << 20, 3);
 
   // One connection lost in the middle of a part: that part is sent again, the object is whole.
@@ -495,20 +509,17 @@ TEST(S3Store, AConnectionLostMidUploadIsRetriedOrAbortedLeavingNoObject) {
 
 TEST(S3Store, AnAnswerThatNeverComesTimesOutAndIsRetried) {
   S3Options o = TestOptions("stall");
-  auto direct = MakeStore(o);
-  ASSERT_NE(direct, nullptr);
+  ProxiedStores stores(o);
+  auto& [direct, proxy, store] = stores;
+  ASSERT_TRUE(direct != nullptr && store != nullptr);
   ASSERT_TRUE(direct->Put("cold/acme/1.seg", "slow store").ok());
-  FaultProxy proxy(PortOf(o.endpoint));
-  o.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
-  auto store = S3Store::Create(o);
-  ASSERT_TRUE(store.ok());
   proxy.stall = 1;
   proxy.DropConnections();
   std::string got;
   auto start = std::chrono::steady_clock::now();
-  ASSERT_TRUE((*store)->GetRange("cold/acme/1.seg", 5, 5, &got).ok());
+  ASSERT_TRUE(store->GetRange("cold/acme/1.seg", 5, 5, &got).ok());
   EXPECT_EQ(got, "store");
-  EXPECT_EQ((*store)->stats().retries, 1u);
+  EXPECT_EQ(store->stats().retries, 1u);
   // Cut by the stall timeout (1 s here), not the much longer request timeout.
   EXPECT_LT(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(), 10);
 }
@@ -517,21 +528,10 @@ TEST(S3Store, AnAnswerThatNeverComesTimesOutAndIsRetried) {
 // client's own retry budget (3 s for WAL objects: a writer's 10 s deadline used to be overshot
 // by up to 3 s), nor at the stall timeout of an attempt that never gets an answer.
 TEST(S3Store, APutWithinADeadlineEndsByItUnderAStoreThatFailsOrNeverAnswers) {
-  S3Options o = TestOptions("deadline");
-  auto direct = MakeStore(o);
-  ASSERT_NE(direct, nullptr);
-  FaultProxy proxy(PortOf(o.endpoint));
-  o.endpoint = "http://127.0.0.1:" + std::to_string(proxy.port());
-  // As the WAL's store (http/cluster_mode.cc), with the default backoff: without the deadline
-  // a 503 storm ends by the budget after 1.55-3.1 s (waits of 50-100, 100-200, ... ms).
-  o.retry_budget_ms = 3000;
-  o.request_timeout_ms = 10000;
-  o.stall_timeout_ms = 5000;
-  o.initial_backoff_ms = S3Options{}.initial_backoff_ms;
-  o.max_backoff_ms = S3Options{}.max_backoff_ms;
-  o.max_attempts = S3Options{}.max_attempts;
-  auto store = MakeStore(o);
-  ASSERT_NE(store, nullptr);
+  const S3Options o = WalStoreOptions(TestOptions("deadline"));
+  ProxiedStores stores(o);
+  auto& [direct, proxy, store] = stores;
+  ASSERT_TRUE(direct != nullptr && store != nullptr);
   constexpr int64_t kBudgetNs = 500'000'000;
   constexpr double kMarginSeconds = 0.75;
   auto timed = [&](const char* name) {
@@ -565,6 +565,45 @@ TEST(S3Store, APutWithinADeadlineEndsByItUnderAStoreThatFailsOrNeverAnswers) {
   std::string got;
   ASSERT_TRUE(direct->GetRange("wal/n1/3.wal", 0, 6, &got).ok());
   EXPECT_EQ(got, "stored");
+}
+
+// A PutWithin of a multipart upload that fails by the deadline still aborts the upload, but the
+// abort is bounded too (S3Options::abort_within_ms past the deadline): before, it ran without
+// the deadline, so an abort the store never answered held the caller for a whole stall timeout
+// and retry budget (here 5 s; with the defaults up to 30 s + 60 s) after its deadline.
+TEST(S3Store, AFailedMultipartPutWithinIsAbortedByABoundPastItsDeadline) {
+  S3Options o = WalStoreOptions(MultipartTestOptions("abortbound"));
+  o.abort_within_ms = 1000;
+  ProxiedStores stores(o);
+  auto& [direct, proxy, store] = stores;
+  ASSERT_TRUE(direct != nullptr && store != nullptr);
+  const std::string data = Pattern(6 << 20, 4);  // two parts
+  // The upload starts, then no part can arrive and the store answers nothing at all, the abort
+  // included: the one connection accepted before the store went silent (kept alive from the
+  // request below, which the upload's start then reuses) is cut after 3 MiB, and every later one
+  // is never answered.
+  proxy.cut_after_bytes = 3 << 20;
+  proxy.cut_connections = -1;
+  proxy.DropConnections();
+  ASSERT_TRUE(store->CheckAccess().ok());
+  proxy.stall = 1000000;
+  constexpr int64_t kBudgetNs = 1'000'000'000;
+  const auto start = std::chrono::steady_clock::now();
+  const Status s = store->PutWithin("wal/n1/9.wal", data, kBudgetNs);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  proxy.stall = 0;
+  proxy.cut_after_bytes = -1;
+  proxy.DropConnections();
+  std::printf("%s after %.3f s\n", s.ToString().c_str(), seconds);
+  EXPECT_TRUE((s.code() == StatusCode::kIOError)) << s.ToString();
+  EXPECT_NE(s.message().find("wal/n1/9.wal: part 1"), std::string::npos) << s.message();
+  EXPECT_EQ(store->stats().multipart_aborts, 1u);
+  EXPECT_LT(seconds, kBudgetNs / 1e9 + o.abort_within_ms / 1e3 + 0.75)
+      << "the abort ran past its bound";
+  // The abort never arrived: the upload is left for the sweep (ListIncomplete), no object.
+  EXPECT_EQ(direct->ListUploadsInProgress().value_or({}).size(), 1u);
+  EXPECT_TRUE(direct->Size("wal/n1/9.wal").status().IsNotFound());
 }
 
 TEST(S3Store, AStoreThatIsDownIsAnIOErrorAfterTheRetryBudget) {

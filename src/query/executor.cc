@@ -673,8 +673,7 @@ class Job {
     if (options_.use_indexes) {
       Result<IndexAnswer> index = EvaluateIndex(*query_->filter, reader);
       if (!index.ok()) {
-        ws->warnings.push_back(
-            name + ": index unreadable, scanning instead: " + index.status().ToString());
+        IndexUnreadable(h, name + ": index", index.status(), ws);
       } else {
         rows = std::move(index->rows);
         exact = rows.has_value() && index->exact;
@@ -691,7 +690,7 @@ class Job {
         return false;
       }
       ++ws->stats.segments_after_index;
-      if (!rows && count_only_) LoadBlockCounts(reader, name, ws, scan);
+      if (!rows && count_only_) LoadBlockCounts(h, reader, name, ws, scan);
       if (scan->block_counts &&
           Within(h.info.min_ts, h.info.max_ts, h.info.min_ingest_ts, h.info.max_ingest_ts)) {
         // A word too frequent to post, in a segment wholly inside the time range: the sum of its
@@ -754,12 +753,11 @@ class Job {
 
   // Sets scan->block_counts when the filter is a word the segment counts per block (BlockCounts)
   // and the counts agree with the block list; otherwise the blocks are read as before.
-  void LoadBlockCounts(const segment::SegmentReader& reader, const std::string& name,
-                       WorkerState* ws, SegmentScan* scan) {
+  void LoadBlockCounts(const storage::SegmentHandle& h, const segment::SegmentReader& reader,
+                       const std::string& name, WorkerState* ws, SegmentScan* scan) {
     Result<std::optional<std::vector<uint32_t>>> counts = BlockCounts(*query_->filter, reader);
     if (!counts.ok()) {
-      ws->warnings.push_back(
-          name + ": index counts unreadable, scanning instead: " + counts.status().ToString());
+      IndexUnreadable(h, name + ": index counts", counts.status(), ws);
       return;
     }
     if (!*counts) return;
@@ -1380,6 +1378,19 @@ class Job {
     auto ids = options_.engine->RetiredSegmentIds();
     if (ids.ok()) retired_ = std::move(ids).value();
     return retired_.count(h.info.id) > 0;
+  }
+
+  // Segment "h"'s index ("what") could not be read ("st"): the segment is scanned instead, so
+  // the answer stays whole. Damage (DataLoss: an index block's checksum, postings or a block
+  // list that do not decode) is the segment's bytes damaged, reported as a damaged data block
+  // is (CorruptBlock: the segment marked corrupt, counted, logged; docs/storage.md
+  // "Corruption"); a failed read (IOError, Unavailable) is named only.
+  void IndexUnreadable(const storage::SegmentHandle& h, const std::string& what, const Status& st,
+                       WorkerState* ws) {
+    if (options_.engine != nullptr && st.IsDataLoss()) {
+      options_.engine->ReportCorruption(h.info.id, st);
+    }
+    ws->warnings.push_back(what + " unreadable, scanning instead: " + st.ToString());
   }
 
   void CorruptBlock(const storage::SegmentHandle& h, uint32_t block, const Status& st,

@@ -82,6 +82,7 @@ class FakeSegmentReader final : public segment::SegmentReader {
 
   Result<std::optional<roaring::Roaring>> MatchingRows(
       const index::FieldPredicate& p) const override {
+    if (!index_error_.ok()) return index_error_;
     if (p.op != index::FieldPredicate::Op::kEquals) return std::optional<roaring::Roaring>();
     auto f = postings_.find(std::string(p.field));
     if (f == postings_.end()) {
@@ -142,6 +143,9 @@ class FakeSegmentReader final : public segment::SegmentReader {
     FailBlock(block, Status::DataLoss("checksum mismatch in column message of block " +
                                       std::to_string(block)));
   }
+  // Makes every MatchingRows question fail with "st": DataLoss as a damaged index block, postings
+  // or block list give, or an IOError as a failed read of the index.
+  void FailIndex(Status st) { index_error_ = std::move(st); }
   // Makes ReadBlock(block) fail with "st" (e.g. an IOError, as a failed disk or network read).
   void FailBlock(uint32_t block, Status st) {
     corrupt_block_ = static_cast<int64_t>(block);
@@ -186,6 +190,7 @@ class FakeSegmentReader final : public segment::SegmentReader {
   std::set<std::string> segment_tokens_;
   int64_t corrupt_block_ = -1;
   Status block_error_;
+  Status index_error_;  // OK: the index answers
 };
 
 // Splits "records" (in seq order) into "segments" fake segments per partition and keeps the

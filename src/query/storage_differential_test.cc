@@ -12,6 +12,7 @@
 #include "common/coding.h"
 #include "common/env.h"
 #include "common/hash.h"
+#include "objstore/forwarding_store.h"
 #include "objstore/local_directory_store.h"
 #include "query/executor.h"
 #include "query/parser.h"
@@ -187,28 +188,24 @@ TEST(QueryOverSegments, NumericRangeIndexSkipsBlocksAndOlderSegmentsStillAnswer)
 }
 
 // A store that records every range read from it and forwards to the local directory store.
-// Open is not overridden: the default reader sends each range through GetRange, so every byte a
+// Open is ObjectStore's own: its reader sends each range through GetRange, so every byte a
 // segment reader asks for is seen here.
-class CountingStore final : public objstore::ObjectStore {
+class CountingStore final : public objstore::ForwardingObjectStore {
  public:
-  explicit CountingStore(std::string root) : target_(Env::Default(), std::move(root)) {}
-  Status Put(std::string_view name, std::string_view data) override {
-    return target_.Put(name, data);
-  }
-  Result<uint64_t> Size(std::string_view name) override { return target_.Size(name); }
+  explicit CountingStore(std::string root)
+      : ForwardingObjectStore(
+            std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), std::move(root))) {}
   Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
                   std::string* out) override {
     {
       std::lock_guard<std::mutex> lock(mu_);
       ranges_.emplace_back(offset, length);
     }
-    return target_.GetRange(name, offset, length, out);
+    return ForwardingObjectStore::GetRange(name, offset, length, out);
   }
-  Result<std::vector<std::string>> List(std::string_view prefix) override {
-    return target_.List(prefix);
+  Result<std::unique_ptr<objstore::ObjectReader>> Open(std::string_view name) override {
+    return ObjectStore::Open(name);
   }
-  Status Delete(std::string_view name) override { return target_.Delete(name); }
-  std::string Location(std::string_view name) const override { return target_.Location(name); }
 
   std::vector<std::pair<uint64_t, uint64_t>> TakeRanges() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -216,7 +213,6 @@ class CountingStore final : public objstore::ObjectStore {
   }
 
  private:
-  objstore::LocalDirectoryStore target_;
   std::mutex mu_;
   std::vector<std::pair<uint64_t, uint64_t>> ranges_;  // (offset, length), in order
 };

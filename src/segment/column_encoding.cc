@@ -449,6 +449,11 @@ Status CheckRowsAscending(const std::vector<uint32_t>& rows, size_t count) {
   return Status::OK();
 }
 
+Status DecodeFailure(const std::string& where, const Status& decoded) {
+  if (decoded.IsInvalidArgument()) return Status::InvalidArgument(where + ": " + decoded.message());
+  return Status::DataLoss(where + ": " + decoded.message());
+}
+
 Status DecodeStringRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
                         std::vector<std::string_view>* out, std::string* arena) {
   std::string_view body = block;

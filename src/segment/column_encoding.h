@@ -362,6 +362,11 @@ Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uin
 // footer's), InvalidArgument naming the two rows for a row listed after a later one (a caller's
 // error: the few-rows decoders read forward through the block).
 Status CheckRowsAscending(const std::vector<uint32_t>& rows, size_t count);
+// The reader's error for a column block that did not decode ("decoded"), "where" naming the
+// segment, the block and its offset: DataLoss (the block is damaged), except when the decoder
+// refused the rows it was asked for (InvalidArgument: rows out of order, a caller's bug), which
+// stays InvalidArgument, so that a search does not report the block as damaged data.
+Status DecodeFailure(const std::string& where, const Status& decoded);
 // ReadRows of a kHex block ("body" after its encoding byte and count): only the listed rows
 // (ascending, each below "count": CheckRowsAscending) are rendered.
 Status DecodeHexRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,

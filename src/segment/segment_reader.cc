@@ -431,8 +431,8 @@ Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& n
     s = DecodeStringRows(raw, rows, selected, views, &buf->arena);
   }
   if (!s.ok()) {
-    return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
-                            std::to_string(ref.offset) + ": " + s.message());
+    return DecodeFailure(
+        "segment " + path_ + ": " + name + " at offset " + std::to_string(ref.offset), s);
   }
   return Status::OK();
 }
@@ -467,16 +467,19 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
         s = Status::DataLoss("holds " + std::to_string(views->size()) + " values");
     }
     if (!s.ok()) {
-      return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
-                              std::to_string(ref.offset) + ": " + s.message());
+      return DecodeFailure(
+          "segment " + path_ + ": " + name + " at offset " + std::to_string(ref.offset), s);
     }
     return Status::OK();
   }
-  // Which sub-blocks hold a listed row.
+  // Which sub-blocks hold a listed row. The listed rows are dealt to them in order: out of
+  // order is the caller's error (InvalidArgument), as the decoders of one block say.
   const std::vector<SubBlock>& subs = footer_.splits[ref.split];
   std::vector<bool> wanted(subs.size(), selected == nullptr);
   uint64_t raw_bytes = 0;
   if (selected != nullptr) {
+    Status s = CheckRowsAscending(*selected, rows);
+    if (!s.ok()) return DecodeFailure("segment " + path_ + ": " + name, s);
     size_t i = 0;
     for (uint32_t row : *selected) {
       while (i < subs.size() && row >= subs[i].first_row + subs[i].rows) ++i;
@@ -539,11 +542,12 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
           s = Status::DataLoss("holds " + std::to_string(buf->piece.size()) + " values");
       }
       if (!s.ok()) {
-        return Status::DataLoss("segment " + path_ + ": " + name + ", sub-block " +
-                                std::to_string(i + 1) + " of " + std::to_string(subs.size()) +
-                                " (rows " + std::to_string(sub.first_row) + ".." +
-                                std::to_string(sub.first_row + sub.rows - 1) + ") at offset " +
-                                std::to_string(sub.offset) + ": " + s.message());
+        return DecodeFailure("segment " + path_ + ": " + name + ", sub-block " +
+                                 std::to_string(i + 1) + " of " + std::to_string(subs.size()) +
+                                 " (rows " + std::to_string(sub.first_row) + ".." +
+                                 std::to_string(sub.first_row + sub.rows - 1) + ") at offset " +
+                                 std::to_string(sub.offset),
+                             s);
       }
       if (selected != nullptr) {
         views->insert(views->end(), buf->piece.begin(), buf->piece.end());
@@ -1185,8 +1189,8 @@ Status SegmentFileReader::KeepRowsWithMessage(uint32_t block, const TextTest& te
     }
   }
   if (!s.ok()) {
-    return Status::DataLoss("segment " + path_ + ": " + name + " at offset " +
-                            std::to_string(ref.offset) + ": " + s.message());
+    return DecodeFailure(
+        "segment " + path_ + ": " + name + " at offset " + std::to_string(ref.offset), s);
   }
   return Status::OK();
 }

@@ -762,6 +762,58 @@ TEST(Segment, HotSegmentsShareAFrameForTheirSmallFieldColumns) {
   EXPECT_GE(smaller, 3u);  // otrf, mordor, nginx json (pgbadger's few fields too)
 }
 
+// Rows asked for out of order are the caller's bug: the reader answers InvalidArgument naming
+// them and the block, not DataLoss, which a search would report as a damaged block (marked
+// corrupt, skipped). Before, every path of ReadTextColumn that decodes only the listed rows
+// wrapped the decoder's InvalidArgument as DataLoss: a plain block decompressed through the last
+// listed row, a block in its row block's shared frame, a split block's sub-blocks.
+TEST(Segment, RowsAskedOutOfOrderAreTheCallersErrorNotDamagedData) {
+  FaultInjectionEnv env;
+  std::vector<Record> records;
+  for (uint64_t i = 0; i < 2000; ++i) {
+    records.push_back(MakeRecord(i, "api", "h1",
+                                 "request " + std::to_string(i * 7919) + " answered in " +
+                                     std::to_string(i % 97) + " ms by worker " +
+                                     std::to_string(i % 13)));
+  }
+  WriterOptions plain;
+  plain.block_rows = plain.time_slice_rows = 1000;
+  WriterOptions packed = WarmWriterOptions();
+  packed.block_rows = packed.time_slice_rows = 1000;
+  WriterOptions split = plain;
+  split.subblock_bytes = 2048;
+  split.subblock_always = true;
+  const size_t col = static_cast<size_t>(ColumnId::kMessage);
+  for (const auto& [name, options] : std::vector<std::pair<std::string, WriterOptions>>{
+           {"plain", plain}, {"packed", packed}, {"split", split}}) {
+    SCOPED_TRACE(name);
+    const std::string path = "/" + name + ".seg";
+    ASSERT_TRUE(WriteSegment(&env, path, TestInfo(), records, options, nullptr).ok());
+    auto reader = SegmentFileReader::OpenFile(&env, path);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    const BlockRef& ref = (*reader)->footer().columns[col].blocks[0];
+    EXPECT_EQ(ref.packed, name == "packed");
+    EXPECT_EQ(ref.is_split(), name == "split");
+    const uint32_t rows = (*reader)->blocks()[0].rows;
+    TextBuffer buf;
+    std::vector<std::string_view> views;
+    std::vector<uint32_t> ascending = {3, 700};
+    ASSERT_TRUE(
+        (*reader)->ReadTextColumn(col, 0, rows, &ascending, &buf, &views, nullptr, nullptr).ok());
+    ASSERT_EQ(views.size(), 2u);
+    std::vector<Record> all;
+    ASSERT_TRUE((*reader)->ReadBlock(0, kColMessage, &all, nullptr).ok());
+    EXPECT_EQ(views[1], all[700].message);
+    std::vector<uint32_t> unordered = {700, 3};
+    const Status s =
+        (*reader)->ReadTextColumn(col, 0, rows, &unordered, &buf, &views, nullptr, nullptr);
+    EXPECT_TRUE(s.IsInvalidArgument()) << s.ToString();
+    EXPECT_NE(s.message().find("segment " + path + ": column 'message' block 0"), std::string::npos)
+        << s.ToString();
+    EXPECT_NE(s.message().find("row 3 is listed after row 700"), std::string::npos) << s.ToString();
+  }
+}
+
 // Format version 9: large text column blocks split into sub-blocks of consecutive rows. Every
 // real dataset, hot and warm, with every text column block of over 3 KiB split (whatever it
 // costs, so that each dataset has splits), reads back record for record; each column read alone

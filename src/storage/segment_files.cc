@@ -79,10 +79,11 @@ bool IsIntColumn(segment::ColumnId id) {
 // before encoding them; the text columns through the reader (sub-blocks, the message's times
 // against the block's ts); the dynamic fields as ReadBlock builds them. A planted encoder fault
 // (segment/writer_test_hook.h) is thus found here, before the segment counts as written, not by
-// the first search that reads the block. "add" gets the seq of every row.
+// the first search that reads the block. "add" gets the seq of every row. A copy (ReadBack::
+// kCopied) leaves out the encoder's invariants: the ts and ingest_ts ranges.
 template <class Add>
 Status VerifyEveryBlock(const segment::SegmentFileReader& reader, const segment::SegmentInfo& want,
-                        uint64_t rows, Add add) {
+                        uint64_t rows, ReadBack check, Add add) {
   const std::string& path = reader.path();
   const segment::SegmentInfo& got = reader.info();
   if (got.id != want.id || got.tenant != want.tenant || got.partition != want.partition ||
@@ -132,7 +133,8 @@ Status VerifyEveryBlock(const segment::SegmentFileReader& reader, const segment:
         return loss("holds " + std::to_string(ints.size()) + " values, not " +
                     std::to_string(block.rows));
       }
-      if (column.id == ColumnId::kTs || column.id == ColumnId::kIngestTs) {
+      if (check == ReadBack::kEncoded &&
+          (column.id == ColumnId::kTs || column.id == ColumnId::kIngestTs)) {
         const bool ts = column.id == ColumnId::kTs;
         const int64_t lo = ts ? block.min_ts : block.min_ingest_ts;
         const int64_t hi = ts ? block.max_ts : block.max_ingest_ts;
@@ -204,11 +206,12 @@ Status CollectSeqs(const segment::SegmentReader& reader, Roaring64Map* seqs, uin
 }
 
 Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
-                     const segment::SegmentInfo& want, const Roaring64Map& seqs, uint64_t rows) {
+                     const segment::SegmentInfo& want, const Roaring64Map& seqs, uint64_t rows,
+                     ReadBack check) {
   ASSIGN_OR_RETURN(auto reader, OpenForReadBack(store, name));
   Roaring64Map stored;
   uint64_t stored_rows = 0;
-  RETURN_IF_ERROR(VerifyEveryBlock(*reader, want, rows, [&](uint64_t seq) {
+  RETURN_IF_ERROR(VerifyEveryBlock(*reader, want, rows, check, [&](uint64_t seq) {
     stored.add(seq);
     ++stored_rows;
   }));
@@ -225,8 +228,8 @@ Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const 
   const std::string& path = reader->path();
   std::vector<uint64_t> stored;
   stored.reserve(seqs.size());
-  RETURN_IF_ERROR(
-      VerifyEveryBlock(*reader, want, seqs.size(), [&](uint64_t seq) { stored.push_back(seq); }));
+  RETURN_IF_ERROR(VerifyEveryBlock(*reader, want, seqs.size(), ReadBack::kEncoded,
+                                   [&](uint64_t seq) { stored.push_back(seq); }));
   std::sort(stored.begin(), stored.end());
   std::sort(seqs.begin(), seqs.end());
   if (stored != seqs) {

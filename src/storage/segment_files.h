@@ -43,12 +43,23 @@ catalog::SegmentRow RowFromInfo(const segment::SegmentInfo& info, std::string pa
 Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
                      const segment::SegmentInfo& want, std::vector<uint64_t> seqs);
 
+// What a read-back checks besides the seqs. kEncoded: a segment this process just encoded (a
+// flush, a compaction, a warm re-encode): every block decodes as a search decodes it, and the
+// encoder's own invariants hold (each ts and ingest_ts inside its block's range, which the writer
+// computed from the values before encoding them). kCopied: the bytes of a segment written
+// earlier, by any build and in any format version, copied as they are (the move to cold): every
+// block decodes as a search decodes it, not the invariants of the build that encoded it (checked
+// then, or not before session 19): a copy cannot mend them, and refusing it would keep the
+// segment on local disk for good, its move failing every round.
+enum class ReadBack { kEncoded, kCopied };
+
 // The same check against the seqs of segments (a compaction's or a tier move's inputs) as a
 // set: "rows" rows holding exactly the seqs in "seqs", each once. The set of a segment's seqs is
 // a few bytes per run of consecutive seqs, not 8 bytes per row (docs/storage.md, "Compaction
 // memory").
 Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
-                     const segment::SegmentInfo& want, const Roaring64Map& seqs, uint64_t rows);
+                     const segment::SegmentInfo& want, const Roaring64Map& seqs, uint64_t rows,
+                     ReadBack check = ReadBack::kEncoded);
 
 // The one catalog transaction of a compaction or a warm move on a cluster node: "output"
 // registered and "inputs" retired (Catalog::Replace; NotFound when another node retired an

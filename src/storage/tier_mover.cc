@@ -384,8 +384,12 @@ Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, const Roari
   // The same bytes: the warm encoding is already the one for size.
   Status s = objstore::CopyObject(local().get(), source.path, cold().get(), name).status();
   // Read back from the store itself, past the cold cache: the check is of what was uploaded,
-  // and a transition must not fill the cache with segments no query asked for.
-  if (s.ok()) s = VerifyWritten(objstore::Uncached(cold()), name, entry->info(), seqs, rows);
+  // and a transition must not fill the cache with segments no query asked for. A copy: not
+  // held to the invariants of the build that encoded it (segment_files.h ReadBack).
+  if (s.ok()) {
+    s = VerifyWritten(objstore::Uncached(cold()), name, entry->info(), seqs, rows,
+                      ReadBack::kCopied);
+  }
   catalog::SegmentRow row = source;
   if (s.ok()) {
     row.tier = std::string(catalog::kTierCold);

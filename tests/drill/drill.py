@@ -274,30 +274,17 @@ class Generator:
 
 
 class DrillServer(Server):
-    """e2e_lib's Server, started so that it dies with the drill, its log outside its disk."""
+    """e2e_lib's Server, started so that it dies with the drill, its log outside its disk. Ready
+    as e2e_lib's is (Server.wait_ready): once its own process logged that it listens on its
+    port, not on a 200 from /readyz alone, which another server on that port could answer."""
 
     def __init__(self, binary, data_dir, log_path, port=None):
         super().__init__(binary, data_dir=data_dir, port=port)
         self.log_path = log_path
+        self.popen_kwargs = {"preexec_fn": die_with_parent}
 
     def start(self, timeout=300):
-        self.log = open(self.log_path, "ab")
-        self.proc = subprocess.Popen(
-            [self.binary, "server", "--data", self.data_dir, "--http",
-             "127.0.0.1:%d" % self.port] + self.extra_args,
-            stdout=self.log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("server exited with %d; log:\n%s" % (self.proc.returncode,
-                                                                        self.read_log()))
-            try:
-                if request(self.url + "/readyz", timeout=2)[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("server not ready within %d s; log:\n%s" % (timeout, self.read_log()))
+        return super().start(timeout)
 
 
 class Agent:

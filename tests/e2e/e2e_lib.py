@@ -43,6 +43,8 @@ class Server:
         # HTTPS (--tls-cert): set scheme to "https" and ssl_context to a client context.
         self.scheme = "http"
         self.ssl_context = None
+        # More arguments for subprocess.Popen (the drill's server: preexec_fn).
+        self.popen_kwargs = {}
 
     @property
     def url(self):
@@ -58,7 +60,8 @@ class Server:
                 self.log.close()
             self.log = open(self.log_path, "ab")
             logged = self.log.tell()
-            self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT)
+            self.proc = subprocess.Popen(self.command(), stdout=self.log, stderr=subprocess.STDOUT,
+                                         **self.popen_kwargs)
             if not self.wait_ready(timeout, logged):
                 return self
             # The port was taken between free_port() and the server's bind (see __init__).
