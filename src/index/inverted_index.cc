@@ -162,9 +162,8 @@ void InvertedIndexBuilder::FinishBlockLists(const std::vector<uint32_t>& block_s
   FinishSections(Sorted(), nullptr, block_starts, rows, list_below, false, out);
 }
 
-void InvertedIndexBuilder::FinishVersion3(const std::vector<uint32_t>& block_starts,
-                                          uint32_t rows, uint32_t list_below,
-                                          std::string* out) const {
+void InvertedIndexBuilder::FinishVersion3(const std::vector<uint32_t>& block_starts, uint32_t rows,
+                                          uint32_t list_below, std::string* out) const {
   const std::vector<const Entry*> sorted = Sorted();
   FinishSections(sorted, RestOf(sorted, rows, list_below), block_starts, rows, list_below, true,
                  out);
@@ -183,8 +182,8 @@ void InvertedIndexBuilder::FinishRest(const std::vector<uint32_t>& block_starts,
 
 void InvertedIndexBuilder::FinishSections(const std::vector<const Entry*>& sorted,
                                           const Entry* rest,
-                                          const std::vector<uint32_t>& block_starts,
-                                          uint32_t rows, uint32_t list_below, bool version3,
+                                          const std::vector<uint32_t>& block_starts, uint32_t rows,
+                                          uint32_t list_below, bool version3,
                                           std::string* out) const {
   std::string values, lists, rows_section, counts, runs, rice;
   std::vector<BlockEntry> entries;
@@ -306,8 +305,7 @@ Status InvertedIndexReader::ParseBlockLists(std::string_view in, uint8_t version
     const char* list_start = lists.data();
     uint64_t tag = 0, v = 0;
     if (!GetVarint64(&lists, &tag)) {
-      return Status::DataLoss(what + ": the list of value " + std::to_string(i) +
-                              " is truncated");
+      return Status::DataLoss(what + ": the list of value " + std::to_string(i) + " is truncated");
     }
     if (version3 && (tag == 3 || tag == 5)) {
       // Rice-coded rows, or the rest (rows of its own none).
@@ -327,8 +325,8 @@ Status InvertedIndexReader::ParseBlockLists(std::string_view in, uint8_t version
       continue;
     }
     if (tag == 0 || tag / 2 > blocks || (tag % 2 == 1 && tag != 1)) {
-      return Status::DataLoss(what + ": the list of value " + std::to_string(i) +
-                              " has tag " + std::to_string(tag) + " (empty, names more than " +
+      return Status::DataLoss(what + ": the list of value " + std::to_string(i) + " has tag " +
+                              std::to_string(tag) + " (empty, names more than " +
                               std::to_string(blocks) + " blocks, or unknown)");
     }
     if (tag == 1) {

@@ -456,6 +456,18 @@ TEST(BlockLists, AUserIdsBlocksAndCountsComeFromItsListsInFewerBytesWithTheSameA
               static_cast<unsigned long long>(v15.bytes));
 }
 
+// A user id as the block-list tests draw them: half the rows one of 20 frequent users ("fNN"),
+// half one of 1,280 rare ones ("rNNNNN").
+std::string DrawUser(std::mt19937* rng) {
+  char buf[32];
+  if ((*rng)() % 2 == 0) {
+    std::snprintf(buf, sizeof(buf), "f%02zu", static_cast<size_t>((*rng)() % 20));
+  } else {
+    std::snprintf(buf, sizeof(buf), "r%05zu", static_cast<size_t>((*rng)() % 1280));
+  }
+  return buf;
+}
+
 // (Format version 16) User ids as version 2 of the inverted index: a user in fewer rows of a
 // segment than ValuePostingsRule::list_below_rows (32 here; the default 0: every user as rows)
 // as a block list, the others as rows, and no blooms. Segments of 20 blocks of 512 rows: 20
@@ -478,13 +490,7 @@ TEST(BlockLists, FrequentUsersKeepRowsSoTheirAndsReadAsFewBlocksAsVersion15RareU
   std::vector<Record> records = UniqueIdRecords(kSegments * kPerSegment);
   std::mt19937 rng(18);
   for (Record& r : records) {
-    char buf[32];
-    if (rng() % 2 == 0) {
-      std::snprintf(buf, sizeof(buf), "f%02zu", static_cast<size_t>(rng() % 20));
-    } else {
-      std::snprintf(buf, sizeof(buf), "r%05zu", static_cast<size_t>(rng() % 1280));
-    }
-    r.user_id = buf;
+    r.user_id = DrawUser(&rng);
     r.level = rng() % 10 == 0 ? Level::kError : Level::kInfo;
     r.service = rng() % 4 == 0 ? "billing" : "api";
   }
@@ -600,13 +606,7 @@ TEST(RestPostings, Version16And17SegmentsMixedAndMergedAnswerAsBruteForce) {
   std::vector<Record> records = UniqueIdRecords(kSegments * kPerSegment);
   std::mt19937 rng(20);
   for (Record& r : records) {
-    char buf[32];
-    if (rng() % 2 == 0) {
-      std::snprintf(buf, sizeof(buf), "f%02zu", static_cast<size_t>(rng() % 20));
-    } else {
-      std::snprintf(buf, sizeof(buf), "r%05zu", static_cast<size_t>(rng() % 1280));
-    }
-    r.user_id = buf;
+    r.user_id = DrawUser(&rng);
     const uint32_t d = rng() % 100;
     r.level = d < 50   ? Level::kDebug
               : d < 85 ? Level::kInfo
@@ -668,11 +668,10 @@ TEST(RestPostings, Version16And17SegmentsMixedAndMergedAnswerAsBruteForce) {
     ExpectSame(p17, brute, text + " (version 17)");
     if (HasFatalFailure()) return;
   }
-  std::printf("bytes: version 16 %llu, version 17 %llu, mixed %llu, merged %llu\n",
-              static_cast<unsigned long long>(v16.bytes),
-              static_cast<unsigned long long>(v17.bytes),
-              static_cast<unsigned long long>(mixed.bytes),
-              static_cast<unsigned long long>(merged.bytes));
+  std::printf(
+      "bytes: version 16 %llu, version 17 %llu, mixed %llu, merged %llu\n",
+      static_cast<unsigned long long>(v16.bytes), static_cast<unsigned long long>(v17.bytes),
+      static_cast<unsigned long long>(mixed.bytes), static_cast<unsigned long long>(merged.bytes));
 }
 
 }  // namespace
