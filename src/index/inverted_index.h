@@ -92,12 +92,11 @@ class InvertedIndexBuilder {
   // kept as rows as runs or Rice codes, whichever is smaller, and, when no value is listed, at
   // most kRestMaxValues values and every row of [0, "rows") was added exactly once, the value
   // in the most rows as the rest.
-  void FinishVersion3(const std::vector<uint32_t>& block_starts, uint32_t rows,
-                      uint32_t list_below, std::string* out) const;
+  void FinishVersion3(const std::vector<uint32_t>& block_starts, uint32_t rows, uint32_t list_below,
+                      std::string* out) const;
   // Appends version 3 without block lists where it has a rest (FinishVersion3), else version 1
   // (Finish).
-  void FinishRest(const std::vector<uint32_t>& block_starts, uint32_t rows,
-                  std::string* out) const;
+  void FinishRest(const std::vector<uint32_t>& block_starts, uint32_t rows, std::string* out) const;
 
  private:
   struct Entry {
@@ -123,8 +122,8 @@ class InvertedIndexBuilder {
   // Version 2 ("version3" false) or 3 (with "rest", RestOf's, stored as the rest when not
   // null): the layout both share, of the entries "sorted" (Sorted).
   void FinishSections(const std::vector<const Entry*>& sorted, const Entry* rest,
-                      const std::vector<uint32_t>& block_starts, uint32_t rows,
-                      uint32_t list_below, bool version3, std::string* out) const;
+                      const std::vector<uint32_t>& block_starts, uint32_t rows, uint32_t list_below,
+                      bool version3, std::string* out) const;
   // A copy of "value" that stays where it is until the builder goes.
   std::string_view Keep(std::string_view value);
 
