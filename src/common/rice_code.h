@@ -1,7 +1,7 @@
 // Rice codes in a bit stream, shared by the encodings that store numbers of about geometric
 // distribution near their entropy: the `ts` column's steps (segment/rice_runs_encoding.cc,
 // format version 15) and the rows of the inverted index's version 3 (index/inverted_index.cc,
-// format version 19).
+// format version 17).
 //
 // A value v with parameter k: q = v >> k as q 0-bits and a 1-bit, then v's k low bits; a q of
 // kRiceEscape or more as kRiceEscape 0-bits, then v's 64 bits. Bits follow each other least

@@ -171,6 +171,10 @@ struct BuildOptions {
   // (Segment format version 11) The block filters of ids as id filters (bloom.h, version 2):
   // the false positives of kIdBitsPerKey in about 12 bits a key. False: bloom bits.
   bool id_filters = false;
+  // (Segment format version 17) The inverted index of a field every row holds one value of
+  // (service, host, level) as version 3 (inverted_index.h) where it has a rest: the value in
+  // the most rows without postings, the others' rows Rice-coded where smaller than runs.
+  bool rest_postings = false;
   // (Segment format version 12) Filled by the word postings builder, read by the bloom builder
   // (DecidedWords); null: the message blooms keep every word (earlier versions).
   DecidedWords* decided_words = nullptr;

@@ -1,9 +1,11 @@
 #include "index/inverted_index.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstring>
 
 #include "common/coding.h"
+#include "common/rice_code.h"
 #include "index/bloom.h"
 
 namespace sawmill::index {
@@ -77,12 +79,17 @@ void InvertedIndexBuilder::Add(std::string_view value, uint32_t row) {
   e->run_end = row + 1;
 }
 
-void InvertedIndexBuilder::Finish(std::string* out) const {
+std::vector<const InvertedIndexBuilder::Entry*> InvertedIndexBuilder::Sorted() const {
   std::vector<const Entry*> sorted;
   sorted.reserve(entries_.size());
   for (const Entry& e : entries_) sorted.push_back(&e);
   std::sort(sorted.begin(), sorted.end(),
             [](const Entry* a, const Entry* b) { return a->value < b->value; });
+  return sorted;
+}
+
+void InvertedIndexBuilder::Finish(std::string* out) const {
+  const std::vector<const Entry*> sorted = Sorted();
   out->push_back(static_cast<char>(kInvertedIndexVersion));
   PutVarint64(out, sorted.size());
   for (const Entry* e : sorted) {
@@ -102,21 +109,106 @@ void InvertedIndexBuilder::PutRuns(const Entry& e, std::string* out) {
   out->append(tail);
 }
 
+std::string InvertedIndexBuilder::Runs(const Entry& e) {
+  std::string runs = e.runs;
+  if (e.open) {
+    PutVarint32(&runs, e.run_start - e.prev_end);
+    PutVarint32(&runs, e.run_end - e.run_start - 1);
+  }
+  return runs;
+}
+
+namespace {
+
+// The rows of runs the builder wrote (valid by construction), ascending.
+void RowsOfRuns(std::string_view runs, std::vector<uint32_t>* out) {
+  uint32_t pos = 0;
+  uint32_t gap, len_minus_1;
+  while (GetVarint32(&runs, &gap) && GetVarint32(&runs, &len_minus_1)) {
+    pos += gap;
+    for (uint32_t i = 0; i <= len_minus_1; ++i) out->push_back(pos + i);
+    pos += len_minus_1 + 1;
+  }
+}
+
+}  // namespace
+
+const InvertedIndexBuilder::Entry* InvertedIndexBuilder::RestOf(
+    const std::vector<const Entry*>& sorted, uint32_t rows, uint32_t list_below) const {
+  if (sorted.empty() || sorted.size() > kRestMaxValues) return nullptr;
+  // Each row of [0, rows) holds exactly one value: the values' rows add up to "rows" and
+  // together cover them (so no row holds two).
+  uint64_t held = 0;
+  for (const Entry* e : sorted) {
+    if (e->rows < list_below) return nullptr;  // a block list: its rows are not known
+    held += e->rows;
+  }
+  if (held != rows) return nullptr;
+  roaring::Roaring all;
+  for (const Entry* e : sorted) {
+    if (!DecodePostings(Runs(*e), rows, &all).ok()) return nullptr;
+  }
+  if (all.cardinality() != rows) return nullptr;
+  const Entry* rest = sorted[0];
+  for (const Entry* e : sorted) {
+    if (e->rows > rest->rows) rest = e;
+  }
+  return rest;
+}
+
 void InvertedIndexBuilder::FinishBlockLists(const std::vector<uint32_t>& block_starts,
                                             uint32_t rows, uint32_t list_below,
                                             std::string* out) const {
-  std::vector<const Entry*> sorted;
-  sorted.reserve(entries_.size());
-  for (const Entry& e : entries_) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(),
-            [](const Entry* a, const Entry* b) { return a->value < b->value; });
-  std::string values, lists, rows_section, counts;
+  FinishSections(Sorted(), nullptr, block_starts, rows, list_below, false, out);
+}
+
+void InvertedIndexBuilder::FinishVersion3(const std::vector<uint32_t>& block_starts, uint32_t rows,
+                                          uint32_t list_below, std::string* out) const {
+  const std::vector<const Entry*> sorted = Sorted();
+  FinishSections(sorted, RestOf(sorted, rows, list_below), block_starts, rows, list_below, true,
+                 out);
+}
+
+void InvertedIndexBuilder::FinishRest(const std::vector<uint32_t>& block_starts, uint32_t rows,
+                                      std::string* out) const {
+  const std::vector<const Entry*> sorted = Sorted();
+  const Entry* rest = RestOf(sorted, rows, 0);
+  if (rest == nullptr) {
+    Finish(out);
+    return;
+  }
+  FinishSections(sorted, rest, block_starts, rows, 0, true, out);
+}
+
+void InvertedIndexBuilder::FinishSections(const std::vector<const Entry*>& sorted,
+                                          const Entry* rest,
+                                          const std::vector<uint32_t>& block_starts, uint32_t rows,
+                                          uint32_t list_below, bool version3,
+                                          std::string* out) const {
+  std::string values, lists, rows_section, counts, runs, rice;
   std::vector<BlockEntry> entries;
+  std::vector<uint32_t> rows_of;
   for (const Entry* e : sorted) {
     PutLengthPrefixed(&values, e->value);
-    if (e->rows >= list_below) {
-      PutVarint32(&lists, 1);  // rows
+    if (e == rest) {
+      PutVarint32(&lists, 5);  // the rest: no rows stored
+      continue;
+    }
+    if (e->rows >= list_below && !version3) {
+      PutVarint32(&lists, 1);  // rows as runs
       PutRuns(*e, &rows_section);
+      continue;
+    }
+    if (e->rows >= list_below) {
+      // Version 3: runs or Rice codes, whichever is smaller.
+      runs = Runs(*e);
+      rows_of.clear();
+      RowsOfRuns(runs, &rows_of);
+      rice.clear();
+      PutRicePostings(rows_of, &rice);
+      const bool use_rice = rice.size() < runs.size();
+      PutVarint32(&lists, use_rice ? 3 : 1);
+      PutLengthPrefixed(&rows_section, use_rice ? rice : runs);
       continue;
     }
     // The entry's runs, the open one last, as rows per block.
@@ -157,7 +249,8 @@ void InvertedIndexBuilder::FinishBlockLists(const std::vector<uint32_t>& block_s
       PutVarint32(&counts, be.rows - 1);
     }
   }
-  out->push_back(static_cast<char>(kInvertedIndexBlockListsVersion));
+  out->push_back(
+      static_cast<char>(version3 ? kInvertedIndexRestVersion : kInvertedIndexBlockListsVersion));
   PutVarint64(out, sorted.size());
   PutVarint64(out, block_starts.size());
   PutVarint64(out, values.size());
@@ -169,20 +262,22 @@ void InvertedIndexBuilder::FinishBlockLists(const std::vector<uint32_t>& block_s
   out->append(counts);
 }
 
-Status InvertedIndexReader::ParseBlockLists(std::string_view in, InvertedIndexReader* reader) {
+Status InvertedIndexReader::ParseBlockLists(std::string_view in, uint8_t version,
+                                            InvertedIndexReader* reader) {
+  const bool version3 = version == kInvertedIndexRestVersion;
+  const std::string what = version3 ? "inverted index (version 3)" : "inverted index (block lists)";
   uint64_t count = 0, blocks = 0, size = 0;
   if (!GetVarint64(&in, &count) || count > in.size()) {
-    return Status::DataLoss("inverted index (block lists) has a bad value count");
+    return Status::DataLoss(what + " has a bad value count");
   }
   if (!GetVarint64(&in, &blocks) || blocks > UINT32_MAX) {
-    return Status::DataLoss("inverted index (block lists) has a bad block count");
+    return Status::DataLoss(what + " has a bad block count");
   }
-  reader->block_lists_ = true;
+  reader->version_ = version;
   reader->block_count_ = static_cast<uint32_t>(blocks);
-  auto section = [&](const char* what, std::string_view* out) -> Status {
+  auto section = [&](const char* name, std::string_view* out) -> Status {
     if (!GetVarint64(&in, &size) || size > in.size()) {
-      return Status::DataLoss(std::string("inverted index (block lists): its ") + what +
-                              " are truncated");
+      return Status::DataLoss(what + ": its " + name + " are truncated");
     }
     *out = in.substr(0, size);
     in.remove_prefix(size);
@@ -196,12 +291,12 @@ Status InvertedIndexReader::ParseBlockLists(std::string_view in, InvertedIndexRe
   reader->values_.reserve(count);
   reader->postings_.reserve(count);
   reader->counts_.reserve(count);
-  reader->listed_.reserve(count);
+  reader->forms_.reserve(count);
+  int64_t rest = -1, listed = -1;  // (version 3) the rest's entry, a block list's
   for (uint64_t i = 0; i < count; ++i) {
     std::string_view value;
     if (!GetLengthPrefixed(&values, &value)) {
-      return Status::DataLoss("inverted index (block lists) value " + std::to_string(i) +
-                              " is truncated");
+      return Status::DataLoss(what + " value " + std::to_string(i) + " is truncated");
     }
     if (!reader->values_.empty() && !(reader->values_.back() < value)) {
       return Status::DataLoss("inverted index values out of order at entry " + std::to_string(i));
@@ -209,38 +304,64 @@ Status InvertedIndexReader::ParseBlockLists(std::string_view in, InvertedIndexRe
     reader->values_.push_back(value);
     const char* list_start = lists.data();
     uint64_t tag = 0, v = 0;
-    if (!GetVarint64(&lists, &tag) || tag == 0 || tag / 2 > blocks) {
-      return Status::DataLoss("inverted index (block lists): the list of value " +
-                              std::to_string(i) + " is truncated, empty or names more than " +
-                              std::to_string(blocks) + " blocks");
+    if (!GetVarint64(&lists, &tag)) {
+      return Status::DataLoss(what + ": the list of value " + std::to_string(i) + " is truncated");
     }
-    if (tag % 2 == 1) {
+    if (version3 && (tag == 3 || tag == 5)) {
+      // Rice-coded rows, or the rest (rows of its own none).
+      if (tag == 5 && rest >= 0) {
+        return Status::DataLoss(what + ": value " + std::to_string(i) + " is a second rest (" +
+                                std::to_string(rest) + " the first)");
+      }
+      std::string_view rice;
+      if (tag == 3 && !GetLengthPrefixed(&rows, &rice)) {
+        return Status::DataLoss(what + ": the rows of value " + std::to_string(i) +
+                                " are truncated");
+      }
+      if (tag == 5) rest = static_cast<int64_t>(i);
+      reader->postings_.push_back(rice);
+      reader->counts_.emplace_back();
+      reader->forms_.push_back(tag == 3 ? Form::kRice : Form::kRest);
+      continue;
+    }
+    if (tag == 0 || tag / 2 > blocks || (tag % 2 == 1 && tag != 1)) {
+      return Status::DataLoss(what + ": the list of value " + std::to_string(i) + " has tag " +
+                              std::to_string(tag) + " (empty, names more than " +
+                              std::to_string(blocks) + " blocks, or unknown)");
+    }
+    if (tag == 1) {
       // Rows, as version 1 keeps them.
       std::string_view runs;
-      if (tag != 1 || !GetLengthPrefixed(&rows, &runs)) {
-        return Status::DataLoss("inverted index (block lists): the rows of value " +
-                                std::to_string(i) + " are truncated");
+      if (!GetLengthPrefixed(&rows, &runs)) {
+        return Status::DataLoss(what + ": the rows of value " + std::to_string(i) +
+                                " are truncated");
       }
       reader->postings_.push_back(runs);
       reader->counts_.emplace_back();
-      reader->listed_.push_back(false);
+      reader->forms_.push_back(Form::kRuns);
       continue;
     }
     const uint64_t entries = tag / 2;
     const char* counts_start = counts.data();
     for (uint64_t e = 0; e < entries; ++e) {
       if (!GetVarint64(&lists, &v) || !GetVarint64(&counts, &v)) {
-        return Status::DataLoss("inverted index (block lists): the list of value " +
-                                std::to_string(i) + " is truncated at its entry " +
-                                std::to_string(e));
+        return Status::DataLoss(what + ": the list of value " + std::to_string(i) +
+                                " is truncated at its entry " + std::to_string(e));
       }
     }
+    listed = static_cast<int64_t>(i);
     reader->postings_.emplace_back(list_start, static_cast<size_t>(lists.data() - list_start));
     reader->counts_.emplace_back(counts_start, static_cast<size_t>(counts.data() - counts_start));
-    reader->listed_.push_back(true);
+    reader->forms_.push_back(Form::kList);
+  }
+  if (rest >= 0 && listed >= 0) {
+    // The rest is every row no other value holds, and a block list does not say which rows.
+    return Status::DataLoss(what + ": value " + std::to_string(rest) +
+                            " is the rest beside the block list of value " +
+                            std::to_string(listed));
   }
   if (!values.empty() || !lists.empty() || !rows.empty() || !counts.empty()) {
-    return Status::DataLoss("inverted index (block lists) has trailing bytes");
+    return Status::DataLoss(what + " has trailing bytes");
   }
   return Status::OK();
 }
@@ -251,8 +372,9 @@ Result<std::unique_ptr<InvertedIndexReader>> InvertedIndexReader::Parse(std::str
   reader->data_ = std::move(data);
   reader->max_rows_ = max_rows;
   std::string_view in(reader->data_);
-  if (!in.empty() && static_cast<uint8_t>(in[0]) == kInvertedIndexBlockListsVersion) {
-    RETURN_IF_ERROR(ParseBlockLists(in.substr(1), reader.get()));
+  if (!in.empty() && (static_cast<uint8_t>(in[0]) == kInvertedIndexBlockListsVersion ||
+                      static_cast<uint8_t>(in[0]) == kInvertedIndexRestVersion)) {
+    RETURN_IF_ERROR(ParseBlockLists(in.substr(1), static_cast<uint8_t>(in[0]), reader.get()));
     return reader;
   }
   if (in.empty() || static_cast<uint8_t>(in[0]) != kInvertedIndexVersion) {
@@ -315,13 +437,13 @@ Status DecodePostings(std::string_view runs, uint32_t max_rows, roaring::Roaring
 Status InvertedIndexReader::LookupBlocks(std::string_view value,
                                          std::vector<BlockEntry>* out) const {
   out->clear();
-  if (!block_lists_) {
+  if (!block_lists()) {
     return Status::FailedPrecondition("the inverted index holds rows, not block lists");
   }
   auto it = std::lower_bound(values_.begin(), values_.end(), value);
   if (it == values_.end() || *it != value) return Status::OK();
   const size_t i = static_cast<size_t>(it - values_.begin());
-  if (!listed_[i]) {
+  if (!IsListed(i)) {
     return Status::FailedPrecondition("the inverted index holds rows of this value, not blocks");
   }
   std::string_view list = postings_[i], counts = counts_[i];
@@ -352,20 +474,115 @@ bool InvertedIndexReader::Holds(std::string_view value) const {
 }
 
 bool InvertedIndexReader::Listed(std::string_view value) const {
-  if (!block_lists_) return false;
   auto it = std::lower_bound(values_.begin(), values_.end(), value);
-  return it != values_.end() && *it == value && listed_[static_cast<size_t>(it - values_.begin())];
+  return it != values_.end() && *it == value && IsListed(static_cast<size_t>(it - values_.begin()));
+}
+
+namespace {
+
+// The bits of "rows" as Rice codes of their gaps with parameter k.
+uint64_t RiceBits(const std::vector<uint32_t>& rows, uint32_t k) {
+  uint64_t bits = 0;
+  int64_t prev = -1;
+  for (uint32_t row : rows) {
+    bits += RiceCodeBits(static_cast<uint64_t>(static_cast<int64_t>(row) - prev - 1), k);
+    prev = row;
+  }
+  return bits;
+}
+
+}  // namespace
+
+void PutRicePostings(const std::vector<uint32_t>& rows, std::string* out) {
+  // A geometric gap's best k is about log2 of its mean; try those around it and keep the best.
+  const uint64_t span = rows.empty() ? 0 : uint64_t{rows.back()} + 1;
+  const auto guess = static_cast<uint32_t>(rows.empty() ? 0 : std::bit_width(span / rows.size()));
+  uint32_t best_k = 0;
+  uint64_t best = UINT64_MAX;
+  for (uint32_t k = guess > 3 ? guess - 3 : 0; k <= std::min(31u, guess + 2); ++k) {
+    const uint64_t bits = RiceBits(rows, k);
+    if (bits < best) {
+      best = bits;
+      best_k = k;
+    }
+  }
+  PutVarint64(out, rows.size());
+  out->push_back(static_cast<char>(best_k));
+  RiceBitWriter w(out);
+  int64_t prev = -1;
+  for (uint32_t row : rows) {
+    w.Rice(static_cast<uint64_t>(static_cast<int64_t>(row) - prev - 1), best_k);
+    prev = row;
+  }
+  w.Finish();
+}
+
+Status DecodeRicePostings(std::string_view postings, uint32_t max_rows, roaring::Roaring* out) {
+  uint64_t count;
+  if (!GetVarint64(&postings, &count) || count == 0 || count > max_rows || postings.empty()) {
+    return Status::DataLoss("rice postings have a bad row count or no k");
+  }
+  const uint32_t k = static_cast<uint8_t>(postings[0]);
+  postings.remove_prefix(1);
+  if (k > 31)
+    return Status::DataLoss("rice postings have k " + std::to_string(k) + " (at most 31)");
+  thread_local std::vector<uint32_t> rows;
+  rows.clear();
+  rows.reserve(count);
+  RiceBitReader bits(postings);
+  uint64_t next = 0;  // the least row the next code may name
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t gap;
+    if (bits.Next(k, &gap) != RiceBitReader::Read::kOk) {
+      return Status::DataLoss("rice postings end before row " + std::to_string(i) + " of " +
+                              std::to_string(count));
+    }
+    if (gap >= max_rows || next + gap >= max_rows) {
+      return Status::DataLoss("rice postings name row " +
+                              std::to_string(gap >= max_rows ? gap : next + gap) + " of only " +
+                              std::to_string(max_rows));
+    }
+    rows.push_back(static_cast<uint32_t>(next + gap));
+    next += gap + 1;
+  }
+  if (!bits.Done())
+    return Status::DataLoss("rice postings have bits left over after " + std::to_string(count) +
+                            " rows");
+  out->addMany(rows.size(), rows.data());
+  return Status::OK();
+}
+
+Status InvertedIndexReader::Decode(size_t i, roaring::Roaring* out) const {
+  if (forms_.empty() || forms_[i] == Form::kRuns) {
+    return DecodePostings(postings_[i], max_rows_, out);
+  }
+  if (forms_[i] == Form::kRice) return DecodeRicePostings(postings_[i], max_rows_, out);
+  // The rest: the rows no other value holds (Parse: no value beside it is a block list).
+  roaring::Roaring others;
+  for (size_t j = 0; j < values_.size(); ++j) {
+    if (j == i) continue;
+    Status st = Decode(j, &others);
+    if (!st.ok()) {
+      return Status::DataLoss("the rest '" + std::string(values_[i]) + "' from value '" +
+                              std::string(values_[j]) + "': " + st.message());
+    }
+  }
+  roaring::Roaring rest;
+  rest.addRange(0, max_rows_);
+  rest -= others;
+  *out |= rest;
+  return Status::OK();
 }
 
 Result<roaring::Roaring> InvertedIndexReader::Lookup(std::string_view value) const {
   roaring::Roaring rows;
   auto it = std::lower_bound(values_.begin(), values_.end(), value);
   if (it == values_.end() || *it != value) return rows;
-  if (block_lists_ && listed_[static_cast<size_t>(it - values_.begin())]) {
+  const size_t i = static_cast<size_t>(it - values_.begin());
+  if (IsListed(i)) {
     return Status::FailedPrecondition("the inverted index holds blocks of this value, not rows");
   }
-  RETURN_IF_ERROR(
-      DecodePostings(postings_[static_cast<size_t>(it - values_.begin())], max_rows_, &rows));
+  RETURN_IF_ERROR(Decode(i, &rows));
   rows.runOptimize();
   return rows;
 }

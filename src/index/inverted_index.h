@@ -22,6 +22,21 @@
 //   counts := per value, per block list entry: rows_minus_1(varint)
 // where block_gap is the block minus the one after the previous entry's (0 at the start). The
 // sections apart compress better than interleaved (docs/format/index.md "Block lists").
+//
+// Version 3 (segment format version 17): version 2's layout, with two more tags, so that a value's
+// rows may be Rice-coded and one value may be "the rest":
+//   tag = 3: the value's rows are in "rows" as rice_size(varint) rice
+//   tag = 5: the rest: the value's rows are every row of the segment no other value holds;
+//            nothing in "rows" or "counts"; at most one, and not beside a block list
+//   rice := count(varint >= 1) k(u8 <= 31) codes
+// codes: per row, gap = row - previous row - 1 (the first: its row) as a Rice code: q = gap >> k
+// as q 0-bits and a 1-bit, then gap's k low bits; q >= 48 as 48 0-bits and gap's 64 bits; bits
+// least significant first from the first byte's low bit, the last byte's unused high bits 0
+// (common/rice_code.h, as the ts column's rice-runs). Written for a field of which every row
+// holds exactly one value (service, host, level) with at most kRestMaxValues values: the value
+// in the most rows as the rest, each other as runs or Rice codes, whichever is smaller. Levels
+// are random from row to row, so runs cost two varints a row and the most frequent level most
+// of all; Rice codes store a value's rows near their entropy (docs/format/index.md).
 #pragma once
 
 #include <cstdint>
@@ -42,6 +57,9 @@ namespace sawmill::index {
 
 inline constexpr uint8_t kInvertedIndexVersion = 1;
 inline constexpr uint8_t kInvertedIndexBlockListsVersion = 2;
+inline constexpr uint8_t kInvertedIndexRestVersion = 3;
+// Version 3's most values with a rest: a lookup of the rest decodes every other value's rows.
+inline constexpr size_t kRestMaxValues = 16;
 
 // One entry of a block list: block "block" holds "rows" rows with the value.
 struct BlockEntry {
@@ -70,6 +88,15 @@ class InvertedIndexBuilder {
   // block, ascending from 0; every row added is below "rows".
   void FinishBlockLists(const std::vector<uint32_t>& block_starts, uint32_t rows,
                         uint32_t list_below, std::string* out) const;
+  // Appends the serialized index as version 3 to "*out": as FinishBlockLists, but each value
+  // kept as rows as runs or Rice codes, whichever is smaller, and, when no value is listed, at
+  // most kRestMaxValues values and every row of [0, "rows") was added exactly once, the value
+  // in the most rows as the rest.
+  void FinishVersion3(const std::vector<uint32_t>& block_starts, uint32_t rows, uint32_t list_below,
+                      std::string* out) const;
+  // Appends version 3 without block lists where it has a rest (FinishVersion3), else version 1
+  // (Finish).
+  void FinishRest(const std::vector<uint32_t>& block_starts, uint32_t rows, std::string* out) const;
 
  private:
   struct Entry {
@@ -83,6 +110,20 @@ class InvertedIndexBuilder {
   };
   // Appends the entry's postings (runs), size first.
   static void PutRuns(const Entry& e, std::string* out);
+  // The entry's runs, the open one included (valid by construction).
+  static std::string Runs(const Entry& e);
+  // The entries sorted by value.
+  std::vector<const Entry*> Sorted() const;
+  // The entry to store as the rest: the one in the most rows (the first by value of those) when
+  // every row of [0, "rows") holds exactly one value, there are at most kRestMaxValues and none
+  // is in fewer than "list_below" rows; null otherwise.
+  const Entry* RestOf(const std::vector<const Entry*>& sorted, uint32_t rows,
+                      uint32_t list_below) const;
+  // Version 2 ("version3" false) or 3 (with "rest", RestOf's, stored as the rest when not
+  // null): the layout both share, of the entries "sorted" (Sorted).
+  void FinishSections(const std::vector<const Entry*>& sorted, const Entry* rest,
+                      const std::vector<uint32_t>& block_starts, uint32_t rows, uint32_t list_below,
+                      bool version3, std::string* out) const;
   // A copy of "value" that stays where it is until the builder goes.
   std::string_view Keep(std::string_view value);
 
@@ -111,10 +152,13 @@ class InvertedIndexReader {
   static Result<std::unique_ptr<InvertedIndexReader>> Parse(std::string data, uint32_t max_rows);
 
   // Rows holding "value" (empty when none). Errors: DataLoss for malformed postings;
-  // FailedPrecondition for a value stored as a block list (Listed).
+  // FailedPrecondition for a value stored as a block list (Listed); (version 3) DataLoss naming
+  // the rest and the other value for the rest when another value's rows are malformed.
   Result<roaring::Roaring> Lookup(std::string_view value) const;
-  // Whether the index is version 2 (block lists for rare values, rows for the others).
-  bool block_lists() const { return block_lists_; }
+  // Whether the index is version 2 or 3 (block lists for rare values, rows for the others).
+  bool block_lists() const { return version_ >= kInvertedIndexBlockListsVersion; }
+  // The index's version byte (1, 2 or 3).
+  uint8_t version() const { return version_; }
   // (Version 2) Whether "value" is stored as a block list: LookupBlocks, not Lookup. False for
   // a value stored as rows, or held by no row (Lookup: none).
   bool Listed(std::string_view value) const;
@@ -129,19 +173,24 @@ class InvertedIndexReader {
   Status LookupBlocks(std::string_view value, std::vector<BlockEntry>* out) const;
   std::vector<std::string> Values() const;
   size_t size() const { return values_.size(); }
-  // Bytes of the postings of the value at "i" (for dump).
+  // Bytes of the postings of the value at "i" (for dump; 0 for the rest).
   size_t postings_bytes(size_t i) const { return postings_[i].size(); }
 
  private:
-  static Status ParseBlockLists(std::string_view in, InvertedIndexReader* reader);
+  // How a value of version 2 or 3 is stored: its tag.
+  enum class Form : uint8_t { kRuns = 1, kList = 2, kRice = 3, kRest = 5 };
+  static Status ParseBlockLists(std::string_view in, uint8_t version, InvertedIndexReader* reader);
+  // The rows of the value at "i", as stored (the rest: every row no other value holds).
+  Status Decode(size_t i, roaring::Roaring* out) const;
+  bool IsListed(size_t i) const { return !forms_.empty() && forms_[i] == Form::kList; }
 
   std::string data_;
   std::vector<std::string_view> values_;
   std::vector<std::string_view> postings_;  // rows; block lists: each value's list
   std::vector<std::string_view> counts_;    // block lists: each value's rows per entry
-  std::vector<bool> listed_;                // version 2: whether each value is a block list
+  std::vector<Form> forms_;                 // versions 2 and 3: each value's; 1: empty (runs)
   uint32_t max_rows_ = 0;
-  bool block_lists_ = false;
+  uint8_t version_ = kInvertedIndexVersion;
   uint32_t block_count_ = 0;
 };
 
@@ -153,5 +202,11 @@ Status DecodePostings(std::string_view runs, uint32_t max_rows, roaring::Roaring
 // separate columns).
 Status AddPostingsRun(uint64_t gap, uint64_t len_minus_1, uint32_t max_rows, uint64_t* pos,
                       roaring::Roaring* out);
+// Appends "rows" (ascending, at least one) as version 3's Rice-coded rows: count, k and the
+// codes, with the k of the fewest bits.
+void PutRicePostings(const std::vector<uint32_t>& rows, std::string* out);
+// Decodes Rice-coded rows into "*out". Errors: DataLoss naming the row (rows beyond
+// "max_rows", codes that end early, bits left over).
+Status DecodeRicePostings(std::string_view postings, uint32_t max_rows, roaring::Roaring* out);
 
 }  // namespace sawmill::index

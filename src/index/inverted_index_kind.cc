@@ -12,7 +12,10 @@
 // (ValuePostingsRule::list_below_rows) as block lists, which answer BlockCounts and the
 // may-match questions exactly and Rows "cannot tell", its frequent values as rows, which answer
 // Rows and the may-match questions exactly; the field's blooms are left out
-// (BuildOptions::value_block_lists, PostedFields).
+// (BuildOptions::value_block_lists, PostedFields). From segment format version 17 service, host
+// and level are stored as version 3 where every row holds one of at most kRestMaxValues values:
+// the value in the most rows as the rest (its rows: those no other value holds), the others as
+// rows, Rice-coded where smaller (BuildOptions::rest_postings); they answer as version 1 does.
 #include <algorithm>
 #include <mutex>
 #include <unordered_map>
@@ -33,6 +36,7 @@ class InvertedBuilder final : public IndexBuilder {
       : rule_(options.values),
         block_lists_(options.value_block_lists),
         list_below_(options.values.list_below_rows),
+        rest_postings_(options.rest_postings),
         posted_(options.posted_fields) {
     for (const IndexedField& f : options.indexed) {
       if (f.message_words) continue;
@@ -80,6 +84,8 @@ class InvertedBuilder final : public IndexBuilder {
       if (block_lists_ && f.bloom && !f.field.keep_empty) {
         f.builder.FinishBlockLists(block_starts_, rows_, list_below_, &part.blobs.back());
         if (posted_ != nullptr) posted_->fields.emplace_back(f.field.name, f.field.builtin);
+      } else if (rest_postings_ && f.field.builtin && f.field.keep_empty) {
+        f.builder.FinishRest(block_starts_, rows_, &part.blobs.back());
       } else {
         f.builder.Finish(&part.blobs.back());
       }
@@ -133,6 +139,7 @@ class InvertedBuilder final : public IndexBuilder {
   const ValuePostingsRule rule_;
   const bool block_lists_;     // (version 16) posted fields with a bloom as block lists
   const uint32_t list_below_;  // (version 16) of those, values in fewer rows listed
+  const bool rest_postings_;   // (version 17) service, host and level as version 3 with a rest
   PostedFields* posted_;       // (version 16) told the block-listed fields, for the blooms
   std::vector<Field> fields_;
   uint32_t rows_ = 0;

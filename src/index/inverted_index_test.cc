@@ -6,6 +6,7 @@
 #include <map>
 #include <random>
 
+#include "common/coding.h"
 #include "index/index_kind.h"
 #include "sawmill/record.h"
 
@@ -67,6 +68,242 @@ TEST(InvertedIndex, MalformedBytesGiveDataLoss) {
   }
 }
 
+// Levels as the benchmark corpus draws them (DEBUG 50 %, INFO 35 %, WARN 10 %, ERROR 5 %, each row
+// at random), so version 3 keeps DEBUG as the rest and Rice-codes the others.
+std::vector<std::string> CorpusLevels(uint32_t rows, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::vector<std::string> out;
+  for (uint32_t row = 0; row < rows; ++row) {
+    const uint32_t d = rng() % 100;
+    out.push_back(d < 50 ? "DEBUG" : d < 85 ? "INFO" : d < 95 ? "WARN" : "ERROR");
+  }
+  return out;
+}
+
+// The first rows of blocks of 8,192 rows (the segment writer's) for "rows" rows.
+std::vector<uint32_t> BlockStarts(uint32_t rows) {
+  std::vector<uint32_t> starts;
+  for (uint32_t row = 0; row < rows || starts.empty(); row += 8192) starts.push_back(row);
+  return starts;
+}
+
+std::string Built(const std::vector<std::string>& values, bool rest) {
+  InvertedIndexBuilder builder;
+  for (uint32_t row = 0; row < values.size(); ++row) builder.Add(values[row], row);
+  std::string data;
+  const auto rows = static_cast<uint32_t>(values.size());
+  if (rest) {
+    builder.FinishRest(BlockStarts(rows), rows, &data);
+  } else {
+    builder.Finish(&data);
+  }
+  return data;
+}
+
+void ExpectLookupsAsBruteForce(const std::vector<std::string>& values, const std::string& data) {
+  const auto rows = static_cast<uint32_t>(values.size());
+  auto reader = InvertedIndexReader::Parse(data, rows);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::map<std::string, roaring::Roaring> want;
+  for (uint32_t row = 0; row < rows; ++row) want[values[row]].add(row);
+  std::vector<std::string> sorted_values;
+  for (const auto& [value, bitmap] : want) {
+    sorted_values.push_back(value);
+    auto got = (*reader)->Lookup(value);
+    ASSERT_TRUE(got.ok()) << value << ": " << got.status().ToString();
+    EXPECT_EQ(*got, bitmap) << value;
+  }
+  EXPECT_EQ((*reader)->Values(), sorted_values);
+  auto missing = (*reader)->Lookup("absent");
+  ASSERT_TRUE(missing.ok());
+  EXPECT_TRUE(missing->isEmpty());
+}
+
+// Version 3 (segment format version 17): each level's rows as brute force finds them, in fewer
+// bytes than version 1 (the corpus's levels: the rest and Rice codes take the postings near their
+// entropy), for random levels, runs, rows far apart (escapes) and every value in one row.
+TEST(InvertedIndexRest, EveryValueReadsBackAsBruteForceInFewerBytes) {
+  const std::vector<std::string> levels = CorpusLevels(100000, 19);
+  const std::string v1 = Built(levels, false), v3 = Built(levels, true);
+  ASSERT_EQ(static_cast<uint8_t>(v3[0]), kInvertedIndexRestVersion);
+  ExpectLookupsAsBruteForce(levels, v3);
+  ExpectLookupsAsBruteForce(levels, v1);
+  // About 2 bits a row of postings against 4 (100,000 rows; entropy of the four levels ~1.6).
+  EXPECT_LT(v3.size() * 10, v1.size() * 6) << v3.size() << " vs " << v1.size();
+
+  // Sorted runs (services) stay runs; a value in two rows 300,000 apart escapes; one row alone.
+  std::vector<std::string> mixed;
+  for (uint32_t row = 0; row < 400000; ++row) {
+    mixed.push_back(row < 1000 ? "a" : row < 200000 ? "b" : row < 399000 ? "c" : "d");
+  }
+  mixed[5] = "far";
+  mixed[350000] = "far";
+  mixed[399999] = "one";
+  mixed[0] = "first";
+  const std::string m3 = Built(mixed, true);
+  ASSERT_EQ(static_cast<uint8_t>(m3[0]), kInvertedIndexRestVersion);
+  ExpectLookupsAsBruteForce(mixed, m3);
+  EXPECT_LT(m3.size(), 80u);  // runs, not a code a row
+
+  // Each of 16 values once, then every row one value.
+  std::vector<std::string> sixteen;
+  for (uint32_t row = 0; row < 16; ++row) sixteen.push_back("v" + std::to_string(row));
+  ExpectLookupsAsBruteForce(sixteen, Built(sixteen, true));
+  ExpectLookupsAsBruteForce({"only", "only"}, Built({"only", "only"}, true));
+}
+
+// Version 3 only where each row holds exactly one value and there are few values: otherwise
+// the rest would not be the rows no other value holds, or its lookup would decode too much.
+TEST(InvertedIndexRest, OtherFieldsKeepVersion1) {
+  std::vector<std::string> seventeen;
+  for (uint32_t row = 0; row < 170; ++row) seventeen.push_back("v" + std::to_string(row % 17));
+  EXPECT_EQ(static_cast<uint8_t>(Built(seventeen, true)[0]), kInvertedIndexVersion);
+  ExpectLookupsAsBruteForce(seventeen, Built(seventeen, true));
+
+  InvertedIndexBuilder gaps;  // row 1 holds no value
+  gaps.Add("a", 0);
+  gaps.Add("a", 2);
+  std::string data;
+  gaps.FinishRest({0}, 3, &data);
+  EXPECT_EQ(static_cast<uint8_t>(data[0]), kInvertedIndexVersion);
+
+  InvertedIndexBuilder twice;  // row 0 holds two values
+  twice.Add("a", 0);
+  twice.Add("b", 0);
+  twice.Add("a", 1);
+  data.clear();
+  twice.FinishRest({0}, 3, &data);
+  EXPECT_EQ(static_cast<uint8_t>(data[0]), kInvertedIndexVersion);
+}
+
+// Version 3's sections as written, for the damage tests: where each value's tag is and where
+// each of its rows (in the rows section) begins.
+struct Version3Layout {
+  std::vector<size_t> tag_at;   // per value
+  std::vector<size_t> rows_at;  // per value; its size varint (0 for the rest and block lists)
+};
+Version3Layout LayoutOf(const std::string& data) {
+  Version3Layout out;
+  auto at = [&](std::string_view part) { return static_cast<size_t>(part.data() - data.data()); };
+  std::string_view in(data);
+  uint64_t count = 0, blocks = 0, size = 0, tag = 0, v = 0;
+  in.remove_prefix(1);
+  EXPECT_TRUE(GetVarint64(&in, &count) && GetVarint64(&in, &blocks) && GetVarint64(&in, &size));
+  in.remove_prefix(size);  // values
+  EXPECT_TRUE(GetVarint64(&in, &size));
+  std::string_view lists = in.substr(0, size);
+  in.remove_prefix(size);
+  EXPECT_TRUE(GetVarint64(&in, &size));
+  std::string_view rows = in.substr(0, size);
+  for (uint64_t i = 0; i < count; ++i) {
+    out.tag_at.push_back(at(lists));
+    EXPECT_TRUE(GetVarint64(&lists, &tag));
+    out.rows_at.push_back(0);
+    if (tag == 1 || tag == 3) {
+      out.rows_at.back() = at(rows);
+      std::string_view one;
+      EXPECT_TRUE(GetLengthPrefixed(&rows, &one));
+    } else if (tag % 2 == 0) {
+      for (uint64_t e = 0; e < tag / 2; ++e) EXPECT_TRUE(GetVarint64(&lists, &v));
+    }
+  }
+  return out;
+}
+
+// Damaged version 3 bytes: DataLoss saying what, never a wrong or out-of-range row, no crash.
+TEST(InvertedIndexRest, DamagedBytesAreDataLossNamingWhat) {
+  const std::vector<std::string> levels = CorpusLevels(2000, 7);
+  const std::string data = Built(levels, true);
+  ASSERT_EQ(static_cast<uint8_t>(data[0]), kInvertedIndexRestVersion);
+  auto lookup_all = [](const std::string& bytes, uint32_t rows) -> Status {
+    auto r = InvertedIndexReader::Parse(bytes, rows);
+    if (!r.ok()) return r.status();
+    std::vector<BlockEntry> blocks;
+    for (const std::string& v : (*r)->Values()) {
+      if ((*r)->Listed(v)) {
+        RETURN_IF_ERROR((*r)->LookupBlocks(v, &blocks));
+        continue;
+      }
+      auto got = (*r)->Lookup(v);
+      if (!got.ok()) return got.status();
+      if (!got->isEmpty() && got->maximum() >= rows) return Status::Internal("row past the end");
+    }
+    return Status::OK();
+  };
+  ASSERT_TRUE(lookup_all(data, 2000).ok());
+  // Fewer rows than the postings name.
+  Status st = lookup_all(data, 1000);
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find("of only 1000"), std::string::npos) << st.message();
+  EXPECT_EQ(lookup_all(data.substr(0, data.size() - 1), 2000).code(), StatusCode::kDataLoss);
+
+  // The entries as written: "DEBUG" (the rest), "ERROR", "INFO", "WARN", each Rice-coded.
+  const Version3Layout layout = LayoutOf(data);
+  ASSERT_EQ(layout.tag_at.size(), 4u);
+  ASSERT_EQ(data[layout.tag_at[0]], 5);
+  for (int i = 1; i < 4; ++i) ASSERT_EQ(data[layout.tag_at[i]], 3) << i;
+  std::string bad = data;
+  bad[layout.tag_at[1]] = 7;
+  st = lookup_all(bad, 2000);
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find("value 1 has tag 7"), std::string::npos) << st.message();
+  bad = data;
+  bad[layout.tag_at[1]] = 5;  // a second rest
+  st = lookup_all(bad, 2000);
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find("value 1 is a second rest"), std::string::npos) << st.message();
+  // A Rice value's k beyond 31, its first codes cut.
+  // ERROR's rows (about 100 of 2,000): size and count of one byte each, then k.
+  const size_t k_at = layout.rows_at[1] + 2;
+  ASSERT_LT(static_cast<uint8_t>(data[k_at]), 32);
+  bad = data;
+  bad[k_at] = 40;
+  st = lookup_all(bad, 2000);
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find("k 40"), std::string::npos) << st.message();
+  bad = data;
+  bad[k_at + 1] = static_cast<char>(0);  // the first codes' bits all 0: an escape, then garbage
+  EXPECT_EQ(lookup_all(bad, 2000).code(), StatusCode::kDataLoss);
+  // The rest from a damaged other value names both.
+  bad = data;
+  bad[k_at] = 40;
+  auto r = InvertedIndexReader::Parse(bad, 2000);
+  ASSERT_TRUE(r.ok());
+  auto rest = (*r)->Lookup("DEBUG");
+  ASSERT_FALSE(rest.ok());
+  EXPECT_EQ(rest.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(rest.status().message().find("the rest 'DEBUG' from value 'ERROR'"), std::string::npos)
+      << rest.status().message();
+  // A rest beside a block list: a block list does not say which rows the rest lacks.
+  InvertedIndexBuilder listed;
+  for (uint32_t row = 0; row < 2000; ++row) listed.Add(row == 1500 ? "once" : levels[row], row);
+  std::string with_list;
+  listed.FinishVersion3({0, 1000}, 2000, 2, &with_list);
+  const Version3Layout list_layout = LayoutOf(with_list);
+  ASSERT_EQ(list_layout.tag_at.size(), 5u);  // DEBUG ERROR INFO WARN once
+  ASSERT_EQ(with_list[list_layout.tag_at[4]], 2) << "'once' listed in one block";
+  ASSERT_EQ(with_list[list_layout.tag_at[0]], 3) << "no rest beside a list";
+  ASSERT_TRUE(lookup_all(with_list, 2000).ok());
+  bad = with_list;
+  bad[list_layout.tag_at[0]] = 5;
+  st = lookup_all(bad, 2000);
+  EXPECT_EQ(st.code(), StatusCode::kDataLoss);
+  EXPECT_NE(st.message().find("value 0 is the rest beside the block list of value 4"),
+            std::string::npos)
+      << st.message();
+  // Every cut refused; random flips never crash nor name a row past the end.
+  for (size_t cut = 0; cut < data.size(); ++cut) {
+    EXPECT_FALSE(InvertedIndexReader::Parse(data.substr(0, cut), 2000).ok()) << "cut at " << cut;
+  }
+  std::mt19937 rng(3);
+  for (int trial = 0; trial < 3000; ++trial) {
+    bad = data;
+    bad[rng() % bad.size()] ^= static_cast<char>(1 + rng() % 255);
+    st = lookup_all(bad, 2000);
+    EXPECT_NE(st.code(), StatusCode::kInternal) << st.message();
+  }
+}
+
 // The parts the "inverted" kind gives for "rows" added in blocks of "block_rows", told the
 // segment's rows in advance ("segment_rows") or not (0).
 std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t block_rows,
@@ -113,7 +350,10 @@ std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t b
 // of rows no blocks, as a version 1 index answers no block lists. Every cut is refused and every
 // damage reads within the segment's blocks and rows, or is DataLoss naming the value. Fails
 // with every value listed (bytes10m's lists) or every value as rows.
-TEST(InvertedIndex, VersionTwoListsRareValuesByBlockAndKeepFrequentValuesRows) {
+// (Segment format version 17) Version 3 carries the same: with "version3", the same rows built
+// as version 3 (FinishVersion3) answer the same, its values of rows Rice-coded where smaller (no
+// rest: rows hold two values), in fewer bytes than version 2.
+void ExpectBlockListsAsBruteForce(bool version3) {
   std::mt19937 rng(15);
   const std::vector<uint32_t> starts = {0, 100, 612, 613, 1125, 3000};
   const uint32_t rows = 3100, list_below = 12;
@@ -132,9 +372,19 @@ TEST(InvertedIndex, VersionTwoListsRareValuesByBlockAndKeepFrequentValuesRows) {
   }
   std::string data;
   builder.FinishBlockLists(starts, rows, list_below, &data);
+  if (version3) {
+    std::string v3;
+    builder.FinishVersion3(starts, rows, list_below, &v3);
+    ASSERT_EQ(static_cast<uint8_t>(v3[0]), kInvertedIndexRestVersion);
+    // The hNN values' rows (~24 rows each, gaps of ~130): ~9 bits a row against two varints.
+    EXPECT_LT(v3.size() + 40 * 24, data.size()) << v3.size() << " vs " << data.size();
+    data = v3;
+  }
   auto reader = InvertedIndexReader::Parse(data, rows);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   ASSERT_TRUE((*reader)->block_lists());
+  EXPECT_EQ((*reader)->version(),
+            version3 ? kInvertedIndexRestVersion : kInvertedIndexBlockListsVersion);
   EXPECT_EQ((*reader)->block_count(), starts.size());
   auto block_of = [&](uint32_t row) {
     return static_cast<uint32_t>(std::upper_bound(starts.begin(), starts.end(), row) -
@@ -228,6 +478,14 @@ TEST(InvertedIndex, VersionTwoListsRareValuesByBlockAndKeepFrequentValuesRows) {
   EXPECT_FALSE((*rows_index)->block_lists());
   EXPECT_FALSE((*rows_index)->Listed("x"));
   EXPECT_FALSE((*rows_index)->LookupBlocks("x", &got).ok()) << "rows answered block lists";
+}
+
+TEST(InvertedIndex, VersionTwoListsRareValuesByBlockAndKeepFrequentValuesRows) {
+  ExpectBlockListsAsBruteForce(false);
+}
+
+TEST(InvertedIndexRest, VersionThreeCarriesVersionTwosBlockListsWithRiceCodedRows) {
+  ExpectBlockListsAsBruteForce(true);
 }
 
 TEST(InvertedIndexKind, NearUniqueFieldsDroppedEarlyGiveTheSameParts) {

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <map>
+#include <random>
 #include <set>
 
 #include "common/env.h"
@@ -16,6 +17,7 @@
 #include "query/random_query_test_util.h"
 #include "query/test_dataset.h"
 #include "segment/format.h"
+#include "segment/segment_file_reader.h"
 #include "segment/testdata.h"
 #include "storage/engine.h"
 
@@ -187,6 +189,50 @@ TEST(CountFromPostings, RandomCountsAgreeWithBruteForce) {
     counted += c.planned.stats.rows_counted_from_index;
   }
   EXPECT_GT(counted, 0u);
+}
+
+// Format version 17: the level's postings as inverted index version 3 (the most frequent level
+// as the rest of the rows, the others Rice-coded). Levels drawn as the benchmark corpus draws
+// them, each row at random: every level's count alone, with a service and negated, grouped, and
+// its newest rows, as brute force; segments of format versions 2 and 17 and warm ones mixed.
+TEST(CountFromPostings, CorpusLevelsFromRestPostingsAsBruteForce) {
+  std::vector<Record> records = testing::LoadDataset();
+  ASSERT_GT(records.size(), 5000u);
+  std::mt19937 rng(19);
+  for (Record& r : records) {
+    const uint32_t d = rng() % 100;
+    r.level = d < 50   ? Level::kDebug
+              : d < 85 ? Level::kInfo
+              : d < 95 ? Level::kWarn
+                       : Level::kError;
+  }
+  TempDir dir("rest");
+  const index::ValuePostingsRule every_field;
+  auto snap = BuildSnapshot(records, dir.path(), 1500, 400, 256, 3, nullptr, &every_field);
+  // Segment 2 is of the current version: its level index is version 3, DEBUG the rest.
+  auto reader = segment::SegmentFileReader::OpenFile(Env::Default(), dir.path() + "/2.seg");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  ASSERT_EQ((*reader)->format_version(), segment::kFormatVersion);
+  auto level = (*reader)->LoadIndex("level");
+  ASSERT_TRUE(level.ok() && *level != nullptr);
+  EXPECT_EQ((*level)->version(), index::kInvertedIndexRestVersion);
+
+  std::vector<std::string> queries = ExactCountQueries(records, 6);
+  for (const char* text : {"level=DEBUG | count", "NOT level=DEBUG | count",
+                           "level=DEBUG OR level=ERROR | count", "level<=INFO | count"}) {
+    queries.push_back(text);
+  }
+  const int64_t last = records.back().ingest_ts;
+  ExpectExactCounts(snap, records, queries, kDatasetStart + (last - kDatasetStart) / 3,
+                    kDatasetStart + (last - kDatasetStart) * 2 / 3);
+  for (const char* text : {"level=DEBUG", "level=ERROR", "level=WARN NOT level=DEBUG"}) {
+    SCOPED_TRACE(text);
+    Counted c = RunCount(snap, records, text, AllTime());
+    ASSERT_EQ(c.planned.hits.size(), c.brute.hits.size());
+    for (size_t i = 0; i < c.planned.hits.size(); ++i) {
+      EXPECT_EQ(c.planned.hits[i].seq, c.brute.hits[i].seq) << i;
+    }
+  }
 }
 
 // Every real dataset: counts of each dataset's own services, hosts, levels and ids.

@@ -252,7 +252,10 @@ bool EncodePermutedRuns(const int64_t* values, size_t count, std::string* out);
 void EncodeSeqColumn(const int64_t* values, size_t count, bool permuted_runs, std::string* out);
 // The level (or another small unsigned column): RLE, or (with "int_dict", format version 10)
 // kIntDict when zstd makes that smaller (levels that change from row to row).
-void EncodeLevelColumn(const uint64_t* values, size_t count, bool int_dict, std::string* out);
+// With "packed_ids" (format version 17) also kIntDict with ids mode 3 (each row's id in the
+// fewest bits), where zstd makes that smaller still.
+void EncodeLevelColumn(const uint64_t* values, size_t count, bool int_dict, std::string* out,
+                       bool packed_ids = false);
 // Encoding::kHex (hex_encoding.cc, format version 7): values that are all lower-case hex of
 // one even length of at most 2 x kMaxHexBytes characters, stored as the bytes they spell.
 // Returns false (appends nothing) otherwise.
@@ -348,6 +351,10 @@ Result<bool> KeepHexRowsHolding(std::string_view block, size_t count, std::strin
 // number of one width (1 to 18 digits); false otherwise (nothing appended).
 bool EncodePrefixedNumber(const std::string_view* values, size_t count,
                           std::vector<int64_t>* scratch, std::string* out);
+// Appends kIntDict of the values with ids mode 3 (each id in the fewest bits, 1 to 8; format
+// version 17); false when "count" is 0 or there are more than 256 distinct values.
+bool EncodeIntDictPacked(const int64_t* values, size_t count, std::vector<int64_t>* scratch,
+                         std::string* out);
 // Appends kIntDict of the values with ids mode 2 (byte planes; format version 11), with no
 // limit on the distinct values; false when "count" is 0 or above 2^32 - 1.
 bool EncodeIntDictPlanes(const int64_t* values, size_t count, std::vector<int64_t>* scratch,

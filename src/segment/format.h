@@ -41,8 +41,13 @@ inline constexpr size_t kMagicSize = 8;
 // their values repeat) is indexed as index/inverted_index.h version 2 (a value in fewer rows
 // than ValuePostingsRule::list_below_rows as a block list: its blocks and their rows holding it;
 // the others as rows; by default every value as rows) and has no blooms; nothing else changed.
+// Version 17: the inverted index of service, host and level may be version 3
+// (index/inverted_index.h: version 2's layout, and rows Rice-coded, the most frequent value as
+// the rest of the rows), and kIntDict blocks may use ids mode 3 (the level's ids packed in the
+// fewest bits); nothing else changed. (Session 19's branch disk19 wrote this as version 19,
+// never released.)
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 16;
+inline constexpr uint32_t kFormatVersion = 17;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)

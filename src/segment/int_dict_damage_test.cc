@@ -223,7 +223,7 @@ TEST(IntDictDamage, ADamagedHeadIsDataLossForEveryRead) {
     const Layout at = Parse(k.block);
     const bool planes = k.block[at.mode] == 2;
     std::string bad_mode = k.block;
-    bad_mode[at.mode] = 3;
+    bad_mode[at.mode] = 4;  // (3 is the packed ids of format version 17)
     std::string not_delta = k.block;
     not_delta[at.values] = static_cast<char>(Encoding::kRle);
     // values_size past the block: the count's varint and then a size larger than what follows.
@@ -232,7 +232,7 @@ TEST(IntDictDamage, ADamagedHeadIsDataLossForEveryRead) {
     PutVarint64(&bad_size, k.block.size());
     bad_size += k.block.substr(at.values);
     const std::vector<std::pair<std::string, std::string>> heads = {
-        {bad_mode, "ids mode 3"},
+        {bad_mode, "ids mode 4"},
         {not_delta, "the values are not a delta block"},
         {bad_size, "bad values size"}};
     for (const auto& [block, where] : heads) {

@@ -6,13 +6,19 @@
 //   values := one complete kDelta int block of the n >= 1 distinct values, ascending
 //   ids_mode 0: "count" varint ids; 1: "count" zigzag varints of id - previous id (from 0);
 //            2 (format version 11): width(u8, 1..4) then "width" planes of "count" bytes,
-//            plane k holding byte k (little-endian) of each row's id
+//            plane k holding byte k (little-endian) of each row's id; 3 (format version 17):
+//            width(u8, 1..8) then each row's id in "width" bits, least significant first from
+//            the low bit of the first byte, ceil(count x width / 8) bytes, the last byte's
+//            unused high bits 0
 //
 // Rows of one source sorted by time step through the requests in order, so mode 1's id steps
 // are mostly 0 or 1 (ingest_ts); values that do not follow the rows' order (the level) take
 // mode 0. Ids of many distinct values (a user id, kPrefixedNumber) take mode 2: a varint's
 // bytes mix an id's low and high bits, planes keep them apart, and zstd gives each plane its
 // own entropy tables (the corpus's user ids: 2.26 bytes a row as varints, 2.15 as planes).
+// A few values drawn at random from row to row (the level) take mode 3: four 2-bit ids a byte,
+// whose 256 byte values zstd's entropy coder stores near the ids' entropy (the corpus's levels:
+// 2.35 bits a row as mode 0, about 1.6 packed).
 // The chooser (EncodeTimeColumn, EncodeLevelColumn in column_encoding.cc) keeps the
 // block only where zstd makes it smaller than the column's other encodings.
 #include <algorithm>
@@ -29,31 +35,47 @@ namespace {
 // column (ts) is given up on early.
 constexpr size_t kMaxDistinctFraction = 4;
 
-// Ids mode 2: width(u8) and the ids' bytes in planes; "body" must hold exactly those. The ids
-// of the rows "rows" (ascending), or with "rows" null of the first "through" rows.
-Status DecodeIdPlanes(std::string_view body, size_t count, const std::vector<uint32_t>* rows,
-                      size_t through, std::vector<uint32_t>* ids) {
-  if (body.empty()) return Status::DataLoss("int-dict column: id width missing");
+// Ids mode 2 or ("packed") 3: width(u8) and the ids, as "width" planes of a byte per row (mode
+// 2) or packed in "width" bits each (mode 3); "body" must hold exactly those. The ids of the
+// rows "rows" (ascending), or with "rows" null of the first "through" rows.
+Status DecodeWideIds(std::string_view body, size_t count, bool packed,
+                     const std::vector<uint32_t>* rows, size_t through,
+                     std::vector<uint32_t>* ids) {
+  const std::string what = packed ? "packed id" : "id";
+  if (body.empty()) return Status::DataLoss("int-dict column: " + what + " width missing");
   const size_t width = static_cast<uint8_t>(body[0]);
   body.remove_prefix(1);
-  if (width == 0 || width > 4) {
-    return Status::DataLoss("int-dict column: id width " + std::to_string(width));
+  if (width == 0 || width > (packed ? 8 : 4)) {
+    return Status::DataLoss("int-dict column: " + what + " width " + std::to_string(width));
   }
-  if (body.size() != width * count) {
-    return Status::DataLoss("int-dict column: " + std::to_string(body.size()) +
-                            " bytes of ids for " + std::to_string(count) + " rows of " +
-                            std::to_string(width) + " bytes");
+  const size_t bits = width * count;
+  if (body.size() != (packed ? (bits + 7) / 8 : width * count)) {
+    return Status::DataLoss("int-dict column: " + std::to_string(body.size()) + " bytes of " +
+                            what + "s for " + std::to_string(count) + " rows of " +
+                            std::to_string(width) + (packed ? " bits" : " bytes"));
   }
-  const auto* planes = reinterpret_cast<const unsigned char*>(body.data());
+  const auto* p = reinterpret_cast<const unsigned char*>(body.data());
+  if (packed && bits % 8 != 0 && (p[body.size() - 1] >> (bits % 8)) != 0) {
+    return Status::DataLoss("int-dict column: set bits after the last packed id");
+  }
   const size_t n = rows == nullptr ? through : rows->size();
+  const uint32_t mask = (1u << width) - 1;
   ids->resize(n);
   for (size_t i = 0; i < n; ++i) {
     const size_t row = rows == nullptr ? i : (*rows)[i];
     if (row >= count)
       return Status::DataLoss("int-dict column holds no row " + std::to_string(row));
-    uint64_t id = 0;
-    for (size_t k = 0; k < width; ++k) id |= uint64_t{planes[k * count + row]} << (8 * k);
-    (*ids)[i] = static_cast<uint32_t>(id);
+    if (packed) {
+      const size_t at = row * width;
+      // An id of at most 8 bits spans at most two bytes.
+      uint32_t two = p[at >> 3];
+      if ((at >> 3) + 1 < body.size()) two |= uint32_t{p[(at >> 3) + 1]} << 8;
+      (*ids)[i] = (two >> (at & 7)) & mask;
+    } else {
+      uint64_t id = 0;
+      for (size_t k = 0; k < width; ++k) id |= uint64_t{p[k * count + row]} << (8 * k);
+      (*ids)[i] = static_cast<uint32_t>(id);
+    }
   }
   return Status::OK();
 }
@@ -76,13 +98,13 @@ Status DecodeIntDictRows(std::string_view body, size_t count, const std::vector<
   if (body.empty()) return Status::DataLoss("int-dict column: ids missing");
   const uint8_t mode = static_cast<uint8_t>(body[0]);
   body.remove_prefix(1);
-  if (mode > 2) return Status::DataLoss("int-dict column: ids mode " + std::to_string(mode));
-  if (rows != nullptr && mode != 2) {
+  if (mode > 3) return Status::DataLoss("int-dict column: ids mode " + std::to_string(mode));
+  if (rows != nullptr && mode < 2) {
     return Status::DataLoss("int-dict column: ids mode " + std::to_string(mode));
   }
   thread_local std::vector<uint32_t> ids;
-  if (mode == 2) {
-    RETURN_IF_ERROR(DecodeIdPlanes(body, count, rows, through, &ids));
+  if (mode >= 2) {
+    RETURN_IF_ERROR(DecodeWideIds(body, count, mode == 3, rows, through, &ids));
   } else {
     ids.resize(through);
     const char* p = body.data();
@@ -199,10 +221,11 @@ Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uin
       return Status::DataLoss("int column block does not hold " + std::to_string(count) +
                               " values");
     }
-    std::string_view probe = body;  // ids mode 2? (values_size, values, mode)
+    std::string_view probe = body;  // ids mode 2 or 3? (values_size, values, mode)
     uint64_t values_size;
     if (GetVarint64(&probe, &values_size) && values_size < probe.size() &&
-        static_cast<uint8_t>(probe[values_size]) == 2) {
+        (static_cast<uint8_t>(probe[values_size]) == 2 ||
+         static_cast<uint8_t>(probe[values_size]) == 3)) {
       return DecodeIntDictRows(body, count, &rows, count, out);
     }
   }
@@ -246,13 +269,47 @@ bool EncodeIntDict(const int64_t* values, size_t count, bool id_steps,
   return true;
 }
 
+namespace {
+
+// The distinct values of "values", ascending.
+void SortDistinct(const int64_t* values, size_t count, std::vector<int64_t>* distinct) {
+  distinct->assign(values, values + count);
+  std::sort(distinct->begin(), distinct->end());
+  distinct->erase(std::unique(distinct->begin(), distinct->end()), distinct->end());
+}
+
+}  // namespace
+
+bool EncodeIntDictPacked(const int64_t* values, size_t count, std::vector<int64_t>* scratch,
+                         std::string* out) {
+  if (count == 0 || count > UINT32_MAX) return false;
+  std::vector<int64_t>& distinct = *scratch;
+  SortDistinct(values, count, &distinct);
+  if (distinct.size() > 256) return false;
+  size_t width = 1;
+  while (width < 8 && distinct.size() - 1 >= (size_t{1} << width)) ++width;
+  AppendIntDictHead(distinct, count, out);
+  out->push_back(3);
+  out->push_back(static_cast<char>(width));
+  const size_t at = out->size();
+  out->resize(at + (width * count + 7) / 8);
+  auto* p = reinterpret_cast<unsigned char*>(out->data() + at);
+  for (size_t row = 0; row < count; ++row) {
+    const auto id = static_cast<uint32_t>(
+        std::lower_bound(distinct.begin(), distinct.end(), values[row]) - distinct.begin());
+    const size_t bit = row * width;
+    p[bit >> 3] |= static_cast<unsigned char>(id << (bit & 7));
+    if ((bit & 7) + width > 8)
+      p[(bit >> 3) + 1] |= static_cast<unsigned char>(id >> (8 - (bit & 7)));
+  }
+  return true;
+}
+
 bool EncodeIntDictPlanes(const int64_t* values, size_t count, std::vector<int64_t>* scratch,
                          std::string* out) {
   if (count == 0 || count > UINT32_MAX) return false;
   std::vector<int64_t>& distinct = *scratch;
-  distinct.assign(values, values + count);
-  std::sort(distinct.begin(), distinct.end());
-  distinct.erase(std::unique(distinct.begin(), distinct.end()), distinct.end());
+  SortDistinct(values, count, &distinct);
   size_t width = 1;
   while (width < 4 && distinct.size() - 1 >= (uint64_t{1} << (8 * width))) ++width;
   AppendIntDictHead(distinct, count, out);

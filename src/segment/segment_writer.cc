@@ -139,6 +139,7 @@ class Writer {
   bool int_dict_ = false;       // kIntDict for ingest_ts and level (format version 10)
   bool permuted_runs_ = false;  // kPermutedRuns for seq (format version 14)
   bool rice_runs_ = false;      // kRiceRuns for the time columns (format version 15)
+  bool packed_ids_ = false;     // kIntDict ids mode 3 for the level (format version 17)
   bool message_lines_ = false;  // (version 12) scratch_.marked_lines for the message column
   std::vector<int64_t> ints_;
   std::vector<int64_t> row_ts_;  // (version 13) the ts of the block's rows, for the message
@@ -634,7 +635,7 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
         for (uint32_t row = 0; row < count; ++row) {
           uints_[row] = static_cast<uint64_t>(rows[row].level);
         }
-        EncodeLevelColumn(uints_.data(), count, int_dict_, &raw_);
+        EncodeLevelColumn(uints_.data(), count, int_dict_, &raw_, packed_ids_);
         break;
       case FieldType::kFlags:
         uints_.resize(count);
@@ -765,6 +766,8 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   // Version 15: times in runs of ascending values (a source's, rows sorted by source and time)
   // as Rice-coded steps.
   rice_runs_ = version >= 15;
+  // Version 17: the level's ids packed in the fewest bits (int-dict ids mode 3).
+  packed_ids_ = version >= 17;
   // Version 10: text rows that begin with an RFC 3339 UTC time keep it as nanoseconds.
   scratch_.iso_prefix = version >= 10;
   // Version 11: ids spelled as a prefix and a fixed-width number (user ids) as the numbers.
@@ -776,6 +779,9 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   message_lines_ = version >= 12 && !scratch_.text_layouts;
   // Version 11: the block filters of ids as sorted fingerprints (index/bloom.h, id filters).
   build.id_filters = version >= 11;
+  // Version 17: the postings of service, host and level as inverted index version 3 (Rice-coded
+  // rows, the most frequent value as the rest).
+  build.rest_postings = version >= 17;
   // Version 12: the message blooms leave out the words the word postings decide.
   if (version >= 12) build.decided_words = &decided_words_;
   // Version 16: the posted fields with a bloom (user ids) as inverted index version 2 (rows, or
