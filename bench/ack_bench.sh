@@ -27,6 +27,12 @@
 # and the same for its busiest thread (the flush thread in a run past the cap), so that a run
 # starved by the machine's other load shows as such (session 18: the flush thread waited 3.5 s
 # for a CPU for each second it ran, at load 10-14).
+# With LATENCIES=1 also $OUT/threads-RUN-N.txt (every second, each server thread: Unix seconds,
+# tid, name, ns ran, ns waited for a CPU, its nice; the threads are named sawmill-flush,
+# sawmill-pack, sawmill-compact, sawmill-tiers, sawmill-http-io; the request workers keep the
+# process's name), $OUT/serverlog-RUN-N.txt (the server's log: compactions, tier moves) and a line
+# per run of what each named thread ran and waited in the acks' 10 s windows of send time
+# (session 20: which work shared the CPU with the flush thread when acks slowed).
 set -euo pipefail
 [ $# -ge 1 ] || { echo "usage: ack_bench.sh SAWMILL_OR_BUILD_DIR..." >&2; exit 2; }
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -86,6 +92,19 @@ sample_server() {
       END {printf "%.1f %s %s %s %s %s %s %.1f\n", t - t0, mb, mm, pace, wal, f, fp, t}' >>"$out" || true
   done
 }
+# Every second until killed: each thread of the server (LATENCIES=1).
+sample_threads() {
+  local pid=$1 out=$2 t d comm ran waited st
+  while sleep 1; do
+    t=$(date +%s.%N)
+    for d in /proc/"$pid"/task/*; do
+      # stat's 19th field is the nice value (the names have no spaces).
+      { read -r comm <"$d/comm" && read -r ran waited _ <"$d/schedstat" &&
+        read -r -a st <"$d/stat" && echo "$t ${d##*/} $comm $ran $waited ${st[18]}"; } \
+        2>/dev/null || true
+    done >>"$out"
+  done
+}
 
 for run in $(seq 1 "$RUNS"); do
   n=0
@@ -106,12 +125,16 @@ for run in $(seq 1 "$RUNS"); do
       LAT_ARGS=(--latencies "$OUT/acks-$run-$n.txt")
       sample_server "$PORT" "$OUT/server-$run-$n.txt" &
       SAMPLER=$!
+      sample_threads "$SERVER_PID" "$OUT/threads-$run-$n.txt" &
+      SAMPLER="$SAMPLER $!"
     fi
     "$HTTP" ingest --addr "127.0.0.1:$PORT" --file "$CORPUS" --clients 2 \
       --batch-bytes 4194304 --lines "$LINES" --retry-429 1 "${LAT_ARGS[@]}" >"$WORK/ingest.json"
     if [ -n "$SAMPLER" ]; then
-      kill "$SAMPLER" 2>/dev/null || true
-      wait "$SAMPLER" 2>/dev/null || true
+      # shellcheck disable=SC2086
+      kill $SAMPLER 2>/dev/null || true
+      # shellcheck disable=SC2086
+      wait $SAMPLER 2>/dev/null || true
     fi
     C1=$(awk '{print $14 + $15}' "/proc/$SERVER_PID/stat")
     SCHED=$(cat /proc/"$SERVER_PID"/task/*/schedstat 2>/dev/null |
@@ -123,6 +146,7 @@ for run in $(seq 1 "$RUNS"); do
     kill -TERM "$SERVER_PID"
     wait "$SERVER_PID" || true
     SERVER_PID=""
+    [ "${LATENCIES:-0}" = 1 ] && cp "$WORK/server.log" "$OUT/serverlog-$run-$n.txt"
     python3 - "$WORK/ingest.json" "$WORK/metrics.txt" "$run" "$bin" "$C0" "$C1" "$TICK" "$HWM" \
       "$L0" "$L1" "$OUT/results.jsonl" "$SCHED" <<'EOF'
 import json, re, sys
@@ -178,6 +202,35 @@ def pct(v, q):
     return v[min(len(v) - 1, int(q * len(v)))]
 print("|  | acks by 10 s of send time (p50/p99 ms): " +
       ", ".join(f"{k * 10}s {pct(v, 0.5):.0f}/{pct(v, 0.99):.0f}" for k, v in sorted(win.items())) +
+      " |||||||||")
+EOF
+      python3 - "$OUT/acks-$run-$n.txt" "$OUT/threads-$run-$n.txt" <<'EOF'
+import sys
+# The acks' send times have their own origin; their fourth column is the same send in Unix
+# seconds, the threads' clock.
+rows = [l.split() for l in open(sys.argv[1])]
+t0 = min(float(r[3]) - float(r[1]) for r in rows if len(r) >= 4)
+last = {}  # tid -> (ran, waited): each sample's difference falls in the window of its time
+use = {}   # window -> name -> [ran s, waited s]
+for line in open(sys.argv[2]):
+    f = line.split()
+    if len(f) < 5:
+        continue
+    t, tid, name, ran, waited = float(f[0]), f[1], f[2], int(f[3]), int(f[4])
+    r0, w0 = last.get(tid, (ran, waited))
+    last[tid] = (ran, waited)
+    name = name if name.startswith("sawmill-") else "other"
+    u = use.setdefault(int((t - t0) // 10), {}).setdefault(name, [0.0, 0.0])
+    u[0] += (ran - r0) / 1e9
+    u[1] += (waited - w0) / 1e9
+parts = []
+for k, names in sorted(use.items()):
+    if k < 0:
+        continue
+    parts.append(f"{k * 10}s " + " ".join(
+        f"{n.removeprefix('sawmill-')} {v[0]:.1f}/{v[1]:.1f}" for n, v in sorted(names.items())
+        if v[0] >= 0.05 or v[1] >= 0.05))
+print("|  | threads by 10 s of send time (ran/waited for a CPU, s): " + "; ".join(parts) +
       " |||||||||")
 EOF
     fi

@@ -27,6 +27,7 @@
 
 #include "common/json_string.h"
 #include "common/mutex.h"
+#include "common/thread_priority.h"
 #include "common/tls.h"
 #include "http/api_routes.h"
 #include "http/connection_policy.h"
@@ -1483,7 +1484,10 @@ Status HttpServer::Start() {
   impl_->work.emplace(impl_->ioc.get_executor());
   impl_->DoAccept();
   for (int i = 0; i < std::max(1, impl_->options.io_threads); ++i) {
-    impl_->threads.emplace_back([impl = impl_.get()] { impl->ioc.run(); });
+    impl_->threads.emplace_back([impl = impl_.get()] {
+      NameThisThread("sawmill-http-io");
+      impl->ioc.run();
+    });
   }
   return Status::OK();
 }

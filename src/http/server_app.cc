@@ -453,6 +453,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
   engine_options.partitions = static_cast<uint32_t>(config.partitions);  // validated <= 4096
   engine_options.flush_threads = static_cast<int>(std::min<uint64_t>(config.flush_threads, 64));
   engine_options.pressure_text_zstd_level = static_cast<int>(config.pressure_zstd_level);
+  engine_options.background_nice = static_cast<int>(config.background_nice);  // validated <= 19
   engine_options.idempotency_window_ns = static_cast<int64_t>(std::min<uint64_t>(
                                              config.idempotency_window_ms, INT64_MAX / 1'000'000)) *
                                          1'000'000;
@@ -699,6 +700,7 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
     storage::DiskWatchOptions watch_options;
     watch_options.engine = engine.get();
     watch_options.retention = retention.get();
+    watch_options.nice = engine_options.background_nice;
     Status parsed = storage::ParseWatermarks(config.disk_watermarks, &watch_options.warm,
                                              &watch_options.cold, &watch_options.shed);
     watch_options.interval_ns =

@@ -95,6 +95,11 @@ std::vector<ConfigOption> ServerOptions(ServerConfig* c) {
        "zstd level of message text in flushes made while memtables are over memtable_cap, so "
        "that they free memory sooner (compaction rewrites them at 11); 0: the usual 9",
        nullptr, &c->pressure_zstd_level},
+      {"background_nice", T::kCount,
+       "nice value (0-19) of compaction, the tier mover and the disk watch's moves, so that the "
+       "flush that paced ingest waits for gets the CPU first on a busy machine; 0: the "
+       "process's own",
+       nullptr, &c->background_nice},
       {"idempotency_window", T::kDuration, "Idempotency-Keys are kept at least this long", nullptr,
        &c->idempotency_window_ms},
       {"warm_after", T::kDuration,
@@ -539,6 +544,10 @@ Status ValidateServerConfig(const ServerConfig& c) {
   if (c.pressure_zstd_level > 19) {
     return Status::InvalidArgument("pressure_zstd_level: 0 to 19 (got " +
                                    std::to_string(c.pressure_zstd_level) + ")");
+  }
+  if (c.background_nice > 19) {
+    return Status::InvalidArgument("background_nice: 0 to 19 (got " +
+                                   std::to_string(c.background_nice) + ")");
   }
   RETURN_IF_ERROR(at_least("partitions", c.partitions, 1, "1"));
   if (c.partitions > 4096) {

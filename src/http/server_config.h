@@ -56,6 +56,9 @@ struct ServerConfig {
   // The zstd level of the text of flushes made over memtable_cap (storage::EngineOptions::
   // pressure_text_zstd_level; 0: flushes keep the usual 9 under pressure too).
   uint64_t pressure_zstd_level = 1;
+  // The nice value of the background work no acknowledgement waits for: compaction, the tier
+  // mover, the disk watch's moves (storage::EngineOptions::background_nice; 0: the process's).
+  uint64_t background_nice = 10;
   uint64_t idempotency_window_ms = 24ull * 3'600'000;
   uint64_t idempotency_max_keys = 1'000'000;
   std::string compaction = "on";  // "off": segments merge only on `sawmill admin compact`

@@ -93,13 +93,15 @@ std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> Compactor::Sh
 }
 
 std::vector<std::pair<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>>>
-Compactor::RankedCandidates(const std::map<std::string, uint64_t>& confirmed) const {
+Compactor::RankedCandidates(const std::map<std::string, uint64_t>& confirmed,
+                            size_t min_inputs) const {
   std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates =
       segments_->SmallActive(options_.compaction_small_bytes);
   if (options_.shared_store) candidates = SharedCandidates(std::move(candidates), confirmed);
+  min_inputs = std::max<size_t>({min_inputs, 2, options_.compaction_min_inputs});
   std::vector<std::pair<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>>> out;
   for (auto& [key, list] : candidates) {
-    if (list.size() >= std::max<uint32_t>(2, options_.compaction_min_inputs)) {
+    if (list.size() >= min_inputs) {
       out.emplace_back(key, std::move(list));
     }
   }
@@ -182,18 +184,25 @@ Status Compactor::CompactOnce(bool* did_work) {
   // one whose partition lease it claims (storage/job_gate.h), so that the nodes of a cluster
   // merge different partitions at once and never one partition twice.
   std::vector<std::string> leases;
-  bool recode = false;  // no merge to do: one cheap segment re-encoded alone (RecodeCandidates)
+  bool recode = false;    // no merge to do: one cheap segment re-encoded alone (RecodeCandidates)
+  size_t min_inputs = 0;  // RankedCandidates' floor: raised while ingestion comes first
   {
     MutexLock l(&*mu_);
-    if (memtables_->bytes() > options_.memtable_cap_bytes / 2) {
-      return Status::OK();  // ingestion first
+    // Ingestion first: while the memtables hold more than half their cap (paced appends wait for
+    // the flushes, which compete with a merge for the CPU), only a partition whose small
+    // segments have piled up to compaction_pressure_inputs is merged, so that their count stays
+    // bounded however long the pressure lasts (docs/storage.md "Compaction").
+    const bool pressure = memtables_->bytes() > options_.memtable_cap_bytes / 2;
+    if (pressure) {
+      if (options_.compaction_pressure_inputs == 0) return Status::OK();
+      min_inputs = options_.compaction_pressure_inputs;
     }
-    for (const auto& [key, list] : RankedCandidates(confirmed)) {
+    for (const auto& [key, list] : RankedCandidates(confirmed, min_inputs)) {
       std::string lease = PartitionJobLease("compaction", key.first, key.second);
       if (std::find(leases.begin(), leases.end(), lease) == leases.end()) leases.push_back(lease);
       if (leases.size() == catalog::kMaxLeasesPerCall) break;
     }
-    if (leases.empty()) {
+    if (leases.empty() && !pressure) {
       for (const auto& entry : RecodeCandidates()) {
         std::string lease =
             PartitionJobLease("compaction", entry->row().tenant, entry->row().partition);
@@ -221,7 +230,7 @@ Status Compactor::CompactOnce(bool* did_work) {
         }
       }
     } else {
-      for (auto& [key, list] : RankedCandidates(confirmed)) {
+      for (auto& [key, list] : RankedCandidates(confirmed, min_inputs)) {
         if (PartitionJobLease("compaction", key.first, key.second) == lease) {
           inputs = std::move(list);
           break;

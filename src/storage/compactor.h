@@ -45,7 +45,9 @@ class Compactor {
   // compaction_small_bytes (at least max(2, compaction_min_inputs)) whose partition lease this
   // round claims (storage/job_gate.h; any outside a round: the best), takes the oldest of them up
   // to about two target segments of raw bytes (at least two, at most 64), and merges them.
-  // Does nothing while the memtables hold more than half their cap (ingestion first).
+  // While the memtables hold more than half their cap (ingestion first), merges only a partition
+  // with at least compaction_pressure_inputs small segments (none when that is 0) and re-encodes
+  // nothing alone.
   // When no partition has enough small segments to merge, a single server re-encodes one
   // segment alone: the oldest that a flush under memory pressure wrote at the cheap text level
   // (SegmentEntry::cheap_text) in a partition whose memtables are empty (quiet: no flush is
@@ -86,11 +88,12 @@ class Compactor {
   std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> SharedCandidates(
       std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates,
       const std::map<std::string, uint64_t>& confirmed) const;
-  // The (tenant, partition)s with at least max(2, compaction_min_inputs) candidates (on a
-  // cluster node, SharedCandidates), the most candidates first. REQUIRES: "mu" (the analysis
-  // cannot tie the caller's lock of it to mu_).
+  // The (tenant, partition)s with at least max(2, compaction_min_inputs, "min_inputs")
+  // candidates (on a cluster node, SharedCandidates), the most candidates first. REQUIRES: "mu"
+  // (the analysis cannot tie the caller's lock of it to mu_).
   std::vector<std::pair<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>>> RankedCandidates(
-      const std::map<std::string, uint64_t>& confirmed) const NO_THREAD_SAFETY_ANALYSIS;
+      const std::map<std::string, uint64_t>& confirmed,
+      size_t min_inputs) const NO_THREAD_SAFETY_ANALYSIS;
   // A single server's segments written at the cheap text level under memory pressure in
   // partitions whose memtables are empty, oldest first (CompactOnce). REQUIRES: "mu".
   std::vector<std::shared_ptr<SegmentEntry>> RecodeCandidates() const NO_THREAD_SAFETY_ANALYSIS;

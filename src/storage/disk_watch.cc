@@ -9,6 +9,7 @@
 
 #include "catalog/catalog.h"
 #include "common/metrics.h"
+#include "common/thread_priority.h"
 #include "storage/retention.h"
 
 namespace sawmill::storage {
@@ -116,6 +117,8 @@ Result<std::unique_ptr<DiskWatch>> DiskWatch::Start(DiskWatchOptions options) {
   }
   if (w->options_.interval_ns > 0) {
     w->worker_.Start(w->options_.interval_ns, [p = w.get()] {
+      NameThisThread("sawmill-disk");
+      NiceBackgroundThread(p->options_.nice, "the disk watch");
       Status s = p->CheckNow();
       if (!s.ok() && !p->failing_) spdlog::warn("disk watch: {}", s.ToString());
       p->failing_ = !s.ok();
@@ -130,18 +133,9 @@ void DiskWatch::Stop() { worker_.Stop(); }
 
 Status DiskWatch::CheckNow() {
   MutexLock l(&check_mu_);
-  auto& m = DiskMetrics::Get();
   ASSIGN_OR_RETURN(DiskUsage usage, options_.engine->DataDiskUsage());
   const double used = usage.used_fraction();
-  const int level = used >= options_.shed   ? 3
-                    : used >= options_.cold ? 2
-                    : used >= options_.warm ? 1
-                                            : 0;
-  used_.store(used);
-  level_.store(level);
-  shed_info_.store(level == 3 && used >= options_.shed + (1 - options_.shed) / 2);
-  m.used_ratio->Set(used);
-  m.level->Set(level);
+  const int level = Publish(used);
   if (level != announced_) {
     const char* what[] = {"below every watermark",
                           "above the warm watermark: hot data moves to warm early",
@@ -198,15 +192,7 @@ Status DiskWatch::CheckNow() {
   // The level after the actions, so ingest is not refused longer than the disk is full.
   if (Result<DiskUsage> after = options_.engine->DataDiskUsage(); after.ok()) {
     const double now_used = after->used_fraction();
-    const int now_level = now_used >= options_.shed   ? 3
-                          : now_used >= options_.cold ? 2
-                          : now_used >= options_.warm ? 1
-                                                      : 0;
-    used_.store(now_used);
-    level_.store(now_level);
-    shed_info_.store(now_level == 3 && now_used >= options_.shed + (1 - options_.shed) / 2);
-    m.used_ratio->Set(now_used);
-    m.level->Set(now_level);
+    const int now_level = Publish(now_used);
     if (now_level < level) {
       spdlog::info("disk pressure: the data volume is {} used after moving and deleting",
                    Percent(now_used));
@@ -214,6 +200,20 @@ Status DiskWatch::CheckNow() {
     }
   }
   return result;
+}
+
+int DiskWatch::Publish(double used) {
+  const int level = used >= options_.shed   ? 3
+                    : used >= options_.cold ? 2
+                    : used >= options_.warm ? 1
+                                            : 0;
+  used_.store(used);
+  level_.store(level);
+  shed_info_.store(level == 3 && used >= options_.shed + (1 - options_.shed) / 2);
+  auto& m = DiskMetrics::Get();
+  m.used_ratio->Set(used);
+  m.level->Set(level);
+  return level;
 }
 
 bool DiskWatch::BelowWatermark(double watermark) {

@@ -54,6 +54,10 @@ struct DiskWatchOptions {
   // move to cold, oldest first, until the volume is below the cold watermark. False: tenants
   // past max_bytes lose their oldest unheld data instead.
   bool move_to_cold = false;
+  // The nice value of the watch's thread (its moves re-encode segments, CPU that a flush under
+  // memory pressure would otherwise get; storage::EngineOptions::background_nice). 0: the
+  // process's own.
+  int nice = 0;
 };
 
 // "80%,90%,95%" (or "0.8,0.9,0.95"). Errors: InvalidArgument naming the problem.
@@ -97,6 +101,8 @@ class DiskWatch {
   // Retention::DeleteOverMaxBytes, counted as the action delete_max_bytes(_failed).
   Status DeleteOverMaxBytes(const std::string& why, bool local_only) REQUIRES(check_mu_);
   bool BelowWatermark(double watermark);
+  // Sets the level, the used fraction and their gauges from "used"; returns the level.
+  int Publish(double used);
   RepeatedFailureLog warm_failures_, cold_failures_;
   // Level 2 deletes past max_bytes because moves to the cold store fail (logged on change).
   bool falling_back_ GUARDED_BY(check_mu_) = false;

@@ -75,6 +75,17 @@ struct EngineOptions {
   uint32_t compaction_min_inputs = 4;
   // Compaction reads and writes at most about this many bytes per second (yields to ingestion).
   uint64_t compaction_bytes_per_sec = 64ull << 20;
+  // Compaction waits while the memtables hold more than half memtable_cap_bytes (ingestion
+  // first), but not in a (tenant, partition) whose small segments have piled up to this many:
+  // that one is merged all the same (at background_nice), so that a sustained overload cannot
+  // grow the segments without bound (docs/storage.md "Compaction"). 0: no such bound (waits for
+  // as long as the pressure lasts, as before session 20).
+  uint32_t compaction_pressure_inputs = 32;
+  // The nice value (0..19, higher: less CPU when the machine is busy) of the engine's threads
+  // whose work no acknowledgement waits for: compaction (merges and re-encodes) and the tier
+  // mover. The flush thread, which frees the memtables paced acknowledgements wait for, keeps
+  // the process's (docs/storage.md "Backpressure"). 0: the process's own.
+  int background_nice = 10;
   // Compaction writes text columns in the text layouts (the warm tier's lines, digit-split and
   // prefix-split), each block's picked by a probe (WriterOptions::text_layout_probe). Off: the
   // message of a compacted segment is 15 % smaller, but a search reading a few rows of a block

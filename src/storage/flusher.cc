@@ -12,6 +12,7 @@
 #include <utility>
 
 #include "common/mutex.h"
+#include "common/thread_priority.h"
 #include "objstore/cold_cache.h"
 #include "segment/compression_policy.h"
 #include "storage/segment_files.h"
@@ -646,7 +647,12 @@ Status Flusher::FlushInParallel(const PickFn& pick, int threads, bool stop_on_er
     }
   };
   std::vector<std::thread> helpers;
-  for (int i = 1; i < threads; ++i) helpers.emplace_back(work);
+  for (int i = 1; i < threads; ++i) {
+    helpers.emplace_back([&work] {
+      NameThisThread("sawmill-flush+");
+      work();
+    });
+  }
   work();
   for (std::thread& t : helpers) t.join();
   MutexLock l(&round.mu);

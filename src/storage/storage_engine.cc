@@ -19,6 +19,7 @@
 #include "common/coding.h"
 #include "common/hash.h"
 #include "common/mutex.h"
+#include "common/thread_priority.h"
 #include "objstore/local_directory_store.h"
 #include "segment/segment_file_reader.h"
 #include "storage/job_gate.h"
@@ -69,6 +70,8 @@ Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options
     }
     if (options.tier_interval_ns > 0) {
       engine->tier_worker_.Start(options.tier_interval_ns, [e = engine.get()] {
+        NameThisThread("sawmill-tiers");
+        NiceBackgroundThread(e->options_.background_nice, "the tier mover");
         // In a cluster a partition's segments are moved by the node that claims the partition's
         // lease (storage/job_gate.h); a lost lease abandons the move before its commit.
         JobRound round("tiers", JobRound::kPerPartition);
@@ -728,6 +731,7 @@ void StorageEngine::HandToPacker(std::vector<std::weak_ptr<const RecordChunk>>* 
 void StorageEngine::PackThread() {
   // Packs what Appends filled after they were acknowledged: the compression of a 4 MiB body's
   // chunks (tens of milliseconds) is no longer part of its acknowledgement (issue 19, ack p99).
+  NameThisThread("sawmill-pack");
   while (true) {
     std::vector<std::weak_ptr<const RecordChunk>> taken;
     {
@@ -980,6 +984,7 @@ EngineStats StorageEngine::stats() const {
 // ---- Background work ----
 
 void StorageEngine::FlushThread() {
+  NameThisThread("sawmill-flush");
   const auto poll = std::chrono::milliseconds(200);
   bool backoff = false;
   while (true) {
@@ -999,6 +1004,8 @@ void StorageEngine::FlushThread() {
 }
 
 void StorageEngine::CompactionThread() {
+  NameThisThread("sawmill-compact");
+  NiceBackgroundThread(options_.background_nice, "compaction");
   bool did_work = false;
   while (true) {
     {

@@ -1,16 +1,20 @@
 #include "storage/storage_engine.h"
 
 #include <gtest/gtest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <mutex>
 #include <random>
 #include <set>
+#include <sstream>
 #include <thread>
 
 #include "common/fault_env.h"
@@ -19,6 +23,7 @@
 #include "segment/column_encoding.h"
 #include "segment/writer_test_hook.h"
 #include "storage/compactor.h"
+#include "storage/disk_watch.h"
 #include "storage/engine_test_fixture.h"
 #include "storage/lines_test_util.h"
 #include "storage/storage_metrics.h"
@@ -428,6 +433,105 @@ TEST_F(StorageEngineTest, CompactionKeepsContentsAndOldSnapshotsReadable) {
                            "sawmill_wal_corrupt_records_total"}) {
     EXPECT_NE(metrics.find(name), std::string::npos) << name;
   }
+}
+
+// Compaction waits while the memtables hold more than half their cap (ingestion first: paced
+// appends wait for the flushes, which a merge takes CPU from), but only until a partition's small
+// segments have piled up to compaction_pressure_inputs: then that partition is merged under the
+// pressure too, so a sustained overload cannot grow the segments without bound.
+TEST_F(StorageEngineTest, CompactionUnderPressureWaitsOnlyUntilAPartitionsSegmentsPileUp) {
+  options_.compaction_min_inputs = 2;
+  options_.compaction_pressure_inputs = 5;
+  options_.memtable_cap_bytes = 256 << 10;
+  OpenEngine();
+  int next = 0;
+  auto segment = [&] {
+    ASSERT_TRUE(Append(next, 40, 1).ok());
+    next += 40;
+    ASSERT_TRUE(engine_->Flush().ok());
+  };
+  // Memtables over half the cap (and under it: nothing flushes them meanwhile).
+  auto pressure = [&] {
+    while (engine_->stats().memtable_bytes <= options_.memtable_cap_bytes / 2) {
+      ASSERT_TRUE(Append(next, 20, 1).ok());
+      next += 20;
+    }
+    ASSERT_LE(engine_->stats().memtable_bytes, options_.memtable_cap_bytes);
+  };
+  for (int i = 0; i < 4; ++i) segment();
+  pressure();
+  ASSERT_TRUE(engine_->CompactNow().ok());
+  EXPECT_EQ(engine_->stats().compactions, 0u) << "4 small segments wait under the pressure";
+  EXPECT_EQ(engine_->stats().segments, 4u);
+
+  // The flush of those memtables makes the fifth: merged although the pressure is back.
+  ASSERT_TRUE(engine_->Flush().ok());
+  ASSERT_EQ(engine_->stats().segments, 5u);
+  pressure();
+  ASSERT_TRUE(engine_->CompactNow().ok());
+  EXPECT_EQ(engine_->stats().compactions, 1u) << "5 small segments are merged under pressure";
+  EXPECT_EQ(engine_->stats().segments, 1u);
+  ASSERT_TRUE(engine_->CompactNow().ok());
+  EXPECT_EQ(engine_->stats().compactions, 1u);
+  ExpectExactly(0, next);
+}
+
+// The nice value the kernel reports for each thread of this process named "name" (-100: none).
+std::map<std::string, int> NiceByThreadName() {
+  std::map<std::string, int> out;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm"), stat(task.path() / "stat");
+    std::string name, line;
+    if (!std::getline(comm, name) || !std::getline(stat, line)) continue;
+    // After the name in parentheses: state (field 3) ... nice (field 19).
+    std::istringstream fields(line.substr(line.rfind(')') + 2));
+    std::string field;
+    for (int i = 3; i <= 19 && fields >> field; ++i) {
+      if (i == 19) out[name] = std::stoi(field);
+    }
+  }
+  return out;
+}
+
+// Compaction and the tier mover run at background_nice, so that on a busy machine the
+// scheduler gives the flush (which frees the memtables paced appends wait for) the CPU first;
+// the flush thread keeps the process's nice value.
+TEST_F(StorageEngineTest, CompactionAndTierMovesRunAtTheBackgroundNiceTheFlushAtTheProcesss) {
+  errno = 0;
+  const int process = ::getpriority(PRIO_PROCESS, 0);
+  ASSERT_EQ(errno, 0);
+  ASSERT_LT(process, 19) << "run the test below nice 19: it needs a nice value to rise to";
+  options_.background_threads = true;
+  options_.background_nice = 19;
+  options_.tier_interval_ns = 20'000'000;  // the tier thread names itself at its first round
+  OpenEngine();
+  // The disk watch's moves re-encode segments too (sawmill server gives it background_nice).
+  DiskWatchOptions watch_options;
+  watch_options.engine = engine_.get();
+  watch_options.interval_ns = 20'000'000;
+  watch_options.nice = 19;
+  auto watch = DiskWatch::Start(watch_options);
+  ASSERT_TRUE(watch.ok()) << watch.status().ToString();
+  const std::vector<std::string> background = {"sawmill-compact", "sawmill-tiers", "sawmill-disk"};
+  std::map<std::string, int> nice;
+  for (int i = 0; i < 200; ++i) {
+    nice = NiceByThreadName();
+    bool all = nice.count("sawmill-flush") > 0;
+    for (const std::string& name : background) all = all && nice.count(name) && nice[name] == 19;
+    if (all) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  (*watch)->Stop();
+  ASSERT_TRUE(nice.count("sawmill-flush")) << "no thread named sawmill-flush";
+  EXPECT_EQ(nice["sawmill-flush"], process);
+  for (const std::string& name : background) {
+    ASSERT_TRUE(nice.count(name)) << "no thread named " << name;
+    EXPECT_EQ(nice[name], 19) << name;
+  }
+  // Appends and flushes go on as before.
+  ASSERT_TRUE(Append(0, 30).ok());
+  ASSERT_TRUE(engine_->Flush().ok());
+  ExpectExactly(0, 30);
 }
 
 // With compaction_text_layouts, compaction writes the message in a text layout (picked per
