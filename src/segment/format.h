@@ -41,8 +41,11 @@ inline constexpr size_t kMagicSize = 8;
 // their values repeat) is indexed as index/inverted_index.h version 2 (a value in fewer rows
 // than ValuePostingsRule::list_below_rows as a block list: its blocks and their rows holding it;
 // the others as rows; by default every value as rows) and has no blooms; nothing else changed.
+// Versions 17 to 19 are other branches' of session 20 (the lead merges these lines). Version 20:
+// int column blocks may use the encoding kHuffmanIds (a block's distinct values and each row's
+// canonical Huffman code: user ids inside kPrefixedNumber); nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 16;
+inline constexpr uint32_t kFormatVersion = 20;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -96,6 +99,8 @@ enum class Encoding : uint8_t {
                          // rows' order in runs (v14)
   kRiceRuns = 22,        // int64 in runs of ascending values (ts): each run's first value, then
                          // its steps as Rice codes (v15)
+  kHuffmanIds = 25,      // int64 whose values repeat (user ids): the distinct values ascending,
+                         // then each row's canonical Huffman code (v20)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.
