@@ -188,7 +188,7 @@ int Real(Env* env, const std::string& dir, const std::vector<std::string>& varia
 }
 
 // --tsv FILE: the key columns of every row of the inputs (block, ts, ingest_ts, seq, service,
-// host, trace_id) as tab-separated lines, in stored order, for studying their encodings.
+// host, trace_id, user_id) as tab-separated lines, in stored order, for studying their encodings.
 int Tsv(const std::vector<std::shared_ptr<SegmentReader>>& readers, const std::string& path,
         const std::string& message_dir) {
   std::FILE* f = std::fopen(path.c_str(), "w");
@@ -197,9 +197,9 @@ int Tsv(const std::vector<std::shared_ptr<SegmentReader>>& readers, const std::s
   for (const auto& r : readers) {
     for (uint32_t b = 0; b < r->blocks().size(); ++b, ++n) {
       std::vector<Record> rows;
-      Status s =
-          r->ReadBlock(b, kColTs | kColIngestTs | kColSeq | kColService | kColHost | kColTraceId,
-                       &rows, nullptr);
+      Status s = r->ReadBlock(
+          b, kColTs | kColIngestTs | kColSeq | kColService | kColHost | kColTraceId | kColUserId,
+          &rows, nullptr);
       if (!s.ok()) {
         std::fprintf(stderr, "%s\n", s.ToString().c_str());
         return 1;
@@ -215,9 +215,9 @@ int Tsv(const std::vector<std::shared_ptr<SegmentReader>>& readers, const std::s
         std::fclose(m);
       }
       for (const Record& x : rows) {
-        std::fprintf(f, "%u\t%lld\t%lld\t%llu\t%s\t%s\t%s\n", n, static_cast<long long>(x.ts),
+        std::fprintf(f, "%u\t%lld\t%lld\t%llu\t%s\t%s\t%s\t%s\n", n, static_cast<long long>(x.ts),
                      static_cast<long long>(x.ingest_ts), static_cast<unsigned long long>(x.seq),
-                     x.service.c_str(), x.host.c_str(), x.trace_id.c_str());
+                     x.service.c_str(), x.host.c_str(), x.trace_id.c_str(), x.user_id.c_str());
       }
     }
   }

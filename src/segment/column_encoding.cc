@@ -28,18 +28,19 @@ extern const ColumnEncoding kMarkedLinesEncoding;                   // marked_li
 extern const ColumnEncoding kTimeTextEncoding;                      // time_text_encoding.cc
 extern const ColumnEncoding kPermutedRunsEncoding;                  // permuted_runs_encoding.cc
 extern const ColumnEncoding kRiceRunsEncoding;                      // rice_runs_encoding.cc
+extern const ColumnEncoding kHuffmanIdsEncoding;                    // huffman_ids_encoding.cc
 
 namespace {
 
 // The registry: one line per encoding.
 const ColumnEncoding* const kEncodings[] = {
-    &kDeltaOfDeltaEncoding, &kDeltaEncoding,     &kRleEncoding,
-    &kPlainEncoding,        &kDictEncoding,      &kDecimalEncoding,
-    &kIsoTimeEncoding,      &kLinesEncoding,     &kDigitSplitEncoding,
-    &kPrefixSplitEncoding,  &kScaledEncoding,    &kHexEncoding,
-    &kIntDictEncoding,      &kIsoPrefixEncoding, &kPrefixedNumberEncoding,
-    &kMarkedLinesEncoding,  &kTimeTextEncoding,  &kPermutedRunsEncoding,
-    &kRiceRunsEncoding,
+    &kDeltaOfDeltaEncoding, &kDeltaEncoding,      &kRleEncoding,
+    &kPlainEncoding,        &kDictEncoding,       &kDecimalEncoding,
+    &kIsoTimeEncoding,      &kLinesEncoding,      &kDigitSplitEncoding,
+    &kPrefixSplitEncoding,  &kScaledEncoding,     &kHexEncoding,
+    &kIntDictEncoding,      &kIsoPrefixEncoding,  &kPrefixedNumberEncoding,
+    &kMarkedLinesEncoding,  &kTimeTextEncoding,   &kPermutedRunsEncoding,
+    &kRiceRunsEncoding,     &kHuffmanIdsEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
@@ -317,7 +318,7 @@ void EncodeStringColumn(const std::string_view* values, size_t count, StringEnco
   // Any other text is refused at its first value without the fixed width's digits.
   if (scratch->prefixed_number && count > 0) {
     candidate.clear();
-    if (EncodePrefixedNumber(values, count, &scratch->ints, &candidate) &&
+    if (EncodePrefixedNumber(values, count, &scratch->ints, &candidate, scratch->huffman_ids) &&
         ZstdBytes(candidate, 3) < ZstdBytes(std::string_view(*out).substr(start), 3)) {
       out->resize(start);
       out->append(candidate);
@@ -431,6 +432,7 @@ Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t t
   if (enc == Encoding::kScaled) return DecodeScaledPrefix(body, count, through, out);
   if (enc == Encoding::kIntDict) return DecodeIntDictThrough(body, count, through, out);
   if (enc == Encoding::kRiceRuns) return DecodeRiceRunsThrough(body, count, through, out);
+  if (enc == Encoding::kHuffmanIds) return DecodeHuffmanIdsThrough(body, count, through, out);
   return DecodeIntColumn(block, max_count, out);
 }
 

@@ -68,6 +68,8 @@ struct StringEncodeScratch {
   bool iso_prefix = false;
   // kPrefixedNumber (format version 11) where zstd makes it smaller than the other answer.
   bool prefixed_number = false;
+  // (Format version 20) kPrefixedNumber's numbers may be kHuffmanIds.
+  bool huffman_ids = false;
   // (Format version 12) A block that would be plain (or kIsoPrefix's text after the times) is
   // kMarkedLines when no value holds a newline. The writer sets it for the message column of
   // hot and compacted segments (not with text_layouts, whose candidates include kLines).
@@ -347,14 +349,36 @@ bool EncodeHex(const std::string_view* values, size_t count, std::string* out);
 // malformed kHex block.
 Result<bool> KeepHexRowsHolding(std::string_view block, size_t count, std::string_view value,
                                 std::vector<uint32_t>* rows);
+// The encoding of a kPrefixedNumber column block's numbers (its inner int block), or 0 for
+// another block.
+Encoding PrefixedNumberInnerEncoding(std::string_view block);
+// KeepHexRowsHolding for a kPrefixedNumber block: the listed rows' numbers are compared with the
+// number "value" spells after the block's prefix (no row is rendered; a value of another
+// prefix or width is in no row). Errors: DataLoss for a malformed block or a listed row's
+// number that is not "width" digits.
+Result<bool> KeepPrefixedNumberRowsHolding(std::string_view block, size_t count,
+                                           std::string_view value, std::vector<uint32_t>* rows);
 // Appends kPrefixedNumber of the values when they are all one prefix followed by a decimal
-// number of one width (1 to 18 digits); false otherwise (nothing appended).
+// number of one width (1 to 18 digits); false otherwise (nothing appended). The numbers are
+// kDelta/kDeltaOfDelta, kIntDict in byte planes or (with "huffman_ids", format version 20)
+// kHuffmanIds, whichever zstd (level 3) makes smallest.
 bool EncodePrefixedNumber(const std::string_view* values, size_t count,
-                          std::vector<int64_t>* scratch, std::string* out);
+                          std::vector<int64_t>* scratch, std::string* out,
+                          bool huffman_ids = false);
 // Appends kIntDict of the values with ids mode 3 (each id in the fewest bits, 1 to 8; format
 // version 17); false when "count" is 0 or there are more than 256 distinct values.
 bool EncodeIntDictPacked(const int64_t* values, size_t count, std::vector<int64_t>* scratch,
                          std::string* out);
+// Encoding::kHuffmanIds (huffman_ids_encoding.cc, format version 20): the distinct values,
+// ascending, their code lengths and each row's canonical Huffman code of the block's counts.
+// Returns false (appends nothing) for fewer than two distinct values, more than 2^32 - 1 rows,
+// or a code longer than 20 bits. "scratch" is working memory.
+bool EncodeHuffmanIds(const int64_t* values, size_t count, std::vector<int64_t>* scratch,
+                      std::string* out);
+// A kHuffmanIds body's first "through" values (all "count" when through >= count); the codes
+// after them and bytes left over are checked by whole reads only.
+Status DecodeHuffmanIdsThrough(std::string_view body, size_t count, size_t through,
+                               std::vector<int64_t>* out);
 // Appends kIntDict of the values with ids mode 2 (byte planes; format version 11), with no
 // limit on the distinct values; false when "count" is 0 or above 2^32 - 1.
 bool EncodeIntDictPlanes(const int64_t* values, size_t count, std::vector<int64_t>* scratch,
@@ -419,7 +443,8 @@ Status DecodeRlePrefix(std::string_view body, size_t count, size_t through,
                        std::vector<int64_t>* out);
 // DecodeIntColumn of at least the first "through" values (ReadRows of rows up to through - 1):
 // an RLE block stops after the run holding value through - 1, a delta, delta-of-delta, scaled,
-// int-dict or rice-runs block after value through - 1; the others decode every value.
+// int-dict, rice-runs or huffman-ids block after value through - 1; the others decode every
+// value.
 Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t through,
                               std::vector<int64_t>* out);
 Status DecodePlainBody(std::string_view* body, size_t count, std::vector<std::string_view>* out);

@@ -46,8 +46,11 @@ inline constexpr size_t kMagicSize = 8;
 // the rest of the rows), and kIntDict blocks may use ids mode 3 (the level's ids packed in the
 // fewest bits); nothing else changed. (Session 19's branch disk19 wrote this as version 19,
 // never released.)
+// Versions 18 and 19: see below or unreleased. Version 20:
+// int column blocks may use the encoding kHuffmanIds (a block's distinct values and each row's
+// canonical Huffman code: user ids inside kPrefixedNumber); nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 17;
+inline constexpr uint32_t kFormatVersion = 20;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -101,6 +104,8 @@ enum class Encoding : uint8_t {
                          // rows' order in runs (v14)
   kRiceRuns = 22,        // int64 in runs of ascending values (ts): each run's first value, then
                          // its steps as Rice codes (v15)
+  kHuffmanIds = 25,      // int64 whose values repeat (user ids): the distinct values ascending,
+                         // then each row's canonical Huffman code (v20)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

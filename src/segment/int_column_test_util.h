@@ -1,4 +1,5 @@
-// Shared by the segment tests of int column encodings (seq_runs_test.cc, rice_runs_test.cc): every
+// Shared by the segment tests of int column encodings (seq_runs_test.cc, rice_runs_test.cc,
+// huffman_ids_test.cc): a block read back whole, through a row and cut short, and every
 // block of a segment read back as the readers read an int column, checked against the records
 // written.
 #pragma once
@@ -21,6 +22,33 @@
 #include "segment/testdata.h"
 
 namespace sawmill::segment {
+
+// A complete int column block "block" of "values" (what an encoder wrote) read back: whole, the
+// rows before three rows (DecodeIntColumnThrough: the same first values), and every strict
+// prefix of it refused without a value given ("what" names the case in failures).
+inline void ExpectIntBlockReadsBack(const std::string& block, const std::vector<int64_t>& values,
+                                    const std::string& what) {
+  std::vector<int64_t> out = {42};  // decoders append
+  Status s = DecodeIntColumn(block, values.size(), &out);
+  ASSERT_TRUE(s.ok()) << what << ": " << s.ToString();
+  ASSERT_EQ(out.size(), values.size() + 1) << what;
+  EXPECT_TRUE(std::equal(values.begin(), values.end(), out.begin() + 1)) << what;
+  // A read through a row decodes at least the rows before it, the same values.
+  for (size_t through : {size_t{1}, values.size() / 3 + 1, values.size()}) {
+    std::vector<int64_t> prefix;
+    s = DecodeIntColumnThrough(block, values.size(), through, &prefix);
+    ASSERT_TRUE(s.ok()) << what << " through " << through << ": " << s.ToString();
+    ASSERT_GE(prefix.size(), std::min(through, values.size())) << what;
+    EXPECT_TRUE(std::equal(prefix.begin(), prefix.end(), values.begin())) << what;
+  }
+  // Every strict prefix of a whole block is refused, never read past.
+  for (size_t cut = 0; cut < block.size(); cut += 1 + block.size() / 50) {
+    std::vector<int64_t> partial;
+    EXPECT_FALSE(DecodeIntColumn(block.substr(0, cut), values.size(), &partial).ok())
+        << what << " cut at " << cut;
+    EXPECT_TRUE(partial.empty());
+  }
+}
 
 struct IntColumnReadBack {
   std::map<Encoding, size_t> encodings;  // blocks of the column by their encoding

@@ -229,6 +229,21 @@ Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uin
       return DecodeIntDictRows(body, count, &rows, count, out);
     }
   }
+  // A huffman-ids block: its codes are read in order, through the last listed row.
+  body = block;
+  if (!body.empty() && static_cast<Encoding>(body[0]) == Encoding::kHuffmanIds && !rows.empty()) {
+    body.remove_prefix(1);
+    if (!GetVarint64(&body, &n) || n != count) {
+      return Status::DataLoss("int column block does not hold " + std::to_string(count) +
+                              " values");
+    }
+    const uint32_t last = *std::max_element(rows.begin(), rows.end());
+    if (last >= count) return Status::DataLoss("int column holds no row " + std::to_string(last));
+    std::vector<int64_t> first;
+    RETURN_IF_ERROR(DecodeHuffmanIdsThrough(body, count, size_t{last} + 1, &first));
+    for (uint32_t row : rows) out->push_back(first[row]);
+    return Status::OK();
+  }
   std::vector<int64_t> all;
   RETURN_IF_ERROR(DecodeIntColumn(block, count, &all));
   if (all.size() != count) {

@@ -98,7 +98,7 @@ Status DecodePrefixedNumberBody(std::string_view body, size_t count,
 }  // namespace
 
 bool EncodePrefixedNumber(const std::string_view* values, size_t count,
-                          std::vector<int64_t>* scratch, std::string* out) {
+                          std::vector<int64_t>* scratch, std::string* out, bool huffman_ids) {
   if (count == 0) return false;
   const std::string_view first = values[0];
   size_t width = 0;
@@ -121,17 +121,24 @@ bool EncodePrefixedNumber(const std::string_view* values, size_t count,
   PutVarint64(out, count);
   PutLengthPrefixed(out, prefix);
   out->push_back(static_cast<char>(width));
-  // The numbers as deltas, or as distinct values and ids in byte planes, whichever zstd makes
-  // smaller: ids drawn from a set (users) repeat, numbers that follow the rows (a counter) do not.
+  // The numbers as deltas, or as distinct values and ids in byte planes, or (version 20) as
+  // distinct values and Huffman codes, whichever zstd makes smaller: ids drawn from a set
+  // (users) repeat, numbers that follow the rows (a counter) do not.
   const size_t start = out->size();
   EncodeIntsSmallest(numbers.data(), count, out);
-  std::string planes;
+  size_t best = ZstdBytes(std::string_view(*out).substr(start), 3);
+  std::string candidate;
   thread_local std::vector<int64_t> distinct;
-  if (EncodeIntDictPlanes(numbers.data(), count, &distinct, &planes) &&
-      ZstdBytes(planes, 3) < ZstdBytes(std::string_view(*out).substr(start), 3)) {
+  auto consider = [&] {
+    const size_t bytes = ZstdBytes(candidate, 3);
+    if (bytes >= best) return;
+    best = bytes;
     out->resize(start);
-    out->append(planes);
-  }
+    out->append(candidate);
+  };
+  if (EncodeIntDictPlanes(numbers.data(), count, &distinct, &candidate)) consider();
+  candidate.clear();
+  if (huffman_ids && EncodeHuffmanIds(numbers.data(), count, &distinct, &candidate)) consider();
   return true;
 }
 
@@ -145,6 +152,54 @@ Status DecodePrefixedNumberRows(std::string_view body, size_t count,
   RETURN_IF_ERROR(DecodeIntRows(body, count, rows, &numbers));
   out->clear();
   return Render(prefix, width, numbers, out, arena);
+}
+
+Result<bool> KeepPrefixedNumberRowsHolding(std::string_view block, size_t count,
+                                           std::string_view value, std::vector<uint32_t>* rows) {
+  if (block.empty() || static_cast<Encoding>(block[0]) != Encoding::kPrefixedNumber) return false;
+  std::string_view body = block.substr(1);
+  uint64_t n;
+  if (!GetVarint64(&body, &n) || n != count) {
+    return Status::DataLoss("prefixed-number column: holds a count other than " +
+                            std::to_string(count));
+  }
+  std::string_view prefix;
+  size_t width;
+  RETURN_IF_ERROR(ReadPrefixAndWidth(&body, count, &prefix, &width));
+  // Every row renders as the prefix and "width" digits: any other value is in no row.
+  bool spelled = value.size() == prefix.size() + width && value.substr(0, prefix.size()) == prefix;
+  int64_t want = 0;
+  for (size_t i = prefix.size(); spelled && i < value.size(); ++i) {
+    spelled = IsDigit(value[i]);
+    want = want * 10 + (value[i] - '0');
+  }
+  std::vector<int64_t> numbers;
+  RETURN_IF_ERROR(DecodeIntRows(body, count, *rows, &numbers));
+  const int64_t limit = Pow10(width);
+  size_t kept = 0;
+  for (size_t i = 0; i < rows->size(); ++i) {
+    if (numbers[i] < 0 || numbers[i] >= limit) {
+      return Status::DataLoss("prefixed-number column: row " + std::to_string((*rows)[i]) + " is " +
+                              std::to_string(numbers[i]) + ", not " + std::to_string(width) +
+                              " digits");
+    }
+    if (spelled && numbers[i] == want) (*rows)[kept++] = (*rows)[i];
+  }
+  rows->resize(kept);
+  return true;
+}
+
+Encoding PrefixedNumberInnerEncoding(std::string_view block) {
+  if (block.empty() || static_cast<Encoding>(block[0]) != Encoding::kPrefixedNumber) {
+    return Encoding{0};
+  }
+  block.remove_prefix(1);
+  uint64_t count;
+  std::string_view prefix;
+  if (!GetVarint64(&block, &count) || !GetLengthPrefixed(&block, &prefix) || block.size() < 2) {
+    return Encoding{0};
+  }
+  return static_cast<Encoding>(block[1]);  // after the width
 }
 
 extern const ColumnEncoding kPrefixedNumberEncoding;  // registered in column_encoding.cc

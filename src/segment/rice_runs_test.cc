@@ -37,26 +37,7 @@ void ExpectRoundTrip(const std::vector<int64_t>& values, const std::string& what
   std::string block;
   ASSERT_TRUE(EncodeRiceRuns(values.data(), values.size(), &block)) << what;
   ASSERT_EQ(static_cast<Encoding>(block[0]), Encoding::kRiceRuns) << what;
-  std::vector<int64_t> out = {42};  // decoders append
-  Status s = DecodeIntColumn(block, values.size(), &out);
-  ASSERT_TRUE(s.ok()) << what << ": " << s.ToString();
-  ASSERT_EQ(out.size(), values.size() + 1) << what;
-  EXPECT_TRUE(std::equal(values.begin(), values.end(), out.begin() + 1)) << what;
-  // A read through a row decodes at least the rows before it, the same values.
-  for (size_t through : {size_t{1}, values.size() / 3 + 1, values.size()}) {
-    std::vector<int64_t> prefix;
-    s = DecodeIntColumnThrough(block, values.size(), through, &prefix);
-    ASSERT_TRUE(s.ok()) << what << " through " << through << ": " << s.ToString();
-    ASSERT_GE(prefix.size(), std::min(through, values.size())) << what;
-    EXPECT_TRUE(std::equal(prefix.begin(), prefix.end(), values.begin())) << what;
-  }
-  // Every strict prefix of a whole block is refused, never read past.
-  for (size_t cut = 0; cut < block.size(); cut += 1 + block.size() / 50) {
-    std::vector<int64_t> partial;
-    EXPECT_FALSE(DecodeIntColumn(block.substr(0, cut), values.size(), &partial).ok())
-        << what << " cut at " << cut;
-    EXPECT_TRUE(partial.empty());
-  }
+  ExpectIntBlockReadsBack(block, values, what);
 }
 
 TEST(RiceRuns, RoundTripRunsOfEveryShapeAndExtremes) {

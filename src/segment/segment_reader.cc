@@ -1080,6 +1080,10 @@ Status SegmentFileReader::KeepRowsHolding(uint32_t block, uint32_t column_bit,
     if (in_piece.empty()) continue;
     Result<bool> hex = KeepHexRowsHolding(piece, p.rows, value, &in_piece);
     if (!hex.ok()) return loss(hex.status());
+    // User ids: their numbers compared, not rendered (huffman-ids decoded no further than the
+    // last row asked).
+    if (!*hex) hex = KeepPrefixedNumberRowsHolding(piece, p.rows, value, &in_piece);
+    if (!hex.ok()) return loss(hex.status());
     if (!*hex) {
       views.clear();
       Status s = DecodeStringColumn(piece, p.rows, &views, &buf.arena);

@@ -772,6 +772,8 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   scratch_.iso_prefix = version >= 10;
   // Version 11: ids spelled as a prefix and a fixed-width number (user ids) as the numbers.
   scratch_.prefixed_number = version >= 11;
+  // Version 20: those numbers (user ids) may be canonical Huffman codes of the block's counts.
+  scratch_.huffman_ids = version >= 20;
   // Version 13: text rows holding a time in another common log form keep it as a number.
   scratch_.time_text = version >= 13;
   // Version 12: the message of a hot or compacted segment as kMarkedLines instead of plain (the
