@@ -150,6 +150,42 @@ struct PostedFields {
   }
 };
 
+// (Segment format version 19) Per row block, how many of its rows fall in each minute of a
+// built-in time field (ts, ingest_ts), per level: the minute_counts kind
+// (minute_counts_kind.cc; docs/format/segment.md "Minute counts"). A `count by bucket(N), level`
+// with N whole minutes then counts a block its filter matches whole from these cells, reading no
+// column (docs/query-language.md "Counts from the index").
+struct MinuteCounts {
+  static constexpr int64_t kMinuteNs = 60'000'000'000;
+  // Block b's counts, when known[b]: the minutes [first_minute[b], first_minute[b] +
+  // minutes[b]) (minutes of the Unix epoch: a minute m holds the times [m x kMinuteNs, (m + 1) x
+  // kMinuteNs)), each with a count per level of levels[b] (a bit per Level value, lowest first),
+  // at counts[at[b] + minute x popcount(levels[b]) + the level's rank among levels[b]].
+  // known[b] false: the block's minutes were too many to store (MinuteCounts::kMaxMinutes).
+  static constexpr uint32_t kMaxMinutes = 1440;
+  std::vector<bool> known;
+  std::vector<int64_t> first_minute;
+  std::vector<uint32_t> minutes;
+  std::vector<uint8_t> levels;
+  std::vector<uint32_t> at;
+  std::vector<uint32_t> counts;
+};
+
+// (Segment format version 19) Per row block, how many of its rows hold each (service, level):
+// the minute_counts kind's second part. A filter on service and level only, grouped by service
+// and level (`level=ERROR | top 10 service`), is then counted from these cells, decoding no
+// postings (docs/format/segment.md "Minute counts").
+struct ServiceLevelCounts {
+  struct Cell {
+    uint32_t service = 0;  // into "services"
+    uint32_t level = 0;    // a Level value
+    uint32_t count = 0;
+  };
+  std::vector<std::string> services;  // the segment's distinct services, sorted
+  std::vector<uint32_t> at;           // block b's cells are [at[b], at[b + 1]) of "cells"
+  std::vector<Cell> cells;
+};
+
 struct BuildOptions {
   std::vector<IndexedField> indexed;  // exact-value inverted indexes; "message": word postings
   std::vector<IndexedField> blooms;   // per-block blooms
@@ -186,6 +222,10 @@ struct BuildOptions {
   // (Segment format version 16) Filled by the inverted kind, read by the bloom kind
   // (PostedFields); null: every bloom field keeps its filters (earlier versions).
   PostedFields* posted_fields = nullptr;
+  // (Segment format version 19) Per row block, its rows counted per minute of ts and of
+  // ingest_ts and per level, and per service and level (the minute_counts kind: MinuteCounts,
+  // ServiceLevelCounts). False: not written.
+  bool minute_counts = false;
 };
 
 // Where a kind's data lives in a segment file (docs/format/segment.md). A new kind uses
@@ -266,6 +306,18 @@ class IndexView {
   virtual Result<std::optional<std::vector<uint32_t>>> BlockCounts(
       const FieldPredicate& /*predicate*/) const {
     return std::optional<std::vector<uint32_t>>();
+  }
+  // (Segment format version 19) The rows of each block per minute of the built-in time field
+  // "time_field" (ts or ingest_ts) and per level (MinuteCounts), or null when this kind cannot
+  // say. Errors: DataLoss naming the segment, the kind and the block when its data is damaged.
+  virtual Result<std::shared_ptr<const MinuteCounts>> BlockMinutes(
+      std::string_view /*time_field*/) const {
+    return std::shared_ptr<const MinuteCounts>();
+  }
+  // (Segment format version 19) The rows of each block per (service, level)
+  // (ServiceLevelCounts), or null when this kind cannot say. Errors: as BlockMinutes.
+  virtual Result<std::shared_ptr<const ServiceLevelCounts>> BlockServiceLevels() const {
+    return std::shared_ptr<const ServiceLevelCounts>();
   }
   // Every distinct value of a field the kind answers Rows for (for prefix, range and !=
   // filters), or nullopt.

@@ -9,11 +9,13 @@ extern const IndexKind kBloomKind;          // bloom_kind.cc
 extern const IndexKind kTimeRangeKind;      // time_range_kind.cc
 extern const IndexKind kNumericRangeIndex;  // numeric_range_index.cc
 extern const IndexKind kWordPostingsKind;   // word_postings_kind.cc
+extern const IndexKind kMinuteCountsKind;   // minute_counts_kind.cc
 
 namespace {
 
 const IndexKind* const kKinds[] = {
-    &kInvertedIndexKind, &kBloomKind, &kTimeRangeKind, &kNumericRangeIndex, &kWordPostingsKind,
+    &kInvertedIndexKind, &kBloomKind,        &kTimeRangeKind,
+    &kNumericRangeIndex, &kWordPostingsKind, &kMinuteCountsKind,
 };
 
 // One kKindBlock block held in memory, as OpenKindBlock serves it.

@@ -35,7 +35,10 @@ std::optional<ColumnAggregation> ColumnAggregation::Make(const Aggregator& agg,
   for (size_t k = 0; k < out.keys_.size(); ++k) {
     const Aggregator::ColumnKey& key = out.keys_[k];
     out.columns_ |= key.bucket ? time_col : key.column;
-    if (!key.bucket && key.column != segment::kColLevel) out.keep_ = false;
+    if (!key.bucket && key.column != segment::kColLevel) {
+      out.keep_ = false;
+      out.bucket_and_levels_ = false;
+    }
     if (!key.bucket && key.column == segment::kColLevel) {
       out.kept_card_ *= kLevelCount;
       // A level's code is its value: the same values in every block.
@@ -154,21 +157,11 @@ bool ColumnAggregation::AddRows(const segment::BlockColumns& cols, size_t n, Row
   auto emit = [&](uint64_t cell, int64_t count) {
     if (keep_) {
       // The bucket is the first key (its code the lowest digit); the levels' codes the rest.
-      // Past kMaxGroups buckets the Aggregator is asked (and drops new groups, saying so).
       const int64_t bucket =
           bucket_first
               ? dims[0].first_bucket + static_cast<int64_t>(cell % dims[0].card) * dims[0].width
               : 0;
-      auto at = kept_at_.find(bucket);
-      if (at == kept_at_.end() && kept_at_.size() < kMaxGroups &&
-          kept_.size() + kept_card_ <= kMaxKeptCells) {
-        at = kept_at_.emplace(bucket, kept_.size()).first;
-        kept_.resize(kept_.size() + kept_card_, 0);
-      }
-      if (at != kept_at_.end()) {
-        kept_[at->second + (bucket_first ? cell / dims[0].card : cell)] += count;
-        return;
-      }
+      if (Keep(bucket, bucket_first ? cell / dims[0].card : cell, count)) return;
     }
     int64_t bucket = 0;
     size_t v = 0;
@@ -211,6 +204,38 @@ bool ColumnAggregation::AddRows(const segment::BlockColumns& cols, size_t n, Row
     for (const auto& [c, count] : sparse_) emit(c, count);
   }
   return true;
+}
+
+bool ColumnAggregation::Keep(int64_t bucket, uint64_t code, int64_t count) {
+  // Past kMaxGroups buckets or kMaxKeptCells the Aggregator is asked (and drops new groups,
+  // saying so).
+  auto at = kept_at_.find(bucket);
+  if (at == kept_at_.end() && kept_at_.size() < kMaxGroups &&
+      kept_.size() + kept_card_ <= kMaxKeptCells) {
+    at = kept_at_.emplace(bucket, kept_.size()).first;
+    kept_.resize(kept_.size() + kept_card_, 0);
+  }
+  if (at == kept_at_.end()) return false;
+  kept_[at->second + code] += count;
+  return true;
+}
+
+void ColumnAggregation::AddCount(int64_t bucket, uint32_t level, int64_t count, Aggregator* agg) {
+  if (keep_) {
+    uint64_t code = 0, radix = 1;
+    for (const Aggregator::ColumnKey& key : keys_) {
+      if (key.bucket) continue;
+      code += level * radix;
+      radix *= kLevelCount;
+    }
+    if (Keep(bucket, code, count)) return;
+  }
+  std::vector<std::string>& values = count_values_;
+  values.clear();
+  for (size_t k = 0; k < keys_.size(); ++k) {
+    if (!keys_[k].bucket) values.push_back(values_[k][level]);
+  }
+  agg->AddBucketCount(bucket, values, count);
 }
 
 void ColumnAggregation::HandOver(Aggregator* agg) {

@@ -33,6 +33,12 @@ class ColumnAggregation {
   // When every key is the bucket or a level (the same codes in every block), the counts are
   // kept here across blocks and go to "*agg" at HandOver, not a group lookup per block and value.
   bool Add(const segment::BlockColumns& cols, const std::vector<uint32_t>* rows, Aggregator* agg);
+  // Every key is the bucket or a level: counts per (bucket, level) can be added (AddCount).
+  bool BucketAndLevels() const { return bucket_and_levels_; }
+  // As "count" rows of level "level" (a Level value) in bucket "bucket" (ignored without a
+  // bucket) given to Add: per-block statistics (index/index_kind.h MinuteCounts).
+  // REQUIRES: BucketAndLevels(), level < kLevelCount.
+  void AddCount(int64_t bucket, uint32_t level, int64_t count, Aggregator* agg);
   // Adds the counts Add kept back to "*agg" (the worker's Aggregator, before it is merged).
   void HandOver(Aggregator* agg);
   // Bytes of the counts kept across blocks now (bounded: column_aggregation.cc kMaxKeptCells).
@@ -53,6 +59,11 @@ class ColumnAggregation {
   // per block.
   std::vector<std::vector<std::string>> values_;
 
+  // Kept here (keep_) when the bucket is new and within the bounds or known: false, the caller
+  // asks the Aggregator. "code": the levels' codes, the first key's the lowest digit.
+  bool Keep(int64_t bucket, uint64_t code, int64_t count);
+
+  bool bucket_and_levels_ = true;
   // Every key is the bucket or a level: counts kept across blocks, per bucket the counts of
   // each combination of the levels' codes (kept_card_ of them) from kept_at_[bucket] on.
   bool keep_ = false;
@@ -66,6 +77,7 @@ class ColumnAggregation {
   std::unordered_map<uint64_t, int64_t> sparse_;
   std::unordered_map<std::string_view, uint32_t> intern_;
   std::vector<std::string_view> distinct_;
+  std::vector<std::string> count_values_;
 };
 
 }  // namespace sawmill::query

@@ -231,9 +231,25 @@ class Job {
       filter_mask_ |= probe.columns();
       count_only_ = probe.CountsOnly();
       group_fields_ = probe.GroupFields();
+      // A filter on service and level only (or `*`), counted or grouped by service and level:
+      // the per-block (service, level) counts of format version 19 answer a whole segment.
+      const uint32_t kServiceLevel = segment::kColService | segment::kColLevel;
+      service_levels_ok_ = options_.use_indexes && options_.columnar &&
+                           (count_only_ || !group_fields_.empty()) &&
+                           (ColumnsOf(*query_->filter) & ~kServiceLevel) == 0;
+      for (const std::string& f : group_fields_) {
+        const FieldId id = FieldIdOf(f);
+        if (id != FieldId::kService && id != FieldId::kLevel) service_levels_ok_ = false;
+      }
       columnar_ = options_.use_indexes && options_.columnar &&
                   ColumnAggregation::Make(probe, options_.time_field_ts).has_value();
       if (columnar_) {
+        // Per-block minute counts (format version 19) answer buckets of whole minutes (aligned
+        // to the epoch, as every bucket is; not bucket_end's (t - N, t]) of the levels.
+        const int64_t width = probe.BucketWidth();
+        minutes_ok_ = ColumnAggregation::Make(probe, options_.time_field_ts)->BucketAndLevels() &&
+                      width % index::MinuteCounts::kMinuteNs == 0 &&
+                      (width == 0 || probe.BucketFirstTime(0) == 0);
         const std::vector<Aggregator::ColumnKey> keys = *probe.ColumnKeys();
         for (const Aggregator::ColumnKey& k : keys) {
           if (k.bucket) {
@@ -541,6 +557,10 @@ class Job {
     // a few such blocks (the short last block of a segment inside one minute) are read as
     // columns instead.
     bool block_groups_loaded = !by_columns || !BlockStatisticsPay(reader, order, ws);
+    // The segment's minute counts (format version 19), loaded on first use.
+    std::shared_ptr<const index::MinuteCounts> minutes;
+    bool minutes_loaded = !by_columns || !minutes_ok_;
+    uint64_t minutes_here = 0;
     for (uint32_t b : order) {
       if (!aggregates_ && Exhausted(block_max(b))) continue;
       if (!CheckLimits(ws)) break;
@@ -560,6 +580,13 @@ class Job {
         CountFromIndex(n, ws);
         counted_here += n;
         continue;
+      }
+      if (!minutes_loaded || minutes != nullptr) {
+        if (BlockFromMinutes(name, reader, b, column_rows, &minutes, &minutes_loaded, ws,
+                             &counted_here)) {
+          ++minutes_here;
+          continue;
+        }
       }
       if (by_columns && BlockFromPostings(reader, info, column_rows, &block_groups,
                                           &block_groups_loaded, ws, &counted_here)) {
@@ -645,7 +672,8 @@ class Job {
         std::to_string(blocks.size()) + " blocks read" +
         (rows ? ", index narrowed to " + std::to_string(rows->cardinality()) + " rows" : "") +
         (counted_here > 0 ? ", " + std::to_string(counted_here) + " counted from the index" : "") +
-        (columns_here > 0 ? ", " + std::to_string(columns_here) + " read as columns only" : ""));
+        (columns_here > 0 ? ", " + std::to_string(columns_here) + " read as columns only" : "") +
+        (minutes_here > 0 ? ", " + std::to_string(minutes_here) + " from minute counts" : ""));
   }
 
   // Opens segment "h" ("name" in the plan) and asks its index which rows may match. False when
@@ -670,6 +698,11 @@ class Job {
     const std::vector<segment::BlockInfo>& blocks = reader.blocks();
     std::optional<roaring::Roaring>& rows = scan->rows;
     bool& exact = scan->exact;  // "rows" is exactly the rows the filter matches (time aside)
+    if (service_levels_ok_ &&
+        Within(h.info.min_ts, h.info.max_ts, h.info.min_ingest_ts, h.info.max_ingest_ts) &&
+        FromServiceLevels(h, name, reader, ws)) {
+      return false;
+    }
     if (options_.use_indexes) {
       Result<IndexAnswer> index = EvaluateIndex(*query_->filter, reader);
       if (!index.ok()) {
@@ -748,6 +781,58 @@ class Job {
       ++ws->stats.segments_after_bloom;
     }
     ws->stats.blocks_total += blocks.size();
+    return true;
+  }
+
+  // (Format version 19) A segment wholly inside the time range, the filter on service and
+  // level only, counted or grouped by service and level: each (service, level) of the
+  // segment's per-block counts (index/index_kind.h ServiceLevelCounts) is summed, tested with
+  // the filter as a record holding only that service and level (and the segment's tenant)
+  // would be, and added as its groups' count, decoding no postings. False, having added
+  // nothing, when the segment has no such counts (older versions), they are damaged (a
+  // warning naming where) or nothing matches (the postings then prune the segment as before).
+  bool FromServiceLevels(const storage::SegmentHandle& h, const std::string& name,
+                         const segment::SegmentReader& reader, WorkerState* ws) {
+    Result<std::shared_ptr<const index::ServiceLevelCounts>> got = reader.BlockServiceLevels();
+    if (!got.ok()) {
+      ws->warnings.push_back(name + ": service and level counts unreadable, using the index " +
+                             "instead: " + got.status().ToString());
+      return false;
+    }
+    const index::ServiceLevelCounts* counts = got->get();
+    if (counts == nullptr) return false;
+    std::vector<uint64_t> sums(counts->services.size() * kLevelCount, 0);
+    for (const index::ServiceLevelCounts::Cell& c : counts->cells) {
+      sums[c.service * kLevelCount + c.level] += c.count;
+    }
+    Record r;
+    r.tenant = h.info.tenant;
+    std::vector<std::string> values(group_fields_.size());
+    uint64_t total = 0, groups = 0;
+    for (size_t i = 0; i < sums.size(); ++i) {
+      if (sums[i] == 0) continue;
+      r.service = counts->services[i / kLevelCount];
+      r.level = static_cast<Level>(i % kLevelCount);
+      if (!Evaluate(*query_->filter, r)) continue;
+      total += sums[i];
+      ++groups;
+      if (count_only_) {
+        ws->agg->AddCount(static_cast<int64_t>(sums[i]));
+        continue;
+      }
+      for (size_t f = 0; f < group_fields_.size(); ++f) values[f] = GroupValue(r, group_fields_[f]);
+      ws->agg->AddGroupCount(values, static_cast<int64_t>(sums[i]));
+    }
+    if (total == 0) return false;
+    ++ws->stats.segments_after_index;
+    ++ws->stats.segments_after_bloom;
+    ws->stats.blocks_total += reader.blocks().size();
+    ws->stats.rows_matched += total;
+    ws->stats.rows_counted_from_index += total;
+    ws->plan.push_back(name + " (partition " + std::to_string(h.info.partition) + ", " +
+                       std::to_string(h.info.rows) + " rows): " + std::to_string(groups) +
+                       " service and level counts, " + std::to_string(total) +
+                       " rows, 0 blocks read");
     return true;
   }
 
@@ -1111,6 +1196,76 @@ class Job {
     for (const auto& [values, n] : found) {
       ws->agg->AddBucketCount(bucket, values, static_cast<int64_t>(n));
       total += n;
+    }
+    ws->stats.rows_matched += total;
+    ws->stats.rows_counted_from_index += total;
+    *counted += total;
+    return true;
+  }
+
+  // Per-block minute counts (format version 19, index/index_kind.h MinuteCounts): block "b",
+  // whose rows all match (every row of it is in "rows"; null: `*`), is counted from its rows per
+  // minute and level when each minute holding rows lies wholly inside or wholly outside the
+  // time range (so a block the range cuts on a minute's edge is counted too). False, having
+  // added nothing, when the segment has no counts or they are damaged (a warning naming where;
+  // its blocks are then read), the block has none (too many minutes), a filtered row is
+  // missing, or the range cuts a minute holding rows: the block is then read as columns.
+  bool BlockFromMinutes(const std::string& name, const segment::SegmentReader& reader, uint32_t b,
+                        const roaring::Roaring* rows,
+                        std::shared_ptr<const index::MinuteCounts>* minutes, bool* loaded,
+                        WorkerState* ws, uint64_t* counted) {
+    const segment::BlockInfo& info = reader.blocks()[b];
+    if (info.rows == 0) return false;
+    if (rows != nullptr &&
+        !rows->containsRange(info.first_row, static_cast<uint64_t>(info.first_row) + info.rows)) {
+      return false;
+    }
+    if (!*loaded) {
+      *loaded = true;
+      Result<std::shared_ptr<const index::MinuteCounts>> got =
+          reader.BlockMinuteCounts(options_.time_field_ts);
+      if (!got.ok()) {
+        ws->warnings.push_back(name + ": minute counts unreadable, reading the blocks instead: " +
+                               got.status().ToString());
+        return false;
+      }
+      *minutes = std::move(got).value();
+    }
+    const index::MinuteCounts* m = minutes->get();
+    if (m == nullptr || b >= m->known.size() || !m->known[b]) return false;
+    constexpr int64_t kMinute = index::MinuteCounts::kMinuteNs;
+    const __int128 lo = options_.time_field_ts ? info.min_ts : info.min_ingest_ts;
+    const __int128 hi = options_.time_field_ts ? info.max_ts : info.max_ingest_ts;
+    const __int128 from = options_.range.from_ns, to = options_.range.to_ns;
+    const uint32_t present = static_cast<uint32_t>(std::popcount(m->levels[b]));
+    const uint32_t* counts = m->counts.data() + m->at[b];
+    // Whether minute i of the block lies inside the range; nullopt: the range cuts it.
+    auto inside = [&](uint32_t i) -> std::optional<bool> {
+      const __int128 start = static_cast<__int128>(m->first_minute[b] + i) * kMinute;
+      const __int128 first = std::max(start, lo), last = std::min(start + kMinute - 1, hi);
+      if (first >= from && last < to) return true;
+      if (last < from || first >= to) return false;
+      return std::nullopt;
+    };
+    for (uint32_t i = 0; i < m->minutes[b]; ++i) {
+      if (inside(i).has_value()) continue;
+      for (uint32_t l = 0; l < present; ++l) {
+        if (counts[i * present + l] != 0) return false;
+      }
+    }
+    uint64_t total = 0;
+    for (uint32_t i = 0; i < m->minutes[b]; ++i) {
+      if (!inside(i).value_or(false)) continue;
+      const int64_t bucket =
+          has_bucket_ ? ws->agg->BucketOf((m->first_minute[b] + i) * kMinute) : 0;
+      uint32_t rank = 0;
+      for (uint32_t level = 0; level < kLevelCount; ++level) {
+        if ((m->levels[b] & (1u << level)) == 0) continue;
+        const uint32_t n = counts[i * present + rank++];
+        if (n == 0) continue;
+        ws->by_columns->AddCount(bucket, level, n, ws->agg.get());
+        total += n;
+      }
     }
     ws->stats.rows_matched += total;
     ws->stats.rows_counted_from_index += total;
@@ -1510,6 +1665,9 @@ class Job {
   Clock* clock_;
   bool aggregates_;
   bool count_only_ = false;  // a plain `count`: see Aggregator::CountsOnly
+  bool minutes_ok_ = false;
+  bool service_levels_ok_ = false;  // ... from the per-block (service, level) counts  // the
+                                    // aggregation's keys may be counted from minute counts
   bool columnar_ = false;    // the aggregation may read columns only (ColumnAggregation::Make)
   bool has_bucket_ = false;  // with columnar_: it groups by a time bucket
   std::vector<std::string> key_names_;     // with columnar_: the other group fields, in order

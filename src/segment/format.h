@@ -46,7 +46,10 @@ inline constexpr size_t kMagicSize = 8;
 // the rest of the rows), and kIntDict blocks may use ids mode 3 (the level's ids packed in the
 // fewest bits); nothing else changed. (Session 19's branch disk19 wrote this as version 19,
 // never released.)
-// Versions 18 and 19: see below or unreleased. Version 20:
+// Version 18: written as version 17 is (kept for session 20's message pieces, not merged).
+// Version 19: the index kind minute_counts (index/index_kind.h MinuteCounts: per row block, its
+// rows per minute of ts and of ingest_ts and per level) is written; nothing else changed.
+// Version 20:
 // int column blocks may use the encoding kHuffmanIds (a block's distinct values and each row's
 // canonical Huffman code: user ids inside kPrefixedNumber); nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].

@@ -323,6 +323,18 @@ class SegmentReader {
       const index::FieldPredicate& /*predicate*/) const {
     return std::optional<std::vector<uint32_t>>();
   }
+  // (Format version 19) The rows of each block per minute of ts ("ts" true) or ingest_ts and
+  // per level (index/index_kind.h MinuteCounts), from the minute_counts kind; null when the
+  // segment has none (older versions). Errors: DataLoss naming the segment, the kind and the
+  // block when its data is damaged.
+  virtual Result<std::shared_ptr<const index::MinuteCounts>> BlockMinuteCounts(bool /*ts*/) const {
+    return std::shared_ptr<const index::MinuteCounts>();
+  }
+  // (Format version 19) The rows of each block per (service, level), from the minute_counts
+  // kind; null when the segment has none. Errors: as BlockMinuteCounts.
+  virtual Result<std::shared_ptr<const index::ServiceLevelCounts>> BlockServiceLevels() const {
+    return std::shared_ptr<const index::ServiceLevelCounts>();
+  }
   // Every distinct value of "field" (built-in when "builtin") a kind holds rows for, or nullopt.
   virtual Result<std::optional<std::vector<std::string>>> FieldValues(std::string_view field,
                                                                       bool builtin) const = 0;

@@ -299,7 +299,7 @@ TEST_F(SegmentCorruption, FormatVersion2FilesStillReadWithoutIndexKinds) {
 }
 
 TEST_F(SegmentCorruption, DamagedIndexKindBlockPrunesNothingAndVerifySaysWhere) {
-  ASSERT_EQ(footer_.kind_indexes.size(), 2u);
+  ASSERT_EQ(footer_.kind_indexes.size(), 3u);
   for (const KindIndexMeta& kind : footer_.kind_indexes) {
     SCOPED_TRACE(kind.kind);
     FlipByteAt(kind.ref.offset + kind.ref.size / 2);
@@ -307,6 +307,20 @@ TEST_F(SegmentCorruption, DamagedIndexKindBlockPrunesNothingAndVerifySaysWhere) 
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
     if (kind.kind == "numeric_range") {
       EXPECT_TRUE((*reader)->BlockMayMatch(1, StatusAtLeast(300)));
+    } else if (kind.kind == "minute_counts") {
+      // Format version 19's per-block statistics: DataLoss naming the segment and the block.
+      for (bool ts : {true, false}) {
+        auto minutes = (*reader)->BlockMinuteCounts(ts);
+        ASSERT_FALSE(minutes.ok());
+        EXPECT_EQ(minutes.status().code(), StatusCode::kDataLoss);
+        EXPECT_NE(minutes.status().message().find("segment " + std::string(kPath) +
+                                                  ": index kind 'minute_counts' at offset " +
+                                                  std::to_string(kind.ref.offset)),
+                  std::string::npos)
+            << minutes.status().message();
+      }
+      auto services = (*reader)->BlockServiceLevels();
+      EXPECT_EQ(services.status().code(), StatusCode::kDataLoss);
     } else {
       // The word postings: a damaged block answers "cannot tell", never "no row".
       EXPECT_EQ(kind.kind, "word_postings");

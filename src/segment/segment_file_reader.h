@@ -32,6 +32,8 @@ class SegmentFileReader final : public SegmentReader {
       const index::FieldPredicate& predicate) const override;
   Result<std::optional<std::vector<uint32_t>>> MatchingRowsPerBlock(
       const index::FieldPredicate& predicate) const override;
+  Result<std::shared_ptr<const index::MinuteCounts>> BlockMinuteCounts(bool ts) const override;
+  Result<std::shared_ptr<const index::ServiceLevelCounts>> BlockServiceLevels() const override;
   Result<std::optional<std::vector<std::string>>> FieldValues(std::string_view field,
                                                               bool builtin) const override;
   bool SegmentMayMatch(const index::FieldPredicate& predicate) const override;

@@ -1318,6 +1318,32 @@ Result<std::optional<std::vector<uint32_t>>> SegmentFileReader::MatchingRowsPerB
   return std::optional<std::vector<uint32_t>>();
 }
 
+Result<std::shared_ptr<const index::MinuteCounts>> SegmentFileReader::BlockMinuteCounts(
+    bool ts) const {
+  for (size_t k = 0; k < kinds_.size(); ++k) {
+    if (kinds_[k].kind->layout != index::IndexLayout::kKindBlock) continue;
+    std::shared_ptr<const index::IndexView> view = KindView(k);
+    if (view == nullptr) continue;
+    ASSIGN_OR_RETURN(std::shared_ptr<const index::MinuteCounts> counts,
+                     view->BlockMinutes(ts ? "ts" : "ingest_ts"));
+    if (counts != nullptr) return counts;
+  }
+  return std::shared_ptr<const index::MinuteCounts>();
+}
+
+Result<std::shared_ptr<const index::ServiceLevelCounts>> SegmentFileReader::BlockServiceLevels()
+    const {
+  for (size_t k = 0; k < kinds_.size(); ++k) {
+    if (kinds_[k].kind->layout != index::IndexLayout::kKindBlock) continue;
+    std::shared_ptr<const index::IndexView> view = KindView(k);
+    if (view == nullptr) continue;
+    ASSIGN_OR_RETURN(std::shared_ptr<const index::ServiceLevelCounts> counts,
+                     view->BlockServiceLevels());
+    if (counts != nullptr) return counts;
+  }
+  return std::shared_ptr<const index::ServiceLevelCounts>();
+}
+
 Result<std::optional<std::vector<std::string>>> SegmentFileReader::FieldValues(
     std::string_view field, bool builtin) const {
   for (size_t k = 0; k < kinds_.size(); ++k) {

@@ -792,6 +792,10 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
     build.value_block_lists = true;
     build.posted_fields = &posted_fields_;
   }
+  // Version 19: each block's rows counted per minute of ts and ingest_ts and per level (the
+  // minute_counts kind), so that `count by bucket(1m), level` reads no column of a block its
+  // filter matches whole.
+  build.minute_counts = version >= 19;
   for (const index::IndexKind* kind : index::RegisteredIndexKinds()) {
     // kKindBlock data lives in the kind_index directory, which format version 3 added.
     if (kind->new_builder == nullptr ||

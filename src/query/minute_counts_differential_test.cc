@@ -1,0 +1,316 @@
+// Differential tests of the per-block minute counts (segment format version 19, index kind
+// minute_counts): a `count by bucket(N), level` of whole minutes counts each block its filter
+// matches whole from its rows per minute and level, reading no column. Every answer must equal
+// the record-by-record answer (BruteForce) and the record path's (columnar off), for bucket
+// widths of whole minutes and not (30s, 90s), bucket_end, time ranges that cut blocks on a
+// minute's edge and inside one, filters that match whole blocks and ones that do not, empty
+// buckets, version-19 segments mixed with version-16 and version-2 ones, and a memtable.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "query/executor.h"
+#include "query/parser.h"
+#include "query/test_dataset.h"
+#include "segment/segment_file_reader.h"
+
+namespace sawmill::query {
+namespace {
+
+using testing::AllTime;
+using testing::kDatasetStart;
+using testing::OpenedSegment;
+using testing::TempDir;
+
+constexpr int64_t kMinute = 60 * kNanosPerSecond;
+
+// Six services of three hosts, a row about every 370 ms over ~45 minutes, with a ten-minute gap
+// (empty buckets) after the first ~20; ingest_ts 2 to 2.4 s after ts. Levels vary by row.
+std::vector<Record> Rows(size_t n) {
+  std::vector<Record> out;
+  int64_t t = kDatasetStart + 13 * kNanosPerSecond;
+  for (size_t i = 0; i < n; ++i) {
+    Record r;
+    t += 370 * kNanosPerMilli + static_cast<int64_t>(i * 7919 % 97) * kNanosPerMilli;
+    if (i == n / 2) t += 10 * kMinute;
+    r.ts = t;
+    r.ingest_ts = t + 2 * kNanosPerSecond + static_cast<int64_t>(i % 5) * 100 * kNanosPerMilli;
+    r.seq = i + 1;
+    r.tenant = "default";
+    r.service = "svc-" + std::to_string(i * 31 % 6);
+    r.host = "h-" + std::to_string(i * 17 % 3);
+    static const Level kLevels[] = {Level::kInfo, Level::kInfo,  Level::kInfo, Level::kDebug,
+                                    Level::kWarn, Level::kError, Level::kInfo, Level::kFatal};
+    r.level = kLevels[(i * 13 + i / 7) % 8];
+    if (i % 211 == 0) r.level = Level::kUnknown;
+    r.message = "line " + std::to_string(i);
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+// Segments of "per_segment" rows in blocks of "block_rows", of the format versions "versions"
+// in turn, and the last "in_memory" rows in a memtable.
+std::shared_ptr<storage::Snapshot> Snapshot(const std::vector<Record>& records,
+                                            const std::string& dir, size_t per_segment,
+                                            size_t in_memory, std::vector<uint32_t> versions,
+                                            uint32_t block_rows = 256) {
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  const size_t flushed = records.size() - in_memory;
+  uint64_t id = 1;
+  for (size_t start = 0; start < flushed; start += per_segment, ++id) {
+    segment::WriterOptions wo;
+    wo.block_rows = block_rows;
+    wo.format_version = versions[(id - 1) % versions.size()];
+    segment::SegmentInfo info;
+    info.id = id;
+    info.tenant = "default";
+    auto h = OpenedSegment(
+        dir + "/" + std::to_string(id) + ".seg", info,
+        std::vector<Record>(
+            records.begin() + static_cast<long>(start),
+            records.begin() + static_cast<long>(std::min(flushed, start + per_segment))),
+        wo);
+    if (h) snap->segments.push_back(std::move(*h));
+  }
+  if (in_memory > 0) {
+    storage::MemtableView view;
+    view.chunks.push_back(storage::RecordChunk::FromRecords(
+        std::vector<Record>(records.end() - static_cast<long>(in_memory), records.end())));
+    snap->memtables.push_back(std::move(view));
+  }
+  return snap;
+}
+
+struct Runs {
+  ExecResult columns, records, brute;
+};
+
+Runs RunAll(std::shared_ptr<const storage::Snapshot> snap, const std::vector<Record>& records,
+            const std::string& text, ExecOptions o) {
+  Result<Query> parsed = ParseQuery(text);
+  EXPECT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
+  auto query = std::make_shared<const Query>(std::move(*parsed));
+  Runs out;
+  o.columnar = true;
+  out.columns = Execute(snap, query, o);
+  o.columnar = false;
+  out.records = Execute(snap, query, o);
+  out.brute = BruteForce(records, *query, o);
+  return out;
+}
+
+const char* const kPipes[] = {
+    "count by bucket(1m), level",
+    "count by bucket(5m), level",
+    "count by bucket(1h), level",
+    "count by bucket(30s), level",
+    "count by bucket(90s), level",
+    "count by bucket(1m)",
+    "count by bucket(2m), level, level",
+    "count by bucket_end(1m), level",
+    "count by level",
+    "count",
+};
+const char* const kFilters[] = {
+    "*",
+    "service=svc-1",                   // whole blocks (rows sorted by service), and the edges
+    "service=svc-2 OR service=svc-3",  // the same
+    "NOT service=svc-0",               // the same
+    "level=ERROR",                     // no block whole
+    "host=h-1",                        // no block whole
+    "service=svc-4 level>=WARN",       // no block whole
+};
+
+// Every pipe over every filter, over all time and over ranges on ts and on ingest_ts: on
+// minute edges (blocks cut between minutes: still counted from minute counts), inside minutes
+// (cut minutes: read as columns), and inside the gap (nothing). Returns the rows counted from
+// the index.
+uint64_t ExpectSameAnswers(std::shared_ptr<const storage::Snapshot> snap,
+                           const std::vector<Record>& records) {
+  uint64_t counted = 0;
+  const int64_t t0 = kDatasetStart;
+  std::vector<ExecOptions> windows = {AllTime()};
+  for (bool ts : {true, false}) {
+    for (auto [from, to] : std::vector<std::pair<int64_t, int64_t>>{
+             {t0 + 7 * kMinute, t0 + 31 * kMinute},
+             {t0 + 7 * kMinute + 1'500'000'001, t0 + 31 * kMinute - 700'000'000},
+             {t0 + 2 * kMinute, t0 + 2 * kMinute + 1},
+             {t0 + 22 * kMinute, t0 + 50 * kMinute},
+             {t0 - 5 * kMinute, t0 + 90 * kMinute}}) {
+      ExecOptions o;
+      o.range = {from, to, false};
+      o.time_field_ts = ts;
+      windows.push_back(o);
+    }
+  }
+  for (const char* filter : kFilters) {
+    for (const char* pipe : kPipes) {
+      const std::string text = std::string(filter) + " | " + pipe;
+      for (const ExecOptions& o : windows) {
+        SCOPED_TRACE(text + " on " + (o.time_field_ts ? "ts" : "ingest_ts") + " from " +
+                     std::to_string(o.range.from_ns) + " to " + std::to_string(o.range.to_ns));
+        Runs r = RunAll(snap, records, text, o);
+        EXPECT_EQ(r.columns.rows, r.brute.rows);
+        EXPECT_EQ(r.records.rows, r.brute.rows);
+        EXPECT_FALSE(r.columns.partial);
+        EXPECT_TRUE(r.columns.warnings.empty()) << r.columns.warnings[0];
+        EXPECT_EQ(r.columns.stats.rows_matched, r.brute.stats.rows_matched);
+        counted += r.columns.stats.rows_counted_from_index;
+      }
+    }
+  }
+  return counted;
+}
+
+TEST(MinuteCounts, WholeMinuteBucketsAgreeWithBruteForceOverMixedVersions) {
+  const std::vector<Record> records = Rows(7000);
+  TempDir dir("minute_counts_mixed");
+  // Versions 19, 16, 19, 2 in turn, and a memtable.
+  auto snap = Snapshot(records, dir.path(), 1500, 400, {19, 16, 19, 2});
+  EXPECT_GT(ExpectSameAnswers(snap, records), 0u);
+}
+
+// `* | count by bucket(1m), level` counts every version-19 block from its minute counts: no
+// row is read as columns there; version-16 segments read theirs as before.
+TEST(MinuteCounts, EveryBlockOfAVersion19SegmentIsCountedWithoutAColumn) {
+  const std::vector<Record> records = Rows(6000);
+  for (uint32_t version : {19u, 16u}) {
+    SCOPED_TRACE(version);
+    TempDir dir("minute_counts_v" + std::to_string(version));
+    auto snap = Snapshot(records, dir.path(), 2000, 0, {version}, 64);
+    for (const char* text : {"* | count by bucket(1m), level", "* | count by bucket(5m)",
+                             "service=svc-1 | count by bucket(1m), level"}) {
+      SCOPED_TRACE(text);
+      ExecOptions o = AllTime();
+      o.time_field_ts = true;
+      Runs r = RunAll(snap, records, text, o);
+      ASSERT_EQ(r.columns.rows, r.brute.rows);
+      ASSERT_EQ(r.records.rows, r.brute.rows);
+      const bool all = std::string(text)[0] == '*';
+      if (version == 19) {
+        EXPECT_NE(r.columns.plan.find("from minute counts"), std::string::npos) << r.columns.plan;
+        if (all) {
+          EXPECT_EQ(r.columns.stats.rows_counted_from_index, records.size());
+          EXPECT_EQ(r.columns.stats.rows_from_columns, 0u);
+          EXPECT_EQ(r.columns.stats.bytes_read_compressed, 0u);
+        } else {
+          EXPECT_GT(r.columns.stats.rows_counted_from_index, 0u);
+        }
+      } else {
+        // (Blocks inside one bucket may still be counted from the level postings.)
+        EXPECT_EQ(r.columns.plan.find("from minute counts"), std::string::npos);
+        EXPECT_GT(r.columns.stats.rows_from_columns, 0u);
+      }
+    }
+  }
+}
+
+// A damaged minute_counts block: the query says where (the segment, the kind and its offset),
+// reads that segment's blocks as columns instead, and still answers whole.
+TEST(MinuteCounts, ADamagedBlockIsDataLossNamingWhereAndTheBlocksAreReadInstead) {
+  const std::vector<Record> records = Rows(3000);
+  TempDir dir("minute_counts_damage");
+  segment::WriterOptions wo;
+  wo.block_rows = 256;
+  const std::string path = dir.path() + "/1.seg";
+  segment::SegmentInfo info;
+  info.id = 1;
+  info.tenant = "default";
+  {
+    segment::SegmentInfo written;
+    ASSERT_TRUE(segment::WriteSegment(Env::Default(), path, info, records, wo, &written).ok());
+  }
+  uint64_t offset = 0;
+  {
+    auto reader = segment::SegmentFileReader::OpenFile(Env::Default(), path);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    for (const segment::KindIndexMeta& k : (*reader)->footer().kind_indexes) {
+      if (k.kind == "minute_counts") offset = k.ref.offset + k.ref.size / 3;
+    }
+  }
+  ASSERT_GT(offset, 0u);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(offset));
+    char c = 0;
+    f.read(&c, 1);
+    c = static_cast<char>(c ^ 0x5a);
+    f.seekp(static_cast<std::streamoff>(offset));
+    f.write(&c, 1);
+  }
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  auto h = OpenedSegment(path + ".copy", info, records, wo);  // an undamaged twin, for its info
+  ASSERT_TRUE(h.has_value());
+  auto reader = segment::SegmentReader::Open(Env::Default(), path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  std::shared_ptr<segment::SegmentReader> damaged = *reader;
+  h->path = path;
+  h->open = [damaged]() -> Result<std::shared_ptr<segment::SegmentReader>> { return damaged; };
+  snap->segments.push_back(std::move(*h));
+  ExecOptions o = AllTime();
+  o.time_field_ts = true;
+  Runs r = RunAll(snap, records, "* | count by bucket(1m), level", o);
+  EXPECT_EQ(r.columns.rows, r.brute.rows);
+  EXPECT_FALSE(r.columns.partial);
+  ASSERT_EQ(r.columns.warnings.size(), 1u);
+  const std::string& w = r.columns.warnings[0];
+  EXPECT_NE(w.find("segment 1: minute counts unreadable"), std::string::npos) << w;
+  EXPECT_NE(w.find("DataLoss"), std::string::npos) << w;
+  EXPECT_NE(w.find(path + ": index kind 'minute_counts' at offset"), std::string::npos) << w;
+  EXPECT_EQ(r.columns.stats.rows_from_columns, records.size());
+  // The (service, level) counts of the same block: the postings answer instead.
+  Runs top = RunAll(snap, records, "level=ERROR | top 3 service", o);
+  EXPECT_EQ(top.columns.rows, top.brute.rows);
+  ASSERT_EQ(top.columns.warnings.size(), 1u);
+  EXPECT_NE(top.columns.warnings[0].find("segment 1: service and level counts unreadable"),
+            std::string::npos)
+      << top.columns.warnings[0];
+  EXPECT_NE(top.columns.warnings[0].find(path + ": index kind 'minute_counts' at offset"),
+            std::string::npos)
+      << top.columns.warnings[0];
+}
+
+// `count`, `count by` and `top` of service and level with filters on service and level only
+// are counted from the (service, level) counts of version-19 segments wholly inside the range,
+// and equal the record path's; segments the range cuts, version-16 and version-2 ones, and a
+// memtable take the other ways.
+TEST(ServiceLevelCounts, CountsAndTopsAgreeWithBruteForceOverMixedVersions) {
+  const std::vector<Record> records = Rows(7000);
+  TempDir dir("service_levels_mixed");
+  auto snap = Snapshot(records, dir.path(), 1500, 400, {19, 16, 19, 2});
+  const int64_t t0 = kDatasetStart;
+  std::vector<ExecOptions> windows = {AllTime()};
+  for (bool ts : {true, false}) {
+    ExecOptions o;
+    o.range = {t0 + 7 * kMinute + 1, t0 + 40 * kMinute};
+    o.time_field_ts = ts;
+    windows.push_back(o);
+  }
+  uint64_t counted = 0;
+  for (const char* filter :
+       {"*", "level=ERROR", "level>=WARN", "service=svc-1 level=INFO", "NOT service=svc-0",
+        "service~\"svc-[12]\"", "service=svc-*", "level=FATAL OR service=svc-5", "service=none",
+        "host=h-1 level=ERROR", "level=ERROR error"}) {
+    for (const char* pipe : {"count", "top 10 service", "count by service, level", "count by level",
+                             "uniq service", "top 3 level"}) {
+      const std::string text = std::string(filter) + " | " + pipe;
+      for (const ExecOptions& o : windows) {
+        SCOPED_TRACE(text + " from " + std::to_string(o.range.from_ns));
+        Runs r = RunAll(snap, records, text, o);
+        EXPECT_EQ(r.columns.rows, r.brute.rows);
+        EXPECT_EQ(r.records.rows, r.brute.rows);
+        EXPECT_TRUE(r.columns.warnings.empty());
+        EXPECT_EQ(r.columns.stats.rows_matched, r.brute.stats.rows_matched);
+        if (r.columns.plan.find("service and level counts") != std::string::npos) ++counted;
+      }
+    }
+  }
+  EXPECT_GT(counted, 0u);
+}
+
+}  // namespace
+}  // namespace sawmill::query
