@@ -46,7 +46,8 @@ inline constexpr size_t kMagicSize = 8;
 // the rest of the rows), and kIntDict blocks may use ids mode 3 (the level's ids packed in the
 // fewest bits); nothing else changed. (Session 19's branch disk19 wrote this as version 19,
 // never released.)
-// Version 18: written as version 17 is (kept for session 20's message pieces, not merged).
+// Version 18: not used; a writer asked for 18 writes what 17 writes (session 20's branch rare20,
+// message pieces, took the number and was not merged: it needs a version above 20).
 // Version 19: the index kind minute_counts (index/index_kind.h MinuteCounts: per row block, its
 // rows per minute of ts and of ingest_ts and per level) is written; nothing else changed.
 // Version 20:
