@@ -10,6 +10,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include "objstore/forwarding_store.h"
+#include "objstore/local_directory_store.h"
 #include "query/executor.h"
 #include "query/parser.h"
 #include "query/test_dataset.h"
@@ -310,6 +312,71 @@ TEST(ServiceLevelCounts, CountsAndTopsAgreeWithBruteForceOverMixedVersions) {
     }
   }
   EXPECT_GT(counted, 0u);
+}
+
+// The counts are read from their own kind block only: a segment's other kind blocks (its word
+// postings, hundreds of KB, read and parsed whole when opened) are not opened to find them, so
+// an aggregation over cold segments fetches and keeps no word postings (second reader,
+// session 20: both lookups opened every kind block before minute_counts in footer order).
+class RangeRecordingStore final : public objstore::ForwardingObjectStore {
+ public:
+  using ForwardingObjectStore::ForwardingObjectStore;
+  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
+                  std::string* out) override {
+    ranges.push_back({offset, length});
+    return target()->GetRange(name, offset, length, out);
+  }
+  Result<std::unique_ptr<objstore::ObjectReader>> Open(std::string_view name) override {
+    return objstore::ObjectStore::Open(name);  // every read as a GetRange
+  }
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+};
+
+TEST(MinuteCounts, TheCountsAreReadWithoutOpeningTheWordPostings) {
+  std::vector<Record> records = Rows(20000);
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].message.clear();
+    for (size_t w = 0; w < 12; ++w) {
+      records[i].message += "w" + std::to_string((i * 7919 + w * 104729) % 50000) + " ";
+    }
+  }
+  TempDir dir("minute_counts_kinds");
+  segment::SegmentInfo info;
+  info.id = 1;
+  info.tenant = "default";
+  segment::SegmentInfo written;
+  ASSERT_TRUE(segment::WriteSegment(Env::Default(), dir.path() + "/1.seg", info, records,
+                                    segment::WriterOptions(), &written)
+                  .ok());
+  auto file = segment::SegmentFileReader::OpenFile(Env::Default(), dir.path() + "/1.seg");
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  std::pair<uint64_t, uint64_t> words{0, 0}, minutes{0, 0};
+  for (const segment::KindIndexMeta& k : (*file)->footer().kind_indexes) {
+    if (k.kind == "word_postings") words = {k.ref.offset, k.ref.size};
+    if (k.kind == "minute_counts") minutes = {k.ref.offset, k.ref.size};
+  }
+  ASSERT_GT(words.second, 0u) << "the segment has word postings";
+  ASSERT_GT(minutes.second, 0u) << "the segment has minute counts";
+  auto store = std::make_shared<RangeRecordingStore>(
+      std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), dir.path()));
+  auto reader = segment::SegmentReader::Open(store, "1.seg");
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  store->ranges.clear();
+  auto levels = (*reader)->BlockServiceLevels();
+  ASSERT_TRUE(levels.ok()) << levels.status().ToString();
+  EXPECT_NE(*levels, nullptr);
+  auto per_minute = (*reader)->BlockMinuteCounts(true);
+  ASSERT_TRUE(per_minute.ok()) << per_minute.status().ToString();
+  EXPECT_NE(*per_minute, nullptr);
+  bool read_minutes = false;
+  for (const auto& [offset, length] : store->ranges) {
+    EXPECT_FALSE(offset < words.first + words.second && words.first < offset + length)
+        << "read [" << offset << ", +" << length << ") of the word postings [" << words.first
+        << ", +" << words.second << ")";
+    read_minutes = read_minutes ||
+                   (offset < minutes.first + minutes.second && minutes.first < offset + length);
+  }
+  EXPECT_TRUE(read_minutes) << "the minute counts were read";
 }
 
 }  // namespace

@@ -1318,10 +1318,13 @@ Result<std::optional<std::vector<uint32_t>>> SegmentFileReader::MatchingRowsPerB
   return std::optional<std::vector<uint32_t>>();
 }
 
+constexpr std::string_view kMinuteCounts = "minute_counts";
+
 Result<std::shared_ptr<const index::MinuteCounts>> SegmentFileReader::BlockMinuteCounts(
     bool ts) const {
   for (size_t k = 0; k < kinds_.size(); ++k) {
-    if (kinds_[k].kind->layout != index::IndexLayout::kKindBlock) continue;
+    // By name: opening another kind block (the word postings) would read and keep all of it.
+    if (kinds_[k].kind->name != kMinuteCounts) continue;
     std::shared_ptr<const index::IndexView> view = KindView(k);
     if (view == nullptr) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<const index::MinuteCounts> counts,
@@ -1334,7 +1337,8 @@ Result<std::shared_ptr<const index::MinuteCounts>> SegmentFileReader::BlockMinut
 Result<std::shared_ptr<const index::ServiceLevelCounts>> SegmentFileReader::BlockServiceLevels()
     const {
   for (size_t k = 0; k < kinds_.size(); ++k) {
-    if (kinds_[k].kind->layout != index::IndexLayout::kKindBlock) continue;
+    // By name: opening another kind block (the word postings) would read and keep all of it.
+    if (kinds_[k].kind->name != kMinuteCounts) continue;
     std::shared_ptr<const index::IndexView> view = KindView(k);
     if (view == nullptr) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<const index::ServiceLevelCounts> counts,
