@@ -249,8 +249,12 @@ Status DecodeThrough(std::string_view body, size_t count, size_t through,
           return Status::DataLoss("huffman-ids column: value " + std::to_string(i) + " has " +
                                   std::to_string(zeros) + " 0-bits before its gap");
         }
-        g = zeros == kEscape ? (bits.Read(32) << 32) | bits.Read(32)
-                             : (uint64_t{zeros} << k) | bits.Read(k);
+        if (zeros == kEscape) {  // the high 32 bits first, as written: two statements, in order
+          const uint64_t high = bits.Read(32);
+          g = (high << 32) | bits.Read(32);
+        } else {
+          g = (uint64_t{zeros} << k) | bits.Read(k);
+        }
         window = Window(&bits);
       }
       const uint64_t room = static_cast<uint64_t>(INT64_MAX) - static_cast<uint64_t>(values[i - 1]);
