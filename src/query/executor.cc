@@ -582,7 +582,7 @@ class Job {
         continue;
       }
       if (!minutes_loaded || minutes != nullptr) {
-        if (BlockFromMinutes(name, reader, b, column_rows, &minutes, &minutes_loaded, ws,
+        if (BlockFromMinutes(h, name, reader, b, column_rows, &minutes, &minutes_loaded, ws,
                              &counted_here)) {
           ++minutes_here;
           continue;
@@ -795,6 +795,7 @@ class Job {
                          const segment::SegmentReader& reader, WorkerState* ws) {
     Result<std::shared_ptr<const index::ServiceLevelCounts>> got = reader.BlockServiceLevels();
     if (!got.ok()) {
+      ReportIfDamaged(h, got.status());
       ws->warnings.push_back(name + ": service and level counts unreadable, using the index " +
                              "instead: " + got.status().ToString());
       return false;
@@ -1210,7 +1211,8 @@ class Job {
   // added nothing, when the segment has no counts or they are damaged (a warning naming where;
   // its blocks are then read), the block has none (too many minutes), a filtered row is
   // missing, or the range cuts a minute holding rows: the block is then read as columns.
-  bool BlockFromMinutes(const std::string& name, const segment::SegmentReader& reader, uint32_t b,
+  bool BlockFromMinutes(const storage::SegmentHandle& h, const std::string& name,
+                        const segment::SegmentReader& reader, uint32_t b,
                         const roaring::Roaring* rows,
                         std::shared_ptr<const index::MinuteCounts>* minutes, bool* loaded,
                         WorkerState* ws, uint64_t* counted) {
@@ -1225,6 +1227,7 @@ class Job {
       Result<std::shared_ptr<const index::MinuteCounts>> got =
           reader.BlockMinuteCounts(options_.time_field_ts);
       if (!got.ok()) {
+        ReportIfDamaged(h, got.status());
         ws->warnings.push_back(name + ": minute counts unreadable, reading the blocks instead: " +
                                got.status().ToString());
         return false;
@@ -1542,10 +1545,16 @@ class Job {
   // "Corruption"); a failed read (IOError, Unavailable) is named only.
   void IndexUnreadable(const storage::SegmentHandle& h, const std::string& what, const Status& st,
                        WorkerState* ws) {
+    ReportIfDamaged(h, st);
+    ws->warnings.push_back(what + " unreadable, scanning instead: " + st.ToString());
+  }
+
+  // Damage (DataLoss) in segment "h"'s bytes, its statistics included (minute counts, service
+  // and level counts), marks it corrupt (docs/storage.md "Corruption"); a failed read is not.
+  void ReportIfDamaged(const storage::SegmentHandle& h, const Status& st) {
     if (options_.engine != nullptr && st.IsDataLoss()) {
       options_.engine->ReportCorruption(h.info.id, st);
     }
-    ws->warnings.push_back(what + " unreadable, scanning instead: " + st.ToString());
   }
 
   void CorruptBlock(const storage::SegmentHandle& h, uint32_t block, const Status& st,

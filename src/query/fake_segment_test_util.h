@@ -146,6 +146,17 @@ class FakeSegmentReader final : public segment::SegmentReader {
   // Makes every MatchingRows question fail with "st": DataLoss as a damaged index block, postings
   // or block list give, or an IOError as a failed read of the index.
   void FailIndex(Status st) { index_error_ = std::move(st); }
+  // Makes the block statistics (BlockMinuteCounts, BlockServiceLevels) fail with "st", as a
+  // damaged minute_counts kind block (DataLoss) or a failed read of it (IOError) would.
+  void FailStatistics(Status st) { statistics_error_ = std::move(st); }
+  Result<std::shared_ptr<const index::MinuteCounts>> BlockMinuteCounts(bool ts) const override {
+    if (!statistics_error_.ok()) return statistics_error_;
+    return segment::SegmentReader::BlockMinuteCounts(ts);
+  }
+  Result<std::shared_ptr<const index::ServiceLevelCounts>> BlockServiceLevels() const override {
+    if (!statistics_error_.ok()) return statistics_error_;
+    return segment::SegmentReader::BlockServiceLevels();
+  }
   // Makes ReadBlock(block) fail with "st" (e.g. an IOError, as a failed disk or network read).
   void FailBlock(uint32_t block, Status st) {
     corrupt_block_ = static_cast<int64_t>(block);
@@ -190,7 +201,8 @@ class FakeSegmentReader final : public segment::SegmentReader {
   std::set<std::string> segment_tokens_;
   int64_t corrupt_block_ = -1;
   Status block_error_;
-  Status index_error_;  // OK: the index answers
+  Status index_error_;       // OK: the index answers
+  Status statistics_error_;  // OK: no statistics (as a segment older than version 19)
 };
 
 // Splits "records" (in seq order) into "segments" fake segments per partition and keeps the

@@ -382,6 +382,40 @@ TEST_F(QueryEngineTest, ADamagedIndexIsReportedAsCorruptionWhileTheSegmentIsScan
   }
 }
 
+// Damaged block statistics (format 19's minute_counts kind block) are damage in the segment's
+// bytes as a damaged index is: the segment is marked corrupt (counted, logged, kept from
+// compaction) while the query answers from the columns; a failed read of them only warns
+// (second reader, session 20: they only warned, every query, for good).
+TEST_F(QueryEngineTest, DamagedBlockStatisticsAreReportedAsCorruptionWhileTheColumnsAnswer) {
+  std::vector<Record> few(records_->begin(), records_->begin() + 1000);
+  const Status damaged = Status::DataLoss(
+      "segment 42: index kind 'minute_counts' at offset 9: block 3: its "
+      "minutes hold 99 rows of 100");
+  const Status failed = Status::IOError("read segments/42.seg: Input/output error");
+  for (const Status& error : {damaged, failed}) {
+    for (const char* text : {"* | count", "* | count by bucket(1m), level"}) {
+      SCOPED_TRACE(error.ToString() + " " + text);
+      auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, few, 100);
+      reader->FailStatistics(error);
+      testing::FakeEngine engine(SnapshotOf(reader));
+      QueryOptions o;
+      o.clock = &clock_;
+      SearchRequest r = Req(text);
+      r.all_time = true;
+      auto res = QueryEngine::Create(&engine, o)->Search(r);
+      ASSERT_TRUE(res.ok()) << res.status().ToString();
+      EXPECT_FALSE(res->partial);
+      int64_t total = 0;
+      for (const auto& row : res->rows) total += std::get<int64_t>(row.back().second);
+      EXPECT_EQ(total, 1000) << "the columns answer whole";
+      ASSERT_FALSE(res->warnings.empty());
+      EXPECT_NE(res->warnings[0].find(error.ToString()), std::string::npos) << res->warnings[0];
+      EXPECT_EQ(engine.corrupt_reports,
+                error.IsDataLoss() ? std::vector<uint64_t>{42} : std::vector<uint64_t>{});
+    }
+  }
+}
+
 TEST_F(QueryEngineTest, ABlockThatFailsToBeReadIsSkippedButNotMarkedCorrupt) {
   // A disk or network read that fails (IOError) says nothing of the segment's bytes: the search
   // and the context name it and answer partial, but do not mark the segment corrupt (which would
