@@ -29,25 +29,9 @@ using testing::ForEachRealDataset;
 using testing::IngestSpan;
 using testing::kDatasetStart;
 using testing::RandomWindow;
+using testing::RunAll;
+using testing::Runs;
 using testing::TempDir;
-
-struct Runs {
-  ExecResult columns, records, brute;
-};
-
-Runs RunAll(std::shared_ptr<const storage::Snapshot> snap, const std::vector<Record>& records,
-            const std::string& text, ExecOptions o) {
-  Result<Query> parsed = ParseQuery(text);
-  EXPECT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
-  auto query = std::make_shared<const Query>(std::move(*parsed));
-  Runs out;
-  o.columnar = true;
-  out.columns = Execute(snap, query, o);
-  o.columnar = false;
-  out.records = Execute(snap, query, o);
-  out.brute = BruteForce(records, *query, o);
-  return out;
-}
 
 const char* const kPipes[] = {
     "count",

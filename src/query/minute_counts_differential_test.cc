@@ -14,6 +14,7 @@
 #include "objstore/local_directory_store.h"
 #include "query/executor.h"
 #include "query/parser.h"
+#include "query/random_query_test_util.h"
 #include "query/test_dataset.h"
 #include "segment/segment_file_reader.h"
 
@@ -23,6 +24,8 @@ namespace {
 using testing::AllTime;
 using testing::kDatasetStart;
 using testing::OpenedSegment;
+using testing::RunAll;
+using testing::Runs;
 using testing::TempDir;
 
 constexpr int64_t kMinute = 60 * kNanosPerSecond;
@@ -84,24 +87,6 @@ std::shared_ptr<storage::Snapshot> Snapshot(const std::vector<Record>& records,
     snap->memtables.push_back(std::move(view));
   }
   return snap;
-}
-
-struct Runs {
-  ExecResult columns, records, brute;
-};
-
-Runs RunAll(std::shared_ptr<const storage::Snapshot> snap, const std::vector<Record>& records,
-            const std::string& text, ExecOptions o) {
-  Result<Query> parsed = ParseQuery(text);
-  EXPECT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
-  auto query = std::make_shared<const Query>(std::move(*parsed));
-  Runs out;
-  o.columnar = true;
-  out.columns = Execute(snap, query, o);
-  o.columnar = false;
-  out.records = Execute(snap, query, o);
-  out.brute = BruteForce(records, *query, o);
-  return out;
 }
 
 const char* const kPipes[] = {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <functional>
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -16,6 +17,26 @@
 #include "storage/engine.h"
 
 namespace sawmill::query::testing {
+
+// One query's answers by the column path, the record path (ExecOptions::columnar off) and the
+// record-by-record scan (BruteForce), for differential tests of the column-only aggregations.
+struct Runs {
+  ExecResult columns, records, brute;
+};
+
+inline Runs RunAll(std::shared_ptr<const storage::Snapshot> snap,
+                   const std::vector<Record>& records, const std::string& text, ExecOptions o) {
+  Result<Query> parsed = ParseQuery(text);
+  EXPECT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
+  auto query = std::make_shared<const Query>(std::move(*parsed));
+  Runs out;
+  o.columnar = true;
+  out.columns = Execute(snap, query, o);
+  o.columnar = false;
+  out.records = Execute(snap, query, o);
+  out.brute = BruteForce(records, *query, o);
+  return out;
+}
 
 class RandomQueries {
  public:
