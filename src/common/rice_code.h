@@ -107,6 +107,22 @@ class RiceBitReader {
   // locals for the loop: one code is a few instructions.
   size_t FastRun(uint32_t k, size_t count, uint64_t max_u, uint64_t least, uint64_t divisor,
                  uint64_t* u, int64_t* dst) {
+    return Fast<true>(k, count, max_u, least, divisor, u, dst);
+  }
+  // Passes over up to "count" Rice codes with parameter k (<= 32) while every code is in the
+  // buffer (FastRun's case, making no value); returns how many. What it stops at is left to Next.
+  size_t FastSkip(uint32_t k, size_t count) {
+    uint64_t u = 0;
+    return Fast<false>(k, count, 0, 0, 0, &u, nullptr);
+  }
+  // Whether nothing is left but the last byte's 0 high bits.
+  bool Done() const { return p_ == end_ && buf_ == 0 && fill_ < 8; }
+
+ private:
+  // FastRun (kValues) or FastSkip.
+  template <bool kValues>
+  size_t Fast(uint32_t k, size_t count, uint64_t max_u, uint64_t least, uint64_t divisor,
+              uint64_t* u, int64_t* dst) {
     const uint8_t* p = p_;
     uint64_t buf = buf_;
     uint32_t fill = fill_;
@@ -126,12 +142,14 @@ class RiceBitReader {
       const uint32_t q = static_cast<uint32_t>(std::countr_zero(buf));
       const uint32_t used = q + 1 + k;
       if (q >= kRiceEscape || used > fill) break;
-      const uint64_t step = (uint64_t{q} << k) | ((buf >> (q + 1)) & mask);
-      if (step > max_u - value) break;  // (value <= max_u)
-      buf >>= used;                     // used <= fill <= 63
+      if constexpr (kValues) {
+        const uint64_t step = (uint64_t{q} << k) | ((buf >> (q + 1)) & mask);
+        if (step > max_u - value) break;  // (value <= max_u)
+        value += step;
+        dst[i] = static_cast<int64_t>(least + value * divisor);
+      }
+      buf >>= used;  // used <= fill <= 63
       fill -= used;
-      value += step;
-      dst[i] = static_cast<int64_t>(least + value * divisor);
     }
     p_ = p;
     buf_ = buf;
@@ -139,10 +157,6 @@ class RiceBitReader {
     *u = value;
     return i;
   }
-  // Whether nothing is left but the last byte's 0 high bits.
-  bool Done() const { return p_ == end_ && buf_ == 0 && fill_ < 8; }
-
- private:
   // A unary count of 0-bits up to a 1-bit, at most "limit" (then the 0-bits only are taken).
   bool Unary(uint32_t limit, uint32_t* q) {
     uint32_t zeros = 0;

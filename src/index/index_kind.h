@@ -159,16 +159,25 @@ struct MinuteCounts {
   static constexpr int64_t kMinuteNs = 60'000'000'000;
   // Block b's counts, when known[b]: the minutes [first_minute[b], first_minute[b] +
   // minutes[b]) (minutes of the Unix epoch: a minute m holds the times [m x kMinuteNs, (m + 1) x
-  // kMinuteNs)), each with a count per level of levels[b] (a bit per Level value, lowest first),
-  // at counts[at[b] + minute x popcount(levels[b]) + the level's rank among levels[b]].
-  // known[b] false: the block's minutes were too many to store (MinuteCounts::kMaxMinutes).
+  // kMinuteNs)), each with a count per level of levels[b] (a bit per Level value, lowest first):
+  // Counts(b) gives them, the count of a minute and level at [minute x popcount(levels[b]) + the
+  // level's rank among levels[b]]. known[b] false: the block's minutes were too many to store
+  // (MinuteCounts::kMaxMinutes).
   static constexpr uint32_t kMaxMinutes = 1440;
   std::vector<bool> known;
   std::vector<int64_t> first_minute;
   std::vector<uint32_t> minutes;
   std::vector<uint8_t> levels;
+  // The counts are kept as stored, varints (a byte each below 128), block b's from byte at[b] of
+  // "cells", checked when read: a quiet source's block spans many minutes of few rows, whose
+  // counts as 4-byte cells took more memory than its segment file (docs/performance.md "Session
+  // 21: aggregations over partly matching blocks").
   std::vector<uint32_t> at;
-  std::vector<uint32_t> counts;
+  std::string cells;
+  // Block b's counts (known[b]) into "*out" (replacing its contents).
+  void Counts(uint32_t b, std::vector<uint32_t>* out) const;
+  // The memory these counts hold (their vectors' and string's capacity).
+  size_t ResidentBytes() const;
 };
 
 // (Segment format version 19) Per row block, how many of its rows hold each (service, level):

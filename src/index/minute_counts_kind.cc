@@ -172,6 +172,10 @@ class MinuteCountsBuilder final : public IndexBuilder {
   std::vector<uint32_t> cell_at_;
 };
 
+// Each section is parsed when first asked for (a `* | count` reads the service section only,
+// a bucket count on ts the ts section only) and kept for the reader's life; damage (DataLoss)
+// is kept too, while a failed read (an IOError of the disk, a cold fetch that timed out) is
+// not, so a later query reads again (second reader, session 20: LOW-7).
 class MinuteCountsView final : public IndexView {
  public:
   explicit MinuteCountsView(std::shared_ptr<const IndexSource> source)
@@ -179,22 +183,66 @@ class MinuteCountsView final : public IndexView {
 
   Result<std::shared_ptr<const MinuteCounts>> BlockMinutes(
       std::string_view time_field) const override {
-    std::call_once(once_, [this] { parsed_ = Parse(); });
-    if (!parsed_.ok()) return parsed_;
-    for (size_t f = 0; f < names_.size(); ++f) {
-      if (names_[f] == time_field) return fields_[f];
+    for (size_t f = 0; f < std::size(kFields); ++f) {
+      if (kFields[f] != time_field) continue;
+      std::lock_guard<std::mutex> lock(mu_);
+      return Cached<MinuteCounts>(&fields_[f], [&](std::string_view* body, uint32_t blocks,
+                                                   const std::string& where, MinuteCounts* out) {
+        return ParseField(body, time_field, blocks, where, out);
+      });
     }
     return std::shared_ptr<const MinuteCounts>();
   }
 
   Result<std::shared_ptr<const ServiceLevelCounts>> BlockServiceLevels() const override {
-    std::call_once(once_, [this] { parsed_ = Parse(); });
-    if (!parsed_.ok()) return parsed_;
-    return services_;
+    std::lock_guard<std::mutex> lock(mu_);
+    return Cached<ServiceLevelCounts>(
+        &services_,
+        [&](std::string_view* body, uint32_t blocks, const std::string& where,
+            ServiceLevelCounts* out) { return ParseServices(body, blocks, where, out); });
   }
 
  private:
-  Status Parse() const {
+  // A section's parsed counts (or null: the segment has no such section), or its damage.
+  template <typename T>
+  struct Part {
+    bool done = false;
+    Status status;
+    std::shared_ptr<const T> counts;
+  };
+
+  // "*part" once parsed; else the section named as "part" is (kFields, "service") read and
+  // parsed by "parse", whose result is kept unless the read failed other than as damage.
+  template <typename T, typename Parse>
+  Result<std::shared_ptr<const T>> Cached(Part<T>* part, Parse parse) const {
+    if (!part->done) {
+      std::shared_ptr<T> counts;
+      Status st = ReadSection(SectionName(part), [&](std::string_view* body, uint32_t blocks,
+                                                     const std::string& where) {
+        counts = std::make_shared<T>();
+        RETURN_IF_ERROR(parse(body, blocks, where, counts.get()));
+        return Status::OK();
+      });
+      if (!st.ok() && !st.IsDataLoss()) return st;  // not kept: asked again next time
+      part->done = true;
+      part->status = st;
+      part->counts = std::move(counts);
+    }
+    if (!part->status.ok()) return part->status;
+    return part->counts;
+  }
+
+  std::string_view SectionName(const Part<MinuteCounts>* part) const {
+    return kFields[part - fields_];
+  }
+  std::string_view SectionName(const Part<ServiceLevelCounts>*) const { return "service"; }
+
+  // Reads the kind block and gives the body of the section "wanted" (after its block count,
+  // checked against the segment's), its block count and where the block is, to "use"; a
+  // segment without that section is OK with "use" not called. Every section before it is
+  // walked over; the ones after it are not read.
+  template <typename Use>
+  Status ReadSection(std::string_view wanted, Use use) const {
     if (source_->parts().size() != 1) return Status::DataLoss("minute_counts: not one block");
     std::string raw;
     RETURN_IF_ERROR(source_->Read(0, 0, &raw));
@@ -208,8 +256,7 @@ class MinuteCountsView final : public IndexView {
       if (!GetLengthPrefixed(&in, &name) || !GetLengthPrefixed(&in, &body)) {
         return Status::DataLoss(where + ": section " + std::to_string(f) + " truncated");
       }
-      const bool minutes = name == "ts" || name == "ingest_ts";
-      if (!minutes && name != "service") continue;  // a later build's: not read here
+      if (name != wanted) continue;  // (a later build's sections too)
       if (!GetVarint32(&body, &blocks)) {
         return Status::DataLoss(where + ": field '" + std::string(name) + "' truncated");
       }
@@ -218,20 +265,12 @@ class MinuteCountsView final : public IndexView {
                                 std::to_string(blocks) + " blocks, the segment " +
                                 std::to_string(source_->block_count()));
       }
-      if (minutes) {
-        auto counts = std::make_shared<MinuteCounts>();
-        RETURN_IF_ERROR(ParseField(&body, name, blocks, where, counts.get()));
-        names_.emplace_back(name);
-        fields_.push_back(std::move(counts));
-      } else {
-        auto counts = std::make_shared<ServiceLevelCounts>();
-        RETURN_IF_ERROR(ParseServices(&body, blocks, where, counts.get()));
-        services_ = std::move(counts);
-      }
+      RETURN_IF_ERROR(use(&body, blocks, where));
       if (!body.empty()) {
         return Status::DataLoss(where + ": field '" + std::string(name) +
                                 "': bytes after its last block");
       }
+      return Status::OK();
     }
     if (!in.empty()) return Status::DataLoss(where + ": bytes after the last section");
     return Status::OK();
@@ -298,7 +337,7 @@ class MinuteCountsView final : public IndexView {
         return Status::DataLoss(where + ": field '" + std::string(name) + "' block " +
                                 std::to_string(b) + ": " + what);
       };
-      out->at[b] = static_cast<uint32_t>(out->counts.size());
+      out->at[b] = static_cast<uint32_t>(out->cells.size());
       uint64_t minutes = 0;
       if (!GetVarint64(in, &minutes)) return bad("truncated");
       if (minutes == 0) continue;
@@ -313,12 +352,13 @@ class MinuteCountsView final : public IndexView {
       previous = first;
       const uint64_t cells = minutes * static_cast<uint64_t>(std::popcount(mask));
       uint64_t sum = 0;
+      const char* const from = in->data();
       for (uint64_t c = 0; c < cells; ++c) {
         uint32_t n = 0;
         if (!GetVarint32(in, &n)) return bad("truncated");
         sum += n;
-        out->counts.push_back(n);
       }
+      out->cells.append(from, static_cast<size_t>(in->data() - from));
       uint32_t first_row = 0, rows = 0;
       if (source_->BlockRows(b, &first_row, &rows)) {
         const IndexSource::BlockTimes t = source_->Times(b);
@@ -338,16 +378,15 @@ class MinuteCountsView final : public IndexView {
       out->minutes[b] = static_cast<uint32_t>(minutes);
       out->levels[b] = static_cast<uint8_t>(mask);
     }
-    out->at[blocks] = static_cast<uint32_t>(out->counts.size());
+    out->at[blocks] = static_cast<uint32_t>(out->cells.size());
+    out->cells.shrink_to_fit();
     return Status::OK();
   }
 
   std::shared_ptr<const IndexSource> source_;
-  mutable std::once_flag once_;
-  mutable Status parsed_;
-  mutable std::vector<std::string> names_;
-  mutable std::vector<std::shared_ptr<const MinuteCounts>> fields_;
-  mutable std::shared_ptr<const ServiceLevelCounts> services_;
+  mutable std::mutex mu_;  // guards the parts
+  mutable Part<MinuteCounts> fields_[std::size(kFields)];
+  mutable Part<ServiceLevelCounts> services_;
 };
 
 std::unique_ptr<IndexBuilder> NewBuilder(const BuildOptions& options) {
@@ -360,6 +399,28 @@ Result<std::unique_ptr<IndexView>> Open(std::shared_ptr<const IndexSource> sourc
 }
 
 }  // namespace
+
+void MinuteCounts::Counts(uint32_t b, std::vector<uint32_t>* out) const {
+  const size_t n = size_t{minutes[b]} * static_cast<size_t>(std::popcount(levels[b]));
+  out->resize(n);
+  const char* p = cells.data() + at[b];
+  const char* const limit = cells.data() + at[b + 1];
+  for (size_t i = 0; i < n; ++i) {
+    if (p < limit && static_cast<unsigned char>(*p) < 0x80) {  // one byte: nearly every count
+      (*out)[i] = static_cast<unsigned char>(*p++);
+      continue;
+    }
+    uint64_t v = 0;
+    ParseVarint64(&p, limit, &v);  // (checked when parsed)
+    (*out)[i] = static_cast<uint32_t>(v);
+  }
+}
+
+size_t MinuteCounts::ResidentBytes() const {
+  return sizeof(*this) + known.capacity() / 8 + first_minute.capacity() * sizeof(int64_t) +
+         minutes.capacity() * sizeof(uint32_t) + levels.capacity() +
+         at.capacity() * sizeof(uint32_t) + cells.capacity();
+}
 
 extern const IndexKind kMinuteCountsKind;
 const IndexKind kMinuteCountsKind{

@@ -183,6 +183,8 @@ struct WorkerState {
   std::optional<ColumnAggregation> by_columns;
   segment::BlockColumns columns;
   std::vector<uint32_t> selected;
+  uint64_t listed_blocks = 0;          // blocks AggregateListedRows read (for the plan line)
+  std::vector<uint32_t> minute_cells;  // BlockFromMinutes: a block's minute counts
   QueryStats stats;
   std::vector<std::string> warnings;
   std::vector<std::string> plan;
@@ -561,6 +563,7 @@ class Job {
     std::shared_ptr<const index::MinuteCounts> minutes;
     bool minutes_loaded = !by_columns || !minutes_ok_;
     uint64_t minutes_here = 0;
+    const uint64_t listed_before = ws->listed_blocks;
     for (uint32_t b : order) {
       if (!aggregates_ && Exhausted(block_max(b))) continue;
       if (!CheckLimits(ws)) break;
@@ -673,6 +676,10 @@ class Job {
         (rows ? ", index narrowed to " + std::to_string(rows->cardinality()) + " rows" : "") +
         (counted_here > 0 ? ", " + std::to_string(counted_here) + " counted from the index" : "") +
         (columns_here > 0 ? ", " + std::to_string(columns_here) + " read as columns only" : "") +
+        (ws->listed_blocks > listed_before
+             ? " (" + std::to_string(ws->listed_blocks - listed_before) +
+                   " of their listed rows only)"
+             : "") +
         (minutes_here > 0 ? ", " + std::to_string(minutes_here) + " from minute counts" : ""));
   }
 
@@ -1241,7 +1248,8 @@ class Job {
     const __int128 hi = options_.time_field_ts ? info.max_ts : info.max_ingest_ts;
     const __int128 from = options_.range.from_ns, to = options_.range.to_ns;
     const uint32_t present = static_cast<uint32_t>(std::popcount(m->levels[b]));
-    const uint32_t* counts = m->counts.data() + m->at[b];
+    m->Counts(b, &ws->minute_cells);
+    const uint32_t* counts = ws->minute_cells.data();
     // Whether minute i of the block lies inside the range; nullopt: the range cuts it.
     auto inside = [&](uint32_t i) -> std::optional<bool> {
       const __int128 start = static_cast<__int128>(m->first_minute[b] + i) * kMinute;
@@ -1319,6 +1327,13 @@ class Job {
     const segment::BlockInfo& info = reader.blocks()[b];
     const bool whole = Within(info.min_ts, info.max_ts, info.min_ingest_ts, info.max_ingest_ts);
     const uint32_t mask = ws->by_columns->columns() | (whole ? 0 : time_col_);
+    constexpr uint32_t kIntColumns = segment::kColTs | segment::kColIngestTs | segment::kColSeq |
+                                     segment::kColLevel | segment::kColFlags;
+    if (rows != nullptr && (mask & ~kIntColumns) == 0) {
+      // Some rows of the block, integer columns only (`service=X | count by bucket(1m),
+      // level`): only the listed rows' values are read.
+      return AggregateListedRows(h, reader, b, *rows, mask, ws);
+    }
     segment::ReadStats rs;
     Status st = reader.ReadColumnValues(b, mask, &ws->columns, &rs);
     Account(rs, ws);
@@ -1352,6 +1367,46 @@ class Job {
     ws->stats.rows_scanned += candidates;
     ws->stats.rows_from_columns += candidates;
     ws->stats.rows_matched += every_row ? info.rows : selected.size();
+    return ColumnsResult::kDone;
+  }
+
+  // AggregateColumns of the rows "rows" selects in block "b" when the columns "mask" are all
+  // integer columns: the values of those rows alone are decoded (ReadIntColumnRows: a rice-runs
+  // `ts` passes over the runs of other sources, packed level ids are read row by row), then
+  // counted as a block of just those rows.
+  ColumnsResult AggregateListedRows(const storage::SegmentHandle& h,
+                                    const segment::SegmentReader& reader, uint32_t b,
+                                    const roaring::Roaring& rows, uint32_t mask, WorkerState* ws) {
+    const segment::BlockInfo& info = reader.blocks()[b];
+    const bool whole = Within(info.min_ts, info.max_ts, info.min_ingest_ts, info.max_ingest_ts);
+    std::vector<uint32_t>& selected = ws->selected;
+    SelectBlockRows(&rows, info, &selected);
+    const uint64_t candidates = selected.size();
+    if (candidates == 0) return ColumnsResult::kDone;
+    segment::ReadStats rs;
+    Status st = reader.ReadIntColumnRows(b, mask, selected, &ws->columns, &rs);
+    Account(rs, ws);
+    ++ws->stats.blocks_read;
+    if (!st.ok() || ws->columns.rows != selected.size()) {
+      CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the rows asked") : st,
+                   ws);
+      return ColumnsResult::kCorrupt;
+    }
+    // Row i of the columns is the i-th listed row: those inside the time range.
+    const std::vector<uint32_t>* kept = nullptr;
+    if (!whole) {
+      const std::vector<int64_t>& t = ws->columns.ints[std::countr_zero(time_col_)];
+      selected.clear();
+      for (uint32_t i = 0; i < ws->columns.rows; ++i) {
+        if (t[i] >= options_.range.from_ns && t[i] < options_.range.to_ns) selected.push_back(i);
+      }
+      kept = &selected;
+    }
+    if (!ws->by_columns->Add(ws->columns, kept, ws->agg.get())) return ColumnsResult::kUseRecords;
+    ws->stats.rows_scanned += candidates;
+    ws->stats.rows_from_columns += candidates;
+    ws->stats.rows_matched += kept == nullptr ? candidates : kept->size();
+    ++ws->listed_blocks;
     return ColumnsResult::kDone;
   }
 

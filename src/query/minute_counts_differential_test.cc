@@ -4,11 +4,16 @@
 // the record-by-record answer (BruteForce) and the record path's (columnar off), for bucket
 // widths of whole minutes and not (30s, 90s), bucket_end, time ranges that cut blocks on a
 // minute's edge and inside one, filters that match whole blocks and ones that do not, empty
-// buckets, version-19 segments mixed with version-16 and version-2 ones, and a memtable.
+// buckets, version-19 segments mixed with version-16 and version-2 ones, and a memtable. The
+// blocks a filter's postings match in part are read as the listed rows' integer columns only
+// (session 21): those answers too, on version-20 segments (rice-runs `ts`, packed level ids).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <fstream>
+#include <map>
+#include <random>
 
 #include "objstore/forwarding_store.h"
 #include "objstore/local_directory_store.h"
@@ -116,7 +121,7 @@ const char* const kFilters[] = {
 // (cut minutes: read as columns), and inside the gap (nothing). Returns the rows counted from
 // the index.
 uint64_t ExpectSameAnswers(std::shared_ptr<const storage::Snapshot> snap,
-                           const std::vector<Record>& records) {
+                           const std::vector<Record>& records, uint64_t* listed = nullptr) {
   uint64_t counted = 0;
   const int64_t t0 = kDatasetStart;
   std::vector<ExecOptions> windows = {AllTime()};
@@ -146,6 +151,9 @@ uint64_t ExpectSameAnswers(std::shared_ptr<const storage::Snapshot> snap,
         EXPECT_TRUE(r.columns.warnings.empty()) << r.columns.warnings[0];
         EXPECT_EQ(r.columns.stats.rows_matched, r.brute.stats.rows_matched);
         counted += r.columns.stats.rows_counted_from_index;
+        if (listed != nullptr && r.columns.plan.find("listed rows only") != std::string::npos) {
+          ++*listed;
+        }
       }
     }
   }
@@ -158,6 +166,45 @@ TEST(MinuteCounts, WholeMinuteBucketsAgreeWithBruteForceOverMixedVersions) {
   // Versions 19, 16, 19, 2 in turn, and a memtable.
   auto snap = Snapshot(records, dir.path(), 1500, 400, {19, 16, 19, 2});
   EXPECT_GT(ExpectSameAnswers(snap, records), 0u);
+}
+
+// Blocks a filter's postings match in part (`service=svc-1` at a block's edges, `host=h-1`,
+// `level=ERROR`: rows here and there in every block) are counted from the listed rows' `ts` and
+// level alone: rice-runs `ts` blocks whose runs of other sources are passed over, packed level
+// ids read row by row; the answers are the record path's and the brute force's.
+TEST(MinuteCounts, BlocksMatchedInPartAreCountedFromTheListedRowsAsBruteForce) {
+  // Rows() with the corpus's kind of times (random microseconds, not steps of a pattern), which
+  // the writer stores as rice-runs: each source's times, ascending, a run.
+  std::vector<Record> records = Rows(7000);
+  std::mt19937_64 rng(21);
+  std::vector<int64_t> times(records.size());
+  for (int64_t& t : times) {
+    t = kDatasetStart + static_cast<int64_t>(rng() % (45 * 60 * 1'000'000ull)) * 1000;
+  }
+  std::sort(times.begin(), times.end());
+  for (size_t i = 0; i < records.size(); ++i) {
+    records[i].ts = times[i];
+    records[i].ingest_ts = times[i] + 2 * kNanosPerSecond;
+  }
+  TempDir dir("minute_counts_listed");
+  auto snap = Snapshot(records, dir.path(), 2300, 200, {20, 16}, 512);
+  // The version-20 segments' ts is rice-runs and their level packed ids (what is tested).
+  std::map<int, size_t> ts_encodings;
+  for (const storage::SegmentHandle& h : snap->segments) {
+    auto file = segment::SegmentFileReader::OpenFile(Env::Default(), h.path);
+    ASSERT_TRUE(file.ok()) << file.status().ToString();
+    if ((*file)->footer().version != 20) continue;
+    const auto& ts = (*file)->footer().columns[static_cast<size_t>(segment::ColumnId::kTs)];
+    for (const segment::BlockRef& ref : ts.blocks) {
+      std::string raw;
+      ASSERT_TRUE((*file)->ReadPhysical(ref, "ts", &raw, nullptr).ok());
+      ++ts_encodings[raw.empty() ? -1 : static_cast<int>(static_cast<uint8_t>(raw[0]))];
+    }
+  }
+  EXPECT_GT(ts_encodings[static_cast<int>(segment::Encoding::kRiceRuns)], 0u);
+  uint64_t listed = 0;
+  ExpectSameAnswers(snap, records, &listed);
+  EXPECT_GT(listed, 0u);
 }
 
 // `* | count by bucket(1m), level` counts every version-19 block from its minute counts: no
@@ -362,6 +409,174 @@ TEST(MinuteCounts, TheCountsAreReadWithoutOpeningTheWordPostings) {
                    (offset < minutes.first + minutes.second && minutes.first < offset + length);
   }
   EXPECT_TRUE(read_minutes) << "the minute counts were read";
+}
+
+// A store that fails, or damages, the reads of one range of one object: "fails" times with
+// IOError (a disk's error, a cold fetch that timed out), or every time a byte flipped.
+class FlakyRangeStore final : public objstore::ForwardingObjectStore {
+ public:
+  using ForwardingObjectStore::ForwardingObjectStore;
+  Status GetRange(std::string_view name, uint64_t offset, uint64_t length,
+                  std::string* out) override {
+    const bool hit = offset < range.first + range.second && range.first < offset + length;
+    if (hit) ++reads;
+    if (hit && fails > 0) {
+      --fails;
+      return Status::IOError("read of [" + std::to_string(offset) + ", +" + std::to_string(length) +
+                             ") timed out");
+    }
+    RETURN_IF_ERROR(target()->GetRange(name, offset, length, out));
+    if (hit && damage && range.first + range.second / 2 >= offset &&
+        range.first + range.second / 2 < offset + out->size()) {
+      (*out)[range.first + range.second / 2 - offset] ^= 0x5a;
+    }
+    return Status::OK();
+  }
+  Result<std::unique_ptr<objstore::ObjectReader>> Open(std::string_view name) override {
+    return objstore::ObjectStore::Open(name);  // every read as a GetRange
+  }
+  std::pair<uint64_t, uint64_t> range{0, 0};
+  int fails = 0;
+  bool damage = false;
+  int reads = 0;
+};
+
+// A segment of "records" written at "dir"/1.seg (blocks of 256 rows), opened through a
+// FlakyRangeStore whose range is the segment's minute_counts block, as the one segment of a
+// snapshot.
+struct FlakySegment {
+  std::shared_ptr<FlakyRangeStore> store;
+  std::shared_ptr<storage::Snapshot> snap;
+};
+FlakySegment OpenFlaky(const std::vector<Record>& records, const std::string& dir) {
+  FlakySegment out;
+  segment::WriterOptions wo;
+  wo.block_rows = 256;
+  segment::SegmentInfo info;
+  info.id = 1;
+  info.tenant = "default";
+  auto h = OpenedSegment(dir + "/1.seg", info, records, wo);
+  EXPECT_TRUE(h.has_value());
+  if (!h) return out;
+  auto file = segment::SegmentFileReader::OpenFile(Env::Default(), dir + "/1.seg");
+  EXPECT_TRUE(file.ok()) << file.status().ToString();
+  out.store = std::make_shared<FlakyRangeStore>(
+      std::make_shared<objstore::LocalDirectoryStore>(Env::Default(), dir));
+  for (const segment::KindIndexMeta& k : (*file)->footer().kind_indexes) {
+    if (k.kind == "minute_counts") out.store->range = {k.ref.offset, k.ref.size};
+  }
+  EXPECT_GT(out.store->range.second, 0u);
+  auto reader = segment::SegmentReader::Open(out.store, "1.seg");
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  std::shared_ptr<segment::SegmentReader> opened = *reader;
+  h->open = [opened]() -> Result<std::shared_ptr<segment::SegmentReader>> { return opened; };
+  out.snap = std::make_shared<storage::Snapshot>();
+  out.snap->tenant = "default";
+  out.snap->segments.push_back(std::move(*h));
+  return out;
+}
+
+// A failed read of the minute counts (not damage) is not remembered: the query that met it warns
+// and reads the blocks, the next one reads the counts again and counts from them (second
+// reader, session 20: LOW-7, every later query of the segment's life warned and read columns).
+// Damage is remembered: reported once, not read again.
+TEST(MinuteCounts, AFailedReadIsTriedAgainByTheNextQueryDamageIsNot) {
+  const std::vector<Record> records = Rows(3000);
+  TempDir dir("minute_counts_flaky");
+  FlakySegment flaky = OpenFlaky(records, dir.path());
+  ASSERT_NE(flaky.snap, nullptr);
+  flaky.store->fails = 1;
+  ExecOptions o = AllTime();
+  o.time_field_ts = true;
+  for (const char* text : {"* | count by bucket(1m), level", "level=ERROR | top 3 service"}) {
+    SCOPED_TRACE(text);
+    flaky.store->fails = 1;
+    Runs first = RunAll(flaky.snap, records, text, o);
+    EXPECT_EQ(first.columns.rows, first.brute.rows);
+    ASSERT_EQ(first.columns.warnings.size(), 1u);
+    EXPECT_NE(first.columns.warnings[0].find("timed out"), std::string::npos)
+        << first.columns.warnings[0];
+    Runs second = RunAll(flaky.snap, records, text, o);
+    EXPECT_EQ(second.columns.rows, second.brute.rows);
+    EXPECT_TRUE(second.columns.warnings.empty()) << second.columns.warnings[0];
+    EXPECT_GT(second.columns.stats.rows_counted_from_index, 0u);
+    EXPECT_EQ(second.columns.stats.rows_from_columns, 0u);
+  }
+  TempDir damaged_dir("minute_counts_flaky_damage");
+  FlakySegment damaged = OpenFlaky(records, damaged_dir.path());
+  ASSERT_NE(damaged.snap, nullptr);
+  damaged.store->damage = true;
+  for (int i = 0; i < 3; ++i) {
+    Runs r = RunAll(damaged.snap, records, "* | count by bucket(1m), level", o);
+    EXPECT_EQ(r.columns.rows, r.brute.rows);
+    ASSERT_EQ(r.columns.warnings.size(), 1u);
+    EXPECT_NE(r.columns.warnings[0].find("DataLoss"), std::string::npos) << r.columns.warnings[0];
+  }
+  EXPECT_EQ(damaged.store->reads, 1);
+}
+
+// Hosts logging one line a minute for a day (six of them, six levels): a block spans the whole
+// day with a few rows a minute. Its minute counts, once a query has read them, hold a fraction
+// of the segment file's bytes in memory (second reader, session 20: MEDIUM-1, 4-byte cells of
+// every minute and level of both time fields, 121 % of the file), and a `* | count` reads none.
+TEST(MinuteCounts, AQuietSourcesCountsHoldAFractionOfItsFileInMemory) {
+  std::vector<Record> records;
+  std::mt19937 rng(3);
+  constexpr int kHosts = 6;
+  for (int m = 0; m < 1440; ++m) {
+    for (int h = 0; h < kHosts; ++h) {
+      Record r;
+      r.ts = kDatasetStart + m * kMinute + static_cast<int64_t>(rng() % 60000) * kNanosPerMilli;
+      r.ingest_ts = r.ts + kNanosPerSecond;
+      r.seq = records.size() + 1;
+      r.tenant = "default";
+      r.service = "svc" + std::to_string(h % 4);
+      r.host = "host" + std::to_string(h);
+      r.level = static_cast<Level>(1 + rng() % 6);
+      r.message = "heartbeat ok " + std::to_string(rng() % 100);
+      records.push_back(std::move(r));
+    }
+  }
+  TempDir dir("minute_counts_quiet");
+  const std::string path = dir.path() + "/1.seg";
+  segment::SegmentInfo info;
+  info.id = 1;
+  info.tenant = "default";
+  segment::SegmentInfo written;
+  ASSERT_TRUE(
+      segment::WriteSegment(Env::Default(), path, info, records, segment::WriterOptions(), &written)
+          .ok());
+  auto reader = segment::SegmentReader::Open(Env::Default(), path);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  size_t resident = 0, cells = 0;
+  for (bool ts : {true, false}) {
+    auto m = (*reader)->BlockMinuteCounts(ts);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    ASSERT_NE(*m, nullptr);
+    resident += (*m)->ResidentBytes();
+    std::vector<uint32_t> counts;
+    for (uint32_t b = 0; b < (*m)->known.size(); ++b) {
+      (*m)->Counts(b, &counts);
+      cells += counts.size();
+    }
+  }
+  std::printf(
+      "%zu rows, file %llu bytes, minute counts of both time fields %zu bytes resident "
+      "(%zu counts: %zu bytes as 4-byte cells)\n",
+      records.size(), static_cast<unsigned long long>(written.file_bytes), resident, cells,
+      cells * 4);
+  EXPECT_LT(resident * 3, written.file_bytes);
+  // And what they count is still every row, minute by minute.
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  auto h = OpenedSegment(dir.path() + "/2.seg", info, records, segment::WriterOptions());
+  ASSERT_TRUE(h.has_value());
+  snap->segments.push_back(std::move(*h));
+  ExecOptions o = AllTime();
+  o.time_field_ts = true;
+  Runs r = RunAll(snap, records, "* | count by bucket(1m), level", o);
+  EXPECT_EQ(r.columns.rows, r.brute.rows);
+  EXPECT_EQ(r.columns.stats.rows_counted_from_index, records.size());
 }
 
 }  // namespace

@@ -436,6 +436,31 @@ Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t t
   return DecodeIntColumn(block, max_count, out);
 }
 
+Status DecodeIntColumnRows(std::string_view block, size_t max_count,
+                           const std::vector<uint32_t>& rows, std::vector<int64_t>* out) {
+  std::string_view body = block;
+  Encoding enc;
+  size_t count;
+  Status error;
+  if (!ReadHeader(&body, max_count, &enc, &count, &error)) return error;
+  RETURN_IF_ERROR(CheckRowsAscending(rows, count));
+  if (rows.empty()) return Status::OK();
+  if (enc == Encoding::kRiceRuns) return DecodeRiceRunsListed(body, count, rows, out);
+  if (enc == Encoding::kIntDict || enc == Encoding::kHuffmanIds) {
+    return DecodeIntRows(block, count, rows, out);
+  }
+  thread_local std::vector<int64_t> first;
+  first.clear();
+  const size_t through = size_t{rows.back()} + 1;
+  RETURN_IF_ERROR(DecodeIntColumnThrough(block, max_count, through, &first));
+  if (first.size() < through) {
+    return Status::DataLoss("int column block holds " + std::to_string(first.size()) +
+                            " values, not row " + std::to_string(rows.back()));
+  }
+  for (uint32_t row : rows) out->push_back(first[row]);
+  return Status::OK();
+}
+
 Status DecodeStringColumn(std::string_view block, size_t max_count,
                           std::vector<std::string_view>* out, std::string* arena) {
   Encoding enc;

@@ -236,6 +236,10 @@ bool EncodeRiceRuns(const int64_t* values, size_t count, std::string* out);
 // A kRiceRuns body's first "through" values (all "count" when through >= count).
 Status DecodeRiceRunsThrough(std::string_view body, size_t count, size_t through,
                              std::vector<int64_t>* out);
+// A kRiceRuns body's values of the rows "rows" (ascending, each below "count"), one each: the
+// runs holding none are passed over, nothing after the last is read.
+Status DecodeRiceRunsListed(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
+                            std::vector<int64_t>* out);
 // The head of kIntDict and kPermutedRuns bodies: a varint size, then one complete kDelta int
 // block of at most "max_count" values, strictly ascending; taken off the front of "*body".
 // Errors: DataLoss, prefixed with "what" ("int-dict column"). With "through" below "max_count",
@@ -383,9 +387,9 @@ Status DecodeHuffmanIdsThrough(std::string_view body, size_t count, size_t throu
 // limit on the distinct values; false when "count" is 0 or above 2^32 - 1.
 bool EncodeIntDictPlanes(const int64_t* values, size_t count, std::vector<int64_t>* scratch,
                          std::string* out);
-// Appends the values of the rows "rows" (each below "count") of the complete int block
-// "block" of "count" values to "*out": of an int-dict block with ids in planes only those
-// rows' ids are read, of any other the block is decoded whole. Errors: DataLoss.
+// Appends the values of the ascending rows "rows" (each below "count") of the int block "block" to
+// "*out": int-dict ids packed or in planes only those rows', varint ids and huffman-ids through the
+// last; any other block decoded whole. Errors: DataLoss; InvalidArgument for rows out of order.
 Status DecodeIntRows(std::string_view block, size_t count, const std::vector<uint32_t>& rows,
                      std::vector<int64_t>* out);
 // Whether "rows" (the rows a few-rows decoder is asked for) are ascending (a row may repeat) and
@@ -447,6 +451,14 @@ Status DecodeRlePrefix(std::string_view body, size_t count, size_t through,
 // value.
 Status DecodeIntColumnThrough(std::string_view block, size_t max_count, size_t through,
                               std::vector<int64_t>* out);
+// The values of the rows "rows" (CheckRowsAscending) of the int block "block" (of at most
+// "max_count" values), one each, appended to "*out", reading no further than the last: a rice-runs
+// block passes over the runs holding no listed row (DecodeRiceRunsListed), an int-dict or
+// huffman-ids block is read as DecodeIntRows reads it, any other block through the last listed row
+// (DecodeIntColumnThrough). An aggregation over the rows a filter's postings select in a block
+// reads them so (query/executor.cc AggregateColumns).
+Status DecodeIntColumnRows(std::string_view block, size_t max_count,
+                           const std::vector<uint32_t>& rows, std::vector<int64_t>* out);
 Status DecodePlainBody(std::string_view* body, size_t count, std::vector<std::string_view>* out);
 Status DecodeDictBody(std::string_view body, size_t count, std::vector<std::string_view>* out);
 

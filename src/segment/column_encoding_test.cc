@@ -14,6 +14,7 @@
 #include "common/crc32c.h"
 #include "common/time_format.h"
 #include "segment/block_codec.h"
+#include "segment/int_column_test_util.h"
 #include "segment/rows_test_util.h"
 #include "segment/testdata.h"
 
@@ -1133,6 +1134,8 @@ TEST(ColumnEncoding, PackedLevelIdsRoundTripInFewerBytes) {
       const Status st = DecodeIntColumn(block, n, &out);
       ASSERT_TRUE(st.ok()) << distinct << " " << n << ": " << st.ToString();
       EXPECT_EQ(out, values);
+      ExpectListedRowsRead(block, values,
+                           std::to_string(distinct) + " values, " + std::to_string(n) + " rows");
       for (size_t cut = 0; cut < block.size(); cut += 1 + block.size() / 30) {
         std::vector<int64_t> partial;
         EXPECT_TRUE(DecodeIntColumn(block.substr(0, cut), n, &partial).IsDataLoss()) << cut;

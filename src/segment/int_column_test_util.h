@@ -23,6 +23,35 @@
 
 namespace sawmill::segment {
 
+// The rows of several lists read from "block" of "values" (DecodeIntColumnRows: what an
+// aggregation over the rows a filter's postings select reads): every row, none, the first, the
+// last, a stretch in the middle (one source's rows), every seventh, and a few at random, each
+// list's values exactly those rows' values, one each.
+inline void ExpectListedRowsRead(const std::string& block, const std::vector<int64_t>& values,
+                                 const std::string& what) {
+  const uint32_t n = static_cast<uint32_t>(values.size());
+  std::mt19937 rng(n);
+  std::vector<std::vector<uint32_t>> lists(7);
+  for (uint32_t i = 0; i < n; ++i) {
+    lists[0].push_back(i);
+    if (i >= n / 3 && i < n / 2 + 1) lists[4].push_back(i);
+    if (i % 7 == 3) lists[5].push_back(i);
+    if (rng() % 50 == 0) lists[6].push_back(i);
+  }
+  lists[2] = {0};
+  lists[3] = {n - 1};
+  for (const std::vector<uint32_t>& rows : lists) {
+    std::vector<int64_t> out = {42};  // appended to
+    const Status s = DecodeIntColumnRows(block, values.size(), rows, &out);
+    ASSERT_TRUE(s.ok()) << what << ", " << rows.size() << " rows listed: " << s.ToString();
+    ASSERT_EQ(out.size(), rows.size() + 1) << what << ", " << rows.size() << " rows listed";
+    for (size_t i = 0; i < rows.size(); ++i) {
+      ASSERT_EQ(out[i + 1], values[rows[i]])
+          << what << ": row " << rows[i] << " of " << rows.size() << " listed";
+    }
+  }
+}
+
 // A complete int column block "block" of "values" (what an encoder wrote) read back: whole, the
 // rows before three rows (DecodeIntColumnThrough: the same first values), and every strict
 // prefix of it refused without a value given ("what" names the case in failures).
@@ -41,6 +70,7 @@ inline void ExpectIntBlockReadsBack(const std::string& block, const std::vector<
     ASSERT_GE(prefix.size(), std::min(through, values.size())) << what;
     EXPECT_TRUE(std::equal(prefix.begin(), prefix.end(), values.begin())) << what;
   }
+  ExpectListedRowsRead(block, values, what);
   // Every strict prefix of a whole block is refused, never read past.
   for (size_t cut = 0; cut < block.size(); cut += 1 + block.size() / 50) {
     std::vector<int64_t> partial;
@@ -96,6 +126,18 @@ inline IntColumnReadBack ExpectIntColumnReadsBack(
     EXPECT_EQ(some.size(), rows.size());
     for (size_t i = 0; i < rows.size() && i < some.size(); ++i) {
       EXPECT_EQ(value(some[i]), value(block[rows[i]])) << "row " << rows[i];
+    }
+    // ReadIntColumnRows of the same rows and of a stretch in the middle: those rows' values.
+    for (const std::vector<uint32_t>& listed :
+         {rows, std::vector<uint32_t>{static_cast<uint32_t>(block.size() / 2)}}) {
+      BlockColumns values;
+      s = reader.ReadIntColumnRows(b, bit, listed, &values, nullptr);
+      EXPECT_TRUE(s.ok()) << s.ToString();
+      EXPECT_EQ(values.rows, listed.size());
+      EXPECT_EQ(values.ints[slot].size(), listed.size());
+      for (size_t i = 0; i < listed.size() && i < values.ints[slot].size(); ++i) {
+        EXPECT_EQ(values.ints[slot][i], value(block[listed[i]])) << "row " << listed[i];
+      }
     }
     BlockColumns columns;
     s = reader.ReadColumnValues(b, bit, &columns, nullptr);

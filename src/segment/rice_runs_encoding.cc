@@ -51,8 +51,12 @@ struct Run {
   uint64_t first;
 };
 
-Status DecodeRiceRunsPrefix(std::string_view body, size_t count, size_t through,
-                            std::vector<int64_t>* out) {
+// The values of the first "through" rows (all "count" when through >= count), or with "rows"
+// not null (ascending, each below "count") of the listed rows only, one each, in order: a run
+// holding no listed row has its codes skipped (no value made or stored), a run holding one is
+// decoded into "scratch" and its listed rows taken, and nothing past the last listed row is read.
+Status DecodeRiceRunsRows(std::string_view body, size_t count, size_t through,
+                          const std::vector<uint32_t>* rows, std::vector<int64_t>* out) {
   uint64_t divisor, zigzag_least, run_count;
   if (!GetVarint64(&body, &divisor) || divisor == 0 || divisor > uint64_t{INT64_MAX}) {
     return Status::DataLoss("rice-runs int column: bad divisor");
@@ -63,52 +67,87 @@ Status DecodeRiceRunsPrefix(std::string_view body, size_t count, size_t through,
   }
   const int64_t least = ZigZagDecode(zigzag_least);
   std::vector<Run> runs(run_count);
-  uint64_t rows = 0;
+  uint64_t rows_in_runs = 0;
   for (uint64_t r = 0; r < run_count; ++r) {
     Run& run = runs[r];
     if (body.empty() || !GetVarint64(&body, &run.length) || run.length == 0 ||
-        run.length > count - rows) {
+        run.length > count - rows_in_runs) {
       return Status::DataLoss("rice-runs int column: run " + std::to_string(r) + " (from row " +
-                              std::to_string(rows) + ") has a bad length");
+                              std::to_string(rows_in_runs) + ") has a bad length");
     }
     run.k = static_cast<uint8_t>(body.empty() ? 255 : body[0]);
     if (!body.empty()) body.remove_prefix(1);
     if (run.k > kMaxK || !GetVarint64(&body, &run.first)) {
       return Status::DataLoss("rice-runs int column: run " + std::to_string(r) + " (from row " +
-                              std::to_string(rows) + ") has a bad header");
+                              std::to_string(rows_in_runs) + ") has a bad header");
     }
-    rows += run.length;
+    rows_in_runs += run.length;
   }
-  if (rows != count) {
-    return Status::DataLoss("rice-runs int column: runs hold " + std::to_string(rows) +
+  if (rows_in_runs != count) {
+    return Status::DataLoss("rice-runs int column: runs hold " + std::to_string(rows_in_runs) +
                             " rows, not " + std::to_string(count));
   }
   const size_t base = out->size();
-  const size_t want = std::min(count, through);
-  out->resize(base + want);
+  const size_t want =
+      rows == nullptr ? std::min(count, through) : (rows->empty() ? 0 : size_t{rows->back()} + 1);
+  if (want > count)
+    return Status::DataLoss("rice-runs int column holds no row " + std::to_string(want - 1));
+  out->resize(base + (rows == nullptr ? want : rows->size()));
   // The largest u whose value fits: least + u * divisor <= INT64_MAX.
   const uint64_t room = static_cast<uint64_t>(INT64_MAX) - static_cast<uint64_t>(least);
   const uint64_t max_u = room / divisor;
   RiceBitReader bits(body);
-  int64_t* const dst = out->data() + base;
+  thread_local std::vector<int64_t> scratch;
   size_t row = 0;
+  size_t next = 0;  // with "rows": the first listed row not yet taken
   auto fail = [&](const std::string& what) {
     out->resize(base);
     return Status::DataLoss("rice-runs int column: row " + std::to_string(row) + " " + what);
   };
+  // Passes over the steps of "run" from its "i"-th row (i >= 1) to its end.
+  auto skip = [&](const Run& run, uint64_t i) -> Status {
+    while (i < run.length) {
+      if (run.k <= 32) i += bits.FastSkip(run.k, run.length - i);
+      if (i >= run.length) break;
+      uint64_t step;
+      const RiceBitReader::Read read = bits.Next(run.k, &step);
+      if (read == RiceBitReader::Read::kEnd) return fail("is past the end of the steps");
+      if (read == RiceBitReader::Read::kOverflow) return fail("has a step that overflows");
+      ++i;
+    }
+    return Status::OK();
+  };
   for (const Run& run : runs) {
     if (row >= want) break;
+    const size_t start = row, end = row + run.length;
+    if (rows != nullptr && (*rows)[next] >= end) {
+      // No listed row here: the run's steps are passed over.
+      RETURN_IF_ERROR(skip(run, 1));
+      row = end;
+      continue;
+    }
+    // The run's rows through the last wanted one, into the output (every row: dst[row]) or
+    // the scratch (dst[row - start]).
+    const size_t stop = std::min(end, want);
+    int64_t* dst;
+    size_t at = 0;  // the row dst[0] holds
+    if (rows == nullptr) {
+      dst = out->data() + base;
+    } else {
+      scratch.resize(stop - start);
+      dst = scratch.data();
+      at = start;
+    }
     uint64_t u = run.first;
-    for (uint64_t i = 0; i < run.length && row < want; ++i, ++row) {
+    for (uint64_t i = 0; row < stop; ++i, ++row) {
       if (i > 0 && run.k <= 32 && u <= max_u) {
         // The run's codes that fit the buffer, at once; the loop goes on from the first that
         // does not.
-        const size_t fast =
-            bits.FastRun(run.k, std::min<uint64_t>(run.length - i, want - row), max_u,
-                         static_cast<uint64_t>(least), divisor, &u, dst + row);
+        const size_t fast = bits.FastRun(run.k, stop - row, max_u, static_cast<uint64_t>(least),
+                                         divisor, &u, dst + (row - at));
         i += fast;
         row += fast;
-        if (i >= run.length || row >= want) break;
+        if (row >= stop) break;
       }
       if (i > 0) {
         uint64_t step;
@@ -118,14 +157,27 @@ Status DecodeRiceRunsPrefix(std::string_view body, size_t count, size_t through,
         if (__builtin_add_overflow(u, step, &u)) return fail("overflows");
       }
       if (u > max_u) return fail("overflows");
-      dst[row] = static_cast<int64_t>(static_cast<uint64_t>(least) + u * divisor);
+      dst[row - at] = static_cast<int64_t>(static_cast<uint64_t>(least) + u * divisor);
+    }
+    if (rows != nullptr) {
+      // (stop < end only when the last listed row is in this run: the loop then ends.)
+      int64_t* taken = out->data() + base;
+      for (; next < rows->size() && (*rows)[next] < stop; ++next) {
+        taken[next] = dst[(*rows)[next] - at];
+      }
+      if (next == rows->size()) break;
     }
   }
-  if (want == count && !bits.Done()) {
+  if (rows == nullptr && want == count && !bits.Done()) {
     out->resize(base);
     return Status::DataLoss("rice-runs int column: bytes after the steps");
   }
   return Status::OK();
+}
+
+Status DecodeRiceRunsPrefix(std::string_view body, size_t count, size_t through,
+                            std::vector<int64_t>* out) {
+  return DecodeRiceRunsRows(body, count, through, nullptr, out);
 }
 
 Status DecodeRiceRuns(std::string_view body, size_t count, std::vector<int64_t>* out) {
@@ -137,6 +189,11 @@ Status DecodeRiceRuns(std::string_view body, size_t count, std::vector<int64_t>*
 Status DecodeRiceRunsThrough(std::string_view body, size_t count, size_t through,
                              std::vector<int64_t>* out) {
   return DecodeRiceRunsPrefix(body, count, through, out);
+}
+
+Status DecodeRiceRunsListed(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
+                            std::vector<int64_t>* out) {
+  return DecodeRiceRunsRows(body, count, count, &rows, out);
 }
 
 bool EncodeRiceRuns(const int64_t* values, size_t count, std::string* out) {

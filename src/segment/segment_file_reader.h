@@ -46,6 +46,8 @@ class SegmentFileReader final : public SegmentReader {
                           ReadStats* stats) const override;
   Status ReadIntColumnsThrough(uint32_t block, uint32_t column_mask, uint32_t through,
                                BlockColumns* out, ReadStats* stats) const override;
+  Status ReadIntColumnRows(uint32_t block, uint32_t column_mask, const std::vector<uint32_t>& rows,
+                           BlockColumns* out, ReadStats* stats) const override;
   Status KeepRowsHolding(uint32_t block, uint32_t column_bit, std::string_view value,
                          std::vector<uint32_t>* rows, ReadStats* stats) const override;
   Status KeepRowsWithMessage(uint32_t block, const TextTest& test, std::vector<uint32_t>* rows,
@@ -114,11 +116,12 @@ class SegmentFileReader final : public SegmentReader {
   // "rows" rows: integers into "*ints", text into "*views" (pointing into "*raw" or "*arena").
   // Errors: DataLoss naming the column and block.
   // Text columns through ReadTextColumn (one view per row *selected, when given); integer
-  // columns one value per row of the block.
+  // columns one value per row of the block (at least through the last row *selected), or with
+  // "listed" one per row *selected (DecodeIntColumnRows).
   Status DecodeBuiltinColumn(uint32_t block, const BuiltinField& field, uint32_t rows,
                              const std::vector<uint32_t>* selected, TextBuffer* buf,
                              std::vector<int64_t>* ints, std::vector<std::string_view>* views,
-                             ReadStats* stats, FrameCache* frames) const;
+                             ReadStats* stats, FrameCache* frames, bool listed = false) const;
   // ReadTextColumn of the rows "selected" (not empty) of an unsplit, unpacked, present block:
   // a plain block is decompressed only as far as its last listed row (zstd).
   Status ReadTextRows(const BlockRef& ref, const std::string& name, uint32_t block, uint32_t rows,

@@ -269,6 +269,19 @@ Status CheckIntColumnsThrough(uint32_t column_mask, uint32_t through) {
   return Status::OK();
 }
 
+// The rows ReadIntColumnRows is asked for: ascending, each below the block's "count".
+Status CheckListedRows(uint32_t block, uint32_t count, const std::vector<uint32_t>& rows) {
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i] >= count || (i > 0 && rows[i] < rows[i - 1])) {
+      return Status::InvalidArgument("block " + std::to_string(block) + " (" +
+                                     std::to_string(count) + " rows): row " +
+                                     std::to_string(rows[i]) + " at position " + std::to_string(i) +
+                                     " is past the block or out of order");
+    }
+  }
+  return Status::OK();
+}
+
 }  // namespace
 
 Status SegmentFileReader::ReadPhysical(const BlockRef& ref, std::string_view what, std::string* raw,
@@ -818,7 +831,8 @@ Status SegmentFileReader::DecodeBuiltinColumn(uint32_t block, const BuiltinField
                                               uint32_t rows, const std::vector<uint32_t>* selected,
                                               TextBuffer* buf, std::vector<int64_t>* ints,
                                               std::vector<std::string_view>* views,
-                                              ReadStats* stats, FrameCache* frames) const {
+                                              ReadStats* stats, FrameCache* frames,
+                                              bool listed) const {
   const size_t col = static_cast<size_t>(field.column);
   const BlockRef& ref = footer_.columns[col].blocks[block];
   const std::string name = ColumnBlockName(col, block);
@@ -836,10 +850,21 @@ Status SegmentFileReader::DecodeBuiltinColumn(uint32_t block, const BuiltinField
   ints->clear();
   // ReadRows: an RLE block (level, flags) only as far as the last listed row.
   const size_t through = selected != nullptr && !selected->empty() ? selected->back() + 1 : rows;
-  Status s = DecodeIntColumnThrough(buf->raw, rows, through, ints);
-  if (s.ok() &&
-      (ints->size() < through || ints->size() > rows || (through == rows && ints->size() != rows)))
-    s = Status::DataLoss("holds " + std::to_string(ints->size()) + " values");
+  Status s;
+  if (listed) {
+    s = DecodeIntColumnRows(buf->raw, rows, *selected, ints);
+    if (s.ok() && ints->size() != selected->size())
+      s = Status::DataLoss("holds " + std::to_string(ints->size()) + " values");
+    // (Rows out of order stay the caller's InvalidArgument.)
+    if (!s.ok())
+      return DecodeFailure(
+          "segment " + path_ + ": " + name + " at offset " + std::to_string(ref.offset), s);
+  } else {
+    s = DecodeIntColumnThrough(buf->raw, rows, through, ints);
+    if (s.ok() && (ints->size() < through || ints->size() > rows ||
+                   (through == rows && ints->size() != rows)))
+      s = Status::DataLoss("holds " + std::to_string(ints->size()) + " values");
+  }
   if (!s.ok()) return decode_loss(s);
   if (field.type == FieldType::kLevel) {
     for (int64_t v : *ints) {
@@ -908,6 +933,47 @@ Status SegmentFileReader::ReadIntColumnsThrough(uint32_t block, uint32_t column_
       return s;
     }
   }
+  return Status::OK();
+}
+
+Status SegmentFileReader::ReadIntColumnRows(uint32_t block, uint32_t column_mask,
+                                            const std::vector<uint32_t>& rows, BlockColumns* out,
+                                            ReadStats* stats) const {
+  if (block >= footer_.blocks.size()) {
+    return Status::InvalidArgument("segment " + path_ + " has no block " + std::to_string(block));
+  }
+  RETURN_IF_ERROR(CheckIntColumnsThrough(column_mask, 1));
+  out->records.clear();
+  out->rows = 0;
+  RETURN_IF_ERROR(CheckListedRows(block, footer_.blocks[block].rows, rows));
+  FrameCache frames;
+  for (const BuiltinField& field : kBuiltinFields) {
+    if ((column_mask & field.column_bit) == 0) continue;
+    const int slot = std::countr_zero(field.column_bit);
+    RETURN_IF_ERROR(DecodeBuiltinColumn(block, field, footer_.blocks[block].rows, &rows,
+                                        &out->buffers[slot], &out->ints[slot], &out->text[slot],
+                                        stats, &frames, /*listed=*/true));
+  }
+  out->rows = static_cast<uint32_t>(rows.size());
+  return Status::OK();
+}
+
+Status SegmentReader::ReadIntColumnRows(uint32_t block, uint32_t column_mask,
+                                        const std::vector<uint32_t>& rows, BlockColumns* out,
+                                        ReadStats* stats) const {
+  RETURN_IF_ERROR(CheckIntColumnsThrough(column_mask, 1));
+  RETURN_IF_ERROR(ReadColumnValues(block, column_mask, out, stats));
+  const uint32_t count = out->rows;
+  out->rows = 0;
+  RETURN_IF_ERROR(CheckListedRows(block, count, rows));
+  for (const BuiltinField& field : kBuiltinFields) {
+    if ((column_mask & field.column_bit) == 0) continue;
+    std::vector<int64_t>& ints = out->ints[std::countr_zero(field.column_bit)];
+    std::vector<int64_t> listed(rows.size());
+    for (size_t i = 0; i < rows.size(); ++i) listed[i] = ints[rows[i]];
+    ints.swap(listed);
+  }
+  out->rows = static_cast<uint32_t>(rows.size());
   return Status::OK();
 }
 
