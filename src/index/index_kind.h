@@ -231,6 +231,11 @@ struct BuildOptions {
   // (Segment format version 16) Filled by the inverted kind, read by the bloom kind
   // (PostedFields); null: every bloom field keeps its filters (earlier versions).
   PostedFields* posted_fields = nullptr;
+  // (Segment format version 22, with value_block_lists) Those fields as inverted index version
+  // 3 without a rest: each value kept as rows stored as runs or Rice codes, whichever is fewer
+  // bytes (a user's rows are near random in a segment sorted by service, host and ts: Rice
+  // codes store them near their entropy, runs spend two varints a row); block lists as before.
+  bool rice_value_rows = false;
   // (Segment format version 19) Per row block, its rows counted per minute of ts and of
   // ingest_ts and per level, and per service and level (the minute_counts kind: MinuteCounts,
   // ServiceLevelCounts). False: not written.

@@ -169,6 +169,11 @@ void InvertedIndexBuilder::FinishVersion3(const std::vector<uint32_t>& block_sta
                  out);
 }
 
+void InvertedIndexBuilder::FinishRiceRows(const std::vector<uint32_t>& block_starts, uint32_t rows,
+                                          uint32_t list_below, std::string* out) const {
+  FinishSections(Sorted(), nullptr, block_starts, rows, list_below, true, out);
+}
+
 void InvertedIndexBuilder::FinishRest(const std::vector<uint32_t>& block_starts, uint32_t rows,
                                       std::string* out) const {
   const std::vector<const Entry*> sorted = Sorted();
@@ -572,6 +577,12 @@ Status InvertedIndexReader::Decode(size_t i, roaring::Roaring* out) const {
   rest -= others;
   *out |= rest;
   return Status::OK();
+}
+
+bool InvertedIndexReader::RiceCoded(std::string_view value) const {
+  auto it = std::lower_bound(values_.begin(), values_.end(), value);
+  if (it == values_.end() || *it != value || forms_.empty()) return false;
+  return forms_[static_cast<size_t>(it - values_.begin())] == Form::kRice;
 }
 
 Result<roaring::Roaring> InvertedIndexReader::Lookup(std::string_view value) const {

@@ -94,6 +94,10 @@ class InvertedIndexBuilder {
   // in the most rows as the rest.
   void FinishVersion3(const std::vector<uint32_t>& block_starts, uint32_t rows, uint32_t list_below,
                       std::string* out) const;
+  // Appends the serialized index as version 3 without a rest to "*out": as FinishBlockLists,
+  // but each value kept as rows as runs or Rice codes, whichever is smaller.
+  void FinishRiceRows(const std::vector<uint32_t>& block_starts, uint32_t rows, uint32_t list_below,
+                      std::string* out) const;
   // Appends version 3 without block lists where it has a rest (FinishVersion3), else version 1
   // (Finish).
   void FinishRest(const std::vector<uint32_t>& block_starts, uint32_t rows, std::string* out) const;
@@ -162,6 +166,8 @@ class InvertedIndexReader {
   // (Version 2) Whether "value" is stored as a block list: LookupBlocks, not Lookup. False for
   // a value stored as rows, or held by no row (Lookup: none).
   bool Listed(std::string_view value) const;
+  // (Version 3) Whether "value" is stored as Rice-coded rows (tag 3).
+  bool RiceCoded(std::string_view value) const;
   // Whether some row holds "value" (a value stored holds at least one), without decoding.
   bool Holds(std::string_view value) const;
   // (Version 2) The row blocks the lists name, as stored.

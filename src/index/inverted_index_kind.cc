@@ -37,6 +37,7 @@ class InvertedBuilder final : public IndexBuilder {
         block_lists_(options.value_block_lists),
         list_below_(options.values.list_below_rows),
         rest_postings_(options.rest_postings),
+        rice_value_rows_(options.rice_value_rows),
         posted_(options.posted_fields) {
     for (const IndexedField& f : options.indexed) {
       if (f.message_words) continue;
@@ -82,7 +83,11 @@ class InvertedBuilder final : public IndexBuilder {
       part.count = f.builder.distinct_values();
       part.blobs.emplace_back();
       if (block_lists_ && f.bloom && !f.field.keep_empty) {
-        f.builder.FinishBlockLists(block_starts_, rows_, list_below_, &part.blobs.back());
+        if (rice_value_rows_) {
+          f.builder.FinishRiceRows(block_starts_, rows_, list_below_, &part.blobs.back());
+        } else {
+          f.builder.FinishBlockLists(block_starts_, rows_, list_below_, &part.blobs.back());
+        }
         if (posted_ != nullptr) posted_->fields.emplace_back(f.field.name, f.field.builtin);
       } else if (rest_postings_ && f.field.builtin && f.field.keep_empty) {
         f.builder.FinishRest(block_starts_, rows_, &part.blobs.back());
@@ -137,10 +142,11 @@ class InvertedBuilder final : public IndexBuilder {
   }
 
   const ValuePostingsRule rule_;
-  const bool block_lists_;     // (version 16) posted fields with a bloom as block lists
-  const uint32_t list_below_;  // (version 16) of those, values in fewer rows listed
-  const bool rest_postings_;   // (version 17) service, host and level as version 3 with a rest
-  PostedFields* posted_;       // (version 16) told the block-listed fields, for the blooms
+  const bool block_lists_;      // (version 16) posted fields with a bloom as block lists
+  const uint32_t list_below_;   // (version 16) of those, values in fewer rows listed
+  const bool rest_postings_;    // (version 17) service, host and level as version 3 with a rest
+  const bool rice_value_rows_;  // (version 22) the block-listed fields as version 3, Rice rows
+  PostedFields* posted_;        // (version 16) told the block-listed fields, for the blooms
   std::vector<Field> fields_;
   uint32_t rows_ = 0;
   std::vector<uint32_t> block_starts_;  // the first row of every block added
@@ -168,9 +174,7 @@ class InvertedView final : public IndexView {
       return std::optional<roaring::Roaring>();
     }
     auto rows = idx->Lookup(p.value);
-    if (!rows.ok()) {
-      return Status::DataLoss(source_->Where(part, 0) + ": " + rows.status().message());
-    }
+    if (!rows.ok()) return ValueLoss(part, p.value, rows.status());
     return std::optional<roaring::Roaring>(std::move(rows).value());
   }
 
@@ -266,9 +270,7 @@ class InvertedView final : public IndexView {
       return std::optional<std::vector<BlockEntry>>(std::move(entries));
     }
     auto rows = idx->Lookup(p.value);
-    if (!rows.ok()) {
-      return Status::DataLoss(source_->Where(part, 0) + ": " + rows.status().message());
-    }
+    if (!rows.ok()) return ValueLoss(part, p.value, rows.status());
     if (rows->isEmpty()) return std::optional<std::vector<BlockEntry>>(std::move(entries));
     if (!rows_too) return std::optional<std::vector<BlockEntry>>();
     // A value stored as rows: the blocks holding them.
@@ -300,6 +302,12 @@ class InvertedView final : public IndexView {
     MutexLock lock(&mu_);
     if (loaded_[part] == nullptr) loaded_[part] = std::move(idx);
     return loaded_[part];
+  }
+
+  // A value's rows that do not decode: DataLoss naming the segment's index and the value.
+  Status ValueLoss(int part, std::string_view value, const Status& error) const {
+    return Status::DataLoss(source_->Where(part, 0) + ": value '" + std::string(value) +
+                            "': " + error.message());
   }
 
   static bool HoldsBlock(const std::vector<BlockEntry>& entries, uint32_t block) {

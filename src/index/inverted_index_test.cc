@@ -308,7 +308,7 @@ TEST(InvertedIndexRest, DamagedBytesAreDataLossNamingWhat) {
 // segment's rows in advance ("segment_rows") or not (0).
 std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t block_rows,
                                      uint64_t segment_rows, const ValuePostingsRule& rule,
-                                     bool block_lists = false) {
+                                     bool block_lists = false, bool rice_rows = false) {
   const IndexKind* kind = FindIndexKind("inverted");
   EXPECT_NE(kind, nullptr);
   BuildOptions options;
@@ -327,6 +327,7 @@ std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t b
   options.values = rule;
   options.segment_rows = segment_rows;
   options.value_block_lists = block_lists;
+  options.rice_value_rows = rice_rows;
   std::unique_ptr<IndexBuilder> builder = kind->new_builder(options);
   for (size_t first = 0; first < rows.size(); first += block_rows) {
     const auto count = static_cast<uint32_t>(std::min<size_t>(block_rows, rows.size() - first));
@@ -631,6 +632,114 @@ TEST(InvertedIndexKind, ADamagedBlockListIsDataLossWhenASearchAsksTheValuesRows)
     }
   }
   EXPECT_GT(refused, 50u) << "damaged lists found";
+}
+
+// (Segment format version 22) With rice_value_rows the posted fields with a bloom (user ids) are
+// version 3: each user's rows as runs or Rice codes, whichever is fewer bytes, block lists below
+// the threshold as version 2's, and never a rest, even where every row holds one of a few users
+// (a lookup of the rest would decode every other user's rows). Without it they are version 2, as
+// format 16 to 20 write them. Every user's rows or blocks answer as added in both; a Rice-coded
+// user's rows that do not decode (its k past 31) are DataLoss from a search naming the segment's
+// index and the user. Fails without FinishRiceRows in the kind (version 2), and without the
+// user in the error.
+TEST(InvertedIndexKind, Version22UsersAreRiceCodedRowsBesideBlockListsNeverARest) {
+  constexpr uint32_t kBlockRows = 256, kBlocks = 8, kRows = kBlockRows * kBlocks;
+  std::mt19937 rng(22);
+  std::vector<Record> rows(kRows);
+  for (uint32_t i = 0; i < kRows; ++i) {
+    rows[i].service = "api";
+    // "f0".."f2" in ~1/3 of the rows each but for 40 rare users of ~2 rows each.
+    rows[i].user_id =
+        rng() % 25 == 0 ? "r" + std::to_string(rng() % 40) : "f" + std::to_string(rng() % 3);
+    rows[i].trace_id = "t" + std::to_string(i);
+  }
+  const IndexKind* kind = FindIndexKind("inverted");
+  ASSERT_NE(kind, nullptr);
+  auto users_of = [&](const std::vector<IndexPart>& parts) {
+    for (const IndexPart& p : parts) {
+      if (p.field.name == "user_id") return p.blobs[0];
+    }
+    ADD_FAILURE() << "no user_id part";
+    return std::string();
+  };
+  for (uint32_t list_below : {0u, 5u}) {
+    SCOPED_TRACE("list_below " + std::to_string(list_below));
+    ValuePostingsRule rule;
+    rule.list_below_rows = list_below;
+    const std::string v2 = users_of(InvertedParts(rows, kBlockRows, kRows, rule, true, false));
+    const std::string v3 = users_of(InvertedParts(rows, kBlockRows, kRows, rule, true, true));
+    ASSERT_EQ(static_cast<uint8_t>(v2[0]), kInvertedIndexBlockListsVersion);
+    ASSERT_EQ(static_cast<uint8_t>(v3[0]), kInvertedIndexRestVersion);
+    EXPECT_LT(v3.size() * 2, v2.size()) << "the frequent users' rows as Rice codes";
+    auto reader = InvertedIndexReader::Parse(v3, kRows);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    std::map<std::string, std::vector<uint32_t>> want;
+    for (uint32_t i = 0; i < kRows; ++i) want[rows[i].user_id].push_back(i);
+    ASSERT_EQ((*reader)->size(), want.size());
+    std::vector<BlockEntry> entries;
+    for (const auto& [user, user_rows] : want) {
+      const bool listed = user_rows.size() < list_below;
+      ASSERT_EQ((*reader)->Listed(user), listed) << user;
+      if (listed) {
+        ASSERT_TRUE((*reader)->LookupBlocks(user, &entries).ok()) << user;
+        uint32_t n = 0;
+        for (const BlockEntry& e : entries) n += e.rows;
+        EXPECT_EQ(n, user_rows.size()) << user;
+        continue;
+      }
+      if (user[0] == 'f') {
+        EXPECT_TRUE((*reader)->RiceCoded(user)) << user;
+      }
+      auto got = (*reader)->Lookup(user);
+      ASSERT_TRUE(got.ok()) << user << ": " << got.status().ToString();
+      std::vector<uint32_t> have(got->cardinality());
+      got->toUint32Array(have.data());
+      EXPECT_EQ(have, user_rows) << user;
+    }
+  }
+  // Every row one of three users: still no rest.
+  for (uint32_t i = 0; i < kRows; ++i) rows[i].user_id = "f" + std::to_string(rng() % 3);
+  const std::string all = users_of(InvertedParts(rows, kBlockRows, kRows, {}, true, true));
+  auto reader = InvertedIndexReader::Parse(all, kRows);
+  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+  for (const std::string user : {"f0", "f1", "f2"}) {
+    EXPECT_TRUE((*reader)->RiceCoded(user)) << user << ": not the rest";
+  }
+
+  // f1's k past 31: DataLoss from the search's rows question, naming the index and the user.
+  std::vector<IndexPart> parts = InvertedParts(rows, kBlockRows, kRows, {}, true, true);
+  size_t users = parts.size();
+  for (size_t i = 0; i < parts.size(); ++i) {
+    if (parts[i].field.name == "user_id") users = i;
+  }
+  ASSERT_LT(users, parts.size());
+  auto f1 = (*reader)->Lookup("f1");
+  ASSERT_TRUE(f1.ok());
+  std::vector<uint32_t> f1_rows(f1->cardinality());
+  f1->toUint32Array(f1_rows.data());
+  std::string codes;
+  PutRicePostings(f1_rows, &codes);
+  std::string& blob = parts[users].blobs[0];
+  const size_t at = blob.find(codes);
+  ASSERT_NE(at, std::string::npos);
+  blob[at + 2] = 40;  // after the row count's two varint bytes (~680 rows)
+  auto view = kind->open(std::make_shared<PartsSource>(parts, kBlocks, kRows));
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  FieldPredicate p;
+  p.field = "user_id";
+  p.builtin = true;
+  p.value = "f1";
+  auto got = (*view)->Rows(p);
+  ASSERT_FALSE(got.ok());
+  EXPECT_EQ(got.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(got.status().message().find(
+                "segment /s.seg: index 'user_id': value 'f1': rice postings have k 40"),
+            std::string::npos)
+      << got.status().message();
+  p.value = "f2";
+  auto f2 = (*view)->Rows(p);
+  ASSERT_TRUE(f2.ok()) << f2.status().ToString();
+  EXPECT_TRUE(f2->has_value());
 }
 
 }  // namespace

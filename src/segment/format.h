@@ -53,8 +53,12 @@ inline constexpr size_t kMagicSize = 8;
 // Version 20:
 // int column blocks may use the encoding kHuffmanIds (a block's distinct values and each row's
 // canonical Huffman code: user ids inside kPrefixedNumber); nothing else changed.
+// Version 21: reserved (session 21's branch rare21).
+// Version 22: the inverted index of a field with a bloom that the segment posts (user ids) is
+// index/inverted_index.h version 3 without a rest (each value's rows as runs or Rice codes,
+// whichever is smaller; block lists as version 16's); nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 20;
+inline constexpr uint32_t kFormatVersion = 22;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)

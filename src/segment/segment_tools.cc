@@ -259,8 +259,11 @@ Status DumpSegment(Env* env, const std::string& path, size_t rows, std::string* 
     std::vector<std::string> values = (*loaded)->Values();
     std::string sample;
     std::vector<index::BlockEntry> entries;
-    size_t listed = 0;
-    for (const std::string& value : values) listed += (*loaded)->Listed(value) ? 1 : 0;
+    size_t listed = 0, rice = 0;
+    for (const std::string& value : values) {
+      listed += (*loaded)->Listed(value) ? 1 : 0;
+      rice += (*loaded)->RiceCoded(value) ? 1 : 0;
+    }
     for (size_t v = 0; v < values.size() && v < 5; ++v) {
       uint64_t rows = 0;
       if ((*loaded)->Listed(values[v])) {
@@ -273,8 +276,11 @@ Status DumpSegment(Env* env, const std::string& path, size_t rows, std::string* 
       }
       sample += (v ? ", " : "") + Quote(values[v], 40) + Fmt("=%" PRIu64, rows);
     }
-    *out += ((*loaded)->block_lists() ? Fmt("  block lists %zu,", listed) : std::string()) +
-            "  e.g. " + sample + (values.size() > 5 ? ", ..." : "") + "\n";
+    *out +=
+        ((*loaded)->block_lists() ? Fmt("  block lists %zu,", listed) : std::string()) +
+        ((*loaded)->version() >= index::kInvertedIndexRestVersion ? Fmt(" rice-coded %zu,", rice)
+                                                                  : std::string()) +
+        "  e.g. " + sample + (values.size() > 5 ? ", ..." : "") + "\n";
   }
   *out += "blooms:\n";
   for (const BloomMeta& b : f.blooms) {

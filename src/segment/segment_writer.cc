@@ -792,6 +792,9 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
     build.value_block_lists = true;
     build.posted_fields = &posted_fields_;
   }
+  // Version 22: those fields (user ids) as inverted index version 3: each value's rows as runs
+  // or Rice codes, whichever is smaller (block lists as version 16's).
+  build.rice_value_rows = version >= 22;
   // Version 19: each block's rows counted per minute of ts and ingest_ts and per level (the
   // minute_counts kind), so that `count by bucket(1m), level` reads no column of a block its
   // filter matches whole.
