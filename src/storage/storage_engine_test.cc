@@ -476,6 +476,127 @@ TEST_F(StorageEngineTest, CompactionUnderPressureWaitsOnlyUntilAPartitionsSegmen
   ExpectExactly(0, next);
 }
 
+// Planted in every segment writer: each column block takes 10 ms to encode (a niced merge on a
+// busy machine: minutes for a large one); the blocks so slowed are counted.
+std::atomic<int> slowed_blocks{0};
+void SlowBlock(segment::ColumnId, std::string*) {
+  ++slowed_blocks;
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+// The paths of the files under "dir" (segment files and temporary files are the names with a
+// dot; the rest are directories).
+void FilesUnder(Env* env, const std::string& dir, std::vector<std::string>* out) {
+  auto children = env->GetChildren(dir);
+  if (!children.ok()) return;
+  for (const std::string& name : *children) {
+    const std::string path = JoinPath(dir, name);
+    if (name.find('.') != std::string::npos) {
+      out->push_back(path);
+    } else {
+      FilesUnder(env, path, out);
+    }
+  }
+}
+
+// A stopping server does not wait for the background work in progress (a niced merge or warm
+// re-encoding took over 10 minutes to stop after a 10 M run at load ~19): compaction, the tier
+// round and the disk watch's early moves are abandoned at their next block, their half-written
+// output removed; nothing acknowledged is lost and the next start does the work again.
+TEST_F(StorageEngineTest, AStopAbandonsAMergeOrTierMoveInProgressAndTheNextStartRedoesIt) {
+  for (const std::string what : {"compaction", "tier round", "disk watch"}) {
+    SCOPED_TRACE(what);
+    env_ = std::make_unique<FaultInjectionEnv>();
+    engine_.reset();
+    options_ = EngineOptions();
+    SetUp();
+    options_.segment_options.block_rows = 64;  // a merge of many blocks
+    options_.warm_segment_options.block_rows = 64;
+    options_.compaction_min_inputs = 2;
+    options_.background_compaction = false;
+    options_.warm_after_ns = 0;
+    options_.tier_interval_ns = 0;
+    OpenEngine();
+    // Three segments of one partition, 6,000 lines: ~94 blocks of output.
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(Append(i * 2000, 2000, 1).ok());
+      ASSERT_TRUE(engine_->Flush().ok());
+    }
+    ASSERT_TRUE(engine_->Close().ok());
+    engine_.reset();
+    clock_.Advance(3600'000'000'000LL);
+
+    // Every row block of the output takes ~100 ms to write: ~10 s for the whole merge.
+    slowed_blocks = 0;
+    segment::SetEncodedBlockHookForTest(&SlowBlock);
+    options_.background_threads = true;
+    options_.background_compaction = what == "compaction";
+    if (what == "tier round") {
+      options_.warm_after_ns = 1;
+      options_.tier_interval_ns = 20'000'000;
+    }
+    OpenEngine();
+    std::unique_ptr<DiskWatch> watch;
+    if (what == "disk watch") {
+      env_->SetDiskCapacity(1ull << 30);
+      DiskWatchOptions w;
+      w.engine = engine_.get();
+      w.interval_ns = 20'000'000;
+      auto started = DiskWatch::Start(w);
+      ASSERT_TRUE(started.ok()) << started.status().ToString();
+      watch = std::move(*started);
+      // Past the warm watermark: the watch's next check moves the hot segments warm early.
+      env_->SetOtherUsedBytes(static_cast<uint64_t>(0.85 * (1ull << 30)));
+    }
+    for (int i = 0; i < 1000 && slowed_blocks.load() < 20; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GE(slowed_blocks.load(), 20) << "the " << what << " did not start writing";
+
+    // The stop, as the server does it: background work first, then the disk watch, the engine.
+    const auto start = std::chrono::steady_clock::now();
+    engine_->StopBackgroundWork();
+    if (watch) watch->Stop();
+    ASSERT_TRUE(engine_->Close().ok());
+    const double stop_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    segment::SetEncodedBlockHookForTest(nullptr);
+    EXPECT_LT(stop_s, 3.0) << "the stop waited for the " << what;
+    watch.reset();
+    engine_.reset();
+
+    // No half-written file is left, and only the three segments are data.
+    std::vector<std::string> files;
+    FilesUnder(env_.get(), "/data/segments", &files);
+    int segments = 0;
+    for (const std::string& f : files) {
+      EXPECT_EQ(f.find(".tmp"), std::string::npos) << f;
+      segments += f.size() > 4 && f.compare(f.size() - 4, 4, ".seg") == 0;
+    }
+    EXPECT_EQ(segments, 3) << ::testing::PrintToString(files);
+
+    // The next start: every line there once, and the work done again.
+    env_->SetDiskCapacity(0);
+    options_.background_threads = false;
+    options_.tier_interval_ns = 0;
+    OpenEngine();
+    ExpectExactly(0, 6000);
+    EXPECT_EQ(engine_->stats().segments, 3u);
+    if (what == "compaction") {
+      ASSERT_TRUE(engine_->CompactNow().ok());
+      EXPECT_EQ(engine_->stats().compactions, 1u);
+      EXPECT_EQ(engine_->stats().segments, 1u);
+    } else {
+      auto moved = engine_->MoveTiers(0, "warm");
+      ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+      EXPECT_EQ(moved->to_warm, 3u) << moved->error;
+    }
+    ExpectExactly(0, 6000);
+    engine_.reset();
+    TearDown();
+  }
+}
+
 // The nice value the kernel reports for each thread of this process named "name" (-100: none).
 std::map<std::string, int> NiceByThreadName() {
   std::map<std::string, int> out;
