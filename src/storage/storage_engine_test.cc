@@ -597,6 +597,68 @@ TEST_F(StorageEngineTest, AStopAbandonsAMergeOrTierMoveInProgressAndTheNextStart
   }
 }
 
+// At a full disk, ingest refusal does not wait for the disk watch's moves: the level is measured
+// on its own thread (at the process's priority) every interval, also while a long move runs
+// (before, only when a round of moves ended: a niced re-encoding could hold it for minutes).
+TEST_F(StorageEngineTest, TheDiskWatchRefusesIngestAtAFullDiskWhileItsMovesRun) {
+  options_.segment_options.block_rows = 64;
+  options_.warm_segment_options.block_rows = 64;
+  OpenEngine();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Append(i * 2000, 2000, 1).ok());
+    ASSERT_TRUE(engine_->Flush().ok());
+  }
+  constexpr uint64_t kDisk = 1ull << 30;
+  env_->SetDiskCapacity(kDisk);
+  auto fill_to = [&](double fraction) {
+    env_->SetOtherUsedBytes(0);
+    auto usage = engine_->DataDiskUsage();
+    ASSERT_TRUE(usage.ok());
+    env_->SetOtherUsedBytes(static_cast<uint64_t>(fraction * kDisk) -
+                            (usage->total_bytes - usage->free_bytes));
+  };
+  DiskWatchOptions w;
+  w.engine = engine_.get();
+  w.interval_ns = 20'000'000;
+  auto watch = DiskWatch::Start(w);
+  ASSERT_TRUE(watch.ok()) << watch.status().ToString();
+  // Past the warm watermark: the hot segments move warm early, each ~3 s (slowed blocks).
+  slowed_blocks = 0;
+  segment::SetEncodedBlockHookForTest(&SlowBlock);
+  fill_to(0.85);
+  for (int i = 0; i < 1000 && slowed_blocks.load() < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(slowed_blocks.load(), 20) << "no move started";
+  EXPECT_FALSE((*watch)->Sheds(Level::kDebug));
+
+  // The disk fills past the shed watermark while the move runs: DEBUG is refused within a few
+  // intervals, and allowed again as soon as the disk has room.
+  auto within = [&](bool shed) {
+    for (int i = 0; i < 100; ++i) {
+      if ((*watch)->Sheds(Level::kDebug) == shed) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  fill_to(0.96);
+  EXPECT_TRUE(within(true)) << "level " << (*watch)->level() << " a second after the disk filled";
+  std::vector<Record> debug = Batch(6000, 1, 1);
+  debug[0].level = Level::kDebug;
+  EXPECT_EQ((*watch)->Admit("acme", debug).code(), StatusCode::kResourceExhausted);
+  const std::vector<SegmentStatus> segments = engine_->ListSegments().value_or({});
+  int warm = 0;
+  for (const SegmentStatus& seg : segments) warm += seg.tier == "warm";
+  EXPECT_LT(warm, 3) << "the moves had ended: the test shows nothing";
+  fill_to(0.5);
+  EXPECT_TRUE(within(false)) << "level " << (*watch)->level() << " a second after room was made";
+
+  engine_->StopBackgroundWork();
+  (*watch)->Stop();
+  segment::SetEncodedBlockHookForTest(nullptr);
+  ExpectExactly(0, 6000);
+}
+
 // The nice value the kernel reports for each thread of this process named "name" (-100: none).
 std::map<std::string, int> NiceByThreadName() {
   std::map<std::string, int> out;
@@ -614,9 +676,9 @@ std::map<std::string, int> NiceByThreadName() {
   return out;
 }
 
-// Compaction and the tier mover run at background_nice, so that on a busy machine the
-// scheduler gives the flush (which frees the memtables paced appends wait for) the CPU first;
-// the flush thread keeps the process's nice value.
+// Compaction, the tier mover and the disk watch's moves run at background_nice, so that on a busy
+// machine the scheduler gives the flush (which frees the memtables paced appends wait for) the
+// CPU first; the flush thread and the disk watch's measuring thread keep the process's nice value.
 TEST_F(StorageEngineTest, CompactionAndTierMovesRunAtTheBackgroundNiceTheFlushAtTheProcesss) {
   errno = 0;
   const int process = ::getpriority(PRIO_PROCESS, 0);
@@ -633,11 +695,12 @@ TEST_F(StorageEngineTest, CompactionAndTierMovesRunAtTheBackgroundNiceTheFlushAt
   watch_options.nice = 19;
   auto watch = DiskWatch::Start(watch_options);
   ASSERT_TRUE(watch.ok()) << watch.status().ToString();
-  const std::vector<std::string> background = {"sawmill-compact", "sawmill-tiers", "sawmill-disk"};
+  const std::vector<std::string> background = {"sawmill-compact", "sawmill-tiers",
+                                               "sawmill-disk-mv"};
   std::map<std::string, int> nice;
   for (int i = 0; i < 200; ++i) {
     nice = NiceByThreadName();
-    bool all = nice.count("sawmill-flush") > 0;
+    bool all = nice.count("sawmill-flush") > 0 && nice.count("sawmill-disk") > 0;
     for (const std::string& name : background) all = all && nice.count(name) && nice[name] == 19;
     if (all) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -645,6 +708,9 @@ TEST_F(StorageEngineTest, CompactionAndTierMovesRunAtTheBackgroundNiceTheFlushAt
   (*watch)->Stop();
   ASSERT_TRUE(nice.count("sawmill-flush")) << "no thread named sawmill-flush";
   EXPECT_EQ(nice["sawmill-flush"], process);
+  // The disk watch measures (the level ingest refusal reads) at the process's priority.
+  ASSERT_TRUE(nice.count("sawmill-disk")) << "no thread named sawmill-disk";
+  EXPECT_EQ(nice["sawmill-disk"], process);
   for (const std::string& name : background) {
     ASSERT_TRUE(nice.count(name)) << "no thread named " << name;
     EXPECT_EQ(nice[name], 19) << name;
