@@ -361,6 +361,55 @@ void Segments(const std::vector<Sample>& samples, Writer* w) {
     w->Put("segment_reader", s.name + ".fixcrc", Mode(1, file));
     if (i % 6 == 0) w->Put("segment_reader", s.name + ".raw", Mode(0, file));
   }
+  // Shapes the samples lack (a few rows each): user ids in every row, a few popular, so that
+  // the writer codes them as huffman-ids (format 20), and rows over several minutes and levels
+  // for the minute and service/level counts (format 19); blocks of 64 and 200 rows.
+  for (uint32_t block_rows : {64u, 200u, 1500u}) {
+    std::vector<Record> records;
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < (block_rows == 1500 ? 3000u : 600u); ++i) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      Record r;
+      r.tenant = "default";
+      r.ts = fuzz::kNowNs + static_cast<int64_t>(i) * 1'500'000'000;
+      r.ingest_ts = r.ts + static_cast<int64_t>(x % 3'000'000'000);
+      r.seq = 1 + i;
+      r.service = i % 5 == 0 ? "auth" : "api";
+      r.host = "seed-host";
+      r.level = static_cast<Level>(x % kLevelCount);
+      // About half the rows one of four users, the rest one of many; in the large blocks a
+      // skewed few (kept as huffman-ids where zstd makes them smallest), short messages.
+      if (block_rows == 1500) {
+        const uint64_t u = (x >> 8) % 64;
+        r.user_id = "user-" + std::to_string(1000 + u * u * u % 4099);
+        r.message = "ok";
+      } else {
+        r.user_id = "user-" + std::to_string(x % 2 == 0 ? (x >> 8) % 4 : (x >> 8) % 997);
+        r.message =
+            "GET /api/items/" + std::to_string(x % 50) + " took " + std::to_string(x % 300) + "ms";
+      }
+      records.push_back(std::move(r));
+    }
+    segment::WriterOptions options;
+    options.block_rows = block_rows;
+    segment::SegmentInfo info;
+    info.id = id++;
+    info.tenant = "default";
+    segment::SegmentInfo out;
+    const std::string name = "users-" + std::to_string(block_rows);
+    const std::string path = "/seeds/" + name + ".seg";
+    Status st = segment::WriteSegment(&env, path, info, records, options, &out);
+    if (!st.ok()) {
+      std::fprintf(stderr, "segment seed %s: %s\n", name.c_str(), st.ToString().c_str());
+      continue;
+    }
+    std::string file;
+    if (!env.GetContents(path, &file).ok()) continue;
+    w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
+    w->Put("segment_reader", name + ".raw", Mode(0, file));
+  }
 }
 
 void Wal(const std::vector<Sample>& samples, Writer* w) {

@@ -1,11 +1,15 @@
 // Fuzz target: an arbitrary byte string opened as a segment file, and everything in it read:
-// the footer, every column of every block, the inverted indexes and the blooms.
+// the footer, every column of every block (whole, the integer columns through a row, and a user
+// id's rows by value: the huffman-ids partial decode), the inverted indexes (rows, values, and
+// rows per block: block lists), the blooms, and the index kind blocks (word postings, numeric
+// ranges, the minute and service/level counts of format 19).
 // Input: byte 0 is the mode; the rest is the file. ReadSegmentIdentity (what reconciliation
 // reads from any file in the data directory) runs on it too.
 //   bit 0 clear: the file as it is (what a torn, truncated or overwritten file looks like).
 //   bit 0 set: checksums are recomputed first (the header identity block's, the footer's from
-//     the trailer, then every block the footer lists), so that mutations get past the CRCs into the
-//     footer and column decoders, as a file written by a buggy writer (or a CRC collision) would.
+//     the trailer, then every block the footer lists, index kind blocks included), so that
+//     mutations get past the CRCs into the footer, column, index and kind decoders, as a file
+//     written by a buggy writer (or a CRC collision) would.
 #include <memory>
 #include <string>
 #include <vector>
@@ -63,6 +67,13 @@ void FixChecksums(std::string* file) {
     FixBlockCrc(b.segment_filter, file);
     FixBlockCrc(b.block_filters, file);
   }
+  for (const KindIndexMeta& k : footer.kind_indexes) FixBlockCrc(k.ref, file);
+}
+
+// An error a reader may return for a damaged file: DataLoss (or the caller's InvalidArgument
+// for a question the file's shape makes wrong, e.g. rows past a damaged block's count).
+bool Expected(const Status& s) {
+  return s.ok() || s.code() == StatusCode::kDataLoss || s.code() == StatusCode::kInvalidArgument;
 }
 
 }  // namespace
@@ -99,6 +110,43 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     (void)reader.BlockMayContain(b, "message", "error");
     (void)reader.BlockMayContain(b, "trace_id", "4bf92f3577b34da6a3ce929d0e0e4736");
+    const uint32_t rows = reader.blocks()[b].rows;
+    if (rows == 0) continue;
+    // The integer columns through a row (decoders that stop early), and the rows holding a
+    // user id (prefixed-number: the numbers compared, huffman-ids decoded through the last
+    // row kept).
+    BlockColumns columns;
+    s = reader.ReadIntColumnsThrough(b, kColTs | kColIngestTs | kColSeq | kColLevel, 1 + rows / 2,
+                                     &columns, &stats);
+    FUZZ_CHECK(Expected(s));
+    for (std::string_view user : {"user-3", "user-1", "u000042"}) {
+      std::vector<uint32_t> kept;
+      for (uint32_t r = 0; r < rows; r += 1 + r / 3) kept.push_back(r);
+      s = reader.KeepRowsHolding(b, kColUserId, user, &kept, &stats);
+      FUZZ_CHECK(Expected(s));
+      if (s.ok()) {
+        for (size_t i = 0; i < kept.size(); ++i) {
+          FUZZ_CHECK(kept[i] < rows && (i == 0 || kept[i - 1] < kept[i]));
+        }
+      }
+    }
+  }
+  // Format 19's per-block statistics: the minute counts of both time fields and the
+  // (service, level) counts (index/minute_counts_kind.cc), checked against the block list.
+  for (bool ts : {true, false}) FUZZ_CHECK(Expected(reader.BlockMinuteCounts(ts).status()));
+  FUZZ_CHECK(Expected(reader.BlockServiceLevels().status()));
+  // Block lists (format 16's user ids) and their counts per block.
+  for (std::string_view user : {"user-3", "user-1", "u000042"}) {
+    index::FieldPredicate p;
+    p.field = "user_id";
+    p.builtin = true;
+    p.value = user;
+    auto counts = reader.MatchingRowsPerBlock(p);
+    if (counts.ok() && counts->has_value()) {
+      FUZZ_CHECK((*counts)->size() == reader.blocks().size());
+    }
+    (void)reader.SegmentMayMatch(p);
+    for (uint32_t b = 0; b < reader.blocks().size(); ++b) (void)reader.BlockMayMatch(b, p);
   }
   for (std::string_view field : {"service", "host", "level", "trace_id", "user_id", "nope"}) {
     auto values = reader.IndexedValues(field);

@@ -599,6 +599,10 @@ int RunServer(const ServerConfig& configured, const RunOptions& run) {
   // leave (docs/cluster.md: a node without a row is not taken over).
   auto shut_down = [&](bool aborted) {
     state.stopping.store(true);
+    // A compaction round or a tier move in progress (niced, possibly minutes from its end on a
+    // busy machine) is abandoned at its next block, before the disk watch and the engine are
+    // stopped, which wait for it (docs/storage.md "Stopping").
+    engine->StopBackgroundWork();
     // Out of the nodes table first, so that other nodes stop asking this one.
     cluster_routes.registry.store(nullptr);
     cluster_routes.local_query.store(nullptr);

@@ -717,6 +717,13 @@ class Job {
       } else {
         rows = std::move(index->rows);
         exact = rows.has_value() && index->exact;
+        // No rows from the index: the may-match questions below decide, and they say "maybe"
+        // to a damaged block list. Such damage is reported as the index answer's is.
+        if (!rows) {
+          if (Status damaged = CheckMayMatchIndex(*query_->filter, reader); !damaged.ok()) {
+            IndexUnreadable(h, name + ": index", damaged, ws);
+          }
+        }
       }
       if ((count_only_ || !group_fields_.empty()) && query_->filter->kind == NodeKind::kAll) {
         // `* | count`: every row matches; the count is the row count.

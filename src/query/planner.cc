@@ -293,6 +293,22 @@ bool KindsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t 
   }
 }
 
+Status CheckMayMatchIndex(const Node& n, const segment::SegmentReader& reader) {
+  switch (n.kind) {
+    case NodeKind::kField: {
+      if (n.op != FieldOp::kEq) return Status::OK();
+      std::optional<index::FieldPredicate> p = KindPredicate(n);
+      if (!p || !ExactField(*p) || p->value.empty()) return Status::OK();
+      return reader.MatchingRowsPerBlock(*p).status();
+    }
+    case NodeKind::kAnd:
+    case NodeKind::kOr:
+      for (const auto& c : n.children) RETURN_IF_ERROR(CheckMayMatchIndex(*c, reader));
+      return Status::OK();
+    default: return Status::OK();
+  }
+}
+
 index::FieldPredicate TimePredicate(const TimeRange& range, bool time_field_ts) {
   index::FieldPredicate p;
   p.field = time_field_ts ? "ts" : "ingest_ts";

@@ -405,12 +405,15 @@ bool EncodeHuffmanIds(const int64_t* values, size_t count, std::vector<int64_t>*
   }
   std::vector<uint32_t> codes(distinct.size());
   for (size_t i = 0; i < distinct.size(); ++i) codes[i] = next[lengths[i]]++;
-  // The Rice parameter with the fewest bits, near log2 of the mean gap.
+  // The Rice parameter with the fewest bits, near log2 of the mean gap; at most kMaxK (the
+  // format's), tried even when the mean gap wants more: with k = 32 a gap below 48 << 32 takes
+  // q + 33 bits, not the 113 of an escape (values spread wider than 2^35 apart; before, the range
+  // of k tried was then empty and every gap escaped).
   const uint64_t span = static_cast<uint64_t>(distinct.back()) - static_cast<uint64_t>(distinct[0]);
   const auto mean = static_cast<uint32_t>(std::bit_width(span / (distinct.size() - 1)));
   uint32_t k = 0;
   uint64_t fewest = UINT64_MAX;
-  for (uint32_t c = mean > 2 ? mean - 2 : 0; c <= std::min(mean + 1, kMaxK); ++c) {
+  for (uint32_t c = std::min(mean > 2 ? mean - 2 : 0, kMaxK); c <= std::min(mean + 1, kMaxK); ++c) {
     const uint64_t bits = GapBits(distinct, c);
     if (bits < fewest) {
       fewest = bits;

@@ -73,6 +73,32 @@ TEST(HuffmanIds, RoundTripSkewedUniformAndExtremeValues) {
   ExpectRoundTrip(skew, "one frequent value");
 }
 
+// Values spread so far apart that the mean gap wants a Rice parameter past the format's 32
+// (second reader's LOW-2): the gaps are Rice-coded with k = 32 (q + 33 bits each), not all
+// escaped (113 bits each: more than the values' own 64), and read back.
+TEST(HuffmanIds, GapsWiderThanTheLargestRiceParameterAreCodedNotEscaped) {
+  std::mt19937_64 rng(21);
+  for (const int shift : {34, 35, 36}) {
+    SCOPED_TRACE("gaps near 2^" + std::to_string(shift));
+    std::vector<int64_t> distinct(1000);
+    int64_t v = -(int64_t{1} << 62);
+    for (int64_t& d : distinct) {
+      v += (int64_t{1} << shift) + static_cast<int64_t>(rng() % (uint64_t{1} << shift));
+      d = v;
+    }
+    std::vector<int64_t> values;
+    for (size_t i = 0; i < 2000; ++i) values.push_back(distinct[rng() % distinct.size()]);
+    ExpectRoundTrip(values, "wide gaps");
+    std::vector<int64_t> scratch;
+    std::string block;
+    ASSERT_TRUE(EncodeHuffmanIds(values.data(), values.size(), &scratch, &block));
+    // The codes take about 10 bits a row; the gaps, at most q + 33 <= 65 bits each with k = 32
+    // (every gap here is below 2^37: q < 32), 113 each escaped (~16.6 KB in all).
+    const size_t codes = 2000 * 11 / 8;
+    EXPECT_LT(block.size(), codes + 999 * 65 / 8 + 1000) << "every gap escaped";
+  }
+}
+
 TEST(HuffmanIds, RefusesWhatItCannotCode) {
   std::vector<int64_t> scratch;
   std::string block;

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -33,8 +34,13 @@ struct MergeStats {
 // input), DataLoss also when an input's rows are outside the time range its block list gives,
 // and InvalidArgument when the inputs hold no rows or a footer's block list does not add up to
 // its row count.
+// "stop" (may be empty) is asked before each block of output rows is made: true abandons the
+// merge (a server stopping: compaction and the warm re-encoding must not hold its stop up) and
+// returns Unavailable; nothing is then visible under "name" (the uncommitted writer removes what
+// it wrote) and the inputs are as they were.
 Status MergeSegments(objstore::ObjectStore* store, const std::string& name, const SegmentInfo& info,
                      const std::vector<std::shared_ptr<SegmentReader>>& inputs,
-                     const WriterOptions& options, SegmentInfo* out, MergeStats* stats = nullptr);
+                     const WriterOptions& options, SegmentInfo* out, MergeStats* stats = nullptr,
+                     const std::function<bool()>& stop = nullptr);
 
 }  // namespace sawmill::segment

@@ -1375,9 +1375,11 @@ Result<std::optional<std::vector<uint32_t>>> SegmentFileReader::MatchingRowsPerB
     if (view == nullptr) continue;
     Result<std::optional<std::vector<uint32_t>>> counts = view->BlockCounts(predicate);
     if (!counts.ok()) {
-      return Status::DataLoss("segment " + path_ + ": index kind '" +
-                              std::string(kinds_[k].kind->name) +
-                              "': " + counts.status().message());
+      const std::string where =
+          "segment " + path_ + ": index kind '" + std::string(kinds_[k].kind->name) + "'";
+      // A failed read (IOError, Unavailable) stays one: only damage marks a segment corrupt.
+      if (!counts.status().IsDataLoss()) return counts.status().WithContext(where);
+      return Status::DataLoss(where + ": " + counts.status().message());
     }
     if (*counts) return counts;
   }

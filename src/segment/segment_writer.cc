@@ -1214,7 +1214,8 @@ class SegmentMerger {
 
 Status MergeSegments(objstore::ObjectStore* store, const std::string& name, const SegmentInfo& info,
                      const std::vector<std::shared_ptr<SegmentReader>>& inputs,
-                     const WriterOptions& options, SegmentInfo* out, MergeStats* stats) {
+                     const WriterOptions& options, SegmentInfo* out, MergeStats* stats,
+                     const std::function<bool()>& stop) {
   if (stats != nullptr) *stats = MergeStats{};
   if (options.format_version < kMinReadableVersion || options.format_version > kFormatVersion) {
     return Status::InvalidArgument("MergeSegments: cannot write format version " +
@@ -1256,6 +1257,11 @@ Status MergeSegments(objstore::ObjectStore* store, const std::string& name, cons
   Status s = writer.Write(
       header,
       [&](uint32_t first, uint32_t count) -> const Record* {
+        if (stop && stop()) {
+          merge_status = Status::Unavailable("merge abandoned at row " + std::to_string(first) +
+                                             " of " + std::to_string(header.rows) + ": stopping");
+          return nullptr;
+        }
         if (first > ready_first) {
           ready.erase(ready.begin(), ready.begin() + static_cast<long>(first - ready_first));
           ready_first = first;

@@ -32,7 +32,7 @@ constexpr int kCompactedTextZstdLevel = 11;
 Compactor::Compactor(const EngineOptions& options, Env* env, Clock* clock,
                      catalog::Catalog* catalog, Mutex* mu, const MemtableSet* memtables,
                      SegmentRegistry* segments, std::shared_ptr<CorruptionReporter> reporter,
-                     Engine* engine)
+                     Engine* engine, const std::atomic<bool>* stop)
     : options_(options),
       env_(env),
       clock_(clock),
@@ -41,7 +41,8 @@ Compactor::Compactor(const EngineOptions& options, Env* env, Clock* clock,
       memtables_(memtables),
       segments_(segments),
       reporter_(std::move(reporter)),
-      engine_(engine) {}
+      engine_(engine),
+      stop_(stop) {}
 
 std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> Compactor::SharedCandidates(
     std::map<PartitionKey, std::vector<std::shared_ptr<SegmentEntry>>> candidates,
@@ -154,6 +155,7 @@ void Compactor::TestPauseBeforeSwap(uint64_t id) {
 Status Compactor::CompactOnce(bool* did_work) {
   *did_work = false;
   MutexLock cl(&compaction_mu_);
+  if (stop_->load()) return Status::OK();  // stopping: the next start merges
   // A cluster node merges only segments their nodes have confirmed (SharedCandidates), read
   // before the candidates are: a number read earlier is only lower.
   std::map<std::string, uint64_t> confirmed;
@@ -312,7 +314,12 @@ Status Compactor::CompactOnce(bool* did_work) {
     writer.text_layouts = true;
     writer.text_layout_probe = true;
   }
-  Status s = segment::MergeSegments(out_store.get(), rel, in, readers, writer, &out, &merge);
+  // A stop abandons the round at the next block, of the merge or of the read-back, or before the
+  // swap: the output is removed below and the inputs stay as they are, merged again at the next
+  // start (a niced merge on a busy machine may have minutes to go; docs/storage.md "Stopping").
+  const auto stopping = [this] { return stop_->load(); };
+  Status s =
+      segment::MergeSegments(out_store.get(), rel, in, readers, writer, &out, &merge, stopping);
   if (!s.ok() && merge.failed_input >= 0) {
     // An input that cannot be read: the same as before the merge started.
     const uint64_t bad = inputs[static_cast<size_t>(merge.failed_input)]->row().id;
@@ -321,7 +328,8 @@ Status Compactor::CompactOnce(bool* did_work) {
   }
   readers.clear();
   // The inputs are deleted once the swap commits: the output must verify first.
-  if (s.ok()) s = VerifyWritten(out_store, rel, out, seqs, rows);
+  if (s.ok()) s = VerifyWritten(out_store, rel, out, seqs, rows, ReadBack::kEncoded, stopping);
+  if (s.ok() && stopping()) s = Status::Unavailable("stopping before the swap");
   catalog::SegmentRow row;
   bool keep_output = false;
   if (s.ok()) {
@@ -351,6 +359,12 @@ Status Compactor::CompactOnce(bool* did_work) {
     // Inputs another node retired meanwhile leave this node's view when it applies that node's
     // swap, with its output (segment_view.cc), not before.
     release();
+    if (stopping()) {
+      spdlog::info(
+          "compaction of {} segments of {}/{} abandoned: stopping ({:.3f}s in; merged "
+          "again at the next start)",
+          input_ids.size(), tenant, partition, Seconds(clock_->MonotonicNanos() - start));
+    }
     return s.WithContext("compaction of tenant " + tenant + " partition " +
                          std::to_string(partition));
   }

@@ -36,10 +36,13 @@ namespace sawmill::storage {
 //   lets go (or by reconciliation at the next start, as superseded).
 class Compactor {
  public:
-  // Every pointer must outlive the compactor. "engine" receives ReportCorruption.
+  // Every pointer must outlive the compactor. "engine" receives ReportCorruption. "*stop" set
+  // (Engine::StopBackgroundWork): no round starts, and the one in progress is abandoned at its
+  // next block (its output removed, its inputs left as they were) with Unavailable.
   Compactor(const EngineOptions& options, Env* env, Clock* clock, catalog::Catalog* catalog,
             Mutex* mu, const MemtableSet* memtables, SegmentRegistry* segments,
-            std::shared_ptr<CorruptionReporter> reporter, Engine* engine);
+            std::shared_ptr<CorruptionReporter> reporter, Engine* engine,
+            const std::atomic<bool>* stop);
 
   // One round: picks the (tenant, partition) with the most active segments smaller than
   // compaction_small_bytes (at least max(2, compaction_min_inputs)) whose partition lease this
@@ -108,6 +111,7 @@ class Compactor {
   SegmentRegistry* segments_ PT_GUARDED_BY(mu_);
   std::shared_ptr<CorruptionReporter> reporter_;
   Engine* engine_;
+  const std::atomic<bool>* const stop_;
 
   Mutex compaction_mu_;  // one compaction at a time
   std::atomic<uint64_t> last_bytes_{0};

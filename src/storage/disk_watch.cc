@@ -116,9 +116,21 @@ Result<std::unique_ptr<DiskWatch>> DiskWatch::Start(DiskWatchOptions options) {
     spdlog::warn("disk watch: {} (checked again every interval)", first.ToString());
   }
   if (w->options_.interval_ns > 0) {
-    w->worker_.Start(w->options_.interval_ns, [p = w.get()] {
+    // The level (what ingest refusal reads) is measured on a thread of its own at the
+    // process's priority, every interval whatever the moves are doing: at a full disk the
+    // refusal must neither wait behind a niced re-encoding nor for a round of moves to end.
+    w->measure_.Start(w->options_.interval_ns, [p = w.get()] {
       NameThisThread("sawmill-disk");
-      NiceBackgroundThread(p->options_.nice, "the disk watch");
+      Result<int> level = p->Measure();
+      if (!level.ok() && !p->measure_failing_) {
+        spdlog::warn("disk watch: {}", level.status().ToString());
+      }
+      p->measure_failing_ = !level.ok();
+    });
+    // The actions (re-encoding moves, deletions) at background_nice.
+    w->act_.Start(w->options_.interval_ns, [p = w.get()] {
+      NameThisThread("sawmill-disk-mv");
+      NiceBackgroundThread(p->options_.nice, "the disk watch's moves");
       Status s = p->CheckNow();
       if (!s.ok() && !p->failing_) spdlog::warn("disk watch: {}", s.ToString());
       p->failing_ = !s.ok();
@@ -129,10 +141,13 @@ Result<std::unique_ptr<DiskWatch>> DiskWatch::Start(DiskWatchOptions options) {
 
 DiskWatch::~DiskWatch() { Stop(); }
 
-void DiskWatch::Stop() { worker_.Stop(); }
+void DiskWatch::Stop() {
+  act_.Stop();
+  measure_.Stop();
+}
 
-Status DiskWatch::CheckNow() {
-  MutexLock l(&check_mu_);
+Result<int> DiskWatch::Measure() {
+  MutexLock l(&publish_mu_);
   ASSIGN_OR_RETURN(DiskUsage usage, options_.engine->DataDiskUsage());
   const double used = usage.used_fraction();
   const int level = Publish(used);
@@ -148,6 +163,13 @@ Status DiskWatch::CheckNow() {
                 Percent(used), usage.free_bytes, usage.total_bytes, what[level]);
     announced_ = level;
   }
+  return level;
+}
+
+Status DiskWatch::CheckNow() {
+  MutexLock l(&check_mu_);
+  ASSIGN_OR_RETURN(const int level, Measure());
+  const double used = used_.load();
   if (level < 2 && falling_back_) {
     spdlog::info(
         "disk pressure: below the cold watermark: no longer deleting data past max_bytes in "
@@ -189,16 +211,9 @@ Status DiskWatch::CheckNow() {
     }
   }
   keep(MoveEarly(catalog::kTierWarm, options_.warm, why));
-  // The level after the actions, so ingest is not refused longer than the disk is full.
-  if (Result<DiskUsage> after = options_.engine->DataDiskUsage(); after.ok()) {
-    const double now_used = after->used_fraction();
-    const int now_level = Publish(now_used);
-    if (now_level < level) {
-      spdlog::info("disk pressure: the data volume is {} used after moving and deleting",
-                   Percent(now_used));
-      announced_ = now_level;
-    }
-  }
+  // The level after the actions, so ingest is not refused longer than the disk is full (the
+  // measuring thread also does, every interval).
+  Measure().status().IgnoreError();
   return result;
 }
 

@@ -19,6 +19,9 @@
 //                      full (97.5%), INFO and lines without a level as well. WARN and above are
 //                      never refused for disk pressure; the WAL's own 503 (disk really full) is
 //                      the only refusal they can get.
+// Two threads, every interval: one measures the volume and publishes the level, at the process's
+// priority (ingest refusal must not lag behind a niced re-encoding, nor wait for a round of moves
+// to end); the other acts on the level (moves, deletions) at "nice".
 // Threading: thread-safe. Admit is called concurrently on request threads and only reads atomics.
 #pragma once
 
@@ -54,9 +57,9 @@ struct DiskWatchOptions {
   // move to cold, oldest first, until the volume is below the cold watermark. False: tenants
   // past max_bytes lose their oldest unheld data instead.
   bool move_to_cold = false;
-  // The nice value of the watch's thread (its moves re-encode segments, CPU that a flush under
-  // memory pressure would otherwise get; storage::EngineOptions::background_nice). 0: the
-  // process's own.
+  // The nice value of the watch's acting thread (its moves re-encode segments, CPU that a flush
+  // under memory pressure would otherwise get; storage::EngineOptions::background_nice). 0: the
+  // process's own. The measuring thread (the level, ingest refusal) keeps the process's own.
   int nice = 0;
 };
 
@@ -74,6 +77,9 @@ class DiskWatch {
 
   // Reads the usage, sets the level, and acts on it. Errors: the Env's, or an action's.
   Status CheckNow();
+  // Reads the usage and sets the level (logged when it changes), nothing else: what the
+  // measuring thread does. Errors: the Env's.
+  Result<int> Measure();
   // 0 to 3; the level of the last check.
   int level() const { return level_.load(); }
   double used_fraction() const { return used_.load(); }
@@ -92,9 +98,10 @@ class DiskWatch {
   Clock* const clock_;
   std::atomic<int> level_{0};
   std::atomic<double> used_{0};
-  std::atomic<bool> shed_info_{false};       // above halfway from the shed watermark to full
-  Mutex check_mu_;                           // one check at a time
-  int announced_ GUARDED_BY(check_mu_) = 0;  // the level last logged
+  std::atomic<bool> shed_info_{false};         // above halfway from the shed watermark to full
+  Mutex check_mu_;                             // one check (with its actions) at a time
+  Mutex publish_mu_;                           // one measure at a time (taken after check_mu_)
+  int announced_ GUARDED_BY(publish_mu_) = 0;  // the level last logged
   // Moves toward "to" until the volume is below "watermark"; counts the action.
   Status MoveEarly(std::string_view to, double watermark, const std::string& why)
       REQUIRES(check_mu_);
@@ -102,12 +109,15 @@ class DiskWatch {
   Status DeleteOverMaxBytes(const std::string& why, bool local_only) REQUIRES(check_mu_);
   bool BelowWatermark(double watermark);
   // Sets the level, the used fraction and their gauges from "used"; returns the level.
-  int Publish(double used);
+  int Publish(double used) REQUIRES(publish_mu_);
   RepeatedFailureLog warm_failures_, cold_failures_;
   // Level 2 deletes past max_bytes because moves to the cold store fail (logged on change).
   bool falling_back_ GUARDED_BY(check_mu_) = false;
-  bool failing_ = false;   // the last periodic check failed (its thread only)
-  PeriodicWorker worker_;  // last: stopped before the members above go
+  bool failing_ = false;          // the last periodic check failed (its thread only)
+  bool measure_failing_ = false;  // the last periodic measure failed (its thread only)
+  // Last: stopped before the members above go.
+  PeriodicWorker measure_;  // Measure, at the process's priority
+  PeriodicWorker act_;      // CheckNow, at options_.nice
 };
 
 }  // namespace sawmill::storage

@@ -504,6 +504,13 @@ class Engine {
   // left its memtables (catalog::NodeRow::confirmed_through); 0 for other engines.
   virtual uint64_t ConfirmedThrough() { return 0; }
 
+  // Ends the compaction and the tier moves in progress and starts no new one (a server
+  // stopping, docs/storage.md "Stopping"): a merge, a warm re-encoding or a read-back stops at
+  // its next block, its half-written output is removed and its inputs stay registered as they
+  // were (the next start does the work again); a move to cold stops before the next segment.
+  // Appends, flushes and queries go on. Close calls it first. Idempotent.
+  virtual void StopBackgroundWork() {}
+
   // Stops background work, syncs the WAL. Further Appends return Unavailable.
   virtual Status Close() = 0;
 };

@@ -83,7 +83,8 @@ bool IsIntColumn(segment::ColumnId id) {
 // kCopied) leaves out the encoder's invariants: the ts and ingest_ts ranges.
 template <class Add>
 Status VerifyEveryBlock(const segment::SegmentFileReader& reader, const segment::SegmentInfo& want,
-                        uint64_t rows, ReadBack check, Add add) {
+                        uint64_t rows, ReadBack check, Add add,
+                        const std::function<bool()>& stop = nullptr) {
   const std::string& path = reader.path();
   const segment::SegmentInfo& got = reader.info();
   if (got.id != want.id || got.tenant != want.tenant || got.partition != want.partition ||
@@ -101,6 +102,10 @@ Status VerifyEveryBlock(const segment::SegmentFileReader& reader, const segment:
   std::vector<std::string_view> views;
   std::vector<Record> records;
   for (uint32_t b = 0; b < footer.blocks.size(); ++b) {
+    if (stop && stop()) {
+      return Status::Unavailable("read-back of segment " + path + " abandoned at block " +
+                                 std::to_string(b) + ": stopping");
+    }
     const segment::BlockInfo& block = footer.blocks[b];
     segment::SegmentFileReader::FrameCache frames;  // the block's shared frame, read once
     std::optional<segment::RowTimesScope> scope;    // the block's ts, once decoded
@@ -207,14 +212,17 @@ Status CollectSeqs(const segment::SegmentReader& reader, Roaring64Map* seqs, uin
 
 Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
                      const segment::SegmentInfo& want, const Roaring64Map& seqs, uint64_t rows,
-                     ReadBack check) {
+                     ReadBack check, const std::function<bool()>& stop) {
   ASSIGN_OR_RETURN(auto reader, OpenForReadBack(store, name));
   Roaring64Map stored;
   uint64_t stored_rows = 0;
-  RETURN_IF_ERROR(VerifyEveryBlock(*reader, want, rows, check, [&](uint64_t seq) {
-    stored.add(seq);
-    ++stored_rows;
-  }));
+  RETURN_IF_ERROR(VerifyEveryBlock(
+      *reader, want, rows, check,
+      [&](uint64_t seq) {
+        stored.add(seq);
+        ++stored_rows;
+      },
+      stop));
   if (stored_rows != rows || stored.cardinality() != rows || !(stored == seqs)) {
     return Status::DataLoss("segment " + reader->path() +
                             " read back with other seqs than were written");

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <roaring/roaring64map.hh>
@@ -56,10 +57,12 @@ enum class ReadBack { kEncoded, kCopied };
 // The same check against the seqs of segments (a compaction's or a tier move's inputs) as a
 // set: "rows" rows holding exactly the seqs in "seqs", each once. The set of a segment's seqs is
 // a few bytes per run of consecutive seqs, not 8 bytes per row (docs/storage.md, "Compaction
-// memory").
+// memory"). "stop" (may be empty) is asked before each block: true ends the read-back with
+// Unavailable (a server stopping; the caller abandons what it wrote).
 Status VerifyWritten(const std::shared_ptr<objstore::ObjectStore>& store, const std::string& name,
                      const segment::SegmentInfo& want, const Roaring64Map& seqs, uint64_t rows,
-                     ReadBack check = ReadBack::kEncoded);
+                     ReadBack check = ReadBack::kEncoded,
+                     const std::function<bool()>& stop = nullptr);
 
 // The one catalog transaction of a compaction or a warm move on a cluster node: "output"
 // registered and "inputs" retired (Catalog::Replace; NotFound when another node retired an

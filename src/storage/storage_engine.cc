@@ -76,7 +76,9 @@ Result<std::unique_ptr<Engine>> StorageEngine::Open(const EngineOptions& options
         // lease (storage/job_gate.h); a lost lease abandons the move before its commit.
         JobRound round("tiers", JobRound::kPerPartition);
         Status s = e->RunTiersNow();
-        if (!s.ok()) spdlog::warn("tier round failed (retried next round): {}", s.ToString());
+        if (!s.ok() && !e->background_stopped_.load()) {
+          spdlog::warn("tier round failed (retried next round): {}", s.ToString());
+        }
       });
     }
   }
@@ -139,10 +141,11 @@ Status StorageEngine::Init() {
   flusher_ = std::make_unique<Flusher>(options_, env_, clock_, catalog_.get(), &mu_, &flushed_cv_,
                                        &memtables_, &segments_, &keys_, reporter_);
   flusher_->SetPacer(&pacer_);
-  compactor_ = std::make_unique<Compactor>(options_, env_, clock_, catalog_.get(), &mu_,
-                                           &memtables_, &segments_, reporter_, this);
+  compactor_ =
+      std::make_unique<Compactor>(options_, env_, clock_, catalog_.get(), &mu_, &memtables_,
+                                  &segments_, reporter_, this, &background_stopped_);
   mover_ = std::make_unique<TierMover>(options_, env_, clock_, catalog_.get(), &mu_, &segments_,
-                                       reporter_, this);
+                                       reporter_, this, &background_stopped_);
 
   ASSIGN_OR_RETURN(std::vector<catalog::SegmentRow> rows, catalog_->List());
   // After reconciliation (a damaged partition column is rewritten from its file first), before
@@ -1010,7 +1013,9 @@ void StorageEngine::CompactionThread() {
   while (true) {
     {
       UniqueLock l(&mu_);
-      if (!did_work) work_cv_.WaitFor(&l, std::chrono::seconds(2));
+      // closing_ asked before the wait too: a Close that woke this thread while its round ran
+      // would otherwise wait out the 2 s.
+      if (!did_work && !closing_) work_cv_.WaitFor(&l, std::chrono::seconds(2));
       if (closing_) return;
     }
     const int64_t start = clock_->MonotonicNanos();
@@ -1022,7 +1027,7 @@ void StorageEngine::CompactionThread() {
       s = compactor_->CompactOnce(&did_work);
     }
     if (!s.ok()) {
-      spdlog::warn("compaction failed: {}", s.ToString());
+      if (!background_stopped_.load()) spdlog::warn("compaction failed: {}", s.ToString());
       did_work = false;
       continue;
     }
@@ -1113,7 +1118,15 @@ Result<std::vector<TierUsage>> StorageEngine::ListTierUsage() const {
   return all;
 }
 
+void StorageEngine::StopBackgroundWork() {
+  background_stopped_.store(true);
+  work_cv_.NotifyAll();
+}
+
 Status StorageEngine::Close() {
+  // A compaction round or a tier move in progress (niced: on a busy machine it may have minutes
+  // to go) must not hold the stop up: it ends at its next block (docs/storage.md "Stopping").
+  StopBackgroundWork();
   {
     MutexLock l(&mu_);
     if (closed_) return Status::OK();

@@ -77,6 +77,7 @@ class StorageEngine final : public Engine {
                                               const std::function<bool()>& enough) override;
   void SetTierPolicy(TierPolicy policy) override;
   Status WithoutWalTrim(const std::function<Status()>& fn) override;
+  void StopBackgroundWork() override;
   Status ApplySegmentChanges(const catalog::SegmentChanges& changes) override;
   uint64_t FullSegmentViewWanted() override;
   uint64_t ConfirmedThrough() override;
@@ -182,6 +183,9 @@ class StorageEngine final : public Engine {
   AppendPacer pacer_ GUARDED_BY(mu_);  // Append between memtable_cap and 1.5 x it
   bool closing_ GUARDED_BY(mu_) = false;
   bool closed_ GUARDED_BY(mu_) = false;
+  // StopBackgroundWork was called: merges and tier moves in progress stop at their next block
+  // and none starts (read by the compactor and the tier mover without mu_).
+  std::atomic<bool> background_stopped_{false};
   // Chunks an Append filled, packed by the packer thread after the acknowledgement
   // (background_threads only); pack_pending_ counts them until they are packed.
   std::vector<std::weak_ptr<const RecordChunk>> pack_queue_ GUARDED_BY(mu_);

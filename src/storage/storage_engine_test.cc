@@ -476,6 +476,189 @@ TEST_F(StorageEngineTest, CompactionUnderPressureWaitsOnlyUntilAPartitionsSegmen
   ExpectExactly(0, next);
 }
 
+// Planted in every segment writer: each column block takes 10 ms to encode (a niced merge on a
+// busy machine: minutes for a large one); the blocks so slowed are counted.
+std::atomic<int> slowed_blocks{0};
+void SlowBlock(segment::ColumnId, std::string*) {
+  ++slowed_blocks;
+  std::this_thread::sleep_for(std::chrono::milliseconds(10));
+}
+
+// The paths of the files under "dir" (segment files and temporary files are the names with a
+// dot; the rest are directories).
+void FilesUnder(Env* env, const std::string& dir, std::vector<std::string>* out) {
+  auto children = env->GetChildren(dir);
+  if (!children.ok()) return;
+  for (const std::string& name : *children) {
+    const std::string path = JoinPath(dir, name);
+    if (name.find('.') != std::string::npos) {
+      out->push_back(path);
+    } else {
+      FilesUnder(env, path, out);
+    }
+  }
+}
+
+// A stopping server does not wait for the background work in progress (a niced merge or warm
+// re-encoding took over 10 minutes to stop after a 10 M run at load ~19): compaction, the tier
+// round and the disk watch's early moves are abandoned at their next block, their half-written
+// output removed; nothing acknowledged is lost and the next start does the work again.
+TEST_F(StorageEngineTest, AStopAbandonsAMergeOrTierMoveInProgressAndTheNextStartRedoesIt) {
+  for (const std::string what : {"compaction", "tier round", "disk watch"}) {
+    SCOPED_TRACE(what);
+    env_ = std::make_unique<FaultInjectionEnv>();
+    engine_.reset();
+    options_ = EngineOptions();
+    SetUp();
+    options_.segment_options.block_rows = 64;  // a merge of many blocks
+    options_.warm_segment_options.block_rows = 64;
+    options_.compaction_min_inputs = 2;
+    options_.background_compaction = false;
+    options_.warm_after_ns = 0;
+    options_.tier_interval_ns = 0;
+    OpenEngine();
+    // Three segments of one partition, 6,000 lines: ~94 blocks of output.
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_TRUE(Append(i * 2000, 2000, 1).ok());
+      ASSERT_TRUE(engine_->Flush().ok());
+    }
+    ASSERT_TRUE(engine_->Close().ok());
+    engine_.reset();
+    clock_.Advance(3600'000'000'000LL);
+
+    // Every row block of the output takes ~100 ms to write: ~10 s for the whole merge.
+    slowed_blocks = 0;
+    segment::SetEncodedBlockHookForTest(&SlowBlock);
+    options_.background_threads = true;
+    options_.background_compaction = what == "compaction";
+    if (what == "tier round") {
+      options_.warm_after_ns = 1;
+      options_.tier_interval_ns = 20'000'000;
+    }
+    OpenEngine();
+    std::unique_ptr<DiskWatch> watch;
+    if (what == "disk watch") {
+      env_->SetDiskCapacity(1ull << 30);
+      DiskWatchOptions w;
+      w.engine = engine_.get();
+      w.interval_ns = 20'000'000;
+      auto started = DiskWatch::Start(w);
+      ASSERT_TRUE(started.ok()) << started.status().ToString();
+      watch = std::move(*started);
+      // Past the warm watermark: the watch's next check moves the hot segments warm early.
+      env_->SetOtherUsedBytes(static_cast<uint64_t>(0.85 * (1ull << 30)));
+    }
+    for (int i = 0; i < 1000 && slowed_blocks.load() < 20; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_GE(slowed_blocks.load(), 20) << "the " << what << " did not start writing";
+
+    // The stop, as the server does it: background work first, then the disk watch, the engine.
+    const auto start = std::chrono::steady_clock::now();
+    engine_->StopBackgroundWork();
+    if (watch) watch->Stop();
+    ASSERT_TRUE(engine_->Close().ok());
+    const double stop_s =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    segment::SetEncodedBlockHookForTest(nullptr);
+    EXPECT_LT(stop_s, 3.0) << "the stop waited for the " << what;
+    watch.reset();
+    engine_.reset();
+
+    // No half-written file is left, and only the three segments are data.
+    std::vector<std::string> files;
+    FilesUnder(env_.get(), "/data/segments", &files);
+    int segments = 0;
+    for (const std::string& f : files) {
+      EXPECT_EQ(f.find(".tmp"), std::string::npos) << f;
+      segments += f.size() > 4 && f.compare(f.size() - 4, 4, ".seg") == 0;
+    }
+    EXPECT_EQ(segments, 3) << ::testing::PrintToString(files);
+
+    // The next start: every line there once, and the work done again.
+    env_->SetDiskCapacity(0);
+    options_.background_threads = false;
+    options_.tier_interval_ns = 0;
+    OpenEngine();
+    ExpectExactly(0, 6000);
+    EXPECT_EQ(engine_->stats().segments, 3u);
+    if (what == "compaction") {
+      ASSERT_TRUE(engine_->CompactNow().ok());
+      EXPECT_EQ(engine_->stats().compactions, 1u);
+      EXPECT_EQ(engine_->stats().segments, 1u);
+    } else {
+      auto moved = engine_->MoveTiers(0, "warm");
+      ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+      EXPECT_EQ(moved->to_warm, 3u) << moved->error;
+    }
+    ExpectExactly(0, 6000);
+    engine_.reset();
+    TearDown();
+  }
+}
+
+// At a full disk, ingest refusal does not wait for the disk watch's moves: the level is measured
+// on its own thread (at the process's priority) every interval, also while a long move runs
+// (before, only when a round of moves ended: a niced re-encoding could hold it for minutes).
+TEST_F(StorageEngineTest, TheDiskWatchRefusesIngestAtAFullDiskWhileItsMovesRun) {
+  options_.segment_options.block_rows = 64;
+  options_.warm_segment_options.block_rows = 64;
+  OpenEngine();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(Append(i * 2000, 2000, 1).ok());
+    ASSERT_TRUE(engine_->Flush().ok());
+  }
+  constexpr uint64_t kDisk = 1ull << 30;
+  env_->SetDiskCapacity(kDisk);
+  auto fill_to = [&](double fraction) {
+    env_->SetOtherUsedBytes(0);
+    auto usage = engine_->DataDiskUsage();
+    ASSERT_TRUE(usage.ok());
+    env_->SetOtherUsedBytes(static_cast<uint64_t>(fraction * kDisk) -
+                            (usage->total_bytes - usage->free_bytes));
+  };
+  DiskWatchOptions w;
+  w.engine = engine_.get();
+  w.interval_ns = 20'000'000;
+  auto watch = DiskWatch::Start(w);
+  ASSERT_TRUE(watch.ok()) << watch.status().ToString();
+  // Past the warm watermark: the hot segments move warm early, each ~3 s (slowed blocks).
+  slowed_blocks = 0;
+  segment::SetEncodedBlockHookForTest(&SlowBlock);
+  fill_to(0.85);
+  for (int i = 0; i < 1000 && slowed_blocks.load() < 20; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_GE(slowed_blocks.load(), 20) << "no move started";
+  EXPECT_FALSE((*watch)->Sheds(Level::kDebug));
+
+  // The disk fills past the shed watermark while the move runs: DEBUG is refused within a few
+  // intervals, and allowed again as soon as the disk has room.
+  auto within = [&](bool shed) {
+    for (int i = 0; i < 100; ++i) {
+      if ((*watch)->Sheds(Level::kDebug) == shed) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  };
+  fill_to(0.96);
+  EXPECT_TRUE(within(true)) << "level " << (*watch)->level() << " a second after the disk filled";
+  std::vector<Record> debug = Batch(6000, 1, 1);
+  debug[0].level = Level::kDebug;
+  EXPECT_EQ((*watch)->Admit("acme", debug).code(), StatusCode::kResourceExhausted);
+  const std::vector<SegmentStatus> segments = engine_->ListSegments().value_or({});
+  int warm = 0;
+  for (const SegmentStatus& seg : segments) warm += seg.tier == "warm";
+  EXPECT_LT(warm, 3) << "the moves had ended: the test shows nothing";
+  fill_to(0.5);
+  EXPECT_TRUE(within(false)) << "level " << (*watch)->level() << " a second after room was made";
+
+  engine_->StopBackgroundWork();
+  (*watch)->Stop();
+  segment::SetEncodedBlockHookForTest(nullptr);
+  ExpectExactly(0, 6000);
+}
+
 // The nice value the kernel reports for each thread of this process named "name" (-100: none).
 std::map<std::string, int> NiceByThreadName() {
   std::map<std::string, int> out;
@@ -493,9 +676,9 @@ std::map<std::string, int> NiceByThreadName() {
   return out;
 }
 
-// Compaction and the tier mover run at background_nice, so that on a busy machine the
-// scheduler gives the flush (which frees the memtables paced appends wait for) the CPU first;
-// the flush thread keeps the process's nice value.
+// Compaction, the tier mover and the disk watch's moves run at background_nice, so that on a busy
+// machine the scheduler gives the flush (which frees the memtables paced appends wait for) the
+// CPU first; the flush thread and the disk watch's measuring thread keep the process's nice value.
 TEST_F(StorageEngineTest, CompactionAndTierMovesRunAtTheBackgroundNiceTheFlushAtTheProcesss) {
   errno = 0;
   const int process = ::getpriority(PRIO_PROCESS, 0);
@@ -512,11 +695,12 @@ TEST_F(StorageEngineTest, CompactionAndTierMovesRunAtTheBackgroundNiceTheFlushAt
   watch_options.nice = 19;
   auto watch = DiskWatch::Start(watch_options);
   ASSERT_TRUE(watch.ok()) << watch.status().ToString();
-  const std::vector<std::string> background = {"sawmill-compact", "sawmill-tiers", "sawmill-disk"};
+  const std::vector<std::string> background = {"sawmill-compact", "sawmill-tiers",
+                                               "sawmill-disk-mv"};
   std::map<std::string, int> nice;
   for (int i = 0; i < 200; ++i) {
     nice = NiceByThreadName();
-    bool all = nice.count("sawmill-flush") > 0;
+    bool all = nice.count("sawmill-flush") > 0 && nice.count("sawmill-disk") > 0;
     for (const std::string& name : background) all = all && nice.count(name) && nice[name] == 19;
     if (all) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -524,6 +708,9 @@ TEST_F(StorageEngineTest, CompactionAndTierMovesRunAtTheBackgroundNiceTheFlushAt
   (*watch)->Stop();
   ASSERT_TRUE(nice.count("sawmill-flush")) << "no thread named sawmill-flush";
   EXPECT_EQ(nice["sawmill-flush"], process);
+  // The disk watch measures (the level ingest refusal reads) at the process's priority.
+  ASSERT_TRUE(nice.count("sawmill-disk")) << "no thread named sawmill-disk";
+  EXPECT_EQ(nice["sawmill-disk"], process);
   for (const std::string& name : background) {
     ASSERT_TRUE(nice.count(name)) << "no thread named " << name;
     EXPECT_EQ(nice[name], 19) << name;

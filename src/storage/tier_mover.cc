@@ -26,7 +26,8 @@ int TierRank(std::string_view tier) {
 
 TierMover::TierMover(const EngineOptions& options, Env* env, Clock* clock,
                      catalog::Catalog* catalog, Mutex* mu, SegmentRegistry* segments,
-                     std::shared_ptr<CorruptionReporter> reporter, Engine* engine)
+                     std::shared_ptr<CorruptionReporter> reporter, Engine* engine,
+                     const std::atomic<bool>* stop)
     : options_(options),
       env_(env),
       clock_(clock),
@@ -35,6 +36,7 @@ TierMover::TierMover(const EngineOptions& options, Env* env, Clock* clock,
       segments_(segments),
       reporter_(std::move(reporter)),
       engine_(engine),
+      stop_(stop),
       warm_failures_("tier: moving segments to warm", clock),
       cold_failures_("tier: moving segments to cold", clock) {}
 
@@ -86,7 +88,7 @@ Result<TierMoveReport> TierMover::MoveWhere(
     }
     confirmed = std::move(read).value();
   }
-  for (int step = first_step; step <= target; ++step) {
+  for (int step = first_step; step <= target && !stopping(); ++step) {
     const std::string_view step_to = step == 1 ? catalog::kTierWarm : catalog::kTierCold;
     std::vector<std::shared_ptr<SegmentEntry>> due;
     {
@@ -118,7 +120,7 @@ Result<TierMoveReport> TierMover::MoveWhere(
       if (batch.empty()) break;  // the rest is other nodes' now
       MoveBatch(step, &batch, enough, &report);
       ReleasePartitionJobs(claimed);
-      if (!report.error.empty() || (enough && enough())) return report;
+      if (!report.error.empty() || (enough && enough()) || stopping()) return report;
     }
   }
   return report;
@@ -128,7 +130,7 @@ void TierMover::MoveBatch(int step, std::vector<std::shared_ptr<SegmentEntry>>* 
                           const std::function<bool()>& enough, TierMoveReport* report) {
   const std::string_view step_to = step == 1 ? catalog::kTierWarm : catalog::kTierCold;
   for (std::shared_ptr<SegmentEntry>& entry : *batch) {
-    if (enough && enough()) return;
+    if (stopping() || (enough && enough())) return;
     const uint64_t before = entry->row().bytes;
     uint64_t written = 0;
     bool skipped = false;
@@ -136,7 +138,7 @@ void TierMover::MoveBatch(int step, std::vector<std::shared_ptr<SegmentEntry>>* 
     // Let go of the source now: its object is deleted when the last holder does, and "enough"
     // must see the space it leaves.
     entry.reset();
-    if (skipped) continue;  // taken by a compaction or another move meanwhile
+    if (skipped) continue;  // taken by a compaction or another move meanwhile, or stopping
     if (!s.ok()) {
       ++report->failed;
       report->error = s.ToString();
@@ -255,6 +257,13 @@ Status TierMover::MoveOne(const std::shared_ptr<SegmentEntry>& entry, std::strin
   RepeatedFailureLog& failures = to == catalog::kTierWarm ? warm_failures_ : cold_failures_;
   auto fail = [&](const Status& s) {
     release();
+    if (stopping()) {
+      // Abandoned, not failed: the segment stays where it was and moves at the next start.
+      spdlog::info("tier: {} abandoned: stopping ({}; moved again at the next start)", what,
+                   s.ToString());
+      *skipped = true;
+      return Status::OK();
+    }
     // Every failure counted; logged when moves start failing, then at most once a minute (a
     // store that is down is tried again at every round and every disk check).
     m.tier_transition_failures->Add({{"tier", std::string(to)}}).Increment();
@@ -331,12 +340,16 @@ Status TierMover::ToWarm(const std::shared_ptr<SegmentEntry>& entry,
   in.tenant = source.tenant;
   in.partition = source.partition;
   segment::MergeStats merge;
+  // A stop abandons the move at the next block (docs/storage.md "Stopping"): the output is
+  // removed below, the source stays hot.
+  const auto stop = [this] { return stopping(); };
   Status s = segment::MergeSegments(out_store.get(), rel, in, {reader},
-                                    Writer(options_.warm_segment_options), &written, &merge);
+                                    Writer(options_.warm_segment_options), &written, &merge, stop);
   if (!s.ok() && s.IsDataLoss() && merge.failed_input >= 0) {
     engine_->ReportCorruption(source.id, s);
   }
-  if (s.ok()) s = VerifyWritten(out_store, rel, written, seqs, rows);
+  if (s.ok()) s = VerifyWritten(out_store, rel, written, seqs, rows, ReadBack::kEncoded, stop);
+  if (s.ok() && stopping()) s = Status::Unavailable("stopping before the swap");
   catalog::SegmentRow row;
   bool keep_output = false;
   if (s.ok()) {
@@ -388,8 +401,9 @@ Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, const Roari
   // held to the invariants of the build that encoded it (segment_files.h ReadBack).
   if (s.ok()) {
     s = VerifyWritten(objstore::Uncached(cold()), name, entry->info(), seqs, rows,
-                      ReadBack::kCopied);
+                      ReadBack::kCopied, [this] { return stopping(); });
   }
+  if (s.ok() && stopping()) s = Status::Unavailable("stopping before the catalog update");
   catalog::SegmentRow row = source;
   if (s.ok()) {
     row.tier = std::string(catalog::kTierCold);

@@ -3,6 +3,7 @@
 // sweeps superseded objects no catalog row names. Decisions: docs/storage.md ("Tiers").
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -48,10 +49,13 @@ namespace sawmill::storage {
 //   names it.
 class TierMover {
  public:
-  // Every pointer must outlive the mover.
+  // Every pointer must outlive the mover. "*stop" set (Engine::StopBackgroundWork): no move
+  // starts, and the one in progress is abandoned at its next block (its target removed, the
+  // segment left where it was; not counted as a failure); the report then holds the moves
+  // made before.
   TierMover(const EngineOptions& options, Env* env, Clock* clock, catalog::Catalog* catalog,
             Mutex* mu, SegmentRegistry* segments, std::shared_ptr<CorruptionReporter> reporter,
-            Engine* engine);
+            Engine* engine, const std::atomic<bool>* stop);
 
   // Moves every active segment whose newest record (max_ts) is older than "cutoff_ns" (wall
   // clock) and whose tier comes before "to" ("warm" or "cold"; a hot segment going cold goes
@@ -128,6 +132,8 @@ class TierMover {
   SegmentRegistry* segments_ PT_GUARDED_BY(mu_);
   std::shared_ptr<CorruptionReporter> reporter_;
   Engine* engine_;
+  const std::atomic<bool>* const stop_;
+  bool stopping() const { return stop_->load(); }
 
   Mutex policy_mu_;
   Engine::TierPolicy policy_ GUARDED_BY(policy_mu_);
