@@ -53,7 +53,9 @@ inline constexpr size_t kMagicSize = 8;
 // Version 20:
 // int column blocks may use the encoding kHuffmanIds (a block's distinct values and each row's
 // canonical Huffman code: user ids inside kPrefixedNumber); nothing else changed.
-// Version 21: reserved (session 21's branch rare21).
+// Version 21: not used; a writer asked for 21 writes what 20 writes (session 21's branch rare21,
+// message pieces again, took the number and was not merged; its footer field gated `>= 21`
+// would misread versions 22 and up: a later merge needs a version above the newest written).
 // Version 22: the inverted index of a field with a bloom that the segment posts (user ids) is
 // index/inverted_index.h version 3 without a rest (each value's rows as runs or Rice codes,
 // whichever is smaller; block lists as version 16's); nothing else changed.
