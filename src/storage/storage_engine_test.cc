@@ -554,14 +554,21 @@ TEST_F(StorageEngineTest, AStopAbandonsAMergeOrTierMoveInProgressAndTheNextStart
     ASSERT_GE(slowed_blocks.load(), 20) << "the " << what << " did not start writing";
 
     // The stop, as the server does it: background work first, then the disk watch, the engine.
+    const int blocks_at_stop = slowed_blocks.load();
     const auto start = std::chrono::steady_clock::now();
     engine_->StopBackgroundWork();
     if (watch) watch->Stop();
     ASSERT_TRUE(engine_->Close().ok());
     const double stop_s =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const int blocks_after_stop = slowed_blocks.load() - blocks_at_stop;
     segment::SetEncodedBlockHookForTest(nullptr);
-    EXPECT_LT(stop_s, 3.0) << "the stop waited for the " << what;
+    // Work, not time, is what is asserted (a loaded machine stretches the wall clock): the
+    // abandoned work writes at most the row block it was in (a dozen column blocks), where
+    // finishing it would write hundreds (~430 in the tier round unmended). The wall bound is
+    // only against a hang.
+    EXPECT_LT(blocks_after_stop, 60) << "the stop waited for the " << what;
+    EXPECT_LT(stop_s, 60.0) << "the stop hung waiting for the " << what;
     watch.reset();
     engine_.reset();
 

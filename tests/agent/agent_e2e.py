@@ -42,6 +42,10 @@ import urllib.parse
 import urllib.request
 
 LEVELS = ["DEBUG", "INFO", "WARN", "ERROR"]
+# The servers here are not about disk pressure: high watermarks, so that the machine's own disk
+# fill (past the default 80 %, the disk watch re-encodes segments warm) does not change what the
+# agent's tests see (tests/e2e/e2e_lib.py QUIET_DISK_WATERMARKS, the same rule).
+QUIET_DISK_WATERMARKS = ["--disk-watermarks", "99%,99.5%,99.9%"]
 
 
 def free_port():
@@ -88,7 +92,8 @@ class Harness:
         out = open(os.path.join(self.dir, "server.log"), "a")
         self.server = subprocess.Popen(
             [self.sawmill, "server", "--data", os.path.join(self.dir, "data"), "--http",
-             "127.0.0.1:%d" % self.port], stdout=out, stderr=subprocess.STDOUT)
+             "127.0.0.1:%d" % self.port] + QUIET_DISK_WATERMARKS, stdout=out,
+            stderr=subprocess.STDOUT)
         deadline = time.time() + 30
         while time.time() < deadline:
             try:
@@ -837,7 +842,8 @@ def scenario_failover(h):
     data_b = os.path.join(h.dir, "data-b")
     out_b = open(os.path.join(h.dir, "server-b.log"), "a")
     server_b = subprocess.Popen([h.sawmill, "server", "--data", data_b, "--http",
-                                 "127.0.0.1:%d" % port_b], stdout=out_b, stderr=subprocess.STDOUT)
+                                 "127.0.0.1:%d" % port_b] + QUIET_DISK_WATERMARKS, stdout=out_b,
+                                stderr=subprocess.STDOUT)
     try:
         h.start_server()
         url_a = "http://127.0.0.1:%d" % h.port

@@ -279,7 +279,9 @@ class DrillServer(Server):
     port, not on a 200 from /readyz alone, which another server on that port could answer."""
 
     def __init__(self, binary, data_dir, log_path, port=None):
-        super().__init__(binary, data_dir=data_dir, port=port)
+        # The drill's disk is its own small tmpfs, filled on purpose: the server keeps its
+        # default watermarks (early warm moves, shedding), which the disk phase drills.
+        super().__init__(binary, data_dir=data_dir, port=port, disk_watermarks=None)
         self.log_path = log_path
         self.popen_kwargs = {"preexec_fn": die_with_parent}
 
