@@ -183,7 +183,7 @@ struct WorkerState {
   std::optional<ColumnAggregation> by_columns;
   segment::BlockColumns columns;
   std::vector<uint32_t> selected;
-  uint64_t listed_blocks = 0;          // blocks AggregateListedRows read (for the plan line)
+  uint64_t listed_blocks = 0;          // blocks read as listed rows (the plan line)
   std::vector<uint32_t> minute_cells;  // BlockFromMinutes: a block's minute counts
   QueryStats stats;
   std::vector<std::string> warnings;
@@ -1327,7 +1327,10 @@ class Job {
   enum class ColumnsResult { kDone, kCorrupt, kUseRecords };
 
   // Aggregates the rows of block "b" that are in "rows" (null: every row) and in the time
-  // range from the columns the aggregation needs, building no record.
+  // range from the columns the aggregation needs, building no record. Some rows of a block and
+  // integer columns only (`service=X | count by bucket(1m), level`): only the listed rows'
+  // values are read (ReadIntColumnRows: a rice-runs `ts` passes over the runs of other sources,
+  // packed level ids are read row by row), row i of the columns being the i-th listed row.
   ColumnsResult AggregateColumns(const storage::SegmentHandle& h,
                                  const segment::SegmentReader& reader, uint32_t b,
                                  const roaring::Roaring* rows, WorkerState* ws) {
@@ -1336,84 +1339,57 @@ class Job {
     const uint32_t mask = ws->by_columns->columns() | (whole ? 0 : time_col_);
     constexpr uint32_t kIntColumns = segment::kColTs | segment::kColIngestTs | segment::kColSeq |
                                      segment::kColLevel | segment::kColFlags;
-    if (rows != nullptr && (mask & ~kIntColumns) == 0) {
-      // Some rows of the block, integer columns only (`service=X | count by bucket(1m),
-      // level`): only the listed rows' values are read.
-      return AggregateListedRows(h, reader, b, *rows, mask, ws);
-    }
+    const bool listed = rows != nullptr && (mask & ~kIntColumns) == 0;
+    std::vector<uint32_t>& selected = ws->selected;
     segment::ReadStats rs;
-    Status st = reader.ReadColumnValues(b, mask, &ws->columns, &rs);
+    Status st;
+    uint32_t expected = info.rows;
+    if (listed) {
+      SelectBlockRows(rows, info, &selected);
+      if (selected.empty()) return ColumnsResult::kDone;
+      expected = static_cast<uint32_t>(selected.size());
+      st = reader.ReadIntColumnRows(b, mask, selected, &ws->columns, &rs);
+    } else {
+      st = reader.ReadColumnValues(b, mask, &ws->columns, &rs);
+    }
     Account(rs, ws);
     ++ws->stats.blocks_read;
-    if (!st.ok() || ws->columns.rows != info.rows) {
-      CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the block list") : st,
+    if (!st.ok() || ws->columns.rows != expected) {
+      CorruptBlock(h, b,
+                   st.ok() ? Status::DataLoss(listed ? "row count differs from the rows asked"
+                                                     : "row count differs from the block list")
+                           : st,
                    ws);
       return ColumnsResult::kCorrupt;
     }
-    // The candidate rows, block-relative and ascending; every row of a block wholly inside
-    // the time range when "rows" is null.
-    const bool every_row = whole && rows == nullptr;
-    std::vector<uint32_t>& selected = ws->selected;
-    if (every_row) {
-      selected.clear();
-    } else {
-      SelectBlockRows(rows, info, &selected);
-    }
-    const uint64_t candidates = every_row ? info.rows : selected.size();
+    // The candidate rows of the columns, ascending: every row read when the rows were listed or
+    // "rows" is null, else those "rows" selects.
+    const bool every_row_read = listed || rows == nullptr;
+    if (!every_row_read) SelectBlockRows(rows, info, &selected);
+    const uint64_t candidates = every_row_read ? ws->columns.rows : selected.size();
     if (!whole) {
       const std::vector<int64_t>& t = ws->columns.ints[std::countr_zero(time_col_)];
-      size_t kept = 0;
-      for (uint32_t r : selected) {
-        if (t[r] >= options_.range.from_ns && t[r] < options_.range.to_ns) selected[kept++] = r;
+      if (every_row_read) {
+        selected.clear();
+        for (uint32_t r = 0; r < ws->columns.rows; ++r) {
+          if (t[r] >= options_.range.from_ns && t[r] < options_.range.to_ns) selected.push_back(r);
+        }
+      } else {
+        size_t kept = 0;
+        for (uint32_t r : selected) {
+          if (t[r] >= options_.range.from_ns && t[r] < options_.range.to_ns) selected[kept++] = r;
+        }
+        selected.resize(kept);
       }
-      selected.resize(kept);
     }
+    const bool every_row = whole && every_row_read;
     if (!ws->by_columns->Add(ws->columns, every_row ? nullptr : &selected, ws->agg.get())) {
       return ColumnsResult::kUseRecords;
     }
     ws->stats.rows_scanned += candidates;
     ws->stats.rows_from_columns += candidates;
-    ws->stats.rows_matched += every_row ? info.rows : selected.size();
-    return ColumnsResult::kDone;
-  }
-
-  // AggregateColumns of the rows "rows" selects in block "b" when the columns "mask" are all
-  // integer columns: the values of those rows alone are decoded (ReadIntColumnRows: a rice-runs
-  // `ts` passes over the runs of other sources, packed level ids are read row by row), then
-  // counted as a block of just those rows.
-  ColumnsResult AggregateListedRows(const storage::SegmentHandle& h,
-                                    const segment::SegmentReader& reader, uint32_t b,
-                                    const roaring::Roaring& rows, uint32_t mask, WorkerState* ws) {
-    const segment::BlockInfo& info = reader.blocks()[b];
-    const bool whole = Within(info.min_ts, info.max_ts, info.min_ingest_ts, info.max_ingest_ts);
-    std::vector<uint32_t>& selected = ws->selected;
-    SelectBlockRows(&rows, info, &selected);
-    const uint64_t candidates = selected.size();
-    if (candidates == 0) return ColumnsResult::kDone;
-    segment::ReadStats rs;
-    Status st = reader.ReadIntColumnRows(b, mask, selected, &ws->columns, &rs);
-    Account(rs, ws);
-    ++ws->stats.blocks_read;
-    if (!st.ok() || ws->columns.rows != selected.size()) {
-      CorruptBlock(h, b, st.ok() ? Status::DataLoss("row count differs from the rows asked") : st,
-                   ws);
-      return ColumnsResult::kCorrupt;
-    }
-    // Row i of the columns is the i-th listed row: those inside the time range.
-    const std::vector<uint32_t>* kept = nullptr;
-    if (!whole) {
-      const std::vector<int64_t>& t = ws->columns.ints[std::countr_zero(time_col_)];
-      selected.clear();
-      for (uint32_t i = 0; i < ws->columns.rows; ++i) {
-        if (t[i] >= options_.range.from_ns && t[i] < options_.range.to_ns) selected.push_back(i);
-      }
-      kept = &selected;
-    }
-    if (!ws->by_columns->Add(ws->columns, kept, ws->agg.get())) return ColumnsResult::kUseRecords;
-    ws->stats.rows_scanned += candidates;
-    ws->stats.rows_from_columns += candidates;
-    ws->stats.rows_matched += kept == nullptr ? candidates : kept->size();
-    ++ws->listed_blocks;
+    ws->stats.rows_matched += every_row ? candidates : selected.size();
+    if (listed) ++ws->listed_blocks;
     return ColumnsResult::kDone;
   }
 

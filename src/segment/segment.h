@@ -385,14 +385,14 @@ class SegmentReader {
   virtual Status ReadIntColumnsThrough(uint32_t block, uint32_t column_mask, uint32_t through,
                                        BlockColumns* out, ReadStats* stats) const;
   // The integer columns of "column_mask" (as ReadIntColumnsThrough) of the rows "rows" of
-  // "block" only (block-relative, ascending, each below the block's row count): "out->ints[slot]"
-  // holds one value per listed row, in order, and "out->rows" is rows.size(). An aggregation over
-  // the rows a filter's postings select in a block reads them so (query/executor.cc
-  // AggregateColumns): the file reader passes over a rice-runs `ts`'s runs holding no listed row
-  // making no value, reads packed level ids of the listed rows alone, and reads nothing after the
-  // last (DecodeIntColumnRows). The default reads every row (ReadColumnValues) and picks.
-  // Errors: as ReadIntColumnsThrough; InvalidArgument when "rows" is out of order or past the
-  // block.
+  // "block" only (block-relative, strictly ascending, each below the block's row count):
+  // "out->ints[slot]" holds one value per listed row, in order, and "out->rows" is rows.size().
+  // An aggregation over the rows a filter's postings select in a block reads them so
+  // (query/executor.cc AggregateColumns): the file reader passes over a rice-runs `ts`'s runs
+  // holding no listed row making no value, reads packed level ids of the listed rows alone, and
+  // reads nothing after the last (DecodeIntColumnRows). The default reads every row
+  // (ReadColumnValues) and picks. Errors: as ReadIntColumnsThrough; InvalidArgument when "rows"
+  // is out of order, repeats a row or is past the block (as ReadRows).
   virtual Status ReadIntColumnRows(uint32_t block, uint32_t column_mask,
                                    const std::vector<uint32_t>& rows, BlockColumns* out,
                                    ReadStats* stats) const;

@@ -269,11 +269,13 @@ Status CheckIntColumnsThrough(uint32_t column_mask, uint32_t through) {
   return Status::OK();
 }
 
-// The rows ReadIntColumnRows is asked for: ascending, each below the block's "count".
-Status CheckListedRows(uint32_t block, uint32_t count, const std::vector<uint32_t>& rows) {
+// The rows ReadRows and ReadIntColumnRows are asked for: strictly ascending, each below the
+// block's "count"; else the caller's InvalidArgument, "where" ("segment P " or empty) naming it.
+Status CheckListedRows(std::string_view where, uint32_t block, uint32_t count,
+                       const std::vector<uint32_t>& rows) {
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i] >= count || (i > 0 && rows[i] < rows[i - 1])) {
-      return Status::InvalidArgument("block " + std::to_string(block) + " (" +
+    if (rows[i] >= count || (i > 0 && rows[i] <= rows[i - 1])) {
+      return Status::InvalidArgument(std::string(where) + "block " + std::to_string(block) + " (" +
                                      std::to_string(count) + " rows): row " +
                                      std::to_string(rows[i]) + " at position " + std::to_string(i) +
                                      " is past the block or out of order");
@@ -587,15 +589,8 @@ Status SegmentFileReader::ReadRows(uint32_t block, uint32_t column_mask,
   if (block >= footer_.blocks.size()) {
     return Status::InvalidArgument("segment " + path_ + " has no block " + std::to_string(block));
   }
-  const uint32_t block_rows = footer_.blocks[block].rows;
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i] >= block_rows || (i > 0 && rows[i] <= rows[i - 1])) {
-      return Status::InvalidArgument("segment " + path_ + " block " + std::to_string(block) + " (" +
-                                     std::to_string(block_rows) + " rows): row " +
-                                     std::to_string(rows[i]) + " at position " + std::to_string(i) +
-                                     " is past the block or out of order");
-    }
-  }
+  RETURN_IF_ERROR(
+      CheckListedRows("segment " + path_ + " ", block, footer_.blocks[block].rows, rows));
   if (rows.empty()) return Status::OK();
   return ReadSelected(block, column_mask, &rows, out, stats);
 }
@@ -945,7 +940,8 @@ Status SegmentFileReader::ReadIntColumnRows(uint32_t block, uint32_t column_mask
   RETURN_IF_ERROR(CheckIntColumnsThrough(column_mask, 1));
   out->records.clear();
   out->rows = 0;
-  RETURN_IF_ERROR(CheckListedRows(block, footer_.blocks[block].rows, rows));
+  RETURN_IF_ERROR(
+      CheckListedRows("segment " + path_ + " ", block, footer_.blocks[block].rows, rows));
   FrameCache frames;
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
@@ -965,7 +961,7 @@ Status SegmentReader::ReadIntColumnRows(uint32_t block, uint32_t column_mask,
   RETURN_IF_ERROR(ReadColumnValues(block, column_mask, out, stats));
   const uint32_t count = out->rows;
   out->rows = 0;
-  RETURN_IF_ERROR(CheckListedRows(block, count, rows));
+  RETURN_IF_ERROR(CheckListedRows("", block, count, rows));
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
     std::vector<int64_t>& ints = out->ints[std::countr_zero(field.column_bit)];
@@ -983,14 +979,7 @@ Status SegmentReader::ReadRows(uint32_t block, uint32_t column_mask,
   if (rows.empty()) return Status::OK();
   std::vector<Record> all;
   RETURN_IF_ERROR(ReadBlock(block, column_mask, &all, stats));
-  for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i] >= all.size() || (i > 0 && rows[i] <= rows[i - 1])) {
-      return Status::InvalidArgument("block " + std::to_string(block) + " (" +
-                                     std::to_string(all.size()) + " rows): row " +
-                                     std::to_string(rows[i]) + " at position " + std::to_string(i) +
-                                     " is past the block or out of order");
-    }
-  }
+  RETURN_IF_ERROR(CheckListedRows("", block, static_cast<uint32_t>(all.size()), rows));
   out->reserve(out->size() + rows.size());
   for (uint32_t row : rows) out->push_back(std::move(all[row]));
   return Status::OK();
