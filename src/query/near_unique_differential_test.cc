@@ -323,6 +323,16 @@ struct UserStore {
   std::shared_ptr<storage::Snapshot> snap;
   uint64_t bytes = 0;
 };
+// Each store's answer to "text" is the record-by-record scan's; "label" names the store in a
+// failure.
+void ExpectStoresAsBruteForce(
+    std::initializer_list<std::pair<const UserStore*, const char*>> stores,
+    const std::vector<Record>& records, const std::string& text) {
+  for (const auto& [store, label] : stores) {
+    ExecResult brute;
+    ExpectSame(RunQuery(store->snap, records, text, 50, &brute), brute, text + label);
+  }
+}
 UserStore WriteUserStore(const std::vector<Record>& records, size_t per_segment,
                          uint32_t block_rows, const std::vector<uint32_t>& versions,
                          uint32_t list_below, const std::string& dir) {
@@ -736,13 +746,10 @@ TEST(RestPostings, Version16And17SegmentsMixedAndMergedAnswerAsBruteForce) {
     }
   }
   for (const std::string& text : queries) {
-    ExecResult brute, pmixed, pmerged, p17;
-    pmixed = RunQuery(mixed.snap, records, text, 50, &brute);
-    ExpectSame(pmixed, brute, text + " (versions 16 and 17)");
-    pmerged = RunQuery(merged.snap, records, text, 50, &brute);
-    ExpectSame(pmerged, brute, text + " (versions 16 and 17 merged into 17)");
-    p17 = RunQuery(v17.snap, records, text, 50, &brute);
-    ExpectSame(p17, brute, text + " (version 17)");
+    ExpectStoresAsBruteForce({{&mixed, " (versions 16 and 17)"},
+                              {&merged, " (versions 16 and 17 merged into 17)"},
+                              {&v17, " (version 17)"}},
+                             records, text);
     if (HasFatalFailure()) return;
   }
   std::printf(
@@ -819,13 +826,11 @@ TEST(HuffmanUserIds, Version20UserIdsAnswerAsTheScanOverEveryVersionAndMerged) {
       for (const std::string& text :
            {u, u + " | count", u + " level=ERROR", u + " level=ERROR | count",
             "NOT " + u + " | count", u + " OR trace_id=" + b.trace_id}) {
-        ExecResult brute;
-        ExpectSame(RunQuery(v20.snap, records, text, 50, &brute), brute, text + " (version 20)");
-        ExpectSame(RunQuery(v16.snap, records, text, 50, &brute), brute, text + " (version 16)");
-        ExpectSame(RunQuery(mixed.snap, records, text, 50, &brute), brute,
-                   text + " (versions 16 and 20)");
-        ExpectSame(RunQuery(merged.snap, records, text, 50, &brute), brute,
-                   text + " (versions 16 and 20 merged)");
+        ExpectStoresAsBruteForce({{&v20, " (version 20)"},
+                                  {&v16, " (version 16)"},
+                                  {&mixed, " (versions 16 and 20)"},
+                                  {&merged, " (versions 16 and 20 merged)"}},
+                                 records, text);
         if (HasFatalFailure()) return;
       }
     }
