@@ -268,6 +268,32 @@ TEST_F(NewestFirst, TheNewestFewReadFewBlocks) {
       << scanned.plan;
 }
 
+// "records" written as segment 1 in "dir" with "options" and opened ("*reader"): a snapshot of
+// that one segment, or null (a test failure added) when it could not be written or opened.
+std::shared_ptr<storage::Snapshot> OneSegment(const std::string& dir,
+                                              const std::vector<Record>& records,
+                                              const segment::WriterOptions& options,
+                                              std::shared_ptr<segment::SegmentFileReader>* reader) {
+  const std::string path = dir + "/1.seg";
+  segment::SegmentInfo info;
+  info.id = 1;
+  info.tenant = "default";
+  storage::SegmentHandle h;
+  Status written = segment::WriteSegment(Env::Default(), path, info, records, options, &h.info);
+  EXPECT_TRUE(written.ok()) << written.ToString();
+  auto opened = segment::SegmentFileReader::OpenFile(Env::Default(), path);
+  EXPECT_TRUE(opened.ok()) << opened.status().ToString();
+  if (!written.ok() || !opened.ok()) return nullptr;
+  *reader = *opened;
+  std::shared_ptr<segment::SegmentReader> shared = *opened;
+  h.path = path;
+  h.open = [shared]() -> Result<std::shared_ptr<segment::SegmentReader>> { return shared; };
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  snap->segments.push_back(h);
+  return snap;
+}
+
 // The newest 100 of a sparse exact filter over a hot segment of 8,192-row blocks read all columns
 // of a hundred rows of the newest block: the reader decompresses less than half of what that
 // block's columns hold (a plain message only up to the rows, the trace ids' sub-blocks holding
@@ -293,25 +319,12 @@ TEST(NewestFirstRowFetch, TheNewest100OfASparseFilterDecompressFarLessThanTheirB
     records.push_back(std::move(r));
   }
   testing::TempDir dir("rowfetch");
-  const std::string path = dir.path() + "/1.seg";
-  segment::SegmentInfo info;
-  info.id = 1;
-  info.tenant = "default";
-  storage::SegmentHandle h;
-  ASSERT_TRUE(
-      segment::WriteSegment(Env::Default(), path, info, records, segment::WriterOptions(), &h.info)
-          .ok());
-  auto reader = segment::SegmentFileReader::OpenFile(Env::Default(), path);
-  ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-  std::shared_ptr<segment::SegmentReader> shared = *reader;
-  h.path = path;
-  h.open = [shared]() -> Result<std::shared_ptr<segment::SegmentReader>> { return shared; };
-  auto snap = std::make_shared<storage::Snapshot>();
-  snap->tenant = "default";
-  snap->segments.push_back(h);
+  std::shared_ptr<segment::SegmentFileReader> reader;
+  auto snap = OneSegment(dir.path(), records, segment::WriterOptions(), &reader);
+  ASSERT_NE(snap, nullptr);
   // What a block's columns hold decompressed, the largest block's.
   uint64_t block_raw = 0;
-  const segment::Footer& footer = (*reader)->footer();
+  const segment::Footer& footer = reader->footer();
   for (size_t b = 0; b < footer.blocks.size(); ++b) {
     uint64_t raw = 0;
     for (const segment::ColumnMeta& c : footer.columns) raw += c.blocks[b].raw_size;
@@ -333,6 +346,100 @@ TEST(NewestFirstRowFetch, TheNewest100OfASparseFilterDecompressFarLessThanTheirB
       << page.stats.bytes_read_raw << " bytes decompressed in " << page.stats.blocks_read
       << " blocks of up to " << block_raw << "\n"
       << page.plan;
+}
+
+// The newest hits of a word the index answers exactly, several in each 8,192-row block, are
+// read as records of those rows alone: their keys (ingest_ts, seq, and ts when it is the time
+// field) picked from the key columns read through the last candidate, their other columns read
+// for the listed rows only (ReadRows: each column decoded no further than the last listed row,
+// the listed rows' values picked). Every column of a row is made from its number, written last
+// in its message ("#N"): each hit must hold its own row's value in every column, not a
+// neighbour's, and the page must be the brute-force scan's, on either time field and at every
+// limit.
+TEST(NewestFirstRowFetch, EachHitOfAnExactWordHoldsItsOwnRowInEveryColumn) {
+  std::vector<Record> base = testing::LoadDataset();
+  ASSERT_FALSE(base.empty());
+  constexpr uint64_t kRows = 3 * 8192;
+  auto marked = [](uint64_t i) { return i % 211 == 0 || i % 307 == 5 || i % 4099 == 77; };
+  std::mt19937_64 rng(22);
+  auto own = [](uint64_t i) {
+    Record r;
+    // ingest_ts in another order than the rows' (and than ts): a key taken from another entry
+    // is another row's time.
+    r.ingest_ts = kDatasetStart + static_cast<int64_t>((i * 7919) % kRows) * kNanosPerSecond / 100;
+    r.seq = 1'000'000 + (i * 104729) % 1'000'003;
+    r.service = "svc-" + std::to_string(i % 5);
+    r.host = "node-" + std::to_string(i % 3);
+    r.level = static_cast<Level>(1 + i % 4);
+    char id[40];
+    std::snprintf(id, sizeof(id), "%016llx%016llx",
+                  static_cast<unsigned long long>(i * 2654435761u),
+                  static_cast<unsigned long long>(i));
+    r.trace_id = id;
+    r.user_id = "u" + std::to_string(100000 + (i * 31) % 900000);
+    return r;
+  };
+  std::vector<Record> records;
+  std::map<uint64_t, int64_t> ts_of;
+  for (uint64_t i = 0; i < kRows; ++i) {
+    Record r = own(i);
+    // ts a tenth of a second a row, jittered by up to 3 s: inside a block the rows sort by
+    // service, host and ts, not by their number.
+    r.ts = kDatasetStart + static_cast<int64_t>(i) * kNanosPerSecond / 10 +
+           static_cast<int64_t>(rng() % 6000) * 1'000'000 - 3 * kNanosPerSecond;
+    ts_of[i] = r.ts;
+    r.message =
+        base[i % base.size()].message + (marked(i) ? " zebrafish" : "") + " #" + std::to_string(i);
+    records.push_back(std::move(r));
+  }
+  testing::TempDir dir("ownrow");
+  // The word posted though it is in 0.8 % of the rows (the default posts letter words up to
+  // 0.1 %, as a rare word is).
+  segment::WriterOptions wo;
+  wo.word_postings.max_fraction = 1.0;
+  std::shared_ptr<segment::SegmentFileReader> reader;
+  auto snap = OneSegment(dir.path(), records, wo, &reader);
+  ASSERT_NE(snap, nullptr);
+  ASSERT_EQ(reader->blocks().size(), 3u);
+  auto query = std::make_shared<const Query>(*ParseQuery("zebrafish"));
+  uint64_t matching = 0;
+  for (uint64_t i = 0; i < kRows; ++i) matching += marked(i);
+  for (bool by_ts : {false, true}) {
+    for (size_t limit : {size_t{1}, size_t{7}, size_t{100}, size_t{1000}}) {
+      const std::string what =
+          std::string(by_ts ? "by ts" : "by ingest_ts") + ", limit " + std::to_string(limit);
+      ExecOptions o;
+      o.range = {INT64_MIN, INT64_MAX, false};
+      o.time_field_ts = by_ts;
+      o.limit = limit;
+      ExecResult page = Execute(snap, query, o);
+      ASSERT_EQ(page.hits.size(), std::min<uint64_t>(limit, matching)) << what;
+      // The index answered the word: only the words' rows were candidates.
+      EXPECT_NE(page.plan.find("index narrowed to " + std::to_string(matching) + " rows"),
+                std::string::npos)
+          << what << "\n"
+          << page.plan;
+      for (const Record& hit : page.hits) {
+        const size_t mark = hit.message.rfind(" #");
+        ASSERT_NE(mark, std::string::npos) << what << ": " << hit.message;
+        const uint64_t i = std::stoull(hit.message.substr(mark + 2));
+        Record want = own(i);
+        EXPECT_TRUE(marked(i)) << what << ": row " << i;
+        EXPECT_EQ(hit.ingest_ts, want.ingest_ts) << what << ": row " << i;
+        EXPECT_EQ(hit.seq, want.seq) << what << ": row " << i;
+        EXPECT_EQ(hit.ts, ts_of[i]) << what << ": row " << i;
+        EXPECT_EQ(hit.service, want.service) << what << ": row " << i;
+        EXPECT_EQ(hit.host, want.host) << what << ": row " << i;
+        EXPECT_EQ(hit.level, want.level) << what << ": row " << i;
+        EXPECT_EQ(hit.trace_id, want.trace_id) << what << ": row " << i;
+        EXPECT_EQ(hit.user_id, want.user_id) << what << ": row " << i;
+        EXPECT_EQ(hit.message, records[i].message) << what << ": row " << i;
+      }
+      ExecOptions brute = o;
+      brute.use_indexes = false;
+      ExpectSamePage(page, Execute(snap, query, brute), what);
+    }
+  }
 }
 
 // Monotonic time moves by one second on every read, so the N-th limit check passes a deadline of
