@@ -182,7 +182,7 @@ class BloomKindView final : public IndexView {
   explicit BloomKindView(std::shared_ptr<const IndexSource> source)
       : source_(std::move(source)), caches_(source_->parts().size()) {}
 
-  bool SegmentMayMatch(const FieldPredicate& p) const override {
+  Result<bool> SegmentMayMatch(const FieldPredicate& p) const override {
     uint64_t hash;
     int part = Probe(p, &hash);
     if (part < 0) return true;
@@ -217,7 +217,7 @@ class BloomKindView final : public IndexView {
     return false;
   }
 
-  bool BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
+  Result<bool> BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
     uint64_t hash;
     int part = Probe(p, &hash);
     if (part < 0 || block >= source_->block_count()) return true;

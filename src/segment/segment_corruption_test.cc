@@ -131,8 +131,8 @@ TEST_F(SegmentCorruption, FlippedBloomBlockNeverHidesRows) {
                           : bloom.field == "trace_id" ? "trace7"
                           : bloom.field == "span_id"  ? "span3"
                                                       : "user2";
-      EXPECT_TRUE((*reader)->SegmentMayContain(bloom.field, token));
-      EXPECT_TRUE((*reader)->BlockMayContain(0, bloom.field, token));
+      EXPECT_TRUE((*reader)->SegmentMayContain(bloom.field, token).value_or(false));
+      EXPECT_TRUE((*reader)->BlockMayContain(0, bloom.field, token).value_or(false));
       EXPECT_EQ(VerifyProblems().size(), 1u);
     }
   }
@@ -276,8 +276,8 @@ TEST_F(SegmentCorruption, FormatVersion2FilesStillReadWithoutIndexKinds) {
     for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b)
       ASSERT_TRUE((*reader)->ReadBlock(b, kColAll, &want, nullptr).ok());
     // The current version holds the numeric range of "status" (200..204 in every block).
-    EXPECT_FALSE((*reader)->BlockMayMatch(1, StatusAtLeast(300)));
-    EXPECT_TRUE((*reader)->BlockMayMatch(1, StatusAtLeast(204)));
+    EXPECT_FALSE((*reader)->BlockMayMatch(1, StatusAtLeast(300)).value_or(true));
+    EXPECT_TRUE((*reader)->BlockMayMatch(1, StatusAtLeast(204)).value_or(false));
   }
   WriterOptions v2;
   v2.block_rows = 100;
@@ -292,7 +292,7 @@ TEST_F(SegmentCorruption, FormatVersion2FilesStillReadWithoutIndexKinds) {
     ASSERT_TRUE((*reader)->ReadBlock(b, kColAll, &got, nullptr).ok());
   EXPECT_EQ(got, want);
   // No index: every block may match, so a query reads it and still answers right.
-  EXPECT_TRUE((*reader)->BlockMayMatch(1, StatusAtLeast(300)));
+  EXPECT_TRUE((*reader)->BlockMayMatch(1, StatusAtLeast(300)).value_or(false));
   VerifyReport report;
   ASSERT_TRUE(VerifySegment(&env_, "/d/v2.seg", &report).ok());
   EXPECT_TRUE(report.problems.empty());
@@ -306,7 +306,7 @@ TEST_F(SegmentCorruption, DamagedIndexKindBlockPrunesNothingAndVerifySaysWhere) 
     auto reader = SegmentReader::Open(&env_, kPath);
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
     if (kind.kind == "numeric_range") {
-      EXPECT_TRUE((*reader)->BlockMayMatch(1, StatusAtLeast(300)));
+      EXPECT_TRUE((*reader)->BlockMayMatch(1, StatusAtLeast(300)).value_or(false));
     } else if (kind.kind == "minute_counts") {
       // Format version 19's per-block statistics: DataLoss naming the segment and the block.
       for (bool ts : {true, false}) {
@@ -336,11 +336,11 @@ TEST_F(SegmentCorruption, DamagedIndexKindBlockPrunesNothingAndVerifySaysWhere) 
       // ("request" and "took" are in every row: counted per block): with the postings damaged
       // the segment and each block may still hold them.
       ASSERT_GE(footer_.version, 12u);
-      EXPECT_TRUE((*reader)->SegmentMayMatch(word));
+      EXPECT_TRUE((*reader)->SegmentMayMatch(word).value_or(false));
       for (const char* w : {"request", "took"}) {
         word.value = w;
         for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b) {
-          EXPECT_TRUE((*reader)->BlockMayMatch(b, word)) << w << " in block " << b;
+          EXPECT_TRUE((*reader)->BlockMayMatch(b, word).value_or(false)) << w << " in block " << b;
         }
       }
     }
@@ -682,8 +682,8 @@ TEST_F(SegmentCorruption, RandomByteFlipsNeverCrash) {
     }
     (*reader)->Postings("service", "api").status().IgnoreError();
     (*reader)->IndexedValues("trace_id").status().IgnoreError();
-    (*reader)->SegmentMayContain("message", "request");
-    (*reader)->BlockMayContain(1, "trace_id", "trace150");
+    (*reader)->SegmentMayContain("message", "request").status().IgnoreError();
+    (*reader)->BlockMayContain(1, "trace_id", "trace150").status().IgnoreError();
     VerifyReport report;
     EXPECT_TRUE(VerifySegment(&env_, kPath, &report).ok());
   }
