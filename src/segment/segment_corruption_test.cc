@@ -288,6 +288,55 @@ index::FieldPredicate StatusAtLeast(double bound) {
   return p;
 }
 
+// (Format version 19) The minute_counts kind block holds three sections (ts, ingest_ts,
+// service), each parsed only when a question asks for it (a `* | count` the service section, a
+// bucket count on ts the ts section). Damage in a section no question asks is still reported by
+// the first question of any section: the block's checksum covers all of it, and every question
+// reads (and checks) the whole block before it parses its section. A byte of the ingest_ts
+// section is flipped (found by its name when the block is stored as written; in the middle of
+// the block when zstd stored it, as here: the flip then still decompresses, zstd keeps no
+// checksum of its own), and the ts and service questions, which never parse that section, are
+// DataLoss naming the segment, the kind and its offset. Fails with the blocks' checksum not
+// checked (CheckBlockCrc): the ts section then answers over the damage.
+TEST_F(SegmentCorruption, DamageInAMinuteCountsSectionNoQuestionAsksIsReportedByAnyQuestion) {
+  const KindIndexMeta* counts = nullptr;
+  for (const KindIndexMeta& k : footer_.kind_indexes) {
+    if (k.kind == "minute_counts") counts = &k;
+  }
+  ASSERT_NE(counts, nullptr);
+  const std::string_view stored(good_.data() + counts->ref.offset, counts->ref.size);
+  const size_t name = stored.find("ingest_ts");
+  // The byte after the section's name and its body's length: inside its minutes.
+  const uint64_t at =
+      counts->ref.offset + (name != std::string_view::npos ? name + 9 + 2 : counts->ref.size / 2);
+  SCOPED_TRACE(name != std::string_view::npos ? "stored as written" : "stored compressed");
+  FlipByteAt(at);
+  const std::string where = "segment " + std::string(kPath) +
+                            ": index kind 'minute_counts' at offset " +
+                            std::to_string(counts->ref.offset);
+  {
+    auto reader = SegmentReader::Open(&env_, kPath);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    auto minutes = (*reader)->BlockMinuteCounts(/*ts=*/true);
+    ASSERT_FALSE(minutes.ok()) << "the ts section answered over damage in ingest_ts";
+    EXPECT_TRUE(minutes.status().IsDataLoss());
+    EXPECT_NE(minutes.status().message().find(where), std::string::npos)
+        << minutes.status().message();
+  }
+  {
+    auto reader = SegmentReader::Open(&env_, kPath);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    auto services = (*reader)->BlockServiceLevels();
+    ASSERT_FALSE(services.ok()) << "the service section answered over damage in ingest_ts";
+    EXPECT_TRUE(services.status().IsDataLoss());
+    EXPECT_NE(services.status().message().find(where), std::string::npos)
+        << services.status().message();
+  }
+  auto problems = VerifyProblems();
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_NE(problems[0].find("index kind 'minute_counts'"), std::string::npos) << problems[0];
+}
+
 TEST_F(SegmentCorruption, FormatVersion2FilesStillReadWithoutIndexKinds) {
   std::vector<Record> want;
   {
