@@ -22,10 +22,12 @@
 #include "common/fault_env.h"
 #include "common/json_string.h"
 #include "fuzz_util.h"
+#include "index/inverted_index.h"
 #include "ingest/normalize.h"
 #include "loki/push.pb.h"
 #include "opentelemetry/proto/collector/logs/v1/logs_service.pb.h"
 #include "segment/segment.h"
+#include "segment/segment_file_reader.h"
 #include "wal/log_writer.h"
 #include "wal/record_batch.h"
 
@@ -335,6 +337,8 @@ void Queries(const fs::path& source, Writer* w) {
   }
 }
 
+void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w);
+
 void Segments(const std::vector<Sample>& samples, Writer* w) {
   FaultInjectionEnv env;
   if (!env.CreateDirs("/seeds").ok()) return;
@@ -410,6 +414,63 @@ void Segments(const std::vector<Sample>& samples, Writer* w) {
     w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
     w->Put("segment_reader", name + ".raw", Mode(0, file));
   }
+  UsersAsRiceRows(&env, w);
+}
+
+// (Format version 22) A segment as compaction writes it whose user ids' rows are Rice codes
+// (inverted index version 3 without a rest: index/inverted_index.h): 2,000 rows over three
+// services and two hosts, sorted by service, host and ts, each of 16 users in ~125 rows spread
+// at random among them, where Rice codes (~6 bits a row) are smaller than runs (two varints a
+// row). The target's Postings of the indexed values, KeepRowsHolding and MatchingRowsPerBlock
+// of "user-3" and "user-1" then decode Rice rows (second reader's LOW-F1, session 22: the seeds
+// above were written at format 20, before Rice rows).
+void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
+  std::vector<Record> records;
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  for (size_t i = 0; i < 2000; ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    Record r;
+    r.tenant = "default";
+    r.ts = fuzz::kNowNs + static_cast<int64_t>(i) * 250'000'000;
+    r.ingest_ts = r.ts + static_cast<int64_t>(x % 1'000'000'000);
+    r.seq = 1 + i;
+    r.service = i % 3 == 0 ? "auth" : i % 3 == 1 ? "api" : "billing";
+    r.host = (x >> 20) % 2 == 0 ? "seed-a" : "seed-b";
+    r.level = static_cast<Level>((x >> 8) % kLevelCount);
+    r.user_id = "user-" + std::to_string((x >> 32) % 16);
+    r.message = "ok";
+    records.push_back(std::move(r));
+  }
+  segment::WriterOptions options;  // this build's format, DefaultValuePostingsRule
+  options.block_rows = 1000;
+  segment::SegmentInfo info;
+  info.id = 100;
+  info.tenant = "default";
+  const std::string name = "users-rice";
+  const std::string path = "/seeds/" + name + ".seg";
+  Status st = segment::WriteSegment(env, path, info, records, options, nullptr);
+  if (!st.ok()) {
+    std::fprintf(stderr, "segment seed %s: %s\n", name.c_str(), st.ToString().c_str());
+    return;
+  }
+  // Said when the writer stops choosing Rice codes for these users (the seed would then test
+  // something else).
+  auto reader = segment::SegmentFileReader::OpenFile(env, path);
+  auto users = reader.ok()
+                   ? (*reader)->LoadIndex("user_id")
+                   : Result<std::shared_ptr<const index::InvertedIndexReader>>(reader.status());
+  size_t rice = 0;
+  for (int u = 0; users.ok() && *users != nullptr && u < 16; ++u) {
+    rice += (*users)->RiceCoded("user-" + std::to_string(u));
+  }
+  if (rice == 0)
+    std::fprintf(stderr, "segment seed %s: no user's rows are Rice codes\n", name.c_str());
+  std::string file;
+  if (!env->GetContents(path, &file).ok()) return;
+  w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
+  w->Put("segment_reader", name + ".raw", Mode(0, file));
 }
 
 void Wal(const std::vector<Sample>& samples, Writer* w) {

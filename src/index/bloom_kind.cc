@@ -9,8 +9,12 @@
 // tokens are more than half of the block filters' tokens: the block filters then say the same in
 // about as many bytes) and one block of per-block filters,
 //   block_filters := count(varint) (lp filter)*
-// both uncompressed (filters do not compress). Every segment format version has it. A filter
-// that does not read answers "maybe". Filters hold kBitsPerKey bits a key, the block filters of
+// both uncompressed (filters do not compress). Every segment format version has it. A stored
+// block that does not check (its checksum, or the block filters' count and lengths) is DataLoss
+// naming the segment, the field's filter and its offset, in every answer that reads it (session
+// 22; it answered "maybe", and the damage went unseen); a failed read (IOError) is returned and
+// tried again at the next question. One filter of a block that checks but is of no known shape
+// answers "maybe". Filters hold kBitsPerKey bits a key, the block filters of
 // ids (a field whose values are each in one block) kIdBitsPerKey; a reader sizes each filter
 // from its bytes, so no version tells them apart. From segment format version 11 the block
 // filters of ids are id filters (bloom.h, a filter's version byte 2): sorted fingerprints in
@@ -182,42 +186,38 @@ class BloomKindView final : public IndexView {
   explicit BloomKindView(std::shared_ptr<const IndexSource> source)
       : source_(std::move(source)), caches_(source_->parts().size()) {}
 
-  bool SegmentMayMatch(const FieldPredicate& p) const override {
+  Result<bool> SegmentMayMatch(const FieldPredicate& p) const override {
     uint64_t hash;
     int part = Probe(p, &hash);
     if (part < 0) return true;
     std::shared_ptr<Cache> cache = CacheOf(part);
-    SegmentFilter state;
+    bool present = false;
     {
       MutexLock lock(&cache->mu);
       if (!cache->segment_loaded) {
         std::string raw;
-        if (!source_->Read(part, 0, &raw).ok()) {
-          cache->segment_filter = SegmentFilter::kUnreadable;
-        } else if (raw.empty()) {
-          cache->segment_filter = SegmentFilter::kNone;
-        } else {
+        Status read = source_->Read(part, 0, &raw);
+        if (!read.ok() && !read.IsDataLoss()) return read;  // asked again next time
+        cache->segment_error = read;
+        if (read.ok() && !raw.empty()) {
           cache->segment_data = std::move(raw);
           cache->segment_view = BloomView(cache->segment_data);
-          cache->segment_filter = SegmentFilter::kPresent;
         }
         cache->segment_loaded = true;
       }
-      state = cache->segment_filter;
+      if (!cache->segment_error.ok()) return cache->segment_error;
+      present = !cache->segment_data.empty();
     }
-    switch (state) {
-      case SegmentFilter::kUnreadable: return true;
-      case SegmentFilter::kPresent: return cache->segment_view.MayContainHash(hash);
-      case SegmentFilter::kNone: break;
-    }
+    if (present) return cache->segment_view.MayContainHash(hash);
     // No segment filter (a one-block segment): any block filter that may contain it.
     for (uint32_t b = 0; b < source_->block_count(); ++b) {
-      if (BlockMayMatchHash(part, b, hash)) return true;
+      ASSIGN_OR_RETURN(const bool may, BlockMayMatchHash(part, b, hash));
+      if (may) return true;
     }
     return false;
   }
 
-  bool BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
+  Result<bool> BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
     uint64_t hash;
     int part = Probe(p, &hash);
     if (part < 0 || block >= source_->block_count()) return true;
@@ -225,14 +225,15 @@ class BloomKindView final : public IndexView {
   }
 
  private:
-  enum class SegmentFilter : uint8_t { kNone, kPresent, kUnreadable };
   struct Cache {
     Mutex mu;
     bool segment_loaded = false, blocks_loaded = false;
-    SegmentFilter segment_filter = SegmentFilter::kNone;
-    std::string segment_data, blocks_data;
+    // Once loaded: the damage met reading the segment filter / the block filters (DataLoss),
+    // answered to every question after; OK when they read.
+    Status segment_error, blocks_error;
+    std::string segment_data, blocks_data;  // segment_data empty: no segment filter
     BloomView segment_view;
-    std::vector<BloomView> block_views;  // empty when unreadable: every probe is "maybe"
+    std::vector<BloomView> block_views;  // one per block when blocks_error is OK
   };
 
   // The part that can answer "p" and the hash to probe it with; -1 when no filter can rule
@@ -268,31 +269,45 @@ class BloomKindView final : public IndexView {
     return slot;
   }
 
-  bool BlockMayMatchHash(int part, uint32_t block, uint64_t hash) const {
+  Result<bool> BlockMayMatchHash(int part, uint32_t block, uint64_t hash) const {
     std::shared_ptr<Cache> cache = CacheOf(part);
     MutexLock lock(&cache->mu);
     if (!cache->blocks_loaded) {
       std::string raw;
-      if (source_->Read(part, 1, &raw).ok()) {
-        cache->blocks_data = std::move(raw);
-        std::string_view in(cache->blocks_data);
-        uint64_t count;
-        std::vector<BloomView> views;
-        if (GetVarint64(&in, &count) && count == source_->block_count()) {
-          for (uint64_t b = 0; b < count; ++b) {
-            std::string_view filter;
-            if (!GetLengthPrefixed(&in, &filter)) break;
-            views.emplace_back(filter);
-          }
-        }
-        if (views.size() == source_->block_count() && in.empty()) {
-          cache->block_views = std::move(views);
-        }
-      }
+      Status read = source_->Read(part, 1, &raw);
+      if (!read.ok() && !read.IsDataLoss()) return read;  // asked again next time
+      if (read.ok()) read = ParseBlockFilters(part, std::move(raw), cache.get());
+      cache->blocks_error = read;
       cache->blocks_loaded = true;
     }
-    if (cache->block_views.empty()) return true;
+    if (!cache->blocks_error.ok()) return cache->blocks_error;
     return cache->block_views[block].MayContainHash(hash);
+  }
+
+  // The block filters of part "part" ("raw": count, then a length-prefixed filter per block)
+  // into cache->block_views. Errors: DataLoss naming where, when they are not one per block.
+  Status ParseBlockFilters(int part, std::string raw, Cache* cache) const {
+    cache->blocks_data = std::move(raw);
+    std::string_view in(cache->blocks_data);
+    uint64_t count;
+    if (!GetVarint64(&in, &count) || count != source_->block_count()) {
+      return Status::DataLoss(source_->Where(part, 1) + ": not one filter per row block (" +
+                              std::to_string(source_->block_count()) + ")");
+    }
+    std::vector<BloomView> views;
+    for (uint64_t b = 0; b < count; ++b) {
+      std::string_view filter;
+      if (!GetLengthPrefixed(&in, &filter)) {
+        return Status::DataLoss(source_->Where(part, 1) + ": the filter of block " +
+                                std::to_string(b) + " is truncated");
+      }
+      views.emplace_back(filter);
+    }
+    if (!in.empty()) {
+      return Status::DataLoss(source_->Where(part, 1) + ": bytes after the last block's filter");
+    }
+    cache->block_views = std::move(views);
+    return Status::OK();
   }
 
   std::shared_ptr<const IndexSource> source_;

@@ -10,9 +10,11 @@
 //   - how many rows of each block satisfy it, exactly (BlockCounts: counts without postings);
 //   - "may the segment / this row block hold a match?" (SegmentMayMatch, BlockMayMatch).
 // "May match" false is a proof that no row satisfies the predicate, true means "read it". A
-// kind that cannot decide, or whose stored data is damaged, says true (or nullopt for rows), so
-// a query over a segment without the index (an older file, an unknown kind) still gives the
-// right answer, only with more reading.
+// kind that cannot decide says true (or nullopt for rows), so a query over a segment without the
+// index (an older file, an unknown kind) still gives the right answer, only with more reading. A
+// kind whose stored data is damaged says so, in every answer (may-match ones included: session
+// 22): DataLoss naming the segment, the index and its offset, which the caller reports as the
+// segment's damage and answers without the index (a scan).
 #pragma once
 
 #include <cstdint>
@@ -339,10 +341,13 @@ class IndexView {
                                                                  bool /*builtin*/) const {
     return std::optional<std::vector<std::string>>();
   }
-  // False only when no row of the segment can satisfy "predicate".
-  virtual bool SegmentMayMatch(const FieldPredicate& /*predicate*/) const { return true; }
-  // False only when no row of "block" can satisfy "predicate".
-  virtual bool BlockMayMatch(uint32_t /*block*/, const FieldPredicate& /*predicate*/) const {
+  // False only when no row of the segment can satisfy "predicate". Errors: DataLoss when the
+  // data the answer needs is damaged (never "maybe" in its place: the damage would go unseen);
+  // IOError from the store.
+  virtual Result<bool> SegmentMayMatch(const FieldPredicate& /*predicate*/) const { return true; }
+  // False only when no row of "block" can satisfy "predicate". Errors: as SegmentMayMatch.
+  virtual Result<bool> BlockMayMatch(uint32_t /*block*/,
+                                     const FieldPredicate& /*predicate*/) const {
     return true;
   }
 };

@@ -168,8 +168,8 @@ class InvertedView final : public IndexView {
     ASSIGN_OR_RETURN(std::shared_ptr<const InvertedIndexReader> idx, Load(part));
     if (idx->Listed(p.value)) {
       // Blocks, not rows. The list is decoded here, once a search, so that a damaged one is
-      // DataLoss naming where (the executor's "index unreadable" warning): the may-match
-      // questions that follow (BlockMayMatch) can only say "maybe" to it.
+      // DataLoss naming the value in the index answer (the may-match questions that follow say
+      // DataLoss too, since session 22, but name no value).
       RETURN_IF_ERROR(Blocks(p, false).status());
       return std::optional<roaring::Roaring>();
     }
@@ -191,16 +191,16 @@ class InvertedView final : public IndexView {
   // (Version 2) Exact for every value: the field has no blooms to ask (PostedFields), so a
   // value stored as rows answers from its rows, which an OR with a filter that is not posted
   // (`user_id=X OR trace_id=Y`) prunes its blocks by.
-  bool SegmentMayMatch(const FieldPredicate& p) const override {
+  Result<bool> SegmentMayMatch(const FieldPredicate& p) const override {
     if (p.op != FieldPredicate::Op::kEquals || p.value.empty()) return true;
     int part = Find(p.field, p.builtin);
     if (part < 0 || source_->parts()[part].field.keep_empty) return true;
-    Result<std::shared_ptr<const InvertedIndexReader>> idx = Load(part);
+    ASSIGN_OR_RETURN(std::shared_ptr<const InvertedIndexReader> idx, Load(part));
     // Every value of a version 2 index is listed or has rows: one not stored is in no row.
-    return !idx.ok() || !(*idx)->block_lists() || (*idx)->Holds(p.value);
+    return !idx->block_lists() || idx->Holds(p.value);
   }
 
-  bool BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
+  Result<bool> BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
     // Asked block after block for the same value: the value's blocks are kept from the last ask.
     {
       MutexLock lock(&mu_);
@@ -209,15 +209,15 @@ class InvertedView final : public IndexView {
         return HoldsBlock(asked_blocks_, block);
       }
     }
-    Result<std::optional<std::vector<BlockEntry>>> entries = Blocks(p, true);
-    if (!entries.ok() || !*entries) return true;
-    const bool holds = HoldsBlock(**entries, block);
+    ASSIGN_OR_RETURN(std::optional<std::vector<BlockEntry>> entries, Blocks(p, true));
+    if (!entries) return true;
+    const bool holds = HoldsBlock(*entries, block);
     MutexLock lock(&mu_);
     asked_ = true;
     asked_field_ = p.field;
     asked_builtin_ = p.builtin;
     asked_value_ = p.value;
-    asked_blocks_ = std::move(**entries);
+    asked_blocks_ = std::move(*entries);
     return holds;
   }
 

@@ -108,7 +108,7 @@ class NumericRangeBuilder final : public IndexBuilder {
 
 class NumericRangeView final : public IndexView {
  public:
-  bool BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
+  Result<bool> BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
     if (!Answers(p)) return true;
     std::optional<double> bound = p.number;
     if (p.op == FieldPredicate::Op::kEquals) bound = ParseNumber(p.value);

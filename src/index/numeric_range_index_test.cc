@@ -57,7 +57,11 @@ class NumericRange : public ::testing::Test {
 };
 
 TEST_F(NumericRange, SkipsBlocksWhoseRangeCannotMatch) {
-  auto may = [&](uint32_t block, FieldPredicate p) { return view_->BlockMayMatch(block, p); };
+  auto may = [&](uint32_t block, FieldPredicate p) {
+    Result<bool> r = view_->BlockMayMatch(block, p);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() && *r;
+  };
   EXPECT_FALSE(may(0, Compare("status", Op::kGreaterEqual, 500)));
   EXPECT_TRUE(may(1, Compare("status", Op::kGreaterEqual, 500)));
   EXPECT_TRUE(may(1, Compare("status", Op::kGreaterEqual, 503)));
@@ -78,20 +82,21 @@ TEST_F(NumericRange, EqualityOnANumberUsesTheRange) {
   FieldPredicate eq;
   eq.field = "status";
   eq.value = "503";
-  EXPECT_FALSE(view_->BlockMayMatch(0, eq));
-  EXPECT_TRUE(view_->BlockMayMatch(1, eq));
+  EXPECT_FALSE(view_->BlockMayMatch(0, eq).value_or(true));
+  EXPECT_TRUE(view_->BlockMayMatch(1, eq).value_or(false));
   eq.value = "n/a";  // not a number: this index cannot tell
-  EXPECT_TRUE(view_->BlockMayMatch(0, eq));
+  EXPECT_TRUE(view_->BlockMayMatch(0, eq).value_or(false));
 }
 
 TEST_F(NumericRange, WhatItCannotDecideIsAMaybe) {
   // A field it does not hold, a text comparison, a block beyond the segment's end.
-  EXPECT_TRUE(view_->BlockMayMatch(0, Compare("latency", Op::kGreater, 1e9)));
+  EXPECT_TRUE(view_->BlockMayMatch(0, Compare("latency", Op::kGreater, 1e9)).value_or(false));
   FieldPredicate text;
   text.field = "status";
   text.op = Op::kGreater;  // `status>abc`: compared as text
-  EXPECT_TRUE(view_->BlockMayMatch(0, text));
-  EXPECT_TRUE(view_->BlockMayMatch(0, FieldPredicate{"path", Op::kEquals, "/x", {}}));
+  EXPECT_TRUE(view_->BlockMayMatch(0, text).value_or(false));
+  EXPECT_TRUE(
+      view_->BlockMayMatch(0, FieldPredicate{"path", Op::kEquals, "/x", {}}).value_or(false));
 }
 
 TEST_F(NumericRange, NothingNumericStoresNothing) {

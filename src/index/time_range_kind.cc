@@ -20,7 +20,7 @@ class TimeRangeView final : public IndexView {
  public:
   explicit TimeRangeView(std::shared_ptr<const IndexSource> source) : source_(std::move(source)) {}
 
-  bool BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
+  Result<bool> BlockMayMatch(uint32_t block, const FieldPredicate& p) const override {
     if (!Answers(p) || block >= source_->block_count()) return true;
     IndexSource::BlockTimes t = source_->Times(block);
     const bool ts = p.field == "ts";

@@ -445,7 +445,7 @@ class WordPostingsView final : public IndexView {
     return std::optional<std::vector<uint32_t>>(std::move(counts));
   }
 
-  bool SegmentMayMatch(const FieldPredicate& p) const override {
+  Result<bool> SegmentMayMatch(const FieldPredicate& p) const override {
     if (!Answers(p)) return true;
     size_t at = 0;
     std::string folded;

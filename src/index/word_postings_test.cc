@@ -233,7 +233,7 @@ TEST(WordPostings, LetterWordsOfOneRowArePostedInLargeSegments) {
       EXPECT_EQ(RowsOf(*view, "accountname"), row17);
       EXPECT_EQ(RowsOf(*view, "missing"), row17);
       p.value = "nowhere";
-      EXPECT_EQ(view->SegmentMayMatch(p), !large);
+      EXPECT_EQ(view->SegmentMayMatch(p).value_or(large), !large);
       EXPECT_EQ(
           RowsOf(*view, "nowhere"),
           large ? std::optional<std::vector<uint32_t>>(std::vector<uint32_t>{}) : std::nullopt);
@@ -241,11 +241,11 @@ TEST(WordPostings, LetterWordsOfOneRowArePostedInLargeSegments) {
       EXPECT_EQ(RowsOf(*view, "deadbeef42"), std::nullopt);
       EXPECT_EQ(RowsOf(*view, "4d1c8b7b"), std::nullopt);
       p.value = "nowhere42";
-      EXPECT_TRUE(view->SegmentMayMatch(p));
+      EXPECT_TRUE(view->SegmentMayMatch(p).value_or(false));
       // Above the row limit (20 of 40 rows): listed, never "no row".
       EXPECT_EQ(RowsOf(*view, "user"), std::nullopt);
       p.value = "gateway";
-      EXPECT_TRUE(view->SegmentMayMatch(p));
+      EXPECT_TRUE(view->SegmentMayMatch(p).value_or(false));
     }
   }
 }

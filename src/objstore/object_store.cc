@@ -51,12 +51,17 @@ Result<std::unique_ptr<ObjectWriter>> ObjectStore::NewWriter(std::string_view na
 }
 
 Result<uint64_t> CopyObject(ObjectStore* source, std::string_view from, ObjectStore* target,
-                            std::string_view to) {
+                            std::string_view to, const std::function<bool()>& stop) {
   constexpr uint64_t kPiece = 1 << 20;
   ASSIGN_OR_RETURN(auto reader, source->Open(from));
   ASSIGN_OR_RETURN(auto writer, target->NewWriter(to));
   std::string piece;
   for (uint64_t offset = 0; offset < reader->size(); offset += kPiece) {
+    if (stop && stop()) {
+      return Status::Unavailable("copy to " + target->Location(to) + " abandoned after " +
+                                 std::to_string(offset) + " of " + std::to_string(reader->size()) +
+                                 " bytes: stopping");
+    }
     RETURN_IF_ERROR(reader->ReadRange(offset, std::min(kPiece, reader->size() - offset), &piece));
     RETURN_IF_ERROR(writer->Append(piece));
   }

@@ -22,6 +22,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -127,9 +128,12 @@ class ObjectStore {
 
 // Copies object "from" of "source" to "to" of "target" (which may be the same store) through a
 // writer, 1 MiB at a time, and returns the bytes copied. The copy is durable when it returns.
-// Errors: as Open, ReadRange, NewWriter and Commit.
+// "stop" (when set) is asked before each piece: true abandons the copy there (the writer is
+// dropped uncommitted, so nothing is visible under "to"; a server stopping does not wait for the
+// upload of a whole segment: storage.md "Stopping"). Errors: as Open, ReadRange, NewWriter and
+// Commit; Unavailable naming "to" and the bytes copied when "stop" said so.
 Result<uint64_t> CopyObject(ObjectStore* source, std::string_view from, ObjectStore* target,
-                            std::string_view to);
+                            std::string_view to, const std::function<bool()>& stop = nullptr);
 
 // InvalidArgument naming "name" and what is wrong with it, or OK (the rules above).
 Status ValidateObjectName(std::string_view name);

@@ -514,6 +514,9 @@ class Job {
     // A plain count whose filter is a word too frequent to post: the matching rows of each
     // block (BlockCounts), checked against the block list.
     std::optional<std::vector<uint32_t>> block_counts;
+    // A may-match question of the segment's index kinds met damage (reported): every block
+    // that the rest leaves is read.
+    bool kinds_unreadable = false;
   };
 
   void ScanSegment(const Task& task, WorkerState* ws) {
@@ -537,7 +540,7 @@ class Job {
     const std::vector<segment::BlockInfo>& blocks = reader.blocks();
     std::optional<roaring::Roaring>& rows = scan.rows;
     const bool exact = scan.exact;
-    const std::vector<uint32_t> order = CandidateBlocks(scan);
+    const std::vector<uint32_t> order = CandidateBlocks(h, ws, &scan);
     auto block_max = [&](uint32_t b) {
       return options_.time_field_ts ? blocks[b].max_ts : blocks[b].max_ingest_ts;
     };
@@ -717,13 +720,6 @@ class Job {
       } else {
         rows = std::move(index->rows);
         exact = rows.has_value() && index->exact;
-        // No rows from the index: the may-match questions below decide, and they say "maybe"
-        // to a damaged block list. Such damage is reported as the index answer's is.
-        if (!rows) {
-          if (Status damaged = CheckMayMatchIndex(*query_->filter, reader); !damaged.ok()) {
-            IndexUnreadable(h, name + ": index", damaged, ws);
-          }
-        }
       }
       if ((count_only_ || !group_fields_.empty()) && query_->filter->kind == NodeKind::kAll) {
         // `* | count`: every row matches; the count is the row count.
@@ -785,7 +781,7 @@ class Job {
             " groups counted from the index, " + std::to_string(total) + " rows, 0 blocks read");
         return false;
       }
-      if (!KindsMayMatch(*query_->filter, reader, -1)) {
+      if (!MayMatch(h, reader, -1, ws, scan)) {
         ws->plan.push_back(name + ": pruned by blooms");
         return false;
       }
@@ -871,22 +867,37 @@ class Job {
     scan->block_counts = std::move(*counts);
   }
 
+  // Whether the segment's index kinds leave "block" (-1: the segment) a match (KindsMayMatch).
+  // The first damage their answers meet (DataLoss) is reported as the index's (IndexUnreadable:
+  // the segment marked corrupt, a warning) and the kinds are asked nothing more of the segment:
+  // its blocks are read, so the answer stays whole.
+  bool MayMatch(const storage::SegmentHandle& h, const segment::SegmentReader& reader,
+                int64_t block, WorkerState* ws, SegmentScan* scan) {
+    if (scan->kinds_unreadable) return true;
+    Result<bool> may = KindsMayMatch(*query_->filter, reader, block);
+    if (may.ok()) return *may;
+    scan->kinds_unreadable = true;
+    IndexUnreadable(h, "segment " + std::to_string(h.info.id) + ": index", may.status(), ws);
+    return true;
+  }
+
   // The blocks of an opened segment that may hold matches, newest first. The time range is
   // pruned with and without indexes.
-  std::vector<uint32_t> CandidateBlocks(const SegmentScan& scan) {
-    const segment::SegmentReader& reader = *scan.reader;
+  std::vector<uint32_t> CandidateBlocks(const storage::SegmentHandle& h, WorkerState* ws,
+                                        SegmentScan* scan) {
+    const segment::SegmentReader& reader = *scan->reader;
     const std::vector<segment::BlockInfo>& blocks = reader.blocks();
-    const std::optional<roaring::Roaring>& rows = scan.rows;
+    const std::optional<roaring::Roaring>& rows = scan->rows;
     const index::FieldPredicate time_predicate =
         TimePredicate(options_.range, options_.time_field_ts);
     std::vector<uint32_t> order;
     for (uint32_t b = 0; b < blocks.size(); ++b) {
       const segment::BlockInfo& bi = blocks[b];
-      if (!reader.BlockMayMatch(b, time_predicate)) continue;
+      // (The block list's times: read with the footer, never damaged here.)
+      if (!reader.BlockMayMatch(b, time_predicate).value_or(true)) continue;
       if (rows && bi.rows > 0 && RowsInBlock(*rows, bi) == 0) continue;
-      if (scan.block_counts && (*scan.block_counts)[b] == 0) continue;
-      if (options_.use_indexes &&
-          !KindsMayMatch(*query_->filter, reader, static_cast<int64_t>(b))) {
+      if (scan->block_counts && (*scan->block_counts)[b] == 0) continue;
+      if (options_.use_indexes && !MayMatch(h, reader, static_cast<int64_t>(b), ws, scan)) {
         continue;
       }
       order.push_back(b);
@@ -988,7 +999,7 @@ class Job {
       cold_done();
       return;
     }
-    const std::vector<uint32_t> order = CandidateBlocks(scan);
+    const std::vector<uint32_t> order = CandidateBlocks(h, ws, &scan);
     if (order.empty()) {
       ws->plan.push_back(
           name + " (partition " + std::to_string(h.info.partition) + ", " +

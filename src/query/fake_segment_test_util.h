@@ -107,12 +107,12 @@ class FakeSegmentReader final : public segment::SegmentReader {
     for (const auto& [v, _] : f->second) out.push_back(v);
     return std::optional<std::vector<std::string>>(out);
   }
-  bool SegmentMayMatch(const index::FieldPredicate& p) const override {
+  Result<bool> SegmentMayMatch(const index::FieldPredicate& p) const override {
     std::string key;
     if (!TokenKey(p, &key)) return true;
     return segment_tokens_.count(key) > 0;
   }
-  bool BlockMayMatch(uint32_t block, const index::FieldPredicate& p) const override {
+  Result<bool> BlockMayMatch(uint32_t block, const index::FieldPredicate& p) const override {
     if (p.op == index::FieldPredicate::Op::kTimeWithin) {
       const segment::BlockInfo& b = blocks_[block];
       bool ts = p.field == "ts";

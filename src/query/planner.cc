@@ -255,7 +255,7 @@ Result<std::optional<std::vector<uint32_t>>> BlockCounts(const Node& n,
   return reader.MatchingRowsPerBlock(p);
 }
 
-bool KindsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t block) {
+Result<bool> KindsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t block) {
   auto may = [&](const index::FieldPredicate& p) {
     return block < 0 ? reader.SegmentMayMatch(p)
                      : reader.BlockMayMatch(static_cast<uint32_t>(block), p);
@@ -269,43 +269,33 @@ bool KindsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t 
     return may(p);
   };
   switch (n.kind) {
-    case NodeKind::kWord: return n.word_prefix || word(n.words[0]);
+    case NodeKind::kWord:
+      if (n.word_prefix) return true;
+      return word(n.words[0]);
     case NodeKind::kPhrase:
       for (const std::string& w : n.words) {
-        if (!word(w)) return false;
+        ASSIGN_OR_RETURN(const bool holds, word(w));
+        if (!holds) return false;
       }
       return true;
     case NodeKind::kField: {
       std::optional<index::FieldPredicate> p = KindPredicate(n);
-      return !p || may(*p);
+      if (!p) return true;
+      return may(*p);
     }
     case NodeKind::kAnd:
       for (const auto& c : n.children) {
-        if (!KindsMayMatch(*c, reader, block)) return false;
+        ASSIGN_OR_RETURN(const bool holds, KindsMayMatch(*c, reader, block));
+        if (!holds) return false;
       }
       return true;
     case NodeKind::kOr:
       for (const auto& c : n.children) {
-        if (KindsMayMatch(*c, reader, block)) return true;
+        ASSIGN_OR_RETURN(const bool holds, KindsMayMatch(*c, reader, block));
+        if (holds) return true;
       }
       return false;
     default: return true;
-  }
-}
-
-Status CheckMayMatchIndex(const Node& n, const segment::SegmentReader& reader) {
-  switch (n.kind) {
-    case NodeKind::kField: {
-      if (n.op != FieldOp::kEq) return Status::OK();
-      std::optional<index::FieldPredicate> p = KindPredicate(n);
-      if (!p || !ExactField(*p) || p->value.empty()) return Status::OK();
-      return reader.MatchingRowsPerBlock(*p).status();
-    }
-    case NodeKind::kAnd:
-    case NodeKind::kOr:
-      for (const auto& c : n.children) RETURN_IF_ERROR(CheckMayMatchIndex(*c, reader));
-      return Status::OK();
-    default: return Status::OK();
   }
 }
 

@@ -79,17 +79,10 @@ Result<std::optional<std::vector<uint32_t>>> BlockCounts(const Node& filter,
 // of "block" can match: each condition every match must meet (nothing under a NOT) goes to the
 // kinds as an index::FieldPredicate (`field op value` for =, <, <=, >, >=; a word or each word
 // of a phrase as a message word), and the kinds that answer it say (index/index_kind.h: blooms,
-// numeric ranges, and any kind registered later).
-bool KindsMayMatch(const Node& filter, const segment::SegmentReader& reader, int64_t block);
-
-// Damage in the index parts KindsMayMatch would consult, which its answers hide (a kind says
-// "maybe" to a damaged block list): each `field=value` of a built-in field under ANDs and ORs is
-// asked for its rows per block (SegmentReader::MatchingRowsPerBlock: service, host and level
-// load nothing; a field without postings answers nullopt). The executor asks it once a segment
-// when the index gave no rows (`trace_id=Y OR user_id=X`: trace ids are not posted, so the OR's
-// rows are unknown before its user id is read), so such damage is reported as damage the index
-// answer meets is. Errors: the reader's (DataLoss naming where).
-Status CheckMayMatchIndex(const Node& filter, const segment::SegmentReader& reader);
+// numeric ranges, and any kind registered later). Errors: the first the reader's answers give
+// (DataLoss naming the segment, the kind and where, when the index part a question reads is
+// damaged: a block list, a bloom); the caller reports the segment and reads its blocks.
+Result<bool> KindsMayMatch(const Node& filter, const segment::SegmentReader& reader, int64_t block);
 
 // The query's time range as a predicate for the kinds (the per-block time ranges answer it).
 index::FieldPredicate TimePredicate(const TimeRange& range, bool time_field_ts);

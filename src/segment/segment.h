@@ -339,9 +339,13 @@ class SegmentReader {
   virtual Result<std::optional<std::vector<std::string>>> FieldValues(std::string_view field,
                                                                       bool builtin) const = 0;
   // False only when a kind proves that no row of the segment / of "block" satisfies
-  // "predicate" (blooms; per-block ts ranges; numeric ranges: `status>=500`).
-  virtual bool SegmentMayMatch(const index::FieldPredicate& predicate) const = 0;
-  virtual bool BlockMayMatch(uint32_t block, const index::FieldPredicate& predicate) const = 0;
+  // "predicate" (blooms; per-block ts ranges; numeric ranges: `status>=500`). Errors: DataLoss
+  // naming the segment, the kind, the index and its offset when the data a kind's answer needs
+  // is damaged (a block list, a bloom, the word postings: session 22; the caller reports the
+  // segment and reads its blocks); IOError from the store.
+  virtual Result<bool> SegmentMayMatch(const index::FieldPredicate& predicate) const = 0;
+  virtual Result<bool> BlockMayMatch(uint32_t block,
+                                     const index::FieldPredicate& predicate) const = 0;
 
   // Shorthands over the four above, with "field" a built-in field when it names one with a
   // text value (segment/builtin_fields.h IndexedFieldOf), else a dynamic field:
@@ -351,8 +355,9 @@ class SegmentReader {
   // FieldValues of "field".
   Result<std::optional<std::vector<std::string>>> IndexedValues(std::string_view field) const;
   // May-match of `field = token`; for "message", of the word "token".
-  bool SegmentMayContain(std::string_view field, std::string_view token) const;
-  bool BlockMayContain(uint32_t block, std::string_view field, std::string_view token) const;
+  Result<bool> SegmentMayContain(std::string_view field, std::string_view token) const;
+  Result<bool> BlockMayContain(uint32_t block, std::string_view field,
+                               std::string_view token) const;
 
   // Decodes the columns in "column_mask" of every row of "block" and appends the rows to
   // "*out" in row order (tenant filled from info(); columns not asked for left default).

@@ -36,8 +36,8 @@ class SegmentFileReader final : public SegmentReader {
   Result<std::shared_ptr<const index::ServiceLevelCounts>> BlockServiceLevels() const override;
   Result<std::optional<std::vector<std::string>>> FieldValues(std::string_view field,
                                                               bool builtin) const override;
-  bool SegmentMayMatch(const index::FieldPredicate& predicate) const override;
-  bool BlockMayMatch(uint32_t block, const index::FieldPredicate& predicate) const override;
+  Result<bool> SegmentMayMatch(const index::FieldPredicate& predicate) const override;
+  Result<bool> BlockMayMatch(uint32_t block, const index::FieldPredicate& predicate) const override;
   Status ReadBlock(uint32_t block, uint32_t column_mask, std::vector<Record>* out,
                    ReadStats* stats) const override;
   Status ReadRows(uint32_t block, uint32_t column_mask, const std::vector<uint32_t>& rows,
@@ -152,7 +152,15 @@ class SegmentFileReader final : public SegmentReader {
   // segment) hold it?" when they decide it; true ("maybe") when the segment's word postings do
   // not open or are of a newer version (its blooms then lack the words they decide); nullopt
   // when the blooms are to be asked (an earlier version, no word postings, an undecided word).
-  std::optional<bool> WordPostingsDecide(int64_t block, const index::FieldPredicate& p) const;
+  // Errors: as KindDamage, when the postings' answer meets damage.
+  Result<std::optional<bool>> WordPostingsDecide(int64_t block,
+                                                 const index::FieldPredicate& p) const;
+  // An error "st" of kinds_[k]'s answer, naming the segment and the kind: DataLoss stays
+  // DataLoss (damage: the caller reports the segment), any other error keeps its code.
+  Status KindDamage(size_t k, const Status& st) const;
+  // SegmentMayMatch (block -1) or BlockMayMatch: false when a kind proves no row matches; the
+  // first kind's error (KindDamage) else.
+  Result<bool> MayMatch(int64_t block, const index::FieldPredicate& predicate) const;
 
   // Who a RowTimesScope this reader opens, or trusts, is opened by: the reader as the
   // SegmentReader it is, which its callers know it as (column_encoding.h RowTimesScope).

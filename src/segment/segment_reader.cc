@@ -1363,13 +1363,7 @@ Result<std::optional<std::vector<uint32_t>>> SegmentFileReader::MatchingRowsPerB
     std::shared_ptr<const index::IndexView> view = KindView(k);
     if (view == nullptr) continue;
     Result<std::optional<std::vector<uint32_t>>> counts = view->BlockCounts(predicate);
-    if (!counts.ok()) {
-      const std::string where =
-          "segment " + path_ + ": index kind '" + std::string(kinds_[k].kind->name) + "'";
-      // A failed read (IOError, Unavailable) stays one: only damage marks a segment corrupt.
-      if (!counts.status().IsDataLoss()) return counts.status().WithContext(where);
-      return Status::DataLoss(where + ": " + counts.status().message());
-    }
+    if (!counts.ok()) return KindDamage(k, counts.status());
     if (*counts) return counts;
   }
   return std::optional<std::vector<uint32_t>>();
@@ -1417,60 +1411,82 @@ Result<std::optional<std::vector<std::string>>> SegmentFileReader::FieldValues(
   return std::optional<std::vector<std::string>>();
 }
 
-std::optional<bool> SegmentFileReader::WordPostingsDecide(int64_t block,
-                                                          const index::FieldPredicate& p) const {
+Status SegmentFileReader::KindDamage(size_t k, const Status& st) const {
+  const std::string segment = "segment " + path_ + ": ";
+  const std::string where = segment + "index kind '" + std::string(kinds_[k].kind->name) + "'";
+  // A failed read (IOError, Unavailable) stays one: only damage marks a segment corrupt.
+  if (!st.IsDataLoss()) return st.WithContext(where);
+  // The kind's own message names the segment too (IndexSource::Where): once is enough.
+  std::string_view what = st.message();
+  if (what.substr(0, segment.size()) == segment) what.remove_prefix(segment.size());
+  return Status::DataLoss(where + ": " + std::string(what));
+}
+
+Result<std::optional<bool>> SegmentFileReader::WordPostingsDecide(
+    int64_t block, const index::FieldPredicate& p) const {
   if (version_ < 12 || p.op != index::FieldPredicate::Op::kWord || !p.builtin ||
       p.field != "message") {
-    return std::nullopt;
+    return std::optional<bool>();
   }
   constexpr std::string_view kWordPostings = "word_postings";
   bool stored = false;
   for (const KindIndexMeta& m : footer_.kind_indexes) stored = stored || m.kind == kWordPostings;
-  if (!stored) return std::nullopt;  // the writer had no postings: the blooms hold every word
+  if (!stored)
+    return std::optional<bool>();  // the writer had no postings: the blooms hold every word
   for (size_t k = 0; k < kinds_.size(); ++k) {
     if (kinds_[k].kind->name != kWordPostings) continue;
     std::shared_ptr<const index::IndexView> view = KindView(k);
-    if (view == nullptr) return true;
+    if (view == nullptr) return std::optional<bool>(true);
     Result<std::optional<roaring::Roaring>> rows = view->Rows(p);
-    if (!rows.ok()) return true;
+    if (!rows.ok()) return KindDamage(k, rows.status());
     if (*rows) {
-      if (block < 0) return !(*rows)->isEmpty();
+      if (block < 0) return std::optional<bool>(!(*rows)->isEmpty());
       const BlockInfo& info = footer_.blocks[static_cast<size_t>(block)];
-      if (info.rows == 0) return false;
+      if (info.rows == 0) return std::optional<bool>(false);
       const uint64_t before = info.first_row == 0 ? 0 : (*rows)->rank(info.first_row - 1);
-      return (*rows)->rank(info.first_row + info.rows - 1) > before;
+      return std::optional<bool>((*rows)->rank(info.first_row + info.rows - 1) > before);
     }
     Result<std::optional<std::vector<uint32_t>>> counts = view->BlockCounts(p);
-    if (!counts.ok()) return true;
-    if (!*counts) return std::nullopt;  // undecided: the blooms hold it
+    if (!counts.ok()) return KindDamage(k, counts.status());
+    if (!*counts) return std::optional<bool>();  // undecided: the blooms hold it
     const std::vector<uint32_t>& per_block = **counts;
-    if (per_block.size() != footer_.blocks.size()) return true;
-    if (block >= 0) return per_block[static_cast<size_t>(block)] > 0;
-    return std::any_of(per_block.begin(), per_block.end(), [](uint32_t n) { return n > 0; });
+    if (per_block.size() != footer_.blocks.size()) {
+      return KindDamage(
+          k, Status::DataLoss("counts of " + std::to_string(per_block.size()) +
+                              " blocks in a segment of " + std::to_string(footer_.blocks.size())));
+    }
+    if (block >= 0) return std::optional<bool>(per_block[static_cast<size_t>(block)] > 0);
+    return std::optional<bool>(
+        std::any_of(per_block.begin(), per_block.end(), [](uint32_t n) { return n > 0; }));
   }
-  return true;  // stored, but of a kind version this build does not read (FindKinds)
+  return std::optional<bool>(
+      true);  // stored, but of a kind version this build does not read (FindKinds)
 }
 
-bool SegmentFileReader::SegmentMayMatch(const index::FieldPredicate& predicate) const {
-  if (std::optional<bool> decided = WordPostingsDecide(-1, predicate)) return *decided;
+Result<bool> SegmentFileReader::MayMatch(int64_t block,
+                                         const index::FieldPredicate& predicate) const {
+  ASSIGN_OR_RETURN(std::optional<bool> decided, WordPostingsDecide(block, predicate));
+  if (decided) return *decided;
   for (size_t k = 0; k < kinds_.size(); ++k) {
     if (!kinds_[k].kind->answers(predicate)) continue;
     std::shared_ptr<const index::IndexView> view = KindView(k);
-    if (view != nullptr && !view->SegmentMayMatch(predicate)) return false;
+    if (view == nullptr) continue;
+    Result<bool> may = block < 0 ? view->SegmentMayMatch(predicate)
+                                 : view->BlockMayMatch(static_cast<uint32_t>(block), predicate);
+    if (!may.ok()) return KindDamage(k, may.status());
+    if (!*may) return false;
   }
   return true;
 }
 
-bool SegmentFileReader::BlockMayMatch(uint32_t block,
-                                      const index::FieldPredicate& predicate) const {
+Result<bool> SegmentFileReader::SegmentMayMatch(const index::FieldPredicate& predicate) const {
+  return MayMatch(-1, predicate);
+}
+
+Result<bool> SegmentFileReader::BlockMayMatch(uint32_t block,
+                                              const index::FieldPredicate& predicate) const {
   if (block >= footer_.blocks.size()) return true;
-  if (std::optional<bool> decided = WordPostingsDecide(block, predicate)) return *decided;
-  for (size_t k = 0; k < kinds_.size(); ++k) {
-    if (!kinds_[k].kind->answers(predicate)) continue;
-    std::shared_ptr<const index::IndexView> view = KindView(k);
-    if (view != nullptr && !view->BlockMayMatch(block, predicate)) return false;
-  }
-  return true;
+  return MayMatch(block, predicate);
 }
 
 Result<std::shared_ptr<const index::InvertedIndexReader>> SegmentFileReader::LoadIndex(
@@ -1517,12 +1533,13 @@ Result<std::optional<std::vector<std::string>>> SegmentReader::IndexedValues(
   return FieldValues(field, IndexedFieldOf(field).builtin);
 }
 
-bool SegmentReader::SegmentMayContain(std::string_view field, std::string_view token) const {
+Result<bool> SegmentReader::SegmentMayContain(std::string_view field,
+                                              std::string_view token) const {
   return SegmentMayMatch(PredicateOf(field, token));
 }
 
-bool SegmentReader::BlockMayContain(uint32_t block, std::string_view field,
-                                    std::string_view token) const {
+Result<bool> SegmentReader::BlockMayContain(uint32_t block, std::string_view field,
+                                            std::string_view token) const {
   return BlockMayMatch(block, PredicateOf(field, token));
 }
 

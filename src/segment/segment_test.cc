@@ -504,7 +504,8 @@ TEST(Segment, WarmEncodingRoundTripsRealDataInFormatVersions13To3) {
       std::vector<Record> rows = ReadAll(**reader, kColMessage);
       for (size_t i = 0; i < rows.size(); i += 97) {
         for (const std::string& w : index::Tokenize(rows[i].message)) {
-          ASSERT_TRUE((*reader)->SegmentMayContain("message", w)) << rel << " " << w;
+          ASSERT_TRUE((*reader)->SegmentMayContain("message", w).value_or(false))
+              << rel << " " << w;
         }
       }
       for (const BloomMeta& b : (*reader)->footer().blooms) {
@@ -1242,14 +1243,16 @@ TEST(Segment, Version11StoresIdBlockFiltersAsFingerprints) {
     std::vector<Record> rows = ReadAll(**reader, kColTraceId);
     ASSERT_EQ(rows.size(), records.size());
     for (size_t row = 0; row < rows.size(); ++row) {
-      ASSERT_TRUE((*reader)->BlockMayContain(static_cast<uint32_t>(row / 2000), "trace_id",
-                                             rows[row].trace_id))
+      ASSERT_TRUE(
+          (*reader)
+              ->BlockMayContain(static_cast<uint32_t>(row / 2000), "trace_id", rows[row].trace_id)
+              .value_or(false))
           << "v" << version << " row " << row;
     }
     for (int k = 0; k < 2000; ++k) {
       const std::string absent = "absent" + std::to_string(k);
       for (uint32_t block = 0; block < (*reader)->blocks().size(); ++block) {
-        false_blocks[v] += (*reader)->BlockMayContain(block, "trace_id", absent);
+        false_blocks[v] += (*reader)->BlockMayContain(block, "trace_id", absent).value_or(true);
       }
     }
   }
@@ -1420,30 +1423,33 @@ TEST(Segment, BloomsNeverGiveAFalseNegativeOnRealData) {
            row < r.blocks()[b].first_row + r.blocks()[b].rows; ++row) {
         const Record& rec = rows[row];
         for (const std::string& w : index::Tokenize(rec.message)) {
-          ASSERT_TRUE(r.BlockMayContain(b, "message", w)) << rel << " block " << b << " " << w;
+          ASSERT_TRUE(r.BlockMayContain(b, "message", w).value_or(false))
+              << rel << " block " << b << " " << w;
           words.insert(w);
         }
         if (!rec.trace_id.empty()) {
-          ASSERT_TRUE(r.BlockMayContain(b, "trace_id", rec.trace_id));
-          ASSERT_TRUE(r.SegmentMayContain("trace_id", rec.trace_id));
+          ASSERT_TRUE(r.BlockMayContain(b, "trace_id", rec.trace_id).value_or(false));
+          ASSERT_TRUE(r.SegmentMayContain("trace_id", rec.trace_id).value_or(false));
         }
         if (!rec.span_id.empty()) {
-          ASSERT_TRUE(r.BlockMayContain(b, "span_id", rec.span_id));
+          ASSERT_TRUE(r.BlockMayContain(b, "span_id", rec.span_id).value_or(false));
         }
         if (!rec.user_id.empty()) {
-          ASSERT_TRUE(r.BlockMayContain(b, "user_id", rec.user_id));
+          ASSERT_TRUE(r.BlockMayContain(b, "user_id", rec.user_id).value_or(false));
         }
       }
     }
-    for (const std::string& w : words) ASSERT_TRUE(r.SegmentMayContain("message", w)) << w;
+    for (const std::string& w : words)
+      ASSERT_TRUE(r.SegmentMayContain("message", w).value_or(false)) << w;
     // Case does not matter; phrases and fields without blooms are always "maybe".
-    EXPECT_TRUE(r.SegmentMayContain("message", "two words"));
-    EXPECT_TRUE(r.SegmentMayContain("host", "anything"));
+    EXPECT_TRUE(r.SegmentMayContain("message", "two words").value_or(false));
+    EXPECT_TRUE(r.SegmentMayContain("host", "anything").value_or(false));
     // Words that are absent are ruled out about 99% of the time.
     int maybe = 0;
     const int probes = 20000;
     for (int i = 0; i < probes; ++i) {
-      maybe += r.BlockMayContain(0, "message", "absentword" + std::to_string(i) + "x");
+      maybe +=
+          r.BlockMayContain(0, "message", "absentword" + std::to_string(i) + "x").value_or(true);
     }
     EXPECT_LT(maybe, probes * 3 / 100) << rel;
   }
@@ -1459,14 +1465,14 @@ TEST(Segment, SingleBlockSegmentAnswersSegmentBloomFromItsBlock) {
   ASSERT_TRUE(WriteSegment(&env, "/one.seg", TestInfo(), records, WriterOptions(), nullptr).ok());
   auto reader = SegmentReader::Open(&env, "/one.seg");
   ASSERT_TRUE(reader.ok());
-  EXPECT_TRUE((*reader)->SegmentMayContain("message", "refused"));
-  EXPECT_TRUE((*reader)->SegmentMayContain("message", "REFUSED"));
-  EXPECT_FALSE((*reader)->SegmentMayContain("message", "timeout"));
-  EXPECT_FALSE((*reader)->BlockMayContain(0, "message", "timeout"));
+  EXPECT_TRUE((*reader)->SegmentMayContain("message", "refused").value_or(false));
+  EXPECT_TRUE((*reader)->SegmentMayContain("message", "REFUSED").value_or(false));
+  EXPECT_FALSE((*reader)->SegmentMayContain("message", "timeout").value_or(true));
+  EXPECT_FALSE((*reader)->BlockMayContain(0, "message", "timeout").value_or(true));
   // Numbers are not in message blooms: always "maybe".
-  EXPECT_TRUE((*reader)->SegmentMayContain("message", "12345"));
-  EXPECT_TRUE((*reader)->SegmentMayContain("message", "250ms"));
-  EXPECT_FALSE((*reader)->SegmentMayContain("message", "e12345"));
+  EXPECT_TRUE((*reader)->SegmentMayContain("message", "12345").value_or(false));
+  EXPECT_TRUE((*reader)->SegmentMayContain("message", "250ms").value_or(false));
+  EXPECT_FALSE((*reader)->SegmentMayContain("message", "e12345").value_or(true));
 }
 
 // A JSON message whose string value repeats the row's trace and span ids verbatim (nezha's

@@ -394,8 +394,12 @@ Status TierMover::ToCold(const std::shared_ptr<SegmentEntry>& entry, const Roari
   }
   const std::string name = SharedSegmentName(source.tenant, source.id);
   in_flight_ = {std::string(catalog::kColdStore), name};
-  // The same bytes: the warm encoding is already the one for size.
-  Status s = objstore::CopyObject(local().get(), source.path, cold().get(), name).status();
+  // The same bytes: the warm encoding is already the one for size. A stop abandons the upload
+  // before its next piece (docs/storage.md "Stopping"): nothing is committed under the name, the
+  // local copy stays registered, and the next start moves it again.
+  Status s = objstore::CopyObject(local().get(), source.path, cold().get(), name, [this] {
+               return stopping();
+             }).status();
   // Read back from the store itself, past the cold cache: the check is of what was uploaded,
   // and a transition must not fill the cache with segments no query asked for. A copy: not
   // held to the invariants of the build that encoded it (segment_files.h ReadBack).

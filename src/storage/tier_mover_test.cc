@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <functional>
 #include <set>
 #include <thread>
 
@@ -26,12 +27,16 @@ constexpr int64_t kDay = 24 * 3600 * kNanosPerSecond;
 
 // A cold store that fails the way a remote one does: refuses to start a put, cuts a put off in
 // the middle (the connection lost), or times out on the commit. Every other call goes through.
+// Its writers' Appends (the pieces of an upload) are counted, and "on_append" (when set) runs
+// after each.
 class FaultyStore final : public objstore::ForwardingObjectStore {
  public:
   enum class Fault { kNone, kRefuse, kCutMidPut, kTimeout };
   explicit FaultyStore(std::shared_ptr<objstore::ObjectStore> base)
       : ForwardingObjectStore(std::move(base)) {}
   std::atomic<Fault> fault{Fault::kNone};
+  std::atomic<int> appends{0};
+  std::function<void()> on_append;
 
   // Every put goes through the faulty writer.
   Status Put(std::string_view name, std::string_view data) override {
@@ -62,7 +67,10 @@ class FaultyStore final : public objstore::ForwardingObjectStore {
             .IgnoreError();
         return Status::IOError("upload part: connection reset by peer (injected)");
       }
-      return base_->Append(data);
+      Status s = base_->Append(data);
+      ++store_->appends;
+      if (store_->on_append) store_->on_append();
+      return s;
     }
     Status Commit() override {
       if (store_->fault == Fault::kTimeout) {
@@ -486,6 +494,76 @@ TEST_F(TierTest, AFailingColdStoreLeavesTheSegmentWarmAndNoObjectBehind) {
   EXPECT_EQ(report->to_cold, 2u);
   EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"cold", 2}}));
   ExpectLines(3000);
+  ExpectOneCopyEach();
+}
+
+// (Session 22) A stop during a move to cold ends the upload between its pieces (CopyObject asks
+// the stop before each 1 MiB piece): nothing is committed in the cold store, nothing is left
+// unfinished there, the local copy stays registered and readable, and the next start moves it
+// whole. Work, not time, is asserted: the pieces uploaded after the stop (unmended: the upload
+// went on to its end, one more piece of this 1.5 MiB segment, before the read-back saw the stop).
+TEST_F(TierTest, AStopDuringAMoveToColdEndsTheUploadBetweenPiecesAndTheNextStartRedoesIt) {
+  auto cold = std::make_shared<FaultyStore>(
+      std::make_shared<objstore::LocalDirectoryStore>(env_.get(), "/data/cold"));
+  options_.cold_store = cold;
+  OpenEngine();
+  // One partition, 1,500 lines of 2 KiB of random hex (zstd keeps about half): a warm segment
+  // of about 1.5 MiB, two pieces of upload.
+  constexpr int kLines = 1500;
+  std::vector<Record> batch;
+  uint64_t x = 88172645463325252ull;
+  for (int i = 0; i < kLines; ++i) {
+    Record r;
+    r.service = "api";
+    r.host = "h1";
+    r.level = Level::kInfo;
+    r.ts = clock_.NowNanos() - 40 * kDay + i;
+    r.message = "line " + std::to_string(i) + " ";
+    for (int k = 0; k < 128; ++k) {
+      x ^= x << 13;
+      x ^= x >> 7;
+      x ^= x << 17;
+      char hex[17];
+      std::snprintf(hex, sizeof(hex), "%016llx", static_cast<unsigned long long>(x));
+      r.message += hex;
+    }
+    batch.push_back(std::move(r));
+  }
+  ASSERT_TRUE(engine_->Append("acme", &batch).ok());
+  ASSERT_TRUE(engine_->Flush().ok());
+  ASSERT_TRUE(engine_->MoveTiers(0, "warm").ok());
+  auto segments = engine_->ListSegments();
+  ASSERT_TRUE(segments.ok());
+  ASSERT_EQ(segments->size(), 1u);
+  ASSERT_GT((*segments)[0].bytes, 1u << 20) << "fewer than two pieces to upload";
+
+  int appends_at_stop = -1;
+  cold->on_append = [&] {
+    if (appends_at_stop >= 0) return;
+    appends_at_stop = cold->appends.load();
+    engine_->StopBackgroundWork();
+  };
+  auto report = engine_->MoveTiers(0, "cold");
+  ASSERT_TRUE(report.ok()) << report.status().ToString();
+  ASSERT_EQ(appends_at_stop, 1) << "the stop came during the first piece";
+  EXPECT_EQ(cold->appends.load() - appends_at_stop, 0) << "pieces uploaded after the stop";
+  EXPECT_EQ(report->to_cold, 0u);
+  EXPECT_EQ(report->failed, 0u) << "an abandoned move is no failure: " << report->error;
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"warm", 1}}));
+  EXPECT_TRUE(cold->List("")->empty());
+  EXPECT_TRUE(cold->ListIncomplete("")->empty());
+  ExpectLines(kLines);
+
+  // The next start moves it again, whole.
+  cold->on_append = nullptr;
+  engine_.reset();
+  OpenEngine();
+  ExpectLines(kLines);
+  auto again = engine_->MoveTiers(0, "cold");
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_EQ(again->to_cold, 1u) << again->error;
+  EXPECT_EQ(Tiers(), (std::map<std::string, int>{{"cold", 1}}));
+  ExpectLines(kLines);
   ExpectOneCopyEach();
 }
 
