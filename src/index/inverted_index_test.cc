@@ -766,11 +766,12 @@ TEST(InvertedIndexKind, Version22UsersAreRiceCodedRowsBesideBlockListsNeverARest
 // are version 4: version 3's choices (runs or Rice codes, block lists below the threshold, no
 // rest) with the Rice-coded users' counts apart and their codes one bit stream, each user's k
 // implied by its count and the rows. Every user's rows or blocks answer as added, in fewer bytes
-// than version 3. A user's codes damaged in the stream (two of its bytes set to 0, the block's
-// other users' bits as they were) are DataLoss from a search naming the segment's index and the
-// user, and the users before and after it still answer their rows. Fails without
-// FinishRiceStream in the kind (version 3), with the reader's k one off, and with a user's
-// codes read from its first whole byte (the bits of the user before it taken as its own).
+// than version 3. A user's codes damaged in the stream (two of its bytes set to 0xff, the
+// block's other users' bits as they were) are DataLoss from a search naming the segment's index
+// and the user, and the users before and after it still answer their rows. Fails with a user's
+// codes read from its first whole byte (the bits of the user before it taken as its own), and
+// without the check that a user's codes end where its span does (the damaged user's rows
+// answered wrong).
 TEST(InvertedIndexKind, Version23UsersAreCodesInOneStreamAndADamagedUsersCodesNameIt) {
   constexpr uint32_t kBlockRows = 256, kBlocks = 8, kRows = kBlockRows * kBlocks;
   std::mt19937 rng(23);
@@ -832,7 +833,7 @@ TEST(InvertedIndexKind, Version23UsersAreCodesInOneStreamAndADamagedUsersCodesNa
   }
 
   // The codes are the block's last bytes, the Rice-coded users' in their order (f0, m10, m11..):
-  // m11's begin after f0's and m10's bits. Two bytes in the middle of m11's set to 0.
+  // m11's begin after f0's and m10's bits. Two bytes in the middle of m11's set to 0xff.
   std::vector<IndexPart> parts = InvertedParts(rows, kBlockRows, kRows, {}, true, true, true);
   std::string& blob = parts[users_at(parts)].blobs[0];
   auto bits_of = [&](const std::string& user) {
@@ -858,8 +859,8 @@ TEST(InvertedIndexKind, Version23UsersAreCodesInOneStreamAndADamagedUsersCodesNa
   const size_t codes_at = blob.size() - (total + 7) / 8;
   const uint64_t m11_at = bits_of("f0") + bits_of("m10");
   const size_t damaged = codes_at + (m11_at + bits_of("m11") / 2) / 8;
-  blob[damaged] = 0;
-  blob[damaged + 1] = 0;
+  blob[damaged] = static_cast<char>(0xff);
+  blob[damaged + 1] = static_cast<char>(0xff);
   auto view = kind->open(std::make_shared<PartsSource>(parts, kBlocks, kRows));
   ASSERT_TRUE(view.ok()) << view.status().ToString();
   FieldPredicate p;

@@ -929,8 +929,8 @@ int IdFilterLowBits(const std::string& path, std::string_view field) {
 // coded users' codes one bit stream, k implied) and the trace ids' block filters at 8 low bits
 // (22's at 10): stores of version 23, the mixed store of 20, 22, 23 and 22 merged into 23, and
 // 23 with users listed answer every query above and `trace_id=X` (newest page and count) as the
-// scan, in fewer bytes than 22. Fails with the reader's k of a version 4 user one off, and with
-// id filters read at 8 low bits whatever they record.
+// scan, in fewer bytes than 22. Fails with a version 4 user's codes read from its first whole
+// byte (the stores do not verify), and with version 23 writing the id filters at 10 low bits.
 TEST(RiceUserRows, Versions20To23MixedMergedAndListedAnswerAsBruteForce) {
   constexpr size_t kBlockRows = 512, kBlocks = 20, kSegments = 4;
   constexpr size_t kPerSegment = kBlocks * kBlockRows;
@@ -1177,11 +1177,12 @@ TEST(RiceUserRows, DamagedRiceRowsAreDataLossNamingTheSegmentTheOffsetAndTheUser
 }
 
 // (Format version 23) A user's codes in version 4's one bit stream that do not decode (two of
-// its bytes set to 0 in the user ids' index block, its checksum made right again) are DataLoss
-// naming the segment, the index block's offset and the user, as version 22's: the search of the
-// user scans and answers as the scan, another user's rows (whose bits are before or after the
-// damaged user's) still come from the index, verify names the value. Fails with a user's codes
-// read from its first whole byte, and without the value in the search's error.
+// its bytes set to 0xff in the user ids' index block, its checksum made right again) are
+// DataLoss naming the segment, the index block's offset and the user, as version 22's: the
+// search of the user scans and answers as the scan, another user's rows (whose bits are before
+// or after the damaged user's) still come from the index, verify names the value. Fails with a
+// user's codes read from its first whole byte, and without the check that a user's codes end
+// where its span does (the damaged user's rows answered wrong, no warning).
 TEST(RiceUserRows, DamagedVersion23CodesAreDataLossNamingTheSegmentTheOffsetAndTheUser) {
   constexpr size_t kBlockRows = 512, kBlocks = 20;
   std::vector<Record> records = UniqueIdRecords(kBlocks * kBlockRows);
@@ -1224,8 +1225,8 @@ TEST(RiceUserRows, DamagedVersion23CodesAreDataLossNamingTheSegmentTheOffsetAndT
     const size_t first = codes_at + (before + 7) / 8 + 1, last = codes_at + (before + own) / 8 - 2;
     const size_t at = first + static_cast<size_t>(attempt);
     if (at > last) return false;
-    (*raw)[at] = 0;
-    (*raw)[at + 1] = 0;
+    (*raw)[at] = static_cast<char>(0xff);
+    (*raw)[at + 1] = static_cast<char>(0xff);
     return true;
   });
   ExpectDamagedUserNamed(store, records, user,
