@@ -131,17 +131,6 @@ void RowsOfRuns(std::string_view runs, std::vector<uint32_t>* out) {
   }
 }
 
-// The bits of "rows" as Rice codes of their gaps with parameter k.
-uint64_t RiceBits(const std::vector<uint32_t>& rows, uint32_t k) {
-  uint64_t bits = 0;
-  int64_t prev = -1;
-  for (uint32_t row : rows) {
-    bits += RiceCodeBits(static_cast<uint64_t>(static_cast<int64_t>(row) - prev - 1), k);
-    prev = row;
-  }
-  return bits;
-}
-
 // Writes "rows" (ascending) as Rice codes of their gaps with parameter k (version 3's codes).
 void PutRiceCodes(const std::vector<uint32_t>& rows, uint32_t k, RiceBitWriter* w) {
   int64_t prev = -1;
@@ -152,6 +141,16 @@ void PutRiceCodes(const std::vector<uint32_t>& rows, uint32_t k, RiceBitWriter* 
 }
 
 }  // namespace
+
+uint64_t RiceBits(const std::vector<uint32_t>& rows, uint32_t k) {
+  uint64_t bits = 0;
+  int64_t prev = -1;
+  for (uint32_t row : rows) {
+    bits += RiceCodeBits(static_cast<uint64_t>(static_cast<int64_t>(row) - prev - 1), k);
+    prev = row;
+  }
+  return bits;
+}
 
 uint32_t ImpliedRiceK(uint64_t count, uint64_t rows) {
   if (count == 0 || count > rows) return 0;

@@ -249,5 +249,8 @@ Status DecodeRicePostings(std::string_view postings, uint32_t max_rows, roaring:
 // (Version 4) The Rice parameter of a value in "count" (>= 1) of "rows" rows: floor(log2(rows /
 // count)), at most 31 (0 when count > rows).
 uint32_t ImpliedRiceK(uint64_t count, uint64_t rows);
+// The bits of "rows" (ascending) as Rice codes of their gaps with parameter k (version 3's and
+// 4's codes).
+uint64_t RiceBits(const std::vector<uint32_t>& rows, uint32_t k);
 
 }  // namespace sawmill::index

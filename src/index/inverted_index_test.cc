@@ -7,7 +7,6 @@
 #include <random>
 
 #include "common/coding.h"
-#include "common/rice_code.h"
 #include "index/index_kind.h"
 #include "sawmill/record.h"
 
@@ -654,6 +653,33 @@ TEST(InvertedIndexKind, ADamagedBlockListIsDataLossWhenASearchAsksTheValuesRows)
   EXPECT_GT(refused, 50u) << "damaged lists found";
 }
 
+// Every user of "want" (its rows, ascending) answers from "reader" as added: in fewer rows than
+// "list_below" its blocks' rows adding up to its rows, else its rows; "*rice" counts the users
+// stored as Rice codes.
+void ExpectUsersAsAdded(const InvertedIndexReader& reader,
+                        const std::map<std::string, std::vector<uint32_t>>& want,
+                        uint32_t list_below, size_t* rice) {
+  ASSERT_EQ(reader.size(), want.size());
+  std::vector<BlockEntry> entries;
+  for (const auto& [user, user_rows] : want) {
+    const bool listed = user_rows.size() < list_below;
+    ASSERT_EQ(reader.Listed(user), listed) << user;
+    if (listed) {
+      ASSERT_TRUE(reader.LookupBlocks(user, &entries).ok()) << user;
+      uint32_t n = 0;
+      for (const BlockEntry& e : entries) n += e.rows;
+      EXPECT_EQ(n, user_rows.size()) << user;
+      continue;
+    }
+    *rice += reader.RiceCoded(user) ? 1 : 0;
+    auto got = reader.Lookup(user);
+    ASSERT_TRUE(got.ok()) << user << ": " << got.status().ToString();
+    std::vector<uint32_t> have(got->cardinality());
+    got->toUint32Array(have.data());
+    EXPECT_EQ(have, user_rows) << user;
+  }
+}
+
 // (Segment format version 22) With rice_value_rows the posted fields with a bloom (user ids) are
 // version 3: each user's rows as runs or Rice codes, whichever is fewer bytes, block lists below
 // the threshold as version 2's, and never a rest, even where every row holds one of a few users
@@ -695,26 +721,10 @@ TEST(InvertedIndexKind, Version22UsersAreRiceCodedRowsBesideBlockListsNeverARest
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
     std::map<std::string, std::vector<uint32_t>> want;
     for (uint32_t i = 0; i < kRows; ++i) want[rows[i].user_id].push_back(i);
-    ASSERT_EQ((*reader)->size(), want.size());
-    std::vector<BlockEntry> entries;
-    for (const auto& [user, user_rows] : want) {
-      const bool listed = user_rows.size() < list_below;
-      ASSERT_EQ((*reader)->Listed(user), listed) << user;
-      if (listed) {
-        ASSERT_TRUE((*reader)->LookupBlocks(user, &entries).ok()) << user;
-        uint32_t n = 0;
-        for (const BlockEntry& e : entries) n += e.rows;
-        EXPECT_EQ(n, user_rows.size()) << user;
-        continue;
-      }
-      if (user[0] == 'f') {
-        EXPECT_TRUE((*reader)->RiceCoded(user)) << user;
-      }
-      auto got = (*reader)->Lookup(user);
-      ASSERT_TRUE(got.ok()) << user << ": " << got.status().ToString();
-      std::vector<uint32_t> have(got->cardinality());
-      got->toUint32Array(have.data());
-      EXPECT_EQ(have, user_rows) << user;
+    size_t rice = 0;
+    ExpectUsersAsAdded(**reader, want, list_below, &rice);
+    for (const std::string user : {"f0", "f1", "f2"}) {
+      EXPECT_TRUE((*reader)->RiceCoded(user)) << user;
     }
   }
   // Every row one of three users: still no rest.
@@ -809,26 +819,8 @@ TEST(InvertedIndexKind, Version23UsersAreCodesInOneStreamAndADamagedUsersCodesNa
     EXPECT_LT(v4.size() + 40, v3.size()) << "each Rice-coded user's size, k and padding";
     auto reader = InvertedIndexReader::Parse(v4, kRows);
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
-    ASSERT_EQ((*reader)->size(), want.size());
-    std::vector<BlockEntry> entries;
     size_t rice = 0;
-    for (const auto& [user, user_rows] : want) {
-      const bool listed = user_rows.size() < list_below;
-      ASSERT_EQ((*reader)->Listed(user), listed) << user;
-      if (listed) {
-        ASSERT_TRUE((*reader)->LookupBlocks(user, &entries).ok()) << user;
-        uint32_t n = 0;
-        for (const BlockEntry& e : entries) n += e.rows;
-        EXPECT_EQ(n, user_rows.size()) << user;
-        continue;
-      }
-      rice += (*reader)->RiceCoded(user) ? 1 : 0;
-      auto got = (*reader)->Lookup(user);
-      ASSERT_TRUE(got.ok()) << user << ": " << got.status().ToString();
-      std::vector<uint32_t> have(got->cardinality());
-      got->toUint32Array(have.data());
-      EXPECT_EQ(have, user_rows) << user;
-    }
+    ExpectUsersAsAdded(**reader, want, list_below, &rice);
     EXPECT_GE(rice, 60u) << "f0 and the mNN users";
   }
 
@@ -837,15 +829,7 @@ TEST(InvertedIndexKind, Version23UsersAreCodesInOneStreamAndADamagedUsersCodesNa
   std::vector<IndexPart> parts = InvertedParts(rows, kBlockRows, kRows, {}, true, true, true);
   std::string& blob = parts[users_at(parts)].blobs[0];
   auto bits_of = [&](const std::string& user) {
-    const std::vector<uint32_t>& r = want[user];
-    const uint32_t k = ImpliedRiceK(r.size(), kRows);
-    uint64_t bits = 0;
-    int64_t prev = -1;
-    for (uint32_t row : r) {
-      bits += RiceCodeBits(static_cast<uint64_t>(static_cast<int64_t>(row) - prev - 1), k);
-      prev = row;
-    }
-    return bits;
+    return RiceBits(want[user], ImpliedRiceK(want[user].size(), kRows));
   };
   auto whole = InvertedIndexReader::Parse(blob, kRows);
   ASSERT_TRUE(whole.ok()) << whole.status().ToString();

@@ -19,7 +19,6 @@
 
 #include "common/coding.h"
 #include "common/hash.h"
-#include "common/rice_code.h"
 #include "index/bloom.h"
 #include "index/inverted_index.h"
 #include "objstore/local_directory_store.h"
@@ -1046,6 +1045,15 @@ TEST(RiceUserRows, Versions20To23MixedMergedAndListedAnswerAsBruteForce) {
       static_cast<unsigned long long>(merged.bytes), static_cast<unsigned long long>(listed.bytes));
 }
 
+// 20 blocks of 512 rows of Zipf users (DrawZipfUsers, seed 23) into "*records", written as one
+// segment of format "version" in "dir".
+UserStore OneSegmentOfUsers(uint32_t version, const std::string& dir,
+                            std::vector<Record>* records) {
+  *records = UniqueIdRecords(20 * 512);
+  DrawZipfUsers(23, records);
+  return WriteUserStore(*records, records->size(), 512, {version}, 0, dir);
+}
+
 // The most frequent user of "records" and its rows in the user ids' index of "file".
 std::pair<std::string, std::vector<uint32_t>> FrequentUser(const std::vector<Record>& records,
                                                            const segment::SegmentFileReader& file) {
@@ -1145,11 +1153,9 @@ void ExpectDamagedUserNamed(const UserStore& store, const std::vector<Record>& r
 // answer from the index; `sawmill segment verify` names the value too. Fails without the value in
 // the search's error (InvertedView::ValueLoss).
 TEST(RiceUserRows, DamagedRiceRowsAreDataLossNamingTheSegmentTheOffsetAndTheUser) {
-  constexpr size_t kBlockRows = 512, kBlocks = 20;
-  std::vector<Record> records = UniqueIdRecords(kBlocks * kBlockRows);
-  DrawZipfUsers(23, &records);
+  std::vector<Record> records;
   TempDir dir("rice_damaged");
-  const UserStore store = WriteUserStore(records, records.size(), kBlockRows, {22}, 0, dir.path());
+  const UserStore store = OneSegmentOfUsers(22, dir.path(), &records);
   ASSERT_EQ(store.snap->segments.size(), 1u);
   const std::string path = store.snap->segments[0].path;
   auto file = segment::SegmentFileReader::OpenFile(Env::Default(), path);
@@ -1184,11 +1190,9 @@ TEST(RiceUserRows, DamagedRiceRowsAreDataLossNamingTheSegmentTheOffsetAndTheUser
 // user's codes read from its first whole byte, and without the check that a user's codes end
 // where its span does (the damaged user's rows answered wrong, no warning).
 TEST(RiceUserRows, DamagedVersion23CodesAreDataLossNamingTheSegmentTheOffsetAndTheUser) {
-  constexpr size_t kBlockRows = 512, kBlocks = 20;
-  std::vector<Record> records = UniqueIdRecords(kBlocks * kBlockRows);
-  DrawZipfUsers(23, &records);
+  std::vector<Record> records;
   TempDir dir("rice_damaged_23");
-  const UserStore store = WriteUserStore(records, records.size(), kBlockRows, {23}, 0, dir.path());
+  const UserStore store = OneSegmentOfUsers(23, dir.path(), &records);
   ASSERT_EQ(store.snap->segments.size(), 1u);
   const std::string path = store.snap->segments[0].path;
   auto file = segment::SegmentFileReader::OpenFile(Env::Default(), path);
@@ -1209,12 +1213,7 @@ TEST(RiceUserRows, DamagedVersion23CodesAreDataLossNamingTheSegmentTheOffsetAndT
     const uint32_t k = index::ImpliedRiceK(got->cardinality(), rows);
     std::vector<uint32_t> value_rows(got->cardinality());
     got->toUint32Array(value_rows.data());
-    uint64_t bits = 0;
-    int64_t prev = -1;
-    for (uint32_t row : value_rows) {
-      bits += RiceCodeBits(static_cast<uint64_t>(static_cast<int64_t>(row) - prev - 1), k);
-      prev = row;
-    }
+    const uint64_t bits = index::RiceBits(value_rows, k);
     if (v < user) before += bits;
     if (v == user) own = bits;
     total += bits;
