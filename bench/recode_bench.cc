@@ -4,16 +4,22 @@
 //
 //   bench_recode [--variant NAME]... [--dir TMP] SEGMENT...
 //   bench_recode [--variant NAME]... [--dir TMP] --real
-//   bench_recode --variant NAME --keep OUT SEGMENT
+//   bench_recode --variant NAME [--no-reads] --keep OUT SEGMENT
+//   bench_recode --probe N SEGMENT...
 //
 // The segments are merged into one (as compaction would: MergeSegments), once per variant, and
 // the output's bytes per column, index and bloom are printed beside the inputs'. --keep keeps
 // the last variant's output of one input segment at OUT, as the same segment (its id), to put a
-// store's segment re-encoded in its place (a copy of the store: query CPU of a format change).
+// store's segment re-encoded in its place (a copy of the store: query CPU of a format change);
+// --no-reads leaves out the timed reads of each variant's output (bytes only).
 // Variants are the named option sets of Variant() below; "hot" is WriterOptions() as compaction
 // writes today.
 // --real writes every real dataset of shared/data/real (each one segment, all its files, as
 // bench_segment loads them) once per variant and prints its bytes and its message column's.
+// --probe N asks the segments' trace-id filters about N trace ids drawn from their own rows
+// (evenly spaced) and N random ids in none, as `trace_id=X` asks them (SegmentMayMatch, then
+// BlockMayMatch of each block), and prints the blocks a lookup would read beyond those holding
+// the id (the filters' false blocks), per segment and in all, with the filters' bytes.
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -25,6 +31,7 @@
 #include <vector>
 
 #include "common/env.h"
+#include "index/index_kind.h"
 #include "objstore/local_directory_store.h"
 #include "segment/column_encoding.h"
 #include "segment/segment.h"
@@ -224,6 +231,121 @@ int Tsv(const std::vector<std::shared_ptr<SegmentReader>>& readers, const std::s
   return std::fclose(f) == 0 ? 0 : 1;
 }
 
+// --probe: the false blocks of `trace_id=X` lookups, present and absent ids.
+int Probe(const std::vector<std::string>& paths,
+          const std::vector<std::shared_ptr<SegmentReader>>& readers, uint64_t n) {
+  uint64_t rows = 0;
+  for (const auto& r : readers) rows += r->info().rows;
+  // Present ids: every (rows / n)-th row of the segments, in stored order.
+  const uint64_t step = std::max<uint64_t>(1, rows / std::max<uint64_t>(1, n));
+  std::vector<std::string> present, absent;
+  std::map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> holding;  // id: (seg, block)
+  uint64_t row = 0;
+  for (uint32_t s = 0; s < readers.size(); ++s) {
+    for (uint32_t b = 0; b < readers[s]->blocks().size(); ++b) {
+      std::vector<Record> recs;
+      Status st = readers[s]->ReadBlock(b, kColTraceId, &recs, nullptr);
+      if (!st.ok()) {
+        std::fprintf(stderr, "%s: %s\n", paths[s].c_str(), st.ToString().c_str());
+        return 1;
+      }
+      for (const Record& r : recs) {
+        if (row++ % step == 0 && present.size() < n && !r.trace_id.empty()) {
+          present.push_back(r.trace_id);
+        }
+      }
+    }
+  }
+  uint64_t x = 0x9e3779b97f4a7c15ull;
+  while (absent.size() < n) {
+    char buf[40];
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    const uint64_t a = x;
+    x = x * 6364136223846793005ull + 1442695040888963407ull;
+    std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(a),
+                  static_cast<unsigned long long>(x));
+    absent.push_back(buf);
+  }
+  // Where each present id truly is (a second pass: the ids known).
+  for (const std::string& id : present) holding[id];
+  for (uint32_t s = 0; s < readers.size(); ++s) {
+    for (uint32_t b = 0; b < readers[s]->blocks().size(); ++b) {
+      std::vector<Record> recs;
+      if (!readers[s]->ReadBlock(b, kColTraceId, &recs, nullptr).ok()) return 1;
+      for (const Record& r : recs) {
+        auto it = holding.find(r.trace_id);
+        if (it != holding.end() &&
+            (it->second.empty() || it->second.back() != std::pair<uint32_t, uint32_t>{s, b})) {
+          it->second.emplace_back(s, b);
+        }
+      }
+    }
+  }
+  uint64_t blocks = 0;
+  for (const auto& r : readers) blocks += r->blocks().size();
+  std::printf("probe: %zu segments, %llu blocks, %llu rows; %zu present ids, %zu absent\n",
+              readers.size(), static_cast<unsigned long long>(blocks),
+              static_cast<unsigned long long>(rows), present.size(), absent.size());
+  for (int kind = 0; kind < 2; ++kind) {
+    const std::vector<std::string>& ids = kind == 0 ? present : absent;
+    std::vector<uint64_t> false_blocks(readers.size()), true_blocks(readers.size());
+    uint64_t missed = 0;
+    const double cpu0 = CpuSeconds();
+    for (const std::string& id : ids) {
+      index::FieldPredicate p;
+      p.field = "trace_id";
+      p.builtin = true;
+      p.op = index::FieldPredicate::Op::kEquals;
+      p.value = id;
+      const auto* truth = kind == 0 ? &holding[id] : nullptr;
+      for (uint32_t s = 0; s < readers.size(); ++s) {
+        if (!readers[s]->SegmentMayMatch(p)) {
+          if (truth != nullptr) {
+            for (const auto& [ts, tb] : *truth) missed += ts == s ? 1 : 0;
+          }
+          continue;
+        }
+        for (uint32_t b = 0; b < readers[s]->blocks().size(); ++b) {
+          const bool holds =
+              truth != nullptr && std::find(truth->begin(), truth->end(),
+                                            std::pair<uint32_t, uint32_t>{s, b}) != truth->end();
+          if (readers[s]->BlockMayMatch(b, p)) {
+            ++(holds ? true_blocks : false_blocks)[s];
+          } else if (holds) {
+            ++missed;
+          }
+        }
+      }
+    }
+    const double cpu = CpuSeconds() - cpu0;
+    uint64_t all_false = 0, all_true = 0;
+    for (uint32_t s = 0; s < readers.size(); ++s) {
+      auto identity = ReadSegmentIdentity(Env::Default(), paths[s]);
+      all_false += false_blocks[s];
+      all_true += true_blocks[s];
+      std::printf(
+          "  %s %-40s v%-2u %5zu blocks: false blocks %6llu (%.3f a lookup, %.3f %% of "
+          "its blocks)\n",
+          kind == 0 ? "present" : "absent ", paths[s].c_str(),
+          identity.ok() ? identity->format_version : 0, readers[s]->blocks().size(),
+          static_cast<unsigned long long>(false_blocks[s]),
+          static_cast<double>(false_blocks[s]) / static_cast<double>(ids.size()),
+          100.0 * static_cast<double>(false_blocks[s]) /
+              static_cast<double>(ids.size() * readers[s]->blocks().size()));
+    }
+    std::printf(
+        "%s ids: %zu lookups, blocks holding them %llu, false blocks %llu (%.3f a lookup, "
+        "%.4f %% of %llu blocks), holding blocks missed %llu; probe CPU %.1f ms\n",
+        kind == 0 ? "present" : "absent", ids.size(), static_cast<unsigned long long>(all_true),
+        static_cast<unsigned long long>(all_false),
+        static_cast<double>(all_false) / static_cast<double>(ids.size()),
+        100.0 * static_cast<double>(all_false) / static_cast<double>(ids.size() * blocks),
+        static_cast<unsigned long long>(blocks), static_cast<unsigned long long>(missed),
+        cpu * 1e3);
+  }
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   std::vector<std::string> variants, inputs;
   bool real = false;
@@ -231,6 +353,8 @@ int Main(int argc, char** argv) {
   bool dumps = false;
   std::string tsv, message_dir;
   std::string keep;
+  uint64_t probe = 0;
+  bool reads = true;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--variant") == 0 && i + 1 < argc) {
       variants.push_back(argv[++i]);
@@ -238,6 +362,10 @@ int Main(int argc, char** argv) {
       dir = argv[++i];
     } else if (std::strcmp(argv[i], "--keep") == 0 && i + 1 < argc) {
       keep = argv[++i];
+    } else if (std::strcmp(argv[i], "--probe") == 0 && i + 1 < argc) {
+      probe = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--no-reads") == 0) {
+      reads = false;
     } else if (std::strcmp(argv[i], "--dump") == 0) {
       dumps = true;
     } else if (std::strcmp(argv[i], "--real") == 0) {
@@ -281,6 +409,7 @@ int Main(int argc, char** argv) {
   }
   info.id = 999999;
   if (!tsv.empty()) return Tsv(readers, tsv, message_dir);
+  if (probe > 0) return Probe(inputs, readers, probe);
   if (!keep.empty()) {
     if (readers.size() != 1) {
       std::fprintf(stderr, "--keep: one input segment\n");
@@ -314,7 +443,7 @@ int Main(int argc, char** argv) {
     // The read side of the time, level and user id columns: every block's column decoded
     // (ReadColumnValues, as an aggregation reads them), best of 5 passes, CPU.
     auto out_reader = SegmentReader::Open(env, dir + "/" + name);
-    if (out_reader.ok()) {
+    if (out_reader.ok() && reads) {
       for (auto [mask, what] : {std::pair{kColTs, "ts"},
                                 {kColIngestTs, "ingest_ts"},
                                 {kColLevel, "level"},

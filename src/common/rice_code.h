@@ -117,6 +117,13 @@ class RiceBitReader {
   }
   // Whether nothing is left but the last byte's 0 high bits.
   bool Done() const { return p_ == end_ && buf_ == 0 && fill_ < 8; }
+  // The bits not yet read.
+  uint64_t BitsLeft() const { return static_cast<uint64_t>(end_ - p_) * 8 + fill_; }
+  // Passes over "n" (<= 64) bits; false when fewer are left.
+  bool Skip(uint32_t n) {
+    uint64_t v;
+    return n == 0 || Bits(n, &v);
+  }
 
  private:
   // FastRun (kValues) or FastSkip.

@@ -63,9 +63,13 @@ void WriteBloom(std::span<const uint64_t> hashes, std::string* out,
 // for every 64 high values after the first 64, how many v lie below them, in
 // bit_width(keys) bits each (so a probe reads about 64 bits of "highs", not all of them). Each
 // section is padded to a whole byte. A probe finds v's high part and compares the lows there:
-// a key not in the set matches with probability 2^-low_bits (kIdLowBits: 0.1 %).
+// a key not in the set matches with probability 2^-low_bits (kIdLowBits: 0.1 %). A filter
+// records its low_bits, so a reader needs no segment format version to read it: segment format
+// versions 11 to 22 write kIdLowBits, version 23 kIdLowBitsV23 (0.4 %, two bits a key fewer:
+// docs/performance.md "Session 22: format 23").
 inline constexpr uint8_t kIdFilterVersion = 2;
 inline constexpr int kIdLowBits = 10;
+inline constexpr int kIdLowBitsV23 = 8;
 void WriteIdFilter(std::span<const uint64_t> sorted_unique_hashes, std::string* out,
                    int low_bits = kIdLowBits);
 

@@ -20,7 +20,8 @@
 // filters of ids are id filters (bloom.h, a filter's version byte 2): sorted fingerprints in
 // about 12 bits a key for the false positives of 16 bloom bits. From version 16 a field the
 // segment's inverted index stores as block lists (index_kind.h PostedFields: user ids) has no
-// filters: its lists say exactly which blocks hold a value.
+// filters: its lists say exactly which blocks hold a value. From version 23 the id filters keep
+// kIdLowBitsV23 low bits a fingerprint instead of kIdLowBits (each filter records its own).
 #include <algorithm>
 #include <span>
 
@@ -43,6 +44,7 @@ class BloomBuilderKind final : public IndexBuilder {
   explicit BloomBuilderKind(const BuildOptions& options)
       : block_words_(options.block_words),
         id_filters_(options.id_filters),
+        id_low_bits_(options.id_low_bits),
         decided_words_(options.decided_words),
         posted_fields_(options.posted_fields) {
     for (const IndexedField& f : options.blooms) {
@@ -128,7 +130,7 @@ class BloomBuilderKind final : public IndexBuilder {
         const auto keys =
             std::span<const uint64_t>(bloom.segment_hashes).subspan(begin, end - begin);
         if (ids && id_filters_) {
-          WriteIdFilter(keys, &filter);  // (sorted and distinct: AddBlock)
+          WriteIdFilter(keys, &filter, id_low_bits_);  // (sorted and distinct: AddBlock)
         } else {
           WriteBloom(keys, &filter, bits);
         }
@@ -175,6 +177,7 @@ class BloomBuilderKind final : public IndexBuilder {
   const BlockWords* block_words_;  // null: split into own_words_
   BlockWords own_words_;
   const bool id_filters_;
+  const int id_low_bits_;              // (version 23: kIdLowBitsV23)
   const DecidedWords* decided_words_;  // filled by the word postings' Finish, before this one's
   const PostedFields* posted_fields_;  // filled by the inverted kind's Finish, before this one's
   uint32_t blocks_ = 0;

@@ -25,6 +25,7 @@
 #include <string_view>
 #include <vector>
 
+#include "index/bloom.h"
 #include "index/roaring_compat.h"
 #include "sawmill/record.h"
 #include "sawmill/status.h"
@@ -218,6 +219,9 @@ struct BuildOptions {
   // (Segment format version 11) The block filters of ids as id filters (bloom.h, version 2):
   // the false positives of kIdBitsPerKey in about 12 bits a key. False: bloom bits.
   bool id_filters = false;
+  // The low bits of an id filter's fingerprints (WriteIdFilter): kIdLowBits, or kIdLowBitsV23
+  // from segment format version 23.
+  int id_low_bits = kIdLowBits;
   // (Segment format version 17) The inverted index of a field every row holds one value of
   // (service, host, level) as version 3 (inverted_index.h) where it has a rest: the value in
   // the most rows without postings, the others' rows Rice-coded where smaller than runs.
@@ -238,6 +242,11 @@ struct BuildOptions {
   // bytes (a user's rows are near random in a segment sorted by service, host and ts: Rice
   // codes store them near their entropy, runs spend two varints a row); block lists as before.
   bool rice_value_rows = false;
+  // (Segment format version 23, with rice_value_rows) Those fields as inverted index version 4:
+  // version 3's without a rest, the Rice-coded values' counts and code lengths in sections of
+  // their own, each one's k implied by its count and the segment's rows, and their codes one
+  // bit stream (no k byte, size or padding a value).
+  bool rice_value_stream = false;
   // (Segment format version 19) Per row block, its rows counted per minute of ts and of
   // ingest_ts and per level, and per service and level (the minute_counts kind: MinuteCounts,
   // ServiceLevelCounts). False: not written.

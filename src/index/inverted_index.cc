@@ -131,7 +131,31 @@ void RowsOfRuns(std::string_view runs, std::vector<uint32_t>* out) {
   }
 }
 
+// Writes "rows" (ascending) as Rice codes of their gaps with parameter k (version 3's codes).
+void PutRiceCodes(const std::vector<uint32_t>& rows, uint32_t k, RiceBitWriter* w) {
+  int64_t prev = -1;
+  for (uint32_t row : rows) {
+    w->Rice(static_cast<uint64_t>(static_cast<int64_t>(row) - prev - 1), k);
+    prev = row;
+  }
+}
+
 }  // namespace
+
+uint64_t RiceBits(const std::vector<uint32_t>& rows, uint32_t k) {
+  uint64_t bits = 0;
+  int64_t prev = -1;
+  for (uint32_t row : rows) {
+    bits += RiceCodeBits(static_cast<uint64_t>(static_cast<int64_t>(row) - prev - 1), k);
+    prev = row;
+  }
+  return bits;
+}
+
+uint32_t ImpliedRiceK(uint64_t count, uint64_t rows) {
+  if (count == 0 || count > rows) return 0;
+  return std::min<uint32_t>(31, static_cast<uint32_t>(std::bit_width(rows / count)) - 1);
+}
 
 const InvertedIndexBuilder::Entry* InvertedIndexBuilder::RestOf(
     const std::vector<const Entry*>& sorted, uint32_t rows, uint32_t list_below) const {
@@ -159,19 +183,27 @@ const InvertedIndexBuilder::Entry* InvertedIndexBuilder::RestOf(
 void InvertedIndexBuilder::FinishBlockLists(const std::vector<uint32_t>& block_starts,
                                             uint32_t rows, uint32_t list_below,
                                             std::string* out) const {
-  FinishSections(Sorted(), nullptr, block_starts, rows, list_below, false, out);
+  FinishSections(Sorted(), nullptr, block_starts, rows, list_below, kInvertedIndexBlockListsVersion,
+                 out);
 }
 
 void InvertedIndexBuilder::FinishVersion3(const std::vector<uint32_t>& block_starts, uint32_t rows,
                                           uint32_t list_below, std::string* out) const {
   const std::vector<const Entry*> sorted = Sorted();
-  FinishSections(sorted, RestOf(sorted, rows, list_below), block_starts, rows, list_below, true,
-                 out);
+  FinishSections(sorted, RestOf(sorted, rows, list_below), block_starts, rows, list_below,
+                 kInvertedIndexRestVersion, out);
 }
 
 void InvertedIndexBuilder::FinishRiceRows(const std::vector<uint32_t>& block_starts, uint32_t rows,
                                           uint32_t list_below, std::string* out) const {
-  FinishSections(Sorted(), nullptr, block_starts, rows, list_below, true, out);
+  FinishSections(Sorted(), nullptr, block_starts, rows, list_below, kInvertedIndexRestVersion, out);
+}
+
+void InvertedIndexBuilder::FinishRiceStream(const std::vector<uint32_t>& block_starts,
+                                            uint32_t rows, uint32_t list_below,
+                                            std::string* out) const {
+  FinishSections(Sorted(), nullptr, block_starts, rows, list_below, kInvertedIndexRiceStreamVersion,
+                 out);
 }
 
 void InvertedIndexBuilder::FinishRest(const std::vector<uint32_t>& block_starts, uint32_t rows,
@@ -182,17 +214,21 @@ void InvertedIndexBuilder::FinishRest(const std::vector<uint32_t>& block_starts,
     Finish(out);
     return;
   }
-  FinishSections(sorted, rest, block_starts, rows, 0, true, out);
+  FinishSections(sorted, rest, block_starts, rows, 0, kInvertedIndexRestVersion, out);
 }
 
 void InvertedIndexBuilder::FinishSections(const std::vector<const Entry*>& sorted,
                                           const Entry* rest,
                                           const std::vector<uint32_t>& block_starts, uint32_t rows,
-                                          uint32_t list_below, bool version3,
+                                          uint32_t list_below, uint8_t version,
                                           std::string* out) const {
   std::string values, lists, rows_section, counts, runs, rice;
+  // (Version 4) The Rice-coded values' counts and extra bits, and their codes.
+  std::string rice_counts, rice_extra, codes;
+  RiceBitWriter stream(&codes);
   std::vector<BlockEntry> entries;
   std::vector<uint32_t> rows_of;
+  const bool version3 = version >= kInvertedIndexRestVersion;
   for (const Entry* e : sorted) {
     PutLengthPrefixed(&values, e->value);
     if (e == rest) {
@@ -209,6 +245,24 @@ void InvertedIndexBuilder::FinishSections(const std::vector<const Entry*>& sorte
       runs = Runs(*e);
       rows_of.clear();
       RowsOfRuns(runs, &rows_of);
+      if (version == kInvertedIndexRiceStreamVersion) {
+        // Runs or codes in the stream, whichever is fewer bytes (the codes' bits rounded up).
+        const uint32_t k = ImpliedRiceK(rows_of.size(), rows);
+        const uint64_t bits = RiceBits(rows_of, k);
+        const uint64_t extra = bits - uint64_t{k + 1} * rows_of.size();
+        const uint64_t rice_bytes =
+            (bits + 7) / 8 + VarintLength(rows_of.size()) + VarintLength(extra);
+        if (rice_bytes < runs.size() + VarintLength(runs.size())) {
+          PutVarint32(&lists, 3);
+          PutVarint64(&rice_counts, rows_of.size());
+          PutVarint64(&rice_extra, extra);
+          PutRiceCodes(rows_of, k, &stream);
+        } else {
+          PutVarint32(&lists, 1);
+          PutLengthPrefixed(&rows_section, runs);
+        }
+        continue;
+      }
       rice.clear();
       PutRicePostings(rows_of, &rice);
       const bool use_rice = rice.size() < runs.size();
@@ -254,8 +308,7 @@ void InvertedIndexBuilder::FinishSections(const std::vector<const Entry*>& sorte
       PutVarint32(&counts, be.rows - 1);
     }
   }
-  out->push_back(
-      static_cast<char>(version3 ? kInvertedIndexRestVersion : kInvertedIndexBlockListsVersion));
+  out->push_back(static_cast<char>(version));
   PutVarint64(out, sorted.size());
   PutVarint64(out, block_starts.size());
   PutVarint64(out, values.size());
@@ -264,13 +317,24 @@ void InvertedIndexBuilder::FinishSections(const std::vector<const Entry*>& sorte
   out->append(lists);
   PutVarint64(out, rows_section.size());
   out->append(rows_section);
+  if (version == kInvertedIndexRiceStreamVersion) {
+    stream.Finish();
+    PutLengthPrefixed(out, counts);
+    PutLengthPrefixed(out, rice_counts);
+    PutLengthPrefixed(out, rice_extra);
+    out->append(codes);
+    return;
+  }
   out->append(counts);
 }
 
 Status InvertedIndexReader::ParseBlockLists(std::string_view in, uint8_t version,
                                             InvertedIndexReader* reader) {
   const bool version3 = version == kInvertedIndexRestVersion;
-  const std::string what = version3 ? "inverted index (version 3)" : "inverted index (block lists)";
+  const bool version4 = version == kInvertedIndexRiceStreamVersion;
+  const std::string what = version4   ? "inverted index (version 4)"
+                           : version3 ? "inverted index (version 3)"
+                                      : "inverted index (block lists)";
   uint64_t count = 0, blocks = 0, size = 0;
   if (!GetVarint64(&in, &count) || count > in.size()) {
     return Status::DataLoss(what + " has a bad value count");
@@ -288,11 +352,20 @@ Status InvertedIndexReader::ParseBlockLists(std::string_view in, uint8_t version
     in.remove_prefix(size);
     return Status::OK();
   };
-  std::string_view values, lists, rows;
+  std::string_view values, lists, rows, counts, rice_counts, rice_extra;
   RETURN_IF_ERROR(section("values", &values));
   RETURN_IF_ERROR(section("lists", &lists));
   RETURN_IF_ERROR(section("rows", &rows));
-  std::string_view counts = in;
+  if (version4) {
+    RETURN_IF_ERROR(section("counts", &counts));
+    RETURN_IF_ERROR(section("rice counts", &rice_counts));
+    RETURN_IF_ERROR(section("rice extra bits", &rice_extra));
+    reader->spans_.resize(count);
+  }
+  if (!version4) counts = in;
+  // (Version 4) The codes of the values of tag 3, one bit stream; the next value's first bit.
+  const std::string_view codes = version4 ? in : std::string_view();
+  uint64_t code_bit = 0;
   reader->values_.reserve(count);
   reader->postings_.reserve(count);
   reader->counts_.reserve(count);
@@ -311,6 +384,35 @@ Status InvertedIndexReader::ParseBlockLists(std::string_view in, uint8_t version
     uint64_t tag = 0, v = 0;
     if (!GetVarint64(&lists, &tag)) {
       return Status::DataLoss(what + ": the list of value " + std::to_string(i) + " is truncated");
+    }
+    if (version4 && tag == 3) {
+      // Rice codes in the stream: count and extra bits in their sections, k implied.
+      const std::string name = what + ": value '" + std::string(value) + "'";
+      uint64_t n = 0, extra = 0;
+      if (!GetVarint64(&rice_counts, &n) || n == 0 || n > reader->max_rows_) {
+        return Status::DataLoss(name + " has a bad rice row count (" + std::to_string(n) + " of " +
+                                std::to_string(reader->max_rows_) + " rows)");
+      }
+      if (!GetVarint64(&rice_extra, &extra)) {
+        return Status::DataLoss(name + ": its rice extra bits are truncated");
+      }
+      const uint32_t k = ImpliedRiceK(n, reader->max_rows_);
+      const uint64_t left = codes.size() * 8 - code_bit;
+      if (extra > left || n * (k + 1) > left - extra) {
+        return Status::DataLoss(name + ": its codes (" + std::to_string(n) + " rows, k " +
+                                std::to_string(k) + ", " + std::to_string(extra) +
+                                " extra bits) run past the codes' end at bit " +
+                                std::to_string(codes.size() * 8));
+      }
+      const uint64_t end = code_bit + n * (k + 1) + extra;
+      const uint64_t first = code_bit / 8, last = (end + 7) / 8;
+      reader->postings_.push_back(codes.substr(first, last - first));
+      reader->counts_.emplace_back();
+      reader->forms_.push_back(Form::kRiceStream);
+      reader->spans_[i] = RiceSpan{static_cast<uint32_t>(n), static_cast<uint8_t>(code_bit % 8),
+                                   static_cast<uint8_t>(last * 8 - end)};
+      code_bit = end;
+      continue;
     }
     if (version3 && (tag == 3 || tag == 5)) {
       // Rice-coded rows, or the rest (rows of its own none).
@@ -365,8 +467,15 @@ Status InvertedIndexReader::ParseBlockLists(std::string_view in, uint8_t version
                             " is the rest beside the block list of value " +
                             std::to_string(listed));
   }
-  if (!values.empty() || !lists.empty() || !rows.empty() || !counts.empty()) {
+  if (!values.empty() || !lists.empty() || !rows.empty() || !counts.empty() ||
+      !rice_counts.empty() || !rice_extra.empty()) {
     return Status::DataLoss(what + " has trailing bytes");
+  }
+  if (version4 &&
+      ((code_bit + 7) / 8 != codes.size() ||
+       (code_bit % 8 != 0 && (static_cast<uint8_t>(codes.back()) >> (code_bit % 8)) != 0))) {
+    return Status::DataLoss(what + ": its codes hold " + std::to_string(codes.size()) +
+                            " bytes after the values' " + std::to_string(code_bit) + " bits");
   }
   return Status::OK();
 }
@@ -378,7 +487,8 @@ Result<std::unique_ptr<InvertedIndexReader>> InvertedIndexReader::Parse(std::str
   reader->max_rows_ = max_rows;
   std::string_view in(reader->data_);
   if (!in.empty() && (static_cast<uint8_t>(in[0]) == kInvertedIndexBlockListsVersion ||
-                      static_cast<uint8_t>(in[0]) == kInvertedIndexRestVersion)) {
+                      static_cast<uint8_t>(in[0]) == kInvertedIndexRestVersion ||
+                      static_cast<uint8_t>(in[0]) == kInvertedIndexRiceStreamVersion)) {
     RETURN_IF_ERROR(ParseBlockLists(in.substr(1), static_cast<uint8_t>(in[0]), reader.get()));
     return reader;
   }
@@ -483,21 +593,6 @@ bool InvertedIndexReader::Listed(std::string_view value) const {
   return it != values_.end() && *it == value && IsListed(static_cast<size_t>(it - values_.begin()));
 }
 
-namespace {
-
-// The bits of "rows" as Rice codes of their gaps with parameter k.
-uint64_t RiceBits(const std::vector<uint32_t>& rows, uint32_t k) {
-  uint64_t bits = 0;
-  int64_t prev = -1;
-  for (uint32_t row : rows) {
-    bits += RiceCodeBits(static_cast<uint64_t>(static_cast<int64_t>(row) - prev - 1), k);
-    prev = row;
-  }
-  return bits;
-}
-
-}  // namespace
-
 void PutRicePostings(const std::vector<uint32_t>& rows, std::string* out) {
   // A geometric gap's best k is about log2 of its mean; try those around it and keep the best.
   const uint64_t span = rows.empty() ? 0 : uint64_t{rows.back()} + 1;
@@ -514,27 +609,20 @@ void PutRicePostings(const std::vector<uint32_t>& rows, std::string* out) {
   PutVarint64(out, rows.size());
   out->push_back(static_cast<char>(best_k));
   RiceBitWriter w(out);
-  int64_t prev = -1;
-  for (uint32_t row : rows) {
-    w.Rice(static_cast<uint64_t>(static_cast<int64_t>(row) - prev - 1), best_k);
-    prev = row;
-  }
+  PutRiceCodes(rows, best_k, &w);
   w.Finish();
 }
 
-Status DecodeRicePostings(std::string_view postings, uint32_t max_rows, roaring::Roaring* out) {
-  uint64_t count;
-  if (!GetVarint64(&postings, &count) || count == 0 || count > max_rows || postings.empty()) {
-    return Status::DataLoss("rice postings have a bad row count or no k");
-  }
-  const uint32_t k = static_cast<uint8_t>(postings[0]);
-  postings.remove_prefix(1);
-  if (k > 31)
-    return Status::DataLoss("rice postings have k " + std::to_string(k) + " (at most 31)");
-  thread_local std::vector<uint32_t> rows;
+namespace {
+
+// Decodes "count" Rice codes of row gaps with parameter k from "*reader" into "*rows_out"
+// (cleared first), the rows ascending.
+Status DecodeRiceCodes(RiceBitReader* reader, uint64_t count, uint32_t k, uint32_t max_rows,
+                       std::vector<uint32_t>* rows_out) {
+  RiceBitReader& bits = *reader;
+  std::vector<uint32_t>& rows = *rows_out;
   rows.clear();
   rows.reserve(count);
-  RiceBitReader bits(postings);
   uint64_t next = 0;  // the least row the next code may name
   for (uint64_t i = 0; i < count; ++i) {
     uint64_t gap;
@@ -550,10 +638,29 @@ Status DecodeRicePostings(std::string_view postings, uint32_t max_rows, roaring:
     rows.push_back(static_cast<uint32_t>(next + gap));
     next += gap + 1;
   }
+  return Status::OK();
+}
+
+// DecodeRiceCodes' rows, kept between calls.
+thread_local std::vector<uint32_t> decoded_rows;
+
+}  // namespace
+
+Status DecodeRicePostings(std::string_view postings, uint32_t max_rows, roaring::Roaring* out) {
+  uint64_t count;
+  if (!GetVarint64(&postings, &count) || count == 0 || count > max_rows || postings.empty()) {
+    return Status::DataLoss("rice postings have a bad row count or no k");
+  }
+  const uint32_t k = static_cast<uint8_t>(postings[0]);
+  postings.remove_prefix(1);
+  if (k > 31)
+    return Status::DataLoss("rice postings have k " + std::to_string(k) + " (at most 31)");
+  RiceBitReader bits(postings);
+  RETURN_IF_ERROR(DecodeRiceCodes(&bits, count, k, max_rows, &decoded_rows));
   if (!bits.Done())
     return Status::DataLoss("rice postings have bits left over after " + std::to_string(count) +
                             " rows");
-  out->addMany(rows.size(), rows.data());
+  out->addMany(decoded_rows.size(), decoded_rows.data());
   return Status::OK();
 }
 
@@ -562,6 +669,21 @@ Status InvertedIndexReader::Decode(size_t i, roaring::Roaring* out) const {
     return DecodePostings(postings_[i], max_rows_, out);
   }
   if (forms_[i] == Form::kRice) return DecodeRicePostings(postings_[i], max_rows_, out);
+  if (forms_[i] == Form::kRiceStream) {
+    // (Version 4) Its codes take exactly the bits Parse placed them in.
+    const RiceSpan span = spans_[i];
+    const uint32_t k = ImpliedRiceK(span.count, max_rows_);
+    RiceBitReader bits(postings_[i]);
+    bits.Skip(span.skip);  // (Parse: within the bytes)
+    RETURN_IF_ERROR(DecodeRiceCodes(&bits, span.count, k, max_rows_, &decoded_rows));
+    if (bits.BitsLeft() != span.pad) {
+      return Status::DataLoss("rice codes of " + std::to_string(span.count) + " rows (k " +
+                              std::to_string(k) + ") leave " + std::to_string(bits.BitsLeft()) +
+                              " bits of their span unread, not " + std::to_string(span.pad));
+    }
+    out->addMany(decoded_rows.size(), decoded_rows.data());
+    return Status::OK();
+  }
   // The rest: the rows no other value holds (Parse: no value beside it is a block list).
   roaring::Roaring others;
   for (size_t j = 0; j < values_.size(); ++j) {
@@ -582,7 +704,8 @@ Status InvertedIndexReader::Decode(size_t i, roaring::Roaring* out) const {
 bool InvertedIndexReader::RiceCoded(std::string_view value) const {
   auto it = std::lower_bound(values_.begin(), values_.end(), value);
   if (it == values_.end() || *it != value || forms_.empty()) return false;
-  return forms_[static_cast<size_t>(it - values_.begin())] == Form::kRice;
+  const Form form = forms_[static_cast<size_t>(it - values_.begin())];
+  return form == Form::kRice || form == Form::kRiceStream;
 }
 
 Result<roaring::Roaring> InvertedIndexReader::Lookup(std::string_view value) const {

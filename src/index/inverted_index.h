@@ -37,6 +37,24 @@
 // in the most rows as the rest, each other as runs or Rice codes, whichever is smaller. Levels
 // are random from row to row, so runs cost two varints a row and the most frequent level most
 // of all; Rice codes store a value's rows near their entropy (docs/format/index.md).
+//
+// Version 4 (segment format version 23): version 3 without a rest, for the posted fields with a
+// bloom (user ids), with the Rice-coded values' headers apart from their codes:
+//   inverted_index := version(u8 = 4) value_count(varint) block_count(varint)
+//                     values_size(varint) values lists_size(varint) lists
+//                     rows_size(varint) rows counts_size(varint) counts
+//                     rice_counts_size(varint) rice_counts rice_extra_size(varint) rice_extra
+//                     codes
+//   lists: tags 1 and 2 as version 2's; tag = 3: the value's rows are Rice codes in "codes"
+//   rice_counts := per value of tag 3: count(varint >= 1)
+//   rice_extra  := per value of tag 3: extra(varint)
+//   codes       := the codes of every value of tag 3, in the values' order, one bit stream
+// A value's k is implied by its count and the segment's rows (ImpliedRiceK: floor(log2(rows /
+// count)), about the k of the fewest bits for rows spread at random); its codes (version 3's
+// Rice codes of the gaps, bits least significant first) take count x (k + 1) + extra bits and
+// begin where the previous value's end, the first at the first byte's low bit. The stream's
+// last byte's unused high bits are 0 and nothing follows it. Against version 3 a value saves
+// its size varint, its k byte and its padding, and its count compresses among the counts.
 #pragma once
 
 #include <cstdint>
@@ -58,6 +76,7 @@ namespace sawmill::index {
 inline constexpr uint8_t kInvertedIndexVersion = 1;
 inline constexpr uint8_t kInvertedIndexBlockListsVersion = 2;
 inline constexpr uint8_t kInvertedIndexRestVersion = 3;
+inline constexpr uint8_t kInvertedIndexRiceStreamVersion = 4;
 // Version 3's most values with a rest: a lookup of the rest decodes every other value's rows.
 inline constexpr size_t kRestMaxValues = 16;
 
@@ -98,6 +117,10 @@ class InvertedIndexBuilder {
   // but each value kept as rows as runs or Rice codes, whichever is smaller.
   void FinishRiceRows(const std::vector<uint32_t>& block_starts, uint32_t rows, uint32_t list_below,
                       std::string* out) const;
+  // Appends the serialized index as version 4 to "*out": as FinishRiceRows, the Rice-coded
+  // values' counts and extra bits in sections of their own and their codes one bit stream.
+  void FinishRiceStream(const std::vector<uint32_t>& block_starts, uint32_t rows,
+                        uint32_t list_below, std::string* out) const;
   // Appends version 3 without block lists where it has a rest (FinishVersion3), else version 1
   // (Finish).
   void FinishRest(const std::vector<uint32_t>& block_starts, uint32_t rows, std::string* out) const;
@@ -123,11 +146,11 @@ class InvertedIndexBuilder {
   // is in fewer than "list_below" rows; null otherwise.
   const Entry* RestOf(const std::vector<const Entry*>& sorted, uint32_t rows,
                       uint32_t list_below) const;
-  // Version 2 ("version3" false) or 3 (with "rest", RestOf's, stored as the rest when not
-  // null): the layout both share, of the entries "sorted" (Sorted).
+  // Version 2, 3 (with "rest", RestOf's, stored as the rest when not null) or 4: the layout
+  // they share, of the entries "sorted" (Sorted).
   void FinishSections(const std::vector<const Entry*>& sorted, const Entry* rest,
                       const std::vector<uint32_t>& block_starts, uint32_t rows, uint32_t list_below,
-                      bool version3, std::string* out) const;
+                      uint8_t version, std::string* out) const;
   // A copy of "value" that stays where it is until the builder goes.
   std::string_view Keep(std::string_view value);
 
@@ -159,14 +182,14 @@ class InvertedIndexReader {
   // FailedPrecondition for a value stored as a block list (Listed); (version 3) DataLoss naming
   // the rest and the other value for the rest when another value's rows are malformed.
   Result<roaring::Roaring> Lookup(std::string_view value) const;
-  // Whether the index is version 2 or 3 (block lists for rare values, rows for the others).
+  // Whether the index is version 2, 3 or 4 (block lists for rare values, rows for the others).
   bool block_lists() const { return version_ >= kInvertedIndexBlockListsVersion; }
-  // The index's version byte (1, 2 or 3).
+  // The index's version byte (1 to 4).
   uint8_t version() const { return version_; }
   // (Version 2) Whether "value" is stored as a block list: LookupBlocks, not Lookup. False for
   // a value stored as rows, or held by no row (Lookup: none).
   bool Listed(std::string_view value) const;
-  // (Version 3) Whether "value" is stored as Rice-coded rows (tag 3).
+  // (Versions 3 and 4) Whether "value" is stored as Rice-coded rows (tag 3).
   bool RiceCoded(std::string_view value) const;
   // Whether some row holds "value" (a value stored holds at least one), without decoding.
   bool Holds(std::string_view value) const;
@@ -183,8 +206,16 @@ class InvertedIndexReader {
   size_t postings_bytes(size_t i) const { return postings_[i].size(); }
 
  private:
-  // How a value of version 2 or 3 is stored: its tag.
-  enum class Form : uint8_t { kRuns = 1, kList = 2, kRice = 3, kRest = 5 };
+  // How a value of version 2, 3 or 4 is stored: its tag (kRiceStream: version 4's tag 3).
+  enum class Form : uint8_t { kRuns = 1, kList = 2, kRice = 3, kRest = 5, kRiceStream = 7 };
+  // (Version 4) Where a value of tag 3 is in the codes: postings_ holds the bytes its bits
+  // touch, of which the first "skip" low bits of the first byte and the last "pad" high bits
+  // of the last byte are other values'.
+  struct RiceSpan {
+    uint32_t count = 0;
+    uint8_t skip = 0;
+    uint8_t pad = 0;
+  };
   static Status ParseBlockLists(std::string_view in, uint8_t version, InvertedIndexReader* reader);
   // The rows of the value at "i", as stored (the rest: every row no other value holds).
   Status Decode(size_t i, roaring::Roaring* out) const;
@@ -194,7 +225,8 @@ class InvertedIndexReader {
   std::vector<std::string_view> values_;
   std::vector<std::string_view> postings_;  // rows; block lists: each value's list
   std::vector<std::string_view> counts_;    // block lists: each value's rows per entry
-  std::vector<Form> forms_;                 // versions 2 and 3: each value's; 1: empty (runs)
+  std::vector<Form> forms_;                 // versions 2 to 4: each value's; 1: empty (runs)
+  std::vector<RiceSpan> spans_;             // version 4: each value's (tag 3's only set)
   uint32_t max_rows_ = 0;
   uint8_t version_ = kInvertedIndexVersion;
   uint32_t block_count_ = 0;
@@ -214,5 +246,11 @@ void PutRicePostings(const std::vector<uint32_t>& rows, std::string* out);
 // Decodes Rice-coded rows into "*out". Errors: DataLoss naming the row (rows beyond
 // "max_rows", codes that end early, bits left over).
 Status DecodeRicePostings(std::string_view postings, uint32_t max_rows, roaring::Roaring* out);
+// (Version 4) The Rice parameter of a value in "count" (>= 1) of "rows" rows: floor(log2(rows /
+// count)), at most 31 (0 when count > rows).
+uint32_t ImpliedRiceK(uint64_t count, uint64_t rows);
+// The bits of "rows" (ascending) as Rice codes of their gaps with parameter k (version 3's and
+// 4's codes).
+uint64_t RiceBits(const std::vector<uint32_t>& rows, uint32_t k);
 
 }  // namespace sawmill::index

@@ -16,6 +16,9 @@
 // and level are stored as version 3 where every row holds one of at most kRestMaxValues values:
 // the value in the most rows as the rest (its rows: those no other value holds), the others as
 // rows, Rice-coded where smaller (BuildOptions::rest_postings); they answer as version 1 does.
+// From segment format version 22 the posted fields with a bloom are version 3 without a rest
+// (BuildOptions::rice_value_rows), from 23 version 4 (the Rice-coded values' counts apart and
+// their codes one bit stream: BuildOptions::rice_value_stream).
 #include <algorithm>
 #include <mutex>
 #include <unordered_map>
@@ -38,6 +41,7 @@ class InvertedBuilder final : public IndexBuilder {
         list_below_(options.values.list_below_rows),
         rest_postings_(options.rest_postings),
         rice_value_rows_(options.rice_value_rows),
+        rice_value_stream_(options.rice_value_stream),
         posted_(options.posted_fields) {
     for (const IndexedField& f : options.indexed) {
       if (f.message_words) continue;
@@ -83,7 +87,9 @@ class InvertedBuilder final : public IndexBuilder {
       part.count = f.builder.distinct_values();
       part.blobs.emplace_back();
       if (block_lists_ && f.bloom && !f.field.keep_empty) {
-        if (rice_value_rows_) {
+        if (rice_value_rows_ && rice_value_stream_) {
+          f.builder.FinishRiceStream(block_starts_, rows_, list_below_, &part.blobs.back());
+        } else if (rice_value_rows_) {
           f.builder.FinishRiceRows(block_starts_, rows_, list_below_, &part.blobs.back());
         } else {
           f.builder.FinishBlockLists(block_starts_, rows_, list_below_, &part.blobs.back());
@@ -142,11 +148,12 @@ class InvertedBuilder final : public IndexBuilder {
   }
 
   const ValuePostingsRule rule_;
-  const bool block_lists_;      // (version 16) posted fields with a bloom as block lists
-  const uint32_t list_below_;   // (version 16) of those, values in fewer rows listed
-  const bool rest_postings_;    // (version 17) service, host and level as version 3 with a rest
-  const bool rice_value_rows_;  // (version 22) the block-listed fields as version 3, Rice rows
-  PostedFields* posted_;        // (version 16) told the block-listed fields, for the blooms
+  const bool block_lists_;        // (version 16) posted fields with a bloom as block lists
+  const uint32_t list_below_;     // (version 16) of those, values in fewer rows listed
+  const bool rest_postings_;      // (version 17) service, host and level as version 3 with a rest
+  const bool rice_value_rows_;    // (version 22) the block-listed fields as version 3, Rice rows
+  const bool rice_value_stream_;  // (version 23) as version 4: counts apart, codes one stream
+  PostedFields* posted_;          // (version 16) told the block-listed fields, for the blooms
   std::vector<Field> fields_;
   uint32_t rows_ = 0;
   std::vector<uint32_t> block_starts_;  // the first row of every block added

@@ -308,7 +308,8 @@ TEST(InvertedIndexRest, DamagedBytesAreDataLossNamingWhat) {
 // segment's rows in advance ("segment_rows") or not (0).
 std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t block_rows,
                                      uint64_t segment_rows, const ValuePostingsRule& rule,
-                                     bool block_lists = false, bool rice_rows = false) {
+                                     bool block_lists = false, bool rice_rows = false,
+                                     bool rice_stream = false) {
   const IndexKind* kind = FindIndexKind("inverted");
   EXPECT_NE(kind, nullptr);
   BuildOptions options;
@@ -328,6 +329,7 @@ std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t b
   options.segment_rows = segment_rows;
   options.value_block_lists = block_lists;
   options.rice_value_rows = rice_rows;
+  options.rice_value_stream = rice_stream;
   std::unique_ptr<IndexBuilder> builder = kind->new_builder(options);
   for (size_t first = 0; first < rows.size(); first += block_rows) {
     const auto count = static_cast<uint32_t>(std::min<size_t>(block_rows, rows.size() - first));
@@ -351,10 +353,12 @@ std::vector<IndexPart> InvertedParts(const std::vector<Record>& rows, uint32_t b
 // of rows no blocks, as a version 1 index answers no block lists. Every cut is refused and every
 // damage reads within the segment's blocks and rows, or is DataLoss naming the value. Fails
 // with every value listed (bytes10m's lists) or every value as rows.
-// (Segment format version 17) Version 3 carries the same: with "version3", the same rows built
+// (Segment format version 17) Version 3 carries the same: with "version" 3, the same rows built
 // as version 3 (FinishVersion3) answer the same, its values of rows Rice-coded where smaller (no
 // rest: rows hold two values), in fewer bytes than version 2.
-void ExpectBlockListsAsBruteForce(bool version3) {
+// (Segment format version 23) So does version 4 (FinishRiceStream), in fewer bytes than version
+// 3: the Rice-coded values' counts apart, their k implied, their codes one bit stream.
+void ExpectBlockListsAsBruteForce(uint8_t version) {
   std::mt19937 rng(15);
   const std::vector<uint32_t> starts = {0, 100, 612, 613, 1125, 3000};
   const uint32_t rows = 3100, list_below = 12;
@@ -373,7 +377,7 @@ void ExpectBlockListsAsBruteForce(bool version3) {
   }
   std::string data;
   builder.FinishBlockLists(starts, rows, list_below, &data);
-  if (version3) {
+  if (version >= kInvertedIndexRestVersion) {
     std::string v3;
     builder.FinishVersion3(starts, rows, list_below, &v3);
     ASSERT_EQ(static_cast<uint8_t>(v3[0]), kInvertedIndexRestVersion);
@@ -381,11 +385,19 @@ void ExpectBlockListsAsBruteForce(bool version3) {
     EXPECT_LT(v3.size() + 40 * 24, data.size()) << v3.size() << " vs " << data.size();
     data = v3;
   }
+  if (version == kInvertedIndexRiceStreamVersion) {
+    std::string v4;
+    builder.FinishRiceStream(starts, rows, list_below, &v4);
+    ASSERT_EQ(static_cast<uint8_t>(v4[0]), kInvertedIndexRiceStreamVersion);
+    // ~40 Rice-coded values, each without its size, k byte and padding, with its extra bits'
+    // varint: a byte or more fewer each (before compression).
+    EXPECT_LT(v4.size() + 40, data.size()) << v4.size() << " vs " << data.size();
+    data = v4;
+  }
   auto reader = InvertedIndexReader::Parse(data, rows);
   ASSERT_TRUE(reader.ok()) << reader.status().ToString();
   ASSERT_TRUE((*reader)->block_lists());
-  EXPECT_EQ((*reader)->version(),
-            version3 ? kInvertedIndexRestVersion : kInvertedIndexBlockListsVersion);
+  EXPECT_EQ((*reader)->version(), version);
   EXPECT_EQ((*reader)->block_count(), starts.size());
   auto block_of = [&](uint32_t row) {
     return static_cast<uint32_t>(std::upper_bound(starts.begin(), starts.end(), row) -
@@ -417,6 +429,9 @@ void ExpectBlockListsAsBruteForce(bool version3) {
       EXPECT_FALSE((*reader)->Lookup(value).ok()) << value << ": a listed value answered rows";
     } else {
       ++posted;
+      if (version >= kInvertedIndexRestVersion && value[0] == 'h') {
+        EXPECT_TRUE((*reader)->RiceCoded(value)) << value;
+      }
       auto rows_of = (*reader)->Lookup(value);
       ASSERT_TRUE(rows_of.ok()) << value;
       std::vector<uint32_t> have(rows_of->cardinality());
@@ -482,11 +497,15 @@ void ExpectBlockListsAsBruteForce(bool version3) {
 }
 
 TEST(InvertedIndex, VersionTwoListsRareValuesByBlockAndKeepFrequentValuesRows) {
-  ExpectBlockListsAsBruteForce(false);
+  ExpectBlockListsAsBruteForce(kInvertedIndexBlockListsVersion);
 }
 
 TEST(InvertedIndexRest, VersionThreeCarriesVersionTwosBlockListsWithRiceCodedRows) {
-  ExpectBlockListsAsBruteForce(true);
+  ExpectBlockListsAsBruteForce(kInvertedIndexRestVersion);
+}
+
+TEST(InvertedIndexRiceStream, VersionFourCarriesVersionTwosBlockListsWithRiceCodesInOneStream) {
+  ExpectBlockListsAsBruteForce(kInvertedIndexRiceStreamVersion);
 }
 
 TEST(InvertedIndexKind, NearUniqueFieldsDroppedEarlyGiveTheSameParts) {
@@ -634,6 +653,33 @@ TEST(InvertedIndexKind, ADamagedBlockListIsDataLossWhenASearchAsksTheValuesRows)
   EXPECT_GT(refused, 50u) << "damaged lists found";
 }
 
+// Every user of "want" (its rows, ascending) answers from "reader" as added: in fewer rows than
+// "list_below" its blocks' rows adding up to its rows, else its rows; "*rice" counts the users
+// stored as Rice codes.
+void ExpectUsersAsAdded(const InvertedIndexReader& reader,
+                        const std::map<std::string, std::vector<uint32_t>>& want,
+                        uint32_t list_below, size_t* rice) {
+  ASSERT_EQ(reader.size(), want.size());
+  std::vector<BlockEntry> entries;
+  for (const auto& [user, user_rows] : want) {
+    const bool listed = user_rows.size() < list_below;
+    ASSERT_EQ(reader.Listed(user), listed) << user;
+    if (listed) {
+      ASSERT_TRUE(reader.LookupBlocks(user, &entries).ok()) << user;
+      uint32_t n = 0;
+      for (const BlockEntry& e : entries) n += e.rows;
+      EXPECT_EQ(n, user_rows.size()) << user;
+      continue;
+    }
+    *rice += reader.RiceCoded(user) ? 1 : 0;
+    auto got = reader.Lookup(user);
+    ASSERT_TRUE(got.ok()) << user << ": " << got.status().ToString();
+    std::vector<uint32_t> have(got->cardinality());
+    got->toUint32Array(have.data());
+    EXPECT_EQ(have, user_rows) << user;
+  }
+}
+
 // (Segment format version 22) With rice_value_rows the posted fields with a bloom (user ids) are
 // version 3: each user's rows as runs or Rice codes, whichever is fewer bytes, block lists below
 // the threshold as version 2's, and never a rest, even where every row holds one of a few users
@@ -675,26 +721,10 @@ TEST(InvertedIndexKind, Version22UsersAreRiceCodedRowsBesideBlockListsNeverARest
     ASSERT_TRUE(reader.ok()) << reader.status().ToString();
     std::map<std::string, std::vector<uint32_t>> want;
     for (uint32_t i = 0; i < kRows; ++i) want[rows[i].user_id].push_back(i);
-    ASSERT_EQ((*reader)->size(), want.size());
-    std::vector<BlockEntry> entries;
-    for (const auto& [user, user_rows] : want) {
-      const bool listed = user_rows.size() < list_below;
-      ASSERT_EQ((*reader)->Listed(user), listed) << user;
-      if (listed) {
-        ASSERT_TRUE((*reader)->LookupBlocks(user, &entries).ok()) << user;
-        uint32_t n = 0;
-        for (const BlockEntry& e : entries) n += e.rows;
-        EXPECT_EQ(n, user_rows.size()) << user;
-        continue;
-      }
-      if (user[0] == 'f') {
-        EXPECT_TRUE((*reader)->RiceCoded(user)) << user;
-      }
-      auto got = (*reader)->Lookup(user);
-      ASSERT_TRUE(got.ok()) << user << ": " << got.status().ToString();
-      std::vector<uint32_t> have(got->cardinality());
-      got->toUint32Array(have.data());
-      EXPECT_EQ(have, user_rows) << user;
+    size_t rice = 0;
+    ExpectUsersAsAdded(**reader, want, list_below, &rice);
+    for (const std::string user : {"f0", "f1", "f2"}) {
+      EXPECT_TRUE((*reader)->RiceCoded(user)) << user;
     }
   }
   // Every row one of three users: still no rest.
@@ -740,6 +770,102 @@ TEST(InvertedIndexKind, Version22UsersAreRiceCodedRowsBesideBlockListsNeverARest
   auto f2 = (*view)->Rows(p);
   ASSERT_TRUE(f2.ok()) << f2.status().ToString();
   EXPECT_TRUE(f2->has_value());
+}
+
+// (Segment format version 23) With rice_value_stream the posted fields with a bloom (user ids)
+// are version 4: version 3's choices (runs or Rice codes, block lists below the threshold, no
+// rest) with the Rice-coded users' counts apart and their codes one bit stream, each user's k
+// implied by its count and the rows. Every user's rows or blocks answer as added, in fewer bytes
+// than version 3. A user's codes damaged in the stream (two of its bytes set to 0xff, the
+// block's other users' bits as they were) are DataLoss from a search naming the segment's index
+// and the user, and the users before and after it still answer their rows. Fails with a user's
+// codes read from its first whole byte (the bits of the user before it taken as its own), and
+// without the check that a user's codes end where its span does (the damaged user's rows
+// answered wrong).
+TEST(InvertedIndexKind, Version23UsersAreCodesInOneStreamAndADamagedUsersCodesNameIt) {
+  constexpr uint32_t kBlockRows = 256, kBlocks = 8, kRows = kBlockRows * kBlocks;
+  std::mt19937 rng(23);
+  std::vector<Record> rows(kRows);
+  for (uint32_t i = 0; i < kRows; ++i) {
+    rows[i].service = "api";
+    // 60 users of ~30 rows each, 40 rare ones of ~2 rows, one in every other row.
+    const uint32_t d = rng() % 100;
+    rows[i].user_id = d < 50   ? "f0"
+                      : d < 96 ? "m" + std::to_string(10 + rng() % 60)
+                               : "r" + std::to_string(10 + rng() % 40);
+    rows[i].trace_id = "t" + std::to_string(i);
+  }
+  const IndexKind* kind = FindIndexKind("inverted");
+  ASSERT_NE(kind, nullptr);
+  auto users_at = [](const std::vector<IndexPart>& parts) {
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (parts[i].field.name == "user_id") return i;
+    }
+    ADD_FAILURE() << "no user_id part";
+    return size_t{0};
+  };
+  std::map<std::string, std::vector<uint32_t>> want;
+  for (uint32_t i = 0; i < kRows; ++i) want[rows[i].user_id].push_back(i);
+  for (uint32_t list_below : {0u, 5u}) {
+    SCOPED_TRACE("list_below " + std::to_string(list_below));
+    ValuePostingsRule rule;
+    rule.list_below_rows = list_below;
+    const auto p3 = InvertedParts(rows, kBlockRows, kRows, rule, true, true);
+    const auto p4 = InvertedParts(rows, kBlockRows, kRows, rule, true, true, true);
+    const std::string& v3 = p3[users_at(p3)].blobs[0];
+    const std::string& v4 = p4[users_at(p4)].blobs[0];
+    ASSERT_EQ(static_cast<uint8_t>(v3[0]), kInvertedIndexRestVersion);
+    ASSERT_EQ(static_cast<uint8_t>(v4[0]), kInvertedIndexRiceStreamVersion);
+    EXPECT_LT(v4.size() + 40, v3.size()) << "each Rice-coded user's size, k and padding";
+    auto reader = InvertedIndexReader::Parse(v4, kRows);
+    ASSERT_TRUE(reader.ok()) << reader.status().ToString();
+    size_t rice = 0;
+    ExpectUsersAsAdded(**reader, want, list_below, &rice);
+    EXPECT_GE(rice, 60u) << "f0 and the mNN users";
+  }
+
+  // The codes are the block's last bytes, the Rice-coded users' in their order (f0, m10, m11..):
+  // m11's begin after f0's and m10's bits. Two bytes in the middle of m11's set to 0xff.
+  std::vector<IndexPart> parts = InvertedParts(rows, kBlockRows, kRows, {}, true, true, true);
+  std::string& blob = parts[users_at(parts)].blobs[0];
+  auto bits_of = [&](const std::string& user) {
+    return RiceBits(want[user], ImpliedRiceK(want[user].size(), kRows));
+  };
+  auto whole = InvertedIndexReader::Parse(blob, kRows);
+  ASSERT_TRUE(whole.ok()) << whole.status().ToString();
+  uint64_t total = 0;
+  for (const auto& [user, user_rows] : want) {
+    if ((*whole)->RiceCoded(user)) total += bits_of(user);
+  }
+  ASSERT_TRUE((*whole)->RiceCoded("f0") && (*whole)->RiceCoded("m10") &&
+              (*whole)->RiceCoded("m11"));
+  ASSERT_EQ(want.count("r20"), 1u);
+  const size_t codes_at = blob.size() - (total + 7) / 8;
+  const uint64_t m11_at = bits_of("f0") + bits_of("m10");
+  const size_t damaged = codes_at + (m11_at + bits_of("m11") / 2) / 8;
+  blob[damaged] = static_cast<char>(0xff);
+  blob[damaged + 1] = static_cast<char>(0xff);
+  auto view = kind->open(std::make_shared<PartsSource>(parts, kBlocks, kRows));
+  ASSERT_TRUE(view.ok()) << view.status().ToString();
+  FieldPredicate p;
+  p.field = "user_id";
+  p.builtin = true;
+  p.value = "m11";
+  auto got = (*view)->Rows(p);
+  ASSERT_FALSE(got.ok()) << "m11's codes damaged";
+  EXPECT_EQ(got.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(got.status().message().find("segment /s.seg: index 'user_id': value 'm11': rice "),
+            std::string::npos)
+      << got.status().message();
+  for (const std::string user : {"f0", "m10", "m12", "r20"}) {
+    p.value = user;
+    auto rows_of = (*view)->Rows(p);
+    ASSERT_TRUE(rows_of.ok()) << user << ": " << rows_of.status().ToString();
+    ASSERT_TRUE(rows_of->has_value()) << user;
+    std::vector<uint32_t> have((*rows_of)->cardinality());
+    (*rows_of)->toUint32Array(have.data());
+    EXPECT_EQ(have, want[user]) << user;
+  }
 }
 
 }  // namespace

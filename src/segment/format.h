@@ -59,8 +59,13 @@ inline constexpr size_t kMagicSize = 8;
 // Version 22: the inverted index of a field with a bloom that the segment posts (user ids) is
 // index/inverted_index.h version 3 without a rest (each value's rows as runs or Rice codes,
 // whichever is smaller; block lists as version 16's); nothing else changed.
+// Version 23: the id filters' fingerprints keep index::kIdLowBitsV23 (8) low bits instead of
+// kIdLowBits (10; each filter records its own, so a reader reads either), and the user ids'
+// inverted index is index/inverted_index.h version 4 (version 3 without a rest, the Rice-coded
+// values' counts in a section of their own, their k implied by count and rows, their codes one
+// bit stream); nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 22;
+inline constexpr uint32_t kFormatVersion = 23;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)

@@ -781,6 +781,8 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   message_lines_ = version >= 12 && !scratch_.text_layouts;
   // Version 11: the block filters of ids as sorted fingerprints (index/bloom.h, id filters).
   build.id_filters = version >= 11;
+  // Version 23: their fingerprints keep two low bits fewer (a filter records its own).
+  build.id_low_bits = version >= 23 ? index::kIdLowBitsV23 : index::kIdLowBits;
   // Version 17: the postings of service, host and level as inverted index version 3 (Rice-coded
   // rows, the most frequent value as the rest).
   build.rest_postings = version >= 17;
@@ -795,6 +797,10 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   // Version 22: those fields (user ids) as inverted index version 3: each value's rows as runs
   // or Rice codes, whichever is smaller (block lists as version 16's).
   build.rice_value_rows = version >= 22;
+  // Version 23: those fields (user ids) as inverted index version 4: the Rice-coded values'
+  // counts in a section of their own, their k implied by count and rows, their codes in one bit
+  // stream.
+  build.rice_value_stream = version >= 23;
   // Version 19: each block's rows counted per minute of ts and ingest_ts and per level (the
   // minute_counts kind), so that `count by bucket(1m), level` reads no column of a block its
   // filter matches whole.
