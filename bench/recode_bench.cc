@@ -299,7 +299,12 @@ int Probe(const std::vector<std::string>& paths,
       p.value = id;
       const auto* truth = kind == 0 ? &holding[id] : nullptr;
       for (uint32_t s = 0; s < readers.size(); ++s) {
-        if (!readers[s]->SegmentMayMatch(p)) {
+        Result<bool> segment_may = readers[s]->SegmentMayMatch(p);
+        if (!segment_may.ok()) {
+          std::fprintf(stderr, "%s\n", segment_may.status().ToString().c_str());
+          return 1;
+        }
+        if (!*segment_may) {
           if (truth != nullptr) {
             for (const auto& [ts, tb] : *truth) missed += ts == s ? 1 : 0;
           }
@@ -309,7 +314,12 @@ int Probe(const std::vector<std::string>& paths,
           const bool holds =
               truth != nullptr && std::find(truth->begin(), truth->end(),
                                             std::pair<uint32_t, uint32_t>{s, b}) != truth->end();
-          if (readers[s]->BlockMayMatch(b, p)) {
+          Result<bool> block_may = readers[s]->BlockMayMatch(b, p);
+          if (!block_may.ok()) {
+            std::fprintf(stderr, "%s\n", block_may.status().ToString().c_str());
+            return 1;
+          }
+          if (*block_may) {
             ++(holds ? true_blocks : false_blocks)[s];
           } else if (holds) {
             ++missed;

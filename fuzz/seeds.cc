@@ -443,7 +443,10 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
     r.message = "ok";
     records.push_back(std::move(r));
   }
-  segment::WriterOptions options;  // this build's format, DefaultValuePostingsRule
+  segment::WriterOptions options;  // DefaultValuePostingsRule
+  // Format 22: the users' rows as version 3's Rice codes (format 23's version 4 has its own
+  // seed, users-1500-v23.fixcrc).
+  options.format_version = 22;
   options.block_rows = 1000;
   segment::SegmentInfo info;
   info.id = 100;

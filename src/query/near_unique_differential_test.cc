@@ -429,7 +429,9 @@ uint64_t FalseTraceBlocks(const UserStore& store, const std::string& text) {
     EXPECT_TRUE(reader.ok()) << reader.status().ToString();
     if (!reader.ok()) continue;
     for (uint32_t b = 0; b < (*reader)->blocks().size(); ++b) {
-      if (!(*reader)->BlockMayMatch(b, p)) continue;
+      Result<bool> may = (*reader)->BlockMayMatch(b, p);
+      EXPECT_TRUE(may.ok()) << may.status().ToString();
+      if (!may.value_or(true)) continue;
       std::vector<Record> rows;
       EXPECT_TRUE((*reader)->ReadBlock(b, segment::kColTraceId, &rows, nullptr).ok());
       n +=
