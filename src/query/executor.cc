@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <deque>
 #include <functional>
+#include <numeric>
 #include <set>
 #include <thread>
 
@@ -1381,17 +1382,14 @@ class Job {
     if (!whole) {
       const std::vector<int64_t>& t = ws->columns.ints[std::countr_zero(time_col_)];
       if (every_row_read) {
-        selected.clear();
-        for (uint32_t r = 0; r < ws->columns.rows; ++r) {
-          if (t[r] >= options_.range.from_ns && t[r] < options_.range.to_ns) selected.push_back(r);
-        }
-      } else {
-        size_t kept = 0;
-        for (uint32_t r : selected) {
-          if (t[r] >= options_.range.from_ns && t[r] < options_.range.to_ns) selected[kept++] = r;
-        }
-        selected.resize(kept);
+        selected.resize(ws->columns.rows);
+        std::iota(selected.begin(), selected.end(), 0u);
       }
+      size_t kept = 0;
+      for (uint32_t r : selected) {
+        if (t[r] >= options_.range.from_ns && t[r] < options_.range.to_ns) selected[kept++] = r;
+      }
+      selected.resize(kept);
     }
     const bool every_row = whole && every_row_read;
     if (!ws->by_columns->Add(ws->columns, every_row ? nullptr : &selected, ws->agg.get())) {
