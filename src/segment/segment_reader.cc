@@ -1424,43 +1424,42 @@ Status SegmentFileReader::KindDamage(size_t k, const Status& st) const {
 
 Result<std::optional<bool>> SegmentFileReader::WordPostingsDecide(
     int64_t block, const index::FieldPredicate& p) const {
+  using Decided = std::optional<bool>;
   if (version_ < 12 || p.op != index::FieldPredicate::Op::kWord || !p.builtin ||
       p.field != "message") {
-    return std::optional<bool>();
+    return Decided();
   }
   constexpr std::string_view kWordPostings = "word_postings";
   bool stored = false;
   for (const KindIndexMeta& m : footer_.kind_indexes) stored = stored || m.kind == kWordPostings;
-  if (!stored)
-    return std::optional<bool>();  // the writer had no postings: the blooms hold every word
+  if (!stored) return Decided();  // the writer had no postings: the blooms hold every word
   for (size_t k = 0; k < kinds_.size(); ++k) {
     if (kinds_[k].kind->name != kWordPostings) continue;
     std::shared_ptr<const index::IndexView> view = KindView(k);
-    if (view == nullptr) return std::optional<bool>(true);
+    if (view == nullptr) return Decided(true);
     Result<std::optional<roaring::Roaring>> rows = view->Rows(p);
     if (!rows.ok()) return KindDamage(k, rows.status());
     if (*rows) {
-      if (block < 0) return std::optional<bool>(!(*rows)->isEmpty());
+      if (block < 0) return Decided(!(*rows)->isEmpty());
       const BlockInfo& info = footer_.blocks[static_cast<size_t>(block)];
-      if (info.rows == 0) return std::optional<bool>(false);
+      if (info.rows == 0) return Decided(false);
       const uint64_t before = info.first_row == 0 ? 0 : (*rows)->rank(info.first_row - 1);
-      return std::optional<bool>((*rows)->rank(info.first_row + info.rows - 1) > before);
+      return Decided((*rows)->rank(info.first_row + info.rows - 1) > before);
     }
     Result<std::optional<std::vector<uint32_t>>> counts = view->BlockCounts(p);
     if (!counts.ok()) return KindDamage(k, counts.status());
-    if (!*counts) return std::optional<bool>();  // undecided: the blooms hold it
+    if (!*counts) return Decided();  // undecided: the blooms hold it
     const std::vector<uint32_t>& per_block = **counts;
     if (per_block.size() != footer_.blocks.size()) {
       return KindDamage(
           k, Status::DataLoss("counts of " + std::to_string(per_block.size()) +
                               " blocks in a segment of " + std::to_string(footer_.blocks.size())));
     }
-    if (block >= 0) return std::optional<bool>(per_block[static_cast<size_t>(block)] > 0);
-    return std::optional<bool>(
+    if (block >= 0) return Decided(per_block[static_cast<size_t>(block)] > 0);
+    return Decided(
         std::any_of(per_block.begin(), per_block.end(), [](uint32_t n) { return n > 0; }));
   }
-  return std::optional<bool>(
-      true);  // stored, but of a kind version this build does not read (FindKinds)
+  return Decided(true);  // stored, but of a kind version this build does not read (FindKinds)
 }
 
 Result<bool> SegmentFileReader::MayMatch(int64_t block,
