@@ -518,6 +518,9 @@ class Job {
     // A may-match question of the segment's index kinds met damage (reported): every block
     // that the rest leaves is read.
     bool kinds_unreadable = false;
+    // The index kinds (or other indexes) whose damage or failed read this search warned of for
+    // the segment (IndexUnreadable): once each, however many questions meet it.
+    std::set<std::string> warned;
   };
 
   void ScanSegment(const Task& task, WorkerState* ws) {
@@ -717,7 +720,7 @@ class Job {
     if (options_.use_indexes) {
       Result<IndexAnswer> index = EvaluateIndex(*query_->filter, reader);
       if (!index.ok()) {
-        IndexUnreadable(h, name + ": index", index.status(), ws);
+        IndexUnreadable(h, name + ": index", index.status(), ws, scan);
       } else {
         rows = std::move(index->rows);
         exact = rows.has_value() && index->exact;
@@ -854,7 +857,7 @@ class Job {
                        const std::string& name, WorkerState* ws, SegmentScan* scan) {
     Result<std::optional<std::vector<uint32_t>>> counts = BlockCounts(*query_->filter, reader);
     if (!counts.ok()) {
-      IndexUnreadable(h, name + ": index counts", counts.status(), ws);
+      IndexUnreadable(h, name + ": index counts", counts.status(), ws, scan);
       return;
     }
     if (!*counts) return;
@@ -878,7 +881,7 @@ class Job {
     Result<bool> may = KindsMayMatch(*query_->filter, reader, block);
     if (may.ok()) return *may;
     scan->kinds_unreadable = true;
-    IndexUnreadable(h, "segment " + std::to_string(h.info.id) + ": index", may.status(), ws);
+    IndexUnreadable(h, "segment " + std::to_string(h.info.id) + ": index", may.status(), ws, scan);
     return true;
   }
 
@@ -1589,9 +1592,17 @@ class Job {
   // the answer stays whole. Damage (DataLoss: an index block's checksum, postings or a block
   // list that do not decode) is the segment's bytes damaged, reported as a damaged data block
   // is (CorruptBlock: the segment marked corrupt, counted, logged; docs/storage.md
-  // "Corruption"); a failed read (IOError, Unavailable) is named only.
+  // "Corruption"); a failed read (IOError, Unavailable) is named only. Once per segment and
+  // index kind in a search: the rows, the counts per block and the may-match questions of one
+  // search may each meet the same damage (the reader names the kind: KindDamage).
   void IndexUnreadable(const storage::SegmentHandle& h, const std::string& what, const Status& st,
-                       WorkerState* ws) {
+                       WorkerState* ws, SegmentScan* scan) {
+    std::string_view key = st.message();
+    constexpr std::string_view kKind = "index kind '";
+    const size_t at = key.find(kKind);
+    const size_t end = at == key.npos ? key.npos : key.find('\'', at + kKind.size());
+    if (end != key.npos) key = key.substr(0, end + 1);
+    if (!scan->warned.emplace(key).second) return;
     ReportIfDamaged(h, st);
     ws->warnings.push_back(what + " unreadable, scanning instead: " + st.ToString());
   }

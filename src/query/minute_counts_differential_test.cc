@@ -565,10 +565,11 @@ TEST(KindOpen, AFailedReadOfTheWordPostingsIsTriedAgainDamageIsKept) {
   for (int i = 0; i < 3; ++i) {
     const size_t reported = damaged_engine.corrupt_reports.size();
     const ExecResult r = search(damaged, &damaged_engine);
-    ASSERT_FALSE(r.warnings.empty());
+    // Once, though the rows, the counts per block and the may-match questions each meet it.
+    ASSERT_EQ(r.warnings.size(), 1u) << ::testing::PrintToString(r.warnings);
     EXPECT_NE(r.warnings[0].find("index unreadable, scanning instead: DataLoss"), std::string::npos)
         << r.warnings[0];
-    EXPECT_GT(damaged_engine.corrupt_reports.size(), reported) << "search " << i;
+    EXPECT_EQ(damaged_engine.corrupt_reports.size(), reported + 1) << "search " << i;
   }
   EXPECT_EQ(damaged.store->reads, 1);
 }

@@ -313,7 +313,7 @@ class SegmentReader {
   // The rows (segment-global numbers) satisfying "predicate" exactly, from the first kind that
   // knows (the inverted index: service, host, level with empty values, and the writer's
   // indexed_fields); nullopt when none does: the caller must scan. Errors: DataLoss naming the
-  // segment and the index when a kind's data is damaged.
+  // segment, the kind and the index when a kind's data is damaged.
   virtual Result<std::optional<roaring::Roaring>> MatchingRows(
       const index::FieldPredicate& predicate) const = 0;
   // How many rows of each block (in block order, one count per block) satisfy "predicate",

@@ -1359,8 +1359,9 @@ Result<std::optional<roaring::Roaring>> SegmentFileReader::MatchingRows(
     if (!kinds_[k].kind->gives_rows || !kinds_[k].kind->answers(predicate)) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
-    ASSIGN_OR_RETURN(std::optional<roaring::Roaring> rows, view->Rows(predicate));
-    if (rows) return rows;
+    Result<std::optional<roaring::Roaring>> rows = view->Rows(predicate);
+    if (!rows.ok()) return KindDamage(k, rows.status());
+    if (*rows) return rows;
   }
   return std::optional<roaring::Roaring>();
 }
@@ -1419,8 +1420,9 @@ Result<std::optional<std::vector<std::string>>> SegmentFileReader::FieldValues(
     if (!kinds_[k].kind->gives_rows || !kinds_[k].kind->answers(equals)) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
-    ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> values, view->Values(field, builtin));
-    if (values) return values;
+    Result<std::optional<std::vector<std::string>>> values = view->Values(field, builtin);
+    if (!values.ok()) return KindDamage(k, values.status());
+    if (*values) return values;
   }
   return std::optional<std::vector<std::string>>();
 }
