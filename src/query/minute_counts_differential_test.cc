@@ -410,6 +410,17 @@ TEST(MinuteCounts, TheCountsAreReadWithoutOpeningTheWordPostings) {
                    (offset < minutes.first + minutes.second && minutes.first < offset + length);
   }
   EXPECT_TRUE(read_minutes) << "the minute counts were read";
+  // Nor does a question of a field's values (`status>=500` enumerates the values a kind posts
+  // for `status`): only the kinds that answer the field's equality are asked (session 23; the
+  // word postings were opened, read and kept whole, to answer "cannot tell").
+  store->ranges.clear();
+  auto values = (*reader)->IndexedValues("status");
+  ASSERT_TRUE(values.ok()) << values.status().ToString();
+  EXPECT_FALSE(values->has_value());
+  for (const auto& [offset, length] : store->ranges) {
+    EXPECT_FALSE(offset < words.first + words.second && words.first < offset + length)
+        << "read [" << offset << ", +" << length << ") of the word postings";
+  }
 }
 
 // A store that fails, or damages, the reads of one range of one object: "fails" times with
