@@ -740,6 +740,19 @@ TEST(BlockLists, DamageSeenOnlyByMayMatchQuestionsIsReportedAsCorruption) {
        "(trace_id=" + b.trace_id + " OR user_id=" + a.user_id + ") | count"});
 }
 
+// The trace ids' segment filter ("segment_filter") or block filters of the segment at "path"
+// (not present when it has none).
+segment::BlockRef TraceIdFilters(const std::string& path, bool segment_filter) {
+  segment::BlockRef ref;
+  auto file = segment::SegmentFileReader::OpenFile(Env::Default(), path);
+  EXPECT_TRUE(file.ok()) << file.status().ToString();
+  if (!file.ok()) return ref;
+  for (const segment::BloomMeta& m : (*file)->footer().blooms) {
+    if (m.field == "trace_id") ref = segment_filter ? m.segment_filter : m.block_filters;
+  }
+  return ref;
+}
+
 // (Session 22) A damaged bloom (a flipped byte of the trace ids' filters: their checksum fails)
 // answered "maybe": every block was read and nothing said so. Its answer is now DataLoss naming
 // the segment, the kind and the filter, for the segment and for every block; a search reports
@@ -756,14 +769,7 @@ TEST(Blooms, DamagedBloomsAreReportedAsCorruptionAndTheSearchAnswersWhole) {
         WriteUserStore(records, kRows, kBlockRows, {segment::kFormatVersion}, 0, dir.path());
     ASSERT_EQ(store.snap->segments.size(), 1u);
     const std::string path = dir.path() + "/1.seg";
-    segment::BlockRef ref;
-    {
-      auto file = segment::SegmentFileReader::OpenFile(Env::Default(), path);
-      ASSERT_TRUE(file.ok()) << file.status().ToString();
-      for (const segment::BloomMeta& m : (*file)->footer().blooms) {
-        if (m.field == "trace_id") ref = segment_filter ? m.segment_filter : m.block_filters;
-      }
-    }
+    const segment::BlockRef ref = TraceIdFilters(path, segment_filter);
     // (Unique ids have no segment filter: their block filters hold as many keys.)
     if (!ref.present()) continue;
     ++damaged;
@@ -1352,14 +1358,7 @@ TEST(Blooms, AMalformedFilterInABlockWhoseChecksumHoldsIsDataLoss) {
       WriteUserStore(records, kRows, kBlockRows, {segment::kFormatVersion}, 0, dir.path());
   ASSERT_EQ(store.snap->segments.size(), 1u);
   const std::string path = dir.path() + "/1.seg";
-  segment::BlockRef ref;
-  {
-    auto file = segment::SegmentFileReader::OpenFile(Env::Default(), path);
-    ASSERT_TRUE(file.ok()) << file.status().ToString();
-    for (const segment::BloomMeta& m : (*file)->footer().blooms) {
-      if (m.field == "trace_id") ref = m.block_filters;
-    }
-  }
+  const segment::BlockRef ref = TraceIdFilters(path, /*segment_filter=*/false);
   ASSERT_TRUE(ref.present()) << "no trace_id block filters";
   RewriteStoredBlock(path, ref, segment::CodecChoice{segment::Codec::kNone, 0},
                      [](int attempt, std::string* raw) {
