@@ -411,9 +411,15 @@ storage::HoldMatcher QueryHoldMatcher() {
   };
   m.may_match = [](std::string_view text, const segment::SegmentReader& reader) -> Result<bool> {
     ASSIGN_OR_RETURN(query::Query q, query::ParseQuery(text));
-    ASSIGN_OR_RETURN(query::IndexAnswer answer, query::EvaluateIndex(*q.filter, reader));
+    // Damage the index meets is the answer, whatever the rest proves: the caller keeps the
+    // segment (a hold errs on the side of keeping).
+    query::IndexAnswer answer = query::EvaluateIndex(*q.filter, reader);
+    if (!answer.damage.ok()) return answer.damage;
     if (answer.rows.has_value() && answer.rows->isEmpty()) return false;
-    return query::KindsMayMatch(*q.filter, reader, -1);
+    Status damage;
+    const bool may = query::KindsMayMatch(*q.filter, reader, -1, &damage);
+    if (!damage.ok()) return damage;
+    return may;
   };
   return m;
 }

@@ -14,7 +14,8 @@
 // naming the segment, the field's filter and its offset, in every answer that reads it (session
 // 22; it answered "maybe", and the damage went unseen); a failed read (IOError) is returned and
 // tried again at the next question. One filter of a block that checks but is of no known shape
-// answers "maybe". Filters hold kBitsPerKey bits a key, the block filters of
+// (a writer's bug) is DataLoss too, naming the block (session 23; it answered "maybe", while
+// verify called it malformed). Filters hold kBitsPerKey bits a key, the block filters of
 // ids (a field whose values are each in one block) kIdBitsPerKey; a reader sizes each filter
 // from its bytes, so no version tells them apart. From segment format version 11 the block
 // filters of ids are id filters (bloom.h, a filter's version byte 2): sorted fingerprints in
@@ -201,11 +202,17 @@ class BloomKindView final : public IndexView {
         std::string raw;
         Status read = source_->Read(part, 0, &raw);
         if (!read.ok() && !read.IsDataLoss()) return read;  // asked again next time
-        cache->segment_error = read;
         if (read.ok() && !raw.empty()) {
           cache->segment_data = std::move(raw);
           cache->segment_view = BloomView(cache->segment_data);
+          // A filter whose checksum holds but whose shape does not (a writer's bug): damage too,
+          // as `sawmill segment verify` says ("malformed filter"), never "maybe" (session 23).
+          if (!cache->segment_view.valid()) {
+            read = Status::DataLoss(source_->Where(part, 0) + ": the filter does not parse (" +
+                                    std::to_string(cache->segment_data.size()) + " bytes)");
+          }
         }
+        cache->segment_error = read;
         cache->segment_loaded = true;
       }
       if (!cache->segment_error.ok()) return cache->segment_error;
@@ -305,6 +312,13 @@ class BloomKindView final : public IndexView {
                                 std::to_string(b) + " is truncated");
       }
       views.emplace_back(filter);
+      // A filter of no known shape in a block whose checksum holds (a writer's bug): damage, as
+      // verify says ("malformed filters"), never "maybe" (session 23).
+      if (!views.back().valid()) {
+        return Status::DataLoss(source_->Where(part, 1) + ": the filter of block " +
+                                std::to_string(b) + " does not parse (" +
+                                std::to_string(filter.size()) + " bytes)");
+      }
     }
     if (!in.empty()) {
       return Status::DataLoss(source_->Where(part, 1) + ": bytes after the last block's filter");

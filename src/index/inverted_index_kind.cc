@@ -162,7 +162,9 @@ class InvertedBuilder final : public IndexBuilder {
 class InvertedView final : public IndexView {
  public:
   explicit InvertedView(std::shared_ptr<const IndexSource> source)
-      : source_(std::move(source)), loaded_(source_->parts().size()) {}
+      : source_(std::move(source)),
+        loaded_(source_->parts().size()),
+        damage_(source_->parts().size()) {}
 
   Result<std::optional<roaring::Roaring>> Rows(const FieldPredicate& p) const override {
     if (p.op != FieldPredicate::Op::kEquals) return std::optional<roaring::Roaring>();
@@ -293,20 +295,33 @@ class InvertedView final : public IndexView {
   }
 
   // The parsed index of part "part", read on first use and kept.
+  // Damage met loading a part (DataLoss) is kept and answered again, as the blooms keep theirs:
+  // a search asks each block's question of a damaged part (session 23), which would read and
+  // check the whole part each time. A failed read is not kept.
   Result<std::shared_ptr<const InvertedIndexReader>> Load(int part) const {
     {
       MutexLock lock(&mu_);
       if (loaded_[part] != nullptr) return loaded_[part];
+      if (!damage_[part].ok()) return damage_[part];
     }
     std::string raw;
-    RETURN_IF_ERROR(source_->Read(part, 0, &raw));
-    auto parsed =
-        InvertedIndexReader::Parse(std::move(raw), static_cast<uint32_t>(source_->row_count()));
-    if (!parsed.ok()) {
-      return Status::DataLoss(source_->Where(part, 0) + ": " + parsed.status().message());
+    Status read = source_->Read(part, 0, &raw);
+    if (!read.ok() && !read.IsDataLoss()) return read;  // a failed read: tried again next time
+    std::shared_ptr<const InvertedIndexReader> idx;
+    if (read.ok()) {
+      auto parsed =
+          InvertedIndexReader::Parse(std::move(raw), static_cast<uint32_t>(source_->row_count()));
+      if (parsed.ok()) {
+        idx = std::move(parsed).value();
+      } else {
+        read = Status::DataLoss(source_->Where(part, 0) + ": " + parsed.status().message());
+      }
     }
-    std::shared_ptr<const InvertedIndexReader> idx = std::move(parsed).value();
     MutexLock lock(&mu_);
+    if (!read.ok()) {
+      damage_[part] = read;
+      return read;
+    }
     if (loaded_[part] == nullptr) loaded_[part] = std::move(idx);
     return loaded_[part];
   }
@@ -326,6 +341,7 @@ class InvertedView final : public IndexView {
   std::shared_ptr<const IndexSource> source_;
   mutable Mutex mu_;
   mutable std::vector<std::shared_ptr<const InvertedIndexReader>> loaded_ GUARDED_BY(mu_);
+  mutable std::vector<Status> damage_ GUARDED_BY(mu_);  // by part: Load's kept DataLoss
   // The last BlockMayMatch question's value and its blocks (ascending), when they were known.
   mutable bool asked_ GUARDED_BY(mu_) = false;
   mutable std::string asked_field_ GUARDED_BY(mu_);

@@ -515,9 +515,12 @@ class Job {
     // A plain count whose filter is a word too frequent to post: the matching rows of each
     // block (BlockCounts), checked against the block list.
     std::optional<std::vector<uint32_t>> block_counts;
-    // A may-match question of the segment's index kinds met damage (reported): every block
+    // A may-match question of the segment's index kinds failed to read (named): every block
     // that the rest leaves is read.
     bool kinds_unreadable = false;
+    // The index kinds (or other indexes) whose damage or failed read this search warned of for
+    // the segment (IndexUnreadable): once each, however many questions meet it.
+    std::set<std::string> warned;
   };
 
   void ScanSegment(const Task& task, WorkerState* ws) {
@@ -715,13 +718,12 @@ class Job {
       return false;
     }
     if (options_.use_indexes) {
-      Result<IndexAnswer> index = EvaluateIndex(*query_->filter, reader);
-      if (!index.ok()) {
-        IndexUnreadable(h, name + ": index", index.status(), ws);
-      } else {
-        rows = std::move(index->rows);
-        exact = rows.has_value() && index->exact;
-      }
+      // A condition whose index is damaged is reported and cannot tell; an AND's others still
+      // narrow the rows.
+      IndexAnswer index = EvaluateIndex(*query_->filter, reader);
+      if (!index.damage.ok()) IndexUnreadable(h, name + ": index", index.damage, ws, scan);
+      rows = std::move(index.rows);
+      exact = rows.has_value() && index.exact;
       if ((count_only_ || !group_fields_.empty()) && query_->filter->kind == NodeKind::kAll) {
         // `* | count`: every row matches; the count is the row count.
         rows.emplace();
@@ -854,7 +856,7 @@ class Job {
                        const std::string& name, WorkerState* ws, SegmentScan* scan) {
     Result<std::optional<std::vector<uint32_t>>> counts = BlockCounts(*query_->filter, reader);
     if (!counts.ok()) {
-      IndexUnreadable(h, name + ": index counts", counts.status(), ws);
+      IndexUnreadable(h, name + ": index counts", counts.status(), ws, scan);
       return;
     }
     if (!*counts) return;
@@ -869,16 +871,20 @@ class Job {
   }
 
   // Whether the segment's index kinds leave "block" (-1: the segment) a match (KindsMayMatch).
-  // The first damage their answers meet (DataLoss) is reported as the index's (IndexUnreadable:
-  // the segment marked corrupt, a warning) and the kinds are asked nothing more of the segment:
-  // its blocks are read, so the answer stays whole.
+  // A condition whose question meets damage (DataLoss) is reported as the index's
+  // (IndexUnreadable: the segment marked corrupt, one warning) and is "maybe", while the others
+  // still prune (session 23): the reader keeps the damage, so asking again for the next block
+  // costs nothing. A failed read (IOError, Unavailable) is named and the kinds are asked nothing
+  // more of the segment (each question would read again): its blocks are read.
   bool MayMatch(const storage::SegmentHandle& h, const segment::SegmentReader& reader,
                 int64_t block, WorkerState* ws, SegmentScan* scan) {
     if (scan->kinds_unreadable) return true;
-    Result<bool> may = KindsMayMatch(*query_->filter, reader, block);
-    if (may.ok()) return *may;
+    Status damage;
+    const bool may = KindsMayMatch(*query_->filter, reader, block, &damage);
+    if (damage.ok()) return may;
+    IndexUnreadable(h, "segment " + std::to_string(h.info.id) + ": index", damage, ws, scan);
+    if (damage.IsDataLoss()) return may;
     scan->kinds_unreadable = true;
-    IndexUnreadable(h, "segment " + std::to_string(h.info.id) + ": index", may.status(), ws);
     return true;
   }
 
@@ -1589,9 +1595,17 @@ class Job {
   // the answer stays whole. Damage (DataLoss: an index block's checksum, postings or a block
   // list that do not decode) is the segment's bytes damaged, reported as a damaged data block
   // is (CorruptBlock: the segment marked corrupt, counted, logged; docs/storage.md
-  // "Corruption"); a failed read (IOError, Unavailable) is named only.
+  // "Corruption"); a failed read (IOError, Unavailable) is named only. Once per segment and
+  // index kind in a search: the rows, the counts per block and the may-match questions of one
+  // search may each meet the same damage (the reader names the kind: KindDamage).
   void IndexUnreadable(const storage::SegmentHandle& h, const std::string& what, const Status& st,
-                       WorkerState* ws) {
+                       WorkerState* ws, SegmentScan* scan) {
+    std::string_view key = st.message();
+    constexpr std::string_view kKind = "index kind '";
+    const size_t at = key.find(kKind);
+    const size_t end = at == key.npos ? key.npos : key.find('\'', at + kKind.size());
+    if (end != key.npos) key = key.substr(0, end + 1);
+    if (!scan->warned.emplace(key).second) return;
     ReportIfDamaged(h, st);
     ws->warnings.push_back(what + " unreadable, scanning instead: " + st.ToString());
   }

@@ -171,17 +171,25 @@ std::string DescribeLocations(const SegmentPlan& plan) {
   return out.empty() ? "none" : out;
 }
 
-Result<IndexAnswer> EvaluateIndex(const Node& n, const segment::SegmentReader& reader) {
+IndexAnswer EvaluateIndex(const Node& n, const segment::SegmentReader& reader) {
+  // A condition's own answer; its error is its damage (it cannot tell).
+  auto leaf = [](Result<IndexAnswer> answer) {
+    if (answer.ok()) return std::move(answer).value();
+    IndexAnswer out;
+    out.damage = answer.status();
+    return out;
+  };
   switch (n.kind) {
-    case NodeKind::kField: return FieldIndex(n, reader);
+    case NodeKind::kField: return leaf(FieldIndex(n, reader));
     case NodeKind::kWord:
-    case NodeKind::kPhrase: return WordIndex(n, reader);
+    case NodeKind::kPhrase: return leaf(WordIndex(n, reader));
     case NodeKind::kNot: {
-      ASSIGN_OR_RETURN(IndexAnswer child, EvaluateIndex(*n.children[0], reader));
-      if (!child.rows || !child.exact) return IndexAnswer{};
+      IndexAnswer child = EvaluateIndex(*n.children[0], reader);
+      IndexAnswer out;
+      out.damage = std::move(child.damage);
+      if (!child.rows || !child.exact) return out;
       roaring::Roaring all;
       all.addRange(0, reader.info().rows);
-      IndexAnswer out;
       out.rows = all - *child.rows;
       out.exact = true;
       return out;
@@ -190,7 +198,8 @@ Result<IndexAnswer> EvaluateIndex(const Node& n, const segment::SegmentReader& r
       IndexAnswer out;
       out.exact = true;
       for (const auto& c : n.children) {
-        ASSIGN_OR_RETURN(IndexAnswer child, EvaluateIndex(*c, reader));
+        IndexAnswer child = EvaluateIndex(*c, reader);
+        if (out.damage.ok()) out.damage = std::move(child.damage);
         if (!child.rows) {
           out.exact = false;
           continue;
@@ -211,8 +220,12 @@ Result<IndexAnswer> EvaluateIndex(const Node& n, const segment::SegmentReader& r
       out.rows.emplace();
       out.exact = true;
       for (const auto& c : n.children) {
-        ASSIGN_OR_RETURN(IndexAnswer child, EvaluateIndex(*c, reader));
-        if (!child.rows) return IndexAnswer{};
+        IndexAnswer child = EvaluateIndex(*c, reader);
+        if (!child.rows) {
+          IndexAnswer none;
+          none.damage = std::move(child.damage);
+          return none;
+        }
         out.exact = out.exact && child.exact;
         *out.rows |= *child.rows;
       }
@@ -255,10 +268,14 @@ Result<std::optional<std::vector<uint32_t>>> BlockCounts(const Node& n,
   return reader.MatchingRowsPerBlock(p);
 }
 
-Result<bool> KindsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t block) {
+bool KindsMayMatch(const Node& n, const segment::SegmentReader& reader, int64_t block,
+                   Status* damage) {
   auto may = [&](const index::FieldPredicate& p) {
-    return block < 0 ? reader.SegmentMayMatch(p)
-                     : reader.BlockMayMatch(static_cast<uint32_t>(block), p);
+    Result<bool> answer = block < 0 ? reader.SegmentMayMatch(p)
+                                    : reader.BlockMayMatch(static_cast<uint32_t>(block), p);
+    if (answer.ok()) return *answer;
+    if (damage->ok()) *damage = answer.status();
+    return true;  // cannot tell
   };
   auto word = [&](std::string_view w) {
     index::FieldPredicate p;
@@ -274,8 +291,7 @@ Result<bool> KindsMayMatch(const Node& n, const segment::SegmentReader& reader, 
       return word(n.words[0]);
     case NodeKind::kPhrase:
       for (const std::string& w : n.words) {
-        ASSIGN_OR_RETURN(const bool holds, word(w));
-        if (!holds) return false;
+        if (!word(w)) return false;
       }
       return true;
     case NodeKind::kField: {
@@ -285,14 +301,12 @@ Result<bool> KindsMayMatch(const Node& n, const segment::SegmentReader& reader, 
     }
     case NodeKind::kAnd:
       for (const auto& c : n.children) {
-        ASSIGN_OR_RETURN(const bool holds, KindsMayMatch(*c, reader, block));
-        if (!holds) return false;
+        if (!KindsMayMatch(*c, reader, block, damage)) return false;
       }
       return true;
     case NodeKind::kOr:
       for (const auto& c : n.children) {
-        ASSIGN_OR_RETURN(const bool holds, KindsMayMatch(*c, reader, block));
-        if (holds) return true;
+        if (KindsMayMatch(*c, reader, block, damage)) return true;
       }
       return false;
     default: return true;

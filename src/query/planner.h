@@ -56,14 +56,18 @@ struct IndexAnswer {
   // rows is exactly the set of matching rows (not only a superset), time aside: a plain
   // `count` is then the rows' cardinality over blocks inside the time range.
   bool exact = false;
+  // The first error a condition's question met (DataLoss from a damaged index, or a failed
+  // read), for the caller to report; that condition then cannot tell.
+  Status damage;
 };
 
 // The rows the index kinds that give rows (the inverted index, the word postings) allow for
 // "filter": a field's `=` from its postings, its other conditions by testing each indexed value;
 // a bare word from its word postings (exact), a phrase from the intersection of its words'
 // postings (a superset: the scan checks adjacency); AND, OR and NOT of exact answers combined.
-// Errors: DataLoss from the reader's index.
-Result<IndexAnswer> EvaluateIndex(const Node& filter, const segment::SegmentReader& reader);
+// A condition whose question fails (IndexAnswer::damage) cannot tell: an AND's other conditions
+// still narrow its rows (session 23); an OR or a NOT of it cannot tell.
+IndexAnswer EvaluateIndex(const Node& filter, const segment::SegmentReader& reader);
 
 // How many rows of each block of the segment match "filter", exactly, when it is one bare word
 // that the segment does not post for being too frequent but counts per block (the word postings'
@@ -79,10 +83,13 @@ Result<std::optional<std::vector<uint32_t>>> BlockCounts(const Node& filter,
 // of "block" can match: each condition every match must meet (nothing under a NOT) goes to the
 // kinds as an index::FieldPredicate (`field op value` for =, <, <=, >, >=; a word or each word
 // of a phrase as a message word), and the kinds that answer it say (index/index_kind.h: blooms,
-// numeric ranges, and any kind registered later). Errors: the first the reader's answers give
-// (DataLoss naming the segment, the kind and where, when the index part a question reads is
-// damaged: a block list, a bloom); the caller reports the segment and reads its blocks.
-Result<bool> KindsMayMatch(const Node& filter, const segment::SegmentReader& reader, int64_t block);
+// numeric ranges, and any kind registered later). A condition whose question fails (DataLoss
+// naming the segment, the kind and where, when the index part it reads is damaged: a block
+// list, a bloom, the word postings; or a failed read) is "maybe", so an AND's other conditions
+// still prune (session 23); the first such error goes to "*damage" (left as it is when none),
+// for the caller to report.
+bool KindsMayMatch(const Node& filter, const segment::SegmentReader& reader, int64_t block,
+                   Status* damage);
 
 // The query's time range as a predicate for the kinds (the per-block time ranges answer it).
 index::FieldPredicate TimePredicate(const TimeRange& range, bool time_field_ts);

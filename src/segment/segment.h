@@ -306,13 +306,14 @@ class SegmentReader {
   // per-block time ranges, the numeric ranges of dynamic fields, ...) can prove. Each question
   // goes to every kind of this build that the segment holds data for and that answers that
   // kind of predicate (IndexKind::answers); a kind's data is read on first use and kept. A
-  // segment without a kind's data (an older format, a damaged block) gives the weaker answer,
-  // never a wrong one.
+  // segment without a kind's data (an older format) gives the weaker answer, never a wrong one;
+  // a kind whose data is damaged gives DataLoss, whether the damage is met when the kind opens
+  // (its block read whole: the word postings, the numeric ranges) or by an answer (session 23).
   //
   // The rows (segment-global numbers) satisfying "predicate" exactly, from the first kind that
   // knows (the inverted index: service, host, level with empty values, and the writer's
   // indexed_fields); nullopt when none does: the caller must scan. Errors: DataLoss naming the
-  // segment and the index when a kind's data is damaged.
+  // segment, the kind and the index when a kind's data is damaged.
   virtual Result<std::optional<roaring::Roaring>> MatchingRows(
       const index::FieldPredicate& predicate) const = 0;
   // How many rows of each block (in block order, one count per block) satisfy "predicate",

@@ -99,8 +99,7 @@ class SegmentFileReader final : public SegmentReader {
     return "column '" + footer_.columns[col].name + "' block " + std::to_string(block);
   }
   // One kind this segment holds data for (every kind of layout kBlockList), in registration
-  // order; its view is opened on first use (null when it does not open: every answer is then
-  // "cannot tell").
+  // order; its view is opened on first use (KindView).
   struct Kind {
     const index::IndexKind* kind = nullptr;
     std::shared_ptr<const KindSource> source;
@@ -145,14 +144,18 @@ class SegmentFileReader final : public SegmentReader {
 
   // Lists the kinds of this build whose data the footer holds.
   void FindKinds();
-  // The view of kinds_[k], opened on first use.
-  std::shared_ptr<const index::IndexView> KindView(size_t k) const;
+  // The view of kinds_[k], opened on first use. Errors: the open's, as KindDamage. Damage met
+  // when the kind opens (DataLoss: a block whose checksum fails, data that does not parse) is
+  // kept and given to every later question of the kind, as an answer's damage is (the caller
+  // reports the segment and scans); any other error (a failed read: IOError, Unavailable) is
+  // not kept, and the next question opens the kind again.
+  Result<std::shared_ptr<const index::IndexView>> KindView(size_t k) const;
   // (Version 12) The message's blooms hold only the words the word postings do not decide
   // (index_kind.h DecidedWords). For a message word: the postings' answer to "may block (-1: the
-  // segment) hold it?" when they decide it; true ("maybe") when the segment's word postings do
-  // not open or are of a newer version (its blooms then lack the words they decide); nullopt
-  // when the blooms are to be asked (an earlier version, no word postings, an undecided word).
-  // Errors: as KindDamage, when the postings' answer meets damage.
+  // segment) hold it?" when they decide it; true ("maybe") when the segment's word postings are
+  // of a newer version (its blooms then lack the words they decide); nullopt when the blooms are
+  // to be asked (an earlier version, no word postings, an undecided word). Errors: as KindDamage,
+  // when the postings' open or answer meets damage, or their read fails.
   Result<std::optional<bool>> WordPostingsDecide(int64_t block,
                                                  const index::FieldPredicate& p) const;
   // An error "st" of kinds_[k]'s answer, naming the segment and the kind: DataLoss stays
@@ -182,9 +185,11 @@ class SegmentFileReader final : public SegmentReader {
   std::vector<Kind> kinds_;  // fixed after Open
 
   mutable Mutex mu_;
-  // By kinds_ position; views_loaded_[k] says whether views_[k] was tried.
+  // By kinds_ position; views_loaded_[k] says whether views_[k] was opened, or its open met
+  // damage: view_damage_[k] (KindView).
   mutable std::vector<bool> views_loaded_ GUARDED_BY(mu_);
   mutable std::vector<std::shared_ptr<const index::IndexView>> views_ GUARDED_BY(mu_);
+  mutable std::vector<Status> view_damage_ GUARDED_BY(mu_);
 };
 
 }  // namespace sawmill::segment

@@ -1326,21 +1326,30 @@ void SegmentFileReader::FindKinds() {
   MutexLock lock(&mu_);
   views_loaded_.assign(kinds_.size(), false);
   views_.assign(kinds_.size(), nullptr);
+  view_damage_.assign(kinds_.size(), Status::OK());
 }
 
-std::shared_ptr<const index::IndexView> SegmentFileReader::KindView(size_t k) const {
+Result<std::shared_ptr<const index::IndexView>> SegmentFileReader::KindView(size_t k) const {
   {
     MutexLock lock(&mu_);
-    if (views_loaded_[k]) return views_[k];
+    if (views_loaded_[k]) {
+      if (!view_damage_[k].ok()) return view_damage_[k];
+      return views_[k];
+    }
   }
-  std::shared_ptr<const index::IndexView> view;
   auto opened = kinds_[k].kind->open(kinds_[k].source);
-  if (opened.ok()) view = std::move(opened).value();
+  // A failed read is not kept: the next question opens the kind again.
+  if (!opened.ok() && !opened.status().IsDataLoss()) return KindDamage(k, opened.status());
   MutexLock lock(&mu_);
   if (!views_loaded_[k]) {
     views_loaded_[k] = true;
-    views_[k] = std::move(view);
+    if (opened.ok()) {
+      views_[k] = std::move(opened).value();
+    } else {
+      view_damage_[k] = KindDamage(k, opened.status());
+    }
   }
+  if (!view_damage_[k].ok()) return view_damage_[k];
   return views_[k];
 }
 
@@ -1348,10 +1357,11 @@ Result<std::optional<roaring::Roaring>> SegmentFileReader::MatchingRows(
     const index::FieldPredicate& predicate) const {
   for (size_t k = 0; k < kinds_.size(); ++k) {
     if (!kinds_[k].kind->gives_rows || !kinds_[k].kind->answers(predicate)) continue;
-    std::shared_ptr<const index::IndexView> view = KindView(k);
+    ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
-    ASSIGN_OR_RETURN(std::optional<roaring::Roaring> rows, view->Rows(predicate));
-    if (rows) return rows;
+    Result<std::optional<roaring::Roaring>> rows = view->Rows(predicate);
+    if (!rows.ok()) return KindDamage(k, rows.status());
+    if (*rows) return rows;
   }
   return std::optional<roaring::Roaring>();
 }
@@ -1360,7 +1370,7 @@ Result<std::optional<std::vector<uint32_t>>> SegmentFileReader::MatchingRowsPerB
     const index::FieldPredicate& predicate) const {
   for (size_t k = 0; k < kinds_.size(); ++k) {
     if (!kinds_[k].kind->gives_rows || !kinds_[k].kind->answers(predicate)) continue;
-    std::shared_ptr<const index::IndexView> view = KindView(k);
+    ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
     Result<std::optional<std::vector<uint32_t>>> counts = view->BlockCounts(predicate);
     if (!counts.ok()) return KindDamage(k, counts.status());
@@ -1376,7 +1386,7 @@ Result<std::shared_ptr<const index::MinuteCounts>> SegmentFileReader::BlockMinut
   for (size_t k = 0; k < kinds_.size(); ++k) {
     // By name: opening another kind block (the word postings) would read and keep all of it.
     if (kinds_[k].kind->name != kMinuteCounts) continue;
-    std::shared_ptr<const index::IndexView> view = KindView(k);
+    ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<const index::MinuteCounts> counts,
                      view->BlockMinutes(ts ? "ts" : "ingest_ts"));
@@ -1390,7 +1400,7 @@ Result<std::shared_ptr<const index::ServiceLevelCounts>> SegmentFileReader::Bloc
   for (size_t k = 0; k < kinds_.size(); ++k) {
     // By name: opening another kind block (the word postings) would read and keep all of it.
     if (kinds_[k].kind->name != kMinuteCounts) continue;
-    std::shared_ptr<const index::IndexView> view = KindView(k);
+    ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<const index::ServiceLevelCounts> counts,
                      view->BlockServiceLevels());
@@ -1401,12 +1411,18 @@ Result<std::shared_ptr<const index::ServiceLevelCounts>> SegmentFileReader::Bloc
 
 Result<std::optional<std::vector<std::string>>> SegmentFileReader::FieldValues(
     std::string_view field, bool builtin) const {
+  // The kinds that give the rows of a value (those answering its equality): the word postings,
+  // read whole when opened, are not opened for values they do not hold.
+  index::FieldPredicate equals;
+  equals.field = field;
+  equals.builtin = builtin;
   for (size_t k = 0; k < kinds_.size(); ++k) {
-    if (!kinds_[k].kind->gives_rows) continue;
-    std::shared_ptr<const index::IndexView> view = KindView(k);
+    if (!kinds_[k].kind->gives_rows || !kinds_[k].kind->answers(equals)) continue;
+    ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
-    ASSIGN_OR_RETURN(std::optional<std::vector<std::string>> values, view->Values(field, builtin));
-    if (values) return values;
+    Result<std::optional<std::vector<std::string>>> values = view->Values(field, builtin);
+    if (!values.ok()) return KindDamage(k, values.status());
+    if (*values) return values;
   }
   return std::optional<std::vector<std::string>>();
 }
@@ -1419,6 +1435,10 @@ Status SegmentFileReader::KindDamage(size_t k, const Status& st) const {
   // The kind's own message names the segment too (IndexSource::Where): once is enough.
   std::string_view what = st.message();
   if (what.substr(0, segment.size()) == segment) what.remove_prefix(segment.size());
+  // A kind block's own place ("index kind 'NAME' at offset N") names the kind already.
+  if (what.starts_with(std::string_view(where).substr(segment.size()))) {
+    return Status::DataLoss(segment + std::string(what));
+  }
   return Status::DataLoss(where + ": " + std::string(what));
 }
 
@@ -1435,7 +1455,7 @@ Result<std::optional<bool>> SegmentFileReader::WordPostingsDecide(
   if (!stored) return Decided();  // the writer had no postings: the blooms hold every word
   for (size_t k = 0; k < kinds_.size(); ++k) {
     if (kinds_[k].kind->name != kWordPostings) continue;
-    std::shared_ptr<const index::IndexView> view = KindView(k);
+    ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) return Decided(true);
     Result<std::optional<roaring::Roaring>> rows = view->Rows(p);
     if (!rows.ok()) return KindDamage(k, rows.status());
@@ -1468,7 +1488,7 @@ Result<bool> SegmentFileReader::MayMatch(int64_t block,
   if (decided) return *decided;
   for (size_t k = 0; k < kinds_.size(); ++k) {
     if (!kinds_[k].kind->answers(predicate)) continue;
-    std::shared_ptr<const index::IndexView> view = KindView(k);
+    ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
     Result<bool> may = block < 0 ? view->SegmentMayMatch(predicate)
                                  : view->BlockMayMatch(static_cast<uint32_t>(block), predicate);
