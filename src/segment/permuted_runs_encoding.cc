@@ -30,12 +30,11 @@
 
 #include "common/coding.h"
 #include "segment/column_encoding.h"
+#include "segment/mixed_radix_groups.h"
 
 namespace sawmill::segment {
 
 namespace {
-
-constexpr uint64_t kMaxGroupProduct = uint64_t{1} << 63;
 
 // A Fenwick tree over the k ranks of a run: which are still free, the i-th free one.
 class FreeRanks {
@@ -75,42 +74,7 @@ class FreeRanks {
   size_t top_ = 0;
 };
 
-// Groups of digits as the format says, written and read bit by bit.
-class GroupWriter {
- public:
-  explicit GroupWriter(std::string* out) : out_(out) {}
-  void Digit(uint64_t d, uint64_t radix) {
-    if (product_ > kMaxGroupProduct / radix) Flush();
-    value_ = value_ * radix + d;
-    product_ *= radix;
-  }
-  // A group never spans two runs.
-  void EndRun() { Flush(); }
-  void Finish() {
-    Flush();
-    if (used_ > 0) out_->push_back(static_cast<char>(pending_));
-  }
-
- private:
-  void Flush() {
-    if (product_ <= 1) return;
-    for (int bits = std::bit_width(product_ - 1); bits > 0; --bits, value_ >>= 1) {
-      pending_ |= static_cast<uint8_t>((value_ & 1) << used_);
-      if (++used_ == 8) {
-        out_->push_back(static_cast<char>(pending_));
-        pending_ = 0;
-        used_ = 0;
-      }
-    }
-    value_ = 0;
-    product_ = 1;
-  }
-  std::string* out_;
-  uint64_t value_ = 0, product_ = 1;
-  uint8_t pending_ = 0;
-  int used_ = 0;
-};
-
+// Groups of digits as the format says (mixed_radix_groups.h), read bit by bit.
 class GroupReader {
  public:
   explicit GroupReader(std::string_view bits) : bits_(bits) {}
@@ -300,7 +264,7 @@ bool EncodePermutedRuns(const int64_t* values, size_t count, std::string* out) {
     PutVarint64(out, ZigZagEncode(static_cast<int64_t>(run.lo) - next));
     next = static_cast<int64_t>(run.lo + run.rows);
   }
-  GroupWriter writer(out);
+  MixedRadixWriter writer(out);
   FreeRanks free;
   size_t first = 0;
   for (const RunCut& run : runs) {
@@ -311,7 +275,7 @@ bool EncodePermutedRuns(const int64_t* values, size_t count, std::string* out) {
       writer.Digit(free.Below(r), k - i);
       free.Take(r);
     }
-    writer.EndRun();
+    writer.EndGroup();  // a group never spans two runs
     first += k;
   }
   writer.Finish();
