@@ -337,6 +337,29 @@ void Queries(const fs::path& source, Writer* w) {
   }
 }
 
+// Writes "records" as the segment seed "name" (id "id", tenant "default") at /seeds/NAME.seg of
+// "env"; false (said on stderr) when the writer fails.
+bool WriteSeedSegment(FaultInjectionEnv* env, const std::string& name, uint64_t id,
+                      const std::vector<Record>& records, const segment::WriterOptions& options) {
+  segment::SegmentInfo info;
+  info.id = id;
+  info.tenant = "default";
+  Status st =
+      segment::WriteSegment(env, "/seeds/" + name + ".seg", info, records, options, nullptr);
+  if (!st.ok()) {
+    std::fprintf(stderr, "segment seed %s: %s\n", name.c_str(), st.ToString().c_str());
+  }
+  return st.ok();
+}
+
+// The segment seed "name" written by WriteSeedSegment, put as NAME.fixcrc and NAME.raw.
+void PutSeedSegment(FaultInjectionEnv* env, Writer* w, const std::string& name) {
+  std::string file;
+  if (!env->GetContents("/seeds/" + name + ".seg", &file).ok()) return;
+  w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
+  w->Put("segment_reader", name + ".raw", Mode(0, file));
+}
+
 void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w);
 void SeqAgainstTs(FaultInjectionEnv* env, Writer* w);
 
@@ -454,20 +477,9 @@ std::vector<Record> SeqAgainstTsRecords() {
 void SeqAgainstTs(FaultInjectionEnv* env, Writer* w) {
   segment::WriterOptions options;
   options.block_rows = 1000;
-  segment::SegmentInfo info;
-  info.id = 101;
-  info.tenant = "default";
-  const std::string name = "seq-ts-line";
-  const std::string path = "/seeds/" + name + ".seg";
-  Status st = segment::WriteSegment(env, path, info, SeqAgainstTsRecords(), options, nullptr);
-  if (!st.ok()) {
-    std::fprintf(stderr, "segment seed %s: %s\n", name.c_str(), st.ToString().c_str());
-    return;
+  if (WriteSeedSegment(env, "seq-ts-line", 101, SeqAgainstTsRecords(), options)) {
+    PutSeedSegment(env, w, "seq-ts-line");
   }
-  std::string file;
-  if (!env->GetContents(path, &file).ok()) return;
-  w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
-  w->Put("segment_reader", name + ".raw", Mode(0, file));
 }
 
 // (Format version 22) A segment as compaction writes it whose user ids' rows are Rice codes
@@ -501,16 +513,9 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
   // seed, users-1500-v23.fixcrc).
   options.format_version = 22;
   options.block_rows = 1000;
-  segment::SegmentInfo info;
-  info.id = 100;
-  info.tenant = "default";
   const std::string name = "users-rice";
   const std::string path = "/seeds/" + name + ".seg";
-  Status st = segment::WriteSegment(env, path, info, records, options, nullptr);
-  if (!st.ok()) {
-    std::fprintf(stderr, "segment seed %s: %s\n", name.c_str(), st.ToString().c_str());
-    return;
-  }
+  if (!WriteSeedSegment(env, name, 100, records, options)) return;
   // Said when the writer stops choosing Rice codes for these users (the seed would then test
   // something else).
   auto reader = segment::SegmentFileReader::OpenFile(env, path);
@@ -523,10 +528,7 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
   }
   if (rice == 0)
     std::fprintf(stderr, "segment seed %s: no user's rows are Rice codes\n", name.c_str());
-  std::string file;
-  if (!env->GetContents(path, &file).ok()) return;
-  w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
-  w->Put("segment_reader", name + ".raw", Mode(0, file));
+  PutSeedSegment(env, w, name);
 }
 
 void Wal(const std::vector<Sample>& samples, Writer* w) {

@@ -6,9 +6,13 @@
 // and the last byte's unused high bits are 0.
 #pragma once
 
+#include <algorithm>
 #include <bit>
 #include <cstdint>
 #include <string>
+#include <string_view>
+
+#include "common/coding.h"
 
 namespace sawmill::segment {
 
@@ -53,6 +57,47 @@ class MixedRadixWriter {
   uint64_t value_ = 0, product_ = 1;
   uint8_t pending_ = 0;
   int used_ = 0;
+};
+
+// The groups' bits read back (the caller knows each group's width and splits its value).
+class MixedRadixBits {
+ public:
+  explicit MixedRadixBits(std::string_view bits) : bits_(bits) {}
+  // The next "bits" bits as a number; false when the bits end first.
+  bool Take(int bits, uint64_t* value) {
+    if (at_ + static_cast<size_t>(bits) > bits_.size() * 8) return false;
+    const size_t byte = at_ / 8;
+    if (byte + 9 <= bits_.size()) {
+      // Nine bytes hold any 63 bits from any bit of the first: one load and a shift.
+      const unsigned shift = at_ % 8;
+      const uint64_t lo = DecodeFixed64(bits_.data() + byte);
+      const uint64_t hi = static_cast<uint8_t>(bits_[byte + 8]);
+      const uint64_t v = (lo >> shift) | (shift == 0 ? 0 : hi << (64 - shift));
+      *value = bits == 64 ? v : v & ((uint64_t{1} << bits) - 1);
+      at_ += static_cast<size_t>(bits);
+      return true;
+    }
+    uint64_t v = 0;
+    for (int got = 0; got < bits;) {
+      const unsigned shift = at_ % 8;
+      const int take = std::min(8 - static_cast<int>(shift), bits - got);
+      const uint64_t byte = static_cast<uint8_t>(bits_[at_ / 8]) >> shift;
+      v |= (byte & ((uint64_t{1} << take) - 1)) << got;
+      got += take;
+      at_ += static_cast<size_t>(take);
+    }
+    *value = v;
+    return true;
+  }
+  // Every bit read, and the ones left over (the last byte's padding) 0.
+  bool Done() const {
+    if ((at_ + 7) / 8 != bits_.size()) return false;
+    return at_ % 8 == 0 || (static_cast<uint8_t>(bits_.back()) >> (at_ % 8)) == 0;
+  }
+
+ private:
+  std::string_view bits_;
+  size_t at_ = 0;
 };
 
 }  // namespace sawmill::segment

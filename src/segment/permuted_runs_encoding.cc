@@ -78,6 +78,7 @@ class FreeRanks {
 class GroupReader {
  public:
   explicit GroupReader(std::string_view bits) : bits_(bits) {}
+  bool Done() const { return bits_.Done(); }
   // The k - 1 digits of a run of k rows (radices k, k - 1, ..., 2) into "digits"; false when
   // the bits end early or a group's value is not below its product.
   bool Run(uint64_t k, std::vector<uint64_t>* digits) {
@@ -87,13 +88,8 @@ class GroupReader {
       uint64_t product = 1;
       const uint64_t from = radix;
       while (radix >= 2 && product <= kMaxGroupProduct / radix) product *= radix--;
-      const int bits = std::bit_width(product - 1);
-      if (at_ + static_cast<size_t>(bits) > bits_.size() * 8) return false;
-      uint64_t value = 0;
-      for (int b = 0; b < bits; ++b, ++at_) {
-        value |= uint64_t{(static_cast<uint8_t>(bits_[at_ / 8]) >> (at_ % 8)) & 1u} << b;
-      }
-      if (value >= product) return false;
+      uint64_t value;
+      if (!bits_.Take(std::bit_width(product - 1), &value) || value >= product) return false;
       // value = ((d_from x r + d) x r' + ...): the last digit is value mod the last radix.
       const size_t at = digits->size();
       digits->resize(at + (from - radix));
@@ -104,15 +100,9 @@ class GroupReader {
     }
     return true;
   }
-  // Every bit read, and the ones left over (the last byte's padding) 0.
-  bool Done() const {
-    if ((at_ + 7) / 8 != bits_.size()) return false;
-    return at_ % 8 == 0 || (static_cast<uint8_t>(bits_.back()) >> (at_ % 8)) == 0;
-  }
 
  private:
-  std::string_view bits_;
-  size_t at_ = 0;
+  MixedRadixBits bits_;
 };
 
 Status DecodePermutedRuns(std::string_view body, size_t count, std::vector<int64_t>* out) {
