@@ -1348,7 +1348,7 @@ TEST(RiceUserRows, DamagedVersion23CodesAreDataLossNamingTheSegmentTheOffsetAndT
 // them), written as version 25 (most of its seq blocks kTsLine), as 23, mixed (23, 25, 25, 23),
 // that mixed store merged two by two into 25, and 25 with users listed: every newest page (limit
 // 50: lines of equal ts and ingest_ts among them, in seq order) and count answers as the
-// record-by-record scan over each. Fails with a ts-line digit taken from the row before (the
+// record-by-record scan over each. Fails with a ts-line group's digits given in reverse (the
 // stores do not verify, the pages differ).
 TEST(SeqGivenTs, Versions23And25MixedMergedAndListedAnswerAsBruteForceInSeqOrder) {
   constexpr size_t kBlockRows = 512, kBlocks = 20, kSegments = 4;
