@@ -337,7 +337,31 @@ void Queries(const fs::path& source, Writer* w) {
   }
 }
 
+// Writes "records" as the segment seed "name" (id "id", tenant "default") at /seeds/NAME.seg of
+// "env"; false (said on stderr) when the writer fails.
+bool WriteSeedSegment(FaultInjectionEnv* env, const std::string& name, uint64_t id,
+                      const std::vector<Record>& records, const segment::WriterOptions& options) {
+  segment::SegmentInfo info;
+  info.id = id;
+  info.tenant = "default";
+  Status st =
+      segment::WriteSegment(env, "/seeds/" + name + ".seg", info, records, options, nullptr);
+  if (!st.ok()) {
+    std::fprintf(stderr, "segment seed %s: %s\n", name.c_str(), st.ToString().c_str());
+  }
+  return st.ok();
+}
+
+// The segment seed "name" written by WriteSeedSegment, put as NAME.fixcrc and NAME.raw.
+void PutSeedSegment(FaultInjectionEnv* env, Writer* w, const std::string& name) {
+  std::string file;
+  if (!env->GetContents("/seeds/" + name + ".seg", &file).ok()) return;
+  w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
+  w->Put("segment_reader", name + ".raw", Mode(0, file));
+}
+
 void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w);
+void SeqAgainstTs(FaultInjectionEnv* env, Writer* w);
 
 void Segments(const std::vector<Sample>& samples, Writer* w) {
   FaultInjectionEnv env;
@@ -415,6 +439,47 @@ void Segments(const std::vector<Sample>& samples, Writer* w) {
     w->Put("segment_reader", name + ".raw", Mode(0, file));
   }
   UsersAsRiceRows(&env, w);
+  SeqAgainstTs(&env, w);
+}
+
+// The records of the seed seq-ts-line (format version 25): 3,000 lines of 12 sources arriving
+// roughly in time order (each line's ts up to 2 s from where its arrival puts it, batches of 250
+// lines, every third one place early), so that the writer stores each block's seq against its
+// ts (encoding 28, ts-line). Blocks of 1,000 rows.
+std::vector<Record> SeqAgainstTsRecords() {
+  std::vector<Record> records;
+  std::vector<size_t> line(3000);
+  for (size_t i = 0; i < line.size(); ++i) line[i] = i;
+  for (size_t b = 250; b < line.size(); b += 750) {
+    for (size_t i = 0; i < 250; ++i) std::swap(line[b - 250 + i], line[b + i]);
+  }
+  uint64_t x = 0x2545f4914f6cdd1dull;
+  for (size_t i = 0; i < line.size(); ++i) {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    Record r;
+    r.tenant = "default";
+    r.ts = (fuzz::kNowNs + static_cast<int64_t>(line[i]) * 8'640'000 +
+            static_cast<int64_t>(x % 4'000'000'001) - 2'000'000'000) /
+           1000 * 1000;
+    r.ingest_ts = fuzz::kNowNs + static_cast<int64_t>(i / 250) * 1'000'000;
+    r.seq = 1 + i;
+    r.service = "svc" + std::to_string((x >> 40) % 3);
+    r.host = "seed-" + std::to_string((x >> 44) % 12);
+    r.level = static_cast<Level>((x >> 8) % kLevelCount);
+    r.message = "ok";
+    records.push_back(std::move(r));
+  }
+  return records;
+}
+
+void SeqAgainstTs(FaultInjectionEnv* env, Writer* w) {
+  segment::WriterOptions options;
+  options.block_rows = 1000;
+  if (WriteSeedSegment(env, "seq-ts-line", 101, SeqAgainstTsRecords(), options)) {
+    PutSeedSegment(env, w, "seq-ts-line");
+  }
 }
 
 // (Format version 22) A segment as compaction writes it whose user ids' rows are Rice codes
@@ -448,16 +513,9 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
   // seed, users-1500-v23.fixcrc).
   options.format_version = 22;
   options.block_rows = 1000;
-  segment::SegmentInfo info;
-  info.id = 100;
-  info.tenant = "default";
   const std::string name = "users-rice";
   const std::string path = "/seeds/" + name + ".seg";
-  Status st = segment::WriteSegment(env, path, info, records, options, nullptr);
-  if (!st.ok()) {
-    std::fprintf(stderr, "segment seed %s: %s\n", name.c_str(), st.ToString().c_str());
-    return;
-  }
+  if (!WriteSeedSegment(env, name, 100, records, options)) return;
   // Said when the writer stops choosing Rice codes for these users (the seed would then test
   // something else).
   auto reader = segment::SegmentFileReader::OpenFile(env, path);
@@ -470,10 +528,7 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
   }
   if (rice == 0)
     std::fprintf(stderr, "segment seed %s: no user's rows are Rice codes\n", name.c_str());
-  std::string file;
-  if (!env->GetContents(path, &file).ok()) return;
-  w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
-  w->Put("segment_reader", name + ".raw", Mode(0, file));
+  PutSeedSegment(env, w, name);
 }
 
 void Wal(const std::vector<Sample>& samples, Writer* w) {

@@ -1037,6 +1037,26 @@ void DrawZipfUsers(uint32_t seed, std::vector<Record>* records) {
   }
 }
 
+// The blocks of column "column" in the segment files of "dir" whose stored block (decompressed)
+// passes "test": which encoding a format version's writer took, block by block.
+size_t ColumnBlocksWhere(const std::string& dir, segment::ColumnId column,
+                         const std::function<bool(const std::string&)>& test) {
+  size_t blocks = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+    if (entry.path().extension() != ".seg") continue;
+    auto file = segment::SegmentFileReader::OpenFile(Env::Default(), entry.path().string());
+    EXPECT_TRUE(file.ok()) << file.status().ToString();
+    if (!file.ok()) continue;
+    const segment::ColumnMeta& meta = (*file)->footer().columns[static_cast<size_t>(column)];
+    for (const segment::BlockRef& ref : meta.blocks) {
+      std::string raw;
+      EXPECT_TRUE((*file)->ReadPhysical(ref, meta.name, &raw, nullptr).ok());
+      blocks += test(raw);
+    }
+  }
+  return blocks;
+}
+
 // (Format version 20) User ids drawn with the corpus's Zipf popularity ("u%06d", 3,000 users in
 // segments of 20 blocks of 512 rows) have their numbers stored as huffman-ids: written as
 // version 20, as version 16 (byte planes) and mixed, and the mixed store merged two by two as
@@ -1060,21 +1080,9 @@ TEST(HuffmanUserIds, Version20UserIdsAnswerAsTheScanOverEveryVersionAndMerged) {
   ASSERT_EQ(merged.snap->segments.size(), kSegments / 2);
   // Which encoding the user ids' numbers took, block by block.
   auto huffman_blocks = [](const std::string& dir) {
-    size_t blocks = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
-      if (entry.path().extension() != ".seg") continue;
-      auto file = segment::SegmentFileReader::OpenFile(Env::Default(), entry.path().string());
-      EXPECT_TRUE(file.ok()) << file.status().ToString();
-      if (!file.ok()) continue;
-      const segment::ColumnMeta& meta =
-          (*file)->footer().columns[static_cast<size_t>(segment::ColumnId::kUserId)];
-      for (const segment::BlockRef& ref : meta.blocks) {
-        std::string raw;
-        EXPECT_TRUE((*file)->ReadPhysical(ref, "user_id", &raw, nullptr).ok());
-        blocks += segment::PrefixedNumberInnerEncoding(raw) == segment::Encoding::kHuffmanIds;
-      }
-    }
-    return blocks;
+    return ColumnBlocksWhere(dir, segment::ColumnId::kUserId, [](const std::string& raw) {
+      return segment::PrefixedNumberInnerEncoding(raw) == segment::Encoding::kHuffmanIds;
+    });
   };
   EXPECT_GT(huffman_blocks(d20.path()), kSegments * kBlocks / 2);
   EXPECT_EQ(huffman_blocks(d16.path()), 0u);
@@ -1527,6 +1535,100 @@ TEST(RiceUserRows, DamagedVersion23CodesAreDataLossNamingTheSegmentTheOffsetAndT
                          "segment " + path + ": index kind 'inverted': index 'user_id' at offset " +
                              std::to_string(offset) + ": value '" + user + "': ",
                          "rice ");
+}
+
+// (Format version 25) seq stored against the block's ts: lines of 3 services on 12 hosts
+// arriving roughly in time order (their ts up to 0.2 s from where the arrival puts them, at
+// 10 ms: lines of equal ts, each batch of 1,000 lines one ingest_ts, so that the seq orders
+// them), written as version 25 (most of its seq blocks kTsLine), as 23, mixed (23, 25, 25, 23),
+// that mixed store merged two by two into 25, and 25 with users listed: every newest page (limit
+// 50: lines of equal ts and ingest_ts among them, in seq order) and count answers as the
+// record-by-record scan over each. Fails with a ts-line group's digits given in reverse (the
+// stores do not verify, the pages differ).
+TEST(SeqGivenTs, Versions23And25MixedMergedAndListedAnswerAsBruteForceInSeqOrder) {
+  constexpr size_t kBlockRows = 512, kBlocks = 20, kSegments = 4;
+  constexpr size_t kPerSegment = kBlocks * kBlockRows;
+  ASSERT_GE(segment::kFormatVersion, 25u);
+  std::vector<Record> records = UniqueIdRecords(kSegments * kPerSegment);
+  DrawZipfUsers(25, &records);
+  std::mt19937_64 rng(2325);
+  // Line L's time: L x 2 ms, jittered by up to 0.2 s, at 10 ms; batches of 1,000 lines, each
+  // round of 4 arriving in a random order.
+  std::vector<size_t> line(records.size());
+  for (size_t round = 0; round < records.size(); round += 4000) {
+    std::vector<size_t> batches = {round, round + 1000, round + 2000, round + 3000};
+    std::shuffle(batches.begin(), batches.end(), rng);
+    size_t at = round;
+    for (size_t b : batches) {
+      for (size_t i = b; i < b + 1000 && i < records.size(); ++i) line[at++] = i;
+    }
+  }
+  const int64_t start = 1'700'000'000'000'000'000;
+  for (size_t i = 0; i < records.size(); ++i) {
+    Record& r = records[i];
+    const int64_t jitter = static_cast<int64_t>(rng() % 400'000'001) - 200'000'000;
+    r.ts = (start + static_cast<int64_t>(line[i]) * 2'000'000 + jitter) / 10'000'000 * 10'000'000;
+    r.ingest_ts = start + static_cast<int64_t>(i / 1000) * 1'000'000;
+    const size_t host = rng() % 12;
+    r.service = host < 6 ? "api" : host < 10 ? "billing" : "auth";
+    r.host = "node-" + std::to_string(host);
+  }
+  TempDir d23("seq_23"), d25("seq_25"), dmixed("seq_mixed"), dmerged("seq_merged"),
+      dlisted("seq_listed");
+  auto build = [&](std::vector<uint32_t> versions, uint32_t list_below, const std::string& dir) {
+    return WriteUserStore(records, kPerSegment, kBlockRows, versions, list_below, dir);
+  };
+  const UserStore v23 = build({23}, 0, d23.path());
+  const UserStore v25 = build({25}, 0, d25.path());
+  const UserStore mixed = build({23, 25, 25, 23}, 0, dmixed.path());
+  const UserStore listed = build({25}, 32, dlisted.path());
+  const UserStore merged = MergeUserStore(mixed, kBlockRows, dmerged.path());
+  ASSERT_EQ(merged.snap->segments.size(), kSegments / 2);
+  auto ts_line_blocks = [](const std::string& dir) {
+    return ColumnBlocksWhere(dir, segment::ColumnId::kSeq, [](const std::string& raw) {
+      return segment::TsLineNeedsRowTimes(raw);
+    });
+  };
+  EXPECT_EQ(ts_line_blocks(d23.path()), 0u);
+  EXPECT_GT(ts_line_blocks(d25.path()), kSegments * kBlocks / 2) << "most against the ts";
+  EXPECT_GT(ts_line_blocks(dmixed.path()), kBlocks / 2);
+  EXPECT_GT(ts_line_blocks(dmerged.path()), kSegments * kBlocks / 2);
+  EXPECT_LT(v25.bytes, v23.bytes);
+
+  std::map<std::string, size_t> rows_of;
+  for (const Record& r : records) ++rows_of[r.user_id];
+  std::string frequent;
+  for (const auto& [u, n] : rows_of) {
+    if (frequent.empty() || n > rows_of[frequent]) frequent = u;
+  }
+  const std::pair<const UserStore*, const char*> stores[] = {
+      {&v25, " (version 25)"},
+      {&v23, " (version 23)"},
+      {&mixed, " (versions 23, 25, 25 and 23)"},
+      {&merged, " (versions 23, 25, 25 and 23 merged into 25)"},
+      {&listed, " (version 25, users below 32 rows listed)"}};
+  size_t seq_ordered = 0;  // neighbouring hits of one ts and ingest_ts: the seq orders them
+  for (const std::string& text :
+       {std::string("level=INFO"), std::string("level=ERROR"), std::string("service=billing"),
+        std::string("service=auth level=ERROR"), std::string("host=node-3"),
+        std::string("NOT service=api"), "user_id=" + frequent, "user_id=" + frequent + " | count",
+        std::string("level=INFO | count by service"), std::string("service=api | count by host")}) {
+    for (const auto& [store, label] : stores) {
+      ExecResult brute;
+      ExpectSame(RunQuery(store->snap, records, text, 50, &brute), brute, text + label);
+      if (HasFatalFailure()) return;
+      for (size_t i = 1; i < brute.hits.size(); ++i) {
+        seq_ordered += brute.hits[i].ts == brute.hits[i - 1].ts &&
+                       brute.hits[i].ingest_ts == brute.hits[i - 1].ingest_ts;
+      }
+    }
+  }
+  EXPECT_GT(seq_ordered, 20u) << "lines of equal ts and ingest_ts in the pages";
+  std::printf(
+      "bytes: version 23 %llu, version 25 %llu, mixed %llu, merged %llu, listed %llu\n",
+      static_cast<unsigned long long>(v23.bytes), static_cast<unsigned long long>(v25.bytes),
+      static_cast<unsigned long long>(mixed.bytes), static_cast<unsigned long long>(merged.bytes),
+      static_cast<unsigned long long>(listed.bytes));
 }
 
 }  // namespace

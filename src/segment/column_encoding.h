@@ -254,8 +254,19 @@ Status TakeAscendingValues(std::string_view* body, size_t max_count, std::string
 // every row would be a run of its own (kDelta's case).
 bool EncodePermutedRuns(const int64_t* values, size_t count, std::string* out);
 // The seq column: kDelta, or (with "permuted_runs", format version 14) kPermutedRuns where zstd
-// makes that smaller (rows sorted by time that arrived in another order).
-void EncodeSeqColumn(const int64_t* values, size_t count, bool permuted_runs, std::string* out);
+// makes that smaller (rows sorted by time that arrived in another order), or (with "times", the
+// ts of each row, format version 25) kTsLine where its bytes are fewer than the others' at zstd 3.
+void EncodeSeqColumn(const int64_t* values, size_t count, bool permuted_runs, std::string* out,
+                     const int64_t* times = nullptr);
+// Encoding::kTsLine (ts_line_encoding.cc, format version 25): each value less a line in the
+// row's time "times[i]" (least squares), the rows cut into buckets of time, each bucket's least
+// rest and span, each row's rest in mixed-radix groups of its bucket's span + 1. Returns false
+// (appends nothing) for no values or rests too wide. A reader decodes such a block only inside
+// a RowTimesScope of every row's time (the block's ts), else DataLoss.
+bool EncodeTsLine(const int64_t* values, const int64_t* times, size_t count, std::string* out);
+// Whether "block" (a column block, or the front of one) is a kTsLine block (one that needs its
+// rows' ts to be read).
+bool TsLineNeedsRowTimes(std::string_view block);
 // The level (or another small unsigned column): RLE, or (with "int_dict", format version 10)
 // kIntDict when zstd makes that smaller (levels that change from row to row).
 // With "packed_ids" (format version 17) also kIntDict with ids mode 3 (each row's id in the

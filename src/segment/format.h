@@ -64,8 +64,13 @@ inline constexpr size_t kMagicSize = 8;
 // inverted index is index/inverted_index.h version 4 (version 3 without a rest, the Rice-coded
 // values' counts in a section of their own, their k implied by count and rows, their codes one
 // bit stream); nothing else changed.
+// Version 24: session 23's branch trace23 (trace ids inside their filters); on this branch a
+// writer asked for 24 writes what 23 writes.
+// Version 25: the seq column may use the encoding kTsLine (each row's seq less a line in the
+// block's ts, in the fewest values its bucket of ts needs: read with the block's ts); nothing
+// else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 23;
+inline constexpr uint32_t kFormatVersion = 25;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -121,6 +126,8 @@ enum class Encoding : uint8_t {
                          // its steps as Rice codes (v15)
   kHuffmanIds = 25,      // int64 whose values repeat (user ids): the distinct values ascending,
                          // then each row's canonical Huffman code (v20)
+  kTsLine = 28,          // int64 (seq) less a line in the block's ts, each row's rest in the
+                         // fewest values its bucket of ts needs; read with the block's ts (v25)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

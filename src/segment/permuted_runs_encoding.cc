@@ -30,12 +30,11 @@
 
 #include "common/coding.h"
 #include "segment/column_encoding.h"
+#include "segment/mixed_radix_groups.h"
 
 namespace sawmill::segment {
 
 namespace {
-
-constexpr uint64_t kMaxGroupProduct = uint64_t{1} << 63;
 
 // A Fenwick tree over the k ranks of a run: which are still free, the i-th free one.
 class FreeRanks {
@@ -75,45 +74,11 @@ class FreeRanks {
   size_t top_ = 0;
 };
 
-// Groups of digits as the format says, written and read bit by bit.
-class GroupWriter {
- public:
-  explicit GroupWriter(std::string* out) : out_(out) {}
-  void Digit(uint64_t d, uint64_t radix) {
-    if (product_ > kMaxGroupProduct / radix) Flush();
-    value_ = value_ * radix + d;
-    product_ *= radix;
-  }
-  // A group never spans two runs.
-  void EndRun() { Flush(); }
-  void Finish() {
-    Flush();
-    if (used_ > 0) out_->push_back(static_cast<char>(pending_));
-  }
-
- private:
-  void Flush() {
-    if (product_ <= 1) return;
-    for (int bits = std::bit_width(product_ - 1); bits > 0; --bits, value_ >>= 1) {
-      pending_ |= static_cast<uint8_t>((value_ & 1) << used_);
-      if (++used_ == 8) {
-        out_->push_back(static_cast<char>(pending_));
-        pending_ = 0;
-        used_ = 0;
-      }
-    }
-    value_ = 0;
-    product_ = 1;
-  }
-  std::string* out_;
-  uint64_t value_ = 0, product_ = 1;
-  uint8_t pending_ = 0;
-  int used_ = 0;
-};
-
+// Groups of digits as the format says (mixed_radix_groups.h), read bit by bit.
 class GroupReader {
  public:
   explicit GroupReader(std::string_view bits) : bits_(bits) {}
+  bool Done() const { return bits_.Done(); }
   // The k - 1 digits of a run of k rows (radices k, k - 1, ..., 2) into "digits"; false when
   // the bits end early or a group's value is not below its product.
   bool Run(uint64_t k, std::vector<uint64_t>* digits) {
@@ -123,13 +88,8 @@ class GroupReader {
       uint64_t product = 1;
       const uint64_t from = radix;
       while (radix >= 2 && product <= kMaxGroupProduct / radix) product *= radix--;
-      const int bits = std::bit_width(product - 1);
-      if (at_ + static_cast<size_t>(bits) > bits_.size() * 8) return false;
-      uint64_t value = 0;
-      for (int b = 0; b < bits; ++b, ++at_) {
-        value |= uint64_t{(static_cast<uint8_t>(bits_[at_ / 8]) >> (at_ % 8)) & 1u} << b;
-      }
-      if (value >= product) return false;
+      uint64_t value;
+      if (!bits_.Take(std::bit_width(product - 1), &value) || value >= product) return false;
       // value = ((d_from x r + d) x r' + ...): the last digit is value mod the last radix.
       const size_t at = digits->size();
       digits->resize(at + (from - radix));
@@ -140,15 +100,9 @@ class GroupReader {
     }
     return true;
   }
-  // Every bit read, and the ones left over (the last byte's padding) 0.
-  bool Done() const {
-    if ((at_ + 7) / 8 != bits_.size()) return false;
-    return at_ % 8 == 0 || (static_cast<uint8_t>(bits_.back()) >> (at_ % 8)) == 0;
-  }
 
  private:
-  std::string_view bits_;
-  size_t at_ = 0;
+  MixedRadixBits bits_;
 };
 
 Status DecodePermutedRuns(std::string_view body, size_t count, std::vector<int64_t>* out) {
@@ -300,7 +254,7 @@ bool EncodePermutedRuns(const int64_t* values, size_t count, std::string* out) {
     PutVarint64(out, ZigZagEncode(static_cast<int64_t>(run.lo) - next));
     next = static_cast<int64_t>(run.lo + run.rows);
   }
-  GroupWriter writer(out);
+  MixedRadixWriter writer(out);
   FreeRanks free;
   size_t first = 0;
   for (const RunCut& run : runs) {
@@ -311,7 +265,7 @@ bool EncodePermutedRuns(const int64_t* values, size_t count, std::string* out) {
       writer.Digit(free.Below(r), k - i);
       free.Take(r);
     }
-    writer.EndRun();
+    writer.EndGroup();  // a group never spans two runs
     first += k;
   }
   writer.Finish();

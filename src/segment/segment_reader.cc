@@ -36,7 +36,7 @@ enum Scratch {
   kLayoutScratch,
   kShapeScratch,
   kExtraScratch,
-  kTimesScratch,  // a block's ts read for its message's times (RowTimesFor)
+  kTimesScratch,  // a block's ts read for its message's times (RowTimesFor) or its seq's
   kScratchCount
 };
 
@@ -704,6 +704,10 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
     if (field.column == ColumnId::kMessage && !block_ts.empty()) {
       scope.emplace(block_ts.data(), block_ts.size(), TimesOwner(), block);
     }
+    // (Version 25) A seq block stored against the block's ts reads those just decoded.
+    if (field.column == ColumnId::kSeq && block_ts.size() == rows) {
+      scope.emplace(block_ts.data(), block_ts.size(), TimesOwner(), block);
+    }
     Status s =
         DecodeBuiltinColumn(block, field, rows, selected, field_buf, &ints, &views, stats, frames);
     if (!s.ok()) return fail(s);
@@ -727,7 +731,9 @@ Status SegmentFileReader::ReadColumns(uint32_t block, uint32_t column_mask,
     // own) decoded ts through its last row just now; the message's times are those (they were
     // decoded a second time for it before).
     if (field.column == ColumnId::kTs && version_ >= 13 && ints.size() >= times_needed &&
-        ints.size() <= rows && (column_mask & kColMessage) != 0) {
+        ints.size() <= rows &&
+        ((column_mask & kColMessage) != 0 ||
+         (version_ >= 25 && (column_mask & kColSeq) != 0 && ints.size() == rows))) {
       block_ts = std::move(ints);
       ints.clear();
     }
@@ -843,6 +849,28 @@ Status SegmentFileReader::DecodeBuiltinColumn(uint32_t block, const BuiltinField
   if (ref.is_split()) return decode_loss(Status::DataLoss("an integer column block is split"));
   RETURN_IF_ERROR(ReadPhysical(ref, name, &buf->raw, stats, frames));
   ints->clear();
+  // (Version 25) A seq block stored against the block's ts (kTsLine) is read with every row's
+  // ts: those of the scope the caller opened for the block (ReadColumns, ReadIntColumnsThrough),
+  // else decoded here. A ts block that does not read fails the seq read, naming both.
+  std::optional<RowTimesScope> scope;
+  if (field.column == ColumnId::kSeq && TsLineNeedsRowTimes(buf->raw)) {
+    if (version_ < 25) {
+      return decode_loss(Status::DataLoss("a ts-line block (encoding 28) in a version-" +
+                                          std::to_string(version_) + " segment"));
+    }
+    if (!RowTimesScope::HeldFor(TimesOwner(), block, rows)) {
+      thread_local std::vector<int64_t> times;
+      std::vector<std::string_view> unused;
+      Status ts =
+          DecodeBuiltinColumn(block, kBuiltinFields[0], rows, nullptr,
+                              &ThreadScratch(kTimesScratch), &times, &unused, stats, frames);
+      if (!ts.ok()) {
+        return decode_loss(Status::DataLoss(
+            "its rows' ts, which it is stored against, did not read: " + ts.message()));
+      }
+      scope.emplace(times.data(), times.size(), TimesOwner(), block);
+    }
+  }
   // ReadRows: an RLE block (level, flags) only as far as the last listed row.
   const size_t through = selected != nullptr && !selected->empty() ? selected->back() + 1 : rows;
   Status s;
@@ -886,9 +914,16 @@ Status SegmentFileReader::ReadColumnValues(uint32_t block, uint32_t column_mask,
   out->rows = footer_.blocks[block].rows;
   out->records.clear();
   FrameCache frames;
+  constexpr int kTsSlot = std::countr_zero(static_cast<uint32_t>(kColTs));
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
     const int slot = std::countr_zero(field.column_bit);
+    // (Version 25) A seq block stored against the block's ts reads those decoded just now.
+    std::optional<RowTimesScope> scope;
+    if (field.column == ColumnId::kSeq && (column_mask & kColTs) != 0 &&
+        out->ints[kTsSlot].size() == out->rows) {
+      scope.emplace(out->ints[kTsSlot].data(), out->rows, TimesOwner(), block);
+    }
     Status s = DecodeBuiltinColumn(block, field, out->rows, nullptr, &out->buffers[slot],
                                    &out->ints[slot], &out->text[slot], stats, &frames);
     if (!s.ok()) {
@@ -918,9 +953,18 @@ Status SegmentFileReader::ReadIntColumnsThrough(uint32_t block, uint32_t column_
   // DecodeBuiltinColumn decodes an integer column as far as the last row it is given.
   const std::vector<uint32_t> last{through - 1};
   FrameCache frames;
+  constexpr int kTsSlot = std::countr_zero(static_cast<uint32_t>(kColTs));
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
     const int slot = std::countr_zero(field.column_bit);
+    // (Version 25) A seq block stored against the block's ts reads them when they were all
+    // decoded just now (a read through the last row); else it decodes them itself (a read
+    // through an earlier row keeps its ts decoded no further).
+    std::optional<RowTimesScope> scope;
+    if (field.column == ColumnId::kSeq && (column_mask & kColTs) != 0 &&
+        out->ints[kTsSlot].size() == out->rows) {
+      scope.emplace(out->ints[kTsSlot].data(), out->rows, TimesOwner(), block);
+    }
     Status s = DecodeBuiltinColumn(block, field, out->rows, &last, &out->buffers[slot],
                                    &out->ints[slot], &out->text[slot], stats, &frames);
     if (!s.ok()) {

@@ -138,6 +138,7 @@ class Writer {
   StringEncodeScratch scratch_;
   bool int_dict_ = false;       // kIntDict for ingest_ts and level (format version 10)
   bool permuted_runs_ = false;  // kPermutedRuns for seq (format version 14)
+  bool ts_line_ = false;        // kTsLine for seq, against the rows' ts (format version 25)
   bool rice_runs_ = false;      // kRiceRuns for the time columns (format version 15)
   bool packed_ids_ = false;     // kIntDict ids mode 3 for the level (format version 17)
   bool message_lines_ = false;  // (version 12) scratch_.marked_lines for the message column
@@ -602,7 +603,12 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
       case FieldType::kSequence:
         ints_.resize(count);
         for (uint32_t row = 0; row < count; ++row) ints_[row] = static_cast<int64_t>(rows[row].seq);
-        EncodeSeqColumn(ints_.data(), count, permuted_runs_, &raw_);
+        if (ts_line_) {
+          row_ts_.resize(count);
+          for (uint32_t row = 0; row < count; ++row) row_ts_[row] = rows[row].ts;
+        }
+        EncodeSeqColumn(ints_.data(), count, permuted_runs_, &raw_,
+                        ts_line_ ? row_ts_.data() : nullptr);
         break;
       case FieldType::kString:
         views_.resize(count);
@@ -763,6 +769,9 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   // Version 10: int columns whose values repeat (ingest_ts, level) as distinct values and ids.
   int_dict_ = version >= 10;
   permuted_runs_ = version >= 14;
+  // Version 25: seq less a line in the rows' ts (rows of many sources that arrived roughly in
+  // time order), read with the block's ts.
+  ts_line_ = version >= 25;
   // Version 15: times in runs of ascending values (a source's, rows sorted by source and time)
   // as Rice-coded steps.
   rice_runs_ = version >= 15;
