@@ -375,7 +375,9 @@ struct IndexKind {
   // nullptr for kBlockList (the writer's block list is the data).
   std::unique_ptr<IndexBuilder> (*new_builder)(const BuildOptions& options) = nullptr;
   // Opens a segment's data. Reading may happen here or lazily in the view. Errors: DataLoss
-  // saying what is wrong (the reader then treats every answer as "cannot tell").
+  // saying what is wrong (the reader keeps it and answers it to every question of the kind:
+  // the segment is reported corrupt and scanned); a failed read (IOError, Unavailable), which
+  // the reader does not keep: the next question opens the kind again.
   Result<std::unique_ptr<IndexView>> (*open)(std::shared_ptr<const IndexSource> source) = nullptr;
 };
 
