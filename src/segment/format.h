@@ -64,8 +64,9 @@ inline constexpr size_t kMagicSize = 8;
 // inverted index is index/inverted_index.h version 4 (version 3 without a rest, the Rice-coded
 // values' counts in a section of their own, their k implied by count and rows, their codes one
 // bit stream); nothing else changed.
-// Version 24: session 23's branch trace23 (trace ids inside their filters); on this branch a
-// writer asked for 24 writes what 23 writes.
+// Version 24: never written by main. Session 23's branch trace23 (trace ids inside their
+// filters, encoding 27) wrote it and was not merged; merged later, it takes a version above the
+// newest main has written. A writer asked for 24 writes what 23 writes.
 // Version 25: the seq column may use the encoding kTsLine (each row's seq less a line in the
 // block's ts, in the fewest values its bucket of ts needs: read with the block's ts); nothing
 // else changed.
