@@ -899,6 +899,24 @@ Status SegmentFileReader::DecodeBuiltinColumn(uint32_t block, const BuiltinField
   return Status::OK();
 }
 
+namespace {
+
+// (Version 25) A seq block stored against the block's ts (kTsLine) reads every row's ts when
+// "out" holds them, decoded just now for the same block (ReadColumnValues,
+// ReadIntColumnsThrough): opens their scope for the seq's decode; else DecodeBuiltinColumn
+// decodes them itself.
+void OpenSeqTimes(const BuiltinField& field, uint32_t column_mask, const BlockColumns& out,
+                  const void* owner, uint32_t block, std::optional<RowTimesScope>* scope) {
+  constexpr int kTsSlot = std::countr_zero(static_cast<uint32_t>(kColTs));
+  if (field.column != ColumnId::kSeq || (column_mask & kColTs) == 0 ||
+      out.ints[kTsSlot].size() != out.rows) {
+    return;
+  }
+  scope->emplace(out.ints[kTsSlot].data(), out.rows, owner, block);
+}
+
+}  // namespace
+
 Status SegmentFileReader::ReadColumnValues(uint32_t block, uint32_t column_mask, BlockColumns* out,
                                            ReadStats* stats) const {
   if (block >= footer_.blocks.size()) {
@@ -914,16 +932,11 @@ Status SegmentFileReader::ReadColumnValues(uint32_t block, uint32_t column_mask,
   out->rows = footer_.blocks[block].rows;
   out->records.clear();
   FrameCache frames;
-  constexpr int kTsSlot = std::countr_zero(static_cast<uint32_t>(kColTs));
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
     const int slot = std::countr_zero(field.column_bit);
-    // (Version 25) A seq block stored against the block's ts reads those decoded just now.
     std::optional<RowTimesScope> scope;
-    if (field.column == ColumnId::kSeq && (column_mask & kColTs) != 0 &&
-        out->ints[kTsSlot].size() == out->rows) {
-      scope.emplace(out->ints[kTsSlot].data(), out->rows, TimesOwner(), block);
-    }
+    OpenSeqTimes(field, column_mask, *out, TimesOwner(), block, &scope);
     Status s = DecodeBuiltinColumn(block, field, out->rows, nullptr, &out->buffers[slot],
                                    &out->ints[slot], &out->text[slot], stats, &frames);
     if (!s.ok()) {
@@ -953,18 +966,12 @@ Status SegmentFileReader::ReadIntColumnsThrough(uint32_t block, uint32_t column_
   // DecodeBuiltinColumn decodes an integer column as far as the last row it is given.
   const std::vector<uint32_t> last{through - 1};
   FrameCache frames;
-  constexpr int kTsSlot = std::countr_zero(static_cast<uint32_t>(kColTs));
   for (const BuiltinField& field : kBuiltinFields) {
     if ((column_mask & field.column_bit) == 0) continue;
     const int slot = std::countr_zero(field.column_bit);
-    // (Version 25) A seq block stored against the block's ts reads them when they were all
-    // decoded just now (a read through the last row); else it decodes them itself (a read
-    // through an earlier row keeps its ts decoded no further).
+    // A read through an earlier row keeps its ts decoded no further: the seq decodes them itself.
     std::optional<RowTimesScope> scope;
-    if (field.column == ColumnId::kSeq && (column_mask & kColTs) != 0 &&
-        out->ints[kTsSlot].size() == out->rows) {
-      scope.emplace(out->ints[kTsSlot].data(), out->rows, TimesOwner(), block);
-    }
+    OpenSeqTimes(field, column_mask, *out, TimesOwner(), block, &scope);
     Status s = DecodeBuiltinColumn(block, field, out->rows, &last, &out->buffers[slot],
                                    &out->ints[slot], &out->text[slot], stats, &frames);
     if (!s.ok()) {

@@ -142,7 +142,7 @@ TEST(TsLine, RoundTripsArrivalOrdersTiesOneRowAndTheInt64Ends) {
 }
 
 // What a user notices: the seq of a partition's block of the corpus's lines (every ninth line of
-// 35 sources, lines arriving up to 2 s from their time) costs at most 0.8 of what version 24's
+// 35 sources, lines arriving up to 2 s from their time) costs at most 0.8 of what version 23's
 // chooser stores (kDelta under zstd 3), 0.9 with a third of the batches one place early; and the
 // chooser takes kTsLine only where its bytes are fewer.
 TEST(TsLine, TheChooserTakesTheSeqOfLinesArrivingInTimeOrderInFewerBytes) {
@@ -150,12 +150,12 @@ TEST(TsLine, TheChooserTakesTheSeqOfLinesArrivingInTimeOrderInFewerBytes) {
   for (bool shuffled : {false, true}) {
     const Block b =
         BlockOf(ArrivingLines(&rng, 9 * 8192, 35, 8'640'000, 2'000'000'000, shuffled), 9, 8192);
-    std::string v24, v25;
-    EncodeSeqColumn(b.seq.data(), b.seq.size(), true, &v24);
+    std::string v23, v25;
+    EncodeSeqColumn(b.seq.data(), b.seq.size(), true, &v23);
     EncodeSeqColumn(b.seq.data(), b.seq.size(), true, &v25, b.ts.data());
-    EXPECT_NE(static_cast<Encoding>(v24[0]), Encoding::kTsLine);
+    EXPECT_NE(static_cast<Encoding>(v23[0]), Encoding::kTsLine);
     ASSERT_EQ(static_cast<Encoding>(v25[0]), Encoding::kTsLine) << shuffled;
-    const size_t before = ZstdBytes(v24, 3), after = std::min(v25.size(), ZstdBytes(v25, 3));
+    const size_t before = ZstdBytes(v23, 3), after = std::min(v25.size(), ZstdBytes(v25, 3));
     EXPECT_LT(after * 10, before * (shuffled ? 9 : 8))
         << after << " vs " << before << (shuffled ? " shuffled" : "");
   }
