@@ -338,6 +338,7 @@ void Queries(const fs::path& source, Writer* w) {
 }
 
 void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w);
+void TracesInsideFilters(FaultInjectionEnv* env, Writer* w);
 
 void Segments(const std::vector<Sample>& samples, Writer* w) {
   FaultInjectionEnv env;
@@ -415,6 +416,7 @@ void Segments(const std::vector<Sample>& samples, Writer* w) {
     w->Put("segment_reader", name + ".raw", Mode(0, file));
   }
   UsersAsRiceRows(&env, w);
+  TracesInsideFilters(&env, w);
 }
 
 // (Format version 22) A segment as compaction writes it whose user ids' rows are Rice codes
@@ -470,6 +472,58 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
   }
   if (rice == 0)
     std::fprintf(stderr, "segment seed %s: no user's rows are Rice codes\n", name.c_str());
+  std::string file;
+  if (!env->GetContents(path, &file).ok()) return;
+  w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
+  w->Put("segment_reader", name + ".raw", Mode(0, file));
+}
+
+// (Format version 24) A segment whose trace ids are kept inside their filters (filtered-hex
+// column blocks beside mixed id filters): 600 rows in three blocks of random 32-hex trace ids,
+// one in ten repeating the previous row's, as the corpus draws them. The target's reads of every
+// block, of a few rows and of the rows holding a trace id then decode them.
+void TracesInsideFilters(FaultInjectionEnv* env, Writer* w) {
+  std::vector<Record> records;
+  uint64_t x = 0x2545f4914f6cdd1dull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (size_t i = 0; i < 600; ++i) {
+    Record r;
+    r.tenant = "default";
+    r.ts = fuzz::kNowNs + static_cast<int64_t>(i) * 250'000'000;
+    r.ingest_ts = r.ts;
+    r.seq = 1 + i;
+    r.service = "api";
+    r.host = "seed-a";
+    r.message = "ok";
+    if (i > 0 && next() % 10 == 0) {
+      r.trace_id = records.back().trace_id;
+    } else {
+      char id[40];
+      const uint64_t a = next();
+      std::snprintf(id, sizeof(id), "%016llx%016llx", static_cast<unsigned long long>(a),
+                    static_cast<unsigned long long>(next()));
+      r.trace_id = id;
+    }
+    records.push_back(std::move(r));
+  }
+  segment::WriterOptions options;
+  options.format_version = 24;
+  options.block_rows = options.time_slice_rows = 200;
+  segment::SegmentInfo info;
+  info.id = 101;
+  info.tenant = "default";
+  const std::string name = "traces-v24";
+  const std::string path = "/seeds/" + name + ".seg";
+  Status st = segment::WriteSegment(env, path, info, records, options, nullptr);
+  if (!st.ok()) {
+    std::fprintf(stderr, "segment seed %s: %s\n", name.c_str(), st.ToString().c_str());
+    return;
+  }
   std::string file;
   if (!env->GetContents(path, &file).ok()) return;
   w->Put("segment_reader", name + ".fixcrc", Mode(1, file));

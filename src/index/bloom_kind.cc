@@ -45,10 +45,11 @@ class BloomBuilderKind final : public IndexBuilder {
       : block_words_(options.block_words),
         id_filters_(options.id_filters),
         id_low_bits_(options.id_low_bits),
+        mixed_trace_blocks_(options.mixed_trace_blocks),
         decided_words_(options.decided_words),
         posted_fields_(options.posted_fields) {
     for (const IndexedField& f : options.blooms) {
-      fields_.push_back(Field{f, {}, {}, {}});
+      fields_.push_back(Field{f, {}, {}, {}, {}});
     }
   }
 
@@ -69,6 +70,14 @@ class BloomBuilderKind final : public IndexBuilder {
         continue;
       }
       bloom.block_hashes.clear();
+      // (Version 24) A block of trace ids that are all 32 lower-case hex digits: its filter is
+      // the mixed id filter its filtered-hex column block reads, made here.
+      bloom.mixed_filters.emplace_back();
+      if (mixed_trace_blocks_ != nullptr && blocks_ < mixed_trace_blocks_->size() &&
+          (*mixed_trace_blocks_)[blocks_] && bloom.field.builtin &&
+          bloom.field.name == "trace_id") {
+        MixedFilterOf(bloom.field, rows, count, &bloom.mixed_filters.back());
+      }
       for (uint32_t row = 0; row < count; ++row) {
         const Record& r = rows[row];
         if (!bloom.field.builtin) {
@@ -96,8 +105,10 @@ class BloomBuilderKind final : public IndexBuilder {
       IndexPart part;
       part.field = bloom.field;
       part.blobs.resize(2);
+      const bool mixed = std::any_of(bloom.mixed_filters.begin(), bloom.mixed_filters.end(),
+                                     [](const std::string& f) { return !f.empty(); });
       if (!bloom.field.message_words && posted_fields_ != nullptr && posted_fields_->filled &&
-          posted_fields_->Has(bloom.field.name, bloom.field.builtin)) {
+          posted_fields_->Has(bloom.field.name, bloom.field.builtin) && !mixed) {
         // (Version 16) Block lists decide its values exactly: no part.
         bloom.segment_hashes = {};
         bloom.block_ends = {};
@@ -125,11 +136,14 @@ class BloomBuilderKind final : public IndexBuilder {
       PutVarint64(&part.blobs[1], bloom.block_ends.size());
       std::string filter;
       size_t begin = 0;
-      for (size_t end : bloom.block_ends) {
+      for (size_t b = 0; b < bloom.block_ends.size(); ++b) {
+        const size_t end = bloom.block_ends[b];
         filter.clear();
         const auto keys =
             std::span<const uint64_t>(bloom.segment_hashes).subspan(begin, end - begin);
-        if (ids && id_filters_) {
+        if (b < bloom.mixed_filters.size() && !bloom.mixed_filters[b].empty()) {
+          filter.swap(bloom.mixed_filters[b]);  // (version 24) made by AddBlock
+        } else if (ids && id_filters_) {
           WriteIdFilter(keys, &filter, id_low_bits_);  // (sorted and distinct: AddBlock)
         } else {
           WriteBloom(keys, &filter, bits);
@@ -141,6 +155,7 @@ class BloomBuilderKind final : public IndexBuilder {
       parts->push_back(std::move(part));
       bloom.segment_hashes = {};
       bloom.block_ends = {};
+      bloom.mixed_filters = {};
     }
     sort_scratch_ = {};
   }
@@ -153,7 +168,24 @@ class BloomBuilderKind final : public IndexBuilder {
     // block i's end at block_ends[i].
     std::vector<uint64_t> segment_hashes;
     std::vector<size_t> block_ends;
+    // (Version 24) By block: its mixed id filter, or empty (the block's filter follows the
+    // rules of Finish).
+    std::vector<std::string> mixed_filters;
   };
+  // The mixed id filter of a block's trace ids into "*out" (every row's is 32 lower-case hex
+  // digits: its column took filtered-hex, segment/filtered_hex_encoding.cc); empty otherwise.
+  void MixedFilterOf(const IndexedField& field, const Record* rows, uint32_t count,
+                     std::string* out) {
+    mixes_.resize(count);
+    for (uint32_t row = 0; row < count; ++row) {
+      Id128 id;
+      if (!ParseHexId(BuiltinValue(rows[row], field), &id)) return;
+      mixes_[row] = MixId(id);
+    }
+    std::sort(mixes_.begin(), mixes_.end());
+    mixes_.erase(std::unique(mixes_.begin(), mixes_.end()), mixes_.end());
+    WriteMixedIdFilter(mixes_, out, id_low_bits_);
+  }
   // (Segment format version 12) Takes the words the word postings decide out of the message's
   // block keys (DecidedWords): a reader asks the postings first and the bloom only for the rest.
   void LeaveOutDecided(Field* bloom) const {
@@ -178,6 +210,8 @@ class BloomBuilderKind final : public IndexBuilder {
   BlockWords own_words_;
   const bool id_filters_;
   const int id_low_bits_;              // (version 23: kIdLowBitsV23)
+  const std::vector<bool>* mixed_trace_blocks_;  // (version 24) set before AddBlock
+  std::vector<Id128> mixes_;           // MixedFilterOf's
   const DecidedWords* decided_words_;  // filled by the word postings' Finish, before this one's
   const PostedFields* posted_fields_;  // filled by the inverted kind's Finish, before this one's
   uint32_t blocks_ = 0;
@@ -213,8 +247,10 @@ class BloomKindView final : public IndexView {
     }
     if (present) return cache->segment_view.MayContainHash(hash);
     // No segment filter (a one-block segment): any block filter that may contain it.
+    Id128 mixed;
+    const bool hex = MixedOf(p.value, &mixed);
     for (uint32_t b = 0; b < source_->block_count(); ++b) {
-      ASSIGN_OR_RETURN(const bool may, BlockMayMatchHash(part, b, hash));
+      ASSIGN_OR_RETURN(const bool may, BlockMayMatchHash(part, b, hash, hex ? &mixed : nullptr));
       if (may) return true;
     }
     return false;
@@ -224,7 +260,23 @@ class BloomKindView final : public IndexView {
     uint64_t hash;
     int part = Probe(p, &hash);
     if (part < 0 || block >= source_->block_count()) return true;
-    return BlockMayMatchHash(part, block, hash);
+    Id128 mixed;
+    const bool hex = MixedOf(p.value, &mixed);
+    return BlockMayMatchHash(part, block, hash, hex ? &mixed : nullptr);
+  }
+
+  Result<std::string_view> BlockFilter(const IndexedField& field, uint32_t block) const override {
+    const auto& parts = source_->parts();
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const IndexedField& f = parts[i].field;
+      if (f.name != field.name || f.builtin != field.builtin || f.message_words) continue;
+      std::shared_ptr<Cache> cache = CacheOf(static_cast<int>(i));
+      MutexLock lock(&cache->mu);
+      RETURN_IF_ERROR(LoadBlockFilters(static_cast<int>(i), cache.get()));
+      if (block >= cache->block_bytes.size()) return std::string_view();
+      return cache->block_bytes[block];
+    }
+    return std::string_view();
   }
 
  private:
@@ -237,6 +289,7 @@ class BloomKindView final : public IndexView {
     std::string segment_data, blocks_data;  // segment_data empty: no segment filter
     BloomView segment_view;
     std::vector<BloomView> block_views;  // one per block when blocks_error is OK
+    std::vector<std::string_view> block_bytes;  // each block's filter, in blocks_data
   };
 
   // The part that can answer "p" and the hash to probe it with; -1 when no filter can rule
@@ -272,19 +325,35 @@ class BloomKindView final : public IndexView {
     return slot;
   }
 
-  Result<bool> BlockMayMatchHash(int part, uint32_t block, uint64_t hash) const {
+  // The mix of "value" (MixId) when it is 32 lower-case hex digits: what a mixed id filter
+  // (version 24) is asked.
+  static bool MixedOf(std::string_view value, Id128* mixed) {
+    if (!ParseHexId(value, mixed)) return false;
+    *mixed = MixId(*mixed);
+    return true;
+  }
+
+  Result<bool> BlockMayMatchHash(int part, uint32_t block, uint64_t hash,
+                                 const Id128* mixed) const {
     std::shared_ptr<Cache> cache = CacheOf(part);
     MutexLock lock(&cache->mu);
+    RETURN_IF_ERROR(LoadBlockFilters(part, cache.get()));
+    return cache->block_views[block].MayContainId(hash, mixed);
+  }
+
+  // The block filters of "part" read and parsed once (REQUIRES: cache->mu held): their damage
+  // (DataLoss) kept and returned to every question after, a failed read returned and tried
+  // again at the next.
+  Status LoadBlockFilters(int part, Cache* cache) const {
     if (!cache->blocks_loaded) {
       std::string raw;
       Status read = source_->Read(part, 1, &raw);
       if (!read.ok() && !read.IsDataLoss()) return read;  // asked again next time
-      if (read.ok()) read = ParseBlockFilters(part, std::move(raw), cache.get());
+      if (read.ok()) read = ParseBlockFilters(part, std::move(raw), cache);
       cache->blocks_error = read;
       cache->blocks_loaded = true;
     }
-    if (!cache->blocks_error.ok()) return cache->blocks_error;
-    return cache->block_views[block].MayContainHash(hash);
+    return cache->blocks_error;
   }
 
   // The block filters of part "part" ("raw": count, then a length-prefixed filter per block)
@@ -298,6 +367,7 @@ class BloomKindView final : public IndexView {
                               std::to_string(source_->block_count()) + ")");
     }
     std::vector<BloomView> views;
+    std::vector<std::string_view> bytes;
     for (uint64_t b = 0; b < count; ++b) {
       std::string_view filter;
       if (!GetLengthPrefixed(&in, &filter)) {
@@ -305,11 +375,13 @@ class BloomKindView final : public IndexView {
                                 std::to_string(b) + " is truncated");
       }
       views.emplace_back(filter);
+      bytes.push_back(filter);
     }
     if (!in.empty()) {
       return Status::DataLoss(source_->Where(part, 1) + ": bytes after the last block's filter");
     }
     cache->block_views = std::move(views);
+    cache->block_bytes = std::move(bytes);
     return Status::OK();
   }
 

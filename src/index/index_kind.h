@@ -222,6 +222,12 @@ struct BuildOptions {
   // The low bits of an id filter's fingerprints (WriteIdFilter): kIdLowBits, or kIdLowBitsV23
   // from segment format version 23.
   int id_low_bits = kIdLowBits;
+  // (Segment format version 24) By row block, whether its trace_id column block took the
+  // filtered-hex encoding (the segment writer sets each block's before it adds the block): the
+  // block filter of the built-in trace_id of such a block is a mixed id filter (bloom.h,
+  // version 3), written whatever the rules above say (the column block is read with it), even
+  // for a field the segment posts. Null: none.
+  const std::vector<bool>* mixed_trace_blocks = nullptr;
   // (Segment format version 17) The inverted index of a field every row holds one value of
   // (service, host, level) as version 3 (inverted_index.h) where it has a rest: the value in
   // the most rows without postings, the others' rows Rice-coded where smaller than runs.
@@ -358,6 +364,14 @@ class IndexView {
   virtual Result<bool> BlockMayMatch(uint32_t /*block*/,
                                      const FieldPredicate& /*predicate*/) const {
     return true;
+  }
+  // (Segment format version 24) The serialized block filter of "block" of the bloom of "field"
+  // (the bloom kind: what a filtered-hex trace id column block is decoded with), valid while
+  // this view lives; empty when this kind holds none. Errors: DataLoss naming the segment, the
+  // field's filters and their offset when they are damaged; IOError from the store.
+  virtual Result<std::string_view> BlockFilter(const IndexedField& /*field*/,
+                                               uint32_t /*block*/) const {
+    return std::string_view();
   }
 };
 

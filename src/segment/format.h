@@ -64,8 +64,13 @@ inline constexpr size_t kMagicSize = 8;
 // inverted index is index/inverted_index.h version 4 (version 3 without a rest, the Rice-coded
 // values' counts in a section of their own, their k implied by count and rows, their codes one
 // bit stream); nothing else changed.
+// Version 24: the trace_id column blocks whose ids are all 32 lower-case hex digits use the
+// encoding kFilteredHex, and their row blocks' trace_id filters are index/bloom.h mixed id
+// filters (version 3: the top bits of a keyed bijection of each id's 128 bits), written for
+// every such block whatever the id-filter rules say; the column block keeps each row's rank and
+// the other bits, and is decoded with its block's filter. Nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 23;
+inline constexpr uint32_t kFormatVersion = 24;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -121,6 +126,9 @@ enum class Encoding : uint8_t {
                          // its steps as Rice codes (v15)
   kHuffmanIds = 25,      // int64 whose values repeat (user ids): the distinct values ascending,
                          // then each row's canonical Huffman code (v20)
+  kFilteredHex = 27,     // trace ids that are all 32 lower-case hex digits: each row's rank and
+                         // the bits of each distinct id's mix its block's trace_id filter does
+                         // not hold; decoded only with that filter (v24)
 };
 
 // The built-in columns. Their ids are stored on disk: never renumber.

@@ -137,6 +137,13 @@ class SegmentFileReader final : public SegmentReader {
   // decoded as far as the encoding allows (ReadIntColumnsThrough).
   Status RowTimesFor(std::string_view raw, uint32_t block, std::vector<int64_t>* times,
                      ReadStats* stats, FrameCache* frames, uint32_t through = UINT32_MAX) const;
+  // (Version 24) When "raw" (a column block of "block", or the front of one) is a kFilteredHex
+  // block: its row block's trace_id filter into "*filter" (the bloom kind's bytes, valid while
+  // this reader lives), for an IdFilterScope around its decoding; else "*filter" is left empty.
+  // Errors: a failed read as it is (IOError: asked again next time); DataLoss naming the
+  // segment, the column block ("name") and the filters when they are damaged or missing.
+  Status TraceFilterFor(std::string_view raw, uint32_t block, const std::string& name,
+                        std::string_view* filter) const;
   // Reads the sub-blocks [first, last) of split block "ref" (one ranged read), checks and
   // decompresses each and appends their column blocks to "*raw" (whose capacity the caller
   // reserved, so that views into it stay valid). "what" names the column block in errors.

@@ -434,6 +434,10 @@ Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& n
   RETURN_IF_ERROR(RowTimesFor(raw, block, &times, stats, nullptr, selected.back() + 1));
   std::optional<RowTimesScope> scope;
   if (!times.empty()) scope.emplace(times.data(), times.size());
+  std::string_view filter;
+  RETURN_IF_ERROR(TraceFilterFor(raw, block, name, &filter));
+  std::optional<IdFilterScope> filter_scope;
+  if (!filter.empty()) filter_scope.emplace(filter);
   if (raw.size() < ref.raw_size && !raw.empty() &&
       static_cast<Encoding>(raw[0]) == Encoding::kIsoPrefix) {
     s = DecodeIsoPrefixRows(raw, ref.raw_size, rows, selected, views, &buf->arena);
@@ -473,6 +477,10 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
     RETURN_IF_ERROR(RowTimesFor(buf->raw, block, &times, stats, frames));
     std::optional<RowTimesScope> scope;
     if (!times.empty()) scope.emplace(times.data(), times.size());
+    std::string_view filter;
+    RETURN_IF_ERROR(TraceFilterFor(buf->raw, block, name, &filter));
+    std::optional<IdFilterScope> filter_scope;
+    if (!filter.empty()) filter_scope.emplace(filter);
     Status s;
     if (selected != nullptr) {
       s = DecodeStringRows(buf->raw, rows, *selected, views, &buf->arena);
@@ -1133,6 +1141,16 @@ Status SegmentFileReader::KeepRowsHolding(uint32_t block, uint32_t column_bit,
       in_piece.push_back((*rows)[next] - p.first_row);
     }
     if (in_piece.empty()) continue;
+    // (Version 24) Trace ids inside their filters: the filter's probe, then the rests.
+    std::string_view filter;
+    RETURN_IF_ERROR(TraceFilterFor(piece, block, name, &filter));
+    if (!filter.empty()) {
+      IdFilterScope filter_scope(filter);
+      Result<bool> kept_ids = KeepFilteredHexRowsHolding(piece, p.rows, value, &in_piece);
+      if (!kept_ids.ok()) return loss(kept_ids.status());
+      for (uint32_t r : in_piece) kept.push_back(r + p.first_row);
+      continue;
+    }
     Result<bool> hex = KeepHexRowsHolding(piece, p.rows, value, &in_piece);
     if (!hex.ok()) return loss(hex.status());
     // User ids: their numbers compared, not rendered (huffman-ids decoded no further than the
@@ -1252,6 +1270,35 @@ Status SegmentFileReader::KeepRowsWithMessage(uint32_t block, const TextTest& te
         "segment " + path_ + ": " + name + " at offset " + std::to_string(ref.offset), s);
   }
   return Status::OK();
+}
+
+Status SegmentFileReader::TraceFilterFor(std::string_view raw, uint32_t block,
+                                         const std::string& name, std::string_view* filter) const {
+  *filter = std::string_view();
+  if (version_ < 24 || !IsFilteredHex(raw)) return Status::OK();
+  auto loss = [&](std::string_view why) {
+    return Status::DataLoss("segment " + path_ + ": " + name + ": its block's trace_id filter: " +
+                            std::string(why));
+  };
+  const index::IndexedField trace_id = IndexedFieldOf("trace_id");
+  for (size_t k = 0; k < kinds_.size(); ++k) {
+    if (kinds_[k].kind->layout != index::IndexLayout::kFieldBlooms) continue;
+    std::shared_ptr<const index::IndexView> view = KindView(k);
+    if (view == nullptr) continue;
+    Result<std::string_view> got = view->BlockFilter(trace_id, block);
+    if (!got.ok()) {
+      if (!got.status().IsDataLoss()) return got.status();  // a failed read: asked again
+      std::string_view what = got.status().message();
+      const std::string segment = "segment " + path_ + ": ";
+      if (what.substr(0, segment.size()) == segment) what.remove_prefix(segment.size());
+      return loss(what);
+    }
+    if (!got->empty()) {
+      *filter = *got;
+      return Status::OK();
+    }
+  }
+  return loss("the segment holds none");
 }
 
 // A kind's data in this segment, where its layout keeps it (index/index_kind.h IndexLayout).
