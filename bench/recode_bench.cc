@@ -242,40 +242,49 @@ int Tsv(const std::vector<std::shared_ptr<SegmentReader>>& readers, const std::s
   return std::fclose(f) == 0 ? 0 : 1;
 }
 
-// --probe: the false blocks of `trace_id=X` lookups, present and absent ids.
-int Probe(const std::vector<std::string>& paths,
-          const std::vector<std::shared_ptr<SegmentReader>>& readers, uint64_t n) {
+// N trace ids of the segments' rows (every (rows / n)-th row, in stored order) into "*present"
+// and N random ids in none into "*absent".
+Status DrawTraceIds(const std::vector<std::shared_ptr<SegmentReader>>& readers, uint64_t n,
+                    std::vector<std::string>* present, std::vector<std::string>* absent) {
   uint64_t rows = 0;
   for (const auto& r : readers) rows += r->info().rows;
-  // Present ids: every (rows / n)-th row of the segments, in stored order.
   const uint64_t step = std::max<uint64_t>(1, rows / std::max<uint64_t>(1, n));
-  std::vector<std::string> present, absent;
-  std::map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> holding;  // id: (seg, block)
   uint64_t row = 0;
-  for (uint32_t s = 0; s < readers.size(); ++s) {
-    for (uint32_t b = 0; b < readers[s]->blocks().size(); ++b) {
+  for (const auto& r : readers) {
+    for (uint32_t b = 0; b < r->blocks().size(); ++b) {
       std::vector<Record> recs;
-      Status st = readers[s]->ReadBlock(b, kColTraceId, &recs, nullptr);
-      if (!st.ok()) {
-        std::fprintf(stderr, "%s: %s\n", paths[s].c_str(), st.ToString().c_str());
-        return 1;
-      }
-      for (const Record& r : recs) {
-        if (row++ % step == 0 && present.size() < n && !r.trace_id.empty()) {
-          present.push_back(r.trace_id);
+      RETURN_IF_ERROR(r->ReadBlock(b, kColTraceId, &recs, nullptr));
+      for (const Record& rec : recs) {
+        if (row++ % step == 0 && present->size() < n && !rec.trace_id.empty()) {
+          present->push_back(rec.trace_id);
         }
       }
     }
   }
   uint64_t x = 0x9e3779b97f4a7c15ull;
-  while (absent.size() < n) {
+  while (absent->size() < n) {
     char buf[40];
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     const uint64_t a = x;
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(a),
                   static_cast<unsigned long long>(x));
-    absent.push_back(buf);
+    absent->push_back(buf);
+  }
+  return Status::OK();
+}
+
+// --probe: the false blocks of `trace_id=X` lookups, present and absent ids.
+int Probe(const std::vector<std::string>& paths,
+          const std::vector<std::shared_ptr<SegmentReader>>& readers, uint64_t n) {
+  uint64_t rows = 0;
+  for (const auto& r : readers) rows += r->info().rows;
+  std::vector<std::string> present, absent;
+  std::map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> holding;  // id: (seg, block)
+  const Status drawn = DrawTraceIds(readers, n, &present, &absent);
+  if (!drawn.ok()) {
+    std::fprintf(stderr, "%s\n", drawn.ToString().c_str());
+    return 1;
   }
   // Where each present id truly is (a second pass: the ids known).
   for (const std::string& id : present) holding[id];
@@ -374,29 +383,11 @@ int TraceReads(const std::vector<std::shared_ptr<SegmentReader>>& readers, uint6
     rows += r->info().rows;
     blocks += r->blocks().size();
   }
-  const uint64_t step = std::max<uint64_t>(1, rows / std::max<uint64_t>(1, n));
   std::vector<std::string> present, absent;
-  uint64_t row = 0;
-  for (const auto& r : readers) {
-    for (uint32_t b = 0; b < r->blocks().size(); ++b) {
-      std::vector<Record> recs;
-      if (!r->ReadBlock(b, kColTraceId, &recs, nullptr).ok()) return 1;
-      for (const Record& rec : recs) {
-        if (row++ % step == 0 && present.size() < n && !rec.trace_id.empty()) {
-          present.push_back(rec.trace_id);
-        }
-      }
-    }
-  }
-  uint64_t x = 0x9e3779b97f4a7c15ull;
-  while (absent.size() < n) {
-    char buf[40];
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    const uint64_t a = x;
-    x = x * 6364136223846793005ull + 1442695040888963407ull;
-    std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(a),
-                  static_cast<unsigned long long>(x));
-    absent.push_back(buf);
+  const Status drawn = DrawTraceIds(readers, n, &present, &absent);
+  if (!drawn.ok()) {
+    std::fprintf(stderr, "%s\n", drawn.ToString().c_str());
+    return 1;
   }
   uint64_t found = 0, read_blocks = 0;
   auto lookup = [&](const std::string& id) {
@@ -445,8 +436,9 @@ int TraceReads(const std::vector<std::shared_ptr<SegmentReader>>& readers, uint6
   });
   std::printf("    rows found %llu, blocks read %llu (4 passes)\n",
               static_cast<unsigned long long>(found), static_cast<unsigned long long>(read_blocks));
-  for (auto [mask, what] : {std::pair{static_cast<uint32_t>(kColTraceId), "7 rows' trace ids (a block)"},
-                            {static_cast<uint32_t>(kColAll), "7 rows' every column (a block)"}}) {
+  for (auto [mask, what] :
+       {std::pair{static_cast<uint32_t>(kColTraceId), "7 rows' trace ids (a block)"},
+        {static_cast<uint32_t>(kColAll), "7 rows' every column (a block)"}}) {
     time(what, blocks, [&, mask = mask] {
       for (const auto& r : readers) {
         for (uint32_t b = 0; b < r->blocks().size(); ++b) {

@@ -419,6 +419,32 @@ void Segments(const std::vector<Sample>& samples, Writer* w) {
   TracesInsideFilters(&env, w);
 }
 
+// Writes "records" (of tenant "default") as the segment "name" (id "id") in "env": its path, or
+// empty after saying why.
+std::string WriteSegmentSeed(FaultInjectionEnv* env, const std::string& name, uint64_t id,
+                             const std::vector<Record>& records,
+                             const segment::WriterOptions& options) {
+  segment::SegmentInfo info;
+  info.id = id;
+  info.tenant = "default";
+  const std::string path = "/seeds/" + name + ".seg";
+  Status st = segment::WriteSegment(env, path, info, records, options, nullptr);
+  if (!st.ok()) {
+    std::fprintf(stderr, "segment seed %s: %s\n", name.c_str(), st.ToString().c_str());
+    return "";
+  }
+  return path;
+}
+
+// The segment at "path" as the segment reader's seeds "name".fixcrc and "name".raw.
+void PutSegmentSeed(FaultInjectionEnv* env, Writer* w, const std::string& name,
+                    const std::string& path) {
+  std::string file;
+  if (!env->GetContents(path, &file).ok()) return;
+  w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
+  w->Put("segment_reader", name + ".raw", Mode(0, file));
+}
+
 // (Format version 22) A segment as compaction writes it whose user ids' rows are Rice codes
 // (inverted index version 3 without a rest: index/inverted_index.h): 2,000 rows over three
 // services and two hosts, sorted by service, host and ts, each of 16 users in ~125 rows spread
@@ -450,16 +476,9 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
   // seed, users-1500-v23.fixcrc).
   options.format_version = 22;
   options.block_rows = 1000;
-  segment::SegmentInfo info;
-  info.id = 100;
-  info.tenant = "default";
   const std::string name = "users-rice";
-  const std::string path = "/seeds/" + name + ".seg";
-  Status st = segment::WriteSegment(env, path, info, records, options, nullptr);
-  if (!st.ok()) {
-    std::fprintf(stderr, "segment seed %s: %s\n", name.c_str(), st.ToString().c_str());
-    return;
-  }
+  const std::string path = WriteSegmentSeed(env, name, 100, records, options);
+  if (path.empty()) return;
   // Said when the writer stops choosing Rice codes for these users (the seed would then test
   // something else).
   auto reader = segment::SegmentFileReader::OpenFile(env, path);
@@ -472,10 +491,7 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
   }
   if (rice == 0)
     std::fprintf(stderr, "segment seed %s: no user's rows are Rice codes\n", name.c_str());
-  std::string file;
-  if (!env->GetContents(path, &file).ok()) return;
-  w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
-  w->Put("segment_reader", name + ".raw", Mode(0, file));
+  PutSegmentSeed(env, w, name, path);
 }
 
 // (Format version 24) A segment whose trace ids are kept inside their filters (filtered-hex
@@ -514,20 +530,8 @@ void TracesInsideFilters(FaultInjectionEnv* env, Writer* w) {
   segment::WriterOptions options;
   options.format_version = 24;
   options.block_rows = options.time_slice_rows = 200;
-  segment::SegmentInfo info;
-  info.id = 101;
-  info.tenant = "default";
-  const std::string name = "traces-v24";
-  const std::string path = "/seeds/" + name + ".seg";
-  Status st = segment::WriteSegment(env, path, info, records, options, nullptr);
-  if (!st.ok()) {
-    std::fprintf(stderr, "segment seed %s: %s\n", name.c_str(), st.ToString().c_str());
-    return;
-  }
-  std::string file;
-  if (!env->GetContents(path, &file).ok()) return;
-  w->Put("segment_reader", name + ".fixcrc", Mode(1, file));
-  w->Put("segment_reader", name + ".raw", Mode(0, file));
+  const std::string path = WriteSegmentSeed(env, "traces-v24", 101, records, options);
+  if (!path.empty()) PutSegmentSeed(env, w, "traces-v24", path);
 }
 
 void Wal(const std::vector<Sample>& samples, Writer* w) {

@@ -8,6 +8,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "common/bits.h"
 #include "common/coding.h"
 
 namespace sawmill::index {
@@ -27,13 +28,8 @@ inline uint32_t Bit(uint32_t key, int word) { return 1u << ((key * kSalt[word]) 
 
 // Id filters: "width" (at most 57) bits at bit "bit" of "bytes" (least significant first), the
 // bytes past its end read as zeros.
-uint64_t GetBits(std::string_view bytes, uint64_t bit, int width) {
-  const uint64_t at = bit >> 3;
-  uint64_t word = 0;
-  if (at < bytes.size()) {
-    std::memcpy(&word, bytes.data() + at, std::min<size_t>(8, bytes.size() - at));
-  }
-  return (word >> (bit & 7)) & ((uint64_t{1} << width) - 1);
+inline uint64_t GetBits(std::string_view bytes, uint64_t bit, int width) {
+  return GetLsbBits(bytes, bit, width);
 }
 
 void PutBits(std::string* bytes, uint64_t bit, int width, uint64_t value) {
@@ -80,21 +76,19 @@ void WriteBloom(std::span<const uint64_t> hashes, std::string* out, double bits_
   }
 }
 
-void WriteIdFilter(std::span<const uint64_t> hashes, std::string* out, int low_bits) {
-  out->push_back(static_cast<char>(kIdFilterVersion));
-  const uint64_t keys = hashes.size();
-  PutVarint64(out, keys);
-  out->push_back(static_cast<char>(low_bits));
-  if (keys == 0) return;
-  const uint64_t range = keys << low_bits;
-  const uint64_t buckets = (keys + kIdBucket - 1) / kIdBucket;
+// The sections of an id filter after its header: "keys" ascending values below
+// high_values << low_bits, the i-th "value_of(i)", Elias-Fano (bloom.h).
+template <typename ValueOf>
+void WriteIdSections(uint64_t keys, int low_bits, uint64_t high_values, ValueOf value_of,
+                     std::string* out) {
+  const uint64_t buckets = (high_values + kIdBucket - 1) / kIdBucket;
   const int width = BitWidth(keys);
   std::string directory(((buckets - 1) * width + 7) / 8, '\0');
   std::string lows((keys * low_bits + 7) / 8, '\0');
-  std::string highs((2 * keys + 7) / 8, '\0');
+  std::string highs((keys + high_values + 7) / 8, '\0');
   uint64_t bucket = 1;  // the next directory entry to fill: keys below bucket * kIdBucket
   for (uint64_t i = 0; i < keys; ++i) {
-    const uint64_t v = IdValue(hashes[i], range);
+    const uint64_t v = value_of(i);
     const uint64_t high = v >> low_bits;
     for (; bucket < buckets && bucket * kIdBucket <= high; ++bucket) {
       PutBits(&directory, (bucket - 1) * width, width, i);
@@ -106,6 +100,17 @@ void WriteIdFilter(std::span<const uint64_t> hashes, std::string* out, int low_b
   out->append(directory);
   out->append(lows);
   out->append(highs);
+}
+
+void WriteIdFilter(std::span<const uint64_t> hashes, std::string* out, int low_bits) {
+  out->push_back(static_cast<char>(kIdFilterVersion));
+  const uint64_t keys = hashes.size();
+  PutVarint64(out, keys);
+  out->push_back(static_cast<char>(low_bits));
+  if (keys == 0) return;
+  const uint64_t range = keys << low_bits;
+  WriteIdSections(
+      keys, low_bits, keys, [&](uint64_t i) { return IdValue(hashes[i], range); }, out);
 }
 
 namespace {
@@ -189,26 +194,9 @@ void WriteMixedIdFilter(std::span<const Id128> mixed, std::string* out, int low_
   out->push_back(static_cast<char>(high_bits));
   if (keys == 0) return;
   const int bits = low_bits + high_bits;
-  const uint64_t high_values = uint64_t{1} << high_bits;
-  const uint64_t buckets = (high_values + kIdBucket - 1) / kIdBucket;
-  const int width = BitWidth(keys);
-  std::string directory(((buckets - 1) * width + 7) / 8, '\0');
-  std::string lows((keys * low_bits + 7) / 8, '\0');
-  std::string highs((keys + high_values + 7) / 8, '\0');
-  uint64_t bucket = 1;
-  for (uint64_t i = 0; i < keys; ++i) {
-    const uint64_t v = mixed[i].hi >> (64 - bits);
-    const uint64_t high = v >> low_bits;
-    for (; bucket < buckets && bucket * kIdBucket <= high; ++bucket) {
-      PutBits(&directory, (bucket - 1) * width, width, i);
-    }
-    PutBits(&lows, i * low_bits, low_bits, v);
-    PutBits(&highs, high + i, 1, 1);
-  }
-  for (; bucket < buckets; ++bucket) PutBits(&directory, (bucket - 1) * width, width, keys);
-  out->append(directory);
-  out->append(lows);
-  out->append(highs);
+  WriteIdSections(
+      keys, low_bits, uint64_t{1} << high_bits,
+      [&](uint64_t i) { return mixed[i].hi >> (64 - bits); }, out);
 }
 
 void SortUniqueHashes(std::vector<uint64_t>* hashes, std::vector<uint64_t>* scratch) {

@@ -209,9 +209,9 @@ class BloomBuilderKind final : public IndexBuilder {
   const BlockWords* block_words_;  // null: split into own_words_
   BlockWords own_words_;
   const bool id_filters_;
-  const int id_low_bits_;              // (version 23: kIdLowBitsV23)
+  const int id_low_bits_;                        // (version 23: kIdLowBitsV23)
   const std::vector<bool>* mixed_trace_blocks_;  // (version 24) set before AddBlock
-  std::vector<Id128> mixes_;           // MixedFilterOf's
+  std::vector<Id128> mixes_;                     // MixedFilterOf's
   const DecidedWords* decided_words_;  // filled by the word postings' Finish, before this one's
   const PostedFields* posted_fields_;  // filled by the inverted kind's Finish, before this one's
   uint32_t blocks_ = 0;
@@ -288,7 +288,7 @@ class BloomKindView final : public IndexView {
     Status segment_error, blocks_error;
     std::string segment_data, blocks_data;  // segment_data empty: no segment filter
     BloomView segment_view;
-    std::vector<BloomView> block_views;  // one per block when blocks_error is OK
+    std::vector<BloomView> block_views;         // one per block when blocks_error is OK
     std::vector<std::string_view> block_bytes;  // each block's filter, in blocks_data
   };
 

@@ -1242,12 +1242,11 @@ TEST(TraceIdsInsideFilters, Versions20To24MixedMergedAndListedAnswerAsBruteForce
       }
     }
   }
-  std::printf("bytes: version 23 %llu, version 24 %llu, mixed %llu, merged %llu, listed %llu\n",
-              static_cast<unsigned long long>(v23.bytes),
-              static_cast<unsigned long long>(v24.bytes),
-              static_cast<unsigned long long>(mixed.bytes),
-              static_cast<unsigned long long>(merged.bytes),
-              static_cast<unsigned long long>(listed.bytes));
+  std::printf(
+      "bytes: version 23 %llu, version 24 %llu, mixed %llu, merged %llu, listed %llu\n",
+      static_cast<unsigned long long>(v23.bytes), static_cast<unsigned long long>(v24.bytes),
+      static_cast<unsigned long long>(mixed.bytes), static_cast<unsigned long long>(merged.bytes),
+      static_cast<unsigned long long>(listed.bytes));
 }
 
 // 20 blocks of 512 rows of Zipf users (DrawZipfUsers, seed 23) into "*records", written as one

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "common/bits.h"
 #include "common/coding.h"
 #include "common/crc32c.h"
 #include "index/bloom.h"
@@ -38,13 +39,8 @@ void PutBits(std::string* bytes, uint64_t bit, int width, uint64_t value) {
   (void)width;
 }
 
-uint64_t GetBits(std::string_view bytes, uint64_t bit, int width) {
-  const uint64_t at = bit >> 3;
-  uint64_t word = 0;
-  if (at < bytes.size()) {
-    std::memcpy(&word, bytes.data() + at, std::min<size_t>(8, bytes.size() - at));
-  }
-  return (word >> (bit & 7)) & ((uint64_t{1} << width) - 1);
+inline uint64_t GetBits(std::string_view bytes, uint64_t bit, int width) {
+  return GetLsbBits(bytes, bit, width);
 }
 
 // A rest of "bits" (65 to 127) bits: the mix's low 64 bits, then the bits above them.
@@ -156,8 +152,8 @@ Status Render(std::string_view body, size_t count, const std::vector<uint32_t>* 
   arena->resize(rows->size() * 32);
   for (size_t i = 0; i < rows->size(); ++i) {
     const uint32_t row = (*rows)[i];
-    if (row >= count) return Status::DataLoss("filtered-hex column: holds no row " +
-                                              std::to_string(row));
+    if (row >= count)
+      return Status::DataLoss("filtered-hex column: holds no row " + std::to_string(row));
     const uint64_t r = p.RankOf(row);
     uint64_t fingerprint;
     if (r >= p.keys) return BadRank(row, r);
@@ -211,8 +207,8 @@ bool EncodeFilteredHex(const std::string_view* values, size_t count, std::string
     std::string bytes;
     bytes.reserve(n * 16);
     for (size_t i = 0; i < n; ++i) {
-      const size_t at = static_cast<size_t>(
-          std::lower_bound(seen.begin(), seen.end(), mixes[i]) - seen.begin());
+      const size_t at =
+          static_cast<size_t>(std::lower_bound(seen.begin(), seen.end(), mixes[i]) - seen.begin());
       if (taken[at]) continue;
       taken[at] = true;
       for (int b = 0; b < 8; ++b) bytes.push_back(static_cast<char>(mixes[i].hi >> (56 - 8 * b)));
@@ -269,8 +265,8 @@ Result<bool> KeepFilteredHexRowsHolding(std::string_view block, size_t count,
   Parsed p;
   RETURN_IF_ERROR(Parse(body, count, &p));
   for (uint32_t row : *rows) {
-    if (row >= count) return Status::DataLoss("filtered-hex column: holds no row " +
-                                              std::to_string(row));
+    if (row >= count)
+      return Status::DataLoss("filtered-hex column: holds no row " + std::to_string(row));
   }
   index::Id128 id;
   // Only ids of 32 lower-case hex digits are in such a block.

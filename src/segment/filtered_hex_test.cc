@@ -93,7 +93,8 @@ Encoding EncodingOf(const SegmentFileReader& reader, uint32_t block) {
 
 uint64_t TraceBytes(const SegmentFileReader& reader) {
   uint64_t bytes = 0;
-  for (const BlockRef& ref : reader.footer().columns[static_cast<size_t>(ColumnId::kTraceId)].blocks)
+  for (const BlockRef& ref :
+       reader.footer().columns[static_cast<size_t>(ColumnId::kTraceId)].blocks)
     bytes += ref.size;
   for (const BloomMeta& b : reader.footer().blooms) {
     if (b.field == "trace_id") bytes += b.block_filters.size + b.segment_filter.size;
@@ -278,9 +279,9 @@ TEST(FilteredHex, ADamagedFilterIsDataLossNamingTheSegmentTheBlockAndTheField) {
     got.clear();
     expect_named(reader.ReadRows(1, kColTraceId, {kRows / 2}, &got, nullptr), "ReadRows");
     std::vector<uint32_t> rows = {0, 10, 20};
-    expect_named(reader.KeepRowsHolding(1, kColTraceId, records[kRows + 10].trace_id, &rows,
-                                        nullptr),
-                 "KeepRowsHolding");
+    expect_named(
+        reader.KeepRowsHolding(1, kColTraceId, records[kRows + 10].trace_id, &rows, nullptr),
+        "KeepRowsHolding");
     got.clear();
     if (fix_crc) {
       // The filter of block 0 is read as the same physical block's: it reads.
@@ -309,8 +310,7 @@ class FailingReadsEnv : public EnvWrapper {
    public:
     File(std::unique_ptr<RandomAccessFile> file, FailingReadsEnv* env)
         : file_(std::move(file)), env_(env) {}
-    Status Read(uint64_t offset, size_t n, std::string_view* result,
-                char* scratch) const override {
+    Status Read(uint64_t offset, size_t n, std::string_view* result, char* scratch) const override {
       if (offset < env_->end_ && offset + n > env_->begin_ && env_->failures_ > 0) {
         --env_->failures_;
         return Status::IOError("injected read failure");

@@ -1277,8 +1277,8 @@ Status SegmentFileReader::TraceFilterFor(std::string_view raw, uint32_t block,
   *filter = std::string_view();
   if (version_ < 24 || !IsFilteredHex(raw)) return Status::OK();
   auto loss = [&](std::string_view why) {
-    return Status::DataLoss("segment " + path_ + ": " + name + ": its block's trace_id filter: " +
-                            std::string(why));
+    return Status::DataLoss("segment " + path_ + ": " + name +
+                            ": its block's trace_id filter: " + std::string(why));
   };
   const index::IndexedField trace_id = IndexedFieldOf("trace_id");
   for (size_t k = 0; k < kinds_.size(); ++k) {

@@ -144,7 +144,7 @@ class Writer {
   // with a bloom).
   bool filtered_hex_ = false;
   std::vector<bool> trace_filtered_;  // by row block: its trace_id took kFilteredHex
-  bool message_lines_ = false;  // (version 12) scratch_.marked_lines for the message column
+  bool message_lines_ = false;        // (version 12) scratch_.marked_lines for the message column
   std::vector<int64_t> ints_;
   std::vector<int64_t> row_ts_;  // (version 13) the ts of the block's rows, for the message
   std::vector<uint64_t> uints_;
