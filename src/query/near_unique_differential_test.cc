@@ -522,6 +522,36 @@ void FlipByte(const std::string& path, uint64_t offset) {
   ASSERT_TRUE(f.good()) << path << " at " << offset;
 }
 
+// A search of "text" (newest "limit" hits) over the one segment of "store", read from "path" by
+// a fresh reader (nothing parsed kept from another search), with an engine taking corruption
+// reports; and brute force's over "records" with the same options.
+struct FreshSearch {
+  ExecResult planned, brute;
+  std::vector<uint64_t> reports;  // the segment ids reported corrupt
+};
+FreshSearch SearchFreshReader(const UserStore& store, const std::string& path,
+                              const std::vector<Record>& records, const std::string& text,
+                              size_t limit) {
+  FreshSearch out;
+  auto snap = std::make_shared<storage::Snapshot>();
+  snap->tenant = "default";
+  storage::SegmentHandle h = store.snap->segments[0];
+  h.open = [path]() { return segment::SegmentReader::Open(Env::Default(), path); };
+  snap->segments.push_back(h);
+  testing::FakeEngine engine(snap);
+  Result<Query> parsed = ParseQuery(text);
+  EXPECT_TRUE(parsed.ok()) << text << ": " << parsed.status().message();
+  if (!parsed.ok()) return out;
+  auto query = std::make_shared<const Query>(std::move(*parsed));
+  ExecOptions o = AllTime();
+  o.limit = limit;
+  o.engine = &engine;
+  out.brute = BruteForce(records, *query, o);
+  out.planned = Execute(snap, query, o);
+  out.reports = engine.corrupt_reports;
+  return out;
+}
+
 // Each of "queries" over the one segment of "store", whose file "path" is damaged, read by a
 // fresh reader each (nothing parsed kept from another): the answer is brute force's over
 // "records", the segment (id 1) is reported corrupt once and one warning says "index
@@ -535,22 +565,10 @@ void ExpectDamageReportedAndAnswersWhole(const UserStore& store, const std::stri
                                          std::vector<ExecResult>* answers = nullptr) {
   for (const std::string& text : queries) {
     SCOPED_TRACE(text);
-    auto snap = std::make_shared<storage::Snapshot>();
-    snap->tenant = "default";
-    storage::SegmentHandle h = store.snap->segments[0];
-    h.open = [path]() { return segment::SegmentReader::Open(Env::Default(), path); };
-    snap->segments.push_back(h);
-    testing::FakeEngine engine(snap);
-    Result<Query> parsed = ParseQuery(text);
-    ASSERT_TRUE(parsed.ok()) << parsed.status().message();
-    auto query = std::make_shared<const Query>(std::move(*parsed));
-    ExecOptions o = AllTime();
-    o.limit = 50;
-    o.engine = &engine;
-    const ExecResult brute = BruteForce(records, *query, o);
-    const ExecResult planned = Execute(snap, query, o);
-    ExpectSame(planned, brute, text);
-    EXPECT_EQ(engine.corrupt_reports, std::vector<uint64_t>{1}) << "reported once";
+    const FreshSearch search = SearchFreshReader(store, path, records, text, 50);
+    const ExecResult& planned = search.planned;
+    ExpectSame(planned, search.brute, text);
+    EXPECT_EQ(search.reports, std::vector<uint64_t>{1}) << "reported once";
     size_t warned = 0;
     for (const std::string& w : planned.warnings) {
       warned += w.find("index unreadable, scanning instead") != std::string::npos &&
@@ -1603,26 +1621,16 @@ TEST(TraceIdsInsideFilters, OneDamagedFilterByteCostsOnlyItsOwnBlocksRows) {
         "trace_id=" + in_other->trace_id, "trace_id=" + in_other->trace_id + " | count",
         "trace_id=" + in_damaged->trace_id, "user_id=" + records[5].user_id}) {
     SCOPED_TRACE(text);
-    auto snap = std::make_shared<storage::Snapshot>();
-    snap->tenant = "default";
-    storage::SegmentHandle h = store.snap->segments[0];
-    h.open = [path]() { return segment::SegmentReader::Open(Env::Default(), path); };
-    snap->segments.push_back(h);
-    testing::FakeEngine engine(snap);
-    auto query = std::make_shared<const Query>(*ParseQuery(text));
-    ExecOptions o = AllTime();
-    o.limit = kRows;
-    o.engine = &engine;
-    const ExecResult brute = BruteForce(kept, *query, o);
-    const ExecResult planned = Execute(snap, query, o);
+    const FreshSearch search = SearchFreshReader(store, path, kept, text, kRows);
+    const ExecResult &planned = search.planned, &brute = search.brute;
     ASSERT_EQ(planned.hits.size(), brute.hits.size());
     for (size_t i = 0; i < brute.hits.size(); ++i) ASSERT_EQ(planned.hits[i], brute.hits[i]);
     if (text.find("| count") == std::string::npos) {
       EXPECT_EQ(planned.rows, brute.rows);
     }
     ASSERT_TRUE(planned.partial) << "block " << kDamaged << " is not said to be skipped";
-    EXPECT_FALSE(engine.corrupt_reports.empty());
-    for (uint64_t id : engine.corrupt_reports) EXPECT_EQ(id, 1u);
+    EXPECT_FALSE(search.reports.empty());
+    for (uint64_t id : search.reports) EXPECT_EQ(id, 1u);
     size_t skipped = 0;
     for (const std::string& w : planned.warnings) {
       if (w.find("is corrupt and was skipped") == std::string::npos) continue;
@@ -1681,21 +1689,13 @@ TEST(TraceIdsInsideFilters, AMixedFilterThatDoesNotParseNeverAnswersASilentNo) {
   for (const size_t row : {size_t{5}, size_t{300}, size_t{700}}) {
     const std::string text = "trace_id=" + records[row].trace_id;
     SCOPED_TRACE(text);
-    auto snap = std::make_shared<storage::Snapshot>();
-    snap->tenant = "default";
-    storage::SegmentHandle h = store.snap->segments[0];
-    h.open = [path]() { return segment::SegmentReader::Open(Env::Default(), path); };
-    snap->segments.push_back(h);
-    testing::FakeEngine engine(snap);
-    auto query = std::make_shared<const Query>(*ParseQuery(text));
-    ExecOptions o = AllTime();
-    o.limit = 100;
-    o.engine = &engine;
-    const ExecResult planned = Execute(snap, query, o);
+    const FreshSearch search = SearchFreshReader(store, path, records, text, 100);
+    const ExecResult& planned = search.planned;
+    EXPECT_EQ(search.brute.hits.size(), 1u);
     EXPECT_EQ(planned.hits.size(), row < kBlockRows ? 0u : 1u);
     // Block 0 can hold any id: it is asked, and cannot be read.
     EXPECT_TRUE(planned.partial);
-    EXPECT_EQ(engine.corrupt_reports.empty(), false);
+    EXPECT_FALSE(search.reports.empty());
     bool unparsed = false, skipped = false;
     for (const std::string& w : planned.warnings) {
       unparsed = unparsed || (w.find("index unreadable, scanning instead") != std::string::npos &&
