@@ -1654,6 +1654,36 @@ TEST(TraceIdsInsideFilters, OneDamagedFilterByteCostsOnlyItsOwnBlocksRows) {
   }
 }
 
+// (Format version 26, review24 MEDIUM-1) One byte flipped in the count that begins the block
+// filters (their checksum fails): it is the reader's block count, so every block's filter is
+// still cut and taken on its own CRC, and every search answers whole: `*` and `service=billing`
+// without a word, `trace_id=X` of any block with the index reported unreadable once (as format
+// 23). Fails with the count read from the damaged bytes (`*`: 0 of 10,240 rows).
+TEST(TraceIdsInsideFilters, AFlippedCountByteOfTheFiltersCostsNoBlock) {
+  constexpr size_t kBlockRows = 512, kRows = 20 * kBlockRows;
+  const std::vector<Record> records = RandomTraceRecords(kRows, 13);
+  TempDir dir("trace_blast_count");
+  const UserStore store = WriteUserStore(records, kRows, kBlockRows, {26}, 0, dir.path());
+  const std::string path = store.snap->segments[0].path;
+  const segment::BlockRef ref = TraceIdFilters(path, /*segment_filter=*/false);
+  ASSERT_TRUE(ref.present());
+  FlipByte(path, ref.offset);  // the count (20: one byte)
+  for (const std::string& text :
+       {std::string("*"), std::string("service=billing"), "trace_id=" + records[77].trace_id,
+        "trace_id=" + records[9000].trace_id + " | count"}) {
+    SCOPED_TRACE(text);
+    const FreshSearch search = SearchFreshReader(store, path, records, text, kRows);
+    ExpectSame(search.planned, search.brute, text);
+    if (text.starts_with("trace_id=")) {
+      EXPECT_EQ(search.reports, std::vector<uint64_t>{1});
+      ASSERT_EQ(search.planned.warnings.size(), 1u);
+      EXPECT_NE(search.planned.warnings[0].find("index unreadable, scanning instead"),
+                std::string::npos)
+          << search.planned.warnings[0];
+    }
+  }
+}
+
 // (Format version 26, review23 MEDIUM-2) A mixed filter that does not parse inside a bloom block
 // whose checksum holds (block 0's high_bits one more than written, the checksum made right: a
 // writer's bug): `trace_id=X` of a row of block 0 never answers a silent "no": the search says
