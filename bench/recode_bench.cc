@@ -6,6 +6,8 @@
 //   bench_recode [--variant NAME]... [--dir TMP] --real
 //   bench_recode --variant NAME [--no-reads] --keep OUT SEGMENT
 //   bench_recode --probe N SEGMENT...
+//   bench_recode --trace-reads N SEGMENT...
+//   bench_recode --dump-only SEGMENT
 //
 // The segments are merged into one (as compaction would: MergeSegments), once per variant, and
 // the output's bytes per column, index and bloom are printed beside the inputs'. --keep keeps
@@ -20,11 +22,20 @@
 // (evenly spaced) and N random ids in none, as `trace_id=X` asks them (SegmentMayMatch, then
 // BlockMayMatch of each block), and prints the blocks a lookup would read beyond those holding
 // the id (the filters' false blocks), per segment and in all, with the filters' bytes.
+// --trace-reads N times, in process (CPU, best of 3 after a warm pass, the readers kept open as
+// a server keeps them), what reads trace ids: N present and N absent ids looked up as
+// `trace_id=X` reads them (the filters, KeepRowsHolding of each block they let through, the
+// rows found read whole), a few rows of every block (ReadRows of 7 rows, the trace ids alone
+// and every column: a newest-first search's reads), and every block's trace ids
+// (ReadColumnValues): format 26's trace ids inside their filters against 23's.
+// --dump-only prints `sawmill segment dump`'s text of one segment (bench/store_columns.py reads
+// it through a wrapper where no server binary of the format is built).
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -231,40 +242,49 @@ int Tsv(const std::vector<std::shared_ptr<SegmentReader>>& readers, const std::s
   return std::fclose(f) == 0 ? 0 : 1;
 }
 
-// --probe: the false blocks of `trace_id=X` lookups, present and absent ids.
-int Probe(const std::vector<std::string>& paths,
-          const std::vector<std::shared_ptr<SegmentReader>>& readers, uint64_t n) {
+// N trace ids of the segments' rows (every (rows / n)-th row, in stored order) into "*present"
+// and N random ids in none into "*absent".
+Status DrawTraceIds(const std::vector<std::shared_ptr<SegmentReader>>& readers, uint64_t n,
+                    std::vector<std::string>* present, std::vector<std::string>* absent) {
   uint64_t rows = 0;
   for (const auto& r : readers) rows += r->info().rows;
-  // Present ids: every (rows / n)-th row of the segments, in stored order.
   const uint64_t step = std::max<uint64_t>(1, rows / std::max<uint64_t>(1, n));
-  std::vector<std::string> present, absent;
-  std::map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> holding;  // id: (seg, block)
   uint64_t row = 0;
-  for (uint32_t s = 0; s < readers.size(); ++s) {
-    for (uint32_t b = 0; b < readers[s]->blocks().size(); ++b) {
+  for (const auto& r : readers) {
+    for (uint32_t b = 0; b < r->blocks().size(); ++b) {
       std::vector<Record> recs;
-      Status st = readers[s]->ReadBlock(b, kColTraceId, &recs, nullptr);
-      if (!st.ok()) {
-        std::fprintf(stderr, "%s: %s\n", paths[s].c_str(), st.ToString().c_str());
-        return 1;
-      }
-      for (const Record& r : recs) {
-        if (row++ % step == 0 && present.size() < n && !r.trace_id.empty()) {
-          present.push_back(r.trace_id);
+      RETURN_IF_ERROR(r->ReadBlock(b, kColTraceId, &recs, nullptr));
+      for (const Record& rec : recs) {
+        if (row++ % step == 0 && present->size() < n && !rec.trace_id.empty()) {
+          present->push_back(rec.trace_id);
         }
       }
     }
   }
   uint64_t x = 0x9e3779b97f4a7c15ull;
-  while (absent.size() < n) {
+  while (absent->size() < n) {
     char buf[40];
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     const uint64_t a = x;
     x = x * 6364136223846793005ull + 1442695040888963407ull;
     std::snprintf(buf, sizeof(buf), "%016llx%016llx", static_cast<unsigned long long>(a),
                   static_cast<unsigned long long>(x));
-    absent.push_back(buf);
+    absent->push_back(buf);
+  }
+  return Status::OK();
+}
+
+// --probe: the false blocks of `trace_id=X` lookups, present and absent ids.
+int Probe(const std::vector<std::string>& paths,
+          const std::vector<std::shared_ptr<SegmentReader>>& readers, uint64_t n) {
+  uint64_t rows = 0;
+  for (const auto& r : readers) rows += r->info().rows;
+  std::vector<std::string> present, absent;
+  std::map<std::string, std::vector<std::pair<uint32_t, uint32_t>>> holding;  // id: (seg, block)
+  const Status drawn = DrawTraceIds(readers, n, &present, &absent);
+  if (!drawn.ok()) {
+    std::fprintf(stderr, "%s\n", drawn.ToString().c_str());
+    return 1;
   }
   // Where each present id truly is (a second pass: the ids known).
   for (const std::string& id : present) holding[id];
@@ -356,6 +376,92 @@ int Probe(const std::vector<std::string>& paths,
   return 0;
 }
 
+// --trace-reads: the CPU of the reads of trace ids (above).
+int TraceReads(const std::vector<std::shared_ptr<SegmentReader>>& readers, uint64_t n) {
+  uint64_t rows = 0, blocks = 0;
+  for (const auto& r : readers) {
+    rows += r->info().rows;
+    blocks += r->blocks().size();
+  }
+  std::vector<std::string> present, absent;
+  const Status drawn = DrawTraceIds(readers, n, &present, &absent);
+  if (!drawn.ok()) {
+    std::fprintf(stderr, "%s\n", drawn.ToString().c_str());
+    return 1;
+  }
+  uint64_t found = 0, read_blocks = 0;
+  auto lookup = [&](const std::string& id) {
+    index::FieldPredicate p;
+    p.field = "trace_id";
+    p.builtin = true;
+    p.op = index::FieldPredicate::Op::kEquals;
+    p.value = id;
+    for (const auto& r : readers) {
+      if (!r->SegmentMayMatch(p).value_or(true)) continue;
+      for (uint32_t b = 0; b < r->blocks().size(); ++b) {
+        if (!r->BlockMayMatch(b, p).value_or(true)) continue;
+        ++read_blocks;
+        std::vector<uint32_t> kept(r->blocks()[b].rows);
+        for (uint32_t i = 0; i < kept.size(); ++i) kept[i] = i;
+        if (!r->KeepRowsHolding(b, kColTraceId, id, &kept, nullptr).ok()) continue;
+        if (kept.empty()) continue;
+        std::vector<Record> recs;
+        if (r->ReadRows(b, kColAll, kept, &recs, nullptr).ok()) found += recs.size();
+      }
+    }
+  };
+  auto time = [&](const char* what, uint64_t per, const std::function<void()>& fn) {
+    fn();  // warm: the filters and the blocks read once
+    double best = 1e9;
+    for (int pass = 0; pass < 3; ++pass) {
+      const double t0 = CpuSeconds();
+      fn();
+      best = std::min(best, CpuSeconds() - t0);
+    }
+    std::printf("  %-46s %10.1f us each (%llu, %.1f ms in all; best of 3)\n", what,
+                best * 1e6 / static_cast<double>(per), static_cast<unsigned long long>(per),
+                best * 1e3);
+  };
+  std::printf("trace-reads: %zu segments, %llu blocks, %llu rows\n", readers.size(),
+              static_cast<unsigned long long>(blocks), static_cast<unsigned long long>(rows));
+  found = read_blocks = 0;
+  time("trace_id=X, present (a lookup)", present.size(), [&] {
+    for (const std::string& id : present) lookup(id);
+  });
+  std::printf("    rows found %llu, blocks read %llu (4 passes)\n",
+              static_cast<unsigned long long>(found), static_cast<unsigned long long>(read_blocks));
+  found = read_blocks = 0;
+  time("trace_id=Y, absent (a lookup)", absent.size(), [&] {
+    for (const std::string& id : absent) lookup(id);
+  });
+  std::printf("    rows found %llu, blocks read %llu (4 passes)\n",
+              static_cast<unsigned long long>(found), static_cast<unsigned long long>(read_blocks));
+  for (auto [mask, what] :
+       {std::pair{static_cast<uint32_t>(kColTraceId), "7 rows' trace ids (a block)"},
+        {static_cast<uint32_t>(kColAll), "7 rows' every column (a block)"}}) {
+    time(what, blocks, [&, mask = mask] {
+      for (const auto& r : readers) {
+        for (uint32_t b = 0; b < r->blocks().size(); ++b) {
+          const uint32_t n_rows = r->blocks()[b].rows;
+          std::vector<uint32_t> few;
+          for (uint32_t i = 0; i < 7; ++i) few.push_back(n_rows / 8 * (i + 1) - 1);
+          std::vector<Record> recs;
+          r->ReadRows(b, mask, few, &recs, nullptr).IgnoreError();
+        }
+      }
+    });
+  }
+  time("every row's trace id (a block)", blocks, [&] {
+    BlockColumns columns;
+    for (const auto& r : readers) {
+      for (uint32_t b = 0; b < r->blocks().size(); ++b) {
+        r->ReadColumnValues(b, kColTraceId, &columns, nullptr).IgnoreError();
+      }
+    }
+  });
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   std::vector<std::string> variants, inputs;
   bool real = false;
@@ -363,7 +469,8 @@ int Main(int argc, char** argv) {
   bool dumps = false;
   std::string tsv, message_dir;
   std::string keep;
-  uint64_t probe = 0;
+  uint64_t probe = 0, trace_reads = 0;
+  bool dump_only = false;
   bool reads = true;
   for (int i = 1; i < argc; ++i) {
     if (std::strcmp(argv[i], "--variant") == 0 && i + 1 < argc) {
@@ -374,6 +481,10 @@ int Main(int argc, char** argv) {
       keep = argv[++i];
     } else if (std::strcmp(argv[i], "--probe") == 0 && i + 1 < argc) {
       probe = std::strtoull(argv[++i], nullptr, 10);
+    } else if (std::strcmp(argv[i], "--dump-only") == 0) {
+      dump_only = true;
+    } else if (std::strcmp(argv[i], "--trace-reads") == 0 && i + 1 < argc) {
+      trace_reads = std::strtoull(argv[++i], nullptr, 10);
     } else if (std::strcmp(argv[i], "--no-reads") == 0) {
       reads = false;
     } else if (std::strcmp(argv[i], "--dump") == 0) {
@@ -396,6 +507,18 @@ int Main(int argc, char** argv) {
   if (inputs.empty()) {
     std::fprintf(stderr, "usage: bench_recode [--variant V]... [--dir D] [--dump] SEGMENT...\n");
     return 2;
+  }
+  if (dump_only) {
+    for (const auto& path : inputs) {
+      std::string dump;
+      const Status s = DumpSegment(Env::Default(), path, 0, &dump);
+      if (!s.ok()) {
+        std::fprintf(stderr, "%s: %s\n", path.c_str(), s.ToString().c_str());
+        return 1;
+      }
+      std::printf("%s", dump.c_str());
+    }
+    return 0;
   }
   if (variants.empty()) variants.push_back("hot");
   Env* env = Env::Default();
@@ -420,6 +543,7 @@ int Main(int argc, char** argv) {
   info.id = 999999;
   if (!tsv.empty()) return Tsv(readers, tsv, message_dir);
   if (probe > 0) return Probe(inputs, readers, probe);
+  if (trace_reads > 0) return TraceReads(readers, trace_reads);
   if (!keep.empty()) {
     if (readers.size() != 1) {
       std::fprintf(stderr, "--keep: one input segment\n");

@@ -362,6 +362,7 @@ void PutSeedSegment(FaultInjectionEnv* env, Writer* w, const std::string& name) 
 
 void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w);
 void SeqAgainstTs(FaultInjectionEnv* env, Writer* w);
+void TracesInsideFilters(FaultInjectionEnv* env, Writer* w);
 
 void Segments(const std::vector<Sample>& samples, Writer* w) {
   FaultInjectionEnv env;
@@ -440,6 +441,7 @@ void Segments(const std::vector<Sample>& samples, Writer* w) {
   }
   UsersAsRiceRows(&env, w);
   SeqAgainstTs(&env, w);
+  TracesInsideFilters(&env, w);
 }
 
 // The records of the seed seq-ts-line (format version 25): 3,000 lines of 12 sources arriving
@@ -529,6 +531,47 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
   if (rice == 0)
     std::fprintf(stderr, "segment seed %s: no user's rows are Rice codes\n", name.c_str());
   PutSeedSegment(env, w, name);
+}
+
+// (Format version 26) A segment whose trace ids are kept inside their filters (filtered-hex
+// column blocks beside mixed id filters): 600 rows in three blocks of random 32-hex trace ids,
+// one in ten repeating the previous row's, as the corpus draws them. The target's reads of every
+// block, of a few rows and of the rows holding a trace id then decode them.
+void TracesInsideFilters(FaultInjectionEnv* env, Writer* w) {
+  std::vector<Record> records;
+  uint64_t x = 0x2545f4914f6cdd1dull;
+  auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    return x;
+  };
+  for (size_t i = 0; i < 600; ++i) {
+    Record r;
+    r.tenant = "default";
+    r.ts = fuzz::kNowNs + static_cast<int64_t>(i) * 250'000'000;
+    r.ingest_ts = r.ts;
+    r.seq = 1 + i;
+    r.service = "api";
+    r.host = "seed-a";
+    r.message = "ok";
+    if (i > 0 && next() % 10 == 0) {
+      r.trace_id = records.back().trace_id;
+    } else {
+      char id[40];
+      const uint64_t a = next();
+      std::snprintf(id, sizeof(id), "%016llx%016llx", static_cast<unsigned long long>(a),
+                    static_cast<unsigned long long>(next()));
+      r.trace_id = id;
+    }
+    records.push_back(std::move(r));
+  }
+  segment::WriterOptions options;
+  options.format_version = 26;
+  options.block_rows = options.time_slice_rows = 200;
+  if (WriteSeedSegment(env, "traces-v26", 102, records, options)) {
+    PutSeedSegment(env, w, "traces-v26");
+  }
 }
 
 void Wal(const std::vector<Sample>& samples, Writer* w) {

@@ -119,6 +119,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     s = reader.ReadIntColumnsThrough(b, kColTs | kColIngestTs | kColSeq | kColLevel, 1 + rows / 2,
                                      &columns, &stats);
     FUZZ_CHECK(Expected(s));
+    // (Format 26) A few rows' trace ids, each read alone (filtered-hex: its rank, the filter's
+    // fingerprint and its rest), and the rows holding a trace id (the filter's probe, the rests).
+    {
+      std::vector<Record> few;
+      s = reader.ReadRows(b, kColTraceId, {0, rows / 2, rows - 1 > rows / 2 ? rows - 1 : rows / 2},
+                          &few, &stats);
+      FUZZ_CHECK(Expected(s));
+      std::vector<uint32_t> kept;
+      for (uint32_t r = 0; r < rows; ++r) kept.push_back(r);
+      const std::string id = s.ok() && !few.empty() ? few[0].trace_id : std::string("x");
+      s = reader.KeepRowsHolding(b, kColTraceId, id, &kept, &stats);
+      FUZZ_CHECK(Expected(s));
+    }
     for (std::string_view user : {"user-3", "user-1", "u000042"}) {
       std::vector<uint32_t> kept;
       for (uint32_t r = 0; r < rows; r += 1 + r / 3) kept.push_back(r);

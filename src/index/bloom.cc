@@ -8,6 +8,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "common/bits.h"
 #include "common/coding.h"
 
 namespace sawmill::index {
@@ -27,13 +28,8 @@ inline uint32_t Bit(uint32_t key, int word) { return 1u << ((key * kSalt[word]) 
 
 // Id filters: "width" (at most 57) bits at bit "bit" of "bytes" (least significant first), the
 // bytes past its end read as zeros.
-uint64_t GetBits(std::string_view bytes, uint64_t bit, int width) {
-  const uint64_t at = bit >> 3;
-  uint64_t word = 0;
-  if (at < bytes.size()) {
-    std::memcpy(&word, bytes.data() + at, std::min<size_t>(8, bytes.size() - at));
-  }
-  return (word >> (bit & 7)) & ((uint64_t{1} << width) - 1);
+inline uint64_t GetBits(std::string_view bytes, uint64_t bit, int width) {
+  return GetLsbBits(bytes, bit, width);
 }
 
 void PutBits(std::string* bytes, uint64_t bit, int width, uint64_t value) {
@@ -80,21 +76,19 @@ void WriteBloom(std::span<const uint64_t> hashes, std::string* out, double bits_
   }
 }
 
-void WriteIdFilter(std::span<const uint64_t> hashes, std::string* out, int low_bits) {
-  out->push_back(static_cast<char>(kIdFilterVersion));
-  const uint64_t keys = hashes.size();
-  PutVarint64(out, keys);
-  out->push_back(static_cast<char>(low_bits));
-  if (keys == 0) return;
-  const uint64_t range = keys << low_bits;
-  const uint64_t buckets = (keys + kIdBucket - 1) / kIdBucket;
+// The sections of an id filter after its header: "keys" ascending values below
+// high_values << low_bits, the i-th "value_of(i)", Elias-Fano (bloom.h).
+template <typename ValueOf>
+void WriteIdSections(uint64_t keys, int low_bits, uint64_t high_values, ValueOf value_of,
+                     std::string* out) {
+  const uint64_t buckets = (high_values + kIdBucket - 1) / kIdBucket;
   const int width = BitWidth(keys);
   std::string directory(((buckets - 1) * width + 7) / 8, '\0');
   std::string lows((keys * low_bits + 7) / 8, '\0');
-  std::string highs((2 * keys + 7) / 8, '\0');
+  std::string highs((keys + high_values + 7) / 8, '\0');
   uint64_t bucket = 1;  // the next directory entry to fill: keys below bucket * kIdBucket
   for (uint64_t i = 0; i < keys; ++i) {
-    const uint64_t v = IdValue(hashes[i], range);
+    const uint64_t v = value_of(i);
     const uint64_t high = v >> low_bits;
     for (; bucket < buckets && bucket * kIdBucket <= high; ++bucket) {
       PutBits(&directory, (bucket - 1) * width, width, i);
@@ -106,6 +100,103 @@ void WriteIdFilter(std::span<const uint64_t> hashes, std::string* out, int low_b
   out->append(directory);
   out->append(lows);
   out->append(highs);
+}
+
+void WriteIdFilter(std::span<const uint64_t> hashes, std::string* out, int low_bits) {
+  out->push_back(static_cast<char>(kIdFilterVersion));
+  const uint64_t keys = hashes.size();
+  PutVarint64(out, keys);
+  out->push_back(static_cast<char>(low_bits));
+  if (keys == 0) return;
+  const uint64_t range = keys << low_bits;
+  WriteIdSections(
+      keys, low_bits, keys, [&](uint64_t i) { return IdValue(hashes[i], range); }, out);
+}
+
+namespace {
+
+// The Feistel rounds' keys (any fixed odd constants: the mix must never change, files hold it).
+constexpr uint64_t kMixKeys[4] = {0x9e3779b97f4a7c15ULL, 0xc2b2ae3d27d4eb4fULL,
+                                  0x165667b19e3779f9ULL, 0xd6e8feb86659fd93ULL};
+
+// MurmurHash3's 64-bit finalizer of x ^ key: a round function (it need not be invertible).
+inline uint64_t Round(uint64_t x, uint64_t key) {
+  x ^= key;
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+// The value of a lower-case hex digit, or 16.
+inline uint8_t HexDigit(char c) {
+  if (c >= '0' && c <= '9') return static_cast<uint8_t>(c - '0');
+  if (c >= 'a' && c <= 'f') return static_cast<uint8_t>(c - 'a' + 10);
+  return 16;
+}
+
+}  // namespace
+
+bool ParseHexId(std::string_view hex, Id128* id) {
+  if (hex.size() != 32) return false;
+  uint64_t half[2] = {0, 0};
+  uint8_t bad = 0;
+  for (size_t i = 0; i < 32; ++i) {
+    const uint8_t d = HexDigit(hex[i]);
+    bad |= d;
+    half[i / 16] = half[i / 16] << 4 | (d & 15);
+  }
+  if (bad & 16) return false;
+  id->hi = half[0];
+  id->lo = half[1];
+  return true;
+}
+
+void RenderHexId(const Id128& id, char* out) {
+  static constexpr char kDigits[] = "0123456789abcdef";
+  for (int i = 0; i < 16; ++i) out[i] = kDigits[(id.hi >> (60 - 4 * i)) & 15];
+  for (int i = 0; i < 16; ++i) out[16 + i] = kDigits[(id.lo >> (60 - 4 * i)) & 15];
+}
+
+// Four Feistel rounds over the two halves: each round is undone by the same round function, so
+// the mix is a bijection whatever Round is, and after four every output bit depends on every
+// input bit.
+Id128 MixId(const Id128& id) {
+  uint64_t hi = id.hi, lo = id.lo;
+  for (uint64_t key : kMixKeys) {
+    const uint64_t next_lo = hi ^ Round(lo, key);
+    hi = lo;
+    lo = next_lo;
+  }
+  return Id128{hi, lo};
+}
+
+Id128 UnmixId(const Id128& mixed) {
+  uint64_t hi = mixed.hi, lo = mixed.lo;
+  for (int r = 3; r >= 0; --r) {
+    const uint64_t prev_hi = lo ^ Round(hi, kMixKeys[r]);
+    lo = hi;
+    hi = prev_hi;
+  }
+  return Id128{hi, lo};
+}
+
+int MixedIdHighBits(uint64_t keys) { return keys <= 1 ? 0 : 64 - __builtin_clzll(keys - 1); }
+
+void WriteMixedIdFilter(std::span<const Id128> mixed, std::string* out, int low_bits) {
+  out->push_back(static_cast<char>(kMixedIdFilterVersion));
+  const uint64_t keys = mixed.size();
+  const int high_bits = MixedIdHighBits(keys);
+  PutVarint64(out, keys);
+  out->push_back(static_cast<char>(low_bits));
+  out->push_back(static_cast<char>(high_bits));
+  if (keys == 0) return;
+  const int bits = low_bits + high_bits;
+  WriteIdSections(
+      keys, low_bits, uint64_t{1} << high_bits,
+      [&](uint64_t i) { return mixed[i].hi >> (64 - bits); }, out);
 }
 
 void SortUniqueHashes(std::vector<uint64_t>* hashes, std::vector<uint64_t>* scratch) {
@@ -159,14 +250,23 @@ void BloomBuilder::Finish(std::string* out, size_t* distinct_out) {
 }
 
 BloomView::BloomView(std::string_view serialized) {
-  if (!serialized.empty() && static_cast<uint8_t>(serialized[0]) == kIdFilterVersion) {
-    // An id filter: every section's size follows from keys and low_bits, and must be exact.
+  const uint8_t version = serialized.empty() ? 0 : static_cast<uint8_t>(serialized[0]);
+  if (version == kIdFilterVersion || version == kMixedIdFilterVersion) {
+    // An id filter: every section's size follows from keys and low_bits (and, version 3,
+    // high_bits), and must be exact.
     serialized.remove_prefix(1);
     uint64_t keys;
     if (!GetVarint64(&serialized, &keys) || serialized.empty() || keys > UINT32_MAX) return;
     const int low_bits = static_cast<uint8_t>(serialized[0]);
     serialized.remove_prefix(1);
     if (low_bits < 1 || low_bits > 32) return;
+    mixed_ = version == kMixedIdFilterVersion;
+    if (mixed_) {
+      if (serialized.empty()) return;
+      high_bits_ = static_cast<uint8_t>(serialized[0]);
+      serialized.remove_prefix(1);
+      if (high_bits_ > 24) return;
+    }
     id_filter_ = true;
     keys_ = keys;
     low_bits_ = low_bits;
@@ -174,11 +274,13 @@ BloomView::BloomView(std::string_view serialized) {
       valid_ = serialized.empty();
       return;
     }
-    const uint64_t buckets = (keys + kIdBucket - 1) / kIdBucket;
+    // The high values: below keys (version 2) or 2^high_bits (version 3).
+    const uint64_t high_values = mixed_ ? uint64_t{1} << high_bits_ : keys;
+    const uint64_t buckets = (high_values + kIdBucket - 1) / kIdBucket;
     directory_width_ = BitWidth(keys);
     const uint64_t directory_bytes = ((buckets - 1) * directory_width_ + 7) / 8;
     const uint64_t low_bytes = (keys * low_bits + 7) / 8;
-    const uint64_t high_bytes = (2 * keys + 7) / 8;
+    const uint64_t high_bytes = (keys + high_values + 7) / 8;
     if (serialized.size() != directory_bytes + low_bytes + high_bytes) return;
     directory_ = serialized.substr(0, directory_bytes);
     lows_ = serialized.substr(directory_bytes, low_bytes);
@@ -194,14 +296,14 @@ BloomView::BloomView(std::string_view serialized) {
   valid_ = true;
 }
 
-bool BloomView::IdFilterMayContain(uint64_t hash) const {
-  if (keys_ == 0) return false;
-  const uint64_t v = IdValue(hash, keys_ << low_bits_);
-  const uint64_t high = v >> low_bits_;
-  const uint64_t low = v & ((uint64_t{1} << low_bits_) - 1);
+uint64_t BloomView::IdValueOf(uint64_t hash) const {
+  if (mixed_) return hash >> (64 - low_bits_ - high_bits_);
+  return IdValue(hash, keys_ << low_bits_);
+}
+
+bool BloomView::RunOf(uint64_t high, uint64_t* key_out, uint64_t* bit_out) const {
   // Pass (high - bucket start) zeros of "highs" from the start of high's bucket, counting the
-  // ones (keys) on the way, a few bytes at a time; then compare the lows of the run of ones
-  // that follows (the keys whose high part is high's). Every index is checked against the
+  // ones (keys) on the way, a few bytes at a time. Every index is checked against the
   // sections, so a damaged filter gives a wrong answer at worst, never a read out of bounds.
   const uint64_t bucket = high / kIdBucket;
   uint64_t key =
@@ -229,15 +331,106 @@ bool BloomView::IdFilterMayContain(uint64_t hash) const {
     bit += static_cast<uint64_t>(at) + 1;
     zeros = 0;
   }
+  *key_out = key;
+  *bit_out = bit;
+  return true;
+}
+
+bool BloomView::IdFilterMayContain(uint64_t hash) const {
+  uint64_t first, end;
+  FindFingerprint(IdValueOf(hash), &first, &end);
+  return first < end;
+}
+
+void BloomView::FindFingerprint(uint64_t v, uint64_t* first, uint64_t* end) const {
+  *first = *end = 0;
+  if (keys_ == 0) return;
+  const uint64_t high = v >> low_bits_;
+  const uint64_t low = v & ((uint64_t{1} << low_bits_) - 1);
+  uint64_t key, bit;
+  if (!RunOf(high, &key, &bit)) return;
+  // The run of ones that follows: the keys whose high part is high's, their lows ascending.
+  const uint64_t high_bits = highs_.size() * 8;
+  bool found = false;
   for (; bit < high_bits && key < keys_; ++bit, ++key) {
-    if (((static_cast<unsigned char>(highs_[bit >> 3]) >> (bit & 7)) & 1) == 0) return false;
-    if (GetBits(lows_, key * low_bits_, low_bits_) == low) return true;
+    if (((static_cast<unsigned char>(highs_[bit >> 3]) >> (bit & 7)) & 1) == 0) break;
+    const bool same = GetBits(lows_, key * low_bits_, low_bits_) == low;
+    if (same && !found) {
+      *first = key;
+      found = true;
+    }
+    if (!same && found) break;
+  }
+  if (found) *end = key;
+}
+
+bool BloomView::FingerprintAt(uint64_t rank, uint64_t* fingerprint) const {
+  if (!id_filter_ || !valid_ || rank >= keys_) return false;
+  // The last bucket whose keys below it are at most "rank" (the directory ascends).
+  const uint64_t high_values = mixed_ ? uint64_t{1} << high_bits_ : keys_;
+  const uint64_t buckets = (high_values + kIdBucket - 1) / kIdBucket;
+  auto below = [&](uint64_t b) {
+    return b == 0 ? 0 : GetBits(directory_, (b - 1) * directory_width_, directory_width_);
+  };
+  uint64_t lo = 0, hi = buckets;  // below(lo) <= rank; the answer is in [lo, hi)
+  while (hi - lo > 1) {
+    const uint64_t mid = lo + (hi - lo) / 2;
+    if (below(mid) <= rank) {
+      lo = mid;
+    } else {
+      hi = mid;
+    }
+  }
+  uint64_t key = below(lo);
+  uint64_t high = lo * kIdBucket;
+  uint64_t bit = high + key;
+  const uint64_t high_bits = highs_.size() * 8;
+  while (bit < high_bits) {
+    constexpr int width = 57;
+    const uint64_t ones = GetBits(highs_, bit, std::min<uint64_t>(width, high_bits - bit));
+    const auto count = static_cast<uint64_t>(__builtin_popcountll(ones));
+    if (key + count <= rank) {
+      key += count;
+      high += std::min<uint64_t>(width, high_bits - bit) - count;
+      bit += width;
+      continue;
+    }
+    uint64_t rest = ones;
+    for (uint64_t k = key; k < rank; ++k) rest &= rest - 1;
+    const int at = __builtin_ctzll(rest);
+    high += static_cast<uint64_t>(at) - (rank - key);  // the zeros before it
+    *fingerprint = high << low_bits_ | GetBits(lows_, rank * low_bits_, low_bits_);
+    return true;
   }
   return false;
 }
 
+bool BloomView::AllFingerprints(std::vector<uint64_t>* out) const {
+  out->clear();
+  if (!id_filter_ || !valid_) return false;
+  out->reserve(keys_);
+  uint64_t high = 0;
+  const uint64_t high_bits = highs_.size() * 8;
+  for (uint64_t bit = 0; bit < high_bits && out->size() < keys_; bit += 57) {
+    const int width = static_cast<int>(std::min<uint64_t>(57, high_bits - bit));
+    uint64_t ones = GetBits(highs_, bit, width);
+    int done = 0;  // bits of this word passed
+    while (ones != 0 && out->size() < keys_) {
+      const int at = __builtin_ctzll(ones);
+      high += static_cast<uint64_t>(at - done);
+      const uint64_t key = out->size();
+      out->push_back(high << low_bits_ | GetBits(lows_, key * low_bits_, low_bits_));
+      done = at + 1;
+      ones &= ones - 1;
+    }
+    if (out->size() < keys_) high += static_cast<uint64_t>(width - done);
+  }
+  return out->size() == keys_;
+}
+
 bool BloomView::MayContainHash(uint64_t hash) const {
-  if (!valid_) return true;
+  // A mixed id filter holds mixes, not hashes: only MayContainId asks it.
+  if (!valid_ || mixed_) return true;
   if (id_filter_) return IdFilterMayContain(hash);
   if (num_blocks_ == 0) return false;
   const char* block = blocks_ + BlockIndex(hash, num_blocks_) * kBlockBytes;

@@ -73,6 +73,40 @@ inline constexpr int kIdLowBitsV23 = 8;
 void WriteIdFilter(std::span<const uint64_t> sorted_unique_hashes, std::string* out,
                    int low_bits = kIdLowBits);
 
+// Mixed id filters (version 3, segment format version 26): the block filter of a block whose
+// trace ids are all 32 lower-case hex digits, whose column block (segment encoding 27,
+// `filtered-hex`) keeps only what the filter does not (docs/format/index.md "Ids inside their
+// filters"). Each id's 16 bytes (the first 8 as "hi", big-endian) go through MixId, a keyed
+// bijection of 128 bits (so that structured ids still spread), and the filter holds the top
+// low_bits + high_bits bits of each distinct id's mix, ascending (two ids may share them):
+//   mixed_id_filter := version(u8 = 3) keys(varint) low_bits(u8, 1..32) high_bits(u8, 0..24)
+//                      directory lows highs
+// as version 2, except that a fingerprint f is the top bits themselves (no scaling by keys):
+// its high part f >> low_bits is below 2^high_bits, "highs" has keys + 2^high_bits bits, and
+// "directory" one entry for every 64 high values after the first 64. The writer takes
+// high_bits = MixedIdHighBits(keys) (the fewest bits that number every key) and
+// kIdLowBitsV23 low bits. A probe asks the top 64 bits of the id's mix (MayContainId); a value
+// that is not 32 lower-case hex digits is in no such block.
+inline constexpr uint8_t kMixedIdFilterVersion = 3;
+struct Id128 {
+  uint64_t hi = 0, lo = 0;
+  friend bool operator==(const Id128&, const Id128&) = default;
+  friend bool operator<(const Id128& a, const Id128& b) {
+    return a.hi != b.hi ? a.hi < b.hi : a.lo < b.lo;
+  }
+};
+// The 16 bytes "hex" (exactly 32 lower-case hex digits) spells; false for anything else.
+bool ParseHexId(std::string_view hex, Id128* id);
+// Writes "id" as 32 lower-case hex digits at "out".
+void RenderHexId(const Id128& id, char* out);
+Id128 MixId(const Id128& id);
+Id128 UnmixId(const Id128& mixed);
+// ceil(log2(keys)): 0 for at most one key.
+int MixedIdHighBits(uint64_t keys);
+// Writes a mixed id filter of "sorted_mixed" (the distinct ids' mixes, ascending).
+void WriteMixedIdFilter(std::span<const Id128> sorted_mixed, std::string* out,
+                        int low_bits = kIdLowBitsV23);
+
 // A read-only view of a serialized filter. An unknown version or malformed size makes
 // every probe answer true (a bloom may say "maybe", never a false "no").
 // Version 2 (an id filter, above) is read too.
@@ -82,11 +116,37 @@ class BloomView {
   explicit BloomView(std::string_view serialized);
   bool MayContainHash(uint64_t hash) const;
   bool MayContain(std::string_view token) const { return MayContainHash(BloomHash(token)); }
+  // The question of a value whose BloomHash is "hash" and whose mix ("mixed": null when the
+  // value is not 32 lower-case hex digits) a mixed id filter holds.
+  // A filter that does not parse answers "maybe", a mixed one too (session 24, review23
+  // MEDIUM-2: it answered "no", and `trace_id=X` lost the row).
+  bool MayContainId(uint64_t hash, const Id128* mixed) const {
+    if (!valid_) return true;
+    if (!mixed_) return MayContainHash(hash);
+    return mixed != nullptr && IdFilterMayContain(mixed->hi);
+  }
   bool valid() const { return valid_; }
   size_t num_blocks() const { return num_blocks_; }
 
+  // A mixed id filter (version 3) that checked: what a filtered-hex column block reads.
+  bool mixed() const { return mixed_ && valid_; }
+  uint64_t keys() const { return keys_; }
+  // low_bits + high_bits: the top bits of each mix the filter holds.
+  int fingerprint_bits() const { return low_bits_ + high_bits_; }
+  // The fingerprint of key "rank" (below keys()); false when the filter's bits do not hold it.
+  bool FingerprintAt(uint64_t rank, uint64_t* fingerprint) const;
+  // Every key's fingerprint, ascending, into "*out"; false when the bits do not add up.
+  bool AllFingerprints(std::vector<uint64_t>* out) const;
+  // The keys [*first, *end) whose fingerprint is "fingerprint" (an empty range when none).
+  void FindFingerprint(uint64_t fingerprint, uint64_t* first, uint64_t* end) const;
+
  private:
   bool IdFilterMayContain(uint64_t hash) const;
+  // The value "hash" maps to (v2: scaled by keys; v3: its top bits).
+  uint64_t IdValueOf(uint64_t hash) const;
+  // The first key whose high part is "high" or more, and the bit of "highs" after the zeros of
+  // the high values below it; false when the bits run out.
+  bool RunOf(uint64_t high, uint64_t* key, uint64_t* bit) const;
 
   const char* blocks_ = nullptr;
   size_t num_blocks_ = 0;
@@ -95,6 +155,8 @@ class BloomView {
   bool id_filter_ = false;
   uint64_t keys_ = 0;
   int low_bits_ = 0;
+  int high_bits_ = 0;   // (version 3)
+  bool mixed_ = false;  // version 3
   int directory_width_ = 0;
   std::string_view directory_, lows_, highs_;
 };

@@ -15,7 +15,11 @@
 // 22; it answered "maybe", and the damage went unseen); a failed read (IOError) is returned and
 // tried again at the next question. One filter of a block that checks but is of no known shape
 // (a writer's bug) is DataLoss too, naming the block (session 23; it answered "maybe", while
-// verify called it malformed). Filters hold kBitsPerKey bits a key, the block filters of
+// verify called it malformed), in the answers of that block only (session 24). (Format 26)
+// Block filters that fail their checksum answer no question, but are still cut into each
+// block's filter for the filtered-hex column blocks (IndexView::BlockFilter), each taken only
+// when it matches the column block's own checksum of it: one damaged byte costs one block's
+// trace ids, not the segment's. Filters hold kBitsPerKey bits a key, the block filters of
 // ids (a field whose values are each in one block) kIdBitsPerKey; a reader sizes each filter
 // from its bytes, so no version tells them apart. From segment format version 11 the block
 // filters of ids are id filters (bloom.h, a filter's version byte 2): sorted fingerprints in
@@ -46,10 +50,11 @@ class BloomBuilderKind final : public IndexBuilder {
       : block_words_(options.block_words),
         id_filters_(options.id_filters),
         id_low_bits_(options.id_low_bits),
+        mixed_trace_blocks_(options.mixed_trace_blocks),
         decided_words_(options.decided_words),
         posted_fields_(options.posted_fields) {
     for (const IndexedField& f : options.blooms) {
-      fields_.push_back(Field{f, {}, {}, {}});
+      fields_.push_back(Field{f, {}, {}, {}, {}});
     }
   }
 
@@ -70,6 +75,14 @@ class BloomBuilderKind final : public IndexBuilder {
         continue;
       }
       bloom.block_hashes.clear();
+      // (Version 26) A block of trace ids that are all 32 lower-case hex digits: its filter is
+      // the mixed id filter its filtered-hex column block reads, made here.
+      bloom.mixed_filters.emplace_back();
+      if (mixed_trace_blocks_ != nullptr && blocks_ < mixed_trace_blocks_->size() &&
+          (*mixed_trace_blocks_)[blocks_] && bloom.field.builtin &&
+          bloom.field.name == "trace_id") {
+        MixedFilterOf(bloom.field, rows, count, &bloom.mixed_filters.back());
+      }
       for (uint32_t row = 0; row < count; ++row) {
         const Record& r = rows[row];
         if (!bloom.field.builtin) {
@@ -97,8 +110,10 @@ class BloomBuilderKind final : public IndexBuilder {
       IndexPart part;
       part.field = bloom.field;
       part.blobs.resize(2);
+      const bool mixed = std::any_of(bloom.mixed_filters.begin(), bloom.mixed_filters.end(),
+                                     [](const std::string& f) { return !f.empty(); });
       if (!bloom.field.message_words && posted_fields_ != nullptr && posted_fields_->filled &&
-          posted_fields_->Has(bloom.field.name, bloom.field.builtin)) {
+          posted_fields_->Has(bloom.field.name, bloom.field.builtin) && !mixed) {
         // (Version 16) Block lists decide its values exactly: no part.
         bloom.segment_hashes = {};
         bloom.block_ends = {};
@@ -126,11 +141,14 @@ class BloomBuilderKind final : public IndexBuilder {
       PutVarint64(&part.blobs[1], bloom.block_ends.size());
       std::string filter;
       size_t begin = 0;
-      for (size_t end : bloom.block_ends) {
+      for (size_t b = 0; b < bloom.block_ends.size(); ++b) {
+        const size_t end = bloom.block_ends[b];
         filter.clear();
         const auto keys =
             std::span<const uint64_t>(bloom.segment_hashes).subspan(begin, end - begin);
-        if (ids && id_filters_) {
+        if (b < bloom.mixed_filters.size() && !bloom.mixed_filters[b].empty()) {
+          filter.swap(bloom.mixed_filters[b]);  // (version 26) made by AddBlock
+        } else if (ids && id_filters_) {
           WriteIdFilter(keys, &filter, id_low_bits_);  // (sorted and distinct: AddBlock)
         } else {
           WriteBloom(keys, &filter, bits);
@@ -142,6 +160,7 @@ class BloomBuilderKind final : public IndexBuilder {
       parts->push_back(std::move(part));
       bloom.segment_hashes = {};
       bloom.block_ends = {};
+      bloom.mixed_filters = {};
     }
     sort_scratch_ = {};
   }
@@ -154,7 +173,24 @@ class BloomBuilderKind final : public IndexBuilder {
     // block i's end at block_ends[i].
     std::vector<uint64_t> segment_hashes;
     std::vector<size_t> block_ends;
+    // (Version 26) By block: its mixed id filter, or empty (the block's filter follows the
+    // rules of Finish).
+    std::vector<std::string> mixed_filters;
   };
+  // The mixed id filter of a block's trace ids into "*out" (every row's is 32 lower-case hex
+  // digits: its column took filtered-hex, segment/filtered_hex_encoding.cc); empty otherwise.
+  void MixedFilterOf(const IndexedField& field, const Record* rows, uint32_t count,
+                     std::string* out) {
+    mixes_.resize(count);
+    for (uint32_t row = 0; row < count; ++row) {
+      Id128 id;
+      if (!ParseHexId(BuiltinValue(rows[row], field), &id)) return;
+      mixes_[row] = MixId(id);
+    }
+    std::sort(mixes_.begin(), mixes_.end());
+    mixes_.erase(std::unique(mixes_.begin(), mixes_.end()), mixes_.end());
+    WriteMixedIdFilter(mixes_, out, id_low_bits_);
+  }
   // (Segment format version 12) Takes the words the word postings decide out of the message's
   // block keys (DecidedWords): a reader asks the postings first and the bloom only for the rest.
   void LeaveOutDecided(Field* bloom) const {
@@ -178,7 +214,9 @@ class BloomBuilderKind final : public IndexBuilder {
   const BlockWords* block_words_;  // null: split into own_words_
   BlockWords own_words_;
   const bool id_filters_;
-  const int id_low_bits_;              // (version 23: kIdLowBitsV23)
+  const int id_low_bits_;                        // (version 23: kIdLowBitsV23)
+  const std::vector<bool>* mixed_trace_blocks_;  // (version 26) set before AddBlock
+  std::vector<Id128> mixes_;                     // MixedFilterOf's
   const DecidedWords* decided_words_;  // filled by the word postings' Finish, before this one's
   const PostedFields* posted_fields_;  // filled by the inverted kind's Finish, before this one's
   uint32_t blocks_ = 0;
@@ -220,8 +258,10 @@ class BloomKindView final : public IndexView {
     }
     if (present) return cache->segment_view.MayContainHash(hash);
     // No segment filter (a one-block segment): any block filter that may contain it.
+    Id128 mixed;
+    const bool hex = MixedOf(p.value, &mixed);
     for (uint32_t b = 0; b < source_->block_count(); ++b) {
-      ASSIGN_OR_RETURN(const bool may, BlockMayMatchHash(part, b, hash));
+      ASSIGN_OR_RETURN(const bool may, BlockMayMatchHash(part, b, hash, hex ? &mixed : nullptr));
       if (may) return true;
     }
     return false;
@@ -231,7 +271,33 @@ class BloomKindView final : public IndexView {
     uint64_t hash;
     int part = Probe(p, &hash);
     if (part < 0 || block >= source_->block_count()) return true;
-    return BlockMayMatchHash(part, block, hash);
+    Id128 mixed;
+    const bool hex = MixedOf(p.value, &mixed);
+    return BlockMayMatchHash(part, block, hash, hex ? &mixed : nullptr);
+  }
+
+  Result<std::string_view> BlockFilter(const IndexedField& field, uint32_t block,
+                                       Status* unchecked) const override {
+    *unchecked = Status::OK();
+    const auto& parts = source_->parts();
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const IndexedField& f = parts[i].field;
+      if (f.name != field.name || f.builtin != field.builtin || f.message_words) continue;
+      std::shared_ptr<Cache> cache = CacheOf(static_cast<int>(i));
+      MutexLock lock(&cache->mu);
+      RETURN_IF_ERROR(LoadBlockFilters(static_cast<int>(i), cache.get()));
+      if (block >= source_->block_count()) return std::string_view();
+      if (!cache->blocks_error.ok()) {
+        // (Version 26) Filters that fail their checksum together: this block's, cut from them,
+        // for a caller that checks it (a filtered-hex block's filter_crc).
+        if (block >= cache->block_bytes.size()) return cache->blocks_error;
+        *unchecked = cache->blocks_error;
+        return cache->block_bytes[block];
+      }
+      RETURN_IF_ERROR(cache->block_damage[block]);
+      return cache->block_bytes[block];
+    }
+    return std::string_view();
   }
 
  private:
@@ -243,7 +309,13 @@ class BloomKindView final : public IndexView {
     Status segment_error, blocks_error;
     std::string segment_data, blocks_data;  // segment_data empty: no segment filter
     BloomView segment_view;
-    std::vector<BloomView> block_views;  // one per block when blocks_error is OK
+    // One per block when blocks_error is OK: each block's filter (in blocks_data), its view and
+    // its own damage (a filter of no known shape: DataLoss naming the block).
+    std::vector<BloomView> block_views;
+    std::vector<std::string_view> block_bytes;
+    std::vector<Status> block_damage;
+    // When blocks_error is a failed checksum: block_bytes holds the filters of the blocks
+    // [0, block_bytes.size()) cut from the stored bytes anyway, unchecked (BlockFilter's).
   };
 
   // The part that can answer "p" and the hash to probe it with; -1 when no filter can rule
@@ -279,51 +351,92 @@ class BloomKindView final : public IndexView {
     return slot;
   }
 
-  Result<bool> BlockMayMatchHash(int part, uint32_t block, uint64_t hash) const {
+  // The mix of "value" (MixId) when it is 32 lower-case hex digits: what a mixed id filter
+  // (version 26) is asked.
+  static bool MixedOf(std::string_view value, Id128* mixed) {
+    if (!ParseHexId(value, mixed)) return false;
+    *mixed = MixId(*mixed);
+    return true;
+  }
+
+  Result<bool> BlockMayMatchHash(int part, uint32_t block, uint64_t hash,
+                                 const Id128* mixed) const {
     std::shared_ptr<Cache> cache = CacheOf(part);
     MutexLock lock(&cache->mu);
-    if (!cache->blocks_loaded) {
-      std::string raw;
-      Status read = source_->Read(part, 1, &raw);
-      if (!read.ok() && !read.IsDataLoss()) return read;  // asked again next time
-      if (read.ok()) read = ParseBlockFilters(part, std::move(raw), cache.get());
-      cache->blocks_error = read;
-      cache->blocks_loaded = true;
+    RETURN_IF_ERROR(LoadBlockFilters(part, cache.get()));
+    // Filters that fail their checksum answer nothing (their damage), not even those a caller
+    // finds intact by its own checksum: such a block is read, and its column read decides.
+    RETURN_IF_ERROR(cache->blocks_error);
+    RETURN_IF_ERROR(cache->block_damage[block]);
+    return cache->block_views[block].MayContainId(hash, mixed);
+  }
+
+  // The block filters of "part" read and parsed once (REQUIRES: cache->mu held); OK, or a failed
+  // read (returned, and tried again at the next question). Their damage (DataLoss) is kept in
+  // cache->blocks_error, and that of one filter in cache->block_damage, for every question
+  // after. (Version 26) Filters that fail their checksum are still cut into each block's
+  // (cache->block_bytes, unchecked) for BlockFilter.
+  Status LoadBlockFilters(int part, Cache* cache) const {
+    if (cache->blocks_loaded) return Status::OK();
+    std::string raw;
+    Status read = source_->Read(part, 1, &raw);
+    if (!read.ok() && !read.IsDataLoss()) return read;  // asked again next time
+    if (read.ok()) {
+      read = CutBlockFilters(part, std::move(raw), true, cache);
+    } else {
+      std::string stored;
+      Status unchecked = source_->ReadUnchecked(part, 1, &stored);
+      if (!unchecked.ok() && !unchecked.IsDataLoss()) return unchecked;  // asked again
+      if (unchecked.ok()) (void)CutBlockFilters(part, std::move(stored), false, cache);
     }
-    if (!cache->blocks_error.ok()) return cache->blocks_error;
-    return cache->block_views[block].MayContainHash(hash);
+    cache->blocks_error = read;
+    cache->blocks_loaded = true;
+    return Status::OK();
   }
 
   // The block filters of part "part" ("raw": count, then a length-prefixed filter per block)
-  // into cache->block_views. Errors: DataLoss naming where, when they are not one per block.
-  Status ParseBlockFilters(int part, std::string raw, Cache* cache) const {
+  // into cache->block_bytes, and when "checked" (their checksum held) their views and each one's
+  // damage. Errors: DataLoss naming where, when they are not one per block (unchecked, the
+  // filters cut before the first that is not whole are kept).
+  Status CutBlockFilters(int part, std::string raw, bool checked, Cache* cache) const {
     cache->blocks_data = std::move(raw);
+    cache->block_bytes.clear();
     std::string_view in(cache->blocks_data);
-    uint64_t count;
-    if (!GetVarint64(&in, &count) || count != source_->block_count()) {
+    uint64_t count = source_->block_count();
+    if (!checked) {
+      // The count is the reader's block count, as written: its bytes are skipped, not read (a
+      // damaged count byte then costs no block; review24 MEDIUM-1).
+      const size_t skip = static_cast<size_t>(VarintLength(count));
+      if (in.size() < skip) return Status::DataLoss(source_->Where(part, 1) + ": truncated");
+      in.remove_prefix(skip);
+    } else if (!GetVarint64(&in, &count) || count != source_->block_count()) {
       return Status::DataLoss(source_->Where(part, 1) + ": not one filter per row block (" +
                               std::to_string(source_->block_count()) + ")");
     }
-    std::vector<BloomView> views;
     for (uint64_t b = 0; b < count; ++b) {
       std::string_view filter;
       if (!GetLengthPrefixed(&in, &filter)) {
         return Status::DataLoss(source_->Where(part, 1) + ": the filter of block " +
                                 std::to_string(b) + " is truncated");
       }
-      views.emplace_back(filter);
-      // A filter of no known shape in a block whose checksum holds (a writer's bug): damage, as
-      // verify says ("malformed filters"), never "maybe" (session 23).
-      if (!views.back().valid()) {
-        return Status::DataLoss(source_->Where(part, 1) + ": the filter of block " +
-                                std::to_string(b) + " does not parse (" +
-                                std::to_string(filter.size()) + " bytes)");
-      }
+      cache->block_bytes.push_back(filter);
     }
     if (!in.empty()) {
       return Status::DataLoss(source_->Where(part, 1) + ": bytes after the last block's filter");
     }
-    cache->block_views = std::move(views);
+    if (!checked) return Status::OK();
+    for (uint64_t b = 0; b < count; ++b) {
+      cache->block_views.emplace_back(cache->block_bytes[b]);
+      // A filter of no known shape in a block whose checksum holds (a writer's bug): damage, as
+      // verify says ("malformed filters"), never "maybe" (session 23); that block's alone
+      // (session 24: a filtered-hex block is read with it, and the others with theirs).
+      cache->block_damage.push_back(
+          cache->block_views.back().valid()
+              ? Status::OK()
+              : Status::DataLoss(source_->Where(part, 1) + ": the filter of block " +
+                                 std::to_string(b) + " does not parse (" +
+                                 std::to_string(cache->block_bytes[b].size()) + " bytes)"));
+    }
     return Status::OK();
   }
 

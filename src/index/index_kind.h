@@ -222,6 +222,12 @@ struct BuildOptions {
   // The low bits of an id filter's fingerprints (WriteIdFilter): kIdLowBits, or kIdLowBitsV23
   // from segment format version 23.
   int id_low_bits = kIdLowBits;
+  // (Segment format version 26) By row block, whether its trace_id column block took the
+  // filtered-hex encoding (the segment writer sets each block's before it adds the block): the
+  // block filter of the built-in trace_id of such a block is a mixed id filter (bloom.h,
+  // version 3), written whatever the rules above say (the column block is read with it), even
+  // for a field the segment posts. Null: none.
+  const std::vector<bool>* mixed_trace_blocks = nullptr;
   // (Segment format version 17) The inverted index of a field every row holds one value of
   // (service, host, level) as version 3 (inverted_index.h) where it has a rest: the value in
   // the most rows without postings, the others' rows Rice-coded where smaller than runs.
@@ -304,6 +310,13 @@ class IndexSource {
   // Reads, verifies and decompresses blob "blob" of part "part" ("" when not stored).
   // Errors: DataLoss naming the segment, the block and its offset; IOError from the store.
   virtual Status Read(size_t part, size_t blob, std::string* out) const = 0;
+  // The bytes of blob "blob" of part "part" as stored, whatever its checksum says, when it was
+  // stored uncompressed (a bloom's block filters, which the bloom kind cuts into per-block
+  // filters for callers that check each: IndexView::BlockFilter). Errors: DataLoss when they
+  // cannot be had so (compressed, packed or split; the file too short); IOError from the store.
+  virtual Status ReadUnchecked(size_t /*part*/, size_t /*blob*/, std::string* /*out*/) const {
+    return Status::DataLoss("not readable without its checksum");
+  }
   // "segment PATH: index 'FIELD' at offset N": how errors about a part's data start.
   virtual std::string Where(size_t part, size_t blob) const = 0;
   // REQUIRES: block < block_count().
@@ -358,6 +371,18 @@ class IndexView {
   virtual Result<bool> BlockMayMatch(uint32_t /*block*/,
                                      const FieldPredicate& /*predicate*/) const {
     return true;
+  }
+  // (Segment format version 26) The serialized block filter of "block" of the bloom of "field"
+  // (the bloom kind: what a filtered-hex trace id column block is decoded with), valid while
+  // this view lives; empty when this kind holds none. When the field's block filters fail their
+  // checksum, the filter is still cut out of them (their count and length prefixes, bounds
+  // checked) and returned with "*unchecked" set to that damage: the caller takes it only if it
+  // matches a checksum of its own (a filtered-hex block's filter_crc). Errors: DataLoss naming
+  // the segment, the field's filters, their offset (and the block, for one filter that does not
+  // parse or cannot be cut); IOError from the store.
+  virtual Result<std::string_view> BlockFilter(const IndexedField& /*field*/, uint32_t /*block*/,
+                                               Status* /*unchecked*/) const {
+    return std::string_view();
   }
 };
 

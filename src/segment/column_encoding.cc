@@ -29,6 +29,7 @@ extern const ColumnEncoding kTimeTextEncoding;                      // time_text
 extern const ColumnEncoding kPermutedRunsEncoding;                  // permuted_runs_encoding.cc
 extern const ColumnEncoding kRiceRunsEncoding;                      // rice_runs_encoding.cc
 extern const ColumnEncoding kHuffmanIdsEncoding;                    // huffman_ids_encoding.cc
+extern const ColumnEncoding kFilteredHexEncoding;                   // filtered_hex_encoding.cc
 extern const ColumnEncoding kTsLineEncoding;                        // ts_line_encoding.cc
 
 namespace {
@@ -42,6 +43,7 @@ const ColumnEncoding* const kEncodings[] = {
     &kIntDictEncoding,      &kIsoPrefixEncoding,  &kPrefixedNumberEncoding,
     &kMarkedLinesEncoding,  &kTimeTextEncoding,   &kPermutedRunsEncoding,
     &kRiceRunsEncoding,     &kHuffmanIdsEncoding, &kTsLineEncoding,
+    &kFilteredHexEncoding,
 };
 
 // Rows sampled before building a dictionary: a column whose sample is mostly distinct
@@ -531,6 +533,7 @@ Status DecodeStringRows(std::string_view block, size_t count, const std::vector<
     return DecodePrefixedNumberRows(body, count, rows, out, arena);
   }
   if (enc == Encoding::kHex) return DecodeHexRows(body, count, rows, out, arena);
+  if (enc == Encoding::kFilteredHex) return DecodeFilteredHexRows(body, count, rows, out, arena);
   std::vector<std::string_view> all;
   RETURN_IF_ERROR(DecodeStringColumn(block, count, &all, arena));
   if (all.size() != count)

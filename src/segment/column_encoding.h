@@ -417,6 +417,45 @@ Status DecodeFailure(const std::string& where, const Status& decoded);
 // (ascending, each below "count": CheckRowsAscending) are rendered.
 Status DecodeHexRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
                      std::vector<std::string_view>* out, std::string* arena);
+// Encoding::kFilteredHex (filtered_hex_encoding.cc, format version 26): trace ids that are all
+// 32 lower-case hex digits, each row's rank among the block's distinct ids and the bits of each
+// distinct id's mix (index/bloom.h MixId) that the row block's trace_id filter (a mixed id
+// filter, written by the bloom kind for the same rows) does not hold. Returns false (appends
+// nothing) for any other values, and for ids whose bytes zstd shrinks by a tenth or more (a
+// sample of the first 512: structured ids, which kHex keeps smaller).
+bool EncodeFilteredHex(const std::string_view* values, size_t count, std::string* out);
+// Whether "block" (a column block, or the front of one) is a kFilteredHex block.
+bool IsFilteredHex(std::string_view block);
+// Whether "filter" is the filter the kFilteredHex block "block" (or the front of one) was
+// written beside: its filter_crc (a filter cut from block filters that fail their checksum
+// together is taken only so: SegmentFileReader::TraceFilterFor). False for any other block.
+bool FilteredHexWrittenBeside(std::string_view block, std::string_view filter);
+// The filter a kFilteredHex block is decoded with: the bytes of its row block's trace_id block
+// filter. The segment reader opens a scope around its decoding of such a block (after reading
+// the filter: a failed read stays an IOError); a block decoded outside one, or inside one of
+// another filter (its checksum, which the block keeps), is DataLoss. Scopes nest; one thread's
+// scope is not seen by another.
+class IdFilterScope {
+ public:
+  explicit IdFilterScope(std::string_view filter);
+  ~IdFilterScope();
+  IdFilterScope(const IdFilterScope&) = delete;
+  IdFilterScope& operator=(const IdFilterScope&) = delete;
+
+ private:
+  const std::string_view* prev_;
+  std::string_view filter_;
+};
+// ReadRows of a kFilteredHex block ("body" after its encoding byte and count, inside an
+// IdFilterScope): each listed row's rank, its fingerprint from the filter and its rest, not
+// the rows before it.
+Status DecodeFilteredHexRows(std::string_view body, size_t count, const std::vector<uint32_t>& rows,
+                             std::vector<std::string_view>* out, std::string* arena);
+// KeepHexRowsHolding of a kFilteredHex block (inside an IdFilterScope): the filter finds the
+// keys of the value's fingerprint, their rests say which one it is, and the rows of that rank
+// are kept (no row is rendered). False, changing nothing, for any other encoding.
+Result<bool> KeepFilteredHexRowsHolding(std::string_view block, size_t count,
+                                        std::string_view value, std::vector<uint32_t>* rows);
 // ReadRows of a kPrefixedNumber block ("body" after its encoding byte and count): only the
 // listed rows are rendered.
 Status DecodePrefixedNumberRows(std::string_view body, size_t count,

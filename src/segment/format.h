@@ -65,13 +65,18 @@ inline constexpr size_t kMagicSize = 8;
 // values' counts in a section of their own, their k implied by count and rows, their codes one
 // bit stream); nothing else changed.
 // Version 24: never written by main. Session 23's branch trace23 (trace ids inside their
-// filters, encoding 27) wrote it and was not merged; merged later, it takes a version above the
-// newest main has written. A writer asked for 24 writes what 23 writes.
+// filters, encoding 27) wrote it and was not merged. A writer asked for 24 writes what 23 writes.
 // Version 25: the seq column may use the encoding kTsLine (each row's seq less a line in the
 // block's ts, in the fewest values its bucket of ts needs: read with the block's ts); nothing
 // else changed.
+// Version 26: version 25, and the trace_id column blocks whose ids are all 32 lower-case hex
+// digits use the encoding kFilteredHex, and their row blocks' trace_id filters are index/bloom.h
+// mixed id filters (version 3: the top bits of a keyed bijection of each id's 128 bits), written
+// for every such block whatever the id-filter rules say; the column block keeps each row's rank
+// and the other bits, and is decoded with its block's filter (trace23's format 24, renumbered).
+// Nothing else changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 25;
+inline constexpr uint32_t kFormatVersion = 26;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)
@@ -127,6 +132,9 @@ enum class Encoding : uint8_t {
                          // its steps as Rice codes (v15)
   kHuffmanIds = 25,      // int64 whose values repeat (user ids): the distinct values ascending,
                          // then each row's canonical Huffman code (v20)
+  kFilteredHex = 27,     // trace ids that are all 32 lower-case hex digits: each row's rank and
+                         // the bits of each distinct id's mix its block's trace_id filter does
+                         // not hold; decoded only with that filter (v26)
   kTsLine = 28,          // int64 (seq) less a line in the block's ts, each row's rest in the
                          // fewest values its bucket of ts needs; read with the block's ts (v25)
 };

@@ -136,6 +136,18 @@ class SegmentFileReader final : public SegmentReader {
   // decoded as far as the encoding allows (ReadIntColumnsThrough).
   Status RowTimesFor(std::string_view raw, uint32_t block, std::vector<int64_t>* times,
                      ReadStats* stats, FrameCache* frames, uint32_t through = UINT32_MAX) const;
+  // (Version 26) When "raw" (a column block of "block", or the front of one) is a kFilteredHex
+  // block: its row block's trace_id filter into "*filter" (the bloom kind's bytes, valid while
+  // this reader lives), for an IdFilterScope around its decoding; else "*filter" is left empty.
+  // Errors: a failed read as it is (IOError: asked again next time); DataLoss naming the
+  // segment, the column block ("name") and the filters when they are damaged or missing.
+  Status TraceFilterFor(std::string_view raw, uint32_t block, const std::string& name,
+                        std::string_view* filter) const;
+  // (Version 26) The bytes of the uncompressed block "ref" as stored, its checksum not checked
+  // (the bloom kind cuts a damaged block-filters block into its blocks' filters: KindSource).
+  // Errors: DataLoss naming "what" when it is compressed, packed, split or past the file's end;
+  // IOError from the store.
+  Status ReadStoredUnchecked(const BlockRef& ref, std::string_view what, std::string* raw) const;
   // Reads the sub-blocks [first, last) of split block "ref" (one ranged read), checks and
   // decompresses each and appends their column blocks to "*raw" (whose capacity the caller
   // reserved, so that views into it stay valid). "what" names the column block in errors.

@@ -335,6 +335,26 @@ Status SegmentFileReader::ReadPhysical(const BlockRef& ref, std::string_view wha
   return Status::OK();
 }
 
+Status SegmentFileReader::ReadStoredUnchecked(const BlockRef& ref, std::string_view what,
+                                              std::string* raw) const {
+  auto loss = [&](const std::string& why) {
+    return Status::DataLoss("segment " + path_ + ": " + std::string(what) + " at offset " +
+                            std::to_string(ref.offset) + ": " + why);
+  };
+  if (ref.packed || ref.is_split() || !ref.present() || ref.size < kBlockTrailerSize) {
+    return loss("not a block of its own");
+  }
+  if (ref.offset > object_->size() || ref.size > object_->size() - ref.offset) {
+    return loss("file ends early (truncated)");
+  }
+  // Stored uncompressed: its bytes, then the codec byte and the checksum (the codec byte not
+  // trusted: a compressed payload is smaller by a 32nd at least, BlockCodec::Compress).
+  if (ref.size - kBlockTrailerSize != ref.raw_size) return loss("stored compressed");
+  RETURN_IF_ERROR(object_->ReadRange(ref.offset, ref.size, raw));
+  raw->resize(ref.raw_size);
+  return Status::OK();
+}
+
 Status SegmentFileReader::ReadSubBlocks(const BlockRef& ref, size_t first, size_t last,
                                         std::string_view what, std::string* raw,
                                         ReadStats* stats) const {
@@ -434,6 +454,10 @@ Status SegmentFileReader::ReadTextRows(const BlockRef& ref, const std::string& n
   RETURN_IF_ERROR(RowTimesFor(raw, block, &times, stats, nullptr, selected.back() + 1));
   std::optional<RowTimesScope> scope;
   if (!times.empty()) scope.emplace(times.data(), times.size());
+  std::string_view filter;
+  RETURN_IF_ERROR(TraceFilterFor(raw, block, name, &filter));
+  std::optional<IdFilterScope> filter_scope;
+  if (!filter.empty()) filter_scope.emplace(filter);
   if (raw.size() < ref.raw_size && !raw.empty() &&
       static_cast<Encoding>(raw[0]) == Encoding::kIsoPrefix) {
     s = DecodeIsoPrefixRows(raw, ref.raw_size, rows, selected, views, &buf->arena);
@@ -473,6 +497,10 @@ Status SegmentFileReader::ReadTextColumn(size_t col, uint32_t block, uint32_t ro
     RETURN_IF_ERROR(RowTimesFor(buf->raw, block, &times, stats, frames));
     std::optional<RowTimesScope> scope;
     if (!times.empty()) scope.emplace(times.data(), times.size());
+    std::string_view filter;
+    RETURN_IF_ERROR(TraceFilterFor(buf->raw, block, name, &filter));
+    std::optional<IdFilterScope> filter_scope;
+    if (!filter.empty()) filter_scope.emplace(filter);
     Status s;
     if (selected != nullptr) {
       s = DecodeStringRows(buf->raw, rows, *selected, views, &buf->arena);
@@ -1184,6 +1212,16 @@ Status SegmentFileReader::KeepRowsHolding(uint32_t block, uint32_t column_bit,
       in_piece.push_back((*rows)[next] - p.first_row);
     }
     if (in_piece.empty()) continue;
+    // (Version 26) Trace ids inside their filters: the filter's probe, then the rests.
+    std::string_view filter;
+    RETURN_IF_ERROR(TraceFilterFor(piece, block, name, &filter));
+    if (!filter.empty()) {
+      IdFilterScope filter_scope(filter);
+      Result<bool> kept_ids = KeepFilteredHexRowsHolding(piece, p.rows, value, &in_piece);
+      if (!kept_ids.ok()) return loss(kept_ids.status());
+      for (uint32_t r : in_piece) kept.push_back(r + p.first_row);
+      continue;
+    }
     Result<bool> hex = KeepHexRowsHolding(piece, p.rows, value, &in_piece);
     if (!hex.ok()) return loss(hex.status());
     // User ids: their numbers compared, not rendered (huffman-ids decoded no further than the
@@ -1305,6 +1343,45 @@ Status SegmentFileReader::KeepRowsWithMessage(uint32_t block, const TextTest& te
   return Status::OK();
 }
 
+Status SegmentFileReader::TraceFilterFor(std::string_view raw, uint32_t block,
+                                         const std::string& name, std::string_view* filter) const {
+  *filter = std::string_view();
+  if (!IsFilteredHex(raw)) return Status::OK();
+  auto loss = [&](const Status& st, std::string_view more = {}) {
+    std::string_view what = st.message();
+    const std::string segment = "segment " + path_ + ": ";
+    if (what.substr(0, segment.size()) == segment) what.remove_prefix(segment.size());
+    return Status::DataLoss(segment + name + ": its block's trace_id filter: " + std::string(what) +
+                            std::string(more));
+  };
+  if (version_ < 26) {
+    return Status::DataLoss("segment " + path_ + ": " + name +
+                            ": a filtered-hex block (encoding 27) in a version-" +
+                            std::to_string(version_) + " segment");
+  }
+  const index::IndexedField trace_id = IndexedFieldOf("trace_id");
+  for (size_t k = 0; k < kinds_.size(); ++k) {
+    if (kinds_[k].kind->layout != index::IndexLayout::kFieldBlooms) continue;
+    // A failed read stays one (asked again next time); damage names the column block.
+    Result<std::shared_ptr<const index::IndexView>> view = KindView(k);
+    if (!view.ok()) return view.status().IsDataLoss() ? loss(view.status()) : view.status();
+    if (*view == nullptr) continue;
+    Status unchecked;
+    Result<std::string_view> got = (*view)->BlockFilter(trace_id, block, &unchecked);
+    if (!got.ok()) return got.status().IsDataLoss() ? loss(got.status()) : got.status();
+    if (got->empty()) continue;
+    // Cut from filters that fail their checksum together: taken only when it is the very filter
+    // this block was written beside (its filter_crc), so that one damaged byte costs the trace
+    // ids of its own block only (session 24, review23 HIGH-1).
+    if (!unchecked.ok() && !FilteredHexWrittenBeside(raw, *got)) {
+      return loss(unchecked, "; this block's filter is not the one it was written beside");
+    }
+    *filter = *got;
+    return Status::OK();
+  }
+  return loss(Status::DataLoss("the segment holds none"));
+}
+
 // A kind's data in this segment, where its layout keeps it (index/index_kind.h IndexLayout).
 class SegmentFileReader::KindSource final : public index::IndexSource {
  public:
@@ -1324,6 +1401,10 @@ class SegmentFileReader::KindSource final : public index::IndexSource {
   Status Read(size_t part, size_t blob, std::string* out) const override {
     const auto& [ref, what] = blobs_.at(part).at(blob);
     return reader_->ReadPhysical(ref, what, out, nullptr);
+  }
+  Status ReadUnchecked(size_t part, size_t blob, std::string* out) const override {
+    const auto& [ref, what] = blobs_.at(part).at(blob);
+    return reader_->ReadStoredUnchecked(ref, what, out);
   }
   std::string Where(size_t part, size_t blob) const override {
     const auto& [ref, what] = blobs_.at(part).at(blob);

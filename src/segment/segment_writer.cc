@@ -141,7 +141,11 @@ class Writer {
   bool ts_line_ = false;        // kTsLine for seq, against the rows' ts (format version 25)
   bool rice_runs_ = false;      // kRiceRuns for the time columns (format version 15)
   bool packed_ids_ = false;     // kIntDict ids mode 3 for the level (format version 17)
-  bool message_lines_ = false;  // (version 12) scratch_.marked_lines for the message column
+  // kFilteredHex for the trace ids, beside their mixed id filters (format version 26, trace_id
+  // with a bloom).
+  bool filtered_hex_ = false;
+  std::vector<bool> trace_filtered_;  // by row block: its trace_id took kFilteredHex
+  bool message_lines_ = false;        // (version 12) scratch_.marked_lines for the message column
   std::vector<int64_t> ints_;
   std::vector<int64_t> row_ts_;  // (version 13) the ts of the block's rows, for the message
   std::vector<uint64_t> uints_;
@@ -628,6 +632,15 @@ Status Writer::WriteBlock(const Record* rows, uint32_t count, uint32_t first_row
           for (uint32_t row = 0; row < count; ++row) row_ts_[row] = rows[row].ts;
           scratch_.row_times = row_ts_.data();
         }
+        // Version 26: trace ids inside their filters, the column block never split (a row's
+        // rank and its id's rest are anywhere in it).
+        if (field.column == ColumnId::kTraceId && filtered_hex_) {
+          trace_filtered_.push_back(EncodeFilteredHex(views_.data(), count, &raw_));
+          if (trace_filtered_.back()) {
+            RETURN_IF_ERROR(EmitColumn(col(field.column), raw_, Choice(field.column)));
+            continue;
+          }
+        }
         {
           const Status s =
               EmitTextColumn(col(field.column), views_.data(), count, Choice(field.column));
@@ -792,6 +805,14 @@ Status Writer::Write(const SegmentInfo& info, const BlockFn& block,
   build.id_filters = version >= 11;
   // Version 23: their fingerprints keep two low bits fewer (a filter records its own).
   build.id_low_bits = version >= 23 ? index::kIdLowBitsV23 : index::kIdLowBits;
+  // Version 26: the trace ids of a block that are all 32 lower-case hex digits are kept in
+  // their block's filter (a mixed id filter) and the column (kFilteredHex), which needs it: only
+  // where trace_id has filters.
+  filtered_hex_ = version >= 26 && std::any_of(build.blooms.begin(), build.blooms.end(),
+                                               [](const index::IndexedField& f) {
+                                                 return f.builtin && f.name == "trace_id";
+                                               });
+  if (filtered_hex_) build.mixed_trace_blocks = &trace_filtered_;
   // Version 17: the postings of service, host and level as inverted index version 3 (Rice-coded
   // rows, the most frequent value as the rest).
   build.rest_postings = version >= 17;
