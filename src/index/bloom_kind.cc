@@ -30,6 +30,7 @@
 #include "common/mutex.h"
 #include "index/bloom.h"
 #include "index/index_kind.h"
+#include "index/load_once.h"
 #include "index/word_hash.h"
 
 namespace sawmill::index {
@@ -198,10 +199,9 @@ class BloomKindView final : public IndexView {
     bool present = false;
     {
       MutexLock lock(&cache->mu);
-      if (!cache->segment_loaded) {
+      if (!cache->segment_load.settled()) {
         std::string raw;
         Status read = source_->Read(part, 0, &raw);
-        if (!read.ok() && !read.IsDataLoss()) return read;  // asked again next time
         if (read.ok() && !raw.empty()) {
           cache->segment_data = std::move(raw);
           cache->segment_view = BloomView(cache->segment_data);
@@ -212,10 +212,9 @@ class BloomKindView final : public IndexView {
                                     std::to_string(cache->segment_data.size()) + " bytes)");
           }
         }
-        cache->segment_error = read;
-        cache->segment_loaded = true;
+        RETURN_IF_ERROR(cache->segment_load.Settle(std::move(read)));  // load_once.h
       }
-      if (!cache->segment_error.ok()) return cache->segment_error;
+      RETURN_IF_ERROR(cache->segment_load.damage());
       present = !cache->segment_data.empty();
     }
     if (present) return cache->segment_view.MayContainHash(hash);
@@ -237,13 +236,12 @@ class BloomKindView final : public IndexView {
  private:
   struct Cache {
     Mutex mu;
-    bool segment_loaded = false, blocks_loaded = false;
-    // Once loaded: the damage met reading the segment filter / the block filters (DataLoss),
-    // answered to every question after; OK when they read.
-    Status segment_error, blocks_error;
+    // The segment filter's and the block filters' loads (LoadOnce: the filters or their
+    // damage kept, a failed read not).
+    LoadOnce segment_load, blocks_load;
     std::string segment_data, blocks_data;  // segment_data empty: no segment filter
     BloomView segment_view;
-    std::vector<BloomView> block_views;  // one per block when blocks_error is OK
+    std::vector<BloomView> block_views;  // one per block once blocks_load read them
   };
 
   // The part that can answer "p" and the hash to probe it with; -1 when no filter can rule
@@ -282,15 +280,13 @@ class BloomKindView final : public IndexView {
   Result<bool> BlockMayMatchHash(int part, uint32_t block, uint64_t hash) const {
     std::shared_ptr<Cache> cache = CacheOf(part);
     MutexLock lock(&cache->mu);
-    if (!cache->blocks_loaded) {
+    if (!cache->blocks_load.settled()) {
       std::string raw;
       Status read = source_->Read(part, 1, &raw);
-      if (!read.ok() && !read.IsDataLoss()) return read;  // asked again next time
       if (read.ok()) read = ParseBlockFilters(part, std::move(raw), cache.get());
-      cache->blocks_error = read;
-      cache->blocks_loaded = true;
+      RETURN_IF_ERROR(cache->blocks_load.Settle(std::move(read)));
     }
-    if (!cache->blocks_error.ok()) return cache->blocks_error;
+    RETURN_IF_ERROR(cache->blocks_load.damage());
     return cache->block_views[block].MayContainHash(hash);
   }
 

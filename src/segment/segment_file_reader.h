@@ -8,6 +8,7 @@
 
 #include "common/mutex.h"
 #include "index/inverted_index.h"
+#include "index/load_once.h"
 #include "objstore/object_store.h"
 #include "segment/footer.h"
 #include "segment/segment.h"
@@ -185,11 +186,10 @@ class SegmentFileReader final : public SegmentReader {
   std::vector<Kind> kinds_;  // fixed after Open
 
   mutable Mutex mu_;
-  // By kinds_ position; views_loaded_[k] says whether views_[k] was opened, or its open met
-  // damage: view_damage_[k] (KindView).
-  mutable std::vector<bool> views_loaded_ GUARDED_BY(mu_);
+  // By kinds_ position: the view of kinds_[k], once view_loads_[k] kept its open's outcome (the
+  // view, or the damage met opening it: KindView).
   mutable std::vector<std::shared_ptr<const index::IndexView>> views_ GUARDED_BY(mu_);
-  mutable std::vector<Status> view_damage_ GUARDED_BY(mu_);
+  mutable std::vector<index::LoadOnce> view_loads_ GUARDED_BY(mu_);
 };
 
 }  // namespace sawmill::segment

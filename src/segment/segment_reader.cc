@@ -1375,32 +1375,24 @@ void SegmentFileReader::FindKinds() {
     kinds_.push_back(Kind{kind, std::move(source)});
   }
   MutexLock lock(&mu_);
-  views_loaded_.assign(kinds_.size(), false);
   views_.assign(kinds_.size(), nullptr);
-  view_damage_.assign(kinds_.size(), Status::OK());
+  view_loads_.assign(kinds_.size(), index::LoadOnce());
 }
 
 Result<std::shared_ptr<const index::IndexView>> SegmentFileReader::KindView(size_t k) const {
   {
     MutexLock lock(&mu_);
-    if (views_loaded_[k]) {
-      if (!view_damage_[k].ok()) return view_damage_[k];
+    if (view_loads_[k].settled()) {
+      RETURN_IF_ERROR(view_loads_[k].damage());
       return views_[k];
     }
   }
   auto opened = kinds_[k].kind->open(kinds_[k].source);
-  // A failed read is not kept: the next question opens the kind again.
-  if (!opened.ok() && !opened.status().IsDataLoss()) return KindDamage(k, opened.status());
+  Status st = opened.ok() ? Status::OK() : KindDamage(k, opened.status());
   MutexLock lock(&mu_);
-  if (!views_loaded_[k]) {
-    views_loaded_[k] = true;
-    if (opened.ok()) {
-      views_[k] = std::move(opened).value();
-    } else {
-      view_damage_[k] = KindDamage(k, opened.status());
-    }
-  }
-  if (!view_damage_[k].ok()) return view_damage_[k];
+  const bool first = !view_loads_[k].settled();
+  RETURN_IF_ERROR(view_loads_[k].Settle(std::move(st)));  // a failed read: opened again next time
+  if (first) views_[k] = std::move(opened).value();
   return views_[k];
 }
 
