@@ -159,8 +159,9 @@ class SegmentFileReader final : public SegmentReader {
   // when the postings' open or answer meets damage, or their read fails.
   Result<std::optional<bool>> WordPostingsDecide(int64_t block,
                                                  const index::FieldPredicate& p) const;
-  // An error "st" of kinds_[k]'s answer, naming the segment and the kind: DataLoss stays
-  // DataLoss (damage: the caller reports the segment), any other error keeps its code.
+  // An error "st" of kinds_[k]'s answer, naming the segment and the kind in its message and
+  // the kind's name as its subject(): DataLoss stays DataLoss (damage: the caller reports the
+  // segment), any other error keeps its code.
   Status KindDamage(size_t k, const Status& st) const;
   // SegmentMayMatch (block -1) or BlockMayMatch: false when a kind proves no row matches; the
   // first kind's error (KindDamage) else.

@@ -1431,9 +1431,10 @@ Result<std::shared_ptr<const index::MinuteCounts>> SegmentFileReader::BlockMinut
     if (kinds_[k].kind->name != kMinuteCounts) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
-    ASSIGN_OR_RETURN(std::shared_ptr<const index::MinuteCounts> counts,
-                     view->BlockMinutes(ts ? "ts" : "ingest_ts"));
-    if (counts != nullptr) return counts;
+    Result<std::shared_ptr<const index::MinuteCounts>> counts =
+        view->BlockMinutes(ts ? "ts" : "ingest_ts");
+    if (!counts.ok()) return KindDamage(k, counts.status());
+    if (*counts != nullptr) return counts;
   }
   return std::shared_ptr<const index::MinuteCounts>();
 }
@@ -1445,9 +1446,9 @@ Result<std::shared_ptr<const index::ServiceLevelCounts>> SegmentFileReader::Bloc
     if (kinds_[k].kind->name != kMinuteCounts) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
-    ASSIGN_OR_RETURN(std::shared_ptr<const index::ServiceLevelCounts> counts,
-                     view->BlockServiceLevels());
-    if (counts != nullptr) return counts;
+    Result<std::shared_ptr<const index::ServiceLevelCounts>> counts = view->BlockServiceLevels();
+    if (!counts.ok()) return KindDamage(k, counts.status());
+    if (*counts != nullptr) return counts;
   }
   return std::shared_ptr<const index::ServiceLevelCounts>();
 }
@@ -1471,18 +1472,19 @@ Result<std::optional<std::vector<std::string>>> SegmentFileReader::FieldValues(
 }
 
 Status SegmentFileReader::KindDamage(size_t k, const Status& st) const {
+  const std::string kind(kinds_[k].kind->name);
   const std::string segment = "segment " + path_ + ": ";
-  const std::string where = segment + "index kind '" + std::string(kinds_[k].kind->name) + "'";
+  const std::string where = segment + "index kind '" + kind + "'";
   // A failed read (IOError, Unavailable) stays one: only damage marks a segment corrupt.
-  if (!st.IsDataLoss()) return st.WithContext(where);
+  if (!st.IsDataLoss()) return st.WithContext(where).WithSubject(kind);
   // The kind's own message names the segment too (IndexSource::Where): once is enough.
   std::string_view what = st.message();
   if (what.substr(0, segment.size()) == segment) what.remove_prefix(segment.size());
   // A kind block's own place ("index kind 'NAME' at offset N") names the kind already.
   if (what.starts_with(std::string_view(where).substr(segment.size()))) {
-    return Status::DataLoss(segment + std::string(what));
+    return Status::DataLoss(segment + std::string(what)).WithSubject(kind);
   }
-  return Status::DataLoss(where + ": " + std::string(what));
+  return Status::DataLoss(where + ": " + std::string(what)).WithSubject(kind);
 }
 
 Result<std::optional<bool>> SegmentFileReader::WordPostingsDecide(
