@@ -60,6 +60,16 @@ class QueryEngineTest : public ::testing::Test {
     return QueryEngine::Create(engine, o);
   }
 
+  // "text" searched over all time by a query engine over "engine".
+  Result<SearchResponse> SearchAllTime(testing::FakeEngine* engine, std::string text) {
+    QueryOptions o;
+    o.clock = &clock_;
+    SearchRequest r;
+    r.q = std::move(text);
+    r.all_time = true;
+    return QueryEngine::Create(engine, o)->Search(r);
+  }
+
   static std::vector<Record>* records_;
   std::shared_ptr<storage::Snapshot> snapshot_;
   std::shared_ptr<std::atomic<int>> executions_ = std::make_shared<std::atomic<int>>(0);
@@ -365,11 +375,7 @@ TEST_F(QueryEngineTest, ADamagedIndexIsReportedAsCorruptionWhileTheSegmentIsScan
     auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, few, 100);
     reader->FailIndex(error);
     testing::FakeEngine engine(SnapshotOf(reader));
-    QueryOptions o;
-    o.clock = &clock_;
-    SearchRequest r = Req("user_id=user-3 | count");
-    r.all_time = true;
-    auto res = QueryEngine::Create(&engine, o)->Search(r);
+    auto res = SearchAllTime(&engine, "user_id=user-3 | count");
     ASSERT_TRUE(res.ok()) << res.status().ToString();
     EXPECT_EQ(res->rows[0][0].second, Value(users)) << "the scan answers whole";
     EXPECT_FALSE(res->partial);
@@ -398,11 +404,7 @@ TEST_F(QueryEngineTest, DamagedBlockStatisticsAreReportedAsCorruptionWhileTheCol
       auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, few, 100);
       reader->FailStatistics(error);
       testing::FakeEngine engine(SnapshotOf(reader));
-      QueryOptions o;
-      o.clock = &clock_;
-      SearchRequest r = Req(text);
-      r.all_time = true;
-      auto res = QueryEngine::Create(&engine, o)->Search(r);
+      auto res = SearchAllTime(&engine, text);
       ASSERT_TRUE(res.ok()) << res.status().ToString();
       EXPECT_FALSE(res->partial);
       int64_t total = 0;
@@ -431,11 +433,7 @@ TEST_F(QueryEngineTest, DamagedStatisticsMetTwiceInASearchAreWarnedAndReportedOn
   reader->FailStatistics(damaged);
   reader->FailIndex(damaged);
   testing::FakeEngine engine(SnapshotOf(reader));
-  QueryOptions o;
-  o.clock = &clock_;
-  SearchRequest r = Req("* | count by level");
-  r.all_time = true;
-  auto res = QueryEngine::Create(&engine, o)->Search(r);
+  auto res = SearchAllTime(&engine, "* | count by level");
   ASSERT_TRUE(res.ok()) << res.status().ToString();
   EXPECT_FALSE(res->partial);
   int64_t total = 0;
