@@ -85,8 +85,20 @@ class [[nodiscard]] Status {
   // "InvalidArgument: expected a value after '=' at 1:9", or "OK".
   std::string ToString() const;
 
-  // Returns a copy whose message is prefixed with "context: ".
+  // Returns a copy whose message is prefixed with "context: " (the subject kept).
   Status WithContext(std::string_view context) const;
+
+  // What the error is about, named for a caller that keys on it without parsing the message
+  // ("" when not named): a segment reader names the index kind whose data failed
+  // ("word_postings"), and a search warns of it once per segment, kind and code
+  // (query/executor.cc). Not compared by ==.
+  const std::string& subject() const { return subject_; }
+  // Returns a copy whose subject() is "subject".
+  Status WithSubject(std::string subject) const {
+    Status out = *this;
+    out.subject_ = std::move(subject);
+    return out;
+  }
 
   // Explicitly drops a status whose failure the caller has decided not to act on.
   void IgnoreError() const {}
@@ -98,6 +110,7 @@ class [[nodiscard]] Status {
  private:
   StatusCode code_ = StatusCode::kOk;
   std::string message_;
+  std::string subject_;
 };
 
 // Result<T> holds either a value or a non-OK Status.

@@ -23,6 +23,26 @@ TEST(Status, CarriesCodeAndMessage) {
   EXPECT_TRUE(Status::OK().WithContext("x").ok());
 }
 
+// (Session 24) The subject names what an error is about for a caller that keys on it (the
+// index kind whose data failed): it passes through WithContext and ASSIGN_OR_RETURN unchanged,
+// and == compares code and message only. Fails with WithContext dropping it.
+TEST(Status, TheSubjectSurvivesContextAndReturns) {
+  const Status s = Status::IOError("read timed out").WithSubject("word_postings");
+  EXPECT_EQ(s.subject(), "word_postings");
+  EXPECT_EQ(s.message(), "read timed out");
+  const Status wrapped = s.WithContext("segment 1.seg: index kind 'word_postings'");
+  EXPECT_EQ(wrapped.subject(), "word_postings");
+  EXPECT_EQ(wrapped.code(), StatusCode::kIOError);
+  auto fail = [&]() -> Result<int> { return wrapped; };
+  auto pass_on = [&]() -> Result<int> {
+    ASSIGN_OR_RETURN(int v, fail());
+    return v;
+  };
+  EXPECT_EQ(pass_on().status().subject(), "word_postings");
+  EXPECT_EQ(s, Status::IOError("read timed out"));
+  EXPECT_TRUE(Status::IOError("x").subject().empty());
+}
+
 TEST(Status, EveryCodeHasAName) {
   for (int c = 0; c <= static_cast<int>(StatusCode::kPermissionDenied); ++c) {
     EXPECT_NE(StatusCodeName(static_cast<StatusCode>(c)), "Unknown") << c;

@@ -34,6 +34,7 @@
 #include "common/mutex.h"
 #include "index/bloom.h"
 #include "index/index_kind.h"
+#include "index/load_once.h"
 #include "index/word_hash.h"
 
 namespace sawmill::index {
@@ -236,10 +237,9 @@ class BloomKindView final : public IndexView {
     bool present = false;
     {
       MutexLock lock(&cache->mu);
-      if (!cache->segment_loaded) {
+      if (!cache->segment_load.settled()) {
         std::string raw;
         Status read = source_->Read(part, 0, &raw);
-        if (!read.ok() && !read.IsDataLoss()) return read;  // asked again next time
         if (read.ok() && !raw.empty()) {
           cache->segment_data = std::move(raw);
           cache->segment_view = BloomView(cache->segment_data);
@@ -250,10 +250,9 @@ class BloomKindView final : public IndexView {
                                     std::to_string(cache->segment_data.size()) + " bytes)");
           }
         }
-        cache->segment_error = read;
-        cache->segment_loaded = true;
+        RETURN_IF_ERROR(cache->segment_load.Settle(std::move(read)));  // load_once.h
       }
-      if (!cache->segment_error.ok()) return cache->segment_error;
+      RETURN_IF_ERROR(cache->segment_load.damage());
       present = !cache->segment_data.empty();
     }
     if (present) return cache->segment_view.MayContainHash(hash);
@@ -287,11 +286,11 @@ class BloomKindView final : public IndexView {
       MutexLock lock(&cache->mu);
       RETURN_IF_ERROR(LoadBlockFilters(static_cast<int>(i), cache.get()));
       if (block >= source_->block_count()) return std::string_view();
-      if (!cache->blocks_error.ok()) {
+      if (!cache->blocks_load.damage().ok()) {
         // (Version 26) Filters that fail their checksum together: this block's, cut from them,
         // for a caller that checks it (a filtered-hex block's filter_crc).
-        if (block >= cache->block_bytes.size()) return cache->blocks_error;
-        *unchecked = cache->blocks_error;
+        if (block >= cache->block_bytes.size()) return cache->blocks_load.damage();
+        *unchecked = cache->blocks_load.damage();
         return cache->block_bytes[block];
       }
       RETURN_IF_ERROR(cache->block_damage[block]);
@@ -303,18 +302,18 @@ class BloomKindView final : public IndexView {
  private:
   struct Cache {
     Mutex mu;
-    bool segment_loaded = false, blocks_loaded = false;
-    // Once loaded: the damage met reading the segment filter / the block filters (DataLoss),
-    // answered to every question after; OK when they read.
-    Status segment_error, blocks_error;
+    // The segment filter's and the block filters' loads (LoadOnce: the filters or their
+    // damage kept, a failed read not).
+    LoadOnce segment_load, blocks_load;
     std::string segment_data, blocks_data;  // segment_data empty: no segment filter
     BloomView segment_view;
-    // One per block when blocks_error is OK: each block's filter (in blocks_data), its view and
-    // its own damage (a filter of no known shape: DataLoss naming the block).
+    // One per block when the block filters' checksum held: each block's filter (in
+    // blocks_data), its view and its own damage (a filter of no known shape: DataLoss naming the
+    // block).
     std::vector<BloomView> block_views;
     std::vector<std::string_view> block_bytes;
     std::vector<Status> block_damage;
-    // When blocks_error is a failed checksum: block_bytes holds the filters of the blocks
+    // When blocks_load keeps a failed checksum: block_bytes holds the filters of the blocks
     // [0, block_bytes.size()) cut from the stored bytes anyway, unchecked (BlockFilter's).
   };
 
@@ -366,18 +365,18 @@ class BloomKindView final : public IndexView {
     RETURN_IF_ERROR(LoadBlockFilters(part, cache.get()));
     // Filters that fail their checksum answer nothing (their damage), not even those a caller
     // finds intact by its own checksum: such a block is read, and its column read decides.
-    RETURN_IF_ERROR(cache->blocks_error);
+    RETURN_IF_ERROR(cache->blocks_load.damage());
     RETURN_IF_ERROR(cache->block_damage[block]);
     return cache->block_views[block].MayContainId(hash, mixed);
   }
 
   // The block filters of "part" read and parsed once (REQUIRES: cache->mu held); OK, or a failed
   // read (returned, and tried again at the next question). Their damage (DataLoss) is kept in
-  // cache->blocks_error, and that of one filter in cache->block_damage, for every question
-  // after. (Version 26) Filters that fail their checksum are still cut into each block's
+  // cache->blocks_load (load_once.h), and that of one filter in cache->block_damage, for every
+  // question after. (Version 26) Filters that fail their checksum are still cut into each block's
   // (cache->block_bytes, unchecked) for BlockFilter.
   Status LoadBlockFilters(int part, Cache* cache) const {
-    if (cache->blocks_loaded) return Status::OK();
+    if (cache->blocks_load.settled()) return Status::OK();
     std::string raw;
     Status read = source_->Read(part, 1, &raw);
     if (!read.ok() && !read.IsDataLoss()) return read;  // asked again next time
@@ -389,8 +388,7 @@ class BloomKindView final : public IndexView {
       if (!unchecked.ok() && !unchecked.IsDataLoss()) return unchecked;  // asked again
       if (unchecked.ok()) (void)CutBlockFilters(part, std::move(stored), false, cache);
     }
-    cache->blocks_error = read;
-    cache->blocks_loaded = true;
+    (void)cache->blocks_load.Settle(std::move(read));  // OK or DataLoss here: kept
     return Status::OK();
   }
 

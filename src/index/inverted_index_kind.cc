@@ -26,6 +26,7 @@
 #include "common/mutex.h"
 #include "index/index_kind.h"
 #include "index/inverted_index.h"
+#include "index/load_once.h"
 
 namespace sawmill::index {
 
@@ -164,7 +165,7 @@ class InvertedView final : public IndexView {
   explicit InvertedView(std::shared_ptr<const IndexSource> source)
       : source_(std::move(source)),
         loaded_(source_->parts().size()),
-        damage_(source_->parts().size()) {}
+        loads_(source_->parts().size()) {}
 
   Result<std::optional<roaring::Roaring>> Rows(const FieldPredicate& p) const override {
     if (p.op != FieldPredicate::Op::kEquals) return std::optional<roaring::Roaring>();
@@ -294,19 +295,19 @@ class InvertedView final : public IndexView {
     return std::optional<std::vector<BlockEntry>>(std::move(entries));
   }
 
-  // The parsed index of part "part", read on first use and kept.
-  // Damage met loading a part (DataLoss) is kept and answered again, as the blooms keep theirs:
-  // a search asks each block's question of a damaged part (session 23), which would read and
-  // check the whole part each time. A failed read is not kept.
+  // The parsed index of part "part", read on first use and kept (LoadOnce): damage met loading
+  // it (DataLoss) is kept and answered again, as the blooms keep theirs (a search asks each
+  // block's question of a damaged part, session 23); a failed read is not kept.
   Result<std::shared_ptr<const InvertedIndexReader>> Load(int part) const {
     {
       MutexLock lock(&mu_);
-      if (loaded_[part] != nullptr) return loaded_[part];
-      if (!damage_[part].ok()) return damage_[part];
+      if (loads_[part].settled()) {
+        RETURN_IF_ERROR(loads_[part].damage());
+        return loaded_[part];
+      }
     }
     std::string raw;
     Status read = source_->Read(part, 0, &raw);
-    if (!read.ok() && !read.IsDataLoss()) return read;  // a failed read: tried again next time
     std::shared_ptr<const InvertedIndexReader> idx;
     if (read.ok()) {
       auto parsed =
@@ -318,11 +319,9 @@ class InvertedView final : public IndexView {
       }
     }
     MutexLock lock(&mu_);
-    if (!read.ok()) {
-      damage_[part] = read;
-      return read;
-    }
-    if (loaded_[part] == nullptr) loaded_[part] = std::move(idx);
+    const bool first = !loads_[part].settled();
+    RETURN_IF_ERROR(loads_[part].Settle(std::move(read)));
+    if (first) loaded_[part] = std::move(idx);
     return loaded_[part];
   }
 
@@ -341,7 +340,7 @@ class InvertedView final : public IndexView {
   std::shared_ptr<const IndexSource> source_;
   mutable Mutex mu_;
   mutable std::vector<std::shared_ptr<const InvertedIndexReader>> loaded_ GUARDED_BY(mu_);
-  mutable std::vector<Status> damage_ GUARDED_BY(mu_);  // by part: Load's kept DataLoss
+  mutable std::vector<LoadOnce> loads_ GUARDED_BY(mu_);  // by part: Load's outcome kept
   // The last BlockMayMatch question's value and its blocks (ascending), when they were known.
   mutable bool asked_ GUARDED_BY(mu_) = false;
   mutable std::string asked_field_ GUARDED_BY(mu_);

@@ -518,9 +518,10 @@ class Job {
     // A may-match question of the segment's index kinds failed to read (named): every block
     // that the rest leaves is read.
     bool kinds_unreadable = false;
-    // The index kinds (or other indexes) whose damage or failed read this search warned of for
-    // the segment (IndexUnreadable): once each, however many questions meet it.
-    std::set<std::string> warned;
+    // The index kinds whose damage or failed read this search warned of for the segment
+    // (IndexUnreadable), by the kind (the error's subject, else its message) and the code: once
+    // each, however many questions meet it.
+    std::set<std::pair<std::string, StatusCode>> warned;
   };
 
   void ScanSegment(const Task& task, WorkerState* ws) {
@@ -592,15 +593,21 @@ class Job {
         continue;
       }
       if (!minutes_loaded || minutes != nullptr) {
-        if (BlockFromMinutes(h, name, reader, b, column_rows, &minutes, &minutes_loaded, ws,
+        if (BlockFromMinutes(h, name, reader, b, column_rows, &minutes, &minutes_loaded, ws, &scan,
                              &counted_here)) {
           ++minutes_here;
           continue;
         }
       }
-      if (by_columns && BlockFromPostings(reader, info, column_rows, &block_groups,
-                                          &block_groups_loaded, ws, &counted_here)) {
+      Status groups_failed;
+      if (by_columns &&
+          BlockFromPostings(reader, info, column_rows, &block_groups, &block_groups_loaded, ws,
+                            &counted_here, &groups_failed)) {
         continue;
+      }
+      if (!groups_failed.ok()) {
+        IndexUnreadable(h, name + ": index", groups_failed, ws, &scan,
+                        "reading the blocks instead");
       }
       if (by_columns) {
         ColumnsResult done = AggregateColumns(h, reader, b, column_rows, ws);
@@ -714,7 +721,7 @@ class Job {
     bool& exact = scan->exact;  // "rows" is exactly the rows the filter matches (time aside)
     if (service_levels_ok_ &&
         Within(h.info.min_ts, h.info.max_ts, h.info.min_ingest_ts, h.info.max_ingest_ts) &&
-        FromServiceLevels(h, name, reader, ws)) {
+        FromServiceLevels(h, name, reader, ws, scan)) {
       return false;
     }
     if (options_.use_indexes) {
@@ -766,9 +773,10 @@ class Job {
       // The same for `count by`, `top` and `uniq` of indexed built-in fields: each group's count
       // is the size of the intersection of the filter's rows with its values' postings.
       std::vector<std::pair<std::vector<std::string>, uint64_t>> groups;
+      Status groups_failed;
       if (exact && !group_fields_.empty() &&
           Within(h.info.min_ts, h.info.max_ts, h.info.min_ingest_ts, h.info.max_ingest_ts) &&
-          GroupsFromIndex(reader, *rows, &groups)) {
+          GroupsFromIndex(reader, *rows, &groups, &groups_failed)) {
         ++ws->stats.segments_after_bloom;
         ws->stats.blocks_total += blocks.size();
         uint64_t total = 0;
@@ -784,6 +792,7 @@ class Job {
             " groups counted from the index, " + std::to_string(total) + " rows, 0 blocks read");
         return false;
       }
+      if (!groups_failed.ok()) IndexUnreadable(h, name + ": index", groups_failed, ws, scan);
       if (!MayMatch(h, reader, -1, ws, scan)) {
         ws->plan.push_back(name + ": pruned by blooms");
         return false;
@@ -805,12 +814,11 @@ class Job {
   // nothing, when the segment has no such counts (older versions), they are damaged (a
   // warning naming where) or nothing matches (the postings then prune the segment as before).
   bool FromServiceLevels(const storage::SegmentHandle& h, const std::string& name,
-                         const segment::SegmentReader& reader, WorkerState* ws) {
+                         const segment::SegmentReader& reader, WorkerState* ws, SegmentScan* scan) {
     Result<std::shared_ptr<const index::ServiceLevelCounts>> got = reader.BlockServiceLevels();
     if (!got.ok()) {
-      ReportIfDamaged(h, got.status());
-      ws->warnings.push_back(name + ": service and level counts unreadable, using the index " +
-                             "instead: " + got.status().ToString());
+      IndexUnreadable(h, name + ": service and level counts", got.status(), ws, scan,
+                      "using the index instead");
       return false;
     }
     const index::ServiceLevelCounts* counts = got->get();
@@ -1206,10 +1214,11 @@ class Job {
   // on the block; a level histogram is the level postings in the block), the rows from the
   // block list. False, having added nothing, when the block is cut by the range or spans two
   // buckets, a group field has no postings here or too many values, or the walk would take
-  // more than kMaxBlockGroupWork intersections: the block is then read as columns.
+  // more than kMaxBlockGroupWork intersections: the block is then read as columns. Postings
+  // that could not be read: "*failed" too (LoadGroupPostings), once.
   bool BlockFromPostings(const segment::SegmentReader& reader, const segment::BlockInfo& info,
                          const roaring::Roaring* rows, std::optional<GroupPostings>* groups,
-                         bool* loaded, WorkerState* ws, uint64_t* counted) {
+                         bool* loaded, WorkerState* ws, uint64_t* counted, Status* failed) {
     constexpr size_t kMaxBlockGroupWork = 64;
     int64_t bucket = 0;
     if (!OneBucketBlock(info, *ws->agg, &bucket)) return false;
@@ -1217,7 +1226,7 @@ class Job {
     if (*loaded && !*groups) return false;
     if (!*loaded) {
       *loaded = true;
-      *groups = LoadGroupPostings(reader, key_names_, kMaxBlockGroupWork);
+      *groups = LoadGroupPostings(reader, key_names_, kMaxBlockGroupWork, failed);
     }
     if (!*groups) return false;
     roaring::Roaring set;
@@ -1247,7 +1256,7 @@ class Job {
                         const segment::SegmentReader& reader, uint32_t b,
                         const roaring::Roaring* rows,
                         std::shared_ptr<const index::MinuteCounts>* minutes, bool* loaded,
-                        WorkerState* ws, uint64_t* counted) {
+                        WorkerState* ws, SegmentScan* scan, uint64_t* counted) {
     const segment::BlockInfo& info = reader.blocks()[b];
     if (info.rows == 0) return false;
     if (rows != nullptr &&
@@ -1259,9 +1268,8 @@ class Job {
       Result<std::shared_ptr<const index::MinuteCounts>> got =
           reader.BlockMinuteCounts(options_.time_field_ts);
       if (!got.ok()) {
-        ReportIfDamaged(h, got.status());
-        ws->warnings.push_back(name + ": minute counts unreadable, reading the blocks instead: " +
-                               got.status().ToString());
+        IndexUnreadable(h, name + ": minute counts", got.status(), ws, scan,
+                        "reading the blocks instead");
         return false;
       }
       *minutes = std::move(got).value();
@@ -1418,16 +1426,22 @@ class Job {
 
   // The postings of each indexed value of the group fields "names" in one segment, the value
   // as GroupValue gives it (an UNKNOWN level is ""). nullopt when a field is not an indexed
-  // built-in field of this segment or has more than "max_values" values.
+  // built-in field of this segment or has more than "max_values" values, or when the postings
+  // could not be read: then "*failed" is the reader's error (damage, or a failed read), for the
+  // caller to report (IndexUnreadable; session 23 dropped it: nothing said, nothing reported).
   static std::optional<GroupPostings> LoadGroupPostings(const segment::SegmentReader& reader,
                                                         const std::vector<std::string>& names,
-                                                        size_t max_values) {
+                                                        size_t max_values, Status* failed) {
     GroupPostings fields;
     for (const std::string& name : names) {
       index::IndexedField f = segment::IndexedFieldOf(name);
       if (!f.builtin || f.message_words) return std::nullopt;
       auto values = reader.FieldValues(f.name, /*builtin=*/true);
-      if (!values.ok() || !*values || (*values)->size() > max_values) return std::nullopt;
+      if (!values.ok()) {
+        *failed = values.status();
+        return std::nullopt;
+      }
+      if (!*values || (*values)->size() > max_values) return std::nullopt;
       auto& postings = fields.emplace_back();
       postings.reserve((*values)->size());
       index::FieldPredicate p;
@@ -1436,7 +1450,11 @@ class Job {
       for (const std::string& v : **values) {
         p.value = v;
         auto matching = reader.MatchingRows(p);
-        if (!matching.ok() || !*matching) return std::nullopt;
+        if (!matching.ok()) {
+          *failed = matching.status();
+          return std::nullopt;
+        }
+        if (!*matching) return std::nullopt;
         bool unknown_level = f.text == nullptr && v == LevelName(Level::kUnknown);
         postings.emplace_back(unknown_level ? std::string() : v, std::move(**matching));
       }
@@ -1449,12 +1467,14 @@ class Job {
   // postings; the rows holding none of a field's indexed values form its "" group (as
   // GroupValue gives "" for an empty field and an UNKNOWN level). False, having added nothing,
   // when a field is not an indexed built-in field of this segment or the walk would take more
-  // than kMaxGroupIntersections intersections: the segment is then read.
+  // than kMaxGroupIntersections intersections, or the postings could not be read ("*failed":
+  // LoadGroupPostings): the segment is then read.
   bool GroupsFromIndex(const segment::SegmentReader& reader, const roaring::Roaring& rows,
-                       std::vector<std::pair<std::vector<std::string>, uint64_t>>* out) const {
+                       std::vector<std::pair<std::vector<std::string>, uint64_t>>* out,
+                       Status* failed) const {
     constexpr size_t kMaxGroupIntersections = 4096;
     std::optional<GroupPostings> fields =
-        LoadGroupPostings(reader, group_fields_, kMaxGroupIntersections);
+        LoadGroupPostings(reader, group_fields_, kMaxGroupIntersections, failed);
     return fields && WalkGroups(*fields, rows, kMaxGroupIntersections, out);
   }
 
@@ -1591,23 +1611,24 @@ class Job {
     return retired_.count(h.info.id) > 0;
   }
 
-  // Segment "h"'s index ("what") could not be read ("st"): the segment is scanned instead, so
-  // the answer stays whole. Damage (DataLoss: an index block's checksum, postings or a block
-  // list that do not decode) is the segment's bytes damaged, reported as a damaged data block
-  // is (CorruptBlock: the segment marked corrupt, counted, logged; docs/storage.md
-  // "Corruption"); a failed read (IOError, Unavailable) is named only. Once per segment and
-  // index kind in a search: the rows, the counts per block and the may-match questions of one
-  // search may each meet the same damage (the reader names the kind: KindDamage).
+  // Segment "h"'s index ("what": a kind's postings, filters or block lists, or its per-block
+  // statistics) could not be read ("st"): the segment is read "instead" (scanned, its blocks
+  // read, the index asked), so the answer stays whole. Damage (DataLoss: an index block's
+  // checksum, postings or a block list that do not decode) is the segment's bytes damaged,
+  // reported as a damaged data block is (CorruptBlock: the segment marked corrupt, counted,
+  // logged; docs/storage.md "Corruption"); a failed read (IOError, Unavailable) is named only.
+  // Once per segment, index kind and code in a search: the rows, the counts per block, the
+  // may-match questions and the statistics of one search may each meet the same damage (the
+  // reader names the kind as the error's subject: KindDamage), while damage met after a failed
+  // read of the same kind (not kept: read again) is still reported by the search that met it
+  // (review23 LOW-3).
   void IndexUnreadable(const storage::SegmentHandle& h, const std::string& what, const Status& st,
-                       WorkerState* ws, SegmentScan* scan) {
-    std::string_view key = st.message();
-    constexpr std::string_view kKind = "index kind '";
-    const size_t at = key.find(kKind);
-    const size_t end = at == key.npos ? key.npos : key.find('\'', at + kKind.size());
-    if (end != key.npos) key = key.substr(0, end + 1);
-    if (!scan->warned.emplace(key).second) return;
+                       WorkerState* ws, SegmentScan* scan,
+                       std::string_view instead = "scanning instead") {
+    const std::string& kind = st.subject().empty() ? st.message() : st.subject();
+    if (!scan->warned.emplace(kind, st.code()).second) return;
     ReportIfDamaged(h, st);
-    ws->warnings.push_back(what + " unreadable, scanning instead: " + st.ToString());
+    ws->warnings.push_back(what + " unreadable, " + std::string(instead) + ": " + st.ToString());
   }
 
   // Damage (DataLoss) in segment "h"'s bytes, its statistics included (minute counts, service

@@ -1055,6 +1055,28 @@ void DrawZipfUsers(uint32_t seed, std::vector<Record>* records) {
   }
 }
 
+// The set-up of the mixed-version differentials of Zipf users below: "records", 4 segments of
+// 20 blocks of 512 rows (UniqueIdRecords) with users drawn by DrawZipfUsers("seed"). Write puts
+// the records, as the test left them, in a store of "versions" in turn (users below
+// "list_below" rows listed); Merge merges a store's segments two by two as compaction does.
+struct ZipfUserStores {
+  static constexpr size_t kBlockRows = 512, kBlocks = 20, kSegments = 4;
+  static constexpr size_t kPerSegment = kBlocks * kBlockRows;
+  explicit ZipfUserStores(uint32_t seed) : records(UniqueIdRecords(kSegments * kPerSegment)) {
+    DrawZipfUsers(seed, &records);
+  }
+  UserStore Write(const std::vector<uint32_t>& versions, uint32_t list_below,
+                  const std::string& dir) const {
+    return WriteUserStore(records, kPerSegment, kBlockRows, versions, list_below, dir);
+  }
+  UserStore Merge(const UserStore& mixed, const std::string& dir) const {
+    UserStore merged = MergeUserStore(mixed, kBlockRows, dir);
+    EXPECT_EQ(merged.snap->segments.size(), kSegments / 2);
+    return merged;
+  }
+  std::vector<Record> records;
+};
+
 // The blocks of column "column" in the segment files of "dir" whose stored block (decompressed)
 // passes "test": which encoding a format version's writer took, block by block.
 size_t ColumnBlocksWhere(const std::string& dir, segment::ColumnId column,
@@ -1083,19 +1105,14 @@ size_t ColumnBlocksWhere(const std::string& dir, segment::ColumnId column,
 // scan over the four, and the version 20 store holds huffman-ids blocks (the version 16 one none)
 // in fewer bytes.
 TEST(HuffmanUserIds, Version20UserIdsAnswerAsTheScanOverEveryVersionAndMerged) {
-  constexpr size_t kBlockRows = 512, kBlocks = 20, kSegments = 4;
-  constexpr size_t kPerSegment = kBlocks * kBlockRows;
-  std::vector<Record> records = UniqueIdRecords(kSegments * kPerSegment);
-  DrawZipfUsers(20, &records);
+  const ZipfUserStores set(20);
+  const std::vector<Record>& records = set.records;
+  constexpr size_t kBlocks = ZipfUserStores::kBlocks, kSegments = ZipfUserStores::kSegments;
   TempDir d20("huffman_20"), d16("huffman_16"), dmixed("huffman_mixed"), dmerged("huffman_merged");
-  auto build = [&](std::vector<uint32_t> versions, const std::string& dir) {
-    return WriteUserStore(records, kPerSegment, kBlockRows, versions, 0, dir);
-  };
-  const UserStore v20 = build({segment::kFormatVersion}, d20.path());
-  const UserStore v16 = build({16}, d16.path());
-  const UserStore mixed = build({16, segment::kFormatVersion}, dmixed.path());
-  const UserStore merged = MergeUserStore(mixed, kBlockRows, dmerged.path());
-  ASSERT_EQ(merged.snap->segments.size(), kSegments / 2);
+  const UserStore v20 = set.Write({segment::kFormatVersion}, 0, d20.path());
+  const UserStore v16 = set.Write({16}, 0, d16.path());
+  const UserStore mixed = set.Write({16, segment::kFormatVersion}, 0, dmixed.path());
+  const UserStore merged = set.Merge(mixed, dmerged.path());
   // Which encoding the user ids' numbers took, block by block.
   auto huffman_blocks = [](const std::string& dir) {
     return ColumnBlocksWhere(dir, segment::ColumnId::kUserId, [](const std::string& raw) {
@@ -1184,11 +1201,10 @@ int IdFilterLowBits(const std::string& path, std::string_view field) {
 // scan, in fewer bytes than 22. Fails with a version 4 user's codes read from its first whole
 // byte (the stores do not verify), and with version 23 writing the id filters at 10 low bits.
 TEST(RiceUserRows, Versions20To23MixedMergedAndListedAnswerAsBruteForce) {
-  constexpr size_t kBlockRows = 512, kBlocks = 20, kSegments = 4;
-  constexpr size_t kPerSegment = kBlocks * kBlockRows;
   ASSERT_GE(segment::kFormatVersion, 23u);
-  std::vector<Record> records = UniqueIdRecords(kSegments * kPerSegment);
-  DrawZipfUsers(22, &records);
+  ZipfUserStores set(22);
+  std::vector<Record>& records = set.records;
+  constexpr size_t kSegments = ZipfUserStores::kSegments;
   std::mt19937 rng(21);
   for (Record& r : records) {
     const uint32_t svc = rng() % 8;
@@ -1196,17 +1212,13 @@ TEST(RiceUserRows, Versions20To23MixedMergedAndListedAnswerAsBruteForce) {
   }
   TempDir d20("rice_20"), d22("rice_22"), d23("rice_23"), dmixed("rice_mixed"),
       dmerged("rice_merged"), dlisted("rice_listed");
-  auto build = [&](std::vector<uint32_t> versions, uint32_t list_below, const std::string& dir) {
-    return WriteUserStore(records, kPerSegment, kBlockRows, versions, list_below, dir);
-  };
-  const UserStore v20 = build({20}, 0, d20.path());
-  const UserStore v22 = build({22}, 0, d22.path());
-  const UserStore v23 = build({23}, 0, d23.path());
+  const UserStore v20 = set.Write({20}, 0, d20.path());
+  const UserStore v22 = set.Write({22}, 0, d22.path());
+  const UserStore v23 = set.Write({23}, 0, d23.path());
   const std::vector<uint32_t> mixed_versions = {20, 22, 23, 22};
-  const UserStore mixed = build(mixed_versions, 0, dmixed.path());
-  const UserStore listed = build({23}, 32, dlisted.path());
-  const UserStore merged = MergeUserStore(mixed, kBlockRows, dmerged.path());
-  ASSERT_EQ(merged.snap->segments.size(), kSegments / 2);
+  const UserStore mixed = set.Write(mixed_versions, 0, dmixed.path());
+  const UserStore listed = set.Write({23}, 32, dlisted.path());
+  const UserStore merged = set.Merge(mixed, dmerged.path());
   // The user ids' index version each format writes, and its id filters' low bits.
   auto index_of = [](uint32_t version) {
     return version >= 23   ? index::kInvertedIndexRiceStreamVersion
@@ -1872,11 +1884,10 @@ TEST(RiceUserRows, DamagedVersion23CodesAreDataLossNamingTheSegmentTheOffsetAndT
 // record-by-record scan over each. Fails with a ts-line group's digits given in reverse (the
 // stores do not verify, the pages differ).
 TEST(SeqGivenTs, Versions23And25MixedMergedAndListedAnswerAsBruteForceInSeqOrder) {
-  constexpr size_t kBlockRows = 512, kBlocks = 20, kSegments = 4;
-  constexpr size_t kPerSegment = kBlocks * kBlockRows;
   ASSERT_GE(segment::kFormatVersion, 25u);
-  std::vector<Record> records = UniqueIdRecords(kSegments * kPerSegment);
-  DrawZipfUsers(25, &records);
+  ZipfUserStores set(25);
+  std::vector<Record>& records = set.records;
+  constexpr size_t kBlocks = ZipfUserStores::kBlocks, kSegments = ZipfUserStores::kSegments;
   std::mt19937_64 rng(2325);
   // Line L's time: L x 2 ms, jittered by up to 0.2 s, at 10 ms; batches of 1,000 lines, each
   // round of 4 arriving in a random order.
@@ -1901,15 +1912,11 @@ TEST(SeqGivenTs, Versions23And25MixedMergedAndListedAnswerAsBruteForceInSeqOrder
   }
   TempDir d23("seq_23"), d25("seq_25"), dmixed("seq_mixed"), dmerged("seq_merged"),
       dlisted("seq_listed");
-  auto build = [&](std::vector<uint32_t> versions, uint32_t list_below, const std::string& dir) {
-    return WriteUserStore(records, kPerSegment, kBlockRows, versions, list_below, dir);
-  };
-  const UserStore v23 = build({23}, 0, d23.path());
-  const UserStore v25 = build({25}, 0, d25.path());
-  const UserStore mixed = build({23, 25, 25, 23}, 0, dmixed.path());
-  const UserStore listed = build({25}, 32, dlisted.path());
-  const UserStore merged = MergeUserStore(mixed, kBlockRows, dmerged.path());
-  ASSERT_EQ(merged.snap->segments.size(), kSegments / 2);
+  const UserStore v23 = set.Write({23}, 0, d23.path());
+  const UserStore v25 = set.Write({25}, 0, d25.path());
+  const UserStore mixed = set.Write({23, 25, 25, 23}, 0, dmixed.path());
+  const UserStore listed = set.Write({25}, 32, dlisted.path());
+  const UserStore merged = set.Merge(mixed, dmerged.path());
   auto ts_line_blocks = [](const std::string& dir) {
     return ColumnBlocksWhere(dir, segment::ColumnId::kSeq, [](const std::string& raw) {
       return segment::TsLineNeedsRowTimes(raw);

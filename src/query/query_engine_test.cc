@@ -60,6 +60,16 @@ class QueryEngineTest : public ::testing::Test {
     return QueryEngine::Create(engine, o);
   }
 
+  // "text" searched over all time by a query engine over "engine".
+  Result<SearchResponse> SearchAllTime(testing::FakeEngine* engine, std::string text) {
+    QueryOptions o;
+    o.clock = &clock_;
+    SearchRequest r;
+    r.q = std::move(text);
+    r.all_time = true;
+    return QueryEngine::Create(engine, o)->Search(r);
+  }
+
   static std::vector<Record>* records_;
   std::shared_ptr<storage::Snapshot> snapshot_;
   std::shared_ptr<std::atomic<int>> executions_ = std::make_shared<std::atomic<int>>(0);
@@ -365,11 +375,7 @@ TEST_F(QueryEngineTest, ADamagedIndexIsReportedAsCorruptionWhileTheSegmentIsScan
     auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, few, 100);
     reader->FailIndex(error);
     testing::FakeEngine engine(SnapshotOf(reader));
-    QueryOptions o;
-    o.clock = &clock_;
-    SearchRequest r = Req("user_id=user-3 | count");
-    r.all_time = true;
-    auto res = QueryEngine::Create(&engine, o)->Search(r);
+    auto res = SearchAllTime(&engine, "user_id=user-3 | count");
     ASSERT_TRUE(res.ok()) << res.status().ToString();
     EXPECT_EQ(res->rows[0][0].second, Value(users)) << "the scan answers whole";
     EXPECT_FALSE(res->partial);
@@ -398,11 +404,7 @@ TEST_F(QueryEngineTest, DamagedBlockStatisticsAreReportedAsCorruptionWhileTheCol
       auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, few, 100);
       reader->FailStatistics(error);
       testing::FakeEngine engine(SnapshotOf(reader));
-      QueryOptions o;
-      o.clock = &clock_;
-      SearchRequest r = Req(text);
-      r.all_time = true;
-      auto res = QueryEngine::Create(&engine, o)->Search(r);
+      auto res = SearchAllTime(&engine, text);
       ASSERT_TRUE(res.ok()) << res.status().ToString();
       EXPECT_FALSE(res->partial);
       int64_t total = 0;
@@ -414,6 +416,32 @@ TEST_F(QueryEngineTest, DamagedBlockStatisticsAreReportedAsCorruptionWhileTheCol
                 error.IsDataLoss() ? std::vector<uint64_t>{42} : std::vector<uint64_t>{});
     }
   }
+}
+
+// (Session 24) One damaged thing met by a search's statistics and by its postings (a count by
+// level over all time asks the service and level counts, then the level's postings, then each
+// block's minute counts): one warning and one report, through the path an index kind's damage
+// takes (IndexUnreadable: once per segment, kind and code), and the columns answer whole. Fails
+// with the statistics warned and reported outside that path (session 23: two warnings, two
+// reports a search).
+TEST_F(QueryEngineTest, DamagedStatisticsMetTwiceInASearchAreWarnedAndReportedOnce) {
+  std::vector<Record> few(records_->begin(), records_->begin() + 1000);
+  const Status damaged = Status::DataLoss(
+      "segment 42: index kind 'minute_counts' at offset 9: block 3: its "
+      "minutes hold 99 rows of 100");
+  auto reader = std::make_shared<testing::FakeSegmentReader>(42, 0, few, 100);
+  reader->FailStatistics(damaged);
+  reader->FailIndex(damaged);
+  testing::FakeEngine engine(SnapshotOf(reader));
+  auto res = SearchAllTime(&engine, "* | count by level");
+  ASSERT_TRUE(res.ok()) << res.status().ToString();
+  EXPECT_FALSE(res->partial);
+  int64_t total = 0;
+  for (const auto& row : res->rows) total += std::get<int64_t>(row.back().second);
+  EXPECT_EQ(total, 1000) << "the columns answer whole";
+  ASSERT_EQ(res->warnings.size(), 1u) << ::testing::PrintToString(res->warnings);
+  EXPECT_NE(res->warnings[0].find(damaged.ToString()), std::string::npos) << res->warnings[0];
+  EXPECT_EQ(engine.corrupt_reports, std::vector<uint64_t>{42});
 }
 
 TEST_F(QueryEngineTest, ABlockThatFailsToBeReadIsSkippedButNotMarkedCorrupt) {

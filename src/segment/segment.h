@@ -309,6 +309,9 @@ class SegmentReader {
   // segment without a kind's data (an older format) gives the weaker answer, never a wrong one;
   // a kind whose data is damaged gives DataLoss, whether the damage is met when the kind opens
   // (its block read whole: the word postings, the numeric ranges) or by an answer (session 23).
+  // Every error of these questions names the kind as its subject() (sawmill/status.h), so that
+  // a caller keys on the kind and the code without parsing the message (session 24); a failed
+  // read (IOError, Unavailable) keeps its code and is not kept: the next question reads again.
   //
   // The rows (segment-global numbers) satisfying "predicate" exactly, from the first kind that
   // knows (the inverted index: service, host, level with empty values, and the writer's

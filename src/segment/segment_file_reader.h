@@ -8,6 +8,7 @@
 
 #include "common/mutex.h"
 #include "index/inverted_index.h"
+#include "index/load_once.h"
 #include "objstore/object_store.h"
 #include "segment/footer.h"
 #include "segment/segment.h"
@@ -170,8 +171,9 @@ class SegmentFileReader final : public SegmentReader {
   // when the postings' open or answer meets damage, or their read fails.
   Result<std::optional<bool>> WordPostingsDecide(int64_t block,
                                                  const index::FieldPredicate& p) const;
-  // An error "st" of kinds_[k]'s answer, naming the segment and the kind: DataLoss stays
-  // DataLoss (damage: the caller reports the segment), any other error keeps its code.
+  // An error "st" of kinds_[k]'s answer, naming the segment and the kind in its message and
+  // the kind's name as its subject(): DataLoss stays DataLoss (damage: the caller reports the
+  // segment), any other error keeps its code.
   Status KindDamage(size_t k, const Status& st) const;
   // SegmentMayMatch (block -1) or BlockMayMatch: false when a kind proves no row matches; the
   // first kind's error (KindDamage) else.
@@ -197,11 +199,10 @@ class SegmentFileReader final : public SegmentReader {
   std::vector<Kind> kinds_;  // fixed after Open
 
   mutable Mutex mu_;
-  // By kinds_ position; views_loaded_[k] says whether views_[k] was opened, or its open met
-  // damage: view_damage_[k] (KindView).
-  mutable std::vector<bool> views_loaded_ GUARDED_BY(mu_);
+  // By kinds_ position: the view of kinds_[k], once view_loads_[k] kept its open's outcome (the
+  // view, or the damage met opening it: KindView).
   mutable std::vector<std::shared_ptr<const index::IndexView>> views_ GUARDED_BY(mu_);
-  mutable std::vector<Status> view_damage_ GUARDED_BY(mu_);
+  mutable std::vector<index::LoadOnce> view_loads_ GUARDED_BY(mu_);
 };
 
 }  // namespace sawmill::segment

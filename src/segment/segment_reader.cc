@@ -1456,32 +1456,24 @@ void SegmentFileReader::FindKinds() {
     kinds_.push_back(Kind{kind, std::move(source)});
   }
   MutexLock lock(&mu_);
-  views_loaded_.assign(kinds_.size(), false);
   views_.assign(kinds_.size(), nullptr);
-  view_damage_.assign(kinds_.size(), Status::OK());
+  view_loads_.assign(kinds_.size(), index::LoadOnce());
 }
 
 Result<std::shared_ptr<const index::IndexView>> SegmentFileReader::KindView(size_t k) const {
   {
     MutexLock lock(&mu_);
-    if (views_loaded_[k]) {
-      if (!view_damage_[k].ok()) return view_damage_[k];
+    if (view_loads_[k].settled()) {
+      RETURN_IF_ERROR(view_loads_[k].damage());
       return views_[k];
     }
   }
   auto opened = kinds_[k].kind->open(kinds_[k].source);
-  // A failed read is not kept: the next question opens the kind again.
-  if (!opened.ok() && !opened.status().IsDataLoss()) return KindDamage(k, opened.status());
+  Status st = opened.ok() ? Status::OK() : KindDamage(k, opened.status());
   MutexLock lock(&mu_);
-  if (!views_loaded_[k]) {
-    views_loaded_[k] = true;
-    if (opened.ok()) {
-      views_[k] = std::move(opened).value();
-    } else {
-      view_damage_[k] = KindDamage(k, opened.status());
-    }
-  }
-  if (!view_damage_[k].ok()) return view_damage_[k];
+  const bool first = !view_loads_[k].settled();
+  RETURN_IF_ERROR(view_loads_[k].Settle(std::move(st)));  // a failed read: opened again next time
+  if (first) views_[k] = std::move(opened).value();
   return views_[k];
 }
 
@@ -1520,9 +1512,10 @@ Result<std::shared_ptr<const index::MinuteCounts>> SegmentFileReader::BlockMinut
     if (kinds_[k].kind->name != kMinuteCounts) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
-    ASSIGN_OR_RETURN(std::shared_ptr<const index::MinuteCounts> counts,
-                     view->BlockMinutes(ts ? "ts" : "ingest_ts"));
-    if (counts != nullptr) return counts;
+    Result<std::shared_ptr<const index::MinuteCounts>> counts =
+        view->BlockMinutes(ts ? "ts" : "ingest_ts");
+    if (!counts.ok()) return KindDamage(k, counts.status());
+    if (*counts != nullptr) return counts;
   }
   return std::shared_ptr<const index::MinuteCounts>();
 }
@@ -1534,9 +1527,9 @@ Result<std::shared_ptr<const index::ServiceLevelCounts>> SegmentFileReader::Bloc
     if (kinds_[k].kind->name != kMinuteCounts) continue;
     ASSIGN_OR_RETURN(std::shared_ptr<const index::IndexView> view, KindView(k));
     if (view == nullptr) continue;
-    ASSIGN_OR_RETURN(std::shared_ptr<const index::ServiceLevelCounts> counts,
-                     view->BlockServiceLevels());
-    if (counts != nullptr) return counts;
+    Result<std::shared_ptr<const index::ServiceLevelCounts>> counts = view->BlockServiceLevels();
+    if (!counts.ok()) return KindDamage(k, counts.status());
+    if (*counts != nullptr) return counts;
   }
   return std::shared_ptr<const index::ServiceLevelCounts>();
 }
@@ -1560,18 +1553,19 @@ Result<std::optional<std::vector<std::string>>> SegmentFileReader::FieldValues(
 }
 
 Status SegmentFileReader::KindDamage(size_t k, const Status& st) const {
+  const std::string kind(kinds_[k].kind->name);
   const std::string segment = "segment " + path_ + ": ";
-  const std::string where = segment + "index kind '" + std::string(kinds_[k].kind->name) + "'";
+  const std::string where = segment + "index kind '" + kind + "'";
   // A failed read (IOError, Unavailable) stays one: only damage marks a segment corrupt.
-  if (!st.IsDataLoss()) return st.WithContext(where);
+  if (!st.IsDataLoss()) return st.WithContext(where).WithSubject(kind);
   // The kind's own message names the segment too (IndexSource::Where): once is enough.
   std::string_view what = st.message();
   if (what.substr(0, segment.size()) == segment) what.remove_prefix(segment.size());
   // A kind block's own place ("index kind 'NAME' at offset N") names the kind already.
   if (what.starts_with(std::string_view(where).substr(segment.size()))) {
-    return Status::DataLoss(segment + std::string(what));
+    return Status::DataLoss(segment + std::string(what)).WithSubject(kind);
   }
-  return Status::DataLoss(where + ": " + std::string(what));
+  return Status::DataLoss(where + ": " + std::string(what)).WithSubject(kind);
 }
 
 Result<std::optional<bool>> SegmentFileReader::WordPostingsDecide(
