@@ -361,6 +361,7 @@ void PutSeedSegment(FaultInjectionEnv* env, Writer* w, const std::string& name) 
 }
 
 void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w);
+void UsersAsBlockMap(FaultInjectionEnv* env, Writer* w);
 void SeqAgainstTs(FaultInjectionEnv* env, Writer* w);
 
 void Segments(const std::vector<Sample>& samples, Writer* w) {
@@ -439,6 +440,7 @@ void Segments(const std::vector<Sample>& samples, Writer* w) {
     w->Put("segment_reader", name + ".raw", Mode(0, file));
   }
   UsersAsRiceRows(&env, w);
+  UsersAsBlockMap(&env, w);
   SeqAgainstTs(&env, w);
 }
 
@@ -489,7 +491,7 @@ void SeqAgainstTs(FaultInjectionEnv* env, Writer* w) {
 // row). The target's Postings of the indexed values, KeepRowsHolding and MatchingRowsPerBlock
 // of "user-3" and "user-1" then decode Rice rows (second reader's LOW-F1, session 22: the seeds
 // above were written at format 20, before Rice rows).
-void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
+std::vector<Record> SixteenUsersRecords() {
   std::vector<Record> records;
   uint64_t x = 0x9e3779b97f4a7c15ull;
   for (size_t i = 0; i < 2000; ++i) {
@@ -508,6 +510,11 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
     r.message = "ok";
     records.push_back(std::move(r));
   }
+  return records;
+}
+
+void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
+  const std::vector<Record> records = SixteenUsersRecords();
   segment::WriterOptions options;  // DefaultValuePostingsRule
   // Format 22: the users' rows as version 3's Rice codes (format 23's version 4 has its own
   // seed, users-1500-v23.fixcrc).
@@ -529,6 +536,18 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
   if (rice == 0)
     std::fprintf(stderr, "segment seed %s: no user's rows are Rice codes\n", name.c_str());
   PutSeedSegment(env, w, name);
+}
+
+// (Format version 27) users-rice's rows with the user ids as the block map (inverted index
+// version 5: index/inverted_index.h), in blocks of 250 rows, so that the target's Postings,
+// KeepRowsHolding and MatchingRowsPerBlock of "user-3" and "user-1" decode a user's blocks.
+void UsersAsBlockMap(FaultInjectionEnv* env, Writer* w) {
+  segment::WriterOptions options;
+  options.format_version = 27;
+  options.block_rows = 250;
+  if (WriteSeedSegment(env, "users-map-v27", 102, SixteenUsersRecords(), options)) {
+    PutSeedSegment(env, w, "users-map-v27");
+  }
 }
 
 void Wal(const std::vector<Sample>& samples, Writer* w) {
