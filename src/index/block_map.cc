@@ -22,17 +22,7 @@ void InvertedIndexBuilder::BlocksOf(const Entry& e, const std::vector<uint32_t>&
       if (out->empty() || out->back() != block) out->push_back(block);
     }
   };
-  std::string_view runs(e.runs);
-  uint64_t pos = 0;
-  while (!runs.empty()) {
-    uint64_t gap = 0, len_minus_1 = 0;
-    GetVarint64(&runs, &gap);
-    GetVarint64(&runs, &len_minus_1);
-    const uint64_t start = pos + gap;
-    pos = start + len_minus_1 + 1;
-    add_run(static_cast<uint32_t>(start), static_cast<uint32_t>(pos));
-  }
-  if (e.open) add_run(e.run_start, e.run_end);
+  ForEachRun(e, add_run);
 }
 
 void InvertedIndexBuilder::FinishBlockMap(const std::vector<uint32_t>& block_starts,

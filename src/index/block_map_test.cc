@@ -10,6 +10,7 @@
 #include "common/rice_code.h"
 #include "index/index_kind.h"
 #include "index/inverted_index.h"
+#include "index/parts_source_test_util.h"
 #include "sawmill/record.h"
 
 namespace sawmill::index {
@@ -52,31 +53,6 @@ std::vector<IndexPart> MapParts(const std::vector<Record>& rows, uint32_t block_
   builder->Finish(&parts);
   return parts;
 }
-
-class PartsSource final : public IndexSource {
- public:
-  PartsSource(const std::vector<IndexPart>& parts, uint32_t blocks, uint64_t rows)
-      : stored_(parts), blocks_(blocks), rows_(rows) {
-    for (const IndexPart& p : parts) parts_.push_back(Part{p.field, p.count, 0, p.blobs.size()});
-  }
-  uint32_t block_count() const override { return blocks_; }
-  uint64_t row_count() const override { return rows_; }
-  const std::vector<Part>& parts() const override { return parts_; }
-  Status Read(size_t part, size_t blob, std::string* out) const override {
-    *out = stored_[part].blobs[blob];
-    return Status::OK();
-  }
-  std::string Where(size_t part, size_t) const override {
-    return "segment /s.seg: index '" + parts_[part].field.name + "'";
-  }
-  BlockTimes Times(uint32_t) const override { return {}; }
-
- private:
-  std::vector<IndexPart> stored_;
-  std::vector<Part> parts_;
-  uint32_t blocks_;
-  uint64_t rows_;
-};
 
 const IndexPart* UsersOf(const std::vector<IndexPart>& parts) {
   for (const IndexPart& p : parts) {

@@ -109,6 +109,21 @@ void InvertedIndexBuilder::PutRuns(const Entry& e, std::string* out) {
   out->append(tail);
 }
 
+void InvertedIndexBuilder::ForEachRun(const Entry& e,
+                                      const std::function<void(uint32_t, uint32_t)>& f) {
+  std::string_view runs(e.runs);
+  uint64_t pos = 0;
+  while (!runs.empty()) {
+    uint64_t gap = 0, len_minus_1 = 0;
+    GetVarint64(&runs, &gap);
+    GetVarint64(&runs, &len_minus_1);
+    const uint64_t start = pos + gap;
+    pos = start + len_minus_1 + 1;
+    f(static_cast<uint32_t>(start), static_cast<uint32_t>(pos));
+  }
+  if (e.open) f(e.run_start, e.run_end);
+}
+
 std::string InvertedIndexBuilder::Runs(const Entry& e) {
   std::string runs = e.runs;
   if (e.open) {
@@ -289,17 +304,7 @@ void InvertedIndexBuilder::FinishSections(const std::vector<const Entry*>& sorte
         ++b;
       }
     };
-    std::string_view runs(e->runs);
-    uint64_t pos = 0;
-    while (!runs.empty()) {
-      uint64_t gap = 0, len_minus_1 = 0;
-      GetVarint64(&runs, &gap);
-      GetVarint64(&runs, &len_minus_1);
-      const uint64_t start = pos + gap;
-      pos = start + len_minus_1 + 1;
-      add_run(static_cast<uint32_t>(start), static_cast<uint32_t>(pos));
-    }
-    if (e->open) add_run(e->run_start, e->run_end);
+    ForEachRun(*e, add_run);
     PutVarint64(&lists, 2 * entries.size());
     uint32_t next = 0;
     for (const BlockEntry& be : entries) {

@@ -72,6 +72,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -159,6 +160,8 @@ class InvertedIndexBuilder {
   static std::string Runs(const Entry& e);
   // The entries sorted by value.
   std::vector<const Entry*> Sorted() const;
+  // Calls "f"(start, end) for each run [start, end) of entry "e"'s rows, ascending.
+  static void ForEachRun(const Entry& e, const std::function<void(uint32_t, uint32_t)>& f);
   // The blocks holding entry "e"'s rows, ascending ("block_starts" as FinishBlockLists').
   static void BlocksOf(const Entry& e, const std::vector<uint32_t>& block_starts,
                        std::vector<uint32_t>* out);

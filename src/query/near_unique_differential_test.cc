@@ -1148,6 +1148,20 @@ int IdFilterLowBits(const std::string& path, std::string_view field) {
   return -1;
 }
 
+// "rows" records of unique ids, users drawn as the corpus draws them (DrawZipfUsers, seed
+// "users_seed"), services api (5/8), billing (2/8) and auth (1/8) at random ("services_seed").
+std::vector<Record> ZipfUsersOfThreeServices(size_t rows, uint32_t users_seed,
+                                             uint32_t services_seed) {
+  std::vector<Record> records = UniqueIdRecords(rows);
+  DrawZipfUsers(users_seed, &records);
+  std::mt19937 rng(services_seed);
+  for (Record& r : records) {
+    const uint32_t svc = rng() % 8;
+    r.service = svc < 5 ? "api" : svc < 7 ? "billing" : "auth";
+  }
+  return records;
+}
+
 // Users of "records" by their rows, most first.
 std::vector<std::pair<size_t, std::string>> UsersByRows(const std::vector<Record>& records) {
   std::map<std::string, size_t> rows_of;
@@ -1223,13 +1237,7 @@ TEST(RiceUserRows, Versions20To23MixedMergedAndListedAnswerAsBruteForce) {
   constexpr size_t kBlockRows = 512, kBlocks = 20, kSegments = 4;
   constexpr size_t kPerSegment = kBlocks * kBlockRows;
   ASSERT_GE(segment::kFormatVersion, 23u);
-  std::vector<Record> records = UniqueIdRecords(kSegments * kPerSegment);
-  DrawZipfUsers(22, &records);
-  std::mt19937 rng(21);
-  for (Record& r : records) {
-    const uint32_t svc = rng() % 8;
-    r.service = svc < 5 ? "api" : svc < 7 ? "billing" : "auth";
-  }
+  std::vector<Record> records = ZipfUsersOfThreeServices(kSegments * kPerSegment, 22, 21);
   TempDir d20("rice_20"), d22("rice_22"), d23("rice_23"), dmixed("rice_mixed"),
       dmerged("rice_merged"), dlisted("rice_listed");
   auto build = [&](std::vector<uint32_t> versions, uint32_t list_below, const std::string& dir) {
@@ -1679,13 +1687,7 @@ TEST(UserBlockMap, Versions22To27MixedMergedAndNearUniqueAnswerAsBruteForce) {
   constexpr size_t kBlockRows = 512, kBlocks = 20, kSegments = 4;
   constexpr size_t kPerSegment = kBlocks * kBlockRows;
   ASSERT_GE(segment::kFormatVersion, 27u);
-  std::vector<Record> records = UniqueIdRecords(kSegments * kPerSegment);
-  DrawZipfUsers(27, &records);
-  std::mt19937 rng(2427);
-  for (Record& r : records) {
-    const uint32_t svc = rng() % 8;
-    r.service = svc < 5 ? "api" : svc < 7 ? "billing" : "auth";
-  }
+  std::vector<Record> records = ZipfUsersOfThreeServices(kSegments * kPerSegment, 27, 2427);
   // The near-unique store: every other row a user of its own.
   std::vector<Record> unique = records;
   for (size_t i = 0; i < unique.size(); i += 2) unique[i].user_id = "n" + std::to_string(i);
