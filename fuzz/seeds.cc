@@ -361,6 +361,7 @@ void PutSeedSegment(FaultInjectionEnv* env, Writer* w, const std::string& name) 
 }
 
 void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w);
+void UsersAsBlockMap(FaultInjectionEnv* env, Writer* w);
 void SeqAgainstTs(FaultInjectionEnv* env, Writer* w);
 void TracesInsideFilters(FaultInjectionEnv* env, Writer* w);
 
@@ -440,6 +441,7 @@ void Segments(const std::vector<Sample>& samples, Writer* w) {
     w->Put("segment_reader", name + ".raw", Mode(0, file));
   }
   UsersAsRiceRows(&env, w);
+  UsersAsBlockMap(&env, w);
   SeqAgainstTs(&env, w);
   TracesInsideFilters(&env, w);
 }
@@ -491,7 +493,7 @@ void SeqAgainstTs(FaultInjectionEnv* env, Writer* w) {
 // row). The target's Postings of the indexed values, KeepRowsHolding and MatchingRowsPerBlock
 // of "user-3" and "user-1" then decode Rice rows (second reader's LOW-F1, session 22: the seeds
 // above were written at format 20, before Rice rows).
-void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
+std::vector<Record> SixteenUsersRecords() {
   std::vector<Record> records;
   uint64_t x = 0x9e3779b97f4a7c15ull;
   for (size_t i = 0; i < 2000; ++i) {
@@ -510,6 +512,11 @@ void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
     r.message = "ok";
     records.push_back(std::move(r));
   }
+  return records;
+}
+
+void UsersAsRiceRows(FaultInjectionEnv* env, Writer* w) {
+  const std::vector<Record> records = SixteenUsersRecords();
   segment::WriterOptions options;  // DefaultValuePostingsRule
   // Format 22: the users' rows as version 3's Rice codes (format 23's version 4 has its own
   // seed, users-1500-v23.fixcrc).
@@ -571,6 +578,18 @@ void TracesInsideFilters(FaultInjectionEnv* env, Writer* w) {
   options.block_rows = options.time_slice_rows = 200;
   if (WriteSeedSegment(env, "traces-v26", 102, records, options)) {
     PutSeedSegment(env, w, "traces-v26");
+  }
+}
+
+// (Format version 27) users-rice's rows with the user ids as the block map (inverted index
+// version 5: index/inverted_index.h), in blocks of 250 rows, so that the target's Postings,
+// KeepRowsHolding and MatchingRowsPerBlock of "user-3" and "user-1" decode a user's blocks.
+void UsersAsBlockMap(FaultInjectionEnv* env, Writer* w) {
+  segment::WriterOptions options;
+  options.format_version = 27;
+  options.block_rows = 250;
+  if (WriteSeedSegment(env, "users-map-v27", 102, SixteenUsersRecords(), options)) {
+    PutSeedSegment(env, w, "users-map-v27");
   }
 }
 

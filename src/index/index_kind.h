@@ -253,6 +253,11 @@ struct BuildOptions {
   // their own, each one's k implied by its count and the segment's rows, and their codes one
   // bit stream (no k byte, size or padding a value).
   bool rice_value_stream = false;
+  // (Segment format version 27, with value_block_lists) The user ids (the built-in field whose
+  // text is Record::user_id, when it has a bloom) as inverted index version 5, the block map:
+  // each user's blocks, nothing of its rows, in every segment (never left out as near-unique),
+  // and no blooms (PostedFields). A search of a user reads the blocks named.
+  bool user_block_map = false;
   // (Segment format version 19) Per row block, its rows counted per minute of ts and of
   // ingest_ts and per level, and per service and level (the minute_counts kind: MinuteCounts,
   // ServiceLevelCounts). False: not written.

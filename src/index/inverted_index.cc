@@ -109,6 +109,21 @@ void InvertedIndexBuilder::PutRuns(const Entry& e, std::string* out) {
   out->append(tail);
 }
 
+void InvertedIndexBuilder::ForEachRun(const Entry& e,
+                                      const std::function<void(uint32_t, uint32_t)>& f) {
+  std::string_view runs(e.runs);
+  uint64_t pos = 0;
+  while (!runs.empty()) {
+    uint64_t gap = 0, len_minus_1 = 0;
+    GetVarint64(&runs, &gap);
+    GetVarint64(&runs, &len_minus_1);
+    const uint64_t start = pos + gap;
+    pos = start + len_minus_1 + 1;
+    f(static_cast<uint32_t>(start), static_cast<uint32_t>(pos));
+  }
+  if (e.open) f(e.run_start, e.run_end);
+}
+
 std::string InvertedIndexBuilder::Runs(const Entry& e) {
   std::string runs = e.runs;
   if (e.open) {
@@ -289,17 +304,7 @@ void InvertedIndexBuilder::FinishSections(const std::vector<const Entry*>& sorte
         ++b;
       }
     };
-    std::string_view runs(e->runs);
-    uint64_t pos = 0;
-    while (!runs.empty()) {
-      uint64_t gap = 0, len_minus_1 = 0;
-      GetVarint64(&runs, &gap);
-      GetVarint64(&runs, &len_minus_1);
-      const uint64_t start = pos + gap;
-      pos = start + len_minus_1 + 1;
-      add_run(static_cast<uint32_t>(start), static_cast<uint32_t>(pos));
-    }
-    if (e->open) add_run(e->run_start, e->run_end);
+    ForEachRun(*e, add_run);
     PutVarint64(&lists, 2 * entries.size());
     uint32_t next = 0;
     for (const BlockEntry& be : entries) {
@@ -492,6 +497,10 @@ Result<std::unique_ptr<InvertedIndexReader>> InvertedIndexReader::Parse(std::str
     RETURN_IF_ERROR(ParseBlockLists(in.substr(1), static_cast<uint8_t>(in[0]), reader.get()));
     return reader;
   }
+  if (!in.empty() && static_cast<uint8_t>(in[0]) == kInvertedIndexBlockMapVersion) {
+    RETURN_IF_ERROR(ParseBlockMap(in.substr(1), reader.get()));
+    return reader;
+  }
   if (in.empty() || static_cast<uint8_t>(in[0]) != kInvertedIndexVersion) {
     return Status::DataLoss("inverted index has unknown version " +
                             std::to_string(in.empty() ? -1 : static_cast<uint8_t>(in[0])));
@@ -555,6 +564,10 @@ Status InvertedIndexReader::LookupBlocks(std::string_view value,
   if (!block_lists()) {
     return Status::FailedPrecondition("the inverted index holds rows, not block lists");
   }
+  if (block_map()) {
+    const int64_t i = MapFind(value);
+    return i < 0 ? Status::OK() : MapBlocks(static_cast<size_t>(i), out);
+  }
   auto it = std::lower_bound(values_.begin(), values_.end(), value);
   if (it == values_.end() || *it != value) return Status::OK();
   const size_t i = static_cast<size_t>(it - values_.begin());
@@ -585,10 +598,12 @@ Status InvertedIndexReader::LookupBlocks(std::string_view value,
 }
 
 bool InvertedIndexReader::Holds(std::string_view value) const {
+  if (block_map()) return MapFind(value) >= 0;
   return std::binary_search(values_.begin(), values_.end(), value);
 }
 
 bool InvertedIndexReader::Listed(std::string_view value) const {
+  if (block_map()) return MapFind(value) >= 0;
   auto it = std::lower_bound(values_.begin(), values_.end(), value);
   return it != values_.end() && *it == value && IsListed(static_cast<size_t>(it - values_.begin()));
 }
@@ -710,6 +725,9 @@ bool InvertedIndexReader::RiceCoded(std::string_view value) const {
 
 Result<roaring::Roaring> InvertedIndexReader::Lookup(std::string_view value) const {
   roaring::Roaring rows;
+  if (block_map() && MapFind(value) >= 0) {
+    return Status::FailedPrecondition("the inverted index holds blocks of this value, not rows");
+  }
   auto it = std::lower_bound(values_.begin(), values_.end(), value);
   if (it == values_.end() || *it != value) return rows;
   const size_t i = static_cast<size_t>(it - values_.begin());
@@ -722,6 +740,12 @@ Result<roaring::Roaring> InvertedIndexReader::Lookup(std::string_view value) con
 }
 
 std::vector<std::string> InvertedIndexReader::Values() const {
+  if (block_map()) {
+    std::vector<std::string> out;
+    out.reserve(map_counts_.size());
+    for (size_t i = 0; i < map_counts_.size(); ++i) out.emplace_back(MapValue(i));
+    return out;
+  }
   return std::vector<std::string>(values_.begin(), values_.end());
 }
 

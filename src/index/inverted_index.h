@@ -55,9 +55,24 @@
 // begin where the previous value's end, the first at the first byte's low bit. The stream's
 // last byte's unused high bits are 0 and nothing follows it. Against version 3 a value saves
 // its size varint, its k byte and its padding, and its count compresses among the counts.
+//
+// Version 5 (segment format version 27): the block map of user ids (block_map.cc): each value's
+// row blocks only, no rows and no rows per block (the column holds the rows; a search reads the
+// blocks named and compares each row):
+//   inverted_index := version(u8 = 5) value_count(varint) block_count(varint)
+//                     values_size(varint) values counts_size(varint) counts codes
+//   values := per value: shared(varint) suffix_size(varint) suffix   (front-coded, sorted,
+//             distinct: the value is the previous one's first "shared" bytes and the suffix)
+//   counts := per value: blocks_minus_1(varint)                (the blocks holding it, >= 1)
+//   codes  := per value, per block holding it, gap = block - previous block - 1 (the first: its
+//             block) as a Rice code with k = ImpliedRiceK(blocks, block_count), one bit stream
+//             (version 3's codes), the values' in their order; the last byte's unused high bits
+//             are 0 and nothing follows it
+// Every value holds a block of the list; a value not in "values" is in no row of the segment.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -77,6 +92,7 @@ inline constexpr uint8_t kInvertedIndexVersion = 1;
 inline constexpr uint8_t kInvertedIndexBlockListsVersion = 2;
 inline constexpr uint8_t kInvertedIndexRestVersion = 3;
 inline constexpr uint8_t kInvertedIndexRiceStreamVersion = 4;
+inline constexpr uint8_t kInvertedIndexBlockMapVersion = 5;
 // Version 3's most values with a rest: a lookup of the rest decodes every other value's rows.
 inline constexpr size_t kRestMaxValues = 16;
 
@@ -121,6 +137,9 @@ class InvertedIndexBuilder {
   // values' counts and extra bits in sections of their own and their codes one bit stream.
   void FinishRiceStream(const std::vector<uint32_t>& block_starts, uint32_t rows,
                         uint32_t list_below, std::string* out) const;
+  // Appends the serialized index as version 5 to "*out": each value's blocks ("block_starts" as
+  // FinishBlockLists'), nothing of its rows (block_map.cc).
+  void FinishBlockMap(const std::vector<uint32_t>& block_starts, std::string* out) const;
   // Appends version 3 without block lists where it has a rest (FinishVersion3), else version 1
   // (Finish).
   void FinishRest(const std::vector<uint32_t>& block_starts, uint32_t rows, std::string* out) const;
@@ -141,6 +160,11 @@ class InvertedIndexBuilder {
   static std::string Runs(const Entry& e);
   // The entries sorted by value.
   std::vector<const Entry*> Sorted() const;
+  // Calls "f"(start, end) for each run [start, end) of entry "e"'s rows, ascending.
+  static void ForEachRun(const Entry& e, const std::function<void(uint32_t, uint32_t)>& f);
+  // The blocks holding entry "e"'s rows, ascending ("block_starts" as FinishBlockLists').
+  static void BlocksOf(const Entry& e, const std::vector<uint32_t>& block_starts,
+                       std::vector<uint32_t>* out);
   // The entry to store as the rest: the one in the most rows (the first by value of those) when
   // every row of [0, "rows") holds exactly one value, there are at most kRestMaxValues and none
   // is in fewer than "list_below" rows; null otherwise.
@@ -182,9 +206,13 @@ class InvertedIndexReader {
   // FailedPrecondition for a value stored as a block list (Listed); (version 3) DataLoss naming
   // the rest and the other value for the rest when another value's rows are malformed.
   Result<roaring::Roaring> Lookup(std::string_view value) const;
-  // Whether the index is version 2, 3 or 4 (block lists for rare values, rows for the others).
+  // Whether the index is version 2, 3, 4 (block lists for rare values, rows for the others) or
+  // 5 (every value's blocks).
   bool block_lists() const { return version_ >= kInvertedIndexBlockListsVersion; }
-  // The index's version byte (1 to 4).
+  // (Version 5) Whether every value is stored as its blocks without their rows: LookupBlocks
+  // gives entries of 0 rows (unknown), Lookup rows only of a value held by none (empty).
+  bool block_map() const { return version_ == kInvertedIndexBlockMapVersion; }
+  // The index's version byte (1 to 5).
   uint8_t version() const { return version_; }
   // (Version 2) Whether "value" is stored as a block list: LookupBlocks, not Lookup. False for
   // a value stored as rows, or held by no row (Lookup: none).
@@ -201,9 +229,13 @@ class InvertedIndexReader {
   // index of version 1.
   Status LookupBlocks(std::string_view value, std::vector<BlockEntry>* out) const;
   std::vector<std::string> Values() const;
-  size_t size() const { return values_.size(); }
-  // Bytes of the postings of the value at "i" (for dump; 0 for the rest).
-  size_t postings_bytes(size_t i) const { return postings_[i].size(); }
+  size_t size() const { return block_map() ? map_counts_.size() : values_.size(); }
+  // Bytes of the postings of the value at "i" (for dump; 0 for the rest; version 5: its codes,
+  // rounded up to bytes).
+  size_t postings_bytes(size_t i) const {
+    return block_map() ? static_cast<size_t>((map_bits_[i + 1] - map_bits_[i] + 7) / 8)
+                       : postings_[i].size();
+  }
 
  private:
   // How a value of version 2, 3 or 4 is stored: its tag (kRiceStream: version 4's tag 3).
@@ -217,6 +249,17 @@ class InvertedIndexReader {
     uint8_t pad = 0;
   };
   static Status ParseBlockLists(std::string_view in, uint8_t version, InvertedIndexReader* reader);
+  // (Version 5) Parses what follows the version byte (block_map.cc).
+  static Status ParseBlockMap(std::string_view in, InvertedIndexReader* reader);
+  // (Version 5) The index of "value" in the map, or -1.
+  int64_t MapFind(std::string_view value) const;
+  std::string_view MapValue(size_t i) const {
+    return std::string_view(map_values_)
+        .substr(map_offsets_[i], map_offsets_[i + 1] - map_offsets_[i]);
+  }
+  // (Version 5) The blocks of the value at "i" into "*out" (entries of 0 rows). Errors: DataLoss
+  // naming the value when its codes name a block past block_count or do not fill their bits.
+  Status MapBlocks(size_t i, std::vector<BlockEntry>* out) const;
   // The rows of the value at "i", as stored (the rest: every row no other value holds).
   Status Decode(size_t i, roaring::Roaring* out) const;
   bool IsListed(size_t i) const { return !forms_.empty() && forms_[i] == Form::kList; }
@@ -227,6 +270,13 @@ class InvertedIndexReader {
   std::vector<std::string_view> counts_;    // block lists: each value's rows per entry
   std::vector<Form> forms_;                 // versions 2 to 4: each value's; 1: empty (runs)
   std::vector<RiceSpan> spans_;             // version 4: each value's (tag 3's only set)
+  // Version 5: the values back to back, value i at [map_offsets_[i], map_offsets_[i + 1]);
+  // its block count; its codes' first bit in map_codes_ (map_bits_[i + 1]: their end).
+  std::string map_values_;
+  std::vector<uint32_t> map_offsets_;
+  std::vector<uint32_t> map_counts_;
+  std::vector<uint64_t> map_bits_;
+  std::string_view map_codes_;
   uint32_t max_rows_ = 0;
   uint8_t version_ = kInvertedIndexVersion;
   uint32_t block_count_ = 0;

@@ -18,7 +18,10 @@
 // rows, Rice-coded where smaller (BuildOptions::rest_postings); they answer as version 1 does.
 // From segment format version 22 the posted fields with a bloom are version 3 without a rest
 // (BuildOptions::rice_value_rows), from 23 version 4 (the Rice-coded values' counts apart and
-// their codes one bit stream: BuildOptions::rice_value_stream).
+// their codes one bit stream: BuildOptions::rice_value_stream). From segment format version 27
+// the user ids are version 5, the block map (BuildOptions::user_block_map): each user's blocks
+// only, in every segment; a user's search reads its blocks (Rows and BlockCounts "cannot tell",
+// the may-match questions exact).
 #include <algorithm>
 #include <mutex>
 #include <unordered_map>
@@ -43,6 +46,7 @@ class InvertedBuilder final : public IndexBuilder {
         rest_postings_(options.rest_postings),
         rice_value_rows_(options.rice_value_rows),
         rice_value_stream_(options.rice_value_stream),
+        user_block_map_(options.user_block_map && options.value_block_lists),
         posted_(options.posted_fields) {
     for (const IndexedField& f : options.indexed) {
       if (f.message_words) continue;
@@ -50,7 +54,14 @@ class InvertedBuilder final : public IndexBuilder {
       for (const IndexedField& b : options.blooms) {
         bloom = bloom || (b.name == f.name && b.builtin == f.builtin && !b.message_words);
       }
-      fields_.push_back(Field{f, bloom, 0, {}, DropAbove(f, bloom, options.segment_rows), false});
+      const bool map = user_block_map_ && bloom && f.builtin && f.text == &Record::user_id;
+      fields_.push_back(Field{f,
+                              bloom,
+                              map,
+                              0,
+                              {},
+                              map ? UINT64_MAX : DropAbove(f, bloom, options.segment_rows),
+                              false});
     }
   }
 
@@ -87,7 +98,10 @@ class InvertedBuilder final : public IndexBuilder {
       part.field = f.field;
       part.count = f.builder.distinct_values();
       part.blobs.emplace_back();
-      if (block_lists_ && f.bloom && !f.field.keep_empty) {
+      if (f.map) {
+        f.builder.FinishBlockMap(block_starts_, &part.blobs.back());
+        if (posted_ != nullptr) posted_->fields.emplace_back(f.field.name, f.field.builtin);
+      } else if (block_lists_ && f.bloom && !f.field.keep_empty) {
         if (rice_value_rows_ && rice_value_stream_) {
           f.builder.FinishRiceStream(block_starts_, rows_, list_below_, &part.blobs.back());
         } else if (rice_value_rows_) {
@@ -109,6 +123,7 @@ class InvertedBuilder final : public IndexBuilder {
   struct Field {
     IndexedField field;
     bool bloom = false;   // the field has a bloom, which serves its values when not posted
+    bool map = false;     // (version 27) the user ids: written as the block map, always
     uint64_t values = 0;  // values added (occurrences)
     InvertedIndexBuilder builder;
     // More distinct values than this and NearUnique is sure to hold at Finish (DropAbove).
@@ -143,7 +158,7 @@ class InvertedBuilder final : public IndexBuilder {
 
   // Whether the rule leaves "f" without postings in this segment (ValuePostingsRule).
   bool NearUnique(const Field& f) const {
-    if (f.field.keep_empty || !f.bloom || rows_ <= rule_.small_segment_rows) return false;
+    if (f.map || f.field.keep_empty || !f.bloom || rows_ <= rule_.small_segment_rows) return false;
     return static_cast<double>(f.builder.distinct_values()) >
            rule_.max_distinct_fraction * static_cast<double>(f.values);
   }
@@ -154,6 +169,7 @@ class InvertedBuilder final : public IndexBuilder {
   const bool rest_postings_;      // (version 17) service, host and level as version 3 with a rest
   const bool rice_value_rows_;    // (version 22) the block-listed fields as version 3, Rice rows
   const bool rice_value_stream_;  // (version 23) as version 4: counts apart, codes one stream
+  const bool user_block_map_;     // (version 27) the user ids as version 5, the block map
   PostedFields* posted_;          // (version 16) told the block-listed fields, for the blooms
   std::vector<Field> fields_;
   uint32_t rows_ = 0;
@@ -190,9 +206,13 @@ class InvertedView final : public IndexView {
 
   // A value stored as a block list (or held by no row): the rows of each block holding it (zero
   // elsewhere). A value stored as rows: nullopt (its rows count it, as in earlier versions).
+  // (Version 5) A value held: nullopt (the map has its blocks, not their rows).
   Result<std::optional<std::vector<uint32_t>>> BlockCounts(const FieldPredicate& p) const override {
     ASSIGN_OR_RETURN(std::optional<std::vector<BlockEntry>> entries, Blocks(p, false));
     if (!entries) return std::optional<std::vector<uint32_t>>();
+    if (!entries->empty() && entries->front().rows == 0) {
+      return std::optional<std::vector<uint32_t>>();  // a block map's entries: rows unknown
+    }
     std::vector<uint32_t> counts(source_->block_count(), 0);
     for (const BlockEntry& e : *entries) counts[e.block] = e.rows;
     return std::optional<std::vector<uint32_t>>(std::move(counts));

@@ -338,7 +338,7 @@ void ExpectStoresAsBruteForce(
 }
 UserStore WriteUserStore(const std::vector<Record>& records, size_t per_segment,
                          uint32_t block_rows, const std::vector<uint32_t>& versions,
-                         uint32_t list_below, const std::string& dir) {
+                         uint32_t list_below, const std::string& dir, bool users_posted = true) {
   UserStore out;
   out.snap = std::make_shared<storage::Snapshot>();
   out.snap->tenant = "default";
@@ -360,8 +360,8 @@ UserStore WriteUserStore(const std::vector<Record>& records, size_t per_segment,
     EXPECT_TRUE(reader.ok());
     if (reader.ok()) {
       out.bytes += std::filesystem::file_size(path);
-      auto users_posted = (*reader)->IndexedValues("user_id");
-      EXPECT_TRUE(users_posted.ok() && users_posted->has_value()) << "user_id is posted";
+      auto posted = (*reader)->IndexedValues("user_id");
+      EXPECT_TRUE(posted.ok() && posted->has_value() == users_posted) << "user_id posted or not";
     }
     segment::VerifyReport report;
     EXPECT_TRUE(segment::VerifySegment(Env::Default(), path, &report).ok());
@@ -464,9 +464,9 @@ TEST(BlockLists, AUserIdsBlocksAndCountsComeFromItsListsInFewerBytesWithTheSameA
     r.level = rng() % 10 == 0 ? Level::kError : Level::kInfo;
   }
   TempDir dir16("posted_blooms_16"), dir15("posted_blooms_15");
-  // Every user here (~8 rows) listed.
-  const UserStore v16 =
-      WriteUserStore(records, kPerSegment, kBlockRows, {segment::kFormatVersion}, 32, dir16.path());
+  // Every user here (~8 rows) listed. Format 25: the last to write block lists (27 writes the
+  // user ids' block map, whose counts read the blocks: UserBlockMap.*).
+  const UserStore v16 = WriteUserStore(records, kPerSegment, kBlockRows, {25}, 32, dir16.path());
   const UserStore v15 = WriteUserStore(records, kPerSegment, kBlockRows, {15}, 32, dir15.path());
   ASSERT_EQ(v16.snap->segments.size(), kSegments);
   ASSERT_EQ(v15.snap->segments.size(), kSegments);
@@ -591,8 +591,8 @@ UserStore WriteKindDamagedStore(size_t rows, size_t block_rows, size_t status_50
     (*records)[i].user_id = "u" + std::to_string(i % 50);
     (*records)[i].fields.emplace_back("status", i % status_503 == 0 ? "503" : "200");
   }
-  UserStore store = WriteUserStore(*records, rows, static_cast<uint32_t>(block_rows),
-                                   {segment::kFormatVersion}, 0, dir);
+  // Format 25: the user ids' rows, which narrow an AND (27's block map names blocks only).
+  UserStore store = WriteUserStore(*records, rows, static_cast<uint32_t>(block_rows), {25}, 0, dir);
   const std::string path = dir + "/1.seg";
   auto file = segment::SegmentFileReader::OpenFile(Env::Default(), path);
   EXPECT_TRUE(file.ok()) << file.status().ToString();
@@ -868,10 +868,13 @@ TEST(BlockLists, FrequentUsersKeepRowsSoTheirAndsReadAsFewBlocksAsVersion15RareU
   auto build = [&](std::vector<uint32_t> versions, uint32_t list_below, const std::string& dir) {
     return WriteUserStore(records, kPerSegment, kBlockRows, versions, list_below, dir);
   };
-  const UserStore v16 = build({segment::kFormatVersion}, rule, d16.path());
+  // Format 25: the last to write block lists and rows (27 writes the user ids' block map, whose
+  // counts and ANDs read the blocks it names: UserBlockMap.*).
+  constexpr uint32_t kLastListsVersion = 25;
+  const UserStore v16 = build({kLastListsVersion}, rule, d16.path());
   const UserStore v15 = build({15}, rule, d15.path());
-  const UserStore mixed = build({15, segment::kFormatVersion}, rule, dmixed.path());
-  const UserStore all_rows = build({segment::kFormatVersion}, 0, drows.path());
+  const UserStore mixed = build({15, kLastListsVersion}, rule, dmixed.path());
+  const UserStore all_rows = build({kLastListsVersion}, 0, drows.path());
   ASSERT_EQ(all_rows.snap->segments.size(), kSegments);
   ASSERT_EQ(v16.snap->segments.size(), kSegments);
   ASSERT_EQ(v15.snap->segments.size(), kSegments);
@@ -1182,6 +1185,73 @@ int IdFilterLowBits(const std::string& path, std::string_view field) {
   return -1;
 }
 
+// "rows" records of unique ids, users drawn as the corpus draws them (DrawZipfUsers, seed
+// "users_seed"), services api (5/8), billing (2/8) and auth (1/8) at random ("services_seed").
+std::vector<Record> ZipfUsersOfThreeServices(size_t rows, uint32_t users_seed,
+                                             uint32_t services_seed) {
+  std::vector<Record> records = UniqueIdRecords(rows);
+  DrawZipfUsers(users_seed, &records);
+  std::mt19937 rng(services_seed);
+  for (Record& r : records) {
+    const uint32_t svc = rng() % 8;
+    r.service = svc < 5 ? "api" : svc < 7 ? "billing" : "auth";
+  }
+  return records;
+}
+
+// Users of "records" by their rows, most first.
+std::vector<std::pair<size_t, std::string>> UsersByRows(const std::vector<Record>& records) {
+  std::map<std::string, size_t> rows_of;
+  for (const Record& r : records) ++rows_of[r.user_id];
+  std::vector<std::pair<size_t, std::string>> by_rows;
+  for (const auto& [user, n] : rows_of) by_rows.emplace_back(n, user);
+  std::sort(by_rows.rbegin(), by_rows.rend());
+  return by_rows;
+}
+
+// Every store of "stores" answers as the record-by-record scan: for 12 rounds, a trace id
+// (newest page, count, an absent one's count), and a frequent user, a rarer one (~20-60 rows a
+// segment), a rare one (one row) and a missing one: lookup (newest page), count, AND with
+// level and service, their counts, NOT's count, OR with a trace id and with another user, count
+// by level. "records" hold over 1,000 users, the most frequent in over 1,000 rows.
+void ExpectUserQueriesAsBruteForce(
+    const std::vector<Record>& records,
+    const std::vector<std::pair<const UserStore*, const char*>>& stores) {
+  const std::vector<std::pair<size_t, std::string>> by_rows = UsersByRows(records);
+  ASSERT_GT(by_rows.size(), 1000u);
+  ASSERT_GT(by_rows[0].first, 1000u) << "a frequent user";
+  for (size_t k = 0; k < 12; ++k) {
+    const std::string frequent = by_rows[k % 4].second;
+    const std::string rarer = by_rows[60 + 37 * k].second;                 // ~20-60 rows a segment
+    const std::string rare = by_rows[by_rows.size() - 1 - 53 * k].second;  // in one row
+    const std::string missing = "u9" + std::to_string(k) + "x";
+    const Record& b = records[(k * 104729 + 7) % records.size()];
+    for (const std::string& text : {"trace_id=" + b.trace_id, "trace_id=" + b.trace_id + " | count",
+                                    "trace_id=" + b.trace_id.substr(1) + "0 | count"}) {
+      for (const auto& [store, label] : stores) {
+        ExecResult brute;
+        ExpectSame(RunQuery(store->snap, records, text, 50, &brute), brute, text + label);
+        if (::testing::Test::HasFatalFailure()) return;
+      }
+    }
+    for (const std::string& user : {frequent, rarer, rare, missing}) {
+      const std::string u = "user_id=" + user;
+      for (const std::string& text :
+           {u, u + " | count", u + " level=ERROR", u + " level=ERROR | count",
+            "service=billing " + u, "service=auth " + u + " level=ERROR | count",
+            "NOT " + u + " | count", "NOT " + u + " level=ERROR | count",
+            u + " OR trace_id=" + b.trace_id, u + " OR user_id=" + rarer + " | count",
+            u + " | count by level"}) {
+        for (const auto& [store, label] : stores) {
+          ExecResult brute;
+          ExpectSame(RunQuery(store->snap, records, text, 50, &brute), brute, text + label);
+          if (::testing::Test::HasFatalFailure()) return;
+        }
+      }
+    }
+  }
+}
+
 // (Format version 22) The user ids' inverted index as version 3: each posted user's rows as
 // runs or Rice codes, whichever is fewer bytes (users' rows are near random in a segment sorted
 // by service, host and ts), block lists as version 16's. User ids drawn as the corpus draws
@@ -1203,13 +1273,9 @@ int IdFilterLowBits(const std::string& path, std::string_view field) {
 TEST(RiceUserRows, Versions20To23MixedMergedAndListedAnswerAsBruteForce) {
   ASSERT_GE(segment::kFormatVersion, 23u);
   ZipfUserStores set(22);
+  set.records = ZipfUsersOfThreeServices(set.records.size(), 22, 21);
   std::vector<Record>& records = set.records;
   constexpr size_t kSegments = ZipfUserStores::kSegments;
-  std::mt19937 rng(21);
-  for (Record& r : records) {
-    const uint32_t svc = rng() % 8;
-    r.service = svc < 5 ? "api" : svc < 7 ? "billing" : "auth";
-  }
   TempDir d20("rice_20"), d22("rice_22"), d23("rice_23"), dmixed("rice_mixed"),
       dmerged("rice_merged"), dlisted("rice_listed");
   const UserStore v20 = set.Write({20}, 0, d20.path());
@@ -1221,7 +1287,8 @@ TEST(RiceUserRows, Versions20To23MixedMergedAndListedAnswerAsBruteForce) {
   const UserStore merged = set.Merge(mixed, dmerged.path());
   // The user ids' index version each format writes, and its id filters' low bits.
   auto index_of = [](uint32_t version) {
-    return version >= 23   ? index::kInvertedIndexRiceStreamVersion
+    return version >= 27   ? index::kInvertedIndexBlockMapVersion
+           : version >= 23 ? index::kInvertedIndexRiceStreamVersion
            : version >= 22 ? index::kInvertedIndexRestVersion
                            : index::kInvertedIndexBlockListsVersion;
   };
@@ -1253,55 +1320,21 @@ TEST(RiceUserRows, Versions20To23MixedMergedAndListedAnswerAsBruteForce) {
   for (const storage::SegmentHandle& h : merged.snap->segments) {
     EXPECT_EQ(IndexVersion(h.path, "user_id"), index_of(segment::kFormatVersion)) << h.path;
     EXPECT_EQ(IdFilterLowBits(h.path, "trace_id"), low_bits_of(segment::kFormatVersion));
-    EXPECT_GT(RiceCodedUsers(h.path).first, 20u) << h.path;
+    // (Format 27) the users' block map: no user's rows.
+    EXPECT_EQ(RiceCodedUsers(h.path).first, 0u) << h.path;
   }
   EXPECT_LT(v22.bytes, v20.bytes) << "the users' rows as Rice codes";
   EXPECT_LT(v23.bytes, v22.bytes) << "the users' codes one stream, the id filters' 8 low bits";
 
-  std::map<std::string, size_t> rows_of;
-  for (const Record& r : records) ++rows_of[r.user_id];
-  std::vector<std::pair<size_t, std::string>> by_rows;
-  for (const auto& [user, n] : rows_of) by_rows.emplace_back(n, user);
-  std::sort(by_rows.rbegin(), by_rows.rend());
-  ASSERT_GT(by_rows.size(), 1000u);
-  ASSERT_GT(by_rows[0].first, 1000u) << "a frequent user";
-  const std::pair<const UserStore*, const char*> stores[] = {
+  const std::vector<std::pair<const UserStore*, const char*>> stores = {
       {&v23, " (version 23)"},
       {&v22, " (version 22)"},
       {&v20, " (version 20)"},
       {&mixed, " (versions 20, 22, 23 and 22)"},
-      {&merged, " (versions 20, 22, 23 and 22 merged into 23)"},
+      {&merged, " (versions 20, 22, 23 and 22 merged into this build's)"},
       {&listed, " (version 23, users below 32 rows listed)"}};
-  for (size_t k = 0; k < 12; ++k) {
-    const std::string frequent = by_rows[k % 4].second;
-    const std::string rarer = by_rows[60 + 37 * k].second;                 // ~20-60 rows a segment
-    const std::string rare = by_rows[by_rows.size() - 1 - 53 * k].second;  // in one row
-    const std::string missing = "u9" + std::to_string(k) + "x";
-    const Record& b = records[(k * 104729 + 7) % records.size()];
-    for (const std::string& text : {"trace_id=" + b.trace_id, "trace_id=" + b.trace_id + " | count",
-                                    "trace_id=" + b.trace_id.substr(1) + "0 | count"}) {
-      for (const auto& [store, label] : stores) {
-        ExecResult brute;
-        ExpectSame(RunQuery(store->snap, records, text, 50, &brute), brute, text + label);
-        if (HasFatalFailure()) return;
-      }
-    }
-    for (const std::string& user : {frequent, rarer, rare, missing}) {
-      const std::string u = "user_id=" + user;
-      for (const std::string& text :
-           {u, u + " | count", u + " level=ERROR", u + " level=ERROR | count",
-            "service=billing " + u, "service=auth " + u + " level=ERROR | count",
-            "NOT " + u + " | count", "NOT " + u + " level=ERROR | count",
-            u + " OR trace_id=" + b.trace_id, u + " OR user_id=" + rarer + " | count",
-            u + " | count by level"}) {
-        for (const auto& [store, label] : stores) {
-          ExecResult brute;
-          ExpectSame(RunQuery(store->snap, records, text, 50, &brute), brute, text + label);
-          if (HasFatalFailure()) return;
-        }
-      }
-    }
-  }
+  ExpectUserQueriesAsBruteForce(records, stores);
+  if (HasFatalFailure()) return;
   std::printf(
       "bytes: version 20 %llu, version 22 %llu, version 23 %llu, mixed %llu, merged %llu, "
       "listed %llu\n",
@@ -1962,6 +1995,86 @@ TEST(SeqGivenTs, Versions23And25MixedMergedAndListedAnswerAsBruteForceInSeqOrder
       static_cast<unsigned long long>(v23.bytes), static_cast<unsigned long long>(v25.bytes),
       static_cast<unsigned long long>(mixed.bytes), static_cast<unsigned long long>(merged.bytes),
       static_cast<unsigned long long>(listed.bytes));
+}
+
+// The user ids' blooms' bytes (segment and block filters) in the segment at "path": 0 when it
+// has none.
+uint64_t UserBloomBytes(const std::string& path) {
+  auto reader = segment::SegmentFileReader::OpenFile(Env::Default(), path);
+  EXPECT_TRUE(reader.ok()) << reader.status().ToString();
+  if (!reader.ok()) return 0;
+  uint64_t bytes = 0;
+  for (const segment::BloomMeta& b : (*reader)->footer().blooms) {
+    if (b.field == "user_id") bytes += b.segment_filter.size + b.block_filters.size;
+  }
+  return bytes;
+}
+
+// (Format version 27) The user ids as inverted index version 5, the block map: each user's
+// blocks, no rows, in every segment, and no user blooms. Stores of version 25 (users as
+// version 4), 27, mixed (22, 25, 27 and 23 in turns), the mixed store merged two by two into
+// 27 as compaction merges it across the raise, and 27 with many users of one row each (near
+// unique: format 25 gives them blooms and no index) answer every user query
+// (ExpectUserQueriesAsBruteForce: lookup, count, AND with level and service, NOT, OR) as the
+// record-by-record scan, in fewer bytes than 25. Fails with a user's blocks read one off (the
+// gap's "- 1" dropped in FinishBlockMap), and with format 25 writing the map.
+TEST(UserBlockMap, Versions22To27MixedMergedAndNearUniqueAnswerAsBruteForce) {
+  constexpr size_t kBlockRows = 512, kBlocks = 20, kSegments = 4;
+  constexpr size_t kPerSegment = kBlocks * kBlockRows;
+  ASSERT_GE(segment::kFormatVersion, 27u);
+  std::vector<Record> records = ZipfUsersOfThreeServices(kSegments * kPerSegment, 27, 2427);
+  // The near-unique store: every other row a user of its own.
+  std::vector<Record> unique = records;
+  for (size_t i = 0; i < unique.size(); i += 2) unique[i].user_id = "n" + std::to_string(i);
+  TempDir d25("map_25"), d27("map_27"), dmixed("map_mixed"), dmerged("map_merged"),
+      dunique25("map_unique25"), dunique27("map_unique27");
+  auto build = [&](const std::vector<Record>& from, std::vector<uint32_t> versions,
+                   const std::string& dir, bool posted = true) {
+    return WriteUserStore(from, kPerSegment, kBlockRows, versions, 0, dir, posted);
+  };
+  const UserStore v25 = build(records, {25}, d25.path());
+  const UserStore v27 = build(records, {27}, d27.path());
+  const std::vector<uint32_t> mixed_versions = {22, 25, 27, 23};
+  const UserStore mixed = build(records, mixed_versions, dmixed.path());
+  const UserStore merged = MergeUserStore(mixed, kBlockRows, dmerged.path());
+  ASSERT_EQ(merged.snap->segments.size(), kSegments / 2);
+  auto index_of = [](uint32_t version) {
+    return version >= 27   ? index::kInvertedIndexBlockMapVersion
+           : version >= 23 ? index::kInvertedIndexRiceStreamVersion
+                           : index::kInvertedIndexRestVersion;
+  };
+  for (size_t k = 0; k < kSegments; ++k) {
+    const std::string name = "/" + std::to_string(k + 1) + ".seg";
+    SCOPED_TRACE(name);
+    EXPECT_EQ(IndexVersion(d25.path() + name, "user_id"), index_of(25));
+    EXPECT_EQ(IndexVersion(d27.path() + name, "user_id"), index_of(27));
+    EXPECT_EQ(IndexVersion(dmixed.path() + name, "user_id"), index_of(mixed_versions[k]));
+    EXPECT_EQ(UserBloomBytes(d27.path() + name), 0u);
+  }
+  for (const storage::SegmentHandle& h : merged.snap->segments) {
+    EXPECT_EQ(IndexVersion(h.path, "user_id"), index_of(27)) << h.path;
+  }
+  EXPECT_LT(v27.bytes, v25.bytes) << "the users' blocks in place of their rows";
+  std::printf(
+      "bytes: version 25 %llu, version 27 %llu, mixed %llu, merged %llu\n",
+      static_cast<unsigned long long>(v25.bytes), static_cast<unsigned long long>(v27.bytes),
+      static_cast<unsigned long long>(mixed.bytes), static_cast<unsigned long long>(merged.bytes));
+  ExpectUserQueriesAsBruteForce(records, {{&v27, " (version 27)"},
+                                          {&v25, " (version 25)"},
+                                          {&mixed, " (versions 22, 25, 27 and 23)"},
+                                          {&merged, " (versions 22, 25, 27 and 23 merged)"}});
+  if (HasFatalFailure()) return;
+
+  // Near-unique users: format 25 leaves them to the blooms (no index), 27 writes the map.
+  const UserStore u25 = build(unique, {25}, dunique25.path(), false);
+  const UserStore u27 = build(unique, {27}, dunique27.path());
+  EXPECT_EQ(IndexVersion(dunique25.path() + "/1.seg", "user_id"), 0);
+  EXPECT_GT(UserBloomBytes(dunique25.path() + "/1.seg"), 0u);
+  EXPECT_EQ(IndexVersion(dunique27.path() + "/1.seg", "user_id"), index_of(27));
+  EXPECT_EQ(UserBloomBytes(dunique27.path() + "/1.seg"), 0u);
+  EXPECT_LT(u27.bytes, u25.bytes) << "the map in place of the blooms";
+  ExpectUserQueriesAsBruteForce(unique, {{&u27, " (version 27, near-unique users)"},
+                                         {&u25, " (version 25, near-unique users)"}});
 }
 
 }  // namespace

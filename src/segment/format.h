@@ -74,9 +74,13 @@ inline constexpr size_t kMagicSize = 8;
 // mixed id filters (version 3: the top bits of a keyed bijection of each id's 128 bits), written
 // for every such block whatever the id-filter rules say; the column block keeps each row's rank
 // and the other bits, and is decoded with its block's filter (trace23's format 24, renumbered).
-// Nothing else changed.
+// Nothing else changed. (Never the newest main wrote: main went from 25 to 27 in session 24.)
+// Version 27: version 26, and the user ids' inverted index is index/inverted_index.h version 5,
+// the block map (each user's row blocks, Rice-coded gaps; no rows), written in every segment that
+// indexes user_id whatever its distinct users, and the user ids have no blooms; nothing else
+// changed.
 // Readers accept every version in [kMinReadableVersion, kFormatVersion].
-inline constexpr uint32_t kFormatVersion = 26;
+inline constexpr uint32_t kFormatVersion = 27;
 inline constexpr uint32_t kMinReadableVersion = 1;
 
 // header (v1) := magic(8) version(fixed32 = 1) flags(fixed32 = 0)

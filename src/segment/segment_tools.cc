@@ -281,10 +281,15 @@ Status DumpSegment(Env* env, const std::string& path, size_t rows, std::string* 
         auto rows_of = (*loaded)->Lookup(values[v]);
         rows = rows_of.ok() ? rows_of->cardinality() : 0;
       }
-      sample += (v ? ", " : "") + Quote(values[v], 40) + Fmt("=%" PRIu64, rows);
+      // (Version 5) The block map: a user's blocks, its rows unknown.
+      sample +=
+          (v ? ", " : "") + Quote(values[v], 40) +
+          ((*loaded)->block_map() ? Fmt(" in %zu blocks", entries.size()) : Fmt("=%" PRIu64, rows));
     }
     *out +=
-        ((*loaded)->block_lists() ? Fmt("  block lists %zu,", listed) : std::string()) +
+        ((*loaded)->block_map()     ? std::string("  block map,")
+         : (*loaded)->block_lists() ? Fmt("  block lists %zu,", listed)
+                                    : std::string()) +
         ((*loaded)->version() >= index::kInvertedIndexRestVersion ? Fmt(" rice-coded %zu,", rice)
                                                                   : std::string()) +
         "  e.g. " + sample + (values.size() > 5 ? ", ..." : "") + "\n";

@@ -16,7 +16,7 @@ namespace sawmill::storage {
 namespace {
 
 constexpr uint32_t kNew = segment::kFormatVersion;
-constexpr uint32_t kOld = segment::kFormatVersion - 1;  // a previous build's
+constexpr uint32_t kOld = 25;  // the previous build's (main: 25, then 27)
 
 class StoreFormatTest : public EngineTest {
  protected:
