@@ -26,7 +26,7 @@ expect() {  # expect <exit code> <text> <args...>
 }
 
 expect 0 "OK (" segment verify "$dir/good.seg"
-expect 0 "format version 26" segment dump "$dir/good.seg"
+expect 0 "format version 27" segment dump "$dir/good.seg"
 expect 0 "message" segment dump --rows 3 "$dir/good.seg"
 expect 0 "#2 ts=" segment dump --rows 3 "$dir/good.seg"
 expect 0 "service" segment dump "$dir/good.seg"
