@@ -96,8 +96,7 @@ Status InvertedIndexReader::ParseBlockMap(std::string_view in, InvertedIndexRead
     if (at + shared + suffix.size() > UINT32_MAX) {
       return Status::DataLoss(what + ": its values are too long");
     }
-    const std::string prefix = all.substr(prev_at, shared);
-    all.append(prefix);
+    all.append(all, prev_at, shared);  // the previous value's first "shared" bytes
     all.append(suffix);
     if (i > 0 &&
         !(std::string_view(all).substr(prev_at, at - prev_at) < std::string_view(all).substr(at))) {
